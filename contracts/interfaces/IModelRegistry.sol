@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IModelRegistry
+/// @notice Model versions: where the weights are (IPFS CID), what their bytes hash to (sha256),
+/// their input/output schema, the runtime that must run them and how outputs are quantized.
+/// A model is a named series of versions numbered from 1. Anyone publishes; only the DAO's
+/// timelock moves a version through its lifecycle.
+interface IModelRegistry {
+    /// @notice Lifecycle of a version. `Deprecated` versions keep taking jobs until their sunset.
+    enum VersionStatus {
+        None,
+        Published,
+        Active,
+        Deprecated,
+        Retired
+    }
+
+    /// @notice What a publisher supplies for a version.
+    /// @param weightsCid CID of the ONNX weights (CIDv1, as `ipfs add --cid-version=1` prints it).
+    /// @param weightsSha256 sha256 of the weight bytes.
+    /// @param schemaCid CID of the JSON schema (input/output names, dtypes, shapes).
+    /// @param runtime Runtime id pinned for determinism, e.g. "onnxruntime-1.30-cpu" as bytes32.
+    /// @param outputQuantum Quantum for float outputs in the canonical result hash, 18 decimals
+    /// (1e14 = 0.0001).
+    /// @param minMemoryMB Memory a provider needs to serve the version.
+    /// @param minFee Smallest fee per provider a job on this version may offer (token units).
+    struct VersionParams {
+        string weightsCid;
+        bytes32 weightsSha256;
+        string schemaCid;
+        bytes32 runtime;
+        uint64 outputQuantum;
+        uint32 minMemoryMB;
+        uint128 minFee;
+    }
+
+    /// @notice A stored version.
+    struct ModelVersion {
+        bytes32 weightsSha256;
+        bytes32 runtime;
+        uint128 minFee;
+        uint64 outputQuantum;
+        uint32 minMemoryMB;
+        VersionStatus status;
+        uint40 publishedAt;
+        uint40 sunsetAt;
+        address publisher;
+        string weightsCid;
+        string schemaCid;
+    }
+
+    /// @notice A model's name, number of versions and active version (0 when none).
+    struct Model {
+        string name;
+        uint32 versionCount;
+        uint32 activeVersion;
+    }
+
+    /// @notice A model name was used for the first time.
+    event ModelCreated(bytes32 indexed modelId, string name, address indexed creator);
+    /// @notice A version was published; it takes no jobs until the DAO activates it.
+    event VersionPublished(
+        bytes32 indexed modelId, uint32 indexed version, address indexed publisher, VersionParams params
+    );
+    /// @notice The DAO activated a version (a rollback when it is older than the previous one).
+    /// `previousVersion` (0 if none) is now Deprecated until `previousSunsetAt`.
+    event VersionActivated(
+        bytes32 indexed modelId, uint32 indexed version, uint32 previousVersion, uint40 previousSunsetAt
+    );
+    /// @notice The DAO retired a version; it takes no new jobs.
+    event VersionRetired(bytes32 indexed modelId, uint32 indexed version);
+    /// @notice The DAO changed how long a deprecated version keeps taking jobs.
+    event DeprecationPeriodSet(uint40 oldPeriod, uint40 newPeriod);
+
+    /// @notice The model name is empty or longer than 64 bytes.
+    error ModelRegistryInvalidName(string name);
+    /// @notice A CID is empty or longer than 128 bytes.
+    error ModelRegistryInvalidCid(string cid);
+    /// @notice The weights hash is zero.
+    error ModelRegistryInvalidWeightsHash(bytes32 weightsSha256);
+    /// @notice The runtime id is zero.
+    error ModelRegistryInvalidRuntime(bytes32 runtime);
+    /// @notice The output quantum is zero.
+    error ModelRegistryInvalidOutputQuantum(uint64 outputQuantum);
+    /// @notice No such version.
+    error ModelRegistryUnknownVersion(bytes32 modelId, uint32 version);
+    /// @notice The version is not in a status that allows the change.
+    error ModelRegistryInvalidStatus(bytes32 modelId, uint32 version, VersionStatus status);
+    /// @notice The model has no active version.
+    error ModelRegistryNoActiveVersion(bytes32 modelId);
+    /// @notice The deprecation period is above the allowed maximum.
+    error ModelRegistryInvalidDeprecationPeriod(uint40 period, uint40 maximum);
+
+    /// @notice Publishes a new version of the model `name` (created on first use).
+    /// @param name Model name, 1 to 64 bytes; its id is `keccak256(bytes(name))`.
+    /// @param params The version's data.
+    /// @return modelId The model's id.
+    /// @return version The new version number (1 for a new model).
+    function publishVersion(string calldata name, VersionParams calldata params)
+        external
+        returns (bytes32 modelId, uint32 version);
+
+    /// @notice Makes `version` the active one (DAO only). The previously active version becomes
+    /// Deprecated until now + deprecationPeriod. Works from Published (an upgrade) and from
+    /// Deprecated or Retired (a rollback).
+    /// @param modelId The model.
+    /// @param version The version to activate.
+    function activateVersion(bytes32 modelId, uint32 version) external;
+
+    /// @notice Retires a version (DAO only): it takes no new jobs. Retiring the active version
+    /// leaves the model without one.
+    /// @param modelId The model.
+    /// @param version The version to retire.
+    function retireVersion(bytes32 modelId, uint32 version) external;
+
+    /// @notice Sets how long a deprecated version keeps taking jobs (DAO only, at most 365 days).
+    /// @param period Seconds.
+    function setDeprecationPeriod(uint40 period) external;
+
+    /// @notice Whether a version may take new jobs now: Active, or Deprecated before its sunset.
+    /// @param modelId The model.
+    /// @param version The version.
+    /// @return True if a job may be requested on it now.
+    function acceptsJobs(bytes32 modelId, uint32 version) external view returns (bool);
+
+    /// @notice Resolves `version` 0 to the active version; other numbers are returned as they are
+    /// after checking that they exist.
+    /// @param modelId The model.
+    /// @param version A version number, or 0 for "the active one".
+    /// @return The concrete version number.
+    function resolveVersion(bytes32 modelId, uint32 version) external view returns (uint32);
+
+    /// @notice A stored version.
+    /// @param modelId The model.
+    /// @param version The version.
+    /// @return The version's data.
+    function getVersion(bytes32 modelId, uint32 version) external view returns (ModelVersion memory);
+
+    /// @notice A model's name, version count and active version.
+    /// @param modelId The model.
+    /// @return The model.
+    function getModel(bytes32 modelId) external view returns (Model memory);
+
+    /// @notice What a market needs to accept a job on a version, in one call.
+    /// @param modelId The model.
+    /// @param version A version number, or 0 for "the active one".
+    /// @return resolved The concrete version (0 when `version` was 0 and none is active).
+    /// @return accepting Whether the version takes new jobs now.
+    /// @return minFee The version's minimum fee per provider.
+    /// @return minMemoryMB The memory a provider needs.
+    function jobTerms(bytes32 modelId, uint32 version)
+        external
+        view
+        returns (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB);
+
+    /// @notice The id of a model name.
+    /// @param name The name.
+    /// @return keccak256 of the name's bytes.
+    function modelIdOf(string calldata name) external pure returns (bytes32);
+}

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IProviderRegistry
+/// @notice The compute-provider whitelist: stake in an ERC-20 fixed at deployment, capabilities,
+/// admission by the DAO (by vote, or automatically above a DAO-set stake), two-step exit with an
+/// unbonding period, slashing by the DAO or a DAO-authorised market, and per-provider counters.
+interface IProviderRegistry {
+    /// @notice Admission status. Exiting is tracked apart (`unbondingEndsAt != 0`).
+    enum ProviderStatus {
+        None,
+        Pending,
+        Approved,
+        Suspended,
+        Exited
+    }
+
+    /// @notice How a provider's part in a job ended, for the counters.
+    enum Outcome {
+        Served,
+        Disagreed,
+        Missed
+    }
+
+    /// @notice What a provider declares about its machine.
+    /// @param memoryMB Memory available for a model.
+    /// @param accelerator Accelerator label, e.g. "cpu" or "nvidia-h100" as bytes32.
+    /// @param region Region label, e.g. "eu-west" as bytes32.
+    /// @param tags Bit set of capability and compliance tags; a job's required tags must be a
+    /// subset of it. Bit meanings are a DAO convention published off-chain.
+    struct Capabilities {
+        uint32 memoryMB;
+        bytes32 accelerator;
+        bytes32 region;
+        uint256 tags;
+    }
+
+    /// @notice A provider's record. `stake` includes `locked` (collateral held by open jobs).
+    struct Provider {
+        uint128 stake;
+        uint128 locked;
+        uint40 unbondingEndsAt;
+        ProviderStatus status;
+        uint32 memoryMB;
+        uint56 served;
+        uint56 disagreed;
+        uint56 missed;
+        uint256 tags;
+        bytes32 accelerator;
+        bytes32 region;
+        string metadataURI;
+    }
+
+    /// @notice A provider registered (or registered again after exiting).
+    event ProviderRegistered(address indexed provider, uint256 stake, ProviderStatus status, Capabilities caps, string metadataURI);
+    /// @notice A provider changed its declared capabilities or metadata.
+    event CapabilitiesUpdated(address indexed provider, Capabilities caps, string metadataURI);
+    /// @notice Stake was added.
+    event StakeAdded(address indexed provider, uint256 amount, uint256 newStake);
+    /// @notice A provider's admission status changed.
+    event ProviderStatusChanged(address indexed provider, ProviderStatus oldStatus, ProviderStatus newStatus);
+    /// @notice A provider asked to exit; its stake can be withdrawn from `unbondingEndsAt`.
+    event ExitRequested(address indexed provider, uint40 unbondingEndsAt);
+    /// @notice A provider withdrew its exit request.
+    event ExitCancelled(address indexed provider);
+    /// @notice A provider that exited withdrew its stake.
+    event StakeWithdrawn(address indexed provider, uint256 amount);
+    /// @notice Collateral was locked for a job.
+    event CollateralLocked(address indexed provider, uint256 amount, uint256 newLocked);
+    /// @notice Collateral was released.
+    event CollateralReleased(address indexed provider, uint256 amount, uint256 newLocked);
+    /// @notice Stake was slashed; the amount accrues to the DAO.
+    event ProviderSlashed(address indexed provider, address indexed by, uint256 amount, bytes32 reason);
+    /// @notice A counter was incremented.
+    event OutcomeRecorded(address indexed provider, Outcome outcome);
+    /// @notice The DAO changed the admission policy.
+    event AdmissionPolicySet(bool autoAdmit, uint128 autoAdmitStake);
+    /// @notice The DAO changed the minimum stake.
+    event MinStakeSet(uint128 minStake);
+    /// @notice The DAO changed the unbonding period.
+    event UnbondingPeriodSet(uint40 period);
+    /// @notice The DAO withdrew slashed funds.
+    event SlashedFundsWithdrawn(address indexed to, uint256 amount);
+
+    /// @notice The token delivered less than it was asked to send (fee-on-transfer tokens).
+    error ProviderRegistryTransferShortfall(uint256 expected, uint256 received);
+    /// @notice The amount is zero.
+    error ProviderRegistryZeroAmount();
+    /// @notice The stake is below the minimum.
+    error ProviderRegistryStakeBelowMinimum(uint256 stake, uint256 minimum);
+    /// @notice The provider is already registered.
+    error ProviderRegistryAlreadyRegistered(address provider, ProviderStatus status);
+    /// @notice The account is not a registered provider.
+    error ProviderRegistryNotRegistered(address provider);
+    /// @notice The provider's status does not allow this.
+    error ProviderRegistryInvalidStatus(address provider, ProviderStatus status);
+    /// @notice The provider is exiting.
+    error ProviderRegistryExiting(address provider, uint40 unbondingEndsAt);
+    /// @notice The provider is not exiting.
+    error ProviderRegistryNotExiting(address provider);
+    /// @notice The unbonding period is not over.
+    error ProviderRegistryUnbonding(address provider, uint40 unbondingEndsAt);
+    /// @notice Collateral is still locked by open jobs.
+    error ProviderRegistryCollateralLocked(address provider, uint256 locked);
+    /// @notice Not enough unlocked stake.
+    error ProviderRegistryInsufficientFreeStake(address provider, uint256 free, uint256 required);
+    /// @notice The provider lacks required tags (the missing bits are given).
+    error ProviderRegistryMissingTags(address provider, uint256 missing);
+    /// @notice The provider declared less memory than required.
+    error ProviderRegistryInsufficientMemory(address provider, uint32 memoryMB, uint32 required);
+    /// @notice The slash exceeds the stake.
+    error ProviderRegistrySlashExceedsStake(address provider, uint256 amount, uint256 stake);
+    /// @notice More slashed funds asked than accrued.
+    error ProviderRegistryInsufficientSlashedFunds(uint256 amount, uint256 available);
+    /// @notice The unbonding period is above the allowed maximum.
+    error ProviderRegistryInvalidUnbondingPeriod(uint40 period, uint40 maximum);
+    /// @notice The metadata URI is longer than 256 bytes.
+    error ProviderRegistryInvalidMetadataURI(string metadataURI);
+    /// @notice The address is zero.
+    error ProviderRegistryZeroAddress();
+
+    /// @notice Registers the caller with `amount` of stake (pulled with transferFrom). It is
+    /// Approved at once if the DAO's auto-admission is on and `amount` reaches its threshold,
+    /// Pending otherwise. An account that exited may register again; its counters are kept.
+    /// @param amount Stake, at least `minStake`.
+    /// @param caps Declared capabilities.
+    /// @param metadataURI Where the provider describes itself (at most 256 bytes).
+    function register(uint256 amount, Capabilities calldata caps, string calldata metadataURI) external;
+
+    /// @notice Adds stake; a Pending provider crossing the auto-admission threshold is approved.
+    /// @param amount Tokens to pull.
+    function addStake(uint256 amount) external;
+
+    /// @notice Replaces the caller's declared capabilities and metadata URI.
+    /// @param caps Capabilities.
+    /// @param metadataURI Metadata URI.
+    function updateCapabilities(Capabilities calldata caps, string calldata metadataURI) external;
+
+    /// @notice First step of exit: the caller stops taking jobs and its stake unbonds.
+    function requestExit() external;
+
+    /// @notice Withdraws an exit request before the stake is withdrawn.
+    function cancelExit() external;
+
+    /// @notice Second step of exit: after unbonding, with no collateral locked, sends the whole
+    /// stake back to the caller.
+    function withdrawStake() external;
+
+    /// @notice Approves a Pending or Suspended provider (DAO only).
+    /// @param provider The provider.
+    function approveProvider(address provider) external;
+
+    /// @notice Suspends a Pending or Approved provider (DAO only): it takes no new jobs.
+    /// @param provider The provider.
+    function suspendProvider(address provider) external;
+
+    /// @notice Sets the admission policy (DAO only).
+    /// @param autoAdmit Whether registrations with enough stake are approved without a vote.
+    /// @param autoAdmitStake The stake that admits automatically.
+    function setAdmissionPolicy(bool autoAdmit, uint128 autoAdmitStake) external;
+
+    /// @notice Sets the minimum stake to register (DAO only).
+    /// @param minStake Token units.
+    function setMinStake(uint128 minStake) external;
+
+    /// @notice Sets the unbonding period (DAO only, at most 180 days).
+    /// @param period Seconds.
+    function setUnbondingPeriod(uint40 period) external;
+
+    /// @notice Slashes a provider's stake (DAO or market). Collateral locked above the remaining
+    /// stake is released so that locked never exceeds stake.
+    /// @param provider The provider.
+    /// @param amount Tokens to slash, at most the stake.
+    /// @param reason A short reason code (e.g. a job id or "dao").
+    function slash(address provider, uint256 amount, bytes32 reason) external;
+
+    /// @notice Sends slashed funds to `to` (DAO only).
+    /// @param to Recipient.
+    /// @param amount Tokens.
+    function withdrawSlashed(address to, uint256 amount) external;
+
+    /// @notice Checks eligibility and locks `amount` of collateral (market only). Reverts with the
+    /// reason when the provider is not eligible.
+    /// @param provider The provider.
+    /// @param amount Collateral to lock.
+    /// @param requiredTags Tags the job requires.
+    /// @param minMemoryMB Memory the model version requires.
+    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB) external;
+
+    /// @notice Ends a provider's part in a job (market only): releases `collateral`, slashes
+    /// `slashAmount` (both capped, so settlement never reverts) and records the outcome.
+    /// @param provider The provider.
+    /// @param collateral Collateral to release.
+    /// @param slashAmount Tokens to slash.
+    /// @param outcome The outcome to count.
+    /// @param reason Reason code for the slash event.
+    function settle(address provider, uint256 collateral, uint256 slashAmount, Outcome outcome, bytes32 reason)
+        external;
+
+    /// @notice Checks eligibility (no collateral) and counts a served job (market only).
+    /// @param provider The provider.
+    /// @param requiredTags Tags the job requires.
+    /// @param minMemoryMB Memory the model version requires.
+    function recordServed(address provider, uint256 requiredTags, uint32 minMemoryMB) external;
+
+    /// @notice Reverts with the reason if `provider` may not take a job with these requirements
+    /// and this much collateral.
+    /// @param provider The provider.
+    /// @param collateral Collateral the job locks.
+    /// @param requiredTags Tags the job requires.
+    /// @param minMemoryMB Memory the model version requires.
+    function checkEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        view;
+
+    /// @notice Whether `provider` may take a job with these requirements and this collateral.
+    /// @param provider The provider.
+    /// @param collateral Collateral the job locks.
+    /// @param requiredTags Tags the job requires.
+    /// @param minMemoryMB Memory the model version requires.
+    /// @return True if eligible.
+    function isEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        view
+        returns (bool);
+
+    /// @notice A provider's record.
+    /// @param provider The provider.
+    /// @return The record.
+    function getProvider(address provider) external view returns (Provider memory);
+}

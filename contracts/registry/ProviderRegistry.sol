@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {GuardianPausable} from "../governance/GuardianPausable.sol";
+
+/// @title ProviderRegistry
+/// @notice The compute-provider whitelist. See {IProviderRegistry}.
+/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. Unbonding stake
+/// stays in `stake` (and slashable) until withdrawn. The guardian's pause stops new
+/// registrations only; stake can always be added, exited and withdrawn.
+contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Role of the markets allowed to lock collateral, slash and count outcomes.
+    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    /// @notice Upper bound for the unbonding period.
+    uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
+    uint256 private constant MAX_METADATA_URI_LENGTH = 256;
+
+    /// @notice The ERC-20 that providers stake, fixed at deployment.
+    IERC20 public immutable stakeToken;
+    /// @notice Smallest stake that may register.
+    uint128 public minStake;
+    /// @notice Stake at or above which registration is approved without a vote, if `autoAdmit`.
+    uint128 public autoAdmitStake;
+    /// @notice Seconds between an exit request and the stake's withdrawal.
+    uint40 public unbondingPeriod;
+    /// @notice Whether the auto-admission policy is on.
+    bool public autoAdmit;
+    /// @notice Slashed tokens not yet withdrawn by the DAO.
+    uint256 public slashedFunds;
+    /// @notice Sum of all providers' stake.
+    uint256 public totalStake;
+
+    mapping(address provider => Provider) private _providers;
+
+    /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
+    /// @param guardian Initial guardian, or address(0).
+    /// @param stakeToken_ Token staked by providers.
+    /// @param minStake_ Minimum stake.
+    /// @param unbondingPeriod_ Unbonding period in seconds.
+    constructor(address admin, address guardian, IERC20 stakeToken_, uint128 minStake_, uint40 unbondingPeriod_)
+        GuardianPausable(admin, guardian)
+    {
+        if (address(stakeToken_) == address(0)) revert ProviderRegistryZeroAddress();
+        stakeToken = stakeToken_;
+        minStake = minStake_;
+        emit MinStakeSet(minStake_);
+        _setUnbondingPeriod(unbondingPeriod_);
+    }
+
+    // ---------------------------------------------------------------- providers
+
+    /// @inheritdoc IProviderRegistry
+    function register(uint256 amount, Capabilities calldata caps, string calldata metadataURI)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        Provider storage p = _providers[msg.sender];
+        if (p.status != ProviderStatus.None && p.status != ProviderStatus.Exited) {
+            revert ProviderRegistryAlreadyRegistered(msg.sender, p.status);
+        }
+        if (amount < minStake || amount == 0) revert ProviderRegistryStakeBelowMinimum(amount, minStake);
+        _checkMetadataURI(metadataURI);
+
+        uint128 received = _pull(amount);
+        ProviderStatus status = _admits(received) ? ProviderStatus.Approved : ProviderStatus.Pending;
+        p.stake = received;
+        p.status = status;
+        _writeCapabilities(p, caps, metadataURI);
+        totalStake += received;
+        emit ProviderRegistered(msg.sender, received, status, caps, metadataURI);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function addStake(uint256 amount) external nonReentrant {
+        Provider storage p = _registered(msg.sender);
+        if (amount == 0) revert ProviderRegistryZeroAmount();
+        uint128 received = _pull(amount);
+        p.stake += received;
+        totalStake += received;
+        emit StakeAdded(msg.sender, received, p.stake);
+        if (p.status == ProviderStatus.Pending && _admits(p.stake)) {
+            p.status = ProviderStatus.Approved;
+            emit ProviderStatusChanged(msg.sender, ProviderStatus.Pending, ProviderStatus.Approved);
+        }
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function updateCapabilities(Capabilities calldata caps, string calldata metadataURI) external {
+        Provider storage p = _registered(msg.sender);
+        _checkMetadataURI(metadataURI);
+        _writeCapabilities(p, caps, metadataURI);
+        emit CapabilitiesUpdated(msg.sender, caps, metadataURI);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function requestExit() external {
+        Provider storage p = _registered(msg.sender);
+        if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(msg.sender, p.unbondingEndsAt);
+        uint40 endsAt = uint40(block.timestamp) + unbondingPeriod;
+        // A zero period still needs a non-zero marker: exiting is `unbondingEndsAt != 0`.
+        if (endsAt == 0) endsAt = 1;
+        p.unbondingEndsAt = endsAt;
+        emit ExitRequested(msg.sender, endsAt);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function cancelExit() external {
+        Provider storage p = _registered(msg.sender);
+        if (p.unbondingEndsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
+        p.unbondingEndsAt = 0;
+        emit ExitCancelled(msg.sender);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function withdrawStake() external nonReentrant {
+        Provider storage p = _registered(msg.sender);
+        uint40 endsAt = p.unbondingEndsAt;
+        if (endsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
+        if (block.timestamp < endsAt) revert ProviderRegistryUnbonding(msg.sender, endsAt);
+        if (p.locked != 0) revert ProviderRegistryCollateralLocked(msg.sender, p.locked);
+
+        uint128 amount = p.stake;
+        ProviderStatus old = p.status;
+        p.stake = 0;
+        p.unbondingEndsAt = 0;
+        p.status = ProviderStatus.Exited;
+        totalStake -= amount;
+        emit ProviderStatusChanged(msg.sender, old, ProviderStatus.Exited);
+        emit StakeWithdrawn(msg.sender, amount);
+        if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- DAO
+
+    /// @inheritdoc IProviderRegistry
+    function approveProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Provider storage p = _registered(provider);
+        ProviderStatus old = p.status;
+        if (old != ProviderStatus.Pending && old != ProviderStatus.Suspended) {
+            revert ProviderRegistryInvalidStatus(provider, old);
+        }
+        p.status = ProviderStatus.Approved;
+        emit ProviderStatusChanged(provider, old, ProviderStatus.Approved);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function suspendProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Provider storage p = _registered(provider);
+        ProviderStatus old = p.status;
+        if (old != ProviderStatus.Pending && old != ProviderStatus.Approved) {
+            revert ProviderRegistryInvalidStatus(provider, old);
+        }
+        p.status = ProviderStatus.Suspended;
+        emit ProviderStatusChanged(provider, old, ProviderStatus.Suspended);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setAdmissionPolicy(bool autoAdmit_, uint128 autoAdmitStake_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        autoAdmit = autoAdmit_;
+        autoAdmitStake = autoAdmitStake_;
+        emit AdmissionPolicySet(autoAdmit_, autoAdmitStake_);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setMinStake(uint128 minStake_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        minStake = minStake_;
+        emit MinStakeSet(minStake_);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setUnbondingPeriod(uint40 period) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setUnbondingPeriod(period);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function slash(address provider, uint256 amount, bytes32 reason) external {
+        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+        }
+        Provider storage p = _registered(provider);
+        if (amount == 0) revert ProviderRegistryZeroAmount();
+        if (amount > p.stake) revert ProviderRegistrySlashExceedsStake(provider, amount, p.stake);
+        _slash(p, provider, uint128(amount), reason);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function withdrawSlashed(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        if (to == address(0)) revert ProviderRegistryZeroAddress();
+        if (amount > slashedFunds) revert ProviderRegistryInsufficientSlashedFunds(amount, slashedFunds);
+        slashedFunds -= amount;
+        emit SlashedFundsWithdrawn(to, amount);
+        stakeToken.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------- market
+
+    /// @inheritdoc IProviderRegistry
+    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        Provider storage p = _providers[provider];
+        _requireEligible(p, provider, amount, requiredTags, minMemoryMB);
+        uint128 newLocked = p.locked + uint128(amount);
+        p.locked = newLocked;
+        emit CollateralLocked(provider, amount, newLocked);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function settle(address provider, uint256 collateral, uint256 slashAmount, Outcome outcome, bytes32 reason)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        Provider storage p = _providers[provider];
+        if (collateral != 0) {
+            uint128 release = collateral > p.locked ? p.locked : uint128(collateral);
+            p.locked -= release;
+            emit CollateralReleased(provider, release, p.locked);
+        }
+        if (slashAmount != 0) {
+            uint128 s = slashAmount > p.stake ? p.stake : uint128(slashAmount);
+            if (s != 0) _slash(p, provider, s, reason);
+        }
+        _count(p, provider, outcome);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function recordServed(address provider, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        Provider storage p = _providers[provider];
+        _requireEligible(p, provider, 0, requiredTags, minMemoryMB);
+        _count(p, provider, Outcome.Served);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IProviderRegistry
+    function checkEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        view
+    {
+        _requireEligible(_providers[provider], provider, collateral, requiredTags, minMemoryMB);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function isEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        view
+        returns (bool)
+    {
+        Provider storage p = _providers[provider];
+        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake - p.locked >= collateral
+            && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function getProvider(address provider) external view returns (Provider memory) {
+        return _providers[provider];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _requireEligible(
+        Provider storage p,
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) private view {
+        if (p.status != ProviderStatus.Approved) revert ProviderRegistryInvalidStatus(provider, p.status);
+        if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(provider, p.unbondingEndsAt);
+        uint256 free = p.stake - p.locked;
+        if (free < collateral) revert ProviderRegistryInsufficientFreeStake(provider, free, collateral);
+        uint256 missing = requiredTags & ~p.tags;
+        if (missing != 0) revert ProviderRegistryMissingTags(provider, missing);
+        if (p.memoryMB < minMemoryMB) revert ProviderRegistryInsufficientMemory(provider, p.memoryMB, minMemoryMB);
+    }
+
+    function _slash(Provider storage p, address provider, uint128 amount, bytes32 reason) private {
+        p.stake -= amount;
+        if (p.locked > p.stake) p.locked = p.stake;
+        totalStake -= amount;
+        slashedFunds += amount;
+        emit ProviderSlashed(provider, msg.sender, amount, reason);
+    }
+
+    function _count(Provider storage p, address provider, Outcome outcome) private {
+        if (outcome == Outcome.Served) ++p.served;
+        else if (outcome == Outcome.Disagreed) ++p.disagreed;
+        else ++p.missed;
+        emit OutcomeRecorded(provider, outcome);
+    }
+
+    function _registered(address provider) private view returns (Provider storage p) {
+        p = _providers[provider];
+        if (p.status == ProviderStatus.None || p.status == ProviderStatus.Exited) {
+            revert ProviderRegistryNotRegistered(provider);
+        }
+    }
+
+    function _admits(uint256 stake) private view returns (bool) {
+        return autoAdmit && stake >= autoAdmitStake;
+    }
+
+    /// @dev Pulls `amount` and rejects tokens that deliver less than asked (fee-on-transfer).
+    function _pull(uint256 amount) private returns (uint128) {
+        uint256 before = stakeToken.balanceOf(address(this));
+        stakeToken.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = stakeToken.balanceOf(address(this)) - before;
+        if (received != amount) revert ProviderRegistryTransferShortfall(amount, received);
+        return SafeCast.toUint128(received);
+    }
+
+    function _writeCapabilities(Provider storage p, Capabilities calldata caps, string calldata metadataURI) private {
+        p.memoryMB = caps.memoryMB;
+        p.accelerator = caps.accelerator;
+        p.region = caps.region;
+        p.tags = caps.tags;
+        p.metadataURI = metadataURI;
+    }
+
+    function _checkMetadataURI(string calldata metadataURI) private pure {
+        if (bytes(metadataURI).length > MAX_METADATA_URI_LENGTH) revert ProviderRegistryInvalidMetadataURI(metadataURI);
+    }
+
+    function _setUnbondingPeriod(uint40 period) private {
+        if (period > MAX_UNBONDING_PERIOD) revert ProviderRegistryInvalidUnbondingPeriod(period, MAX_UNBONDING_PERIOD);
+        unbondingPeriod = period;
+        emit UnbondingPeriodSet(period);
+    }
+}
