@@ -1,0 +1,43 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import type { Hex } from "viem";
+import type { ArtifactMap } from "hardhat/types/artifacts";
+import { ArtifactMissingError } from "../errors.ts";
+
+/** Contracts that tools deploy or talk to, with their source file under contracts/. */
+const SOURCES = {
+  ConclaveToken: "governance/ConclaveToken.sol",
+  ConclaveTimelock: "governance/ConclaveTimelock.sol",
+  ConclaveGovernor: "governance/ConclaveGovernor.sol",
+  ModelRegistry: "registry/ModelRegistry.sol",
+  ProviderRegistry: "registry/ProviderRegistry.sol",
+  MockERC20: "mocks/MockERC20.sol",
+} as const;
+
+export type ContractName = keyof typeof SOURCES;
+export type AbiOf<N extends ContractName> = ArtifactMap[N]["abi"];
+
+export interface Artifact<N extends ContractName> {
+  abi: AbiOf<N>;
+  bytecode: Hex;
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Directory holding the Hardhat build output; CONCLAVE_ARTIFACTS overrides it for installed tools. */
+export function artifactsDir(): string {
+  return process.env.CONCLAVE_ARTIFACTS ?? path.join(ROOT, "artifacts");
+}
+
+/** Reads a contract's ABI and bytecode from the build artifacts (ABIs are never hand-copied). */
+export function loadArtifact<N extends ContractName>(name: N): Artifact<N> {
+  const file = path.join(artifactsDir(), "contracts", SOURCES[name], `${name}.json`);
+  let json: { abi: AbiOf<N>; bytecode: Hex };
+  try {
+    json = JSON.parse(readFileSync(file, "utf8")) as { abi: AbiOf<N>; bytecode: Hex };
+  } catch (cause) {
+    throw new ArtifactMissingError(`artifact for ${name} not found at ${file}: run \`npm run build\` first`, { cause });
+  }
+  return { abi: json.abi, bytecode: json.bytecode };
+}

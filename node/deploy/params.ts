@@ -1,0 +1,161 @@
+import { readFileSync } from "node:fs";
+import { getAddress, isAddress, parseUnits, type Address } from "viem";
+import { ConfigError } from "../errors.ts";
+
+/** Everything the deployment of the stack can be tuned with. Durations are seconds. */
+export interface DeployParams {
+  tokenName: string;
+  tokenSymbol: string;
+  /** Initial token holders; empty means "the deployer gets 1,000,000 tokens". */
+  holders: { address: Address; amount: bigint }[];
+  votingDelay: number;
+  votingPeriod: number;
+  proposalThreshold: bigint;
+  quorumPercent: number;
+  timelockDelay: number;
+  unbondingPeriod: number;
+  /** How long a deprecated model version keeps taking jobs (its sunset). */
+  deprecationPeriod: number;
+  minStake: bigint;
+  autoAdmit: boolean;
+  autoAdmitStake: bigint;
+  /** Who may pause; null means the deployer. */
+  guardian: Address | null;
+}
+
+/** Defaults suit a local network: governance stages of seconds to minutes. */
+export const LOCAL_DEFAULTS: DeployParams = {
+  tokenName: "Conclave",
+  tokenSymbol: "CLV",
+  holders: [],
+  votingDelay: 1,
+  votingPeriod: 300,
+  proposalThreshold: 0n,
+  quorumPercent: 4,
+  timelockDelay: 60,
+  unbondingPeriod: 3600,
+  deprecationPeriod: 86_400,
+  minStake: parseUnits("100", 18),
+  autoAdmit: false,
+  autoAdmitStake: 0n,
+  guardian: null,
+};
+
+const MAX_UINT32 = 2 ** 32 - 1;
+const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
+  votingDelay: 2 ** 48 - 1,
+  votingPeriod: MAX_UINT32,
+  timelockDelay: MAX_UINT32,
+  unbondingPeriod: 180 * 86_400,
+  deprecationPeriod: 365 * 86_400,
+};
+
+/** Names accepted in a params file and as `--kebab-case` flags. */
+export const PARAM_KEYS = Object.keys(LOCAL_DEFAULTS) as (keyof DeployParams)[];
+
+function fail(key: string, value: unknown, why: string): never {
+  throw new ConfigError(`invalid parameter ${key}=${JSON.stringify(value)}: ${why}`);
+}
+
+function toDuration(key: keyof DeployParams, value: unknown): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) fail(key, value, "expected a whole number of seconds");
+  const max = MAX_DURATIONS[key] ?? MAX_UINT32;
+  if (n > max) fail(key, value, `at most ${max}`);
+  return n;
+}
+
+/** Token amounts are given in whole tokens ("100", "0.5"); 18 decimals. */
+function toTokens(key: string, value: unknown): bigint {
+  const s = typeof value === "number" ? String(value) : value;
+  if (typeof s !== "string" || !/^\d+(\.\d{1,18})?$/.test(s.trim())) fail(key, value, "expected a token amount like 100 or 0.5");
+  return parseUnits(s.trim(), 18);
+}
+
+function toBool(key: string, value: unknown): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  return fail(key, value, "expected true or false");
+}
+
+function toAddress(key: string, value: unknown): Address {
+  if (typeof value !== "string" || !isAddress(value)) fail(key, value, "expected a 0x address");
+  return getAddress(value);
+}
+
+function toHolders(value: unknown): DeployParams["holders"] {
+  const list = typeof value === "string" ? value.split(",").filter(Boolean) : value;
+  if (!Array.isArray(list)) fail("holders", value, "expected a list of address:amount");
+  return list.map((item: unknown) => {
+    if (typeof item === "string") {
+      const [address, amount] = item.split(":");
+      return { address: toAddress("holders", address), amount: toTokens("holders", amount) };
+    }
+    const o = item as { address?: unknown; amount?: unknown };
+    return { address: toAddress("holders", o?.address), amount: toTokens("holders", o?.amount) };
+  });
+}
+
+/** Applies one raw value (from a file or a flag) to `params`, validating it. */
+function apply(params: DeployParams, key: string, value: unknown): void {
+  switch (key) {
+    case "tokenName":
+    case "tokenSymbol":
+      if (typeof value !== "string" || value.length === 0 || value.length > 32) fail(key, value, "expected 1 to 32 characters");
+      params[key] = value;
+      return;
+    case "holders":
+      params.holders = toHolders(value);
+      return;
+    case "votingDelay":
+    case "votingPeriod":
+    case "timelockDelay":
+    case "unbondingPeriod":
+    case "deprecationPeriod":
+      params[key] = toDuration(key, value);
+      return;
+    case "quorumPercent": {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > 100) fail(key, value, "expected a whole percentage from 1 to 100");
+      params.quorumPercent = n;
+      return;
+    }
+    case "proposalThreshold":
+    case "minStake":
+    case "autoAdmitStake":
+      params[key] = toTokens(key, value);
+      return;
+    case "autoAdmit":
+      params.autoAdmit = toBool(key, value);
+      return;
+    case "guardian":
+      params.guardian = value === null ? null : toAddress(key, value);
+      return;
+    default:
+      fail(key, value, `unknown parameter (known: ${PARAM_KEYS.join(", ")})`);
+  }
+}
+
+/**
+ * Resolves parameters: flags > file > defaults, each value validated. `flags` keys are camelCase.
+ */
+export function resolveDeployParams(
+  file: string | undefined,
+  flags: Record<string, unknown>,
+  defaults: DeployParams = LOCAL_DEFAULTS,
+): DeployParams {
+  const params: DeployParams = { ...defaults, holders: [...defaults.holders] };
+  if (file !== undefined) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8"));
+    } catch (cause) {
+      throw new ConfigError(`cannot read params file ${file}: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`params file ${file} must hold a JSON object`);
+    for (const [k, v] of Object.entries(raw)) apply(params, k, v);
+  }
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) apply(params, k, v);
+  if (params.votingPeriod === 0) fail("votingPeriod", 0, "must be at least 1 second");
+  return params;
+}

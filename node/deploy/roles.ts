@@ -1,0 +1,56 @@
+import { zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { loadArtifact } from "../chain/artifacts.ts";
+import type { DeploymentRecord } from "../chain/deployment.ts";
+import { ROLES } from "./stack.ts";
+
+export interface RoleHolding {
+  contract: string;
+  role: string;
+  holders: Address[];
+}
+
+const ROLE_NAMES = new Map<Hex, string>(Object.entries(ROLES).map(([name, hash]) => [hash, name]));
+const ACCESS_CONTROLLED = ["ConclaveTimelock", "ModelRegistry", "ProviderRegistry"] as const;
+
+/**
+ * Who holds each role now, read back from the chain: RoleGranted/RoleRevoked events since the
+ * deployment block, each holder confirmed with `hasRole` (AccessControl is not enumerable).
+ */
+export async function readRoles(publicClient: PublicClient, record: DeploymentRecord): Promise<RoleHolding[]> {
+  const result: RoleHolding[] = [];
+  for (const name of ACCESS_CONTROLLED) {
+    const deployed = record.contracts[name];
+    if (!deployed) continue;
+    const abi = loadArtifact(name).abi as Abi;
+    const logs = await publicClient.getContractEvents({
+      address: deployed.address,
+      abi,
+      fromBlock: BigInt(deployed.block),
+      toBlock: "latest",
+    });
+    const candidates = new Map<Hex, Set<Address>>();
+    for (const log of logs) {
+      if (log.eventName !== "RoleGranted" && log.eventName !== "RoleRevoked") continue;
+      const { role, account } = log.args as { role: Hex; account: Address };
+      if (!candidates.has(role)) candidates.set(role, new Set());
+      candidates.get(role)!.add(account);
+    }
+    for (const [role, accounts] of candidates) {
+      const holders: Address[] = [];
+      for (const account of accounts) {
+        const has = await publicClient.readContract({ address: deployed.address, abi, functionName: "hasRole", args: [role, account] });
+        if (has) holders.push(account);
+      }
+      result.push({ contract: name, role: ROLE_NAMES.get(role) ?? role, holders });
+    }
+  }
+  return result;
+}
+
+/** Names an address after the deployment's contracts, or "anyone" for the zero address. */
+export function labelAddress(record: DeploymentRecord, address: Address, extra: Record<string, Address> = {}): string {
+  if (address === zeroAddress) return "anyone (0x0)";
+  for (const [name, c] of Object.entries(record.contracts)) if (c.address.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
+  for (const [name, a] of Object.entries(extra)) if (a.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
+  return address;
+}

@@ -1,0 +1,133 @@
+import {
+  getAddress,
+  keccak256,
+  parseUnits,
+  toHex,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type ContractConstructorArgs,
+  type Hash,
+  type PublicClient,
+} from "viem";
+import { loadArtifact, type AbiOf, type ContractName } from "../chain/artifacts.ts";
+import type { Wallet } from "../chain/clients.ts";
+import type { DeployedContract, DeploymentRecord } from "../chain/deployment.ts";
+import { DeploymentError } from "../errors.ts";
+import type { DeployParams } from "./params.ts";
+
+export const ROLES = {
+  DEFAULT_ADMIN_ROLE: "0x0000000000000000000000000000000000000000000000000000000000000000",
+  PROPOSER_ROLE: keccak256(toHex("PROPOSER_ROLE")),
+  EXECUTOR_ROLE: keccak256(toHex("EXECUTOR_ROLE")),
+  CANCELLER_ROLE: keccak256(toHex("CANCELLER_ROLE")),
+  GUARDIAN_ROLE: keccak256(toHex("GUARDIAN_ROLE")),
+  MARKET_ROLE: keccak256(toHex("MARKET_ROLE")),
+} as const;
+
+export interface DeployContext {
+  publicClient: PublicClient;
+  wallet: Wallet;
+  /** Progress lines for a person; the stack deploys silently without it. */
+  log?: (line: string) => void;
+}
+
+/** Sends a transaction and waits for it; a revert becomes a DeploymentError naming the step. */
+async function confirm(ctx: DeployContext, step: string, send: () => Promise<Hash>) {
+  const hash = await send();
+  const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new DeploymentError(`${step} reverted (tx ${hash})`);
+  return receipt;
+}
+
+async function deploy<N extends ContractName>(
+  ctx: DeployContext,
+  name: N,
+  args: ContractConstructorArgs<AbiOf<N>>,
+): Promise<DeployedContract> {
+  const { abi, bytecode } = loadArtifact(name);
+  const receipt = await confirm(ctx, `deploying ${name}`, () =>
+    ctx.wallet.deployContract({ abi: abi as Abi, bytecode, args: args as readonly unknown[] }),
+  );
+  if (!receipt.contractAddress) throw new DeploymentError(`deploying ${name} created no contract`);
+  ctx.log?.(`deployed ${name} at ${getAddress(receipt.contractAddress)} (block ${receipt.blockNumber})`);
+  return { address: getAddress(receipt.contractAddress), block: Number(receipt.blockNumber) };
+}
+
+async function call(ctx: DeployContext, name: ContractName, address: Address, functionName: string, args: readonly unknown[]) {
+  const { abi } = loadArtifact(name);
+  await confirm(ctx, `${name}.${functionName}`, () =>
+    ctx.wallet.writeContract({ address, abi: abi as Abi, functionName, args }),
+  );
+}
+
+/**
+ * Deploys token, timelock, governor and both registries, wires the roles of DESIGN.md §2 and
+ * hands every admin role to the timelock: the deployer holds no role when this returns.
+ */
+export async function deployStack(ctx: DeployContext, params: DeployParams): Promise<DeploymentRecord> {
+  const deployer = ctx.wallet.account.address;
+  const chainId = await ctx.publicClient.getChainId();
+  const holders = params.holders.length > 0 ? params.holders : [{ address: deployer, amount: parseUnits("1000000", 18) }];
+  const guardian = params.guardian ?? deployer;
+
+  const token = await deploy(ctx, "ConclaveToken", [
+    params.tokenName,
+    params.tokenSymbol,
+    holders.map((h) => h.address),
+    holders.map((h) => h.amount),
+  ]);
+  // The deployer is the timelock's bootstrap admin only until the governor is wired in below.
+  const timelock = await deploy(ctx, "ConclaveTimelock", [BigInt(params.timelockDelay), [], [zeroAddress], deployer]);
+  const governor = await deploy(ctx, "ConclaveGovernor", [
+    token.address,
+    timelock.address,
+    params.votingDelay,
+    params.votingPeriod,
+    params.proposalThreshold,
+    BigInt(params.quorumPercent),
+  ]);
+  const modelRegistry = await deploy(ctx, "ModelRegistry", [deployer, guardian, params.deprecationPeriod]);
+  const providerRegistry = await deploy(ctx, "ProviderRegistry", [
+    deployer,
+    guardian,
+    token.address,
+    params.minStake,
+    params.unbondingPeriod,
+  ]);
+
+  if (params.autoAdmit) {
+    await call(ctx, "ProviderRegistry", providerRegistry.address, "setAdmissionPolicy", [true, params.autoAdmitStake]);
+  }
+  for (const [name, c] of [["ModelRegistry", modelRegistry], ["ProviderRegistry", providerRegistry]] as const) {
+    await call(ctx, name, c.address, "grantRole", [ROLES.DEFAULT_ADMIN_ROLE, timelock.address]);
+    await call(ctx, name, c.address, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer]);
+  }
+  await call(ctx, "ConclaveTimelock", timelock.address, "grantRole", [ROLES.PROPOSER_ROLE, governor.address]);
+  await call(ctx, "ConclaveTimelock", timelock.address, "grantRole", [ROLES.CANCELLER_ROLE, governor.address]);
+  await call(ctx, "ConclaveTimelock", timelock.address, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer]);
+  ctx.log?.("roles wired; deployer renounced every admin role");
+
+  return {
+    chainId,
+    contracts: {
+      ConclaveToken: token,
+      ConclaveTimelock: timelock,
+      ConclaveGovernor: governor,
+      ModelRegistry: modelRegistry,
+      ProviderRegistry: providerRegistry,
+    },
+    deployer,
+    params: {
+      votingDelay: params.votingDelay,
+      votingPeriod: params.votingPeriod,
+      quorumPercent: params.quorumPercent,
+      timelockDelay: params.timelockDelay,
+      unbondingPeriod: params.unbondingPeriod,
+      deprecationPeriod: params.deprecationPeriod,
+      minStake: params.minStake.toString(),
+      autoAdmit: params.autoAdmit,
+      autoAdmitStake: params.autoAdmitStake.toString(),
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { network } from "hardhat";
+import { getContract, parseUnits, type Abi, type Address } from "viem";
+import { loadArtifact, type ContractName } from "../../node/chain/artifacts.ts";
+import type { Wallet } from "../../node/chain/clients.ts";
+import type { DeploymentRecord } from "../../node/chain/deployment.ts";
+import { LOCAL_DEFAULTS, type DeployParams } from "../../node/deploy/params.ts";
+import { deployStack } from "../../node/deploy/stack.ts";
+
+/** One in-process Hardhat network per test file, as Hardhat 3 recommends. */
+export const connection = await network.create();
+export const { viem, networkHelpers } = connection;
+
+export const TOKENS = (n: number | string) => parseUnits(String(n), 18);
+
+/** Typed contract handles for a deployment, for a given signer. */
+export function contractsFor(record: DeploymentRecord, client: Wallet) {
+  const handle = <N extends ContractName>(name: N) =>
+    getContract({ address: record.contracts[name]!.address, abi: loadArtifact(name).abi as Abi, client });
+  return {
+    token: handle("ConclaveToken"),
+    timelock: handle("ConclaveTimelock"),
+    governor: handle("ConclaveGovernor"),
+    models: handle("ModelRegistry"),
+    providers: handle("ProviderRegistry"),
+  };
+}
+
+/**
+ * Deploys the stack with the real deploy code (node/deploy/stack.ts) on the in-process network:
+ * wallet 0 deploys, wallets 1..3 are DAO members holding 400k/300k/200k tokens, wallet 4 gets
+ * 10k tokens to stake as a provider.
+ */
+export async function deployFixture(overrides: Partial<DeployParams> = {}) {
+  const wallets = (await viem.getWalletClients()) as unknown as Wallet[];
+  const publicClient = await viem.getPublicClient();
+  const [deployer, alice, bob, carol, provider] = wallets as [Wallet, Wallet, Wallet, Wallet, Wallet];
+  const holders = [
+    { address: alice.account.address, amount: TOKENS(400_000) },
+    { address: bob.account.address, amount: TOKENS(300_000) },
+    { address: carol.account.address, amount: TOKENS(200_000) },
+    { address: provider.account.address, amount: TOKENS(10_000) },
+  ];
+  const params: DeployParams = { ...LOCAL_DEFAULTS, holders, guardian: deployer.account.address, ...overrides };
+  const record = await deployStack({ publicClient: publicClient as never, wallet: deployer }, params);
+  return { record, params, publicClient, deployer, alice, bob, carol, provider, wallets };
+}
+
+export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
+
+export function addressOf(record: DeploymentRecord, name: ContractName): Address {
+  return record.contracts[name]!.address;
+}
