@@ -157,7 +157,7 @@ describe("DAO governance cycle", function () {
     const p = proposalOf(f, "direct");
     let error: unknown;
     try {
-      await c.timelock.simulate.schedule([p.targets[0], 0n, p.calldatas[0], toHex(0, { size: 32 }), p.descriptionHash, 60n]);
+      await c.timelock.simulate.schedule([p.targets[0]!, 0n, p.calldatas[0]!, toHex(0, { size: 32 }), p.descriptionHash, 60n]);
     } catch (e) {
       error = e;
     }

@@ -22,9 +22,11 @@ function interfaceId(own: AbiFunction[], inherited: AbiFunction[]): `0x${string}
   return toHex(id >>> 0, { size: 4 });
 }
 
+const defaultStack = () => deployFixture();
+
 describe("Governor as Tally-style clients expect", function () {
   it("advertises IGovernor and ERC-165, uses counting mode support=bravo, timestamp clock, and hashProposal ids", async function () {
-    const f = await networkHelpers.loadFixture(deployFixture);
+    const f = await networkHelpers.loadFixture(defaultStack);
     const { governor, token } = contractsFor(f.record, f.alice);
 
     const iGovernorId = interfaceId(ozAbi("IGovernor"), [...ozAbi("IERC165"), ...ozAbi("IERC6372")]);

@@ -1,5 +1,5 @@
 import { network } from "hardhat";
-import { getContract, parseUnits, type Abi, type Address } from "viem";
+import { getContract, parseUnits, type Address } from "viem";
 import { loadArtifact, type ContractName } from "../../node/chain/artifacts.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
@@ -14,14 +14,13 @@ export const TOKENS = (n: number | string) => parseUnits(String(n), 18);
 
 /** Typed contract handles for a deployment, for a given signer. */
 export function contractsFor(record: DeploymentRecord, client: Wallet) {
-  const handle = <N extends ContractName>(name: N) =>
-    getContract({ address: record.contracts[name]!.address, abi: loadArtifact(name).abi as Abi, client });
+  const at = (name: ContractName) => record.contracts[name]!.address;
   return {
-    token: handle("ConclaveToken"),
-    timelock: handle("ConclaveTimelock"),
-    governor: handle("ConclaveGovernor"),
-    models: handle("ModelRegistry"),
-    providers: handle("ProviderRegistry"),
+    token: getContract({ address: at("ConclaveToken"), abi: loadArtifact("ConclaveToken").abi, client }),
+    timelock: getContract({ address: at("ConclaveTimelock"), abi: loadArtifact("ConclaveTimelock").abi, client }),
+    governor: getContract({ address: at("ConclaveGovernor"), abi: loadArtifact("ConclaveGovernor").abi, client }),
+    models: getContract({ address: at("ModelRegistry"), abi: loadArtifact("ModelRegistry").abi, client }),
+    providers: getContract({ address: at("ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, client }),
   };
 }
 
