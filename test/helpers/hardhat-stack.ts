@@ -1,6 +1,7 @@
 import { network } from "hardhat";
-import { getContract, parseUnits, type Address } from "viem";
-import { loadArtifact, type ContractName } from "../../node/chain/artifacts.ts";
+import { parseUnits, type Address } from "viem";
+import type { ContractName } from "../../node/chain/artifacts.ts";
+import { conclaveContracts } from "../../node/chain/contracts.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
 import { LOCAL_DEFAULTS, type DeployParams } from "../../node/deploy/params.ts";
@@ -13,16 +14,7 @@ export const { viem, networkHelpers } = connection;
 export const TOKENS = (n: number | string) => parseUnits(String(n), 18);
 
 /** Typed contract handles for a deployment, for a given signer. */
-export function contractsFor(record: DeploymentRecord, client: Wallet) {
-  const at = (name: ContractName) => record.contracts[name]!.address;
-  return {
-    token: getContract({ address: at("ConclaveToken"), abi: loadArtifact("ConclaveToken").abi, client }),
-    timelock: getContract({ address: at("ConclaveTimelock"), abi: loadArtifact("ConclaveTimelock").abi, client }),
-    governor: getContract({ address: at("ConclaveGovernor"), abi: loadArtifact("ConclaveGovernor").abi, client }),
-    models: getContract({ address: at("ModelRegistry"), abi: loadArtifact("ModelRegistry").abi, client }),
-    providers: getContract({ address: at("ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, client }),
-  };
-}
+export const contractsFor = (record: DeploymentRecord, client: Wallet) => conclaveContracts(record, client);
 
 /**
  * Deploys the stack with the real deploy code (node/deploy/stack.ts) on the in-process network:

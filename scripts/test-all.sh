@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every check and test suite, then prints one line "N passed, N failed" summing all suites.
+# Exits non-zero if any lint, type check or test fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n=== %s\n' "$1"; }
+
+# A check (lint, build, types) counts as a failure of the run but not as a test.
+check() {
+  local name=$1; shift
+  step "$name"
+  if ! "$@"; then
+    echo "FAILED: $name"
+    status=1
+  fi
+}
+
+# A test suite: its "N passing" / "N failing" lines are added to the totals.
+suite() {
+  local name=$1; shift
+  step "$name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -Eo '^ *[0-9]+ passing' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  f=$(grep -Eo '^ *[0-9]+ failing' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    # A suite that crashed before reporting still counts as one failure.
+    [ "$f" -eq 0 ] && failed=$((failed + 1))
+  fi
+}
+
+check "build contracts" npx hardhat build --quiet
+check "lint (solhint + eslint)" npm run --silent lint
+check "type check (tsc)" npx tsc --noEmit
+suite "solidity tests (unit, fuzz, invariant)" npx hardhat test solidity
+suite "typescript tests (mocha + viem)" npx hardhat test mocha
+
+echo
+echo "${passed} passed, ${failed} failed"
+exit "$status"
