@@ -1,0 +1,104 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { createPublicClient, http, isAddress } from "viem";
+import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { readDeployment } from "../../node/chain/deployment.ts";
+import { freePort, startHardhatNode, type HardhatNode } from "../../node/devnet/hardhat-node.ts";
+import { ROLES } from "../../node/deploy/stack.ts";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Runs the deploy script as a user would; resolves with its exit code and output. */
+async function deployScript(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["scripts/deploy.ts", ...args], { cwd: ROOT, env: { ...process.env, DEPLOYER_PRIVATE_KEY: "" } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("scripts/deploy.ts against a real Hardhat JSON-RPC node", function () {
+  let node: HardhatNode;
+  const out = mkdtempSync(path.join(tmpdir(), "conclave-deploy-"));
+
+  before(async function () {
+    node = await startHardhatNode();
+  });
+  after(async function () {
+    await node?.stop();
+  });
+
+  it("deploys the stack with params from a file and flags, writes the record and leaves the deployer no role", async function () {
+    const paramsFile = path.join(out, "params.json");
+    writeFileSync(paramsFile, JSON.stringify({ votingPeriod: 120, timelockDelay: 30, quorumPercent: 10, unbondingPeriod: 600 }));
+    const { code, stdout } = await deployScript(["--rpc", node.rpcUrl, "--params", paramsFile, "--out", out, "--voting-delay", "2"]);
+    expect(code).to.equal(0);
+
+    const record = readDeployment(path.join(out, "31337.json"));
+    expect(record.chainId).to.equal(31337);
+    for (const name of ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry"]) {
+      expect(isAddress(record.contracts[name]!.address)).to.equal(true);
+      expect(record.contracts[name]!.block).to.be.greaterThan(0);
+    }
+    const raw = JSON.parse(readFileSync(path.join(out, "31337.json"), "utf8")) as Record<string, unknown>;
+    expect(raw).to.have.keys(["chainId", "contracts", "deployer", "params"]);
+
+    const client = createPublicClient({ transport: http(node.rpcUrl) });
+    const gov = { address: record.contracts.ConclaveGovernor!.address, abi: loadArtifact("ConclaveGovernor").abi };
+    expect(await client.readContract({ ...gov, functionName: "votingDelay" })).to.equal(2n); // flag beats file
+    expect(await client.readContract({ ...gov, functionName: "votingPeriod" })).to.equal(120n); // file beats default
+    expect(await client.readContract({ ...gov, functionName: "quorumNumerator" })).to.equal(10n);
+
+    const deployer = record.deployer as `0x${string}`;
+    const timelock = record.contracts.ConclaveTimelock!.address;
+    for (const [name, roles] of [
+      ["ConclaveTimelock", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.PROPOSER_ROLE, ROLES.CANCELLER_ROLE, ROLES.EXECUTOR_ROLE]],
+      ["ModelRegistry", [ROLES.DEFAULT_ADMIN_ROLE]],
+      ["ProviderRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.MARKET_ROLE]],
+    ] as const) {
+      const c = { address: record.contracts[name]!.address, abi: loadArtifact(name).abi };
+      for (const role of roles) {
+        expect(await client.readContract({ ...c, functionName: "hasRole", args: [role, deployer] }), `${name} ${role}`).to.equal(false);
+      }
+      expect(await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.DEFAULT_ADMIN_ROLE, timelock] })).to.equal(true);
+    }
+    // The printed role table names the governor as the timelock's only proposer.
+    expect(stdout).to.match(/ConclaveTimelock\.PROPOSER_ROLE: ConclaveGovernor 0x[0-9a-fA-F]{40}\n/);
+    expect(stdout).to.match(/ConclaveTimelock\.EXECUTOR_ROLE: anyone \(0x0\)/);
+  });
+
+  it("refuses an unreachable RPC with one line and a non-zero exit", async function () {
+    const port = await freePort();
+    const { code, stderr } = await deployScript(["--rpc", `http://127.0.0.1:${port}`, "--out", out]);
+    expect(code).to.not.equal(0);
+    const lines = stderr.split("\n").filter((l) => l.trim() && !l.includes("ExperimentalWarning") && !l.includes("--trace-warnings"));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/^deploy: cannot reach RPC/);
+  });
+
+  for (const [what, args] of [
+    ["a quorum above 100%", ["--quorum-percent", "101"]],
+    ["a negative duration", ["--voting-period", "-5"]],
+    ["an unbonding period above the contract's maximum", ["--unbonding-period", String(181 * 86_400)]],
+    ["a malformed holder address", ["--holders", "0x1234:100"]],
+    ["an unknown flag", ["--quorum", "5"]],
+    ["a missing params file", ["--params", "/nonexistent/params.json"]],
+  ] as const) {
+    it(`refuses ${what} with one line and a non-zero exit, before sending anything`, async function () {
+      const before = await createPublicClient({ transport: http(node.rpcUrl) }).getBlockNumber();
+      const { code, stderr } = await deployScript(["--rpc", node.rpcUrl, "--out", out, ...args]);
+      expect(code).to.not.equal(0);
+      const lines = stderr.split("\n").filter((l) => l.trim());
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.match(/^deploy: /);
+      expect(await createPublicClient({ transport: http(node.rpcUrl) }).getBlockNumber()).to.equal(before);
+    });
+  }
+});
