@@ -32,19 +32,19 @@ interface IModelRegistry {
         bytes32 runtime;
         uint64 outputQuantum;
         uint32 minMemoryMB;
-        uint128 minFee;
+        uint96 minFee;
     }
 
-    /// @notice A stored version.
+    /// @notice A stored version. The third slot packs everything a market reads per job.
     struct ModelVersion {
         bytes32 weightsSha256;
         bytes32 runtime;
-        uint128 minFee;
+        uint96 minFee;
         uint64 outputQuantum;
         uint32 minMemoryMB;
         VersionStatus status;
-        uint40 publishedAt;
         uint40 sunsetAt;
+        uint40 publishedAt;
         address publisher;
         string weightsCid;
         string schemaCid;
@@ -152,7 +152,7 @@ interface IModelRegistry {
     function jobTerms(bytes32 modelId, uint32 version)
         external
         view
-        returns (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB);
+        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB);
 
     /// @notice The id of a model name.
     /// @param name The name.

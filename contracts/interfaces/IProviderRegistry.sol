@@ -15,11 +15,13 @@ interface IProviderRegistry {
         Exited
     }
 
-    /// @notice How a provider's part in a job ended, for the counters.
+    /// @notice How a provider's part in a job ended, for the counters. `Released` counts nothing:
+    /// the job ended without the provider being at fault or being paid (too few seats taken).
     enum Outcome {
         Served,
         Disagreed,
-        Missed
+        Missed,
+        Released
     }
 
     /// @notice What a provider declares about its machine.
@@ -73,6 +75,8 @@ interface IProviderRegistry {
     event ProviderSlashed(address indexed provider, address indexed by, uint256 amount, bytes32 reason);
     /// @notice A counter was incremented.
     event OutcomeRecorded(address indexed provider, Outcome outcome);
+    /// @notice The served counter grew by `count` (k = 1 deliveries).
+    event ServedRecorded(address indexed provider, uint256 count);
     /// @notice The DAO changed the admission policy.
     event AdmissionPolicySet(bool autoAdmit, uint128 autoAdmitStake);
     /// @notice The DAO changed the minimum stake.
@@ -197,11 +201,18 @@ interface IProviderRegistry {
     function settle(address provider, uint256 collateral, uint256 slashAmount, Outcome outcome, bytes32 reason)
         external;
 
-    /// @notice Checks eligibility (no collateral) and counts a served job (market only).
+    /// @notice Counts `count` served jobs (market only). The market checks eligibility with
+    /// {providerTerms} first, once per provider for a batch.
     /// @param provider The provider.
-    /// @param requiredTags Tags the job requires.
-    /// @param minMemoryMB Memory the model version requires.
-    function recordServed(address provider, uint256 requiredTags, uint32 minMemoryMB) external;
+    /// @param count Jobs served.
+    function recordServed(address provider, uint256 count) external;
+
+    /// @notice What a market needs to check a provider that locks no collateral (k = 1 jobs).
+    /// @param provider The provider.
+    /// @return active Approved and not exiting.
+    /// @return tags The provider's tags.
+    /// @return memoryMB The provider's declared memory.
+    function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB);
 
     /// @notice Reverts with the reason if `provider` may not take a job with these requirements
     /// and this much collateral.

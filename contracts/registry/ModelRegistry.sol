@@ -55,8 +55,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
             outputQuantum: p.outputQuantum,
             minMemoryMB: p.minMemoryMB,
             status: VersionStatus.Published,
-            publishedAt: uint40(block.timestamp),
             sunsetAt: 0,
+            publishedAt: uint40(block.timestamp),
             publisher: msg.sender,
             weightsCid: p.weightsCid,
             schemaCid: p.schemaCid
@@ -109,7 +109,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     function jobTerms(bytes32 modelId, uint32 version)
         external
         view
-        returns (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB)
+        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB)
     {
         resolved = version == 0 ? _models[modelId].activeVersion : version;
         ModelVersion storage v = _versions[modelId][resolved];

@@ -233,13 +233,10 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     /// @inheritdoc IProviderRegistry
-    function recordServed(address provider, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        onlyRole(MARKET_ROLE)
-    {
+    function recordServed(address provider, uint256 count) external onlyRole(MARKET_ROLE) {
         Provider storage p = _providers[provider];
-        _requireEligible(p, provider, 0, requiredTags, minMemoryMB);
-        _count(p, provider, Outcome.Served);
+        p.served += uint56(count);
+        emit ServedRecorded(provider, count);
     }
 
     // ---------------------------------------------------------------- views
@@ -261,6 +258,14 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         Provider storage p = _providers[provider];
         return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake - p.locked >= collateral
             && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB) {
+        Provider storage p = _providers[provider];
+        active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0;
+        tags = p.tags;
+        memoryMB = p.memoryMB;
     }
 
     /// @inheritdoc IProviderRegistry
@@ -295,6 +300,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     function _count(Provider storage p, address provider, Outcome outcome) private {
+        if (outcome == Outcome.Released) return;
         if (outcome == Outcome.Served) ++p.served;
         else if (outcome == Outcome.Disagreed) ++p.disagreed;
         else ++p.missed;

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IInferenceMarket
+/// @notice Clients escrow a fee per provider for an inference job on a pinned model version;
+/// providers deliver results (k = 1) or commit and reveal them (k > 1); payouts and refunds are
+/// credited to internal balances and withdrawn by their owners.
+/// @dev Only a hash of a job's immutable parameters (the {Job} struct) is stored, packed with its
+/// status in one slot; every later call passes the parameters back as they were emitted in
+/// {JobRequested} and the market checks them against the hash.
+interface IInferenceMarket {
+    /// @notice A job's lifecycle.
+    /// Open: takes a result (k = 1) or commits (k > 1). Revealing: every seat is taken (or the
+    /// commit deadline passed with a quorum seated); seated providers reveal. Settled: paid out.
+    /// Refunded: the client got its escrow back (expired, or no quorum).
+    enum JobStatus {
+        None,
+        Open,
+        Revealing,
+        Settled,
+        Refunded
+    }
+
+    /// @notice What a client asks for.
+    /// @param modelId The model (keccak256 of its name in the ModelRegistry).
+    /// @param version The exact version, or 0 for the version active now (pinned at request).
+    /// @param redundancy k: how many providers must compute the result (1 = first result wins).
+    /// @param feePerProvider What each paid provider earns, in `token` units.
+    /// @param token address(0) for ETH, or a DAO-allowlisted ERC-20.
+    /// @param deadline k = 1: last moment to deliver. k > 1: last moment to commit (capped by the
+    /// DAO's commit window). Past it anyone may finalize the job.
+    /// @param requiredTags Capability tags every serving provider must have.
+    /// @param input The input tensors (safetensors bytes) inline, up to the DAO's size limit.
+    /// @param inputCid Or the IPFS CID of the input; exactly one of `input` and `inputCid` is set.
+    struct JobRequest {
+        bytes32 modelId;
+        uint32 version;
+        uint8 redundancy;
+        uint96 feePerProvider;
+        address token;
+        uint40 deadline;
+        uint256 requiredTags;
+        bytes input;
+        string inputCid;
+    }
+
+    /// @notice The immutable parameters of a job, fixed at request (policy values are snapshots).
+    /// @param inputHash keccak256 of the inline input bytes, or of the input CID's UTF-8 bytes.
+    /// @param quorum How many equal revealed results settle a k > 1 job.
+    /// @param collateral Stake each seated provider locks (k > 1).
+    struct Job {
+        address client;
+        address token;
+        bytes32 modelId;
+        uint32 version;
+        uint8 redundancy;
+        uint8 quorum;
+        uint16 protocolFeeBps;
+        uint96 feePerProvider;
+        uint40 requestedAt;
+        uint40 deadline;
+        uint40 commitDeadline;
+        uint32 revealWindow;
+        uint32 minMemoryMB;
+        uint128 collateral;
+        uint256 requiredTags;
+        bytes32 inputHash;
+    }
+
+    /// @notice A result signed by its provider (EIP-712 `Attestation`), for batch delivery.
+    struct SignedResult {
+        uint256 jobId;
+        Job job;
+        bytes32 resultHash;
+        bytes outputRef;
+        bytes signature;
+    }
+
+    /// @notice DAO policy. All values are bounded on-chain (see the setters).
+    struct Policy {
+        uint16 protocolFeeBps;
+        uint16 quorumBps;
+        uint8 maxRedundancy;
+        uint32 commitWindow;
+        uint32 revealWindow;
+        uint32 maxInlineInputBytes;
+        uint40 maxJobDuration;
+        uint128 collateralPerJob;
+    }
+
+    /// @notice A job was requested and its escrow taken. `job` is what later calls pass back.
+    event JobRequested(
+        uint256 indexed jobId, address indexed client, bytes32 indexed modelId, Job job, bytes input, string inputCid
+    );
+    /// @notice A k = 1 result was delivered and paid.
+    event ResultSubmitted(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
+    /// @notice An item of a signed batch was skipped; `reason` is the selector of the error it
+    /// would have raised on its own. Nothing changed for that job.
+    event AttestationRejected(uint256 indexed jobId, address indexed provider, bytes4 reason);
+    /// @notice A provider took seat `seat` of a k > 1 job and locked collateral.
+    event SeatCommitted(uint256 indexed jobId, address indexed provider, uint8 seat, bytes32 commitment);
+    /// @notice The reveal phase of a k > 1 job began.
+    event RevealStarted(uint256 indexed jobId, uint40 revealDeadline);
+    /// @notice A seated provider revealed its result.
+    event ResultRevealed(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
+    /// @notice A k > 1 job reached its quorum: `agreeing` providers were paid for `resultHash`.
+    event JobSettled(uint256 indexed jobId, bytes32 resultHash, uint8 agreeing, uint256 clientRefund);
+    /// @notice The client's escrow was credited back: expired (k = 1 or too few seats) or no quorum.
+    event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
+    /// @notice A seated provider's collateral was slashed (disagreed with the majority or did not reveal).
+    event SeatSlashed(uint256 indexed jobId, address indexed provider, uint256 amount, bool revealed);
+    /// @notice An internal balance grew.
+    event Credited(address indexed account, address indexed token, uint256 amount, uint256 indexed jobId);
+    /// @notice An account withdrew its balance.
+    event Withdrawn(address indexed account, address indexed token, uint256 amount);
+    /// @notice The DAO changed the policy.
+    event PolicySet(Policy policy);
+    /// @notice The DAO allowed or disallowed a payment token.
+    event TokenAllowed(address indexed token, bool allowed);
+    /// @notice The DAO changed where protocol fees are credited.
+    event TreasurySet(address indexed treasury);
+
+    error InferenceMarketTokenNotAllowed(address token);
+    error InferenceMarketInvalidRedundancy(uint8 redundancy, uint8 maximum);
+    error InferenceMarketFeeBelowMinimum(uint256 fee, uint256 minimum);
+    error InferenceMarketInvalidDeadline(uint40 deadline, uint40 earliest, uint40 latest);
+    error InferenceMarketInputTooLarge(uint256 size, uint256 maximum);
+    error InferenceMarketInvalidInput(uint256 inlineSize, uint256 cidSize);
+    error InferenceMarketVersionNotAccepting(bytes32 modelId, uint32 version);
+    error InferenceMarketIncorrectEscrow(uint256 jobId, uint256 paid, uint256 required);
+    error InferenceMarketTransferShortfall(address token, uint256 expected, uint256 received);
+    error InferenceMarketJobMismatch(uint256 jobId);
+    error InferenceMarketInvalidStatus(uint256 jobId, JobStatus status);
+    error InferenceMarketDeadlinePassed(uint256 jobId, uint40 deadline);
+    error InferenceMarketNotFinalizable(uint256 jobId, JobStatus status);
+    error InferenceMarketWrongRedundancy(uint256 jobId, uint8 redundancy);
+    error InferenceMarketAlreadySeated(uint256 jobId, address provider);
+    error InferenceMarketNotSeated(uint256 jobId, uint8 seat, address provider);
+    error InferenceMarketAlreadyRevealed(uint256 jobId, address provider);
+    error InferenceMarketCommitmentMismatch(uint256 jobId, address provider);
+    error InferenceMarketRevealClosed(uint256 jobId, uint40 revealDeadline);
+    error InferenceMarketNothingToWithdraw(address account, address token);
+    error InferenceMarketEthTransferFailed(address to, uint256 amount);
+    error InferenceMarketPolicyOutOfBounds(string field, uint256 value);
+    error InferenceMarketZeroAddress();
+    error InferenceMarketInvalidSignature(uint256 jobId);
+
+    /// @notice Requests a job and escrows `k × fee` plus the protocol fee (exact `msg.value` for
+    /// ETH; pulled with transferFrom for an ERC-20, rejected if the token delivers less).
+    /// @param request The job.
+    /// @return jobId The new job's id.
+    function requestJob(JobRequest calldata request) external payable returns (uint256 jobId);
+
+    /// @notice Delivers the result of a k = 1 job; the caller must be an eligible provider and is
+    /// credited the fee at once.
+    /// @param jobId The job.
+    /// @param job The job's parameters as emitted in {JobRequested}.
+    /// @param resultHash The canonical result hash.
+    /// @param outputRef Where the outputs are (an IPFS CID, or the outputs inline when small).
+    function submitResult(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef) external;
+
+    /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
+    /// Each item is checked on its own; an item that fails any check (bad signature, wrong
+    /// parameters, job not open, deadline passed, provider not eligible, version retired) is
+    /// skipped with {AttestationRejected} and changes nothing; the other items are delivered.
+    /// @param items The signed results.
+    /// @return delivered How many items were delivered.
+    function submitAttestations(SignedResult[] calldata items) external returns (uint256 delivered);
+
+    /// @notice Takes a seat of an open k > 1 job by committing
+    /// `keccak256(abi.encode(jobId, provider, resultHash, salt))`, and locks collateral.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param commitment The commitment.
+    /// @return seat The seat index, passed back to {reveal}.
+    function commit(uint256 jobId, Job calldata job, bytes32 commitment) external returns (uint8 seat);
+
+    /// @notice Reveals a seated provider's result. The last reveal settles the job.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param seat The caller's seat.
+    /// @param resultHash The result hash committed to.
+    /// @param salt The commitment's salt.
+    /// @param outputRef Where the outputs are.
+    function reveal(
+        uint256 jobId,
+        Job calldata job,
+        uint8 seat,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes calldata outputRef
+    ) external;
+
+    /// @notice Ends a job that can end: a k = 1 job past its deadline, a k > 1 job whose commit
+    /// deadline passed without a quorum of seats, or whose reveal phase is over. Anyone may call;
+    /// runners do it as a service. Refunds are credited to the client.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    function finalize(uint256 jobId, Job calldata job) external;
+
+    /// @notice Sends the caller's whole balance of `token` (address(0) = ETH) to the caller.
+    /// @param token The token.
+    /// @return amount What was sent.
+    function withdraw(address token) external returns (uint256 amount);
+
+    /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
+    /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, inline input
+    /// ≤ 64 KiB, job duration 1 min–365 days.
+    /// @param policy The new policy.
+    function setPolicy(Policy calldata policy) external;
+
+    /// @notice Allows or disallows an ERC-20 as payment (DAO only). ETH is always allowed.
+    /// @param token The token.
+    /// @param allowed Whether jobs may be paid in it.
+    function setTokenAllowed(address token, bool allowed) external;
+
+    /// @notice Sets where protocol fees are credited (DAO only).
+    /// @param treasury The treasury.
+    function setTreasury(address treasury) external;
+
+    /// @notice The current policy.
+    function policy() external view returns (Policy memory);
+
+    /// @notice A job's status, seats taken and reveals made.
+    function jobState(uint256 jobId)
+        external
+        view
+        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
+
+    /// @notice A seat of a k > 1 job: the provider, whether it revealed, and its commitment (or,
+    /// once revealed, its result hash).
+    function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
+
+    /// @notice The EIP-712 digest a provider signs for a result.
+    function attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The amount escrowed for a job: `k × fee` plus the protocol fee.
+    function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) external pure returns (uint256);
+
+    /// @notice The id the next job will get.
+    function nextJobId() external view returns (uint256);
+
+    /// @notice An account's withdrawable balance of a token.
+    function balanceOf(address account, address token) external view returns (uint256);
+}

@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IInferenceMarket} from "../interfaces/IInferenceMarket.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {GuardianPausable} from "../governance/GuardianPausable.sol";
+
+/// @title InferenceMarket
+/// @notice Escrowed inference jobs. See {IInferenceMarket}.
+/// @dev Storage per job is one word: the top 184 bits of keccak256(abi.encode(job)) and the
+/// mutable state (status, seats, reveals, reveal start). Seats of k > 1 jobs take two words each.
+/// No function loops over providers or jobs; {finalize} and the last {reveal} loop over the k
+/// seats of their own job (k ≤ 32).
+/// Invariant: for each token, the contract's balance equals the escrow of unfinished jobs plus
+/// the sum of credited, unwithdrawn balances.
+contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice EIP-712 type of a signed result.
+    bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
+    );
+
+    uint16 private constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    uint8 private constant MAX_REDUNDANCY = 32;
+    uint32 private constant MAX_WINDOW = 30 days;
+    uint32 private constant MAX_INLINE_INPUT = 64 * 1024;
+    uint40 private constant MIN_JOB_DURATION = 1 minutes;
+    uint40 private constant MAX_JOB_DURATION = 365 days;
+    uint256 private constant BPS = 10_000;
+
+    // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][unused:8].
+    uint256 private constant HASH_MASK = ~uint256(0) << 72;
+    uint256 private constant STATUS_SHIFT = 64;
+    uint256 private constant SEATED_SHIFT = 56;
+    uint256 private constant REVEALED_SHIFT = 48;
+    uint256 private constant REVEAL_START_SHIFT = 8;
+    // Seat word layout: [provider:160][revealed:8].
+    uint256 private constant SEAT_REVEALED = 1 << 160;
+
+    /// @notice Where models' status and terms are read.
+    IModelRegistry public immutable models;
+    /// @notice Where providers' admission, stake and counters live.
+    IProviderRegistry public immutable providers;
+    /// @notice Where protocol fees are credited (the DAO's timelock).
+    address public treasury;
+
+    uint64 private _nextJobId = 1;
+    Policy private _policy;
+
+    mapping(uint256 jobId => uint256 word) private _jobs;
+    mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) private _seats;
+    mapping(uint256 jobId => mapping(uint256 seat => bytes32 value)) private _seatValues;
+    mapping(address token => bool) private _allowedTokens;
+    mapping(address account => mapping(address token => uint256)) private _balances;
+
+    /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
+    /// @param guardian Initial guardian, or address(0).
+    /// @param models_ The model registry.
+    /// @param providers_ The provider registry (this market needs its MARKET_ROLE).
+    /// @param treasury_ Where protocol fees are credited.
+    /// @param policy_ Initial policy.
+    constructor(
+        address admin,
+        address guardian,
+        IModelRegistry models_,
+        IProviderRegistry providers_,
+        address treasury_,
+        Policy memory policy_
+    ) GuardianPausable(admin, guardian) EIP712("ConclaveInferenceMarket", "1") {
+        if (address(models_) == address(0) || address(providers_) == address(0) || treasury_ == address(0)) {
+            revert InferenceMarketZeroAddress();
+        }
+        models = models_;
+        providers = providers_;
+        treasury = treasury_;
+        emit TreasurySet(treasury_);
+        _setPolicy(policy_);
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    /// @inheritdoc IInferenceMarket
+    function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
+        Policy memory p = _policy;
+        jobId = _nextJobId++;
+        Job memory job = _newJob(r, p);
+        _jobs[jobId] = (uint256(keccak256(abi.encode(job))) & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
+        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
+        emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function withdraw(address token) external nonReentrant returns (uint256 amount) {
+        amount = _balances[msg.sender][token];
+        if (amount == 0) revert InferenceMarketNothingToWithdraw(msg.sender, token);
+        _balances[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, amount);
+        _send(token, msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ providers, k = 1
+
+    /// @inheritdoc IInferenceMarket
+    function submitResult(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+        external
+        nonReentrant
+    {
+        uint256 word = _openJob(jobId, job);
+        if (job.redundancy != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
+        if (block.timestamp > job.deadline) revert InferenceMarketDeadlinePassed(jobId, job.deadline);
+        _requireVersionAccepting(job);
+        (bool active, uint256 tags, uint32 memoryMB) = providers.providerTerms(msg.sender);
+        if (!active || job.requiredTags & ~tags != 0 || memoryMB < job.minMemoryMB) {
+            // Let the registry name the exact reason.
+            providers.checkEligible(msg.sender, 0, job.requiredTags, job.minMemoryMB);
+        }
+        _deliver(jobId, job, word, msg.sender, resultHash, outputRef);
+        providers.recordServed(msg.sender, 1);
+        _credit(msg.sender, job.token, job.feePerProvider, jobId);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function submitAttestations(SignedResult[] calldata items) external nonReentrant returns (uint256 delivered) {
+        // Consecutive items of the same provider and token are credited and counted in one write.
+        address runProvider;
+        address runToken;
+        uint256 runAmount;
+        uint256 runCount;
+        bool runActive;
+        uint256 runTags;
+        uint32 runMemory;
+        for (uint256 i = 0; i < items.length; ++i) {
+            SignedResult calldata it = items[i];
+            (address provider, ECDSA.RecoverError err,) =
+                ECDSA.tryRecover(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
+            if (err != ECDSA.RecoverError.NoError) {
+                emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
+                continue;
+            }
+            if (provider != runProvider || it.job.token != runToken) {
+                _flushRun(runProvider, runToken, runAmount, runCount);
+                if (provider != runProvider) (runActive, runTags, runMemory) = providers.providerTerms(provider);
+                (runProvider, runToken, runAmount, runCount) = (provider, it.job.token, 0, 0);
+            }
+            bytes4 reason = _batchItemError(it, runActive, runTags, runMemory);
+            if (reason != bytes4(0)) {
+                emit AttestationRejected(it.jobId, provider, reason);
+                continue;
+            }
+            _deliver(it.jobId, it.job, _jobs[it.jobId], provider, it.resultHash, it.outputRef);
+            runAmount += it.job.feePerProvider;
+            ++runCount;
+            ++delivered;
+        }
+        _flushRun(runProvider, runToken, runAmount, runCount);
+    }
+
+    // ------------------------------------------------------------------ providers, k > 1
+
+    /// @inheritdoc IInferenceMarket
+    function commit(uint256 jobId, Job calldata job, bytes32 commitment) external nonReentrant returns (uint8 seat) {
+        uint256 word = _openJob(jobId, job);
+        if (job.redundancy < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
+        if (block.timestamp > job.commitDeadline) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline);
+        _requireVersionAccepting(job);
+        seat = uint8(word >> SEATED_SHIFT);
+        for (uint256 i = 0; i < seat; ++i) {
+            if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
+        }
+        providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        _seats[jobId][seat] = uint160(msg.sender);
+        _seatValues[jobId][seat] = commitment;
+        word += 1 << SEATED_SHIFT;
+        emit SeatCommitted(jobId, msg.sender, seat, commitment);
+        if (seat + 1 == job.redundancy) word = _startReveal(jobId, job, word, uint40(block.timestamp));
+        _jobs[jobId] = word;
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function reveal(
+        uint256 jobId,
+        Job calldata job,
+        uint8 seat,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes calldata outputRef
+    ) external nonReentrant {
+        uint256 word = _checkedWord(jobId, job);
+        JobStatus status = _status(word);
+        if (status == JobStatus.Open && _commitClosedWithQuorum(job, word)) {
+            word = _startReveal(jobId, job, word, job.commitDeadline);
+            status = JobStatus.Revealing;
+        }
+        if (status != JobStatus.Revealing) revert InferenceMarketInvalidStatus(jobId, status);
+        uint40 revealDeadline = uint40(word >> REVEAL_START_SHIFT) + job.revealWindow;
+        if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
+
+        uint256 seatWord = _seats[jobId][seat];
+        if (seat >= uint8(word >> SEATED_SHIFT) || address(uint160(seatWord)) != msg.sender) {
+            revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+        }
+        if (seatWord & SEAT_REVEALED != 0) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
+        if (keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) != _seatValues[jobId][seat]) {
+            revert InferenceMarketCommitmentMismatch(jobId, msg.sender);
+        }
+        _seats[jobId][seat] = seatWord | SEAT_REVEALED;
+        _seatValues[jobId][seat] = resultHash;
+        word += 1 << REVEALED_SHIFT;
+        emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
+        if (uint8(word >> REVEALED_SHIFT) == uint8(word >> SEATED_SHIFT)) {
+            _settleRound(jobId, job, word);
+        } else {
+            _jobs[jobId] = word;
+        }
+    }
+
+    // ------------------------------------------------------------------ anyone
+
+    /// @inheritdoc IInferenceMarket
+    function finalize(uint256 jobId, Job calldata job) external nonReentrant {
+        uint256 word = _checkedWord(jobId, job);
+        JobStatus status = _status(word);
+        if (job.redundancy == 1) {
+            if (status != JobStatus.Open || block.timestamp <= job.deadline) {
+                revert InferenceMarketNotFinalizable(jobId, status);
+            }
+            _refund(jobId, job, word, false);
+            return;
+        }
+        if (status == JobStatus.Open) {
+            if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
+            if (uint8(word >> SEATED_SHIFT) < job.quorum) {
+                // Too few providers came: nobody is at fault.
+                (SeatView[] memory seats,,) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
+                _releaseSeats(jobId, job, seats, false);
+                _refund(jobId, job, word, false);
+                return;
+            }
+            word = _startReveal(jobId, job, word, job.commitDeadline);
+            status = JobStatus.Revealing;
+        }
+        if (status != JobStatus.Revealing || block.timestamp <= uint40(word >> REVEAL_START_SHIFT) + job.revealWindow) {
+            revert InferenceMarketNotFinalizable(jobId, status);
+        }
+        _settleRound(jobId, job, word);
+    }
+
+    // ------------------------------------------------------------------ DAO
+
+    /// @inheritdoc IInferenceMarket
+    function setPolicy(Policy calldata policy_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setPolicy(policy_);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function setTokenAllowed(address token, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (token == address(0)) revert InferenceMarketZeroAddress();
+        _allowedTokens[token] = allowed;
+        emit TokenAllowed(token, allowed);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (treasury_ == address(0)) revert InferenceMarketZeroAddress();
+        treasury = treasury_;
+        emit TreasurySet(treasury_);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IInferenceMarket
+    function policy() external view returns (Policy memory) {
+        return _policy;
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function jobState(uint256 jobId)
+        external
+        view
+        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt)
+    {
+        uint256 word = _jobs[jobId];
+        return (_status(word), uint8(word >> SEATED_SHIFT), uint8(word >> REVEALED_SHIFT), uint40(word >> REVEAL_START_SHIFT));
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value) {
+        uint256 seatWord = _seats[jobId][seat];
+        return (address(uint160(seatWord)), seatWord & SEAT_REVEALED != 0, _seatValues[jobId][seat]);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+        external
+        view
+        returns (bytes32)
+    {
+        return _attestationDigest(jobId, job, resultHash, outputRef);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) public pure returns (uint256) {
+        uint256 fees = uint256(redundancy) * feePerProvider;
+        return fees + (fees * protocolFeeBps) / BPS;
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function nextJobId() external view returns (uint256) {
+        return _nextJobId;
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function balanceOf(address account, address token) external view returns (uint256) {
+        return _balances[account][token];
+    }
+
+    /// @notice Whether an ERC-20 may pay for jobs.
+    /// @param token The token.
+    /// @return allowed True if allowlisted.
+    function isTokenAllowed(address token) external view returns (bool allowed) {
+        return _allowedTokens[token];
+    }
+
+    // ------------------------------------------------------------------ internals: jobs
+
+    /// @dev Validates a request against the policy and the model registry; pins the version.
+    function _newJob(JobRequest calldata r, Policy memory p) private view returns (Job memory job) {
+        if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
+            revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
+        }
+        uint40 latest = uint40(block.timestamp) + p.maxJobDuration;
+        if (r.deadline <= block.timestamp || r.deadline > latest) {
+            revert InferenceMarketInvalidDeadline(r.deadline, uint40(block.timestamp) + 1, latest);
+        }
+        job.inputHash = _inputHash(r, p.maxInlineInputBytes);
+        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB) = models.jobTerms(r.modelId, r.version);
+        if (!accepting) revert InferenceMarketVersionNotAccepting(r.modelId, version);
+        if (r.feePerProvider < minFee) revert InferenceMarketFeeBelowMinimum(r.feePerProvider, minFee);
+        job.client = msg.sender;
+        job.token = r.token;
+        job.modelId = r.modelId;
+        job.version = version;
+        job.redundancy = r.redundancy;
+        job.protocolFeeBps = p.protocolFeeBps;
+        job.feePerProvider = r.feePerProvider;
+        job.requestedAt = uint40(block.timestamp);
+        job.deadline = r.deadline;
+        job.minMemoryMB = minMemoryMB;
+        job.requiredTags = r.requiredTags;
+        if (r.redundancy > 1) {
+            uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
+            job.commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
+            job.revealWindow = p.revealWindow;
+            uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / BPS + 1;
+            job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
+            job.collateral = p.collateralPerJob;
+        }
+    }
+
+    function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
+        word = _jobs[jobId];
+        if (word & HASH_MASK != uint256(keccak256(abi.encode(job))) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+    }
+
+    function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
+        word = _checkedWord(jobId, job);
+        if (_status(word) != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, _status(word));
+    }
+
+    function _status(uint256 word) private pure returns (JobStatus) {
+        return JobStatus(uint8(word >> STATUS_SHIFT));
+    }
+
+    function _withStatus(uint256 word, JobStatus status) private pure returns (uint256) {
+        return (word & ~(uint256(0xff) << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
+    }
+
+    function _requireVersionAccepting(Job calldata job) private view {
+        if (!models.acceptsJobs(job.modelId, job.version)) {
+            revert InferenceMarketVersionNotAccepting(job.modelId, job.version);
+        }
+    }
+
+    function _commitClosedWithQuorum(Job calldata job, uint256 word) private view returns (bool) {
+        return block.timestamp > job.commitDeadline && uint8(word >> SEATED_SHIFT) >= job.quorum;
+    }
+
+    function _startReveal(uint256 jobId, Job calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
+        word = _withStatus(word, JobStatus.Revealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
+        emit RevealStarted(jobId, startedAt + job.revealWindow);
+        return word;
+    }
+
+    /// @dev Marks a k = 1 job delivered; the caller credits the provider. The protocol fee is the
+    /// escrow's remainder, so nothing is lost to rounding.
+    function _deliver(
+        uint256 jobId,
+        Job calldata job,
+        uint256 word,
+        address provider,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) private {
+        _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        emit ResultSubmitted(jobId, provider, resultHash, outputRef);
+        uint256 protocolFee = escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
+    }
+
+    /// @dev The reason a batch item cannot be delivered, as an error selector; zero if it can.
+    function _batchItemError(SignedResult calldata it, bool active, uint256 tags, uint32 memoryMB)
+        private
+        view
+        returns (bytes4)
+    {
+        uint256 word = _jobs[it.jobId];
+        if (word & HASH_MASK != uint256(keccak256(abi.encode(it.job))) & HASH_MASK) {
+            return InferenceMarketJobMismatch.selector;
+        }
+        if (_status(word) != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
+        if (it.job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > it.job.deadline) return InferenceMarketDeadlinePassed.selector;
+        if (!active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
+        if (it.job.requiredTags & ~tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (memoryMB < it.job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
+        if (!models.acceptsJobs(it.job.modelId, it.job.version)) return InferenceMarketVersionNotAccepting.selector;
+        return bytes4(0);
+    }
+
+    function _flushRun(address provider, address token, uint256 amount, uint256 count) private {
+        if (count == 0) return;
+        providers.recordServed(provider, count);
+        _credit(provider, token, amount, 0);
+    }
+
+    /// @dev A seat as read at settlement.
+    struct SeatView {
+        address provider;
+        bool revealed;
+        bytes32 resultHash;
+    }
+
+    /// @dev Settles a k > 1 job at the end of its reveal phase: the majority is paid, the others
+    /// slashed, the rest of the escrow credited back to the client; or, without a quorum, the
+    /// client is refunded and nobody is slashed.
+    function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
+        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
+        if (agreeing < job.quorum) {
+            _releaseSeats(jobId, job, seats, true);
+            _refund(jobId, job, word, true);
+            return;
+        }
+        _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            SeatView memory seat = seats[i];
+            if (seat.revealed && seat.resultHash == winner) {
+                providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
+                _credit(seat.provider, job.token, job.feePerProvider, jobId);
+            } else {
+                providers.settle(seat.provider, job.collateral, job.collateral, _fault(seat), bytes32(jobId));
+                emit SeatSlashed(jobId, seat.provider, job.collateral, seat.revealed);
+            }
+        }
+        uint256 paid = agreeing * job.feePerProvider;
+        uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
+        uint256 refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
+        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
+        if (refund != 0) _credit(job.client, job.token, refund, jobId);
+        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+    }
+
+    /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
+    /// most one hash can reach the quorum, so ties below it do not matter.
+    function _loadSeats(uint256 jobId, uint256 seated)
+        private
+        view
+        returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
+    {
+        seats = new SeatView[](seated);
+        for (uint256 i = 0; i < seated; ++i) {
+            uint256 seatWord = _seats[jobId][i];
+            SeatView memory seat = seats[i];
+            seat.provider = address(uint160(seatWord));
+            if (seatWord & SEAT_REVEALED == 0) continue;
+            seat.revealed = true;
+            seat.resultHash = _seatValues[jobId][i];
+            uint256 count = 1;
+            for (uint256 j = 0; j < i; ++j) {
+                if (seats[j].revealed && seats[j].resultHash == seat.resultHash) ++count;
+            }
+            if (count > agreeing) (winner, agreeing) = (seat.resultHash, count);
+        }
+    }
+
+    function _fault(SeatView memory seat) private pure returns (IProviderRegistry.Outcome) {
+        return seat.revealed ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Missed;
+    }
+
+    /// @dev Releases every seat's collateral without slashing (no fault proven). After a reveal
+    /// phase the counters still record who disagreed or missed; if too few seats were taken,
+    /// nothing is counted.
+    function _releaseSeats(uint256 jobId, Job calldata job, SeatView[] memory seats, bool count) private {
+        for (uint256 i = 0; i < seats.length; ++i) {
+            IProviderRegistry.Outcome outcome = count ? _fault(seats[i]) : IProviderRegistry.Outcome.Released;
+            providers.settle(seats[i].provider, job.collateral, 0, outcome, bytes32(jobId));
+        }
+    }
+
+    function _refund(uint256 jobId, Job calldata job, uint256 word, bool noQuorum) private {
+        _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+        uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
+        _credit(job.client, job.token, amount, jobId);
+        emit JobRefunded(jobId, amount, noQuorum);
+    }
+
+    // ------------------------------------------------------------------ internals: money
+
+    function _credit(address account, address token, uint256 amount, uint256 jobId) private {
+        _balances[account][token] += amount;
+        emit Credited(account, token, amount, jobId);
+    }
+
+    function _collect(uint256 jobId, address token, uint256 amount) private {
+        if (token == address(0)) {
+            if (msg.value != amount) revert InferenceMarketIncorrectEscrow(jobId, msg.value, amount);
+            return;
+        }
+        if (msg.value != 0) revert InferenceMarketIncorrectEscrow(jobId, msg.value, 0);
+        if (!_allowedTokens[token]) revert InferenceMarketTokenNotAllowed(token);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert InferenceMarketTransferShortfall(token, amount, received);
+    }
+
+    function _send(address token, address to, uint256 amount) private {
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert InferenceMarketEthTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+
+    // ------------------------------------------------------------------ internals: misc
+
+    function _inputHash(JobRequest calldata r, uint32 maxInline) private pure returns (bytes32) {
+        uint256 inlineSize = r.input.length;
+        uint256 cidSize = bytes(r.inputCid).length;
+        if ((inlineSize == 0) == (cidSize == 0) || cidSize > 128) revert InferenceMarketInvalidInput(inlineSize, cidSize);
+        if (inlineSize > maxInline) revert InferenceMarketInputTooLarge(inlineSize, maxInline);
+        return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
+    }
+
+    function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    ATTESTATION_TYPEHASH, jobId, job.modelId, job.version, job.inputHash, resultHash, keccak256(outputRef)
+                )
+            )
+        );
+    }
+
+    function _setPolicy(Policy memory p) private {
+        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
+        if (p.quorumBps < BPS / 2 || p.quorumBps > BPS) revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
+        if (p.maxRedundancy == 0 || p.maxRedundancy > MAX_REDUNDANCY) {
+            revert InferenceMarketPolicyOutOfBounds("maxRedundancy", p.maxRedundancy);
+        }
+        if (p.commitWindow == 0 || p.commitWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("commitWindow", p.commitWindow);
+        if (p.revealWindow == 0 || p.revealWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("revealWindow", p.revealWindow);
+        if (p.maxInlineInputBytes > MAX_INLINE_INPUT) {
+            revert InferenceMarketPolicyOutOfBounds("maxInlineInputBytes", p.maxInlineInputBytes);
+        }
+        if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
+            revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
+        }
+        _policy = p;
+        emit PolicySet(p);
+    }
+}
