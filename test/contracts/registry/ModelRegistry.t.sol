@@ -679,7 +679,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_jobTerms_zeroResolvesToActiveVersion() public {
         _publishMany(2);
         _activate(2);
-        (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
         assertEq(resolved, 2, "resolved");
         assertTrue(accepting, "accepting");
         assertEq(minFee, 5e18, "minFee");
@@ -688,7 +688,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
 
     function test_jobTerms_zeroWithoutActiveVersionReturnsZeros() public {
         _publish();
-        (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
         assertEq(resolved, 0, "resolved");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
@@ -701,7 +701,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         p.minMemoryMB = 512;
         vm.prank(publisher);
         registry.publishVersion(NAME, p);
-        (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 1);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 1);
         assertEq(resolved, 1, "resolved");
         assertFalse(accepting, "published: not accepting");
         assertEq(minFee, 7, "minFee");
@@ -720,7 +720,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
     }
 
     function test_jobTerms_unknownVersionReturnsItNotAccepting() public view {
-        (uint32 resolved, bool accepting, uint128 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 9);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 9);
         assertEq(resolved, 9, "returned as given");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
@@ -866,7 +866,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         bytes32 runtime,
         uint64 outputQuantum,
         uint32 minMemoryMB,
-        uint128 minFee,
+        uint96 minFee,
         address sender,
         uint40 timestamp
     ) public {
@@ -906,7 +906,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         assertEq(v.publisher, sender, "publisher");
         assertEq(v.publishedAt, timestamp, "publishedAt");
         assertEq(uint256(v.status), PUBLISHED, "status");
-        (, bool accepting, uint128 fee, uint32 mem) = registry.jobTerms(modelId, 1);
+        (, bool accepting, uint96 fee, uint32 mem) = registry.jobTerms(modelId, 1);
         assertFalse(accepting, "published: not accepting");
         assertEq(fee, minFee, "jobTerms minFee");
         assertEq(mem, minMemoryMB, "jobTerms minMemoryMB");
@@ -1011,7 +1011,7 @@ contract ModelRegistryHandler {
 
     // ---------------------------------------------------------------- actions
 
-    function publish(uint256 modelSeed, address publisher, uint128 minFee, uint32 minMemoryMB) external {
+    function publish(uint256 modelSeed, address publisher, uint96 minFee, uint32 minMemoryMB) external {
         uint256 m = modelSeed % MODEL_COUNT;
         bytes32 modelId = modelIds[m];
         IModelRegistry.VersionParams memory p = IModelRegistry.VersionParams({
