@@ -12,7 +12,9 @@ const SOURCES = {
   ConclaveGovernor: "governance/ConclaveGovernor.sol",
   ModelRegistry: "registry/ModelRegistry.sol",
   ProviderRegistry: "registry/ProviderRegistry.sol",
+  InferenceMarket: "market/InferenceMarket.sol",
   MockERC20: "mocks/MockERC20.sol",
+  FeeOnTransferERC20: "mocks/FeeOnTransferERC20.sol",
 } as const;
 
 export type ContractName = keyof typeof SOURCES;

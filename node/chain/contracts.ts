@@ -12,5 +12,6 @@ export function conclaveContracts<C extends Client>(record: DeploymentRecord, cl
     governor: getContract({ address: at("ConclaveGovernor"), abi: loadArtifact("ConclaveGovernor").abi, client }),
     models: getContract({ address: at("ModelRegistry"), abi: loadArtifact("ModelRegistry").abi, client }),
     providers: getContract({ address: at("ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, client }),
+    market: getContract({ address: at("InferenceMarket"), abi: loadArtifact("InferenceMarket").abi, client }),
   };
 }

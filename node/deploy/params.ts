@@ -21,6 +21,18 @@ export interface DeployParams {
   autoAdmitStake: bigint;
   /** Who may pause; null means the deployer. */
   guardian: Address | null;
+  /** Market policy (see IInferenceMarket.Policy); protocol fee and quorum in basis points. */
+  protocolFeeBps: number;
+  quorumBps: number;
+  maxRedundancy: number;
+  commitWindow: number;
+  revealWindow: number;
+  maxInlineInputBytes: number;
+  maxJobDuration: number;
+  /** Stake each seated provider of a k > 1 job locks (tokens). */
+  collateralPerJob: bigint;
+  /** ERC-20s allowed as payment besides ETH. */
+  paymentTokens: Address[];
 }
 
 /** Defaults suit a local network: governance stages of seconds to minutes. */
@@ -39,6 +51,15 @@ export const LOCAL_DEFAULTS: DeployParams = {
   autoAdmit: false,
   autoAdmitStake: 0n,
   guardian: null,
+  protocolFeeBps: 100,
+  quorumBps: 5000,
+  maxRedundancy: 7,
+  commitWindow: 120,
+  revealWindow: 120,
+  maxInlineInputBytes: 16 * 1024,
+  maxJobDuration: 86_400,
+  collateralPerJob: parseUnits("10", 18),
+  paymentTokens: [],
 };
 
 const MAX_UINT32 = 2 ** 32 - 1;
@@ -48,6 +69,18 @@ const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
   timelockDelay: MAX_UINT32,
   unbondingPeriod: 180 * 86_400,
   deprecationPeriod: 365 * 86_400,
+  commitWindow: 30 * 86_400,
+  revealWindow: 30 * 86_400,
+  maxJobDuration: 365 * 86_400,
+};
+
+/** Integer parameters with their inclusive bounds, as the contracts enforce them. */
+const INTEGER_BOUNDS: Partial<Record<keyof DeployParams, [number, number]>> = {
+  quorumPercent: [1, 100],
+  protocolFeeBps: [0, 1000],
+  quorumBps: [5000, 10_000],
+  maxRedundancy: [1, 32],
+  maxInlineInputBytes: [0, 64 * 1024],
 };
 
 /** Names accepted in a params file and as `--kebab-case` flags. */
@@ -114,10 +147,30 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "deprecationPeriod":
       params[key] = toDuration(key, value);
       return;
-    case "quorumPercent": {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1 || n > 100) fail(key, value, "expected a whole percentage from 1 to 100");
-      params.quorumPercent = n;
+    case "commitWindow":
+    case "revealWindow":
+    case "maxJobDuration":
+      params[key] = toDuration(key, value);
+      if (params[key] < (key === "maxJobDuration" ? 60 : 1)) fail(key, value, `at least ${key === "maxJobDuration" ? 60 : 1} seconds`);
+      return;
+    case "quorumPercent":
+    case "protocolFeeBps":
+    case "quorumBps":
+    case "maxRedundancy":
+    case "maxInlineInputBytes": {
+      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      const [min, max] = INTEGER_BOUNDS[key]!;
+      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(key, value, `expected a whole number from ${min} to ${max}`);
+      params[key] = n;
+      return;
+    }
+    case "collateralPerJob":
+      params.collateralPerJob = toTokens(key, value);
+      return;
+    case "paymentTokens": {
+      const list = typeof value === "string" ? value.split(",").filter(Boolean) : value;
+      if (!Array.isArray(list)) fail(key, value, "expected a list of token addresses");
+      params.paymentTokens = list.map((t: unknown) => toAddress(key, t));
       return;
     }
     case "proposalThreshold":
@@ -144,7 +197,7 @@ export function resolveDeployParams(
   flags: Record<string, unknown>,
   defaults: DeployParams = LOCAL_DEFAULTS,
 ): DeployParams {
-  const params: DeployParams = { ...defaults, holders: [...defaults.holders] };
+  const params: DeployParams = { ...defaults, holders: [...defaults.holders], paymentTokens: [...defaults.paymentTokens] };
   if (file !== undefined) {
     let raw: unknown;
     try {

@@ -62,7 +62,7 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
 }
 
 /**
- * Deploys token, timelock, governor and both registries, wires the roles of DESIGN.md §2 and
+ * Deploys token, timelock, governor, both registries and the market, wires the roles of DESIGN.md §2 and
  * hands every admin role to the timelock: the deployer holds no role when this returns.
  */
 export async function deployStack(ctx: DeployContext, params: DeployParams): Promise<DeploymentRecord> {
@@ -96,10 +96,37 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
     params.unbondingPeriod,
   ]);
 
+  const market = await deploy(ctx, "InferenceMarket", [
+    deployer,
+    guardian,
+    modelRegistry.address,
+    providerRegistry.address,
+    timelock.address,
+    {
+      protocolFeeBps: params.protocolFeeBps,
+      quorumBps: params.quorumBps,
+      maxRedundancy: params.maxRedundancy,
+      commitWindow: params.commitWindow,
+      revealWindow: params.revealWindow,
+      maxInlineInputBytes: params.maxInlineInputBytes,
+      maxJobDuration: params.maxJobDuration,
+      collateralPerJob: params.collateralPerJob,
+    },
+  ]);
+  await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
+  for (const token of params.paymentTokens) {
+    await call(ctx, "InferenceMarket", market.address, "setTokenAllowed", [token, true]);
+  }
+
   if (params.autoAdmit) {
     await call(ctx, "ProviderRegistry", providerRegistry.address, "setAdmissionPolicy", [true, params.autoAdmitStake]);
   }
-  for (const [name, c] of [["ModelRegistry", modelRegistry], ["ProviderRegistry", providerRegistry]] as const) {
+  const administered = [
+    ["ModelRegistry", modelRegistry],
+    ["ProviderRegistry", providerRegistry],
+    ["InferenceMarket", market],
+  ] as const;
+  for (const [name, c] of administered) {
     await call(ctx, name, c.address, "grantRole", [ROLES.DEFAULT_ADMIN_ROLE, timelock.address]);
     await call(ctx, name, c.address, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer]);
   }
@@ -116,6 +143,7 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
       ConclaveGovernor: governor,
       ModelRegistry: modelRegistry,
       ProviderRegistry: providerRegistry,
+      InferenceMarket: market,
     },
     deployer,
     params: {
@@ -128,6 +156,15 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
       minStake: params.minStake.toString(),
       autoAdmit: params.autoAdmit,
       autoAdmitStake: params.autoAdmitStake.toString(),
+      protocolFeeBps: params.protocolFeeBps,
+      quorumBps: params.quorumBps,
+      maxRedundancy: params.maxRedundancy,
+      commitWindow: params.commitWindow,
+      revealWindow: params.revealWindow,
+      maxInlineInputBytes: params.maxInlineInputBytes,
+      maxJobDuration: params.maxJobDuration,
+      collateralPerJob: params.collateralPerJob.toString(),
+      paymentTokens: params.paymentTokens,
     },
   };
 }
