@@ -1,0 +1,161 @@
+import { expect } from "chai";
+import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex, type Hex } from "viem";
+import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
+import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
+import { ETH, marketFixture, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
+
+const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4 } as const;
+const RESULT = keccak256(toHex("the canonical result"));
+const OTHER = keccak256(toHex("a different result"));
+const OUTPUT_REF = toHex("ipfs://bafkreioutput");
+
+async function balances(f: MarketFixture, token: `0x${string}`, accounts: `0x${string}`[]) {
+  return Promise.all(accounts.map((a) => f.as(f.client).market.read.balanceOf([a, token])));
+}
+
+async function status(f: MarketFixture, jobId: bigint) {
+  const [s] = await f.as(f.client).market.read.jobState([jobId]);
+  return Number(s);
+}
+
+async function ethBalance(f: MarketFixture, a: `0x${string}`) {
+  return f.publicClient.getBalance({ address: a });
+}
+
+async function gasCost(f: MarketFixture, hash: Hex) {
+  const r = await f.publicClient.waitForTransactionReceipt({ hash });
+  return r.gasUsed * r.effectiveGasPrice;
+}
+
+describe("paid inference jobs (viem, Hardhat network)", function () {
+  it("k = 1 in ETH: the provider submits, is credited at once and withdraws; the DAO gets the protocol fee", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const [p1] = f.providers;
+    const fee = parseEther("0.01");
+    const { jobId, job } = await requestJob(f, { fee });
+    expect(job.version).to.equal(1); // "active" was pinned to the concrete version
+    expect(await status(f, jobId)).to.equal(JobStatus.Open);
+
+    await f.as(p1!).market.write.submitResult([jobId, job, RESULT, OUTPUT_REF]);
+    expect(await status(f, jobId)).to.equal(JobStatus.Settled);
+    const [provider, treasury] = await balances(f, ETH, [p1!.account.address, f.timelock]);
+    expect(provider).to.equal(fee);
+    expect(treasury).to.equal((fee * 100n) / 10_000n);
+    const counters = await f.as(p1!).providers.read.getProvider([p1!.account.address]);
+    expect(counters.served).to.equal(1n);
+
+    const before = await ethBalance(f, p1!.account.address);
+    const hash = await f.as(p1!).market.write.withdraw([ETH]);
+    expect(await ethBalance(f, p1!.account.address)).to.equal(before + fee - (await gasCost(f, hash)));
+    expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, ETH])).to.equal(0n);
+  });
+
+  it("k = 1 in an ERC-20, delivered as a signed attestation relayed by someone else", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const [p1] = f.providers;
+    const fee = TOKENS(5);
+    const clientBefore = await f.usd.read.balanceOf([f.client.account.address]);
+    const { jobId, job } = await requestJob(f, { fee, token: f.usd.address });
+    expect(await f.usd.read.balanceOf([f.client.account.address])).to.equal(clientBefore - fee - fee / 100n);
+
+    const chainId = await f.publicClient.getChainId();
+    const market = f.record.contracts.InferenceMarket!.address;
+    const attestation = attestationFor(jobId, job, RESULT, OUTPUT_REF);
+    const signature = await signAttestation(p1!, chainId, market, attestation);
+    // Anyone can check it with the standard library, and the contract computes the same digest.
+    expect(await verifyAttestation(p1!.account.address, chainId, market, attestation, signature)).to.equal(true);
+    expect(await f.as(p1!).market.read.attestationDigest([jobId, job, RESULT, OUTPUT_REF])).to.equal(
+      hashTypedData({ domain: attestationDomain(chainId, market), types: ATTESTATION_TYPES, primaryType: "Attestation", message: attestation }),
+    );
+
+    const hash = await f.as(f.relayer).market.write.submitAttestations([[{ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature }]]);
+    const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
+    const delivered = parseEventLogs({ abi: f.as(p1!).market.abi, logs: receipt.logs, eventName: "ResultSubmitted" });
+    expect(delivered[0]!.args.provider).to.equal(getAddress(p1!.account.address));
+    expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, f.usd.address])).to.equal(fee);
+    expect(await f.as(p1!).market.read.balanceOf([f.relayer.account.address, f.usd.address])).to.equal(0n);
+
+    await f.as(p1!).market.write.withdraw([f.usd.address]);
+    expect(await f.usd.read.balanceOf([p1!.account.address])).to.equal(fee);
+  });
+
+  it("k = 3 in ETH: three providers commit, reveal the same result and are all paid; collateral is released", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const fee = parseEther("0.02");
+    const { jobId, job } = await requestJob(f, { redundancy: 3, fee });
+    expect(job.quorum).to.equal(2);
+    const salts: Hex[] = [];
+    for (const [i, p] of f.providers.entries()) {
+      salts.push(keccak256(toHex(`salt-${i}`)));
+      await f.as(p).market.write.commit([jobId, job, commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
+      const record = await f.as(p).providers.read.getProvider([p.account.address]);
+      expect(record.locked).to.equal(f.params.collateralPerJob);
+    }
+    expect(await status(f, jobId)).to.equal(JobStatus.Revealing);
+    for (const [i, p] of f.providers.entries()) {
+      await f.as(p).market.write.reveal([jobId, job, i, RESULT, salts[i]!, OUTPUT_REF]);
+    }
+    expect(await status(f, jobId)).to.equal(JobStatus.Settled);
+    for (const p of f.providers) {
+      expect(await f.as(p).market.read.balanceOf([p.account.address, ETH])).to.equal(fee);
+      const record = await f.as(p).providers.read.getProvider([p.account.address]);
+      expect(record.locked).to.equal(0n);
+      expect(record.served).to.equal(1n);
+    }
+    expect(await f.as(f.client).market.read.balanceOf([f.timelock, ETH])).to.equal((3n * fee) / 100n);
+    expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
+  });
+
+  it("k = 3 in an ERC-20 with one dissenter: the majority is paid, the minority slashed, the client refunded its share", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const fee = TOKENS(3);
+    const { jobId, job } = await requestJob(f, { redundancy: 3, fee, token: f.usd.address });
+    const results = [RESULT, RESULT, OTHER];
+    const salt = keccak256(toHex("salt"));
+    for (const [i, p] of f.providers.entries()) {
+      await f.as(p).market.write.commit([jobId, job, commitmentOf(jobId, p.account.address, results[i]!, salt)]);
+    }
+    const slashedBefore = await f.as(f.client).providers.read.slashedFunds();
+    for (const [i, p] of f.providers.entries()) {
+      await f.as(p).market.write.reveal([jobId, job, i, results[i]!, salt, OUTPUT_REF]);
+    }
+    const [p1, p2, p3] = f.providers as [typeof f.client, typeof f.client, typeof f.client];
+    expect(await f.as(p1).market.read.balanceOf([p1.account.address, f.usd.address])).to.equal(fee);
+    expect(await f.as(p2).market.read.balanceOf([p2.account.address, f.usd.address])).to.equal(fee);
+    expect(await f.as(p3).market.read.balanceOf([p3.account.address, f.usd.address])).to.equal(0n);
+    const dissenter = await f.as(p3).providers.read.getProvider([p3.account.address]);
+    expect(dissenter.stake).to.equal(TOKENS(1_000) - f.params.collateralPerJob);
+    expect(dissenter.disagreed).to.equal(1n);
+    expect(await f.as(p3).providers.read.slashedFunds()).to.equal(slashedBefore + f.params.collateralPerJob);
+
+    const refund = fee + fee / 100n; // one unpaid seat and its protocol fee
+    expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, f.usd.address])).to.equal(refund);
+    const before = await f.usd.read.balanceOf([f.client.account.address]);
+    await f.as(f.client).market.write.withdraw([f.usd.address]);
+    expect(await f.usd.read.balanceOf([f.client.account.address])).to.equal(before + refund);
+  });
+
+  it("an expired k = 1 ERC-20 job is finalized by anyone and the client withdraws its whole escrow", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const start = await f.usd.read.balanceOf([f.client.account.address]);
+    const { jobId, job } = await requestJob(f, { fee: TOKENS(2), token: f.usd.address, deadlineIn: 120 });
+    await networkHelpers.time.increase(121);
+    await f.as(f.providers[0]!).market.write.finalize([jobId, job]);
+    expect(await status(f, jobId)).to.equal(JobStatus.Refunded);
+    await f.as(f.client).market.write.withdraw([f.usd.address]);
+    expect(await f.usd.read.balanceOf([f.client.account.address])).to.equal(start);
+  });
+
+  it("an expired k = 3 ETH job with no seats taken refunds the client in full", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const fee = parseEther("0.05");
+    const { jobId, job } = await requestJob(f, { redundancy: 3, fee, deadlineIn: 300 });
+    await networkHelpers.time.increase(301);
+    await f.as(f.relayer).market.write.finalize([jobId, job]);
+    const escrow = 3n * fee + (3n * fee) / 100n;
+    expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(escrow);
+    const before = await ethBalance(f, f.client.account.address);
+    const hash = await f.as(f.client).market.write.withdraw([ETH]);
+    expect(await ethBalance(f, f.client.account.address)).to.equal(before + escrow - (await gasCost(f, hash)));
+  });
+});
