@@ -1,0 +1,111 @@
+// Gas of the inference market per step and per settled job (k = 1, k = 3, a batch of 100 signed
+// k = 1 results), on an empty market and again after seeding 100 providers and 1,000 open jobs.
+// Figures are printed to compare; nothing is asserted. Run: npm run bench:gas
+import { keccak256, parseEther, toHex, type Hash, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { attestationFor, commitmentOf, signAttestation } from "../node/attest/attestation.ts";
+import type { Wallet } from "../node/chain/clients.ts";
+import { networkHelpers, TOKENS, viem } from "../test/helpers/hardhat-stack.ts";
+import { CAPS, ETH, marketFixture, requestJob } from "../test/helpers/market-fixture.ts";
+
+const f = await marketFixture();
+const [p1, p2, p3] = f.providers as [Wallet, Wallet, Wallet];
+const RESULT = keccak256(toHex("result"));
+const REF = toHex("ipfs://bafkreioutput");
+const chainId = await f.publicClient.getChainId();
+const marketAddress = f.record.contracts.InferenceMarket!.address;
+
+async function gas(hash: Hash): Promise<bigint> {
+  return (await f.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
+}
+
+async function k1(token = ETH): Promise<Record<string, bigint>> {
+  const fee = token === ETH ? parseEther("0.01") : TOKENS(1);
+  const req = await requestJob(f, { fee, token });
+  const request = await gas(req.hash);
+  const submit = await gas(await f.as(p1).market.write.submitResult([req.jobId, req.job, RESULT, REF]));
+  return { request, submit, job: request + submit };
+}
+
+async function k3(): Promise<Record<string, bigint>> {
+  const req = await requestJob(f, { redundancy: 3, fee: parseEther("0.01") });
+  const out: Record<string, bigint> = { request: await gas(req.hash) };
+  const salt = keccak256(toHex("salt"));
+  for (const [i, p] of [p1, p2, p3].entries()) {
+    out[`commit ${i + 1}`] = await gas(await f.as(p).market.write.commit([req.jobId, req.job, commitmentOf(req.jobId, p.account.address, RESULT, salt)]));
+  }
+  for (const [i, p] of [p1, p2, p3].entries()) {
+    out[`reveal ${i + 1}${i === 2 ? " (settles)" : ""}`] = await gas(await f.as(p).market.write.reveal([req.jobId, req.job, i, RESULT, salt, REF]));
+  }
+  out.job = Object.values(out).reduce((a, b) => a + b, 0n);
+  return out;
+}
+
+async function batch(signers: Wallet[], n = 100): Promise<Record<string, bigint>> {
+  const items = [];
+  for (let i = 0; i < n; i++) {
+    const { jobId, job } = await requestJob(f, { fee: parseEther("0.001") });
+    const signer = signers[i % signers.length]!;
+    const signature: Hex = await signAttestation(signer, chainId, marketAddress, attestationFor(jobId, job, RESULT, REF));
+    items.push({ jobId, job, resultHash: RESULT, outputRef: REF, signature });
+  }
+  const total = await gas(await f.as(f.relayer).market.write.submitAttestations([items]));
+  return { [`batch of ${n}`]: total, "per job": total / BigInt(n) };
+}
+
+/** Measures a withdrawal, then credits the provider again so later figures stay steady-state. */
+async function withdraw(): Promise<Record<string, bigint>> {
+  const used = await gas(await f.as(p1).market.write.withdraw([ETH]));
+  await k1();
+  return { "provider withdraw (ETH)": used };
+}
+
+async function measure(): Promise<Map<string, bigint>> {
+  const rows = new Map<string, bigint>();
+  const add = (prefix: string, r: Record<string, bigint>) => Object.entries(r).forEach(([k, v]) => rows.set(`${prefix} ${k}`, v));
+  add("k=1 ETH", await k1());
+  add("k=1 ERC-20", await k1(f.usd.address));
+  add("k=3 ETH", await k3());
+  add("signed k=1, one provider,", await batch([p1]));
+  add("signed k=1, three providers,", await batch([p1, p2, p3]));
+  add("", await withdraw());
+  return rows;
+}
+
+// Warm up: every account that is credited already has a balance, as in steady operation.
+await k1();
+await k1(f.usd.address);
+await k3();
+await batch([p1, p2, p3], 3);
+const empty = await measure();
+
+// Seed 100 more providers and 1,000 open jobs.
+const funder = f.alice;
+for (let i = 0; i < 100; i++) {
+  const account = privateKeyToAccount(keccak256(toHex(`bench-provider-${i}`)));
+  await networkHelpers.setBalance(account.address, parseEther("1"));
+  const w = (await viem.getWalletClient(account.address, { account })) as unknown as Wallet;
+  await f.as(funder).token.write.transfer([account.address, TOKENS(200)]);
+  await f.as(w).token.write.approve([f.record.contracts.ProviderRegistry!.address, TOKENS(200)]);
+  await f.as(w).providers.write.register([TOKENS(200), CAPS, "ipfs://p"]);
+  await f.dao.providers.write.approveProvider([account.address]);
+}
+for (let i = 0; i < 1000; i++) await requestJob(f, { redundancy: 1 + (i % 3), fee: parseEther("0.001") });
+const seeded = await measure();
+
+const TARGETS: Record<string, string> = {
+  "k=1 ETH request": "≤ 60k",
+  "k=1 ETH submit": "≤ 40k",
+  "k=3 ETH job": "≤ 300k",
+  "signed k=1, one provider, per job": "≤ 10k",
+  "signed k=1, three providers, per job": "≤ 10k",
+};
+const width = Math.max(...[...empty.keys()].map((k) => k.trim().length));
+console.log("\nInferenceMarket gas (Hardhat in-process network; gasUsed includes the 21,000 intrinsic gas)\n");
+console.log(`${"operation".padEnd(width)}  ${"empty".padStart(9)}  ${"seeded".padStart(9)}  ${"diff".padStart(7)}  target`);
+for (const [k, v] of empty) {
+  const s = seeded.get(k)!;
+  const diff = ((Number(s) - Number(v)) / Number(v)) * 100;
+  console.log(`${k.trim().padEnd(width)}  ${v.toString().padStart(9)}  ${s.toString().padStart(9)}  ${diff.toFixed(2).padStart(6)}%  ${TARGETS[k.trim()] ?? ""}`);
+}
+console.log("\nseeded = after registering 100 more providers and opening 1,000 jobs (k = 1..3)");
