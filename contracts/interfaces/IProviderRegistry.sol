@@ -147,7 +147,8 @@ interface IProviderRegistry {
     function cancelExit() external;
 
     /// @notice Second step of exit: after unbonding, with no collateral locked, sends the whole
-    /// stake back to the caller.
+    /// stake back to the caller. The provider becomes Exited, except a Suspended one, which stays
+    /// Suspended (with no stake) until the DAO approves it again.
     function withdrawStake() external;
 
     /// @notice Approves a Pending or Suspended provider (DAO only).
@@ -209,13 +210,14 @@ interface IProviderRegistry {
 
     /// @notice What a market needs to check a provider that locks no collateral (k = 1 jobs).
     /// @param provider The provider.
-    /// @return active Approved and not exiting.
+    /// @return active Approved, not exiting, and staking at least the minimum stake.
     /// @return tags The provider's tags.
     /// @return memoryMB The provider's declared memory.
     function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB);
 
     /// @notice Reverts with the reason if `provider` may not take a job with these requirements
-    /// and this much collateral.
+    /// and this much collateral: it must be Approved, not exiting, stake at least `minStake`, have
+    /// `collateral` of unlocked stake, every required tag and enough memory.
     /// @param provider The provider.
     /// @param collateral Collateral the job locks.
     /// @param requiredTags Tags the job requires.

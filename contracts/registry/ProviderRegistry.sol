@@ -131,9 +131,13 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         ProviderStatus old = p.status;
         p.stake = 0;
         p.unbondingEndsAt = 0;
-        p.status = ProviderStatus.Exited;
         totalStake -= amount;
-        emit ProviderStatusChanged(msg.sender, old, ProviderStatus.Exited);
+        // A suspension outlives the exit: only the DAO lifts it, so exiting and registering again
+        // cannot launder it (even with auto-admission on).
+        if (old != ProviderStatus.Suspended) {
+            p.status = ProviderStatus.Exited;
+            emit ProviderStatusChanged(msg.sender, old, ProviderStatus.Exited);
+        }
         emit StakeWithdrawn(msg.sender, amount);
         if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
     }
@@ -256,14 +260,14 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         returns (bool)
     {
         Provider storage p = _providers[provider];
-        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake - p.locked >= collateral
-            && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
+        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake
+            && p.stake - p.locked >= collateral && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
     }
 
     /// @inheritdoc IProviderRegistry
     function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB) {
         Provider storage p = _providers[provider];
-        active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0;
+        active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
         tags = p.tags;
         memoryMB = p.memoryMB;
     }
@@ -284,6 +288,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     ) private view {
         if (p.status != ProviderStatus.Approved) revert ProviderRegistryInvalidStatus(provider, p.status);
         if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(provider, p.unbondingEndsAt);
+        if (p.stake < minStake) revert ProviderRegistryStakeBelowMinimum(p.stake, minStake);
         uint256 free = p.stake - p.locked;
         if (free < collateral) revert ProviderRegistryInsufficientFreeStake(provider, free, collateral);
         uint256 missing = requiredTags & ~p.tags;

@@ -33,6 +33,7 @@ abstract contract ProviderRegistryFixture is Test {
     address internal market = address(0x3A4E7);
     address internal alice = address(0xA1);
     address internal bob = address(0xB0B);
+    address internal carol = address(0xCA401);
     address internal eve = address(0xE5E);
     address internal treasury = address(0x7EA5);
 
@@ -461,7 +462,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_register_afterExitKeepsCountersAndResetsState() public {
         _registerApproved(alice, 200e18);
         vm.startPrank(market);
-        registry.recordServed(alice, 0, 0);
+        registry.recordServed(alice, 1);
         registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Disagreed, "job");
         registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Missed, "job");
         registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Missed, "job");
@@ -1416,75 +1417,97 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(_p(alice).served, 0, "not counted");
     }
 
-    // ================================================================ recordServed
+    // ================================================================ recordServed, providerTerms
 
     function test_recordServed_countsServed() public {
         _registerApproved(alice, 300e18, TAG_A | TAG_B, MEM);
         vm.expectEmit();
-        emit IProviderRegistry.OutcomeRecorded(alice, IProviderRegistry.Outcome.Served);
+        emit IProviderRegistry.ServedRecorded(alice, 1);
         vm.prank(market);
-        registry.recordServed(alice, TAG_A, MEM);
+        registry.recordServed(alice, 1);
+        vm.expectEmit();
+        emit IProviderRegistry.ServedRecorded(alice, 3);
         vm.prank(market);
-        registry.recordServed(alice, TAG_A | TAG_B, 0);
+        registry.recordServed(alice, 3);
         IProviderRegistry.Provider memory p = _p(alice);
-        assertEq(p.served, 2, "served twice");
+        assertEq(p.served, 4, "served 1 + 3");
         assertEq(p.locked, 0, "no collateral");
-    }
-
-    function test_recordServed_revertsWhenMissingTags() public {
-        _registerApproved(alice, 300e18, TAG_A, MEM);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, TAG_C));
-        vm.prank(market);
-        registry.recordServed(alice, TAG_A | TAG_C, 0);
-        assertEq(_p(alice).served, 0, "not counted");
-    }
-
-    function test_recordServed_revertsWhenInsufficientMemory() public {
-        _registerApproved(alice, 300e18, TAG_A, 100);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, alice, uint32(100), uint32(101)
-            )
-        );
-        vm.prank(market);
-        registry.recordServed(alice, 0, 101);
-        assertEq(_p(alice).served, 0, "not counted");
-    }
-
-    function test_recordServed_revertsWhenExiting() public {
-        _registerApproved(alice, 300e18);
-        vm.prank(alice);
-        registry.requestExit();
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryExiting.selector, alice, uint40(block.timestamp) + UNBONDING
-            )
-        );
-        vm.prank(market);
-        registry.recordServed(alice, 0, 0);
-        assertEq(_p(alice).served, 0, "not counted");
-    }
-
-    function test_recordServed_revertsWhenSuspended() public {
-        _registerApproved(alice, 300e18);
-        vm.prank(admin);
-        registry.suspendProvider(alice);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Suspended
-            )
-        );
-        vm.prank(market);
-        registry.recordServed(alice, 0, 0);
-        assertEq(_p(alice).served, 0, "not counted");
     }
 
     function test_recordServed_revertsForNonMarket() public {
         _registerApproved(alice, 300e18);
         vm.expectRevert(_unauthorized(alice, MARKET_ROLE));
         vm.prank(alice);
-        registry.recordServed(alice, 0, 0);
+        registry.recordServed(alice, 1);
         assertEq(_p(alice).served, 0, "not counted");
+    }
+
+    function test_providerTerms_reportsApprovedProvider() public {
+        _registerApproved(alice, 300e18, TAG_A | TAG_B, MEM);
+        (bool active, uint256 tags, uint32 memoryMB) = registry.providerTerms(alice);
+        assertTrue(active, "active");
+        assertEq(tags, TAG_A | TAG_B, "tags");
+        assertEq(memoryMB, MEM, "memory");
+    }
+
+    function test_providerTerms_inactiveWhenPendingSuspendedExitingOrBelowMinStake() public {
+        _register(alice, MIN_STAKE);
+        (bool active,,) = registry.providerTerms(alice);
+        assertFalse(active, "pending");
+
+        _registerApproved(bob, 300e18);
+        vm.prank(admin);
+        registry.suspendProvider(bob);
+        (active,,) = registry.providerTerms(bob);
+        assertFalse(active, "suspended");
+
+        _registerApproved(carol, 300e18);
+        vm.prank(carol);
+        registry.requestExit();
+        (active,,) = registry.providerTerms(carol);
+        assertFalse(active, "exiting");
+        vm.prank(carol);
+        registry.cancelExit();
+        (active,,) = registry.providerTerms(carol);
+        assertTrue(active, "active again");
+
+        vm.prank(admin);
+        registry.slash(carol, 300e18 - MIN_STAKE + 1, "dao");
+        (active,,) = registry.providerTerms(carol);
+        assertFalse(active, "below the minimum stake");
+    }
+
+    function test_lockCollateral_revertsWhenStakeBelowMinimumAfterSlash() public {
+        _registerApproved(alice, MIN_STAKE);
+        vm.prank(admin);
+        registry.slash(alice, 1, "dao");
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE)
+        );
+        vm.prank(market);
+        registry.lockCollateral(alice, 0, 0, 0);
+        assertFalse(registry.isEligible(alice, 0, 0, 0), "not eligible");
+    }
+
+    function test_withdrawStake_suspendedProviderStaysSuspended() public {
+        vm.prank(admin);
+        registry.setAdmissionPolicy(true, MIN_STAKE);
+        _register(alice, MIN_STAKE);
+        vm.prank(admin);
+        registry.suspendProvider(alice);
+        _exitAndWithdraw(alice);
+        assertEq(_p(alice).stake, 0, "stake returned");
+        assertEq(_status(alice), uint8(IProviderRegistry.ProviderStatus.Suspended), "still suspended");
+        token.mint(alice, MIN_STAKE);
+        vm.prank(alice);
+        token.approve(address(registry), MIN_STAKE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryAlreadyRegistered.selector, alice, IProviderRegistry.ProviderStatus.Suspended
+            )
+        );
+        vm.prank(alice);
+        registry.register(MIN_STAKE, _caps(0, 0), URI);
     }
 
     // ================================================================ views
@@ -1667,9 +1690,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function testFuzz_tagMatching_subsetAlwaysEligible(uint256 tags, uint256 mask) public {
         uint256 required = tags & mask;
         _registerApproved(alice, 300e18, tags, MEM);
-        vm.prank(market);
-        registry.recordServed(alice, required, MEM);
-        assertEq(_p(alice).served, 1, "subset served");
+        registry.checkEligible(alice, 0, required, MEM);
+        (bool active, uint256 providerTags,) = registry.providerTerms(alice);
+        assertTrue(active && required & ~providerTags == 0, "subset eligible");
     }
 
     function testFuzz_memoryMatching(uint32 memoryMB, uint32 required) public {
@@ -1684,8 +1707,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             );
         }
         vm.prank(market);
-        registry.recordServed(alice, 0, required);
-        assertEq(_p(alice).served, ok ? uint256(1) : uint256(0), "served iff enough memory");
+        registry.lockCollateral(alice, 0, 0, required);
+        (, , uint32 declared) = registry.providerTerms(alice);
+        assertEq(declared, memoryMB, "declared memory reported");
     }
 
     function testFuzz_unbondingTiming(uint40 period, uint256 start, uint256 delay) public {

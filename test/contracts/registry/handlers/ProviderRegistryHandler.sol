@@ -148,7 +148,7 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         if (!registry.isEligible(a, 0, 0, 0)) return;
         vm.prank(market);
-        registry.recordServed(a, 0, 0);
+        registry.recordServed(a, 1);
         _countGhost(IProviderRegistry.Outcome.Served);
         ++calls["recordServed"];
     }
@@ -175,7 +175,7 @@ contract ProviderRegistryHandler is Test {
             ++ghostUnauthorizedSuccesses;
         } catch {}
         vm.prank(caller);
-        try registry.recordServed(target, 0, 0) {
+        try registry.recordServed(target, 1) {
             ++ghostUnauthorizedSuccesses;
         } catch {}
         vm.prank(caller);
