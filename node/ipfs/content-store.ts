@@ -1,0 +1,19 @@
+/**
+ * Content-addressed storage for weights, large inputs and outputs. Two engines implement it: an
+ * embedded Helia node (the default) and a Kubo daemon reached over its RPC API. CIDs are CIDv1
+ * with raw leaves, equal to what `ipfs add --cid-version=1` prints for the same bytes.
+ */
+export interface ContentStore {
+  /** Adds (and pins) bytes; resolves to the CID string. */
+  add(bytes: Uint8Array, opts?: { signal?: AbortSignal }): Promise<string>;
+  /**
+   * Fetches the bytes of a CID (a UnixFS file or a raw block), verifying every block against its
+   * hash. `onProgress` is called with the bytes received so far; `maxBytes` aborts larger files.
+   */
+  get(cid: string, opts?: { signal?: AbortSignal; onProgress?: (bytes: number) => void; maxBytes?: number }): Promise<Uint8Array>;
+  /** Addresses other nodes can dial to fetch from this one (empty for a remote daemon). */
+  multiaddrs(): string[];
+  /** Connects to a peer by multiaddr (for private networks without discovery). */
+  dial(multiaddr: string): Promise<void>;
+  stop(): Promise<void>;
+}
