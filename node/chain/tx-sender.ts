@@ -1,0 +1,220 @@
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  keccak256,
+  type Abi,
+  type Address,
+  type Chain,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+  type TransactionReceipt,
+} from "viem";
+import { FatalError, RetryableError } from "../errors.ts";
+import type { Journal, TxKind, TxRecord } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+
+/** The transaction would revert (checked before sending): nothing was sent, no nonce used. */
+export class TxWouldRevertError extends FatalError {
+  readonly code = "TX_WOULD_REVERT";
+  readonly errorName: string | undefined;
+  constructor(message: string, errorName: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+    this.errorName = errorName;
+  }
+}
+
+/** The transaction was mined and reverted. */
+export class TxRevertedError extends FatalError {
+  readonly code = "TX_REVERTED";
+}
+
+/** The node did not take or confirm the transaction in time, even after fee bumps. */
+export class TxNotConfirmedError extends RetryableError {
+  readonly code = "TX_NOT_CONFIRMED";
+}
+
+export interface TxRequest {
+  jobId: bigint | null;
+  kind: TxKind;
+  to: Address;
+  data: Hex;
+  value?: bigint;
+}
+
+export interface TxSenderOptions {
+  publicClient: PublicClient;
+  chain: Chain;
+  account: LocalAccount;
+  journal: Journal;
+  log: Logger;
+  /** ABI used to name custom errors of reverting calls. */
+  errorAbi: Abi;
+  confirmTimeoutMs: number;
+  feeBumpPercent: number;
+  maxAttempts: number;
+  onFailure?: (kind: TxKind) => void;
+}
+
+/**
+ * Sends this runner's transactions with its own nonces. Each transaction is signed locally and
+ * written to the journal before it is broadcast, so after a crash the very same transaction
+ * (same nonce, same hash) is re-broadcast instead of a second one being made. A transaction that
+ * is not mined in time is replaced with the same nonce and higher fees.
+ */
+export class TxSender {
+  private nextNonce = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private readonly o: TxSenderOptions;
+
+  constructor(options: TxSenderOptions) {
+    this.o = options;
+  }
+
+  get address(): Address {
+    return this.o.account.address;
+  }
+
+  /** Settles what a previous process left signed or sent, then picks the next nonce. */
+  async init(): Promise<void> {
+    for (const tx of this.o.journal.unsettledTxs()) {
+      try {
+        await this.confirm(tx, [tx]);
+      } catch (error) {
+        this.o.log.warn("transaction from a previous run did not settle", { hash: tx.hash, kind: tx.kind, error });
+      }
+    }
+    const pending = await this.o.publicClient.getTransactionCount({ address: this.address, blockTag: "pending" });
+    this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
+  }
+
+  /** Sends one transaction and waits until it is mined; one at a time per sender. */
+  send(req: TxRequest): Promise<TransactionReceipt> {
+    const run = this.queue.then(() => this.sendNow(req));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for a journaled transaction of an earlier run (re-broadcasting it if needed). */
+  resume(tx: TxRecord): Promise<TransactionReceipt> {
+    const attempts = this.o.journal.txsFor(tx.jobId, tx.kind).filter((t) => t.nonce === tx.nonce);
+    return this.confirm(tx, attempts.length > 0 ? attempts : [tx]);
+  }
+
+  private async sendNow(req: TxRequest): Promise<TransactionReceipt> {
+    const { publicClient, account } = this.o;
+    let gas: bigint;
+    try {
+      gas = await publicClient.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n });
+    } catch (error) {
+      const name = revertName(error, this.o.errorAbi);
+      if (name !== undefined || isRevert(error)) {
+        throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
+      }
+      throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+    }
+    const fees = await publicClient.estimateFeesPerGas();
+    const nonce = this.nextNonce;
+    const base = {
+      chainId: this.o.chain.id,
+      type: "eip1559" as const,
+      to: req.to,
+      data: req.data,
+      value: req.value ?? 0n,
+      gas: (gas * 12n) / 10n,
+      nonce,
+    };
+    const sign = async (bump: number): Promise<TxRecord> => {
+      const factor = BigInt(100 + this.o.feeBumpPercent * bump);
+      const raw = await account.signTransaction({
+        ...base,
+        maxFeePerGas: (fees.maxFeePerGas * factor) / 100n,
+        maxPriorityFeePerGas: (fees.maxPriorityFeePerGas * factor) / 100n,
+      });
+      return this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw });
+    };
+    const first = await sign(0);
+    this.nextNonce = nonce + 1;
+    return this.confirm(first, [first], sign);
+  }
+
+  /** Broadcasts `tx` and waits; on timeout replaces it with a higher fee (same nonce). */
+  private async confirm(tx: TxRecord, attempts: TxRecord[], resign?: (bump: number) => Promise<TxRecord>): Promise<TransactionReceipt> {
+    const { publicClient, journal, log } = this.o;
+    let current = tx;
+    for (let attempt = attempts.length; ; attempt++) {
+      await this.broadcast(current);
+      const receipt = await this.waitAny(attempts);
+      if (receipt) {
+        for (const a of attempts) journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
+        if (receipt.status !== "success") {
+          this.o.onFailure?.(current.kind);
+          throw new TxRevertedError(`${current.kind} transaction ${receipt.transactionHash} reverted`);
+        }
+        return receipt;
+      }
+      const onChainNonce = await publicClient.getTransactionCount({ address: this.address, blockTag: "latest" });
+      if (onChainNonce > current.nonce) {
+        // The nonce was used, but by none of our attempts we know of: treat as settled elsewhere.
+        for (const a of attempts) journal.setTxStatus(a.hash, "replaced");
+        throw new TxNotConfirmedError(`${current.kind} nonce ${current.nonce} was used by another transaction`);
+      }
+      if (!resign || attempt >= this.o.maxAttempts) {
+        this.o.onFailure?.(current.kind);
+        throw new TxNotConfirmedError(`${current.kind} transaction ${current.hash} not mined after ${attempt} attempt(s)`);
+      }
+      log.warn("transaction not mined in time; replacing it with a higher fee", { kind: current.kind, nonce: current.nonce, attempt });
+      current = await resign(attempt);
+      attempts.push(current);
+    }
+  }
+
+  private async broadcast(tx: TxRecord): Promise<void> {
+    try {
+      await this.o.publicClient.sendRawTransaction({ serializedTransaction: tx.raw });
+      this.o.journal.setTxStatus(tx.hash, "sent");
+    } catch (error) {
+      // "already known" / "nonce too low" mean an earlier broadcast of it (or a replacement) got
+      // through; waiting for the receipt tells which.
+      this.o.log.debug("broadcast refused", { hash: tx.hash, error: (error as Error).message.split("\n")[0] });
+    }
+  }
+
+  private async waitAny(attempts: TxRecord[]): Promise<TransactionReceipt | null> {
+    const deadline = Date.now() + this.o.confirmTimeoutMs;
+    while (Date.now() < deadline) {
+      for (const a of attempts) {
+        try {
+          return await this.o.publicClient.getTransactionReceipt({ hash: a.hash });
+        } catch {
+          // not mined yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(10, this.o.publicClient.pollingInterval))));
+    }
+    return null;
+  }
+}
+
+/** The custom error name in a revert, if the ABI knows it. */
+export function revertName(error: unknown, abi: Abi): string | undefined {
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
+    if (reverted?.data?.errorName) return reverted.data.errorName;
+    const withData = error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null;
+    if (withData?.data && withData.data.length >= 10) {
+      try {
+        return decodeErrorResult({ abi, data: withData.data }).errorName;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function isRevert(error: unknown): boolean {
+  return error instanceof BaseError && /revert/i.test(error.message);
+}

@@ -1,0 +1,229 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { getAddress, isAddress, type Address, type Hex } from "viem";
+import { ConfigError } from "./errors.ts";
+import type { Level } from "./log.ts";
+
+/** Everything a runner is configured with. Amounts are in token base units (wei). */
+export interface RunnerConfig {
+  rpcUrl: string;
+  /** deployments/<chainId>.json of the network to serve. */
+  deployment: string;
+  /** Journal, model cache and the embedded IPFS node's blocks live here. */
+  dataDir: string;
+  /** The provider's key; only ever read from the environment or a keystore, never a file. */
+  privateKey: Hex;
+  /** Blocks to trail the head by; events of newer blocks are not acted on yet. */
+  confirmations: number;
+  pollIntervalMs: number;
+  /** Block to start from when the journal is empty (default: the market's deployment block). */
+  startBlock: number | null;
+  logLevel: Level;
+  ipfs: {
+    engine: "helia" | "kubo";
+    kuboUrl: string | null;
+    listen: string[];
+    /** Multiaddrs to dial at start (publishers, other providers) on private networks. */
+    peers: string[];
+    fetchTimeoutMs: number;
+  };
+  models: {
+    cacheMaxBytes: number;
+    /** Model names this runner serves; empty serves every model. */
+    allow: string[];
+    prefetch: boolean;
+    maxWeightsBytes: number;
+  };
+  /** Smallest fee per provider accepted, per payment token ("ETH" or a token address). */
+  minFee: Record<string, bigint>;
+  maxConcurrentJobs: number;
+  inference: { workers: number; timeoutMs: number };
+  maxInputBytes: number;
+  /** Outputs up to this size are put inline in the result reference; larger ones go to IPFS. */
+  inlineOutputMaxBytes: number;
+  http: { host: string; port: number };
+  payouts: { intervalMs: number; minWithdraw: Record<string, bigint> };
+  expireStaleJobs: boolean;
+  tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxAttempts: number };
+}
+
+export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
+  dataDir: ".conclave/runner",
+  confirmations: 0,
+  pollIntervalMs: 250,
+  startBlock: null,
+  logLevel: "info",
+  ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], fetchTimeoutMs: 120_000 },
+  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, maxWeightsBytes: 1024 ** 3 },
+  minFee: { ETH: 0n },
+  maxConcurrentJobs: 4,
+  inference: { workers: 1, timeoutMs: 60_000 },
+  maxInputBytes: 64 * 1024 * 1024,
+  inlineOutputMaxBytes: 1024,
+  http: { host: "127.0.0.1", port: 0 },
+  payouts: { intervalMs: 60_000, minWithdraw: {} },
+  expireStaleJobs: true,
+  tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 5 },
+};
+
+/** Environment variables a runner reads; flags win over them, they win over the file. */
+export const ENV = {
+  rpcUrl: "CONCLAVE_RPC_URL",
+  deployment: "CONCLAVE_DEPLOYMENT",
+  dataDir: "CONCLAVE_DATA_DIR",
+  privateKey: "CONCLAVE_PROVIDER_KEY",
+  httpPort: "CONCLAVE_HTTP_PORT",
+  kuboUrl: "CONCLAVE_KUBO_URL",
+  logLevel: "CONCLAVE_LOG_LEVEL",
+} as const;
+
+export interface ConfigFlags {
+  config?: string;
+  rpc?: string;
+  deployment?: string;
+  dataDir?: string;
+  httpPort?: string;
+  kuboUrl?: string;
+  peers?: string[];
+  logLevel?: string;
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function bad(key: string, value: unknown, why: string): never {
+  throw new ConfigError(`invalid config ${key}=${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}: ${why}`);
+}
+
+function int(key: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+function amount(key: string, v: unknown): bigint {
+  if (typeof v === "bigint" && v >= 0n) return v;
+  if ((typeof v === "string" && /^\d+$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return BigInt(v);
+  return bad(key, v, "expected a non-negative integer amount in base units (wei), as a string");
+}
+
+function tokenMap(key: string, v: unknown): Record<string, bigint> {
+  if (!isObject(v)) bad(key, v, 'expected an object like {"ETH": "0", "0xToken…": "1000"}');
+  const out: Record<string, bigint> = {};
+  for (const [token, a] of Object.entries(v)) {
+    if (token !== "ETH" && !isAddress(token)) bad(`${key}.${token}`, a, 'keys must be "ETH" or a token address');
+    out[token === "ETH" ? "ETH" : getAddress(token)] = amount(`${key}.${token}`, a);
+  }
+  return out;
+}
+
+function strings(key: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) bad(key, v, "expected a list of strings");
+  return v as string[];
+}
+
+function url(key: string, v: unknown, schemes: RegExp): string {
+  if (typeof v !== "string" || !schemes.test(v)) bad(key, v, `expected a URL matching ${schemes}`);
+  return v;
+}
+
+/**
+ * Resolves the runner's configuration: flags > environment > config file > defaults, validated
+ * once. Any problem is a ConfigError whose message is one line naming the key.
+ */
+export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  let file: Json = {};
+  if (flags.config) {
+    if (!existsSync(flags.config)) throw new ConfigError(`config file ${flags.config} does not exist`);
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(flags.config, "utf8"));
+      if (!isObject(parsed)) throw new Error("not a JSON object");
+      file = parsed;
+    } catch (cause) {
+      throw new ConfigError(`config file ${flags.config} is not a JSON object: ${(cause as Error).message.split("\n")[0]}`, { cause });
+    }
+    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: set ${ENV.privateKey}`);
+  }
+  const known = new Set([...Object.keys(CONFIG_DEFAULTS), "rpcUrl", "deployment"]);
+  for (const k of Object.keys(file)) if (!known.has(k)) bad(k, file[k], `unknown key (known: ${[...known].join(", ")})`);
+  const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : process.cwd();
+  const rel = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+
+  const pick = <T>(flag: T | undefined, envValue: string | undefined, fileValue: unknown, fallback: unknown): unknown =>
+    flag ?? envValue ?? fileValue ?? fallback;
+
+  const d = CONFIG_DEFAULTS;
+  const fileIpfs = isObject(file.ipfs) ? file.ipfs : file.ipfs === undefined ? {} : bad("ipfs", file.ipfs, "expected an object");
+  const fileModels = isObject(file.models) ? file.models : file.models === undefined ? {} : bad("models", file.models, "expected an object");
+  const fileInference = isObject(file.inference) ? file.inference : {};
+  const fileHttp = isObject(file.http) ? file.http : {};
+  const filePayouts = isObject(file.payouts) ? file.payouts : {};
+  const fileTx = isObject(file.tx) ? file.tx : {};
+
+  const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
+  if (rpcUrl === undefined) throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
+  const deployment = pick(flags.deployment, env[ENV.deployment], file.deployment, undefined);
+  if (typeof deployment !== "string") throw new ConfigError(`no deployment file: pass --deployment, set ${ENV.deployment}, or put deployment in the config file`);
+  const privateKey = env[ENV.privateKey];
+  if (!privateKey) throw new ConfigError(`no provider key: set ${ENV.privateKey} (a 0x-prefixed 32-byte hex key)`);
+  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError(`${ENV.privateKey} is not a 0x-prefixed 32-byte hex key`);
+
+  const engine = pick(undefined, env[ENV.kuboUrl] || flags.kuboUrl ? "kubo" : undefined, fileIpfs.engine, d.ipfs.engine);
+  if (engine !== "helia" && engine !== "kubo") bad("ipfs.engine", engine, 'expected "helia" or "kubo"');
+  const kuboUrl = pick(flags.kuboUrl, env[ENV.kuboUrl], fileIpfs.kuboUrl, d.ipfs.kuboUrl);
+  if (engine === "kubo" && typeof kuboUrl !== "string") bad("ipfs.kuboUrl", kuboUrl, "required when ipfs.engine is kubo");
+  const level = pick(flags.logLevel, env[ENV.logLevel], file.logLevel, d.logLevel);
+  if (!["debug", "info", "warn", "error"].includes(level as string)) bad("logLevel", level, "expected debug, info, warn or error");
+
+  return {
+    rpcUrl: url("rpcUrl", rpcUrl, /^(https?|wss?):\/\/./),
+    deployment: rel(deployment),
+    privateKey: privateKey as Hex,
+    dataDir: rel(String(pick(flags.dataDir, env[ENV.dataDir], file.dataDir, d.dataDir))),
+    confirmations: int("confirmations", file.confirmations ?? d.confirmations, 0, 1000),
+    pollIntervalMs: int("pollIntervalMs", file.pollIntervalMs ?? d.pollIntervalMs, 10, 60_000),
+    startBlock: file.startBlock === undefined || file.startBlock === null ? null : int("startBlock", file.startBlock, 0),
+    logLevel: level as Level,
+    ipfs: {
+      engine,
+      kuboUrl: typeof kuboUrl === "string" ? url("ipfs.kuboUrl", kuboUrl, /^https?:\/\/./) : null,
+      listen: strings("ipfs.listen", fileIpfs.listen ?? d.ipfs.listen),
+      peers: [...strings("ipfs.peers", fileIpfs.peers ?? d.ipfs.peers), ...(flags.peers ?? [])],
+      fetchTimeoutMs: int("ipfs.fetchTimeoutMs", fileIpfs.fetchTimeoutMs ?? d.ipfs.fetchTimeoutMs, 100),
+    },
+    models: {
+      cacheMaxBytes: int("models.cacheMaxBytes", fileModels.cacheMaxBytes ?? d.models.cacheMaxBytes, 1),
+      allow: strings("models.allow", fileModels.allow ?? d.models.allow),
+      prefetch: typeof (fileModels.prefetch ?? d.models.prefetch) === "boolean" ? ((fileModels.prefetch ?? d.models.prefetch) as boolean) : bad("models.prefetch", fileModels.prefetch, "expected true or false"),
+      maxWeightsBytes: int("models.maxWeightsBytes", fileModels.maxWeightsBytes ?? d.models.maxWeightsBytes, 1),
+    },
+    minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),
+    maxConcurrentJobs: int("maxConcurrentJobs", file.maxConcurrentJobs ?? d.maxConcurrentJobs, 1, 1024),
+    inference: {
+      workers: int("inference.workers", fileInference.workers ?? d.inference.workers, 1, 64),
+      timeoutMs: int("inference.timeoutMs", fileInference.timeoutMs ?? d.inference.timeoutMs, 1),
+    },
+    maxInputBytes: int("maxInputBytes", file.maxInputBytes ?? d.maxInputBytes, 1),
+    inlineOutputMaxBytes: int("inlineOutputMaxBytes", file.inlineOutputMaxBytes ?? d.inlineOutputMaxBytes, 0, 16 * 1024),
+    http: {
+      host: String(fileHttp.host ?? d.http.host),
+      port: int("http.port", flags.httpPort ?? env[ENV.httpPort] ?? fileHttp.port ?? d.http.port, 0, 65_535),
+    },
+    payouts: {
+      intervalMs: int("payouts.intervalMs", filePayouts.intervalMs ?? d.payouts.intervalMs, 100),
+      minWithdraw: filePayouts.minWithdraw === undefined ? {} : tokenMap("payouts.minWithdraw", filePayouts.minWithdraw),
+    },
+    expireStaleJobs: (file.expireStaleJobs ?? d.expireStaleJobs) === true,
+    tx: {
+      confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
+      feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
+      maxAttempts: int("tx.maxAttempts", fileTx.maxAttempts ?? d.tx.maxAttempts, 1, 50),
+    },
+  };
+}
+
+/** The fee floor for a payment token (address(0) is ETH). */
+export function minFeeFor(config: RunnerConfig, token: Address): bigint | undefined {
+  return token === "0x0000000000000000000000000000000000000000" ? config.minFee.ETH : config.minFee[getAddress(token)];
+}

@@ -1,0 +1,298 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { Hex } from "viem";
+import type { Job } from "../attest/attestation.ts";
+
+/**
+ * Where a job is in this runner. Terminal states end in nothing more to do for the job.
+ * seen → accepted → computed → (k = 1) submitted → paid | lost
+ *                             (k > 1) committed → revealed → paid | slashed | refunded
+ * seen → skipped (policy) ; any → failed (bad input, model unusable) ; any → expired
+ */
+export type JobState =
+  | "seen"
+  | "skipped"
+  | "accepted"
+  | "computed"
+  | "submitted"
+  | "committed"
+  | "revealed"
+  | "paid"
+  | "lost"
+  | "slashed"
+  | "refunded"
+  | "failed"
+  | "expired";
+
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["skipped", "paid", "lost", "slashed", "refunded", "failed", "expired"]);
+
+export interface JobRecord {
+  jobId: bigint;
+  paramsHash: Hex;
+  job: Job;
+  /** Inline input bytes, or null when the input is an IPFS CID. */
+  input: Hex | null;
+  inputCid: string | null;
+  block: number;
+  blockHash: Hex;
+  state: JobState;
+  reason: string | null;
+  resultHash: Hex | null;
+  outputRef: Hex | null;
+  /** EIP-712 signature over the result, served to clients by id. */
+  signature: Hex | null;
+  /** Commit–reveal secret, written before the commit is sent so a crash cannot lose it. */
+  salt: Hex | null;
+  seat: number | null;
+  updatedAt: number;
+}
+
+export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw";
+export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
+
+export interface TxRecord {
+  id: number;
+  jobId: bigint | null;
+  kind: TxKind;
+  nonce: number;
+  hash: Hex;
+  raw: Hex;
+  status: TxStatus;
+  createdAt: number;
+}
+
+const json = {
+  stringify: (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? { $bigint: x.toString() } : x)),
+  parse: <T>(s: string) => JSON.parse(s, (_k, x) => (x && typeof x === "object" && "$bigint" in x ? BigInt(x.$bigint) : x)) as T,
+};
+
+type Row = Record<string, string | number | bigint | null>;
+
+/**
+ * The runner's durable memory (SQLite, WAL, synchronous=FULL): the chain cursor and recent block
+ * hashes (for reorg detection), every job's state, and every transaction it signed. Every write
+ * is committed before the action it enables, so `kill -9` at any point loses nothing.
+ */
+class Journal {
+  private readonly db: DatabaseSync;
+
+  constructor(file: string) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new DatabaseSync(file);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS jobs (
+        job_id TEXT PRIMARY KEY, params_hash TEXT NOT NULL, job TEXT NOT NULL, input TEXT, input_cid TEXT,
+        block INTEGER NOT NULL, block_hash TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
+        result_hash TEXT, output_ref TEXT, signature TEXT, salt TEXT, seat INTEGER, updated_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+      CREATE TABLE IF NOT EXISTS txs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT, kind TEXT NOT NULL, nonce INTEGER NOT NULL,
+        hash TEXT NOT NULL UNIQUE, raw TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS txs_job ON txs(job_id, kind);
+    `);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs `fn` in one SQLite transaction. */
+  atomically<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------ meta and cursor
+
+  getMeta(key: string): string | null {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+    return row ? String(row.value) : null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  /** The last block whose events were fully processed, with its hash. */
+  cursor(): { block: number; hash: Hex } | null {
+    const row = this.db.prepare("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").get() as Row | undefined;
+    return row ? { block: Number(row.number), hash: row.hash as Hex } : null;
+  }
+
+  /** Advances the cursor; keeps the last 256 block hashes to find a common ancestor after a reorg. */
+  advance(block: number, hash: Hex): void {
+    this.db.prepare("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)").run(block, hash);
+    this.db.prepare("DELETE FROM blocks WHERE number < ?").run(block - 256);
+  }
+
+  /** Stored block hashes from the newest down, to compare with the chain after a reorg. */
+  recentBlocks(): { block: number; hash: Hex }[] {
+    return (this.db.prepare("SELECT number, hash FROM blocks ORDER BY number DESC").all() as Row[]).map((r) => ({
+      block: Number(r.number),
+      hash: r.hash as Hex,
+    }));
+  }
+
+  /** Forgets blocks above `block` and sends their jobs back to be re-evaluated when seen again. */
+  rewindTo(block: number): bigint[] {
+    return this.atomically(() => {
+      this.db.prepare("DELETE FROM blocks WHERE number > ?").run(block);
+      const rows = this.db.prepare("SELECT job_id FROM jobs WHERE block > ?").all(block) as Row[];
+      this.db.prepare("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
+      return rows.map((r) => BigInt(r.job_id as string));
+    });
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /**
+   * Records a JobRequested event. The same event seen again (a re-scan, a re-inclusion after a
+   * reorg) changes nothing but its block; a different job under the same id (the old one was
+   * reorged out) replaces the record and starts over, since nothing was done for the new one.
+   */
+  upsertJob(rec: Omit<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "updatedAt">): "new" | "same" | "replaced" {
+    return this.atomically(() => {
+      const existing = this.getJob(rec.jobId);
+      if (existing && existing.paramsHash === rec.paramsHash) {
+        this.db.prepare("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(rec.block, rec.blockHash, rec.jobId.toString());
+        return "same";
+      }
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO jobs (job_id, params_hash, job, input, input_cid, block, block_hash, state, reason,
+             result_hash, output_ref, signature, salt, seat, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, ?)`,
+        )
+        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, Date.now());
+      return existing ? "replaced" : "new";
+    });
+  }
+
+  getJob(jobId: bigint): JobRecord | null {
+    const row = this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    return row ? toJob(row) : null;
+  }
+
+  jobsIn(states: readonly JobState[]): JobRecord[] {
+    const marks = states.map(() => "?").join(",");
+    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY CAST(job_id AS INTEGER)`).all(...states) as Row[]).map(toJob);
+  }
+
+  /** Jobs not in a terminal state. */
+  openJobs(): JobRecord[] {
+    return this.jobsIn(["seen", "accepted", "computed", "submitted", "committed", "revealed"]);
+  }
+
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[]) out[String(r.state)] = Number(r.n);
+    return out;
+  }
+
+  updateJob(jobId: bigint, patch: Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat">>): void {
+    const columns: Record<string, string> = {
+      state: "state",
+      reason: "reason",
+      resultHash: "result_hash",
+      outputRef: "output_ref",
+      signature: "signature",
+      salt: "salt",
+      seat: "seat",
+    };
+    const keys = Object.keys(patch) as (keyof typeof patch)[];
+    if (keys.length === 0) return;
+    const sets = keys.map((k) => `${columns[k]} = ?`).join(", ");
+    const values = keys.map((k) => (patch[k] ?? null) as string | number | null);
+    this.db.prepare(`UPDATE jobs SET ${sets}, updated_at = ? WHERE job_id = ?`).run(...values, Date.now(), jobId.toString());
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  /** Records a signed transaction before it is broadcast. */
+  recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">): TxRecord {
+    const createdAt = Date.now();
+    const result = this.db
+      .prepare("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
+      .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
+    return { ...tx, id: Number(result.lastInsertRowid), status: "signed", createdAt };
+  }
+
+  setTxStatus(hash: Hex, status: TxStatus): void {
+    this.db.prepare("UPDATE txs SET status = ? WHERE hash = ?").run(status, hash);
+  }
+
+  txsFor(jobId: bigint | null, kind: TxKind): TxRecord[] {
+    const rows = (jobId === null
+      ? this.db.prepare("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
+      : this.db.prepare("SELECT * FROM txs WHERE job_id = ? AND kind = ? ORDER BY id").all(jobId.toString(), kind)) as Row[];
+    return rows.map(toTx);
+  }
+
+  /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
+  unsettledTxs(): TxRecord[] {
+    return (this.db.prepare("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
+  }
+
+  /** The highest nonce this runner ever signed, or -1. */
+  maxNonce(): number {
+    const row = this.db.prepare("SELECT MAX(nonce) AS n FROM txs").get() as Row;
+    return row.n === null ? -1 : Number(row.n);
+  }
+
+  countTxs(kind?: TxKind): number {
+    const row = (kind ? this.db.prepare("SELECT COUNT(*) AS n FROM txs WHERE kind = ?").get(kind) : this.db.prepare("SELECT COUNT(*) AS n FROM txs").get()) as Row;
+    return Number(row.n);
+  }
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    jobId: BigInt(r.job_id as string),
+    paramsHash: r.params_hash as Hex,
+    job: json.parse<Job>(r.job as string),
+    input: (r.input as Hex | null) ?? null,
+    inputCid: (r.input_cid as string | null) ?? null,
+    block: Number(r.block),
+    blockHash: r.block_hash as Hex,
+    state: r.state as JobState,
+    reason: (r.reason as string | null) ?? null,
+    resultHash: (r.result_hash as Hex | null) ?? null,
+    outputRef: (r.output_ref as Hex | null) ?? null,
+    signature: (r.signature as Hex | null) ?? null,
+    salt: (r.salt as Hex | null) ?? null,
+    seat: r.seat === null ? null : Number(r.seat),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toTx(r: Row): TxRecord {
+  return {
+    id: Number(r.id),
+    jobId: r.job_id === null ? null : BigInt(r.job_id as string),
+    kind: r.kind as TxKind,
+    nonce: Number(r.nonce),
+    hash: r.hash as Hex,
+    raw: r.raw as Hex,
+    status: r.status as TxStatus,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export type { Journal };
+
+/** Opens (creating if needed) the journal at `file`. */
+export function openJournal(file: string): Journal {
+  return new Journal(file);
+}
