@@ -88,3 +88,31 @@ export function commitmentOf(jobId: bigint, provider: Address, resultHash: Hex, 
     ),
   );
 }
+
+/** ABI type of IInferenceMarket.Job, in field order. */
+export const JOB_ABI_TYPE = {
+  type: "tuple",
+  components: [
+    { name: "client", type: "address" },
+    { name: "token", type: "address" },
+    { name: "modelId", type: "bytes32" },
+    { name: "version", type: "uint32" },
+    { name: "redundancy", type: "uint8" },
+    { name: "quorum", type: "uint8" },
+    { name: "protocolFeeBps", type: "uint16" },
+    { name: "feePerProvider", type: "uint96" },
+    { name: "requestedAt", type: "uint40" },
+    { name: "deadline", type: "uint40" },
+    { name: "commitDeadline", type: "uint40" },
+    { name: "revealWindow", type: "uint32" },
+    { name: "minMemoryMB", type: "uint32" },
+    { name: "collateral", type: "uint128" },
+    { name: "requiredTags", type: "uint256" },
+    { name: "inputHash", type: "bytes32" },
+  ],
+} as const;
+
+/** keccak256(abi.encode(job)): the market stores the top 184 bits of it. */
+export function jobHash(job: Job): Hex {
+  return keccak256(encodeAbiParameters([JOB_ABI_TYPE], [job]));
+}

@@ -1,0 +1,35 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The runner's Prometheus metrics, on a registry of its own (no process-global state). */
+export function createMetrics(labels: { provider: string }) {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  return {
+    registry,
+    jobs: new Counter({ name: "conclave_jobs_total", help: "Jobs by outcome", labelNames: ["outcome"], registers: [registry] }),
+    inferenceSeconds: new Histogram({
+      name: "conclave_inference_seconds",
+      help: "Time of one inference run in the worker",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    requestToResultSeconds: new Histogram({
+      name: "conclave_request_to_result_seconds",
+      help: "From seeing a job to its result transaction being mined",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    bytesFetched: new Counter({ name: "conclave_ipfs_bytes_fetched_total", help: "Bytes fetched from IPFS", registers: [registry] }),
+    weightsRejected: new Counter({
+      name: "conclave_weights_rejected_total",
+      help: "Weights refused because they did not match the registry",
+      labelNames: ["check"],
+      registers: [registry],
+    }),
+    txFailures: new Counter({ name: "conclave_tx_failures_total", help: "Transactions that reverted or were not mined", labelNames: ["kind"], registers: [registry] }),
+    blocksBehind: new Gauge({ name: "conclave_blocks_behind_head", help: "Chain head minus the last processed block", registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

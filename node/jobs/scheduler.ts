@@ -1,0 +1,31 @@
+import type { Address, Hex } from "viem";
+import type { Job } from "../attest/attestation.ts";
+
+/** What the runner knows about itself and its limits when it decides to take a job. */
+export interface SchedulerContext {
+  provider: { active: boolean; tags: bigint; memoryMB: number; freeStake: bigint };
+  /** Model ids this runner serves; null serves every model. */
+  allowedModels: ReadonlySet<Hex> | null;
+  /** Fee floor per token (address(0) = ETH); undefined means the token is not accepted. */
+  minFee: (token: Address) => bigint | undefined;
+  /** Chain time (seconds) of the latest block. */
+  now: number;
+}
+
+/**
+ * Whether to take a job, and why not. Pure policy: everything it needs is passed in, so it is
+ * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot.
+ */
+export function declineReason(job: Job, ctx: SchedulerContext): string | null {
+  if (!ctx.provider.active) return "this provider is not approved, is exiting, or is below the minimum stake";
+  if (ctx.allowedModels && !ctx.allowedModels.has(job.modelId)) return "model not served by this runner";
+  const floor = ctx.minFee(job.token);
+  if (floor === undefined) return `payment token ${job.token} not accepted by this runner`;
+  if (job.feePerProvider < floor) return `fee ${job.feePerProvider} below this runner's price ${floor}`;
+  if ((job.requiredTags & ~ctx.provider.tags) !== 0n) return "missing required capability tags";
+  if (ctx.provider.memoryMB < job.minMemoryMB) return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
+  if (job.redundancy > 1 && ctx.provider.freeStake < job.collateral) return "not enough free stake for the collateral";
+  const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
+  if (ctx.now >= lastAction) return "deadline passed";
+  return null;
+}

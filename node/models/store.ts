@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Hex } from "viem";
+import { FatalError } from "../errors.ts";
+import { parseSchema, type ModelSchema } from "../inference/schema.ts";
+import type { ContentStore } from "../ipfs/content-store.ts";
+import type { Logger } from "../log.ts";
+
+/** What the registry says about a version (the subset the runner needs). */
+export interface VersionInfo {
+  modelId: Hex;
+  version: number;
+  weightsCid: string;
+  weightsSha256: Hex;
+  schemaCid: string;
+  outputQuantum: bigint;
+  minMemoryMB: number;
+}
+
+export interface LocalModel {
+  /** Cache key: one per model version. */
+  key: string;
+  path: string;
+  schema: ModelSchema;
+  bytes: number;
+}
+
+/** Fetched weights do not match the registry (CID or sha256): they are refused, never run. */
+export class WeightsMismatchError extends FatalError {
+  readonly code = "WEIGHTS_MISMATCH";
+}
+
+export interface ModelStoreOptions {
+  dir: string;
+  content: ContentStore;
+  /** CIDv1 of bytes as `ipfs add --cid-version=1` computes it. */
+  cidOf: (bytes: Uint8Array) => Promise<string>;
+  cacheMaxBytes: number;
+  maxWeightsBytes: number;
+  fetchTimeoutMs: number;
+  log: Logger;
+  onFetched?: (bytes: number) => void;
+  onRejected?: (reason: "cid" | "sha256") => void;
+}
+
+export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId}-${v.version}`;
+
+/**
+ * Weights on local disk, fetched from IPFS and checked against the registry before first use:
+ * the CID recomputed from the bytes and their sha256 must both equal what the chain records.
+ * Least-recently-used files are evicted above the size cap; retired versions are evicted at once.
+ */
+export class ModelStore {
+  private readonly o: ModelStoreOptions;
+  private readonly inflight = new Map<string, Promise<LocalModel>>();
+  private readonly ready = new Map<string, LocalModel>();
+
+  constructor(options: ModelStoreOptions) {
+    this.o = options;
+    mkdirSync(options.dir, { recursive: true });
+  }
+
+  /** The local model for a version, fetching and verifying it once however many jobs ask. */
+  ensure(v: VersionInfo): Promise<LocalModel> {
+    const key = versionKey(v);
+    const have = this.ready.get(key);
+    if (have) {
+      this.touch(have.path);
+      return Promise.resolve(have);
+    }
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.fetch(key, v).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  has(v: { modelId: Hex; version: number }): boolean {
+    return this.ready.has(versionKey(v));
+  }
+
+  /** Removes a version's files (it was retired). */
+  evict(v: { modelId: Hex; version: number }): void {
+    const key = versionKey(v);
+    const m = this.ready.get(key);
+    this.ready.delete(key);
+    rmSync(path.join(this.o.dir, `${key}.onnx`), { force: true });
+    rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
+    if (m) this.o.log.info("evicted model", { key });
+  }
+
+  private async fetch(key: string, v: VersionInfo): Promise<LocalModel> {
+    const { content, log } = this.o;
+    const file = path.join(this.o.dir, `${key}.onnx`);
+    const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
+    let weights: Uint8Array | null = null;
+    try {
+      const cached = new Uint8Array(await readFile(file));
+      if (sha256(cached) === v.weightsSha256.toLowerCase()) weights = cached;
+    } catch {
+      // not cached
+    }
+    if (!weights) {
+      log.info("fetching weights", { key, cid: v.weightsCid });
+      let last = 0;
+      weights = await content.get(v.weightsCid, {
+        signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
+        maxBytes: this.o.maxWeightsBytes,
+        onProgress: (bytes) => {
+          if (bytes - last >= 8 * 1024 * 1024) {
+            log.info("fetching weights", { key, bytes });
+            last = bytes;
+          }
+        },
+      });
+      this.o.onFetched?.(weights.byteLength);
+      const cid = await this.o.cidOf(weights);
+      if (cid !== v.weightsCid) {
+        this.o.onRejected?.("cid");
+        log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
+        throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
+      }
+      const digest = sha256(weights);
+      if (digest !== v.weightsSha256.toLowerCase()) {
+        this.o.onRejected?.("sha256");
+        log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
+        throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+      }
+      this.makeRoom(weights.byteLength);
+      writeAtomically(file, weights);
+    }
+    const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
+    const schema = parseSchema(schemaBytes);
+    writeAtomically(schemaFile, schemaBytes);
+    const model = { key, path: file, schema, bytes: weights.byteLength };
+    this.ready.set(key, model);
+    log.info("model ready", { key, bytes: weights.byteLength });
+    return model;
+  }
+
+  /** Evicts least recently used weights until `incoming` more bytes fit under the cap. */
+  private makeRoom(incoming: number): void {
+    const files = readdirSync(this.o.dir)
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => {
+        const s = statSync(path.join(this.o.dir, f));
+        return { key: f.slice(0, -5), size: s.size, atime: s.atimeMs };
+      })
+      .sort((a, b) => a.atime - b.atime);
+    let total = files.reduce((n, f) => n + f.size, 0) + incoming;
+    for (const f of files) {
+      if (total <= this.o.cacheMaxBytes) break;
+      const [modelId, version] = f.key.split("-") as [Hex, string];
+      this.evict({ modelId, version: Number(version) });
+      total -= f.size;
+    }
+  }
+
+  private touch(file: string): void {
+    const now = new Date();
+    try {
+      utimesSync(file, now, now);
+    } catch {
+      // evicted meanwhile; the next ensure fetches again
+    }
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+function writeAtomically(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}

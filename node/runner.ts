@@ -1,0 +1,214 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { loadArtifact } from "./chain/artifacts.ts";
+import { connect, walletFor } from "./chain/clients.ts";
+import { contractAddress, readDeployment } from "./chain/deployment.ts";
+import { createChainReader } from "./chain/reader.ts";
+import { TxSender } from "./chain/tx-sender.ts";
+import { ChainWatcher } from "./chain/watcher.ts";
+import { minFeeFor, type RunnerConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { createMetrics } from "./http/metrics.ts";
+import { startHttpServer } from "./http/server.ts";
+import { createExecutor } from "./inference/executor.ts";
+import { cidOfBytes } from "./ipfs/cid.ts";
+import type { ContentStore } from "./ipfs/content-store.ts";
+import { createHeliaStore } from "./ipfs/helia-store.ts";
+import { createKuboStore } from "./ipfs/kubo-store.ts";
+import { JobProcessor } from "./jobs/processor.ts";
+import { openJournal } from "./journal/journal.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { ModelStore } from "./models/store.ts";
+import { withdrawEarnings } from "./payouts.ts";
+
+export interface Runner {
+  address: Address;
+  httpUrl: string;
+  /** Multiaddrs of the embedded IPFS node (empty with Kubo). */
+  ipfsAddrs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place where the runner's services are wired together: config → chain clients →
+ * journal → IPFS → model store → executor → tx sender → job processor → watcher → HTTP.
+ */
+export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
+  const record = readDeployment(config.deployment);
+  const account = privateKeyToAccount(config.privateKey);
+  const log = (opts.log ?? createLogger({ level: config.logLevel })).child({ provider: account.address });
+  const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250) });
+  if (chain.id !== record.chainId) {
+    throw new ConfigError(`RPC ${config.rpcUrl} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
+  }
+  const market = contractAddress(record, "InferenceMarket");
+  const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
+  const wallet = walletFor(config.rpcUrl, chain, account);
+
+  mkdirSync(config.dataDir, { recursive: true });
+  const journal = openJournal(path.join(config.dataDir, "journal.sqlite"));
+  const stops: (() => Promise<void> | void)[] = [() => journal.close()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        log.warn("error while stopping", { error });
+      }
+    }
+  };
+  try {
+    const owner = `${record.chainId}:${market}:${account.address}`;
+    const known = journal.getMeta("owner");
+    if (known && known !== owner) throw new ConfigError(`journal in ${config.dataDir} belongs to ${known}, not ${owner}: use another dataDir`);
+    journal.setMeta("owner", owner);
+
+    const content: ContentStore =
+      config.ipfs.engine === "kubo"
+        ? createKuboStore({ url: config.ipfs.kuboUrl! })
+        : await createHeliaStore({ dir: path.join(config.dataDir, "ipfs"), listen: config.ipfs.listen, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
+    stops.push(() => content.stop());
+    for (const peer of config.ipfs.peers) {
+      await content.dial(peer).catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: (error as Error).message }));
+    }
+
+    const metrics = createMetrics({ provider: account.address });
+    const models = new ModelStore({
+      dir: path.join(config.dataDir, "models"),
+      content,
+      cidOf: cidOfBytes,
+      cacheMaxBytes: config.models.cacheMaxBytes,
+      maxWeightsBytes: config.models.maxWeightsBytes,
+      fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
+      log,
+      onFetched: (n) => metrics.bytesFetched.inc(n),
+      onRejected: (check) => metrics.weightsRejected.inc({ check }),
+    });
+    const executor = createExecutor({ workers: config.inference.workers, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
+    stops.push(() => executor.close());
+
+    const sender = new TxSender({
+      publicClient,
+      chain,
+      account,
+      journal,
+      log,
+      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi)],
+      confirmTimeoutMs: config.tx.confirmTimeoutMs,
+      feeBumpPercent: config.tx.feeBumpPercent,
+      maxAttempts: config.tx.maxAttempts,
+      onFailure: (kind) => metrics.txFailures.inc({ kind }),
+    });
+    await sender.init();
+
+    const outputsDir = path.join(config.dataDir, "outputs");
+    mkdirSync(outputsDir, { recursive: true });
+    const chainReader = createChainReader(publicClient, record, account.address);
+    const allowed = config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
+    const processor = new JobProcessor({
+      journal,
+      chain: chainReader,
+      sender,
+      wallet,
+      chainId: chain.id,
+      market,
+      marketAbi,
+      models,
+      content,
+      executor,
+      metrics,
+      log,
+      allowedModels: allowed,
+      minFee: (token) => minFeeFor(config, token),
+      maxConcurrentJobs: config.maxConcurrentJobs,
+      maxInputBytes: config.maxInputBytes,
+      inlineOutputMaxBytes: config.inlineOutputMaxBytes,
+      inferenceTimeoutMs: config.inference.timeoutMs,
+      fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
+      expireStaleJobs: config.expireStaleJobs,
+      saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
+    });
+    stops.push(() => processor.stop());
+
+    const watcher = new ChainWatcher({
+      publicClient,
+      journal,
+      addresses: [market, contractAddress(record, "ModelRegistry")],
+      abi: [...marketAbi, ...(loadArtifact("ModelRegistry").abi as Abi)],
+      confirmations: config.confirmations,
+      pollIntervalMs: config.pollIntervalMs,
+      startBlock: config.startBlock ?? record.contracts.InferenceMarket!.block,
+      log,
+      onLogs: (logs) => processor.onLogs(logs),
+      onReorg: (_ancestor, jobIds) => jobIds.forEach((id) => processor.kick(id)),
+      onProgress: (head, processed) => metrics.blocksBehind.set(Math.max(0, head - processed)),
+    });
+    watcher.start();
+    stops.push(() => watcher.stop());
+
+    const timers = [
+      setInterval(() => void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message })), Math.max(200, config.pollIntervalMs * 4)),
+      setInterval(
+        () =>
+          void withdrawEarnings({
+            sender,
+            market,
+            marketAbi,
+            balanceOf: (token) => publicClient.readContract({ address: market, abi: marketAbi, functionName: "balanceOf", args: [account.address, token] }) as Promise<bigint>,
+            tokens: () => [...new Set(journal.jobsIn(["paid"]).map((r) => getAddress(r.job.token)))].filter((t) => t !== zeroAddress),
+            minWithdraw: config.payouts.minWithdraw,
+            log,
+          }).catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })),
+        config.payouts.intervalMs,
+      ),
+    ];
+    stops.push(() => timers.forEach(clearInterval));
+    void processor.tick();
+
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      log,
+      handlers: {
+        metrics: metrics.registry,
+        ready: () => {
+          const behind = watcher.head - watcher.processed;
+          const ready = watcher.processed >= 0 && behind <= config.confirmations + 2;
+          return { ready, details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind } };
+        },
+        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed }),
+        job: (jobId) => {
+          const rec = journal.getJob(jobId);
+          if (!rec) return null;
+          return {
+            jobId: rec.jobId,
+            state: rec.state,
+            reason: rec.reason,
+            provider: account.address,
+            resultHash: rec.resultHash,
+            outputRef: rec.outputRef,
+            signature: rec.signature,
+            attestation: rec.resultHash
+              ? { domain: { name: "ConclaveInferenceMarket", version: "1", chainId: chain.id, verifyingContract: market }, jobId: rec.jobId, modelId: rec.job.modelId, version: rec.job.version, inputHash: rec.job.inputHash }
+              : null,
+          };
+        },
+        outputs: (jobId) => {
+          try {
+            return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
+          } catch {
+            return null;
+          }
+        },
+      },
+    });
+    stops.push(() => http.close());
+    log.info("runner started", { http: http.url, rpc: config.rpcUrl, market, ipfs: content.multiaddrs() });
+    return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
