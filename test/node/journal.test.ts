@@ -1,0 +1,61 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { zeroAddress, type Hex } from "viem";
+import type { Job } from "../../node/attest/attestation.ts";
+import { jobHash } from "../../node/attest/attestation.ts";
+import { openJournal } from "../../node/journal/journal.ts";
+
+const job = (fee: bigint): Job => ({
+  client: zeroAddress, token: zeroAddress, modelId: `0x${"ab".repeat(32)}`, version: 1, redundancy: 1, quorum: 0, protocolFeeBps: 100,
+  feePerProvider: fee, requestedAt: 1, deadline: 2, commitDeadline: 0, revealWindow: 0, minMemoryMB: 1, collateral: 0n, requiredTags: 0n,
+  inputHash: `0x${"00".repeat(32)}`,
+});
+const h = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
+const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-journal-")), "j.sqlite");
+
+describe("journal", function () {
+  it("survives reopening: cursor, jobs (with bigints) and transactions", function () {
+    const f = file();
+    const j = openJournal(f);
+    j.advance(10, h(10));
+    j.upsertJob({ jobId: 7n, paramsHash: jobHash(job(5n)), job: job(5n), input: "0x01", inputCid: null, block: 9, blockHash: h(9) });
+    j.updateJob(7n, { state: "computed", resultHash: h(1), salt: h(2) });
+    j.recordTx({ jobId: 7n, kind: "commit", nonce: 4, hash: h(3), raw: "0xdead" });
+    j.close();
+    const again = openJournal(f);
+    expect(again.cursor()).to.deep.equal({ block: 10, hash: h(10) });
+    const rec = again.getJob(7n)!;
+    expect(rec.state).to.equal("computed");
+    expect(rec.job.feePerProvider).to.equal(5n);
+    expect(rec.salt).to.equal(h(2));
+    expect(again.unsettledTxs().map((t) => t.nonce)).to.deep.equal([4]);
+    expect(again.maxNonce()).to.equal(4);
+    again.close();
+  });
+
+  it("treats the same JobRequested seen twice as one job, and a different job under the same id as new", function () {
+    const j = openJournal(file());
+    const rec = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };
+    expect(j.upsertJob(rec)).to.equal("new");
+    j.updateJob(1n, { state: "submitted" });
+    expect(j.upsertJob({ ...rec, block: 6, blockHash: h(6) })).to.equal("same");
+    expect(j.getJob(1n)!.state).to.equal("submitted");
+    expect(j.upsertJob({ ...rec, job: job(2n), paramsHash: jobHash(job(2n)) })).to.equal("replaced");
+    expect(j.getJob(1n)!.state).to.equal("seen");
+    j.close();
+  });
+
+  it("rewinds after a reorg: forgets newer blocks and marks their jobs for re-evaluation", function () {
+    const j = openJournal(file());
+    for (let b = 1; b <= 5; b++) j.advance(b, h(b));
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: "0x", inputCid: null, block: 2, blockHash: h(2) });
+    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: "0x", inputCid: null, block: 4, blockHash: h(4) });
+    expect(j.rewindTo(3)).to.deep.equal([2n]);
+    expect(j.cursor()).to.deep.equal({ block: 3, hash: h(3) });
+    expect(j.getJob(2n)!.blockHash).to.equal("0x");
+    expect(j.getJob(1n)!.blockHash).to.equal(h(2));
+    j.close();
+  });
+});
