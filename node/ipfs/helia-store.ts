@@ -1,0 +1,135 @@
+import path from "node:path";
+import { unixfs } from "@helia/unixfs";
+import { identify } from "@libp2p/identify";
+import { tcp } from "@libp2p/tcp";
+import { multiaddr } from "@multiformats/multiaddr";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import { createHelia } from "helia";
+import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
+import { importUnixfs, parseCid } from "./cid.ts";
+import type { ContentStore } from "./content-store.ts";
+import { ContentInvalidError, PeerUnreachableError } from "./errors.ts";
+import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
+
+export interface HeliaStoreOptions {
+  /** Keeps blocks, pins and the peer identity under this folder; in memory when absent. */
+  dir?: string;
+  /** libp2p listen addresses; loopback TCP on a free port by default. */
+  listen?: string[];
+  log?: (event: string, fields: object) => void;
+}
+
+/**
+ * An embedded Helia node, closed to the outside: it listens only where told (loopback by default),
+ * has no bootstrap peers, mDNS, DHT or HTTP routers or gateways, and fetches over bitswap only
+ * from peers it was told to `dial`. Provider discovery belongs to Conclave (peers announce their
+ * multiaddrs on chain), not to the public IPFS network.
+ */
+export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<ContentStore> {
+  const log = opts.log ?? (() => {});
+  const disk = opts.dir === undefined ? undefined : openDisk(opts.dir);
+  const helia = createHelia({
+    ...disk,
+    // createHelia adds public delegated routers and trustless gateways unless these are empty.
+    http: { delegatedRouters: [], recursiveGateways: [] },
+    // Keys given here replace Helia's defaults; the omitted ones (noise/tls, yamux/mplex) stay.
+    libp2p: {
+      addresses: { listen: opts.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      peerDiscovery: [],
+      // identify alone: bitswap learns from it which peers speak bitswap. No DHT, relay, UPnP,
+      // AutoNAT or AutoTLS, which all reach for the public network.
+      services: { identify: identify() },
+    },
+  });
+  try {
+    if (disk) await Promise.all([disk.blockstore.open(), disk.datastore.open()]);
+    await helia.start();
+  } catch (error) {
+    await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore.close()]);
+    // An unusable folder or listen address: nothing a retry would change.
+    throw new ConfigError(`IPFS node cannot start: ${oneLine(error)}`, { cause: error });
+  }
+  const fs = unixfs(helia);
+  let stopped: Promise<void> | undefined;
+  log("ipfs.started", { peerId: helia.libp2p.peerId.toString(), dir: opts.dir ?? null });
+
+  return {
+    async add(bytes, { signal } = {}) {
+      const cid = await importUnixfs(bytes, helia.blockstore, { signal });
+      // Pinning an already pinned CID throws in Helia; adding the same bytes twice is normal.
+      const pinned = (await helia.pins.isPinned(cid, { signal })) ? 0 : await drain(helia.pins.add(cid, { signal }));
+      log("ipfs.added", { cid: cid.toString(), bytes: bytes.byteLength, pinnedBlocks: pinned });
+      return cid.toString();
+    },
+
+    async get(cidString, read: ReadOptions = {}) {
+      const cid = parseCid(cidString);
+      const { signal } = read;
+      try {
+        signal?.throwIfAborted();
+        // The root block alone gives the file size: refuse oversized files before fetching them.
+        const stat = await fs.stat(cid, { signal });
+        if (stat.type === "directory") throw new ContentInvalidError(`${cidString} is a directory`);
+        const size = Number(stat.size);
+        checkSize(cidString, size, read.maxBytes);
+        const bytes = await readAll(cidString, fs.cat(cid, { signal }), { ...read, size });
+        log("ipfs.fetched", { cid: cidString, bytes: size });
+        return bytes;
+      } catch (error) {
+        throw mapGetError(cidString, error, signal);
+      }
+    },
+
+    multiaddrs() {
+      return helia.libp2p.getMultiaddrs().map((ma) => ma.toString());
+    },
+
+    async dial(address) {
+      let ma;
+      try {
+        ma = multiaddr(address);
+      } catch (error) {
+        throw new ConfigError(`not a multiaddr: ${JSON.stringify(address)}`, { cause: error });
+      }
+      try {
+        await helia.libp2p.dial(ma);
+      } catch (error) {
+        throw new PeerUnreachableError(`cannot dial ${address}`, { cause: error });
+      }
+      log("ipfs.dialled", { address });
+    },
+
+    stop() {
+      stopped ??= (async () => {
+        await helia.stop();
+        if (disk) await Promise.all([disk.blockstore.close(), disk.datastore.close()]);
+        log("ipfs.stopped", {});
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** pins.add is lazy: each step of the iteration pins one more block of the DAG. */
+async function drain(source: AsyncIterable<unknown>): Promise<number> {
+  let n = 0;
+  for await (const block of source) if (block) n++;
+  return n;
+}
+
+function openDisk(dir: string) {
+  return {
+    blockstore: new FsBlockstore(path.join(dir, "blocks")),
+    datastore: new FsDatastore(path.join(dir, "datastore")),
+  };
+}
+
+function mapGetError(cid: string, error: unknown, signal: AbortSignal | undefined): unknown {
+  if (error instanceof ConclaveError) return error;
+  if (error instanceof Error && (error.name === "NotAFileError" || error.name === "NotUnixFSError")) {
+    return new ContentInvalidError(`${cid} is not a UnixFS file`, { cause: error });
+  }
+  return unavailableIfAborted(cid, error, signal);
+}
