@@ -67,7 +67,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
 
     const content: ContentStore =
       config.ipfs.engine === "kubo"
-        ? createKuboStore({ url: config.ipfs.kuboUrl! })
+        ? await createKuboStore({ url: config.ipfs.kuboUrl! })
         : await createHeliaStore({ dir: path.join(config.dataDir, "ipfs"), listen: config.ipfs.listen, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
     stops.push(() => content.stop());
     for (const peer of config.ipfs.peers) {

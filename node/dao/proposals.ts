@@ -1,0 +1,93 @@
+import { keccak256, parseEventLogs, toHex, type Address, type Hex, type PublicClient } from "viem";
+import type { Wallet } from "../chain/clients.ts";
+import { conclaveContracts } from "../chain/contracts.ts";
+import type { DeploymentRecord } from "../chain/deployment.ts";
+
+/** One call the timelock makes if the proposal passes. */
+export interface Action {
+  target: Address;
+  value?: bigint;
+  data: Hex;
+}
+
+export interface Proposal {
+  id: bigint;
+  targets: Address[];
+  values: bigint[];
+  calldatas: Hex[];
+  description: string;
+  descriptionHash: Hex;
+}
+
+/** OpenZeppelin's IGovernor.ProposalState names, by value. */
+export const PROPOSAL_STATES = ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"] as const;
+
+export function proposalOf(actions: Action[], description: string, id = 0n): Proposal {
+  return {
+    id,
+    targets: actions.map((a) => a.target),
+    values: actions.map((a) => a.value ?? 0n),
+    calldatas: actions.map((a) => a.data),
+    description,
+    descriptionHash: keccak256(toHex(description)),
+  };
+}
+
+/** Submits a proposal; resolves with its id (which equals the governor's hashProposal). */
+export async function propose(publicClient: PublicClient, record: DeploymentRecord, proposer: Wallet, actions: Action[], description: string): Promise<Proposal> {
+  const { governor } = conclaveContracts(record, proposer);
+  const p = proposalOf(actions, description);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: await governor.write.propose([p.targets, p.values, p.calldatas, p.description]) });
+  const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
+  return { ...p, id: (created!.args as { proposalId: bigint }).proposalId };
+}
+
+/**
+ * Local development chains only (Hardhat): moves the clock forward and mines a block, so a
+ * governance stage (voting delay, voting period, timelock delay) passes at once.
+ */
+export async function fastForward(publicClient: PublicClient, seconds: number): Promise<void> {
+  await publicClient.request({ method: "evm_increaseTime" as never, params: [seconds] as never });
+  await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+}
+
+/**
+ * Takes a proposal through the whole cycle on a local chain: propose, wait out the voting delay,
+ * every member votes for, wait out the voting period, queue, wait out the timelock, execute.
+ * `say` reports each stage, so a person sees that time was fast-forwarded.
+ */
+export async function passOnLocalChain(opts: {
+  publicClient: PublicClient;
+  record: DeploymentRecord;
+  members: Wallet[];
+  actions: Action[];
+  description: string;
+  say?: (line: string) => void;
+}): Promise<Proposal> {
+  const { publicClient, record, members, say } = opts;
+  const [proposer] = members;
+  if (!proposer) throw new Error("at least one DAO member is needed");
+  const gov = (w: Wallet) => conclaveContracts(record, w).governor;
+  const delay = Number(await gov(proposer).read.votingDelay());
+  const period = Number(await gov(proposer).read.votingPeriod());
+  const timelockDelay = Number(await conclaveContracts(record, proposer).timelock.read.getMinDelay());
+  const p = await propose(publicClient, record, proposer, opts.actions, opts.description);
+  say?.(`proposed "${opts.description}" (id ${p.id})`);
+  await fastForward(publicClient, delay + 1);
+  say?.(`local chain: fast-forwarded ${delay + 1} s past the voting delay`);
+  for (const m of members) await mined(publicClient, gov(m).write.castVote([p.id, 1]));
+  say?.(`${members.length} member(s) voted for`);
+  await fastForward(publicClient, period + 1);
+  say?.(`local chain: fast-forwarded ${period + 1} s past the voting period`);
+  await mined(publicClient, gov(proposer).write.queue([p.targets, p.values, p.calldatas, p.descriptionHash]));
+  await fastForward(publicClient, timelockDelay + 1);
+  say?.(`queued; local chain: fast-forwarded ${timelockDelay + 1} s past the timelock delay`);
+  await mined(publicClient, gov(proposer).write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]));
+  say?.("executed");
+  return p;
+}
+
+export async function mined(publicClient: PublicClient, send: Promise<Hex>): Promise<void> {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: await send });
+  if (receipt.status !== "success") throw new Error(`transaction ${receipt.transactionHash} reverted`);
+}
