@@ -1,0 +1,532 @@
+/**
+ * Runs ONNX models in worker processes. onnxruntime-node's `session.run` (and session creation) is
+ * a synchronous native call that blocks its thread for the whole inference, so the runner's event
+ * loop (chain watching, HTTP) only validates and dispatches; workers do the blocking work.
+ *
+ * Workers are child processes, not worker threads: a blocking native run cannot be interrupted,
+ * only killed with its process, and `Worker.terminate()` during a run waits for the run and then
+ * aborts the whole runner (the binding throws a C++ exception into a terminated environment). A
+ * process also contains native crashes. A run that overstays its timeout costs its worker: the
+ * process is killed and a fresh one, reloading the same sessions, takes its place.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { endianness } from "node:os";
+import { fileURLToPath } from "node:url";
+import { ConfigError, FatalError, RetryableError } from "../errors.ts";
+import type { TensorMap } from "../tensors/dtypes.ts";
+import { InvalidInputError, validateTensors, type ModelSchema, type TensorSpec } from "./schema.ts";
+import {
+  ORT_TYPES,
+  dtypeOfOrt,
+  type FailureKind,
+  type Reply,
+  type Request,
+  type WireTensor,
+  type WireValueInfo,
+  type WorkerConfig,
+} from "./worker-protocol.ts";
+
+/** The model file's inputs/outputs differ from its schema, or it yields something the schema cannot describe. */
+export class ModelMismatchError extends FatalError {
+  readonly code = "MODEL_MISMATCH";
+}
+
+/** onnxruntime could not create a session from the model file (missing, corrupt, unsupported ops). */
+export class ModelLoadError extends FatalError {
+  readonly code = "MODEL_LOAD_FAILED";
+}
+
+/** `run` or a queued job named a key that is not (or no longer) loaded. */
+export class ModelNotLoadedError extends FatalError {
+  readonly code = "MODEL_NOT_LOADED";
+}
+
+/** onnxruntime rejected a run whose inputs matched the schema. */
+export class InferenceFailedError extends FatalError {
+  readonly code = "INFERENCE_FAILED";
+}
+
+/** The run exceeded its `timeoutMs`; the worker running it was killed. Retrying cannot make the model faster. */
+export class InferenceTimeoutError extends FatalError {
+  readonly code = "INFERENCE_TIMEOUT";
+}
+
+/** The worker process died under the request (crash, killed, or restarted after another run's timeout). */
+export class WorkerCrashedError extends RetryableError {
+  readonly code = "WORKER_CRASHED";
+}
+
+/** The executor was closed before the request finished; another process may still do the work. */
+export class ExecutorClosedError extends RetryableError {
+  readonly code = "EXECUTOR_CLOSED";
+}
+
+export type ExecutorLog = (event: string, fields: object) => void;
+
+export interface ExecutorOptions {
+  /** Worker processes, each holding its own sessions (default 1). */
+  workers?: number;
+  log?: ExecutorLog;
+  /** onnxruntime intra-op threads per session; by default onnxruntime uses every core, which oversubscribes with several workers. */
+  intraOpThreads?: number;
+  /** Honour `RunOptions.debug` (tests only). */
+  testHooks?: boolean;
+}
+
+export interface RunOptions {
+  /** Wall-clock limit from the moment the run is handed to its worker (queueing and session loading excluded). */
+  timeoutMs?: number;
+  /** Test hooks, ignored unless the executor was created with `testHooks: true`. */
+  debug?: {
+    /** Block the worker this long before `session.run`, as a slow model would. */
+    delayMs?: number;
+    /** Make the worker process exit abruptly, without replying, instead of running. */
+    crash?: boolean;
+  };
+}
+
+export interface RunResult {
+  outputs: TensorMap;
+  /** Duration of `session.run` inside the worker. */
+  inferenceMs: number;
+}
+
+export interface ExecutorStats {
+  /** Runs that returned outputs. */
+  runs: number;
+  /** Runs that were dispatched and failed (timeouts included); invalid inputs are not counted. */
+  failures: number;
+  timeouts: number;
+  /** Workers replaced after a crash or a timeout. */
+  workerRestarts: number;
+}
+
+export interface Executor {
+  load(key: string, modelPath: string, schema: ModelSchema): Promise<void>;
+  /**
+   * The input bytes are read when the run is handed to a worker, not when `run` is called: the
+   * caller must not change them until the promise settles. They are never detached or changed,
+   * so a run that fails as retryable can be submitted again with the same tensors.
+   */
+  run(key: string, inputs: TensorMap, opts?: RunOptions): Promise<RunResult>;
+  unload(key: string): Promise<void>;
+  close(): Promise<void>;
+  stats(): ExecutorStats;
+}
+
+type Ok<Op extends Request["op"]> = Extract<Reply, { ok: true; op: Op }>;
+type LoadInfo = Ok<"load">;
+
+interface Pending {
+  resolve: (reply: Reply & { ok: true }) => void;
+  reject: (error: Error) => void;
+}
+
+/** One live worker process; replaced as a whole when the process is lost. */
+interface Handle {
+  child: ChildProcess;
+  exited: Promise<void>;
+  pending: Map<number, Pending>;
+  sessions: Map<string, Promise<LoadInfo>>;
+  /** Whether it ever replied: a worker lost before its first reply is not respawned eagerly, to avoid a crash loop. */
+  answered: boolean;
+  gone: boolean;
+}
+
+interface Job {
+  key: string;
+  inputs: WireTensor[];
+  timeoutMs: number | undefined;
+  debug: RunOptions["debug"];
+  resolve: (result: RunResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A worker position: jobs queue here and run one at a time, so a timeout only ever measures its own run. */
+interface Slot {
+  index: number;
+  handle: Handle | null;
+  /** Sessions this position serves; a replacement worker reloads them. */
+  keys: Set<string>;
+  queue: Job[];
+  busy: boolean;
+}
+
+interface Model {
+  path: string;
+  schema: ModelSchema;
+  ready: Promise<void>;
+}
+
+const FAILURES: Record<FailureKind, new (message: string) => Error> = {
+  load: ModelLoadError,
+  run: InferenceFailedError,
+  "not-loaded": ModelNotLoadedError,
+  "unsupported-output": ModelMismatchError,
+};
+
+/** A load that fails because its worker was lost is retried this many times on a fresh worker. */
+const LOAD_RETRIES = 2;
+
+function checkSupported(schema: ModelSchema): void {
+  for (const spec of [...schema.inputs, ...schema.outputs]) {
+    if (!ORT_TYPES[spec.dtype]) throw new ModelMismatchError(`tensor ${spec.name}: onnxruntime-node cannot exchange ${spec.dtype} tensors`);
+  }
+}
+
+function checkMatch(specs: TensorSpec[], infos: WireValueInfo[], what: string): void {
+  const byName = new Map(infos.map((i) => [i.name, i]));
+  const expected = specs.map((s) => s.name).sort();
+  const actual = [...byName.keys()].sort();
+  if (expected.join("\0") !== actual.join("\0")) {
+    throw new ModelMismatchError(`model ${what}s are [${actual.join(", ")}], schema says [${expected.join(", ")}]`);
+  }
+  for (const spec of specs) {
+    const type = byName.get(spec.name)!.type;
+    const dtype = type === null ? undefined : dtypeOfOrt(type);
+    if (dtype !== spec.dtype) throw new ModelMismatchError(`model ${what} ${spec.name} is ${type ?? "not a tensor"}, schema says ${spec.dtype}`);
+  }
+}
+
+/** Views of the caller's tensors: the IPC serializer copies the viewed bytes once, when the run is sent. */
+function toWire(inputs: TensorMap): WireTensor[] {
+  return Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+}
+
+function fromWire(tensors: WireTensor[]): TensorMap {
+  const out: TensorMap = {};
+  for (const t of tensors) out[t.name] = { dtype: t.dtype, shape: t.shape, data: t.data };
+  return out;
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL("./worker.ts", import.meta.url));
+
+/** An idle worker must not keep the runner alive; one with work outstanding must. */
+function setRef(child: ChildProcess, on: boolean): void {
+  // The IPC channel is a handle of its own: unref'ing the process alone does not release it.
+  const channel = child.channel as { ref(): void; unref(): void } | null | undefined;
+  if (on) {
+    child.ref();
+    channel?.ref();
+  } else {
+    child.unref();
+    channel?.unref();
+  }
+}
+
+export function createExecutor(opts: ExecutorOptions = {}): Executor {
+  const workerCount = opts.workers ?? 1;
+  if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new ConfigError(`workers must be a positive integer, got ${workerCount}`);
+  if (opts.intraOpThreads !== undefined && (!Number.isSafeInteger(opts.intraOpThreads) || opts.intraOpThreads < 1)) {
+    throw new ConfigError(`intraOpThreads must be a positive integer, got ${opts.intraOpThreads}`);
+  }
+  // Tensor bytes are little-endian and become typed arrays in place, which read host order.
+  if (endianness() !== "LE") throw new ConfigError("the inference executor needs a little-endian host");
+
+  const log: ExecutorLog = opts.log ?? (() => {});
+  const config: WorkerConfig = { testHooks: opts.testHooks === true };
+  if (opts.intraOpThreads) config.intraOpThreads = opts.intraOpThreads;
+  const models = new Map<string, Model>();
+  const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], busy: false }));
+  const terminating = new Set<Promise<void>>();
+  const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0 };
+  let nextId = 1;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  function settle(handle: Handle, id: number): Pending | undefined {
+    const p = handle.pending.get(id);
+    if (!p) return undefined;
+    handle.pending.delete(id);
+    if (handle.pending.size === 0) setRef(handle.child, false);
+    return p;
+  }
+
+  function spawn(slot: Slot): Handle {
+    // Advanced serialization carries typed arrays and bigints, and sends only the bytes a view covers.
+    const child = fork(WORKER_ENTRY, [JSON.stringify(config)], {
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // A second process cannot take the runner's debugger port.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith("--inspect")),
+    });
+    setRef(child, false);
+    const pid = child.pid;
+    const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), answered: false, gone: false };
+    child.on("message", (reply: Reply) => {
+      handle.answered = true;
+      const p = settle(handle, reply.id);
+      if (!p) return;
+      if (reply.ok) p.resolve(reply);
+      else p.reject(new FAILURES[reply.kind](reply.message));
+    });
+    child.on("error", (error) => lost(slot, handle, error));
+    child.on("exit", (exitCode, signal) => {
+      log("executor.worker_exited", { worker: slot.index, pid, exitCode, signal });
+      lost(slot, handle, new Error(`worker exited with ${signal ?? `code ${exitCode}`}`));
+    });
+    slot.handle = handle;
+    log("executor.worker_started", { worker: slot.index, pid });
+    for (const key of slot.keys) ensureSession(slot, handle, key).catch(() => {});
+    return handle;
+  }
+
+  /** Takes a handle out of service and fails whatever it still owed. */
+  function retire(slot: Slot, handle: Handle, error: () => Error): void {
+    handle.gone = true;
+    if (slot.handle === handle) slot.handle = null;
+    for (const id of [...handle.pending.keys()]) settle(handle, id)!.reject(error());
+  }
+
+  /** SIGKILL, because a process blocked in a native run never gets to handle a gentler signal. */
+  function stop(handle: Handle): Promise<void> {
+    // Held until the exit arrives: `close()` and the stats must not be outrun by the process exiting first.
+    setRef(handle.child, true);
+    handle.child.kill("SIGKILL");
+    return handle.exited;
+  }
+
+  /** Stops a retired worker and lets `close()` wait for it. */
+  function reap(handle: Handle): void {
+    const exited = stop(handle);
+    terminating.add(exited);
+    void exited.then(() => terminating.delete(exited));
+  }
+
+  function lost(slot: Slot, handle: Handle, cause: unknown): void {
+    if (handle.gone) return;
+    retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} died`, { cause }));
+    log("executor.worker_crashed", { worker: slot.index, error: cause instanceof Error ? cause.message : String(cause) });
+    // An "error" (say, a broken IPC channel) can come from a process that is still alive.
+    if (handle.child.exitCode === null && handle.child.signalCode === null) reap(handle);
+    if (closed) return;
+    counters.workerRestarts++;
+    if (handle.answered) spawn(slot);
+  }
+
+  function kill(slot: Slot, handle: Handle, reason: string): void {
+    retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after ${reason}`));
+    reap(handle);
+    if (closed) return;
+    counters.workerRestarts++;
+    spawn(slot);
+  }
+
+  function request<Op extends Request["op"]>(
+    handle: Handle,
+    req: Extract<Request, { op: Op }>,
+    timeout?: { ms: number; onTimeout: () => Error },
+  ): Promise<Ok<Op>> {
+    if (handle.gone) return Promise.reject(new WorkerCrashedError("inference worker is gone"));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const clear = () => timer !== undefined && clearTimeout(timer);
+      handle.pending.set(req.id, {
+        resolve: (reply) => (clear(), resolve(reply as Ok<Op>)),
+        reject: (error) => (clear(), reject(error)),
+      });
+      if (handle.pending.size === 1) setRef(handle.child, true);
+      if (timeout) {
+        timer = setTimeout(() => {
+          // Settled first, so the worker's replacement does not also fail this request as a crash.
+          const p = settle(handle, req.id);
+          if (p) p.reject(timeout.onTimeout());
+        }, timeout.ms);
+      }
+      handle.child.send(req, (error) => {
+        // The exit handler fails everything pending when the channel went away with the process.
+        if (error && !handle.gone) settle(handle, req.id)?.reject(new WorkerCrashedError("could not send to the inference worker", { cause: error }));
+      });
+    });
+  }
+
+  function ensureSession(slot: Slot, handle: Handle, key: string): Promise<LoadInfo> {
+    const existing = handle.sessions.get(key);
+    if (existing) return existing;
+    const model = models.get(key);
+    if (!model) return Promise.reject(new ModelNotLoadedError(`model ${key} is not loaded`));
+    slot.keys.add(key);
+    const t0 = performance.now();
+    const p = request(handle, { op: "load", id: nextId++, key, path: model.path });
+    handle.sessions.set(key, p);
+    p.then(
+      (info) => log("executor.session_loaded", { key, worker: slot.index, loadMs: info.loadMs, totalMs: performance.now() - t0 }),
+      (error) => {
+        if (handle.sessions.get(key) === p) handle.sessions.delete(key);
+        if (error instanceof ModelLoadError) slot.keys.delete(key);
+      },
+    );
+    return p;
+  }
+
+  /** Least queued work first; among equals, a worker that already holds the session. */
+  function pick(key: string): Slot {
+    let best = slots[0]!;
+    const load = (s: Slot) => s.queue.length + (s.busy ? 1 : 0);
+    for (const s of slots) {
+      const d = load(s) - load(best);
+      if (d < 0 || (d === 0 && s.keys.has(key) && !best.keys.has(key))) best = s;
+    }
+    return best;
+  }
+
+  async function execute(slot: Slot, job: Job): Promise<RunResult> {
+    const model = models.get(job.key);
+    if (!model) throw new ModelNotLoadedError(`model ${job.key} was unloaded`);
+    const handle = slot.handle ?? spawn(slot);
+    await ensureSession(slot, handle, job.key);
+    // Reloads queued ahead of the run would otherwise eat into its timeout.
+    await Promise.allSettled(handle.sessions.values());
+    const req: Extract<Request, { op: "run" }> = { op: "run", id: nextId++, key: job.key, inputs: job.inputs };
+    if (config.testHooks && job.debug) req.debug = job.debug;
+    const timeoutMs = job.timeoutMs;
+    const timeout =
+      timeoutMs === undefined
+        ? undefined
+        : {
+            ms: timeoutMs,
+            onTimeout: () => {
+              log("executor.run_timeout", { key: job.key, worker: slot.index, timeoutMs });
+              // Killing the process is the only way to stop a native run that is still blocking the worker.
+              kill(slot, handle, "a timeout");
+              return new InferenceTimeoutError(`inference of ${job.key} exceeded ${timeoutMs} ms`);
+            },
+          };
+    const reply = await request(handle, req, timeout);
+    const outputs = fromWire(reply.outputs);
+    try {
+      validateTensors(model.schema.outputs, outputs, "output");
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error });
+      throw error;
+    }
+    return { outputs, inferenceMs: reply.inferenceMs };
+  }
+
+  function pump(slot: Slot): void {
+    if (slot.busy || closed) return;
+    const job = slot.queue.shift();
+    if (!job) return;
+    slot.busy = true;
+    execute(slot, job)
+      .then(
+        (result) => {
+          counters.runs++;
+          job.resolve(result);
+        },
+        (error) => {
+          if (!closed) {
+            counters.failures++;
+            if (error instanceof InferenceTimeoutError) counters.timeouts++;
+          }
+          job.reject(closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error);
+        },
+      )
+      .finally(() => {
+        slot.busy = false;
+        pump(slot);
+      });
+  }
+
+  async function unloadEverywhere(key: string): Promise<void> {
+    await Promise.all(
+      slots.map(async (slot) => {
+        slot.keys.delete(key);
+        const handle = slot.handle;
+        if (!handle || !handle.sessions.has(key)) return;
+        handle.sessions.delete(key);
+        // A lost worker took its sessions with it; nothing is left to release.
+        await request(handle, { op: "unload", id: nextId++, key }).catch(() => {});
+      }),
+    );
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new ExecutorClosedError("executor is closed");
+  }
+
+  return {
+    load(key, modelPath, schema) {
+      try {
+        assertOpen();
+        checkSupported(schema);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const existing = models.get(key);
+      if (existing) return existing.ready;
+      const model: Model = { path: modelPath, schema, ready: Promise.resolve() };
+      models.set(key, model);
+      model.ready = (async () => {
+        for (let attempt = 0; ; attempt++) {
+          const slot = pick(key);
+          try {
+            const info = await ensureSession(slot, slot.handle ?? spawn(slot), key);
+            checkMatch(schema.inputs, info.inputs, "input");
+            checkMatch(schema.outputs, info.outputs, "output");
+            log("executor.model_loaded", { key, path: modelPath });
+            return;
+          } catch (error) {
+            if (!(error instanceof WorkerCrashedError) || attempt >= LOAD_RETRIES || closed) throw error;
+          }
+        }
+      })();
+      model.ready.catch(() => {
+        if (models.get(key) !== model) return;
+        models.delete(key);
+        void unloadEverywhere(key);
+      });
+      return model.ready;
+    },
+
+    async run(key, inputs, runOpts = {}) {
+      assertOpen();
+      const model = models.get(key);
+      if (!model) throw new ModelNotLoadedError(`model ${key} is not loaded`);
+      await model.ready;
+      validateTensors(model.schema.inputs, inputs, "input");
+      const { timeoutMs } = runOpts;
+      if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+        throw new ConfigError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+      }
+      assertOpen();
+      const wire = toWire(inputs);
+      const slot = pick(key);
+      return new Promise<RunResult>((resolve, reject) => {
+        slot.queue.push({ key, inputs: wire, timeoutMs, debug: runOpts.debug, resolve, reject });
+        pump(slot);
+      });
+    },
+
+    async unload(key) {
+      if (!models.delete(key)) return;
+      await unloadEverywhere(key);
+    },
+
+    close() {
+      if (closing) return closing;
+      closed = true;
+      const exits: Promise<unknown>[] = [...terminating];
+      for (const slot of slots) {
+        for (const job of slot.queue.splice(0)) job.reject(new ExecutorClosedError("executor closed before the run started"));
+        const handle = slot.handle;
+        if (handle) {
+          retire(slot, handle, () => new ExecutorClosedError("executor closed"));
+          exits.push(stop(handle));
+        }
+      }
+      models.clear();
+      closing = Promise.allSettled(exits).then(
+        // A child's process handle is released in the loop's close phase after its events fire; a
+        // timer runs after that phase, so nothing of the executor is left when close() resolves.
+        () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
+      );
+      return closing;
+    },
+
+    stats() {
+      return { ...counters };
+    },
+  };
+}
