@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import ort from "onnxruntime-node";
+import { parseEther, zeroAddress } from "viem";
+import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
+import { attestationFor, verifyAttestation } from "../../node/attest/attestation.ts";
+import { conclaveContracts } from "../../node/chain/contracts.ts";
+import { fetchVerifiedOutputs, requestInference, waitForJob } from "../../node/client/jobs.ts";
+import { sampleModel } from "../../node/models/samples.ts";
+import type { TensorMap } from "../../node/tensors/dtypes.ts";
+import { tensorValues } from "../../node/tensors/dtypes.ts";
+import { startDevnet, spawnRunner, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+
+/** The reference: the same model and input run directly with onnxruntime in this process. */
+async function directRun(name: string, inputs: TensorMap): Promise<TensorMap> {
+  const sample = sampleModel(name);
+  const session = await ort.InferenceSession.create(sample.onnx());
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(inputs)) {
+    const values = tensorValues(t);
+    feeds[k] = t.dtype === "I64" ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape) : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
+  }
+  const out = await session.run(feeds);
+  const result: TensorMap = {};
+  for (const [k, v] of Object.entries(out)) {
+    const data = v.data as Float32Array;
+    result[k] = { dtype: "F32", shape: [...v.dims], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
+  }
+  await session.release();
+  return result;
+}
+
+describe("node runners end to end (Hardhat JSON-RPC node, Helia, onnxruntime)", function () {
+  this.timeout(300_000);
+  let net: Devnet;
+  let runners: RunnerProcess[] = [];
+
+  before(async function () {
+    net = await startDevnet();
+    runners = await Promise.all([4, 5, 6].map((i) => spawnRunner(net, i)));
+  });
+  after(async function () {
+    await Promise.all(runners.map((r) => r.stop()));
+    await net?.stop();
+  });
+
+  it("serves a k = 1 job on the generated tiny-mlp model: the result equals a direct onnxruntime run", async function () {
+    const sample = sampleModel("tiny-mlp");
+    const client = net.wallet(7);
+    const inputs = sample.exampleInputs();
+    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "tiny-mlp", inputs, feePerProvider: parseEther("0.01") });
+    const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000 });
+    expect(outcome.status).to.equal("settled");
+    expect(outcome.deliveries).to.have.length(1);
+    const delivery = outcome.deliveries[0]!;
+    const outputs = await fetchVerifiedOutputs(delivery, sample.outputQuantum, net.publisher);
+    const expected = await directRun("tiny-mlp", inputs);
+    expect(canonicalResultHash(expected, quantumFromChain(sample.outputQuantum))).to.equal(delivery.resultHash);
+    expect(tensorValues(outputs.probs!)).to.deep.equal(tensorValues(expected.probs!));
+
+    // The runner serves its signed attestation by job id; anyone can verify it.
+    const runner = runners.find((r) => r.address.toLowerCase() === delivery.provider.toLowerCase())!;
+    const served = (await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as { state: string; signature: `0x${string}` };
+    const { job } = (await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n }))[0]!.args as { job: never };
+    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, job, delivery.resultHash, delivery.outputRef), served.signature);
+    expect(ok).to.equal(true);
+  });
+
+  it("serves a k = 3 job on the published Silero VAD model: three providers agree and are paid, then withdraw", async function () {
+    const sample = sampleModel("silero-vad-v5");
+    const client = net.wallet(7);
+    const inputs = sample.exampleInputs();
+    const fee = parseEther("0.02");
+    const market = conclaveContracts(net.record, net.publicClient).market;
+    const before = await Promise.all(runners.map((r) => market.read.balanceOf([r.address, zeroAddress])));
+    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "silero-vad-v5", inputs, redundancy: 3, feePerProvider: fee });
+    const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 120_000 });
+    expect(outcome.status).to.equal("settled");
+    expect(outcome.deliveries).to.have.length(3);
+    const expected = canonicalResultHash(await directRun("silero-vad-v5", inputs), quantumFromChain(sample.outputQuantum));
+    expect(outcome.resultHash).to.equal(expected);
+    for (const d of outcome.deliveries) {
+      expect(d.resultHash).to.equal(expected);
+      // Silero's outputs are over the inline limit, so they are fetched from the runner's IPFS node.
+      const runner = runners.find((r) => r.address.toLowerCase() === d.provider.toLowerCase())!;
+      for (const addr of runner.ipfs) await net.publisher.dial(addr).catch(() => undefined);
+      await fetchVerifiedOutputs(d, sample.outputQuantum, net.publisher);
+    }
+    const after = await Promise.all(runners.map((r) => market.read.balanceOf([r.address, zeroAddress])));
+    after.forEach((a, i) => expect(a - before[i]!).to.equal(fee));
+
+    // Each provider withdraws its earnings.
+    for (const r of runners) {
+      const wallet = net.wallet(r.index);
+      const balance = await market.read.balanceOf([r.address, zeroAddress]);
+      const eth0 = await net.publicClient.getBalance({ address: r.address });
+      const hash = await conclaveContracts(net.record, wallet).market.write.withdraw([zeroAddress]);
+      const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
+      expect(await net.publicClient.getBalance({ address: r.address })).to.equal(eth0 + balance - receipt.gasUsed * receipt.effectiveGasPrice);
+      expect(await market.read.balanceOf([r.address, zeroAddress])).to.equal(0n);
+    }
+  });
+});
