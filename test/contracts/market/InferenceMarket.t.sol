@@ -1,0 +1,2760 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Test, Vm} from "../utils/Test.sol";
+import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
+import {IInferenceMarket} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
+import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {FeeOnTransferERC20} from "../../../contracts/mocks/FeeOnTransferERC20.sol";
+
+// Helper contracts live in this file: Hardhat may not find them when a single test file is run.
+
+/// @notice Receives a callback on every transfer of a {HookERC20}.
+interface ITransferHook {
+    function onTokenTransfer(address from, address to, uint256 amount) external;
+}
+
+/// @notice Malicious ERC-20: after every transfer (transfer and transferFrom alike) it calls its
+/// hook, which may re-enter whatever contract moved the tokens.
+contract HookERC20 is ERC20 {
+    address public hook;
+
+    constructor() ERC20("Hook", "HOOK") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function setHook(address hook_) external {
+        hook = hook_;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        super._update(from, to, value);
+        if (hook != address(0) && from != address(0) && to != address(0)) {
+            ITransferHook(hook).onTokenTransfer(from, to, value);
+        }
+    }
+}
+
+/// @notice An attacker account (client or payee): when armed, the next token-transfer callback or
+/// ETH receipt makes one call to `target` with `payload` (a re-entry). With `bubble` the re-entry's
+/// revert is re-thrown; without it the revert is swallowed and recorded.
+contract Reenterer is ITransferHook {
+    address public target;
+    bytes public payload;
+    bool public armed;
+    bool public bubble;
+    uint256 public attempts;
+    bool public lastOk;
+    bytes public lastReturn;
+
+    function arm(address target_, bytes calldata payload_, bool bubble_) external {
+        target = target_;
+        payload = payload_;
+        bubble = bubble_;
+        armed = true;
+    }
+
+    function onTokenTransfer(address, address, uint256) external {
+        _reenter();
+    }
+
+    receive() external payable {
+        _reenter();
+    }
+
+    function _reenter() private {
+        if (!armed) return;
+        armed = false;
+        ++attempts;
+        (bool ok, bytes memory ret) = target.call(payload);
+        lastOk = ok;
+        lastReturn = ret;
+        if (!ok && bubble) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+    }
+}
+
+/// @notice A client contract that cannot receive ETH (no receive, no fallback).
+contract EthRejecter {}
+
+/// @notice Shared fixture. The test contract is the DAO (`DEFAULT_ADMIN_ROLE` of both registries
+/// and of the market); `guardian` may pause; providers have known private keys so they can sign
+/// EIP-712 attestations.
+abstract contract InferenceMarketFixture is Test {
+    uint256 internal constant START = 1_700_000_000;
+    string internal constant NAME = "resnet-50";
+    /// @dev sha256("weights v1"), written out: calling the sha256 precompile would consume pranks.
+    bytes32 internal constant WEIGHTS_SHA256 = 0x13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8;
+    string internal constant WEIGHTS_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+    string internal constant SCHEMA_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    string internal constant INPUT_CID = "bafkreie7ohywtosou76tasm7j63yigtzxe7d5zqus4zu3j6oltvgtibeom";
+
+    uint96 internal constant FEE = 1e18;
+    uint96 internal constant MIN_FEE = 1e17;
+    uint16 internal constant PROTOCOL_FEE_BPS = 100;
+    uint16 internal constant QUORUM_BPS = 5_000;
+    uint8 internal constant MAX_K = 7;
+    uint32 internal constant COMMIT_WINDOW = 120;
+    uint32 internal constant REVEAL_WINDOW = 120;
+    uint32 internal constant MAX_INLINE = 1024;
+    uint40 internal constant MAX_DURATION = 1 days;
+    uint128 internal constant COLLATERAL = 10e18;
+    uint40 internal constant DEPRECATION = 7 days;
+    uint40 internal constant UNBONDING = 7 days;
+    uint256 internal constant MIN_STAKE = 100e18;
+    uint256 internal constant STAKE = 1_000e18;
+    uint32 internal constant MIN_MEMORY = 2048;
+    uint32 internal constant MEMORY = 4096;
+    uint256 internal constant TAGS = 0x7;
+    uint256 internal constant REQUIRED_TAGS = 0x3;
+    uint256 internal constant NUM_PROVIDERS = 7;
+
+    bytes32 internal constant RESULT = keccak256("result");
+    bytes32 internal constant OTHER_RESULT = keccak256("other result");
+    bytes32 internal constant THIRD_RESULT = keccak256("third result");
+    bytes internal constant INPUT = hex"0102030405";
+    bytes internal constant OUTPUT = "bafkreioutputoutputoutputoutputoutputoutputoutputoutput";
+
+    uint256 internal constant PENDING_PK = 0xB1;
+    uint256 internal constant LOW_MEMORY_PK = 0xB2;
+    uint256 internal constant FEW_TAGS_PK = 0xB3;
+    uint256 internal constant OUTSIDER_PK = 0xB4;
+
+    address internal guardian = address(0x6A4D);
+    address internal treasury = address(0x7EA5);
+    address internal client = address(0xC11E47);
+    address internal stranger = address(0x5757);
+
+    MockERC20 internal stakeToken;
+    MockERC20 internal payToken;
+    ModelRegistry internal models;
+    ProviderRegistry internal registry;
+    InferenceMarket internal market;
+    bytes32 internal modelId;
+
+    uint256[NUM_PROVIDERS] internal pks;
+    address[NUM_PROVIDERS] internal prov;
+    /// @dev Registered, never approved.
+    address internal pending;
+    /// @dev Approved, 1024 MB (below the version's 2048).
+    address internal lowMemory;
+    /// @dev Approved, tags 0x1 (jobs require 0x3).
+    address internal fewTags;
+    /// @dev Never registered.
+    address internal outsider;
+
+    function setUp() public virtual {
+        vm.warp(START);
+        stakeToken = new MockERC20("Conclave Stake", "CSTK", 18);
+        payToken = new MockERC20("USD Coin", "USDC", 18);
+        models = new ModelRegistry(address(this), guardian, DEPRECATION);
+        registry = new ProviderRegistry(address(this), guardian, stakeToken, uint128(MIN_STAKE), UNBONDING);
+
+        (modelId,) = models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 1);
+
+        market = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy());
+        registry.grantRole(registry.MARKET_ROLE(), address(market));
+        market.setTokenAllowed(address(payToken), true);
+
+        for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
+            pks[i] = 0xA1 + i;
+            prov[i] = vm.addr(pks[i]);
+            _register(prov[i], MEMORY, TAGS);
+            registry.approveProvider(prov[i]);
+        }
+        pending = vm.addr(PENDING_PK);
+        _register(pending, MEMORY, TAGS);
+        lowMemory = vm.addr(LOW_MEMORY_PK);
+        _register(lowMemory, 1024, TAGS);
+        registry.approveProvider(lowMemory);
+        fewTags = vm.addr(FEW_TAGS_PK);
+        _register(fewTags, MEMORY, 0x1);
+        registry.approveProvider(fewTags);
+        outsider = vm.addr(OUTSIDER_PK);
+    }
+
+    // ---------------------------------------------------------------- set-up helpers
+
+    function _versionParams() internal pure returns (IModelRegistry.VersionParams memory) {
+        return IModelRegistry.VersionParams({
+            weightsCid: WEIGHTS_CID,
+            weightsSha256: WEIGHTS_SHA256,
+            schemaCid: SCHEMA_CID,
+            runtime: bytes32("onnxruntime-1.30-cpu"),
+            outputQuantum: 1e14,
+            minMemoryMB: MIN_MEMORY,
+            minFee: MIN_FEE
+        });
+    }
+
+    function _defaultPolicy() internal pure returns (IInferenceMarket.Policy memory) {
+        return IInferenceMarket.Policy({
+            protocolFeeBps: PROTOCOL_FEE_BPS,
+            quorumBps: QUORUM_BPS,
+            maxRedundancy: MAX_K,
+            commitWindow: COMMIT_WINDOW,
+            revealWindow: REVEAL_WINDOW,
+            maxInlineInputBytes: MAX_INLINE,
+            maxJobDuration: MAX_DURATION,
+            collateralPerJob: COLLATERAL
+        });
+    }
+
+    function _register(address p, uint32 memoryMB, uint256 tags) internal {
+        stakeToken.mint(p, STAKE);
+        vm.prank(p);
+        stakeToken.approve(address(registry), STAKE);
+        IProviderRegistry.Capabilities memory caps = IProviderRegistry.Capabilities({
+            memoryMB: memoryMB,
+            accelerator: bytes32("cpu"),
+            region: bytes32("eu-west"),
+            tags: tags
+        });
+        vm.prank(p);
+        registry.register(STAKE, caps, "ipfs://provider");
+    }
+
+    // ---------------------------------------------------------------- job helpers
+
+    /// @dev A request on version 1, inline input, deadline in one hour.
+    function _req(uint8 k, address token) internal view returns (IInferenceMarket.JobRequest memory r) {
+        r.modelId = modelId;
+        r.version = 1;
+        r.redundancy = k;
+        r.feePerProvider = FEE;
+        r.token = token;
+        r.deadline = uint40(block.timestamp + 1 hours);
+        r.requiredTags = REQUIRED_TAGS;
+        r.input = INPUT;
+    }
+
+    function _escrow(uint8 k) internal view returns (uint256) {
+        return market.escrowOf(k, FEE, PROTOCOL_FEE_BPS);
+    }
+
+    /// @dev Funds `who` with exactly the escrow, requests as `who` on `m`, and returns the `Job`
+    /// decoded from {JobRequested}; checks that it equals the struct rebuilt from the request.
+    function _requestOn(InferenceMarket m, address who, IInferenceMarket.JobRequest memory r)
+        internal
+        returns (uint256 id, IInferenceMarket.Job memory job)
+    {
+        uint256 escrow = m.escrowOf(r.redundancy, r.feePerProvider, m.policy().protocolFeeBps);
+        IInferenceMarket.Job memory expected = _expectedJob(m, r, who);
+        uint256 value;
+        if (r.token == address(0)) {
+            vm.deal(who, who.balance + escrow);
+            value = escrow;
+        } else {
+            MockERC20(r.token).mint(who, escrow);
+            vm.prank(who);
+            MockERC20(r.token).approve(address(m), escrow);
+        }
+        vm.recordLogs();
+        vm.prank(who);
+        id = m.requestJob{value: value}(r);
+        job = _jobFromLogs(m, id, vm.getRecordedLogs());
+        assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(expected)), "emitted job == rebuilt job");
+    }
+
+    function _requestAs(address who, IInferenceMarket.JobRequest memory r)
+        internal
+        returns (uint256 id, IInferenceMarket.Job memory job)
+    {
+        return _requestOn(market, who, r);
+    }
+
+    function _request(uint8 k, address token) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+        return _requestAs(client, _req(k, token));
+    }
+
+    function _requestEth(uint8 k) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+        return _request(k, address(0));
+    }
+
+    /// @dev Finds the `Job` of `{JobRequested}(id)` emitted by `m` in `logs`.
+    function _jobFromLogs(InferenceMarket m, uint256 id, Vm.Log[] memory logs)
+        internal
+        pure
+        returns (IInferenceMarket.Job memory job)
+    {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(m) && logs[i].topics[0] == IInferenceMarket.JobRequested.selector
+                    && uint256(logs[i].topics[1]) == id
+            ) {
+                (job,,) = abi.decode(logs[i].data, (IInferenceMarket.Job, bytes, string));
+                return job;
+            }
+        }
+        fail("JobRequested not found");
+    }
+
+    /// @dev The `Job` the market must store for `r` requested by `who` now, rebuilt by hand.
+    function _expectedJob(InferenceMarket m, IInferenceMarket.JobRequest memory r, address who)
+        internal
+        view
+        returns (IInferenceMarket.Job memory job)
+    {
+        IInferenceMarket.Policy memory p = m.policy();
+        uint32 version = r.version == 0 ? models.getModel(r.modelId).activeVersion : r.version;
+        job.client = who;
+        job.token = r.token;
+        job.modelId = r.modelId;
+        job.version = version;
+        job.redundancy = r.redundancy;
+        job.protocolFeeBps = p.protocolFeeBps;
+        job.feePerProvider = r.feePerProvider;
+        job.requestedAt = uint40(block.timestamp);
+        job.deadline = r.deadline;
+        job.minMemoryMB = models.getVersion(r.modelId, version).minMemoryMB;
+        job.requiredTags = r.requiredTags;
+        job.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
+        if (r.redundancy > 1) {
+            uint256 commitEnd = block.timestamp + p.commitWindow;
+            job.commitDeadline = uint40(commitEnd < r.deadline ? commitEnd : r.deadline);
+            job.revealWindow = p.revealWindow;
+            uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / 10_000 + 1;
+            job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
+            job.collateral = p.collateralPerJob;
+        }
+    }
+
+    function _status(uint256 id) internal view returns (uint256 status) {
+        (IInferenceMarket.JobStatus s,,,) = market.jobState(id);
+        return uint256(s);
+    }
+
+    function _seated(uint256 id) internal view returns (uint256 seated) {
+        (, uint8 s,,) = market.jobState(id);
+        return s;
+    }
+
+    function _revealed(uint256 id) internal view returns (uint256 revealed) {
+        (,, uint8 r,) = market.jobState(id);
+        return r;
+    }
+
+    function _revealStart(uint256 id) internal view returns (uint256 startedAt) {
+        (,,, uint40 t) = market.jobState(id);
+        return t;
+    }
+
+    // ---------------------------------------------------------------- provider helpers
+
+    function _submit(uint256 id, IInferenceMarket.Job memory job, address p) internal {
+        vm.prank(p);
+        market.submitResult(id, job, RESULT, OUTPUT);
+    }
+
+    function _salt(address p) internal pure returns (bytes32) {
+        return keccak256(abi.encode("salt", p));
+    }
+
+    function _commitment(uint256 id, address p, bytes32 result, bytes32 salt) internal pure returns (bytes32) {
+        return keccak256(abi.encode(id, p, result, salt));
+    }
+
+    function _commit(uint256 id, IInferenceMarket.Job memory job, address p, bytes32 result)
+        internal
+        returns (uint8 seat)
+    {
+        bytes32 c = _commitment(id, p, result, _salt(p));
+        vm.prank(p);
+        seat = market.commit(id, job, c);
+    }
+
+    function _reveal(uint256 id, IInferenceMarket.Job memory job, address p, uint8 seat, bytes32 result) internal {
+        bytes32 salt = _salt(p);
+        vm.prank(p);
+        market.reveal(id, job, seat, result, salt, OUTPUT);
+    }
+
+    function _sign(
+        InferenceMarket m,
+        uint256 pk,
+        uint256 id,
+        IInferenceMarket.Job memory job,
+        bytes32 result
+    ) internal view returns (IInferenceMarket.SignedResult memory item) {
+        bytes32 digest = m.attestationDigest(id, job, result, OUTPUT);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        item = IInferenceMarket.SignedResult({
+            jobId: id,
+            job: job,
+            resultHash: result,
+            outputRef: OUTPUT,
+            signature: abi.encodePacked(r, s, v)
+        });
+    }
+
+    /// @dev The address a signed item recovers to on `m` (what the market will see as signer).
+    function _recovered(InferenceMarket m, IInferenceMarket.SignedResult memory item)
+        internal
+        view
+        returns (address)
+    {
+        bytes32 digest = m.attestationDigest(item.jobId, item.job, item.resultHash, item.outputRef);
+        bytes memory sig = item.signature;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+            v := byte(0, mload(add(sig, 0x60)))
+        }
+        return ecrecover(digest, v, r, s);
+    }
+
+    function _one(IInferenceMarket.SignedResult memory item)
+        internal
+        pure
+        returns (IInferenceMarket.SignedResult[] memory items)
+    {
+        items = new IInferenceMarket.SignedResult[](1);
+        items[0] = item;
+    }
+
+    function _relay(InferenceMarket m, IInferenceMarket.SignedResult[] memory items) internal returns (uint256) {
+        vm.prank(stranger);
+        return m.submitAttestations(items);
+    }
+
+    // ---------------------------------------------------------------- log helpers
+
+    struct Rejection {
+        uint256 jobId;
+        address provider;
+        bytes4 reason;
+    }
+
+    function _rejections(Vm.Log[] memory logs, address emitter) internal pure returns (Rejection[] memory out) {
+        uint256 n;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarket.AttestationRejected.selector) ++n;
+        }
+        out = new Rejection[](n);
+        n = 0;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarket.AttestationRejected.selector) {
+                out[n++] = Rejection({
+                    jobId: uint256(logs[i].topics[1]),
+                    provider: address(uint160(uint256(logs[i].topics[2]))),
+                    reason: abi.decode(logs[i].data, (bytes4))
+                });
+            }
+        }
+    }
+
+    function _assertRejection(Rejection memory rj, uint256 id, address p, bytes4 reason, string memory what)
+        internal
+        pure
+    {
+        assertEq(rj.jobId, id, string.concat(what, ": jobId"));
+        assertEq(rj.provider, p, string.concat(what, ": provider"));
+        assertEq(bytes32(rj.reason), bytes32(reason), string.concat(what, ": reason"));
+    }
+
+    /// @dev How many {Credited} events the market emitted for `account` in `token`.
+    function _credits(Vm.Log[] memory logs, address account, address token) internal view returns (uint256 n) {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarket.Credited.selector
+                    && logs[i].topics[1] == bytes32(uint256(uint160(account)))
+                    && logs[i].topics[2] == bytes32(uint256(uint160(token)))
+            ) ++n;
+        }
+    }
+
+    /// @dev How many events with `topic0` an emitter emitted.
+    function _count(Vm.Log[] memory logs, address emitter, bytes32 topic0) internal pure returns (uint256 n) {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter == emitter && logs[i].topics[0] == topic0) ++n;
+        }
+    }
+
+    // ---------------------------------------------------------------- error helpers
+
+    function _unauthorized(address account, bytes32 role) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role);
+    }
+
+    function _invalidStatus(uint256 id, IInferenceMarket.JobStatus status) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, id, status);
+    }
+
+    function _notFinalizable(uint256 id, IInferenceMarket.JobStatus status) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, id, status);
+    }
+
+    function _providerStatus(address p, IProviderRegistry.ProviderStatus status) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, p, status);
+    }
+
+    function _reentrantCall() internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+    }
+
+    uint256 internal constant OPEN = uint256(IInferenceMarket.JobStatus.Open);
+    uint256 internal constant REVEALING = uint256(IInferenceMarket.JobStatus.Revealing);
+    uint256 internal constant SETTLED = uint256(IInferenceMarket.JobStatus.Settled);
+    uint256 internal constant REFUNDED = uint256(IInferenceMarket.JobStatus.Refunded);
+}
+
+// ==================================================================== requestJob
+
+contract InferenceMarketRequestTest is InferenceMarketFixture {
+    function _expectRequestRevert(IInferenceMarket.JobRequest memory r, uint256 value, bytes memory err) internal {
+        vm.deal(client, value);
+        vm.expectRevert(err);
+        vm.prank(client);
+        market.requestJob{value: value}(r);
+    }
+
+    function _invalidDeadline(uint40 deadline) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(
+            IInferenceMarket.InferenceMarketInvalidDeadline.selector,
+            deadline,
+            uint40(block.timestamp + 1),
+            uint40(block.timestamp + MAX_DURATION)
+        );
+    }
+
+    function _notAccepting(bytes32 id, uint32 version) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, id, version);
+    }
+
+    function _string(uint256 length) internal pure returns (string memory) {
+        bytes memory b = new bytes(length);
+        for (uint256 i = 0; i < length; ++i) b[i] = "a";
+        return string(b);
+    }
+
+    // ---------------------------------------------------------------- redundancy
+
+    function test_requestJob_revertsWhenRedundancyZero() public {
+        _expectRequestRevert(
+            _req(0, address(0)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
+        );
+    }
+
+    function test_requestJob_revertsWhenRedundancyAboveMaximum() public {
+        _expectRequestRevert(
+            _req(MAX_K + 1, address(0)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, MAX_K + 1, MAX_K)
+        );
+    }
+
+    function test_requestJob_acceptsMaximumRedundancy() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(MAX_K);
+        assertEq(job.redundancy, MAX_K, "k");
+        assertEq(address(market).balance, _escrow(MAX_K), "escrow");
+        assertEq(_status(id), OPEN, "open");
+    }
+
+    // ---------------------------------------------------------------- deadline
+
+    function test_requestJob_revertsWhenDeadlineIsNow() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.deadline = uint40(block.timestamp);
+        _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
+    }
+
+    function test_requestJob_revertsWhenDeadlineInPast() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.deadline = uint40(block.timestamp - 1);
+        _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
+    }
+
+    function test_requestJob_revertsWhenDeadlineBeyondMaxJobDuration() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.deadline = uint40(block.timestamp + MAX_DURATION + 1);
+        _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
+    }
+
+    function test_requestJob_acceptsDeadlineBounds() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.deadline = uint40(block.timestamp + 1);
+        (, IInferenceMarket.Job memory early) = _requestAs(client, r);
+        r.deadline = uint40(block.timestamp + MAX_DURATION);
+        (, IInferenceMarket.Job memory late) = _requestAs(client, r);
+        assertEq(early.deadline, START + 1, "earliest deadline");
+        assertEq(late.deadline, START + MAX_DURATION, "latest deadline");
+    }
+
+    // ---------------------------------------------------------------- input
+
+    function test_requestJob_revertsWhenInputBothInlineAndCid() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.inputCid = INPUT_CID;
+        _expectRequestRevert(
+            r,
+            _escrow(1),
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketInvalidInput.selector, INPUT.length, bytes(INPUT_CID).length
+            )
+        );
+    }
+
+    function test_requestJob_revertsWhenInputNeitherInlineNorCid() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.input = "";
+        _expectRequestRevert(
+            r, _escrow(1), abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidInput.selector, 0, 0)
+        );
+    }
+
+    function test_requestJob_revertsWhenInlineInputTooLarge() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.input = new bytes(MAX_INLINE + 1);
+        _expectRequestRevert(
+            r,
+            _escrow(1),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInputTooLarge.selector, MAX_INLINE + 1, MAX_INLINE)
+        );
+    }
+
+    function test_requestJob_revertsWhenInputCidTooLong() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.input = "";
+        r.inputCid = _string(129);
+        _expectRequestRevert(
+            r, _escrow(1), abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidInput.selector, 0, 129)
+        );
+    }
+
+    function test_requestJob_acceptsInputAtSizeLimits() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.input = new bytes(MAX_INLINE);
+        (, IInferenceMarket.Job memory inlineJob) = _requestAs(client, r);
+        assertEq(inlineJob.inputHash, keccak256(new bytes(MAX_INLINE)), "inline input hash");
+
+        r.input = "";
+        r.inputCid = _string(128);
+        (, IInferenceMarket.Job memory cidJob) = _requestAs(client, r);
+        assertEq(cidJob.inputHash, keccak256(bytes(_string(128))), "cid input hash");
+    }
+
+    function test_requestJob_cidInputHashesCidBytes() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.input = "";
+        r.inputCid = INPUT_CID;
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        assertEq(job.inputHash, keccak256(bytes(INPUT_CID)), "input hash of CID");
+        assertEq(_status(id), OPEN, "open");
+    }
+
+    // ---------------------------------------------------------------- version
+
+    function test_requestJob_revertsWhenVersionOnlyPublished() public {
+        models.publishVersion(NAME, _versionParams());
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.version = 2;
+        _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 2));
+    }
+
+    function test_requestJob_revertsWhenVersionRetired() public {
+        models.retireVersion(modelId, 1);
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 1));
+    }
+
+    function test_requestJob_revertsWhenVersionZeroAndNoActiveVersion() public {
+        models.retireVersion(modelId, 1);
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.version = 0;
+        _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 0));
+    }
+
+    function test_requestJob_revertsWhenVersionUnknown() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.version = 9;
+        _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 9));
+    }
+
+    function test_requestJob_revertsWhenModelUnknown() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.modelId = keccak256("no-such-model");
+        r.version = 0;
+        _expectRequestRevert(r, _escrow(1), _notAccepting(keccak256("no-such-model"), 0));
+    }
+
+    function test_requestJob_deprecatedVersionAcceptedUntilSunset() public {
+        models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 2); // v1 Deprecated until START + DEPRECATION
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+
+        vm.warp(START + DEPRECATION - 1);
+        r.deadline = uint40(block.timestamp + 1 hours);
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        assertEq(job.version, 1, "deprecated version still takes jobs before its sunset");
+        assertEq(_status(id), OPEN, "open");
+    }
+
+    function test_requestJob_revertsWhenVersionDeprecatedPastSunset() public {
+        models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 2);
+        vm.warp(START + DEPRECATION);
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 1));
+    }
+
+    // ---------------------------------------------------------------- fee
+
+    function test_requestJob_revertsWhenFeeBelowVersionMinimum() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.feePerProvider = MIN_FEE - 1;
+        uint256 escrow = market.escrowOf(1, MIN_FEE - 1, PROTOCOL_FEE_BPS);
+        _expectRequestRevert(
+            r,
+            escrow,
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketFeeBelowMinimum.selector, uint256(MIN_FEE - 1), uint256(MIN_FEE)
+            )
+        );
+    }
+
+    function test_requestJob_acceptsFeeEqualToMinimum() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.feePerProvider = MIN_FEE;
+        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        assertEq(job.feePerProvider, MIN_FEE, "fee");
+        assertEq(address(market).balance, market.escrowOf(1, MIN_FEE, PROTOCOL_FEE_BPS), "escrow");
+    }
+
+    // ---------------------------------------------------------------- escrow
+
+    function test_requestJob_revertsWhenEthEscrowTooLow() public {
+        uint256 escrow = _escrow(1);
+        _expectRequestRevert(
+            _req(1, address(0)),
+            escrow - 1,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, escrow - 1, escrow)
+        );
+    }
+
+    function test_requestJob_revertsWhenNoEthSent() public {
+        uint256 escrow = _escrow(3);
+        _expectRequestRevert(
+            _req(3, address(0)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, 0, escrow)
+        );
+    }
+
+    function test_requestJob_revertsWhenEthEscrowTooHigh() public {
+        uint256 escrow = _escrow(1);
+        _expectRequestRevert(
+            _req(1, address(0)),
+            escrow + 1,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, escrow + 1, escrow)
+        );
+    }
+
+    function test_requestJob_revertsWhenEthSentWithTokenJob() public {
+        uint256 escrow = _escrow(1);
+        payToken.mint(client, escrow);
+        vm.prank(client);
+        payToken.approve(address(market), escrow);
+        _expectRequestRevert(
+            _req(1, address(payToken)),
+            1,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, 1, 0)
+        );
+        assertEq(payToken.balanceOf(client), escrow, "no tokens pulled");
+    }
+
+    function test_requestJob_revertsWhenTokenNotAllowed() public {
+        MockERC20 other = new MockERC20("Other", "OTH", 18);
+        other.mint(client, _escrow(1));
+        vm.prank(client);
+        other.approve(address(market), _escrow(1));
+        _expectRequestRevert(
+            _req(1, address(other)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketTokenNotAllowed.selector, address(other))
+        );
+    }
+
+    function test_requestJob_revertsWhenTokenDisallowedAgain() public {
+        market.setTokenAllowed(address(payToken), false);
+        assertFalse(market.isTokenAllowed(address(payToken)), "disallowed");
+        _expectRequestRevert(
+            _req(1, address(payToken)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketTokenNotAllowed.selector, address(payToken))
+        );
+    }
+
+    function test_requestJob_revertsWhenFeeOnTransferToken() public {
+        FeeOnTransferERC20 fot = new FeeOnTransferERC20();
+        market.setTokenAllowed(address(fot), true);
+        uint256 escrow = _escrow(1);
+        fot.mint(client, escrow);
+        vm.prank(client);
+        fot.approve(address(market), escrow);
+        _expectRequestRevert(
+            _req(1, address(fot)),
+            0,
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketTransferShortfall.selector, address(fot), escrow, escrow - escrow / 100
+            )
+        );
+        assertEq(fot.balanceOf(client), escrow, "nothing moved");
+        assertEq(market.nextJobId(), 1, "no job id consumed");
+    }
+
+    function test_requestJob_revertsWhenAllowanceMissing() public {
+        uint256 escrow = _escrow(1);
+        payToken.mint(client, escrow);
+        _expectRequestRevert(
+            _req(1, address(payToken)),
+            0,
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector, address(market), uint256(0), escrow
+            )
+        );
+    }
+
+    function test_requestJob_revertsWhenPaused() public {
+        vm.prank(guardian);
+        market.pause();
+        _expectRequestRevert(_req(1, address(0)), _escrow(1), abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+    }
+
+    // ---------------------------------------------------------------- success
+
+    function test_requestJob_escrowsEthAndEmitsJob() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        uint256 escrow = _escrow(1);
+        IInferenceMarket.Job memory expected = _expectedJob(market, r, client);
+        vm.deal(client, escrow);
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        vm.prank(client);
+        uint256 id = market.requestJob{value: escrow}(r);
+
+        assertEq(id, 1, "first job id");
+        assertEq(market.nextJobId(), 2, "next id");
+        assertEq(escrow, FEE + (uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000, "escrow formula");
+        assertEq(address(market).balance, escrow, "market holds the escrow");
+        assertEq(client.balance, 0, "client paid");
+        (IInferenceMarket.JobStatus status, uint8 seated, uint8 revealed, uint40 startedAt) = market.jobState(id);
+        assertEq(uint256(status), OPEN, "open");
+        assertEq(seated + revealed + startedAt, 0, "no seats");
+        assertEq(expected.commitDeadline, 0, "k = 1 has no commit deadline");
+        assertEq(expected.quorum, 0, "k = 1 has no quorum");
+        assertEq(expected.collateral, 0, "k = 1 locks no collateral");
+    }
+
+    function test_requestJob_escrowsTokenAndEmitsJob() public {
+        IInferenceMarket.JobRequest memory r = _req(3, address(payToken));
+        uint256 escrow = _escrow(3);
+        IInferenceMarket.Job memory expected = _expectedJob(market, r, client);
+        payToken.mint(client, escrow + 5);
+        vm.prank(client);
+        payToken.approve(address(market), type(uint256).max);
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        vm.prank(client);
+        uint256 id = market.requestJob(r);
+
+        assertEq(id, 1, "id");
+        assertEq(payToken.balanceOf(address(market)), escrow, "market holds exactly the escrow");
+        assertEq(payToken.balanceOf(client), 5, "client keeps the rest");
+        assertEq(address(market).balance, 0, "no ETH");
+    }
+
+    function test_requestJob_idsIncrementAndFailedRequestConsumesNone() public {
+        (uint256 a,) = _requestEth(1);
+        _expectRequestRevert(
+            _req(0, address(0)),
+            0,
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
+        );
+        (uint256 b,) = _request(2, address(payToken));
+        assertEq(a, 1, "first");
+        assertEq(b, 2, "second");
+        assertEq(market.nextJobId(), 3, "next");
+    }
+
+    function test_requestJob_versionZeroResolvesToActiveAndIsPinned() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.version = 0;
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        assertEq(job.version, 1, "resolved to the active version");
+
+        // The DAO activates v2: the job stays on v1, new v0 requests get v2.
+        models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 2);
+        (, IInferenceMarket.Job memory later) = _requestAs(client, r);
+        assertEq(later.version, 2, "later requests resolve to v2");
+
+        IInferenceMarket.Job memory moved = job;
+        moved.version = 2;
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id));
+        vm.prank(prov[0]);
+        market.submitResult(id, moved, RESULT, OUTPUT);
+
+        job.version = 1;
+        _submit(id, job, prov[0]);
+        assertEq(_status(id), SETTLED, "served on the pinned, now deprecated, version");
+    }
+
+    function test_requestJob_snapshotsRoundParametersForRedundantJobs() public {
+        uint8[4] memory ks = [2, 3, 4, 7];
+        uint8[4] memory quorums = [2, 2, 3, 4];
+        for (uint256 i = 0; i < ks.length; ++i) {
+            (, IInferenceMarket.Job memory job) = _requestEth(ks[i]);
+            assertEq(job.quorum, quorums[i], "quorum = floor(k/2) + 1 at 50 %");
+            assertEq(job.commitDeadline, START + COMMIT_WINDOW, "commit deadline = now + commit window");
+            assertEq(job.revealWindow, REVEAL_WINDOW, "reveal window");
+            assertEq(job.collateral, COLLATERAL, "collateral");
+            assertEq(job.protocolFeeBps, PROTOCOL_FEE_BPS, "fee bps");
+            assertEq(job.minMemoryMB, MIN_MEMORY, "memory from the version");
+            assertEq(job.requestedAt, START, "requestedAt");
+        }
+    }
+
+    function test_requestJob_commitDeadlineCappedByDeadline() public {
+        IInferenceMarket.JobRequest memory r = _req(3, address(0));
+        r.deadline = uint40(block.timestamp + COMMIT_WINDOW - 30);
+        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        assertEq(job.commitDeadline, r.deadline, "capped by the client's deadline");
+    }
+
+    function test_requestJob_fullQuorumPolicyRequiresEveryProvider() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.quorumBps = 10_000;
+        market.setPolicy(p);
+        (, IInferenceMarket.Job memory job) = _requestEth(3);
+        assertEq(job.quorum, 3, "quorum capped at k");
+    }
+
+    function testFuzz_requestJob_escrowEqualsEscrowOf(uint8 kSeed, uint96 feeSeed, uint16 bpsSeed) public {
+        uint8 k = uint8(bound(kSeed, 1, MAX_K));
+        uint96 fee = uint96(bound(feeSeed, MIN_FEE, type(uint96).max));
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.protocolFeeBps = uint16(bound(bpsSeed, 0, 1_000));
+        market.setPolicy(p);
+
+        IInferenceMarket.JobRequest memory r = _req(k, address(0));
+        r.feePerProvider = fee;
+        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        uint256 fees = uint256(k) * fee;
+        uint256 escrow = market.escrowOf(k, fee, p.protocolFeeBps);
+        assertEq(escrow, fees + (fees * p.protocolFeeBps) / 10_000, "escrowOf formula");
+        assertEq(address(market).balance, escrow, "market holds escrowOf");
+        assertEq(job.protocolFeeBps, p.protocolFeeBps, "bps snapshot");
+    }
+}
+
+// ==================================================================== submitResult (k = 1)
+
+contract InferenceMarketSubmitTest is InferenceMarketFixture {
+    function _expectSubmitRevert(uint256 id, IInferenceMarket.Job memory job, address p, bytes memory err) internal {
+        vm.expectRevert(err);
+        vm.prank(p);
+        market.submitResult(id, job, RESULT, OUTPUT);
+    }
+
+    function test_submitResult_paysProviderAndTreasury() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        address p = prov[0];
+        uint256 protocolFee = _escrow(1) - FEE;
+        assertEq(protocolFee, 1e16, "1 % of the fee");
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.ResultSubmitted(id, p, RESULT, OUTPUT);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Credited(treasury, address(0), protocolFee, id);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.ServedRecorded(p, 1);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Credited(p, address(0), FEE, id);
+        _submit(id, job, p);
+
+        assertEq(_status(id), SETTLED, "settled");
+        assertEq(market.balanceOf(p, address(0)), FEE, "provider credited the fee");
+        assertEq(market.balanceOf(treasury, address(0)), protocolFee, "treasury credited the protocol fee");
+        assertEq(market.balanceOf(client, address(0)), 0, "no refund");
+        assertEq(registry.getProvider(p).served, 1, "served counter");
+        assertEq(registry.getProvider(p).locked, 0, "k = 1 locks nothing");
+
+        vm.prank(p);
+        assertEq(market.withdraw(address(0)), FEE, "provider withdraws");
+        vm.prank(treasury);
+        assertEq(market.withdraw(address(0)), protocolFee, "treasury withdraws");
+        assertEq(p.balance, FEE, "provider ETH");
+        assertEq(treasury.balance, protocolFee, "treasury ETH");
+        assertEq(address(market).balance, 0, "market empty");
+    }
+
+    function test_submitResult_paysInToken() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _request(1, address(payToken));
+        _submit(id, job, prov[1]);
+        assertEq(market.balanceOf(prov[1], address(payToken)), FEE, "provider credited in the token");
+        assertEq(market.balanceOf(treasury, address(payToken)), _escrow(1) - FEE, "treasury credited in the token");
+        assertEq(market.balanceOf(prov[1], address(0)), 0, "no ETH credit");
+        assertEq(payToken.balanceOf(address(market)), _escrow(1), "tokens stay until withdrawn");
+    }
+
+    function test_submitResult_usesProtocolFeeSnapshot() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.protocolFeeBps = 1_000;
+        market.setPolicy(p);
+        _submit(id, job, prov[0]);
+        assertEq(market.balanceOf(treasury, address(0)), 1e16, "fee at the bps of the request");
+        assertEq(market.balanceOf(prov[0], address(0)) + 1e16, address(market).balance, "all escrow credited");
+    }
+
+    function test_submitResult_revertsOnJobMismatch() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        job.feePerProvider = FEE * 2; // a provider trying to get paid more
+        _expectSubmitRevert(
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+        );
+        assertEq(_status(id), OPEN, "still open");
+    }
+
+    function test_submitResult_revertsOnUnknownJob() public {
+        (, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectSubmitRevert(
+            7, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, 7)
+        );
+    }
+
+    function test_submitResult_revertsOnSecondSubmit() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _submit(id, job, prov[0]);
+        _expectSubmitRevert(id, job, prov[1], _invalidStatus(id, IInferenceMarket.JobStatus.Settled));
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Settled));
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
+        assertEq(market.balanceOf(prov[1], address(0)), 0, "second provider not paid");
+    }
+
+    function test_submitResult_revertsAfterRefund() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.warp(job.deadline + 1);
+        market.finalize(id, job);
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Refunded));
+    }
+
+    function test_submitResult_acceptsAtDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.warp(job.deadline);
+        _submit(id, job, prov[0]);
+        assertEq(_status(id), SETTLED, "the deadline itself is still in time");
+    }
+
+    function test_submitResult_revertsAfterDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.warp(job.deadline + 1);
+        _expectSubmitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketDeadlinePassed.selector, id, job.deadline)
+        );
+    }
+
+    function test_submitResult_revertsOnRedundantJob() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _expectSubmitRevert(
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketWrongRedundancy.selector, id, 3)
+        );
+    }
+
+    function test_submitResult_revertsWhenProviderNotRegistered() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectSubmitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
+    }
+
+    function test_submitResult_revertsWhenProviderPending() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectSubmitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
+    }
+
+    function test_submitResult_revertsWhenProviderSuspended() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        registry.suspendProvider(prov[0]);
+        _expectSubmitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+    }
+
+    function test_submitResult_revertsWhenProviderExiting() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.prank(prov[0]);
+        registry.requestExit();
+        _expectSubmitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryExiting.selector, prov[0], uint40(block.timestamp + UNBONDING)
+            )
+        );
+    }
+
+    function test_submitResult_revertsWhenProviderMissingTags() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectSubmitRevert(
+            id,
+            job,
+            fewTags,
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
+        );
+    }
+
+    function test_submitResult_revertsWhenProviderMemoryInsufficient() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectSubmitRevert(
+            id,
+            job,
+            lowMemory,
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY
+            )
+        );
+    }
+
+    function test_submitResult_revertsWhenVersionRetiredAfterRequest() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        models.retireVersion(modelId, 1);
+        _expectSubmitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, modelId, uint32(1))
+        );
+        vm.warp(job.deadline + 1);
+        market.finalize(id, job);
+        assertEq(market.balanceOf(client, address(0)), _escrow(1), "the client gets its escrow back");
+    }
+
+    function test_submitResult_jobWithoutRequiredTagsAcceptsAnyTags() public {
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.requiredTags = 0;
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        _submit(id, job, fewTags);
+        assertEq(market.balanceOf(fewTags, address(0)), FEE, "paid");
+    }
+}
+
+// ==================================================================== submitAttestations
+
+contract InferenceMarketAttestationTest is InferenceMarketFixture {
+    function test_attestationDigest_isEip712OverTheAttestation() public view {
+        IInferenceMarket.Job memory job;
+        job.modelId = modelId;
+        job.version = 3;
+        job.inputHash = keccak256(INPUT);
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("ConclaveInferenceMarket"),
+                keccak256("1"),
+                block.chainid,
+                address(market)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
+                ),
+                uint256(42),
+                modelId,
+                uint32(3),
+                keccak256(INPUT),
+                RESULT,
+                keccak256(OUTPUT)
+            )
+        );
+        assertEq(
+            market.attestationDigest(42, job, RESULT, OUTPUT),
+            keccak256(abi.encodePacked("\x19\x01", domain, structHash)),
+            "digest"
+        );
+        assertEq(market.ATTESTATION_TYPEHASH(), keccak256(
+            "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
+        ), "typehash");
+    }
+
+    function test_submitAttestations_emptyBatchDeliversNothing() public {
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](0);
+        assertEq(_relay(market, items), 0, "nothing delivered");
+    }
+
+    function test_submitAttestations_deliversRunAndCreditsOnce() public {
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+            items[i] = _sign(market, pks[0], id, job, RESULT);
+        }
+        vm.recordLogs();
+        uint256 delivered = _relay(market, items);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        assertEq(delivered, 3, "three delivered");
+        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
+        assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 3, "three results");
+        assertEq(_credits(logs, prov[0], address(0)), 1, "one credit for the run");
+        assertEq(_credits(logs, treasury, address(0)), 3, "protocol fee per job");
+        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 1, "one counter write");
+        assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
+        assertEq(market.balanceOf(treasury, address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
+        assertEq(market.balanceOf(stranger, address(0)), 0, "the relayer earns nothing");
+        assertEq(registry.getProvider(prov[0]).served, 3, "served += 3");
+    }
+
+    function test_submitAttestations_creditsOncePerConsecutiveRun() public {
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](6);
+        // Runs: [p0 ETH, p0 ETH] [p1 ETH] [p0 token, p0 token] [p0 ETH]
+        address[6] memory tokens = [address(0), address(0), address(0), address(payToken), address(payToken), address(0)];
+        uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
+        for (uint256 i = 0; i < 6; ++i) {
+            (uint256 id, IInferenceMarket.Job memory job) = _request(1, tokens[i]);
+            items[i] = _sign(market, pks[signer[i]], id, job, RESULT);
+        }
+        vm.recordLogs();
+        assertEq(_relay(market, items), 6, "all delivered");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        assertEq(_credits(logs, prov[0], address(0)), 2, "p0 ETH: two runs");
+        assertEq(_credits(logs, prov[0], address(payToken)), 1, "p0 token: one run");
+        assertEq(_credits(logs, prov[1], address(0)), 1, "p1: one run");
+        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 4, "one write per run");
+        assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
+        assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
+        assertEq(market.balanceOf(prov[1], address(0)), FEE, "p1 ETH");
+        assertEq(registry.getProvider(prov[0]).served, 5, "p0 served");
+        assertEq(registry.getProvider(prov[1]).served, 1, "p1 served");
+    }
+
+    function test_submitAttestations_skipsBadItemsAndDeliversGoodOnes() public {
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](7);
+        IInferenceMarket.Job memory job;
+        // 1: good.
+        (, job) = _requestEth(1);
+        items[0] = _sign(market, pks[0], 1, job, RESULT);
+        // 2: malformed signature (64 bytes).
+        (, job) = _requestEth(1);
+        items[1] = _sign(market, pks[0], 2, job, RESULT);
+        bytes memory sig = items[1].signature;
+        assembly ("memory-safe") {
+            mstore(sig, 64)
+        }
+        // 3: signed, but the job struct passed is not the job's.
+        (, job) = _requestEth(1);
+        job.deadline += 1 days;
+        items[2] = _sign(market, pks[0], 3, job, RESULT);
+        // 4: already delivered by another provider.
+        (, job) = _requestEth(1);
+        items[3] = _sign(market, pks[0], 4, job, RESULT);
+        _submit(4, job, prov[1]);
+        // 5: signed by a provider the DAO never approved.
+        (, job) = _requestEth(1);
+        items[4] = _sign(market, PENDING_PK, 5, job, RESULT);
+        // 6: deadline passed.
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        r.deadline = uint40(block.timestamp + 10);
+        (, job) = _requestAs(client, r);
+        items[5] = _sign(market, pks[0], 6, job, RESULT);
+        // 7: good.
+        (, job) = _requestEth(1);
+        items[6] = _sign(market, pks[0], 7, job, RESULT);
+
+        vm.warp(block.timestamp + 11);
+        uint256 marketEth = address(market).balance;
+        vm.recordLogs();
+        uint256 delivered = _relay(market, items);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        assertEq(delivered, 2, "two delivered");
+        Rejection[] memory rj = _rejections(logs, address(market));
+        assertEq(rj.length, 5, "five rejected");
+        _assertRejection(rj[0], 2, address(0), IInferenceMarket.InferenceMarketInvalidSignature.selector, "bad sig");
+        _assertRejection(rj[1], 3, prov[0], IInferenceMarket.InferenceMarketJobMismatch.selector, "wrong job");
+        _assertRejection(rj[2], 4, prov[0], IInferenceMarket.InferenceMarketInvalidStatus.selector, "delivered");
+        _assertRejection(
+            rj[3], 5, pending, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "unapproved signer"
+        );
+        _assertRejection(rj[4], 6, prov[0], IInferenceMarket.InferenceMarketDeadlinePassed.selector, "late");
+
+        assertEq(_status(1), SETTLED, "1 delivered");
+        assertEq(_status(7), SETTLED, "7 delivered");
+        assertEq(_status(2), OPEN, "2 unchanged");
+        assertEq(_status(3), OPEN, "3 unchanged");
+        assertEq(_status(5), OPEN, "5 unchanged");
+        assertEq(_status(6), OPEN, "6 unchanged");
+        assertEq(market.balanceOf(prov[0], address(0)), 2 * uint256(FEE), "p0 paid for two");
+        assertEq(market.balanceOf(prov[1], address(0)), FEE, "job 4 paid once, to p1");
+        assertEq(market.balanceOf(pending, address(0)), 0, "pending unpaid");
+        // Runs: [p0: 1 (2, 3, 4 rejected)] [pending: none] [p0: 6 rejected, 7].
+        assertEq(_credits(logs, prov[0], address(0)), 2, "one credit per run that delivered");
+        assertEq(_credits(logs, treasury, address(0)), 2, "protocol fee for delivered items only");
+        assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
+        assertEq(registry.getProvider(pending).served, 0, "pending served 0");
+        assertEq(address(market).balance, marketEth, "no ETH moved");
+    }
+
+    function test_submitAttestations_rejectsIneligibleSigners() public {
+        registry.suspendProvider(prov[5]);
+        vm.prank(prov[6]);
+        registry.requestExit();
+        uint256[5] memory keys = [pks[5], pks[6], LOW_MEMORY_PK, FEW_TAGS_PK, OUTSIDER_PK];
+        address[5] memory signers = [prov[5], prov[6], lowMemory, fewTags, outsider];
+        bytes4[5] memory reasons = [
+            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+            IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
+            IProviderRegistry.ProviderRegistryMissingTags.selector,
+            IProviderRegistry.ProviderRegistryInvalidStatus.selector
+        ];
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](6);
+        for (uint256 i = 0; i < 5; ++i) {
+            (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+            items[i] = _sign(market, keys[i], id, job, RESULT);
+        }
+        (uint256 kId, IInferenceMarket.Job memory kJob) = _requestEth(3);
+        items[5] = _sign(market, pks[0], kId, kJob, RESULT);
+
+        vm.recordLogs();
+        assertEq(_relay(market, items), 0, "nothing delivered");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        assertEq(rj.length, 6, "six rejected");
+        for (uint256 i = 0; i < 5; ++i) {
+            _assertRejection(rj[i], i + 1, signers[i], reasons[i], "ineligible");
+            assertEq(_status(i + 1), OPEN, "unchanged");
+            assertEq(market.balanceOf(signers[i], address(0)), 0, "unpaid");
+        }
+        _assertRejection(rj[5], kId, prov[0], IInferenceMarket.InferenceMarketWrongRedundancy.selector, "k > 1");
+        assertEq(_status(kId), OPEN, "k > 1 job unchanged");
+    }
+
+    function test_submitAttestations_rejectsWhenVersionRetired() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        models.retireVersion(modelId, 1);
+        vm.recordLogs();
+        assertEq(_relay(market, _one(item)), 0, "rejected");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        assertEq(rj.length, 1, "one rejection");
+        _assertRejection(rj[0], id, prov[0], IInferenceMarket.InferenceMarketVersionNotAccepting.selector, "retired");
+        assertEq(_status(id), OPEN, "open");
+    }
+
+    function test_submitAttestations_rejectsSignatureOverOtherResult() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        item.resultHash = OTHER_RESULT; // tampered by the relayer
+        address signer = _recovered(market, item);
+        assertTrue(signer != prov[0], "recovers to someone else");
+
+        vm.recordLogs();
+        assertEq(_relay(market, _one(item)), 0, "rejected");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "tampered");
+        assertEq(_status(id), OPEN, "open");
+        assertEq(market.balanceOf(prov[0], address(0)), 0, "unpaid");
+    }
+
+    function test_submitAttestations_cannotReplayOnAnotherJob() public {
+        // Two jobs with identical parameters: only the id differs.
+        (uint256 id1, IInferenceMarket.Job memory job1) = _requestEth(1);
+        (uint256 id2, IInferenceMarket.Job memory job2) = _requestEth(1);
+        assertEq(keccak256(abi.encode(job1)), keccak256(abi.encode(job2)), "identical job structs");
+
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id1, job1, RESULT);
+        IInferenceMarket.SignedResult memory replay = _sign(market, pks[0], id1, job1, RESULT);
+        replay.jobId = id2;
+        address signer = _recovered(market, replay);
+        assertTrue(signer != prov[0], "the signature does not bind job 2");
+
+        vm.recordLogs();
+        assertEq(_relay(market, _one(replay)), 0, "replay rejected");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id2, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "replay");
+        assertEq(_status(id2), OPEN, "job 2 open");
+
+        assertEq(_relay(market, _one(item)), 1, "original delivered");
+        vm.recordLogs();
+        assertEq(_relay(market, _one(item)), 0, "same item twice rejected");
+        rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id1, prov[0], IInferenceMarket.InferenceMarketInvalidStatus.selector, "delivered");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
+    }
+
+    function test_submitAttestations_cannotReplayOnAnotherMarket() public {
+        InferenceMarket other = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy());
+        registry.grantRole(registry.MARKET_ROLE(), address(other));
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 otherId, IInferenceMarket.Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
+        assertEq(id, otherId, "same id");
+        assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(otherJob)), "same job struct");
+
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        address signer = _recovered(other, item);
+        assertTrue(signer != prov[0], "the domain binds the market");
+        vm.recordLogs();
+        assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
+        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other market");
+        (IInferenceMarket.JobStatus status,,,) = other.jobState(otherId);
+        assertEq(uint256(status), OPEN, "other market's job open");
+        assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
+
+        assertEq(_relay(market, _one(item)), 1, "accepted where it was signed");
+        assertEq(_relay(other, _one(_sign(other, pks[0], otherId, otherJob, RESULT))), 1, "control: other's own");
+    }
+
+    function test_submitAttestations_cannotReplayOnAnotherChain() public {
+        uint256 chainId = block.chainid;
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+
+        vm.chainId(chainId + 1);
+        address signer = _recovered(market, item);
+        assertTrue(signer != prov[0], "the domain binds the chain");
+        vm.recordLogs();
+        assertEq(_relay(market, _one(item)), 0, "rejected on another chain");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other chain");
+        assertEq(_status(id), OPEN, "open");
+
+        vm.chainId(chainId);
+        assertEq(_relay(market, _one(item)), 1, "accepted on its own chain");
+    }
+
+    function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](2);
+        items[0] = _sign(market, pks[0], id, job, RESULT);
+        items[1] = _sign(market, pks[1], id, job, RESULT);
+        vm.recordLogs();
+        assertEq(_relay(market, items), 1, "first wins");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id, prov[1], IInferenceMarket.InferenceMarketInvalidStatus.selector, "second");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
+        assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
+    }
+}
+
+// ==================================================================== commit / reveal (k > 1)
+
+contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
+    function _expectCommitRevert(uint256 id, IInferenceMarket.Job memory job, address p, bytes memory err) internal {
+        bytes32 c = _commitment(id, p, RESULT, _salt(p));
+        vm.expectRevert(err);
+        vm.prank(p);
+        market.commit(id, job, c);
+    }
+
+    function _expectRevealRevert(
+        uint256 id,
+        IInferenceMarket.Job memory job,
+        address p,
+        uint8 seat,
+        bytes32 result,
+        bytes32 salt,
+        bytes memory err
+    ) internal {
+        vm.expectRevert(err);
+        vm.prank(p);
+        market.reveal(id, job, seat, result, salt, OUTPUT);
+    }
+
+    /// @dev Requests a k-job and seats providers 0..k-1, committing `results[i]`.
+    function _seatAll(uint8 k, bytes32[] memory results) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+        (id, job) = _requestEth(k);
+        for (uint256 i = 0; i < k; ++i) {
+            assertEq(_commit(id, job, prov[i], results[i]), i, "seat index");
+        }
+    }
+
+    function _results3(bytes32 a, bytes32 b, bytes32 c) internal pure returns (bytes32[] memory r) {
+        r = new bytes32[](3);
+        (r[0], r[1], r[2]) = (a, b, c);
+    }
+
+    function _stake(address p) internal view returns (uint256) {
+        return registry.getProvider(p).stake;
+    }
+
+    function _locked(address p) internal view returns (uint256) {
+        return registry.getProvider(p).locked;
+    }
+
+    // ---------------------------------------------------------------- commit
+
+    function test_commit_seatsProviderAndLocksCollateral() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        bytes32 c = _commitment(id, prov[0], RESULT, _salt(prov[0]));
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.SeatCommitted(id, prov[0], 0, c);
+        vm.prank(prov[0]);
+        uint8 seat = market.commit(id, job, c);
+
+        assertEq(seat, 0, "first seat");
+        (address p, bool revealed, bytes32 value) = market.seatOf(id, 0);
+        assertEq(p, prov[0], "seat provider");
+        assertFalse(revealed, "not revealed");
+        assertEq(value, c, "commitment stored");
+        assertEq(_locked(prov[0]), COLLATERAL, "collateral locked");
+        assertEq(_stake(prov[0]), STAKE, "stake unchanged");
+        assertEq(_status(id), OPEN, "still open");
+        assertEq(_seated(id), 1, "one seated");
+        assertEq(_commit(id, job, prov[1], RESULT), 1, "second seat");
+    }
+
+    function test_commit_lastSeatStartsReveal() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        vm.warp(START + 30);
+        _commit(id, job, prov[1], RESULT);
+        bytes32 c = _commitment(id, prov[2], RESULT, _salt(prov[2]));
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.RevealStarted(id, uint40(START + 30 + REVEAL_WINDOW));
+        vm.prank(prov[2]);
+        market.commit(id, job, c);
+        assertEq(_status(id), REVEALING, "revealing");
+        assertEq(_seated(id), 3, "three seated");
+        assertEq(_revealStart(id), START + 30, "reveal starts at the last commit");
+    }
+
+    function test_commit_revertsWhenAlreadySeated() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _expectCommitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadySeated.selector, id, prov[0])
+        );
+        assertEq(_locked(prov[0]), COLLATERAL, "locked once");
+    }
+
+    function test_commit_revertsOnSingleRedundancyJob() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _expectCommitRevert(
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketWrongRedundancy.selector, id, 1)
+        );
+    }
+
+    function test_commit_revertsOnJobMismatch() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        job.collateral = 0; // a provider trying to lock nothing
+        _expectCommitRevert(
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+        );
+    }
+
+    function test_commit_acceptsAtCommitDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        vm.warp(job.commitDeadline);
+        assertEq(_commit(id, job, prov[0], RESULT), 0, "the deadline itself is in time");
+    }
+
+    function test_commit_revertsAfterCommitDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        vm.warp(job.commitDeadline + 1);
+        _expectCommitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketDeadlinePassed.selector, id, job.commitDeadline)
+        );
+    }
+
+    function test_commit_revertsWhenSeatsFull() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _expectCommitRevert(id, job, prov[3], _invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        assertEq(_locked(prov[3]), 0, "nothing locked");
+    }
+
+    function test_commit_revertsWhenProviderPending() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _expectCommitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
+    }
+
+    function test_commit_revertsWhenProviderNotRegistered() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _expectCommitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
+    }
+
+    function test_commit_revertsWhenProviderSuspended() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        registry.suspendProvider(prov[0]);
+        _expectCommitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+    }
+
+    function test_commit_revertsWhenProviderExiting() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        vm.prank(prov[0]);
+        registry.requestExit();
+        _expectCommitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryExiting.selector, prov[0], uint40(block.timestamp + UNBONDING)
+            )
+        );
+    }
+
+    function test_commit_revertsWhenProviderMissingTagsOrMemory() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _expectCommitRevert(
+            id,
+            job,
+            fewTags,
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
+        );
+        _expectCommitRevert(
+            id,
+            job,
+            lowMemory,
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY
+            )
+        );
+    }
+
+    function test_commit_revertsWhenFreeStakeBelowCollateral() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = uint128(STAKE + 1);
+        market.setPolicy(p);
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _expectCommitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], STAKE, STAKE + 1
+            )
+        );
+    }
+
+    function test_commit_revertsWhenVersionRetiredAfterRequest() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        models.retireVersion(modelId, 1);
+        _expectCommitRevert(
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, modelId, uint32(1))
+        );
+    }
+
+    function test_commit_locksCollateralSnapshotNotCurrentPolicy() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 500e18;
+        market.setPolicy(p);
+        _commit(id, job, prov[0], RESULT);
+        assertEq(_locked(prov[0]), COLLATERAL, "collateral of the request");
+    }
+
+    // ---------------------------------------------------------------- reveal
+
+    function test_reveal_revertsWhileCommitOpen() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        uint8 seat = _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        _expectRevealRevert(
+            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+        );
+    }
+
+    function test_reveal_revertsWhenCommitClosedWithoutQuorum() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        uint8 seat = _commit(id, job, prov[0], RESULT);
+        vm.warp(job.commitDeadline + 1);
+        _expectRevealRevert(
+            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+        );
+    }
+
+    function test_reveal_revertsOnJobMismatch() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        job.quorum = 1;
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+        );
+    }
+
+    function test_reveal_revertsOnWrongSalt() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            keccak256("wrong salt"),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[0])
+        );
+    }
+
+    function test_reveal_revertsOnWrongResult() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            OTHER_RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[0])
+        );
+    }
+
+    function test_reveal_revertsWhenNotSeated() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _expectRevealRevert(
+            id,
+            job,
+            prov[3],
+            0,
+            RESULT,
+            _salt(prov[3]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 0, prov[3])
+        );
+        // A seated provider naming someone else's seat, or a seat that does not exist.
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            1,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 1, prov[0])
+        );
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            5,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 5, prov[0])
+        );
+    }
+
+    function test_reveal_revertsOnDoubleReveal() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _reveal(id, job, prov[0], 0, RESULT);
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, id, prov[0])
+        );
+        assertEq(_revealed(id), 1, "counted once");
+    }
+
+    function test_reveal_acceptsAtRevealDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        vm.warp(START + REVEAL_WINDOW);
+        _reveal(id, job, prov[0], 0, RESULT);
+        assertEq(_revealed(id), 1, "the deadline itself is in time");
+    }
+
+    function test_reveal_revertsAfterRevealWindow() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        vm.warp(START + REVEAL_WINDOW + 1);
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketRevealClosed.selector, id, uint40(START + REVEAL_WINDOW)
+            )
+        );
+    }
+
+    function test_reveal_storesResultAndEmits() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.ResultRevealed(id, prov[1], RESULT, OUTPUT);
+        _reveal(id, job, prov[1], 1, RESULT);
+        (address p, bool revealed, bytes32 value) = market.seatOf(id, 1);
+        assertEq(p, prov[1], "provider");
+        assertTrue(revealed, "revealed");
+        assertEq(value, RESULT, "value is now the result hash");
+        assertEq(_status(id), REVEALING, "still revealing");
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    function test_reveal_allAgreeSettlesAndPaysEveryone() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _reveal(id, job, prov[0], 0, RESULT);
+        _reveal(id, job, prov[1], 1, RESULT);
+        uint256 protocolFee = (3 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobSettled(id, RESULT, 3, 0);
+        _reveal(id, job, prov[2], 2, RESULT);
+
+        assertEq(_status(id), SETTLED, "settled");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(market.balanceOf(prov[i], address(0)), FEE, "fee");
+            assertEq(_locked(prov[i]), 0, "collateral released");
+            assertEq(_stake(prov[i]), STAKE, "not slashed");
+            assertEq(registry.getProvider(prov[i]).served, 1, "served");
+        }
+        assertEq(market.balanceOf(treasury, address(0)), protocolFee, "protocol fee");
+        assertEq(market.balanceOf(client, address(0)), 0, "no refund");
+        assertEq(_escrow(3), 3 * uint256(FEE) + protocolFee, "all escrow accounted");
+        assertEq(registry.slashedFunds(), 0, "nothing slashed");
+    }
+
+    function test_reveal_allAgreeRefundsOnlyRounding() public {
+        // fee 333, 1 %: escrow = 999 + 9; paid 999, protocol 9, refund 0.
+        IModelRegistry.VersionParams memory vp = _versionParams();
+        vp.minFee = 0;
+        models.publishVersion(NAME, vp);
+        models.activateVersion(modelId, 2);
+        IInferenceMarket.JobRequest memory r = _req(3, address(0));
+        r.version = 2;
+        r.feePerProvider = 333;
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
+        for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], uint8(i), RESULT);
+        uint256 credited = market.balanceOf(treasury, address(0)) + market.balanceOf(client, address(0));
+        for (uint256 i = 0; i < 3; ++i) credited += market.balanceOf(prov[i], address(0));
+        assertEq(credited, address(market).balance, "every wei credited");
+        assertLe(market.balanceOf(client, address(0)), 1, "client refund is rounding at most");
+    }
+
+    function test_reveal_minoritySlashedMajorityPaid() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, RESULT));
+        _reveal(id, job, prov[0], 0, RESULT);
+        _reveal(id, job, prov[1], 1, OTHER_RESULT);
+        uint256 fees = 3 * uint256(FEE);
+        uint256 paidProtocol = (2 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;
+        uint256 refund = FEE + (fees * PROTOCOL_FEE_BPS) / 10_000 - paidProtocol;
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.ProviderSlashed(prov[1], address(market), COLLATERAL, bytes32(id));
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.SeatSlashed(id, prov[1], COLLATERAL, true);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobSettled(id, RESULT, 2, refund);
+        _reveal(id, job, prov[2], 2, RESULT);
+
+        assertEq(_status(id), SETTLED, "settled");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "majority paid");
+        assertEq(market.balanceOf(prov[2], address(0)), FEE, "majority paid");
+        assertEq(market.balanceOf(prov[1], address(0)), 0, "minority unpaid");
+        assertEq(_stake(prov[1]), STAKE - COLLATERAL, "minority slashed");
+        assertEq(_locked(prov[1]), 0, "minority collateral no longer locked");
+        assertEq(registry.slashedFunds(), COLLATERAL, "slash accrues to the registry");
+        assertEq(registry.getProvider(prov[1]).disagreed, 1, "disagreed++");
+        assertEq(registry.getProvider(prov[1]).served, 0, "not served");
+        assertEq(registry.getProvider(prov[0]).served, 1, "served++");
+        assertEq(_stake(prov[0]), STAKE, "majority keeps its stake");
+        assertEq(_locked(prov[0]), 0, "majority collateral released");
+        assertEq(market.balanceOf(client, address(0)), refund, "client gets one fee and its protocol share back");
+        assertEq(refund, FEE + 1e16, "exact refund");
+        assertEq(market.balanceOf(treasury, address(0)), paidProtocol, "protocol fee on paid fees only");
+    }
+
+    function test_finalize_slashesNonRevealer() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _reveal(id, job, prov[0], 0, RESULT);
+        _reveal(id, job, prov[1], 1, RESULT);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Revealing));
+        market.finalize(id, job);
+
+        vm.warp(START + REVEAL_WINDOW + 1);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.SeatSlashed(id, prov[2], COLLATERAL, false);
+        vm.prank(stranger);
+        market.finalize(id, job);
+
+        assertEq(_status(id), SETTLED, "settled");
+        assertEq(_stake(prov[2]), STAKE - COLLATERAL, "non-revealer slashed");
+        assertEq(_locked(prov[2]), 0, "released");
+        assertEq(registry.getProvider(prov[2]).missed, 1, "missed++");
+        assertEq(registry.getProvider(prov[2]).disagreed, 0, "not a disagreement");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
+        assertEq(market.balanceOf(prov[1], address(0)), FEE, "paid");
+        assertEq(market.balanceOf(client, address(0)), FEE + 1e16, "one fee and its protocol share back");
+        assertEq(market.balanceOf(stranger, address(0)), 0, "finalizing pays nothing");
+    }
+
+    function test_reveal_threeDifferentResultsRefundsClient() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, THIRD_RESULT));
+        _reveal(id, job, prov[0], 0, RESULT);
+        _reveal(id, job, prov[1], 1, OTHER_RESULT);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobRefunded(id, _escrow(3), true);
+        _reveal(id, job, prov[2], 2, THIRD_RESULT);
+
+        assertEq(_status(id), REFUNDED, "refunded");
+        assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
+        assertEq(market.balanceOf(treasury, address(0)), 0, "no protocol fee");
+        assertEq(registry.slashedFunds(), 0, "nobody slashed");
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(_stake(prov[i]), STAKE, "stake kept");
+            assertEq(_locked(prov[i]), 0, "collateral released");
+            assertEq(market.balanceOf(prov[i], address(0)), 0, "unpaid");
+            assertEq(registry.getProvider(prov[i]).served, 0, "not served");
+        }
+    }
+
+    function test_reveal_tieWithoutQuorumRefundsClient() public {
+        bytes32[] memory results = new bytes32[](4);
+        (results[0], results[1], results[2], results[3]) = (RESULT, OTHER_RESULT, RESULT, OTHER_RESULT);
+        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(4, results);
+        assertEq(job.quorum, 3, "k = 4 needs 3");
+        for (uint256 i = 0; i < 4; ++i) _reveal(id, job, prov[i], uint8(i), results[i]);
+
+        assertEq(_status(id), REFUNDED, "2 vs 2 is no quorum");
+        assertEq(market.balanceOf(client, address(0)), _escrow(4), "full refund");
+        assertEq(registry.slashedFunds(), 0, "nobody slashed");
+        for (uint256 i = 0; i < 4; ++i) {
+            assertEq(_stake(prov[i]), STAKE, "stake kept");
+            assertEq(_locked(prov[i]), 0, "collateral released");
+            assertEq(market.balanceOf(prov[i], address(0)), 0, "unpaid");
+        }
+    }
+
+    function test_finalize_tooFewSeatsRefundsAndReleases() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        market.finalize(id, job);
+
+        vm.warp(job.commitDeadline + 1);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobRefunded(id, _escrow(3), false);
+        market.finalize(id, job);
+
+        assertEq(_status(id), REFUNDED, "refunded");
+        assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
+        assertEq(_locked(prov[0]), 0, "collateral released");
+        assertEq(_stake(prov[0]), STAKE, "not slashed");
+        IProviderRegistry.Provider memory rec = registry.getProvider(prov[0]);
+        assertEq(rec.served + rec.disagreed + rec.missed, 0, "no counter moved");
+    }
+
+    function test_finalize_noSeatsRefunds() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _request(2, address(payToken));
+        vm.warp(job.commitDeadline + 1);
+        market.finalize(id, job);
+        assertEq(_status(id), REFUNDED, "refunded");
+        assertEq(market.balanceOf(client, address(payToken)), _escrow(2), "token refund");
+    }
+
+    function test_reveal_revertsAtCommitDeadlineWhileCommitStillOpen() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        vm.warp(job.commitDeadline);
+        // At the deadline itself commits are still taken, so no reveal may happen yet (a reveal
+        // here would let a late committer copy the revealed result in the same second).
+        _expectRevealRevert(
+            id, job, prov[0], 0, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+        );
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        market.finalize(id, job);
+        assertEq(_commit(id, job, prov[2], RESULT), 2, "last seat taken at the deadline");
+        assertEq(_status(id), REVEALING, "full: revealing");
+        assertEq(_revealStart(id), job.commitDeadline, "reveal starts at the last commit");
+    }
+
+    function test_jobState_staysOpenUntilRevealOrFinalizeStartsTheRound() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        vm.warp(job.commitDeadline + 1);
+        // The transition to Revealing is lazy: the stored status only changes on the next call.
+        assertEq(_status(id), OPEN, "stored status still Open");
+        assertEq(_revealStart(id), 0, "no reveal start stored yet");
+        _reveal(id, job, prov[0], 0, RESULT);
+        assertEq(_status(id), REVEALING, "revealing after the first reveal");
+        assertEq(_revealStart(id), job.commitDeadline, "from the commit deadline");
+    }
+
+    function test_reveal_afterCommitDeadlineWithQuorumSeated() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        vm.warp(job.commitDeadline + 1);
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.RevealStarted(id, job.commitDeadline + job.revealWindow);
+        _reveal(id, job, prov[0], 0, RESULT);
+        assertEq(_status(id), REVEALING, "revealing");
+        assertEq(_revealStart(id), job.commitDeadline, "reveal phase counted from the commit deadline");
+
+        // No late commit.
+        _expectCommitRevert(
+            id, job, prov[2], _invalidStatus(id, IInferenceMarket.JobStatus.Revealing)
+        );
+        _reveal(id, job, prov[1], 1, RESULT);
+
+        uint256 refund = _escrow(3) - 2 * uint256(FEE) - (2 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;
+        assertEq(_status(id), SETTLED, "all seated revealed: settled");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
+        assertEq(market.balanceOf(prov[1], address(0)), FEE, "paid");
+        assertEq(market.balanceOf(client, address(0)), refund, "empty seat refunded");
+        assertEq(registry.slashedFunds(), 0, "nobody slashed");
+    }
+
+    function test_reveal_afterCommitDeadlineRevealWindowCountsFromDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        uint40 revealDeadline = job.commitDeadline + job.revealWindow;
+        vm.warp(revealDeadline + 1);
+        _expectRevealRevert(
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            _salt(prov[0]),
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketRevealClosed.selector, id, revealDeadline)
+        );
+        // Nobody revealed: no quorum, refund, no slash; the counters record the misses.
+        market.finalize(id, job);
+        assertEq(_status(id), REFUNDED, "refunded");
+        assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
+        assertEq(registry.slashedFunds(), 0, "no slash without a quorum");
+        assertEq(registry.getProvider(prov[0]).missed, 1, "missed recorded");
+        assertEq(_locked(prov[0]) + _locked(prov[1]), 0, "released");
+    }
+
+    function testFuzz_reveal_settlementConservesEscrow(uint8 kSeed, uint256 votes, uint96 feeSeed) public {
+        uint8 k = uint8(bound(kSeed, 2, MAX_K));
+        IInferenceMarket.JobRequest memory r = _req(k, address(0));
+        r.feePerProvider = uint96(bound(feeSeed, MIN_FEE, 1e24));
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        uint256 agree;
+        for (uint256 i = 0; i < k; ++i) {
+            bool a = (votes >> i) & 1 == 1;
+            if (a) ++agree;
+            _commit(id, job, prov[i], a ? RESULT : OTHER_RESULT);
+        }
+        for (uint256 i = 0; i < k; ++i) {
+            _reveal(id, job, prov[i], uint8(i), (votes >> i) & 1 == 1 ? RESULT : OTHER_RESULT);
+        }
+        _checkSettlement(id, job, agree > k - agree ? agree : k - agree);
+    }
+
+    function _checkSettlement(uint256 id, IInferenceMarket.Job memory job, uint256 majority) internal view {
+        uint256 credited = market.balanceOf(treasury, address(0)) + market.balanceOf(client, address(0));
+        uint256 paidSeats;
+        for (uint256 i = 0; i < job.redundancy; ++i) {
+            credited += market.balanceOf(prov[i], address(0));
+            if (market.balanceOf(prov[i], address(0)) != 0) ++paidSeats;
+            assertEq(_locked(prov[i]), 0, "no collateral left locked");
+        }
+        assertEq(credited, address(market).balance, "escrow fully credited");
+        if (majority >= job.quorum) {
+            assertEq(_status(id), SETTLED, "settled");
+            assertEq(paidSeats, majority, "majority paid");
+            assertEq(registry.slashedFunds(), (job.redundancy - majority) * uint256(COLLATERAL), "minority slashed");
+        } else {
+            assertEq(_status(id), REFUNDED, "refunded");
+            assertEq(paidSeats, 0, "nobody paid");
+            assertEq(market.balanceOf(client, address(0)), address(market).balance, "full refund");
+            assertEq(registry.slashedFunds(), 0, "nobody slashed");
+        }
+    }
+}
+
+// ==================================================================== adversarial
+
+contract InferenceMarketAdversarialTest is InferenceMarketFixture {
+    HookERC20 internal hookToken;
+    Reenterer internal attacker;
+
+    function setUp() public override {
+        super.setUp();
+        hookToken = new HookERC20();
+        attacker = new Reenterer();
+        hookToken.setHook(address(attacker));
+        market.setTokenAllowed(address(hookToken), true);
+    }
+
+    /// @dev The attacker, as a client, gets `escrow` credited back from an expired job.
+    function _attackerRefund(address token) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+        (id, job) = _requestAs(address(attacker), _req(1, token));
+        vm.warp(job.deadline + 1);
+        market.finalize(id, job);
+        assertEq(market.balanceOf(address(attacker), token), _escrow(1), "refund credited");
+    }
+
+    // ---------------------------------------------------------------- copying results
+
+    function test_commit_copierCannotJoinOnceRevealsOpen() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
+        _reveal(id, job, prov[0], 0, RESULT); // RESULT is now public
+        bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
+        vm.expectRevert(_invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        vm.prank(prov[3]);
+        market.commit(id, job, c);
+        assertEq(market.balanceOf(prov[3], address(0)), 0, "copier unpaid");
+        assertEq(_locked(prov[3]), 0, "copier never seated");
+    }
+
+    function test_commit_copierCannotJoinAfterCommitDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        _commit(id, job, prov[1], RESULT);
+        vm.warp(job.commitDeadline + 1);
+        _reveal(id, job, prov[0], 0, RESULT);
+        bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
+        vm.expectRevert(_invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        vm.prank(prov[3]);
+        market.commit(id, job, c);
+    }
+
+    function test_reveal_copiedCommitmentCannotBeRevealed() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        bytes32 honest = _commitment(id, prov[0], RESULT, _salt(prov[0]));
+        vm.prank(prov[0]);
+        market.commit(id, job, honest);
+        // The copier lifts the honest commitment from the chain.
+        vm.prank(prov[1]);
+        uint8 copierSeat = market.commit(id, job, honest);
+        _commit(id, job, prov[2], RESULT);
+
+        _reveal(id, job, prov[0], 0, RESULT); // result and salt are now public
+        bytes32 honestSalt = _salt(prov[0]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[1]));
+        vm.prank(prov[1]);
+        market.reveal(id, job, copierSeat, RESULT, honestSalt, OUTPUT);
+        _reveal(id, job, prov[2], 2, RESULT);
+
+        vm.warp(START + REVEAL_WINDOW + 1);
+        market.finalize(id, job);
+        assertEq(market.balanceOf(prov[1], address(0)), 0, "copier unpaid");
+        assertEq(_stakeOf(prov[1]), STAKE - COLLATERAL, "copier slashed as a non-revealer");
+        assertEq(registry.getProvider(prov[1]).missed, 1, "missed");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "honest paid");
+        assertEq(market.balanceOf(prov[2], address(0)), FEE, "honest paid");
+    }
+
+    function test_commit_suspendedExitingProviderTakesNoNewWork() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(2);
+        (uint256 id2, IInferenceMarket.Job memory job2) = _requestEth(2);
+        (uint256 id3, IInferenceMarket.Job memory job3) = _requestEth(1);
+        _commit(id, job, prov[0], RESULT);
+        registry.suspendProvider(prov[0]);
+        vm.prank(prov[0]);
+        registry.requestExit();
+        bytes32 c = _commitment(id2, prov[0], RESULT, _salt(prov[0]));
+        vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        vm.prank(prov[0]);
+        market.commit(id2, job2, c);
+        vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        vm.prank(prov[0]);
+        market.submitResult(id3, job3, RESULT, OUTPUT);
+        vm.recordLogs();
+        assertEq(_relay(market, _one(_sign(market, pks[0], id3, job3, RESULT))), 0, "batch rejects it too");
+        assertEq(_rejections(vm.getRecordedLogs(), address(market)).length, 1, "one rejection");
+        // Its existing seat still settles: it was eligible when it committed.
+        _commit(id, job, prov[1], RESULT);
+        _reveal(id, job, prov[0], 0, RESULT);
+        _reveal(id, job, prov[1], 1, RESULT);
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid for the seat it held");
+        assertEq(_locked(prov[0]), 0, "released, so it can finish exiting");
+    }
+
+    function _stakeOf(address p) internal view returns (uint256) {
+        return registry.getProvider(p).stake;
+    }
+
+    function _locked(address p) internal view returns (uint256) {
+        return registry.getProvider(p).locked;
+    }
+
+    // ---------------------------------------------------------------- malicious ERC-20
+
+    function test_requestJob_reentrantTokenCannotRequestTwice() public {
+        uint256 escrow = _escrow(1);
+        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        hookToken.mint(address(attacker), 2 * escrow);
+        vm.prank(address(attacker));
+        hookToken.approve(address(market), type(uint256).max);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.requestJob, (r)), false);
+
+        vm.prank(address(attacker));
+        uint256 id = market.requestJob(r);
+
+        assertEq(id, 1, "outer request");
+        assertEq(attacker.attempts(), 1, "re-entry attempted");
+        assertFalse(attacker.lastOk(), "re-entry failed");
+        assertEq(keccak256(attacker.lastReturn()), keccak256(_reentrantCall()), "blocked by the guard");
+        assertEq(market.nextJobId(), 2, "one job");
+        assertEq(hookToken.balanceOf(address(market)), escrow, "escrow pulled once");
+        assertEq(hookToken.balanceOf(address(attacker)), escrow, "attacker paid once");
+    }
+
+    function test_requestJob_revertsWhenTokenReentryBubbles() public {
+        uint256 escrow = _escrow(1);
+        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        hookToken.mint(address(attacker), 2 * escrow);
+        vm.prank(address(attacker));
+        hookToken.approve(address(market), type(uint256).max);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.requestJob, (r)), true);
+
+        vm.expectRevert(_reentrantCall());
+        vm.prank(address(attacker));
+        market.requestJob(r);
+        assertEq(market.nextJobId(), 1, "no job");
+        assertEq(hookToken.balanceOf(address(market)), 0, "nothing pulled");
+    }
+
+    function test_requestJob_reentrantTokenCannotWithdrawMidRequest() public {
+        _attackerRefund(address(hookToken));
+        uint256 escrow = _escrow(1);
+        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        r.deadline = uint40(block.timestamp + 1 hours);
+        hookToken.mint(address(attacker), escrow);
+        vm.prank(address(attacker));
+        hookToken.approve(address(market), escrow);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(hookToken))), false);
+
+        vm.prank(address(attacker));
+        market.requestJob(r);
+        assertEq(keccak256(attacker.lastReturn()), keccak256(_reentrantCall()), "blocked by the guard");
+        assertEq(market.balanceOf(address(attacker), address(hookToken)), escrow, "credit untouched");
+        assertEq(hookToken.balanceOf(address(market)), 2 * escrow, "refund + new escrow held");
+    }
+
+    function test_withdraw_reentrantTokenPaysOnce() public {
+        _attackerRefund(address(hookToken));
+        uint256 escrow = _escrow(1);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(hookToken))), false);
+
+        vm.prank(address(attacker));
+        uint256 amount = market.withdraw(address(hookToken));
+
+        assertEq(amount, escrow, "withdrew the refund");
+        assertEq(attacker.attempts(), 1, "re-entry attempted");
+        assertEq(keccak256(attacker.lastReturn()), keccak256(_reentrantCall()), "blocked by the guard");
+        assertEq(hookToken.balanceOf(address(attacker)), escrow, "paid once");
+        assertEq(hookToken.balanceOf(address(market)), 0, "market empty");
+        assertEq(market.balanceOf(address(attacker), address(hookToken)), 0, "balance cleared");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, address(attacker), address(hookToken)
+            )
+        );
+        vm.prank(address(attacker));
+        market.withdraw(address(hookToken));
+    }
+
+    function test_withdraw_reentrantTokenCannotFinalize() public {
+        (uint256 id1, IInferenceMarket.Job memory job1) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        (uint256 id2, IInferenceMarket.Job memory job2) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        uint256 escrow = _escrow(1);
+        vm.warp(job1.deadline + 1);
+        market.finalize(id1, job1);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.finalize, (id2, job2)), false);
+
+        vm.prank(address(attacker));
+        market.withdraw(address(hookToken));
+        assertEq(keccak256(attacker.lastReturn()), keccak256(_reentrantCall()), "blocked by the guard");
+        assertEq(_status(id2), OPEN, "job 2 untouched");
+        assertEq(market.balanceOf(address(attacker), address(hookToken)), 0, "nothing credited meanwhile");
+
+        market.finalize(id2, job2);
+        vm.prank(address(attacker));
+        market.withdraw(address(hookToken));
+        assertEq(hookToken.balanceOf(address(attacker)), 2 * escrow, "each escrow returned once");
+        assertEq(hookToken.balanceOf(address(market)), 0, "market empty");
+    }
+
+    // ---------------------------------------------------------------- ETH receivers
+
+    function test_withdraw_reentrantReceiverBubblingFailsTransfer() public {
+        _attackerRefund(address(0));
+        uint256 escrow = _escrow(1);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(0))), true);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketEthTransferFailed.selector, address(attacker), escrow)
+        );
+        vm.prank(address(attacker));
+        market.withdraw(address(0));
+        assertEq(market.balanceOf(address(attacker), address(0)), escrow, "balance kept");
+        assertEq(address(market).balance, escrow, "ETH kept");
+        assertEq(address(attacker).balance, 0, "nothing sent");
+    }
+
+    function test_withdraw_reentrantReceiverGetsBalanceOnce() public {
+        _attackerRefund(address(0));
+        uint256 escrow = _escrow(1);
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(0))), false);
+
+        vm.prank(address(attacker));
+        assertEq(market.withdraw(address(0)), escrow, "withdrew");
+        assertEq(attacker.attempts(), 1, "re-entry attempted");
+        assertEq(keccak256(attacker.lastReturn()), keccak256(_reentrantCall()), "blocked by the guard");
+        assertEq(address(attacker).balance, escrow, "paid once");
+        assertEq(address(market).balance, 0, "market empty");
+        assertEq(market.balanceOf(address(attacker), address(0)), 0, "balance cleared");
+    }
+
+    function test_withdraw_clientRejectingEthKeepsRefund() public {
+        EthRejecter rejecter = new EthRejecter();
+        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(address(rejecter), _req(1, address(0)));
+        uint256 escrow = _escrow(1);
+        vm.warp(job.deadline + 1);
+        market.finalize(id, job);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketEthTransferFailed.selector, address(rejecter), escrow)
+        );
+        vm.prank(address(rejecter));
+        market.withdraw(address(0));
+        assertEq(market.balanceOf(address(rejecter), address(0)), escrow, "refund kept");
+        assertEq(address(market).balance, escrow, "ETH kept");
+    }
+}
+
+// ==================================================================== finalize, withdraw, pause
+
+contract InferenceMarketLifecycleTest is InferenceMarketFixture {
+    function test_finalize_singleRevertsBeforeOrAtDeadline() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        market.finalize(id, job);
+        vm.warp(job.deadline);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        market.finalize(id, job);
+    }
+
+    function test_finalize_singleAfterDeadlineRefundsClient() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        uint256 escrow = _escrow(1);
+        vm.warp(job.deadline + 1);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Credited(client, address(0), escrow, id);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobRefunded(id, escrow, false);
+        vm.prank(stranger);
+        market.finalize(id, job);
+
+        assertEq(_status(id), REFUNDED, "refunded");
+        assertEq(market.balanceOf(client, address(0)), escrow, "escrow credited, protocol fee included");
+        assertEq(market.balanceOf(treasury, address(0)), 0, "no protocol fee on a refund");
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Withdrawn(client, address(0), escrow);
+        vm.prank(client);
+        assertEq(market.withdraw(address(0)), escrow, "withdrawn");
+        assertEq(client.balance, escrow, "client has its ETH back");
+        assertEq(address(market).balance, 0, "market empty");
+    }
+
+    function test_finalize_revertsWhenAlreadyRefunded() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.warp(job.deadline + 1);
+        market.finalize(id, job);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Refunded));
+        market.finalize(id, job);
+        assertEq(market.balanceOf(client, address(0)), _escrow(1), "credited once");
+    }
+
+    function test_finalize_revertsWhenSettled() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _submit(id, job, prov[0]);
+        vm.warp(job.deadline + 1);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Settled));
+        market.finalize(id, job);
+
+        (uint256 id3, IInferenceMarket.Job memory job3) = _requestEth(2);
+        _commit(id3, job3, prov[0], RESULT);
+        _commit(id3, job3, prov[1], RESULT);
+        _reveal(id3, job3, prov[0], 0, RESULT);
+        _reveal(id3, job3, prov[1], 1, RESULT);
+        vm.warp(block.timestamp + 1 days);
+        vm.expectRevert(_notFinalizable(id3, IInferenceMarket.JobStatus.Settled));
+        market.finalize(id3, job3);
+    }
+
+    function test_finalize_revertsOnJobMismatch() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.warp(job.deadline + 1);
+        job.client = stranger; // redirect the refund
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id));
+        market.finalize(id, job);
+    }
+
+    function test_withdraw_revertsWhenNothingToWithdraw() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, stranger, address(0))
+        );
+        vm.prank(stranger);
+        market.withdraw(address(0));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, stranger, address(payToken)
+            )
+        );
+        vm.prank(stranger);
+        market.withdraw(address(payToken));
+    }
+
+    function test_withdraw_movesEthAndTokenSeparately() public {
+        (uint256 a, IInferenceMarket.Job memory ja) = _requestEth(1);
+        (uint256 b, IInferenceMarket.Job memory jb) = _request(1, address(payToken));
+        _submit(a, ja, prov[0]);
+        _submit(b, jb, prov[0]);
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Withdrawn(prov[0], address(payToken), FEE);
+        vm.prank(prov[0]);
+        assertEq(market.withdraw(address(payToken)), FEE, "token amount");
+        assertEq(payToken.balanceOf(prov[0]), FEE, "tokens received");
+        assertEq(market.balanceOf(prov[0], address(payToken)), 0, "token balance cleared");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "ETH balance untouched");
+        assertEq(payToken.balanceOf(address(market)), _escrow(1) - FEE, "treasury's share stays");
+
+        vm.prank(prov[0]);
+        assertEq(market.withdraw(address(0)), FEE, "ETH amount");
+        assertEq(prov[0].balance, FEE, "ETH received");
+        assertEq(address(market).balance, _escrow(1) - FEE, "treasury's share stays");
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, prov[0], address(0))
+        );
+        vm.prank(prov[0]);
+        market.withdraw(address(0));
+    }
+
+    function test_withdraw_tokenStillPaysAfterTokenDisallowed() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _request(1, address(payToken));
+        market.setTokenAllowed(address(payToken), false);
+        _submit(id, job, prov[0]);
+        vm.prank(prov[0]);
+        assertEq(market.withdraw(address(payToken)), FEE, "paid in the job's token");
+    }
+
+    function test_pause_stopsOnlyRequestJob() public {
+        (uint256 single, IInferenceMarket.Job memory singleJob) = _requestEth(1);
+        (uint256 expiring, IInferenceMarket.Job memory expiringJob) = _requestEth(1);
+        (uint256 signed, IInferenceMarket.Job memory signedJob) = _requestEth(1);
+        (uint256 round, IInferenceMarket.Job memory roundJob) = _requestEth(2);
+        IInferenceMarket.SignedResult memory item = _sign(market, pks[2], signed, signedJob, RESULT);
+
+        vm.prank(guardian);
+        market.pause();
+        assertTrue(market.paused(), "paused");
+
+        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        uint256 escrow = _escrow(1);
+        vm.deal(client, escrow);
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        vm.prank(client);
+        market.requestJob{value: escrow}(r);
+
+        _submit(single, singleJob, prov[0]);
+        assertEq(_relay(market, _one(item)), 1, "attestations still delivered");
+        _commit(round, roundJob, prov[0], RESULT);
+        _commit(round, roundJob, prov[1], RESULT);
+        _reveal(round, roundJob, prov[0], 0, RESULT);
+        _reveal(round, roundJob, prov[1], 1, RESULT);
+        vm.warp(expiringJob.deadline + 1);
+        market.finalize(expiring, expiringJob);
+        vm.prank(prov[0]);
+        market.withdraw(address(0));
+        vm.prank(client);
+        market.withdraw(address(0));
+
+        assertEq(_status(single), SETTLED, "submit works");
+        assertEq(_status(signed), SETTLED, "batch works");
+        assertEq(_status(round), SETTLED, "commit and reveal work");
+        assertEq(_status(expiring), REFUNDED, "finalize works");
+        assertEq(prov[0].balance, 2 * uint256(FEE), "provider withdrew");
+        assertEq(client.balance, escrow * 2, "client withdrew (plus the unspent request ETH)");
+    }
+
+    function test_pause_guardianCannotUnpauseDaoCan() public {
+        vm.prank(guardian);
+        market.pause();
+        vm.expectRevert(_unauthorized(guardian, market.DEFAULT_ADMIN_ROLE()));
+        vm.prank(guardian);
+        market.unpause();
+        assertTrue(market.paused(), "still paused");
+
+        market.unpause();
+        assertFalse(market.paused(), "DAO unpaused");
+        (uint256 id,) = _requestEth(1);
+        assertEq(_status(id), OPEN, "requests accepted again");
+    }
+
+    function test_pause_strangerCannotPause() public {
+        vm.expectRevert(_unauthorized(stranger, market.GUARDIAN_ROLE()));
+        vm.prank(stranger);
+        market.pause();
+        market.pause();
+        assertTrue(market.paused(), "the DAO may pause too");
+    }
+}
+
+// ==================================================================== policy and admin
+
+contract InferenceMarketPolicyTest is InferenceMarketFixture {
+    function _expectOutOfBounds(IInferenceMarket.Policy memory p, string memory field, uint256 value) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketPolicyOutOfBounds.selector, field, value)
+        );
+        market.setPolicy(p);
+    }
+
+    function test_constructor_setsState() public view {
+        assertTrue(market.hasRole(market.DEFAULT_ADMIN_ROLE(), address(this)), "admin");
+        assertTrue(market.hasRole(market.GUARDIAN_ROLE(), guardian), "guardian");
+        assertEq(address(market.models()), address(models), "models");
+        assertEq(address(market.providers()), address(registry), "providers");
+        assertEq(market.treasury(), treasury, "treasury");
+        assertEq(market.nextJobId(), 1, "ids start at 1");
+        assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(_defaultPolicy())), "policy");
+        assertTrue(market.isTokenAllowed(address(payToken)), "pay token allowed");
+    }
+
+    function test_constructor_revertsOnZeroAddresses() public {
+        bytes memory err = abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector);
+        vm.expectRevert(err);
+        new InferenceMarket(address(this), guardian, IModelRegistry(address(0)), registry, treasury, _defaultPolicy());
+        vm.expectRevert(err);
+        new InferenceMarket(address(this), guardian, models, IProviderRegistry(address(0)), treasury, _defaultPolicy());
+        vm.expectRevert(err);
+        new InferenceMarket(address(this), guardian, models, registry, address(0), _defaultPolicy());
+    }
+
+    function test_constructor_revertsOnPolicyOutOfBounds() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxRedundancy = 0;
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketPolicyOutOfBounds.selector, "maxRedundancy", 0)
+        );
+        new InferenceMarket(address(this), guardian, models, registry, treasury, p);
+    }
+
+    function test_setPolicy_updatesAndEmits() public {
+        IInferenceMarket.Policy memory p = IInferenceMarket.Policy({
+            protocolFeeBps: 250,
+            quorumBps: 6_667,
+            maxRedundancy: 9,
+            commitWindow: 600,
+            revealWindow: 900,
+            maxInlineInputBytes: 0,
+            maxJobDuration: 2 days,
+            collateralPerJob: 0
+        });
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.PolicySet(p);
+        market.setPolicy(p);
+        assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(p)), "stored");
+    }
+
+    function test_setPolicy_acceptsBoundaryValues() public {
+        IInferenceMarket.Policy memory low = IInferenceMarket.Policy({
+            protocolFeeBps: 0,
+            quorumBps: 5_000,
+            maxRedundancy: 1,
+            commitWindow: 1,
+            revealWindow: 1,
+            maxInlineInputBytes: 0,
+            maxJobDuration: 1 minutes,
+            collateralPerJob: 0
+        });
+        market.setPolicy(low);
+        assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(low)), "low bounds");
+        IInferenceMarket.Policy memory high = IInferenceMarket.Policy({
+            protocolFeeBps: 1_000,
+            quorumBps: 10_000,
+            maxRedundancy: 32,
+            commitWindow: 30 days,
+            revealWindow: 30 days,
+            maxInlineInputBytes: 64 * 1024,
+            maxJobDuration: 365 days,
+            collateralPerJob: type(uint128).max
+        });
+        market.setPolicy(high);
+        assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(high)), "high bounds");
+    }
+
+    function test_setPolicy_revertsWhenProtocolFeeAboveTenPercent() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.protocolFeeBps = 1_001;
+        _expectOutOfBounds(p, "protocolFeeBps", 1_001);
+    }
+
+    function test_setPolicy_revertsWhenQuorumBelowHalf() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.quorumBps = 4_999;
+        _expectOutOfBounds(p, "quorumBps", 4_999);
+    }
+
+    function test_setPolicy_revertsWhenQuorumAboveHundredPercent() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.quorumBps = 10_001;
+        _expectOutOfBounds(p, "quorumBps", 10_001);
+    }
+
+    function test_setPolicy_revertsWhenMaxRedundancyZero() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxRedundancy = 0;
+        _expectOutOfBounds(p, "maxRedundancy", 0);
+    }
+
+    function test_setPolicy_revertsWhenMaxRedundancyAbove32() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxRedundancy = 33;
+        _expectOutOfBounds(p, "maxRedundancy", 33);
+    }
+
+    function test_setPolicy_revertsWhenCommitWindowZero() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.commitWindow = 0;
+        _expectOutOfBounds(p, "commitWindow", 0);
+    }
+
+    function test_setPolicy_revertsWhenCommitWindowAbove30Days() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.commitWindow = 30 days + 1;
+        _expectOutOfBounds(p, "commitWindow", 30 days + 1);
+    }
+
+    function test_setPolicy_revertsWhenRevealWindowZero() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.revealWindow = 0;
+        _expectOutOfBounds(p, "revealWindow", 0);
+    }
+
+    function test_setPolicy_revertsWhenRevealWindowAbove30Days() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.revealWindow = 30 days + 1;
+        _expectOutOfBounds(p, "revealWindow", 30 days + 1);
+    }
+
+    function test_setPolicy_revertsWhenInlineInputAbove64KiB() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxInlineInputBytes = 64 * 1024 + 1;
+        _expectOutOfBounds(p, "maxInlineInputBytes", 64 * 1024 + 1);
+    }
+
+    function test_setPolicy_revertsWhenJobDurationBelowOneMinute() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxJobDuration = 59;
+        _expectOutOfBounds(p, "maxJobDuration", 59);
+    }
+
+    function test_setPolicy_revertsWhenJobDurationAboveOneYear() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.maxJobDuration = 365 days + 1;
+        _expectOutOfBounds(p, "maxJobDuration", 365 days + 1);
+    }
+
+    function test_setPolicy_revertsWhenNotAdmin() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
+        vm.expectRevert(_unauthorized(stranger, adminRole));
+        vm.prank(stranger);
+        market.setPolicy(p);
+        vm.expectRevert(_unauthorized(guardian, adminRole));
+        vm.prank(guardian);
+        market.setPolicy(p);
+    }
+
+    function test_setTokenAllowed_allowsAndDisallows() public {
+        MockERC20 t = new MockERC20("T", "T", 6);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.TokenAllowed(address(t), true);
+        market.setTokenAllowed(address(t), true);
+        assertTrue(market.isTokenAllowed(address(t)), "allowed");
+        market.setTokenAllowed(address(t), false);
+        assertFalse(market.isTokenAllowed(address(t)), "disallowed");
+    }
+
+    function test_setTokenAllowed_revertsOnZeroAddress() public {
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector));
+        market.setTokenAllowed(address(0), true);
+    }
+
+    function test_setTokenAllowed_revertsWhenNotAdmin() public {
+        bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
+        vm.expectRevert(_unauthorized(stranger, adminRole));
+        vm.prank(stranger);
+        market.setTokenAllowed(address(payToken), false);
+        vm.expectRevert(_unauthorized(guardian, adminRole));
+        vm.prank(guardian);
+        market.setTokenAllowed(address(payToken), false);
+        assertTrue(market.isTokenAllowed(address(payToken)), "unchanged");
+    }
+
+    function test_setTreasury_redirectsLaterProtocolFees() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        address newTreasury = address(0x7EA52);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.TreasurySet(newTreasury);
+        market.setTreasury(newTreasury);
+        assertEq(market.treasury(), newTreasury, "stored");
+        _submit(id, job, prov[0]);
+        assertEq(market.balanceOf(newTreasury, address(0)), _escrow(1) - FEE, "fee to the new treasury");
+        assertEq(market.balanceOf(treasury, address(0)), 0, "old treasury gets nothing");
+    }
+
+    function test_setTreasury_revertsOnZeroAddress() public {
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector));
+        market.setTreasury(address(0));
+    }
+
+    function test_setTreasury_revertsWhenNotAdmin() public {
+        bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
+        vm.expectRevert(_unauthorized(stranger, adminRole));
+        vm.prank(stranger);
+        market.setTreasury(stranger);
+        vm.expectRevert(_unauthorized(guardian, adminRole));
+        vm.prank(guardian);
+        market.setTreasury(guardian);
+        assertEq(market.treasury(), treasury, "unchanged");
+    }
+}
