@@ -45,6 +45,10 @@ the config file (JSON; see README "Running a provider node").`,
         peers: values["ipfs-peer"],
         logLevel: values["log-level"],
       });
+      // A daemon keeps serving: a stray rejection is logged, never a reason to drop every job.
+      process.on("unhandledRejection", (reason) => {
+        console.error(JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "unhandled rejection", error: String((reason as Error)?.message ?? reason) }));
+      });
       const runner = await startRunner(config);
       console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs }));
       await new Promise<void>((resolve) => {

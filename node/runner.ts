@@ -148,8 +148,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     watcher.start();
     stops.push(() => watcher.stop());
 
+    const tick = () => void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
     const timers = [
-      setInterval(() => void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message })), Math.max(200, config.pollIntervalMs * 4)),
+      setInterval(tick, Math.max(200, config.pollIntervalMs * 4)),
       setInterval(
         () =>
           void withdrawEarnings({
@@ -165,7 +166,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       ),
     ];
     stops.push(() => timers.forEach(clearInterval));
-    void processor.tick();
+    tick();
 
     const http = await startHttpServer({
       host: config.http.host,

@@ -1,0 +1,185 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
+import path from "node:path";
+import { keccak256, parseEther, stringToHex, toHex, zeroAddress, type Hex } from "viem";
+import { commitmentOf, type Job } from "../../node/attest/attestation.ts";
+import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
+import { conclaveContracts } from "../../node/chain/contracts.ts";
+import { requestInference, waitForJob } from "../../node/client/jobs.ts";
+import { mined, passOnLocalChain } from "../../node/dao/proposals.ts";
+import { encodeFunctionData } from "viem";
+import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { sampleModel } from "../../node/models/samples.ts";
+import { tensorFrom } from "../../node/tensors/dtypes.ts";
+import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
+import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { startProxy } from "../helpers/tcp-proxy.ts";
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v) return v;
+    await wait(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Transactions of one kind a runner's journal holds for a job (read straight from its SQLite file). */
+function journalTxs(dataDir: string, jobId: bigint, kind: string): { nonce: number; status: string }[] {
+  const db = new DatabaseSync(path.join(dataDir, "journal.sqlite"), { readOnly: true });
+  try {
+    return db.prepare("SELECT nonce, status FROM txs WHERE job_id = ? AND kind = ?").all(jobId.toString(), kind) as { nonce: number; status: string }[];
+  } finally {
+    db.close();
+  }
+}
+
+async function httpJson(url: string) {
+  return (await (await fetch(url)).json()) as Record<string, unknown>;
+}
+
+describe("node runner faults", function () {
+  this.timeout(300_000);
+  let net: Devnet;
+  const started: RunnerProcess[] = [];
+  const run = async (...args: Parameters<typeof spawnRunner>) => {
+    const r = await spawnRunner(...args);
+    started.push(r);
+    return r;
+  };
+
+  before(async function () {
+    // Provider 7 is registered too: the test itself takes a seat as a third provider.
+    net = await startDevnet({ providers: [4, 5, 7] });
+  });
+  afterEach(async function () {
+    await Promise.all(started.splice(0).map((r) => r.stop("SIGKILL")));
+  });
+  after(async function () {
+    await net?.stop();
+  });
+
+  it("a runner killed with SIGKILL between commit and reveal resumes from its journal: the job settles, nothing is sent twice", async function () {
+    const sample = sampleModel("tiny-mlp");
+    const a = await run(net, 4);
+    const b = await run(net, 5);
+    const inputs = sample.exampleInputs();
+    const { jobId, job } = await requestInference(net.publicClient, net.record, net.wallet(8), { model: "tiny-mlp", inputs, redundancy: 3, feePerProvider: parseEther("0.01") });
+    const market = conclaveContracts(net.record, net.publicClient).market;
+    await until("two seats", async () => (await market.read.jobState([jobId]))[1] === 2);
+    a.process.kill("SIGKILL");
+    await a.exited;
+
+    // The third seat: this test, as provider 7, with the honest result.
+    const resultHash = canonicalResultHash((await import("../../node/models/tiny-onnx.ts")).tinyMlpReference ? await honestOutputs(inputs) : {}, quantumFromChain(sample.outputQuantum));
+    const c = conclaveContracts(net.record, net.wallet(7));
+    const salt = keccak256(toHex("test-salt"));
+    await mined(net.publicClient, c.market.write.commit([jobId, job, commitmentOf(jobId, devAccount(7).address, resultHash, salt)]));
+    await until("b to reveal", async () => (await market.read.jobState([jobId]))[2] >= 1);
+    await mined(net.publicClient, c.market.write.reveal([jobId, job, 2, resultHash, salt, "0x"]));
+    expect((await market.read.jobState([jobId]))[0]).to.equal(2); // still revealing: a has not revealed
+
+    const again = await run(net, 4, { file: a.configFile, dataDir: a.dataDir });
+    await until("settlement", async () => (await market.read.jobState([jobId]))[0] === 3);
+    expect(await market.read.balanceOf([again.address, zeroAddress])).to.equal(parseEther("0.01"));
+    for (const [kind, n] of [["commit", 1], ["reveal", 1]] as const) {
+      expect(new Set(journalTxs(a.dataDir, jobId, kind).map((t) => t.nonce)).size, kind).to.equal(n);
+    }
+    const commits = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatCommitted", args: { jobId }, fromBlock: 0n });
+    expect(commits.filter((l) => (l.args as { provider: string }).provider === again.address)).to.have.length(1);
+    expect(b.address).to.not.equal(again.address);
+  });
+
+  it("processes the backlog after its RPC connection is cut and restored", async function () {
+    const proxy = await startProxy(net.node.port);
+    const config = runnerConfig(net, 4, { rpcUrl: proxy.url });
+    const a = await run(net, 4, config);
+    await proxy.cut();
+    const jobs: bigint[] = [];
+    for (let i = 0; i < 3; i++) {
+      jobs.push((await requestInference(net.publicClient, net.record, net.wallet(8), { model: "tiny-mlp", inputs: sampleModel("tiny-mlp").exampleInputs(), feePerProvider: parseEther("0.001") })).jobId);
+    }
+    await wait(1_500);
+    const market = conclaveContracts(net.record, net.publicClient).market;
+    for (const id of jobs) expect((await market.read.jobState([id]))[0]).to.equal(1); // nobody served them while cut
+    await proxy.restore();
+    for (const id of jobs) {
+      const outcome = await waitForJob(net.publicClient, net.record, id, { timeoutMs: 30_000 }).catch((e: unknown) => {
+        console.log(a.logs.join("\n"));
+        throw e;
+      });
+      expect(outcome.status).to.equal("settled");
+      expect(outcome.deliveries[0]!.provider).to.equal(a.address);
+    }
+    await a.stop();
+    await proxy.stop();
+  });
+
+  it("refuses weights whose bytes do not match the registry (log line and metric); the job fails and the client is refunded", async function () {
+    const members = [1, 2, 3].map(net.wallet);
+    const sample = sampleModel("tiny-mlp");
+    const weightsCid = await net.publisher.add(sample.onnx());
+    const schemaCid = await net.publisher.add(new TextEncoder().encode(JSON.stringify(sample.schema)));
+    const wrongSha = `0x${createHash("sha256").update("not the weights").digest("hex")}` as Hex;
+    const models = conclaveContracts(net.record, members[0]!).models;
+    await mined(net.publicClient, models.write.publishVersion(["tampered", { weightsCid, weightsSha256: wrongSha, schemaCid, runtime: stringToHex("onnxruntime-1.30-cpu", { size: 32 }), outputQuantum: 10n ** 14n, minMemoryMB: 64, minFee: 0n }]));
+    await passOnLocalChain({
+      publicClient: net.publicClient,
+      record: net.record,
+      members,
+      description: "Activate tampered v1",
+      actions: [{ target: models.address, data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi, functionName: "activateVersion", args: [keccak256(toHex("tampered")), 1] }) }],
+    });
+    const a = await run(net, 4);
+    const client = net.wallet(8);
+    const market = conclaveContracts(net.record, client).market;
+    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "tampered", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001"), deadlineInSeconds: 120 });
+    const record = await until("job failure", async () => {
+      const j = await httpJson(`${a.http}/jobs/${jobId}`);
+      return j.state === "failed" ? j : null;
+    });
+    expect(String(record.reason)).to.match(/sha256/);
+    expect(a.logs.some((l) => l.includes("refusing weights"))).to.equal(true);
+    expect(await (await fetch(`${a.http}/metrics`)).text()).to.match(/conclave_weights_rejected_total\{[^}]*check="sha256"[^}]*\} 1/);
+    await refundedAfterDeadline(net, market, jobId, client.account.address);
+  });
+
+  it("ends a job with a malformed input with a reason the client can read, and the client gets its money back", async function () {
+    const a = await run(net, 4);
+    const client = net.wallet(8);
+    const market = conclaveContracts(net.record, client).market;
+    const bad = { x: tensorFrom("F32", [2, 5], new Array(10).fill(0.5)) }; // the schema wants [*, 4]
+    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "tiny-mlp", inputs: bad, feePerProvider: parseEther("0.001"), deadlineInSeconds: 120 });
+    const record = await until("job failure", async () => {
+      const j = await httpJson(`${a.http}/jobs/${jobId}`);
+      return j.state === "failed" ? j : null;
+    });
+    expect(String(record.reason)).to.match(/shape/);
+    await refundedAfterDeadline(net, market, jobId, client.account.address);
+    expect(encodeSafetensors(bad).byteLength).to.be.greaterThan(0);
+  });
+});
+
+/** Moves the chain past the job's deadline; the runner finalizes it and the client withdraws. */
+async function refundedAfterDeadline(net: Devnet, market: ReturnType<typeof conclaveContracts>["market"], jobId: bigint, client: `0x${string}`) {
+  await net.publicClient.request({ method: "evm_increaseTime" as never, params: [200] as never });
+  await net.publicClient.request({ method: "evm_mine" as never, params: [] as never });
+  await until("refund", async () => (await market.read.jobState([jobId]))[0] === 4);
+  const credited = await market.read.balanceOf([client, zeroAddress]);
+  expect(credited > 0n).to.equal(true);
+  const before = await net.publicClient.getBalance({ address: client });
+  const receipt = await net.publicClient.waitForTransactionReceipt({ hash: await market.write.withdraw([zeroAddress]) });
+  expect(await net.publicClient.getBalance({ address: client })).to.equal(before + credited - receipt.gasUsed * receipt.effectiveGasPrice);
+}
+
+async function honestOutputs(inputs: ReturnType<ReturnType<typeof sampleModel>["exampleInputs"]>) {
+  const { tinyMlpReference } = await import("../../node/models/tiny-onnx.ts");
+  const x = inputs.x!;
+  const values = new Float32Array(x.data.buffer.slice(x.data.byteOffset, x.data.byteOffset + x.data.byteLength));
+  const probs = Float32Array.from(tinyMlpReference(values, x.shape[0]!));
+  return { probs: { dtype: "F32" as const, shape: [x.shape[0]!, 3], data: new Uint8Array(probs.buffer) } };
+}
