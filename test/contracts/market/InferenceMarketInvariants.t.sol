@@ -1,0 +1,2274 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Test, Vm} from "../utils/Test.sol";
+import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
+import {IInferenceMarket} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
+import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+
+uint256 constant START = 1_700_000_000;
+uint96 constant MIN_FEE = 1e15;
+uint32 constant MIN_MEMORY = 2048;
+uint256 constant MIN_STAKE = 50e18;
+uint256 constant STAKE = 100e18;
+uint128 constant COLLATERAL = 10e18;
+uint40 constant UNBONDING = 30 minutes;
+uint32 constant ACTIVE_VERSION = 1;
+address constant TREASURY = address(0x7EA5);
+
+/// @notice The market's specification, written from {IInferenceMarket} independently of the
+/// contract: escrow, protocol fee, quorum, the Job a request must produce, commitments and the
+/// EIP-712 attestation digest.
+library MarketSpec {
+    uint256 internal constant BPS = 10_000;
+    bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
+    );
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+
+    /// @dev k × fee plus the protocol fee on it.
+    function escrow(uint256 k, uint256 fee, uint256 bps) internal pure returns (uint256) {
+        return k * fee + (k * fee * bps) / BPS;
+    }
+
+    /// @dev The protocol fee on `paid` providers' fees.
+    function protocolFee(uint256 paid, uint256 fee, uint256 bps) internal pure returns (uint256) {
+        return (paid * fee * bps) / BPS;
+    }
+
+    /// @dev Strictly more than `quorumBps` of k, capped at k; 0 for k = 1.
+    function quorum(uint256 k, uint256 quorumBps) internal pure returns (uint8) {
+        if (k < 2) return 0;
+        uint256 q = (k * quorumBps) / BPS + 1;
+        return uint8(q > k ? k : q);
+    }
+
+    /// @dev The Job a request made now by `client` under policy `p` must produce.
+    function job(
+        IInferenceMarket.JobRequest memory r,
+        IInferenceMarket.Policy memory p,
+        address client,
+        uint32 version,
+        uint32 minMemoryMB
+    ) internal view returns (IInferenceMarket.Job memory j) {
+        j.client = client;
+        j.token = r.token;
+        j.modelId = r.modelId;
+        j.version = version;
+        j.redundancy = r.redundancy;
+        j.quorum = quorum(r.redundancy, p.quorumBps);
+        j.protocolFeeBps = p.protocolFeeBps;
+        j.feePerProvider = r.feePerProvider;
+        j.requestedAt = uint40(block.timestamp);
+        j.deadline = r.deadline;
+        if (r.redundancy > 1) {
+            uint256 commitEnd = block.timestamp + p.commitWindow;
+            j.commitDeadline = uint40(commitEnd < r.deadline ? commitEnd : r.deadline);
+            j.revealWindow = p.revealWindow;
+            j.collateral = p.collateralPerJob;
+        }
+        j.minMemoryMB = minMemoryMB;
+        j.requiredTags = r.requiredTags;
+        j.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
+    }
+
+    function hashOf(IInferenceMarket.Job memory j) internal pure returns (bytes32) {
+        return keccak256(abi.encode(j));
+    }
+
+    function commitment(uint256 jobId, address provider, bytes32 resultHash, bytes32 salt)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(jobId, provider, resultHash, salt));
+    }
+
+    function attestationDigest(
+        address market,
+        uint256 jobId,
+        IInferenceMarket.Job memory j,
+        bytes32 resultHash,
+        bytes memory outputRef
+    ) internal view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("ConclaveInferenceMarket"), keccak256("1"), block.chainid, market)
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(ATTESTATION_TYPEHASH, jobId, j.modelId, j.version, j.inputHash, resultHash, keccak256(outputRef))
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
+    }
+
+    /// @dev The first JobRequested log of `market` in `logs`.
+    function requestedJob(Vm.Log[] memory logs, address market)
+        internal
+        pure
+        returns (bool found, uint256 jobId, IInferenceMarket.Job memory j)
+    {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != market || logs[i].topics.length == 0) continue;
+            if (logs[i].topics[0] != IInferenceMarket.JobRequested.selector) continue;
+            (j,,) = abi.decode(logs[i].data, (IInferenceMarket.Job, bytes, string));
+            return (true, uint256(logs[i].topics[1]), j);
+        }
+    }
+}
+
+/// @notice Deploys the whole stack with the calling contract as the DAO (admin of everything).
+library MarketStack {
+    Vm private constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+
+    struct Stack {
+        ModelRegistry models;
+        ProviderRegistry registry;
+        InferenceMarket market;
+        MockERC20 stakeToken;
+        MockERC20 tokenA;
+        MockERC20 tokenB;
+        bytes32 modelId;
+    }
+
+    function defaultPolicy() internal pure returns (IInferenceMarket.Policy memory) {
+        return IInferenceMarket.Policy({
+            protocolFeeBps: 250,
+            quorumBps: 6000,
+            maxRedundancy: 4,
+            commitWindow: 1 hours,
+            revealWindow: 1 hours,
+            maxInlineInputBytes: 1024,
+            maxJobDuration: 1 days,
+            collateralPerJob: COLLATERAL
+        });
+    }
+
+    function deploy(address treasury, IInferenceMarket.Policy memory policy) internal returns (Stack memory s) {
+        address dao = address(this);
+        s.models = new ModelRegistry(dao, address(0), 30 days);
+        s.stakeToken = new MockERC20("Conclave", "CNCL", 18);
+        s.tokenA = new MockERC20("Token A", "TKA", 18);
+        s.tokenB = new MockERC20("Token B", "TKB", 6);
+        s.registry = new ProviderRegistry(dao, address(0), s.stakeToken, uint128(MIN_STAKE), UNBONDING);
+        s.registry.setAdmissionPolicy(true, uint128(MIN_STAKE));
+        s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy);
+        s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
+        s.market.setTokenAllowed(address(s.tokenA), true);
+        s.market.setTokenAllowed(address(s.tokenB), true);
+        (s.modelId,) = s.models.publishVersion(
+            "resnet-50",
+            IModelRegistry.VersionParams({
+                weightsCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+                weightsSha256: 0x13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8,
+                schemaCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+                runtime: bytes32("onnxruntime-1.30-cpu"),
+                outputQuantum: 1e14,
+                minMemoryMB: MIN_MEMORY,
+                minFee: MIN_FEE
+            })
+        );
+        s.models.activateVersion(s.modelId, ACTIVE_VERSION);
+    }
+
+    function caps(uint256 tags) internal pure returns (IProviderRegistry.Capabilities memory) {
+        return IProviderRegistry.Capabilities({
+            memoryMB: 16_384,
+            accelerator: bytes32("cpu"),
+            region: bytes32("eu-west"),
+            tags: tags
+        });
+    }
+
+    /// @dev Mints `stake` to `provider` and registers it (auto-admitted: stake ≥ the threshold).
+    function register(Stack memory s, address provider, uint256 stake, uint256 tags) internal {
+        s.stakeToken.mint(provider, stake);
+        vm.prank(provider);
+        s.stakeToken.approve(address(s.registry), stake);
+        vm.prank(provider);
+        s.registry.register(stake, caps(tags), "ipfs://provider");
+    }
+}
+
+// ====================================================================== invariant handler
+
+/// @notice Drives the whole stack for the invariant fuzzer: three clients request jobs (k 1..4,
+/// random fee, ETH / token A / token B, random deadline), five providers with private keys
+/// submit k = 1 results, sign batches (some items deliberately bad), commit to k > 1 jobs with
+/// recorded hashes and salts (mostly the true result, sometimes one of two wrong ones), reveal
+/// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit; the DAO
+/// (this contract) slashes through the registry; time passes.
+/// @dev Every call's outcome is predicted from a ghost model written from the specification;
+/// a disagreement (valid call reverted, invalid call accepted, wrong error, wrong event) is
+/// recorded in `surprises` instead of reverting, since a reverting handler call would just be
+/// discarded by the fuzzer. Money is modelled per account and token; events are observed to
+/// attribute provider fees to jobs; the registry (stake, locked, slashed funds, counters) is
+/// modelled as {IProviderRegistry} specifies it. Seeds are hashed on entry (see {_h}); picks
+/// prefer jobs where the action is valid, so that runs reach settled k > 1 rounds.
+contract InferenceMarketHandler {
+    Vm private constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+
+    uint256 public constant PROVIDER_COUNT = 5;
+    uint256 public constant CLIENT_COUNT = 3;
+    uint256 public constant TOKEN_COUNT = 3;
+    uint256 public constant ACCOUNT_COUNT = CLIENT_COUNT + PROVIDER_COUNT + 1;
+    uint256 private constant BAD_KEY = 0xBAD0BAD0;
+    uint256 private constant MAX_WARP = 3 hours;
+    uint256 private constant MAX_FEE = 1e20;
+    uint256 private constant MAX_BATCH = 6;
+
+    uint8 private constant PICK_ANY = 0; // any unfinished job
+    uint8 private constant PICK_K1 = 1;
+    uint8 private constant PICK_COMMIT = 2;
+    uint8 private constant PICK_REVEAL = 3;
+    uint8 private constant PICK_SEATED = 4;
+    uint8 private constant PICK_FINALIZABLE = 5;
+    uint8 private constant PICK_K1_LIVE = 6; // k = 1 before its deadline
+    uint8 private constant PICK_COMMIT_LIVE = 7; // k > 1 before its commit deadline
+
+    InferenceMarket public immutable market;
+    ProviderRegistry public immutable registry;
+    ModelRegistry public immutable models;
+    MockERC20 public immutable stakeToken;
+    MockERC20 public immutable tokenA;
+    MockERC20 public immutable tokenB;
+    bytes32 public immutable modelId;
+    address public immutable treasury;
+    address public immutable badSigner;
+
+    uint256[PROVIDER_COUNT] private _keys;
+    address[PROVIDER_COUNT] public providerAt;
+    address[CLIENT_COUNT] public clientAt;
+
+    struct JobInfo {
+        IInferenceMarket.Job job;
+        uint256 escrow;
+        IInferenceMarket.JobStatus status; // the model's status (mirrors the lazy reveal start)
+        uint40 revealStart;
+        uint8 revealedCount;
+        uint8 terminalEvents; // ResultSubmitted / JobSettled / JobRefunded observed for the job
+    }
+
+    struct Seat {
+        address provider;
+        bytes32 resultHash;
+        bytes32 salt;
+        bool revealed;
+    }
+
+    /// @dev A batch item as predicted: delivered when `reason` is zero.
+    struct Pred {
+        uint256 jobId;
+        address signer;
+        bytes4 reason;
+        bool signerKnown;
+    }
+
+    uint256[] private _jobIds;
+    uint256[] private _open;
+    uint256[] private _done;
+    mapping(uint256 jobId => uint256 indexPlusOne) private _openPos;
+    mapping(uint256 jobId => JobInfo) private _info;
+    mapping(uint256 jobId => Seat[]) private _seats;
+
+    // Per (provider, job): served by the model's account, and provider-fee credits observed.
+    mapping(address provider => mapping(uint256 jobId => bool)) public served;
+    mapping(address account => mapping(uint256 jobId => uint256)) public feeCredits;
+
+    // Money, per token (address(0) = ETH).
+    mapping(address token => uint256) public ghostEscrow; // escrow of unfinished jobs
+    mapping(address token => uint256) public ghostCredits; // credited, not withdrawn (spec)
+    mapping(address account => mapping(address token => uint256)) public ghostBalance; // spec
+    mapping(address token => uint256) public observedCredits; // Credited events − withdrawals
+
+    // Stake token flows into and out of the registry.
+    uint256 public ghostStakeIn;
+    uint256 public ghostStakeOut;
+    mapping(address provider => bool) public daoSlashed;
+
+    // The registry as {IProviderRegistry} specifies it: stake, locked collateral (capped at the
+    // stake after any slash; releases capped at what is locked), slashed funds, counters.
+    mapping(address provider => uint256) public ghostStake;
+    mapping(address provider => uint256) public ghostLocked;
+    uint256 public ghostSlashedFunds;
+    mapping(address provider => uint256) public ghostServed;
+    mapping(address provider => uint256) public ghostDisagreed;
+    mapping(address provider => uint256) public ghostMissed;
+
+    // Batch bookkeeping.
+    uint256 private _batchNonce;
+    mapping(uint256 jobId => uint256 nonce) private _takenInBatch;
+    mapping(address account => mapping(address token => uint256)) private _runCredited;
+    mapping(address account => mapping(address token => uint256)) private _runExpected;
+
+    // Disagreements between the model and the market; every invariant run expects none.
+    uint256 public surprises;
+    string public firstSurprise;
+    bytes public firstSurpriseData;
+
+    // Coverage: successful (or correctly refused) actions by name.
+    mapping(bytes32 action => uint256) public hits;
+    // Coverage: correctly refused calls by error selector.
+    mapping(bytes4 selector => uint256) public refusals;
+
+    /// @dev Counts handler calls that were not discarded (coverage).
+    modifier counted() {
+        ++hits["calls"];
+        _;
+    }
+
+    /// @dev Spreads a fuzzer seed over all 256 bits: the fuzzer favours small and edge values,
+    /// which would otherwise always pick the same (often invalid) branch of the mode decisions.
+    function _h(uint256 seed, uint256 salt) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode(seed, salt)));
+    }
+
+    constructor() {
+        MarketStack.Stack memory s = MarketStack.deploy(TREASURY, MarketStack.defaultPolicy());
+        market = s.market;
+        registry = s.registry;
+        models = s.models;
+        stakeToken = s.stakeToken;
+        tokenA = s.tokenA;
+        tokenB = s.tokenB;
+        modelId = s.modelId;
+        treasury = TREASURY;
+        badSigner = vm.addr(BAD_KEY);
+        for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+            _keys[i] = 0xC0FFEE00 + i + 1;
+            address provider = vm.addr(_keys[i]);
+            providerAt[i] = provider;
+            // The last provider lacks tag bit 1: it cannot serve jobs that require it.
+            MarketStack.register(s, provider, STAKE, i == PROVIDER_COUNT - 1 ? 1 : 3);
+            ghostStakeIn += STAKE;
+            ghostStake[provider] = STAKE;
+        }
+        for (uint256 i = 0; i < CLIENT_COUNT; ++i) {
+            clientAt[i] = address(uint160(uint256(keccak256(abi.encode("conclave-client", i)))));
+        }
+    }
+
+    // ================================================================== actions: clients
+
+    function requestJob(
+        uint256 clientSeed,
+        uint256 kSeed,
+        uint256 feeSeed,
+        uint256 tokenSeed,
+        uint256 deadlineSeed,
+        uint256 miscSeed
+    ) external counted {
+        clientSeed = _h(clientSeed, 0);
+        kSeed = _h(kSeed, 1);
+        feeSeed = _h(feeSeed, 2);
+        tokenSeed = _h(tokenSeed, 3);
+        deadlineSeed = _h(deadlineSeed, 4);
+        miscSeed = _h(miscSeed, 5);
+        IInferenceMarket.Policy memory p = market.policy();
+        address client = clientAt[clientSeed % CLIENT_COUNT];
+        IInferenceMarket.JobRequest memory r = _buildRequest(p, kSeed, feeSeed, tokenSeed, deadlineSeed, miscSeed);
+        bytes memory expected = _requestError(p, r);
+        uint256 escrow = MarketSpec.escrow(r.redundancy, r.feePerProvider, p.protocolFeeBps);
+        _fund(client, r.token, escrow);
+        uint256 expectedId = market.nextJobId();
+        vm.recordLogs();
+        vm.prank(client);
+        try market.requestJob{value: r.token == address(0) ? escrow : 0}(r) returns (uint256 jobId) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            if (expected.length != 0) {
+                _surprise("requestJob: invalid request accepted", expected);
+                return;
+            }
+            if (jobId != expectedId) _surprise("requestJob: unexpected job id", abi.encode(jobId, expectedId));
+            _recordJob(jobId, client, r, p, escrow, logs);
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("requestJob", err, expected)) ++hits["requestJob.refused"];
+        }
+    }
+
+    function withdraw(uint256 accountSeed, uint256 tokenSeed) external counted {
+        accountSeed = _h(accountSeed, 0);
+        tokenSeed = _h(tokenSeed, 1);
+        (address account, address token) = _pickBalance(accountSeed, tokenSeed);
+        uint256 expectedAmount = ghostBalance[account][token];
+        bytes memory expected = expectedAmount == 0
+            ? abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, account, token)
+            : bytes("");
+        uint256 before = _balanceOf(token, account);
+        vm.prank(account);
+        try market.withdraw(token) returns (uint256 amount) {
+            if (expected.length != 0 || amount != expectedAmount) {
+                _surprise("withdraw: amount differs from the account's credits", abi.encode(amount, expectedAmount));
+            }
+            if (_balanceOf(token, account) != before + amount) _surprise("withdraw: amount not received", "");
+            ghostBalance[account][token] = 0;
+            ghostCredits[token] = _sub(ghostCredits[token], expectedAmount);
+            observedCredits[token] = _sub(observedCredits[token], amount);
+            ++hits["withdraw"];
+        } catch (bytes memory err) {
+            if (_checkRevert("withdraw", err, expected)) ++hits["withdraw.refused"];
+        }
+    }
+
+    // ================================================================== actions: providers, k = 1
+
+    function submitResult(uint256 jobSeed, uint256 providerSeed, uint256 resultSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        providerSeed = _h(providerSeed, 1);
+        resultSeed = _h(resultSeed, 2);
+        // Mostly a job still before its deadline; one time in eight any k = 1 job.
+        (bool found, uint256 jobId) = _pick(jobSeed, resultSeed % 8 == 0 ? PICK_K1 : PICK_K1_LIVE);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_K1);
+        if (!found) return;
+        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        JobInfo storage info = _info[jobId];
+        bytes memory expected = _submitError(jobId, info, provider);
+        IInferenceMarket.Job memory job = info.job;
+        bytes32 resultHash = keccak256(abi.encode("result", jobId, resultSeed));
+        vm.recordLogs();
+        vm.prank(provider);
+        try market.submitResult(jobId, job, resultHash, "ipfs://bafy-output") {
+            _observe(vm.getRecordedLogs(), false);
+            if (expected.length != 0) {
+                _surprise("submitResult: accepted although invalid", expected);
+                return;
+            }
+            _deliverModel(jobId, provider);
+            ++hits["submitResult"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("submitResult", err, expected)) ++hits["submitResult.refused"];
+        }
+    }
+
+    /// @notice A relayed batch of signed k = 1 results; items are good, or signed by a stranger,
+    /// or with a 64-byte signature, or for tampered job parameters, or signed over another result,
+    /// or duplicates, or for jobs that are not open k = 1 jobs.
+    function submitBatch(uint256 seed, uint256 countSeed) external counted {
+        seed = _h(seed, 0);
+        countSeed = _h(countSeed, 1);
+        if (_jobIds.length == 0) return;
+        uint256 n = bound(countSeed, 1, MAX_BATCH);
+        ++_batchNonce;
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](n);
+        Pred[] memory pred = new Pred[](n);
+        uint256 expectedDelivered;
+        for (uint256 i = 0; i < n; ++i) {
+            (items[i], pred[i]) =
+                _batchItem(uint256(keccak256(abi.encode(seed, i))), seed, i, i == 0 ? 0 : items[i - 1].jobId);
+            if (pred[i].reason == bytes4(0)) {
+                ++expectedDelivered;
+                _takenInBatch[pred[i].jobId] = _batchNonce;
+            }
+        }
+        vm.recordLogs();
+        try market.submitAttestations(items) returns (uint256 delivered) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            if (delivered != expectedDelivered) {
+                _surprise("submitAttestations: delivered count", abi.encode(delivered, expectedDelivered));
+            }
+            _checkBatchLogs(logs, pred);
+            _observe(logs, true);
+            _checkRunCredits();
+            for (uint256 i = 0; i < n; ++i) {
+                if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer);
+            }
+            ++hits["batch"];
+            if (expectedDelivered != 0) ++hits["batch.delivered"];
+            if (expectedDelivered != n) ++hits["batch.rejectedItems"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            _surprise("submitAttestations reverted", err);
+        }
+    }
+
+    // ================================================================== actions: providers, k > 1
+
+    function commit(uint256 jobSeed, uint256 providerSeed, uint256 countSeed, uint256 hashSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        providerSeed = _h(providerSeed, 1);
+        countSeed = _h(countSeed, 2);
+        hashSeed = _h(hashSeed, 3);
+        // Mostly a job still before its commit deadline; one time in eight any open k > 1 job.
+        (bool found, uint256 jobId) = _pick(jobSeed, hashSeed % 8 == 0 ? PICK_COMMIT : PICK_COMMIT_LIVE);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_COMMIT);
+        if (!found) return;
+        // Usually fill every seat left; one time in four only some.
+        uint256 k = _info[jobId].job.redundancy;
+        uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, k) : k;
+        // Usually skip providers already seated; one time in eight try them too (AlreadySeated).
+        bool trySeated = (hashSeed >> 128) % 8 == 0;
+        if (trySeated && _seats[jobId].length != 0) _commitOne(jobId, _seats[jobId][0].provider, hashSeed);
+        uint256 seated;
+        for (uint256 i = 0; i < PROVIDER_COUNT && seated < n; ++i) {
+            if (_info[jobId].status != IInferenceMarket.JobStatus.Open) break;
+            address provider = providerAt[(providerSeed % PROVIDER_COUNT + i) % PROVIDER_COUNT];
+            if (!trySeated && _isSeated(jobId, provider)) continue;
+            if (_commitOne(jobId, provider, uint256(keccak256(abi.encode(hashSeed, i))))) ++seated;
+        }
+    }
+
+    function reveal(uint256 jobSeed, uint256 seatSeed, uint256 countSeed, uint256 badSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        seatSeed = _h(seatSeed, 1);
+        countSeed = _h(countSeed, 2);
+        badSeed = _h(badSeed, 3);
+        // Mostly a job whose reveal phase is on; sometimes any job with seats (InvalidStatus,
+        // RevealClosed).
+        (bool found, uint256 jobId) = _pick(jobSeed, badSeed % 8 == 0 ? PICK_SEATED : PICK_REVEAL);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_SEATED);
+        if (!found) return;
+        // Usually every seat reveals; one time in four only some.
+        uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, 4) : _seats[jobId].length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_terminal(_info[jobId].status)) break;
+            _revealOne(jobId, seatSeed % 64 + i, uint256(keccak256(abi.encode(badSeed, i))));
+        }
+    }
+
+    // ================================================================== actions: anyone
+
+    function finalize(uint256 jobSeed, uint256 callerSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        callerSeed = _h(callerSeed, 1);
+        // Half the time a job that can be finalized now, otherwise any unfinished job.
+        (bool found, uint256 jobId) = _pick(jobSeed, callerSeed % 2 == 0 ? PICK_FINALIZABLE : PICK_ANY);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_ANY);
+        if (!found) return;
+        (bytes memory expected, uint8 outcome) = _finalizeExpectation(jobId);
+        IInferenceMarket.Job memory job = _info[jobId].job;
+        vm.recordLogs();
+        vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
+        try market.finalize(jobId, job) {
+            _observe(vm.getRecordedLogs(), false);
+            if (expected.length != 0) {
+                _surprise("finalize: accepted although not finalizable", expected);
+                return;
+            }
+            if (outcome == 1) {
+                _releaseSeatsModel(jobId, false); // too few seats (if any): nobody at fault
+                _refundModel(jobId);
+                ++hits["finalize.refund"];
+            } else {
+                JobInfo storage info = _info[jobId];
+                if (info.status == IInferenceMarket.JobStatus.Open) {
+                    info.status = IInferenceMarket.JobStatus.Revealing;
+                    info.revealStart = info.job.commitDeadline;
+                }
+                _settleModel(jobId);
+                ++hits["finalize.settle"];
+            }
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("finalize", err, expected)) ++hits["finalize.refused"];
+        }
+    }
+
+    /// @notice Tries to move a job that already ended (or passes tampered parameters for an open
+    /// one): every attempt must revert with the exact error.
+    function poke(uint256 jobSeed, uint256 op) external counted {
+        jobSeed = _h(jobSeed, 0);
+        op = _h(op, 1);
+        // 0-3 finalize (the likeliest way to end a job twice), 4 submit, 5 commit, 6 reveal,
+        // 7 tampered parameters for an unfinished job.
+        bool tamper = op % 8 == 7;
+        uint256 jobId;
+        if (tamper) {
+            if (_open.length == 0) return;
+            jobId = _open[jobSeed % _open.length];
+        } else {
+            if (_done.length == 0) return;
+            jobId = _done[jobSeed % _done.length];
+        }
+        JobInfo storage info = _info[jobId];
+        IInferenceMarket.Job memory job = info.job;
+        uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
+        bytes memory expected;
+        if (tamper) {
+            job.deadline += 1;
+            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, jobId);
+        } else if (action == 3) {
+            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, info.status);
+        } else {
+            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        }
+        bytes memory data;
+        if (action == 0) data = abi.encodeCall(market.submitResult, (jobId, job, bytes32(op), bytes("")));
+        else if (action == 1) data = abi.encodeCall(market.commit, (jobId, job, bytes32(op)));
+        else if (action == 2) data = abi.encodeCall(market.reveal, (jobId, job, 0, bytes32(op), bytes32(0), bytes("")));
+        else data = abi.encodeCall(market.finalize, (jobId, job));
+        vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
+        (bool ok, bytes memory ret) = address(market).call(data);
+        if (ok) {
+            _surprise("poke: an ended job (or tampered parameters) was accepted", data);
+        } else if (_checkRevert("poke", ret, expected)) {
+            ++hits["poke"];
+        }
+    }
+
+    function warp(uint256 secondsSeed) external counted {
+        secondsSeed = _h(secondsSeed, 0);
+        // Half the time a short step (within a commit or reveal window), else up to 3 hours.
+        vm.warp(block.timestamp + bound(secondsSeed >> 1, 1, secondsSeed % 2 == 0 ? 15 minutes : MAX_WARP));
+        ++hits["warp"];
+    }
+
+    // ================================================================== actions: DAO and stake
+
+    /// @notice Stake movements: the DAO slashes a provider directly through the registry, the
+    /// DAO withdraws slashed funds, or a provider adds stake.
+    function stake(uint256 op, uint256 providerSeed, uint256 amountSeed) external counted {
+        op = _h(op, 0);
+        providerSeed = _h(providerSeed, 1);
+        amountSeed = _h(amountSeed, 2);
+        if (op % 4 == 0) _daoSlash(providerSeed, amountSeed);
+        else if (op % 4 == 1) _daoWithdrawSlashed(amountSeed);
+        else _addStake(providerSeed, amountSeed);
+    }
+
+    function _daoSlash(uint256 providerSeed, uint256 amountSeed) private {
+        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        IProviderRegistry.Provider memory before = registry.getProvider(provider);
+        if (!_registered(before.status) || before.stake == 0) return;
+        // Mostly small slashes (the provider keeps working), sometimes anything up to the stake.
+        uint256 max = amountSeed % 8 == 0 ? before.stake : _min(before.stake, COLLATERAL);
+        uint256 amount = bound(amountSeed >> 2, 1, max);
+        uint256 slashedBefore = registry.slashedFunds();
+        try registry.slash(provider, amount, bytes32("dao")) {
+            daoSlashed[provider] = true;
+            _slashModel(provider, amount);
+            IProviderRegistry.Provider memory afterSlash = registry.getProvider(provider);
+            if (afterSlash.stake != before.stake - amount) _surprise("daoSlash: stake", "");
+            if (afterSlash.locked != _min(before.locked, afterSlash.stake)) _surprise("daoSlash: locked", "");
+            if (registry.slashedFunds() != slashedBefore + amount) _surprise("daoSlash: slashedFunds", "");
+            ++hits["daoSlash"];
+        } catch (bytes memory err) {
+            _surprise("daoSlash reverted", err);
+        }
+    }
+
+    function _daoWithdrawSlashed(uint256 amountSeed) private {
+        uint256 available = registry.slashedFunds();
+        if (available == 0) return;
+        uint256 amount = bound(amountSeed, 1, available);
+        uint256 before = stakeToken.balanceOf(treasury);
+        try registry.withdrawSlashed(treasury, amount) {
+            ghostStakeOut += amount;
+            ghostSlashedFunds -= amount;
+            if (stakeToken.balanceOf(treasury) != before + amount) _surprise("withdrawSlashed: not received", "");
+            ++hits["daoWithdrawSlashed"];
+        } catch (bytes memory err) {
+            _surprise("withdrawSlashed reverted", err);
+        }
+    }
+
+    function _addStake(uint256 providerSeed, uint256 amountSeed) private {
+        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        if (!_registered(registry.getProvider(provider).status)) return;
+        uint256 amount = bound(amountSeed, 1, STAKE);
+        stakeToken.mint(provider, amount);
+        vm.prank(provider);
+        stakeToken.approve(address(registry), amount);
+        vm.prank(provider);
+        try registry.addStake(amount) {
+            ghostStakeIn += amount;
+            ghostStake[provider] += amount;
+            ++hits["addStake"];
+        } catch (bytes memory err) {
+            _surprise("addStake reverted", err);
+        }
+    }
+
+    /// @notice Exit steps: request exit, cancel it (so providers come back), withdraw the stake
+    /// after unbonding; a provider that exited registers again.
+    function exitStep(uint256 providerSeed, uint256 opSeed) external counted {
+        providerSeed = _h(providerSeed, 0);
+        opSeed = _h(opSeed, 1);
+        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        IProviderRegistry.Provider memory pv = registry.getProvider(provider);
+        if (!_registered(pv.status)) {
+            if (opSeed % 2 == 0) _reRegister(provider, providerSeed % PROVIDER_COUNT);
+            return;
+        }
+        uint256 op = opSeed % 4; // 0 request exit, 1 and 2 cancel it, 3 withdraw the stake
+        bytes memory expected;
+        bytes memory data;
+        if (op == 0) {
+            data = abi.encodeCall(registry.requestExit, ());
+            if (pv.unbondingEndsAt != 0) {
+                expected = abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt
+                );
+            }
+        } else if (op <= 2) {
+            data = abi.encodeCall(registry.cancelExit, ());
+            if (pv.unbondingEndsAt == 0) {
+                expected = abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotExiting.selector, provider);
+            }
+        } else {
+            data = abi.encodeCall(registry.withdrawStake, ());
+            expected = _withdrawStakeError(provider, pv);
+        }
+        uint256 before = stakeToken.balanceOf(provider);
+        vm.prank(provider);
+        (bool ok, bytes memory ret) = address(registry).call(data);
+        if (!ok) {
+            if (_checkRevert("exitStep", ret, expected)) ++hits["exitStep.refused"];
+            return;
+        }
+        if (expected.length != 0) {
+            _surprise("exitStep: accepted although invalid", expected);
+            return;
+        }
+        if (op == 3) {
+            ghostStakeOut += ghostStake[provider];
+            if (stakeToken.balanceOf(provider) != before + ghostStake[provider]) {
+                _surprise("withdrawStake: not the whole stake received", "");
+            }
+            ghostStake[provider] = 0;
+            ++hits["withdrawStake"];
+        } else {
+            ++hits[op == 0 ? bytes32("requestExit") : bytes32("cancelExit")];
+        }
+    }
+
+    // ================================================================== views for the invariants
+
+    function jobCount() external view returns (uint256) {
+        return _jobIds.length;
+    }
+
+    function jobIdAt(uint256 i) external view returns (uint256) {
+        return _jobIds[i];
+    }
+
+    function openJobCount() external view returns (uint256) {
+        return _open.length;
+    }
+
+    function jobOf(uint256 jobId) external view returns (IInferenceMarket.Job memory) {
+        return _info[jobId].job;
+    }
+
+    /// @return status The model's status.
+    /// @return seated Seats taken.
+    /// @return revealed Seats revealed.
+    /// @return revealStart When the reveal phase started (0 if not yet).
+    /// @return terminalEvents Terminal events observed.
+    /// @return escrow The job's escrow.
+    function modelOf(uint256 jobId)
+        external
+        view
+        returns (
+            IInferenceMarket.JobStatus status,
+            uint256 seated,
+            uint256 revealed,
+            uint40 revealStart,
+            uint256 terminalEvents,
+            uint256 escrow
+        )
+    {
+        JobInfo storage info = _info[jobId];
+        return (
+            info.status,
+            _seats[jobId].length,
+            info.revealedCount,
+            info.revealStart,
+            info.terminalEvents,
+            info.escrow
+        );
+    }
+
+    /// @notice Collateral that `provider`'s seats in jobs not yet settled or refunded hold.
+    function openSeatCollateral(address provider) external view returns (uint256 total) {
+        for (uint256 i = 0; i < _open.length; ++i) {
+            Seat[] storage seats = _seats[_open[i]];
+            for (uint256 j = 0; j < seats.length; ++j) {
+                if (seats[j].provider == provider) total += _info[_open[i]].job.collateral;
+            }
+        }
+    }
+
+    function accountAt(uint256 i) public view returns (address) {
+        if (i < CLIENT_COUNT) return clientAt[i];
+        if (i < CLIENT_COUNT + PROVIDER_COUNT) return providerAt[i - CLIENT_COUNT];
+        return treasury;
+    }
+
+    function tokenAt(uint256 i) public view returns (address) {
+        if (i == 0) return address(0);
+        return i == 1 ? address(tokenA) : address(tokenB);
+    }
+
+    // ================================================================== model: jobs
+
+    function _buildRequest(
+        IInferenceMarket.Policy memory p,
+        uint256 kSeed,
+        uint256 feeSeed,
+        uint256 tokenSeed,
+        uint256 deadlineSeed,
+        uint256 miscSeed
+    ) private view returns (IInferenceMarket.JobRequest memory r) {
+        r.modelId = modelId;
+        r.version = uint32(miscSeed % 2) * ACTIVE_VERSION; // 0 = "the active one", or its number
+        r.redundancy = kSeed % 2 == 0 ? 1 : uint8(bound(kSeed >> 1, 2, p.maxRedundancy)); // half k = 1
+        r.feePerProvider = uint96(bound(feeSeed, MIN_FEE, MAX_FEE));
+        if ((feeSeed >> 200) % 16 == 0) r.feePerProvider = MIN_FEE - 1;
+        r.token = tokenAt(tokenSeed % TOKEN_COUNT);
+        // Mostly within two hours (windows are one hour), one time in four up to a day.
+        uint256 deadline = block.timestamp + bound(deadlineSeed, 1, (deadlineSeed >> 64) % 4 == 0 ? 1 days : 2 hours);
+        uint256 mode = (deadlineSeed >> 128) % 16;
+        if (mode == 0) deadline = block.timestamp; // too early
+        else if (mode == 1) deadline = block.timestamp + p.maxJobDuration + 1 + (deadlineSeed >> 140) % 1 days;
+        else if (mode == 2) deadline = block.timestamp + p.maxJobDuration; // the latest allowed
+        r.deadline = uint40(deadline);
+        uint256 tagMode = (miscSeed >> 8) % 4;
+        r.requiredTags = tagMode == 2 ? 1 : tagMode == 3 ? 2 : 0;
+        if ((miscSeed >> 16) % 2 == 0) r.input = abi.encodePacked("safetensors", miscSeed);
+        else r.inputCid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    }
+
+    function _requestError(IInferenceMarket.Policy memory p, IInferenceMarket.JobRequest memory r)
+        private
+        view
+        returns (bytes memory)
+    {
+        uint256 earliest = block.timestamp + 1;
+        uint256 latest = block.timestamp + p.maxJobDuration;
+        if (r.deadline < earliest || r.deadline > latest) {
+            return abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketInvalidDeadline.selector, r.deadline, earliest, latest
+            );
+        }
+        if (r.feePerProvider < MIN_FEE) {
+            return abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketFeeBelowMinimum.selector, r.feePerProvider, MIN_FEE
+            );
+        }
+        return "";
+    }
+
+    function _recordJob(
+        uint256 jobId,
+        address client,
+        IInferenceMarket.JobRequest memory r,
+        IInferenceMarket.Policy memory p,
+        uint256 escrow,
+        Vm.Log[] memory logs
+    ) private {
+        IInferenceMarket.Job memory spec = MarketSpec.job(r, p, client, ACTIVE_VERSION, MIN_MEMORY);
+        (bool found, uint256 loggedId, IInferenceMarket.Job memory logged) =
+            MarketSpec.requestedJob(logs, address(market));
+        if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
+            _surprise("requestJob: emitted Job differs from the specification", abi.encode(logged));
+        }
+        JobInfo storage info = _info[jobId];
+        info.job = spec;
+        info.escrow = escrow;
+        info.status = IInferenceMarket.JobStatus.Open;
+        _jobIds.push(jobId);
+        _open.push(jobId);
+        _openPos[jobId] = _open.length;
+        ghostEscrow[r.token] += escrow;
+        ++hits["requestJob"];
+        if (r.redundancy > 1) ++hits["requestJob.k>1"];
+    }
+
+    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the treasury the rest.
+    function _deliverModel(uint256 jobId, address provider) private {
+        JobInfo storage info = _info[jobId];
+        _finish(jobId, IInferenceMarket.JobStatus.Settled);
+        served[provider][jobId] = true;
+        ++ghostServed[provider];
+        _creditModel(provider, info.job.token, info.job.feePerProvider);
+        _creditModel(treasury, info.job.token, info.escrow - info.job.feePerProvider);
+    }
+
+    function _refundModel(uint256 jobId) private {
+        JobInfo storage info = _info[jobId];
+        _finish(jobId, IInferenceMarket.JobStatus.Refunded);
+        _creditModel(info.job.client, info.job.token, info.escrow);
+    }
+
+    /// @dev End of a reveal phase: a hash revealed by at least `quorum` seats wins (at most one
+    /// can, quorum > k/2); its revealers are paid, the client gets the unpaid part back. Without
+    /// such a hash the client is refunded in full.
+    function _settleModel(uint256 jobId) private {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        bytes32 winner;
+        uint256 agreeing;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!seats[i].revealed) continue;
+            uint256 count;
+            for (uint256 j = 0; j < seats.length; ++j) {
+                if (seats[j].revealed && seats[j].resultHash == seats[i].resultHash) ++count;
+            }
+            if (count >= info.job.quorum) (winner, agreeing) = (seats[i].resultHash, count);
+        }
+        if (agreeing == 0) {
+            _releaseSeatsModel(jobId, true); // no fault proven: nobody slashed, outcomes counted
+            _refundModel(jobId);
+            ++hits["settle.noQuorum"];
+            return;
+        }
+        _finish(jobId, IInferenceMarket.JobStatus.Settled);
+        address token = info.job.token;
+        uint256 collateral = info.job.collateral;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            address provider = seats[i].provider;
+            _releaseModel(provider, collateral);
+            if (seats[i].revealed && seats[i].resultHash == winner) {
+                served[provider][jobId] = true;
+                ++ghostServed[provider];
+                _creditModel(provider, token, info.job.feePerProvider);
+            } else {
+                _slashModel(provider, collateral); // disagreed with the majority, or did not reveal
+                if (seats[i].revealed) ++ghostDisagreed[provider];
+                else ++ghostMissed[provider];
+            }
+        }
+        uint256 paid = agreeing * info.job.feePerProvider;
+        uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
+        _creditModel(treasury, token, fee);
+        _creditModel(info.job.client, token, info.escrow - paid - fee);
+        ++hits["settle.quorum"];
+        if (agreeing < seats.length) ++hits["settle.withSlash"];
+    }
+
+    /// @dev Releases every seat's collateral; `count` records disagreed/missed outcomes.
+    function _releaseSeatsModel(uint256 jobId, bool count) private {
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            _releaseModel(seats[i].provider, _info[jobId].job.collateral);
+            if (!count) continue;
+            if (seats[i].revealed) ++ghostDisagreed[seats[i].provider];
+            else ++ghostMissed[seats[i].provider];
+        }
+    }
+
+    function _releaseModel(address provider, uint256 collateral) private {
+        ghostLocked[provider] -= _min(collateral, ghostLocked[provider]);
+    }
+
+    /// @dev Slashes at most the stake; locked collateral above the remaining stake is released.
+    function _slashModel(address provider, uint256 amount) private {
+        uint256 slashed = _min(amount, ghostStake[provider]);
+        ghostStake[provider] -= slashed;
+        ghostSlashedFunds += slashed;
+        ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
+    }
+
+    function _finish(uint256 jobId, IInferenceMarket.JobStatus status) private {
+        JobInfo storage info = _info[jobId];
+        if (_terminal(info.status)) {
+            _surprise("model: a job ended twice", abi.encode(jobId));
+            return;
+        }
+        info.status = status;
+        uint256 pos = _openPos[jobId];
+        uint256 last = _open[_open.length - 1];
+        _open[pos - 1] = last;
+        _openPos[last] = pos;
+        _open.pop();
+        delete _openPos[jobId];
+        _done.push(jobId);
+        ghostEscrow[info.job.token] = _sub(ghostEscrow[info.job.token], info.escrow);
+    }
+
+    function _creditModel(address account, address token, uint256 amount) private {
+        if (amount == 0) return;
+        ghostBalance[account][token] += amount;
+        ghostCredits[token] += amount;
+    }
+
+    function _submitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
+        if (info.status != IInferenceMarket.JobStatus.Open) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        }
+        if (block.timestamp > info.job.deadline) {
+            return abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
+            );
+        }
+        return _eligibilityError(provider, 0, info.job.requiredTags);
+    }
+
+    /// @dev The registry's reason, in its order, why `provider` may not take a job (empty if it may).
+    function _eligibilityError(address provider, uint256 collateral, uint256 requiredTags)
+        private
+        view
+        returns (bytes memory)
+    {
+        IProviderRegistry.Provider memory pv = registry.getProvider(provider);
+        if (pv.status != IProviderRegistry.ProviderStatus.Approved) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, provider, pv.status);
+        }
+        if (pv.unbondingEndsAt != 0) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt);
+        }
+        uint256 free = pv.stake >= pv.locked ? pv.stake - pv.locked : 0;
+        if (free < collateral) {
+            return abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, provider, free, collateral
+            );
+        }
+        uint256 missing = requiredTags & ~pv.tags;
+        if (missing != 0) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, provider, missing);
+        }
+        return "";
+    }
+
+    // ------------------------------------------------------------------ batches
+
+    /// @dev Item `i` of a batch. Two times in three the whole batch is one provider's (as a
+    /// provider relaying its own results would send it), else each item has a random signer;
+    /// good items take the open k = 1 jobs in turn.
+    function _batchItem(uint256 s, uint256 batchSeed, uint256 i, uint256 previousJobId)
+        private
+        view
+        returns (IInferenceMarket.SignedResult memory it, Pred memory pr)
+    {
+        // 0-4 good, 5 stranger's key, 6 64-byte signature, 7 tampered job, 8 signed another
+        // result, 9 duplicate of the previous item's job.
+        uint256 kind = s % 10;
+        uint256 jobId;
+        if (kind == 9 && previousJobId != 0) {
+            jobId = previousJobId;
+        } else if ((s >> 8) % 8 == 0) {
+            jobId = _jobIds[(s >> 16) % _jobIds.length]; // any job: ended, k > 1, expired
+        } else {
+            (bool found, uint256 id) = _pickNth(batchSeed >> 16, i, PICK_K1_LIVE);
+            jobId = found ? id : _jobIds[(s >> 16) % _jobIds.length];
+        }
+        uint256 signerIndex = batchSeed % 3 == 0 ? (s >> 32) % PROVIDER_COUNT : (batchSeed >> 8) % PROVIDER_COUNT;
+        uint256 key = kind == 5 ? BAD_KEY : _keys[signerIndex];
+        IInferenceMarket.Job memory job = _info[jobId].job;
+        bytes32 resultHash = keccak256(abi.encode("result", jobId, s));
+        bytes memory outputRef = abi.encodePacked("ipfs://bafy-output-", uint16(s >> 48));
+        bytes32 digest =
+            MarketSpec.attestationDigest(address(market), jobId, job, kind == 8 ? ~resultHash : resultHash, outputRef);
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
+        bytes memory signature = kind == 6 ? abi.encodePacked(r, sg) : abi.encodePacked(r, sg, v);
+        if (kind == 7) job.feePerProvider += 1; // not in the digest: the signature still recovers
+        it = IInferenceMarket.SignedResult(jobId, job, resultHash, outputRef, signature);
+
+        pr.jobId = jobId;
+        pr.signerKnown = kind != 8;
+        if (kind == 6) {
+            pr.reason = IInferenceMarket.InferenceMarketInvalidSignature.selector;
+            return (it, pr);
+        }
+        pr.signer = kind == 8 ? address(0) : vm.addr(key);
+        pr.reason = _batchReason(jobId, kind == 7, pr.signer);
+    }
+
+    /// @dev The reason `_batchItemError` must give, in its order; zero when the item is delivered.
+    function _batchReason(uint256 jobId, bool tampered, address signer) private view returns (bytes4) {
+        if (tampered) return IInferenceMarket.InferenceMarketJobMismatch.selector;
+        JobInfo storage info = _info[jobId];
+        IInferenceMarket.JobStatus status =
+            _takenInBatch[jobId] == _batchNonce ? IInferenceMarket.JobStatus.Settled : info.status;
+        if (status != IInferenceMarket.JobStatus.Open) return IInferenceMarket.InferenceMarketInvalidStatus.selector;
+        if (info.job.redundancy != 1) return IInferenceMarket.InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > info.job.deadline) return IInferenceMarket.InferenceMarketDeadlinePassed.selector;
+        IProviderRegistry.Provider memory pv = registry.getProvider(signer);
+        if (pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0) {
+            return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
+        }
+        if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        return bytes4(0);
+    }
+
+    /// @dev ResultSubmitted and AttestationRejected come in item order and match the prediction.
+    function _checkBatchLogs(Vm.Log[] memory logs, Pred[] memory pred) private {
+        uint256 nextDelivered = _nextPred(pred, 0, true);
+        uint256 nextRejected = _nextPred(pred, 0, false);
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market)) continue;
+            bytes32 sig = logs[i].topics[0];
+            if (sig == IInferenceMarket.ResultSubmitted.selector) {
+                if (
+                    nextDelivered == pred.length || uint256(logs[i].topics[1]) != pred[nextDelivered].jobId
+                        || address(uint160(uint256(logs[i].topics[2]))) != pred[nextDelivered].signer
+                ) {
+                    _surprise("batch: unexpected delivery", abi.encode(logs[i].topics[1], logs[i].topics[2]));
+                    return;
+                }
+                nextDelivered = _nextPred(pred, nextDelivered + 1, true);
+            } else if (sig == IInferenceMarket.AttestationRejected.selector) {
+                bytes4 reason = abi.decode(logs[i].data, (bytes4));
+                if (
+                    nextRejected == pred.length || uint256(logs[i].topics[1]) != pred[nextRejected].jobId
+                        || reason != pred[nextRejected].reason
+                        || (
+                            pred[nextRejected].signerKnown
+                                && address(uint160(uint256(logs[i].topics[2]))) != pred[nextRejected].signer
+                        )
+                ) {
+                    _surprise("batch: unexpected rejection", abi.encode(logs[i].topics[1], reason));
+                    return;
+                }
+                nextRejected = _nextPred(pred, nextRejected + 1, false);
+            }
+        }
+        if (nextDelivered != pred.length || nextRejected != pred.length) _surprise("batch: missing events", "");
+    }
+
+    function _nextPred(Pred[] memory pred, uint256 from, bool delivered) private pure returns (uint256 i) {
+        for (i = from; i < pred.length; ++i) {
+            if ((pred[i].reason == bytes4(0)) == delivered) return i;
+        }
+    }
+
+    /// @dev Aggregated batch credits (jobId 0) equal the fees of the jobs each provider delivered.
+    function _checkRunCredits() private {
+        for (uint256 i = 0; i < PROVIDER_COUNT + 1; ++i) {
+            address account = i < PROVIDER_COUNT ? providerAt[i] : badSigner;
+            for (uint256 t = 0; t < TOKEN_COUNT; ++t) {
+                address token = tokenAt(t);
+                if (_runCredited[account][token] != _runExpected[account][token]) {
+                    _surprise("batch: aggregated credit differs from delivered fees", abi.encode(account, token));
+                }
+                delete _runCredited[account][token];
+                delete _runExpected[account][token];
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ commit / reveal
+
+    function _commitOne(uint256 jobId, address provider, uint256 s) private returns (bool ok) {
+        JobInfo storage info = _info[jobId];
+        bytes32 resultHash = _resultChoice(jobId, s);
+        bytes32 salt = keccak256(abi.encode("salt", s));
+        bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
+        bytes memory expected = _commitError(jobId, info, provider);
+        IInferenceMarket.Job memory job = info.job;
+        vm.recordLogs();
+        vm.prank(provider);
+        try market.commit(jobId, job, commitment) returns (uint8 seat) {
+            _observe(vm.getRecordedLogs(), false);
+            if (expected.length != 0) {
+                _surprise("commit: accepted although invalid", expected);
+                return false;
+            }
+            Seat[] storage seats = _seats[jobId];
+            if (seat != seats.length) _surprise("commit: unexpected seat", abi.encode(seat, seats.length));
+            seats.push(Seat(provider, resultHash, salt, false));
+            ghostLocked[provider] += job.collateral;
+            if (seats.length == job.redundancy) {
+                info.status = IInferenceMarket.JobStatus.Revealing;
+                info.revealStart = uint40(block.timestamp);
+            }
+            ++hits["commit"];
+            return true;
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("commit", err, expected)) ++hits["commit.refused"];
+        }
+    }
+
+    /// @dev Mostly the true result; sometimes one of two wrong ones (shared by whoever picks it).
+    function _resultChoice(uint256 jobId, uint256 s) private pure returns (bytes32) {
+        uint256 c = s % 8;
+        if (c < 6) return keccak256(abi.encode("truth", jobId));
+        return keccak256(abi.encode("wrong", jobId, c));
+    }
+
+    function _commitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
+        if (info.status != IInferenceMarket.JobStatus.Open) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        }
+        if (block.timestamp > info.job.commitDeadline) {
+            return abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketDeadlinePassed.selector, jobId, info.job.commitDeadline
+            );
+        }
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].provider == provider) {
+                return abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadySeated.selector, jobId, provider);
+            }
+        }
+        return _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
+    }
+
+    function _revealOne(uint256 jobId, uint256 seatSeed, uint256 bad) private {
+        Seat[] storage seats = _seats[jobId];
+        uint256 len = seats.length;
+        uint8 seat = uint8(seatSeed % len);
+        for (uint256 j = 0; j < len; ++j) {
+            uint256 idx = (seatSeed + j) % len;
+            if (!seats[idx].revealed) {
+                seat = uint8(idx);
+                break;
+            }
+        }
+        address caller = seats[seat].provider;
+        bytes32 salt = seats[seat].salt;
+        uint256 mode = bad % 10;
+        if (mode == 0) {
+            salt = keccak256(abi.encode(salt)); // wrong salt
+        } else if (mode == 1) {
+            caller = providerAt[(bad >> 8) % PROVIDER_COUNT]; // maybe not the seat's provider
+        } else if (mode == 2) {
+            for (uint256 j = 0; j < len; ++j) {
+                if (seats[j].revealed) {
+                    (seat, caller, salt) = (uint8(j), seats[j].provider, seats[j].salt); // reveal twice
+                    break;
+                }
+            }
+        }
+        bytes memory expected = _revealError(jobId, seat, caller, salt);
+        IInferenceMarket.Job memory job = _info[jobId].job;
+        bytes32 resultHash = seats[seat].resultHash;
+        vm.recordLogs();
+        vm.prank(caller);
+        try market.reveal(jobId, job, seat, resultHash, salt, "ipfs://bafy-revealed") {
+            _observe(vm.getRecordedLogs(), false);
+            if (expected.length != 0) {
+                _surprise("reveal: accepted although invalid", expected);
+                return;
+            }
+            JobInfo storage info = _info[jobId];
+            if (info.status == IInferenceMarket.JobStatus.Open) {
+                info.status = IInferenceMarket.JobStatus.Revealing;
+                info.revealStart = job.commitDeadline;
+            }
+            seats[seat].revealed = true;
+            ++info.revealedCount;
+            ++hits["reveal"];
+            if (info.revealedCount == len) _settleModel(jobId);
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("reveal", err, expected)) ++hits["reveal.refused"];
+        }
+    }
+
+    function _revealError(uint256 jobId, uint8 seat, address caller, bytes32 salt) private view returns (bytes memory) {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        uint256 start = info.revealStart;
+        if (info.status == IInferenceMarket.JobStatus.Open) {
+            if (block.timestamp <= info.job.commitDeadline || seats.length < info.job.quorum) {
+                return abi.encodeWithSelector(
+                    IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarket.JobStatus.Open
+                );
+            }
+            start = info.job.commitDeadline;
+        }
+        uint256 revealDeadline = start + info.job.revealWindow;
+        if (block.timestamp > revealDeadline) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
+        }
+        if (seat >= seats.length || seats[seat].provider != caller) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, jobId, seat, caller);
+        }
+        if (seats[seat].revealed) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, jobId, caller);
+        }
+        if (salt != seats[seat].salt) {
+            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, jobId, caller);
+        }
+        return "";
+    }
+
+    /// @dev (expected revert, outcome): outcome 1 = refund, 2 = settle the reveal round.
+    function _finalizeExpectation(uint256 jobId) private view returns (bytes memory, uint8) {
+        JobInfo storage info = _info[jobId];
+        IInferenceMarket.JobStatus status = info.status;
+        if (info.job.redundancy == 1) {
+            if (status != IInferenceMarket.JobStatus.Open || block.timestamp <= info.job.deadline) {
+                return (_notFinalizable(jobId, status), 0);
+            }
+            return ("", 1);
+        }
+        uint256 start = info.revealStart;
+        if (status == IInferenceMarket.JobStatus.Open) {
+            if (block.timestamp <= info.job.commitDeadline) return (_notFinalizable(jobId, status), 0);
+            if (_seats[jobId].length < info.job.quorum) return ("", 1);
+            status = IInferenceMarket.JobStatus.Revealing;
+            start = info.job.commitDeadline;
+        }
+        if (status != IInferenceMarket.JobStatus.Revealing || block.timestamp <= start + info.job.revealWindow) {
+            return (_notFinalizable(jobId, status), 0);
+        }
+        return ("", 2);
+    }
+
+    function _notFinalizable(uint256 jobId, IInferenceMarket.JobStatus status) private pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, status);
+    }
+
+    // ------------------------------------------------------------------ stake
+
+    function _withdrawStakeError(address provider, IProviderRegistry.Provider memory pv)
+        private
+        view
+        returns (bytes memory)
+    {
+        if (pv.unbondingEndsAt == 0) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotExiting.selector, provider);
+        }
+        if (block.timestamp < pv.unbondingEndsAt) {
+            return abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryUnbonding.selector, provider, pv.unbondingEndsAt
+            );
+        }
+        if (pv.locked != 0) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryCollateralLocked.selector, provider, pv.locked);
+        }
+        return "";
+    }
+
+    function _reRegister(address provider, uint256 index) private {
+        stakeToken.mint(provider, STAKE);
+        vm.prank(provider);
+        stakeToken.approve(address(registry), STAKE);
+        vm.prank(provider);
+        try registry.register(STAKE, MarketStack.caps(index == PROVIDER_COUNT - 1 ? 1 : 3), "ipfs://provider") {
+            ghostStakeIn += STAKE;
+            ghostStake[provider] = STAKE;
+            if (registry.getProvider(provider).status != IProviderRegistry.ProviderStatus.Approved) {
+                _surprise("register: not auto-admitted", "");
+            }
+            ++hits["reRegister"];
+        } catch (bytes memory err) {
+            _surprise("register reverted", err);
+        }
+    }
+
+    // ------------------------------------------------------------------ observation
+
+    /// @dev Reads the market's events: credits (provider fees attributed to jobs), and terminal
+    /// events per job. In a batch, provider fees are credited per run with jobId 0 and
+    /// attributed through ResultSubmitted; {_checkRunCredits} checks the sums.
+    function _observe(Vm.Log[] memory logs, bool batch) private {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market)) continue;
+            bytes32 sig = logs[i].topics[0];
+            if (sig == IInferenceMarket.Credited.selector) {
+                address account = address(uint160(uint256(logs[i].topics[1])));
+                address token = address(uint160(uint256(logs[i].topics[2])));
+                uint256 jobId = uint256(logs[i].topics[3]);
+                uint256 amount = abi.decode(logs[i].data, (uint256));
+                observedCredits[token] += amount;
+                if (jobId == 0) {
+                    if (!batch) _surprise("credit without a job outside a batch", abi.encode(account));
+                    _runCredited[account][token] += amount;
+                } else if (account != treasury && account != _info[jobId].job.client) {
+                    ++feeCredits[account][jobId];
+                    if (amount != _info[jobId].job.feePerProvider || token != _info[jobId].job.token) {
+                        _surprise("provider credit: wrong amount or token", abi.encode(account, jobId, amount));
+                    }
+                }
+            } else if (sig == IInferenceMarket.ResultSubmitted.selector) {
+                uint256 jobId = uint256(logs[i].topics[1]);
+                ++_info[jobId].terminalEvents;
+                if (batch) {
+                    address provider = address(uint160(uint256(logs[i].topics[2])));
+                    ++feeCredits[provider][jobId];
+                    _runExpected[provider][_info[jobId].job.token] += _info[jobId].job.feePerProvider;
+                }
+            } else if (sig == IInferenceMarket.JobSettled.selector || sig == IInferenceMarket.JobRefunded.selector) {
+                ++_info[uint256(logs[i].topics[1])].terminalEvents;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /// @dev A job from the open list, starting at a seed-chosen index.
+    function _pick(uint256 seed, uint8 kind) private view returns (bool, uint256) {
+        uint256 n = _open.length;
+        if (n == 0) return (false, 0);
+        uint256 start = seed % n;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 id = _open[(start + i) % n];
+            if (_matches(id, kind)) return (true, id);
+        }
+        return (false, 0);
+    }
+
+    function _matches(uint256 id, uint8 kind) private view returns (bool) {
+        JobInfo storage info = _info[id];
+        if ((kind == PICK_K1 || kind == PICK_K1_LIVE) && info.job.redundancy != 1) return false;
+        if (kind == PICK_K1_LIVE && block.timestamp > info.job.deadline) return false;
+        if (
+            (kind == PICK_COMMIT || kind == PICK_COMMIT_LIVE)
+                && (info.job.redundancy == 1 || info.status != IInferenceMarket.JobStatus.Open)
+        ) return false;
+        if (kind == PICK_COMMIT_LIVE && block.timestamp > info.job.commitDeadline) return false;
+        if (kind == PICK_SEATED && _seats[id].length == 0) return false;
+        if (kind == PICK_REVEAL && !_revealPhase(id, info)) return false;
+        if (kind == PICK_FINALIZABLE) {
+            (bytes memory expected,) = _finalizeExpectation(id);
+            if (expected.length != 0) return false;
+        }
+        return true;
+    }
+
+    /// @dev The `nth` (modulo their number) job of a kind, counting from a seed-chosen index.
+    function _pickNth(uint256 seed, uint256 nth, uint8 kind) private view returns (bool, uint256) {
+        uint256 n = _open.length;
+        if (n == 0) return (false, 0);
+        uint256 start = seed % n;
+        uint256 matching;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_matches(_open[i], kind)) ++matching;
+        }
+        if (matching == 0) return (false, 0);
+        uint256 target = nth % matching;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 id = _open[(start + i) % n];
+            if (!_matches(id, kind)) continue;
+            if (target == 0) return (true, id);
+            --target;
+        }
+        return (false, 0);
+    }
+
+    /// @dev Whether a k > 1 job takes reveals now (in the model).
+    function _revealPhase(uint256 jobId, JobInfo storage info) private view returns (bool) {
+        if (info.job.redundancy == 1 || _terminal(info.status)) return false;
+        uint256 start = info.revealStart;
+        if (info.status == IInferenceMarket.JobStatus.Open) {
+            if (block.timestamp <= info.job.commitDeadline || _seats[jobId].length < info.job.quorum) return false;
+            start = info.job.commitDeadline;
+        }
+        return block.timestamp <= start + info.job.revealWindow;
+    }
+
+    function _isSeated(uint256 jobId, address provider) private view returns (bool) {
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].provider == provider) return true;
+        }
+        return false;
+    }
+
+    /// @dev Mostly an (account, token) with a balance to withdraw; sometimes any pair.
+    function _pickBalance(uint256 accountSeed, uint256 tokenSeed) private view returns (address, address) {
+        uint256 pairs = ACCOUNT_COUNT * TOKEN_COUNT;
+        uint256 start = accountSeed % pairs;
+        if (tokenSeed % 8 != 0) {
+            for (uint256 i = 0; i < pairs; ++i) {
+                uint256 k = (start + i) % pairs;
+                address account = accountAt(k / TOKEN_COUNT);
+                address token = tokenAt(k % TOKEN_COUNT);
+                if (ghostBalance[account][token] != 0) return (account, token);
+            }
+        }
+        return (accountAt(start / TOKEN_COUNT), tokenAt(start % TOKEN_COUNT));
+    }
+
+    function _fund(address client, address token, uint256 amount) private {
+        if (token == address(0)) {
+            vm.deal(client, client.balance + amount);
+        } else {
+            MockERC20(token).mint(client, amount);
+            vm.prank(client);
+            IERC20(token).approve(address(market), amount);
+        }
+    }
+
+    function _balanceOf(address token, address account) private view returns (uint256) {
+        return token == address(0) ? account.balance : IERC20(token).balanceOf(account);
+    }
+
+    /// @dev True when the revert was the expected one; records a surprise otherwise.
+    function _checkRevert(string memory where, bytes memory err, bytes memory expected) private returns (bool) {
+        if (expected.length == 0) {
+            _surprise(string.concat(where, ": valid call reverted"), err);
+            return false;
+        }
+        if (keccak256(err) != keccak256(expected)) {
+            _surprise(string.concat(where, ": wrong revert"), abi.encode(err, expected));
+            return false;
+        }
+        ++refusals[bytes4(expected)];
+        return true;
+    }
+
+    function _surprise(string memory where, bytes memory data) private {
+        if (surprises == 0) {
+            firstSurprise = where;
+            firstSurpriseData = data;
+        }
+        ++surprises;
+    }
+
+    function _sub(uint256 a, uint256 b) private returns (uint256) {
+        if (b > a) {
+            _surprise("ghost underflow", abi.encode(a, b));
+            return 0;
+        }
+        return a - b;
+    }
+
+    function _terminal(IInferenceMarket.JobStatus status) private pure returns (bool) {
+        return status == IInferenceMarket.JobStatus.Settled || status == IInferenceMarket.JobStatus.Refunded;
+    }
+
+    function _registered(IProviderRegistry.ProviderStatus status) private pure returns (bool) {
+        return status != IProviderRegistry.ProviderStatus.None && status != IProviderRegistry.ProviderStatus.Exited;
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        if (min > max) return min;
+        uint256 size = max - min;
+        if (size == type(uint256).max) return x;
+        return min + (x % (size + 1));
+    }
+}
+
+// ====================================================================== invariants
+
+/// @notice Random sequences of requests, deliveries, batches, commits, reveals, finalizations,
+/// withdrawals, DAO slashes, exits and time jumps against the whole stack.
+contract InferenceMarketInvariantTest is Test {
+    InferenceMarketHandler internal handler;
+    InferenceMarket internal market;
+    ProviderRegistry internal registry;
+
+    function setUp() public {
+        vm.warp(START);
+        handler = new InferenceMarketHandler();
+        market = handler.market();
+        registry = handler.registry();
+        targetContract(address(handler));
+    }
+
+    /// @notice For ETH and each ERC-20: the market holds exactly the escrow of unfinished jobs
+    /// plus the credited, unwithdrawn balances; those balances (read with balanceOf over every
+    /// account) equal the ghost model's, account by account, and the Credited events net of
+    /// withdrawals.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_balanceEqualsEscrowPlusCredits() public view {
+        for (uint256 t = 0; t < handler.TOKEN_COUNT(); ++t) {
+            address token = handler.tokenAt(t);
+            uint256 held = token == address(0) ? address(market).balance : IERC20(token).balanceOf(address(market));
+            uint256 escrow = handler.ghostEscrow(token);
+            uint256 credits = handler.ghostCredits(token);
+            assertEq(held, escrow + credits, "market balance = escrow of unfinished jobs + credits");
+
+            uint256 sum;
+            for (uint256 a = 0; a < handler.ACCOUNT_COUNT(); ++a) {
+                address account = handler.accountAt(a);
+                uint256 balance = market.balanceOf(account, token);
+                assertEq(balance, handler.ghostBalance(account, token), "balanceOf = the account's credits per spec");
+                sum += balance;
+            }
+            assertEq(sum, credits, "sum of balanceOf over all accounts = ghost credits");
+            assertEq(handler.observedCredits(token), credits, "Credited events net of withdrawals = ghost credits");
+
+            uint256 openEscrow;
+            for (uint256 i = 0; i < handler.jobCount(); ++i) {
+                uint256 jobId = handler.jobIdAt(i);
+                (IInferenceMarket.JobStatus status,,,,, uint256 jobEscrow) = handler.modelOf(jobId);
+                if (!_terminal(status) && handler.jobOf(jobId).token == token) openEscrow += jobEscrow;
+            }
+            assertEq(openEscrow, escrow, "ghost escrow = sum over unfinished jobs");
+        }
+    }
+
+    /// @notice Every job is settled or refunded at most once (one terminal event), exactly once
+    /// if it ended, and an ended job's status never changes afterwards (the handler also keeps
+    /// trying to move ended jobs; see {InferenceMarketHandler.poke}).
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_noJobSettlesTwice() public view {
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            uint256 jobId = handler.jobIdAt(i);
+            (IInferenceMarket.JobStatus modelStatus,,,, uint256 terminalEvents,) = handler.modelOf(jobId);
+            (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
+            assertLe(terminalEvents, 1, "a job was settled or refunded twice");
+            assertEq(uint256(status), uint256(modelStatus), "job status = model status");
+            if (_terminal(modelStatus)) assertEq(terminalEvents, 1, "an ended job without its terminal event");
+            else assertEq(terminalEvents, 0, "a terminal event for a job that has not ended");
+        }
+    }
+
+    /// @notice Provider fees go only to providers that served the job (delivered it, k = 1, or
+    /// revealed the winning hash, k > 1), once; and every such provider was paid. Client
+    /// refunds and treasury fees are not provider fees.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_onlyServersCredited() public view {
+        address stranger = handler.badSigner();
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            uint256 jobId = handler.jobIdAt(i);
+            for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+                address provider = handler.providerAt(p);
+                uint256 credits = handler.feeCredits(provider, jobId);
+                bool served = handler.served(provider, jobId);
+                assertLe(credits, 1, "a provider was paid twice for a job");
+                if (credits != 0) assertTrue(served, "a provider was paid for a job it did not serve");
+                if (served) assertEq(credits, 1, "a provider served a job and was not paid");
+            }
+            assertEq(handler.feeCredits(stranger, jobId), 0, "a stranger was paid a provider fee");
+        }
+    }
+
+    /// @notice The registry holds exactly totalStake + slashedFunds (and what flowed in minus
+    /// out); totalStake is the sum of the stakes; no provider has more locked than staked.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_registryStakeConserved() public view {
+        uint256 held = handler.stakeToken().balanceOf(address(registry));
+        assertEq(held, registry.totalStake() + registry.slashedFunds(), "stake balance = totalStake + slashedFunds");
+        assertEq(held, handler.ghostStakeIn() - handler.ghostStakeOut(), "stake balance = deposits - withdrawals");
+        assertEq(registry.slashedFunds(), handler.ghostSlashedFunds(), "slashedFunds = model");
+        uint256 sum;
+        for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+            address provider = handler.providerAt(p);
+            IProviderRegistry.Provider memory pv = registry.getProvider(provider);
+            assertLe(pv.locked, pv.stake, "locked <= stake");
+            assertEq(pv.stake, handler.ghostStake(provider), "stake = model (only losing seats and the DAO slash)");
+            assertEq(pv.served, handler.ghostServed(provider), "served counter = model");
+            assertEq(pv.disagreed, handler.ghostDisagreed(provider), "disagreed counter = model");
+            assertEq(pv.missed, handler.ghostMissed(provider), "missed counter = model");
+            sum += pv.stake;
+        }
+        assertEq(sum, registry.totalStake(), "totalStake = sum of stakes");
+    }
+
+    /// @notice A provider's locked collateral is exactly the collateral of its seats in jobs not
+    /// yet settled or refunded. After a direct DAO slash it can only be less: the registry caps
+    /// `locked` at the remaining stake, and later releases are capped at `locked`, so a DAO slash
+    /// permanently "forgets" part of the collateral of the seats open at the time (by design, see
+    /// {IProviderRegistry.slash}). Market slashes never cause this (a losing seat's collateral is
+    /// released before the same amount is slashed). In every case `locked` equals the model that
+    /// applies those caps.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_lockedMatchesOpenSeats() public view {
+        for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+            address provider = handler.providerAt(p);
+            uint256 expected = handler.openSeatCollateral(provider);
+            uint256 locked = registry.getProvider(provider).locked;
+            if (handler.daoSlashed(provider)) assertLe(locked, expected, "locked <= open seats' collateral");
+            else assertEq(locked, expected, "locked = open seats' collateral");
+            assertEq(locked, handler.ghostLocked(provider), "locked = model with the registry's caps");
+        }
+    }
+
+    /// @notice The handler's model of every call agreed with the market (outcome, error with its
+    /// arguments, events), and each job's seats, reveals and reveal start match it.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_marketFollowsModel() public view {
+        assertEq(handler.surprises(), 0, string.concat("model disagreement: ", handler.firstSurprise()));
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            uint256 jobId = handler.jobIdAt(i);
+            (, uint256 seated, uint256 revealed, uint40 revealStart,,) = handler.modelOf(jobId);
+            (, uint8 mSeated, uint8 mRevealed, uint40 mRevealStart) = market.jobState(jobId);
+            assertEq(mSeated, seated, "seated = model");
+            assertEq(mRevealed, revealed, "revealed = model");
+            assertEq(mRevealStart, revealStart, "reveal start = model");
+        }
+    }
+
+    function _terminal(IInferenceMarket.JobStatus status) private pure returns (bool) {
+        return status == IInferenceMarket.JobStatus.Settled || status == IInferenceMarket.JobStatus.Refunded;
+    }
+}
+
+// ====================================================================== fuzz tests
+
+/// @notice Fuzz tests of the market's arithmetic and timing through the real stack: escrow and
+/// settlement splits, quorum, deadlines, and k = 1 delivery around the deadline.
+contract InferenceMarketFuzzTest is Test {
+    uint256 internal constant PROVIDERS = 8;
+    address internal constant CLIENT = address(0xC11E27);
+
+    MarketStack.Stack internal s;
+    InferenceMarket internal market;
+    uint256[PROVIDERS] internal keys;
+    address[PROVIDERS] internal provs;
+    /// @dev A provider without tag bit 1 (used by the batch test only).
+    uint256 internal narrowKey = 0xF00DFF;
+    address internal narrow;
+
+    function setUp() public {
+        vm.warp(START);
+        IInferenceMarket.Policy memory p = MarketStack.defaultPolicy();
+        p.maxRedundancy = 32;
+        s = MarketStack.deploy(TREASURY, p);
+        market = s.market;
+        for (uint256 i = 0; i < PROVIDERS; ++i) {
+            keys[i] = 0xF00D00 + i + 1;
+            provs[i] = vm.addr(keys[i]);
+            MarketStack.register(s, provs[i], 1_000e18, 3);
+        }
+        narrow = vm.addr(narrowKey);
+        MarketStack.register(s, narrow, 1_000e18, 1);
+    }
+
+    // ------------------------------------------------------------------ escrow and splits
+
+    /// @notice escrowOf is k × fee plus floor(k × fee × bps / 10 000), never overflows for any
+    /// uint96 fee and k ≤ 255, and for every number a ≤ k of paid providers the paid fees plus
+    /// their protocol fee fit in the escrow (the client's refund is never negative).
+    function testFuzz_escrowOf_formula(uint8 kSeed, uint96 fee, uint16 bps) public view {
+        uint256 k = bound(kSeed, 1, 32);
+        uint256 escrow = market.escrowOf(uint8(k), fee, bps);
+        uint256 fees = k * fee;
+        assertEq(escrow, fees + (fees * bps) / 10_000, "escrow = k*fee + k*fee*bps/10000");
+        // Floor property, independent of the formula's shape.
+        assertLe(escrow * 10_000, fees * (10_000 + uint256(bps)), "escrow rounds down");
+        assertTrue(escrow * 10_000 + 10_000 > fees * (10_000 + uint256(bps)), "escrow rounds down by < 1");
+        for (uint256 a = 0; a <= k; ++a) {
+            uint256 paid = a * fee;
+            assertLe(paid + MarketSpec.protocolFee(a, fee, bps), escrow, "a paid providers fit in the escrow");
+        }
+        // The extreme: k = 255, fee and bps at their type maxima.
+        uint256 maxEscrow = market.escrowOf(type(uint8).max, type(uint96).max, type(uint16).max);
+        assertEq(maxEscrow, MarketSpec.escrow(255, type(uint96).max, type(uint16).max), "no overflow at the maxima");
+    }
+
+    /// @notice A job with any uint96 fee and k ≤ 32 takes exactly its escrow (ETH or ERC-20) and,
+    /// once it expires unserved, gives all of it back.
+    function testFuzz_requestJob_escrowTakenAndRefundedExactly(uint8 kSeed, uint96 feeSeed, uint16 bpsSeed, bool eth)
+        public
+    {
+        uint8 k = uint8(bound(kSeed, 1, 32));
+        uint96 fee = uint96(bound(feeSeed, MIN_FEE, type(uint96).max));
+        uint16 bps = uint16(bound(bpsSeed, 0, 1_000));
+        _setPolicy(bps, 6000, 1 days);
+        address token = eth ? address(0) : address(s.tokenA);
+        uint256 escrow = MarketSpec.escrow(k, fee, bps);
+        assertEq(market.escrowOf(k, fee, bps), escrow, "escrowOf = spec");
+
+        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, fee, token, uint40(block.timestamp + 1 hours), 0);
+        assertEq(_held(token), escrow, "market holds exactly the escrow");
+        assertEq(_balance(token, CLIENT), 0, "the client paid all it was given");
+
+        vm.warp(uint256(k == 1 ? job.deadline : job.commitDeadline) + 1);
+        vm.expectEmit(true, false, false, true, address(market));
+        emit IInferenceMarket.JobRefunded(jobId, escrow, false);
+        market.finalize(jobId, job);
+        assertEq(market.balanceOf(CLIENT, token), escrow, "refund = escrow");
+        vm.prank(CLIENT);
+        assertEq(market.withdraw(token), escrow, "withdrawn = escrow");
+        assertEq(_balance(token, CLIENT), escrow, "the client got it all back");
+        assertEq(_held(token), 0, "nothing left in the market");
+    }
+
+    /// @notice For every number a = 0..k of providers revealing the same result (the others
+    /// reveal distinct results or stay silent), the credits of the round sum exactly to the
+    /// escrow: with a ≥ quorum each of the a providers gets the fee, the treasury the protocol
+    /// fee on a × fee, the client the rest, the others are slashed; below the quorum the client
+    /// gets everything back and nobody is slashed.
+    function testFuzz_settlement_splitsSumToEscrow(
+        uint8 kSeed,
+        uint96 feeSeed,
+        uint16 bpsSeed,
+        uint16 quorumSeed,
+        uint256 silentMask
+    ) public {
+        uint8 k = uint8(bound(kSeed, 2, PROVIDERS));
+        uint96 fee = uint96(bound(feeSeed, MIN_FEE, 1e28));
+        uint16 bps = uint16(bound(bpsSeed, 0, 1_000));
+        _setPolicy(bps, uint16(bound(quorumSeed, 5_000, 10_000)), 1 days);
+        for (uint256 a = 0; a <= k; ++a) {
+            _roundWithAgreeing(k, fee, a, silentMask >> (a * 8));
+            vm.warp(block.timestamp + 1);
+        }
+        for (uint256 i = 0; i < PROVIDERS; ++i) {
+            assertEq(s.registry.getProvider(provs[i]).locked, 0, "all collateral released");
+        }
+        // No job left open: the market holds exactly what it credited.
+        uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.balanceOf(TREASURY, address(s.tokenA));
+        for (uint256 i = 0; i < PROVIDERS; ++i) credited += market.balanceOf(provs[i], address(s.tokenA));
+        assertEq(s.tokenA.balanceOf(address(market)), credited, "market balance = credits");
+    }
+
+    // ------------------------------------------------------------------ quorum
+
+    /// @notice For k in 2..32 and quorumBps in 5000..10000 the job's quorum is
+    /// min(k, floor(k × bps / 10 000) + 1): more than half of k, at most k; the stored job is the
+    /// emitted one; with quorum − 1 seats a job cannot reveal and refunds, with quorum seats it
+    /// reveals after the commit deadline.
+    function testFuzz_quorum(uint8 kSeed, uint16 quorumSeed) public {
+        uint8 k = uint8(bound(kSeed, 2, 32));
+        uint16 quorumBps = uint16(bound(quorumSeed, 5_000, 10_000));
+        _setPolicy(250, quorumBps, 1 days);
+        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
+
+        uint256 expected = (uint256(k) * quorumBps) / 10_000 + 1;
+        if (expected > k) expected = k;
+        assertEq(job.quorum, expected, "quorum = min(k, k*bps/10000 + 1)");
+        assertTrue(uint256(job.quorum) * 2 > k, "quorum > k/2");
+        assertLe(job.quorum, k, "quorum <= k");
+        if (quorumBps == 10_000) assertEq(job.quorum, k, "100% means everyone");
+
+        // The emitted Job is the stored one: finalize reaches the status check, not JobMismatch.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarket.JobStatus.Open
+            )
+        );
+        market.finalize(jobId, job);
+
+        if (job.quorum > PROVIDERS) return;
+        // quorum − 1 seats: no reveal phase after the commit deadline, the job refunds.
+        bytes32 truth = keccak256(abi.encode("truth", jobId));
+        for (uint256 i = 0; i + 1 < job.quorum; ++i) _commit(jobId, job, i, truth);
+        vm.warp(uint256(job.commitDeadline) + 1);
+        if (job.quorum > 1) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarket.JobStatus.Open
+                )
+            );
+            vm.prank(provs[0]);
+            market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
+        }
+        market.finalize(jobId, job);
+        (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
+        assertEq(uint256(status), uint256(IInferenceMarket.JobStatus.Refunded), "too few seats: refunded");
+
+        // quorum seats (fewer than k unless quorum = k): the reveal phase starts at the commit deadline.
+        (jobId, job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
+        truth = keccak256(abi.encode("truth", jobId));
+        for (uint256 i = 0; i < job.quorum; ++i) _commit(jobId, job, i, truth);
+        if (job.quorum < k) vm.warp(uint256(job.commitDeadline) + 1); // else every seat is taken: revealing now
+        vm.prank(provs[0]);
+        market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
+        (IInferenceMarket.JobStatus revealing,,, uint40 startedAt) = market.jobState(jobId);
+        assertEq(uint256(revealing), uint256(IInferenceMarket.JobStatus.Revealing), "quorum seats: revealing");
+        assertEq(startedAt, job.quorum == k ? job.requestedAt : job.commitDeadline, "reveal start");
+    }
+
+    // ------------------------------------------------------------------ deadlines
+
+    /// @notice A deadline in (now, now + maxJobDuration] is accepted as it is (and caps the commit
+    /// deadline); anything else is refused with InvalidDeadline(deadline, now + 1, now + max).
+    function testFuzz_requestJob_deadlineRange(uint256 deadlineSeed, uint40 maxDurationSeed, uint32 elapsed, bool multi)
+        public
+    {
+        uint40 maxDuration = uint40(bound(maxDurationSeed, 1 minutes, 365 days));
+        _setPolicy(250, 6000, maxDuration);
+        vm.warp(block.timestamp + elapsed);
+        uint256 nowTs = block.timestamp;
+        uint256 latest = nowTs + maxDuration;
+        uint256 deadline;
+        uint256 mode = deadlineSeed % 4;
+        if (mode == 0) deadline = uint40(deadlineSeed >> 8); // anything
+        else if (mode == 1) deadline = nowTs + bound(deadlineSeed >> 8, 0, maxDuration + 1); // around the range
+        else if (mode == 2) deadline = [nowTs, nowTs + 1, latest, latest + 1][(deadlineSeed >> 8) % 4]; // edges
+        else deadline = bound(deadlineSeed >> 8, 0, nowTs); // the past
+
+        uint8 k = multi ? 3 : 1;
+        IInferenceMarket.JobRequest memory r = _requestOf(k, MIN_FEE, address(0), uint40(deadline), 0);
+        uint256 escrow = market.escrowOf(k, MIN_FEE, 250);
+        vm.deal(CLIENT, escrow);
+        if (deadline > nowTs && deadline <= latest) {
+            (, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(deadline), 0);
+            assertEq(job.deadline, deadline, "deadline kept");
+            if (multi) {
+                uint256 commitEnd = nowTs + 1 hours;
+                assertEq(job.commitDeadline, commitEnd < deadline ? commitEnd : deadline, "commit deadline capped");
+            }
+        } else {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IInferenceMarket.InferenceMarketInvalidDeadline.selector, uint40(deadline), nowTs + 1, latest
+                )
+            );
+            vm.prank(CLIENT);
+            market.requestJob{value: escrow}(r);
+        }
+    }
+
+    /// @notice A k = 1 job delivered at any moment up to its deadline (inclusive) pays the
+    /// provider the fee and the treasury the rest, and is no longer finalizable; a moment later
+    /// the delivery is refused (DeadlinePassed, or a rejected attestation in a batch) and the job
+    /// refunds its whole escrow to the client.
+    function testFuzz_k1Delivery_paysUntilDeadlineRefundsAfter(
+        uint32 durationSeed,
+        uint256 elapsedSeed,
+        uint96 feeSeed,
+        uint8 tokenSeed,
+        bool viaBatch
+    ) public {
+        uint256 duration = bound(durationSeed, 1, 1 days);
+        uint96 fee = uint96(bound(feeSeed, MIN_FEE, 1e28));
+        address token = tokenSeed % 3 == 0 ? address(0) : tokenSeed % 3 == 1 ? address(s.tokenA) : address(s.tokenB);
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(1, fee, token, uint40(block.timestamp + duration), tokenSeed);
+        uint256 escrow = MarketSpec.escrow(1, fee, 250);
+
+        uint256 elapsed = bound(elapsedSeed >> 2, 0, 2 * duration + 1);
+        if (elapsedSeed % 4 == 0) elapsed = duration; // exactly at the deadline
+        else if (elapsedSeed % 4 == 1) elapsed = duration + 1; // just after
+        vm.warp(job.requestedAt + elapsed);
+        address provider = provs[elapsedSeed % PROVIDERS];
+        bytes32 resultHash = keccak256(abi.encode("result", jobId));
+
+        if (block.timestamp <= job.deadline) {
+            _deliver(jobId, job, provider, resultHash, viaBatch, bytes4(0));
+            assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
+            assertEq(market.balanceOf(TREASURY, token), escrow - fee, "the treasury the rest");
+            assertEq(s.registry.getProvider(provider).served, 1, "served counted");
+            _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarket.JobStatus.Settled
+                )
+            );
+            market.finalize(jobId, job);
+        } else {
+            _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarket.InferenceMarketDeadlinePassed.selector);
+            _assertStatus(jobId, IInferenceMarket.JobStatus.Open);
+            market.finalize(jobId, job);
+            assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
+            assertEq(market.balanceOf(provider, token), 0, "the provider earns nothing");
+            assertEq(market.balanceOf(TREASURY, token), 0, "the treasury earns nothing");
+            _assertStatus(jobId, IInferenceMarket.JobStatus.Refunded);
+        }
+        assertEq(_held(token), escrow, "the market holds the escrow as credits");
+    }
+
+    /// @notice A batch of k = 1 results in mixed tokens, signed by providers in runs (the same
+    /// provider for consecutive items in different tokens), with duplicates and items from a
+    /// provider missing a required tag: each item is delivered iff it is the first for its job and
+    /// its provider is eligible; each provider is credited, per token, exactly the fees of the
+    /// jobs it delivered, the treasury the rest of their escrow; served counters follow.
+    function testFuzz_batch_creditsEachProviderPerToken(uint256 seed, uint8 countSeed) public {
+        BatchCase memory c = _batchCase(seed, bound(countSeed, 1, 8));
+        BatchExpectation memory e = _batchExpectation(c);
+        assertEq(market.submitAttestations(c.items), e.delivered, "delivered count");
+        address[3] memory who = [provs[0], provs[1], narrow];
+        for (uint256 p = 0; p < 3; ++p) {
+            for (uint256 t = 0; t < 3; ++t) {
+                assertEq(market.balanceOf(who[p], _tokenAt(t)), e.credit[p][t], "provider credit per token");
+            }
+            assertEq(s.registry.getProvider(who[p]).served, e.served[p], "served counter");
+        }
+        for (uint256 t = 0; t < 3; ++t) {
+            assertEq(market.balanceOf(TREASURY, _tokenAt(t)), e.treasury[t], "treasury per token");
+        }
+        for (uint256 j = 0; j < c.ids.length; ++j) {
+            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Open);
+        }
+    }
+
+    struct BatchCase {
+        uint256[] ids;
+        IInferenceMarket.Job[] jobs;
+        IInferenceMarket.SignedResult[] items;
+        address[] signers;
+    }
+
+    struct BatchExpectation {
+        uint256 delivered;
+        uint256[3][3] credit; // [provider 0, provider 1, narrow][ETH, A, B]
+        uint256[3] served;
+        uint256[3] treasury;
+        bool[] taken;
+    }
+
+    /// @dev n k = 1 jobs in random tokens (some requiring tag bit 1), and a batch with one item
+    /// per job in order, sometimes repeating the previous job, signed in runs.
+    function _batchCase(uint256 seed, uint256 n) internal returns (BatchCase memory c) {
+        c.ids = new uint256[](n);
+        c.jobs = new IInferenceMarket.Job[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 js = uint256(keccak256(abi.encode(seed, "job", i)));
+            (c.ids[i], c.jobs[i]) =
+                _request(1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128);
+        }
+        uint256 m = n + (seed % 3);
+        c.items = new IInferenceMarket.SignedResult[](m);
+        c.signers = new address[](m);
+        uint256 next;
+        for (uint256 i = 0; i < m; ++i) {
+            uint256 is_ = uint256(keccak256(abi.encode(seed, "item", i)));
+            if (i != 0 && is_ % 4 == 0 && next != 0) --next; // repeat the previous job
+            uint256 j = next % n;
+            next = j + 1;
+            // The signer changes one time in three (runs of the same provider across tokens).
+            if (i == 0 || (is_ >> 8) % 3 == 0) {
+                uint256 who = (is_ >> 16) % 3;
+                c.signers[i] = who == 0 ? provs[0] : who == 1 ? provs[1] : narrow;
+            } else {
+                c.signers[i] = c.signers[i - 1];
+            }
+            c.items[i] = _signed(c.ids[j], c.jobs[j], c.signers[i], keccak256(abi.encode("result", i)));
+        }
+    }
+
+    /// @dev In item order: the first item of a job whose signer is eligible delivers it.
+    function _batchExpectation(BatchCase memory c) internal view returns (BatchExpectation memory e) {
+        e.taken = new bool[](c.ids.length);
+        for (uint256 i = 0; i < c.items.length; ++i) {
+            uint256 j = _indexOf(c.ids, c.items[i].jobId);
+            IInferenceMarket.Job memory job = c.jobs[j];
+            if (e.taken[j] || (c.signers[i] == narrow && job.requiredTags & 2 != 0)) continue;
+            e.taken[j] = true;
+            uint256 p = c.signers[i] == provs[0] ? 0 : c.signers[i] == provs[1] ? 1 : 2;
+            uint256 t = _tokenIndex(job.token);
+            e.credit[p][t] += job.feePerProvider;
+            e.treasury[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+            ++e.served[p];
+            ++e.delivered;
+        }
+    }
+
+    /// @notice The attestation digest is the EIP-712 hash of the documented type, domain
+    /// ("ConclaveInferenceMarket", "1", chain id, market).
+    function testFuzz_attestationDigest_isEIP712(bytes32 resultHash, bytes memory outputRef, uint8 k) public {
+        k = uint8(bound(k, 1, 4));
+        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), k);
+        assertEq(
+            market.attestationDigest(jobId, job, resultHash, outputRef),
+            MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef),
+            "digest = EIP-712 spec"
+        );
+    }
+
+    // ------------------------------------------------------------------ handler smoke test
+
+    /// @notice The invariant handler reaches deep states (deliveries, batches, settled and
+    /// refunded rounds, slashes, withdrawals) and its model agrees with the market throughout.
+    function test_handler_reachesDeepStatesWithoutSurprises() public {
+        InferenceMarketHandler h = new InferenceMarketHandler();
+        for (uint256 step = 0; step < 400; ++step) {
+            uint256 r = uint256(keccak256(abi.encode("smoke", step)));
+            uint256 a = uint256(keccak256(abi.encode(r, 1)));
+            uint256 b = uint256(keccak256(abi.encode(r, 2)));
+            uint256 c = uint256(keccak256(abi.encode(r, 3)));
+            uint256 f = r % 13;
+            if (f <= 1) h.requestJob(a, b, c, r >> 8, r >> 16, r >> 24);
+            else if (f == 2) h.submitResult(a, b, c);
+            else if (f == 3) h.submitBatch(a, b);
+            else if (f == 4) h.commit(a, b, c, r >> 8);
+            else if (f == 5) h.reveal(a, b, c, r >> 8);
+            else if (f == 6) h.finalize(a, b);
+            else if (f == 7) h.withdraw(a, b);
+            else if (f == 8) h.warp(a);
+            else if (f == 9) h.stake(r >> 8, a, b);
+            else if (f <= 11) h.exitStep(a, b);
+            else h.poke(a, b);
+        }
+        assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
+        string[16] memory reached = [
+            "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
+            "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
+            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke"
+        ];
+        for (uint256 i = 0; i < reached.length; ++i) {
+            assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
+        }
+        assertGe(h.hits("daoSlash"), 1, "never reached: daoSlash");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /// @dev Balances before a round.
+    struct Before {
+        uint256 client;
+        uint256 treasury;
+        uint256[PROVIDERS] provider;
+        uint256[PROVIDERS] stake;
+    }
+
+    /// @dev One k-seat job where seats 0..a−1 reveal the true result and the others a distinct
+    /// result each, or (bit i of `silentMask`) stay silent; checks the round's credits.
+    function _roundWithAgreeing(uint8 k, uint96 fee, uint256 a, uint256 silentMask) internal {
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
+        Before memory b;
+        b.client = market.balanceOf(CLIENT, address(s.tokenA));
+        b.treasury = market.balanceOf(TREASURY, address(s.tokenA));
+        for (uint256 i = 0; i < k; ++i) {
+            b.provider[i] = market.balanceOf(provs[i], address(s.tokenA));
+            b.stake[i] = s.registry.getProvider(provs[i]).stake;
+            _commit(jobId, job, i, _roundHash(jobId, i, a));
+        }
+        bool allRevealed = true;
+        for (uint256 i = 0; i < k; ++i) {
+            if (i >= a && (silentMask >> i) & 1 == 1) {
+                allRevealed = false;
+                continue;
+            }
+            vm.prank(provs[i]);
+            market.reveal(jobId, job, uint8(i), _roundHash(jobId, i, a), _salt(jobId, i), "");
+        }
+        if (!allRevealed) {
+            vm.warp(block.timestamp + job.revealWindow + 1);
+            market.finalize(jobId, job);
+        }
+        _checkRound(jobId, job, a, b);
+    }
+
+    function _roundHash(uint256 jobId, uint256 i, uint256 a) internal pure returns (bytes32) {
+        return i < a ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("other", jobId, i));
+    }
+
+    function _checkRound(uint256 jobId, IInferenceMarket.Job memory job, uint256 a, Before memory b) internal view {
+        address token = address(s.tokenA);
+        bool quorate = a >= job.quorum;
+        uint256 treasuryEarned = market.balanceOf(TREASURY, token) - b.treasury;
+        uint256 total = market.balanceOf(CLIENT, token) - b.client + treasuryEarned;
+        for (uint256 i = 0; i < job.redundancy; ++i) {
+            uint256 earned = market.balanceOf(provs[i], token) - b.provider[i];
+            total += earned;
+            assertEq(earned, quorate && i < a ? job.feePerProvider : 0, "a provider earns the fee iff in a quorate majority");
+            uint256 lost = b.stake[i] - s.registry.getProvider(provs[i]).stake;
+            assertEq(lost, quorate && i >= a ? job.collateral : 0, "slashed iff outside a quorate majority");
+        }
+        assertEq(total, MarketSpec.escrow(job.redundancy, job.feePerProvider, job.protocolFeeBps), "credits sum to the escrow");
+        uint256 protocolFee = quorate ? MarketSpec.protocolFee(a, job.feePerProvider, job.protocolFeeBps) : 0;
+        assertEq(treasuryEarned, protocolFee, "protocol fee on the paid fees only");
+        _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+    }
+
+    function _deliver(
+        uint256 jobId,
+        IInferenceMarket.Job memory job,
+        address provider,
+        bytes32 resultHash,
+        bool viaBatch,
+        bytes4 expectedError
+    ) internal {
+        if (!viaBatch) {
+            if (expectedError != bytes4(0)) {
+                vm.expectRevert(abi.encodeWithSelector(expectedError, jobId, job.deadline));
+            }
+            vm.prank(provider);
+            market.submitResult(jobId, job, resultHash, "ipfs://bafy-output");
+            return;
+        }
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](1);
+        items[0] = _signed(jobId, job, provider, resultHash);
+        if (expectedError != bytes4(0)) {
+            vm.expectEmit(true, true, false, true, address(market));
+            emit IInferenceMarket.AttestationRejected(jobId, provider, expectedError);
+        }
+        assertEq(market.submitAttestations(items), expectedError == bytes4(0) ? 1 : 0, "delivered count");
+    }
+
+    function _signed(uint256 jobId, IInferenceMarket.Job memory job, address signer, bytes32 resultHash)
+        internal
+        view
+        returns (IInferenceMarket.SignedResult memory)
+    {
+        uint256 key = signer == narrow ? narrowKey : 0;
+        for (uint256 i = 0; i < PROVIDERS; ++i) {
+            if (provs[i] == signer) key = keys[i];
+        }
+        bytes memory outputRef = abi.encodePacked("ipfs://bafy-", resultHash);
+        (uint8 v, bytes32 r, bytes32 sg) =
+            vm.sign(key, MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef));
+        return IInferenceMarket.SignedResult(jobId, job, resultHash, outputRef, abi.encodePacked(r, sg, v));
+    }
+
+    function _tokenAt(uint256 t) internal view returns (address) {
+        return t == 0 ? address(0) : t == 1 ? address(s.tokenA) : address(s.tokenB);
+    }
+
+    function _tokenIndex(address token) internal view returns (uint256) {
+        return token == address(0) ? 0 : token == address(s.tokenA) ? 1 : 2;
+    }
+
+    function _indexOf(uint256[] memory ids, uint256 id) internal pure returns (uint256) {
+        for (uint256 i = 0; i < ids.length; ++i) {
+            if (ids[i] == id) return i;
+        }
+        return type(uint256).max;
+    }
+
+    function _commit(uint256 jobId, IInferenceMarket.Job memory job, uint256 i, bytes32 resultHash) internal {
+        bytes32 commitment = MarketSpec.commitment(jobId, provs[i], resultHash, _salt(jobId, i));
+        vm.prank(provs[i]);
+        assertEq(market.commit(jobId, job, commitment), i, "seat index");
+    }
+
+    function _salt(uint256 jobId, uint256 i) internal pure returns (bytes32) {
+        return keccak256(abi.encode("salt", jobId, i));
+    }
+
+    function _setPolicy(uint16 bps, uint16 quorumBps, uint40 maxJobDuration) internal {
+        IInferenceMarket.Policy memory p = MarketStack.defaultPolicy();
+        p.protocolFeeBps = bps;
+        p.quorumBps = quorumBps;
+        p.maxRedundancy = 32;
+        p.maxJobDuration = maxJobDuration;
+        market.setPolicy(p);
+    }
+
+    function _requestOf(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
+        internal
+        view
+        returns (IInferenceMarket.JobRequest memory r)
+    {
+        r.modelId = s.modelId;
+        r.version = uint32(seed % 2);
+        r.redundancy = k;
+        r.feePerProvider = fee;
+        r.token = token;
+        r.deadline = deadline;
+        r.requiredTags = seed % 3 == 0 ? 2 : 0;
+        if (seed % 4 < 2) r.input = abi.encodePacked("safetensors", seed);
+        else r.inputCid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    }
+
+    /// @dev Funds the client, requests, and checks the emitted Job against the specification.
+    function _request(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
+        internal
+        returns (uint256 jobId, IInferenceMarket.Job memory job)
+    {
+        IInferenceMarket.JobRequest memory r = _requestOf(k, fee, token, deadline, seed);
+        IInferenceMarket.Policy memory p = market.policy();
+        uint256 escrow = MarketSpec.escrow(k, fee, p.protocolFeeBps);
+        if (token == address(0)) {
+            vm.deal(CLIENT, escrow);
+        } else {
+            MockERC20(token).mint(CLIENT, escrow);
+            vm.prank(CLIENT);
+            IERC20(token).approve(address(market), escrow);
+        }
+        uint256 expectedId = market.nextJobId();
+        vm.recordLogs();
+        vm.prank(CLIENT);
+        jobId = market.requestJob{value: token == address(0) ? escrow : 0}(r);
+        bool found;
+        uint256 loggedId;
+        (found, loggedId, job) = MarketSpec.requestedJob(vm.getRecordedLogs(), address(market));
+        assertTrue(found, "JobRequested emitted");
+        assertEq(loggedId, jobId, "logged id");
+        assertEq(jobId, expectedId, "sequential id");
+        assertEq(
+            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
+        );
+    }
+
+    function _assertStatus(uint256 jobId, IInferenceMarket.JobStatus expected) internal view {
+        (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
+        assertEq(uint256(status), uint256(expected), "job status");
+    }
+
+    function _held(address token) internal view returns (uint256) {
+        return _balance(token, address(market));
+    }
+
+    function _balance(address token, address account) internal view returns (uint256) {
+        return token == address(0) ? account.balance : IERC20(token).balanceOf(account);
+    }
+}
