@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import path from "node:path";
 import { keccak256, parseEther, stringToHex, toHex, zeroAddress, type Hex } from "viem";
-import { commitmentOf, type Job } from "../../node/attest/attestation.ts";
+import { commitmentOf } from "../../node/attest/attestation.ts";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
