@@ -1,4 +1,5 @@
-import { keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
+import { keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex, type Log, type PublicClient } from "viem";
+import { loadArtifact } from "../chain/artifacts.ts";
 import type { Job } from "../attest/attestation.ts";
 import { decodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -39,9 +40,9 @@ export interface InferenceRequest {
   content?: ContentStore;
 }
 
-/** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
-export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job }> {
-  const { market } = conclaveContracts(record, client);
+/** The market call of a request: the JobRequest struct and the escrow to send or approve. */
+export async function jobRequestOf(publicClient: PublicClient, record: DeploymentRecord, r: InferenceRequest) {
+  const { market } = conclaveContracts(record, publicClient);
   const policy = await market.read.policy();
   const input = encodeSafetensors(r.inputs);
   const byCid = input.byteLength > policy.maxInlineInputBytes;
@@ -51,32 +52,43 @@ export async function requestInference(publicClient: PublicClient, record: Deplo
   const token = r.token ?? zeroAddress;
   const escrow = await market.read.escrowOf([redundancy, r.feePerProvider, policy.protocolFeeBps]);
   const now = Number((await publicClient.getBlock()).timestamp);
-  const hash = await market.write.requestJob(
-    [
-      {
-        modelId: keccak256(toHex(r.model)),
-        version: r.version ?? 0,
-        redundancy,
-        feePerProvider: r.feePerProvider,
-        token,
-        deadline: now + (r.deadlineInSeconds ?? 600),
-        requiredTags: r.requiredTags ?? 0n,
-        input: byCid ? "0x" : toHex(input),
-        inputCid,
-      },
-    ],
-    { value: token === zeroAddress ? escrow : 0n },
-  );
-  const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  const [event] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobRequested" });
-  const args = event!.args as { jobId: bigint; job: Job };
+  const request = {
+    modelId: keccak256(toHex(r.model)),
+    version: r.version ?? 0,
+    redundancy,
+    feePerProvider: r.feePerProvider,
+    token,
+    deadline: now + (r.deadlineInSeconds ?? 600),
+    requiredTags: r.requiredTags ?? 0n,
+    input: byCid ? ("0x" as Hex) : toHex(input),
+    inputCid,
+  };
+  return { request, escrow, value: token === zeroAddress ? escrow : 0n };
+}
+
+/** The job a requestJob receipt created. */
+export function requestedJob(logs: Log[]): { jobId: bigint; job: Job } {
+  const [event] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs, eventName: "JobRequested" });
+  if (!event) throw new Error("the transaction created no job");
+  const args = event.args as { jobId: bigint; job: Job };
   return { jobId: args.jobId, job: args.job };
+}
+
+/** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
+export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job }> {
+  const { market } = conclaveContracts(record, client);
+  const { request, value } = await jobRequestOf(publicClient, record, r);
+  const hash = await market.write.requestJob([request], { value });
+  const receipt = await publicClient.waitForTransactionReceipt({ hash });
+  return requestedJob(receipt.logs);
 }
 
 export interface Delivery {
   provider: Address;
   resultHash: Hex;
   outputRef: Hex;
+  /** The transaction that delivered it: the provider's own, or a batch of signed attestations. */
+  txHash: Hex;
 }
 
 export interface JobOutcome {
@@ -101,9 +113,9 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
       const logs = await publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock, args: { jobId } as never });
       const deliveries: Delivery[] = [];
       let resultHash: Hex | null = null;
-      for (const l of logs as unknown as { eventName: string; args: Record<string, unknown> }[]) {
+      for (const l of logs as unknown as { eventName: string; args: Record<string, unknown>; transactionHash: Hex }[]) {
         if (l.eventName === "ResultSubmitted" || l.eventName === "ResultRevealed") {
-          deliveries.push({ provider: l.args.provider as Address, resultHash: l.args.resultHash as Hex, outputRef: l.args.outputRef as Hex });
+          deliveries.push({ provider: l.args.provider as Address, resultHash: l.args.resultHash as Hex, outputRef: l.args.outputRef as Hex, txHash: l.transactionHash });
           if (l.eventName === "ResultSubmitted") resultHash = l.args.resultHash as Hex;
         }
         if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;

@@ -15,6 +15,11 @@ import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./re
 export interface HeliaStoreOptions {
   /** Keeps blocks, pins and the peer identity under this folder; in memory when absent. */
   dir?: string;
+  /**
+   * Keeps only blocks under this folder (another node's repository, shared on one machine);
+   * identity and pins stay in memory. Ignored when `dir` is given.
+   */
+  blocksDir?: string;
   /** libp2p listen addresses; loopback TCP on a free port by default. */
   listen?: string[];
   log?: (event: string, fields: object) => void;
@@ -28,7 +33,7 @@ export interface HeliaStoreOptions {
  */
 export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<ContentStore> {
   const log = opts.log ?? (() => {});
-  const disk = opts.dir === undefined ? undefined : openDisk(opts.dir);
+  const disk = opts.dir !== undefined ? openDisk(opts.dir) : opts.blocksDir !== undefined ? { blockstore: new FsBlockstore(opts.blocksDir), datastore: undefined } : undefined;
   const helia = createHelia({
     ...disk,
     // createHelia adds public delegated routers and trustless gateways unless these are empty.
@@ -44,10 +49,10 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     },
   });
   try {
-    if (disk) await Promise.all([disk.blockstore.open(), disk.datastore.open()]);
+    if (disk) await Promise.all([disk.blockstore.open(), disk.datastore?.open()]);
     await helia.start();
   } catch (error) {
-    await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore.close()]);
+    await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore?.close()]);
     // An unusable folder or listen address: nothing a retry would change.
     throw new ConfigError(`IPFS node cannot start: ${oneLine(error)}`, { cause: error });
   }
@@ -104,7 +109,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     stop() {
       stopped ??= (async () => {
         await helia.stop();
-        if (disk) await Promise.all([disk.blockstore.close(), disk.datastore.close()]);
+        if (disk) await Promise.all([disk.blockstore.close(), disk.datastore?.close()]);
         log("ipfs.stopped", {});
       })();
       return stopped;

@@ -1,0 +1,55 @@
+import { BaseError, ContractFunctionRevertedError, decodeErrorResult, InsufficientFundsError, type Abi, type Hex } from "viem";
+import { loadArtifact, type ContractName } from "./artifacts.ts";
+
+const DEPLOYED: ContractName[] = ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "MockERC20"];
+
+/**
+ * Every custom error of the deployed contracts, so a revert that bubbles up from a contract the
+ * call did not name (the market calling the provider registry) is still decoded by name.
+ */
+export function conclaveErrorsAbi(): Abi {
+  const seen = new Set<string>();
+  const out: Abi[number][] = [];
+  for (const name of DEPLOYED) {
+    for (const item of loadArtifact(name).abi as Abi) {
+      if (item.type !== "error") continue;
+      const key = `${item.name}(${item.inputs.map((i) => i.type).join(",")})`;
+      if (!seen.has(key)) out.push(item);
+      seen.add(key);
+    }
+  }
+  return out;
+}
+
+export interface Revert {
+  /** The custom error's name, or "Error" for a require string, or undefined when unknown. */
+  name: string | undefined;
+  /** A person's reading of it, e.g. `InferenceMarketFeeBelowMinimum(fee=1, minimum=2)`. */
+  text: string;
+}
+
+function show(v: unknown): string {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return `[${v.map(show).join(", ")}]`;
+  return String(v);
+}
+
+/** Reads a viem error as a contract revert or a funding failure; undefined for anything else. */
+export function describeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): Revert | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  if (error.walk((e) => e instanceof InsufficientFundsError)) return { name: "InsufficientFunds", text: "the sender's ETH balance does not cover the value and gas" };
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
+  const raw = (reverted?.raw ?? (error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null)?.data) as Hex | undefined;
+  if (raw && raw.length >= 10) {
+    try {
+      const decoded = decodeErrorResult({ abi, data: raw });
+      const item = abi.find((i) => i.type === "error" && i.name === decoded.errorName) as { inputs: { name: string }[] } | undefined;
+      const args = (decoded.args ?? []).map((a, i) => `${item?.inputs[i]?.name || i}=${show(a)}`);
+      return { name: decoded.errorName, text: `${decoded.errorName}(${args.join(", ")})` };
+    } catch {
+      // not one of ours: fall through to what viem made of it
+    }
+  }
+  if (reverted) return { name: reverted.data?.errorName ?? (reverted.reason ? "Error" : undefined), text: reverted.reason ?? reverted.shortMessage };
+  return undefined;
+}

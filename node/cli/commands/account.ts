@@ -1,0 +1,60 @@
+import { zeroAddress, type Address } from "viem";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { formatToken, RequestError, str, tokenInfo, type Command, type TokenInfo } from "../command.ts";
+import type { Session } from "../session.ts";
+import { sendTx } from "../tx.ts";
+
+/** ETH and every token the DAO ever allowed: where market balances can be. */
+async function paymentTokens(s: Session): Promise<Address[]> {
+  const { market } = conclaveContracts(s.record, s.publicClient);
+  const logs = await s.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock: BigInt(s.record.contracts.InferenceMarket!.block) });
+  return [zeroAddress, ...new Set(logs.map((l) => (l.args as { token: Address }).token))];
+}
+
+export const accountCommands: Record<string, Command> = {
+  withdraw: {
+    summary: "withdraw your market balance (earnings, refunds) in ETH and tokens",
+    usage: `[--token <ETH|address>]
+
+Withdraws what the market credited to you: provider earnings and client refunds. Without --token,
+every payment token with a balance.`,
+    options: { token: { type: "string" } },
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const { market } = conclaveContracts(s.record, s.publicClient);
+      const tokens: TokenInfo[] = [];
+      for (const t of str(ctx, "token") !== undefined ? [str(ctx, "token")!] : await paymentTokens(s)) tokens.push(await tokenInfo(s, t));
+      const withdrawn: { token: string; amount: string }[] = [];
+      for (const t of tokens) {
+        const balance = await market.read.balanceOf([me, t.address]);
+        if (balance === 0n) continue;
+        await sendTx(s, `withdrawing ${formatToken(balance, t)}`, { address: market.address, abi: market.abi, functionName: "withdraw", args: [t.address] });
+        withdrawn.push({ token: t.symbol, amount: balance.toString() });
+        ctx.out.note(`withdrew ${formatToken(balance, t)}`);
+      }
+      if (withdrawn.length === 0) throw new RequestError(`nothing to withdraw: ${me} has no market balance${tokens.length === 1 ? ` in ${tokens[0]!.symbol}` : ""}`);
+      ctx.out.result({ account: me, withdrawn }, () => `withdrew ${withdrawn.map((w) => `${w.amount} (${w.token} base units)`).join(", ")}`);
+    },
+  },
+  balance: {
+    summary: "show your market balances and wallet balances",
+    usage: `[<address>]`,
+    args: [0, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const who = (ctx.positionals[0] as Address | undefined) ?? (await s.signer()).account.address;
+      const { market } = conclaveContracts(s.record, s.publicClient);
+      const rows = await Promise.all(
+        (await paymentTokens(s)).map(async (address) => {
+          const t = await tokenInfo(s, address);
+          return { token: t.symbol, address, market: (await market.read.balanceOf([who, address])).toString(), decimals: t.decimals };
+        }),
+      );
+      const eth = await s.publicClient.getBalance({ address: who });
+      ctx.out.result({ account: who, wallet: { ETH: eth.toString() }, market: rows }, () =>
+        [`${who}: wallet ${formatToken(eth, { address: zeroAddress, symbol: "ETH", decimals: 18 })}`, ...rows.map((r) => `  market balance ${formatToken(BigInt(r.market), { address: r.address, symbol: r.token, decimals: r.decimals })}`)].join("\n"),
+      );
+    },
+  },
+};

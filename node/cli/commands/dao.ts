@@ -1,0 +1,291 @@
+import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, type Abi, type Address, type Hex } from "viem";
+import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { fastForward, PROPOSAL_STATES, proposalOf, type Action } from "../../dao/proposals.ts";
+import { address, amount, integer, RequestError, resolveModel, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
+import type { Session } from "../session.ts";
+import { sendTx } from "../tx.ts";
+
+const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
+
+/** Market policy fields and registry parameters a proposal can set, with how to read the value. */
+const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob"] as const;
+const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "deprecationPeriod"] as const;
+
+function call(s: Session, contract: ContractName, functionName: string, args: readonly unknown[]): Action {
+  return { target: s.record.contracts[contract]!.address, data: encodeFunctionData({ abi: loadArtifact(contract).abi as Abi, functionName, args }) };
+}
+
+/** The actions and a default description of `dao propose <what> ...`. */
+async function actionsFor(s: Session, what: string, args: string[]): Promise<{ actions: Action[]; description: string }> {
+  const need = (n: number, usage: string) => {
+    if (args.length !== n) throw new RequestError(`dao propose ${what} takes ${usage}`);
+  };
+  switch (what) {
+    case "activate":
+    case "rollback":
+    case "retire": {
+      need(2, "<model> <version>");
+      const m = await resolveModel(s, args[0]!, integer("version", args[1]!, 1));
+      const status = VERSION_STATUS[m.info.status];
+      if (what === "activate" && m.info.status === 2) throw new RequestError(`${m.name} v${m.version} is already active`);
+      if (what === "retire" && m.info.status === 4) throw new RequestError(`${m.name} v${m.version} is already retired`);
+      if (what === "rollback" && !(m.version < m.activeVersion && (m.info.status === 3 || m.info.status === 1))) {
+        throw new RequestError(`rollback needs an earlier, not retired version than the active v${m.activeVersion || "-"}; v${m.version} is ${status}`);
+      }
+      const fn = what === "retire" ? "retireVersion" : "activateVersion";
+      return { actions: [call(s, "ModelRegistry", fn, [m.modelId, m.version])], description: `${what === "rollback" ? "Roll back" : what[0]!.toUpperCase() + what.slice(1)} ${m.name} v${m.version}` };
+    }
+    case "approve-provider":
+    case "suspend-provider": {
+      need(1, "<address>");
+      const who = getAddress(address("provider", args[0]!));
+      const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
+      if (p.status === 0) throw new RequestError(`${who} is not a registered provider`);
+      const fn = what === "approve-provider" ? "approveProvider" : "suspendProvider";
+      return { actions: [call(s, "ProviderRegistry", fn, [who])], description: `${what === "approve-provider" ? "Approve" : "Suspend"} provider ${who}` };
+    }
+    case "set-policy": {
+      need(2, `<key> <value> (keys: ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")})`);
+      const [key, raw] = args as [string, string];
+      if ((POLICY_KEYS as readonly string[]).includes(key)) {
+        const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<string, unknown>;
+        policy[key] = key === "collateralPerJob" ? amount(key, raw, 18) : integer(key, raw);
+        return { actions: [call(s, "InferenceMarket", "setPolicy", [policy])], description: `Set market policy ${key} to ${raw}` };
+      }
+      if (key === "minStake") return { actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])], description: `Set provider minimum stake to ${raw}` };
+      if (key === "unbondingPeriod") return { actions: [call(s, "ProviderRegistry", "setUnbondingPeriod", [integer(key, raw)])], description: `Set unbonding period to ${raw} s` };
+      if (key === "deprecationPeriod") return { actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])], description: `Set deprecation period to ${raw} s` };
+      throw new RequestError(`unknown policy key ${key}; known: ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")}`);
+    }
+    default:
+      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, suspend-provider or set-policy`);
+  }
+}
+
+interface ProposalInfo {
+  id: bigint;
+  proposer: Address;
+  targets: Address[];
+  values: bigint[];
+  calldatas: Hex[];
+  description: string;
+  voteStart: bigint;
+  voteEnd: bigint;
+}
+
+async function allProposals(s: Session): Promise<ProposalInfo[]> {
+  const { governor } = conclaveContracts(s.record, s.publicClient);
+  const logs = await s.publicClient.getContractEvents({ address: governor.address, abi: governor.abi, eventName: "ProposalCreated", fromBlock: BigInt(s.record.contracts.ConclaveGovernor!.block) });
+  return logs.map((l) => {
+    const a = l.args as unknown as Omit<ProposalInfo, "id" | "targets" | "values" | "calldatas"> & { proposalId: bigint; targets: readonly Address[]; values: readonly bigint[]; calldatas: readonly Hex[] };
+    return { id: a.proposalId, proposer: a.proposer, targets: [...a.targets], values: [...a.values], calldatas: [...a.calldatas], description: a.description, voteStart: a.voteStart, voteEnd: a.voteEnd };
+  });
+}
+
+async function proposal(s: Session, idText: string): Promise<ProposalInfo> {
+  if (!/^\d+$/.test(idText)) throw new RequestError(`proposal id must be a decimal number, got ${JSON.stringify(idText)}`);
+  const found = (await allProposals(s)).find((p) => p.id === BigInt(idText));
+  if (!found) throw new RequestError(`no proposal ${idText} on this governor`);
+  return found;
+}
+
+async function stateOf(s: Session, id: bigint) {
+  return PROPOSAL_STATES[await conclaveContracts(s.record, s.publicClient).governor.read.state([id])]!;
+}
+
+/** Waits until the chain's clock passes `timestamp`: fast-forwarded on a local chain, else waited for with --wait. */
+async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, what: string): Promise<void> {
+  const now = () => s.publicClient.getBlock().then((b) => b.timestamp);
+  let t = await now();
+  if (t > timestamp) return;
+  if (s.local) {
+    const seconds = Number(timestamp - t) + 1;
+    ctx.out.note(`local chain: fast-forwarding ${seconds} s to ${what}`);
+    await fastForward(s.publicClient as never, seconds);
+    return;
+  }
+  if (ctx.values.wait !== true) throw new RequestError(`${what} is at ${new Date(Number(timestamp) * 1000).toISOString()}, ${timestamp - t} s from now: run again then, or pass --wait`);
+  while ((t = await now()) <= timestamp) {
+    ctx.out.progress(`waiting for ${what}: ${timestamp - t + 1n} s left`);
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+}
+
+function describeActions(s: Session, p: ProposalInfo) {
+  const names = Object.fromEntries(Object.entries(s.record.contracts).map(([n, c]) => [c.address.toLowerCase(), n as ContractName]));
+  return p.targets.map((target, i) => {
+    const contract = names[target.toLowerCase()];
+    try {
+      if (!contract) throw new Error("unknown target");
+      const { functionName, args } = decodeFunctionData({ abi: loadArtifact(contract).abi as Abi, data: p.calldatas[i]! });
+      return { target, contract, call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) : String(a))).join(", ")})`, value: p.values[i]!.toString() };
+    } catch {
+      return { target, contract: contract ?? null, call: p.calldatas[i]!, value: p.values[i]!.toString() };
+    }
+  });
+}
+
+async function summary(s: Session, p: ProposalInfo) {
+  const { governor } = conclaveContracts(s.record, s.publicClient);
+  const [against, forVotes, abstain] = await governor.read.proposalVotes([p.id]);
+  const now = (await s.publicClient.getBlock()).timestamp;
+  const quorum = await governor.read.quorum([p.voteStart < now ? p.voteStart : now - 1n]);
+  const eta = await governor.read.proposalEta([p.id]);
+  const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();
+  return {
+    id: p.id.toString(),
+    state: await stateOf(s, p.id),
+    description: p.description,
+    proposer: p.proposer,
+    votes: { for: forVotes.toString(), against: against.toString(), abstain: abstain.toString() },
+    quorum: quorum.toString(),
+    voteStart: iso(p.voteStart),
+    voteEnd: iso(p.voteEnd),
+    eta: eta === 0n ? null : iso(eta),
+    actions: describeActions(s, p),
+  };
+}
+
+const tokens = (v: string) => formatUnits(BigInt(v), 18);
+
+export const daoCommands: Record<string, Command> = {
+  "dao propose": {
+    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider <addr>, set-policy <key> <value>",
+    usage: `<kind> <args...> [--description <text>]
+
+Kinds:
+  activate <model> <version>        make a published version the active one
+  retire <model> <version>          stop a version taking jobs at once
+  rollback <model> <version>        re-activate an earlier version
+  approve-provider <address>        admit a registered provider
+  suspend-provider <address>        stop a provider taking jobs
+  set-policy <key> <value>          ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")}
+                                    (collateralPerJob and minStake in whole tokens, durations in s)`,
+    options: { description: { type: "string" } },
+    args: [2, 3],
+    async run(ctx) {
+      const s = await ctx.session();
+      const [what, ...args] = ctx.positionals as [string, ...string[]];
+      const { actions, description: auto } = await actionsFor(s, what, args);
+      const description = str(ctx, "description") ?? `${auto} (${new Date().toISOString()})`;
+      const p = proposalOf(actions, description);
+      const { governor } = conclaveContracts(s.record, s.publicClient);
+      const receipt = await sendTx(s, "proposing", { address: governor.address, abi: governor.abi, functionName: "propose", args: [p.targets, p.values, p.calldatas, p.description] });
+      const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
+      const id = (created!.args as { proposalId: bigint }).proposalId;
+      const info = await summary(s, { ...p, id, proposer: (await s.signer()).account.address, voteStart: (created!.args as { voteStart: bigint }).voteStart, voteEnd: (created!.args as { voteEnd: bigint }).voteEnd });
+      ctx.out.result(info, () => `proposal ${id}\n  ${description}\n  voting from ${info.voteStart} to ${info.voteEnd}\n  next: conclave dao vote ${id} for`);
+    },
+  },
+  "dao vote": {
+    summary: "vote for, against or abstain on a proposal",
+    usage: `<proposalId> <for|against|abstain> [--reason <text>] [--wait]
+
+On a local chain a proposal still in its voting delay is fast-forwarded to its start; elsewhere
+--wait waits for it.`,
+    options: { reason: { type: "string" }, wait: { type: "boolean" } },
+    args: [2, 2],
+    async run(ctx) {
+      const s = await ctx.session();
+      const p = await proposal(s, ctx.positionals[0]!);
+      const support = SUPPORT[ctx.positionals[1] as keyof typeof SUPPORT];
+      if (support === undefined) throw new RequestError(`vote must be for, against or abstain, got ${JSON.stringify(ctx.positionals[1])}`);
+      const { governor } = conclaveContracts(s.record, s.publicClient);
+      if ((await stateOf(s, p.id)) === "Pending") await reachTime(s, ctx, p.voteStart, "the start of voting");
+      const state = await stateOf(s, p.id);
+      if (state !== "Active") throw new RequestError(`proposal ${p.id} is ${state}: votes are taken only while it is Active`);
+      const me = (await s.signer()).account.address;
+      if (await governor.read.hasVoted([p.id, me])) throw new RequestError(`${me} already voted on proposal ${p.id}`);
+      const power = await governor.read.getVotes([me, p.voteStart]);
+      if (power === 0n) throw new RequestError(`${me} had no voting power when proposal ${p.id} was made (delegate first: conclave dao delegate)`);
+      await sendTx(s, `voting ${ctx.positionals[1]} with ${tokens(power.toString())} votes`, { address: governor.address, abi: governor.abi, functionName: "castVoteWithReason", args: [p.id, support, str(ctx, "reason") ?? ""] });
+      const info = await summary(s, p);
+      ctx.out.result({ ...info, voter: me, weight: power.toString(), support: ctx.positionals[1] }, () => `voted ${ctx.positionals[1]} on ${p.id}: for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, abstain ${tokens(info.votes.abstain)} (quorum ${tokens(info.quorum)})`);
+    },
+  },
+  "dao queue": {
+    summary: "queue a succeeded proposal in the timelock",
+    usage: `<proposalId> [--wait]
+
+On a local chain an Active proposal is fast-forwarded to the end of its voting period first.`,
+    options: { wait: { type: "boolean" } },
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const p = await proposal(s, ctx.positionals[0]!);
+      if (["Pending", "Active"].includes(await stateOf(s, p.id))) await reachTime(s, ctx, p.voteEnd, "the end of voting");
+      const state = await stateOf(s, p.id);
+      if (state !== "Succeeded") {
+        const info = await summary(s, p);
+        throw new RequestError(`proposal ${p.id} is ${state}, not Succeeded (for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, quorum ${tokens(info.quorum)}): it cannot be queued`);
+      }
+      const { governor } = conclaveContracts(s.record, s.publicClient);
+      const full = proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+      await sendTx(s, "queueing", { address: governor.address, abi: governor.abi, functionName: "queue", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
+      const info = await summary(s, p);
+      ctx.out.result(info, () => `proposal ${p.id} queued; executable from ${info.eta}`);
+    },
+  },
+  "dao execute": {
+    summary: "execute a queued proposal once its timelock delay passed",
+    usage: `<proposalId> [--wait]
+
+On a local chain the timelock delay is fast-forwarded.`,
+    options: { wait: { type: "boolean" } },
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const p = await proposal(s, ctx.positionals[0]!);
+      const { governor } = conclaveContracts(s.record, s.publicClient);
+      const state = await stateOf(s, p.id);
+      if (state !== "Queued") throw new RequestError(`proposal ${p.id} is ${state}, not Queued: ${state === "Succeeded" ? "queue it first (conclave dao queue)" : "it cannot be executed"}`);
+      await reachTime(s, ctx, await governor.read.proposalEta([p.id]), "the end of the timelock delay");
+      const full = proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+      await sendTx(s, "executing", { address: governor.address, abi: governor.abi, functionName: "execute", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
+      const info = await summary(s, p);
+      ctx.out.result(info, () => `proposal ${p.id} executed:\n${info.actions.map((a) => `  ${a.contract}.${a.call}`).join("\n")}`);
+    },
+  },
+  "dao status": {
+    summary: "a proposal's state, votes, deadlines and actions",
+    usage: "<proposalId>",
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const info = await summary(s, await proposal(s, ctx.positionals[0]!));
+      ctx.out.result(info, () =>
+        [
+          `proposal ${info.id}: ${info.state}`,
+          `  ${info.description}`,
+          `  votes: for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, abstain ${tokens(info.votes.abstain)} (quorum ${tokens(info.quorum)})`,
+          `  voting ${info.voteStart} → ${info.voteEnd}${info.eta ? `; executable from ${info.eta}` : ""}`,
+          ...info.actions.map((a) => `  action: ${a.contract ?? a.target}.${a.call}`),
+        ].join("\n"),
+      );
+    },
+  },
+  "dao list": {
+    summary: "every proposal with its state",
+    usage: "",
+    async run(ctx) {
+      const s = await ctx.session();
+      const list = await Promise.all((await allProposals(s)).map(async (p) => ({ id: p.id.toString(), state: await stateOf(s, p.id), description: p.description })));
+      ctx.out.result({ proposals: list }, () => (list.length ? list.map((p) => `${p.state.padEnd(9)} ${p.id}  ${p.description}`).join("\n") : "(no proposals)"));
+    },
+  },
+  "dao delegate": {
+    summary: "delegate your governance tokens' votes (to yourself by default)",
+    usage: "[<address>]",
+    args: [0, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const to = ctx.positionals[0] ? getAddress(address("delegatee", ctx.positionals[0])) : me;
+      const { token } = conclaveContracts(s.record, s.publicClient);
+      await sendTx(s, `delegating to ${to}`, { address: token.address, abi: token.abi, functionName: "delegate", args: [to] });
+      const votes = await token.read.getVotes([to]);
+      ctx.out.result({ delegator: me, delegatee: to, votes: votes.toString() }, () => `${to} now has ${tokens(votes.toString())} votes`);
+    },
+  },
+};

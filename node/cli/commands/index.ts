@@ -1,0 +1,23 @@
+import type { Command } from "../command.ts";
+import { accountCommands } from "./account.ts";
+import { auditCommands } from "./audit.ts";
+import { daoCommands } from "./dao.ts";
+import { inferCommands } from "./infer.ts";
+import { keyCommands } from "./key.ts";
+import { modelCommands } from "./model.ts";
+import { nodeCommands } from "./node.ts";
+import { providerCommands } from "./provider.ts";
+import { statusCommands } from "./status.ts";
+
+/** Every command, in the order `conclave --help` lists them. */
+export const COMMANDS: Record<string, Command> = {
+  ...statusCommands,
+  ...modelCommands,
+  ...daoCommands,
+  ...providerCommands,
+  ...nodeCommands,
+  ...inferCommands,
+  ...accountCommands,
+  ...auditCommands,
+  ...keyCommands,
+};

@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
+import { publishModel } from "../../dao/publish.ts";
+import { parseSchema, type ModelSchema } from "../../inference/schema.ts";
+import { SAMPLE_RUNTIME } from "../../models/samples.ts";
+import { amount, integer, RequestError, required, str, type Command } from "../command.ts";
+
+function readFile(what: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch {
+    throw new RequestError(`cannot read ${what} ${file}`);
+  }
+}
+
+/** Loads the model once with onnxruntime: the file must be ONNX and its tensors the schema's. */
+async function checkAgainstSchema(file: string, weights: Uint8Array, schema: ModelSchema): Promise<void> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(weights);
+  } catch (error) {
+    throw new RequestError(`${file} is not a model onnxruntime can load: ${(error as Error).message.split("\n")[0]}`);
+  }
+  try {
+    const same = (a: readonly string[], b: string[]) => a.length === b.length && a.every((n) => b.includes(n));
+    if (!same(session.inputNames, schema.inputs.map((i) => i.name))) throw new RequestError(`the model's inputs are [${session.inputNames.join(", ")}], the schema's [${schema.inputs.map((i) => i.name).join(", ")}]`);
+    if (!same(session.outputNames, schema.outputs.map((o) => o.name))) throw new RequestError(`the model's outputs are [${session.outputNames.join(", ")}], the schema's [${schema.outputs.map((o) => o.name).join(", ")}]`);
+  } finally {
+    await session.release();
+  }
+}
+
+export const modelCommands: Record<string, Command> = {
+  "model publish": {
+    summary: "add an ONNX model to IPFS and publish it as a new version (the DAO then activates it)",
+    usage: `<file.onnx> --name <name> --schema <schema.json> [--runtime <id>] [--output-quantum <q>] [--min-memory <MB>] [--min-fee <amount>]
+
+Checks that onnxruntime loads the file and that its inputs and outputs are the schema's, adds the
+weights and schema to IPFS (the local network's node, or Kubo with --kubo-url), and publishes a
+version in the ModelRegistry with their CIDs and the weights' sha256. The version takes jobs once
+a DAO vote activates it: conclave dao propose activate <name> <version>.
+--output-quantum is the rounding step of float outputs in the canonical result hash (default 0.0001).`,
+    options: { name: { type: "string" }, schema: { type: "string" }, runtime: { type: "string" }, "output-quantum": { type: "string" }, "min-memory": { type: "string" }, "min-fee": { type: "string" } },
+    args: [1, 1],
+    async run(ctx) {
+      const file = ctx.positionals[0]!;
+      const name = required(ctx, "name");
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new RequestError(`--name must be 1-64 lower-case letters, digits, ".", "_" or "-", got ${JSON.stringify(name)}`);
+      const schemaFile = required(ctx, "schema");
+      let schema: ModelSchema;
+      try {
+        schema = parseSchema(readFile("schema", schemaFile));
+      } catch (error) {
+        if (error instanceof RequestError) throw error;
+        throw new RequestError(`schema ${schemaFile}: ${(error as Error).message}`);
+      }
+      const weights = new Uint8Array(readFile("model", file));
+      await checkAgainstSchema(file, weights, schema);
+      const quantum = amount("--output-quantum", str(ctx, "output-quantum") ?? "0.0001", 18);
+      if (quantum === 0n) throw new RequestError("--output-quantum must be positive");
+      const s = await ctx.session();
+      s.out.progress(`adding ${weights.byteLength} bytes to IPFS`);
+      const published = await publishModel({
+        publicClient: s.publicClient,
+        record: s.record,
+        publisher: await s.signer(),
+        content: await s.content(),
+        model: {
+          name,
+          weights,
+          schema,
+          runtime: str(ctx, "runtime") ?? SAMPLE_RUNTIME,
+          outputQuantum: quantum,
+          minMemoryMB: integer("--min-memory", str(ctx, "min-memory") ?? "512", 0, 2 ** 32 - 1),
+          minFee: amount("--min-fee", str(ctx, "min-fee") ?? "0", 18),
+        },
+      });
+      ctx.out.result({ name, ...published }, () => `published ${name} v${published.version}\n  weights ${published.weightsCid} (sha256 ${published.weightsSha256})\n  schema  ${published.schemaCid}\n  next: conclave dao propose activate ${name} ${published.version}`);
+    },
+  },
+};

@@ -1,0 +1,124 @@
+import { getAddress, hexToString, stringToHex, type Address } from "viem";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { address, amount, ERC20_ABI, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
+import type { Session } from "../session.ts";
+import { sendTx } from "../tx.ts";
+
+async function providerView(s: Session, who: Address) {
+  const { providers } = conclaveContracts(s.record, s.publicClient);
+  const p = await providers.read.getProvider([who]);
+  const [eligible] = await providers.read.providerTerms([who]);
+  const text = (b: `0x${string}`) => hexToString(b, { size: 32 }).replace(/\0+$/, "");
+  return {
+    address: who,
+    status: PROVIDER_STATUS[p.status]!,
+    eligible,
+    stake: p.stake.toString(),
+    locked: p.locked.toString(),
+    unbondingEndsAt: p.unbondingEndsAt === 0 ? null : new Date(p.unbondingEndsAt * 1000).toISOString(),
+    memoryMB: p.memoryMB,
+    tags: p.tags.toString(),
+    accelerator: text(p.accelerator),
+    region: text(p.region),
+    metadataURI: p.metadataURI,
+    served: Number(p.served),
+    disagreed: Number(p.disagreed),
+    missed: Number(p.missed),
+  };
+}
+
+async function stakeToken(s: Session) {
+  const { providers } = conclaveContracts(s.record, s.publicClient);
+  return tokenInfo(s, await providers.read.stakeToken());
+}
+
+export const providerCommands: Record<string, Command> = {
+  "provider register": {
+    summary: "stake and register as a compute provider (the DAO then votes you in)",
+    usage: `--stake <tokens> [--memory <MB>] [--tags <bitmask>] [--accelerator <name>] [--region <name>] [--metadata <uri>]
+
+Approves and stakes governance tokens in the ProviderRegistry and registers your capabilities.
+Unless the registry admits automatically, you are Pending until a DAO vote approves you
+(conclave dao propose approve-provider <address>).`,
+    options: { stake: { type: "string" }, memory: { type: "string" }, tags: { type: "string" }, accelerator: { type: "string" }, region: { type: "string" }, metadata: { type: "string" } },
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const { providers } = conclaveContracts(s.record, s.publicClient);
+      const token = await stakeToken(s);
+      const stake = amount("--stake", required(ctx, "stake"), token.decimals);
+      const min = await providers.read.minStake();
+      if (stake < min) throw new RequestError(`--stake ${formatToken(stake, token)} is below the minimum stake of ${formatToken(min, token)}`);
+      const existing = await providers.read.getProvider([me]);
+      if (existing.status !== 0 && existing.status !== 4) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
+      const erc20 = { address: token.address, abi: ERC20_ABI } as const;
+      const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
+      if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}`);
+      const label = (v: string | undefined, d: string) => {
+        const t = v ?? d;
+        if (new TextEncoder().encode(t).length > 32) throw new RequestError(`"${t}" is longer than 32 bytes`);
+        return stringToHex(t, { size: 32 });
+      };
+      const caps = {
+        memoryMB: integer("--memory", str(ctx, "memory") ?? "8192", 1, 2 ** 32 - 1),
+        accelerator: label(str(ctx, "accelerator"), "cpu"),
+        region: label(str(ctx, "region"), "unknown"),
+        tags: BigInt(integer("--tags", str(ctx, "tags") ?? "1")),
+      };
+      if ((await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, providers.address] })) < stake) {
+        await sendTx(s, `approving ${formatToken(stake, token)} for the registry`, { ...erc20, functionName: "approve", args: [providers.address, stake] });
+      }
+      await sendTx(s, `registering with ${formatToken(stake, token)} staked`, { address: providers.address, abi: providers.abi, functionName: "register", args: [stake, caps, str(ctx, "metadata") ?? ""] });
+      const view = await providerView(s, me);
+      ctx.out.result(view, () => `registered ${me}: ${view.status}${view.status === "Pending" ? ` — ask the DAO: conclave dao propose approve-provider ${me}` : ""}`);
+    },
+  },
+  "provider status": {
+    summary: "a provider's status, stake and record",
+    usage: "[<address>]   (default: your own)",
+    args: [0, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const who = ctx.positionals[0] ? getAddress(address("provider", ctx.positionals[0])) : (await s.signer()).account.address;
+      const view = await providerView(s, who);
+      if (view.status === "None") throw new RequestError(`${who} is not a registered provider`);
+      const token = await stakeToken(s);
+      ctx.out.result(view, () =>
+        [
+          `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
+          `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
+          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags ${view.tags}`,
+          `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
+        ].join("\n"),
+      );
+    },
+  },
+  "provider exit": {
+    summary: "stop taking jobs and start the unbonding period",
+    usage: "",
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const { providers } = conclaveContracts(s.record, s.publicClient);
+      await sendTx(s, "requesting exit", { address: providers.address, abi: providers.abi, functionName: "requestExit" });
+      const view = await providerView(s, me);
+      ctx.out.result(view, () => `exit requested: stake can be withdrawn from ${view.unbondingEndsAt} (conclave provider withdraw)`);
+    },
+  },
+  "provider withdraw": {
+    summary: "withdraw your stake after the unbonding period",
+    usage: "",
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const { providers } = conclaveContracts(s.record, s.publicClient);
+      const before = await providers.read.getProvider([me]);
+      if (before.unbondingEndsAt === 0) throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
+      const now = (await s.publicClient.getBlock()).timestamp;
+      if (BigInt(before.unbondingEndsAt) > now) throw new RequestError(`unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`);
+      await sendTx(s, "withdrawing stake", { address: providers.address, abi: providers.abi, functionName: "withdrawStake" });
+      const token = await stakeToken(s);
+      ctx.out.result({ address: me, withdrawn: before.stake.toString() }, () => `withdrew ${formatToken(before.stake, token)}`);
+    },
+  },
+};

@@ -1,0 +1,95 @@
+import { formatUnits, hexToString, type Address, type Hex } from "viem";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { PROPOSAL_STATES } from "../../dao/proposals.ts";
+import { integer, JOB_STATUS, PROVIDER_STATUS, RequestError, VERSION_STATUS, type Command } from "../command.ts";
+import { timelineText } from "../history.ts";
+import { jobTimeline } from "./audit.ts";
+
+export const statusCommands: Record<string, Command> = {
+  status: {
+    summary: "the network at a glance: chain, models, providers, market, proposals",
+    usage: "",
+    async run(ctx) {
+      const s = await ctx.session();
+      const c = conclaveContracts(s.record, s.publicClient);
+      const from = (name: string) => BigInt(s.record.contracts[name]!.block);
+      const head = await s.publicClient.getBlockNumber();
+      const created = await s.publicClient.getContractEvents({ address: c.models.address, abi: c.models.abi, eventName: "ModelCreated", fromBlock: from("ModelRegistry") });
+      const models = await Promise.all(
+        created.map(async (l) => {
+          const { modelId } = l.args as { modelId: Hex };
+          const m = await c.models.read.getModel([modelId]);
+          const active = m.activeVersion ? await c.models.read.getVersion([modelId, m.activeVersion]) : null;
+          return { name: m.name, modelId, versions: m.versionCount, activeVersion: m.activeVersion, weightsCid: active?.weightsCid ?? null, minFee: active?.minFee.toString() ?? null, status: active ? VERSION_STATUS[active.status] : "no active version" };
+        }),
+      );
+      const registered = await s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock: from("ProviderRegistry") });
+      const providers = await Promise.all(
+        [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))].map(async (who) => {
+          const p = await c.providers.read.getProvider([who]);
+          return { address: who, status: PROVIDER_STATUS[p.status] ?? "Unknown", stake: p.stake.toString(), locked: p.locked.toString(), served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed), accelerator: hexToString(p.accelerator, { size: 32 }).replace(/\0+$/, ""), metadataURI: p.metadataURI };
+        }),
+      );
+      const proposals = await s.publicClient.getContractEvents({ address: c.governor.address, abi: c.governor.abi, eventName: "ProposalCreated", fromBlock: from("ConclaveGovernor") });
+      const byState: Record<string, number> = {};
+      for (const l of proposals) {
+        const st = PROPOSAL_STATES[await c.governor.read.state([(l.args as { proposalId: bigint }).proposalId])]!;
+        byState[st] = (byState[st] ?? 0) + 1;
+      }
+      const policy = await c.market.read.policy();
+      const jobs = Number(await c.market.read.nextJobId()) - 1;
+      const status = {
+        chainId: s.chain.id,
+        rpc: s.rpcUrl,
+        block: Number(head),
+        deployment: s.deploymentFile,
+        contracts: Object.fromEntries(Object.entries(s.record.contracts).map(([k, v]) => [k, v.address])),
+        paused: await c.market.read.paused(),
+        models,
+        providers,
+        market: { jobs: Math.max(jobs, 0), policy: Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v])) },
+        proposals: byState,
+        runners: s.record.runners ?? [],
+      };
+      ctx.out.result(status, () =>
+        [
+          `chain ${status.chainId} at block ${status.block} (${status.rpc})${status.paused ? "  [market PAUSED]" : ""}`,
+          `deployment ${status.deployment}`,
+          `models (${models.length}):`,
+          ...models.map((m) => `  ${m.name.padEnd(20)} active v${m.activeVersion || "-"} of ${m.versions}  min fee ${m.minFee === null ? "-" : formatUnits(BigInt(m.minFee), 18)}`),
+          `providers (${providers.length}):`,
+          ...providers.map((p) => `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (locked ${formatUnits(BigInt(p.locked), 18)})  served ${p.served} disagreed ${p.disagreed} missed ${p.missed}`),
+          `market: ${status.market.jobs} job(s); protocol fee ${policy.protocolFeeBps / 100}%, max k ${policy.maxRedundancy}, quorum > ${policy.quorumBps / 100}%`,
+          `proposals: ${Object.entries(byState).map(([k, n]) => `${n} ${k}`).join(", ") || "none"}`,
+          ...(status.runners.length ? ["runners:", ...status.runners.map((r) => `  ${r.address}  ${r.http}`)] : []),
+        ].join("\n"),
+      );
+    },
+  },
+  "job status": {
+    summary: "a job's state, seats and results",
+    usage: "<jobId>",
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
+      const [status, seated, revealed] = await conclaveContracts(s.record, s.publicClient).market.read.jobState([jobId]);
+      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      const events = await jobTimeline(s, jobId);
+      const requested = events.find((e) => e.event === "JobRequested")?.args as { client: Address; job: { modelId: Hex; version: number; redundancy: number; deadline: number } } | undefined;
+      const settled = events.find((e) => e.event === "JobSettled")?.args as { resultHash: Hex } | undefined;
+      const result = {
+        jobId: jobId.toString(),
+        status: JOB_STATUS[status],
+        seated,
+        revealed,
+        client: requested?.client ?? null,
+        redundancy: requested?.job.redundancy ?? null,
+        deadline: requested ? new Date(Number(requested.job.deadline) * 1000).toISOString() : null,
+        resultHash: settled?.resultHash ?? null,
+        events,
+      };
+      ctx.out.result(result, () => `job ${jobId}: ${result.status} (${seated} seated, ${revealed} revealed), k=${result.redundancy}, deadline ${result.deadline}${result.resultHash ? `, result ${result.resultHash}` : ""}\n${timelineText(events)}`);
+    },
+  },
+};

@@ -1,0 +1,34 @@
+import type { Abi, Address, TransactionReceipt } from "viem";
+import { describeRevert } from "../chain/revert.ts";
+import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import type { Session } from "./session.ts";
+
+export interface Call {
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args?: readonly unknown[];
+  value?: bigint;
+}
+
+/**
+ * Sends one transaction the way every command does: simulate first (a revert is reported by its
+ * custom error and nothing is sent), then send, show the wait, and check the receipt.
+ */
+export async function sendTx(s: Session, label: string, call: Call): Promise<TransactionReceipt> {
+  const wallet = await s.signer();
+  let request;
+  try {
+    ({ request } = await s.publicClient.simulateContract({ ...call, account: wallet.account } as never));
+  } catch (error) {
+    const revert = describeRevert(error);
+    if (revert) throw new TxWouldRevertError(`${label} would fail: ${revert.text}`, revert.name, { cause: error });
+    throw error;
+  }
+  s.out.progress(`${label}: sending`);
+  const hash = await wallet.writeContract(request as never);
+  s.out.progress(`${label}: waiting for ${hash.slice(0, 10)}… to be mined`);
+  const receipt = await s.publicClient.waitForTransactionReceipt({ hash, timeout: 300_000 });
+  if (receipt.status !== "success") throw new TxRevertedError(`${label} reverted in block ${receipt.blockNumber} (tx ${hash})`);
+  return receipt;
+}
