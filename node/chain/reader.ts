@@ -2,6 +2,7 @@ import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import type { ChainReader } from "../jobs/processor.ts";
 import type { VersionInfo } from "../models/store.ts";
 import { loadArtifact } from "./artifacts.ts";
+import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
 
 /**
@@ -17,7 +18,7 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
 
   return {
     async now() {
-      return Number((await publicClient.getBlock({ blockTag: "latest" })).timestamp);
+      return Number(await chainNow(publicClient));
     },
     async jobState(jobId) {
       const [status, seated, revealed, revealStartedAt] = await publicClient.readContract({ ...market, functionName: "jobState", args: [jobId] });

@@ -41,6 +41,12 @@ export interface TxRequest {
   to: Address;
   data: Hex;
   value?: bigint;
+  /**
+   * Gas on top of the estimate, for calls whose cost depends on what lands before them: the
+   * estimate of a reveal is taken while others are still missing, but the reveal mined last
+   * settles the whole job. Unused gas is not paid for.
+   */
+  extraGas?: bigint;
 }
 
 export interface TxSenderOptions {
@@ -123,7 +129,7 @@ export class TxSender {
       to: req.to,
       data: req.data,
       value: req.value ?? 0n,
-      gas: (gas * 12n) / 10n,
+      gas: (gas * 12n) / 10n + (req.extraGas ?? 0n),
       nonce,
     };
     const sign = async (bump: number): Promise<TxRecord> => {

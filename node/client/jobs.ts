@@ -1,5 +1,6 @@
 import { keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex, type Log, type PublicClient } from "viem";
 import { loadArtifact } from "../chain/artifacts.ts";
+import { chainNow } from "../chain/clock.ts";
 import type { Job } from "../attest/attestation.ts";
 import { decodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -51,7 +52,7 @@ export async function jobRequestOf(publicClient: PublicClient, record: Deploymen
   const redundancy = r.redundancy ?? 1;
   const token = r.token ?? zeroAddress;
   const escrow = await market.read.escrowOf([redundancy, r.feePerProvider, policy.protocolFeeBps]);
-  const now = Number((await publicClient.getBlock()).timestamp);
+  const now = Number(await chainNow(publicClient));
   const request = {
     modelId: keccak256(toHex(r.model)),
     version: r.version ?? 0,

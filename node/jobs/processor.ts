@@ -374,7 +374,7 @@ export class JobProcessor {
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     if (pending) return sender.resume(pending);
     const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
-    return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data });
+    return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy) });
   }
 
   private async findSeat(jobId: bigint, redundancy: number): Promise<number | null> {
@@ -418,4 +418,15 @@ export class JobProcessor {
     this.computing--;
     this.waiters.shift()?.();
   }
+}
+
+/**
+ * Gas a commit, reveal or finalize may need beyond its estimate because it may be the one that
+ * settles the job (credits, collateral release and slashing for every seat). Measured settlement
+ * costs are below 60k gas per seat; the headroom is generous because unused gas costs nothing
+ * and a reveal that runs out of gas is slashed as missing.
+ */
+export function settlementHeadroom(kind: TxKind, redundancy: number): bigint {
+  if (kind === "submit" || kind === "withdraw") return 0n;
+  return 50_000n + 80_000n * BigInt(redundancy);
 }

@@ -1,5 +1,6 @@
 import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
+import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { fastForward, PROPOSAL_STATES, proposalOf, type Action } from "../../dao/proposals.ts";
 import { address, amount, integer, RequestError, resolveModel, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
@@ -96,7 +97,7 @@ async function stateOf(s: Session, id: bigint) {
 
 /** Waits until the chain's clock passes `timestamp`: fast-forwarded on a local chain, else waited for with --wait. */
 async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, what: string): Promise<void> {
-  const now = () => s.publicClient.getBlock().then((b) => b.timestamp);
+  const now = () => chainNow(s.publicClient);
   let t = await now();
   if (t > timestamp) return;
   if (s.local) {
@@ -129,7 +130,7 @@ function describeActions(s: Session, p: ProposalInfo) {
 async function summary(s: Session, p: ProposalInfo) {
   const { governor } = conclaveContracts(s.record, s.publicClient);
   const [against, forVotes, abstain] = await governor.read.proposalVotes([p.id]);
-  const now = (await s.publicClient.getBlock()).timestamp;
+  const now = await chainNow(s.publicClient);
   const quorum = await governor.read.quorum([p.voteStart < now ? p.voteStart : now - 1n]);
   const eta = await governor.read.proposalEta([p.id]);
   const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();

@@ -1,4 +1,5 @@
 import { getAddress, hexToString, stringToHex, type Address } from "viem";
+import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { address, amount, ERC20_ABI, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
@@ -114,7 +115,7 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
       const { providers } = conclaveContracts(s.record, s.publicClient);
       const before = await providers.read.getProvider([me]);
       if (before.unbondingEndsAt === 0) throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
-      const now = (await s.publicClient.getBlock()).timestamp;
+      const now = await chainNow(s.publicClient);
       if (BigInt(before.unbondingEndsAt) > now) throw new RequestError(`unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`);
       await sendTx(s, "withdrawing stake", { address: providers.address, abi: providers.abi, functionName: "withdrawStake" });
       const token = await stakeToken(s);
