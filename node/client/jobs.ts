@@ -39,9 +39,9 @@ export interface InferenceRequest {
   content?: ContentStore;
 }
 
-/** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
-export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job }> {
-  const { market } = conclaveContracts(record, client);
+/** The market's requestJob arguments for `r` and the ETH to send with it, without sending anything. */
+export async function requestJobCall(publicClient: PublicClient, record: DeploymentRecord, r: InferenceRequest) {
+  const { market } = conclaveContracts(record, publicClient);
   const policy = await market.read.policy();
   const input = encodeSafetensors(r.inputs);
   const byCid = input.byteLength > policy.maxInlineInputBytes;
@@ -51,22 +51,27 @@ export async function requestInference(publicClient: PublicClient, record: Deplo
   const token = r.token ?? zeroAddress;
   const escrow = await market.read.escrowOf([redundancy, r.feePerProvider, policy.protocolFeeBps]);
   const now = Number((await publicClient.getBlock()).timestamp);
-  const hash = await market.write.requestJob(
-    [
-      {
-        modelId: keccak256(toHex(r.model)),
-        version: r.version ?? 0,
-        redundancy,
-        feePerProvider: r.feePerProvider,
-        token,
-        deadline: now + (r.deadlineInSeconds ?? 600),
-        requiredTags: r.requiredTags ?? 0n,
-        input: byCid ? "0x" : toHex(input),
-        inputCid,
-      },
-    ],
-    { value: token === zeroAddress ? escrow : 0n },
-  );
+  const args = [
+    {
+      modelId: keccak256(toHex(r.model)),
+      version: r.version ?? 0,
+      redundancy,
+      feePerProvider: r.feePerProvider,
+      token,
+      deadline: now + (r.deadlineInSeconds ?? 600),
+      requiredTags: r.requiredTags ?? 0n,
+      input: byCid ? ("0x" as Hex) : toHex(input),
+      inputCid,
+    },
+  ] as const;
+  return { address: market.address, abi: market.abi, functionName: "requestJob" as const, args, value: token === zeroAddress ? escrow : 0n };
+}
+
+/** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
+export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job }> {
+  const { market } = conclaveContracts(record, client);
+  const call = await requestJobCall(publicClient, record, r);
+  const hash = await market.write.requestJob(call.args, { value: call.value });
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
   const [event] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobRequested" });
   const args = event!.args as { jobId: bigint; job: Job };
