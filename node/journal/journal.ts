@@ -70,14 +70,9 @@ const json = {
 type Row = Record<string, string | number | bigint | null>;
 
 /**
- * The runner's durable memory (SQLite, WAL): the chain cursor and recent block hashes (for reorg
- * detection), every job's state, and every transaction it signed. Every write is committed before
- * the action it enables, so `kill -9` at any point loses nothing. Commits are synchronous=NORMAL
- * (no fsync on the event loop: a commit survives a process crash; a power cut may roll back the
- * newest ones, which the runner re-derives from the chain), except the two whose loss after a
- * power cut would cost stake, which are synchronous=FULL: a commit's salt and the signed commit
- * transaction (without them a restarted runner cannot reveal its seat). An fsync on the event
- * loop takes from 0.3 to over 10 ms on virtualised disks; k = 1 jobs take none.
+ * The runner's durable memory (SQLite, WAL, synchronous=FULL): the chain cursor and recent block
+ * hashes (for reorg detection), every job's state, and every transaction it signed. Every write
+ * is committed before the action it enables, so `kill -9` at any point loses nothing.
  */
 class Journal {
   private readonly db: DatabaseSync;
@@ -87,7 +82,7 @@ class Journal {
     this.db = new DatabaseSync(file);
     this.db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
+      PRAGMA synchronous = FULL;
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS jobs (
@@ -116,16 +111,6 @@ class Journal {
     } catch (error) {
       this.db.exec("ROLLBACK");
       throw error;
-    }
-  }
-
-  /** Runs `fn` with synchronous=FULL: its commit (and every earlier one) also survives a power cut. */
-  private durably<T>(fn: () => T): T {
-    this.db.exec("PRAGMA synchronous = FULL");
-    try {
-      return fn();
-    } finally {
-      this.db.exec("PRAGMA synchronous = NORMAL");
     }
   }
 
@@ -230,21 +215,17 @@ class Journal {
     if (keys.length === 0) return;
     const sets = keys.map((k) => `${columns[k]} = ?`).join(", ");
     const values = keys.map((k) => (patch[k] ?? null) as string | number | null);
-    const write = () => this.db.prepare(`UPDATE jobs SET ${sets}, updated_at = ? WHERE job_id = ?`).run(...values, Date.now(), jobId.toString());
-    if (patch.salt !== undefined) this.durably(write);
-    else write();
+    this.db.prepare(`UPDATE jobs SET ${sets}, updated_at = ? WHERE job_id = ?`).run(...values, Date.now(), jobId.toString());
   }
 
   // ------------------------------------------------------------------ transactions
 
-  /** Records a signed transaction before it is broadcast (a commit also survives a power cut). */
+  /** Records a signed transaction before it is broadcast. */
   recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">): TxRecord {
     const createdAt = Date.now();
-    const insert = () =>
-      this.db
-        .prepare("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
-        .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
-    const result = tx.kind === "commit" ? this.durably(insert) : insert();
+    const result = this.db
+      .prepare("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
+      .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
     return { ...tx, id: Number(result.lastInsertRowid), status: "signed", createdAt };
   }
 
