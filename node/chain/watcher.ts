@@ -32,6 +32,8 @@ export interface WatcherOptions {
 export class ChainWatcher {
   private running = false;
   private wakeUp: (() => void) | null = null;
+  /** A wake-up came while a poll was running: poll again at once instead of sleeping. */
+  private woken = false;
   private unwatch: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly o: WatcherOptions;
@@ -61,16 +63,18 @@ export class ChainWatcher {
 
   /** Polls now instead of at the next interval. */
   wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
   }
 
   private async run(): Promise<void> {
     let backoff = this.o.pollIntervalMs;
     while (this.running) {
       try {
+        this.woken = false;
         const caughtUp = await this.pollOnce();
         backoff = this.o.pollIntervalMs;
-        if (!caughtUp) continue;
+        if (!caughtUp || this.woken) continue;
       } catch (error) {
         this.o.log.warn("chain poll failed; retrying", { error: (error as Error).message.split("\n")[0], retryInMs: backoff });
         backoff = Math.min(backoff * 2, 5_000);

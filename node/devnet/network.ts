@@ -1,0 +1,320 @@
+/**
+ * A whole local Conclave network on one machine, for `npm start`, the benchmarks and the
+ * end-to-end tests: a Hardhat JSON-RPC node on 127.0.0.1, the stack deployed with a DAO of the
+ * node's development accounts, the sample models added to a publisher's Helia node and voted
+ * in, providers registered, staked and approved by a real governance vote, and runner processes
+ * (`conclave node run`) serving them.
+ *
+ * Development accounts (Hardhat's well-known mnemonic), by index: 0 deployer, 1-3 DAO members,
+ * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { encodeFunctionData, getAddress, parseUnits, stringToHex, toHex, type Abi, type Address, type Chain, type Hex } from "viem";
+import { mnemonicToAccount, type HDAccount } from "viem/accounts";
+import { loadArtifact } from "../chain/artifacts.ts";
+import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.ts";
+import { conclaveContracts } from "../chain/contracts.ts";
+import { writeDeployment, type DeploymentRecord } from "../chain/deployment.ts";
+import { mined, passOnLocalChain } from "../dao/proposals.ts";
+import { publishModel, type Published } from "../dao/publish.ts";
+import { LOCAL_DEFAULTS, type DeployParams } from "../deploy/params.ts";
+import { deployStack } from "../deploy/stack.ts";
+import type { ContentStore } from "../ipfs/content-store.ts";
+import { createHeliaStore } from "../ipfs/helia-store.ts";
+import { SAMPLE_MODELS, type SampleModel } from "../models/samples.ts";
+import { startHardhatNode, type HardhatNode } from "./hardhat-node.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Hardhat's development mnemonic: the accounts every local Hardhat node funds. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** Which development account plays which part by default. */
+export const DEV_ROLES = { deployer: 0, members: [1, 2, 3], providers: [4, 5, 6], clients: [7, 8, 9] } as const;
+
+export const devAccount = (i: number): HDAccount => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i });
+export const devKey = (i: number): Hex => toHex(devAccount(i).getHdKey().privateKey!);
+
+export interface DevnetOptions {
+  /** Port of the Hardhat node on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Development account indexes registered, staked and approved as providers (default 4, 5, 6). */
+  providers?: readonly number[];
+  /** Deployment parameters over LOCAL_DEFAULTS (holders and paymentTokens are filled in). */
+  params?: Partial<DeployParams>;
+  /** Models published and activated (default: every sample model). */
+  models?: readonly SampleModel[];
+  /** Where deployments/<chainId>.json is written (default: a fresh temporary directory). */
+  deploymentsDir?: string;
+  /** Polling interval of the returned public client (default 20 ms). */
+  pollingIntervalMs?: number;
+  /** Progress lines ("deploying contracts", governance stages...). */
+  log?: (line: string) => void;
+}
+
+export interface Devnet {
+  node: HardhatNode;
+  chain: Chain;
+  publicClient: Clients["publicClient"];
+  record: DeploymentRecord;
+  deploymentFile: string;
+  /** A wallet for development account `i` (signs locally). */
+  wallet: (i: number) => Wallet;
+  /** DAO members (development accounts 1-3), who hold the votes. */
+  members: Wallet[];
+  /** The Helia node the models were added to; runners dial it to fetch weights. */
+  publisher: ContentStore;
+  models: Record<string, Published>;
+  /** Provider addresses, registered and approved, in the order of `options.providers`. */
+  providers: Address[];
+  /** A mock ERC-20 ("TUSD") allowed as payment besides ETH. */
+  token: Address;
+  stop(): Promise<void>;
+}
+
+/** Starts a Hardhat node, deploys, votes the models and providers in. */
+export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
+  const say = opts.log ?? (() => {});
+  say("starting Hardhat node ...");
+  const node = await startHardhatNode(opts.port === undefined ? {} : { port: opts.port });
+  let publisher: ContentStore | undefined;
+  try {
+    const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
+    const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
+    const deployer = wallet(DEV_ROLES.deployer);
+    const members = DEV_ROLES.members.map(wallet);
+    const providerIndexes = opts.providers ?? DEV_ROLES.providers;
+
+    say("deploying contracts ...");
+    const mock = loadArtifact("MockERC20");
+    const tokenHash = await deployer.deployContract({ abi: mock.abi as Abi, bytecode: mock.bytecode, args: ["Test Dollar", "TUSD", 18] });
+    const token = getAddress((await publicClient.waitForTransactionReceipt({ hash: tokenHash })).contractAddress!);
+    const record = await deployStack(
+      { publicClient, wallet: deployer },
+      {
+        ...LOCAL_DEFAULTS,
+        holders: [
+          ...members.map((m) => ({ address: m.account.address, amount: parseUnits("300000", 18) })),
+          ...providerIndexes.map((i) => ({ address: devAccount(i).address, amount: parseUnits("10000", 18) })),
+        ],
+        paymentTokens: [token],
+        ...opts.params,
+      },
+    );
+    const dir = opts.deploymentsDir ?? mkdtempSync(path.join(tmpdir(), "conclave-devnet-"));
+    mkdirSync(dir, { recursive: true });
+    const deploymentFile = writeDeployment(dir, record);
+    for (const m of members) await mined(publicClient, conclaveContracts(record, m).token.write.delegate([m.account.address]));
+
+    say("publishing the models to IPFS and the ModelRegistry ...");
+    publisher = await createHeliaStore();
+    const models: Record<string, Published> = {};
+    for (const sample of opts.models ?? SAMPLE_MODELS) {
+      models[sample.name] = await publishModel({
+        publicClient,
+        record,
+        publisher: members[0]!,
+        content: publisher,
+        model: { name: sample.name, weights: sample.onnx(), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n },
+      });
+    }
+
+    say(`registering ${providerIndexes.length} provider(s) ...`);
+    const registry = record.contracts.ProviderRegistry!.address;
+    for (const i of providerIndexes) {
+      const p = conclaveContracts(record, wallet(i));
+      await mined(publicClient, p.token.write.approve([registry, parseUnits("1000", 18)]));
+      await mined(
+        publicClient,
+        p.providers.write.register([parseUnits("1000", 18), { memoryMB: 8192, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("local", { size: 32 }), tags: 1n }, `http://provider-${i}`]),
+      );
+    }
+    const modelsAbi = loadArtifact("ModelRegistry").abi as Abi;
+    const providersAbi = loadArtifact("ProviderRegistry").abi as Abi;
+    await passOnLocalChain({
+      publicClient,
+      record,
+      members,
+      description: "Activate the sample models and approve the first providers",
+      actions: [
+        ...Object.values(models).map((m) => ({
+          target: record.contracts.ModelRegistry!.address,
+          data: encodeFunctionData({ abi: modelsAbi, functionName: "activateVersion", args: [m.modelId, m.version] }),
+        })),
+        ...providerIndexes.map((i) => ({
+          target: registry,
+          data: encodeFunctionData({ abi: providersAbi, functionName: "approveProvider", args: [devAccount(i).address] }),
+        })),
+      ],
+      say: (l) => say(`  DAO: ${l}`),
+    });
+    const content = publisher;
+    return {
+      node,
+      chain,
+      publicClient,
+      record,
+      deploymentFile,
+      wallet,
+      members,
+      publisher: content,
+      models,
+      providers: providerIndexes.map((i) => devAccount(i).address),
+      token,
+      stop: async () => {
+        await content.stop();
+        await node.stop();
+      },
+    };
+  } catch (error) {
+    await publisher?.stop().catch(() => undefined);
+    await node.stop();
+    throw error;
+  }
+}
+
+/**
+ * Writes the config of provider account `index`'s runner (its own data dir, journal and Helia
+ * node) and returns its path. Defaults are what a local-network user gets: the node's WebSocket
+ * endpoint (new heads wake the watcher at once) and the runner's CONFIG_DEFAULTS otherwise.
+ */
+export function runnerConfig(net: Devnet, index: number, overrides: Record<string, unknown> = {}, dataDir?: string): { file: string; dataDir: string } {
+  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), `conclave-runner-${index}-`));
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "runner.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      rpcUrl: net.node.wsUrl,
+      deployment: net.deploymentFile,
+      dataDir: dir,
+      ipfs: { peers: net.publisher.multiaddrs() },
+      minFee: { ETH: "0", [net.token]: "0" },
+      ...overrides,
+    }),
+  );
+  return { file, dataDir: dir };
+}
+
+export interface RunnerProcess {
+  index: number;
+  address: Address;
+  /** The runner's HTTP endpoint (/health, /ready, /metrics, /status, /jobs/<id>). */
+  http: string;
+  ipfs: string[];
+  dataDir: string;
+  configFile: string;
+  process: ChildProcess;
+  /** Its stderr (JSON log lines) and any non-JSON stdout, as they come. */
+  logs: string[];
+  /** Resolves when the process exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface SpawnOptions {
+  /** CONCLAVE_LOG_LEVEL of the runner (default info). */
+  logLevel?: string;
+  /** Called with each log line as it comes (they are kept in `logs` too). */
+  onLog?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+/** Starts `conclave node run` for provider account `index` as its own process, as a provider would, and waits until it is up. */
+export async function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: SpawnOptions = {}): Promise<RunnerProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "node", "run", "--config", config.file], {
+    cwd: ROOT,
+    env: { ...process.env, CONCLAVE_PROVIDER_KEY: devKey(index), CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info", NODE_NO_WARNINGS: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  const keep = (l: string) => {
+    logs.push(l);
+    opts.onLog?.(l);
+  };
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  createInterface({ input: child.stderr! }).on("line", keep);
+  const ready = await new Promise<{ provider: Address; http: string; ipfs: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runner ${index} did not start:\n${logs.slice(-20).join("\n")}`)), opts.startTimeoutMs ?? 60_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const msg = JSON.parse(line) as { event?: string; provider: Address; http: string; ipfs: string[] };
+        if (msg.event === "ready") {
+          clearTimeout(timer);
+          resolve(msg);
+        }
+      } catch {
+        keep(line);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`runner ${index} exited with ${code}:\n${logs.slice(-20).join("\n")}`));
+    });
+  });
+  return {
+    index,
+    address: ready.provider,
+    http: ready.http,
+    ipfs: ready.ipfs,
+    dataDir: config.dataDir,
+    configFile: config.file,
+    process: child,
+    logs,
+    exited,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Polls a runner's /ready until it has caught up with the chain. */
+export async function waitUntilReady(runner: Pick<RunnerProcess, "http" | "index">, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${runner.http}/ready`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`runner ${runner.index} was not ready within ${timeoutMs} ms`);
+}
+
+export interface LocalNetwork {
+  net: Devnet;
+  runners: RunnerProcess[];
+  /** Stops the runners, then the publisher and the Hardhat node. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole thing: `startDevnet(options)` then one runner per provider, each with
+ * `runnerConfig(net, index, runnerOverrides)`, all ready.
+ */
+export async function startLocalNetwork(opts: DevnetOptions & { runnerOverrides?: Record<string, unknown>; spawn?: SpawnOptions } = {}): Promise<LocalNetwork> {
+  const net = await startDevnet(opts);
+  const indexes = opts.providers ?? DEV_ROLES.providers;
+  const runners: RunnerProcess[] = [];
+  const stop = async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+    await net.stop();
+  };
+  try {
+    opts.log?.(`starting ${indexes.length} runner(s) ...`);
+    const started = await Promise.allSettled(indexes.map((i) => spawnRunner(net, i, runnerConfig(net, i, opts.runnerOverrides), opts.spawn)));
+    for (const r of started) if (r.status === "fulfilled") runners.push(r.value);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    await Promise.all(runners.map((r) => waitUntilReady(r)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { net, runners, stop };
+}

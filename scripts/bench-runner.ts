@@ -1,0 +1,322 @@
+#!/usr/bin/env node
+// Benchmarks the node runner on one model against a plain onnxruntime loop on the same input:
+// throughput, request→result latency on a local Hardhat node, and the runner's event-loop lag.
+// Prints a table of each figure against its target (PASS/MISS); it never fails on a MISS.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import ort from "onnxruntime-node";
+import { createPublicClient, encodeFunctionData, parseEther, parseEventLogs, webSocket, type Hex } from "viem";
+import { jobRequestOf } from "../node/client/jobs.ts";
+import { loadArtifact } from "../node/chain/artifacts.ts";
+import { CONFIG_DEFAULTS } from "../node/config.ts";
+import { runnerConfig, spawnRunner, startDevnet, waitUntilReady, devAccount, DEV_ROLES, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
+import { oneLine } from "../node/errors.ts";
+import { createExecutor } from "../node/inference/executor.ts";
+import { sampleModel, SAMPLE_MODELS, type SampleModel } from "../node/models/samples.ts";
+import { tensorValues, type TensorMap } from "../node/tensors/dtypes.ts";
+
+const HELP = `Usage: npm run bench [-- options]
+
+Runs one model three ways and prints a table of figures against their targets:
+  plain      onnxruntime-node InferenceSession.run in a tight loop (this process)
+  executor   the runner's executor (node/inference/executor.ts, child-process workers)
+  runner     a real runner process on a local Hardhat node serving k = 1 jobs
+             (default local settings: WebSocket RPC, confirmations and polling from CONFIG_DEFAULTS)
+
+Options:
+  --model <name>        ${SAMPLE_MODELS.map((m) => m.name).join(" | ")} (default silero-vad-v5)
+  --runs <n>            plain-loop and executor runs (default 2000)
+  --jobs <n>            jobs of the throughput burst (default 100)
+  --latency-jobs <n>    sequential jobs timed for latency (default 50)
+  --runner-config <json>  overrides of the runner's config, e.g. '{"pollIntervalMs":20}'`;
+
+const ms = (t: number) => `${t.toFixed(2)} ms`;
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+};
+const say = (line: string) => console.error(line);
+
+function ortFeeds(inputs: TensorMap): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(inputs)) {
+    const values = tensorValues(t);
+    feeds[k] = t.dtype === "I64" ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape) : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
+  }
+  return feeds;
+}
+
+/** onnxruntime-node in a tight loop on the same session and input: the ceiling. */
+async function plainLoop(sample: SampleModel, runs: number) {
+  const session = await ort.InferenceSession.create(sample.onnx());
+  const feeds = ortFeeds(sample.exampleInputs());
+  for (let i = 0; i < Math.min(200, runs); i++) await session.run(feeds);
+  const each: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    await session.run(feeds);
+    each.push(performance.now() - s);
+  }
+  const wall = performance.now() - t0;
+  await session.release();
+  return { perSecond: (runs * 1000) / wall, p50: pct(each, 50) };
+}
+
+/** The runner's executor with its default worker count, `inFlight` runs outstanding as the runner keeps them. */
+async function executorLoop(sample: SampleModel, runs: number, inFlight: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), "conclave-bench-"));
+  const file = path.join(dir, `${sample.name}.onnx`);
+  writeFileSync(file, sample.onnx());
+  const executor = createExecutor({ workers: CONFIG_DEFAULTS.inference.workers });
+  try {
+    await executor.load(sample.name, file, sample.schema);
+    const inputs = sample.exampleInputs();
+    for (let i = 0; i < Math.min(200, runs); i++) await executor.run(sample.name, inputs);
+    const each: number[] = [];
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next++ < runs) {
+          const s = performance.now();
+          await executor.run(sample.name, inputs);
+          each.push(performance.now() - s);
+        }
+      }),
+    );
+    const wall = performance.now() - t0;
+    return { perSecond: (runs * 1000) / wall, p50: pct(each, 50) };
+  } finally {
+    await executor.close();
+  }
+}
+
+/**
+ * Where each timed job's latency went, from the runner's JSON log lines ("job seen", "job
+ * computed") and the client's times: mined -> seen, seen -> computed, computed -> result.
+ */
+function breakdown(logs: string[], minedAt: Map<bigint, number>, resultAt?: Map<bigint, number>) {
+  const wall = (t: number) => performance.timeOrigin + t;
+  const at = new Map<string, number>();
+  for (const line of logs) {
+    try {
+      const l = JSON.parse(line) as { t: string; msg: string; jobId?: string };
+      if (l.jobId !== undefined && (l.msg === "job seen" || l.msg === "job computed")) at.set(`${l.msg}:${l.jobId}`, Date.parse(l.t));
+    } catch {
+      // not a log line
+    }
+  }
+  const out = { seen: [] as number[], computed: [] as number[], submitted: [] as number[] };
+  for (const [id, mined] of minedAt) {
+    const seen = at.get(`job seen:${id}`);
+    const computed = at.get(`job computed:${id}`);
+    const result = resultAt?.get(id);
+    if (seen === undefined || computed === undefined) continue;
+    out.seen.push(seen - wall(mined));
+    out.computed.push(computed - seen);
+    if (result !== undefined) out.submitted.push(wall(result) - computed);
+  }
+  return out;
+}
+
+/** One Prometheus sample's value from a /metrics text. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return NaN;
+}
+
+const scrape = async (runner: RunnerProcess) => (await fetch(`${runner.http}/metrics`)).text();
+
+/** The runner's event-loop lag p99 since the previous scrape (the runner's metrics reset per scrape), in ms. */
+const lagP99 = (text: string) => metric(text, "conclave_event_loop_lag_seconds", { quantile: "0.99" }) * 1000;
+
+interface Client {
+  /** Sends one requestJob (signed here, fixed nonce and gas); resolves when the node has mined it. */
+  send(): Promise<{ hash: Hex; sentAt: number; minedAt: number }>;
+  jobIdOf(hash: Hex): Promise<bigint>;
+  /** When each job's ResultSubmitted reached this client (a WebSocket log subscription). */
+  results: Map<bigint, number>;
+  waitFor(jobIds: bigint[], timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
+async function startClient(net: Devnet, sample: SampleModel, index: number): Promise<Client> {
+  const account = devAccount(index);
+  const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001"), deadlineInSeconds: 3600 });
+  const call = { address: net.record.contracts.InferenceMarket!.address, abi: loadArtifact("InferenceMarket").abi, functionName: "requestJob" as const, args: [request] as const, value };
+  const data = encodeFunctionData({ abi: call.abi, functionName: call.functionName, args: call.args });
+  const gas = ((await net.publicClient.estimateGas({ account: account.address, to: call.address, data, value: call.value })) * 15n) / 10n;
+  const fees = await net.publicClient.estimateFeesPerGas();
+  let nonce = await net.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+
+  const results = new Map<bigint, number>();
+  let waiter: (() => void) | null = null;
+  const ws = createPublicClient({ transport: webSocket(net.node.wsUrl) });
+  const unwatch = ws.watchContractEvent({
+    address: call.address,
+    abi: call.abi,
+    eventName: "ResultSubmitted",
+    onLogs: (logs) => {
+      const now = performance.now();
+      for (const l of logs) results.set((l.args as { jobId: bigint }).jobId, now);
+      waiter?.();
+    },
+  });
+  await new Promise((r) => setTimeout(r, 200)); // the subscription is live
+
+  return {
+    results,
+    async send() {
+      const raw = await account.signTransaction({
+        chainId: net.chain.id,
+        type: "eip1559",
+        to: call.address,
+        data,
+        value: call.value,
+        gas,
+        nonce: nonce++,
+        maxFeePerGas: fees.maxFeePerGas * 3n,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      });
+      const sentAt = performance.now();
+      const hash = await net.publicClient.sendRawTransaction({ serializedTransaction: raw });
+      return { hash, sentAt, minedAt: performance.now() };
+    },
+    async jobIdOf(hash) {
+      const receipt = await net.publicClient.getTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error(`requestJob ${hash} reverted`);
+      const [event] = parseEventLogs({ abi: call.abi, logs: receipt.logs, eventName: "JobRequested" });
+      return (event!.args as { jobId: bigint }).jobId;
+    },
+    async waitFor(jobIds, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (!jobIds.every((id) => results.has(id))) {
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`${jobIds.filter((id) => !results.has(id)).length} of ${jobIds.length} job(s) got no result within ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          waiter = () => (clearTimeout(t), resolve());
+        });
+        waiter = null;
+      }
+    },
+    close: () => unwatch(),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: "string", default: "silero-vad-v5" },
+      runs: { type: "string", default: "2000" },
+      jobs: { type: "string", default: "100" },
+      "latency-jobs": { type: "string", default: "50" },
+      "runner-config": { type: "string", default: "{}" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const sample = sampleModel(values.model);
+  const runs = Number(values.runs);
+  const burst = Number(values.jobs);
+  const latencyJobs = Number(values["latency-jobs"]);
+  const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
+  const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
+
+  say(`model ${sample.name}: plain onnxruntime loop, ${runs} runs ...`);
+  const plain = await plainLoop(sample, runs);
+  say(`  ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)}`);
+  say(`executor (${CONFIG_DEFAULTS.inference.workers} worker(s), ${CONFIG_DEFAULTS.maxConcurrentJobs} runs in flight), ${runs} runs ...`);
+  const exec = await executorLoop(sample, runs, CONFIG_DEFAULTS.maxConcurrentJobs);
+  say(`  ${exec.perSecond.toFixed(0)} runs/s, p50 ${ms(exec.p50)} per run (queueing included)`);
+  const exec1 = await executorLoop(sample, runs, 1);
+  say(`  one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
+
+  say("starting a local network (Hardhat node, DAO, one provider) ...");
+  const providerIndex = DEV_ROLES.providers[0];
+  const net = await startDevnet({ providers: [providerIndex], models: [sample], log: (l) => say(`  ${l}`) });
+  let runner: RunnerProcess | undefined;
+  let client: Client | undefined;
+  try {
+    runner = await spawnRunner(net, providerIndex, runnerConfig(net, providerIndex, overrides));
+    await waitUntilReady(runner);
+    say(`runner ${runner.address} up (rpc ${net.node.wsUrl}, confirmations ${runnerSettings.confirmations}, pollIntervalMs ${runnerSettings.pollIntervalMs}, workers ${runnerSettings.inference.workers})`);
+    client = await startClient(net, sample, DEV_ROLES.clients[0]);
+
+    // Warm-up: the model is fetched, verified and loaded; the first jobs pay for that.
+    for (let i = 0; i < 3; i++) {
+      const { hash } = await client.send();
+      await client.waitFor([await client.jobIdOf(hash)], 60_000);
+    }
+
+    // Latency: one job at a time, from the requestJob being mined to the result on chain.
+    await scrape(runner); // resets the runner's event-loop histogram
+    say(`latency: ${latencyJobs} sequential k = 1 jobs ...`);
+    const latency: number[] = [];
+    const fromSent: number[] = [];
+    const latencyIds = new Map<bigint, number>();
+    for (let i = 0; i < latencyJobs; i++) {
+      const sent = await client.send();
+      const jobId = await client.jobIdOf(sent.hash);
+      await client.waitFor([jobId], 30_000);
+      latency.push(client.results.get(jobId)! - sent.minedAt);
+      latencyIds.set(jobId, sent.minedAt);
+      fromSent.push(client.results.get(jobId)! - sent.sentAt);
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+    }
+    const lagSequential = lagP99(await scrape(runner));
+    const phases = breakdown(runner.logs, latencyIds, client.results);
+
+    // Throughput: a burst of jobs sent as fast as the node takes them, served by the one runner.
+    say(`throughput: a burst of ${burst} k = 1 jobs ...`);
+    const hashes: Hex[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < burst; i++) hashes.push((await client.send()).hash);
+    const sentIn = performance.now() - t0;
+    const ids = await Promise.all(hashes.map((h) => client!.jobIdOf(h)));
+    await client.waitFor(ids, 300_000);
+    const last = Math.max(...ids.map((id) => client!.results.get(id)!));
+    const jobsPerSecond = (burst * 1000) / (last - t0);
+    const metrics = await scrape(runner);
+    const lagBurst = lagP99(metrics);
+    say(`  sent in ${ms(sentIn)} (${((burst * 1000) / sentIn).toFixed(0)} requests/s); all results on chain after ${ms(last - t0)}`);
+
+    const inferenceP50 = plain.p50; // bare session.run
+    const rows: [string, string, string, boolean][] = [
+      [`runner throughput, k = 1 jobs on chain (jobs/s)`, jobsPerSecond.toFixed(1), `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`, jobsPerSecond >= 0.9 * plain.perSecond],
+      [`executor throughput, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight (runs/s)`, exec.perSecond.toFixed(0), `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`, exec.perSecond >= 0.9 * plain.perSecond],
+      [`request->result latency p50 (mined -> result on chain)`, ms(pct(latency, 50)), `<= bare inference p50 + 30 ms = ${ms(inferenceP50 + 30)}`, pct(latency, 50) <= inferenceP50 + 30],
+      [`event-loop lag p99, sequential jobs`, ms(lagSequential), "<= 10 ms", lagSequential <= 10],
+      [`event-loop lag p99, burst of ${burst} jobs`, ms(lagBurst), "<= 10 ms", lagBurst <= 10],
+    ];
+    const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
+    console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Hardhat node (${net.node.wsUrl}), ${new Date().toISOString()}`);
+    console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)}`);
+    console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
+    console.log(`  latency (${latencyJobs} jobs): p50 ${ms(pct(latency, 50))}, p90 ${ms(pct(latency, 90))}, p99 ${ms(pct(latency, 99))}; from send: p50 ${ms(pct(fromSent, 50))}`);
+    console.log(`  latency p50 by stage (runner log timestamps, 1 ms resolution): mined -> job seen ${ms(pct(phases.seen, 50))}, seen -> computed ${ms(pct(phases.computed, 50))}, computed -> result on chain ${ms(pct(phases.submitted, 50))}`);
+    console.log(`  jobs paid to the runner: ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}`);
+    console.log("");
+    console.log(`  ${"figure".padEnd(w0)}  ${"value".padStart(w1)}  ${"target".padEnd(w2)}  result`);
+    for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${ok ? "PASS" : "MISS"}`);
+  } finally {
+    client?.close();
+    await runner?.stop();
+    await net.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${oneLine(error)}`);
+    process.exit(1);
+  },
+);
