@@ -1,60 +1,140 @@
 #!/usr/bin/env node
-// Starts a local Conclave network: a Hardhat JSON-RPC node on 127.0.0.1, the deployed stack with
-// a DAO of local accounts, and prints where everything is. Stays up until Ctrl-C.
+// `npm start`: a whole Conclave network on this machine — Hardhat node, IPFS, contracts, a DAO
+// that votes the sample models and three providers in, three runners — then a first paid
+// inference. Stays up until Ctrl-C; starting again resumes the saved network.
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseUnits } from "viem";
-import { connect, unlockedAccounts, walletFor } from "../node/chain/clients.ts";
-import { writeDeployment } from "../node/chain/deployment.ts";
-import { LOCAL_DEFAULTS } from "../node/deploy/params.ts";
-import { labelAddress, readRoles } from "../node/deploy/roles.ts";
-import { deployStack } from "../node/deploy/stack.ts";
-import { startHardhatNode } from "../node/devnet/hardhat-node.ts";
+import { connect } from "../node/chain/clients.ts";
+import { readDeployment, writeDeployment } from "../node/chain/deployment.ts";
+import { firstInference } from "../node/devnet/demo.ts";
+import { readChainState, replayChainState, saveChainState } from "../node/devnet/chain-state.ts";
+import { startHardhatNode, waitForRpc } from "../node/devnet/hardhat-node.ts";
+import { DEV_ROLES, devAccount, resumeDevnet, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
 
-const HELP = `Usage: npm start [-- --port <n>]
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-Starts a Hardhat JSON-RPC node on 127.0.0.1:<port> (default 8545), deploys the Conclave contracts
-with a DAO of the node's first four accounts, writes deployments/31337.json and stays up until Ctrl-C.`;
+const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--dir <folder>] [--no-demo]
+
+Starts a complete local Conclave network and keeps it running until Ctrl-C:
+  - a Hardhat JSON-RPC node on 127.0.0.1:<port> (default 8545)
+  - the contracts, with a DAO of development accounts 1-3 (tokens delegated)
+  - the sample models (tiny-mlp, silero-vad-v5) added to an embedded IPFS node and voted in
+  - providers 4-6 registered, staked, approved by a DAO vote, each running a node runner
+  - a first paid inference (k = 3), verified and printed (skip with --no-demo)
+Ctrl-C stops every process and saves the chain; the next \`npm start\` brings the same network
+back (contracts, jobs, balances). --fresh discards the saved network and starts over.
+State lives in --dir (default .conclave/devnet); the deployment file in deployments/31337.json.`;
+
+const say = (line: string) => console.log(line);
+
+async function portInUse(port: number): Promise<boolean> {
+  return waitForRpc(`http://127.0.0.1:${port}`, 300).then(
+    () => true,
+    () => false,
+  );
+}
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: "string", default: "8545" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({
+    options: { port: { type: "string", default: "8545" }, dir: { type: "string" }, fresh: { type: "boolean" }, "no-demo": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) return void console.log(HELP);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535, got ${values.port}`);
+  if (await portInUse(port)) throw new Error(`something already answers JSON-RPC on 127.0.0.1:${port} (another network?); stop it or pass --port`);
 
-  console.log(`starting Hardhat node on 127.0.0.1:${port} ...`);
-  const node = await startHardhatNode({ port });
-  const stop = async () => {
-    console.log("\nstopping ...");
-    await node.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-
-  const { publicClient, chain } = await connect(node.rpcUrl);
-  const accounts = await unlockedAccounts(node.rpcUrl, chain);
-  const [deployer, ...members] = accounts;
-  const holders = members.slice(0, 3).map((a, i) => ({ address: a.address, amount: parseUnits(String([400_000, 300_000, 200_000][i]), 18) }));
-  console.log("deploying contracts ...");
-  const record = await deployStack(
-    { publicClient, wallet: walletFor(node.rpcUrl, chain, deployer!), log: (l) => console.log(`  ${l}`) },
-    { ...LOCAL_DEFAULTS, holders },
-  );
-  const file = writeDeployment(path.resolve("deployments"), record);
-
-  console.log("\nroles:");
-  for (const { contract, role, holders: who } of await readRoles(publicClient, record)) {
-    console.log(`  ${contract}.${role}: ${who.map((h) => labelAddress(record, h, { deployer: deployer!.address })).join(", ")}`);
+  const dir = path.resolve(values.dir ?? path.join(ROOT, ".conclave", "devnet"));
+  const chainFile = path.join(dir, "chain.json");
+  const runningMark = path.join(dir, "RUNNING");
+  const deploymentsDir = path.join(ROOT, "deployments");
+  const publisherDir = path.join(dir, "ipfs");
+  const saved = values.fresh ? null : readChainState(chainFile);
+  if (!saved) {
+    if (existsSync(dir)) say(values.fresh ? `--fresh: discarding ${dir}` : `no saved network in ${dir}: starting fresh`);
+    rmSync(dir, { recursive: true, force: true });
+  } else if (existsSync(runningMark)) {
+    // The last run was killed: the chain is replayed as last saved, so runner journals that saw
+    // later blocks are dropped and rebuilt from the chain.
+    say("the previous network did not stop cleanly: resuming the chain as last saved; runner journals are rebuilt");
+    rmSync(path.join(dir, "runners"), { recursive: true, force: true });
   }
-  console.log(`\nConclave local network is up.
-  RPC (HTTP):       ${node.rpcUrl}
-  RPC (WebSocket):  ${node.wsUrl}
-  chain id:         ${record.chainId}
-  deployment file:  ${file}
-  DAO members:      ${holders.map((h) => h.address).join(", ")}
-Press Ctrl-C to stop.`);
+  mkdirSync(dir, { recursive: true });
+
+  let net: Devnet;
+  if (saved) {
+    say(`resuming the network saved in ${dir} (${saved.blocks.length} blocks)`);
+    const node = await startHardhatNode({ port, genesisDate: saved.genesisDate });
+    try {
+      const { publicClient } = await connect(node.rpcUrl);
+      const identical = await replayChainState(publicClient, saved, (done, total) => process.stdout.write(`\r  replaying blocks: ${done}/${total}`));
+      process.stdout.write("\n");
+      if (!identical) say("  note: the replayed blocks have new hashes; runners rescan from their journals");
+      net = await resumeDevnet({ node, deploymentFile: path.join(deploymentsDir, "31337.json"), publisherDir });
+    } catch (error) {
+      await node.stop();
+      throw error;
+    }
+  } else {
+    net = await startDevnet({ port, deploymentsDir, publisherDir, log: say });
+    await saveChainState(net.publicClient, chainFile);
+  }
+  writeFileSync(runningMark, `${process.pid}\n`);
+
+  const runners: RunnerProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say("\nstopping runners ...");
+    await Promise.all(runners.map((r) => r.stop()));
+    say("saving the chain ...");
+    try {
+      const state = await saveChainState(net.publicClient, chainFile);
+      rmSync(runningMark, { force: true });
+      say(`saved ${state.blocks.length} blocks to ${chainFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
+    } catch (error) {
+      say(`could not save the chain: ${oneLine(error)}`);
+    }
+    await net.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  say(`starting ${DEV_ROLES.providers.length} runners ...`);
+  for (const i of DEV_ROLES.providers) {
+    const dataDir = path.join(dir, "runners", String(i));
+    const log = (mkdirSync(dataDir, { recursive: true }), createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" }));
+    runners.push(await spawnRunner(net, i, runnerConfig(net, i, {}, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
+  }
+  // Tools on this machine find the IPFS node and the runners through the deployment file.
+  const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
+  writeDeployment(deploymentsDir, record);
+
+  if (!values["no-demo"]) {
+    say("\nfirst paid inference:");
+    const demo = await firstInference(net, say);
+    say(`  settled on result ${demo.resultHash}`);
+    for (const [name, t] of Object.entries(demo.outputs)) say(`  ${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data)}`);
+    say(`  verified: outputs hash to the result; attestations ${demo.attestations.map((a) => `${a.provider.slice(0, 8)}… ${a.valid ? "ok" : "INVALID"}`).join(", ")}`);
+  }
+
+  say(`
+Conclave local network is up.
+  RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id})
+  deployment file:  ${net.deploymentFile}
+  IPFS (publisher): ${net.publisher.multiaddrs().join(" ")}
+  runners:
+${runners.map((r) => `    ${r.address}  ${r.http}  (/health /ready /metrics /status /jobs/<id>; log ${path.join(r.dataDir, "runner.log")})`).join("\n")}
+  accounts (development keys, local chain only: pass --dev-account <n> to conclave):
+    DAO members 1-3: ${DEV_ROLES.members.map((i) => devAccount(i).address).join(", ")}
+    clients 7-9:     ${DEV_ROLES.clients.map((i) => devAccount(i).address).join(", ")}
+  try:  npx conclave status
+        npx conclave infer tiny-mlp --input examples/tiny-mlp.input.json --dev-account 7
+State: ${dir}. Press Ctrl-C to stop (the network is saved and resumed by the next npm start).`);
 }
 
 main().catch((error: unknown) => {

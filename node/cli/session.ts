@@ -48,7 +48,11 @@ export interface CommonFlags {
 
 /** Extra keys the local network writes into its deployment record for the tools. */
 export interface LocalNetworkInfo {
-  ipfs?: { repo?: string; peers?: string[] };
+  ipfs?: {
+    /** The local network node's block folder, shared by tools on the same machine. */
+    blocks?: string;
+    peers?: string[];
+  };
   runners?: { address: string; http: string }[];
 }
 
@@ -124,7 +128,7 @@ async function openContent(flags: CommonFlags, record: LocalNetworkInfo, out: Ou
   if (kuboUrl) return createKuboStore({ url: kuboUrl });
   // On the machine running the local network, blocks go straight into its node's repository,
   // so what this short-lived process adds stays served after it exits.
-  const repo = record.ipfs?.repo && existsSync(record.ipfs.repo) ? record.ipfs.repo : undefined;
+  const repo = record.ipfs?.blocks && existsSync(record.ipfs.blocks) ? record.ipfs.blocks : undefined;
   const store = await createHeliaStore(repo ? { blocksDir: repo } : {});
   const peers = [...(record.ipfs?.peers ?? []), ...(flags["ipfs-peer"] ?? [])];
   let reached = 0;

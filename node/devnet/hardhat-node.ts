@@ -51,11 +51,12 @@ export async function waitForRpc(rpcUrl: string, timeoutMs: number, isAlive: () 
  * Starts `hardhat node` bound to 127.0.0.1 as a child process (a real JSON-RPC and WebSocket
  * endpoint, the same as any other chain to the code that talks to it).
  */
-export async function startHardhatNode(opts: { port?: number; timeoutMs?: number; log?: (chunk: string) => void } = {}): Promise<HardhatNode> {
+export async function startHardhatNode(opts: { port?: number; timeoutMs?: number; log?: (chunk: string) => void; genesisDate?: string } = {}): Promise<HardhatNode> {
   const port = opts.port ?? (await freePort());
   const bin = path.join(ROOT, "node_modules", ".bin", "hardhat");
   const child = spawn(bin, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
     cwd: ROOT,
+    env: opts.genesisDate ? { ...process.env, CONCLAVE_GENESIS_DATE: opts.genesisDate } : process.env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: false,
   });

@@ -19,7 +19,8 @@ import { mnemonicToAccount, type HDAccount } from "viem/accounts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
-import { writeDeployment, type DeploymentRecord } from "../chain/deployment.ts";
+import { contractAddress, readDeployment, writeDeployment, type DeploymentRecord } from "../chain/deployment.ts";
+import { DeploymentError } from "../errors.ts";
 import { mined, passOnLocalChain } from "../dao/proposals.ts";
 import { publishModel, type Published } from "../dao/publish.ts";
 import { LOCAL_DEFAULTS, type DeployParams } from "../deploy/params.ts";
@@ -51,6 +52,8 @@ export interface DevnetOptions {
   models?: readonly SampleModel[];
   /** Where deployments/<chainId>.json is written (default: a fresh temporary directory). */
   deploymentsDir?: string;
+  /** Keeps the publisher's IPFS node (blocks, identity) in this folder; in memory when absent. */
+  publisherDir?: string;
   /** Polling interval of the returned public client (default 20 ms). */
   pollingIntervalMs?: number;
   /** Progress lines ("deploying contracts", governance stages...). */
@@ -93,7 +96,8 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     say("deploying contracts ...");
     const mock = loadArtifact("MockERC20");
     const tokenHash = await deployer.deployContract({ abi: mock.abi as Abi, bytecode: mock.bytecode, args: ["Test Dollar", "TUSD", 18] });
-    const token = getAddress((await publicClient.waitForTransactionReceipt({ hash: tokenHash })).contractAddress!);
+    const tokenReceipt = await publicClient.waitForTransactionReceipt({ hash: tokenHash });
+    const token = getAddress(tokenReceipt.contractAddress!);
     const record = await deployStack(
       { publicClient, wallet: deployer },
       {
@@ -108,11 +112,13 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     );
     const dir = opts.deploymentsDir ?? mkdtempSync(path.join(tmpdir(), "conclave-devnet-"));
     mkdirSync(dir, { recursive: true });
+    // The test token is part of the local network: tools find it by name like the rest.
+    record.contracts.TestToken = { address: token, block: Number(tokenReceipt.blockNumber) };
     const deploymentFile = writeDeployment(dir, record);
     for (const m of members) await mined(publicClient, conclaveContracts(record, m).token.write.delegate([m.account.address]));
 
     say("publishing the models to IPFS and the ModelRegistry ...");
-    publisher = await createHeliaStore();
+    publisher = await createHeliaStore(opts.publisherDir === undefined ? {} : { dir: opts.publisherDir });
     const models: Record<string, Published> = {};
     for (const sample of opts.models ?? SAMPLE_MODELS) {
       models[sample.name] = await publishModel({
@@ -176,6 +182,46 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     await node.stop();
     throw error;
   }
+}
+
+/**
+ * A local network brought back from its saved state: the Hardhat node already holds the replayed
+ * chain, the deployment file and the publisher's IPFS folder are the ones of the first start.
+ */
+export async function resumeDevnet(opts: { node: HardhatNode; deploymentFile: string; publisherDir: string; pollingIntervalMs?: number }): Promise<Devnet> {
+  const { node } = opts;
+  const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
+  const record = readDeployment(opts.deploymentFile);
+  const code = await publicClient.getCode({ address: contractAddress(record, "InferenceMarket") });
+  if (!code || code === "0x") throw new DeploymentError(`${opts.deploymentFile} does not match the replayed chain; start with --fresh`);
+  const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
+  const models: Record<string, Published> = {};
+  const { models: registry } = conclaveContracts(record, publicClient);
+  for (const l of await publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "VersionPublished", fromBlock: BigInt(record.contracts.ModelRegistry!.block) })) {
+    const a = l.args as { modelId: Hex; version: number };
+    const m = await registry.read.getModel([a.modelId]);
+    const v = await registry.read.getVersion([a.modelId, a.version]);
+    models[m.name] = { modelId: a.modelId, version: Number(a.version), weightsCid: v.weightsCid, weightsSha256: v.weightsSha256, schemaCid: v.schemaCid };
+  }
+  const publisher = await createHeliaStore({ dir: opts.publisherDir });
+  const registered = await publicClient.getContractEvents({ address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, eventName: "ProviderRegistered", fromBlock: BigInt(record.contracts.ProviderRegistry!.block) });
+  return {
+    node,
+    chain,
+    publicClient,
+    record,
+    deploymentFile: opts.deploymentFile,
+    wallet,
+    members: DEV_ROLES.members.map(wallet),
+    publisher,
+    models,
+    providers: [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))],
+    token: contractAddress(record, "TestToken"),
+    stop: async () => {
+      await publisher.stop();
+      await node.stop();
+    },
+  };
 }
 
 /**

@@ -1,6 +1,5 @@
 import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
-import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { fastForward, PROPOSAL_STATES, proposalOf, type Action } from "../../dao/proposals.ts";
 import { address, amount, integer, RequestError, resolveModel, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
@@ -97,7 +96,8 @@ async function stateOf(s: Session, id: bigint) {
 
 /** Waits until the chain's clock passes `timestamp`: fast-forwarded on a local chain, else waited for with --wait. */
 async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, what: string): Promise<void> {
-  const now = () => chainNow(s.publicClient);
+  // The governor reads its clock from the latest block: that, not the wall clock, must pass.
+  const now = () => s.publicClient.getBlock({ blockTag: "latest" }).then((b) => b.timestamp);
   let t = await now();
   if (t > timestamp) return;
   if (s.local) {
@@ -130,8 +130,9 @@ function describeActions(s: Session, p: ProposalInfo) {
 async function summary(s: Session, p: ProposalInfo) {
   const { governor } = conclaveContracts(s.record, s.publicClient);
   const [against, forVotes, abstain] = await governor.read.proposalVotes([p.id]);
-  const now = await chainNow(s.publicClient);
-  const quorum = await governor.read.quorum([p.voteStart < now ? p.voteStart : now - 1n]);
+  // quorum() only answers for past timepoints of the governor's clock (the latest block's time).
+  const clock = BigInt(await governor.read.clock());
+  const quorum = await governor.read.quorum([p.voteStart < clock ? p.voteStart : clock - 1n]);
   const eta = await governor.read.proposalEta([p.id]);
   const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();
   return {
