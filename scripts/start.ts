@@ -2,7 +2,7 @@
 // `npm start`: a whole Conclave network on this machine — Hardhat node, IPFS, contracts, a DAO
 // that votes the sample models and three providers in, three runners — then a first paid
 // inference. Stays up until Ctrl-C; starting again resumes the saved network.
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -16,7 +16,7 @@ import { oneLine } from "../node/errors.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--dir <folder>] [--no-demo]
+const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--dir <folder>] [--deployments-dir <folder>] [--no-demo]
 
 Starts a complete local Conclave network and keeps it running until Ctrl-C:
   - a Hardhat JSON-RPC node on 127.0.0.1:<port> (default 8545)
@@ -26,7 +26,8 @@ Starts a complete local Conclave network and keeps it running until Ctrl-C:
   - a first paid inference (k = 3), verified and printed (skip with --no-demo)
 Ctrl-C stops every process and saves the chain; the next \`npm start\` brings the same network
 back (contracts, jobs, balances). --fresh discards the saved network and starts over.
-State lives in --dir (default .conclave/devnet); the deployment file in deployments/31337.json.`;
+State lives in --dir (default .conclave/devnet); the deployment file in --deployments-dir
+(default deployments/), where every conclave command finds it.`;
 
 const say = (line: string) => console.log(line);
 
@@ -39,17 +40,27 @@ async function portInUse(port: number): Promise<boolean> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: "string", default: "8545" }, dir: { type: "string" }, fresh: { type: "boolean" }, "no-demo": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      port: { type: "string", default: "8545" },
+      dir: { type: "string" },
+      "deployments-dir": { type: "string" },
+      fresh: { type: "boolean" },
+      "no-demo": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) return void console.log(HELP);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535, got ${values.port}`);
-  if (await portInUse(port)) throw new Error(`something already answers JSON-RPC on 127.0.0.1:${port} (another network?); stop it or pass --port`);
-
   const dir = path.resolve(values.dir ?? path.join(ROOT, ".conclave", "devnet"));
   const chainFile = path.join(dir, "chain.json");
   const runningMark = path.join(dir, "RUNNING");
-  const deploymentsDir = path.join(ROOT, "deployments");
+  if (await portInUse(port)) {
+    const mark = existsSync(runningMark) ? (JSON.parse(readFileSync(runningMark, "utf8")) as { node?: number }) : {};
+    const hint = mark.node ? `the Hardhat node of an earlier npm start may still run (pid ${mark.node}: kill ${mark.node})` : "another network?";
+    throw new Error(`something already answers JSON-RPC on 127.0.0.1:${port} (${hint}); stop it or pass --port`);
+  }
+  const deploymentsDir = path.resolve(values["deployments-dir"] ?? path.join(ROOT, "deployments"));
   const publisherDir = path.join(dir, "ipfs");
   const saved = values.fresh ? null : readChainState(chainFile);
   if (!saved) {
@@ -66,7 +77,7 @@ async function main(): Promise<void> {
   let net: Devnet;
   if (saved) {
     say(`resuming the network saved in ${dir} (${saved.blocks.length} blocks)`);
-    const node = await startHardhatNode({ port, genesisDate: saved.genesisDate });
+    const node = await startHardhatNode({ port, genesisDate: saved.genesisDate, ownProcessGroup: true });
     try {
       const { publicClient } = await connect(node.rpcUrl);
       const identical = await replayChainState(publicClient, saved, (done, total) => process.stdout.write(`\r  replaying blocks: ${done}/${total}`));
@@ -78,10 +89,10 @@ async function main(): Promise<void> {
       throw error;
     }
   } else {
-    net = await startDevnet({ port, deploymentsDir, publisherDir, log: say });
+    net = await startDevnet({ port, deploymentsDir, publisherDir, log: say, ownProcessGroup: true });
     await saveChainState(net.publicClient, chainFile);
   }
-  writeFileSync(runningMark, `${process.pid}\n`);
+  writeFileSync(runningMark, JSON.stringify({ start: process.pid, node: net.node.process.pid }));
 
   const runners: RunnerProcess[] = [];
   let stopping = false;
@@ -104,25 +115,26 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
 
-  say(`starting ${DEV_ROLES.providers.length} runners ...`);
-  for (const i of DEV_ROLES.providers) {
-    const dataDir = path.join(dir, "runners", String(i));
-    const log = (mkdirSync(dataDir, { recursive: true }), createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" }));
-    runners.push(await spawnRunner(net, i, runnerConfig(net, i, {}, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
-  }
-  // Tools on this machine find the IPFS node and the runners through the deployment file.
-  const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
-  writeDeployment(deploymentsDir, record);
+  try {
+    say(`starting ${DEV_ROLES.providers.length} runners ...`);
+    for (const i of DEV_ROLES.providers) {
+      const dataDir = path.join(dir, "runners", String(i));
+      const log = (mkdirSync(dataDir, { recursive: true }), createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" }));
+      runners.push(await spawnRunner(net, i, runnerConfig(net, i, {}, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
+    }
+    // Tools on this machine find the IPFS node and the runners through the deployment file.
+    const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
+    writeDeployment(deploymentsDir, record);
 
-  if (!values["no-demo"]) {
-    say("\nfirst paid inference:");
-    const demo = await firstInference(net, say);
-    say(`  settled on result ${demo.resultHash}`);
-    for (const [name, t] of Object.entries(demo.outputs)) say(`  ${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data)}`);
-    say(`  verified: outputs hash to the result; attestations ${demo.attestations.map((a) => `${a.provider.slice(0, 8)}… ${a.valid ? "ok" : "INVALID"}`).join(", ")}`);
-  }
+    if (!values["no-demo"]) {
+      say("\nfirst paid inference:");
+      const demo = await firstInference(net, say);
+      say(`  settled on result ${demo.resultHash}`);
+      for (const [name, t] of Object.entries(demo.outputs)) say(`  ${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data)}`);
+      say(`  verified: outputs hash to the result; attestations ${demo.attestations.map((a) => `${a.provider.slice(0, 8)}… ${a.valid ? "ok" : "INVALID"}`).join(", ")}`);
+    }
 
-  say(`
+    say(`
 Conclave local network is up.
   RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id})
   deployment file:  ${net.deploymentFile}
@@ -135,6 +147,10 @@ ${runners.map((r) => `    ${r.address}  ${r.http}  (/health /ready /metrics /sta
   try:  npx conclave status
         npx conclave infer tiny-mlp --input examples/tiny-mlp.input.json --dev-account 7
 State: ${dir}. Press Ctrl-C to stop (the network is saved and resumed by the next npm start).`);
+  } catch (error) {
+    say(`start: ${oneLine(error)}`);
+    await stop(1);
+  }
 }
 
 main().catch((error: unknown) => {

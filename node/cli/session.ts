@@ -133,7 +133,6 @@ async function openContent(flags: CommonFlags, record: LocalNetworkInfo, out: Ou
   const peers = [...(record.ipfs?.peers ?? []), ...(flags["ipfs-peer"] ?? [])];
   let reached = 0;
   for (const peer of peers) {
-    out.progress(`IPFS: dialling ${peer}`);
     await store.dial(peer).then(
       () => reached++,
       () => out.note(`IPFS: cannot reach ${peer}`),

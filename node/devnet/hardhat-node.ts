@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcUnreachableError } from "../errors.ts";
@@ -51,14 +52,27 @@ export async function waitForRpc(rpcUrl: string, timeoutMs: number, isAlive: () 
  * Starts `hardhat node` bound to 127.0.0.1 as a child process (a real JSON-RPC and WebSocket
  * endpoint, the same as any other chain to the code that talks to it).
  */
-export async function startHardhatNode(opts: { port?: number; timeoutMs?: number; log?: (chunk: string) => void; genesisDate?: string } = {}): Promise<HardhatNode> {
+export async function startHardhatNode(
+  opts: {
+    port?: number;
+    timeoutMs?: number;
+    log?: (chunk: string) => void;
+    genesisDate?: string;
+    /**
+     * Runs the node in its own process group, so a Ctrl-C meant for the parent does not kill it
+     * before the parent is done with it (saving the chain on the way out).
+     */
+    ownProcessGroup?: boolean;
+  } = {},
+): Promise<HardhatNode> {
   const port = opts.port ?? (await freePort());
-  const bin = path.join(ROOT, "node_modules", ".bin", "hardhat");
-  const child = spawn(bin, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  // Hardhat's CLI run by this very Node binary: its shebang would pick whatever `node` is on PATH.
+  const bin = realpathSync(path.join(ROOT, "node_modules", ".bin", "hardhat"));
+  const child = spawn(process.execPath, [bin, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
     cwd: ROOT,
     env: opts.genesisDate ? { ...process.env, CONCLAVE_GENESIS_DATE: opts.genesisDate } : process.env,
     stdio: ["ignore", "pipe", "pipe"],
-    detached: false,
+    detached: opts.ownProcessGroup === true,
   });
   let alive = true;
   let output = "";

@@ -44,6 +44,8 @@ export const devKey = (i: number): Hex => toHex(devAccount(i).getHdKey().private
 export interface DevnetOptions {
   /** Port of the Hardhat node on 127.0.0.1 (default: a free one). */
   port?: number;
+  /** Start the Hardhat node in its own process group (see startHardhatNode). */
+  ownProcessGroup?: boolean;
   /** Development account indexes registered, staked and approved as providers (default 4, 5, 6). */
   providers?: readonly number[];
   /** Deployment parameters over LOCAL_DEFAULTS (holders and paymentTokens are filled in). */
@@ -84,7 +86,7 @@ export interface Devnet {
 export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   const say = opts.log ?? (() => {});
   say("starting Hardhat node ...");
-  const node = await startHardhatNode(opts.port === undefined ? {} : { port: opts.port });
+  const node = await startHardhatNode({ ...(opts.port === undefined ? {} : { port: opts.port }), ownProcessGroup: opts.ownProcessGroup });
   let publisher: ContentStore | undefined;
   try {
     const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
