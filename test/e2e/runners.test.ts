@@ -1,33 +1,13 @@
 import { expect } from "chai";
-import ort from "onnxruntime-node";
 import { parseEther, zeroAddress } from "viem";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { attestationFor, verifyAttestation } from "../../node/attest/attestation.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { fetchVerifiedOutputs, requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { sampleModel } from "../../node/models/samples.ts";
-import type { TensorMap } from "../../node/tensors/dtypes.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
+import { directRun } from "../helpers/direct-run.ts";
 import { startDevnet, spawnRunner, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
-
-/** The reference: the same model and input run directly with onnxruntime in this process. */
-async function directRun(name: string, inputs: TensorMap): Promise<TensorMap> {
-  const sample = sampleModel(name);
-  const session = await ort.InferenceSession.create(sample.onnx());
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(inputs)) {
-    const values = tensorValues(t);
-    feeds[k] = t.dtype === "I64" ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape) : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
-  }
-  const out = await session.run(feeds);
-  const result: TensorMap = {};
-  for (const [k, v] of Object.entries(out)) {
-    const data = v.data as Float32Array;
-    result[k] = { dtype: "F32", shape: [...v.dims], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
-  }
-  await session.release();
-  return result;
-}
 
 describe("node runners end to end (Hardhat JSON-RPC node, Helia, onnxruntime)", function () {
   this.timeout(300_000);

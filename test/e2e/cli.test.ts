@@ -1,0 +1,232 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { createPublicClient, http, type Address } from "viem";
+import { generatePrivateKey } from "viem/accounts";
+import { canonicalResultHash } from "../../node/attest/result-hash.ts";
+import { devAccount } from "../../node/cli/keys.ts";
+import { freePort } from "../../node/devnet/hardhat-node.ts";
+import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
+import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";
+import { directRun } from "../helpers/direct-run.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown>;
+}
+
+/**
+ * The network and the CLI as a user runs them: `npm start`'s script and `conclave` commands are
+ * separate processes; the tests read their --json output and exit codes only.
+ */
+describe("conclave CLI against `npm start`'s network, as separate processes", function () {
+  this.timeout(600_000);
+  const dir = mkdtempSync(path.join(tmpdir(), "conclave-cli-e2e-"));
+  const deployment = path.join(dir, "deployments", "31337.json");
+  let rpc = "";
+  let port = 0;
+  let network: ChildProcess;
+  let networkLog = "";
+  const exited: Promise<number | null>[] = [];
+
+  function conclave(args: string[], env: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args, "--rpc", rpc, "--deployment", deployment, "--json"], {
+        cwd: dir,
+        env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "", ...env },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => {
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(stdout) as Record<string, unknown>;
+        } catch {
+          // left empty: the assertion on it says what was printed
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+    });
+  }
+
+  /** A failed command: exit 1, one `conclave: ...` line for the person, {error} for scripts. */
+  function expectFailure(r: Run, pattern: RegExp): void {
+    expect(r.code, r.stderr).to.equal(1);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("conclave: "));
+    expect(lines, r.stderr).to.have.length(1);
+    expect(lines[0]).to.match(pattern);
+    expect(r.json.error).to.match(pattern);
+  }
+
+  /** Runs the `npm start` script and waits until it says the network is up. */
+  async function startNetwork(extra: string[]): Promise<void> {
+    networkLog = "";
+    network = spawn(process.execPath, [path.join(ROOT, "scripts", "start.ts"), "--port", String(port), "--dir", path.join(dir, "state"), "--deployments-dir", path.join(dir, "deployments"), ...extra], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_NO_WARNINGS: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exit = new Promise<number | null>((resolve) => network.once("exit", (code) => resolve(code)));
+    exited.unshift(exit);
+    network.stderr!.on("data", (d: Buffer) => (networkLog += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the network did not come up:\n${networkLog}`)), 300_000);
+      createInterface({ input: network.stdout! }).on("line", (line) => {
+        networkLog += `${line}\n`;
+        if (line.startsWith("Conclave local network is up.")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exit.then((code) => reject(new Error(`npm start exited with ${code}:\n${networkLog}`)));
+    });
+  }
+
+  before(async function () {
+    port = await freePort();
+    rpc = `http://127.0.0.1:${port}`;
+    await startNetwork([]);
+  });
+
+  after(async function () {
+    if (network.exitCode === null) {
+      network.kill("SIGINT");
+      await exited[0];
+    }
+  });
+
+  it("printed a first paid inference, verified, when it started", function () {
+    expect(networkLog).to.match(/first paid inference:/);
+    expect(networkLog).to.match(/job 1: settled \(3 seated, 3 revealed\)/);
+    expect(networkLog).to.match(/verified: outputs hash to the result; attestations .* ok, .* ok, .* ok/);
+  });
+
+  it("publishes a new model, votes it in, runs it with k = 3 and audits the job", async function () {
+    const published = await conclave(["model", "publish", sileroVadV5Path(), "--name", "vad-e2e", "--schema", path.join(ROOT, "models", "silero-vad-v5.schema.json"), "--dev-account", "1"]);
+    expect(published.code, published.stderr).to.equal(0);
+    expect(published.json).to.include({ name: "vad-e2e", version: 1 });
+    expect(published.json.weightsCid).to.match(/^bafy/);
+
+    const proposed = await conclave(["dao", "propose", "activate", "vad-e2e", "1", "--dev-account", "1"]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    expect(proposed.json.state).to.equal("Pending");
+    const id = proposed.json.id as string;
+
+    for (const member of ["1", "2", "3"]) {
+      const vote = await conclave(["dao", "vote", id, "for", "--dev-account", member]);
+      expect(vote.code, vote.stderr).to.equal(0);
+      expect(vote.json).to.include({ state: "Active", support: "for" });
+    }
+    const queued = await conclave(["dao", "queue", id, "--dev-account", "2"]);
+    expect(queued.code, queued.stderr).to.equal(0);
+    expect(queued.stderr).to.match(/local chain: fast-forwarding \d+ s to the end of voting/);
+    expect(queued.json.state).to.equal("Queued");
+    const executed = await conclave(["dao", "execute", id, "--dev-account", "3"]);
+    expect(executed.code, executed.stderr).to.equal(0);
+    expect(executed.json.state).to.equal("Executed");
+    expect((executed.json.actions as { call: string }[])[0]!.call).to.match(/^activateVersion\(/);
+
+    const inputs = sampleModel("silero-vad-v5").exampleInputs();
+    const inputFile = path.join(dir, "vad-input.json");
+    writeFileSync(inputFile, JSON.stringify(tensorsToJson(inputs)));
+    const outputFile = path.join(dir, "vad-output.safetensors");
+    const inferred = await conclave(["infer", "vad-e2e", "--input", inputFile, "--redundancy", "3", "--output", outputFile, "--dev-account", "8"]);
+    expect(inferred.code, inferred.stderr).to.equal(0);
+    expect(inferred.json).to.include({ status: "settled", redundancy: 3, outputFile });
+    expect(inferred.json.verified).to.deep.equal({ canonicalHash: true, attestations: 3 });
+    // The verified outputs are a direct onnxruntime run of the same input, to the output quantum.
+    const expected = await directRun("silero-vad-v5", inputs);
+    const got = parseJsonTensors(JSON.stringify(inferred.json.outputs));
+    expect(canonicalResultHash(got, 1e-4)).to.equal(canonicalResultHash(expected, 1e-4));
+    expect(inferred.json.resultHash).to.equal(canonicalResultHash(expected, 1e-4));
+
+    const audit = await conclave(["audit", "job", inferred.json.jobId as string]);
+    expect(audit.code, audit.stderr).to.equal(0);
+    const events = (audit.json.events as { event: string }[]).map((e) => e.event);
+    expect(audit.json.status).to.equal("settled");
+    expect(events[0]).to.equal("JobRequested");
+    expect(events.filter((e) => e === "SeatCommitted")).to.have.length(3);
+    expect(events.filter((e) => e === "ResultRevealed")).to.have.length(3);
+    expect(events.at(-1)).to.equal("JobSettled");
+
+    const status = await conclave(["job", "status", inferred.json.jobId as string]);
+    expect(status.json).to.include({ status: "settled", seated: 3, revealed: 3 });
+    const model = await conclave(["audit", "model", "vad-e2e"]);
+    expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members(["VersionPublished", "VersionActivated", "ProposalCreated"]);
+  });
+
+  it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
+    const client = createPublicClient({ transport: http(rpc) });
+    const nonceOf = (a: Address) => client.getTransactionCount({ address: a });
+    const dev8 = devAccount(8).address;
+    const before = await nonceOf(dev8);
+
+    expectFailure(await conclave(["infer", "no-such-model", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "8"]), /unknown model "no-such-model"/);
+    const wrongShape = path.join(dir, "wrong-shape.json");
+    writeFileSync(wrongShape, JSON.stringify({ x: { dtype: "F32", data: [[1, 2, 3]] } }));
+    expectFailure(await conclave(["infer", "tiny-mlp", "--input", wrongShape, "--dev-account", "8"]), /input x has shape \[1,3\], expected \[\*,4\]/);
+    const wrongDtype = path.join(dir, "wrong-dtype.json");
+    writeFileSync(wrongDtype, JSON.stringify({ x: { dtype: "I32", data: [[1, 2, 3, 4]] } }));
+    expectFailure(await conclave(["infer", "tiny-mlp", "--input", wrongDtype, "--dev-account", "8"]), /input x has dtype I32, expected F32/);
+    expect(await nonceOf(dev8)).to.equal(before);
+
+    const poor = generatePrivateKey();
+    expectFailure(await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--max-fee", "1"], { CONCLAVE_KEY: poor }), /not enough funds: the job escrows 1.01 ETH, 0x[0-9a-fA-F]{40} holds 0 ETH/);
+
+    const closedPort = await freePort();
+    const unreachable = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "status", "--rpc", `http://127.0.0.1:${closedPort}`, "--json"], { env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code, stdout, stderr, json: JSON.parse(stdout) as Record<string, unknown> }));
+    });
+    expectFailure(unreachable, /cannot reach RPC http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+
+    const keystore = path.join(dir, "key.json");
+    const created = await conclave(["key", "import", "--out", keystore], { CONCLAVE_KEY: poor, CONCLAVE_KEYSTORE_PASSWORD: "correct horse battery" });
+    expect(created.code, created.stderr).to.equal(0);
+    expect(created.stdout + created.stderr).to.not.include(poor.slice(2));
+    expectFailure(await conclave(["withdraw", "--keystore", keystore], { CONCLAVE_KEYSTORE_PASSWORD: "wrong password" }), /wrong password for keystore/);
+
+    const listed = await conclave(["dao", "list"]);
+    const executed = (listed.json.proposals as { id: string; state: string }[]).find((p) => p.state === "Executed")!;
+    expectFailure(await conclave(["dao", "vote", executed.id, "for", "--dev-account", "1"]), /is Executed: votes are taken only while it is Active/);
+    expectFailure(await conclave(["dao", "queue", executed.id, "--dev-account", "1"]), /is Executed, not Succeeded/);
+    expectFailure(await conclave(["dao", "propose", "activate", "tiny-mlp", "1", "--dev-account", "1"]), /tiny-mlp v1 is already active/);
+    expectFailure(await conclave(["infer"]), /takes 1 argument/);
+  });
+
+  it("stops cleanly on Ctrl-C and saves the chain", async function () {
+    network.kill("SIGINT");
+    expect(await exited[0]).to.equal(0);
+    expect(networkLog).to.match(/saved \d+ blocks to .*chain\.json/);
+  });
+
+  it("starting again brings the same network back: jobs, models and balances", async function () {
+    await startNetwork(["--no-demo"]);
+    expect(networkLog).to.match(/resuming the network saved in/);
+    const status = await conclave(["status"]);
+    expect(status.code, status.stderr).to.equal(0);
+    expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);
+    expect((status.json.market as { jobs: number }).jobs).to.equal(2);
+    const first = await conclave(["job", "status", "1"]);
+    expect(first.json).to.include({ status: "settled", revealed: 3 });
+    // The resumed runners serve new jobs.
+    const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
+    expect(inferred.code, inferred.stderr).to.equal(0);
+    expect(inferred.json).to.include({ status: "settled", jobId: "3" });
+    network.kill("SIGINT");
+    expect(await exited[0]).to.equal(0);
+  });
+});
