@@ -205,6 +205,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expectFailure(await conclave(["dao", "queue", executed.id, "--dev-account", "1"]), /is Executed, not Succeeded/);
     expectFailure(await conclave(["dao", "propose", "activate", "tiny-mlp", "1", "--dev-account", "1"]), /tiny-mlp v1 is already active/);
     expectFailure(await conclave(["infer"]), /takes 1 argument/);
+    expectFailure(await conclave(["job", "finalize", "1", "--dev-account", "8"]), /job 1 already ended \(settled\)/);
   });
 
   it("stops cleanly on Ctrl-C and saves the chain", async function () {

@@ -1,6 +1,6 @@
 import { getAddress, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { fetchVerifiedOutputs, jobRequestOf, requestedJob, waitForJob, type Delivery } from "../../client/jobs.ts";
+import { fetchVerifiedOutputs, JobTimeoutError, jobRequestOf, requestedJob, waitForJob, type Delivery } from "../../client/jobs.ts";
 import { checkAttestation } from "../../client/verify.ts";
 import { oneLine } from "../../errors.ts";
 import { parseSchema, validateTensors, type ModelSchema } from "../../inference/schema.ts";
@@ -110,7 +110,10 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       ctx.out.note(`job ${jobId} requested in block ${receipt.blockNumber}`);
 
       const timeoutS = str(ctx, "timeout") === undefined ? deadlineS + 120 : integer("--timeout", str(ctx, "timeout")!, 1);
-      const outcome = await waitForJob(s.publicClient, s.record, jobId, { timeoutMs: timeoutS * 1000, onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`) });
+      const outcome = await waitForJob(s.publicClient, s.record, jobId, { timeoutMs: timeoutS * 1000, onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`) }).catch((error: unknown) => {
+        if (!(error instanceof JobTimeoutError)) throw error;
+        throw new RequestError(`job ${jobId} has not ended after ${timeoutS} s; it ends by its deadline (${new Date(job.deadline * 1000).toISOString()}): follow it with conclave job status ${jobId}; if nobody serves it, conclave job finalize ${jobId} refunds the escrow to your market balance`);
+      });
       if (outcome.status === "refunded") {
         const reasons = await runnerReasons(s, jobId);
         throw new RequestError(`job ${jobId} ended without a result and was refunded to your market balance (conclave withdraw)${reasons.length ? `; runners said: ${reasons.join("; ")}` : ""}`);

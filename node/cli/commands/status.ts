@@ -3,6 +3,7 @@ import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
 import { integer, JOB_STATUS, PROVIDER_STATUS, RequestError, VERSION_STATUS, type Command } from "../command.ts";
 import { timelineText } from "../history.ts";
+import { sendTx } from "../tx.ts";
 import { jobTimeline } from "./audit.ts";
 
 export const statusCommands: Record<string, Command> = {
@@ -64,6 +65,28 @@ export const statusCommands: Record<string, Command> = {
           ...(status.runners.length ? ["runners:", ...status.runners.map((r) => `  ${r.address}  ${r.http}`)] : []),
         ].join("\n"),
       );
+    },
+  },
+  "job finalize": {
+    summary: "end a job past its deadline (or its reveal window): refund or settle it",
+    usage: `<jobId>
+
+Anyone may finalize a job that can no longer be served: the client's refund (or the settlement
+of the seats that revealed) is credited at once; runners do this as a service, this command
+does it by hand.`,
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
+      const { market } = conclaveContracts(s.record, s.publicClient);
+      const [status] = await market.read.jobState([jobId]);
+      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      if (status >= 3) throw new RequestError(`job ${jobId} already ended (${JOB_STATUS[status]})`);
+      const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
+      if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
+      await sendTx(s, `finalizing job ${jobId}`, { address: market.address, abi: market.abi, functionName: "finalize", args: [jobId, requested.args.job] });
+      const [after] = await market.read.jobState([jobId]);
+      ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after] }, () => `job ${jobId}: ${JOB_STATUS[after]}`);
     },
   },
   "job status": {
