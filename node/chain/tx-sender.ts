@@ -178,6 +178,9 @@ export class TxSender {
   }
 
   private async broadcast(tx: TxRecord): Promise<void> {
+    // Journal before broadcast: the record of this transaction is on disk (not only in the page
+    // cache) before it can reach the node, so not even a power cut makes us sign a second one.
+    await this.o.journal.sync();
     try {
       await this.o.publicClient.sendRawTransaction({ serializedTransaction: tx.raw });
       this.o.journal.setTxStatus(tx.hash, "sent");
