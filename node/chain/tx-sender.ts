@@ -64,14 +64,28 @@ export interface TxSenderOptions {
 }
 
 /**
- * Sends this runner's transactions with its own nonces. Each transaction is signed locally and
- * written to the journal before it is broadcast, so after a crash the very same transaction
- * (same nonce, same hash) is re-broadcast instead of a second one being made. A transaction that
- * is not mined in time is replaced with the same nonce and higher fees.
+ * Sends this runner's transactions with its own nonces, pipelined: many may be in flight at once.
+ *
+ * - Gas and fees are estimated concurrently, outside any lock (neither depends on the nonce).
+ * - Nonces are assigned, transactions signed and recorded in the journal strictly one at a time,
+ *   in nonce order (a short, synchronous-but-for-signing critical section).
+ * - Journal before broadcast: a transaction is broadcast only once its record is on disk
+ *   ({@link Journal.sync}, group-committed off the event loop). So after a crash the very same
+ *   transaction (same nonce, same hash) is re-broadcast instead of a second one being made.
+ * - First broadcasts go out in nonce order (each waits for the previous one's broadcast call), so
+ *   the node never sees a nonce gap that we made.
+ * - Each transaction is then confirmed on its own, concurrently with the others: one that is not
+ *   mined in time is replaced with the same nonce and higher fees (every later nonce does the same
+ *   when its own wait runs out, so a stuck queue is bumped as a whole).
+ * Calls that depend on an earlier one (a reveal on its commit) are made by the caller only after
+ * the earlier one's receipt, as before; independent calls (results of different jobs) overlap.
  */
 export class TxSender {
   private nextNonce = 0;
+  /** The critical section: nonce, sign, record. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The first broadcast of the newest signed transaction (the next one waits for it). */
+  private lastBroadcast: Promise<void> = Promise.resolve();
 
   private readonly o: TxSenderOptions;
 
@@ -96,11 +110,13 @@ export class TxSender {
     this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
   }
 
-  /** Sends one transaction and waits until it is mined; one at a time per sender. */
-  send(req: TxRequest): Promise<TransactionReceipt> {
-    const run = this.queue.then(() => this.sendNow(req));
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
+  async send(req: TxRequest): Promise<TransactionReceipt> {
+    const { gas, fees } = await this.estimate(req);
+    const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));
+    this.queue = signed.catch(() => undefined);
+    const { first, sign, sent } = await signed;
+    return this.confirm(first, [first], sign, sent);
   }
 
   /** Waits for a journaled transaction of an earlier run (re-broadcasting it if needed). */
@@ -109,19 +125,27 @@ export class TxSender {
     return this.confirm(tx, attempts.length > 0 ? attempts : [tx]);
   }
 
-  private async sendNow(req: TxRequest): Promise<TransactionReceipt> {
+  private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } }> {
     const { publicClient, account } = this.o;
-    let gas: bigint;
-    try {
-      gas = await publicClient.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n });
-    } catch (error) {
-      const name = revertName(error, this.o.errorAbi);
-      if (name !== undefined || isRevert(error)) {
-        throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
-      }
-      throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
-    }
-    const fees = await publicClient.estimateFeesPerGas();
+    const [gas, fees] = await Promise.all([
+      publicClient.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
+        const name = revertName(error, this.o.errorAbi);
+        if (name !== undefined || isRevert(error)) {
+          throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
+        }
+        throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+      }),
+      publicClient.estimateFeesPerGas(),
+    ]);
+    return { gas, fees };
+  }
+
+  /**
+   * The critical section: takes the next nonce, signs, records, and queues the first broadcast
+   * behind the journal sync and the previous nonce's first broadcast.
+   */
+  private async signAndRecord(req: TxRequest, gas: bigint, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }) {
+    const { account } = this.o;
     const nonce = this.nextNonce;
     const base = {
       chainId: this.o.chain.id,
@@ -143,15 +167,27 @@ export class TxSender {
     };
     const first = await sign(0);
     this.nextNonce = nonce + 1;
-    return this.confirm(first, [first], sign);
+    // Started here, synchronously after the record, so the order of first broadcasts is the
+    // order of nonces. The sync is requested now and runs (grouped) while earlier ones go out.
+    const durable = this.o.journal.sync();
+    const previous = this.lastBroadcast;
+    const sent = (async () => {
+      await durable;
+      await previous;
+      await this.broadcast(first, { synced: true });
+    })();
+    this.lastBroadcast = sent.catch(() => undefined);
+    return { first, sign, sent };
   }
 
   /** Broadcasts `tx` and waits; on timeout replaces it with a higher fee (same nonce). */
-  private async confirm(tx: TxRecord, attempts: TxRecord[], resign?: (bump: number) => Promise<TxRecord>): Promise<TransactionReceipt> {
+  private async confirm(tx: TxRecord, attempts: TxRecord[], resign?: (bump: number) => Promise<TxRecord>, firstBroadcast?: Promise<void>): Promise<TransactionReceipt> {
     const { publicClient, journal, log } = this.o;
     let current = tx;
     for (let attempt = attempts.length; ; attempt++) {
-      await this.broadcast(current);
+      if (firstBroadcast) await firstBroadcast;
+      else await this.broadcast(current);
+      firstBroadcast = undefined;
       const receipt = await this.waitAny(attempts);
       if (receipt) {
         for (const a of attempts) journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
@@ -177,7 +213,10 @@ export class TxSender {
     }
   }
 
-  private async broadcast(tx: TxRecord): Promise<void> {
+  private async broadcast(tx: TxRecord, opts: { synced?: boolean } = {}): Promise<void> {
+    // Journal before broadcast: the record of this transaction is on disk (not only in the page
+    // cache) before it can reach the node, so not even a power cut makes us sign a second one.
+    if (!opts.synced) await this.o.journal.sync();
     try {
       await this.o.publicClient.sendRawTransaction({ serializedTransaction: tx.raw });
       this.o.journal.setTxStatus(tx.hash, "sent");

@@ -1,4 +1,4 @@
-import { keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex, type Log, type PublicClient } from "viem";
+import { BaseError, HttpRequestError, keccak256, parseEventLogs, TimeoutError, WebSocketRequestError, toHex, zeroAddress, type Address, type Hex, type Log, type PublicClient } from "viem";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { chainNow } from "../chain/clock.ts";
 import type { Job } from "../attest/attestation.ts";
@@ -105,7 +105,17 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
   const fromBlock = BigInt(record.contracts.InferenceMarket!.block);
   let last = "";
   while (Date.now() < deadline) {
-    const [status, seated, revealed] = await market.read.jobState([jobId]);
+    let state: readonly [number, number, number, ...unknown[]];
+    try {
+      state = await market.read.jobState([jobId]);
+    } catch (error) {
+      // A connection reset (an idle keep-alive socket the node closed as it was reused) or a
+      // timed-out read is no answer: ask again until the deadline.
+      if (!isTransportError(error)) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    const [status, seated, revealed] = state;
     const label = ["none", "open", "revealing", "settled", "refunded"][Number(status)] ?? "unknown";
     const line = `${label} (${seated} seated, ${revealed} revealed)`;
     if (line !== last) opts.onProgress?.(line);
@@ -126,6 +136,10 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new JobTimeoutError(`job ${jobId} did not end within ${opts.timeoutMs ?? 120_000} ms`);
+}
+
+function isTransportError(error: unknown): boolean {
+  return error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError || e instanceof WebSocketRequestError || e instanceof TimeoutError) !== null;
 }
 
 /** Fetches a delivery's outputs and checks that they hash to the result hash on-chain. */

@@ -257,7 +257,8 @@ export class JobProcessor {
     if (state.status !== ChainStatus.Open && !this.hasTx(rec, "commit")) return this.end(rec, "lost", "all seats were taken");
     let salt = rec.salt;
     if (!salt) {
-      // The salt is durable before the commitment leaves this process: a crash cannot lose it.
+      // The salt is committed before the commit transaction is recorded, and that record is
+      // synced to disk before the broadcast (see Journal): a crash cannot lose the salt.
       salt = toHex(randomBytes(32));
       journal.updateJob(rec.jobId, { salt });
     }

@@ -58,4 +58,21 @@ describe("journal", function () {
     expect(j.getJob(1n)!.blockHash).to.equal(h(2));
     j.close();
   });
+  it("sync makes commits durable off the event loop, serving concurrent callers together", async function () {
+    const f = file();
+    const j = openJournal(f);
+    j.recordTx({ jobId: 1n, kind: "submit", nonce: 0, hash: h(1), raw: "0x01" });
+    await j.sync();
+    const calls = Array.from({ length: 20 }, (_, i) => {
+      j.recordTx({ jobId: BigInt(i + 2), kind: "submit", nonce: i + 1, hash: h(i + 2), raw: "0x01" });
+      return j.sync();
+    });
+    await Promise.all(calls);
+    await j.sync(); // nothing new: still resolves
+    expect(j.maxNonce()).to.equal(20);
+    j.close();
+    const again = openJournal(f);
+    expect(again.unsettledTxs()).to.have.length(21);
+    again.close();
+  });
 });
