@@ -206,6 +206,10 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expectFailure(await conclave(["dao", "propose", "activate", "tiny-mlp", "1", "--dev-account", "1"]), /tiny-mlp v1 is already active/);
     expectFailure(await conclave(["infer"]), /takes 1 argument/);
     expectFailure(await conclave(["job", "finalize", "1", "--dev-account", "8"]), /job 1 already ended \(settled\)/);
+    expectFailure(await conclave(["provider", "register", "--stake", "1000", "--dev-account", "10"]), /not enough funds: staking 1000 CLV, 0x[0-9a-fA-F]{40} holds 0 CLV/);
+    expectFailure(await conclave(["provider", "register", "--stake", "1", "--dev-account", "4"]), /below the minimum stake of 100 CLV/);
+    const provider = await conclave(["provider", "status", devAccount(4).address]);
+    expect(provider.json).to.include({ status: "Approved", eligible: true });
   });
 
   it("stops cleanly on Ctrl-C and saves the chain", async function () {
