@@ -142,7 +142,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       startBlock: config.startBlock ?? record.contracts.InferenceMarket!.block,
       log,
       onLogs: (logs) => processor.onLogs(logs),
-      onReorg: (_ancestor, jobIds) => jobIds.forEach((id) => processor.kick(id)),
+      onReorg: (_ancestor, jobIds) => {
+        void sender
+          .reconcile()
+          .catch((error: unknown) => log.warn("reconciling transactions after a reorg failed", { error }))
+          .finally(() => jobIds.forEach((id) => processor.kick(id)));
+      },
       onProgress: (head, processed) => metrics.blocksBehind.set(Math.max(0, head - processed)),
     });
     watcher.start();

@@ -110,6 +110,25 @@ export class TxSender {
     this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
   }
 
+  /**
+   * After a reorg: re-broadcasts, in nonce order, every transaction of ours that the new chain
+   * does not hold (its nonce is not used yet), so later nonces are not left behind a gap. Resolves
+   * once they are broadcast; their receipts are awaited in the background.
+   */
+  async reconcile(): Promise<void> {
+    const chainNonce = await this.o.publicClient.getTransactionCount({ address: this.address, blockTag: "latest" });
+    const reopened = this.o.journal.reopenTxsFrom(chainNonce);
+    if (reopened.length === 0) return;
+    this.o.log.warn("reorg dropped our transactions; broadcasting them again", { from: chainNonce, count: reopened.length });
+    const byNonce = new Map<number, TxRecord[]>();
+    for (const tx of reopened) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
+    for (const attempts of byNonce.values()) {
+      const newest = attempts.at(-1)!;
+      await this.broadcast(newest);
+      void this.confirm(newest, attempts, undefined, Promise.resolve()).catch((error: unknown) => this.o.log.warn("re-broadcast transaction did not settle", { hash: newest.hash, error }));
+    }
+  }
+
   /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
   async send(req: TxRequest): Promise<TransactionReceipt> {
     const { gas, fees } = await this.estimate(req);

@@ -257,6 +257,9 @@ class Journal {
            VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, ?)`,
         )
         .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, Date.now());
+      // The transactions made for the job this one replaces no longer speak for this id; they keep
+      // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
+      if (existing) this.db.prepare("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
       return existing ? "replaced" : "new";
     });
   }
@@ -322,6 +325,18 @@ class Journal {
   }
 
   /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
+  /**
+   * After a reorg: our transactions with a nonce the chain has not used yet are not on the chain
+   * any more, whatever their receipt said. They go back to "sent", to be broadcast again (the same
+   * signed bytes, as a node's mempool would re-inject them), and are returned by nonce.
+   */
+  reopenTxsFrom(nonce: number): TxRecord[] {
+    return this.atomically(() => {
+      this.db.prepare("UPDATE txs SET status = 'sent' WHERE nonce >= ? AND status IN ('mined', 'reverted')").run(nonce);
+      return (this.db.prepare("SELECT * FROM txs WHERE nonce >= ? AND status IN ('signed', 'sent') ORDER BY nonce, id").all(nonce) as Row[]).map(toTx);
+    });
+  }
+
   unsettledTxs(): TxRecord[] {
     return (this.db.prepare("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
   }

@@ -94,6 +94,31 @@ describe("node runner faults", function () {
     expect(b.address).to.not.equal(again.address);
   });
 
+  it("a job reorged out is re-evaluated: its replacement under the same id is served once, with the new input", async function () {
+    const a = await run(net, 4);
+    const market = conclaveContracts(net.record, net.publicClient).market;
+    const rpc = (method: string, params: unknown[] = []) => net.publicClient.request({ method: method as never, params: params as never });
+    const snapshot = (await rpc("evm_snapshot")) as Hex;
+    const x = (v: number) => ({ x: tensorFrom("F32", [1, 4], [v, v, v, v]) });
+    const first = await requestInference(net.publicClient, net.record, net.wallet(8), { model: "tiny-mlp", inputs: x(1), feePerProvider: parseEther("0.001") });
+    expect((await waitForJob(net.publicClient, net.record, first.jobId, { timeoutMs: 30_000 })).status).to.equal("settled");
+
+    // The chain drops the request and the result, and grows past the runner's cursor without them.
+    await rpc("evm_revert", [snapshot]);
+    for (let i = 0; i < 5; i++) await rpc("evm_mine");
+    const second = await requestInference(net.publicClient, net.record, net.wallet(9), { model: "tiny-mlp", inputs: x(2), feePerProvider: parseEther("0.002") });
+    expect(second.jobId).to.equal(first.jobId);
+    const outcome = await waitForJob(net.publicClient, net.record, second.jobId, { timeoutMs: 60_000 }).catch((e: unknown) => {
+      console.log(a.logs.slice(-30).join("\n"));
+      throw e;
+    });
+    expect(outcome.status).to.equal("settled");
+    const expected = canonicalResultHash(await honestOutputs(x(2)), quantumFromChain(sampleModel("tiny-mlp").outputQuantum));
+    expect(outcome.resultHash).to.equal(expected);
+    const delivered = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "ResultSubmitted", args: { jobId: second.jobId }, fromBlock: 0n });
+    expect(delivered).to.have.length(1);
+  });
+
   it("processes the backlog after its RPC connection is cut and restored", async function () {
     const proxy = await startProxy(net.node.port);
     const config = runnerConfig(net, 4, { rpcUrl: proxy.url });
