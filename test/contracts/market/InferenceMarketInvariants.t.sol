@@ -200,8 +200,10 @@ library MarketStack {
 /// random fee, ETH / token A / token B, random deadline), five providers with private keys
 /// submit k = 1 results, sign batches (some items deliberately bad), commit to k > 1 jobs with
 /// recorded hashes and salts (mostly the true result, sometimes one of two wrong ones), reveal
-/// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit; the DAO
-/// (this contract) slashes through the registry; time passes.
+/// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit (a suspended
+/// provider's exit keeps it suspended, and it may not register afresh); the DAO (this contract)
+/// slashes through the registry (possibly below the minimum stake, which ends eligibility until
+/// stake is added), suspends and re-approves providers; time passes.
 /// @dev Every call's outcome is predicted from a ghost model written from the specification;
 /// a disagreement (valid call reverted, invalid call accepted, wrong error, wrong event) is
 /// recorded in `surprises` instead of reverting, since a reverting handler call would just be
@@ -289,6 +291,9 @@ contract InferenceMarketHandler {
     uint256 public ghostStakeIn;
     uint256 public ghostStakeOut;
     mapping(address provider => bool) public daoSlashed;
+    // Whether the DAO suspended the provider (and has not approved it again); a suspension
+    // survives exit and stake withdrawal.
+    mapping(address provider => bool) public ghostSuspended;
 
     // The registry as {IProviderRegistry} specifies it: stake, locked collateral (capped at the
     // stake after any slash; releases capped at what is locked), slashed funds, counters.
@@ -620,15 +625,52 @@ contract InferenceMarketHandler {
 
     // ================================================================== actions: DAO and stake
 
-    /// @notice Stake movements: the DAO slashes a provider directly through the registry, the
-    /// DAO withdraws slashed funds, or a provider adds stake.
+    /// @notice Stake movements: the DAO slashes a provider directly through the registry (which
+    /// can take it below the minimum stake), the DAO withdraws slashed funds, the DAO suspends a
+    /// provider or approves a suspended one again, or a provider adds stake.
     function stake(uint256 op, uint256 providerSeed, uint256 amountSeed) external counted {
         op = _h(op, 0);
         providerSeed = _h(providerSeed, 1);
         amountSeed = _h(amountSeed, 2);
-        if (op % 4 == 0) _daoSlash(providerSeed, amountSeed);
-        else if (op % 4 == 1) _daoWithdrawSlashed(amountSeed);
+        uint256 mode = op % 8; // 0-1 slash, 2 withdraw slashed funds, 3 suspension, 4-7 add stake
+        if (mode < 2) _daoSlash(providerSeed, amountSeed);
+        else if (mode == 2) _daoWithdrawSlashed(amountSeed);
+        else if (mode == 3) _daoSuspension(providerSeed);
         else _addStake(providerSeed, amountSeed);
+    }
+
+    /// @dev The DAO suspends a Pending or Approved provider, or approves a Suspended one again
+    /// (with whatever stake it has left: possibly below the minimum, or none after an exit).
+    function _daoSuspension(uint256 providerSeed) private {
+        // Three times in four the DAO lifts a suspension if there is one (suspensions stay short,
+        // so that most providers keep serving), else it acts on a seed-chosen provider.
+        uint256 index = providerSeed % PROVIDER_COUNT;
+        if ((providerSeed >> 128) % 4 != 0) {
+            (bool found, uint256 suspendedIndex) = _suspendedProvider(providerSeed);
+            if (found) index = suspendedIndex;
+        }
+        address provider = providerAt[index];
+        IProviderRegistry.ProviderStatus status = registry.getProvider(provider).status;
+        bool suspend;
+        if (status == IProviderRegistry.ProviderStatus.Approved || status == IProviderRegistry.ProviderStatus.Pending) {
+            suspend = true;
+        } else if (status != IProviderRegistry.ProviderStatus.Suspended) {
+            return; // None or Exited: nothing to suspend or approve
+        }
+        if (suspend == ghostSuspended[provider]) _surprise("suspension: registry status differs from model", "");
+        bytes memory data = suspend
+            ? abi.encodeCall(registry.suspendProvider, (provider))
+            : abi.encodeCall(registry.approveProvider, (provider));
+        (bool ok, bytes memory ret) = address(registry).call(data);
+        if (!ok) {
+            _surprise("suspension reverted", ret);
+            return;
+        }
+        ghostSuspended[provider] = suspend;
+        IProviderRegistry.ProviderStatus expected =
+            suspend ? IProviderRegistry.ProviderStatus.Suspended : IProviderRegistry.ProviderStatus.Approved;
+        if (registry.getProvider(provider).status != expected) _surprise("suspension: wrong status", "");
+        ++hits[suspend ? bytes32("suspend") : bytes32("reapprove")];
     }
 
     function _daoSlash(uint256 providerSeed, uint256 amountSeed) private {
@@ -689,13 +731,30 @@ contract InferenceMarketHandler {
     function exitStep(uint256 providerSeed, uint256 opSeed) external counted {
         providerSeed = _h(providerSeed, 0);
         opSeed = _h(opSeed, 1);
-        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        uint256 index = providerSeed % PROVIDER_COUNT;
+        // Half the time a suspended provider, if there is one: suspended providers head for the
+        // door (see below), so that runs reach an exit that keeps the suspension.
+        if ((opSeed >> 16) % 2 == 0) {
+            (bool found, uint256 suspendedIndex) = _suspendedProvider(providerSeed);
+            if (found) index = suspendedIndex;
+        }
+        address provider = providerAt[index];
         IProviderRegistry.Provider memory pv = registry.getProvider(provider);
         if (!_registered(pv.status)) {
-            if (opSeed % 2 == 0) _reRegister(provider, providerSeed % PROVIDER_COUNT);
+            if (opSeed % 2 == 0) _reRegister(provider, index);
             return;
         }
         uint256 op = opSeed % 4; // 0 request exit, 1 and 2 cancel it, 3 withdraw the stake
+        if (pv.status == IProviderRegistry.ProviderStatus.Suspended) {
+            uint256 mode = (opSeed >> 8) % 4;
+            if (mode == 0) {
+                // It tries to register afresh to launder its suspension (exited or not): the
+                // registry must refuse, even with auto-admission on.
+                _registerWhileSuspended(provider, index);
+                return;
+            }
+            if (mode != 1) op = pv.unbondingEndsAt == 0 ? 0 : 3; // request exit, or withdraw
+        }
         bytes memory expected;
         bytes memory data;
         if (op == 0) {
@@ -731,7 +790,15 @@ contract InferenceMarketHandler {
                 _surprise("withdrawStake: not the whole stake received", "");
             }
             ghostStake[provider] = 0;
-            ++hits["withdrawStake"];
+            // Exited, unless suspended: a suspension outlives the exit (with no stake left).
+            IProviderRegistry.ProviderStatus expectedStatus = ghostSuspended[provider]
+                ? IProviderRegistry.ProviderStatus.Suspended
+                : IProviderRegistry.ProviderStatus.Exited;
+            IProviderRegistry.Provider memory afterExit = registry.getProvider(provider);
+            if (afterExit.status != expectedStatus || afterExit.unbondingEndsAt != 0) {
+                _surprise("withdrawStake: status after exit", abi.encode(afterExit.status, expectedStatus));
+            }
+            ++hits[ghostSuspended[provider] ? bytes32("withdrawStake.suspended") : bytes32("withdrawStake")];
         } else {
             ++hits[op == 0 ? bytes32("requestExit") : bytes32("cancelExit")];
         }
@@ -1013,6 +1080,14 @@ contract InferenceMarketHandler {
         if (pv.unbondingEndsAt != 0) {
             return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt);
         }
+        // Slashes (the market's and the DAO's) can take a provider below the minimum stake: it
+        // then takes no job, k = 1 included, until it adds stake.
+        uint256 minStake = registry.minStake();
+        if (pv.stake < minStake) {
+            return abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, pv.stake, minStake
+            );
+        }
         uint256 free = pv.stake >= pv.locked ? pv.stake - pv.locked : 0;
         if (free < collateral) {
             return abi.encodeWithSelector(
@@ -1080,7 +1155,12 @@ contract InferenceMarketHandler {
         if (info.job.redundancy != 1) return IInferenceMarket.InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > info.job.deadline) return IInferenceMarket.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
-        if (pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0) {
+        // The market reads {IProviderRegistry.providerTerms}: not `active` (not Approved, exiting,
+        // or staking less than the minimum) is reported as InvalidStatus.
+        if (
+            pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0
+                || pv.stake < registry.minStake()
+        ) {
             return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
         }
         if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
@@ -1343,6 +1423,33 @@ contract InferenceMarketHandler {
             ++hits["reRegister"];
         } catch (bytes memory err) {
             _surprise("register reverted", err);
+        }
+    }
+
+    /// @dev A provider that the DAO suspended, from a seed-chosen index.
+    function _suspendedProvider(uint256 seed) private view returns (bool, uint256) {
+        for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+            uint256 index = (seed + i) % PROVIDER_COUNT;
+            if (ghostSuspended[providerAt[index]]) return (true, index);
+        }
+        return (false, 0);
+    }
+
+    function _registerWhileSuspended(address provider, uint256 index) private {
+        stakeToken.mint(provider, STAKE);
+        vm.prank(provider);
+        stakeToken.approve(address(registry), STAKE);
+        bytes memory expected = abi.encodeWithSelector(
+            IProviderRegistry.ProviderRegistryAlreadyRegistered.selector,
+            provider,
+            IProviderRegistry.ProviderStatus.Suspended
+        );
+        vm.prank(provider);
+        try registry.register(STAKE, MarketStack.caps(index == PROVIDER_COUNT - 1 ? 1 : 3), "ipfs://provider") {
+            ghostStakeIn += STAKE; // keeps the stake invariants meaningful if this ever happens
+            _surprise("register: a suspended provider registered again", "");
+        } catch (bytes memory err) {
+            if (_checkRevert("registerWhileSuspended", err, expected)) ++hits["registerWhileSuspended.refused"];
         }
     }
 
@@ -2030,6 +2137,67 @@ contract InferenceMarketFuzzTest is Test {
         }
     }
 
+    /// @notice A provider that a slash took below the minimum stake takes no job — k = 1 directly
+    /// (StakeBelowMinimum) or in a batch (rejected as InvalidStatus), k > 1 (StakeBelowMinimum on
+    /// commit) — and adding stake makes it eligible again exactly when it reaches the minimum.
+    function testFuzz_minStake_gatesEveryKindOfJob(uint256 remainingSeed, uint256 targetSeed, bool viaBatch) public {
+        address provider = provs[0];
+        uint256 remaining = bound(remainingSeed, 0, MIN_STAKE - 1);
+        s.registry.slash(provider, 1_000e18 - remaining, bytes32("dao"));
+        _expectNoJobs(provider, remaining, viaBatch);
+
+        // Top up to a target around the minimum (its edges one time in two).
+        uint256 target = bound(targetSeed >> 2, remaining + 1, 2 * MIN_STAKE);
+        if (targetSeed % 4 == 0) target = MIN_STAKE;
+        else if (targetSeed % 4 == 1 && remaining + 1 < MIN_STAKE) target = MIN_STAKE - 1;
+        s.stakeToken.mint(provider, target - remaining);
+        vm.prank(provider);
+        s.stakeToken.approve(address(s.registry), target - remaining);
+        vm.prank(provider);
+        s.registry.addStake(target - remaining);
+        if (target < MIN_STAKE) {
+            _expectNoJobs(provider, target, viaBatch);
+            return;
+        }
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
+        _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
+        (uint256 multiId, IInferenceMarket.Job memory multi) =
+            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
+        assertEq(s.registry.getProvider(provider).locked, multi.collateral, "collateral locked");
+    }
+
+    /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
+    function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
+        bytes memory belowMinimum =
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, stake, MIN_STAKE);
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        if (viaBatch) {
+            IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](1);
+            items[0] = _signed(jobId, job, provider, keccak256(abi.encode("result", jobId)));
+            vm.expectEmit(true, true, false, true, address(market));
+            emit IInferenceMarket.AttestationRejected(
+                jobId, provider, IProviderRegistry.ProviderRegistryInvalidStatus.selector
+            );
+            assertEq(market.submitAttestations(items), 0, "nothing delivered");
+        } else {
+            vm.expectRevert(belowMinimum);
+            vm.prank(provider);
+            market.submitResult(jobId, job, keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
+        }
+        _assertStatus(jobId, IInferenceMarket.JobStatus.Open);
+        (uint256 multiId, IInferenceMarket.Job memory multi) =
+            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        bytes32 commitment = MarketSpec.commitment(multiId, provider, bytes32("r"), bytes32("s"));
+        vm.expectRevert(belowMinimum);
+        vm.prank(provider);
+        market.commit(multiId, multi, commitment);
+        assertFalse(s.registry.isEligible(provider, 0, 0, 0), "not eligible below the minimum");
+    }
+
     /// @notice The attestation digest is the EIP-712 hash of the documented type, domain
     /// ("ConclaveInferenceMarket", "1", chain id, market).
     function testFuzz_attestationDigest_isEIP712(bytes32 resultHash, bytes memory outputRef, uint8 k) public {
@@ -2045,7 +2213,8 @@ contract InferenceMarketFuzzTest is Test {
     // ------------------------------------------------------------------ handler smoke test
 
     /// @notice The invariant handler reaches deep states (deliveries, batches, settled and
-    /// refunded rounds, slashes, withdrawals) and its model agrees with the market throughout.
+    /// refunded rounds, slashes, withdrawals, suspensions that survive an exit) and its model
+    /// agrees with the market throughout.
     function test_handler_reachesDeepStatesWithoutSurprises() public {
         InferenceMarketHandler h = new InferenceMarketHandler();
         for (uint256 step = 0; step < 400; ++step) {
@@ -2067,10 +2236,11 @@ contract InferenceMarketFuzzTest is Test {
             else h.poke(a, b);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[16] memory reached = [
+        string[20] memory reached = [
             "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
             "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
-            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke"
+            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke", "suspend", "reapprove",
+            "withdrawStake.suspended", "registerWhileSuspended.refused"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
