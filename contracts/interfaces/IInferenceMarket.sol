@@ -92,7 +92,8 @@ interface IInferenceMarket {
     event JobRequested(
         uint256 indexed jobId, address indexed client, bytes32 indexed modelId, Job job, bytes input, string inputCid
     );
-    /// @notice A k = 1 result was delivered and paid.
+    /// @notice A k = 1 result was delivered and paid: `provider` was credited the job's
+    /// `feePerProvider` and the rest of its escrow accrued to {protocolFees}.
     event ResultSubmitted(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
     /// @notice An item of a signed batch was skipped; `reason` is the selector of the error it
     /// would have raised on its own. Nothing changed for that job.
@@ -103,7 +104,9 @@ interface IInferenceMarket {
     event RevealStarted(uint256 indexed jobId, uint40 revealDeadline);
     /// @notice A seated provider revealed its result.
     event ResultRevealed(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
-    /// @notice A k > 1 job reached its quorum: `agreeing` providers were paid for `resultHash`.
+    /// @notice A k > 1 job reached its quorum: the `agreeing` providers that revealed `resultHash`
+    /// were credited the fee each, the protocol fee on their fees accrued to {protocolFees}, and
+    /// `clientRefund` was credited to the client.
     event JobSettled(uint256 indexed jobId, bytes32 resultHash, uint8 agreeing, uint256 clientRefund);
     /// @notice The client's escrow was credited back: expired (k = 1 or too few seats) or no quorum.
     event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
@@ -117,8 +120,10 @@ interface IInferenceMarket {
     event PolicySet(Policy policy);
     /// @notice The DAO allowed or disallowed a payment token.
     event TokenAllowed(address indexed token, bool allowed);
-    /// @notice The DAO changed where protocol fees are credited.
+    /// @notice The DAO changed where protocol fees are sent.
     event TreasurySet(address indexed treasury);
+    /// @notice The protocol fees accrued in `token` were sent to the treasury.
+    event ProtocolFeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
 
     error InferenceMarketTokenNotAllowed(address token);
     error InferenceMarketInvalidRedundancy(uint8 redundancy, uint8 maximum);
@@ -203,6 +208,12 @@ interface IInferenceMarket {
     /// @return amount What was sent.
     function withdraw(address token) external returns (uint256 amount);
 
+    /// @notice Sends the protocol fees accrued in `token` (address(0) = ETH) to the treasury
+    /// (the treasury or the DAO only).
+    /// @param token The token.
+    /// @return amount What was sent.
+    function withdrawProtocolFees(address token) external returns (uint256 amount);
+
     /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
     /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, inline input
     /// ≤ 64 KiB, job duration 1 min–365 days.
@@ -214,7 +225,7 @@ interface IInferenceMarket {
     /// @param allowed Whether jobs may be paid in it.
     function setTokenAllowed(address token, bool allowed) external;
 
-    /// @notice Sets where protocol fees are credited (DAO only).
+    /// @notice Sets where protocol fees are sent (DAO only).
     /// @param treasury The treasury.
     function setTreasury(address treasury) external;
 
@@ -245,4 +256,7 @@ interface IInferenceMarket {
 
     /// @notice An account's withdrawable balance of a token.
     function balanceOf(address account, address token) external view returns (uint256);
+
+    /// @notice Protocol fees accrued in a token and not yet sent to the treasury.
+    function protocolFees(address token) external view returns (uint256);
 }

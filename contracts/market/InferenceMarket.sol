@@ -18,7 +18,7 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// No function loops over providers or jobs; {finalize} and the last {reveal} loop over the k
 /// seats of their own job (k ≤ 32).
 /// Invariant: for each token, the contract's balance equals the escrow of unfinished jobs plus
-/// the sum of credited, unwithdrawn balances.
+/// the sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
 contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -48,7 +48,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     IModelRegistry public immutable models;
     /// @notice Where providers' admission, stake and counters live.
     IProviderRegistry public immutable providers;
-    /// @notice Where protocol fees are credited (the DAO's timelock).
+    /// @notice Where protocol fees are sent (the DAO's timelock).
     address public treasury;
 
     uint64 private _nextJobId = 1;
@@ -59,12 +59,14 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     mapping(uint256 jobId => mapping(uint256 seat => bytes32 value)) private _seatValues;
     mapping(address token => bool) private _allowedTokens;
     mapping(address account => mapping(address token => uint256)) private _balances;
+    /// @inheritdoc IInferenceMarket
+    mapping(address token => uint256) public protocolFees;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
     /// @param models_ The model registry.
     /// @param providers_ The provider registry (this market needs its MARKET_ROLE).
-    /// @param treasury_ Where protocol fees are credited.
+    /// @param treasury_ Where protocol fees are sent.
     /// @param policy_ Initial policy.
     constructor(
         address admin,
@@ -255,6 +257,19 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     // ------------------------------------------------------------------ DAO
 
     /// @inheritdoc IInferenceMarket
+    function withdrawProtocolFees(address token) external nonReentrant returns (uint256 amount) {
+        address to = treasury;
+        if (msg.sender != to && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, DEFAULT_ADMIN_ROLE);
+        }
+        amount = protocolFees[token];
+        if (amount == 0) revert InferenceMarketNothingToWithdraw(to, token);
+        protocolFees[token] = 0;
+        emit ProtocolFeesWithdrawn(token, to, amount);
+        _send(token, to, amount);
+    }
+
+    /// @inheritdoc IInferenceMarket
     function setPolicy(Policy calldata policy_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setPolicy(policy_);
     }
@@ -399,7 +414,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     }
 
     /// @dev Marks a k = 1 job delivered; the caller credits the provider. The protocol fee is the
-    /// escrow's remainder, so nothing is lost to rounding.
+    /// escrow's remainder, so nothing is lost to rounding; it accrues to {protocolFees}.
     function _deliver(
         uint256 jobId,
         Job calldata job,
@@ -411,7 +426,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         _jobs[jobId] = _withStatus(word, JobStatus.Settled);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
         uint256 protocolFee = escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
-        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
+        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
     }
 
     /// @dev The reason a batch item cannot be delivered, as an error selector; zero if it can.
@@ -471,7 +486,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 paid = agreeing * job.feePerProvider;
         uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
         uint256 refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
-        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
+        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
         if (refund != 0) _credit(job.client, job.token, refund, jobId);
         emit JobSettled(jobId, winner, uint8(agreeing), refund);
     }

@@ -286,6 +286,7 @@ contract InferenceMarketHandler {
     mapping(address token => uint256) public ghostCredits; // credited, not withdrawn (spec)
     mapping(address account => mapping(address token => uint256)) public ghostBalance; // spec
     mapping(address token => uint256) public observedCredits; // Credited events − withdrawals
+    mapping(address token => uint256) public ghostProtocolFees; // accrued, not sent to the treasury
 
     // Stake token flows into and out of the registry.
     uint256 public ghostStakeIn;
@@ -396,9 +397,15 @@ contract InferenceMarketHandler {
         }
     }
 
+    /// @notice An account withdraws its balance; one time in eight the treasury withdraws the
+    /// protocol fees instead.
     function withdraw(uint256 accountSeed, uint256 tokenSeed) external counted {
         accountSeed = _h(accountSeed, 0);
         tokenSeed = _h(tokenSeed, 1);
+        if (accountSeed % 8 == 0) {
+            _withdrawProtocolFees(tokenAt((accountSeed >> 8) % TOKEN_COUNT));
+            return;
+        }
         (address account, address token) = _pickBalance(accountSeed, tokenSeed);
         uint256 expectedAmount = ghostBalance[account][token];
         bytes memory expected = expectedAmount == 0
@@ -417,6 +424,25 @@ contract InferenceMarketHandler {
             ++hits["withdraw"];
         } catch (bytes memory err) {
             if (_checkRevert("withdraw", err, expected)) ++hits["withdraw.refused"];
+        }
+    }
+
+    function _withdrawProtocolFees(address token) private {
+        uint256 expectedAmount = ghostProtocolFees[token];
+        bytes memory expected = expectedAmount == 0
+            ? abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, treasury, token)
+            : bytes("");
+        uint256 before = _balanceOf(token, treasury);
+        vm.prank(treasury);
+        try market.withdrawProtocolFees(token) returns (uint256 amount) {
+            if (expected.length != 0 || amount != expectedAmount) {
+                _surprise("withdrawProtocolFees: amount differs from the accrued fees", abi.encode(amount, expectedAmount));
+            }
+            if (_balanceOf(token, treasury) != before + amount) _surprise("withdrawProtocolFees: not received", "");
+            ghostProtocolFees[token] = 0;
+            ++hits["withdrawProtocolFees"];
+        } catch (bytes memory err) {
+            if (_checkRevert("withdrawProtocolFees", err, expected)) ++hits["withdrawProtocolFees.refused"];
         }
     }
 
@@ -947,14 +973,15 @@ contract InferenceMarketHandler {
         if (r.redundancy > 1) ++hits["requestJob.k>1"];
     }
 
-    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the treasury the rest.
+    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the rest of the escrow is
+    /// the protocol fee.
     function _deliverModel(uint256 jobId, address provider) private {
         JobInfo storage info = _info[jobId];
         _finish(jobId, IInferenceMarket.JobStatus.Settled);
         served[provider][jobId] = true;
         ++ghostServed[provider];
         _creditModel(provider, info.job.token, info.job.feePerProvider);
-        _creditModel(treasury, info.job.token, info.escrow - info.job.feePerProvider);
+        ghostProtocolFees[info.job.token] += info.escrow - info.job.feePerProvider;
     }
 
     function _refundModel(uint256 jobId) private {
@@ -1003,7 +1030,7 @@ contract InferenceMarketHandler {
         }
         uint256 paid = agreeing * info.job.feePerProvider;
         uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
-        _creditModel(treasury, token, fee);
+        ghostProtocolFees[token] += fee;
         _creditModel(info.job.client, token, info.escrow - paid - fee);
         ++hits["settle.quorum"];
         if (agreeing < seats.length) ++hits["settle.withSlash"];
@@ -1659,9 +1686,10 @@ contract InferenceMarketInvariantTest is Test {
     }
 
     /// @notice For ETH and each ERC-20: the market holds exactly the escrow of unfinished jobs
-    /// plus the credited, unwithdrawn balances; those balances (read with balanceOf over every
-    /// account) equal the ghost model's, account by account, and the Credited events net of
-    /// withdrawals.
+    /// plus the credited, unwithdrawn balances plus the protocol fees not yet sent to the
+    /// treasury; those balances (read with balanceOf over every account, the treasury included,
+    /// which is never credited) equal the ghost model's, account by account, and the Credited
+    /// events net of withdrawals; the accrued protocol fees equal the model's.
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_balanceEqualsEscrowPlusCredits() public view {
@@ -1670,7 +1698,9 @@ contract InferenceMarketInvariantTest is Test {
             uint256 held = token == address(0) ? address(market).balance : IERC20(token).balanceOf(address(market));
             uint256 escrow = handler.ghostEscrow(token);
             uint256 credits = handler.ghostCredits(token);
-            assertEq(held, escrow + credits, "market balance = escrow of unfinished jobs + credits");
+            uint256 fees = handler.ghostProtocolFees(token);
+            assertEq(held, escrow + credits + fees, "market balance = escrow of unfinished jobs + credits + fees");
+            assertEq(market.protocolFees(token), fees, "protocolFees = model");
 
             uint256 sum;
             for (uint256 a = 0; a < handler.ACCOUNT_COUNT(); ++a) {
@@ -1899,7 +1929,7 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(s.registry.getProvider(provs[i]).locked, 0, "all collateral released");
         }
         // No job left open: the market holds exactly what it credited.
-        uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.balanceOf(TREASURY, address(s.tokenA));
+        uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.protocolFees(address(s.tokenA));
         for (uint256 i = 0; i < PROVIDERS; ++i) credited += market.balanceOf(provs[i], address(s.tokenA));
         assertEq(s.tokenA.balanceOf(address(market)), credited, "market balance = credits");
     }
@@ -2030,7 +2060,7 @@ contract InferenceMarketFuzzTest is Test {
         if (block.timestamp <= job.deadline) {
             _deliver(jobId, job, provider, resultHash, viaBatch, bytes4(0));
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
-            assertEq(market.balanceOf(TREASURY, token), escrow - fee, "the treasury the rest");
+            assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
             assertEq(s.registry.getProvider(provider).served, 1, "served counted");
             _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
             vm.expectRevert(
@@ -2045,7 +2075,7 @@ contract InferenceMarketFuzzTest is Test {
             market.finalize(jobId, job);
             assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
             assertEq(market.balanceOf(provider, token), 0, "the provider earns nothing");
-            assertEq(market.balanceOf(TREASURY, token), 0, "the treasury earns nothing");
+            assertEq(market.protocolFees(token), 0, "the protocol earns nothing");
             _assertStatus(jobId, IInferenceMarket.JobStatus.Refunded);
         }
         assertEq(_held(token), escrow, "the market holds the escrow as credits");
@@ -2068,7 +2098,7 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(s.registry.getProvider(who[p]).served, e.served[p], "served counter");
         }
         for (uint256 t = 0; t < 3; ++t) {
-            assertEq(market.balanceOf(TREASURY, _tokenAt(t)), e.treasury[t], "treasury per token");
+            assertEq(market.protocolFees(_tokenAt(t)), e.treasury[t], "protocol fees per token");
         }
         for (uint256 j = 0; j < c.ids.length; ++j) {
             _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Open);
@@ -2265,7 +2295,7 @@ contract InferenceMarketFuzzTest is Test {
             _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
         Before memory b;
         b.client = market.balanceOf(CLIENT, address(s.tokenA));
-        b.treasury = market.balanceOf(TREASURY, address(s.tokenA));
+        b.treasury = market.protocolFees(address(s.tokenA));
         for (uint256 i = 0; i < k; ++i) {
             b.provider[i] = market.balanceOf(provs[i], address(s.tokenA));
             b.stake[i] = s.registry.getProvider(provs[i]).stake;
@@ -2294,7 +2324,7 @@ contract InferenceMarketFuzzTest is Test {
     function _checkRound(uint256 jobId, IInferenceMarket.Job memory job, uint256 a, Before memory b) internal view {
         address token = address(s.tokenA);
         bool quorate = a >= job.quorum;
-        uint256 treasuryEarned = market.balanceOf(TREASURY, token) - b.treasury;
+        uint256 treasuryEarned = market.protocolFees(token) - b.treasury;
         uint256 total = market.balanceOf(CLIENT, token) - b.client + treasuryEarned;
         for (uint256 i = 0; i < job.redundancy; ++i) {
             uint256 earned = market.balanceOf(provs[i], token) - b.provider[i];
