@@ -7,7 +7,11 @@ pragma solidity ^0.8.24;
 /// credited to internal balances and withdrawn by their owners.
 /// @dev Only a hash of a job's immutable parameters (the {Job} struct) is stored, packed with its
 /// status in one slot; every later call passes the parameters back as they were emitted in
-/// {JobRequested} and the market checks them against the hash.
+/// {JobRequested} and the market checks them against the hash. Credits to internal balances
+/// have no event of their own; the events of the changes that cause them say who gets what:
+/// {ResultSubmitted} (the provider, the job's fee), {JobSettled} (the providers whose
+/// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
+/// client, `amount`).
 interface IInferenceMarket {
     /// @notice A job's lifecycle.
     /// Open: takes a result (k = 1) or commits (k > 1). Revealing: every seat is taken (or the
@@ -108,12 +112,11 @@ interface IInferenceMarket {
     /// were credited the fee each, the protocol fee on their fees accrued to {protocolFees}, and
     /// `clientRefund` was credited to the client.
     event JobSettled(uint256 indexed jobId, bytes32 resultHash, uint8 agreeing, uint256 clientRefund);
-    /// @notice The client's escrow was credited back: expired (k = 1 or too few seats) or no quorum.
+    /// @notice The client's escrow, `amount`, was credited back: expired (k = 1 or too few seats)
+    /// or no quorum.
     event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
     /// @notice A seated provider's collateral was slashed (disagreed with the majority or did not reveal).
     event SeatSlashed(uint256 indexed jobId, address indexed provider, uint256 amount, bool revealed);
-    /// @notice An internal balance grew.
-    event Credited(address indexed account, address indexed token, uint256 amount, uint256 indexed jobId);
     /// @notice An account withdrew its balance.
     event Withdrawn(address indexed account, address indexed token, uint256 amount);
     /// @notice The DAO changed the policy.

@@ -125,7 +125,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
         _deliver(jobId, job, word, msg.sender, resultHash, outputRef);
         providers.recordServed(msg.sender, 1);
-        _credit(msg.sender, job.token, job.feePerProvider, jobId);
+        _credit(msg.sender, job.token, job.feePerProvider);
     }
 
     /// @inheritdoc IInferenceMarket
@@ -452,7 +452,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     function _flushRun(address provider, address token, uint256 amount, uint256 count) private {
         if (count == 0) return;
         providers.recordServed(provider, count);
-        _credit(provider, token, amount, 0);
+        _credit(provider, token, amount);
     }
 
     /// @dev A seat as read at settlement.
@@ -477,7 +477,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             SeatView memory seat = seats[i];
             if (seat.revealed && seat.resultHash == winner) {
                 providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
-                _credit(seat.provider, job.token, job.feePerProvider, jobId);
+                _credit(seat.provider, job.token, job.feePerProvider);
             } else {
                 providers.settle(seat.provider, job.collateral, job.collateral, _fault(seat), bytes32(jobId));
                 emit SeatSlashed(jobId, seat.provider, job.collateral, seat.revealed);
@@ -487,7 +487,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
         uint256 refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
         if (protocolFee != 0) protocolFees[job.token] += protocolFee;
-        if (refund != 0) _credit(job.client, job.token, refund, jobId);
+        if (refund != 0) _credit(job.client, job.token, refund);
         emit JobSettled(jobId, winner, uint8(agreeing), refund);
     }
 
@@ -531,15 +531,16 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     function _refund(uint256 jobId, Job calldata job, uint256 word, bool noQuorum) private {
         _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
-        _credit(job.client, job.token, amount, jobId);
+        _credit(job.client, job.token, amount);
         emit JobRefunded(jobId, amount, noQuorum);
     }
 
     // ------------------------------------------------------------------ internals: money
 
-    function _credit(address account, address token, uint256 amount, uint256 jobId) private {
+    /// @dev Credits have no event of their own: the event of the change that causes them says
+    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded).
+    function _credit(address account, address token, uint256 amount) private {
         _balances[account][token] += amount;
-        emit Credited(account, token, amount, jobId);
     }
 
     function _collect(uint256 jobId, address token, uint256 amount) private {

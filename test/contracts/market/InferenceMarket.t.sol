@@ -470,14 +470,10 @@ abstract contract InferenceMarketFixture is Test {
         assertEq(bytes32(rj.reason), bytes32(reason), string.concat(what, ": reason"));
     }
 
-    /// @dev How many {Credited} events the market emitted for `account` in `token`.
-    function _credits(Vm.Log[] memory logs, address account, address token) internal view returns (uint256 n) {
+    /// @dev How many events an emitter emitted.
+    function _countAll(Vm.Log[] memory logs, address emitter) internal pure returns (uint256 n) {
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (
-                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarket.Credited.selector
-                    && logs[i].topics[1] == bytes32(uint256(uint160(account)))
-                    && logs[i].topics[2] == bytes32(uint256(uint160(token)))
-            ) ++n;
+            if (logs[i].emitter == emitter) ++n;
         }
     }
 
@@ -988,9 +984,9 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         emit IInferenceMarket.ResultSubmitted(id, p, RESULT, OUTPUT);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.ServedRecorded(p, 1);
-        vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Credited(p, address(0), FEE, id);
+        vm.recordLogs();
         _submit(id, job, p);
+        assertEq(_countAll(vm.getRecordedLogs(), address(market)), 1, "ResultSubmitted says it all");
 
         assertEq(_status(id), SETTLED, "settled");
         assertEq(market.balanceOf(p, address(0)), FEE, "provider credited the fee");
@@ -1221,8 +1217,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(delivered, 3, "three delivered");
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
         assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 3, "three results");
-        assertEq(_credits(logs, prov[0], address(0)), 1, "one credit for the run");
-        assertEq(_credits(logs, treasury, address(0)), 0, "protocol fees are not credited to the treasury");
+        assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 1, "one counter write");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
         assertEq(market.protocolFees(address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
@@ -1243,9 +1238,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, items), 6, "all delivered");
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
-        assertEq(_credits(logs, prov[0], address(0)), 2, "p0 ETH: two runs");
-        assertEq(_credits(logs, prov[0], address(payToken)), 1, "p0 token: one run");
-        assertEq(_credits(logs, prov[1], address(0)), 1, "p1: one run");
+        assertEq(_countAll(logs, address(market)), 6, "one event per result");
         assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 4, "one write per run");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
         assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
@@ -1315,7 +1308,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "job 4 paid once, to p1");
         assertEq(market.balanceOf(pending, address(0)), 0, "pending unpaid");
         // Runs: [p0: 1 (2, 3, 4 rejected)] [pending: none] [p0: 6 rejected, 7].
-        assertEq(_credits(logs, prov[0], address(0)), 2, "one credit per run that delivered");
+        assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 2, "two results");
         assertEq(
             market.protocolFees(address(0)) - feesBefore, 2 * (_escrow(1) - FEE), "protocol fee for delivered items only"
         );
@@ -2378,8 +2371,6 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
-        vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Credited(client, address(0), escrow, id);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.JobRefunded(id, escrow, false);
         vm.prank(stranger);

@@ -285,7 +285,7 @@ contract InferenceMarketHandler {
     mapping(address token => uint256) public ghostEscrow; // escrow of unfinished jobs
     mapping(address token => uint256) public ghostCredits; // credited, not withdrawn (spec)
     mapping(address account => mapping(address token => uint256)) public ghostBalance; // spec
-    mapping(address token => uint256) public observedCredits; // Credited events − withdrawals
+    mapping(address token => uint256) public observedCredits; // credits the events imply − withdrawals
     mapping(address token => uint256) public ghostProtocolFees; // accrued, not sent to the treasury
 
     // Stake token flows into and out of the registry.
@@ -308,8 +308,9 @@ contract InferenceMarketHandler {
     // Batch bookkeeping.
     uint256 private _batchNonce;
     mapping(uint256 jobId => uint256 nonce) private _takenInBatch;
-    mapping(address account => mapping(address token => uint256)) private _runCredited;
-    mapping(address account => mapping(address token => uint256)) private _runExpected;
+    // Reveals observed in ResultRevealed events, to attribute a JobSettled's fees.
+    mapping(uint256 jobId => address[]) private _revealedBy;
+    mapping(uint256 jobId => mapping(address provider => bytes32)) private _revealedHash;
 
     // Disagreements between the model and the market; every invariant run expects none.
     uint256 public surprises;
@@ -464,7 +465,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(provider);
         try market.submitResult(jobId, job, resultHash, "ipfs://bafy-output") {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("submitResult: accepted although invalid", expected);
                 return;
@@ -497,6 +498,7 @@ contract InferenceMarketHandler {
                 _takenInBatch[pred[i].jobId] = _batchNonce;
             }
         }
+        uint256[] memory balancesBefore = _batchBalances();
         vm.recordLogs();
         try market.submitAttestations(items) returns (uint256 delivered) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -504,8 +506,8 @@ contract InferenceMarketHandler {
                 _surprise("submitAttestations: delivered count", abi.encode(delivered, expectedDelivered));
             }
             _checkBatchLogs(logs, pred);
-            _observe(logs, true);
-            _checkRunCredits();
+            _observe(logs);
+            _checkBatchCredits(balancesBefore, pred);
             for (uint256 i = 0; i < n; ++i) {
                 if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer);
             }
@@ -576,7 +578,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
         try market.finalize(jobId, job) {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("finalize: accepted although not finalizable", expected);
                 return;
@@ -1235,19 +1237,38 @@ contract InferenceMarketHandler {
         }
     }
 
-    /// @dev Aggregated batch credits (jobId 0) equal the fees of the jobs each provider delivered.
-    function _checkRunCredits() private {
+    /// @dev Every provider's (and the stranger's) balance in every token, in a fixed order.
+    function _batchBalances() private view returns (uint256[] memory b) {
+        b = new uint256[]((PROVIDER_COUNT + 1) * TOKEN_COUNT);
         for (uint256 i = 0; i < PROVIDER_COUNT + 1; ++i) {
             address account = i < PROVIDER_COUNT ? providerAt[i] : badSigner;
-            for (uint256 t = 0; t < TOKEN_COUNT; ++t) {
-                address token = tokenAt(t);
-                if (_runCredited[account][token] != _runExpected[account][token]) {
-                    _surprise("batch: aggregated credit differs from delivered fees", abi.encode(account, token));
-                }
-                delete _runCredited[account][token];
-                delete _runExpected[account][token];
+            for (uint256 t = 0; t < TOKEN_COUNT; ++t) b[i * TOKEN_COUNT + t] = market.balanceOf(account, tokenAt(t));
+        }
+    }
+
+    /// @dev A batch credited each signer, per token, exactly the fees of the items predicted
+    /// delivered, and nobody else anything (the protocol fees are checked by the invariants).
+    function _checkBatchCredits(uint256[] memory before, Pred[] memory pred) private {
+        uint256[] memory expected = before;
+        for (uint256 j = 0; j < pred.length; ++j) {
+            if (pred[j].reason != bytes4(0)) continue;
+            uint256 i = PROVIDER_COUNT;
+            for (uint256 p = 0; p < PROVIDER_COUNT; ++p) {
+                if (providerAt[p] == pred[j].signer) i = p;
+            }
+            IInferenceMarket.Job storage job = _info[pred[j].jobId].job;
+            expected[i * TOKEN_COUNT + _tokenIndex(job.token)] += job.feePerProvider;
+        }
+        uint256[] memory actual = _batchBalances();
+        for (uint256 k = 0; k < actual.length; ++k) {
+            if (actual[k] != expected[k]) {
+                _surprise("batch: credit differs from the delivered fees", abi.encode(k, actual[k], expected[k]));
             }
         }
+    }
+
+    function _tokenIndex(address token) private view returns (uint256) {
+        return token == address(0) ? 0 : token == address(tokenA) ? 1 : 2;
     }
 
     // ------------------------------------------------------------------ commit / reveal
@@ -1262,7 +1283,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(provider);
         try market.commit(jobId, job, commitment) returns (uint8 seat) {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("commit: accepted although invalid", expected);
                 return false;
@@ -1340,7 +1361,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(caller);
         try market.reveal(jobId, job, seat, resultHash, salt, "ipfs://bafy-revealed") {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("reveal: accepted although invalid", expected);
                 return;
@@ -1482,38 +1503,43 @@ contract InferenceMarketHandler {
 
     // ------------------------------------------------------------------ observation
 
-    /// @dev Reads the market's events: credits (provider fees attributed to jobs), and terminal
-    /// events per job. In a batch, provider fees are credited per run with jobId 0 and
-    /// attributed through ResultSubmitted; {_checkRunCredits} checks the sums.
-    function _observe(Vm.Log[] memory logs, bool batch) private {
+    /// @dev Reads the market's events as an indexer would (credits have no event of their own):
+    /// ResultSubmitted credits its provider the job's fee; JobSettled credits the fee to each
+    /// provider whose observed ResultRevealed hash won (as many as `agreeing`) and
+    /// `clientRefund` to the client; JobRefunded credits `amount` to the client. Provider fees
+    /// are attributed to jobs, and terminal events counted per job.
+    function _observe(Vm.Log[] memory logs) private {
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(market)) continue;
+            if (logs[i].emitter != address(market) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
-            if (sig == IInferenceMarket.Credited.selector) {
-                address account = address(uint160(uint256(logs[i].topics[1])));
-                address token = address(uint160(uint256(logs[i].topics[2])));
-                uint256 jobId = uint256(logs[i].topics[3]);
-                uint256 amount = abi.decode(logs[i].data, (uint256));
-                observedCredits[token] += amount;
-                if (jobId == 0) {
-                    if (!batch) _surprise("credit without a job outside a batch", abi.encode(account));
-                    _runCredited[account][token] += amount;
-                } else if (account != treasury && account != _info[jobId].job.client) {
-                    ++feeCredits[account][jobId];
-                    if (amount != _info[jobId].job.feePerProvider || token != _info[jobId].job.token) {
-                        _surprise("provider credit: wrong amount or token", abi.encode(account, jobId, amount));
-                    }
-                }
-            } else if (sig == IInferenceMarket.ResultSubmitted.selector) {
-                uint256 jobId = uint256(logs[i].topics[1]);
+            uint256 jobId = uint256(logs[i].topics[1]);
+            IInferenceMarket.Job storage job = _info[jobId].job;
+            if (sig == IInferenceMarket.ResultSubmitted.selector) {
                 ++_info[jobId].terminalEvents;
-                if (batch) {
-                    address provider = address(uint160(uint256(logs[i].topics[2])));
-                    ++feeCredits[provider][jobId];
-                    _runExpected[provider][_info[jobId].job.token] += _info[jobId].job.feePerProvider;
+                ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
+                observedCredits[job.token] += job.feePerProvider;
+            } else if (sig == IInferenceMarket.ResultRevealed.selector) {
+                address provider = address(uint160(uint256(logs[i].topics[2])));
+                (bytes32 resultHash,) = abi.decode(logs[i].data, (bytes32, bytes));
+                _revealedBy[jobId].push(provider);
+                _revealedHash[jobId][provider] = resultHash;
+            } else if (sig == IInferenceMarket.JobSettled.selector) {
+                ++_info[jobId].terminalEvents;
+                (bytes32 winner, uint8 agreeing, uint256 clientRefund) =
+                    abi.decode(logs[i].data, (bytes32, uint8, uint256));
+                address[] storage revealers = _revealedBy[jobId];
+                uint256 paid;
+                for (uint256 r = 0; r < revealers.length; ++r) {
+                    if (_revealedHash[jobId][revealers[r]] != winner) continue;
+                    ++feeCredits[revealers[r]][jobId];
+                    ++paid;
                 }
-            } else if (sig == IInferenceMarket.JobSettled.selector || sig == IInferenceMarket.JobRefunded.selector) {
-                ++_info[uint256(logs[i].topics[1])].terminalEvents;
+                if (paid != agreeing) _surprise("JobSettled: agreeing differs from the winning reveals", abi.encode(jobId));
+                observedCredits[job.token] += paid * job.feePerProvider + clientRefund;
+            } else if (sig == IInferenceMarket.JobRefunded.selector) {
+                ++_info[jobId].terminalEvents;
+                (uint256 amount,) = abi.decode(logs[i].data, (uint256, bool));
+                observedCredits[job.token] += amount;
             }
         }
     }
@@ -1688,8 +1714,8 @@ contract InferenceMarketInvariantTest is Test {
     /// @notice For ETH and each ERC-20: the market holds exactly the escrow of unfinished jobs
     /// plus the credited, unwithdrawn balances plus the protocol fees not yet sent to the
     /// treasury; those balances (read with balanceOf over every account, the treasury included,
-    /// which is never credited) equal the ghost model's, account by account, and the Credited
-    /// events net of withdrawals; the accrued protocol fees equal the model's.
+    /// which is never credited) equal the ghost model's, account by account, and the credits the
+    /// events imply net of withdrawals; the accrued protocol fees equal the model's.
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_balanceEqualsEscrowPlusCredits() public view {
@@ -1710,7 +1736,7 @@ contract InferenceMarketInvariantTest is Test {
                 sum += balance;
             }
             assertEq(sum, credits, "sum of balanceOf over all accounts = ghost credits");
-            assertEq(handler.observedCredits(token), credits, "Credited events net of withdrawals = ghost credits");
+            assertEq(handler.observedCredits(token), credits, "credits per the events net of withdrawals = ghost credits");
 
             uint256 openEscrow;
             for (uint256 i = 0; i < handler.jobCount(); ++i) {
