@@ -34,6 +34,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     uint40 private constant MIN_JOB_DURATION = 1 minutes;
     uint40 private constant MAX_JOB_DURATION = 365 days;
     uint256 private constant BPS = 10_000;
+    // Table sizes of a batch (distinct providers; distinct (provider or protocol, token) pairs).
+    uint256 private constant BATCH_PAYEES = 8;
+    uint256 private constant BATCH_OWED = 16;
 
     // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][unused:8].
     uint256 private constant HASH_MASK = ~uint256(0) << 72;
@@ -123,21 +126,26 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             // Let the registry name the exact reason.
             providers.checkEligible(msg.sender, 0, job.requiredTags, job.minMemoryMB);
         }
-        _deliver(jobId, job, word, msg.sender, resultHash, outputRef);
-        providers.recordServed(msg.sender, 1);
+        _deliver(jobId, word, msg.sender, resultHash, outputRef);
+        uint256 protocolFee = _k1ProtocolFee(job);
+        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
         _credit(msg.sender, job.token, job.feePerProvider);
+        providers.recordServed(msg.sender, 1);
     }
 
     /// @inheritdoc IInferenceMarket
     function submitAttestations(SignedResult[] calldata items) external nonReentrant returns (uint256 delivered) {
-        // Consecutive items of the same provider and token are credited and counted in one write.
-        address runProvider;
-        address runToken;
-        uint256 runAmount;
-        uint256 runCount;
-        bool runActive;
-        uint256 runTags;
-        uint32 runMemory;
+        // Whatever the items' order, each provider's terms are read once, and its credits (per
+        // token), its served count and the protocol fees (per token) are written once, at the end
+        // (or when the batch's small tables fill up, for batches of many providers and tokens).
+        Batch memory b = Batch({
+            payees: new Payee[](BATCH_PAYEES),
+            payeeCount: 0,
+            owed: new Owed[](BATCH_OWED),
+            owedCount: 0,
+            acceptingModel: bytes32(0),
+            acceptingVersion: 0
+        });
         for (uint256 i = 0; i < items.length; ++i) {
             SignedResult calldata it = items[i];
             (address provider, ECDSA.RecoverError err,) =
@@ -146,22 +154,19 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
                 emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
                 continue;
             }
-            if (provider != runProvider || it.job.token != runToken) {
-                _flushRun(runProvider, runToken, runAmount, runCount);
-                if (provider != runProvider) (runActive, runTags, runMemory) = providers.providerTerms(provider);
-                (runProvider, runToken, runAmount, runCount) = (provider, it.job.token, 0, 0);
-            }
-            bytes4 reason = _batchItemError(it, runActive, runTags, runMemory);
+            Payee memory payee = _payee(b, provider);
+            (bytes4 reason, uint256 word) = _batchItemError(it, payee, b);
             if (reason != bytes4(0)) {
                 emit AttestationRejected(it.jobId, provider, reason);
                 continue;
             }
-            _deliver(it.jobId, it.job, _jobs[it.jobId], provider, it.resultHash, it.outputRef);
-            runAmount += it.job.feePerProvider;
-            ++runCount;
+            _deliver(it.jobId, word, provider, it.resultHash, it.outputRef);
+            ++payee.served;
+            _owe(b, provider, it.job.token, it.job.feePerProvider);
+            _owe(b, address(0), it.job.token, _k1ProtocolFee(it.job));
             ++delivered;
         }
-        _flushRun(runProvider, runToken, runAmount, runCount);
+        _flush(b);
     }
 
     // ------------------------------------------------------------------ providers, k > 1
@@ -413,46 +418,118 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return word;
     }
 
-    /// @dev Marks a k = 1 job delivered; the caller credits the provider. The protocol fee is the
-    /// escrow's remainder, so nothing is lost to rounding; it accrues to {protocolFees}.
-    function _deliver(
-        uint256 jobId,
-        Job calldata job,
-        uint256 word,
-        address provider,
-        bytes32 resultHash,
-        bytes calldata outputRef
-    ) private {
+    /// @dev Marks a k = 1 job delivered; the caller credits the provider and the protocol fee.
+    function _deliver(uint256 jobId, uint256 word, address provider, bytes32 resultHash, bytes calldata outputRef)
+        private
+    {
         _jobs[jobId] = _withStatus(word, JobStatus.Settled);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
-        uint256 protocolFee = escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
-        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
     }
 
-    /// @dev The reason a batch item cannot be delivered, as an error selector; zero if it can.
-    function _batchItemError(SignedResult calldata it, bool active, uint256 tags, uint32 memoryMB)
+    /// @dev A k = 1 job's protocol fee: the escrow's remainder, so nothing is lost to rounding.
+    function _k1ProtocolFee(Job calldata job) private pure returns (uint256) {
+        return escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+    }
+
+    /// @dev A provider's terms as read once per batch, and how many of its items were delivered.
+    struct Payee {
+        address provider;
+        bool active;
+        uint32 memoryMB;
+        uint256 tags;
+        uint256 served;
+    }
+
+    /// @dev An amount a batch owes in a token to a provider, or to the protocol (account zero).
+    struct Owed {
+        address account;
+        address token;
+        uint256 amount;
+    }
+
+    /// @dev A batch's running totals, and the last model version found accepting jobs.
+    struct Batch {
+        Payee[] payees;
+        uint256 payeeCount;
+        Owed[] owed;
+        uint256 owedCount;
+        bytes32 acceptingModel;
+        uint32 acceptingVersion;
+    }
+
+    /// @dev The batch's entry for `provider`, reading its terms from the registry the first time
+    /// (after flushing the batch's totals if the table is full).
+    function _payee(Batch memory b, address provider) private returns (Payee memory payee) {
+        for (uint256 i = b.payeeCount; i > 0; --i) {
+            if (b.payees[i - 1].provider == provider) return b.payees[i - 1];
+        }
+        if (b.payeeCount == BATCH_PAYEES) _flush(b);
+        (bool active, uint256 tags, uint32 memoryMB) = providers.providerTerms(provider);
+        payee = Payee(provider, active, memoryMB, tags, 0);
+        b.payees[b.payeeCount++] = payee;
+    }
+
+    /// @dev Adds `amount` to what the batch owes `account` in `token` (after flushing the
+    /// batch's totals if the table is full).
+    function _owe(Batch memory b, address account, address token, uint256 amount) private {
+        if (amount == 0) return;
+        for (uint256 i = b.owedCount; i > 0; --i) {
+            Owed memory o = b.owed[i - 1];
+            if (o.account == account && o.token == token) {
+                o.amount += amount;
+                return;
+            }
+        }
+        if (b.owedCount == BATCH_OWED) _flush(b);
+        b.owed[b.owedCount++] = Owed(account, token, amount);
+    }
+
+    /// @dev Writes a batch's totals: credits and protocol fees, then the registry's served
+    /// counters. Both tables are emptied (a provider seen again has its terms read again).
+    function _flush(Batch memory b) private {
+        for (uint256 i = 0; i < b.owedCount; ++i) {
+            Owed memory o = b.owed[i];
+            if (o.account == address(0)) protocolFees[o.token] += o.amount;
+            else _credit(o.account, o.token, o.amount);
+        }
+        b.owedCount = 0;
+        for (uint256 i = 0; i < b.payeeCount; ++i) {
+            Payee memory payee = b.payees[i];
+            if (payee.served != 0) providers.recordServed(payee.provider, payee.served);
+        }
+        b.payeeCount = 0;
+    }
+
+    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can),
+    /// and the job's word.
+    function _batchItemError(SignedResult calldata it, Payee memory payee, Batch memory b)
         private
         view
-        returns (bytes4)
+        returns (bytes4, uint256 word)
     {
-        uint256 word = _jobs[it.jobId];
+        word = _jobs[it.jobId];
         if (word & HASH_MASK != uint256(keccak256(abi.encode(it.job))) & HASH_MASK) {
-            return InferenceMarketJobMismatch.selector;
+            return (InferenceMarketJobMismatch.selector, word);
         }
-        if (_status(word) != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
-        if (it.job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
-        if (block.timestamp > it.job.deadline) return InferenceMarketDeadlinePassed.selector;
-        if (!active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
-        if (it.job.requiredTags & ~tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
-        if (memoryMB < it.job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
-        if (!models.acceptsJobs(it.job.modelId, it.job.version)) return InferenceMarketVersionNotAccepting.selector;
-        return bytes4(0);
-    }
-
-    function _flushRun(address provider, address token, uint256 amount, uint256 count) private {
-        if (count == 0) return;
-        providers.recordServed(provider, count);
-        _credit(provider, token, amount);
+        if (_status(word) != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
+        if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
+        if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);
+        if (!payee.active) return (IProviderRegistry.ProviderRegistryInvalidStatus.selector, word);
+        if (it.job.requiredTags & ~payee.tags != 0) {
+            return (IProviderRegistry.ProviderRegistryMissingTags.selector, word);
+        }
+        if (payee.memoryMB < it.job.minMemoryMB) {
+            return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
+        }
+        // The model registry cannot change during the batch: a version found accepting stays so.
+        // (The cache starts at version 0, which no job has: requests pin a real version.)
+        if (it.job.modelId != b.acceptingModel || it.job.version != b.acceptingVersion) {
+            if (!models.acceptsJobs(it.job.modelId, it.job.version)) {
+                return (InferenceMarketVersionNotAccepting.selector, word);
+            }
+            (b.acceptingModel, b.acceptingVersion) = (it.job.modelId, it.job.version);
+        }
+        return (bytes4(0), word);
     }
 
     /// @dev A seat as read at settlement.

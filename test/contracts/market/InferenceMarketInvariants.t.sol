@@ -2131,6 +2131,46 @@ contract InferenceMarketFuzzTest is Test {
         }
     }
 
+    /// @notice A batch of 17-32 k = 1 results signed by any of nine providers in any of three
+    /// tokens (more providers and (provider, token) pairs than the market's batch tables hold,
+    /// so they are flushed mid-batch): every provider is credited, per token, exactly the fees of
+    /// the jobs it delivered; served counters and protocol fees follow.
+    function testFuzz_batch_manyProvidersAndTokens(uint256 seed, uint8 countSeed) public {
+        uint256 n = bound(countSeed, 17, 32);
+        address[9] memory who;
+        for (uint256 p = 0; p < PROVIDERS; ++p) who[p] = provs[p];
+        who[8] = narrow;
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](n);
+        uint256[3][9] memory credit;
+        uint256[9] memory served;
+        uint256[9] memory servedBefore;
+        uint256[3] memory fees;
+        uint256 expected;
+        for (uint256 p = 0; p < 9; ++p) servedBefore[p] = s.registry.getProvider(who[p]).served;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
+            (uint256 id, IInferenceMarket.Job memory job) = _request(
+                1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128
+            );
+            uint256 p = (js >> 64) % 9;
+            items[i] = _signed(id, job, who[p], keccak256(abi.encode("result", i)));
+            if (p == 8 && job.requiredTags & 2 != 0) continue; // narrow lacks the tag: rejected
+            uint256 t = _tokenIndex(job.token);
+            credit[p][t] += job.feePerProvider;
+            fees[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+            ++served[p];
+            ++expected;
+        }
+        assertEq(market.submitAttestations(items), expected, "delivered count");
+        for (uint256 p = 0; p < 9; ++p) {
+            for (uint256 t = 0; t < 3; ++t) {
+                assertEq(market.balanceOf(who[p], _tokenAt(t)), credit[p][t], "provider credit per token");
+            }
+            assertEq(s.registry.getProvider(who[p]).served - servedBefore[p], served[p], "served counter");
+        }
+        for (uint256 t = 0; t < 3; ++t) assertEq(market.protocolFees(_tokenAt(t)), fees[t], "protocol fees per token");
+    }
+
     struct BatchCase {
         uint256[] ids;
         IInferenceMarket.Job[] jobs;
