@@ -96,7 +96,12 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         Policy memory p = _policy;
         jobId = _nextJobId++;
         Job memory job = _newJob(r, p);
-        _jobs[jobId] = (uint256(keccak256(abi.encode(job))) & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
+        uint256 jobHash;
+        assembly ("memory-safe") {
+            // A memory Job is its ABI encoding: 16 words, each field clean in its own word.
+            jobHash := keccak256(job, 0x200)
+        }
+        _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
         _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
         emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
     }
@@ -149,7 +154,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         for (uint256 i = 0; i < items.length; ++i) {
             SignedResult calldata it = items[i];
             (address provider, ECDSA.RecoverError err,) =
-                ECDSA.tryRecover(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
+                ECDSA.tryRecoverCalldata(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
             if (err != ECDSA.RecoverError.NoError) {
                 emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
                 continue;
@@ -386,7 +391,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(job))) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
@@ -508,7 +513,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         returns (bytes4, uint256 word)
     {
         word = _jobs[it.jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(it.job))) & HASH_MASK) {
+        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) {
             return (InferenceMarketJobMismatch.selector, word);
         }
         if (_status(word) != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
@@ -652,18 +657,43 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
     }
 
+    /// @dev The EIP-712 digest of an Attestation, hashed in scratch memory (nothing allocated:
+    /// a batch computes one per item).
     function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
         private
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ATTESTATION_TYPEHASH, jobId, job.modelId, job.version, job.inputHash, resultHash, keccak256(outputRef)
-                )
-            )
-        );
+        bytes32 typeHash = ATTESTATION_TYPEHASH;
+        bytes32 modelId = job.modelId;
+        uint32 version = job.version;
+        bytes32 inputHash = job.inputHash;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, outputRef.offset, outputRef.length)
+            let outputRefHash := keccak256(ptr, outputRef.length)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), jobId)
+            mstore(add(ptr, 0x40), modelId)
+            mstore(add(ptr, 0x60), version)
+            mstore(add(ptr, 0x80), inputHash)
+            mstore(add(ptr, 0xa0), resultHash)
+            mstore(add(ptr, 0xc0), outputRefHash)
+            structHash := keccak256(ptr, 0xe0)
+        }
+        return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev keccak256(abi.encode(job)) of a calldata Job, hashed in scratch memory: every field of
+    /// a Job is static, so its ABI encoding is its 16 calldata words. A Job passed with dirty
+    /// padding hashes differently and is refused as a mismatch.
+    function _jobHash(Job calldata job) private pure returns (uint256 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, job, 0x200)
+            h := keccak256(ptr, 0x200)
+        }
     }
 
     function _setPolicy(Policy memory p) private {
