@@ -97,6 +97,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         jobId = _nextJobId++;
         Job memory job = _newJob(r, p);
         uint256 jobHash;
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             // A memory Job is its ABI encoding: 16 words, each field clean in its own word.
             jobHash := keccak256(job, 0x200)
@@ -669,6 +670,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint32 version = job.version;
         bytes32 inputHash = job.inputHash;
         bytes32 structHash;
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             calldatacopy(ptr, outputRef.offset, outputRef.length)
@@ -689,6 +691,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// a Job is static, so its ABI encoding is its 16 calldata words. A Job passed with dirty
     /// padding hashes differently and is refused as a mismatch.
     function _jobHash(Job calldata job) private pure returns (uint256 h) {
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             calldatacopy(ptr, job, 0x200)
