@@ -14,7 +14,10 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// @title InferenceMarket
 /// @notice Escrowed inference jobs. See {IInferenceMarket}.
 /// @dev Storage per job is one word: the top 184 bits of keccak256(abi.encode(job)) and the
-/// mutable state (status, seats, reveals, reveal start). Seats of k > 1 jobs take two words each.
+/// mutable state (status, seats, reveals, reveal start, which of seats 0-7 revealed). Seats of
+/// k > 1 jobs take two words each: the provider (with a revealed flag for seats 8 and up), and
+/// the commitment XOR the provider's address (binding the commitment to the seat's provider, so
+/// that a reveal needs no read of the provider word), replaced by the result hash on reveal.
 /// No function loops over providers or jobs; {finalize} and the last {reveal} loop over the k
 /// seats of their own job (k ≤ 32).
 /// Invariant: for each token, the contract's balance equals the escrow of unfinished jobs plus
@@ -38,13 +41,15 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     uint256 private constant BATCH_PAYEES = 8;
     uint256 private constant BATCH_OWED = 16;
 
-    // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][unused:8].
+    // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][revealedSeats:8]
+    // (bit i of revealedSeats: seat i revealed, for seats 0-7).
     uint256 private constant HASH_MASK = ~uint256(0) << 72;
     uint256 private constant STATUS_SHIFT = 64;
     uint256 private constant SEATED_SHIFT = 56;
     uint256 private constant REVEALED_SHIFT = 48;
     uint256 private constant REVEAL_START_SHIFT = 8;
-    // Seat word layout: [provider:160][revealed:8].
+    uint256 private constant MASKED_SEATS = 8;
+    // Seat word layout: [provider:160][revealed:8] (the flag is used for seats 8 and up).
     uint256 private constant SEAT_REVEALED = 1 << 160;
 
     /// @notice Where models' status and terms are read.
@@ -189,7 +194,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
         providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
         _seats[jobId][seat] = uint160(msg.sender);
-        _seatValues[jobId][seat] = commitment;
+        _seatValues[jobId][seat] = commitment ^ bytes32(uint256(uint160(msg.sender)));
         word += 1 << SEATED_SHIFT;
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
         if (seat + 1 == job.redundancy) word = _startReveal(jobId, job, word, uint40(block.timestamp));
@@ -215,15 +220,21 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint40 revealDeadline = uint40(word >> REVEAL_START_SHIFT) + job.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
 
-        uint256 seatWord = _seats[jobId][seat];
-        if (seat >= uint8(word >> SEATED_SHIFT) || address(uint160(seatWord)) != msg.sender) {
-            revert InferenceMarketNotSeated(jobId, seat, msg.sender);
-        }
-        if (seatWord & SEAT_REVEALED != 0) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
-        if (keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) != _seatValues[jobId][seat]) {
+        if (seat >= uint8(word >> SEATED_SHIFT)) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+        bool revealed = _revealed(jobId, word, seat);
+        // The stored value is the commitment XOR its provider: it matches only the seat's own
+        // provider, with the committed result and salt.
+        bytes32 bound = keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) ^ bytes32(uint256(uint160(msg.sender)));
+        if (revealed || bound != _seatValues[jobId][seat]) {
+            // Name the exact error (the seat's provider is only read on this path).
+            if (address(uint160(_seats[jobId][seat])) != msg.sender) {
+                revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+            }
+            if (revealed) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
             revert InferenceMarketCommitmentMismatch(jobId, msg.sender);
         }
-        _seats[jobId][seat] = seatWord | SEAT_REVEALED;
+        if (seat < MASKED_SEATS) word |= 1 << seat;
+        else _seats[jobId][seat] |= SEAT_REVEALED;
         _seatValues[jobId][seat] = resultHash;
         word += 1 << REVEALED_SHIFT;
         emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
@@ -251,7 +262,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
             if (uint8(word >> SEATED_SHIFT) < job.quorum) {
                 // Too few providers came: nobody is at fault.
-                (SeatView[] memory seats,,) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
+                (SeatView[] memory seats,,) = _loadSeats(jobId, word);
                 _releaseSeats(jobId, job, seats, false);
                 _refund(jobId, job, word, false);
                 return;
@@ -318,8 +329,10 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value) {
-        uint256 seatWord = _seats[jobId][seat];
-        return (address(uint160(seatWord)), seatWord & SEAT_REVEALED != 0, _seatValues[jobId][seat]);
+        provider = address(uint160(_seats[jobId][seat]));
+        revealed = _revealed(jobId, _jobs[jobId], seat);
+        value = _seatValues[jobId][seat];
+        if (!revealed) value ^= bytes32(uint256(uint160(provider)));
     }
 
     /// @inheritdoc IInferenceMarket
@@ -398,6 +411,13 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _checkedWord(jobId, job);
         if (_status(word) != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, _status(word));
+    }
+
+    /// @dev Whether a seat revealed: a bit of the job word for seats 0-7, a flag of the seat word
+    /// for the others.
+    function _revealed(uint256 jobId, uint256 word, uint256 seat) private view returns (bool) {
+        if (seat < MASKED_SEATS) return word & (1 << seat) != 0;
+        return _seats[jobId][seat] & SEAT_REVEALED != 0;
     }
 
     function _status(uint256 word) private pure returns (JobStatus) {
@@ -549,7 +569,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// slashed, the rest of the escrow credited back to the client; or, without a quorum, the
     /// client is refunded and nobody is slashed.
     function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
-        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
+        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, word);
         if (agreeing < job.quorum) {
             _releaseSeats(jobId, job, seats, true);
             _refund(jobId, job, word, true);
@@ -576,17 +596,18 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
     /// most one hash can reach the quorum, so ties below it do not matter.
-    function _loadSeats(uint256 jobId, uint256 seated)
+    function _loadSeats(uint256 jobId, uint256 word)
         private
         view
         returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
     {
+        uint256 seated = uint8(word >> SEATED_SHIFT);
         seats = new SeatView[](seated);
         for (uint256 i = 0; i < seated; ++i) {
             uint256 seatWord = _seats[jobId][i];
             SeatView memory seat = seats[i];
             seat.provider = address(uint160(seatWord));
-            if (seatWord & SEAT_REVEALED == 0) continue;
+            if (i < MASKED_SEATS ? word & (1 << i) == 0 : seatWord & SEAT_REVEALED == 0) continue;
             seat.revealed = true;
             seat.resultHash = _seatValues[jobId][i];
             uint256 count = 1;

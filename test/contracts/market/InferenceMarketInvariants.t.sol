@@ -1960,6 +1960,88 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(s.tokenA.balanceOf(address(market)), credited, "market balance = credits");
     }
 
+    /// @notice A k = 12 round (seats past the eight whose reveals the job word tracks): random
+    /// seats reveal the truth, another result, or nothing; a reveal twice, by a stranger to the
+    /// seat, or with a wrong salt is refused with the exact error, for low and high seats alike;
+    /// seatOf reports each seat; settlement pays exactly the truthful revealers iff they reach
+    /// the quorum, and slashes the others.
+    function testFuzz_reveal_beyondEightSeats(uint256 truthMask, uint256 silentMask) public {
+        _setPolicy(250, 6000, 1 days);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            wide[i] = vm.addr(0xE11E00 + i);
+            MarketStack.register(s, wide[i], 1_000e18, 3);
+        }
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(uint8(WIDE), MIN_FEE, address(s.tokenA), uint40(block.timestamp + 2 hours), 1);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            vm.prank(wide[i]);
+            market.commit(jobId, job, MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i)));
+        }
+        uint256 agreeing;
+        uint256 silent = silentMask & ((1 << WIDE) - 1);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            bool reveals = (silent >> i) & 1 == 0;
+            if (reveals && (truthMask >> i) & 1 == 1) ++agreeing;
+            // Everyone revealing: the last reveal settles, checked below.
+            _wideSeat(jobId, job, _wideHash(jobId, truthMask, i), i, reveals && !(silent == 0 && i + 1 == WIDE));
+        }
+        if (silent == 0) {
+            vm.prank(wide[WIDE - 1]);
+            market.reveal(jobId, job, uint8(WIDE - 1), _wideHash(jobId, truthMask, WIDE - 1), _salt(jobId, WIDE - 1), "");
+        } else {
+            vm.warp(block.timestamp + job.revealWindow + 1);
+            market.finalize(jobId, job);
+        }
+        bool quorate = agreeing >= job.quorum;
+        for (uint256 i = 0; i < WIDE; ++i) {
+            bool paid = quorate && (truthMask >> i) & 1 == 1 && (silent >> i) & 1 == 0;
+            assertEq(market.balanceOf(wide[i], address(s.tokenA)), paid ? job.feePerProvider : 0, "paid iff agreeing");
+            uint256 lost = 1_000e18 - s.registry.getProvider(wide[i]).stake;
+            assertEq(lost, quorate && !paid ? job.collateral : 0, "slashed iff outside a quorate majority");
+            assertEq(s.registry.getProvider(wide[i]).locked, 0, "collateral released");
+        }
+        _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+    }
+
+    function _assertSeat(uint256 jobId, uint256 i, bool revealed, bytes32 value) internal view {
+        (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
+        assertEq(who, wide[i], "seat provider");
+        assertTrue(r == revealed, "seat revealed flag");
+        assertEq(v, value, "seat value: commitment, or result hash once revealed");
+    }
+
+    uint256 internal constant WIDE = 12;
+    address[WIDE] internal wide;
+
+    function _wideHash(uint256 jobId, uint256 truthMask, uint256 i) internal pure returns (bytes32) {
+        return (truthMask >> i) & 1 == 1 ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("other", i));
+    }
+
+    /// @dev Seat i: seatOf before; a stranger and a wrong salt refused; if `reveals`, the reveal,
+    /// seatOf after, and a second reveal refused.
+    function _wideSeat(uint256 jobId, IInferenceMarket.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
+        _assertSeat(jobId, i, false, MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
+            )
+        );
+        vm.prank(wide[(i + 1) % WIDE]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, jobId, wide[i])
+        );
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i + 100), "");
+        if (!reveals) return;
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        _assertSeat(jobId, i, true, h);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+    }
+
     // ------------------------------------------------------------------ quorum
 
     /// @notice For k in 2..32 and quorumBps in 5000..10000 the job's quorum is
