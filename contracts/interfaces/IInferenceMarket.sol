@@ -242,7 +242,8 @@ interface IInferenceMarket {
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
 
     /// @notice A seat of a k > 1 job: the provider, whether it revealed, and its commitment (or,
-    /// once revealed, its result hash).
+    /// once revealed, its result hash). All zero once the job has ended: its seats are deleted
+    /// (SeatCommitted and ResultRevealed keep the record).
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
 
     /// @notice The EIP-712 digest a provider signs for a result.

@@ -263,8 +263,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (uint8(word >> SEATED_SHIFT) < job.quorum) {
                 // Too few providers came: nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
-                _releaseSeats(jobId, job, seats, false);
                 _refund(jobId, job, word, false);
+                _clearSeats(jobId, seats.length);
+                _releaseSeats(jobId, job, seats, false);
                 return;
             }
             word = _startReveal(jobId, job, word, job.commitDeadline);
@@ -330,6 +331,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// @inheritdoc IInferenceMarket
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value) {
         provider = address(uint160(_seats[jobId][seat]));
+        if (provider == address(0)) return (address(0), false, bytes32(0)); // no such seat, or the job ended
         revealed = _revealed(jobId, _jobs[jobId], seat);
         value = _seatValues[jobId][seat];
         if (!revealed) value ^= bytes32(uint256(uint160(provider)));
@@ -570,28 +572,43 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// client is refunded and nobody is slashed.
     function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
         (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, word);
+        _clearSeats(jobId, seats.length);
         if (agreeing < job.quorum) {
-            _releaseSeats(jobId, job, seats, true);
             _refund(jobId, job, word, true);
+            _releaseSeats(jobId, job, seats, true);
             return;
         }
         _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        uint256 refund = _creditRound(job, agreeing);
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
             if (seat.revealed && seat.resultHash == winner) {
-                providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
                 _credit(seat.provider, job.token, job.feePerProvider);
+                providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
             } else {
                 providers.settle(seat.provider, job.collateral, job.collateral, _fault(seat), bytes32(jobId));
                 emit SeatSlashed(jobId, seat.provider, job.collateral, seat.revealed);
             }
         }
+        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+    }
+
+    /// @dev Accrues a settled round's protocol fee (on the paid fees only) and credits the client
+    /// the rest of the escrow; returns that refund.
+    function _creditRound(Job calldata job, uint256 agreeing) private returns (uint256 refund) {
         uint256 paid = agreeing * job.feePerProvider;
         uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
-        uint256 refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
+        refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
         if (protocolFee != 0) protocolFees[job.token] += protocolFee;
         if (refund != 0) _credit(job.client, job.token, refund);
-        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+    }
+
+    /// @dev Deletes an ended job's seats (the events keep the record): the storage is refunded.
+    function _clearSeats(uint256 jobId, uint256 seated) private {
+        for (uint256 i = 0; i < seated; ++i) {
+            delete _seats[jobId][i];
+            delete _seatValues[jobId][i];
+        }
     }
 
     /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at

@@ -1999,8 +1999,13 @@ contract InferenceMarketFuzzTest is Test {
             uint256 lost = 1_000e18 - s.registry.getProvider(wide[i]).stake;
             assertEq(lost, quorate && !paid ? job.collateral : 0, "slashed iff outside a quorate majority");
             assertEq(s.registry.getProvider(wide[i]).locked, 0, "collateral released");
+            (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
+            assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
         }
         _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+        (, uint8 seated, uint8 revealedCount,) = market.jobState(jobId);
+        assertEq(seated, WIDE, "the job word keeps the seat count");
+        assertEq(revealedCount, WIDE - _popcount(silent), "and the reveal count");
     }
 
     function _assertSeat(uint256 jobId, uint256 i, bool revealed, bytes32 value) internal view {
@@ -2008,6 +2013,10 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(who, wide[i], "seat provider");
         assertTrue(r == revealed, "seat revealed flag");
         assertEq(v, value, "seat value: commitment, or result hash once revealed");
+    }
+
+    function _popcount(uint256 x) internal pure returns (uint256 n) {
+        for (; x != 0; x >>= 1) n += x & 1;
     }
 
     uint256 internal constant WIDE = 12;
