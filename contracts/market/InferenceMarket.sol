@@ -59,8 +59,21 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// @notice Where protocol fees are sent (the DAO's timelock).
     address public treasury;
 
-    uint64 private _nextJobId = 1;
-    Policy private _policy;
+    /// @dev The policy (but its collateral) and the job counter share one slot: a request reads
+    /// and writes that slot only.
+    struct Terms {
+        uint16 protocolFeeBps;
+        uint16 quorumBps;
+        uint8 maxRedundancy;
+        uint32 commitWindow;
+        uint32 revealWindow;
+        uint32 maxInlineInputBytes;
+        uint40 maxJobDuration;
+        uint64 nextJobId;
+    }
+
+    Terms private _terms;
+    uint128 private _collateralPerJob;
 
     mapping(uint256 jobId => uint256 word) private _jobs;
     mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) private _seats;
@@ -91,6 +104,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         providers = providers_;
         treasury = treasury_;
         emit TreasurySet(treasury_);
+        _terms.nextJobId = 1;
         _setPolicy(policy_);
     }
 
@@ -98,8 +112,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
-        Policy memory p = _policy;
-        jobId = _nextJobId++;
+        Terms storage p = _terms;
+        jobId = p.nextJobId++;
         Job memory job = _newJob(r, p);
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
@@ -108,7 +122,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             jobHash := keccak256(job, 0x200)
         }
         _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
-        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
+        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
         emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
     }
 
@@ -315,7 +329,17 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function policy() external view returns (Policy memory) {
-        return _policy;
+        Terms storage t = _terms;
+        return Policy({
+            protocolFeeBps: t.protocolFeeBps,
+            quorumBps: t.quorumBps,
+            maxRedundancy: t.maxRedundancy,
+            commitWindow: t.commitWindow,
+            revealWindow: t.revealWindow,
+            maxInlineInputBytes: t.maxInlineInputBytes,
+            maxJobDuration: t.maxJobDuration,
+            collateralPerJob: _collateralPerJob
+        });
     }
 
     /// @inheritdoc IInferenceMarket
@@ -354,7 +378,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function nextJobId() external view returns (uint256) {
-        return _nextJobId;
+        return _terms.nextJobId;
     }
 
     /// @inheritdoc IInferenceMarket
@@ -372,7 +396,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     // ------------------------------------------------------------------ internals: jobs
 
     /// @dev Validates a request against the policy and the model registry; pins the version.
-    function _newJob(JobRequest calldata r, Policy memory p) private view returns (Job memory job) {
+    function _newJob(JobRequest calldata r, Terms storage p) private view returns (Job memory job) {
         if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
             revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
         }
@@ -401,7 +425,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             job.revealWindow = p.revealWindow;
             uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / BPS + 1;
             job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
-            job.collateral = p.collateralPerJob;
+            job.collateral = _collateralPerJob;
         }
     }
 
@@ -751,7 +775,15 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
-        _policy = p;
+        Terms storage t = _terms;
+        t.protocolFeeBps = p.protocolFeeBps;
+        t.quorumBps = p.quorumBps;
+        t.maxRedundancy = p.maxRedundancy;
+        t.commitWindow = p.commitWindow;
+        t.revealWindow = p.revealWindow;
+        t.maxInlineInputBytes = p.maxInlineInputBytes;
+        t.maxJobDuration = p.maxJobDuration;
+        _collateralPerJob = p.collateralPerJob;
         emit PolicySet(p);
     }
 }
