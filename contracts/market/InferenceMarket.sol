@@ -59,8 +59,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// @notice Where protocol fees are sent (the DAO's timelock).
     address public treasury;
 
-    /// @dev The policy (but its collateral) and the job counter share one slot: a request reads
-    /// and writes that slot only.
+    /// @dev The policy (but its collateral), the job counter and the paused flag share one slot:
+    /// a request reads and writes that slot only.
     struct Terms {
         uint16 protocolFeeBps;
         uint16 quorumBps;
@@ -70,6 +70,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint32 maxInlineInputBytes;
         uint40 maxJobDuration;
         uint64 nextJobId;
+        bool paused;
     }
 
     Terms private _terms;
@@ -323,6 +324,27 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (treasury_ == address(0)) revert InferenceMarketZeroAddress();
         treasury = treasury_;
         emit TreasurySet(treasury_);
+    }
+
+    // ------------------------------------------------------------------ pause
+
+    /// @notice Whether the guardian or the DAO paused new requests.
+    /// @dev The flag lives in the request slot (see {Terms}) instead of {Pausable}'s own slot.
+    /// @return True if paused.
+    function paused() public view override returns (bool) {
+        return _terms.paused;
+    }
+
+    /// @dev See {paused}.
+    function _pause() internal override whenNotPaused {
+        _terms.paused = true;
+        emit Paused(_msgSender());
+    }
+
+    /// @dev See {paused}.
+    function _unpause() internal override whenPaused {
+        _terms.paused = false;
+        emit Unpaused(_msgSender());
     }
 
     // ------------------------------------------------------------------ views
