@@ -7,7 +7,11 @@ pragma solidity ^0.8.24;
 /// credited to internal balances and withdrawn by their owners.
 /// @dev Only a hash of a job's immutable parameters (the {Job} struct) is stored, packed with its
 /// status in one slot; every later call passes the parameters back as they were emitted in
-/// {JobRequested} and the market checks them against the hash.
+/// {JobRequested} and the market checks them against the hash. Credits to internal balances
+/// have no event of their own; the events of the changes that cause them say who gets what:
+/// {ResultSubmitted} (the provider, the job's fee), {JobSettled} (the providers whose
+/// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
+/// client, `amount`).
 interface IInferenceMarket {
     /// @notice A job's lifecycle.
     /// Open: takes a result (k = 1) or commits (k > 1). Revealing: every seat is taken (or the
@@ -92,7 +96,8 @@ interface IInferenceMarket {
     event JobRequested(
         uint256 indexed jobId, address indexed client, bytes32 indexed modelId, Job job, bytes input, string inputCid
     );
-    /// @notice A k = 1 result was delivered and paid.
+    /// @notice A k = 1 result was delivered and paid: `provider` was credited the job's
+    /// `feePerProvider` and the rest of its escrow accrued to {protocolFees}.
     event ResultSubmitted(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
     /// @notice An item of a signed batch was skipped; `reason` is the selector of the error it
     /// would have raised on its own. Nothing changed for that job.
@@ -103,22 +108,25 @@ interface IInferenceMarket {
     event RevealStarted(uint256 indexed jobId, uint40 revealDeadline);
     /// @notice A seated provider revealed its result.
     event ResultRevealed(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
-    /// @notice A k > 1 job reached its quorum: `agreeing` providers were paid for `resultHash`.
+    /// @notice A k > 1 job reached its quorum: the `agreeing` providers that revealed `resultHash`
+    /// were credited the fee each, the protocol fee on their fees accrued to {protocolFees}, and
+    /// `clientRefund` was credited to the client.
     event JobSettled(uint256 indexed jobId, bytes32 resultHash, uint8 agreeing, uint256 clientRefund);
-    /// @notice The client's escrow was credited back: expired (k = 1 or too few seats) or no quorum.
+    /// @notice The client's escrow, `amount`, was credited back: expired (k = 1 or too few seats)
+    /// or no quorum.
     event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
     /// @notice A seated provider's collateral was slashed (disagreed with the majority or did not reveal).
     event SeatSlashed(uint256 indexed jobId, address indexed provider, uint256 amount, bool revealed);
-    /// @notice An internal balance grew.
-    event Credited(address indexed account, address indexed token, uint256 amount, uint256 indexed jobId);
     /// @notice An account withdrew its balance.
     event Withdrawn(address indexed account, address indexed token, uint256 amount);
     /// @notice The DAO changed the policy.
     event PolicySet(Policy policy);
     /// @notice The DAO allowed or disallowed a payment token.
     event TokenAllowed(address indexed token, bool allowed);
-    /// @notice The DAO changed where protocol fees are credited.
+    /// @notice The DAO changed where protocol fees are sent.
     event TreasurySet(address indexed treasury);
+    /// @notice The protocol fees accrued in `token` were sent to the treasury.
+    event ProtocolFeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
 
     error InferenceMarketTokenNotAllowed(address token);
     error InferenceMarketInvalidRedundancy(uint8 redundancy, uint8 maximum);
@@ -203,6 +211,12 @@ interface IInferenceMarket {
     /// @return amount What was sent.
     function withdraw(address token) external returns (uint256 amount);
 
+    /// @notice Sends the protocol fees accrued in `token` (address(0) = ETH) to the treasury
+    /// (the treasury or the DAO only).
+    /// @param token The token.
+    /// @return amount What was sent.
+    function withdrawProtocolFees(address token) external returns (uint256 amount);
+
     /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
     /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, inline input
     /// ≤ 64 KiB, job duration 1 min–365 days.
@@ -214,7 +228,7 @@ interface IInferenceMarket {
     /// @param allowed Whether jobs may be paid in it.
     function setTokenAllowed(address token, bool allowed) external;
 
-    /// @notice Sets where protocol fees are credited (DAO only).
+    /// @notice Sets where protocol fees are sent (DAO only).
     /// @param treasury The treasury.
     function setTreasury(address treasury) external;
 
@@ -228,7 +242,8 @@ interface IInferenceMarket {
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
 
     /// @notice A seat of a k > 1 job: the provider, whether it revealed, and its commitment (or,
-    /// once revealed, its result hash).
+    /// once revealed, its result hash). All zero once the job has ended: its seats are deleted
+    /// (SeatCommitted and ResultRevealed keep the record).
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
 
     /// @notice The EIP-712 digest a provider signs for a result.
@@ -245,4 +260,7 @@ interface IInferenceMarket {
 
     /// @notice An account's withdrawable balance of a token.
     function balanceOf(address account, address token) external view returns (uint256);
+
+    /// @notice Protocol fees accrued in a token and not yet sent to the treasury.
+    function protocolFees(address token) external view returns (uint256);
 }

@@ -14,11 +14,14 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// @title InferenceMarket
 /// @notice Escrowed inference jobs. See {IInferenceMarket}.
 /// @dev Storage per job is one word: the top 184 bits of keccak256(abi.encode(job)) and the
-/// mutable state (status, seats, reveals, reveal start). Seats of k > 1 jobs take two words each.
+/// mutable state (status, seats, reveals, reveal start, which of seats 0-7 revealed). Seats of
+/// k > 1 jobs take two words each: the provider (with a revealed flag for seats 8 and up), and
+/// the commitment XOR the provider's address (binding the commitment to the seat's provider, so
+/// that a reveal needs no read of the provider word), replaced by the result hash on reveal.
 /// No function loops over providers or jobs; {finalize} and the last {reveal} loop over the k
 /// seats of their own job (k ≤ 32).
 /// Invariant: for each token, the contract's balance equals the escrow of unfinished jobs plus
-/// the sum of credited, unwithdrawn balances.
+/// the sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
 contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -34,37 +37,58 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     uint40 private constant MIN_JOB_DURATION = 1 minutes;
     uint40 private constant MAX_JOB_DURATION = 365 days;
     uint256 private constant BPS = 10_000;
+    // Table sizes of a batch (distinct providers; distinct (provider or protocol, token) pairs).
+    uint256 private constant BATCH_PAYEES = 8;
+    uint256 private constant BATCH_OWED = 16;
 
-    // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][unused:8].
+    // Job word layout: [hash:184][status:8][seated:8][revealed:8][revealStartedAt:40][revealedSeats:8]
+    // (bit i of revealedSeats: seat i revealed, for seats 0-7).
     uint256 private constant HASH_MASK = ~uint256(0) << 72;
     uint256 private constant STATUS_SHIFT = 64;
     uint256 private constant SEATED_SHIFT = 56;
     uint256 private constant REVEALED_SHIFT = 48;
     uint256 private constant REVEAL_START_SHIFT = 8;
-    // Seat word layout: [provider:160][revealed:8].
+    uint256 private constant MASKED_SEATS = 8;
+    // Seat word layout: [provider:160][revealed:8] (the flag is used for seats 8 and up).
     uint256 private constant SEAT_REVEALED = 1 << 160;
 
     /// @notice Where models' status and terms are read.
     IModelRegistry public immutable models;
     /// @notice Where providers' admission, stake and counters live.
     IProviderRegistry public immutable providers;
-    /// @notice Where protocol fees are credited (the DAO's timelock).
+    /// @notice Where protocol fees are sent (the DAO's timelock).
     address public treasury;
 
-    uint64 private _nextJobId = 1;
-    Policy private _policy;
+    /// @dev The policy (but its collateral), the job counter and the paused flag share one slot:
+    /// a request reads and writes that slot only.
+    struct Terms {
+        uint16 protocolFeeBps;
+        uint16 quorumBps;
+        uint8 maxRedundancy;
+        uint32 commitWindow;
+        uint32 revealWindow;
+        uint32 maxInlineInputBytes;
+        uint40 maxJobDuration;
+        uint64 nextJobId;
+        bool paused;
+    }
+
+    Terms private _terms;
+    uint128 private _collateralPerJob;
 
     mapping(uint256 jobId => uint256 word) private _jobs;
     mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) private _seats;
     mapping(uint256 jobId => mapping(uint256 seat => bytes32 value)) private _seatValues;
     mapping(address token => bool) private _allowedTokens;
     mapping(address account => mapping(address token => uint256)) private _balances;
+    /// @inheritdoc IInferenceMarket
+    mapping(address token => uint256) public protocolFees;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
     /// @param models_ The model registry.
     /// @param providers_ The provider registry (this market needs its MARKET_ROLE).
-    /// @param treasury_ Where protocol fees are credited.
+    /// @param treasury_ Where protocol fees are sent.
     /// @param policy_ Initial policy.
     constructor(
         address admin,
@@ -81,6 +105,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         providers = providers_;
         treasury = treasury_;
         emit TreasurySet(treasury_);
+        _terms.nextJobId = 1;
         _setPolicy(policy_);
     }
 
@@ -88,11 +113,17 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
-        Policy memory p = _policy;
-        jobId = _nextJobId++;
+        Terms storage p = _terms;
+        jobId = p.nextJobId++;
         Job memory job = _newJob(r, p);
-        _jobs[jobId] = (uint256(keccak256(abi.encode(job))) & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
-        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
+        uint256 jobHash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            // A memory Job is its ABI encoding: 16 words, each field clean in its own word.
+            jobHash := keccak256(job, 0x200)
+        }
+        _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
+        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
         emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
     }
 
@@ -121,45 +152,47 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             // Let the registry name the exact reason.
             providers.checkEligible(msg.sender, 0, job.requiredTags, job.minMemoryMB);
         }
-        _deliver(jobId, job, word, msg.sender, resultHash, outputRef);
+        _deliver(jobId, word, msg.sender, resultHash, outputRef);
+        uint256 protocolFee = _k1ProtocolFee(job);
+        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
+        _credit(msg.sender, job.token, job.feePerProvider);
         providers.recordServed(msg.sender, 1);
-        _credit(msg.sender, job.token, job.feePerProvider, jobId);
     }
 
     /// @inheritdoc IInferenceMarket
     function submitAttestations(SignedResult[] calldata items) external nonReentrant returns (uint256 delivered) {
-        // Consecutive items of the same provider and token are credited and counted in one write.
-        address runProvider;
-        address runToken;
-        uint256 runAmount;
-        uint256 runCount;
-        bool runActive;
-        uint256 runTags;
-        uint32 runMemory;
+        // Whatever the items' order, each provider's terms are read once, and its credits (per
+        // token), its served count and the protocol fees (per token) are written once, at the end
+        // (or when the batch's small tables fill up, for batches of many providers and tokens).
+        Batch memory b = Batch({
+            payees: new Payee[](BATCH_PAYEES),
+            payeeCount: 0,
+            owed: new Owed[](BATCH_OWED),
+            owedCount: 0,
+            acceptingModel: bytes32(0),
+            acceptingVersion: 0
+        });
         for (uint256 i = 0; i < items.length; ++i) {
             SignedResult calldata it = items[i];
             (address provider, ECDSA.RecoverError err,) =
-                ECDSA.tryRecover(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
+                ECDSA.tryRecoverCalldata(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
             if (err != ECDSA.RecoverError.NoError) {
                 emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
                 continue;
             }
-            if (provider != runProvider || it.job.token != runToken) {
-                _flushRun(runProvider, runToken, runAmount, runCount);
-                if (provider != runProvider) (runActive, runTags, runMemory) = providers.providerTerms(provider);
-                (runProvider, runToken, runAmount, runCount) = (provider, it.job.token, 0, 0);
-            }
-            bytes4 reason = _batchItemError(it, runActive, runTags, runMemory);
+            Payee memory payee = _payee(b, provider);
+            (bytes4 reason, uint256 word) = _batchItemError(it, payee, b);
             if (reason != bytes4(0)) {
                 emit AttestationRejected(it.jobId, provider, reason);
                 continue;
             }
-            _deliver(it.jobId, it.job, _jobs[it.jobId], provider, it.resultHash, it.outputRef);
-            runAmount += it.job.feePerProvider;
-            ++runCount;
+            _deliver(it.jobId, word, provider, it.resultHash, it.outputRef);
+            ++payee.served;
+            _owe(b, provider, it.job.token, it.job.feePerProvider);
+            _owe(b, address(0), it.job.token, _k1ProtocolFee(it.job));
             ++delivered;
         }
-        _flushRun(runProvider, runToken, runAmount, runCount);
+        _flush(b);
     }
 
     // ------------------------------------------------------------------ providers, k > 1
@@ -176,7 +209,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
         providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
         _seats[jobId][seat] = uint160(msg.sender);
-        _seatValues[jobId][seat] = commitment;
+        _seatValues[jobId][seat] = commitment ^ bytes32(uint256(uint160(msg.sender)));
         word += 1 << SEATED_SHIFT;
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
         if (seat + 1 == job.redundancy) word = _startReveal(jobId, job, word, uint40(block.timestamp));
@@ -202,15 +235,21 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint40 revealDeadline = uint40(word >> REVEAL_START_SHIFT) + job.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
 
-        uint256 seatWord = _seats[jobId][seat];
-        if (seat >= uint8(word >> SEATED_SHIFT) || address(uint160(seatWord)) != msg.sender) {
-            revert InferenceMarketNotSeated(jobId, seat, msg.sender);
-        }
-        if (seatWord & SEAT_REVEALED != 0) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
-        if (keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) != _seatValues[jobId][seat]) {
+        if (seat >= uint8(word >> SEATED_SHIFT)) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+        bool revealed = _revealed(jobId, word, seat);
+        // The stored value is the commitment XOR its provider: it matches only the seat's own
+        // provider, with the committed result and salt.
+        bytes32 bound = keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) ^ bytes32(uint256(uint160(msg.sender)));
+        if (revealed || bound != _seatValues[jobId][seat]) {
+            // Name the exact error (the seat's provider is only read on this path).
+            if (address(uint160(_seats[jobId][seat])) != msg.sender) {
+                revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+            }
+            if (revealed) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
             revert InferenceMarketCommitmentMismatch(jobId, msg.sender);
         }
-        _seats[jobId][seat] = seatWord | SEAT_REVEALED;
+        if (seat < MASKED_SEATS) word |= 1 << seat;
+        else _seats[jobId][seat] |= SEAT_REVEALED;
         _seatValues[jobId][seat] = resultHash;
         word += 1 << REVEALED_SHIFT;
         emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
@@ -238,9 +277,10 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
             if (uint8(word >> SEATED_SHIFT) < job.quorum) {
                 // Too few providers came: nobody is at fault.
-                (SeatView[] memory seats,,) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
-                _releaseSeats(jobId, job, seats, false);
+                (SeatView[] memory seats,,) = _loadSeats(jobId, word);
                 _refund(jobId, job, word, false);
+                _clearSeats(jobId, seats.length);
+                _releaseSeats(jobId, job, seats, false);
                 return;
             }
             word = _startReveal(jobId, job, word, job.commitDeadline);
@@ -253,6 +293,19 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     }
 
     // ------------------------------------------------------------------ DAO
+
+    /// @inheritdoc IInferenceMarket
+    function withdrawProtocolFees(address token) external nonReentrant returns (uint256 amount) {
+        address to = treasury;
+        if (msg.sender != to && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, DEFAULT_ADMIN_ROLE);
+        }
+        amount = protocolFees[token];
+        if (amount == 0) revert InferenceMarketNothingToWithdraw(to, token);
+        protocolFees[token] = 0;
+        emit ProtocolFeesWithdrawn(token, to, amount);
+        _send(token, to, amount);
+    }
 
     /// @inheritdoc IInferenceMarket
     function setPolicy(Policy calldata policy_) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -273,11 +326,42 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         emit TreasurySet(treasury_);
     }
 
+    // ------------------------------------------------------------------ pause
+
+    /// @notice Whether the guardian or the DAO paused new requests.
+    /// @dev The flag lives in the request slot (see {Terms}) instead of {Pausable}'s own slot.
+    /// @return True if paused.
+    function paused() public view override returns (bool) {
+        return _terms.paused;
+    }
+
+    /// @dev See {paused}.
+    function _pause() internal override whenNotPaused {
+        _terms.paused = true;
+        emit Paused(_msgSender());
+    }
+
+    /// @dev See {paused}.
+    function _unpause() internal override whenPaused {
+        _terms.paused = false;
+        emit Unpaused(_msgSender());
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IInferenceMarket
     function policy() external view returns (Policy memory) {
-        return _policy;
+        Terms storage t = _terms;
+        return Policy({
+            protocolFeeBps: t.protocolFeeBps,
+            quorumBps: t.quorumBps,
+            maxRedundancy: t.maxRedundancy,
+            commitWindow: t.commitWindow,
+            revealWindow: t.revealWindow,
+            maxInlineInputBytes: t.maxInlineInputBytes,
+            maxJobDuration: t.maxJobDuration,
+            collateralPerJob: _collateralPerJob
+        });
     }
 
     /// @inheritdoc IInferenceMarket
@@ -292,8 +376,11 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value) {
-        uint256 seatWord = _seats[jobId][seat];
-        return (address(uint160(seatWord)), seatWord & SEAT_REVEALED != 0, _seatValues[jobId][seat]);
+        provider = address(uint160(_seats[jobId][seat]));
+        if (provider == address(0)) return (address(0), false, bytes32(0)); // no such seat, or the job ended
+        revealed = _revealed(jobId, _jobs[jobId], seat);
+        value = _seatValues[jobId][seat];
+        if (!revealed) value ^= bytes32(uint256(uint160(provider)));
     }
 
     /// @inheritdoc IInferenceMarket
@@ -313,7 +400,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function nextJobId() external view returns (uint256) {
-        return _nextJobId;
+        return _terms.nextJobId;
     }
 
     /// @inheritdoc IInferenceMarket
@@ -331,7 +418,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     // ------------------------------------------------------------------ internals: jobs
 
     /// @dev Validates a request against the policy and the model registry; pins the version.
-    function _newJob(JobRequest calldata r, Policy memory p) private view returns (Job memory job) {
+    function _newJob(JobRequest calldata r, Terms storage p) private view returns (Job memory job) {
         if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
             revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
         }
@@ -360,18 +447,25 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             job.revealWindow = p.revealWindow;
             uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / BPS + 1;
             job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
-            job.collateral = p.collateralPerJob;
+            job.collateral = _collateralPerJob;
         }
     }
 
     function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(job))) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _checkedWord(jobId, job);
         if (_status(word) != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, _status(word));
+    }
+
+    /// @dev Whether a seat revealed: a bit of the job word for seats 0-7, a flag of the seat word
+    /// for the others.
+    function _revealed(uint256 jobId, uint256 word, uint256 seat) private view returns (bool) {
+        if (seat < MASKED_SEATS) return word & (1 << seat) != 0;
+        return _seats[jobId][seat] & SEAT_REVEALED != 0;
     }
 
     function _status(uint256 word) private pure returns (JobStatus) {
@@ -398,46 +492,118 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return word;
     }
 
-    /// @dev Marks a k = 1 job delivered; the caller credits the provider. The protocol fee is the
-    /// escrow's remainder, so nothing is lost to rounding.
-    function _deliver(
-        uint256 jobId,
-        Job calldata job,
-        uint256 word,
-        address provider,
-        bytes32 resultHash,
-        bytes calldata outputRef
-    ) private {
+    /// @dev Marks a k = 1 job delivered; the caller credits the provider and the protocol fee.
+    function _deliver(uint256 jobId, uint256 word, address provider, bytes32 resultHash, bytes calldata outputRef)
+        private
+    {
         _jobs[jobId] = _withStatus(word, JobStatus.Settled);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
-        uint256 protocolFee = escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
-        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
     }
 
-    /// @dev The reason a batch item cannot be delivered, as an error selector; zero if it can.
-    function _batchItemError(SignedResult calldata it, bool active, uint256 tags, uint32 memoryMB)
+    /// @dev A k = 1 job's protocol fee: the escrow's remainder, so nothing is lost to rounding.
+    function _k1ProtocolFee(Job calldata job) private pure returns (uint256) {
+        return escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+    }
+
+    /// @dev A provider's terms as read once per batch, and how many of its items were delivered.
+    struct Payee {
+        address provider;
+        bool active;
+        uint32 memoryMB;
+        uint256 tags;
+        uint256 served;
+    }
+
+    /// @dev An amount a batch owes in a token to a provider, or to the protocol (account zero).
+    struct Owed {
+        address account;
+        address token;
+        uint256 amount;
+    }
+
+    /// @dev A batch's running totals, and the last model version found accepting jobs.
+    struct Batch {
+        Payee[] payees;
+        uint256 payeeCount;
+        Owed[] owed;
+        uint256 owedCount;
+        bytes32 acceptingModel;
+        uint32 acceptingVersion;
+    }
+
+    /// @dev The batch's entry for `provider`, reading its terms from the registry the first time
+    /// (after flushing the batch's totals if the table is full).
+    function _payee(Batch memory b, address provider) private returns (Payee memory payee) {
+        for (uint256 i = b.payeeCount; i > 0; --i) {
+            if (b.payees[i - 1].provider == provider) return b.payees[i - 1];
+        }
+        if (b.payeeCount == BATCH_PAYEES) _flush(b);
+        (bool active, uint256 tags, uint32 memoryMB) = providers.providerTerms(provider);
+        payee = Payee(provider, active, memoryMB, tags, 0);
+        b.payees[b.payeeCount++] = payee;
+    }
+
+    /// @dev Adds `amount` to what the batch owes `account` in `token` (after flushing the
+    /// batch's totals if the table is full).
+    function _owe(Batch memory b, address account, address token, uint256 amount) private {
+        if (amount == 0) return;
+        for (uint256 i = b.owedCount; i > 0; --i) {
+            Owed memory o = b.owed[i - 1];
+            if (o.account == account && o.token == token) {
+                o.amount += amount;
+                return;
+            }
+        }
+        if (b.owedCount == BATCH_OWED) _flush(b);
+        b.owed[b.owedCount++] = Owed(account, token, amount);
+    }
+
+    /// @dev Writes a batch's totals: credits and protocol fees, then the registry's served
+    /// counters. Both tables are emptied (a provider seen again has its terms read again).
+    function _flush(Batch memory b) private {
+        for (uint256 i = 0; i < b.owedCount; ++i) {
+            Owed memory o = b.owed[i];
+            if (o.account == address(0)) protocolFees[o.token] += o.amount;
+            else _credit(o.account, o.token, o.amount);
+        }
+        b.owedCount = 0;
+        for (uint256 i = 0; i < b.payeeCount; ++i) {
+            Payee memory payee = b.payees[i];
+            if (payee.served != 0) providers.recordServed(payee.provider, payee.served);
+        }
+        b.payeeCount = 0;
+    }
+
+    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can),
+    /// and the job's word.
+    function _batchItemError(SignedResult calldata it, Payee memory payee, Batch memory b)
         private
         view
-        returns (bytes4)
+        returns (bytes4, uint256 word)
     {
-        uint256 word = _jobs[it.jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(it.job))) & HASH_MASK) {
-            return InferenceMarketJobMismatch.selector;
+        word = _jobs[it.jobId];
+        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) {
+            return (InferenceMarketJobMismatch.selector, word);
         }
-        if (_status(word) != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
-        if (it.job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
-        if (block.timestamp > it.job.deadline) return InferenceMarketDeadlinePassed.selector;
-        if (!active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
-        if (it.job.requiredTags & ~tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
-        if (memoryMB < it.job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
-        if (!models.acceptsJobs(it.job.modelId, it.job.version)) return InferenceMarketVersionNotAccepting.selector;
-        return bytes4(0);
-    }
-
-    function _flushRun(address provider, address token, uint256 amount, uint256 count) private {
-        if (count == 0) return;
-        providers.recordServed(provider, count);
-        _credit(provider, token, amount, 0);
+        if (_status(word) != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
+        if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
+        if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);
+        if (!payee.active) return (IProviderRegistry.ProviderRegistryInvalidStatus.selector, word);
+        if (it.job.requiredTags & ~payee.tags != 0) {
+            return (IProviderRegistry.ProviderRegistryMissingTags.selector, word);
+        }
+        if (payee.memoryMB < it.job.minMemoryMB) {
+            return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
+        }
+        // The model registry cannot change during the batch: a version found accepting stays so.
+        // (The cache starts at version 0, which no job has: requests pin a real version.)
+        if (it.job.modelId != b.acceptingModel || it.job.version != b.acceptingVersion) {
+            if (!models.acceptsJobs(it.job.modelId, it.job.version)) {
+                return (InferenceMarketVersionNotAccepting.selector, word);
+            }
+            (b.acceptingModel, b.acceptingVersion) = (it.job.modelId, it.job.version);
+        }
+        return (bytes4(0), word);
     }
 
     /// @dev A seat as read at settlement.
@@ -451,44 +617,60 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     /// slashed, the rest of the escrow credited back to the client; or, without a quorum, the
     /// client is refunded and nobody is slashed.
     function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
-        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, uint8(word >> SEATED_SHIFT));
+        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, word);
+        _clearSeats(jobId, seats.length);
         if (agreeing < job.quorum) {
-            _releaseSeats(jobId, job, seats, true);
             _refund(jobId, job, word, true);
+            _releaseSeats(jobId, job, seats, true);
             return;
         }
         _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        uint256 refund = _creditRound(job, agreeing);
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
             if (seat.revealed && seat.resultHash == winner) {
+                _credit(seat.provider, job.token, job.feePerProvider);
                 providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
-                _credit(seat.provider, job.token, job.feePerProvider, jobId);
             } else {
                 providers.settle(seat.provider, job.collateral, job.collateral, _fault(seat), bytes32(jobId));
                 emit SeatSlashed(jobId, seat.provider, job.collateral, seat.revealed);
             }
         }
+        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+    }
+
+    /// @dev Accrues a settled round's protocol fee (on the paid fees only) and credits the client
+    /// the rest of the escrow; returns that refund.
+    function _creditRound(Job calldata job, uint256 agreeing) private returns (uint256 refund) {
         uint256 paid = agreeing * job.feePerProvider;
         uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
-        uint256 refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
-        if (protocolFee != 0) _credit(treasury, job.token, protocolFee, jobId);
-        if (refund != 0) _credit(job.client, job.token, refund, jobId);
-        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+        refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
+        if (protocolFee != 0) protocolFees[job.token] += protocolFee;
+        if (refund != 0) _credit(job.client, job.token, refund);
+    }
+
+    /// @dev Deletes an ended job's seats (the events keep the record): the storage is refunded.
+    function _clearSeats(uint256 jobId, uint256 seated) private {
+        for (uint256 i = 0; i < seated; ++i) {
+            delete _seats[jobId][i];
+            delete _seatValues[jobId][i];
+        }
     }
 
     /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
     /// most one hash can reach the quorum, so ties below it do not matter.
-    function _loadSeats(uint256 jobId, uint256 seated)
+    function _loadSeats(uint256 jobId, uint256 word)
         private
         view
         returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
     {
+        uint256 seated = uint8(word >> SEATED_SHIFT);
         seats = new SeatView[](seated);
         for (uint256 i = 0; i < seated; ++i) {
             uint256 seatWord = _seats[jobId][i];
             SeatView memory seat = seats[i];
             seat.provider = address(uint160(seatWord));
-            if (seatWord & SEAT_REVEALED == 0) continue;
+            if (i < MASKED_SEATS ? word & (1 << i) == 0 : seatWord & SEAT_REVEALED == 0) continue;
             seat.revealed = true;
             seat.resultHash = _seatValues[jobId][i];
             uint256 count = 1;
@@ -516,15 +698,16 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     function _refund(uint256 jobId, Job calldata job, uint256 word, bool noQuorum) private {
         _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
-        _credit(job.client, job.token, amount, jobId);
+        _credit(job.client, job.token, amount);
         emit JobRefunded(jobId, amount, noQuorum);
     }
 
     // ------------------------------------------------------------------ internals: money
 
-    function _credit(address account, address token, uint256 amount, uint256 jobId) private {
+    /// @dev Credits have no event of their own: the event of the change that causes them says
+    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded).
+    function _credit(address account, address token, uint256 amount) private {
         _balances[account][token] += amount;
-        emit Credited(account, token, amount, jobId);
     }
 
     function _collect(uint256 jobId, address token, uint256 amount) private {
@@ -559,18 +742,45 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
     }
 
+    /// @dev The EIP-712 digest of an Attestation, hashed in scratch memory (nothing allocated:
+    /// a batch computes one per item).
     function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
         private
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ATTESTATION_TYPEHASH, jobId, job.modelId, job.version, job.inputHash, resultHash, keccak256(outputRef)
-                )
-            )
-        );
+        bytes32 typeHash = ATTESTATION_TYPEHASH;
+        bytes32 modelId = job.modelId;
+        uint32 version = job.version;
+        bytes32 inputHash = job.inputHash;
+        bytes32 structHash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, outputRef.offset, outputRef.length)
+            let outputRefHash := keccak256(ptr, outputRef.length)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), jobId)
+            mstore(add(ptr, 0x40), modelId)
+            mstore(add(ptr, 0x60), version)
+            mstore(add(ptr, 0x80), inputHash)
+            mstore(add(ptr, 0xa0), resultHash)
+            mstore(add(ptr, 0xc0), outputRefHash)
+            structHash := keccak256(ptr, 0xe0)
+        }
+        return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev keccak256(abi.encode(job)) of a calldata Job, hashed in scratch memory: every field of
+    /// a Job is static, so its ABI encoding is its 16 calldata words. A Job passed with dirty
+    /// padding hashes differently and is refused as a mismatch.
+    function _jobHash(Job calldata job) private pure returns (uint256 h) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, job, 0x200)
+            h := keccak256(ptr, 0x200)
+        }
     }
 
     function _setPolicy(Policy memory p) private {
@@ -587,7 +797,15 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
-        _policy = p;
+        Terms storage t = _terms;
+        t.protocolFeeBps = p.protocolFeeBps;
+        t.quorumBps = p.quorumBps;
+        t.maxRedundancy = p.maxRedundancy;
+        t.commitWindow = p.commitWindow;
+        t.revealWindow = p.revealWindow;
+        t.maxInlineInputBytes = p.maxInlineInputBytes;
+        t.maxJobDuration = p.maxJobDuration;
+        _collateralPerJob = p.collateralPerJob;
         emit PolicySet(p);
     }
 }

@@ -40,7 +40,8 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(await status(f, jobId)).to.equal(JobStatus.Settled);
     const [provider, treasury] = await balances(f, ETH, [p1!.account.address, f.timelock]);
     expect(provider).to.equal(fee);
-    expect(treasury).to.equal((fee * 100n) / 10_000n);
+    expect(treasury).to.equal(0n); // protocol fees accrue per token, not to the treasury's balance
+    expect(await f.as(f.client).market.read.protocolFees([ETH])).to.equal((fee * 100n) / 10_000n);
     const counters = await f.as(p1!).providers.read.getProvider([p1!.account.address]);
     expect(counters.served).to.equal(1n);
 
@@ -102,7 +103,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
       expect(record.locked).to.equal(0n);
       expect(record.served).to.equal(1n);
     }
-    expect(await f.as(f.client).market.read.balanceOf([f.timelock, ETH])).to.equal((3n * fee) / 100n);
+    expect(await f.as(f.client).market.read.protocolFees([ETH])).to.equal((3n * fee) / 100n);
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
   });
 

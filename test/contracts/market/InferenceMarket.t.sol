@@ -470,14 +470,10 @@ abstract contract InferenceMarketFixture is Test {
         assertEq(bytes32(rj.reason), bytes32(reason), string.concat(what, ": reason"));
     }
 
-    /// @dev How many {Credited} events the market emitted for `account` in `token`.
-    function _credits(Vm.Log[] memory logs, address account, address token) internal view returns (uint256 n) {
+    /// @dev How many events an emitter emitted.
+    function _countAll(Vm.Log[] memory logs, address emitter) internal pure returns (uint256 n) {
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (
-                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarket.Credited.selector
-                    && logs[i].topics[1] == bytes32(uint256(uint160(account)))
-                    && logs[i].topics[2] == bytes32(uint256(uint160(token)))
-            ) ++n;
+            if (logs[i].emitter == emitter) ++n;
         }
     }
 
@@ -986,25 +982,27 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
 
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.ResultSubmitted(id, p, RESULT, OUTPUT);
-        vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Credited(treasury, address(0), protocolFee, id);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.ServedRecorded(p, 1);
-        vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Credited(p, address(0), FEE, id);
+        vm.recordLogs();
         _submit(id, job, p);
+        assertEq(_countAll(vm.getRecordedLogs(), address(market)), 1, "ResultSubmitted says it all");
 
         assertEq(_status(id), SETTLED, "settled");
         assertEq(market.balanceOf(p, address(0)), FEE, "provider credited the fee");
-        assertEq(market.balanceOf(treasury, address(0)), protocolFee, "treasury credited the protocol fee");
+        assertEq(market.protocolFees(address(0)), protocolFee, "protocol fee accrued");
+        assertEq(market.balanceOf(treasury, address(0)), 0, "the treasury has no balance");
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
         assertEq(registry.getProvider(p).served, 1, "served counter");
         assertEq(registry.getProvider(p).locked, 0, "k = 1 locks nothing");
 
         vm.prank(p);
         assertEq(market.withdraw(address(0)), FEE, "provider withdraws");
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.ProtocolFeesWithdrawn(address(0), treasury, protocolFee);
         vm.prank(treasury);
-        assertEq(market.withdraw(address(0)), protocolFee, "treasury withdraws");
+        assertEq(market.withdrawProtocolFees(address(0)), protocolFee, "treasury withdraws");
+        assertEq(market.protocolFees(address(0)), 0, "fees cleared");
         assertEq(p.balance, FEE, "provider ETH");
         assertEq(treasury.balance, protocolFee, "treasury ETH");
         assertEq(address(market).balance, 0, "market empty");
@@ -1014,7 +1012,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarket.Job memory job) = _request(1, address(payToken));
         _submit(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), FEE, "provider credited in the token");
-        assertEq(market.balanceOf(treasury, address(payToken)), _escrow(1) - FEE, "treasury credited in the token");
+        assertEq(market.protocolFees(address(payToken)), _escrow(1) - FEE, "protocol fee accrued in the token");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "no ETH credit");
         assertEq(payToken.balanceOf(address(market)), _escrow(1), "tokens stay until withdrawn");
     }
@@ -1025,7 +1023,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         p.protocolFeeBps = 1_000;
         market.setPolicy(p);
         _submit(id, job, prov[0]);
-        assertEq(market.balanceOf(treasury, address(0)), 1e16, "fee at the bps of the request");
+        assertEq(market.protocolFees(address(0)), 1e16, "fee at the bps of the request");
         assertEq(market.balanceOf(prov[0], address(0)) + 1e16, address(market).balance, "all escrow credited");
     }
 
@@ -1219,18 +1217,17 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(delivered, 3, "three delivered");
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
         assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 3, "three results");
-        assertEq(_credits(logs, prov[0], address(0)), 1, "one credit for the run");
-        assertEq(_credits(logs, treasury, address(0)), 3, "protocol fee per job");
+        assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 1, "one counter write");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
-        assertEq(market.balanceOf(treasury, address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
+        assertEq(market.protocolFees(address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
         assertEq(market.balanceOf(stranger, address(0)), 0, "the relayer earns nothing");
         assertEq(registry.getProvider(prov[0]).served, 3, "served += 3");
     }
 
-    function test_submitAttestations_creditsOncePerConsecutiveRun() public {
+    function test_submitAttestations_countsOncePerProvider() public {
         IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](6);
-        // Runs: [p0 ETH, p0 ETH] [p1 ETH] [p0 token, p0 token] [p0 ETH]
+        // p0 ETH, p0 ETH, p1 ETH, p0 token, p0 token, p0 ETH: one counter write per provider.
         address[6] memory tokens = [address(0), address(0), address(0), address(payToken), address(payToken), address(0)];
         uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
         for (uint256 i = 0; i < 6; ++i) {
@@ -1241,10 +1238,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, items), 6, "all delivered");
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
-        assertEq(_credits(logs, prov[0], address(0)), 2, "p0 ETH: two runs");
-        assertEq(_credits(logs, prov[0], address(payToken)), 1, "p0 token: one run");
-        assertEq(_credits(logs, prov[1], address(0)), 1, "p1: one run");
-        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 4, "one write per run");
+        assertEq(_countAll(logs, address(market)), 6, "one event per result");
+        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 2, "one write per provider");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
         assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "p1 ETH");
@@ -1287,6 +1282,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
         vm.warp(block.timestamp + 11);
         uint256 marketEth = address(market).balance;
+        uint256 feesBefore = market.protocolFees(address(0));
         vm.recordLogs();
         uint256 delivered = _relay(market, items);
         Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -1312,8 +1308,10 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "job 4 paid once, to p1");
         assertEq(market.balanceOf(pending, address(0)), 0, "pending unpaid");
         // Runs: [p0: 1 (2, 3, 4 rejected)] [pending: none] [p0: 6 rejected, 7].
-        assertEq(_credits(logs, prov[0], address(0)), 2, "one credit per run that delivered");
-        assertEq(_credits(logs, treasury, address(0)), 2, "protocol fee for delivered items only");
+        assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 2, "two results");
+        assertEq(
+            market.protocolFees(address(0)) - feesBefore, 2 * (_escrow(1) - FEE), "protocol fee for delivered items only"
+        );
         assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
         assertEq(registry.getProvider(pending).served, 0, "pending served 0");
         assertEq(address(market).balance, marketEth, "no ETH moved");
@@ -1839,7 +1837,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             assertEq(_stake(prov[i]), STAKE, "not slashed");
             assertEq(registry.getProvider(prov[i]).served, 1, "served");
         }
-        assertEq(market.balanceOf(treasury, address(0)), protocolFee, "protocol fee");
+        assertEq(market.protocolFees(address(0)), protocolFee, "protocol fee");
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
         assertEq(_escrow(3), 3 * uint256(FEE) + protocolFee, "all escrow accounted");
         assertEq(registry.slashedFunds(), 0, "nothing slashed");
@@ -1857,7 +1855,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], uint8(i), RESULT);
-        uint256 credited = market.balanceOf(treasury, address(0)) + market.balanceOf(client, address(0));
+        uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
         for (uint256 i = 0; i < 3; ++i) credited += market.balanceOf(prov[i], address(0));
         assertEq(credited, address(market).balance, "every wei credited");
         assertLe(market.balanceOf(client, address(0)), 1, "client refund is rounding at most");
@@ -1893,7 +1891,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(_locked(prov[0]), 0, "majority collateral released");
         assertEq(market.balanceOf(client, address(0)), refund, "client gets one fee and its protocol share back");
         assertEq(refund, FEE + 1e16, "exact refund");
-        assertEq(market.balanceOf(treasury, address(0)), paidProtocol, "protocol fee on paid fees only");
+        assertEq(market.protocolFees(address(0)), paidProtocol, "protocol fee on paid fees only");
     }
 
     function test_finalize_slashesNonRevealer() public {
@@ -1930,7 +1928,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
 
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
-        assertEq(market.balanceOf(treasury, address(0)), 0, "no protocol fee");
+        assertEq(market.protocolFees(address(0)), 0, "no protocol fee");
         assertEq(registry.slashedFunds(), 0, "nobody slashed");
         for (uint256 i = 0; i < 3; ++i) {
             assertEq(_stake(prov[i]), STAKE, "stake kept");
@@ -2082,7 +2080,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function _checkSettlement(uint256 id, IInferenceMarket.Job memory job, uint256 majority) internal view {
-        uint256 credited = market.balanceOf(treasury, address(0)) + market.balanceOf(client, address(0));
+        uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
         uint256 paidSeats;
         for (uint256 i = 0; i < job.redundancy; ++i) {
             credited += market.balanceOf(prov[i], address(0));
@@ -2374,15 +2372,13 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Credited(client, address(0), escrow, id);
-        vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.JobRefunded(id, escrow, false);
         vm.prank(stranger);
         market.finalize(id, job);
 
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), escrow, "escrow credited, protocol fee included");
-        assertEq(market.balanceOf(treasury, address(0)), 0, "no protocol fee on a refund");
+        assertEq(market.protocolFees(address(0)), 0, "no protocol fee on a refund");
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.Withdrawn(client, address(0), escrow);
         vm.prank(client);
@@ -2732,14 +2728,55 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
 
     function test_setTreasury_redirectsLaterProtocolFees() public {
         (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        _submit(id, job, prov[0]);
         address newTreasury = address(0x7EA52);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.TreasurySet(newTreasury);
         market.setTreasury(newTreasury);
         assertEq(market.treasury(), newTreasury, "stored");
+        vm.expectRevert(_unauthorized(treasury, market.DEFAULT_ADMIN_ROLE()));
+        vm.prank(treasury);
+        market.withdrawProtocolFees(address(0));
+        vm.prank(newTreasury);
+        assertEq(market.withdrawProtocolFees(address(0)), _escrow(1) - FEE, "fees withdrawn");
+        assertEq(newTreasury.balance, _escrow(1) - FEE, "fees go to the new treasury");
+        assertEq(treasury.balance, 0, "old treasury gets nothing");
+    }
+
+    function test_withdrawProtocolFees_daoSendsToTreasuryPerToken() public {
+        (uint256 a, IInferenceMarket.Job memory ja) = _requestEth(1);
+        (uint256 b, IInferenceMarket.Job memory jb) = _request(1, address(payToken));
+        _submit(a, ja, prov[0]);
+        _submit(b, jb, prov[1]);
+        uint256 fee = _escrow(1) - FEE;
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
+        assertEq(market.withdrawProtocolFees(address(payToken)), fee, "token fees");
+        assertEq(payToken.balanceOf(treasury), fee, "tokens to the treasury");
+        assertEq(payToken.balanceOf(address(market)), FEE, "the provider's fee stays");
+        assertEq(market.protocolFees(address(0)), fee, "ETH fees untouched");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, treasury, address(payToken)
+            )
+        );
+        market.withdrawProtocolFees(address(payToken));
+    }
+
+    function test_withdrawProtocolFees_revertsForOthers() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        assertEq(market.balanceOf(newTreasury, address(0)), _escrow(1) - FEE, "fee to the new treasury");
-        assertEq(market.balanceOf(treasury, address(0)), 0, "old treasury gets nothing");
+        bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
+        vm.expectRevert(_unauthorized(stranger, adminRole));
+        vm.prank(stranger);
+        market.withdrawProtocolFees(address(0));
+        vm.expectRevert(_unauthorized(prov[0], adminRole));
+        vm.prank(prov[0]);
+        market.withdrawProtocolFees(address(0));
+        vm.expectRevert(_unauthorized(guardian, adminRole));
+        vm.prank(guardian);
+        market.withdrawProtocolFees(address(0));
+        assertEq(market.protocolFees(address(0)), _escrow(1) - FEE, "unchanged");
     }
 
     function test_setTreasury_revertsOnZeroAddress() public {

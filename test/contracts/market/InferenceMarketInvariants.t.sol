@@ -200,8 +200,10 @@ library MarketStack {
 /// random fee, ETH / token A / token B, random deadline), five providers with private keys
 /// submit k = 1 results, sign batches (some items deliberately bad), commit to k > 1 jobs with
 /// recorded hashes and salts (mostly the true result, sometimes one of two wrong ones), reveal
-/// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit; the DAO
-/// (this contract) slashes through the registry; time passes.
+/// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit (a suspended
+/// provider's exit keeps it suspended, and it may not register afresh); the DAO (this contract)
+/// slashes through the registry (possibly below the minimum stake, which ends eligibility until
+/// stake is added), suspends and re-approves providers; time passes.
 /// @dev Every call's outcome is predicted from a ghost model written from the specification;
 /// a disagreement (valid call reverted, invalid call accepted, wrong error, wrong event) is
 /// recorded in `surprises` instead of reverting, since a reverting handler call would just be
@@ -283,12 +285,16 @@ contract InferenceMarketHandler {
     mapping(address token => uint256) public ghostEscrow; // escrow of unfinished jobs
     mapping(address token => uint256) public ghostCredits; // credited, not withdrawn (spec)
     mapping(address account => mapping(address token => uint256)) public ghostBalance; // spec
-    mapping(address token => uint256) public observedCredits; // Credited events − withdrawals
+    mapping(address token => uint256) public observedCredits; // credits the events imply − withdrawals
+    mapping(address token => uint256) public ghostProtocolFees; // accrued, not sent to the treasury
 
     // Stake token flows into and out of the registry.
     uint256 public ghostStakeIn;
     uint256 public ghostStakeOut;
     mapping(address provider => bool) public daoSlashed;
+    // Whether the DAO suspended the provider (and has not approved it again); a suspension
+    // survives exit and stake withdrawal.
+    mapping(address provider => bool) public ghostSuspended;
 
     // The registry as {IProviderRegistry} specifies it: stake, locked collateral (capped at the
     // stake after any slash; releases capped at what is locked), slashed funds, counters.
@@ -302,8 +308,9 @@ contract InferenceMarketHandler {
     // Batch bookkeeping.
     uint256 private _batchNonce;
     mapping(uint256 jobId => uint256 nonce) private _takenInBatch;
-    mapping(address account => mapping(address token => uint256)) private _runCredited;
-    mapping(address account => mapping(address token => uint256)) private _runExpected;
+    // Reveals observed in ResultRevealed events, to attribute a JobSettled's fees.
+    mapping(uint256 jobId => address[]) private _revealedBy;
+    mapping(uint256 jobId => mapping(address provider => bytes32)) private _revealedHash;
 
     // Disagreements between the model and the market; every invariant run expects none.
     uint256 public surprises;
@@ -391,9 +398,15 @@ contract InferenceMarketHandler {
         }
     }
 
+    /// @notice An account withdraws its balance; one time in eight the treasury withdraws the
+    /// protocol fees instead.
     function withdraw(uint256 accountSeed, uint256 tokenSeed) external counted {
         accountSeed = _h(accountSeed, 0);
         tokenSeed = _h(tokenSeed, 1);
+        if (accountSeed % 8 == 0) {
+            _withdrawProtocolFees(tokenAt((accountSeed >> 8) % TOKEN_COUNT));
+            return;
+        }
         (address account, address token) = _pickBalance(accountSeed, tokenSeed);
         uint256 expectedAmount = ghostBalance[account][token];
         bytes memory expected = expectedAmount == 0
@@ -415,6 +428,25 @@ contract InferenceMarketHandler {
         }
     }
 
+    function _withdrawProtocolFees(address token) private {
+        uint256 expectedAmount = ghostProtocolFees[token];
+        bytes memory expected = expectedAmount == 0
+            ? abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, treasury, token)
+            : bytes("");
+        uint256 before = _balanceOf(token, treasury);
+        vm.prank(treasury);
+        try market.withdrawProtocolFees(token) returns (uint256 amount) {
+            if (expected.length != 0 || amount != expectedAmount) {
+                _surprise("withdrawProtocolFees: amount differs from the accrued fees", abi.encode(amount, expectedAmount));
+            }
+            if (_balanceOf(token, treasury) != before + amount) _surprise("withdrawProtocolFees: not received", "");
+            ghostProtocolFees[token] = 0;
+            ++hits["withdrawProtocolFees"];
+        } catch (bytes memory err) {
+            if (_checkRevert("withdrawProtocolFees", err, expected)) ++hits["withdrawProtocolFees.refused"];
+        }
+    }
+
     // ================================================================== actions: providers, k = 1
 
     function submitResult(uint256 jobSeed, uint256 providerSeed, uint256 resultSeed) external counted {
@@ -433,7 +465,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(provider);
         try market.submitResult(jobId, job, resultHash, "ipfs://bafy-output") {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("submitResult: accepted although invalid", expected);
                 return;
@@ -466,6 +498,7 @@ contract InferenceMarketHandler {
                 _takenInBatch[pred[i].jobId] = _batchNonce;
             }
         }
+        uint256[] memory balancesBefore = _batchBalances();
         vm.recordLogs();
         try market.submitAttestations(items) returns (uint256 delivered) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -473,8 +506,8 @@ contract InferenceMarketHandler {
                 _surprise("submitAttestations: delivered count", abi.encode(delivered, expectedDelivered));
             }
             _checkBatchLogs(logs, pred);
-            _observe(logs, true);
-            _checkRunCredits();
+            _observe(logs);
+            _checkBatchCredits(balancesBefore, pred);
             for (uint256 i = 0; i < n; ++i) {
                 if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer);
             }
@@ -545,7 +578,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
         try market.finalize(jobId, job) {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("finalize: accepted although not finalizable", expected);
                 return;
@@ -620,15 +653,52 @@ contract InferenceMarketHandler {
 
     // ================================================================== actions: DAO and stake
 
-    /// @notice Stake movements: the DAO slashes a provider directly through the registry, the
-    /// DAO withdraws slashed funds, or a provider adds stake.
+    /// @notice Stake movements: the DAO slashes a provider directly through the registry (which
+    /// can take it below the minimum stake), the DAO withdraws slashed funds, the DAO suspends a
+    /// provider or approves a suspended one again, or a provider adds stake.
     function stake(uint256 op, uint256 providerSeed, uint256 amountSeed) external counted {
         op = _h(op, 0);
         providerSeed = _h(providerSeed, 1);
         amountSeed = _h(amountSeed, 2);
-        if (op % 4 == 0) _daoSlash(providerSeed, amountSeed);
-        else if (op % 4 == 1) _daoWithdrawSlashed(amountSeed);
+        uint256 mode = op % 8; // 0-1 slash, 2 withdraw slashed funds, 3 suspension, 4-7 add stake
+        if (mode < 2) _daoSlash(providerSeed, amountSeed);
+        else if (mode == 2) _daoWithdrawSlashed(amountSeed);
+        else if (mode == 3) _daoSuspension(providerSeed);
         else _addStake(providerSeed, amountSeed);
+    }
+
+    /// @dev The DAO suspends a Pending or Approved provider, or approves a Suspended one again
+    /// (with whatever stake it has left: possibly below the minimum, or none after an exit).
+    function _daoSuspension(uint256 providerSeed) private {
+        // Three times in four the DAO lifts a suspension if there is one (suspensions stay short,
+        // so that most providers keep serving), else it acts on a seed-chosen provider.
+        uint256 index = providerSeed % PROVIDER_COUNT;
+        if ((providerSeed >> 128) % 4 != 0) {
+            (bool found, uint256 suspendedIndex) = _suspendedProvider(providerSeed);
+            if (found) index = suspendedIndex;
+        }
+        address provider = providerAt[index];
+        IProviderRegistry.ProviderStatus status = registry.getProvider(provider).status;
+        bool suspend;
+        if (status == IProviderRegistry.ProviderStatus.Approved || status == IProviderRegistry.ProviderStatus.Pending) {
+            suspend = true;
+        } else if (status != IProviderRegistry.ProviderStatus.Suspended) {
+            return; // None or Exited: nothing to suspend or approve
+        }
+        if (suspend == ghostSuspended[provider]) _surprise("suspension: registry status differs from model", "");
+        bytes memory data = suspend
+            ? abi.encodeCall(registry.suspendProvider, (provider))
+            : abi.encodeCall(registry.approveProvider, (provider));
+        (bool ok, bytes memory ret) = address(registry).call(data);
+        if (!ok) {
+            _surprise("suspension reverted", ret);
+            return;
+        }
+        ghostSuspended[provider] = suspend;
+        IProviderRegistry.ProviderStatus expected =
+            suspend ? IProviderRegistry.ProviderStatus.Suspended : IProviderRegistry.ProviderStatus.Approved;
+        if (registry.getProvider(provider).status != expected) _surprise("suspension: wrong status", "");
+        ++hits[suspend ? bytes32("suspend") : bytes32("reapprove")];
     }
 
     function _daoSlash(uint256 providerSeed, uint256 amountSeed) private {
@@ -689,13 +759,30 @@ contract InferenceMarketHandler {
     function exitStep(uint256 providerSeed, uint256 opSeed) external counted {
         providerSeed = _h(providerSeed, 0);
         opSeed = _h(opSeed, 1);
-        address provider = providerAt[providerSeed % PROVIDER_COUNT];
+        uint256 index = providerSeed % PROVIDER_COUNT;
+        // Half the time a suspended provider, if there is one: suspended providers head for the
+        // door (see below), so that runs reach an exit that keeps the suspension.
+        if ((opSeed >> 16) % 2 == 0) {
+            (bool found, uint256 suspendedIndex) = _suspendedProvider(providerSeed);
+            if (found) index = suspendedIndex;
+        }
+        address provider = providerAt[index];
         IProviderRegistry.Provider memory pv = registry.getProvider(provider);
         if (!_registered(pv.status)) {
-            if (opSeed % 2 == 0) _reRegister(provider, providerSeed % PROVIDER_COUNT);
+            if (opSeed % 2 == 0) _reRegister(provider, index);
             return;
         }
         uint256 op = opSeed % 4; // 0 request exit, 1 and 2 cancel it, 3 withdraw the stake
+        if (pv.status == IProviderRegistry.ProviderStatus.Suspended) {
+            uint256 mode = (opSeed >> 8) % 4;
+            if (mode == 0) {
+                // It tries to register afresh to launder its suspension (exited or not): the
+                // registry must refuse, even with auto-admission on.
+                _registerWhileSuspended(provider, index);
+                return;
+            }
+            if (mode != 1) op = pv.unbondingEndsAt == 0 ? 0 : 3; // request exit, or withdraw
+        }
         bytes memory expected;
         bytes memory data;
         if (op == 0) {
@@ -731,7 +818,15 @@ contract InferenceMarketHandler {
                 _surprise("withdrawStake: not the whole stake received", "");
             }
             ghostStake[provider] = 0;
-            ++hits["withdrawStake"];
+            // Exited, unless suspended: a suspension outlives the exit (with no stake left).
+            IProviderRegistry.ProviderStatus expectedStatus = ghostSuspended[provider]
+                ? IProviderRegistry.ProviderStatus.Suspended
+                : IProviderRegistry.ProviderStatus.Exited;
+            IProviderRegistry.Provider memory afterExit = registry.getProvider(provider);
+            if (afterExit.status != expectedStatus || afterExit.unbondingEndsAt != 0) {
+                _surprise("withdrawStake: status after exit", abi.encode(afterExit.status, expectedStatus));
+            }
+            ++hits[ghostSuspended[provider] ? bytes32("withdrawStake.suspended") : bytes32("withdrawStake")];
         } else {
             ++hits[op == 0 ? bytes32("requestExit") : bytes32("cancelExit")];
         }
@@ -880,14 +975,15 @@ contract InferenceMarketHandler {
         if (r.redundancy > 1) ++hits["requestJob.k>1"];
     }
 
-    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the treasury the rest.
+    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the rest of the escrow is
+    /// the protocol fee.
     function _deliverModel(uint256 jobId, address provider) private {
         JobInfo storage info = _info[jobId];
         _finish(jobId, IInferenceMarket.JobStatus.Settled);
         served[provider][jobId] = true;
         ++ghostServed[provider];
         _creditModel(provider, info.job.token, info.job.feePerProvider);
-        _creditModel(treasury, info.job.token, info.escrow - info.job.feePerProvider);
+        ghostProtocolFees[info.job.token] += info.escrow - info.job.feePerProvider;
     }
 
     function _refundModel(uint256 jobId) private {
@@ -936,7 +1032,7 @@ contract InferenceMarketHandler {
         }
         uint256 paid = agreeing * info.job.feePerProvider;
         uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
-        _creditModel(treasury, token, fee);
+        ghostProtocolFees[token] += fee;
         _creditModel(info.job.client, token, info.escrow - paid - fee);
         ++hits["settle.quorum"];
         if (agreeing < seats.length) ++hits["settle.withSlash"];
@@ -1013,6 +1109,14 @@ contract InferenceMarketHandler {
         if (pv.unbondingEndsAt != 0) {
             return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt);
         }
+        // Slashes (the market's and the DAO's) can take a provider below the minimum stake: it
+        // then takes no job, k = 1 included, until it adds stake.
+        uint256 minStake = registry.minStake();
+        if (pv.stake < minStake) {
+            return abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, pv.stake, minStake
+            );
+        }
         uint256 free = pv.stake >= pv.locked ? pv.stake - pv.locked : 0;
         if (free < collateral) {
             return abi.encodeWithSelector(
@@ -1080,7 +1184,12 @@ contract InferenceMarketHandler {
         if (info.job.redundancy != 1) return IInferenceMarket.InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > info.job.deadline) return IInferenceMarket.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
-        if (pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0) {
+        // The market reads {IProviderRegistry.providerTerms}: not `active` (not Approved, exiting,
+        // or staking less than the minimum) is reported as InvalidStatus.
+        if (
+            pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0
+                || pv.stake < registry.minStake()
+        ) {
             return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
         }
         if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
@@ -1128,19 +1237,38 @@ contract InferenceMarketHandler {
         }
     }
 
-    /// @dev Aggregated batch credits (jobId 0) equal the fees of the jobs each provider delivered.
-    function _checkRunCredits() private {
+    /// @dev Every provider's (and the stranger's) balance in every token, in a fixed order.
+    function _batchBalances() private view returns (uint256[] memory b) {
+        b = new uint256[]((PROVIDER_COUNT + 1) * TOKEN_COUNT);
         for (uint256 i = 0; i < PROVIDER_COUNT + 1; ++i) {
             address account = i < PROVIDER_COUNT ? providerAt[i] : badSigner;
-            for (uint256 t = 0; t < TOKEN_COUNT; ++t) {
-                address token = tokenAt(t);
-                if (_runCredited[account][token] != _runExpected[account][token]) {
-                    _surprise("batch: aggregated credit differs from delivered fees", abi.encode(account, token));
-                }
-                delete _runCredited[account][token];
-                delete _runExpected[account][token];
+            for (uint256 t = 0; t < TOKEN_COUNT; ++t) b[i * TOKEN_COUNT + t] = market.balanceOf(account, tokenAt(t));
+        }
+    }
+
+    /// @dev A batch credited each signer, per token, exactly the fees of the items predicted
+    /// delivered, and nobody else anything (the protocol fees are checked by the invariants).
+    function _checkBatchCredits(uint256[] memory before, Pred[] memory pred) private {
+        uint256[] memory expected = before;
+        for (uint256 j = 0; j < pred.length; ++j) {
+            if (pred[j].reason != bytes4(0)) continue;
+            uint256 i = PROVIDER_COUNT;
+            for (uint256 p = 0; p < PROVIDER_COUNT; ++p) {
+                if (providerAt[p] == pred[j].signer) i = p;
+            }
+            IInferenceMarket.Job storage job = _info[pred[j].jobId].job;
+            expected[i * TOKEN_COUNT + _tokenIndex(job.token)] += job.feePerProvider;
+        }
+        uint256[] memory actual = _batchBalances();
+        for (uint256 k = 0; k < actual.length; ++k) {
+            if (actual[k] != expected[k]) {
+                _surprise("batch: credit differs from the delivered fees", abi.encode(k, actual[k], expected[k]));
             }
         }
+    }
+
+    function _tokenIndex(address token) private view returns (uint256) {
+        return token == address(0) ? 0 : token == address(tokenA) ? 1 : 2;
     }
 
     // ------------------------------------------------------------------ commit / reveal
@@ -1155,7 +1283,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(provider);
         try market.commit(jobId, job, commitment) returns (uint8 seat) {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("commit: accepted although invalid", expected);
                 return false;
@@ -1233,7 +1361,7 @@ contract InferenceMarketHandler {
         vm.recordLogs();
         vm.prank(caller);
         try market.reveal(jobId, job, seat, resultHash, salt, "ipfs://bafy-revealed") {
-            _observe(vm.getRecordedLogs(), false);
+            _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("reveal: accepted although invalid", expected);
                 return;
@@ -1346,40 +1474,72 @@ contract InferenceMarketHandler {
         }
     }
 
+    /// @dev A provider that the DAO suspended, from a seed-chosen index.
+    function _suspendedProvider(uint256 seed) private view returns (bool, uint256) {
+        for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+            uint256 index = (seed + i) % PROVIDER_COUNT;
+            if (ghostSuspended[providerAt[index]]) return (true, index);
+        }
+        return (false, 0);
+    }
+
+    function _registerWhileSuspended(address provider, uint256 index) private {
+        stakeToken.mint(provider, STAKE);
+        vm.prank(provider);
+        stakeToken.approve(address(registry), STAKE);
+        bytes memory expected = abi.encodeWithSelector(
+            IProviderRegistry.ProviderRegistryAlreadyRegistered.selector,
+            provider,
+            IProviderRegistry.ProviderStatus.Suspended
+        );
+        vm.prank(provider);
+        try registry.register(STAKE, MarketStack.caps(index == PROVIDER_COUNT - 1 ? 1 : 3), "ipfs://provider") {
+            ghostStakeIn += STAKE; // keeps the stake invariants meaningful if this ever happens
+            _surprise("register: a suspended provider registered again", "");
+        } catch (bytes memory err) {
+            if (_checkRevert("registerWhileSuspended", err, expected)) ++hits["registerWhileSuspended.refused"];
+        }
+    }
+
     // ------------------------------------------------------------------ observation
 
-    /// @dev Reads the market's events: credits (provider fees attributed to jobs), and terminal
-    /// events per job. In a batch, provider fees are credited per run with jobId 0 and
-    /// attributed through ResultSubmitted; {_checkRunCredits} checks the sums.
-    function _observe(Vm.Log[] memory logs, bool batch) private {
+    /// @dev Reads the market's events as an indexer would (credits have no event of their own):
+    /// ResultSubmitted credits its provider the job's fee; JobSettled credits the fee to each
+    /// provider whose observed ResultRevealed hash won (as many as `agreeing`) and
+    /// `clientRefund` to the client; JobRefunded credits `amount` to the client. Provider fees
+    /// are attributed to jobs, and terminal events counted per job.
+    function _observe(Vm.Log[] memory logs) private {
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(market)) continue;
+            if (logs[i].emitter != address(market) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
-            if (sig == IInferenceMarket.Credited.selector) {
-                address account = address(uint160(uint256(logs[i].topics[1])));
-                address token = address(uint160(uint256(logs[i].topics[2])));
-                uint256 jobId = uint256(logs[i].topics[3]);
-                uint256 amount = abi.decode(logs[i].data, (uint256));
-                observedCredits[token] += amount;
-                if (jobId == 0) {
-                    if (!batch) _surprise("credit without a job outside a batch", abi.encode(account));
-                    _runCredited[account][token] += amount;
-                } else if (account != treasury && account != _info[jobId].job.client) {
-                    ++feeCredits[account][jobId];
-                    if (amount != _info[jobId].job.feePerProvider || token != _info[jobId].job.token) {
-                        _surprise("provider credit: wrong amount or token", abi.encode(account, jobId, amount));
-                    }
-                }
-            } else if (sig == IInferenceMarket.ResultSubmitted.selector) {
-                uint256 jobId = uint256(logs[i].topics[1]);
+            uint256 jobId = uint256(logs[i].topics[1]);
+            IInferenceMarket.Job storage job = _info[jobId].job;
+            if (sig == IInferenceMarket.ResultSubmitted.selector) {
                 ++_info[jobId].terminalEvents;
-                if (batch) {
-                    address provider = address(uint160(uint256(logs[i].topics[2])));
-                    ++feeCredits[provider][jobId];
-                    _runExpected[provider][_info[jobId].job.token] += _info[jobId].job.feePerProvider;
+                ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
+                observedCredits[job.token] += job.feePerProvider;
+            } else if (sig == IInferenceMarket.ResultRevealed.selector) {
+                address provider = address(uint160(uint256(logs[i].topics[2])));
+                (bytes32 resultHash,) = abi.decode(logs[i].data, (bytes32, bytes));
+                _revealedBy[jobId].push(provider);
+                _revealedHash[jobId][provider] = resultHash;
+            } else if (sig == IInferenceMarket.JobSettled.selector) {
+                ++_info[jobId].terminalEvents;
+                (bytes32 winner, uint8 agreeing, uint256 clientRefund) =
+                    abi.decode(logs[i].data, (bytes32, uint8, uint256));
+                address[] storage revealers = _revealedBy[jobId];
+                uint256 paid;
+                for (uint256 r = 0; r < revealers.length; ++r) {
+                    if (_revealedHash[jobId][revealers[r]] != winner) continue;
+                    ++feeCredits[revealers[r]][jobId];
+                    ++paid;
                 }
-            } else if (sig == IInferenceMarket.JobSettled.selector || sig == IInferenceMarket.JobRefunded.selector) {
-                ++_info[uint256(logs[i].topics[1])].terminalEvents;
+                if (paid != agreeing) _surprise("JobSettled: agreeing differs from the winning reveals", abi.encode(jobId));
+                observedCredits[job.token] += paid * job.feePerProvider + clientRefund;
+            } else if (sig == IInferenceMarket.JobRefunded.selector) {
+                ++_info[jobId].terminalEvents;
+                (uint256 amount,) = abi.decode(logs[i].data, (uint256, bool));
+                observedCredits[job.token] += amount;
             }
         }
     }
@@ -1552,9 +1712,10 @@ contract InferenceMarketInvariantTest is Test {
     }
 
     /// @notice For ETH and each ERC-20: the market holds exactly the escrow of unfinished jobs
-    /// plus the credited, unwithdrawn balances; those balances (read with balanceOf over every
-    /// account) equal the ghost model's, account by account, and the Credited events net of
-    /// withdrawals.
+    /// plus the credited, unwithdrawn balances plus the protocol fees not yet sent to the
+    /// treasury; those balances (read with balanceOf over every account, the treasury included,
+    /// which is never credited) equal the ghost model's, account by account, and the credits the
+    /// events imply net of withdrawals; the accrued protocol fees equal the model's.
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_balanceEqualsEscrowPlusCredits() public view {
@@ -1563,7 +1724,9 @@ contract InferenceMarketInvariantTest is Test {
             uint256 held = token == address(0) ? address(market).balance : IERC20(token).balanceOf(address(market));
             uint256 escrow = handler.ghostEscrow(token);
             uint256 credits = handler.ghostCredits(token);
-            assertEq(held, escrow + credits, "market balance = escrow of unfinished jobs + credits");
+            uint256 fees = handler.ghostProtocolFees(token);
+            assertEq(held, escrow + credits + fees, "market balance = escrow of unfinished jobs + credits + fees");
+            assertEq(market.protocolFees(token), fees, "protocolFees = model");
 
             uint256 sum;
             for (uint256 a = 0; a < handler.ACCOUNT_COUNT(); ++a) {
@@ -1573,7 +1736,7 @@ contract InferenceMarketInvariantTest is Test {
                 sum += balance;
             }
             assertEq(sum, credits, "sum of balanceOf over all accounts = ghost credits");
-            assertEq(handler.observedCredits(token), credits, "Credited events net of withdrawals = ghost credits");
+            assertEq(handler.observedCredits(token), credits, "credits per the events net of withdrawals = ghost credits");
 
             uint256 openEscrow;
             for (uint256 i = 0; i < handler.jobCount(); ++i) {
@@ -1792,9 +1955,100 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(s.registry.getProvider(provs[i]).locked, 0, "all collateral released");
         }
         // No job left open: the market holds exactly what it credited.
-        uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.balanceOf(TREASURY, address(s.tokenA));
+        uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.protocolFees(address(s.tokenA));
         for (uint256 i = 0; i < PROVIDERS; ++i) credited += market.balanceOf(provs[i], address(s.tokenA));
         assertEq(s.tokenA.balanceOf(address(market)), credited, "market balance = credits");
+    }
+
+    /// @notice A k = 12 round (seats past the eight whose reveals the job word tracks): random
+    /// seats reveal the truth, another result, or nothing; a reveal twice, by a stranger to the
+    /// seat, or with a wrong salt is refused with the exact error, for low and high seats alike;
+    /// seatOf reports each seat; settlement pays exactly the truthful revealers iff they reach
+    /// the quorum, and slashes the others.
+    function testFuzz_reveal_beyondEightSeats(uint256 truthMask, uint256 silentMask) public {
+        _setPolicy(250, 6000, 1 days);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            wide[i] = vm.addr(0xE11E00 + i);
+            MarketStack.register(s, wide[i], 1_000e18, 3);
+        }
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(uint8(WIDE), MIN_FEE, address(s.tokenA), uint40(block.timestamp + 2 hours), 1);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            vm.prank(wide[i]);
+            market.commit(jobId, job, MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i)));
+        }
+        uint256 agreeing;
+        uint256 silent = silentMask & ((1 << WIDE) - 1);
+        for (uint256 i = 0; i < WIDE; ++i) {
+            bool reveals = (silent >> i) & 1 == 0;
+            if (reveals && (truthMask >> i) & 1 == 1) ++agreeing;
+            // Everyone revealing: the last reveal settles, checked below.
+            _wideSeat(jobId, job, _wideHash(jobId, truthMask, i), i, reveals && !(silent == 0 && i + 1 == WIDE));
+        }
+        if (silent == 0) {
+            vm.prank(wide[WIDE - 1]);
+            market.reveal(jobId, job, uint8(WIDE - 1), _wideHash(jobId, truthMask, WIDE - 1), _salt(jobId, WIDE - 1), "");
+        } else {
+            vm.warp(block.timestamp + job.revealWindow + 1);
+            market.finalize(jobId, job);
+        }
+        bool quorate = agreeing >= job.quorum;
+        for (uint256 i = 0; i < WIDE; ++i) {
+            bool paid = quorate && (truthMask >> i) & 1 == 1 && (silent >> i) & 1 == 0;
+            assertEq(market.balanceOf(wide[i], address(s.tokenA)), paid ? job.feePerProvider : 0, "paid iff agreeing");
+            uint256 lost = 1_000e18 - s.registry.getProvider(wide[i]).stake;
+            assertEq(lost, quorate && !paid ? job.collateral : 0, "slashed iff outside a quorate majority");
+            assertEq(s.registry.getProvider(wide[i]).locked, 0, "collateral released");
+            (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
+            assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
+        }
+        _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+        (, uint8 seated, uint8 revealedCount,) = market.jobState(jobId);
+        assertEq(seated, WIDE, "the job word keeps the seat count");
+        assertEq(revealedCount, WIDE - _popcount(silent), "and the reveal count");
+    }
+
+    function _assertSeat(uint256 jobId, uint256 i, bool revealed, bytes32 value) internal view {
+        (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
+        assertEq(who, wide[i], "seat provider");
+        assertTrue(r == revealed, "seat revealed flag");
+        assertEq(v, value, "seat value: commitment, or result hash once revealed");
+    }
+
+    function _popcount(uint256 x) internal pure returns (uint256 n) {
+        for (; x != 0; x >>= 1) n += x & 1;
+    }
+
+    uint256 internal constant WIDE = 12;
+    address[WIDE] internal wide;
+
+    function _wideHash(uint256 jobId, uint256 truthMask, uint256 i) internal pure returns (bytes32) {
+        return (truthMask >> i) & 1 == 1 ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("other", i));
+    }
+
+    /// @dev Seat i: seatOf before; a stranger and a wrong salt refused; if `reveals`, the reveal,
+    /// seatOf after, and a second reveal refused.
+    function _wideSeat(uint256 jobId, IInferenceMarket.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
+        _assertSeat(jobId, i, false, MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarket.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
+            )
+        );
+        vm.prank(wide[(i + 1) % WIDE]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, jobId, wide[i])
+        );
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i + 100), "");
+        if (!reveals) return;
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        _assertSeat(jobId, i, true, h);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
+        vm.prank(wide[i]);
+        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
     }
 
     // ------------------------------------------------------------------ quorum
@@ -1923,7 +2177,7 @@ contract InferenceMarketFuzzTest is Test {
         if (block.timestamp <= job.deadline) {
             _deliver(jobId, job, provider, resultHash, viaBatch, bytes4(0));
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
-            assertEq(market.balanceOf(TREASURY, token), escrow - fee, "the treasury the rest");
+            assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
             assertEq(s.registry.getProvider(provider).served, 1, "served counted");
             _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
             vm.expectRevert(
@@ -1938,7 +2192,7 @@ contract InferenceMarketFuzzTest is Test {
             market.finalize(jobId, job);
             assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
             assertEq(market.balanceOf(provider, token), 0, "the provider earns nothing");
-            assertEq(market.balanceOf(TREASURY, token), 0, "the treasury earns nothing");
+            assertEq(market.protocolFees(token), 0, "the protocol earns nothing");
             _assertStatus(jobId, IInferenceMarket.JobStatus.Refunded);
         }
         assertEq(_held(token), escrow, "the market holds the escrow as credits");
@@ -1961,11 +2215,51 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(s.registry.getProvider(who[p]).served, e.served[p], "served counter");
         }
         for (uint256 t = 0; t < 3; ++t) {
-            assertEq(market.balanceOf(TREASURY, _tokenAt(t)), e.treasury[t], "treasury per token");
+            assertEq(market.protocolFees(_tokenAt(t)), e.treasury[t], "protocol fees per token");
         }
         for (uint256 j = 0; j < c.ids.length; ++j) {
             _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Open);
         }
+    }
+
+    /// @notice A batch of 17-32 k = 1 results signed by any of nine providers in any of three
+    /// tokens (more providers and (provider, token) pairs than the market's batch tables hold,
+    /// so they are flushed mid-batch): every provider is credited, per token, exactly the fees of
+    /// the jobs it delivered; served counters and protocol fees follow.
+    function testFuzz_batch_manyProvidersAndTokens(uint256 seed, uint8 countSeed) public {
+        uint256 n = bound(countSeed, 17, 32);
+        address[9] memory who;
+        for (uint256 p = 0; p < PROVIDERS; ++p) who[p] = provs[p];
+        who[8] = narrow;
+        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](n);
+        uint256[3][9] memory credit;
+        uint256[9] memory served;
+        uint256[9] memory servedBefore;
+        uint256[3] memory fees;
+        uint256 expected;
+        for (uint256 p = 0; p < 9; ++p) servedBefore[p] = s.registry.getProvider(who[p]).served;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
+            (uint256 id, IInferenceMarket.Job memory job) = _request(
+                1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128
+            );
+            uint256 p = (js >> 64) % 9;
+            items[i] = _signed(id, job, who[p], keccak256(abi.encode("result", i)));
+            if (p == 8 && job.requiredTags & 2 != 0) continue; // narrow lacks the tag: rejected
+            uint256 t = _tokenIndex(job.token);
+            credit[p][t] += job.feePerProvider;
+            fees[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+            ++served[p];
+            ++expected;
+        }
+        assertEq(market.submitAttestations(items), expected, "delivered count");
+        for (uint256 p = 0; p < 9; ++p) {
+            for (uint256 t = 0; t < 3; ++t) {
+                assertEq(market.balanceOf(who[p], _tokenAt(t)), credit[p][t], "provider credit per token");
+            }
+            assertEq(s.registry.getProvider(who[p]).served - servedBefore[p], served[p], "served counter");
+        }
+        for (uint256 t = 0; t < 3; ++t) assertEq(market.protocolFees(_tokenAt(t)), fees[t], "protocol fees per token");
     }
 
     struct BatchCase {
@@ -2030,6 +2324,67 @@ contract InferenceMarketFuzzTest is Test {
         }
     }
 
+    /// @notice A provider that a slash took below the minimum stake takes no job — k = 1 directly
+    /// (StakeBelowMinimum) or in a batch (rejected as InvalidStatus), k > 1 (StakeBelowMinimum on
+    /// commit) — and adding stake makes it eligible again exactly when it reaches the minimum.
+    function testFuzz_minStake_gatesEveryKindOfJob(uint256 remainingSeed, uint256 targetSeed, bool viaBatch) public {
+        address provider = provs[0];
+        uint256 remaining = bound(remainingSeed, 0, MIN_STAKE - 1);
+        s.registry.slash(provider, 1_000e18 - remaining, bytes32("dao"));
+        _expectNoJobs(provider, remaining, viaBatch);
+
+        // Top up to a target around the minimum (its edges one time in two).
+        uint256 target = bound(targetSeed >> 2, remaining + 1, 2 * MIN_STAKE);
+        if (targetSeed % 4 == 0) target = MIN_STAKE;
+        else if (targetSeed % 4 == 1 && remaining + 1 < MIN_STAKE) target = MIN_STAKE - 1;
+        s.stakeToken.mint(provider, target - remaining);
+        vm.prank(provider);
+        s.stakeToken.approve(address(s.registry), target - remaining);
+        vm.prank(provider);
+        s.registry.addStake(target - remaining);
+        if (target < MIN_STAKE) {
+            _expectNoJobs(provider, target, viaBatch);
+            return;
+        }
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
+        _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
+        (uint256 multiId, IInferenceMarket.Job memory multi) =
+            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
+        assertEq(s.registry.getProvider(provider).locked, multi.collateral, "collateral locked");
+    }
+
+    /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
+    function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
+        bytes memory belowMinimum =
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, stake, MIN_STAKE);
+        (uint256 jobId, IInferenceMarket.Job memory job) =
+            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        if (viaBatch) {
+            IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](1);
+            items[0] = _signed(jobId, job, provider, keccak256(abi.encode("result", jobId)));
+            vm.expectEmit(true, true, false, true, address(market));
+            emit IInferenceMarket.AttestationRejected(
+                jobId, provider, IProviderRegistry.ProviderRegistryInvalidStatus.selector
+            );
+            assertEq(market.submitAttestations(items), 0, "nothing delivered");
+        } else {
+            vm.expectRevert(belowMinimum);
+            vm.prank(provider);
+            market.submitResult(jobId, job, keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
+        }
+        _assertStatus(jobId, IInferenceMarket.JobStatus.Open);
+        (uint256 multiId, IInferenceMarket.Job memory multi) =
+            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        bytes32 commitment = MarketSpec.commitment(multiId, provider, bytes32("r"), bytes32("s"));
+        vm.expectRevert(belowMinimum);
+        vm.prank(provider);
+        market.commit(multiId, multi, commitment);
+        assertFalse(s.registry.isEligible(provider, 0, 0, 0), "not eligible below the minimum");
+    }
+
     /// @notice The attestation digest is the EIP-712 hash of the documented type, domain
     /// ("ConclaveInferenceMarket", "1", chain id, market).
     function testFuzz_attestationDigest_isEIP712(bytes32 resultHash, bytes memory outputRef, uint8 k) public {
@@ -2045,7 +2400,8 @@ contract InferenceMarketFuzzTest is Test {
     // ------------------------------------------------------------------ handler smoke test
 
     /// @notice The invariant handler reaches deep states (deliveries, batches, settled and
-    /// refunded rounds, slashes, withdrawals) and its model agrees with the market throughout.
+    /// refunded rounds, slashes, withdrawals, suspensions that survive an exit) and its model
+    /// agrees with the market throughout.
     function test_handler_reachesDeepStatesWithoutSurprises() public {
         InferenceMarketHandler h = new InferenceMarketHandler();
         for (uint256 step = 0; step < 400; ++step) {
@@ -2067,10 +2423,11 @@ contract InferenceMarketFuzzTest is Test {
             else h.poke(a, b);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[16] memory reached = [
+        string[20] memory reached = [
             "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
             "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
-            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke"
+            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke", "suspend", "reapprove",
+            "withdrawStake.suspended", "registerWhileSuspended.refused"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
@@ -2095,7 +2452,7 @@ contract InferenceMarketFuzzTest is Test {
             _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
         Before memory b;
         b.client = market.balanceOf(CLIENT, address(s.tokenA));
-        b.treasury = market.balanceOf(TREASURY, address(s.tokenA));
+        b.treasury = market.protocolFees(address(s.tokenA));
         for (uint256 i = 0; i < k; ++i) {
             b.provider[i] = market.balanceOf(provs[i], address(s.tokenA));
             b.stake[i] = s.registry.getProvider(provs[i]).stake;
@@ -2124,7 +2481,7 @@ contract InferenceMarketFuzzTest is Test {
     function _checkRound(uint256 jobId, IInferenceMarket.Job memory job, uint256 a, Before memory b) internal view {
         address token = address(s.tokenA);
         bool quorate = a >= job.quorum;
-        uint256 treasuryEarned = market.balanceOf(TREASURY, token) - b.treasury;
+        uint256 treasuryEarned = market.protocolFees(token) - b.treasury;
         uint256 total = market.balanceOf(CLIENT, token) - b.client + treasuryEarned;
         for (uint256 i = 0; i < job.redundancy; ++i) {
             uint256 earned = market.balanceOf(provs[i], token) - b.provider[i];
