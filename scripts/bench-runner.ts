@@ -30,6 +30,7 @@ Options:
   --runs <n>            plain-loop and executor runs (default 2000)
   --jobs <n>            jobs of the throughput burst (default 100)
   --latency-jobs <n>    sequential jobs timed for latency (default 50)
+  --rounds <n>          alternating plain-loop/executor rounds; each figure is the median (default 3)
   --runner-config <json>  overrides of the runner's config, e.g. '{"pollIntervalMs":20}'`;
 
 const ms = (t: number) => `${t.toFixed(2)} ms`;
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
       jobs: { type: "string", default: "100" },
       "latency-jobs": { type: "string", default: "50" },
       "runner-config": { type: "string", default: "{}" },
+      rounds: { type: "string", default: "3" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -227,17 +229,29 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const burst = Number(values.jobs);
   const latencyJobs = Number(values["latency-jobs"]);
+  const rounds = Math.max(1, Number(values.rounds));
   const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
   const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
 
-  say(`model ${sample.name}: plain onnxruntime loop, ${runs} runs ...`);
-  const plain = await plainLoop(sample, runs);
-  say(`  ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)}`);
-  say(`executor (${CONFIG_DEFAULTS.inference.workers} worker(s), ${CONFIG_DEFAULTS.maxConcurrentJobs} runs in flight), ${runs} runs ...`);
-  const exec = await executorLoop(sample, runs, CONFIG_DEFAULTS.maxConcurrentJobs);
-  say(`  ${exec.perSecond.toFixed(0)} runs/s, p50 ${ms(exec.p50)} per run (queueing included)`);
+  // Plain loop and executor alternate, and each figure is the median of its rounds: on a shared
+  // machine one pass of either swings by 2x with whatever else runs.
+  const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
+  const execs: Awaited<ReturnType<typeof executorLoop>>[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    say(`round ${round}/${rounds}: plain onnxruntime loop, ${runs} runs ...`);
+    const p = await plainLoop(sample, runs);
+    say(`  ${p.perSecond.toFixed(0)} runs/s, p50 ${ms(p.p50)}`);
+    say(`  executor (${CONFIG_DEFAULTS.inference.workers} worker(s), ${CONFIG_DEFAULTS.maxConcurrentJobs} runs in flight), ${runs} runs ...`);
+    const e = await executorLoop(sample, runs, CONFIG_DEFAULTS.maxConcurrentJobs);
+    say(`  ${e.perSecond.toFixed(0)} runs/s (${(e.perSecond / p.perSecond).toFixed(2)} x plain), p50 ${ms(e.p50)} per run (queueing included)`);
+    plains.push(p);
+    execs.push(e);
+  }
+  const median = <T extends { perSecond: number }>(xs: T[]) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
+  const plain = median(plains);
+  const exec = median(execs);
   const exec1 = await executorLoop(sample, runs, 1);
-  say(`  one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
+  say(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
 
   say("starting a local network (Hardhat node, DAO, one provider) ...");
   const providerIndex = DEV_ROLES.providers[0];
@@ -309,7 +323,8 @@ async function main(): Promise<void> {
     ];
     const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
     console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Hardhat node (${net.node.wsUrl}), ${new Date().toISOString()}`);
-    console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)}`);
+    console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)} (median of ${rounds}: ${plains.map((p) => p.perSecond.toFixed(0)).join(", ")})`);
+    console.log(`  executor, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight: ${exec.perSecond.toFixed(0)} runs/s (median of ${rounds}: ${execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${(e.perSecond / plains[i]!.perSecond).toFixed(2)} x`).join(", ")})`);
     console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
     console.log(`  latency (${latencyJobs} jobs): p50 ${ms(pct(latency, 50))}, p90 ${ms(pct(latency, 90))}, p99 ${ms(pct(latency, 99))}; from send: p50 ${ms(pct(fromSent, 50))}`);
     console.log(`  latency p50 by stage (runner log timestamps, 1 ms resolution): mined -> job seen ${ms(pct(phases.seen, 50))}, seen -> computed ${ms(pct(phases.computed, 50))}, computed -> result on chain ${ms(pct(phases.submitted, 50))}`);

@@ -8,6 +8,12 @@
  * aborts the whole runner (the binding throws a C++ exception into a terminated environment). A
  * process also contains native crashes. A run that overstays its timeout costs its worker: the
  * process is killed and a fresh one, reloading the same sessions, takes its place.
+ *
+ * Each worker is kept `pipelineDepth` runs ahead: the next run is already in the worker's IPC
+ * queue when the current one finishes, so the round trip overlaps compute instead of idling the
+ * worker. The worker still runs them one at a time, in order, and a run's timeout starts only when
+ * the run ahead of it has answered. When a run times out or its worker dies, the runs queued
+ * behind it on that worker (never started) go back to the front of the queue for the replacement.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { endianness } from "node:os";
@@ -69,12 +75,23 @@ export interface ExecutorOptions {
   log?: ExecutorLog;
   /** onnxruntime intra-op threads per session; by default onnxruntime uses every core, which oversubscribes with several workers. */
   intraOpThreads?: number;
+  /**
+   * Let onnxruntime's intra-op threads busy-wait between ops (onnxruntime's own default). Off by
+   * default: the spinning takes the cores the runner's event loop and the other workers need, and
+   * halved the executor's throughput on a small model on 2 cores.
+   */
+  spinning?: boolean;
+  /** Runs handed to each worker ahead of their turn, so IPC overlaps compute (default 2; 1 = one round trip per run). */
+  pipelineDepth?: number;
   /** Honour `RunOptions.debug` (tests only). */
   testHooks?: boolean;
 }
 
 export interface RunOptions {
-  /** Wall-clock limit from the moment the run is handed to its worker (queueing and session loading excluded). */
+  /**
+   * Wall-clock limit from the moment the worker can start the run: when it is handed to an idle
+   * worker, or when the run ahead of it on its worker answered (queueing and session loading excluded).
+   */
   timeoutMs?: number;
   /** Test hooks, ignored unless the executor was created with `testHooks: true`. */
   debug?: {
@@ -122,12 +139,25 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** A run handed to a worker and not yet answered. */
+interface InFlight {
+  id: number;
+  job: Job;
+  timer?: NodeJS.Timeout;
+}
+
 /** One live worker process; replaced as a whole when the process is lost. */
 interface Handle {
   child: ChildProcess;
   exited: Promise<void>;
   pending: Map<number, Pending>;
   sessions: Map<string, Promise<LoadInfo>>;
+  /** Keys whose session load succeeded in this process. */
+  loaded: Set<string>;
+  /** Session loads sent and not yet answered. */
+  loading: number;
+  /** Runs sent to this process, in the order it runs them; the first is the one running. */
+  runs: InFlight[];
   /** Whether it ever replied: a worker lost before its first reply is not respawned eagerly, to avoid a crash loop. */
   answered: boolean;
   gone: boolean;
@@ -142,14 +172,16 @@ interface Job {
   reject: (error: unknown) => void;
 }
 
-/** A worker position: jobs queue here and run one at a time, so a timeout only ever measures its own run. */
+/** A worker position: jobs queue here and its worker runs them one at a time, so a timeout only ever measures its own run. */
 interface Slot {
   index: number;
   handle: Handle | null;
   /** Sessions this position serves; a replacement worker reloads them. */
   keys: Set<string>;
+  /** Runs not yet handed to the worker, in order. */
   queue: Job[];
-  busy: boolean;
+  /** A session (re)load is awaited before the head of the queue can be sent. */
+  preparing: boolean;
 }
 
 interface Model {
@@ -220,14 +252,17 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   if (opts.intraOpThreads !== undefined && (!Number.isSafeInteger(opts.intraOpThreads) || opts.intraOpThreads < 1)) {
     throw new ConfigError(`intraOpThreads must be a positive integer, got ${opts.intraOpThreads}`);
   }
+  const depth = opts.pipelineDepth ?? 2;
+  if (!Number.isSafeInteger(depth) || depth < 1) throw new ConfigError(`pipelineDepth must be a positive integer, got ${depth}`);
   // Tensor bytes are little-endian and become typed arrays in place, which read host order.
   if (endianness() !== "LE") throw new ConfigError("the inference executor needs a little-endian host");
 
   const log: ExecutorLog = opts.log ?? (() => {});
   const config: WorkerConfig = { testHooks: opts.testHooks === true };
   if (opts.intraOpThreads) config.intraOpThreads = opts.intraOpThreads;
+  if (opts.spinning) config.spinning = true;
   const models = new Map<string, Model>();
-  const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], busy: false }));
+  const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], preparing: false }));
   const terminating = new Set<Promise<void>>();
   const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0 };
   let nextId = 1;
@@ -253,7 +288,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     setRef(child, false);
     const pid = child.pid;
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
-    const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), answered: false, gone: false };
+    const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), loaded: new Set(), loading: 0, runs: [], answered: false, gone: false };
     child.on("message", (reply: Reply) => {
       handle.answered = true;
       const p = settle(handle, reply.id);
@@ -276,7 +311,24 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   function retire(slot: Slot, handle: Handle, error: () => Error): void {
     handle.gone = true;
     if (slot.handle === handle) slot.handle = null;
-    for (const id of [...handle.pending.keys()]) settle(handle, id)!.reject(error());
+    for (const run of handle.runs) clearTimeout(run.timer);
+    handle.runs = [];
+    for (const id of [...handle.pending.keys()]) settle(handle, id)?.reject(error());
+  }
+
+  /**
+   * Takes back the runs queued behind the running one on a worker that is being lost: the worker
+   * never started them, so they go back to the front of the slot's queue, in order, for its replacement.
+   */
+  function requeueBehind(slot: Slot, handle: Handle): void {
+    const behind = handle.runs.splice(1);
+    for (const run of behind) {
+      clearTimeout(run.timer);
+      handle.pending.delete(run.id);
+    }
+    if (handle.pending.size === 0) setRef(handle.child, false);
+    slot.queue.unshift(...behind.map((r) => r.job));
+    if (behind.length) log("executor.runs_requeued", { worker: slot.index, runs: behind.length });
   }
 
   /** SIGKILL, because a process blocked in a native run never gets to handle a gentler signal. */
@@ -296,6 +348,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
 
   function lost(slot: Slot, handle: Handle, cause: unknown): void {
     if (handle.gone) return;
+    if (!closed) requeueBehind(slot, handle);
     retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} died`, { cause }));
     log("executor.worker_crashed", { worker: slot.index, error: cause instanceof Error ? cause.message : String(cause) });
     // An "error" (say, a broken IPC channel) can come from a process that is still alive.
@@ -303,37 +356,24 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (closed) return;
     counters.workerRestarts++;
     if (handle.answered) spawn(slot);
+    pump(slot);
   }
 
   function kill(slot: Slot, handle: Handle, reason: string): void {
+    if (!closed) requeueBehind(slot, handle);
     retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after ${reason}`));
     reap(handle);
     if (closed) return;
     counters.workerRestarts++;
     spawn(slot);
+    pump(slot);
   }
 
-  function request<Op extends Request["op"]>(
-    handle: Handle,
-    req: Extract<Request, { op: Op }>,
-    timeout?: { ms: number; onTimeout: () => Error },
-  ): Promise<Ok<Op>> {
+  function request<Op extends Request["op"]>(handle: Handle, req: Extract<Request, { op: Op }>): Promise<Ok<Op>> {
     if (handle.gone) return Promise.reject(new WorkerCrashedError("inference worker is gone"));
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const clear = () => timer !== undefined && clearTimeout(timer);
-      handle.pending.set(req.id, {
-        resolve: (reply) => (clear(), resolve(reply as Ok<Op>)),
-        reject: (error) => (clear(), reject(error)),
-      });
+      handle.pending.set(req.id, { resolve: (reply) => resolve(reply as Ok<Op>), reject });
       if (handle.pending.size === 1) setRef(handle.child, true);
-      if (timeout) {
-        timer = setTimeout(() => {
-          // Settled first, so the worker's replacement does not also fail this request as a crash.
-          const p = settle(handle, req.id);
-          if (p) p.reject(timeout.onTimeout());
-        }, timeout.ms);
-      }
       handle.child.send(req, (error) => {
         // The exit handler fails everything pending when the channel went away with the process.
         if (error && !handle.gone) settle(handle, req.id)?.reject(new WorkerCrashedError("could not send to the inference worker", { cause: error }));
@@ -350,9 +390,15 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     const t0 = performance.now();
     const p = request(handle, { op: "load", id: nextId++, key, path: model.path });
     handle.sessions.set(key, p);
+    handle.loading++;
     p.then(
-      (info) => log("executor.session_loaded", { key, worker: slot.index, loadMs: info.loadMs, totalMs: performance.now() - t0 }),
+      (info) => {
+        handle.loading--;
+        if (handle.sessions.get(key) === p) handle.loaded.add(key);
+        log("executor.session_loaded", { key, worker: slot.index, loadMs: info.loadMs, totalMs: performance.now() - t0 });
+      },
       (error) => {
+        handle.loading--;
         if (handle.sessions.get(key) === p) handle.sessions.delete(key);
         if (error instanceof ModelLoadError) slot.keys.delete(key);
       },
@@ -363,7 +409,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   /** Least queued work first; among equals, a worker that already holds the session. */
   function pick(key: string): Slot {
     let best = slots[0]!;
-    const load = (s: Slot) => s.queue.length + (s.busy ? 1 : 0);
+    const load = (s: Slot) => s.queue.length + (s.handle?.runs.length ?? 0);
     for (const s of slots) {
       const d = load(s) - load(best);
       if (d < 0 || (d === 0 && s.keys.has(key) && !best.keys.has(key))) best = s;
@@ -371,62 +417,110 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     return best;
   }
 
-  async function execute(slot: Slot, job: Job): Promise<RunResult> {
-    const model = models.get(job.key);
-    if (!model) throw new ModelNotLoadedError(`model ${job.key} was unloaded`);
-    const handle = slot.handle ?? spawn(slot);
-    await ensureSession(slot, handle, job.key);
-    // Reloads queued ahead of the run would otherwise eat into its timeout.
-    await Promise.allSettled(handle.sessions.values());
-    const req: Extract<Request, { op: "run" }> = { op: "run", id: nextId++, key: job.key, inputs: job.inputs };
-    if (config.testHooks && job.debug) req.debug = job.debug;
-    const timeoutMs = job.timeoutMs;
-    const timeout =
-      timeoutMs === undefined
-        ? undefined
-        : {
-            ms: timeoutMs,
-            onTimeout: () => {
-              log("executor.run_timeout", { key: job.key, worker: slot.index, timeoutMs });
-              // Killing the process is the only way to stop a native run that is still blocking the worker.
-              kill(slot, handle, "a timeout");
-              return new InferenceTimeoutError(`inference of ${job.key} exceeded ${timeoutMs} ms`);
-            },
-          };
-    const reply = await request(handle, req, timeout);
-    const outputs = fromWire(reply.outputs);
-    try {
-      validateTensors(model.schema.outputs, outputs, "output");
-    } catch (error) {
-      if (error instanceof InvalidInputError) throw new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error });
-      throw error;
-    }
-    return { outputs, inferenceMs: reply.inferenceMs };
+  /** Starts the timeout of the run now at the head of a worker's line, if it has one and it is not started yet. */
+  function armHead(slot: Slot, handle: Handle): void {
+    const run = handle.runs[0];
+    if (!run || run.timer !== undefined || run.job.timeoutMs === undefined) return;
+    const timeoutMs = run.job.timeoutMs;
+    run.timer = setTimeout(() => {
+      // Settled first, so the worker's replacement does not also fail this run as a crash.
+      const p = settle(handle, run.id);
+      if (!p) return;
+      log("executor.run_timeout", { key: run.job.key, worker: slot.index, timeoutMs });
+      // Killing the process is the only way to stop a native run that is still blocking the worker.
+      kill(slot, handle, "a timeout");
+      p.reject(new InferenceTimeoutError(`inference of ${run.job.key} exceeded ${timeoutMs} ms`));
+    }, timeoutMs);
   }
 
-  function pump(slot: Slot): void {
-    if (slot.busy || closed) return;
-    const job = slot.queue.shift();
-    if (!job) return;
-    slot.busy = true;
-    execute(slot, job)
-      .then(
-        (result) => {
-          counters.runs++;
-          job.resolve(result);
-        },
-        (error) => {
-          if (!closed) {
-            counters.failures++;
-            if (error instanceof InferenceTimeoutError) counters.timeouts++;
-          }
-          job.reject(closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error);
-        },
-      )
-      .finally(() => {
-        slot.busy = false;
+  /** A run left its worker's line (answered or failed): the next one's timeout starts now. */
+  function leave(slot: Slot, handle: Handle, id: number): void {
+    const i = handle.runs.findIndex((r) => r.id === id);
+    if (i < 0) return;
+    clearTimeout(handle.runs[i]!.timer);
+    handle.runs.splice(i, 1);
+    if (!handle.gone) armHead(slot, handle);
+  }
+
+  function finish(job: Job, outcome: { result: RunResult } | { error: unknown }): void {
+    if ("result" in outcome) {
+      counters.runs++;
+      job.resolve(outcome.result);
+      return;
+    }
+    const { error } = outcome;
+    if (!closed) {
+      counters.failures++;
+      if (error instanceof InferenceTimeoutError) counters.timeouts++;
+    }
+    job.reject(closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error);
+  }
+
+  /** Hands one run to the worker; its reply settles the job and lets the next run be sent. */
+  function dispatch(slot: Slot, handle: Handle, job: Job, model: Model): void {
+    const req: Extract<Request, { op: "run" }> = { op: "run", id: nextId++, key: job.key, inputs: job.inputs };
+    if (config.testHooks && job.debug) req.debug = job.debug;
+    const run: InFlight = { id: req.id, job };
+    handle.runs.push(run);
+    armHead(slot, handle);
+    request(handle, req).then(
+      (reply) => {
+        leave(slot, handle, run.id);
+        const outputs = fromWire(reply.outputs);
+        try {
+          validateTensors(model.schema.outputs, outputs, "output");
+        } catch (error) {
+          const e = error instanceof InvalidInputError ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error }) : error;
+          finish(job, { error: e });
+          return pump(slot);
+        }
+        finish(job, { result: { outputs, inferenceMs: reply.inferenceMs } });
         pump(slot);
-      });
+      },
+      (error: unknown) => {
+        leave(slot, handle, run.id);
+        finish(job, { error });
+        pump(slot);
+      },
+    );
+  }
+
+  /** Loads the session the head of the queue needs (and waits for any other load on the worker, which would eat into the run's timeout). */
+  async function prepare(slot: Slot, handle: Handle, job: Job): Promise<void> {
+    try {
+      await ensureSession(slot, handle, job.key);
+      await Promise.allSettled(handle.sessions.values());
+    } catch (error) {
+      const i = slot.queue.indexOf(job);
+      if (i < 0) return;
+      slot.queue.splice(i, 1);
+      finish(job, { error });
+    }
+  }
+
+  /** Sends queued runs to the slot's worker until it holds `depth` of them. */
+  function pump(slot: Slot): void {
+    while (!closed && !slot.preparing && slot.queue.length > 0) {
+      const job = slot.queue[0]!;
+      const model = models.get(job.key);
+      if (!model) {
+        slot.queue.shift();
+        finish(job, { error: new ModelNotLoadedError(`model ${job.key} was unloaded`) });
+        continue;
+      }
+      const handle = slot.handle ?? spawn(slot);
+      if (handle.runs.length >= depth) return;
+      if (!handle.loaded.has(job.key) || handle.loading > 0) {
+        slot.preparing = true;
+        void prepare(slot, handle, job).finally(() => {
+          slot.preparing = false;
+          pump(slot);
+        });
+        return;
+      }
+      slot.queue.shift();
+      dispatch(slot, handle, job, model);
+    }
   }
 
   async function unloadEverywhere(key: string): Promise<void> {
@@ -436,6 +530,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
         const handle = slot.handle;
         if (!handle || !handle.sessions.has(key)) return;
         handle.sessions.delete(key);
+        handle.loaded.delete(key);
         // A lost worker took its sessions with it; nothing is left to release.
         await request(handle, { op: "unload", id: nextId++, key }).catch(() => {});
       }),

@@ -48,6 +48,8 @@ export interface WireValueInfo {
 
 export interface WorkerConfig {
   intraOpThreads?: number;
+  /** Let onnxruntime's thread pools spin between ops (its own default); off unless asked for. */
+  spinning?: boolean;
   testHooks: boolean;
 }
 

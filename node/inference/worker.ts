@@ -7,7 +7,8 @@
  * binding throw a C++ exception when the run returns, which aborts the whole runner.
  *
  * Requests are handled one at a time, in arrival order: a session is never released while a run
- * uses it, and a run's `inferenceMs` never includes another request's work.
+ * uses it, and a run's `inferenceMs` never includes another request's work. The executor sends
+ * the next run before the current one answers, so it is waiting here when the current one ends.
  */
 import * as ort from "onnxruntime-node";
 import { ORT_TYPES, dtypeOfOrt, type FailureKind, type Reply, type Request, type WireTensor, type WireValueInfo, type WorkerConfig } from "./worker-protocol.ts";
@@ -92,6 +93,9 @@ function start(): void {
   // Failures reach the runner as error messages; onnxruntime's own stderr lines would only duplicate them.
   const options: ort.InferenceSession.SessionOptions = { executionProviders: ["cpu"], logSeverityLevel: 4 };
   if (config.intraOpThreads) options.intraOpNumThreads = config.intraOpThreads;
+  // onnxruntime's thread pools busy-wait between ops by default; here that burns the cores the
+  // runner's event loop (which feeds this worker over IPC) and the other workers need.
+  if (!config.spinning) options.extra = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
 
   async function handle(req: Request): Promise<Reply> {
     switch (req.op) {

@@ -243,6 +243,43 @@ describe("inference executor", function () {
     await executor.unload("slow");
   });
 
+  it("re-queues the runs pipelined behind a timed-out run onto the fresh worker, in order", async function () {
+    await executor.load("slow", slowModel, SLOW_SCHEMA);
+    const stats = executor.stats();
+    const requeuedBefore = rec.events.filter((e) => e.event === "executor.runs_requeued").length;
+    const x: Tensor = { dtype: "F32", shape: [SLOW_N, SLOW_N], data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer) };
+    const settled: string[] = [];
+    // One worker, pipeline depth 2: the first vad run is sent behind the slow one before it starts; the others wait in the queue.
+    const slow = rejection(() => executor.run("slow", { X: x }, { timeoutMs: 300 })).then((e) => (settled.push("slow"), e));
+    const inputs = [8, 9, 10].map((seed) => vadInputs(seed));
+    const behind = inputs.map((x, i) => executor.run("vad-v5", x, { timeoutMs: 5_000 }).then((r) => (settled.push(`vad${i}`), r)));
+    expect(await slow).to.be.instanceOf(InferenceTimeoutError);
+    const results = await Promise.all(behind);
+    expect(settled).to.deep.equal(["slow", "vad0", "vad1", "vad2"]);
+    for (const [i, r] of results.entries()) {
+      expect(Buffer.from(r.outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs[i]!)).stateN!))).to.equal(true);
+    }
+    expect(executor.stats()).to.include({ timeouts: stats.timeouts + 1, failures: stats.failures + 1, runs: stats.runs + 3, workerRestarts: stats.workerRestarts + 1 });
+    const requeued = rec.events.filter((e) => e.event === "executor.runs_requeued").slice(requeuedBefore);
+    expect(requeued.map((e) => e.fields.runs)).to.deep.equal([1]);
+    await executor.unload("slow");
+  });
+
+  it("re-queues a run pipelined behind a run that crashed its worker", async function () {
+    const crashed = rejection(() => executor.run("vad-v5", vadInputs(), { debug: { crash: true } }));
+    const inputs = vadInputs(11);
+    const behind = executor.run("vad-v5", inputs);
+    expect(await crashed).to.be.instanceOf(WorkerCrashedError);
+    const { outputs } = await behind;
+    expect(Buffer.from(outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs)).stateN!))).to.equal(true);
+  });
+
+  it("resolves pipelined runs in the order they were requested", async function () {
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 30 }, (_, i) => executor.run("vad-v5", vadInputs(i)).then(() => order.push(i))));
+    expect(order).to.deep.equal(Array.from({ length: 30 }, (_, i) => i));
+  });
+
   it("fails the run of a crashed worker as retryable and replaces the worker", async function () {
     const error = await rejection(() => executor.run("vad-v5", vadInputs(), { debug: { crash: true } }));
     expect(error).to.be.instanceOf(WorkerCrashedError);
