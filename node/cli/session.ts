@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Chain, PublicClient, Transport } from "viem";
 import { connect, walletFor, type Wallet } from "../chain/clients.ts";
 import { contractAddress, deploymentPath, readDeployment, type DeploymentRecord } from "../chain/deployment.ts";
-import { DeploymentError } from "../errors.ts";
+import { DeploymentError, RpcUnreachableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { createHeliaStore } from "../ipfs/helia-store.ts";
 import { createKuboStore } from "../ipfs/kubo-store.ts";
@@ -89,7 +89,10 @@ function findDeployment(chainId: number, flag: string | undefined, env: NodeJS.P
 /** Connects to the chain, finds and checks the deployment; signer and IPFS open on first use. */
 export async function openSession(flags: CommonFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
   const rpcUrl = flags.rpc ?? env.CONCLAVE_RPC_URL ?? DEFAULT_RPC;
-  const { publicClient, chain } = await connect(rpcUrl);
+  const { publicClient, chain } = await connect(rpcUrl).catch((error: unknown) => {
+    if (rpcUrl !== DEFAULT_RPC || !(error instanceof RpcUnreachableError)) throw error;
+    throw new RpcUnreachableError(`${error.message} (the local network: start it with \`npm start\`, or pass --rpc)`, { cause: error });
+  });
   const deploymentFile = findDeployment(chain.id, flags.deployment, env);
   const record = readDeployment(deploymentFile) as DeploymentRecord & LocalNetworkInfo;
   if (record.chainId !== chain.id) throw new DeploymentError(`deployment file ${deploymentFile} is for chain ${record.chainId}, but ${rpcUrl} is chain ${chain.id}`);
