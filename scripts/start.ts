@@ -119,7 +119,8 @@ async function main(): Promise<void> {
     say(`starting ${DEV_ROLES.providers.length} runners ...`);
     for (const i of DEV_ROLES.providers) {
       const dataDir = path.join(dir, "runners", String(i));
-      const log = (mkdirSync(dataDir, { recursive: true }), createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" }));
+      mkdirSync(dataDir, { recursive: true });
+      const log = createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" });
       runners.push(await spawnRunner(net, i, runnerConfig(net, i, {}, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
     }
     // Tools on this machine find the IPFS node and the runners through the deployment file.
