@@ -72,13 +72,17 @@ export async function replayChainState(publicClient: PublicClient, state: ChainS
     if (block.txs.length === 0) {
       await rpc(publicClient, "evm_mine", []);
     } else if (block.txs.length === 1) {
-      await rpc(publicClient, "eth_sendRawTransaction", [block.txs[0]]);
+      // A transaction that reverted the first time is mined again and reverts again; Hardhat
+      // answers that with an error, so the block count, not the answer, says whether it went in.
+      await rpc(publicClient, "eth_sendRawTransaction", [block.txs[0]]).catch(() => undefined);
     } else {
       await rpc(publicClient, "evm_setAutomine", [false]);
-      for (const raw of block.txs) await rpc(publicClient, "eth_sendRawTransaction", [raw]);
+      for (const raw of block.txs) await rpc(publicClient, "eth_sendRawTransaction", [raw]).catch(() => undefined);
       await rpc(publicClient, "evm_mine", []);
       await rpc(publicClient, "evm_setAutomine", [true]);
     }
+    const height = await publicClient.getBlockNumber({ cacheTime: 0 });
+    if (height !== BigInt(i + 1)) throw new ChainStateError(`replaying block ${i + 1} failed (the node is at block ${height}); start with --fresh`);
     if (i % 50 === 0 || i === state.blocks.length - 1) progress(i + 1, state.blocks.length);
   }
   const head = await publicClient.getBlock({ blockTag: "latest" });

@@ -118,6 +118,10 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     record.contracts.TestToken = { address: token, block: Number(tokenReceipt.blockNumber) };
     const deploymentFile = writeDeployment(dir, record);
     for (const m of members) await mined(publicClient, conclaveContracts(record, m).token.write.delegate([m.account.address]));
+    // Clients can pay in the test token as well as in ETH.
+    for (const i of DEV_ROLES.clients) {
+      await mined(publicClient, deployer.writeContract({ address: token, abi: mock.abi as Abi, functionName: "mint", args: [devAccount(i).address, parseUnits("1000", 18)] }));
+    }
 
     say("publishing the models to IPFS and the ModelRegistry ...");
     publisher = await createHeliaStore(opts.publisherDir === undefined ? {} : { dir: opts.publisherDir });

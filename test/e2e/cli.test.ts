@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -158,6 +158,14 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(events.filter((e) => e === "ResultRevealed")).to.have.length(3);
     expect(events.at(-1)).to.equal("JobSettled");
 
+    // The same model paid in the DAO-allowed test token: the CLI approves the escrow first.
+    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: string } } }).contracts.TestToken.address;
+    const inToken = await conclave(["infer", "vad-e2e", "--input", inputFile, "--token", token, "--max-fee", "2.5", "--dev-account", "9"]);
+    expect(inToken.code, inToken.stderr).to.equal(0);
+    expect(inToken.stderr).to.match(/approving 2\.525 TUSD for the market/);
+    expect(inToken.json).to.include({ status: "settled", token, escrow: "2525000000000000000" });
+    expect(inToken.json.resultHash).to.equal(inferred.json.resultHash);
+
     const status = await conclave(["job", "status", inferred.json.jobId as string]);
     expect(status.json).to.include({ status: "settled", seated: 3, revealed: 3 });
     const model = await conclave(["audit", "model", "vad-e2e"]);
@@ -224,13 +232,13 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const status = await conclave(["status"]);
     expect(status.code, status.stderr).to.equal(0);
     expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);
-    expect((status.json.market as { jobs: number }).jobs).to.equal(2);
+    expect((status.json.market as { jobs: number }).jobs).to.equal(3);
     const first = await conclave(["job", "status", "1"]);
     expect(first.json).to.include({ status: "settled", revealed: 3 });
     // The resumed runners serve new jobs.
     const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
     expect(inferred.code, inferred.stderr).to.equal(0);
-    expect(inferred.json).to.include({ status: "settled", jobId: "3" });
+    expect(inferred.json).to.include({ status: "settled", jobId: "4" });
     network.kill("SIGINT");
     expect(await exited[0]).to.equal(0);
   });
