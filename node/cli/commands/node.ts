@@ -1,5 +1,4 @@
 import { loadConfig } from "../../config.ts";
-import { startRunner } from "../../runner.ts";
 import type { Command } from "../command.ts";
 
 export const nodeCommands: Record<string, Command> = {
@@ -34,6 +33,8 @@ JSON line {"event":"ready",...} on stdout says where the runner listens.`,
       process.on("unhandledRejection", (reason) => {
         console.error(JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "unhandled rejection", error: String((reason as Error)?.message ?? reason) }));
       });
+      // Loaded here: the runner's SQLite journal prints an experimental warning other commands need not show.
+      const { startRunner } = await import("../../runner.ts");
       const runner = await startRunner(config);
       console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs }));
       await new Promise<void>((resolve) => {
