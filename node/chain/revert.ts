@@ -34,12 +34,31 @@ function show(v: unknown): string {
   return String(v);
 }
 
+/** The revert data a viem error carries, wherever in its cause chain viem put it. */
+function revertData(error: BaseError): { reverted: ContractFunctionRevertedError | null; raw: Hex | undefined } {
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
+  const raw = (reverted?.raw ?? (error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null)?.data) as Hex | undefined;
+  return { reverted, raw };
+}
+
+/** The custom error name in a revert, if the ABI knows it. */
+export function revertName(error: unknown, abi: Abi): string | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const { reverted, raw } = revertData(error);
+  if (reverted?.data?.errorName) return reverted.data.errorName;
+  if (!raw || raw.length < 10) return undefined;
+  try {
+    return decodeErrorResult({ abi, data: raw }).errorName;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a viem error as a contract revert or a funding failure; undefined for anything else. */
 export function describeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): Revert | undefined {
   if (!(error instanceof BaseError)) return undefined;
   if (error.walk((e) => e instanceof InsufficientFundsError)) return { name: "InsufficientFunds", text: "the sender's ETH balance does not cover the value and gas" };
-  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
-  const raw = (reverted?.raw ?? (error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null)?.data) as Hex | undefined;
+  const { reverted, raw } = revertData(error);
   if (raw && raw.length >= 10) {
     try {
       const decoded = decodeErrorResult({ abi, data: raw });

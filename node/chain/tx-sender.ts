@@ -1,7 +1,5 @@
 import {
   BaseError,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
   keccak256,
   type Abi,
   type Address,
@@ -12,6 +10,7 @@ import {
   type TransactionReceipt,
 } from "viem";
 import { FatalError, RetryableError } from "../errors.ts";
+import { revertName } from "./revert.ts";
 import type { Journal, TxKind, TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 
@@ -260,23 +259,6 @@ export class TxSender {
     }
     return null;
   }
-}
-
-/** The custom error name in a revert, if the ABI knows it. */
-export function revertName(error: unknown, abi: Abi): string | undefined {
-  if (error instanceof BaseError) {
-    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
-    if (reverted?.data?.errorName) return reverted.data.errorName;
-    const withData = error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null;
-    if (withData?.data && withData.data.length >= 10) {
-      try {
-        return decodeErrorResult({ abi, data: withData.data }).errorName;
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }
 
 function isRevert(error: unknown): boolean {

@@ -1,4 +1,4 @@
-import { formatUnits, keccak256, parseUnits, toHex, zeroAddress, type Address, type Hex } from "viem";
+import { erc20Abi, formatUnits, keccak256, parseUnits, toHex, zeroAddress, type Address, type Hex } from "viem";
 import { conclaveContracts } from "../chain/contracts.ts";
 import { FatalError } from "../errors.ts";
 import type { Output } from "./output.ts";
@@ -66,7 +66,7 @@ export interface TokenInfo {
 export async function tokenInfo(s: Session, token: string | undefined): Promise<TokenInfo> {
   if (token === undefined || token.toUpperCase() === "ETH" || token === zeroAddress) return { address: zeroAddress, symbol: "ETH", decimals: 18 };
   const at = address("--token", token);
-  const erc20 = { address: at, abi: ERC20_ABI } as const;
+  const erc20 = { address: at, abi: erc20Abi } as const;
   try {
     const [symbol, decimals] = await Promise.all([
       s.publicClient.readContract({ ...erc20, functionName: "symbol" }),
@@ -80,13 +80,6 @@ export async function tokenInfo(s: Session, token: string | undefined): Promise<
 
 export const formatToken = (value: bigint, t: TokenInfo) => `${formatUnits(value, t.decimals)} ${t.symbol}`;
 
-export const ERC20_ABI = [
-  { type: "function", name: "symbol", stateMutability: "view", inputs: [], outputs: [{ type: "string" }] },
-  { type: "function", name: "decimals", stateMutability: "view", inputs: [], outputs: [{ type: "uint8" }] },
-  { type: "function", name: "balanceOf", stateMutability: "view", inputs: [{ type: "address" }], outputs: [{ type: "uint256" }] },
-  { type: "function", name: "allowance", stateMutability: "view", inputs: [{ type: "address" }, { type: "address" }], outputs: [{ type: "uint256" }] },
-  { type: "function", name: "approve", stateMutability: "nonpayable", inputs: [{ type: "address" }, { type: "uint256" }], outputs: [{ type: "bool" }] },
-] as const;
 
 /** A model by name (or 0x id) and version (0 = the active one), as the registry knows it. */
 export async function resolveModel(s: Session, nameOrId: string, version = 0) {

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Wallet as KeystoreWallet } from "ethers";
 import type { Hex, LocalAccount } from "viem";
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { devAccount } from "../devnet/accounts.ts";
 import { FatalError } from "../errors.ts";
 
 /** No usable key: none configured, a bad keystore file, or a wrong password. */
@@ -16,13 +17,8 @@ export const KEY_ENV = {
   password: "CONCLAVE_KEYSTORE_PASSWORD",
 } as const;
 
-/** Hardhat's public development mnemonic: its accounts are funded on a local chain only. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 export const LOCAL_CHAIN_ID = 31337;
 
-export function devAccount(index: number): LocalAccount {
-  return mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
-}
 
 export interface KeyFlags {
   keystore?: string;

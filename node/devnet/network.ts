@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { encodeFunctionData, getAddress, parseUnits, stringToHex, toHex, type Abi, type Address, type Chain, type Hex } from "viem";
-import { mnemonicToAccount, type HDAccount } from "viem/accounts";
+import { encodeFunctionData, getAddress, parseUnits, stringToHex, type Abi, type Address, type Chain, type Hex } from "viem";
+import { DEV_ROLES, devAccount, devKey } from "./accounts.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
@@ -32,14 +32,7 @@ import { startHardhatNode, type HardhatNode } from "./hardhat-node.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Hardhat's development mnemonic: the accounts every local Hardhat node funds. */
-export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-
-/** Which development account plays which part by default. */
-export const DEV_ROLES = { deployer: 0, members: [1, 2, 3], providers: [4, 5, 6], clients: [7, 8, 9] } as const;
-
-export const devAccount = (i: number): HDAccount => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i });
-export const devKey = (i: number): Hex => toHex(devAccount(i).getHdKey().privateKey!);
+export { DEV_MNEMONIC, DEV_ROLES, devAccount, devKey } from "./accounts.ts";
 
 export interface DevnetOptions {
   /** Port of the Hardhat node on 127.0.0.1 (default: a free one). */

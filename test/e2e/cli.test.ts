@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { createPublicClient, http, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
-import { devAccount } from "../../node/cli/keys.ts";
+import { devAccount } from "../../node/devnet/accounts.ts";
 import { freePort } from "../../node/devnet/hardhat-node.ts";
 import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
 import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";

@@ -74,6 +74,9 @@ interface ProposalInfo {
   voteEnd: bigint;
 }
 
+/** The governor's call arguments (with the description hash) of a proposal read from its event. */
+const asProposal = (p: ProposalInfo) => proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+
 async function allProposals(s: Session): Promise<ProposalInfo[]> {
   const { governor } = conclaveContracts(s.record, s.publicClient);
   const logs = await s.publicClient.getContractEvents({ address: governor.address, abi: governor.abi, eventName: "ProposalCreated", fromBlock: BigInt(s.record.contracts.ConclaveGovernor!.block) });
@@ -223,7 +226,7 @@ On a local chain an Active proposal is fast-forwarded to the end of its voting p
         throw new RequestError(`proposal ${p.id} is ${state}, not Succeeded (for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, quorum ${tokens(info.quorum)}): it cannot be queued`);
       }
       const { governor } = conclaveContracts(s.record, s.publicClient);
-      const full = proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+      const full = asProposal(p);
       await sendTx(s, "queueing", { address: governor.address, abi: governor.abi, functionName: "queue", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
       const info = await summary(s, p);
       ctx.out.result(info, () => `proposal ${p.id} queued; executable from ${info.eta}`);
@@ -243,7 +246,7 @@ On a local chain the timelock delay is fast-forwarded.`,
       const state = await stateOf(s, p.id);
       if (state !== "Queued") throw new RequestError(`proposal ${p.id} is ${state}, not Queued: ${state === "Succeeded" ? "queue it first (conclave dao queue)" : "it cannot be executed"}`);
       await reachTime(s, ctx, await governor.read.proposalEta([p.id]), "the end of the timelock delay");
-      const full = proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+      const full = asProposal(p);
       await sendTx(s, "executing", { address: governor.address, abi: governor.abi, functionName: "execute", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
       const info = await summary(s, p);
       ctx.out.result(info, () => `proposal ${p.id} executed:\n${info.actions.map((a) => `  ${a.contract}.${a.call}`).join("\n")}`);

@@ -1,4 +1,4 @@
-import { getAddress, zeroAddress } from "viem";
+import { erc20Abi, getAddress, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { fetchVerifiedOutputs, JobTimeoutError, jobRequestOf, requestedJob, waitForJob, type Delivery } from "../../client/jobs.ts";
 import { checkAttestation } from "../../client/verify.ts";
@@ -6,7 +6,7 @@ import { oneLine } from "../../errors.ts";
 import { parseSchema, validateTensors, type ModelSchema } from "../../inference/schema.ts";
 import type { TensorMap } from "../../tensors/dtypes.ts";
 import { tensorsToJson } from "../../tensors/json-tensors.ts";
-import { amount, ERC20_ABI, formatToken, integer, RequestError, required, resolveModel, str, tokenInfo, type Command } from "../command.ts";
+import { amount, formatToken, integer, RequestError, required, resolveModel, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
 import { readTensorFile, writeTensorFile } from "../tensor-files.ts";
 import { sendTx } from "../tx.ts";
@@ -93,7 +93,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
         const balance = await s.publicClient.getBalance({ address: me });
         if (balance < escrow) throw new RequestError(`not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`);
       } else {
-        const erc20 = { address: token.address, abi: ERC20_ABI } as const;
+        const erc20 = { address: token.address, abi: erc20Abi } as const;
         const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
         if (balance < escrow) throw new RequestError(`not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`);
         const allowance = await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, market.address] });

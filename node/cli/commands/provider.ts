@@ -1,7 +1,7 @@
-import { getAddress, hexToString, stringToHex, type Address } from "viem";
+import { erc20Abi, getAddress, hexToString, stringToHex, type Address } from "viem";
 import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { address, amount, ERC20_ABI, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
+import { address, amount, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
 import { sendTx } from "../tx.ts";
 
@@ -52,7 +52,7 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
       if (stake < min) throw new RequestError(`--stake ${formatToken(stake, token)} is below the minimum stake of ${formatToken(min, token)}`);
       const existing = await providers.read.getProvider([me]);
       if (existing.status !== 0 && existing.status !== 4) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
-      const erc20 = { address: token.address, abi: ERC20_ABI } as const;
+      const erc20 = { address: token.address, abi: erc20Abi } as const;
       const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
       if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}`);
       const label = (v: string | undefined, d: string) => {

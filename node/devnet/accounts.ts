@@ -1,0 +1,11 @@
+import { toHex, type Hex } from "viem";
+import { mnemonicToAccount, type HDAccount } from "viem/accounts";
+
+/** Hardhat's development mnemonic: the accounts every local Hardhat node funds. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** Which development account plays which part on the local network. */
+export const DEV_ROLES = { deployer: 0, members: [1, 2, 3], providers: [4, 5, 6], clients: [7, 8, 9] } as const;
+
+export const devAccount = (i: number): HDAccount => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i });
+export const devKey = (i: number): Hex => toHex(devAccount(i).getHdKey().privateKey!);
