@@ -43,7 +43,23 @@ export interface RunnerConfig {
   inlineOutputMaxBytes: number;
   http: { host: string; port: number };
   payouts: { intervalMs: number; minWithdraw: Record<string, bigint> };
-  expireStaleJobs: boolean;
+  /** Which stale jobs to finalize: those this provider sat in ("own"), every job seen ("all"), none ("off"). */
+  expireStaleJobs: "own" | "all" | "off";
+  jobs: {
+    /** Backoff of a failed step: first delay and cap (ms); retries stop at the job's deadline. */
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** How often a job waiting for the chain is looked at when no event woke it (ms). */
+    followIntervalMs: number;
+    /** Jobs advanced at once (chain reads, transactions); compute is capped by maxConcurrentJobs. */
+    maxConcurrentSteps: number;
+    /** Ended jobs are forgotten (journal rows, output files, pinned outputs) after this long (ms). */
+    retentionMs: number;
+    /** Seconds a commit must leave before the commit deadline. */
+    commitMarginSeconds: number;
+    /** The shortest reveal window this runner commits into (seconds). */
+    revealMarginSeconds: number;
+  };
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxAttempts: number };
 }
 
@@ -62,7 +78,8 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   inlineOutputMaxBytes: 1024,
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
-  expireStaleJobs: true,
+  expireStaleJobs: "own",
+  jobs: { retryBaseMs: 1_000, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 5 },
 };
 
@@ -160,6 +177,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   const fileHttp = isObject(file.http) ? file.http : {};
   const filePayouts = isObject(file.payouts) ? file.payouts : {};
   const fileTx = isObject(file.tx) ? file.tx : {};
+  const fileJobs = isObject(file.jobs) ? file.jobs : {};
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
   if (rpcUrl === undefined) throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
@@ -214,13 +232,29 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       intervalMs: int("payouts.intervalMs", filePayouts.intervalMs ?? d.payouts.intervalMs, 100),
       minWithdraw: filePayouts.minWithdraw === undefined ? {} : tokenMap("payouts.minWithdraw", filePayouts.minWithdraw),
     },
-    expireStaleJobs: (file.expireStaleJobs ?? d.expireStaleJobs) === true,
+    expireStaleJobs: expiryMode(file.expireStaleJobs ?? d.expireStaleJobs),
+    jobs: {
+      retryBaseMs: int("jobs.retryBaseMs", fileJobs.retryBaseMs ?? d.jobs.retryBaseMs, 10),
+      retryMaxMs: int("jobs.retryMaxMs", fileJobs.retryMaxMs ?? d.jobs.retryMaxMs, 10),
+      followIntervalMs: int("jobs.followIntervalMs", fileJobs.followIntervalMs ?? d.jobs.followIntervalMs, 50),
+      maxConcurrentSteps: int("jobs.maxConcurrentSteps", fileJobs.maxConcurrentSteps ?? d.jobs.maxConcurrentSteps, 1, 4096),
+      retentionMs: int("jobs.retentionMs", fileJobs.retentionMs ?? d.jobs.retentionMs, 1_000),
+      commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
+      revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),
+    },
     tx: {
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
       maxAttempts: int("tx.maxAttempts", fileTx.maxAttempts ?? d.tx.maxAttempts, 1, 50),
     },
   };
+}
+
+function expiryMode(v: unknown): RunnerConfig["expireStaleJobs"] {
+  if (v === true) return "own";
+  if (v === false) return "off";
+  if (v === "own" || v === "all" || v === "off") return v;
+  return bad("expireStaleJobs", v, 'expected "own", "all" or "off" (true means "own")');
 }
 
 /** The fee floor for a payment token (address(0) is ETH). */

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -22,6 +22,9 @@ import { openJournal } from "./journal/journal.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ModelStore } from "./models/store.ts";
 import { withdrawEarnings } from "./payouts.ts";
+
+/** Job states in which this runner's result is on-chain (submitted or revealed), so public. */
+const RESULT_PUBLIC: ReadonlySet<string> = new Set(["submitted", "revealed", "paid", "slashed", "refunded"]);
 
 export interface Runner {
   address: Address;
@@ -128,7 +131,16 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       inferenceTimeoutMs: config.inference.timeoutMs,
       fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
       expireStaleJobs: config.expireStaleJobs,
+      prefetch: config.models.prefetch,
+      commitMarginSeconds: config.jobs.commitMarginSeconds,
+      revealMarginSeconds: config.jobs.revealMarginSeconds,
+      retryBaseMs: config.jobs.retryBaseMs,
+      retryMaxMs: config.jobs.retryMaxMs,
+      followIntervalMs: config.jobs.followIntervalMs,
+      retentionMs: config.jobs.retentionMs,
+      maxConcurrentSteps: config.jobs.maxConcurrentSteps,
       saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
+      removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
     });
     stops.push(() => processor.stop());
 
@@ -163,7 +175,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             market,
             marketAbi,
             balanceOf: (token) => publicClient.readContract({ address: market, abi: marketAbi, functionName: "balanceOf", args: [account.address, token] }) as Promise<bigint>,
-            tokens: () => [...new Set(journal.jobsIn(["paid"]).map((r) => getAddress(r.job.token)))].filter((t) => t !== zeroAddress),
+            tokens: () => journal.paidTokens().map((t) => getAddress(t)).filter((t) => t !== zeroAddress),
             minWithdraw: config.payouts.minWithdraw,
             log,
           }).catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })),
@@ -187,7 +199,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed }),
         job: (jobId) => {
           const rec = journal.getJob(jobId);
-          if (!rec) return null;
+          // Nothing about a result leaves this runner before it is on-chain: served earlier, a
+          // competitor could copy the result hash into a commit of its own.
+          if (!rec || !RESULT_PUBLIC.has(rec.state)) return null;
           return {
             jobId: rec.jobId,
             state: rec.state,
@@ -202,6 +216,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           };
         },
         outputs: (jobId) => {
+          const rec = journal.getJob(jobId);
+          if (!rec || !RESULT_PUBLIC.has(rec.state)) return null;
           try {
             return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
           } catch {

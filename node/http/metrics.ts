@@ -31,6 +31,7 @@ export function createMetrics(labels: { provider: string }) {
       labelNames: ["check"],
       registers: [registry],
     }),
+    jobsRetried: new Counter({ name: "conclave_jobs_retried_total", help: "Job steps that failed with a retryable error and were scheduled again", registers: [registry] }),
     txFailures: new Counter({ name: "conclave_tx_failures_total", help: "Transactions that reverted or were not mined", labelNames: ["kind"], registers: [registry] }),
     eventLoopLag: eventLoopLagGauge(registry),
     blocksBehind: new Gauge({ name: "conclave_blocks_behind_head", help: "Chain head minus the last processed block", registers: [registry] }),

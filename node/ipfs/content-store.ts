@@ -11,6 +11,11 @@ export interface ContentStore {
    * hash. `onProgress` is called with the bytes received so far; `maxBytes` aborts larger files.
    */
   get(cid: string, opts?: { signal?: AbortSignal; onProgress?: (bytes: number) => void; maxBytes?: number }): Promise<Uint8Array>;
+  /**
+   * Drops the pins of CIDs this node no longer needs to serve and frees their blocks (a Kubo
+   * daemon frees them at its own garbage collection).
+   */
+  release(cids: string[]): Promise<void>;
   /** Addresses other nodes can dial to fetch from this one (empty for a remote daemon). */
   multiaddrs(): string[];
   /** Connects to a peer by multiaddr (for private networks without discovery). */

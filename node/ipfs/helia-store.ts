@@ -87,6 +87,16 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       }
     },
 
+    async release(cids) {
+      for (const c of cids) {
+        const cid = parseCid(c);
+        if (await helia.pins.isPinned(cid)) await drain(helia.pins.rm(cid));
+      }
+      // Unpinned blocks (released outputs, fetched inputs and weights) go in one pass.
+      await helia.gc();
+      log("ipfs.released", { cids: cids.length });
+    },
+
     multiaddrs() {
       return helia.libp2p.getMultiaddrs().map((ma) => ma.toString());
     },

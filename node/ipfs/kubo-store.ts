@@ -49,6 +49,16 @@ export async function createKuboStore(opts: KuboStoreOptions): Promise<ContentSt
       }
     },
 
+    async release(cids) {
+      for (const c of cids) {
+        await call(url, () => kubo.pin.rm(parseCid(c))).catch((error: unknown) => {
+          // Not pinned (any more) is what we want.
+          if (!/not pinned/i.test(String((error as Error).message))) throw error;
+        });
+      }
+      log("ipfs.released", { cids: cids.length });
+    },
+
     multiaddrs() {
       return [];
     },

@@ -1,21 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { encodeFunctionData, getAddress, toHex, type Abi, type Address, type Hex } from "viem";
+import { encodeFunctionData, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from "../attest/attestation.ts";
-import { encodeOutputRef } from "../attest/output-ref.ts";
+import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
-import { TxWouldRevertError, type TxSender } from "../chain/tx-sender.ts";
+import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import type { TxRequest } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
 import { ConclaveError, FatalError } from "../errors.ts";
 import type { Executor } from "../inference/executor.ts";
+import { WorkerCrashedError } from "../inference/executor.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
-import type { JobRecord, Journal, TxKind } from "../journal/journal.ts";
+import type { JobRecord, JobState, Journal, TxKind, TxRecord } from "../journal/journal.ts";
 import { TERMINAL_STATES } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../http/metrics.ts";
-import { versionKey, type ModelStore, type VersionInfo } from "../models/store.ts";
+import { versionKey, type LocalModel, type VersionInfo } from "../models/store.ts";
+import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, type SchedulerContext } from "./scheduler.ts";
+import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
 /** On-chain job status (IInferenceMarket.JobStatus). */
 export const ChainStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4 } as const;
@@ -32,21 +36,37 @@ export interface ChainReader {
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
   providerTerms(): Promise<SchedulerContext["provider"]>;
   seatOf(jobId: bigint, seat: number): Promise<Address>;
-  /** The winning result hash of a settled k > 1 job. */
-  settledResult(jobId: bigint): Promise<Hex | null>;
+  /** The winning result hash of a settled k > 1 job requested in block `fromBlock`. */
+  settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
 }
+
+/** What the processor needs of the transaction sender. */
+export interface TxSubmitter {
+  readonly address: Address;
+  send(req: TxRequest): Promise<TransactionReceipt>;
+  resume(tx: TxRecord): Promise<TransactionReceipt>;
+}
+
+/** What the processor needs of the model store. */
+export interface ModelSource {
+  ensure(v: VersionInfo): Promise<LocalModel>;
+  evict(v: { modelId: Hex; version: number }): void;
+}
+
+/** Which stale jobs the runner finalizes: those it holds a seat in, every job it saw, or none. */
+export type ExpiryMode = "own" | "all" | "off";
 
 export interface ProcessorOptions {
   journal: Journal;
   chain: ChainReader;
-  sender: TxSender;
+  sender: TxSubmitter;
   wallet: Wallet;
   chainId: number;
   market: Address;
   marketAbi: Abi;
-  models: ModelStore;
-  content: ContentStore;
-  executor: Executor;
+  models: ModelSource;
+  content: Pick<ContentStore, "get" | "add" | "release">;
+  executor: Pick<Executor, "load" | "run" | "unload">;
   metrics: Metrics;
   log: Logger;
   allowedModels: ReadonlySet<Hex> | null;
@@ -56,48 +76,92 @@ export interface ProcessorOptions {
   inlineOutputMaxBytes: number;
   inferenceTimeoutMs: number;
   fetchTimeoutMs: number;
-  expireStaleJobs: boolean;
+  expireStaleJobs: ExpiryMode;
+  /** Prefetch the weights of newly activated versions (of the models this runner serves). */
+  prefetch: boolean;
+  /**
+   * Whether to abstain from a result (a reason) or not (null): outputs too close to a
+   * quantization boundary may round differently on another honest machine.
+   */
+  abstain?: (outputs: Record<string, Tensor>, outputQuantum: number) => string | null;
+  /** Seconds a commit must leave before the commit deadline (blocks, the runner's own queue). */
+  commitMarginSeconds: number;
+  /** The shortest reveal window a runner commits into (a reveal must fit with margin). */
+  revealMarginSeconds: number;
+  /** Backoff of a job's retried step: first delay and cap, in ms. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How often a job waiting for the chain is looked at when no event woke it, in ms. */
+  followIntervalMs: number;
+  /** Ended jobs are forgotten (journal rows, outputs, pins) this long after they ended, in ms. */
+  retentionMs: number;
+  /** Jobs advanced at the same time (chain reads and transactions; compute has its own cap). */
+  maxConcurrentSteps: number;
   /** Where the outputs of jobs are kept, to serve them by id. */
   saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
+  removeOutputs: (jobId: bigint) => void;
+  /** Wall clock in ms (tests pass a fake). */
+  clock?: () => number;
 }
+
+/** A worker crash caused by a job's input twice is the input's fault, not the machine's. */
+const MAX_CRASHES_PER_JOB = 2;
+/** A transaction the node refuses as "would revert" while the job is still open: asked again this often. */
+const MAX_WOULD_REVERT = 3;
 
 /**
  * Takes each job from the journal through its states: decide, compute, attest (submit, or
- * commit then reveal), and follows the chain to its end. Every step is idempotent and checks the
- * chain first, so it can be re-run at any time (after a restart, a reorg, a retry).
+ * commit then reveal), and follows the chain to its end. Every step is idempotent, reads the chain
+ * before it sends, and writes its outcome with a compare-and-set on (job id, parameter hash,
+ * state), so it can be re-run at any time (after a restart, a reorg, a retry) and a step that was
+ * overtaken (by a reorg replacing the job, by an event) writes nothing.
+ *
+ * Jobs waiting for the chain are woken by its events and otherwise looked at every
+ * `followIntervalMs`; failed steps back off exponentially and stop at the job's deadline.
  */
 export class JobProcessor {
   private readonly o: ProcessorOptions;
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly again = new Set<string>();
-  private readonly retryAt = new Map<string, number>();
+  private readonly queue: WorkQueue;
+  /** Compute slots: model fetch, input fetch and inference all count against maxConcurrentJobs. */
+  private readonly computeSlots: Gate;
+  /** Reveals waiting to be sent: new commits and results wait for them (reveals first). */
+  private revealsPending = 0;
+  private readonly revealsDone: (() => void)[] = [];
   private readonly seenAt = new Map<string, number>();
-  private readonly expiryCheckedAt = new Map<string, number>();
-  private computing = 0;
-  private readonly waiters: (() => void)[] = [];
+  private readonly prefetched = new Set<string>();
+  private expiring = false;
+  private pruning = false;
+  private lastPrune = 0;
   private stopped = false;
 
   constructor(options: ProcessorOptions) {
     this.o = options;
+    this.computeSlots = new Gate(options.maxConcurrentJobs);
+    this.queue = new WorkQueue(options.maxConcurrentSteps, (key) => this.advance(BigInt(key)), (key, error) => this.o.log.error("job step failed", { jobId: key, error }));
   }
 
   get address(): Address {
     return this.o.sender.address;
   }
 
+  private now(): number {
+    return (this.o.clock ?? Date.now)();
+  }
+
   /** Events of one confirmed block range, in order. */
   async onLogs(logs: DecodedLog[]): Promise<void> {
     const { journal, log } = this.o;
+    const activated = new Map<Hex, number>();
     for (const l of logs) {
       const a = l.args;
+      const jobId = a.jobId as bigint | undefined;
       switch (l.eventName) {
         case "JobRequested": {
           const job = a.job as Job;
           const input = a.input as Hex;
           const inputCid = a.inputCid as string;
-          const jobId = a.jobId as bigint;
           const outcome = journal.upsertJob({
-            jobId,
+            jobId: jobId!,
             paramsHash: jobHash(job),
             job,
             input: input === "0x" ? null : input,
@@ -106,64 +170,80 @@ export class JobProcessor {
             blockHash: l.blockHash,
           });
           if (outcome !== "same") {
-            this.seenAt.set(jobId.toString(), performance.now());
+            this.seenAt.set(jobId!.toString(), performance.now());
             log.info("job seen", { jobId, redundancy: job.redundancy, outcome });
           }
-          this.kick(jobId);
+          this.kick(jobId!);
           break;
         }
         case "ResultSubmitted":
+          // k = 1: the job is settled, and this says by whom (ours mined, or someone was first).
+          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
+          break;
+        case "SeatCommitted":
+          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) })) this.kick(jobId!);
+          break;
         case "JobSettled":
+          if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
+          break;
         case "JobRefunded":
+          if (journal.noteChainFact(jobId!, { final: true })) this.kick(jobId!);
+          break;
         case "RevealStarted":
-          if (journal.getJob(a.jobId as bigint)) this.kick(a.jobId as bigint);
+          if (journal.noteChainFact(jobId!, {})) this.kick(jobId!, true);
           break;
         case "VersionRetired":
           this.o.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
+          void this.o.executor.unload(versionKey({ modelId: a.modelId as Hex, version: Number(a.version) })).catch(() => undefined);
           break;
         case "VersionActivated":
-          void this.prefetch(a.modelId as Hex, Number(a.version));
+          activated.set(a.modelId as Hex, Number(a.version));
           break;
         default:
           break;
       }
     }
+    // Only the newest activation of each model in the range: a backfill does not fetch history.
+    for (const [modelId, version] of activated) void this.prefetch(modelId, version);
   }
 
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
-  kick(jobId: bigint): void {
-    const key = jobId.toString();
+  kick(jobId: bigint, urgent = false): void {
     if (this.stopped) return;
-    if (this.running.has(key)) {
-      this.again.add(key);
-      return;
-    }
-    const run = this.advance(jobId)
-      .catch((error: unknown) => this.o.log.error("job step failed", { jobId, error }))
-      .finally(() => {
-        this.running.delete(key);
-        if (this.again.delete(key)) this.kick(jobId);
-      });
-    this.running.set(key, run);
+    this.queue.push(jobId.toString(), urgent);
   }
 
-  /** Re-advances every unfinished job (at start, and periodically for retries and deadlines). */
+  /** Advances every job whose wait is over; runs the expiry service and the pruning. */
   async tick(): Promise<void> {
-    const now = Date.now();
-    for (const rec of this.o.journal.openJobs()) {
-      const at = this.retryAt.get(rec.jobId.toString()) ?? 0;
-      if (at <= now) this.kick(rec.jobId);
+    if (this.stopped) return;
+    const room = Math.max(0, this.o.maxConcurrentSteps * 4 - this.queue.size());
+    for (const rec of this.o.journal.dueJobs(this.now(), room)) this.kick(rec.jobId, rec.state === "committed");
+    if (this.o.expireStaleJobs !== "off" && !this.expiring) {
+      this.expiring = true;
+      try {
+        await this.expireStale();
+      } finally {
+        this.expiring = false;
+      }
     }
-    if (this.o.expireStaleJobs) await this.expireStale();
+    if (!this.pruning && this.now() - this.lastPrune >= Math.min(60_000, this.o.retentionMs)) {
+      this.pruning = true;
+      try {
+        await this.prune();
+      } finally {
+        this.pruning = false;
+        this.lastPrune = this.now();
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([...this.running.values()]);
+    await this.queue.drain();
   }
 
   inFlight(): number {
-    return this.running.size;
+    return this.queue.running();
   }
 
   // ------------------------------------------------------------------ the state machine
@@ -181,8 +261,9 @@ export class JobProcessor {
         this.onStepError(rec, error);
         return;
       }
-      const after = journal.getJob(jobId)?.state;
-      if (after === before) return; // waiting for the chain
+      const after = journal.getJob(jobId);
+      if (!after || after.state === before) return; // waiting for the chain
+      if (after.attempts !== 0) journal.updateJob(jobId, after, { attempts: 0 });
     }
   }
 
@@ -210,26 +291,35 @@ export class JobProcessor {
     if (state.status !== ChainStatus.Open) return this.end(rec, "lost", "job no longer open");
     const reason = declineReason(rec.job, { provider, allowedModels: this.o.allowedModels, minFee: this.o.minFee, now });
     if (reason) return this.end(rec, "skipped", reason);
+    if (rec.job.redundancy > 1) {
+      if (rec.job.revealWindow < this.o.revealMarginSeconds) return this.end(rec, "skipped", `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.o.revealMarginSeconds} s`);
+      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
+    }
     const version = await chain.version(rec.job.modelId, rec.job.version);
     if (!version.accepting) return this.end(rec, "skipped", "model version no longer takes jobs");
-    this.o.journal.updateJob(rec.jobId, { state: "accepted" });
+    this.transition(rec, { state: "accepted" });
   }
 
   private async compute(rec: JobRecord): Promise<void> {
-    const { chain, models, executor, journal, metrics, log } = this.o;
+    const { chain, models, executor, metrics, log } = this.o;
+    if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before a result was ready");
     const version = await chain.version(rec.job.modelId, rec.job.version);
-    const model = await models.ensure(version);
-    const input = await this.inputOf(rec);
-    await this.slot();
+    // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
+    const release = await this.computeSlots.acquire();
     let result: Awaited<ReturnType<Executor["run"]>>;
     try {
+      const model = await models.ensure(version);
+      const input = await this.inputOf(rec);
       await executor.load(model.key, model.path, model.schema);
       result = await executor.run(model.key, decodeSafetensors(input).tensors, { timeoutMs: this.o.inferenceTimeoutMs });
     } finally {
-      this.release();
+      release();
     }
     metrics.inferenceSeconds.observe(result.inferenceMs / 1000);
-    const resultHash = canonicalResultHash(result.outputs, quantumFromChain(version.outputQuantum));
+    const quantum = quantumFromChain(version.outputQuantum);
+    const abstain = this.o.abstain?.(result.outputs, quantum);
+    if (abstain) return this.end(rec, "skipped", `abstained: ${abstain}`);
+    const resultHash = canonicalResultHash(result.outputs, quantum);
     const safetensors = encodeSafetensors(result.outputs);
     this.o.saveOutputs(rec.jobId, safetensors);
     const outputRef =
@@ -237,168 +327,295 @@ export class JobProcessor {
         ? encodeOutputRef({ kind: "inline", bytes: safetensors })
         : encodeOutputRef({ kind: "ipfs", cid: await this.o.content.add(safetensors) });
     const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
-    journal.updateJob(rec.jobId, { state: "computed", resultHash, outputRef, signature });
-    log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: Math.round(result.inferenceMs * 100) / 100, model: versionKey(version) });
-  }
-
-  private async submit(rec: JobRecord): Promise<void> {
-    const state = await this.o.chain.jobState(rec.jobId);
-    if (state.status !== ChainStatus.Open && !this.hasTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
-    const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, rec.job, rec.resultHash, rec.outputRef]);
-    if (receipt) {
-      this.observeLatency(rec);
-      this.o.journal.updateJob(rec.jobId, { state: "submitted" });
+    if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
+      log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: Math.round(result.inferenceMs * 100) / 100, model: versionKey(version) });
     }
   }
 
+  private async submit(rec: JobRecord): Promise<void> {
+    // Read the chain before (re)sending: the market may hold our result already, or another's.
+    if (rec.deliveredBy !== null) {
+      if (getAddress(rec.deliveredBy) === getAddress(this.address)) return this.onSubmitted(rec);
+      if (!this.hasLiveTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
+    }
+    if (!this.hasLiveTx(rec, "submit")) {
+      const state = await this.o.chain.jobState(rec.jobId);
+      if (state.status !== ChainStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
+      if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before the result was sent");
+      await this.revealsFirst();
+    }
+    const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, rec.job, rec.resultHash, rec.outputRef]);
+    if (receipt) this.onSubmitted(rec);
+  }
+
+  private onSubmitted(rec: JobRecord): void {
+    if (this.transition(rec, { state: "submitted" })) this.observeLatency(rec);
+  }
+
   private async commit(rec: JobRecord): Promise<void> {
-    const { journal } = this.o;
-    const state = await this.o.chain.jobState(rec.jobId);
-    if (state.status !== ChainStatus.Open && !this.hasTx(rec, "commit")) return this.end(rec, "lost", "all seats were taken");
+    if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
+    const live = this.hasLiveTx(rec, "commit");
+    if (!live) {
+      const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+      if (state.status !== ChainStatus.Open) return this.end(rec, "lost", "all seats were taken");
+      // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
+      // with no time left to reveal; never commit unless there is room for both.
+      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "expired", "too close to the commit deadline to commit safely");
+      await this.revealsFirst();
+    }
     let salt = rec.salt;
     if (!salt) {
       // The salt is committed before the commit transaction is recorded, and that record is
       // synced to disk before the broadcast (see Journal): a crash cannot lose the salt.
       salt = toHex(randomBytes(32));
-      journal.updateJob(rec.jobId, { salt });
+      if (!this.transition(rec, { salt })) return;
+      rec = { ...rec, salt };
     }
     const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
     const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, rec.job, commitment]);
     if (!receipt) return;
-    const seat = await this.findSeat(rec.jobId, rec.job.redundancy);
-    if (seat === null) return this.end(rec, "lost", "commit mined but no seat found");
-    journal.updateJob(rec.jobId, { state: "committed", seat });
-    this.o.log.info("seat committed", { jobId: rec.jobId, seat });
+    const seat = this.seatFromReceipt(receipt) ?? this.o.journal.getJob(rec.jobId)?.seat ?? null;
+    // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
+    // SeatCommitted event will: wait for it rather than call the job lost.
+    if (seat === null) return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
+    if (this.transition(rec, { state: "committed", seat })) this.o.log.info("seat committed", { jobId: rec.jobId, seat });
   }
 
   private async reveal(rec: JobRecord): Promise<void> {
-    const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
-    const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
-    if (state.status === ChainStatus.Open && !commitOver) {
-      this.retryAt.set(rec.jobId.toString(), Date.now() + 1_000);
-      return; // still waiting for the other seats
+    const live = this.hasLiveTx(rec, "reveal");
+    if (!live) {
+      const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+      const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
+      if (state.status === ChainStatus.Open && !commitOver) {
+        // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.
+        const untilDeadlineMs = Math.max(0, (rec.job.commitDeadline - now + 1) * 1_000);
+        return this.waitForChain(rec, null, Math.min(this.o.followIntervalMs, untilDeadlineMs));
+      }
+      if (state.status !== ChainStatus.Open && state.status !== ChainStatus.Revealing) return this.follow(rec);
     }
-    if (state.status !== ChainStatus.Open && state.status !== ChainStatus.Revealing && !this.hasTx(rec, "reveal")) {
-      return this.follow(rec);
+    this.revealsPending++;
+    let receipt;
+    try {
+      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, rec.job, rec.seat, rec.resultHash, rec.salt, rec.outputRef]);
+    } finally {
+      this.revealsPending--;
+      if (this.revealsPending === 0) this.revealsDone.splice(0).forEach((f) => f());
     }
-    const receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, rec.job, rec.seat, rec.resultHash, rec.salt, rec.outputRef]);
-    if (receipt) {
-      this.observeLatency(rec);
-      this.o.journal.updateJob(rec.jobId, { state: "revealed" });
-    }
+    if (receipt && this.transition(rec, { state: "revealed" })) this.observeLatency(rec);
   }
 
   /** After our result is on-chain: wait for the job to end and record how it ended for us. */
   private async follow(rec: JobRecord): Promise<void> {
+    const k1 = rec.job.redundancy === 1;
+    if (k1 && rec.deliveredBy !== null) return this.settle(rec, getAddress(rec.deliveredBy) === getAddress(this.address) ? "paid" : "lost", null);
     const state = await this.o.chain.jobState(rec.jobId);
     if (state.status === ChainStatus.Settled) {
-      if (rec.job.redundancy === 1) return this.end(rec, "paid", null);
-      const winner = await this.o.chain.settledResult(rec.jobId);
-      return this.end(rec, winner === rec.resultHash && rec.state === "revealed" ? "paid" : "slashed", winner === rec.resultHash ? null : "result differed from the majority");
+      if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
+      const winner = rec.settledHash ?? (await this.o.chain.settledResult(rec.jobId, rec.block));
+      if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
+      if (rec.state !== "revealed") return this.settle(rec, "slashed", "seat not revealed");
+      return this.settle(rec, winner === rec.resultHash ? "paid" : "slashed", winner === rec.resultHash ? null : "result differed from the majority");
     }
-    if (state.status === ChainStatus.Refunded) return this.end(rec, "refunded", "job ended without a quorum or expired");
-    this.retryAt.set(rec.jobId.toString(), Date.now() + 1_000);
+    if (state.status === ChainStatus.Refunded) {
+      // A seat that never revealed is slashed on refund too (a proven fault).
+      if (rec.state === "committed") return this.settle(rec, "slashed", "seat not revealed before the job ended");
+      return this.settle(rec, "refunded", "job ended without a quorum or expired");
+    }
+    this.waitForChain(rec, null);
   }
 
   // ------------------------------------------------------------------ expiry as a service
 
   /**
-   * Finalizes jobs whose deadline passed (any job, not only ours), so clients get refunds and
-   * seated collateral is released without anyone having to ask.
+   * Finalizes jobs whose last moment passed, so clients get refunds and seated collateral is
+   * released without anyone having to ask: by default only jobs this runner holds a seat in (an
+   * attacker's unservable jobs cost other providers nothing). Each job is looked at once after its
+   * end (events of settlement mark it done without any read), not polled.
    */
   private async expireStale(): Promise<void> {
-    const now = await this.o.chain.now();
-    for (const rec of this.o.journal.jobsIn(["seen", "skipped", "failed", "accepted", "computed", "submitted", "committed", "revealed", "lost"])) {
-      const key = rec.jobId.toString();
-      const job = rec.job;
-      const end = job.redundancy === 1 ? job.deadline : job.commitDeadline + job.revealWindow;
-      if (now <= end || this.hasTx(rec, "finalize")) continue;
-      if ((this.expiryCheckedAt.get(key) ?? 0) > Date.now() - 2_000) continue;
-      this.expiryCheckedAt.set(key, Date.now());
-      const state = await this.o.chain.jobState(rec.jobId);
-      if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded) {
-        if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
-        continue;
-      }
+    const mode = this.o.expireStaleJobs;
+    const states: JobState[] = mode === "all" ? ["seen", "accepted", "computed", "submitted", "committed", "revealed", "skipped", "failed", "lost", "expired"] : ["committed", "revealed"];
+    const chainNow = await this.o.chain.now();
+    for (const rec of this.o.journal.expiryCandidates(states, chainNow, 32)) {
+      if (this.stopped) return;
+      if (rec.nextAttemptAt > this.now() && !TERMINAL_STATES.has(rec.state)) continue;
       try {
-        await this.sendOnce(rec, "finalize", "finalize", [rec.jobId, rec.job]);
-        this.o.log.info("finalized a stale job", { jobId: rec.jobId });
-        this.kick(rec.jobId);
+        const state = await this.o.chain.jobState(rec.jobId);
+        if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded || state.status === ChainStatus.None) {
+          this.o.journal.noteChainFact(rec.jobId, { final: true });
+          if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
+          continue;
+        }
+        if (mode === "own" && rec.seat === null && !this.hasLiveTx(rec, "commit")) continue;
+        await this.finalize(rec);
       } catch (error) {
-        this.o.log.debug("finalize not possible", { jobId: rec.jobId, error: (error as Error).message });
+        this.o.log.debug("finalize not possible yet", { jobId: rec.jobId, error: oneLine(error) });
       }
     }
+  }
+
+  private async finalize(rec: JobRecord): Promise<void> {
+    const previous = this.o.journal.txsFor(rec.jobId, "finalize").filter((t) => t.status !== "replaced" && t.status !== "reverted");
+    const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
+    try {
+      if (pending) await this.o.sender.resume(pending);
+      else if (!previous.some((t) => t.status === "mined")) {
+        await this.o.sender.send({ jobId: rec.jobId, kind: "finalize", to: this.o.market, data: encodeFunctionData({ abi: this.o.marketAbi, functionName: "finalize", args: [rec.jobId, rec.job] }), extraGas: settlementHeadroom("finalize", rec.job.redundancy) });
+      }
+      this.o.log.info("finalized a stale job", { jobId: rec.jobId });
+    } catch (error) {
+      if (!(error instanceof TxWouldRevertError) && !(error instanceof TxRevertedError)) throw error;
+      // Someone else finalized it first, or it settled: the job's own events say how it ended.
+    }
+    this.o.journal.noteChainFact(rec.jobId, { final: true });
+    this.kick(rec.jobId);
+  }
+
+  // ------------------------------------------------------------------ forgetting
+
+  /** Forgets ended jobs past the retention: journal rows, output files, pinned outputs. */
+  private async prune(): Promise<void> {
+    const gone = this.o.journal.prune(this.now() - this.o.retentionMs);
+    const cids: string[] = [];
+    for (const { jobId, outputRef } of gone) {
+      this.seenAt.delete(jobId.toString());
+      this.o.removeOutputs(jobId);
+      const ref = outputRef ? safeDecodeRef(outputRef) : null;
+      if (ref?.kind === "ipfs") cids.push(ref.cid);
+    }
+    if (gone.length === 0) return;
+    // Also frees blocks fetched for inputs and weights, which are never pinned.
+    await this.o.content.release(cids).catch((error: unknown) => this.o.log.warn("releasing IPFS blocks failed", { error: oneLine(error) }));
+    this.o.log.info("forgot ended jobs", { jobs: gone.length, outputsUnpinned: cids.length });
   }
 
   // ------------------------------------------------------------------ helpers
 
-  private end(rec: JobRecord, state: "skipped" | "lost" | "paid" | "slashed" | "refunded" | "failed" | "expired", reason: string | null): void {
-    this.o.journal.updateJob(rec.jobId, { state, reason });
+  /** Writes `patch` if the job is still what `rec` says (same parameters, same state). */
+  private transition(rec: JobRecord, patch: Parameters<Journal["updateJob"]>[2]): boolean {
+    const ok = this.o.journal.updateJob(rec.jobId, rec, patch);
+    if (!ok) this.o.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
+    return ok;
+  }
+
+  private end(rec: JobRecord, state: "skipped" | "lost" | "failed" | "expired", reason: string | null): void {
+    if (!this.transition(rec, { state, reason, nextAttemptAt: 0 })) return;
+    this.seenAt.delete(rec.jobId.toString());
     this.o.metrics.jobs.inc({ outcome: state });
     this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
 
-  private onStepError(rec: JobRecord, error: unknown): void {
-    const key = rec.jobId.toString();
-    if (error instanceof TxWouldRevertError) {
-      // The chain moved on (another provider, the deadline): follow it from what it says now.
-      this.o.log.info("transaction would revert; following the chain", { jobId: rec.jobId, error: error.errorName });
-      if (rec.state === "computed") this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`);
-      return;
-    }
-    if (error instanceof ConclaveError && !error.retryable) {
-      this.end(rec, "failed", error.message);
-      return;
-    }
-    const attempts = (this.retryAt.has(key) ? 2 : 1) * 1_000;
-    this.retryAt.set(key, Date.now() + attempts);
-    this.o.log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, error: (error as Error).message?.split("\n")[0] });
+  private settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
+    if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
+    this.seenAt.delete(rec.jobId.toString());
+    if (state === "paid") this.o.journal.notePaidToken(getAddress(rec.job.token));
+    this.o.metrics.jobs.inc({ outcome: state });
+    this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
 
-  private hasTx(rec: JobRecord, kind: TxKind): boolean {
-    return this.o.journal.txsFor(rec.jobId, kind).some((t) => t.status !== "replaced" && t.status !== "reverted");
+  /** Nothing to do until the chain moves: an event wakes the job, or the follow interval. */
+  private waitForChain(rec: JobRecord, why: string | null, inMs = this.o.followIntervalMs): void {
+    this.o.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + inMs });
+    if (why) this.o.log.debug("job waits for the chain", { jobId: rec.jobId, why });
+  }
+
+  private onStepError(rec: JobRecord, error: unknown): void {
+    const { log, metrics } = this.o;
+    const attempts = rec.attempts + 1;
+    if (error instanceof TxWouldRevertError) {
+      // The chain moved on (another provider, a deadline): the next step reads it and follows.
+      log.info("transaction would revert; reading the chain again", { jobId: rec.jobId, error: error.errorName });
+      if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
+        return rec.state === "computed" ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`) : this.waitForChain(rec, "reveal refused; following the job");
+      }
+    } else if (error instanceof WorkerCrashedError && attempts >= MAX_CRASHES_PER_JOB) {
+      return this.end(rec, "failed", `the input crashed the inference worker ${attempts} times`);
+    } else if (error instanceof ConclaveError && !error.retryable) {
+      return this.end(rec, "failed", error.message);
+    }
+    const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
+    this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
+    metrics.jobsRetried.inc();
+    log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, attempts, retryInMs: delay, error: oneLine(error) });
+  }
+
+  /** Chain time is past the last moment at which this job's next transaction could land. */
+  private async pastLastAction(rec: JobRecord): Promise<boolean> {
+    const last = rec.job.redundancy === 1 ? rec.job.deadline : rec.job.commitDeadline;
+    return (await this.o.chain.now()) >= last;
+  }
+
+  /** A transaction of `kind` for this job that may still land or has landed. */
+  private hasLiveTx(rec: JobRecord, kind: TxKind): boolean {
+    return this.o.journal.txsFor(rec.jobId, kind).some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
+  }
+
+  /** New commits and results wait while reveals are being sent: reveals go first in the nonce queue. */
+  private revealsFirst(): Promise<void> {
+    if (this.revealsPending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.revealsDone.push(resolve));
   }
 
   /**
    * Sends the job's `kind` transaction once: if an earlier run already signed one, waits for that
-   * very transaction instead of making another. Returns null when the earlier one reverted.
+   * very transaction instead of making another. Returns null when the earlier one reverted (the
+   * job then follows the chain).
    */
-  private async sendOnce(rec: JobRecord, kind: TxKind, functionName: string, args: readonly unknown[]) {
+  private async sendOnce(rec: JobRecord, kind: TxKind, functionName: string, args: readonly unknown[]): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
     const { journal, sender } = this.o;
     const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
-    if (mined) return { transactionHash: mined.hash };
-    if (previous.some((t) => t.status === "reverted")) {
-      this.end(rec, kind === "finalize" ? rec.state === "lost" ? "lost" : "expired" : "lost", `${kind} transaction reverted`);
-      return null;
-    }
+    if (mined) return { transactionHash: mined.hash, logs: [] };
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     if (pending) return sender.resume(pending);
+    if (previous.some((t) => t.status === "reverted")) {
+      // Ours reverted (the job moved on under us): what happened is the chain's to say.
+      if (kind === "submit" || kind === "commit") this.end(rec, "lost", `${kind} transaction reverted`);
+      else this.waitForChain(rec, `${kind} transaction reverted`);
+      return null;
+    }
     const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
     return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy) });
   }
 
-  private async findSeat(jobId: bigint, redundancy: number): Promise<number | null> {
-    for (let seat = 0; seat < redundancy; seat++) {
-      if (getAddress(await this.o.chain.seatOf(jobId, seat)) === getAddress(this.address)) return seat;
-    }
-    return null;
+  private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
+    if (receipt.logs.length === 0) return null;
+    const logs = parseEventLogs({ abi: this.o.marketAbi, logs: receipt.logs as never, eventName: "SeatCommitted" as never, strict: false }) as unknown as { args: { provider?: Address; seat?: number } }[];
+    const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(this.address));
+    return mine?.args.seat === undefined ? null : Number(mine.args.seat);
   }
 
   private async inputOf(rec: JobRecord): Promise<Uint8Array> {
-    if (rec.input) return new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+    if (rec.input) {
+      if (keccak256(rec.input) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      return new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+    }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
+    if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash) throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
+    // The content store checks every block against the CID, so the bytes are the CID's bytes.
     const bytes = await this.o.content.get(rec.inputCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: this.o.maxInputBytes });
     this.o.metrics.bytesFetched.inc(bytes.byteLength);
     return bytes;
   }
 
   private async prefetch(modelId: Hex, version: number): Promise<void> {
+    if (!this.o.prefetch) return;
     if (this.o.allowedModels && !this.o.allowedModels.has(modelId)) return;
+    const key = versionKey({ modelId, version });
+    if (this.prefetched.has(key)) return;
+    this.prefetched.add(key);
     try {
-      await this.o.models.ensure(await this.o.chain.version(modelId, version));
+      const info = await this.o.chain.version(modelId, version);
+      if (!info.accepting) return;
+      const release = await this.computeSlots.acquire();
+      try {
+        await this.o.models.ensure(info);
+      } finally {
+        release();
+      }
     } catch (error) {
-      this.o.log.warn("prefetch failed", { modelId, version, error: (error as Error).message });
+      this.prefetched.delete(key);
+      this.o.log.warn("prefetch failed", { modelId, version, error: oneLine(error) });
     }
   }
 
@@ -406,19 +623,18 @@ export class JobProcessor {
     const t0 = this.seenAt.get(rec.jobId.toString());
     if (t0 !== undefined) this.o.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
   }
+}
 
-  private slot(): Promise<void> {
-    if (this.computing < this.o.maxConcurrentJobs) {
-      this.computing++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiters.push(() => (this.computing++, resolve())));
+function safeDecodeRef(ref: Hex) {
+  try {
+    return decodeOutputRef(ref);
+  } catch {
+    return null;
   }
+}
 
-  private release(): void {
-    this.computing--;
-    this.waiters.shift()?.();
-  }
+function oneLine(error: unknown): string {
+  return ((error as Error)?.message ?? String(error)).split("\n")[0]!;
 }
 
 /**

@@ -27,6 +27,31 @@ export type JobState =
   | "expired";
 
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["skipped", "paid", "lost", "slashed", "refunded", "failed", "expired"]);
+export const OPEN_STATES: readonly JobState[] = ["seen", "accepted", "computed", "submitted", "committed", "revealed"];
+
+export type JobPatch = Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "attempts" | "nextAttemptAt" | "settledHash" | "expiryDone">>;
+
+/** Every column but the inline input, which only computing a job needs. */
+const LIGHT_COLUMNS =
+  "job_id, params_hash, job, NULL AS input, input_cid, block, block_hash, state, reason, result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, delivered_by, expiry_done, ends_at, updated_at";
+
+/** What the chain's events say about a job, whatever this runner's state for it. */
+export interface ChainFact {
+  settledHash?: Hex;
+  seat?: number;
+  deliveredBy?: Hex;
+  /** The job ended on-chain (settled or refunded): nothing is left to finalize. */
+  final?: boolean;
+}
+
+/**
+ * The latest chain time at which a job can still move without a finalize: a k = 1 job's
+ * deadline; a k > 1 job's commit deadline plus the reveal window (the reveal starts at the latest
+ * at the commit deadline).
+ */
+export function jobEndsAt(job: Job): number {
+  return job.redundancy === 1 ? job.deadline : job.commitDeadline + job.revealWindow;
+}
 
 export interface JobRecord {
   jobId: bigint;
@@ -46,7 +71,25 @@ export interface JobRecord {
   /** Commit–reveal secret, written before the commit is sent so a crash cannot lose it. */
   salt: Hex | null;
   seat: number | null;
+  /** Failed attempts at the current step (retryable errors), for the backoff; reset on progress. */
+  attempts: number;
+  /** Wall-clock ms before which the job is not advanced again (backoff, or waiting for the chain). */
+  nextAttemptAt: number;
+  /** The agreed result hash, from the JobSettled (k > 1) or ResultSubmitted (k = 1) event. */
+  settledHash: Hex | null;
+  /** k = 1: the provider whose result the market took (from ResultSubmitted). */
+  deliveredBy: Hex | null;
+  /** Chain time after which nobody can act on the job any more but to finalize it. */
+  endsAt: number;
+  /** The expiry service is done with this job (finalized, or found final). */
+  expiryDone: boolean;
   updatedAt: number;
+}
+
+/** What a compare-and-set on a job row must still find: same job parameters, same state. */
+export interface JobVersion {
+  paramsHash: Hex;
+  state: JobState;
 }
 
 export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw";
@@ -124,6 +167,7 @@ class Journal {
         hash TEXT NOT NULL UNIQUE, raw TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS txs_job ON txs(job_id, kind);
     `);
+    this.migrateJobs();
     // The WAL file exists now and stays until the connection closes: make its directory entry
     // durable once, at open (start-up may block; the job path does not), so that `sync`, which
     // flushes the file's data only, is enough afterwards.
@@ -243,7 +287,7 @@ class Journal {
    * reorg) changes nothing but its block; a different job under the same id (the old one was
    * reorged out) replaces the record and starts over, since nothing was done for the new one.
    */
-  upsertJob(rec: Omit<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "updatedAt">): "new" | "same" | "replaced" {
+  upsertJob(rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "input" | "inputCid" | "block" | "blockHash">): "new" | "same" | "replaced" {
     return this.atomically(() => {
       const existing = this.getJob(rec.jobId);
       if (existing && existing.paramsHash === rec.paramsHash) {
@@ -253,10 +297,10 @@ class Journal {
       this.db
         .prepare(
           `INSERT OR REPLACE INTO jobs (job_id, params_hash, job, input, input_cid, block, block_hash, state, reason,
-             result_hash, output_ref, signature, salt, seat, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, ?)`,
+             result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, expiry_done, ends_at, delivered_by, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, ?, NULL, ?)`,
         )
-        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, Date.now());
+        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
       // The transactions made for the job this one replaces no longer speak for this id; they keep
       // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
       if (existing) this.db.prepare("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
@@ -271,12 +315,12 @@ class Journal {
 
   jobsIn(states: readonly JobState[]): JobRecord[] {
     const marks = states.map(() => "?").join(",");
-    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY CAST(job_id AS INTEGER)`).all(...states) as Row[]).map(toJob);
+    return (this.db.prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY CAST(job_id AS INTEGER)`).all(...states) as Row[]).map(toJob);
   }
 
   /** Jobs not in a terminal state. */
   openJobs(): JobRecord[] {
-    return this.jobsIn(["seen", "accepted", "computed", "submitted", "committed", "revealed"]);
+    return this.jobsIn(OPEN_STATES);
   }
 
   countByState(): Record<string, number> {
@@ -285,8 +329,14 @@ class Journal {
     return out;
   }
 
-  updateJob(jobId: bigint, patch: Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat">>): void {
-    const columns: Record<string, string> = {
+  /**
+   * Compare-and-set: applies `patch` only if the row still holds the same job (parameter hash)
+   * in the expected state, so a step that started before a reorg replaced the job under the same
+   * id, or before another step moved it on, cannot write its stale result. Returns whether it
+   * applied.
+   */
+  updateJob(jobId: bigint, expected: JobVersion, patch: JobPatch): boolean {
+    const columns: Record<keyof JobPatch, string> = {
       state: "state",
       reason: "reason",
       resultHash: "result_hash",
@@ -294,12 +344,117 @@ class Journal {
       signature: "signature",
       salt: "salt",
       seat: "seat",
+      attempts: "attempts",
+      nextAttemptAt: "next_attempt_at",
+      settledHash: "settled_hash",
+      expiryDone: "expiry_done",
     };
-    const keys = Object.keys(patch) as (keyof typeof patch)[];
-    if (keys.length === 0) return;
+    const keys = Object.keys(patch) as (keyof JobPatch)[];
     const sets = keys.map((k) => `${columns[k]} = ?`).join(", ");
-    const values = keys.map((k) => (patch[k] ?? null) as string | number | null);
-    this.db.prepare(`UPDATE jobs SET ${sets}, updated_at = ? WHERE job_id = ?`).run(...values, Date.now(), jobId.toString());
+    const values = keys.map((k) => {
+      const v = patch[k];
+      return typeof v === "boolean" ? (v ? 1 : 0) : ((v ?? null) as string | number | null);
+    });
+    const result = this.db
+      .prepare(`UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`)
+      .run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
+    return Number(result.changes) === 1;
+  }
+
+  /** Facts from the chain's events that hold whatever state the job is in (no state check). */
+  noteChainFact(jobId: bigint, fact: ChainFact): boolean {
+    const sets: string[] = ["next_attempt_at = 0"];
+    const values: (string | number)[] = [];
+    if (fact.settledHash !== undefined) sets.push("settled_hash = ?"), values.push(fact.settledHash);
+    if (fact.seat !== undefined) sets.push("seat = ?"), values.push(fact.seat);
+    if (fact.deliveredBy !== undefined) sets.push("delivered_by = ?"), values.push(fact.deliveredBy);
+    if (fact.final) sets.push("expiry_done = 1");
+    const result = this.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(...values, jobId.toString());
+    return Number(result.changes) === 1;
+  }
+
+  /** Payment tokens this runner was ever paid in (kept apart from job rows, which are pruned). */
+  paidTokens(): Hex[] {
+    return JSON.parse(this.getMeta("paidTokens") ?? "[]") as Hex[];
+  }
+
+  notePaidToken(token: Hex): void {
+    const known = this.paidTokens();
+    if (!known.includes(token)) this.setMeta("paidTokens", JSON.stringify([...known, token]));
+  }
+
+  /** Wakes a job now (an event about it arrived): clears its wait, keeps its attempt count. */
+  wake(jobId: bigint): void {
+    this.db.prepare("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(jobId.toString());
+  }
+
+  /** Open jobs due to be advanced (their wait is over), oldest first, without their inputs. */
+  dueJobs(nowMs: number, limit: number): JobRecord[] {
+    const marks = OPEN_STATES.map(() => "?").join(",");
+    return (
+      this.db
+        .prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`)
+        .all(...OPEN_STATES, nowMs, limit) as Row[]
+    ).map(toJob);
+  }
+
+  /**
+   * Jobs the expiry service still has to look at, in the given states, without their inputs,
+   * whose last possible action ended (chain time) before `chainNow`.
+   */
+  expiryCandidates(states: readonly JobState[], chainNow: number, limit: number): JobRecord[] {
+    const marks = states.map(() => "?").join(",");
+    return (
+      this.db
+        .prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE expiry_done = 0 AND ends_at < ? AND block_hash != '0x' AND state IN (${marks}) ORDER BY ends_at LIMIT ?`)
+        .all(chainNow, ...states, limit) as Row[]
+    ).map(toJob);
+  }
+
+  /**
+   * Forgets what is no longer needed: inline inputs of ended jobs at once; ended jobs (and their
+   * settled transactions) last updated before `before` entirely. Returns the forgotten jobs'
+   * output references, so the caller removes their files and pins.
+   */
+  prune(before: number, limit = 1_000): { jobId: bigint; outputRef: Hex | null }[] {
+    const marks = [...TERMINAL_STATES].map(() => "?").join(",");
+    return this.atomically(() => {
+      this.db.prepare(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks})`).run(...TERMINAL_STATES);
+      const rows = this.db
+        .prepare(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) ORDER BY updated_at LIMIT ?`)
+        .all(...TERMINAL_STATES, before, limit) as Row[];
+      const del = this.db.prepare("DELETE FROM jobs WHERE job_id = ?");
+      const delTxs = this.db.prepare("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
+      for (const r of rows) {
+        del.run(r.job_id as string);
+        delTxs.run(r.job_id as string);
+      }
+      // Transactions that speak for no job (a withdrawal, a job replaced by a reorg) once settled.
+      this.db.prepare("DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?").run(before);
+      return rows.map((r) => ({ jobId: BigInt(r.job_id as string), outputRef: (r.output_ref as Hex | null) ?? null }));
+    });
+  }
+
+  /** Rows and bytes the journal holds (for metrics and the soak). */
+  size(): { jobs: number; txs: number } {
+    const jobs = Number((this.db.prepare("SELECT COUNT(*) AS n FROM jobs").get() as Row).n);
+    const txs = Number((this.db.prepare("SELECT COUNT(*) AS n FROM txs").get() as Row).n);
+    return { jobs, txs };
+  }
+
+  private migrateJobs(): void {
+    const have = new Set((this.db.prepare("PRAGMA table_info(jobs)").all() as Row[]).map((r) => String(r.name)));
+    const add: [string, string][] = [
+      ["attempts", "INTEGER NOT NULL DEFAULT 0"],
+      ["next_attempt_at", "INTEGER NOT NULL DEFAULT 0"],
+      ["settled_hash", "TEXT"],
+      ["expiry_done", "INTEGER NOT NULL DEFAULT 0"],
+      ["ends_at", "INTEGER NOT NULL DEFAULT 0"],
+      ["delivered_by", "TEXT"],
+    ];
+    for (const [name, type] of add) if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+    this.db.exec("CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_attempt_at)");
+    this.db.exec("CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expiry_done, ends_at)");
   }
 
   // ------------------------------------------------------------------ transactions
@@ -369,6 +524,12 @@ function toJob(r: Row): JobRecord {
     signature: (r.signature as Hex | null) ?? null,
     salt: (r.salt as Hex | null) ?? null,
     seat: r.seat === null ? null : Number(r.seat),
+    attempts: Number(r.attempts ?? 0),
+    nextAttemptAt: Number(r.next_attempt_at ?? 0),
+    settledHash: (r.settled_hash as Hex | null) ?? null,
+    deliveredBy: (r.delivered_by as Hex | null) ?? null,
+    endsAt: Number(r.ends_at ?? 0),
+    expiryDone: Number(r.expiry_done ?? 0) === 1,
     updatedAt: Number(r.updated_at),
   };
 }

@@ -5,6 +5,7 @@ import { expect } from "chai";
 import { zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { jobHash } from "../../node/attest/attestation.ts";
+import { DatabaseSync } from "node:sqlite";
 import { openJournal } from "../../node/journal/journal.ts";
 
 const job = (fee: bigint): Job => ({
@@ -21,7 +22,7 @@ describe("journal", function () {
     const j = openJournal(f);
     j.advance(10, h(10));
     j.upsertJob({ jobId: 7n, paramsHash: jobHash(job(5n)), job: job(5n), input: "0x01", inputCid: null, block: 9, blockHash: h(9) });
-    j.updateJob(7n, { state: "computed", resultHash: h(1), salt: h(2) });
+    expect(j.updateJob(7n, { paramsHash: jobHash(job(5n)), state: "seen" }, { state: "computed", resultHash: h(1), salt: h(2) })).to.equal(true);
     j.recordTx({ jobId: 7n, kind: "commit", nonce: 4, hash: h(3), raw: "0xdead" });
     j.close();
     const again = openJournal(f);
@@ -39,12 +40,69 @@ describe("journal", function () {
     const j = openJournal(file());
     const rec = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };
     expect(j.upsertJob(rec)).to.equal("new");
-    j.updateJob(1n, { state: "submitted" });
+    j.updateJob(1n, { paramsHash: rec.paramsHash, state: "seen" }, { state: "submitted" });
     expect(j.upsertJob({ ...rec, block: 6, blockHash: h(6) })).to.equal("same");
     expect(j.getJob(1n)!.state).to.equal("submitted");
     expect(j.upsertJob({ ...rec, job: job(2n), paramsHash: jobHash(job(2n)) })).to.equal("replaced");
     expect(j.getJob(1n)!.state).to.equal("seen");
     j.close();
+  });
+
+  it("writes a job's step outcome only if the job is still the same job in the expected state (finding 1)", function () {
+    const j = openJournal(file());
+    const old = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };
+    j.upsertJob(old);
+    const computing = j.getJob(1n)!; // a computation of the old job starts from this row
+    // A reorg swaps the job under the same id while the old one is being computed.
+    expect(j.upsertJob({ ...old, job: job(2n), paramsHash: jobHash(job(2n)), blockHash: h(6) })).to.equal("replaced");
+    expect(j.updateJob(1n, computing, { state: "computed", resultHash: h(9) })).to.equal(false);
+    const now = j.getJob(1n)!;
+    expect(now.state).to.equal("seen");
+    expect(now.resultHash).to.equal(null);
+    expect(now.paramsHash).to.equal(jobHash(job(2n)));
+    // A step overtaken by another (same job, state moved on) writes nothing either.
+    expect(j.updateJob(1n, now, { state: "accepted" })).to.equal(true);
+    expect(j.updateJob(1n, now, { state: "skipped" })).to.equal(false);
+    expect(j.getJob(1n)!.state).to.equal("accepted");
+    j.close();
+  });
+
+  it("forgets ended jobs after the retention, keeps open ones and the tokens it was paid in (finding 9)", function () {
+    const j = openJournal(file());
+    for (let i = 1n; i <= 5n; i++) j.upsertJob({ jobId: i, paramsHash: jobHash(job(i)), job: job(i), input: "0x0102", inputCid: null, block: 5, blockHash: h(5) });
+    const v = (i: bigint) => ({ paramsHash: jobHash(job(i)), state: "seen" as const });
+    j.updateJob(1n, v(1n), { state: "paid", expiryDone: true, outputRef: "0x01" });
+    j.updateJob(2n, v(2n), { state: "skipped" });
+    j.updateJob(3n, v(3n), { state: "lost" }); // the expiry service may still look at it
+    j.recordTx({ jobId: 1n, kind: "submit", nonce: 0, hash: h(1), raw: "0x01" });
+    j.setTxStatus(h(1), "mined");
+    j.notePaidToken("0x00000000000000000000000000000000000000aa");
+    expect(j.prune(0)).to.deep.equal([]); // nothing older than the epoch
+    expect(j.getJob(1n)!.input).to.equal(null); // inputs of ended jobs go at once
+    expect(j.getJob(4n)!.input).to.equal("0x0102");
+    const gone = j.prune(Date.now() + 1);
+    expect(gone.map((g) => g.jobId).sort()).to.deep.equal([1n, 2n]);
+    expect(gone.find((g) => g.jobId === 1n)!.outputRef).to.equal("0x01");
+    expect(j.getJob(3n)).to.not.equal(null);
+    expect(j.getJob(4n)!.state).to.equal("seen");
+    expect(j.countTxs()).to.equal(0);
+    expect(j.paidTokens()).to.deep.equal(["0x00000000000000000000000000000000000000aa"]);
+    j.close();
+  });
+
+  it("migrates a journal written before the retry and expiry columns existed", function () {
+    const f = file();
+    const j = openJournal(f);
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.close();
+    const db = new DatabaseSync(f);
+    db.exec("DROP INDEX jobs_due; DROP INDEX jobs_expiry");
+    for (const c of ["attempts", "next_attempt_at", "settled_hash", "expiry_done", "ends_at", "delivered_by"]) db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
+    db.close();
+    const again = openJournal(f);
+    expect(again.getJob(1n)!.attempts).to.equal(0);
+    expect(again.dueJobs(Date.now(), 10).map((r) => r.jobId)).to.deep.equal([1n]);
+    again.close();
   });
 
   it("rewinds after a reorg: forgets newer blocks and marks their jobs for re-evaluation", function () {
