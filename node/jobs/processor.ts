@@ -242,6 +242,11 @@ export class JobProcessor {
     await this.queue.drain();
   }
 
+  /** Resolves once no job step is queued or running. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
   inFlight(): number {
     return this.queue.running();
   }
@@ -438,7 +443,6 @@ export class JobProcessor {
     const chainNow = await this.o.chain.now();
     for (const rec of this.o.journal.expiryCandidates(states, chainNow, 32)) {
       if (this.stopped) return;
-      if (rec.nextAttemptAt > this.now() && !TERMINAL_STATES.has(rec.state)) continue;
       try {
         const state = await this.o.chain.jobState(rec.jobId);
         if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded || state.status === ChainStatus.None) {

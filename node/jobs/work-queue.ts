@@ -45,6 +45,11 @@ export class WorkQueue {
     return this.active.size;
   }
 
+  /** Resolves once nothing is queued or running (for tests and orderly waits). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
+  }
+
   /** Resolves when nothing runs; keys still queued stay queued (the caller stopped pushing). */
   async drain(): Promise<void> {
     this.urgent.length = 0;

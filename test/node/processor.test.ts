@@ -1,0 +1,285 @@
+import { expect } from "chai";
+import { getAddress, keccak256, toHex, type Hex } from "viem";
+import { WorkerCrashedError } from "../../node/inference/executor.ts";
+import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
+import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
+import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+
+const ME = getAddress(PROVIDER.address);
+const K3 = { redundancy: 3, quorum: 2, collateral: 1n };
+
+async function until(what: string, probe: () => boolean): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    if (probe()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Lets a fake call block until the test releases it. */
+function latch() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
+  let h: Harness;
+  afterEach(async function () {
+    await h?.processor.stop();
+    h?.journal.close();
+  });
+
+  it("k = 1: computes, submits once, and is paid when its ResultSubmitted arrives", async function () {
+    h = harness();
+    const job = makeJob();
+    await h.processor.onLogs([requested(1n, job)]);
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    h.chain.set(1n, { status: 3 });
+    await h.processor.onLogs([event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash })]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("paid");
+    expect(h.journal.paidTokens()).to.have.length(1);
+  });
+
+  it("finding 1: a reorg that swaps the job id during compute drops the old result; the new job is served with its own parameters", async function () {
+    h = harness();
+    const gate = latch();
+    const run = h.executor.run;
+    let calls = 0;
+    h.executor.run = async (...args) => {
+      if (calls++ === 0) await gate.opened; // the old job's run hangs until the reorg landed
+      return run(...args);
+    };
+    const oldJob = makeJob({ feePerProvider: 10n });
+    const newJob = makeJob({ feePerProvider: 20n });
+    await h.processor.onLogs([requested(7n, oldJob)]);
+    await new Promise((r) => setTimeout(r, 20));
+    await h.processor.onLogs([requested(7n, newJob, { blockHash: `0x${"0c".repeat(32)}` })]);
+    gate.open();
+    await h.settle();
+    const submits = h.sender.sent.filter((t) => t.functionName === "submitResult");
+    expect(submits).to.have.length(1);
+    expect((submits[0]!.args[1] as { feePerProvider: bigint }).feePerProvider).to.equal(20n);
+  });
+
+  it("finding 2: a mined commit whose receipt does not show the seat waits for SeatCommitted instead of ending lost, then reveals", async function () {
+    h = harness();
+    const job = makeJob(K3);
+    await h.processor.onLogs([requested(2n, job)]);
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["commit"]);
+    expect(h.journal.getJob(2n)!.state).to.equal("computed"); // not "lost"
+    h.chain.set(2n, { seated: 3, status: 2 });
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 2n, provider: ME, seat: 1, commitment: "0x" }), event("RevealStarted", { jobId: 2n, revealDeadline: 1_240 })]);
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
+    expect(h.journal.getJob(2n)!.state).to.equal("revealed");
+    const rec = h.journal.getJob(2n)!;
+    h.chain.set(2n, { status: 3 });
+    await h.processor.onLogs([event("JobSettled", { jobId: 2n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n })]);
+    await h.settle();
+    expect(h.journal.getJob(2n)!.state).to.equal("paid");
+  });
+
+  it("finding 2: a k = 1 result the chain took from us is paid even when our own receipt was lost", async function () {
+    h = harness();
+    h.sender.onSend = () => {
+      throw new TxWouldRevertError("submit would revert", "InferenceMarketInvalidStatus");
+    };
+    await h.processor.onLogs([requested(3n, makeJob())]);
+    await h.settle();
+    // Our submit landed although we saw no receipt for it: the event says who delivered.
+    h.chain.set(3n, { status: 3 });
+    await h.processor.onLogs([event("ResultSubmitted", { jobId: 3n, provider: ME, resultHash: `0x${"01".repeat(32)}` })]);
+    await h.settle();
+    expect(h.journal.getJob(3n)!.state).to.equal("paid");
+  });
+
+  it("finding 5: ended jobs are not polled; settlement events mark them done without a single read", async function () {
+    h = harness({ expireStaleJobs: "own" });
+    h.chain.active = false; // skip every job: they all end at once
+    const logs = [];
+    for (let i = 1n; i <= 300n; i++) logs.push(requested(i, makeJob()));
+    await h.processor.onLogs(logs);
+    await h.settle();
+    await h.processor.onLogs(Array.from({ length: 300 }, (_, i) => event("ResultSubmitted", { jobId: BigInt(i + 1), provider: OTHER, resultHash: `0x${"02".repeat(32)}` })));
+    h.chain.time = 10_000; // long past every deadline
+    const before = h.chain.reads.jobState;
+    for (let t = 0; t < 5; t++) await h.processor.tick();
+    expect(h.chain.reads.jobState - before).to.equal(0);
+  });
+
+  it("finding 8: the expiry service finalizes only jobs this provider sits in (unless configured for all)", async function () {
+    h = harness();
+    h.chain.active = false;
+    await h.processor.onLogs([requested(1n, makeJob())]); // skipped: never ours
+    await h.settle();
+    h.chain.active = true;
+    await h.processor.onLogs([requested(2n, makeJob(K3))]);
+    await h.settle();
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 2n, provider: ME, seat: 0, commitment: "0x" })]);
+    await h.settle();
+    expect(h.journal.getJob(2n)!.state).to.equal("committed");
+    h.chain.time = 5_000;
+    await h.settle();
+    const finalized = h.sender.sent.filter((t) => t.functionName === "finalize").map((t) => t.args[0]);
+    expect(finalized).to.deep.equal([2n]);
+    // Once done, the job is not looked at again.
+    const reads = h.chain.reads.jobState;
+    await h.processor.tick();
+    await h.processor.tick();
+    expect(h.sender.sent.filter((t) => t.functionName === "finalize")).to.have.length(1);
+    expect(h.chain.reads.jobState - reads).to.be.at.most(2); // the job's own follow, not the expiry scan
+  });
+
+  it("finding 6: an input nobody serves is retried with growing backoff, and the job ends at its deadline", async function () {
+    h = harness();
+    h.content.get = async () => {
+      throw new ContentUnavailableError("nobody has it");
+    };
+    const cid = "bafyinput";
+    await h.processor.onLogs([requested(4n, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid })]);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await h.settle();
+      const rec = h.journal.getJob(4n)!;
+      expect(rec.state).to.equal("accepted");
+      delays.push(rec.nextAttemptAt - h.clock.now);
+      h.clock.now = rec.nextAttemptAt;
+    }
+    for (let i = 1; i < delays.length; i++) expect(delays[i]!).to.be.greaterThan(delays[i - 1]! * 1.1);
+    expect(h.journal.getJob(4n)!.attempts).to.equal(5);
+    h.chain.time = makeJob().deadline; // the chain passed the deadline: no more retries
+    await h.settle();
+    expect(h.journal.getJob(4n)!.state).to.equal("expired");
+    expect(h.sender.sent).to.have.length(0);
+  });
+
+  it("finding 6: the retry count survives a restart (a new processor on the same journal)", async function () {
+    h = harness();
+    h.content.get = async () => {
+      throw new ContentUnavailableError("nobody has it");
+    };
+    const cid = "bafyinput";
+    await h.processor.onLogs([requested(4n, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid })]);
+    await h.settle();
+    await h.processor.stop();
+    h.journal.close();
+    const again = harness({}, h.dir);
+    h = again;
+    h.content.get = async () => {
+      throw new ContentUnavailableError("nobody has it");
+    };
+    h.clock.now = h.journal.getJob(4n)!.nextAttemptAt;
+    await h.settle();
+    expect(h.journal.getJob(4n)!.attempts).to.equal(2);
+  });
+
+  it("finding 6: an input that crashes the worker twice ends the job failed", async function () {
+    h = harness();
+    h.executor.run = async () => {
+      throw new WorkerCrashedError("worker died");
+    };
+    await h.processor.onLogs([requested(5n, makeJob())]);
+    await h.settle();
+    h.clock.now = h.journal.getJob(5n)!.nextAttemptAt;
+    await h.settle();
+    const rec = h.journal.getJob(5n)!;
+    expect(rec.state).to.equal("failed");
+    expect(h.sender.sent).to.have.length(0);
+  });
+
+  it("finding 13: input and weight fetches happen inside the compute slots", async function () {
+    h = harness({ maxConcurrentJobs: 1 });
+    const cid = "bafyinput";
+    const logs = [];
+    for (let i = 1n; i <= 6n; i++) logs.push(requested(i, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid }));
+    await h.processor.onLogs(logs);
+    await h.settle();
+    expect(h.content.gets).to.have.length(6);
+    expect(h.content.maxConcurrent).to.equal(1);
+  });
+
+  it("finding 13: a backfill prefetches only the newest activation of a model, and nothing when prefetch is off", async function () {
+    h = harness();
+    const acts = [1, 2, 3].map((v) => event("VersionActivated", { modelId: `0x${"cd".repeat(32)}`, version: v }));
+    await h.processor.onLogs(acts);
+    await until("the prefetch", () => h.models.ensured.length > 0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.models.ensured).to.deep.equal([`0x${"cd".repeat(32)}-3`]);
+    await h.processor.stop();
+    h.journal.close();
+    h = harness({ prefetch: false });
+    await h.processor.onLogs(acts);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.models.ensured).to.deep.equal([]);
+  });
+
+  it("finding 15: an inline input that does not hash to the job's inputHash is refused, nothing computed or sent", async function () {
+    h = harness();
+    await h.processor.onLogs([requested(6n, makeJob({ inputHash: `0x${"99".repeat(32)}` as Hex }))]);
+    await h.settle();
+    expect(h.journal.getJob(6n)!.state).to.equal("failed");
+    expect(h.executor.runs).to.equal(0);
+    expect(h.sender.sent).to.have.length(0);
+  });
+
+  it("finding 14: the runner abstains when an output lies near a quantization boundary", async function () {
+    h = harness({ abstain: () => "y[1] lies within ε of a rounding boundary" });
+    await h.processor.onLogs([requested(8n, makeJob(K3))]);
+    await h.settle();
+    expect(h.journal.getJob(8n)!.state).to.equal("skipped");
+    expect(h.sender.sent).to.have.length(0);
+  });
+
+  it("reveal safety: no commit when the commit deadline or the reveal window leaves no margin", async function () {
+    h = harness({ commitMarginSeconds: 10, revealMarginSeconds: 60 });
+    h.chain.time = 1_115;
+    await h.processor.onLogs([requested(9n, makeJob(K3))]); // commit deadline 1120: 5 s left
+    await h.processor.onLogs([requested(10n, makeJob({ ...K3, commitDeadline: 2_000, revealWindow: 30 }))]);
+    await h.settle();
+    expect(h.journal.getJob(9n)!.state).to.equal("skipped");
+    expect(h.journal.getJob(10n)!.state).to.equal("skipped");
+    expect(h.sender.sent).to.have.length(0);
+  });
+
+  it("reveals go before new commits: a commit waits while a reveal is being sent", async function () {
+    h = harness();
+    const revealSent = latch();
+    h.sender.onSend = async (tx) => {
+      if (tx.functionName === "reveal") await revealSent.opened;
+      return [];
+    };
+    await h.processor.onLogs([requested(11n, makeJob(K3))]);
+    await h.settle();
+    h.chain.set(11n, { seated: 3, status: 2 });
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 11n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 11n, revealDeadline: 1_240 })]);
+    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"));
+    await h.processor.onLogs([requested(12n, makeJob(K3))]);
+    await until("job 12 computed", () => h.journal.getJob(12n)?.state === "computed");
+    await new Promise((r) => setTimeout(r, 30));
+    const whileRevealing = h.sender.kinds();
+    revealSent.open();
+    expect(whileRevealing).to.deep.equal(["commit", "reveal"]); // job 12's commit waits
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["commit", "reveal", "commit"]);
+  });
+
+  it("a job whose commit the chain keeps refusing ends lost after a few tries, not forever", async function () {
+    h = harness();
+    h.sender.onSend = () => {
+      throw new TxWouldRevertError("commit would revert", "ProviderRegistryInsufficientStake");
+    };
+    await h.processor.onLogs([requested(13n, makeJob(K3))]);
+    for (let i = 0; i < 4; i++) {
+      await h.settle();
+      const rec = h.journal.getJob(13n)!;
+      if (rec.state === "lost") break;
+      h.clock.now = rec.nextAttemptAt;
+    }
+    expect(h.journal.getJob(13n)!.state).to.equal("lost");
+  });
+});
