@@ -365,9 +365,13 @@ class Journal {
   noteChainFact(jobId: bigint, fact: ChainFact): boolean {
     const sets: string[] = ["next_attempt_at = 0"];
     const values: (string | number)[] = [];
-    if (fact.settledHash !== undefined) sets.push("settled_hash = ?"), values.push(fact.settledHash);
-    if (fact.seat !== undefined) sets.push("seat = ?"), values.push(fact.seat);
-    if (fact.deliveredBy !== undefined) sets.push("delivered_by = ?"), values.push(fact.deliveredBy);
+    const columns = { settledHash: "settled_hash", seat: "seat", deliveredBy: "delivered_by" } as const;
+    for (const [key, column] of Object.entries(columns) as [keyof typeof columns, string][]) {
+      const value = fact[key];
+      if (value === undefined) continue;
+      sets.push(`${column} = ?`);
+      values.push(value);
+    }
     if (fact.final) sets.push("expiry_done = 1");
     const result = this.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(...values, jobId.toString());
     return Number(result.changes) === 1;
