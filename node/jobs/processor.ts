@@ -32,8 +32,8 @@ export interface ChainReader {
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
   providerTerms(): Promise<SchedulerContext["provider"]>;
   seatOf(jobId: bigint, seat: number): Promise<Address>;
-  /** The winning result hash of a settled k > 1 job. */
-  settledResult(jobId: bigint): Promise<Hex | null>;
+  /** The winning result hash of a settled k > 1 job, scanning from `fromBlock` (its request block). */
+  settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
 }
 
 export interface ProcessorOptions {
@@ -293,7 +293,7 @@ export class JobProcessor {
     const state = await this.o.chain.jobState(rec.jobId);
     if (state.status === ChainStatus.Settled) {
       if (rec.job.redundancy === 1) return this.end(rec, "paid", null);
-      const winner = await this.o.chain.settledResult(rec.jobId);
+      const winner = await this.o.chain.settledResult(rec.jobId, rec.block);
       return this.end(rec, winner === rec.resultHash && rec.state === "revealed" ? "paid" : "slashed", winner === rec.resultHash ? null : "result differed from the majority");
     }
     if (state.status === ChainStatus.Refunded) return this.end(rec, "refunded", "job ended without a quorum or expired");
