@@ -166,13 +166,16 @@ class Watcher implements ChainWatcher {
     }
   }
 
-  /** Every RPC call goes through here, so that each failure is counted once. */
+  /**
+   * Every RPC call but eth_getLogs goes through here: each failure is counted once and becomes a
+   * retryable {@link RpcFailedError}, which fails the poll (retried with backoff), never a rewind.
+   */
   private async rpc<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
       this.o.onRpcError?.(error);
-      throw error;
+      throw new RpcFailedError("RPC call failed", { cause: error });
     }
   }
 
