@@ -223,6 +223,17 @@ describe("chain watcher", function () {
     }
   });
 
+  it("the journal keeps the given recent hashes, never above the cursor, and the last 256 only", function () {
+    const journal = openJournal(journalFile());
+    const hash = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as const;
+    journal.advance(1_000, hash(1_000), [700, 744, 745, 999, 1_000, 1_001].map((block) => ({ block, hash: hash(block) })));
+    expect(journal.recentBlocks().map((b) => b.block)).to.deep.equal([1_000, 999, 745]);
+    expect(journal.cursor()).to.deep.equal({ block: 1_000, hash: hash(1_000) });
+    journal.advance(1_100, hash(1_100));
+    expect(journal.recentBlocks().map((b) => b.block)).to.deep.equal([1_100, 1_000, 999]);
+    journal.close();
+  });
+
   describe("getLogsAdaptive", function () {
     it("backs off on rate limits with doubling delays, keeping the range", async function () {
       const range = new AdaptiveRange({ maxRange: 100 });
