@@ -7,7 +7,7 @@ import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
 import { TxSender } from "./chain/tx-sender.ts";
-import { ChainWatcher } from "./chain/watcher.ts";
+import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { createMetrics } from "./http/metrics.ts";
@@ -25,6 +25,12 @@ import { withdrawEarnings } from "./payouts.ts";
 
 /** Job states in which this runner's result is on-chain (submitted or revealed), so public. */
 const RESULT_PUBLIC: ReadonlySet<string> = new Set(["submitted", "revealed", "paid", "slashed", "refunded"]);
+
+/**
+ * Most blocks per eth_getLogs query. Queries shrink by themselves on a provider's range or result
+ * limits and grow back to this; 2,000 is within what public providers accept.
+ */
+const MAX_LOG_RANGE = 2_000;
 
 export interface Runner {
   address: Address;
@@ -108,7 +114,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
 
     const outputsDir = path.join(config.dataDir, "outputs");
     mkdirSync(outputsDir, { recursive: true });
-    const chainReader = createChainReader(publicClient, record, account.address);
+    const chainReader = createChainReader(publicClient, record, account.address, { maxRange: MAX_LOG_RANGE });
     const allowed = config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
     const processor = new JobProcessor({
       journal,
@@ -144,14 +150,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     stops.push(() => processor.stop());
 
-    const watcher = new ChainWatcher({
-      publicClient,
+    const watcher = createChainWatcher({
+      chain: chainSourceOf(publicClient),
       journal,
       addresses: [market, contractAddress(record, "ModelRegistry")],
       abi: [...marketAbi, ...(loadArtifact("ModelRegistry").abi as Abi)],
       confirmations: config.confirmations,
       pollIntervalMs: config.pollIntervalMs,
       startBlock: config.startBlock ?? record.contracts.InferenceMarket!.block,
+      maxLogRange: MAX_LOG_RANGE,
       log,
       onLogs: (logs) => processor.onLogs(logs),
       onReorg: (_ancestor, jobIds) => {

@@ -1,20 +1,23 @@
-import { getAddress, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, type Address, type PublicClient } from "viem";
 import type { ChainReader } from "../jobs/processor.ts";
 import type { VersionInfo } from "../models/store.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
+import { AdaptiveRange, getLogsAdaptive, type AdaptiveRangeOptions } from "./logs.ts";
 
 /**
  * The chain reads a runner needs, over viem. Model versions are immutable except for their
  * status, so their data is cached and only `accepting` is read again.
  */
-export function createChainReader(publicClient: PublicClient, record: DeploymentRecord, provider: Address): ChainReader {
+export function createChainReader(publicClient: PublicClient, record: DeploymentRecord, provider: Address, logRangeOptions: AdaptiveRangeOptions = {}): ChainReader {
   const market = { address: contractAddress(record, "InferenceMarket"), abi: loadArtifact("InferenceMarket").abi };
   const models = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi };
   const providers = { address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi };
   const versions = new Map<string, VersionInfo>();
-  const marketBlock = BigInt(record.contracts.InferenceMarket!.block);
+  const marketBlock = record.contracts.InferenceMarket!.block;
+  // Learnt once per runner: what the provider accepts per eth_getLogs query.
+  const logRange = new AdaptiveRange(logRangeOptions);
 
   return {
     async now() {
@@ -52,9 +55,16 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       const [who] = await publicClient.readContract({ ...market, functionName: "seatOf", args: [jobId, seat] });
       return getAddress(who);
     },
-    async settledResult(jobId) {
-      const logs = await publicClient.getContractEvents({ ...market, eventName: "JobSettled", args: { jobId }, fromBlock: marketBlock });
-      return ((logs.at(-1)?.args as { resultHash?: Hex } | undefined)?.resultHash ?? null) as Hex | null;
+    async settledResult(jobId, fromBlock) {
+      // A job settles after it was requested: scan from its request block, not the deployment.
+      const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
+      const logs = await getLogsAdaptive({
+        fromBlock: Math.max(fromBlock, marketBlock),
+        toBlock: head,
+        range: logRange,
+        query: (from, to) => publicClient.getContractEvents({ ...market, eventName: "JobSettled", args: { jobId }, fromBlock: BigInt(from), toBlock: BigInt(to) }),
+      });
+      return logs.at(-1)?.args.resultHash ?? null;
     },
   };
 }

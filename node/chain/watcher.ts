@@ -1,35 +1,110 @@
-import { parseEventLogs, type Abi, type Address, type Hex, type Log, type PublicClient } from "viem";
+import { BlockNotFoundError, parseEventLogs, type Abi, type Address, type Hex, type Log, type PublicClient } from "viem";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
+import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind } from "./logs.ts";
 
 export type DecodedLog = Log<bigint, number, false> & { eventName: string; args: Record<string, unknown> };
 
+/** The block header fields the watcher uses. */
+export interface BlockHeader {
+  number: bigint;
+  hash: Hex;
+  parentHash: Hex;
+}
+
+/**
+ * The chain reads the watcher needs: a thin facade, so tests can script a chain (reorgs, RPC
+ * errors, provider limits) without a node. `getBlock` resolves null only when the node answered
+ * that it has no such block; any failure to get an answer must reject.
+ */
+export interface ChainSource {
+  getBlockNumber(): Promise<bigint>;
+  getBlock(blockNumber: bigint): Promise<BlockHeader | null>;
+  getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<Log[]>;
+  /** Calls `onBlock` on each new head (WebSocket subscriptions); returns the unsubscribe. */
+  watchHeads?(onBlock: () => void): () => void;
+}
+
+/** A {@link ChainSource} over a viem public client. */
+export function chainSourceOf(publicClient: PublicClient): ChainSource {
+  return {
+    getBlockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
+    async getBlock(blockNumber) {
+      try {
+        const b = await publicClient.getBlock({ blockNumber });
+        return { number: b.number, hash: b.hash, parentHash: b.parentHash };
+      } catch (error) {
+        // The node's definite "no such block" (it answered null); everything else is no answer.
+        if (error instanceof BlockNotFoundError) return null;
+        throw error;
+      }
+    },
+    getLogs: (args) => publicClient.getLogs(args),
+    watchHeads:
+      publicClient.transport.type === "webSocket"
+        ? (onBlock) => publicClient.watchBlockNumber({ onBlockNumber: () => onBlock(), emitOnBegin: false })
+        : undefined,
+  };
+}
+
 export interface WatcherOptions {
-  publicClient: PublicClient;
+  chain: ChainSource;
   journal: Journal;
   addresses: Address[];
   /** ABI whose events are decoded (the market's and the registries'). */
   abi: Abi;
   confirmations: number;
   pollIntervalMs: number;
+  /** Longest wait between polls while the RPC keeps failing (default 5 s). */
+  maxBackoffMs?: number;
   /** First block to scan when the journal has no cursor. */
   startBlock: number;
-  maxRange?: number;
+  /** Blocks per eth_getLogs query at start (default `maxLogRange`); halved on provider limits. */
+  initialLogRange?: number;
+  /** Most blocks per eth_getLogs query, and per scanned range (default 2,000). */
+  maxLogRange?: number;
+  /**
+   * Below the scanned range's end, how many blocks' hashes are kept (each one), so that a reorg is
+   * rewound only as deep as it went. Fetched only when the range ends this close to the head.
+   */
+  denseHashDepth?: number;
   log: Logger;
   /** Called with each confirmed range's events, in order; must be idempotent. */
   onLogs: (logs: DecodedLog[]) => Promise<void>;
   /** Called after a reorg rewound the cursor to `ancestor`; the range is then scanned again. */
   onReorg?: (ancestor: number, jobIds: bigint[]) => void;
   onProgress?: (head: number, processed: number) => void;
+  /** Every failed RPC call (for a metric); `kind` says what an eth_getLogs failure meant. */
+  onRpcError?: (error: unknown, kind?: LogErrorKind) => void;
 }
+
+export interface ChainWatcher {
+  /** Highest block seen at the head, and highest fully processed (-1 before the first poll). */
+  readonly head: number;
+  readonly processed: number;
+  start(): void;
+  stop(): Promise<void>;
+  /** Polls now instead of at the next interval. */
+  wake(): void;
+  /** Scans one range. Resolves true when caught up with the confirmed head. */
+  pollOnce(): Promise<boolean>;
+}
+
+export function createChainWatcher(options: WatcherOptions): ChainWatcher {
+  return new Watcher(options);
+}
+
+/** A block the journal recorded is not where the chain is now, or an RPC read changed mid-scan. */
+class ScanRaceError extends RpcFailedError {}
 
 /**
  * Follows the chain by fast polling (and immediately on new heads over WebSocket): scans
  * confirmed blocks from the journal's cursor, hands their events over in order, then advances
- * the cursor. Before each scan it checks the cursor's block hash; if the chain no longer has it,
- * it rewinds to the newest stored block still on the chain and scans again from there.
+ * the cursor. Before each scan it checks the cursor's block hash; if the chain definitely no
+ * longer has it, it rewinds to the newest stored block still on the chain and scans again from
+ * there. An RPC failure is never read as "not on the chain": the poll fails and is retried.
  */
-export class ChainWatcher {
+class Watcher implements ChainWatcher {
   private running = false;
   private wakeUp: (() => void) | null = null;
   /** A wake-up came while a poll was running: poll again at once instead of sleeping. */
@@ -37,20 +112,21 @@ export class ChainWatcher {
   private unwatch: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly o: WatcherOptions;
-  /** Highest block seen at the head, and highest fully processed. */
+  private readonly range: AdaptiveRange;
+  private readonly denseDepth: number;
   head = -1;
   processed = -1;
 
   constructor(options: WatcherOptions) {
     this.o = options;
+    this.range = new AdaptiveRange({ initialRange: options.initialLogRange, maxRange: options.maxLogRange ?? 2_000 });
+    this.denseDepth = Math.max(1, options.denseHashDepth ?? 128);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    if (this.o.publicClient.transport.type === "webSocket") {
-      this.unwatch = this.o.publicClient.watchBlockNumber({ onBlockNumber: () => this.wake(), emitOnBegin: false });
-    }
+    this.unwatch = this.o.chain.watchHeads?.(() => this.wake()) ?? null;
     this.loop = this.run();
   }
 
@@ -61,7 +137,6 @@ export class ChainWatcher {
     await this.loop;
   }
 
-  /** Polls now instead of at the next interval. */
   wake(): void {
     if (this.wakeUp) this.wakeUp();
     else this.woken = true;
@@ -76,9 +151,10 @@ export class ChainWatcher {
         backoff = this.o.pollIntervalMs;
         if (!caughtUp || this.woken) continue;
       } catch (error) {
-        this.o.log.warn("chain poll failed; retrying", { error: (error as Error).message.split("\n")[0], retryInMs: backoff });
-        backoff = Math.min(backoff * 2, 5_000);
+        this.o.log.warn("chain poll failed; retrying", { error: firstLine(error), retryInMs: backoff });
+        backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 5_000);
       }
+      if (!this.running) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
         this.wakeUp = () => {
@@ -90,10 +166,26 @@ export class ChainWatcher {
     }
   }
 
-  /** Scans one range. Resolves true when caught up with the confirmed head. */
+  /**
+   * Every RPC call but eth_getLogs goes through here: each failure is counted once and becomes a
+   * retryable {@link RpcFailedError}, which fails the poll (retried with backoff), never a rewind.
+   */
+  private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.o.onRpcError?.(error);
+      throw new RpcFailedError("RPC call failed", { cause: error });
+    }
+  }
+
+  private async block(n: number): Promise<BlockHeader | null> {
+    return this.rpc(() => this.o.chain.getBlock(BigInt(n)));
+  }
+
   async pollOnce(): Promise<boolean> {
-    const { publicClient, journal, confirmations } = this.o;
-    this.head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
+    const { journal, confirmations } = this.o;
+    this.head = Number(await this.rpc(() => this.o.chain.getBlockNumber()));
     const target = this.head - confirmations;
     let cursor = journal.cursor() ?? { block: this.o.startBlock - 1, hash: null as Hex | null };
     if (cursor.hash !== null && !(await this.onChain(cursor.block, cursor.hash))) {
@@ -103,32 +195,86 @@ export class ChainWatcher {
     this.o.onProgress?.(this.head, this.processed);
     const from = cursor.block + 1;
     if (from > target) return true;
-    const to = Math.min(target, from + (this.o.maxRange ?? 2_000) - 1);
+    const to = Math.min(target, from + this.range.max - 1);
 
-    const toBlock = await publicClient.getBlock({ blockNumber: BigInt(to) });
-    const raw = await publicClient.getLogs({ address: this.o.addresses, fromBlock: BigInt(from), toBlock: BigInt(to) });
+    // Near the head, every block below `to` (within the dense depth) is fetched, checked to be
+    // one chain (each parent hash is the block below), and kept; deeper ranges, which no reorg
+    // reaches, keep only `to` and the blocks their logs are in.
+    const headers = new Map<number, BlockHeader>();
+    const denseFrom = target - to < this.denseDepth ? Math.max(from, to - this.denseDepth + 1) : to;
+    await this.fetchHeaders(denseFrom, to, headers);
+    for (let n = denseFrom + 1; n <= to; n++) {
+      if (headers.get(n)!.parentHash !== headers.get(n - 1)!.hash) throw new ScanRaceError(`block ${n} changed during the scan`);
+    }
+    // The chain moved under the cursor since it was checked: the next poll finds the ancestor.
+    if (denseFrom === from && cursor.hash !== null && headers.get(from)!.parentHash !== cursor.hash) {
+      throw new ScanRaceError(`block ${from} no longer follows the cursor`);
+    }
+
+    const raw = await getLogsAdaptive({
+      fromBlock: from,
+      toBlock: to,
+      range: this.range,
+      query: (f, t) => this.o.chain.getLogs({ address: this.o.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
+      // The poll loop backs off on rate limits (and can be stopped meanwhile): no retries inside.
+      rateLimitRetries: 0,
+      onRpcError: (error, kind) => {
+        this.o.onRpcError?.(error, kind);
+        if (kind === "too-large") this.o.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
+      },
+    });
     const logs = parseEventLogs({ abi: this.o.abi, logs: raw, strict: true }) as unknown as DecodedLog[];
-    // Logs must come from the chain whose hash we are about to record, or a reorg slipped in.
-    const hashes = new Map<number, Hex>([[to, toBlock.hash]]);
+    // Logs must come from the chain whose hashes we are about to record, or a reorg slipped in.
     for (const log of logs) {
       const n = Number(log.blockNumber);
-      if (!hashes.has(n)) hashes.set(n, (await publicClient.getBlock({ blockNumber: BigInt(n) })).hash);
-      if (hashes.get(n) !== log.blockHash) throw new Error(`block ${n} changed during the scan`);
+      let header = headers.get(n);
+      if (!header) {
+        const b = await this.block(n);
+        if (!b) throw new ScanRaceError(`block ${n} vanished during the scan`);
+        headers.set(n, (header = b));
+      }
+      if (header.hash !== log.blockHash) throw new ScanRaceError(`block ${n} changed during the scan`);
     }
     await this.o.onLogs(logs);
-    journal.advance(to, toBlock.hash);
+    const top = headers.get(to)!;
+    journal.advance(
+      to,
+      top.hash,
+      [...headers.values()].map((h) => ({ block: Number(h.number), hash: h.hash })),
+    );
     this.processed = to;
     this.o.onProgress?.(this.head, this.processed);
     return to >= target;
   }
 
+  /** Headers of blocks from..to into `into`, a few requests at a time. */
+  private async fetchHeaders(from: number, to: number, into: Map<number, BlockHeader>): Promise<void> {
+    const numbers: number[] = [];
+    for (let n = from; n <= to; n++) numbers.push(n);
+    for (let i = 0; i < numbers.length; i += 16) {
+      const batch = numbers.slice(i, i + 16);
+      const got = await Promise.all(batch.map((n) => this.block(n)));
+      got.forEach((b, j) => {
+        // The head moved back between reading it and reading this block: a reorg under way.
+        if (!b) throw new ScanRaceError(`block ${batch[j]} vanished during the scan`);
+        into.set(batch[j]!, b);
+      });
+    }
+  }
+
+  /**
+   * Whether the chain has `hash` at `block`: true or false only on the node's answer (the block,
+   * or its definite absence); a failed call rejects, so no RPC hiccup ever reads as a reorg.
+   */
   private async onChain(block: number, hash: Hex): Promise<boolean> {
-    const b = await this.o.publicClient.getBlock({ blockNumber: BigInt(block) }).catch(() => null);
-    return b?.hash === hash;
+    const b = await this.block(block);
+    return b !== null && b.hash === hash;
   }
 
   private async rewind(): Promise<number> {
     let ancestor = this.o.startBlock - 1;
+    // Any stored hash still on the chain is a common ancestor (a hash commits to its history):
+    // the newest such one is as far back as the reorg reached.
     for (const stored of this.o.journal.recentBlocks()) {
       if (await this.onChain(stored.block, stored.hash)) {
         ancestor = stored.block;
@@ -140,4 +286,10 @@ export class ChainWatcher {
     this.o.onReorg?.(ancestor, jobIds);
     return ancestor;
   }
+}
+
+function firstLine(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const own = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+  return cause instanceof Error ? `${own}: ${cause.message.split("\n")[0] ?? ""}` : own;
 }

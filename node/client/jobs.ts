@@ -2,13 +2,15 @@ import { BaseError, HttpRequestError, keccak256, parseEventLogs, TimeoutError, W
 import { loadArtifact } from "../chain/artifacts.ts";
 import { chainNow } from "../chain/clock.ts";
 import type { Job } from "../attest/attestation.ts";
-import { decodeOutputRef } from "../attest/output-ref.ts";
+import { decodeOutputRef, OutputRefError } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
+import { AdaptiveRange, getLogsAdaptive } from "../chain/logs.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
 import { FatalError, RetryableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
+import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 
@@ -21,6 +23,14 @@ export class ResultMismatchError extends FatalError {
 export class InputTooLargeError extends FatalError {
   readonly code = "INPUT_TOO_LARGE";
 }
+
+/** A delivery's outputs are larger than the client agreed to fetch. */
+export class OutputTooLargeError extends FatalError {
+  readonly code = "OUTPUT_TOO_LARGE";
+}
+
+/** Outputs fetched at most, unless the caller says otherwise: a provider cannot make a client read without bound. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** The job did not end before the wait's deadline. */
 export class JobTimeoutError extends RetryableError {
@@ -67,16 +77,16 @@ export async function jobRequestOf(publicClient: PublicClient, record: Deploymen
   return { request, escrow, value: token === zeroAddress ? escrow : 0n };
 }
 
-/** The job a requestJob receipt created. */
-export function requestedJob(logs: Log[]): { jobId: bigint; job: Job } {
+/** The job a requestJob receipt created, and the block it was requested in (where its events start). */
+export function requestedJob(logs: Log[]): { jobId: bigint; job: Job; block: bigint } {
   const [event] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs, eventName: "JobRequested" });
   if (!event) throw new Error("the transaction created no job");
   const args = event.args as { jobId: bigint; job: Job };
-  return { jobId: args.jobId, job: args.job };
+  return { jobId: args.jobId, job: args.job, block: event.blockNumber };
 }
 
 /** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
-export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job }> {
+export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job; block: bigint }> {
   const { market } = conclaveContracts(record, client);
   const { request, value } = await jobRequestOf(publicClient, record, r);
   const hash = await market.write.requestJob([request], { value });
@@ -98,11 +108,22 @@ export interface JobOutcome {
   deliveries: Delivery[];
 }
 
+export interface WaitOptions {
+  timeoutMs?: number;
+  onProgress?: (status: string) => void;
+  /**
+   * The block the job was requested in (from {@link requestInference} or the request's receipt):
+   * its events are searched from there. Without it, from the market's deployment block.
+   */
+  fromBlock?: bigint | number;
+  /** Most blocks per eth_getLogs query; smaller ones are used when the provider refuses. */
+  maxLogRange?: number;
+}
+
 /** Waits until the job settles or is refunded, reading the market's events. */
-export async function waitForJob(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: { timeoutMs?: number; onProgress?: (status: string) => void } = {}): Promise<JobOutcome> {
+export async function waitForJob(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: WaitOptions = {}): Promise<JobOutcome> {
   const market = conclaveContracts(record, publicClient).market;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  const fromBlock = BigInt(record.contracts.InferenceMarket!.block);
   let last = "";
   while (Date.now() < deadline) {
     let state: readonly [number, number, number, ...unknown[]];
@@ -121,31 +142,66 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
     if (line !== last) opts.onProgress?.(line);
     last = line;
     if (status === 3 || status === 4) {
-      const logs = await publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock, args: { jobId } as never });
-      const deliveries: Delivery[] = [];
-      let resultHash: Hex | null = null;
-      for (const l of logs as unknown as { eventName: string; args: Record<string, unknown>; transactionHash: Hex }[]) {
-        if (l.eventName === "ResultSubmitted" || l.eventName === "ResultRevealed") {
-          deliveries.push({ provider: l.args.provider as Address, resultHash: l.args.resultHash as Hex, outputRef: l.args.outputRef as Hex, txHash: l.transactionHash });
-          if (l.eventName === "ResultSubmitted") resultHash = l.args.resultHash as Hex;
-        }
-        if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;
-      }
-      return { status: status === 3 ? "settled" : "refunded", resultHash, deliveries };
+      const outcome = await jobOutcome(publicClient, record, jobId, opts);
+      return { ...outcome, status: status === 3 ? "settled" : "refunded" };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new JobTimeoutError(`job ${jobId} did not end within ${opts.timeoutMs ?? 120_000} ms`);
 }
 
+/**
+ * The deliveries and winning hash of an ended job, from its events: scanned from the job's
+ * request block to the head in ranges that adapt to the provider's limits.
+ */
+export async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {}): Promise<Omit<JobOutcome, "status">> {
+  const market = conclaveContracts(record, publicClient).market;
+  const deployed = record.contracts.InferenceMarket!.block;
+  const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
+  const logs = await getLogsAdaptive({
+    fromBlock: Math.max(deployed, Number(opts.fromBlock ?? deployed)),
+    toBlock: head,
+    range: new AdaptiveRange({ maxRange: opts.maxLogRange }),
+    query: (from, to) => publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock: BigInt(from), toBlock: BigInt(to), args: { jobId } as never }),
+  });
+  const deliveries: Delivery[] = [];
+  let resultHash: Hex | null = null;
+  for (const l of logs as unknown as { eventName: string; args: Record<string, unknown>; transactionHash: Hex }[]) {
+    if (l.eventName === "ResultSubmitted" || l.eventName === "ResultRevealed") {
+      deliveries.push({ provider: l.args.provider as Address, resultHash: l.args.resultHash as Hex, outputRef: l.args.outputRef as Hex, txHash: l.transactionHash });
+      if (l.eventName === "ResultSubmitted") resultHash = l.args.resultHash as Hex;
+    }
+    if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;
+  }
+  return { resultHash, deliveries };
+}
+
 function isTransportError(error: unknown): boolean {
   return error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError || e instanceof WebSocketRequestError || e instanceof TimeoutError) !== null;
 }
 
-/** Fetches a delivery's outputs and checks that they hash to the result hash on-chain. */
-export async function fetchVerifiedOutputs(delivery: Delivery, outputQuantum: bigint, content?: ContentStore): Promise<TensorMap> {
+/**
+ * Fetches a delivery's outputs and checks that they hash to the result hash on-chain. Reads at
+ * most `maxBytes` (default {@link DEFAULT_MAX_OUTPUT_BYTES}); larger outputs throw
+ * {@link OutputTooLargeError} without being read in full.
+ */
+export async function fetchVerifiedOutputs(delivery: Delivery, outputQuantum: bigint, content?: ContentStore, opts: { maxBytes?: number; timeoutMs?: number } = {}): Promise<TensorMap> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const ref = decodeOutputRef(delivery.outputRef);
-  const bytes = ref.kind === "inline" ? ref.bytes : await content!.get(ref.cid, { signal: AbortSignal.timeout(30_000) });
+  let bytes: Uint8Array;
+  if (ref.kind === "inline") {
+    bytes = ref.bytes;
+  } else {
+    if (!content) throw new OutputRefError(`outputs of ${delivery.provider} are on IPFS (${ref.cid}) and no IPFS node was given`);
+    try {
+      bytes = await content.get(ref.cid, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000), maxBytes });
+    } catch (error) {
+      if (error instanceof ContentTooLargeError) throw new OutputTooLargeError(`outputs of ${delivery.provider} are larger than ${maxBytes} bytes`, { cause: error });
+      throw error;
+    }
+  }
+  // Also when a store ignores the limit, and for inline outputs.
+  if (bytes.byteLength > maxBytes) throw new OutputTooLargeError(`outputs of ${delivery.provider} are ${bytes.byteLength} bytes, more than ${maxBytes}`);
   const outputs = decodeSafetensors(bytes).tensors;
   const hash = canonicalResultHash(outputs, quantumFromChain(outputQuantum));
   if (hash !== delivery.resultHash) throw new ResultMismatchError(`outputs from ${delivery.provider} hash to ${hash}, not ${delivery.resultHash}`);

@@ -36,7 +36,7 @@ export interface ChainReader {
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
   providerTerms(): Promise<SchedulerContext["provider"]>;
   seatOf(jobId: bigint, seat: number): Promise<Address>;
-  /** The winning result hash of a settled k > 1 job requested in block `fromBlock`. */
+  /** The winning result hash of a settled k > 1 job, scanning from `fromBlock` (its request block). */
   settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
 }
 

@@ -113,6 +113,9 @@ const json = {
 
 type Row = Record<string, string | number | bigint | null>;
 
+/** Block hashes kept below the cursor, for finding a common ancestor after a reorg. */
+const KEEP_BLOCKS = 256;
+
 /**
  * The runner's durable memory (SQLite, WAL): the chain cursor and recent block hashes (for reorg
  * detection), every job's state, and every transaction it signed.
@@ -256,10 +259,19 @@ class Journal {
     return row ? { block: Number(row.number), hash: row.hash as Hex } : null;
   }
 
-  /** Advances the cursor; keeps the last 256 block hashes to find a common ancestor after a reorg. */
-  advance(block: number, hash: Hex): void {
-    this.db.prepare("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)").run(block, hash);
-    this.db.prepare("DELETE FROM blocks WHERE number < ?").run(block - 256);
+  /**
+   * Advances the cursor to `block`, in one transaction with `known`: hashes of other blocks at or
+   * below it, read from the same chain (the recent blocks densely, so that a common ancestor after
+   * a shallow reorg is found close by). Keeps the hashes of the last {@link KEEP_BLOCKS} blocks.
+   */
+  advance(block: number, hash: Hex, known: readonly { block: number; hash: Hex }[] = []): void {
+    this.atomically(() => {
+      const put = this.db.prepare("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)");
+      // Never above the cursor: the highest stored block is the cursor.
+      for (const k of known) if (k.block < block && k.block > block - KEEP_BLOCKS) put.run(k.block, k.hash);
+      put.run(block, hash);
+      this.db.prepare("DELETE FROM blocks WHERE number <= ?").run(block - KEEP_BLOCKS);
+    });
   }
 
   /** Stored block hashes from the newest down, to compare with the chain after a reorg. */

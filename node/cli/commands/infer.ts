@@ -110,7 +110,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       ctx.out.note(`job ${jobId} requested in block ${receipt.blockNumber}`);
 
       const timeoutS = str(ctx, "timeout") === undefined ? deadlineS + 120 : integer("--timeout", str(ctx, "timeout")!, 1);
-      const outcome = await waitForJob(s.publicClient, s.record, jobId, { timeoutMs: timeoutS * 1000, onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`) }).catch((error: unknown) => {
+      const outcome = await waitForJob(s.publicClient, s.record, jobId, { fromBlock: receipt.blockNumber, timeoutMs: timeoutS * 1000, onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`) }).catch((error: unknown) => {
         if (!(error instanceof JobTimeoutError)) throw error;
         throw new RequestError(`job ${jobId} has not ended after ${timeoutS} s; it ends by its deadline (${new Date(job.deadline * 1000).toISOString()}): follow it with conclave job status ${jobId}; if nobody serves it, conclave job finalize ${jobId} refunds the escrow to your market balance`);
       });

@@ -1,0 +1,142 @@
+import { encodeEventTopics, HttpRequestError, keccak256, parseAbi, RpcRequestError, TimeoutError, toHex, type Address, type Hex, type Log } from "viem";
+import type { BlockHeader, ChainSource } from "../../node/chain/watcher.ts";
+
+/** The one event the fake chain emits. */
+export const pingAbi = parseAbi(["event Ping(uint256 indexed id)"]);
+export const PING_ADDRESS: Address = "0x00000000000000000000000000000000000000aa";
+
+/** Errors as viem throws them for the answers providers really give. */
+export const rpcErrors = {
+  http500: () => new HttpRequestError({ url: "http://rpc", status: 500, details: "Internal Server Error" }),
+  http413: () => new HttpRequestError({ url: "http://rpc", status: 413, details: "Payload Too Large" }),
+  http429: () => new HttpRequestError({ url: "http://rpc", status: 429, details: "Too Many Requests" }),
+  timeout: () => new TimeoutError({ body: {}, url: "http://rpc" }),
+  internal: () => rpc(-32603, "internal error"),
+  rateLimit32029: () => rpc(-32029, "rate limit exceeded"),
+  results10k: () => rpc(-32005, "query returned more than 10000 results"),
+  blockRange: () => rpc(-32000, "exceed maximum block range: 500"),
+  rangeTooLarge: () => rpc(-32602, "eth_getLogs block range too large, range: 2000, max: 500"),
+  rangeTooWide: () => rpc(-32000, "range is too wide"),
+  responseSize: () => rpc(-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range"),
+  tooMany: () => rpc(-32000, "too many logs in the requested range"),
+};
+
+function rpc(code: number, message: string): RpcRequestError {
+  return new RpcRequestError({ body: { method: "eth_getLogs" }, error: { code, message }, url: "http://rpc" });
+}
+
+export type Fault = () => unknown;
+
+/**
+ * A scripted chain: blocks with hashes chained by parent hash, Ping events in chosen blocks,
+ * reorgs that replace the top blocks with a new fork, and faults injected per method. Provider
+ * limits (blocks or results per eth_getLogs) answer with the given error.
+ */
+export class FakeChain implements ChainSource {
+  readonly headers: BlockHeader[] = [];
+  private readonly logsAt = new Map<number, Log[]>();
+  private fork = 0;
+  /** Each eth_getLogs call: its span and whether it was answered. */
+  readonly getLogsCalls: { from: number; to: number; ok: boolean }[] = [];
+  readonly getBlockCalls: number[] = [];
+  /** Thrown (when they return an error) before the method answers. */
+  faults: { getBlockNumber?: Fault; getBlock?: Fault; getLogs?: Fault } = {};
+  limit: { maxBlocks?: number; maxResults?: number; error: () => unknown } | null = null;
+
+  private readonly eventsIn: (n: number) => number;
+
+  constructor(blocks: number, eventsIn: (n: number) => number = (n) => (n % 7 === 0 ? 1 : 0)) {
+    this.eventsIn = eventsIn;
+    this.headers.push({ number: 0n, hash: keccak256(toHex("genesis")), parentHash: `0x${"00".repeat(32)}` });
+    this.mine(blocks);
+  }
+
+  get head(): number {
+    return this.headers.length - 1;
+  }
+
+  mine(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const n = this.headers.length;
+      const parent = this.headers[n - 1]!;
+      const hash = keccak256(toHex(`${n}:${this.fork}`));
+      this.headers.push({ number: BigInt(n), hash, parentHash: parent.hash });
+      const logs: Log[] = [];
+      for (let j = 0; j < this.eventsIn(n); j++) {
+        logs.push({
+          address: PING_ADDRESS,
+          topics: encodeEventTopics({ abi: pingAbi, eventName: "Ping", args: { id: pingId(n, this.fork, j) } }) as [Hex, ...Hex[]],
+          data: "0x",
+          blockNumber: BigInt(n),
+          blockHash: hash,
+          logIndex: j,
+          transactionHash: keccak256(toHex(`tx:${n}:${this.fork}:${j}`)),
+          transactionIndex: j,
+          removed: false,
+        });
+      }
+      this.logsAt.set(n, logs);
+    }
+  }
+
+  /** Replaces the top `depth` blocks (and their events) with a new fork of the same height. */
+  reorg(depth: number): void {
+    this.fork++;
+    this.headers.length -= depth;
+    for (let n = this.headers.length; n < this.headers.length + depth; n++) this.logsAt.delete(n);
+    this.mine(depth);
+  }
+
+  /** The ids of every event on the current chain from `from` up, in chain order. */
+  pingsFrom(from: number, to = this.head): bigint[] {
+    const out: bigint[] = [];
+    for (let n = from; n <= to; n++) for (let j = 0; j < (this.logsAt.get(n)?.length ?? 0); j++) out.push(pingId(n, this.forkOf(n), j));
+    return out;
+  }
+
+  private forkOf(n: number): number {
+    const hash = this.headers[n]!.hash;
+    for (let f = 0; f <= this.fork; f++) if (keccak256(toHex(`${n}:${f}`)) === hash) return f;
+    throw new Error(`no fork for block ${n}`);
+  }
+
+  async getBlockNumber(): Promise<bigint> {
+    const e = this.faults.getBlockNumber?.();
+    if (e) throw e;
+    return BigInt(this.head);
+  }
+
+  async getBlock(blockNumber: bigint): Promise<BlockHeader | null> {
+    this.getBlockCalls.push(Number(blockNumber));
+    const e = this.faults.getBlock?.();
+    if (e) throw e;
+    return this.headers[Number(blockNumber)] ?? null;
+  }
+
+  async getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<Log[]> {
+    const from = Number(args.fromBlock);
+    const to = Number(args.toBlock);
+    const fail = (e: unknown) => {
+      this.getLogsCalls.push({ from, to, ok: false });
+      throw e;
+    };
+    const e = this.faults.getLogs?.();
+    if (e) fail(e);
+    if (this.limit?.maxBlocks !== undefined && to - from + 1 > this.limit.maxBlocks) fail(this.limit.error());
+    const out: Log[] = [];
+    for (let n = from; n <= Math.min(to, this.head); n++) out.push(...(this.logsAt.get(n) ?? []));
+    if (this.limit?.maxResults !== undefined && out.length > this.limit.maxResults) fail(this.limit.error());
+    this.getLogsCalls.push({ from, to, ok: true });
+    return out;
+  }
+}
+
+export function pingId(block: number, fork: number, index: number): bigint {
+  return BigInt(block) * 1_000_000n + BigInt(fork) * 1_000n + BigInt(index);
+}
+
+/** A fault that fires `times` times (Infinity: until replaced), then lets calls through. */
+export function failing(times: number, error: () => unknown): Fault {
+  let left = times;
+  return () => (left-- > 0 ? error() : undefined);
+}

@@ -1,0 +1,286 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { RetryableError } from "../../node/errors.ts";
+import { AdaptiveRange, classifyLogError, getLogsAdaptive, LogQueryTooLargeError, RpcFailedError, RpcRateLimitedError } from "../../node/chain/logs.ts";
+import { createChainWatcher, type ChainWatcher, type DecodedLog, type WatcherOptions } from "../../node/chain/watcher.ts";
+import { openJournal, type Journal } from "../../node/journal/journal.ts";
+import { silentLogger } from "../../node/log.ts";
+import { rejection } from "../helpers/errors.ts";
+import { FakeChain, failing, PING_ADDRESS, pingAbi, rpcErrors } from "../helpers/fake-chain.ts";
+
+const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-watcher-")), "journal.sqlite");
+
+interface Harness {
+  chain: FakeChain;
+  journal: Journal;
+  watcher: ChainWatcher;
+  /** Every event handed over, in order (re-deliveries after a rewind included). */
+  delivered: bigint[];
+  reorgs: { ancestor: number; jobIds: bigint[] }[];
+  rpcErrors: unknown[];
+}
+
+function harness(chain: FakeChain, opts: Partial<WatcherOptions> = {}): Harness {
+  const journal = openJournal(journalFile());
+  const h: Harness = { chain, journal, delivered: [], reorgs: [], rpcErrors: [], watcher: null as unknown as ChainWatcher };
+  h.watcher = createChainWatcher({
+    chain,
+    journal,
+    addresses: [PING_ADDRESS],
+    abi: pingAbi,
+    confirmations: 0,
+    pollIntervalMs: 1,
+    maxBackoffMs: 2,
+    startBlock: 1,
+    log: silentLogger,
+    onLogs: async (logs: DecodedLog[]) => {
+      h.delivered.push(...logs.map((l) => l.args.id as bigint));
+    },
+    onReorg: (ancestor, jobIds) => h.reorgs.push({ ancestor, jobIds }),
+    onRpcError: (error) => h.rpcErrors.push(error),
+    ...opts,
+  });
+  return h;
+}
+
+/** Polls until the watcher has processed the confirmed head. */
+async function catchUp(h: Harness): Promise<void> {
+  for (let i = 0; i < 10_000; i++) if (await h.watcher.pollOnce()) return;
+  throw new Error("never caught up");
+}
+
+describe("chain watcher", function () {
+  this.timeout(30_000);
+
+  describe("an RPC failure while checking stored block hashes never rewinds (finding 4)", function () {
+    const cases: { name: string; error: () => unknown }[] = [
+      { name: "HTTP 500", error: rpcErrors.http500 },
+      { name: "HTTP 429", error: rpcErrors.http429 },
+      { name: "a timeout", error: rpcErrors.timeout },
+      { name: "JSON-RPC internal error", error: rpcErrors.internal },
+    ];
+    for (const c of cases) {
+      it(`${c.name}: the poll fails retryably, the cursor stays, nothing is delivered twice`, async function () {
+        const h = harness(new FakeChain(300));
+        await catchUp(h);
+        const cursor = h.journal.cursor();
+        h.chain.mine(2);
+        // Every block read fails while the provider is down: the old code read each failure as
+        // "not on the chain" and rewound to the deployment block.
+        h.chain.faults.getBlock = () => c.error();
+        const error = await rejection(() => h.watcher.pollOnce());
+        expect(error).to.be.instanceOf(RpcFailedError);
+        expect((error as RetryableError).retryable).to.equal(true);
+        expect(h.reorgs).to.deep.equal([]);
+        expect(h.journal.cursor()).to.deep.equal(cursor);
+        expect(h.rpcErrors.length).to.be.greaterThan(0);
+        h.chain.faults = {};
+        await catchUp(h);
+        expect(h.reorgs).to.deep.equal([]);
+        expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
+      });
+    }
+
+    it("the run loop retries with backoff until the RPC answers, and never rewinds", async function () {
+      const h = harness(new FakeChain(100));
+      await catchUp(h);
+      h.chain.mine(5);
+      h.chain.faults.getBlock = failing(6, rpcErrors.http500);
+      h.watcher.start();
+      try {
+        while (h.watcher.processed < h.chain.head) await new Promise((r) => setTimeout(r, 5));
+      } finally {
+        await h.watcher.stop();
+      }
+      expect(h.reorgs).to.deep.equal([]);
+      expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
+    });
+  });
+
+  describe("a definite answer rewinds only as deep as the reorg went (finding 4)", function () {
+    const cases: { name: string; blocks: number; depth: number; confirmations: number; maxLogRange?: number }[] = [
+      // Right after a backfill of 2,000-block ranges: the old code kept one hash per range and
+      // rewound to the deployment block.
+      { name: "depth 3 right after a 2,000-block backfill", blocks: 4_000, depth: 3, confirmations: 0 },
+      { name: "depth 3 right after a backfill, 2 confirmations", blocks: 4_002, depth: 3 + 2, confirmations: 2 },
+      { name: "depth 1 while following the head", blocks: 50, depth: 1, confirmations: 0 },
+      { name: "depth 20 after a 500-block backfill", blocks: 1_500, depth: 20, confirmations: 0, maxLogRange: 500 },
+    ];
+    for (const c of cases) {
+      it(c.name, async function () {
+        const h = harness(new FakeChain(c.blocks, (n) => (n % 3 === 0 ? 1 : 0)), { confirmations: c.confirmations, maxLogRange: c.maxLogRange });
+        await catchUp(h);
+        const processed = h.watcher.processed;
+        expect(processed).to.equal(c.blocks - c.confirmations);
+        const before = h.delivered.length;
+        h.chain.reorg(c.depth);
+        await catchUp(h);
+        const ancestor = c.blocks - c.depth;
+        expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([ancestor]);
+        // Events of the new fork are handed over, and only those above the ancestor again.
+        expect(h.delivered.slice(before)).to.deep.equal(h.chain.pingsFrom(ancestor + 1, h.watcher.processed));
+        expect(h.journal.cursor()!.hash).to.equal(h.chain.headers[h.watcher.processed]!.hash);
+      });
+    }
+
+    it("a block the node says it no longer has (shorter chain) counts as a reorg", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      h.chain.reorg(4);
+      h.chain.headers.length -= 2; // the new fork is two blocks shorter
+      await catchUp(h);
+      expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([56]);
+    });
+
+    it("an RPC failure during the ancestor search fails the poll instead of rewinding further", async function () {
+      const h = harness(new FakeChain(200));
+      await catchUp(h);
+      h.chain.reorg(5);
+      // The cursor check answers (a different hash), then the provider goes down mid-search.
+      h.chain.faults.getBlock = (() => {
+        let calls = 0;
+        return () => (++calls > 2 ? rpcErrors.http500() : undefined);
+      })();
+      await rejection(() => h.watcher.pollOnce());
+      expect(h.reorgs).to.deep.equal([]);
+      expect(h.journal.cursor()!.block).to.equal(200);
+      h.chain.faults = {};
+      await catchUp(h);
+      expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([195]);
+    });
+  });
+
+  describe("eth_getLogs ranges adapt to the provider's limits (finding 7)", function () {
+    const tooLarge: { name: string; error: () => unknown; by: "blocks" | "results" }[] = [
+      { name: "query returned more than 10000 results (-32005)", error: rpcErrors.results10k, by: "results" },
+      { name: "exceed maximum block range", error: rpcErrors.blockRange, by: "blocks" },
+      { name: "block range too large", error: rpcErrors.rangeTooLarge, by: "blocks" },
+      { name: "range is too wide", error: rpcErrors.rangeTooWide, by: "blocks" },
+      { name: "Log response size exceeded", error: rpcErrors.responseSize, by: "results" },
+      { name: "too many logs", error: rpcErrors.tooMany, by: "results" },
+      { name: "HTTP 413", error: rpcErrors.http413, by: "results" },
+    ];
+    for (const c of tooLarge) {
+      it(`${c.name}: the range halves and every event is delivered once, in order`, async function () {
+        const chain = new FakeChain(5_000, (n) => (n % 2 === 0 ? 2 : 0));
+        chain.limit = c.by === "blocks" ? { maxBlocks: 300, error: c.error } : { maxResults: 400, error: c.error };
+        const h = harness(chain);
+        await catchUp(h);
+        expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+        expect(h.reorgs).to.deep.equal([]);
+        const failed = chain.getLogsCalls.filter((q) => !q.ok);
+        expect(failed[0]).to.deep.equal({ from: 1, to: 2_000, ok: false });
+        // Each accepted query within the limit, the accepted ones tiling 1..head exactly.
+        const ok = chain.getLogsCalls.filter((q) => q.ok);
+        let next = 1;
+        for (const q of ok) {
+          expect(q.from).to.equal(next);
+          next = q.to + 1;
+        }
+        expect(next).to.equal(chain.head + 1);
+        if (c.by === "blocks") expect(Math.max(...ok.map((q) => q.to - q.from + 1))).to.be.at.most(300);
+      });
+    }
+
+    it("the range grows back after successes once a dense stretch is past", async function () {
+      const chain = new FakeChain(40_000, (n) => (n <= 2_000 ? 1 : 0));
+      chain.limit = { maxResults: 100, error: rpcErrors.results10k };
+      const h = harness(chain);
+      await catchUp(h);
+      expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+      const last = chain.getLogsCalls.at(-1)!;
+      expect(last.to - last.from + 1).to.equal(2_000);
+    });
+
+    it("a single block over the limit is a typed, non-retryable error", async function () {
+      const chain = new FakeChain(10, () => 5);
+      chain.limit = { maxResults: 3, error: rpcErrors.results10k };
+      const h = harness(chain);
+      expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(LogQueryTooLargeError);
+    });
+
+    const rateLimited: { name: string; error: () => unknown }[] = [
+      { name: "HTTP 429", error: rpcErrors.http429 },
+      { name: "-32029 rate limit", error: rpcErrors.rateLimit32029 },
+    ];
+    for (const c of rateLimited) {
+      it(`${c.name}: the poll backs off and retries; the range does not shrink`, async function () {
+        const chain = new FakeChain(6_000);
+        chain.faults.getLogs = failing(3, c.error);
+        const h = harness(chain);
+        expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcRateLimitedError);
+        h.watcher.start();
+        try {
+          while (h.watcher.processed < chain.head) await new Promise((r) => setTimeout(r, 5));
+        } finally {
+          await h.watcher.stop();
+        }
+        expect(chain.getLogsCalls.map((q) => q.to - q.from + 1)).to.deep.equal([2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
+        expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+      });
+    }
+  });
+
+  it("the journal keeps the given recent hashes, never above the cursor, and the last 256 only", function () {
+    const journal = openJournal(journalFile());
+    const hash = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as const;
+    journal.advance(1_000, hash(1_000), [700, 744, 745, 999, 1_000, 1_001].map((block) => ({ block, hash: hash(block) })));
+    expect(journal.recentBlocks().map((b) => b.block)).to.deep.equal([1_000, 999, 745]);
+    expect(journal.cursor()).to.deep.equal({ block: 1_000, hash: hash(1_000) });
+    journal.advance(1_100, hash(1_100));
+    expect(journal.recentBlocks().map((b) => b.block)).to.deep.equal([1_100, 1_000, 999]);
+    journal.close();
+  });
+
+  describe("getLogsAdaptive", function () {
+    it("backs off on rate limits with doubling delays, keeping the range", async function () {
+      const range = new AdaptiveRange({ maxRange: 100 });
+      const slept: number[] = [];
+      let calls = 0;
+      const spans: number[] = [];
+      const logs = await getLogsAdaptive({
+        fromBlock: 1,
+        toBlock: 250,
+        range,
+        sleep: async (ms) => void slept.push(ms),
+        query: async (from, to) => {
+          if (++calls <= 3) throw rpcErrors.http429();
+          spans.push(to - from + 1);
+          return [from];
+        },
+      });
+      expect(slept).to.deep.equal([500, 1_000, 2_000]);
+      expect(spans).to.deep.equal([100, 100, 50]);
+      expect(logs).to.deep.equal([1, 101, 201]);
+      expect(range.size).to.equal(100);
+    });
+
+    it("gives up with a retryable typed error after its rate-limit retries", async function () {
+      const error = await rejection(() =>
+        getLogsAdaptive({ fromBlock: 1, toBlock: 5, range: new AdaptiveRange(), rateLimitRetries: 2, sleep: async () => {}, query: async () => Promise.reject(rpcErrors.rateLimit32029()) }),
+      );
+      expect(error).to.be.instanceOf(RpcRateLimitedError);
+      expect((error as RpcRateLimitedError).retryable).to.equal(true);
+    });
+
+    it("classifies provider answers", function () {
+      const kinds = Object.fromEntries(Object.entries(rpcErrors).map(([k, e]) => [k, classifyLogError(e())]));
+      expect(kinds).to.deep.equal({
+        http500: "other",
+        http413: "too-large",
+        http429: "rate-limited",
+        timeout: "other",
+        internal: "other",
+        rateLimit32029: "rate-limited",
+        results10k: "too-large",
+        blockRange: "too-large",
+        rangeTooLarge: "too-large",
+        rangeTooWide: "too-large",
+        responseSize: "too-large",
+        tooMany: "too-large",
+      });
+    });
+  });
+});
