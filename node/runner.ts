@@ -19,7 +19,7 @@ import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { ModelStore } from "./models/store.ts";
 import { withdrawEarnings } from "./payouts.ts";
 
@@ -38,10 +38,10 @@ export interface Runner {
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
-  const log = (opts.log ?? createLogger({ level: config.logLevel })).child({ provider: account.address });
+  const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]) })).child({ provider: account.address });
   const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250) });
   if (chain.id !== record.chainId) {
-    throw new ConfigError(`RPC ${config.rpcUrl} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
+    throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
   }
   const market = contractAddress(record, "InferenceMarket");
   const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
@@ -86,7 +86,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onFetched: (n) => metrics.bytesFetched.inc(n),
       onRejected: (check) => metrics.weightsRejected.inc({ check }),
     });
-    const executor = createExecutor({ workers: config.inference.workers, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
+    const executor = createExecutor({
+      workers: config.inference.workers,
+      log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
+      onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
+    });
     stops.push(() => executor.close());
 
     const sender = new TxSender({
@@ -211,7 +215,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       },
     });
     stops.push(() => http.close());
-    log.info("runner started", { http: http.url, rpc: config.rpcUrl, market, ipfs: content.multiaddrs() });
+    log.info("runner started", { http: http.url, rpc: redactUrl(config.rpcUrl), market, ipfs: content.multiaddrs() });
     return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), stop: stopAll };
   } catch (error) {
     await stopAll();
