@@ -225,7 +225,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     } catch (cause) {
       throw new ConfigError(`config file ${flags.config} is not a JSON object: ${(cause as Error).message.split("\n")[0]}`, { cause });
     }
-    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: set ${ENV.privateKey}`);
+    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: name a keystore file (keystore) or set ${ENV.privateKey}`);
   }
   const known = new Set([...Object.keys(CONFIG_DEFAULTS), "rpcUrl", "deployment", "keystore"]);
   for (const k of Object.keys(file)) if (!known.has(k)) bad(k, file[k], `unknown key (known: ${[...known].join(", ")})`);
