@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
+import { KEY_ENV, decryptKeystoreKey, password as askPassword } from "./cli/keys.ts";
 import { ConfigError } from "./errors.ts";
 import type { Level } from "./log.ts";
 
@@ -11,7 +12,10 @@ export interface RunnerConfig {
   deployment: string;
   /** Journal, model cache and the embedded IPFS node's blocks live here. */
   dataDir: string;
-  /** The provider's key; only ever read from the environment or a keystore, never a file. */
+  /**
+   * The provider's key; only ever read from the environment (CONCLAVE_PROVIDER_KEY) or an
+   * encrypted keystore (`keystore`), never from a config file.
+   */
   privateKey: Hex;
   /** Blocks to trail the head by; events of newer blocks are not acted on yet. */
   confirmations: number;
@@ -37,7 +41,15 @@ export interface RunnerConfig {
   /** Smallest fee per provider accepted, per payment token ("ETH" or a token address). */
   minFee: Record<string, bigint>;
   maxConcurrentJobs: number;
-  inference: { workers: number; timeoutMs: number };
+  inference: {
+    workers: number;
+    timeoutMs: number;
+    /**
+     * Abstain from a job when a float output lies within this many quanta of a rounding boundary
+     * (docs/canonical-result-hash.md, "Abstaining near a boundary"); 0 never abstains.
+     */
+    boundaryEpsilon: number;
+  };
   maxInputBytes: number;
   /** Outputs up to this size are put inline in the result reference; larger ones go to IPFS. */
   inlineOutputMaxBytes: number;
@@ -60,6 +72,8 @@ export interface RunnerConfig {
     /** The shortest reveal window this runner commits into (seconds). */
     revealMarginSeconds: number;
   };
+  /** On SIGINT/SIGTERM, how long in-flight work may take to finish before `node run` gives up and exits non-zero. */
+  shutdownTimeoutMs: number;
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxAttempts: number };
 }
 
@@ -73,13 +87,14 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, maxWeightsBytes: 1024 ** 3 },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
-  inference: { workers: 1, timeoutMs: 60_000 },
+  inference: { workers: 1, timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
   maxInputBytes: 64 * 1024 * 1024,
   inlineOutputMaxBytes: 1024,
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: "own",
   jobs: { retryBaseMs: 1_000, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
+  shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 5 },
 };
 
@@ -89,6 +104,9 @@ export const ENV = {
   deployment: "CONCLAVE_DEPLOYMENT",
   dataDir: "CONCLAVE_DATA_DIR",
   privateKey: "CONCLAVE_PROVIDER_KEY",
+  /** Path of an encrypted JSON keystore holding the provider key (instead of CONCLAVE_PROVIDER_KEY). */
+  keystore: KEY_ENV.keystore,
+  keystorePassword: KEY_ENV.password,
   httpPort: "CONCLAVE_HTTP_PORT",
   kuboUrl: "CONCLAVE_KUBO_URL",
   logLevel: "CONCLAVE_LOG_LEVEL",
@@ -103,6 +121,19 @@ export interface ConfigFlags {
   kuboUrl?: string;
   peers?: string[];
   logLevel?: string;
+  /** An encrypted JSON keystore holding the provider key. */
+  keystore?: string;
+}
+
+/**
+ * Environment variables that hold secrets. `node run` deletes them from its environment once the
+ * key is read, so nothing started later (workers, libraries that dump the environment) sees them.
+ */
+export const SECRET_ENV: readonly string[] = [ENV.privateKey, ENV.keystorePassword, KEY_ENV.key];
+
+/** Deletes the secret-bearing variables from `env` (process.env in `node run`). */
+export function scrubSecretEnv(env: NodeJS.ProcessEnv): void {
+  for (const name of SECRET_ENV) delete env[name];
 }
 
 type Json = Record<string, unknown>;
@@ -135,6 +166,30 @@ function tokenMap(key: string, v: unknown): Record<string, bigint> {
   return out;
 }
 
+function bool(key: string, v: unknown): boolean {
+  // A string "false" would be truthy: only JSON booleans are accepted.
+  if (typeof v !== "boolean") bad(key, v, "expected true or false");
+  return v;
+}
+
+function num(key: string, v: unknown, min: number, maxExclusive: number): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v >= maxExclusive) bad(key, v, `expected a number from ${min} to below ${maxExclusive}`);
+  return v;
+}
+
+/**
+ * A nested section of the config file, with every key checked against the section's defaults:
+ * a typo such as `models.prefech` would otherwise be silently ignored and the default used.
+ */
+function section(file: Json, name: keyof typeof CONFIG_DEFAULTS, extra: readonly string[] = []): Json {
+  const v = file[name];
+  if (v === undefined) return {};
+  if (!isObject(v)) bad(name, v, "expected an object");
+  const known = [...Object.keys(CONFIG_DEFAULTS[name] as object), ...extra];
+  for (const k of Object.keys(v)) if (!known.includes(k)) bad(`${name}.${k}`, v[k], `unknown key (known: ${known.join(", ")})`);
+  return v;
+}
+
 function strings(key: string, v: unknown): string[] {
   if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) bad(key, v, "expected a list of strings");
   return v as string[];
@@ -145,11 +200,38 @@ function url(key: string, v: unknown, schemes: RegExp): string {
   return v;
 }
 
+/** Where the provider key comes from: the environment (already read) or a keystore still to decrypt. */
+type KeySource = { privateKey: Hex } | { keystore: string };
+
 /**
  * Resolves the runner's configuration: flags > environment > config file > defaults, validated
- * once. Any problem is a ConfigError whose message is one line naming the key.
+ * once. Any problem is a ConfigError whose message is one line naming the key. The key must be in
+ * CONCLAVE_PROVIDER_KEY here; a keystore needs `loadRunnerConfig`, which decrypts it.
  */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  const { config, key } = resolveConfig(flags, env);
+  if ("keystore" in key) throw new ConfigError(`keystore ${key.keystore} must be decrypted: load the config with loadRunnerConfig`);
+  return { ...config, privateKey: key.privateKey };
+}
+
+/**
+ * `loadConfig`, plus the provider key from an encrypted JSON keystore (`--keystore`,
+ * CONCLAVE_KEYSTORE or `keystore` in the config file), its password from
+ * CONCLAVE_KEYSTORE_PASSWORD or asked on the terminal. The whole configuration is validated
+ * before any password is asked for.
+ */
+export async function loadRunnerConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { password?: (keystore: string) => Promise<string> } = {},
+): Promise<RunnerConfig> {
+  const { config, key } = resolveConfig(flags, env);
+  if ("privateKey" in key) return { ...config, privateKey: key.privateKey };
+  const pass = await (opts.password ?? ((file: string) => askPassword(file, env)))(key.keystore);
+  return { ...config, privateKey: await decryptKeystoreKey(key.keystore, pass) };
+}
+
+function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Omit<RunnerConfig, "privateKey">; key: KeySource } {
   let file: Json = {};
   if (flags.config) {
     if (!existsSync(flags.config)) throw new ConfigError(`config file ${flags.config} does not exist`);
@@ -160,9 +242,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     } catch (cause) {
       throw new ConfigError(`config file ${flags.config} is not a JSON object: ${(cause as Error).message.split("\n")[0]}`, { cause });
     }
-    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: set ${ENV.privateKey}`);
+    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: name a keystore file (keystore) or set ${ENV.privateKey}`);
   }
-  const known = new Set([...Object.keys(CONFIG_DEFAULTS), "rpcUrl", "deployment"]);
+  const known = new Set([...Object.keys(CONFIG_DEFAULTS), "rpcUrl", "deployment", "keystore"]);
   for (const k of Object.keys(file)) if (!known.has(k)) bad(k, file[k], `unknown key (known: ${[...known].join(", ")})`);
   const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : process.cwd();
   const rel = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
@@ -171,21 +253,35 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     flag ?? envValue ?? fileValue ?? fallback;
 
   const d = CONFIG_DEFAULTS;
-  const fileIpfs = isObject(file.ipfs) ? file.ipfs : file.ipfs === undefined ? {} : bad("ipfs", file.ipfs, "expected an object");
-  const fileModels = isObject(file.models) ? file.models : file.models === undefined ? {} : bad("models", file.models, "expected an object");
-  const fileInference = isObject(file.inference) ? file.inference : {};
-  const fileHttp = isObject(file.http) ? file.http : {};
-  const filePayouts = isObject(file.payouts) ? file.payouts : {};
-  const fileTx = isObject(file.tx) ? file.tx : {};
-  const fileJobs = isObject(file.jobs) ? file.jobs : {};
+  const fileIpfs = section(file, "ipfs");
+  const fileModels = section(file, "models");
+  const fileInference = section(file, "inference");
+  const fileHttp = section(file, "http");
+  const filePayouts = section(file, "payouts");
+  const fileTx = section(file, "tx");
+  const fileJobs = section(file, "jobs");
+  for (const k of Object.keys(d) as (keyof typeof d)[]) {
+    // Any nested section added later gets the same typo check.
+    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "minFee"].includes(k)) section(file, k);
+  }
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
   if (rpcUrl === undefined) throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
   const deployment = pick(flags.deployment, env[ENV.deployment], file.deployment, undefined);
   if (typeof deployment !== "string") throw new ConfigError(`no deployment file: pass --deployment, set ${ENV.deployment}, or put deployment in the config file`);
   const privateKey = env[ENV.privateKey];
-  if (!privateKey) throw new ConfigError(`no provider key: set ${ENV.privateKey} (a 0x-prefixed 32-byte hex key)`);
-  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError(`${ENV.privateKey} is not a 0x-prefixed 32-byte hex key`);
+  const keystore = pick(flags.keystore, env[ENV.keystore], file.keystore, undefined);
+  if (keystore !== undefined && (typeof keystore !== "string" || keystore === "")) bad("keystore", keystore, "expected the path of a JSON keystore file");
+  let key: KeySource;
+  if (keystore !== undefined) {
+    // Two sources would leave it to precedence rules which account stakes and signs: refuse instead.
+    if (privateKey) throw new ConfigError(`both ${ENV.privateKey} and a keystore (${keystore}) are set: use one`);
+    key = { keystore: flags.keystore !== undefined || env[ENV.keystore] !== undefined ? path.resolve(keystore) : rel(keystore) };
+  } else {
+    if (!privateKey) throw new ConfigError(`no provider key: pass --keystore <file>, or set ${ENV.keystore} or ${ENV.privateKey} (a 0x-prefixed 32-byte hex key)`);
+    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError(`${ENV.privateKey} is not a 0x-prefixed 32-byte hex key`);
+    key = { privateKey: privateKey as Hex };
+  }
 
   const engine = pick(undefined, env[ENV.kuboUrl] || flags.kuboUrl ? "kubo" : undefined, fileIpfs.engine, d.ipfs.engine);
   if (engine !== "helia" && engine !== "kubo") bad("ipfs.engine", engine, 'expected "helia" or "kubo"');
@@ -194,10 +290,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   const level = pick(flags.logLevel, env[ENV.logLevel], file.logLevel, d.logLevel);
   if (!["debug", "info", "warn", "error"].includes(level as string)) bad("logLevel", level, "expected debug, info, warn or error");
 
-  return {
+  const config: Omit<RunnerConfig, "privateKey"> = {
     rpcUrl: url("rpcUrl", rpcUrl, /^(https?|wss?):\/\/./),
     deployment: rel(deployment),
-    privateKey: privateKey as Hex,
     dataDir: rel(String(pick(flags.dataDir, env[ENV.dataDir], file.dataDir, d.dataDir))),
     confirmations: int("confirmations", file.confirmations ?? d.confirmations, 0, 1000),
     pollIntervalMs: int("pollIntervalMs", file.pollIntervalMs ?? d.pollIntervalMs, 10, 60_000),
@@ -213,7 +308,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     models: {
       cacheMaxBytes: int("models.cacheMaxBytes", fileModels.cacheMaxBytes ?? d.models.cacheMaxBytes, 1),
       allow: strings("models.allow", fileModels.allow ?? d.models.allow),
-      prefetch: typeof (fileModels.prefetch ?? d.models.prefetch) === "boolean" ? ((fileModels.prefetch ?? d.models.prefetch) as boolean) : bad("models.prefetch", fileModels.prefetch, "expected true or false"),
+      prefetch: bool("models.prefetch", fileModels.prefetch ?? d.models.prefetch),
       maxWeightsBytes: int("models.maxWeightsBytes", fileModels.maxWeightsBytes ?? d.models.maxWeightsBytes, 1),
     },
     minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),
@@ -221,11 +316,12 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     inference: {
       workers: int("inference.workers", fileInference.workers ?? d.inference.workers, 1, 64),
       timeoutMs: int("inference.timeoutMs", fileInference.timeoutMs ?? d.inference.timeoutMs, 1),
+      boundaryEpsilon: num("inference.boundaryEpsilon", fileInference.boundaryEpsilon ?? d.inference.boundaryEpsilon, 0, 0.5),
     },
     maxInputBytes: int("maxInputBytes", file.maxInputBytes ?? d.maxInputBytes, 1),
     inlineOutputMaxBytes: int("inlineOutputMaxBytes", file.inlineOutputMaxBytes ?? d.inlineOutputMaxBytes, 0, 16 * 1024),
     http: {
-      host: String(fileHttp.host ?? d.http.host),
+      host: typeof (fileHttp.host ?? d.http.host) === "string" ? ((fileHttp.host ?? d.http.host) as string) : bad("http.host", fileHttp.host, "expected a host name or address"),
       port: int("http.port", flags.httpPort ?? env[ENV.httpPort] ?? fileHttp.port ?? d.http.port, 0, 65_535),
     },
     payouts: {
@@ -242,12 +338,14 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
       revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),
     },
+    shutdownTimeoutMs: int("shutdownTimeoutMs", file.shutdownTimeoutMs ?? d.shutdownTimeoutMs, 100, 24 * 3600_000),
     tx: {
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
       maxAttempts: int("tx.maxAttempts", fileTx.maxAttempts ?? d.tx.maxAttempts, 1, 50),
     },
   };
+  return { config, key };
 }
 
 function expiryMode(v: unknown): RunnerConfig["expireStaleJobs"] {

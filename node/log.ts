@@ -17,14 +17,21 @@ function jsonSafe(_key: string, value: unknown): unknown {
 }
 
 export function createLogger(
-  opts: { level?: Level; base?: Record<string, unknown>; write?: (line: string) => void } = {},
+  opts: {
+    level?: Level;
+    base?: Record<string, unknown>;
+    write?: (line: string) => void;
+    /** Applied to every line before it is written, e.g. `urlRedactor([rpcUrl])`, so no field or error message can leak a secret. */
+    redact?: (text: string) => string;
+  } = {},
 ): Logger {
   const min = ORDER[opts.level ?? "info"];
   const base = opts.base ?? {};
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const redact = opts.redact ?? ((text: string) => text);
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...base, ...fields }, jsonSafe));
+    write(redact(JSON.stringify({ t: new Date().toISOString(), level, msg, ...base, ...fields }, jsonSafe)));
   };
   return {
     debug: (m, f) => emit("debug", m, f),
@@ -37,3 +44,59 @@ export function createLogger(
 
 /** A logger that drops everything (tests that do not look at logs). */
 export const silentLogger: Logger = createLogger({ write: () => {} });
+
+/**
+ * A URL fit for logs: scheme, host and port only. RPC providers put API keys in the user info
+ * (`https://key@host`), the path (`/v3/<key>`) or the query (`?apikey=`), so all three are
+ * dropped; "/***" marks that something was. Text that is not a URL becomes "<invalid URL>".
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "<invalid URL>";
+  }
+  const hidden = u.username !== "" || u.password !== "" || (u.pathname !== "/" && u.pathname !== "") || u.search !== "" || u.hash !== "";
+  return `${u.protocol}//${u.host}${hidden ? "/***" : ""}`;
+}
+
+/**
+ * Replaces each given URL, wherever it appears in a text, by `redactUrl` of it: also the forms
+ * libraries print (viem drops only the user info; JSON escapes "/"; `new URL` normalises).
+ */
+export function urlRedactor(urls: readonly (string | null | undefined)[]): (text: string) => string {
+  const pairs: [string, string][] = [];
+  const add = (from: string, to: string) => {
+    if (from === to || from === "") return;
+    pairs.push([from, to]);
+    pairs.push([JSON.stringify(from).slice(1, -1), JSON.stringify(to).slice(1, -1)]);
+  };
+  for (const url of urls) {
+    if (!url) continue;
+    const safe = redactUrl(url);
+    add(url, safe);
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      continue;
+    }
+    add(u.toString(), safe);
+    u.username = "";
+    u.password = "";
+    add(u.toString(), safe);
+    // The part that may hold a key, should a library print it apart from the host.
+    const tail = `${u.pathname}${u.search}${u.hash}`;
+    if (tail.length > 1) add(tail, "/***");
+    if (u.search.length > 1) add(u.search, "?***");
+  }
+  // Longest first, so a full URL is replaced before the path inside it.
+  pairs.sort((a, b) => b[0].length - a[0].length);
+  if (pairs.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const [from, to] of pairs) out = out.split(from).join(to);
+    return out;
+  };
+}

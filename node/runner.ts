@@ -13,13 +13,14 @@ import { ConfigError } from "./errors.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { startHttpServer } from "./http/server.ts";
 import { createExecutor } from "./inference/executor.ts";
+import { nearQuantizationBoundary } from "./attest/result-hash.ts";
 import { cidOfBytes } from "./ipfs/cid.ts";
 import type { ContentStore } from "./ipfs/content-store.ts";
 import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { ModelStore } from "./models/store.ts";
 import { withdrawEarnings } from "./payouts.ts";
 
@@ -47,10 +48,10 @@ export interface Runner {
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
-  const log = (opts.log ?? createLogger({ level: config.logLevel })).child({ provider: account.address });
+  const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]) })).child({ provider: account.address });
   const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250) });
   if (chain.id !== record.chainId) {
-    throw new ConfigError(`RPC ${config.rpcUrl} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
+    throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
   }
   const market = contractAddress(record, "InferenceMarket");
   const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
@@ -95,7 +96,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onFetched: (n) => metrics.bytesFetched.inc(n),
       onRejected: (check) => metrics.weightsRejected.inc({ check }),
     });
-    const executor = createExecutor({ workers: config.inference.workers, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
+    const executor = createExecutor({
+      workers: config.inference.workers,
+      log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
+      onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
+    });
     stops.push(() => executor.close());
 
     const sender = new TxSender({
@@ -145,6 +150,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       followIntervalMs: config.jobs.followIntervalMs,
       retentionMs: config.jobs.retentionMs,
       maxConcurrentSteps: config.jobs.maxConcurrentSteps,
+      abstain: (outputs, quantum) => {
+        const hit = nearQuantizationBoundary(outputs, quantum, config.inference.boundaryEpsilon);
+        return hit ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary` : null;
+      },
       saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
       removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
     });
@@ -161,7 +170,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       maxLogRange: MAX_LOG_RANGE,
       log,
       onLogs: (logs) => processor.onLogs(logs),
+      onRpcError: (_error, kind) => metrics.rpcErrors.inc({ kind: kind ?? "other" }),
       onReorg: (_ancestor, jobIds) => {
+        metrics.reorgs.inc();
         void sender
           .reconcile()
           .catch((error: unknown) => log.warn("reconciling transactions after a reorg failed", { error }))
@@ -234,7 +245,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       },
     });
     stops.push(() => http.close());
-    log.info("runner started", { http: http.url, rpc: config.rpcUrl, market, ipfs: content.multiaddrs() });
+    log.info("runner started", { http: http.url, rpc: redactUrl(config.rpcUrl), market, ipfs: content.multiaddrs() });
     return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -1,4 +1,5 @@
 import { keccak256, type Hex } from "viem";
+import { ConfigError } from "../errors.ts";
 import { checkTensor, elementCount, FLOAT_DTYPES, tensorValues, TensorFormatError, type TensorMap } from "../tensors/dtypes.ts";
 
 /** Domain tag that starts every preimage; a new encoding gets a new tag. */
@@ -86,4 +87,51 @@ export function resultHashPreimage(outputs: TensorMap, quantum: number): Uint8Ar
 /** keccak256 of the canonical preimage: what providers commit to and clients recompute. */
 export function canonicalResultHash(outputs: TensorMap, quantum: number): Hex {
   return keccak256(resultHashPreimage(outputs, quantum));
+}
+
+/**
+ * Default half-width, in quanta, of the band around a rounding boundary in which a runner
+ * abstains (docs/canonical-result-hash.md, "Abstaining near a boundary").
+ */
+export const DEFAULT_BOUNDARY_EPSILON = 1e-3;
+
+/** A float output element that lies too close to a rounding boundary to hash reliably. */
+export interface BoundaryHit {
+  /** Output name. */
+  tensor: string;
+  /** Row-major element index within that output. */
+  index: number;
+  value: number;
+  /** |frac(value / quantum) − 0.5|: how far from the boundary, in quanta (< epsilon). */
+  distance: number;
+}
+
+/**
+ * The first float output element (outputs in the hash's byte-wise name order, elements
+ * row-major) with |frac(x / quantum) − 0.5| < epsilon, where frac(r) = r − floor(r) in float64;
+ * null when there is none. Such an element quantizes to floor(x / quantum + 0.5) on one side of
+ * the boundary or the other depending on the last bits of x, which differ between honest
+ * machines (instruction set, thread count), and a client can choose inputs that land outputs
+ * there: a runner abstains from such a job rather than risk a hash other honest runners do not
+ * share. NaN and ±Inf have fixed encodings and are never near; integer outputs are not quantized.
+ */
+export function nearQuantizationBoundary(outputs: TensorMap, quantum: number, epsilon = DEFAULT_BOUNDARY_EPSILON): BoundaryHit | null {
+  if (!(quantum > 0) || !Number.isFinite(quantum)) throw new TensorFormatError(`output quantum must be a positive number, got ${quantum}`);
+  if (!(epsilon >= 0 && epsilon < 0.5)) throw new ConfigError(`boundary epsilon must be from 0 to below 0.5 quanta, got ${epsilon}`);
+  if (epsilon === 0) return null;
+  const names = Object.keys(outputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  for (const name of names) {
+    const t = outputs[name]!;
+    checkTensor(name, t);
+    if (!FLOAT_DTYPES.has(t.dtype)) continue;
+    const values = tensorValues(t) as number[];
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index]!;
+      if (!Number.isFinite(value)) continue;
+      const r = value / quantum;
+      const distance = Math.abs(r - Math.floor(r) - 0.5);
+      if (distance < epsilon) return { tensor: name, index, value, distance };
+    }
+  }
+  return null;
 }

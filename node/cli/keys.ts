@@ -48,6 +48,14 @@ export async function resolveAccount(flags: KeyFlags, chainId: number, env: Node
 }
 
 export async function decryptKeystore(file: string, pass: string): Promise<LocalAccount> {
+  return privateKeyToAccount(await decryptKeystoreKey(file, pass));
+}
+
+/**
+ * The raw key in a keystore, for a long-running process that must build its own account (the
+ * node runner); commands that only sign use `decryptKeystore`.
+ */
+export async function decryptKeystoreKey(file: string, pass: string): Promise<Hex> {
   if (!existsSync(file)) throw new KeyError(`keystore ${file} does not exist`);
   let json: string;
   try {
@@ -58,7 +66,7 @@ export async function decryptKeystore(file: string, pass: string): Promise<Local
   }
   try {
     const wallet = await KeystoreWallet.fromEncryptedJson(json, pass);
-    return privateKeyToAccount(wallet.privateKey as Hex);
+    return wallet.privateKey as Hex;
   } catch (error) {
     if (/password/i.test((error as Error).message)) throw new KeyError(`wrong password for keystore ${file}`);
     throw new KeyError(`cannot read keystore ${file}: ${(error as Error).message.split("\n")[0]}`);

@@ -8,6 +8,7 @@ import { DeploymentError, RpcUnreachableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { createHeliaStore } from "../ipfs/helia-store.ts";
 import { createKuboStore } from "../ipfs/kubo-store.ts";
+import { redactUrl, urlRedactor } from "../log.ts";
 import { LOCAL_CHAIN_ID, resolveAccount, type KeyFlags } from "./keys.ts";
 import type { Output } from "./output.ts";
 
@@ -90,16 +91,18 @@ function findDeployment(chainId: number, flag: string | undefined, env: NodeJS.P
 export async function openSession(flags: CommonFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
   const rpcUrl = flags.rpc ?? env.CONCLAVE_RPC_URL ?? DEFAULT_RPC;
   const { publicClient, chain } = await connect(rpcUrl).catch((error: unknown) => {
+    // The RPC client quotes the URL, API key included, and the CLI prints this message.
+    if (error instanceof Error) error.message = urlRedactor([rpcUrl])(error.message);
     if (rpcUrl !== DEFAULT_RPC || !(error instanceof RpcUnreachableError)) throw error;
     throw new RpcUnreachableError(`${error.message} (the local network: start it with \`npm start\`, or pass --rpc)`, { cause: error });
   });
   const deploymentFile = findDeployment(chain.id, flags.deployment, env);
   const record = readDeployment(deploymentFile) as DeploymentRecord & LocalNetworkInfo;
-  if (record.chainId !== chain.id) throw new DeploymentError(`deployment file ${deploymentFile} is for chain ${record.chainId}, but ${rpcUrl} is chain ${chain.id}`);
+  if (record.chainId !== chain.id) throw new DeploymentError(`deployment file ${deploymentFile} is for chain ${record.chainId}, but ${redactUrl(rpcUrl)} is chain ${chain.id}`);
   const market = contractAddress(record, "InferenceMarket");
   const code = await publicClient.getCode({ address: market });
   if (!code || code === "0x") {
-    throw new DeploymentError(`no contract at the market address ${market} on ${rpcUrl}: ${deploymentFile} belongs to another network (a restarted local chain?)`);
+    throw new DeploymentError(`no contract at the market address ${market} on ${redactUrl(rpcUrl)}: ${deploymentFile} belongs to another network (a restarted local chain?)`);
   }
   let wallet: Promise<Wallet> | undefined;
   let content: Promise<ContentStore> | undefined;

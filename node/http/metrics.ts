@@ -1,5 +1,5 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
 
 /** Period of the event-loop lag sampler, in ms. */
 const LAG_RESOLUTION_MS = 10;
@@ -9,6 +9,8 @@ export function createMetrics(labels: { provider: string }) {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  // Gauges named like counters, which `promtool check metrics` flags; nodejs_active_{handles,requests,resources} hold the same counts by type.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
   return {
     registry,
     jobs: new Counter({ name: "conclave_jobs_total", help: "Jobs by outcome", labelNames: ["outcome"], registers: [registry] }),
@@ -31,9 +33,21 @@ export function createMetrics(labels: { provider: string }) {
       labelNames: ["check"],
       registers: [registry],
     }),
-    jobsRetried: new Counter({ name: "conclave_jobs_retried_total", help: "Job steps that failed with a retryable error and were scheduled again", registers: [registry] }),
     txFailures: new Counter({ name: "conclave_tx_failures_total", help: "Transactions that reverted or were not mined", labelNames: ["kind"], registers: [registry] }),
-    eventLoopLag: eventLoopLagGauge(registry),
+    /** Incremented by the executor's onWorkerRestart hook; reason is "crash" or "timeout". */
+    workerRestarts: new Counter({
+      name: "conclave_worker_restarts_total",
+      help: "Inference worker processes replaced after a crash or a run timeout",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    /** kind: a short class of the failure, e.g. "timeout", "rate_limited", "http", "rpc", "ws_closed". */
+    rpcErrors: new Counter({ name: "conclave_rpc_errors_total", help: "JSON-RPC requests that failed", labelNames: ["kind"], registers: [registry] }),
+    reorgs: new Counter({ name: "conclave_reorgs_total", help: "Chain reorganisations the watcher detected and rewound", registers: [registry] }),
+    txFeeBumps: new Counter({ name: "conclave_tx_fee_bumps_total", help: "Transactions re-sent with a higher fee", registers: [registry] }),
+    /** reason: why the job's step is tried again, e.g. "input_fetch", "worker_crashed", "rpc". */
+    jobsRetried: new Counter({ name: "conclave_jobs_retried_total", help: "Job steps scheduled for another try after a retryable error", labelNames: ["reason"], registers: [registry] }),
+    eventLoopLag: new EventLoopLagSummary(registry),
     blocksBehind: new Gauge({ name: "conclave_blocks_behind_head", help: "Chain head minus the last processed block", registers: [registry] }),
   };
 }
@@ -41,24 +55,60 @@ export function createMetrics(labels: { provider: string }) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * Event-loop lag since the previous scrape: how much later than due a timer of
- * LAG_RESOLUTION_MS fired (p50, p99, max). prom-client's nodejs_eventloop_lag_p99_seconds reports
- * the timer's whole period (10 ms on an idle loop), so it cannot be held to a 10 ms target.
+ * Event-loop lag as a Prometheus summary: how much later than due a timer of LAG_RESOLUTION_MS
+ * fired. The quantiles (0.5, 0.99, and 1 = max) cover the samples since the previous scrape;
+ * _count and _sum are cumulative, as a summary's must be (_sum adds each window's mean lateness
+ * times its sample count, since the sampler keeps no individual samples). prom-client's
+ * nodejs_eventloop_lag_p99_seconds reports the timer's whole period (10 ms on an idle loop), so it
+ * cannot be held to a 10 ms target. A summary, not a gauge with a `quantile` label: Prometheus
+ * (`promtool check metrics`) rejects the latter.
  */
-function eventLoopLagGauge(registry: Registry): Gauge {
-  const delay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  delay.enable();
-  const lag = (ns: number) => (delay.count === 0 ? 0 : Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) / 1000);
-  return new Gauge({
-    name: "conclave_event_loop_lag_seconds",
-    help: `Event-loop lag since the previous scrape: lateness of a ${LAG_RESOLUTION_MS} ms timer, by quantile (0.5, 0.99, 1 = max)`,
-    labelNames: ["quantile"],
-    registers: [registry],
-    collect() {
-      this.set({ quantile: "0.5" }, lag(delay.percentile(50)));
-      this.set({ quantile: "0.99" }, lag(delay.percentile(99)));
-      this.set({ quantile: "1" }, lag(delay.max));
-      delay.reset();
-    },
-  });
+class EventLoopLagSummary extends Summary {
+  private readonly delay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  private count = 0;
+  private sum = 0;
+
+  constructor(registry: Registry) {
+    super({
+      name: "conclave_event_loop_lag_seconds",
+      help: `Event-loop lag: lateness of a ${LAG_RESOLUTION_MS} ms timer; quantiles over the samples since the previous scrape (1 = max)`,
+      percentiles: [0.5, 0.99, 1],
+      registers: [registry],
+    });
+    this.delay.enable();
+  }
+
+  private lag(ns: number): number {
+    return Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) / 1000;
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    // The base gives name, help, type and aggregator; nothing is observed into it, so its values are empty.
+    const base = await super.get();
+    const name = base.name;
+    const d = this.delay;
+    const n = d.count;
+    const q = (ns: number) => (n === 0 ? 0 : this.lag(ns));
+    const values: MetricValueWithName<string>[] = [
+      { labels: { quantile: 0.5 }, value: q(d.percentile(50)) },
+      { labels: { quantile: 0.99 }, value: q(d.percentile(99)) },
+      { labels: { quantile: 1 }, value: q(d.max) },
+    ];
+    if (n > 0) {
+      this.count += n;
+      this.sum += this.lag(d.mean) * n;
+    }
+    d.reset();
+    values.push({ metricName: `${name}_sum`, labels: {}, value: this.sum }, { metricName: `${name}_count`, labels: {}, value: this.count });
+    return { ...base, values };
+  }
+
+  override reset(): void {
+    super.reset();
+    // The base constructor calls reset() before this class's fields are initialised.
+    if (!(this.delay as IntervalHistogram | undefined)) return;
+    this.delay.reset();
+    this.count = 0;
+    this.sum = 0;
+  }
 }

@@ -85,6 +85,24 @@ export interface ExecutorOptions {
   pipelineDepth?: number;
   /** Honour `RunOptions.debug` (tests only). */
   testHooks?: boolean;
+  /**
+   * The environment of the worker processes, given whole (default: `workerEnv(process.env)`).
+   * Workers run third-party native code on untrusted inputs: they get no secrets.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Called each time a worker is replaced: after it crashed or exited, or was killed for overrunning a run's timeout. */
+  onWorkerRestart?: (reason: WorkerRestartReason) => void;
+}
+
+export type WorkerRestartReason = "crash" | "timeout";
+
+/**
+ * The environment a worker process gets: the runner's, less every CONCLAVE_* variable (the
+ * provider key, keystore password, RPC and Kubo URLs that may carry API keys). A worker needs none
+ * of them; its configuration arrives as an argument.
+ */
+export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith("CONCLAVE_")));
 }
 
 export interface RunOptions {
@@ -258,6 +276,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   if (endianness() !== "LE") throw new ConfigError("the inference executor needs a little-endian host");
 
   const log: ExecutorLog = opts.log ?? (() => {});
+  const childEnv = workerEnv(opts.env ?? process.env);
   const config: WorkerConfig = { testHooks: opts.testHooks === true };
   if (opts.intraOpThreads) config.intraOpThreads = opts.intraOpThreads;
   if (opts.spinning) config.spinning = true;
@@ -265,6 +284,14 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], preparing: false }));
   const terminating = new Set<Promise<void>>();
   const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0 };
+  const restarted = (reason: WorkerRestartReason) => {
+    counters.workerRestarts++;
+    try {
+      opts.onWorkerRestart?.(reason);
+    } catch {
+      // A metrics hook must not break the executor's bookkeeping.
+    }
+  };
   let nextId = 1;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -282,6 +309,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     const child = fork(WORKER_ENTRY, [JSON.stringify(config)], {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: childEnv,
       // A second process cannot take the runner's debugger port.
       execArgv: process.execArgv.filter((arg) => !arg.startsWith("--inspect")),
     });
@@ -354,17 +382,17 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     // An "error" (say, a broken IPC channel) can come from a process that is still alive.
     if (handle.child.exitCode === null && handle.child.signalCode === null) reap(handle);
     if (closed) return;
-    counters.workerRestarts++;
+    restarted("crash");
     if (handle.answered) spawn(slot);
     pump(slot);
   }
 
-  function kill(slot: Slot, handle: Handle, reason: string): void {
+  function kill(slot: Slot, handle: Handle, reason: WorkerRestartReason): void {
     if (!closed) requeueBehind(slot, handle);
-    retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after ${reason}`));
+    retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after a ${reason}`));
     reap(handle);
     if (closed) return;
-    counters.workerRestarts++;
+    restarted(reason);
     spawn(slot);
     pump(slot);
   }
@@ -428,7 +456,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       if (!p) return;
       log("executor.run_timeout", { key: run.job.key, worker: slot.index, timeoutMs });
       // Killing the process is the only way to stop a native run that is still blocking the worker.
-      kill(slot, handle, "a timeout");
+      kill(slot, handle, "timeout");
       p.reject(new InferenceTimeoutError(`inference of ${run.job.key} exceeded ${timeoutMs} ms`));
     }, timeoutMs);
   }

@@ -539,7 +539,7 @@ export class JobProcessor {
     }
     const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
     this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
-    metrics.jobsRetried.inc();
+    metrics.jobsRetried.inc({ reason: error instanceof ConclaveError ? error.code : "other" });
     log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, attempts, retryInMs: delay, error: oneLine(error) });
   }
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { loadConfig } from "../../node/config.ts";
+import { CONFIG_DEFAULTS, loadConfig, loadRunnerConfig, scrubSecretEnv } from "../../node/config.ts";
+import { KeyError } from "../../node/cli/keys.ts";
 import { ConfigError } from "../../node/errors.ts";
 
 const KEY = `0x${"11".repeat(32)}`;
@@ -45,6 +46,29 @@ describe("runner configuration", function () {
     ["a missing config file", () => loadConfig({ config: path.join(dir, "nope.json") }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["a config file that is not JSON", () => loadConfig({ config: file("{not json") }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["kubo without a URL", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", ipfs: { engine: "kubo" } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    // Finding 16: typos inside nested sections and non-boolean booleans used to be ignored silently.
+    ...(
+      [
+        ["ipfs", { fetchTimeoutMS: 1000 }],
+        ["models", { prefech: false }],
+        ["inference", { worker: 2 }],
+        ["http", { prot: 8080 }],
+        ["payouts", { minWithdrawal: {} }],
+        ["tx", { confirmTimeout: 1000 }],
+      ] as const
+    ).map(([section, value]): [string, () => unknown] => [
+      `a misspelt key in ${section}`,
+      () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", [section]: value }) }, { CONCLAVE_PROVIDER_KEY: KEY }),
+    ]),
+    ["a nested section that is not an object", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", inference: 3 }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ['expireStaleJobs as the string "false"', () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", expireStaleJobs: "false" }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["expireStaleJobs as 1", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", expireStaleJobs: 1 }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ['models.prefetch as the string "true"', () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", models: { prefetch: "true" } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["http.host that is not a string", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", http: { host: 127 } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["a shutdownTimeoutMs below 100 ms", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", shutdownTimeoutMs: 5 }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["a boundaryEpsilon of 0.5 quanta", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", inference: { boundaryEpsilon: 0.5 } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["both a key and a keystore", () => loadConfig({ rpc: "http://x:1", deployment: "d", keystore: "k.json" }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["a keystore given to the synchronous loader", () => loadConfig({ rpc: "http://x:1", deployment: "d", keystore: "k.json" }, {})],
   ];
   for (const [what, load] of bad) {
     it(`refuses ${what} with a one-line ConfigError`, function () {
@@ -58,4 +82,61 @@ describe("runner configuration", function () {
       expect((error as Error).message).to.not.include("\n");
     });
   }
+
+  it("names the misspelt nested key", function () {
+    expect(() => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", models: { prefech: false } }) }, { CONCLAVE_PROVIDER_KEY: KEY }))
+      .to.throw(ConfigError)
+      .with.property("message")
+      .that.includes("models.prefech");
+  });
+
+  it("accepts every nested key it documents, and the new keys' defaults", function () {
+    const c = loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", ...CONFIG_DEFAULTS, minFee: { ETH: "0" }, expireStaleJobs: false, shutdownTimeoutMs: 5000, models: { ...CONFIG_DEFAULTS.models, prefetch: false } }) }, { CONCLAVE_PROVIDER_KEY: KEY });
+    expect(c.expireStaleJobs).to.equal("off"); // false means off, true means "own"
+    for (const mode of ["own", "all", "off"] as const) {
+      expect(loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", expireStaleJobs: mode }) }, { CONCLAVE_PROVIDER_KEY: KEY }).expireStaleJobs).to.equal(mode);
+    }
+    expect(c.models.prefetch).to.equal(false);
+    expect(c.shutdownTimeoutMs).to.equal(5000);
+    const d = loadConfig({ rpc: "http://x:1", deployment: "d" }, { CONCLAVE_PROVIDER_KEY: KEY });
+    expect(d.shutdownTimeoutMs).to.equal(30_000);
+    expect(d.inference.boundaryEpsilon).to.equal(1e-3);
+  });
+
+  it("takes the key from an encrypted keystore (flag, env or file), the password from CONCLAVE_KEYSTORE_PASSWORD", async function () {
+    this.timeout(20_000);
+    const { Wallet, encryptKeystoreJson } = await import("ethers");
+    const wallet = new Wallet(KEY);
+    // Light scrypt parameters: the test is about where the key comes from, not about key stretching.
+    const keystore = path.join(dir, "provider.json");
+    writeFileSync(keystore, await encryptKeystoreJson({ address: wallet.address, privateKey: KEY }, "correct horse", { scrypt: { N: 1024 } }));
+    const env = { CONCLAVE_KEYSTORE_PASSWORD: "correct horse" };
+    const viaFlag = await loadRunnerConfig({ rpc: "http://x:1", deployment: "d", keystore }, env);
+    expect(viaFlag.privateKey).to.equal(KEY);
+    const viaEnv = await loadRunnerConfig({ rpc: "http://x:1", deployment: "d" }, { ...env, CONCLAVE_KEYSTORE: keystore });
+    expect(viaEnv.privateKey).to.equal(KEY);
+    const viaFile = await loadRunnerConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", keystore: "provider.json" }) }, env);
+    expect(viaFile.privateKey).to.equal(KEY);
+    const asked: string[] = [];
+    const viaPrompt = await loadRunnerConfig({ rpc: "http://x:1", deployment: "d", keystore }, {}, { password: async (f) => (asked.push(f), "correct horse") });
+    expect(viaPrompt.privateKey).to.equal(KEY);
+    expect(asked).to.deep.equal([keystore]);
+    let error: unknown;
+    await loadRunnerConfig({ rpc: "http://x:1", deployment: "d", keystore }, { CONCLAVE_KEYSTORE_PASSWORD: "wrong horse" }).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(KeyError);
+  });
+
+  it("validates the whole configuration before asking for a keystore password", async function () {
+    let asked = false;
+    let error: unknown;
+    await loadRunnerConfig({ rpc: "ftp://x", deployment: "d", keystore: "k.json" }, {}, { password: async () => ((asked = true), "") }).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(ConfigError);
+    expect(asked).to.equal(false);
+  });
+
+  it("scrubs the key and the keystore password from an environment, and nothing else", function () {
+    const env: NodeJS.ProcessEnv = { CONCLAVE_PROVIDER_KEY: KEY, CONCLAVE_KEYSTORE_PASSWORD: "pw", CONCLAVE_KEY: KEY, CONCLAVE_RPC_URL: "http://x:1", PATH: "/bin" };
+    scrubSecretEnv(env);
+    expect(env).to.deep.equal({ CONCLAVE_RPC_URL: "http://x:1", PATH: "/bin" });
+  });
 });

@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { keccak256, toHex, type Hex } from "viem";
-import { canonicalResultHash, quantize, quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
+import {
+  canonicalResultHash,
+  DEFAULT_BOUNDARY_EPSILON,
+  nearQuantizationBoundary,
+  quantize,
+  quantumFromChain,
+  resultHashPreimage,
+} from "../../node/attest/result-hash.ts";
+import { ConfigError } from "../../node/errors.ts";
 import { tensorFrom, TensorFormatError, type DType, type TensorMap } from "../../node/tensors/dtypes.ts";
 
 interface Vector {
@@ -81,5 +89,67 @@ describe("canonical result hash", function () {
     expect(() => quantumFromChain(0n)).to.throw(TensorFormatError);
     expect(() => resultHashPreimage({ y: tensorFrom("F32", [1], [1]) }, 0)).to.throw(TensorFormatError);
     expect(() => resultHashPreimage({ y: { dtype: "F32", shape: [2], data: new Uint8Array(4) } }, 1)).to.throw(TensorFormatError);
+  });
+});
+
+interface BoundaryVector {
+  name: string;
+  outputQuantum: string;
+  epsilon: number;
+  outputs: Record<string, { dtype: DType; shape: number[]; values: (number | string)[] }>;
+  near: { tensor: string; index: number } | null;
+}
+
+/** The vectors are the JSON block after the marker in the spec, so the spec and the test cannot drift apart. */
+function boundaryVectors(): BoundaryVector[] {
+  const spec = readFileSync(path.resolve(import.meta.dirname, "../../docs/canonical-result-hash.md"), "utf8");
+  const m = /<!-- boundary-vectors -->\s*```json\n([\s\S]*?)```/.exec(spec);
+  if (!m) throw new Error("docs/canonical-result-hash.md lost its boundary-vectors block");
+  return JSON.parse(m[1]!) as BoundaryVector[];
+}
+
+describe("abstaining near a quantization boundary", function () {
+  const vectors = boundaryVectors();
+
+  it("has vectors on both sides of the rule", function () {
+    expect(vectors.filter((v) => v.near === null).length).to.be.greaterThan(0);
+    expect(vectors.filter((v) => v.near !== null).length).to.be.greaterThan(0);
+  });
+
+  for (const v of vectors) {
+    it(`matches boundary vector "${v.name}"`, function () {
+      const outputs = Object.fromEntries(Object.entries(v.outputs).map(([name, t]) => [name, tensorFrom(t.dtype, t.shape, t.values.map(asNumber))]));
+      const hit = nearQuantizationBoundary(outputs, quantumFromChain(BigInt(v.outputQuantum)), v.epsilon);
+      if (v.near === null) expect(hit).to.equal(null);
+      else {
+        expect(hit).to.include(v.near);
+        expect(hit!.distance).to.be.lessThan(v.epsilon);
+      }
+    });
+  }
+
+  it("flags exactly the outputs whose two neighbours in float64 quantize apart", function () {
+    // The reason for the rule: right at a boundary the last bit decides the quantized value.
+    const q = 0.25;
+    const x = 0.375;
+    const below = x - Number.EPSILON;
+    expect(quantize(below, q)).to.not.equal(quantize(x, q));
+    expect(nearQuantizationBoundary({ y: tensorFrom("F64", [1], [below]) }, q)).to.not.equal(null);
+    expect(quantize(0.3755 - Number.EPSILON, q)).to.equal(quantize(0.3755, q));
+    expect(nearQuantizationBoundary({ y: tensorFrom("F64", [1], [0.3755]) }, q)).to.equal(null);
+  });
+
+  it("defaults to an epsilon of 0.001 quanta", function () {
+    expect(DEFAULT_BOUNDARY_EPSILON).to.equal(1e-3);
+    expect(nearQuantizationBoundary({ y: tensorFrom("F64", [1], [0.3752]) }, 0.25)).to.not.equal(null);
+    expect(nearQuantizationBoundary({ y: tensorFrom("F64", [1], [0.3755]) }, 0.25)).to.equal(null);
+  });
+
+  it("refuses an epsilon outside [0, 0.5) and a bad quantum", function () {
+    const y = { y: tensorFrom("F64", [1], [1]) };
+    expect(() => nearQuantizationBoundary(y, 0.25, 0.5)).to.throw(ConfigError);
+    expect(() => nearQuantizationBoundary(y, 0.25, -1e-3)).to.throw(ConfigError);
+    expect(() => nearQuantizationBoundary(y, 0.25, Number.NaN)).to.throw(ConfigError);
+    expect(() => nearQuantizationBoundary(y, 0)).to.throw(TensorFormatError);
   });
 });

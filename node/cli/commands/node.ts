@@ -1,16 +1,66 @@
-import { loadConfig } from "../../config.ts";
+import { loadRunnerConfig, scrubSecretEnv, type ConfigFlags } from "../../config.ts";
+import { FatalError } from "../../errors.ts";
+import { createLogger, urlRedactor } from "../../log.ts";
 import type { Command } from "../command.ts";
+
+/** In-flight work did not finish within `shutdownTimeoutMs` after SIGINT/SIGTERM (or a second signal came). */
+export class ShutdownTimeoutError extends FatalError {
+  readonly code = "SHUTDOWN_TIMEOUT";
+}
+
+/**
+ * Runs `stop` and waits for it, but no longer than `timeoutMs` or until `abort` settles (a second
+ * signal): then fails with ShutdownTimeoutError and leaves the work unfinished. Abandoning is
+ * safe: the journal records every step, and a restarted runner resumes from it.
+ */
+export async function stopWithin(stop: () => Promise<void>, timeoutMs: number, abort: Promise<unknown> = new Promise(() => {})): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ShutdownTimeoutError(`in-flight work did not finish within shutdownTimeoutMs=${timeoutMs}; exiting without it (the journal resumes it on restart)`)), timeoutMs);
+  });
+  const interrupted = abort.then(
+    () => Promise.reject(new ShutdownTimeoutError("second signal while stopping; exiting without waiting for in-flight work (the journal resumes it on restart)")),
+    () => Promise.reject(new ShutdownTimeoutError("stopping was interrupted; exiting without waiting for in-flight work")),
+  );
+  try {
+    await Promise.race([stop(), deadline, interrupted]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; `next()` then gives a promise of the one after it. */
+function signals(): { first: Promise<void>; next(): Promise<void>; dispose(): void } {
+  const waiters: (() => void)[] = [];
+  const on = () => waiters.shift()?.();
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  const wait = () => new Promise<void>((resolve) => waiters.push(resolve));
+  return {
+    first: wait(),
+    next: wait,
+    dispose: () => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+    },
+  };
+}
 
 export const nodeCommands: Record<string, Command> = {
   "node run": {
     summary: "run a provider's node runner until Ctrl-C",
-    usage: `--config <file> [--rpc <url>] [--deployment <file>] [--data-dir <dir>] [--http-port <n>]
-       [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
+    usage: `--config <file> [--rpc <url>] [--deployment <file>] [--keystore <file>] [--data-dir <dir>]
+       [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
 
-Watches the market, serves jobs with onnxruntime and posts attested results. The provider key is
-read from CONCLAVE_PROVIDER_KEY. Flags win over CONCLAVE_* environment variables, which win over
-the config file (JSON; see README "Running a provider node"). Logs are JSON lines on stderr; one
-JSON line {"event":"ready",...} on stdout says where the runner listens.`,
+Watches the market, serves jobs with onnxruntime and posts attested results. The provider key comes
+from an encrypted JSON keystore (--keystore, CONCLAVE_KEYSTORE or "keystore" in the config file;
+password from CONCLAVE_KEYSTORE_PASSWORD or asked on the terminal) or from CONCLAVE_PROVIDER_KEY;
+either is read once and the variables holding secrets are then removed from the environment.
+Flags win over CONCLAVE_* environment variables, which win over the config file (JSON; see README
+"Running a provider node"). Logs are JSON lines on stderr, with RPC and Kubo URLs cut to scheme,
+host and port; one JSON line {"event":"ready",...} on stdout says where the runner listens.
+SIGINT/SIGTERM stop it after in-flight work, waiting at most shutdownTimeoutMs (default 30 s;
+a second signal stops waiting), else it exits with status 1.`,
     options: {
       config: { type: "string" },
       "data-dir": { type: "string" },
@@ -19,29 +69,51 @@ JSON line {"event":"ready",...} on stdout says where the runner listens.`,
     },
     async run(ctx) {
       const v = ctx.values as Record<string, string | undefined> & { "ipfs-peer"?: string[] };
-      const config = loadConfig({
+      const flags: ConfigFlags = {
         config: v.config,
         rpc: v.rpc,
         deployment: v.deployment,
+        keystore: v.keystore,
         dataDir: v["data-dir"],
         httpPort: v["http-port"],
         kuboUrl: v["kubo-url"],
         peers: v["ipfs-peer"],
         logLevel: v["log-level"],
-      });
+      };
+      let config;
+      try {
+        config = await loadRunnerConfig(flags, process.env);
+      } finally {
+        // Read once: nothing started from here on (workers, libraries) can find the key or password.
+        scrubSecretEnv(process.env);
+      }
+      const redact = urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]);
+      const log = createLogger({ level: config.logLevel, redact });
       // A daemon keeps serving: a stray rejection is logged, never a reason to drop every job.
-      process.on("unhandledRejection", (reason) => {
-        console.error(JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "unhandled rejection", error: String((reason as Error)?.message ?? reason) }));
-      });
-      // Loaded here: the runner's SQLite journal prints an experimental warning other commands need not show.
-      const { startRunner } = await import("../../runner.ts");
-      const runner = await startRunner(config);
-      console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs }));
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      await runner.stop();
+      const onRejection = (reason: unknown) => log.error("unhandled rejection", { error: String((reason as Error)?.message ?? reason) });
+      process.on("unhandledRejection", onRejection);
+      let stopSignals: ReturnType<typeof signals> | undefined;
+      try {
+        // Loaded here: the runner's SQLite journal prints an experimental warning other commands need not show.
+        const { startRunner } = await import("../../runner.ts");
+        let runner;
+        try {
+          runner = await startRunner(config, { log });
+        } catch (error) {
+          // Errors from the RPC client quote the URL, API key included; the CLI prints this message.
+          if (error instanceof Error) error.message = redact(error.message);
+          throw error;
+        }
+        // Only now: a signal during start-up keeps its default effect and ends the process at once.
+        stopSignals = signals();
+        console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs }));
+        await stopSignals.first;
+        log.info("stopping", { shutdownTimeoutMs: config.shutdownTimeoutMs });
+        await stopWithin(() => runner.stop(), config.shutdownTimeoutMs, stopSignals.next());
+      } finally {
+        stopSignals?.dispose();
+        process.off("unhandledRejection", onRejection);
+      }
     },
   },
 };

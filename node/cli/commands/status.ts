@@ -1,6 +1,7 @@
 import { formatUnits, hexToString, type Address, type Hex } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
+import { redactUrl } from "../../log.ts";
 import { integer, JOB_STATUS, PROVIDER_STATUS, RequestError, VERSION_STATUS, type Command } from "../command.ts";
 import { timelineText } from "../history.ts";
 import { sendTx } from "../tx.ts";
@@ -41,7 +42,7 @@ export const statusCommands: Record<string, Command> = {
       const jobs = Number(await c.market.read.nextJobId()) - 1;
       const status = {
         chainId: s.chain.id,
-        rpc: s.rpcUrl,
+        rpc: redactUrl(s.rpcUrl),
         block: Number(head),
         deployment: s.deploymentFile,
         contracts: Object.fromEntries(Object.entries(s.record.contracts).map(([k, v]) => [k, v.address])),

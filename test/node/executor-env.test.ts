@@ -1,0 +1,75 @@
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { expect } from "chai";
+import { createExecutor, InferenceTimeoutError, workerEnv, WorkerCrashedError, type WorkerRestartReason } from "../../node/inference/executor.ts";
+import type { ModelSchema } from "../../node/inference/schema.ts";
+import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
+import { rejection } from "../helpers/errors.ts";
+
+const MODEL = fileURLToPath(new URL("../../node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx", import.meta.url));
+const SCHEMA: ModelSchema = {
+  inputs: [
+    { name: "input", dtype: "F32", shape: [1, 512] },
+    { name: "state", dtype: "F32", shape: [2, 1, 128] },
+    { name: "sr", dtype: "I64", shape: [] },
+  ],
+  outputs: [
+    { name: "output", dtype: "F32", shape: [1, 1] },
+    { name: "stateN", dtype: "F32", shape: [2, 1, 128] },
+  ],
+};
+const inputs = (): TensorMap => ({
+  input: tensorFrom("F32", [1, 512], new Array(512).fill(0.1)),
+  state: tensorFrom("F32", [2, 1, 128], new Array(256).fill(0)),
+  sr: tensorFrom("I64", [], [16000]),
+});
+
+/** The environment the kernel holds for a process: what the worker, and any native code in it, can read. */
+function environOf(pid: number): Record<string, string> {
+  const raw = readFileSync(`/proc/${pid}/environ`, "utf8");
+  return Object.fromEntries(raw.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
+describe("inference worker environment and restarts", function () {
+  it("drops every CONCLAVE_* variable from a worker's environment", function () {
+    expect(workerEnv({ CONCLAVE_PROVIDER_KEY: "0x11", conclave_keystore_password: "pw", CONCLAVE_RPC_URL: "http://k@x", PATH: "/bin", HOME: "/h" })).to.deep.equal({ PATH: "/bin", HOME: "/h" });
+  });
+
+  it("starts workers without the provider key even when the runner's environment has it", async function () {
+    if (!existsSync("/proc/self/environ")) this.skip();
+    const pids: number[] = [];
+    const saved = process.env.CONCLAVE_PROVIDER_KEY;
+    process.env.CONCLAVE_PROVIDER_KEY = `0x${"33".repeat(32)}`;
+    const executor = createExecutor({ log: (event, fields) => event === "executor.worker_started" && pids.push((fields as { pid: number }).pid) });
+    try {
+      await executor.load("vad", MODEL, SCHEMA);
+      expect(pids).to.have.length(1);
+      const env = environOf(pids[0]!);
+      expect(Object.keys(env).filter((k) => k.toUpperCase().startsWith("CONCLAVE_"))).to.deep.equal([]);
+      expect(env.PATH).to.equal(process.env.PATH);
+    } finally {
+      if (saved === undefined) delete process.env.CONCLAVE_PROVIDER_KEY;
+      else process.env.CONCLAVE_PROVIDER_KEY = saved;
+      await executor.close();
+    }
+  });
+
+  it("reports each replaced worker to onWorkerRestart", async function () {
+    const reasons: WorkerRestartReason[] = [];
+    const executor = createExecutor({ testHooks: true, onWorkerRestart: (r) => reasons.push(r) });
+    try {
+      await executor.load("vad", MODEL, SCHEMA);
+      expect(await rejection(() => executor.run("vad", inputs(), { debug: { crash: true } }))).to.be.instanceOf(WorkerCrashedError);
+      // The replacement serves the next run.
+      await executor.run("vad", inputs());
+      expect(reasons).to.deep.equal(["crash"]);
+      // A worker blocked past the run's timeout is killed and replaced too.
+      expect(await rejection(() => executor.run("vad", inputs(), { timeoutMs: 100, debug: { delayMs: 10_000 } }))).to.be.instanceOf(InferenceTimeoutError);
+      await executor.run("vad", inputs());
+      expect(reasons).to.deep.equal(["crash", "timeout"]);
+      expect(executor.stats().workerRestarts).to.equal(2);
+    } finally {
+      await executor.close();
+    }
+  });
+});
