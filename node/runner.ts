@@ -10,6 +10,7 @@ import { TxSender } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { jobView, resultIsPublic } from "./http/job-view.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { startHttpServer } from "./http/server.ts";
 import { createExecutor } from "./inference/executor.ts";
@@ -24,8 +25,6 @@ import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { ModelStore } from "./models/store.ts";
 import { withdrawEarnings } from "./payouts.ts";
 
-/** Job states in which this runner's result is on-chain (submitted or revealed), so public. */
-const RESULT_PUBLIC: ReadonlySet<string> = new Set(["submitted", "revealed", "paid", "slashed", "refunded"]);
 
 /**
  * Most blocks per eth_getLogs query. Queries shrink by themselves on a provider's range or result
@@ -217,25 +216,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed }),
         job: (jobId) => {
           const rec = journal.getJob(jobId);
-          // Nothing about a result leaves this runner before it is on-chain: served earlier, a
-          // competitor could copy the result hash into a commit of its own.
-          if (!rec || !RESULT_PUBLIC.has(rec.state)) return null;
-          return {
-            jobId: rec.jobId,
-            state: rec.state,
-            reason: rec.reason,
-            provider: account.address,
-            resultHash: rec.resultHash,
-            outputRef: rec.outputRef,
-            signature: rec.signature,
-            attestation: rec.resultHash
-              ? { domain: { name: "ConclaveInferenceMarket", version: "1", chainId: chain.id, verifyingContract: market }, jobId: rec.jobId, modelId: rec.job.modelId, version: rec.job.version, inputHash: rec.job.inputHash }
-              : null,
-          };
+          return rec ? jobView(rec, account.address, chain.id, market) : null;
         },
         outputs: (jobId) => {
           const rec = journal.getJob(jobId);
-          if (!rec || !RESULT_PUBLIC.has(rec.state)) return null;
+          if (!rec || !resultIsPublic(rec)) return null;
           try {
             return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
           } catch {

@@ -175,7 +175,8 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = mkdtempSync(
   const journal = openJournal(path.join(dir, "journal.sqlite"));
   const chain = new FakeChain();
   const sender = new FakeSender(journal);
-  const clock = { now: 1_000_000 };
+  // Starts at the real time: the journal stamps rows with Date.now(), and pruning compares with it.
+  const clock = { now: Date.now() };
   const content = {
     gets: [] as string[],
     concurrent: 0,

@@ -135,6 +135,25 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.chain.reads.jobState - reads).to.be.at.most(2); // the job's own follow, not the expiry scan
   });
 
+  it("finding 9: ended jobs are forgotten after the retention: journal rows, output files and pinned outputs", async function () {
+    const removed: bigint[] = [];
+    const released: string[][] = [];
+    h = harness({ retentionMs: 60_000, inlineOutputMaxBytes: 0, removeOutputs: (id) => removed.push(id) });
+    h.content.release = async (cids) => void released.push(cids);
+    await h.processor.onLogs([requested(1n, makeJob()), requested(2n, makeJob())]);
+    await h.settle();
+    for (const id of [1n, 2n]) await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash })]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("paid");
+    h.clock.now += 61_000;
+    await h.processor.tick();
+    expect(h.journal.getJob(1n)).to.equal(null);
+    expect(h.journal.size()).to.deep.equal({ jobs: 0, txs: 0 });
+    expect(removed.sort()).to.deep.equal([1n, 2n]);
+    expect(released).to.deep.equal([["bafyoutput", "bafyoutput"]]);
+    expect(h.journal.paidTokens()).to.have.length(1); // still withdrawn later
+  });
+
   it("finding 6: an input nobody serves is retried with growing backoff, and the job ends at its deadline", async function () {
     h = harness();
     h.content.get = async () => {
