@@ -8,7 +8,7 @@ import { createPublicClient, http, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
-import { freePort } from "../../node/devnet/hardhat-node.ts";
+import { freePort } from "../../node/devnet/local-rpc.ts";
 import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
 import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";
 import { directRun } from "../helpers/direct-run.ts";
