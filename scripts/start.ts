@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     await net.stop();
     if (existsSync(stateFile) && statSync(stateFile).mtimeMs >= asked - 1_000) {
       rmSync(runningMark, { force: true });
-      say(`saved the chain${head === undefined ? "" : ` (${head} blocks)`} to ${stateFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
+      say(`saved the chain${head === undefined ? "" : ` at block ${head}`} to ${stateFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
     } else {
       say(`could not save the chain: Anvil did not write ${stateFile}${net.node.lastOutput() ? ` (${net.node.lastOutput().split("\n").at(-1)})` : ""}`);
     }
