@@ -3,7 +3,7 @@
  * sending the job mix while the fault plan plays, the wait until every job is final, and the
  * audit. Returns the report; printing is the caller's.
  */
-import { parseEther, type Address, type PublicClient } from "viem";
+import { parseEther, type Address } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { mined } from "../../dao/proposals.ts";
 import { ConfigError } from "../../errors.ts";
@@ -18,13 +18,10 @@ import { seededRandom } from "./random.ts";
 import type { ChaosReport } from "./report.ts";
 import { waitUntilFinal } from "./settle.ts";
 
-/**
- * Provider accounts, in the order runners take them: the local network's providers first. The
- * node funds the first ten development accounts at least, so five runners always have gas.
- */
-export const PROVIDER_POOL = [4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16] as const;
-/** Client accounts; the deployer tops up any the node did not fund. */
-export const CLIENT_POOL = [9, 17, 18, 19, 20, 21, 22, 23, 24, 25] as const;
+/** Provider accounts, in the order runners take them: the local network's providers first (Anvil funds 30 accounts). */
+export const PROVIDER_POOL = [4, 5, 6, 10, 11, 12, 13, 14, 15, 16] as const;
+/** Client accounts: the local network's clients first; the deployer tops up any with too little ETH. */
+export const CLIENT_POOL = [7, 8, 9, 17, 18, 19, 20, 21, 22, 23] as const;
 
 export const BLOCK_TIME_SECONDS = 1;
 
@@ -38,14 +35,11 @@ export interface ChaosDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Makes sure the node mines every `seconds` seconds. The devnet may already do so (its own
- * option); Anvil's evm_setIntervalMining takes seconds and is idempotent, so it is simply set.
- */
-async function ensureIntervalMining(publicClient: PublicClient, seconds: number): Promise<void> {
-  const version = String(await publicClient.request({ method: "web3_clientVersion" }));
-  if (!/anvil/i.test(version)) throw new ConfigError(`the chaos harness needs the Anvil local network (anvil_reorg, interval mining); the node is ${version}`);
-  await publicClient.request({ method: "evm_setIntervalMining" as never, params: [seconds] as never });
+/** The faults need Anvil (anvil_reorg, anvil_setNextBlockBaseFeePerGas) mining on an interval. */
+async function checkNode(net: Devnet, seconds: number): Promise<void> {
+  const version = String(await net.publicClient.request({ method: "web3_clientVersion" }));
+  if (!/anvil/i.test(version)) throw new ConfigError(`the chaos harness needs the Anvil local network; the node is ${version}`);
+  if (net.node.blockTimeSeconds !== seconds) throw new ConfigError(`the local network mines every ${net.node.blockTimeSeconds} s, not every ${seconds} s`);
 }
 
 async function fundClients(net: Devnet, clients: readonly number[]): Promise<void> {
@@ -68,12 +62,10 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
   const random = seededRandom(opts.seed);
 
   deps.say(`starting the local network (${opts.runners} providers) ...`);
-  // blockTimeSeconds is passed for a devnet that takes it; ensureIntervalMining makes sure either way.
-  const devnetOptions: DevnetOptions & { blockTimeSeconds?: number } = { providers: providerIndexes, blockTimeSeconds: BLOCK_TIME_SECONDS, log: (l) => deps.say(`  ${l}`) };
-  const net = await (deps.startDevnet ?? startDevnet)(devnetOptions);
+  const net = await (deps.startDevnet ?? startDevnet)({ providers: providerIndexes, blockTimeSeconds: BLOCK_TIME_SECONDS, log: (l) => deps.say(`  ${l}`) });
   let fleet: Fleet | null = null;
   try {
-    await ensureIntervalMining(net.publicClient, BLOCK_TIME_SECONDS);
+    await checkNode(net, BLOCK_TIME_SECONDS);
     await fundClients(net, clientIndexes);
     deps.say(`starting ${opts.runners} runners, each behind its own RPC fault proxy ...`);
     fleet = await startFleet({ net, indexes: providerIndexes, overrides: opts.runnerConfig, random, log: deps.log, verbose: opts.verbose });
