@@ -28,8 +28,5 @@ export default defineConfig({
   },
   networks: {
     localhost: { type: "http", url: "http://127.0.0.1:8545" },
-    // `hardhat node`'s chain. A saved local network is replayed into a node started at the saved
-    // chain's genesis date (see node/devnet/chain-state.ts).
-    ...(process.env.CONCLAVE_GENESIS_DATE ? { node: { type: "edr-simulated", chainId: 31337, initialDate: process.env.CONCLAVE_GENESIS_DATE } } : {}),
   },
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks the node runner on one model against a plain onnxruntime loop on the same input:
-// throughput, request→result latency on a local Hardhat node, and the runner's event-loop lag.
+// throughput, request→result latency on a local Anvil node, and the runner's event-loop lag.
 // Prints a table of each figure against its target (PASS/MISS); it never fails on a MISS.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +22,7 @@ const HELP = `Usage: npm run bench [-- options]
 Runs one model three ways and prints a table of figures against their targets:
   plain      onnxruntime-node InferenceSession.run in a tight loop (this process)
   executor   the runner's executor (node/inference/executor.ts, child-process workers)
-  runner     a real runner process on a local Hardhat node serving k = 1 jobs
+  runner     a real runner process on a local Anvil node serving k = 1 jobs
              (default local settings: WebSocket RPC, confirmations and polling from CONFIG_DEFAULTS)
 
 Options:
@@ -31,7 +31,9 @@ Options:
   --jobs <n>            jobs of the throughput burst (default 100)
   --latency-jobs <n>    sequential jobs timed for latency (default 50)
   --rounds <n>          alternating plain-loop/executor rounds; each figure is the median (default 3)
-  --runner-config <json>  overrides of the runner's config, e.g. '{"pollIntervalMs":20}'`;
+  --runner-config <json>  overrides of the runner's config, e.g. '{"pollIntervalMs":20}'
+  --block-time <s>      seconds between blocks (default 0: each transaction is mined at once, so
+                        the latency figure is the runner's, not the block time's)`;
 
 const ms = (t: number) => `${t.toFixed(2)} ms`;
 const pct = (xs: number[], p: number) => {
@@ -191,7 +193,7 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
       return { hash, sentAt, minedAt: performance.now() };
     },
     async jobIdOf(hash) {
-      const receipt = await net.publicClient.getTransactionReceipt({ hash });
+      const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
       if (receipt.status !== "success") throw new Error(`requestJob ${hash} reverted`);
       const [event] = parseEventLogs({ abi: call.abi, logs: receipt.logs, eventName: "JobRequested" });
       return (event!.args as { jobId: bigint }).jobId;
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
       jobs: { type: "string", default: "100" },
       "latency-jobs": { type: "string", default: "50" },
       "runner-config": { type: "string", default: "{}" },
+      "block-time": { type: "string", default: "0" },
       rounds: { type: "string", default: "3" },
       help: { type: "boolean", short: "h" },
     },
@@ -230,6 +233,7 @@ async function main(): Promise<void> {
   const burst = Number(values.jobs);
   const latencyJobs = Number(values["latency-jobs"]);
   const rounds = Math.max(1, Number(values.rounds));
+  const blockTimeSeconds = Number(values["block-time"]);
   const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
   const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
 
@@ -253,9 +257,9 @@ async function main(): Promise<void> {
   const exec1 = await executorLoop(sample, runs, 1);
   say(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
 
-  say("starting a local network (Hardhat node, DAO, one provider) ...");
+  say("starting a local network (Anvil node, DAO, one provider) ...");
   const providerIndex = DEV_ROLES.providers[0];
-  const net = await startDevnet({ providers: [providerIndex], models: [sample], log: (l) => say(`  ${l}`) });
+  const net = await startDevnet({ providers: [providerIndex], models: [sample], blockTimeSeconds, log: (l) => say(`  ${l}`) });
   let runner: RunnerProcess | undefined;
   let client: Client | undefined;
   try {
@@ -290,19 +294,21 @@ async function main(): Promise<void> {
 
     // Throughput: a burst of jobs served by the one runner. The requests are queued with the
     // node's automine off and then mined back to back, so the burst reaches the runner at once and
-    // the figure is the runner's, not how fast this client gets requests mined one by one.
+    // the figure is the runner's, not how fast this client gets requests mined one by one. With
+    // interval mining the next blocks take them as they come.
     say(`throughput: a burst of ${burst} k = 1 jobs ...`);
     const rpc = (method: string, params: unknown[] = []) => net.publicClient.request({ method, params } as never);
     const hashes: Hex[] = [];
-    await rpc("evm_setAutomine", [false]);
+    const automine = net.node.blockTimeSeconds === 0;
+    if (automine) await rpc("evm_setAutomine", [false]);
     let t0: number;
     try {
       for (let i = 0; i < burst; i++) hashes.push((await client.send()).hash);
       t0 = performance.now();
       // As many blocks as the requests need (the block gas limit), then automine again.
-      while (Number(await net.publicClient.getBlockTransactionCount({ blockTag: "pending" })) > 0) await rpc("evm_mine");
+      if (automine) while (Number(await net.publicClient.getBlockTransactionCount({ blockTag: "pending" })) > 0) await rpc("evm_mine");
     } finally {
-      await rpc("evm_setAutomine", [true]);
+      if (automine) await rpc("evm_setAutomine", [true]);
     }
     const ids = await Promise.all(hashes.map((h) => client!.jobIdOf(h)));
     const minedIn = performance.now() - t0;
@@ -322,7 +328,7 @@ async function main(): Promise<void> {
       [`event-loop lag p99, burst of ${burst} jobs`, ms(lagBurst), "<= 10 ms", lagBurst <= 10],
     ];
     const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
-    console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Hardhat node (${net.node.wsUrl}), ${new Date().toISOString()}`);
+    console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Anvil node (${net.node.wsUrl}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"}), ${new Date().toISOString()}`);
     console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)} (median of ${rounds}: ${plains.map((p) => p.perSecond.toFixed(0)).join(", ")})`);
     console.log(`  executor, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight: ${exec.perSecond.toFixed(0)} runs/s (median of ${rounds}: ${execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${(e.perSecond / plains[i]!.perSecond).toFixed(2)} x`).join(", ")})`);
     console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);

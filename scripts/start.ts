@@ -1,25 +1,25 @@
 #!/usr/bin/env node
-// `npm start`: a whole Conclave network on this machine — Hardhat node, IPFS, contracts, a DAO
+// `npm start`: a whole Conclave network on this machine — Anvil node, IPFS, contracts, a DAO
 // that votes the sample models and three providers in, three runners — then a first paid
 // inference. Stays up until Ctrl-C; starting again resumes the saved network.
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { connect } from "../node/chain/clients.ts";
 import { readDeployment, writeDeployment } from "../node/chain/deployment.ts";
 import { firstInference } from "../node/devnet/demo.ts";
-import { readChainState, replayChainState, saveChainState } from "../node/devnet/chain-state.ts";
-import { startHardhatNode, waitForRpc } from "../node/devnet/hardhat-node.ts";
+import { startAnvil } from "../node/devnet/anvil-node.ts";
+import { waitForRpc } from "../node/devnet/local-rpc.ts";
 import { DEV_ROLES, devAccount, resumeDevnet, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--dir <folder>] [--deployments-dir <folder>] [--no-demo]
+const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--block-time <s>] [--dir <folder>] [--deployments-dir <folder>] [--no-demo]
 
 Starts a complete local Conclave network and keeps it running until Ctrl-C:
-  - a Hardhat JSON-RPC node on 127.0.0.1:<port> (default 8545)
+  - an Anvil JSON-RPC node on 127.0.0.1:<port> (default 8545) making a block every
+    --block-time seconds (default 1; fractions allowed, 0 mines each transaction at once)
   - the contracts, with a DAO of development accounts 1-3 (tokens delegated)
   - the sample models (tiny-mlp, silero-vad-v5) added to an embedded IPFS node and voted in
   - providers 4-6 registered, staked, approved by a DAO vote, each running a node runner
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: "string", default: "8545" },
+      "block-time": { type: "string", default: "1" },
       dir: { type: "string" },
       "deployments-dir": { type: "string" },
       fresh: { type: "boolean" },
@@ -52,23 +53,27 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(HELP);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535, got ${values.port}`);
+  const blockTimeSeconds = Number(values["block-time"]);
+  if (values["block-time"].trim() === "" || !Number.isFinite(blockTimeSeconds) || blockTimeSeconds < 0) throw new Error(`--block-time must be a number of seconds >= 0, got ${values["block-time"]}`);
   const dir = path.resolve(values.dir ?? path.join(ROOT, ".conclave", "devnet"));
-  const chainFile = path.join(dir, "chain.json");
+  // Anvil's own state file (--state): loaded at start, written on exit and every 30 s.
+  const stateFile = path.join(dir, "anvil-state.json");
   const runningMark = path.join(dir, "RUNNING");
   if (await portInUse(port)) {
     const mark = existsSync(runningMark) ? (JSON.parse(readFileSync(runningMark, "utf8")) as { node?: number }) : {};
-    const hint = mark.node ? `the Hardhat node of an earlier npm start may still run (pid ${mark.node}: kill ${mark.node})` : "another network?";
+    const hint = mark.node ? `the Anvil node of an earlier npm start may still run (pid ${mark.node}: kill ${mark.node})` : "another network?";
     throw new Error(`something already answers JSON-RPC on 127.0.0.1:${port} (${hint}); stop it or pass --port`);
   }
   const deploymentsDir = path.resolve(values["deployments-dir"] ?? path.join(ROOT, "deployments"));
   const publisherDir = path.join(dir, "ipfs");
-  const saved = values.fresh ? null : readChainState(chainFile);
+  const deploymentFile = path.join(deploymentsDir, "31337.json");
+  const saved = !values.fresh && existsSync(stateFile) && existsSync(deploymentFile);
   if (!saved) {
     if (existsSync(dir)) say(values.fresh ? `--fresh: discarding ${dir}` : `no saved network in ${dir}: starting fresh`);
     rmSync(dir, { recursive: true, force: true });
   } else if (existsSync(runningMark)) {
-    // The last run was killed: the chain is replayed as last saved, so runner journals that saw
-    // later blocks are dropped and rebuilt from the chain.
+    // The last run was killed: the chain resumes as Anvil last wrote it, so runner journals that
+    // saw later blocks are dropped and rebuilt from the chain.
     say("the previous network did not stop cleanly: resuming the chain as last saved; runner journals are rebuilt");
     rmSync(path.join(dir, "runners"), { recursive: true, force: true });
   }
@@ -76,21 +81,24 @@ async function main(): Promise<void> {
 
   let net: Devnet;
   if (saved) {
-    say(`resuming the network saved in ${dir} (${saved.blocks.length} blocks)`);
-    const node = await startHardhatNode({ port, genesisDate: saved.genesisDate, ownProcessGroup: true });
+    const node = await startAnvil({ port, stateFile, blockTimeSeconds, ownProcessGroup: true }).catch((error: unknown) => {
+      throw new Error(`the saved chain ${stateFile} could not be loaded (${oneLine(error)}); start with --fresh`, { cause: error });
+    });
     try {
-      const { publicClient } = await connect(node.rpcUrl);
-      const identical = await replayChainState(publicClient, saved, (done, total) => process.stdout.write(`\r  replaying blocks: ${done}/${total}`));
-      process.stdout.write("\n");
-      if (!identical) say("  note: the replayed blocks have new hashes; runners rescan from their journals");
-      net = await resumeDevnet({ node, deploymentFile: path.join(deploymentsDir, "31337.json"), publisherDir });
+      net = await resumeDevnet({ node, deploymentFile, publisherDir });
     } catch (error) {
       await node.stop();
       throw error;
     }
+    say(`resumed the network saved in ${dir} at block ${await net.publicClient.getBlockNumber()}`);
   } else {
-    net = await startDevnet({ port, deploymentsDir, publisherDir, log: say, ownProcessGroup: true });
-    await saveChainState(net.publicClient, chainFile);
+    try {
+      net = await startDevnet({ port, deploymentsDir, publisherDir, log: say, ownProcessGroup: true, stateFile, blockTimeSeconds });
+    } catch (error) {
+      // Half a network is not worth resuming.
+      rmSync(stateFile, { force: true });
+      throw error;
+    }
   }
   writeFileSync(runningMark, JSON.stringify({ start: process.pid, node: net.node.process.pid }));
 
@@ -102,14 +110,16 @@ async function main(): Promise<void> {
     say("\nstopping runners ...");
     await Promise.all(runners.map((r) => r.stop()));
     say("saving the chain ...");
-    try {
-      const state = await saveChainState(net.publicClient, chainFile);
-      rmSync(runningMark, { force: true });
-      say(`saved ${state.blocks.length} blocks to ${chainFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
-    } catch (error) {
-      say(`could not save the chain: ${oneLine(error)}`);
-    }
+    const head = await net.publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => undefined);
+    const asked = Date.now();
+    // Anvil writes its state file as it exits.
     await net.stop();
+    if (existsSync(stateFile) && statSync(stateFile).mtimeMs >= asked - 1_000) {
+      rmSync(runningMark, { force: true });
+      say(`saved the chain${head === undefined ? "" : ` at block ${head}`} to ${stateFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
+    } else {
+      say(`could not save the chain: Anvil did not write ${stateFile}${net.node.lastOutput() ? ` (${net.node.lastOutput().split("\n").at(-1)})` : ""}`);
+    }
     process.exit(code);
   };
   process.on("SIGINT", () => void stop(0));
@@ -137,7 +147,7 @@ async function main(): Promise<void> {
 
     say(`
 Conclave local network is up.
-  RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id})
+  RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"})
   deployment file:  ${net.deploymentFile}
   IPFS (publisher): ${net.publisher.multiaddrs().join(" ")}
   runners:

@@ -1,7 +1,7 @@
 import { toHex, type Hex } from "viem";
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
 
-/** Hardhat's development mnemonic: the accounts every local Hardhat node funds. */
+/** The development mnemonic: the accounts local nodes (Anvil, Hardhat) fund by default. */
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 /** Which development account plays which part on the local network. */

@@ -1,11 +1,12 @@
 /**
  * A whole local Conclave network on one machine, for `npm start`, the benchmarks and the
- * end-to-end tests: a Hardhat JSON-RPC node on 127.0.0.1, the stack deployed with a DAO of the
+ * end-to-end tests: an Anvil JSON-RPC node on 127.0.0.1 making a block every second (by default),
+ * the stack deployed with a DAO of the
  * node's development accounts, the sample models added to a publisher's Helia node and voted
  * in, providers registered, staked and approved by a real governance vote, and runner processes
  * (`conclave node run`) serving them.
  *
- * Development accounts (Hardhat's well-known mnemonic), by index: 0 deployer, 1-3 DAO members,
+ * Development accounts (the well-known "test ... junk" mnemonic), by index: 0 deployer, 1-3 DAO members,
  * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -28,17 +29,25 @@ import { deployStack } from "../deploy/stack.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { createHeliaStore } from "../ipfs/helia-store.ts";
 import { SAMPLE_MODELS, type SampleModel } from "../models/samples.ts";
-import { startHardhatNode, type HardhatNode } from "./hardhat-node.ts";
+import { startAnvil, type AnvilNode } from "./anvil-node.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 export { DEV_MNEMONIC, DEV_ROLES, devAccount, devKey } from "./accounts.ts";
 
 export interface DevnetOptions {
-  /** Port of the Hardhat node on 127.0.0.1 (default: a free one). */
+  /** Port of the Anvil node on 127.0.0.1 (default: a free one). */
   port?: number;
-  /** Start the Hardhat node in its own process group (see startHardhatNode). */
+  /** Start the Anvil node in its own process group (see AnvilOptions.ownProcessGroup). */
   ownProcessGroup?: boolean;
+  /**
+   * Seconds between blocks once the network is up (default 1; fractions allowed): many
+   * transactions share a block and chain time keeps wall time. 0: automine, a block per
+   * transaction (each stamped no earlier than the last, so a burst runs chain time ahead).
+   */
+  blockTimeSeconds?: number;
+  /** Anvil's state file: the chain is written there when the node stops (see AnvilOptions.stateFile). */
+  stateFile?: string;
   /** Development account indexes registered, staked and approved as providers (default 4, 5, 6). */
   providers?: readonly number[];
   /** Deployment parameters over LOCAL_DEFAULTS (holders and paymentTokens are filled in). */
@@ -56,7 +65,7 @@ export interface DevnetOptions {
 }
 
 export interface Devnet {
-  node: HardhatNode;
+  node: AnvilNode;
   chain: Chain;
   publicClient: Clients["publicClient"];
   record: DeploymentRecord;
@@ -75,11 +84,25 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-/** Starts a Hardhat node, deploys, votes the models and providers in. */
+/**
+ * Starts an Anvil node, deploys, votes the models and providers in, then mines a block every
+ * `blockTimeSeconds`.
+ */
 export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   const say = opts.log ?? (() => {});
-  say("starting Hardhat node ...");
-  const node = await startHardhatNode({ ...(opts.port === undefined ? {} : { port: opts.port }), ownProcessGroup: opts.ownProcessGroup });
+  const blockTime = opts.blockTimeSeconds ?? 1;
+  // The setup (some forty transactions, each waited for) runs with automine, so it takes seconds
+  // rather than a block time per step; whole-second intervals are switched on after it over RPC.
+  // Anvil takes a fractional interval only on its command line: then it applies from the start
+  // (a setup at sub-second blocks is quick anyway).
+  const fromStart = Number.isInteger(blockTime) ? 0 : blockTime;
+  say(`starting Anvil (${blockTime > 0 ? `a block every ${blockTime} s` : "automine"}) ...`);
+  const node = await startAnvil({
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    ...(opts.stateFile === undefined ? {} : { stateFile: opts.stateFile }),
+    blockTimeSeconds: fromStart,
+    ownProcessGroup: opts.ownProcessGroup,
+  });
   let publisher: ContentStore | undefined;
   try {
     const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
@@ -158,6 +181,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       ],
       say: (l) => say(`  DAO: ${l}`),
     });
+    if (fromStart === 0 && blockTime > 0) await node.setBlockTime(blockTime);
     const content = publisher;
     return {
       node,
@@ -184,15 +208,15 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
 }
 
 /**
- * A local network brought back from its saved state: the Hardhat node already holds the replayed
+ * A local network brought back from its saved state: the Anvil node already holds the loaded
  * chain, the deployment file and the publisher's IPFS folder are the ones of the first start.
  */
-export async function resumeDevnet(opts: { node: HardhatNode; deploymentFile: string; publisherDir: string; pollingIntervalMs?: number }): Promise<Devnet> {
+export async function resumeDevnet(opts: { node: AnvilNode; deploymentFile: string; publisherDir: string; pollingIntervalMs?: number }): Promise<Devnet> {
   const { node } = opts;
   const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
   const record = readDeployment(opts.deploymentFile);
   const code = await publicClient.getCode({ address: contractAddress(record, "InferenceMarket") });
-  if (!code || code === "0x") throw new DeploymentError(`${opts.deploymentFile} does not match the replayed chain; start with --fresh`);
+  if (!code || code === "0x") throw new DeploymentError(`${opts.deploymentFile} does not match the saved chain; start with --fresh`);
   const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
   const models: Record<string, Published> = {};
   const { models: registry } = conclaveContracts(record, publicClient);
@@ -334,7 +358,7 @@ export async function waitUntilReady(runner: Pick<RunnerProcess, "http" | "index
 export interface LocalNetwork {
   net: Devnet;
   runners: RunnerProcess[];
-  /** Stops the runners, then the publisher and the Hardhat node. */
+  /** Stops the runners, then the publisher and the Anvil node. */
   stop(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import { createPublicClient, http, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
-import { freePort } from "../../node/devnet/hardhat-node.ts";
+import { freePort } from "../../node/devnet/local-rpc.ts";
 import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
 import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";
 import { directRun } from "../helpers/direct-run.ts";
@@ -223,12 +223,12 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
   it("stops cleanly on Ctrl-C and saves the chain", async function () {
     network.kill("SIGINT");
     expect(await exited[0]).to.equal(0);
-    expect(networkLog).to.match(/saved \d+ blocks to .*chain\.json/);
+    expect(networkLog).to.match(/saved the chain at block \d+ to .*anvil-state\.json/);
   });
 
   it("starting again brings the same network back: jobs, models and balances", async function () {
     await startNetwork(["--no-demo"]);
-    expect(networkLog).to.match(/resuming the network saved in/);
+    expect(networkLog).to.match(/resumed the network saved in .* at block \d+/);
     const status = await conclave(["status"]);
     expect(status.code, status.stderr).to.equal(0);
     expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);

@@ -9,7 +9,7 @@ import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { startDevnet, spawnRunner, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 
-describe("node runners end to end (Hardhat JSON-RPC node, Helia, onnxruntime)", function () {
+describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", function () {
   this.timeout(300_000);
   let net: Devnet;
   let runners: RunnerProcess[] = [];

@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { freePort } from "../../node/devnet/hardhat-node.ts";
+import { freePort } from "../../node/devnet/local-rpc.ts";
 
 /**
  * A TCP proxy on 127.0.0.1 in front of the JSON-RPC node, so a test can cut a runner's

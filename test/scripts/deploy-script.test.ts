@@ -7,7 +7,8 @@ import { expect } from "chai";
 import { createPublicClient, http, isAddress } from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { readDeployment } from "../../node/chain/deployment.ts";
-import { freePort, startHardhatNode, type HardhatNode } from "../../node/devnet/hardhat-node.ts";
+import { startAnvil, type AnvilNode } from "../../node/devnet/anvil-node.ts";
+import { freePort } from "../../node/devnet/local-rpc.ts";
 import { ROLES } from "../../node/deploy/stack.ts";
 
 const run = promisify(execFile);
@@ -24,12 +25,13 @@ async function deployScript(args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
-describe("scripts/deploy.ts against a real Hardhat JSON-RPC node", function () {
-  let node: HardhatNode;
+describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
+  let node: AnvilNode;
   const out = mkdtempSync(path.join(tmpdir(), "conclave-deploy-"));
 
   before(async function () {
-    node = await startHardhatNode();
+    // Automine: the refusals below check that no block was added.
+    node = await startAnvil();
   });
   after(async function () {
     await node?.stop();

@@ -1,0 +1,259 @@
+/**
+ * The figures of a chaos run, from the chain (the market's and the registry's events, every
+ * block's receipts) and the runners' journals; nothing is taken from what the harness itself
+ * believes it did, except how many requests it sent.
+ */
+import { getAddress, type Address, type Hex, type PublicClient } from "viem";
+import type { Job } from "../../attest/attestation.ts";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import type { DeploymentRecord } from "../../chain/deployment.ts";
+import { readJournal, type JournalSummary } from "./journals.ts";
+
+export interface JobLedger {
+  jobId: bigint;
+  job: Job;
+  redundancy: number;
+  requestedBlock: bigint;
+  /** Payouts: k = 1 ResultSubmitted, k > 1 JobSettled, and JobRefunded, each with its block. */
+  submitted: { provider: Address; block: bigint }[];
+  settled: { block: bigint; resultHash: Hex }[];
+  refunded: { block: bigint; noQuorum: boolean }[];
+  seats: Address[];
+  revealed: { provider: Address; resultHash: Hex }[];
+}
+
+export interface ProviderFigures {
+  index: number;
+  address: Address;
+  /** Jobs it was paid for on-chain: k = 1 results, k = 3 agreeing reveals. */
+  paidK1: number;
+  paidK3: number;
+  txsSent: number;
+  txsReverted: number;
+  gasBurntWei: bigint;
+  slashed: number;
+  /** Jobs its journal holds as "lost" although the chain paid it for them. */
+  paidButJournalLost: number;
+  journal: Pick<JournalSummary, "states" | "reasons"> | null;
+}
+
+export interface AuditFigures {
+  fromBlock: bigint;
+  toBlock: bigint;
+  requested: { total: number; k1: number; k3: number };
+  settled: number;
+  refunded: { total: number; reasons: Record<string, number> };
+  /** Neither settled nor refunded. */
+  lost: bigint[];
+  /** More than one payout event (settlement or refund) for one job. */
+  paidTwice: bigint[];
+  /** Slashes of the (honest) runners: SeatSlashed in the market, ProviderSlashed in the registry. */
+  honestSlashes: { jobId: bigint | null; provider: Address; amount: bigint; revealed: boolean | null }[];
+  revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number> };
+  latency: { p50Seconds: number; p99Seconds: number; k1P99Seconds: number; k3P99Seconds: number; k1P50Blocks: number; k1P99Blocks: number };
+  providers: ProviderFigures[];
+}
+
+/** The p-th percentile (nearest rank); NaN for none. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** Every job requested by `clients` since `fromBlock`, with everything that happened to it. */
+export async function readLedger(publicClient: PublicClient, record: DeploymentRecord, clients: readonly Address[], fromBlock: bigint, toBlock: bigint): Promise<Map<bigint, JobLedger>> {
+  const { market } = conclaveContracts(record, publicClient);
+  const ours = new Set(clients.map((c) => c.toLowerCase()));
+  const logs = await publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock, toBlock });
+  const jobs = new Map<bigint, JobLedger>();
+  for (const l of logs) {
+    if (l.eventName !== "JobRequested") continue;
+    if (!ours.has(l.args.client!.toLowerCase())) continue;
+    const job = l.args.job! as Job;
+    jobs.set(l.args.jobId!, { jobId: l.args.jobId!, job, redundancy: Number(job.redundancy), requestedBlock: l.blockNumber, submitted: [], settled: [], refunded: [], seats: [], revealed: [] });
+  }
+  for (const l of logs) {
+    const id = (l.args as { jobId?: bigint }).jobId;
+    const j = id === undefined ? undefined : jobs.get(id);
+    if (!j) continue;
+    switch (l.eventName) {
+      case "ResultSubmitted":
+        j.submitted.push({ provider: getAddress(l.args.provider!), block: l.blockNumber });
+        break;
+      case "SeatCommitted":
+        j.seats.push(getAddress(l.args.provider!));
+        break;
+      case "ResultRevealed":
+        j.revealed.push({ provider: getAddress(l.args.provider!), resultHash: l.args.resultHash! });
+        break;
+      case "JobSettled":
+        j.settled.push({ block: l.blockNumber, resultHash: l.args.resultHash! });
+        break;
+      case "JobRefunded":
+        j.refunded.push({ block: l.blockNumber, noQuorum: l.args.noQuorum! });
+        break;
+    }
+  }
+  return jobs;
+}
+
+/** Why a job was refunded, in the table's words. */
+export function refundReason(j: JobLedger, journals: readonly (JournalSummary | null)[]): string {
+  const r = j.refunded[0]!;
+  if (r.noQuorum) return "no quorum (seated providers disagreed or did not reveal)";
+  // A runner refused the job's input and none served it: the client sent something no honest runner can serve.
+  if (j.seats.length === 0 && journals.some((jr) => jr?.failed.has(j.jobId))) return "client-caused (input refused by the runners)";
+  if (j.redundancy === 1) return "expired unserved (k = 1, no result by the deadline)";
+  return j.seats.length === 0 ? "expired unseated (k = 3, no seat taken)" : `expired with too few seats (k = 3, ${j.seats.length} of ${j.job.quorum} needed)`;
+}
+
+interface Receipt {
+  transactionHash: Hex;
+  from: Address;
+  status: Hex;
+  gasUsed: Hex;
+  effectiveGasPrice: Hex;
+}
+
+export interface AuditInput {
+  publicClient: PublicClient;
+  record: DeploymentRecord;
+  clients: readonly Address[];
+  runners: readonly { index: number; address: Address; dataDir: string }[];
+  fromBlock: bigint;
+  toBlock?: bigint;
+}
+
+export async function audit(input: AuditInput): Promise<AuditFigures> {
+  const { publicClient, record } = input;
+  const toBlock = input.toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
+  const jobs = await readLedger(publicClient, record, input.clients, input.fromBlock, toBlock);
+  const journals = input.runners.map((r) => readJournal(r.dataDir));
+  const byAddress = new Map(input.runners.map((r, i) => [r.address.toLowerCase(), i]));
+
+  const stamps = new Map<bigint, bigint>();
+  const timestamp = async (n: bigint) => {
+    let t = stamps.get(n);
+    if (t === undefined) {
+      t = (await publicClient.getBlock({ blockNumber: n })).timestamp;
+      stamps.set(n, t);
+    }
+    return t;
+  };
+
+  const providers: ProviderFigures[] = input.runners.map((r, i) => ({
+    index: r.index,
+    address: r.address,
+    paidK1: 0,
+    paidK3: 0,
+    txsSent: 0,
+    txsReverted: 0,
+    gasBurntWei: 0n,
+    slashed: 0,
+    paidButJournalLost: 0,
+    journal: journals[i] ? { states: journals[i]!.states, reasons: journals[i]!.reasons } : null,
+  }));
+
+  let settled = 0;
+  const refundReasons: Record<string, number> = {};
+  const lost: bigint[] = [];
+  const paidTwice: bigint[] = [];
+  const latS: number[] = [];
+  const k1S: number[] = [];
+  const k3S: number[] = [];
+  const k1B: number[] = [];
+  for (const j of jobs.values()) {
+    const payouts = (j.redundancy === 1 ? j.submitted.length : j.settled.length) + j.refunded.length;
+    if (payouts > 1) paidTwice.push(j.jobId);
+    if (payouts === 0) {
+      lost.push(j.jobId);
+      continue;
+    }
+    if (j.refunded.length > 0 && (j.redundancy === 1 ? j.submitted.length : j.settled.length) === 0) {
+      const reason = refundReason(j, journals);
+      refundReasons[reason] = (refundReasons[reason] ?? 0) + 1;
+      continue;
+    }
+    settled++;
+    const endBlock = j.redundancy === 1 ? j.submitted[0]!.block : j.settled[0]!.block;
+    const seconds = Number((await timestamp(endBlock)) - (await timestamp(j.requestedBlock)));
+    latS.push(seconds);
+    if (j.redundancy === 1) {
+      k1S.push(seconds);
+      k1B.push(Number(endBlock - j.requestedBlock));
+    } else k3S.push(seconds);
+    const winners = j.redundancy === 1 ? [j.submitted[0]!.provider] : j.revealed.filter((r) => r.resultHash === j.settled[0]!.resultHash).map((r) => r.provider);
+    for (const w of winners) {
+      const i = byAddress.get(w.toLowerCase());
+      if (i === undefined) continue;
+      if (j.redundancy === 1) providers[i]!.paidK1++;
+      else providers[i]!.paidK3++;
+      if (journals[i]?.lost.has(j.jobId)) providers[i]!.paidButJournalLost++;
+    }
+  }
+
+  // Slashes of our runners, in the market (per seat) and in the registry (any reason).
+  const { market, providers: registry } = conclaveContracts(record, publicClient);
+  const honestSlashes: AuditFigures["honestSlashes"] = [];
+  for (const l of await publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatSlashed", fromBlock: input.fromBlock, toBlock })) {
+    const i = byAddress.get(l.args.provider!.toLowerCase());
+    if (i === undefined) continue;
+    providers[i]!.slashed++;
+    honestSlashes.push({ jobId: l.args.jobId!, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: l.args.revealed! });
+  }
+  for (const l of await publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "ProviderSlashed", fromBlock: input.fromBlock, toBlock })) {
+    const i = byAddress.get(l.args.provider!.toLowerCase());
+    if (i === undefined) continue;
+    // The market's seat slash also slashes in the registry: count the registry's only when the market has none for this provider.
+    if (!honestSlashes.some((s) => s.provider.toLowerCase() === l.args.provider!.toLowerCase())) {
+      providers[i]!.slashed++;
+      honestSlashes.push({ jobId: null, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: null });
+    }
+  }
+
+  // Every transaction our runners got mined, block by block; the journals say what each was for.
+  const kindOf = new Map<string, string>();
+  for (const jr of journals) for (const t of jr?.txs ?? []) kindOf.set(t.hash, t.kind);
+  const reverted = { count: 0, gasUsed: 0n, gasBurntWei: 0n, byKind: {} as Record<string, number> };
+  for (let n = input.fromBlock; n <= toBlock; n++) {
+    const receipts = (await publicClient.request({ method: "eth_getBlockReceipts" as never, params: [`0x${n.toString(16)}`] as never })) as Receipt[] | null;
+    for (const r of receipts ?? []) {
+      const i = byAddress.get(r.from.toLowerCase());
+      if (i === undefined) continue;
+      providers[i]!.txsSent++;
+      if (r.status !== "0x0") continue;
+      const gas = BigInt(r.gasUsed);
+      const burnt = gas * BigInt(r.effectiveGasPrice);
+      providers[i]!.txsReverted++;
+      providers[i]!.gasBurntWei += burnt;
+      reverted.count++;
+      reverted.gasUsed += gas;
+      reverted.gasBurntWei += burnt;
+      const kind = kindOf.get(r.transactionHash.toLowerCase()) ?? "unknown";
+      reverted.byKind[kind] = (reverted.byKind[kind] ?? 0) + 1;
+    }
+  }
+
+  const all = [...jobs.values()];
+  return {
+    fromBlock: input.fromBlock,
+    toBlock,
+    requested: { total: all.length, k1: all.filter((j) => j.redundancy === 1).length, k3: all.filter((j) => j.redundancy !== 1).length },
+    settled,
+    refunded: { total: Object.values(refundReasons).reduce((a, b) => a + b, 0), reasons: refundReasons },
+    lost,
+    paidTwice,
+    honestSlashes,
+    revertedTxs: reverted,
+    latency: {
+      p50Seconds: percentile(latS, 50),
+      p99Seconds: percentile(latS, 99),
+      k1P99Seconds: percentile(k1S, 99),
+      k3P99Seconds: percentile(k3S, 99),
+      k1P50Blocks: percentile(k1B, 50),
+      k1P99Blocks: percentile(k1B, 99),
+    },
+    providers,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The clients of the chaos harness: development accounts that request tiny-mlp jobs, a seeded mix
+ * of k = 1 and k = 3, at a steady rate or all at once. They talk to the node directly (not through
+ * the fault proxies) and sign with explicit nonces, so one account can have many requests in
+ * flight in one block; every signed request is kept so it can be sent again if a reorg drops it.
+ */
+import { encodeFunctionData, parseEther, type Address, type Hex, type PublicClient } from "viem";
+import type { HDAccount } from "viem/accounts";
+import type { DeploymentRecord } from "../../chain/deployment.ts";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { jobRequestOf } from "../../client/jobs.ts";
+import type { Logger } from "../../log.ts";
+import { TINY_MLP_INPUTS } from "../../models/tiny-onnx.ts";
+import { tensorFrom, type TensorMap } from "../../tensors/dtypes.ts";
+import { randomInt, type Random } from "./random.ts";
+
+export const CHAOS_MODEL = "tiny-mlp";
+export const CHAOS_FEE_PER_PROVIDER = parseEther("0.0001");
+
+export interface JobSpec {
+  seq: number;
+  redundancy: 1 | 3;
+  inputs: TensorMap;
+}
+
+/** The seeded job mix: `k3Share` of the jobs are k = 3; inputs are 1–3 rows on a 1/16 grid (exact in f32). */
+export function jobMix(count: number, k3Share: number, random: Random): JobSpec[] {
+  return Array.from({ length: count }, (_, seq) => {
+    const rows = randomInt(random, 1, 3);
+    const values = Array.from({ length: rows * TINY_MLP_INPUTS }, () => randomInt(random, -32, 32) / 16);
+    return { seq, redundancy: random() < k3Share ? 3 : 1, inputs: { x: tensorFrom("F32", [rows, TINY_MLP_INPUTS], values) } };
+  });
+}
+
+export interface SentRequest {
+  seq: number;
+  redundancy: 1 | 3;
+  client: Address;
+  nonce: number;
+  hash: Hex;
+  raw: Hex;
+  /** Wall-clock ms when it was broadcast. */
+  sentAt: number;
+  /** Broadcasts after the first (the request was not on chain any more). */
+  resends: number;
+  /** The request could not be built or broadcast (it never reached the node). */
+  error?: string;
+}
+
+export interface LoadDeps {
+  publicClient: PublicClient;
+  record: DeploymentRecord;
+  accounts: HDAccount[];
+  log: Logger;
+}
+
+const MAX_IN_FLIGHT = 32;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Per-account signing in nonce order: broadcasts of one account leave in the order they were signed. */
+class ClientAccount {
+  private nonce: number | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  readonly account: HDAccount;
+  private readonly deps: LoadDeps;
+
+  constructor(account: HDAccount, deps: LoadDeps) {
+    this.account = account;
+    this.deps = deps;
+  }
+
+  send(spec: JobSpec, request: { data: Hex; value: bigint; gas: bigint }): Promise<SentRequest> {
+    const run = async (): Promise<SentRequest> => {
+      const { publicClient } = this.deps;
+      this.nonce ??= await publicClient.getTransactionCount({ address: this.account.address, blockTag: "pending" });
+      const block = await publicClient.getBlock({ blockTag: "latest" });
+      const tip = 1_000_000_000n;
+      // Twice the current base fee plus a tip: enough for a few full blocks, not for a fee spike
+      // (then the request waits in the pool until the base fee falls, as a real client's would).
+      const maxFeePerGas = 2n * (block.baseFeePerGas ?? 0n) + tip;
+      const raw = await this.account.signTransaction({
+        chainId: publicClient.chain!.id,
+        type: "eip1559",
+        to: this.deps.record.contracts.InferenceMarket!.address,
+        data: request.data,
+        value: request.value,
+        gas: request.gas,
+        nonce: this.nonce,
+        maxFeePerGas,
+        maxPriorityFeePerGas: tip,
+      });
+      const hash = await publicClient.sendRawTransaction({ serializedTransaction: raw });
+      const sent: SentRequest = { seq: spec.seq, redundancy: spec.redundancy, client: this.account.address, nonce: this.nonce, hash, raw, sentAt: Date.now(), resends: 0 };
+      this.nonce++;
+      return sent;
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+}
+
+export interface LoadGenerator {
+  /** Requests every job of `specs`: at `rate` per second, or all at once when `rate` is null. Resolves when all are broadcast. */
+  run(specs: JobSpec[], rate: number | null, stop?: AbortSignal): Promise<void>;
+  sent(): SentRequest[];
+  /**
+   * Makes sure every request is on chain: one with no receipt and not in the pool (a reorg dropped
+   * it and nobody sent it again) is broadcast again, as its client would. Returns how many were.
+   */
+  ensureLanded(timeoutMs: number): Promise<number>;
+}
+
+export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
+  const clients = deps.accounts.map((a) => new ClientAccount(a, deps));
+  const sent: SentRequest[] = [];
+  const market = conclaveContracts(deps.record, deps.publicClient).market;
+
+  const one = async (spec: JobSpec) => {
+    const client = clients[spec.seq % clients.length]!;
+    try {
+      const { request, value } = await jobRequestOf(deps.publicClient, deps.record, {
+        model: CHAOS_MODEL,
+        inputs: spec.inputs,
+        redundancy: spec.redundancy,
+        feePerProvider: CHAOS_FEE_PER_PROVIDER,
+      });
+      const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
+      const estimate = await deps.publicClient.estimateGas({ account: client.account.address, to: market.address, data, value });
+      sent.push(await client.send(spec, { data, value, gas: (estimate * 13n) / 10n }));
+    } catch (error) {
+      deps.log.warn("request not sent", { seq: spec.seq, error });
+      sent.push({ seq: spec.seq, redundancy: spec.redundancy, client: client.account.address, nonce: -1, hash: "0x", raw: "0x", sentAt: Date.now(), resends: 0, error: String(error) });
+    }
+  };
+
+  return {
+    sent: () => [...sent],
+    async run(specs, rate, stop) {
+      const started = Date.now();
+      const pending = new Set<Promise<void>>();
+      for (const [i, spec] of specs.entries()) {
+        if (stop?.aborted) break;
+        if (rate !== null) {
+          const due = started + (i * 1000) / rate;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
+        // A burst still builds requests a few dozen at a time: thousands of parallel reads would
+        // only queue up in the node's HTTP server.
+        while (pending.size >= MAX_IN_FLIGHT) await Promise.race(pending);
+        const p: Promise<void> = one(spec).finally(() => pending.delete(p));
+        pending.add(p);
+      }
+      await Promise.all(pending);
+    },
+    async ensureLanded(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let resent = 0;
+      for (;;) {
+        const missing: SentRequest[] = [];
+        for (const s of sent) {
+          if (s.error) continue;
+          const receipt = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null);
+          if (receipt) continue;
+          const inPool = await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null);
+          if (!inPool) missing.push(s);
+        }
+        if (missing.length === 0) {
+          // Pending ones (in the pool, e.g. under a base-fee spike) land by themselves; wait for them.
+          const unmined = await Promise.all(sent.filter((s) => !s.error).map((s) => deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => false, () => true)));
+          if (!unmined.includes(true)) return resent;
+        }
+        if (Date.now() > deadline) return resent;
+        // In nonce order per client: a later nonce would wait in the pool for an earlier one.
+        for (const s of missing.sort((a, b) => a.nonce - b.nonce)) {
+          await deps.publicClient.sendRawTransaction({ serializedTransaction: s.raw }).then(
+            () => {
+              s.resends++;
+              resent++;
+            },
+            (error: unknown) => deps.log.warn("request not re-sent", { seq: s.seq, error }),
+          );
+        }
+        await sleep(2_000);
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/** The chaos run's one table, and the same figures as JSON. */
+import { formatEther } from "viem";
+import type { AuditFigures } from "./audit.ts";
+import type { FaultRecord } from "./faults.ts";
+import type { RunnerResources } from "./fleet.ts";
+import type { ChaosOptions } from "./options.ts";
+
+export interface ChaosReport {
+  options: Omit<ChaosOptions, "json" | "verbose">;
+  blockTimeSeconds: number;
+  providers: number[];
+  clients: number[];
+  /** Wall-clock seconds: sending, then waiting until every job was final. */
+  sendSeconds: number;
+  settleSeconds: number;
+  requests: { sent: number; notSent: number; reverted: number; resentByClients: number };
+  figures: AuditFigures;
+  finalizedByClients: number;
+  faults: FaultRecord[];
+  resources: { start: RunnerResources[]; end: RunnerResources[] } | null;
+  /** Every job final, none lost or paid twice, no honest provider slashed. */
+  ok: boolean;
+}
+
+const mb = (b: number | null) => (b === null ? "-" : `${(b / 1024 / 1024).toFixed(1)} MB`);
+const s = (x: number) => (Number.isNaN(x) ? "-" : `${x.toFixed(0)} s`);
+
+export function reportTable(r: ChaosReport): string {
+  const f = r.figures;
+  const o = r.options;
+  const rows: [string, string][] = [];
+  const add = (k: string, v: string) => rows.push([k, v]);
+  add("setup", `${r.providers.length} runners (accounts ${r.providers.join(",")}), ${r.clients.length} clients, ${r.blockTimeSeconds} s blocks, seed ${o.seed}`);
+  add("load", `${o.burst ? "burst (all at once)" : `${o.rate} jobs/s steady`}, ${Math.round(o.k3Share * 100)} % k = 3, sent in ${r.sendSeconds.toFixed(0)} s, all final ${r.settleSeconds.toFixed(0)} s later`);
+  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients after a reorg)`);
+  add("requested (on chain)", `${f.requested.total} (k = 1: ${f.requested.k1}, k = 3: ${f.requested.k3})`);
+  add("settled", String(f.settled));
+  add("refunded", String(f.refunded.total));
+  for (const [reason, n] of Object.entries(f.refunded.reasons)) add(`  ${reason}`, String(n));
+  add("  finalized by clients", String(r.finalizedByClients));
+  add("lost (neither settled nor refunded)", `${f.lost.length}${f.lost.length ? ` (jobs ${f.lost.slice(0, 10).join(", ")}${f.lost.length > 10 ? " …" : ""})` : ""}`);
+  add("paid twice", `${f.paidTwice.length}${f.paidTwice.length ? ` (jobs ${f.paidTwice.slice(0, 10).join(", ")})` : ""}`);
+  add("honest providers slashed", `${f.honestSlashes.length}${f.honestSlashes.length ? ` (${f.honestSlashes.map((x) => `job ${x.jobId ?? "?"} ${x.provider.slice(0, 8)}${x.revealed === false ? " missed" : ""}`).slice(0, 6).join("; ")})` : ""}`);
+  const kinds = Object.entries(f.revertedTxs.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
+  add("runner txs reverted", `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`);
+  add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);
+  add("k = 1 latency in blocks", `p50 ${Number.isNaN(f.latency.k1P50Blocks) ? "-" : f.latency.k1P50Blocks}, p99 ${Number.isNaN(f.latency.k1P99Blocks) ? "-" : f.latency.k1P99Blocks}`);
+  for (const p of f.providers) {
+    const journal = p.journal ? Object.entries(p.journal.states).map(([k, n]) => `${k} ${n}`).join(", ") : "no journal";
+    add(
+      `provider ${p.index} ${p.address.slice(0, 8)}…`,
+      `paid k=1 ${p.paidK1}, k=3 ${p.paidK3}; txs ${p.txsSent}, reverted ${p.txsReverted}; slashed ${p.slashed}${p.paidButJournalLost ? `; journal says lost for ${p.paidButJournalLost} paid` : ""}; journal: ${journal}`,
+    );
+  }
+  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
+  if (r.resources) {
+    for (const start of r.resources.start) {
+      const end = r.resources.end.find((e) => e.index === start.index);
+      const pair = (a: number | null, b: number | null | undefined) => `${mb(a)} → ${mb(b ?? null)}`;
+      add(
+        `resources runner ${start.index}`,
+        `RSS ${pair(start.rssBytes, end?.rssBytes)} (+workers ${pair(start.workersRssBytes, end?.workersRssBytes)}), journal ${pair(start.journalBytes, end?.journalBytes)}, blockstore ${pair(start.blockstoreBytes, end?.blockstoreBytes)}`,
+      );
+    }
+  }
+  add("verdict", r.ok ? "OK: every job final, 0 lost, 0 paid twice, 0 honest providers slashed" : "NOT OK");
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const rule = "-".repeat(Math.min(120, width + 60));
+  return [rule, ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`), rule].join("\n");
+}
+
+/** JSON with bigints as decimal strings and job-id sets as lists. */
+export function reportJson(r: ChaosReport): string {
+  return JSON.stringify(r, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
+}

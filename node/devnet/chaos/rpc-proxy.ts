@@ -1,0 +1,139 @@
+/**
+ * An HTTP JSON-RPC reverse proxy on 127.0.0.1 in front of a node, whose misbehaviour can be
+ * switched on and off while it runs: it drops connections (the socket is destroyed with no
+ * answer, as a load balancer that restarts does), answers HTTP 429 with a JSON-RPC error (as a
+ * rate-limited provider does), or holds each request back before forwarding it. The chaos
+ * harness puts one in front of each runner so it can hurt the runners' RPC without slowing the
+ * clients, which talk to the node directly.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type ProxyFault =
+  | { kind: "none" }
+  /** Destroys the socket of this share of requests (0..1) without an answer. */
+  | { kind: "drop"; share: number }
+  /** Answers this share of requests with HTTP 429 and a JSON-RPC "limit exceeded" error. */
+  | { kind: "429"; share: number }
+  /** Forwards every request after a delay drawn uniformly from [minMs, maxMs]. */
+  | { kind: "latency"; minMs: number; maxMs: number };
+
+export interface ProxyCounters {
+  forwarded: number;
+  dropped: number;
+  limited: number;
+  delayed: number;
+  /** The upstream node did not answer (it was down, or the forward failed). */
+  upstreamErrors: number;
+}
+
+export interface RpcProxy {
+  /** http://127.0.0.1:<port>, the URL to give a runner. */
+  readonly url: string;
+  fault(): ProxyFault;
+  setFault(fault: ProxyFault): void;
+  counters(): ProxyCounters;
+  close(): Promise<void>;
+}
+
+export interface RpcProxyOptions {
+  /** The node's http:// JSON-RPC URL. */
+  upstream: string;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Draws in [0, 1): which requests a share-based fault hits (default Math.random; seed it for repeatable runs). */
+  random?: () => number;
+  /** Upstream call (default: global fetch); tests pass a fake. */
+  fetchImpl?: typeof fetch;
+}
+
+/** JSON-RPC error code providers use for rate limiting (EIP-1474 "limit exceeded"). */
+export const RATE_LIMITED_CODE = -32005;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** The 429 body answers every call of a batch by its id, as real providers do. */
+function rateLimitedBody(body: Buffer): string {
+  const error = { code: RATE_LIMITED_CODE, message: "rate limited by the chaos proxy" };
+  let ids: unknown[] = [null];
+  let batch = false;
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as unknown;
+    batch = Array.isArray(parsed);
+    ids = (batch ? (parsed as { id?: unknown }[]) : [parsed as { id?: unknown }]).map((c) => c?.id ?? null);
+  } catch {
+    // A body that is not JSON still gets an error object.
+  }
+  const answers = ids.map((id) => ({ jsonrpc: "2.0", id, error }));
+  return JSON.stringify(batch ? answers : answers[0]);
+}
+
+export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
+  const random = opts.random ?? Math.random;
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  let current: ProxyFault = { kind: "none" };
+  const counters: ProxyCounters = { forwarded: 0, dropped: 0, limited: 0, delayed: 0, upstreamErrors: 0 };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readBody(req);
+    // The fault in force when the request arrived decides its fate, even if the window closes meanwhile.
+    const fault = current;
+    if (fault.kind === "drop" && random() < fault.share) {
+      counters.dropped++;
+      req.socket.destroy();
+      return;
+    }
+    if (fault.kind === "429" && random() < fault.share) {
+      counters.limited++;
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end(rateLimitedBody(body));
+      return;
+    }
+    if (fault.kind === "latency") {
+      counters.delayed++;
+      await new Promise((r) => setTimeout(r, fault.minMs + random() * (fault.maxMs - fault.minMs)));
+    }
+    try {
+      const upstream = await fetchImpl(opts.upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const text = await upstream.text();
+      counters.forwarded++;
+      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" }).end(text);
+    } catch {
+      // The node is unreachable: answer as a gateway would, so the runner sees a transport error.
+      counters.upstreamErrors++;
+      if (!res.headersSent) res.writeHead(502).end();
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  // Dropped sockets and clients that hang up are expected here, not errors of the harness.
+  server.on("clientError", (_e, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    fault: () => current,
+    setFault: (f) => {
+      current = f;
+    },
+    counters: () => ({ ...counters }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,133 @@
+import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConfigError } from "../../node/errors.ts";
+import { percentile } from "../../node/devnet/chaos/audit.ts";
+import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
+import { planFaults } from "../../node/devnet/chaos/faults.ts";
+import { jobMix } from "../../node/devnet/chaos/load.ts";
+import { seededRandom } from "../../node/devnet/chaos/random.ts";
+import { RATE_LIMITED_CODE, startRpcProxy, type RpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
+
+const call = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+describe("chaos harness pieces", function () {
+  describe("RPC fault proxy", function () {
+    let upstream: Server;
+    let proxy: RpcProxy;
+    let upstreamCalls = 0;
+
+    before(async function () {
+      // A fake node: answers every call with its method name.
+      upstream = createServer((req, res) => {
+        let body = "";
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("end", () => {
+          upstreamCalls++;
+          const { id, method } = JSON.parse(body) as { id: number; method: string };
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, result: method }));
+        });
+      });
+      await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+      proxy = await startRpcProxy({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, random: () => 0 });
+    });
+    after(async function () {
+      await proxy.close();
+      await new Promise((r) => upstream.close(r));
+    });
+    afterEach(() => proxy.setFault({ kind: "none" }));
+
+    it("forwards calls unchanged when no fault is set", async function () {
+      const res = await call(proxy.url, { jsonrpc: "2.0", id: 7, method: "eth_chainId", params: [] });
+      expect(res.status).to.equal(200);
+      expect(await res.json()).to.deep.equal({ jsonrpc: "2.0", id: 7, result: "eth_chainId" });
+    });
+
+    it("answers HTTP 429 with a JSON-RPC error per call of a batch, without reaching the node", async function () {
+      proxy.setFault({ kind: "429", share: 1 });
+      const before = upstreamCalls;
+      const res = await call(proxy.url, [
+        { jsonrpc: "2.0", id: 1, method: "eth_blockNumber" },
+        { jsonrpc: "2.0", id: 2, method: "eth_chainId" },
+      ]);
+      expect(res.status).to.equal(429);
+      const body = (await res.json()) as { id: number; error: { code: number } }[];
+      expect(body.map((b) => b.id)).to.deep.equal([1, 2]);
+      expect(body.every((b) => b.error.code === RATE_LIMITED_CODE)).to.equal(true);
+      expect(upstreamCalls).to.equal(before);
+      expect(proxy.counters().limited).to.equal(1);
+    });
+
+    it("drops the connection with no answer", async function () {
+      proxy.setFault({ kind: "drop", share: 1 });
+      let failed: unknown = null;
+      await call(proxy.url, { jsonrpc: "2.0", id: 1, method: "eth_blockNumber" }).catch((e: unknown) => (failed = e));
+      expect(failed).to.be.instanceOf(TypeError); // fetch's "fetch failed" on a destroyed socket
+      expect(proxy.counters().dropped).to.equal(1);
+    });
+
+    it("holds calls back in a latency window, then forwards them", async function () {
+      proxy.setFault({ kind: "latency", minMs: 50, maxMs: 50 });
+      const res = await call(proxy.url, { jsonrpc: "2.0", id: 3, method: "eth_gasPrice" });
+      expect(((await res.json()) as { result: string }).result).to.equal("eth_gasPrice");
+      expect(proxy.counters().delayed).to.equal(1);
+    });
+
+    it("answers 502 when the node is down", async function () {
+      const orphan = await startRpcProxy({ upstream: "http://127.0.0.1:1" });
+      try {
+        expect((await call(orphan.url, { jsonrpc: "2.0", id: 1, method: "eth_chainId" })).status).to.equal(502);
+        expect(orphan.counters().upstreamErrors).to.equal(1);
+      } finally {
+        await orphan.close();
+      }
+    });
+  });
+
+  describe("fault plan", function () {
+    it("has every kind the asked number of times, in time order inside the span, kills spread over runners", function () {
+      const plan = planFaults(FAULT_KINDS, 2, 300, 5, seededRandom(3));
+      for (const k of FAULT_KINDS) expect(plan.filter((f) => f.kind === k)).to.have.length(2);
+      const times = plan.map((f) => f.at);
+      expect(times).to.deep.equal([...times].sort((a, b) => a - b));
+      expect(Math.min(...times)).to.be.at.least(0);
+      expect(Math.max(...times)).to.be.at.most(300);
+      const victims = plan.filter((f) => f.kind === "kill").map((f) => f.target);
+      expect(new Set(victims).size).to.equal(2);
+      expect(victims.every((v) => v !== null && v >= 0 && v < 5)).to.equal(true);
+    });
+
+    it("is the same for the same seed", function () {
+      expect(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9))).to.deep.equal(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9)));
+    });
+  });
+
+  describe("job mix", function () {
+    it("is seeded and holds about the asked share of k = 3 jobs", function () {
+      const a = jobMix(1000, 0.4, seededRandom(1));
+      expect(a).to.deep.equal(jobMix(1000, 0.4, seededRandom(1)));
+      const k3 = a.filter((j) => j.redundancy === 3).length;
+      expect(k3).to.be.within(340, 460);
+      expect(jobMix(10, 0, seededRandom(1)).every((j) => j.redundancy === 1)).to.equal(true);
+    });
+  });
+
+  describe("options", function () {
+    it("parses the documented flags and rejects bad values with ConfigError", function () {
+      const o = parseChaosArgs(["--jobs", "60", "--runners", "3", "--k3-share", "0.5", "--burst", "--faults", "kill,429", "--seed", "7"])!;
+      expect(o).to.include({ jobs: 60, runners: 3, k3Share: 0.5, burst: true, seed: 7 });
+      expect(o.faults).to.deep.equal(["kill", "429"]);
+      expect(parseChaosArgs(["--faults", "none"])!.faults).to.deep.equal([]);
+      expect(parseChaosArgs(["--help"])).to.equal(null);
+      expect(() => parseChaosArgs(["--faults", "meteor"])).to.throw(ConfigError);
+      expect(() => parseChaosArgs(["--k3-share", "2"])).to.throw(ConfigError);
+      expect(() => parseChaosArgs(["--jobs", "0"])).to.throw(ConfigError);
+    });
+  });
+
+  it("percentile is nearest-rank", function () {
+    expect(percentile([5, 1, 3, 2, 4], 50)).to.equal(3);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).to.equal(10);
+    expect(Number.isNaN(percentile([], 50))).to.equal(true);
+  });
+});
