@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { encodeFunctionData, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -450,7 +450,14 @@ export class JobProcessor {
           if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
           continue;
         }
-        if (mode === "own" && rec.seat === null && !this.hasLiveTx(rec, "commit")) continue;
+        const own = rec.seat !== null || this.hasLiveTx(rec, "commit");
+        if (!own) {
+          if (mode === "own") continue;
+          // Every runner in "all" mode sees the same job end at the same time: each waits its
+          // own share of a spread derived from (job, provider), so usually one sends and the others
+          // see the job's JobRefunded event before their turn.
+          if (chainNow < rec.endsAt + finalizeStagger(rec.jobId, this.address)) continue;
+        }
         await this.finalize(rec);
       } catch (error) {
         this.o.log.debug("finalize not possible yet", { jobId: rec.jobId, error: oneLine(error) });
@@ -627,6 +634,11 @@ export class JobProcessor {
     const t0 = this.seenAt.get(rec.jobId.toString());
     if (t0 !== undefined) this.o.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
   }
+}
+
+/** Seconds (0–29) a runner waits past a job's end before finalizing a job it holds no seat in. */
+export function finalizeStagger(jobId: bigint, provider: Address): number {
+  return Number(BigInt(keccak256(encodePacked(["uint256", "address"], [jobId, provider]))) % 30n);
 }
 
 function safeDecodeRef(ref: Hex) {

@@ -3,6 +3,7 @@ import { getAddress, keccak256, toHex, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/executor.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
+import { finalizeStagger } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 
 const ME = getAddress(PROVIDER.address);
@@ -152,6 +153,21 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(removed.sort()).to.deep.equal([1n, 2n]);
     expect(released).to.deep.equal([["bafyoutput", "bafyoutput"]]);
     expect(h.journal.paidTokens()).to.have.length(1); // still withdrawn later
+  });
+
+  it("finding 8: configured for all, it finalizes jobs it never sat in, each runner at its own offset past the end", async function () {
+    h = harness({ expireStaleJobs: "all" });
+    h.chain.active = false;
+    const job = makeJob();
+    await h.processor.onLogs([requested(21n, job)]);
+    await h.settle();
+    const offset = finalizeStagger(21n, ME);
+    h.chain.time = job.deadline + offset; // not yet past its own offset
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal([]);
+    h.chain.time = job.deadline + offset + 1;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["finalize"]);
   });
 
   it("finding 6: an input nobody serves is retried with growing backoff, and the job ends at its deadline", async function () {
