@@ -162,7 +162,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([requested(21n, job)]);
     await h.settle();
     const offset = finalizeStagger(21n, ME);
-    h.chain.time = job.deadline + offset; // not yet past its own offset
+    h.chain.time = job.deadline + offset - 1; // not yet at its own offset
     await h.settle();
     expect(h.sender.kinds()).to.deep.equal([]);
     h.chain.time = job.deadline + offset + 1;
