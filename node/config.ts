@@ -44,7 +44,12 @@ export interface RunnerConfig {
   http: { host: string; port: number };
   payouts: { intervalMs: number; minWithdraw: Record<string, bigint> };
   expireStaleJobs: boolean;
-  tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxAttempts: number };
+  /**
+   * Transactions: an attempt not mined within confirmTimeoutMs is replaced with fees re-estimated
+   * and at least feeBumpPercent higher, never above maxFeePerGas (wei); at the cap it is
+   * re-broadcast and waited for, never abandoned.
+   */
+  tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
@@ -63,7 +68,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: true,
-  tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 5 },
+  tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
 };
 
 /** Environment variables a runner reads; flags win over them, they win over the file. */
@@ -106,6 +111,11 @@ function amount(key: string, v: unknown): bigint {
   if (typeof v === "bigint" && v >= 0n) return v;
   if ((typeof v === "string" && /^\d+$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return BigInt(v);
   return bad(key, v, "expected a non-negative integer amount in base units (wei), as a string");
+}
+
+function positiveAmount(key: string, v: unknown): bigint {
+  const n = amount(key, v);
+  return n > 0n ? n : bad(key, v, "expected a positive amount in wei, as a string");
 }
 
 function tokenMap(key: string, v: unknown): Record<string, bigint> {
@@ -218,7 +228,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     tx: {
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
-      maxAttempts: int("tx.maxAttempts", fileTx.maxAttempts ?? d.tx.maxAttempts, 1, 50),
+      maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
     },
   };
 }

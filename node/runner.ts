@@ -6,7 +6,7 @@ import { loadArtifact } from "./chain/artifacts.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
-import { TxSender } from "./chain/tx-sender.ts";
+import { createTxSender } from "./chain/tx-sender.ts";
 import { ChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
@@ -89,8 +89,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const executor = createExecutor({ workers: config.inference.workers, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
     stops.push(() => executor.close());
 
-    const sender = new TxSender({
-      publicClient,
+    const sender = createTxSender({
+      rpc: publicClient,
       chain,
       account,
       journal,
@@ -98,7 +98,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi)],
       confirmTimeoutMs: config.tx.confirmTimeoutMs,
       feeBumpPercent: config.tx.feeBumpPercent,
-      maxAttempts: config.tx.maxAttempts,
+      maxFeePerGas: config.tx.maxFeePerGas,
+      pollIntervalMs: Math.min(200, config.pollIntervalMs),
       onFailure: (kind) => metrics.txFailures.inc({ kind }),
     });
     await sender.init();
@@ -131,6 +132,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
     });
     stops.push(() => processor.stop());
+    // Runs before processor.stop (stops run in reverse): a send stuck at the fee cap would
+    // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
+    stops.push(() => sender.close());
 
     const watcher = new ChainWatcher({
       publicClient,

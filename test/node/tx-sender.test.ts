@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { keccak256, type Hex, type PublicClient } from "viem";
-import { TxSender } from "../../node/chain/tx-sender.ts";
+import { createTxSender } from "../../node/chain/tx-sender.ts";
 import { devAccount } from "../../node/devnet/network.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -53,7 +53,7 @@ function watched(journal: Journal) {
 }
 
 const senderFor = (client: PublicClient, journal: Journal, index: number) =>
-  new TxSender({ publicClient: client, chain, account: devAccount(index), journal, log, errorAbi: [], confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 3 });
+  createTxSender({ rpc: client, chain, account: devAccount(index), journal, log, errorAbi: [], confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 10n ** 12n });
 
 describe("tx sender", function () {
   this.timeout(60_000);
