@@ -336,7 +336,7 @@ export class TxSender implements TxSubmitter {
         // Cannot tell whether the nonce was used (or the node and the read disagree): neither
         // bump nor give up; wait a full round again.
         await this.sleep(this.pollMs);
-        outcome = quick ? "skip" : await this.broadcast(current);
+        outcome = "skip";
         continue;
       }
       if (chainNonce > current.nonce) {

@@ -106,7 +106,8 @@ describe("tx sender", function () {
 
     const again = openJournal(file);
     const restarted = senderFor(publicClient, again, 13);
-    await restarted.init(); // re-broadcasts and confirms the journaled transaction
+    await restarted.init(); // re-broadcasts the journaled transaction, confirms it in the background
+    await restarted.resume(left!); // joins that confirmation
     const mined = await publicClient.getTransactionReceipt({ hash: left!.hash });
     expect(mined.status).to.equal("success");
     expect(again.unsettledTxs()).to.deep.equal([]);
