@@ -185,11 +185,13 @@ export class TxSender implements TxSubmitter {
     const pending = await this.retrying("getTransactionCount", 5, () => this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }));
     this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
     const byNonce = groupByNonce(this.o.journal.unsettledTxs());
-    if (byNonce.size > 0) this.o.log.info("confirming transactions of a previous run", { count: byNonce.size });
+    if (byNonce.size === 0) return;
+    this.o.log.info("confirming transactions of a previous run", { count: byNonce.size });
+    // One sync covers every record (a "signed" one may not have reached the disk before a crash).
+    await this.o.journal.sync();
     for (const [nonce, attempts] of byNonce) {
       if (this.confirming.has(nonce)) continue;
-      const newest = attempts.at(-1)!;
-      const sent = this.broadcast(newest);
+      const sent = this.broadcast(attempts.at(-1)!, { synced: true });
       await sent;
       this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
     }
