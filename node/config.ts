@@ -74,7 +74,12 @@ export interface RunnerConfig {
   };
   /** On SIGINT/SIGTERM, how long in-flight work may take to finish before `node run` gives up and exits non-zero. */
   shutdownTimeoutMs: number;
-  tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxAttempts: number };
+  /**
+   * Transactions: an attempt not mined within confirmTimeoutMs is replaced with fees re-estimated
+   * and at least feeBumpPercent higher, never above maxFeePerGas (wei); at the cap it is
+   * re-broadcast and waited for, never abandoned.
+   */
+  tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
@@ -95,7 +100,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   expireStaleJobs: "own",
   jobs: { retryBaseMs: 1_000, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
   shutdownTimeoutMs: 30_000,
-  tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 5 },
+  tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
 };
 
 /** Environment variables a runner reads; flags win over them, they win over the file. */
@@ -154,6 +159,11 @@ function amount(key: string, v: unknown): bigint {
   if (typeof v === "bigint" && v >= 0n) return v;
   if ((typeof v === "string" && /^\d+$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return BigInt(v);
   return bad(key, v, "expected a non-negative integer amount in base units (wei), as a string");
+}
+
+function positiveAmount(key: string, v: unknown): bigint {
+  const n = amount(key, v);
+  return n > 0n ? n : bad(key, v, "expected a positive amount in wei, as a string");
 }
 
 function tokenMap(key: string, v: unknown): Record<string, bigint> {
@@ -342,7 +352,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     tx: {
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
-      maxAttempts: int("tx.maxAttempts", fileTx.maxAttempts ?? d.tx.maxAttempts, 1, 50),
+      maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
     },
   };
   return { config, key };

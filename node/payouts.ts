@@ -1,9 +1,9 @@
 import { encodeFunctionData, type Abi, type Address, zeroAddress } from "viem";
-import type { TxSender } from "./chain/tx-sender.ts";
+import type { TxSubmitter } from "./chain/tx-sender.ts";
 import type { Logger } from "./log.ts";
 
 export interface PayoutOptions {
-  sender: TxSender;
+  sender: Pick<TxSubmitter, "send">;
   market: Address;
   marketAbi: Abi;
   balanceOf: (token: Address) => Promise<bigint>;

@@ -6,7 +6,7 @@ import { loadArtifact } from "./chain/artifacts.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
-import { TxSender } from "./chain/tx-sender.ts";
+import { createTxSender } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
@@ -102,8 +102,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     stops.push(() => executor.close());
 
-    const sender = new TxSender({
-      publicClient,
+    const sender = createTxSender({
+      rpc: publicClient,
       chain,
       account,
       journal,
@@ -111,8 +111,13 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi)],
       confirmTimeoutMs: config.tx.confirmTimeoutMs,
       feeBumpPercent: config.tx.feeBumpPercent,
-      maxAttempts: config.tx.maxAttempts,
+      maxFeePerGas: config.tx.maxFeePerGas,
+      pollIntervalMs: Math.min(200, config.pollIntervalMs),
       onFailure: (kind) => metrics.txFailures.inc({ kind }),
+      onEvent: (event) => {
+        if (event.type === "feeBump") metrics.txFeeBumps.inc();
+        else if (event.type === "rpcError") metrics.rpcErrors.inc({ kind: `tx:${event.method}` });
+      },
     });
     await sender.init();
 
@@ -157,6 +162,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
     });
     stops.push(() => processor.stop());
+    // Runs before processor.stop (stops run in reverse): a send stuck at the fee cap would
+    // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
+    stops.push(() => sender.close());
 
     const watcher = createChainWatcher({
       chain: chainSourceOf(publicClient),

@@ -1,12 +1,13 @@
 import {
   BaseError,
   keccak256,
+  parseTransaction,
+  TransactionReceiptNotFoundError,
   type Abi,
   type Address,
   type Chain,
   type Hex,
   type LocalAccount,
-  type PublicClient,
   type TransactionReceipt,
 } from "viem";
 import { FatalError, RetryableError } from "../errors.ts";
@@ -29,9 +30,22 @@ export class TxRevertedError extends FatalError {
   readonly code = "TX_REVERTED";
 }
 
-/** The node did not take or confirm the transaction in time, even after fee bumps. */
+/**
+ * The transaction could not be made or confirmed now (estimate failed, the sender was closed while
+ * it waited). Whatever was signed stays in the journal and is confirmed by a later run.
+ */
 export class TxNotConfirmedError extends RetryableError {
   readonly code = "TX_NOT_CONFIRMED";
+}
+
+/**
+ * The nonce of the transaction was used by a transaction that is none of ours: the node answered
+ * "not found" for every attempt we signed with it after the account's nonce had passed it. The
+ * call was not made; the caller must read the chain (someone else may have done what it wanted to
+ * do, e.g. the same key used elsewhere) before sending anything again.
+ */
+export class TxNonceTakenError extends RetryableError {
+  readonly code = "TX_NONCE_TAKEN";
 }
 
 export interface TxRequest {
@@ -48,19 +62,71 @@ export interface TxRequest {
   extraGas?: bigint;
 }
 
+export interface Fees {
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+/** The few JSON-RPC calls the sender makes (a viem PublicClient satisfies it). */
+export interface TxRpc {
+  getTransactionCount(args: { address: Address; blockTag: "latest" | "pending" }): Promise<number>;
+  /** Throws viem's TransactionReceiptNotFoundError while the transaction is not mined. */
+  getTransactionReceipt(args: { hash: Hex }): Promise<TransactionReceipt>;
+  sendRawTransaction(args: { serializedTransaction: Hex }): Promise<Hex>;
+  estimateGas(args: { account: LocalAccount; to: Address; data: Hex; value: bigint }): Promise<bigint>;
+  estimateFeesPerGas(): Promise<Fees>;
+}
+
+/** What the job processor and the payouts need from a sender (fakes implement it in tests). */
+export interface TxSubmitter {
+  readonly address: Address;
+  /** Re-broadcasts what an earlier run left unsettled and picks the next nonce; does not wait for receipts. */
+  init(): Promise<void>;
+  /** Sends one transaction and resolves with its receipt once mined (successfully). */
+  send(req: TxRequest): Promise<TransactionReceipt>;
+  /** Waits for a journaled transaction (and its replacements) of this or an earlier run. */
+  resume(tx: TxRecord): Promise<TransactionReceipt>;
+  /** After a reorg: re-broadcasts our transactions the new chain no longer holds. */
+  reconcile(): Promise<void>;
+  /** Stops waiting: pending sends and resumes reject with TxNotConfirmedError. */
+  close(): void;
+}
+
+/** Observations for metrics. */
+export type TxEvent =
+  | { type: "feeBump"; kind: TxKind; nonce: number; fees: Fees; capped: boolean }
+  | { type: "rpcError"; method: keyof TxRpc; error: unknown }
+  | { type: "nonceResync"; from: number; to: number }
+  | { type: "nonceTaken"; kind: TxKind; nonce: number };
+
 export interface TxSenderOptions {
-  publicClient: PublicClient;
+  rpc: TxRpc;
   chain: Chain;
   account: LocalAccount;
   journal: Journal;
   log: Logger;
   /** ABI used to name custom errors of reverting calls. */
   errorAbi: Abi;
+  /** How long one attempt may wait for its receipt before its fees are bumped. */
   confirmTimeoutMs: number;
+  /** Each replacement pays at least this much more (both fee caps); at least 10 (nodes' rule). */
   feeBumpPercent: number;
-  maxAttempts: number;
+  /** No attempt is signed with a higher maxFeePerGas (wei). */
+  maxFeePerGas: bigint;
+  /** Receipt polling interval (ms); default 200. */
+  pollIntervalMs?: number;
+  /** Longest pause between retries of a failing RPC call (ms); default 5000. */
+  maxBackoffMs?: number;
   onFailure?: (kind: TxKind) => void;
+  onEvent?: (event: TxEvent) => void;
 }
+
+export function createTxSender(options: TxSenderOptions): TxSender {
+  return new TxSender(options);
+}
+
+/** A replacement is accepted by nodes only if both fee caps rise by at least this (percent). */
+const NODE_MIN_BUMP_PERCENT = 10n;
 
 /**
  * Sends this runner's transactions with its own nonces, pipelined: many may be in flight at once.
@@ -73,40 +139,62 @@ export interface TxSenderOptions {
  *   transaction (same nonce, same hash) is re-broadcast instead of a second one being made.
  * - First broadcasts go out in nonce order (each waits for the previous one's broadcast call), so
  *   the node never sees a nonce gap that we made.
- * - Each transaction is then confirmed on its own, concurrently with the others: one that is not
- *   mined in time is replaced with the same nonce and higher fees (every later nonce does the same
- *   when its own wait runs out, so a stuck queue is bumped as a whole).
+ * - Each nonce is then confirmed on its own, concurrently with the others, by one loop per nonce.
+ *   An attempt not mined in time is replaced with the same nonce and fees re-estimated then (at
+ *   least the nodes' minimum bump over the previous attempt, at most `maxFeePerGas`); at the cap
+ *   the loop keeps re-broadcasting and waiting. Everything needed to re-sign is in the journaled
+ *   raw transaction, so a restarted sender goes on bumping where the previous one stopped.
+ * - A failing RPC call (429, timeout) is retried with backoff; it never settles a transaction.
+ *   Only a receipt settles one. A nonce counts as taken by someone else only when the account's
+ *   nonce has passed it and the node answers "not found" for every attempt we made with it.
  * Calls that depend on an earlier one (a reveal on its commit) are made by the caller only after
- * the earlier one's receipt, as before; independent calls (results of different jobs) overlap.
+ * the earlier one's receipt; independent calls (results of different jobs) overlap.
  */
-export class TxSender {
+export class TxSender implements TxSubmitter {
   private nextNonce = 0;
   /** The critical section: nonce, sign, record. */
   private queue: Promise<unknown> = Promise.resolve();
   /** The first broadcast of the newest signed transaction (the next one waits for it). */
   private lastBroadcast: Promise<void> = Promise.resolve();
+  /** One confirmation loop per nonce; send, resume and reconcile join it. */
+  private readonly confirming = new Map<number, Promise<TransactionReceipt>>();
+  private closed = false;
+  private readonly wakeOnClose = new Set<() => void>();
 
   private readonly o: TxSenderOptions;
+  private readonly pollMs: number;
+  private readonly maxBackoffMs: number;
 
   constructor(options: TxSenderOptions) {
+    if (options.feeBumpPercent < Number(NODE_MIN_BUMP_PERCENT)) throw new RangeError("feeBumpPercent must be at least 10: nodes refuse smaller replacements");
     this.o = options;
+    this.pollMs = options.pollIntervalMs ?? 200;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
   }
 
   get address(): Address {
     return this.o.account.address;
   }
 
-  /** Settles what a previous process left signed or sent, then picks the next nonce. */
+  /**
+   * Re-broadcasts, in nonce order, what a previous process left signed or sent, and confirms
+   * those in the background (resume() joins them), so start-up does not wait for receipts; then
+   * picks the next nonce.
+   */
   async init(): Promise<void> {
-    for (const tx of this.o.journal.unsettledTxs()) {
-      try {
-        await this.confirm(tx, [tx]);
-      } catch (error) {
-        this.o.log.warn("transaction from a previous run did not settle", { hash: tx.hash, kind: tx.kind, error });
-      }
-    }
-    const pending = await this.o.publicClient.getTransactionCount({ address: this.address, blockTag: "pending" });
+    const pending = await this.retrying("getTransactionCount", 5, () => this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }));
     this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
+    const byNonce = groupByNonce(this.o.journal.unsettledTxs());
+    if (byNonce.size === 0) return;
+    this.o.log.info("confirming transactions of a previous run", { count: byNonce.size });
+    // One sync covers every record (a "signed" one may not have reached the disk before a crash).
+    await this.o.journal.sync();
+    for (const [nonce, attempts] of byNonce) {
+      if (this.confirming.has(nonce)) continue;
+      const sent = this.broadcast(attempts.at(-1)!, { synced: true });
+      await sent;
+      this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
+    }
   }
 
   /**
@@ -115,76 +203,102 @@ export class TxSender {
    * once they are broadcast; their receipts are awaited in the background.
    */
   async reconcile(): Promise<void> {
-    const chainNonce = await this.o.publicClient.getTransactionCount({ address: this.address, blockTag: "latest" });
+    const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
     const reopened = this.o.journal.reopenTxsFrom(chainNonce);
     if (reopened.length === 0) return;
     this.o.log.warn("reorg dropped our transactions; broadcasting them again", { from: chainNonce, count: reopened.length });
-    const byNonce = new Map<number, TxRecord[]>();
-    for (const tx of reopened) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
-    for (const attempts of byNonce.values()) {
-      const newest = attempts.at(-1)!;
-      await this.broadcast(newest);
-      void this.confirm(newest, attempts, undefined, Promise.resolve()).catch((error: unknown) => this.o.log.warn("re-broadcast transaction did not settle", { hash: newest.hash, error }));
+    for (const [nonce, attempts] of groupByNonce(reopened)) {
+      const sent = this.broadcast(attempts.at(-1)!);
+      await sent;
+      // A loop still waiting on this nonce goes on (it polls every attempt); otherwise start one.
+      if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
     }
   }
 
   /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
   async send(req: TxRequest): Promise<TransactionReceipt> {
+    if (this.closed) throw new TxNotConfirmedError("transaction sender is closed");
     const { gas, fees } = await this.estimate(req);
     const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));
     this.queue = signed.catch(() => undefined);
-    const { first, sign, sent } = await signed;
-    return this.confirm(first, [first], sign, sent);
+    const { first, sent } = await signed;
+    return this.join(first.nonce, () => this.confirm([first], sent));
   }
 
   /** Waits for a journaled transaction of an earlier run (re-broadcasting it if needed). */
   resume(tx: TxRecord): Promise<TransactionReceipt> {
-    const attempts = this.o.journal.txsFor(tx.jobId, tx.kind).filter((t) => t.nonce === tx.nonce);
-    return this.confirm(tx, attempts.length > 0 ? attempts : [tx]);
+    return this.join(tx.nonce, () => {
+      const attempts = this.o.journal.txsWithNonce(tx.nonce);
+      return this.confirm(attempts.length > 0 ? attempts : [tx]);
+    });
   }
 
-  private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } }> {
-    const { publicClient, account } = this.o;
+  close(): void {
+    this.closed = true;
+    for (const wake of this.wakeOnClose) wake();
+  }
+
+  private join(nonce: number, start: () => Promise<TransactionReceipt>): Promise<TransactionReceipt> {
+    return this.confirming.get(nonce) ?? this.track(nonce, start());
+  }
+
+  private track(nonce: number, confirmation: Promise<TransactionReceipt>): Promise<TransactionReceipt> {
+    this.confirming.set(nonce, confirmation);
+    const forget = () => {
+      if (this.confirming.get(nonce) === confirmation) this.confirming.delete(nonce);
+    };
+    // Background confirmations (init, reconcile) may have no caller yet: log their failure here.
+    confirmation.then(forget, (error: unknown) => {
+      forget();
+      this.o.log.debug("transaction did not settle", { nonce, error: (error as Error).message?.split("\n")[0] });
+    });
+    return confirmation;
+  }
+
+  private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: Fees }> {
+    const { rpc, account } = this.o;
     const [gas, fees] = await Promise.all([
-      publicClient.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
+      rpc.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
         const name = revertName(error, this.o.errorAbi);
         if (name !== undefined || isRevert(error)) {
           throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
         }
+        this.event({ type: "rpcError", method: "estimateGas", error });
         throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
       }),
-      publicClient.estimateFeesPerGas(),
+      rpc.estimateFeesPerGas().catch((error: unknown) => {
+        this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
+        throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+      }),
     ]);
-    return { gas, fees };
+    return { gas, fees: this.capped(fees) };
+  }
+
+  /** Fees within the configured maximum (and a tip never above the fee cap). */
+  private capped(fees: Fees): Fees {
+    const maxFeePerGas = min(fees.maxFeePerGas, this.o.maxFeePerGas);
+    return { maxFeePerGas, maxPriorityFeePerGas: min(fees.maxPriorityFeePerGas, maxFeePerGas) };
   }
 
   /**
    * The critical section: takes the next nonce, signs, records, and queues the first broadcast
    * behind the journal sync and the previous nonce's first broadcast.
    */
-  private async signAndRecord(req: TxRequest, gas: bigint, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }) {
-    const { account } = this.o;
+  private async signAndRecord(req: TxRequest, gas: bigint, fees: Fees) {
     const nonce = this.nextNonce;
-    const base = {
+    const raw = await this.o.account.signTransaction({
       chainId: this.o.chain.id,
-      type: "eip1559" as const,
+      type: "eip1559",
       to: req.to,
       data: req.data,
       value: req.value ?? 0n,
       gas: (gas * 12n) / 10n + (req.extraGas ?? 0n),
       nonce,
-    };
-    const sign = async (bump: number): Promise<TxRecord> => {
-      const factor = BigInt(100 + this.o.feeBumpPercent * bump);
-      const raw = await account.signTransaction({
-        ...base,
-        maxFeePerGas: (fees.maxFeePerGas * factor) / 100n,
-        maxPriorityFeePerGas: (fees.maxPriorityFeePerGas * factor) / 100n,
-      });
-      return this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw });
-    };
-    const first = await sign(0);
-    this.nextNonce = nonce + 1;
+      ...fees,
+    });
+    const first = this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw });
+    // max: a resync from the chain may have moved it on while we signed.
+    this.nextNonce = Math.max(this.nextNonce, nonce + 1);
     // Started here, synchronously after the record, so the order of first broadcasts is the
     // order of nonces. The sync is requested now and runs (grouped) while earlier ones go out.
     const durable = this.o.journal.sync();
@@ -192,75 +306,246 @@ export class TxSender {
     const sent = (async () => {
       await durable;
       await previous;
-      await this.broadcast(first, { synced: true });
+      return this.broadcast(first, { synced: true });
     })();
-    this.lastBroadcast = sent.catch(() => undefined);
-    return { first, sign, sent };
+    this.lastBroadcast = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { first, sent };
   }
 
-  /** Broadcasts `tx` and waits; on timeout replaces it with a higher fee (same nonce). */
-  private async confirm(tx: TxRecord, attempts: TxRecord[], resign?: (bump: number) => Promise<TxRecord>, firstBroadcast?: Promise<void>): Promise<TransactionReceipt> {
-    const { publicClient, journal, log } = this.o;
-    let current = tx;
-    for (let attempt = attempts.length; ; attempt++) {
-      if (firstBroadcast) await firstBroadcast;
-      else await this.broadcast(current);
-      firstBroadcast = undefined;
-      const receipt = await this.waitAny(attempts);
-      if (receipt) {
-        for (const a of attempts) journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
-        if (receipt.status !== "success") {
+  /**
+   * Waits until one attempt at this nonce is mined, replacing the newest with higher fees each
+   * time it waited `confirmTimeoutMs` in vain. `attempts` are in signing order.
+   */
+  private async confirm(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
+    const { journal, log } = this.o;
+    let current = attempts.at(-1)!;
+    let outcome: Broadcast | "skip" = firstBroadcast ? await firstBroadcast : await this.broadcast(current);
+    for (;;) {
+      // A refused "nonce too low" needs no long wait: the chain has the nonce, ours or not.
+      const quick: boolean = outcome === "nonceTooLow";
+      const receipt = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs);
+      if (receipt) return this.settle(attempts, current, receipt);
+      this.checkOpen(current);
+
+      const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" }).catch((error: unknown) => {
+        this.event({ type: "rpcError", method: "getTransactionCount", error });
+        return null;
+      });
+      if (chainNonce === null || (quick && chainNonce <= current.nonce)) {
+        // Cannot tell whether the nonce was used (or the node and the read disagree): neither
+        // bump nor give up; wait a full round again.
+        await this.sleep(this.pollMs);
+        outcome = "skip";
+        continue;
+      }
+      if (chainNonce > current.nonce) {
+        // Used: by one of ours (mined since the last poll, or the receipt lags) or by another.
+        const found = await this.recheck(attempts);
+        if (found === "none") {
+          for (const a of attempts) journal.setTxStatus(a.hash, "replaced");
+          this.event({ type: "nonceTaken", kind: current.kind, nonce: current.nonce });
+          await this.resyncNonce();
           this.o.onFailure?.(current.kind);
-          throw new TxRevertedError(`${current.kind} transaction ${receipt.transactionHash} reverted`);
+          throw new TxNonceTakenError(`${current.kind} nonce ${current.nonce} was used by a transaction that is not ours`);
         }
-        return receipt;
+        if (found !== "unknown") return this.settle(attempts, current, found);
+        // An RPC failure hid the answer: ask again after the next wait, without re-broadcasting.
+        outcome = "skip";
+        await this.sleep(this.pollMs);
+        continue;
       }
-      const onChainNonce = await publicClient.getTransactionCount({ address: this.address, blockTag: "latest" });
-      if (onChainNonce > current.nonce) {
-        // The nonce was used, but by none of our attempts we know of: treat as settled elsewhere.
-        for (const a of attempts) journal.setTxStatus(a.hash, "replaced");
-        throw new TxNotConfirmedError(`${current.kind} nonce ${current.nonce} was used by another transaction`);
+
+      const next = await this.bump(current);
+      if (next) {
+        log.warn("transaction not mined in time; replacing it with higher fees", { kind: current.kind, nonce: current.nonce, attempt: attempts.length + 1 });
+        current = next;
+        attempts.push(current);
+      } else {
+        log.warn("transaction not mined in time at the maximum fee; broadcasting it again", { kind: current.kind, nonce: current.nonce });
       }
-      if (!resign || attempt >= this.o.maxAttempts) {
-        this.o.onFailure?.(current.kind);
-        throw new TxNotConfirmedError(`${current.kind} transaction ${current.hash} not mined after ${attempt} attempt(s)`);
-      }
-      log.warn("transaction not mined in time; replacing it with a higher fee", { kind: current.kind, nonce: current.nonce, attempt });
-      current = await resign(attempt);
-      attempts.push(current);
+      outcome = await this.broadcast(current);
     }
   }
 
-  private async broadcast(tx: TxRecord, opts: { synced?: boolean } = {}): Promise<void> {
+  private settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
+    for (const a of attempts) this.o.journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
+    if (receipt.status !== "success") {
+      this.o.onFailure?.(current.kind);
+      throw new TxRevertedError(`${current.kind} transaction ${receipt.transactionHash} reverted`);
+    }
+    return receipt;
+  }
+
+  /**
+   * Signs a replacement of `current` with fees re-estimated now: for each cap the larger of the
+   * previous × (1 + feeBumpPercent) and the estimate, at most `maxFeePerGas`. Returns null when
+   * the cap leaves no room for a replacement a node would take (+10 % on both).
+   */
+  private async bump(current: TxRecord): Promise<TxRecord | null> {
+    const prev = parseTransaction(current.raw);
+    if (prev.type !== "eip1559" || prev.maxFeePerGas === undefined || prev.maxPriorityFeePerGas === undefined) {
+      throw new TypeError(`journaled transaction ${current.hash} is not an EIP-1559 transaction`);
+    }
+    const estimate = await this.o.rpc.estimateFeesPerGas().catch((error: unknown) => {
+      this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
+      return null; // bump on the previous fees alone
+    });
+    const pct = BigInt(this.o.feeBumpPercent);
+    const raised = (v: bigint) => ceilDiv(v * (100n + pct), 100n);
+    const fees = this.capped({
+      maxFeePerGas: max(raised(prev.maxFeePerGas), estimate?.maxFeePerGas ?? 0n),
+      maxPriorityFeePerGas: max(raised(prev.maxPriorityFeePerGas), estimate?.maxPriorityFeePerGas ?? 0n),
+    });
+    const enough = (next: bigint, before: bigint) => next * 100n >= before * (100n + NODE_MIN_BUMP_PERCENT) && next > before;
+    const capped = fees.maxFeePerGas === this.o.maxFeePerGas;
+    if (!enough(fees.maxFeePerGas, prev.maxFeePerGas) || !enough(fees.maxPriorityFeePerGas, prev.maxPriorityFeePerGas)) {
+      this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees: { maxFeePerGas: prev.maxFeePerGas, maxPriorityFeePerGas: prev.maxPriorityFeePerGas }, capped: true });
+      return null;
+    }
+    const raw = await this.o.account.signTransaction({
+      chainId: prev.chainId ?? this.o.chain.id,
+      type: "eip1559",
+      to: prev.to,
+      data: prev.data,
+      value: prev.value ?? 0n,
+      gas: prev.gas,
+      nonce: current.nonce,
+      accessList: prev.accessList,
+      ...fees,
+    });
+    this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees, capped });
+    return this.o.journal.recordTx({ jobId: current.jobId, kind: current.kind, nonce: current.nonce, hash: keccak256(raw), raw });
+  }
+
+  /** Moves the next nonce on to the chain's pending count, if the chain is ahead (key used elsewhere). */
+  private async resyncNonce(): Promise<void> {
+    const pending = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }).catch((error: unknown) => {
+      this.event({ type: "rpcError", method: "getTransactionCount", error });
+      return null;
+    });
+    if (pending !== null && pending > this.nextNonce) {
+      this.o.log.warn("the chain's nonce passed ours (is the key used elsewhere?); going on from it", { from: this.nextNonce, to: pending });
+      this.event({ type: "nonceResync", from: this.nextNonce, to: pending });
+      this.nextNonce = pending;
+    }
+  }
+
+  private async broadcast(tx: TxRecord, opts: { synced?: boolean } = {}): Promise<Broadcast> {
     // Journal before broadcast: the record of this transaction is on disk (not only in the page
     // cache) before it can reach the node, so not even a power cut makes us sign a second one.
     if (!opts.synced) await this.o.journal.sync();
     try {
-      await this.o.publicClient.sendRawTransaction({ serializedTransaction: tx.raw });
-      this.o.journal.setTxStatus(tx.hash, "sent");
+      await this.o.rpc.sendRawTransaction({ serializedTransaction: tx.raw });
+      this.o.journal.markTxSent(tx.hash);
+      return "sent";
     } catch (error) {
-      // "already known" / "nonce too low" mean an earlier broadcast of it (or a replacement) got
-      // through; waiting for the receipt tells which.
-      this.o.log.debug("broadcast refused", { hash: tx.hash, error: (error as Error).message.split("\n")[0] });
+      const message = error instanceof Error ? error.message : String(error);
+      if (/nonce too low|nonce has already been used|nonce is too low/i.test(message)) {
+        // The nonce is used (by an earlier attempt of ours or by another transaction); the
+        // receipts tell which. The key may be in use elsewhere: catch up with the chain.
+        this.o.log.debug("broadcast refused: nonce too low", { hash: tx.hash, nonce: tx.nonce });
+        await this.resyncNonce();
+        return "nonceTooLow";
+      }
+      // "already known" / "underpriced" replacement: an earlier broadcast (or attempt) is in the
+      // pool; anything else is an RPC failure. Waiting for the receipts covers all of them.
+      if (!/already known|already imported|underpriced|known transaction/i.test(message)) this.event({ type: "rpcError", method: "sendRawTransaction", error });
+      this.o.log.debug("broadcast refused", { hash: tx.hash, error: message.split("\n")[0] });
+      return "refused";
     }
   }
 
-  private async waitAny(attempts: TxRecord[]): Promise<TransactionReceipt | null> {
-    const deadline = Date.now() + this.o.confirmTimeoutMs;
-    while (Date.now() < deadline) {
-      for (const a of attempts) {
-        try {
-          return await this.o.publicClient.getTransactionReceipt({ hash: a.hash });
-        } catch {
-          // not mined yet
-        }
-      }
-      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(10, this.o.publicClient.pollingInterval))));
+  /**
+   * Polls every attempt's receipt for up to `timeoutMs`. "Not found" means not mined yet; any
+   * other failure is the RPC's and is retried with backoff (it says nothing about the transaction).
+   */
+  private async waitAny(attempts: TxRecord[], timeoutMs: number): Promise<TransactionReceipt | null> {
+    const deadline = Date.now() + timeoutMs;
+    let backoff = this.pollMs;
+    while (!this.closed) {
+      const found = await this.recheck(attempts);
+      if (found !== "none" && found !== "unknown") return found;
+      if (found === "unknown") backoff = Math.min(this.maxBackoffMs, backoff * 2);
+      else backoff = this.pollMs;
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      await this.sleep(Math.min(backoff, left));
     }
     return null;
   }
+
+  /** One look at every attempt: its receipt, "none" when the node says none is mined, or "unknown". */
+  private async recheck(attempts: TxRecord[]): Promise<TransactionReceipt | "none" | "unknown"> {
+    let unknown = false;
+    for (const a of attempts) {
+      try {
+        return await this.o.rpc.getTransactionReceipt({ hash: a.hash });
+      } catch (error) {
+        if (isReceiptNotFound(error)) continue;
+        this.event({ type: "rpcError", method: "getTransactionReceipt", error });
+        unknown = true;
+      }
+    }
+    return unknown ? "unknown" : "none";
+  }
+
+  /** Retries an RPC read with backoff, `tries` times at most. */
+  private async retrying<T>(method: keyof TxRpc, tries: number, call: () => Promise<T>): Promise<T> {
+    let backoff = this.pollMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        this.event({ type: "rpcError", method, error });
+        if (this.closed || attempt >= tries) throw error;
+        this.o.log.warn("RPC call failed; retrying", { method, error: (error as Error).message?.split("\n")[0] });
+        await this.sleep(backoff);
+        backoff = Math.min(this.maxBackoffMs, backoff * 2);
+      }
+    }
+  }
+
+  private checkOpen(tx: TxRecord): void {
+    if (this.closed) throw new TxNotConfirmedError(`stopped waiting for ${tx.kind} transaction ${tx.hash}: sender closed`);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeOnClose.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeOnClose.add(done);
+    });
+  }
+
+  private event(event: TxEvent): void {
+    this.o.onEvent?.(event);
+  }
+}
+
+type Broadcast = "sent" | "nonceTooLow" | "refused";
+
+function groupByNonce(txs: TxRecord[]): Map<number, TxRecord[]> {
+  const byNonce = new Map<number, TxRecord[]>();
+  for (const tx of [...txs].sort((a, b) => a.nonce - b.nonce || a.id - b.id)) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
+  return byNonce;
+}
+
+function isReceiptNotFound(error: unknown): boolean {
+  return error instanceof BaseError ? error.walk((e) => e instanceof TransactionReceiptNotFoundError) !== null : false;
 }
 
 function isRevert(error: unknown): boolean {
   return error instanceof BaseError && /revert/i.test(error.message);
 }
+
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;

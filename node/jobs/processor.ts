@@ -5,13 +5,13 @@ import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
 import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
-import type { TxRequest } from "../chain/tx-sender.ts";
+import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
 import { ConclaveError, FatalError } from "../errors.ts";
 import type { Executor } from "../inference/executor.ts";
 import { WorkerCrashedError } from "../inference/executor.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
-import type { JobRecord, JobState, Journal, TxKind, TxRecord } from "../journal/journal.ts";
+import type { JobRecord, JobState, Journal, TxKind } from "../journal/journal.ts";
 import { TERMINAL_STATES } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../http/metrics.ts";
@@ -41,11 +41,7 @@ export interface ChainReader {
 }
 
 /** What the processor needs of the transaction sender. */
-export interface TxSubmitter {
-  readonly address: Address;
-  send(req: TxRequest): Promise<TransactionReceipt>;
-  resume(tx: TxRecord): Promise<TransactionReceipt>;
-}
+export type TxSubmitter = Pick<FullTxSubmitter, "address" | "send" | "resume">;
 
 /** What the processor needs of the model store. */
 export interface ModelSource {
@@ -539,6 +535,10 @@ export class JobProcessor {
       if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
         return rec.state === "computed" ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`) : this.waitForChain(rec, "reveal refused; following the job");
       }
+    } else if (error instanceof TxRevertedError) {
+      // Mined and reverted: the job moved on under us (another provider delivered first, a
+      // window closed). Its events say how it ended; sendOnce will not send the same kind again.
+      return this.waitForChain(rec, `transaction reverted: ${oneLine(error)}`, Math.min(this.o.followIntervalMs, 1_000));
     } else if (error instanceof WorkerCrashedError && attempts >= MAX_CRASHES_PER_JOB) {
       return this.end(rec, "failed", `the input crashed the inference worker ${attempts} times`);
     } else if (error instanceof ConclaveError && !error.retryable) {

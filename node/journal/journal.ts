@@ -171,6 +171,8 @@ class Journal {
       CREATE INDEX IF NOT EXISTS txs_job ON txs(job_id, kind);
     `);
     this.migrateJobs();
+    // Added later: journals made before it get the index here (guarded, so opening twice is fine).
+    this.db.exec("CREATE INDEX IF NOT EXISTS txs_nonce ON txs(nonce)");
     // The WAL file exists now and stays until the connection closes: make its directory entry
     // durable once, at open (start-up may block; the job path does not), so that `sync`, which
     // flushes the file's data only, is enough afterwards.
@@ -488,6 +490,16 @@ class Journal {
     this.db.prepare("UPDATE txs SET status = ? WHERE hash = ?").run(status, hash);
   }
 
+  /** A broadcast went through: "signed" becomes "sent"; a settled status is left as it is. */
+  markTxSent(hash: Hex): void {
+    this.db.prepare("UPDATE txs SET status = 'sent' WHERE hash = ? AND status = 'signed'").run(hash);
+  }
+
+  /** Every attempt signed with `nonce` (the first and its fee-bumped replacements), oldest first. */
+  txsWithNonce(nonce: number): TxRecord[] {
+    return (this.db.prepare("SELECT * FROM txs WHERE nonce = ? ORDER BY id").all(nonce) as Row[]).map(toTx);
+  }
+
   txsFor(jobId: bigint | null, kind: TxKind): TxRecord[] {
     const rows = (jobId === null
       ? this.db.prepare("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
@@ -495,7 +507,6 @@ class Journal {
     return rows.map(toTx);
   }
 
-  /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
   /**
    * After a reorg: our transactions with a nonce the chain has not used yet are not on the chain
    * any more, whatever their receipt said. They go back to "sent", to be broadcast again (the same
@@ -508,6 +519,7 @@ class Journal {
     });
   }
 
+  /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
   unsettledTxs(): TxRecord[] {
     return (this.db.prepare("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
   }

@@ -10,7 +10,8 @@ const KEY = `0x${"11".repeat(32)}`;
 const dir = mkdtempSync(path.join(tmpdir(), "conclave-config-"));
 function file(content: unknown): string {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(f, typeof content === "string" ? content : JSON.stringify(content));
+  // Amounts in wei are written as strings, as a config file holds them.
+  writeFileSync(f, typeof content === "string" ? content : JSON.stringify(content, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
   return f;
 }
 

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { getAddress, keccak256, toHex, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/executor.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
-import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
+import { TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { finalizeStagger } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 
@@ -301,6 +301,20 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(whileRevealing).to.deep.equal(["commit", "reveal"]); // job 12's commit waits
     await h.settle();
     expect(h.sender.kinds()).to.deep.equal(["commit", "reveal", "commit"]);
+  });
+
+  it("a k = 1 submit mined but reverted (another provider was first) ends lost, not failed", async function () {
+    h = harness();
+    h.sender.onSend = () => {
+      throw new TxRevertedError("submit transaction 0x… reverted");
+    };
+    await h.processor.onLogs([requested(14n, makeJob())]);
+    await h.settle();
+    expect(h.journal.getJob(14n)!.state).to.equal("computed");
+    h.chain.set(14n, { status: 3 });
+    await h.processor.onLogs([event("ResultSubmitted", { jobId: 14n, provider: OTHER, resultHash: `0x${"03".repeat(32)}` })]);
+    await h.settle();
+    expect(h.journal.getJob(14n)!.state).to.equal("lost");
   });
 
   it("a job whose commit the chain keeps refusing ends lost after a few tries, not forever", async function () {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { keccak256, type Hex, type PublicClient } from "viem";
-import { TxSender } from "../../node/chain/tx-sender.ts";
+import { createTxSender } from "../../node/chain/tx-sender.ts";
 import { devAccount } from "../../node/devnet/network.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -53,7 +53,7 @@ function watched(journal: Journal) {
 }
 
 const senderFor = (client: PublicClient, journal: Journal, index: number) =>
-  new TxSender({ publicClient: client, chain, account: devAccount(index), journal, log, errorAbi: [], confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxAttempts: 3 });
+  createTxSender({ rpc: client, chain, account: devAccount(index), journal, log, errorAbi: [], confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 10n ** 12n });
 
 describe("tx sender", function () {
   this.timeout(60_000);
@@ -106,7 +106,8 @@ describe("tx sender", function () {
 
     const again = openJournal(file);
     const restarted = senderFor(publicClient, again, 13);
-    await restarted.init(); // re-broadcasts and confirms the journaled transaction
+    await restarted.init(); // re-broadcasts the journaled transaction, confirms it in the background
+    await restarted.resume(left!); // joins that confirmation
     const mined = await publicClient.getTransactionReceipt({ hash: left!.hash });
     expect(mined.status).to.equal("success");
     expect(again.unsettledTxs()).to.deep.equal([]);

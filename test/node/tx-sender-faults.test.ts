@@ -1,0 +1,361 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { defineChain, keccak256, parseGwei, parseTransaction, TransactionReceiptNotFoundError, type Hex, type TransactionReceipt } from "viem";
+import { createTxSender, TxNonceTakenError, type Fees, type TxEvent, type TxRpc, type TxSenderOptions } from "../../node/chain/tx-sender.ts";
+import { devAccount } from "../../node/devnet/accounts.ts";
+import { openJournal, type Journal } from "../../node/journal/journal.ts";
+import { createLogger } from "../../node/log.ts";
+
+/**
+ * The transaction sender against a scripted chain (no node): each test scripts the faults a real
+ * RPC shows (429s, a receipt that lags the nonce, a base fee above our fees, a key used elsewhere,
+ * a crash) and checks what the sender journals and sends.
+ */
+
+const chain = defineChain({ id: 31_337, name: "fake", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: ["http://127.0.0.1:1"] } } });
+const account = devAccount(15);
+const to = devAccount(16).address;
+const log = createLogger({ level: "error" });
+const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-txfaults-")), "journal.sqlite");
+
+class Http429 extends Error {
+  constructor() {
+    super("HTTP request failed. Status: 429 Too Many Requests");
+  }
+}
+
+interface Pooled {
+  hash: Hex;
+  nonce: number;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+/** One account's view of a chain: a pool by nonce, mined receipts, a base fee, scripted faults. */
+class FakeChain {
+  /** Nonces used on chain (by us or by anyone else holding the key). */
+  latestNonce = 0;
+  baseFee = 0n;
+  automine = true;
+  estimate: Fees = { maxFeePerGas: parseGwei("10"), maxPriorityFeePerGas: parseGwei("1") };
+  /** Called at each estimateFeesPerGas with its call number (from 1); may return new estimates. */
+  estimates: ((call: number) => Fees) | null = null;
+  readonly pool = new Map<number, Pooled>();
+  readonly receipts = new Map<Hex, TransactionReceipt>();
+  /** Every broadcast the node accepted, in order. */
+  readonly accepted: Pooled[] = [];
+  readonly calls: Record<string, number> = {};
+  /** Scripted faults: throw to fail the call, or change the chain before it is answered. */
+  onReceipt: ((hash: Hex) => void) | null = null;
+  onCount: ((tag: "latest" | "pending") => void) | null = null;
+
+  rpc(opts: { dieAfterBroadcasts?: number } = {}): TxRpc {
+    let dead = false;
+    const never = <T>() => new Promise<T>(() => undefined);
+    const count = (name: string) => (this.calls[name] = (this.calls[name] ?? 0) + 1);
+    return {
+      getTransactionCount: async ({ blockTag }) => {
+        if (dead) return never();
+        count(`count:${blockTag}`);
+        this.onCount?.(blockTag);
+        if (blockTag === "latest") return this.latestNonce;
+        let n = this.latestNonce;
+        while (this.pool.has(n)) n++;
+        return n;
+      },
+      getTransactionReceipt: async ({ hash }) => {
+        if (dead) return never();
+        count("receipt");
+        this.onReceipt?.(hash);
+        const receipt = this.receipts.get(hash);
+        if (!receipt) throw new TransactionReceiptNotFoundError({ hash });
+        return receipt;
+      },
+      sendRawTransaction: async ({ serializedTransaction }) => {
+        if (dead) return never();
+        count("send");
+        const tx = parseTransaction(serializedTransaction);
+        const pooled: Pooled = { hash: keccak256(serializedTransaction), nonce: tx.nonce!, maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
+        if (pooled.nonce < this.latestNonce) throw new Error("nonce too low");
+        const old = this.pool.get(pooled.nonce);
+        if (old && old.hash === pooled.hash) throw new Error("already known");
+        if (old && (pooled.maxFeePerGas * 100n < old.maxFeePerGas * 110n || pooled.maxPriorityFeePerGas * 100n < old.maxPriorityFeePerGas * 110n)) {
+          throw new Error("replacement transaction underpriced");
+        }
+        this.pool.set(pooled.nonce, pooled);
+        this.accepted.push(pooled);
+        if (opts.dieAfterBroadcasts !== undefined && this.accepted.length >= opts.dieAfterBroadcasts) dead = true;
+        if (this.automine) this.mine();
+        return pooled.hash;
+      },
+      estimateGas: async () => {
+        if (dead) return never();
+        return 21_000n;
+      },
+      estimateFeesPerGas: async () => {
+        if (dead) return never();
+        const n = count("fees");
+        if (this.estimates) this.estimate = this.estimates(n);
+        return this.estimate;
+      },
+    };
+  }
+
+  /** Mines pooled transactions in nonce order while they pay the base fee. */
+  mine(): void {
+    for (let tx = this.pool.get(this.latestNonce); tx && tx.maxFeePerGas >= this.baseFee; tx = this.pool.get(this.latestNonce)) {
+      this.pool.delete(tx.nonce);
+      this.receipts.set(tx.hash, { transactionHash: tx.hash, status: "success", blockNumber: BigInt(this.receipts.size + 1) } as TransactionReceipt);
+      this.latestNonce++;
+    }
+  }
+
+  /** Another holder of the key uses the next `n` nonces (dropping ours from the pool). */
+  useElsewhere(n: number): void {
+    for (let i = 0; i < n; i++) this.pool.delete(this.latestNonce++);
+  }
+}
+
+function senderOn(rpc: TxRpc, journal: Journal, options: Partial<TxSenderOptions> = {}) {
+  const events: TxEvent[] = [];
+  const sender = createTxSender({
+    rpc,
+    chain,
+    account,
+    journal,
+    log,
+    errorAbi: [],
+    confirmTimeoutMs: 40,
+    feeBumpPercent: 20,
+    maxFeePerGas: parseGwei("1000"),
+    pollIntervalMs: 2,
+    maxBackoffMs: 10,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  return { sender, events };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const feesOf = (raw: Hex) => {
+  const tx = parseTransaction(raw);
+  return { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
+};
+
+describe("tx sender against a faulty RPC", function () {
+  this.timeout(20_000);
+
+  describe("finding 2: an RPC error never makes a mined transaction 'replaced'", function () {
+    const cases: { name: string; script: (c: FakeChain) => void }[] = [
+      {
+        name: "receipt polls answer 429 for the whole confirmation timeout, then the receipt",
+        script: (c) => {
+          c.onReceipt = () => {
+            if ((c.calls["count:latest"] ?? 0) < 2) throw new Http429();
+          };
+        },
+      },
+      {
+        name: "receipt polls and nonce reads answer 429 for a while",
+        script: (c) => {
+          let latestReads = 0;
+          c.onCount = (tag) => {
+            if (tag === "latest" && ++latestReads < 3) throw new Http429();
+          };
+          c.onReceipt = () => {
+            if (latestReads < 4) throw new Http429();
+          };
+        },
+      },
+      {
+        name: "the re-check after the nonce passed ours answers 429 once",
+        script: (c) => {
+          c.onReceipt = () => {
+            const reads = c.calls["count:latest"] ?? 0;
+            // Before the first nonce read: "not found" (as if not mined); the re-check right after: 429.
+            if (reads === 0) throw new TransactionReceiptNotFoundError({ hash: "0x" });
+            if (reads === 1) throw new Http429();
+          };
+        },
+      },
+    ];
+    for (const { name, script } of cases) {
+      it(`${name}: the transaction ends mined, nothing is sent again`, async function () {
+        const c = new FakeChain();
+        const journal = openJournal(journalFile());
+        const { sender, events } = senderOn(c.rpc(), journal);
+        await sender.init();
+        script(c);
+        const receipt = await sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
+        expect(receipt.status).to.equal("success");
+        const [tx, ...others] = journal.txsFor(1n, "commit");
+        expect(others).to.deep.equal([]);
+        expect(tx!.status).to.equal("mined");
+        expect(c.calls.send).to.equal(1);
+        expect(events.some((e) => e.type === "rpcError")).to.equal(true);
+        journal.close();
+      });
+    }
+
+    it("a transaction mined between the last receipt poll and the nonce read ends mined", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      c.onCount = (tag) => {
+        if (tag === "latest") c.mine();
+      };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal);
+      await sender.init();
+      const receipt = await sender.send({ jobId: 2n, kind: "commit", to, data: "0x" });
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+
+    it("a nonce used by another transaction: attempts 'replaced', a distinct retryable error, the next send takes the chain's nonce", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const journal = openJournal(journalFile());
+      const { sender, events } = senderOn(c.rpc(), journal);
+      await sender.init();
+      const first = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
+      await until("the broadcast", () => c.accepted.length === 1);
+      c.useElsewhere(1);
+      const error = await first.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(TxNonceTakenError);
+      expect((error as TxNonceTakenError).retryable).to.equal(true);
+      expect(journal.txsWithNonce(0).every((t) => t.status === "replaced")).to.equal(true);
+      expect(events.some((e) => e.type === "nonceTaken")).to.equal(true);
+      c.automine = true;
+      const receipt = await sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(1).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+  });
+
+  describe("finding 3: fees follow the chain, capped, and bumping survives restarts", function () {
+    it("a transaction below the base fee is re-priced from fresh estimates up to maxFeePerGas, then re-broadcast at the cap until mined", async function () {
+      const c = new FakeChain();
+      c.baseFee = parseGwei("150");
+      const g = (v: string) => parseGwei(v);
+      // Call 1 is the send's own estimate; each later call is one bump's.
+      const script: Fees[] = [
+        { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") },
+        { maxFeePerGas: g("30"), maxPriorityFeePerGas: g("2") },
+        { maxFeePerGas: g("32"), maxPriorityFeePerGas: g("2") },
+        { maxFeePerGas: g("100"), maxPriorityFeePerGas: g("5") },
+        { maxFeePerGas: g("200"), maxPriorityFeePerGas: g("10") },
+      ];
+      c.estimates = (n) => script[Math.min(n, script.length) - 1]!;
+      const journal = openJournal(journalFile());
+      const { sender, events } = senderOn(c.rpc(), journal, { maxFeePerGas: g("120") });
+      await sender.init();
+      const sent = sender.send({ jobId: 4n, kind: "reveal", to, data: "0x" });
+      let failed: unknown = null;
+      sent.catch((e: unknown) => (failed = e));
+      // At the cap: no new attempt, the capped one re-broadcast again and again, nothing given up.
+      await until("re-broadcasts at the cap", () => (c.calls.send ?? 0) >= journal.txsWithNonce(0).length + 3);
+      expect(failed).to.equal(null);
+      expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw))).to.deep.equal([
+        { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") },
+        { maxFeePerGas: g("30"), maxPriorityFeePerGas: g("2") }, // the estimate beats +20 %
+        { maxFeePerGas: g("36"), maxPriorityFeePerGas: g("2.4") }, // +20 % beats the estimate
+        { maxFeePerGas: g("100"), maxPriorityFeePerGas: g("5") },
+        { maxFeePerGas: g("120"), maxPriorityFeePerGas: g("10") }, // capped
+      ]);
+      expect(events.some((e) => e.type === "feeBump" && e.capped)).to.equal(true);
+      c.baseFee = g("110");
+      c.mine();
+      const receipt = await sent;
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["replaced", "replaced", "replaced", "replaced", "mined"]);
+      journal.close();
+    });
+
+    it("a restarted sender goes on bumping a transaction the previous process left below the base fee", async function () {
+      const c = new FakeChain();
+      c.baseFee = parseGwei("20");
+      const file = journalFile();
+      const before = openJournal(file);
+      // The first process dies (its RPC hangs for good) right after its second attempt went out.
+      const { sender: first } = senderOn(c.rpc({ dieAfterBroadcasts: 2 }), before);
+      await first.init();
+      void first.send({ jobId: 5n, kind: "commit", to, data: "0x" });
+      await until("two attempts broadcast", () => c.accepted.length === 2);
+      const left = before.txsWithNonce(0);
+      expect(left.length).to.equal(2);
+
+      const after = openJournal(file);
+      const { sender: restarted } = senderOn(c.rpc(), after);
+      await restarted.init();
+      const receipt = await restarted.resume(after.unsettledTxs().at(-1)!);
+      expect(receipt.status).to.equal("success");
+      const attempts = after.txsWithNonce(0);
+      expect(attempts.length).to.be.greaterThan(2);
+      for (let i = 1; i < attempts.length; i++) {
+        const [a, b] = [feesOf(attempts[i - 1]!.raw), feesOf(attempts[i]!.raw)];
+        expect(b.maxFeePerGas * 100n >= a.maxFeePerGas * 110n && b.maxPriorityFeePerGas * 100n >= a.maxPriorityFeePerGas * 110n).to.equal(true);
+      }
+      expect(attempts.at(-1)!.status).to.equal("mined");
+      expect(feesOf(attempts.at(-1)!.raw).maxFeePerGas >= c.baseFee).to.equal(true);
+      before.close();
+      after.close();
+    });
+
+    it("init with 20 unsettled transactions re-broadcasts them in nonce order and returns before any is mined; resume joins their confirmations", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const journal = openJournal(journalFile());
+      for (let nonce = 0; nonce < 20; nonce++) {
+        const raw = await account.signTransaction({ chainId: chain.id, type: "eip1559", to, data: "0x", value: 0n, gas: 21_000n, nonce, ...c.estimate });
+        journal.recordTx({ jobId: BigInt(100 + nonce), kind: "submit", nonce, hash: keccak256(raw), raw });
+      }
+      // A confirmation timeout far beyond the test's: init must not wait for any receipt.
+      const { sender } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      expect(c.receipts.size).to.equal(0);
+      expect(c.accepted.map((t) => t.nonce)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+      const resumed = journal.unsettledTxs().map((tx) => sender.resume(tx));
+      c.mine();
+      const receipts = await Promise.all(resumed);
+      expect(receipts.every((r) => r.status === "success")).to.equal(true);
+      expect(journal.unsettledTxs()).to.deep.equal([]);
+      expect(c.calls.send).to.equal(20); // joined, not broadcast again
+      journal.close();
+    });
+  });
+
+  describe("finding 10: the key used elsewhere", function () {
+    it("a broadcast answered 'nonce too low' resyncs the nonce from the chain at once; the next send goes through", async function () {
+      const c = new FakeChain();
+      const journal = openJournal(journalFile());
+      // A confirmation timeout far beyond the test's: the resync must not wait for it.
+      const { sender, events } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      c.useElsewhere(3);
+      const error = await sender.send({ jobId: 6n, kind: "submit", to, data: "0x" }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(TxNonceTakenError);
+      expect(events.some((e) => e.type === "nonceResync" && e.to === 3)).to.equal(true);
+      const receipt = await sender.send({ jobId: 6n, kind: "submit", to, data: "0x" });
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(3).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+  });
+});
