@@ -325,16 +325,18 @@ export class TxSender implements TxSubmitter {
     let outcome: Broadcast | "skip" = firstBroadcast ? await firstBroadcast : await this.broadcast(current);
     for (;;) {
       // A refused "nonce too low" needs no long wait: the chain has the nonce, ours or not.
-      const quick: boolean = outcome === "nonceTooLow";
-      const receipt = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs);
-      if (receipt) return this.settle(attempts, current, receipt);
+      const quick: boolean = outcome === "nonceTooLow" || outcome === "feeTooLow";
+      const attempt = current;
+      const waited = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs, () => this.broadcast(attempt), outcome === "failed");
+      if (waited !== null && waited !== "feeTooLow") return this.settle(attempts, current, waited);
       this.checkOpen(current);
+      if (waited === "feeTooLow") outcome = "feeTooLow";
 
       const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" }).catch((error: unknown) => {
         this.event({ type: "rpcError", method: "getTransactionCount", error });
         return null;
       });
-      if (chainNonce === null || (quick && chainNonce <= current.nonce)) {
+      if (chainNonce === null || (outcome === "nonceTooLow" && chainNonce <= current.nonce)) {
         // Cannot tell whether the nonce was used (or the node and the read disagree): neither
         // bump nor give up; wait a full round again.
         await this.sleep(this.pollMs);
@@ -450,11 +452,14 @@ export class TxSender implements TxSubmitter {
         await this.resyncNonce();
         return "nonceTooLow";
       }
-      // "already known" / "underpriced" replacement: an earlier broadcast (or attempt) is in the
-      // pool; anything else is an RPC failure. Waiting for the receipts covers all of them.
-      if (!/already known|already imported|underpriced|known transaction/i.test(message)) this.event({ type: "rpcError", method: "sendRawTransaction", error });
+      // "already known": an earlier broadcast (or attempt) is in the pool. A fee below the base
+      // fee (a spike) or the pool's minimum: bump now rather than wait out the timeout. Anything
+      // else is an RPC failure: broadcast again at the next look.
       this.o.log.debug("broadcast refused", { hash: tx.hash, error: message.split("\n")[0] });
-      return "refused";
+      if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message)) return "refused";
+      if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message)) return "feeTooLow";
+      this.event({ type: "rpcError", method: "sendRawTransaction", error });
+      return "failed";
     }
   }
 
@@ -462,12 +467,22 @@ export class TxSender implements TxSubmitter {
    * Polls every attempt's receipt for up to `timeoutMs`. "Not found" means not mined yet; any
    * other failure is the RPC's and is retried with backoff (it says nothing about the transaction).
    */
-  private async waitAny(attempts: TxRecord[], timeoutMs: number): Promise<TransactionReceipt | null> {
+  private async waitAny(attempts: TxRecord[], timeoutMs: number, rebroadcast?: () => Promise<Broadcast>, broadcastFailed = false): Promise<TransactionReceipt | "feeTooLow" | null> {
     const deadline = Date.now() + timeoutMs;
     let backoff = this.pollMs;
+    // A failed broadcast is tried again at the first look, not after the usual interval.
+    let lastBroadcast = broadcastFailed ? 0 : Date.now();
     while (!this.closed) {
       const found = await this.recheck(attempts);
       if (found !== "none" && found !== "unknown") return found;
+      if (rebroadcast && Date.now() - lastBroadcast >= Math.min(REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
+        // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
+        // the first broadcast failed at the RPC, instead of losing a whole confirmation timeout.
+        const again = await rebroadcast();
+        if (again === "feeTooLow") return "feeTooLow";
+        // Still failing at the RPC: keep trying at each look (with the poll's backoff).
+        lastBroadcast = again === "failed" ? 0 : Date.now();
+      }
       if (found === "unknown") backoff = Math.min(this.maxBackoffMs, backoff * 2);
       else backoff = this.pollMs;
       const left = deadline - Date.now();
@@ -530,7 +545,15 @@ export class TxSender implements TxSubmitter {
   }
 }
 
-type Broadcast = "sent" | "nonceTooLow" | "refused";
+/**
+ * What a broadcast came to: taken; the nonce is used; refused as a duplicate of what the pool holds
+ * ("already known"); refused for a fee below what the node takes now (a base-fee spike): bump at
+ * once; or failed at the RPC (rate limit, dropped connection): send it again soon.
+ */
+type Broadcast = "sent" | "nonceTooLow" | "refused" | "feeTooLow" | "failed";
+
+/** How often the transaction being waited for is broadcast again (a pool may drop it, a broadcast may have failed). */
+const REBROADCAST_MS = 3_000;
 
 function groupByNonce(txs: TxRecord[]): Map<number, TxRecord[]> {
   const byNonce = new Map<number, TxRecord[]>();

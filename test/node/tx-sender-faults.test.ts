@@ -200,7 +200,8 @@ describe("tx sender against a faulty RPC", function () {
         const [tx, ...others] = journal.txsFor(1n, "commit");
         expect(others).to.deep.equal([]);
         expect(tx!.status).to.equal("mined");
-        expect(c.calls.send).to.equal(1);
+        // Broadcast again while waiting (the pool answers "already known"), but never another transaction.
+        expect(c.accepted).to.have.length(1);
         expect(events.some((e) => e.type === "rpcError")).to.equal(true);
         journal.close();
       });
@@ -246,6 +247,44 @@ describe("tx sender against a faulty RPC", function () {
     });
   });
 
+  describe("broadcasts that fail or are refused", function () {
+    it("a first broadcast lost to a 429 is sent again at the next look, long before the confirmation timeout, and later nonces are not held up", async function () {
+      const c = new FakeChain();
+      const rpc = c.rpc();
+      let failures = 1;
+      const send = rpc.sendRawTransaction.bind(rpc);
+      rpc.sendRawTransaction = async (args) => {
+        if (failures-- > 0) throw new Http429();
+        return send(args);
+      };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const receipts = await Promise.all([sender.send({ jobId: 1n, kind: "commit", to, data: "0x" }), sender.send({ jobId: 2n, kind: "commit", to, data: "0x" })]);
+      expect(receipts.map((r) => r.status)).to.deep.equal(["success", "success"]);
+      expect(journal.txsWithNonce(0)).to.have.length(1); // the same transaction, not a bump
+      journal.close();
+    });
+
+    it("a broadcast refused for a fee below the base fee is re-priced at once, not after the confirmation timeout", async function () {
+      const c = new FakeChain();
+      const rpc = c.rpc();
+      const send = rpc.sendRawTransaction.bind(rpc);
+      rpc.sendRawTransaction = async (args) => {
+        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < parseGwei("20")) throw new Error("max fee per gas less than block base fee");
+        return send(args);
+      };
+      c.estimates = (n) => (n === 1 ? { maxFeePerGas: parseGwei("10"), maxPriorityFeePerGas: parseGwei("1") } : { maxFeePerGas: parseGwei("25"), maxPriorityFeePerGas: parseGwei("2") });
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const receipt = await sender.send({ jobId: 1n, kind: "reveal", to, data: "0x" });
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw).maxFeePerGas)).to.deep.equal([parseGwei("10"), parseGwei("25")]);
+      journal.close();
+    });
+  });
+
   describe("finding 3: fees follow the chain, capped, and bumping survives restarts", function () {
     it("a transaction below the base fee is re-priced from fresh estimates up to maxFeePerGas, then re-broadcast at the cap until mined", async function () {
       const c = new FakeChain();
@@ -267,7 +306,9 @@ describe("tx sender against a faulty RPC", function () {
       let failed: unknown = null;
       sent.catch((e: unknown) => (failed = e));
       // At the cap: no new attempt, the capped one re-broadcast again and again, nothing given up.
-      await until("re-broadcasts at the cap", () => (c.calls.send ?? 0) >= journal.txsWithNonce(0).length + 3);
+      await until("the capped attempt", () => journal.txsWithNonce(0).length >= 5);
+      const sends = c.calls.send ?? 0;
+      await until("re-broadcasts at the cap", () => (c.calls.send ?? 0) >= sends + 3);
       expect(failed).to.equal(null);
       expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw))).to.deep.equal([
         { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") },
