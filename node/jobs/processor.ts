@@ -176,6 +176,10 @@ export class JobProcessor {
           // k = 1: the job is settled, and this says by whom (ours mined, or someone was first).
           if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
           break;
+        case "ResultRevealed":
+          // k > 1: our reveal is on-chain (whatever our receipt said); marked as "delivered by us".
+          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { deliveredBy: this.address })) this.kick(jobId!);
+          break;
         case "SeatCommitted":
           if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) })) this.kick(jobId!);
           break;
@@ -336,7 +340,7 @@ export class JobProcessor {
   private async submit(rec: JobRecord): Promise<void> {
     // Read the chain before (re)sending: the market may hold our result already, or another's.
     if (rec.deliveredBy !== null) {
-      if (getAddress(rec.deliveredBy) === getAddress(this.address)) return this.onSubmitted(rec);
+      if (this.deliveredByUs(rec)) return this.onSubmitted(rec);
       if (!this.hasLiveTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
     }
     if (!this.hasLiveTx(rec, "submit")) {
@@ -383,6 +387,7 @@ export class JobProcessor {
   }
 
   private async reveal(rec: JobRecord): Promise<void> {
+    if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
     const live = this.hasLiveTx(rec, "reveal");
     if (!live) {
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
@@ -408,18 +413,18 @@ export class JobProcessor {
   /** After our result is on-chain: wait for the job to end and record how it ended for us. */
   private async follow(rec: JobRecord): Promise<void> {
     const k1 = rec.job.redundancy === 1;
-    if (k1 && rec.deliveredBy !== null) return this.settle(rec, getAddress(rec.deliveredBy) === getAddress(this.address) ? "paid" : "lost", null);
+    if (k1 && rec.deliveredBy !== null) return this.settle(rec, this.deliveredByUs(rec) ? "paid" : "lost", null);
     const state = await this.o.chain.jobState(rec.jobId);
     if (state.status === ChainStatus.Settled) {
       if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
       const winner = rec.settledHash ?? (await this.o.chain.settledResult(rec.jobId, rec.block));
       if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
-      if (rec.state !== "revealed") return this.settle(rec, "slashed", "seat not revealed");
+      if (rec.state !== "revealed" && !this.deliveredByUs(rec)) return this.settle(rec, "slashed", "seat not revealed");
       return this.settle(rec, winner === rec.resultHash ? "paid" : "slashed", winner === rec.resultHash ? null : "result differed from the majority");
     }
     if (state.status === ChainStatus.Refunded) {
       // A seat that never revealed is slashed on refund too (a proven fault).
-      if (rec.state === "committed") return this.settle(rec, "slashed", "seat not revealed before the job ended");
+      if (rec.state === "committed" && !this.deliveredByUs(rec)) return this.settle(rec, "slashed", "seat not revealed before the job ended");
       return this.settle(rec, "refunded", "job ended without a quorum or expired");
     }
     this.waitForChain(rec, null);
@@ -548,6 +553,11 @@ export class JobProcessor {
     this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
     metrics.jobsRetried.inc({ reason: error instanceof ConclaveError ? error.code : "other" });
     log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, attempts, retryInMs: delay, error: oneLine(error) });
+  }
+
+  /** k = 1: the market took our result; k > 1: our reveal is on-chain (from the events). */
+  private deliveredByUs(rec: JobRecord): boolean {
+    return rec.deliveredBy !== null && getAddress(rec.deliveredBy) === getAddress(this.address);
   }
 
   /** Chain time is past the last moment at which this job's next transaction could land. */

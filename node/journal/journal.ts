@@ -77,7 +77,7 @@ export interface JobRecord {
   nextAttemptAt: number;
   /** The agreed result hash, from the JobSettled (k > 1) or ResultSubmitted (k = 1) event. */
   settledHash: Hex | null;
-  /** k = 1: the provider whose result the market took (from ResultSubmitted). */
+  /** k = 1: the provider whose result the market took (ResultSubmitted); k > 1: this runner once its ResultRevealed is seen. */
   deliveredBy: Hex | null;
   /** Chain time after which nobody can act on the job any more but to finalize it. */
   endsAt: number;

@@ -99,6 +99,27 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(3n)!.state).to.equal("paid");
   });
 
+  it("finding 2: a reveal that landed although its receipt was never seen counts as revealed: paid, not 'slashed'", async function () {
+    h = harness();
+    await h.processor.onLogs([requested(15n, makeJob(K3))]);
+    await h.settle();
+    h.sender.onSend = () => {
+      throw new TxWouldRevertError("reveal would revert", "InferenceMarketAlreadyRevealed");
+    };
+    h.chain.set(15n, { seated: 3, status: 2 });
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 15n, provider: ME, seat: 2, commitment: "0x" }), event("RevealStarted", { jobId: 15n, revealDeadline: 1_240 })]);
+    await h.settle();
+    const rec = h.journal.getJob(15n)!;
+    expect(rec.state).to.equal("committed");
+    h.chain.set(15n, { status: 3 });
+    await h.processor.onLogs([
+      event("ResultRevealed", { jobId: 15n, provider: ME, resultHash: rec.resultHash, outputRef: "0x" }),
+      event("JobSettled", { jobId: 15n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n }),
+    ]);
+    await h.settle();
+    expect(h.journal.getJob(15n)!.state).to.equal("paid");
+  });
+
   it("finding 5: ended jobs are not polled; settlement events mark them done without a single read", async function () {
     h = harness({ expireStaleJobs: "own" });
     h.chain.active = false; // skip every job: they all end at once
