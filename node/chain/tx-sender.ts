@@ -60,6 +60,8 @@ export interface TxRequest {
    * settles the whole job. Unused gas is not paid for.
    */
   extraGas?: bigint;
+  /** Called once the transaction holds its nonce (signed and journaled), before it is mined. */
+  onQueued?: () => void;
 }
 
 export interface Fees {
@@ -221,7 +223,12 @@ export class TxSender implements TxSubmitter {
     const { gas, fees } = await this.estimate(req);
     const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));
     this.queue = signed.catch(() => undefined);
-    const { first, sent } = await signed;
+    let first: TxRecord, sent: Promise<Broadcast>;
+    try {
+      ({ first, sent } = await signed);
+    } finally {
+      req.onQueued?.();
+    }
     return this.join(first.nonce, () => this.confirm([first], sent));
   }
 

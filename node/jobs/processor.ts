@@ -399,13 +399,21 @@ export class JobProcessor {
       }
       if (state.status !== ChainStatus.Open && state.status !== ChainStatus.Revealing) return this.follow(rec);
     }
+    // Reveals take their nonces before new commits and results: those wait until this one is
+    // queued (signed with its nonce), not until it is mined.
     this.revealsPending++;
-    let receipt;
-    try {
-      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, rec.job, rec.seat, rec.resultHash, rec.salt, rec.outputRef]);
-    } finally {
+    let queued = false;
+    const onQueued = () => {
+      if (queued) return;
+      queued = true;
       this.revealsPending--;
       if (this.revealsPending === 0) this.revealsDone.splice(0).forEach((f) => f());
+    };
+    let receipt;
+    try {
+      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, rec.job, rec.seat, rec.resultHash, rec.salt, rec.outputRef], onQueued);
+    } finally {
+      onQueued();
     }
     if (receipt && this.transition(rec, { state: "revealed" })) this.observeLatency(rec);
   }
@@ -582,7 +590,7 @@ export class JobProcessor {
    * very transaction instead of making another. Returns null when the earlier one reverted (the
    * job then follows the chain).
    */
-  private async sendOnce(rec: JobRecord, kind: TxKind, functionName: string, args: readonly unknown[]): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
+  private async sendOnce(rec: JobRecord, kind: TxKind, functionName: string, args: readonly unknown[], onQueued?: () => void): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
     const { journal, sender } = this.o;
     const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
@@ -596,7 +604,7 @@ export class JobProcessor {
       return null;
     }
     const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
-    return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy) });
+    return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy), onQueued });
   }
 
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {

@@ -118,6 +118,8 @@ export interface SentTx {
 export class FakeSender implements TxSubmitter {
   readonly address = getAddress(PROVIDER.address);
   sent: SentTx[] = [];
+  /** Call onQueued as soon as sent (the real sender: once signed); false keeps it until mined. */
+  queueBeforeMined = true;
   /** Called for each send; may throw (a revert) or return receipt logs. */
   onSend: (tx: SentTx) => Promise<TransactionReceipt["logs"]> | TransactionReceipt["logs"] = () => [];
   private readonly journal: Journal;
@@ -132,6 +134,7 @@ export class FakeSender implements TxSubmitter {
     const tx = { req, functionName, args: args ?? [] };
     // Like the real sender: a refusal (would revert) leaves nothing sent and nothing recorded.
     this.sent.push(tx);
+    if (this.queueBeforeMined) req.onQueued?.();
     let logs;
     try {
       logs = await this.onSend(tx);

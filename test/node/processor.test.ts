@@ -302,8 +302,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.sender.sent).to.have.length(0);
   });
 
-  it("reveals go before new commits: a commit waits while a reveal is being sent", async function () {
+  it("reveals go before new commits: a commit waits while a reveal is taking its nonce", async function () {
     h = harness();
+    h.sender.queueBeforeMined = false; // the reveal is still being estimated and signed
     const revealSent = latch();
     h.sender.onSend = async (tx) => {
       if (tx.functionName === "reveal") await revealSent.opened;
@@ -336,6 +337,27 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([event("ResultSubmitted", { jobId: 14n, provider: OTHER, resultHash: `0x${"03".repeat(32)}` })]);
     await h.settle();
     expect(h.journal.getJob(14n)!.state).to.equal("lost");
+  });
+
+  it("a result waits for no reveal's mining, only for its nonce: k = 1 latency does not follow k = 3 traffic", async function () {
+    h = harness();
+    const mined = latch();
+    h.sender.onSend = async (tx) => {
+      if (tx.functionName === "reveal") await mined.opened; // queued (nonce taken), not mined yet
+      return [];
+    };
+    await h.processor.onLogs([requested(16n, makeJob(K3))]);
+    await h.settle();
+    h.chain.set(16n, { seated: 3, status: 2 });
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 16n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 16n, revealDeadline: 1_240 })]);
+    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"));
+    await h.processor.onLogs([requested(17n, makeJob())]);
+    try {
+      await until("job 17's result", () => h.sender.kinds().includes("submitResult"));
+    } finally {
+      mined.open();
+    }
+    await h.settle();
   });
 
   it("a job whose commit the chain keeps refusing ends lost after a few tries, not forever", async function () {
