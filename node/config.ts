@@ -98,7 +98,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: "own",
-  jobs: { retryBaseMs: 1_000, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
+  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
 };

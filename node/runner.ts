@@ -32,6 +32,9 @@ import { withdrawEarnings } from "./payouts.ts";
  */
 const MAX_LOG_RANGE = 2_000;
 
+/** Retries of one RPC call (429, 5xx, dropped connection) before the step that made it backs off. */
+const RPC_RETRIES = 4;
+
 export interface Runner {
   address: Address;
   httpUrl: string;
@@ -48,7 +51,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
   const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]) })).child({ provider: account.address });
-  const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250) });
+  const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250), retryCount: RPC_RETRIES });
   if (chain.id !== record.chainId) {
     throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
   }

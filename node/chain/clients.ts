@@ -19,8 +19,9 @@ export interface Clients {
   chain: Chain;
 }
 
-function transportFor(rpcUrl: string, timeoutMs: number): Transport {
-  const opts = { timeout: timeoutMs, retryCount: 0 };
+function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transport {
+  // viem retries rate-limited (429), failed (5xx) and dropped calls with exponential backoff.
+  const opts = { timeout: timeoutMs, retryCount, retryDelay: 100 };
   if (/^wss?:\/\//.test(rpcUrl)) return webSocket(rpcUrl, opts);
   if (/^https?:\/\//.test(rpcUrl)) return http(rpcUrl, opts);
   throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
@@ -30,7 +31,7 @@ function transportFor(rpcUrl: string, timeoutMs: number): Transport {
  * Connects to any EVM JSON-RPC endpoint and learns its chain id. Fails fast with one clear line
  * when the endpoint does not answer, so a CLI never hangs on a typo.
  */
-export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollingIntervalMs?: number } = {}): Promise<Clients> {
+export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollingIntervalMs?: number; retryCount?: number } = {}): Promise<Clients> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const probe = createPublicClient({ transport: transportFor(rpcUrl, timeoutMs) });
   let chainId: number;
@@ -41,13 +42,15 @@ export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollin
   }
   const chain = defineChain({
     id: chainId,
-    name: chainId === 31337 ? "Hardhat" : `chain-${chainId}`,
+    name: chainId === 31337 ? "Local" : `chain-${chainId}`,
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
   const publicClient = createPublicClient({
     chain,
-    transport: transportFor(rpcUrl, timeoutMs),
+    // A long-running service (the runner) rides out rate limits and dropped connections call by
+    // call; a CLI command keeps failing fast (no retries) so a typo never hangs it.
+    transport: transportFor(rpcUrl, timeoutMs, opts.retryCount ?? 0),
     // viem's default 4 s polling is far too slow for a local chain that mines on demand.
     pollingInterval: opts.pollingIntervalMs ?? (chainId === 31337 ? 50 : 1_000),
   });
