@@ -6,9 +6,33 @@ import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
 import { AdaptiveRange, getLogsAdaptive, type AdaptiveRangeOptions } from "./logs.ts";
 
+/** How long chain time, the provider's own terms and a version's `accepting` are reused (ms). */
+const FRESH_MS = { now: 500, terms: 2_000, accepting: 2_000 } as const;
+
+/**
+ * The last answer of `load` for `ttlMs`, and one call for concurrent callers: a burst of jobs
+ * asks for the same chain time and provider terms, and every round trip counts when the RPC is
+ * slow or rate-limited. Failures are not kept.
+ */
+export function reuseFor<T>(ttlMs: number, load: () => Promise<T>, clock: () => number = Date.now): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | null = null;
+  return () => {
+    const now = clock();
+    if (last && now - last.at < ttlMs) return last.value;
+    const value = load();
+    const entry = { at: now, value };
+    last = entry;
+    value.catch(() => {
+      if (last === entry) last = null;
+    });
+    return value;
+  };
+}
+
 /**
  * The chain reads a runner needs, over viem. Model versions are immutable except for their
- * status, so their data is cached and only `accepting` is read again.
+ * status, so their data is cached; chain time, the provider's terms and `accepting` are reused
+ * for a moment (FRESH_MS): the market checks them again on-chain anyway.
  */
 export function createChainReader(publicClient: PublicClient, record: DeploymentRecord, provider: Address, logRangeOptions: AdaptiveRangeOptions = {}): ChainReader {
   const market = { address: contractAddress(record, "InferenceMarket"), abi: loadArtifact("InferenceMarket").abi };
@@ -18,11 +42,19 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
   const marketBlock = record.contracts.InferenceMarket!.block;
   // Learnt once per runner: what the provider accepts per eth_getLogs query.
   const logRange = new AdaptiveRange(logRangeOptions);
+  const now = reuseFor(FRESH_MS.now, async () => Number(await chainNow(publicClient)));
+  const terms = reuseFor(FRESH_MS.terms, async () => {
+    const [p, [active]] = await Promise.all([
+      publicClient.readContract({ ...providers, functionName: "getProvider", args: [provider] }),
+      publicClient.readContract({ ...providers, functionName: "providerTerms", args: [provider] }),
+    ]);
+    return { active, tags: p.tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked };
+  });
+  const accepting = new Map<string, () => Promise<boolean>>();
 
   return {
-    async now() {
-      return Number(await chainNow(publicClient));
-    },
+    now,
+    providerTerms: terms,
     async jobState(jobId) {
       const [status, seated, revealed, revealStartedAt] = await publicClient.readContract({ ...market, functionName: "jobState", args: [jobId] });
       return { status, seated, revealed, revealStartedAt };
@@ -43,13 +75,12 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
         };
         versions.set(key, info);
       }
-      const accepting = await publicClient.readContract({ ...models, functionName: "acceptsJobs", args: [modelId, version] });
-      return { ...info, accepting };
-    },
-    async providerTerms() {
-      const p = await publicClient.readContract({ ...providers, functionName: "getProvider", args: [provider] });
-      const [active] = await publicClient.readContract({ ...providers, functionName: "providerTerms", args: [provider] });
-      return { active, tags: p.tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked };
+      let read = accepting.get(key);
+      if (!read) {
+        read = reuseFor(FRESH_MS.accepting, () => publicClient.readContract({ ...models, functionName: "acceptsJobs", args: [modelId, version] }));
+        accepting.set(key, read);
+      }
+      return { ...info, accepting: await read() };
     },
     async seatOf(jobId, seat) {
       const [who] = await publicClient.readContract({ ...market, functionName: "seatOf", args: [jobId, seat] });

@@ -307,8 +307,8 @@ export class JobProcessor {
 
   private async compute(rec: JobRecord): Promise<void> {
     const { chain, models, executor, metrics, log } = this.o;
-    if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before a result was ready");
-    const version = await chain.version(rec.job.modelId, rec.job.version);
+    const [past, version] = await Promise.all([this.pastLastAction(rec), chain.version(rec.job.modelId, rec.job.version)]);
+    if (past) return this.end(rec, "expired", "deadline passed before a result was ready");
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     const release = await this.computeSlots.acquire();
     let result: Awaited<ReturnType<Executor["run"]>>;
@@ -344,9 +344,9 @@ export class JobProcessor {
       if (!this.hasLiveTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
     }
     if (!this.hasLiveTx(rec, "submit")) {
-      const state = await this.o.chain.jobState(rec.jobId);
+      const [state, past] = await Promise.all([this.o.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
       if (state.status !== ChainStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
-      if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before the result was sent");
+      if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
     }
     const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, rec.job, rec.resultHash, rec.outputRef]);
@@ -543,11 +543,14 @@ export class JobProcessor {
     const { log, metrics } = this.o;
     const attempts = rec.attempts + 1;
     if (error instanceof TxWouldRevertError) {
-      // The chain moved on (another provider, a deadline): the next step reads it and follows.
+      // The chain moved on (another provider was first, a deadline): nothing was sent. The next
+      // step reads the chain (and its events) and follows; no backoff, this is not a fault.
       log.info("transaction would revert; reading the chain again", { jobId: rec.jobId, error: error.errorName });
       if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
         return rec.state === "computed" ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`) : this.waitForChain(rec, "reveal refused; following the job");
       }
+      this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000) });
+      return;
     } else if (error instanceof TxRevertedError) {
       // Mined and reverted: the job moved on under us (another provider delivered first, a
       // window closed). Its events say how it ended; sendOnce will not send the same kind again.
