@@ -50,7 +50,17 @@ export interface AuditFigures {
   /** Slashes of the (honest) runners: SeatSlashed in the market, ProviderSlashed in the registry. */
   honestSlashes: { jobId: bigint | null; provider: Address; amount: bigint; revealed: boolean | null }[];
   revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number> };
-  latency: { p50Seconds: number; p99Seconds: number; k1P99Seconds: number; k3P99Seconds: number; k1P50Blocks: number; k1P99Blocks: number };
+  latency: {
+    p50Seconds: number;
+    p99Seconds: number;
+    k1P99Seconds: number;
+    k3P99Seconds: number;
+    k1P50Blocks: number;
+    k1P99Blocks: number;
+    /** k = 1 jobs requested while no fault was active (nor recovering): how the fleet does between faults. */
+    k1CalmP99Blocks: number;
+    k1CalmJobs: number;
+  };
   providers: ProviderFigures[];
 }
 
@@ -123,6 +133,8 @@ export interface AuditInput {
   runners: readonly { index: number; address: Address; dataDir: string }[];
   fromBlock: bigint;
   toBlock?: bigint;
+  /** Blocks during which a fault was active (and a few after, to recover): k = 1 latency is also given without them. */
+  faultBlocks?: readonly { from: bigint; to: bigint }[];
 }
 
 export async function audit(input: AuditInput): Promise<AuditFigures> {
@@ -163,6 +175,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   const k1S: number[] = [];
   const k3S: number[] = [];
   const k1B: number[] = [];
+  const k1Calm: number[] = [];
   for (const j of jobs.values()) {
     const payouts = (j.redundancy === 1 ? j.submitted.length : j.settled.length) + j.refunded.length;
     if (payouts > 1) paidTwice.push(j.jobId);
@@ -182,6 +195,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     if (j.redundancy === 1) {
       k1S.push(seconds);
       k1B.push(Number(endBlock - j.requestedBlock));
+      if (!(input.faultBlocks ?? []).some((w) => j.requestedBlock >= w.from && j.requestedBlock <= w.to)) k1Calm.push(Number(endBlock - j.requestedBlock));
     } else k3S.push(seconds);
     const winners = j.redundancy === 1 ? [j.submitted[0]!.provider] : j.revealed.filter((r) => r.resultHash === j.settled[0]!.resultHash).map((r) => r.provider);
     for (const w of winners) {
@@ -253,6 +267,8 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       k3P99Seconds: percentile(k3S, 99),
       k1P50Blocks: percentile(k1B, 50),
       k1P99Blocks: percentile(k1B, 99),
+      k1CalmP99Blocks: percentile(k1Calm, 99),
+      k1CalmJobs: k1Calm.length,
     },
     providers,
   };

@@ -44,7 +44,8 @@ export function reportTable(r: ChaosReport): string {
   const kinds = Object.entries(f.revertedTxs.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
   add("runner txs reverted", `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`);
   add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);
-  add("k = 1 latency in blocks", `p50 ${Number.isNaN(f.latency.k1P50Blocks) ? "-" : f.latency.k1P50Blocks}, p99 ${Number.isNaN(f.latency.k1P99Blocks) ? "-" : f.latency.k1P99Blocks}`);
+  const blocks = (n: number) => (Number.isNaN(n) ? "-" : String(n));
+  add("k = 1 latency in blocks", `p50 ${blocks(f.latency.k1P50Blocks)}, p99 ${blocks(f.latency.k1P99Blocks)}; requested outside fault windows (${f.latency.k1CalmJobs} jobs): p99 ${blocks(f.latency.k1CalmP99Blocks)}`);
   for (const p of f.providers) {
     const journal = p.journal ? Object.entries(p.journal.states).map(([k, n]) => `${k} ${n}`).join(", ") : "no journal";
     add(

@@ -120,7 +120,9 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     deps.say("auditing the chain and the journals ...");
     const sent = load.sent();
     const receipts = await Promise.all(sent.filter((s) => !s.error).map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)));
-    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock });
+    // A fault's blocks: from its start to its end, plus a few blocks to recover (1 s blocks).
+    const faultBlocks = faults.map((f) => ({ from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
+    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks });
     const report: ChaosReport = {
       options: {
         jobs,
