@@ -352,7 +352,13 @@ export class TxSender implements TxSubmitter {
       }
       if (chainNonce > current.nonce) {
         // Used: by one of ours (mined since the last poll, or the receipt lags) or by another.
-        const found = await this.recheck(attempts);
+        let found = await this.recheck(attempts);
+        if (found === "none") {
+          // A reorg between the nonce read and the receipt look can drop our transaction after
+          // the nonce read counted it: read the nonce again before calling it taken.
+          const again = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" }).catch(() => null);
+          if (again === null || again <= current.nonce) found = "unknown";
+        }
         if (found === "none") {
           for (const a of attempts) journal.setTxStatus(a.hash, "replaced");
           this.event({ type: "nonceTaken", kind: current.kind, nonce: current.nonce });

@@ -174,14 +174,20 @@ export class JobProcessor {
         }
         case "ResultSubmitted":
           // k = 1: the job is settled, and this says by whom (ours mined, or someone was first).
-          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
+          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true })) {
+            if (getAddress(a.provider as Address) === getAddress(this.address)) this.revive(jobId!, "submitted");
+            this.kick(jobId!);
+          }
           break;
         case "ResultRevealed":
           // k > 1: our reveal is on-chain (whatever our receipt said); marked as "delivered by us".
           if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { deliveredBy: this.address })) this.kick(jobId!);
           break;
         case "SeatCommitted":
-          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) })) this.kick(jobId!);
+          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) })) {
+            this.revive(jobId!, "committed");
+            this.kick(jobId!, true);
+          }
           break;
         case "JobSettled":
           if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
@@ -362,7 +368,12 @@ export class JobProcessor {
     const live = this.hasLiveTx(rec, "commit");
     if (!live) {
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
-      if (state.status !== ChainStatus.Open) return this.end(rec, "lost", "all seats were taken");
+      if (state.status !== ChainStatus.Open) {
+        // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
+        const seat = state.status === ChainStatus.Revealing && rec.salt !== null ? await this.findSeat(rec.jobId, state.seated) : null;
+        if (seat !== null) return void this.transition(rec, { state: "committed", seat });
+        return this.end(rec, "lost", "all seats were taken");
+      }
       // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
       // with no time left to reveal; never commit unless there is room for both.
       if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "expired", "too close to the commit deadline to commit safely");
@@ -436,6 +447,20 @@ export class JobProcessor {
       return this.settle(rec, "refunded", "job ended without a quorum or expired");
     }
     this.waitForChain(rec, null);
+  }
+
+  /**
+   * The chain says our commit or result landed for a job we had given up on (its receipt was lost
+   * to a reorg or an RPC fault, and the chain looked taken): take it up again, or a seat we hold
+   * would go unrevealed and be slashed.
+   */
+  private revive(jobId: bigint, state: "committed" | "submitted"): void {
+    const rec = this.o.journal.getJob(jobId);
+    if (!rec || !(rec.state === "lost" || rec.state === "expired") || rec.resultHash === null) return;
+    if (state === "committed" && rec.salt === null) return;
+    if (this.o.journal.updateJob(jobId, rec, { state, reason: null, nextAttemptAt: 0, attempts: 0 })) {
+      this.o.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
+    }
   }
 
   // ------------------------------------------------------------------ expiry as a service
@@ -608,6 +633,12 @@ export class JobProcessor {
     }
     const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
     return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy), onQueued });
+  }
+
+  private async findSeat(jobId: bigint, seated: number): Promise<number | null> {
+    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.o.chain.seatOf(jobId, i)));
+    const i = seats.findIndex((who) => getAddress(who) === getAddress(this.address));
+    return i < 0 ? null : i;
   }
 
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {

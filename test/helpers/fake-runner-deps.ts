@@ -96,8 +96,10 @@ export class FakeChain implements ChainReader {
   async providerTerms() {
     return { active: this.active, tags: 0n, memoryMB: 1_024, freeStake: this.freeStake };
   }
-  async seatOf(): Promise<Address> {
-    return zeroAddress;
+  /** Who sits in each seat of a job (seatOf), by job id. */
+  seats = new Map<bigint, Address[]>();
+  async seatOf(jobId: bigint, seat: number): Promise<Address> {
+    return this.seats.get(jobId)?.[seat] ?? zeroAddress;
   }
   async settledResult() {
     this.reads.settledResult++;

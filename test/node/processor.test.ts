@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { getAddress, keccak256, toHex, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/executor.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
-import { TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
+import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { finalizeStagger } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 
@@ -118,6 +118,42 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     ]);
     await h.settle();
     expect(h.journal.getJob(15n)!.state).to.equal("paid");
+  });
+
+  it("finding 2: a commit whose receipt was lost (a reorg) is found in the seats before the job is called lost, and revealed", async function () {
+    h = harness();
+    h.sender.onSend = () => {
+      throw new TxNotConfirmedError("nonce taken?");
+    };
+    await h.processor.onLogs([requested(18n, makeJob(K3))]);
+    await h.settle();
+    expect(h.journal.getJob(18n)!.state).to.equal("computed");
+    // Meanwhile the commit did land: the seats are full and one is ours.
+    h.chain.set(18n, { status: 2, seated: 3 });
+    h.chain.seats.set(18n, [OTHER, ME, OTHER]);
+    h.sender.onSend = () => [];
+    h.clock.now = h.journal.getJob(18n)!.nextAttemptAt;
+    await h.settle();
+    expect(h.journal.getJob(18n)!.seat).to.equal(1);
+    expect(h.sender.kinds()).to.include("reveal");
+  });
+
+  it("finding 2: a job given up as lost is taken up again when the chain shows our seat (SeatCommitted), so the seat is revealed", async function () {
+    h = harness();
+    h.sender.onSend = () => {
+      throw new TxNotConfirmedError("nonce taken?");
+    };
+    await h.processor.onLogs([requested(19n, makeJob(K3))]);
+    await h.settle();
+    h.chain.set(19n, { status: 2, seated: 3 }); // seatOf answers nobody (a lagging backend)
+    h.clock.now = h.journal.getJob(19n)!.nextAttemptAt;
+    await h.settle();
+    expect(h.journal.getJob(19n)!.state).to.equal("lost");
+    h.sender.onSend = () => [];
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 19n, provider: ME, seat: 2, commitment: "0x" })]);
+    await h.settle();
+    expect(h.journal.getJob(19n)!.state).to.equal("revealed");
+    expect(h.sender.kinds()).to.deep.equal(["reveal"]);
   });
 
   it("finding 5: ended jobs are not polled; settlement events mark them done without a single read", async function () {
