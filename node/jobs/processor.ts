@@ -151,6 +151,7 @@ export class JobProcessor {
     for (const l of logs) {
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
+      const block = Number(l.blockNumber);
       switch (l.eventName) {
         case "JobRequested": {
           const job = a.job as Job;
@@ -174,29 +175,29 @@ export class JobProcessor {
         }
         case "ResultSubmitted":
           // k = 1: the job is settled, and this says by whom (ours mined, or someone was first).
-          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true })) {
+          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true }, block)) {
             if (getAddress(a.provider as Address) === getAddress(this.address)) this.revive(jobId!, "submitted");
             this.kick(jobId!);
           }
           break;
         case "ResultRevealed":
           // k > 1: our reveal is on-chain (whatever our receipt said); marked as "delivered by us".
-          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { deliveredBy: this.address })) this.kick(jobId!);
+          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { deliveredBy: this.address }, block)) this.kick(jobId!);
           break;
         case "SeatCommitted":
-          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) })) {
+          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)) {
             this.revive(jobId!, "committed");
             this.kick(jobId!, true);
           }
           break;
         case "JobSettled":
-          if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true })) this.kick(jobId!);
+          if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true }, block)) this.kick(jobId!);
           break;
         case "JobRefunded":
-          if (journal.noteChainFact(jobId!, { final: true })) this.kick(jobId!);
+          if (journal.noteChainFact(jobId!, { final: true }, block)) this.kick(jobId!);
           break;
         case "RevealStarted":
-          if (journal.noteChainFact(jobId!, {})) this.kick(jobId!, true);
+          if (journal.noteChainFact(jobId!, {}, block)) this.kick(jobId!, true);
           break;
         case "VersionRetired":
           this.o.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
@@ -390,11 +391,13 @@ export class JobProcessor {
     const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
     const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, rec.job, commitment]);
     if (!receipt) return;
-    const seat = this.seatFromReceipt(receipt) ?? this.o.journal.getJob(rec.jobId)?.seat ?? null;
+    const fromReceipt = this.seatFromReceipt(receipt);
+    const seat = fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? null;
     // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
     // SeatCommitted event will: wait for it rather than call the job lost.
     if (seat === null) return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
-    if (this.transition(rec, { state: "committed", seat })) this.o.log.info("seat committed", { jobId: rec.jobId, seat });
+    const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
+    if (this.transition(rec, { state: "committed", seat, factsBlock })) this.o.log.info("seat committed", { jobId: rec.jobId, seat });
   }
 
   private async reveal(rec: JobRecord): Promise<void> {
@@ -409,6 +412,13 @@ export class JobProcessor {
         return this.waitForChain(rec, null, Math.min(this.o.followIntervalMs, untilDeadlineMs));
       }
       if (state.status !== ChainStatus.Open && state.status !== ChainStatus.Revealing) return this.follow(rec);
+      if (rec.seat === null) {
+        // The seat we knew was forgotten (a reorg may have moved it): read it from the chain.
+        const seat = await this.findSeat(rec.jobId, state.seated);
+        if (seat === null) return this.waitForChain(rec, "seat not found on the chain; waiting for SeatCommitted");
+        if (!this.transition(rec, { seat })) return;
+        rec = { ...rec, seat };
+      }
     }
     // Reveals take their nonces before new commits and results: those wait until this one is
     // queued (signed with its nonce), not until it is mined.
@@ -480,7 +490,7 @@ export class JobProcessor {
       try {
         const state = await this.o.chain.jobState(rec.jobId);
         if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded || state.status === ChainStatus.None) {
-          this.o.journal.noteChainFact(rec.jobId, { final: true });
+          this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
           if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
           continue;
         }
@@ -512,7 +522,7 @@ export class JobProcessor {
       if (!(error instanceof TxWouldRevertError) && !(error instanceof TxRevertedError)) throw error;
       // Someone else finalized it first, or it settled: the job's own events say how it ended.
     }
-    this.o.journal.noteChainFact(rec.jobId, { final: true });
+    this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
     this.kick(rec.jobId);
   }
 
@@ -625,7 +635,9 @@ export class JobProcessor {
     if (mined) return { transactionHash: mined.hash, logs: [] };
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     if (pending) return sender.resume(pending);
-    if (previous.some((t) => t.status === "reverted")) {
+    // A reveal that reverted may be sent again (a reorg can move our seat under a reveal already
+    // signed): reveal() read the chain first, and an estimate refuses one that cannot land.
+    if (kind !== "reveal" && previous.some((t) => t.status === "reverted")) {
       // Ours reverted (the job moved on under us): what happened is the chain's to say.
       if (kind === "submit" || kind === "commit") this.end(rec, "lost", `${kind} transaction reverted`);
       else this.waitForChain(rec, `${kind} transaction reverted`);

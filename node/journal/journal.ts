@@ -29,11 +29,19 @@ export type JobState =
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["skipped", "paid", "lost", "slashed", "refunded", "failed", "expired"]);
 export const OPEN_STATES: readonly JobState[] = ["seen", "accepted", "computed", "submitted", "committed", "revealed"];
 
-export type JobPatch = Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "attempts" | "nextAttemptAt" | "settledHash" | "expiryDone">>;
+export type JobPatch = Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "attempts" | "nextAttemptAt" | "settledHash" | "expiryDone" | "factsBlock">>;
+
+/**
+ * Jobs whose result may be on-chain, to be taken back to "computed" when the events that moved
+ * them on are rewound: k > 1 with a commit made (a salt), k = 1 with a result made.
+ */
+const REOPENED = `result_hash IS NOT NULL AND (
+  (json_extract(job, '$.redundancy') > 1 AND salt IS NOT NULL AND state IN ('committed', 'revealed', 'paid', 'lost', 'slashed', 'refunded'))
+  OR (json_extract(job, '$.redundancy') = 1 AND state IN ('submitted', 'paid', 'lost')))`;
 
 /** Every column but the inline input, which only computing a job needs. */
 const LIGHT_COLUMNS =
-  "job_id, params_hash, job, NULL AS input, input_cid, block, block_hash, state, reason, result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, delivered_by, expiry_done, ends_at, updated_at";
+  "job_id, params_hash, job, NULL AS input, input_cid, block, block_hash, state, reason, result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, delivered_by, expiry_done, ends_at, facts_block, updated_at";
 
 /** What the chain's events say about a job, whatever this runner's state for it. */
 export interface ChainFact {
@@ -81,6 +89,8 @@ export interface JobRecord {
   deliveredBy: Hex | null;
   /** Chain time after which nobody can act on the job any more but to finalize it. */
   endsAt: number;
+  /** The newest block whose events (or receipt) gave a fact above; a reorg below it forgets them. */
+  factsBlock: number;
   /** The expiry service is done with this job (finalized, or found final). */
   expiryDone: boolean;
   updatedAt: number;
@@ -288,8 +298,20 @@ class Journal {
   rewindTo(block: number): bigint[] {
     return this.atomically(() => {
       this.db.prepare("DELETE FROM blocks WHERE number > ?").run(block);
-      const rows = this.db.prepare("SELECT job_id FROM jobs WHERE block > ?").all(block) as Row[];
+      const rows = this.db.prepare("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
       this.db.prepare("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
+      // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer
+      // holds: forget it, and take the job back to where the chain must be read again (a seat may
+      // have moved, a reveal or result may have been dropped). The rescan says it anew.
+      this.db
+        .prepare(
+          `UPDATE jobs SET seat = NULL, delivered_by = NULL, settled_hash = NULL, expiry_done = 0, facts_block = 0, next_attempt_at = 0,
+             reason = CASE WHEN ${REOPENED} THEN NULL ELSE reason END,
+             state = CASE WHEN ${REOPENED} THEN 'computed' ELSE state END,
+             updated_at = ?
+           WHERE facts_block > ?`,
+        )
+        .run(Date.now(), block);
       return rows.map((r) => BigInt(r.job_id as string));
     });
   }
@@ -362,6 +384,7 @@ class Journal {
       nextAttemptAt: "next_attempt_at",
       settledHash: "settled_hash",
       expiryDone: "expiry_done",
+      factsBlock: "facts_block",
     };
     const keys = Object.keys(patch) as (keyof JobPatch)[];
     const sets = keys.map((k) => `${columns[k]} = ?`).join(", ");
@@ -376,9 +399,9 @@ class Journal {
   }
 
   /** Facts from the chain's events that hold whatever state the job is in (no state check). */
-  noteChainFact(jobId: bigint, fact: ChainFact): boolean {
-    const sets: string[] = ["next_attempt_at = 0"];
-    const values: (string | number)[] = [];
+  noteChainFact(jobId: bigint, fact: ChainFact, block: number): boolean {
+    const sets: string[] = ["next_attempt_at = 0", "facts_block = MAX(facts_block, ?)"];
+    const values: (string | number)[] = [block];
     const columns = { settledHash: "settled_hash", seat: "seat", deliveredBy: "delivered_by" } as const;
     for (const [key, column] of Object.entries(columns) as [keyof typeof columns, string][]) {
       const value = fact[key];
@@ -469,6 +492,7 @@ class Journal {
       ["expiry_done", "INTEGER NOT NULL DEFAULT 0"],
       ["ends_at", "INTEGER NOT NULL DEFAULT 0"],
       ["delivered_by", "TEXT"],
+      ["facts_block", "INTEGER NOT NULL DEFAULT 0"],
     ];
     for (const [name, type] of add) if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
     this.db.exec("CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_attempt_at)");
@@ -557,6 +581,7 @@ function toJob(r: Row): JobRecord {
     settledHash: (r.settled_hash as Hex | null) ?? null,
     deliveredBy: (r.delivered_by as Hex | null) ?? null,
     endsAt: Number(r.ends_at ?? 0),
+    factsBlock: Number(r.facts_block ?? 0),
     expiryDone: Number(r.expiry_done ?? 0) === 1,
     updatedAt: Number(r.updated_at),
   };

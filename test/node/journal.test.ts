@@ -105,6 +105,23 @@ describe("journal", function () {
     again.close();
   });
 
+  it("a reorg below the events that moved a job on forgets them and takes the job back to be read again", function () {
+    const j = openJournal(file());
+    const k3 = { ...job(1n), redundancy: 3, quorum: 2 };
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(k3), job: k3, input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.updateJob(1n, { paramsHash: jobHash(k3), state: "seen" }, { state: "revealed", resultHash: h(1), salt: h(2), seat: 2 });
+    j.noteChainFact(1n, { seat: 2, deliveredBy: "0x00000000000000000000000000000000000000aa" }, 9);
+    j.updateJob(2n, { paramsHash: jobHash(job(2n)), state: "seen" }, { state: "paid", resultHash: h(3) });
+    j.noteChainFact(2n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 7);
+    expect(j.rewindTo(8)).to.deep.equal([1n]);
+    const one = j.getJob(1n)!;
+    expect([one.state, one.seat, one.deliveredBy, one.blockHash]).to.deep.equal(["computed", null, null, h(5)]);
+    expect(one.salt).to.equal(h(2)); // the commit's secret stays
+    expect(j.getJob(2n)!.state).to.equal("paid"); // its facts are older than the reorg
+    j.close();
+  });
+
   it("rewinds after a reorg: forgets newer blocks and marks their jobs for re-evaluation", function () {
     const j = openJournal(file());
     for (let b = 1; b <= 5; b++) j.advance(b, h(b));
