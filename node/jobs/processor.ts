@@ -392,7 +392,8 @@ export class JobProcessor {
     const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, rec.job, commitment]);
     if (!receipt) return;
     const fromReceipt = this.seatFromReceipt(receipt);
-    const seat = fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? null;
+    // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
+    const seat = fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
     // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
     // SeatCommitted event will: wait for it rather than call the job lost.
     if (seat === null) return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
