@@ -1,4 +1,5 @@
 import onnxProto from "onnx-proto";
+import { mulberry32 } from "../random.ts";
 import type { ModelSchema } from "../inference/schema.ts";
 
 const { onnx } = onnxProto;
@@ -28,18 +29,6 @@ export const TINY_MLP_SCHEMA: ModelSchema = {
   inputs: [{ name: "x", dtype: "F32", shape: [null, TINY_MLP_INPUTS] }],
   outputs: [{ name: "probs", dtype: "F32", shape: [null, TINY_MLP_CLASSES] }],
 };
-
-/** mulberry32: a small 32-bit PRNG, deterministic for a given seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 export interface TinyMlpWeights {
   /** Row-major [4, 8]. */

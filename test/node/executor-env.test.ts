@@ -1,23 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { createExecutor, InferenceTimeoutError, workerEnv, WorkerCrashedError, type WorkerRestartReason } from "../../node/inference/executor.ts";
-import type { ModelSchema } from "../../node/inference/schema.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { rejection } from "../helpers/errors.ts";
+import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
 
-const MODEL = fileURLToPath(new URL("../../node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx", import.meta.url));
-const SCHEMA: ModelSchema = {
-  inputs: [
-    { name: "input", dtype: "F32", shape: [1, 512] },
-    { name: "state", dtype: "F32", shape: [2, 1, 128] },
-    { name: "sr", dtype: "I64", shape: [] },
-  ],
-  outputs: [
-    { name: "output", dtype: "F32", shape: [1, 1] },
-    { name: "stateN", dtype: "F32", shape: [2, 1, 128] },
-  ],
-};
+const MODEL = SILERO_MODEL;
+const SCHEMA = SILERO_SCHEMA;
 const inputs = (): TensorMap => ({
   input: tensorFrom("F32", [1, 512], new Array(512).fill(0.1)),
   state: tensorFrom("F32", [2, 1, 128], new Array(256).fill(0)),

@@ -4,7 +4,6 @@ import onnxProto from "onnx-proto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   createExecutor,
   ExecutorClosedError,
@@ -20,20 +19,11 @@ import { InvalidInputError, type ModelSchema } from "../../node/inference/schema
 import { tensorFrom, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { RetryableError } from "../../node/errors.ts";
 import { rejection } from "../helpers/errors.ts";
+import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
 
-const MODEL = fileURLToPath(new URL("../../node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx", import.meta.url));
+const MODEL = SILERO_MODEL;
 
-const SCHEMA: ModelSchema = {
-  inputs: [
-    { name: "input", dtype: "F32", shape: [1, 512] },
-    { name: "state", dtype: "F32", shape: [2, 1, 128] },
-    { name: "sr", dtype: "I64", shape: [] },
-  ],
-  outputs: [
-    { name: "output", dtype: "F32", shape: [1, 1] },
-    { name: "stateN", dtype: "F32", shape: [2, 1, 128] },
-  ],
-};
+const SCHEMA = SILERO_SCHEMA;
 
 /**
  * A model that takes far longer than any test timeout: 24 chained 2048×2048 MatMuls (~400 GFLOP).

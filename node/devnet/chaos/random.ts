@@ -1,15 +1,11 @@
+import { mulberry32 } from "../../random.ts";
+
 /** A seeded PRNG (mulberry32): the same --seed gives the same job mix, inputs and fault plan. */
 export type Random = () => number;
 
 export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** A uniform integer in [min, max]. */
