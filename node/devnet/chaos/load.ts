@@ -55,6 +55,8 @@ export interface LoadDeps {
 }
 
 const MAX_IN_FLIGHT = 32;
+/** Tries of a request refused for its fee (a base-fee spike lasts a few blocks). */
+const SEND_RETRIES = 40;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,23 +76,34 @@ class ClientAccount {
     const run = async (): Promise<SentRequest> => {
       const { publicClient } = this.deps;
       this.nonce ??= await publicClient.getTransactionCount({ address: this.account.address, blockTag: "pending" });
-      const block = await publicClient.getBlock({ blockTag: "latest" });
-      const tip = 1_000_000_000n;
-      // Twice the current base fee plus a tip: enough for a few full blocks, not for a fee spike
-      // (then the request waits in the pool until the base fee falls, as a real client's would).
-      const maxFeePerGas = 2n * (block.baseFeePerGas ?? 0n) + tip;
-      const raw = await this.account.signTransaction({
-        chainId: publicClient.chain!.id,
-        type: "eip1559",
-        to: this.deps.record.contracts.InferenceMarket!.address,
-        data: request.data,
-        value: request.value,
-        gas: request.gas,
-        nonce: this.nonce,
-        maxFeePerGas,
-        maxPriorityFeePerGas: tip,
-      });
-      const hash = await publicClient.sendRawTransaction({ serializedTransaction: raw });
+      // A node refuses a transaction priced below the base fee (a spike): like a real client,
+      // price it again from the next block and retry for a while before giving up.
+      let raw: Hex;
+      let hash: Hex;
+      for (let attempt = 0; ; attempt++) {
+        const block = await publicClient.getBlock({ blockTag: "latest" });
+        const tip = 1_000_000_000n;
+        // Twice the current base fee plus a tip: enough for a few full blocks.
+        const maxFeePerGas = 2n * (block.baseFeePerGas ?? 0n) + tip;
+        raw = await this.account.signTransaction({
+          chainId: publicClient.chain!.id,
+          type: "eip1559",
+          to: this.deps.record.contracts.InferenceMarket!.address,
+          data: request.data,
+          value: request.value,
+          gas: request.gas,
+          nonce: this.nonce,
+          maxFeePerGas,
+          maxPriorityFeePerGas: tip,
+        });
+        try {
+          hash = await publicClient.sendRawTransaction({ serializedTransaction: raw });
+          break;
+        } catch (error) {
+          if (attempt >= SEND_RETRIES || !/base fee|fee cap|underpriced|Transaction creation failed/i.test(String(error))) throw error;
+          await sleep(500);
+        }
+      }
       const sent: SentRequest = { seq: spec.seq, redundancy: spec.redundancy, client: this.account.address, nonce: this.nonce, hash, raw, sentAt: Date.now(), resends: 0 };
       this.nonce++;
       return sent;
