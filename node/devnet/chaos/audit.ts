@@ -114,6 +114,9 @@ export function refundReason(j: JobLedger, journals: readonly (JournalSummary | 
   if (r.noQuorum) return "no quorum (seated providers disagreed or did not reveal)";
   // A runner refused the job's input and none served it: the client sent something no honest runner can serve.
   if (j.seats.length === 0 && journals.some((jr) => jr?.failed.has(j.jobId))) return "client-caused (input refused by the runners)";
+  // Every honest runner abstains alike: the input puts an output on a rounding boundary, where
+  // honest machines could disagree (docs/canonical-result-hash.md).
+  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.abstained.has(j.jobId))) return "client-caused (input puts an output on a rounding boundary: runners abstained)";
   if (j.redundancy === 1) return "expired unserved (k = 1, no result by the deadline)";
   return j.seats.length === 0 ? "expired unseated (k = 3, no seat taken)" : `expired with too few seats (k = 3, ${j.seats.length} of ${j.job.quorum} needed)`;
 }

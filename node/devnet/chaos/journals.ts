@@ -24,6 +24,8 @@ export interface JournalSummary {
   paid: Set<bigint>;
   lost: Set<bigint>;
   failed: Set<bigint>;
+  /** Jobs this runner abstained from: an output within ε of a rounding boundary (the input's doing). */
+  abstained: Set<bigint>;
   txs: JournalTx[];
 }
 
@@ -48,7 +50,8 @@ export function readJournal(dataDir: string): JournalSummary | null {
       status: r.status,
       jobId: r.job_id === null ? null : BigInt(r.job_id),
     }));
-    return { states, reasons, paid: ids("paid"), lost: ids("lost"), failed: ids("failed"), txs };
+    const abstained = new Set((db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason LIKE 'abstained:%'").all() as { job_id: string }[]).map((r) => BigInt(r.job_id)));
+    return { states, reasons, paid: ids("paid"), lost: ids("lost"), failed: ids("failed"), abstained, txs };
   } finally {
     db.close();
   }
