@@ -65,6 +65,8 @@ export interface RunnerConfig {
     followIntervalMs: number;
     /** Jobs advanced at once (chain reads, transactions); compute is capped by maxConcurrentJobs. */
     maxConcurrentSteps: number;
+    /** Most a first result or commit waits (ms, a share fixed per job and provider) so runners do not all send at once. */
+    spreadMs: number;
     /** Ended jobs are forgotten (journal rows, output files, pinned outputs) after this long (ms). */
     retentionMs: number;
     /** Seconds a commit must leave before the commit deadline. */
@@ -98,7 +100,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: "own",
-  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
+  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
 };
@@ -344,6 +346,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       retryMaxMs: int("jobs.retryMaxMs", fileJobs.retryMaxMs ?? d.jobs.retryMaxMs, 10),
       followIntervalMs: int("jobs.followIntervalMs", fileJobs.followIntervalMs ?? d.jobs.followIntervalMs, 50),
       maxConcurrentSteps: int("jobs.maxConcurrentSteps", fileJobs.maxConcurrentSteps ?? d.jobs.maxConcurrentSteps, 1, 4096),
+      spreadMs: int("jobs.spreadMs", fileJobs.spreadMs ?? d.jobs.spreadMs, 0, 60_000),
       retentionMs: int("jobs.retentionMs", fileJobs.retentionMs ?? d.jobs.retentionMs, 1_000),
       commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
       revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),

@@ -157,6 +157,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       followIntervalMs: config.jobs.followIntervalMs,
       retentionMs: config.jobs.retentionMs,
       maxConcurrentSteps: config.jobs.maxConcurrentSteps,
+      spreadMs: config.jobs.spreadMs,
       abstain: (outputs, quantum) => {
         const hit = nearQuantizationBoundary(outputs, quantum, config.inference.boundaryEpsilon);
         return hit ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary` : null;

@@ -93,6 +93,12 @@ export interface ProcessorOptions {
   retentionMs: number;
   /** Jobs advanced at the same time (chain reads and transactions; compute has its own cap). */
   maxConcurrentSteps: number;
+  /**
+   * Before a first k = 1 result or commit, wait a share of this (ms) derived from (job, provider):
+   * the runners that drew the shortest waits go first and the others, reading the chain after
+   * theirs, find the job taken instead of sending a transaction bound to revert.
+   */
+  spreadMs: number;
   /** Where the outputs of jobs are kept, to serve them by id. */
   saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
   removeOutputs: (jobId: bigint) => void;
@@ -351,6 +357,7 @@ export class JobProcessor {
       if (!this.hasLiveTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
     }
     if (!this.hasLiveTx(rec, "submit")) {
+      await this.spread(rec);
       const [state, past] = await Promise.all([this.o.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
       if (state.status !== ChainStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
@@ -368,6 +375,7 @@ export class JobProcessor {
     if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
     const live = this.hasLiveTx(rec, "commit");
     if (!live) {
+      await this.spread(rec);
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
       if (state.status !== ChainStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
@@ -602,6 +610,12 @@ export class JobProcessor {
     log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, attempts, retryInMs: delay, error: oneLine(error) });
   }
 
+  /** The first try of a result or commit waits this provider's share of `spreadMs` (see the option). */
+  private async spread(rec: JobRecord): Promise<void> {
+    if (this.o.spreadMs <= 0 || rec.attempts > 0) return;
+    await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.o.spreadMs)));
+  }
+
   /** k = 1: the market took our result; k > 1: our reveal is on-chain (from the events). */
   private deliveredByUs(rec: JobRecord): boolean {
     return rec.deliveredBy !== null && getAddress(rec.deliveredBy) === getAddress(this.address);
@@ -699,6 +713,12 @@ export class JobProcessor {
     const t0 = this.seenAt.get(rec.jobId.toString());
     if (t0 !== undefined) this.o.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
   }
+}
+
+/** A provider's wait (0 to spreadMs) before its first result or commit for a job: uniform, fixed per (job, provider). */
+export function spreadDelayMs(jobId: bigint, provider: Address, spreadMs: number): number {
+  const h = BigInt(keccak256(encodePacked(["string", "uint256", "address"], ["spread", jobId, provider])));
+  return Number(h % 1_000_000n) * (spreadMs / 1_000_000);
 }
 
 /** Seconds (0–29) a runner waits past a job's end before finalizing a job it holds no seat in. */

@@ -247,6 +247,7 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = mkdtempSync(
     followIntervalMs: 5_000,
     retentionMs: 3_600_000,
     maxConcurrentSteps: 8,
+    spreadMs: 0,
     saveOutputs: () => undefined,
     removeOutputs: () => undefined,
     clock: () => clock.now,

@@ -3,7 +3,7 @@ import { getAddress, keccak256, toHex, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/executor.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
-import { finalizeStagger } from "../../node/jobs/processor.ts";
+import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 
 const ME = getAddress(PROVIDER.address);
@@ -26,9 +26,12 @@ function latch() {
 
 describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   let h: Harness;
+  const closed = new WeakSet<Harness>();
   afterEach(async function () {
-    await h?.processor.stop();
-    h?.journal.close();
+    if (!h || closed.has(h)) return; // a test that made none
+    closed.add(h);
+    await h.processor.stop();
+    h.journal.close();
   });
 
   it("k = 1: computes, submits once, and is paid when its ResultSubmitted arrives", async function () {
@@ -394,6 +397,29 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       mined.open();
     }
     await h.settle();
+  });
+
+  it("k = 1 race: a runner whose spread wait ends after another's result landed sends nothing", async function () {
+    h = harness({ spreadMs: 400 });
+    let jobId = 100n;
+    while (spreadDelayMs(jobId, ME, 400) < 250) jobId++;
+    await h.processor.onLogs([requested(jobId, makeJob())]);
+    await until("the result computed", () => h.journal.getJob(jobId)?.state === "computed");
+    h.chain.set(jobId, { status: 3 }); // another provider's result landed meanwhile
+    await h.settle();
+    expect(h.sender.sent).to.have.length(0);
+    await h.processor.onLogs([event("ResultSubmitted", { jobId, provider: OTHER, resultHash: `0x${"04".repeat(32)}` })]);
+    await h.settle();
+    expect(h.journal.getJob(jobId)!.state).to.equal("lost");
+  });
+
+  it("spread waits are fixed per (job, provider) and spread evenly", function () {
+    const waits = Array.from({ length: 2_000 }, (_, i) => spreadDelayMs(BigInt(i), ME, 1_000));
+    expect(spreadDelayMs(7n, ME, 1_000)).to.equal(waits[7]);
+    expect(Math.min(...waits)).to.be.at.least(0);
+    expect(Math.max(...waits)).to.be.below(1_000);
+    const firstHalf = waits.filter((w) => w < 500).length;
+    expect(firstHalf).to.be.within(850, 1_150);
   });
 
   it("a job whose commit the chain keeps refusing ends lost after a few tries, not forever", async function () {
