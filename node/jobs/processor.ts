@@ -404,7 +404,12 @@ export class JobProcessor {
     const seat = fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
     // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
     // SeatCommitted event will: wait for it rather than call the job lost.
-    if (seat === null) return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
+    if (seat === null) {
+      // Seats are cleared when a job ends: an ended job is followed to its outcome, not waited on.
+      const state = await this.o.chain.jobState(rec.jobId);
+      if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded) return this.follow(rec);
+      return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
+    }
     const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
     if (this.transition(rec, { state: "committed", seat, factsBlock })) this.o.log.info("seat committed", { jobId: rec.jobId, seat });
   }
