@@ -260,10 +260,6 @@ export class JobProcessor {
     return this.queue.idle();
   }
 
-  inFlight(): number {
-    return this.queue.running();
-  }
-
   // ------------------------------------------------------------------ the state machine
 
   private async advance(jobId: bigint): Promise<void> {

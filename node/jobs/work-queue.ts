@@ -41,10 +41,6 @@ export class WorkQueue {
     return this.queued.size + this.active.size;
   }
 
-  running(): number {
-    return this.active.size;
-  }
-
   /** Resolves once nothing is queued or running (for tests and orderly waits). */
   async idle(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);

@@ -349,16 +349,6 @@ class Journal {
     return row ? toJob(row) : null;
   }
 
-  jobsIn(states: readonly JobState[]): JobRecord[] {
-    const marks = states.map(() => "?").join(",");
-    return (this.db.prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY CAST(job_id AS INTEGER)`).all(...states) as Row[]).map(toJob);
-  }
-
-  /** Jobs not in a terminal state. */
-  openJobs(): JobRecord[] {
-    return this.jobsIn(OPEN_STATES);
-  }
-
   countByState(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[]) out[String(r.state)] = Number(r.n);
