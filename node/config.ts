@@ -8,6 +8,12 @@ import type { Level } from "./log.ts";
 /** Everything a runner is configured with. Amounts are in token base units (wei). */
 export interface RunnerConfig {
   rpcUrl: string;
+  /**
+   * Other JSON-RPC endpoints of the same chain (another provider, an own node). Calls go to the
+   * endpoint ranked best by latency and stability (checked every second) and fall over to the next
+   * on an error, so one provider's outage, rate limit or slowness does not stall the runner.
+   */
+  rpcFallbackUrls: string[];
   /** deployments/<chainId>.json of the network to serve. */
   deployment: string;
   /** Journal, model cache and the embedded IPFS node's blocks live here. */
@@ -85,6 +91,7 @@ export interface RunnerConfig {
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
+  rpcFallbackUrls: [],
   dataDir: ".conclave/runner",
   confirmations: 0,
   pollIntervalMs: 250,
@@ -108,6 +115,8 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
 /** Environment variables a runner reads; flags win over them, they win over the file. */
 export const ENV = {
   rpcUrl: "CONCLAVE_RPC_URL",
+  /** Comma-separated fallback RPC URLs. */
+  rpcFallbackUrls: "CONCLAVE_RPC_FALLBACK_URLS",
   deployment: "CONCLAVE_DEPLOYMENT",
   dataDir: "CONCLAVE_DATA_DIR",
   privateKey: "CONCLAVE_PROVIDER_KEY",
@@ -122,6 +131,8 @@ export const ENV = {
 export interface ConfigFlags {
   config?: string;
   rpc?: string;
+  /** Fallback RPC URLs (repeatable flag). */
+  rpcFallback?: string[];
   deployment?: string;
   dataDir?: string;
   httpPort?: string;
@@ -279,6 +290,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
   if (rpcUrl === undefined) throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
+  const envFallbacks = env[ENV.rpcFallbackUrls]?.split(",").map((u) => u.trim()).filter(Boolean);
+  const fallbackList = strings("rpcFallbackUrls", pick(flags.rpcFallback, undefined, envFallbacks ?? file.rpcFallbackUrls, d.rpcFallbackUrls));
+  const rpcFallbackUrls = fallbackList.map((u, i) => url(`rpcFallbackUrls[${i}]`, u, /^(https?|wss?):\/\/./));
+  if (new Set([rpcUrl, ...rpcFallbackUrls]).size !== rpcFallbackUrls.length + 1) bad("rpcFallbackUrls", "(redacted)", "every RPC URL must differ from rpcUrl and from each other");
   const deployment = pick(flags.deployment, env[ENV.deployment], file.deployment, undefined);
   if (typeof deployment !== "string") throw new ConfigError(`no deployment file: pass --deployment, set ${ENV.deployment}, or put deployment in the config file`);
   const privateKey = env[ENV.privateKey];
@@ -304,6 +319,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
 
   const config: Omit<RunnerConfig, "privateKey"> = {
     rpcUrl: url("rpcUrl", rpcUrl, /^(https?|wss?):\/\/./),
+    rpcFallbackUrls,
     deployment: rel(deployment),
     dataDir: rel(String(pick(flags.dataDir, env[ENV.dataDir], file.dataDir, d.dataDir))),
     confirmations: int("confirmations", file.confirmations ?? d.confirmations, 0, 1000),

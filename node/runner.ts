@@ -50,9 +50,16 @@ export interface Runner {
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
-  const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]) })).child({ provider: account.address });
-  const { publicClient, chain } = await connect(config.rpcUrl, { pollingIntervalMs: Math.min(config.pollIntervalMs, 250), retryCount: RPC_RETRIES });
+  const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]) })).child({ provider: account.address });
+  const clients = await connect(config.rpcUrl, {
+    pollingIntervalMs: Math.min(config.pollIntervalMs, 250),
+    retryCount: RPC_RETRIES,
+    fallbackUrls: config.rpcFallbackUrls,
+  });
+  const { publicClient, chain } = clients;
+  for (const url of clients.unreachableFallbacks) log.warn("fallback RPC does not answer; it stays in the list", { rpc: url });
   if (chain.id !== record.chainId) {
+    clients.close();
     throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
   }
   const market = contractAddress(record, "InferenceMarket");
@@ -61,7 +68,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
 
   mkdirSync(config.dataDir, { recursive: true });
   const journal = openJournal(path.join(config.dataDir, "journal.sqlite"));
-  const stops: (() => Promise<void> | void)[] = [() => journal.close()];
+  const stops: (() => Promise<void> | void)[] = [() => clients.close(), () => journal.close()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
       try {

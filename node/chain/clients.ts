@@ -2,6 +2,7 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
+  fallback,
   http,
   webSocket,
   type Account,
@@ -17,6 +18,8 @@ export type Wallet = WalletClient<Transport, Chain, Account>;
 export interface Clients {
   publicClient: PublicClient<Transport, Chain>;
   chain: Chain;
+  /** Stops the ranking of fallback endpoints (a no-op with one endpoint). */
+  close(): void;
 }
 
 function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transport {
@@ -27,34 +30,81 @@ function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transp
   throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
 }
 
+/** How often the endpoints of a fallback transport are pinged and re-ranked (ms). */
+const RANK_INTERVAL_MS = 1_000;
+
 /**
- * Connects to any EVM JSON-RPC endpoint and learns its chain id. Fails fast with one clear line
- * when the endpoint does not answer, so a CLI never hangs on a typo.
+ * One endpoint, or several behind viem's fallback transport: each call goes to the endpoint ranked
+ * best (answers and latency over the last pings) and on an error goes on to the next, so a rate
+ * limit or outage at one provider costs a call no retry delay. Retries apply to the whole list.
  */
-export async function connect(rpcUrl: string, opts: { timeoutMs?: number; pollingIntervalMs?: number; retryCount?: number } = {}): Promise<Clients> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const probe = createPublicClient({ transport: transportFor(rpcUrl, timeoutMs) });
-  let chainId: number;
+function transportOf(urls: readonly string[], timeoutMs: number, retryCount: number): { transport: Transport; close(): void } {
+  if (urls.length === 1) return { transport: transportFor(urls[0]!, timeoutMs, retryCount), close: () => undefined };
+  let closed = false;
+  const transport = fallback(
+    urls.map((u) => transportFor(u, timeoutMs)),
+    {
+      rank: {
+        interval: RANK_INTERVAL_MS,
+        sampleCount: 5,
+        timeout: Math.min(timeoutMs, 1_000),
+        // viem's ranking loop has no stop: once closed, a ping that never settles ends it without
+        // a timer left behind, so a stopped runner's process can exit.
+        ping: ({ transport: t }) => (closed ? new Promise<never>(() => undefined) : t.request({ method: "eth_blockNumber" })),
+      },
+      retryCount,
+      retryDelay: 100,
+    },
+  );
+  return { transport, close: () => void (closed = true) };
+}
+
+async function chainIdOf(rpcUrl: string, timeoutMs: number): Promise<number> {
   try {
-    chainId = await probe.getChainId();
+    return await createPublicClient({ transport: transportFor(rpcUrl, timeoutMs) }).getChainId();
   } catch (cause) {
     throw new RpcUnreachableError(`cannot reach RPC ${rpcUrl}: ${causeLine(cause)}`, { cause });
+  }
+}
+
+/**
+ * Connects to any EVM JSON-RPC endpoint and learns its chain id. Fails fast with one clear line
+ * when the endpoint does not answer, so a CLI never hangs on a typo. Fallback endpoints must be on
+ * the same chain; one that does not answer now is still used (it is a backup) and is named in
+ * `unreachableFallbacks`.
+ */
+export async function connect(
+  rpcUrl: string,
+  opts: { timeoutMs?: number; pollingIntervalMs?: number; retryCount?: number; fallbackUrls?: readonly string[] } = {},
+): Promise<Clients & { unreachableFallbacks: string[] }> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const chainId = await chainIdOf(rpcUrl, timeoutMs);
+  const fallbackUrls = opts.fallbackUrls ?? [];
+  const unreachableFallbacks: string[] = [];
+  for (const url of fallbackUrls) {
+    const id = await chainIdOf(url, timeoutMs).catch((error: unknown) => {
+      if (error instanceof RpcUnreachableError) return null;
+      throw error;
+    });
+    if (id === null) unreachableFallbacks.push(url);
+    else if (id !== chainId) throw new RpcUnreachableError(`fallback RPC ${url} is chain ${id}, but ${rpcUrl} is chain ${chainId}`);
   }
   const chain = defineChain({
     id: chainId,
     name: chainId === 31337 ? "Local" : `chain-${chainId}`,
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
+    rpcUrls: { default: { http: [rpcUrl, ...fallbackUrls] } },
   });
+  const { transport, close } = transportOf([rpcUrl, ...fallbackUrls], timeoutMs, opts.retryCount ?? 0);
   const publicClient = createPublicClient({
     chain,
     // A long-running service (the runner) rides out rate limits and dropped connections call by
     // call; a CLI command keeps failing fast (no retries) so a typo never hangs it.
-    transport: transportFor(rpcUrl, timeoutMs, opts.retryCount ?? 0),
+    transport,
     // viem's default 4 s polling is far too slow for a local chain that mines on demand.
     pollingInterval: opts.pollingIntervalMs ?? (chainId === 31337 ? 50 : 1_000),
   });
-  return { publicClient, chain };
+  return { publicClient, chain, close, unreachableFallbacks };
 }
 
 export function walletFor(rpcUrl: string, chain: Chain, account: Account, timeoutMs = 30_000): Wallet {

@@ -34,6 +34,8 @@ export interface AnvilNode {
 export interface AnvilOptions {
   /** Port on 127.0.0.1 (default: a free one). */
   port?: number;
+  /** Chain id (default 31337, the local network's). */
+  chainId?: number;
   /**
    * Seconds between blocks, fractions allowed (Anvil's --block-time); absent or 0: every
    * transaction is mined at once as it arrives (automine).
@@ -112,7 +114,7 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
   const blockTime = opts.blockTimeSeconds ?? 0;
   checkBlockTime(blockTime, false);
   const port = opts.port ?? (await freePort());
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(LOCAL_CHAIN_ID), "--mnemonic", DEV_MNEMONIC, "--accounts", String(DEV_ACCOUNT_COUNT), "--quiet"];
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(opts.chainId ?? LOCAL_CHAIN_ID), "--mnemonic", DEV_MNEMONIC, "--accounts", String(DEV_ACCOUNT_COUNT), "--quiet"];
   if (blockTime > 0) args.push("--block-time", String(blockTime));
   const resuming = opts.stateFile !== undefined && existsSync(opts.stateFile);
   if (opts.stateFile) args.push("--state", opts.stateFile, "--state-interval", String(opts.stateIntervalSeconds ?? 30));

@@ -35,7 +35,19 @@ describe("runner configuration", function () {
     expect(c.ipfs.kuboUrl).to.equal("http://127.0.0.1:5001");
   });
 
+  it("takes fallback RPC URLs from flags, the environment (comma-separated) or the file", function () {
+    const config = file({ rpcUrl: "http://a:1", deployment: "d", rpcFallbackUrls: ["http://file:1"] });
+    expect(loadConfig({ config }, { CONCLAVE_PROVIDER_KEY: KEY }).rpcFallbackUrls).to.deep.equal(["http://file:1"]);
+    const env = { CONCLAVE_PROVIDER_KEY: KEY, CONCLAVE_RPC_FALLBACK_URLS: "http://env:1, wss://env:2" };
+    expect(loadConfig({ config }, env).rpcFallbackUrls).to.deep.equal(["http://env:1", "wss://env:2"]);
+    expect(loadConfig({ config, rpcFallback: ["http://flag:1"] }, env).rpcFallbackUrls).to.deep.equal(["http://flag:1"]);
+    expect(loadConfig({ rpc: "http://a:1", deployment: "d" }, { CONCLAVE_PROVIDER_KEY: KEY }).rpcFallbackUrls).to.deep.equal([]);
+  });
+
   const bad: [string, () => unknown][] = [
+    ["a fallback RPC URL equal to rpcUrl", () => loadConfig({ rpc: "http://x:1", deployment: "d", rpcFallback: ["http://x:1"] }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["a fallback RPC URL with a bad scheme", () => loadConfig({ rpc: "http://x:1", deployment: "d", rpcFallback: ["ftp://y"] }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["fallback RPC URLs that are not a list", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", rpcFallbackUrls: "http://y:1" }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["no RPC URL", () => loadConfig({ deployment: "d" }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["no key", () => loadConfig({ rpc: "http://x:1", deployment: "d" }, {})],
     ["a malformed key", () => loadConfig({ rpc: "http://x:1", deployment: "d" }, { CONCLAVE_PROVIDER_KEY: "0x1234" })],

@@ -49,10 +49,12 @@ function signals(): { first: Promise<void>; next(): Promise<void>; dispose(): vo
 export const nodeCommands: Record<string, Command> = {
   "node run": {
     summary: "run a provider's node runner until Ctrl-C",
-    usage: `--config <file> [--rpc <url>] [--deployment <file>] [--keystore <file>] [--data-dir <dir>]
-       [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
+    usage: `--config <file> [--rpc <url>] [--rpc-fallback <url>]... [--deployment <file>] [--keystore <file>]
+       [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
 
-Watches the market, serves jobs with onnxruntime and posts attested results. The provider key comes
+Watches the market, serves jobs with onnxruntime and posts attested results. Fallback RPC URLs
+(--rpc-fallback, CONCLAVE_RPC_FALLBACK_URLS comma-separated, or rpcFallbackUrls) must be on the same
+chain: calls go to the endpoint answering best and fall over to the next on an error. The provider key comes
 from an encrypted JSON keystore (--keystore, CONCLAVE_KEYSTORE or "keystore" in the config file;
 password from CONCLAVE_KEYSTORE_PASSWORD or asked on the terminal) or from CONCLAVE_PROVIDER_KEY;
 either is read once and the variables holding secrets are then removed from the environment.
@@ -63,6 +65,7 @@ SIGINT/SIGTERM stop it after in-flight work, waiting at most shutdownTimeoutMs (
 a second signal stops waiting), else it exits with status 1.`,
     options: {
       config: { type: "string" },
+      "rpc-fallback": { type: "string", multiple: true },
       "data-dir": { type: "string" },
       "http-port": { type: "string" },
       "log-level": { type: "string" },
@@ -72,6 +75,7 @@ a second signal stops waiting), else it exits with status 1.`,
       const flags: ConfigFlags = {
         config: v.config,
         rpc: v.rpc,
+        rpcFallback: (ctx.values as { "rpc-fallback"?: string[] })["rpc-fallback"],
         deployment: v.deployment,
         keystore: v.keystore,
         dataDir: v["data-dir"],
@@ -87,7 +91,7 @@ a second signal stops waiting), else it exits with status 1.`,
         // Read once: nothing started from here on (workers, libraries) can find the key or password.
         scrubSecretEnv(process.env);
       }
-      const redact = urlRedactor([config.rpcUrl, config.ipfs.kuboUrl]);
+      const redact = urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]);
       const log = createLogger({ level: config.logLevel, redact });
       // A daemon keeps serving: a stray rejection is logged, never a reason to drop every job.
       const onRejection = (reason: unknown) => log.error("unhandled rejection", { error: String((reason as Error)?.message ?? reason) });

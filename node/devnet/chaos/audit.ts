@@ -60,6 +60,8 @@ export interface AuditFigures {
     /** k = 1 jobs requested while no fault was active (nor recovering): how the fleet does between faults. */
     k1CalmP99Blocks: number;
     k1CalmJobs: number;
+    /** k = 1 jobs requested inside (or just after) each kind of fault's windows: count, p50 and p99 in blocks. */
+    k1ByFault: Record<string, { jobs: number; p50Blocks: number; p99Blocks: number }>;
   };
   providers: ProviderFigures[];
 }
@@ -137,7 +139,7 @@ export interface AuditInput {
   fromBlock: bigint;
   toBlock?: bigint;
   /** Blocks during which a fault was active (and a few after, to recover): k = 1 latency is also given without them. */
-  faultBlocks?: readonly { from: bigint; to: bigint }[];
+  faultBlocks?: readonly { kind: string; from: bigint; to: bigint }[];
 }
 
 export async function audit(input: AuditInput): Promise<AuditFigures> {
@@ -179,6 +181,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   const k3S: number[] = [];
   const k1B: number[] = [];
   const k1Calm: number[] = [];
+  const k1Fault = new Map<string, number[]>();
   for (const j of jobs.values()) {
     const payouts = (j.redundancy === 1 ? j.submitted.length : j.settled.length) + j.refunded.length;
     if (payouts > 1) paidTwice.push(j.jobId);
@@ -198,7 +201,10 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     if (j.redundancy === 1) {
       k1S.push(seconds);
       k1B.push(Number(endBlock - j.requestedBlock));
-      if (!(input.faultBlocks ?? []).some((w) => j.requestedBlock >= w.from && j.requestedBlock <= w.to)) k1Calm.push(Number(endBlock - j.requestedBlock));
+      const blocks = Number(endBlock - j.requestedBlock);
+      const windows = (input.faultBlocks ?? []).filter((w) => j.requestedBlock >= w.from && j.requestedBlock <= w.to);
+      if (windows.length === 0) k1Calm.push(blocks);
+      for (const kind of new Set(windows.map((w) => w.kind))) k1Fault.set(kind, [...(k1Fault.get(kind) ?? []), blocks]);
     } else k3S.push(seconds);
     const winners = j.redundancy === 1 ? [j.submitted[0]!.provider] : j.revealed.filter((r) => r.resultHash === j.settled[0]!.resultHash).map((r) => r.provider);
     for (const w of winners) {
@@ -272,6 +278,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       k1P99Blocks: percentile(k1B, 99),
       k1CalmP99Blocks: percentile(k1Calm, 99),
       k1CalmJobs: k1Calm.length,
+      k1ByFault: Object.fromEntries([...k1Fault].map(([kind, xs]) => [kind, { jobs: xs.length, p50Blocks: percentile(xs, 50), p99Blocks: percentile(xs, 99) }])),
     },
     providers,
   };

@@ -4,7 +4,8 @@
  *
  * - kill: SIGKILL a runner, leave it down a few seconds, start it again on the same data dir.
  * - drop / 429 / latency: a window during which every runner's RPC proxy destroys a share of
- *   connections, answers a share of calls with HTTP 429, or holds each call back.
+ *   connections, answers a share of calls with HTTP 429, or holds each call back. With several
+ *   endpoints per runner it is the primary endpoint's proxy (one RPC provider has an outage).
  * - reorg: Anvil's `anvil_reorg` replaces the last few blocks with empty ones. Anvil drops the
  *   transactions of the replaced blocks, where a real node returns them to its pool; so the
  *   harness sends them again itself, senders in a shuffled order, so that requests can land in
@@ -181,7 +182,8 @@ export async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: numb
         const after = proxies.map((p) => p.counters());
         const hit = after.reduce((s, c, i) => s + (c.dropped - before[i]!.dropped) + (c.limited - before[i]!.limited) + (c.delayed - before[i]!.delayed), 0);
         const what = f.kind === "drop" ? `${f.share * 100} % of connections dropped` : f.kind === "429" ? `${f.share * 100} % of calls answered 429` : `${f.minMs}–${f.maxMs} ms added`;
-        detail = `all runners' RPC for ${fault.duration} s: ${what} (${hit} calls hit)`;
+        const which = deps.fleet.runners.some((r) => r.fallbackProxies.length > 0) ? "primary RPC endpoint (fallbacks healthy)" : "RPC (their only endpoint)";
+        detail = `all runners' ${which} for ${fault.duration} s: ${what} (${hit} calls hit)`;
         break;
       }
       case "reorg":

@@ -16,7 +16,10 @@ export interface FleetRunner {
   /** Development account index of the provider. */
   index: number;
   address: Address;
+  /** The proxy of the runner's rpcUrl: the RPC faults hit it. */
   proxy: RpcProxy;
+  /** Proxies of its fallback endpoints (none with one endpoint). */
+  fallbackProxies: RpcProxy[];
   config: { file: string; dataDir: string };
   /** The live process, or null while it is down. */
   process: RunnerProcess | null;
@@ -45,8 +48,10 @@ export interface Fleet {
 export interface FleetOptions {
   net: Devnet;
   indexes: readonly number[];
-  /** Config keys over runnerConfig's defaults (rpcUrl is always the runner's proxy). */
+  /** Config keys over runnerConfig's defaults (rpcUrl and rpcFallbackUrls are always the runner's proxies). */
   overrides: Record<string, unknown>;
+  /** RPC endpoints per runner (1 or more), each its own proxy. */
+  rpcEndpoints: number;
   random: Random;
   log: Logger;
   /** Print each runner's warnings and errors. */
@@ -96,14 +101,16 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     });
   const stop = async () => {
     await Promise.all(runners.map((r) => r.process?.stop("SIGTERM")));
-    await Promise.all(runners.map((r) => r.proxy.close()));
+    await Promise.all(runners.flatMap((r) => [r.proxy, ...r.fallbackProxies]).map((p) => p.close()));
   };
   try {
     for (const index of opts.indexes) {
       const proxy = await startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random });
+      const fallbackProxies: RpcProxy[] = [];
+      for (let i = 1; i < opts.rpcEndpoints; i++) fallbackProxies.push(await startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random }));
       // HTTP through the proxy: the faults the proxy injects are HTTP faults.
-      const config = runnerConfig(opts.net, index, { ...opts.overrides, rpcUrl: proxy.url });
-      runners.push({ index, address: "0x", proxy, config, process: null, restarts: 0 });
+      const config = runnerConfig(opts.net, index, { ...opts.overrides, rpcUrl: proxy.url, rpcFallbackUrls: fallbackProxies.map((p) => p.url) });
+      runners.push({ index, address: "0x", proxy, fallbackProxies, config, process: null, restarts: 0 });
     }
     await Promise.all(
       runners.map(async (r) => {

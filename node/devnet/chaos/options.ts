@@ -27,6 +27,11 @@ export interface ChaosOptions {
   /** Give up waiting for every job to end this long after the last request (then unfinished jobs count as lost). */
   settleTimeoutSeconds: number;
   json: boolean;
+  /**
+   * RPC endpoints per runner, each behind its own fault proxy: the first is the runner's rpcUrl and
+   * takes the RPC faults, the others are its rpcFallbackUrls and stay healthy.
+   */
+  rpcEndpoints: number;
   /** Runner overrides written into each runner's config (JSON object). */
   runnerConfig: Record<string, unknown>;
   /** Print the runners' warn/error log lines as they come. */
@@ -38,7 +43,7 @@ export const CHAOS_DEFAULTS: ChaosOptions = {
   runners: 5,
   clients: 3,
   k3Share: 0.4,
-  rate: 3,
+  rate: 2,
   burst: false,
   seed: 1,
   faults: [...FAULT_KINDS],
@@ -47,6 +52,7 @@ export const CHAOS_DEFAULTS: ChaosOptions = {
   soakMinutes: null,
   settleTimeoutSeconds: 900,
   json: false,
+  rpcEndpoints: 2,
   runnerConfig: {},
   verbose: false,
 };
@@ -70,6 +76,8 @@ Options:
   --fault-span <s>       seconds over which faults are spread (default: the sending time; 90 for --burst)
   --soak-minutes <m>     soak at --rate for m minutes; prints runner RSS, journal and blockstore sizes
   --settle-timeout <s>   longest wait for every job to end after the last request (default ${CHAOS_DEFAULTS.settleTimeoutSeconds})
+  --rpc-endpoints <n>    RPC endpoints per runner (default ${CHAOS_DEFAULTS.rpcEndpoints}): the first takes the RPC faults
+                         (drop, 429, latency), the others are healthy fallbacks; 1 puts every call through the faults
   --runner-config <json> overrides of every runner's config, e.g. '{"maxConcurrentJobs":8}'
   --json                 print the figures as JSON instead of the table
   --verbose              print the runners' warnings and errors as they come`;
@@ -99,6 +107,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
       "soak-minutes": { type: "string" },
       "settle-timeout": { type: "string" },
       "runner-config": { type: "string" },
+      "rpc-endpoints": { type: "string" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -138,6 +147,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
     soakMinutes: values["soak-minutes"] === undefined ? null : positive("soak-minutes", values["soak-minutes"], 0, { integer: false, min: 0.1 }),
     settleTimeoutSeconds: positive("settle-timeout", values["settle-timeout"], d.settleTimeoutSeconds),
     json: values.json ?? false,
+    rpcEndpoints: positive("rpc-endpoints", values["rpc-endpoints"], d.rpcEndpoints),
     runnerConfig,
     verbose: values.verbose ?? false,
   };

@@ -46,6 +46,8 @@ export function reportTable(r: ChaosReport): string {
   add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);
   const blocks = (n: number) => (Number.isNaN(n) ? "-" : String(n));
   add("k = 1 latency in blocks", `p50 ${blocks(f.latency.k1P50Blocks)}, p99 ${blocks(f.latency.k1P99Blocks)}; requested outside fault windows (${f.latency.k1CalmJobs} jobs): p99 ${blocks(f.latency.k1CalmP99Blocks)}`);
+  const byFault = Object.entries(f.latency.k1ByFault ?? {}).map(([kind, x]) => `${kind} ${x.jobs} jobs p50 ${blocks(x.p50Blocks)} p99 ${blocks(x.p99Blocks)}`);
+  if (byFault.length > 0) add("k = 1 blocks, requested in fault windows", byFault.join("; "));
   for (const p of f.providers) {
     const journal = p.journal ? Object.entries(p.journal.states).map(([k, n]) => `${k} ${n}`).join(", ") : "no journal";
     add(

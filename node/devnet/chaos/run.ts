@@ -68,7 +68,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     await checkNode(net, BLOCK_TIME_SECONDS);
     await fundClients(net, clientIndexes);
     deps.say(`starting ${opts.runners} runners, each behind its own RPC fault proxy ...`);
-    fleet = await startFleet({ net, indexes: providerIndexes, overrides: opts.runnerConfig, random, log: deps.log, verbose: opts.verbose });
+    fleet = await startFleet({ net, indexes: providerIndexes, overrides: opts.runnerConfig, rpcEndpoints: opts.rpcEndpoints, random, log: deps.log, verbose: opts.verbose });
     const start: RunnerResources[] | null = opts.soakMinutes === null ? null : fleet.resources();
 
     const accounts = clientIndexes.map((i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
@@ -121,7 +121,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const sent = load.sent();
     const receipts = await Promise.all(sent.filter((s) => !s.error).map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)));
     // A fault's blocks: from its start to its end, plus a few blocks to recover (1 s blocks).
-    const faultBlocks = faults.map((f) => ({ from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
+    const faultBlocks = faults.map((f) => ({ kind: f.kind, from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
     const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks });
     const report: ChaosReport = {
       options: {
@@ -137,6 +137,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         faultSpanSeconds: opts.faultSpanSeconds ?? sendSpan,
         soakMinutes: opts.soakMinutes,
         settleTimeoutSeconds: opts.settleTimeoutSeconds,
+        rpcEndpoints: opts.rpcEndpoints,
         runnerConfig: opts.runnerConfig,
       },
       blockTimeSeconds: BLOCK_TIME_SECONDS,
