@@ -6,7 +6,7 @@ import { loadArtifact } from "./chain/artifacts.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
-import { createTxSender } from "./chain/tx-sender.ts";
+import { createTxSender, txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
@@ -113,7 +113,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     stops.push(() => executor.close());
 
     const sender = createTxSender({
-      rpc: publicClient,
+      rpc: txRpcOf(publicClient),
       chain,
       account,
       journal,

@@ -5,29 +5,10 @@ import { loadArtifact } from "./artifacts.ts";
 import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
 import { AdaptiveRange, getLogsAdaptive, type AdaptiveRangeOptions } from "./logs.ts";
+import { reuseFor } from "./reuse-for.ts";
 
 /** How long chain time, the provider's own terms and a version's `accepting` are reused (ms). */
 const FRESH_MS = { now: 500, terms: 2_000, accepting: 2_000 } as const;
-
-/**
- * The last answer of `load` for `ttlMs`, and one call for concurrent callers: a burst of jobs
- * asks for the same chain time and provider terms, and every round trip counts when the RPC is
- * slow or rate-limited. Failures are not kept.
- */
-export function reuseFor<T>(ttlMs: number, load: () => Promise<T>, clock: () => number = Date.now): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | null = null;
-  return () => {
-    const now = clock();
-    if (last && now - last.at < ttlMs) return last.value;
-    const value = load();
-    const entry = { at: now, value };
-    last = entry;
-    value.catch(() => {
-      if (last === entry) last = null;
-    });
-    return value;
-  };
-}
 
 /**
  * The chain reads a runner needs, over viem. Model versions are immutable except for their

@@ -8,10 +8,12 @@ import {
   type Chain,
   type Hex,
   type LocalAccount,
+  type PublicClient,
   type TransactionReceipt,
 } from "viem";
 import { FatalError, RetryableError } from "../errors.ts";
 import { revertName } from "./revert.ts";
+import { reuseFor } from "./reuse-for.ts";
 import type { Journal, TxKind, TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 
@@ -77,6 +79,25 @@ export interface TxRpc {
   sendRawTransaction(args: { serializedTransaction: Hex }): Promise<Hex>;
   estimateGas(args: { account: LocalAccount; to: Address; data: Hex; value: bigint }): Promise<bigint>;
   estimateFeesPerGas(): Promise<Fees>;
+  /**
+   * The latest block's base fee (null on a chain without one). Optional: with it, a waiting
+   * transaction priced below the base fee (a fee spike) is re-priced at its next look instead of
+   * after the whole confirmation timeout.
+   */
+  latestBaseFee?(): Promise<bigint | null>;
+}
+
+/** A {@link TxRpc} over a viem public client; the base fee is read at most once a second. */
+export function txRpcOf(publicClient: PublicClient): TxRpc {
+  const baseFee = reuseFor(1_000, async () => (await publicClient.getBlock({ blockTag: "latest" })).baseFeePerGas ?? null);
+  return {
+    getTransactionCount: (args) => publicClient.getTransactionCount(args),
+    getTransactionReceipt: (args) => publicClient.getTransactionReceipt(args),
+    sendRawTransaction: (args) => publicClient.sendRawTransaction(args),
+    estimateGas: (args) => publicClient.estimateGas(args),
+    estimateFeesPerGas: () => publicClient.estimateFeesPerGas(),
+    latestBaseFee: baseFee,
+  };
 }
 
 /** What the job processor and the payouts need from a sender (fakes implement it in tests). */
@@ -119,6 +140,8 @@ export interface TxSenderOptions {
   pollIntervalMs?: number;
   /** Longest pause between retries of a failing RPC call (ms); default 5000. */
   maxBackoffMs?: number;
+  /** How often a waiting transaction is broadcast again and its price checked against the base fee (default 3 s). */
+  rebroadcastMs?: number;
   onFailure?: (kind: TxKind) => void;
   onEvent?: (event: TxEvent) => void;
 }
@@ -488,11 +511,11 @@ export class TxSender implements TxSubmitter {
     while (!this.closed) {
       const found = await this.recheck(attempts);
       if (found !== "none" && found !== "unknown") return found;
-      if (rebroadcast && Date.now() - lastBroadcast >= Math.min(REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
+      if (rebroadcast && Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
         // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
         // the first broadcast failed at the RPC, instead of losing a whole confirmation timeout.
         const again = await rebroadcast();
-        if (again === "feeTooLow") return "feeTooLow";
+        if (again === "feeTooLow" || (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
         // Still failing at the RPC: keep trying at each look (with the poll's backoff).
         lastBroadcast = again === "failed" ? 0 : Date.now();
       }
@@ -503,6 +526,17 @@ export class TxSender implements TxSubmitter {
       await this.sleep(Math.min(backoff, left));
     }
     return null;
+  }
+
+  /** The attempt cannot be mined at the latest base fee, and the cap leaves room to re-price it. */
+  private async belowBaseFee(tx: TxRecord): Promise<boolean> {
+    if (!this.o.rpc.latestBaseFee) return false;
+    const base = await this.o.rpc.latestBaseFee().catch((error: unknown) => {
+      this.event({ type: "rpcError", method: "latestBaseFee", error });
+      return null;
+    });
+    const fee = parseTransaction(tx.raw).maxFeePerGas;
+    return base !== null && fee !== undefined && fee < base && fee < this.o.maxFeePerGas;
   }
 
   /** One look at every attempt: its receipt, "none" when the node says none is mined, or "unknown". */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { reuseFor } from "../../node/chain/reader.ts";
+import { reuseFor } from "../../node/chain/reuse-for.ts";
 
 describe("chain reader: reuseFor", function () {
   it("serves concurrent and recent callers from one call, reads again after the time-to-live, and keeps no failure", async function () {

@@ -286,6 +286,25 @@ describe("tx sender against a faulty RPC", function () {
   });
 
   describe("finding 3: fees follow the chain, capped, and bumping survives restarts", function () {
+    it("a waiting transaction the base fee rose above is re-priced at its next look, not after the confirmation timeout", async function () {
+      const c = new FakeChain();
+      const g = (v: string) => parseGwei(v);
+      // Priced before the spike: the pool takes it, no block will.
+      c.baseFee = g("50");
+      c.estimates = (n) => (n === 1 ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") } : { maxFeePerGas: g("60"), maxPriorityFeePerGas: g("2") });
+      const rpc = { ...c.rpc(), latestBaseFee: async () => c.baseFee };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 20 });
+      await sender.init();
+      const receipt = await sender.send({ jobId: 5n, kind: "submit", to, data: "0x" });
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => [feesOf(t.raw).maxFeePerGas, t.status])).to.deep.equal([
+        [g("10"), "replaced"],
+        [g("60"), "mined"],
+      ]);
+      journal.close();
+    });
+
     it("a transaction below the base fee is re-priced from fresh estimates up to maxFeePerGas, then re-broadcast at the cap until mined", async function () {
       const c = new FakeChain();
       c.baseFee = parseGwei("150");
