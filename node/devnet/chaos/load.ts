@@ -52,6 +52,12 @@ export interface LoadDeps {
   record: DeploymentRecord;
   accounts: HDAccount[];
   log: Logger;
+  /**
+   * Seconds from request to the deadline of k = 1 jobs (k = 3 jobs keep the client's default of
+   * 600 s). A client in a hurry sets it short; a job every runner abstained from is then refunded
+   * that much sooner, and the run ends sooner.
+   */
+  k1DeadlineSeconds?: number;
 }
 
 const MAX_IN_FLIGHT = 32;
@@ -138,6 +144,7 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
         inputs: spec.inputs,
         redundancy: spec.redundancy,
         feePerProvider: CHAOS_FEE_PER_PROVIDER,
+        ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined ? { deadlineInSeconds: deps.k1DeadlineSeconds } : {}),
       });
       const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
       const estimate = await deps.publicClient.estimateGas({ account: client.account.address, to: market.address, data, value });

@@ -55,7 +55,7 @@ export function reportTable(r: ChaosReport): string {
       `paid k=1 ${p.paidK1}, k=3 ${p.paidK3}; txs ${p.txsSent}, reverted ${p.txsReverted}; slashed ${p.slashed}${p.paidButJournalLost ? `; journal says lost for ${p.paidButJournalLost} paid` : ""}; journal: ${journal}`,
     );
   }
-  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
+  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)}–${x.endedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
   if (r.resources) {
     for (const start of r.resources.start) {
       const end = r.resources.end.find((e) => e.index === start.index);

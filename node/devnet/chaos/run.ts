@@ -72,7 +72,8 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const start: RunnerResources[] | null = opts.soakMinutes === null ? null : fleet.resources();
 
     const accounts = clientIndexes.map((i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
-    const load = createLoadGenerator({ publicClient: net.publicClient, record: net.record, accounts, log: deps.log });
+    // Steady load: k = 1 clients want an answer within 3 minutes. A burst queues jobs for longer.
+    const load = createLoadGenerator({ publicClient: net.publicClient, record: net.record, accounts, log: deps.log, k1DeadlineSeconds: rate === null ? undefined : 180 });
     const specs = jobMix(jobs, opts.k3Share, random);
     const sendSpan = rate === null ? 90 : jobs / rate;
     const plan = planFaults(opts.faults, opts.faultRepeats, opts.faultSpanSeconds ?? sendSpan, opts.runners, random);
