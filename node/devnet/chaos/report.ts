@@ -6,7 +6,7 @@ import { CHAOS_MAX_LOG_RANGE, type RunnerResources } from "./fleet.ts";
 import type { ChaosOptions } from "./options.ts";
 
 export interface ChaosReport {
-  options: Omit<ChaosOptions, "json" | "verbose">;
+  options: Omit<ChaosOptions, "json" | "jsonOut" | "verbose">;
   blockTimeSeconds: number;
   providers: number[];
   clients: number[];
