@@ -154,6 +154,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         reverted: receipts.filter((r) => r?.status === "reverted").length,
         revertReasons: await revertReasons(net.publicClient, receipts),
         resentByClients,
+        repricedByClients: sent.filter((x) => (x.repriced ?? 0) > 0).length,
       },
       figures,
       finalizedByClients: settled.finalizedByClients.length,
