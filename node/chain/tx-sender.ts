@@ -140,7 +140,7 @@ export interface TxSenderOptions {
   pollIntervalMs?: number;
   /** Longest pause between retries of a failing RPC call (ms); default 5000. */
   maxBackoffMs?: number;
-  /** How often a waiting transaction is broadcast again and its price checked against the base fee (default 3 s). */
+  /** How often a waiting transaction is broadcast again (default 3 s). */
   rebroadcastMs?: number;
   onFailure?: (kind: TxKind) => void;
   onEvent?: (event: TxEvent) => void;
@@ -511,11 +511,14 @@ export class TxSender implements TxSubmitter {
     while (!this.closed) {
       const found = await this.recheck(attempts);
       if (found !== "none" && found !== "unknown") return found;
+      // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
+      // the first look that sees it, not at the next re-broadcast (the base fee is read ≤ 1/s).
+      if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
       if (rebroadcast && Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
         // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
         // the first broadcast failed at the RPC, instead of losing a whole confirmation timeout.
         const again = await rebroadcast();
-        if (again === "feeTooLow" || (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
+        if (again === "feeTooLow") return "feeTooLow";
         // Still failing at the RPC: keep trying at each look (with the poll's backoff).
         lastBroadcast = again === "failed" ? 0 : Date.now();
       }

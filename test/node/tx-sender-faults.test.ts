@@ -294,7 +294,7 @@ describe("tx sender against a faulty RPC", function () {
       c.estimates = (n) => (n === 1 ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") } : { maxFeePerGas: g("60"), maxPriorityFeePerGas: g("2") });
       const rpc = { ...c.rpc(), latestBaseFee: async () => c.baseFee };
       const journal = openJournal(journalFile());
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 20 });
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 600_000 });
       await sender.init();
       const receipt = await sender.send({ jobId: 5n, kind: "submit", to, data: "0x" });
       expect(receipt.status).to.equal("success");
