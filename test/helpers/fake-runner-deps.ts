@@ -44,10 +44,12 @@ export function makeJob(over: Partial<Job> = {}): Job {
     deadline: 1_600,
     commitDeadline: 1_120,
     revealWindow: 120,
+    priorityWindow: 0,
     minMemoryMB: 0,
     collateral: 0n,
     requiredTags: 0n,
     inputHash: keccak256(INPUT),
+    seed: 0n,
     ...over,
   };
 }

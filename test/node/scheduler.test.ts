@@ -17,10 +17,12 @@ const job = (over: Partial<Job> = {}): Job => ({
   deadline: 200,
   commitDeadline: 0,
   revealWindow: 0,
+  priorityWindow: 0,
   minMemoryMB: 64,
   collateral: 0n,
   requiredTags: 1n,
   inputHash: `0x${"00".repeat(32)}`,
+  seed: 0n,
   ...over,
 });
 const ctx = (over: Partial<SchedulerContext> = {}): SchedulerContext => ({

@@ -51,6 +51,7 @@ library MarketSpec {
 
     /// @dev The Job a request made now by `client` under policy `p` must produce.
     function job(
+        uint256 jobId,
         IInferenceMarket.JobRequest memory r,
         IInferenceMarket.Policy memory p,
         address client,
@@ -76,6 +77,8 @@ library MarketSpec {
         j.minMemoryMB = minMemoryMB;
         j.requiredTags = r.requiredTags;
         j.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
+        j.priorityWindow = p.priorityWindow;
+        j.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
     }
 
     function hashOf(IInferenceMarket.Job memory j) internal pure returns (bytes32) {
@@ -142,6 +145,7 @@ library MarketStack {
             maxRedundancy: 4,
             commitWindow: 1 hours,
             revealWindow: 1 hours,
+            priorityWindow: 0,
             maxInlineInputBytes: 1024,
             maxJobDuration: 1 days,
             collateralPerJob: COLLATERAL
@@ -957,7 +961,7 @@ contract InferenceMarketHandler {
         uint256 escrow,
         Vm.Log[] memory logs
     ) private {
-        IInferenceMarket.Job memory spec = MarketSpec.job(r, p, client, ACTIVE_VERSION, MIN_MEMORY);
+        IInferenceMarket.Job memory spec = MarketSpec.job(jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY);
         (bool found, uint256 loggedId, IInferenceMarket.Job memory logged) =
             MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
@@ -2612,7 +2616,7 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(loggedId, jobId, "logged id");
         assertEq(jobId, expectedId, "sequential id");
         assertEq(
-            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
+            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(jobId, r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
         );
     }
 
