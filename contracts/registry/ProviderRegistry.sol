@@ -10,7 +10,9 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
 /// @title ProviderRegistry
 /// @notice The compute-provider whitelist. See {IProviderRegistry}.
-/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. Unbonding stake
+/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. The roster (see
+/// {providerTerms}) holds exactly the Approved providers that are not exiting; every transition
+/// into or out of that condition updates it in O(1) ({_syncRoster}). Unbonding stake
 /// stays in `stake` (and slashable) until withdrawn. The guardian's pause stops new
 /// registrations only; stake can always be added, exited and withdrawn.
 contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
@@ -306,7 +308,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         tags = p.tags;
         memoryMB = p.memoryMB;
         uint32 slot = p.rosterSlot;
-        rosterIndex = slot == 0 ? type(uint256).max : slot - 1;
+        rosterIndex = slot == 0 ? type(uint256).max : uint256(slot) - 1;
         rosterSize = _rosterSize;
     }
 
@@ -324,7 +326,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function rosterIndexOf(address provider) external view returns (bool member, uint256 index) {
         uint32 slot = _providers[provider].rosterSlot;
-        return slot == 0 ? (false, 0) : (true, slot - 1);
+        if (slot != 0) (member, index) = (true, slot - 1);
     }
 
     /// @inheritdoc IProviderRegistry
