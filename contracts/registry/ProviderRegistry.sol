@@ -240,7 +240,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
         external
         onlyRole(MARKET_ROLE)
-        returns (uint256 rosterIndex, uint256 rosterSize)
+        returns (uint256, uint256)
     {
         Record storage p = _providers[provider];
         _requireEligible(p, provider, amount, requiredTags, minMemoryMB);
@@ -301,15 +301,14 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function providerTerms(address provider)
         external
         view
-        returns (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize)
+        returns (bool, uint256, uint32, uint256, uint256)
     {
         Record storage p = _providers[provider];
-        active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
-        tags = p.tags;
-        memoryMB = p.memoryMB;
+        bool active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
         uint32 slot = p.rosterSlot;
-        rosterIndex = slot == 0 ? type(uint256).max : uint256(slot) - 1;
-        rosterSize = _rosterSize;
+        // A non-member's index is out of range on purpose: `index < size` means "member".
+        uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
+        return (active, p.tags, p.memoryMB, index, _rosterSize);
     }
 
     /// @inheritdoc IProviderRegistry

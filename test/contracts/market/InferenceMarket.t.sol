@@ -3059,7 +3059,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     /// @dev For any seed, the ranks are a permutation of 0..n-1 and exactly one provider is open
     /// at request for k = 1, two after one window.
-    function testFuzz_assignment_ranksArePermutation(uint256 seed, uint8 elapsedWindows) public {
+    function testFuzz_assignment_ranksArePermutation(uint256 seed, uint8 elapsedWindows) public view {
         IInferenceMarket.Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
