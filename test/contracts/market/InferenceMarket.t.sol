@@ -1382,14 +1382,18 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_cannotReplayOnAnotherJob() public {
-        // Two jobs with identical parameters: only the id differs.
+        // Two jobs with identical parameters: only the id (and so the assignment seed) differs.
         (uint256 id1, IInferenceMarket.Job memory job1) = _requestEth(1);
         (uint256 id2, IInferenceMarket.Job memory job2) = _requestEth(1);
-        assertEq(keccak256(abi.encode(job1)), keccak256(abi.encode(job2)), "identical job structs");
+        IInferenceMarket.Job memory job2SameSeed = _copy(job2);
+        job2SameSeed.seed = job1.seed;
+        assertEq(keccak256(abi.encode(job1)), keccak256(abi.encode(job2SameSeed)), "identical but for the seed");
 
         IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id1, job1, RESULT);
         IInferenceMarket.SignedResult memory replay = _sign(market, pks[0], id1, job1, RESULT);
+        // The attestation does not cover the seed: the same signature, job 2's own parameters.
         replay.jobId = id2;
+        replay.job = job2;
         address signer = _recovered(market, replay);
         assertTrue(signer != prov[0], "the signature does not bind job 2");
 
@@ -1405,6 +1409,10 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         rj = _rejections(vm.getRecordedLogs(), address(market));
         _assertRejection(rj[0], id1, prov[0], IInferenceMarket.InferenceMarketInvalidStatus.selector, "delivered");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
+    }
+
+    function _copy(IInferenceMarket.Job memory job) internal pure returns (IInferenceMarket.Job memory) {
+        return abi.decode(abi.encode(job), (IInferenceMarket.Job));
     }
 
     function test_submitAttestations_cannotReplayOnAnotherMarket() public {
