@@ -411,7 +411,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     {
         (,,, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
         if (rosterIndex >= rosterSize) return (false, 0, 0);
-        (rank, opensAt,) = _rank(job, rosterIndex, rosterSize);
+        (rank, opensAt,) = _rank(job.seed, job.redundancy, job.priorityWindow, job.requestedAt, rosterIndex, rosterSize);
         member = true;
     }
 
@@ -518,25 +518,31 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return word;
     }
 
-    /// @dev A roster member's rank for `job`, when that rank opens, and whether it is open now
+    /// @dev A roster member's rank for a job, when that rank opens, and whether it is open now
     /// (see {assignment}). `rosterIndex < rosterSize` is the caller's to ensure.
-    function _rank(Job calldata job, uint256 rosterIndex, uint256 rosterSize)
-        private
-        view
-        returns (uint256 rank, uint40 opensAt, bool open)
-    {
-        rank = (rosterIndex + rosterSize - job.seed % rosterSize) % rosterSize;
-        uint256 k = job.redundancy;
-        uint256 window = job.priorityWindow;
-        if (rank < k || window == 0) return (rank, job.requestedAt, true);
-        uint256 at = job.requestedAt + (rank - k + 1) * window;
-        // Ranks open one window apart; a rank beyond uint40 time simply never opens.
-        opensAt = at > type(uint40).max ? type(uint40).max : uint40(at);
-        open = block.timestamp >= at;
+    function _rank(
+        uint256 seed,
+        uint256 k,
+        uint256 window,
+        uint256 requestedAt,
+        uint256 rosterIndex,
+        uint256 rosterSize
+    ) private view returns (uint256 rank, uint40 opensAt, bool open) {
+        unchecked {
+            // rosterIndex < rosterSize < 2^32 and seed % rosterSize < rosterSize: no overflow.
+            rank = (rosterIndex + rosterSize - seed % rosterSize) % rosterSize;
+            if (rank < k || window == 0) return (rank, uint40(requestedAt), true);
+            // rank < 2^32, window < 2^32, requestedAt < 2^40: far below 2^256.
+            uint256 at = requestedAt + (rank - k + 1) * window;
+            // A rank opening beyond uint40 time never opens.
+            opensAt = at > type(uint40).max ? type(uint40).max : uint40(at);
+            open = block.timestamp >= at;
+        }
     }
 
-    /// @dev Reverts unless `provider` (an eligible provider, hence a roster member) may serve
-    /// `job` now.
+    /// @dev Reverts unless `provider` (an eligible provider, hence a roster member) may serve the
+    /// job now. Only called after the job's hash matched: every word of `job` is clean, so the
+    /// fields are read as raw calldata words (Solidity's per-field reads cost several hundred gas).
     function _requireAssigned(
         uint256 jobId,
         Job calldata job,
@@ -544,9 +550,26 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 rosterIndex,
         uint256 rosterSize
     ) private view {
-        if (job.priorityWindow == 0) return;
-        (uint256 rank, uint40 opensAt, bool open) = _rank(job, rosterIndex, rosterSize);
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
+        if (window == 0) return;
+        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, requestedAt, rosterIndex, rosterSize);
         if (!open) revert InferenceMarketNotAssigned(jobId, provider, rank, opensAt);
+    }
+
+    /// @dev The Job words the assignment reads (seed, redundancy, priorityWindow, requestedAt),
+    /// raw: for a Job whose hash matched only (see {_requireAssigned}).
+    function _assignmentWords(Job calldata job)
+        private
+        pure
+        returns (uint256 seed, uint256 k, uint256 window, uint256 requestedAt)
+    {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            seed := calldataload(add(job, 0x220))
+            k := calldataload(add(job, 0x80))
+            window := calldataload(add(job, 0x180))
+            requestedAt := calldataload(add(job, 0x100))
+        }
     }
 
     /// @dev Marks a k = 1 job delivered; the caller credits the provider and the protocol fee.
@@ -655,8 +678,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (payee.memoryMB < it.job.minMemoryMB) {
             return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
         }
-        if (it.job.priorityWindow != 0) {
-            (,, bool open) = _rank(it.job, payee.rosterIndex, payee.rosterSize);
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(it.job);
+        if (window != 0) {
+            (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
             if (!open) return (InferenceMarketNotAssigned.selector, word);
         }
         // The model registry cannot change during the batch: a version found accepting stays so.
