@@ -169,3 +169,17 @@ export async function getLogsAdaptive<T>(o: GetLogsAdaptiveOptions<T>): Promise<
   }
   return out;
 }
+
+/**
+ * Every log `query` finds from `fromBlock` to the current head, queried in ranges that adapt to
+ * the provider's limits (public RPCs refuse a scan from a deployment block in one query).
+ */
+export async function logsToHead<T>(
+  publicClient: { getBlockNumber(args: { cacheTime: number }): Promise<bigint> },
+  fromBlock: bigint | number,
+  query: (fromBlock: bigint, toBlock: bigint) => Promise<T[]>,
+  range: AdaptiveRange = new AdaptiveRange(),
+): Promise<T[]> {
+  const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
+  return getLogsAdaptive({ fromBlock: Number(fromBlock), toBlock: head, range, query: (from, to) => query(BigInt(from), BigInt(to)) });
+}

@@ -1,3 +1,4 @@
+import { logsToHead } from "../chain/logs.ts";
 import { getAddress, type Abi, type Address, type Hex, type Log } from "viem";
 import { loadArtifact, type ContractName } from "../chain/artifacts.ts";
 import { contractAddress } from "../chain/deployment.ts";
@@ -24,7 +25,7 @@ export async function history(s: Session, match: (e: { contract: ContractName; e
   const all: { contract: ContractName; log: Log & { eventName: string; args: Record<string, unknown> } }[] = [];
   for (const contract of SOURCES) {
     const abi = loadArtifact(contract).abi as Abi;
-    const logs = await s.publicClient.getContractEvents({ address: contractAddress(s.record, contract), abi, fromBlock: BigInt(s.record.contracts[contract]!.block) });
+    const logs = await logsToHead(s.publicClient, BigInt(s.record.contracts[contract]!.block), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: contractAddress(s.record, contract), abi, fromBlock, toBlock }));
     for (const log of logs as unknown as (Log & { eventName: string; args: Record<string, unknown> })[]) all.push({ contract, log });
   }
   const hit = all.filter(({ contract, log }) => match({ contract, event: log.eventName, args: log.args }));

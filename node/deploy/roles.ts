@@ -1,3 +1,4 @@
+import { logsToHead } from "../chain/logs.ts";
 import { zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { loadArtifact } from "../chain/artifacts.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
@@ -22,12 +23,7 @@ export async function readRoles(publicClient: PublicClient, record: DeploymentRe
     const deployed = record.contracts[name];
     if (!deployed) continue;
     const abi = loadArtifact(name).abi as Abi;
-    const logs = await publicClient.getContractEvents({
-      address: deployed.address,
-      abi,
-      fromBlock: BigInt(deployed.block),
-      toBlock: "latest",
-    });
+    const logs = await logsToHead(publicClient, deployed.block, (fromBlock, toBlock) => publicClient.getContractEvents({ address: deployed.address, abi, fromBlock, toBlock }));
     const candidates = new Map<Hex, Set<Address>>();
     for (const log of logs) {
       if (log.eventName !== "RoleGranted" && log.eventName !== "RoleRevoked") continue;

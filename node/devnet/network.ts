@@ -9,6 +9,7 @@
  * Development accounts (the well-known "test ... junk" mnemonic), by index: 0 deployer, 1-3 DAO members,
  * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
  */
+import { logsToHead } from "../chain/logs.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -220,14 +221,14 @@ export async function resumeDevnet(opts: { node: AnvilNode; deploymentFile: stri
   const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
   const models: Record<string, Published> = {};
   const { models: registry } = conclaveContracts(record, publicClient);
-  for (const l of await publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "VersionPublished", fromBlock: BigInt(record.contracts.ModelRegistry!.block) })) {
+  for (const l of await logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "VersionPublished", fromBlock, toBlock }))) {
     const a = l.args as { modelId: Hex; version: number };
     const m = await registry.read.getModel([a.modelId]);
     const v = await registry.read.getVersion([a.modelId, a.version]);
     models[m.name] = { modelId: a.modelId, version: Number(a.version), weightsCid: v.weightsCid, weightsSha256: v.weightsSha256, schemaCid: v.schemaCid };
   }
   const publisher = await createHeliaStore({ dir: opts.publisherDir });
-  const registered = await publicClient.getContractEvents({ address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, eventName: "ProviderRegistered", fromBlock: BigInt(record.contracts.ProviderRegistry!.block) });
+  const registered = await logsToHead(publicClient, BigInt(record.contracts.ProviderRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
   return {
     node,
     chain,

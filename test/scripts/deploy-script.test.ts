@@ -10,6 +10,8 @@ import { readDeployment } from "../../node/chain/deployment.ts";
 import { startAnvil, type AnvilNode } from "../../node/devnet/anvil-node.ts";
 import { freePort } from "../../node/devnet/local-rpc.ts";
 import { ROLES } from "../../node/deploy/stack.ts";
+import { readRoles } from "../../node/deploy/roles.ts";
+import { startRpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -74,6 +76,27 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     // The printed role table names the governor as the timelock's only proposer.
     expect(stdout).to.match(/ConclaveTimelock\.PROPOSER_ROLE: ConclaveGovernor 0x[0-9a-fA-F]{40}\n/);
     expect(stdout).to.match(/ConclaveTimelock\.EXECUTOR_ROLE: anyone \(0x0\)/);
+  });
+
+  it("reads the roles back through an RPC that limits eth_getLogs to a few blocks per query", async function () {
+    const record = readDeployment(path.join(out, "31337.json"));
+    const proxy = await startRpcProxy({ upstream: node.rpcUrl, maxLogRange: 3 });
+    try {
+      const limited = createPublicClient({ transport: http(proxy.url) });
+      const timelock = { address: record.contracts.ConclaveTimelock!.address, abi: loadArtifact("ConclaveTimelock").abi };
+      // One query from the deployment block is refused, as a public provider would.
+      const refused = await limited.getContractEvents({ ...timelock, fromBlock: BigInt(record.contracts.ConclaveTimelock!.block) }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(refused).to.be.instanceOf(Error);
+      const direct = await readRoles(createPublicClient({ transport: http(node.rpcUrl) }), record);
+      expect(await readRoles(limited, record)).to.deep.equal(direct);
+      expect(direct.length).to.be.greaterThan(0);
+      expect(proxy.counters().rangeRefused).to.be.greaterThan(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("refuses an unreachable RPC with one line and a non-zero exit", async function () {

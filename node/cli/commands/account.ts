@@ -1,3 +1,4 @@
+import { logsToHead } from "../../chain/logs.ts";
 import { zeroAddress, type Address } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { formatToken, RequestError, str, tokenInfo, type Command, type TokenInfo } from "../command.ts";
@@ -7,7 +8,7 @@ import { sendTx } from "../tx.ts";
 /** ETH and every token the DAO ever allowed: where market balances can be. */
 async function paymentTokens(s: Session): Promise<Address[]> {
   const { market } = conclaveContracts(s.record, s.publicClient);
-  const logs = await s.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock: BigInt(s.record.contracts.InferenceMarket!.block) });
+  const logs = await logsToHead(s.publicClient, BigInt(s.record.contracts.InferenceMarket!.block), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock, toBlock }));
   return [zeroAddress, ...new Set(logs.map((l) => (l.args as { token: Address }).token))];
 }
 

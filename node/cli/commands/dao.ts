@@ -1,3 +1,4 @@
+import { logsToHead } from "../../chain/logs.ts";
 import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
@@ -79,7 +80,7 @@ const asProposal = (p: ProposalInfo) => proposalOf(p.targets.map((t, i) => ({ ta
 
 async function allProposals(s: Session): Promise<ProposalInfo[]> {
   const { governor } = conclaveContracts(s.record, s.publicClient);
-  const logs = await s.publicClient.getContractEvents({ address: governor.address, abi: governor.abi, eventName: "ProposalCreated", fromBlock: BigInt(s.record.contracts.ConclaveGovernor!.block) });
+  const logs = await logsToHead(s.publicClient, BigInt(s.record.contracts.ConclaveGovernor!.block), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: governor.address, abi: governor.abi, eventName: "ProposalCreated", fromBlock, toBlock }));
   return logs.map((l) => {
     const a = l.args as unknown as Omit<ProposalInfo, "id" | "targets" | "values" | "calldatas"> & { proposalId: bigint; targets: readonly Address[]; values: readonly bigint[]; calldatas: readonly Hex[] };
     return { id: a.proposalId, proposer: a.proposer, targets: [...a.targets], values: [...a.values], calldatas: [...a.calldatas], description: a.description, voteStart: a.voteStart, voteEnd: a.voteEnd };

@@ -1,3 +1,4 @@
+import { logsToHead } from "../../chain/logs.ts";
 import { formatUnits, hexToString, type Address, type Hex } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
@@ -16,7 +17,7 @@ export const statusCommands: Record<string, Command> = {
       const c = conclaveContracts(s.record, s.publicClient);
       const from = (name: string) => BigInt(s.record.contracts[name]!.block);
       const head = await s.publicClient.getBlockNumber();
-      const created = await s.publicClient.getContractEvents({ address: c.models.address, abi: c.models.abi, eventName: "ModelCreated", fromBlock: from("ModelRegistry") });
+      const created = await logsToHead(s.publicClient, from("ModelRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.models.address, abi: c.models.abi, eventName: "ModelCreated", fromBlock, toBlock }));
       const models = await Promise.all(
         created.map(async (l) => {
           const { modelId } = l.args as { modelId: Hex };
@@ -25,14 +26,14 @@ export const statusCommands: Record<string, Command> = {
           return { name: m.name, modelId, versions: m.versionCount, activeVersion: m.activeVersion, weightsCid: active?.weightsCid ?? null, minFee: active?.minFee.toString() ?? null, status: active ? VERSION_STATUS[active.status] : "no active version" };
         }),
       );
-      const registered = await s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock: from("ProviderRegistry") });
+      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
       const providers = await Promise.all(
         [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))].map(async (who) => {
           const p = await c.providers.read.getProvider([who]);
           return { address: who, status: PROVIDER_STATUS[p.status] ?? "Unknown", stake: p.stake.toString(), locked: p.locked.toString(), served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed), accelerator: hexToString(p.accelerator, { size: 32 }).replace(/\0+$/, ""), metadataURI: p.metadataURI };
         }),
       );
-      const proposals = await s.publicClient.getContractEvents({ address: c.governor.address, abi: c.governor.abi, eventName: "ProposalCreated", fromBlock: from("ConclaveGovernor") });
+      const proposals = await logsToHead(s.publicClient, from("ConclaveGovernor"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.governor.address, abi: c.governor.abi, eventName: "ProposalCreated", fromBlock, toBlock }));
       const byState: Record<string, number> = {};
       for (const l of proposals) {
         const st = PROPOSAL_STATES[await c.governor.read.state([(l.args as { proposalId: bigint }).proposalId])]!;

@@ -62,6 +62,8 @@ export interface AuditFigures {
     k1CalmJobs: number;
     /** k = 1 jobs requested inside (or just after) each kind of fault's windows: count, p50 and p99 in blocks. */
     k1ByFault: Record<string, { jobs: number; p50Blocks: number; p99Blocks: number }>;
+    /** The slowest k = 1 jobs (for finding what held them up). */
+    k1Slowest: { jobId: bigint; requestedBlock: bigint; blocks: number; provider: Address }[];
   };
   providers: ProviderFigures[];
 }
@@ -182,6 +184,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   const k1B: number[] = [];
   const k1Calm: number[] = [];
   const k1Fault = new Map<string, number[]>();
+  const k1Jobs: { jobId: bigint; requestedBlock: bigint; blocks: number; provider: Address }[] = [];
   for (const j of jobs.values()) {
     const payouts = (j.redundancy === 1 ? j.submitted.length : j.settled.length) + j.refunded.length;
     if (payouts > 1) paidTwice.push(j.jobId);
@@ -202,6 +205,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       k1S.push(seconds);
       k1B.push(Number(endBlock - j.requestedBlock));
       const blocks = Number(endBlock - j.requestedBlock);
+      k1Jobs.push({ jobId: j.jobId, requestedBlock: j.requestedBlock, blocks, provider: j.submitted[0]!.provider });
       const windows = (input.faultBlocks ?? []).filter((w) => j.requestedBlock >= w.from && j.requestedBlock <= w.to);
       if (windows.length === 0) k1Calm.push(blocks);
       for (const kind of new Set(windows.map((w) => w.kind))) k1Fault.set(kind, [...(k1Fault.get(kind) ?? []), blocks]);
@@ -278,6 +282,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       k1P99Blocks: percentile(k1B, 99),
       k1CalmP99Blocks: percentile(k1Calm, 99),
       k1CalmJobs: k1Calm.length,
+      k1Slowest: k1Jobs.sort((a, b) => b.blocks - a.blocks).slice(0, 8),
       k1ByFault: Object.fromEntries([...k1Fault].map(([kind, xs]) => [kind, { jobs: xs.length, p50Blocks: percentile(xs, 50), p99Blocks: percentile(xs, 99) }])),
     },
     providers,

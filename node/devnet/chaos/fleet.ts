@@ -12,6 +12,9 @@ import { runnerConfig, spawnRunner, waitUntilReady, type Devnet, type RunnerProc
 import { startRpcProxy, type RpcProxy } from "./rpc-proxy.ts";
 import type { Random } from "./random.ts";
 
+/** Blocks one eth_getLogs may span at the runners' RPC endpoints (public providers allow 10 to 10,000). */
+export const CHAOS_MAX_LOG_RANGE = 50;
+
 export interface FleetRunner {
   /** Development account index of the provider. */
   index: number;
@@ -105,9 +108,11 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   };
   try {
     for (const index of opts.indexes) {
-      const proxy = await startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random });
+      // Like a public provider, every endpoint limits the blocks one eth_getLogs may span.
+      const endpoint = () => startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random, maxLogRange: CHAOS_MAX_LOG_RANGE });
+      const proxy = await endpoint();
       const fallbackProxies: RpcProxy[] = [];
-      for (let i = 1; i < opts.rpcEndpoints; i++) fallbackProxies.push(await startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random }));
+      for (let i = 1; i < opts.rpcEndpoints; i++) fallbackProxies.push(await endpoint());
       // HTTP through the proxy: the faults the proxy injects are HTTP faults.
       const config = runnerConfig(opts.net, index, { ...opts.overrides, rpcUrl: proxy.url, rpcFallbackUrls: fallbackProxies.map((p) => p.url) });
       runners.push({ index, address: "0x", proxy, fallbackProxies, config, process: null, restarts: 0 });

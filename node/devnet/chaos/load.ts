@@ -4,7 +4,7 @@
  * the fault proxies) and sign with explicit nonces, so one account can have many requests in
  * flight in one block; every signed request is kept so it can be sent again if a reorg drops it.
  */
-import { encodeFunctionData, parseEther, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, parseEther, parseTransaction, type Address, type Hex, type PublicClient } from "viem";
 import type { HDAccount } from "viem/accounts";
 import type { DeploymentRecord } from "../../chain/deployment.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
@@ -43,6 +43,8 @@ export interface SentRequest {
   sentAt: number;
   /** Broadcasts after the first (the request was not on chain any more). */
   resends: number;
+  /** Replacements at a higher fee (it waited in the pool below the base fee). */
+  repriced?: number;
   /** The request could not be built or broadcast (it never reached the node). */
   error?: string;
 }
@@ -52,6 +54,12 @@ export interface LoadDeps {
   record: DeploymentRecord;
   accounts: HDAccount[];
   log: Logger;
+  /**
+   * Seconds from request to the deadline of k = 1 jobs (k = 3 jobs keep the client's default of
+   * 600 s). A client in a hurry sets it short; a job every runner abstained from is then refunded
+   * that much sooner, and the run ends sooner.
+   */
+  k1DeadlineSeconds?: number;
 }
 
 const MAX_IN_FLIGHT = 32;
@@ -112,6 +120,37 @@ class ClientAccount {
     this.tail = p.catch(() => undefined);
     return p;
   }
+
+  /**
+   * A request waiting in the pool below the base fee (a spike came after it was priced) holds up
+   * every later nonce of its client: like a wallet's "speed up", it is signed again with the same
+   * nonce at twice the base fee (at least the pool's +10 %) and replaces the waiting one.
+   */
+  async reprice(s: SentRequest, baseFee: bigint): Promise<boolean> {
+    const { publicClient } = this.deps;
+    const old = parseTransaction(s.raw);
+    if (old.maxFeePerGas === undefined || old.maxFeePerGas >= baseFee) return false;
+    const tip = old.maxPriorityFeePerGas ?? 0n;
+    const bumped = (old.maxFeePerGas * 112n) / 100n;
+    const raw = await this.account.signTransaction({
+      chainId: publicClient.chain!.id,
+      type: "eip1559",
+      to: old.to!,
+      data: old.data!,
+      value: old.value ?? 0n,
+      gas: old.gas!,
+      nonce: s.nonce,
+      maxFeePerGas: 2n * baseFee + tip > bumped ? 2n * baseFee + tip : bumped,
+      maxPriorityFeePerGas: (tip * 112n) / 100n + 1n,
+    });
+    // Refused (mined meanwhile, or the pool wants more): the request stays as it was.
+    const hash = await publicClient.sendRawTransaction({ serializedTransaction: raw }).catch(() => null);
+    if (hash === null) return false;
+    s.raw = raw;
+    s.hash = hash;
+    s.repriced = (s.repriced ?? 0) + 1;
+    return true;
+  }
 }
 
 export interface LoadGenerator {
@@ -138,19 +177,48 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
         inputs: spec.inputs,
         redundancy: spec.redundancy,
         feePerProvider: CHAOS_FEE_PER_PROVIDER,
+        ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined ? { deadlineInSeconds: deps.k1DeadlineSeconds } : {}),
       });
       const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
       const estimate = await deps.publicClient.estimateGas({ account: client.account.address, to: market.address, data, value });
-      sent.push(await client.send(spec, { data, value, gas: (estimate * 13n) / 10n }));
+      const request_ = await client.send(spec, { data, value, gas: (estimate * 13n) / 10n });
+      sent.push(request_);
+      unmined.add(request_);
     } catch (error) {
       deps.log.warn("request not sent", { seq: spec.seq, error });
       sent.push({ seq: spec.seq, redundancy: spec.redundancy, client: client.account.address, nonce: -1, hash: "0x", raw: "0x", sentAt: Date.now(), resends: 0, error: String(error) });
     }
   };
 
+  // Requests broadcast and not seen mined yet: looked at once a second, re-priced when below the base fee.
+  const unmined = new Set<SentRequest>();
+  const repriceOnce = async () => {
+    if (unmined.size === 0) return;
+    const baseFee = (await deps.publicClient.getBlock({ blockTag: "latest" })).baseFeePerGas ?? 0n;
+    for (const s of [...unmined].sort((a, b) => a.nonce - b.nonce)) {
+      const mined = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(
+        () => true,
+        () => false,
+      );
+      if (mined) unmined.delete(s);
+      else await clients.find((c) => c.account.address === s.client)!.reprice(s, baseFee).catch(() => false);
+    }
+  };
+  let stopRepricing = false;
+  let repricing: Promise<void> | null = null;
+  const startRepricing = () => {
+    repricing ??= (async () => {
+      while (!stopRepricing) {
+        await repriceOnce().catch((error: unknown) => deps.log.warn("re-pricing requests failed", { error }));
+        await sleep(1_000);
+      }
+    })();
+  };
+
   return {
     sent: () => [...sent],
     async run(specs, rate, stop) {
+      startRepricing();
       const started = Date.now();
       const pending = new Set<Promise<void>>();
       for (const [i, spec] of specs.entries()) {
@@ -168,35 +236,44 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
       await Promise.all(pending);
     },
     async ensureLanded(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      let resent = 0;
-      for (;;) {
-        const missing: SentRequest[] = [];
-        for (const s of sent) {
-          if (s.error) continue;
-          const receipt = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null);
-          if (receipt) continue;
-          const inPool = await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null);
-          if (!inPool) missing.push(s);
-        }
-        if (missing.length === 0) {
-          // Pending ones (in the pool, e.g. under a base-fee spike) land by themselves; wait for them.
-          const unmined = await Promise.all(sent.filter((s) => !s.error).map((s) => deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => false, () => true)));
-          if (!unmined.includes(true)) return resent;
-        }
-        if (Date.now() > deadline) return resent;
-        // In nonce order per client: a later nonce would wait in the pool for an earlier one.
-        for (const s of missing.sort((a, b) => a.nonce - b.nonce)) {
-          await deps.publicClient.sendRawTransaction({ serializedTransaction: s.raw }).then(
-            () => {
-              s.resends++;
-              resent++;
-            },
-            (error: unknown) => deps.log.warn("request not re-sent", { seq: s.seq, error }),
-          );
-        }
-        await sleep(2_000);
+      try {
+        return await landAll(timeoutMs);
+      } finally {
+        stopRepricing = true;
+        await repricing;
       }
     },
   };
+
+  async function landAll(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let resent = 0;
+    for (;;) {
+      const missing: SentRequest[] = [];
+      for (const s of sent) {
+        if (s.error) continue;
+        const receipt = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null);
+        if (receipt) continue;
+        const inPool = await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null);
+        if (!inPool) missing.push(s);
+      }
+      if (missing.length === 0) {
+        // Pending ones (in the pool, e.g. under a base-fee spike) land by themselves; wait for them.
+        const unmined = await Promise.all(sent.filter((s) => !s.error).map((s) => deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => false, () => true)));
+        if (!unmined.includes(true)) return resent;
+      }
+      if (Date.now() > deadline) return resent;
+      // In nonce order per client: a later nonce would wait in the pool for an earlier one.
+      for (const s of missing.sort((a, b) => a.nonce - b.nonce)) {
+        await deps.publicClient.sendRawTransaction({ serializedTransaction: s.raw }).then(
+          () => {
+            s.resends++;
+            resent++;
+          },
+          (error: unknown) => deps.log.warn("request not re-sent", { seq: s.seq, error }),
+        );
+      }
+      await sleep(2_000);
+    }
+  }
 }

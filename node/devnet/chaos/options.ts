@@ -27,6 +27,8 @@ export interface ChaosOptions {
   /** Give up waiting for every job to end this long after the last request (then unfinished jobs count as lost). */
   settleTimeoutSeconds: number;
   json: boolean;
+  /** Also write the figures as JSON to this file (the table still prints). */
+  jsonOut: string | null;
   /**
    * RPC endpoints per runner, each behind its own fault proxy: the first is the runner's rpcUrl and
    * takes the RPC faults, the others are its rpcFallbackUrls and stay healthy.
@@ -52,6 +54,7 @@ export const CHAOS_DEFAULTS: ChaosOptions = {
   soakMinutes: null,
   settleTimeoutSeconds: 900,
   json: false,
+  jsonOut: null,
   rpcEndpoints: 2,
   runnerConfig: {},
   verbose: false,
@@ -80,6 +83,7 @@ Options:
                          (drop, 429, latency), the others are healthy fallbacks; 1 puts every call through the faults
   --runner-config <json> overrides of every runner's config, e.g. '{"maxConcurrentJobs":8}'
   --json                 print the figures as JSON instead of the table
+  --json-out <file>      also write the figures as JSON to a file
   --verbose              print the runners' warnings and errors as they come`;
 
 function positive(name: string, raw: string | undefined, fallback: number, { integer = true, min = 1 } = {}): number {
@@ -109,6 +113,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
       "runner-config": { type: "string" },
       "rpc-endpoints": { type: "string" },
       json: { type: "boolean" },
+      "json-out": { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -147,6 +152,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
     soakMinutes: values["soak-minutes"] === undefined ? null : positive("soak-minutes", values["soak-minutes"], 0, { integer: false, min: 0.1 }),
     settleTimeoutSeconds: positive("settle-timeout", values["settle-timeout"], d.settleTimeoutSeconds),
     json: values.json ?? false,
+    jsonOut: values["json-out"] ?? null,
     rpcEndpoints: positive("rpc-endpoints", values["rpc-endpoints"], d.rpcEndpoints),
     runnerConfig,
     verbose: values.verbose ?? false,

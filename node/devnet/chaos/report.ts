@@ -2,18 +2,18 @@
 import { formatEther } from "viem";
 import type { AuditFigures } from "./audit.ts";
 import type { FaultRecord } from "./faults.ts";
-import type { RunnerResources } from "./fleet.ts";
+import { CHAOS_MAX_LOG_RANGE, type RunnerResources } from "./fleet.ts";
 import type { ChaosOptions } from "./options.ts";
 
 export interface ChaosReport {
-  options: Omit<ChaosOptions, "json" | "verbose">;
+  options: Omit<ChaosOptions, "json" | "jsonOut" | "verbose">;
   blockTimeSeconds: number;
   providers: number[];
   clients: number[];
   /** Wall-clock seconds: sending, then waiting until every job was final. */
   sendSeconds: number;
   settleSeconds: number;
-  requests: { sent: number; notSent: number; reverted: number; resentByClients: number };
+  requests: { sent: number; notSent: number; reverted: number; revertReasons?: Record<string, number>; resentByClients: number; repricedByClients?: number };
   figures: AuditFigures;
   finalizedByClients: number;
   faults: FaultRecord[];
@@ -31,8 +31,10 @@ export function reportTable(r: ChaosReport): string {
   const rows: [string, string][] = [];
   const add = (k: string, v: string) => rows.push([k, v]);
   add("setup", `${r.providers.length} runners (accounts ${r.providers.join(",")}), ${r.clients.length} clients, ${r.blockTimeSeconds} s blocks, seed ${o.seed}`);
+  add("runner RPC", `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query`);
   add("load", `${o.burst ? "burst (all at once)" : `${o.rate} jobs/s steady`}, ${Math.round(o.k3Share * 100)} % k = 3, sent in ${r.sendSeconds.toFixed(0)} s, all final ${r.settleSeconds.toFixed(0)} s later`);
-  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients after a reorg)`);
+  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients after a reorg, ${r.requests.repricedByClients ?? 0} re-priced by clients in a fee spike)`);
+  for (const [reason, n] of Object.entries(r.requests.revertReasons ?? {})) add(`  request reverted: ${reason}`, String(n));
   add("requested (on chain)", `${f.requested.total} (k = 1: ${f.requested.k1}, k = 3: ${f.requested.k3})`);
   add("settled", String(f.settled));
   add("refunded", String(f.refunded.total));
@@ -48,6 +50,8 @@ export function reportTable(r: ChaosReport): string {
   add("k = 1 latency in blocks", `p50 ${blocks(f.latency.k1P50Blocks)}, p99 ${blocks(f.latency.k1P99Blocks)}; requested outside fault windows (${f.latency.k1CalmJobs} jobs): p99 ${blocks(f.latency.k1CalmP99Blocks)}`);
   const byFault = Object.entries(f.latency.k1ByFault ?? {}).map(([kind, x]) => `${kind} ${x.jobs} jobs p50 ${blocks(x.p50Blocks)} p99 ${blocks(x.p99Blocks)}`);
   if (byFault.length > 0) add("k = 1 blocks, requested in fault windows", byFault.join("; "));
+  const slow = (f.latency.k1Slowest ?? []).filter((x) => x.blocks > 3);
+  if (slow.length > 0) add("k = 1 slowest (job@block: blocks)", slow.map((x) => `${x.jobId}@${x.requestedBlock}: ${x.blocks}`).join(", "));
   for (const p of f.providers) {
     const journal = p.journal ? Object.entries(p.journal.states).map(([k, n]) => `${k} ${n}`).join(", ") : "no journal";
     add(
@@ -55,7 +59,7 @@ export function reportTable(r: ChaosReport): string {
       `paid k=1 ${p.paidK1}, k=3 ${p.paidK3}; txs ${p.txsSent}, reverted ${p.txsReverted}; slashed ${p.slashed}${p.paidButJournalLost ? `; journal says lost for ${p.paidButJournalLost} paid` : ""}; journal: ${journal}`,
     );
   }
-  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
+  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)}–${x.endedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
   if (r.resources) {
     for (const start of r.resources.start) {
       const end = r.resources.end.find((e) => e.index === start.index);

@@ -23,6 +23,8 @@ export interface ProxyCounters {
   dropped: number;
   limited: number;
   delayed: number;
+  /** eth_getLogs calls refused for spanning more than maxLogRange blocks. */
+  rangeRefused: number;
   /** The upstream node did not answer (it was down, or the forward failed). */
   upstreamErrors: number;
 }
@@ -45,6 +47,11 @@ export interface RpcProxyOptions {
   random?: () => number;
   /** Upstream call (default: global fetch); tests pass a fake. */
   fetchImpl?: typeof fetch;
+  /**
+   * Refuse eth_getLogs spanning more blocks than this, as public providers do (-32000 "exceed
+   * maximum block range"); a span to "latest" counts up to the head. Default: no limit.
+   */
+  maxLogRange?: number;
 }
 
 /** JSON-RPC error code providers use for rate limiting (EIP-1474 "limit exceeded"). */
@@ -75,11 +82,28 @@ function rateLimitedBody(body: Buffer): string {
   return JSON.stringify(batch ? answers : answers[0]);
 }
 
+/** The span of an eth_getLogs call in blocks, or null for any other call (or a batch). */
+async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id: unknown; span: bigint } | null> {
+  let call: { id?: unknown; method?: unknown; params?: unknown };
+  try {
+    call = JSON.parse(body.toString("utf8")) as typeof call;
+  } catch {
+    return null;
+  }
+  if (Array.isArray(call) || call.method !== "eth_getLogs" || !Array.isArray(call.params)) return null;
+  const filter = (call.params[0] ?? {}) as { fromBlock?: string; toBlock?: string; blockHash?: string };
+  if (filter.blockHash) return null;
+  const at = async (tag: string | undefined) => (tag !== undefined && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : tag === "earliest" ? 0n : head());
+  const from = await at(filter.fromBlock ?? "latest");
+  const to = await at(filter.toBlock ?? "latest");
+  return { id: call.id ?? null, span: to - from + 1n };
+}
+
 export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
   const random = opts.random ?? Math.random;
   const fetchImpl = opts.fetchImpl ?? fetch;
   let current: ProxyFault = { kind: "none" };
-  const counters: ProxyCounters = { forwarded: 0, dropped: 0, limited: 0, delayed: 0, upstreamErrors: 0 };
+  const counters: ProxyCounters = { forwarded: 0, dropped: 0, limited: 0, delayed: 0, rangeRefused: 0, upstreamErrors: 0 };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
@@ -94,6 +118,19 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       counters.limited++;
       res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end(rateLimitedBody(body));
       return;
+    }
+    if (opts.maxLogRange !== undefined) {
+      const head = async () => {
+        const r = await fetchImpl(opts.upstream, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }) });
+        return BigInt(((await r.json()) as { result: string }).result);
+      };
+      const q = await logSpan(body, head);
+      if (q && q.span > BigInt(opts.maxLogRange)) {
+        counters.rangeRefused++;
+        const error = { code: -32000, message: `exceed maximum block range: ${opts.maxLogRange}` };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: q.id, error }));
+        return;
+      }
     }
     if (fault.kind === "latency") {
       counters.delayed++;

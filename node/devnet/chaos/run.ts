@@ -3,7 +3,9 @@
  * sending the job mix while the fault plan plays, the wait until every job is final, and the
  * audit. Returns the report; printing is the caller's.
  */
-import { parseEther, type Address } from "viem";
+import { parseEther, type Address, type PublicClient, type TransactionReceipt } from "viem";
+import { loadArtifact } from "../../chain/artifacts.ts";
+import { revertName } from "../../chain/revert.ts";
 import { mnemonicToAccount } from "viem/accounts";
 import { mined } from "../../dao/proposals.ts";
 import { ConfigError } from "../../errors.ts";
@@ -72,7 +74,8 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const start: RunnerResources[] | null = opts.soakMinutes === null ? null : fleet.resources();
 
     const accounts = clientIndexes.map((i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
-    const load = createLoadGenerator({ publicClient: net.publicClient, record: net.record, accounts, log: deps.log });
+    // Steady load: k = 1 clients want an answer within 3 minutes. A burst queues jobs for longer.
+    const load = createLoadGenerator({ publicClient: net.publicClient, record: net.record, accounts, log: deps.log, k1DeadlineSeconds: rate === null ? undefined : 180 });
     const specs = jobMix(jobs, opts.k3Share, random);
     const sendSpan = rate === null ? 90 : jobs / rate;
     const plan = planFaults(opts.faults, opts.faultRepeats, opts.faultSpanSeconds ?? sendSpan, opts.runners, random);
@@ -149,7 +152,9 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         sent: sent.filter((s) => !s.error).length,
         notSent: sent.filter((s) => s.error).length,
         reverted: receipts.filter((r) => r?.status === "reverted").length,
+        revertReasons: await revertReasons(net.publicClient, receipts),
         resentByClients,
+        repricedByClients: sent.filter((x) => (x.repriced ?? 0) > 0).length,
       },
       figures,
       finalizedByClients: settled.finalizedByClients.length,
@@ -162,4 +167,25 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     await fleet?.stop().catch(() => undefined);
     await net.stop();
   }
+}
+
+/**
+ * Why the clients' reverted requests reverted, counted by custom error: each is replayed as a
+ * call on the state of the block before its own (close to what it met; good enough to name it).
+ */
+async function revertReasons(publicClient: PublicClient, receipts: readonly (TransactionReceipt | null)[]): Promise<Record<string, number>> {
+  const abi = loadArtifact("InferenceMarket").abi;
+  const out: Record<string, number> = {};
+  for (const r of receipts) {
+    if (r?.status !== "reverted") continue;
+    const tx = await publicClient.getTransaction({ hash: r.transactionHash });
+    const reason = await publicClient
+      .call({ account: tx.from, to: tx.to, data: tx.input, value: tx.value, gas: tx.gas, blockNumber: r.blockNumber - 1n })
+      .then(
+        () => "passes when replayed (ran out of gas, or depended on its block)",
+        (error: unknown) => revertName(error, abi) ?? "unknown",
+      );
+    out[reason] = (out[reason] ?? 0) + 1;
+  }
+  return out;
 }
