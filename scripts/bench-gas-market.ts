@@ -1,7 +1,9 @@
 // Gas of the inference market per step and per settled job (k = 1, k = 3, a batch of 100 signed
-// k = 1 results), on an empty market and again after seeding 100 providers and 1,000 open jobs.
+// k = 1 results), on an empty market, on the empty market with assignment on (priority window
+// 3 s), and again after seeding 100 providers and 1,000 open jobs.
 // Figures are printed to compare; nothing is asserted. Run: npm run bench:gas
 import { keccak256, parseEther, toHex, type Hash, type Hex } from "viem";
+import type { Job } from "../node/attest/attestation.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, commitmentOf, signAttestation } from "../node/attest/attestation.ts";
 import type { Wallet } from "../node/chain/clients.ts";
@@ -15,6 +17,24 @@ const REF = toHex("ipfs://bafkreioutput");
 const chainId = await f.publicClient.getChainId();
 const marketAddress = f.record.contracts.InferenceMarket!.address;
 
+/** Waits (in chain time) until every one of `who` may serve `job` under the assignment. */
+async function openFor(job: Job, who: Wallet[]): Promise<void> {
+  if (job.priorityWindow === 0) return;
+  let at = 0;
+  for (const w of who) {
+    const [member, , opensAt] = await f.as(w).market.read.assignment([job, w.account.address]);
+    if (!member) throw new Error(`${w.account.address} is not on the roster`);
+    at = Math.max(at, opensAt);
+  }
+  const now = Number((await f.publicClient.getBlock()).timestamp);
+  if (at > now) await networkHelpers.time.increaseTo(at);
+}
+
+async function setPriorityWindow(priorityWindow: number): Promise<void> {
+  const policy = await f.dao.market.read.policy();
+  await f.dao.market.write.setPolicy([{ ...policy, priorityWindow }]);
+}
+
 async function gas(hash: Hash): Promise<bigint> {
   return (await f.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
 }
@@ -23,6 +43,7 @@ async function k1(token = ETH): Promise<Record<string, bigint>> {
   const fee = token === ETH ? parseEther("0.01") : TOKENS(1);
   const req = await requestJob(f, { fee, token });
   const request = await gas(req.hash);
+  await openFor(req.job, [p1]);
   const submit = await gas(await f.as(p1).market.write.submitResult([req.jobId, req.job, RESULT, REF]));
   return { request, submit, job: request + submit };
 }
@@ -30,6 +51,7 @@ async function k1(token = ETH): Promise<Record<string, bigint>> {
 async function k3(): Promise<Record<string, bigint>> {
   const req = await requestJob(f, { redundancy: 3, fee: parseEther("0.01") });
   const out: Record<string, bigint> = { request: await gas(req.hash) };
+  await openFor(req.job, [p1, p2, p3]);
   const salt = keccak256(toHex("salt"));
   for (const [i, p] of [p1, p2, p3].entries()) {
     out[`commit ${i + 1}`] = await gas(await f.as(p).market.write.commit([req.jobId, req.job, commitmentOf(req.jobId, p.account.address, RESULT, salt)]));
@@ -49,6 +71,8 @@ async function batch(signers: Wallet[], n = 100): Promise<Record<string, bigint>
     const signature: Hex = await signAttestation(signer, chainId, marketAddress, attestationFor(jobId, job, RESULT, REF));
     items.push({ jobId, job, resultHash: RESULT, outputRef: REF, signature });
   }
+  // Once all are requested: the waits overlap, so no job nears its deadline.
+  for (const [i, item] of items.entries()) await openFor(item.job, [signers[i % signers.length]!]);
   const total = await gas(await f.as(f.relayer).market.write.submitAttestations([items]));
   return { [`batch of ${n}`]: total, "per job": total / BigInt(n) };
 }
@@ -78,6 +102,10 @@ await k1(f.usd.address);
 await k3();
 await batch([p1, p2, p3], 3);
 const empty = await measure();
+// Assignment on: the roster is p1..p3, so every rank opens within two windows.
+await setPriorityWindow(3);
+const assigned = await measure();
+await setPriorityWindow(0);
 
 // Seed 100 more providers and 1,000 open jobs.
 const funder = f.alice;
@@ -102,10 +130,12 @@ const TARGETS: Record<string, string> = {
 };
 const width = Math.max(...[...empty.keys()].map((k) => k.trim().length));
 console.log("\nInferenceMarket gas (Hardhat in-process network; gasUsed includes the 21,000 intrinsic gas)\n");
-console.log(`${"operation".padEnd(width)}  ${"empty".padStart(9)}  ${"seeded".padStart(9)}  ${"diff".padStart(7)}  target`);
+console.log(`${"operation".padEnd(width)}  ${"empty".padStart(9)}  ${"assigned".padStart(9)}  ${"seeded".padStart(9)}  ${"diff".padStart(7)}  target`);
 for (const [k, v] of empty) {
   const s = seeded.get(k)!;
+  const a = assigned.get(k)!;
   const diff = ((Number(s) - Number(v)) / Number(v)) * 100;
-  console.log(`${k.trim().padEnd(width)}  ${v.toString().padStart(9)}  ${s.toString().padStart(9)}  ${diff.toFixed(2).padStart(6)}%  ${TARGETS[k.trim()] ?? ""}`);
+  console.log(`${k.trim().padEnd(width)}  ${v.toString().padStart(9)}  ${a.toString().padStart(9)}  ${s.toString().padStart(9)}  ${diff.toFixed(2).padStart(6)}%  ${TARGETS[k.trim()] ?? ""}`);
 }
-console.log("\nseeded = after registering 100 more providers and opening 1,000 jobs (k = 1..3)");
+console.log("\nassigned = the empty market with a 3 s priority window (each provider served in its rank's turn)");
+console.log("seeded = after registering 100 more providers and opening 1,000 jobs (k = 1..3), priority window 0");

@@ -52,6 +52,10 @@ interface IInferenceMarket {
     /// @param inputHash keccak256 of the inline input bytes, or of the input CID's UTF-8 bytes.
     /// @param quorum How many equal revealed results settle a k > 1 job.
     /// @param collateral Stake each seated provider locks (k > 1).
+    /// @param priorityWindow Seconds each rank beyond the first k waits for its turn (0: no
+    /// assignment, every eligible provider may serve at once). See {assignment}.
+    /// @param seed `uint256(keccak256(abi.encode(block.prevrandao, jobId)))` at request: where the
+    /// job's provider order starts on the roster. The client chooses neither input.
     struct Job {
         address client;
         address token;
@@ -65,10 +69,12 @@ interface IInferenceMarket {
         uint40 deadline;
         uint40 commitDeadline;
         uint32 revealWindow;
+        uint32 priorityWindow;
         uint32 minMemoryMB;
         uint128 collateral;
         uint256 requiredTags;
         bytes32 inputHash;
+        uint256 seed;
     }
 
     /// @notice A result signed by its provider (EIP-712 `Attestation`), for batch delivery.
@@ -81,12 +87,15 @@ interface IInferenceMarket {
     }
 
     /// @notice DAO policy. All values are bounded on-chain (see the setters).
+    /// @param priorityWindow Seconds a job gives each provider rank beyond the first k before the
+    /// next rank may serve (snapshotted into new jobs); 0 turns assignment off. At most 1 hour.
     struct Policy {
         uint16 protocolFeeBps;
         uint16 quorumBps;
         uint8 maxRedundancy;
         uint32 commitWindow;
         uint32 revealWindow;
+        uint32 priorityWindow;
         uint32 maxInlineInputBytes;
         uint40 maxJobDuration;
         uint128 collateralPerJob;
@@ -152,6 +161,8 @@ interface IInferenceMarket {
     error InferenceMarketPolicyOutOfBounds(string field, uint256 value);
     error InferenceMarketZeroAddress();
     error InferenceMarketInvalidSignature(uint256 jobId);
+    /// @notice `provider`'s rank in the job's assignment is not open yet: it opens at `opensAt`.
+    error InferenceMarketNotAssigned(uint256 jobId, address provider, uint256 rank, uint40 opensAt);
 
     /// @notice Requests a job and escrows `k × fee` plus the protocol fee (exact `msg.value` for
     /// ETH; pulled with transferFrom for an ERC-20, rejected if the token delivers less).
@@ -159,8 +170,8 @@ interface IInferenceMarket {
     /// @return jobId The new job's id.
     function requestJob(JobRequest calldata request) external payable returns (uint256 jobId);
 
-    /// @notice Delivers the result of a k = 1 job; the caller must be an eligible provider and is
-    /// credited the fee at once.
+    /// @notice Delivers the result of a k = 1 job; the caller must be an eligible provider whose
+    /// rank is open (see {assignment}) and is credited the fee at once.
     /// @param jobId The job.
     /// @param job The job's parameters as emitted in {JobRequested}.
     /// @param resultHash The canonical result hash.
@@ -169,14 +180,16 @@ interface IInferenceMarket {
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
     /// Each item is checked on its own; an item that fails any check (bad signature, wrong
-    /// parameters, job not open, deadline passed, provider not eligible, version retired) is
+    /// parameters, job not open, deadline passed, provider not eligible or not assigned yet
+    /// ({InferenceMarketNotAssigned}'s selector), version retired) is
     /// skipped with {AttestationRejected} and changes nothing; the other items are delivered.
     /// @param items The signed results.
     /// @return delivered How many items were delivered.
     function submitAttestations(SignedResult[] calldata items) external returns (uint256 delivered);
 
     /// @notice Takes a seat of an open k > 1 job by committing
-    /// `keccak256(abi.encode(jobId, provider, resultHash, salt))`, and locks collateral.
+    /// `keccak256(abi.encode(jobId, provider, resultHash, salt))`, and locks collateral. The caller
+    /// must be eligible and its rank open (see {assignment}).
     /// @param jobId The job.
     /// @param job The job's parameters.
     /// @param commitment The commitment.
@@ -218,8 +231,8 @@ interface IInferenceMarket {
     function withdrawProtocolFees(address token) external returns (uint256 amount);
 
     /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
-    /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, inline input
-    /// ≤ 64 KiB, job duration 1 min–365 days.
+    /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, priority
+    /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days.
     /// @param policy The new policy.
     function setPolicy(Policy calldata policy) external;
 
@@ -251,6 +264,28 @@ interface IInferenceMarket {
         external
         view
         returns (bytes32);
+
+    /// @notice Where `provider` stands in a job's assignment ("assignment, not a race").
+    /// The roster (the registry's ordered set of Approved providers that are not exiting, of size
+    /// n) is read from `seed % n` on: the provider at roster index i has rank
+    /// `(i + n - seed % n) % n`. Ranks below k are open at request; rank r ≥ k opens at
+    /// `requestedAt + (r - k + 1) × priorityWindow`, so when assigned providers do not serve,
+    /// the next ones step in one window at a time and eventually everybody may. Eligibility
+    /// (stake, tags, memory) is checked apart: an ineligible member's rank simply passes unused.
+    /// With `priorityWindow` 0 every rank is open at once.
+    /// Residual risks: the assignee is protected from mempool copies only during its window;
+    /// after it, a later rank may copy a late assignee's pending result (k = 1) and be paid. A
+    /// roster change while a job is open (a member joins or leaves) changes n and so may reorder
+    /// every rank of that job: a provider may find its turn earlier or later than it computed.
+    /// @param job The job's parameters (not checked against a stored job).
+    /// @param provider The provider.
+    /// @return member Whether `provider` is on the roster (when false, `rank` and `opensAt` are 0).
+    /// @return rank Its rank for this job.
+    /// @return opensAt When its rank opens (`requestedAt` for ranks below k).
+    function assignment(Job calldata job, address provider)
+        external
+        view
+        returns (bool member, uint256 rank, uint40 opensAt);
 
     /// @notice The amount escrowed for a job: `k × fee` plus the protocol fee.
     function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) external pure returns (uint256);

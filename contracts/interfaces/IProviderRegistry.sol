@@ -85,6 +85,12 @@ interface IProviderRegistry {
     event UnbondingPeriodSet(uint40 period);
     /// @notice The DAO withdrew slashed funds.
     event SlashedFundsWithdrawn(address indexed to, uint256 amount);
+    /// @notice `provider` joined the roster (became Approved and not exiting) at `index`, the
+    /// roster's last position.
+    event RosterJoined(address indexed provider, uint256 index);
+    /// @notice `provider` left the roster (suspended or exiting) from `index`; `moved`, the member
+    /// that was last, now holds `index` (address(0) when the leaver was the last member itself).
+    event RosterLeft(address indexed provider, uint256 index, address moved);
 
     /// @notice The token delivered less than it was asked to send (fee-on-transfer tokens).
     error ProviderRegistryTransferShortfall(uint256 expected, uint256 received);
@@ -122,6 +128,8 @@ interface IProviderRegistry {
     error ProviderRegistryInvalidMetadataURI(string metadataURI);
     /// @notice The address is zero.
     error ProviderRegistryZeroAddress();
+    /// @notice No roster member holds this index.
+    error ProviderRegistryRosterIndexOutOfBounds(uint256 index, uint256 rosterSize);
 
     /// @notice Registers the caller with `amount` of stake (pulled with transferFrom). It is
     /// Approved at once if the DAO's auto-admission is on and `amount` reaches its threshold,
@@ -190,7 +198,11 @@ interface IProviderRegistry {
     /// @param amount Collateral to lock.
     /// @param requiredTags Tags the job requires.
     /// @param minMemoryMB Memory the model version requires.
-    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB) external;
+    /// @return rosterIndex The provider's index in the roster (an eligible provider is a member).
+    /// @return rosterSize The number of roster members, for the market's assignment rule.
+    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
+        external
+        returns (uint256 rosterIndex, uint256 rosterSize);
 
     /// @notice Ends a provider's part in a job (market only): releases `collateral`, slashes
     /// `slashAmount` (both capped, so settlement never reverts) and records the outcome.
@@ -208,12 +220,37 @@ interface IProviderRegistry {
     /// @param count Jobs served.
     function recordServed(address provider, uint256 count) external;
 
-    /// @notice What a market needs to check a provider that locks no collateral (k = 1 jobs).
+    /// @notice What a market needs to check a provider that locks no collateral (k = 1 jobs),
+    /// including its place in the roster (the ordered set of Approved providers that are not
+    /// exiting) from which the market derives a job's assignment. One call, one registry read.
     /// @param provider The provider.
-    /// @return active Approved, not exiting, and staking at least the minimum stake.
+    /// @return active Approved, not exiting, and staking at least the minimum stake. An active
+    /// provider is always a roster member (the roster does not look at stake, tags or memory).
     /// @return tags The provider's tags.
     /// @return memoryMB The provider's declared memory.
-    function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB);
+    /// @return rosterIndex The provider's roster index, `type(uint256).max` when it is not a
+    /// member (meaningless then; `rosterIndex < rosterSize` exactly for members).
+    /// @return rosterSize The number of roster members.
+    function providerTerms(address provider)
+        external
+        view
+        returns (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize);
+
+    /// @notice The number of roster members (Approved providers that are not exiting).
+    /// @return The roster's size.
+    function rosterSize() external view returns (uint256);
+
+    /// @notice The roster member at `index` (reverts past the end). Indexes change only when a
+    /// member leaves: the last member takes the leaver's index ({RosterLeft}).
+    /// @param index From 0 to `rosterSize() - 1`.
+    /// @return The provider.
+    function rosterAt(uint256 index) external view returns (address);
+
+    /// @notice Whether `provider` is on the roster, and its index there (0 when not a member).
+    /// @param provider The provider.
+    /// @return member True if Approved and not exiting.
+    /// @return index Its roster index.
+    function rosterIndexOf(address provider) external view returns (bool member, uint256 index);
 
     /// @notice Reverts with the reason if `provider` may not take a job with these requirements
     /// and this much collateral: it must be Approved, not exiting, stake at least `minStake`, have

@@ -36,7 +36,10 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     uint32 private constant MAX_INLINE_INPUT = 64 * 1024;
     uint40 private constant MIN_JOB_DURATION = 1 minutes;
     uint40 private constant MAX_JOB_DURATION = 365 days;
+    uint32 private constant MAX_PRIORITY_WINDOW = 1 hours;
     uint256 private constant BPS = 10_000;
+    // A Job's ABI encoding: 18 static words (see {_jobHash}).
+    uint256 private constant JOB_BYTES = 0x240;
     // Table sizes of a batch (distinct providers; distinct (provider or protocol, token) pairs).
     uint256 private constant BATCH_PAYEES = 8;
     uint256 private constant BATCH_OWED = 16;
@@ -69,7 +72,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint32 revealWindow;
         uint32 maxInlineInputBytes;
         uint40 maxJobDuration;
-        uint64 nextJobId;
+        uint16 priorityWindow;
+        uint56 nextJobId;
         bool paused;
     }
 
@@ -115,12 +119,12 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
         Terms storage p = _terms;
         jobId = p.nextJobId++;
-        Job memory job = _newJob(r, p);
+        Job memory job = _newJob(r, p, jobId);
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // A memory Job is its ABI encoding: 16 words, each field clean in its own word.
-            jobHash := keccak256(job, 0x200)
+            // A memory Job is its ABI encoding: 18 words, each field clean in its own word.
+            jobHash := keccak256(job, JOB_BYTES)
         }
         _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
         _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
@@ -147,11 +151,13 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (job.redundancy != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
         if (block.timestamp > job.deadline) revert InferenceMarketDeadlinePassed(jobId, job.deadline);
         _requireVersionAccepting(job);
-        (bool active, uint256 tags, uint32 memoryMB) = providers.providerTerms(msg.sender);
+        (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) =
+            providers.providerTerms(msg.sender);
         if (!active || job.requiredTags & ~tags != 0 || memoryMB < job.minMemoryMB) {
             // Let the registry name the exact reason.
             providers.checkEligible(msg.sender, 0, job.requiredTags, job.minMemoryMB);
         }
+        _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _deliver(jobId, word, msg.sender, resultHash, outputRef);
         uint256 protocolFee = _k1ProtocolFee(job);
         if (protocolFee != 0) protocolFees[job.token] += protocolFee;
@@ -207,7 +213,11 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
-        providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        (uint256 rosterIndex, uint256 rosterSize) =
+            providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        // After the lock (the registry's one call checks eligibility and gives the roster place);
+        // a revert here undoes the lock.
+        _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = commitment ^ bytes32(uint256(uint160(msg.sender)));
         word += 1 << SEATED_SHIFT;
@@ -358,6 +368,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             maxRedundancy: t.maxRedundancy,
             commitWindow: t.commitWindow,
             revealWindow: t.revealWindow,
+            priorityWindow: t.priorityWindow,
             maxInlineInputBytes: t.maxInlineInputBytes,
             maxJobDuration: t.maxJobDuration,
             collateralPerJob: _collateralPerJob
@@ -393,6 +404,18 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     }
 
     /// @inheritdoc IInferenceMarket
+    function assignment(Job calldata job, address provider)
+        external
+        view
+        returns (bool member, uint256 rank, uint40 opensAt)
+    {
+        (,,, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
+        if (rosterIndex >= rosterSize) return (false, 0, 0);
+        (rank, opensAt,) = _rank(job.seed, job.redundancy, job.priorityWindow, job.requestedAt, rosterIndex, rosterSize);
+        member = true;
+    }
+
+    /// @inheritdoc IInferenceMarket
     function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) public pure returns (uint256) {
         uint256 fees = uint256(redundancy) * feePerProvider;
         return fees + (fees * protocolFeeBps) / BPS;
@@ -418,7 +441,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     // ------------------------------------------------------------------ internals: jobs
 
     /// @dev Validates a request against the policy and the model registry; pins the version.
-    function _newJob(JobRequest calldata r, Terms storage p) private view returns (Job memory job) {
+    function _newJob(JobRequest calldata r, Terms storage p, uint256 jobId) private view returns (Job memory job) {
         if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
             revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
         }
@@ -441,6 +464,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         job.deadline = r.deadline;
         job.minMemoryMB = minMemoryMB;
         job.requiredTags = r.requiredTags;
+        job.priorityWindow = p.priorityWindow;
+        // Neither input is the client's to choose: prevrandao is the chain's, job ids are sequential.
+        job.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
         if (r.redundancy > 1) {
             uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
             job.commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
@@ -492,6 +518,60 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return word;
     }
 
+    /// @dev A roster member's rank for a job, when that rank opens, and whether it is open now
+    /// (see {assignment}). `rosterIndex < rosterSize` is the caller's to ensure.
+    function _rank(
+        uint256 seed,
+        uint256 k,
+        uint256 window,
+        uint256 requestedAt,
+        uint256 rosterIndex,
+        uint256 rosterSize
+    ) private view returns (uint256 rank, uint40 opensAt, bool open) {
+        unchecked {
+            // rosterIndex < rosterSize < 2^32 and seed % rosterSize < rosterSize: no overflow.
+            rank = (rosterIndex + rosterSize - seed % rosterSize) % rosterSize;
+            if (rank < k || window == 0) return (rank, uint40(requestedAt), true);
+            // rank < 2^32, window < 2^32, requestedAt < 2^40: far below 2^256.
+            uint256 at = requestedAt + (rank - k + 1) * window;
+            // A rank opening beyond uint40 time never opens.
+            opensAt = at > type(uint40).max ? type(uint40).max : uint40(at);
+            open = block.timestamp >= at;
+        }
+    }
+
+    /// @dev Reverts unless `provider` (an eligible provider, hence a roster member) may serve the
+    /// job now. Only called after the job's hash matched: every word of `job` is clean, so the
+    /// fields are read as raw calldata words (Solidity's per-field reads cost several hundred gas).
+    function _requireAssigned(
+        uint256 jobId,
+        Job calldata job,
+        address provider,
+        uint256 rosterIndex,
+        uint256 rosterSize
+    ) private view {
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
+        if (window == 0) return;
+        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, requestedAt, rosterIndex, rosterSize);
+        if (!open) revert InferenceMarketNotAssigned(jobId, provider, rank, opensAt);
+    }
+
+    /// @dev The Job words the assignment reads (seed, redundancy, priorityWindow, requestedAt),
+    /// raw: for a Job whose hash matched only (see {_requireAssigned}).
+    function _assignmentWords(Job calldata job)
+        private
+        pure
+        returns (uint256 seed, uint256 k, uint256 window, uint256 requestedAt)
+    {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            seed := calldataload(add(job, 0x220))
+            k := calldataload(add(job, 0x80))
+            window := calldataload(add(job, 0x180))
+            requestedAt := calldataload(add(job, 0x100))
+        }
+    }
+
     /// @dev Marks a k = 1 job delivered; the caller credits the provider and the protocol fee.
     function _deliver(uint256 jobId, uint256 word, address provider, bytes32 resultHash, bytes calldata outputRef)
         private
@@ -512,6 +592,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint32 memoryMB;
         uint256 tags;
         uint256 served;
+        uint256 rosterIndex;
+        uint256 rosterSize;
     }
 
     /// @dev An amount a batch owes in a token to a provider, or to the protocol (account zero).
@@ -538,8 +620,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (b.payees[i - 1].provider == provider) return b.payees[i - 1];
         }
         if (b.payeeCount == BATCH_PAYEES) _flush(b);
-        (bool active, uint256 tags, uint32 memoryMB) = providers.providerTerms(provider);
-        payee = Payee(provider, active, memoryMB, tags, 0);
+        (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) =
+            providers.providerTerms(provider);
+        payee = Payee(provider, active, memoryMB, tags, 0, rosterIndex, rosterSize);
         b.payees[b.payeeCount++] = payee;
     }
 
@@ -594,6 +677,11 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
         if (payee.memoryMB < it.job.minMemoryMB) {
             return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
+        }
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(it.job);
+        if (window != 0) {
+            (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
+            if (!open) return (InferenceMarketNotAssigned.selector, word);
         }
         // The model registry cannot change during the batch: a version found accepting stays so.
         // (The cache starts at version 0, which no job has: requests pin a real version.)
@@ -772,14 +860,14 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     }
 
     /// @dev keccak256(abi.encode(job)) of a calldata Job, hashed in scratch memory: every field of
-    /// a Job is static, so its ABI encoding is its 16 calldata words. A Job passed with dirty
+    /// a Job is static, so its ABI encoding is its 18 calldata words. A Job passed with dirty
     /// padding hashes differently and is refused as a mismatch.
     function _jobHash(Job calldata job) private pure returns (uint256 h) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            calldatacopy(ptr, job, 0x200)
-            h := keccak256(ptr, 0x200)
+            calldatacopy(ptr, job, JOB_BYTES)
+            h := keccak256(ptr, JOB_BYTES)
         }
     }
 
@@ -794,6 +882,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (p.maxInlineInputBytes > MAX_INLINE_INPUT) {
             revert InferenceMarketPolicyOutOfBounds("maxInlineInputBytes", p.maxInlineInputBytes);
         }
+        if (p.priorityWindow > MAX_PRIORITY_WINDOW) {
+            revert InferenceMarketPolicyOutOfBounds("priorityWindow", p.priorityWindow);
+        }
         if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
@@ -803,6 +894,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         t.maxRedundancy = p.maxRedundancy;
         t.commitWindow = p.commitWindow;
         t.revealWindow = p.revealWindow;
+        t.priorityWindow = uint16(p.priorityWindow); // bounded by MAX_PRIORITY_WINDOW above
         t.maxInlineInputBytes = p.maxInlineInputBytes;
         t.maxJobDuration = p.maxJobDuration;
         _collateralPerJob = p.collateralPerJob;

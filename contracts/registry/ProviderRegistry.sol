@@ -10,7 +10,9 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
 /// @title ProviderRegistry
 /// @notice The compute-provider whitelist. See {IProviderRegistry}.
-/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. Unbonding stake
+/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. The roster (see
+/// {providerTerms}) holds exactly the Approved providers that are not exiting; every transition
+/// into or out of that condition updates it in O(1) ({_syncRoster}). Unbonding stake
 /// stays in `stake` (and slashable) until withdrawn. The guardian's pause stops new
 /// registrations only; stake can always be added, exited and withdrawn.
 contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
@@ -26,6 +28,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     IERC20 public immutable stakeToken;
     /// @notice Smallest stake that may register.
     uint128 public minStake;
+    /// @dev Shares {minStake}'s slot: {providerTerms} and {lockCollateral} read both at once.
+    uint32 private _rosterSize;
     /// @notice Stake at or above which registration is approved without a vote, if `autoAdmit`.
     uint128 public autoAdmitStake;
     /// @notice Seconds between an exit request and the stake's withdrawal.
@@ -37,7 +41,27 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @notice Sum of all providers' stake.
     uint256 public totalStake;
 
-    mapping(address provider => Provider) private _providers;
+    /// @dev A {Provider} as stored: the counters are 48 bits (2.8e14 jobs) so that the roster
+    /// slot (index + 1, 0 = not a member) fits in the word that {providerTerms} reads anyway.
+    struct Record {
+        uint128 stake;
+        uint128 locked;
+        uint40 unbondingEndsAt;
+        ProviderStatus status;
+        uint32 memoryMB;
+        uint48 served;
+        uint48 disagreed;
+        uint48 missed;
+        uint32 rosterSlot;
+        uint256 tags;
+        bytes32 accelerator;
+        bytes32 region;
+        string metadataURI;
+    }
+
+    mapping(address provider => Record) private _providers;
+    /// @dev The roster: Approved providers that are not exiting, in slots 0 .. _rosterSize - 1.
+    mapping(uint256 index => address provider) private _rosterAt;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -62,7 +86,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         whenNotPaused
         nonReentrant
     {
-        Provider storage p = _providers[msg.sender];
+        Record storage p = _providers[msg.sender];
         if (p.status != ProviderStatus.None && p.status != ProviderStatus.Exited) {
             revert ProviderRegistryAlreadyRegistered(msg.sender, p.status);
         }
@@ -76,11 +100,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         _writeCapabilities(p, caps, metadataURI);
         totalStake += received;
         emit ProviderRegistered(msg.sender, received, status, caps, metadataURI);
+        _syncRoster(p, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
     function addStake(uint256 amount) external nonReentrant {
-        Provider storage p = _registered(msg.sender);
+        Record storage p = _registered(msg.sender);
         if (amount == 0) revert ProviderRegistryZeroAmount();
         uint128 received = _pull(amount);
         p.stake += received;
@@ -89,12 +114,13 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (p.status == ProviderStatus.Pending && _admits(p.stake)) {
             p.status = ProviderStatus.Approved;
             emit ProviderStatusChanged(msg.sender, ProviderStatus.Pending, ProviderStatus.Approved);
+            _syncRoster(p, msg.sender);
         }
     }
 
     /// @inheritdoc IProviderRegistry
     function updateCapabilities(Capabilities calldata caps, string calldata metadataURI) external {
-        Provider storage p = _registered(msg.sender);
+        Record storage p = _registered(msg.sender);
         _checkMetadataURI(metadataURI);
         _writeCapabilities(p, caps, metadataURI);
         emit CapabilitiesUpdated(msg.sender, caps, metadataURI);
@@ -102,26 +128,28 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function requestExit() external {
-        Provider storage p = _registered(msg.sender);
+        Record storage p = _registered(msg.sender);
         if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(msg.sender, p.unbondingEndsAt);
         uint40 endsAt = uint40(block.timestamp) + unbondingPeriod;
         // A zero period still needs a non-zero marker: exiting is `unbondingEndsAt != 0`.
         if (endsAt == 0) endsAt = 1;
         p.unbondingEndsAt = endsAt;
         emit ExitRequested(msg.sender, endsAt);
+        _syncRoster(p, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
     function cancelExit() external {
-        Provider storage p = _registered(msg.sender);
+        Record storage p = _registered(msg.sender);
         if (p.unbondingEndsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
         p.unbondingEndsAt = 0;
         emit ExitCancelled(msg.sender);
+        _syncRoster(p, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
     function withdrawStake() external nonReentrant {
-        Provider storage p = _registered(msg.sender);
+        Record storage p = _registered(msg.sender);
         uint40 endsAt = p.unbondingEndsAt;
         if (endsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
         if (block.timestamp < endsAt) revert ProviderRegistryUnbonding(msg.sender, endsAt);
@@ -146,24 +174,26 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function approveProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Provider storage p = _registered(provider);
+        Record storage p = _registered(provider);
         ProviderStatus old = p.status;
         if (old != ProviderStatus.Pending && old != ProviderStatus.Suspended) {
             revert ProviderRegistryInvalidStatus(provider, old);
         }
         p.status = ProviderStatus.Approved;
         emit ProviderStatusChanged(provider, old, ProviderStatus.Approved);
+        _syncRoster(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
     function suspendProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Provider storage p = _registered(provider);
+        Record storage p = _registered(provider);
         ProviderStatus old = p.status;
         if (old != ProviderStatus.Pending && old != ProviderStatus.Approved) {
             revert ProviderRegistryInvalidStatus(provider, old);
         }
         p.status = ProviderStatus.Suspended;
         emit ProviderStatusChanged(provider, old, ProviderStatus.Suspended);
+        _syncRoster(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -189,7 +219,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
             revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
         }
-        Provider storage p = _registered(provider);
+        Record storage p = _registered(provider);
         if (amount == 0) revert ProviderRegistryZeroAmount();
         if (amount > p.stake) revert ProviderRegistrySlashExceedsStake(provider, amount, p.stake);
         _slash(p, provider, uint128(amount), reason);
@@ -210,12 +240,15 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
         external
         onlyRole(MARKET_ROLE)
+        returns (uint256, uint256)
     {
-        Provider storage p = _providers[provider];
+        Record storage p = _providers[provider];
         _requireEligible(p, provider, amount, requiredTags, minMemoryMB);
         uint128 newLocked = p.locked + uint128(amount);
         p.locked = newLocked;
         emit CollateralLocked(provider, amount, newLocked);
+        // Eligible implies Approved and not exiting: a member.
+        return (p.rosterSlot - 1, _rosterSize);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -223,7 +256,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         external
         onlyRole(MARKET_ROLE)
     {
-        Provider storage p = _providers[provider];
+        Record storage p = _providers[provider];
         if (collateral != 0) {
             uint128 release = collateral > p.locked ? p.locked : uint128(collateral);
             p.locked -= release;
@@ -238,8 +271,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function recordServed(address provider, uint256 count) external onlyRole(MARKET_ROLE) {
-        Provider storage p = _providers[provider];
-        p.served += uint56(count);
+        Record storage p = _providers[provider];
+        p.served += SafeCast.toUint48(count);
         emit ServedRecorded(provider, count);
     }
 
@@ -259,28 +292,65 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         view
         returns (bool)
     {
-        Provider storage p = _providers[provider];
+        Record storage p = _providers[provider];
         return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake
             && p.stake - p.locked >= collateral && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
     }
 
     /// @inheritdoc IProviderRegistry
-    function providerTerms(address provider) external view returns (bool active, uint256 tags, uint32 memoryMB) {
-        Provider storage p = _providers[provider];
-        active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
-        tags = p.tags;
-        memoryMB = p.memoryMB;
+    function providerTerms(address provider)
+        external
+        view
+        returns (bool, uint256, uint32, uint256, uint256)
+    {
+        Record storage p = _providers[provider];
+        bool active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
+        uint32 slot = p.rosterSlot;
+        // A non-member's index is out of range on purpose: `index < size` means "member".
+        uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
+        return (active, p.tags, p.memoryMB, index, _rosterSize);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function rosterSize() external view returns (uint256) {
+        return _rosterSize;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function rosterAt(uint256 index) external view returns (address) {
+        if (index >= _rosterSize) revert ProviderRegistryRosterIndexOutOfBounds(index, _rosterSize);
+        return _rosterAt[index];
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function rosterIndexOf(address provider) external view returns (bool member, uint256 index) {
+        uint32 slot = _providers[provider].rosterSlot;
+        if (slot != 0) (member, index) = (true, slot - 1);
     }
 
     /// @inheritdoc IProviderRegistry
     function getProvider(address provider) external view returns (Provider memory) {
-        return _providers[provider];
+        Record storage p = _providers[provider];
+        return Provider({
+            stake: p.stake,
+            locked: p.locked,
+            unbondingEndsAt: p.unbondingEndsAt,
+            status: p.status,
+            memoryMB: p.memoryMB,
+            served: p.served,
+            disagreed: p.disagreed,
+            missed: p.missed,
+            tags: p.tags,
+            accelerator: p.accelerator,
+            region: p.region,
+            metadataURI: p.metadataURI
+        });
     }
 
     // ---------------------------------------------------------------- internals
 
     function _requireEligible(
-        Provider storage p,
+        Record storage p,
         address provider,
         uint256 collateral,
         uint256 requiredTags,
@@ -296,7 +366,36 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (p.memoryMB < minMemoryMB) revert ProviderRegistryInsufficientMemory(provider, p.memoryMB, minMemoryMB);
     }
 
-    function _slash(Provider storage p, address provider, uint128 amount, bytes32 reason) private {
+    /// @dev Puts `provider` on the roster or takes it off, to match its record: a member is
+    /// Approved and not exiting. Leaving is swap-and-pop (the last member takes the freed index),
+    /// so ranks of other providers shift only when a member leaves.
+    function _syncRoster(Record storage p, address provider) private {
+        bool member = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0;
+        uint32 slot = p.rosterSlot;
+        if (member == (slot != 0)) return;
+        if (member) {
+            uint32 size = _rosterSize;
+            _rosterAt[size] = provider;
+            p.rosterSlot = size + 1;
+            _rosterSize = size + 1;
+            emit RosterJoined(provider, size);
+            return;
+        }
+        uint32 last = _rosterSize - 1;
+        uint32 index = slot - 1;
+        address moved;
+        if (index != last) {
+            moved = _rosterAt[last];
+            _rosterAt[index] = moved;
+            _providers[moved].rosterSlot = slot;
+        }
+        delete _rosterAt[last];
+        _rosterSize = last;
+        p.rosterSlot = 0;
+        emit RosterLeft(provider, index, moved);
+    }
+
+    function _slash(Record storage p, address provider, uint128 amount, bytes32 reason) private {
         p.stake -= amount;
         if (p.locked > p.stake) p.locked = p.stake;
         totalStake -= amount;
@@ -304,7 +403,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         emit ProviderSlashed(provider, msg.sender, amount, reason);
     }
 
-    function _count(Provider storage p, address provider, Outcome outcome) private {
+    function _count(Record storage p, address provider, Outcome outcome) private {
         if (outcome == Outcome.Released) return;
         if (outcome == Outcome.Served) ++p.served;
         else if (outcome == Outcome.Disagreed) ++p.disagreed;
@@ -312,7 +411,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         emit OutcomeRecorded(provider, outcome);
     }
 
-    function _registered(address provider) private view returns (Provider storage p) {
+    function _registered(address provider) private view returns (Record storage p) {
         p = _providers[provider];
         if (p.status == ProviderStatus.None || p.status == ProviderStatus.Exited) {
             revert ProviderRegistryNotRegistered(provider);
@@ -332,7 +431,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         return SafeCast.toUint128(received);
     }
 
-    function _writeCapabilities(Provider storage p, Capabilities calldata caps, string calldata metadataURI) private {
+    function _writeCapabilities(Record storage p, Capabilities calldata caps, string calldata metadataURI) private {
         p.memoryMB = caps.memoryMB;
         p.accelerator = caps.accelerator;
         p.region = caps.region;

@@ -15,10 +15,14 @@ export interface Job {
   deadline: number;
   commitDeadline: number;
   revealWindow: number;
+  /** Seconds each rank beyond the first k waits (0: no assignment); see InferenceMarket.assignment. */
+  priorityWindow: number;
   minMemoryMB: number;
   collateral: bigint;
   requiredTags: bigint;
   inputHash: Hex;
+  /** Where the job's provider order starts on the registry's roster (seed % rosterSize). */
+  seed: bigint;
 }
 
 /** What a provider signs for a result (DESIGN.md §2), bound to one job, market and chain. */
@@ -105,10 +109,12 @@ export const JOB_ABI_TYPE = {
     { name: "deadline", type: "uint40" },
     { name: "commitDeadline", type: "uint40" },
     { name: "revealWindow", type: "uint32" },
+    { name: "priorityWindow", type: "uint32" },
     { name: "minMemoryMB", type: "uint32" },
     { name: "collateral", type: "uint128" },
     { name: "requiredTags", type: "uint256" },
     { name: "inputHash", type: "bytes32" },
+    { name: "seed", type: "uint256" },
   ],
 } as const;
 

@@ -27,6 +27,8 @@ export interface DeployParams {
   maxRedundancy: number;
   commitWindow: number;
   revealWindow: number;
+  /** Seconds each provider rank beyond a job's first k waits for its turn; 0 turns assignment off. */
+  priorityWindow: number;
   maxInlineInputBytes: number;
   maxJobDuration: number;
   /** Stake each seated provider of a k > 1 job locks (tokens). */
@@ -56,6 +58,8 @@ export const LOCAL_DEFAULTS: DeployParams = {
   maxRedundancy: 7,
   commitWindow: 120,
   revealWindow: 120,
+  // The local chain mines every second: a window spans about three blocks.
+  priorityWindow: 3,
   maxInlineInputBytes: 16 * 1024,
   maxJobDuration: 86_400,
   collateralPerJob: parseUnits("10", 18),
@@ -71,6 +75,7 @@ const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
   deprecationPeriod: 365 * 86_400,
   commitWindow: 30 * 86_400,
   revealWindow: 30 * 86_400,
+  priorityWindow: 3600,
   maxJobDuration: 365 * 86_400,
 };
 
@@ -145,6 +150,7 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "timelockDelay":
     case "unbondingPeriod":
     case "deprecationPeriod":
+    case "priorityWindow":
       params[key] = toDuration(key, value);
       return;
     case "commitWindow":

@@ -18,7 +18,7 @@ import type { Metrics } from "../http/metrics.ts";
 import { versionKey, type LocalModel, type VersionInfo } from "../models/store.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, type SchedulerContext } from "./scheduler.ts";
+import { declineReason, turnOf, type SchedulerContext } from "./scheduler.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
 /** On-chain job status (IInferenceMarket.JobStatus). */
@@ -309,6 +309,11 @@ export class JobProcessor {
       if (rec.job.revealWindow < this.o.revealMarginSeconds) return this.end(rec, "skipped", `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.o.revealMarginSeconds} s`);
       if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
     }
+    // Assignment (market v2): wait for this provider's turn instead of racing the others; the job
+    // is looked at again then, and is usually served by an earlier rank by that time.
+    const turn = turnOf(rec.job, provider);
+    if (!turn) return this.end(rec, "skipped", "this provider is not on the registry's roster");
+    if (now < turn.opensAt) return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${turn.opensAt}`, (turn.opensAt - now) * 1000);
     const version = await chain.version(rec.job.modelId, rec.job.version);
     if (!version.accepting) return this.end(rec, "skipped", "model version no longer takes jobs");
     this.transition(rec, { state: "accepted" });
@@ -613,7 +618,8 @@ export class JobProcessor {
 
   /** The first try of a result or commit waits this provider's share of `spreadMs` (see the option). */
   private async spread(rec: JobRecord): Promise<void> {
-    if (this.o.spreadMs <= 0 || rec.attempts > 0) return;
+    // With assignment on, the market already spaces the providers out (see decide()).
+    if (this.o.spreadMs <= 0 || rec.attempts > 0 || rec.job.priorityWindow > 0) return;
     await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.o.spreadMs)));
   }
 

@@ -3,7 +3,8 @@ import type { Job } from "../attest/attestation.ts";
 
 /** What the runner knows about itself and its limits when it decides to take a job. */
 export interface SchedulerContext {
-  provider: { active: boolean; tags: bigint; memoryMB: number; freeStake: bigint };
+  /** rosterIndex is meaningful only below rosterSize (the registry's roster of active providers). */
+  provider: { active: boolean; tags: bigint; memoryMB: number; freeStake: bigint; rosterIndex: bigint; rosterSize: bigint };
   /** Model ids this runner serves; null serves every model. */
   allowedModels: ReadonlySet<Hex> | null;
   /** Fee floor per token (address(0) = ETH); undefined means the token is not accepted. */
@@ -28,4 +29,18 @@ export function declineReason(job: Job, ctx: SchedulerContext): string | null {
   const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
   if (ctx.now >= lastAction) return "deadline passed";
   return null;
+}
+
+/**
+ * When this provider may first deliver (k = 1) or commit (k > 1) to a job, as the market's
+ * `assignment` computes it: ranks start at the job's seed on the registry's roster; the first k
+ * are open at request, one more each `priorityWindow` seconds. Null when the provider is not on
+ * the roster. A window of 0 opens every rank at request.
+ */
+export function turnOf(job: Job, provider: Pick<SchedulerContext["provider"], "rosterIndex" | "rosterSize">): { rank: number; opensAt: number } | null {
+  const n = provider.rosterSize;
+  if (provider.rosterIndex >= n) return null;
+  const rank = Number((provider.rosterIndex + n - (job.seed % n)) % n);
+  if (job.priorityWindow === 0 || rank < job.redundancy) return { rank, opensAt: job.requestedAt };
+  return { rank, opensAt: job.requestedAt + (rank - job.redundancy + 1) * job.priorityWindow };
 }

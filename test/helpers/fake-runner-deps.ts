@@ -44,10 +44,12 @@ export function makeJob(over: Partial<Job> = {}): Job {
     deadline: 1_600,
     commitDeadline: 1_120,
     revealWindow: 120,
+    priorityWindow: 0,
     minMemoryMB: 0,
     collateral: 0n,
     requiredTags: 0n,
     inputHash: keccak256(INPUT),
+    seed: 0n,
     ...over,
   };
 }
@@ -93,8 +95,10 @@ export class FakeChain implements ChainReader {
     this.reads.version++;
     return { modelId, version, weightsCid: "bafyweights", weightsSha256: `0x${"00".repeat(32)}`, schemaCid: "bafyschema", outputQuantum: 10n ** 12n, minMemoryMB: 0, accepting: this.accepting };
   }
+  /** This provider's place on the registry's roster (alone on it by default: rank 0 of every job). */
+  roster = { rosterIndex: 0n, rosterSize: 1n };
   async providerTerms() {
-    return { active: this.active, tags: 0n, memoryMB: 1_024, freeStake: this.freeStake };
+    return { active: this.active, tags: 0n, memoryMB: 1_024, freeStake: this.freeStake, ...this.roster };
   }
   /** Who sits in each seat of a job (seatOf), by job id. */
   seats = new Map<bigint, Address[]>();

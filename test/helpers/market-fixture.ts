@@ -24,6 +24,8 @@ export async function marketFixture() {
   const usd = await viem.deployContract("MockERC20", ["Test Dollar", "TUSD", 18]);
   const params = {
     ...LOCAL_DEFAULTS,
+    // These tests choose which provider serves; assignment has its own tests (InferenceMarket.t.sol).
+    priorityWindow: 0,
     guardian: deployer.account.address,
     holders: [{ address: alice.account.address, amount: TOKENS(1_000_000) }, ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) }))],
     paymentTokens: [getAddress(usd.address)],

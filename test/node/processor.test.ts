@@ -5,6 +5,7 @@ import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+import type { Job } from "../../node/attest/attestation.ts";
 
 const ME = getAddress(PROVIDER.address);
 const K3 = { redundancy: 3, quorum: 2, collateral: 1n };
@@ -411,6 +412,58 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([event("ResultSubmitted", { jobId, provider: OTHER, resultHash: `0x${"04".repeat(32)}` })]);
     await h.settle();
     expect(h.journal.getJob(jobId)!.state).to.equal("lost");
+  });
+
+  describe("assignment (market v2): a runner waits for its turn instead of racing", function () {
+    // seed 7 on a roster of 5: roster index 3 is rank 1 (its turn opens one window after request).
+    const assigned = (over: Partial<Job> = {}) => makeJob({ seed: 7n, priorityWindow: 3, requestedAt: 1_000, ...over });
+
+    it("rank 1 does not compute or send before its turn; when it opens and the job was served, it stops", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      await h.processor.onLogs([requested(40n, assigned())]);
+      await h.settle();
+      expect(h.journal.getJob(40n)!.state).to.equal("seen");
+      expect(h.sender.sent).to.have.length(0);
+      expect(h.executor.runs).to.equal(0);
+      // Rank 0 delivered within its window; rank 1's turn comes.
+      h.chain.set(40n, { status: 3 });
+      h.chain.time = 1_003;
+      h.clock.now += 3_000;
+      await h.settle();
+      expect(h.journal.getJob(40n)!.state).to.equal("lost");
+      expect(h.sender.sent).to.have.length(0);
+      expect(h.executor.runs).to.equal(0);
+    });
+
+    it("rank 1 steps in once its turn opens and the job is still open (rank 0 silent)", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      await h.processor.onLogs([requested(41n, assigned())]);
+      await h.settle();
+      expect(h.sender.sent).to.have.length(0);
+      h.chain.time = 1_003;
+      h.clock.now += 3_000;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    });
+
+    it("rank 0 sends at once, with no spread wait", async function () {
+      h = harness({ spreadMs: 60_000 });
+      h.chain.roster = { rosterIndex: 2n, rosterSize: 5n };
+      await h.processor.onLogs([requested(42n, assigned())]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    });
+
+    it("a provider off the roster skips the job", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 2n ** 256n - 1n, rosterSize: 5n };
+      await h.processor.onLogs([requested(43n, assigned())]);
+      await h.settle();
+      expect(h.journal.getJob(43n)!.state).to.equal("skipped");
+      expect(h.sender.sent).to.have.length(0);
+    });
   });
 
   it("spread waits are fixed per (job, provider) and spread evenly", function () {

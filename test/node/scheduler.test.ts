@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { declineReason, type SchedulerContext } from "../../node/jobs/scheduler.ts";
+import { declineReason, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
 
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 const job = (over: Partial<Job> = {}): Job => ({
@@ -17,14 +17,16 @@ const job = (over: Partial<Job> = {}): Job => ({
   deadline: 200,
   commitDeadline: 0,
   revealWindow: 0,
+  priorityWindow: 0,
   minMemoryMB: 64,
   collateral: 0n,
   requiredTags: 1n,
   inputHash: `0x${"00".repeat(32)}`,
+  seed: 0n,
   ...over,
 });
 const ctx = (over: Partial<SchedulerContext> = {}): SchedulerContext => ({
-  provider: { active: true, tags: 3n, memoryMB: 1024, freeStake: 100n },
+  provider: { active: true, tags: 3n, memoryMB: 1024, freeStake: 100n, rosterIndex: 0n, rosterSize: 1n },
   allowedModels: null,
   minFee: (token) => (token === zeroAddress ? 500n : undefined),
   now: 150,
@@ -36,7 +38,7 @@ describe("job selection policy", function () {
     expect(declineReason(job(), ctx())).to.equal(null);
   });
   const cases: [string, Partial<Job>, Partial<SchedulerContext>][] = [
-    ["an inactive provider", {}, { provider: { active: false, tags: 3n, memoryMB: 1024, freeStake: 100n } }],
+    ["an inactive provider", {}, { provider: { active: false, tags: 3n, memoryMB: 1024, freeStake: 100n, rosterIndex: 0n, rosterSize: 1n } }],
     ["a model this runner does not serve", {}, { allowedModels: new Set<Hex>([`0x${"cd".repeat(32)}`]) }],
     ["a token this runner does not accept", { token: "0x0000000000000000000000000000000000000001" }, {}],
     ["a fee below the runner's price", { feePerProvider: 499n }, {}],
@@ -51,4 +53,26 @@ describe("job selection policy", function () {
       expect(declineReason(job(j), ctx(c))).to.be.a("string");
     });
   }
+});
+
+describe("turn of a provider under assignment (market v2)", function () {
+  const roster = (rosterIndex: bigint, rosterSize = 5n) => ({ rosterIndex, rosterSize });
+  it("ranks from the job's seed on the roster; the first k open at request, one more per window", function () {
+    const j = job({ seed: 7n, redundancy: 1, priorityWindow: 3, requestedAt: 100 });
+    // seed % 5 = 2: roster index 2 is rank 0, index 1 is rank 4.
+    expect([0n, 1n, 2n, 3n, 4n].map((i) => turnOf(j, roster(i)))).to.deep.equal([
+      { rank: 3, opensAt: 109 },
+      { rank: 4, opensAt: 112 },
+      { rank: 0, opensAt: 100 },
+      { rank: 1, opensAt: 103 },
+      { rank: 2, opensAt: 106 },
+    ]);
+    const k3 = job({ seed: 7n, redundancy: 3, priorityWindow: 3, requestedAt: 100 });
+    expect([2n, 3n, 4n, 0n, 1n].map((i) => turnOf(k3, roster(i))!.opensAt)).to.deep.equal([100, 100, 100, 103, 106]);
+  });
+  it("opens every rank at request with a window of 0, and has no turn off the roster", function () {
+    expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({ rank: 4, opensAt: 100 });
+    expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(2n ** 256n - 1n))).to.equal(null);
+    expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(0n, 0n))).to.equal(null);
+  });
 });

@@ -51,6 +51,7 @@ library MarketSpec {
 
     /// @dev The Job a request made now by `client` under policy `p` must produce.
     function job(
+        uint256 jobId,
         IInferenceMarket.JobRequest memory r,
         IInferenceMarket.Policy memory p,
         address client,
@@ -76,6 +77,29 @@ library MarketSpec {
         j.minMemoryMB = minMemoryMB;
         j.requiredTags = r.requiredTags;
         j.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
+        j.priorityWindow = p.priorityWindow;
+        j.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
+    }
+
+    /// @dev The error of a provider whose rank is not open yet, as {IInferenceMarket.assignment}
+    /// specifies it (empty if it may serve now). The roster is the registry's (its own tests
+    /// check it against the providers' records).
+    function assignmentError(uint256 jobId, IInferenceMarket.Job memory j, address provider, ProviderRegistry registry)
+        internal
+        view
+        returns (bytes memory)
+    {
+        if (j.priorityWindow == 0) return "";
+        (bool member, uint256 index) = registry.rosterIndexOf(provider);
+        if (!member) return ""; // not eligible either: the eligibility error comes first
+        uint256 n = registry.rosterSize();
+        uint256 rank = (index + n - j.seed % n) % n;
+        if (rank < j.redundancy) return "";
+        uint256 opensAt = j.requestedAt + (rank - j.redundancy + 1) * j.priorityWindow;
+        if (block.timestamp >= opensAt) return "";
+        return abi.encodeWithSelector(
+            IInferenceMarket.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
+        );
     }
 
     function hashOf(IInferenceMarket.Job memory j) internal pure returns (bytes32) {
@@ -142,6 +166,7 @@ library MarketStack {
             maxRedundancy: 4,
             commitWindow: 1 hours,
             revealWindow: 1 hours,
+            priorityWindow: 0,
             maxInlineInputBytes: 1024,
             maxJobDuration: 1 days,
             collateralPerJob: COLLATERAL
@@ -222,6 +247,7 @@ contract InferenceMarketHandler {
     uint256 private constant MAX_WARP = 3 hours;
     uint256 private constant MAX_FEE = 1e20;
     uint256 private constant MAX_BATCH = 6;
+    uint32 private constant PRIORITY_WINDOW = 60;
 
     uint8 private constant PICK_ANY = 0; // any unfinished job
     uint8 private constant PICK_K1 = 1;
@@ -335,7 +361,10 @@ contract InferenceMarketHandler {
     }
 
     constructor() {
-        MarketStack.Stack memory s = MarketStack.deploy(TREASURY, MarketStack.defaultPolicy());
+        // Assignment on: a provider's rank opens within four windows; warps cover the rest.
+        IInferenceMarket.Policy memory policy = MarketStack.defaultPolicy();
+        policy.priorityWindow = PRIORITY_WINDOW;
+        MarketStack.Stack memory s = MarketStack.deploy(TREASURY, policy);
         market = s.market;
         registry = s.registry;
         models = s.models;
@@ -957,7 +986,7 @@ contract InferenceMarketHandler {
         uint256 escrow,
         Vm.Log[] memory logs
     ) private {
-        IInferenceMarket.Job memory spec = MarketSpec.job(r, p, client, ACTIVE_VERSION, MIN_MEMORY);
+        IInferenceMarket.Job memory spec = MarketSpec.job(jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY);
         (bool found, uint256 loggedId, IInferenceMarket.Job memory logged) =
             MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
@@ -1093,7 +1122,9 @@ contract InferenceMarketHandler {
                 IInferenceMarket.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
             );
         }
-        return _eligibilityError(provider, 0, info.job.requiredTags);
+        bytes memory err = _eligibilityError(provider, 0, info.job.requiredTags);
+        if (err.length != 0) return err;
+        return MarketSpec.assignmentError(jobId, info.job, provider, registry);
     }
 
     /// @dev The registry's reason, in its order, why `provider` may not take a job (empty if it may).
@@ -1193,6 +1224,9 @@ contract InferenceMarketHandler {
             return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
         }
         if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (MarketSpec.assignmentError(jobId, info.job, signer, registry).length != 0) {
+            return IInferenceMarket.InferenceMarketNotAssigned.selector;
+        }
         return bytes4(0);
     }
 
@@ -1326,7 +1360,9 @@ contract InferenceMarketHandler {
                 return abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadySeated.selector, jobId, provider);
             }
         }
-        return _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
+        bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
+        if (err.length != 0) return err;
+        return MarketSpec.assignmentError(jobId, info.job, provider, registry);
     }
 
     function _revealOne(uint256 jobId, uint256 seatSeed, uint256 bad) private {
@@ -2612,7 +2648,7 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(loggedId, jobId, "logged id");
         assertEq(jobId, expectedId, "sequential id");
         assertEq(
-            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
+            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(jobId, r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
         );
     }
 
