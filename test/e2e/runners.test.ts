@@ -39,9 +39,15 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
 
     // The runner serves its signed attestation by job id; anyone can verify it.
     const runner = runners.find((r) => r.address.toLowerCase() === delivery.provider.toLowerCase())!;
-    const served = (await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as { state: string; signature: `0x${string}` };
+    // The runner shows the attestation once its own journal has the result on-chain; that can
+    // trail the client's view of the chain by a receipt poll, so wait for that state.
+    let served: { state: string; signature: `0x${string}` | null } = { state: "", signature: null };
+    for (const end = Date.now() + 30_000; (served.signature ?? null) === null && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      served = (await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as typeof served;
+    }
+    expect(served.signature, `job view state ${served.state}`).to.not.equal(null);
     const { job } = (await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n }))[0]!.args as { job: never };
-    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, job, delivery.resultHash, delivery.outputRef), served.signature);
+    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, job, delivery.resultHash, delivery.outputRef), served.signature!);
     expect(ok).to.equal(true);
   });
 
