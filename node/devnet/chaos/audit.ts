@@ -142,13 +142,20 @@ export interface AuditInput {
   toBlock?: bigint;
   /** Blocks during which a fault was active (and a few after, to recover): k = 1 latency is also given without them. */
   faultBlocks?: readonly { kind: string; from: bigint; to: bigint }[];
+  /** Per runner (same order): jobs it abstained from or refused, collected before it pruned them. */
+  remembered?: readonly { abstained: ReadonlySet<bigint>; failed: ReadonlySet<bigint> }[];
 }
 
 export async function audit(input: AuditInput): Promise<AuditFigures> {
   const { publicClient, record } = input;
   const toBlock = input.toBlock ?? (await publicClient.getBlockNumber({ cacheTime: 0 }));
   const jobs = await readLedger(publicClient, record, input.clients, input.fromBlock, toBlock);
-  const journals = input.runners.map((r) => readJournal(r.dataDir));
+  const journals = input.runners.map((r, i) => {
+    const j = readJournal(r.dataDir);
+    const seen = input.remembered?.[i];
+    if (!j || !seen) return j;
+    return { ...j, abstained: new Set([...j.abstained, ...seen.abstained]), failed: new Set([...j.failed, ...seen.failed]) };
+  });
   const byAddress = new Map(input.runners.map((r, i) => [r.address.toLowerCase(), i]));
 
   const stamps = new Map<bigint, bigint>();

@@ -18,6 +18,7 @@ import { createLoadGenerator, jobMix } from "./load.ts";
 import type { ChaosOptions } from "./options.ts";
 import { seededRandom } from "./random.ts";
 import type { ChaosReport } from "./report.ts";
+import { readJournal } from "./journals.ts";
 import { waitUntilFinal } from "./settle.ts";
 
 /** Provider accounts, in the order runners take them: the local network's providers first (Anvil funds 30 accounts). */
@@ -66,6 +67,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
   deps.say(`starting the local network (${opts.runners} providers) ...`);
   const net = await (deps.startDevnet ?? startDevnet)({ providers: providerIndexes, blockTimeSeconds: BLOCK_TIME_SECONDS, log: (l) => deps.say(`  ${l}`) });
   let fleet: Fleet | null = null;
+  let remembering: ReturnType<typeof setInterval> | undefined;
   try {
     await checkNode(net, BLOCK_TIME_SECONDS);
     await fundClients(net, clientIndexes);
@@ -81,6 +83,18 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const plan = planFaults(opts.faults, opts.faultRepeats, opts.faultSpanSeconds ?? sendSpan, opts.runners, random);
     const fromBlock = (await net.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n;
     deps.say(`sending ${jobs} jobs (${rate === null ? "all at once" : `${rate}/s`}), ${plan.length} faults planned ...`);
+
+    // Runners forget ended jobs after jobs.retentionMs: what they abstained from or refused is
+    // collected while they still remember it, so a long run can still name its refunds.
+    const remembered = fleet.runners.map(() => ({ abstained: new Set<bigint>(), failed: new Set<bigint>() }));
+    const remember = () => {
+      fleet?.runners.forEach((r, i) => {
+        const j = readJournal(r.config.dataDir);
+        for (const id of j?.abstained ?? []) remembered[i]!.abstained.add(id);
+        for (const id of j?.failed ?? []) remembered[i]!.failed.add(id);
+      });
+    };
+    remembering = setInterval(remember, 20_000);
 
     const t0 = Date.now();
     const faultsDone = runFaults({ publicClient: net.publicClient, fleet, blockTimeSeconds: BLOCK_TIME_SECONDS, random, log: deps.log }, plan, t0);
@@ -115,6 +129,8 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const settleSeconds = (Date.now() - t1) / 1000;
     // Let the runners see the last blocks (their journals say paid/refunded) before they stop.
     await sleep(3_000 * BLOCK_TIME_SECONDS);
+    clearInterval(remembering);
+    remember();
     const end = start === null ? null : fleet.resources();
     const runners = fleet.runners.map((r) => ({ index: r.index, address: r.address, dataDir: r.config.dataDir }));
     await fleet.stop();
@@ -125,7 +141,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const receipts = await Promise.all(sent.filter((s) => !s.error).map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)));
     // A fault's blocks: from its start to its end, plus a few blocks to recover (1 s blocks).
     const faultBlocks = faults.map((f) => ({ kind: f.kind, from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
-    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks });
+    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks, remembered });
     const report: ChaosReport = {
       options: {
         jobs,
@@ -164,6 +180,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     };
     return report;
   } finally {
+    clearInterval(remembering);
     await fleet?.stop().catch(() => undefined);
     await net.stop();
   }
