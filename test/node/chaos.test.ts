@@ -2,7 +2,9 @@ import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../../node/errors.ts";
-import { percentile } from "../../node/devnet/chaos/audit.ts";
+import { percentile, refundReason, type JobLedger } from "../../node/devnet/chaos/audit.ts";
+import type { JournalSummary } from "../../node/devnet/chaos/journals.ts";
+import { makeJob } from "../helpers/fake-runner-deps.ts";
 import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
 import { planFaults } from "../../node/devnet/chaos/faults.ts";
 import { jobMix } from "../../node/devnet/chaos/load.ts";
@@ -129,5 +131,28 @@ describe("chaos harness pieces", function () {
     expect(percentile([5, 1, 3, 2, 4], 50)).to.equal(3);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).to.equal(10);
     expect(Number.isNaN(percentile([], 50))).to.equal(true);
+  });
+
+  describe("refund reasons", function () {
+    const refunded = (jobId: bigint, redundancy = 1): JobLedger => ({
+      jobId,
+      job: makeJob({ redundancy }),
+      redundancy,
+      requestedBlock: 10n,
+      submitted: [],
+      settled: [],
+      refunded: [{ block: 20n, noQuorum: false }],
+      seats: [],
+      revealed: [],
+    });
+    const journal = (over: Partial<JournalSummary>): JournalSummary => ({ states: {}, reasons: {}, paid: new Set(), lost: new Set(), failed: new Set(), abstained: new Set(), tooLate: new Set(), txs: [], ...over });
+    it("names the client's doing from the runners' journals, and only then calls a job unserved", function () {
+      const journals = [journal({ abstained: new Set([1n]), tooLate: new Set([2n]), failed: new Set([3n]) }), null];
+      expect(refundReason(refunded(1n), journals)).to.match(/^client-caused \(input puts an output on a rounding boundary/);
+      expect(refundReason(refunded(2n), journals)).to.match(/^client-caused \(request landed at its deadline/);
+      expect(refundReason(refunded(3n), journals)).to.match(/^client-caused \(input refused/);
+      expect(refundReason(refunded(4n), journals)).to.match(/^expired unserved/);
+      expect(refundReason(refunded(5n, 3), journals)).to.match(/^expired unseated/);
+    });
   });
 });

@@ -121,6 +121,8 @@ export function refundReason(j: JobLedger, journals: readonly (JournalSummary | 
   // Every honest runner abstains alike: the input puts an output on a rounding boundary, where
   // honest machines could disagree (docs/canonical-result-hash.md).
   if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.abstained.has(j.jobId))) return "client-caused (input puts an output on a rounding boundary: runners abstained)";
+  // The request landed when its deadline had (nearly) passed: the runners skipped it on sight.
+  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.tooLate.has(j.jobId))) return "client-caused (request landed at its deadline: runners skipped it)";
   if (j.redundancy === 1) return "expired unserved (k = 1, no result by the deadline)";
   return j.seats.length === 0 ? "expired unseated (k = 3, no seat taken)" : `expired with too few seats (k = 3, ${j.seats.length} of ${j.job.quorum} needed)`;
 }
@@ -143,7 +145,7 @@ export interface AuditInput {
   /** Blocks during which a fault was active (and a few after, to recover): k = 1 latency is also given without them. */
   faultBlocks?: readonly { kind: string; from: bigint; to: bigint }[];
   /** Per runner (same order): jobs it abstained from or refused, collected before it pruned them. */
-  remembered?: readonly { abstained: ReadonlySet<bigint>; failed: ReadonlySet<bigint> }[];
+  remembered?: readonly { abstained: ReadonlySet<bigint>; failed: ReadonlySet<bigint>; tooLate: ReadonlySet<bigint> }[];
 }
 
 export async function audit(input: AuditInput): Promise<AuditFigures> {
@@ -154,7 +156,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     const j = readJournal(r.dataDir);
     const seen = input.remembered?.[i];
     if (!j || !seen) return j;
-    return { ...j, abstained: new Set([...j.abstained, ...seen.abstained]), failed: new Set([...j.failed, ...seen.failed]) };
+    return { ...j, abstained: new Set([...j.abstained, ...seen.abstained]), failed: new Set([...j.failed, ...seen.failed]), tooLate: new Set([...j.tooLate, ...seen.tooLate]) };
   });
   const byAddress = new Map(input.runners.map((r, i) => [r.address.toLowerCase(), i]));
 

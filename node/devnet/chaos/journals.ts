@@ -26,6 +26,8 @@ export interface JournalSummary {
   failed: Set<bigint>;
   /** Jobs this runner abstained from: an output within ε of a rounding boundary (the input's doing). */
   abstained: Set<bigint>;
+  /** Jobs it skipped because their deadline had passed when it first looked (they landed too late). */
+  tooLate: Set<bigint>;
   txs: JournalTx[];
 }
 
@@ -51,7 +53,8 @@ export function readJournal(dataDir: string): JournalSummary | null {
       jobId: r.job_id === null ? null : BigInt(r.job_id),
     }));
     const abstained = new Set((db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason LIKE 'abstained:%'").all() as { job_id: string }[]).map((r) => BigInt(r.job_id)));
-    return { states, reasons, paid: ids("paid"), lost: ids("lost"), failed: ids("failed"), abstained, txs };
+    const tooLate = new Set((db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason = 'deadline passed'").all() as { job_id: string }[]).map((r) => BigInt(r.job_id)));
+    return { states, reasons, paid: ids("paid"), lost: ids("lost"), failed: ids("failed"), abstained, tooLate, txs };
   } finally {
     db.close();
   }

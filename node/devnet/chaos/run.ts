@@ -86,12 +86,13 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
 
     // Runners forget ended jobs after jobs.retentionMs: what they abstained from or refused is
     // collected while they still remember it, so a long run can still name its refunds.
-    const remembered = fleet.runners.map(() => ({ abstained: new Set<bigint>(), failed: new Set<bigint>() }));
+    const remembered = fleet.runners.map(() => ({ abstained: new Set<bigint>(), failed: new Set<bigint>(), tooLate: new Set<bigint>() }));
     const remember = () => {
       fleet?.runners.forEach((r, i) => {
         const j = readJournal(r.config.dataDir);
         for (const id of j?.abstained ?? []) remembered[i]!.abstained.add(id);
         for (const id of j?.failed ?? []) remembered[i]!.failed.add(id);
+        for (const id of j?.tooLate ?? []) remembered[i]!.tooLate.add(id);
       });
     };
     remembering = setInterval(remember, 20_000);
