@@ -4,7 +4,7 @@ import type { VersionInfo } from "../models/store.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
-import { AdaptiveRange, getLogsAdaptive, type AdaptiveRangeOptions } from "./logs.ts";
+import { AdaptiveRange, logsToHead, type AdaptiveRangeOptions } from "./logs.ts";
 import { reuseFor } from "./reuse-for.ts";
 
 /** How long chain time, the provider's own terms and a version's `accepting` are reused (ms). */
@@ -69,13 +69,12 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
     },
     async settledResult(jobId, fromBlock) {
       // A job settles after it was requested: scan from its request block, not the deployment.
-      const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
-      const logs = await getLogsAdaptive({
-        fromBlock: Math.max(fromBlock, marketBlock),
-        toBlock: head,
-        range: logRange,
-        query: (from, to) => publicClient.getContractEvents({ ...market, eventName: "JobSettled", args: { jobId }, fromBlock: BigInt(from), toBlock: BigInt(to) }),
-      });
+      const logs = await logsToHead(
+        publicClient,
+        Math.max(fromBlock, marketBlock),
+        (from, to) => publicClient.getContractEvents({ ...market, eventName: "JobSettled", args: { jobId }, fromBlock: from, toBlock: to }),
+        logRange,
+      );
       return logs.at(-1)?.args.resultHash ?? null;
     },
   };

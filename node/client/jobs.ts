@@ -6,7 +6,7 @@ import { decodeOutputRef, OutputRefError } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
-import { AdaptiveRange, getLogsAdaptive } from "../chain/logs.ts";
+import { AdaptiveRange, logsToHead } from "../chain/logs.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
 import { FatalError, RetryableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
@@ -157,13 +157,12 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
 export async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {}): Promise<Omit<JobOutcome, "status">> {
   const market = conclaveContracts(record, publicClient).market;
   const deployed = record.contracts.InferenceMarket!.block;
-  const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
-  const logs = await getLogsAdaptive({
-    fromBlock: Math.max(deployed, Number(opts.fromBlock ?? deployed)),
-    toBlock: head,
-    range: new AdaptiveRange({ maxRange: opts.maxLogRange }),
-    query: (from, to) => publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock: BigInt(from), toBlock: BigInt(to), args: { jobId } as never }),
-  });
+  const logs = await logsToHead(
+    publicClient,
+    Math.max(deployed, Number(opts.fromBlock ?? deployed)),
+    (from, to) => publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock: from, toBlock: to, args: { jobId } as never }),
+    new AdaptiveRange({ maxRange: opts.maxLogRange }),
+  );
   const deliveries: Delivery[] = [];
   let resultHash: Hex | null = null;
   for (const l of logs as unknown as { eventName: string; args: Record<string, unknown>; transactionHash: Hex }[]) {
