@@ -80,23 +80,29 @@ export interface TxRpc {
   estimateGas(args: { account: LocalAccount; to: Address; data: Hex; value: bigint }): Promise<bigint>;
   estimateFeesPerGas(): Promise<Fees>;
   /**
-   * The latest block's base fee (null on a chain without one). Optional: with it, a waiting
-   * transaction priced below the base fee (a fee spike) is re-priced at its next look instead of
-   * after the whole confirmation timeout.
+   * The base fee the next block will charge (null on a chain without one): known as soon as the
+   * latest block is, so a spike is seen one block before it strands anything. Optional: with it,
+   * every transaction is priced at twice that fee or more, and a waiting one the base fee rose
+   * above is re-priced at its next look instead of after the whole confirmation timeout.
    */
-  latestBaseFee?(): Promise<bigint | null>;
+  nextBaseFee?(): Promise<bigint | null>;
 }
 
-/** A {@link TxRpc} over a viem public client; the base fee is read at most once a second. */
+/** How long one answer of the next base fee is reused (all confirmation loops look at it). */
+const NEXT_BASE_FEE_TTL_MS = 200;
+
+/** A {@link TxRpc} over a viem public client; the next base fee is read at most every 200 ms. */
 export function txRpcOf(publicClient: PublicClient): TxRpc {
-  const baseFee = reuseFor(1_000, async () => (await publicClient.getBlock({ blockTag: "latest" })).baseFeePerGas ?? null);
+  // eth_feeHistory's last base fee is the next block's: what every provider serves (a "pending"
+  // block is not), and what a node checks a new transaction against.
+  const nextBaseFee = reuseFor(NEXT_BASE_FEE_TTL_MS, async () => (await publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] })).baseFeePerGas.at(-1) ?? null);
   return {
     getTransactionCount: (args) => publicClient.getTransactionCount(args),
     getTransactionReceipt: (args) => publicClient.getTransactionReceipt(args),
     sendRawTransaction: (args) => publicClient.sendRawTransaction(args),
     estimateGas: (args) => publicClient.estimateGas(args),
     estimateFeesPerGas: () => publicClient.estimateFeesPerGas(),
-    latestBaseFee: baseFee,
+    nextBaseFee,
   };
 }
 
@@ -296,12 +302,36 @@ export class TxSender implements TxSubmitter {
         this.event({ type: "rpcError", method: "estimateGas", error });
         throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
       }),
-      rpc.estimateFeesPerGas().catch((error: unknown) => {
-        this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
-        throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
-      }),
+      rpc.estimateFeesPerGas().then(
+        (estimate) => this.withHeadroom(estimate),
+        (error: unknown) => {
+          this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
+          throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+        },
+      ),
     ]);
     return { gas, fees: this.capped(fees) };
+  }
+
+  /**
+   * The estimate with a fee cap of at least twice the next block's base fee plus the tip: EIP-1559
+   * lets the base fee rise 12.5 % a block, so twice covers six full blocks in a row, and only the
+   * base fee and the tip are paid, not the cap. Estimates from the latest block alone leave a
+   * transaction sent just before a rise stranded behind it.
+   */
+  private async withHeadroom(fees: Fees): Promise<Fees> {
+    const next = await this.nextBaseFee();
+    if (next === null) return fees;
+    const floor = 2n * next + fees.maxPriorityFeePerGas;
+    return floor > fees.maxFeePerGas ? { ...fees, maxFeePerGas: floor } : fees;
+  }
+
+  private async nextBaseFee(): Promise<bigint | null> {
+    if (!this.o.rpc.nextBaseFee) return null;
+    return this.o.rpc.nextBaseFee().catch((error: unknown) => {
+      this.event({ type: "rpcError", method: "nextBaseFee", error });
+      return null;
+    });
   }
 
   /** Fees within the configured maximum (and a tip never above the fee cap). */
@@ -353,6 +383,7 @@ export class TxSender implements TxSubmitter {
     const { journal, log } = this.o;
     let current = attempts.at(-1)!;
     let outcome: Broadcast | "skip" = firstBroadcast ? await firstBroadcast : await this.broadcast(current);
+    let lastBumpAt = 0;
     for (;;) {
       // A refused "nonce too low" needs no long wait: the chain has the nonce, ours or not.
       const quick: boolean = outcome === "nonceTooLow" || outcome === "feeTooLow";
@@ -396,7 +427,12 @@ export class TxSender implements TxSubmitter {
         continue;
       }
 
+      // A node that refuses each new price at once (its base fee keeps moving) is offered one at
+      // most every poll interval, not in a tight loop of +10 % replacements.
+      const sinceBump = Date.now() - lastBumpAt;
+      if (sinceBump < this.pollMs) await this.sleep(this.pollMs - sinceBump);
       const next = await this.bump(current);
+      lastBumpAt = Date.now();
       if (next) {
         log.warn("transaction not mined in time; replacing it with higher fees", { kind: current.kind, nonce: current.nonce, attempt: attempts.length + 1 });
         current = next;
@@ -427,10 +463,13 @@ export class TxSender implements TxSubmitter {
     if (prev.type !== "eip1559" || prev.maxFeePerGas === undefined || prev.maxPriorityFeePerGas === undefined) {
       throw new TypeError(`journaled transaction ${current.hash} is not an EIP-1559 transaction`);
     }
-    const estimate = await this.o.rpc.estimateFeesPerGas().catch((error: unknown) => {
-      this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
-      return null; // bump on the previous fees alone
-    });
+    const estimate = await this.o.rpc.estimateFeesPerGas().then(
+      (fees) => this.withHeadroom(fees),
+      (error: unknown) => {
+        this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
+        return null; // bump on the previous fees alone
+      },
+    );
     const pct = BigInt(this.o.feeBumpPercent);
     const raised = (v: bigint) => ceilDiv(v * (100n + pct), 100n);
     const fees = this.capped({
@@ -512,7 +551,7 @@ export class TxSender implements TxSubmitter {
       const found = await this.recheck(attempts);
       if (found !== "none" && found !== "unknown") return found;
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
-      // the first look that sees it, not at the next re-broadcast (the base fee is read ≤ 1/s).
+      // the first look that sees it coming (the next block's base fee), before the block is mined.
       if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
       if (rebroadcast && Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
         // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
@@ -531,13 +570,9 @@ export class TxSender implements TxSubmitter {
     return null;
   }
 
-  /** The attempt cannot be mined at the latest base fee, and the cap leaves room to re-price it. */
+  /** The attempt cannot be mined at the next block's base fee, and the cap leaves room to re-price it. */
   private async belowBaseFee(tx: TxRecord): Promise<boolean> {
-    if (!this.o.rpc.latestBaseFee) return false;
-    const base = await this.o.rpc.latestBaseFee().catch((error: unknown) => {
-      this.event({ type: "rpcError", method: "latestBaseFee", error });
-      return null;
-    });
+    const base = await this.nextBaseFee();
     const fee = parseTransaction(tx.raw).maxFeePerGas;
     return base !== null && fee !== undefined && fee < base && fee < this.o.maxFeePerGas;
   }

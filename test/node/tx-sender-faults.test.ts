@@ -286,22 +286,74 @@ describe("tx sender against a faulty RPC", function () {
   });
 
   describe("finding 3: fees follow the chain, capped, and bumping survives restarts", function () {
-    it("a waiting transaction the base fee rose above is re-priced at its next look, not after the confirmation timeout", async function () {
+    it("a waiting transaction the next block's base fee rises above is re-priced at its next look, once, to twice that fee", async function () {
       const c = new FakeChain();
       const g = (v: string) => parseGwei(v);
-      // Priced before the spike: the pool takes it, no block will.
-      c.baseFee = g("50");
-      c.estimates = (n) => (n === 1 ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") } : { maxFeePerGas: g("60"), maxPriorityFeePerGas: g("2") });
-      const rpc = { ...c.rpc(), latestBaseFee: async () => c.baseFee };
+      let nextBaseFee = g("1");
+      c.estimates = (n) => (n === 1 ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") } : { maxFeePerGas: g("12"), maxPriorityFeePerGas: g("2") });
+      c.automine = false;
+      const rpc: TxRpc = { ...c.rpc(), nextBaseFee: async () => nextBaseFee };
       const journal = openJournal(journalFile());
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 600_000 });
+      const { sender, events } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 600_000 });
       await sender.init();
-      const receipt = await sender.send({ jobId: 5n, kind: "submit", to, data: "0x" });
-      expect(receipt.status).to.equal("success");
+      const sent = sender.send({ jobId: 5n, kind: "submit", to, data: "0x" });
+      await until("the first attempt in the pool", () => c.pool.size === 1);
+      // The spike is announced (the next block's base fee) before any block charges it: the pool
+      // holds the first attempt, no block will mine it.
+      nextBaseFee = g("50");
+      c.baseFee = g("50");
+      await until("the replacement in the pool", () => c.accepted.length === 2);
+      c.mine();
+      expect((await sent).status).to.equal("success");
+      // One replacement straight to 2 × 50 + the tip, not a run of +20 % steps from 10 gwei.
       expect(journal.txsWithNonce(0).map((t) => [feesOf(t.raw).maxFeePerGas, t.status])).to.deep.equal([
         [g("10"), "replaced"],
-        [g("60"), "mined"],
+        [g("102"), "mined"],
       ]);
+      expect(events.filter((e) => e.type === "feeBump")).to.have.length(1);
+      journal.close();
+    });
+
+    it("a new transaction's fee cap is at least twice the next block's base fee plus the tip (a rise of up to six full blocks strands nothing)", async function () {
+      const c = new FakeChain();
+      const g = (v: string) => parseGwei(v);
+      c.estimate = { maxFeePerGas: g("24"), maxPriorityFeePerGas: g("1") };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn({ ...c.rpc(), nextBaseFee: async () => g("20") }, journal);
+      await sender.init();
+      await sender.send({ jobId: 6n, kind: "submit", to, data: "0x" });
+      // The estimate (1.2 × the latest base fee + tip) would be 24; 2 × 20 + 1 = 41.
+      expect(feesOf(journal.txsWithNonce(0)[0]!.raw)).to.deep.equal({ maxFeePerGas: g("41"), maxPriorityFeePerGas: g("1") });
+      // Within the configured maximum all the same.
+      const capped = openJournal(journalFile());
+      const { sender: frugal } = senderOn({ ...new FakeChain().rpc(), nextBaseFee: async () => g("20") }, capped, { maxFeePerGas: g("30") });
+      await frugal.init();
+      await frugal.send({ jobId: 6n, kind: "submit", to, data: "0x" });
+      expect(feesOf(capped.txsWithNonce(0)[0]!.raw).maxFeePerGas).to.equal(g("30"));
+      journal.close();
+      capped.close();
+    });
+
+    it("a node that refuses every new price at once is offered one at most every poll interval, not in a tight loop", async function () {
+      const c = new FakeChain();
+      const g = (v: string) => parseGwei(v);
+      const rpc = c.rpc();
+      const send = rpc.sendRawTransaction.bind(rpc);
+      // The node's base fee keeps rising faster than any estimate: every broadcast is refused.
+      rpc.sendRawTransaction = async (args) => {
+        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < g("900")) throw new Error("max fee per gas less than block base fee");
+        return send(args);
+      };
+      const journal = openJournal(journalFile());
+      const pollIntervalMs = 100;
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, pollIntervalMs });
+      await sender.init();
+      const sent = sender.send({ jobId: 7n, kind: "reveal", to, data: "0x" });
+      await until("a few replacements", () => journal.txsWithNonce(0).length >= 4);
+      sender.close();
+      await sent.catch(() => undefined);
+      const at = journal.txsWithNonce(0).map((t) => t.createdAt);
+      for (let i = 2; i < at.length; i++) expect(at[i]! - at[i - 1]!, `replacement ${i}`).to.be.at.least(pollIntervalMs - 5);
       journal.close();
     });
 
