@@ -89,10 +89,9 @@ class ClientAccount {
       let raw: Hex;
       let hash: Hex;
       for (let attempt = 0; ; attempt++) {
-        const block = await publicClient.getBlock({ blockTag: "latest" });
         const tip = 1_000_000_000n;
-        // Twice the current base fee plus a tip: enough for a few full blocks.
-        const maxFeePerGas = 2n * (block.baseFeePerGas ?? 0n) + tip;
+        // Twice the next block's base fee plus a tip: enough for a few full blocks.
+        const maxFeePerGas = 2n * (await nextBaseFee(publicClient)) + tip;
         raw = await this.account.signTransaction({
           chainId: publicClient.chain!.id,
           type: "eip1559",
@@ -190,18 +189,24 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
     }
   };
 
-  // Requests broadcast and not seen mined yet: looked at once a second, re-priced when below the base fee.
+  // Requests broadcast and not seen mined yet: looked at once a second, like a wallet does with its
+  // pending transactions: put back in the pool when the node lost one (a reorg, a dropped
+  // connection: every later nonce of that client would wait behind the gap), re-priced when the
+  // base fee rose above it.
   const unmined = new Set<SentRequest>();
   const repriceOnce = async () => {
     if (unmined.size === 0) return;
-    const baseFee = (await deps.publicClient.getBlock({ blockTag: "latest" })).baseFeePerGas ?? 0n;
+    const baseFee = await nextBaseFee(deps.publicClient);
+    const chainNonce = new Map<Address, number>();
     for (const s of [...unmined].sort((a, b) => a.nonce - b.nonce)) {
-      const mined = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(
-        () => true,
-        () => false,
-      );
-      if (mined) unmined.delete(s);
-      else await clients.find((c) => c.account.address === s.client)!.reprice(s, baseFee).catch(() => false);
+      const state = await landing(s, chainNonce);
+      if (state === "mined") unmined.delete(s);
+      else if (state === "lost") {
+        await deps.publicClient.sendRawTransaction({ serializedTransaction: s.raw }).then(
+          () => void s.resends++,
+          () => undefined,
+        );
+      } else await clients.find((c) => c.account.address === s.client)!.reprice(s, baseFee).catch(() => false);
     }
   };
   let stopRepricing = false;
@@ -245,23 +250,32 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
     },
   };
 
+  /**
+   * Where a request stands: mined (its receipt, or its nonce used by another version of it, an
+   * earlier price a reorg put back), waiting in the node's pool, or lost (neither).
+   */
+  async function landing(s: SentRequest, chainNonce: Map<Address, number>): Promise<"mined" | "pooled" | "lost"> {
+    if (await deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => true, () => false)) return "mined";
+    if (!chainNonce.has(s.client)) chainNonce.set(s.client, await deps.publicClient.getTransactionCount({ address: s.client, blockTag: "latest" }));
+    if (chainNonce.get(s.client)! > s.nonce) return "mined";
+    return (await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null)) ? "pooled" : "lost";
+  }
+
   async function landAll(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let resent = 0;
     for (;;) {
       const missing: SentRequest[] = [];
+      let waiting = 0;
+      const chainNonce = new Map<Address, number>();
       for (const s of sent) {
         if (s.error) continue;
-        const receipt = await deps.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null);
-        if (receipt) continue;
-        const inPool = await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null);
-        if (!inPool) missing.push(s);
+        const state = await landing(s, chainNonce);
+        if (state === "lost") missing.push(s);
+        if (state === "pooled") waiting++;
       }
-      if (missing.length === 0) {
-        // Pending ones (in the pool, e.g. under a base-fee spike) land by themselves; wait for them.
-        const unmined = await Promise.all(sent.filter((s) => !s.error).map((s) => deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => false, () => true)));
-        if (!unmined.includes(true)) return resent;
-      }
+      // Pending ones (in the pool, e.g. under a base-fee spike) land by themselves; wait for them.
+      if (missing.length === 0 && waiting === 0) return resent;
       if (Date.now() > deadline) return resent;
       // In nonce order per client: a later nonce would wait in the pool for an earlier one.
       for (const s of missing.sort((a, b) => a.nonce - b.nonce)) {
@@ -276,4 +290,9 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
       await sleep(2_000);
     }
   }
+}
+
+/** The base fee the next block charges (eth_feeHistory's last entry): what the node checks a new transaction against. */
+async function nextBaseFee(publicClient: PublicClient): Promise<bigint> {
+  return (await publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] })).baseFeePerGas.at(-1) ?? 0n;
 }

@@ -33,7 +33,7 @@ export function reportTable(r: ChaosReport): string {
   add("setup", `${r.providers.length} runners (accounts ${r.providers.join(",")}), ${r.clients.length} clients, ${r.blockTimeSeconds} s blocks, seed ${o.seed}`);
   add("runner RPC", `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query`);
   add("load", `${o.burst ? "burst (all at once)" : `${o.rate} jobs/s steady`}, ${Math.round(o.k3Share * 100)} % k = 3, sent in ${r.sendSeconds.toFixed(0)} s, all final ${r.settleSeconds.toFixed(0)} s later`);
-  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients after a reorg, ${r.requests.repricedByClients ?? 0} re-priced by clients in a fee spike)`);
+  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients (lost from the pool: a reorg, a dropped connection), ${r.requests.repricedByClients ?? 0} re-priced by clients in a fee spike)`);
   for (const [reason, n] of Object.entries(r.requests.revertReasons ?? {})) add(`  request reverted: ${reason}`, String(n));
   add("requested (on chain)", `${f.requested.total} (k = 1: ${f.requested.k1}, k = 3: ${f.requested.k3})`);
   add("settled", String(f.settled));
