@@ -94,6 +94,9 @@ export async function connect(
     name: chainId === 31337 ? "Local" : `chain-${chainId}`,
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl, ...fallbackUrls] } },
+    // Fee cap = 2 × base fee + tip (viem's default is 1.2 ×): the base fee may rise 12.5 % a block,
+    // so a CLI transaction survives a few full blocks instead of one; only base fee + tip is paid.
+    fees: { baseFeeMultiplier: 2 },
   });
   const { transport, close } = transportOf([rpcUrl, ...fallbackUrls], timeoutMs, opts.retryCount ?? 0);
   const publicClient = createPublicClient({
