@@ -15,7 +15,7 @@ const T = (n: number) => parseUnits(String(n), 18);
 
 const params = {
   ...LOCAL_DEFAULTS,
-  guardian: deployer.account.address,
+  guardian: wallets[wallets.length - 1]!.account.address,
   holders: [
     { address: alice.account.address, amount: T(600_000) },
     { address: bob.account.address, amount: T(300_000) },
