@@ -104,6 +104,9 @@ export async function passOnLocalChain(opts: {
   const delay = Number(await gov(proposer).read.votingDelay());
   const period = Number(await gov(proposer).read.votingPeriod());
   const timelockDelay = Number(await conclaveContracts(record, proposer).timelock.read.getMinDelay());
+  // The governor counts the proposer's votes at the second before the proposal's block; a local
+  // node may stamp the delegation's block with that same second. One second later they count.
+  await fastForward(publicClient, 1);
   const p = await propose(publicClient, record, proposer, opts.actions, opts.description);
   say?.(`proposed "${opts.description}" (id ${p.id}) as ${proposer.account.address}`);
   await fastForward(publicClient, delay + 1);

@@ -188,6 +188,12 @@ Kinds:
         // propose() counts the votes of the second before its block: those of the latest block at least.
         const votes = await token.read.getVotes([me]);
         if (votes < threshold) throw new RequestError(`${me} has ${tokens(votes.toString())} votes, proposing needs ${tokens(threshold.toString())} (delegate first: conclave dao delegate)`);
+        const latest = await s.publicClient.getBlock({ blockTag: "latest" });
+        if (s.local && (await token.read.getPastVotes([me, latest.timestamp - 1n])) < threshold) {
+          // Delegated in the latest second: the governor counts votes from the second after.
+          ctx.out.note("local chain: fast-forwarding 1 s so that the votes delegated just now count");
+          await fastForward(s.publicClient as never, 1);
+        }
       }
       const receipt = await sendTx(s, "proposing", { address: governor.address, abi: governor.abi, functionName: "propose", args: [p.targets, p.values, p.calldatas, p.description] });
       const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
