@@ -1,9 +1,10 @@
 // Gas of the governance and registry operations, on Hardhat's in-process network.
 // Figures are printed to compare across changes; nothing is asserted.
 import { network } from "hardhat";
-import { keccak256, parseUnits, stringToHex, toHex, encodeFunctionData, type Hash } from "viem";
+import { keccak256, parseUnits, stringToHex, toHex, encodeFunctionData, zeroHash, type Hash } from "viem";
 import type { Wallet } from "../node/chain/clients.ts";
 import { conclaveContracts } from "../node/chain/contracts.ts";
+import { bindToProposer, timelockSalt } from "../node/dao/proposals.ts";
 import { LOCAL_DEFAULTS } from "../node/deploy/params.ts";
 import { deployStack } from "../node/deploy/stack.ts";
 
@@ -11,11 +12,12 @@ const { viem, networkHelpers } = await network.create();
 const publicClient = await viem.getPublicClient();
 const wallets = (await viem.getWalletClients()) as unknown as Wallet[];
 const [deployer, alice, bob, provider] = wallets as [Wallet, Wallet, Wallet, Wallet];
+const guardian = wallets[wallets.length - 1]!;
 const T = (n: number) => parseUnits(String(n), 18);
 
 const params = {
   ...LOCAL_DEFAULTS,
-  guardian: deployer.account.address,
+  guardian: guardian.account.address,
   holders: [
     { address: alice.account.address, amount: T(600_000) },
     { address: bob.account.address, amount: T(300_000) },
@@ -71,6 +73,19 @@ await networkHelpers.time.increase(params.votingPeriod + 1);
 await measure("governor.queue", () => as(alice).governor.write.queue([targets, [0n, 0n], calldatas, descriptionHash]));
 await networkHelpers.time.increase(params.timelockDelay + 1);
 await measure("governor.execute (activate + approve)", () => as(alice).governor.write.execute([targets, [0n, 0n], calldatas, descriptionHash]));
+
+// What the CLI sends: the description bound to its proposer (finding 5); then the guardian's veto.
+const pause = [encodeFunctionData({ abi: as(alice).models.abi, functionName: "pause" })];
+const bound = bindToProposer("Pause the model registry", alice.account.address, "0x0123456789abcdef");
+const boundHash = keccak256(toHex(bound));
+await measure("governor.propose (1 action, proposer-bound description)", () => as(alice).governor.write.propose([[targets[0]!], [0n], pause, bound]));
+const pauseId = await as(alice).governor.read.hashProposal([[targets[0]!], [0n], pause, boundHash]);
+await networkHelpers.time.increase(params.votingDelay + 1);
+await as(alice).governor.write.castVote([pauseId, 1]);
+await networkHelpers.time.increase(params.votingPeriod + 1);
+await as(alice).governor.write.queue([[targets[0]!], [0n], pause, boundHash]);
+const salt = timelockSalt(record.contracts.ConclaveGovernor!.address, boundHash);
+await measure("guardianVeto.veto (1 action)", () => as(guardian).veto!.write.veto([[targets[0]!], [0n], pause, zeroHash, salt]));
 
 const width = Math.max(...rows.map(([l]) => l.length));
 console.log(`\nGas per operation (Hardhat in-process network, solc optimizer 200 runs)\n`);

@@ -3,9 +3,10 @@
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Account, Hex } from "viem";
+import { zeroAddress, type Account, type Hex } from "viem";
+import { loadArtifact } from "../node/chain/artifacts.ts";
 import { connect, unlockedAccounts, walletFor } from "../node/chain/clients.ts";
-import { writeDeployment } from "../node/chain/deployment.ts";
+import { contractAddress, writeDeployment } from "../node/chain/deployment.ts";
 import { ConfigError, oneLine } from "../node/errors.ts";
 import { PARAM_KEYS, resolveDeployParams } from "../node/deploy/params.ts";
 import { labelAddress, readRoles } from "../node/deploy/roles.ts";
@@ -15,8 +16,13 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 const HELP = `Usage: npm run deploy -- --rpc <url> [--params <file>] [--out <dir>] [--<param> <value>]...
 
-Deploys ConclaveToken, ConclaveTimelock, ConclaveGovernor, ModelRegistry and ProviderRegistry,
-hands every admin role to the timelock, writes <out>/<chainId>.json and prints who holds each role.
+Deploys ConclaveToken, ConclaveTimelock, ConclaveGovernor, GuardianVeto, ModelRegistry,
+ProviderRegistry and InferenceMarket, hands every admin role to the timelock, checks on chain that
+the deployer kept none, writes <out>/<chainId>.json and prints who holds each role.
+
+On any chain but a local one (31337, 1337), --holders and --guardian (an address, or none) are
+required, and --proposal-threshold defaults to 0.1 % of the supply and may not be 0. The guardian
+is never the deployer.
 
   --rpc <url>        JSON-RPC endpoint (http(s):// or ws(s)://), e.g. http://127.0.0.1:8545
   --params <file>    JSON file of parameters (flags win over the file)
@@ -64,6 +70,8 @@ async function main(): Promise<void> {
     const who = holders.map((h) => labelAddress(record, h, { deployer: account.address })).join(", ") || "nobody";
     console.log(`  ${contract}.${role}: ${who}`);
   }
+  const guardian = await publicClient.readContract({ address: contractAddress(record, "GuardianVeto"), abi: loadArtifact("GuardianVeto").abi, functionName: "guardian" });
+  console.log(`  GuardianVeto.guardian: ${guardian === zeroAddress ? "nobody" : guardian}`);
 }
 
 async function deployerAccount(keyEnv: string, unlocked: () => Promise<Account[]>): Promise<Account> {

@@ -155,6 +155,7 @@ ${runners.map((r) => `    ${r.address}  ${r.http}  (/health /ready /metrics /sta
   accounts (development keys, local chain only: pass --dev-account <n> to conclave):
     DAO members 1-3: ${DEV_ROLES.members.map((i) => devAccount(i).address).join(", ")}
     clients 7-9:     ${DEV_ROLES.clients.map((i) => devAccount(i).address).join(", ")}
+    guardian ${DEV_ROLES.guardian}:     ${devAccount(DEV_ROLES.guardian).address} (conclave dao veto <id> --dev-account ${DEV_ROLES.guardian})
   try:  npx conclave status
         npx conclave infer tiny-mlp --input examples/tiny-mlp.input.json --dev-account 7
 State: ${dir}. Press Ctrl-C to stop (the network is saved and resumed by the next npm start).`);

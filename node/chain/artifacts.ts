@@ -10,6 +10,7 @@ const SOURCES = {
   ConclaveToken: "governance/ConclaveToken.sol",
   ConclaveTimelock: "governance/ConclaveTimelock.sol",
   ConclaveGovernor: "governance/ConclaveGovernor.sol",
+  GuardianVeto: "governance/GuardianVeto.sol",
   ModelRegistry: "registry/ModelRegistry.sol",
   ProviderRegistry: "registry/ProviderRegistry.sol",
   InferenceMarket: "market/InferenceMarket.sol",

@@ -4,6 +4,7 @@ import { Wallet as KeystoreWallet } from "ethers";
 import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { devAccount } from "../devnet/accounts.ts";
+import { DEV_ACCOUNT_COUNT } from "../devnet/anvil-node.ts";
 import { FatalError } from "../errors.ts";
 
 /** No usable key: none configured, a bad keystore file, or a wrong password. */
@@ -36,7 +37,8 @@ export async function resolveAccount(flags: KeyFlags, chainId: number, env: Node
   if (flags.devAccount !== undefined) {
     if (chainId !== LOCAL_CHAIN_ID) throw new KeyError(`--dev-account works on the local chain (${LOCAL_CHAIN_ID}) only, this is chain ${chainId}`);
     const n = Number(flags.devAccount);
-    if (!Number.isInteger(n) || n < 0 || n > 19) throw new KeyError(`--dev-account must be 0..19, got ${flags.devAccount}`);
+    // Every account the local network funds, the guardian (DEV_ROLES.guardian) included.
+    if (!Number.isInteger(n) || n < 0 || n >= DEV_ACCOUNT_COUNT) throw new KeyError(`--dev-account must be 0..${DEV_ACCOUNT_COUNT - 1}, got ${flags.devAccount}`);
     return devAccount(n);
   }
   const key = env[KEY_ENV.key];

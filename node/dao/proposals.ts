@@ -1,4 +1,5 @@
-import { keccak256, parseEventLogs, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { randomBytes } from "node:crypto";
+import { keccak256, pad, parseEventLogs, toHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
@@ -33,10 +34,42 @@ export function proposalOf(actions: Action[], description: string, id = 0n): Pro
   };
 }
 
-/** Submits a proposal; resolves with its id (which equals the governor's hashProposal). */
+/** The proposer suffix OpenZeppelin's Governor checks (`_isValidDescriptionForProposer`). */
+const PROPOSER_SUFFIX = /#proposer=0x[0-9a-fA-F]{40}$/;
+
+/**
+ * Binds a description to its proposer: ` [ref:<8 random bytes>]#proposer=<address>` is appended.
+ * The governor then refuses the same description from any other account
+ * (GovernorRestrictedProposer), so nobody can copy a proposal from the mempool and take its id,
+ * and the random reference makes ids unpredictable, so nobody can pre-burn one either (a provider
+ * proposing "suspend provider <itself>" first, to be voted down).
+ */
+export function bindToProposer(description: string, proposer: Address, ref: Hex = toHex(randomBytes(8))): string {
+  if (!/^0x[0-9a-f]{16}$/.test(ref)) throw new Error(`a proposal reference is 8 bytes of lower-case hex, got ${ref}`);
+  return `${description} [ref:${ref.slice(2)}]#proposer=${proposer}`;
+}
+
+/** A description without the suffix bindToProposer added, for people to read. */
+export function plainDescription(description: string): string {
+  return PROPOSER_SUFFIX.test(description) ? description.replace(PROPOSER_SUFFIX, "").replace(/ \[ref:[0-9a-f]{16}\]$/, "") : description;
+}
+
+/**
+ * The salt under which GovernorTimelockControl schedules a proposal in the timelock:
+ * `bytes20(address(governor)) ^ descriptionHash` (the predecessor is always 0).
+ */
+export function timelockSalt(governor: Address, descriptionHash: Hex): Hex {
+  const left = BigInt(pad(governor, { dir: "right", size: 32 }));
+  return pad(toHex(left ^ BigInt(descriptionHash)), { size: 32 });
+}
+
+/**
+ * Submits a proposal, its description bound to the proposer (bindToProposer); resolves with its id
+ * (which equals the governor's hashProposal) and the description as submitted.
+ */
 export async function propose(publicClient: PublicClient, record: DeploymentRecord, proposer: Wallet, actions: Action[], description: string): Promise<Proposal> {
   const { governor } = conclaveContracts(record, proposer);
-  const p = proposalOf(actions, description);
+  const p = proposalOf(actions, bindToProposer(description, proposer.account.address));
   const receipt = await publicClient.waitForTransactionReceipt({ hash: await governor.write.propose([p.targets, p.values, p.calldatas, p.description]) });
   const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
   return { ...p, id: (created!.args as { proposalId: bigint }).proposalId };
@@ -71,8 +104,11 @@ export async function passOnLocalChain(opts: {
   const delay = Number(await gov(proposer).read.votingDelay());
   const period = Number(await gov(proposer).read.votingPeriod());
   const timelockDelay = Number(await conclaveContracts(record, proposer).timelock.read.getMinDelay());
+  // The governor counts the proposer's votes at the second before the proposal's block; a local
+  // node may stamp the delegation's block with that same second. One second later they count.
+  await fastForward(publicClient, 1);
   const p = await propose(publicClient, record, proposer, opts.actions, opts.description);
-  say?.(`proposed "${opts.description}" (id ${p.id})`);
+  say?.(`proposed "${opts.description}" (id ${p.id}) as ${proposer.account.address}`);
   await fastForward(publicClient, delay + 1);
   say?.(`local chain: fast-forwarded ${delay + 1} s past the voting delay`);
   for (const m of members) await mined(publicClient, gov(m).write.castVote([p.id, 1]));

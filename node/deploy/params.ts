@@ -1,16 +1,24 @@
 import { readFileSync } from "node:fs";
 import { getAddress, isAddress, parseUnits, type Address } from "viem";
+import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
 import { ConfigError } from "../errors.ts";
 
 /** Everything the deployment of the stack can be tuned with. Durations are seconds. */
 export interface DeployParams {
   tokenName: string;
   tokenSymbol: string;
-  /** Initial token holders; empty means "the deployer gets 1,000,000 tokens". */
+  /**
+   * Initial token holders. Empty means not given: required on a public chain; on a local one the
+   * development DAO members share LOCAL_SUPPLY. The deployer gets tokens only if listed here.
+   */
   holders: { address: Address; amount: bigint }[];
   votingDelay: number;
   votingPeriod: number;
-  proposalThreshold: bigint;
+  /**
+   * Votes needed to propose. null means the chain's default: 1 token on a local chain, 0.1 % of
+   * the supply elsewhere, where 0 is refused (anyone could propose, and pre-burn proposal ids).
+   */
+  proposalThreshold: bigint | null;
   quorumPercent: number;
   timelockDelay: number;
   unbondingPeriod: number;
@@ -19,8 +27,11 @@ export interface DeployParams {
   minStake: bigint;
   autoAdmit: boolean;
   autoAdmitStake: bigint;
-  /** Who may pause; null means the deployer. */
-  guardian: Address | null;
+  /**
+   * Who may pause and veto queued proposals; "none" for nobody (the DAO can appoint one later).
+   * null means not given: required on a public chain, "none" on a local one. Never the deployer.
+   */
+  guardian: Address | "none" | null;
   /** Market policy (see IInferenceMarket.Policy); protocol fee and quorum in basis points. */
   protocolFeeBps: number;
   quorumBps: number;
@@ -44,7 +55,7 @@ export const LOCAL_DEFAULTS: DeployParams = {
   holders: [],
   votingDelay: 1,
   votingPeriod: 300,
-  proposalThreshold: 0n,
+  proposalThreshold: null,
   quorumPercent: 4,
   timelockDelay: 60,
   unbondingPeriod: 3600,
@@ -188,7 +199,7 @@ function apply(params: DeployParams, key: string, value: unknown): void {
       params.autoAdmit = toBool(key, value);
       return;
     case "guardian":
-      params.guardian = value === null ? null : toAddress(key, value);
+      params.guardian = value === null ? null : value === "none" ? "none" : toAddress(key, value);
       return;
     default:
       fail(key, value, `unknown parameter (known: ${PARAM_KEYS.join(", ")})`);
@@ -217,4 +228,55 @@ export function resolveDeployParams(
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) apply(params, k, v);
   if (params.votingPeriod === 0) fail("votingPeriod", 0, "must be at least 1 second");
   return params;
+}
+
+/** Chain ids of development networks (Hardhat's and Anvil's default, and Ganache's). */
+export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
+
+export const isLocalChain = (chainId: number): boolean => LOCAL_CHAIN_IDS.includes(chainId);
+
+/** The supply the development DAO members share on a local chain when no holders are given. */
+export const LOCAL_SUPPLY = parseUnits("1000000", 18);
+
+/** 0.1 % of the supply: the proposal threshold on a public chain when none is given. */
+export const PUBLIC_THRESHOLD_BPS = 10n;
+
+/** DeployParams with every chain-dependent default decided: what deployStack deploys. */
+export interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian"> {
+  holders: { address: Address; amount: bigint }[];
+  proposalThreshold: bigint;
+  /** null: no guardian. */
+  guardian: Address | null;
+}
+
+/**
+ * Applies the chain's defaults and the rules that protect a public deployment, before anything is
+ * sent: on a public chain the holders and the guardian must be given and the threshold is above 0;
+ * on every chain the deployer is never the guardian and the threshold fits the supply.
+ */
+export function paramsForChain(params: DeployParams, chainId: number, deployer: Address): ChainDeployParams {
+  const local = isLocalChain(chainId);
+  const where = `on chain ${chainId}`;
+  let holders = params.holders;
+  if (holders.length === 0) {
+    if (!local) fail("holders", [], `required ${where}: list who receives the supply (address:amount,...)`);
+    const members = DEV_ROLES.members.map((i) => devAccount(i).address);
+    const share = LOCAL_SUPPLY / BigInt(members.length);
+    // The remainder of the division goes to the first member, so the supply is exactly LOCAL_SUPPLY.
+    holders = members.map((address, i) => ({ address, amount: share + (i === 0 ? LOCAL_SUPPLY - share * BigInt(members.length) : 0n) }));
+  }
+  const supply = holders.reduce((sum, h) => sum + h.amount, 0n);
+  if (supply === 0n) fail("holders", params.holders, "the supply is 0: nobody could vote");
+
+  let proposalThreshold = params.proposalThreshold;
+  if (proposalThreshold === null) proposalThreshold = local ? parseUnits("1", 18) : (supply * PUBLIC_THRESHOLD_BPS) / 10_000n;
+  if (!local && proposalThreshold === 0n) fail("proposalThreshold", "0", `must be above 0 ${where}: with 0 anyone can propose and pre-burn proposal ids`);
+  if (proposalThreshold > supply) fail("proposalThreshold", proposalThreshold.toString(), `above the supply (${supply}): nobody could propose`);
+
+  if (params.guardian === null && !local) fail("guardian", null, `required ${where}: an address, or "none" for no guardian`);
+  const guardian = params.guardian === null || params.guardian === "none" ? null : params.guardian;
+  if (guardian !== null && guardian.toLowerCase() === deployer.toLowerCase()) {
+    fail("guardian", guardian, "is the deployer, which keeps no role after deployment: name another account");
+  }
+  return { ...params, holders, proposalThreshold, guardian };
 }

@@ -1,8 +1,17 @@
 import { logsToHead } from "../chain/logs.ts";
-import { zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { keccak256, toHex, zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { loadArtifact } from "../chain/artifacts.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
-import { ROLES } from "./stack.ts";
+import { DeploymentError } from "../errors.ts";
+
+export const ROLES = {
+  DEFAULT_ADMIN_ROLE: "0x0000000000000000000000000000000000000000000000000000000000000000",
+  PROPOSER_ROLE: keccak256(toHex("PROPOSER_ROLE")),
+  EXECUTOR_ROLE: keccak256(toHex("EXECUTOR_ROLE")),
+  CANCELLER_ROLE: keccak256(toHex("CANCELLER_ROLE")),
+  GUARDIAN_ROLE: keccak256(toHex("GUARDIAN_ROLE")),
+  MARKET_ROLE: keccak256(toHex("MARKET_ROLE")),
+} as const;
 
 export interface RoleHolding {
   contract: string;
@@ -49,4 +58,21 @@ export function labelAddress(record: DeploymentRecord, address: Address, extra: 
   for (const [name, c] of Object.entries(record.contracts)) if (c.address.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
   for (const [name, a] of Object.entries(extra)) if (a.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
   return address;
+}
+
+/**
+ * Fails unless `account` (the deployer) holds no role on any access-controlled contract and is not
+ * the guardian of the GuardianVeto. Roles come from the chain's RoleGranted events, so a role added
+ * to a contract later is checked too, not only the names in ROLES.
+ */
+export async function assertHoldsNoRole(publicClient: PublicClient, record: DeploymentRecord, account: Address): Promise<void> {
+  const held = (await readRoles(publicClient, record))
+    .filter((r) => r.holders.some((h) => h.toLowerCase() === account.toLowerCase()))
+    .map((r) => `${r.contract}.${r.role}`);
+  const veto = record.contracts.GuardianVeto;
+  if (veto) {
+    const guardian = await publicClient.readContract({ address: veto.address, abi: loadArtifact("GuardianVeto").abi, functionName: "guardian" });
+    if (guardian.toLowerCase() === account.toLowerCase()) held.push("GuardianVeto.guardian");
+  }
+  if (held.length > 0) throw new DeploymentError(`the deployer ${account} still holds ${held.join(", ")} after deployment`);
 }

@@ -1,8 +1,5 @@
 import {
   getAddress,
-  keccak256,
-  parseUnits,
-  toHex,
   zeroAddress,
   type Abi,
   type Address,
@@ -14,16 +11,10 @@ import { loadArtifact, type AbiOf, type ContractName } from "../chain/artifacts.
 import type { Wallet } from "../chain/clients.ts";
 import type { DeployedContract, DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError } from "../errors.ts";
-import type { DeployParams } from "./params.ts";
+import { paramsForChain, type DeployParams } from "./params.ts";
+import { assertHoldsNoRole, ROLES } from "./roles.ts";
 
-export const ROLES = {
-  DEFAULT_ADMIN_ROLE: "0x0000000000000000000000000000000000000000000000000000000000000000",
-  PROPOSER_ROLE: keccak256(toHex("PROPOSER_ROLE")),
-  EXECUTOR_ROLE: keccak256(toHex("EXECUTOR_ROLE")),
-  CANCELLER_ROLE: keccak256(toHex("CANCELLER_ROLE")),
-  GUARDIAN_ROLE: keccak256(toHex("GUARDIAN_ROLE")),
-  MARKET_ROLE: keccak256(toHex("MARKET_ROLE")),
-} as const;
+export { ROLES } from "./roles.ts";
 
 export interface DeployContext {
   publicClient: PublicClient;
@@ -62,14 +53,17 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
 }
 
 /**
- * Deploys token, timelock, governor, both registries and the market, wires the roles of DESIGN.md §2 and
- * hands every admin role to the timelock: the deployer holds no role when this returns.
+ * Deploys token, timelock, governor, the guardian's veto, both registries and the market, wires the
+ * roles of DESIGN.md §2 and hands every admin role to the timelock. The chain's defaults and rules
+ * (paramsForChain) are applied before anything is sent; the deployer's lack of any role is read
+ * back from the chain before this returns, and the deployment fails otherwise.
  */
-export async function deployStack(ctx: DeployContext, params: DeployParams): Promise<DeploymentRecord> {
+export async function deployStack(ctx: DeployContext, requested: DeployParams): Promise<DeploymentRecord> {
   const deployer = ctx.wallet.account.address;
   const chainId = await ctx.publicClient.getChainId();
-  const holders = params.holders.length > 0 ? params.holders : [{ address: deployer, amount: parseUnits("1000000", 18) }];
-  const guardian = params.guardian ?? deployer;
+  const params = paramsForChain(requested, chainId, deployer);
+  const { holders } = params;
+  const guardian = params.guardian ?? zeroAddress;
 
   const token = await deploy(ctx, "ConclaveToken", [
     params.tokenName,
@@ -87,6 +81,7 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
     params.proposalThreshold,
     BigInt(params.quorumPercent),
   ]);
+  const veto = await deploy(ctx, "GuardianVeto", [timelock.address, guardian]);
   const modelRegistry = await deploy(ctx, "ModelRegistry", [deployer, guardian, params.deprecationPeriod]);
   const providerRegistry = await deploy(ctx, "ProviderRegistry", [
     deployer,
@@ -132,22 +127,27 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
     await call(ctx, name, c.address, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer]);
   }
   await call(ctx, "ConclaveTimelock", timelock.address, "grantRole", [ROLES.PROPOSER_ROLE, governor.address]);
+  // Cancellers: the governor (OpenZeppelin's wiring; it cancels only through a vote) and the veto.
+  // The timelock's constructor got no proposers, so nobody else holds the role.
   await call(ctx, "ConclaveTimelock", timelock.address, "grantRole", [ROLES.CANCELLER_ROLE, governor.address]);
+  await call(ctx, "ConclaveTimelock", timelock.address, "grantRole", [ROLES.CANCELLER_ROLE, veto.address]);
   await call(ctx, "ConclaveTimelock", timelock.address, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer]);
-  ctx.log?.("roles wired; deployer renounced every admin role");
 
-  return {
+  const record: DeploymentRecord = {
     chainId,
     contracts: {
       ConclaveToken: token,
       ConclaveTimelock: timelock,
       ConclaveGovernor: governor,
+      GuardianVeto: veto,
       ModelRegistry: modelRegistry,
       ProviderRegistry: providerRegistry,
       InferenceMarket: market,
     },
     deployer,
     params: {
+      proposalThreshold: params.proposalThreshold.toString(),
+      guardian: params.guardian,
       votingDelay: params.votingDelay,
       votingPeriod: params.votingPeriod,
       quorumPercent: params.quorumPercent,
@@ -169,4 +169,7 @@ export async function deployStack(ctx: DeployContext, params: DeployParams): Pro
       paymentTokens: params.paymentTokens,
     },
   };
+  await assertHoldsNoRole(ctx.publicClient, record, deployer);
+  ctx.log?.("roles wired; read back: the deployer holds no role");
+  return record;
 }

@@ -126,6 +126,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           ...providerIndexes.map((i) => ({ address: devAccount(i).address, amount: parseUnits("10000", 18) })),
         ],
         paymentTokens: [token],
+        guardian: devAccount(DEV_ROLES.guardian).address,
         ...opts.params,
       },
     );

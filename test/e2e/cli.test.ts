@@ -172,6 +172,24 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members(["VersionPublished", "VersionActivated", "ProposalCreated"]);
   });
 
+  it("binds proposals to their proposer, and the guardian vetoes a queued one", async function () {
+    const proposed = await conclave(["dao", "propose", "set-policy", "maxInlineInputBytes", "1024", "--description", "Shrink inline inputs", "--dev-account", "1"]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    expect(proposed.json.description).to.equal(`Shrink inline inputs [ref:${/\[ref:([0-9a-f]{16})\]/.exec(proposed.json.description as string)?.[1]}]#proposer=${devAccount(1).address}`);
+    const id = proposed.json.id as string;
+    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    expectFailure(await conclave(["dao", "veto", id, "--dev-account", "24"]), /is Active, not Queued/);
+    expect((await conclave(["dao", "queue", id, "--dev-account", "1"])).code).to.equal(0);
+
+    expectFailure(await conclave(["dao", "veto", id, "--dev-account", "2"]), /is not the guardian/);
+    const vetoed = await conclave(["dao", "veto", id, "--dev-account", "24"]);
+    expect(vetoed.code, vetoed.stderr).to.equal(0);
+    expect(vetoed.json).to.include({ state: "Canceled", guardian: devAccount(24).address });
+    expectFailure(await conclave(["dao", "execute", id, "--dev-account", "1"]), /is Canceled, not Queued/);
+    const status = await conclave(["status"]);
+    expect(status.code, status.stderr).to.equal(0);
+  });
+
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
     const client = createPublicClient({ transport: http(rpc) });
     const nonceOf = (a: Address) => client.getTransactionCount({ address: a });

@@ -48,6 +48,8 @@ describe("Governor as Tally-style clients expect", function () {
 
     // Proposal ids are hashProposal(targets, values, calldatas, keccak256(description)).
     await token.write.delegate([f.alice.account.address]);
+    // Proposing needs the threshold's votes at the second before the proposal's block: a later block.
+    await networkHelpers.mine();
     const targets = [f.record.contracts.ModelRegistry!.address];
     const calldatas = ["0x3f4ba83a" as const]; // unpause()
     const description = "Unpause the model registry";

@@ -19,7 +19,7 @@ export const contractsFor = (record: DeploymentRecord, client: Wallet) => concla
 /**
  * Deploys the stack with the real deploy code (node/deploy/stack.ts) on the in-process network:
  * wallet 0 deploys, wallets 1..3 are DAO members holding 400k/300k/200k tokens, wallet 4 gets
- * 10k tokens to stake as a provider.
+ * 10k tokens to stake as a provider; the last wallet is the guardian (the deployer never is).
  */
 export async function deployFixture(overrides: Partial<DeployParams> = {}) {
   const wallets = (await viem.getWalletClients()) as unknown as Wallet[];
@@ -31,9 +31,10 @@ export async function deployFixture(overrides: Partial<DeployParams> = {}) {
     { address: carol.account.address, amount: TOKENS(200_000) },
     { address: provider.account.address, amount: TOKENS(10_000) },
   ];
-  const params: DeployParams = { ...LOCAL_DEFAULTS, holders, guardian: deployer.account.address, ...overrides };
+  const guardian = wallets[wallets.length - 1]!;
+  const params: DeployParams = { ...LOCAL_DEFAULTS, holders, guardian: guardian.account.address, ...overrides };
   const record = await deployStack({ publicClient: publicClient as never, wallet: deployer }, params);
-  return { record, params, publicClient, deployer, alice, bob, carol, provider, wallets };
+  return { record, params, publicClient, deployer, alice, bob, carol, provider, guardian, wallets };
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;

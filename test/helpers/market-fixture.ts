@@ -26,7 +26,7 @@ export async function marketFixture() {
     ...LOCAL_DEFAULTS,
     // These tests choose which provider serves; assignment has its own tests (InferenceMarket.t.sol).
     priorityWindow: 0,
-    guardian: deployer.account.address,
+    guardian: wallets[wallets.length - 1]!.account.address,
     holders: [{ address: alice.account.address, amount: TOKENS(1_000_000) }, ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) }))],
     paymentTokens: [getAddress(usd.address)],
   };

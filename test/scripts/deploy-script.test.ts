@@ -8,6 +8,7 @@ import { createPublicClient, http, isAddress } from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { readDeployment } from "../../node/chain/deployment.ts";
 import { startAnvil, type AnvilNode } from "../../node/devnet/anvil-node.ts";
+import { devAccount } from "../../node/devnet/accounts.ts";
 import { freePort } from "../../node/devnet/local-rpc.ts";
 import { ROLES } from "../../node/deploy/stack.ts";
 import { readRoles } from "../../node/deploy/roles.ts";
@@ -64,8 +65,9 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     const timelock = record.contracts.ConclaveTimelock!.address;
     for (const [name, roles] of [
       ["ConclaveTimelock", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.PROPOSER_ROLE, ROLES.CANCELLER_ROLE, ROLES.EXECUTOR_ROLE]],
-      ["ModelRegistry", [ROLES.DEFAULT_ADMIN_ROLE]],
-      ["ProviderRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.MARKET_ROLE]],
+      ["ModelRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.GUARDIAN_ROLE]],
+      ["ProviderRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.MARKET_ROLE, ROLES.GUARDIAN_ROLE]],
+      ["InferenceMarket", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.GUARDIAN_ROLE]],
     ] as const) {
       const c = { address: record.contracts[name]!.address, abi: loadArtifact(name).abi };
       for (const role of roles) {
@@ -76,6 +78,40 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     // The printed role table names the governor as the timelock's only proposer.
     expect(stdout).to.match(/ConclaveTimelock\.PROPOSER_ROLE: ConclaveGovernor 0x[0-9a-fA-F]{40}\n/);
     expect(stdout).to.match(/ConclaveTimelock\.EXECUTOR_ROLE: anyone \(0x0\)/);
+    // Cancellers: the governor and the guardian's veto, nobody else; a local deploy names no guardian.
+    expect(stdout).to.match(/ConclaveTimelock\.CANCELLER_ROLE: (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}, (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}\n/);
+    expect(stdout).to.match(/GuardianVeto\.guardian: nobody/);
+    expect(stdout).to.not.match(/deployer 0x/);
+    // The local default: the supply goes to the development DAO members, not to the deployer.
+    const token = { address: record.contracts.ConclaveToken!.address, abi: loadArtifact("ConclaveToken").abi };
+    expect(await client.readContract({ ...token, functionName: "balanceOf", args: [deployer] })).to.equal(0n);
+    expect(await client.readContract({ ...token, functionName: "balanceOf", args: [devAccount(1).address] }) > 0n).to.equal(true);
+    expect(await client.readContract({ ...gov, functionName: "proposalThreshold" })).to.equal(10n ** 18n);
+  });
+
+  it("on a public chain refuses to start without holders and a guardian, and deploys with them", async function () {
+    const chain = await startAnvil({ chainId: 8453 });
+    try {
+      const client = createPublicClient({ transport: http(chain.rpcUrl) });
+      for (const args of [["--guardian", "none"], ["--holders", `${devAccount(1).address}:1000`], ["--holders", `${devAccount(1).address}:1000`, "--guardian", devAccount(0).address]]) {
+        const { code, stderr } = await deployScript(["--rpc", chain.rpcUrl, "--out", out, ...args]);
+        expect(code, args.join(" ")).to.not.equal(0);
+        expect(stderr.split("\n").filter((l) => l.trim())).to.have.length(1);
+      }
+      expect(await client.getBlockNumber()).to.equal(0n);
+
+      const guardian = devAccount(24).address;
+      const { code, stdout, stderr } = await deployScript(["--rpc", chain.rpcUrl, "--out", out, "--holders", `${devAccount(1).address}:2000000`, "--guardian", guardian]);
+      expect(code, stderr).to.equal(0);
+      const record = readDeployment(path.join(out, "8453.json"));
+      const gov = { address: record.contracts.ConclaveGovernor!.address, abi: loadArtifact("ConclaveGovernor").abi };
+      expect(await client.readContract({ ...gov, functionName: "proposalThreshold" })).to.equal(2000n * 10n ** 18n); // 0.1 %
+      const veto = { address: record.contracts.GuardianVeto!.address, abi: loadArtifact("GuardianVeto").abi };
+      expect(await client.readContract({ ...veto, functionName: "guardian" })).to.equal(guardian);
+      expect(stdout).to.include(`ModelRegistry.GUARDIAN_ROLE: ${guardian}`);
+    } finally {
+      await chain.stop();
+    }
   });
 
   it("reads the roles back through an RPC that limits eth_getLogs to a few blocks per query", async function () {
@@ -115,6 +151,8 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     ["a malformed holder address", ["--holders", "0x1234:100"]],
     ["an unknown flag", ["--quorum", "5"]],
     ["a missing params file", ["--params", "/nonexistent/params.json"]],
+    ["the deployer as guardian", ["--guardian", devAccount(0).address]],
+    ["a proposal threshold above the supply", ["--proposal-threshold", "1000001"]],
   ] as const) {
     it(`refuses ${what} with one line and a non-zero exit, before sending anything`, async function () {
       const before = await createPublicClient({ transport: http(node.rpcUrl) }).getBlockNumber();

@@ -1,8 +1,8 @@
 import { logsToHead } from "../../chain/logs.ts";
-import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, type Abi, type Address, type Hex } from "viem";
+import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, zeroAddress, zeroHash, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { fastForward, PROPOSAL_STATES, proposalOf, type Action } from "../../dao/proposals.ts";
+import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
 import { address, amount, integer, RequestError, resolveModel, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
 import type { Session } from "../session.ts";
 import { sendTx } from "../tx.ts";
@@ -160,6 +160,9 @@ export const daoCommands: Record<string, Command> = {
     summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider <addr>, set-policy <key> <value>",
     usage: `<kind> <args...> [--description <text>]
 
+The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
+appended: the governor then refuses the same proposal from anyone else.
+
 Kinds:
   activate <model> <version>        make a published version the active one
   retire <model> <version>          stop a version taking jobs at once
@@ -174,14 +177,29 @@ Kinds:
       const s = await ctx.session();
       const [what, ...args] = ctx.positionals as [string, ...string[]];
       const { actions, description: auto } = await actionsFor(s, what, args);
-      const description = str(ctx, "description") ?? `${auto} (${new Date().toISOString()})`;
+      const me = (await s.signer()).account.address;
+      // Bound to the proposer with a random reference: nobody can copy it from the mempool or
+      // pre-burn its id (see bindToProposer).
+      const description = bindToProposer(str(ctx, "description") ?? auto, me);
       const p = proposalOf(actions, description);
-      const { governor } = conclaveContracts(s.record, s.publicClient);
+      const { governor, token } = conclaveContracts(s.record, s.publicClient);
+      const threshold = await governor.read.proposalThreshold();
+      if (threshold > 0n) {
+        // propose() counts the votes of the second before its block: those of the latest block at least.
+        const votes = await token.read.getVotes([me]);
+        if (votes < threshold) throw new RequestError(`${me} has ${tokens(votes.toString())} votes, proposing needs ${tokens(threshold.toString())} (delegate first: conclave dao delegate)`);
+        const latest = await s.publicClient.getBlock({ blockTag: "latest" });
+        if (s.local && (await token.read.getPastVotes([me, latest.timestamp - 1n])) < threshold) {
+          // Delegated in the latest second: the governor counts votes from the second after.
+          ctx.out.note("local chain: fast-forwarding 1 s so that the votes delegated just now count");
+          await fastForward(s.publicClient as never, 1);
+        }
+      }
       const receipt = await sendTx(s, "proposing", { address: governor.address, abi: governor.abi, functionName: "propose", args: [p.targets, p.values, p.calldatas, p.description] });
       const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
       const id = (created!.args as { proposalId: bigint }).proposalId;
-      const info = await summary(s, { ...p, id, proposer: (await s.signer()).account.address, voteStart: (created!.args as { voteStart: bigint }).voteStart, voteEnd: (created!.args as { voteEnd: bigint }).voteEnd });
-      ctx.out.result(info, () => `proposal ${id}\n  ${description}\n  voting from ${info.voteStart} to ${info.voteEnd}\n  next: conclave dao vote ${id} for`);
+      const info = await summary(s, { ...p, id, proposer: me, voteStart: (created!.args as { voteStart: bigint }).voteStart, voteEnd: (created!.args as { voteEnd: bigint }).voteEnd });
+      ctx.out.result(info, () => `proposal ${id}\n  ${plainDescription(description)}\n  voting from ${info.voteStart} to ${info.voteEnd}\n  next: conclave dao vote ${id} for`);
     },
   },
   "dao vote": {
@@ -263,7 +281,7 @@ On a local chain the timelock delay is fast-forwarded.`,
       ctx.out.result(info, () =>
         [
           `proposal ${info.id}: ${info.state}`,
-          `  ${info.description}`,
+          `  ${plainDescription(info.description)} (by ${info.proposer})`,
           `  votes: for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, abstain ${tokens(info.votes.abstain)} (quorum ${tokens(info.quorum)})`,
           `  voting ${info.voteStart} → ${info.voteEnd}${info.eta ? `; executable from ${info.eta}` : ""}`,
           ...info.actions.map((a) => `  action: ${a.contract ?? a.target}.${a.call}`),
@@ -277,7 +295,36 @@ On a local chain the timelock delay is fast-forwarded.`,
     async run(ctx) {
       const s = await ctx.session();
       const list = await Promise.all((await allProposals(s)).map(async (p) => ({ id: p.id.toString(), state: await stateOf(s, p.id), description: p.description })));
-      ctx.out.result({ proposals: list }, () => (list.length ? list.map((p) => `${p.state.padEnd(9)} ${p.id}  ${p.description}`).join("\n") : "(no proposals)"));
+      ctx.out.result({ proposals: list }, () => (list.length ? list.map((p) => `${p.state.padEnd(9)} ${p.id}  ${plainDescription(p.description)}`).join("\n") : "(no proposals)"));
+    },
+  },
+  "dao veto": {
+    summary: "cancel a queued proposal before it runs (the guardian only)",
+    usage: `<proposalId>
+
+The guardian cancels a proposal queued in the timelock, before its delay ends. Sign as the
+guardian. A proposal that only replaces the guardian or changes guardian or canceller roles cannot
+be vetoed: the guardian cannot block its own replacement.`,
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const p = await proposal(s, ctx.positionals[0]!);
+      const { governor, timelock, veto } = conclaveContracts(s.record, s.publicClient);
+      if (!veto) throw new RequestError(`deployment for chain ${s.record.chainId} has no GuardianVeto: nobody can veto there`);
+      const state = await stateOf(s, p.id);
+      if (state !== "Queued") throw new RequestError(`proposal ${p.id} is ${state}, not Queued: only a queued proposal can be vetoed`);
+      const me = (await s.signer()).account.address;
+      const guardian = await veto.read.guardian();
+      if (guardian === zeroAddress) throw new RequestError("there is no guardian: nobody can veto until the DAO appoints one (GuardianVeto.setGuardian)");
+      if (guardian.toLowerCase() !== me.toLowerCase()) throw new RequestError(`${me} is not the guardian (${guardian}): only the guardian can veto`);
+      const full = asProposal(p);
+      const [isProtected] = await veto.read.protectedCall([full.targets, full.values, full.calldatas]);
+      if (isProtected) throw new RequestError(`proposal ${p.id} only changes the guardian or guardian/canceller roles: the guardian cannot veto it`);
+      const salt = timelockSalt(governor.address, full.descriptionHash);
+      const operationId = await timelock.read.hashOperationBatch([full.targets, full.values, full.calldatas, zeroHash, salt]);
+      await sendTx(s, "vetoing", { address: veto.address, abi: veto.abi, functionName: "veto", args: [full.targets, full.values, full.calldatas, zeroHash, salt] });
+      const info = await summary(s, p);
+      ctx.out.result({ ...info, operationId, guardian: me }, () => `proposal ${p.id} vetoed by the guardian: ${info.state}\n  ${plainDescription(info.description)}`);
     },
   },
   "dao delegate": {
