@@ -55,8 +55,15 @@ interface IModelRegistry {
         string name;
         uint32 versionCount;
         uint32 activeVersion;
+        /// @dev Who may publish versions under the name: its first publisher, then whoever it
+        /// hands the name to (two steps) or the DAO appoints. address(0): nobody.
+        address owner;
     }
 
+    /// @notice The owner of a model name offered it to `pendingOwner` (address(0): offer withdrawn).
+    event ModelTransferStarted(bytes32 indexed modelId, address indexed owner, address indexed pendingOwner);
+    /// @notice A model name changed hands (accepted by the new owner, or set by the DAO).
+    event ModelOwnerChanged(bytes32 indexed modelId, address indexed previousOwner, address indexed newOwner);
     /// @notice A model name was used for the first time.
     event ModelCreated(bytes32 indexed modelId, string name, address indexed creator);
     /// @notice A version was published; it takes no jobs until the DAO activates it.
@@ -91,8 +98,16 @@ interface IModelRegistry {
     error ModelRegistryNoActiveVersion(bytes32 modelId);
     /// @notice The deprecation period is above the allowed maximum.
     error ModelRegistryInvalidDeprecationPeriod(uint40 period, uint40 maximum);
+    /// @notice Only the model name's owner may publish versions under it or hand it on.
+    error ModelRegistryNotModelOwner(bytes32 modelId, address caller, address owner);
+    /// @notice Only the address the owner offered the name to may accept it.
+    error ModelRegistryNotPendingOwner(bytes32 modelId, address caller, address pendingOwner);
+    /// @notice No version was ever published under this model id.
+    error ModelRegistryUnknownModel(bytes32 modelId);
 
-    /// @notice Publishes a new version of the model `name` (created on first use).
+    /// @notice Publishes a new version of the model `name`. The first publisher of a name owns it;
+    /// later versions only come from its owner, so nobody can publish under another's name or race
+    /// it for version numbers.
     /// @param name Model name, 1 to 64 bytes; its id is `keccak256(bytes(name))`.
     /// @param params The version's data.
     /// @return modelId The model's id.
@@ -100,6 +115,27 @@ interface IModelRegistry {
     function publishVersion(string calldata name, VersionParams calldata params)
         external
         returns (bytes32 modelId, uint32 version);
+
+    /// @notice Offers the model name to `newOwner`, who becomes owner by {acceptModel} (owner
+    /// only). address(0) withdraws a pending offer. Two steps, so a typo cannot lose the name.
+    /// @param modelId The model.
+    /// @param newOwner The address offered the name.
+    function transferModel(bytes32 modelId, address newOwner) external;
+
+    /// @notice Accepts the model name offered by its owner (the pending owner only).
+    /// @param modelId The model.
+    function acceptModel(bytes32 modelId) external;
+
+    /// @notice Sets a model name's owner (DAO only): recovers a name whose owner lost its key or
+    /// misbehaves; address(0) closes the name to new versions. Clears any pending offer.
+    /// @param modelId The model.
+    /// @param newOwner The new owner.
+    function setModelOwner(bytes32 modelId, address newOwner) external;
+
+    /// @notice The address a model name is offered to, or address(0).
+    /// @param modelId The model.
+    /// @return The pending owner.
+    function pendingModelOwner(bytes32 modelId) external view returns (address);
 
     /// @notice Makes `version` the active one (DAO only). The previously active version becomes
     /// Deprecated until now + deprecationPeriod. Works from Published (an upgrade) and from
@@ -137,7 +173,7 @@ interface IModelRegistry {
     /// @return The version's data.
     function getVersion(bytes32 modelId, uint32 version) external view returns (ModelVersion memory);
 
-    /// @notice A model's name, version count and active version.
+    /// @notice A model's name, version count, active version and owner.
     /// @param modelId The model.
     /// @return The model.
     function getModel(bytes32 modelId) external view returns (Model memory);

@@ -6,8 +6,9 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
 /// @title ModelRegistry
 /// @notice Source of truth for model versions. See {IModelRegistry}.
-/// @dev Publishing is open (and pausable by the guardian, against spam); every status change is
-/// `DEFAULT_ADMIN_ROLE`, which only the timelock holds after deployment.
+/// @dev Publishing a new name is open (and pausable by the guardian, against spam); later versions
+/// of a name come only from its owner; every status change is `DEFAULT_ADMIN_ROLE`, which only
+/// the timelock holds after deployment.
 contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @notice Upper bound for the deprecation period.
     uint40 public constant MAX_DEPRECATION_PERIOD = 365 days;
@@ -19,6 +20,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
 
     mapping(bytes32 modelId => Model) private _models;
     mapping(bytes32 modelId => mapping(uint32 version => ModelVersion)) private _versions;
+    mapping(bytes32 modelId => address) private _pendingOwners;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -45,7 +47,11 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         Model storage model = _models[modelId];
         if (model.versionCount == 0) {
             model.name = name;
+            model.owner = msg.sender;
             emit ModelCreated(modelId, name, msg.sender);
+            emit ModelOwnerChanged(modelId, address(0), msg.sender);
+        } else if (model.owner != msg.sender) {
+            revert ModelRegistryNotModelOwner(modelId, msg.sender, model.owner);
         }
         version = ++model.versionCount;
         _versions[modelId][version] = ModelVersion({
@@ -62,6 +68,31 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
             schemaCid: p.schemaCid
         });
         emit VersionPublished(modelId, version, msg.sender, p);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function transferModel(bytes32 modelId, address newOwner) external {
+        address owner = _existingModel(modelId).owner;
+        if (msg.sender != owner) revert ModelRegistryNotModelOwner(modelId, msg.sender, owner);
+        _pendingOwners[modelId] = newOwner;
+        emit ModelTransferStarted(modelId, owner, newOwner);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function acceptModel(bytes32 modelId) external {
+        address pending = _pendingOwners[modelId];
+        if (msg.sender != pending || pending == address(0)) revert ModelRegistryNotPendingOwner(modelId, msg.sender, pending);
+        _setOwner(modelId, _models[modelId], pending);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setModelOwner(bytes32 modelId, address newOwner) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setOwner(modelId, _existingModel(modelId), newOwner);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function pendingModelOwner(bytes32 modelId) external view returns (address) {
+        return _pendingOwners[modelId];
     }
 
     /// @inheritdoc IModelRegistry
@@ -147,6 +178,18 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     function _existing(bytes32 modelId, uint32 version) private view returns (ModelVersion storage v) {
         v = _versions[modelId][version];
         if (v.status == VersionStatus.None) revert ModelRegistryUnknownVersion(modelId, version);
+    }
+
+    function _existingModel(bytes32 modelId) private view returns (Model storage model) {
+        model = _models[modelId];
+        if (model.versionCount == 0) revert ModelRegistryUnknownModel(modelId);
+    }
+
+    function _setOwner(bytes32 modelId, Model storage model, address newOwner) private {
+        address previous = model.owner;
+        model.owner = newOwner;
+        delete _pendingOwners[modelId];
+        emit ModelOwnerChanged(modelId, previous, newOwner);
     }
 
     function _checkCid(string calldata cid) private pure {

@@ -81,12 +81,19 @@ export async function tokenInfo(s: Session, token: string | undefined): Promise<
 export const formatToken = (value: bigint, t: TokenInfo) => `${formatUnits(value, t.decimals)} ${t.symbol}`;
 
 
-/** A model by name (or 0x id) and version (0 = the active one), as the registry knows it. */
-export async function resolveModel(s: Session, nameOrId: string, version = 0) {
+/** A model by name (or 0x id), with its owner, as the registry knows it. */
+export async function resolveModelName(s: Session, nameOrId: string) {
   const { models } = conclaveContracts(s.record, s.publicClient);
   const modelId = (/^0x[0-9a-fA-F]{64}$/.test(nameOrId) ? nameOrId : keccak256(toHex(nameOrId))) as Hex;
   const model = await models.read.getModel([modelId]);
   if (model.versionCount === 0) throw new RequestError(`unknown model ${JSON.stringify(nameOrId)}: nothing is published under that name`);
+  return { modelId, ...model };
+}
+
+/** A model by name (or 0x id) and version (0 = the active one), as the registry knows it. */
+export async function resolveModel(s: Session, nameOrId: string, version = 0) {
+  const { models } = conclaveContracts(s.record, s.publicClient);
+  const { modelId, ...model } = await resolveModelName(s, nameOrId);
   if (version === 0 && model.activeVersion === 0) throw new RequestError(`model ${model.name} has no active version: the DAO has not activated one`);
   const v = version === 0 ? model.activeVersion : version;
   if (v > model.versionCount) throw new RequestError(`model ${model.name} has no version ${v} (it has ${model.versionCount})`);

@@ -172,6 +172,30 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members(["VersionPublished", "VersionActivated", "ProposalCreated"]);
   });
 
+  it("model names are owned: nobody else publishes under one, its owner hands it on in two steps", async function () {
+    const weights = sileroVadV5Path();
+    const schema = path.join(ROOT, "models", "silero-vad-v5.schema.json");
+    const first = await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "1"]);
+    expect(first.code, first.stderr).to.equal(0);
+    expectFailure(await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "2"]), new RegExp(`model vad-owned belongs to ${devAccount(1).address}`));
+
+    expectFailure(await conclave(["model", "transfer", "vad-owned", devAccount(2).address, "--dev-account", "2"]), /does not own model vad-owned/);
+    const offered = await conclave(["model", "transfer", "vad-owned", devAccount(2).address, "--dev-account", "1"]);
+    expect(offered.code, offered.stderr).to.equal(0);
+    expect(offered.json).to.include({ pendingOwner: devAccount(2).address });
+    expectFailure(await conclave(["model", "accept", "vad-owned", "--dev-account", "3"]), new RegExp(`offered to ${devAccount(2).address}, not to ${devAccount(3).address}`));
+    const accepted = await conclave(["model", "accept", "vad-owned", "--dev-account", "2"]);
+    expect(accepted.code, accepted.stderr).to.equal(0);
+    expect(accepted.json).to.include({ owner: devAccount(2).address, previousOwner: devAccount(1).address });
+
+    const second = await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "2"]);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.json).to.include({ name: "vad-owned", version: 2 });
+    expectFailure(await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "1"]), /belongs to/);
+    const status = await conclave(["status"]);
+    expect((status.json.models as { name: string; owner: string }[]).find((m) => m.name === "vad-owned")?.owner).to.equal(devAccount(2).address);
+  });
+
   it("binds proposals to their proposer, and the guardian vetoes a queued one", async function () {
     const proposed = await conclave(["dao", "propose", "set-policy", "maxInlineInputBytes", "1024", "--description", "Shrink inline inputs", "--dev-account", "1"]);
     expect(proposed.code, proposed.stderr).to.equal(0);

@@ -3,7 +3,7 @@ import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseE
 import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
-import { address, amount, integer, RequestError, resolveModel, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
+import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
 import type { Session } from "../session.ts";
 import { sendTx } from "../tx.ts";
 
@@ -45,6 +45,13 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       if (p.status === 0) throw new RequestError(`${who} is not a registered provider`);
       const fn = what === "approve-provider" ? "approveProvider" : "suspendProvider";
       return { actions: [call(s, "ProviderRegistry", fn, [who])], description: `${what === "approve-provider" ? "Approve" : "Suspend"} provider ${who}` };
+    }
+    case "set-model-owner": {
+      need(2, "<model> <address>");
+      const m = await resolveModelName(s, args[0]!);
+      const to = getAddress(address("owner", args[1]!));
+      if (m.owner === to) throw new RequestError(`${to} already owns model ${m.name}`);
+      return { actions: [call(s, "ModelRegistry", "setModelOwner", [m.modelId, to])], description: `Set the owner of model ${m.name} to ${to}` };
     }
     case "set-policy": {
       need(2, `<key> <value> (keys: ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")})`);
@@ -157,7 +164,7 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider <addr>, set-policy <key> <value>",
+    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider <addr>, set-model-owner <model> <addr>, set-policy <key> <value>",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -169,6 +176,7 @@ Kinds:
   rollback <model> <version>        re-activate an earlier version
   approve-provider <address>        admit a registered provider
   suspend-provider <address>        stop a provider taking jobs
+  set-model-owner <model> <address> hand a model name to a new owner (the only publisher of its versions)
   set-policy <key> <value>          ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")}
                                     (collateralPerJob and minStake in whole tokens, durations in s)`,
     options: { description: { type: "string" } },

@@ -3,7 +3,10 @@ import * as ort from "onnxruntime-node";
 import { publishModel } from "../../dao/publish.ts";
 import { parseSchema, type ModelSchema } from "../../inference/schema.ts";
 import { SAMPLE_RUNTIME } from "../../models/samples.ts";
-import { amount, integer, RequestError, required, str, type Command } from "../command.ts";
+import { getAddress, keccak256, toHex, zeroAddress } from "viem";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { address, amount, integer, RequestError, required, resolveModelName, str, type Command } from "../command.ts";
+import { sendTx } from "../tx.ts";
 
 function readFile(what: string, file: string): Buffer {
   try {
@@ -59,6 +62,11 @@ a DAO vote activates it: conclave dao propose activate <name> <version>.
       const quantum = amount("--output-quantum", str(ctx, "output-quantum") ?? "0.0001", 18);
       if (quantum === 0n) throw new RequestError("--output-quantum must be positive");
       const s = await ctx.session();
+      const existing = await conclaveContracts(s.record, s.publicClient).models.read.getModel([keccak256(toHex(name))]);
+      const me = (await s.signer()).account.address;
+      if (existing.versionCount > 0 && existing.owner !== me) {
+        throw new RequestError(`model ${name} belongs to ${existing.owner}: only its owner publishes versions under it (pick another name, or ask for it: conclave model transfer)`);
+      }
       s.out.progress(`adding ${weights.byteLength} bytes to IPFS`);
       const published = await publishModel({
         publicClient: s.publicClient,
@@ -76,6 +84,47 @@ a DAO vote activates it: conclave dao propose activate <name> <version>.
         },
       });
       ctx.out.result({ name, ...published }, () => `published ${name} v${published.version}\n  weights ${published.weightsCid} (sha256 ${published.weightsSha256})\n  schema  ${published.schemaCid}\n  next: conclave dao propose activate ${name} ${published.version}`);
+    },
+  },
+  "model transfer": {
+    summary: "offer a model name you own to another address (it takes over with `model accept`)",
+    usage: `<name> <address>
+
+Only the owner of a model name (its first publisher, or whoever it was handed to) may publish new
+versions under it. This offers the name to <address>; nothing changes until that address runs
+conclave model accept <name>. Offering it to 0x0000000000000000000000000000000000000000 withdraws
+an offer.`,
+    args: [2, 2],
+    async run(ctx) {
+      const s = await ctx.session();
+      const { models } = conclaveContracts(s.record, s.publicClient);
+      const model = await resolveModelName(s, ctx.positionals[0]!);
+      const to = getAddress(address("address", ctx.positionals[1]!));
+      const me = (await s.signer()).account.address;
+      if (model.owner !== me) throw new RequestError(`${me} does not own model ${model.name} (its owner is ${model.owner})`);
+      if (to === me) throw new RequestError(`${me} already owns model ${model.name}`);
+      const receipt = await sendTx(s, `offering ${model.name} to ${to}`, { address: models.address, abi: models.abi, functionName: "transferModel", args: [model.modelId, to] });
+      ctx.out.result({ name: model.name, modelId: model.modelId, owner: me, pendingOwner: to, tx: receipt.transactionHash }, () =>
+        to === zeroAddress ? `withdrew the offer of ${model.name}` : `offered ${model.name} to ${to}\n  next, from that address: conclave model accept ${model.name}`,
+      );
+    },
+  },
+  "model accept": {
+    summary: "take over a model name its owner offered to you",
+    usage: `<name>
+
+Completes \`conclave model transfer\`: the signing address becomes the owner of the model name and
+the only one that may publish new versions under it.`,
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const { models } = conclaveContracts(s.record, s.publicClient);
+      const model = await resolveModelName(s, ctx.positionals[0]!);
+      const me = (await s.signer()).account.address;
+      const pending = await models.read.pendingModelOwner([model.modelId]);
+      if (pending !== me) throw new RequestError(pending === zeroAddress ? `model ${model.name} is not offered to anyone` : `model ${model.name} is offered to ${pending}, not to ${me}`);
+      const receipt = await sendTx(s, `accepting ${model.name}`, { address: models.address, abi: models.abi, functionName: "acceptModel", args: [model.modelId] });
+      ctx.out.result({ name: model.name, modelId: model.modelId, owner: me, previousOwner: model.owner, tx: receipt.transactionHash }, () => `${me} now owns model ${model.name}`);
     },
   },
 };

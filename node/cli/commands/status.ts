@@ -23,7 +23,7 @@ export const statusCommands: Record<string, Command> = {
           const { modelId } = l.args as { modelId: Hex };
           const m = await c.models.read.getModel([modelId]);
           const active = m.activeVersion ? await c.models.read.getVersion([modelId, m.activeVersion]) : null;
-          return { name: m.name, modelId, versions: m.versionCount, activeVersion: m.activeVersion, weightsCid: active?.weightsCid ?? null, minFee: active?.minFee.toString() ?? null, status: active ? VERSION_STATUS[active.status] : "no active version" };
+          return { name: m.name, modelId, owner: m.owner, versions: m.versionCount, activeVersion: m.activeVersion, weightsCid: active?.weightsCid ?? null, minFee: active?.minFee.toString() ?? null, status: active ? VERSION_STATUS[active.status] : "no active version" };
         }),
       );
       const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock, toBlock }));

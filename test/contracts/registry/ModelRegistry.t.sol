@@ -180,7 +180,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         vm.warp(START + 1 hours);
 
         vm.recordLogs();
-        vm.prank(stranger);
+        vm.prank(publisher);
         (bytes32 id, uint32 version) = registry.publishVersion(NAME, _params());
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
@@ -191,13 +191,114 @@ contract ModelRegistryTest is ModelRegistryFixture {
         assertEq(logs[0].topics[0], IModelRegistry.VersionPublished.selector, "VersionPublished, no ModelCreated");
         assertEq(logs[0].topics[1], modelId, "topic modelId");
         assertEq(uint256(logs[0].topics[2]), 2, "topic version");
-        assertEq(logs[0].topics[3], bytes32(uint256(uint160(stranger))), "topic publisher");
+        assertEq(logs[0].topics[3], bytes32(uint256(uint160(publisher))), "topic publisher");
 
         IModelRegistry.ModelVersion memory v = registry.getVersion(modelId, 2);
-        assertEq(v.publisher, stranger, "anyone may publish");
+        assertEq(v.publisher, publisher, "publisher");
         assertEq(v.publishedAt, START + 1 hours, "publishedAt");
         assertEq(registry.getModel(modelId).name, NAME, "name kept");
         assertEq(registry.getModel(modelId).versionCount, 2, "count");
+    }
+
+    // ================================================================ model names are owned (finding 16)
+
+    function test_publishVersion_firstPublisherOwnsTheName() public {
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IModelRegistry.ModelOwnerChanged(modelId, address(0), publisher);
+        _publish();
+        assertEq(registry.getModel(modelId).owner, publisher, "owner");
+    }
+
+    /// @dev The attack: anyone could publish versions under another's name (and race it for
+    /// version numbers, so that "v2" a DAO votes on is the squatter's weights).
+    function test_publishVersion_strangerCannotPublishUnderAnothersName() public {
+        _publish();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher));
+        registry.publishVersion(NAME, _params());
+        assertEq(registry.getModel(modelId).versionCount, 1, "no version added");
+    }
+
+    function test_transferModel_twoSteps() public {
+        _publish();
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IModelRegistry.ModelTransferStarted(modelId, publisher, stranger);
+        vm.prank(publisher);
+        registry.transferModel(modelId, stranger);
+        assertEq(registry.pendingModelOwner(modelId), stranger, "pending");
+        assertEq(registry.getModel(modelId).owner, publisher, "still the owner until accepted");
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IModelRegistry.ModelOwnerChanged(modelId, publisher, stranger);
+        vm.prank(stranger);
+        registry.acceptModel(modelId);
+        assertEq(registry.getModel(modelId).owner, stranger, "new owner");
+        assertEq(registry.pendingModelOwner(modelId), address(0), "offer consumed");
+
+        vm.prank(publisher);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, publisher, stranger));
+        registry.publishVersion(NAME, _params());
+        vm.prank(stranger);
+        (, uint32 version) = registry.publishVersion(NAME, _params());
+        assertEq(version, 2, "the new owner publishes");
+    }
+
+    function test_transferModel_revertsForNonOwnerAndUnknownModel() public {
+        _publish();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher));
+        registry.transferModel(modelId, stranger);
+        bytes32 unknown = keccak256("nobody");
+        vm.prank(publisher);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryUnknownModel.selector, unknown));
+        registry.transferModel(unknown, stranger);
+    }
+
+    function test_acceptModel_onlyThePendingOwner_andAWithdrawnOfferCannotBeAccepted() public {
+        _publish();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, address(0)));
+        registry.acceptModel(modelId);
+
+        vm.prank(publisher);
+        registry.transferModel(modelId, guardian);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, guardian));
+        registry.acceptModel(modelId);
+
+        vm.prank(publisher);
+        registry.transferModel(modelId, address(0));
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, guardian, address(0)));
+        registry.acceptModel(modelId);
+        assertEq(registry.getModel(modelId).owner, publisher, "unchanged");
+    }
+
+    function test_setModelOwner_daoOnly_clearsOffer_andZeroClosesTheName() public {
+        _publish();
+        vm.prank(publisher);
+        registry.transferModel(modelId, guardian);
+
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0)));
+        registry.setModelOwner(modelId, stranger);
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IModelRegistry.ModelOwnerChanged(modelId, publisher, stranger);
+        vm.prank(admin);
+        registry.setModelOwner(modelId, stranger);
+        assertEq(registry.getModel(modelId).owner, stranger, "appointed");
+        assertEq(registry.pendingModelOwner(modelId), address(0), "offer cleared");
+
+        vm.prank(admin);
+        registry.setModelOwner(modelId, address(0));
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, address(0)));
+        registry.publishVersion(NAME, _params());
+
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryUnknownModel.selector, keccak256("nobody")));
+        registry.setModelOwner(keccak256("nobody"), stranger);
     }
 
     function test_publishVersion_distinctNamesAreDistinctModels() public {
@@ -999,6 +1100,11 @@ contract ModelRegistryHandler {
     uint256 public wrongNonAdminReverts; // a non-admin revert that was not AccessControlUnauthorizedAccount
     uint256 public unexpectedAdminOutcomes; // the admin call succeeded/reverted against the ghost model
     uint256 public unexpectedPublishReverts;
+    uint256 public nonOwnerPublishes; // a later version published by someone other than the owner
+    uint256 public ownershipSurprises; // an offer, accept or appointment that went against the ghost
+
+    mapping(bytes32 modelId => address) public ghostOwner;
+    mapping(bytes32 modelId => address) public ghostPending;
 
     constructor(ModelRegistry registry_, address admin_, address guardian_) {
         registry = registry_;
@@ -1011,9 +1117,10 @@ contract ModelRegistryHandler {
 
     // ---------------------------------------------------------------- actions
 
-    function publish(uint256 modelSeed, address publisher, uint96 minFee, uint32 minMemoryMB) external {
+    function publish(uint256 modelSeed, uint256 publisherSeed, uint96 minFee, uint32 minMemoryMB) external {
         uint256 m = modelSeed % MODEL_COUNT;
         bytes32 modelId = modelIds[m];
+        address publisher = _actor(publisherSeed);
         IModelRegistry.VersionParams memory p = IModelRegistry.VersionParams({
             weightsCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
             weightsSha256: keccak256(abi.encode(modelId, ghostVersionCount[modelId])),
@@ -1023,15 +1130,63 @@ contract ModelRegistryHandler {
             minMemoryMB: minMemoryMB,
             minFee: minFee
         });
+        // A new name is anyone's; a later version only its owner's.
+        bool allowed = ghostVersionCount[modelId] == 0 || ghostOwner[modelId] == publisher;
         vm.prank(publisher);
         try registry.publishVersion(_name(m), p) returns (bytes32 id, uint32 version) {
+            if (!allowed) ++nonOwnerPublishes;
             uint32 expected = ghostVersionCount[modelId] + 1;
             if (id != modelId || version != expected) ++unexpectedAdminOutcomes;
+            if (expected == 1) ghostOwner[modelId] = publisher;
             ghostVersionCount[modelId] = expected;
             ghostStatus[modelId][expected] = IModelRegistry.VersionStatus.Published;
             ++ghostTotalPublished;
+        } catch (bytes memory reason) {
+            bytes memory notOwner = abi.encodeWithSelector(
+                IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, publisher, ghostOwner[modelId]
+            );
+            if (allowed || keccak256(reason) != keccak256(notOwner)) ++unexpectedPublishReverts;
+        }
+    }
+
+    /// @notice An actor offers a name to another (only the owner's offer may succeed).
+    function offer(uint256 modelSeed, uint256 fromSeed, uint256 toSeed) external {
+        bytes32 modelId = modelIds[modelSeed % MODEL_COUNT];
+        (address from, address to) = (_actor(fromSeed), _actor(toSeed));
+        vm.prank(from);
+        try registry.transferModel(modelId, to) {
+            if (ghostVersionCount[modelId] == 0 || ghostOwner[modelId] != from) ++ownershipSurprises;
+            ghostPending[modelId] = to;
         } catch {
-            ++unexpectedPublishReverts;
+            if (ghostVersionCount[modelId] != 0 && ghostOwner[modelId] == from) ++ownershipSurprises;
+        }
+    }
+
+    /// @notice An actor accepts a name (only the pending owner may).
+    function accept(uint256 modelSeed, uint256 bySeed) external {
+        bytes32 modelId = modelIds[modelSeed % MODEL_COUNT];
+        address by = _actor(bySeed);
+        vm.prank(by);
+        try registry.acceptModel(modelId) {
+            if (ghostPending[modelId] != by || by == address(0)) ++ownershipSurprises;
+            ghostOwner[modelId] = by;
+            ghostPending[modelId] = address(0);
+        } catch {
+            if (ghostPending[modelId] == by && by != address(0)) ++ownershipSurprises;
+        }
+    }
+
+    /// @notice The DAO appoints an owner (any existing name).
+    function appoint(uint256 modelSeed, uint256 toSeed) external {
+        bytes32 modelId = modelIds[modelSeed % MODEL_COUNT];
+        address to = _actor(toSeed);
+        vm.prank(admin);
+        try registry.setModelOwner(modelId, to) {
+            if (ghostVersionCount[modelId] == 0) ++ownershipSurprises;
+            ghostOwner[modelId] = to;
+            ghostPending[modelId] = address(0);
+        } catch {
+            if (ghostVersionCount[modelId] != 0) ++ownershipSurprises;
         }
     }
 
@@ -1149,6 +1304,11 @@ contract ModelRegistryHandler {
         exists = true;
     }
 
+    /// @dev One of four publishers (few, so owners publish again and offers reach real accounts).
+    function _actor(uint256 seed) private pure returns (address) {
+        return address(uint160(0xA0 + seed % 4));
+    }
+
     /// @dev The guardian, or an arbitrary address derived from the seed, never the admin.
     function _nonAdmin(uint256 seed) private view returns (address caller) {
         if (seed % 4 == 0) return guardian;
@@ -1233,6 +1393,20 @@ contract ModelRegistryInvariantTest is ModelRegistryFixture {
             total += model.versionCount;
         }
         assertEq(total, handler.ghostTotalPublished(), "total = ghost");
+    }
+
+    /// @notice A name's owner is its first publisher, or whoever accepted it from the owner or
+    /// was appointed by the DAO; nobody else ever published a later version of it.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 32
+    function invariant_onlyOwnersPublishLaterVersions() public view {
+        assertEq(handler.nonOwnerPublishes(), 0, "a non-owner published a later version");
+        assertEq(handler.ownershipSurprises(), 0, "an ownership change went against the ghost model");
+        for (uint256 m = 0; m < handler.MODEL_COUNT(); ++m) {
+            bytes32 id = handler.modelIds(m);
+            assertEq(registry.getModel(id).owner, handler.ghostOwner(id), "owner = ghost");
+            assertEq(registry.pendingModelOwner(id), handler.ghostPending(id), "pending owner = ghost");
+        }
     }
 
     /// @notice acceptsJobs follows status and sunset: Active, or Deprecated before sunsetAt.
