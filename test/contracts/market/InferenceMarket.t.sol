@@ -113,6 +113,7 @@ abstract contract InferenceMarketFixture is Test {
     uint32 internal constant MAX_INLINE = 1024;
     uint40 internal constant MAX_DURATION = 1 days;
     uint128 internal constant COLLATERAL = 10e18;
+    uint16 internal constant CLIENT_SHARE_BPS = 5_000;
     uint40 internal constant DEPRECATION = 7 days;
     uint40 internal constant UNBONDING = 7 days;
     uint256 internal constant MIN_STAKE = 100e18;
@@ -212,7 +213,8 @@ abstract contract InferenceMarketFixture is Test {
             priorityWindow: 0,
             maxInlineInputBytes: MAX_INLINE,
             maxJobDuration: MAX_DURATION,
-            collateralPerJob: COLLATERAL
+            collateralPerJob: COLLATERAL,
+            clientShareBps: CLIENT_SHARE_BPS
         });
     }
 
@@ -2594,7 +2596,8 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             priorityWindow: 5,
             maxInlineInputBytes: 0,
             maxJobDuration: 2 days,
-            collateralPerJob: 0
+            collateralPerJob: 0,
+            clientShareBps: 3_000
         });
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarket.PolicySet(p);
@@ -2612,7 +2615,8 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             priorityWindow: 0,
             maxInlineInputBytes: 0,
             maxJobDuration: 1 minutes,
-            collateralPerJob: 0
+            collateralPerJob: 0,
+            clientShareBps: 0
         });
         market.setPolicy(low);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(low)), "low bounds");
@@ -2625,10 +2629,17 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             priorityWindow: 1 hours,
             maxInlineInputBytes: 64 * 1024,
             maxJobDuration: 365 days,
-            collateralPerJob: type(uint128).max
+            collateralPerJob: type(uint128).max,
+            clientShareBps: 10_000
         });
         market.setPolicy(high);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(high)), "high bounds");
+    }
+
+    function test_setPolicy_revertsWhenClientShareAboveHundredPercent() public {
+        IInferenceMarket.Policy memory p = _defaultPolicy();
+        p.clientShareBps = 10_001;
+        _expectOutOfBounds(p, "clientShareBps", 10_001);
     }
 
     function test_setPolicy_revertsWhenPriorityWindowAboveOneHour() public {

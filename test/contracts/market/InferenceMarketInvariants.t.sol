@@ -169,7 +169,8 @@ library MarketStack {
             priorityWindow: 0,
             maxInlineInputBytes: 1024,
             maxJobDuration: 1 days,
-            collateralPerJob: COLLATERAL
+            collateralPerJob: COLLATERAL,
+            clientShareBps: 5_000
         });
     }
 
