@@ -2519,11 +2519,12 @@ contract InferenceMarketFuzzTest is Test {
             else h.poke(a, b);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[20] memory reached = [
+        string[22] memory reached = [
             "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
             "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
-            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke", "suspend", "reapprove",
-            "withdrawStake.suspended", "registerWhileSuspended.refused"
+            "settle.withSlash", "settle.noQuorum", "settle.noQuorumWithSlash", "settle.compensated",
+            "finalize.refund", "withdraw", "poke", "suspend", "reapprove", "withdrawStake.suspended",
+            "registerWhileSuspended.refused"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
