@@ -208,7 +208,8 @@ interface IProviderRegistry {
         returns (uint256 rosterIndex, uint256 rosterSize);
 
     /// @notice Ends a provider's part in a job (market only): releases `collateral` (capped at
-    /// what is locked), seizes `seizeAmount` of its stake and records the outcome. Seized stake
+    /// what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
+    /// reverts here) and records the outcome. Seized stake
     /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
     /// it to those the fault harmed (the client and the honest revealers). Only the DAO's
     /// {slash} feeds {slashedFunds}. The market reads {stakeOf} first, in the same transaction,
@@ -216,8 +217,7 @@ interface IProviderRegistry {
     /// collateral).
     /// @param provider The provider.
     /// @param collateral Collateral to release.
-    /// @param seizeAmount Stake tokens to move to the caller, at most the stake (else
-    /// {ProviderRegistrySlashExceedsStake}).
+    /// @param seizeAmount Stake tokens to move to the caller (capped at the stake).
     /// @param outcome The outcome to count.
     /// @param reason Reason code for the {ProviderSlashed} event.
     function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)

@@ -263,17 +263,18 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             p.locked -= release;
             emit CollateralReleased(provider, release, p.locked);
         }
-        _count(p, provider, outcome);
-        if (seizeAmount != 0) {
-            if (seizeAmount > p.stake) revert ProviderRegistrySlashExceedsStake(provider, seizeAmount, p.stake);
-            uint128 amount = uint128(seizeAmount); // at most the stake, a uint128
+        // Capped at the stake, so that settlement never reverts here; the market asks for no
+        // more than {stakeOf} and checks that what it credited arrived.
+        uint128 amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
+        if (amount != 0) {
             p.stake -= amount;
             if (p.locked > p.stake) p.locked = p.stake;
             totalStake -= amount;
             emit ProviderSlashed(provider, msg.sender, amount, reason);
-            // Last: the market has credited these tokens already and checks that they arrived.
-            stakeToken.safeTransfer(msg.sender, amount);
         }
+        _count(p, provider, outcome);
+        // Last: the market has credited these tokens already.
+        if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IProviderRegistry
