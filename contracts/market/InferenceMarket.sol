@@ -881,7 +881,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     // ------------------------------------------------------------------ internals: money
 
     /// @dev Credits have no event of their own: the event of the change that causes them says
-    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded).
+    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded,
+    /// SlashDistributed with the SeatSlashed and ResultRevealed events).
     function _credit(address account, address token, uint256 amount) private {
         _balances[account][token] += amount;
     }
