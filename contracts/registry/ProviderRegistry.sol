@@ -265,7 +265,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         }
         // Capped at the stake, so that settlement never reverts here; the market asks for no
         // more than {stakeOf} and checks that what it credited arrived.
-        uint128 amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
+        uint128 amount;
+        if (seizeAmount != 0) amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
         if (amount != 0) {
             p.stake -= amount;
             if (p.locked > p.stake) p.locked = p.stake;
