@@ -141,6 +141,8 @@ interface IInferenceMarket {
     /// was credited to internal balances: `toClient` to the client (its `clientShareBps` share
     /// plus the rounding dust, or all of it when nobody is compensated) and `perRevealer` to each
     /// of the `revealers` compensated seats: the winners with a quorum, every revealer without one.
+    /// Emitted after the round's {SeatSlashed} events whenever it has a faulty seat (with a zero
+    /// pool when the job's collateral is 0), before {JobSettled} or {JobRefunded}.
     event SlashDistributed(uint256 indexed jobId, uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers);
     /// @notice An account withdrew its balance.
     event Withdrawn(address indexed account, address indexed token, uint256 amount);
