@@ -202,21 +202,25 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     stops.push(() => watcher.stop());
 
     const tick = () => void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
+    // Compensation for seats that others left silent is credited in the registry's stake token:
+    // withdrawn with the fees (read once, when the first payout runs).
+    let stakeToken: Address | null = null;
+    const payout = async () => {
+      stakeToken ??= getAddress(await publicClient.readContract({ address: market, abi: loadArtifact("InferenceMarket").abi, functionName: "stakeToken" }));
+      const compensation = stakeToken;
+      await withdrawEarnings({
+        sender,
+        market,
+        marketAbi,
+        balanceOf: (token) => publicClient.readContract({ address: market, abi: marketAbi, functionName: "balanceOf", args: [account.address, token] }) as Promise<bigint>,
+        tokens: () => [...journal.paidTokens().map((t) => getAddress(t)).filter((t) => t !== zeroAddress), compensation],
+        minWithdraw: config.payouts.minWithdraw,
+        log,
+      });
+    };
     const timers = [
       setInterval(tick, Math.max(200, config.pollIntervalMs * 4)),
-      setInterval(
-        () =>
-          void withdrawEarnings({
-            sender,
-            market,
-            marketAbi,
-            balanceOf: (token) => publicClient.readContract({ address: market, abi: marketAbi, functionName: "balanceOf", args: [account.address, token] }) as Promise<bigint>,
-            tokens: () => journal.paidTokens().map((t) => getAddress(t)).filter((t) => t !== zeroAddress),
-            minWithdraw: config.payouts.minWithdraw,
-            log,
-          }).catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })),
-        config.payouts.intervalMs,
-      ),
+      setInterval(() => void payout().catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })), config.payouts.intervalMs),
     ];
     stops.push(() => timers.forEach(clearInterval));
     tick();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
 /// @title IInferenceMarket
 /// @notice Clients escrow a fee per provider for an inference job on a pinned model version;
 /// providers deliver results (k = 1) or commit and reveal them (k > 1); payouts and refunds are
@@ -11,7 +13,8 @@ pragma solidity ^0.8.24;
 /// have no event of their own; the events of the changes that cause them say who gets what:
 /// {ResultSubmitted} (the provider, the job's fee), {JobSettled} (the providers whose
 /// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
-/// client, `amount`).
+/// client, `amount`), {SlashDistributed} (the stake slashed from faulty seats, credited in the
+/// registry's stake token to the client and the compensated revealers).
 interface IInferenceMarket {
     /// @notice A job's lifecycle.
     /// Open: takes a result (k = 1) or commits (k > 1). Revealing: every seat is taken (or the
@@ -89,6 +92,10 @@ interface IInferenceMarket {
     /// @notice DAO policy. All values are bounded on-chain (see the setters).
     /// @param priorityWindow Seconds a job gives each provider rank beyond the first k before the
     /// next rank may serve (snapshotted into new jobs); 0 turns assignment off. At most 1 hour.
+    /// @param clientShareBps The client's share of the stake slashed from a k > 1 job's faulty
+    /// seats; the rest goes in equal parts to the compensated revealers (see {SlashDistributed}).
+    /// At most 10,000. Read at settlement, not snapshotted: a change applies to jobs settling
+    /// after it.
     struct Policy {
         uint16 protocolFeeBps;
         uint16 quorumBps;
@@ -99,6 +106,7 @@ interface IInferenceMarket {
         uint32 maxInlineInputBytes;
         uint40 maxJobDuration;
         uint128 collateralPerJob;
+        uint16 clientShareBps;
     }
 
     /// @notice A job was requested and its escrow taken. `job` is what later calls pass back.
@@ -124,8 +132,18 @@ interface IInferenceMarket {
     /// @notice The client's escrow, `amount`, was credited back: expired (k = 1 or too few seats)
     /// or no quorum.
     event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
-    /// @notice A seated provider's collateral was slashed (disagreed with the majority or did not reveal).
+    /// @notice A seated provider's collateral was slashed: it did not reveal (always a fault), or
+    /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral,
+    /// or the provider's whole stake if a DAO slash left less) moved from the registry to this
+    /// market and are shared out as {SlashDistributed} says.
     event SeatSlashed(uint256 indexed jobId, address indexed provider, uint256 amount, bool revealed);
+    /// @notice The stake slashed from a job's faulty seats (`pool`, in the registry's stake token)
+    /// was credited to internal balances: `toClient` to the client (its `clientShareBps` share
+    /// plus the rounding dust, or all of it when nobody is compensated) and `perRevealer` to each
+    /// of the `revealers` compensated seats: the winners with a quorum, every revealer without one.
+    /// Emitted after the round's {SeatSlashed} events whenever it has a faulty seat (with a zero
+    /// pool when the job's collateral is 0), before {JobSettled} or {JobRefunded}.
+    event SlashDistributed(uint256 indexed jobId, uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers);
     /// @notice An account withdrew its balance.
     event Withdrawn(address indexed account, address indexed token, uint256 amount);
     /// @notice The DAO changed the policy.
@@ -196,7 +214,12 @@ interface IInferenceMarket {
     /// @return seat The seat index, passed back to {reveal}.
     function commit(uint256 jobId, Job calldata job, bytes32 commitment) external returns (uint8 seat);
 
-    /// @notice Reveals a seated provider's result. The last reveal settles the job.
+    /// @notice Reveals a seated provider's result. The last reveal settles the job: with a quorum
+    /// the agreeing seats are paid and every other seat (silent or revealed otherwise) is
+    /// slashed; without one the client is refunded and only the silent seats are slashed (not
+    /// revealing is a proven fault; disagreeing without a quorum is not). Slashed stake is
+    /// shared out as {SlashDistributed} says. Only the provider that committed a seat can reveal
+    /// it: the seat stores its commitment bound to that provider.
     /// @param jobId The job.
     /// @param job The job's parameters.
     /// @param seat The caller's seat.
@@ -232,7 +255,8 @@ interface IInferenceMarket {
 
     /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
     /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, priority
-    /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days.
+    /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days, client
+    /// share of slashed stake ≤ 100 %.
     /// @param policy The new policy.
     function setPolicy(Policy calldata policy) external;
 
@@ -254,8 +278,9 @@ interface IInferenceMarket {
         view
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
 
-    /// @notice A seat of a k > 1 job: the provider, whether it revealed, and its commitment (or,
-    /// once revealed, its result hash). All zero once the job has ended: its seats are deleted
+    /// @notice A seat of a k > 1 job: the provider, whether it revealed, and, before the reveal,
+    /// `keccak256(abi.encode(commitment, provider))` (the commitment bound to its provider; the
+    /// commitment itself is in {SeatCommitted}), or, once revealed, its result hash. All zero once the job has ended: its seats are deleted
     /// (SeatCommitted and ResultRevealed keep the record).
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
 
@@ -295,6 +320,10 @@ interface IInferenceMarket {
 
     /// @notice An account's withdrawable balance of a token.
     function balanceOf(address account, address token) external view returns (uint256);
+
+    /// @notice The registry's stake token, in which slashed collateral is credited (see
+    /// {SlashDistributed}); fixed at deployment.
+    function stakeToken() external view returns (IERC20);
 
     /// @notice Protocol fees accrued in a token and not yet sent to the treasury.
     function protocolFees(address token) external view returns (uint256);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
 /// @title IProviderRegistry
 /// @notice The compute-provider whitelist: stake in an ERC-20 fixed at deployment, capabilities,
 /// admission by the DAO (by vote, or automatically above a DAO-set stake), two-step exit with an
@@ -71,7 +73,8 @@ interface IProviderRegistry {
     event CollateralLocked(address indexed provider, uint256 amount, uint256 newLocked);
     /// @notice Collateral was released.
     event CollateralReleased(address indexed provider, uint256 amount, uint256 newLocked);
-    /// @notice Stake was slashed; the amount accrues to the DAO.
+    /// @notice Stake was slashed: by the DAO ({slash}; the amount accrues to {slashedFunds}), or
+    /// seized for a faulty seat by the market `by` ({settle}; the amount went to that market).
     event ProviderSlashed(address indexed provider, address indexed by, uint256 amount, bytes32 reason);
     /// @notice A counter was incremented.
     event OutcomeRecorded(address indexed provider, Outcome outcome);
@@ -204,15 +207,30 @@ interface IProviderRegistry {
         external
         returns (uint256 rosterIndex, uint256 rosterSize);
 
-    /// @notice Ends a provider's part in a job (market only): releases `collateral`, slashes
-    /// `slashAmount` (both capped, so settlement never reverts) and records the outcome.
+    /// @notice Ends a provider's part in a job (market only): releases `collateral` (capped at
+    /// what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
+    /// reverts here) and records the outcome. Seized stake
+    /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
+    /// it to those the fault harmed (the client and the honest revealers). Only the DAO's
+    /// {slash} feeds {slashedFunds}. The market reads {stakeOf} first, in the same transaction,
+    /// so that it never asks for more than the stake (a DAO slash may have left less than the
+    /// collateral).
     /// @param provider The provider.
     /// @param collateral Collateral to release.
-    /// @param slashAmount Tokens to slash.
+    /// @param seizeAmount Stake tokens to move to the caller (capped at the stake).
     /// @param outcome The outcome to count.
-    /// @param reason Reason code for the slash event.
-    function settle(address provider, uint256 collateral, uint256 slashAmount, Outcome outcome, bytes32 reason)
+    /// @param reason Reason code for the {ProviderSlashed} event.
+    function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
         external;
+
+    /// @notice A provider's stake (including its locked collateral).
+    /// @param provider The provider.
+    /// @return The stake, in stake token units.
+    function stakeOf(address provider) external view returns (uint256);
+
+    /// @notice The ERC-20 that providers stake, fixed at deployment.
+    /// @return The token.
+    function stakeToken() external view returns (IERC20);
 
     /// @notice Counts `count` served jobs (market only). The market checks eligibility with
     /// {providerTerms} first, once per provider for a batch.

@@ -16,8 +16,10 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// @dev Storage per job is one word: the top 184 bits of keccak256(abi.encode(job)) and the
 /// mutable state (status, seats, reveals, reveal start, which of seats 0-7 revealed). Seats of
 /// k > 1 jobs take two words each: the provider (with a revealed flag for seats 8 and up), and
-/// the commitment XOR the provider's address (binding the commitment to the seat's provider, so
-/// that a reveal needs no read of the provider word), replaced by the result hash on reveal.
+/// `keccak256(abi.encode(commitment, provider))`, replaced by the result hash on reveal. Hashing
+/// the provider in binds the seat to its committer (only it can reveal the seat), without a read
+/// of the provider word on the reveal path. (A XOR with the provider did not bind: a seated
+/// provider could commit `keccak(jobId, other, r, s) ^ other ^ itself` and let `other` reveal.)
 /// No function loops over providers or jobs; {finalize} and the last {reveal} loop over the k
 /// seats of their own job (k ≤ 32).
 /// Invariant: for each token, the contract's balance equals the escrow of unfinished jobs plus
@@ -59,6 +61,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
     IModelRegistry public immutable models;
     /// @notice Where providers' admission, stake and counters live.
     IProviderRegistry public immutable providers;
+    /// @inheritdoc IInferenceMarket
+    IERC20 public immutable stakeToken;
     /// @notice Where protocol fees are sent (the DAO's timelock).
     address public treasury;
 
@@ -79,6 +83,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     Terms private _terms;
     uint128 private _collateralPerJob;
+    /// @dev Shares {_collateralPerJob}'s slot; read only when a settlement slashes.
+    uint16 private _clientShareBps;
 
     mapping(uint256 jobId => uint256 word) private _jobs;
     mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) private _seats;
@@ -107,6 +113,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
         models = models_;
         providers = providers_;
+        stakeToken = providers_.stakeToken();
         treasury = treasury_;
         emit TreasurySet(treasury_);
         _terms.nextJobId = 1;
@@ -219,7 +226,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         // a revert here undoes the lock.
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _seats[jobId][seat] = uint160(msg.sender);
-        _seatValues[jobId][seat] = commitment ^ bytes32(uint256(uint160(msg.sender)));
+        _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
         word += 1 << SEATED_SHIFT;
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
         if (seat + 1 == job.redundancy) word = _startReveal(jobId, job, word, uint40(block.timestamp));
@@ -247,9 +254,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
         if (seat >= uint8(word >> SEATED_SHIFT)) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
         bool revealed = _revealed(jobId, word, seat);
-        // The stored value is the commitment XOR its provider: it matches only the seat's own
-        // provider, with the committed result and salt.
-        bytes32 bound = keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) ^ bytes32(uint256(uint160(msg.sender)));
+        // The stored value is the commitment hashed with its provider: it matches only the
+        // seat's own provider, with the committed result and salt.
+        bytes32 bound = _boundTo(keccak256(abi.encode(jobId, msg.sender, resultHash, salt)), msg.sender);
         if (revealed || bound != _seatValues[jobId][seat]) {
             // Name the exact error (the seat's provider is only read on this path).
             if (address(uint160(_seats[jobId][seat])) != msg.sender) {
@@ -280,7 +287,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (status != JobStatus.Open || block.timestamp <= job.deadline) {
                 revert InferenceMarketNotFinalizable(jobId, status);
             }
-            _refund(jobId, job, word, false);
+            _refund(jobId, job, word);
             return;
         }
         if (status == JobStatus.Open) {
@@ -288,9 +295,9 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             if (uint8(word >> SEATED_SHIFT) < job.quorum) {
                 // Too few providers came: nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
-                _refund(jobId, job, word, false);
+                _refund(jobId, job, word);
                 _clearSeats(jobId, seats.length);
-                _releaseSeats(jobId, job, seats, false);
+                _releaseSeats(jobId, job, seats);
                 return;
             }
             word = _startReveal(jobId, job, word, job.commitDeadline);
@@ -371,7 +378,8 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             priorityWindow: t.priorityWindow,
             maxInlineInputBytes: t.maxInlineInputBytes,
             maxJobDuration: t.maxJobDuration,
-            collateralPerJob: _collateralPerJob
+            collateralPerJob: _collateralPerJob,
+            clientShareBps: _clientShareBps
         });
     }
 
@@ -391,7 +399,6 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (provider == address(0)) return (address(0), false, bytes32(0)); // no such seat, or the job ended
         revealed = _revealed(jobId, _jobs[jobId], seat);
         value = _seatValues[jobId][seat];
-        if (!revealed) value ^= bytes32(uint256(uint160(provider)));
     }
 
     /// @inheritdoc IInferenceMarket
@@ -694,37 +701,119 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return (bytes4(0), word);
     }
 
-    /// @dev A seat as read at settlement.
+    /// @dev A seat as read at settlement, and what settlement makes of it: faulty seats lose
+    /// `seized` stake tokens.
     struct SeatView {
         address provider;
         bool revealed;
         bytes32 resultHash;
+        bool faulty;
+        uint256 seized;
     }
 
-    /// @dev Settles a k > 1 job at the end of its reveal phase: the majority is paid, the others
-    /// slashed, the rest of the escrow credited back to the client; or, without a quorum, the
-    /// client is refunded and nobody is slashed.
+    /// @dev What a settlement computes before it writes anything.
+    struct Round {
+        bytes32 winner;
+        uint256 agreeing;
+        bool quorum;
+        uint256 compensated; // seats that are not faulty
+        uint256 pool; // stake seized from the faulty seats
+        uint256 refund; // credited to the client in the job's token
+        uint256 toClient; // of the pool
+        uint256 perRevealer; // of the pool
+    }
+
+    /// @dev Settles a k > 1 job at the end of its reveal phase.
+    /// With a quorum the winners (revealed the quorum's hash) are paid the fee each, the rest of
+    /// the escrow goes back to the client, and every other seat is faulty. Without a quorum the
+    /// client is refunded, every revealer is compensated and only the silent seats are faulty:
+    /// not revealing is a proven fault, disagreeing without a quorum is not (no fault counter).
+    /// Each faulty seat loses the job's collateral (or what a DAO slash left of its stake); that
+    /// pool is credited in the stake token ({_distributePool}) before the registry moves it here.
     function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
-        (SeatView[] memory seats, bytes32 winner, uint256 agreeing) = _loadSeats(jobId, word);
+        Round memory r;
+        SeatView[] memory seats;
+        (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
+        r.quorum = r.agreeing >= job.quorum;
+        _classify(r, seats, job.collateral);
+
+        // Effects: the job ends, seats are deleted, every credit is written.
         _clearSeats(jobId, seats.length);
-        if (agreeing < job.quorum) {
-            _refund(jobId, job, word, true);
-            _releaseSeats(jobId, job, seats, true);
-            return;
+        if (r.quorum) {
+            _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+            r.refund = _creditRound(job, r.agreeing);
+            for (uint256 i = 0; i < seats.length; ++i) {
+                if (!seats[i].faulty) _credit(seats[i].provider, job.token, job.feePerProvider);
+            }
+        } else {
+            _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+            r.refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
+            _credit(job.client, job.token, r.refund);
         }
-        _jobs[jobId] = _withStatus(word, JobStatus.Settled);
-        uint256 refund = _creditRound(job, agreeing);
+        _distributePool(r, job.client, seats);
+
+        _settleSeats(jobId, job.collateral, seats, r);
+        if (r.compensated != seats.length) {
+            emit SlashDistributed(jobId, r.pool, r.toClient, r.perRevealer, uint8(r.compensated));
+        }
+        if (r.quorum) emit JobSettled(jobId, r.winner, uint8(r.agreeing), r.refund);
+        else emit JobRefunded(jobId, r.refund, true);
+    }
+
+    /// @dev Marks the faulty seats (silent, or revealed otherwise than a quorum) and reads what
+    /// each can lose now: the collateral, or less if a DAO slash left less stake. Views only.
+    function _classify(Round memory r, SeatView[] memory seats, uint256 collateral) private view {
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
-            if (seat.revealed && seat.resultHash == winner) {
-                _credit(seat.provider, job.token, job.feePerProvider);
-                providers.settle(seat.provider, job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(jobId));
+            if (seat.revealed && (!r.quorum || seat.resultHash == r.winner)) {
+                ++r.compensated;
+                continue;
+            }
+            seat.faulty = true;
+            if (collateral == 0) continue;
+            uint256 stake = providers.stakeOf(seat.provider);
+            seat.seized = stake < collateral ? stake : collateral;
+            r.pool += seat.seized;
+        }
+    }
+
+    /// @dev The registry releases each seat's collateral, counts its outcome, and moves each
+    /// faulty seat's seized stake here; the tokens must back the pool credited before.
+    function _settleSeats(uint256 jobId, uint256 collateral, SeatView[] memory seats, Round memory r) private {
+        uint256 held = r.pool != 0 ? stakeToken.balanceOf(address(this)) : 0;
+        IProviderRegistry.Outcome kept = r.quorum ? IProviderRegistry.Outcome.Served : IProviderRegistry.Outcome.Released;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            SeatView memory seat = seats[i];
+            if (seat.faulty) {
+                providers.settle(seat.provider, collateral, seat.seized, _fault(seat), bytes32(jobId));
+                emit SeatSlashed(jobId, seat.provider, seat.seized, seat.revealed);
             } else {
-                providers.settle(seat.provider, job.collateral, job.collateral, _fault(seat), bytes32(jobId));
-                emit SeatSlashed(jobId, seat.provider, job.collateral, seat.revealed);
+                providers.settle(seat.provider, collateral, 0, kept, bytes32(jobId));
             }
         }
-        emit JobSettled(jobId, winner, uint8(agreeing), refund);
+        if (r.pool != 0) {
+            uint256 received = stakeToken.balanceOf(address(this)) - held;
+            if (received != r.pool) revert InferenceMarketTransferShortfall(address(stakeToken), r.pool, received);
+        }
+    }
+
+    /// @dev Credits the stake slashed from a round's faulty seats (the pool, in the stake token):
+    /// the client's `clientShareBps` share, the rest in equal parts to the compensated
+    /// (non-faulty) seats, the rounding dust (and everything, when none is compensated) to the
+    /// client.
+    function _distributePool(Round memory r, address client, SeatView[] memory seats) private {
+        uint256 pool = r.pool;
+        if (pool == 0) return;
+        uint256 toClient = (pool * _clientShareBps) / BPS;
+        uint256 per;
+        if (r.compensated != 0) per = (pool - toClient) / r.compensated;
+        toClient = pool - per * r.compensated;
+        (r.toClient, r.perRevealer) = (toClient, per);
+        if (toClient != 0) _credit(client, address(stakeToken), toClient);
+        if (per == 0) return;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!seats[i].faulty) _credit(seats[i].provider, address(stakeToken), per);
+        }
     }
 
     /// @dev Accrues a settled round's protocol fee (on the paid fees only) and credits the client
@@ -773,27 +862,27 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return seat.revealed ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Missed;
     }
 
-    /// @dev Releases every seat's collateral without slashing (no fault proven). After a reveal
-    /// phase the counters still record who disagreed or missed; if too few seats were taken,
-    /// nothing is counted.
-    function _releaseSeats(uint256 jobId, Job calldata job, SeatView[] memory seats, bool count) private {
+    /// @dev Releases every seat's collateral with no fault and no counter: too few seats were
+    /// taken for the job to run.
+    function _releaseSeats(uint256 jobId, Job calldata job, SeatView[] memory seats) private {
         for (uint256 i = 0; i < seats.length; ++i) {
-            IProviderRegistry.Outcome outcome = count ? _fault(seats[i]) : IProviderRegistry.Outcome.Released;
-            providers.settle(seats[i].provider, job.collateral, 0, outcome, bytes32(jobId));
+            providers.settle(seats[i].provider, job.collateral, 0, IProviderRegistry.Outcome.Released, bytes32(jobId));
         }
     }
 
-    function _refund(uint256 jobId, Job calldata job, uint256 word, bool noQuorum) private {
+    /// @dev Refunds a job that never ran (k = 1 expired, or too few seats taken): nobody's fault.
+    function _refund(uint256 jobId, Job calldata job, uint256 word) private {
         _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
         _credit(job.client, job.token, amount);
-        emit JobRefunded(jobId, amount, noQuorum);
+        emit JobRefunded(jobId, amount, false);
     }
 
     // ------------------------------------------------------------------ internals: money
 
     /// @dev Credits have no event of their own: the event of the change that causes them says
-    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded).
+    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded,
+    /// SlashDistributed with the SeatSlashed and ResultRevealed events).
     function _credit(address account, address token, uint256 amount) private {
         _balances[account][token] += amount;
     }
@@ -871,6 +960,17 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         }
     }
 
+    /// @dev A seat's stored commitment: `keccak256(abi.encode(commitment, provider))`, hashed in
+    /// scratch space.
+    function _boundTo(bytes32 commitment, address provider) private pure returns (bytes32 bound) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore(0x00, commitment)
+            mstore(0x20, and(provider, 0xffffffffffffffffffffffffffffffffffffffff))
+            bound := keccak256(0x00, 0x40)
+        }
+    }
+
     function _setPolicy(Policy memory p) private {
         if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
         if (p.quorumBps < BPS / 2 || p.quorumBps > BPS) revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
@@ -888,6 +988,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
+        if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
         Terms storage t = _terms;
         t.protocolFeeBps = p.protocolFeeBps;
         t.quorumBps = p.quorumBps;
@@ -898,6 +999,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         t.maxInlineInputBytes = p.maxInlineInputBytes;
         t.maxJobDuration = p.maxJobDuration;
         _collateralPerJob = p.collateralPerJob;
+        _clientShareBps = p.clientShareBps;
         emit PolicySet(p);
     }
 }

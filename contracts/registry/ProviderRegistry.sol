@@ -10,7 +10,8 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
 /// @title ProviderRegistry
 /// @notice The compute-provider whitelist. See {IProviderRegistry}.
-/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds`. The roster (see
+/// @dev Invariant: `stakeToken.balanceOf(this) == sum(stake) + slashedFunds` (stake seized by a
+/// market leaves `stake` and the registry together). The roster (see
 /// {providerTerms}) holds exactly the Approved providers that are not exiting; every transition
 /// into or out of that condition updates it in O(1) ({_syncRoster}). Unbonding stake
 /// stays in `stake` (and slashable) until withdrawn. The guardian's pause stops new
@@ -24,7 +25,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
     uint256 private constant MAX_METADATA_URI_LENGTH = 256;
 
-    /// @notice The ERC-20 that providers stake, fixed at deployment.
+    /// @inheritdoc IProviderRegistry
     IERC20 public immutable stakeToken;
     /// @notice Smallest stake that may register.
     uint128 public minStake;
@@ -252,7 +253,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     /// @inheritdoc IProviderRegistry
-    function settle(address provider, uint256 collateral, uint256 slashAmount, Outcome outcome, bytes32 reason)
+    function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
         external
         onlyRole(MARKET_ROLE)
     {
@@ -262,11 +263,19 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             p.locked -= release;
             emit CollateralReleased(provider, release, p.locked);
         }
-        if (slashAmount != 0) {
-            uint128 s = slashAmount > p.stake ? p.stake : uint128(slashAmount);
-            if (s != 0) _slash(p, provider, s, reason);
+        // Capped at the stake, so that settlement never reverts here; the market asks for no
+        // more than {stakeOf} and checks that what it credited arrived.
+        uint128 amount;
+        if (seizeAmount != 0) amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
+        if (amount != 0) {
+            p.stake -= amount;
+            if (p.locked > p.stake) p.locked = p.stake;
+            totalStake -= amount;
+            emit ProviderSlashed(provider, msg.sender, amount, reason);
         }
         _count(p, provider, outcome);
+        // Last: the market has credited these tokens already.
+        if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -309,6 +318,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         // A non-member's index is out of range on purpose: `index < size` means "member".
         uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
         return (active, p.tags, p.memoryMB, index, _rosterSize);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function stakeOf(address provider) external view returns (uint256) {
+        return _providers[provider].stake;
     }
 
     /// @inheritdoc IProviderRegistry

@@ -77,5 +77,14 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       );
       return logs.at(-1)?.args.resultHash ?? null;
     },
+    async seatSlashed(jobId, fromBlock) {
+      const logs = await logsToHead(
+        publicClient,
+        Math.max(fromBlock, marketBlock),
+        (from, to) => publicClient.getContractEvents({ ...market, eventName: "SeatSlashed", args: { jobId, provider }, fromBlock: from, toBlock: to }),
+        logRange,
+      );
+      return logs.length > 0;
+    },
   };
 }

@@ -44,6 +44,8 @@ export interface DeployParams {
   maxJobDuration: number;
   /** Stake each seated provider of a k > 1 job locks (tokens). */
   collateralPerJob: bigint;
+  /** The client's share (bps) of the stake slashed from a k > 1 job's faulty seats; the rest compensates the honest revealers. */
+  clientShareBps: number;
   /** ERC-20s allowed as payment besides ETH. */
   paymentTokens: Address[];
 }
@@ -74,6 +76,7 @@ export const LOCAL_DEFAULTS: DeployParams = {
   maxInlineInputBytes: 16 * 1024,
   maxJobDuration: 86_400,
   collateralPerJob: parseUnits("10", 18),
+  clientShareBps: 5000,
   paymentTokens: [],
 };
 
@@ -97,6 +100,7 @@ const INTEGER_BOUNDS: Partial<Record<keyof DeployParams, [number, number]>> = {
   quorumBps: [5000, 10_000],
   maxRedundancy: [1, 32],
   maxInlineInputBytes: [0, 64 * 1024],
+  clientShareBps: [0, 10_000],
 };
 
 /** Names accepted in a params file and as `--kebab-case` flags. */
@@ -174,7 +178,8 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "protocolFeeBps":
     case "quorumBps":
     case "maxRedundancy":
-    case "maxInlineInputBytes": {
+    case "maxInlineInputBytes":
+    case "clientShareBps": {
       const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
       const [min, max] = INTEGER_BOUNDS[key]!;
       if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(key, value, `expected a whole number from ${min} to ${max}`);

@@ -107,6 +107,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       maxInlineInputBytes: params.maxInlineInputBytes,
       maxJobDuration: params.maxJobDuration,
       collateralPerJob: params.collateralPerJob,
+      clientShareBps: params.clientShareBps,
     },
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
@@ -166,6 +167,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       maxInlineInputBytes: params.maxInlineInputBytes,
       maxJobDuration: params.maxJobDuration,
       collateralPerJob: params.collateralPerJob.toString(),
+      clientShareBps: params.clientShareBps,
       paymentTokens: params.paymentTokens,
     },
   };

@@ -38,6 +38,11 @@ export interface ChainReader {
   seatOf(jobId: bigint, seat: number): Promise<Address>;
   /** The winning result hash of a settled k > 1 job, scanning from `fromBlock` (its request block). */
   settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
+  /**
+   * Whether the chain holds a SeatSlashed event naming this provider for the job (its seat was
+   * slashed: silent, or outvoted by a quorum), scanning from `fromBlock` (its request block).
+   */
+  seatSlashed(jobId: bigint, fromBlock: number): Promise<boolean>;
 }
 
 /** What the processor needs of the transaction sender. */
@@ -454,7 +459,13 @@ export class JobProcessor {
     if (receipt && this.transition(rec, { state: "revealed" })) this.observeLatency(rec);
   }
 
-  /** After our result is on-chain: wait for the job to end and record how it ended for us. */
+  /**
+   * After our result is on-chain: wait for the job to end and record how it ended for us. For
+   * k > 1 the outcome is the chain's, not inferred from our journal (which a reorg may have left
+   * behind): "slashed" when a SeatSlashed event names us for the job, "paid" when our revealed
+   * hash is the one the job settled on, otherwise "lost" (settled) or "refunded" (no quorum, or
+   * too few seats).
+   */
   private async follow(rec: JobRecord): Promise<void> {
     const k1 = rec.job.redundancy === 1;
     if (k1 && rec.deliveredBy !== null) return this.settle(rec, this.deliveredByUs(rec) ? "paid" : "lost", null);
@@ -463,15 +474,25 @@ export class JobProcessor {
       if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
       const winner = rec.settledHash ?? (await this.o.chain.settledResult(rec.jobId, rec.block));
       if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
-      if (rec.state !== "revealed" && !this.deliveredByUs(rec)) return this.settle(rec, "slashed", "seat not revealed");
-      return this.settle(rec, winner === rec.resultHash ? "paid" : "slashed", winner === rec.resultHash ? null : "result differed from the majority");
+      return this.endSeat(rec, winner);
     }
     if (state.status === ChainStatus.Refunded) {
-      // A seat that never revealed is slashed on refund too (a proven fault).
-      if (rec.state === "committed" && !this.deliveredByUs(rec)) return this.settle(rec, "slashed", "seat not revealed before the job ended");
+      if (!k1) return this.endSeat(rec, null);
       return this.settle(rec, "refunded", "job ended without a quorum or expired");
     }
     this.waitForChain(rec, null);
+  }
+
+  /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */
+  private async endSeat(rec: JobRecord, winner: Hex | null): Promise<void> {
+    const revealed = rec.state === "revealed" || this.deliveredByUs(rec);
+    // A winner is never slashed: no need to read the events.
+    if (winner !== null && revealed && winner === rec.resultHash) return this.settle(rec, "paid", null);
+    if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) {
+      return this.settle(rec, "slashed", revealed ? "result differed from the quorum" : "seat not revealed before the job ended");
+    }
+    if (winner !== null) return this.settle(rec, "lost", revealed ? "settled on another result" : "settled without our seat");
+    return this.settle(rec, "refunded", "job ended without a quorum or expired");
   }
 
   /**

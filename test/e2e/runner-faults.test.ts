@@ -6,6 +6,7 @@ import { keccak256, parseEther, stringToHex, toHex, zeroAddress, type Hex } from
 import { commitmentOf } from "../../node/attest/attestation.ts";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
+import { createChainReader } from "../../node/chain/reader.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { mined, passOnLocalChain } from "../../node/dao/proposals.ts";
 import { encodeFunctionData } from "viem";
@@ -92,6 +93,53 @@ describe("node runner faults", function () {
     const commits = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatCommitted", args: { jobId }, fromBlock: 0n });
     expect(commits.filter((l) => (l.args as { provider: string }).provider === again.address)).to.have.length(1);
     expect(b.address).to.not.equal(again.address);
+  });
+
+  it("issue 11: a squatter that takes a seat of a k = 3 job and never reveals is slashed; the honest runners are paid and compensated", async function () {
+    const a = await run(net, 4);
+    const b = await run(net, 5);
+    const client = net.wallet(8);
+    const fee = parseEther("0.01");
+    const market = conclaveContracts(net.record, net.publicClient).market;
+    const stakeToken = await market.read.stakeToken();
+    // Credits so far (earlier tests of this file pay the same accounts): compared as deltas.
+    const credits = () => Promise.all([a.address, b.address, client.account.address].flatMap((who) => [market.read.balanceOf([who, zeroAddress]), market.read.balanceOf([who, stakeToken])]));
+    const before = await credits();
+    const { jobId, job, block } = await requestInference(net.publicClient, net.record, client, { model: "tiny-mlp", inputs: sampleModel("tiny-mlp").exampleInputs(), redundancy: 3, feePerProvider: fee });
+    const providers = conclaveContracts(net.record, net.publicClient).providers;
+    const squatter = devAccount(7).address;
+    const stakeBefore = (await providers.read.getProvider([squatter])).stake;
+    // The squatter (provider 7, driven by this test) takes a seat with a commitment it never opens.
+    await mined(net.publicClient, conclaveContracts(net.record, net.wallet(7)).market.write.commit([jobId, job, keccak256(toHex("never opened"))]));
+    await until("both runners to reveal", async () => (await market.read.jobState([jobId]))[2] === 2);
+    expect((await market.read.jobState([jobId]))[0]).to.equal(2); // the squatter's seat keeps the round open
+
+    // Past the reveal window the round ends (the runners finalize the jobs they sit in; the
+    // client tries too, whichever lands first).
+    await net.publicClient.request({ method: "evm_increaseTime" as never, params: [job.revealWindow + 1] as never });
+    await net.publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    const clientMarket = conclaveContracts(net.record, client).market;
+    await until("settlement", async () => {
+      if ((await market.read.jobState([jobId]))[0] === 3) return true;
+      await clientMarket.write.finalize([jobId, job]).then((hash) => net.publicClient.waitForTransactionReceipt({ hash })).catch(() => undefined);
+      return false;
+    });
+
+    const c = job.collateral;
+    const slashes = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatSlashed", args: { jobId }, fromBlock: block });
+    expect(slashes.map((l) => [l.args.provider, l.args.amount, l.args.revealed])).to.deep.equal([[squatter, c, false]]);
+    expect((await providers.read.getProvider([squatter])).stake).to.equal(stakeBefore - c);
+    expect((await providers.read.getProvider([squatter])).missed).to.equal(1n);
+    // Each runner: its fee (ETH) and a quarter of c (stake token); the client: one unused fee
+    // and its protocol share (ETH) and half of c (stake token).
+    const gained = (await credits()).map((x, i) => x - before[i]!);
+    expect(gained).to.deep.equal([fee, c / 4n, fee, c / 4n, fee + fee / 100n, c / 2n]);
+    for (const r of [a, b]) expect((await providers.read.getProvider([r.address])).locked).to.equal(0n);
+    // Each runner's journal takes its outcome from the chain: paid, while the reader finds the
+    // squatter's SeatSlashed and none for the runners.
+    for (const r of [a, b]) await until(`${r.address} paid`, async () => (await httpJson(`${r.http}/jobs/${jobId}`)).state === "paid");
+    expect(await createChainReader(net.publicClient, net.record, squatter).seatSlashed(jobId, Number(block))).to.equal(true);
+    expect(await createChainReader(net.publicClient, net.record, a.address).seatSlashed(jobId, Number(block))).to.equal(false);
   });
 
   it("a job reorged out is re-evaluated: its replacement under the same id is served once, with the new input", async function () {

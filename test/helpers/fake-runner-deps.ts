@@ -78,7 +78,7 @@ interface ChainJob {
 export class FakeChain implements ChainReader {
   time = 1_000;
   jobs = new Map<bigint, ChainJob>();
-  reads = { jobState: 0, now: 0, version: 0, settledResult: 0 };
+  reads = { jobState: 0, now: 0, version: 0, settledResult: 0, seatSlashed: 0 };
   accepting = true;
   active = true;
   freeStake = 10n ** 21n;
@@ -108,6 +108,12 @@ export class FakeChain implements ChainReader {
   async settledResult() {
     this.reads.settledResult++;
     return null;
+  }
+  /** Jobs whose SeatSlashed events name this provider. */
+  slashed = new Set<bigint>();
+  async seatSlashed(jobId: bigint) {
+    this.reads.seatSlashed++;
+    return this.slashed.has(jobId);
   }
   set(jobId: bigint, s: Partial<ChainJob>): void {
     this.jobs.set(jobId, { status: 1, seated: 0, revealed: 0, revealStartedAt: 0, ...this.jobs.get(jobId), ...s });

@@ -107,7 +107,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
   });
 
-  it("k = 3 in an ERC-20 with one dissenter: the majority is paid, the minority slashed, the client refunded its share", async function () {
+  it("k = 3 in an ERC-20 with one dissenter: the majority is paid, the minority slashed to the client and the majority, the client refunded its share", async function () {
     const f = await networkHelpers.loadFixture(marketFixture);
     const fee = TOKENS(3);
     const { jobId, job } = await requestJob(f, { redundancy: 3, fee, token: f.usd.address });
@@ -127,7 +127,16 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const dissenter = await f.as(p3).providers.read.getProvider([p3.account.address]);
     expect(dissenter.stake).to.equal(TOKENS(1_000) - f.params.collateralPerJob);
     expect(dissenter.disagreed).to.equal(1n);
-    expect(await f.as(p3).providers.read.slashedFunds()).to.equal(slashedBefore + f.params.collateralPerJob);
+    // The seized collateral compensates the client (half) and the winners (a quarter each), in
+    // the stake token; nothing accrues to the DAO.
+    const c = f.params.collateralPerJob;
+    const stakeToken = await f.as(f.client).market.read.stakeToken();
+    expect(getAddress(stakeToken)).to.equal(getAddress(f.record.contracts.ConclaveToken!.address));
+    expect(await f.as(p3).providers.read.slashedFunds()).to.equal(slashedBefore);
+    expect(await balances(f, stakeToken, [f.client.account.address, p1.account.address, p2.account.address, p3.account.address])).to.deep.equal([c / 2n, c / 4n, c / 4n, 0n]);
+    const stakeBefore = await f.as(p1).token.read.balanceOf([p1.account.address]);
+    await f.as(p1).market.write.withdraw([stakeToken]);
+    expect(await f.as(p1).token.read.balanceOf([p1.account.address])).to.equal(stakeBefore + c / 4n);
 
     const refund = fee + fee / 100n; // one unpaid seat and its protocol fee
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, f.usd.address])).to.equal(refund);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../../node/errors.ts";
-import { percentile, refundReason, type JobLedger } from "../../node/devnet/chaos/audit.ts";
+import { percentile, refundReason, slashCause, type JobLedger } from "../../node/devnet/chaos/audit.ts";
 import type { JournalSummary } from "../../node/devnet/chaos/journals.ts";
 import { makeJob } from "../helpers/fake-runner-deps.ts";
 import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
@@ -153,6 +153,24 @@ describe("chaos harness pieces", function () {
       expect(refundReason(refunded(3n), journals)).to.match(/^client-caused \(input refused/);
       expect(refundReason(refunded(4n), journals)).to.match(/^expired unserved/);
       expect(refundReason(refunded(5n, 3), journals)).to.match(/^expired unseated/);
+    });
+  });
+
+  describe("slash causes (issue 11: a silent seat is always slashed)", function () {
+    const A = "0x00000000000000000000000000000000000000aa" as const;
+    const B = "0x00000000000000000000000000000000000000bb" as const;
+    const kills = [{ address: A, from: 100n, to: 110n }];
+    it("a silent seat of a runner killed during the job is 'missed while killed'; any other slash is held against the runner", function () {
+      // Killed while the job ran (requested at 95, slashed at 130): excused, reported apart.
+      expect(slashCause({ provider: A, revealed: false, block: 130n }, 95n, kills)).to.equal("missed while killed");
+      expect(slashCause({ provider: A, revealed: false, block: 105n }, 104n, kills)).to.equal("missed while killed");
+      // The kill ended before the job was requested, or began after it ended: not excused.
+      expect(slashCause({ provider: A, revealed: false, block: 150n }, 120n, kills)).to.equal("missed");
+      expect(slashCause({ provider: A, revealed: false, block: 99n }, 90n, kills)).to.equal("missed");
+      // Another runner, or a seat that revealed and was outvoted: never excused by a kill.
+      expect(slashCause({ provider: B, revealed: false, block: 130n }, 95n, kills)).to.equal("missed");
+      expect(slashCause({ provider: A, revealed: true, block: 130n }, 95n, kills)).to.equal("outvoted");
+      expect(slashCause({ provider: A, revealed: false, block: 130n }, null, kills)).to.equal("missed while killed");
     });
   });
 });

@@ -89,6 +89,77 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(2n)!.state).to.equal("paid");
   });
 
+  describe("issue 11: a seat's outcome in the journal is the chain's (SeatSlashed), not inferred", function () {
+    /** Takes job `id` to "committed" (seat 0), the chain still open with one seat taken. */
+    async function committed(id: bigint): Promise<void> {
+      await h.processor.onLogs([requested(id, makeJob(K3))]);
+      await h.settle();
+      h.chain.set(id, { status: 1, seated: 1 });
+      await h.processor.onLogs([event("SeatCommitted", { jobId: id, provider: ME, seat: 0, commitment: "0x" })]);
+      await h.settle();
+      expect(h.journal.getJob(id)!.state).to.equal("committed");
+    }
+
+    /** Takes job `id` to "revealed", the chain in its reveal phase. */
+    async function revealed(id: bigint): Promise<void> {
+      await h.processor.onLogs([requested(id, makeJob(K3))]);
+      await h.settle();
+      h.chain.set(id, { seated: 3, status: 2 });
+      await h.processor.onLogs([event("SeatCommitted", { jobId: id, provider: ME, seat: 1, commitment: "0x" }), event("RevealStarted", { jobId: id, revealDeadline: 1_240 })]);
+      await h.settle();
+      expect(h.journal.getJob(id)!.state).to.equal("revealed");
+    }
+
+    it("an unrevealed seat of a refunded job is 'slashed' only when a SeatSlashed names us; otherwise 'refunded'", async function () {
+      h = harness();
+      await committed(41n);
+      await committed(42n);
+      // 41: the chain holds no SeatSlashed for us (e.g. a reorg replaced our seat): not slashed.
+      // 42: the chain slashed our silent seat.
+      h.chain.slashed.add(42n);
+      h.chain.set(41n, { status: 4 });
+      h.chain.set(42n, { status: 4 });
+      await h.processor.onLogs([event("JobRefunded", { jobId: 41n, amount: 1n, noQuorum: true }), event("JobRefunded", { jobId: 42n, amount: 1n, noQuorum: true })]);
+      await h.settle();
+      expect(h.journal.getJob(41n)!.state).to.equal("refunded");
+      expect(h.journal.getJob(42n)!.state).to.equal("slashed");
+      expect(h.journal.getJob(42n)!.reason).to.match(/not revealed/);
+    });
+
+    it("a revealed seat is 'paid' when its hash won (no event read), 'slashed' when a SeatSlashed names it, 'refunded' without a quorum", async function () {
+      h = harness();
+      await revealed(43n);
+      await revealed(44n);
+      await revealed(45n);
+      h.chain.slashed.add(44n);
+      for (const id of [43n, 44n]) h.chain.set(id, { status: 3 });
+      h.chain.set(45n, { status: 4 });
+      const reads = h.chain.reads.seatSlashed;
+      await h.processor.onLogs([event("JobSettled", { jobId: 43n, resultHash: h.journal.getJob(43n)!.resultHash, agreeing: 2, clientRefund: 0n })]);
+      await h.settle();
+      expect(h.journal.getJob(43n)!.state).to.equal("paid");
+      expect(h.chain.reads.seatSlashed).to.equal(reads);
+      await h.processor.onLogs([
+        event("JobSettled", { jobId: 44n, resultHash: `0x${"77".repeat(32)}`, agreeing: 2, clientRefund: 0n }),
+        event("JobRefunded", { jobId: 45n, amount: 1n, noQuorum: true }),
+      ]);
+      await h.settle();
+      expect(h.journal.getJob(44n)!.state).to.equal("slashed");
+      expect(h.journal.getJob(44n)!.reason).to.match(/differed/);
+      expect(h.journal.getJob(45n)!.state).to.equal("refunded");
+      expect(h.journal.paidTokens()).to.have.length(1);
+    });
+
+    it("a seat outvoted on a settled job but not slashed on the chain ends 'lost', never 'slashed'", async function () {
+      h = harness();
+      await revealed(46n);
+      h.chain.set(46n, { status: 3 });
+      await h.processor.onLogs([event("JobSettled", { jobId: 46n, resultHash: `0x${"77".repeat(32)}`, agreeing: 2, clientRefund: 0n })]);
+      await h.settle();
+      expect(h.journal.getJob(46n)!.state).to.equal("lost");
+    });
+  });
+
   it("finding 2: a k = 1 result the chain took from us is paid even when our own receipt was lost", async function () {
     h = harness();
     h.sender.onSend = () => {

@@ -10,7 +10,7 @@ import { sendTx } from "../tx.ts";
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
 /** Market policy fields and registry parameters a proposal can set, with how to read the value. */
-const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob"] as const;
+const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
 const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "deprecationPeriod"] as const;
 
 function call(s: Session, contract: ContractName, functionName: string, args: readonly unknown[]): Action {

@@ -22,6 +22,32 @@ export interface JobLedger {
   revealed: { provider: Address; resultHash: Hex }[];
 }
 
+export interface Slash {
+  jobId: bigint | null;
+  provider: Address;
+  amount: bigint;
+  revealed: boolean | null;
+}
+
+/** Why one of our runners' seats was slashed. */
+export type SlashCause = "outvoted" | "missed while killed" | "missed";
+
+/**
+ * A seat slash of one of our runners, explained: revealed and outvoted; silent while the harness
+ * had killed that runner during the job's life (from its request to the slash); or silent with
+ * no kill to explain it.
+ */
+export function slashCause(
+  slash: { provider: Address; revealed: boolean; block: bigint },
+  requestedBlock: bigint | null,
+  kills: readonly { address: Address; from: bigint; to: bigint }[],
+): SlashCause {
+  if (slash.revealed) return "outvoted";
+  const from = requestedBlock ?? 0n;
+  const killed = kills.some((k) => k.address.toLowerCase() === slash.provider.toLowerCase() && k.from <= slash.block && k.to >= from);
+  return killed ? "missed while killed" : "missed";
+}
+
 export interface ProviderFigures {
   index: number;
   address: Address;
@@ -47,8 +73,18 @@ export interface AuditFigures {
   lost: bigint[];
   /** More than one payout event (settlement or refund) for one job. */
   paidTwice: bigint[];
-  /** Slashes of the (honest) runners: SeatSlashed in the market, ProviderSlashed in the registry. */
-  honestSlashes: { jobId: bigint | null; provider: Address; amount: bigint; revealed: boolean | null }[];
+  /**
+   * Slashes of the (honest) runners that nothing in the run excuses: a seat outvoted by a quorum
+   * or left silent while its runner was up (SeatSlashed), or any other slash of its stake
+   * (ProviderSlashed not caused by a seat).
+   */
+  honestSlashes: Slash[];
+  /**
+   * Seats the harness made silent: the runner was killed while the job ran, so it could not
+   * reveal, and a silent seat is always slashed (a real fault, paid to the client and the other
+   * revealers). Reported apart, not hidden, and not held against the runners' correctness.
+   */
+  killedSlashes: Slash[];
   revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number> };
   latency: {
     p50Seconds: number;
@@ -144,6 +180,8 @@ export interface AuditInput {
   toBlock?: bigint;
   /** Blocks during which a fault was active (and a few after, to recover): k = 1 latency is also given without them. */
   faultBlocks?: readonly { kind: string; from: bigint; to: bigint }[];
+  /** Runners the harness killed, with the blocks from the kill to a few blocks after the restart. */
+  kills?: readonly { address: Address; from: bigint; to: bigint }[];
   /** Per runner (same order): jobs it abstained from or refused, collected before it pruned them. */
   remembered?: readonly { abstained: ReadonlySet<bigint>; failed: ReadonlySet<bigint>; tooLate: ReadonlySet<bigint> }[];
 }
@@ -231,21 +269,23 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
 
   // Slashes of our runners, in the market (per seat) and in the registry (any reason).
   const { market, providers: registry } = conclaveContracts(record, publicClient);
-  const honestSlashes: AuditFigures["honestSlashes"] = [];
+  const honestSlashes: Slash[] = [];
+  const killedSlashes: Slash[] = [];
   for (const l of await publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatSlashed", fromBlock: input.fromBlock, toBlock })) {
     const i = byAddress.get(l.args.provider!.toLowerCase());
     if (i === undefined) continue;
     providers[i]!.slashed++;
-    honestSlashes.push({ jobId: l.args.jobId!, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: l.args.revealed! });
+    const slash = { jobId: l.args.jobId!, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: l.args.revealed! };
+    const cause = slashCause({ ...slash, block: l.blockNumber }, jobs.get(slash.jobId)?.requestedBlock ?? null, input.kills ?? []);
+    (cause === "missed while killed" ? killedSlashes : honestSlashes).push(slash);
   }
   for (const l of await publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "ProviderSlashed", fromBlock: input.fromBlock, toBlock })) {
     const i = byAddress.get(l.args.provider!.toLowerCase());
     if (i === undefined) continue;
-    // The market's seat slash also slashes in the registry: count the registry's only when the market has none for this provider.
-    if (!honestSlashes.some((s) => s.provider.toLowerCase() === l.args.provider!.toLowerCase())) {
-      providers[i]!.slashed++;
-      honestSlashes.push({ jobId: null, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: null });
-    }
+    // The market's seizures of seats are the SeatSlashed events above; any other slash counts.
+    if (l.args.by!.toLowerCase() === market.address.toLowerCase()) continue;
+    providers[i]!.slashed++;
+    honestSlashes.push({ jobId: null, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: null });
   }
 
   // Every transaction our runners got mined, block by block; the journals say what each was for.
@@ -281,6 +321,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     lost,
     paidTwice,
     honestSlashes,
+    killedSlashes,
     revertedTxs: reverted,
     latency: {
       p50Seconds: percentile(latS, 50),

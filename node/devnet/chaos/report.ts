@@ -1,6 +1,6 @@
 /** The chaos run's one table, and the same figures as JSON. */
 import { formatEther } from "viem";
-import type { AuditFigures } from "./audit.ts";
+import type { AuditFigures, Slash } from "./audit.ts";
 import type { FaultRecord } from "./faults.ts";
 import { CHAOS_MAX_LOG_RANGE, type RunnerResources } from "./fleet.ts";
 import type { ChaosOptions } from "./options.ts";
@@ -42,7 +42,9 @@ export function reportTable(r: ChaosReport): string {
   add("  finalized by clients", String(r.finalizedByClients));
   add("lost (neither settled nor refunded)", `${f.lost.length}${f.lost.length ? ` (jobs ${f.lost.slice(0, 10).join(", ")}${f.lost.length > 10 ? " …" : ""})` : ""}`);
   add("paid twice", `${f.paidTwice.length}${f.paidTwice.length ? ` (jobs ${f.paidTwice.slice(0, 10).join(", ")})` : ""}`);
-  add("honest providers slashed", `${f.honestSlashes.length}${f.honestSlashes.length ? ` (${f.honestSlashes.map((x) => `job ${x.jobId ?? "?"} ${x.provider.slice(0, 8)}${x.revealed === false ? " missed" : ""}`).slice(0, 6).join("; ")})` : ""}`);
+  const slashes = (xs: readonly Slash[]) => (xs.length ? ` (${xs.map((x) => `job ${x.jobId ?? "?"} ${x.provider.slice(0, 8)}${x.revealed === false ? " missed" : x.revealed ? " outvoted" : ""}`).slice(0, 6).join("; ")})` : "");
+  add("honest providers slashed", `${f.honestSlashes.length}${slashes(f.honestSlashes)}`);
+  add("seats missed while the harness had killed the runner (slashed)", `${f.killedSlashes.length}${slashes(f.killedSlashes)}`);
   const kinds = Object.entries(f.revertedTxs.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
   add("runner txs reverted", `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`);
   add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);

@@ -142,7 +142,9 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     const receipts = await Promise.all(sent.filter((s) => !s.error).map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)));
     // A fault's blocks: from its start to its end, plus a few blocks to recover (1 s blocks).
     const faultBlocks = faults.map((f) => ({ kind: f.kind, from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
-    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks, remembered });
+    // A killed runner cannot reveal: its silent seats are slashed (a real fault), reported apart.
+    const kills = faults.flatMap((f, i) => (f.kind === "kill" && f.target !== null && runners[f.target] ? [{ address: runners[f.target]!.address, from: f.block, to: faultBlocks[i]!.to }] : []));
+    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks, kills, remembered });
     const report: ChaosReport = {
       options: {
         jobs,

@@ -17,6 +17,7 @@ uint32 constant MIN_MEMORY = 2048;
 uint256 constant MIN_STAKE = 50e18;
 uint256 constant STAKE = 100e18;
 uint128 constant COLLATERAL = 10e18;
+uint16 constant CLIENT_SHARE_BPS = 5_000;
 uint40 constant UNBONDING = 30 minutes;
 uint32 constant ACTIVE_VERSION = 1;
 address constant TREASURY = address(0x7EA5);
@@ -169,7 +170,8 @@ library MarketStack {
             priorityWindow: 0,
             maxInlineInputBytes: 1024,
             maxJobDuration: 1 days,
-            collateralPerJob: COLLATERAL
+            collateralPerJob: COLLATERAL,
+            clientShareBps: CLIENT_SHARE_BPS
         });
     }
 
@@ -242,6 +244,8 @@ contract InferenceMarketHandler {
     uint256 public constant PROVIDER_COUNT = 5;
     uint256 public constant CLIENT_COUNT = 3;
     uint256 public constant TOKEN_COUNT = 3;
+    /// @dev The payment tokens, and the stake token (credited from slashed seats).
+    uint256 public constant BALANCE_TOKEN_COUNT = TOKEN_COUNT + 1;
     uint256 public constant ACCOUNT_COUNT = CLIENT_COUNT + PROVIDER_COUNT + 1;
     uint256 private constant BAD_KEY = 0xBAD0BAD0;
     uint256 private constant MAX_WARP = 3 hours;
@@ -613,7 +617,7 @@ contract InferenceMarketHandler {
                 return;
             }
             if (outcome == 1) {
-                _releaseSeatsModel(jobId, false); // too few seats (if any): nobody at fault
+                _releaseSeatsModel(jobId); // too few seats (if any): nobody at fault
                 _refundModel(jobId);
                 ++hits["finalize.refund"];
             } else {
@@ -929,6 +933,11 @@ contract InferenceMarketHandler {
         return i == 1 ? address(tokenA) : address(tokenB);
     }
 
+    /// @dev A token the market may hold credits in: a payment token, or (last) the stake token.
+    function balanceTokenAt(uint256 i) public view returns (address) {
+        return i < TOKEN_COUNT ? tokenAt(i) : address(stakeToken);
+    }
+
     // ================================================================== model: jobs
 
     function _buildRequest(
@@ -1022,8 +1031,13 @@ contract InferenceMarketHandler {
     }
 
     /// @dev End of a reveal phase: a hash revealed by at least `quorum` seats wins (at most one
-    /// can, quorum > k/2); its revealers are paid, the client gets the unpaid part back. Without
-    /// such a hash the client is refunded in full.
+    /// can, quorum > k/2); its revealers are paid, the client gets the unpaid part back, and every
+    /// other seat is faulty. Without such a hash the client is refunded in full, every revealer
+    /// is compensated, and only the silent seats are faulty. A faulty seat loses min(collateral,
+    /// stake) to the market (the registry releases first, then seizes); the pool is credited in
+    /// the stake token: the client's share (bps, rounded down) plus the dust, and equal parts to
+    /// the compensated seats. Counters: winners served, faulty seats disagreed or missed, others
+    /// nothing.
     function _settleModel(uint256 jobId) private {
         JobInfo storage info = _info[jobId];
         Seat[] storage seats = _seats[jobId];
@@ -1037,44 +1051,67 @@ contract InferenceMarketHandler {
             }
             if (count >= info.job.quorum) (winner, agreeing) = (seats[i].resultHash, count);
         }
-        if (agreeing == 0) {
-            _releaseSeatsModel(jobId, true); // no fault proven: nobody slashed, outcomes counted
+        bool quorum = agreeing != 0;
+        address token = info.job.token;
+        (bool[] memory faulty, uint256 pool, uint256 compensated) = _seatOutcomesModel(jobId, winner, quorum);
+        if (quorum) {
+            _finish(jobId, IInferenceMarket.JobStatus.Settled);
+            uint256 paid = agreeing * info.job.feePerProvider;
+            uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
+            ghostProtocolFees[token] += fee;
+            _creditModel(info.job.client, token, info.escrow - paid - fee);
+            ++hits["settle.quorum"];
+            if (agreeing < seats.length) ++hits["settle.withSlash"];
+        } else {
             _refundModel(jobId);
             ++hits["settle.noQuorum"];
-            return;
+            if (compensated < seats.length) ++hits["settle.noQuorumWithSlash"];
         }
-        _finish(jobId, IInferenceMarket.JobStatus.Settled);
-        address token = info.job.token;
-        uint256 collateral = info.job.collateral;
+        if (pool == 0) return;
+        uint256 toClient = (pool * CLIENT_SHARE_BPS) / 10_000;
+        uint256 per = compensated == 0 ? 0 : (pool - toClient) / compensated;
+        _creditModel(info.job.client, address(stakeToken), pool - per * compensated);
         for (uint256 i = 0; i < seats.length; ++i) {
-            address provider = seats[i].provider;
-            _releaseModel(provider, collateral);
-            if (seats[i].revealed && seats[i].resultHash == winner) {
-                served[provider][jobId] = true;
-                ++ghostServed[provider];
-                _creditModel(provider, token, info.job.feePerProvider);
-            } else {
-                _slashModel(provider, collateral); // disagreed with the majority, or did not reveal
-                if (seats[i].revealed) ++ghostDisagreed[provider];
-                else ++ghostMissed[provider];
-            }
+            if (!faulty[i]) _creditModel(seats[i].provider, address(stakeToken), per);
         }
-        uint256 paid = agreeing * info.job.feePerProvider;
-        uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
-        ghostProtocolFees[token] += fee;
-        _creditModel(info.job.client, token, info.escrow - paid - fee);
-        ++hits["settle.quorum"];
-        if (agreeing < seats.length) ++hits["settle.withSlash"];
+        ++hits["settle.compensated"];
     }
 
-    /// @dev Releases every seat's collateral; `count` records disagreed/missed outcomes.
-    function _releaseSeatsModel(uint256 jobId, bool count) private {
+    /// @dev Each seat of a settling round: released; a winner paid and counted served; a faulty
+    /// seat seized and counted. Returns which seats are faulty, the pool and how many are not.
+    function _seatOutcomesModel(uint256 jobId, bytes32 winner, bool quorum)
+        private
+        returns (bool[] memory faulty, uint256 pool, uint256 compensated)
+    {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        uint256 collateral = info.job.collateral;
+        faulty = new bool[](seats.length);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            address provider = seats[i].provider;
+            faulty[i] = !seats[i].revealed || (quorum && seats[i].resultHash != winner);
+            uint256 seized = faulty[i] ? _min(collateral, ghostStake[provider]) : 0;
+            _releaseModel(provider, collateral);
+            if (!faulty[i]) {
+                ++compensated;
+                if (!quorum) continue;
+                served[provider][jobId] = true;
+                ++ghostServed[provider];
+                _creditModel(provider, info.job.token, info.job.feePerProvider);
+                continue;
+            }
+            _seizeModel(provider, seized);
+            pool += seized;
+            if (seats[i].revealed) ++ghostDisagreed[provider];
+            else ++ghostMissed[provider];
+        }
+    }
+
+    /// @dev Releases every seat's collateral, counting nothing (too few seats: nobody at fault).
+    function _releaseSeatsModel(uint256 jobId) private {
         Seat[] storage seats = _seats[jobId];
         for (uint256 i = 0; i < seats.length; ++i) {
             _releaseModel(seats[i].provider, _info[jobId].job.collateral);
-            if (!count) continue;
-            if (seats[i].revealed) ++ghostDisagreed[seats[i].provider];
-            else ++ghostMissed[seats[i].provider];
         }
     }
 
@@ -1082,11 +1119,20 @@ contract InferenceMarketHandler {
         ghostLocked[provider] -= _min(collateral, ghostLocked[provider]);
     }
 
-    /// @dev Slashes at most the stake; locked collateral above the remaining stake is released.
+    /// @dev A DAO slash: at most the stake, to the DAO's slashed funds; locked collateral above
+    /// the remaining stake is released.
     function _slashModel(address provider, uint256 amount) private {
         uint256 slashed = _min(amount, ghostStake[provider]);
         ghostStake[provider] -= slashed;
         ghostSlashedFunds += slashed;
+        ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
+    }
+
+    /// @dev A market seizure of a faulty seat (at most the stake, as the market reads it first):
+    /// the tokens leave the registry for the market.
+    function _seizeModel(address provider, uint256 amount) private {
+        ghostStake[provider] -= amount;
+        ghostStakeOut += amount;
         ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
     }
 
@@ -1576,6 +1622,11 @@ contract InferenceMarketHandler {
                 ++_info[jobId].terminalEvents;
                 (uint256 amount,) = abi.decode(logs[i].data, (uint256, bool));
                 observedCredits[job.token] += amount;
+            } else if (sig == IInferenceMarket.SlashDistributed.selector) {
+                (uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers) =
+                    abi.decode(logs[i].data, (uint256, uint256, uint256, uint8));
+                if (toClient + perRevealer * revealers != pool) _surprise("SlashDistributed: parts differ from the pool", abi.encode(jobId));
+                observedCredits[address(stakeToken)] += pool;
             }
         }
     }
@@ -1653,17 +1704,17 @@ contract InferenceMarketHandler {
 
     /// @dev Mostly an (account, token) with a balance to withdraw; sometimes any pair.
     function _pickBalance(uint256 accountSeed, uint256 tokenSeed) private view returns (address, address) {
-        uint256 pairs = ACCOUNT_COUNT * TOKEN_COUNT;
+        uint256 pairs = ACCOUNT_COUNT * BALANCE_TOKEN_COUNT;
         uint256 start = accountSeed % pairs;
         if (tokenSeed % 8 != 0) {
             for (uint256 i = 0; i < pairs; ++i) {
                 uint256 k = (start + i) % pairs;
-                address account = accountAt(k / TOKEN_COUNT);
-                address token = tokenAt(k % TOKEN_COUNT);
+                address account = accountAt(k / BALANCE_TOKEN_COUNT);
+                address token = balanceTokenAt(k % BALANCE_TOKEN_COUNT);
                 if (ghostBalance[account][token] != 0) return (account, token);
             }
         }
-        return (accountAt(start / TOKEN_COUNT), tokenAt(start % TOKEN_COUNT));
+        return (accountAt(start / BALANCE_TOKEN_COUNT), balanceTokenAt(start % BALANCE_TOKEN_COUNT));
     }
 
     function _fund(address client, address token, uint256 amount) private {
@@ -1747,7 +1798,8 @@ contract InferenceMarketInvariantTest is Test {
         targetContract(address(handler));
     }
 
-    /// @notice For ETH and each ERC-20: the market holds exactly the escrow of unfinished jobs
+    /// @notice For ETH, each payment ERC-20 and the stake token (credited from slashed seats,
+    /// never escrowed): the market holds exactly the escrow of unfinished jobs
     /// plus the credited, unwithdrawn balances plus the protocol fees not yet sent to the
     /// treasury; those balances (read with balanceOf over every account, the treasury included,
     /// which is never credited) equal the ghost model's, account by account, and the credits the
@@ -1755,8 +1807,8 @@ contract InferenceMarketInvariantTest is Test {
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_balanceEqualsEscrowPlusCredits() public view {
-        for (uint256 t = 0; t < handler.TOKEN_COUNT(); ++t) {
-            address token = handler.tokenAt(t);
+        for (uint256 t = 0; t < handler.BALANCE_TOKEN_COUNT(); ++t) {
+            address token = handler.balanceTokenAt(t);
             uint256 held = token == address(0) ? address(market).balance : IERC20(token).balanceOf(address(market));
             uint256 escrow = handler.ghostEscrow(token);
             uint256 credits = handler.ghostCredits(token);
@@ -1971,7 +2023,8 @@ contract InferenceMarketFuzzTest is Test {
     /// reveal distinct results or stay silent), the credits of the round sum exactly to the
     /// escrow: with a ≥ quorum each of the a providers gets the fee, the treasury the protocol
     /// fee on a × fee, the client the rest, the others are slashed; below the quorum the client
-    /// gets everything back and nobody is slashed.
+    /// gets everything back and only the silent seats are slashed. The slashed stake is credited
+    /// in the stake token, all of it, and the market holds exactly that.
     function testFuzz_settlement_splitsSumToEscrow(
         uint8 kSeed,
         uint96 feeSeed,
@@ -1994,13 +2047,18 @@ contract InferenceMarketFuzzTest is Test {
         uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.protocolFees(address(s.tokenA));
         for (uint256 i = 0; i < PROVIDERS; ++i) credited += market.balanceOf(provs[i], address(s.tokenA));
         assertEq(s.tokenA.balanceOf(address(market)), credited, "market balance = credits");
+        uint256 stakeCredited = market.balanceOf(CLIENT, address(s.stakeToken));
+        for (uint256 i = 0; i < PROVIDERS; ++i) stakeCredited += market.balanceOf(provs[i], address(s.stakeToken));
+        assertEq(s.stakeToken.balanceOf(address(market)), stakeCredited, "market stake balance = stake credits");
+        assertEq(s.registry.slashedFunds(), 0, "seat slashes do not accrue to the DAO");
     }
 
     /// @notice A k = 12 round (seats past the eight whose reveals the job word tracks): random
     /// seats reveal the truth, another result, or nothing; a reveal twice, by a stranger to the
     /// seat, or with a wrong salt is refused with the exact error, for low and high seats alike;
-    /// seatOf reports each seat; settlement pays exactly the truthful revealers iff they reach
-    /// the quorum, and slashes the others.
+    /// seatOf reports each seat (its commitment bound to its provider, then its result);
+    /// settlement pays exactly the truthful revealers iff they reach the quorum, and slashes the
+    /// others with a quorum, the silent ones always.
     function testFuzz_reveal_beyondEightSeats(uint256 truthMask, uint256 silentMask) public {
         _setPolicy(250, 6000, 1 days);
         for (uint256 i = 0; i < WIDE; ++i) {
@@ -2033,7 +2091,8 @@ contract InferenceMarketFuzzTest is Test {
             bool paid = quorate && (truthMask >> i) & 1 == 1 && (silent >> i) & 1 == 0;
             assertEq(market.balanceOf(wide[i], address(s.tokenA)), paid ? job.feePerProvider : 0, "paid iff agreeing");
             uint256 lost = 1_000e18 - s.registry.getProvider(wide[i]).stake;
-            assertEq(lost, quorate && !paid ? job.collateral : 0, "slashed iff outside a quorate majority");
+            bool faulty = (silent >> i) & 1 == 1 || (quorate && !paid);
+            assertEq(lost, faulty ? job.collateral : 0, "slashed iff silent or outside a quorate majority");
             assertEq(s.registry.getProvider(wide[i]).locked, 0, "collateral released");
             (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
             assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
@@ -2065,7 +2124,8 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev Seat i: seatOf before; a stranger and a wrong salt refused; if `reveals`, the reveal,
     /// seatOf after, and a second reveal refused.
     function _wideSeat(uint256 jobId, IInferenceMarket.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
-        _assertSeat(jobId, i, false, MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i)));
+        bytes32 commitment = MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i));
+        _assertSeat(jobId, i, false, keccak256(abi.encode(commitment, wide[i])));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IInferenceMarket.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
@@ -2459,11 +2519,12 @@ contract InferenceMarketFuzzTest is Test {
             else h.poke(a, b);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[20] memory reached = [
+        string[22] memory reached = [
             "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
             "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
-            "settle.withSlash", "settle.noQuorum", "finalize.refund", "withdraw", "poke", "suspend", "reapprove",
-            "withdrawStake.suspended", "registerWhileSuspended.refused"
+            "settle.withSlash", "settle.noQuorum", "settle.noQuorumWithSlash", "settle.compensated",
+            "finalize.refund", "withdraw", "poke", "suspend", "reapprove", "withdrawStake.suspended",
+            "registerWhileSuspended.refused"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
@@ -2507,14 +2568,20 @@ contract InferenceMarketFuzzTest is Test {
             vm.warp(block.timestamp + job.revealWindow + 1);
             market.finalize(jobId, job);
         }
-        _checkRound(jobId, job, a, b);
+        _checkRound(jobId, job, a, silentMask, b);
     }
 
     function _roundHash(uint256 jobId, uint256 i, uint256 a) internal pure returns (bytes32) {
         return i < a ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("other", jobId, i));
     }
 
-    function _checkRound(uint256 jobId, IInferenceMarket.Job memory job, uint256 a, Before memory b) internal view {
+    function _checkRound(
+        uint256 jobId,
+        IInferenceMarket.Job memory job,
+        uint256 a,
+        uint256 silentMask,
+        Before memory b
+    ) internal view {
         address token = address(s.tokenA);
         bool quorate = a >= job.quorum;
         uint256 treasuryEarned = market.protocolFees(token) - b.treasury;
@@ -2524,7 +2591,8 @@ contract InferenceMarketFuzzTest is Test {
             total += earned;
             assertEq(earned, quorate && i < a ? job.feePerProvider : 0, "a provider earns the fee iff in a quorate majority");
             uint256 lost = b.stake[i] - s.registry.getProvider(provs[i]).stake;
-            assertEq(lost, quorate && i >= a ? job.collateral : 0, "slashed iff outside a quorate majority");
+            bool silent = i >= a && (silentMask >> i) & 1 == 1;
+            assertEq(lost, silent || (quorate && i >= a) ? job.collateral : 0, "slashed iff silent or outside a quorate majority");
         }
         assertEq(total, MarketSpec.escrow(job.redundancy, job.feePerProvider, job.protocolFeeBps), "credits sum to the escrow");
         uint256 protocolFee = quorate ? MarketSpec.protocolFee(a, job.feePerProvider, job.protocolFeeBps) : 0;

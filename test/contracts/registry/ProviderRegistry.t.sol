@@ -1334,8 +1334,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(p.locked, 0, "released");
         assertEq(p.stake, 260e18, "slashed");
         assertEq(p.disagreed, 1, "disagreed");
-        assertEq(registry.slashedFunds(), 40e18, "slashed funds");
+        assertEq(registry.slashedFunds(), 0, "a seized seat does not feed the DAO's slashed funds");
+        assertEq(token.balanceOf(market), 40e18, "seized stake sent to the market");
         assertEq(registry.totalStake(), 260e18, "total");
+        assertEq(token.balanceOf(address(registry)), 260e18, "balance = totalStake");
     }
 
     function test_settle_partialReleaseKeepsRest() public {
@@ -1368,13 +1370,14 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(p.stake, 0, "fully slashed");
         assertEq(p.locked, 0, "locked follows stake");
         assertEq(p.missed, 1, "missed counted");
-        assertEq(registry.slashedFunds(), 300e18, "slashed funds");
+        assertEq(token.balanceOf(market), 300e18, "the whole stake went to the market");
+        assertEq(registry.slashedFunds(), 0, "slashed funds untouched");
 
         // A further settlement against the empty stake still does not revert.
         vm.prank(market);
         registry.settle(alice, 5e18, 5e18, IProviderRegistry.Outcome.Missed, "job2");
         assertEq(_p(alice).missed, 2, "counted again");
-        assertEq(registry.slashedFunds(), 300e18, "nothing more slashed");
+        assertEq(token.balanceOf(market), 300e18, "nothing more seized");
     }
 
     function test_settle_zeroAmountsOnlyCount() public {
@@ -1402,6 +1405,16 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(p.locked, 0, "released");
         assertEq(p.stake, 290e18, "slashed");
         assertEq(p.served, 1, "served");
+    }
+
+    function test_stakeOf_followsStakeAndSeizure() public {
+        _registerApproved(alice, 300e18);
+        assertEq(registry.stakeOf(alice), 300e18, "registered stake");
+        assertEq(registry.stakeOf(bob), 0, "unknown provider");
+        vm.prank(market);
+        registry.settle(alice, 0, 25e18, IProviderRegistry.Outcome.Missed, "job");
+        assertEq(registry.stakeOf(alice), 275e18, "after a seizure");
+        assertEq(address(registry.stakeToken()), address(token), "stake token");
     }
 
     function test_settle_revertsForNonMarket() public {
@@ -1613,9 +1626,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(p.locked, lockedAfter, "locked after");
         assertLe(p.locked, p.stake, "locked <= stake");
         assertEq(p.disagreed, 1, "counted");
-        assertEq(registry.slashedFunds(), slashed, "slashed funds");
+        assertEq(registry.slashedFunds(), 0, "slashed funds untouched");
+        assertEq(token.balanceOf(market), slashed, "seized stake at the market");
         assertEq(registry.totalStake(), stakeAfter, "total stake");
-        assertEq(token.balanceOf(address(registry)), stakeAfter + slashed, "balance");
+        assertEq(token.balanceOf(address(registry)), stakeAfter, "balance");
     }
 
     function testFuzz_slash_arithmeticAndLockedCap(uint256 stake, uint256 locked, uint256 amount) public {
@@ -1859,9 +1873,10 @@ contract ProviderRegistryInvariantTest is Test {
     /// hardhat-config: invariant.failOnRevert = true
     function invariant_tokensConserved() public view {
         uint256 held = handler.sumActorBalances() + token.balanceOf(address(registry))
-            + token.balanceOf(handler.treasury());
+            + token.balanceOf(handler.treasury()) + token.balanceOf(handler.market());
         assertEq(handler.ghostSlashedWithdrawn(), token.balanceOf(handler.treasury()), "treasury == withdrawn");
-        assertEq(held, handler.ghostMinted(), "actors + registry + withdrawn == minted");
+        assertEq(handler.ghostSeized(), token.balanceOf(handler.market()), "market == seized in settlement");
+        assertEq(held, handler.ghostMinted(), "actors + registry + withdrawn + seized == minted");
         assertEq(token.totalSupply(), handler.ghostMinted(), "supply == minted");
     }
 

@@ -20,8 +20,10 @@ contract ProviderRegistryHandler is Test {
 
     /// @notice Every token minted by the handler.
     uint256 public ghostMinted;
-    /// @notice Every token slashed (by the DAO, the market, or in settlement).
+    /// @notice Every token slashed by the DAO or the market ({IProviderRegistry.slash}).
     uint256 public ghostSlashed;
+    /// @notice Every token seized in settlement (sent to the market).
+    uint256 public ghostSeized;
     /// @notice Slashed tokens sent to the treasury.
     uint256 public ghostSlashedWithdrawn;
     /// @notice Outcomes recorded through the market path.
@@ -139,7 +141,7 @@ contract ProviderRegistryHandler is Test {
         IProviderRegistry.Outcome outcome = IProviderRegistry.Outcome(outcomeSeed % 3);
         vm.prank(market);
         registry.settle(a, collateral, slashAmount, outcome, "job");
-        ghostSlashed += slashAmount > p.stake ? p.stake : slashAmount;
+        ghostSeized += slashAmount > p.stake ? p.stake : slashAmount;
         _countGhost(outcome);
         ++calls["settle"];
     }
