@@ -82,7 +82,8 @@ export interface AuditFigures {
   /**
    * Seats the harness made silent: the runner was killed while the job ran, so it could not
    * reveal, and a silent seat is always slashed (a real fault, paid to the client and the other
-   * revealers). Reported apart, not hidden, and not held against the runners' correctness.
+   * revealers). Reported apart so a failed run says why; the harness's kills last seconds, far
+   * less than a reveal window, so the verdict still counts them (a runner must resume and reveal).
    */
   killedSlashes: Slash[];
   revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number> };

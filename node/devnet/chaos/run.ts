@@ -179,7 +179,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
       finalizedByClients: settled.finalizedByClients.length,
       faults,
       resources: start === null || end === null ? null : { start, end },
-      ok: figures.lost.length === 0 && figures.paidTwice.length === 0 && figures.honestSlashes.length === 0 && settled.open.length === 0,
+      ok: figures.lost.length === 0 && figures.paidTwice.length === 0 && figures.honestSlashes.length === 0 && figures.killedSlashes.length === 0 && settled.open.length === 0,
     };
     return report;
   } finally {
