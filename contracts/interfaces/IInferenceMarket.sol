@@ -144,8 +144,11 @@ interface IInferenceMarket {
     /// Emitted after the round's {SeatSlashed} events whenever it has a faulty seat (with a zero
     /// pool when the job's collateral is 0), before {JobSettled} or {JobRefunded}.
     event SlashDistributed(uint256 indexed jobId, uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers);
-    /// @notice An account withdrew its balance.
-    event Withdrawn(address indexed account, address indexed token, uint256 amount);
+    /// @notice An account withdrew its balance, sent to `to` (itself, or the address it named).
+    event Withdrawn(address indexed account, address indexed token, uint256 amount, address indexed to);
+    /// @notice The client cancelled an open job whose version stopped taking jobs: its escrow,
+    /// `refund`, was credited back and any seats released with no fault.
+    event JobCancelled(uint256 indexed jobId, uint256 refund);
     /// @notice The DAO changed the policy.
     event PolicySet(Policy policy);
     /// @notice The DAO allowed or disallowed a payment token.
@@ -162,6 +165,13 @@ interface IInferenceMarket {
     error InferenceMarketInputTooLarge(uint256 size, uint256 maximum);
     error InferenceMarketInvalidInput(uint256 inlineSize, uint256 cidSize);
     error InferenceMarketVersionNotAccepting(bytes32 modelId, uint32 version);
+    /// @notice Only the job's client may cancel it.
+    error InferenceMarketNotClient(uint256 jobId, address caller);
+    /// @notice A job is cancelled only once its version stopped taking jobs (retired, or past its
+    /// sunset); until then providers may still serve it.
+    error InferenceMarketVersionStillAccepting(bytes32 modelId, uint32 version);
+    /// @notice Only an open job (no result delivered, reveal not started) can be cancelled.
+    error InferenceMarketNotCancellable(uint256 jobId, JobStatus status);
     error InferenceMarketIncorrectEscrow(uint256 jobId, uint256 paid, uint256 required);
     error InferenceMarketTransferShortfall(address token, uint256 expected, uint256 received);
     error InferenceMarketJobMismatch(uint256 jobId);
@@ -246,6 +256,20 @@ interface IInferenceMarket {
     /// @param token The token.
     /// @return amount What was sent.
     function withdraw(address token) external returns (uint256 amount);
+
+    /// @notice Sends the caller's whole balance of `token` (address(0) = ETH) to `to`: for an
+    /// account that cannot receive ETH itself (a contract), or a cold wallet.
+    /// @param token The token.
+    /// @param to The recipient (not address(0)).
+    /// @return amount What was sent.
+    function withdrawTo(address token, address to) external returns (uint256 amount);
+
+    /// @notice Cancels an open job whose model version no longer takes jobs (retired, or past its
+    /// sunset), client only: the escrow is credited back and any seats released with no fault.
+    /// Until then a job pinned to a version is served even if the version is retired meanwhile.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    function cancel(uint256 jobId, Job calldata job) external;
 
     /// @notice Sends the protocol fees accrued in `token` (address(0) = ETH) to the treasury
     /// (the treasury or the DAO only).

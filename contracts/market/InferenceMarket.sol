@@ -140,11 +140,29 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @inheritdoc IInferenceMarket
     function withdraw(address token) external nonReentrant returns (uint256 amount) {
-        amount = _balances[msg.sender][token];
-        if (amount == 0) revert InferenceMarketNothingToWithdraw(msg.sender, token);
-        _balances[msg.sender][token] = 0;
-        emit Withdrawn(msg.sender, token, amount);
-        _send(token, msg.sender, amount);
+        return _withdraw(token, msg.sender);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function withdrawTo(address token, address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert InferenceMarketZeroAddress();
+        return _withdraw(token, to);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function cancel(uint256 jobId, Job calldata job) external nonReentrant {
+        uint256 word = _checkedWord(jobId, job);
+        if (msg.sender != job.client) revert InferenceMarketNotClient(jobId, msg.sender);
+        JobStatus status = _status(word);
+        if (status != JobStatus.Open) revert InferenceMarketNotCancellable(jobId, status);
+        if (models.acceptsJobs(job.modelId, job.version)) revert InferenceMarketVersionStillAccepting(job.modelId, job.version);
+        (SeatView[] memory seats,,) = _loadSeats(jobId, word);
+        _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+        uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
+        _credit(job.client, job.token, amount);
+        _clearSeats(jobId, seats.length);
+        emit JobCancelled(jobId, amount);
+        _releaseSeats(jobId, job, seats);
     }
 
     // ------------------------------------------------------------------ providers, k = 1
@@ -157,7 +175,6 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 word = _openJob(jobId, job);
         if (job.redundancy != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
         if (block.timestamp > job.deadline) revert InferenceMarketDeadlinePassed(jobId, job.deadline);
-        _requireVersionAccepting(job);
         (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) =
             providers.providerTerms(msg.sender);
         if (!active || job.requiredTags & ~tags != 0 || memoryMB < job.minMemoryMB) {
@@ -181,9 +198,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
             payees: new Payee[](BATCH_PAYEES),
             payeeCount: 0,
             owed: new Owed[](BATCH_OWED),
-            owedCount: 0,
-            acceptingModel: bytes32(0),
-            acceptingVersion: 0
+            owedCount: 0
         });
         for (uint256 i = 0; i < items.length; ++i) {
             SignedResult calldata it = items[i];
@@ -194,7 +209,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
                 continue;
             }
             Payee memory payee = _payee(b, provider);
-            (bytes4 reason, uint256 word) = _batchItemError(it, payee, b);
+            (bytes4 reason, uint256 word) = _batchItemError(it, payee);
             if (reason != bytes4(0)) {
                 emit AttestationRejected(it.jobId, provider, reason);
                 continue;
@@ -215,7 +230,6 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 word = _openJob(jobId, job);
         if (job.redundancy < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
         if (block.timestamp > job.commitDeadline) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline);
-        _requireVersionAccepting(job);
         seat = uint8(word >> SEATED_SHIFT);
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
@@ -509,12 +523,6 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         return (word & ~(uint256(0xff) << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
     }
 
-    function _requireVersionAccepting(Job calldata job) private view {
-        if (!models.acceptsJobs(job.modelId, job.version)) {
-            revert InferenceMarketVersionNotAccepting(job.modelId, job.version);
-        }
-    }
-
     function _commitClosedWithQuorum(Job calldata job, uint256 word) private view returns (bool) {
         return block.timestamp > job.commitDeadline && uint8(word >> SEATED_SHIFT) >= job.quorum;
     }
@@ -610,14 +618,12 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         uint256 amount;
     }
 
-    /// @dev A batch's running totals, and the last model version found accepting jobs.
+    /// @dev A batch's running totals.
     struct Batch {
         Payee[] payees;
         uint256 payeeCount;
         Owed[] owed;
         uint256 owedCount;
-        bytes32 acceptingModel;
-        uint32 acceptingVersion;
     }
 
     /// @dev The batch's entry for `provider`, reading its terms from the registry the first time
@@ -666,7 +672,7 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
 
     /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can),
     /// and the job's word.
-    function _batchItemError(SignedResult calldata it, Payee memory payee, Batch memory b)
+    function _batchItemError(SignedResult calldata it, Payee memory payee)
         private
         view
         returns (bytes4, uint256 word)
@@ -689,14 +695,6 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         if (window != 0) {
             (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
             if (!open) return (InferenceMarketNotAssigned.selector, word);
-        }
-        // The model registry cannot change during the batch: a version found accepting stays so.
-        // (The cache starts at version 0, which no job has: requests pin a real version.)
-        if (it.job.modelId != b.acceptingModel || it.job.version != b.acceptingVersion) {
-            if (!models.acceptsJobs(it.job.modelId, it.job.version)) {
-                return (InferenceMarketVersionNotAccepting.selector, word);
-            }
-            (b.acceptingModel, b.acceptingVersion) = (it.job.modelId, it.job.version);
         }
         return (bytes4(0), word);
     }
@@ -898,6 +896,14 @@ contract InferenceMarket is IInferenceMarket, GuardianPausable, ReentrancyGuardT
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
         if (received != amount) revert InferenceMarketTransferShortfall(token, amount, received);
+    }
+
+    function _withdraw(address token, address to) private returns (uint256 amount) {
+        amount = _balances[msg.sender][token];
+        if (amount == 0) revert InferenceMarketNothingToWithdraw(msg.sender, token);
+        _balances[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, amount, to);
+        _send(token, to, amount);
     }
 
     function _send(address token, address to, uint256 amount) private {

@@ -205,6 +205,7 @@ export class JobProcessor {
           if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true }, block)) this.kick(jobId!);
           break;
         case "JobRefunded":
+        case "JobCancelled":
           if (journal.noteChainFact(jobId!, { final: true }, block)) this.kick(jobId!);
           break;
         case "RevealStarted":
@@ -319,8 +320,8 @@ export class JobProcessor {
     const turn = turnOf(rec.job, provider);
     if (!turn) return this.end(rec, "skipped", "this provider is not on the registry's roster");
     if (now < turn.opensAt) return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${turn.opensAt}`, (turn.opensAt - now) * 1000);
-    const version = await chain.version(rec.job.modelId, rec.job.version);
-    if (!version.accepting) return this.end(rec, "skipped", "model version no longer takes jobs");
+    // A job pins its version: the market pays for it even if the DAO retired the version since
+    // (the client may cancel it then), so a retired version is no reason to skip it.
     this.transition(rec, { state: "accepted" });
   }
 

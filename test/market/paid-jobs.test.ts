@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex, type Hex } from "viem";
 import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
-import { ETH, marketFixture, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
+import { ETH, marketFixture, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
 
 const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4 } as const;
 const RESULT = keccak256(toHex("the canonical result"));
@@ -167,5 +167,34 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const before = await ethBalance(f, f.client.account.address);
     const hash = await f.as(f.client).market.write.withdraw([ETH]);
     expect(await ethBalance(f, f.client.account.address)).to.equal(before + escrow - (await gasCost(f, hash)));
+  });
+
+  it("a retired version: its open jobs are still served; the client cancels one and withdraws the escrow to another address", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const [p1] = f.providers;
+    const fee = parseEther("0.02");
+    const served = await requestJob(f, { fee });
+    const open = await requestJob(f, { redundancy: 3, fee });
+    await f.as(p1!).market.write.commit([open.jobId, open.job, commitmentOf(open.jobId, p1!.account.address, RESULT, keccak256(toHex("salt")))]);
+    await f.dao.models.write.retireVersion([MODEL_ID, served.job.version]);
+
+    // Pinned to its version, the k = 1 job is still delivered and paid after the retirement.
+    await f.as(p1!).market.write.submitResult([served.jobId, served.job, RESULT, OUTPUT_REF]);
+    expect(await status(f, served.jobId)).to.equal(JobStatus.Settled);
+
+    const hash = await f.as(f.client).market.write.cancel([open.jobId, open.job]);
+    const [cancelled] = parseEventLogs({ abi: f.as(f.client).market.abi, eventName: "JobCancelled", logs: (await f.publicClient.waitForTransactionReceipt({ hash })).logs });
+    const escrow = 3n * fee + (3n * fee) / 100n;
+    expect(cancelled!.args).to.deep.equal({ jobId: open.jobId, refund: escrow });
+    expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
+    const provider = await f.as(p1!).providers.read.getProvider([p1!.account.address]);
+    expect(provider.locked).to.equal(0n); // its seat released, no fault
+    expect(provider.missed).to.equal(0n);
+
+    const cold = f.relayer.account.address;
+    const before = await ethBalance(f, cold);
+    await f.as(f.client).market.write.withdrawTo([ETH, cold]);
+    expect(await ethBalance(f, cold)).to.equal(before + escrow);
+    expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
   });
 });

@@ -49,6 +49,28 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.paidTokens()).to.have.length(1);
   });
 
+  it("a job on a version the DAO retired after its request is still served (the market pays for it), not skipped", async function () {
+    h = harness();
+    h.chain.accepting = false;
+    await h.processor.onLogs([requested(1n, makeJob())]);
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+  });
+
+  it("a job its client cancelled ends 'refunded' at its JobCancelled", async function () {
+    h = harness();
+    h.chain.set(1n, { status: 1 });
+    const job = makeJob();
+    job.redundancy = 3;
+    await h.processor.onLogs([requested(1n, job)]);
+    await h.settle();
+    h.chain.set(1n, { status: 4 });
+    await h.processor.onLogs([event("JobCancelled", { jobId: 1n, refund: 1n })]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("refunded");
+  });
+
   it("finding 1: a reorg that swaps the job id during compute drops the old result; the new job is served with its own parameters", async function () {
     h = harness();
     const gate = latch();

@@ -1,5 +1,5 @@
 import { logsToHead } from "../../chain/logs.ts";
-import { formatUnits, hexToString, type Address, type Hex } from "viem";
+import { formatUnits, getAddress, hexToString, type Address, type Hex } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
 import { redactUrl } from "../../log.ts";
@@ -89,6 +89,33 @@ does it by hand.`,
       await sendTx(s, `finalizing job ${jobId}`, { address: market.address, abi: market.abi, functionName: "finalize", args: [jobId, requested.args.job] });
       const [after] = await market.read.jobState([jobId]);
       ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after] }, () => `job ${jobId}: ${JOB_STATUS[after]}`);
+    },
+  },
+  "job cancel": {
+    summary: "cancel your open job whose model version stopped taking jobs, and get the escrow back",
+    usage: `<jobId>
+
+A job pins its model version and providers may serve it even after the DAO retires the version;
+once the version takes no jobs (retired, or past its sunset) its client may cancel the job while no
+result is in (k = 1) or before its reveal phase (k > 1): the escrow is credited back (withdraw it
+with conclave account withdraw) and any seats are released with no fault.`,
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
+      const { market, models } = conclaveContracts(s.record, s.publicClient);
+      const [status] = await market.read.jobState([jobId]);
+      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      if (status !== 1) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only an open job can be cancelled`);
+      const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
+      if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
+      const job = requested.args.job as { client: Address; modelId: Hex; version: number };
+      const me = (await s.signer()).account.address;
+      if (getAddress(job.client) !== me) throw new RequestError(`job ${jobId} belongs to ${job.client}, not to ${me}`);
+      if (await models.read.acceptsJobs([job.modelId, job.version])) throw new RequestError(`version ${job.version} of the job's model still takes jobs: providers may still serve job ${jobId}`);
+      await sendTx(s, `cancelling job ${jobId}`, { address: market.address, abi: market.abi, functionName: "cancel", args: [jobId, requested.args.job] });
+      const [after] = await market.read.jobState([jobId]);
+      ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after] }, () => `job ${jobId}: cancelled, escrow credited back`);
     },
   },
   "job status": {

@@ -14,10 +14,10 @@ export interface JobLedger {
   job: Job;
   redundancy: number;
   requestedBlock: bigint;
-  /** Payouts: k = 1 ResultSubmitted, k > 1 JobSettled, and JobRefunded, each with its block. */
+  /** Payouts: k = 1 ResultSubmitted, k > 1 JobSettled, and JobRefunded or JobCancelled, each with its block. */
   submitted: { provider: Address; block: bigint }[];
   settled: { block: bigint; resultHash: Hex }[];
-  refunded: { block: bigint; noQuorum: boolean }[];
+  refunded: { block: bigint; noQuorum: boolean; cancelled?: boolean }[];
   seats: Address[];
   revealed: { provider: Address; resultHash: Hex }[];
 }
@@ -144,6 +144,9 @@ export async function readLedger(publicClient: PublicClient, record: DeploymentR
       case "JobRefunded":
         j.refunded.push({ block: l.blockNumber, noQuorum: l.args.noQuorum! });
         break;
+      case "JobCancelled":
+        j.refunded.push({ block: l.blockNumber, noQuorum: false, cancelled: true });
+        break;
     }
   }
   return jobs;
@@ -152,6 +155,7 @@ export async function readLedger(publicClient: PublicClient, record: DeploymentR
 /** Why a job was refunded, in the table's words. */
 export function refundReason(j: JobLedger, journals: readonly (JournalSummary | null)[]): string {
   const r = j.refunded[0]!;
+  if (r.cancelled) return "client-caused (cancelled by the client: its version stopped taking jobs)";
   if (r.noQuorum) return "no quorum (seated providers disagreed or did not reveal)";
   // A runner refused the job's input and none served it: the client sent something no honest runner can serve.
   if (j.seats.length === 0 && journals.some((jr) => jr?.failed.has(j.jobId))) return "client-caused (input refused by the runners)";

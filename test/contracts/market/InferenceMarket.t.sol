@@ -1141,18 +1141,56 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         );
     }
 
-    function test_submitResult_revertsWhenVersionRetiredAfterRequest() public {
+    /// @dev Finding 10: retiring a version used to block delivery of jobs requested before, and
+    /// their escrow stayed locked until the deadline. A job pins its version: it is still served.
+    function test_submitResult_versionRetiredAfterRequest_stillDelivered() public {
         (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
         models.retireVersion(modelId, 1);
-        _expectSubmitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, modelId, uint32(1))
-        );
-        vm.warp(job.deadline + 1);
-        market.finalize(id, job);
-        assertEq(market.balanceOf(client, address(0)), _escrow(1), "the client gets its escrow back");
+        _submit(id, job, prov[0]);
+        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "delivered");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
+    }
+
+    function test_cancel_clientGetsEscrowBackOnceVersionRetired() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        market.cancel(id, job);
+
+        models.retireVersion(modelId, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotClient.selector, id, stranger));
+        market.cancel(id, job);
+
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.JobCancelled(id, _escrow(1));
+        vm.prank(client);
+        market.cancel(id, job);
+        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Refunded), "ended");
+        assertEq(market.balanceOf(client, address(0)), _escrow(1), "escrow credited back");
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Refunded));
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, id, IInferenceMarket.JobStatus.Refunded));
+        market.cancel(id, job);
+    }
+
+    function test_cancel_afterSunset_andNotOnceDelivered() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 done, IInferenceMarket.Job memory doneJob) = _requestEth(1);
+        _submit(done, doneJob, prov[0]);
+        // A newer version makes v1 Deprecated; past its sunset it takes no jobs.
+        models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 2);
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        market.cancel(id, job);
+        vm.warp(models.getVersion(modelId, 1).sunsetAt);
+        vm.prank(client);
+        market.cancel(id, job);
+        assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, done, IInferenceMarket.JobStatus.Settled));
+        market.cancel(done, doneJob);
     }
 
     function test_submitResult_jobWithoutRequiredTagsAcceptsAnyTags() public {
@@ -1356,16 +1394,12 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_status(kId), OPEN, "k > 1 job unchanged");
     }
 
-    function test_submitAttestations_rejectsWhenVersionRetired() public {
+    function test_submitAttestations_versionRetiredAfterRequest_stillDelivered() public {
         (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
         IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         models.retireVersion(modelId, 1);
-        vm.recordLogs();
-        assertEq(_relay(market, _one(item)), 0, "rejected");
-        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        assertEq(rj.length, 1, "one rejection");
-        _assertRejection(rj[0], id, prov[0], IInferenceMarket.InferenceMarketVersionNotAccepting.selector, "retired");
-        assertEq(_status(id), OPEN, "open");
+        assertEq(_relay(market, _one(item)), 1, "delivered");
+        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "settled");
     }
 
     function test_submitAttestations_rejectsSignatureOverOtherResult() public {
@@ -1670,15 +1704,36 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         );
     }
 
-    function test_commit_revertsWhenVersionRetiredAfterRequest() public {
+    function test_commit_versionRetiredAfterRequest_stillServed() public {
         (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
         models.retireVersion(modelId, 1);
-        _expectCommitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, modelId, uint32(1))
-        );
+        uint8[3] memory seats;
+        for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], RESULT);
+        for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], RESULT);
+        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "settled");
+    }
+
+    function test_cancel_openK3Job_releasesSeatsWithoutFault() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        _commit(id, job, prov[0], RESULT);
+        assertEq(_locked(prov[0]), COLLATERAL, "locked by the seat");
+        models.retireVersion(modelId, 1);
+        vm.prank(client);
+        market.cancel(id, job);
+        assertEq(_locked(prov[0]), 0, "released");
+        assertEq(_stake(prov[0]), STAKE, "not slashed");
+        assertEq(market.balanceOf(client, address(0)), _escrow(3), "refunded");
+        (address seatProvider,,) = market.seatOf(id, 0);
+        assertEq(seatProvider, address(0), "seats cleared");
+    }
+
+    function test_cancel_revealingJob_reverts() public {
+        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
+        models.retireVersion(modelId, 1);
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, id, IInferenceMarket.JobStatus.Revealing));
+        market.cancel(id, job);
     }
 
     function test_commit_locksCollateralSnapshotNotCurrentPolicy() public {
@@ -2801,6 +2856,18 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         market.withdraw(address(0));
         assertEq(market.balanceOf(address(rejecter), address(0)), escrow, "refund kept");
         assertEq(address(market).balance, escrow, "ETH kept");
+
+        // Finding 16: such a client names another recipient.
+        address payable cold = payable(address(0xC01D));
+        vm.prank(address(rejecter));
+        vm.expectRevert(IInferenceMarket.InferenceMarketZeroAddress.selector);
+        market.withdrawTo(address(0), address(0));
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarket.Withdrawn(address(rejecter), address(0), escrow, cold);
+        vm.prank(address(rejecter));
+        assertEq(market.withdrawTo(address(0), cold), escrow, "amount");
+        assertEq(cold.balance, escrow, "sent to the named address");
+        assertEq(market.balanceOf(address(rejecter), address(0)), 0, "balance spent");
     }
 }
 
@@ -2829,7 +2896,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         assertEq(market.balanceOf(client, address(0)), escrow, "escrow credited, protocol fee included");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee on a refund");
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Withdrawn(client, address(0), escrow);
+        emit IInferenceMarket.Withdrawn(client, address(0), escrow, client);
         vm.prank(client);
         assertEq(market.withdraw(address(0)), escrow, "withdrawn");
         assertEq(client.balance, escrow, "client has its ETH back");
@@ -2892,7 +2959,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         _submit(b, jb, prov[0]);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Withdrawn(prov[0], address(payToken), FEE);
+        emit IInferenceMarket.Withdrawn(prov[0], address(payToken), FEE, prov[0]);
         vm.prank(prov[0]);
         assertEq(market.withdraw(address(payToken)), FEE, "token amount");
         assertEq(payToken.balanceOf(prov[0]), FEE, "tokens received");
