@@ -86,7 +86,8 @@ export interface AuditFigures {
    * less than a reveal window, so the verdict still counts them (a runner must resume and reveal).
    */
   killedSlashes: Slash[];
-  revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number> };
+  /** byFault: reverted transactions mined inside (or just after) each kind of fault's windows; "none" outside all. */
+  revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number>; byFault: Record<string, number> };
   latency: {
     p50Seconds: number;
     p99Seconds: number;
@@ -296,7 +297,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   // Every transaction our runners got mined, block by block; the journals say what each was for.
   const kindOf = new Map<string, string>();
   for (const jr of journals) for (const t of jr?.txs ?? []) kindOf.set(t.hash, t.kind);
-  const reverted = { count: 0, gasUsed: 0n, gasBurntWei: 0n, byKind: {} as Record<string, number> };
+  const reverted = { count: 0, gasUsed: 0n, gasBurntWei: 0n, byKind: {} as Record<string, number>, byFault: {} as Record<string, number> };
   for (let n = input.fromBlock; n <= toBlock; n++) {
     const receipts = (await publicClient.request({ method: "eth_getBlockReceipts" as never, params: [`0x${n.toString(16)}`] as never })) as Receipt[] | null;
     for (const r of receipts ?? []) {
@@ -313,6 +314,8 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       reverted.gasBurntWei += burnt;
       const kind = kindOf.get(r.transactionHash.toLowerCase()) ?? "unknown";
       reverted.byKind[kind] = (reverted.byKind[kind] ?? 0) + 1;
+      const faults = new Set((input.faultBlocks ?? []).filter((w) => n >= w.from && n <= w.to).map((w) => w.kind));
+      for (const f of faults.size > 0 ? faults : ["none"]) reverted.byFault[f] = (reverted.byFault[f] ?? 0) + 1;
     }
   }
 
