@@ -300,6 +300,10 @@ class Journal {
       this.db.prepare("DELETE FROM blocks WHERE number > ?").run(block);
       const rows = this.db.prepare("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
       this.db.prepare("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
+      // A job given up before computing it, on a fact the rewound blocks gave (another's result,
+      // all seats taken): the chain may hold it open again, and every runner that saw the same
+      // fact gave it up alike; decide it anew or nobody serves it.
+      this.db.prepare("UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL").run(Date.now(), block);
       // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer
       // holds: forget it, and take the job back to where the chain must be read again (a seat may
       // have moved, a reveal or result may have been dropped). The rescan says it anew.

@@ -122,6 +122,23 @@ describe("journal", function () {
     j.close();
   });
 
+  it("a job given up as lost on a delivery that a reorg dropped is decided again (nobody would serve it otherwise)", function () {
+    const j = openJournal(file());
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    // Another provider's result (block 9) made us give job 1 up before computing anything.
+    j.noteChainFact(1n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 9);
+    j.updateJob(1n, { paramsHash: jobHash(job(1n)), state: "seen" }, { state: "lost", reason: "job no longer open" });
+    // Job 2 was given up on an older fact, below the reorg.
+    j.noteChainFact(2n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 7);
+    j.updateJob(2n, { paramsHash: jobHash(job(2n)), state: "seen" }, { state: "lost", reason: "job no longer open" });
+    expect(j.rewindTo(8)).to.deep.equal([1n]);
+    const one = j.getJob(1n)!;
+    expect([one.state, one.reason, one.deliveredBy, one.expiryDone]).to.deep.equal(["seen", null, null, false]);
+    expect(j.getJob(2n)!.state).to.equal("lost");
+    j.close();
+  });
+
   it("rewinds after a reorg: forgets newer blocks and marks their jobs for re-evaluation", function () {
     const j = openJournal(file());
     for (let b = 1; b <= 5; b++) j.advance(b, h(b));
