@@ -71,8 +71,10 @@ export const LOCAL_DEFAULTS: DeployParams = {
   maxRedundancy: 7,
   commitWindow: 120,
   revealWindow: 120,
-  // The local chain mines every second: a window spans about three blocks.
-  priorityWindow: 3,
+  // The local chain mines every second: a window spans two blocks, so when an assignee is down
+  // the next rank's result lands three blocks after the request (three-block windows gave
+  // four to five), and an assignee that is merely slow (two blocks) is not raced.
+  priorityWindow: 2,
   maxInlineInputBytes: 16 * 1024,
   maxJobDuration: 86_400,
   collateralPerJob: parseUnits("10", 18),
