@@ -431,6 +431,8 @@ export class TxSender implements TxSubmitter {
       // most every poll interval, not in a tight loop of +10 % replacements.
       const sinceBump = Date.now() - lastBumpAt;
       if (sinceBump < this.pollMs) await this.sleep(this.pollMs - sinceBump);
+      // Closing wakes the sleep: sign nothing more then.
+      this.checkOpen(current);
       const next = await this.bump(current);
       lastBumpAt = Date.now();
       if (next) {

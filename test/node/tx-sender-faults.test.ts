@@ -352,6 +352,10 @@ describe("tx sender against a faulty RPC", function () {
       await until("a few replacements", () => journal.txsWithNonce(0).length >= 4);
       sender.close();
       await sent.catch(() => undefined);
+      const attempts = journal.txsWithNonce(0).length;
+      // A closed sender signs no further replacement (closing wakes its wait: it must not bump then).
+      await new Promise((r) => setTimeout(r, 2 * pollIntervalMs));
+      expect(journal.txsWithNonce(0)).to.have.length(attempts);
       const at = journal.txsWithNonce(0).map((t) => t.createdAt);
       for (let i = 2; i < at.length; i++) expect(at[i]! - at[i - 1]!, `replacement ${i}`).to.be.at.least(pollIntervalMs - 5);
       journal.close();
