@@ -3,29 +3,40 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-/// @title IInferenceMarket
-/// @notice Clients escrow a fee per provider for an inference job on a pinned model version;
-/// providers deliver results (k = 1) or commit and reveal them (k > 1); payouts and refunds are
-/// credited to internal balances and withdrawn by their owners.
-/// @dev Only a hash of a job's immutable parameters (the {Job} struct) is stored, packed with its
-/// status in one slot; every later call passes the parameters back as they were emitted in
-/// {JobRequested} and the market checks them against the hash. Credits to internal balances
-/// have no event of their own; the events of the changes that cause them say who gets what:
-/// {ResultSubmitted} (the provider, the job's fee), {JobSettled} (the providers whose
-/// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
-/// client, `amount`), {SlashDistributed} (the stake slashed from faulty seats, credited in the
-/// registry's stake token to the client and the compensated revealers).
-interface IInferenceMarket {
+/// @title IInferenceMarketTypes
+/// @notice The types, events and errors of the inference market, shared by {IInferenceMarket} and
+/// {IInferenceMarketCourt} (the challenge functions, served by the market through its court).
+/// @dev See {IInferenceMarket} for the market as a whole.
+interface IInferenceMarketTypes {
     /// @notice A job's lifecycle.
     /// Open: takes a result (k = 1) or commits (k > 1). Revealing: every seat is taken (or the
     /// commit deadline passed with a quorum seated); seated providers reveal. Settled: paid out.
-    /// Refunded: the client got its escrow back (expired, or no quorum).
+    /// Refunded: the client got its escrow back (expired, no quorum, or a k = 1 result a jury
+    /// found wrong). Delivered (k = 1): a result is in, the provider's collateral is locked, and
+    /// it may be challenged until the challenge window ends; then its fee is claimed.
+    /// Challenged: a challenger locked a bond; a jury of other providers commits its results.
+    /// JuryRevealing: the jurors reveal; the last reveal (or {resolveChallenge}) resolves it.
     enum JobStatus {
         None,
         Open,
         Revealing,
         Settled,
-        Refunded
+        Refunded,
+        Delivered,
+        Challenged,
+        JuryRevealing
+    }
+
+    /// @notice How a challenge of a k = 1 result ended.
+    /// ProviderWrong: a jury quorum revealed another result; the provider's collateral pays the
+    /// majority jurors, the challenger and the client, and the client's escrow is refunded.
+    /// ProviderRight: a jury quorum revealed the provider's result; the challenger's bond pays
+    /// the majority jurors and the provider, which is paid its fee. Inconclusive: no quorum (or
+    /// too few jurors came); the provider is paid (optimistic default) and the bond released.
+    enum ChallengeOutcome {
+        ProviderWrong,
+        ProviderRight,
+        Inconclusive
     }
 
     /// @notice What a client asks for.
@@ -59,6 +70,8 @@ interface IInferenceMarket {
     /// assignment, every eligible provider may serve at once). See {assignment}.
     /// @param seed `uint256(keccak256(abi.encode(block.prevrandao, jobId)))` at request: where the
     /// job's provider order starts on the roster. The client chooses neither input.
+    /// @param challengeWindow k = 1: seconds after a delivery during which it may be challenged
+    /// and its fee not yet claimed (0 for k > 1).
     struct Job {
         address client;
         address token;
@@ -78,6 +91,55 @@ interface IInferenceMarket {
         uint256 requiredTags;
         bytes32 inputHash;
         uint256 seed;
+        uint32 challengeWindow;
+    }
+
+    /// @notice A challenge of a k = 1 delivery, fixed when it is made (policy values are
+    /// snapshots); later calls pass it back as emitted in {ResultChallenged}.
+    /// @param provider Who delivered the challenged result.
+    /// @param resultHash The challenged result.
+    /// @param challenger Who challenged (its bond is the job's collateral).
+    /// @param jurySeed Where the jury's order starts on the roster (from prevrandao at challenge).
+    /// @param challengedAt When the challenge was made: the jury's ranks open from it.
+    /// @param commitWindow Seconds the jurors have to commit, from `challengedAt`.
+    /// @param revealWindow Seconds the jurors have to reveal, from the reveal's start.
+    /// @param jurySize How many jurors sit; a majority of them is the jury's quorum.
+    /// @param juryFee Stake tokens each majority juror earns from the loser's collateral.
+    /// @param challengerShareBps The challenger's share of a wrong provider's collateral, after
+    /// the jurors' fees; the client gets the rest.
+    struct Challenge {
+        address provider;
+        bytes32 resultHash;
+        address challenger;
+        uint256 jurySeed;
+        uint40 challengedAt;
+        uint32 commitWindow;
+        uint32 revealWindow;
+        uint8 jurySize;
+        uint96 juryFee;
+        uint16 challengerShareBps;
+    }
+
+    /// @notice A matured k = 1 delivery whose fee is claimed (see {claim}).
+    struct Claim {
+        uint256 jobId;
+        Job job;
+        address provider;
+        bytes32 resultHash;
+    }
+
+    /// @notice DAO policy for k = 1 challenges (see {setChallengePolicy}).
+    /// @param challengeWindow Seconds a delivery may be challenged (snapshotted into new jobs).
+    /// @param jurySize Jurors per challenge: odd, 3 to 9.
+    /// @param juryFee Stake tokens each majority juror earns from the loser's collateral;
+    /// `jurySize × juryFee` may not exceed the collateral per job.
+    /// @param challengerShareBps The challenger's share of a wrong provider's collateral after
+    /// the jurors' fees (the client gets the rest).
+    struct ChallengePolicy {
+        uint32 challengeWindow;
+        uint8 jurySize;
+        uint96 juryFee;
+        uint16 challengerShareBps;
     }
 
     /// @notice A result signed by its provider (EIP-712 `Attestation`), for batch delivery.
@@ -113,9 +175,36 @@ interface IInferenceMarket {
     event JobRequested(
         uint256 indexed jobId, address indexed client, bytes32 indexed modelId, Job job, bytes input, string inputCid
     );
-    /// @notice A k = 1 result was delivered and paid: `provider` was credited the job's
-    /// `feePerProvider` and the rest of its escrow accrued to {protocolFees}.
+    /// @notice A k = 1 result was delivered: the client may use it at once. `provider` locked the
+    /// job's collateral; its fee is claimed ({claim}) once the challenge window passed unchallenged.
     event ResultSubmitted(uint256 indexed jobId, address indexed provider, bytes32 resultHash, bytes outputRef);
+    /// @notice A matured k = 1 delivery was paid: `provider` was credited `fee`, the rest of the
+    /// escrow accrued to {protocolFees}, and its collateral was released.
+    event DeliveryClaimed(uint256 indexed jobId, address indexed provider, uint256 fee);
+    /// @notice An item of a {claim} batch was skipped; `reason` is the selector of the error it
+    /// would have raised on its own. Nothing changed for that job.
+    event ClaimSkipped(uint256 indexed jobId, bytes4 reason);
+    /// @notice A k = 1 delivery was challenged: the challenger locked its bond and a jury is
+    /// drawn from `challenge.jurySeed` (see {juryCommit}).
+    event ResultChallenged(
+        uint256 indexed jobId, address indexed provider, address indexed challenger, Challenge challenge
+    );
+    /// @notice A challenge was resolved (see {ChallengeOutcome}). `juryHash` is the jury's most
+    /// revealed result and `agreeing` how many revealed it. Credited in the stake token:
+    /// `toChallenger`, `toProvider` and `toClient` (beyond the escrow refund or fee); each majority
+    /// juror got the challenge's `juryFee`. Faulty jurors are in {SeatSlashed} and
+    /// {SlashDistributed}, the losing party in {SeatSlashed}.
+    event ChallengeResolved(
+        uint256 indexed jobId,
+        ChallengeOutcome outcome,
+        bytes32 juryHash,
+        uint8 agreeing,
+        uint256 toChallenger,
+        uint256 toProvider,
+        uint256 toClient
+    );
+    /// @notice The DAO changed the challenge policy.
+    event ChallengePolicySet(ChallengePolicy policy);
     /// @notice An item of a signed batch was skipped; `reason` is the selector of the error it
     /// would have raised on its own. Nothing changed for that job.
     event AttestationRejected(uint256 indexed jobId, address indexed provider, bytes4 reason);
@@ -191,7 +280,31 @@ interface IInferenceMarket {
     error InferenceMarketInvalidSignature(uint256 jobId);
     /// @notice `provider`'s rank in the job's assignment is not open yet: it opens at `opensAt`.
     error InferenceMarketNotAssigned(uint256 jobId, address provider, uint256 rank, uint40 opensAt);
+    /// @notice The delivery may still be challenged until `endsAt`: its fee is not claimable yet.
+    error InferenceMarketChallengeWindowOpen(uint256 jobId, uint40 endsAt);
+    /// @notice The delivery's challenge window ended at `endedAt`.
+    error InferenceMarketChallengeWindowClosed(uint256 jobId, uint40 endedAt);
+    /// @notice A party to a challenge (its provider or challenger) cannot challenge its own result
+    /// or sit on its jury.
+    error InferenceMarketJuryExcluded(uint256 jobId, address account);
+    /// @notice The challenge cannot be resolved yet: jurors may still commit or reveal.
+    error InferenceMarketNotResolvable(uint256 jobId, JobStatus status);
+}
 
+/// @title IInferenceMarket
+/// @notice Clients escrow a fee per provider for an inference job on a pinned model version;
+/// providers deliver results (k = 1) or commit and reveal them (k > 1); payouts and refunds are
+/// credited to internal balances and withdrawn by their owners.
+/// @dev Only a hash of a job's immutable parameters (the {Job} struct) is stored, packed with its
+/// status in one slot; every later call passes the parameters back as they were emitted in
+/// {JobRequested} and the market checks them against the hash. Credits to internal balances
+/// have no event of their own; the events of the changes that cause them say who gets what:
+/// {DeliveryClaimed} (the provider, the job's fee), {ChallengeResolved} (the parties and
+/// jurors of a challenge), {JobSettled} (the providers whose
+/// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
+/// client, `amount`), {SlashDistributed} (the stake slashed from faulty seats, credited in the
+/// registry's stake token to the client and the compensated revealers).
+interface IInferenceMarket is IInferenceMarketTypes {
     /// @notice Requests a job and escrows `k × fee` plus the protocol fee (exact `msg.value` for
     /// ETH; pulled with transferFrom for an ERC-20, rejected if the token delivers less).
     /// @param request The job.
@@ -199,7 +312,13 @@ interface IInferenceMarket {
     function requestJob(JobRequest calldata request) external payable returns (uint256 jobId);
 
     /// @notice Delivers the result of a k = 1 job; the caller must be an eligible provider whose
-    /// rank is open (see {assignment}) and is credited the fee at once.
+    /// rank is open (see {assignment}) with the job's collateral free, which it locks. The client
+    /// reads the result from {ResultSubmitted} at once; the fee is claimed ({claim}) after the
+    /// job's challenge window, during which any other eligible provider may {challenge} it.
+    /// A result is bound to its sender: a copy of a pending result taken from the mempool reverts
+    /// during the assignee's window ({InferenceMarketNotAssigned}). Residual risk: once that window
+    /// passed, the next rank may copy a late assignee's pending result; the copier then locks its
+    /// own collateral and answers for the result in a challenge.
     /// @param jobId The job.
     /// @param job The job's parameters as emitted in {JobRequested}.
     /// @param resultHash The canonical result hash.
@@ -296,7 +415,9 @@ interface IInferenceMarket {
     /// @notice The current policy.
     function policy() external view returns (Policy memory);
 
-    /// @notice A job's status, seats taken and reveals made.
+    /// @notice A job's status, seats taken and reveals made (jury seats for a challenged job), and
+    /// when its reveal began (k > 1 or jury), or when it was delivered (a Delivered k = 1 job;
+    /// it may be claimed after that plus the job's `challengeWindow`).
     function jobState(uint256 jobId)
         external
         view
@@ -338,6 +459,10 @@ interface IInferenceMarket {
 
     /// @notice The amount escrowed for a job: `k × fee` plus the protocol fee.
     function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) external pure returns (uint256);
+
+    /// @notice The contract that serves {IInferenceMarketCourt}'s functions on this market's
+    /// address (by DELEGATECALL from the market's fallback); fixed at deployment.
+    function court() external view returns (address);
 
     /// @notice The id the next job will get.
     function nextJobId() external view returns (uint256);

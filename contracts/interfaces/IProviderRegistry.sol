@@ -223,6 +223,10 @@ interface IProviderRegistry {
     function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
         external;
 
+    /// @notice A provider's stake not locked as collateral (0 if it has none).
+    /// @param provider The provider.
+    function freeStakeOf(address provider) external view returns (uint256);
+
     /// @notice A provider's stake (including its locked collateral).
     /// @param provider The provider.
     /// @return The stake, in stake token units.

@@ -321,6 +321,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     /// @inheritdoc IProviderRegistry
+    function freeStakeOf(address provider) external view returns (uint256) {
+        Record storage p = _providers[provider];
+        return p.stake - p.locked;
+    }
+
+    /// @inheritdoc IProviderRegistry
     function stakeOf(address provider) external view returns (uint256) {
         return _providers[provider].stake;
     }

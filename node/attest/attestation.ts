@@ -23,6 +23,8 @@ export interface Job {
   inputHash: Hex;
   /** Where the job's provider order starts on the registry's roster (seed % rosterSize). */
   seed: bigint;
+  /** k = 1: seconds after a delivery during which it may be challenged (its fee is claimed after). */
+  challengeWindow: number;
 }
 
 /** What a provider signs for a result (DESIGN.md §2), bound to one job, market and chain. */
@@ -115,6 +117,7 @@ export const JOB_ABI_TYPE = {
     { name: "requiredTags", type: "uint256" },
     { name: "inputHash", type: "bytes32" },
     { name: "seed", type: "uint256" },
+    { name: "challengeWindow", type: "uint32" },
   ],
 } as const;
 

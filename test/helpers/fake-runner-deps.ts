@@ -50,6 +50,7 @@ export function makeJob(over: Partial<Job> = {}): Job {
     requiredTags: 0n,
     inputHash: keccak256(INPUT),
     seed: 0n,
+    challengeWindow: 0,
     ...over,
   };
 }

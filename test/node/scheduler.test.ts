@@ -23,6 +23,7 @@ const job = (over: Partial<Job> = {}): Job => ({
   requiredTags: 1n,
   inputHash: `0x${"00".repeat(32)}`,
   seed: 0n,
+  challengeWindow: 0,
   ...over,
 });
 const ctx = (over: Partial<SchedulerContext> = {}): SchedulerContext => ({

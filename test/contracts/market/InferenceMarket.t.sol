@@ -8,7 +8,8 @@ import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.so
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Test, Vm} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
-import {IInferenceMarket} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
+import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
@@ -113,6 +114,7 @@ abstract contract InferenceMarketFixture is Test {
     uint32 internal constant MAX_INLINE = 1024;
     uint40 internal constant MAX_DURATION = 1 days;
     uint128 internal constant COLLATERAL = 10e18;
+    uint32 internal constant CHALLENGE_WINDOW = 60;
     uint16 internal constant CLIENT_SHARE_BPS = 5_000;
     uint40 internal constant DEPRECATION = 7 days;
     uint40 internal constant UNBONDING = 7 days;
@@ -168,7 +170,7 @@ abstract contract InferenceMarketFixture is Test {
         (modelId,) = models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 1);
 
-        market = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy());
+        market = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
         registry.grantRole(registry.MARKET_ROLE(), address(market));
         market.setTokenAllowed(address(payToken), true);
 
@@ -203,8 +205,8 @@ abstract contract InferenceMarketFixture is Test {
         });
     }
 
-    function _defaultPolicy() internal pure returns (IInferenceMarket.Policy memory) {
-        return IInferenceMarket.Policy({
+    function _defaultPolicy() internal pure returns (IInferenceMarketTypes.Policy memory) {
+        return IInferenceMarketTypes.Policy({
             protocolFeeBps: PROTOCOL_FEE_BPS,
             quorumBps: QUORUM_BPS,
             maxRedundancy: MAX_K,
@@ -215,6 +217,15 @@ abstract contract InferenceMarketFixture is Test {
             maxJobDuration: MAX_DURATION,
             collateralPerJob: COLLATERAL,
             clientShareBps: CLIENT_SHARE_BPS
+        });
+    }
+
+    function _defaultChallengePolicy() internal pure returns (IInferenceMarketTypes.ChallengePolicy memory) {
+        return IInferenceMarketTypes.ChallengePolicy({
+            challengeWindow: CHALLENGE_WINDOW,
+            jurySize: 3,
+            juryFee: uint96(COLLATERAL / 10),
+            challengerShareBps: 5_000
         });
     }
 
@@ -235,7 +246,7 @@ abstract contract InferenceMarketFixture is Test {
     // ---------------------------------------------------------------- job helpers
 
     /// @dev A request on version 1, inline input, deadline in one hour.
-    function _req(uint8 k, address token) internal view returns (IInferenceMarket.JobRequest memory r) {
+    function _req(uint8 k, address token) internal view returns (IInferenceMarketTypes.JobRequest memory r) {
         r.modelId = modelId;
         r.version = 1;
         r.redundancy = k;
@@ -252,12 +263,12 @@ abstract contract InferenceMarketFixture is Test {
 
     /// @dev Funds `who` with exactly the escrow, requests as `who` on `m`, and returns the `Job`
     /// decoded from {JobRequested}; checks that it equals the struct rebuilt from the request.
-    function _requestOn(InferenceMarket m, address who, IInferenceMarket.JobRequest memory r)
+    function _requestOn(InferenceMarket m, address who, IInferenceMarketTypes.JobRequest memory r)
         internal
-        returns (uint256 id, IInferenceMarket.Job memory job)
+        returns (uint256 id, IInferenceMarketTypes.Job memory job)
     {
         uint256 escrow = m.escrowOf(r.redundancy, r.feePerProvider, m.policy().protocolFeeBps);
-        IInferenceMarket.Job memory expected = _expectedJob(m, r, who);
+        IInferenceMarketTypes.Job memory expected = _expectedJob(m, r, who);
         uint256 value;
         if (r.token == address(0)) {
             vm.deal(who, who.balance + escrow);
@@ -274,18 +285,18 @@ abstract contract InferenceMarketFixture is Test {
         assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(expected)), "emitted job == rebuilt job");
     }
 
-    function _requestAs(address who, IInferenceMarket.JobRequest memory r)
+    function _requestAs(address who, IInferenceMarketTypes.JobRequest memory r)
         internal
-        returns (uint256 id, IInferenceMarket.Job memory job)
+        returns (uint256 id, IInferenceMarketTypes.Job memory job)
     {
         return _requestOn(market, who, r);
     }
 
-    function _request(uint8 k, address token) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _request(uint8 k, address token) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         return _requestAs(client, _req(k, token));
     }
 
-    function _requestEth(uint8 k) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _requestEth(uint8 k) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         return _request(k, address(0));
     }
 
@@ -293,14 +304,14 @@ abstract contract InferenceMarketFixture is Test {
     function _jobFromLogs(InferenceMarket m, uint256 id, Vm.Log[] memory logs)
         internal
         pure
-        returns (IInferenceMarket.Job memory job)
+        returns (IInferenceMarketTypes.Job memory job)
     {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (
-                logs[i].emitter == address(m) && logs[i].topics[0] == IInferenceMarket.JobRequested.selector
+                logs[i].emitter == address(m) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector
                     && uint256(logs[i].topics[1]) == id
             ) {
-                (job,,) = abi.decode(logs[i].data, (IInferenceMarket.Job, bytes, string));
+                (job,,) = abi.decode(logs[i].data, (IInferenceMarketTypes.Job, bytes, string));
                 return job;
             }
         }
@@ -308,12 +319,12 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev The `Job` the market must store for `r` requested by `who` now, rebuilt by hand.
-    function _expectedJob(InferenceMarket m, IInferenceMarket.JobRequest memory r, address who)
+    function _expectedJob(InferenceMarket m, IInferenceMarketTypes.JobRequest memory r, address who)
         internal
         view
-        returns (IInferenceMarket.Job memory job)
+        returns (IInferenceMarketTypes.Job memory job)
     {
-        IInferenceMarket.Policy memory p = m.policy();
+        IInferenceMarketTypes.Policy memory p = m.policy();
         uint32 version = r.version == 0 ? models.getModel(r.modelId).activeVersion : r.version;
         job.client = who;
         job.token = r.token;
@@ -340,7 +351,7 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     function _status(uint256 id) internal view returns (uint256 status) {
-        (IInferenceMarket.JobStatus s,,,) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus s,,,) = market.jobState(id);
         return uint256(s);
     }
 
@@ -361,7 +372,7 @@ abstract contract InferenceMarketFixture is Test {
 
     // ---------------------------------------------------------------- provider helpers
 
-    function _submit(uint256 id, IInferenceMarket.Job memory job, address p) internal {
+    function _submit(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
         vm.prank(p);
         market.submitResult(id, job, RESULT, OUTPUT);
     }
@@ -374,7 +385,7 @@ abstract contract InferenceMarketFixture is Test {
         return keccak256(abi.encode(id, p, result, salt));
     }
 
-    function _commit(uint256 id, IInferenceMarket.Job memory job, address p, bytes32 result)
+    function _commit(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
         internal
         returns (uint8 seat)
     {
@@ -383,7 +394,7 @@ abstract contract InferenceMarketFixture is Test {
         seat = market.commit(id, job, c);
     }
 
-    function _reveal(uint256 id, IInferenceMarket.Job memory job, address p, uint8 seat, bytes32 result) internal {
+    function _reveal(uint256 id, IInferenceMarketTypes.Job memory job, address p, uint8 seat, bytes32 result) internal {
         bytes32 salt = _salt(p);
         vm.prank(p);
         market.reveal(id, job, seat, result, salt, OUTPUT);
@@ -393,12 +404,12 @@ abstract contract InferenceMarketFixture is Test {
         InferenceMarket m,
         uint256 pk,
         uint256 id,
-        IInferenceMarket.Job memory job,
+        IInferenceMarketTypes.Job memory job,
         bytes32 result
-    ) internal view returns (IInferenceMarket.SignedResult memory item) {
+    ) internal view returns (IInferenceMarketTypes.SignedResult memory item) {
         bytes32 digest = m.attestationDigest(id, job, result, OUTPUT);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
-        item = IInferenceMarket.SignedResult({
+        item = IInferenceMarketTypes.SignedResult({
             jobId: id,
             job: job,
             resultHash: result,
@@ -408,7 +419,7 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev The address a signed item recovers to on `m` (what the market will see as signer).
-    function _recovered(InferenceMarket m, IInferenceMarket.SignedResult memory item)
+    function _recovered(InferenceMarket m, IInferenceMarketTypes.SignedResult memory item)
         internal
         view
         returns (address)
@@ -426,16 +437,16 @@ abstract contract InferenceMarketFixture is Test {
         return ecrecover(digest, v, r, s);
     }
 
-    function _one(IInferenceMarket.SignedResult memory item)
+    function _one(IInferenceMarketTypes.SignedResult memory item)
         internal
         pure
-        returns (IInferenceMarket.SignedResult[] memory items)
+        returns (IInferenceMarketTypes.SignedResult[] memory items)
     {
-        items = new IInferenceMarket.SignedResult[](1);
+        items = new IInferenceMarketTypes.SignedResult[](1);
         items[0] = item;
     }
 
-    function _relay(InferenceMarket m, IInferenceMarket.SignedResult[] memory items) internal returns (uint256) {
+    function _relay(InferenceMarket m, IInferenceMarketTypes.SignedResult[] memory items) internal returns (uint256) {
         vm.prank(stranger);
         return m.submitAttestations(items);
     }
@@ -451,12 +462,12 @@ abstract contract InferenceMarketFixture is Test {
     function _rejections(Vm.Log[] memory logs, address emitter) internal pure returns (Rejection[] memory out) {
         uint256 n;
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarket.AttestationRejected.selector) ++n;
+            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarketTypes.AttestationRejected.selector) ++n;
         }
         out = new Rejection[](n);
         n = 0;
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarket.AttestationRejected.selector) {
+            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarketTypes.AttestationRejected.selector) {
                 out[n++] = Rejection({
                     jobId: uint256(logs[i].topics[1]),
                     provider: address(uint160(uint256(logs[i].topics[2]))),
@@ -495,12 +506,12 @@ abstract contract InferenceMarketFixture is Test {
         return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role);
     }
 
-    function _invalidStatus(uint256 id, IInferenceMarket.JobStatus status) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, id, status);
+    function _invalidStatus(uint256 id, IInferenceMarketTypes.JobStatus status) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, id, status);
     }
 
-    function _notFinalizable(uint256 id, IInferenceMarket.JobStatus status) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, id, status);
+    function _notFinalizable(uint256 id, IInferenceMarketTypes.JobStatus status) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, status);
     }
 
     function _providerStatus(address p, IProviderRegistry.ProviderStatus status) internal pure returns (bytes memory) {
@@ -511,16 +522,16 @@ abstract contract InferenceMarketFixture is Test {
         return abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
     }
 
-    uint256 internal constant OPEN = uint256(IInferenceMarket.JobStatus.Open);
-    uint256 internal constant REVEALING = uint256(IInferenceMarket.JobStatus.Revealing);
-    uint256 internal constant SETTLED = uint256(IInferenceMarket.JobStatus.Settled);
-    uint256 internal constant REFUNDED = uint256(IInferenceMarket.JobStatus.Refunded);
+    uint256 internal constant OPEN = uint256(IInferenceMarketTypes.JobStatus.Open);
+    uint256 internal constant REVEALING = uint256(IInferenceMarketTypes.JobStatus.Revealing);
+    uint256 internal constant SETTLED = uint256(IInferenceMarketTypes.JobStatus.Settled);
+    uint256 internal constant REFUNDED = uint256(IInferenceMarketTypes.JobStatus.Refunded);
 }
 
 // ==================================================================== requestJob
 
 contract InferenceMarketRequestTest is InferenceMarketFixture {
-    function _expectRequestRevert(IInferenceMarket.JobRequest memory r, uint256 value, bytes memory err) internal {
+    function _expectRequestRevert(IInferenceMarketTypes.JobRequest memory r, uint256 value, bytes memory err) internal {
         vm.deal(client, value);
         vm.expectRevert(err);
         vm.prank(client);
@@ -529,7 +540,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
     function _invalidDeadline(uint40 deadline) internal view returns (bytes memory) {
         return abi.encodeWithSelector(
-            IInferenceMarket.InferenceMarketInvalidDeadline.selector,
+            IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector,
             deadline,
             uint40(block.timestamp + 1),
             uint40(block.timestamp + MAX_DURATION)
@@ -537,7 +548,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function _notAccepting(bytes32 id, uint32 version) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionNotAccepting.selector, id, version);
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionNotAccepting.selector, id, version);
     }
 
     function _string(uint256 length) internal pure returns (string memory) {
@@ -552,7 +563,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(0, address(0)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
         );
     }
 
@@ -560,12 +571,12 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(MAX_K + 1, address(0)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, MAX_K + 1, MAX_K)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidRedundancy.selector, MAX_K + 1, MAX_K)
         );
     }
 
     function test_requestJob_acceptsMaximumRedundancy() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(MAX_K);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(MAX_K);
         assertEq(job.redundancy, MAX_K, "k");
         assertEq(address(market).balance, _escrow(MAX_K), "escrow");
         assertEq(_status(id), OPEN, "open");
@@ -574,29 +585,29 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- deadline
 
     function test_requestJob_revertsWhenDeadlineIsNow() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp);
         _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
     }
 
     function test_requestJob_revertsWhenDeadlineInPast() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp - 1);
         _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
     }
 
     function test_requestJob_revertsWhenDeadlineBeyondMaxJobDuration() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp + MAX_DURATION + 1);
         _expectRequestRevert(r, _escrow(1), _invalidDeadline(r.deadline));
     }
 
     function test_requestJob_acceptsDeadlineBounds() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp + 1);
-        (, IInferenceMarket.Job memory early) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory early) = _requestAs(client, r);
         r.deadline = uint40(block.timestamp + MAX_DURATION);
-        (, IInferenceMarket.Job memory late) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory late) = _requestAs(client, r);
         assertEq(early.deadline, START + 1, "earliest deadline");
         assertEq(late.deadline, START + MAX_DURATION, "latest deadline");
     }
@@ -604,61 +615,61 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- input
 
     function test_requestJob_revertsWhenInputBothInlineAndCid() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.inputCid = INPUT_CID;
         _expectRequestRevert(
             r,
             _escrow(1),
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketInvalidInput.selector, INPUT.length, bytes(INPUT_CID).length
+                IInferenceMarketTypes.InferenceMarketInvalidInput.selector, INPUT.length, bytes(INPUT_CID).length
             )
         );
     }
 
     function test_requestJob_revertsWhenInputNeitherInlineNorCid() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = "";
         _expectRequestRevert(
-            r, _escrow(1), abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidInput.selector, 0, 0)
+            r, _escrow(1), abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 0)
         );
     }
 
     function test_requestJob_revertsWhenInlineInputTooLarge() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = new bytes(MAX_INLINE + 1);
         _expectRequestRevert(
             r,
             _escrow(1),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInputTooLarge.selector, MAX_INLINE + 1, MAX_INLINE)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInputTooLarge.selector, MAX_INLINE + 1, MAX_INLINE)
         );
     }
 
     function test_requestJob_revertsWhenInputCidTooLong() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = "";
         r.inputCid = _string(129);
         _expectRequestRevert(
-            r, _escrow(1), abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidInput.selector, 0, 129)
+            r, _escrow(1), abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 129)
         );
     }
 
     function test_requestJob_acceptsInputAtSizeLimits() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = new bytes(MAX_INLINE);
-        (, IInferenceMarket.Job memory inlineJob) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory inlineJob) = _requestAs(client, r);
         assertEq(inlineJob.inputHash, keccak256(new bytes(MAX_INLINE)), "inline input hash");
 
         r.input = "";
         r.inputCid = _string(128);
-        (, IInferenceMarket.Job memory cidJob) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory cidJob) = _requestAs(client, r);
         assertEq(cidJob.inputHash, keccak256(bytes(_string(128))), "cid input hash");
     }
 
     function test_requestJob_cidInputHashesCidBytes() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = "";
         r.inputCid = INPUT_CID;
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         assertEq(job.inputHash, keccak256(bytes(INPUT_CID)), "input hash of CID");
         assertEq(_status(id), OPEN, "open");
     }
@@ -667,32 +678,32 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
     function test_requestJob_revertsWhenVersionOnlyPublished() public {
         models.publishVersion(NAME, _versionParams());
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.version = 2;
         _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 2));
     }
 
     function test_requestJob_revertsWhenVersionRetired() public {
         models.retireVersion(modelId, 1);
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 1));
     }
 
     function test_requestJob_revertsWhenVersionZeroAndNoActiveVersion() public {
         models.retireVersion(modelId, 1);
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.version = 0;
         _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 0));
     }
 
     function test_requestJob_revertsWhenVersionUnknown() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.version = 9;
         _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 9));
     }
 
     function test_requestJob_revertsWhenModelUnknown() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.modelId = keccak256("no-such-model");
         r.version = 0;
         _expectRequestRevert(r, _escrow(1), _notAccepting(keccak256("no-such-model"), 0));
@@ -701,11 +712,11 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_deprecatedVersionAcceptedUntilSunset() public {
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2); // v1 Deprecated until START + DEPRECATION
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
 
         vm.warp(START + DEPRECATION - 1);
         r.deadline = uint40(block.timestamp + 1 hours);
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         assertEq(job.version, 1, "deprecated version still takes jobs before its sunset");
         assertEq(_status(id), OPEN, "open");
     }
@@ -714,29 +725,29 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
         vm.warp(START + DEPRECATION);
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         _expectRequestRevert(r, _escrow(1), _notAccepting(modelId, 1));
     }
 
     // ---------------------------------------------------------------- fee
 
     function test_requestJob_revertsWhenFeeBelowVersionMinimum() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.feePerProvider = MIN_FEE - 1;
         uint256 escrow = market.escrowOf(1, MIN_FEE - 1, PROTOCOL_FEE_BPS);
         _expectRequestRevert(
             r,
             escrow,
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketFeeBelowMinimum.selector, uint256(MIN_FEE - 1), uint256(MIN_FEE)
+                IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector, uint256(MIN_FEE - 1), uint256(MIN_FEE)
             )
         );
     }
 
     function test_requestJob_acceptsFeeEqualToMinimum() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.feePerProvider = MIN_FEE;
-        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         assertEq(job.feePerProvider, MIN_FEE, "fee");
         assertEq(address(market).balance, market.escrowOf(1, MIN_FEE, PROTOCOL_FEE_BPS), "escrow");
     }
@@ -748,7 +759,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(1, address(0)),
             escrow - 1,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, escrow - 1, escrow)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketIncorrectEscrow.selector, 1, escrow - 1, escrow)
         );
     }
 
@@ -757,7 +768,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(3, address(0)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, 0, escrow)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketIncorrectEscrow.selector, 1, 0, escrow)
         );
     }
 
@@ -766,7 +777,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(1, address(0)),
             escrow + 1,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, escrow + 1, escrow)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketIncorrectEscrow.selector, 1, escrow + 1, escrow)
         );
     }
 
@@ -778,7 +789,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(1, address(payToken)),
             1,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketIncorrectEscrow.selector, 1, 1, 0)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketIncorrectEscrow.selector, 1, 1, 0)
         );
         assertEq(payToken.balanceOf(client), escrow, "no tokens pulled");
     }
@@ -791,7 +802,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(1, address(other)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketTokenNotAllowed.selector, address(other))
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(other))
         );
     }
 
@@ -801,7 +812,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(1, address(payToken)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketTokenNotAllowed.selector, address(payToken))
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(payToken))
         );
     }
 
@@ -816,7 +827,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
             _req(1, address(fot)),
             0,
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketTransferShortfall.selector, address(fot), escrow, escrow - escrow / 100
+                IInferenceMarketTypes.InferenceMarketTransferShortfall.selector, address(fot), escrow, escrow - escrow / 100
             )
         );
         assertEq(fot.balanceOf(client), escrow, "nothing moved");
@@ -844,13 +855,13 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- success
 
     function test_requestJob_escrowsEthAndEmitsJob() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         uint256 escrow = _escrow(1);
-        IInferenceMarket.Job memory expected = _expectedJob(market, r, client);
+        IInferenceMarketTypes.Job memory expected = _expectedJob(market, r, client);
         vm.deal(client, escrow);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        emit IInferenceMarketTypes.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
         vm.prank(client);
         uint256 id = market.requestJob{value: escrow}(r);
 
@@ -859,7 +870,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         assertEq(escrow, FEE + (uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000, "escrow formula");
         assertEq(address(market).balance, escrow, "market holds the escrow");
         assertEq(client.balance, 0, "client paid");
-        (IInferenceMarket.JobStatus status, uint8 seated, uint8 revealed, uint40 startedAt) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus status, uint8 seated, uint8 revealed, uint40 startedAt) = market.jobState(id);
         assertEq(uint256(status), OPEN, "open");
         assertEq(seated + revealed + startedAt, 0, "no seats");
         assertEq(expected.commitDeadline, 0, "k = 1 has no commit deadline");
@@ -868,15 +879,15 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_escrowsTokenAndEmitsJob() public {
-        IInferenceMarket.JobRequest memory r = _req(3, address(payToken));
+        IInferenceMarketTypes.JobRequest memory r = _req(3, address(payToken));
         uint256 escrow = _escrow(3);
-        IInferenceMarket.Job memory expected = _expectedJob(market, r, client);
+        IInferenceMarketTypes.Job memory expected = _expectedJob(market, r, client);
         payToken.mint(client, escrow + 5);
         vm.prank(client);
         payToken.approve(address(market), type(uint256).max);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        emit IInferenceMarketTypes.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
         vm.prank(client);
         uint256 id = market.requestJob(r);
 
@@ -891,7 +902,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             _req(0, address(0)),
             0,
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
         );
         (uint256 b,) = _request(2, address(payToken));
         assertEq(a, 1, "first");
@@ -900,20 +911,20 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_versionZeroResolvesToActiveAndIsPinned() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.version = 0;
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         assertEq(job.version, 1, "resolved to the active version");
 
         // The DAO activates v2: the job stays on v1, new v0 requests get v2.
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
-        (, IInferenceMarket.Job memory later) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory later) = _requestAs(client, r);
         assertEq(later.version, 2, "later requests resolve to v2");
 
-        IInferenceMarket.Job memory moved = job;
+        IInferenceMarketTypes.Job memory moved = job;
         moved.version = 2;
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
         vm.prank(prov[0]);
         market.submitResult(id, moved, RESULT, OUTPUT);
 
@@ -926,7 +937,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         uint8[4] memory ks = [2, 3, 4, 7];
         uint8[4] memory quorums = [2, 2, 3, 4];
         for (uint256 i = 0; i < ks.length; ++i) {
-            (, IInferenceMarket.Job memory job) = _requestEth(ks[i]);
+            (, IInferenceMarketTypes.Job memory job) = _requestEth(ks[i]);
             assertEq(job.quorum, quorums[i], "quorum = floor(k/2) + 1 at 50 %");
             assertEq(job.commitDeadline, START + COMMIT_WINDOW, "commit deadline = now + commit window");
             assertEq(job.revealWindow, REVEAL_WINDOW, "reveal window");
@@ -938,30 +949,30 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_commitDeadlineCappedByDeadline() public {
-        IInferenceMarket.JobRequest memory r = _req(3, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(3, address(0));
         r.deadline = uint40(block.timestamp + COMMIT_WINDOW - 30);
-        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         assertEq(job.commitDeadline, r.deadline, "capped by the client's deadline");
     }
 
     function test_requestJob_fullQuorumPolicyRequiresEveryProvider() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.quorumBps = 10_000;
         market.setPolicy(p);
-        (, IInferenceMarket.Job memory job) = _requestEth(3);
+        (, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         assertEq(job.quorum, 3, "quorum capped at k");
     }
 
     function testFuzz_requestJob_escrowEqualsEscrowOf(uint8 kSeed, uint96 feeSeed, uint16 bpsSeed) public {
         uint8 k = uint8(bound(kSeed, 1, MAX_K));
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, type(uint96).max));
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = uint16(bound(bpsSeed, 0, 1_000));
         market.setPolicy(p);
 
-        IInferenceMarket.JobRequest memory r = _req(k, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(k, address(0));
         r.feePerProvider = fee;
-        (, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         uint256 fees = uint256(k) * fee;
         uint256 escrow = market.escrowOf(k, fee, p.protocolFeeBps);
         assertEq(escrow, fees + (fees * p.protocolFeeBps) / 10_000, "escrowOf formula");
@@ -973,20 +984,20 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 // ==================================================================== submitResult (k = 1)
 
 contract InferenceMarketSubmitTest is InferenceMarketFixture {
-    function _expectSubmitRevert(uint256 id, IInferenceMarket.Job memory job, address p, bytes memory err) internal {
+    function _expectSubmitRevert(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes memory err) internal {
         vm.expectRevert(err);
         vm.prank(p);
         market.submitResult(id, job, RESULT, OUTPUT);
     }
 
     function test_submitResult_paysProviderAndTreasury() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         address p = prov[0];
         uint256 protocolFee = _escrow(1) - FEE;
         assertEq(protocolFee, 1e16, "1 % of the fee");
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.ResultSubmitted(id, p, RESULT, OUTPUT);
+        emit IInferenceMarketTypes.ResultSubmitted(id, p, RESULT, OUTPUT);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.ServedRecorded(p, 1);
         vm.recordLogs();
@@ -1004,7 +1015,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.prank(p);
         assertEq(market.withdraw(address(0)), FEE, "provider withdraws");
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.ProtocolFeesWithdrawn(address(0), treasury, protocolFee);
+        emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(0), treasury, protocolFee);
         vm.prank(treasury);
         assertEq(market.withdrawProtocolFees(address(0)), protocolFee, "treasury withdraws");
         assertEq(market.protocolFees(address(0)), 0, "fees cleared");
@@ -1014,7 +1025,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_paysInToken() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _request(1, address(payToken));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
         _submit(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), FEE, "provider credited in the token");
         assertEq(market.protocolFees(address(payToken)), _escrow(1) - FEE, "protocol fee accrued in the token");
@@ -1023,8 +1034,8 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_usesProtocolFeeSnapshot() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = 1_000;
         market.setPolicy(p);
         _submit(id, job, prov[0]);
@@ -1033,80 +1044,80 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         job.feePerProvider = FEE * 2; // a provider trying to get paid more
         _expectSubmitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
         );
         assertEq(_status(id), OPEN, "still open");
     }
 
     function test_submitResult_revertsOnUnknownJob() public {
-        (, IInferenceMarket.Job memory job) = _requestEth(1);
+        (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectSubmitRevert(
-            7, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, 7)
+            7, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 7)
         );
     }
 
     function test_submitResult_revertsOnSecondSubmit() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        _expectSubmitRevert(id, job, prov[1], _invalidStatus(id, IInferenceMarket.JobStatus.Settled));
-        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Settled));
+        _expectSubmitRevert(id, job, prov[1], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "second provider not paid");
     }
 
     function test_submitResult_revertsAfterRefund() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         market.finalize(id, job);
-        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Refunded));
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Refunded));
     }
 
     function test_submitResult_acceptsAtDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline);
         _submit(id, job, prov[0]);
         assertEq(_status(id), SETTLED, "the deadline itself is still in time");
     }
 
     function test_submitResult_revertsAfterDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         _expectSubmitRevert(
             id,
             job,
             prov[0],
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketDeadlinePassed.selector, id, job.deadline)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, id, job.deadline)
         );
     }
 
     function test_submitResult_revertsOnRedundantJob() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectSubmitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketWrongRedundancy.selector, id, 3)
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 3)
         );
     }
 
     function test_submitResult_revertsWhenProviderNotRegistered() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectSubmitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
     }
 
     function test_submitResult_revertsWhenProviderPending() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectSubmitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
     }
 
     function test_submitResult_revertsWhenProviderSuspended() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         registry.suspendProvider(prov[0]);
         _expectSubmitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
     }
 
     function test_submitResult_revertsWhenProviderExiting() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.prank(prov[0]);
         registry.requestExit();
         _expectSubmitRevert(
@@ -1120,7 +1131,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsWhenProviderMissingTags() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectSubmitRevert(
             id,
             job,
@@ -1130,7 +1141,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsWhenProviderMemoryInsufficient() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectSubmitRevert(
             id,
             job,
@@ -1144,59 +1155,59 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     /// @dev Finding 10: retiring a version used to block delivery of jobs requested before, and
     /// their escrow stayed locked until the deadline. A job pins its version: it is still served.
     function test_submitResult_versionRetiredAfterRequest_stillDelivered() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         models.retireVersion(modelId, 1);
         _submit(id, job, prov[0]);
-        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "delivered");
+        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Settled), "delivered");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
 
     function test_cancel_clientGetsEscrowBackOnceVersionRetired() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
         market.cancel(id, job);
 
         models.retireVersion(modelId, 1);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotClient.selector, id, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotClient.selector, id, stranger));
         market.cancel(id, job);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobCancelled(id, _escrow(1));
+        emit IInferenceMarketTypes.JobCancelled(id, _escrow(1));
         vm.prank(client);
         market.cancel(id, job);
-        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Refunded), "ended");
+        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Refunded), "ended");
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "escrow credited back");
-        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarket.JobStatus.Refunded));
+        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Refunded));
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, id, IInferenceMarket.JobStatus.Refunded));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Refunded));
         market.cancel(id, job);
     }
 
     function test_cancel_afterSunset_andNotOnceDelivered() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        (uint256 done, IInferenceMarket.Job memory doneJob) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 done, IInferenceMarketTypes.Job memory doneJob) = _requestEth(1);
         _submit(done, doneJob, prov[0]);
         // A newer version makes v1 Deprecated; past its sunset it takes no jobs.
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
         market.cancel(id, job);
         vm.warp(models.getVersion(modelId, 1).sunsetAt);
         vm.prank(client);
         market.cancel(id, job);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, done, IInferenceMarket.JobStatus.Settled));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Settled));
         market.cancel(done, doneJob);
     }
 
     function test_submitResult_jobWithoutRequiredTagsAcceptsAnyTags() public {
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.requiredTags = 0;
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         _submit(id, job, fewTags);
         assertEq(market.balanceOf(fewTags, address(0)), FEE, "paid");
     }
@@ -1206,7 +1217,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
 
 contract InferenceMarketAttestationTest is InferenceMarketFixture {
     function test_attestationDigest_isEip712OverTheAttestation() public view {
-        IInferenceMarket.Job memory job;
+        IInferenceMarketTypes.Job memory job;
         job.modelId = modelId;
         job.version = 3;
         job.inputHash = keccak256(INPUT);
@@ -1243,14 +1254,14 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_emptyBatchDeliversNothing() public {
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](0);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](0);
         assertEq(_relay(market, items), 0, "nothing delivered");
     }
 
     function test_submitAttestations_deliversRunAndCreditsOnce() public {
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](3);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](3);
         for (uint256 i = 0; i < 3; ++i) {
-            (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+            (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
             items[i] = _sign(market, pks[0], id, job, RESULT);
         }
         vm.recordLogs();
@@ -1259,7 +1270,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
         assertEq(delivered, 3, "three delivered");
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
-        assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 3, "three results");
+        assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 1, "one counter write");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
@@ -1269,12 +1280,12 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_countsOncePerProvider() public {
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](6);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         // p0 ETH, p0 ETH, p1 ETH, p0 token, p0 token, p0 ETH: one counter write per provider.
         address[6] memory tokens = [address(0), address(0), address(0), address(payToken), address(payToken), address(0)];
         uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
         for (uint256 i = 0; i < 6; ++i) {
-            (uint256 id, IInferenceMarket.Job memory job) = _request(1, tokens[i]);
+            (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, tokens[i]);
             items[i] = _sign(market, pks[signer[i]], id, job, RESULT);
         }
         vm.recordLogs();
@@ -1291,8 +1302,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_skipsBadItemsAndDeliversGoodOnes() public {
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](7);
-        IInferenceMarket.Job memory job;
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](7);
+        IInferenceMarketTypes.Job memory job;
         // 1: good.
         (, job) = _requestEth(1);
         items[0] = _sign(market, pks[0], 1, job, RESULT);
@@ -1315,7 +1326,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         (, job) = _requestEth(1);
         items[4] = _sign(market, PENDING_PK, 5, job, RESULT);
         // 6: deadline passed.
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp + 10);
         (, job) = _requestAs(client, r);
         items[5] = _sign(market, pks[0], 6, job, RESULT);
@@ -1333,13 +1344,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(delivered, 2, "two delivered");
         Rejection[] memory rj = _rejections(logs, address(market));
         assertEq(rj.length, 5, "five rejected");
-        _assertRejection(rj[0], 2, address(0), IInferenceMarket.InferenceMarketInvalidSignature.selector, "bad sig");
-        _assertRejection(rj[1], 3, prov[0], IInferenceMarket.InferenceMarketJobMismatch.selector, "wrong job");
-        _assertRejection(rj[2], 4, prov[0], IInferenceMarket.InferenceMarketInvalidStatus.selector, "delivered");
+        _assertRejection(rj[0], 2, address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "bad sig");
+        _assertRejection(rj[1], 3, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "wrong job");
+        _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
         _assertRejection(
             rj[3], 5, pending, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "unapproved signer"
         );
-        _assertRejection(rj[4], 6, prov[0], IInferenceMarket.InferenceMarketDeadlinePassed.selector, "late");
+        _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
         assertEq(_status(1), SETTLED, "1 delivered");
         assertEq(_status(7), SETTLED, "7 delivered");
@@ -1351,7 +1362,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "job 4 paid once, to p1");
         assertEq(market.balanceOf(pending, address(0)), 0, "pending unpaid");
         // Runs: [p0: 1 (2, 3, 4 rejected)] [pending: none] [p0: 6 rejected, 7].
-        assertEq(_count(logs, address(market), IInferenceMarket.ResultSubmitted.selector), 2, "two results");
+        assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 2, "two results");
         assertEq(
             market.protocolFees(address(0)) - feesBefore, 2 * (_escrow(1) - FEE), "protocol fee for delivered items only"
         );
@@ -1373,12 +1384,12 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             IProviderRegistry.ProviderRegistryMissingTags.selector,
             IProviderRegistry.ProviderRegistryInvalidStatus.selector
         ];
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](6);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         for (uint256 i = 0; i < 5; ++i) {
-            (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+            (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
             items[i] = _sign(market, keys[i], id, job, RESULT);
         }
-        (uint256 kId, IInferenceMarket.Job memory kJob) = _requestEth(3);
+        (uint256 kId, IInferenceMarketTypes.Job memory kJob) = _requestEth(3);
         items[5] = _sign(market, pks[0], kId, kJob, RESULT);
 
         vm.recordLogs();
@@ -1390,21 +1401,21 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             assertEq(_status(i + 1), OPEN, "unchanged");
             assertEq(market.balanceOf(signers[i], address(0)), 0, "unpaid");
         }
-        _assertRejection(rj[5], kId, prov[0], IInferenceMarket.InferenceMarketWrongRedundancy.selector, "k > 1");
+        _assertRejection(rj[5], kId, prov[0], IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, "k > 1");
         assertEq(_status(kId), OPEN, "k > 1 job unchanged");
     }
 
     function test_submitAttestations_versionRetiredAfterRequest_stillDelivered() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         models.retireVersion(modelId, 1);
         assertEq(_relay(market, _one(item)), 1, "delivered");
-        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "settled");
+        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Settled), "settled");
     }
 
     function test_submitAttestations_rejectsSignatureOverOtherResult() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         item.resultHash = OTHER_RESULT; // tampered by the relayer
         address signer = _recovered(market, item);
         assertTrue(signer != prov[0], "recovers to someone else");
@@ -1419,14 +1430,14 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_cannotReplayOnAnotherJob() public {
         // Two jobs with identical parameters: only the id (and so the assignment seed) differs.
-        (uint256 id1, IInferenceMarket.Job memory job1) = _requestEth(1);
-        (uint256 id2, IInferenceMarket.Job memory job2) = _requestEth(1);
-        IInferenceMarket.Job memory job2SameSeed = _copy(job2);
+        (uint256 id1, IInferenceMarketTypes.Job memory job1) = _requestEth(1);
+        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestEth(1);
+        IInferenceMarketTypes.Job memory job2SameSeed = _copy(job2);
         job2SameSeed.seed = job1.seed;
         assertEq(keccak256(abi.encode(job1)), keccak256(abi.encode(job2SameSeed)), "identical but for the seed");
 
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id1, job1, RESULT);
-        IInferenceMarket.SignedResult memory replay = _sign(market, pks[0], id1, job1, RESULT);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id1, job1, RESULT);
+        IInferenceMarketTypes.SignedResult memory replay = _sign(market, pks[0], id1, job1, RESULT);
         // The attestation does not cover the seed: the same signature, job 2's own parameters.
         replay.jobId = id2;
         replay.job = job2;
@@ -1443,30 +1454,30 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "same item twice rejected");
         rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id1, prov[0], IInferenceMarket.InferenceMarketInvalidStatus.selector, "delivered");
+        _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
 
-    function _copy(IInferenceMarket.Job memory job) internal pure returns (IInferenceMarket.Job memory) {
-        return abi.decode(abi.encode(job), (IInferenceMarket.Job));
+    function _copy(IInferenceMarketTypes.Job memory job) internal pure returns (IInferenceMarketTypes.Job memory) {
+        return abi.decode(abi.encode(job), (IInferenceMarketTypes.Job));
     }
 
     function test_submitAttestations_cannotReplayOnAnotherMarket() public {
-        InferenceMarket other = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy());
+        InferenceMarket other = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
         registry.grantRole(registry.MARKET_ROLE(), address(other));
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        (uint256 otherId, IInferenceMarket.Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 otherId, IInferenceMarketTypes.Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
         assertEq(id, otherId, "same id");
         assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(otherJob)), "same job struct");
 
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         address signer = _recovered(other, item);
         assertTrue(signer != prov[0], "the domain binds the market");
         vm.recordLogs();
         assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
         _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other market");
-        (IInferenceMarket.JobStatus status,,,) = other.jobState(otherId);
+        (IInferenceMarketTypes.JobStatus status,,,) = other.jobState(otherId);
         assertEq(uint256(status), OPEN, "other market's job open");
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
 
@@ -1476,8 +1487,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_cannotReplayOnAnotherChain() public {
         uint256 chainId = block.chainid;
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
 
         vm.chainId(chainId + 1);
         address signer = _recovered(market, item);
@@ -1493,14 +1504,14 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](2);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
         items[0] = _sign(market, pks[0], id, job, RESULT);
         items[1] = _sign(market, pks[1], id, job, RESULT);
         vm.recordLogs();
         assertEq(_relay(market, items), 1, "first wins");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, prov[1], IInferenceMarket.InferenceMarketInvalidStatus.selector, "second");
+        _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "second");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
     }
@@ -1509,7 +1520,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 // ==================================================================== commit / reveal (k > 1)
 
 contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
-    function _expectCommitRevert(uint256 id, IInferenceMarket.Job memory job, address p, bytes memory err) internal {
+    function _expectCommitRevert(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes memory err) internal {
         bytes32 c = _commitment(id, p, RESULT, _salt(p));
         vm.expectRevert(err);
         vm.prank(p);
@@ -1518,7 +1529,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
 
     function _expectRevealRevert(
         uint256 id,
-        IInferenceMarket.Job memory job,
+        IInferenceMarketTypes.Job memory job,
         address p,
         uint8 seat,
         bytes32 result,
@@ -1531,7 +1542,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     /// @dev Requests a k-job and seats providers 0..k-1, committing `results[i]`.
-    function _seatAll(uint8 k, bytes32[] memory results) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _seatAll(uint8 k, bytes32[] memory results) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         (id, job) = _requestEth(k);
         for (uint256 i = 0; i < k; ++i) {
             assertEq(_commit(id, job, prov[i], results[i]), i, "seat index");
@@ -1554,13 +1565,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- commit
 
     function test_commit_seatsProviderAndLocksCollateral() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         bytes32 c = _commitment(id, prov[0], RESULT, _salt(prov[0]));
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SeatCommitted(id, prov[0], 0, c);
+        emit IInferenceMarketTypes.SeatCommitted(id, prov[0], 0, c);
         vm.prank(prov[0]);
         uint8 seat = market.commit(id, job, c);
 
@@ -1577,13 +1588,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_lastSeatStartsReveal() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         vm.warp(START + 30);
         _commit(id, job, prov[1], RESULT);
         bytes32 c = _commitment(id, prov[2], RESULT, _salt(prov[2]));
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.RevealStarted(id, uint40(START + 30 + REVEAL_WINDOW));
+        emit IInferenceMarketTypes.RevealStarted(id, uint40(START + 30 + REVEAL_WINDOW));
         vm.prank(prov[2]);
         market.commit(id, job, c);
         assertEq(_status(id), REVEALING, "revealing");
@@ -1592,73 +1603,73 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsWhenAlreadySeated() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _expectCommitRevert(
             id,
             job,
             prov[0],
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadySeated.selector, id, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, id, prov[0])
         );
         assertEq(_locked(prov[0]), COLLATERAL, "locked once");
     }
 
     function test_commit_revertsOnSingleRedundancyJob() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _expectCommitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketWrongRedundancy.selector, id, 1)
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 1)
         );
     }
 
     function test_commit_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         job.collateral = 0; // a provider trying to lock nothing
         _expectCommitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
         );
     }
 
     function test_commit_acceptsAtCommitDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         vm.warp(job.commitDeadline);
         assertEq(_commit(id, job, prov[0], RESULT), 0, "the deadline itself is in time");
     }
 
     function test_commit_revertsAfterCommitDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         vm.warp(job.commitDeadline + 1);
         _expectCommitRevert(
             id,
             job,
             prov[0],
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketDeadlinePassed.selector, id, job.commitDeadline)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, id, job.commitDeadline)
         );
     }
 
     function test_commit_revertsWhenSeatsFull() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
-        _expectCommitRevert(id, job, prov[3], _invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        _expectCommitRevert(id, job, prov[3], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         assertEq(_locked(prov[3]), 0, "nothing locked");
     }
 
     function test_commit_revertsWhenProviderPending() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectCommitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
     }
 
     function test_commit_revertsWhenProviderNotRegistered() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectCommitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
     }
 
     function test_commit_revertsWhenProviderSuspended() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         registry.suspendProvider(prov[0]);
         _expectCommitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
     }
 
     function test_commit_revertsWhenProviderExiting() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         vm.prank(prov[0]);
         registry.requestExit();
         _expectCommitRevert(
@@ -1672,7 +1683,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsWhenProviderMissingTagsOrMemory() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectCommitRevert(
             id,
             job,
@@ -1690,10 +1701,10 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsWhenFreeStakeBelowCollateral() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(STAKE + 1);
         market.setPolicy(p);
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectCommitRevert(
             id,
             job,
@@ -1705,16 +1716,16 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_versionRetiredAfterRequest_stillServed() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         models.retireVersion(modelId, 1);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], RESULT);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], RESULT);
-        assertEq(_status(id), uint256(IInferenceMarket.JobStatus.Settled), "settled");
+        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Settled), "settled");
     }
 
     function test_cancel_openK3Job_releasesSeatsWithoutFault() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         assertEq(_locked(prov[0]), COLLATERAL, "locked by the seat");
         models.retireVersion(modelId, 1);
@@ -1728,17 +1739,17 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_cancel_revealingJob_reverts() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         models.retireVersion(modelId, 1);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotCancellable.selector, id, IInferenceMarket.JobStatus.Revealing));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Revealing));
         market.cancel(id, job);
     }
 
     function test_commit_locksCollateralSnapshotNotCurrentPolicy() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = 500e18;
         market.setPolicy(p);
         _commit(id, job, prov[0], RESULT);
@@ -1748,25 +1759,25 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- reveal
 
     function test_reveal_revertsWhileCommitOpen() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         uint8 seat = _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         _expectRevealRevert(
-            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
     }
 
     function test_reveal_revertsWhenCommitClosedWithoutQuorum() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         uint8 seat = _commit(id, job, prov[0], RESULT);
         vm.warp(job.commitDeadline + 1);
         _expectRevealRevert(
-            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
     }
 
     function test_reveal_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         job.quorum = 1;
         _expectRevealRevert(
             id,
@@ -1775,12 +1786,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
         );
     }
 
     function test_reveal_revertsOnWrongSalt() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -1788,12 +1799,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             RESULT,
             keccak256("wrong salt"),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0])
         );
     }
 
     function test_reveal_revertsOnWrongResult() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -1801,12 +1812,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             OTHER_RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0])
         );
     }
 
     function test_reveal_revertsWhenNotSeated() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -1814,7 +1825,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             RESULT,
             _salt(prov[3]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 0, prov[3])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 0, prov[3])
         );
         // A seated provider naming someone else's seat, or a seat that does not exist.
         _expectRevealRevert(
@@ -1824,7 +1835,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             1,
             RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 1, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 1, prov[0])
         );
         _expectRevealRevert(
             id,
@@ -1833,12 +1844,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             5,
             RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, 5, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 5, prov[0])
         );
     }
 
     function test_reveal_revertsOnDoubleReveal() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _expectRevealRevert(
             id,
@@ -1847,20 +1858,20 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, id, prov[0])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, id, prov[0])
         );
         assertEq(_revealed(id), 1, "counted once");
     }
 
     function test_reveal_acceptsAtRevealDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.warp(START + REVEAL_WINDOW);
         _reveal(id, job, prov[0], 0, RESULT);
         assertEq(_revealed(id), 1, "the deadline itself is in time");
     }
 
     function test_reveal_revertsAfterRevealWindow() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.warp(START + REVEAL_WINDOW + 1);
         _expectRevealRevert(
             id,
@@ -1870,15 +1881,15 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             RESULT,
             _salt(prov[0]),
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketRevealClosed.selector, id, uint40(START + REVEAL_WINDOW)
+                IInferenceMarketTypes.InferenceMarketRevealClosed.selector, id, uint40(START + REVEAL_WINDOW)
             )
         );
     }
 
     function test_reveal_storesResultAndEmits() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.ResultRevealed(id, prov[1], RESULT, OUTPUT);
+        emit IInferenceMarketTypes.ResultRevealed(id, prov[1], RESULT, OUTPUT);
         _reveal(id, job, prov[1], 1, RESULT);
         (address p, bool revealed, bytes32 value) = market.seatOf(id, 1);
         assertEq(p, prov[1], "provider");
@@ -1890,12 +1901,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- settlement
 
     function test_reveal_allAgreeSettlesAndPaysEveryone() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         uint256 protocolFee = (3 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobSettled(id, RESULT, 3, 0);
+        emit IInferenceMarketTypes.JobSettled(id, RESULT, 3, 0);
         _reveal(id, job, prov[2], 2, RESULT);
 
         assertEq(_status(id), SETTLED, "settled");
@@ -1917,10 +1928,10 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         vp.minFee = 0;
         models.publishVersion(NAME, vp);
         models.activateVersion(modelId, 2);
-        IInferenceMarket.JobRequest memory r = _req(3, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(3, address(0));
         r.version = 2;
         r.feePerProvider = 333;
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], uint8(i), RESULT);
         uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
@@ -1930,7 +1941,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_minoritySlashedMajorityPaid() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, OTHER_RESULT);
         uint256 fees = 3 * uint256(FEE);
@@ -1940,11 +1951,11 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.ProviderSlashed(prov[1], address(market), COLLATERAL, bytes32(id));
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SeatSlashed(id, prov[1], COLLATERAL, true);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, true);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 4, 2);
+        emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 4, 2);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobSettled(id, RESULT, 2, refund);
+        emit IInferenceMarketTypes.JobSettled(id, RESULT, 2, refund);
         _reveal(id, job, prov[2], 2, RESULT);
 
         assertEq(_status(id), SETTLED, "settled");
@@ -1970,15 +1981,15 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_slashesNonRevealer() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Revealing));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Revealing));
         market.finalize(id, job);
 
         vm.warp(START + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SeatSlashed(id, prov[2], COLLATERAL, false);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[2], COLLATERAL, false);
         vm.prank(stranger);
         market.finalize(id, job);
 
@@ -1994,11 +2005,11 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_threeDifferentResultsRefundsClient() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, THIRD_RESULT));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, THIRD_RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, OTHER_RESULT);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRefunded(id, _escrow(3), true);
+        emit IInferenceMarketTypes.JobRefunded(id, _escrow(3), true);
         _reveal(id, job, prov[2], 2, THIRD_RESULT);
 
         assertEq(_status(id), REFUNDED, "refunded");
@@ -2016,7 +2027,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_reveal_tieWithoutQuorumRefundsClient() public {
         bytes32[] memory results = new bytes32[](4);
         (results[0], results[1], results[2], results[3]) = (RESULT, OTHER_RESULT, RESULT, OTHER_RESULT);
-        (uint256 id, IInferenceMarket.Job memory job) = _seatAll(4, results);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(4, results);
         assertEq(job.quorum, 3, "k = 4 needs 3");
         for (uint256 i = 0; i < 4; ++i) _reveal(id, job, prov[i], uint8(i), results[i]);
 
@@ -2031,14 +2042,14 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_tooFewSeatsRefundsAndReleases() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
         market.finalize(id, job);
 
         vm.warp(job.commitDeadline + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRefunded(id, _escrow(3), false);
+        emit IInferenceMarketTypes.JobRefunded(id, _escrow(3), false);
         market.finalize(id, job);
 
         assertEq(_status(id), REFUNDED, "refunded");
@@ -2050,7 +2061,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_noSeatsRefunds() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _request(2, address(payToken));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(2, address(payToken));
         vm.warp(job.commitDeadline + 1);
         market.finalize(id, job);
         assertEq(_status(id), REFUNDED, "refunded");
@@ -2058,16 +2069,16 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsAtCommitDeadlineWhileCommitStillOpen() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline);
         // At the deadline itself commits are still taken, so no reveal may happen yet (a reveal
         // here would let a late committer copy the revealed result in the same second).
         _expectRevealRevert(
-            id, job, prov[0], 0, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarket.JobStatus.Open)
+            id, job, prov[0], 0, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
         market.finalize(id, job);
         assertEq(_commit(id, job, prov[2], RESULT), 2, "last seat taken at the deadline");
         assertEq(_status(id), REVEALING, "full: revealing");
@@ -2075,7 +2086,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_jobState_staysOpenUntilRevealOrFinalizeStartsTheRound() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
@@ -2088,20 +2099,20 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_afterCommitDeadlineWithQuorumSeated() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.RevealStarted(id, job.commitDeadline + job.revealWindow);
+        emit IInferenceMarketTypes.RevealStarted(id, job.commitDeadline + job.revealWindow);
         _reveal(id, job, prov[0], 0, RESULT);
         assertEq(_status(id), REVEALING, "revealing");
         assertEq(_revealStart(id), job.commitDeadline, "reveal phase counted from the commit deadline");
 
         // No late commit.
         _expectCommitRevert(
-            id, job, prov[2], _invalidStatus(id, IInferenceMarket.JobStatus.Revealing)
+            id, job, prov[2], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing)
         );
         _reveal(id, job, prov[1], 1, RESULT);
 
@@ -2114,7 +2125,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_afterCommitDeadlineRevealWindowCountsFromDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         uint40 revealDeadline = job.commitDeadline + job.revealWindow;
@@ -2126,7 +2137,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             0,
             RESULT,
             _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketRevealClosed.selector, id, revealDeadline)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, id, revealDeadline)
         );
         // Nobody revealed: no quorum, refund, no slash; the counters record the misses.
         market.finalize(id, job);
@@ -2139,9 +2150,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
 
     function testFuzz_reveal_settlementConservesEscrow(uint8 kSeed, uint256 votes, uint96 feeSeed) public {
         uint8 k = uint8(bound(kSeed, 2, MAX_K));
-        IInferenceMarket.JobRequest memory r = _req(k, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(k, address(0));
         r.feePerProvider = uint96(bound(feeSeed, MIN_FEE, 1e24));
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(client, r);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         uint256 agree;
         for (uint256 i = 0; i < k; ++i) {
             bool a = (votes >> i) & 1 == 1;
@@ -2154,7 +2165,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         _checkSettlement(id, job, agree > k - agree ? agree : k - agree);
     }
 
-    function _checkSettlement(uint256 id, IInferenceMarket.Job memory job, uint256 majority) internal view {
+    function _checkSettlement(uint256 id, IInferenceMarketTypes.Job memory job, uint256 majority) internal view {
         uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
         uint256 paidSeats;
         for (uint256 i = 0; i < job.redundancy; ++i) {
@@ -2200,14 +2211,14 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @dev Seats prov[0..k-1] on a new ETH job (seat i = prov[i]); every seat whose mode is not
     /// SILENT reveals its hash; if any seat is silent, the reveal window passes and a stranger
     /// finalizes. Events are expected by the caller before this runs the last step.
-    function _commitAll(uint8[] memory modes) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _commitAll(uint8[] memory modes) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         (id, job) = _requestEth(uint8(modes.length));
         for (uint256 i = 0; i < modes.length; ++i) _commit(id, job, prov[i], _hashOf(modes[i]));
     }
 
     /// @dev Reveals every non-silent seat but the last one that is not silent (returned, or
     /// type(uint256).max when all are silent).
-    function _revealAllButLast(uint256 id, IInferenceMarket.Job memory job, uint8[] memory modes)
+    function _revealAllButLast(uint256 id, IInferenceMarketTypes.Job memory job, uint8[] memory modes)
         internal
         returns (uint256 last)
     {
@@ -2219,7 +2230,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         }
     }
 
-    function _round(uint8[] memory modes) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _round(uint8[] memory modes) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         (id, job) = _commitAll(modes);
         uint256 last = _revealAllButLast(id, job, modes);
         if (last != type(uint256).max) _reveal(id, job, prov[last], uint8(last), _hashOf(modes[last]));
@@ -2271,7 +2282,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// half to the honest revealer, who also gets its own collateral back and no "disagreed" mark.
     function test_settle_k2SilentSeat_noQuorum_slashedAndCompensated() public {
         uint8[] memory modes = _modes(TRUTH, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         assertEq(job.quorum, 2, "k = 2 needs both");
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
@@ -2280,11 +2291,11 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.ProviderSlashed(prov[1], address(market), COLLATERAL, bytes32(id));
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SeatSlashed(id, prov[1], COLLATERAL, false);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, false);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 2, 1);
+        emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 2, 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRefunded(id, escrow, true);
+        emit IInferenceMarketTypes.JobRefunded(id, escrow, true);
         vm.prank(stranger);
         market.finalize(id, job);
 
@@ -2317,11 +2328,11 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// takes half of 2c, the one revealer the other half.
     function test_settle_k3TwoSilent_noQuorum() public {
         uint8[] memory modes = _modes(TRUTH, SILENT, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, 2 * uint256(COLLATERAL), COLLATERAL, COLLATERAL, 1);
+        emit IInferenceMarketTypes.SlashDistributed(id, 2 * uint256(COLLATERAL), COLLATERAL, COLLATERAL, 1);
         market.finalize(id, job);
 
         assertEq(_status(id), REFUNDED, "refunded");
@@ -2357,12 +2368,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// is no honest revealer to share it with).
     function test_settle_allSilent_clientTakesPool() public {
         uint8[] memory modes = _modes(SILENT, SILENT, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, 3 * uint256(COLLATERAL), 3 * uint256(COLLATERAL), 0, 0);
+        emit IInferenceMarketTypes.SlashDistributed(id, 3 * uint256(COLLATERAL), 3 * uint256(COLLATERAL), 0, 0);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRefunded(id, _escrow(3), true);
+        emit IInferenceMarketTypes.JobRefunded(id, _escrow(3), true);
         market.finalize(id, job);
 
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "client: E");
@@ -2412,11 +2423,11 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice c = 10^18 + 1, three revealers, two silent seats (k = 5, quorum 3): the pool does
     /// not split evenly; the dust goes to the client, nothing is lost or created.
     function test_settle_roundingDustToClient() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = 1e18 + 1;
         p.collateralPerJob = uint128(c);
         market.setPolicy(p);
-        (uint256 id, IInferenceMarket.Job memory job) = _round(_modes(TRUTH, SILENT, TRUTH, SILENT, TRUTH));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _round(_modes(TRUTH, SILENT, TRUTH, SILENT, TRUTH));
         assertEq(job.collateral, c, "snapshotted collateral");
         uint256 pool = 2 * c;
         uint256 toClient = (pool * CLIENT_SHARE_BPS) / 10_000; // 1e18 + 1
@@ -2435,8 +2446,8 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// client. The policy is read at settlement.
     function test_settle_clientShareBpsBounds() public {
         uint8[] memory modes = _modes(TRUTH, TRUTH, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.clientShareBps = 0;
         market.setPolicy(p);
         _reveal(id, job, prov[0], 0, RESULT);
@@ -2457,14 +2468,14 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// seizes what is left (it never reverts for it) and distributes exactly that.
     function test_settle_silentSeatWithLessStakeThanCollateral_seizesWhatIsLeft() public {
         uint8[] memory modes = _modes(TRUTH, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         registry.slash(prov[1], STAKE - 4e18, bytes32("dao"));
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SeatSlashed(id, prov[1], 4e18, false);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[1], 4e18, false);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, 4e18, 2e18, 2e18, 1);
+        emit IInferenceMarketTypes.SlashDistributed(id, 4e18, 2e18, 2e18, 1);
         market.finalize(id, job);
         assertEq(_stakeOf(prov[1]), 0, "all that was left");
         assertEq(_stakeCredit(client), 2e18, "client");
@@ -2475,15 +2486,15 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice Zero collateral: a silent seat is still a fault (counted, SeatSlashed of 0) but
     /// there is nothing to move.
     function test_settle_zeroCollateral_countsFaultMovesNothing() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = 0;
         market.setPolicy(p);
         uint8[] memory modes = _modes(TRUTH, SILENT);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.SlashDistributed(id, 0, 0, 0, 1);
+        emit IInferenceMarketTypes.SlashDistributed(id, 0, 0, 0, 1);
         market.finalize(id, job);
         _assertCounters(prov[1], 0, 0, 1);
         assertEq(_stakeOf(prov[1]), STAKE, "nothing to lose");
@@ -2493,15 +2504,15 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice No fault, no SlashDistributed: the happy path reads no stake and moves no stake.
     function test_settle_allAgree_noSlashEvent() public {
         uint8[] memory modes = _modes(TRUTH, TRUTH, TRUTH);
-        (uint256 id, IInferenceMarket.Job memory job) = _commitAll(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         vm.recordLogs();
         _reveal(id, job, prov[2], 2, RESULT);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            assertTrue(logs[i].topics[0] != IInferenceMarket.SlashDistributed.selector, "no SlashDistributed");
-            assertTrue(logs[i].topics[0] != IInferenceMarket.SeatSlashed.selector, "no SeatSlashed");
+            assertTrue(logs[i].topics[0] != IInferenceMarketTypes.SlashDistributed.selector, "no SlashDistributed");
+            assertTrue(logs[i].topics[0] != IInferenceMarketTypes.SeatSlashed.selector, "no SeatSlashed");
         }
         assertEq(_status(id), SETTLED, "settled");
     }
@@ -2512,7 +2523,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// reveal its seat (old scheme: stored value = commitment XOR provider). The other address
     /// cannot reveal it, and the seat, never revealed by its holder, is slashed as silent.
     function test_reveal_otherAddressCannotRevealCraftedCommitment() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         address accomplice = prov[3];
         bytes32 accompliceSalt = _salt(accomplice);
         bytes32 forAccomplice = _commitment(id, accomplice, RESULT, accompliceSalt);
@@ -2527,13 +2538,13 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
 
         for (uint8 seat = 0; seat < 2; ++seat) {
             vm.expectRevert(
-                abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, id, seat, accomplice)
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, seat, accomplice)
             );
             vm.prank(accomplice);
             market.reveal(id, job, seat, RESULT, accompliceSalt, OUTPUT);
         }
         // Nor can the seat holders reveal with the accomplice's opening.
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[0]));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0]));
         vm.prank(prov[0]);
         market.reveal(id, job, 0, RESULT, accompliceSalt, OUTPUT);
         assertEq(_revealed(id), 0, "nothing revealed");
@@ -2570,7 +2581,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     function testFuzz_settle_conservation(uint8 kSeed, uint256 modeSeed, uint128 cSeed, uint16 shareSeed) public {
         uint8 k = uint8(bound(kSeed, 2, MAX_K));
         uint256 c = bound(cSeed, 0, STAKE);
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(c);
         p.clientShareBps = uint16(bound(shareSeed, 0, 10_000));
         market.setPolicy(p);
@@ -2582,7 +2593,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             if (modes[i] == TRUTH) ++truthful;
             if (modes[i] == OTHER) ++others;
         }
-        (uint256 id, IInferenceMarket.Job memory job) = _round(modes);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _round(modes);
 
         bytes32 winner;
         if (truthful >= job.quorum) winner = RESULT;
@@ -2620,7 +2631,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     /// @dev The attacker, as a client, gets `escrow` credited back from an expired job.
-    function _attackerRefund(address token) internal returns (uint256 id, IInferenceMarket.Job memory job) {
+    function _attackerRefund(address token) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
         (id, job) = _requestAs(address(attacker), _req(1, token));
         vm.warp(job.deadline + 1);
         market.finalize(id, job);
@@ -2630,11 +2641,11 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- copying results
 
     function test_commit_copierCannotJoinOnceRevealsOpen() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         _reveal(id, job, prov[0], 0, RESULT); // RESULT is now public
         bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
-        vm.expectRevert(_invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         vm.prank(prov[3]);
         market.commit(id, job, c);
         assertEq(market.balanceOf(prov[3], address(0)), 0, "copier unpaid");
@@ -2642,19 +2653,19 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function test_commit_copierCannotJoinAfterCommitDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
         _reveal(id, job, prov[0], 0, RESULT);
         bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
-        vm.expectRevert(_invalidStatus(id, IInferenceMarket.JobStatus.Revealing));
+        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         vm.prank(prov[3]);
         market.commit(id, job, c);
     }
 
     function test_reveal_copiedCommitmentCannotBeRevealed() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         bytes32 honest = _commitment(id, prov[0], RESULT, _salt(prov[0]));
         vm.prank(prov[0]);
         market.commit(id, job, honest);
@@ -2665,7 +2676,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
         _reveal(id, job, prov[0], 0, RESULT); // result and salt are now public
         bytes32 honestSalt = _salt(prov[0]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, id, prov[1]));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[1]));
         vm.prank(prov[1]);
         market.reveal(id, job, copierSeat, RESULT, honestSalt, OUTPUT);
         _reveal(id, job, prov[2], 2, RESULT);
@@ -2680,9 +2691,9 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function test_commit_suspendedExitingProviderTakesNoNewWork() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(2);
-        (uint256 id2, IInferenceMarket.Job memory job2) = _requestEth(2);
-        (uint256 id3, IInferenceMarket.Job memory job3) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(2);
+        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestEth(2);
+        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(1);
         _commit(id, job, prov[0], RESULT);
         registry.suspendProvider(prov[0]);
         vm.prank(prov[0]);
@@ -2717,7 +2728,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
     function test_requestJob_reentrantTokenCannotRequestTwice() public {
         uint256 escrow = _escrow(1);
-        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(hookToken));
         hookToken.mint(address(attacker), 2 * escrow);
         vm.prank(address(attacker));
         hookToken.approve(address(market), type(uint256).max);
@@ -2737,7 +2748,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
     function test_requestJob_revertsWhenTokenReentryBubbles() public {
         uint256 escrow = _escrow(1);
-        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(hookToken));
         hookToken.mint(address(attacker), 2 * escrow);
         vm.prank(address(attacker));
         hookToken.approve(address(market), type(uint256).max);
@@ -2753,7 +2764,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     function test_requestJob_reentrantTokenCannotWithdrawMidRequest() public {
         _attackerRefund(address(hookToken));
         uint256 escrow = _escrow(1);
-        IInferenceMarket.JobRequest memory r = _req(1, address(hookToken));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(hookToken));
         r.deadline = uint40(block.timestamp + 1 hours);
         hookToken.mint(address(attacker), escrow);
         vm.prank(address(attacker));
@@ -2783,7 +2794,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         assertEq(market.balanceOf(address(attacker), address(hookToken)), 0, "balance cleared");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, address(attacker), address(hookToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, address(attacker), address(hookToken)
             )
         );
         vm.prank(address(attacker));
@@ -2791,8 +2802,8 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function test_withdraw_reentrantTokenCannotFinalize() public {
-        (uint256 id1, IInferenceMarket.Job memory job1) = _requestAs(address(attacker), _req(1, address(hookToken)));
-        (uint256 id2, IInferenceMarket.Job memory job2) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        (uint256 id1, IInferenceMarketTypes.Job memory job1) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestAs(address(attacker), _req(1, address(hookToken)));
         uint256 escrow = _escrow(1);
         vm.warp(job1.deadline + 1);
         market.finalize(id1, job1);
@@ -2819,7 +2830,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(0))), true);
 
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketEthTransferFailed.selector, address(attacker), escrow)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector, address(attacker), escrow)
         );
         vm.prank(address(attacker));
         market.withdraw(address(0));
@@ -2844,13 +2855,13 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
     function test_withdraw_clientRejectingEthKeepsRefund() public {
         EthRejecter rejecter = new EthRejecter();
-        (uint256 id, IInferenceMarket.Job memory job) = _requestAs(address(rejecter), _req(1, address(0)));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(address(rejecter), _req(1, address(0)));
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
         market.finalize(id, job);
 
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketEthTransferFailed.selector, address(rejecter), escrow)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector, address(rejecter), escrow)
         );
         vm.prank(address(rejecter));
         market.withdraw(address(0));
@@ -2860,10 +2871,10 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         // Finding 16: such a client names another recipient.
         address payable cold = payable(address(0xC01D));
         vm.prank(address(rejecter));
-        vm.expectRevert(IInferenceMarket.InferenceMarketZeroAddress.selector);
+        vm.expectRevert(IInferenceMarketTypes.InferenceMarketZeroAddress.selector);
         market.withdrawTo(address(0), address(0));
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Withdrawn(address(rejecter), address(0), escrow, cold);
+        emit IInferenceMarketTypes.Withdrawn(address(rejecter), address(0), escrow, cold);
         vm.prank(address(rejecter));
         assertEq(market.withdrawTo(address(0), cold), escrow, "amount");
         assertEq(cold.balance, escrow, "sent to the named address");
@@ -2875,20 +2886,20 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
 contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     function test_finalize_singleRevertsBeforeOrAtDeadline() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
         market.finalize(id, job);
         vm.warp(job.deadline);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Open));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
         market.finalize(id, job);
     }
 
     function test_finalize_singleAfterDeadlineRefundsClient() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.JobRefunded(id, escrow, false);
+        emit IInferenceMarketTypes.JobRefunded(id, escrow, false);
         vm.prank(stranger);
         market.finalize(id, job);
 
@@ -2896,7 +2907,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         assertEq(market.balanceOf(client, address(0)), escrow, "escrow credited, protocol fee included");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee on a refund");
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Withdrawn(client, address(0), escrow, client);
+        emit IInferenceMarketTypes.Withdrawn(client, address(0), escrow, client);
         vm.prank(client);
         assertEq(market.withdraw(address(0)), escrow, "withdrawn");
         assertEq(client.balance, escrow, "client has its ETH back");
@@ -2904,48 +2915,48 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_finalize_revertsWhenAlreadyRefunded() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         market.finalize(id, job);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Refunded));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Refunded));
         market.finalize(id, job);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "credited once");
     }
 
     function test_finalize_revertsWhenSettled() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarket.JobStatus.Settled));
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Settled));
         market.finalize(id, job);
 
-        (uint256 id3, IInferenceMarket.Job memory job3) = _requestEth(2);
+        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(2);
         _commit(id3, job3, prov[0], RESULT);
         _commit(id3, job3, prov[1], RESULT);
         _reveal(id3, job3, prov[0], 0, RESULT);
         _reveal(id3, job3, prov[1], 1, RESULT);
         vm.warp(block.timestamp + 1 days);
-        vm.expectRevert(_notFinalizable(id3, IInferenceMarket.JobStatus.Settled));
+        vm.expectRevert(_notFinalizable(id3, IInferenceMarketTypes.JobStatus.Settled));
         market.finalize(id3, job3);
     }
 
     function test_finalize_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         job.client = stranger; // redirect the refund
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
         market.finalize(id, job);
     }
 
     function test_withdraw_revertsWhenNothingToWithdraw() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, stranger, address(0))
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, stranger, address(0))
         );
         vm.prank(stranger);
         market.withdraw(address(0));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, stranger, address(payToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, stranger, address(payToken)
             )
         );
         vm.prank(stranger);
@@ -2953,13 +2964,13 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_withdraw_movesEthAndTokenSeparately() public {
-        (uint256 a, IInferenceMarket.Job memory ja) = _requestEth(1);
-        (uint256 b, IInferenceMarket.Job memory jb) = _request(1, address(payToken));
+        (uint256 a, IInferenceMarketTypes.Job memory ja) = _requestEth(1);
+        (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[0]);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.Withdrawn(prov[0], address(payToken), FEE, prov[0]);
+        emit IInferenceMarketTypes.Withdrawn(prov[0], address(payToken), FEE, prov[0]);
         vm.prank(prov[0]);
         assertEq(market.withdraw(address(payToken)), FEE, "token amount");
         assertEq(payToken.balanceOf(prov[0]), FEE, "tokens received");
@@ -2973,14 +2984,14 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         assertEq(address(market).balance, _escrow(1) - FEE, "treasury's share stays");
 
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, prov[0], address(0))
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, prov[0], address(0))
         );
         vm.prank(prov[0]);
         market.withdraw(address(0));
     }
 
     function test_withdraw_tokenStillPaysAfterTokenDisallowed() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _request(1, address(payToken));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
         market.setTokenAllowed(address(payToken), false);
         _submit(id, job, prov[0]);
         vm.prank(prov[0]);
@@ -2988,17 +2999,17 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_pause_stopsOnlyRequestJob() public {
-        (uint256 single, IInferenceMarket.Job memory singleJob) = _requestEth(1);
-        (uint256 expiring, IInferenceMarket.Job memory expiringJob) = _requestEth(1);
-        (uint256 signed, IInferenceMarket.Job memory signedJob) = _requestEth(1);
-        (uint256 round, IInferenceMarket.Job memory roundJob) = _requestEth(2);
-        IInferenceMarket.SignedResult memory item = _sign(market, pks[2], signed, signedJob, RESULT);
+        (uint256 single, IInferenceMarketTypes.Job memory singleJob) = _requestEth(1);
+        (uint256 expiring, IInferenceMarketTypes.Job memory expiringJob) = _requestEth(1);
+        (uint256 signed, IInferenceMarketTypes.Job memory signedJob) = _requestEth(1);
+        (uint256 round, IInferenceMarketTypes.Job memory roundJob) = _requestEth(2);
+        IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[2], signed, signedJob, RESULT);
 
         vm.prank(guardian);
         market.pause();
         assertTrue(market.paused(), "paused");
 
-        IInferenceMarket.JobRequest memory r = _req(1, address(0));
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         uint256 escrow = _escrow(1);
         vm.deal(client, escrow);
         vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
@@ -3052,9 +3063,9 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
 // ==================================================================== policy and admin
 
 contract InferenceMarketPolicyTest is InferenceMarketFixture {
-    function _expectOutOfBounds(IInferenceMarket.Policy memory p, string memory field, uint256 value) internal {
+    function _expectOutOfBounds(IInferenceMarketTypes.Policy memory p, string memory field, uint256 value) internal {
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketPolicyOutOfBounds.selector, field, value)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, field, value)
         );
         market.setPolicy(p);
     }
@@ -3071,26 +3082,32 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_constructor_revertsOnZeroAddresses() public {
-        bytes memory err = abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector);
+        bytes memory err = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector);
+        address court = address(new InferenceMarketCourt(models, registry));
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, IModelRegistry(address(0)), registry, treasury, _defaultPolicy());
+        new InferenceMarket(address(this), guardian, IModelRegistry(address(0)), registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), court);
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, models, IProviderRegistry(address(0)), treasury, _defaultPolicy());
+        new InferenceMarket(address(this), guardian, models, IProviderRegistry(address(0)), treasury, _defaultPolicy(), _defaultChallengePolicy(), court);
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, models, registry, address(0), _defaultPolicy());
+        new InferenceMarket(address(this), guardian, models, registry, address(0), _defaultPolicy(), _defaultChallengePolicy(), court);
+        vm.expectRevert(err);
+        new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(0));
+        vm.expectRevert(err);
+        new InferenceMarketCourt(IModelRegistry(address(0)), registry);
     }
 
     function test_constructor_revertsOnPolicyOutOfBounds() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxRedundancy = 0;
+        address court = address(new InferenceMarketCourt(models, registry));
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketPolicyOutOfBounds.selector, "maxRedundancy", 0)
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, "maxRedundancy", 0)
         );
-        new InferenceMarket(address(this), guardian, models, registry, treasury, p);
+        new InferenceMarket(address(this), guardian, models, registry, treasury, p, _defaultChallengePolicy(), court);
     }
 
     function test_setPolicy_updatesAndEmits() public {
-        IInferenceMarket.Policy memory p = IInferenceMarket.Policy({
+        IInferenceMarketTypes.Policy memory p = IInferenceMarketTypes.Policy({
             protocolFeeBps: 250,
             quorumBps: 6_667,
             maxRedundancy: 9,
@@ -3103,13 +3120,13 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             clientShareBps: 3_000
         });
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.PolicySet(p);
+        emit IInferenceMarketTypes.PolicySet(p);
         market.setPolicy(p);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(p)), "stored");
     }
 
     function test_setPolicy_acceptsBoundaryValues() public {
-        IInferenceMarket.Policy memory low = IInferenceMarket.Policy({
+        IInferenceMarketTypes.Policy memory low = IInferenceMarketTypes.Policy({
             protocolFeeBps: 0,
             quorumBps: 5_000,
             maxRedundancy: 1,
@@ -3123,7 +3140,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         });
         market.setPolicy(low);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(low)), "low bounds");
-        IInferenceMarket.Policy memory high = IInferenceMarket.Policy({
+        IInferenceMarketTypes.Policy memory high = IInferenceMarketTypes.Policy({
             protocolFeeBps: 1_000,
             quorumBps: 10_000,
             maxRedundancy: 32,
@@ -3140,91 +3157,91 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_setPolicy_revertsWhenClientShareAboveHundredPercent() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.clientShareBps = 10_001;
         _expectOutOfBounds(p, "clientShareBps", 10_001);
     }
 
     function test_setPolicy_revertsWhenPriorityWindowAboveOneHour() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.priorityWindow = 1 hours + 1;
         _expectOutOfBounds(p, "priorityWindow", 1 hours + 1);
     }
 
     function test_setPolicy_revertsWhenProtocolFeeAboveTenPercent() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = 1_001;
         _expectOutOfBounds(p, "protocolFeeBps", 1_001);
     }
 
     function test_setPolicy_revertsWhenQuorumBelowHalf() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.quorumBps = 4_999;
         _expectOutOfBounds(p, "quorumBps", 4_999);
     }
 
     function test_setPolicy_revertsWhenQuorumAboveHundredPercent() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.quorumBps = 10_001;
         _expectOutOfBounds(p, "quorumBps", 10_001);
     }
 
     function test_setPolicy_revertsWhenMaxRedundancyZero() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxRedundancy = 0;
         _expectOutOfBounds(p, "maxRedundancy", 0);
     }
 
     function test_setPolicy_revertsWhenMaxRedundancyAbove32() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxRedundancy = 33;
         _expectOutOfBounds(p, "maxRedundancy", 33);
     }
 
     function test_setPolicy_revertsWhenCommitWindowZero() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.commitWindow = 0;
         _expectOutOfBounds(p, "commitWindow", 0);
     }
 
     function test_setPolicy_revertsWhenCommitWindowAbove30Days() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.commitWindow = 30 days + 1;
         _expectOutOfBounds(p, "commitWindow", 30 days + 1);
     }
 
     function test_setPolicy_revertsWhenRevealWindowZero() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.revealWindow = 0;
         _expectOutOfBounds(p, "revealWindow", 0);
     }
 
     function test_setPolicy_revertsWhenRevealWindowAbove30Days() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.revealWindow = 30 days + 1;
         _expectOutOfBounds(p, "revealWindow", 30 days + 1);
     }
 
     function test_setPolicy_revertsWhenInlineInputAbove64KiB() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxInlineInputBytes = 64 * 1024 + 1;
         _expectOutOfBounds(p, "maxInlineInputBytes", 64 * 1024 + 1);
     }
 
     function test_setPolicy_revertsWhenJobDurationBelowOneMinute() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxJobDuration = 59;
         _expectOutOfBounds(p, "maxJobDuration", 59);
     }
 
     function test_setPolicy_revertsWhenJobDurationAboveOneYear() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.maxJobDuration = 365 days + 1;
         _expectOutOfBounds(p, "maxJobDuration", 365 days + 1);
     }
 
     function test_setPolicy_revertsWhenNotAdmin() public {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
@@ -3237,7 +3254,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     function test_setTokenAllowed_allowsAndDisallows() public {
         MockERC20 t = new MockERC20("T", "T", 6);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.TokenAllowed(address(t), true);
+        emit IInferenceMarketTypes.TokenAllowed(address(t), true);
         market.setTokenAllowed(address(t), true);
         assertTrue(market.isTokenAllowed(address(t)), "allowed");
         market.setTokenAllowed(address(t), false);
@@ -3245,7 +3262,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_setTokenAllowed_revertsOnZeroAddress() public {
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector));
         market.setTokenAllowed(address(0), true);
     }
 
@@ -3261,11 +3278,11 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_setTreasury_redirectsLaterProtocolFees() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         address newTreasury = address(0x7EA52);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.TreasurySet(newTreasury);
+        emit IInferenceMarketTypes.TreasurySet(newTreasury);
         market.setTreasury(newTreasury);
         assertEq(market.treasury(), newTreasury, "stored");
         vm.expectRevert(_unauthorized(treasury, market.DEFAULT_ADMIN_ROLE()));
@@ -3278,27 +3295,27 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_withdrawProtocolFees_daoSendsToTreasuryPerToken() public {
-        (uint256 a, IInferenceMarket.Job memory ja) = _requestEth(1);
-        (uint256 b, IInferenceMarket.Job memory jb) = _request(1, address(payToken));
+        (uint256 a, IInferenceMarketTypes.Job memory ja) = _requestEth(1);
+        (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[1]);
         uint256 fee = _escrow(1) - FEE;
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
+        emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
         assertEq(market.withdrawProtocolFees(address(payToken)), fee, "token fees");
         assertEq(payToken.balanceOf(treasury), fee, "tokens to the treasury");
         assertEq(payToken.balanceOf(address(market)), FEE, "the provider's fee stays");
         assertEq(market.protocolFees(address(0)), fee, "ETH fees untouched");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketNothingToWithdraw.selector, treasury, address(payToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, treasury, address(payToken)
             )
         );
         market.withdrawProtocolFees(address(payToken));
     }
 
     function test_withdrawProtocolFees_revertsForOthers() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
@@ -3314,7 +3331,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_setTreasury_revertsOnZeroAddress() public {
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketZeroAddress.selector));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector));
         market.setTreasury(address(0));
     }
 
@@ -3346,13 +3363,13 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function _setWindow(uint32 window) internal {
-        IInferenceMarket.Policy memory p = _defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.priorityWindow = window;
         market.setPolicy(p);
     }
 
     /// @dev The provider holding `rank` for `job` (every prov is a roster member).
-    function _atRank(IInferenceMarket.Job memory job, uint256 rank) internal view returns (address who, uint256 pk) {
+    function _atRank(IInferenceMarketTypes.Job memory job, uint256 rank) internal view returns (address who, uint256 pk) {
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
             (bool member, uint256 r,) = market.assignment(job, prov[i]);
             assertTrue(member, "prov is a member");
@@ -3363,20 +3380,20 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function _notAssigned(uint256 id, address p, uint256 rank, uint256 opensAt) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(
-            IInferenceMarket.InferenceMarketNotAssigned.selector, id, p, rank, uint40(opensAt)
+            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, id, p, rank, uint40(opensAt)
         );
     }
 
     function test_requestJob_snapshotsWindowAndSeed() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         assertEq(job.priorityWindow, W, "window snapshot");
         assertEq(job.seed, uint256(keccak256(abi.encode(block.prevrandao, id))), "seed");
-        (, IInferenceMarket.Job memory next) = _requestEth(1);
+        (, IInferenceMarketTypes.Job memory next) = _requestEth(1);
         assertTrue(next.seed != job.seed, "seeds differ per job");
     }
 
     function test_assignment_ranksArePermutationStartingAtSeed() public {
-        (, IInferenceMarket.Job memory job) = _requestEth(1);
+        (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         uint256 start = job.seed % NUM_PROVIDERS;
         uint256 seen;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
@@ -3392,7 +3409,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitResult_onlyRankZeroAtRequest() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         for (uint256 rank = 1; rank < NUM_PROVIDERS; ++rank) {
             (address p,) = _atRank(job, rank);
             vm.expectRevert(_notAssigned(id, p, rank, job.requestedAt + rank * W));
@@ -3405,7 +3422,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitResult_rankOneOpensAfterOneWindow() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         (address second,) = _atRank(job, 1);
         (address third,) = _atRank(job, 2);
         vm.warp(job.requestedAt + W - 1);
@@ -3419,7 +3436,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitResult_everyRankEventuallyOpens() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
         vm.warp(job.requestedAt + (NUM_PROVIDERS - 1) * W);
         _submit(id, job, last);
@@ -3429,7 +3446,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev Finding 2: a copier (approved, not assigned) replays the assignee's (resultHash,
     /// outputRef) from the mempool inside the assignee's window: it reverts, the assignee is paid.
     function test_submitResult_mempoolCopyInAssigneesWindowReverts() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         (address assignee,) = _atRank(job, 0);
         (address copier,) = _atRank(job, 3);
         bytes32 seen = keccak256("assignee's result");
@@ -3440,7 +3457,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         market.submitResult(id, job, seen, ref);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarket.ResultSubmitted(id, assignee, seen, ref);
+        emit IInferenceMarketTypes.ResultSubmitted(id, assignee, seen, ref);
         vm.prank(assignee);
         market.submitResult(id, job, seen, ref);
         assertEq(market.balanceOf(copier, address(0)), 0, "the copier earns nothing");
@@ -3448,7 +3465,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_commit_firstKRanksAtOnce() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         for (uint256 rank = 0; rank < 3; ++rank) {
             (address p,) = _atRank(job, rank);
             _commit(id, job, p, RESULT);
@@ -3457,7 +3474,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_commit_rankKOnlyAfterAWindow() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(3);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         (address r0,) = _atRank(job, 0);
         (address r1,) = _atRank(job, 1);
         (address r3,) = _atRank(job, 3);
@@ -3475,11 +3492,11 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_unassignedItemRejectedBatchGoesOn() public {
-        (uint256 idA, IInferenceMarket.Job memory jobA) = _requestEth(1);
-        (uint256 idB, IInferenceMarket.Job memory jobB) = _requestEth(1);
+        (uint256 idA, IInferenceMarketTypes.Job memory jobA) = _requestEth(1);
+        (uint256 idB, IInferenceMarketTypes.Job memory jobB) = _requestEth(1);
         (address late, uint256 latePk) = _atRank(jobA, 2);
         (address assigned, uint256 assignedPk) = _atRank(jobB, 0);
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](2);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
         items[0] = _sign(market, latePk, idA, jobA, RESULT);
         items[1] = _sign(market, assignedPk, idB, jobB, RESULT);
         vm.recordLogs();
@@ -3487,7 +3504,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         assertEq(delivered, 1, "the assigned item delivered");
         assertEq(rj.length, 1, "one rejection");
-        _assertRejection(rj[0], idA, late, IInferenceMarket.InferenceMarketNotAssigned.selector, "unassigned");
+        _assertRejection(rj[0], idA, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
         assertEq(_status(idA), OPEN, "job A still open");
         assertEq(_status(idB), SETTLED, "job B delivered");
         assertEq(market.balanceOf(assigned, address(0)), FEE, "assignee paid");
@@ -3496,7 +3513,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function test_priorityWindowZero_everybodyAtOnce() public {
         _setWindow(0);
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         assertEq(job.priorityWindow, 0, "no window");
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
         (,, uint40 opensAt) = market.assignment(job, last);
@@ -3504,7 +3521,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         _submit(id, job, last);
         assertEq(_status(id), SETTLED, "the last rank delivered at once");
 
-        (uint256 id3, IInferenceMarket.Job memory job3) = _requestEth(3);
+        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(3);
         for (uint256 rank = NUM_PROVIDERS - 1; rank >= NUM_PROVIDERS - 3; --rank) {
             (address p,) = _atRank(job3, rank);
             _commit(id3, job3, p, RESULT);
@@ -3514,7 +3531,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     /// @dev A job keeps the window it was requested with: a policy change does not move its ranks.
     function test_priorityWindow_isSnapshotPerJob() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _setWindow(0);
         (address second,) = _atRank(job, 1);
         vm.expectRevert(_notAssigned(id, second, 1, job.requestedAt + W));
@@ -3524,7 +3541,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev A roster change mid-job moves ranks (documented): the job's rank 0 leaves, the size
     /// shrinks, and the assignment is recomputed from the new roster.
     function test_assignment_followsRosterChanges() public {
-        (uint256 id, IInferenceMarket.Job memory job) = _requestEth(1);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         (address first,) = _atRank(job, 0);
         registry.suspendProvider(first);
         (bool member,,) = market.assignment(job, first);
@@ -3544,7 +3561,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         registry.suspendProvider(prov[5]);
         registry.suspendProvider(prov[6]);
         assertEq(registry.rosterSize(), 5, "five members");
-        IInferenceMarket.Job memory job;
+        IInferenceMarketTypes.Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         uint256[5] memory firsts;
@@ -3567,7 +3584,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         registry.suspendProvider(prov[6]);
         uint256[5] memory firsts;
         for (uint256 j = 0; j < 100; ++j) {
-            (, IInferenceMarket.Job memory job) = _requestEth(1);
+            (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
             for (uint256 i = 0; i < 5; ++i) {
                 (, uint256 rank,) = market.assignment(job, prov[i]);
                 if (rank == 0) ++firsts[i];
@@ -3582,7 +3599,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev For any seed, the ranks are a permutation of 0..n-1 and exactly one provider is open
     /// at request for k = 1, two after one window.
     function testFuzz_assignment_ranksArePermutation(uint256 seed, uint8 elapsedWindows) public view {
-        IInferenceMarket.Job memory job;
+        IInferenceMarketTypes.Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         job.requestedAt = uint40(block.timestamp);

@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test, Vm} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
-import {IInferenceMarket} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
+import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
@@ -17,6 +18,7 @@ uint32 constant MIN_MEMORY = 2048;
 uint256 constant MIN_STAKE = 50e18;
 uint256 constant STAKE = 100e18;
 uint128 constant COLLATERAL = 10e18;
+uint32 constant CHALLENGE_WINDOW = 60;
 uint16 constant CLIENT_SHARE_BPS = 5_000;
 uint40 constant UNBONDING = 30 minutes;
 uint32 constant ACTIVE_VERSION = 1;
@@ -53,12 +55,12 @@ library MarketSpec {
     /// @dev The Job a request made now by `client` under policy `p` must produce.
     function job(
         uint256 jobId,
-        IInferenceMarket.JobRequest memory r,
-        IInferenceMarket.Policy memory p,
+        IInferenceMarketTypes.JobRequest memory r,
+        IInferenceMarketTypes.Policy memory p,
         address client,
         uint32 version,
         uint32 minMemoryMB
-    ) internal view returns (IInferenceMarket.Job memory j) {
+    ) internal view returns (IInferenceMarketTypes.Job memory j) {
         j.client = client;
         j.token = r.token;
         j.modelId = r.modelId;
@@ -85,7 +87,7 @@ library MarketSpec {
     /// @dev The error of a provider whose rank is not open yet, as {IInferenceMarket.assignment}
     /// specifies it (empty if it may serve now). The roster is the registry's (its own tests
     /// check it against the providers' records).
-    function assignmentError(uint256 jobId, IInferenceMarket.Job memory j, address provider, ProviderRegistry registry)
+    function assignmentError(uint256 jobId, IInferenceMarketTypes.Job memory j, address provider, ProviderRegistry registry)
         internal
         view
         returns (bytes memory)
@@ -99,11 +101,11 @@ library MarketSpec {
         uint256 opensAt = j.requestedAt + (rank - j.redundancy + 1) * j.priorityWindow;
         if (block.timestamp >= opensAt) return "";
         return abi.encodeWithSelector(
-            IInferenceMarket.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
+            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
         );
     }
 
-    function hashOf(IInferenceMarket.Job memory j) internal pure returns (bytes32) {
+    function hashOf(IInferenceMarketTypes.Job memory j) internal pure returns (bytes32) {
         return keccak256(abi.encode(j));
     }
 
@@ -118,7 +120,7 @@ library MarketSpec {
     function attestationDigest(
         address market,
         uint256 jobId,
-        IInferenceMarket.Job memory j,
+        IInferenceMarketTypes.Job memory j,
         bytes32 resultHash,
         bytes memory outputRef
     ) internal view returns (bytes32) {
@@ -135,12 +137,12 @@ library MarketSpec {
     function requestedJob(Vm.Log[] memory logs, address market)
         internal
         pure
-        returns (bool found, uint256 jobId, IInferenceMarket.Job memory j)
+        returns (bool found, uint256 jobId, IInferenceMarketTypes.Job memory j)
     {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter != market || logs[i].topics.length == 0) continue;
-            if (logs[i].topics[0] != IInferenceMarket.JobRequested.selector) continue;
-            (j,,) = abi.decode(logs[i].data, (IInferenceMarket.Job, bytes, string));
+            if (logs[i].topics[0] != IInferenceMarketTypes.JobRequested.selector) continue;
+            (j,,) = abi.decode(logs[i].data, (IInferenceMarketTypes.Job, bytes, string));
             return (true, uint256(logs[i].topics[1]), j);
         }
     }
@@ -160,8 +162,8 @@ library MarketStack {
         bytes32 modelId;
     }
 
-    function defaultPolicy() internal pure returns (IInferenceMarket.Policy memory) {
-        return IInferenceMarket.Policy({
+    function defaultPolicy() internal pure returns (IInferenceMarketTypes.Policy memory) {
+        return IInferenceMarketTypes.Policy({
             protocolFeeBps: 250,
             quorumBps: 6000,
             maxRedundancy: 4,
@@ -175,7 +177,16 @@ library MarketStack {
         });
     }
 
-    function deploy(address treasury, IInferenceMarket.Policy memory policy) internal returns (Stack memory s) {
+    function _defaultChallengePolicy() internal pure returns (IInferenceMarketTypes.ChallengePolicy memory) {
+        return IInferenceMarketTypes.ChallengePolicy({
+            challengeWindow: CHALLENGE_WINDOW,
+            jurySize: 3,
+            juryFee: uint96(COLLATERAL / 10),
+            challengerShareBps: 5_000
+        });
+    }
+
+    function deploy(address treasury, IInferenceMarketTypes.Policy memory policy) internal returns (Stack memory s) {
         address dao = address(this);
         s.models = new ModelRegistry(dao, address(0), 30 days);
         s.stakeToken = new MockERC20("Conclave", "CNCL", 18);
@@ -183,7 +194,7 @@ library MarketStack {
         s.tokenB = new MockERC20("Token B", "TKB", 6);
         s.registry = new ProviderRegistry(dao, address(0), s.stakeToken, uint128(MIN_STAKE), UNBONDING);
         s.registry.setAdmissionPolicy(true, uint128(MIN_STAKE));
-        s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy);
+        s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy, _defaultChallengePolicy(), address(new InferenceMarketCourt(s.models, s.registry)));
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
         s.market.setTokenAllowed(address(s.tokenA), true);
         s.market.setTokenAllowed(address(s.tokenB), true);
@@ -277,9 +288,9 @@ contract InferenceMarketHandler {
     address[CLIENT_COUNT] public clientAt;
 
     struct JobInfo {
-        IInferenceMarket.Job job;
+        IInferenceMarketTypes.Job job;
         uint256 escrow;
-        IInferenceMarket.JobStatus status; // the model's status (mirrors the lazy reveal start)
+        IInferenceMarketTypes.JobStatus status; // the model's status (mirrors the lazy reveal start)
         uint40 revealStart;
         uint8 revealedCount;
         uint8 terminalEvents; // ResultSubmitted / JobSettled / JobRefunded observed for the job
@@ -366,7 +377,7 @@ contract InferenceMarketHandler {
 
     constructor() {
         // Assignment on: a provider's rank opens within four windows; warps cover the rest.
-        IInferenceMarket.Policy memory policy = MarketStack.defaultPolicy();
+        IInferenceMarketTypes.Policy memory policy = MarketStack.defaultPolicy();
         policy.priorityWindow = PRIORITY_WINDOW;
         MarketStack.Stack memory s = MarketStack.deploy(TREASURY, policy);
         market = s.market;
@@ -408,9 +419,9 @@ contract InferenceMarketHandler {
         tokenSeed = _h(tokenSeed, 3);
         deadlineSeed = _h(deadlineSeed, 4);
         miscSeed = _h(miscSeed, 5);
-        IInferenceMarket.Policy memory p = market.policy();
+        IInferenceMarketTypes.Policy memory p = market.policy();
         address client = clientAt[clientSeed % CLIENT_COUNT];
-        IInferenceMarket.JobRequest memory r = _buildRequest(p, kSeed, feeSeed, tokenSeed, deadlineSeed, miscSeed);
+        IInferenceMarketTypes.JobRequest memory r = _buildRequest(p, kSeed, feeSeed, tokenSeed, deadlineSeed, miscSeed);
         bytes memory expected = _requestError(p, r);
         uint256 escrow = MarketSpec.escrow(r.redundancy, r.feePerProvider, p.protocolFeeBps);
         _fund(client, r.token, escrow);
@@ -443,7 +454,7 @@ contract InferenceMarketHandler {
         (address account, address token) = _pickBalance(accountSeed, tokenSeed);
         uint256 expectedAmount = ghostBalance[account][token];
         bytes memory expected = expectedAmount == 0
-            ? abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, account, token)
+            ? abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, account, token)
             : bytes("");
         uint256 before = _balanceOf(token, account);
         vm.prank(account);
@@ -464,7 +475,7 @@ contract InferenceMarketHandler {
     function _withdrawProtocolFees(address token) private {
         uint256 expectedAmount = ghostProtocolFees[token];
         bytes memory expected = expectedAmount == 0
-            ? abi.encodeWithSelector(IInferenceMarket.InferenceMarketNothingToWithdraw.selector, treasury, token)
+            ? abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, treasury, token)
             : bytes("");
         uint256 before = _balanceOf(token, treasury);
         vm.prank(treasury);
@@ -493,7 +504,7 @@ contract InferenceMarketHandler {
         address provider = providerAt[providerSeed % PROVIDER_COUNT];
         JobInfo storage info = _info[jobId];
         bytes memory expected = _submitError(jobId, info, provider);
-        IInferenceMarket.Job memory job = info.job;
+        IInferenceMarketTypes.Job memory job = info.job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, resultSeed));
         vm.recordLogs();
         vm.prank(provider);
@@ -520,7 +531,7 @@ contract InferenceMarketHandler {
         if (_jobIds.length == 0) return;
         uint256 n = bound(countSeed, 1, MAX_BATCH);
         ++_batchNonce;
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](n);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](n);
         Pred[] memory pred = new Pred[](n);
         uint256 expectedDelivered;
         for (uint256 i = 0; i < n; ++i) {
@@ -572,7 +583,7 @@ contract InferenceMarketHandler {
         if (trySeated && _seats[jobId].length != 0) _commitOne(jobId, _seats[jobId][0].provider, hashSeed);
         uint256 seated;
         for (uint256 i = 0; i < PROVIDER_COUNT && seated < n; ++i) {
-            if (_info[jobId].status != IInferenceMarket.JobStatus.Open) break;
+            if (_info[jobId].status != IInferenceMarketTypes.JobStatus.Open) break;
             address provider = providerAt[(providerSeed % PROVIDER_COUNT + i) % PROVIDER_COUNT];
             if (!trySeated && _isSeated(jobId, provider)) continue;
             if (_commitOne(jobId, provider, uint256(keccak256(abi.encode(hashSeed, i))))) ++seated;
@@ -607,7 +618,7 @@ contract InferenceMarketHandler {
         if (!found) (found, jobId) = _pick(jobSeed, PICK_ANY);
         if (!found) return;
         (bytes memory expected, uint8 outcome) = _finalizeExpectation(jobId);
-        IInferenceMarket.Job memory job = _info[jobId].job;
+        IInferenceMarketTypes.Job memory job = _info[jobId].job;
         vm.recordLogs();
         vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
         try market.finalize(jobId, job) {
@@ -622,8 +633,8 @@ contract InferenceMarketHandler {
                 ++hits["finalize.refund"];
             } else {
                 JobInfo storage info = _info[jobId];
-                if (info.status == IInferenceMarket.JobStatus.Open) {
-                    info.status = IInferenceMarket.JobStatus.Revealing;
+                if (info.status == IInferenceMarketTypes.JobStatus.Open) {
+                    info.status = IInferenceMarketTypes.JobStatus.Revealing;
                     info.revealStart = info.job.commitDeadline;
                 }
                 _settleModel(jobId);
@@ -652,16 +663,16 @@ contract InferenceMarketHandler {
             jobId = _done[jobSeed % _done.length];
         }
         JobInfo storage info = _info[jobId];
-        IInferenceMarket.Job memory job = info.job;
+        IInferenceMarketTypes.Job memory job = info.job;
         uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
         bytes memory expected;
         if (tamper) {
             job.deadline += 1;
-            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketJobMismatch.selector, jobId);
+            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, jobId);
         } else if (action == 3) {
-            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, info.status);
+            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, info.status);
         } else {
-            expected = abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         bytes memory data;
         if (action == 0) data = abi.encodeCall(market.submitResult, (jobId, job, bytes32(op), bytes("")));
@@ -879,7 +890,7 @@ contract InferenceMarketHandler {
         return _open.length;
     }
 
-    function jobOf(uint256 jobId) external view returns (IInferenceMarket.Job memory) {
+    function jobOf(uint256 jobId) external view returns (IInferenceMarketTypes.Job memory) {
         return _info[jobId].job;
     }
 
@@ -893,7 +904,7 @@ contract InferenceMarketHandler {
         external
         view
         returns (
-            IInferenceMarket.JobStatus status,
+            IInferenceMarketTypes.JobStatus status,
             uint256 seated,
             uint256 revealed,
             uint40 revealStart,
@@ -941,13 +952,13 @@ contract InferenceMarketHandler {
     // ================================================================== model: jobs
 
     function _buildRequest(
-        IInferenceMarket.Policy memory p,
+        IInferenceMarketTypes.Policy memory p,
         uint256 kSeed,
         uint256 feeSeed,
         uint256 tokenSeed,
         uint256 deadlineSeed,
         uint256 miscSeed
-    ) private view returns (IInferenceMarket.JobRequest memory r) {
+    ) private view returns (IInferenceMarketTypes.JobRequest memory r) {
         r.modelId = modelId;
         r.version = uint32(miscSeed % 2) * ACTIVE_VERSION; // 0 = "the active one", or its number
         r.redundancy = kSeed % 2 == 0 ? 1 : uint8(bound(kSeed >> 1, 2, p.maxRedundancy)); // half k = 1
@@ -967,7 +978,7 @@ contract InferenceMarketHandler {
         else r.inputCid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
     }
 
-    function _requestError(IInferenceMarket.Policy memory p, IInferenceMarket.JobRequest memory r)
+    function _requestError(IInferenceMarketTypes.Policy memory p, IInferenceMarketTypes.JobRequest memory r)
         private
         view
         returns (bytes memory)
@@ -976,12 +987,12 @@ contract InferenceMarketHandler {
         uint256 latest = block.timestamp + p.maxJobDuration;
         if (r.deadline < earliest || r.deadline > latest) {
             return abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketInvalidDeadline.selector, r.deadline, earliest, latest
+                IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector, r.deadline, earliest, latest
             );
         }
         if (r.feePerProvider < MIN_FEE) {
             return abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketFeeBelowMinimum.selector, r.feePerProvider, MIN_FEE
+                IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector, r.feePerProvider, MIN_FEE
             );
         }
         return "";
@@ -990,13 +1001,13 @@ contract InferenceMarketHandler {
     function _recordJob(
         uint256 jobId,
         address client,
-        IInferenceMarket.JobRequest memory r,
-        IInferenceMarket.Policy memory p,
+        IInferenceMarketTypes.JobRequest memory r,
+        IInferenceMarketTypes.Policy memory p,
         uint256 escrow,
         Vm.Log[] memory logs
     ) private {
-        IInferenceMarket.Job memory spec = MarketSpec.job(jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY);
-        (bool found, uint256 loggedId, IInferenceMarket.Job memory logged) =
+        IInferenceMarketTypes.Job memory spec = MarketSpec.job(jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY);
+        (bool found, uint256 loggedId, IInferenceMarketTypes.Job memory logged) =
             MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
             _surprise("requestJob: emitted Job differs from the specification", abi.encode(logged));
@@ -1004,7 +1015,7 @@ contract InferenceMarketHandler {
         JobInfo storage info = _info[jobId];
         info.job = spec;
         info.escrow = escrow;
-        info.status = IInferenceMarket.JobStatus.Open;
+        info.status = IInferenceMarketTypes.JobStatus.Open;
         _jobIds.push(jobId);
         _open.push(jobId);
         _openPos[jobId] = _open.length;
@@ -1017,7 +1028,7 @@ contract InferenceMarketHandler {
     /// the protocol fee.
     function _deliverModel(uint256 jobId, address provider) private {
         JobInfo storage info = _info[jobId];
-        _finish(jobId, IInferenceMarket.JobStatus.Settled);
+        _finish(jobId, IInferenceMarketTypes.JobStatus.Settled);
         served[provider][jobId] = true;
         ++ghostServed[provider];
         _creditModel(provider, info.job.token, info.job.feePerProvider);
@@ -1026,7 +1037,7 @@ contract InferenceMarketHandler {
 
     function _refundModel(uint256 jobId) private {
         JobInfo storage info = _info[jobId];
-        _finish(jobId, IInferenceMarket.JobStatus.Refunded);
+        _finish(jobId, IInferenceMarketTypes.JobStatus.Refunded);
         _creditModel(info.job.client, info.job.token, info.escrow);
     }
 
@@ -1055,7 +1066,7 @@ contract InferenceMarketHandler {
         address token = info.job.token;
         (bool[] memory faulty, uint256 pool, uint256 compensated) = _seatOutcomesModel(jobId, winner, quorum);
         if (quorum) {
-            _finish(jobId, IInferenceMarket.JobStatus.Settled);
+            _finish(jobId, IInferenceMarketTypes.JobStatus.Settled);
             uint256 paid = agreeing * info.job.feePerProvider;
             uint256 fee = MarketSpec.protocolFee(agreeing, info.job.feePerProvider, info.job.protocolFeeBps);
             ghostProtocolFees[token] += fee;
@@ -1136,7 +1147,7 @@ contract InferenceMarketHandler {
         ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
     }
 
-    function _finish(uint256 jobId, IInferenceMarket.JobStatus status) private {
+    function _finish(uint256 jobId, IInferenceMarketTypes.JobStatus status) private {
         JobInfo storage info = _info[jobId];
         if (_terminal(info.status)) {
             _surprise("model: a job ended twice", abi.encode(jobId));
@@ -1160,12 +1171,12 @@ contract InferenceMarketHandler {
     }
 
     function _submitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
-        if (info.status != IInferenceMarket.JobStatus.Open) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        if (info.status != IInferenceMarketTypes.JobStatus.Open) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         if (block.timestamp > info.job.deadline) {
             return abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
+                IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
             );
         }
         bytes memory err = _eligibilityError(provider, 0, info.job.requiredTags);
@@ -1215,7 +1226,7 @@ contract InferenceMarketHandler {
     function _batchItem(uint256 s, uint256 batchSeed, uint256 i, uint256 previousJobId)
         private
         view
-        returns (IInferenceMarket.SignedResult memory it, Pred memory pr)
+        returns (IInferenceMarketTypes.SignedResult memory it, Pred memory pr)
     {
         // 0-4 good, 5 stranger's key, 6 64-byte signature, 7 tampered job, 8 signed another
         // result, 9 duplicate of the previous item's job.
@@ -1231,7 +1242,7 @@ contract InferenceMarketHandler {
         }
         uint256 signerIndex = batchSeed % 3 == 0 ? (s >> 32) % PROVIDER_COUNT : (batchSeed >> 8) % PROVIDER_COUNT;
         uint256 key = kind == 5 ? BAD_KEY : _keys[signerIndex];
-        IInferenceMarket.Job memory job = _info[jobId].job;
+        IInferenceMarketTypes.Job memory job = _info[jobId].job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, s));
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-output-", uint16(s >> 48));
         bytes32 digest =
@@ -1239,12 +1250,12 @@ contract InferenceMarketHandler {
         (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
         bytes memory signature = kind == 6 ? abi.encodePacked(r, sg) : abi.encodePacked(r, sg, v);
         if (kind == 7) job.feePerProvider += 1; // not in the digest: the signature still recovers
-        it = IInferenceMarket.SignedResult(jobId, job, resultHash, outputRef, signature);
+        it = IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, signature);
 
         pr.jobId = jobId;
         pr.signerKnown = kind != 8;
         if (kind == 6) {
-            pr.reason = IInferenceMarket.InferenceMarketInvalidSignature.selector;
+            pr.reason = IInferenceMarketTypes.InferenceMarketInvalidSignature.selector;
             return (it, pr);
         }
         pr.signer = kind == 8 ? address(0) : vm.addr(key);
@@ -1253,13 +1264,13 @@ contract InferenceMarketHandler {
 
     /// @dev The reason `_batchItemError` must give, in its order; zero when the item is delivered.
     function _batchReason(uint256 jobId, bool tampered, address signer) private view returns (bytes4) {
-        if (tampered) return IInferenceMarket.InferenceMarketJobMismatch.selector;
+        if (tampered) return IInferenceMarketTypes.InferenceMarketJobMismatch.selector;
         JobInfo storage info = _info[jobId];
-        IInferenceMarket.JobStatus status =
-            _takenInBatch[jobId] == _batchNonce ? IInferenceMarket.JobStatus.Settled : info.status;
-        if (status != IInferenceMarket.JobStatus.Open) return IInferenceMarket.InferenceMarketInvalidStatus.selector;
-        if (info.job.redundancy != 1) return IInferenceMarket.InferenceMarketWrongRedundancy.selector;
-        if (block.timestamp > info.job.deadline) return IInferenceMarket.InferenceMarketDeadlinePassed.selector;
+        IInferenceMarketTypes.JobStatus status =
+            _takenInBatch[jobId] == _batchNonce ? IInferenceMarketTypes.JobStatus.Settled : info.status;
+        if (status != IInferenceMarketTypes.JobStatus.Open) return IInferenceMarketTypes.InferenceMarketInvalidStatus.selector;
+        if (info.job.redundancy != 1) return IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > info.job.deadline) return IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
         // The market reads {IProviderRegistry.providerTerms}: not `active` (not Approved, exiting,
         // or staking less than the minimum) is reported as InvalidStatus.
@@ -1271,7 +1282,7 @@ contract InferenceMarketHandler {
         }
         if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
         if (MarketSpec.assignmentError(jobId, info.job, signer, registry).length != 0) {
-            return IInferenceMarket.InferenceMarketNotAssigned.selector;
+            return IInferenceMarketTypes.InferenceMarketNotAssigned.selector;
         }
         return bytes4(0);
     }
@@ -1283,7 +1294,7 @@ contract InferenceMarketHandler {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter != address(market)) continue;
             bytes32 sig = logs[i].topics[0];
-            if (sig == IInferenceMarket.ResultSubmitted.selector) {
+            if (sig == IInferenceMarketTypes.ResultSubmitted.selector) {
                 if (
                     nextDelivered == pred.length || uint256(logs[i].topics[1]) != pred[nextDelivered].jobId
                         || address(uint160(uint256(logs[i].topics[2]))) != pred[nextDelivered].signer
@@ -1292,7 +1303,7 @@ contract InferenceMarketHandler {
                     return;
                 }
                 nextDelivered = _nextPred(pred, nextDelivered + 1, true);
-            } else if (sig == IInferenceMarket.AttestationRejected.selector) {
+            } else if (sig == IInferenceMarketTypes.AttestationRejected.selector) {
                 bytes4 reason = abi.decode(logs[i].data, (bytes4));
                 if (
                     nextRejected == pred.length || uint256(logs[i].topics[1]) != pred[nextRejected].jobId
@@ -1336,7 +1347,7 @@ contract InferenceMarketHandler {
             for (uint256 p = 0; p < PROVIDER_COUNT; ++p) {
                 if (providerAt[p] == pred[j].signer) i = p;
             }
-            IInferenceMarket.Job storage job = _info[pred[j].jobId].job;
+            IInferenceMarketTypes.Job storage job = _info[pred[j].jobId].job;
             expected[i * TOKEN_COUNT + _tokenIndex(job.token)] += job.feePerProvider;
         }
         uint256[] memory actual = _batchBalances();
@@ -1359,7 +1370,7 @@ contract InferenceMarketHandler {
         bytes32 salt = keccak256(abi.encode("salt", s));
         bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
         bytes memory expected = _commitError(jobId, info, provider);
-        IInferenceMarket.Job memory job = info.job;
+        IInferenceMarketTypes.Job memory job = info.job;
         vm.recordLogs();
         vm.prank(provider);
         try market.commit(jobId, job, commitment) returns (uint8 seat) {
@@ -1373,7 +1384,7 @@ contract InferenceMarketHandler {
             seats.push(Seat(provider, resultHash, salt, false));
             ghostLocked[provider] += job.collateral;
             if (seats.length == job.redundancy) {
-                info.status = IInferenceMarket.JobStatus.Revealing;
+                info.status = IInferenceMarketTypes.JobStatus.Revealing;
                 info.revealStart = uint40(block.timestamp);
             }
             ++hits["commit"];
@@ -1392,18 +1403,18 @@ contract InferenceMarketHandler {
     }
 
     function _commitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
-        if (info.status != IInferenceMarket.JobStatus.Open) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        if (info.status != IInferenceMarketTypes.JobStatus.Open) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         if (block.timestamp > info.job.commitDeadline) {
             return abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketDeadlinePassed.selector, jobId, info.job.commitDeadline
+                IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, info.job.commitDeadline
             );
         }
         Seat[] storage seats = _seats[jobId];
         for (uint256 i = 0; i < seats.length; ++i) {
             if (seats[i].provider == provider) {
-                return abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadySeated.selector, jobId, provider);
+                return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, jobId, provider);
             }
         }
         bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
@@ -1438,7 +1449,7 @@ contract InferenceMarketHandler {
             }
         }
         bytes memory expected = _revealError(jobId, seat, caller, salt);
-        IInferenceMarket.Job memory job = _info[jobId].job;
+        IInferenceMarketTypes.Job memory job = _info[jobId].job;
         bytes32 resultHash = seats[seat].resultHash;
         vm.recordLogs();
         vm.prank(caller);
@@ -1449,8 +1460,8 @@ contract InferenceMarketHandler {
                 return;
             }
             JobInfo storage info = _info[jobId];
-            if (info.status == IInferenceMarket.JobStatus.Open) {
-                info.status = IInferenceMarket.JobStatus.Revealing;
+            if (info.status == IInferenceMarketTypes.JobStatus.Open) {
+                info.status = IInferenceMarketTypes.JobStatus.Revealing;
                 info.revealStart = job.commitDeadline;
             }
             seats[seat].revealed = true;
@@ -1467,26 +1478,26 @@ contract InferenceMarketHandler {
         JobInfo storage info = _info[jobId];
         Seat[] storage seats = _seats[jobId];
         uint256 start = info.revealStart;
-        if (info.status == IInferenceMarket.JobStatus.Open) {
+        if (info.status == IInferenceMarketTypes.JobStatus.Open) {
             if (block.timestamp <= info.job.commitDeadline || seats.length < info.job.quorum) {
                 return abi.encodeWithSelector(
-                    IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarket.JobStatus.Open
+                    IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarketTypes.JobStatus.Open
                 );
             }
             start = info.job.commitDeadline;
         }
         uint256 revealDeadline = start + info.job.revealWindow;
         if (block.timestamp > revealDeadline) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
         }
         if (seat >= seats.length || seats[seat].provider != caller) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotSeated.selector, jobId, seat, caller);
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, jobId, seat, caller);
         }
         if (seats[seat].revealed) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, jobId, caller);
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, caller);
         }
         if (salt != seats[seat].salt) {
-            return abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, jobId, caller);
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, jobId, caller);
         }
         return "";
     }
@@ -1494,28 +1505,28 @@ contract InferenceMarketHandler {
     /// @dev (expected revert, outcome): outcome 1 = refund, 2 = settle the reveal round.
     function _finalizeExpectation(uint256 jobId) private view returns (bytes memory, uint8) {
         JobInfo storage info = _info[jobId];
-        IInferenceMarket.JobStatus status = info.status;
+        IInferenceMarketTypes.JobStatus status = info.status;
         if (info.job.redundancy == 1) {
-            if (status != IInferenceMarket.JobStatus.Open || block.timestamp <= info.job.deadline) {
+            if (status != IInferenceMarketTypes.JobStatus.Open || block.timestamp <= info.job.deadline) {
                 return (_notFinalizable(jobId, status), 0);
             }
             return ("", 1);
         }
         uint256 start = info.revealStart;
-        if (status == IInferenceMarket.JobStatus.Open) {
+        if (status == IInferenceMarketTypes.JobStatus.Open) {
             if (block.timestamp <= info.job.commitDeadline) return (_notFinalizable(jobId, status), 0);
             if (_seats[jobId].length < info.job.quorum) return ("", 1);
-            status = IInferenceMarket.JobStatus.Revealing;
+            status = IInferenceMarketTypes.JobStatus.Revealing;
             start = info.job.commitDeadline;
         }
-        if (status != IInferenceMarket.JobStatus.Revealing || block.timestamp <= start + info.job.revealWindow) {
+        if (status != IInferenceMarketTypes.JobStatus.Revealing || block.timestamp <= start + info.job.revealWindow) {
             return (_notFinalizable(jobId, status), 0);
         }
         return ("", 2);
     }
 
-    function _notFinalizable(uint256 jobId, IInferenceMarket.JobStatus status) private pure returns (bytes memory) {
-        return abi.encodeWithSelector(IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, status);
+    function _notFinalizable(uint256 jobId, IInferenceMarketTypes.JobStatus status) private pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, status);
     }
 
     // ------------------------------------------------------------------ stake
@@ -1595,17 +1606,17 @@ contract InferenceMarketHandler {
             if (logs[i].emitter != address(market) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
             uint256 jobId = uint256(logs[i].topics[1]);
-            IInferenceMarket.Job storage job = _info[jobId].job;
-            if (sig == IInferenceMarket.ResultSubmitted.selector) {
+            IInferenceMarketTypes.Job storage job = _info[jobId].job;
+            if (sig == IInferenceMarketTypes.ResultSubmitted.selector) {
                 ++_info[jobId].terminalEvents;
                 ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
                 observedCredits[job.token] += job.feePerProvider;
-            } else if (sig == IInferenceMarket.ResultRevealed.selector) {
+            } else if (sig == IInferenceMarketTypes.ResultRevealed.selector) {
                 address provider = address(uint160(uint256(logs[i].topics[2])));
                 (bytes32 resultHash,) = abi.decode(logs[i].data, (bytes32, bytes));
                 _revealedBy[jobId].push(provider);
                 _revealedHash[jobId][provider] = resultHash;
-            } else if (sig == IInferenceMarket.JobSettled.selector) {
+            } else if (sig == IInferenceMarketTypes.JobSettled.selector) {
                 ++_info[jobId].terminalEvents;
                 (bytes32 winner, uint8 agreeing, uint256 clientRefund) =
                     abi.decode(logs[i].data, (bytes32, uint8, uint256));
@@ -1618,11 +1629,11 @@ contract InferenceMarketHandler {
                 }
                 if (paid != agreeing) _surprise("JobSettled: agreeing differs from the winning reveals", abi.encode(jobId));
                 observedCredits[job.token] += paid * job.feePerProvider + clientRefund;
-            } else if (sig == IInferenceMarket.JobRefunded.selector) {
+            } else if (sig == IInferenceMarketTypes.JobRefunded.selector) {
                 ++_info[jobId].terminalEvents;
                 (uint256 amount,) = abi.decode(logs[i].data, (uint256, bool));
                 observedCredits[job.token] += amount;
-            } else if (sig == IInferenceMarket.SlashDistributed.selector) {
+            } else if (sig == IInferenceMarketTypes.SlashDistributed.selector) {
                 (uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers) =
                     abi.decode(logs[i].data, (uint256, uint256, uint256, uint8));
                 if (toClient + perRevealer * revealers != pool) _surprise("SlashDistributed: parts differ from the pool", abi.encode(jobId));
@@ -1651,7 +1662,7 @@ contract InferenceMarketHandler {
         if (kind == PICK_K1_LIVE && block.timestamp > info.job.deadline) return false;
         if (
             (kind == PICK_COMMIT || kind == PICK_COMMIT_LIVE)
-                && (info.job.redundancy == 1 || info.status != IInferenceMarket.JobStatus.Open)
+                && (info.job.redundancy == 1 || info.status != IInferenceMarketTypes.JobStatus.Open)
         ) return false;
         if (kind == PICK_COMMIT_LIVE && block.timestamp > info.job.commitDeadline) return false;
         if (kind == PICK_SEATED && _seats[id].length == 0) return false;
@@ -1687,7 +1698,7 @@ contract InferenceMarketHandler {
     function _revealPhase(uint256 jobId, JobInfo storage info) private view returns (bool) {
         if (info.job.redundancy == 1 || _terminal(info.status)) return false;
         uint256 start = info.revealStart;
-        if (info.status == IInferenceMarket.JobStatus.Open) {
+        if (info.status == IInferenceMarketTypes.JobStatus.Open) {
             if (block.timestamp <= info.job.commitDeadline || _seats[jobId].length < info.job.quorum) return false;
             start = info.job.commitDeadline;
         }
@@ -1761,8 +1772,8 @@ contract InferenceMarketHandler {
         return a - b;
     }
 
-    function _terminal(IInferenceMarket.JobStatus status) private pure returns (bool) {
-        return status == IInferenceMarket.JobStatus.Settled || status == IInferenceMarket.JobStatus.Refunded;
+    function _terminal(IInferenceMarketTypes.JobStatus status) private pure returns (bool) {
+        return status == IInferenceMarketTypes.JobStatus.Settled || status == IInferenceMarketTypes.JobStatus.Refunded;
     }
 
     function _registered(IProviderRegistry.ProviderStatus status) private pure returns (bool) {
@@ -1829,7 +1840,7 @@ contract InferenceMarketInvariantTest is Test {
             uint256 openEscrow;
             for (uint256 i = 0; i < handler.jobCount(); ++i) {
                 uint256 jobId = handler.jobIdAt(i);
-                (IInferenceMarket.JobStatus status,,,,, uint256 jobEscrow) = handler.modelOf(jobId);
+                (IInferenceMarketTypes.JobStatus status,,,,, uint256 jobEscrow) = handler.modelOf(jobId);
                 if (!_terminal(status) && handler.jobOf(jobId).token == token) openEscrow += jobEscrow;
             }
             assertEq(openEscrow, escrow, "ghost escrow = sum over unfinished jobs");
@@ -1844,8 +1855,8 @@ contract InferenceMarketInvariantTest is Test {
     function invariant_noJobSettlesTwice() public view {
         for (uint256 i = 0; i < handler.jobCount(); ++i) {
             uint256 jobId = handler.jobIdAt(i);
-            (IInferenceMarket.JobStatus modelStatus,,,, uint256 terminalEvents,) = handler.modelOf(jobId);
-            (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
+            (IInferenceMarketTypes.JobStatus modelStatus,,,, uint256 terminalEvents,) = handler.modelOf(jobId);
+            (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
             assertLe(terminalEvents, 1, "a job was settled or refunded twice");
             assertEq(uint256(status), uint256(modelStatus), "job status = model status");
             if (_terminal(modelStatus)) assertEq(terminalEvents, 1, "an ended job without its terminal event");
@@ -1933,8 +1944,8 @@ contract InferenceMarketInvariantTest is Test {
         }
     }
 
-    function _terminal(IInferenceMarket.JobStatus status) private pure returns (bool) {
-        return status == IInferenceMarket.JobStatus.Settled || status == IInferenceMarket.JobStatus.Refunded;
+    function _terminal(IInferenceMarketTypes.JobStatus status) private pure returns (bool) {
+        return status == IInferenceMarketTypes.JobStatus.Settled || status == IInferenceMarketTypes.JobStatus.Refunded;
     }
 }
 
@@ -1956,7 +1967,7 @@ contract InferenceMarketFuzzTest is Test {
 
     function setUp() public {
         vm.warp(START);
-        IInferenceMarket.Policy memory p = MarketStack.defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = MarketStack.defaultPolicy();
         p.maxRedundancy = 32;
         s = MarketStack.deploy(TREASURY, p);
         market = s.market;
@@ -2004,13 +2015,13 @@ contract InferenceMarketFuzzTest is Test {
         uint256 escrow = MarketSpec.escrow(k, fee, bps);
         assertEq(market.escrowOf(k, fee, bps), escrow, "escrowOf = spec");
 
-        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, fee, token, uint40(block.timestamp + 1 hours), 0);
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, fee, token, uint40(block.timestamp + 1 hours), 0);
         assertEq(_held(token), escrow, "market holds exactly the escrow");
         assertEq(_balance(token, CLIENT), 0, "the client paid all it was given");
 
         vm.warp(uint256(k == 1 ? job.deadline : job.commitDeadline) + 1);
         vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarket.JobRefunded(jobId, escrow, false);
+        emit IInferenceMarketTypes.JobRefunded(jobId, escrow, false);
         market.finalize(jobId, job);
         assertEq(market.balanceOf(CLIENT, token), escrow, "refund = escrow");
         vm.prank(CLIENT);
@@ -2065,7 +2076,7 @@ contract InferenceMarketFuzzTest is Test {
             wide[i] = vm.addr(0xE11E00 + i);
             MarketStack.register(s, wide[i], 1_000e18, 3);
         }
-        (uint256 jobId, IInferenceMarket.Job memory job) =
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(uint8(WIDE), MIN_FEE, address(s.tokenA), uint40(block.timestamp + 2 hours), 1);
         for (uint256 i = 0; i < WIDE; ++i) {
             vm.prank(wide[i]);
@@ -2097,7 +2108,7 @@ contract InferenceMarketFuzzTest is Test {
             (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
             assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
         }
-        _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+        _assertStatus(jobId, quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded);
         (, uint8 seated, uint8 revealedCount,) = market.jobState(jobId);
         assertEq(seated, WIDE, "the job word keeps the seat count");
         assertEq(revealedCount, WIDE - _popcount(silent), "and the reveal count");
@@ -2123,18 +2134,18 @@ contract InferenceMarketFuzzTest is Test {
 
     /// @dev Seat i: seatOf before; a stranger and a wrong salt refused; if `reveals`, the reveal,
     /// seatOf after, and a second reveal refused.
-    function _wideSeat(uint256 jobId, IInferenceMarket.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
+    function _wideSeat(uint256 jobId, IInferenceMarketTypes.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
         bytes32 commitment = MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i));
         _assertSeat(jobId, i, false, keccak256(abi.encode(commitment, wide[i])));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
+                IInferenceMarketTypes.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
             )
         );
         vm.prank(wide[(i + 1) % WIDE]);
         market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarket.InferenceMarketCommitmentMismatch.selector, jobId, wide[i])
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, jobId, wide[i])
         );
         vm.prank(wide[i]);
         market.reveal(jobId, job, uint8(i), h, _salt(jobId, i + 100), "");
@@ -2142,7 +2153,7 @@ contract InferenceMarketFuzzTest is Test {
         vm.prank(wide[i]);
         market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
         _assertSeat(jobId, i, true, h);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarket.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
         vm.prank(wide[i]);
         market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
     }
@@ -2157,7 +2168,7 @@ contract InferenceMarketFuzzTest is Test {
         uint8 k = uint8(bound(kSeed, 2, 32));
         uint16 quorumBps = uint16(bound(quorumSeed, 5_000, 10_000));
         _setPolicy(250, quorumBps, 1 days);
-        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
 
         uint256 expected = (uint256(k) * quorumBps) / 10_000 + 1;
         if (expected > k) expected = k;
@@ -2169,7 +2180,7 @@ contract InferenceMarketFuzzTest is Test {
         // The emitted Job is the stored one: finalize reaches the status check, not JobMismatch.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarket.JobStatus.Open
+                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarketTypes.JobStatus.Open
             )
         );
         market.finalize(jobId, job);
@@ -2182,15 +2193,15 @@ contract InferenceMarketFuzzTest is Test {
         if (job.quorum > 1) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IInferenceMarket.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarket.JobStatus.Open
+                    IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarketTypes.JobStatus.Open
                 )
             );
             vm.prank(provs[0]);
             market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
         }
         market.finalize(jobId, job);
-        (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
-        assertEq(uint256(status), uint256(IInferenceMarket.JobStatus.Refunded), "too few seats: refunded");
+        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
+        assertEq(uint256(status), uint256(IInferenceMarketTypes.JobStatus.Refunded), "too few seats: refunded");
 
         // quorum seats (fewer than k unless quorum = k): the reveal phase starts at the commit deadline.
         (jobId, job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
@@ -2199,8 +2210,8 @@ contract InferenceMarketFuzzTest is Test {
         if (job.quorum < k) vm.warp(uint256(job.commitDeadline) + 1); // else every seat is taken: revealing now
         vm.prank(provs[0]);
         market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
-        (IInferenceMarket.JobStatus revealing,,, uint40 startedAt) = market.jobState(jobId);
-        assertEq(uint256(revealing), uint256(IInferenceMarket.JobStatus.Revealing), "quorum seats: revealing");
+        (IInferenceMarketTypes.JobStatus revealing,,, uint40 startedAt) = market.jobState(jobId);
+        assertEq(uint256(revealing), uint256(IInferenceMarketTypes.JobStatus.Revealing), "quorum seats: revealing");
         assertEq(startedAt, job.quorum == k ? job.requestedAt : job.commitDeadline, "reveal start");
     }
 
@@ -2224,11 +2235,11 @@ contract InferenceMarketFuzzTest is Test {
         else deadline = bound(deadlineSeed >> 8, 0, nowTs); // the past
 
         uint8 k = multi ? 3 : 1;
-        IInferenceMarket.JobRequest memory r = _requestOf(k, MIN_FEE, address(0), uint40(deadline), 0);
+        IInferenceMarketTypes.JobRequest memory r = _requestOf(k, MIN_FEE, address(0), uint40(deadline), 0);
         uint256 escrow = market.escrowOf(k, MIN_FEE, 250);
         vm.deal(CLIENT, escrow);
         if (deadline > nowTs && deadline <= latest) {
-            (, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(deadline), 0);
+            (, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(deadline), 0);
             assertEq(job.deadline, deadline, "deadline kept");
             if (multi) {
                 uint256 commitEnd = nowTs + 1 hours;
@@ -2237,7 +2248,7 @@ contract InferenceMarketFuzzTest is Test {
         } else {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IInferenceMarket.InferenceMarketInvalidDeadline.selector, uint40(deadline), nowTs + 1, latest
+                    IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector, uint40(deadline), nowTs + 1, latest
                 )
             );
             vm.prank(CLIENT);
@@ -2259,7 +2270,7 @@ contract InferenceMarketFuzzTest is Test {
         uint256 duration = bound(durationSeed, 1, 1 days);
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, 1e28));
         address token = tokenSeed % 3 == 0 ? address(0) : tokenSeed % 3 == 1 ? address(s.tokenA) : address(s.tokenB);
-        (uint256 jobId, IInferenceMarket.Job memory job) =
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(1, fee, token, uint40(block.timestamp + duration), tokenSeed);
         uint256 escrow = MarketSpec.escrow(1, fee, 250);
 
@@ -2275,21 +2286,21 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
             assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
             assertEq(s.registry.getProvider(provider).served, 1, "served counted");
-            _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
+            _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IInferenceMarket.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarket.JobStatus.Settled
+                    IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarketTypes.JobStatus.Settled
                 )
             );
             market.finalize(jobId, job);
         } else {
-            _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarket.InferenceMarketDeadlinePassed.selector);
-            _assertStatus(jobId, IInferenceMarket.JobStatus.Open);
+            _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector);
+            _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
             market.finalize(jobId, job);
             assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
             assertEq(market.balanceOf(provider, token), 0, "the provider earns nothing");
             assertEq(market.protocolFees(token), 0, "the protocol earns nothing");
-            _assertStatus(jobId, IInferenceMarket.JobStatus.Refunded);
+            _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Refunded);
         }
         assertEq(_held(token), escrow, "the market holds the escrow as credits");
     }
@@ -2314,7 +2325,7 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(market.protocolFees(_tokenAt(t)), e.treasury[t], "protocol fees per token");
         }
         for (uint256 j = 0; j < c.ids.length; ++j) {
-            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Open);
+            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Open);
         }
     }
 
@@ -2327,7 +2338,7 @@ contract InferenceMarketFuzzTest is Test {
         address[9] memory who;
         for (uint256 p = 0; p < PROVIDERS; ++p) who[p] = provs[p];
         who[8] = narrow;
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](n);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](n);
         uint256[3][9] memory credit;
         uint256[9] memory served;
         uint256[9] memory servedBefore;
@@ -2336,7 +2347,7 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 p = 0; p < 9; ++p) servedBefore[p] = s.registry.getProvider(who[p]).served;
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
-            (uint256 id, IInferenceMarket.Job memory job) = _request(
+            (uint256 id, IInferenceMarketTypes.Job memory job) = _request(
                 1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128
             );
             uint256 p = (js >> 64) % 9;
@@ -2360,8 +2371,8 @@ contract InferenceMarketFuzzTest is Test {
 
     struct BatchCase {
         uint256[] ids;
-        IInferenceMarket.Job[] jobs;
-        IInferenceMarket.SignedResult[] items;
+        IInferenceMarketTypes.Job[] jobs;
+        IInferenceMarketTypes.SignedResult[] items;
         address[] signers;
     }
 
@@ -2377,14 +2388,14 @@ contract InferenceMarketFuzzTest is Test {
     /// per job in order, sometimes repeating the previous job, signed in runs.
     function _batchCase(uint256 seed, uint256 n) internal returns (BatchCase memory c) {
         c.ids = new uint256[](n);
-        c.jobs = new IInferenceMarket.Job[](n);
+        c.jobs = new IInferenceMarketTypes.Job[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "job", i)));
             (c.ids[i], c.jobs[i]) =
                 _request(1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128);
         }
         uint256 m = n + (seed % 3);
-        c.items = new IInferenceMarket.SignedResult[](m);
+        c.items = new IInferenceMarketTypes.SignedResult[](m);
         c.signers = new address[](m);
         uint256 next;
         for (uint256 i = 0; i < m; ++i) {
@@ -2408,7 +2419,7 @@ contract InferenceMarketFuzzTest is Test {
         e.taken = new bool[](c.ids.length);
         for (uint256 i = 0; i < c.items.length; ++i) {
             uint256 j = _indexOf(c.ids, c.items[i].jobId);
-            IInferenceMarket.Job memory job = c.jobs[j];
+            IInferenceMarketTypes.Job memory job = c.jobs[j];
             if (e.taken[j] || (c.signers[i] == narrow && job.requiredTags & 2 != 0)) continue;
             e.taken[j] = true;
             uint256 p = c.signers[i] == provs[0] ? 0 : c.signers[i] == provs[1] ? 1 : 2;
@@ -2442,11 +2453,11 @@ contract InferenceMarketFuzzTest is Test {
             _expectNoJobs(provider, target, viaBatch);
             return;
         }
-        (uint256 jobId, IInferenceMarket.Job memory job) =
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
-        _assertStatus(jobId, IInferenceMarket.JobStatus.Settled);
-        (uint256 multiId, IInferenceMarket.Job memory multi) =
+        _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
+        (uint256 multiId, IInferenceMarketTypes.Job memory multi) =
             _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
         assertEq(s.registry.getProvider(provider).locked, multi.collateral, "collateral locked");
@@ -2456,13 +2467,13 @@ contract InferenceMarketFuzzTest is Test {
     function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
         bytes memory belowMinimum =
             abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, stake, MIN_STAKE);
-        (uint256 jobId, IInferenceMarket.Job memory job) =
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         if (viaBatch) {
-            IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](1);
+            IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](1);
             items[0] = _signed(jobId, job, provider, keccak256(abi.encode("result", jobId)));
             vm.expectEmit(true, true, false, true, address(market));
-            emit IInferenceMarket.AttestationRejected(
+            emit IInferenceMarketTypes.AttestationRejected(
                 jobId, provider, IProviderRegistry.ProviderRegistryInvalidStatus.selector
             );
             assertEq(market.submitAttestations(items), 0, "nothing delivered");
@@ -2471,8 +2482,8 @@ contract InferenceMarketFuzzTest is Test {
             vm.prank(provider);
             market.submitResult(jobId, job, keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
         }
-        _assertStatus(jobId, IInferenceMarket.JobStatus.Open);
-        (uint256 multiId, IInferenceMarket.Job memory multi) =
+        _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
+        (uint256 multiId, IInferenceMarketTypes.Job memory multi) =
             _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         bytes32 commitment = MarketSpec.commitment(multiId, provider, bytes32("r"), bytes32("s"));
         vm.expectRevert(belowMinimum);
@@ -2485,7 +2496,7 @@ contract InferenceMarketFuzzTest is Test {
     /// ("ConclaveInferenceMarket", "1", chain id, market).
     function testFuzz_attestationDigest_isEIP712(bytes32 resultHash, bytes memory outputRef, uint8 k) public {
         k = uint8(bound(k, 1, 4));
-        (uint256 jobId, IInferenceMarket.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), k);
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), k);
         assertEq(
             market.attestationDigest(jobId, job, resultHash, outputRef),
             MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef),
@@ -2545,7 +2556,7 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev One k-seat job where seats 0..a−1 reveal the true result and the others a distinct
     /// result each, or (bit i of `silentMask`) stay silent; checks the round's credits.
     function _roundWithAgreeing(uint8 k, uint96 fee, uint256 a, uint256 silentMask) internal {
-        (uint256 jobId, IInferenceMarket.Job memory job) =
+        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
         Before memory b;
         b.client = market.balanceOf(CLIENT, address(s.tokenA));
@@ -2577,7 +2588,7 @@ contract InferenceMarketFuzzTest is Test {
 
     function _checkRound(
         uint256 jobId,
-        IInferenceMarket.Job memory job,
+        IInferenceMarketTypes.Job memory job,
         uint256 a,
         uint256 silentMask,
         Before memory b
@@ -2597,12 +2608,12 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(total, MarketSpec.escrow(job.redundancy, job.feePerProvider, job.protocolFeeBps), "credits sum to the escrow");
         uint256 protocolFee = quorate ? MarketSpec.protocolFee(a, job.feePerProvider, job.protocolFeeBps) : 0;
         assertEq(treasuryEarned, protocolFee, "protocol fee on the paid fees only");
-        _assertStatus(jobId, quorate ? IInferenceMarket.JobStatus.Settled : IInferenceMarket.JobStatus.Refunded);
+        _assertStatus(jobId, quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded);
     }
 
     function _deliver(
         uint256 jobId,
-        IInferenceMarket.Job memory job,
+        IInferenceMarketTypes.Job memory job,
         address provider,
         bytes32 resultHash,
         bool viaBatch,
@@ -2616,19 +2627,19 @@ contract InferenceMarketFuzzTest is Test {
             market.submitResult(jobId, job, resultHash, "ipfs://bafy-output");
             return;
         }
-        IInferenceMarket.SignedResult[] memory items = new IInferenceMarket.SignedResult[](1);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](1);
         items[0] = _signed(jobId, job, provider, resultHash);
         if (expectedError != bytes4(0)) {
             vm.expectEmit(true, true, false, true, address(market));
-            emit IInferenceMarket.AttestationRejected(jobId, provider, expectedError);
+            emit IInferenceMarketTypes.AttestationRejected(jobId, provider, expectedError);
         }
         assertEq(market.submitAttestations(items), expectedError == bytes4(0) ? 1 : 0, "delivered count");
     }
 
-    function _signed(uint256 jobId, IInferenceMarket.Job memory job, address signer, bytes32 resultHash)
+    function _signed(uint256 jobId, IInferenceMarketTypes.Job memory job, address signer, bytes32 resultHash)
         internal
         view
-        returns (IInferenceMarket.SignedResult memory)
+        returns (IInferenceMarketTypes.SignedResult memory)
     {
         uint256 key = signer == narrow ? narrowKey : 0;
         for (uint256 i = 0; i < PROVIDERS; ++i) {
@@ -2637,7 +2648,7 @@ contract InferenceMarketFuzzTest is Test {
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-", resultHash);
         (uint8 v, bytes32 r, bytes32 sg) =
             vm.sign(key, MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef));
-        return IInferenceMarket.SignedResult(jobId, job, resultHash, outputRef, abi.encodePacked(r, sg, v));
+        return IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, abi.encodePacked(r, sg, v));
     }
 
     function _tokenAt(uint256 t) internal view returns (address) {
@@ -2655,7 +2666,7 @@ contract InferenceMarketFuzzTest is Test {
         return type(uint256).max;
     }
 
-    function _commit(uint256 jobId, IInferenceMarket.Job memory job, uint256 i, bytes32 resultHash) internal {
+    function _commit(uint256 jobId, IInferenceMarketTypes.Job memory job, uint256 i, bytes32 resultHash) internal {
         bytes32 commitment = MarketSpec.commitment(jobId, provs[i], resultHash, _salt(jobId, i));
         vm.prank(provs[i]);
         assertEq(market.commit(jobId, job, commitment), i, "seat index");
@@ -2666,7 +2677,7 @@ contract InferenceMarketFuzzTest is Test {
     }
 
     function _setPolicy(uint16 bps, uint16 quorumBps, uint40 maxJobDuration) internal {
-        IInferenceMarket.Policy memory p = MarketStack.defaultPolicy();
+        IInferenceMarketTypes.Policy memory p = MarketStack.defaultPolicy();
         p.protocolFeeBps = bps;
         p.quorumBps = quorumBps;
         p.maxRedundancy = 32;
@@ -2677,7 +2688,7 @@ contract InferenceMarketFuzzTest is Test {
     function _requestOf(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
         internal
         view
-        returns (IInferenceMarket.JobRequest memory r)
+        returns (IInferenceMarketTypes.JobRequest memory r)
     {
         r.modelId = s.modelId;
         r.version = uint32(seed % 2);
@@ -2693,10 +2704,10 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev Funds the client, requests, and checks the emitted Job against the specification.
     function _request(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
         internal
-        returns (uint256 jobId, IInferenceMarket.Job memory job)
+        returns (uint256 jobId, IInferenceMarketTypes.Job memory job)
     {
-        IInferenceMarket.JobRequest memory r = _requestOf(k, fee, token, deadline, seed);
-        IInferenceMarket.Policy memory p = market.policy();
+        IInferenceMarketTypes.JobRequest memory r = _requestOf(k, fee, token, deadline, seed);
+        IInferenceMarketTypes.Policy memory p = market.policy();
         uint256 escrow = MarketSpec.escrow(k, fee, p.protocolFeeBps);
         if (token == address(0)) {
             vm.deal(CLIENT, escrow);
@@ -2720,8 +2731,8 @@ contract InferenceMarketFuzzTest is Test {
         );
     }
 
-    function _assertStatus(uint256 jobId, IInferenceMarket.JobStatus expected) internal view {
-        (IInferenceMarket.JobStatus status,,,) = market.jobState(jobId);
+    function _assertStatus(uint256 jobId, IInferenceMarketTypes.JobStatus expected) internal view {
+        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
         assertEq(uint256(status), uint256(expected), "job status");
     }
 

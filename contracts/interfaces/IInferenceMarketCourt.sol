@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IInferenceMarketTypes} from "./IInferenceMarket.sol";
+
+/// @title IInferenceMarketCourt
+/// @notice Claims and challenges of k = 1 deliveries, their juries and the challenge policy.
+/// Called on the market's address: the
+/// market forwards these functions to its court contract (DELEGATECALL, so the market's storage
+/// and balances are the ones used), which keeps the market under the EVM's contract size limit.
+interface IInferenceMarketCourt is IInferenceMarketTypes {
+    /// @notice Challenges a k = 1 delivery during its challenge window: the caller (an eligible
+    /// provider other than the deliverer) locks the job's collateral as its bond, and a jury of
+    /// `jurySize` other providers, ordered from a seed drawn now, re-runs the job by commit and
+    /// reveal ({juryCommit}, {juryReveal}). The loser pays (see {ChallengeOutcome}).
+    /// Residual risk: the seed comes from prevrandao, which the block's proposer knows; a
+    /// challenger that is also the proposer could choose when to challenge.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param provider The delivering provider, as in {ResultSubmitted}.
+    /// @param resultHash The delivered result, as in {ResultSubmitted}.
+    function challenge(uint256 jobId, Job calldata job, address provider, bytes32 resultHash) external;
+
+    /// @notice Takes a jury seat of a challenged job by committing
+    /// `keccak256(abi.encode(jobId, juror, resultHash, salt))` and locking the job's collateral.
+    /// The caller must be eligible, not a party, and its jury rank open: ranks run from
+    /// `jurySeed` as in {assignment}, opening from `challengedAt`. The `jurySize`-th seat starts
+    /// the reveal.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param challenge_ The challenge, as in {ResultChallenged}.
+    /// @param commitment The commitment.
+    /// @return seat The jury seat, passed back to {juryReveal}.
+    function juryCommit(uint256 jobId, Job calldata job, Challenge calldata challenge_, bytes32 commitment)
+        external
+        returns (uint8 seat);
+
+    /// @notice Reveals a juror's result; the last reveal resolves the challenge. Once the commit
+    /// window passed with a quorum of jurors seated, the first reveal starts the reveal phase.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param challenge_ The challenge.
+    /// @param seat The caller's jury seat.
+    /// @param resultHash The result committed to.
+    /// @param salt The commitment's salt.
+    /// @param outputRef Where the outputs are.
+    function juryReveal(
+        uint256 jobId,
+        Job calldata job,
+        Challenge calldata challenge_,
+        uint8 seat,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes calldata outputRef
+    ) external;
+
+    /// @notice Resolves a challenge whose jury can do no more: the commit window passed with
+    /// fewer than a quorum of jurors (Inconclusive, seated jurors released with no fault), or the
+    /// reveal window passed (silent jurors slashed). Anyone may call.
+    /// @param jobId The job.
+    /// @param job The job's parameters.
+    /// @param challenge_ The challenge.
+    function resolveChallenge(uint256 jobId, Job calldata job, Challenge calldata challenge_) external;
+
+    /// @notice Pays matured k = 1 deliveries (challenge window over, unchallenged): each item's
+    /// provider is credited the fee, the protocol fee accrues and the collateral is released.
+    /// Anyone may call it (the provider, or a keeper for it). Items that cannot be claimed are
+    /// skipped with {ClaimSkipped} and change nothing.
+    /// @param claims The deliveries: job, provider and result as in {ResultSubmitted}.
+    /// @return claimed How many items were paid.
+    function claim(Claim[] calldata claims) external returns (uint256 claimed);
+
+    /// @notice Sets the challenge policy (DAO only). Bounds: challenge window 1 s–30 days, jury of
+    /// 3, 5, 7 or 9, `jurySize × juryFee` ≤ the collateral per job, challenger share ≤ 100 %.
+    /// @param policy The new challenge policy.
+    function setChallengePolicy(ChallengePolicy calldata policy) external;
+
+    /// @notice The current challenge policy.
+    function challengePolicy() external view returns (ChallengePolicy memory);
+}

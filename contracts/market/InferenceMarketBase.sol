@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {GuardianPausable} from "../governance/GuardianPausable.sol";
+
+/// @title InferenceMarketBase
+/// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
+/// court ({InferenceMarketCourt}, which the market runs by DELEGATECALL) both inherit it, so both
+/// see the same storage layout. It holds no external function of its own.
+/// @dev Storage per job is one word: the top 184 bits of a hash and the mutable state (status,
+/// seats, reveals, a time, which of seats 0-7 revealed). The hash is keccak256(abi.encode(job))
+/// while the job is open (k > 1 jobs keep it), that of the delivery (job, provider, result) once
+/// a k = 1 result is in, and that of the challenge (job, Challenge) once it is challenged. Seats
+/// of k > 1 jobs and juries take two words each: the provider (with a revealed flag for seats 8
+/// and up), and `keccak256(abi.encode(commitment, provider))`, replaced by the result hash on
+/// reveal. Hashing the provider in binds the seat to its committer (only it can reveal the seat),
+/// without a read of the provider word on the reveal path. (A XOR with the provider did not
+/// bind: a seated provider could commit `keccak(jobId, other, r, s) ^ other ^ itself` and let
+/// `other` reveal.) No function loops over providers or jobs; settlements loop over the seats of
+/// their own job (k ≤ 32, juries ≤ 9).
+/// Invariant: for each token, the market's balance equals the escrow of unfinished jobs plus the
+/// sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
+abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable, ReentrancyGuardTransient, EIP712 {
+    uint16 internal constant MAX_PROTOCOL_FEE_BPS = 1_000;
+
+    uint8 internal constant MAX_REDUNDANCY = 32;
+
+    uint32 internal constant MAX_WINDOW = 30 days;
+
+    uint32 internal constant MAX_INLINE_INPUT = 64 * 1024;
+
+    uint40 internal constant MIN_JOB_DURATION = 1 minutes;
+
+    uint40 internal constant MAX_JOB_DURATION = 365 days;
+
+    uint32 internal constant MAX_PRIORITY_WINDOW = 1 hours;
+
+    uint256 internal constant BPS = 10_000;
+
+    // A Job's ABI encoding: 19 static words (see {_jobHash}).
+    uint256 internal constant JOB_BYTES = 0x260;
+
+    uint8 internal constant MIN_JURY = 3;
+
+    uint8 internal constant MAX_JURY = 9;
+
+    // Job word layout: [hash:184][status:8][seated:8][revealed:8][time:40][revealedSeats:8]
+    // (bit i of revealedSeats: seat i revealed, for seats 0-7). `time` is when the reveal began
+    // (k > 1 and juries), or when a k = 1 result was delivered. The hash is the job's, then, for a
+    // k = 1 job, the delivery's (job, provider, result), then the challenge's (job, Challenge).
+    uint256 internal constant HASH_MASK = ~uint256(0) << 72;
+
+    uint256 internal constant STATUS_SHIFT = 64;
+
+    uint256 internal constant SEATED_SHIFT = 56;
+
+    uint256 internal constant REVEALED_SHIFT = 48;
+
+    uint256 internal constant REVEAL_START_SHIFT = 8;
+
+    uint256 internal constant MASKED_SEATS = 8;
+
+    // Seat word layout: [provider:160][revealed:8] (the flag is used for seats 8 and up).
+    uint256 internal constant SEAT_REVEALED = 1 << 160;
+
+    /// @notice Where models' status and terms are read.
+    IModelRegistry public immutable models;
+
+    /// @notice Where providers' admission, stake and counters live.
+    IProviderRegistry public immutable providers;
+
+    /// @dev The registry's stake token (see {IInferenceMarket-stakeToken}).
+    IERC20 internal immutable _stake;
+
+    /// @notice Where protocol fees are sent (the DAO's timelock).
+    address public treasury;
+
+    /// @dev The policy (but its collateral), the job counter and the paused flag share one slot:
+    /// a request reads and writes that slot only.
+    struct Terms {
+        uint16 protocolFeeBps;
+        uint16 quorumBps;
+        uint8 maxRedundancy;
+        uint32 commitWindow;
+        uint32 revealWindow;
+        uint32 maxInlineInputBytes;
+        uint40 maxJobDuration;
+        uint16 priorityWindow;
+        uint56 nextJobId;
+        bool paused;
+    }
+
+    Terms internal _terms;
+
+    uint128 internal _collateralPerJob;
+
+    /// @dev Shares {_collateralPerJob}'s slot; read only when a settlement slashes.
+    uint16 internal _clientShareBps;
+
+    /// @dev Shares {_collateralPerJob}'s slot: both are snapshotted into each job at request.
+    uint32 internal _challengeWindow;
+
+    /// @dev The rest of the challenge policy, read only when a challenge is made.
+    uint8 internal _jurySize;
+
+    uint96 internal _juryFee;
+
+    uint16 internal _challengerShareBps;
+
+    mapping(uint256 jobId => uint256 word) internal _jobs;
+
+    mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) internal _seats;
+
+    mapping(uint256 jobId => mapping(uint256 seat => bytes32 value)) internal _seatValues;
+
+    mapping(address token => bool) internal _allowedTokens;
+
+    mapping(address account => mapping(address token => uint256)) internal _balances;
+
+    /// @dev Protocol fees accrued per token (see {IInferenceMarket-protocolFees}).
+    mapping(address token => uint256) internal _protocolFees;
+
+    /// @dev Reveals the caller's seat (a k > 1 seat or a jury seat) and returns the job word
+    /// with the reveal counted; the caller writes it or settles.
+    function _revealSeat(
+        uint256 jobId,
+        uint256 word,
+        uint8 seat,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes calldata outputRef
+    ) internal returns (uint256) {
+        if (seat >= _seated(word)) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+        bool revealed = _revealed(jobId, word, seat);
+        // The stored value is the commitment hashed with its provider: it matches only the
+        // seat's own provider, with the committed result and salt.
+        bytes32 bound = _boundTo(keccak256(abi.encode(jobId, msg.sender, resultHash, salt)), msg.sender);
+        if (revealed || bound != _seatValues[jobId][seat]) {
+            // Name the exact error (the seat's provider is only read on this path).
+            if (address(uint160(_seats[jobId][seat])) != msg.sender) {
+                revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+            }
+            if (revealed) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
+            revert InferenceMarketCommitmentMismatch(jobId, msg.sender);
+        }
+        if (seat < MASKED_SEATS) word |= 1 << seat;
+        else _seats[jobId][seat] |= SEAT_REVEALED;
+        _seatValues[jobId][seat] = resultHash;
+        word += 1 << REVEALED_SHIFT;
+        emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
+        return word;
+    }
+
+    /// @notice Whether the guardian or the DAO paused new requests.
+    /// @dev The flag lives in the request slot (see {Terms}) instead of {Pausable}'s own slot.
+    /// @return True if paused.
+    function paused() public view override returns (bool) {
+        return _terms.paused;
+    }
+
+    /// @dev See {paused}.
+    function _pause() internal override whenNotPaused {
+        _terms.paused = true;
+        emit Paused(_msgSender());
+    }
+
+    /// @dev See {paused}.
+    function _unpause() internal override whenPaused {
+        _terms.paused = false;
+        emit Unpaused(_msgSender());
+    }
+
+    /// @dev Whether a seat revealed: a bit of the job word for seats 0-7, a flag of the seat word
+    /// for the others.
+    function _revealed(uint256 jobId, uint256 word, uint256 seat) internal view returns (bool) {
+        if (seat < MASKED_SEATS) return word & (1 << seat) != 0;
+        return _seats[jobId][seat] & SEAT_REVEALED != 0;
+    }
+
+    function _status(uint256 word) internal pure returns (JobStatus) {
+        return JobStatus(uint8(word >> STATUS_SHIFT));
+    }
+
+    function _seated(uint256 word) internal pure returns (uint8) {
+        return uint8(word >> SEATED_SHIFT);
+    }
+
+    function _time(uint256 word) internal pure returns (uint40) {
+        return uint40(word >> REVEAL_START_SHIFT);
+    }
+
+    function _withStatus(uint256 word, JobStatus status) internal pure returns (uint256) {
+        return (word & ~(uint256(0xff) << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
+    }
+
+    /// @dev A roster member's rank for a job, when that rank opens, and whether it is open now
+    /// (see {assignment}). `rosterIndex < rosterSize` is the caller's to ensure.
+    function _rank(
+        uint256 seed,
+        uint256 k,
+        uint256 window,
+        uint256 requestedAt,
+        uint256 rosterIndex,
+        uint256 rosterSize
+    ) internal view returns (uint256 rank, uint40 opensAt, bool open) {
+        unchecked {
+            // rosterIndex < rosterSize < 2^32 and seed % rosterSize < rosterSize: no overflow.
+            rank = (rosterIndex + rosterSize - seed % rosterSize) % rosterSize;
+            if (rank < k || window == 0) return (rank, uint40(requestedAt), true);
+            // rank < 2^32, window < 2^32, requestedAt < 2^40: far below 2^256.
+            uint256 at = requestedAt + (rank - k + 1) * window;
+            // A rank opening beyond uint40 time never opens.
+            opensAt = at > type(uint40).max ? type(uint40).max : uint40(at);
+            open = block.timestamp >= at;
+        }
+    }
+
+    /// @dev Credits a k = 1 job's fee to its provider and accrues the protocol fee.
+    function _payDelivery(Job calldata job, address provider) internal {
+        uint256 protocolFee = _k1ProtocolFee(job);
+        if (protocolFee != 0) _protocolFees[job.token] += protocolFee;
+        _credit(provider, job.token, job.feePerProvider);
+    }
+
+    /// @dev A k = 1 job's protocol fee: the escrow's remainder, so nothing is lost to rounding.
+    function _k1ProtocolFee(Job calldata job) internal pure returns (uint256) {
+        return _escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+    }
+
+    /// @dev A seat as read at settlement, and what settlement makes of it: faulty seats lose
+    /// `seized` stake tokens.
+    struct SeatView {
+        address provider;
+        bool revealed;
+        bytes32 resultHash;
+        bool faulty;
+        uint256 seized;
+    }
+
+    /// @dev What a settlement computes before it writes anything.
+    struct Round {
+        bytes32 winner;
+        uint256 agreeing;
+        bool quorum;
+        uint256 compensated; // seats that are not faulty
+        uint256 pool; // stake seized from the faulty seats
+        uint256 refund; // credited to the client in the job's token
+        uint256 toClient; // of the pool
+        uint256 perRevealer; // of the pool
+    }
+
+    /// @dev Marks the faulty seats (silent, or revealed otherwise than a quorum) and reads what
+    /// each can lose now: the collateral, or less if a DAO slash left less stake. Views only.
+    function _classify(Round memory r, SeatView[] memory seats, uint256 collateral) internal view {
+        for (uint256 i = 0; i < seats.length; ++i) {
+            SeatView memory seat = seats[i];
+            if (seat.revealed && (!r.quorum || seat.resultHash == r.winner)) {
+                ++r.compensated;
+                continue;
+            }
+            seat.faulty = true;
+            if (collateral == 0) continue;
+            uint256 stake = providers.stakeOf(seat.provider);
+            seat.seized = stake < collateral ? stake : collateral;
+            r.pool += seat.seized;
+        }
+    }
+
+    /// @dev The registry releases each seat's collateral, counts its outcome, and moves each
+    /// faulty seat's seized stake here; the tokens must back the pool credited before.
+    function _settleSeats(uint256 jobId, uint256 collateral, SeatView[] memory seats, Round memory r) internal {
+        uint256 held = r.pool != 0 ? _stake.balanceOf(address(this)) : 0;
+        IProviderRegistry.Outcome kept = r.quorum ? IProviderRegistry.Outcome.Served : IProviderRegistry.Outcome.Released;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            SeatView memory seat = seats[i];
+            if (seat.faulty) {
+                providers.settle(seat.provider, collateral, seat.seized, _fault(seat), bytes32(jobId));
+                emit SeatSlashed(jobId, seat.provider, seat.seized, seat.revealed);
+            } else {
+                providers.settle(seat.provider, collateral, 0, kept, bytes32(jobId));
+            }
+        }
+        if (r.pool != 0) {
+            uint256 received = _stake.balanceOf(address(this)) - held;
+            if (received != r.pool) revert InferenceMarketTransferShortfall(address(_stake), r.pool, received);
+        }
+    }
+
+    /// @dev Credits the stake slashed from a round's faulty seats (the pool, in the stake token):
+    /// the client's `clientShareBps` share, the rest in equal parts to the compensated
+    /// (non-faulty) seats, the rounding dust (and everything, when none is compensated) to the
+    /// client.
+    function _distributePool(Round memory r, address client, SeatView[] memory seats) internal {
+        uint256 pool = r.pool;
+        if (pool == 0) return;
+        uint256 toClient = (pool * _clientShareBps) / BPS;
+        uint256 per;
+        if (r.compensated != 0) per = (pool - toClient) / r.compensated;
+        toClient = pool - per * r.compensated;
+        (r.toClient, r.perRevealer) = (toClient, per);
+        if (toClient != 0) _credit(client, address(_stake), toClient);
+        if (per == 0) return;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!seats[i].faulty) _credit(seats[i].provider, address(_stake), per);
+        }
+    }
+
+    /// @dev Deletes an ended job's seats (the events keep the record): the storage is refunded.
+    function _clearSeats(uint256 jobId, uint256 seated) internal {
+        for (uint256 i = 0; i < seated; ++i) {
+            delete _seats[jobId][i];
+            delete _seatValues[jobId][i];
+        }
+    }
+
+    /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
+    /// most one hash can reach the quorum, so ties below it do not matter.
+    function _loadSeats(uint256 jobId, uint256 word)
+        internal
+        view
+        returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
+    {
+        uint256 seated = uint8(word >> SEATED_SHIFT);
+        seats = new SeatView[](seated);
+        for (uint256 i = 0; i < seated; ++i) {
+            uint256 seatWord = _seats[jobId][i];
+            SeatView memory seat = seats[i];
+            seat.provider = address(uint160(seatWord));
+            if (i < MASKED_SEATS ? word & (1 << i) == 0 : seatWord & SEAT_REVEALED == 0) continue;
+            seat.revealed = true;
+            seat.resultHash = _seatValues[jobId][i];
+            uint256 count = 1;
+            for (uint256 j = 0; j < i; ++j) {
+                if (seats[j].revealed && seats[j].resultHash == seat.resultHash) ++count;
+            }
+            if (count > agreeing) (winner, agreeing) = (seat.resultHash, count);
+        }
+    }
+
+    function _fault(SeatView memory seat) internal pure returns (IProviderRegistry.Outcome) {
+        return seat.revealed ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Missed;
+    }
+
+    /// @dev Releases every seat's collateral with no fault and no counter: too few seats were
+    /// taken for the job to run.
+    function _releaseSeats(uint256 jobId, Job calldata job, SeatView[] memory seats) internal {
+        for (uint256 i = 0; i < seats.length; ++i) {
+            providers.settle(seats[i].provider, job.collateral, 0, IProviderRegistry.Outcome.Released, bytes32(jobId));
+        }
+    }
+
+    /// @dev Credits have no event of their own: the event of the change that causes them says
+    /// who gets what (ResultSubmitted, JobSettled with the ResultRevealed events, JobRefunded,
+    /// SlashDistributed with the SeatSlashed and ResultRevealed events).
+    function _credit(address account, address token, uint256 amount) internal {
+        _balances[account][token] += amount;
+    }
+
+    /// @dev The hash a k = 1 delivery binds: the job's, its provider and its result.
+    function _deliveryHash(Job calldata job, address provider, bytes32 resultHash) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(_jobHash(job), provider, resultHash)));
+    }
+
+    /// @dev keccak256(abi.encode(job)) of a calldata Job, hashed in scratch memory: every field of
+    /// a Job is static, so its ABI encoding is its 18 calldata words. A Job passed with dirty
+    /// padding hashes differently and is refused as a mismatch.
+    function _jobHash(Job calldata job) internal pure returns (uint256 h) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, job, JOB_BYTES)
+            h := keccak256(ptr, JOB_BYTES)
+        }
+    }
+
+    /// @dev A seat's stored commitment: `keccak256(abi.encode(commitment, provider))`, hashed in
+    /// scratch space.
+    function _boundTo(bytes32 commitment, address provider) internal pure returns (bytes32 bound) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore(0x00, commitment)
+            mstore(0x20, and(provider, 0xffffffffffffffffffffffffffffffffffffffff))
+            bound := keccak256(0x00, 0x40)
+        }
+    }
+
+    /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
+    /// @param guardian Initial guardian, or address(0).
+    /// @param models_ The model registry.
+    /// @param providers_ The provider registry (the market needs its MARKET_ROLE).
+    constructor(address admin, address guardian, IModelRegistry models_, IProviderRegistry providers_)
+        GuardianPausable(admin, guardian)
+        EIP712("ConclaveInferenceMarket", "1")
+    {
+        if (address(models_) == address(0) || address(providers_) == address(0)) revert InferenceMarketZeroAddress();
+        models = models_;
+        providers = providers_;
+        _stake = providers_.stakeToken();
+    }
+
+    /// @dev The amount escrowed for a job: `k × fee` plus the protocol fee.
+    function _escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) internal pure returns (uint256) {
+        uint256 fees = uint256(redundancy) * feePerProvider;
+        return fees + (fees * protocolFeeBps) / BPS;
+    }
+
+    function _setChallengePolicy(ChallengePolicy memory c) internal {
+        if (c.challengeWindow == 0 || c.challengeWindow > MAX_WINDOW) {
+            revert InferenceMarketPolicyOutOfBounds("challengeWindow", c.challengeWindow);
+        }
+        if (c.jurySize < MIN_JURY || c.jurySize > MAX_JURY || c.jurySize % 2 == 0) {
+            revert InferenceMarketPolicyOutOfBounds("jurySize", c.jurySize);
+        }
+        if (uint256(c.jurySize) * c.juryFee > _collateralPerJob) revert InferenceMarketPolicyOutOfBounds("juryFee", c.juryFee);
+        if (c.challengerShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("challengerShareBps", c.challengerShareBps);
+        _challengeWindow = c.challengeWindow;
+        _jurySize = c.jurySize;
+        _juryFee = c.juryFee;
+        _challengerShareBps = c.challengerShareBps;
+        emit ChallengePolicySet(c);
+    }
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IInferenceMarketCourt} from "../interfaces/IInferenceMarketCourt.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {InferenceMarketBase} from "./InferenceMarketBase.sol";
+
+/// @title InferenceMarketCourt
+/// @notice Challenges of k = 1 results and their juries ({IInferenceMarketCourt}). Deployed once
+/// per market with the market's registries, and only ever run by the market's fallback through
+/// DELEGATECALL: on the market's storage, balances and MARKET_ROLE. Called directly it refuses.
+contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
+    /// @dev This contract's own address: a call that runs here, not in a market, is refused.
+    address private immutable _self;
+
+    /// @notice Refused: the court runs only inside its market (by DELEGATECALL).
+    error InferenceMarketCourtDirectCall();
+
+    /// @param models_ The market's model registry.
+    /// @param providers_ The market's provider registry.
+    constructor(IModelRegistry models_, IProviderRegistry providers_)
+        InferenceMarketBase(address(0), address(0), models_, providers_)
+    {
+        _self = address(this);
+    }
+
+    modifier onlyDelegated() {
+        if (address(this) == _self) revert InferenceMarketCourtDirectCall();
+        _;
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function challenge(uint256 jobId, Job calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
+        uint256 word = _jobs[jobId];
+        if (_status(word) != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, _status(word));
+        if (word & HASH_MASK != _deliveryHash(job, provider, resultHash) & HASH_MASK) {
+            revert InferenceMarketJobMismatch(jobId);
+        }
+        uint40 endsAt = _time(word) + job.challengeWindow;
+        if (block.timestamp > endsAt) revert InferenceMarketChallengeWindowClosed(jobId, endsAt);
+        if (msg.sender == provider) revert InferenceMarketJuryExcluded(jobId, msg.sender);
+        // The bond is the job's collateral; the challenger must be eligible to serve the job.
+        providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        Terms storage t = _terms;
+        Challenge memory ch = Challenge({
+            provider: provider,
+            resultHash: resultHash,
+            challenger: msg.sender,
+            jurySeed: uint256(keccak256(abi.encode(block.prevrandao, jobId, msg.sender))),
+            challengedAt: uint40(block.timestamp),
+            commitWindow: t.commitWindow,
+            revealWindow: t.revealWindow,
+            jurySize: _jurySize,
+            juryFee: _juryFee,
+            challengerShareBps: _challengerShareBps
+        });
+        _jobs[jobId] = (uint256(keccak256(abi.encode(_jobHash(job), ch))) & HASH_MASK)
+            | (uint256(JobStatus.Challenged) << STATUS_SHIFT);
+        emit ResultChallenged(jobId, provider, msg.sender, ch);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function juryCommit(uint256 jobId, Job calldata job, Challenge calldata ch, bytes32 commitment)
+        external
+        onlyDelegated
+        nonReentrant
+        returns (uint8 seat)
+    {
+        uint256 word = _challengeWord(jobId, job, ch);
+        if (_status(word) != JobStatus.Challenged) revert InferenceMarketInvalidStatus(jobId, _status(word));
+        uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
+        if (block.timestamp > commitDeadline) revert InferenceMarketDeadlinePassed(jobId, commitDeadline);
+        if (msg.sender == ch.provider || msg.sender == ch.challenger) revert InferenceMarketJuryExcluded(jobId, msg.sender);
+        seat = uint8(word >> SEATED_SHIFT);
+        for (uint256 i = 0; i < seat; ++i) {
+            if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
+        }
+        (uint256 rosterIndex, uint256 rosterSize) =
+            providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        if (job.priorityWindow != 0) {
+            (uint256 rank, uint40 opensAt, bool open) =
+                _rank(ch.jurySeed, ch.jurySize, job.priorityWindow, ch.challengedAt, rosterIndex, rosterSize);
+            if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
+        }
+        _seats[jobId][seat] = uint160(msg.sender);
+        _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
+        word += 1 << SEATED_SHIFT;
+        emit SeatCommitted(jobId, msg.sender, seat, commitment);
+        if (seat + 1 == ch.jurySize) word = _startJuryReveal(jobId, ch, word, uint40(block.timestamp));
+        _jobs[jobId] = word;
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function juryReveal(
+        uint256 jobId,
+        Job calldata job,
+        Challenge calldata ch,
+        uint8 seat,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes calldata outputRef
+    ) external onlyDelegated nonReentrant {
+        uint256 word = _challengeWord(jobId, job, ch);
+        JobStatus status = _status(word);
+        uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
+        if (status == JobStatus.Challenged && block.timestamp > commitDeadline && _seated(word) >= _juryQuorum(ch)) {
+            word = _startJuryReveal(jobId, ch, word, commitDeadline);
+            status = JobStatus.JuryRevealing;
+        }
+        if (status != JobStatus.JuryRevealing) revert InferenceMarketInvalidStatus(jobId, status);
+        uint40 revealDeadline = _time(word) + ch.revealWindow;
+        if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
+        word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
+        if (uint8(word >> REVEALED_SHIFT) == _seated(word)) _resolve(jobId, job, ch, word);
+        else _jobs[jobId] = word;
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function resolveChallenge(uint256 jobId, Job calldata job, Challenge calldata ch) external onlyDelegated nonReentrant {
+        uint256 word = _challengeWord(jobId, job, ch);
+        JobStatus status = _status(word);
+        if (status == JobStatus.Challenged) {
+            uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
+            if (block.timestamp <= commitDeadline) revert InferenceMarketNotResolvable(jobId, status);
+            if (_seated(word) < _juryQuorum(ch)) return _resolveUnfilled(jobId, job, ch, word);
+            word = _startJuryReveal(jobId, ch, word, commitDeadline);
+            status = JobStatus.JuryRevealing;
+        }
+        if (status != JobStatus.JuryRevealing || block.timestamp <= _time(word) + ch.revealWindow) {
+            revert InferenceMarketNotResolvable(jobId, status);
+        }
+        _resolve(jobId, job, ch, word);
+    }
+
+    /// @dev The word of a challenged job (Challenged or JuryRevealing), checked against the
+    /// challenge passed back.
+    function _challengeWord(uint256 jobId, Job calldata job, Challenge calldata ch) private view returns (uint256 word) {
+        word = _jobs[jobId];
+        if (word & HASH_MASK != uint256(keccak256(abi.encode(_jobHash(job), ch))) & HASH_MASK) {
+            revert InferenceMarketJobMismatch(jobId);
+        }
+    }
+
+    function _startJuryReveal(uint256 jobId, Challenge calldata ch, uint256 word, uint40 startedAt)
+        private
+        returns (uint256)
+    {
+        word = _withStatus(word, JobStatus.JuryRevealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
+        emit RevealStarted(jobId, startedAt + ch.revealWindow);
+        return word;
+    }
+
+    function _juryQuorum(Challenge calldata ch) private pure returns (uint256) {
+        return uint256(ch.jurySize) / 2 + 1;
+    }
+
+    /// @dev What a resolved challenge pays, in the stake token, from the loser's collateral.
+    struct Verdict {
+        ChallengeOutcome outcome;
+        address loser;
+        uint256 seized; // from the loser
+        uint256 perJuror; // to each majority juror
+        uint256 toChallenger;
+        uint256 toProvider;
+        uint256 toClient;
+    }
+
+    /// @dev Resolves a challenge whose jury revealed (or whose reveal window passed). The jury
+    /// round is settled like a k > 1 round (silent and minority jurors are faulty and pay the
+    /// client and the others, see {_settleRound}); then the verdict between the parties: with a
+    /// jury quorum on another result the provider loses its collateral and the client its fee
+    /// (refunded); with a quorum on the provider's result the challenger loses its bond; without
+    /// a quorum the provider is paid and nobody loses.
+    function _resolve(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word) private {
+        Round memory r;
+        SeatView[] memory seats;
+        (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
+        r.quorum = r.agreeing >= _juryQuorum(ch);
+        _classify(r, seats, job.collateral);
+        Verdict memory v = _verdict(r, job, ch);
+
+        // Effects: the job ends, seats are deleted, every credit is written.
+        _clearSeats(jobId, seats.length);
+        _distributePool(r, job.client, seats);
+        if (v.outcome == ChallengeOutcome.ProviderWrong) {
+            _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+            _credit(job.client, job.token, _escrowOf(1, job.feePerProvider, job.protocolFeeBps));
+        } else {
+            _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+            _payDelivery(job, ch.provider);
+        }
+        _creditVerdict(v, job.client, ch, seats);
+
+        // Interactions: the registry releases, counts and seizes; the seized tokens back the
+        // credits above.
+        _settleSeats(jobId, job.collateral, seats, r);
+        _settleParties(jobId, job.collateral, ch, v);
+        if (r.compensated != seats.length) {
+            emit SlashDistributed(jobId, r.pool, r.toClient, r.perRevealer, uint8(r.compensated));
+        }
+        emit ChallengeResolved(jobId, v.outcome, r.winner, uint8(r.agreeing), v.toChallenger, v.toProvider, v.toClient);
+    }
+
+    /// @dev Who lost a challenge and how its seized collateral is shared: the majority jurors'
+    /// fee first (capped by what was seized), then the challenger's share (provider wrong) or
+    /// everything left to the provider (provider right); the client gets the rest and the dust.
+    function _verdict(Round memory r, Job calldata job, Challenge calldata ch) private view returns (Verdict memory v) {
+        if (!r.quorum) {
+            v.outcome = ChallengeOutcome.Inconclusive;
+            return v;
+        }
+        if (r.winner == ch.resultHash) {
+            (v.outcome, v.loser) = (ChallengeOutcome.ProviderRight, ch.challenger);
+        } else {
+            (v.outcome, v.loser) = (ChallengeOutcome.ProviderWrong, ch.provider);
+        }
+        uint256 stake = providers.stakeOf(v.loser);
+        v.seized = stake < job.collateral ? stake : job.collateral;
+        v.perJuror = ch.juryFee;
+        if (r.agreeing * v.perJuror > v.seized) v.perJuror = v.seized / r.agreeing;
+        uint256 rest = v.seized - r.agreeing * v.perJuror;
+        if (v.outcome == ChallengeOutcome.ProviderWrong) {
+            v.toChallenger = (rest * ch.challengerShareBps) / BPS;
+            v.toClient = rest - v.toChallenger;
+        } else {
+            v.toProvider = rest;
+        }
+    }
+
+    function _creditVerdict(Verdict memory v, address client, Challenge calldata ch, SeatView[] memory seats) private {
+        address stake = address(_stake);
+        if (v.perJuror != 0) {
+            for (uint256 i = 0; i < seats.length; ++i) {
+                if (!seats[i].faulty) _credit(seats[i].provider, stake, v.perJuror);
+            }
+        }
+        if (v.toChallenger != 0) _credit(ch.challenger, stake, v.toChallenger);
+        if (v.toProvider != 0) _credit(ch.provider, stake, v.toProvider);
+        if (v.toClient != 0) _credit(client, stake, v.toClient);
+    }
+
+    /// @dev Releases the parties' collateral and bond, seizing the loser's (checked to arrive).
+    function _settleParties(uint256 jobId, uint256 collateral, Challenge calldata ch, Verdict memory v) private {
+        uint256 held = v.seized != 0 ? _stake.balanceOf(address(this)) : 0;
+        bool providerLost = v.outcome == ChallengeOutcome.ProviderWrong;
+        bool challengerLost = v.outcome == ChallengeOutcome.ProviderRight;
+        providers.settle(
+            ch.provider,
+            collateral,
+            providerLost ? v.seized : 0,
+            providerLost ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Served,
+            bytes32(jobId)
+        );
+        providers.settle(
+            ch.challenger,
+            collateral,
+            challengerLost ? v.seized : 0,
+            challengerLost ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Released,
+            bytes32(jobId)
+        );
+        if (v.loser != address(0)) emit SeatSlashed(jobId, v.loser, v.seized, true);
+        if (v.seized != 0) {
+            uint256 received = _stake.balanceOf(address(this)) - held;
+            if (received != v.seized) revert InferenceMarketTransferShortfall(address(_stake), v.seized, received);
+        }
+    }
+
+    /// @dev Ends a challenge whose jury never reached a quorum of seats: nobody is at fault; the
+    /// provider is paid (the optimistic default) and every collateral and the bond released.
+    function _resolveUnfilled(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word) private {
+        (SeatView[] memory seats,,) = _loadSeats(jobId, word);
+        _clearSeats(jobId, seats.length);
+        _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        _payDelivery(job, ch.provider);
+        Verdict memory v; // Inconclusive, nothing seized
+        v.outcome = ChallengeOutcome.Inconclusive;
+        emit ChallengeResolved(jobId, ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
+        _releaseSeats(jobId, job, seats);
+        _settleParties(jobId, job.collateral, ch, v);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function claim(Claim[] calldata claims) external onlyDelegated nonReentrant returns (uint256 claimed) {
+        for (uint256 i = 0; i < claims.length; ++i) {
+            Claim calldata c = claims[i];
+            (bytes4 reason, uint256 word) = _claimError(c);
+            if (reason != bytes4(0)) {
+                emit ClaimSkipped(c.jobId, reason);
+                continue;
+            }
+            _jobs[c.jobId] = _withStatus(word, JobStatus.Settled);
+            _payDelivery(c.job, c.provider);
+            emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider);
+            // Per item, after its effects: the registry is trusted and the guard is held.
+            providers.settle(c.provider, c.job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(c.jobId));
+            ++claimed;
+        }
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function setChallengePolicy(ChallengePolicy calldata challengePolicy_) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setChallengePolicy(challengePolicy_);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function challengePolicy() external view onlyDelegated returns (ChallengePolicy memory) {
+        return ChallengePolicy({
+            challengeWindow: _challengeWindow,
+            jurySize: _jurySize,
+            juryFee: _juryFee,
+            challengerShareBps: _challengerShareBps
+        });
+    }
+
+    /// @dev The reason a claim item cannot be paid, as an error selector (zero if it can), and
+    /// the job's word.
+    function _claimError(Claim calldata c) internal view returns (bytes4, uint256 word) {
+        word = _jobs[c.jobId];
+        if (_status(word) != JobStatus.Delivered) return (InferenceMarketInvalidStatus.selector, word);
+        if (word & HASH_MASK != _deliveryHash(c.job, c.provider, c.resultHash) & HASH_MASK) {
+            return (InferenceMarketJobMismatch.selector, word);
+        }
+        if (block.timestamp <= uint256(_time(word)) + c.job.challengeWindow) {
+            return (InferenceMarketChallengeWindowOpen.selector, word);
+        }
+        return (bytes4(0), word);
+    }
+}
