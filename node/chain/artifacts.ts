@@ -14,6 +14,7 @@ const SOURCES = {
   ModelRegistry: "registry/ModelRegistry.sol",
   ProviderRegistry: "registry/ProviderRegistry.sol",
   InferenceMarket: "market/InferenceMarket.sol",
+  InferenceMarketCourt: "market/InferenceMarketCourt.sol",
   MockERC20: "mocks/MockERC20.sol",
   FeeOnTransferERC20: "mocks/FeeOnTransferERC20.sol",
 } as const;

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { getAddress, isAddress, parseUnits, type Address } from "viem";
+import { formatUnits, getAddress, isAddress, parseUnits, type Address } from "viem";
 import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -46,6 +46,14 @@ export interface DeployParams {
   collateralPerJob: bigint;
   /** The client's share (bps) of the stake slashed from a k > 1 job's faulty seats; the rest compensates the honest revealers. */
   clientShareBps: number;
+  /** Challenge policy (see IInferenceMarketTypes.ChallengePolicy): seconds a k = 1 delivery may be challenged before its fee is claimed. */
+  challengeWindow: number;
+  /** Jurors per challenge: odd, 3 to 9. */
+  jurySize: number;
+  /** Stake tokens each majority juror earns from the loser's collateral (jurySize × juryFee ≤ collateralPerJob). */
+  juryFee: bigint;
+  /** The challenger's share (bps) of a wrong provider's collateral after the jurors' fees; the client gets the rest. */
+  challengerShareBps: number;
   /** ERC-20s allowed as payment besides ETH. */
   paymentTokens: Address[];
 }
@@ -79,6 +87,12 @@ export const LOCAL_DEFAULTS: DeployParams = {
   maxJobDuration: 86_400,
   collateralPerJob: parseUnits("10", 18),
   clientShareBps: 5000,
+  // Long enough for another runner to recompute a small job and challenge; short enough that a
+  // runner's collateral (1,000 tokens on the devnet, 10 per delivery) turns over under load.
+  challengeWindow: 30,
+  jurySize: 3,
+  juryFee: parseUnits("1", 18),
+  challengerShareBps: 5000,
   paymentTokens: [],
 };
 
@@ -93,6 +107,7 @@ const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
   revealWindow: 30 * 86_400,
   priorityWindow: 3600,
   maxJobDuration: 365 * 86_400,
+  challengeWindow: 30 * 86_400,
 };
 
 /** Integer parameters with their inclusive bounds, as the contracts enforce them. */
@@ -103,6 +118,8 @@ const INTEGER_BOUNDS: Partial<Record<keyof DeployParams, [number, number]>> = {
   maxRedundancy: [1, 32],
   maxInlineInputBytes: [0, 64 * 1024],
   clientShareBps: [0, 10_000],
+  jurySize: [3, 9],
+  challengerShareBps: [0, 10_000],
 };
 
 /** Names accepted in a params file and as `--kebab-case` flags. */
@@ -172,6 +189,7 @@ function apply(params: DeployParams, key: string, value: unknown): void {
       return;
     case "commitWindow":
     case "revealWindow":
+    case "challengeWindow":
     case "maxJobDuration":
       params[key] = toDuration(key, value);
       if (params[key] < (key === "maxJobDuration" ? 60 : 1)) fail(key, value, `at least ${key === "maxJobDuration" ? 60 : 1} seconds`);
@@ -181,15 +199,19 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "quorumBps":
     case "maxRedundancy":
     case "maxInlineInputBytes":
-    case "clientShareBps": {
+    case "clientShareBps":
+    case "jurySize":
+    case "challengerShareBps": {
       const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
       const [min, max] = INTEGER_BOUNDS[key]!;
       if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(key, value, `expected a whole number from ${min} to ${max}`);
+      if (key === "jurySize" && n % 2 === 0) fail(key, value, "expected an odd jury size");
       params[key] = n;
       return;
     }
     case "collateralPerJob":
-      params.collateralPerJob = toTokens(key, value);
+    case "juryFee":
+      params[key] = toTokens(key, value);
       return;
     case "paymentTokens": {
       const list = typeof value === "string" ? value.split(",").filter(Boolean) : value;
@@ -234,6 +256,9 @@ export function resolveDeployParams(
   }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) apply(params, k, v);
   if (params.votingPeriod === 0) fail("votingPeriod", 0, "must be at least 1 second");
+  if (BigInt(params.jurySize) * params.juryFee > params.collateralPerJob) {
+    fail("juryFee", formatUnits(params.juryFee, 18), `jurySize × juryFee exceeds collateralPerJob (${formatUnits(params.collateralPerJob, 18)}): a loser's collateral must cover its jury`);
+  }
   return params;
 }
 

@@ -91,6 +91,8 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     params.unbondingPeriod,
   ]);
 
+  // The market runs its challenge functions from this contract by DELEGATECALL (size limit).
+  const court = await deploy(ctx, "InferenceMarketCourt", [modelRegistry.address, providerRegistry.address]);
   const market = await deploy(ctx, "InferenceMarket", [
     deployer,
     guardian,
@@ -109,6 +111,13 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       collateralPerJob: params.collateralPerJob,
       clientShareBps: params.clientShareBps,
     },
+    {
+      challengeWindow: params.challengeWindow,
+      jurySize: params.jurySize,
+      juryFee: params.juryFee,
+      challengerShareBps: params.challengerShareBps,
+    },
+    court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
   for (const token of params.paymentTokens) {
@@ -144,6 +153,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       ModelRegistry: modelRegistry,
       ProviderRegistry: providerRegistry,
       InferenceMarket: market,
+      InferenceMarketCourt: court,
     },
     deployer,
     params: {
@@ -168,6 +178,10 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       maxJobDuration: params.maxJobDuration,
       collateralPerJob: params.collateralPerJob.toString(),
       clientShareBps: params.clientShareBps,
+      challengeWindow: params.challengeWindow,
+      jurySize: params.jurySize,
+      juryFee: params.juryFee.toString(),
+      challengerShareBps: params.challengerShareBps,
       paymentTokens: params.paymentTokens,
     },
   };

@@ -11,10 +11,15 @@ const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
 /** Market policy fields and registry parameters a proposal can set, with how to read the value. */
 const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
+/** Challenge policy fields (k = 1 deliveries), set on the market's address (served by its court). */
+const CHALLENGE_KEYS = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "deprecationPeriod"] as const;
+const SETTABLE_KEYS = [...POLICY_KEYS, ...CHALLENGE_KEYS, ...REGISTRY_KEYS];
 
+/** An action on a deployed contract; the court's functions are called on the market's address. */
 function call(s: Session, contract: ContractName, functionName: string, args: readonly unknown[]): Action {
-  return { target: s.record.contracts[contract]!.address, data: encodeFunctionData({ abi: loadArtifact(contract).abi as Abi, functionName, args }) };
+  const at: ContractName = contract === "InferenceMarketCourt" ? "InferenceMarket" : contract;
+  return { target: s.record.contracts[at]!.address, data: encodeFunctionData({ abi: loadArtifact(contract).abi as Abi, functionName, args }) };
 }
 
 /** The actions and a default description of `dao propose <what> ...`. */
@@ -54,17 +59,22 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       return { actions: [call(s, "ModelRegistry", "setModelOwner", [m.modelId, to])], description: `Set the owner of model ${m.name} to ${to}` };
     }
     case "set-policy": {
-      need(2, `<key> <value> (keys: ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")})`);
+      need(2, `<key> <value> (keys: ${SETTABLE_KEYS.join(", ")})`);
       const [key, raw] = args as [string, string];
       if ((POLICY_KEYS as readonly string[]).includes(key)) {
         const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<string, unknown>;
         policy[key] = key === "collateralPerJob" ? amount(key, raw, 18) : integer(key, raw);
         return { actions: [call(s, "InferenceMarket", "setPolicy", [policy])], description: `Set market policy ${key} to ${raw}` };
       }
+      if ((CHALLENGE_KEYS as readonly string[]).includes(key)) {
+        const policy = { ...(await conclaveContracts(s.record, s.publicClient).court.read.challengePolicy()) } as Record<string, unknown>;
+        policy[key] = key === "juryFee" ? amount(key, raw, 18) : integer(key, raw);
+        return { actions: [call(s, "InferenceMarketCourt", "setChallengePolicy", [policy])], description: `Set challenge policy ${key} to ${raw}` };
+      }
       if (key === "minStake") return { actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])], description: `Set provider minimum stake to ${raw}` };
       if (key === "unbondingPeriod") return { actions: [call(s, "ProviderRegistry", "setUnbondingPeriod", [integer(key, raw)])], description: `Set unbonding period to ${raw} s` };
       if (key === "deprecationPeriod") return { actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])], description: `Set deprecation period to ${raw} s` };
-      throw new RequestError(`unknown policy key ${key}; known: ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")}`);
+      throw new RequestError(`unknown policy key ${key}; known: ${SETTABLE_KEYS.join(", ")}`);
     }
     default:
       throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, suspend-provider or set-policy`);
@@ -177,7 +187,7 @@ Kinds:
   approve-provider <address>        admit a registered provider
   suspend-provider <address>        stop a provider taking jobs
   set-model-owner <model> <address> hand a model name to a new owner (the only publisher of its versions)
-  set-policy <key> <value>          ${[...POLICY_KEYS, ...REGISTRY_KEYS].join(", ")}
+  set-policy <key> <value>          ${SETTABLE_KEYS.join(", ")}
                                     (collateralPerJob and minStake in whole tokens, durations in s)`,
     options: { description: { type: "string" } },
     args: [2, 3],

@@ -10,6 +10,7 @@ import {Test, Vm} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
@@ -340,13 +341,15 @@ abstract contract InferenceMarketFixture is Test {
         job.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
         job.priorityWindow = p.priorityWindow;
         job.seed = uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId())));
-        if (r.redundancy > 1) {
+        job.collateral = p.collateralPerJob;
+        if (r.redundancy == 1) {
+            job.challengeWindow = IInferenceMarketCourt(address(m)).challengePolicy().challengeWindow;
+        } else {
             uint256 commitEnd = block.timestamp + p.commitWindow;
             job.commitDeadline = uint40(commitEnd < r.deadline ? commitEnd : r.deadline);
             job.revealWindow = p.revealWindow;
             uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / 10_000 + 1;
             job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
-            job.collateral = p.collateralPerJob;
         }
     }
 
