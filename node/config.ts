@@ -79,6 +79,12 @@ export interface RunnerConfig {
     commitMarginSeconds: number;
     /** The shortest reveal window this runner commits into (seconds). */
     revealMarginSeconds: number;
+    /**
+     * Share (0 to 1) of other providers' k = 1 results this runner recomputes and challenges when
+     * they differ: the service that keeps k = 1 honest. It costs compute and, per challenge, a
+     * bond that a wrong challenge loses.
+     */
+    checkRate: number;
   };
   /** On SIGINT/SIGTERM, how long in-flight work may take to finish before `node run` gives up and exits non-zero. */
   shutdownTimeoutMs: number;
@@ -107,7 +113,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: "own",
-  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20 },
+  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20, checkRate: 0.05 },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
 };
@@ -366,6 +372,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       retentionMs: int("jobs.retentionMs", fileJobs.retentionMs ?? d.jobs.retentionMs, 1_000),
       commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
       revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),
+      checkRate: num("jobs.checkRate", fileJobs.checkRate ?? d.jobs.checkRate, 0, 1),
     },
     shutdownTimeoutMs: int("shutdownTimeoutMs", file.shutdownTimeoutMs ?? d.shutdownTimeoutMs, 100, 24 * 3600_000),
     tx: {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { loadArtifact } from "./chain/artifacts.ts";
+import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
@@ -19,6 +19,7 @@ import { cidOfBytes } from "./ipfs/cid.ts";
 import type { ContentStore } from "./ipfs/content-store.ts";
 import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
+import { CourtService } from "./jobs/court.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
@@ -63,7 +64,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
   }
   const market = contractAddress(record, "InferenceMarket");
-  const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
+  const marketAbi = marketAbiWithCourt() as Abi;
   const wallet = walletFor(config.rpcUrl, chain, account);
 
   mkdirSync(config.dataDir, { recursive: true });
@@ -173,6 +174,22 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
     });
     stops.push(() => processor.stop());
+    const court = new CourtService({
+      journal,
+      chain: chainReader,
+      sender,
+      market,
+      marketAbi,
+      processor,
+      log,
+      allowedModels: allowed,
+      checkRate: config.jobs.checkRate,
+      marginSeconds: config.jobs.commitMarginSeconds,
+      followIntervalMs: config.jobs.followIntervalMs,
+      retryBaseMs: config.jobs.retryBaseMs,
+      retryMaxMs: config.jobs.retryMaxMs,
+    });
+    stops.push(() => court.stop());
     // Runs before processor.stop (stops run in reverse): a send stuck at the fee cap would
     // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
     stops.push(() => sender.close());
@@ -187,7 +204,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       startBlock: config.startBlock ?? record.contracts.InferenceMarket!.block,
       maxLogRange: MAX_LOG_RANGE,
       log,
-      onLogs: (logs) => processor.onLogs(logs),
+      onLogs: async (logs) => {
+        await processor.onLogs(logs);
+        court.onLogs(logs);
+      },
       onRpcError: (_error, kind) => metrics.rpcErrors.inc({ kind: kind ?? "other" }),
       onReorg: (_ancestor, jobIds) => {
         metrics.reorgs.inc();
@@ -201,7 +221,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     watcher.start();
     stops.push(() => watcher.stop());
 
-    const tick = () => void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
+    const tick = () => {
+      void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
+      void court.tick().catch((error: unknown) => log.warn("court tick failed", { error: (error as Error).message.split("\n")[0] }));
+    };
     // Compensation for seats that others left silent is credited in the registry's stake token:
     // withdrawn with the fees (read once, when the first payout runs).
     let stakeToken: Address | null = null;

@@ -45,3 +45,14 @@ export function loadArtifact<N extends ContractName>(name: N): Artifact<N> {
   }
   return { abi: json.abi, bytecode: json.bytecode };
 }
+
+/**
+ * The market's ABI with its court's functions added: the court's functions (claims, challenges,
+ * juries, the challenge policy) are called on the market's address, which forwards them.
+ */
+export function marketAbiWithCourt(): readonly unknown[] {
+  const market = loadArtifact("InferenceMarket").abi as readonly { type: string; name?: string }[];
+  const known = new Set(market.map((item) => `${item.type}:${item.name ?? ""}`));
+  const court = (loadArtifact("InferenceMarketCourt").abi as readonly { type: string; name?: string }[]).filter((item) => item.type === "function" && !known.has(`function:${item.name}`));
+  return [...market, ...court];
+}

@@ -103,4 +103,4 @@ export async function resolveModel(s: Session, nameOrId: string, version = 0) {
 
 export const VERSION_STATUS = ["None", "Published", "Active", "Deprecated", "Retired"] as const;
 export const PROVIDER_STATUS = ["None", "Pending", "Approved", "Suspended", "Exited"] as const;
-export const JOB_STATUS = ["none", "open", "revealing", "settled", "refunded"] as const;
+export { JOB_STATUS } from "../client/jobs.ts";

@@ -103,7 +103,13 @@ export interface Delivery {
 }
 
 export interface JobOutcome {
-  status: "settled" | "refunded";
+  /**
+   * settled: paid out (k > 1 by quorum; k = 1 claimed, or upheld by a jury). delivered: a k = 1
+   * result is in and usable now; it may still be challenged during its challenge window (a jury
+   * that finds it wrong refunds the client and reveals the right result). refunded: the escrow
+   * came back (expired, no quorum, or a k = 1 result a jury found wrong).
+   */
+  status: "settled" | "delivered" | "refunded";
   resultHash: Hex | null;
   deliveries: Delivery[];
 }
@@ -120,7 +126,10 @@ export interface WaitOptions {
   maxLogRange?: number;
 }
 
-/** Waits until the job settles or is refunded, reading the market's events. */
+/** Waits until the job has a result (delivered or settled) or is refunded, reading the market's events. */
+/** Names of IInferenceMarketTypes.JobStatus, by value. */
+export const JOB_STATUS = ["none", "open", "revealing", "settled", "refunded", "delivered", "challenged", "jury revealing"] as const;
+
 export async function waitForJob(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: WaitOptions = {}): Promise<JobOutcome> {
   const market = conclaveContracts(record, publicClient).market;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
@@ -137,13 +146,13 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
       continue;
     }
     const [status, seated, revealed] = state;
-    const label = ["none", "open", "revealing", "settled", "refunded"][Number(status)] ?? "unknown";
+    const label = JOB_STATUS[Number(status)] ?? "unknown";
     const line = `${label} (${seated} seated, ${revealed} revealed)`;
     if (line !== last) opts.onProgress?.(line);
     last = line;
-    if (status === 3 || status === 4) {
+    if (status === 3 || status === 4 || status === 5) {
       const outcome = await jobOutcome(publicClient, record, jobId, opts);
-      return { ...outcome, status: status === 3 ? "settled" : "refunded" };
+      return { ...outcome, status: status === 3 ? "settled" : status === 4 ? "refunded" : "delivered" };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -171,6 +180,9 @@ export async function jobOutcome(publicClient: PublicClient, record: DeploymentR
       if (l.eventName === "ResultSubmitted") resultHash = l.args.resultHash as Hex;
     }
     if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;
+    // A jury found the k = 1 result wrong: the client's result is the jury's (its reveals are
+    // deliveries above), and its escrow was refunded.
+    if (l.eventName === "ChallengeResolved" && Number(l.args.outcome) === 0) resultHash = l.args.juryHash as Hex;
   }
   return { resultHash, deliveries };
 }

@@ -22,7 +22,12 @@ import { declineReason, turnOf, type SchedulerContext } from "./scheduler.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
 /** On-chain job status (IInferenceMarket.JobStatus). */
-export const ChainStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4 } as const;
+export const ChainStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, JuryRevealing: 7 } as const;
+
+/** Statuses in which a job has ended: nothing is left to do for it on-chain. */
+export function hasEnded(status: number): boolean {
+  return status === ChainStatus.Settled || status === ChainStatus.Refunded || status === ChainStatus.None;
+}
 
 /** The job's input cannot be used (fetch, size, format, hash): the job ends with this reason. */
 export class JobInputError extends FatalError {
@@ -32,6 +37,7 @@ export class JobInputError extends FatalError {
 /** Reads the processor needs from the chain (a thin, mockable facade over viem contracts). */
 export interface ChainReader {
   now(): Promise<number>;
+  /** `revealStartedAt` is the delivery time of a Delivered k = 1 job (its challenge window starts then). */
   jobState(jobId: bigint): Promise<{ status: number; seated: number; revealed: number; revealStartedAt: number }>;
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
   providerTerms(): Promise<SchedulerContext["provider"]>;
@@ -185,18 +191,27 @@ export class JobProcessor {
           break;
         }
         case "ResultSubmitted":
-          // k = 1: the job is settled, and this says by whom (ours mined, or someone was first).
-          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex, final: true }, block)) {
+          // k = 1: a result is in, and this says by whom (ours mined, or someone was first). It is
+          // paid once its challenge window passes (DeliveryClaimed) or a challenge is resolved.
+          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex }, block)) {
             if (getAddress(a.provider as Address) === getAddress(this.address)) this.revive(jobId!, "submitted");
             this.kick(jobId!);
           }
           break;
+        case "DeliveryClaimed":
+        case "ChallengeResolved":
+          if (journal.noteChainFact(jobId!, { final: true }, block)) this.kick(jobId!);
+          break;
+        case "ResultChallenged":
+          if (journal.noteChainFact(jobId!, {}, block)) this.kick(jobId!);
+          break;
         case "ResultRevealed":
           // k > 1: our reveal is on-chain (whatever our receipt said); marked as "delivered by us".
-          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { deliveredBy: this.address }, block)) this.kick(jobId!);
+          // (On a k = 1 job it is a jury's reveal: the court service follows those.)
+          if (getAddress(a.provider as Address) === getAddress(this.address) && !this.isK1(jobId!) && journal.noteChainFact(jobId!, { deliveredBy: this.address }, block)) this.kick(jobId!);
           break;
         case "SeatCommitted":
-          if (getAddress(a.provider as Address) === getAddress(this.address) && journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)) {
+          if (getAddress(a.provider as Address) === getAddress(this.address) && !this.isK1(jobId!) && journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)) {
             this.revive(jobId!, "committed");
             this.kick(jobId!, true);
           }
@@ -224,6 +239,11 @@ export class JobProcessor {
     }
     // Only the newest activation of each model in the range: a backfill does not fetch history.
     for (const [modelId, version] of activated) void this.prefetch(modelId, version);
+  }
+
+  /** A k = 1 job: its seats and reveals are a jury's (the court service's), not ours to follow. */
+  private isK1(jobId: bigint): boolean {
+    return this.o.journal.getJob(jobId)?.job.redundancy === 1;
   }
 
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
@@ -326,9 +346,24 @@ export class JobProcessor {
   }
 
   private async compute(rec: JobRecord): Promise<void> {
-    const { chain, models, executor, metrics, log } = this.o;
-    const [past, version] = await Promise.all([this.pastLastAction(rec), chain.version(rec.job.modelId, rec.job.version)]);
-    if (past) return this.end(rec, "expired", "deadline passed before a result was ready");
+    if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before a result was ready");
+    const result = await this.runJob(rec);
+    if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
+    const { resultHash, outputRef } = result;
+    const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
+    if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
+      this.o.log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: result.inferenceMs, model: result.model });
+    }
+  }
+
+  /**
+   * Runs a job's model on its input (within the compute slots) and keeps the outputs: the
+   * canonical result hash and where the outputs are, or why this runner abstains (outputs too
+   * close to a rounding boundary). Also what a juror or a checker of another's result computes.
+   */
+  async runJob(rec: JobRecord): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
+    const { chain, models, executor, metrics } = this.o;
+    const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     const release = await this.computeSlots.acquire();
     let result: Awaited<ReturnType<Executor["run"]>>;
@@ -342,8 +377,8 @@ export class JobProcessor {
     }
     metrics.inferenceSeconds.observe(result.inferenceMs / 1000);
     const quantum = quantumFromChain(version.outputQuantum);
-    const abstain = this.o.abstain?.(result.outputs, quantum);
-    if (abstain) return this.end(rec, "skipped", `abstained: ${abstain}`);
+    const abstained = this.o.abstain?.(result.outputs, quantum);
+    if (abstained) return { abstained };
     const resultHash = canonicalResultHash(result.outputs, quantum);
     const safetensors = encodeSafetensors(result.outputs);
     this.o.saveOutputs(rec.jobId, safetensors);
@@ -351,10 +386,7 @@ export class JobProcessor {
       safetensors.byteLength <= this.o.inlineOutputMaxBytes
         ? encodeOutputRef({ kind: "inline", bytes: safetensors })
         : encodeOutputRef({ kind: "ipfs", cid: await this.o.content.add(safetensors) });
-    const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
-    if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
-      log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: Math.round(result.inferenceMs * 100) / 100, model: versionKey(version) });
-    }
+    return { resultHash, outputRef, inferenceMs: Math.round(result.inferenceMs * 100) / 100, model: versionKey(version) };
   }
 
   private async submit(rec: JobRecord): Promise<void> {
@@ -469,7 +501,7 @@ export class JobProcessor {
    */
   private async follow(rec: JobRecord): Promise<void> {
     const k1 = rec.job.redundancy === 1;
-    if (k1 && rec.deliveredBy !== null) return this.settle(rec, this.deliveredByUs(rec) ? "paid" : "lost", null);
+    if (k1) return this.followDelivery(rec);
     const state = await this.o.chain.jobState(rec.jobId);
     if (state.status === ChainStatus.Settled) {
       if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
@@ -482,6 +514,33 @@ export class JobProcessor {
       return this.settle(rec, "refunded", "job ended without a quorum or expired");
     }
     this.waitForChain(rec, null);
+  }
+
+  /**
+   * After our k = 1 result is on-chain: claim the fee once the challenge window passed, or wait
+   * for a challenge to be resolved. Ends "paid" (claimed, or the jury upheld the result or could
+   * not decide), "slashed" (a jury found it wrong: SeatSlashed names us) or "lost" (another
+   * provider's result was taken).
+   */
+  private async followDelivery(rec: JobRecord): Promise<void> {
+    if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
+    const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+    if (state.status === ChainStatus.Settled) return this.settle(rec, "paid", null);
+    if (state.status === ChainStatus.Refunded) {
+      if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) return this.settle(rec, "slashed", "a jury found the result wrong");
+      return this.settle(rec, "refunded", "job expired before the result landed");
+    }
+    if (state.status === ChainStatus.Challenged || state.status === ChainStatus.JuryRevealing) {
+      return this.waitForChain(rec, "result challenged; waiting for the jury");
+    }
+    // Our submit is mined but its ResultSubmitted event is not seen yet: the claim names us as
+    // the provider, so wait for the event rather than claim on a guess.
+    if (state.status !== ChainStatus.Delivered || rec.deliveredBy === null) return this.waitForChain(rec, null);
+    const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
+    if (now < claimableAt) return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
+    const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
+    const receipt = await this.sendOnce(rec, "claim", "claim", [[item]]);
+    if (receipt) this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
   }
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */
@@ -768,12 +827,12 @@ function oneLine(error: unknown): string {
 }
 
 /**
- * Gas a commit, reveal or finalize may need beyond its estimate because it may be the one that
- * settles the job (credits, collateral release and slashing for every seat). Measured settlement
- * costs are below 60k gas per seat; the headroom is generous because unused gas costs nothing
- * and a reveal that runs out of gas is slashed as missing.
+ * Gas a commit, reveal, finalize or resolve may need beyond its estimate because it may be the one
+ * that settles the job (credits, collateral release and slashing for every seat, or a jury's).
+ * Measured settlement costs are below 60k gas per seat; the headroom is generous because unused
+ * gas costs nothing and a reveal that runs out of gas is slashed as missing.
  */
-export function settlementHeadroom(kind: TxKind, redundancy: number): bigint {
-  if (kind === "submit" || kind === "withdraw") return 0n;
-  return 50_000n + 80_000n * BigInt(redundancy);
+export function settlementHeadroom(kind: TxKind, seats: number): bigint {
+  if (kind === "submit" || kind === "withdraw" || kind === "claim" || kind === "challenge") return 0n;
+  return 50_000n + 80_000n * BigInt(seats);
 }

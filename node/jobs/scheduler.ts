@@ -25,7 +25,7 @@ export function declineReason(job: Job, ctx: SchedulerContext): string | null {
   if (job.feePerProvider < floor) return `fee ${job.feePerProvider} below this runner's price ${floor}`;
   if ((job.requiredTags & ~ctx.provider.tags) !== 0n) return "missing required capability tags";
   if (ctx.provider.memoryMB < job.minMemoryMB) return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
-  if (job.redundancy > 1 && ctx.provider.freeStake < job.collateral) return "not enough free stake for the collateral";
+  if (ctx.provider.freeStake < job.collateral) return "not enough free stake for the collateral";
   const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
   if (ctx.now >= lastAction) return "deadline passed";
   return null;

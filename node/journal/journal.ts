@@ -7,7 +7,8 @@ import type { Job } from "../attest/attestation.ts";
 
 /**
  * Where a job is in this runner. Terminal states end in nothing more to do for the job.
- * seen → accepted → computed → (k = 1) submitted → paid | lost
+ * seen → accepted → computed → (k = 1) submitted → paid (claimed after the challenge window,
+ *                                               or upheld by a jury) | slashed (a jury found it wrong) | lost
  *                             (k > 1) committed → revealed → paid | slashed | refunded
  * seen → skipped (policy) ; any → failed (bad input, model unusable) ; any → expired
  */
@@ -102,7 +103,52 @@ export interface JobVersion {
   state: JobState;
 }
 
-export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw";
+/**
+ * A duty of this runner towards another provider's k = 1 delivery (the court, issue 11):
+ * checker: recompute a delivered result and challenge it if it differs;
+ * juror: sit on the jury of a challenge (compute, commit, reveal).
+ * new → computed → (juror) committed → revealed → done ; (checker) challenged → done ;
+ * any → agreed (the checker's result matched) | skipped (not eligible, too late, abstained) | failed.
+ */
+export type DutyRole = "checker" | "juror";
+export type DutyState = "new" | "computed" | "committed" | "revealed" | "challenged" | "done" | "agreed" | "skipped" | "failed";
+export const TERMINAL_DUTY_STATES: ReadonlySet<DutyState> = new Set(["done", "agreed", "skipped", "failed"]);
+
+/** IInferenceMarketTypes.Challenge, as emitted in ResultChallenged. */
+export interface Challenge {
+  provider: Hex;
+  resultHash: Hex;
+  challenger: Hex;
+  jurySeed: bigint;
+  challengedAt: number;
+  commitWindow: number;
+  revealWindow: number;
+  jurySize: number;
+  juryFee: bigint;
+  challengerShareBps: number;
+}
+
+export interface DutyRecord {
+  jobId: bigint;
+  role: DutyRole;
+  /** The challenge (a juror's from the start; a checker's once it challenged). */
+  challenge: Challenge | null;
+  state: DutyState;
+  reason: string | null;
+  resultHash: Hex | null;
+  outputRef: Hex | null;
+  /** A juror's commit–reveal secret, written before its commit is sent. */
+  salt: Hex | null;
+  seat: number | null;
+  block: number;
+  attempts: number;
+  nextAttemptAt: number;
+  updatedAt: number;
+}
+
+export type DutyPatch = Partial<Pick<DutyRecord, "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt">>;
+
+export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve";
 export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {
@@ -179,6 +225,10 @@ class Journal {
         id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT, kind TEXT NOT NULL, nonce INTEGER NOT NULL,
         hash TEXT NOT NULL UNIQUE, raw TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS txs_job ON txs(job_id, kind);
+      CREATE TABLE IF NOT EXISTS duties (
+        job_id TEXT PRIMARY KEY, role TEXT NOT NULL, challenge TEXT, state TEXT NOT NULL, reason TEXT,
+        result_hash TEXT, output_ref TEXT, salt TEXT, seat INTEGER, block INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
     `);
     this.migrateJobs();
     // Added later: journals made before it get the index here (guarded, so opening twice is fine).
@@ -454,10 +504,15 @@ class Journal {
   prune(before: number, limit = 1_000): { jobId: bigint; outputRef: Hex | null }[] {
     const marks = [...TERMINAL_STATES].map(() => "?").join(",");
     return this.atomically(() => {
-      this.db.prepare(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks})`).run(...TERMINAL_STATES);
+      // A k = 1 job's input stays while its row does: a checker or a juror of another provider's
+      // delivery recomputes it (within the challenge window).
+      this.db.prepare(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`).run(...TERMINAL_STATES);
+      // A job with an open duty (a jury seat, a challenge) keeps its row and its transactions.
+      const openDuty = `job_id NOT IN (SELECT job_id FROM duties WHERE state NOT IN (${[...TERMINAL_DUTY_STATES].map((d) => `'${d}'`).join(",")}))`;
       const rows = this.db
-        .prepare(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) ORDER BY updated_at LIMIT ?`)
+        .prepare(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) AND ${openDuty} ORDER BY updated_at LIMIT ?`)
         .all(...TERMINAL_STATES, before, limit) as Row[];
+      this.db.prepare(`DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`).run(before, ...TERMINAL_DUTY_STATES);
       const del = this.db.prepare("DELETE FROM jobs WHERE job_id = ?");
       const delTxs = this.db.prepare("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
       for (const r of rows) {
@@ -491,6 +546,53 @@ class Journal {
     for (const [name, type] of add) if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
     this.db.exec("CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_attempt_at)");
     this.db.exec("CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expiry_done, ends_at)");
+  }
+
+  // ------------------------------------------------------------------ duties
+
+  /**
+   * Records a duty seen in the chain's events. The same duty seen again changes nothing; a juror
+   * duty under another challenge (the first was reorged out) starts over.
+   */
+  upsertDuty(d: Pick<DutyRecord, "jobId" | "role" | "challenge" | "block">): "new" | "same" | "replaced" {
+    const existing = this.getDuty(d.jobId);
+    const challenge = d.challenge === null ? null : json.stringify(d.challenge);
+    if (existing && existing.role === d.role && (d.challenge === null || (existing.challenge !== null && json.stringify(existing.challenge) === challenge))) return "same";
+    if (existing && existing.role === "checker" && d.role === "checker") return "same";
+    this.db
+      .prepare(
+        `INSERT INTO duties (job_id, role, challenge, state, block, updated_at) VALUES (?, ?, ?, 'new', ?, ?)
+         ON CONFLICT(job_id) DO UPDATE SET role = excluded.role, challenge = excluded.challenge, state = 'new', reason = NULL, result_hash = NULL,
+           output_ref = NULL, salt = NULL, seat = NULL, block = excluded.block, attempts = 0, next_attempt_at = 0, updated_at = excluded.updated_at`,
+      )
+      .run(d.jobId.toString(), d.role, challenge, d.block, Date.now());
+    return existing ? "replaced" : "new";
+  }
+
+  getDuty(jobId: bigint): DutyRecord | null {
+    const row = this.db.prepare("SELECT * FROM duties WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    return row ? dutyOf(row) : null;
+  }
+
+  /** Compare-and-set on a duty: written only if it is still in `expected` state. */
+  updateDuty(jobId: bigint, expected: DutyState, patch: DutyPatch): boolean {
+    const columns = { state: "state", reason: "reason", resultHash: "result_hash", outputRef: "output_ref", salt: "salt", seat: "seat", challenge: "challenge", attempts: "attempts", nextAttemptAt: "next_attempt_at" } as const;
+    const sets = ["updated_at = ?"];
+    const values: (string | number | null)[] = [Date.now()];
+    for (const [key, column] of Object.entries(columns) as [keyof DutyPatch, string][]) {
+      if (!(key in patch)) continue;
+      const v = patch[key];
+      sets.push(`${column} = ?`);
+      values.push(v === undefined || v === null ? null : key === "challenge" ? json.stringify(v) : (v as string | number));
+    }
+    const r = this.db.prepare(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(...values, jobId.toString(), expected);
+    return Number(r.changes) === 1;
+  }
+
+  /** Open duties whose wait is over. */
+  dueDuties(nowMs: number, limit: number): DutyRecord[] {
+    const marks = [...TERMINAL_DUTY_STATES].map(() => "?").join(",");
+    return (this.db.prepare(`SELECT * FROM duties WHERE state NOT IN (${marks}) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`).all(...TERMINAL_DUTY_STATES, nowMs, limit) as Row[]).map(dutyOf);
   }
 
   // ------------------------------------------------------------------ transactions
@@ -599,4 +701,22 @@ export type { Journal };
 /** Opens (creating if needed) the journal at `file`. */
 export function openJournal(file: string): Journal {
   return new Journal(file);
+}
+
+function dutyOf(r: Row): DutyRecord {
+  return {
+    jobId: BigInt(r.job_id as string),
+    role: r.role as DutyRole,
+    challenge: r.challenge === null ? null : json.parse<Challenge>(r.challenge as string),
+    state: r.state as DutyState,
+    reason: (r.reason as string | null) ?? null,
+    resultHash: (r.result_hash as Hex | null) ?? null,
+    outputRef: (r.output_ref as Hex | null) ?? null,
+    salt: (r.salt as Hex | null) ?? null,
+    seat: r.seat === null ? null : Number(r.seat),
+    block: Number(r.block),
+    attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

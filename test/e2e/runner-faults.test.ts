@@ -149,7 +149,7 @@ describe("node runner faults", function () {
     const snapshot = (await rpc("evm_snapshot")) as Hex;
     const x = (v: number) => ({ x: tensorFrom("F32", [1, 4], [v, v, v, v]) });
     const first = await requestInference(net.publicClient, net.record, net.wallet(8), { model: "tiny-mlp", inputs: x(1), feePerProvider: parseEther("0.001") });
-    expect((await waitForJob(net.publicClient, net.record, first.jobId, { timeoutMs: 30_000 })).status).to.equal("settled");
+    expect((await waitForJob(net.publicClient, net.record, first.jobId, { timeoutMs: 30_000 })).status).to.equal("delivered");
 
     // The chain drops the request and the result, and grows past the runner's cursor without them.
     await rpc("evm_revert", [snapshot]);
@@ -160,7 +160,7 @@ describe("node runner faults", function () {
       console.log(a.logs.slice(-30).join("\n"));
       throw e;
     });
-    expect(outcome.status).to.equal("settled");
+    expect(outcome.status).to.equal("delivered");
     const expected = canonicalResultHash(await honestOutputs(x(2)), quantumFromChain(sampleModel("tiny-mlp").outputQuantum));
     expect(outcome.resultHash).to.equal(expected);
     const delivered = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "ResultSubmitted", args: { jobId: second.jobId }, fromBlock: 0n });
@@ -185,7 +185,7 @@ describe("node runner faults", function () {
         console.log(a.logs.join("\n"));
         throw e;
       });
-      expect(outcome.status).to.equal("settled");
+      expect(outcome.status).to.equal("delivered");
       expect(outcome.deliveries[0]!.provider).to.equal(a.address);
     }
     await a.stop();

@@ -29,7 +29,7 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
     const inputs = sample.exampleInputs();
     const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "tiny-mlp", inputs, feePerProvider: parseEther("0.01") });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000 });
-    expect(outcome.status).to.equal("settled");
+    expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries).to.have.length(1);
     const delivery = outcome.deliveries[0]!;
     const outputs = await fetchVerifiedOutputs(delivery, sample.outputQuantum, net.publisher);

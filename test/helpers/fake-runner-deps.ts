@@ -9,7 +9,7 @@ import path from "node:path";
 import { createWalletClient, custom, decodeFunctionData, getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { jobHash, type Job } from "../../node/attest/attestation.ts";
-import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { marketAbiWithCourt } from "../../node/chain/artifacts.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import type { TxRequest } from "../../node/chain/tx-sender.ts";
 import type { DecodedLog } from "../../node/chain/watcher.ts";
@@ -26,7 +26,7 @@ export const MARKET: Address = "0x00000000000000000000000000000000000000a1";
 export const MODEL_ID: Hex = `0x${"ab".repeat(32)}`;
 export const PROVIDER = privateKeyToAccount(`0x${"11".repeat(32)}`);
 export const OTHER: Address = "0x000000000000000000000000000000000000bEEF";
-export const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
+export const marketAbi = marketAbiWithCourt() as Abi;
 
 export const INPUT: Hex = toHex(encodeSafetensors({ x: tensorFrom("F32", [1, 2], [1, 2]) }));
 

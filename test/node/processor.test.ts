@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { getAddress, keccak256, toHex, type Hex } from "viem";
+import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/executor.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
@@ -35,18 +35,54 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.journal.close();
   });
 
-  it("k = 1: computes, submits once, and is paid when its ResultSubmitted arrives", async function () {
+  it("k = 1: computes, submits once, claims its fee once the challenge window passed, and is paid when the claim lands", async function () {
     h = harness();
-    const job = makeJob();
+    const job = makeJob({ challengeWindow: 30 });
     await h.processor.onLogs([requested(1n, job)]);
     await h.settle();
     expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
     expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    const resultHash = h.journal.getJob(1n)!.resultHash!;
+    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash })]);
+    await h.settle();
+    // Inside the window nothing is claimed (the market would skip it) and the job is not paid yet.
+    expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    h.chain.time += 31;
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]);
+    const claim = h.sender.sent[1]!.args[0] as { jobId: bigint; provider: Address; resultHash: Hex }[];
+    expect(claim.map((c) => [c.jobId, c.provider, c.resultHash])).to.deep.equal([[1n, ME, resultHash]]);
     h.chain.set(1n, { status: 3 });
-    await h.processor.onLogs([event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash })]);
+    await h.processor.onLogs([event("DeliveryClaimed", { jobId: 1n, provider: ME, fee: job.feePerProvider })]);
     await h.settle();
     expect(h.journal.getJob(1n)!.state).to.equal("paid");
     expect(h.journal.paidTokens()).to.have.length(1);
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]); // claimed once
+  });
+
+  it("k = 1: a challenged delivery waits for its jury; upheld it is paid, found wrong it ends slashed, with no claim sent", async function () {
+    h = harness();
+    await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 30 })), requested(2n, makeJob({ challengeWindow: 30 }))]);
+    await h.settle();
+    for (const id of [1n, 2n]) {
+      h.chain.set(id, { status: 6 });
+      await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash })]);
+    }
+    h.chain.time += 1_000;
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    h.chain.set(1n, { status: 3 }); // ProviderRight (or Inconclusive): settled, the fee credited
+    h.chain.set(2n, { status: 4 }); // ProviderWrong: refunded to the client, our collateral seized
+    h.chain.slashed.add(2n);
+    await h.processor.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 1 }), event("ChallengeResolved", { jobId: 2n, outcome: 0 })]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("paid");
+    expect(h.journal.getJob(2n)!.state).to.equal("slashed");
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult"]);
   });
 
   it("a job on a version the DAO retired after its request is still served (the market pays for it), not skipped", async function () {
@@ -297,7 +333,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.content.release = async (cids) => void released.push(cids);
     await h.processor.onLogs([requested(1n, makeJob()), requested(2n, makeJob())]);
     await h.settle();
-    for (const id of [1n, 2n]) await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash })]);
+    for (const id of [1n, 2n]) {
+      h.chain.set(id, { status: 3 }); // claimed
+      await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash }), event("DeliveryClaimed", { jobId: id, provider: ME, fee: 1n })]);
+    }
     await h.settle();
     expect(h.journal.getJob(1n)!.state).to.equal("paid");
     h.clock.now += 61_000;

@@ -83,7 +83,8 @@ does it by hand.`,
       const { market } = conclaveContracts(s.record, s.publicClient);
       const [status] = await market.read.jobState([jobId]);
       if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
-      if (status >= 3) throw new RequestError(`job ${jobId} already ended (${JOB_STATUS[status]})`);
+      if (status === 3 || status === 4) throw new RequestError(`job ${jobId} already ended (${JOB_STATUS[status]})`);
+      if (status >= 5) throw new RequestError(`job ${jobId} has a result (${JOB_STATUS[status]}): it is paid by a claim after its challenge window, or by its jury, not finalized`);
       const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
       if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
       await sendTx(s, `finalizing job ${jobId}`, { address: market.address, abi: market.abi, functionName: "finalize", args: [jobId, requested.args.job] });

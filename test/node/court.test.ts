@@ -1,0 +1,216 @@
+import { expect } from "chai";
+import { getAddress, type Address, type Hex } from "viem";
+import { commitmentOf } from "../../node/attest/attestation.ts";
+import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
+import { CourtService, type CourtOptions } from "../../node/jobs/court.ts";
+import type { Challenge } from "../../node/journal/journal.ts";
+import { createLogger } from "../../node/log.ts";
+import { event, harness, makeJob, marketAbi, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+
+const ME = getAddress(PROVIDER.address);
+const CHALLENGER: Address = getAddress("0x000000000000000000000000000000000000c0de");
+const GARBAGE: Hex = `0x${"66".repeat(32)}`;
+const Status = { Open: 1, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, JuryRevealing: 7 } as const;
+
+/** A court service over the harness's journal, chain, sender and processor (its runJob). */
+function courtOf(h: Harness, over: Partial<CourtOptions> = {}) {
+  const court = new CourtService({
+    journal: h.journal,
+    chain: h.chain,
+    sender: h.sender,
+    market: "0x00000000000000000000000000000000000000AA",
+    marketAbi,
+    processor: h.processor,
+    log: createLogger({ write: () => {} }),
+    allowedModels: null,
+    checkRate: 1,
+    marginSeconds: 2,
+    followIntervalMs: 1_000,
+    retryBaseMs: 100,
+    retryMaxMs: 1_000,
+    clock: () => h.clock.now,
+    ...over,
+  });
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) {
+      await court.tick();
+      await court.idle();
+      if (h.journal.dueDuties(h.clock.now, 1).length === 0) return;
+    }
+  };
+  return { court, settle };
+}
+
+/** The harness's job `id`, requested by another client and left to another provider (this runner skipped it). */
+async function othersJob(h: Harness, id: bigint, challengeWindow = 60) {
+  h.chain.active = false; // the processor declines it: another provider delivers
+  await h.processor.onLogs([requested(id, makeJob({ challengeWindow, collateral: 10n }))]);
+  await h.settle();
+  h.chain.active = true;
+  expect(h.journal.getJob(id)!.state).to.equal("skipped");
+  return h.journal.getJob(id)!.job;
+}
+
+function challengeOf(over: Partial<Challenge> = {}): Challenge {
+  return {
+    provider: OTHER,
+    resultHash: GARBAGE,
+    challenger: CHALLENGER,
+    jurySeed: 0n,
+    challengedAt: 1_000,
+    commitWindow: 120,
+    revealWindow: 120,
+    jurySize: 3,
+    juryFee: 1n,
+    challengerShareBps: 5_000,
+    ...over,
+  };
+}
+
+describe("court service (fakes: chain, sender, executor): checking k = 1 results and sitting on juries", function () {
+  let h: Harness;
+  let court: CourtService;
+  afterEach(async function () {
+    await court?.stop();
+    await h.processor.stop();
+    h.journal.close();
+  });
+
+  it("a checker recomputes another provider's delivery, challenges it when its result differs, and resolves the challenge when the jury stalls", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    const job = await othersJob(h, 1n);
+    h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
+    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })];
+    await h.processor.onLogs(delivered);
+    court.onLogs(delivered);
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal(["challenge"]);
+    expect(h.sender.sent[0]!.args).to.deep.equal([1n, job, OTHER, GARBAGE]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("challenged");
+    expect(h.journal.getDuty(1n)!.resultHash).to.not.equal(GARBAGE);
+
+    // The jury never fills: past its commit window the checker resolves it (Inconclusive).
+    const challenge = challengeOf({ challenger: ME, challengedAt: h.chain.time });
+    h.chain.set(1n, { status: Status.Challenged, seated: 1 });
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: ME, challenge })]);
+    await court.idle();
+    expect(h.sender.kinds()).to.deep.equal(["challenge"]); // the jury may still fill
+    h.chain.time += challenge.commitWindow + 1;
+    h.clock.now += 10_000;
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal(["challenge", "resolveChallenge"]);
+    h.chain.set(1n, { status: Status.Settled });
+    court.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 2 })]);
+    await settle();
+    expect(h.journal.getDuty(1n)!.state).to.equal("done");
+  });
+
+  it("a checker whose result matches the delivery agrees and sends nothing; one at checkRate 0 checks nothing", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    await othersJob(h, 1n);
+    // What this runner computes for the job (the harness's executor is deterministic).
+    const ours = await h.processor.runJob(h.journal.getJob(1n)!);
+    if ("abstained" in ours) throw new Error("abstained");
+    h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
+    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: ours.resultHash, outputRef: "0x" })];
+    await h.processor.onLogs(delivered);
+    court.onLogs(delivered);
+    await settle();
+    expect(h.journal.getDuty(1n)!.state).to.equal("agreed");
+    expect(h.sender.kinds()).to.deep.equal([]);
+
+    const lazy = courtOf(h, { checkRate: 0 });
+    await othersJob(h, 2n);
+    lazy.court.onLogs([event("ResultSubmitted", { jobId: 2n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })]);
+    await lazy.settle();
+    await lazy.court.stop();
+    expect(h.journal.getDuty(2n)).to.equal(null);
+  });
+
+  it("a juror computes, commits a commitment it can open, reveals once the reveal starts, and a restarted service reveals with the same salt", async function () {
+    h = harness();
+    const first = courtOf(h);
+    court = first.court;
+    const job = await othersJob(h, 1n);
+    const challenge = challengeOf({ challengedAt: h.chain.time });
+    h.chain.set(1n, { status: Status.Challenged, seated: 0 });
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge })]);
+    await first.settle();
+    expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+    const duty = h.journal.getDuty(1n)!;
+    expect(duty.state).to.equal("committed");
+    const [id, sentJob, sentChallenge, commitment] = h.sender.sent[0]!.args as [bigint, unknown, Challenge, Hex];
+    expect([id, sentJob]).to.deep.equal([1n, job]);
+    expect(sentChallenge).to.deep.equal(challenge);
+    expect(commitment).to.equal(commitmentOf(1n, ME, duty.resultHash!, duty.salt!));
+    court.onLogs([event("SeatCommitted", { jobId: 1n, provider: ME, seat: 2, commitment })]);
+    await court.idle();
+
+    // A restart between commit and reveal: the new service finds the salt in the journal.
+    await court.stop();
+    let settle2;
+    ({ court, settle: settle2 } = courtOf(h));
+    h.chain.set(1n, { status: Status.JuryRevealing, seated: 3, revealStartedAt: h.chain.time });
+    court.onLogs([event("RevealStarted", { jobId: 1n, revealDeadline: h.chain.time + 120 })]);
+    await settle2();
+    expect(h.sender.kinds()).to.deep.equal(["juryCommit", "juryReveal"]);
+    expect(h.sender.sent[1]!.args).to.deep.equal([1n, job, challenge, 2, duty.resultHash, duty.salt, duty.outputRef]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("revealed");
+    h.chain.set(1n, { status: Status.Refunded });
+    court.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 0 })]);
+    await settle2();
+    expect(h.journal.getDuty(1n)!.state).to.equal("done");
+  });
+
+  it("a party to a challenge is not a juror; a juror waits for its jury rank; a jury that filled first leaves it skipped", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    h.chain.active = false;
+    await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 60 })), requested(2n, makeJob({ challengeWindow: 60, priorityWindow: 3 })), requested(3n, makeJob({ challengeWindow: 60 }))]);
+    await h.settle();
+    h.chain.active = true;
+    for (const id of [1n, 2n]) h.chain.set(id, { status: Status.Challenged });
+    h.chain.set(3n, { status: Status.Challenged, seated: 3 });
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: ME, challenger: CHALLENGER, challenge: challengeOf({ provider: ME, challengedAt: h.chain.time }) })]);
+    expect(h.journal.getDuty(1n)).to.equal(null); // the processor follows its own delivery
+
+    // Second of two on the roster, a jury of one from seed 0: rank 1, open one 3 s window later.
+    h.chain.roster = { rosterIndex: 1n, rosterSize: 2n };
+    court.onLogs([
+      event("ResultChallenged", { jobId: 2n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time }) }),
+      event("ResultChallenged", { jobId: 3n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ challengedAt: h.chain.time }) }),
+    ]);
+    await settle();
+    expect(h.journal.getDuty(3n)!.state).to.equal("skipped");
+    expect(h.journal.getDuty(2n)!.state).to.equal("new");
+    expect(h.sender.kinds()).to.deep.equal([]);
+    h.chain.time += 3;
+    h.clock.now += 5_000;
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+    expect(h.journal.getDuty(2n)!.state).to.equal("committed");
+  });
+
+  it("a commit the chain refuses (the jury filled meanwhile) sends nothing more and ends skipped", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    await othersJob(h, 1n);
+    h.chain.set(1n, { status: Status.Challenged });
+    h.sender.onSend = () => {
+      throw new TxWouldRevertError("juryCommit would revert", "InferenceMarketInvalidStatus");
+    };
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ challengedAt: h.chain.time }) })]);
+    for (let i = 0; i < 6; i++) {
+      h.clock.now += 2_000;
+      await settle();
+    }
+    expect(h.journal.getDuty(1n)!.state).to.equal("skipped");
+    expect(h.sender.sent).to.have.length(0);
+  });
+});
