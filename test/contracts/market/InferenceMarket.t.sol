@@ -1663,6 +1663,39 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, _one(item)), 1, "accepted on its own chain");
     }
 
+    /// @dev Each delivered item locks the job's collateral: a batch counts a provider's free stake
+    /// down item by item, rejects the item that would overdraw it and delivers the rest.
+    function test_submitAttestations_rejectsItemBeyondFreeStake() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
+        p.collateralPerJob = uint128(c);
+        market.setPolicy(p);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](4);
+        IInferenceMarketTypes.Job[4] memory jobs;
+        for (uint256 i = 0; i < 4; ++i) {
+            (, jobs[i]) = _requestEth(1);
+            items[i] = _sign(market, pks[i == 3 ? 1 : 0], i + 1, jobs[i], RESULT);
+        }
+        vm.recordLogs();
+        assertEq(_relay(market, items), 3, "three delivered");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        Rejection[] memory rj = _rejections(logs, address(market));
+        assertEq(rj.length, 1, "one rejected");
+        _assertRejection(
+            rj[0], 3, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, "overdraws"
+        );
+        assertEq(_status(3), OPEN, "job 3 still open");
+        assertEq(_status(4), DELIVERED, "the batch went on");
+        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
+        assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one lock per provider");
+
+        // A claim releases its collateral: p0 can now take job 3.
+        _claim(1, jobs[0], prov[0]);
+        assertEq(_relay(market, _one(items[2])), 1, "delivered once stake is free");
+        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two again");
+    }
+
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
