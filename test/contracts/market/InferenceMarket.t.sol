@@ -417,16 +417,16 @@ abstract contract InferenceMarketFixture is Test {
         internal
     {
         (IInferenceMarketTypes.JobStatus status,,,) = m.jobState(id);
-        assertEq(uint256(status), DELIVERED, "a claim needs a delivered job");
+        assertEq(uint256(status), K1_DELIVERED, "a claim needs a delivered job");
         assertEq(_claimBatchOn(m, _claimItem(id, job, p, result)), 1, "claimed");
     }
 
-    function _claim(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal {
+    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal {
         _claimOn(market, id, job, p, result);
     }
 
     /// @dev Claims `p`'s matured delivery of {RESULT} (what {_submit} delivers) for job `id`.
-    function _claim(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
+    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
         _claimOn(market, id, job, p, RESULT);
     }
 
@@ -593,7 +593,7 @@ abstract contract InferenceMarketFixture is Test {
     uint256 internal constant REVEALING = uint256(IInferenceMarketTypes.JobStatus.Revealing);
     uint256 internal constant SETTLED = uint256(IInferenceMarketTypes.JobStatus.Settled);
     uint256 internal constant REFUNDED = uint256(IInferenceMarketTypes.JobStatus.Refunded);
-    uint256 internal constant DELIVERED = uint256(IInferenceMarketTypes.JobStatus.Delivered);
+    uint256 internal constant K1_DELIVERED = uint256(IInferenceMarketTypes.JobStatus.Delivered);
 }
 
 // ==================================================================== requestJob
@@ -1000,8 +1000,8 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
         job.version = 1;
         _submit(id, job, prov[0]);
-        assertEq(_status(id), DELIVERED, "served on the pinned, now deprecated, version");
-        _claim(id, job, prov[0]);
+        assertEq(_status(id), K1_DELIVERED, "served on the pinned, now deprecated, version");
+        _claimPaid(id, job, prov[0]);
         assertEq(_status(id), SETTLED, "and paid");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "fee credited");
     }
@@ -1079,7 +1079,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         assertEq(_countAll(vm.getRecordedLogs(), address(market)), 1, "ResultSubmitted says it all");
 
         (IInferenceMarketTypes.JobStatus status,,, uint40 deliveredAt) = market.jobState(id);
-        assertEq(uint256(status), DELIVERED, "delivered");
+        assertEq(uint256(status), K1_DELIVERED, "delivered");
         assertEq(deliveredAt, block.timestamp, "delivery time");
         assertEq(market.balanceOf(p, address(0)), 0, "no fee before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
@@ -1130,7 +1130,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         _submit(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), 0, "nothing before the claim");
         assertEq(market.protocolFees(address(payToken)), 0, "no protocol fee before the claim");
-        _claim(id, job, prov[1]);
+        _claimPaid(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), FEE, "provider credited in the token");
         assertEq(market.protocolFees(address(payToken)), _escrow(1) - FEE, "protocol fee accrued in the token");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "no ETH credit");
@@ -1146,7 +1146,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         // The fee accrues at the claim, still at the bps of the request.
         p.protocolFeeBps = 500;
         market.setPolicy(p);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         assertEq(market.protocolFees(address(0)), 1e16, "fee at the bps of the request");
         assertEq(market.balanceOf(prov[0], address(0)) + 1e16, address(market).balance, "all escrow credited");
     }
@@ -1174,7 +1174,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
         _expectSubmitRevert(id, job, prov[1], mismatch);
         _expectSubmitRevert(id, job, prov[0], mismatch);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         _expectSubmitRevert(id, job, prov[1], mismatch);
         _expectSubmitRevert(id, job, prov[0], mismatch);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
@@ -1193,9 +1193,9 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline);
         _submit(id, job, prov[0]);
-        assertEq(_status(id), DELIVERED, "the deadline itself is still in time");
+        assertEq(_status(id), K1_DELIVERED, "the deadline itself is still in time");
         // The claim comes after the deadline: it is bound to the delivery's window, not to it.
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
 
@@ -1275,8 +1275,8 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         models.retireVersion(modelId, 1);
         _submit(id, job, prov[0]);
-        assertEq(_status(id), DELIVERED, "delivered");
-        _claim(id, job, prov[0]);
+        assertEq(_status(id), K1_DELIVERED, "delivered");
+        _claimPaid(id, job, prov[0]);
         assertEq(_status(id), SETTLED, "claimed");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
@@ -1323,7 +1323,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.prank(client);
         vm.expectRevert(mismatch);
         market.cancel(done, doneJob);
-        _claim(done, doneJob, prov[0]);
+        _claimPaid(done, doneJob, prov[0]);
         vm.prank(client);
         vm.expectRevert(mismatch);
         market.cancel(done, doneJob);
@@ -1336,7 +1336,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         r.requiredTags = 0;
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         _submit(id, job, fewTags);
-        _claim(id, job, fewTags);
+        _claimPaid(id, job, fewTags);
         assertEq(market.balanceOf(fewTags, address(0)), FEE, "paid");
     }
 }
@@ -1399,7 +1399,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
         assertEq(delivered, 3, "three delivered");
-        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), DELIVERED, "delivered");
+        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 1, "one lock for the run");
@@ -1501,8 +1501,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         );
         _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
-        assertEq(_status(1), DELIVERED, "1 delivered");
-        assertEq(_status(7), DELIVERED, "7 delivered");
+        assertEq(_status(1), K1_DELIVERED, "1 delivered");
+        assertEq(_status(7), K1_DELIVERED, "7 delivered");
         assertEq(registry.getProvider(prov[0]).locked, 2 * uint256(COLLATERAL), "p0 locked for two");
         assertEq(registry.getProvider(pending).locked, 0, "pending locked nothing");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "p0 unpaid before the claims");
@@ -1564,8 +1564,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         models.retireVersion(modelId, 1);
         assertEq(_relay(market, _one(item)), 1, "delivered");
-        assertEq(_status(id), DELIVERED, "delivered");
-        _claim(id, job, prov[0]);
+        assertEq(_status(id), K1_DELIVERED, "delivered");
+        _claimPaid(id, job, prov[0]);
         assertEq(_status(id), SETTLED, "settled");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
@@ -1614,7 +1614,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
         _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "delivered");
         assertEq(registry.getProvider(prov[0]).locked, COLLATERAL, "locked once");
-        _claim(id1, job1, prov[0]);
+        _claimPaid(id1, job1, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
 
@@ -1685,13 +1685,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             rj[0], 3, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, "overdraws"
         );
         assertEq(_status(3), OPEN, "job 3 still open");
-        assertEq(_status(4), DELIVERED, "the batch went on");
+        assertEq(_status(4), K1_DELIVERED, "the batch went on");
         assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
         assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
         assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one lock per provider");
 
         // A claim releases its collateral: p0 can now take job 3.
-        _claim(1, jobs[0], prov[0]);
+        _claimPaid(1, jobs[0], prov[0]);
         assertEq(_relay(market, _one(items[2])), 1, "delivered once stake is free");
         assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two again");
     }
@@ -1707,7 +1707,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // Delivered by the first item: the job's word binds that delivery, not the job.
         _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "second");
         assertEq(registry.getProvider(prov[1]).locked, 0, "p1 locked nothing");
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
@@ -3128,7 +3128,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
         vm.expectRevert(mismatch);
         market.finalize(id, job);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         vm.expectRevert(mismatch);
         market.finalize(id, job);
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
@@ -3171,8 +3171,8 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[0]);
-        _claim(a, ja, prov[0]);
-        _claim(b, jb, prov[0]);
+        _claimPaid(a, ja, prov[0]);
+        _claimPaid(b, jb, prov[0]);
 
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.Withdrawn(prov[0], address(payToken), FEE, prov[0]);
@@ -3199,7 +3199,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
         market.setTokenAllowed(address(payToken), false);
         _submit(id, job, prov[0]);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         vm.prank(prov[0]);
         assertEq(market.withdraw(address(payToken)), FEE, "paid in the job's token");
     }
@@ -3223,17 +3223,17 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         market.requestJob{value: escrow}(r);
 
         _submit(single, singleJob, prov[0]);
-        assertEq(_status(single), DELIVERED, "submit works");
+        assertEq(_status(single), K1_DELIVERED, "submit works");
         assertEq(_relay(market, _one(item)), 1, "attestations still delivered");
-        assertEq(_status(signed), DELIVERED, "batch works");
+        assertEq(_status(signed), K1_DELIVERED, "batch works");
         _commit(round, roundJob, prov[0], RESULT);
         _commit(round, roundJob, prov[1], RESULT);
         _reveal(round, roundJob, prov[0], 0, RESULT);
         _reveal(round, roundJob, prov[1], 1, RESULT);
         vm.warp(expiringJob.deadline + 1);
         market.finalize(expiring, expiringJob);
-        _claim(single, singleJob, prov[0]);
-        _claim(signed, signedJob, prov[2]);
+        _claimPaid(single, singleJob, prov[0]);
+        _claimPaid(signed, signedJob, prov[2]);
         vm.prank(prov[0]);
         market.withdraw(address(0));
         vm.prank(client);
@@ -3505,7 +3505,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     function test_setTreasury_redirectsLaterProtocolFees() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         address newTreasury = address(0x7EA52);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.TreasurySet(newTreasury);
@@ -3525,8 +3525,8 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[1]);
-        _claim(a, ja, prov[0]);
-        _claim(b, jb, prov[1]);
+        _claimPaid(a, ja, prov[0]);
+        _claimPaid(b, jb, prov[1]);
         uint256 fee = _escrow(1) - FEE;
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
@@ -3545,7 +3545,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     function test_withdrawProtocolFees_revertsForOthers() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        _claim(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
@@ -3646,9 +3646,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         }
         (address first,) = _atRank(job, 0);
         _submit(id, job, first);
-        assertEq(_status(id), DELIVERED, "rank 0 delivered");
+        assertEq(_status(id), K1_DELIVERED, "rank 0 delivered");
         assertEq(market.balanceOf(first, address(0)), 0, "not paid before the claim");
-        _claim(id, job, first);
+        _claimPaid(id, job, first);
         assertEq(market.balanceOf(first, address(0)), FEE, "rank 0 paid");
     }
 
@@ -3663,9 +3663,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         vm.expectRevert(_notAssigned(id, third, 2, job.requestedAt + 2 * W));
         _submit(id, job, third);
         _submit(id, job, second);
-        assertEq(_status(id), DELIVERED, "rank 1 delivered once its window came");
+        assertEq(_status(id), K1_DELIVERED, "rank 1 delivered once its window came");
         assertEq(registry.getProvider(third).locked, 0, "the refused rank locked nothing");
-        _claim(id, job, second);
+        _claimPaid(id, job, second);
         assertEq(market.balanceOf(second, address(0)), FEE, "rank 1 paid once its window came");
     }
 
@@ -3674,7 +3674,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
         vm.warp(job.requestedAt + (NUM_PROVIDERS - 1) * W);
         _submit(id, job, last);
-        assertEq(_status(id), DELIVERED, "the last rank delivered");
+        assertEq(_status(id), K1_DELIVERED, "the last rank delivered");
     }
 
     /// @dev Finding 2: a copier (approved, not assigned) replays the assignee's (resultHash,
@@ -3695,7 +3695,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         vm.prank(assignee);
         market.submitResult(id, job, seen, ref);
         assertEq(registry.getProvider(copier).locked, 0, "the copier locked nothing");
-        _claim(id, job, assignee, seen);
+        _claimPaid(id, job, assignee, seen);
         assertEq(market.balanceOf(copier, address(0)), 0, "the copier earns nothing");
         assertEq(market.balanceOf(assignee, address(0)), FEE, "the assignee is paid");
     }
@@ -3742,9 +3742,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertEq(rj.length, 1, "one rejection");
         _assertRejection(rj[0], idA, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
         assertEq(_status(idA), OPEN, "job A still open");
-        assertEq(_status(idB), DELIVERED, "job B delivered");
+        assertEq(_status(idB), K1_DELIVERED, "job B delivered");
         assertEq(registry.getProvider(late).locked, 0, "the rejected item locked nothing");
-        _claim(idB, jobB, assigned);
+        _claimPaid(idB, jobB, assigned);
         assertEq(market.balanceOf(assigned, address(0)), FEE, "assignee paid");
         assertEq(market.balanceOf(late, address(0)), 0, "early rank 2 unpaid");
     }
@@ -3757,7 +3757,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (,, uint40 opensAt) = market.assignment(job, last);
         assertEq(opensAt, job.requestedAt, "every rank open at request");
         _submit(id, job, last);
-        assertEq(_status(id), DELIVERED, "the last rank delivered at once");
+        assertEq(_status(id), K1_DELIVERED, "the last rank delivered at once");
 
         (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(3);
         for (uint256 rank = NUM_PROVIDERS - 1; rank >= NUM_PROVIDERS - 3; --rank) {
@@ -3790,7 +3790,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (, uint256 rank,) = market.assignment(job, now0);
         assertEq(rank, 0, "rank 0 recomputed on the new roster");
         _submit(id, job, now0);
-        assertEq(_status(id), DELIVERED, "delivered by the new rank 0");
+        assertEq(_status(id), K1_DELIVERED, "delivered by the new rank 0");
     }
 
     /// @dev Fairness: over 1,000 seeds each of 5 providers is rank 0 about a fifth of the time.
