@@ -380,6 +380,70 @@ abstract contract InferenceMarketFixture is Test {
         market.submitResult(id, job, RESULT, OUTPUT);
     }
 
+    /// @dev The one-item claim batch of `p`'s delivery of `result` for the k = 1 job `id`.
+    function _claimItem(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+        internal
+        pure
+        returns (IInferenceMarketTypes.Claim[] memory claims)
+    {
+        claims = new IInferenceMarketTypes.Claim[](1);
+        claims[0] = IInferenceMarketTypes.Claim({jobId: id, job: job, provider: p, resultHash: result});
+    }
+
+    /// @dev Waits out the challenge window of every delivery in `claims` on `m` (from the
+    /// delivery time, jobState's time field) and claims them as a keeper; returns how many paid.
+    function _claimBatchOn(InferenceMarket m, IInferenceMarketTypes.Claim[] memory claims)
+        internal
+        returns (uint256 claimed)
+    {
+        uint256 matured = block.timestamp;
+        for (uint256 i = 0; i < claims.length; ++i) {
+            (,,, uint40 deliveredAt) = m.jobState(claims[i].jobId);
+            uint256 end = uint256(deliveredAt) + claims[i].job.challengeWindow + 1;
+            if (end > matured) matured = end;
+        }
+        vm.warp(matured);
+        vm.prank(stranger);
+        claimed = IInferenceMarketCourt(address(m)).claim(claims);
+    }
+
+    function _claimBatch(IInferenceMarketTypes.Claim[] memory claims) internal returns (uint256 claimed) {
+        return _claimBatchOn(market, claims);
+    }
+
+    /// @dev Claims `p`'s matured delivery of `result` for job `id` on `m` (warping past its
+    /// challenge window); the claim must pay.
+    function _claimOn(InferenceMarket m, uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+        internal
+    {
+        (IInferenceMarketTypes.JobStatus status,,,) = m.jobState(id);
+        assertEq(uint256(status), K1_DELIVERED, "a claim needs a delivered job");
+        assertEq(_claimBatchOn(m, _claimItem(id, job, p, result)), 1, "claimed");
+    }
+
+    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal {
+        _claimOn(market, id, job, p, result);
+    }
+
+    /// @dev Claims `p`'s matured delivery of {RESULT} (what {_submit} delivers) for job `id`.
+    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
+        _claimOn(market, id, job, p, RESULT);
+    }
+
+    /// @dev Sets `p`, first lowering the challenge policy's jury fee to what `p`'s collateral
+    /// allows: setPolicy rejects a collateral below jurySize × juryFee. For k > 1 tests of small
+    /// collaterals, where no challenge is made.
+    function _setPolicyLoweringJuryFee(IInferenceMarketTypes.Policy memory p) internal {
+        IInferenceMarketCourt court = IInferenceMarketCourt(address(market));
+        IInferenceMarketTypes.ChallengePolicy memory c = court.challengePolicy();
+        uint256 most = p.collateralPerJob / c.jurySize;
+        if (c.juryFee > most) {
+            c.juryFee = uint96(most);
+            court.setChallengePolicy(c);
+        }
+        market.setPolicy(p);
+    }
+
     function _salt(address p) internal pure returns (bytes32) {
         return keccak256(abi.encode("salt", p));
     }
@@ -529,6 +593,7 @@ abstract contract InferenceMarketFixture is Test {
     uint256 internal constant REVEALING = uint256(IInferenceMarketTypes.JobStatus.Revealing);
     uint256 internal constant SETTLED = uint256(IInferenceMarketTypes.JobStatus.Settled);
     uint256 internal constant REFUNDED = uint256(IInferenceMarketTypes.JobStatus.Refunded);
+    uint256 internal constant K1_DELIVERED = uint256(IInferenceMarketTypes.JobStatus.Delivered);
 }
 
 // ==================================================================== requestJob
@@ -878,7 +943,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         assertEq(seated + revealed + startedAt, 0, "no seats");
         assertEq(expected.commitDeadline, 0, "k = 1 has no commit deadline");
         assertEq(expected.quorum, 0, "k = 1 has no quorum");
-        assertEq(expected.collateral, 0, "k = 1 locks no collateral");
+        // A k = 1 delivery locks the collateral until its claim; the window is snapshotted too.
+        assertEq(expected.collateral, COLLATERAL, "k = 1 snapshots the collateral");
+        assertEq(expected.challengeWindow, CHALLENGE_WINDOW, "k = 1 snapshots the challenge window");
     }
 
     function test_requestJob_escrowsTokenAndEmitsJob() public {
@@ -933,7 +1000,10 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
         job.version = 1;
         _submit(id, job, prov[0]);
-        assertEq(_status(id), SETTLED, "served on the pinned, now deprecated, version");
+        assertEq(_status(id), K1_DELIVERED, "served on the pinned, now deprecated, version");
+        _claimPaid(id, job, prov[0]);
+        assertEq(_status(id), SETTLED, "and paid");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "fee credited");
     }
 
     function test_requestJob_snapshotsRoundParametersForRedundantJobs() public {
@@ -999,21 +1069,49 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         uint256 protocolFee = _escrow(1) - FEE;
         assertEq(protocolFee, 1e16, "1 % of the fee");
 
+        // Delivery: the provider locks the job's collateral; nothing is paid yet.
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralLocked(p, COLLATERAL, COLLATERAL);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ResultSubmitted(id, p, RESULT, OUTPUT);
-        vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.ServedRecorded(p, 1);
         vm.recordLogs();
         _submit(id, job, p);
         assertEq(_countAll(vm.getRecordedLogs(), address(market)), 1, "ResultSubmitted says it all");
+
+        (IInferenceMarketTypes.JobStatus status,,, uint40 deliveredAt) = market.jobState(id);
+        assertEq(uint256(status), K1_DELIVERED, "delivered");
+        assertEq(deliveredAt, block.timestamp, "delivery time");
+        assertEq(market.balanceOf(p, address(0)), 0, "no fee before the claim");
+        assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
+        assertEq(registry.getProvider(p).served, 0, "served only at the claim");
+        assertEq(registry.getProvider(p).locked, COLLATERAL, "collateral locked");
+
+        // The last second of the challenge window: not claimable, nothing moves.
+        vm.warp(uint256(deliveredAt) + CHALLENGE_WINDOW);
+        vm.prank(stranger);
+        assertEq(IInferenceMarketCourt(address(market)).claim(_claimItem(id, job, p, RESULT)), 0, "window open");
+        assertEq(market.balanceOf(p, address(0)), 0, "still nothing paid");
+        assertEq(registry.getProvider(p).locked, COLLATERAL, "still locked");
+
+        // Claim (by anyone) once the window has passed: fee, protocol fee, collateral back.
+        vm.warp(uint256(deliveredAt) + CHALLENGE_WINDOW + 1);
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarketTypes.DeliveryClaimed(id, p, FEE);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralReleased(p, COLLATERAL, 0);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.OutcomeRecorded(p, IProviderRegistry.Outcome.Served);
+        vm.prank(stranger);
+        assertEq(IInferenceMarketCourt(address(market)).claim(_claimItem(id, job, p, RESULT)), 1, "claimed");
 
         assertEq(_status(id), SETTLED, "settled");
         assertEq(market.balanceOf(p, address(0)), FEE, "provider credited the fee");
         assertEq(market.protocolFees(address(0)), protocolFee, "protocol fee accrued");
         assertEq(market.balanceOf(treasury, address(0)), 0, "the treasury has no balance");
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
+        assertEq(market.balanceOf(stranger, address(0)), 0, "the keeper earns nothing");
         assertEq(registry.getProvider(p).served, 1, "served counter");
-        assertEq(registry.getProvider(p).locked, 0, "k = 1 locks nothing");
+        assertEq(registry.getProvider(p).locked, 0, "collateral released");
 
         vm.prank(p);
         assertEq(market.withdraw(address(0)), FEE, "provider withdraws");
@@ -1030,6 +1128,9 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_paysInToken() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
         _submit(id, job, prov[1]);
+        assertEq(market.balanceOf(prov[1], address(payToken)), 0, "nothing before the claim");
+        assertEq(market.protocolFees(address(payToken)), 0, "no protocol fee before the claim");
+        _claimPaid(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), FEE, "provider credited in the token");
         assertEq(market.protocolFees(address(payToken)), _escrow(1) - FEE, "protocol fee accrued in the token");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "no ETH credit");
@@ -1042,6 +1143,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         p.protocolFeeBps = 1_000;
         market.setPolicy(p);
         _submit(id, job, prov[0]);
+        // The fee accrues at the claim, still at the bps of the request.
+        p.protocolFeeBps = 500;
+        market.setPolicy(p);
+        _claimPaid(id, job, prov[0]);
         assertEq(market.protocolFees(address(0)), 1e16, "fee at the bps of the request");
         assertEq(market.balanceOf(prov[0], address(0)) + 1e16, address(market).balance, "all escrow credited");
     }
@@ -1065,10 +1170,16 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_revertsOnSecondSubmit() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        _expectSubmitRevert(id, job, prov[1], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
-        _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
+        // A delivered job's word binds the delivery, so the job's own parameters no longer match.
+        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
+        _expectSubmitRevert(id, job, prov[1], mismatch);
+        _expectSubmitRevert(id, job, prov[0], mismatch);
+        _claimPaid(id, job, prov[0]);
+        _expectSubmitRevert(id, job, prov[1], mismatch);
+        _expectSubmitRevert(id, job, prov[0], mismatch);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "second provider not paid");
+        assertEq(registry.getProvider(prov[1]).locked, 0, "second provider locked nothing");
     }
 
     function test_submitResult_revertsAfterRefund() public {
@@ -1082,7 +1193,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         vm.warp(job.deadline);
         _submit(id, job, prov[0]);
-        assertEq(_status(id), SETTLED, "the deadline itself is still in time");
+        assertEq(_status(id), K1_DELIVERED, "the deadline itself is still in time");
+        // The claim comes after the deadline: it is bound to the delivery's window, not to it.
+        _claimPaid(id, job, prov[0]);
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
 
     function test_submitResult_revertsAfterDeadline() public {
@@ -1161,7 +1275,9 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         models.retireVersion(modelId, 1);
         _submit(id, job, prov[0]);
-        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Settled), "delivered");
+        assertEq(_status(id), K1_DELIVERED, "delivered");
+        _claimPaid(id, job, prov[0]);
+        assertEq(_status(id), SETTLED, "claimed");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
 
@@ -1202,9 +1318,17 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.prank(client);
         market.cancel(id, job);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
+        // Delivered (its word binds the delivery): the job's parameters no longer match.
+        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, done);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Settled));
+        vm.expectRevert(mismatch);
         market.cancel(done, doneJob);
+        _claimPaid(done, doneJob, prov[0]);
+        vm.prank(client);
+        vm.expectRevert(mismatch);
+        market.cancel(done, doneJob);
+        assertEq(market.balanceOf(client, address(0)), _escrow(1), "only the open job refunded");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "the delivered job paid");
     }
 
     function test_submitResult_jobWithoutRequiredTagsAcceptsAnyTags() public {
@@ -1212,6 +1336,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         r.requiredTags = 0;
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
         _submit(id, job, fewTags);
+        _claimPaid(id, job, fewTags);
         assertEq(market.balanceOf(fewTags, address(0)), FEE, "paid");
     }
 }
@@ -1263,19 +1388,28 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_deliversRunAndCreditsOnce() public {
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](3);
+        IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](3);
         for (uint256 i = 0; i < 3; ++i) {
             (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
             items[i] = _sign(market, pks[0], id, job, RESULT);
+            claims[i] = _claimItem(id, job, prov[0], RESULT)[0];
         }
         vm.recordLogs();
         uint256 delivered = _relay(market, items);
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
         assertEq(delivered, 3, "three delivered");
-        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
+        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
-        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 1, "one counter write");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 1, "one lock for the run");
+        assertEq(registry.getProvider(prov[0]).locked, 3 * uint256(COLLATERAL), "three collaterals locked");
+        assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
+        assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
+
+        assertEq(_claimBatch(claims), 3, "three claimed");
+        for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
+        assertEq(registry.getProvider(prov[0]).locked, 0, "collateral released");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
         assertEq(market.protocolFees(address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
         assertEq(market.balanceOf(stranger, address(0)), 0, "the relayer earns nothing");
@@ -1287,16 +1421,23 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // p0 ETH, p0 ETH, p1 ETH, p0 token, p0 token, p0 ETH: one counter write per provider.
         address[6] memory tokens = [address(0), address(0), address(0), address(payToken), address(payToken), address(0)];
         uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
+        IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](6);
         for (uint256 i = 0; i < 6; ++i) {
             (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, tokens[i]);
             items[i] = _sign(market, pks[signer[i]], id, job, RESULT);
+            claims[i] = _claimItem(id, job, prov[signer[i]], RESULT)[0];
         }
         vm.recordLogs();
         assertEq(_relay(market, items), 6, "all delivered");
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
         assertEq(_countAll(logs, address(market)), 6, "one event per result");
-        assertEq(_count(logs, address(registry), IProviderRegistry.ServedRecorded.selector), 2, "one write per provider");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one write per provider");
+        assertEq(registry.getProvider(prov[0]).locked, 5 * uint256(COLLATERAL), "p0 locked five collaterals");
+        assertEq(registry.getProvider(prov[1]).locked, COLLATERAL, "p1 locked one");
+        assertEq(market.balanceOf(prov[0], address(0)) + market.balanceOf(prov[1], address(0)), 0, "unpaid until claimed");
+
+        assertEq(_claimBatch(claims), 6, "all claimed");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
         assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "p1 ETH");
@@ -1325,6 +1466,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         (, job) = _requestEth(1);
         items[3] = _sign(market, pks[0], 4, job, RESULT);
         _submit(4, job, prov[1]);
+        IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](3);
+        claims[0] = _claimItem(4, job, prov[1], RESULT)[0];
         // 5: signed by a provider the DAO never approved.
         (, job) = _requestEth(1);
         items[4] = _sign(market, PENDING_PK, 5, job, RESULT);
@@ -1336,6 +1479,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // 7: good.
         (, job) = _requestEth(1);
         items[6] = _sign(market, pks[0], 7, job, RESULT);
+        claims[1] = _claimItem(1, items[0].job, prov[0], RESULT)[0];
+        claims[2] = _claimItem(7, job, prov[0], RESULT)[0];
 
         vm.warp(block.timestamp + 11);
         uint256 marketEth = address(market).balance;
@@ -1349,14 +1494,19 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(rj.length, 5, "five rejected");
         _assertRejection(rj[0], 2, address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "bad sig");
         _assertRejection(rj[1], 3, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "wrong job");
-        _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
+        // A delivered job's word binds the delivery: the job's own parameters no longer match.
+        _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "delivered");
         _assertRejection(
             rj[3], 5, pending, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "unapproved signer"
         );
         _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
-        assertEq(_status(1), SETTLED, "1 delivered");
-        assertEq(_status(7), SETTLED, "7 delivered");
+        assertEq(_status(1), K1_DELIVERED, "1 delivered");
+        assertEq(_status(7), K1_DELIVERED, "7 delivered");
+        assertEq(registry.getProvider(prov[0]).locked, 2 * uint256(COLLATERAL), "p0 locked for two");
+        assertEq(registry.getProvider(pending).locked, 0, "pending locked nothing");
+        assertEq(market.balanceOf(prov[0], address(0)), 0, "p0 unpaid before the claims");
+        assertEq(_claimBatch(claims), 3, "jobs 4, 1 and 7 claimed");
         assertEq(_status(2), OPEN, "2 unchanged");
         assertEq(_status(3), OPEN, "3 unchanged");
         assertEq(_status(5), OPEN, "5 unchanged");
@@ -1366,8 +1516,9 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(pending, address(0)), 0, "pending unpaid");
         // Runs: [p0: 1 (2, 3, 4 rejected)] [pending: none] [p0: 6 rejected, 7].
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 2, "two results");
+        // Jobs 1, 7 and (p1's) 4 are claimed: the rejected items accrue nothing.
         assertEq(
-            market.protocolFees(address(0)) - feesBefore, 2 * (_escrow(1) - FEE), "protocol fee for delivered items only"
+            market.protocolFees(address(0)) - feesBefore, 3 * (_escrow(1) - FEE), "protocol fee for delivered items only"
         );
         assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
         assertEq(registry.getProvider(pending).served, 0, "pending served 0");
@@ -1413,7 +1564,10 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         models.retireVersion(modelId, 1);
         assertEq(_relay(market, _one(item)), 1, "delivered");
-        assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Settled), "settled");
+        assertEq(_status(id), K1_DELIVERED, "delivered");
+        _claimPaid(id, job, prov[0]);
+        assertEq(_status(id), SETTLED, "settled");
+        assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid");
     }
 
     function test_submitAttestations_rejectsSignatureOverOtherResult() public {
@@ -1457,7 +1611,10 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "same item twice rejected");
         rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
+        // A delivered job's word binds the delivery: the job's own parameters no longer match.
+        _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "delivered");
+        assertEq(registry.getProvider(prov[0]).locked, COLLATERAL, "locked once");
+        _claimPaid(id1, job1, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
 
@@ -1506,6 +1663,39 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, _one(item)), 1, "accepted on its own chain");
     }
 
+    /// @dev Each delivered item locks the job's collateral: a batch counts a provider's free stake
+    /// down item by item, rejects the item that would overdraw it and delivers the rest.
+    function test_submitAttestations_rejectsItemBeyondFreeStake() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
+        p.collateralPerJob = uint128(c);
+        market.setPolicy(p);
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](4);
+        IInferenceMarketTypes.Job[4] memory jobs;
+        for (uint256 i = 0; i < 4; ++i) {
+            (, jobs[i]) = _requestEth(1);
+            items[i] = _sign(market, pks[i == 3 ? 1 : 0], i + 1, jobs[i], RESULT);
+        }
+        vm.recordLogs();
+        assertEq(_relay(market, items), 3, "three delivered");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        Rejection[] memory rj = _rejections(logs, address(market));
+        assertEq(rj.length, 1, "one rejected");
+        _assertRejection(
+            rj[0], 3, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, "overdraws"
+        );
+        assertEq(_status(3), OPEN, "job 3 still open");
+        assertEq(_status(4), K1_DELIVERED, "the batch went on");
+        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
+        assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one lock per provider");
+
+        // A claim releases its collateral: p0 can now take job 3.
+        _claimPaid(1, jobs[0], prov[0]);
+        assertEq(_relay(market, _one(items[2])), 1, "delivered once stake is free");
+        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two again");
+    }
+
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
@@ -1514,7 +1704,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, items), 1, "first wins");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "second");
+        // Delivered by the first item: the job's word binds that delivery, not the job.
+        _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "second");
+        assertEq(registry.getProvider(prov[1]).locked, 0, "p1 locked nothing");
+        _claimPaid(id, job, prov[0]);
+        assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
     }
@@ -2429,7 +2623,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = 1e18 + 1;
         p.collateralPerJob = uint128(c);
-        market.setPolicy(p);
+        _setPolicyLoweringJuryFee(p);
         (uint256 id, IInferenceMarketTypes.Job memory job) = _round(_modes(TRUTH, SILENT, TRUTH, SILENT, TRUTH));
         assertEq(job.collateral, c, "snapshotted collateral");
         uint256 pool = 2 * c;
@@ -2491,7 +2685,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     function test_settle_zeroCollateral_countsFaultMovesNothing() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = 0;
-        market.setPolicy(p);
+        _setPolicyLoweringJuryFee(p);
         uint8[] memory modes = _modes(TRUTH, SILENT);
         (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
@@ -2587,7 +2781,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(c);
         p.clientShareBps = uint16(bound(shareSeed, 0, 10_000));
-        market.setPolicy(p);
+        _setPolicyLoweringJuryFee(p);
         uint8[] memory modes = new uint8[](k);
         uint256 truthful;
         uint256 others;
@@ -2930,8 +3124,14 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
-        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Settled));
+        // A k = 1 job's word binds its delivery: delivered or claimed, the job no longer matches.
+        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
+        vm.expectRevert(mismatch);
         market.finalize(id, job);
+        _claimPaid(id, job, prov[0]);
+        vm.expectRevert(mismatch);
+        market.finalize(id, job);
+        assertEq(market.balanceOf(client, address(0)), 0, "no refund");
 
         (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(2);
         _commit(id3, job3, prov[0], RESULT);
@@ -2971,6 +3171,8 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[0]);
+        _claimPaid(a, ja, prov[0]);
+        _claimPaid(b, jb, prov[0]);
 
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.Withdrawn(prov[0], address(payToken), FEE, prov[0]);
@@ -2997,6 +3199,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
         market.setTokenAllowed(address(payToken), false);
         _submit(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         vm.prank(prov[0]);
         assertEq(market.withdraw(address(payToken)), FEE, "paid in the job's token");
     }
@@ -3020,20 +3223,24 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         market.requestJob{value: escrow}(r);
 
         _submit(single, singleJob, prov[0]);
+        assertEq(_status(single), K1_DELIVERED, "submit works");
         assertEq(_relay(market, _one(item)), 1, "attestations still delivered");
+        assertEq(_status(signed), K1_DELIVERED, "batch works");
         _commit(round, roundJob, prov[0], RESULT);
         _commit(round, roundJob, prov[1], RESULT);
         _reveal(round, roundJob, prov[0], 0, RESULT);
         _reveal(round, roundJob, prov[1], 1, RESULT);
         vm.warp(expiringJob.deadline + 1);
         market.finalize(expiring, expiringJob);
+        _claimPaid(single, singleJob, prov[0]);
+        _claimPaid(signed, signedJob, prov[2]);
         vm.prank(prov[0]);
         market.withdraw(address(0));
         vm.prank(client);
         market.withdraw(address(0));
 
-        assertEq(_status(single), SETTLED, "submit works");
-        assertEq(_status(signed), SETTLED, "batch works");
+        assertEq(_status(single), SETTLED, "claim works");
+        assertEq(_status(signed), SETTLED, "claim of a batch delivery works");
         assertEq(_status(round), SETTLED, "commit and reveal work");
         assertEq(_status(expiring), REFUNDED, "finalize works");
         assertEq(prov[0].balance, 2 * uint256(FEE), "provider withdrew");
@@ -3119,7 +3326,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             priorityWindow: 5,
             maxInlineInputBytes: 0,
             maxJobDuration: 2 days,
-            collateralPerJob: 0,
+            collateralPerJob: 5e18, // at least jurySize × juryFee (3 × 1e18)
             clientShareBps: 3_000
         });
         vm.expectEmit(true, true, true, true, address(market));
@@ -3141,7 +3348,9 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             collateralPerJob: 0,
             clientShareBps: 0
         });
-        market.setPolicy(low);
+        // A zero collateral needs a zero jury fee (collateral ≥ jurySize × juryFee).
+        _setPolicyLoweringJuryFee(low);
+        assertEq(IInferenceMarketCourt(address(market)).challengePolicy().juryFee, 0, "jury fee lowered first");
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(low)), "low bounds");
         IInferenceMarketTypes.Policy memory high = IInferenceMarketTypes.Policy({
             protocolFeeBps: 1_000,
@@ -3157,6 +3366,19 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         });
         market.setPolicy(high);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(high)), "high bounds");
+    }
+
+    /// @dev A collateral below jurySize × juryFee could not pay a challenge's jurors.
+    function test_setPolicy_revertsWhenCollateralBelowJuryFees() public {
+        IInferenceMarketTypes.ChallengePolicy memory c = IInferenceMarketCourt(address(market)).challengePolicy();
+        uint256 least = uint256(c.jurySize) * c.juryFee;
+        assertEq(least, 3e18, "fixture: 3 jurors, 1e18 each");
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = uint128(least - 1);
+        _expectOutOfBounds(p, "collateralPerJob", least - 1);
+        p.collateralPerJob = uint128(least);
+        market.setPolicy(p);
+        assertEq(market.policy().collateralPerJob, least, "the least collateral accepted");
     }
 
     function test_setPolicy_revertsWhenClientShareAboveHundredPercent() public {
@@ -3283,6 +3505,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     function test_setTreasury_redirectsLaterProtocolFees() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         address newTreasury = address(0x7EA52);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.TreasurySet(newTreasury);
@@ -3302,6 +3525,8 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[1]);
+        _claimPaid(a, ja, prov[0]);
+        _claimPaid(b, jb, prov[1]);
         uint256 fee = _escrow(1) - FEE;
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
@@ -3320,6 +3545,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     function test_withdrawProtocolFees_revertsForOthers() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
@@ -3420,7 +3646,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         }
         (address first,) = _atRank(job, 0);
         _submit(id, job, first);
-        assertEq(_status(id), SETTLED, "rank 0 delivered");
+        assertEq(_status(id), K1_DELIVERED, "rank 0 delivered");
+        assertEq(market.balanceOf(first, address(0)), 0, "not paid before the claim");
+        _claimPaid(id, job, first);
         assertEq(market.balanceOf(first, address(0)), FEE, "rank 0 paid");
     }
 
@@ -3435,6 +3663,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         vm.expectRevert(_notAssigned(id, third, 2, job.requestedAt + 2 * W));
         _submit(id, job, third);
         _submit(id, job, second);
+        assertEq(_status(id), K1_DELIVERED, "rank 1 delivered once its window came");
+        assertEq(registry.getProvider(third).locked, 0, "the refused rank locked nothing");
+        _claimPaid(id, job, second);
         assertEq(market.balanceOf(second, address(0)), FEE, "rank 1 paid once its window came");
     }
 
@@ -3443,7 +3674,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
         vm.warp(job.requestedAt + (NUM_PROVIDERS - 1) * W);
         _submit(id, job, last);
-        assertEq(_status(id), SETTLED, "the last rank delivered");
+        assertEq(_status(id), K1_DELIVERED, "the last rank delivered");
     }
 
     /// @dev Finding 2: a copier (approved, not assigned) replays the assignee's (resultHash,
@@ -3463,6 +3694,8 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         emit IInferenceMarketTypes.ResultSubmitted(id, assignee, seen, ref);
         vm.prank(assignee);
         market.submitResult(id, job, seen, ref);
+        assertEq(registry.getProvider(copier).locked, 0, "the copier locked nothing");
+        _claimPaid(id, job, assignee, seen);
         assertEq(market.balanceOf(copier, address(0)), 0, "the copier earns nothing");
         assertEq(market.balanceOf(assignee, address(0)), FEE, "the assignee is paid");
     }
@@ -3509,7 +3742,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertEq(rj.length, 1, "one rejection");
         _assertRejection(rj[0], idA, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
         assertEq(_status(idA), OPEN, "job A still open");
-        assertEq(_status(idB), SETTLED, "job B delivered");
+        assertEq(_status(idB), K1_DELIVERED, "job B delivered");
+        assertEq(registry.getProvider(late).locked, 0, "the rejected item locked nothing");
+        _claimPaid(idB, jobB, assigned);
         assertEq(market.balanceOf(assigned, address(0)), FEE, "assignee paid");
         assertEq(market.balanceOf(late, address(0)), 0, "early rank 2 unpaid");
     }
@@ -3522,7 +3757,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (,, uint40 opensAt) = market.assignment(job, last);
         assertEq(opensAt, job.requestedAt, "every rank open at request");
         _submit(id, job, last);
-        assertEq(_status(id), SETTLED, "the last rank delivered at once");
+        assertEq(_status(id), K1_DELIVERED, "the last rank delivered at once");
 
         (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(3);
         for (uint256 rank = NUM_PROVIDERS - 1; rank >= NUM_PROVIDERS - 3; --rank) {
@@ -3555,7 +3790,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         (, uint256 rank,) = market.assignment(job, now0);
         assertEq(rank, 0, "rank 0 recomputed on the new roster");
         _submit(id, job, now0);
-        assertEq(_status(id), SETTLED, "delivered by the new rank 0");
+        assertEq(_status(id), K1_DELIVERED, "delivered by the new rank 0");
     }
 
     /// @dev Fairness: over 1,000 seeds each of 5 providers is rank 0 about a fifth of the time.
