@@ -414,9 +414,18 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
     }
 
+    /// @dev The word of a job still bound to its own hash (Open, Revealing, or ended before any
+    /// delivery). A k = 1 job with a delivery binds the delivery's hash instead: for it the caller
+    /// learns the status (public anyway through {jobState}), not a mismatch.
     function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) {
+            JobStatus status = _status(word);
+            if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) {
+                revert InferenceMarketInvalidStatus(jobId, status);
+            }
+            revert InferenceMarketJobMismatch(jobId);
+        }
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
@@ -529,6 +538,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     {
         word = _jobs[it.jobId];
         if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) {
+            // Delivered (or ended after a delivery): the word binds the delivery (see _checkedWord).
+            JobStatus status = _status(word);
+            if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) {
+                return (InferenceMarketInvalidStatus.selector, word);
+            }
             return (InferenceMarketJobMismatch.selector, word);
         }
         if (_status(word) != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);

@@ -1170,13 +1170,14 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_revertsOnSecondSubmit() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
-        // A delivered job's word binds the delivery, so the job's own parameters no longer match.
-        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
-        _expectSubmitRevert(id, job, prov[1], mismatch);
-        _expectSubmitRevert(id, job, prov[0], mismatch);
+        // A delivered job's word binds the delivery: the market names its status.
+        bytes memory delivered = _invalidStatus(id, IInferenceMarketTypes.JobStatus.Delivered);
+        _expectSubmitRevert(id, job, prov[1], delivered);
+        _expectSubmitRevert(id, job, prov[0], delivered);
         _claimPaid(id, job, prov[0]);
-        _expectSubmitRevert(id, job, prov[1], mismatch);
-        _expectSubmitRevert(id, job, prov[0], mismatch);
+        bytes memory settled = _invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled);
+        _expectSubmitRevert(id, job, prov[1], settled);
+        _expectSubmitRevert(id, job, prov[0], settled);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "second provider not paid");
         assertEq(registry.getProvider(prov[1]).locked, 0, "second provider locked nothing");
@@ -1318,14 +1319,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.prank(client);
         market.cancel(id, job);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
-        // Delivered (its word binds the delivery): the job's parameters no longer match.
-        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, done);
+        // Delivered (its word binds the delivery): the market names its status.
         vm.prank(client);
-        vm.expectRevert(mismatch);
+        vm.expectRevert(_invalidStatus(done, IInferenceMarketTypes.JobStatus.Delivered));
         market.cancel(done, doneJob);
         _claimPaid(done, doneJob, prov[0]);
         vm.prank(client);
-        vm.expectRevert(mismatch);
+        vm.expectRevert(_invalidStatus(done, IInferenceMarketTypes.JobStatus.Settled));
         market.cancel(done, doneJob);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "only the open job refunded");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "the delivered job paid");
@@ -1495,7 +1495,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         _assertRejection(rj[0], 2, address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "bad sig");
         _assertRejection(rj[1], 3, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "wrong job");
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
-        _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "delivered");
+        _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
         _assertRejection(
             rj[3], 5, pending, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "unapproved signer"
         );
@@ -1612,7 +1612,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, _one(item)), 0, "same item twice rejected");
         rj = _rejections(vm.getRecordedLogs(), address(market));
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
-        _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "delivered");
+        _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
         assertEq(registry.getProvider(prov[0]).locked, COLLATERAL, "locked once");
         _claimPaid(id1, job1, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
@@ -1705,7 +1705,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, items), 1, "first wins");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         // Delivered by the first item: the job's word binds that delivery, not the job.
-        _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "second");
+        _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "second");
         assertEq(registry.getProvider(prov[1]).locked, 0, "p1 locked nothing");
         _claimPaid(id, job, prov[0]);
         assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
@@ -3124,12 +3124,11 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
-        // A k = 1 job's word binds its delivery: delivered or claimed, the job no longer matches.
-        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
-        vm.expectRevert(mismatch);
+        // A k = 1 job's word binds its delivery: delivered or claimed, the market names its status.
+        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Delivered));
         market.finalize(id, job);
         _claimPaid(id, job, prov[0]);
-        vm.expectRevert(mismatch);
+        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
         market.finalize(id, job);
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
 
