@@ -201,6 +201,12 @@ function bool(key: string, v: unknown): boolean {
   return v;
 }
 
+/** A share from 0 to 1, both included. */
+function rate(key: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) bad(key, v, "expected a share from 0 to 1");
+  return v;
+}
+
 function num(key: string, v: unknown, min: number, maxExclusive: number): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v >= maxExclusive) bad(key, v, `expected a number from ${min} to below ${maxExclusive}`);
   return v;
@@ -372,7 +378,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       retentionMs: int("jobs.retentionMs", fileJobs.retentionMs ?? d.jobs.retentionMs, 1_000),
       commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
       revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),
-      checkRate: num("jobs.checkRate", fileJobs.checkRate ?? d.jobs.checkRate, 0, 1),
+      checkRate: rate("jobs.checkRate", fileJobs.checkRate ?? d.jobs.checkRate),
     },
     shutdownTimeoutMs: int("shutdownTimeoutMs", file.shutdownTimeoutMs ?? d.shutdownTimeoutMs, 100, 24 * 3600_000),
     tx: {
