@@ -163,7 +163,8 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const inToken = await conclave(["infer", "vad-e2e", "--input", inputFile, "--token", token, "--max-fee", "2.5", "--dev-account", "9"]);
     expect(inToken.code, inToken.stderr).to.equal(0);
     expect(inToken.stderr).to.match(/approving 2\.525 TUSD for the market/);
-    expect(inToken.json).to.include({ status: "settled", token, escrow: "2525000000000000000" });
+    // k = 1: the result is in at once; its fee is claimed after the challenge window.
+    expect(inToken.json).to.include({ status: "delivered", token, escrow: "2525000000000000000" });
     expect(inToken.json.resultHash).to.equal(inferred.json.resultHash);
 
     const status = await conclave(["job", "status", inferred.json.jobId as string]);
@@ -280,7 +281,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     // The resumed runners serve new jobs.
     const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
     expect(inferred.code, inferred.stderr).to.equal(0);
-    expect(inferred.json).to.include({ status: "settled", jobId: "4" });
+    expect(inferred.json).to.include({ status: "delivered", jobId: "4" });
     network.kill("SIGINT");
     expect(await exited[0]).to.equal(0);
   });

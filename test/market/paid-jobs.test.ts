@@ -1,10 +1,19 @@
 import { expect } from "chai";
-import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex, type Hex } from "viem";
+import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex, type Address, type Hex } from "viem";
+import type { Job } from "../../node/attest/attestation.ts";
 import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
 import { ETH, marketFixture, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
 
-const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4 } as const;
+const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5 } as const;
+
+/** A k = 1 delivery is paid by a claim once its challenge window passed: a keeper claims it here. */
+async function claimAfterWindow(f: MarketFixture, jobId: bigint, job: Job, provider: Address): Promise<void> {
+  expect(await status(f, jobId)).to.equal(JobStatus.Delivered);
+  await networkHelpers.time.increase(job.challengeWindow + 1);
+  await f.as(f.relayer).court.write.claim([[{ jobId, job, provider, resultHash: RESULT }]]);
+  expect(await status(f, jobId)).to.equal(JobStatus.Settled);
+}
 const RESULT = keccak256(toHex("the canonical result"));
 const OTHER = keccak256(toHex("a different result"));
 const OUTPUT_REF = toHex("ipfs://bafkreioutput");
@@ -28,7 +37,7 @@ async function gasCost(f: MarketFixture, hash: Hex) {
 }
 
 describe("paid inference jobs (viem, Hardhat network)", function () {
-  it("k = 1 in ETH: the provider submits, is credited at once and withdraws; the DAO gets the protocol fee", async function () {
+  it("k = 1 in ETH: the provider submits, is credited once the challenge window passed and withdraws; the DAO gets the protocol fee", async function () {
     const f = await networkHelpers.loadFixture(marketFixture);
     const [p1] = f.providers;
     const fee = parseEther("0.01");
@@ -37,7 +46,10 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(await status(f, jobId)).to.equal(JobStatus.Open);
 
     await f.as(p1!).market.write.submitResult([jobId, job, RESULT, OUTPUT_REF]);
-    expect(await status(f, jobId)).to.equal(JobStatus.Settled);
+    expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, ETH])).to.equal(0n); // not before the window
+    expect((await f.as(p1!).providers.read.getProvider([p1!.account.address])).locked).to.equal(job.collateral);
+    await claimAfterWindow(f, jobId, job, p1!.account.address);
+    expect((await f.as(p1!).providers.read.getProvider([p1!.account.address])).locked).to.equal(0n);
     const [provider, treasury] = await balances(f, ETH, [p1!.account.address, f.timelock]);
     expect(provider).to.equal(fee);
     expect(treasury).to.equal(0n); // protocol fees accrue per token, not to the treasury's balance
@@ -73,6 +85,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
     const delivered = parseEventLogs({ abi: f.as(p1!).market.abi, logs: receipt.logs, eventName: "ResultSubmitted" });
     expect(delivered[0]!.args.provider).to.equal(getAddress(p1!.account.address));
+    await claimAfterWindow(f, jobId, job, getAddress(p1!.account.address));
     expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, f.usd.address])).to.equal(fee);
     expect(await f.as(p1!).market.read.balanceOf([f.relayer.account.address, f.usd.address])).to.equal(0n);
 
@@ -180,7 +193,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
 
     // Pinned to its version, the k = 1 job is still delivered and paid after the retirement.
     await f.as(p1!).market.write.submitResult([served.jobId, served.job, RESULT, OUTPUT_REF]);
-    expect(await status(f, served.jobId)).to.equal(JobStatus.Settled);
+    await claimAfterWindow(f, served.jobId, served.job, p1!.account.address);
 
     const hash = await f.as(f.client).market.write.cancel([open.jobId, open.job]);
     const [cancelled] = parseEventLogs({ abi: f.as(f.client).market.abi, eventName: "JobCancelled", logs: (await f.publicClient.waitForTransactionReceipt({ hash })).logs });

@@ -92,6 +92,35 @@ does it by hand.`,
       ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after] }, () => `job ${jobId}: ${JOB_STATUS[after]}`);
     },
   },
+  "job claim": {
+    summary: "pay a k = 1 delivery whose challenge window passed: its provider is credited the fee",
+    usage: `<jobId>
+
+A k = 1 result is paid once its challenge window passed unchallenged. The provider's runner
+claims by itself; anyone may claim for it (a keeper): the fee is credited to the provider, the
+protocol fee accrues and the provider's collateral is released.`,
+    args: [1, 1],
+    async run(ctx) {
+      const s = await ctx.session();
+      const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
+      const { market, court } = conclaveContracts(s.record, s.publicClient);
+      const [status, , , deliveredAt] = await market.read.jobState([jobId]);
+      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      if (status !== 5) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only a delivered k = 1 job is claimed`);
+      const events = await jobTimeline(s, jobId);
+      const job = events.find((e) => e.event === "JobRequested")?.args.job as { challengeWindow: number } | undefined;
+      const delivery = events.filter((e) => e.event === "ResultSubmitted").at(-1)?.args as { provider: Address; resultHash: Hex } | undefined;
+      if (!job || !delivery) throw new RequestError(`the request or the delivery of job ${jobId} is not in the market's history`);
+      const endsAt = deliveredAt + job.challengeWindow;
+      const now = Number((await s.publicClient.getBlock()).timestamp);
+      if (now <= endsAt) throw new RequestError(`job ${jobId} may be challenged until ${new Date(endsAt * 1000).toISOString()}: claim after that`);
+      const claim = { jobId, job: job as never, provider: delivery.provider, resultHash: delivery.resultHash };
+      await sendTx(s, `claiming job ${jobId} for ${delivery.provider}`, { address: court.address, abi: court.abi, functionName: "claim", args: [[claim]] });
+      const [after] = await market.read.jobState([jobId]);
+      if (after !== 3) throw new RequestError(`the claim of job ${jobId} was skipped: the job is ${JOB_STATUS[after]}`);
+      ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after], provider: delivery.provider }, () => `job ${jobId}: claimed, fee credited to ${delivery.provider}`);
+    },
+  },
   "job cancel": {
     summary: "cancel your open job whose model version stopped taking jobs, and get the escrow back",
     usage: `<jobId>
