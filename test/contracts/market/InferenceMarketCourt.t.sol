@@ -974,6 +974,35 @@ contract InferenceMarketResolveTest is CourtFixture {
         assertEq(stakeToken.balanceOf(address(market)), COLLATERAL, "market holds the seized bond");
     }
 
+    /// @notice A wrong provider whose stake a DAO slash left below the job's collateral loses
+    /// only what it has: the jury fee is capped at an equal share of it, the rounding rest goes
+    /// to the challenger and the client, and the registry is never asked for more than the stake.
+    function test_resolve_providerWrong_seizureCappedAtStake() public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
+        uint256 left = 2e18 + 2; // less than 3 jury fees of 1e18
+        registry.slash(prov[0], STAKE - left, bytes32("dao"));
+        bytes32[] memory votes = _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT);
+        address[] memory jurors = _seatJury(id, job, ch, votes);
+        uint256 perJuror = left / 3;
+        uint256 rest = left - 3 * perJuror;
+        uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
+        _revealFirst(id, job, ch, jurors, votes, 2);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[0], left, true);
+        vm.expectEmit(true, false, false, true, address(market));
+        emit IInferenceMarketTypes.ChallengeResolved(
+            id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 3, toChallenger, 0, rest - toChallenger
+        );
+        _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
+        assertEq(_stakeOf(prov[0]), 0, "the provider loses all it had");
+        for (uint256 i = 0; i < 3; ++i) assertEq(_stakeCredit(jurors[i]), perJuror, "capped jury fee");
+        assertEq(_stakeCredit(prov[1]), toChallenger, "challenger's share of the rest");
+        assertEq(_stakeCredit(client), rest - toChallenger, "client's share of the rest");
+        assertEq(stakeToken.balanceOf(address(market)), left, "market holds what was seized");
+        assertEq(_ethCredit(client), _escrowNow(), "client refunded");
+    }
+
     /// @notice A split jury (three different results): no quorum, Inconclusive. The provider is
     /// paid, the bond released, nobody slashed, no stake token moves.
     function test_resolve_splitJuryInconclusive() public {
