@@ -287,8 +287,10 @@ library MarketStack {
 // ====================================================================== invariant handler
 
 /// @notice Drives the whole stack for the invariant fuzzer: three clients request jobs (k 1..4,
-/// random fee, ETH / token A / token B, random deadline), five providers with private keys
-/// submit k = 1 results, sign batches (some items deliberately bad), commit to k > 1 jobs with
+/// random fee, ETH / token A / token B, random deadline), seven providers with private keys
+/// submit k = 1 results (locking collateral), sign batches (some items deliberately bad), claim
+/// matured deliveries in batches (some items deliberately bad), challenge deliveries, sit on
+/// juries (commit and reveal, sometimes silent or wrong), resolve challenges, commit to k > 1 jobs with
 /// recorded hashes and salts (mostly the true result, sometimes one of two wrong ones), reveal
 /// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit (a suspended
 /// provider's exit keeps it suspended, and it may not register afresh); the DAO (this contract)
@@ -299,8 +301,9 @@ library MarketStack {
 /// recorded in `surprises` instead of reverting, since a reverting handler call would just be
 /// discarded by the fuzzer. Money is modelled per account and token; events are observed to
 /// attribute provider fees to jobs; the registry (stake, locked, slashed funds, counters) is
-/// modelled as {IProviderRegistry} specifies it. Seeds are hashed on entry (see {_h}); picks
-/// prefer jobs where the action is valid, so that runs reach settled k > 1 rounds.
+/// modelled as {IProviderRegistry} specifies it; challenges as {IInferenceMarketCourt} specifies
+/// them. Seeds are hashed on entry (see {_h}); picks prefer jobs (and actors) where the action is
+/// valid, so that runs reach settled k > 1 rounds and every way a challenge ends.
 contract InferenceMarketHandler {
     Vm private constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
@@ -2441,7 +2444,9 @@ contract InferenceMarketHandler {
     // ------------------------------------------------------------------ observation
 
     /// @dev Reads the market's events as an indexer would (credits have no event of their own):
-    /// ResultSubmitted credits its provider the job's fee; JobSettled credits the fee to each
+    /// DeliveryClaimed credits its provider the job's fee; ChallengeResolved credits the provider's
+    /// fee or the client's escrow, and the losing party's seized stake (its SeatSlashed) to the
+    /// jurors and parties (see {_observeResolution}); JobSettled credits the fee to each
     /// provider whose observed ResultRevealed hash won (as many as `agreeing`) and
     /// `clientRefund` to the client; JobRefunded credits `amount` to the client. Provider fees
     /// are attributed to jobs, and terminal events counted per job.
@@ -2790,7 +2795,8 @@ contract InferenceMarketInvariantTest is Test {
         }
     }
 
-    /// @notice Provider fees go only to providers that served the job (delivered it, k = 1, or
+    /// @notice Provider fees go only to providers that served the job (delivered it, k = 1, and
+    /// were paid at claim or by a challenge that did not find them wrong, or
     /// revealed the winning hash, k > 1), once; and every such provider was paid. Client
     /// refunds and treasury fees are not provider fees.
     /// hardhat-config: invariant.runs = 64
