@@ -6,6 +6,7 @@ import {Test, Vm} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
@@ -52,14 +53,17 @@ library MarketSpec {
         return uint8(q > k ? k : q);
     }
 
-    /// @dev The Job a request made now by `client` under policy `p` must produce.
+    /// @dev The Job a request made now by `client` under policy `p` (and the challenge policy's
+    /// `challengeWindow`) must produce: every job snapshots the collateral; a k = 1 job the
+    /// challenge window, a k > 1 job its round's deadlines and quorum.
     function job(
         uint256 jobId,
         IInferenceMarketTypes.JobRequest memory r,
         IInferenceMarketTypes.Policy memory p,
         address client,
         uint32 version,
-        uint32 minMemoryMB
+        uint32 minMemoryMB,
+        uint32 challengeWindow
     ) internal view returns (IInferenceMarketTypes.Job memory j) {
         j.client = client;
         j.token = r.token;
@@ -71,11 +75,13 @@ library MarketSpec {
         j.feePerProvider = r.feePerProvider;
         j.requestedAt = uint40(block.timestamp);
         j.deadline = r.deadline;
+        j.collateral = p.collateralPerJob;
         if (r.redundancy > 1) {
             uint256 commitEnd = block.timestamp + p.commitWindow;
             j.commitDeadline = uint40(commitEnd < r.deadline ? commitEnd : r.deadline);
             j.revealWindow = p.revealWindow;
-            j.collateral = p.collateralPerJob;
+        } else {
+            j.challengeWindow = challengeWindow;
         }
         j.minMemoryMB = minMemoryMB;
         j.requiredTags = r.requiredTags;
@@ -103,6 +109,52 @@ library MarketSpec {
         return abi.encodeWithSelector(
             IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
         );
+    }
+
+    /// @dev The error of a juror whose jury rank is not open yet ({IInferenceMarketCourt.juryCommit}:
+    /// ranks as in {IInferenceMarket.assignment} but from the challenge's jury seed, with k the
+    /// jury size, opening from the challenge with the job's priority window); empty if open.
+    function juryAssignmentError(
+        uint256 jobId,
+        IInferenceMarketTypes.Job memory j,
+        IInferenceMarketTypes.Challenge memory ch,
+        address provider,
+        ProviderRegistry registry
+    ) internal view returns (bytes memory) {
+        if (j.priorityWindow == 0) return "";
+        (bool member, uint256 index) = registry.rosterIndexOf(provider);
+        if (!member) return "";
+        uint256 n = registry.rosterSize();
+        uint256 rank = (index + n - ch.jurySeed % n) % n;
+        if (rank < ch.jurySize) return "";
+        uint256 opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * j.priorityWindow;
+        if (block.timestamp >= opensAt) return "";
+        return abi.encodeWithSelector(
+            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
+        );
+    }
+
+    /// @dev The Challenge a challenge made now must carry (policy values snapshotted).
+    function challengeOf(
+        uint256 jobId,
+        address provider,
+        bytes32 resultHash,
+        address challenger,
+        IInferenceMarketTypes.Policy memory p,
+        IInferenceMarketTypes.ChallengePolicy memory cp
+    ) internal view returns (IInferenceMarketTypes.Challenge memory) {
+        return IInferenceMarketTypes.Challenge({
+            provider: provider,
+            resultHash: resultHash,
+            challenger: challenger,
+            jurySeed: uint256(keccak256(abi.encode(block.prevrandao, jobId, challenger))),
+            challengedAt: uint40(block.timestamp),
+            commitWindow: p.commitWindow,
+            revealWindow: p.revealWindow,
+            jurySize: cp.jurySize,
+            juryFee: cp.juryFee,
+            challengerShareBps: cp.challengerShareBps
+        });
     }
 
     function hashOf(IInferenceMarketTypes.Job memory j) internal pure returns (bytes32) {
@@ -235,8 +287,10 @@ library MarketStack {
 // ====================================================================== invariant handler
 
 /// @notice Drives the whole stack for the invariant fuzzer: three clients request jobs (k 1..4,
-/// random fee, ETH / token A / token B, random deadline), five providers with private keys
-/// submit k = 1 results, sign batches (some items deliberately bad), commit to k > 1 jobs with
+/// random fee, ETH / token A / token B, random deadline), seven providers with private keys
+/// submit k = 1 results (locking collateral), sign batches (some items deliberately bad), claim
+/// matured deliveries in batches (some items deliberately bad), challenge deliveries, sit on
+/// juries (commit and reveal, sometimes silent or wrong), resolve challenges, commit to k > 1 jobs with
 /// recorded hashes and salts (mostly the true result, sometimes one of two wrong ones), reveal
 /// (sometimes with a wrong salt or as the wrong provider), finalize, withdraw, exit (a suspended
 /// provider's exit keeps it suspended, and it may not register afresh); the DAO (this contract)
@@ -247,12 +301,15 @@ library MarketStack {
 /// recorded in `surprises` instead of reverting, since a reverting handler call would just be
 /// discarded by the fuzzer. Money is modelled per account and token; events are observed to
 /// attribute provider fees to jobs; the registry (stake, locked, slashed funds, counters) is
-/// modelled as {IProviderRegistry} specifies it. Seeds are hashed on entry (see {_h}); picks
-/// prefer jobs where the action is valid, so that runs reach settled k > 1 rounds.
+/// modelled as {IProviderRegistry} specifies it; challenges as {IInferenceMarketCourt} specifies
+/// them. Seeds are hashed on entry (see {_h}); picks prefer jobs (and actors) where the action is
+/// valid, so that runs reach settled k > 1 rounds and every way a challenge ends.
 contract InferenceMarketHandler {
     Vm private constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
-    uint256 public constant PROVIDER_COUNT = 5;
+    // Seven providers: a jury of three beside the two parties, even with one of them unable to
+    // serve jobs that require tag bit 1 and another exiting or suspended.
+    uint256 public constant PROVIDER_COUNT = 7;
     uint256 public constant CLIENT_COUNT = 3;
     uint256 public constant TOKEN_COUNT = 3;
     /// @dev The payment tokens, and the stake token (credited from slashed seats).
@@ -263,6 +320,9 @@ contract InferenceMarketHandler {
     uint256 private constant MAX_FEE = 1e20;
     uint256 private constant MAX_BATCH = 6;
     uint32 private constant PRIORITY_WINDOW = 60;
+    // Longer than most short warps (up to 15 minutes), so that deliveries are often challenged.
+    uint32 private constant HANDLER_CHALLENGE_WINDOW = 20 minutes;
+    uint256 private constant MAX_CLAIMS = 4;
 
     uint8 private constant PICK_ANY = 0; // any unfinished job
     uint8 private constant PICK_K1 = 1;
@@ -272,6 +332,13 @@ contract InferenceMarketHandler {
     uint8 private constant PICK_FINALIZABLE = 5;
     uint8 private constant PICK_K1_LIVE = 6; // k = 1 before its deadline
     uint8 private constant PICK_COMMIT_LIVE = 7; // k > 1 before its commit deadline
+    uint8 private constant PICK_DELIVERED = 8; // k = 1 Delivered
+    uint8 private constant PICK_CLAIMABLE = 9; // Delivered, challenge window over
+    uint8 private constant PICK_CHALLENGEABLE = 10; // Delivered, within the challenge window
+    uint8 private constant PICK_CHALLENGED = 11; // Challenged or JuryRevealing
+    uint8 private constant PICK_JURY_COMMIT = 12; // Challenged, within the jury's commit window
+    uint8 private constant PICK_JURY_REVEAL = 13; // the jury may reveal now
+    uint8 private constant PICK_RESOLVABLE = 14; // resolveChallenge would resolve it now
 
     InferenceMarket public immutable market;
     ProviderRegistry public immutable registry;
@@ -291,9 +358,19 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.Job job;
         uint256 escrow;
         IInferenceMarketTypes.JobStatus status; // the model's status (mirrors the lazy reveal start)
+        // The job word's time: the reveal start (k > 1, jury), or the delivery time (k = 1).
         uint40 revealStart;
         uint8 revealedCount;
-        uint8 terminalEvents; // ResultSubmitted / JobSettled / JobRefunded observed for the job
+        // DeliveryClaimed / ChallengeResolved / JobSettled / JobRefunded observed for the job.
+        uint8 terminalEvents;
+        // k = 1: the delivery (the job word then binds it instead of the job).
+        bool delivered;
+        address deliverer;
+        bytes32 resultHash;
+        uint40 deliveredAt;
+        // k = 1: the challenge, as emitted (its seats are the jury's, in `_seats`).
+        bool challenged;
+        IInferenceMarketTypes.Challenge ch;
     }
 
     struct Seat {
@@ -303,12 +380,23 @@ contract InferenceMarketHandler {
         bool revealed;
     }
 
-    /// @dev A batch item as predicted: delivered when `reason` is zero.
+    /// @dev A batch item as predicted: delivered when `reason` is zero. `altReason`, when set,
+    /// is also accepted (see {_pastOpenMismatch}).
     struct Pred {
         uint256 jobId;
         address signer;
         bytes4 reason;
+        bytes4 altReason;
         bool signerKnown;
+        bool tampered;
+        bytes32 resultHash;
+    }
+
+    /// @dev A claim item as predicted: paid when `reason` is zero.
+    struct ClaimPred {
+        uint256 jobId;
+        address provider;
+        bytes4 reason;
     }
 
     uint256[] private _jobIds;
@@ -349,6 +437,10 @@ contract InferenceMarketHandler {
     // Batch bookkeeping.
     uint256 private _batchNonce;
     mapping(uint256 jobId => uint256 nonce) private _takenInBatch;
+    // Claims paid earlier in the claim batch being predicted.
+    mapping(uint256 jobId => uint256 nonce) private _claimedInBatch;
+    // The stake seized from a challenge's losing party, observed in its SeatSlashed event.
+    mapping(uint256 jobId => uint256) private _partySeized;
     // Reveals observed in ResultRevealed events, to attribute a JobSettled's fees.
     mapping(uint256 jobId => address[]) private _revealedBy;
     mapping(uint256 jobId => mapping(address provider => bytes32)) private _revealedHash;
@@ -389,6 +481,9 @@ contract InferenceMarketHandler {
         modelId = s.modelId;
         treasury = TREASURY;
         badSigner = vm.addr(BAD_KEY);
+        IInferenceMarketTypes.ChallengePolicy memory cp = IInferenceMarketCourt(address(market)).challengePolicy();
+        cp.challengeWindow = HANDLER_CHALLENGE_WINDOW;
+        IInferenceMarketCourt(address(market)).setChallengePolicy(cp);
         for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
             _keys[i] = 0xC0FFEE00 + i + 1;
             address provider = vm.addr(_keys[i]);
@@ -503,6 +598,16 @@ contract InferenceMarketHandler {
         if (!found) return;
         address provider = providerAt[providerSeed % PROVIDER_COUNT];
         JobInfo storage info = _info[jobId];
+        // Three times in four a provider that may deliver now, if there is one.
+        if ((providerSeed >> 128) % 4 != 0) {
+            for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+                address candidate = providerAt[(providerSeed + i) % PROVIDER_COUNT];
+                if (_submitError(jobId, info, candidate).length == 0) {
+                    provider = candidate;
+                    break;
+                }
+            }
+        }
         bytes memory expected = _submitError(jobId, info, provider);
         IInferenceMarketTypes.Job memory job = info.job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, resultSeed));
@@ -514,11 +619,11 @@ contract InferenceMarketHandler {
                 _surprise("submitResult: accepted although invalid", expected);
                 return;
             }
-            _deliverModel(jobId, provider);
+            _deliverModel(jobId, provider, resultHash);
             ++hits["submitResult"];
         } catch (bytes memory err) {
             vm.getRecordedLogs();
-            if (_checkRevert("submitResult", err, expected)) ++hits["submitResult.refused"];
+            if (_checkRevertAlt("submitResult", err, expected, _pastOpenMismatch(jobId))) ++hits["submitResult.refused"];
         }
     }
 
@@ -534,12 +639,17 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](n);
         Pred[] memory pred = new Pred[](n);
         uint256 expectedDelivered;
+        // Collateral the batch's earlier items lock, per provider (read once, locked at the end).
+        uint256[] memory locking = new uint256[](PROVIDER_COUNT);
         for (uint256 i = 0; i < n; ++i) {
-            (items[i], pred[i]) =
-                _batchItem(uint256(keccak256(abi.encode(seed, i))), seed, i, i == 0 ? 0 : items[i - 1].jobId);
+            (items[i], pred[i]) = _batchItem(uint256(keccak256(abi.encode(seed, i))), seed, i, i == 0 ? 0 : items[i - 1].jobId);
+            if (pred[i].reason == bytes4(0)) {
+                (pred[i].reason, pred[i].altReason) = _batchReason(pred[i].jobId, pred[i].tampered, pred[i].signer, locking);
+            }
             if (pred[i].reason == bytes4(0)) {
                 ++expectedDelivered;
                 _takenInBatch[pred[i].jobId] = _batchNonce;
+                locking[_providerIndex(pred[i].signer)] += _info[pred[i].jobId].job.collateral;
             }
         }
         uint256[] memory balancesBefore = _batchBalances();
@@ -553,7 +663,7 @@ contract InferenceMarketHandler {
             _observe(logs);
             _checkBatchCredits(balancesBefore, pred);
             for (uint256 i = 0; i < n; ++i) {
-                if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer);
+                if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer, pred[i].resultHash);
             }
             ++hits["batch"];
             if (expectedDelivered != 0) ++hits["batch.delivered"];
@@ -561,6 +671,204 @@ contract InferenceMarketHandler {
         } catch (bytes memory err) {
             vm.getRecordedLogs();
             _surprise("submitAttestations reverted", err);
+        }
+    }
+
+    // ================================================================== actions: claims and challenges
+
+    /// @notice Anyone claims a batch of 1-4 k = 1 deliveries: mostly matured ones, sometimes
+    /// still challengeable ones, duplicates, another provider or result, or any job at all
+    /// (open, ended, k > 1). Each item is paid or skipped exactly as predicted.
+    function claim(uint256 seed, uint256 countSeed) external counted {
+        seed = _h(seed, 0);
+        countSeed = _h(countSeed, 1);
+        if (_jobIds.length == 0) return;
+        uint256 n = bound(countSeed, 1, MAX_CLAIMS);
+        ++_batchNonce;
+        IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](n);
+        ClaimPred[] memory pred = new ClaimPred[](n);
+        uint256 expectedPaid;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 s = uint256(keccak256(abi.encode(seed, i)));
+            if (i != 0 && s % 6 == 0) {
+                cs[i] = cs[i - 1]; // the same claim twice in a batch
+            } else {
+                cs[i] = _claimItem(s);
+            }
+            pred[i] = _claimPrediction(cs[i]);
+            if (pred[i].reason == bytes4(0)) {
+                ++expectedPaid;
+                _claimedInBatch[cs[i].jobId] = _batchNonce;
+            }
+        }
+        vm.recordLogs();
+        vm.prank(address(uint160(uint256(keccak256(abi.encode("keeper", countSeed % 3))))));
+        try IInferenceMarketCourt(address(market)).claim(cs) returns (uint256 paid) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            if (paid != expectedPaid) _surprise("claim: paid count", abi.encode(paid, expectedPaid));
+            _checkClaimLogs(logs, pred);
+            _observe(logs);
+            for (uint256 i = 0; i < n; ++i) {
+                if (pred[i].reason != bytes4(0)) continue;
+                _payDeliveryModel(pred[i].jobId);
+                address provider = pred[i].provider;
+                _releaseModel(provider, _info[pred[i].jobId].job.collateral);
+                ++ghostServed[provider];
+                ++hits["claim"];
+            }
+            if (expectedPaid != n) ++hits["claim.skipped"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            _surprise("claim reverted", err);
+        }
+    }
+
+    /// @notice An eligible provider (or, one time in eight, a stranger) challenges a delivery:
+    /// mostly one still within its window, sometimes any unfinished k = 1 job; the deliverer
+    /// challenging itself, an ineligible challenger, a closed window and a second challenge are
+    /// refused with the exact error.
+    function challenge(uint256 jobSeed, uint256 challengerSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        challengerSeed = _h(challengerSeed, 1);
+        (bool found, uint256 jobId) = _pick(jobSeed, challengerSeed % 4 == 0 ? PICK_K1 : PICK_CHALLENGEABLE);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_K1);
+        if (!found) return;
+        JobInfo storage info = _info[jobId];
+        address challenger = (challengerSeed >> 8) % 8 == 0 ? badSigner : providerAt[(challengerSeed >> 16) % PROVIDER_COUNT];
+        // Three times in four a provider that may challenge now, if there is one.
+        if ((challengerSeed >> 64) % 4 != 0) {
+            for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+                address candidate = providerAt[((challengerSeed >> 16) + i) % PROVIDER_COUNT];
+                if (_challengeError(jobId, info, candidate).length == 0) {
+                    challenger = candidate;
+                    break;
+                }
+            }
+        }
+        // An open job has no delivery to name: any provider and result (refused on its status).
+        address provider = info.delivered ? info.deliverer : providerAt[0];
+        bytes32 resultHash = info.delivered ? info.resultHash : bytes32(jobSeed);
+        bytes memory expected = _challengeError(jobId, info, challenger);
+        IInferenceMarketTypes.Challenge memory spec = MarketSpec.challengeOf(
+            jobId, provider, resultHash, challenger, market.policy(), IInferenceMarketCourt(address(market)).challengePolicy()
+        );
+        IInferenceMarketTypes.Job memory job = info.job;
+        vm.recordLogs();
+        vm.prank(challenger);
+        try IInferenceMarketCourt(address(market)).challenge(jobId, job, provider, resultHash) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            _observe(logs);
+            if (expected.length != 0) {
+                _surprise("challenge: accepted although invalid", expected);
+                return;
+            }
+            (bool emitted, IInferenceMarketTypes.Challenge memory ch) = _challengeFromLogs(logs, jobId);
+            if (!emitted || keccak256(abi.encode(ch)) != keccak256(abi.encode(spec))) {
+                _surprise("challenge: emitted Challenge differs from the specification", abi.encode(ch));
+            }
+            info.status = IInferenceMarketTypes.JobStatus.Challenged;
+            info.challenged = true;
+            info.ch = spec;
+            info.revealStart = 0; // the job word binds the challenge now, without a time
+            ghostLocked[challenger] += job.collateral;
+            ++hits["challenge"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("challenge", err, expected)) ++hits["challenge.refused"];
+        }
+    }
+
+    /// @notice Jurors commit to a challenged job: usually as many as the jury has seats left,
+    /// sometimes fewer; sometimes a party or a seated juror tries too. Votes: mostly the
+    /// delivered result, often another ("the truth"), sometimes a third.
+    function juryCommit(uint256 jobSeed, uint256 providerSeed, uint256 countSeed, uint256 hashSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        providerSeed = _h(providerSeed, 1);
+        countSeed = _h(countSeed, 2);
+        hashSeed = _h(hashSeed, 3);
+        (bool found, uint256 jobId) = _pick(jobSeed, hashSeed % 8 == 0 ? PICK_CHALLENGED : PICK_JURY_COMMIT);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_CHALLENGED);
+        if (!found) return;
+        JobInfo storage info = _info[jobId];
+        uint256 size = info.ch.jurySize;
+        uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, size) : size;
+        // Half the time the jurors wait for the next jury rank to open (within the commit window),
+        // as runners do.
+        if ((countSeed >> 64) % 2 == 0) _waitForJuryRank(jobId, info);
+        if ((hashSeed >> 128) % 8 == 0) {
+            // A party, or a juror already seated, tries to take a seat.
+            address again = _seats[jobId].length != 0 && (hashSeed >> 136) % 2 == 0
+                ? _seats[jobId][0].provider
+                : (hashSeed >> 140) % 2 == 0 ? info.ch.provider : info.ch.challenger;
+            _juryCommitOne(jobId, again, hashSeed);
+        }
+        uint256 seated;
+        for (uint256 i = 0; i < PROVIDER_COUNT && seated < n; ++i) {
+            if (info.status != IInferenceMarketTypes.JobStatus.Challenged) break;
+            address provider = providerAt[(providerSeed % PROVIDER_COUNT + i) % PROVIDER_COUNT];
+            if (_isSeated(jobId, provider) || provider == info.ch.provider || provider == info.ch.challenger) continue;
+            if (_juryCommitOne(jobId, provider, uint256(keccak256(abi.encode(hashSeed, i))))) ++seated;
+        }
+    }
+
+    /// @notice Jurors reveal: mostly on a job whose jury may reveal now, sometimes on any
+    /// challenged job (InvalidStatus, RevealClosed); sometimes with a wrong salt, as another
+    /// provider, or twice.
+    function juryReveal(uint256 jobSeed, uint256 seatSeed, uint256 countSeed, uint256 badSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        seatSeed = _h(seatSeed, 1);
+        countSeed = _h(countSeed, 2);
+        badSeed = _h(badSeed, 3);
+        (bool found, uint256 jobId) = _pick(jobSeed, badSeed % 8 == 0 ? PICK_CHALLENGED : PICK_JURY_REVEAL);
+        if (!found) (found, jobId) = _pick(jobSeed, PICK_CHALLENGED);
+        if (!found || _seats[jobId].length == 0) return;
+        uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, 4) : _seats[jobId].length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_terminal(_info[jobId].status)) break;
+            _juryRevealOne(jobId, seatSeed % 64 + i, uint256(keccak256(abi.encode(badSeed, i))));
+        }
+    }
+
+    /// @notice Anyone resolves a challenge: half the time one that can be resolved now, else any
+    /// unfinished k = 1 job or an ended one (NotResolvable, or JobMismatch for a job that was
+    /// never challenged).
+    function resolveChallenge(uint256 jobSeed, uint256 callerSeed) external counted {
+        jobSeed = _h(jobSeed, 0);
+        callerSeed = _h(callerSeed, 1);
+        uint256 jobId;
+        bool found;
+        if (callerSeed % 8 == 0 && _done.length != 0) {
+            (found, jobId) = (true, _done[jobSeed % _done.length]);
+        } else {
+            (found, jobId) = _pick(jobSeed, callerSeed % 2 == 0 ? PICK_RESOLVABLE : PICK_CHALLENGED);
+            if (!found) (found, jobId) = _pick(jobSeed, PICK_K1);
+        }
+        if (!found) return;
+        JobInfo storage info = _info[jobId];
+        (bytes memory expected, uint8 outcome) = _resolveExpectation(jobId);
+        IInferenceMarketTypes.Job memory job = info.job;
+        IInferenceMarketTypes.Challenge memory ch = info.ch;
+        vm.recordLogs();
+        vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
+        try IInferenceMarketCourt(address(market)).resolveChallenge(jobId, job, ch) {
+            _observe(vm.getRecordedLogs());
+            if (expected.length != 0) {
+                _surprise("resolveChallenge: accepted although not resolvable", expected);
+                return;
+            }
+            if (outcome == 1) {
+                _resolveUnfilledModel(jobId);
+            } else {
+                if (info.status == IInferenceMarketTypes.JobStatus.Challenged) {
+                    info.status = IInferenceMarketTypes.JobStatus.JuryRevealing;
+                    info.revealStart = ch.challengedAt + ch.commitWindow;
+                }
+                _resolveModel(jobId);
+            }
+            ++hits["resolveChallenge"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("resolveChallenge", err, expected)) ++hits["resolveChallenge.refused"];
         }
     }
 
@@ -642,7 +950,7 @@ contract InferenceMarketHandler {
             }
         } catch (bytes memory err) {
             vm.getRecordedLogs();
-            if (_checkRevert("finalize", err, expected)) ++hits["finalize.refused"];
+            if (_checkRevertAlt("finalize", err, expected, _pastOpenMismatch(jobId))) ++hits["finalize.refused"];
         }
     }
 
@@ -663,6 +971,10 @@ contract InferenceMarketHandler {
             jobId = _done[jobSeed % _done.length];
         }
         JobInfo storage info = _info[jobId];
+        if (!tamper && (op >> 12) % 4 == 0) {
+            _pokeCourt(jobId, op);
+            return;
+        }
         IInferenceMarketTypes.Job memory job = info.job;
         uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
         bytes memory expected;
@@ -683,8 +995,31 @@ contract InferenceMarketHandler {
         (bool ok, bytes memory ret) = address(market).call(data);
         if (ok) {
             _surprise("poke: an ended job (or tampered parameters) was accepted", data);
-        } else if (_checkRevert("poke", ret, expected)) {
+        } else if (_checkRevertAlt("poke", ret, expected, tamper ? bytes("") : _pastOpenMismatch(jobId))) {
             ++hits["poke"];
+        }
+    }
+
+    /// @dev An ended job is challenged (InvalidStatus with its status) or its challenge resolved
+    /// again (NotResolvable; JobMismatch if it was never challenged).
+    function _pokeCourt(uint256 jobId, uint256 op) private {
+        JobInfo storage info = _info[jobId];
+        bytes memory data;
+        bytes memory expected;
+        if ((op >> 16) % 2 == 0) {
+            address provider = info.delivered ? info.deliverer : providerAt[0];
+            data = abi.encodeCall(IInferenceMarketCourt.challenge, (jobId, info.job, provider, info.resultHash));
+            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        } else {
+            data = abi.encodeCall(IInferenceMarketCourt.resolveChallenge, (jobId, info.job, info.ch));
+            (expected,) = _resolveExpectation(jobId);
+        }
+        vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
+        (bool ok, bytes memory ret) = address(market).call(data);
+        if (ok) {
+            _surprise("poke: an ended job was challenged or resolved", data);
+        } else if (_checkRevert("pokeCourt", ret, expected)) {
+            ++hits["pokeCourt"];
         }
     }
 
@@ -817,6 +1152,9 @@ contract InferenceMarketHandler {
             return;
         }
         uint256 op = opSeed % 4; // 0 request exit, 1 and 2 cancel it, 3 withdraw the stake
+        // At most two providers head for the door of their own accord at a time: exiting
+        // providers take no work, and juries need three besides the two parties.
+        if (op == 0 && pv.unbondingEndsAt == 0 && _exitingCount() >= 2) op = 1 + (opSeed >> 4) % 2;
         if (pv.status == IProviderRegistry.ProviderStatus.Suspended) {
             uint256 mode = (opSeed >> 8) % 4;
             if (mode == 0) {
@@ -923,14 +1261,51 @@ contract InferenceMarketHandler {
         );
     }
 
-    /// @notice Collateral that `provider`'s seats in jobs not yet settled or refunded hold.
+    /// @notice Collateral that `provider` holds in jobs not yet settled or refunded: its k > 1
+    /// seats, its k = 1 deliveries (until claimed or resolved), its challenge bonds and its jury
+    /// seats.
     function openSeatCollateral(address provider) external view returns (uint256 total) {
         for (uint256 i = 0; i < _open.length; ++i) {
-            Seat[] storage seats = _seats[_open[i]];
-            for (uint256 j = 0; j < seats.length; ++j) {
-                if (seats[j].provider == provider) total += _info[_open[i]].job.collateral;
-            }
+            JobInfo storage info = _info[_open[i]];
+            (uint256 kSeats, uint256 deliveries, uint256 bonds, uint256 jurySeats) = _openLocks(_open[i], provider);
+            total += (kSeats + deliveries + bonds + jurySeats) * info.job.collateral;
         }
+    }
+
+    /// @notice Over every unfinished job: open k > 1 seats, open deliveries, open bonds and jury
+    /// seats, and the collateral they hold (each the job's collateral).
+    function openCollateralBreakdown()
+        external
+        view
+        returns (uint256 kSeats, uint256 deliveries, uint256 bonds, uint256 jurySeats, uint256 collateral)
+    {
+        for (uint256 i = 0; i < _open.length; ++i) {
+            (uint256 s, uint256 d, uint256 b, uint256 j) = _openLocks(_open[i], address(0));
+            (kSeats, deliveries, bonds, jurySeats) = (kSeats + s, deliveries + d, bonds + b, jurySeats + j);
+            collateral += (s + d + b + j) * _info[_open[i]].job.collateral;
+        }
+    }
+
+    /// @dev What an unfinished job locks, for `provider` (or for everyone: address(0)).
+    function _openLocks(uint256 jobId, address provider)
+        private
+        view
+        returns (uint256 kSeats, uint256 deliveries, uint256 bonds, uint256 jurySeats)
+    {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        uint256 n;
+        for (uint256 j = 0; j < seats.length; ++j) {
+            if (provider == address(0) || seats[j].provider == provider) ++n;
+        }
+        if (info.job.redundancy > 1) return (n, 0, 0, 0);
+        IInferenceMarketTypes.JobStatus status = info.status;
+        if (status == IInferenceMarketTypes.JobStatus.Open) return (0, 0, 0, 0);
+        if (provider == address(0) || info.deliverer == provider) deliveries = 1;
+        if (status != IInferenceMarketTypes.JobStatus.Delivered && (provider == address(0) || info.ch.challenger == provider)) {
+            bonds = 1;
+        }
+        jurySeats = n;
     }
 
     function accountAt(uint256 i) public view returns (address) {
@@ -1006,7 +1381,9 @@ contract InferenceMarketHandler {
         uint256 escrow,
         Vm.Log[] memory logs
     ) private {
-        IInferenceMarketTypes.Job memory spec = MarketSpec.job(jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY);
+        IInferenceMarketTypes.Job memory spec = MarketSpec.job(
+            jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY, IInferenceMarketCourt(address(market)).challengePolicy().challengeWindow
+        );
         (bool found, uint256 loggedId, IInferenceMarketTypes.Job memory logged) =
             MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
@@ -1024,13 +1401,26 @@ contract InferenceMarketHandler {
         if (r.redundancy > 1) ++hits["requestJob.k>1"];
     }
 
-    /// @dev A k = 1 job was delivered by `provider`: it earns the fee, the rest of the escrow is
-    /// the protocol fee.
-    function _deliverModel(uint256 jobId, address provider) private {
+    /// @dev A k = 1 job was delivered by `provider`: it locks the job's collateral and is paid
+    /// nothing yet (see {_payDeliveryModel}); the job word binds the delivery and its time.
+    function _deliverModel(uint256 jobId, address provider, bytes32 resultHash) private {
         JobInfo storage info = _info[jobId];
+        info.status = IInferenceMarketTypes.JobStatus.Delivered;
+        info.delivered = true;
+        info.deliverer = provider;
+        info.resultHash = resultHash;
+        info.deliveredAt = uint40(block.timestamp);
+        info.revealStart = uint40(block.timestamp);
+        ghostLocked[provider] += info.job.collateral;
+    }
+
+    /// @dev A k = 1 job's delivery is paid (claimed, or upheld by a challenge): its provider earns
+    /// the fee and the rest of the escrow is the protocol fee; the job is Settled.
+    function _payDeliveryModel(uint256 jobId) private {
+        JobInfo storage info = _info[jobId];
+        address provider = info.deliverer;
         _finish(jobId, IInferenceMarketTypes.JobStatus.Settled);
         served[provider][jobId] = true;
-        ++ghostServed[provider];
         _creditModel(provider, info.job.token, info.job.feePerProvider);
         ghostProtocolFees[info.job.token] += info.escrow - info.job.feePerProvider;
     }
@@ -1179,7 +1569,7 @@ contract InferenceMarketHandler {
                 IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
             );
         }
-        bytes memory err = _eligibilityError(provider, 0, info.job.requiredTags);
+        bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
         if (err.length != 0) return err;
         return MarketSpec.assignmentError(jobId, info.job, provider, registry);
     }
@@ -1223,6 +1613,7 @@ contract InferenceMarketHandler {
     /// @dev Item `i` of a batch. Two times in three the whole batch is one provider's (as a
     /// provider relaying its own results would send it), else each item has a random signer;
     /// good items take the open k = 1 jobs in turn.
+    /// The caller predicts the item's reason ({_batchReason}) unless the signature is invalid.
     function _batchItem(uint256 s, uint256 batchSeed, uint256 i, uint256 previousJobId)
         private
         view
@@ -1253,22 +1644,41 @@ contract InferenceMarketHandler {
         it = IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, signature);
 
         pr.jobId = jobId;
+        pr.resultHash = resultHash;
         pr.signerKnown = kind != 8;
         if (kind == 6) {
             pr.reason = IInferenceMarketTypes.InferenceMarketInvalidSignature.selector;
             return (it, pr);
         }
         pr.signer = kind == 8 ? address(0) : vm.addr(key);
-        pr.reason = _batchReason(jobId, kind == 7, pr.signer);
+        pr.tampered = kind == 7;
     }
 
-    /// @dev The reason `_batchItemError` must give, in its order; zero when the item is delivered.
-    function _batchReason(uint256 jobId, bool tampered, address signer) private view returns (bytes4) {
-        if (tampered) return IInferenceMarketTypes.InferenceMarketJobMismatch.selector;
+    /// @dev The reason `_batchItemError` must give, in its order, and an alternative also
+    /// accepted (zero if none); zero when the item is delivered. `locking` is the collateral the
+    /// batch's earlier items of each provider lock.
+    function _batchReason(uint256 jobId, bool tampered, address signer, uint256[] memory locking)
+        private
+        view
+        returns (bytes4, bytes4)
+    {
+        if (tampered) return (IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 0);
         JobInfo storage info = _info[jobId];
-        IInferenceMarketTypes.JobStatus status =
-            _takenInBatch[jobId] == _batchNonce ? IInferenceMarketTypes.JobStatus.Settled : info.status;
-        if (status != IInferenceMarketTypes.JobStatus.Open) return IInferenceMarketTypes.InferenceMarketInvalidStatus.selector;
+        bool taken = _takenInBatch[jobId] == _batchNonce;
+        if (taken || info.status != IInferenceMarketTypes.JobStatus.Open) {
+            // A delivered k = 1 job (before this batch or by an earlier item) binds its delivery:
+            // see {_pastOpenMismatch}.
+            bytes4 alt = taken || info.delivered ? IInferenceMarketTypes.InferenceMarketJobMismatch.selector : bytes4(0);
+            return (IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, alt);
+        }
+        return (_batchTermsReason(jobId, info, signer, locking), 0);
+    }
+
+    function _batchTermsReason(uint256 jobId, JobInfo storage info, address signer, uint256[] memory locking)
+        private
+        view
+        returns (bytes4)
+    {
         if (info.job.redundancy != 1) return IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > info.job.deadline) return IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
@@ -1281,6 +1691,9 @@ contract InferenceMarketHandler {
             return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
         }
         if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (pv.stake - pv.locked - locking[_providerIndex(signer)] < info.job.collateral) {
+            return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        }
         if (MarketSpec.assignmentError(jobId, info.job, signer, registry).length != 0) {
             return IInferenceMarketTypes.InferenceMarketNotAssigned.selector;
         }
@@ -1307,7 +1720,10 @@ contract InferenceMarketHandler {
                 bytes4 reason = abi.decode(logs[i].data, (bytes4));
                 if (
                     nextRejected == pred.length || uint256(logs[i].topics[1]) != pred[nextRejected].jobId
-                        || reason != pred[nextRejected].reason
+                        || (
+                            reason != pred[nextRejected].reason
+                                && (pred[nextRejected].altReason == bytes4(0) || reason != pred[nextRejected].altReason)
+                        )
                         || (
                             pred[nextRejected].signerKnown
                                 && address(uint160(uint256(logs[i].topics[2]))) != pred[nextRejected].signer
@@ -1337,29 +1753,436 @@ contract InferenceMarketHandler {
         }
     }
 
-    /// @dev A batch credited each signer, per token, exactly the fees of the items predicted
-    /// delivered, and nobody else anything (the protocol fees are checked by the invariants).
-    function _checkBatchCredits(uint256[] memory before, Pred[] memory pred) private {
-        uint256[] memory expected = before;
-        for (uint256 j = 0; j < pred.length; ++j) {
-            if (pred[j].reason != bytes4(0)) continue;
-            uint256 i = PROVIDER_COUNT;
-            for (uint256 p = 0; p < PROVIDER_COUNT; ++p) {
-                if (providerAt[p] == pred[j].signer) i = p;
-            }
-            IInferenceMarketTypes.Job storage job = _info[pred[j].jobId].job;
-            expected[i * TOKEN_COUNT + _tokenIndex(job.token)] += job.feePerProvider;
-        }
+    /// @dev A batch credits nobody anything: k = 1 fees are paid at claim (the collateral the
+    /// delivered items lock is checked by the invariants).
+    function _checkBatchCredits(uint256[] memory before, Pred[] memory) private {
         uint256[] memory actual = _batchBalances();
         for (uint256 k = 0; k < actual.length; ++k) {
-            if (actual[k] != expected[k]) {
-                _surprise("batch: credit differs from the delivered fees", abi.encode(k, actual[k], expected[k]));
+            if (actual[k] != before[k]) {
+                _surprise("batch: a delivery credited something", abi.encode(k, actual[k], before[k]));
             }
+        }
+    }
+
+    /// @dev A provider's index (PROVIDER_COUNT for anyone else: `locking` has no slot for it, so
+    /// such a signer must be refused before its free stake is read).
+    function _providerIndex(address provider) private view returns (uint256 i) {
+        for (i = 0; i < PROVIDER_COUNT; ++i) {
+            if (providerAt[i] == provider) return i;
         }
     }
 
     function _tokenIndex(address token) private view returns (uint256) {
         return token == address(0) ? 0 : token == address(tokenA) ? 1 : 2;
+    }
+
+    // ------------------------------------------------------------------ claims and challenges
+
+    /// @dev A claim item: kinds 0-4 a delivered job (mostly a matured one), 5 another provider
+    /// (perhaps the deliverer after all), 6 another result, 7 any job at all.
+    function _claimItem(uint256 s) private view returns (IInferenceMarketTypes.Claim memory c) {
+        uint256 kind = s % 8;
+        (bool found, uint256 jobId) = (false, 0);
+        if (kind < 5) {
+            (found, jobId) = _pick(s >> 8, kind < 4 ? PICK_CLAIMABLE : PICK_DELIVERED);
+            if (!found) (found, jobId) = _pick(s >> 8, PICK_DELIVERED);
+        }
+        if (!found) jobId = _jobIds[(s >> 16) % _jobIds.length];
+        JobInfo storage info = _info[jobId];
+        address provider = info.delivered ? info.deliverer : providerAt[(s >> 24) % PROVIDER_COUNT];
+        bytes32 resultHash = info.delivered ? info.resultHash : bytes32(s);
+        if (kind == 5) provider = providerAt[(s >> 24) % PROVIDER_COUNT];
+        if (kind == 6) resultHash = ~resultHash;
+        c = IInferenceMarketTypes.Claim({jobId: jobId, job: info.job, provider: provider, resultHash: resultHash});
+    }
+
+    /// @dev Why {IInferenceMarketCourt.claim} must skip an item, in its order (zero: paid).
+    function _claimPrediction(IInferenceMarketTypes.Claim memory c) private view returns (ClaimPred memory pr) {
+        JobInfo storage info = _info[c.jobId];
+        pr.jobId = c.jobId;
+        pr.provider = c.provider;
+        bool paidInBatch = _claimedInBatch[c.jobId] == _batchNonce;
+        if (paidInBatch || info.status != IInferenceMarketTypes.JobStatus.Delivered) {
+            pr.reason = IInferenceMarketTypes.InferenceMarketInvalidStatus.selector;
+        } else if (c.provider != info.deliverer || c.resultHash != info.resultHash) {
+            pr.reason = IInferenceMarketTypes.InferenceMarketJobMismatch.selector;
+        } else if (block.timestamp <= uint256(info.deliveredAt) + info.job.challengeWindow) {
+            pr.reason = IInferenceMarketTypes.InferenceMarketChallengeWindowOpen.selector;
+        }
+    }
+
+    /// @dev DeliveryClaimed and ClaimSkipped come in item order and match the prediction.
+    function _checkClaimLogs(Vm.Log[] memory logs, ClaimPred[] memory pred) private {
+        uint256 k;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market)) continue;
+            bytes32 sig = logs[i].topics[0];
+            bool paid = sig == IInferenceMarketTypes.DeliveryClaimed.selector;
+            if (!paid && sig != IInferenceMarketTypes.ClaimSkipped.selector) continue;
+            if (k == pred.length) {
+                _surprise("claim: an event too many", abi.encode(logs[i].topics[1]));
+                return;
+            }
+            ClaimPred memory pr = pred[k++];
+            bool ok = uint256(logs[i].topics[1]) == pr.jobId;
+            if (paid) {
+                uint256 fee = abi.decode(logs[i].data, (uint256));
+                ok = ok && pr.reason == bytes4(0) && address(uint160(uint256(logs[i].topics[2]))) == pr.provider
+                    && fee == _info[pr.jobId].job.feePerProvider;
+            } else {
+                ok = ok && abi.decode(logs[i].data, (bytes4)) == pr.reason && pr.reason != bytes4(0);
+            }
+            if (!ok) {
+                _surprise("claim: event differs from the prediction", abi.encode(k - 1, pr.jobId, pr.reason));
+                return;
+            }
+        }
+        if (k != pred.length) _surprise("claim: missing events", abi.encode(k, pred.length));
+    }
+
+    /// @dev The error {IInferenceMarketCourt.challenge} must raise, in its order (empty: accepted).
+    function _challengeError(uint256 jobId, JobInfo storage info, address challenger) private view returns (bytes memory) {
+        if (info.status != IInferenceMarketTypes.JobStatus.Delivered) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        }
+        uint40 endsAt = info.deliveredAt + info.job.challengeWindow;
+        if (block.timestamp > endsAt) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketChallengeWindowClosed.selector, jobId, endsAt);
+        }
+        if (challenger == info.deliverer) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, jobId, challenger);
+        }
+        return _eligibilityError(challenger, info.job.collateral, info.job.requiredTags);
+    }
+
+    function _challengeFromLogs(Vm.Log[] memory logs, uint256 jobId)
+        private
+        view
+        returns (bool, IInferenceMarketTypes.Challenge memory ch)
+    {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector
+                    && uint256(logs[i].topics[1]) == jobId
+            ) return (true, abi.decode(logs[i].data, (IInferenceMarketTypes.Challenge)));
+        }
+    }
+
+    function _juryQuorum(JobInfo storage info) private view returns (uint256) {
+        return uint256(info.ch.jurySize) / 2 + 1;
+    }
+
+    /// @dev When fewer eligible non-party providers not seated yet have an open jury rank than
+    /// the jury has seats left, warps to the earliest opening of a closed one within the commit
+    /// window.
+    function _waitForJuryRank(uint256 jobId, JobInfo storage info) private {
+        if (info.status != IInferenceMarketTypes.JobStatus.Challenged) return;
+        uint256 commitDeadline = uint256(info.ch.challengedAt) + info.ch.commitWindow;
+        uint256 earliest = type(uint256).max;
+        uint256 open;
+        for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+            address p = providerAt[i];
+            if (p == info.ch.provider || p == info.ch.challenger || _isSeated(jobId, p)) continue;
+            if (_eligibilityError(p, info.job.collateral, info.job.requiredTags).length != 0) continue;
+            bytes memory notOpen = MarketSpec.juryAssignmentError(jobId, info.job, info.ch, p, registry);
+            if (notOpen.length == 0) {
+                if (++open + _seats[jobId].length >= info.ch.jurySize) return;
+                continue;
+            }
+            uint256 opensAt;
+            assembly ("memory-safe") {
+                opensAt := and(mload(add(notOpen, 0x84)), 0xffffffffff) // NotAssigned's 4th argument
+            }
+            if (opensAt < earliest) earliest = opensAt;
+        }
+        if (earliest <= commitDeadline && earliest > block.timestamp) {
+            vm.warp(earliest);
+            ++hits["juryWait"];
+        }
+    }
+
+    function _juryCommitOne(uint256 jobId, address provider, uint256 s) private returns (bool) {
+        JobInfo storage info = _info[jobId];
+        uint256 c = s % 8;
+        // Mostly the delivered result, often another one ("the truth"), sometimes a third.
+        bytes32 resultHash = c < 4
+            ? info.resultHash
+            : c < 7 ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("wrong", jobId));
+        bytes32 salt = keccak256(abi.encode("jury salt", s));
+        bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
+        bytes memory expected = _juryCommitError(jobId, info, provider);
+        IInferenceMarketTypes.Job memory job = info.job;
+        IInferenceMarketTypes.Challenge memory ch = info.ch;
+        vm.recordLogs();
+        vm.prank(provider);
+        try IInferenceMarketCourt(address(market)).juryCommit(jobId, job, ch, commitment) returns (uint8 seat) {
+            _observe(vm.getRecordedLogs());
+            if (expected.length != 0) {
+                _surprise("juryCommit: accepted although invalid", expected);
+                return false;
+            }
+            Seat[] storage seats = _seats[jobId];
+            if (seat != seats.length) _surprise("juryCommit: unexpected seat", abi.encode(seat, seats.length));
+            seats.push(Seat(provider, resultHash, salt, false));
+            ghostLocked[provider] += job.collateral;
+            if (seats.length == ch.jurySize) {
+                info.status = IInferenceMarketTypes.JobStatus.JuryRevealing;
+                info.revealStart = uint40(block.timestamp);
+            }
+            ++hits["juryCommit"];
+            return true;
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("juryCommit", err, expected)) ++hits["juryCommit.refused"];
+            return false;
+        }
+    }
+
+    function _juryCommitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
+        if (info.status != IInferenceMarketTypes.JobStatus.Challenged) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+        }
+        uint40 commitDeadline = info.ch.challengedAt + info.ch.commitWindow;
+        if (block.timestamp > commitDeadline) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, commitDeadline);
+        }
+        if (provider == info.ch.provider || provider == info.ch.challenger) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, jobId, provider);
+        }
+        if (_isSeated(jobId, provider)) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, jobId, provider);
+        }
+        bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
+        if (err.length != 0) return err;
+        return MarketSpec.juryAssignmentError(jobId, info.job, info.ch, provider, registry);
+    }
+
+    function _juryRevealOne(uint256 jobId, uint256 seatSeed, uint256 bad) private {
+        Seat[] storage seats = _seats[jobId];
+        (uint8 seat, address caller, bytes32 salt) = _revealAttempt(seats, seatSeed, bad);
+        bytes memory expected = _juryRevealError(jobId, seat, caller, salt);
+        JobInfo storage info = _info[jobId];
+        IInferenceMarketTypes.Job memory job = info.job;
+        IInferenceMarketTypes.Challenge memory ch = info.ch;
+        bytes32 resultHash = seats[seat].resultHash;
+        vm.recordLogs();
+        vm.prank(caller);
+        try IInferenceMarketCourt(address(market)).juryReveal(jobId, job, ch, seat, resultHash, salt, "ipfs://bafy-jury") {
+            _observe(vm.getRecordedLogs());
+            if (expected.length != 0) {
+                _surprise("juryReveal: accepted although invalid", expected);
+                return;
+            }
+            if (info.status == IInferenceMarketTypes.JobStatus.Challenged) {
+                info.status = IInferenceMarketTypes.JobStatus.JuryRevealing;
+                info.revealStart = ch.challengedAt + ch.commitWindow;
+            }
+            seats[seat].revealed = true;
+            ++info.revealedCount;
+            ++hits["juryReveal"];
+            if (info.revealedCount == seats.length) _resolveModel(jobId);
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            if (_checkRevert("juryReveal", err, expected)) ++hits["juryReveal.refused"];
+        }
+    }
+
+    function _juryRevealError(uint256 jobId, uint8 seat, address caller, bytes32 salt) private view returns (bytes memory) {
+        JobInfo storage info = _info[jobId];
+        IInferenceMarketTypes.JobStatus status = info.status;
+        uint256 start = info.revealStart;
+        uint40 commitDeadline = info.ch.challengedAt + info.ch.commitWindow;
+        if (
+            status == IInferenceMarketTypes.JobStatus.Challenged && block.timestamp > commitDeadline
+                && _seats[jobId].length >= _juryQuorum(info)
+        ) {
+            status = IInferenceMarketTypes.JobStatus.JuryRevealing;
+            start = commitDeadline;
+        }
+        if (status != IInferenceMarketTypes.JobStatus.JuryRevealing) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, status);
+        }
+        uint256 revealDeadline = start + info.ch.revealWindow;
+        if (block.timestamp > revealDeadline) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
+        }
+        return _seatError(jobId, seat, caller, salt);
+    }
+
+    /// @dev Whether a challenged job's jury may reveal now (in the model).
+    function _juryRevealPhase(uint256 jobId, JobInfo storage info) private view returns (bool) {
+        uint256 start = info.revealStart;
+        if (info.status == IInferenceMarketTypes.JobStatus.Challenged) {
+            uint256 commitDeadline = uint256(info.ch.challengedAt) + info.ch.commitWindow;
+            if (block.timestamp <= commitDeadline || _seats[jobId].length < _juryQuorum(info)) return false;
+            start = commitDeadline;
+        } else if (info.status != IInferenceMarketTypes.JobStatus.JuryRevealing) {
+            return false;
+        }
+        return block.timestamp <= start + info.ch.revealWindow;
+    }
+
+    /// @dev (expected revert, outcome): outcome 1 = too few jurors (Inconclusive, all released),
+    /// 2 = resolve the jury's round.
+    function _resolveExpectation(uint256 jobId) private view returns (bytes memory, uint8) {
+        JobInfo storage info = _info[jobId];
+        // A job never challenged: its word binds the job or its delivery, not this (zero) challenge.
+        if (!info.challenged) {
+            return (abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, jobId), 0);
+        }
+        IInferenceMarketTypes.JobStatus status = info.status;
+        uint256 start = info.revealStart;
+        if (status == IInferenceMarketTypes.JobStatus.Challenged) {
+            uint256 commitDeadline = uint256(info.ch.challengedAt) + info.ch.commitWindow;
+            if (block.timestamp <= commitDeadline) return (_notResolvable(jobId, status), 0);
+            if (_seats[jobId].length < _juryQuorum(info)) return ("", 1);
+            status = IInferenceMarketTypes.JobStatus.JuryRevealing;
+            start = commitDeadline;
+        }
+        if (status != IInferenceMarketTypes.JobStatus.JuryRevealing || block.timestamp <= start + info.ch.revealWindow) {
+            return (_notResolvable(jobId, status), 0);
+        }
+        return ("", 2);
+    }
+
+    function _notResolvable(uint256 jobId, IInferenceMarketTypes.JobStatus status) private pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotResolvable.selector, jobId, status);
+    }
+
+    /// @dev The end of a jury round, as {IInferenceMarketCourt} specifies it. The jurors are
+    /// settled like a k > 1 round (silent jurors, and with a quorum those outside it, are faulty:
+    /// they lose min(collateral, stake), shared by the client's share and the others); then the
+    /// verdict: without a quorum the provider is paid (Inconclusive); with a quorum on the
+    /// delivered result the challenger's bond (min(collateral, stake)) pays each majority juror
+    /// the jury fee (capped at an equal share) and the provider the rest, and the provider is
+    /// paid; with a quorum on another result the provider's collateral pays the jurors, then the
+    /// challenger its share of the rest and the client the rest, and the client gets its escrow
+    /// back. Counters: majority jurors served (with a quorum), faulty jurors disagreed or missed,
+    /// the losing party disagreed, a paid provider served.
+    function _resolveModel(uint256 jobId) private {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        bytes32 winner;
+        uint256 agreeing;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!seats[i].revealed) continue;
+            uint256 count;
+            for (uint256 j = 0; j < seats.length; ++j) {
+                if (seats[j].revealed && seats[j].resultHash == seats[i].resultHash) ++count;
+            }
+            if (count >= _juryQuorum(info)) (winner, agreeing) = (seats[i].resultHash, count);
+        }
+        bool quorum = agreeing != 0;
+        (bool[] memory faulty, uint256 pool, uint256 compensated) = _juryOutcomesModel(jobId, winner, quorum);
+        if (pool != 0) {
+            uint256 toClient = (pool * CLIENT_SHARE_BPS) / 10_000;
+            uint256 per = compensated == 0 ? 0 : (pool - toClient) / compensated;
+            _creditModel(info.job.client, address(stakeToken), pool - per * compensated);
+            for (uint256 i = 0; i < seats.length; ++i) {
+                if (!faulty[i]) _creditModel(seats[i].provider, address(stakeToken), per);
+            }
+            ++hits["resolve.jurorSlashed"];
+        }
+        if (!quorum) {
+            _payDeliveryModel(jobId);
+            _releaseModel(info.ch.provider, info.job.collateral);
+            ++ghostServed[info.ch.provider];
+            _releaseModel(info.ch.challenger, info.job.collateral);
+            ++hits["resolve.inconclusive"];
+            return;
+        }
+        _verdictModel(jobId, winner, agreeing, faulty);
+    }
+
+    function _juryOutcomesModel(uint256 jobId, bytes32 winner, bool quorum)
+        private
+        returns (bool[] memory faulty, uint256 pool, uint256 compensated)
+    {
+        Seat[] storage seats = _seats[jobId];
+        uint256 collateral = _info[jobId].job.collateral;
+        faulty = new bool[](seats.length);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            address juror = seats[i].provider;
+            faulty[i] = !seats[i].revealed || (quorum && seats[i].resultHash != winner);
+            uint256 seized = faulty[i] ? _min(collateral, ghostStake[juror]) : 0;
+            _releaseModel(juror, collateral);
+            if (!faulty[i]) {
+                ++compensated;
+                if (quorum) ++ghostServed[juror];
+                continue;
+            }
+            _seizeModel(juror, seized);
+            pool += seized;
+            if (seats[i].revealed) ++ghostDisagreed[juror];
+            else ++ghostMissed[juror];
+        }
+    }
+
+    function _verdictModel(uint256 jobId, bytes32 winner, uint256 agreeing, bool[] memory faulty) private {
+        JobInfo storage info = _info[jobId];
+        IInferenceMarketTypes.Challenge storage ch = info.ch;
+        uint256 collateral = info.job.collateral;
+        bool providerWrong = winner != ch.resultHash;
+        address loser = providerWrong ? ch.provider : ch.challenger;
+        uint256 seized = _min(collateral, ghostStake[loser]);
+        uint256 perJuror = ch.juryFee;
+        if (agreeing * perJuror > seized) perJuror = seized / agreeing;
+        uint256 rest = seized - agreeing * perJuror;
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (!faulty[i]) _creditModel(seats[i].provider, address(stakeToken), perJuror);
+        }
+        if (providerWrong) {
+            _finish(jobId, IInferenceMarketTypes.JobStatus.Refunded);
+            _creditModel(info.job.client, info.job.token, info.escrow);
+            uint256 toChallenger = (rest * ch.challengerShareBps) / 10_000;
+            _creditModel(ch.challenger, address(stakeToken), toChallenger);
+            _creditModel(info.job.client, address(stakeToken), rest - toChallenger);
+            ++hits["resolve.providerWrong"];
+        } else {
+            _payDeliveryModel(jobId);
+            _creditModel(ch.provider, address(stakeToken), rest);
+            ++hits["resolve.providerRight"];
+        }
+        _releaseModel(ch.provider, collateral);
+        _releaseModel(ch.challenger, collateral);
+        _seizeModel(loser, seized);
+        ++ghostDisagreed[loser];
+        if (!providerWrong) ++ghostServed[ch.provider];
+    }
+
+    /// @dev Too few jurors came: nobody is at fault; the provider is paid and every collateral
+    /// released.
+    function _resolveUnfilledModel(uint256 jobId) private {
+        JobInfo storage info = _info[jobId];
+        _payDeliveryModel(jobId);
+        ++ghostServed[info.ch.provider];
+        _releaseSeatsModel(jobId);
+        _releaseModel(info.ch.provider, info.job.collateral);
+        _releaseModel(info.ch.challenger, info.job.collateral);
+        ++hits["resolve.unfilled"];
+    }
+
+    /// @dev As {_checkRevert}, also accepting `alt` when it is not empty.
+    function _checkRevertAlt(string memory where, bytes memory err, bytes memory expected, bytes memory alt)
+        private
+        returns (bool)
+    {
+        if (alt.length != 0 && keccak256(err) == keccak256(alt)) {
+            ++refusals[bytes4(alt)];
+            return true;
+        }
+        return _checkRevert(where, err, expected);
+    }
+
+    /// @dev FINDING (see InferenceMarketK1StatusErrorsTest in InferenceMarketCourt.t.sol): once a
+    /// k = 1 job is delivered its word binds the delivery (then the challenge), so the market's
+    /// entry points that check the job's hash before its status refuse it with JobMismatch
+    /// instead of the status error {IInferenceMarket} documents. Both are accepted here, so that
+    /// the invariants hold before and after the fix; empty for a job never delivered.
+    function _pastOpenMismatch(uint256 jobId) private view returns (bytes memory) {
+        if (!_info[jobId].delivered) return "";
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, jobId);
     }
 
     // ------------------------------------------------------------------ commit / reveal
@@ -1425,29 +2248,7 @@ contract InferenceMarketHandler {
     function _revealOne(uint256 jobId, uint256 seatSeed, uint256 bad) private {
         Seat[] storage seats = _seats[jobId];
         uint256 len = seats.length;
-        uint8 seat = uint8(seatSeed % len);
-        for (uint256 j = 0; j < len; ++j) {
-            uint256 idx = (seatSeed + j) % len;
-            if (!seats[idx].revealed) {
-                seat = uint8(idx);
-                break;
-            }
-        }
-        address caller = seats[seat].provider;
-        bytes32 salt = seats[seat].salt;
-        uint256 mode = bad % 10;
-        if (mode == 0) {
-            salt = keccak256(abi.encode(salt)); // wrong salt
-        } else if (mode == 1) {
-            caller = providerAt[(bad >> 8) % PROVIDER_COUNT]; // maybe not the seat's provider
-        } else if (mode == 2) {
-            for (uint256 j = 0; j < len; ++j) {
-                if (seats[j].revealed) {
-                    (seat, caller, salt) = (uint8(j), seats[j].provider, seats[j].salt); // reveal twice
-                    break;
-                }
-            }
-        }
+        (uint8 seat, address caller, bytes32 salt) = _revealAttempt(seats, seatSeed, bad);
         bytes memory expected = _revealError(jobId, seat, caller, salt);
         IInferenceMarketTypes.Job memory job = _info[jobId].job;
         bytes32 resultHash = seats[seat].resultHash;
@@ -1474,6 +2275,39 @@ contract InferenceMarketHandler {
         }
     }
 
+    /// @dev A reveal attempt: mostly a seat that has not revealed, by its provider with its salt;
+    /// sometimes a wrong salt, maybe another provider, or a seat that revealed already.
+    function _revealAttempt(Seat[] storage seats, uint256 seatSeed, uint256 bad)
+        private
+        view
+        returns (uint8 seat, address caller, bytes32 salt)
+    {
+        uint256 len = seats.length;
+        seat = uint8(seatSeed % len);
+        for (uint256 j = 0; j < len; ++j) {
+            uint256 idx = (seatSeed + j) % len;
+            if (!seats[idx].revealed) {
+                seat = uint8(idx);
+                break;
+            }
+        }
+        caller = seats[seat].provider;
+        salt = seats[seat].salt;
+        uint256 mode = bad % 10;
+        if (mode == 0) {
+            salt = keccak256(abi.encode(salt)); // wrong salt
+        } else if (mode == 1) {
+            caller = providerAt[(bad >> 8) % PROVIDER_COUNT]; // maybe not the seat's provider
+        } else if (mode == 2) {
+            for (uint256 j = 0; j < len; ++j) {
+                if (seats[j].revealed) {
+                    (seat, caller, salt) = (uint8(j), seats[j].provider, seats[j].salt); // reveal twice
+                    break;
+                }
+            }
+        }
+    }
+
     function _revealError(uint256 jobId, uint8 seat, address caller, bytes32 salt) private view returns (bytes memory) {
         JobInfo storage info = _info[jobId];
         Seat[] storage seats = _seats[jobId];
@@ -1490,6 +2324,13 @@ contract InferenceMarketHandler {
         if (block.timestamp > revealDeadline) {
             return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
         }
+        return _seatError(jobId, seat, caller, salt);
+    }
+
+    /// @dev The error of a reveal of `seat` (a k > 1 seat or a jury seat) by `caller` with `salt`
+    /// once the reveal phase is on; empty if it is the seat's own, first, reveal.
+    function _seatError(uint256 jobId, uint8 seat, address caller, bytes32 salt) private view returns (bytes memory) {
+        Seat[] storage seats = _seats[jobId];
         if (seat >= seats.length || seats[seat].provider != caller) {
             return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, jobId, seat, caller);
         }
@@ -1567,6 +2408,12 @@ contract InferenceMarketHandler {
         }
     }
 
+    function _exitingCount() private view returns (uint256 n) {
+        for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
+            if (registry.getProvider(providerAt[i]).unbondingEndsAt != 0) ++n;
+        }
+    }
+
     /// @dev A provider that the DAO suspended, from a seed-chosen index.
     function _suspendedProvider(uint256 seed) private view returns (bool, uint256) {
         for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
@@ -1597,7 +2444,9 @@ contract InferenceMarketHandler {
     // ------------------------------------------------------------------ observation
 
     /// @dev Reads the market's events as an indexer would (credits have no event of their own):
-    /// ResultSubmitted credits its provider the job's fee; JobSettled credits the fee to each
+    /// DeliveryClaimed credits its provider the job's fee; ChallengeResolved credits the provider's
+    /// fee or the client's escrow, and the losing party's seized stake (its SeatSlashed) to the
+    /// jurors and parties (see {_observeResolution}); JobSettled credits the fee to each
     /// provider whose observed ResultRevealed hash won (as many as `agreeing`) and
     /// `clientRefund` to the client; JobRefunded credits `amount` to the client. Provider fees
     /// are attributed to jobs, and terminal events counted per job.
@@ -1607,10 +2456,16 @@ contract InferenceMarketHandler {
             bytes32 sig = logs[i].topics[0];
             uint256 jobId = uint256(logs[i].topics[1]);
             IInferenceMarketTypes.Job storage job = _info[jobId].job;
-            if (sig == IInferenceMarketTypes.ResultSubmitted.selector) {
+            if (sig == IInferenceMarketTypes.DeliveryClaimed.selector) {
                 ++_info[jobId].terminalEvents;
                 ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
-                observedCredits[job.token] += job.feePerProvider;
+                uint256 fee = abi.decode(logs[i].data, (uint256));
+                if (fee != job.feePerProvider) _surprise("DeliveryClaimed: fee differs from the job's", abi.encode(jobId));
+                observedCredits[job.token] += fee;
+            } else if (sig == IInferenceMarketTypes.SeatSlashed.selector) {
+                _observePartySlash(jobId, address(uint160(uint256(logs[i].topics[2]))), logs[i].data);
+            } else if (sig == IInferenceMarketTypes.ChallengeResolved.selector) {
+                _observeResolution(jobId, logs[i].data);
             } else if (sig == IInferenceMarketTypes.ResultRevealed.selector) {
                 address provider = address(uint160(uint256(logs[i].topics[2])));
                 (bytes32 resultHash,) = abi.decode(logs[i].data, (bytes32, bytes));
@@ -1642,6 +2497,57 @@ contract InferenceMarketHandler {
         }
     }
 
+    /// @dev The losing party's seized stake (in its SeatSlashed, before ChallengeResolved) is all
+    /// credited: to the majority jurors, and the challenger and the client, or the provider.
+    /// Faulty jurors' SeatSlashed are counted by SlashDistributed instead.
+    function _observePartySlash(uint256 jobId, address provider, bytes memory data) private {
+        JobInfo storage info = _info[jobId];
+        if (!info.challenged || (provider != info.ch.provider && provider != info.ch.challenger)) return;
+        (uint256 amount,) = abi.decode(data, (uint256, bool));
+        _partySeized[jobId] = amount;
+        observedCredits[address(stakeToken)] += amount;
+    }
+
+    /// @dev ChallengeResolved: the client's escrow refunded (provider wrong) or the provider's fee
+    /// credited; `agreeing` counts the observed jury reveals of `juryHash`; the parts it names
+    /// plus each majority juror's fee (the challenge's, capped at an equal share) make up the
+    /// loser's seized stake.
+    function _observeResolution(uint256 jobId, bytes memory data) private {
+        JobInfo storage info = _info[jobId];
+        ++info.terminalEvents;
+        (
+            IInferenceMarketTypes.ChallengeOutcome outcome,
+            bytes32 juryHash,
+            uint8 agreeing,
+            uint256 toChallenger,
+            uint256 toProvider,
+            uint256 toClient
+        ) = abi.decode(data, (IInferenceMarketTypes.ChallengeOutcome, bytes32, uint8, uint256, uint256, uint256));
+        if (outcome == IInferenceMarketTypes.ChallengeOutcome.ProviderWrong) {
+            observedCredits[info.job.token] += info.escrow;
+        } else {
+            ++feeCredits[info.ch.provider][jobId];
+            observedCredits[info.job.token] += info.job.feePerProvider;
+        }
+        uint256 count;
+        address[] storage revealers = _revealedBy[jobId];
+        for (uint256 r = 0; r < revealers.length; ++r) {
+            if (_revealedHash[jobId][revealers[r]] == juryHash && juryHash != bytes32(0)) ++count;
+        }
+        if (count != agreeing) _surprise("ChallengeResolved: agreeing differs from the jury's reveals", abi.encode(jobId));
+        uint256 parts = toChallenger + toProvider + toClient;
+        if (outcome == IInferenceMarketTypes.ChallengeOutcome.Inconclusive) {
+            if (parts != 0) _surprise("ChallengeResolved: an inconclusive challenge moved stake", abi.encode(jobId));
+            return;
+        }
+        uint256 seized = _partySeized[jobId];
+        uint256 perJuror = info.ch.juryFee;
+        if (agreeing * perJuror > seized) perJuror = seized / agreeing;
+        if (parts + agreeing * perJuror != seized) {
+            _surprise("ChallengeResolved: parts and jury fees differ from the seized stake", abi.encode(jobId, parts, seized));
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /// @dev A job from the open list, starting at a seed-chosen index.
@@ -1658,20 +2564,44 @@ contract InferenceMarketHandler {
 
     function _matches(uint256 id, uint8 kind) private view returns (bool) {
         JobInfo storage info = _info[id];
-        if ((kind == PICK_K1 || kind == PICK_K1_LIVE) && info.job.redundancy != 1) return false;
-        if (kind == PICK_K1_LIVE && block.timestamp > info.job.deadline) return false;
+        if ((kind == PICK_K1 || kind == PICK_K1_LIVE || kind >= PICK_DELIVERED) && info.job.redundancy != 1) return false;
+        if (
+            kind == PICK_K1_LIVE
+                && (info.status != IInferenceMarketTypes.JobStatus.Open || block.timestamp > info.job.deadline)
+        ) return false;
+        if (kind >= PICK_DELIVERED) return _matchesCourt(id, info, kind);
         if (
             (kind == PICK_COMMIT || kind == PICK_COMMIT_LIVE)
                 && (info.job.redundancy == 1 || info.status != IInferenceMarketTypes.JobStatus.Open)
         ) return false;
         if (kind == PICK_COMMIT_LIVE && block.timestamp > info.job.commitDeadline) return false;
-        if (kind == PICK_SEATED && _seats[id].length == 0) return false;
+        if (kind == PICK_SEATED && (info.job.redundancy == 1 || _seats[id].length == 0)) return false;
         if (kind == PICK_REVEAL && !_revealPhase(id, info)) return false;
         if (kind == PICK_FINALIZABLE) {
             (bytes memory expected,) = _finalizeExpectation(id);
             if (expected.length != 0) return false;
         }
         return true;
+    }
+
+    /// @dev The k = 1 pick kinds: deliveries and challenges.
+    function _matchesCourt(uint256 id, JobInfo storage info, uint8 kind) private view returns (bool) {
+        IInferenceMarketTypes.JobStatus status = info.status;
+        if (kind <= PICK_CHALLENGEABLE) {
+            if (status != IInferenceMarketTypes.JobStatus.Delivered) return false;
+            bool matured = block.timestamp > uint256(info.deliveredAt) + info.job.challengeWindow;
+            return kind == PICK_DELIVERED || (kind == PICK_CLAIMABLE) == matured;
+        }
+        if (kind == PICK_CHALLENGED) {
+            return status == IInferenceMarketTypes.JobStatus.Challenged || status == IInferenceMarketTypes.JobStatus.JuryRevealing;
+        }
+        if (kind == PICK_JURY_COMMIT) {
+            return status == IInferenceMarketTypes.JobStatus.Challenged
+                && block.timestamp <= uint256(info.ch.challengedAt) + info.ch.commitWindow;
+        }
+        if (kind == PICK_JURY_REVEAL) return _juryRevealPhase(id, info);
+        (bytes memory expected,) = _resolveExpectation(id);
+        return expected.length == 0;
     }
 
     /// @dev The `nth` (modulo their number) job of a kind, counting from a seed-chosen index.
@@ -1794,8 +2724,9 @@ contract InferenceMarketHandler {
 
 // ====================================================================== invariants
 
-/// @notice Random sequences of requests, deliveries, batches, commits, reveals, finalizations,
-/// withdrawals, DAO slashes, exits and time jumps against the whole stack.
+/// @notice Random sequences of requests, deliveries, batches, claims, challenges, jury commits
+/// and reveals, challenge resolutions, commits, reveals, finalizations, withdrawals, DAO slashes,
+/// exits and time jumps against the whole stack.
 contract InferenceMarketInvariantTest is Test {
     InferenceMarketHandler internal handler;
     InferenceMarket internal market;
@@ -1864,7 +2795,8 @@ contract InferenceMarketInvariantTest is Test {
         }
     }
 
-    /// @notice Provider fees go only to providers that served the job (delivered it, k = 1, or
+    /// @notice Provider fees go only to providers that served the job (delivered it, k = 1, and
+    /// were paid at claim or by a challenge that did not find them wrong, or
     /// revealed the winning hash, k > 1), once; and every such provider was paid. Client
     /// refunds and treasury fees are not provider fees.
     /// hardhat-config: invariant.runs = 64
@@ -1908,8 +2840,9 @@ contract InferenceMarketInvariantTest is Test {
         assertEq(sum, registry.totalStake(), "totalStake = sum of stakes");
     }
 
-    /// @notice A provider's locked collateral is exactly the collateral of its seats in jobs not
-    /// yet settled or refunded. After a direct DAO slash it can only be less: the registry caps
+    /// @notice A provider's locked collateral is exactly the collateral it holds in jobs not yet
+    /// settled or refunded: k > 1 seats, k = 1 deliveries not yet claimed or resolved, challenge
+    /// bonds and jury seats. After a direct DAO slash it can only be less: the registry caps
     /// `locked` at the remaining stake, and later releases are capped at `locked`, so a DAO slash
     /// permanently "forgets" part of the collateral of the seats open at the time (by design, see
     /// {IProviderRegistry.slash}). Market slashes never cause this (a losing seat's collateral is
@@ -1926,6 +2859,28 @@ contract InferenceMarketInvariantTest is Test {
             else assertEq(locked, expected, "locked = open seats' collateral");
             assertEq(locked, handler.ghostLocked(provider), "locked = model with the registry's caps");
         }
+    }
+
+    /// @notice The registry's locked collateral over all providers equals job.collateral × (open
+    /// k > 1 seats + open k = 1 deliveries + open challenge bonds + jury seats) over the unfinished
+    /// jobs; only a DAO slash (which caps a provider's lock at its remaining stake) can make it
+    /// less. It always equals the model that applies the registry's caps.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_lockedEqualsOpenCollateral() public view {
+        (,,,, uint256 expected) = handler.openCollateralBreakdown();
+        uint256 locked;
+        uint256 ghost;
+        bool slashed;
+        for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+            address provider = handler.providerAt(p);
+            locked += registry.getProvider(provider).locked;
+            ghost += handler.ghostLocked(provider);
+            slashed = slashed || handler.daoSlashed(provider);
+        }
+        assertEq(locked, ghost, "total locked = model with the registry's caps");
+        if (slashed) assertLe(locked, expected, "total locked <= open collateral");
+        else assertEq(locked, expected, "total locked = collateral x (seats + deliveries + bonds + jury seats)");
     }
 
     /// @notice The handler's model of every call agreed with the market (outcome, error with its
@@ -2256,11 +3211,13 @@ contract InferenceMarketFuzzTest is Test {
         }
     }
 
-    /// @notice A k = 1 job delivered at any moment up to its deadline (inclusive) pays the
-    /// provider the fee and the treasury the rest, and is no longer finalizable; a moment later
-    /// the delivery is refused (DeadlinePassed, or a rejected attestation in a batch) and the job
-    /// refunds its whole escrow to the client.
-    function testFuzz_k1Delivery_paysUntilDeadlineRefundsAfter(
+    /// @notice A k = 1 job delivered at any moment up to its deadline (inclusive) locks the
+    /// provider's collateral and pays nothing yet, is no longer finalizable, and once its
+    /// challenge window passed a claim pays the provider the fee and the treasury the rest and
+    /// releases the collateral; a moment after the deadline the delivery is refused
+    /// (DeadlinePassed, or a rejected attestation in a batch) and the job refunds its whole
+    /// escrow to the client.
+    function testFuzz_k1Delivery_paidAtClaimUntilDeadlineRefundsAfter(
         uint32 durationSeed,
         uint256 elapsedSeed,
         uint96 feeSeed,
@@ -2283,16 +3240,19 @@ contract InferenceMarketFuzzTest is Test {
 
         if (block.timestamp <= job.deadline) {
             _deliver(jobId, job, provider, resultHash, viaBatch, bytes4(0));
+            assertEq(market.balanceOf(provider, token), 0, "nothing paid at delivery");
+            assertEq(s.registry.getProvider(provider).locked, job.collateral, "collateral locked");
+            _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
+            vm.warp(uint256(job.deadline) + 1);
+            vm.expectRevert(); // NotFinalizable, or JobMismatch (see InferenceMarketK1StatusErrorsTest)
+            market.finalize(jobId, job);
+            vm.warp(job.requestedAt + elapsed + job.challengeWindow + 1);
+            assertEq(_claimOne(jobId, job, provider, resultHash), 1, "claimed after the challenge window");
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
             assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
             assertEq(s.registry.getProvider(provider).served, 1, "served counted");
+            assertEq(s.registry.getProvider(provider).locked, 0, "collateral released");
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarketTypes.JobStatus.Settled
-                )
-            );
-            market.finalize(jobId, job);
         } else {
             _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector);
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
@@ -2308,13 +3268,24 @@ contract InferenceMarketFuzzTest is Test {
     /// @notice A batch of k = 1 results in mixed tokens, signed by providers in runs (the same
     /// provider for consecutive items in different tokens), with duplicates and items from a
     /// provider missing a required tag: each item is delivered iff it is the first for its job and
-    /// its provider is eligible; each provider is credited, per token, exactly the fees of the
-    /// jobs it delivered, the treasury the rest of their escrow; served counters follow.
+    /// its provider is eligible, locking its collateral; once claimed, each provider is credited,
+    /// per token, exactly the fees of the jobs it delivered, the treasury the rest of their
+    /// escrow; served counters follow.
     function testFuzz_batch_creditsEachProviderPerToken(uint256 seed, uint8 countSeed) public {
         BatchCase memory c = _batchCase(seed, bound(countSeed, 1, 8));
         BatchExpectation memory e = _batchExpectation(c);
         assertEq(market.submitAttestations(c.items), e.delivered, "delivered count");
         address[3] memory who = [provs[0], provs[1], narrow];
+        // Delivered: collateral locked per provider, nothing paid until claimed.
+        for (uint256 p = 0; p < 3; ++p) {
+            assertEq(s.registry.getProvider(who[p]).locked, e.served[p] * COLLATERAL, "collateral of its deliveries");
+            for (uint256 t = 0; t < 3; ++t) assertEq(market.balanceOf(who[p], _tokenAt(t)), 0, "nothing paid at delivery");
+        }
+        for (uint256 j = 0; j < c.ids.length; ++j) {
+            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarketTypes.JobStatus.Delivered : IInferenceMarketTypes.JobStatus.Open);
+        }
+        vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
+        assertEq(_claimTaken(c, e), e.delivered, "claimed count");
         for (uint256 p = 0; p < 3; ++p) {
             for (uint256 t = 0; t < 3; ++t) {
                 assertEq(market.balanceOf(who[p], _tokenAt(t)), e.credit[p][t], "provider credit per token");
@@ -2327,18 +3298,21 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 j = 0; j < c.ids.length; ++j) {
             _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Open);
         }
+        for (uint256 p = 0; p < 3; ++p) assertEq(s.registry.getProvider(who[p]).locked, 0, "collateral released");
     }
 
     /// @notice A batch of 17-32 k = 1 results signed by any of nine providers in any of three
     /// tokens (more providers and (provider, token) pairs than the market's batch tables hold,
-    /// so they are flushed mid-batch): every provider is credited, per token, exactly the fees of
-    /// the jobs it delivered; served counters and protocol fees follow.
+    /// so they are flushed mid-batch): every provider locks exactly the collateral of the jobs
+    /// it delivered, and once they are claimed is credited, per token, exactly their fees; served
+    /// counters and protocol fees follow.
     function testFuzz_batch_manyProvidersAndTokens(uint256 seed, uint8 countSeed) public {
         uint256 n = bound(countSeed, 17, 32);
         address[9] memory who;
         for (uint256 p = 0; p < PROVIDERS; ++p) who[p] = provs[p];
         who[8] = narrow;
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](n);
+        IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](n);
         uint256[3][9] memory credit;
         uint256[9] memory served;
         uint256[9] memory servedBefore;
@@ -2353,6 +3327,7 @@ contract InferenceMarketFuzzTest is Test {
             uint256 p = (js >> 64) % 9;
             items[i] = _signed(id, job, who[p], keccak256(abi.encode("result", i)));
             if (p == 8 && job.requiredTags & 2 != 0) continue; // narrow lacks the tag: rejected
+            cs[expected] = IInferenceMarketTypes.Claim({jobId: id, job: job, provider: who[p], resultHash: items[i].resultHash});
             uint256 t = _tokenIndex(job.token);
             credit[p][t] += job.feePerProvider;
             fees[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
@@ -2361,6 +3336,16 @@ contract InferenceMarketFuzzTest is Test {
         }
         assertEq(market.submitAttestations(items), expected, "delivered count");
         for (uint256 p = 0; p < 9; ++p) {
+            assertEq(s.registry.getProvider(who[p]).locked, served[p] * COLLATERAL, "collateral of its deliveries");
+        }
+        // Claimed in one batch after the challenge window (the unused tail of `cs` is trimmed).
+        assembly ("memory-safe") {
+            mstore(cs, expected)
+        }
+        vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
+        assertEq(IInferenceMarketCourt(address(market)).claim(cs), expected, "claimed count");
+        for (uint256 p = 0; p < 9; ++p) {
+            assertEq(s.registry.getProvider(who[p]).locked, 0, "collateral released");
             for (uint256 t = 0; t < 3; ++t) {
                 assertEq(market.balanceOf(who[p], _tokenAt(t)), credit[p][t], "provider credit per token");
             }
@@ -2382,6 +3367,30 @@ contract InferenceMarketFuzzTest is Test {
         uint256[3] served;
         uint256[3] treasury;
         bool[] taken;
+        uint256[] item; // the item that delivered each taken job
+    }
+
+    /// @dev Claims every job the batch delivered, in one claim.
+    function _claimTaken(BatchCase memory c, BatchExpectation memory e) internal returns (uint256) {
+        IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](e.delivered);
+        uint256 n;
+        for (uint256 j = 0; j < c.ids.length; ++j) {
+            if (!e.taken[j]) continue;
+            IInferenceMarketTypes.SignedResult memory it = c.items[e.item[j]];
+            cs[n++] = IInferenceMarketTypes.Claim({
+                jobId: it.jobId, job: it.job, provider: c.signers[e.item[j]], resultHash: it.resultHash
+            });
+        }
+        return IInferenceMarketCourt(address(market)).claim(cs);
+    }
+
+    function _claimOne(uint256 jobId, IInferenceMarketTypes.Job memory job, address provider, bytes32 resultHash)
+        internal
+        returns (uint256)
+    {
+        IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](1);
+        cs[0] = IInferenceMarketTypes.Claim({jobId: jobId, job: job, provider: provider, resultHash: resultHash});
+        return IInferenceMarketCourt(address(market)).claim(cs);
     }
 
     /// @dev n k = 1 jobs in random tokens (some requiring tag bit 1), and a batch with one item
@@ -2417,11 +3426,13 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev In item order: the first item of a job whose signer is eligible delivers it.
     function _batchExpectation(BatchCase memory c) internal view returns (BatchExpectation memory e) {
         e.taken = new bool[](c.ids.length);
+        e.item = new uint256[](c.ids.length);
         for (uint256 i = 0; i < c.items.length; ++i) {
             uint256 j = _indexOf(c.ids, c.items[i].jobId);
             IInferenceMarketTypes.Job memory job = c.jobs[j];
             if (e.taken[j] || (c.signers[i] == narrow && job.requiredTags & 2 != 0)) continue;
             e.taken[j] = true;
+            e.item[j] = i;
             uint256 p = c.signers[i] == provs[0] ? 0 : c.signers[i] == provs[1] ? 1 : 2;
             uint256 t = _tokenIndex(job.token);
             e.credit[p][t] += job.feePerProvider;
@@ -2456,11 +3467,13 @@ contract InferenceMarketFuzzTest is Test {
         (uint256 jobId, IInferenceMarketTypes.Job memory job) =
             _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
-        _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
+        _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
         (uint256 multiId, IInferenceMarketTypes.Job memory multi) =
             _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
-        assertEq(s.registry.getProvider(provider).locked, multi.collateral, "collateral locked");
+        assertEq(
+            s.registry.getProvider(provider).locked, uint256(job.collateral) + multi.collateral, "delivery and seat locked"
+        );
     }
 
     /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
@@ -2511,12 +3524,14 @@ contract InferenceMarketFuzzTest is Test {
     /// agrees with the market throughout.
     function test_handler_reachesDeepStatesWithoutSurprises() public {
         InferenceMarketHandler h = new InferenceMarketHandler();
-        for (uint256 step = 0; step < 400; ++step) {
+        for (uint256 step = 0; step < SMOKE_STEPS; ++step) {
             uint256 r = uint256(keccak256(abi.encode("smoke", step)));
             uint256 a = uint256(keccak256(abi.encode(r, 1)));
             uint256 b = uint256(keccak256(abi.encode(r, 2)));
             uint256 c = uint256(keccak256(abi.encode(r, 3)));
-            uint256 f = r % 13;
+            // The court's actions weigh more: a challenge needs a delivery within its window, a jury
+            // a challenge within its commit window.
+            uint256 f = r % 24;
             if (f <= 1) h.requestJob(a, b, c, r >> 8, r >> 16, r >> 24);
             else if (f == 2) h.submitResult(a, b, c);
             else if (f == 3) h.submitBatch(a, b);
@@ -2526,22 +3541,41 @@ contract InferenceMarketFuzzTest is Test {
             else if (f == 7) h.withdraw(a, b);
             else if (f == 8) h.warp(a);
             else if (f == 9) h.stake(r >> 8, a, b);
-            else if (f <= 11) h.exitStep(a, b);
-            else h.poke(a, b);
+            else if (f == 10) h.exitStep(a, b);
+            else if (f == 11) h.juryCommit(a, b, c, r >> 8);
+            else if (f == 12) h.poke(a, b);
+            else if (f == 13) h.claim(a, b);
+            else if (f == 14) h.challenge(a, b);
+            else if (f == 15) h.juryCommit(a, b, c, r >> 8);
+            else if (f == 16) h.juryReveal(a, b, c, r >> 8);
+            else if (f == 17) h.resolveChallenge(a, b);
+            else if (f <= 19) h.challenge(a, b);
+            else if (f <= 21) h.juryCommit(a, b, c, r >> 8);
+            else h.juryReveal(a, b, c, r >> 8);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[22] memory reached = [
+        string[33] memory reached = [
             "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
             "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
             "settle.withSlash", "settle.noQuorum", "settle.noQuorumWithSlash", "settle.compensated",
             "finalize.refund", "withdraw", "poke", "suspend", "reapprove", "withdrawStake.suspended",
-            "registerWhileSuspended.refused"
+            "registerWhileSuspended.refused", "claim", "claim.skipped", "challenge", "challenge.refused",
+            "juryCommit", "juryCommit.refused", "juryReveal", "juryReveal.refused", "resolveChallenge",
+            "resolveChallenge.refused", "pokeCourt"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
         }
         assertGe(h.hits("daoSlash"), 1, "never reached: daoSlash");
+        // Every way a challenge ends.
+        string[5] memory ends =
+            ["resolve.providerWrong", "resolve.providerRight", "resolve.inconclusive", "resolve.unfilled", "resolve.jurorSlashed"];
+        for (uint256 i = 0; i < ends.length; ++i) {
+            assertGe(h.hits(bytes32(bytes(ends[i]))), 1, string.concat("never reached: ", ends[i]));
+        }
     }
+
+    uint256 internal constant SMOKE_STEPS = 700;
 
     // ------------------------------------------------------------------ helpers
 
@@ -2727,7 +3761,18 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(loggedId, jobId, "logged id");
         assertEq(jobId, expectedId, "sequential id");
         assertEq(
-            MarketSpec.hashOf(job), MarketSpec.hashOf(MarketSpec.job(jobId, r, p, CLIENT, ACTIVE_VERSION, MIN_MEMORY)), "Job = spec"
+            MarketSpec.hashOf(job), MarketSpec.hashOf(
+                MarketSpec.job(
+                    jobId,
+                    r,
+                    p,
+                    CLIENT,
+                    ACTIVE_VERSION,
+                    MIN_MEMORY,
+                    IInferenceMarketCourt(address(market)).challengePolicy().challengeWindow
+                )
+            ),
+            "Job = spec"
         );
     }
 
