@@ -192,7 +192,8 @@ interface IInferenceMarketTypes {
     /// @notice A challenge was resolved (see {ChallengeOutcome}). `juryHash` is the jury's most
     /// revealed result and `agreeing` how many revealed it. Credited in the stake token:
     /// `toChallenger`, `toProvider` and `toClient` (beyond the escrow refund or fee); each majority
-    /// juror got the challenge's `juryFee`. Faulty jurors are in {SeatSlashed} and
+    /// juror got the challenge's `juryFee`, or an equal share of the loser's seized collateral
+    /// when a DAO slash left the loser less than `agreeing × juryFee`. Faulty jurors are in {SeatSlashed} and
     /// {SlashDistributed}, the losing party in {SeatSlashed}.
     event ChallengeResolved(
         uint256 indexed jobId,
@@ -287,6 +288,8 @@ interface IInferenceMarketTypes {
     /// @notice A party to a challenge (its provider or challenger) cannot challenge its own result
     /// or sit on its jury.
     error InferenceMarketJuryExcluded(uint256 jobId, address account);
+    /// @notice The court given to the market was deployed with other registries than the market's.
+    error InferenceMarketCourtMismatch(address court);
     /// @notice The challenge cannot be resolved yet: jurors may still commit or reveal.
     error InferenceMarketNotResolvable(uint256 jobId, JobStatus status);
 }

@@ -47,6 +47,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         address court_
     ) InferenceMarketBase(admin, guardian, models_, providers_) {
         if (treasury_ == address(0) || court_ == address(0)) revert InferenceMarketZeroAddress();
+        // The court runs on this market's storage with its own immutables: they must be ours.
+        InferenceMarketBase c = InferenceMarketBase(court_);
+        if (c.providers() != providers_ || c.models() != models_) revert InferenceMarketCourtMismatch(court_);
         court = court_;
         treasury = treasury_;
         emit TreasurySet(treasury_);
@@ -414,18 +417,14 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
     }
 
-    /// @dev The word of a job still bound to its own hash (Open, Revealing, or ended before any
-    /// delivery). A k = 1 job with a delivery binds the delivery's hash instead: for it the caller
-    /// learns the status (public anyway through {jobState}), not a mismatch.
+    /// @dev A job's word, checked against `job` while the job is Open or Revealing. Past those, a
+    /// k = 1 job's word binds its delivery or its challenge instead of the job, so it is returned
+    /// unchecked: every caller refuses those statuses by name (without trusting `job`).
     function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) {
-            JobStatus status = _status(word);
-            if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) {
-                revert InferenceMarketInvalidStatus(jobId, status);
-            }
-            revert InferenceMarketJobMismatch(jobId);
-        }
+        JobStatus status = _status(word);
+        if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) return word;
+        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
@@ -537,15 +536,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         returns (bytes4, uint256 word)
     {
         word = _jobs[it.jobId];
-        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) {
-            // Delivered (or ended after a delivery): the word binds the delivery (see _checkedWord).
-            JobStatus status = _status(word);
-            if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) {
-                return (InferenceMarketInvalidStatus.selector, word);
-            }
-            return (InferenceMarketJobMismatch.selector, word);
-        }
-        if (_status(word) != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
+        JobStatus status = _status(word);
+        // Not open (delivered, ended): refused by status first, the word may bind a delivery.
+        if (status != JobStatus.None && status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
+        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) return (InferenceMarketJobMismatch.selector, word);
+        if (status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
         if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
         if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);
         if (!payee.active) return (IProviderRegistry.ProviderRegistryInvalidStatus.selector, word);

@@ -77,6 +77,16 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       );
       return logs.at(-1)?.args.resultHash ?? null;
     },
+    async delivery(jobId, fromBlock) {
+      const logs = await logsToHead(
+        publicClient,
+        Math.max(fromBlock, marketBlock),
+        (from, to) => publicClient.getContractEvents({ ...market, eventName: "ResultSubmitted", args: { jobId }, fromBlock: from, toBlock: to }),
+        logRange,
+      );
+      const last = logs.at(-1);
+      return last ? { provider: getAddress(last.args.provider!), resultHash: last.args.resultHash! } : null;
+    },
     async seatSlashed(jobId, fromBlock) {
       const logs = await logsToHead(
         publicClient,

@@ -49,6 +49,8 @@ export interface ChainReader {
    * slashed: silent, or outvoted by a quorum), scanning from `fromBlock` (its request block).
    */
   seatSlashed(jobId: bigint, fromBlock: number): Promise<boolean>;
+  /** The provider and result of a k = 1 job's latest ResultSubmitted event, scanning from `fromBlock` (its request block). */
+  delivery(jobId: bigint, fromBlock: number): Promise<{ provider: Address; resultHash: Hex } | null>;
 }
 
 /** What the processor needs of the transaction sender. */
@@ -121,6 +123,12 @@ export interface ProcessorOptions {
 const MAX_CRASHES_PER_JOB = 2;
 /** A transaction the node refuses as "would revert" while the job is still open: asked again this often. */
 const MAX_WOULD_REVERT = 3;
+/**
+ * Claims sent for one delivery at most. A claim that lands but is skipped (a reorg moved the
+ * delivery later, so its window was still open) or reverts (it ran out of gas on a path its
+ * estimate did not take) is sent again while the job is still delivered.
+ */
+const MAX_CLAIMS = 4;
 
 /**
  * Takes each job from the journal through its states: decide, compute, attest (submit, or
@@ -533,14 +541,30 @@ export class JobProcessor {
     if (state.status === ChainStatus.Challenged || state.status === ChainStatus.JuryRevealing) {
       return this.waitForChain(rec, "result challenged; waiting for the jury");
     }
-    // Our submit is mined but its ResultSubmitted event is not seen yet: the claim names us as
-    // the provider, so wait for the event rather than claim on a guess.
-    if (state.status !== ChainStatus.Delivered || rec.deliveredBy === null) return this.waitForChain(rec, null);
+    if (state.status !== ChainStatus.Delivered) return this.waitForChain(rec, null);
+    if (rec.deliveredBy === null) {
+      // Delivered, but the event that says by whom is not in the journal (its block was rewound
+      // and the rescan has not said it again, or never will): ask the chain. The claim names the
+      // provider, so it is never sent on a guess.
+      const delivery = await this.o.chain.delivery(rec.jobId, rec.block);
+      if (delivery === null) return this.waitForChain(rec, "delivered; waiting for its ResultSubmitted event");
+      if (!this.o.journal.noteChainFact(rec.jobId, { deliveredBy: getAddress(delivery.provider), settledHash: delivery.resultHash }, 0)) return;
+      if (getAddress(delivery.provider) !== getAddress(this.address)) return this.settle(rec, "lost", null);
+    }
     const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
     if (now < claimableAt) return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
-    const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
-    const receipt = await this.sendOnce(rec, "claim", "claim", [[item]]);
-    if (receipt) this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
+    const claims = this.o.journal.txsFor(rec.jobId, "claim").filter((t) => t.status !== "replaced");
+    const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
+    if (pending) await this.o.sender.resume(pending);
+    else if (claims.length < MAX_CLAIMS) {
+      // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
+      const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
+      const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[item]] });
+      await this.o.sender.send({ jobId: rec.jobId, kind: "claim", to: this.o.market, data, extraGas: settlementHeadroom("claim", 1) });
+    } else {
+      return this.waitForChain(rec, `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`, this.o.retryMaxMs);
+    }
+    this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
   }
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */
@@ -833,6 +857,8 @@ function oneLine(error: unknown): string {
  * gas costs nothing and a reveal that runs out of gas is slashed as missing.
  */
 export function settlementHeadroom(kind: TxKind, seats: number): bigint {
-  if (kind === "submit" || kind === "withdraw" || kind === "claim" || kind === "challenge") return 0n;
+  if (kind === "submit" || kind === "withdraw" || kind === "challenge") return 0n;
+  // A claim's estimate may take the cheap path (skipped) when its block lands on the full one.
+  if (kind === "claim") return 100_000n * BigInt(seats);
   return 50_000n + 80_000n * BigInt(seats);
 }

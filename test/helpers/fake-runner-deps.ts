@@ -110,6 +110,11 @@ export class FakeChain implements ChainReader {
     this.reads.settledResult++;
     return null;
   }
+  /** k = 1 deliveries on the chain (ResultSubmitted), by job id. */
+  deliveries = new Map<bigint, { provider: Address; resultHash: Hex }>();
+  async delivery(jobId: bigint) {
+    return this.deliveries.get(jobId) ?? null;
+  }
   /** Jobs whose SeatSlashed events name this provider. */
   slashed = new Set<bigint>();
   async seatSlashed(jobId: bigint) {

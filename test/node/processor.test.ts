@@ -63,6 +63,42 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]); // claimed once
   });
 
+  it("k = 1 (chaos finding): a claim that lands skipped or reverted is sent again while the job stays delivered, at most four times", async function () {
+    h = harness();
+    const job = makeJob({ challengeWindow: 30 });
+    await h.processor.onLogs([requested(1n, job)]);
+    await h.settle();
+    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash })]);
+    h.chain.time += 31;
+    // Each claim lands and is skipped (the market still says Delivered): the runner claims again.
+    for (let i = 1; i <= 12; i++) {
+      h.clock.now += 10_000;
+      await h.settle();
+    }
+    expect(h.sender.kinds().filter((k) => k === "claim")).to.have.length(4);
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    h.chain.set(1n, { status: 3 });
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("paid");
+  });
+
+  it("k = 1 (chaos finding): a delivery whose ResultSubmitted the journal lost (a reorg) is read from the chain, then claimed", async function () {
+    h = harness();
+    await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 30 }))]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    expect(h.journal.getJob(1n)!.deliveredBy).to.equal(null);
+    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+    h.chain.deliveries.set(1n, { provider: ME, resultHash: h.journal.getJob(1n)!.resultHash! });
+    h.chain.time += 31;
+    h.clock.now += 10_000;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]);
+    expect(h.journal.getJob(1n)!.deliveredBy).to.equal(ME);
+  });
+
   it("k = 1: a challenged delivery waits for its jury; upheld it is paid, found wrong it ends slashed, with no claim sent", async function () {
     h = harness();
     await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 30 })), requested(2n, makeJob({ challengeWindow: 30 }))]);

@@ -1319,13 +1319,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.prank(client);
         market.cancel(id, job);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
-        // Delivered (its word binds the delivery): the market names its status.
+        // Delivered, then claimed: not cancellable, by status.
         vm.prank(client);
-        vm.expectRevert(_invalidStatus(done, IInferenceMarketTypes.JobStatus.Delivered));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Delivered));
         market.cancel(done, doneJob);
         _claimPaid(done, doneJob, prov[0]);
         vm.prank(client);
-        vm.expectRevert(_invalidStatus(done, IInferenceMarketTypes.JobStatus.Settled));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Settled));
         market.cancel(done, doneJob);
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "only the open job refunded");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "the delivered job paid");
@@ -3124,11 +3124,11 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
-        // A k = 1 job's word binds its delivery: delivered or claimed, the market names its status.
-        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Delivered));
+        // Delivered, then claimed: not finalizable, by status.
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Delivered));
         market.finalize(id, job);
         _claimPaid(id, job, prov[0]);
-        vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Settled));
         market.finalize(id, job);
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
 
