@@ -978,8 +978,11 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.Job memory job = info.job;
         uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
         bytes memory expected;
-        if (tamper) {
-            job.deadline += 1;
+        // Past Open and Revealing (a delivered or challenged k = 1 job) the market refuses by status
+        // before it reads the parameters.
+        bool byStatus = info.status != IInferenceMarketTypes.JobStatus.Open && info.status != IInferenceMarketTypes.JobStatus.Revealing;
+        if (tamper) job.deadline += 1;
+        if (tamper && !byStatus) {
             expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, jobId);
         } else if (action == 3) {
             expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, info.status);
@@ -1662,15 +1665,14 @@ contract InferenceMarketHandler {
         view
         returns (bytes4, bytes4)
     {
-        if (tampered) return (IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 0);
         JobInfo storage info = _info[jobId];
         bool taken = _takenInBatch[jobId] == _batchNonce;
+        // A job that is not open (delivered before this batch or by an earlier item, or ended) is
+        // refused by its status first, whatever parameters the item passes.
         if (taken || info.status != IInferenceMarketTypes.JobStatus.Open) {
-            // A delivered k = 1 job (before this batch or by an earlier item) binds its delivery:
-            // see {_pastOpenMismatch}.
-            bytes4 alt = taken || info.delivered ? IInferenceMarketTypes.InferenceMarketJobMismatch.selector : bytes4(0);
-            return (IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, alt);
+            return (IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, 0);
         }
+        if (tampered) return (IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 0);
         return (_batchTermsReason(jobId, info, signer, locking), 0);
     }
 
