@@ -1036,33 +1036,28 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(_status(alice), APPROVED, "status unchanged");
     }
 
-    function test_slash_byMarket() public {
+    function test_slash_byAdminWholeFreeStake() public {
         _registerApproved(alice, 300e18);
         vm.expectEmit();
-        emit IProviderRegistry.ProviderSlashed(alice, market, 300e18, bytes32(uint256(42)));
-        vm.prank(market);
+        emit IProviderRegistry.ProviderSlashed(alice, admin, 300e18, bytes32(uint256(42)));
+        vm.prank(admin);
         registry.slash(alice, 300e18, bytes32(uint256(42)));
         assertEq(_p(alice).stake, 0, "fully slashed");
         assertEq(registry.slashedFunds(), 300e18, "slashed funds");
     }
 
-    function test_slash_revertsForOthers() public {
+    /// @dev Issue 11 finding 3: the market no longer slashes directly (it seizes a seat's
+    /// collateral through settle); slash is the DAO's.
+    function test_slash_revertsForMarketAndOthers() public {
         _registerApproved(alice, 300e18);
-        vm.expectRevert(_unauthorized(eve, MARKET_ROLE));
+        vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
+        vm.prank(market);
+        registry.slash(alice, 1, "x");
+        vm.expectRevert(_unauthorized(eve, DEFAULT_ADMIN_ROLE));
         vm.prank(eve);
         registry.slash(alice, 1, "x");
-        vm.expectRevert(_unauthorized(guardian, MARKET_ROLE));
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
         vm.prank(guardian);
-        registry.slash(alice, 1, "x");
-        assertEq(_p(alice).stake, 300e18, "untouched");
-    }
-
-    function test_slash_revertsAfterMarketRoleRevoked() public {
-        _registerApproved(alice, 300e18);
-        vm.prank(admin);
-        registry.revokeRole(MARKET_ROLE, market);
-        vm.expectRevert(_unauthorized(market, MARKET_ROLE));
-        vm.prank(market);
         registry.slash(alice, 1, "x");
         assertEq(_p(alice).stake, 300e18, "untouched");
     }
@@ -1071,7 +1066,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsStake.selector, alice, uint256(300e18 + 1), uint256(300e18)
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(300e18 + 1), uint256(300e18)
             )
         );
         vm.prank(admin);
@@ -1094,15 +1089,50 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(registry.slashedFunds(), 0, "nothing slashed");
     }
 
-    function test_slash_capsLockedAtStake() public {
+    /// @dev Issue 11 finding 3, the attack: with 250 of 300 locked by two open seats (200 and
+    /// 50), a DAO slash of 100 used to take stake below `locked`, cap `locked` silently at 200,
+    /// and the release of the 200 seat then left 0 locked while the 50 seat was still open: the
+    /// provider, exiting, withdrew before that seat's outcome. Now the slash reverts, naming the
+    /// free stake, and `locked` keeps answering for every open seat.
+    function test_slash_cannotTakeLockedCollateral_regression() public {
         _registerApproved(alice, 300e18);
-        _lock(alice, 250e18);
+        _lock(alice, 200e18); // seat 1
+        _lock(alice, 50e18); // seat 2
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(100e18), uint256(50e18)
+            )
+        );
         vm.prank(admin);
         registry.slash(alice, 100e18, "dao");
-        IProviderRegistry.Provider memory p = _p(alice);
-        assertEq(p.stake, 200e18, "stake");
-        assertEq(p.locked, 200e18, "locked capped at stake");
+
+        // The DAO may take the free part; the seats' collateral stays whole.
+        vm.prank(admin);
+        registry.slash(alice, 50e18, "dao");
+        assertEq(_p(alice).stake, 250e18, "stake");
+        assertEq(_p(alice).locked, 250e18, "locked untouched");
         assertFalse(registry.isEligible(alice, 1, 0, 0), "no free stake");
+
+        // Seat 1 ends: seat 2's collateral is still locked, and an exit cannot withdraw it.
+        vm.prank(market);
+        registry.settle(alice, 200e18, 0, IProviderRegistry.Outcome.Served, "seat 1");
+        assertEq(_p(alice).locked, 50e18, "seat 2 still locked");
+        vm.prank(alice);
+        registry.requestExit();
+        vm.warp(block.timestamp + UNBONDING);
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryCollateralLocked.selector, alice, uint256(50e18))
+        );
+        vm.prank(alice);
+        registry.withdrawStake();
+
+        // Seat 2's fault is seized in full, then the rest can leave.
+        vm.prank(market);
+        registry.settle(alice, 50e18, 50e18, IProviderRegistry.Outcome.Missed, "seat 2");
+        assertEq(token.balanceOf(market), 50e18, "seat 2's collateral seized");
+        vm.prank(alice);
+        registry.withdrawStake();
+        assertEq(token.balanceOf(alice), 200e18, "withdrew what was neither slashed nor seized");
     }
 
     function test_slash_keepsLockedBelowStake() public {
@@ -1166,8 +1196,8 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 
     function test_withdrawSlashed_revertsForNonAdmin() public {
         _registerApproved(alice, 300e18);
-        vm.prank(market);
-        registry.slash(alice, 10e18, "job");
+        vm.prank(admin);
+        registry.slash(alice, 10e18, "dao");
         vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
         vm.prank(market);
         registry.withdrawSlashed(market, 10e18);
@@ -1632,30 +1662,37 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(token.balanceOf(address(registry)), stakeAfter, "balance");
     }
 
-    function testFuzz_slash_arithmeticAndLockedCap(uint256 stake, uint256 locked, uint256 amount) public {
+    function testFuzz_slash_takesOnlyFreeStake(uint256 stake, uint256 locked, uint256 amount) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake);
-        amount = bound(amount, 1, stake);
+        locked = bound(locked, 0, stake - 1);
+        amount = bound(amount, 1, stake - locked);
         _registerApproved(alice, stake);
         _lock(alice, locked);
         vm.prank(admin);
         registry.slash(alice, amount, "dao");
         IProviderRegistry.Provider memory p = _p(alice);
         assertEq(p.stake, stake - amount, "stake");
-        assertEq(p.locked, locked > stake - amount ? stake - amount : locked, "locked capped");
+        assertEq(p.locked, locked, "locked untouched");
+        assertLe(p.locked, p.stake, "locked <= stake");
         assertEq(registry.slashedFunds(), amount, "slashed");
     }
 
-    function testFuzz_slash_aboveStakeReverts(uint256 stake, uint256 amount) public {
+    /// @dev Issue 11 finding 3: any slash above the free stake reverts, whatever is locked.
+    function testFuzz_slash_aboveFreeStakeReverts(uint256 stake, uint256 locked, uint256 amount) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        amount = bound(amount, stake + 1, type(uint256).max);
+        locked = bound(locked, 0, stake);
+        amount = bound(amount, stake - locked + 1, type(uint256).max);
         _registerApproved(alice, stake);
+        _lock(alice, locked);
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistrySlashExceedsStake.selector, alice, amount, stake)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, amount, stake - locked
+            )
         );
-        vm.prank(market);
-        registry.slash(alice, amount, "job");
+        vm.prank(admin);
+        registry.slash(alice, amount, "dao");
         assertEq(_p(alice).stake, stake, "untouched");
+        assertEq(_p(alice).locked, locked, "locked untouched");
     }
 
     function testFuzz_lockCollateral_aboveFreeReverts(uint256 stake, uint256 locked, uint256 amount) public {
