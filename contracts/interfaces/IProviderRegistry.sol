@@ -34,8 +34,10 @@ interface IProviderRegistry {
     /// @param memoryMB Memory available for a model.
     /// @param accelerator Accelerator label, e.g. "cpu" or "nvidia-h100" as bytes32.
     /// @param region Region label, e.g. "eu-west" as bytes32.
-    /// @param tags Bit set of capability and compliance tags; a job's required tags must be a
-    /// subset of it. Bit meanings are a DAO convention published off-chain.
+    /// @param tags Bit set of capability and compliance tags the provider declares. They are
+    /// informational: eligibility uses the tags the DAO granted ({approveProvider},
+    /// {setGrantedTags}, or `tags & autoGrantMask` on automatic admission), so a declaration
+    /// changed after the vote grants nothing. Bit meanings are a DAO convention published off-chain.
     struct Capabilities {
         uint32 memoryMB;
         bytes32 accelerator;
@@ -45,11 +47,13 @@ interface IProviderRegistry {
 
     /// @notice A provider's record. `stake` includes `locked` (collateral held by open jobs);
     /// `locked <= stake` always. The provider is frozen while `block.timestamp < frozenUntil`.
+    /// `tags` are the declared tags, `grantedTags` those the DAO granted (what jobs require).
     struct Provider {
         uint128 stake;
         uint128 locked;
         uint40 unbondingEndsAt;
         uint40 frozenUntil;
+        uint256 grantedTags;
         ProviderStatus status;
         uint32 memoryMB;
         uint56 served;
@@ -94,6 +98,10 @@ interface IProviderRegistry {
     event UnbondingPeriodSet(uint40 period);
     /// @notice The DAO withdrew slashed funds.
     event SlashedFundsWithdrawn(address indexed to, uint256 amount);
+    /// @notice The DAO granted `provider` exactly `tags` (what a job's required tags are checked against).
+    event TagsGranted(address indexed provider, uint256 tags);
+    /// @notice The DAO changed the tags granted on automatic admission (`declared & mask`).
+    event AutoGrantMaskSet(uint256 mask);
     /// @notice The DAO named the governor and timelock whose delays bound the unbonding and freeze
     /// periods ({governanceDelay}).
     event GovernanceSet(address indexed governor, address indexed timelock);
@@ -195,9 +203,20 @@ interface IProviderRegistry {
     /// Suspended (with no stake) until the DAO approves it again.
     function withdrawStake() external;
 
-    /// @notice Approves a Pending or Suspended provider (DAO only).
+    /// @notice Approves a Pending or Suspended provider and grants it `grantedTags` (DAO only).
+    /// The DAO votes on explicit tags, so a declaration changed during the vote grants nothing.
     /// @param provider The provider.
-    function approveProvider(address provider) external;
+    /// @param grantedTags The capability and compliance tags the DAO vouches for.
+    function approveProvider(address provider, uint256 grantedTags) external;
+
+    /// @notice Replaces the tags granted to a registered provider (DAO only).
+    /// @param provider The provider.
+    /// @param tags The granted tags.
+    function setGrantedTags(address provider, uint256 tags) external;
+
+    /// @notice Sets which declared tags automatic admission grants (DAO only; 0 by default: none).
+    /// @param mask Bit mask applied to the declared tags.
+    function setAutoGrantMask(uint256 mask) external;
 
     /// @notice Suspends a Pending or Approved provider (DAO only): it takes no new jobs.
     /// @param provider The provider.
@@ -308,7 +327,7 @@ interface IProviderRegistry {
     /// @return active Approved, not exiting, not frozen, and staking at least the minimum stake. An
     /// active provider is always a roster member (the roster does not look at stake, tags, memory
     /// or freezes: a frozen member keeps its place and its assignment windows pass to others).
-    /// @return tags The provider's tags.
+    /// @return tags The provider's granted tags (not the declared ones).
     /// @return memoryMB The provider's declared memory.
     /// @return rosterIndex The provider's roster index, `type(uint256).max` when it is not a
     /// member (meaningless then; `rosterIndex < rosterSize` exactly for members).
@@ -336,7 +355,7 @@ interface IProviderRegistry {
 
     /// @notice Reverts with the reason if `provider` may not take a job with these requirements
     /// and this much collateral: it must be Approved, not exiting, not frozen, stake at least `minStake`, have
-    /// `collateral` of unlocked stake, every required tag and enough memory.
+    /// `collateral` of unlocked stake, every required tag granted by the DAO and enough memory.
     /// @param provider The provider.
     /// @param collateral Collateral the job locks.
     /// @param requiredTags Tags the job requires.

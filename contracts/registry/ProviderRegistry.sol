@@ -56,6 +56,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     TimelockController public timelock;
     /// @notice Seconds a freeze lasts (at least {governanceDelay} when set).
     uint40 public freezePeriod;
+    /// @notice Declared tags that automatic admission grants (`declared & autoGrantMask`).
+    uint256 public autoGrantMask;
 
     /// @dev A {Provider} as stored: the counters are 40 and 32 bits (1.1e12 served, 4.3e9
     /// disagreements or misses, each a paid transaction) so that the roster slot (index + 1,
@@ -72,6 +74,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         uint32 missed;
         uint32 rosterSlot;
         uint40 frozenUntil;
+        uint256 grantedTags;
         uint256 tags;
         bytes32 accelerator;
         bytes32 region;
@@ -119,6 +122,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         _writeCapabilities(p, caps, metadataURI);
         totalStake += received;
         emit ProviderRegistered(msg.sender, received, status, caps, metadataURI);
+        if (status == ProviderStatus.Approved) _grant(p, msg.sender, caps.tags & autoGrantMask);
         _syncRoster(p, msg.sender);
     }
 
@@ -133,6 +137,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (p.status == ProviderStatus.Pending && _admits(p.stake)) {
             p.status = ProviderStatus.Approved;
             emit ProviderStatusChanged(msg.sender, ProviderStatus.Pending, ProviderStatus.Approved);
+            _grant(p, msg.sender, p.tags & autoGrantMask);
             _syncRoster(p, msg.sender);
         }
     }
@@ -181,6 +186,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         ProviderStatus old = p.status;
         p.stake = 0;
         p.unbondingEndsAt = 0;
+        // A later registration is judged afresh (by a vote, or the auto-grant mask of its time).
+        p.grantedTags = 0;
         totalStake -= amount;
         // A suspension outlives the exit: only the DAO lifts it, so exiting and registering again
         // cannot launder it (even with auto-admission on).
@@ -195,7 +202,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- DAO
 
     /// @inheritdoc IProviderRegistry
-    function approveProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function approveProvider(address provider, uint256 grantedTags) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Record storage p = _registered(provider);
         ProviderStatus old = p.status;
         if (old != ProviderStatus.Pending && old != ProviderStatus.Suspended) {
@@ -203,7 +210,19 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         }
         p.status = ProviderStatus.Approved;
         emit ProviderStatusChanged(provider, old, ProviderStatus.Approved);
+        _grant(p, provider, grantedTags);
         _syncRoster(p, provider);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setGrantedTags(address provider, uint256 tags) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _grant(_registered(provider), provider, tags);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setAutoGrantMask(uint256 mask) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        autoGrantMask = mask;
+        emit AutoGrantMaskSet(mask);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -374,7 +393,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     {
         Record storage p = _providers[provider];
         return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && block.timestamp >= p.frozenUntil
-            && p.stake >= minStake && p.stake - p.locked >= collateral && requiredTags & ~p.tags == 0
+            && p.stake >= minStake && p.stake - p.locked >= collateral && requiredTags & ~p.grantedTags == 0
             && p.memoryMB >= minMemoryMB;
     }
 
@@ -390,7 +409,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         uint32 slot = p.rosterSlot;
         // A non-member's index is out of range on purpose: `index < size` means "member".
         uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
-        return (active, p.tags, p.memoryMB, index, _rosterSize);
+        return (active, p.grantedTags, p.memoryMB, index, _rosterSize);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -429,6 +448,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             locked: p.locked,
             unbondingEndsAt: p.unbondingEndsAt,
             frozenUntil: p.frozenUntil,
+            grantedTags: p.grantedTags,
             status: p.status,
             memoryMB: p.memoryMB,
             served: p.served,
@@ -468,7 +488,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (p.stake < minStake) revert ProviderRegistryStakeBelowMinimum(p.stake, minStake);
         uint256 free = p.stake - p.locked;
         if (free < collateral) revert ProviderRegistryInsufficientFreeStake(provider, free, collateral);
-        uint256 missing = requiredTags & ~p.tags;
+        uint256 missing = requiredTags & ~p.grantedTags;
         if (missing != 0) revert ProviderRegistryMissingTags(provider, missing);
         if (p.memoryMB < minMemoryMB) revert ProviderRegistryInsufficientMemory(provider, p.memoryMB, minMemoryMB);
     }
@@ -508,6 +528,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         totalStake -= amount;
         slashedFunds += amount;
         emit ProviderSlashed(provider, msg.sender, amount, reason);
+    }
+
+    function _grant(Record storage p, address provider, uint256 tags) private {
+        p.grantedTags = tags;
+        emit TagsGranted(provider, tags);
     }
 
     function _count(Record storage p, address provider, Outcome outcome) private {

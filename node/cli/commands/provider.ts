@@ -20,6 +20,7 @@ async function providerView(s: Session, who: Address) {
     frozenUntil: (await providers.read.isFrozen([who])) ? new Date(p.frozenUntil * 1000).toISOString() : null,
     memoryMB: p.memoryMB,
     tags: p.tags.toString(),
+    grantedTags: p.grantedTags.toString(),
     accelerator: text(p.accelerator),
     region: text(p.region),
     metadataURI: p.metadataURI,
@@ -90,7 +91,7 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
           `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
           `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
           ...(view.frozenUntil ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`] : []),
-          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags ${view.tags}`,
+          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${view.tags}, granted by the DAO ${view.grantedTags}`,
           `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
         ].join("\n"),
       );

@@ -179,16 +179,16 @@ abstract contract InferenceMarketFixture is Test {
             pks[i] = 0xA1 + i;
             prov[i] = vm.addr(pks[i]);
             _register(prov[i], MEMORY, TAGS);
-            registry.approveProvider(prov[i]);
+            registry.approveProvider(prov[i], TAGS);
         }
         pending = vm.addr(PENDING_PK);
         _register(pending, MEMORY, TAGS);
         lowMemory = vm.addr(LOW_MEMORY_PK);
         _register(lowMemory, 1024, TAGS);
-        registry.approveProvider(lowMemory);
+        registry.approveProvider(lowMemory, TAGS);
         fewTags = vm.addr(FEW_TAGS_PK);
         _register(fewTags, MEMORY, 0x1);
-        registry.approveProvider(fewTags);
+        registry.approveProvider(fewTags, 0x1);
         outsider = vm.addr(OUTSIDER_PK);
     }
 

@@ -194,6 +194,8 @@ library MarketStack {
         s.tokenB = new MockERC20("Token B", "TKB", 6);
         s.registry = new ProviderRegistry(dao, address(0), s.stakeToken, uint128(MIN_STAKE), UNBONDING);
         s.registry.setAdmissionPolicy(true, uint128(MIN_STAKE));
+        // Auto-admission grants the declared tags here (finding 6: the DAO chooses which).
+        s.registry.setAutoGrantMask(type(uint256).max);
         s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy, _defaultChallengePolicy(), address(new InferenceMarketCourt(s.models, s.registry)));
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
         s.market.setTokenAllowed(address(s.tokenA), true);
@@ -732,7 +734,7 @@ contract InferenceMarketHandler {
         if (suspend == ghostSuspended[provider]) _surprise("suspension: registry status differs from model", "");
         bytes memory data = suspend
             ? abi.encodeCall(registry.suspendProvider, (provider))
-            : abi.encodeCall(registry.approveProvider, (provider));
+            : abi.encodeCall(registry.approveProvider, (provider, registry.getProvider(provider).tags));
         (bool ok, bytes memory ret) = address(registry).call(data);
         if (!ok) {
             _surprise("suspension reverted", ret);

@@ -78,13 +78,13 @@ abstract contract ProviderRegistryFixture is Test {
     function _registerApproved(address who, uint256 amount) internal {
         _register(who, amount);
         vm.prank(admin);
-        registry.approveProvider(who);
+        registry.approveProvider(who, TAG_A | TAG_B);
     }
 
     function _registerApproved(address who, uint256 amount, uint256 tags, uint32 mem) internal {
         _register(who, amount, tags, mem);
         vm.prank(admin);
-        registry.approveProvider(who);
+        registry.approveProvider(who, tags);
     }
 
     function _p(address who) internal view returns (IProviderRegistry.Provider memory) {
@@ -288,11 +288,15 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_register_approvedWhenAutoAdmitOnAndStakeAtThreshold() public {
         vm.prank(admin);
         registry.setAdmissionPolicy(true, 500e18);
+        vm.prank(admin);
+        registry.setAutoGrantMask(TAG_A);
         _fund(alice, 500e18);
         vm.expectEmit();
         emit IProviderRegistry.ProviderRegistered(
             alice, 500e18, IProviderRegistry.ProviderStatus.Approved, _caps(TAG_A, MEM), URI
         );
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A);
         vm.prank(alice);
         registry.register(500e18, _caps(TAG_A, MEM), URI);
         assertEq(_status(alice), APPROVED, "auto-admitted");
@@ -639,12 +643,84 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(uint256(p.status), PENDING, "status untouched");
     }
 
-    function test_updateCapabilities_changesEligibility() public {
+    /// @dev Issue 11 finding 6, the attack: a provider approved with tag A declared tag B (say a
+    /// compliance tag) after the vote and took jobs requiring B. Declared tags now grant nothing:
+    /// only the DAO's grant makes it eligible.
+    function test_updateCapabilities_declaredTagsGrantNothing_regression() public {
         _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
         assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "lacks B");
         vm.prank(alice);
         registry.updateCapabilities(_caps(TAG_A | TAG_B, MEM), URI);
-        assertTrue(registry.isEligible(alice, 0, TAG_B, MEM), "has B");
+        assertEq(_p(alice).tags, TAG_A | TAG_B, "declared");
+        assertEq(_p(alice).grantedTags, TAG_A, "granted unchanged");
+        assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "still lacks B");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, TAG_B));
+        vm.prank(market);
+        registry.lockCollateral(alice, 0, TAG_B, MEM);
+        (, uint256 termsTags,,,) = registry.providerTerms(alice);
+        assertEq(termsTags, TAG_A, "the market and runners see the granted tags");
+
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A | TAG_B);
+        vm.prank(admin);
+        registry.setGrantedTags(alice, TAG_A | TAG_B);
+        assertTrue(registry.isEligible(alice, 0, TAG_B, MEM), "granted by the DAO");
+    }
+
+    function test_approveProvider_grantsExactlyTheVotedTags() public {
+        _register(alice, MIN_STAKE, TAG_A | TAG_B | TAG_C, MEM);
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A);
+        vm.prank(admin);
+        registry.approveProvider(alice, TAG_A);
+        assertTrue(registry.isEligible(alice, 0, TAG_A, MEM), "A granted");
+        assertFalse(registry.isEligible(alice, 0, TAG_C, MEM), "C declared, not granted");
+        // The DAO may grant what was not declared (the declaration is informational).
+        vm.prank(admin);
+        registry.setGrantedTags(alice, TAG_HIGH);
+        assertTrue(registry.isEligible(alice, 0, TAG_HIGH, MEM), "granted");
+        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "replaced");
+    }
+
+    function test_setGrantedTags_revertsForNonAdminAndUnregistered() public {
+        _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
+        vm.expectRevert(_unauthorized(alice, DEFAULT_ADMIN_ROLE));
+        vm.prank(alice);
+        registry.setGrantedTags(alice, TAG_B);
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
+        vm.prank(guardian);
+        registry.setAutoGrantMask(TAG_B);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.prank(admin);
+        registry.setGrantedTags(eve, TAG_B);
+    }
+
+    function test_autoAdmit_grantsOnlyMaskedDeclaredTags() public {
+        vm.prank(admin);
+        registry.setAdmissionPolicy(true, MIN_STAKE);
+        _register(alice, MIN_STAKE, TAG_A | TAG_B, MEM);
+        assertEq(_p(alice).grantedTags, 0, "mask 0 by default: nothing self-declared counts");
+        assertTrue(registry.isEligible(alice, 0, 0, MEM), "admitted");
+        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "no tag");
+
+        vm.expectEmit();
+        emit IProviderRegistry.AutoGrantMaskSet(TAG_A);
+        vm.prank(admin);
+        registry.setAutoGrantMask(TAG_A);
+        _register(bob, MIN_STAKE, TAG_A | TAG_B, MEM);
+        assertEq(_p(bob).grantedTags, TAG_A, "declared & mask");
+        // Declaring more later grants nothing.
+        vm.prank(bob);
+        registry.updateCapabilities(_caps(TAG_A | TAG_B | TAG_C, MEM), URI);
+        assertEq(_p(bob).grantedTags, TAG_A, "unchanged");
+    }
+
+    function test_withdrawStake_clearsGrantedTags() public {
+        _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
+        _exitAndWithdraw(alice);
+        assertEq(_p(alice).grantedTags, 0, "cleared");
+        _register(alice, MIN_STAKE, TAG_A, MEM);
+        assertEq(_p(alice).grantedTags, 0, "a new registration is judged afresh");
     }
 
     function test_updateCapabilities_revertsWhenNotRegistered() public {
@@ -916,7 +992,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             alice, IProviderRegistry.ProviderStatus.Pending, IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "approved");
     }
 
@@ -929,7 +1005,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             alice, IProviderRegistry.ProviderStatus.Suspended, IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "reinstated");
     }
 
@@ -941,14 +1017,14 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             )
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "unchanged");
     }
 
     function test_approveProvider_revertsWhenNotRegistered() public {
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
         vm.prank(admin);
-        registry.approveProvider(eve);
+        registry.approveProvider(eve, TAG_A | TAG_B);
         assertEq(_status(eve), 0, "none");
     }
 
@@ -957,7 +1033,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _exitAndWithdraw(alice);
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), EXITED, "exited");
     }
 
@@ -965,7 +1041,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _register(alice, MIN_STAKE);
         vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
         vm.prank(market);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), PENDING, "still pending");
     }
 
@@ -2026,7 +2102,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.RosterJoined(alice, 0);
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         _registerApproved(bob, MIN_STAKE);
         assertEq(registry.rosterSize(), 2, "two members");
         assertEq(registry.rosterAt(0), alice, "alice first");
@@ -2123,7 +2199,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         vm.prank(alice);
         registry.requestExit();
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(registry.rosterSize(), 0, "approved but exiting: no member");
         RosterCheck.check(registry, _all());
         vm.prank(alice);
@@ -2205,7 +2281,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
                 uint256 amount = (r >> 16) % 2 == 0 ? MIN_STAKE : 600e18;
                 data = abi.encodeCall(registry.register, (amount, _caps(TAG_A, MEM), URI));
             } else if (action == 1) {
-                (data, sender) = (abi.encodeCall(registry.approveProvider, (a)), admin);
+                (data, sender) = (abi.encodeCall(registry.approveProvider, (a, TAG_A)), admin);
             } else if (action == 2) {
                 (data, sender) = (abi.encodeCall(registry.suspendProvider, (a)), admin);
             } else if (action == 3) {

@@ -149,7 +149,7 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         IProviderRegistry.Provider memory p = registry.getProvider(a);
         amount = bound(amount, 0, p.stake - p.locked);
-        uint256 requiredTags = p.tags & tagMask;
+        uint256 requiredTags = p.grantedTags & tagMask;
         uint32 minMemoryMB = uint32(bound(memorySeed, 0, p.memoryMB));
         if (registry.isFrozen(a)) {
             vm.prank(market);
@@ -300,8 +300,9 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         IProviderRegistry.ProviderStatus s = registry.getProvider(a).status;
         if (s != IProviderRegistry.ProviderStatus.Pending && s != IProviderRegistry.ProviderStatus.Suspended) return;
+        uint256 declared = registry.getProvider(a).tags;
         vm.prank(admin);
-        registry.approveProvider(a);
+        registry.approveProvider(a, declared);
         ++calls["approve"];
     }
 
