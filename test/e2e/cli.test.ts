@@ -233,6 +233,13 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect((unfreeze.json.actions as { call: string }[])[0]!.call).to.equal(`unfreeze(${who})`);
     expectFailure(await conclave(["dao", "propose", "unfreeze", devAccount(4).address, "--dev-account", "1"]), /is not frozen/);
     expectFailure(await conclave(["dao", "propose", "set-policy", "freezePeriod", "10", "--dev-account", "1"]), /below the governance delay of 361 s/);
+    // Finding 6: an approval names the tags it grants (by default those declared when proposing).
+    const approve = await conclave(["dao", "propose", "approve-provider", who, "--dev-account", "1"]);
+    expect(approve.code, approve.stderr).to.equal(0);
+    expect((approve.json.actions as { call: string }[])[0]!.call).to.equal(`approveProvider(${who}, 1)`);
+    const grant = await conclave(["dao", "propose", "grant-tags", who, "5", "--dev-account", "1"]);
+    expect((grant.json.actions as { call: string }[])[0]!.call).to.equal(`setGrantedTags(${who}, 5)`);
+    expectFailure(await conclave(["dao", "propose", "grant-tags", who, "--dev-account", "1"]), /takes <address> <tags>/);
   });
 
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
