@@ -131,7 +131,7 @@ for (let i = 0; i < 100; i++) {
   await f.as(funder).token.write.transfer([account.address, TOKENS(200)]);
   await f.as(w).token.write.approve([f.record.contracts.ProviderRegistry!.address, TOKENS(200)]);
   await f.as(w).providers.write.register([TOKENS(200), CAPS, "ipfs://p"]);
-  await f.dao.providers.write.approveProvider([account.address]);
+  await f.dao.providers.write.approveProvider([account.address, CAPS.tags]);
 }
 for (let i = 0; i < 1000; i++) await requestJob(f, { redundancy: 1 + (i % 3), fee: parseEther("0.001") });
 const seeded = await measure();

@@ -60,7 +60,7 @@ const modelId = keccak256(toHex("bench-model"));
 const targets = [record.contracts.ModelRegistry!.address, record.contracts.ProviderRegistry!.address];
 const calldatas = [
   encodeFunctionData({ abi: as(alice).models.abi, functionName: "activateVersion", args: [modelId, 1] }),
-  encodeFunctionData({ abi: as(alice).providers.abi, functionName: "approveProvider", args: [provider.account.address] }),
+  encodeFunctionData({ abi: as(alice).providers.abi, functionName: "approveProvider", args: [provider.account.address, caps.tags] }),
 ];
 const description = "Activate bench-model v1 and approve the provider";
 const descriptionHash = keccak256(toHex(description));

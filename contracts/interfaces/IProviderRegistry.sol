@@ -2,11 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 
 /// @title IProviderRegistry
 /// @notice The compute-provider whitelist: stake in an ERC-20 fixed at deployment, capabilities,
 /// admission by the DAO (by vote, or automatically above a DAO-set stake), two-step exit with an
-/// unbonding period, slashing by the DAO or a DAO-authorised market, and per-provider counters.
+/// unbonding period at least as long as the governance delay, a guardian freeze, slashing of free
+/// stake by the DAO, collateral locked and settled by DAO-authorised markets, and per-provider
+/// counters.
 interface IProviderRegistry {
     /// @notice Admission status. Exiting is tracked apart (`unbondingEndsAt != 0`).
     enum ProviderStatus {
@@ -30,8 +34,10 @@ interface IProviderRegistry {
     /// @param memoryMB Memory available for a model.
     /// @param accelerator Accelerator label, e.g. "cpu" or "nvidia-h100" as bytes32.
     /// @param region Region label, e.g. "eu-west" as bytes32.
-    /// @param tags Bit set of capability and compliance tags; a job's required tags must be a
-    /// subset of it. Bit meanings are a DAO convention published off-chain.
+    /// @param tags Bit set of capability and compliance tags the provider declares. They are
+    /// informational: eligibility uses the tags the DAO granted ({approveProvider},
+    /// {setGrantedTags}, or `tags & autoGrantMask` on automatic admission), so a declaration
+    /// changed after the vote grants nothing. Bit meanings are a DAO convention published off-chain.
     struct Capabilities {
         uint32 memoryMB;
         bytes32 accelerator;
@@ -39,11 +45,15 @@ interface IProviderRegistry {
         uint256 tags;
     }
 
-    /// @notice A provider's record. `stake` includes `locked` (collateral held by open jobs).
+    /// @notice A provider's record. `stake` includes `locked` (collateral held by open jobs);
+    /// `locked <= stake` always. The provider is frozen while `block.timestamp < frozenUntil`.
+    /// `tags` are the declared tags, `grantedTags` those the DAO granted (what jobs require).
     struct Provider {
         uint128 stake;
         uint128 locked;
         uint40 unbondingEndsAt;
+        uint40 frozenUntil;
+        uint256 grantedTags;
         ProviderStatus status;
         uint32 memoryMB;
         uint56 served;
@@ -73,7 +83,7 @@ interface IProviderRegistry {
     event CollateralLocked(address indexed provider, uint256 amount, uint256 newLocked);
     /// @notice Collateral was released.
     event CollateralReleased(address indexed provider, uint256 amount, uint256 newLocked);
-    /// @notice Stake was slashed: by the DAO ({slash}; the amount accrues to {slashedFunds}), or
+    /// @notice Stake was slashed: by the DAO ({slash}, free stake only; the amount accrues to {slashedFunds}), or
     /// seized for a faulty seat by the market `by` ({settle}; the amount went to that market).
     event ProviderSlashed(address indexed provider, address indexed by, uint256 amount, bytes32 reason);
     /// @notice A counter was incremented.
@@ -88,6 +98,19 @@ interface IProviderRegistry {
     event UnbondingPeriodSet(uint40 period);
     /// @notice The DAO withdrew slashed funds.
     event SlashedFundsWithdrawn(address indexed to, uint256 amount);
+    /// @notice The DAO granted `provider` exactly `tags` (what a job's required tags are checked against).
+    event TagsGranted(address indexed provider, uint256 tags);
+    /// @notice The DAO changed the tags granted on automatic admission (`declared & mask`).
+    event AutoGrantMaskSet(uint256 mask);
+    /// @notice The DAO named the governor and timelock whose delays bound the unbonding and freeze
+    /// periods ({governanceDelay}).
+    event GovernanceSet(address indexed governor, address indexed timelock);
+    /// @notice The DAO changed the freeze period.
+    event FreezePeriodSet(uint40 period);
+    /// @notice `by` (the guardian or the DAO) froze `provider` until `until`.
+    event ProviderFrozen(address indexed provider, address indexed by, uint40 until);
+    /// @notice The DAO lifted `provider`'s freeze.
+    event ProviderUnfrozen(address indexed provider);
     /// @notice `provider` joined the roster (became Approved and not exiting) at `index`, the
     /// roster's last position.
     event RosterJoined(address indexed provider, uint256 index);
@@ -121,8 +144,24 @@ interface IProviderRegistry {
     error ProviderRegistryMissingTags(address provider, uint256 missing);
     /// @notice The provider declared less memory than required.
     error ProviderRegistryInsufficientMemory(address provider, uint32 memoryMB, uint32 required);
-    /// @notice The slash exceeds the stake.
-    error ProviderRegistrySlashExceedsStake(address provider, uint256 amount, uint256 stake);
+    /// @notice A DAO slash asked for more than the provider's stake not locked as collateral:
+    /// locked collateral answers only to its seat's outcome.
+    error ProviderRegistrySlashExceedsFreeStake(address provider, uint256 amount, uint256 free);
+    /// @notice The provider is frozen until `until` (no new collateral, no withdrawal; or, for the
+    /// guardian, a freeze that is already running).
+    error ProviderRegistryFrozen(address provider, uint40 until);
+    /// @notice The guardian froze this provider before; it may freeze it again from `availableAt`.
+    error ProviderRegistryFreezeCooldown(address provider, uint40 availableAt);
+    /// @notice The provider is not frozen.
+    error ProviderRegistryNotFrozen(address provider);
+    /// @notice No freeze period is set (and no governance delay): a freeze would last 0 seconds.
+    error ProviderRegistryFreezeDisabled();
+    /// @notice The unbonding period is shorter than the governance delay.
+    error ProviderRegistryUnbondingBelowGovernanceDelay(uint40 period, uint256 delay);
+    /// @notice The freeze period is shorter than the governance delay.
+    error ProviderRegistryFreezeBelowGovernanceDelay(uint40 period, uint256 delay);
+    /// @notice The freeze period is above the allowed maximum.
+    error ProviderRegistryInvalidFreezePeriod(uint40 period, uint40 maximum);
     /// @notice More slashed funds asked than accrued.
     error ProviderRegistryInsufficientSlashedFunds(uint256 amount, uint256 available);
     /// @notice The unbonding period is above the allowed maximum.
@@ -151,20 +190,33 @@ interface IProviderRegistry {
     /// @param metadataURI Metadata URI.
     function updateCapabilities(Capabilities calldata caps, string calldata metadataURI) external;
 
-    /// @notice First step of exit: the caller stops taking jobs and its stake unbonds.
+    /// @notice First step of exit: the caller stops taking jobs and its stake unbonds until
+    /// `now + max(unbondingPeriod, governanceDelay())`, so that a slash proposed when the exit is
+    /// requested can still execute before the stake leaves.
     function requestExit() external;
 
     /// @notice Withdraws an exit request before the stake is withdrawn.
     function cancelExit() external;
 
-    /// @notice Second step of exit: after unbonding, with no collateral locked, sends the whole
-    /// stake back to the caller. The provider becomes Exited, except a Suspended one, which stays
+    /// @notice Second step of exit: after unbonding, with no collateral locked and not frozen,
+    /// sends the whole stake back to the caller. The provider becomes Exited, except a Suspended one, which stays
     /// Suspended (with no stake) until the DAO approves it again.
     function withdrawStake() external;
 
-    /// @notice Approves a Pending or Suspended provider (DAO only).
+    /// @notice Approves a Pending or Suspended provider and grants it `grantedTags` (DAO only).
+    /// The DAO votes on explicit tags, so a declaration changed during the vote grants nothing.
     /// @param provider The provider.
-    function approveProvider(address provider) external;
+    /// @param grantedTags The capability and compliance tags the DAO vouches for.
+    function approveProvider(address provider, uint256 grantedTags) external;
+
+    /// @notice Replaces the tags granted to a registered provider (DAO only).
+    /// @param provider The provider.
+    /// @param tags The granted tags.
+    function setGrantedTags(address provider, uint256 tags) external;
+
+    /// @notice Sets which declared tags automatic admission grants (DAO only; 0 by default: none).
+    /// @param mask Bit mask applied to the declared tags.
+    function setAutoGrantMask(uint256 mask) external;
 
     /// @notice Suspends a Pending or Approved provider (DAO only): it takes no new jobs.
     /// @param provider The provider.
@@ -179,14 +231,39 @@ interface IProviderRegistry {
     /// @param minStake Token units.
     function setMinStake(uint128 minStake) external;
 
-    /// @notice Sets the unbonding period (DAO only, at most 180 days).
+    /// @notice Sets the unbonding period (DAO only, at most 180 days, and once governance is set
+    /// at least {governanceDelay}).
     /// @param period Seconds.
     function setUnbondingPeriod(uint40 period) external;
 
-    /// @notice Slashes a provider's stake (DAO or market). Collateral locked above the remaining
-    /// stake is released so that locked never exceeds stake.
+    /// @notice Names the governor and timelock whose delays bound exits and freezes (DAO only).
+    /// @param governor The DAO's governor (timestamp clock: its delays are seconds).
+    /// @param timelock The timelock that executes its proposals.
+    function setGovernance(IGovernor governor, TimelockController timelock) external;
+
+    /// @notice Sets how long a freeze lasts (DAO only): at least {governanceDelay}, at most 180 days.
+    /// @param period Seconds.
+    function setFreezePeriod(uint40 period) external;
+
+    /// @notice Freezes `provider` for the freeze period (the guardian or the DAO): it locks no new
+    /// collateral (no delivery, commit, challenge or jury seat), cannot withdraw its stake and
+    /// reads as inactive in {providerTerms}; its open seats still settle and pay it. The guardian
+    /// cannot extend a running freeze, nor freeze the same provider again within one freeze
+    /// period after the last freeze ended; the DAO can do both, and {unfreeze}. A freeze holds
+    /// the stake while the DAO votes on a slash.
     /// @param provider The provider.
-    /// @param amount Tokens to slash, at most the stake.
+    function freeze(address provider) external;
+
+    /// @notice Lifts a freeze (DAO only). The guardian's cooldown counts from now.
+    /// @param provider The provider.
+    function unfreeze(address provider) external;
+
+    /// @notice Slashes a provider's stake that is not locked as collateral (DAO only). Locked
+    /// collateral answers only to its seat's outcome ({settle}): to reach it, the DAO waits for
+    /// the provider's seats to end, after freezing it ({freeze}) so that it takes no new ones and
+    /// cannot withdraw.
+    /// @param provider The provider.
+    /// @param amount Tokens to slash, at most `stake - locked`.
     /// @param reason A short reason code (e.g. a job id or "dao").
     function slash(address provider, uint256 amount, bytes32 reason) external;
 
@@ -196,7 +273,7 @@ interface IProviderRegistry {
     function withdrawSlashed(address to, uint256 amount) external;
 
     /// @notice Checks eligibility and locks `amount` of collateral (market only). Reverts with the
-    /// reason when the provider is not eligible.
+    /// reason when the provider is not eligible (e.g. {ProviderRegistryFrozen}).
     /// @param provider The provider.
     /// @param amount Collateral to lock.
     /// @param requiredTags Tags the job requires.
@@ -209,12 +286,13 @@ interface IProviderRegistry {
 
     /// @notice Ends a provider's part in a job (market only): releases `collateral` (capped at
     /// what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
-    /// reverts here) and records the outcome. Seized stake
+    /// reverts here) and records the outcome. It works whatever the provider's state (frozen,
+    /// exiting, suspended): an open seat always ends. Seized stake
     /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
     /// it to those the fault harmed (the client and the honest revealers). Only the DAO's
-    /// {slash} feeds {slashedFunds}. The market reads {stakeOf} first, in the same transaction,
-    /// so that it never asks for more than the stake (a DAO slash may have left less than the
-    /// collateral).
+    /// {slash} feeds {slashedFunds}. Since a DAO slash takes only free stake, `locked` is always
+    /// the sum of the open seats' collateral and a seat's seizure (at most its own collateral,
+    /// released first) never reaches the caps; they stay as a last line of defence.
     /// @param provider The provider.
     /// @param collateral Collateral to release.
     /// @param seizeAmount Stake tokens to move to the caller (capped at the stake).
@@ -246,9 +324,10 @@ interface IProviderRegistry {
     /// including its place in the roster (the ordered set of Approved providers that are not
     /// exiting) from which the market derives a job's assignment. One call, one registry read.
     /// @param provider The provider.
-    /// @return active Approved, not exiting, and staking at least the minimum stake. An active
-    /// provider is always a roster member (the roster does not look at stake, tags or memory).
-    /// @return tags The provider's tags.
+    /// @return active Approved, not exiting, not frozen, and staking at least the minimum stake. An
+    /// active provider is always a roster member (the roster does not look at stake, tags, memory
+    /// or freezes: a frozen member keeps its place and its assignment windows pass to others).
+    /// @return tags The provider's granted tags (not the declared ones).
     /// @return memoryMB The provider's declared memory.
     /// @return rosterIndex The provider's roster index, `type(uint256).max` when it is not a
     /// member (meaningless then; `rosterIndex < rosterSize` exactly for members).
@@ -275,8 +354,8 @@ interface IProviderRegistry {
     function rosterIndexOf(address provider) external view returns (bool member, uint256 index);
 
     /// @notice Reverts with the reason if `provider` may not take a job with these requirements
-    /// and this much collateral: it must be Approved, not exiting, stake at least `minStake`, have
-    /// `collateral` of unlocked stake, every required tag and enough memory.
+    /// and this much collateral: it must be Approved, not exiting, not frozen, stake at least `minStake`, have
+    /// `collateral` of unlocked stake, every required tag granted by the DAO and enough memory.
     /// @param provider The provider.
     /// @param collateral Collateral the job locks.
     /// @param requiredTags Tags the job requires.
@@ -300,4 +379,15 @@ interface IProviderRegistry {
     /// @param provider The provider.
     /// @return The record.
     function getProvider(address provider) external view returns (Provider memory);
+
+    /// @notice The governance delay that exits and freezes must cover, read live:
+    /// `governor.votingDelay() + governor.votingPeriod() + timelock.getMinDelay()` (seconds), or
+    /// 0 while no governance is set.
+    /// @return Seconds.
+    function governanceDelay() external view returns (uint256);
+
+    /// @notice Whether `provider` is frozen now.
+    /// @param provider The provider.
+    /// @return True while `block.timestamp < frozenUntil`.
+    function isFrozen(address provider) external view returns (bool);
 }

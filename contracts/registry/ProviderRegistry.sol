@@ -5,6 +5,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
@@ -14,15 +16,22 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// market leaves `stake` and the registry together). The roster (see
 /// {providerTerms}) holds exactly the Approved providers that are not exiting; every transition
 /// into or out of that condition updates it in O(1) ({_syncRoster}). Unbonding stake
-/// stays in `stake` (and slashable) until withdrawn. The guardian's pause stops new
-/// registrations only; stake can always be added, exited and withdrawn.
+/// stays in `stake` (and slashable) until withdrawn, for at least the governance delay, so a
+/// slash proposed when a provider asks to exit executes before it can withdraw.
+/// Invariant: `locked <= stake`, and `locked` is the sum of the collateral of the provider's
+/// open seats: the DAO slashes only free stake ({slash}), and a market seizes at most a seat's
+/// own collateral, released in the same call ({settle}).
+/// The guardian's pause stops new registrations only; stake can always be added and exited, and
+/// withdrawn unless the provider is frozen ({freeze}).
 contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Role of the markets allowed to lock collateral, slash and count outcomes.
+    /// @notice Role of the markets allowed to lock and settle collateral and count outcomes.
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
     /// @notice Upper bound for the unbonding period.
     uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
+    /// @notice Upper bound for the freeze period.
+    uint40 public constant MAX_FREEZE_PERIOD = 180 days;
     uint256 private constant MAX_METADATA_URI_LENGTH = 256;
 
     /// @inheritdoc IProviderRegistry
@@ -41,19 +50,31 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     uint256 public slashedFunds;
     /// @notice Sum of all providers' stake.
     uint256 public totalStake;
+    /// @notice The DAO's governor, whose delays the unbonding and freeze periods cover (zero: unset).
+    IGovernor public governor;
+    /// @notice The timelock that executes the governor's proposals (zero: unset).
+    TimelockController public timelock;
+    /// @notice Seconds a freeze lasts (at least {governanceDelay} when set).
+    uint40 public freezePeriod;
+    /// @notice Declared tags that automatic admission grants (`declared & autoGrantMask`).
+    uint256 public autoGrantMask;
 
-    /// @dev A {Provider} as stored: the counters are 48 bits (2.8e14 jobs) so that the roster
-    /// slot (index + 1, 0 = not a member) fits in the word that {providerTerms} reads anyway.
+    /// @dev A {Provider} as stored: the counters are 40 and 32 bits (1.1e12 served, 4.3e9
+    /// disagreements or misses, each a paid transaction) so that the roster slot (index + 1,
+    /// 0 = not a member) and the freeze fit in the word that {providerTerms} and
+    /// {lockCollateral} read anyway.
     struct Record {
         uint128 stake;
         uint128 locked;
         uint40 unbondingEndsAt;
         ProviderStatus status;
         uint32 memoryMB;
-        uint48 served;
-        uint48 disagreed;
-        uint48 missed;
+        uint40 served;
+        uint32 disagreed;
+        uint32 missed;
         uint32 rosterSlot;
+        uint40 frozenUntil;
+        uint256 grantedTags;
         uint256 tags;
         bytes32 accelerator;
         bytes32 region;
@@ -101,6 +122,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         _writeCapabilities(p, caps, metadataURI);
         totalStake += received;
         emit ProviderRegistered(msg.sender, received, status, caps, metadataURI);
+        if (status == ProviderStatus.Approved) _grant(p, msg.sender, caps.tags & autoGrantMask);
         _syncRoster(p, msg.sender);
     }
 
@@ -115,6 +137,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (p.status == ProviderStatus.Pending && _admits(p.stake)) {
             p.status = ProviderStatus.Approved;
             emit ProviderStatusChanged(msg.sender, ProviderStatus.Pending, ProviderStatus.Approved);
+            _grant(p, msg.sender, p.tags & autoGrantMask);
             _syncRoster(p, msg.sender);
         }
     }
@@ -131,7 +154,9 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function requestExit() external {
         Record storage p = _registered(msg.sender);
         if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(msg.sender, p.unbondingEndsAt);
-        uint40 endsAt = uint40(block.timestamp) + unbondingPeriod;
+        // Read live: a later lengthening of the governance delays lengthens later exits too.
+        uint256 period = _max(unbondingPeriod, governanceDelay());
+        uint40 endsAt = SafeCast.toUint40(block.timestamp + period);
         // A zero period still needs a non-zero marker: exiting is `unbondingEndsAt != 0`.
         if (endsAt == 0) endsAt = 1;
         p.unbondingEndsAt = endsAt;
@@ -155,11 +180,14 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         if (endsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
         if (block.timestamp < endsAt) revert ProviderRegistryUnbonding(msg.sender, endsAt);
         if (p.locked != 0) revert ProviderRegistryCollateralLocked(msg.sender, p.locked);
+        if (block.timestamp < p.frozenUntil) revert ProviderRegistryFrozen(msg.sender, p.frozenUntil);
 
         uint128 amount = p.stake;
         ProviderStatus old = p.status;
         p.stake = 0;
         p.unbondingEndsAt = 0;
+        // A later registration is judged afresh (by a vote, or the auto-grant mask of its time).
+        p.grantedTags = 0;
         totalStake -= amount;
         // A suspension outlives the exit: only the DAO lifts it, so exiting and registering again
         // cannot launder it (even with auto-admission on).
@@ -174,7 +202,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- DAO
 
     /// @inheritdoc IProviderRegistry
-    function approveProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function approveProvider(address provider, uint256 grantedTags) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Record storage p = _registered(provider);
         ProviderStatus old = p.status;
         if (old != ProviderStatus.Pending && old != ProviderStatus.Suspended) {
@@ -182,7 +210,19 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         }
         p.status = ProviderStatus.Approved;
         emit ProviderStatusChanged(provider, old, ProviderStatus.Approved);
+        _grant(p, provider, grantedTags);
         _syncRoster(p, provider);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setGrantedTags(address provider, uint256 tags) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _grant(_registered(provider), provider, tags);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setAutoGrantMask(uint256 mask) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        autoGrantMask = mask;
+        emit AutoGrantMaskSet(mask);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -212,17 +252,66 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function setUnbondingPeriod(uint40 period) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 delay = governanceDelay();
+        if (period < delay) revert ProviderRegistryUnbondingBelowGovernanceDelay(period, delay);
         _setUnbondingPeriod(period);
     }
 
     /// @inheritdoc IProviderRegistry
-    function slash(address provider, uint256 amount, bytes32 reason) external {
-        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
-            revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+    function setGovernance(IGovernor governor_, TimelockController timelock_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(governor_) == address(0) || address(timelock_) == address(0)) revert ProviderRegistryZeroAddress();
+        governor = governor_;
+        timelock = timelock_;
+        emit GovernanceSet(address(governor_), address(timelock_));
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setFreezePeriod(uint40 period) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (period > MAX_FREEZE_PERIOD) revert ProviderRegistryInvalidFreezePeriod(period, MAX_FREEZE_PERIOD);
+        uint256 delay = governanceDelay();
+        if (period < delay) revert ProviderRegistryFreezeBelowGovernanceDelay(period, delay);
+        freezePeriod = period;
+        emit FreezePeriodSet(period);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function freeze(address provider) external {
+        bool dao = hasRole(DEFAULT_ADMIN_ROLE, msg.sender);
+        if (!dao && !hasRole(GUARDIAN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, GUARDIAN_ROLE);
         }
         Record storage p = _registered(provider);
+        uint256 period = _freezePeriod();
+        if (period == 0) revert ProviderRegistryFreezeDisabled();
+        uint40 until = p.frozenUntil;
+        if (!dao) {
+            // The guardian holds a provider for one period at a time, then lets it go for as long:
+            // only a vote keeps it frozen longer, so a rogue guardian cannot lock stake for good.
+            if (block.timestamp < until) revert ProviderRegistryFrozen(provider, until);
+            if (until != 0 && block.timestamp < until + period) {
+                revert ProviderRegistryFreezeCooldown(provider, SafeCast.toUint40(until + period));
+            }
+        }
+        until = SafeCast.toUint40(block.timestamp + period);
+        p.frozenUntil = until;
+        emit ProviderFrozen(provider, msg.sender, until);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function unfreeze(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Record storage p = _registered(provider);
+        if (block.timestamp >= p.frozenUntil) revert ProviderRegistryNotFrozen(provider);
+        // Ends now rather than at 0: the guardian's cooldown then runs from the DAO's decision.
+        p.frozenUntil = uint40(block.timestamp);
+        emit ProviderUnfrozen(provider);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function slash(address provider, uint256 amount, bytes32 reason) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Record storage p = _registered(provider);
         if (amount == 0) revert ProviderRegistryZeroAmount();
-        if (amount > p.stake) revert ProviderRegistrySlashExceedsStake(provider, amount, p.stake);
+        uint256 free = p.stake - p.locked;
+        if (amount > free) revert ProviderRegistrySlashExceedsFreeStake(provider, amount, free);
         _slash(p, provider, uint128(amount), reason);
     }
 
@@ -264,7 +353,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             emit CollateralReleased(provider, release, p.locked);
         }
         // Capped at the stake, so that settlement never reverts here; the market asks for no
-        // more than {stakeOf} and checks that what it credited arrived.
+        // more than the seat's collateral, released just above, so the caps never bind while
+        // `locked <= stake` holds (see the contract's invariant).
         uint128 amount;
         if (seizeAmount != 0) amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
         if (amount != 0) {
@@ -281,7 +371,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function recordServed(address provider, uint256 count) external onlyRole(MARKET_ROLE) {
         Record storage p = _providers[provider];
-        p.served += SafeCast.toUint48(count);
+        p.served += SafeCast.toUint40(count);
         emit ServedRecorded(provider, count);
     }
 
@@ -302,8 +392,9 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         returns (bool)
     {
         Record storage p = _providers[provider];
-        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake
-            && p.stake - p.locked >= collateral && requiredTags & ~p.tags == 0 && p.memoryMB >= minMemoryMB;
+        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && block.timestamp >= p.frozenUntil
+            && p.stake >= minStake && p.stake - p.locked >= collateral && requiredTags & ~p.grantedTags == 0
+            && p.memoryMB >= minMemoryMB;
     }
 
     /// @inheritdoc IProviderRegistry
@@ -313,11 +404,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         returns (bool, uint256, uint32, uint256, uint256)
     {
         Record storage p = _providers[provider];
-        bool active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && p.stake >= minStake;
+        bool active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0
+            && block.timestamp >= p.frozenUntil && p.stake >= minStake;
         uint32 slot = p.rosterSlot;
         // A non-member's index is out of range on purpose: `index < size` means "member".
         uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
-        return (active, p.tags, p.memoryMB, index, _rosterSize);
+        return (active, p.grantedTags, p.memoryMB, index, _rosterSize);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -355,6 +447,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             stake: p.stake,
             locked: p.locked,
             unbondingEndsAt: p.unbondingEndsAt,
+            frozenUntil: p.frozenUntil,
+            grantedTags: p.grantedTags,
             status: p.status,
             memoryMB: p.memoryMB,
             served: p.served,
@@ -365,6 +459,18 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             region: p.region,
             metadataURI: p.metadataURI
         });
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function governanceDelay() public view returns (uint256) {
+        IGovernor g = governor;
+        if (address(g) == address(0)) return 0;
+        return g.votingDelay() + g.votingPeriod() + timelock.getMinDelay();
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function isFrozen(address provider) external view returns (bool) {
+        return block.timestamp < _providers[provider].frozenUntil;
     }
 
     // ---------------------------------------------------------------- internals
@@ -378,10 +484,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     ) private view {
         if (p.status != ProviderStatus.Approved) revert ProviderRegistryInvalidStatus(provider, p.status);
         if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(provider, p.unbondingEndsAt);
+        if (block.timestamp < p.frozenUntil) revert ProviderRegistryFrozen(provider, p.frozenUntil);
         if (p.stake < minStake) revert ProviderRegistryStakeBelowMinimum(p.stake, minStake);
         uint256 free = p.stake - p.locked;
         if (free < collateral) revert ProviderRegistryInsufficientFreeStake(provider, free, collateral);
-        uint256 missing = requiredTags & ~p.tags;
+        uint256 missing = requiredTags & ~p.grantedTags;
         if (missing != 0) revert ProviderRegistryMissingTags(provider, missing);
         if (p.memoryMB < minMemoryMB) revert ProviderRegistryInsufficientMemory(provider, p.memoryMB, minMemoryMB);
     }
@@ -415,12 +522,17 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         emit RosterLeft(provider, index, moved);
     }
 
+    /// @dev `amount` is at most the free stake: `locked` stays below the new stake.
     function _slash(Record storage p, address provider, uint128 amount, bytes32 reason) private {
         p.stake -= amount;
-        if (p.locked > p.stake) p.locked = p.stake;
         totalStake -= amount;
         slashedFunds += amount;
         emit ProviderSlashed(provider, msg.sender, amount, reason);
+    }
+
+    function _grant(Record storage p, address provider, uint256 tags) private {
+        p.grantedTags = tags;
+        emit TagsGranted(provider, tags);
     }
 
     function _count(Record storage p, address provider, Outcome outcome) private {
@@ -461,6 +573,16 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     function _checkMetadataURI(string calldata metadataURI) private pure {
         if (bytes(metadataURI).length > MAX_METADATA_URI_LENGTH) revert ProviderRegistryInvalidMetadataURI(metadataURI);
+    }
+
+    /// @dev The freeze period in force: a later lengthening of the governance delays lengthens
+    /// freezes too, as it does exits.
+    function _freezePeriod() private view returns (uint256) {
+        return _max(freezePeriod, governanceDelay());
+    }
+
+    function _max(uint256 a, uint256 b) private pure returns (uint256) {
+        return a > b ? a : b;
     }
 
     function _setUnbondingPeriod(uint40 period) private {

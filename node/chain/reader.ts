@@ -25,11 +25,12 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
   const logRange = new AdaptiveRange(logRangeOptions);
   const now = reuseFor(FRESH_MS.now, async () => Number(await chainNow(publicClient)));
   const terms = reuseFor(FRESH_MS.terms, async () => {
-    const [p, [active, , , rosterIndex, rosterSize]] = await Promise.all([
+    // The granted tags (providerTerms), not the declared ones (getProvider): only they make it eligible.
+    const [p, [active, tags, , rosterIndex, rosterSize]] = await Promise.all([
       publicClient.readContract({ ...providers, functionName: "getProvider", args: [provider] }),
       publicClient.readContract({ ...providers, functionName: "providerTerms", args: [provider] }),
     ]);
-    return { active, tags: p.tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked, rosterIndex, rosterSize };
+    return { active, tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked, rosterIndex, rosterSize };
   });
   const accepting = new Map<string, () => Promise<boolean>>();
 

@@ -21,7 +21,13 @@ export interface DeployParams {
   proposalThreshold: bigint | null;
   quorumPercent: number;
   timelockDelay: number;
+  /** Exits unbond for the longer of this and the governance delay (votingDelay + votingPeriod + timelockDelay). */
   unbondingPeriod: number;
+  /**
+   * How long the guardian's freeze of a provider lasts (no new collateral, no withdrawal) while
+   * the DAO votes: at least the governance delay. null means twice the governance delay.
+   */
+  freezePeriod: number | null;
   /** How long a deprecated model version keeps taking jobs (its sunset). */
   deprecationPeriod: number;
   minStake: bigint;
@@ -69,6 +75,7 @@ export const LOCAL_DEFAULTS: DeployParams = {
   quorumPercent: 4,
   timelockDelay: 60,
   unbondingPeriod: 3600,
+  freezePeriod: null,
   deprecationPeriod: 86_400,
   minStake: parseUnits("100", 18),
   autoAdmit: false,
@@ -102,6 +109,7 @@ const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
   votingPeriod: MAX_UINT32,
   timelockDelay: MAX_UINT32,
   unbondingPeriod: 180 * 86_400,
+  freezePeriod: 180 * 86_400,
   deprecationPeriod: 365 * 86_400,
   commitWindow: 30 * 86_400,
   revealWindow: 30 * 86_400,
@@ -230,6 +238,9 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "guardian":
       params.guardian = value === null ? null : value === "none" ? "none" : toAddress(key, value);
       return;
+    case "freezePeriod":
+      params.freezePeriod = value === null ? null : toDuration(key, value);
+      return;
     default:
       fail(key, value, `unknown parameter (known: ${PARAM_KEYS.join(", ")})`);
   }
@@ -274,12 +285,17 @@ export const LOCAL_SUPPLY = parseUnits("1000000", 18);
 export const PUBLIC_THRESHOLD_BPS = 10n;
 
 /** DeployParams with every chain-dependent default decided: what deployStack deploys. */
-export interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian"> {
+export interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian" | "freezePeriod"> {
   holders: { address: Address; amount: bigint }[];
   proposalThreshold: bigint;
   /** null: no guardian. */
   guardian: Address | null;
+  freezePeriod: number;
 }
+
+/** Seconds from a proposal to its earliest execution: what exits and freezes must outlast. */
+export const governanceDelay = (p: Pick<DeployParams, "votingDelay" | "votingPeriod" | "timelockDelay">): number =>
+  p.votingDelay + p.votingPeriod + p.timelockDelay;
 
 /**
  * Applies the chain's defaults and the rules that protect a public deployment, before anything is
@@ -310,5 +326,8 @@ export function paramsForChain(params: DeployParams, chainId: number, deployer: 
   if (guardian !== null && guardian.toLowerCase() === deployer.toLowerCase()) {
     fail("guardian", guardian, "is the deployer, which keeps no role after deployment: name another account");
   }
-  return { ...params, holders, proposalThreshold, guardian };
+  const delay = governanceDelay(params);
+  const freezePeriod = params.freezePeriod ?? Math.min(2 * delay, MAX_DURATIONS.freezePeriod!);
+  if (freezePeriod < delay) fail("freezePeriod", freezePeriod, `below the governance delay (votingDelay + votingPeriod + timelockDelay = ${delay} s): a freeze must hold a provider until a slash vote can execute`);
+  return { ...params, holders, proposalThreshold, guardian, freezePeriod };
 }

@@ -120,6 +120,10 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
+  // Before the roles go to the timelock: exits and freezes then outlast the governance delay
+  // (a provider cannot exit with its stake while a slash proposal against it is voted on).
+  await call(ctx, "ProviderRegistry", providerRegistry.address, "setGovernance", [governor.address, timelock.address]);
+  await call(ctx, "ProviderRegistry", providerRegistry.address, "setFreezePeriod", [params.freezePeriod]);
   for (const token of params.paymentTokens) {
     await call(ctx, "InferenceMarket", market.address, "setTokenAllowed", [token, true]);
   }
@@ -164,6 +168,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       quorumPercent: params.quorumPercent,
       timelockDelay: params.timelockDelay,
       unbondingPeriod: params.unbondingPeriod,
+      freezePeriod: params.freezePeriod,
       deprecationPeriod: params.deprecationPeriod,
       minStake: params.minStake.toString(),
       autoAdmit: params.autoAdmit,

@@ -178,7 +178,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         })),
         ...providerIndexes.map((i) => ({
           target: registry,
-          data: encodeFunctionData({ abi: providersAbi, functionName: "approveProvider", args: [devAccount(i).address] }),
+          data: encodeFunctionData({ abi: providersAbi, functionName: "approveProvider", args: [devAccount(i).address, 1n] }),
         })),
       ],
       say: (l) => say(`  DAO: ${l}`),

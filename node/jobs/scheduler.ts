@@ -18,7 +18,7 @@ export interface SchedulerContext {
  * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot.
  */
 export function declineReason(job: Job, ctx: SchedulerContext): string | null {
-  if (!ctx.provider.active) return "this provider is not approved, is exiting, or is below the minimum stake";
+  if (!ctx.provider.active) return "this provider is not approved, is exiting, is frozen by the guardian, or is below the minimum stake";
   if (ctx.allowedModels && !ctx.allowedModels.has(job.modelId)) return "model not served by this runner";
   const floor = ctx.minFee(job.token);
   if (floor === undefined) return `payment token ${job.token} not accepted by this runner`;

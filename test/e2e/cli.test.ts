@@ -215,6 +215,33 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(status.code, status.stderr).to.equal(0);
   });
 
+  it("the guardian freezes a provider once, status lists it, and a DAO member proposes to unfreeze it", async function () {
+    const who = devAccount(3).address;
+    expect((await conclave(["provider", "register", "--stake", "100", "--dev-account", "3"])).code).to.equal(0);
+    expectFailure(await conclave(["guardian", "freeze", who, "--dev-account", "2"]), /is not the guardian/);
+    expectFailure(await conclave(["guardian", "freeze", "0x1234", "--dev-account", "24"]), /provider must be a 0x address/);
+    const frozen = await conclave(["guardian", "freeze", who, "--dev-account", "24"]);
+    expect(frozen.code, frozen.stderr).to.equal(0);
+    expect(frozen.json).to.include({ provider: who, guardian: devAccount(24).address });
+    expectFailure(await conclave(["guardian", "freeze", who, "--dev-account", "24"]), /already frozen until .*: the guardian cannot extend a freeze/);
+    const status = await conclave(["status"]);
+    expect((status.json.frozen as { address: string; until: string }[]).map((f) => f.address)).to.deep.equal([who]);
+    const provider = await conclave(["provider", "status", who]);
+    expect(provider.json).to.include({ eligible: false, frozenUntil: frozen.json.frozenUntil });
+    const unfreeze = await conclave(["dao", "propose", "unfreeze", who, "--dev-account", "1"]);
+    expect(unfreeze.code, unfreeze.stderr).to.equal(0);
+    expect((unfreeze.json.actions as { call: string }[])[0]!.call).to.equal(`unfreeze(${who})`);
+    expectFailure(await conclave(["dao", "propose", "unfreeze", devAccount(4).address, "--dev-account", "1"]), /is not frozen/);
+    expectFailure(await conclave(["dao", "propose", "set-policy", "freezePeriod", "10", "--dev-account", "1"]), /below the governance delay of 361 s/);
+    // Finding 6: an approval names the tags it grants (by default those declared when proposing).
+    const approve = await conclave(["dao", "propose", "approve-provider", who, "--dev-account", "1"]);
+    expect(approve.code, approve.stderr).to.equal(0);
+    expect((approve.json.actions as { call: string }[])[0]!.call).to.equal(`approveProvider(${who}, 1)`);
+    const grant = await conclave(["dao", "propose", "grant-tags", who, "5", "--dev-account", "1"]);
+    expect((grant.json.actions as { call: string }[])[0]!.call).to.equal(`setGrantedTags(${who}, 5)`);
+    expectFailure(await conclave(["dao", "propose", "grant-tags", who, "--dev-account", "1"]), /takes <address> <tags>/);
+  });
+
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
     const client = createPublicClient({ transport: http(rpc) });
     const nonceOf = (a: Address) => client.getTransactionCount({ address: a });

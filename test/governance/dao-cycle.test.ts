@@ -49,7 +49,7 @@ function proposalOf(f: Fixture, description: string) {
   const values = [0n, 0n];
   const calldatas: Hex[] = [
     encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "activateVersion", args: [modelId, 1] }),
-    encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "approveProvider", args: [f.provider.account.address] }),
+    encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "approveProvider", args: [f.provider.account.address, 1n] }),
   ];
   return { targets, values, calldatas, description, descriptionHash: keccak256(toHex(description)) };
 }

@@ -53,7 +53,7 @@ export async function marketFixture() {
   for (const p of providers) {
     await as(p).token.write.approve([record.contracts.ProviderRegistry!.address, TOKENS(1_000)]);
     await as(p).providers.write.register([TOKENS(1_000), CAPS, "ipfs://provider"]);
-    await dao.providers.write.approveProvider([p.account.address]);
+    await dao.providers.write.approveProvider([p.account.address, CAPS.tags]);
   }
   await usd.write.mint([client.account.address, TOKENS(1_000)]);
   await usd.write.approve([record.contracts.InferenceMarket!.address, TOKENS(1_000)], { account: client.account });

@@ -13,7 +13,7 @@ const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
 /** Challenge policy fields (k = 1 deliveries), set on the market's address (served by its court). */
 const CHALLENGE_KEYS = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
-const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "deprecationPeriod"] as const;
+const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "freezePeriod", "deprecationPeriod"] as const;
 const SETTABLE_KEYS = [...POLICY_KEYS, ...CHALLENGE_KEYS, ...REGISTRY_KEYS];
 
 /** An action on a deployed contract; the court's functions are called on the market's address. */
@@ -43,13 +43,31 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       return { actions: [call(s, "ModelRegistry", fn, [m.modelId, m.version])], description: `${what === "rollback" ? "Roll back" : what[0]!.toUpperCase() + what.slice(1)} ${m.name} v${m.version}` };
     }
     case "approve-provider":
+    case "grant-tags": {
+      if (what === "approve-provider" ? args.length < 1 || args.length > 2 : args.length !== 2) throw new RequestError(`dao propose ${what} takes ${what === "approve-provider" ? "<address> [<tags>]" : "<address> <tags>"}`);
+      const who = getAddress(address("provider", args[0]!));
+      const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
+      if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
+      // The vote names the tags explicitly: a declaration changed during the vote grants nothing.
+      const tags = args[1] === undefined ? p.tags : BigInt(integer("tags", args[1]));
+      if (what === "grant-tags") return { actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])], description: `Grant provider ${who} tags ${tags}` };
+      return { actions: [call(s, "ProviderRegistry", "approveProvider", [who, tags])], description: `Approve provider ${who} with tags ${tags}` };
+    }
     case "suspend-provider": {
       need(1, "<address>");
       const who = getAddress(address("provider", args[0]!));
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
       if (p.status === 0) throw new RequestError(`${who} is not a registered provider`);
-      const fn = what === "approve-provider" ? "approveProvider" : "suspendProvider";
-      return { actions: [call(s, "ProviderRegistry", fn, [who])], description: `${what === "approve-provider" ? "Approve" : "Suspend"} provider ${who}` };
+      return { actions: [call(s, "ProviderRegistry", "suspendProvider", [who])], description: `Suspend provider ${who}` };
+    }
+    case "unfreeze": {
+      need(1, "<provider>");
+      const who = getAddress(address("provider", args[0]!));
+      const { providers } = conclaveContracts(s.record, s.publicClient);
+      const p = await providers.read.getProvider([who]);
+      if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
+      if (!(await providers.read.isFrozen([who]))) throw new RequestError(`${who} is not frozen`);
+      return { actions: [call(s, "ProviderRegistry", "unfreeze", [who])], description: `Unfreeze provider ${who}` };
     }
     case "set-model-owner": {
       need(2, "<model> <address>");
@@ -72,12 +90,19 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
         return { actions: [call(s, "InferenceMarketCourt", "setChallengePolicy", [policy])], description: `Set challenge policy ${key} to ${raw}` };
       }
       if (key === "minStake") return { actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])], description: `Set provider minimum stake to ${raw}` };
-      if (key === "unbondingPeriod") return { actions: [call(s, "ProviderRegistry", "setUnbondingPeriod", [integer(key, raw)])], description: `Set unbonding period to ${raw} s` };
+      if (key === "unbondingPeriod" || key === "freezePeriod") {
+        const seconds = integer(key, raw, 0, 180 * 86_400);
+        // Both must outlast a vote: the registry refuses less than the governance delay.
+        const delay = await conclaveContracts(s.record, s.publicClient).providers.read.governanceDelay();
+        if (BigInt(seconds) < delay) throw new RequestError(`${key} ${seconds} s is below the governance delay of ${delay} s (voting delay + voting period + timelock delay): the registry would refuse it`);
+        const fn = key === "unbondingPeriod" ? "setUnbondingPeriod" : "setFreezePeriod";
+        return { actions: [call(s, "ProviderRegistry", fn, [seconds])], description: `Set ${key === "unbondingPeriod" ? "unbonding" : "freeze"} period to ${raw} s` };
+      }
       if (key === "deprecationPeriod") return { actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])], description: `Set deprecation period to ${raw} s` };
       throw new RequestError(`unknown policy key ${key}; known: ${SETTABLE_KEYS.join(", ")}`);
     }
     default:
-      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, suspend-provider or set-policy`);
+      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner or set-policy`);
   }
 }
 
@@ -174,7 +199,7 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider <addr>, set-model-owner <model> <addr>, set-policy <key> <value>",
+    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -184,11 +209,15 @@ Kinds:
   activate <model> <version>        make a published version the active one
   retire <model> <version>          stop a version taking jobs at once
   rollback <model> <version>        re-activate an earlier version
-  approve-provider <address>        admit a registered provider
+  approve-provider <address> [<tags>] admit a registered provider, granting it <tags> (default:
+                                    the tags it declares now; only granted tags make it eligible)
+  grant-tags <address> <tags>       replace the capability/compliance tags granted to a provider
   suspend-provider <address>        stop a provider taking jobs
+  unfreeze <address>                lift the guardian's freeze of a provider (conclave guardian freeze)
   set-model-owner <model> <address> hand a model name to a new owner (the only publisher of its versions)
   set-policy <key> <value>          ${SETTABLE_KEYS.join(", ")}
-                                    (collateralPerJob and minStake in whole tokens, durations in s)`,
+                                    (collateralPerJob and minStake in whole tokens, durations in s;
+                                    unbondingPeriod and freezePeriod at least the governance delay)`,
     options: { description: { type: "string" } },
     args: [2, 3],
     async run(ctx) {

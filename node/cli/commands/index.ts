@@ -2,6 +2,7 @@ import type { Command } from "../command.ts";
 import { accountCommands } from "./account.ts";
 import { auditCommands } from "./audit.ts";
 import { daoCommands } from "./dao.ts";
+import { guardianCommands } from "./guardian.ts";
 import { inferCommands } from "./infer.ts";
 import { keyCommands } from "./key.ts";
 import { modelCommands } from "./model.ts";
@@ -14,6 +15,7 @@ export const COMMANDS: Record<string, Command> = {
   ...statusCommands,
   ...modelCommands,
   ...daoCommands,
+  ...guardianCommands,
   ...providerCommands,
   ...nodeCommands,
   ...inferCommands,

@@ -17,8 +17,10 @@ async function providerView(s: Session, who: Address) {
     stake: p.stake.toString(),
     locked: p.locked.toString(),
     unbondingEndsAt: p.unbondingEndsAt === 0 ? null : new Date(p.unbondingEndsAt * 1000).toISOString(),
+    frozenUntil: (await providers.read.isFrozen([who])) ? new Date(p.frozenUntil * 1000).toISOString() : null,
     memoryMB: p.memoryMB,
     tags: p.tags.toString(),
+    grantedTags: p.grantedTags.toString(),
     accelerator: text(p.accelerator),
     region: text(p.region),
     metadataURI: p.metadataURI,
@@ -88,7 +90,8 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
         [
           `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
           `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
-          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags ${view.tags}`,
+          ...(view.frozenUntil ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`] : []),
+          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${view.tags}, granted by the DAO ${view.grantedTags}`,
           `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
         ].join("\n"),
       );
@@ -117,6 +120,8 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
       if (before.unbondingEndsAt === 0) throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
       const now = await chainNow(s.publicClient);
       if (BigInt(before.unbondingEndsAt) > now) throw new RequestError(`unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`);
+      if (before.locked !== 0n) throw new RequestError(`collateral is still locked by open jobs (${before.locked} units): withdraw once they end`);
+      if (BigInt(before.frozenUntil) > now) throw new RequestError(`${me} is frozen by the guardian until ${new Date(before.frozenUntil * 1000).toISOString()}: no withdrawal before then`);
       await sendTx(s, "withdrawing stake", { address: providers.address, abi: providers.abi, functionName: "withdrawStake" });
       const token = await stakeToken(s);
       ctx.out.result({ address: me, withdrawn: before.stake.toString() }, () => `withdrew ${formatToken(before.stake, token)}`);

@@ -1,5 +1,6 @@
 import { logsToHead } from "../../chain/logs.ts";
 import { formatUnits, getAddress, hexToString, type Address, type Hex } from "viem";
+import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
 import { redactUrl } from "../../log.ts";
@@ -27,12 +28,15 @@ export const statusCommands: Record<string, Command> = {
         }),
       );
       const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
+      const now = await chainNow(s.publicClient);
       const providers = await Promise.all(
         [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))].map(async (who) => {
           const p = await c.providers.read.getProvider([who]);
-          return { address: who, status: PROVIDER_STATUS[p.status] ?? "Unknown", stake: p.stake.toString(), locked: p.locked.toString(), served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed), accelerator: hexToString(p.accelerator, { size: 32 }).replace(/\0+$/, ""), metadataURI: p.metadataURI };
+          const frozenUntil = BigInt(p.frozenUntil) > now ? new Date(p.frozenUntil * 1000).toISOString() : null;
+          return { address: who, status: PROVIDER_STATUS[p.status] ?? "Unknown", frozenUntil, stake: p.stake.toString(), locked: p.locked.toString(), served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed), accelerator: hexToString(p.accelerator, { size: 32 }).replace(/\0+$/, ""), metadataURI: p.metadataURI };
         }),
       );
+      const frozen = providers.filter((p) => p.frozenUntil !== null);
       const proposals = await logsToHead(s.publicClient, from("ConclaveGovernor"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.governor.address, abi: c.governor.abi, eventName: "ProposalCreated", fromBlock, toBlock }));
       const byState: Record<string, number> = {};
       for (const l of proposals) {
@@ -50,6 +54,7 @@ export const statusCommands: Record<string, Command> = {
         paused: await c.market.read.paused(),
         models,
         providers,
+        frozen: frozen.map((p) => ({ address: p.address, until: p.frozenUntil })),
         market: { jobs: Math.max(jobs, 0), policy: Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v])) },
         proposals: byState,
         runners: s.record.runners ?? [],
@@ -61,7 +66,8 @@ export const statusCommands: Record<string, Command> = {
           `models (${models.length}):`,
           ...models.map((m) => `  ${m.name.padEnd(20)} active v${m.activeVersion || "-"} of ${m.versions}  min fee ${m.minFee === null ? "-" : formatUnits(BigInt(m.minFee), 18)}`),
           `providers (${providers.length}):`,
-          ...providers.map((p) => `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (locked ${formatUnits(BigInt(p.locked), 18)})  served ${p.served} disagreed ${p.disagreed} missed ${p.missed}`),
+          ...providers.map((p) => `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (locked ${formatUnits(BigInt(p.locked), 18)})  served ${p.served} disagreed ${p.disagreed} missed ${p.missed}${p.frozenUntil ? `  [FROZEN until ${p.frozenUntil}]` : ""}`),
+          ...(frozen.length ? [`frozen providers: ${frozen.length}`] : []),
           `market: ${status.market.jobs} job(s); protocol fee ${policy.protocolFeeBps / 100}%, max k ${policy.maxRedundancy}, quorum > ${policy.quorumBps / 100}%`,
           `proposals: ${Object.entries(byState).map(([k, n]) => `${n} ${k}`).join(", ") || "none"}`,
           ...(status.runners.length ? ["runners:", ...status.runners.map((r) => `  ${r.address}  ${r.http}`)] : []),

@@ -179,16 +179,16 @@ abstract contract InferenceMarketFixture is Test {
             pks[i] = 0xA1 + i;
             prov[i] = vm.addr(pks[i]);
             _register(prov[i], MEMORY, TAGS);
-            registry.approveProvider(prov[i]);
+            registry.approveProvider(prov[i], TAGS);
         }
         pending = vm.addr(PENDING_PK);
         _register(pending, MEMORY, TAGS);
         lowMemory = vm.addr(LOW_MEMORY_PK);
         _register(lowMemory, 1024, TAGS);
-        registry.approveProvider(lowMemory);
+        registry.approveProvider(lowMemory, TAGS);
         fewTags = vm.addr(FEW_TAGS_PK);
         _register(fewTags, MEMORY, 0x1);
-        registry.approveProvider(fewTags);
+        registry.approveProvider(fewTags, 0x1);
         outsider = vm.addr(OUTSIDER_PK);
     }
 
@@ -2661,23 +2661,31 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "winners get nothing more");
     }
 
-    /// @notice A DAO slash left a silent seat with less stake than its collateral: settlement
-    /// seizes what is left (it never reverts for it) and distributes exactly that.
-    function test_settle_silentSeatWithLessStakeThanCollateral_seizesWhatIsLeft() public {
+    /// @notice Issue 11 finding 3: a DAO slash can no longer leave a silent seat with less stake
+    /// than its collateral (it used to, and settlement then seized only what was left): the slash
+    /// takes only free stake, and the seat loses exactly its collateral to those it harmed.
+    function test_settle_daoSlashCannotReachSeatCollateral() public {
         uint8[] memory modes = _modes(TRUTH, SILENT);
         (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        uint256 free = STAKE - COLLATERAL;
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, prov[1], STAKE - 4e18, free
+            )
+        );
         registry.slash(prov[1], STAKE - 4e18, bytes32("dao"));
+        registry.slash(prov[1], free, bytes32("dao"));
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarketTypes.SeatSlashed(id, prov[1], 4e18, false);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, false);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarketTypes.SlashDistributed(id, 4e18, 2e18, 2e18, 1);
+        emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 2, 1);
         market.finalize(id, job);
-        assertEq(_stakeOf(prov[1]), 0, "all that was left");
-        assertEq(_stakeCredit(client), 2e18, "client");
-        assertEq(_stakeCredit(prov[0]), 2e18, "revealer");
-        assertEq(registry.slashedFunds(), STAKE - 4e18, "only the DAO's slash accrues to the DAO");
+        assertEq(_stakeOf(prov[1]), 0, "its collateral, the rest the DAO took");
+        assertEq(_stakeCredit(client), COLLATERAL / 2, "client");
+        assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "revealer");
+        assertEq(registry.slashedFunds(), free, "only the DAO's slash accrues to the DAO");
     }
 
     /// @notice Zero collateral: a silent seat is still a fault (counted, SeatSlashed of 0) but

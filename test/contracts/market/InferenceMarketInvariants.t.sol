@@ -246,6 +246,8 @@ library MarketStack {
         s.tokenB = new MockERC20("Token B", "TKB", 6);
         s.registry = new ProviderRegistry(dao, address(0), s.stakeToken, uint128(MIN_STAKE), UNBONDING);
         s.registry.setAdmissionPolicy(true, uint128(MIN_STAKE));
+        // Auto-admission grants the declared tags here (finding 6: the DAO chooses which).
+        s.registry.setAutoGrantMask(type(uint256).max);
         s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy, _defaultChallengePolicy(), address(new InferenceMarketCourt(s.models, s.registry)));
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
         s.market.setTokenAllowed(address(s.tokenA), true);
@@ -1035,8 +1037,8 @@ contract InferenceMarketHandler {
 
     // ================================================================== actions: DAO and stake
 
-    /// @notice Stake movements: the DAO slashes a provider directly through the registry (which
-    /// can take it below the minimum stake), the DAO withdraws slashed funds, the DAO suspends a
+    /// @notice Stake movements: the DAO slashes a provider's free stake directly through the
+    /// registry (which can take it below the minimum stake; more than the free stake is refused), the DAO withdraws slashed funds, the DAO suspends a
     /// provider or approves a suspended one again, or a provider adds stake.
     function stake(uint256 op, uint256 providerSeed, uint256 amountSeed) external counted {
         op = _h(op, 0);
@@ -1070,7 +1072,7 @@ contract InferenceMarketHandler {
         if (suspend == ghostSuspended[provider]) _surprise("suspension: registry status differs from model", "");
         bytes memory data = suspend
             ? abi.encodeCall(registry.suspendProvider, (provider))
-            : abi.encodeCall(registry.approveProvider, (provider));
+            : abi.encodeCall(registry.approveProvider, (provider, registry.getProvider(provider).tags));
         (bool ok, bytes memory ret) = address(registry).call(data);
         if (!ok) {
             _surprise("suspension reverted", ret);
@@ -1087,8 +1089,16 @@ contract InferenceMarketHandler {
         address provider = providerAt[providerSeed % PROVIDER_COUNT];
         IProviderRegistry.Provider memory before = registry.getProvider(provider);
         if (!_registered(before.status) || before.stake == 0) return;
-        // Mostly small slashes (the provider keeps working), sometimes anything up to the stake.
-        uint256 max = amountSeed % 8 == 0 ? before.stake : _min(before.stake, COLLATERAL);
+        // Issue 11 finding 3: the DAO takes only stake no seat holds as collateral.
+        uint256 free = before.stake - before.locked;
+        if (free == 0 || amountSeed % 16 == 1) {
+            try registry.slash(provider, free + 1, bytes32("dao")) {
+                _surprise("daoSlash: took locked collateral", "");
+            } catch {}
+            return;
+        }
+        // Mostly small slashes (the provider keeps working), sometimes anything up to the free stake.
+        uint256 max = amountSeed % 8 == 0 ? free : _min(free, COLLATERAL);
         uint256 amount = bound(amountSeed >> 2, 1, max);
         uint256 slashedBefore = registry.slashedFunds();
         try registry.slash(provider, amount, bytes32("dao")) {
@@ -1096,7 +1106,7 @@ contract InferenceMarketHandler {
             _slashModel(provider, amount);
             IProviderRegistry.Provider memory afterSlash = registry.getProvider(provider);
             if (afterSlash.stake != before.stake - amount) _surprise("daoSlash: stake", "");
-            if (afterSlash.locked != _min(before.locked, afterSlash.stake)) _surprise("daoSlash: locked", "");
+            if (afterSlash.locked != before.locked) _surprise("daoSlash: locked", "");
             if (registry.slashedFunds() != slashedBefore + amount) _surprise("daoSlash: slashedFunds", "");
             ++hits["daoSlash"];
         } catch (bytes memory err) {

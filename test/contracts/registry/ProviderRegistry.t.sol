@@ -6,6 +6,8 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {Test} from "../utils/Test.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
@@ -76,13 +78,13 @@ abstract contract ProviderRegistryFixture is Test {
     function _registerApproved(address who, uint256 amount) internal {
         _register(who, amount);
         vm.prank(admin);
-        registry.approveProvider(who);
+        registry.approveProvider(who, TAG_A | TAG_B);
     }
 
     function _registerApproved(address who, uint256 amount, uint256 tags, uint32 mem) internal {
         _register(who, amount, tags, mem);
         vm.prank(admin);
-        registry.approveProvider(who);
+        registry.approveProvider(who, tags);
     }
 
     function _p(address who) internal view returns (IProviderRegistry.Provider memory) {
@@ -286,11 +288,15 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_register_approvedWhenAutoAdmitOnAndStakeAtThreshold() public {
         vm.prank(admin);
         registry.setAdmissionPolicy(true, 500e18);
+        vm.prank(admin);
+        registry.setAutoGrantMask(TAG_A);
         _fund(alice, 500e18);
         vm.expectEmit();
         emit IProviderRegistry.ProviderRegistered(
             alice, 500e18, IProviderRegistry.ProviderStatus.Approved, _caps(TAG_A, MEM), URI
         );
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A);
         vm.prank(alice);
         registry.register(500e18, _caps(TAG_A, MEM), URI);
         assertEq(_status(alice), APPROVED, "auto-admitted");
@@ -637,12 +643,84 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(uint256(p.status), PENDING, "status untouched");
     }
 
-    function test_updateCapabilities_changesEligibility() public {
+    /// @dev Issue 11 finding 6, the attack: a provider approved with tag A declared tag B (say a
+    /// compliance tag) after the vote and took jobs requiring B. Declared tags now grant nothing:
+    /// only the DAO's grant makes it eligible.
+    function test_updateCapabilities_declaredTagsGrantNothing_regression() public {
         _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
         assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "lacks B");
         vm.prank(alice);
         registry.updateCapabilities(_caps(TAG_A | TAG_B, MEM), URI);
-        assertTrue(registry.isEligible(alice, 0, TAG_B, MEM), "has B");
+        assertEq(_p(alice).tags, TAG_A | TAG_B, "declared");
+        assertEq(_p(alice).grantedTags, TAG_A, "granted unchanged");
+        assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "still lacks B");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, TAG_B));
+        vm.prank(market);
+        registry.lockCollateral(alice, 0, TAG_B, MEM);
+        (, uint256 termsTags,,,) = registry.providerTerms(alice);
+        assertEq(termsTags, TAG_A, "the market and runners see the granted tags");
+
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A | TAG_B);
+        vm.prank(admin);
+        registry.setGrantedTags(alice, TAG_A | TAG_B);
+        assertTrue(registry.isEligible(alice, 0, TAG_B, MEM), "granted by the DAO");
+    }
+
+    function test_approveProvider_grantsExactlyTheVotedTags() public {
+        _register(alice, MIN_STAKE, TAG_A | TAG_B | TAG_C, MEM);
+        vm.expectEmit();
+        emit IProviderRegistry.TagsGranted(alice, TAG_A);
+        vm.prank(admin);
+        registry.approveProvider(alice, TAG_A);
+        assertTrue(registry.isEligible(alice, 0, TAG_A, MEM), "A granted");
+        assertFalse(registry.isEligible(alice, 0, TAG_C, MEM), "C declared, not granted");
+        // The DAO may grant what was not declared (the declaration is informational).
+        vm.prank(admin);
+        registry.setGrantedTags(alice, TAG_HIGH);
+        assertTrue(registry.isEligible(alice, 0, TAG_HIGH, MEM), "granted");
+        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "replaced");
+    }
+
+    function test_setGrantedTags_revertsForNonAdminAndUnregistered() public {
+        _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
+        vm.expectRevert(_unauthorized(alice, DEFAULT_ADMIN_ROLE));
+        vm.prank(alice);
+        registry.setGrantedTags(alice, TAG_B);
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
+        vm.prank(guardian);
+        registry.setAutoGrantMask(TAG_B);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.prank(admin);
+        registry.setGrantedTags(eve, TAG_B);
+    }
+
+    function test_autoAdmit_grantsOnlyMaskedDeclaredTags() public {
+        vm.prank(admin);
+        registry.setAdmissionPolicy(true, MIN_STAKE);
+        _register(alice, MIN_STAKE, TAG_A | TAG_B, MEM);
+        assertEq(_p(alice).grantedTags, 0, "mask 0 by default: nothing self-declared counts");
+        assertTrue(registry.isEligible(alice, 0, 0, MEM), "admitted");
+        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "no tag");
+
+        vm.expectEmit();
+        emit IProviderRegistry.AutoGrantMaskSet(TAG_A);
+        vm.prank(admin);
+        registry.setAutoGrantMask(TAG_A);
+        _register(bob, MIN_STAKE, TAG_A | TAG_B, MEM);
+        assertEq(_p(bob).grantedTags, TAG_A, "declared & mask");
+        // Declaring more later grants nothing.
+        vm.prank(bob);
+        registry.updateCapabilities(_caps(TAG_A | TAG_B | TAG_C, MEM), URI);
+        assertEq(_p(bob).grantedTags, TAG_A, "unchanged");
+    }
+
+    function test_withdrawStake_clearsGrantedTags() public {
+        _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
+        _exitAndWithdraw(alice);
+        assertEq(_p(alice).grantedTags, 0, "cleared");
+        _register(alice, MIN_STAKE, TAG_A, MEM);
+        assertEq(_p(alice).grantedTags, 0, "a new registration is judged afresh");
     }
 
     function test_updateCapabilities_revertsWhenNotRegistered() public {
@@ -896,7 +974,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _register(alice, 300e18);
         vm.prank(alice);
         registry.requestExit();
-        vm.prank(market);
+        vm.prank(admin);
         registry.slash(alice, 120e18, "late fraud");
         vm.warp(block.timestamp + UNBONDING);
         vm.prank(alice);
@@ -914,7 +992,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             alice, IProviderRegistry.ProviderStatus.Pending, IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "approved");
     }
 
@@ -927,7 +1005,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             alice, IProviderRegistry.ProviderStatus.Suspended, IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "reinstated");
     }
 
@@ -939,14 +1017,14 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             )
         );
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "unchanged");
     }
 
     function test_approveProvider_revertsWhenNotRegistered() public {
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
         vm.prank(admin);
-        registry.approveProvider(eve);
+        registry.approveProvider(eve, TAG_A | TAG_B);
         assertEq(_status(eve), 0, "none");
     }
 
@@ -955,7 +1033,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _exitAndWithdraw(alice);
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), EXITED, "exited");
     }
 
@@ -963,7 +1041,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _register(alice, MIN_STAKE);
         vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
         vm.prank(market);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), PENDING, "still pending");
     }
 
@@ -1036,33 +1114,28 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(_status(alice), APPROVED, "status unchanged");
     }
 
-    function test_slash_byMarket() public {
+    function test_slash_byAdminWholeFreeStake() public {
         _registerApproved(alice, 300e18);
         vm.expectEmit();
-        emit IProviderRegistry.ProviderSlashed(alice, market, 300e18, bytes32(uint256(42)));
-        vm.prank(market);
+        emit IProviderRegistry.ProviderSlashed(alice, admin, 300e18, bytes32(uint256(42)));
+        vm.prank(admin);
         registry.slash(alice, 300e18, bytes32(uint256(42)));
         assertEq(_p(alice).stake, 0, "fully slashed");
         assertEq(registry.slashedFunds(), 300e18, "slashed funds");
     }
 
-    function test_slash_revertsForOthers() public {
+    /// @dev Issue 11 finding 3: the market no longer slashes directly (it seizes a seat's
+    /// collateral through settle); slash is the DAO's.
+    function test_slash_revertsForMarketAndOthers() public {
         _registerApproved(alice, 300e18);
-        vm.expectRevert(_unauthorized(eve, MARKET_ROLE));
+        vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
+        vm.prank(market);
+        registry.slash(alice, 1, "x");
+        vm.expectRevert(_unauthorized(eve, DEFAULT_ADMIN_ROLE));
         vm.prank(eve);
         registry.slash(alice, 1, "x");
-        vm.expectRevert(_unauthorized(guardian, MARKET_ROLE));
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
         vm.prank(guardian);
-        registry.slash(alice, 1, "x");
-        assertEq(_p(alice).stake, 300e18, "untouched");
-    }
-
-    function test_slash_revertsAfterMarketRoleRevoked() public {
-        _registerApproved(alice, 300e18);
-        vm.prank(admin);
-        registry.revokeRole(MARKET_ROLE, market);
-        vm.expectRevert(_unauthorized(market, MARKET_ROLE));
-        vm.prank(market);
         registry.slash(alice, 1, "x");
         assertEq(_p(alice).stake, 300e18, "untouched");
     }
@@ -1071,7 +1144,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsStake.selector, alice, uint256(300e18 + 1), uint256(300e18)
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(300e18 + 1), uint256(300e18)
             )
         );
         vm.prank(admin);
@@ -1094,15 +1167,50 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(registry.slashedFunds(), 0, "nothing slashed");
     }
 
-    function test_slash_capsLockedAtStake() public {
+    /// @dev Issue 11 finding 3, the attack: with 250 of 300 locked by two open seats (200 and
+    /// 50), a DAO slash of 100 used to take stake below `locked`, cap `locked` silently at 200,
+    /// and the release of the 200 seat then left 0 locked while the 50 seat was still open: the
+    /// provider, exiting, withdrew before that seat's outcome. Now the slash reverts, naming the
+    /// free stake, and `locked` keeps answering for every open seat.
+    function test_slash_cannotTakeLockedCollateral_regression() public {
         _registerApproved(alice, 300e18);
-        _lock(alice, 250e18);
+        _lock(alice, 200e18); // seat 1
+        _lock(alice, 50e18); // seat 2
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(100e18), uint256(50e18)
+            )
+        );
         vm.prank(admin);
         registry.slash(alice, 100e18, "dao");
-        IProviderRegistry.Provider memory p = _p(alice);
-        assertEq(p.stake, 200e18, "stake");
-        assertEq(p.locked, 200e18, "locked capped at stake");
+
+        // The DAO may take the free part; the seats' collateral stays whole.
+        vm.prank(admin);
+        registry.slash(alice, 50e18, "dao");
+        assertEq(_p(alice).stake, 250e18, "stake");
+        assertEq(_p(alice).locked, 250e18, "locked untouched");
         assertFalse(registry.isEligible(alice, 1, 0, 0), "no free stake");
+
+        // Seat 1 ends: seat 2's collateral is still locked, and an exit cannot withdraw it.
+        vm.prank(market);
+        registry.settle(alice, 200e18, 0, IProviderRegistry.Outcome.Served, "seat 1");
+        assertEq(_p(alice).locked, 50e18, "seat 2 still locked");
+        vm.prank(alice);
+        registry.requestExit();
+        vm.warp(block.timestamp + UNBONDING);
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryCollateralLocked.selector, alice, uint256(50e18))
+        );
+        vm.prank(alice);
+        registry.withdrawStake();
+
+        // Seat 2's fault is seized in full, then the rest can leave.
+        vm.prank(market);
+        registry.settle(alice, 50e18, 50e18, IProviderRegistry.Outcome.Missed, "seat 2");
+        assertEq(token.balanceOf(market), 50e18, "seat 2's collateral seized");
+        vm.prank(alice);
+        registry.withdrawStake();
+        assertEq(token.balanceOf(alice), 200e18, "withdrew what was neither slashed nor seized");
     }
 
     function test_slash_keepsLockedBelowStake() public {
@@ -1166,8 +1274,8 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 
     function test_withdrawSlashed_revertsForNonAdmin() public {
         _registerApproved(alice, 300e18);
-        vm.prank(market);
-        registry.slash(alice, 10e18, "job");
+        vm.prank(admin);
+        registry.slash(alice, 10e18, "dao");
         vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
         vm.prank(market);
         registry.withdrawSlashed(market, 10e18);
@@ -1632,30 +1740,37 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(token.balanceOf(address(registry)), stakeAfter, "balance");
     }
 
-    function testFuzz_slash_arithmeticAndLockedCap(uint256 stake, uint256 locked, uint256 amount) public {
+    function testFuzz_slash_takesOnlyFreeStake(uint256 stake, uint256 locked, uint256 amount) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake);
-        amount = bound(amount, 1, stake);
+        locked = bound(locked, 0, stake - 1);
+        amount = bound(amount, 1, stake - locked);
         _registerApproved(alice, stake);
         _lock(alice, locked);
         vm.prank(admin);
         registry.slash(alice, amount, "dao");
         IProviderRegistry.Provider memory p = _p(alice);
         assertEq(p.stake, stake - amount, "stake");
-        assertEq(p.locked, locked > stake - amount ? stake - amount : locked, "locked capped");
+        assertEq(p.locked, locked, "locked untouched");
+        assertLe(p.locked, p.stake, "locked <= stake");
         assertEq(registry.slashedFunds(), amount, "slashed");
     }
 
-    function testFuzz_slash_aboveStakeReverts(uint256 stake, uint256 amount) public {
+    /// @dev Issue 11 finding 3: any slash above the free stake reverts, whatever is locked.
+    function testFuzz_slash_aboveFreeStakeReverts(uint256 stake, uint256 locked, uint256 amount) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        amount = bound(amount, stake + 1, type(uint256).max);
+        locked = bound(locked, 0, stake);
+        amount = bound(amount, stake - locked + 1, type(uint256).max);
         _registerApproved(alice, stake);
+        _lock(alice, locked);
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistrySlashExceedsStake.selector, alice, amount, stake)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, amount, stake - locked
+            )
         );
-        vm.prank(market);
-        registry.slash(alice, amount, "job");
+        vm.prank(admin);
+        registry.slash(alice, amount, "dao");
         assertEq(_p(alice).stake, stake, "untouched");
+        assertEq(_p(alice).locked, locked, "locked untouched");
     }
 
     function testFuzz_lockCollateral_aboveFreeReverts(uint256 stake, uint256 locked, uint256 amount) public {
@@ -1805,9 +1920,14 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 /// a root, so the fuzzer would find "No contracts to fuzz". Declaring this thin subclass here makes
 /// the target identifiable however the tests are invoked.
 contract ProviderRegistryInvariantHandler is ProviderRegistryHandler {
-    constructor(ProviderRegistry registry_, MockERC20 token_, address admin_, address market_, address treasury_)
-        ProviderRegistryHandler(registry_, token_, admin_, market_, treasury_)
-    {}
+    constructor(
+        ProviderRegistry registry_,
+        MockERC20 token_,
+        address admin_,
+        address market_,
+        address treasury_,
+        address guardian_
+    ) ProviderRegistryHandler(registry_, token_, admin_, market_, treasury_, guardian_) {}
 }
 
 /// @notice Stateful invariant tests: a handler drives several providers, the market and the DAO.
@@ -1821,9 +1941,12 @@ contract ProviderRegistryInvariantTest is Test {
         address admin = address(0xA11CE);
         token = new MockERC20("Stake", "STK", 18);
         registry = new ProviderRegistry(admin, address(0x6A4D), IERC20(address(token)), 100e18, 7 days);
-        handler = new ProviderRegistryInvariantHandler(registry, token, admin, address(0x3A4E7), address(0x7EA5));
+        handler = new ProviderRegistryInvariantHandler(
+            registry, token, admin, address(0x3A4E7), address(0x7EA5), address(0x6A4D)
+        );
         vm.startPrank(admin);
         registry.grantRole(registry.MARKET_ROLE(), handler.market());
+        registry.setFreezePeriod(1 days);
         // Start with auto-admission on, so that about half the registrations are approved at once
         // and reach the market paths; the handler flips the policy and approves/suspends too.
         registry.setAdmissionPolicy(true, 500e18);
@@ -1850,6 +1973,8 @@ contract ProviderRegistryInvariantTest is Test {
         for (uint256 i = 0; i < n; ++i) {
             IProviderRegistry.Provider memory p = registry.getProvider(handler.actors(i));
             assertLe(p.locked, p.stake, "locked <= stake");
+            // Finding 3: no DAO slash can shrink `locked` below the collateral of the open seats.
+            assertEq(p.locked, handler.ghostOpenCollateral(handler.actors(i)), "locked == open seats' collateral");
             if (p.status == IProviderRegistry.ProviderStatus.Exited) {
                 assertEq(p.stake, 0, "exited holds no stake");
                 assertEq(p.locked, 0, "exited holds no lock");
@@ -1866,6 +1991,13 @@ contract ProviderRegistryInvariantTest is Test {
         assertEq(disagreed, handler.ghostDisagreed(), "disagreed == market-recorded disagreed");
         assertEq(missed, handler.ghostMissed(), "missed == market-recorded missed");
         assertEq(handler.ghostUnauthorizedSuccesses(), 0, "non-market calls to market functions all refused");
+    }
+
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 128
+    /// hardhat-config: invariant.failOnRevert = true
+    function invariant_forbiddenCallsRefused() public view {
+        assertEq(handler.ghostForbiddenSuccesses(), 0, "slash above free stake, frozen lock or withdrawal, guardian re-freeze");
     }
 
     /// hardhat-config: invariant.runs = 64
@@ -1970,7 +2102,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProviderRegistry.RosterJoined(alice, 0);
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         _registerApproved(bob, MIN_STAKE);
         assertEq(registry.rosterSize(), 2, "two members");
         assertEq(registry.rosterAt(0), alice, "alice first");
@@ -2067,7 +2199,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         vm.prank(alice);
         registry.requestExit();
         vm.prank(admin);
-        registry.approveProvider(alice);
+        registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(registry.rosterSize(), 0, "approved but exiting: no member");
         RosterCheck.check(registry, _all());
         vm.prank(alice);
@@ -2149,7 +2281,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
                 uint256 amount = (r >> 16) % 2 == 0 ? MIN_STAKE : 600e18;
                 data = abi.encodeCall(registry.register, (amount, _caps(TAG_A, MEM), URI));
             } else if (action == 1) {
-                (data, sender) = (abi.encodeCall(registry.approveProvider, (a)), admin);
+                (data, sender) = (abi.encodeCall(registry.approveProvider, (a, TAG_A)), admin);
             } else if (action == 2) {
                 (data, sender) = (abi.encodeCall(registry.suspendProvider, (a)), admin);
             } else if (action == 3) {
@@ -2174,5 +2306,367 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
             RosterCheck.check(registry, all);
         }
         assertLe(refused, 48, "steps");
+    }
+}
+
+/// @notice A governor and timelock reduced to the three delays the registry reads.
+contract MockGovernanceDelays {
+    uint256 public votingDelay;
+    uint256 public votingPeriod;
+    uint256 public getMinDelay;
+
+    function set(uint256 votingDelay_, uint256 votingPeriod_, uint256 minDelay_) external {
+        (votingDelay, votingPeriod, getMinDelay) = (votingDelay_, votingPeriod_, minDelay_);
+    }
+}
+
+/// @notice Issue 11 finding 4: exits cover the governance delay, and the guardian can freeze a
+/// provider (no new collateral, no withdrawal) while the DAO votes.
+contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
+    uint40 internal constant FREEZE = 10 days;
+    MockGovernanceDelays internal gov;
+
+    function setUp() public override {
+        super.setUp();
+        gov = new MockGovernanceDelays();
+        gov.set(1 days, 3 days, 2 days); // 6 days, below the 7-day unbonding period
+    }
+
+    function _setGovernance() internal {
+        vm.prank(admin);
+        registry.setGovernance(IGovernor(address(gov)), TimelockController(payable(address(gov))));
+    }
+
+    function _withFreeze() internal {
+        vm.prank(admin);
+        registry.setFreezePeriod(FREEZE);
+    }
+
+    function _freeze(address by, address who) internal {
+        vm.prank(by);
+        registry.freeze(who);
+    }
+
+    function _frozen(address who, uint256 until) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryFrozen.selector, who, uint40(until));
+    }
+
+    // ------------------------------------------------------------ governance delay
+
+    function test_setGovernance_setsAndEmits() public {
+        assertEq(registry.governanceDelay(), 0, "0 while unset");
+        vm.expectEmit();
+        emit IProviderRegistry.GovernanceSet(address(gov), address(gov));
+        _setGovernance();
+        assertEq(address(registry.governor()), address(gov), "governor");
+        assertEq(address(registry.timelock()), address(gov), "timelock");
+        assertEq(registry.governanceDelay(), 6 days, "delay + period + timelock");
+    }
+
+    function test_setGovernance_revertsForNonAdminAndZero() public {
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
+        vm.prank(guardian);
+        registry.setGovernance(IGovernor(address(gov)), TimelockController(payable(address(gov))));
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryZeroAddress.selector));
+        vm.prank(admin);
+        registry.setGovernance(IGovernor(address(0)), TimelockController(payable(address(gov))));
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryZeroAddress.selector));
+        vm.prank(admin);
+        registry.setGovernance(IGovernor(address(gov)), TimelockController(payable(address(0))));
+    }
+
+    function test_requestExit_unbondingCoversGovernanceDelay() public {
+        _setGovernance();
+        gov.set(1 days, 7 days, 2 days); // 10 days > the 7-day unbonding period
+        _registerApproved(alice, 300e18);
+        vm.prank(alice);
+        registry.requestExit();
+        assertEq(_p(alice).unbondingEndsAt, T0 + 10 days, "the governance delay, not the unbonding period");
+        vm.warp(T0 + 7 days);
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryUnbonding.selector, alice, uint40(T0 + 10 days))
+        );
+        vm.prank(alice);
+        registry.withdrawStake();
+    }
+
+    function test_requestExit_unbondingPeriodWhenLonger() public {
+        _setGovernance(); // 6 days < 7
+        _registerApproved(alice, 300e18);
+        vm.prank(alice);
+        registry.requestExit();
+        assertEq(_p(alice).unbondingEndsAt, T0 + UNBONDING, "unbonding period");
+    }
+
+    function test_requestExit_governorDelayRaised_usesLonger() public {
+        _setGovernance();
+        _registerApproved(alice, 300e18);
+        _registerApproved(bob, 300e18);
+        vm.prank(alice);
+        registry.requestExit();
+        // The DAO lengthens its voting period: later exits read it live.
+        gov.set(1 days, 20 days, 2 days);
+        vm.prank(bob);
+        registry.requestExit();
+        assertEq(_p(alice).unbondingEndsAt, T0 + UNBONDING, "before the change");
+        assertEq(_p(bob).unbondingEndsAt, T0 + 23 days, "after the change");
+    }
+
+    function test_setUnbondingPeriod_belowGovernanceDelay_reverts() public {
+        _setGovernance();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryUnbondingBelowGovernanceDelay.selector, uint40(6 days - 1), uint256(6 days)
+            )
+        );
+        vm.prank(admin);
+        registry.setUnbondingPeriod(6 days - 1);
+        vm.prank(admin);
+        registry.setUnbondingPeriod(6 days);
+        assertEq(registry.unbondingPeriod(), 6 days, "the delay itself is accepted");
+    }
+
+    function testFuzz_requestExit_coversMaxOfPeriodAndDelay(uint40 period, uint32 a, uint32 b, uint32 c) public {
+        period = uint40(bound(period, 0, 180 days));
+        vm.prank(admin);
+        registry.setUnbondingPeriod(period);
+        _setGovernance();
+        gov.set(a, b, c);
+        uint256 delay = uint256(a) + b + c;
+        _registerApproved(alice, 300e18);
+        vm.prank(alice);
+        registry.requestExit();
+        uint256 expected = T0 + (period > delay ? period : delay);
+        assertEq(_p(alice).unbondingEndsAt, expected, "max(unbonding, governance delay)");
+    }
+
+    // ------------------------------------------------------------ freeze period
+
+    function test_setFreezePeriod_updatesAndEmits() public {
+        vm.expectEmit();
+        emit IProviderRegistry.FreezePeriodSet(FREEZE);
+        _withFreeze();
+        assertEq(registry.freezePeriod(), FREEZE, "period");
+    }
+
+    function test_setFreezePeriod_bounds() public {
+        _setGovernance();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryFreezeBelowGovernanceDelay.selector, uint40(6 days - 1), uint256(6 days)
+            )
+        );
+        vm.prank(admin);
+        registry.setFreezePeriod(6 days - 1);
+        uint40 max = registry.MAX_FREEZE_PERIOD();
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidFreezePeriod.selector, max + 1, max)
+        );
+        vm.prank(admin);
+        registry.setFreezePeriod(max + 1);
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
+        vm.prank(guardian);
+        registry.setFreezePeriod(FREEZE);
+    }
+
+    // ------------------------------------------------------------ freeze
+
+    function test_freeze_guardianBlocksWithdrawAndNewWork() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        vm.expectEmit();
+        emit IProviderRegistry.ProviderFrozen(alice, guardian, uint40(T0 + FREEZE));
+        _freeze(guardian, alice);
+        assertTrue(registry.isFrozen(alice), "frozen");
+        assertEq(_p(alice).frozenUntil, T0 + FREEZE, "until");
+
+        // No new collateral: no k = 1 delivery, commit, challenge or jury seat.
+        vm.expectRevert(_frozen(alice, T0 + FREEZE));
+        vm.prank(market);
+        registry.lockCollateral(alice, 1, 0, 0);
+        assertFalse(registry.isEligible(alice, 0, 0, 0), "not eligible");
+        vm.expectRevert(_frozen(alice, T0 + FREEZE));
+        registry.checkEligible(alice, 0, 0, 0);
+        (bool active,,, uint256 index, uint256 size) = registry.providerTerms(alice);
+        assertFalse(active, "inactive for the market and the runner");
+        assertTrue(index < size, "keeps its roster place");
+
+        // An exit unbonds, but the stake stays while frozen.
+        vm.prank(alice);
+        registry.requestExit();
+        vm.warp(T0 + UNBONDING);
+        vm.expectRevert(_frozen(alice, T0 + FREEZE));
+        vm.prank(alice);
+        registry.withdrawStake();
+        assertEq(token.balanceOf(address(registry)), 300e18, "stake held");
+    }
+
+    function test_freeze_expires() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _freeze(guardian, alice);
+        vm.warp(T0 + FREEZE - 1);
+        assertTrue(registry.isFrozen(alice), "one second before");
+        vm.warp(T0 + FREEZE);
+        assertFalse(registry.isFrozen(alice), "over");
+        assertTrue(registry.isEligible(alice, 1, 0, 0), "eligible again");
+        (bool active,,,,) = registry.providerTerms(alice);
+        assertTrue(active, "active again");
+        vm.prank(alice);
+        registry.requestExit();
+        vm.warp(block.timestamp + UNBONDING);
+        vm.prank(alice);
+        registry.withdrawStake();
+        assertEq(token.balanceOf(alice), 300e18, "withdrawn once the freeze is over");
+    }
+
+    function test_freeze_guardianCannotExtend() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _freeze(guardian, alice);
+        vm.warp(T0 + FREEZE - 1);
+        vm.expectRevert(_frozen(alice, T0 + FREEZE));
+        _freeze(guardian, alice);
+        assertEq(_p(alice).frozenUntil, T0 + FREEZE, "unchanged");
+    }
+
+    function test_freeze_guardianCooldown() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _freeze(guardian, alice);
+        vm.warp(T0 + 2 * uint256(FREEZE) - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(T0 + 2 * uint256(FREEZE))
+            )
+        );
+        _freeze(guardian, alice);
+        vm.warp(T0 + 2 * uint256(FREEZE));
+        _freeze(guardian, alice);
+        assertEq(_p(alice).frozenUntil, T0 + 3 * uint256(FREEZE), "frozen again after the cooldown");
+    }
+
+    function test_freeze_daoExtendsAndUnfreezes() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _freeze(guardian, alice);
+        vm.warp(T0 + 1 days);
+        _freeze(admin, alice); // the DAO may extend
+        assertEq(_p(alice).frozenUntil, T0 + 1 days + FREEZE, "extended by the DAO");
+
+        vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
+        vm.prank(guardian);
+        registry.unfreeze(alice);
+
+        vm.expectEmit();
+        emit IProviderRegistry.ProviderUnfrozen(alice);
+        vm.prank(admin);
+        registry.unfreeze(alice);
+        assertFalse(registry.isFrozen(alice), "lifted");
+        assertTrue(registry.isEligible(alice, 1, 0, 0), "eligible");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotFrozen.selector, alice));
+        vm.prank(admin);
+        registry.unfreeze(alice);
+
+        // The guardian's cooldown runs from the DAO's decision.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(T0 + 1 days + FREEZE)
+            )
+        );
+        _freeze(guardian, alice);
+    }
+
+    function test_freeze_frozenProvidersOpenSeatStillSettles() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _registerApproved(bob, 300e18);
+        _lock(alice, 100e18);
+        _lock(bob, 100e18);
+        _freeze(guardian, alice);
+        _freeze(guardian, bob);
+        // alice reveals and is paid: her collateral comes back and she is counted as served.
+        vm.prank(market);
+        registry.settle(alice, 100e18, 0, IProviderRegistry.Outcome.Served, "job");
+        assertEq(_p(alice).locked, 0, "released while frozen");
+        assertEq(_p(alice).served, 1, "served");
+        // bob's seat was faulty: its collateral is seized while frozen.
+        vm.prank(market);
+        registry.settle(bob, 100e18, 100e18, IProviderRegistry.Outcome.Missed, "job");
+        assertEq(_p(bob).stake, 200e18, "seized");
+        assertEq(token.balanceOf(market), 100e18, "at the market");
+    }
+
+    function test_freeze_thenDaoSlashesOnceSeatsEnd() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        _lock(alice, 250e18);
+        _freeze(guardian, alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(300e18), uint256(50e18)
+            )
+        );
+        vm.prank(admin);
+        registry.slash(alice, 300e18, "fraud");
+        vm.prank(market);
+        registry.settle(alice, 250e18, 0, IProviderRegistry.Outcome.Served, "job");
+        vm.prank(admin);
+        registry.slash(alice, 300e18, "fraud");
+        assertEq(_p(alice).stake, 0, "all of it, once no seat is open");
+    }
+
+    function test_freeze_revertsForOthersAndUnregistered() public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        vm.expectRevert(_unauthorized(eve, GUARDIAN_ROLE));
+        _freeze(eve, alice);
+        vm.expectRevert(_unauthorized(market, GUARDIAN_ROLE));
+        _freeze(market, alice);
+        vm.expectRevert(_unauthorized(alice, GUARDIAN_ROLE));
+        _freeze(alice, alice);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        _freeze(guardian, eve);
+    }
+
+    function test_freeze_disabledWithoutPeriod() public {
+        _registerApproved(alice, 300e18);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryFreezeDisabled.selector));
+        _freeze(guardian, alice);
+    }
+
+    function test_freeze_lastsAtLeastTheGovernanceDelay() public {
+        _setGovernance();
+        vm.prank(admin);
+        registry.setFreezePeriod(6 days);
+        gov.set(1 days, 10 days, 2 days); // the DAO lengthened its voting period since
+        _registerApproved(alice, 300e18);
+        _freeze(guardian, alice);
+        assertEq(_p(alice).frozenUntil, T0 + 13 days, "covers the live governance delay");
+    }
+
+    function testFuzz_freeze_guardianTiming(uint256 firstAt, uint256 secondAfter) public {
+        _withFreeze();
+        _registerApproved(alice, 300e18);
+        firstAt = bound(firstAt, T0, T0 + 365 days);
+        secondAfter = bound(secondAfter, 0, 3 * uint256(FREEZE));
+        vm.warp(firstAt);
+        _freeze(guardian, alice);
+        vm.warp(firstAt + secondAfter);
+        bool frozen = secondAfter < FREEZE;
+        assertTrue(registry.isFrozen(alice) == frozen, "frozen exactly for the period");
+        if (frozen) {
+            vm.expectRevert(_frozen(alice, firstAt + FREEZE));
+        } else if (secondAfter < 2 * uint256(FREEZE)) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(firstAt + 2 * uint256(FREEZE))
+                )
+            );
+        }
+        _freeze(guardian, alice);
+        if (!frozen && secondAfter >= 2 * uint256(FREEZE)) {
+            assertEq(_p(alice).frozenUntil, firstAt + secondAfter + FREEZE, "frozen again");
+        }
     }
 }

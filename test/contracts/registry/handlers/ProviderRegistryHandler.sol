@@ -7,7 +7,8 @@ import {ProviderRegistry} from "../../../../contracts/registry/ProviderRegistry.
 import {MockERC20} from "../../../../contracts/mocks/MockERC20.sol";
 
 /// @notice Drives a ProviderRegistry for invariant tests: several provider actors, a market
-/// (MARKET_ROLE) and the DAO admin. Every action checks its preconditions first, so that most
+/// (MARKET_ROLE) that settles each lock as a seat would (release its collateral, seize at most
+/// that), the DAO admin and the guardian. Every action checks its preconditions first, so that most
 /// calls succeed, and keeps ghost totals that the invariants compare with the registry.
 contract ProviderRegistryHandler is Test {
     ProviderRegistry public immutable registry;
@@ -15,12 +16,13 @@ contract ProviderRegistryHandler is Test {
     address public immutable admin;
     address public immutable market;
     address public immutable treasury;
+    address public immutable guardian;
 
     address[] public actors;
 
     /// @notice Every token minted by the handler.
     uint256 public ghostMinted;
-    /// @notice Every token slashed by the DAO or the market ({IProviderRegistry.slash}).
+    /// @notice Every token slashed by the DAO ({IProviderRegistry.slash}).
     uint256 public ghostSlashed;
     /// @notice Every token seized in settlement (sent to the market).
     uint256 public ghostSeized;
@@ -30,17 +32,33 @@ contract ProviderRegistryHandler is Test {
     uint256 public ghostServed;
     uint256 public ghostDisagreed;
     uint256 public ghostMissed;
-    /// @notice Calls by non-market accounts to market functions that did not revert (must stay 0).
+    /// @notice Calls by non-market accounts to market functions, and by the market to the DAO's
+    /// slash, that did not revert (must stay 0).
     uint256 public ghostUnauthorizedSuccesses;
+    /// @notice DAO slashes above the free stake, or frozen providers' locks and withdrawals, that
+    /// did not revert (must stay 0).
+    uint256 public ghostForbiddenSuccesses;
+    /// @notice Collateral of each actor's open seats: locks minus releases.
+    mapping(address actor => uint256) public ghostOpenCollateral;
+    /// @notice The open seats' collateral, one entry per lock not yet settled.
+    mapping(address actor => uint256[]) internal _seats;
     /// @notice Successful calls per action, for a glance at coverage.
     mapping(bytes32 action => uint256) public calls;
 
-    constructor(ProviderRegistry registry_, MockERC20 token_, address admin_, address market_, address treasury_) {
+    constructor(
+        ProviderRegistry registry_,
+        MockERC20 token_,
+        address admin_,
+        address market_,
+        address treasury_,
+        address guardian_
+    ) {
         registry = registry_;
         token = token_;
         admin = admin_;
         market = market_;
         treasury = treasury_;
+        guardian = guardian_;
         for (uint256 i = 1; i <= 3; ++i) {
             actors.push(address(uint160(0x1000 + i)));
         }
@@ -111,6 +129,13 @@ contract ProviderRegistryHandler is Test {
         IProviderRegistry.Provider memory p = registry.getProvider(a);
         if (p.unbondingEndsAt == 0 || p.locked != 0) return;
         if (block.timestamp < p.unbondingEndsAt) vm.warp(p.unbondingEndsAt);
+        if (registry.isFrozen(a)) {
+            vm.prank(a);
+            try registry.withdrawStake() {
+                ++ghostForbiddenSuccesses;
+            } catch {}
+            return;
+        }
         uint256 before = token.balanceOf(a);
         vm.prank(a);
         registry.withdrawStake();
@@ -124,25 +149,42 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         IProviderRegistry.Provider memory p = registry.getProvider(a);
         amount = bound(amount, 0, p.stake - p.locked);
-        uint256 requiredTags = p.tags & tagMask;
+        uint256 requiredTags = p.grantedTags & tagMask;
         uint32 minMemoryMB = uint32(bound(memorySeed, 0, p.memoryMB));
+        if (registry.isFrozen(a)) {
+            vm.prank(market);
+            try registry.lockCollateral(a, amount, requiredTags, minMemoryMB) {
+                ++ghostForbiddenSuccesses;
+            } catch {}
+            return;
+        }
         if (!registry.isEligible(a, amount, requiredTags, minMemoryMB)) return;
         vm.prank(market);
         registry.lockCollateral(a, amount, requiredTags, minMemoryMB);
+        _seats[a].push(amount);
+        ghostOpenCollateral[a] += amount;
         ++calls["lockCollateral"];
     }
 
-    function settle(uint256 actorSeed, uint256 collateral, uint256 slashAmount, uint8 outcomeSeed) external {
+    /// @notice Ends one open seat as the market does: releases its collateral and, on a fault,
+    /// seizes at most that collateral. Works whatever the provider's state (frozen included).
+    function settle(uint256 actorSeed, uint256 seatSeed, uint256 seizeSeed, uint8 outcomeSeed) external {
         address a = _actor(actorSeed);
-        IProviderRegistry.Provider memory p = registry.getProvider(a);
-        // Mostly honest releases; sometimes more than locked, to exercise the caps.
-        collateral = bound(collateral, 0, uint256(p.locked) + 1e18);
-        slashAmount = slashAmount % 4 == 0 ? bound(slashAmount, 0, 2 * uint256(p.stake) + 1) : 0;
-        IProviderRegistry.Outcome outcome = IProviderRegistry.Outcome(outcomeSeed % 3);
+        uint256 n = _seats[a].length;
+        if (n == 0) return;
+        uint256 i = seatSeed % n;
+        uint256 collateral = _seats[a][i];
+        _seats[a][i] = _seats[a][n - 1];
+        _seats[a].pop();
+        IProviderRegistry.Outcome outcome = IProviderRegistry.Outcome(outcomeSeed % 4);
+        uint256 seize = outcome == IProviderRegistry.Outcome.Disagreed || outcome == IProviderRegistry.Outcome.Missed
+            ? bound(seizeSeed, 0, collateral)
+            : 0;
         vm.prank(market);
-        registry.settle(a, collateral, slashAmount, outcome, "job");
-        ghostSeized += slashAmount > p.stake ? p.stake : slashAmount;
-        _countGhost(outcome);
+        registry.settle(a, collateral, seize, outcome, "job");
+        ghostOpenCollateral[a] -= collateral;
+        ghostSeized += seize;
+        if (outcome != IProviderRegistry.Outcome.Released) _countGhost(outcome);
         ++calls["settle"];
     }
 
@@ -155,16 +197,6 @@ contract ProviderRegistryHandler is Test {
         ++calls["recordServed"];
     }
 
-    function marketSlash(uint256 actorSeed, uint256 amount) external {
-        address a = _actor(actorSeed);
-        uint256 stake = registry.getProvider(a).stake;
-        if (!_isRegistered(a) || stake == 0) return;
-        amount = bound(amount, 1, stake);
-        vm.prank(market);
-        registry.slash(a, amount, "market");
-        ghostSlashed += amount;
-        ++calls["marketSlash"];
-    }
 
     /// @notice A provider (not the market) tries to touch counters, collateral and stake: it
     /// must always be refused. Successes are counted rather than reverted, so the evidence survives
@@ -188,20 +220,70 @@ contract ProviderRegistryHandler is Test {
         try registry.lockCollateral(target, 0, 0, 0) {
             ++ghostUnauthorizedSuccesses;
         } catch {}
+        // Since finding 3 the market slashes nothing directly; only the DAO does.
+        vm.prank(market);
+        try registry.slash(target, 1, "market") {
+            ++ghostUnauthorizedSuccesses;
+        } catch {}
+        vm.prank(caller);
+        try registry.freeze(target) {
+            ++ghostUnauthorizedSuccesses;
+        } catch {}
+        vm.prank(guardian);
+        try registry.unfreeze(target) {
+            ++ghostUnauthorizedSuccesses;
+        } catch {}
         ++calls["unauthorized"];
     }
 
     // ---------------------------------------------------------------- DAO actions
 
+    /// @notice A DAO slash of free stake; one time in four it asks for more than is free, and
+    /// must be refused (finding 3).
     function adminSlash(uint256 actorSeed, uint256 amount) external {
         address a = _actor(actorSeed);
-        uint256 stake = registry.getProvider(a).stake;
-        if (!_isRegistered(a) || stake == 0) return;
-        amount = bound(amount, 1, stake);
+        IProviderRegistry.Provider memory p = registry.getProvider(a);
+        if (!_isRegistered(a)) return;
+        uint256 free = p.stake - p.locked;
+        if (amount % 4 == 0) {
+            uint256 tooMuch = bound(amount, free + 1, uint256(p.stake) + 1);
+            vm.prank(admin);
+            try registry.slash(a, tooMuch, "dao") {
+                ++ghostForbiddenSuccesses;
+            } catch {}
+            return;
+        }
+        if (free == 0) return;
+        amount = bound(amount, 1, free);
         vm.prank(admin);
         registry.slash(a, amount, "dao");
         ghostSlashed += amount;
         ++calls["adminSlash"];
+    }
+
+    /// @notice The guardian freezes an actor when allowed (not frozen, cooldown over).
+    function guardianFreeze(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        if (!_isRegistered(a) || registry.freezePeriod() == 0) return;
+        uint256 until = registry.getProvider(a).frozenUntil;
+        if (until != 0 && block.timestamp < until + registry.freezePeriod()) {
+            vm.prank(guardian);
+            try registry.freeze(a) {
+                ++ghostForbiddenSuccesses;
+            } catch {}
+            return;
+        }
+        vm.prank(guardian);
+        registry.freeze(a);
+        ++calls["guardianFreeze"];
+    }
+
+    function daoUnfreeze(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        if (!_isRegistered(a) || !registry.isFrozen(a)) return;
+        vm.prank(admin);
+        registry.unfreeze(a);
+        ++calls["daoUnfreeze"];
     }
 
     function withdrawSlashed(uint256 amount) external {
@@ -218,8 +300,9 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         IProviderRegistry.ProviderStatus s = registry.getProvider(a).status;
         if (s != IProviderRegistry.ProviderStatus.Pending && s != IProviderRegistry.ProviderStatus.Suspended) return;
+        uint256 declared = registry.getProvider(a).tags;
         vm.prank(admin);
-        registry.approveProvider(a);
+        registry.approveProvider(a, declared);
         ++calls["approve"];
     }
 
@@ -247,6 +330,10 @@ contract ProviderRegistryHandler is Test {
 
     function actorCount() external view returns (uint256) {
         return actors.length;
+    }
+
+    function openSeats(address a) external view returns (uint256) {
+        return _seats[a].length;
     }
 
     function sumStakes() external view returns (uint256 sum) {
