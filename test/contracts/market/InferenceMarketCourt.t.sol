@@ -34,7 +34,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
         for (uint256 i = 0; i < EXTRA; ++i) {
             extra[i] = vm.addr(0xD1 + i);
             _register(extra[i], MEMORY, TAGS);
-            registry.approveProvider(extra[i]);
+            registry.approveProvider(extra[i], TAGS);
         }
     }
 
