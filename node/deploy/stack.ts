@@ -120,8 +120,9 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
-  for (const token of params.paymentTokens) {
-    await call(ctx, "InferenceMarket", market.address, "setTokenAllowed", [token, true]);
+  // A DAO setting: served on the market's address by its court.
+  for (const { token, ratePerEth } of params.paymentTokens) {
+    await call(ctx, "InferenceMarketCourt", market.address, "setTokenAllowed", [token, true, ratePerEth]);
   }
 
   if (params.autoAdmit) {
@@ -182,7 +183,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       jurySize: params.jurySize,
       juryFee: params.juryFee.toString(),
       challengerShareBps: params.challengerShareBps,
-      paymentTokens: params.paymentTokens,
+      paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
     },
   };
   await assertHoldsNoRole(ctx.publicClient, record, deployer);

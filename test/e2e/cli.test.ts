@@ -215,6 +215,25 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(status.code, status.stderr).to.equal(0);
   });
 
+  it("lets the DAO set a payment token's rate, executed on the market's address by its court", async function () {
+    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: Address } } }).contracts.TestToken.address;
+    expectFailure(await conclave(["dao", "propose", "allow-token", token, "0", "--dev-account", "1"]), /rate must be above 0/);
+    const proposed = await conclave(["dao", "propose", "allow-token", token, "2", "--dev-account", "1"]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    expect(proposed.json.description).to.match(/^Allow payment in TUSD \(0x[0-9a-fA-F]{40}\) at 2 TUSD per ETH \[ref:/);
+    const id = proposed.json.id as string;
+    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    expect((await conclave(["dao", "queue", id, "--dev-account", "1"])).code).to.equal(0);
+    const executed = await conclave(["dao", "execute", id, "--dev-account", "1"]);
+    expect(executed.code, executed.stderr).to.equal(0);
+    expect(executed.json.state).to.equal("Executed");
+    expect((executed.json.actions as { call: string }[])[0]!.call).to.equal(`setTokenAllowed(${token}, true, 2000000000000000000)`);
+    // The versions' minimum fees are 0 here: the token still pays any fee, now at the new rate.
+    const inToken = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--token", token, "--max-fee", "0.5", "--dev-account", "9"]);
+    expect(inToken.code, inToken.stderr).to.equal(0);
+    expect(inToken.json).to.include({ status: "delivered", token });
+  });
+
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
     const client = createPublicClient({ transport: http(rpc) });
     const nonceOf = (a: Address) => client.getTransactionCount({ address: a });
