@@ -294,13 +294,14 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const status = await conclave(["status"]);
     expect(status.code, status.stderr).to.equal(0);
     expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);
-    expect((status.json.market as { jobs: number }).jobs).to.equal(3);
+    // Jobs 1-4: the start's demo, vad-e2e at k = 3 and in the token, tiny-mlp in the token at its new rate.
+    expect((status.json.market as { jobs: number }).jobs).to.equal(4);
     const first = await conclave(["job", "status", "1"]);
     expect(first.json).to.include({ status: "settled", revealed: 3 });
     // The resumed runners serve new jobs.
     const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
     expect(inferred.code, inferred.stderr).to.equal(0);
-    expect(inferred.json).to.include({ status: "delivered", jobId: "4" });
+    expect(inferred.json).to.include({ status: "delivered", jobId: "5" });
     network.kill("SIGINT");
     expect(await exited[0]).to.equal(0);
   });
