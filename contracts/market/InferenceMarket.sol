@@ -619,10 +619,18 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @dev A minimum fee in wei converted into an allowed ERC-20, rounded up so that a fee
     /// worth less than the minimum is never accepted: `ceil(minFeeWei × ratePerEth / 10^18)`.
     function _minFeeIn(address token, uint96 minFeeWei) private view returns (uint256) {
-        PaymentToken memory t = _paymentTokens[token];
-        if (!t.allowed) revert InferenceMarketTokenNotAllowed(token);
-        // < 2^96 × 2^128 + 10^18: no overflow.
-        return (uint256(minFeeWei) * t.ratePerEth + (1e18 - 1)) / 1e18;
+        PaymentToken storage t = _paymentTokens[token];
+        uint256 word;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            // One read of the packed word ([ratePerEth:128][allowed:8]) instead of one per field.
+            word := sload(t.slot)
+        }
+        if (word & 0xff == 0) revert InferenceMarketTokenNotAllowed(token);
+        // Below 2^96 × 2^128 + 10^18: no overflow.
+        unchecked {
+            return (uint256(minFeeWei) * uint128(word >> 8) + (1e18 - 1)) / 1e18;
+        }
     }
 
     function _inputHash(JobRequest calldata r, uint32 maxInline) private pure returns (bytes32) {
