@@ -32,7 +32,7 @@ async function openFor(job: Job, who: Wallet[]): Promise<void> {
 
 async function setPriorityWindow(priorityWindow: number): Promise<void> {
   const policy = await f.dao.market.read.policy();
-  await f.dao.market.write.setPolicy([{ ...policy, priorityWindow }]);
+  await f.dao.court.write.setPolicy([{ ...policy, priorityWindow }]);
 }
 
 async function gas(hash: Hash): Promise<bigint> {

@@ -43,7 +43,8 @@ interface IInferenceMarketTypes {
     /// @param modelId The model (keccak256 of its name in the ModelRegistry).
     /// @param version The exact version, or 0 for the version active now (pinned at request).
     /// @param redundancy k: how many providers must compute the result (1 = first result wins).
-    /// @param feePerProvider What each paid provider earns, in `token` units.
+    /// @param feePerProvider What each paid provider earns, in `token` units; at least the version's
+    /// minimum fee in that token (see {IInferenceMarket-minFeeIn}).
     /// @param token address(0) for ETH, or a DAO-allowlisted ERC-20.
     /// @param deadline k = 1: last moment to deliver. k > 1: last moment to commit (capped by the
     /// DAO's commit window). Past it anyone may finalize the job.
@@ -241,15 +242,19 @@ interface IInferenceMarketTypes {
     event JobCancelled(uint256 indexed jobId, uint256 refund);
     /// @notice The DAO changed the policy.
     event PolicySet(Policy policy);
-    /// @notice The DAO allowed or disallowed a payment token.
-    event TokenAllowed(address indexed token, bool allowed);
+    /// @notice The DAO allowed or disallowed a payment token, and set its rate: `ratePerEth` token
+    /// base units are worth 10^18 wei (1 ETH) when converting a version's minimum fee.
+    event TokenAllowed(address indexed token, bool allowed, uint128 ratePerEth);
     /// @notice The DAO changed where protocol fees are sent.
     event TreasurySet(address indexed treasury);
     /// @notice The protocol fees accrued in `token` were sent to the treasury.
     event ProtocolFeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
 
+    /// @notice `token` is not on the DAO's allowlist of payment tokens.
     error InferenceMarketTokenNotAllowed(address token);
     error InferenceMarketInvalidRedundancy(uint8 redundancy, uint8 maximum);
+    /// @notice The fee per provider is below the version's minimum, `minimum`, in the job's
+    /// payment token (the minimum in wei converted at the token's rate, rounded up).
     error InferenceMarketFeeBelowMinimum(uint256 fee, uint256 minimum);
     error InferenceMarketInvalidDeadline(uint40 deadline, uint40 earliest, uint40 latest);
     error InferenceMarketInputTooLarge(uint256 size, uint256 maximum);
@@ -393,28 +398,6 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param job The job's parameters.
     function cancel(uint256 jobId, Job calldata job) external;
 
-    /// @notice Sends the protocol fees accrued in `token` (address(0) = ETH) to the treasury
-    /// (the treasury or the DAO only).
-    /// @param token The token.
-    /// @return amount What was sent.
-    function withdrawProtocolFees(address token) external returns (uint256 amount);
-
-    /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
-    /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, priority
-    /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days, client
-    /// share of slashed stake ≤ 100 %.
-    /// @param policy The new policy.
-    function setPolicy(Policy calldata policy) external;
-
-    /// @notice Allows or disallows an ERC-20 as payment (DAO only). ETH is always allowed.
-    /// @param token The token.
-    /// @param allowed Whether jobs may be paid in it.
-    function setTokenAllowed(address token, bool allowed) external;
-
-    /// @notice Sets where protocol fees are sent (DAO only).
-    /// @param treasury The treasury.
-    function setTreasury(address treasury) external;
-
     /// @notice The current policy.
     function policy() external view returns (Policy memory);
 
@@ -459,6 +442,20 @@ interface IInferenceMarket is IInferenceMarketTypes {
         external
         view
         returns (bool member, uint256 rank, uint40 opensAt);
+
+    /// @notice The smallest fee per provider a job paid in `token` may offer on a version whose
+    /// minimum fee is `minFeeWei`: `minFeeWei` itself for ETH (address(0)), else
+    /// `ceil(minFeeWei × ratePerEth / 10^18)` at the DAO's rate for the token (see {TokenAllowed}).
+    /// Reverts with {InferenceMarketTokenNotAllowed} for a token that is not allowed.
+    /// @param token The payment token, address(0) for ETH.
+    /// @param minFeeWei The version's minimum fee (`IModelRegistry.jobTerms`), in wei.
+    /// @return minimum The minimum fee per provider in `token` base units.
+    function minFeeIn(address token, uint96 minFeeWei) external view returns (uint256 minimum);
+
+    /// @notice Whether an ERC-20 may pay for jobs.
+    /// @param token The token.
+    /// @return allowed True if allowlisted.
+    function isTokenAllowed(address token) external view returns (bool allowed);
 
     /// @notice The amount escrowed for a job: `k × fee` plus the protocol fee.
     function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) external pure returns (uint256);

@@ -4,8 +4,9 @@ pragma solidity ^0.8.24;
 import {IInferenceMarketTypes} from "./IInferenceMarket.sol";
 
 /// @title IInferenceMarketCourt
-/// @notice Claims and challenges of k = 1 deliveries, their juries and the challenge policy.
-/// Called on the market's address: the
+/// @notice Claims and challenges of k = 1 deliveries, their juries, and the DAO's settings (the
+/// policy, the challenge policy, payment tokens, the treasury and its protocol fees), none of
+/// which a client or provider calls on its hot path. Called on the market's address: the
 /// market forwards these functions to its court contract (DELEGATECALL, so the market's storage
 /// and balances are the ones used), which keeps the market under the EVM's contract size limit.
 interface IInferenceMarketCourt is IInferenceMarketTypes {
@@ -77,4 +78,31 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
 
     /// @notice The current challenge policy.
     function challengePolicy() external view returns (ChallengePolicy memory);
+
+    /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
+    /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, priority
+    /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days, client
+    /// share of slashed stake ≤ 100 %, collateral per job ≥ `jurySize × juryFee`.
+    /// @param policy The new policy.
+    function setPolicy(Policy calldata policy) external;
+
+    /// @notice Allows or disallows an ERC-20 as payment and sets its rate (DAO only). ETH is
+    /// always allowed. A version's minimum fee is in wei; a job paid in the token must offer at
+    /// least `ceil(minFee × ratePerEth / 10^18)` (see {IInferenceMarket-minFeeIn}). Jobs already
+    /// requested keep their fee.
+    /// @param token The token.
+    /// @param allowed Whether jobs may be paid in it.
+    /// @param ratePerEth The token's base units worth 10^18 wei (1 ETH), for example
+    /// 3,000 × 10^6 for a 6-decimal dollar at 3,000 dollars per ETH. Not 0 when allowed.
+    function setTokenAllowed(address token, bool allowed, uint128 ratePerEth) external;
+
+    /// @notice Sets where protocol fees are sent (DAO only).
+    /// @param treasury The treasury.
+    function setTreasury(address treasury) external;
+
+    /// @notice Sends the protocol fees accrued in `token` (address(0) = ETH) to the treasury
+    /// (the treasury or the DAO only).
+    /// @param token The token.
+    /// @return amount What was sent.
+    function withdrawProtocolFees(address token) external returns (uint256 amount);
 }

@@ -24,7 +24,9 @@ interface IModelRegistry {
     /// @param outputQuantum Quantum for float outputs in the canonical result hash, 18 decimals
     /// (1e14 = 0.0001).
     /// @param minMemoryMB Memory a provider needs to serve the version.
-    /// @param minFee Smallest fee per provider a job on this version may offer (token units).
+    /// @param minFee Smallest fee per provider a job on this version may offer, in wei: a job paid
+    /// in ETH offers at least this; one paid in an ERC-20 at least its value at the DAO's rate for
+    /// that token (see {IInferenceMarket-minFeeIn}).
     struct VersionParams {
         string weightsCid;
         bytes32 weightsSha256;
@@ -183,7 +185,7 @@ interface IModelRegistry {
     /// @param version A version number, or 0 for "the active one".
     /// @return resolved The concrete version (0 when `version` was 0 and none is active).
     /// @return accepting Whether the version takes new jobs now.
-    /// @return minFee The version's minimum fee per provider.
+    /// @return minFee The version's minimum fee per provider, in wei.
     /// @return minMemoryMB The memory a provider needs.
     function jobTerms(bytes32 modelId, uint32 version)
         external

@@ -248,41 +248,6 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _settleRound(jobId, job, word);
     }
 
-    // ------------------------------------------------------------------ DAO
-
-    /// @inheritdoc IInferenceMarket
-    function withdrawProtocolFees(address token) external nonReentrant returns (uint256 amount) {
-        address to = treasury;
-        if (msg.sender != to && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
-            revert AccessControlUnauthorizedAccount(msg.sender, DEFAULT_ADMIN_ROLE);
-        }
-        amount = _protocolFees[token];
-        if (amount == 0) revert InferenceMarketNothingToWithdraw(to, token);
-        _protocolFees[token] = 0;
-        emit ProtocolFeesWithdrawn(token, to, amount);
-        _send(token, to, amount);
-    }
-
-    /// @inheritdoc IInferenceMarket
-    function setPolicy(Policy calldata policy_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setPolicy(policy_);
-    }
-
-
-    /// @inheritdoc IInferenceMarket
-    function setTokenAllowed(address token, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (token == address(0)) revert InferenceMarketZeroAddress();
-        _allowedTokens[token] = allowed;
-        emit TokenAllowed(token, allowed);
-    }
-
-    /// @inheritdoc IInferenceMarket
-    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (treasury_ == address(0)) revert InferenceMarketZeroAddress();
-        treasury = treasury_;
-        emit TreasurySet(treasury_);
-    }
-
     // ------------------------------------------------------------------ pause
 
     // ------------------------------------------------------------------ views
@@ -369,11 +334,14 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         return _balances[account][token];
     }
 
-    /// @notice Whether an ERC-20 may pay for jobs.
-    /// @param token The token.
-    /// @return allowed True if allowlisted.
+    /// @inheritdoc IInferenceMarket
     function isTokenAllowed(address token) external view returns (bool allowed) {
-        return _allowedTokens[token];
+        return _paymentTokens[token].allowed;
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function minFeeIn(address token, uint96 minFeeWei) external view returns (uint256 minimum) {
+        return token == address(0) ? minFeeWei : _minFeeIn(token, minFeeWei);
     }
 
     // ------------------------------------------------------------------ internals: jobs
@@ -390,7 +358,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         job.inputHash = _inputHash(r, p.maxInlineInputBytes);
         (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB) = models.jobTerms(r.modelId, r.version);
         if (!accepting) revert InferenceMarketVersionNotAccepting(r.modelId, version);
-        if (r.feePerProvider < minFee) revert InferenceMarketFeeBelowMinimum(r.feePerProvider, minFee);
+        // ETH needs no read; an ERC-20's allowlist word is read here, once, with its rate.
+        uint256 minimum = r.token == address(0) ? minFee : _minFeeIn(r.token, minFee);
+        if (r.feePerProvider < minimum) revert InferenceMarketFeeBelowMinimum(r.feePerProvider, minimum);
         job.client = msg.sender;
         job.token = r.token;
         job.modelId = r.modelId;
@@ -624,7 +594,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             return;
         }
         if (msg.value != 0) revert InferenceMarketIncorrectEscrow(jobId, msg.value, 0);
-        if (!_allowedTokens[token]) revert InferenceMarketTokenNotAllowed(token);
+        // The allowlist was checked with the minimum fee (_newJob).
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
@@ -639,16 +609,24 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _send(token, to, amount);
     }
 
-    function _send(address token, address to, uint256 amount) private {
-        if (token == address(0)) {
-            (bool ok,) = to.call{value: amount}("");
-            if (!ok) revert InferenceMarketEthTransferFailed(to, amount);
-        } else {
-            IERC20(token).safeTransfer(to, amount);
+    // ------------------------------------------------------------------ internals: misc
+
+    /// @dev A minimum fee in wei converted into an allowed ERC-20, rounded up so that a fee
+    /// worth less than the minimum is never accepted: `ceil(minFeeWei × ratePerEth / 10^18)`.
+    function _minFeeIn(address token, uint96 minFeeWei) private view returns (uint256) {
+        PaymentToken storage t = _paymentTokens[token];
+        uint256 word;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            // One read of the packed word ([ratePerEth:128][allowed:8]) instead of one per field.
+            word := sload(t.slot)
+        }
+        if (word & 0xff == 0) revert InferenceMarketTokenNotAllowed(token);
+        // Below 2^96 × 2^128 + 10^18: no overflow.
+        unchecked {
+            return (uint256(minFeeWei) * uint128(word >> 8) + (1e18 - 1)) / 1e18;
         }
     }
-
-    // ------------------------------------------------------------------ internals: misc
 
     function _inputHash(JobRequest calldata r, uint32 maxInline) private pure returns (bytes32) {
         uint256 inlineSize = r.input.length;
@@ -685,41 +663,6 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             structHash := keccak256(ptr, 0xe0)
         }
         return _hashTypedDataV4(structHash);
-    }
-
-    function _setPolicy(Policy memory p) private {
-        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
-        if (p.quorumBps < BPS / 2 || p.quorumBps > BPS) revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
-        if (p.maxRedundancy == 0 || p.maxRedundancy > MAX_REDUNDANCY) {
-            revert InferenceMarketPolicyOutOfBounds("maxRedundancy", p.maxRedundancy);
-        }
-        if (p.commitWindow == 0 || p.commitWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("commitWindow", p.commitWindow);
-        if (p.revealWindow == 0 || p.revealWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("revealWindow", p.revealWindow);
-        if (p.maxInlineInputBytes > MAX_INLINE_INPUT) {
-            revert InferenceMarketPolicyOutOfBounds("maxInlineInputBytes", p.maxInlineInputBytes);
-        }
-        if (p.priorityWindow > MAX_PRIORITY_WINDOW) {
-            revert InferenceMarketPolicyOutOfBounds("priorityWindow", p.priorityWindow);
-        }
-        if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
-            revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
-        }
-        if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
-        if (uint256(_jurySize) * _juryFee > p.collateralPerJob) {
-            revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
-        }
-        Terms storage t = _terms;
-        t.protocolFeeBps = p.protocolFeeBps;
-        t.quorumBps = p.quorumBps;
-        t.maxRedundancy = p.maxRedundancy;
-        t.commitWindow = p.commitWindow;
-        t.revealWindow = p.revealWindow;
-        t.priorityWindow = uint16(p.priorityWindow); // bounded by MAX_PRIORITY_WINDOW above
-        t.maxInlineInputBytes = p.maxInlineInputBytes;
-        t.maxJobDuration = p.maxJobDuration;
-        _collateralPerJob = p.collateralPerJob;
-        _clientShareBps = p.clientShareBps;
-        emit PolicySet(p);
     }
 
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
@@ -27,6 +28,8 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// Invariant: for each token, the market's balance equals the escrow of unfinished jobs plus the
 /// sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
 abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
     uint16 internal constant MAX_PROTOCOL_FEE_BPS = 1_000;
 
     uint8 internal constant MAX_REDUNDANCY = 32;
@@ -119,7 +122,15 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     mapping(uint256 jobId => mapping(uint256 seat => bytes32 value)) internal _seatValues;
 
-    mapping(address token => bool) internal _allowedTokens;
+    /// @dev A payment token's allowlist word: whether jobs may be paid in it, and its rate (base
+    /// units per 10^18 wei) that converts a version's minimum fee, in wei, into the token. One
+    /// slot, read once per ERC-20 request.
+    struct PaymentToken {
+        bool allowed;
+        uint128 ratePerEth;
+    }
+
+    mapping(address token => PaymentToken) internal _paymentTokens;
 
     mapping(address account => mapping(address token => uint256)) internal _balances;
 
@@ -408,6 +419,51 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     function _escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) internal pure returns (uint256) {
         uint256 fees = uint256(redundancy) * feePerProvider;
         return fees + (fees * protocolFeeBps) / BPS;
+    }
+
+    function _setPolicy(Policy memory p) internal {
+        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
+        if (p.quorumBps < BPS / 2 || p.quorumBps > BPS) revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
+        if (p.maxRedundancy == 0 || p.maxRedundancy > MAX_REDUNDANCY) {
+            revert InferenceMarketPolicyOutOfBounds("maxRedundancy", p.maxRedundancy);
+        }
+        if (p.commitWindow == 0 || p.commitWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("commitWindow", p.commitWindow);
+        if (p.revealWindow == 0 || p.revealWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("revealWindow", p.revealWindow);
+        if (p.maxInlineInputBytes > MAX_INLINE_INPUT) {
+            revert InferenceMarketPolicyOutOfBounds("maxInlineInputBytes", p.maxInlineInputBytes);
+        }
+        if (p.priorityWindow > MAX_PRIORITY_WINDOW) {
+            revert InferenceMarketPolicyOutOfBounds("priorityWindow", p.priorityWindow);
+        }
+        if (p.maxJobDuration < MIN_JOB_DURATION || p.maxJobDuration > MAX_JOB_DURATION) {
+            revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
+        }
+        if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
+        if (uint256(_jurySize) * _juryFee > p.collateralPerJob) {
+            revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
+        }
+        Terms storage t = _terms;
+        t.protocolFeeBps = p.protocolFeeBps;
+        t.quorumBps = p.quorumBps;
+        t.maxRedundancy = p.maxRedundancy;
+        t.commitWindow = p.commitWindow;
+        t.revealWindow = p.revealWindow;
+        t.priorityWindow = uint16(p.priorityWindow); // bounded by MAX_PRIORITY_WINDOW above
+        t.maxInlineInputBytes = p.maxInlineInputBytes;
+        t.maxJobDuration = p.maxJobDuration;
+        _collateralPerJob = p.collateralPerJob;
+        _clientShareBps = p.clientShareBps;
+        emit PolicySet(p);
+    }
+
+    /// @dev Sends ETH (address(0)) or an ERC-20; the caller has written its effects.
+    function _send(address token, address to, uint256 amount) internal {
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert InferenceMarketEthTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
     }
 
     function _setChallengePolicy(ChallengePolicy memory c) internal {

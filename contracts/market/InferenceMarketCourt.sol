@@ -313,6 +313,46 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         });
     }
 
+    // ------------------------------------------------------------------ DAO
+
+    /// @inheritdoc IInferenceMarketCourt
+    function setPolicy(Policy calldata policy_) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setPolicy(policy_);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function setTokenAllowed(address token, bool allowed, uint128 ratePerEth)
+        external
+        onlyDelegated
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (token == address(0)) revert InferenceMarketZeroAddress();
+        // A zero rate would make every version free in the token.
+        if (allowed && ratePerEth == 0) revert InferenceMarketPolicyOutOfBounds("ratePerEth", 0);
+        _paymentTokens[token] = PaymentToken({allowed: allowed, ratePerEth: ratePerEth});
+        emit TokenAllowed(token, allowed, ratePerEth);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function setTreasury(address treasury_) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (treasury_ == address(0)) revert InferenceMarketZeroAddress();
+        treasury = treasury_;
+        emit TreasurySet(treasury_);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function withdrawProtocolFees(address token) external onlyDelegated nonReentrant returns (uint256 amount) {
+        address to = treasury;
+        if (msg.sender != to && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, DEFAULT_ADMIN_ROLE);
+        }
+        amount = _protocolFees[token];
+        if (amount == 0) revert InferenceMarketNothingToWithdraw(to, token);
+        _protocolFees[token] = 0;
+        emit ProtocolFeesWithdrawn(token, to, amount);
+        _send(token, to, amount);
+    }
+
     /// @dev The reason a claim item cannot be paid, as an error selector (zero if it can), and
     /// the job's word.
     function _claimError(Claim calldata c) internal view returns (bytes4, uint256 word) {

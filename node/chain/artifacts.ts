@@ -48,7 +48,8 @@ export function loadArtifact<N extends ContractName>(name: N): Artifact<N> {
 
 /**
  * The market's ABI with its court's functions added: the court's functions (claims, challenges,
- * juries, the challenge policy) are called on the market's address, which forwards them.
+ * juries, and the DAO's settings: policies, payment tokens, treasury, protocol fees) are called on
+ * the market's address, which forwards them.
  */
 export function marketAbiWithCourt(): readonly unknown[] {
   const market = loadArtifact("InferenceMarket").abi as readonly { type: string; name?: string }[];

@@ -13,7 +13,7 @@ export function conclaveContracts<C extends Client>(record: DeploymentRecord, cl
     models: getContract({ address: at("ModelRegistry"), abi: loadArtifact("ModelRegistry").abi, client }),
     providers: getContract({ address: at("ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, client }),
     market: getContract({ address: at("InferenceMarket"), abi: loadArtifact("InferenceMarket").abi, client }),
-    /** The market's claim and challenge functions: served on the market's address by its court. */
+    /** The market's claim and challenge functions and the DAO's settings: served on the market's address by its court. */
     court: getContract({ address: at("InferenceMarket"), abi: loadArtifact("InferenceMarketCourt").abi, client }),
     /** Absent from deployments made before the guardian's veto existed. */
     veto: record.contracts.GuardianVeto ? getContract({ address: at("GuardianVeto"), abi: loadArtifact("GuardianVeto").abi, client }) : undefined,

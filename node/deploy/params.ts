@@ -3,6 +3,12 @@ import { formatUnits, getAddress, isAddress, parseUnits, type Address } from "vi
 import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
 import { ConfigError } from "../errors.ts";
 
+/** A payment token and its rate: base units per 10^18 wei (see DeployParams.paymentTokens). */
+export interface PaymentToken {
+  token: Address;
+  ratePerEth: bigint;
+}
+
 /** Everything the deployment of the stack can be tuned with. Durations are seconds. */
 export interface DeployParams {
   tokenName: string;
@@ -60,8 +66,12 @@ export interface DeployParams {
   juryFee: bigint;
   /** The challenger's share (bps) of a wrong provider's collateral after the jurors' fees; the client gets the rest. */
   challengerShareBps: number;
-  /** ERC-20s allowed as payment besides ETH. */
-  paymentTokens: Address[];
+  /**
+   * ERC-20s allowed as payment besides ETH, each with its rate: the token's base units worth
+   * 10^18 wei (1 ETH), which converts a version's minimum fee (in wei) into the token. Given as
+   * `address:rate` (e.g. `0x…:3000e6` for a 6-decimal dollar at 3,000 per ETH).
+   */
+  paymentTokens: PaymentToken[];
 }
 
 /** Defaults suit a local network: governance stages of seconds to minutes. */
@@ -176,6 +186,32 @@ function toHolders(value: unknown): DeployParams["holders"] {
   });
 }
 
+const MAX_UINT128 = 2n ** 128n - 1n;
+
+/** A token rate in base units per 10^18 wei: a whole number, digits or `<digits>e<digits>` (3000e6). */
+function toRate(key: string, value: unknown): bigint {
+  const s = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : typeof value === "bigint" ? value.toString() : value;
+  const m = typeof s === "string" ? /^(\d+)(?:e(\d{1,2}))?$/.exec(s.trim()) : null;
+  if (!m) fail(key, value, "expected a rate in token base units per ETH, like 1000000000000000000 or 3000e6");
+  const rate = BigInt(m[1]!) * 10n ** BigInt(m[2] ?? "0");
+  if (rate === 0n || rate > MAX_UINT128) fail(key, value, "expected a rate from 1 to 2^128 - 1");
+  return rate;
+}
+
+function toPaymentTokens(value: unknown): PaymentToken[] {
+  const list = typeof value === "string" ? value.split(",").filter(Boolean) : value;
+  if (!Array.isArray(list)) fail("paymentTokens", value, "expected a list of address:rate");
+  return list.map((item: unknown) => {
+    if (typeof item === "string") {
+      const [token, rate] = item.split(":");
+      if (rate === undefined) fail("paymentTokens", item, "expected address:rate (the token's base units per ETH)");
+      return { token: toAddress("paymentTokens", token), ratePerEth: toRate("paymentTokens", rate) };
+    }
+    const o = item as { token?: unknown; ratePerEth?: unknown };
+    return { token: toAddress("paymentTokens", o?.token), ratePerEth: toRate("paymentTokens", o?.ratePerEth) };
+  });
+}
+
 /** Applies one raw value (from a file or a flag) to `params`, validating it. */
 function apply(params: DeployParams, key: string, value: unknown): void {
   switch (key) {
@@ -221,12 +257,9 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "juryFee":
       params[key] = toTokens(key, value);
       return;
-    case "paymentTokens": {
-      const list = typeof value === "string" ? value.split(",").filter(Boolean) : value;
-      if (!Array.isArray(list)) fail(key, value, "expected a list of token addresses");
-      params.paymentTokens = list.map((t: unknown) => toAddress(key, t));
+    case "paymentTokens":
+      params.paymentTokens = toPaymentTokens(value);
       return;
-    }
     case "proposalThreshold":
     case "minStake":
     case "autoAdmitStake":
@@ -254,7 +287,7 @@ export function resolveDeployParams(
   flags: Record<string, unknown>,
   defaults: DeployParams = LOCAL_DEFAULTS,
 ): DeployParams {
-  const params: DeployParams = { ...defaults, holders: [...defaults.holders], paymentTokens: [...defaults.paymentTokens] };
+  const params: DeployParams = { ...defaults, holders: [...defaults.holders], paymentTokens: defaults.paymentTokens.map((t) => ({ ...t })) };
   if (file !== undefined) {
     let raw: unknown;
     try {

@@ -124,8 +124,9 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
   // (a provider cannot exit with its stake while a slash proposal against it is voted on).
   await call(ctx, "ProviderRegistry", providerRegistry.address, "setGovernance", [governor.address, timelock.address]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "setFreezePeriod", [params.freezePeriod]);
-  for (const token of params.paymentTokens) {
-    await call(ctx, "InferenceMarket", market.address, "setTokenAllowed", [token, true]);
+  // A DAO setting: served on the market's address by its court.
+  for (const { token, ratePerEth } of params.paymentTokens) {
+    await call(ctx, "InferenceMarketCourt", market.address, "setTokenAllowed", [token, true, ratePerEth]);
   }
 
   if (params.autoAdmit) {
@@ -187,7 +188,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       jurySize: params.jurySize,
       juryFee: params.juryFee.toString(),
       challengerShareBps: params.challengerShareBps,
-      paymentTokens: params.paymentTokens,
+      paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
     },
   };
   await assertHoldsNoRole(ctx.publicClient, record, deployer);

@@ -125,7 +125,9 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           ...members.map((m) => ({ address: m.account.address, amount: parseUnits("300000", 18) })),
           ...providerIndexes.map((i) => ({ address: devAccount(i).address, amount: parseUnits("10000", 18) })),
         ],
-        paymentTokens: [token],
+        // 18 decimals at 1 token per ETH: a version's minimum fee (wei) is the same number of
+        // token base units, so fees given in whole tokens read as they did before rates.
+        paymentTokens: [{ token, ratePerEth: 10n ** 18n }],
         guardian: devAccount(DEV_ROLES.guardian).address,
         ...opts.params,
       },

@@ -242,6 +242,25 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expectFailure(await conclave(["dao", "propose", "grant-tags", who, "--dev-account", "1"]), /takes <address> <tags>/);
   });
 
+  it("lets the DAO set a payment token's rate, executed on the market's address by its court", async function () {
+    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: Address } } }).contracts.TestToken.address;
+    expectFailure(await conclave(["dao", "propose", "allow-token", token, "0", "--dev-account", "1"]), /rate must be above 0/);
+    const proposed = await conclave(["dao", "propose", "allow-token", token, "2", "--dev-account", "1"]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    expect(proposed.json.description).to.match(/^Allow payment in TUSD \(0x[0-9a-fA-F]{40}\) at 2 TUSD per ETH \[ref:/);
+    const id = proposed.json.id as string;
+    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    expect((await conclave(["dao", "queue", id, "--dev-account", "1"])).code).to.equal(0);
+    const executed = await conclave(["dao", "execute", id, "--dev-account", "1"]);
+    expect(executed.code, executed.stderr).to.equal(0);
+    expect(executed.json.state).to.equal("Executed");
+    expect((executed.json.actions as { call: string }[])[0]!.call).to.equal(`setTokenAllowed(${token}, true, 2000000000000000000)`);
+    // The versions' minimum fees are 0 here: the token still pays any fee, now at the new rate.
+    const inToken = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--token", token, "--max-fee", "0.5", "--dev-account", "9"]);
+    expect(inToken.code, inToken.stderr).to.equal(0);
+    expect(inToken.json).to.include({ status: "delivered", token });
+  });
+
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
     const client = createPublicClient({ transport: http(rpc) });
     const nonceOf = (a: Address) => client.getTransactionCount({ address: a });
@@ -302,13 +321,14 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const status = await conclave(["status"]);
     expect(status.code, status.stderr).to.equal(0);
     expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);
-    expect((status.json.market as { jobs: number }).jobs).to.equal(3);
+    // Jobs 1-4: the start's demo, vad-e2e at k = 3 and in the token, tiny-mlp in the token at its new rate.
+    expect((status.json.market as { jobs: number }).jobs).to.equal(4);
     const first = await conclave(["job", "status", "1"]);
     expect(first.json).to.include({ status: "settled", revealed: 3 });
     // The resumed runners serve new jobs.
     const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
     expect(inferred.code, inferred.stderr).to.equal(0);
-    expect(inferred.json).to.include({ status: "delivered", jobId: "4" });
+    expect(inferred.json).to.include({ status: "delivered", jobId: "5" });
     network.kill("SIGINT");
     expect(await exited[0]).to.equal(0);
   });

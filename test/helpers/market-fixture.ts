@@ -28,7 +28,7 @@ export async function marketFixture() {
     priorityWindow: 0,
     guardian: wallets[wallets.length - 1]!.account.address,
     holders: [{ address: alice.account.address, amount: TOKENS(1_000_000) }, ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) }))],
-    paymentTokens: [getAddress(usd.address)],
+    paymentTokens: [{ token: getAddress(usd.address), ratePerEth: 10n ** 18n }],
   };
   const record = await deployStack({ publicClient: publicClient as never, wallet: deployer }, params);
   const timelock = record.contracts.ConclaveTimelock!.address;

@@ -3,7 +3,7 @@ import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex
 import type { Job } from "../../node/attest/attestation.ts";
 import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
-import { ETH, marketFixture, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
+import { ETH, marketFixture, MODEL, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
 
 const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5 } as const;
 
@@ -209,5 +209,40 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     await f.as(f.client).market.write.withdrawTo([ETH, cold]);
     expect(await ethBalance(f, cold)).to.equal(before + escrow);
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
+  });
+
+  it("the minimum fee is in wei, converted into an ERC-20 at the DAO's rate; the DAO's settings are called on the market's address (finding 7)", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const market = f.as(f.client).market;
+    // Deployed with the test dollar at 1e18 base units per ETH: one base unit per wei.
+    expect(await market.read.minFeeIn([f.usd.address, parseEther("0.001")])).to.equal(parseEther("0.001"));
+    const [allowed] = await f.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock: 0n });
+    expect(allowed!.args).to.deep.equal({ token: getAddress(f.usd.address), allowed: true, ratePerEth: 10n ** 18n });
+
+    // A version whose minimum is 0.001 ETH, and the dollar at 2,000 per ETH: 2 dollars.
+    const v1 = await f.as(f.client).models.read.getVersion([MODEL_ID, 1]);
+    await f.as(f.alice).models.write.publishVersion([MODEL, { weightsCid: v1.weightsCid, weightsSha256: keccak256(toHex("weights v2")), schemaCid: v1.schemaCid, runtime: v1.runtime, outputQuantum: v1.outputQuantum, minMemoryMB: v1.minMemoryMB, minFee: parseEther("0.001") }]);
+    await f.dao.models.write.activateVersion([MODEL_ID, 2]);
+    await f.dao.court.write.setTokenAllowed([f.usd.address, true, parseEther("2000")]);
+    expect(await market.read.minFeeIn([f.usd.address, parseEther("0.001")])).to.equal(parseEther("2"));
+    expect(await market.read.minFeeIn([ETH, parseEther("0.001")])).to.equal(parseEther("0.001"));
+
+    const refused = await requestJob(f, { fee: parseEther("1.99"), token: f.usd.address }).then(() => null, (e: unknown) => e);
+    expect(String(refused)).to.match(/InferenceMarketFeeBelowMinimum/);
+    const { job } = await requestJob(f, { fee: parseEther("2"), token: f.usd.address });
+    expect(job.version).to.equal(2);
+    expect(job.feePerProvider).to.equal(parseEther("2"));
+    // ETH pays the wei minimum itself.
+    expect((await requestJob(f, { fee: parseEther("0.001") })).job.feePerProvider).to.equal(parseEther("0.001"));
+
+    // The treasury's protocol fees, also a DAO setting served by the court.
+    const [p1] = f.providers;
+    const paid = await requestJob(f, { fee: parseEther("0.01") });
+    await f.as(p1!).market.write.submitResult([paid.jobId, paid.job, RESULT, OUTPUT_REF]);
+    await claimAfterWindow(f, paid.jobId, paid.job, p1!.account.address);
+    const fees = await market.read.protocolFees([ETH]);
+    expect(fees > 0n).to.equal(true);
+    await f.dao.court.write.withdrawProtocolFees([ETH]);
+    expect(await market.read.protocolFees([ETH])).to.equal(0n);
   });
 });

@@ -80,3 +80,27 @@ describe("deploy parameters per chain (findings 5 and 9)", function () {
     expect(() => resolveDeployParams(undefined, { guardian: "nobody" })).to.throw(ConfigError);
   });
 });
+
+describe("payment tokens with a rate (finding 7)", function () {
+  const usdc = devAccount(8).address;
+  const meme = devAccount(9).address;
+
+  it("reads address:rate from a flag, the rate in base units per ETH (digits or <digits>e<digits>)", function () {
+    const p = resolveDeployParams(undefined, { paymentTokens: `${usdc}:3000e6,${meme.toLowerCase()}:1000000000000000000000000` });
+    expect(p.paymentTokens).to.deep.equal([
+      { token: usdc, ratePerEth: 3_000_000_000n },
+      { token: meme, ratePerEth: 10n ** 24n },
+    ]);
+  });
+
+  it("reads objects from a params file's list, and defaults to none", function () {
+    expect(resolveDeployParams(undefined, { paymentTokens: [{ token: usdc, ratePerEth: "3000e6" }] }).paymentTokens).to.deep.equal([{ token: usdc, ratePerEth: 3_000_000_000n }]);
+    expect(resolveDeployParams(undefined, {}).paymentTokens).to.deep.equal([]);
+  });
+
+  it("refuses a token without a rate, a zero rate, a rate above uint128 and a fractional rate", function () {
+    for (const bad of [usdc, `${usdc}:0`, `${usdc}:${2n ** 128n}`, `${usdc}:1.5`, `${usdc}:-1`, `nope:1`]) {
+      expect(() => resolveDeployParams(undefined, { paymentTokens: bad }), bad).to.throw(ConfigError);
+    }
+  });
+});

@@ -1,9 +1,9 @@
 import { logsToHead } from "../../chain/logs.ts";
 import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, zeroAddress, zeroHash, type Abi, type Address, type Hex } from "viem";
-import { loadArtifact, type ContractName } from "../../chain/artifacts.ts";
+import { loadArtifact, marketAbiWithCourt, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
-import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
+import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, tokenInfo, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
 import type { Session } from "../session.ts";
 import { sendTx } from "../tx.ts";
 
@@ -82,7 +82,7 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       if ((POLICY_KEYS as readonly string[]).includes(key)) {
         const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<string, unknown>;
         policy[key] = key === "collateralPerJob" ? amount(key, raw, 18) : integer(key, raw);
-        return { actions: [call(s, "InferenceMarket", "setPolicy", [policy])], description: `Set market policy ${key} to ${raw}` };
+        return { actions: [call(s, "InferenceMarketCourt", "setPolicy", [policy])], description: `Set market policy ${key} to ${raw}` };
       }
       if ((CHALLENGE_KEYS as readonly string[]).includes(key)) {
         const policy = { ...(await conclaveContracts(s.record, s.publicClient).court.read.challengePolicy()) } as Record<string, unknown>;
@@ -101,8 +101,22 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       if (key === "deprecationPeriod") return { actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])], description: `Set deprecation period to ${raw} s` };
       throw new RequestError(`unknown policy key ${key}; known: ${SETTABLE_KEYS.join(", ")}`);
     }
+    case "allow-token": {
+      need(2, "<token> <rate> (whole tokens worth 1 ETH)");
+      const t = await tokenInfo(s, address("token", args[0]!));
+      // Whole tokens per ETH, like every CLI amount; the market stores base units per 10^18 wei.
+      const rate = amount("rate", args[1]!, t.decimals);
+      if (rate === 0n || rate >= 2n ** 128n) throw new RequestError(`rate must be above 0 and below 2^128 base units, got ${args[1]} ${t.symbol}`);
+      return { actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, true, rate])], description: `Allow payment in ${t.symbol} (${t.address}) at ${args[1]} ${t.symbol} per ETH` };
+    }
+    case "disallow-token": {
+      need(1, "<token>");
+      const t = await tokenInfo(s, address("token", args[0]!));
+      if (!(await conclaveContracts(s.record, s.publicClient).market.read.isTokenAllowed([t.address]))) throw new RequestError(`${t.symbol} (${t.address}) is not a payment token`);
+      return { actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, false, 0n])], description: `Disallow payment in ${t.symbol} (${t.address})` };
+    }
     default:
-      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner or set-policy`);
+      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner, set-policy, allow-token or disallow-token`);
   }
 }
 
@@ -165,7 +179,9 @@ function describeActions(s: Session, p: ProposalInfo) {
     const contract = names[target.toLowerCase()];
     try {
       if (!contract) throw new Error("unknown target");
-      const { functionName, args } = decodeFunctionData({ abi: loadArtifact(contract).abi as Abi, data: p.calldatas[i]! });
+      // The market's address also serves its court's functions (the DAO's settings among them).
+      const abi = (contract === "InferenceMarket" ? marketAbiWithCourt() : loadArtifact(contract).abi) as Abi;
+      const { functionName, args } = decodeFunctionData({ abi, data: p.calldatas[i]! });
       return { target, contract, call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) : String(a))).join(", ")})`, value: p.values[i]!.toString() };
     } catch {
       return { target, contract: contract ?? null, call: p.calldatas[i]!, value: p.values[i]!.toString() };
@@ -199,7 +215,7 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>",
+    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -217,7 +233,10 @@ Kinds:
   set-model-owner <model> <address> hand a model name to a new owner (the only publisher of its versions)
   set-policy <key> <value>          ${SETTABLE_KEYS.join(", ")}
                                     (collateralPerJob and minStake in whole tokens, durations in s;
-                                    unbondingPeriod and freezePeriod at least the governance delay)`,
+                                    unbondingPeriod and freezePeriod at least the governance delay)
+  allow-token <token> <rate>        let jobs be paid in an ERC-20, or change its rate: <rate> whole
+                                    tokens are worth 1 ETH (versions' minimum fees are in ETH)
+  disallow-token <token>            stop new jobs being paid in an ERC-20`,
     options: { description: { type: "string" } },
     args: [2, 3],
     async run(ctx) {

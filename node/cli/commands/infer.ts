@@ -47,7 +47,8 @@ Escrows k × fee plus the protocol fee, waits for the providers, fetches the out
 they hash to the agreed canonical result hash and that every provider's attestation is signed by
 that provider, then writes them. <file> is .safetensors or JSON ({"x": {"dtype": "F32", "data":
 [[...]]}}); the output is written as safetensors when <file> ends in .safetensors, else JSON.
---max-fee is the fee per provider in whole tokens (default: the model version's minimum fee).
+--max-fee is the fee per provider in whole tokens (default: the model version's minimum fee,
+which is set in ETH and converted into an ERC-20 at the rate the DAO set for it).
 If no result comes, the escrow is refunded to your market balance (conclave withdraw).`,
     options: {
       input: { type: "string" },
@@ -70,8 +71,11 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       const model = await resolveModel(s, ctx.positionals[0]!, integer("--version", str(ctx, "version") ?? "0"));
       if (model.info.status !== 2 && model.info.status !== 3) throw new RequestError(`model ${model.name} v${model.version} does not take jobs (it is ${["none", "published, not yet activated", "", "", "retired"][model.info.status]})`);
       const token = await tokenInfo(s, str(ctx, "token"));
-      const fee = str(ctx, "max-fee") === undefined ? model.info.minFee : amount("--max-fee", str(ctx, "max-fee")!, token.decimals);
-      if (fee < model.info.minFee) throw new RequestError(`--max-fee ${formatToken(fee, token)} is below the model's minimum fee of ${formatToken(model.info.minFee, token)}`);
+      // The version's minimum is in wei; the market converts it into an ERC-20 at the DAO's rate.
+      if (token.address !== zeroAddress && !(await market.read.isTokenAllowed([token.address]))) throw new RequestError(`${token.symbol} (${token.address}) is not a payment token of this market`);
+      const minFee = await market.read.minFeeIn([token.address, model.info.minFee]);
+      const fee = str(ctx, "max-fee") === undefined ? minFee : amount("--max-fee", str(ctx, "max-fee")!, token.decimals);
+      if (fee < minFee) throw new RequestError(`--max-fee ${formatToken(fee, token)} is below the model's minimum fee of ${formatToken(minFee, token)}`);
       const deadlineS = integer("--deadline", str(ctx, "deadline") ?? "600", 10, Number(policy.maxJobDuration));
 
       const schema = await fetchSchema(s, model.info.schemaCid);

@@ -42,7 +42,9 @@ Checks that onnxruntime loads the file and that its inputs and outputs are the s
 weights and schema to IPFS (the local network's node, or Kubo with --kubo-url), and publishes a
 version in the ModelRegistry with their CIDs and the weights' sha256. The version takes jobs once
 a DAO vote activates it: conclave dao propose activate <name> <version>.
---output-quantum is the rounding step of float outputs in the canonical result hash (default 0.0001).`,
+--output-quantum is the rounding step of float outputs in the canonical result hash (default 0.0001).
+--min-fee is the smallest fee per provider a job may offer, in ETH (default 0); a job paid in an
+ERC-20 offers at least its value at the rate the DAO set for that token.`,
     options: { name: { type: "string" }, schema: { type: "string" }, runtime: { type: "string" }, "output-quantum": { type: "string" }, "min-memory": { type: "string" }, "min-fee": { type: "string" } },
     args: [1, 1],
     async run(ctx) {

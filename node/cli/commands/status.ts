@@ -64,7 +64,7 @@ export const statusCommands: Record<string, Command> = {
           `chain ${status.chainId} at block ${status.block} (${status.rpc})${status.paused ? "  [market PAUSED]" : ""}`,
           `deployment ${status.deployment}`,
           `models (${models.length}):`,
-          ...models.map((m) => `  ${m.name.padEnd(20)} active v${m.activeVersion || "-"} of ${m.versions}  min fee ${m.minFee === null ? "-" : formatUnits(BigInt(m.minFee), 18)}`),
+          ...models.map((m) => `  ${m.name.padEnd(20)} active v${m.activeVersion || "-"} of ${m.versions}  min fee ${m.minFee === null ? "-" : `${formatUnits(BigInt(m.minFee), 18)} ETH`}`),
           `providers (${providers.length}):`,
           ...providers.map((p) => `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (locked ${formatUnits(BigInt(p.locked), 18)})  served ${p.served} disagreed ${p.disagreed} missed ${p.missed}${p.frozenUntil ? `  [FROZEN until ${p.frozenUntil}]` : ""}`),
           ...(frozen.length ? [`frozen providers: ${frozen.length}`] : []),

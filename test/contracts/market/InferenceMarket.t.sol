@@ -173,7 +173,7 @@ abstract contract InferenceMarketFixture is Test {
 
         market = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
         registry.grantRole(registry.MARKET_ROLE(), address(market));
-        market.setTokenAllowed(address(payToken), true);
+        _court().setTokenAllowed(address(payToken), true, 1e18);
 
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
             pks[i] = 0xA1 + i;
@@ -430,6 +430,11 @@ abstract contract InferenceMarketFixture is Test {
         _claimOn(market, id, job, p, RESULT);
     }
 
+    /// @dev The court's functions (the DAO's settings among them), served on the market's address.
+    function _court() internal view returns (IInferenceMarketCourt) {
+        return IInferenceMarketCourt(address(market));
+    }
+
     /// @dev Sets `p`, first lowering the challenge policy's jury fee to what `p`'s collateral
     /// allows: setPolicy rejects a collateral below jurySize × juryFee. For k > 1 tests of small
     /// collaterals, where no challenge is made.
@@ -441,7 +446,7 @@ abstract contract InferenceMarketFixture is Test {
             c.juryFee = uint96(most);
             court.setChallengePolicy(c);
         }
-        market.setPolicy(p);
+        _court().setPolicy(p);
     }
 
     function _salt(address p) internal pure returns (bytes32) {
@@ -875,7 +880,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_revertsWhenTokenDisallowedAgain() public {
-        market.setTokenAllowed(address(payToken), false);
+        _court().setTokenAllowed(address(payToken), false, 0);
         assertFalse(market.isTokenAllowed(address(payToken)), "disallowed");
         _expectRequestRevert(
             _req(1, address(payToken)),
@@ -886,7 +891,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
     function test_requestJob_revertsWhenFeeOnTransferToken() public {
         FeeOnTransferERC20 fot = new FeeOnTransferERC20();
-        market.setTokenAllowed(address(fot), true);
+        _court().setTokenAllowed(address(fot), true, 1e18);
         uint256 escrow = _escrow(1);
         fot.mint(client, escrow);
         vm.prank(client);
@@ -1031,7 +1036,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_fullQuorumPolicyRequiresEveryProvider() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.quorumBps = 10_000;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         (, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         assertEq(job.quorum, 3, "quorum capped at k");
     }
@@ -1041,7 +1046,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, type(uint96).max));
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = uint16(bound(bpsSeed, 0, 1_000));
-        market.setPolicy(p);
+        _court().setPolicy(p);
 
         IInferenceMarketTypes.JobRequest memory r = _req(k, address(0));
         r.feePerProvider = fee;
@@ -1118,7 +1123,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(0), treasury, protocolFee);
         vm.prank(treasury);
-        assertEq(market.withdrawProtocolFees(address(0)), protocolFee, "treasury withdraws");
+        assertEq(_court().withdrawProtocolFees(address(0)), protocolFee, "treasury withdraws");
         assertEq(market.protocolFees(address(0)), 0, "fees cleared");
         assertEq(p.balance, FEE, "provider ETH");
         assertEq(treasury.balance, protocolFee, "treasury ETH");
@@ -1141,11 +1146,11 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = 1_000;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         _submit(id, job, prov[0]);
         // The fee accrues at the claim, still at the bps of the request.
         p.protocolFeeBps = 500;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         _claimPaid(id, job, prov[0]);
         assertEq(market.protocolFees(address(0)), 1e16, "fee at the bps of the request");
         assertEq(market.balanceOf(prov[0], address(0)) + 1e16, address(market).balance, "all escrow credited");
@@ -1669,7 +1674,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
         p.collateralPerJob = uint128(c);
-        market.setPolicy(p);
+        _court().setPolicy(p);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](4);
         IInferenceMarketTypes.Job[4] memory jobs;
         for (uint256 i = 0; i < 4; ++i) {
@@ -1900,7 +1905,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_commit_revertsWhenFreeStakeBelowCollateral() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(STAKE + 1);
-        market.setPolicy(p);
+        _court().setPolicy(p);
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         _expectCommitRevert(
             id,
@@ -1948,7 +1953,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = 500e18;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         _commit(id, job, prov[0], RESULT);
         assertEq(_locked(prov[0]), COLLATERAL, "collateral of the request");
     }
@@ -2646,7 +2651,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.clientShareBps = 0;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
@@ -2655,7 +2660,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "winners share the pool");
 
         p.clientShareBps = 10_000;
-        market.setPolicy(p);
+        _court().setPolicy(p);
         (id,) = _round(modes);
         assertEq(_stakeCredit(client), COLLATERAL, "share 10,000: all to the client");
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "winners get nothing more");
@@ -2832,7 +2837,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         hookToken = new HookERC20();
         attacker = new Reenterer();
         hookToken.setHook(address(attacker));
-        market.setTokenAllowed(address(hookToken), true);
+        _court().setTokenAllowed(address(hookToken), true, 1e18);
     }
 
     /// @dev The attacker, as a client, gets `escrow` credited back from an expired job.
@@ -3204,7 +3209,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
 
     function test_withdraw_tokenStillPaysAfterTokenDisallowed() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
-        market.setTokenAllowed(address(payToken), false);
+        _court().setTokenAllowed(address(payToken), false, 0);
         _submit(id, job, prov[0]);
         _claimPaid(id, job, prov[0]);
         vm.prank(prov[0]);
@@ -3284,7 +3289,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, field, value)
         );
-        market.setPolicy(p);
+        _court().setPolicy(p);
     }
 
     function test_constructor_setsState() public view {
@@ -3338,7 +3343,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         });
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.PolicySet(p);
-        market.setPolicy(p);
+        _court().setPolicy(p);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(p)), "stored");
     }
 
@@ -3371,7 +3376,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             collateralPerJob: type(uint128).max,
             clientShareBps: 10_000
         });
-        market.setPolicy(high);
+        _court().setPolicy(high);
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(high)), "high bounds");
     }
 
@@ -3384,7 +3389,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         p.collateralPerJob = uint128(least - 1);
         _expectOutOfBounds(p, "collateralPerJob", least - 1);
         p.collateralPerJob = uint128(least);
-        market.setPolicy(p);
+        _court().setPolicy(p);
         assertEq(market.policy().collateralPerJob, least, "the least collateral accepted");
     }
 
@@ -3477,35 +3482,35 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
-        market.setPolicy(p);
+        _court().setPolicy(p);
         vm.expectRevert(_unauthorized(guardian, adminRole));
         vm.prank(guardian);
-        market.setPolicy(p);
+        _court().setPolicy(p);
     }
 
     function test_setTokenAllowed_allowsAndDisallows() public {
         MockERC20 t = new MockERC20("T", "T", 6);
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarketTypes.TokenAllowed(address(t), true);
-        market.setTokenAllowed(address(t), true);
+        emit IInferenceMarketTypes.TokenAllowed(address(t), true, 3_000e6);
+        _court().setTokenAllowed(address(t), true, 3_000e6);
         assertTrue(market.isTokenAllowed(address(t)), "allowed");
-        market.setTokenAllowed(address(t), false);
+        _court().setTokenAllowed(address(t), false, 0);
         assertFalse(market.isTokenAllowed(address(t)), "disallowed");
     }
 
     function test_setTokenAllowed_revertsOnZeroAddress() public {
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector));
-        market.setTokenAllowed(address(0), true);
+        _court().setTokenAllowed(address(0), true, 1e18);
     }
 
     function test_setTokenAllowed_revertsWhenNotAdmin() public {
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
-        market.setTokenAllowed(address(payToken), false);
+        _court().setTokenAllowed(address(payToken), false, 0);
         vm.expectRevert(_unauthorized(guardian, adminRole));
         vm.prank(guardian);
-        market.setTokenAllowed(address(payToken), false);
+        _court().setTokenAllowed(address(payToken), false, 0);
         assertTrue(market.isTokenAllowed(address(payToken)), "unchanged");
     }
 
@@ -3516,13 +3521,13 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         address newTreasury = address(0x7EA52);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.TreasurySet(newTreasury);
-        market.setTreasury(newTreasury);
+        _court().setTreasury(newTreasury);
         assertEq(market.treasury(), newTreasury, "stored");
         vm.expectRevert(_unauthorized(treasury, market.DEFAULT_ADMIN_ROLE()));
         vm.prank(treasury);
-        market.withdrawProtocolFees(address(0));
+        _court().withdrawProtocolFees(address(0));
         vm.prank(newTreasury);
-        assertEq(market.withdrawProtocolFees(address(0)), _escrow(1) - FEE, "fees withdrawn");
+        assertEq(_court().withdrawProtocolFees(address(0)), _escrow(1) - FEE, "fees withdrawn");
         assertEq(newTreasury.balance, _escrow(1) - FEE, "fees go to the new treasury");
         assertEq(treasury.balance, 0, "old treasury gets nothing");
     }
@@ -3537,7 +3542,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         uint256 fee = _escrow(1) - FEE;
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ProtocolFeesWithdrawn(address(payToken), treasury, fee);
-        assertEq(market.withdrawProtocolFees(address(payToken)), fee, "token fees");
+        assertEq(_court().withdrawProtocolFees(address(payToken)), fee, "token fees");
         assertEq(payToken.balanceOf(treasury), fee, "tokens to the treasury");
         assertEq(payToken.balanceOf(address(market)), FEE, "the provider's fee stays");
         assertEq(market.protocolFees(address(0)), fee, "ETH fees untouched");
@@ -3546,7 +3551,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
                 IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, treasury, address(payToken)
             )
         );
-        market.withdrawProtocolFees(address(payToken));
+        _court().withdrawProtocolFees(address(payToken));
     }
 
     function test_withdrawProtocolFees_revertsForOthers() public {
@@ -3556,29 +3561,29 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
-        market.withdrawProtocolFees(address(0));
+        _court().withdrawProtocolFees(address(0));
         vm.expectRevert(_unauthorized(prov[0], adminRole));
         vm.prank(prov[0]);
-        market.withdrawProtocolFees(address(0));
+        _court().withdrawProtocolFees(address(0));
         vm.expectRevert(_unauthorized(guardian, adminRole));
         vm.prank(guardian);
-        market.withdrawProtocolFees(address(0));
+        _court().withdrawProtocolFees(address(0));
         assertEq(market.protocolFees(address(0)), _escrow(1) - FEE, "unchanged");
     }
 
     function test_setTreasury_revertsOnZeroAddress() public {
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector));
-        market.setTreasury(address(0));
+        _court().setTreasury(address(0));
     }
 
     function test_setTreasury_revertsWhenNotAdmin() public {
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
         vm.expectRevert(_unauthorized(stranger, adminRole));
         vm.prank(stranger);
-        market.setTreasury(stranger);
+        _court().setTreasury(stranger);
         vm.expectRevert(_unauthorized(guardian, adminRole));
         vm.prank(guardian);
-        market.setTreasury(guardian);
+        _court().setTreasury(guardian);
         assertEq(market.treasury(), treasury, "unchanged");
     }
 }
@@ -3601,7 +3606,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     function _setWindow(uint32 window) internal {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.priorityWindow = window;
-        market.setPolicy(p);
+        _court().setPolicy(p);
     }
 
     /// @dev The provider holding `rank` for `job` (every prov is a roster member).
@@ -3860,5 +3865,165 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         }
         assertEq(seen, (1 << NUM_PROVIDERS) - 1, "permutation");
         assertEq(open, elapsed + 1 > NUM_PROVIDERS ? NUM_PROVIDERS : elapsed + 1, "one more rank per window");
+    }
+}
+
+// ==================================================================== payment tokens (finding 7)
+
+/// @notice A version's minimum fee is in wei and converted into each ERC-20 at the DAO's rate
+/// (issue 11, finding 7). Before, `minFee` was one raw number for every token: 0.1 of an
+/// 18-decimal token worth a millionth of an ETH met a minimum meant as 0.1 ETH, and no 6-decimal
+/// fee below 10^11 dollars did. The version's minimum is MIN_FEE = 0.1 ETH.
+contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
+    /// @dev 6 decimals at 3,000 dollars per ETH: 0.1 ETH is 300 dollars, 300e6 base units.
+    uint128 internal constant USDC_RATE = 3_000e6;
+    /// @dev 18 decimals at a million tokens per ETH: 0.1 ETH is 100,000 tokens.
+    uint128 internal constant MEME_RATE = 1_000_000e18;
+
+    MockERC20 internal usdc;
+    MockERC20 internal meme;
+
+    function setUp() public override {
+        super.setUp();
+        usdc = new MockERC20("USD Coin", "USDC", 6);
+        meme = new MockERC20("Meme", "MEME", 18);
+        _court().setTokenAllowed(address(usdc), true, USDC_RATE);
+        _court().setTokenAllowed(address(meme), true, MEME_RATE);
+    }
+
+    function _reqFee(address token, uint96 fee) internal view returns (IInferenceMarketTypes.JobRequest memory r) {
+        r = _req(1, token);
+        r.feePerProvider = fee;
+    }
+
+    function _belowMinimum(uint256 fee, uint256 minimum) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector, fee, minimum);
+    }
+
+    function _expectRefused(IInferenceMarketTypes.JobRequest memory r, uint256 value, bytes memory err) internal {
+        vm.deal(client, value);
+        vm.expectRevert(err);
+        vm.prank(client);
+        market.requestJob{value: value}(r);
+    }
+
+    /// @dev Funds and approves the escrow of a k = 1 request for `fee`, then expects `err`.
+    function _expectTokenRevert(MockERC20 token, uint96 fee, bytes memory err) internal {
+        uint256 escrow = market.escrowOf(1, fee, PROTOCOL_FEE_BPS);
+        token.mint(client, escrow);
+        vm.prank(client);
+        token.approve(address(market), escrow);
+        _expectRefused(_reqFee(address(token), fee), 0, err);
+    }
+
+    function test_minFeeIn_convertsAtTheRate() public view {
+        assertEq(market.minFeeIn(address(0), MIN_FEE), MIN_FEE, "ETH: the minimum itself");
+        assertEq(market.minFeeIn(address(usdc), MIN_FEE), 300e6, "0.1 ETH = 300 USDC");
+        assertEq(market.minFeeIn(address(meme), MIN_FEE), 100_000e18, "0.1 ETH = 100,000 MEME");
+        assertEq(market.minFeeIn(address(payToken), MIN_FEE), MIN_FEE, "rate 1e18: same number");
+        assertEq(market.minFeeIn(address(usdc), 0), 0, "free version");
+    }
+
+    function test_minFeeIn_roundsUp() public {
+        // 1 base unit per ETH: any non-zero minimum is at least 1 unit, never 0.
+        _court().setTokenAllowed(address(usdc), true, 1);
+        assertEq(market.minFeeIn(address(usdc), 1), 1, "1 wei -> 1 unit");
+        assertEq(market.minFeeIn(address(usdc), 1e18), 1, "1 ETH -> 1 unit");
+        assertEq(market.minFeeIn(address(usdc), 1e18 + 1), 2, "just over 1 ETH -> 2 units");
+    }
+
+    function test_minFeeIn_revertsForTokenNotAllowed() public {
+        MockERC20 other = new MockERC20("Other", "OTH", 6);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(other)));
+        market.minFeeIn(address(other), MIN_FEE);
+    }
+
+    /// @dev The attack of finding 7: the raw minimum, paid in a token worth far less than ETH.
+    function test_requestJob_cheapTokenCannotPayTheRawMinimum() public {
+        _expectTokenRevert(meme, MIN_FEE, _belowMinimum(MIN_FEE, 100_000e18));
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(meme), 100_000e18));
+        assertEq(job.feePerProvider, 100_000e18, "the converted minimum is accepted");
+    }
+
+    function test_requestJob_sixDecimalTokenAtTheConvertedMinimum() public {
+        _expectTokenRevert(usdc, 300e6 - 1, _belowMinimum(300e6 - 1, 300e6));
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
+        assertEq(job.token, address(usdc), "token");
+        assertEq(usdc.balanceOf(address(market)), market.escrowOf(1, 300e6, PROTOCOL_FEE_BPS), "escrow");
+        // The job runs and pays in the token as any other.
+        _submit(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
+        assertEq(market.balanceOf(prov[0], address(usdc)), 300e6, "provider paid in USDC");
+    }
+
+    function test_requestJob_eighteenDecimalTokenAtTheConvertedMinimum() public {
+        _court().setTokenAllowed(address(payToken), true, 2_000e18); // 2,000 per ETH
+        _expectTokenRevert(payToken, 200e18 - 1, _belowMinimum(200e18 - 1, 200e18));
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(payToken), 200e18));
+        assertEq(job.feePerProvider, 200e18, "fee");
+    }
+
+    function test_requestJob_ethIgnoresTokenRates() public {
+        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(0), MIN_FEE));
+        assertEq(job.feePerProvider, MIN_FEE, "ETH pays the wei minimum");
+        _expectRefused(
+            _reqFee(address(0), MIN_FEE - 1),
+            market.escrowOf(1, MIN_FEE - 1, PROTOCOL_FEE_BPS),
+            _belowMinimum(MIN_FEE - 1, MIN_FEE)
+        );
+    }
+
+    function test_requestJob_rateChangeAppliesToLaterRequestsOnly() public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
+        _court().setTokenAllowed(address(usdc), true, 6_000e6); // the dollar halves against ETH
+        _expectTokenRevert(usdc, 300e6, _belowMinimum(300e6, 600e6));
+        // The job requested before keeps its fee and still pays.
+        _submit(id, job, prov[0]);
+        _claimPaid(id, job, prov[0]);
+        assertEq(market.balanceOf(prov[0], address(usdc)), 300e6, "paid the old fee");
+    }
+
+    /// @dev Whatever the rate and the fee, a request is accepted exactly when the fee reaches
+    /// `minFeeIn` (the minimum rounded up), and the escrow is the token's.
+    function testFuzz_requestJob_tokenFeeAcceptedIffAtLeastConvertedMinimum(uint128 rate, uint96 fee) public {
+        rate = uint128(bound(rate, 1, 1e30));
+        _court().setTokenAllowed(address(usdc), true, rate);
+        uint256 minimum = market.minFeeIn(address(usdc), MIN_FEE);
+        assertEq(minimum, (uint256(MIN_FEE) * rate + 1e18 - 1) / 1e18, "ceil(minFee * rate / 1e18)");
+        assertGe(minimum * 1e18, uint256(MIN_FEE) * rate, "never below the minimum's value");
+        fee = uint96(bound(fee, 0, type(uint96).max / 2));
+        if (fee < minimum) {
+            _expectTokenRevert(usdc, fee, _belowMinimum(fee, minimum));
+        } else {
+            (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), fee));
+            assertEq(job.feePerProvider, fee, "accepted");
+        }
+    }
+
+    function test_setTokenAllowed_revertsOnZeroRateWhenAllowing() public {
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, "ratePerEth", 0));
+        _court().setTokenAllowed(address(usdc), true, 0);
+        assertEq(market.minFeeIn(address(usdc), MIN_FEE), 300e6, "unchanged");
+    }
+
+    function test_setTokenAllowed_disallowingRevertsRequests() public {
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarketTypes.TokenAllowed(address(usdc), false, 0);
+        _court().setTokenAllowed(address(usdc), false, 0);
+        assertFalse(market.isTokenAllowed(address(usdc)), "disallowed");
+        _expectTokenRevert(usdc, 300e6, abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(usdc)));
+    }
+
+    /// @dev The DAO's settings moved to the court: called on the court's own address, they refuse.
+    function test_daoSettings_refuseDirectCallsToTheCourt() public {
+        IInferenceMarketCourt court = IInferenceMarketCourt(market.court());
+        vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
+        court.setTokenAllowed(address(usdc), true, 1);
+        vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
+        court.setPolicy(_defaultPolicy());
+        vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
+        court.setTreasury(stranger);
+        vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
+        court.withdrawProtocolFees(address(0));
     }
 }

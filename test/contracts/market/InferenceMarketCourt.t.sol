@@ -246,13 +246,13 @@ abstract contract CourtFixture is InferenceMarketFixture {
     function _setPriorityWindow(uint32 window) internal {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.priorityWindow = window;
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
     }
 
     function _setCollateral(uint128 collateral) internal {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = collateral;
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
     }
 
     function _policy(uint32 window, uint8 size, uint96 fee, uint16 share)
@@ -1320,9 +1320,9 @@ contract InferenceMarketChallengePolicyTest is CourtFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = floor - 1;
         vm.expectRevert(_outOfBounds("collateralPerJob", floor - 1));
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
         p.collateralPerJob = floor;
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
         assertEq(market.policy().collateralPerJob, floor, "collateral at the floor accepted");
     }
 
@@ -1484,7 +1484,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         p.collateralPerJob = c.collateral;
         p.clientShareBps = c.clientShareBps;
         p.protocolFeeBps = c.protocolFeeBps;
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
         court.setChallengePolicy(_policy(CHALLENGE_WINDOW, c.jurySize, c.juryFee, c.challengerShareBps));
 
         (id, job) = _k1(c.token ? address(payToken) : address(0));

@@ -250,8 +250,8 @@ library MarketStack {
         s.registry.setAutoGrantMask(type(uint256).max);
         s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy, _defaultChallengePolicy(), address(new InferenceMarketCourt(s.models, s.registry)));
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
-        s.market.setTokenAllowed(address(s.tokenA), true);
-        s.market.setTokenAllowed(address(s.tokenB), true);
+        IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenA), true, 1e18);
+        IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenB), true, 1e18);
         (s.modelId,) = s.models.publishVersion(
             "resnet-50",
             IModelRegistry.VersionParams({
@@ -576,7 +576,7 @@ contract InferenceMarketHandler {
             : bytes("");
         uint256 before = _balanceOf(token, treasury);
         vm.prank(treasury);
-        try market.withdrawProtocolFees(token) returns (uint256 amount) {
+        try IInferenceMarketCourt(address(market)).withdrawProtocolFees(token) returns (uint256 amount) {
             if (expected.length != 0 || amount != expectedAmount) {
                 _surprise("withdrawProtocolFees: amount differs from the accrued fees", abi.encode(amount, expectedAmount));
             }
@@ -3730,7 +3730,7 @@ contract InferenceMarketFuzzTest is Test {
         p.quorumBps = quorumBps;
         p.maxRedundancy = 32;
         p.maxJobDuration = maxJobDuration;
-        market.setPolicy(p);
+        IInferenceMarketCourt(address(market)).setPolicy(p);
     }
 
     function _requestOf(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
