@@ -60,6 +60,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @notice Forwards {IInferenceMarketCourt}'s functions (and any other unknown call) to the
     /// court by DELEGATECALL: they run on this market's storage and balances.
+    // solhint-disable-next-line no-complex-fallback
     fallback() external {
         address target = court;
         // solhint-disable-next-line no-inline-assembly

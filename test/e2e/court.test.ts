@@ -83,8 +83,8 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     expect(claimed.map((l) => [l.args.provider, l.args.fee])).to.deep.equal([[assignee, job.feePerProvider]]);
     expect(await market().read.balanceOf([rogue, zeroAddress])).to.equal(0n);
     const providers = conclaveContracts(net.record, net.publicClient).providers;
+    // The copier locked nothing (the assignee may hold other deliveries' collateral still).
     expect((await providers.read.getProvider([rogue])).locked).to.equal(0n);
-    expect((await providers.read.getProvider([assignee])).locked).to.equal(0n);
   });
 
   it("a garbage k = 1 result is challenged by a checking runner, a jury of other runners finds it wrong, the cheat is slashed and the client refunded with the right result", async function () {

@@ -974,32 +974,36 @@ contract InferenceMarketResolveTest is CourtFixture {
         assertEq(stakeToken.balanceOf(address(market)), COLLATERAL, "market holds the seized bond");
     }
 
-    /// @notice A wrong provider whose stake a DAO slash left below the job's collateral loses
-    /// only what it has: the jury fee is capped at an equal share of it, the rounding rest goes
-    /// to the challenger and the client, and the registry is never asked for more than the stake.
-    function test_resolve_providerWrong_seizureCappedAtStake() public {
+    /// @notice Finding 3 with the court: a DAO slash cannot reach the collateral a delivery locks,
+    /// so a challenged provider always answers with its whole c. The DAO may still take its free
+    /// stake meanwhile; the jury's verdict then takes exactly c, and the jurors their whole fee.
+    function test_resolve_providerWrong_daoSlashCannotReachTheChallengedCollateral() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
-        uint256 left = 2e18 + 2; // less than 3 jury fees of 1e18
-        registry.slash(prov[0], STAKE - left, bytes32("dao"));
+        uint256 c = job.collateral;
+        uint256 free = STAKE - c;
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, prov[0], STAKE - 1, free)
+        );
+        registry.slash(prov[0], STAKE - 1, bytes32("dao"));
+        registry.slash(prov[0], free, bytes32("dao"));
+        assertEq(_stakeOf(prov[0]), c, "only the locked collateral is left");
         bytes32[] memory votes = _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
-        uint256 perJuror = left / 3;
-        uint256 rest = left - 3 * perJuror;
+        uint256 rest = c - 3 * ch.juryFee;
         uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, true, false, true, address(market));
-        emit IInferenceMarketTypes.SeatSlashed(id, prov[0], left, true);
+        emit IInferenceMarketTypes.SeatSlashed(id, prov[0], c, true);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ChallengeResolved(
             id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 3, toChallenger, 0, rest - toChallenger
         );
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
-        assertEq(_stakeOf(prov[0]), 0, "the provider loses all it had");
-        for (uint256 i = 0; i < 3; ++i) assertEq(_stakeCredit(jurors[i]), perJuror, "capped jury fee");
+        assertEq(_stakeOf(prov[0]), 0, "the provider loses its collateral, all it had left");
+        for (uint256 i = 0; i < 3; ++i) assertEq(_stakeCredit(jurors[i]), ch.juryFee, "whole jury fee");
         assertEq(_stakeCredit(prov[1]), toChallenger, "challenger's share of the rest");
         assertEq(_stakeCredit(client), rest - toChallenger, "client's share of the rest");
-        assertEq(stakeToken.balanceOf(address(market)), left, "market holds what was seized");
         assertEq(_ethCredit(client), _escrowNow(), "client refunded");
     }
 

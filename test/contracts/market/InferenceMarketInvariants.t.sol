@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test, Vm} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
@@ -3584,12 +3585,17 @@ contract InferenceMarketFuzzTest is Test {
         // Every way a challenge ends.
         string[5] memory ends =
             ["resolve.providerWrong", "resolve.providerRight", "resolve.inconclusive", "resolve.unfilled", "resolve.jurorSlashed"];
+        string memory counts;
         for (uint256 i = 0; i < ends.length; ++i) {
-            assertGe(h.hits(bytes32(bytes(ends[i]))), 1, string.concat("never reached: ", ends[i]));
+            counts = string.concat(counts, ends[i], "=", Strings.toString(h.hits(bytes32(bytes(ends[i])))), " ");
+        }
+        counts = string.concat(counts, "challenge=", Strings.toString(h.hits("challenge")), " juryReveal=", Strings.toString(h.hits("juryReveal")), " juryCommit=", Strings.toString(h.hits("juryCommit")), " submit=", Strings.toString(h.hits("submitResult")));
+        for (uint256 i = 0; i < ends.length; ++i) {
+            assertGe(h.hits(bytes32(bytes(ends[i]))), 1, string.concat("never reached: ", ends[i], " (", counts, ")"));
         }
     }
 
-    uint256 internal constant SMOKE_STEPS = 700;
+    uint256 internal constant SMOKE_STEPS = 1_500;
 
     // ------------------------------------------------------------------ helpers
 
