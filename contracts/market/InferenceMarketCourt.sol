@@ -78,11 +78,9 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         }
         (uint256 rosterIndex, uint256 rosterSize) =
             providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
-        if (job.priorityWindow != 0) {
-            (uint256 rank, uint40 opensAt, bool open) =
-                _rank(ch.jurySeed, ch.jurySize, job.priorityWindow, ch.challengedAt, rosterIndex, rosterSize);
-            if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
-        }
+        (uint256 rank, uint40 opensAt, bool open) =
+            _rank(ch.jurySeed, ch.jurySize, _juryWindow(job, ch), ch.challengedAt, rosterIndex, rosterSize);
+        if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
         word += 1 << SEATED_SHIFT;
@@ -149,6 +147,16 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         word = _withStatus(word, JobStatus.JuryRevealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
         emit RevealStarted(jobId, startedAt + ch.revealWindow);
         return word;
+    }
+
+    /// @dev Seconds each jury rank beyond the first `jurySize` waits for its turn: the job's
+    /// priority window, or, where the DAO turned assignment off, a sixteenth of the jury's commit
+    /// window (at least 1 s). A jury is always seated in its seed's order, so a challenger cannot
+    /// fill one with providers it controls in the challenge's own block.
+    function _juryWindow(Job calldata job, Challenge calldata ch) private pure returns (uint256) {
+        if (job.priorityWindow != 0) return job.priorityWindow;
+        uint256 window = uint256(ch.commitWindow) / 16;
+        return window == 0 ? 1 : window;
     }
 
     function _juryQuorum(Challenge calldata ch) private pure returns (uint256) {

@@ -205,7 +205,7 @@ export class CourtService {
         const terms = await chain.providerTerms();
         const eligible = terms.active && terms.freeStake >= rec.job.collateral && (rec.job.requiredTags & ~terms.tags) === 0n && terms.memoryMB >= rec.job.minMemoryMB;
         if (!eligible) return this.end(duty, "skipped", "not eligible for this job's jury");
-        const turn = turnOf({ ...rec.job, seed: ch.jurySeed, redundancy: ch.jurySize, requestedAt: ch.challengedAt }, terms);
+        const turn = turnOf({ ...rec.job, seed: ch.jurySeed, redundancy: ch.jurySize, requestedAt: ch.challengedAt, priorityWindow: juryWindow(rec.job.priorityWindow, ch.commitWindow) }, terms);
         if (!turn) return this.end(duty, "skipped", "not on the roster");
         if (now < turn.opensAt) return this.wait(duty, null, (turn.opensAt - now) * 1_000);
         if (duty.state === "new") return this.computeVerdict(duty, rec);
@@ -334,6 +334,15 @@ export class CourtService {
     const c = logs[0]?.args.challenge;
     return c ? normalize(c) : null;
   }
+}
+
+/**
+ * Seconds each jury rank beyond the first jurySize waits (InferenceMarketCourt._juryWindow): the
+ * job's priority window, or a sixteenth of the jury's commit window (at least 1 s) when it is 0.
+ */
+export function juryWindow(priorityWindow: number, commitWindow: number): number {
+  if (priorityWindow !== 0) return priorityWindow;
+  return Math.max(1, Math.floor(commitWindow / 16));
 }
 
 /** A Challenge as the journal keeps it: numbers where the ABI gives small integers. */

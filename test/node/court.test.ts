@@ -196,6 +196,27 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     expect(h.journal.getDuty(2n)!.state).to.equal("committed");
   });
 
+  it("with assignment off (priority window 0) a juror still waits for its jury rank: a sixteenth of the commit window each", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    await othersJob(h, 1n);
+    expect(h.journal.getJob(1n)!.job.priorityWindow).to.equal(0);
+    h.chain.set(1n, { status: Status.Challenged });
+    h.chain.roster = { rosterIndex: 1n, rosterSize: 2n }; // rank 1 of a jury of one
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time, commitWindow: 120 }) })]);
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal([]);
+    h.chain.time += 6;
+    h.clock.now += 10_000;
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal([]); // opens at 120 / 16 = 7 s
+    h.chain.time += 1;
+    h.clock.now += 10_000;
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+  });
+
   it("a commit the chain refuses (the jury filled meanwhile) sends nothing more and ends skipped", async function () {
     h = harness();
     let settle;

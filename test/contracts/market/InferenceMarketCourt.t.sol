@@ -131,6 +131,9 @@ abstract contract CourtFixture is InferenceMarketFixture {
         bytes32 result
     ) internal returns (uint8 seat) {
         bytes32 c = _commitment(id, juror, result, _salt(juror));
+        // The juror's rank may open later (one jury window per rank beyond the first jurySize).
+        (, uint256 opensAt) = _juryOpensAt(job, ch, juror);
+        if (opensAt > block.timestamp) vm.warp(opensAt);
         vm.prank(juror);
         seat = court.juryCommit(id, job, ch, c);
     }
@@ -163,8 +166,11 @@ abstract contract CourtFixture is InferenceMarketFixture {
         (, uint256 index) = registry.rosterIndexOf(p);
         uint256 n = registry.rosterSize();
         rank = (index + n - ch.jurySeed % n) % n;
-        if (job.priorityWindow == 0 || rank < ch.jurySize) return (rank, ch.challengedAt);
-        opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * job.priorityWindow;
+        if (rank < ch.jurySize) return (rank, ch.challengedAt);
+        // The job's priority window, or a sixteenth of the jury's commit window when it is 0.
+        uint256 window = job.priorityWindow != 0 ? job.priorityWindow : ch.commitWindow / 16;
+        if (window == 0) window = 1;
+        opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * window;
     }
 
     /// @dev The `count` non-party candidates whose jury ranks open first, in that order.
@@ -734,7 +740,8 @@ contract InferenceMarketJuryTest is CourtFixture {
         assertEq(_juryCommit(id, job, ch, prov[2], RESULT), 0, "seat 0");
         assertEq(_juryCommit(id, job, ch, prov[3], RESULT), 1, "seat 1");
         assertEq(_status(id), CHALLENGED, "still committing");
-        vm.warp(block.timestamp + 7);
+        (, uint256 opens4) = _juryOpensAt(job, ch, prov[4]);
+        vm.warp(opens4 > block.timestamp + 7 ? opens4 : block.timestamp + 7);
         bytes32 c = _commitment(id, prov[4], RESULT, _salt(prov[4]));
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatCommitted(id, prov[4], 2, c);

@@ -115,6 +115,18 @@ library MarketSpec {
     /// @dev The error of a juror whose jury rank is not open yet ({IInferenceMarketCourt.juryCommit}:
     /// ranks as in {IInferenceMarket.assignment} but from the challenge's jury seed, with k the
     /// jury size, opening from the challenge with the job's priority window); empty if open.
+    /// @dev Seconds each jury rank beyond the first jurySize waits: the job's priority window, or
+    /// a sixteenth of the jury's commit window (at least 1 s) when assignment is off.
+    function juryWindow(IInferenceMarketTypes.Job memory j, IInferenceMarketTypes.Challenge memory ch)
+        internal
+        pure
+        returns (uint256)
+    {
+        if (j.priorityWindow != 0) return j.priorityWindow;
+        uint256 window = uint256(ch.commitWindow) / 16;
+        return window == 0 ? 1 : window;
+    }
+
     function juryAssignmentError(
         uint256 jobId,
         IInferenceMarketTypes.Job memory j,
@@ -122,13 +134,12 @@ library MarketSpec {
         address provider,
         ProviderRegistry registry
     ) internal view returns (bytes memory) {
-        if (j.priorityWindow == 0) return "";
         (bool member, uint256 index) = registry.rosterIndexOf(provider);
         if (!member) return "";
         uint256 n = registry.rosterSize();
         uint256 rank = (index + n - ch.jurySeed % n) % n;
         if (rank < ch.jurySize) return "";
-        uint256 opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * j.priorityWindow;
+        uint256 opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * juryWindow(j, ch);
         if (block.timestamp >= opensAt) return "";
         return abi.encodeWithSelector(
             IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
