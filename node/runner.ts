@@ -128,6 +128,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onEvent: (event) => {
         if (event.type === "feeBump") metrics.txFeeBumps.inc();
         else if (event.type === "rpcError") metrics.rpcErrors.inc({ kind: `tx:${event.method}` });
+        else if (event.type === "voided") metrics.txVoided.inc({ kind: event.kind });
       },
     });
     await sender.init();

@@ -33,6 +33,15 @@ export class TxRevertedError extends FatalError {
 }
 
 /**
+ * After a reorg the transaction would revert on the new chain (the job it was for moved or is
+ * gone), so its nonce was given to a no-op instead: a transfer of nothing to ourselves, 21,000 gas
+ * rather than a reverted call. Nothing the caller wanted happened; it reads the chain again.
+ */
+export class TxVoidedError extends RetryableError {
+  readonly code = "TX_VOIDED";
+}
+
+/**
  * The transaction could not be made or confirmed now (estimate failed, the sender was closed while
  * it waited). Whatever was signed stays in the journal and is confirmed by a later run.
  */
@@ -115,7 +124,10 @@ export interface TxSubmitter {
   send(req: TxRequest): Promise<TransactionReceipt>;
   /** Waits for a journaled transaction (and its replacements) of this or an earlier run. */
   resume(tx: TxRecord): Promise<TransactionReceipt>;
-  /** After a reorg: re-broadcasts our transactions the new chain no longer holds. */
+  /**
+   * After a reorg: re-broadcasts our transactions the new chain no longer holds, and voids those
+   * that would now revert (see {@link TxVoidedError}).
+   */
   reconcile(): Promise<void>;
   /** Stops waiting: pending sends and resumes reject with TxNotConfirmedError. */
   close(): void;
@@ -126,7 +138,8 @@ export type TxEvent =
   | { type: "feeBump"; kind: TxKind; nonce: number; fees: Fees; capped: boolean }
   | { type: "rpcError"; method: keyof TxRpc; error: unknown }
   | { type: "nonceResync"; from: number; to: number }
-  | { type: "nonceTaken"; kind: TxKind; nonce: number };
+  | { type: "nonceTaken"; kind: TxKind; nonce: number }
+  | { type: "voided"; kind: TxKind; nonce: number };
 
 export interface TxSenderOptions {
   rpc: TxRpc;
@@ -189,6 +202,8 @@ export class TxSender implements TxSubmitter {
   private lastBroadcast: Promise<void> = Promise.resolve();
   /** One confirmation loop per nonce; send, resume and reconcile join it. */
   private readonly confirming = new Map<number, Promise<TransactionReceipt>>();
+  /** Nonces whose transaction a reorg made revert: their loops replace it with a no-op. */
+  private readonly voiding = new Set<number>();
   private closed = false;
   private readonly wakeOnClose = new Set<() => void>();
 
@@ -232,18 +247,56 @@ export class TxSender implements TxSubmitter {
    * After a reorg: re-broadcasts, in nonce order, every transaction of ours that the new chain
    * does not hold (its nonce is not used yet), so later nonces are not left behind a gap. Resolves
    * once they are broadcast; their receipts are awaited in the background.
+   *
+   * A reorg puts the dropped transactions back in every node's pool, and the next block mines
+   * them as they are: one made for a job the reorg moved (a request re-included under another
+   * id, at another time, with another seed) reverts and burns its gas. So each is first tried
+   * against the new chain; one that would revert has its nonce given to a no-op (a replacement
+   * with higher fees, see {@link TxVoidedError}) before the next block, where we are in time.
+   * A transaction of a job whose earlier transaction in this batch is kept (a reveal after its
+   * commit) is kept unseen: it depends on what the new chain has not mined yet.
    */
   async reconcile(): Promise<void> {
     const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
     const reopened = this.o.journal.reopenTxsFrom(chainNonce);
     if (reopened.length === 0) return;
-    this.o.log.warn("reorg dropped our transactions; broadcasting them again", { from: chainNonce, count: reopened.length });
+    this.o.log.warn("reorg dropped our transactions; checking them against the new chain", { from: chainNonce, count: reopened.length });
+    const verdicts = new Map<string, boolean>();
     for (const [nonce, attempts] of groupByNonce(reopened)) {
-      const sent = this.broadcast(attempts.at(-1)!);
+      const newest = attempts.at(-1)!;
+      if (newest.kind !== "void" && (await this.wouldRevert(newest, verdicts))) this.voiding.add(nonce);
+      if (this.voiding.has(nonce)) {
+        // The loop waiting on this nonce (or a new one) signs and sends the no-op at its next look.
+        if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce)));
+        continue;
+      }
+      const sent = this.broadcast(newest);
       await sent;
       // A loop still waiting on this nonce goes on (it polls every attempt); otherwise start one.
       if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
     }
+  }
+
+  /**
+   * Whether `tx` reverts on the chain as it is now (false when the node cannot tell). `verdicts`
+   * holds, per job, what an earlier transaction of this reconcile came to; a later one follows it.
+   */
+  private async wouldRevert(tx: TxRecord, verdicts: Map<string, boolean>): Promise<boolean> {
+    const job = tx.jobId?.toString();
+    const earlier = job === undefined ? undefined : verdicts.get(job);
+    if (earlier !== undefined) return earlier;
+    const parsed = parseTransaction(tx.raw);
+    let reverts = false;
+    if (parsed.to) {
+      try {
+        await this.o.rpc.estimateGas({ account: this.o.account, to: parsed.to, data: parsed.data ?? "0x", value: parsed.value ?? 0n });
+      } catch (error) {
+        reverts = revertName(error, this.o.errorAbi) !== undefined || isRevert(error);
+        if (!reverts) this.event({ type: "rpcError", method: "estimateGas", error });
+      }
+    }
+    if (job !== undefined) verdicts.set(job, reverts);
+    return reverts;
   }
 
   /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
@@ -380,15 +433,43 @@ export class TxSender implements TxSubmitter {
    * time it waited `confirmTimeoutMs` in vain. `attempts` are in signing order.
    */
   private async confirm(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
+    const nonce = attempts[0]!.nonce;
+    try {
+      return await this.confirmLoop(attempts, firstBroadcast);
+    } finally {
+      this.voiding.delete(nonce);
+    }
+  }
+
+  private async confirmLoop(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
     const { journal, log } = this.o;
     let current = attempts.at(-1)!;
-    let outcome: Broadcast | "skip" = firstBroadcast ? await firstBroadcast : await this.broadcast(current);
+    const voidRequested = () => this.voiding.has(current.nonce) && attempts.at(-1)!.kind !== "void";
+    let outcome: Broadcast | "skip" = voidRequested() ? "skip" : firstBroadcast ? await firstBroadcast : await this.broadcast(current);
     let lastBumpAt = 0;
     for (;;) {
+      if (voidRequested()) {
+        const voided = await this.bump(current, { void: true });
+        if (voided) {
+          log.warn("transaction would revert on the chain after a reorg; replacing it with a no-op", { kind: current.kind, nonce: current.nonce });
+          this.event({ type: "voided", kind: current.kind, nonce: current.nonce });
+          current = voided;
+          attempts.push(current);
+          outcome = await this.broadcast(current);
+        } else {
+          log.warn("transaction would revert after a reorg, but its fees leave no room for a replacement", { kind: current.kind, nonce: current.nonce });
+          this.voiding.delete(current.nonce);
+          outcome = await this.broadcast(current);
+        }
+      }
       // A refused "nonce too low" needs no long wait: the chain has the nonce, ours or not.
       const quick: boolean = outcome === "nonceTooLow" || outcome === "feeTooLow";
       const attempt = current;
-      const waited = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs, () => this.broadcast(attempt), outcome === "failed");
+      const waited = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs, () => this.broadcast(attempt), outcome === "failed", voidRequested);
+      if (waited === "void") {
+        outcome = "skip";
+        continue;
+      }
       if (waited !== null && waited !== "feeTooLow") return this.settle(attempts, current, waited);
       this.checkOpen(current);
       if (waited === "feeTooLow") outcome = "feeTooLow";
@@ -448,6 +529,10 @@ export class TxSender implements TxSubmitter {
 
   private settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
     for (const a of attempts) this.o.journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
+    if (attempts.find((a) => a.hash === receipt.transactionHash)?.kind === "void" && receipt.status === "success") {
+      const wanted = attempts[0]!;
+      throw new TxVoidedError(`${wanted.kind} nonce ${wanted.nonce} was voided after a reorg: it would have reverted on the new chain`);
+    }
     if (receipt.status !== "success") {
       this.o.onFailure?.(current.kind);
       throw new TxRevertedError(`${current.kind} transaction ${receipt.transactionHash} reverted`);
@@ -460,7 +545,7 @@ export class TxSender implements TxSubmitter {
    * previous × (1 + feeBumpPercent) and the estimate, at most `maxFeePerGas`. Returns null when
    * the cap leaves no room for a replacement a node would take (+10 % on both).
    */
-  private async bump(current: TxRecord): Promise<TxRecord | null> {
+  private async bump(current: TxRecord, opts: { void?: boolean } = {}): Promise<TxRecord | null> {
     const prev = parseTransaction(current.raw);
     if (prev.type !== "eip1559" || prev.maxFeePerGas === undefined || prev.maxPriorityFeePerGas === undefined) {
       throw new TypeError(`journaled transaction ${current.hash} is not an EIP-1559 transaction`);
@@ -484,19 +569,11 @@ export class TxSender implements TxSubmitter {
       this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees: { maxFeePerGas: prev.maxFeePerGas, maxPriorityFeePerGas: prev.maxPriorityFeePerGas }, capped: true });
       return null;
     }
-    const raw = await this.o.account.signTransaction({
-      chainId: prev.chainId ?? this.o.chain.id,
-      type: "eip1559",
-      to: prev.to,
-      data: prev.data,
-      value: prev.value ?? 0n,
-      gas: prev.gas,
-      nonce: current.nonce,
-      accessList: prev.accessList,
-      ...fees,
-    });
+    // A no-op keeps the nonce and moves nothing: nothing to ourselves, at a transfer's gas.
+    const shape = opts.void ? { to: this.address, data: "0x" as Hex, value: 0n, gas: VOID_GAS } : { to: prev.to, data: prev.data, value: prev.value ?? 0n, gas: prev.gas, accessList: prev.accessList };
+    const raw = await this.o.account.signTransaction({ chainId: prev.chainId ?? this.o.chain.id, type: "eip1559", nonce: current.nonce, ...shape, ...fees });
     this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees, capped });
-    return this.o.journal.recordTx({ jobId: current.jobId, kind: current.kind, nonce: current.nonce, hash: keccak256(raw), raw });
+    return this.o.journal.recordTx({ jobId: current.jobId, kind: opts.void ? "void" : current.kind, nonce: current.nonce, hash: keccak256(raw), raw });
   }
 
   /** Moves the next nonce on to the chain's pending count, if the chain is ahead (key used elsewhere). */
@@ -544,7 +621,13 @@ export class TxSender implements TxSubmitter {
    * Polls every attempt's receipt for up to `timeoutMs`. "Not found" means not mined yet; any
    * other failure is the RPC's and is retried with backoff (it says nothing about the transaction).
    */
-  private async waitAny(attempts: TxRecord[], timeoutMs: number, rebroadcast?: () => Promise<Broadcast>, broadcastFailed = false): Promise<TransactionReceipt | "feeTooLow" | null> {
+  private async waitAny(
+    attempts: TxRecord[],
+    timeoutMs: number,
+    rebroadcast?: () => Promise<Broadcast>,
+    broadcastFailed = false,
+    voidRequested?: () => boolean,
+  ): Promise<TransactionReceipt | "feeTooLow" | "void" | null> {
     const deadline = Date.now() + timeoutMs;
     let backoff = this.pollMs;
     // A failed broadcast is tried again at the first look, not after the usual interval.
@@ -552,6 +635,7 @@ export class TxSender implements TxSubmitter {
     while (!this.closed) {
       const found = await this.recheck(attempts);
       if (found !== "none" && found !== "unknown") return found;
+      if (voidRequested?.()) return "void";
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
       // the first look that sees it coming (the next block's base fee), before the block is mined.
       if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
@@ -638,6 +722,9 @@ export class TxSender implements TxSubmitter {
  * once; or failed at the RPC (rate limit, dropped connection): send it again soon.
  */
 type Broadcast = "sent" | "nonceTooLow" | "refused" | "feeTooLow" | "failed";
+
+/** Gas of a no-op: a value transfer to an account with no code. */
+const VOID_GAS = 21_000n;
 
 /** How often the transaction being waited for is broadcast again (a pool may drop it, a broadcast may have failed). */
 const REBROADCAST_MS = 3_000;

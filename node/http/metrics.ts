@@ -45,6 +45,8 @@ export function createMetrics(labels: { provider: string }) {
     rpcErrors: new Counter({ name: "conclave_rpc_errors_total", help: "JSON-RPC requests that failed", labelNames: ["kind"], registers: [registry] }),
     reorgs: new Counter({ name: "conclave_reorgs_total", help: "Chain reorganisations the watcher detected and rewound", registers: [registry] }),
     txFeeBumps: new Counter({ name: "conclave_tx_fee_bumps_total", help: "Transactions re-sent with a higher fee", registers: [registry] }),
+    /** kind: what the voided transaction was for. */
+    txVoided: new Counter({ name: "conclave_tx_voided_total", help: "Transactions a reorg made revert, replaced by a no-op before they were mined", labelNames: ["kind"], registers: [registry] }),
     /** reason: why the job's step is tried again, e.g. "input_fetch", "worker_crashed", "rpc". */
     jobsRetried: new Counter({ name: "conclave_jobs_retried_total", help: "Job steps scheduled for another try after a retryable error", labelNames: ["reason"], registers: [registry] }),
     eventLoopLag: new EventLoopLagSummary(registry),

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex } from "viem";
 import { commitmentOf } from "../attest/attestation.ts";
-import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
 import { ConclaveError } from "../errors.ts";
 import type { Challenge, DutyRecord, Journal, JobRecord, TxKind } from "../journal/journal.ts";
@@ -291,7 +291,7 @@ export class CourtService {
 
   private onStepError(duty: DutyRecord, error: unknown): void {
     const attempts = duty.attempts + 1;
-    if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) {
+    if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.
       this.o.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + Math.min(this.o.followIntervalMs, 1_000) });
       if (attempts >= 5 && (duty.state === "new" || duty.state === "computed")) this.end(duty, "skipped", `the chain refused it: ${(error as Error).message.split("\n")[0]}`);

@@ -4,7 +4,7 @@ import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
-import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
 import { ConclaveError, FatalError } from "../errors.ts";
@@ -705,6 +705,12 @@ export class JobProcessor {
         return rec.state === "computed" ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`) : this.waitForChain(rec, "reveal refused; following the job");
       }
       this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000) });
+      return;
+    } else if (error instanceof TxVoidedError) {
+      // A reorg moved the job under our transaction, which became a no-op instead of a revert:
+      // nothing happened. The rescan of the reorganised blocks says what the job is now.
+      log.info("transaction voided after a reorg; reading the chain again", { jobId: rec.jobId, state: rec.state });
+      this.o.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000) });
       return;
     } else if (error instanceof TxRevertedError) {
       // Mined and reverted: the job moved on under us (another provider delivered first, a

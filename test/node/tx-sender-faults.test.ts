@@ -2,8 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { defineChain, keccak256, parseGwei, parseTransaction, TransactionReceiptNotFoundError, type Hex, type TransactionReceipt } from "viem";
-import { createTxSender, TxNonceTakenError, type Fees, type TxEvent, type TxRpc, type TxSenderOptions } from "../../node/chain/tx-sender.ts";
+import { BaseError, defineChain, keccak256, parseGwei, parseTransaction, TransactionReceiptNotFoundError, type Hex, type TransactionReceipt } from "viem";
+import { createTxSender, TxNonceTakenError, TxVoidedError, type Fees, type TxEvent, type TxRpc, type TxSenderOptions } from "../../node/chain/tx-sender.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -50,6 +50,8 @@ class FakeChain {
   /** Scripted faults: throw to fail the call, or change the chain before it is answered. */
   onReceipt: ((hash: Hex) => void) | null = null;
   onCount: ((tag: "latest" | "pending") => void) | null = null;
+  /** Whether a call with this data reverts on the chain as it is (estimateGas throws a revert). */
+  reverts: ((data: Hex) => boolean) | null = null;
 
   rpc(opts: { dieAfterBroadcasts?: number } = {}): TxRpc {
     let dead = false;
@@ -90,8 +92,10 @@ class FakeChain {
         if (this.automine) this.mine();
         return pooled.hash;
       },
-      estimateGas: async () => {
+      estimateGas: async ({ data }) => {
         if (dead) return never();
+        count("estimate");
+        if (this.reverts?.(data)) throw new BaseError("execution reverted");
         return 21_000n;
       },
       estimateFeesPerGas: async () => {
@@ -110,6 +114,18 @@ class FakeChain {
       this.receipts.set(tx.hash, { transactionHash: tx.hash, status: "success", blockNumber: BigInt(this.receipts.size + 1) } as TransactionReceipt);
       this.latestNonce++;
     }
+  }
+
+  /**
+   * A reorg back to `nonce`: our transactions mined from it on are no longer on chain, and, as
+   * a real node does, they are back in the pool (mined again at the next `mine()`).
+   */
+  reorgTo(nonce: number, mined: Pooled[]): void {
+    for (const tx of mined.filter((t) => t.nonce >= nonce)) {
+      this.receipts.delete(tx.hash);
+      this.pool.set(tx.nonce, tx);
+    }
+    this.latestNonce = nonce;
   }
 
   /** Another holder of the key uses the next `n` nonces (dropping ours from the pool). */
@@ -471,6 +487,72 @@ describe("tx sender against a faulty RPC", function () {
       const receipt = await sender.send({ jobId: 6n, kind: "submit", to, data: "0x" });
       expect(receipt.status).to.equal("success");
       expect(journal.txsWithNonce(3).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+  });
+
+  describe("a reorg under our transactions", function () {
+    it("one that would now revert is replaced by a no-op before it is mined again (its caller gets TxVoidedError); a later one of the same job follows it; one of another job is kept", async function () {
+      const c = new FakeChain();
+      const journal = openJournal(journalFile());
+      const { sender, events } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      // Commit of job 1, commit of job 2, reveal of job 1: all mined.
+      await sender.send({ jobId: 1n, kind: "commit", to, data: "0x01" });
+      await sender.send({ jobId: 2n, kind: "commit", to, data: "0x02" });
+      await sender.send({ jobId: 1n, kind: "reveal", to, data: "0x03" });
+      expect(c.latestNonce).to.equal(3);
+      // The reorg moves job 1 (its request is re-included under another id): its commit would
+      // revert; the reveal depends on the commit; job 2 is untouched. The block is not mined yet.
+      c.automine = false;
+      c.reorgTo(0, [...c.accepted]);
+      c.reverts = (data) => data === "0x01";
+      await sender.reconcile();
+      await until("both no-ops are broadcast", () => c.pool.get(0)?.hash !== journal.txsWithNonce(0)[0]!.hash && c.pool.get(2)?.hash !== journal.txsWithNonce(2)[0]!.hash);
+      // One simulation for job 1 (its reveal follows its commit's verdict), one for job 2.
+      expect(c.calls["estimate"]).to.equal(3 + 2);
+      c.mine();
+      const commit1 = await sender.resume(journal.txsWithNonce(0)[0]!).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(commit1).to.be.instanceOf(TxVoidedError);
+      const reveal1 = await sender.resume(journal.txsWithNonce(2)[0]!).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(reveal1).to.be.instanceOf(TxVoidedError);
+      expect((await sender.resume(journal.txsWithNonce(1)[0]!)).status).to.equal("success");
+      for (const nonce of [0, 2]) {
+        const [original, voided] = journal.txsWithNonce(nonce);
+        expect(original!.status).to.equal("replaced");
+        expect(voided!.kind).to.equal("void");
+        expect(voided!.status).to.equal("mined");
+        const tx = parseTransaction(voided!.raw);
+        expect([tx.to?.toLowerCase(), tx.value ?? 0n, tx.gas, tx.data ?? "0x"]).to.deep.equal([account.address.toLowerCase(), 0n, 21_000n, "0x"]);
+        // Replacements the nodes take: both fee caps at least 10 % up.
+        expect(feesOf(voided!.raw).maxPriorityFeePerGas * 100n >= feesOf(original!.raw).maxPriorityFeePerGas * 110n).to.equal(true);
+      }
+      expect(journal.txsWithNonce(1).map((t) => [t.kind, t.status])).to.deep.equal([["commit", "mined"]]);
+      expect(events.flatMap((e) => (e.type === "voided" ? [`${e.kind}@${e.nonce}`] : [])).sort()).to.deep.equal(["commit@0", "reveal@2"]);
+      journal.close();
+    });
+
+    it("a transaction the node cannot simulate (RPC error) is kept and broadcast again as it is", async function () {
+      const c = new FakeChain();
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      await sender.send({ jobId: 4n, kind: "submit", to, data: "0x04" });
+      c.automine = false;
+      c.reorgTo(0, [...c.accepted]);
+      c.reverts = () => {
+        throw new Http429();
+      };
+      await sender.reconcile();
+      c.mine();
+      expect((await sender.resume(journal.txsWithNonce(0)[0]!)).status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => [t.kind, t.status])).to.deep.equal([["submit", "mined"]]);
       journal.close();
     });
   });

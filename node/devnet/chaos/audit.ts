@@ -88,6 +88,8 @@ export interface AuditFigures {
   killedSlashes: Slash[];
   /** byFault: reverted transactions mined inside (or just after) each kind of fault's windows; "none" outside all. */
   revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number>; byFault: Record<string, number> };
+  /** No-ops mined in place of transactions a reorg would have made revert (21,000 gas each, not a revert). */
+  voidedTxs: { count: number; gasUsed: bigint };
   latency: {
     p50Seconds: number;
     p99Seconds: number;
@@ -298,13 +300,20 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   const kindOf = new Map<string, string>();
   for (const jr of journals) for (const t of jr?.txs ?? []) kindOf.set(t.hash, t.kind);
   const reverted = { count: 0, gasUsed: 0n, gasBurntWei: 0n, byKind: {} as Record<string, number>, byFault: {} as Record<string, number> };
+  const voided = { count: 0, gasUsed: 0n };
   for (let n = input.fromBlock; n <= toBlock; n++) {
     const receipts = (await publicClient.request({ method: "eth_getBlockReceipts" as never, params: [`0x${n.toString(16)}`] as never })) as Receipt[] | null;
     for (const r of receipts ?? []) {
       const i = byAddress.get(r.from.toLowerCase());
       if (i === undefined) continue;
       providers[i]!.txsSent++;
-      if (r.status !== "0x0") continue;
+      if (r.status !== "0x0") {
+        if (kindOf.get(r.transactionHash.toLowerCase()) === "void") {
+          voided.count++;
+          voided.gasUsed += BigInt(r.gasUsed);
+        }
+        continue;
+      }
       const gas = BigInt(r.gasUsed);
       const burnt = gas * BigInt(r.effectiveGasPrice);
       providers[i]!.txsReverted++;
@@ -331,6 +340,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     honestSlashes,
     killedSlashes,
     revertedTxs: reverted,
+    voidedTxs: voided,
     latency: {
       p50Seconds: percentile(latS, 50),
       p99Seconds: percentile(latS, 99),

@@ -47,6 +47,7 @@ export function reportTable(r: ChaosReport): string {
   add("seats missed while the harness had killed the runner (slashed)", `${f.killedSlashes.length}${slashes(f.killedSlashes)}`);
   const kinds = Object.entries(f.revertedTxs.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
   add("runner txs reverted", `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`);
+  if (f.voidedTxs) add("runner txs voided after reorgs", `${f.voidedTxs.count} (no-ops mined instead of a revert), ${f.voidedTxs.gasUsed} gas`);
   const revertedByFault = Object.entries(f.revertedTxs.byFault ?? {}).sort(([a], [b]) => (a === "none" ? -1 : b === "none" ? 1 : a.localeCompare(b)));
   if (revertedByFault.length > 0) add("  mined in fault windows", revertedByFault.map(([k, n]) => `${k === "none" ? "outside every window" : k} ${n}`).join("; "));
   add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);
