@@ -18,7 +18,7 @@ import type { Metrics } from "../http/metrics.ts";
 import { versionKey, type LocalModel, type VersionInfo } from "../models/store.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, turnOf, type SchedulerContext } from "./scheduler.ts";
+import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
 /** On-chain job status (IInferenceMarket.JobStatus). */
@@ -149,6 +149,8 @@ export class JobProcessor {
   private revealsPending = 0;
   private readonly revealsDone: (() => void)[] = [];
   private readonly seenAt = new Map<string, number>();
+  /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
+  private readonly firstLookAt = new Map<string, number>();
   private readonly prefetched = new Set<string>();
   private expiring = false;
   private pruning = false;
@@ -347,7 +349,12 @@ export class JobProcessor {
     // is looked at again then, and is usually served by an earlier rank by that time.
     const turn = turnOf(rec.job, provider);
     if (!turn) return this.end(rec, "skipped", "this provider is not on the registry's roster");
-    if (now < turn.opensAt) return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${turn.opensAt}`, (turn.opensAt - now) * 1000);
+    const key = rec.jobId.toString();
+    const firstLook = this.firstLookAt.get(key) ?? now;
+    this.firstLookAt.set(key, firstLook);
+    const opensAt = stepInAt(rec.job, turn, firstLook);
+    if (now < opensAt) return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
+    this.firstLookAt.delete(key);
     // A job pins its version: the market pays for it even if the DAO retired the version since
     // (the client may cancel it then), so a retired version is no reason to skip it.
     this.transition(rec, { state: "accepted" });
@@ -654,6 +661,7 @@ export class JobProcessor {
     const cids: string[] = [];
     for (const { jobId, outputRef } of gone) {
       this.seenAt.delete(jobId.toString());
+      this.firstLookAt.delete(jobId.toString());
       this.o.removeOutputs(jobId);
       const ref = outputRef ? safeDecodeRef(outputRef) : null;
       if (ref?.kind === "ipfs") cids.push(ref.cid);
@@ -676,6 +684,7 @@ export class JobProcessor {
   private end(rec: JobRecord, state: "skipped" | "lost" | "failed" | "expired", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0 })) return;
     this.seenAt.delete(rec.jobId.toString());
+    this.firstLookAt.delete(rec.jobId.toString());
     this.o.metrics.jobs.inc({ outcome: state });
     this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
@@ -683,6 +692,7 @@ export class JobProcessor {
   private settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
     this.seenAt.delete(rec.jobId.toString());
+    this.firstLookAt.delete(rec.jobId.toString());
     if (state === "paid") this.o.journal.notePaidToken(getAddress(rec.job.token));
     this.o.metrics.jobs.inc({ outcome: state });
     this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });

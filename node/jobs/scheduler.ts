@@ -44,3 +44,16 @@ export function turnOf(job: Job, provider: Pick<SchedulerContext["provider"], "r
   if (job.priorityWindow === 0 || rank < job.redundancy) return { rank, opensAt: job.requestedAt };
   return { rank, opensAt: job.requestedAt + (rank - job.redundancy + 1) * job.priorityWindow };
 }
+
+/**
+ * When a provider whose first look at the job was at `firstLookAt` (chain seconds) may act on its
+ * turn. A rank past the first k whose turn had already opened when it first looked (this runner was
+ * behind: a slow RPC, a restart, a loaded host) cannot tell whether the earlier ranks are gone or
+ * just as late as itself. If every late rank sent at once they would all land in one block and all
+ * but one revert, so the earlier ranks get the schedule again, counted from that first look. A
+ * runner that keeps up (its first look before its turn) acts at its turn.
+ */
+export function stepInAt(job: Job, turn: { rank: number; opensAt: number }, firstLookAt: number): number {
+  if (job.priorityWindow === 0 || turn.rank < job.redundancy || firstLookAt <= turn.opensAt) return turn.opensAt;
+  return firstLookAt + (turn.rank - job.redundancy + 1) * job.priorityWindow;
+}

@@ -616,6 +616,20 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
     });
 
+    it("rank 1 that first looks long after its turn opened (it was behind) gives rank 0 one more window from that look before it sends", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      h.chain.time = 1_070;
+      await h.processor.onLogs([requested(44n, assigned())]);
+      await h.settle();
+      expect(h.journal.getJob(44n)!.state).to.equal("seen");
+      expect(h.sender.sent).to.have.length(0);
+      h.chain.time = 1_073;
+      h.clock.now += 3_000;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    });
+
     it("rank 0 sends at once, with no spread wait", async function () {
       h = harness({ spreadMs: 60_000 });
       h.chain.roster = { rosterIndex: 2n, rosterSize: 5n };

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { declineReason, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
+import { declineReason, stepInAt, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
 
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 const job = (over: Partial<Job> = {}): Job => ({
@@ -75,5 +75,22 @@ describe("turn of a provider under assignment (market v2)", function () {
     expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({ rank: 4, opensAt: 100 });
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(2n ** 256n - 1n))).to.equal(null);
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(0n, 0n))).to.equal(null);
+  });
+});
+
+describe("stepping in late (a runner that was behind)", function () {
+  const j = job({ seed: 7n, redundancy: 1, priorityWindow: 3, requestedAt: 100 });
+  it("a runner that looks in time acts at its turn", function () {
+    expect(stepInAt(j, { rank: 2, opensAt: 106 }, 101)).to.equal(106);
+    expect(stepInAt(j, { rank: 2, opensAt: 106 }, 106)).to.equal(106);
+  });
+  it("a late first look gives the earlier ranks the schedule again from that look, so late ranks do not all send in one block", function () {
+    // Every rank first looks at 170 (all behind alike): rank 0 at once, then one window per rank.
+    expect([0, 1, 2, 3, 4].map((rank) => stepInAt(j, { rank, opensAt: 100 + rank * 3 }, 170))).to.deep.equal([100, 173, 176, 179, 182]);
+    const k3 = job({ seed: 7n, redundancy: 3, priorityWindow: 3, requestedAt: 100 });
+    expect([0, 1, 2, 3, 4].map((rank) => stepInAt(k3, { rank, opensAt: rank < 3 ? 100 : 100 + (rank - 2) * 3 }, 170))).to.deep.equal([100, 100, 100, 173, 176]);
+  });
+  it("changes nothing with assignment off", function () {
+    expect(stepInAt(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), { rank: 4, opensAt: 100 }, 170)).to.equal(100);
   });
 });
