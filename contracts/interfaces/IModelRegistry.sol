@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IModelRollouts} from "./IModelRollouts.sol";
+
 /// @title IModelRegistry
 /// @notice Model versions: where the weights are (IPFS CID), what their bytes hash to (sha256),
 /// their input/output schema, the runtime that must run them and how outputs are quantized.
 /// A model is a named series of versions numbered from 1. Anyone publishes; only the DAO's
 /// timelock moves a version through its lifecycle.
-interface IModelRegistry {
+interface IModelRegistry is IModelRollouts {
     /// @notice Lifecycle of a version. `Deprecated` versions keep taking jobs until their sunset.
     enum VersionStatus {
         None,
@@ -156,7 +158,8 @@ interface IModelRegistry {
     /// @param period Seconds.
     function setDeprecationPeriod(uint40 period) external;
 
-    /// @notice Whether a version may take new jobs now: Active, or Deprecated before its sunset.
+    /// @notice Whether a version may take new jobs now: Active, Deprecated before its sunset, or
+    /// the candidate of a running rollout (its canary jobs).
     /// @param modelId The model.
     /// @param version The version.
     /// @return True if a job may be requested on it now.
@@ -191,6 +194,23 @@ interface IModelRegistry {
         external
         view
         returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB);
+
+    /// @notice {jobTerms} for a request with its seed: while the model has a running rollout, a
+    /// request for version 0 is pinned to the candidate when `seed % 10,000 < canaryBps`, and then
+    /// counted (the market reports how it ends with {IModelRollouts-countJob}).
+    /// @param modelId The model.
+    /// @param version A version number, or 0 for "the active one" (or the canary).
+    /// @param seed The request's seed: unpredictable to the client when it signs (the market's
+    /// job seed, from prevrandao).
+    /// @return resolved The concrete version (0 when `version` was 0 and none is active).
+    /// @return accepting Whether the version takes new jobs now.
+    /// @return minFee The version's minimum fee per provider, in wei.
+    /// @return minMemoryMB The memory a provider needs.
+    /// @return counted Whether the market must report the job's outcome.
+    function jobTermsFor(bytes32 modelId, uint32 version, uint256 seed)
+        external
+        view
+        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
 
     /// @notice The id of a model name.
     /// @param name The name.

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
 /// @title ModelRegistry
@@ -14,6 +15,11 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     uint40 public constant MAX_DEPRECATION_PERIOD = 365 days;
     uint256 private constant MAX_NAME_LENGTH = 64;
     uint256 private constant MAX_CID_LENGTH = 128;
+    uint256 private constant BPS = 10_000;
+    /// @notice At most half the version-0 requests go to a canary.
+    uint16 public constant MAX_CANARY_BPS = 5_000;
+    /// @notice Held by the market: it reports the outcome of counted jobs.
+    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
 
     /// @notice How long a version stays Deprecated (and takes jobs) after a newer one is activated.
     uint40 public deprecationPeriod;
@@ -21,6 +27,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     mapping(bytes32 modelId => Model) private _models;
     mapping(bytes32 modelId => mapping(uint32 version => ModelVersion)) private _versions;
     mapping(bytes32 modelId => address) private _pendingOwners;
+    mapping(bytes32 modelId => Rollout) private _rollouts;
+    mapping(bytes32 modelId => mapping(uint32 version => VersionCounters)) private _counters;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -97,6 +105,16 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
 
     /// @inheritdoc IModelRegistry
     function activateVersion(bytes32 modelId, uint32 version) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Rollout storage rollout = _rollouts[modelId];
+        if (rollout.status == RolloutStatus.Running) {
+            // The DAO decided by itself: its choice ends the canary either way.
+            if (rollout.plan.candidate == version) _endRollout(modelId, rollout, RolloutStatus.Promoted, "");
+            else _endRollout(modelId, rollout, RolloutStatus.Aborted, "the DAO activated another version");
+        }
+        _activate(modelId, version);
+    }
+
+    function _activate(bytes32 modelId, uint32 version) private {
         ModelVersion storage v = _existing(modelId, version);
         if (v.status == VersionStatus.Active) revert ModelRegistryInvalidStatus(modelId, version, v.status);
 
@@ -119,6 +137,11 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     function retireVersion(bytes32 modelId, uint32 version) external onlyRole(DEFAULT_ADMIN_ROLE) {
         ModelVersion storage v = _existing(modelId, version);
         if (v.status == VersionStatus.Retired) revert ModelRegistryInvalidStatus(modelId, version, v.status);
+        Rollout storage rollout = _rollouts[modelId];
+        // Retiring either side of a running canary ends it: nothing left to compare or to pin to.
+        if (rollout.status == RolloutStatus.Running && (rollout.plan.candidate == version || v.status == VersionStatus.Active)) {
+            _endRollout(modelId, rollout, RolloutStatus.Aborted, "the DAO retired a version of the rollout");
+        }
         if (v.status == VersionStatus.Active) _models[modelId].activeVersion = 0;
         v.status = VersionStatus.Retired;
         emit VersionRetired(modelId, version);
@@ -133,7 +156,132 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     function acceptsJobs(bytes32 modelId, uint32 version) public view returns (bool) {
         ModelVersion storage v = _versions[modelId][version];
         return v.status == VersionStatus.Active
-            || (v.status == VersionStatus.Deprecated && block.timestamp < v.sunsetAt);
+            || (v.status == VersionStatus.Deprecated && block.timestamp < v.sunsetAt)
+            || (v.status == VersionStatus.Published && _isCandidate(modelId, version));
+    }
+
+    /// @inheritdoc IModelRegistry
+    function jobTermsFor(bytes32 modelId, uint32 version, uint256 seed)
+        external
+        view
+        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted)
+    {
+        resolved = version == 0 ? _models[modelId].activeVersion : version;
+        Rollout storage rollout = _rollouts[modelId];
+        if (rollout.status == RolloutStatus.Running) {
+            uint32 candidate = rollout.plan.candidate;
+            if (version == 0 && resolved != 0 && seed % BPS < rollout.plan.canaryBps) resolved = candidate;
+            // A client that names the candidate outright is counted too: its jobs are its jobs.
+            counted = resolved == candidate;
+        }
+        ModelVersion storage v = _versions[modelId][resolved];
+        accepting = resolved != 0 && acceptsJobs(modelId, resolved);
+        minFee = v.minFee;
+        minMemoryMB = v.minMemoryMB;
+    }
+
+    // ------------------------------------------------------------------ rollouts
+
+    /// @inheritdoc IModelRollouts
+    function startRollout(bytes32 modelId, RolloutPlan calldata plan) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Rollout storage rollout = _rollouts[modelId];
+        if (rollout.status == RolloutStatus.Running) revert ModelRegistryRolloutRunning(modelId, rollout.plan.candidate);
+        uint32 champion = _models[modelId].activeVersion;
+        if (champion == 0) revert ModelRegistryNoActiveVersion(modelId);
+        VersionStatus status = _existing(modelId, plan.candidate).status;
+        if (status != VersionStatus.Published) revert ModelRegistryInvalidStatus(modelId, plan.candidate, status);
+        if (plan.canaryBps == 0 || plan.canaryBps > MAX_CANARY_BPS) revert ModelRegistryInvalidRolloutPlan("canaryBps", plan.canaryBps);
+        if (plan.promoteAfterJobs == 0) revert ModelRegistryInvalidRolloutPlan("promoteAfterJobs", 0);
+        if (plan.abortAfterJobs == 0) revert ModelRegistryInvalidRolloutPlan("abortAfterJobs", 0);
+        if (plan.maxDisputedBps > BPS) revert ModelRegistryInvalidRolloutPlan("maxDisputedBps", plan.maxDisputedBps);
+        if (plan.maxFailedBps > BPS) revert ModelRegistryInvalidRolloutPlan("maxFailedBps", plan.maxFailedBps);
+        if (plan.minDuration > MAX_DEPRECATION_PERIOD) revert ModelRegistryInvalidRolloutPlan("minDuration", plan.minDuration);
+        _rollouts[modelId] = Rollout({plan: plan, startedAt: uint40(block.timestamp), status: RolloutStatus.Running});
+        // A candidate rolled out again (after an abort) starts from zero.
+        delete _counters[modelId][plan.candidate];
+        emit RolloutStarted(modelId, plan.candidate, champion, plan);
+    }
+
+    /// @inheritdoc IModelRollouts
+    function promoteRollout(bytes32 modelId) external {
+        Rollout storage rollout = _running(modelId);
+        string memory unmet = _promotionUnmet(rollout, _counters[modelId][rollout.plan.candidate]);
+        if (bytes(unmet).length != 0) revert ModelRegistryRolloutRuleNotMet(modelId, unmet);
+        uint32 candidate = rollout.plan.candidate;
+        _endRollout(modelId, rollout, RolloutStatus.Promoted, "");
+        _activate(modelId, candidate);
+    }
+
+    /// @inheritdoc IModelRollouts
+    function abortRollout(bytes32 modelId) external {
+        Rollout storage rollout = _running(modelId);
+        if (hasRole(GUARDIAN_ROLE, msg.sender) || hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            _endRollout(modelId, rollout, RolloutStatus.Aborted, "aborted by the guardian or the DAO");
+            return;
+        }
+        string memory reason = _abortReason(rollout.plan, _counters[modelId][rollout.plan.candidate]);
+        if (bytes(reason).length == 0) revert ModelRegistryRolloutRuleNotMet(modelId, "abort rule");
+        _endRollout(modelId, rollout, RolloutStatus.Aborted, reason);
+    }
+
+    /// @inheritdoc IModelRollouts
+    function countJob(bytes32 modelId, uint32 version, JobOutcome outcome) external onlyRole(MARKET_ROLE) {
+        VersionCounters storage c = _counters[modelId][version];
+        if (outcome == JobOutcome.Settled) ++c.settled;
+        else if (outcome == JobOutcome.Disputed) ++c.disputed;
+        else ++c.failed;
+        emit RolloutJobCounted(modelId, version, outcome, c);
+    }
+
+    /// @inheritdoc IModelRollouts
+    function rolloutOf(bytes32 modelId) external view returns (Rollout memory rollout, VersionCounters memory counters) {
+        rollout = _rollouts[modelId];
+        counters = _counters[modelId][rollout.plan.candidate];
+    }
+
+    /// @inheritdoc IModelRollouts
+    function rolloutVerdict(bytes32 modelId) external view returns (bool promotable, bool abortable) {
+        Rollout storage rollout = _rollouts[modelId];
+        if (rollout.status != RolloutStatus.Running) return (false, false);
+        VersionCounters storage c = _counters[modelId][rollout.plan.candidate];
+        promotable = bytes(_promotionUnmet(rollout, c)).length == 0;
+        abortable = bytes(_abortReason(rollout.plan, c)).length != 0;
+    }
+
+    function _running(bytes32 modelId) private view returns (Rollout storage rollout) {
+        rollout = _rollouts[modelId];
+        if (rollout.status != RolloutStatus.Running) revert ModelRegistryNoRunningRollout(modelId);
+    }
+
+    function _isCandidate(bytes32 modelId, uint32 version) private view returns (bool) {
+        Rollout storage rollout = _rollouts[modelId];
+        return rollout.status == RolloutStatus.Running && rollout.plan.candidate == version;
+    }
+
+    /// @dev The first unmet part of the promotion rule, or "" when it holds.
+    function _promotionUnmet(Rollout storage rollout, VersionCounters storage c) private view returns (string memory) {
+        RolloutPlan storage plan = rollout.plan;
+        if (block.timestamp < uint256(rollout.startedAt) + plan.minDuration) return "minimum duration";
+        uint256 ended = uint256(c.settled) + c.disputed + c.failed;
+        if (ended < plan.promoteAfterJobs) return "jobs ended";
+        if (uint256(c.disputed) * BPS > ended * plan.maxDisputedBps) return "disputed share";
+        if (uint256(c.failed) * BPS > ended * plan.maxFailedBps) return "failed share";
+        return "";
+    }
+
+    /// @dev Why the abort rule holds, or "" when it does not.
+    function _abortReason(RolloutPlan storage plan, VersionCounters storage c) private view returns (string memory) {
+        uint256 ended = uint256(c.settled) + c.disputed + c.failed;
+        if (ended < plan.abortAfterJobs) return "";
+        if (uint256(c.disputed) * BPS > ended * plan.maxDisputedBps) return "disputed share above the plan's maximum";
+        if (uint256(c.failed) * BPS > ended * plan.maxFailedBps) return "failed share above the plan's maximum";
+        return "";
+    }
+
+    function _endRollout(bytes32 modelId, Rollout storage rollout, RolloutStatus status, string memory reason) private {
+        rollout.status = status;
+        if (status == RolloutStatus.Promoted) emit RolloutPromoted(modelId, rollout.plan.candidate, msg.sender);
+        else emit RolloutAborted(modelId, rollout.plan.candidate, msg.sender, reason);
     }
 
     /// @inheritdoc IModelRegistry
