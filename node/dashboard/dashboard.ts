@@ -48,6 +48,8 @@ export interface DashboardOptions {
   host?: string;
   /** Default 0 (a free port). */
   port?: number;
+  /** When `port` is taken, serve on a free port instead of failing (npm start). */
+  portFallback?: boolean;
   staticDir: string;
   /** Runners whose /ready, /status and /metrics are shown beside their provider. */
   runners?: { address: string; http: string }[];
@@ -120,6 +122,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const server = await startDashboardServer({
     host,
     port: o.port ?? 0,
+    portFallback: o.portFallback === true,
     staticDir: o.staticDir,
     log,
     handlers: {

@@ -12,6 +12,8 @@ export interface RunnerHealth {
   journal: Record<string, number>;
   /** Model versions the runner holds (/status `models`, when the runner reports it). */
   versions: string[];
+  /** The provider the runner says it serves (/status), if it answered. */
+  provider: string | null;
   checkedAt: number;
 }
 
@@ -57,6 +59,7 @@ export async function probeRunner(url: string, opts: { fetch?: Fetch; timeoutMs?
     jobs: metrics ? metricByLabel(metrics.body, "conclave_jobs_total", "outcome") : {},
     journal: (st.jobs ?? {}) as Record<string, number>,
     versions: Array.isArray(st.models) ? (st.models as unknown[]).map(String) : [],
+    provider: typeof st.provider === "string" ? st.provider : null,
     checkedAt: (opts.now ?? Date.now)(),
   };
 }
@@ -70,7 +73,8 @@ export function createRunnerProbe(opts: { runners: { address: string; http: stri
     await Promise.all(
       opts.runners.map(async (r) => {
         const h = await probeRunner(r.http, opts.fetch ? { fetch: opts.fetch } : {});
-        latest.set(r.address.toLowerCase(), h);
+        const who = h.provider ?? r.address;
+        if (who) latest.set(who.toLowerCase(), h);
       }),
     );
     opts.onChange?.();

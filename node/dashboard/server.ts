@@ -47,7 +47,7 @@ async function body(req: IncomingMessage, limit = 4_096): Promise<unknown> {
  * snapshot), GET /api/events (Server-Sent Events: a `state` event with each new snapshot) and,
  * on the local network only, POST /api/dev-vote (a vote signed for a development account).
  */
-export async function startDashboardServer(opts: { host: string; port: number; staticDir: string; handlers: DashboardHandlers; log: Logger }) {
+export async function startDashboardServer(opts: { host: string; port: number; staticDir: string; handlers: DashboardHandlers; log: Logger; portFallback?: boolean }) {
   const { handlers, log } = opts;
   const root = path.resolve(opts.staticDir);
   const clients = new Set<ServerResponse>();
@@ -113,9 +113,18 @@ export async function startDashboardServer(opts: { host: string; port: number; s
       if (!res.headersSent) json(res, 500, { error: "internal error" });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, opts.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  await listen(opts.port).catch(async (error: unknown) => {
+    if (!opts.portFallback || (error as { code?: string }).code !== "EADDRINUSE") throw error;
+    log.warn("dashboard: port in use, serving on a free port instead", { port: opts.port });
+    await listen(0);
   });
   const { port } = server.address() as AddressInfo;
   return {

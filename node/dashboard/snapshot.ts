@@ -91,6 +91,10 @@ export function createSnapshotter(d: SnapshotDeps) {
   async function make(): Promise<Snapshot> {
     const head = await d.reads.headTime();
     const view = buildView(d.index.logs(), { now: head.timestamp, recentJobs: d.recentJobs ?? 200 });
+    const names = new Map<string, string>(view.models.map((m) => [m.modelId.toLowerCase(), m.name]));
+    // Runners name versions `<modelId>-<version>`: shown as `<name> v<version>`.
+    const named = (h: RunnerHealth | null): RunnerHealth | null =>
+      h && { ...h, versions: h.versions.map((k) => { const [id, v] = k.split("-"); return `${names.get(id?.toLowerCase() ?? "") ?? id} v${v}`; }) };
     const [proposals, providers] = await Promise.all([
       Promise.all(view.proposals.map((p) => proposal(p, head.timestamp))),
       Promise.all(
@@ -112,7 +116,7 @@ export function createSnapshotter(d: SnapshotDeps) {
             region: r.region,
             metadataURI: p.metadataURI,
             timeline: p.timeline,
-            runner: d.runner(p.address),
+            runner: named(d.runner(p.address)),
           };
         }),
       ),
