@@ -4,7 +4,7 @@ import type { Snapshot } from "./types.ts";
 
 /** The two charts (jobs over time, latency distribution), created once and fed each snapshot. */
 export function createCharts(jobsEl: HTMLElement, latencyEl: HTMLElement) {
-  const width = () => Math.max(280, Math.min(560, jobsEl.clientWidth || 480));
+  const width = () => Math.max(460, Math.min(620, jobsEl.clientWidth || 520));
   const jobs = new uPlot(
     {
       width: width(),
