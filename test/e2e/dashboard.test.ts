@@ -35,6 +35,23 @@ function conclave(args: string[]): Promise<{ code: number | null; json: Record<s
   });
 }
 
+describe("conclave dashboard: usage and errors", function () {
+  this.timeout(60_000);
+
+  it("explains itself and fails with one line and a non-zero exit on bad input", async function () {
+    const help = await conclave(["dashboard", "--help"]);
+    expect(help.code).to.equal(0);
+    const port = await conclave(["dashboard", "--port", "http"]);
+    expect(port.code).to.equal(1);
+    expect(port.json.code).to.equal("REQUEST_INVALID");
+    expect(port.stderr.trim().split("\n")).to.have.length(1);
+    const rpc = await conclave(["dashboard", "--rpc", "http://127.0.0.1:9", "--port", "0"]);
+    expect(rpc.code).to.equal(1);
+    expect(rpc.json.code).to.equal("RPC_UNREACHABLE");
+    expect(rpc.stderr.trim().split("\n")).to.have.length(1);
+  });
+});
+
 /**
  * The dashboard in a real browser against a local network: Anvil with a block a second, the
  * contracts, one provider with its runner, the dashboard process; Debian's Chromium headless.
@@ -82,6 +99,26 @@ describe("dashboard in headless Chromium against a local network", function () {
     const head = Number(await page.getAttribute("body", "data-head"));
     await page.waitForFunction(`Number(document.body.dataset.head) > ${head}`);
     expect(await page.locator("[data-testid=rollouts]").textContent()).to.match(/no rollout/);
+  });
+
+  it("is served by `conclave dashboard` as its own process, which prints its URL and stops on SIGTERM", async function () {
+    const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "dashboard", "--port", "0", "--rpc", net.node.rpcUrl, "--deployment", deployment], { env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let stdout = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`conclave dashboard exited (${code}) before printing its URL: ${stdout}`)));
+    });
+    const state = (await (await fetch(`${url}api/state`)).json()) as { chainId: number; models: { name: string }[] };
+    expect(state.chainId).to.equal(31337);
+    expect(state.models.map((m) => m.name)).to.deep.equal(["tiny-mlp"]);
+    expect((await fetch(url)).headers.get("content-type")).to.match(/text\/html/);
+    child.kill("SIGTERM");
+    expect(await exited).to.equal(0);
   });
 
   it("shows a job requested from the CLI, then its result", async function () {
