@@ -76,6 +76,14 @@ export async function startDashboardServer(opts: { host: string; port: number; s
   async function devVote(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!handlers.devVoter) return json(res, 404, { error: "development accounts are offered on the local network only" });
     if (!isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: "development accounts sign for 127.0.0.1 only" });
+    // Only the page itself may ask: a JSON body (other sites' forms cannot send one without a
+    // CORS preflight, which is never answered), from this server's own origin and host name
+    // (no DNS rebinding).
+    const host = req.headers.host ?? "";
+    const origin = req.headers.origin;
+    if (!/^application\/json\b/.test(req.headers["content-type"] ?? "") || !/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(host) || (origin !== undefined && origin !== `http://${host}`)) {
+      return json(res, 403, { error: "development votes are accepted from the dashboard page only" });
+    }
     let b: { account?: unknown; proposalId?: unknown; support?: unknown };
     try {
       b = (await body(req)) as typeof b;

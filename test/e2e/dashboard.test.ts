@@ -65,6 +65,7 @@ describe("dashboard in headless Chromium against a local network", function () {
   let browser: Browser;
   let page: Page;
   let deployment = "";
+  let proposalId = 0n;
   const shots = artifactsDir("dashboard");
 
   before(async function () {
@@ -154,5 +155,39 @@ describe("dashboard in headless Chromium against a local network", function () {
     expect(forVotes).to.equal(300_000n * 10n ** 18n);
     expect(against).to.equal(0n);
     await page.screenshot({ path: path.join(shots, "vote.png"), fullPage: true });
+    proposalId = p.id;
+  });
+
+  it("casts a vote with a browser wallet (an injected EIP-1193 provider) that shows in the tally and on-chain", async function () {
+    // A minimal injected wallet: accounts and transactions go to the Anvil node, which holds the
+    // development keys unlocked and signs eth_sendTransaction for them.
+    const account = devAccount(3).address;
+    const walletPage = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    await walletPage.addInitScript(
+      ([rpc, from]) => {
+        let id = 0;
+        (window as unknown as { ethereum: unknown }).ethereum = {
+          async request({ method, params }: { method: string; params?: unknown[] }) {
+            if (method === "eth_requestAccounts" || method === "eth_accounts") return [from];
+            const res = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }) });
+            const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+            if (body.error) throw new Error(body.error.message);
+            return body.result;
+          },
+        };
+      },
+      [net.node.rpcUrl, account] as const,
+    );
+    await walletPage.goto(dashboard.url);
+    await walletPage.getByText("Connect browser wallet").click();
+    await walletPage.locator("[data-testid=voter]", { hasText: "wallet 0x" }).waitFor();
+    const card = walletPage.locator(`article[data-proposal-id="${proposalId}"]`);
+    await card.locator('button[data-vote="0"]:not([disabled])').click();
+    await walletPage.locator("[data-testid=vote-status]", { hasText: "vote sent" }).waitFor();
+    await card.locator("[data-testid=votes-against]", { hasText: "300000" }).waitFor();
+    const { governor } = conclaveContracts(net.record, net.publicClient);
+    expect(await governor.read.hasVoted([proposalId, account])).to.equal(true);
+    await walletPage.screenshot({ path: path.join(shots, "wallet-vote.png"), fullPage: true });
+    await walletPage.close();
   });
 });

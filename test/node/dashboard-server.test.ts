@@ -58,6 +58,9 @@ describe("dashboard server", function () {
     const post = (body: string) => fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "application/json" }, body });
     try {
       expect((await post("not json")).status).to.equal(400);
+      // Another site's page: no JSON content type, or a foreign origin.
+      expect((await fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }) })).status).to.equal(403);
+      expect((await fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }) })).status).to.equal(403);
       expect((await post(JSON.stringify({ account: 1, proposalId: "12", support: 7 }))).status).to.equal(400);
       expect((await post(JSON.stringify({ account: 1, proposalId: 12, support: 1 }))).status).to.equal(400);
       const ok = await post(JSON.stringify({ account: 2, proposalId: "12", support: 1 }));
