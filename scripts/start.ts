@@ -148,9 +148,14 @@ async function main(): Promise<void> {
     const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
     writeDeployment(deploymentsDir, record);
     if (!values["no-dashboard"]) {
-      const staticDir = await ensureDashboardBuilt(say);
-      dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record, port: dashboardPort, portFallback: true, staticDir, runners: record.runners, log: createLogger({ level: "warn" }) });
-      say(`dashboard: ${dashboard.url}`);
+      // The network is useful without its dashboard: a failure here is reported, not fatal.
+      try {
+        const staticDir = await ensureDashboardBuilt(say);
+        dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record, port: dashboardPort, portFallback: true, staticDir, runners: record.runners, log: createLogger({ level: "warn" }) });
+        say(`dashboard: ${dashboard.url}`);
+      } catch (error) {
+        say(`dashboard: not started (${oneLine(error)}); \`npx conclave dashboard\` serves it separately`);
+      }
     }
 
     if (!values["no-demo"]) {
@@ -163,7 +168,7 @@ async function main(): Promise<void> {
 
     say(`
 Conclave local network is up.
-  dashboard:        ${dashboard ? dashboard.url : "off (--no-dashboard)"}
+  dashboard:        ${dashboard ? dashboard.url : values["no-dashboard"] ? "off (--no-dashboard)" : "not started (see above)"}
   RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"})
   deployment file:  ${net.deploymentFile}
   IPFS (publisher): ${net.publisher.multiaddrs().join(" ")}

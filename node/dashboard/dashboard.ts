@@ -31,6 +31,13 @@ export function dashboardEvents(): Abi {
   return [...seen.values()];
 }
 
+/** Inline job inputs, output references and proposal calldata are not shown: not kept in memory. */
+export function slimArgs(_eventName: string, args: Record<string, unknown>): Record<string, unknown> {
+  const dropped = ["input", "outputRef", "calldatas"];
+  if (!dropped.some((k) => k in args)) return args;
+  return Object.fromEntries(Object.entries(args).filter(([k]) => !dropped.includes(k)));
+}
+
 export function indexSourceOf(publicClient: PublicClient<Transport, Chain>): IndexSource {
   return {
     getBlockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
@@ -82,7 +89,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const names = [...new Set(INDEXED.map((c) => c.at))];
   const addresses: Address[] = names.map((n) => contractAddress(o.record, n));
   const startBlock = Math.min(...names.map((n) => o.record.contracts[n]!.block));
-  const index = o.index ?? createEventIndex({ source: indexSourceOf(o.publicClient), addresses, abi: dashboardEvents(), startBlock, maxLogRange: o.maxLogRange ?? 2_000, pollIntervalMs: o.pollIntervalMs ?? 250, log });
+  const index = o.index ?? createEventIndex({ source: indexSourceOf(o.publicClient), addresses, abi: dashboardEvents(), startBlock, maxLogRange: o.maxLogRange ?? 2_000, pollIntervalMs: o.pollIntervalMs ?? 250, keepArgs: slimArgs, log });
   const reads = o.reads ?? createChainReads(o.record, o.publicClient);
   const probe = createRunnerProbe({ runners: o.runners ?? [], log, ...(o.fetch ? { fetch: o.fetch } : {}) });
   const local = o.chain.id === 31337 && (host === "127.0.0.1" || host === "localhost" || host === "::1");

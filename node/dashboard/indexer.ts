@@ -39,6 +39,8 @@ export interface EventIndexOptions {
   reorgDepth?: number;
   /** How often the head is polled (default 1,000 ms). */
   pollIntervalMs?: number;
+  /** What is kept of each event's arguments (default: all), so large fields do not fill memory. */
+  keepArgs?: (eventName: string, args: Record<string, unknown>) => Record<string, unknown>;
   log: Logger;
 }
 
@@ -108,7 +110,7 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
         transactionHash: l.transactionHash,
         address: l.address,
         eventName: l.eventName,
-        args: (l.args ?? {}) as Record<string, unknown>,
+        args: o.keepArgs ? o.keepArgs(l.eventName, (l.args ?? {}) as Record<string, unknown>) : ((l.args ?? {}) as Record<string, unknown>),
         timestamp: await timestampOf(l),
       });
     }
