@@ -166,7 +166,7 @@ describe("dashboard in headless Chromium against a local network", function () {
     await walletPage.addInitScript(
       ([rpc, from]) => {
         let id = 0;
-        (window as unknown as { ethereum: unknown }).ethereum = {
+        (globalThis as unknown as { ethereum: unknown }).ethereum = {
           async request({ method, params }: { method: string; params?: unknown[] }) {
             if (method === "eth_requestAccounts" || method === "eth_accounts") return [from];
             const res = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }) });
