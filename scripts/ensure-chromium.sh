@@ -16,7 +16,11 @@ echo "chromium: installing Debian's chromium (apt-get) for the dashboard's brows
 export DEBIAN_FRONTEND=noninteractive
 if apt-get install -y -q --no-install-recommends chromium >/tmp/conclave-chromium-install.log 2>&1 ||
   { apt-get update -q >>/tmp/conclave-chromium-install.log 2>&1 && apt-get install -y -q --no-install-recommends chromium >>/tmp/conclave-chromium-install.log 2>&1; }; then
-  echo "chromium: installed $("$chromium" --version 2>/dev/null || echo "$chromium")"
+  if [ -x "$chromium" ]; then
+    echo "chromium: installed $("$chromium" --version 2>/dev/null || echo "$chromium")"
+  else
+    echo "chromium: Debian's chromium is installed but $chromium is still missing: the dashboard's browser tests will be skipped"
+  fi
 else
   echo "chromium: apt-get install failed (see /tmp/conclave-chromium-install.log): the dashboard's browser tests will be skipped"
 fi
