@@ -260,7 +260,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           const ready = watcher.processed >= 0 && behind <= config.confirmations + 2;
           return { ready, details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind } };
         },
-        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed }),
+        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed, models: models.held() }),
         job: (jobId) => {
           const rec = journal.getJob(jobId);
           return rec ? jobView(rec, account.address, chain.id, market) : null;

@@ -12,10 +12,13 @@ import { startAnvil } from "../node/devnet/anvil-node.ts";
 import { waitForRpc } from "../node/devnet/local-rpc.ts";
 import { DEV_ROLES, devAccount, resumeDevnet, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
+import { ensureDashboardBuilt } from "../node/dashboard/assets.ts";
+import { startDashboard, type Dashboard } from "../node/dashboard/dashboard.ts";
+import { createLogger } from "../node/log.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--block-time <s>] [--dir <folder>] [--deployments-dir <folder>] [--no-demo]
+const HELP = `Usage: npm start [-- --fresh] [--port <n>] [--block-time <s>] [--dir <folder>] [--deployments-dir <folder>] [--no-demo] [--dashboard-port <n>] [--no-dashboard]
 
 Starts a complete local Conclave network and keeps it running until Ctrl-C:
   - an Anvil JSON-RPC node on 127.0.0.1:<port> (default 8545) making a block every
@@ -24,6 +27,8 @@ Starts a complete local Conclave network and keeps it running until Ctrl-C:
   - the sample models (tiny-mlp, silero-vad-v5) added to an embedded IPFS node and voted in
   - providers 4-6 registered, staked, approved by a DAO vote, each running a node runner
   - a first paid inference (k = 3), verified and printed (skip with --no-demo)
+  - the live dashboard on http://127.0.0.1:<dashboard-port>/ (default 8550; 0 = a free port;
+    --no-dashboard to skip), with a development-account picker for voting
 Ctrl-C stops every process and saves the chain; the next \`npm start\` brings the same network
 back (contracts, jobs, balances). --fresh discards the saved network and starts over.
 State lives in --dir (default .conclave/devnet); the deployment file in --deployments-dir
@@ -47,6 +52,8 @@ async function main(): Promise<void> {
       "deployments-dir": { type: "string" },
       fresh: { type: "boolean" },
       "no-demo": { type: "boolean" },
+      "dashboard-port": { type: "string", default: "8550" },
+      "no-dashboard": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -54,6 +61,8 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535, got ${values.port}`);
   const blockTimeSeconds = Number(values["block-time"]);
+  const dashboardPort = Number(values["dashboard-port"]);
+  if (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535) throw new Error(`--dashboard-port must be 0..65535, got ${values["dashboard-port"]}`);
   if (values["block-time"].trim() === "" || !Number.isFinite(blockTimeSeconds) || blockTimeSeconds < 0) throw new Error(`--block-time must be a number of seconds >= 0, got ${values["block-time"]}`);
   const dir = path.resolve(values.dir ?? path.join(ROOT, ".conclave", "devnet"));
   // Anvil's own state file (--state): loaded at start, written on exit and every 30 s.
@@ -103,11 +112,13 @@ async function main(): Promise<void> {
   writeFileSync(runningMark, JSON.stringify({ start: process.pid, node: net.node.process.pid }));
 
   const runners: RunnerProcess[] = [];
+  let dashboard: Dashboard | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say("\nstopping runners ...");
+    await dashboard?.close();
     await Promise.all(runners.map((r) => r.stop()));
     say("saving the chain ...");
     const head = await net.publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => undefined);
@@ -136,6 +147,16 @@ async function main(): Promise<void> {
     // Tools on this machine find the IPFS node and the runners through the deployment file.
     const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
     writeDeployment(deploymentsDir, record);
+    if (!values["no-dashboard"]) {
+      // The network is useful without its dashboard: a failure here is reported, not fatal.
+      try {
+        const staticDir = await ensureDashboardBuilt(say);
+        dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record, port: dashboardPort, portFallback: true, staticDir, runners: record.runners, log: createLogger({ level: "warn" }) });
+        say(`dashboard: ${dashboard.url}`);
+      } catch (error) {
+        say(`dashboard: not started (${oneLine(error)}); \`npx conclave dashboard\` serves it separately`);
+      }
+    }
 
     if (!values["no-demo"]) {
       say("\nfirst paid inference:");
@@ -147,6 +168,7 @@ async function main(): Promise<void> {
 
     say(`
 Conclave local network is up.
+  dashboard:        ${dashboard ? dashboard.url : values["no-dashboard"] ? "off (--no-dashboard)" : "not started (see above)"}
   RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"})
   deployment file:  ${net.deploymentFile}
   IPFS (publisher): ${net.publisher.multiaddrs().join(" ")}

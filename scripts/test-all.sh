@@ -42,7 +42,10 @@ suite() {
 
 check "build contracts" npx hardhat build --quiet
 check "lint (solhint + eslint)" npm run --silent lint
-check "type check (tsc)" npx tsc --noEmit
+check "type check (tsc)" npm run --silent typecheck
+check "build the dashboard page (vite)" npm run --silent build:dashboard
+step "browser for the dashboard tests"
+bash scripts/ensure-chromium.sh
 suite "solidity tests (unit, fuzz, invariant)" npx hardhat test solidity
 suite "typescript tests (mocha + viem)" npx hardhat test mocha
 

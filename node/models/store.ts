@@ -78,6 +78,11 @@ export class ModelStore {
     return p;
   }
 
+  /** The versions loaded and verified, as `<modelId>-<version>` keys (shown by /status). */
+  held(): string[] {
+    return [...this.ready.keys()];
+  }
+
   has(v: { modelId: Hex; version: number }): boolean {
     return this.ready.has(versionKey(v));
   }

@@ -2,6 +2,7 @@ import type { Command } from "../command.ts";
 import { accountCommands } from "./account.ts";
 import { auditCommands } from "./audit.ts";
 import { daoCommands } from "./dao.ts";
+import { dashboardCommands } from "./dashboard.ts";
 import { guardianCommands } from "./guardian.ts";
 import { inferCommands } from "./infer.ts";
 import { keyCommands } from "./key.ts";
@@ -13,6 +14,7 @@ import { statusCommands } from "./status.ts";
 /** Every command, in the order `conclave --help` lists them. */
 export const COMMANDS: Record<string, Command> = {
   ...statusCommands,
+  ...dashboardCommands,
   ...modelCommands,
   ...daoCommands,
   ...guardianCommands,
