@@ -86,6 +86,13 @@ describe("a new provider joins with the CLI alone (faucet, transfer, named tags,
     const config = runnerConfig(net, 99, { keystore }, path.join(dir, "runner"));
     runner = await spawnRunner(net, 99, config, { env: { CONCLAVE_PROVIDER_KEY: "", ...asProvider } });
     expect(getAddress(runner.address)).to.equal(me);
+    // It prefetched and warmed the active versions before its first job.
+    for (let end = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 100))) {
+      const ready = (await (await fetch(`${runner.http}/ready`)).json()) as { details: { models: { model: string; role: string; warm: boolean }[] } };
+      const warm = ready.details.models.filter((m) => m.role === "active" && m.warm).map((m) => m.model);
+      if (warm.includes("tiny-mlp") && warm.includes("silero-vad-v5")) break;
+      if (Date.now() > end) throw new Error(`active versions not warm: ${JSON.stringify(ready.details.models)}`);
+    }
     const inferred = expectOk(await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--require", "eu", "--dev-account", "7"]));
     expect(inferred).to.include({ status: "delivered", requiredTags: "eu", outputsFrom: me });
     expect(inferred.verified).to.deep.equal({ canonicalHash: true, attestations: 1 });
