@@ -62,7 +62,7 @@ const MODEL_EVENTS = new Set(["VersionPublished", "VersionActivated", "VersionRe
 /**
  * Prefetch and warm: for each served model, fetches and verifies (CID and sha256, by the model
  * store) its current versions — the active one and the newest published one, which the DAO may
- * activate next — and loads an onnxruntime session for each, so an activation downloads nothing
+ * activate next (for a model without an active version, only when models.allow names it) — and loads an onnxruntime session for each, so an activation downloads nothing
  * and its first job does not wait for a session. What is current is read from the registry when
  * a model's events arrive, never taken from the events: a backfill replaying years of history
  * fetches only what is current now. At most `concurrency` versions are prefetched at once, and a
@@ -127,7 +127,11 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
     names.set(modelId, m.name);
     const wanted: { version: number; role: PrefetchRole }[] = [];
     if (m.activeVersion > 0) wanted.push({ version: m.activeVersion, role: "active" });
-    if (m.versionCount > m.activeVersion) {
+    // Anyone may create a model name and publish under it: a candidate is prefetched only for a
+    // model the DAO already voted in (whose versions only its owner publishes) or one named in
+    // models.allow, so nobody can make every runner download junk.
+    const trusted = m.activeVersion > 0 || deps.allowed?.has(modelId) === true;
+    if (m.versionCount > m.activeVersion && trusted) {
       const newest = await deps.readVersion(modelId, m.versionCount);
       if (newest.status === PUBLISHED) wanted.push({ version: m.versionCount, role: "candidate" });
     }

@@ -81,6 +81,20 @@ describe("prefetcher: current versions of served models, fetched and warmed ahea
     expect(p.nameOf(A)).to.equal("a");
   });
 
+  it("prefetches no candidate of a model the DAO never activated, unless models.allow names it", async function () {
+    const registry = new FakeRegistry({ [A]: { name: "junk", statuses: [1] }, [B]: { name: "b", statuses: [1, 1] } });
+    const any = fakes();
+    const all = prefetcher(registry, any);
+    all.watch([A, B]);
+    await all.idle();
+    expect(any.fetched).to.deep.equal([]);
+    const named = fakes();
+    const onlyB = prefetcher(registry, named, { allowed: new Set([B]) });
+    onlyB.watch([A, B]);
+    await onlyB.idle();
+    expect(named.fetched).to.deep.equal([key(B, 2)]);
+  });
+
   it("a backfill replaying a model's whole history fetches only what is current now", async function () {
     const registry = new FakeRegistry({ [A]: { name: "a", statuses: [3, 2] } });
     const f = fakes();
