@@ -41,7 +41,13 @@ export interface RunnerConfig {
     cacheMaxBytes: number;
     /** Model names this runner serves; empty serves every model. */
     allow: string[];
+    /**
+     * Fetch, verify and warm (an onnxruntime session) the current versions of the served models:
+     * the active one and a newer published candidate, so that an activation downloads nothing.
+     */
     prefetch: boolean;
+    /** Versions fetched and warmed at once by prefetching (job fetches are bounded by maxConcurrentJobs). */
+    prefetchConcurrency: number;
     maxWeightsBytes: number;
   };
   /** Smallest fee per provider accepted, per payment token ("ETH" or a token address). */
@@ -104,7 +110,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   startBlock: null,
   logLevel: "info",
   ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], fetchTimeoutMs: 120_000 },
-  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, maxWeightsBytes: 1024 ** 3 },
+  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, maxWeightsBytes: 1024 ** 3 },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
   inference: { workers: 1, timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
@@ -349,6 +355,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       cacheMaxBytes: int("models.cacheMaxBytes", fileModels.cacheMaxBytes ?? d.models.cacheMaxBytes, 1),
       allow: strings("models.allow", fileModels.allow ?? d.models.allow),
       prefetch: bool("models.prefetch", fileModels.prefetch ?? d.models.prefetch),
+      prefetchConcurrency: int("models.prefetchConcurrency", fileModels.prefetchConcurrency ?? d.models.prefetchConcurrency, 1, 64),
       maxWeightsBytes: int("models.maxWeightsBytes", fileModels.maxWeightsBytes ?? d.models.maxWeightsBytes, 1),
     },
     minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),

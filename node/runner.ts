@@ -3,6 +3,7 @@ import path from "node:path";
 import { getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
+import { logsToHead } from "./chain/logs.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
@@ -23,7 +24,11 @@ import { CourtService } from "./jobs/court.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
+import { createModelMetrics } from "./models/model-metrics.ts";
+import { createPrefetcher } from "./models/prefetcher.ts";
 import { ModelStore } from "./models/store.ts";
+import { versionsView } from "./models/versions-view.ts";
+import { trackWarmSessions } from "./models/warm-sessions.ts";
 import { withdrawEarnings } from "./payouts.ts";
 
 
@@ -95,6 +100,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     }
 
     const metrics = createMetrics({ provider: account.address });
+    const modelMetrics = createModelMetrics(metrics.registry, { held: () => models.held().length, warm: () => sessions.keys().length });
     const models = new ModelStore({
       dir: path.join(config.dataDir, "models"),
       content,
@@ -103,14 +109,21 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       maxWeightsBytes: config.models.maxWeightsBytes,
       fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
       log,
-      onFetched: (n) => metrics.bytesFetched.inc(n),
+      onFetched: (n) => {
+        metrics.bytesFetched.inc(n);
+        modelMetrics.weightDownloads.inc();
+      },
       onRejected: (check) => metrics.weightsRejected.inc({ check }),
     });
-    const executor = createExecutor({
-      workers: config.inference.workers,
-      log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
-      onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
-    });
+    // Every load and unload goes through the tracker, so /ready knows which versions are warm.
+    const sessions = trackWarmSessions(
+      createExecutor({
+        workers: config.inference.workers,
+        log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
+        onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
+      }),
+    );
+    const executor = sessions.executor;
     stops.push(() => executor.close());
 
     const sender = createTxSender({
@@ -137,6 +150,25 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     mkdirSync(outputsDir, { recursive: true });
     const chainReader = createChainReader(publicClient, record, account.address, { maxRange: MAX_LOG_RANGE });
     const allowed = config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
+    const modelRegistry = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi } as const;
+    const prefetcher = createPrefetcher({
+      enabled: config.models.prefetch,
+      allowed,
+      concurrency: config.models.prefetchConcurrency,
+      readModel: (modelId) => publicClient.readContract({ ...modelRegistry, functionName: "getModel", args: [modelId] }),
+      readVersion: async (modelId, version) => {
+        const v = await publicClient.readContract({ ...modelRegistry, functionName: "getVersion", args: [modelId, version] });
+        return { modelId, version, weightsCid: v.weightsCid, weightsSha256: v.weightsSha256, schemaCid: v.schemaCid, outputQuantum: v.outputQuantum, minMemoryMB: v.minMemoryMB, status: v.status };
+      },
+      store: models,
+      warm: (model) => executor.load(model.key, model.path, model.schema),
+      log,
+      onOutcome: (outcome) => modelMetrics.prefetches.inc({ outcome }),
+      retryBaseMs: config.jobs.retryBaseMs,
+      retryMaxMs: config.jobs.retryMaxMs,
+    });
+    // Runs before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
+    stops.push(() => prefetcher.stop());
     const processor = new JobProcessor({
       journal,
       chain: chainReader,
@@ -206,6 +238,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       maxLogRange: MAX_LOG_RANGE,
       log,
       onLogs: async (logs) => {
+        prefetcher.onLogs(logs);
         await processor.onLogs(logs);
         court.onLogs(logs);
       },
@@ -221,6 +254,14 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     watcher.start();
     stops.push(() => watcher.stop());
+    // The served models' current versions, whatever the watcher's cursor: the allowed names, or
+    // every model the registry created (a resumed runner's backfill does not replay them).
+    if (allowed) prefetcher.watch([...allowed]);
+    else if (config.models.prefetch) {
+      void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }))
+        .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
+        .catch((error: unknown) => log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", { error: (error as Error).message.split("\n")[0] }));
+    }
 
     const tick = () => {
       void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
@@ -249,6 +290,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     stops.push(() => timers.forEach(clearInterval));
     tick();
 
+    const modelsView = () => versionsView({ held: () => models.held().map((m) => m.key), warm: () => sessions.keys(), downloadsOf: (key) => models.downloadsOf(key), prefetcher });
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -258,9 +300,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         ready: () => {
           const behind = watcher.head - watcher.processed;
           const ready = watcher.processed >= 0 && behind <= config.confirmations + 2;
-          return { ready, details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind } };
+          return { ready, details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind, models: modelsView() } };
         },
-        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed, models: models.held() }),
+        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed, models: modelsView() }),
         job: (jobId) => {
           const rec = journal.getJob(jobId);
           return rec ? jobView(rec, account.address, chain.id, market) : null;

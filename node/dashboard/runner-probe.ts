@@ -58,7 +58,7 @@ export async function probeRunner(url: string, opts: { fetch?: Fetch; timeoutMs?
     blocksBehind: typeof details.blocksBehind === "number" ? details.blocksBehind : null,
     jobs: metrics ? metricByLabel(metrics.body, "conclave_jobs_total", "outcome") : {},
     journal: (st.jobs ?? {}) as Record<string, number>,
-    versions: Array.isArray(st.models) ? (st.models as unknown[]).map(String) : [],
+    versions: Array.isArray(st.models) ? (st.models as unknown[]).map(versionLabel) : [],
     provider: typeof st.provider === "string" ? st.provider : null,
     checkedAt: (opts.now ?? Date.now)(),
   };
@@ -99,3 +99,11 @@ export function createRunnerProbe(opts: { runners: { address: string; http: stri
   };
 }
 export type RunnerProbe = ReturnType<typeof createRunnerProbe>;
+
+/** A runner's /status model entry (see node/models/versions-view.ts) as the page shows it. */
+function versionLabel(entry: unknown): string {
+  if (typeof entry !== "object" || entry === null) return String(entry);
+  const v = entry as { model?: string | null; modelId?: string; version?: number; warm?: boolean };
+  const name = v.model ?? (v.modelId ? `${v.modelId.slice(0, 10)}…` : "?");
+  return `${name} v${v.version ?? "?"}${v.warm ? " (warm)" : ""}`;
+}

@@ -296,13 +296,18 @@ export interface SpawnOptions {
   /** Called with each log line as it comes (they are kept in `logs` too). */
   onLog?: (line: string) => void;
   startTimeoutMs?: number;
+  /**
+   * Environment over the default one: e.g. `{ CONCLAVE_PROVIDER_KEY: "" }` with a keystore in the
+   * config (and CONCLAVE_KEYSTORE_PASSWORD), for a provider key that is not development account `index`.
+   */
+  env?: Record<string, string>;
 }
 
 /** Starts `conclave node run` for provider account `index` as its own process, as a provider would, and waits until it is up. */
 export async function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: SpawnOptions = {}): Promise<RunnerProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "node", "run", "--config", config.file], {
     cwd: ROOT,
-    env: { ...process.env, CONCLAVE_PROVIDER_KEY: devKey(index), CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info", NODE_NO_WARNINGS: "1" },
+    env: { ...process.env, CONCLAVE_PROVIDER_KEY: devKey(index), CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info", NODE_NO_WARNINGS: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];

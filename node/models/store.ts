@@ -27,6 +27,20 @@ export interface LocalModel {
   bytes: number;
 }
 
+/** A prefetch would only fit under the cache's size cap by evicting versions still in use: it is not kept. */
+export class CacheFullError extends FatalError {
+  readonly code = "MODEL_CACHE_FULL";
+}
+
+export interface EnsureOptions {
+  /**
+   * Which cached versions (by key) may be evicted to make room. Absent: any, least recently used
+   * first (a job needs its version whatever it costs). Given (a prefetch): only those, and
+   * CacheFullError when that is not enough.
+   */
+  evictable?: (key: string) => boolean;
+}
+
 /** Fetched weights do not match the registry (CID or sha256): they are refused, never run. */
 export class WeightsMismatchError extends FatalError {
   readonly code = "WEIGHTS_MISMATCH";
@@ -56,6 +70,7 @@ export class ModelStore {
   private readonly o: ModelStoreOptions;
   private readonly inflight = new Map<string, Promise<LocalModel>>();
   private readonly ready = new Map<string, LocalModel>();
+  private readonly downloads = new Map<string, number>();
 
   constructor(options: ModelStoreOptions) {
     this.o = options;
@@ -63,7 +78,7 @@ export class ModelStore {
   }
 
   /** The local model for a version, fetching and verifying it once however many jobs ask. */
-  ensure(v: VersionInfo): Promise<LocalModel> {
+  ensure(v: VersionInfo, opts: EnsureOptions = {}): Promise<LocalModel> {
     const key = versionKey(v);
     const have = this.ready.get(key);
     if (have) {
@@ -72,19 +87,24 @@ export class ModelStore {
     }
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.fetch(key, v).finally(() => this.inflight.delete(key));
+      p = this.fetch(key, v, opts).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
   }
 
-  /** The versions loaded and verified, as `<modelId>-<version>` keys (shown by /status). */
-  held(): string[] {
-    return [...this.ready.keys()];
-  }
-
   has(v: { modelId: Hex; version: number }): boolean {
     return this.ready.has(versionKey(v));
+  }
+
+  /** The versions verified and on disk, ready to load. */
+  held(): LocalModel[] {
+    return [...this.ready.values()];
+  }
+
+  /** How many times this process downloaded a version's weights (0: never, or read from the disk cache). */
+  downloadsOf(key: string): number {
+    return this.downloads.get(key) ?? 0;
   }
 
   /** Removes a version's files (it was retired). */
@@ -97,7 +117,7 @@ export class ModelStore {
     if (m) this.o.log.info("evicted model", { key });
   }
 
-  private async fetch(key: string, v: VersionInfo): Promise<LocalModel> {
+  private async fetch(key: string, v: VersionInfo, opts: EnsureOptions): Promise<LocalModel> {
     const { content, log } = this.o;
     const file = path.join(this.o.dir, `${key}.onnx`);
     const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
@@ -121,6 +141,7 @@ export class ModelStore {
           }
         },
       });
+      this.downloads.set(key, this.downloadsOf(key) + 1);
       this.o.onFetched?.(weights.byteLength);
       const cid = await this.o.cidOf(weights);
       if (cid !== v.weightsCid) {
@@ -134,7 +155,7 @@ export class ModelStore {
         log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
         throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
       }
-      this.makeRoom(weights.byteLength);
+      this.makeRoom(key, weights.byteLength, opts.evictable);
       writeAtomically(file, weights);
     }
     const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
@@ -146,8 +167,11 @@ export class ModelStore {
     return model;
   }
 
-  /** Evicts least recently used weights until `incoming` more bytes fit under the cap. */
-  private makeRoom(incoming: number): void {
+  /**
+   * Evicts least recently used weights until `incoming` more bytes fit under the cap; with
+   * `evictable`, only those it allows, and CacheFullError (nothing evicted) if they are not enough.
+   */
+  private makeRoom(key: string, incoming: number, evictable?: (key: string) => boolean): void {
     const files = readdirSync(this.o.dir)
       .filter((f) => f.endsWith(".onnx"))
       .map((f) => {
@@ -156,7 +180,14 @@ export class ModelStore {
       })
       .sort((a, b) => a.atime - b.atime);
     let total = files.reduce((n, f) => n + f.size, 0) + incoming;
+    if (evictable) {
+      const freeable = files.filter((f) => f.key !== key && evictable(f.key)).reduce((n, f) => n + f.size, 0);
+      if (total - freeable > this.o.cacheMaxBytes) {
+        throw new CacheFullError(`${key} (${incoming} bytes) does not fit under models.cacheMaxBytes=${this.o.cacheMaxBytes} without evicting versions in use`);
+      }
+    }
     for (const f of files) {
+      if (evictable && (f.key === key || !evictable(f.key))) continue;
       if (total <= this.o.cacheMaxBytes) break;
       const [modelId, version] = f.key.split("-") as [Hex, string];
       this.evict({ modelId, version: Number(version) });

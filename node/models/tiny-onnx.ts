@@ -85,16 +85,20 @@ function node(opType: string, input: string[], output: string, attribute: object
   return { name: `${opType.toLowerCase()}_${output}`, opType, input, output: [output], attribute };
 }
 
-/** The serialized ONNX model (ModelProto bytes); identical bytes on every call and machine. */
-export function tinyMlpOnnx(): Uint8Array {
+/**
+ * The serialized ONNX model (ModelProto bytes); identical bytes on every call and machine.
+ * `modelVersion` above 1 gives other bytes (another CID and sha256) computing the same outputs:
+ * a new version of the model to publish, as in rollout tests.
+ */
+export function tinyMlpOnnx(modelVersion = 1): Uint8Array {
   const { w1, b1, w2, b2 } = WEIGHTS;
   const model = onnx.ModelProto.create({
     irVersion: TINY_MLP_IR_VERSION,
     opsetImport: [{ domain: "", version: TINY_MLP_OPSET }],
     producerName: "conclave",
     producerVersion: "1",
-    modelVersion: 1,
-    docString: "tiny-mlp: 4 → 8 (ReLU) → 3 (softmax), deterministic seeded weights",
+    modelVersion,
+    docString: `tiny-mlp: 4 → 8 (ReLU) → 3 (softmax), deterministic seeded weights${modelVersion === 1 ? "" : ` (v${modelVersion})`}`,
     graph: {
       name: "tiny_mlp",
       node: [

@@ -7,6 +7,7 @@ import {
   spawnRunner as baseSpawnRunner,
   type Devnet,
   type RunnerProcess,
+  type SpawnOptions,
 } from "../../node/devnet/network.ts";
 
 export { devAccount, devKey, startDevnet, type Devnet, type RunnerProcess } from "../../node/devnet/network.ts";
@@ -29,6 +30,6 @@ export function runnerConfig(net: Devnet, index: number, overrides: Record<strin
 }
 
 /** Starts `conclave node run` as its own process, as a provider would, and waits until it is up. */
-export function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index)): Promise<RunnerProcess> {
-  return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info" });
+export function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: Omit<SpawnOptions, "logLevel"> = {}): Promise<RunnerProcess> {
+  return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info", ...opts });
 }

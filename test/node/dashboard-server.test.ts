@@ -109,7 +109,7 @@ describe("dashboard runner probe", function () {
   it("reads readiness, journal counts, held versions and job outcomes; an unreachable runner is marked so", async function () {
     const pages: Record<string, { status: number; body: string }> = {
       "http://r/ready": { status: 503, body: JSON.stringify({ ready: false, details: { blocksBehind: 7 } }) },
-      "http://r/status": { status: 200, body: JSON.stringify({ provider: P1, jobs: { done: 2 }, models: ["0xab-1"] }) },
+      "http://r/status": { status: 200, body: JSON.stringify({ provider: P1, jobs: { done: 2 }, models: [{ model: "tiny-mlp", modelId: `0x${"ab".repeat(32)}`, version: 2, held: true, warm: true }, { model: null, modelId: `0x${"cd".repeat(32)}`, version: 1, held: true, warm: false }] }) },
       "http://r/metrics": { status: 200, body: '# HELP x\nconclave_jobs_total{outcome="paid"} 4\nconclave_jobs_total{outcome="failed"} 1\n' },
     };
     const fake: Fetch = async (url) => {
@@ -118,7 +118,7 @@ describe("dashboard runner probe", function () {
       return { ok: p.status === 200, status: p.status, text: async () => p.body };
     };
     const h = await probeRunner("http://r", { fetch: fake, now: () => 1 });
-    expect(h).to.deep.equal({ url: "http://r", reachable: true, ready: false, blocksBehind: 7, jobs: { paid: 4, failed: 1 }, journal: { done: 2 }, versions: ["0xab-1"], provider: P1, checkedAt: 1 });
+    expect(h).to.deep.equal({ url: "http://r", reachable: true, ready: false, blocksBehind: 7, jobs: { paid: 4, failed: 1 }, journal: { done: 2 }, versions: ["tiny-mlp v2 (warm)", "0xcdcdcdcd… v1"], provider: P1, checkedAt: 1 });
     const down = await probeRunner("http://gone", { fetch: fake });
     expect(down).to.deep.include({ reachable: false, ready: null, provider: null });
     expect(metricByLabel("conclave_jobs_total{outcome=\"x\",a=\"b\"} 2", "conclave_jobs_total", "outcome")).to.deep.equal({ x: 2 });

@@ -5,6 +5,7 @@ import { conclaveContracts } from "../../chain/contracts.ts";
 import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
 import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, tokenInfo, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
 import type { Session } from "../session.ts";
+import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
 
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
@@ -49,9 +50,9 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
       if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
       // The vote names the tags explicitly: a declaration changed during the vote grants nothing.
-      const tags = args[1] === undefined ? p.tags : BigInt(integer("tags", args[1]));
-      if (what === "grant-tags") return { actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])], description: `Grant provider ${who} tags ${tags}` };
-      return { actions: [call(s, "ProviderRegistry", "approveProvider", [who, tags])], description: `Approve provider ${who} with tags ${tags}` };
+      const tags = args[1] === undefined ? p.tags : parseTags("tags", args[1]);
+      if (what === "grant-tags") return { actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])], description: `Grant provider ${who} tags ${formatTags(tags)} (${tags})` };
+      return { actions: [call(s, "ProviderRegistry", "approveProvider", [who, tags])], description: `Approve provider ${who} with tags ${formatTags(tags)} (${tags})` };
     }
     case "suspend-provider": {
       need(1, "<address>");
@@ -228,6 +229,7 @@ Kinds:
   approve-provider <address> [<tags>] admit a registered provider, granting it <tags> (default:
                                     the tags it declares now; only granted tags make it eligible)
   grant-tags <address> <tags>       replace the capability/compliance tags granted to a provider
+                                    (${TAG_USAGE})
   suspend-provider <address>        stop a provider taking jobs
   unfreeze <address>                lift the guardian's freeze of a provider (conclave guardian freeze)
   set-model-owner <model> <address> hand a model name to a new owner (the only publisher of its versions)

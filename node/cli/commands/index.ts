@@ -10,6 +10,7 @@ import { modelCommands } from "./model.ts";
 import { nodeCommands } from "./node.ts";
 import { providerCommands } from "./provider.ts";
 import { statusCommands } from "./status.ts";
+import { tokenCommands } from "./token.ts";
 
 /** Every command, in the order `conclave --help` lists them. */
 export const COMMANDS: Record<string, Command> = {
@@ -22,6 +23,7 @@ export const COMMANDS: Record<string, Command> = {
   ...nodeCommands,
   ...inferCommands,
   ...accountCommands,
+  ...tokenCommands,
   ...auditCommands,
   ...keyCommands,
 };

@@ -9,6 +9,7 @@ import { tensorsToJson } from "../../tensors/json-tensors.ts";
 import { amount, formatToken, integer, RequestError, required, resolveModel, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
 import { readTensorFile, writeTensorFile } from "../tensor-files.ts";
+import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
 
 async function fetchSchema(s: Session, cid: string): Promise<ModelSchema | null> {
@@ -41,7 +42,7 @@ export const inferCommands: Record<string, Command> = {
   infer: {
     summary: "pay for an inference, wait for it, verify and write the outputs",
     usage: `<model> --input <file> [--version <n>] [--redundancy <k>] [--max-fee <amount>] [--token <ETH|address>]
-       [--deadline <seconds>] [--output <file>] [--timeout <seconds>]
+       [--deadline <seconds>] [--require <tags>] [--output <file>] [--timeout <seconds>]
 
 Escrows k × fee plus the protocol fee, waits for the providers, fetches the outputs, checks that
 they hash to the agreed canonical result hash and that every provider's attestation is signed by
@@ -49,6 +50,7 @@ that provider, then writes them. <file> is .safetensors or JSON ({"x": {"dtype":
 [[...]]}}); the output is written as safetensors when <file> ends in .safetensors, else JSON.
 --max-fee is the fee per provider in whole tokens (default: the model version's minimum fee,
 which is set in ETH and converted into an ERC-20 at the rate the DAO set for it).
+--require: only providers the DAO granted these tags serve the job (${TAG_USAGE}).
 If no result comes, the escrow is refunded to your market balance (conclave withdraw).`,
     options: {
       input: { type: "string" },
@@ -59,6 +61,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       deadline: { type: "string" },
       output: { type: "string" },
       timeout: { type: "string" },
+      require: { type: "string" },
     },
     args: [1, 1],
     async run(ctx) {
@@ -91,6 +94,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
         feePerProvider: fee,
         token: token.address,
         deadlineInSeconds: deadlineS,
+        requiredTags: str(ctx, "require") === undefined ? 0n : parseTags("--require", str(ctx, "require")!),
         content: await s.content(),
       });
       if (token.address === zeroAddress) {
@@ -148,6 +152,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
         model: model.name,
         version: model.version,
         redundancy,
+        requiredTags: formatTags(request.requiredTags),
         status: outcome.status,
         resultHash: outcome.resultHash,
         escrow: escrow.toString(),

@@ -3,6 +3,7 @@ import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { address, amount, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
+import { formatTags, parseTags, TAG_USAGE, tagNames } from "../tags.ts";
 import { sendTx } from "../tx.ts";
 
 async function providerView(s: Session, who: Address) {
@@ -20,7 +21,9 @@ async function providerView(s: Session, who: Address) {
     frozenUntil: (await providers.read.isFrozen([who])) ? new Date(p.frozenUntil * 1000).toISOString() : null,
     memoryMB: p.memoryMB,
     tags: p.tags.toString(),
+    tagNames: tagNames(p.tags),
     grantedTags: p.grantedTags.toString(),
+    grantedTagNames: tagNames(p.grantedTags),
     accelerator: text(p.accelerator),
     region: text(p.region),
     metadataURI: p.metadataURI,
@@ -38,11 +41,14 @@ async function stakeToken(s: Session) {
 export const providerCommands: Record<string, Command> = {
   "provider register": {
     summary: "stake and register as a compute provider (the DAO then votes you in)",
-    usage: `--stake <tokens> [--memory <MB>] [--tags <bitmask>] [--accelerator <name>] [--region <name>] [--metadata <uri>]
+    usage: `--stake <tokens> [--memory <MB>] [--tags <tags>] [--accelerator <name>] [--region <name>] [--metadata <uri>]
 
 Approves and stakes governance tokens in the ProviderRegistry and registers your capabilities.
 Unless the registry admits automatically, you are Pending until a DAO vote approves you
-(conclave dao propose approve-provider <address>).`,
+(conclave dao propose approve-provider <address>). No stake tokens yet? A holder sends them with
+conclave token transfer <address> <amount>; on the local network: conclave faucet <address>.
+--tags: the capabilities you declare (default cpu); the DAO grants those it vouches for.
+  ${TAG_USAGE}`,
     options: { stake: { type: "string" }, memory: { type: "string" }, tags: { type: "string" }, accelerator: { type: "string" }, region: { type: "string" }, metadata: { type: "string" } },
     async run(ctx) {
       const s = await ctx.session();
@@ -56,7 +62,7 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
       if (existing.status !== 0 && existing.status !== 4) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
       const erc20 = { address: token.address, abi: erc20Abi } as const;
       const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
-      if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}`);
+      if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}${s.local ? ` (local network: conclave faucet ${me})` : ` (a holder can send them: conclave token transfer ${me} <amount>)`}`);
       const label = (v: string | undefined, d: string) => {
         const t = v ?? d;
         if (new TextEncoder().encode(t).length > 32) throw new RequestError(`"${t}" is longer than 32 bytes`);
@@ -66,14 +72,14 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
         memoryMB: integer("--memory", str(ctx, "memory") ?? "8192", 1, 2 ** 32 - 1),
         accelerator: label(str(ctx, "accelerator"), "cpu"),
         region: label(str(ctx, "region"), "unknown"),
-        tags: BigInt(integer("--tags", str(ctx, "tags") ?? "1")),
+        tags: parseTags("--tags", str(ctx, "tags") ?? "cpu"),
       };
       if ((await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, providers.address] })) < stake) {
         await sendTx(s, `approving ${formatToken(stake, token)} for the registry`, { ...erc20, functionName: "approve", args: [providers.address, stake] });
       }
       await sendTx(s, `registering with ${formatToken(stake, token)} staked`, { address: providers.address, abi: providers.abi, functionName: "register", args: [stake, caps, str(ctx, "metadata") ?? ""] });
       const view = await providerView(s, me);
-      ctx.out.result(view, () => `registered ${me}: ${view.status}${view.status === "Pending" ? ` — ask the DAO: conclave dao propose approve-provider ${me}` : ""}`);
+      ctx.out.result(view, () => `registered ${me} with tags ${formatTags(caps.tags)}: ${view.status}${view.status === "Pending" ? ` — ask the DAO: conclave dao propose approve-provider ${me}` : ""}`);
     },
   },
   "provider status": {
@@ -91,7 +97,7 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
           `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
           `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
           ...(view.frozenUntil ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`] : []),
-          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${view.tags}, granted by the DAO ${view.grantedTags}`,
+          `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${formatTags(BigInt(view.tags))}, granted by the DAO ${formatTags(BigInt(view.grantedTags))}`,
           `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
         ].join("\n"),
       );
