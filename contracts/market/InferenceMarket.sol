@@ -83,8 +83,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // A memory Job is its ABI encoding: 18 words, each field clean in its own word.
-            jobHash := keccak256(job, JOB_BYTES)
+            // A memory Job is its ABI encoding: 19 words, each field clean in its own word. The
+            // pre-image is (jobId, job), as {_jobHash} hashes it, in free memory.
+            let ptr := mload(0x40)
+            mstore(ptr, jobId)
+            mcopy(add(ptr, 0x20), job, JOB_BYTES)
+            jobHash := keccak256(ptr, add(JOB_BYTES, 0x20))
         }
         _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
         _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
@@ -174,7 +178,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 word = _openJob(jobId, job);
         if (job.redundancy < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
         if (block.timestamp > job.commitDeadline) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline);
-        seat = uint8(word >> SEATED_SHIFT);
+        seat = _seated(word);
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
@@ -210,7 +214,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint40 revealDeadline = _time(word) + job.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
-        if (uint8(word >> REVEALED_SHIFT) == _seated(word)) {
+        if (_revealedCount(word) == _seated(word)) {
             _settleRound(jobId, job, word);
         } else {
             _jobs[jobId] = word;
@@ -232,7 +236,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         if (status == JobStatus.Open) {
             if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
-            if (uint8(word >> SEATED_SHIFT) < job.quorum) {
+            if (_seated(word) < job.quorum) {
                 // Too few providers came: nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
                 _refund(jobId, job, word);
@@ -243,7 +247,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             word = _startReveal(jobId, job, word, job.commitDeadline);
             status = JobStatus.Revealing;
         }
-        if (status != JobStatus.Revealing || block.timestamp <= uint40(word >> REVEAL_START_SHIFT) + job.revealWindow) {
+        if (status != JobStatus.Revealing || block.timestamp <= _time(word) + job.revealWindow) {
             revert InferenceMarketNotFinalizable(jobId, status);
         }
         _settleRound(jobId, job, word);
@@ -278,7 +282,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt)
     {
         uint256 word = _jobs[jobId];
-        return (_status(word), uint8(word >> SEATED_SHIFT), uint8(word >> REVEALED_SHIFT), uint40(word >> REVEAL_START_SHIFT));
+        return (_status(word), _seated(word), _revealedCount(word), _time(word));
     }
 
     /// @inheritdoc IInferenceMarket
@@ -395,7 +399,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         word = _jobs[jobId];
         JobStatus status = _status(word);
         if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) return word;
-        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
@@ -404,11 +408,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     function _commitClosedWithQuorum(Job calldata job, uint256 word) private view returns (bool) {
-        return block.timestamp > job.commitDeadline && uint8(word >> SEATED_SHIFT) >= job.quorum;
+        return block.timestamp > job.commitDeadline && _seated(word) >= job.quorum;
     }
 
     function _startReveal(uint256 jobId, Job calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
-        word = _withStatus(word, JobStatus.Revealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
+        word = _withStatus(word, JobStatus.Revealing) | _timeField(startedAt);
         emit RevealStarted(jobId, startedAt + job.revealWindow);
         return word;
     }
@@ -450,8 +454,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     function _deliver(uint256 jobId, Job calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
         private
     {
-        _jobs[jobId] = (_deliveryHash(job, provider, resultHash) & HASH_MASK)
-            | (uint256(JobStatus.Delivered) << STATUS_SHIFT) | (block.timestamp << REVEAL_START_SHIFT);
+        _jobs[jobId] = (_deliveryHash(jobId, job, provider, resultHash) & HASH_MASK)
+            | (uint256(JobStatus.Delivered) << STATUS_SHIFT) | _timeField(block.timestamp);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
     }
 
@@ -510,7 +514,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         JobStatus status = _status(word);
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
         if (status != JobStatus.None && status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
-        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) return (InferenceMarketJobMismatch.selector, word);
+        if (word & HASH_MASK != _jobHash(it.jobId, it.job) & HASH_MASK) return (InferenceMarketJobMismatch.selector, word);
         if (status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
         if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
         if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);

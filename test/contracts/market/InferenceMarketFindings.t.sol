@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {CourtFixture} from "./InferenceMarketCourt.t.sol";
+import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
+import {InferenceMarketBase} from "../../../contracts/market/InferenceMarketBase.sol";
+import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
+import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+
+/// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
+contract JobWordHarness is InferenceMarketBase {
+    constructor(IModelRegistry models_, IProviderRegistry providers_)
+        InferenceMarketBase(address(0), address(0), models_, providers_)
+    {}
+
+    function layout() external pure returns (uint256 hashMask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) {
+        return (HASH_MASK, STATUS_SHIFT, SEATED_SHIFT, REVEALED_SHIFT, REVEAL_START_SHIFT);
+    }
+
+    function fields(uint256 word)
+        external
+        pure
+        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 time, uint8 revealedSeats, uint256 hashBits)
+    {
+        return (_status(word), _seated(word), _revealedCount(word), _time(word), uint8(word), word & HASH_MASK);
+    }
+
+    function withStatus(uint256 word, JobStatus status) external pure returns (uint256) {
+        return _withStatus(word, status);
+    }
+
+    function timeField(uint256 time) external pure returns (uint256) {
+        return _timeField(time);
+    }
+
+    function jobHash(uint256 jobId, Job calldata job) external pure returns (uint256) {
+        return _jobHash(jobId, job);
+    }
+}
+
+// ==================================================================== finding 13: hash width
+
+/// @notice Finding 13: the job word keeps 200 bits of a hash that binds the job id.
+contract InferenceMarketJobHashTest is CourtFixture {
+    JobWordHarness internal harness;
+
+    function setUp() public override {
+        super.setUp();
+        harness = new JobWordHarness(models, registry);
+    }
+
+    /// @notice The hash is keccak256(abi.encode(jobId, job)) and 200 bits of it are kept.
+    function test_jobHash_isKeccakOfJobIdAndJob() public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        assertEq(harness.jobHash(id, job), uint256(keccak256(abi.encode(id, job))), "hash pre-image is (jobId, job)");
+        (uint256 mask,,,,) = harness.layout();
+        assertEq(mask, ~uint256(0) << 56, "200 hash bits");
+        // The request stored exactly that hash: the job is served with its own struct.
+        _deliver(id, job, prov[0], RESULT);
+        assertEq(_status(id), DELIVERED, "delivered");
+    }
+
+    /// @notice Attack: job A's struct replayed on job B's id. Refused: the hash binds the id.
+    function test_jobHash_bindsJobId() public {
+        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
+        (uint256 b,) = _k1Eth();
+        vm.prank(prov[0]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        market.submitResult(b, jobA, RESULT, OUTPUT);
+        // The same on the k > 1 path and for cancel/finalize.
+        (uint256 c, IInferenceMarketTypes.Job memory jobC) = _requestEth(3);
+        (uint256 d,) = _requestEth(3);
+        vm.prank(prov[0]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        market.commit(d, jobC, bytes32(uint256(1)));
+        vm.warp(block.timestamp + 2 hours);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        market.finalize(d, jobC);
+        market.finalize(c, jobC); // its own id works
+        market.finalize(a, jobA);
+        assertEq(_status(a), REFUNDED, "a refunded");
+    }
+
+    /// @notice A delivery's and a challenge's bindings include the job id too: a delivery of
+    /// job A cannot be claimed or challenged under job B's id.
+    function test_jobHash_deliveryBindsJobId() public {
+        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
+        (uint256 b, IInferenceMarketTypes.Job memory jobB) = _k1Eth();
+        _deliver(a, jobA, prov[0], RESULT);
+        _deliver(b, jobB, prov[0], RESULT);
+        vm.prank(prov[1]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        court.challenge(b, jobA, prov[0], RESULT);
+        IInferenceMarketTypes.Challenge memory ch = _challenge(a, jobA, prov[0], RESULT, prov[1]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, a));
+        court.resolveChallenge(a, jobB, ch);
+    }
+
+    /// @notice Any one flipped bit in the job id or in any of the Job's 19 words is refused as a
+    /// mismatch (the word's 200 bits catch it), before any field is read.
+    function testFuzz_jobHash_anyBitFlipRejected(uint256 wordSeed, uint256 bitSeed) public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        uint256 w = bound(wordSeed, 0, 19); // 0: the job id; 1-19: the Job's words
+        uint256 bit = bound(bitSeed, 0, 255);
+        bytes memory data = abi.encodeCall(InferenceMarket.submitResult, (id, job, RESULT, OUTPUT));
+        uint256 at = 4 + 32 * w + (31 - bit / 8);
+        data[at] = bytes1(uint8(data[at]) ^ uint8(1 << (bit % 8)));
+        uint256 expectedId = w == 0 ? id ^ (uint256(1) << bit) : id;
+        vm.prank(prov[0]);
+        (bool ok, bytes memory ret) = address(market).call(data);
+        assertFalse(ok, "a flipped bit is refused");
+        assertEq(
+            keccak256(ret),
+            keccak256(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, expectedId)),
+            "as a job mismatch"
+        );
+        assertEq(_status(id), OPEN, "still open");
+    }
+
+    /// @notice Every field of the word round-trips at its maximum, and changing one leaves the
+    /// others as they were.
+    function test_jobWord_fieldsRoundTripAtMaxima() public view {
+        (uint256 mask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) = harness.layout();
+        uint256 maxTime = type(uint32).max;
+        uint256 word = mask | (uint256(15) << statusShift) | (uint256(63) << seatedShift) | (uint256(63) << revealedShift)
+            | harness.timeField(maxTime) | 0xff;
+        assertEq(word, type(uint256).max, "the fields tile the word exactly");
+        word &= ~(uint256(8) << statusShift); // the highest status, JuryRevealing (7)
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed, uint40 time, uint8 seats, uint256 h) = harness.fields(word);
+        assertEq(uint256(s), 7, "status max");
+        assertEq(seated, 63, "seated max");
+        assertEq(revealed, 63, "revealed max");
+        assertEq(time, maxTime, "time max (2106)");
+        assertEq(seats, 0xff, "revealed seats 0-7");
+        assertEq(h, mask, "hash bits");
+        uint256 changed = harness.withStatus(word, IInferenceMarketTypes.JobStatus.Open);
+        (s, seated, revealed, time, seats, h) = harness.fields(changed);
+        assertEq(uint256(s), 1, "status changed");
+        assertEq(seated + revealed, 126, "counts kept");
+        assertEq(time, maxTime, "time kept");
+        assertEq(seats, 0xff, "seats kept");
+        assertEq(h, mask, "hash kept");
+        assertEq(timeShift, 8, "time above the revealed-seat bits");
+    }
+
+    /// @notice The counts' real maxima (32 seats, 32 reveals) grow from 0 without carrying.
+    function test_jobWord_countsReachMaximaWithoutCarry() public view {
+        (uint256 mask,, uint256 seatedShift, uint256 revealedShift,) = harness.layout();
+        uint256 counted = mask;
+        for (uint256 i = 0; i < 32; ++i) counted += (uint256(1) << seatedShift) + (uint256(1) << revealedShift);
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed,,, uint256 h) = harness.fields(counted);
+        assertEq(seated, 32, "32 seats");
+        assertEq(revealed, 32, "32 reveals");
+        assertEq(uint256(s), 0, "no carry into the status");
+        assertEq(h, mask, "no carry into the hash");
+    }
+}
