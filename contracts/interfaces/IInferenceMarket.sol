@@ -159,6 +159,9 @@ interface IInferenceMarketTypes {
     /// seats; the rest goes in equal parts to the compensated revealers (see {SlashDistributed}).
     /// At most 10,000. Read at settlement, not snapshotted: a change applies to jobs settling
     /// after it.
+    /// @param collateralPerJob Stake each seat (k > 1 seat, k = 1 delivery, challenge bond, jury
+    /// seat) locks, snapshotted into new jobs: at least 1 stake token (10^18 base units) and at
+    /// least `jurySize × juryFee`.
     struct Policy {
         uint16 protocolFeeBps;
         uint16 quorumBps;

@@ -52,6 +52,10 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     // A Job's ABI encoding: 19 static words (see {_jobHash}).
     uint256 internal constant JOB_BYTES = 0x260;
 
+    /// @dev The least collateral per seat: one stake token (10^18 base units; the stake token is
+    /// the registry's 18-decimal ConclaveToken).
+    uint128 internal constant MIN_COLLATERAL = 1e18;
+
     uint8 internal constant MIN_JURY = 3;
 
     uint8 internal constant MAX_JURY = 9;
@@ -465,7 +469,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
         if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
-        if (uint256(_jurySize) * _juryFee > p.collateralPerJob) {
+        // At least one stake token, so that no seat can be abandoned for free (finding 16), and
+        // enough to pay a challenge's jurors.
+        if (p.collateralPerJob < MIN_COLLATERAL || uint256(_jurySize) * _juryFee > p.collateralPerJob) {
             revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
         }
         Terms storage t = _terms;

@@ -157,3 +157,53 @@ contract InferenceMarketJobHashTest is CourtFixture {
         assertEq(h, mask, "no carry into the hash");
     }
 }
+
+// ==================================================================== finding 16: collateral ≥ 1 token
+
+/// @notice Finding 16: with `collateralPerJob` 0 a k > 1 seat (or a k = 1 delivery) could be
+/// taken and abandoned at no cost; the policy now refuses less than one stake token.
+contract InferenceMarketMinCollateralTest is CourtFixture {
+    /// @notice Attack: the DAO (or a captured vote) sets the collateral to 0 so that a squatter's
+    /// silent seat costs nothing. Refused by setPolicy, below 1 token too; 1 token is accepted.
+    function test_setPolicy_refusesCollateralBelowOneToken() public {
+        court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000)); // the jury check aside
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 0;
+        vm.expectRevert(_outOfBounds("collateralPerJob", 0));
+        court.setPolicy(p);
+        p.collateralPerJob = 1e18 - 1;
+        vm.expectRevert(_outOfBounds("collateralPerJob", 1e18 - 1));
+        court.setPolicy(p);
+        p.collateralPerJob = 1e18;
+        court.setPolicy(p);
+        assertEq(market.policy().collateralPerJob, 1e18, "one token accepted");
+    }
+
+    /// @notice Both checks hold together: one token but below jurySize × juryFee is refused.
+    function test_setPolicy_collateralStillCoversJuryFees() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 1e18; // ≥ 1 token, < 3 × 1e18 of jury fees
+        vm.expectRevert(_outOfBounds("collateralPerJob", 1e18));
+        court.setPolicy(p);
+    }
+
+    /// @notice The constructor applies the same bound.
+    function test_constructor_refusesCollateralBelowOneToken() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 0;
+        IInferenceMarketTypes.ChallengePolicy memory c = _defaultChallengePolicy();
+        address courtImpl = address(new InferenceMarketCourt(models, registry));
+        vm.expectRevert(_outOfBounds("collateralPerJob", 0));
+        new InferenceMarket(address(this), guardian, models, registry, treasury, p, c, courtImpl);
+    }
+
+    /// @notice Fuzz: any collateral below one token is refused, any at or above (covering the
+    /// jury fees) accepted.
+    function testFuzz_setPolicy_collateralBound(uint128 collateral) public {
+        court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000));
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = collateral;
+        if (collateral < 1e18) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
+        court.setPolicy(p);
+    }
+}
