@@ -24,6 +24,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // Table size of a batch (distinct providers).
     uint256 private constant BATCH_PAYEES = 8;
 
+    // A batch item's length prefix (uint32, big-endian) and its fixed part after it: jobId, the
+    // Job's 19 words, resultHash and a 65-byte signature; the outputRef is the rest.
+    uint256 private constant ITEM_PREFIX = 4;
+
+    uint256 private constant ITEM_FIXED = 0x20 + JOB_BYTES + 0x20 + 65;
+
     /// @inheritdoc IInferenceMarket
     address public immutable court;
 
@@ -141,29 +147,30 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function submitAttestations(SignedResult[] calldata items) external nonReentrant returns (uint256 delivered) {
+    function submitAttestations(bytes calldata items) external nonReentrant returns (uint256 delivered) {
         // Whatever the items' order, each provider's terms and free stake are read once, and its
         // collateral locked once, at the end (or when the batch's table fills up, for batches of
         // many providers).
         Batch memory b = Batch({payees: new Payee[](BATCH_PAYEES), payeeCount: 0});
-        for (uint256 i = 0; i < items.length; ++i) {
-            SignedResult calldata it = items[i];
-            (address provider, ECDSA.RecoverError err,) =
-                ECDSA.tryRecoverCalldata(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
-            if (err != ECDSA.RecoverError.NoError) {
-                emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
+        // The items are framed here, from raw calldata, never by the ABI decoder: a malformed
+        // item is skipped like any other bad item instead of reverting the batch (finding 11).
+        uint256 at = 0;
+        uint256 end = items.length;
+        while (at < end) {
+            (uint256 next, bool fits) = _itemEnd(items, at);
+            if (!fits) {
+                // The length runs past the end (or the length prefix is cut): whatever follows
+                // cannot be framed, so the rest is rejected at once.
+                emit AttestationRejected(_itemJobId(items, at, end), address(0), InferenceMarketMalformedAttestation.selector);
+                break;
+            }
+            if (next - at < ITEM_PREFIX + ITEM_FIXED) {
+                emit AttestationRejected(_itemJobId(items, at, next), address(0), InferenceMarketMalformedAttestation.selector);
+                at = next;
                 continue;
             }
-            Payee memory payee = _payee(b, provider);
-            (bytes4 reason,) = _batchItemError(it, payee);
-            if (reason != bytes4(0)) {
-                emit AttestationRejected(it.jobId, provider, reason);
-                continue;
-            }
-            _deliver(it.jobId, it.job, provider, it.resultHash, it.outputRef);
-            payee.free -= it.job.collateral;
-            payee.locking += it.job.collateral;
-            ++delivered;
+            if (_deliverItem(b, items, at + ITEM_PREFIX, next)) ++delivered;
+            at = next;
         }
         _flush(b);
     }
@@ -460,6 +467,62 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
 
+    /// @dev Where the batch item at `at` (its length prefix) ends, and whether it fits in `items`.
+    function _itemEnd(bytes calldata items, uint256 at) private pure returns (uint256 next, bool fits) {
+        if (items.length - at < ITEM_PREFIX) return (items.length, false);
+        uint256 len;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            len := shr(224, calldataload(add(items.offset, at)))
+        }
+        next = at + ITEM_PREFIX + len; // len < 2^32: no overflow
+        fits = next <= items.length;
+    }
+
+    /// @dev The job id a malformed item at `at` carries, if its bytes up to `end` hold one: for
+    /// the rejection event only.
+    function _itemJobId(bytes calldata items, uint256 at, uint256 end) private pure returns (uint256 jobId) {
+        if (end < at + ITEM_PREFIX + 0x20) return 0;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            jobId := calldataload(add(items.offset, add(at, ITEM_PREFIX)))
+        }
+    }
+
+    /// @dev Checks and delivers one well-framed batch item (`items[start:end]`, after its
+    /// prefix); returns whether it was delivered. The Job is a view into the item's bytes: none
+    /// of its fields is read through Solidity's checked accessors before its hash matched the
+    /// job word (a dirty word would revert there), so a garbage item is only ever rejected.
+    function _deliverItem(Batch memory b, bytes calldata items, uint256 start, uint256 end) private returns (bool) {
+        uint256 jobId;
+        Job calldata job;
+        bytes32 resultHash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := add(items.offset, start)
+            jobId := calldataload(ptr)
+            job := add(ptr, 0x20)
+            resultHash := calldataload(add(ptr, add(0x20, JOB_BYTES)))
+        }
+        bytes calldata outputRef = items[start + 0x40 + JOB_BYTES:end - 65];
+        (address provider, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(_attestationDigest(jobId, job, resultHash, outputRef), items[end - 65:end]);
+        if (err != ECDSA.RecoverError.NoError) {
+            emit AttestationRejected(jobId, address(0), InferenceMarketInvalidSignature.selector);
+            return false;
+        }
+        Payee memory payee = _payee(b, provider);
+        bytes4 reason = _batchItemError(jobId, job, payee);
+        if (reason != bytes4(0)) {
+            emit AttestationRejected(jobId, provider, reason);
+            return false;
+        }
+        _deliver(jobId, job, provider, resultHash, outputRef);
+        payee.free -= job.collateral;
+        payee.locking += job.collateral;
+        return true;
+    }
+
     /// @dev A provider's terms and free stake as read once per batch, and the collateral its
     /// delivered items lock.
     struct Payee {
@@ -503,37 +566,27 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         b.payeeCount = 0;
     }
 
-    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can),
-    /// and the job's word.
-    function _batchItemError(SignedResult calldata it, Payee memory payee)
-        private
-        view
-        returns (bytes4, uint256 word)
-    {
-        word = _jobs[it.jobId];
+    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
+    /// The job's fields are read only once its hash matched (see {_deliverItem}).
+    function _batchItemError(uint256 jobId, Job calldata job, Payee memory payee) private view returns (bytes4) {
+        uint256 word = _jobs[jobId];
         JobStatus status = _status(word);
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
-        if (status != JobStatus.None && status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
-        if (word & HASH_MASK != _jobHash(it.jobId, it.job) & HASH_MASK) return (InferenceMarketJobMismatch.selector, word);
-        if (status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
-        if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
-        if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);
-        if (!payee.active) return (IProviderRegistry.ProviderRegistryInvalidStatus.selector, word);
-        if (it.job.requiredTags & ~payee.tags != 0) {
-            return (IProviderRegistry.ProviderRegistryMissingTags.selector, word);
-        }
-        if (payee.memoryMB < it.job.minMemoryMB) {
-            return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
-        }
-        if (payee.free < it.job.collateral) {
-            return (IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, word);
-        }
-        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(it.job);
+        if (status != JobStatus.None && status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
+        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) return InferenceMarketJobMismatch.selector;
+        if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
+        if (job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > job.deadline) return InferenceMarketDeadlinePassed.selector;
+        if (!payee.active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
+        if (job.requiredTags & ~payee.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (payee.memoryMB < job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
+        if (payee.free < job.collateral) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
             (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
-            if (!open) return (InferenceMarketNotAssigned.selector, word);
+            if (!open) return InferenceMarketNotAssigned.selector;
         }
-        return (bytes4(0), word);
+        return bytes4(0);
     }
 
     /// @dev Settles a k > 1 job at the end of its reveal phase.
@@ -641,20 +694,22 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
     }
 
-    /// @dev The EIP-712 digest of an Attestation, hashed in scratch memory (nothing allocated:
-    /// a batch computes one per item).
+    /// @dev The EIP-712 digest of an Attestation, hashed in free memory (nothing allocated: a
+    /// batch computes one per item). The Job's words are read raw (modelId, version, inputHash):
+    /// a batch item's Job is not checked yet, and a dirty version word must not revert the batch
+    /// (it only yields a digest nobody signed).
     function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
         private
         view
         returns (bytes32)
     {
         bytes32 typeHash = ATTESTATION_TYPEHASH;
-        bytes32 modelId = job.modelId;
-        uint32 version = job.version;
-        bytes32 inputHash = job.inputHash;
         bytes32 structHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
+            let modelId := calldataload(add(job, 0x40))
+            let version := calldataload(add(job, 0x60))
+            let inputHash := calldataload(add(job, 0x200))
             let ptr := mload(0x40)
             calldatacopy(ptr, outputRef.offset, outputRef.length)
             let outputRefHash := keccak256(ptr, outputRef.length)

@@ -7,6 +7,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Test, Vm} from "../utils/Test.sol";
+import {AttestationBatch} from "../utils/AttestationBatch.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
@@ -520,7 +521,7 @@ abstract contract InferenceMarketFixture is Test {
 
     function _relay(InferenceMarket m, IInferenceMarketTypes.SignedResult[] memory items) internal returns (uint256) {
         vm.prank(stranger);
-        return m.submitAttestations(items);
+        return m.submitAttestations(AttestationBatch.encode(items));
     }
 
     // ---------------------------------------------------------------- log helpers

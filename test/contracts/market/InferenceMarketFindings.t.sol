@@ -8,6 +8,7 @@ import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCou
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {AttestationBatch} from "../utils/AttestationBatch.sol";
 
 /// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
 contract JobWordHarness is InferenceMarketBase {
@@ -205,5 +206,127 @@ contract InferenceMarketMinCollateralTest is CourtFixture {
         p.collateralPerJob = collateral;
         if (collateral < 1e18) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
         court.setPolicy(p);
+    }
+}
+
+// ==================================================================== finding 11: batch framing
+
+/// @notice Finding 11: a malformed item used to revert the whole signed batch (the ABI decoder
+/// ran before the per-item checks). The batch is raw bytes framed by the market: every bad item
+/// is skipped with {AttestationRejected}, the rest delivered.
+contract InferenceMarketBatchFramingTest is CourtFixture {
+    bytes4 internal immutable MALFORMED = IInferenceMarketTypes.InferenceMarketMalformedAttestation.selector;
+
+    /// @dev Three open k = 1 jobs, each signed by prov[0], framed one by one.
+    function _three() internal returns (uint256[3] memory ids, bytes[3] memory framed) {
+        for (uint256 i = 0; i < 3; ++i) {
+            IInferenceMarketTypes.Job memory job;
+            (ids[i], job) = _k1Eth();
+            framed[i] = AttestationBatch.encodeItem(_sign(market, pks[0], ids[i], job, RESULT));
+        }
+    }
+
+    function _submitRaw(bytes memory batch) internal returns (uint256 delivered, Rejection[] memory rj) {
+        vm.recordLogs();
+        vm.prank(stranger);
+        delivered = market.submitAttestations(batch);
+        rj = _rejections(vm.getRecordedLogs(), address(market));
+    }
+
+    /// @notice Attack: one item with a bogus length in the middle of a batch. Before, the whole
+    /// batch reverted; now only that item is skipped.
+    function test_submitAttestations_malformedMiddleItemSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory junk = abi.encodePacked(uint32(100), ids[1], new bytes(68)); // 100 bytes < 737
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], junk, f[2]));
+        assertEq(delivered, 2, "the two good items delivered");
+        assertEq(rj.length, 1, "one rejection");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "short item");
+        assertEq(_status(ids[0]), DELIVERED, "first delivered");
+        assertEq(_status(ids[2]), DELIVERED, "third delivered");
+        assertEq(_status(ids[1]), OPEN, "second untouched");
+    }
+
+    /// @notice A length running past the end rejects the remainder with one event; what came
+    /// before is delivered.
+    function test_submitAttestations_lengthPastEndRejectsRemainder() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory bad = f[1];
+        bad[0] = 0x7f; // len ≈ 2^31: far past the end
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], bad, f[2]));
+        assertEq(delivered, 1, "only the item before");
+        assertEq(rj.length, 1, "one event for the remainder");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "remainder");
+        assertEq(_status(ids[1]), OPEN, "second untouched");
+        assertEq(_status(ids[2]), OPEN, "third (in the remainder) untouched");
+    }
+
+    /// @notice A truncated last item (its bytes cut short of its length), and a cut length prefix.
+    function test_submitAttestations_truncatedItemRejected() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory cut = new bytes(f[1].length - 10);
+        for (uint256 i = 0; i < cut.length; ++i) cut[i] = f[1][i];
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], cut));
+        assertEq(delivered, 1, "the whole item before");
+        assertEq(rj.length, 1, "the cut item");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "cut");
+        (delivered, rj) = _submitRaw(bytes.concat(f[2], hex"0000"));
+        assertEq(delivered, 1, "a cut prefix does not hurt the item before");
+        _assertRejection(rj[0], 0, address(0), MALFORMED, "cut prefix");
+        (delivered, rj) = _submitRaw("");
+        assertEq(delivered + rj.length, 0, "an empty batch does nothing");
+    }
+
+    /// @notice A bad signature (zero r, s; or v = 29) is rejected alone.
+    function test_submitAttestations_badSignatureSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory zeroSig = f[1];
+        for (uint256 i = zeroSig.length - 65; i < zeroSig.length; ++i) zeroSig[i] = 0;
+        zeroSig[zeroSig.length - 1] = bytes1(uint8(27));
+        bytes memory badV = bytes.concat(f[2]);
+        badV[badV.length - 1] = bytes1(uint8(29));
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(zeroSig, f[0], badV));
+        assertEq(delivered, 1, "the good item");
+        assertEq(rj.length, 2, "two rejections");
+        _assertRejection(rj[0], ids[1], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "zero sig");
+        _assertRejection(rj[1], ids[2], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "v = 29");
+    }
+
+    /// @notice A Job word with dirty high bits (which Solidity's checked accessors revert on) is a
+    /// mismatch of that item only.
+    function test_submitAttestations_dirtyJobWordSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory dirty = f[1];
+        // The version word (Job word 3) starts at 4 + 32 + 3 × 32; set its top byte.
+        dirty[4 + 32 + 3 * 32] = 0xff;
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], dirty, f[2]));
+        assertEq(delivered, 2, "the good items");
+        assertEq(rj.length, 1, "the dirty one");
+        assertEq(rj[0].jobId, ids[1], "its job");
+        assertEq(_status(ids[1]), OPEN, "untouched");
+    }
+
+    /// @notice Whatever bytes follow a good item, the call never reverts and the good item is
+    /// delivered.
+    function testFuzz_submitAttestations_garbageNeverReverts(bytes memory garbage) public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        (uint256 delivered,) = _submitRaw(bytes.concat(f[0], garbage));
+        assertGe(delivered, 1, "the good item");
+        assertEq(_status(ids[0]), DELIVERED, "delivered");
+    }
+
+    /// @notice Fuzz: one byte of a three-item batch changed anywhere never reverts the call and
+    /// never delivers an item whose bytes changed; untouched items before it are delivered.
+    function testFuzz_submitAttestations_anyByteChangedNeverReverts(uint256 atSeed, uint8 x) public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory batch = bytes.concat(f[0], f[1], f[2]);
+        uint256 at = bound(atSeed, 0, batch.length - 1);
+        vm.assume(x != uint8(batch[at]));
+        batch[at] = bytes1(x);
+        (uint256 delivered,) = _submitRaw(batch);
+        uint256 hit = at / f[0].length; // every item has the same length here
+        assertLe(delivered, 3, "at most every item");
+        for (uint256 i = 0; i < hit; ++i) assertEq(_status(ids[i]), DELIVERED, "items before the change delivered");
+        if (at % f[0].length >= 4) assertEq(_status(ids[hit]), OPEN, "the changed item is not delivered");
     }
 }
