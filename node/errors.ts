@@ -44,6 +44,11 @@ export class ArtifactMissingError extends FatalError {
   readonly code = "ARTIFACT_MISSING";
 }
 
+/** A signed attestation cannot be encoded for a batch (e.g. a signature that is not 65 bytes). */
+export class InvalidAttestationError extends FatalError {
+  readonly code = "ATTESTATION_INVALID";
+}
+
 /** One line for a person: the message of a known error, or the first line of an unknown one. */
 export function oneLine(error: unknown): string {
   if (error instanceof Error) {

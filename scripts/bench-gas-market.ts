@@ -6,6 +6,7 @@ import { keccak256, parseEther, toHex, type Hash, type Hex } from "viem";
 import type { Job } from "../node/attest/attestation.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, commitmentOf, signAttestation } from "../node/attest/attestation.ts";
+import { encodeAttestationBatch } from "../node/attest/batch.ts";
 import type { Wallet } from "../node/chain/clients.ts";
 import { networkHelpers, TOKENS, viem } from "../test/helpers/hardhat-stack.ts";
 import { CAPS, ETH, marketFixture, requestJob } from "../test/helpers/market-fixture.ts";
@@ -86,7 +87,7 @@ async function batch(signers: Wallet[], n = 100): Promise<Record<string, bigint>
   }
   // Once all are requested: the waits overlap, so no job nears its deadline.
   for (const [i, item] of items.entries()) await openFor(item.job, [signers[i % signers.length]!]);
-  const total = await gas(await f.as(f.relayer).market.write.submitAttestations([items]));
+  const total = await gas(await f.as(f.relayer).market.write.submitAttestations([encodeAttestationBatch(items)]));
   await pastChallengeWindow(items[0]!.job);
   const claimed = await claim(items.map((it, i) => ({ ...it, provider: signers[i % signers.length]! })));
   return { [`batch of ${n}`]: total, "per job": total / BigInt(n), [`claims, batch of ${n}, per job`]: claimed / BigInt(n) };

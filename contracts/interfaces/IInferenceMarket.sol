@@ -143,7 +143,9 @@ interface IInferenceMarketTypes {
         uint16 challengerShareBps;
     }
 
-    /// @notice A result signed by its provider (EIP-712 `Attestation`), for batch delivery.
+    /// @notice The fields of one item of a signed batch ({IInferenceMarket-submitAttestations}),
+    /// for off-chain encoders and tests: the market reads items from raw bytes, not as this
+    /// ABI type. `signature` is the provider's 65-byte EIP-712 `Attestation` signature (r, s, v).
     struct SignedResult {
         uint256 jobId;
         Job job;
@@ -159,6 +161,9 @@ interface IInferenceMarketTypes {
     /// seats; the rest goes in equal parts to the compensated revealers (see {SlashDistributed}).
     /// At most 10,000. Read at settlement, not snapshotted: a change applies to jobs settling
     /// after it.
+    /// @param collateralPerJob Stake each seat (k > 1 seat, k = 1 delivery, challenge bond, jury
+    /// seat) locks, snapshotted into new jobs: at least 1 stake token (10^18 base units) and at
+    /// least `jurySize × juryFee`.
     struct Policy {
         uint16 protocolFeeBps;
         uint16 quorumBps;
@@ -208,7 +213,9 @@ interface IInferenceMarketTypes {
     /// @notice The DAO changed the challenge policy.
     event ChallengePolicySet(ChallengePolicy policy);
     /// @notice An item of a signed batch was skipped; `reason` is the selector of the error it
-    /// would have raised on its own. Nothing changed for that job.
+    /// would have raised on its own. Nothing changed for that job. A malformed item
+    /// ({InferenceMarketMalformedAttestation}) names the job id it carries if it is long enough
+    /// to carry one (else 0) and no provider.
     event AttestationRejected(uint256 indexed jobId, address indexed provider, bytes4 reason);
     /// @notice A provider took seat `seat` of a k > 1 job and locked collateral.
     event SeatCommitted(uint256 indexed jobId, address indexed provider, uint8 seat, bytes32 commitment);
@@ -284,6 +291,10 @@ interface IInferenceMarketTypes {
     error InferenceMarketPolicyOutOfBounds(string field, uint256 value);
     error InferenceMarketZeroAddress();
     error InferenceMarketInvalidSignature(uint256 jobId);
+    /// @notice A signed batch's item at byte `offset` of the batch is malformed: shorter than an
+    /// item's fixed part, or its length runs past the end of the batch (which rejects the rest
+    /// of the batch). Only ever reported as an {AttestationRejected} reason.
+    error InferenceMarketMalformedAttestation(uint256 offset);
     /// @notice `provider`'s rank in the job's assignment is not open yet: it opens at `opensAt`.
     error InferenceMarketNotAssigned(uint256 jobId, address provider, uint256 rank, uint40 opensAt);
     /// @notice The delivery may still be challenged until `endsAt`: its fee is not claimable yet.
@@ -334,13 +345,21 @@ interface IInferenceMarket is IInferenceMarketTypes {
     function submitResult(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef) external;
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
-    /// Each item is checked on its own; an item that fails any check (bad signature, wrong
-    /// parameters, job not open, deadline passed, provider not eligible or not assigned yet
-    /// ({InferenceMarketNotAssigned}'s selector), version retired) is
-    /// skipped with {AttestationRejected} and changes nothing; the other items are delivered.
-    /// @param items The signed results.
+    /// `items` is the items concatenated, each framed as
+    /// `[len:uint32][jobId:32][job:19 words, its ABI encoding][resultHash:32][outputRef][signature:65]`,
+    /// `len` counting the bytes after it (so `outputRef` is `len − 737` bytes) and the signature
+    /// being the provider's EIP-712 `Attestation` as (r, s, v) (see {attestationDigest}; the
+    /// TypeScript `encodeAttestationBatch` writes this framing). The market frames the bytes
+    /// itself, so no item can make the call revert: each item is checked on its own, and an
+    /// item that fails any check (malformed framing, bad signature, wrong parameters, job not
+    /// open, deadline passed, provider not eligible or not assigned yet
+    /// ({InferenceMarketNotAssigned}'s selector)) is skipped with {AttestationRejected} and
+    /// changes nothing; the other items are delivered. An item shorter than 737 bytes is skipped
+    /// alone; a length running past the end of `items` rejects the remainder with one event, and
+    /// the items before it are delivered.
+    /// @param items The framed signed results.
     /// @return delivered How many items were delivered.
-    function submitAttestations(SignedResult[] calldata items) external returns (uint256 delivered);
+    function submitAttestations(bytes calldata items) external returns (uint256 delivered);
 
     /// @notice Takes a seat of an open k > 1 job by committing
     /// `keccak256(abi.encode(jobId, provider, resultHash, salt))`, and locks collateral. The caller

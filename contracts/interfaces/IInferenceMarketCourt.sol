@@ -82,7 +82,8 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @notice Sets the policy (DAO only). Bounds: protocol fee ≤ 10 %, quorum 50–100 % (strictly
     /// more than half of k is always needed), 1 ≤ max k ≤ 32, windows 1 s–30 days, priority
     /// window ≤ 1 hour (0 = off), inline input ≤ 64 KiB, job duration 1 min–365 days, client
-    /// share of slashed stake ≤ 100 %, collateral per job ≥ `jurySize × juryFee`.
+    /// share of slashed stake ≤ 100 %, collateral per job ≥ 1 stake token (10^18 base units) and
+    /// ≥ `jurySize × juryFee`.
     /// @param policy The new policy.
     function setPolicy(Policy calldata policy) external;
 

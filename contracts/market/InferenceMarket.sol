@@ -24,6 +24,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // Table size of a batch (distinct providers).
     uint256 private constant BATCH_PAYEES = 8;
 
+    // A batch item's length prefix (uint32, big-endian) and its fixed part after it: jobId, the
+    // Job's 19 words, resultHash and a 65-byte signature; the outputRef is the rest.
+    uint256 private constant ITEM_PREFIX = 4;
+
+    uint256 private constant ITEM_FIXED = 0x20 + JOB_BYTES + 0x20 + 65;
+
     /// @inheritdoc IInferenceMarket
     address public immutable court;
 
@@ -83,8 +89,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // A memory Job is its ABI encoding: 18 words, each field clean in its own word.
-            jobHash := keccak256(job, JOB_BYTES)
+            // A memory Job is its ABI encoding: 19 words, each field clean in its own word. The
+            // pre-image is (jobId, job), as {_jobHash} hashes it, in free memory.
+            let ptr := mload(0x40)
+            mstore(ptr, jobId)
+            mcopy(add(ptr, 0x20), job, JOB_BYTES)
+            jobHash := keccak256(ptr, add(JOB_BYTES, 0x20))
         }
         _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
         _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
@@ -137,29 +147,30 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function submitAttestations(SignedResult[] calldata items) external nonReentrant returns (uint256 delivered) {
+    function submitAttestations(bytes calldata items) external nonReentrant returns (uint256 delivered) {
         // Whatever the items' order, each provider's terms and free stake are read once, and its
         // collateral locked once, at the end (or when the batch's table fills up, for batches of
         // many providers).
         Batch memory b = Batch({payees: new Payee[](BATCH_PAYEES), payeeCount: 0});
-        for (uint256 i = 0; i < items.length; ++i) {
-            SignedResult calldata it = items[i];
-            (address provider, ECDSA.RecoverError err,) =
-                ECDSA.tryRecoverCalldata(_attestationDigest(it.jobId, it.job, it.resultHash, it.outputRef), it.signature);
-            if (err != ECDSA.RecoverError.NoError) {
-                emit AttestationRejected(it.jobId, address(0), InferenceMarketInvalidSignature.selector);
+        // The items are framed here, from raw calldata, never by the ABI decoder: a malformed
+        // item is skipped like any other bad item instead of reverting the batch (finding 11).
+        uint256 at = 0;
+        uint256 end = items.length;
+        while (at < end) {
+            (uint256 next, bool fits) = _itemEnd(items, at);
+            if (!fits) {
+                // The length runs past the end (or the length prefix is cut): whatever follows
+                // cannot be framed, so the rest is rejected at once.
+                emit AttestationRejected(_itemJobId(items, at, end), address(0), InferenceMarketMalformedAttestation.selector);
+                break;
+            }
+            if (next - at < ITEM_PREFIX + ITEM_FIXED) {
+                emit AttestationRejected(_itemJobId(items, at, next), address(0), InferenceMarketMalformedAttestation.selector);
+                at = next;
                 continue;
             }
-            Payee memory payee = _payee(b, provider);
-            (bytes4 reason,) = _batchItemError(it, payee);
-            if (reason != bytes4(0)) {
-                emit AttestationRejected(it.jobId, provider, reason);
-                continue;
-            }
-            _deliver(it.jobId, it.job, provider, it.resultHash, it.outputRef);
-            payee.free -= it.job.collateral;
-            payee.locking += it.job.collateral;
-            ++delivered;
+            if (_deliverItem(b, items, at + ITEM_PREFIX, next)) ++delivered;
+            at = next;
         }
         _flush(b);
     }
@@ -174,7 +185,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 word = _openJob(jobId, job);
         if (job.redundancy < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
         if (block.timestamp > job.commitDeadline) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline);
-        seat = uint8(word >> SEATED_SHIFT);
+        seat = _seated(word);
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
@@ -210,7 +221,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint40 revealDeadline = _time(word) + job.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
-        if (uint8(word >> REVEALED_SHIFT) == _seated(word)) {
+        if (_revealedCount(word) == _seated(word)) {
             _settleRound(jobId, job, word);
         } else {
             _jobs[jobId] = word;
@@ -232,7 +243,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         if (status == JobStatus.Open) {
             if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
-            if (uint8(word >> SEATED_SHIFT) < job.quorum) {
+            if (_seated(word) < job.quorum) {
                 // Too few providers came: nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
                 _refund(jobId, job, word);
@@ -243,7 +254,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             word = _startReveal(jobId, job, word, job.commitDeadline);
             status = JobStatus.Revealing;
         }
-        if (status != JobStatus.Revealing || block.timestamp <= uint40(word >> REVEAL_START_SHIFT) + job.revealWindow) {
+        if (status != JobStatus.Revealing || block.timestamp <= _time(word) + job.revealWindow) {
             revert InferenceMarketNotFinalizable(jobId, status);
         }
         _settleRound(jobId, job, word);
@@ -278,7 +289,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt)
     {
         uint256 word = _jobs[jobId];
-        return (_status(word), uint8(word >> SEATED_SHIFT), uint8(word >> REVEALED_SHIFT), uint40(word >> REVEAL_START_SHIFT));
+        return (_status(word), _seated(word), _revealedCount(word), _time(word));
     }
 
     /// @inheritdoc IInferenceMarket
@@ -395,7 +406,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         word = _jobs[jobId];
         JobStatus status = _status(word);
         if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) return word;
-        if (word & HASH_MASK != _jobHash(job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
     function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
@@ -404,11 +415,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     function _commitClosedWithQuorum(Job calldata job, uint256 word) private view returns (bool) {
-        return block.timestamp > job.commitDeadline && uint8(word >> SEATED_SHIFT) >= job.quorum;
+        return block.timestamp > job.commitDeadline && _seated(word) >= job.quorum;
     }
 
     function _startReveal(uint256 jobId, Job calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
-        word = _withStatus(word, JobStatus.Revealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
+        word = _withStatus(word, JobStatus.Revealing) | _timeField(startedAt);
         emit RevealStarted(jobId, startedAt + job.revealWindow);
         return word;
     }
@@ -450,11 +461,67 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     function _deliver(uint256 jobId, Job calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
         private
     {
-        _jobs[jobId] = (_deliveryHash(job, provider, resultHash) & HASH_MASK)
-            | (uint256(JobStatus.Delivered) << STATUS_SHIFT) | (block.timestamp << REVEAL_START_SHIFT);
+        _jobs[jobId] = (_deliveryHash(jobId, job, provider, resultHash) & HASH_MASK)
+            | (uint256(JobStatus.Delivered) << STATUS_SHIFT) | _timeField(block.timestamp);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
     }
 
+
+    /// @dev Where the batch item at `at` (its length prefix) ends, and whether it fits in `items`.
+    function _itemEnd(bytes calldata items, uint256 at) private pure returns (uint256 next, bool fits) {
+        if (items.length - at < ITEM_PREFIX) return (items.length, false);
+        uint256 len;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            len := shr(224, calldataload(add(items.offset, at)))
+        }
+        next = at + ITEM_PREFIX + len; // len < 2^32: no overflow
+        fits = next <= items.length;
+    }
+
+    /// @dev The job id a malformed item at `at` carries, if its bytes up to `end` hold one: for
+    /// the rejection event only.
+    function _itemJobId(bytes calldata items, uint256 at, uint256 end) private pure returns (uint256 jobId) {
+        if (end < at + ITEM_PREFIX + 0x20) return 0;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            jobId := calldataload(add(items.offset, add(at, ITEM_PREFIX)))
+        }
+    }
+
+    /// @dev Checks and delivers one well-framed batch item (`items[start:end]`, after its
+    /// prefix); returns whether it was delivered. The Job is a view into the item's bytes: none
+    /// of its fields is read through Solidity's checked accessors before its hash matched the
+    /// job word (a dirty word would revert there), so a garbage item is only ever rejected.
+    function _deliverItem(Batch memory b, bytes calldata items, uint256 start, uint256 end) private returns (bool) {
+        uint256 jobId;
+        Job calldata job;
+        bytes32 resultHash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := add(items.offset, start)
+            jobId := calldataload(ptr)
+            job := add(ptr, 0x20)
+            resultHash := calldataload(add(ptr, add(0x20, JOB_BYTES)))
+        }
+        bytes calldata outputRef = items[start + 0x40 + JOB_BYTES:end - 65];
+        (address provider, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(_attestationDigest(jobId, job, resultHash, outputRef), items[end - 65:end]);
+        if (err != ECDSA.RecoverError.NoError) {
+            emit AttestationRejected(jobId, address(0), InferenceMarketInvalidSignature.selector);
+            return false;
+        }
+        Payee memory payee = _payee(b, provider);
+        bytes4 reason = _batchItemError(jobId, job, payee);
+        if (reason != bytes4(0)) {
+            emit AttestationRejected(jobId, provider, reason);
+            return false;
+        }
+        _deliver(jobId, job, provider, resultHash, outputRef);
+        payee.free -= job.collateral;
+        payee.locking += job.collateral;
+        return true;
+    }
 
     /// @dev A provider's terms and free stake as read once per batch, and the collateral its
     /// delivered items lock.
@@ -499,37 +566,27 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         b.payeeCount = 0;
     }
 
-    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can),
-    /// and the job's word.
-    function _batchItemError(SignedResult calldata it, Payee memory payee)
-        private
-        view
-        returns (bytes4, uint256 word)
-    {
-        word = _jobs[it.jobId];
+    /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
+    /// The job's fields are read only once its hash matched (see {_deliverItem}).
+    function _batchItemError(uint256 jobId, Job calldata job, Payee memory payee) private view returns (bytes4) {
+        uint256 word = _jobs[jobId];
         JobStatus status = _status(word);
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
-        if (status != JobStatus.None && status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
-        if (word & HASH_MASK != _jobHash(it.job) & HASH_MASK) return (InferenceMarketJobMismatch.selector, word);
-        if (status != JobStatus.Open) return (InferenceMarketInvalidStatus.selector, word);
-        if (it.job.redundancy != 1) return (InferenceMarketWrongRedundancy.selector, word);
-        if (block.timestamp > it.job.deadline) return (InferenceMarketDeadlinePassed.selector, word);
-        if (!payee.active) return (IProviderRegistry.ProviderRegistryInvalidStatus.selector, word);
-        if (it.job.requiredTags & ~payee.tags != 0) {
-            return (IProviderRegistry.ProviderRegistryMissingTags.selector, word);
-        }
-        if (payee.memoryMB < it.job.minMemoryMB) {
-            return (IProviderRegistry.ProviderRegistryInsufficientMemory.selector, word);
-        }
-        if (payee.free < it.job.collateral) {
-            return (IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, word);
-        }
-        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(it.job);
+        if (status != JobStatus.None && status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
+        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) return InferenceMarketJobMismatch.selector;
+        if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
+        if (job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > job.deadline) return InferenceMarketDeadlinePassed.selector;
+        if (!payee.active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
+        if (job.requiredTags & ~payee.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (payee.memoryMB < job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
+        if (payee.free < job.collateral) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
             (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
-            if (!open) return (InferenceMarketNotAssigned.selector, word);
+            if (!open) return InferenceMarketNotAssigned.selector;
         }
-        return (bytes4(0), word);
+        return bytes4(0);
     }
 
     /// @dev Settles a k > 1 job at the end of its reveal phase.
@@ -637,20 +694,22 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
     }
 
-    /// @dev The EIP-712 digest of an Attestation, hashed in scratch memory (nothing allocated:
-    /// a batch computes one per item).
+    /// @dev The EIP-712 digest of an Attestation, hashed in free memory (nothing allocated: a
+    /// batch computes one per item). The Job's words are read raw (modelId, version, inputHash):
+    /// a batch item's Job is not checked yet, and a dirty version word must not revert the batch
+    /// (it only yields a digest nobody signed).
     function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
         private
         view
         returns (bytes32)
     {
         bytes32 typeHash = ATTESTATION_TYPEHASH;
-        bytes32 modelId = job.modelId;
-        uint32 version = job.version;
-        bytes32 inputHash = job.inputHash;
         bytes32 structHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
+            let modelId := calldataload(add(job, 0x40))
+            let version := calldataload(add(job, 0x60))
+            let inputHash := calldataload(add(job, 0x200))
             let ptr := mload(0x40)
             calldatacopy(ptr, outputRef.offset, outputRef.length)
             let outputRefHash := keccak256(ptr, outputRef.length)

@@ -14,10 +14,13 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
 /// court ({InferenceMarketCourt}, which the market runs by DELEGATECALL) both inherit it, so both
 /// see the same storage layout. It holds no external function of its own.
-/// @dev Storage per job is one word: the top 184 bits of a hash and the mutable state (status,
-/// seats, reveals, a time, which of seats 0-7 revealed). The hash is keccak256(abi.encode(job))
-/// while the job is open (k > 1 jobs keep it), that of the delivery (job, provider, result) once
-/// a k = 1 result is in, and that of the challenge (job, Challenge) once it is challenged. Seats
+/// @dev Storage per job is one word: the top 200 bits of a hash and the mutable state (status,
+/// seats, reveals, a time, which of seats 0-7 revealed). The hash is keccak256(abi.encode(jobId,
+/// job)) while the job is open (k > 1 jobs keep it), that of the delivery (job hash, provider,
+/// result) once a k = 1 result is in, and that of the challenge (job hash, Challenge) once it is
+/// challenged. Binding the jobId means a job's parameters cannot be replayed on another id, and
+/// 200 bits put a birthday search for two colliding pre-images at 2^100 (finding 13); on chains
+/// whose prevrandao is constant the seed adds nothing and 2^100 is the bound. Seats
 /// of k > 1 jobs and juries take two words each: the provider (with a revealed flag for seats 8
 /// and up), and `keccak256(abi.encode(commitment, provider))`, replaced by the result hash on
 /// reveal. Hashing the provider in binds the seat to its committer (only it can reveal the seat),
@@ -49,21 +52,32 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     // A Job's ABI encoding: 19 static words (see {_jobHash}).
     uint256 internal constant JOB_BYTES = 0x260;
 
+    /// @dev The least collateral per seat: one stake token (10^18 base units; the stake token is
+    /// the registry's 18-decimal ConclaveToken).
+    uint128 internal constant MIN_COLLATERAL = 1e18;
+
     uint8 internal constant MIN_JURY = 3;
 
     uint8 internal constant MAX_JURY = 9;
 
-    // Job word layout: [hash:184][status:8][seated:8][revealed:8][time:40][revealedSeats:8]
+    // Job word layout: [hash:200][status:4][seated:6][revealed:6][time:32][revealedSeats:8]
     // (bit i of revealedSeats: seat i revealed, for seats 0-7). `time` is when the reveal began
-    // (k > 1 and juries), or when a k = 1 result was delivered. The hash is the job's, then, for a
-    // k = 1 job, the delivery's (job, provider, result), then the challenge's (job, Challenge).
-    uint256 internal constant HASH_MASK = ~uint256(0) << 72;
+    // (k > 1 and juries), or when a k = 1 result was delivered, in uint32 seconds: valid until
+    // 2106 (February 7th), after which the market must be replaced. 6 bits hold MAX_REDUNDANCY
+    // (32) seats and reveals, 4 bits the 8 statuses. The hash is the job's (jobId, job), then,
+    // for a k = 1 job, the delivery's (job hash, provider, result), then the challenge's (job
+    // hash, Challenge).
+    uint256 internal constant HASH_MASK = ~uint256(0) << 56;
 
-    uint256 internal constant STATUS_SHIFT = 64;
+    uint256 internal constant STATUS_SHIFT = 52;
 
-    uint256 internal constant SEATED_SHIFT = 56;
+    uint256 internal constant STATUS_MASK = 0xf;
 
-    uint256 internal constant REVEALED_SHIFT = 48;
+    uint256 internal constant SEATED_SHIFT = 46;
+
+    uint256 internal constant REVEALED_SHIFT = 40;
+
+    uint256 internal constant COUNT_MASK = 0x3f;
 
     uint256 internal constant REVEAL_START_SHIFT = 8;
 
@@ -163,7 +177,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         if (seat < MASKED_SEATS) word |= 1 << seat;
         else _seats[jobId][seat] |= SEAT_REVEALED;
         _seatValues[jobId][seat] = resultHash;
-        word += 1 << REVEALED_SHIFT;
+        word += 1 << REVEALED_SHIFT; // at most 32 reveals: the 6-bit field cannot overflow
         emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
         return word;
     }
@@ -195,19 +209,29 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     function _status(uint256 word) internal pure returns (JobStatus) {
-        return JobStatus(uint8(word >> STATUS_SHIFT));
+        return JobStatus(uint8((word >> STATUS_SHIFT) & STATUS_MASK));
     }
 
     function _seated(uint256 word) internal pure returns (uint8) {
-        return uint8(word >> SEATED_SHIFT);
+        return uint8((word >> SEATED_SHIFT) & COUNT_MASK);
     }
 
+    function _revealedCount(uint256 word) internal pure returns (uint8) {
+        return uint8((word >> REVEALED_SHIFT) & COUNT_MASK);
+    }
+
+    /// @dev The word's time field (uint32 seconds, see the layout above), widened for arithmetic.
     function _time(uint256 word) internal pure returns (uint40) {
-        return uint40(word >> REVEAL_START_SHIFT);
+        return uint32(word >> REVEAL_START_SHIFT);
+    }
+
+    /// @dev A time as the word's field: uint32 seconds (valid until 2106).
+    function _timeField(uint256 time) internal pure returns (uint256) {
+        return uint256(uint32(time)) << REVEAL_START_SHIFT;
     }
 
     function _withStatus(uint256 word, JobStatus status) internal pure returns (uint256) {
-        return (word & ~(uint256(0xff) << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
+        return (word & ~(STATUS_MASK << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
     }
 
     /// @dev A roster member's rank for a job, when that rank opens, and whether it is open now
@@ -337,7 +361,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         view
         returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
     {
-        uint256 seated = uint8(word >> SEATED_SHIFT);
+        uint256 seated = _seated(word);
         seats = new SeatView[](seated);
         for (uint256 i = 0; i < seated; ++i) {
             uint256 seatWord = _seats[jobId][i];
@@ -374,19 +398,25 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     /// @dev The hash a k = 1 delivery binds: the job's, its provider and its result.
-    function _deliveryHash(Job calldata job, address provider, bytes32 resultHash) internal pure returns (uint256) {
-        return uint256(keccak256(abi.encode(_jobHash(job), provider, resultHash)));
+    function _deliveryHash(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+        internal
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(_jobHash(jobId, job), provider, resultHash)));
     }
 
-    /// @dev keccak256(abi.encode(job)) of a calldata Job, hashed in scratch memory: every field of
-    /// a Job is static, so its ABI encoding is its 18 calldata words. A Job passed with dirty
-    /// padding hashes differently and is refused as a mismatch.
-    function _jobHash(Job calldata job) internal pure returns (uint256 h) {
+    /// @dev keccak256(abi.encode(jobId, job)) of a calldata Job, hashed in free memory (not
+    /// allocated): every field of a Job is static, so its ABI encoding is its 19 calldata words.
+    /// A Job passed with dirty padding hashes differently and is refused as a mismatch; the same
+    /// Job passed for another id too (finding 13).
+    function _jobHash(uint256 jobId, Job calldata job) internal pure returns (uint256 h) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            calldatacopy(ptr, job, JOB_BYTES)
-            h := keccak256(ptr, JOB_BYTES)
+            mstore(ptr, jobId)
+            calldatacopy(add(ptr, 0x20), job, JOB_BYTES)
+            h := keccak256(ptr, add(JOB_BYTES, 0x20))
         }
     }
 
@@ -439,7 +469,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
             revert InferenceMarketPolicyOutOfBounds("maxJobDuration", p.maxJobDuration);
         }
         if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
-        if (uint256(_jurySize) * _juryFee > p.collateralPerJob) {
+        // At least one stake token, so that no seat can be abandoned for free (finding 16), and
+        // enough to pay a challenge's jurors.
+        if (p.collateralPerJob < MIN_COLLATERAL || uint256(_jurySize) * _juryFee > p.collateralPerJob) {
             revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
         }
         Terms storage t = _terms;

@@ -34,7 +34,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     function challenge(uint256 jobId, Job calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
         uint256 word = _jobs[jobId];
         if (_status(word) != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, _status(word));
-        if (word & HASH_MASK != _deliveryHash(job, provider, resultHash) & HASH_MASK) {
+        if (word & HASH_MASK != _deliveryHash(jobId, job, provider, resultHash) & HASH_MASK) {
             revert InferenceMarketJobMismatch(jobId);
         }
         uint40 endsAt = _time(word) + job.challengeWindow;
@@ -55,7 +55,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             juryFee: _juryFee,
             challengerShareBps: _challengerShareBps
         });
-        _jobs[jobId] = (uint256(keccak256(abi.encode(_jobHash(job), ch))) & HASH_MASK)
+        _jobs[jobId] = (uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))) & HASH_MASK)
             | (uint256(JobStatus.Challenged) << STATUS_SHIFT);
         emit ResultChallenged(jobId, provider, msg.sender, ch);
     }
@@ -72,7 +72,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         if (block.timestamp > commitDeadline) revert InferenceMarketDeadlinePassed(jobId, commitDeadline);
         if (msg.sender == ch.provider || msg.sender == ch.challenger) revert InferenceMarketJuryExcluded(jobId, msg.sender);
-        seat = uint8(word >> SEATED_SHIFT);
+        seat = _seated(word);
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
@@ -110,7 +110,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         uint40 revealDeadline = _time(word) + ch.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
-        if (uint8(word >> REVEALED_SHIFT) == _seated(word)) _resolve(jobId, job, ch, word);
+        if (_revealedCount(word) == _seated(word)) _resolve(jobId, job, ch, word);
         else _jobs[jobId] = word;
     }
 
@@ -135,7 +135,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// challenge passed back.
     function _challengeWord(uint256 jobId, Job calldata job, Challenge calldata ch) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(_jobHash(job), ch))) & HASH_MASK) {
+        if (word & HASH_MASK != uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))) & HASH_MASK) {
             revert InferenceMarketJobMismatch(jobId);
         }
     }
@@ -144,7 +144,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         private
         returns (uint256)
     {
-        word = _withStatus(word, JobStatus.JuryRevealing) | (uint256(startedAt) << REVEAL_START_SHIFT);
+        word = _withStatus(word, JobStatus.JuryRevealing) | _timeField(startedAt);
         emit RevealStarted(jobId, startedAt + ch.revealWindow);
         return word;
     }
@@ -366,7 +366,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     function _claimError(Claim calldata c) internal view returns (bytes4, uint256 word) {
         word = _jobs[c.jobId];
         if (_status(word) != JobStatus.Delivered) return (InferenceMarketInvalidStatus.selector, word);
-        if (word & HASH_MASK != _deliveryHash(c.job, c.provider, c.resultHash) & HASH_MASK) {
+        if (word & HASH_MASK != _deliveryHash(c.jobId, c.job, c.provider, c.resultHash) & HASH_MASK) {
             return (InferenceMarketJobMismatch.selector, word);
         }
         if (block.timestamp <= uint256(_time(word)) + c.job.challengeWindow) {

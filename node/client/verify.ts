@@ -1,5 +1,6 @@
 import { decodeFunctionData, getAddress, type Address, type Hex, type PublicClient } from "viem";
 import { attestationFor, verifyAttestation, type Job } from "../attest/attestation.ts";
+import { decodeAttestationBatch } from "../attest/batch.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import type { Delivery } from "./jobs.ts";
 
@@ -22,8 +23,9 @@ export async function checkAttestation(publicClient: PublicClient, market: Addre
   const base = { provider: d.provider, resultHash: d.resultHash };
   const { functionName, args } = decodeFunctionData({ abi: loadArtifact("InferenceMarket").abi, data: tx.input });
   if (functionName === "submitAttestations") {
-    const items = (args as unknown as [{ jobId: bigint; resultHash: Hex; outputRef: Hex; signature: Hex }[]])[0];
-    const item = items.find((i) => i.jobId === jobId && i.resultHash === d.resultHash && i.outputRef === d.outputRef);
+    // The batch is raw bytes that the market frames itself; frame them the same way.
+    const { items } = decodeAttestationBatch((args as readonly [Hex])[0]);
+    const item = items.find((i) => i.jobId === jobId && i.resultHash === d.resultHash && i.outputRef.toLowerCase() === d.outputRef.toLowerCase());
     if (!item) return { ...base, signedBy: "eip712", valid: false, detail: "no matching item in the batch" };
     const valid = await verifyAttestation(d.provider, chainId, market, attestationFor(jobId, job, d.resultHash, d.outputRef), item.signature);
     return { ...base, signedBy: "eip712", valid, detail: valid ? "EIP-712 signature recovers to the provider" : "EIP-712 signature does not recover to the provider" };

@@ -300,11 +300,17 @@ export function resolveDeployParams(
   }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) apply(params, k, v);
   if (params.votingPeriod === 0) fail("votingPeriod", 0, "must be at least 1 second");
+  if (params.collateralPerJob < MIN_COLLATERAL) {
+    fail("collateralPerJob", formatUnits(params.collateralPerJob, 18), "must be at least 1 token: a seat without collateral can fail at no cost (the market refuses less)");
+  }
   if (BigInt(params.jurySize) * params.juryFee > params.collateralPerJob) {
     fail("juryFee", formatUnits(params.juryFee, 18), `jurySize × juryFee exceeds collateralPerJob (${formatUnits(params.collateralPerJob, 18)}): a loser's collateral must cover its jury`);
   }
   return params;
 }
+
+/** The least collateral per seat the market accepts: 1 stake token (finding 16). */
+export const MIN_COLLATERAL = parseUnits("1", 18);
 
 /** Chain ids of development networks (Hardhat's and Anvil's default, and Ganache's). */
 export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];

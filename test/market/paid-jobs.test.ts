@@ -1,7 +1,10 @@
 import { expect } from "chai";
-import { getAddress, hashTypedData, keccak256, parseEther, parseEventLogs, toHex, type Address, type Hex } from "viem";
+import { concat, getAddress, hashTypedData, keccak256, numberToHex, parseEther, parseEventLogs, toFunctionSelector, toHex, type Address, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
+import { decodeAttestationBatch, encodeAttestationBatch, encodeAttestationItem, type SignedResult } from "../../node/attest/batch.ts";
+import { checkAttestation } from "../../node/client/verify.ts";
+import { InvalidAttestationError } from "../../node/errors.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
 import { ETH, marketFixture, MODEL, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
 
@@ -81,7 +84,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
       hashTypedData({ domain: attestationDomain(chainId, market), types: ATTESTATION_TYPES, primaryType: "Attestation", message: attestation }),
     );
 
-    const hash = await f.as(f.relayer).market.write.submitAttestations([[{ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature }]]);
+    const hash = await f.as(f.relayer).market.write.submitAttestations([encodeAttestationBatch([{ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature }])]);
     const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
     const delivered = parseEventLogs({ abi: f.as(p1!).market.abi, logs: receipt.logs, eventName: "ResultSubmitted" });
     expect(delivered[0]!.args.provider).to.equal(getAddress(p1!.account.address));
@@ -91,6 +94,37 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
 
     await f.as(p1!).market.write.withdraw([f.usd.address]);
     expect(await f.usd.read.balanceOf([p1!.account.address])).to.equal(fee);
+  });
+
+  it("a signed batch with a malformed item in the middle delivers the others, and the client's check frames it as the market does (finding 11)", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const [p1] = f.providers;
+    const chainId = await f.publicClient.getChainId();
+    const market = f.record.contracts.InferenceMarket!.address;
+    const items: SignedResult[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { jobId, job } = await requestJob(f, { fee: parseEther("0.01") });
+      const signature = await signAttestation(p1!, chainId, market, attestationFor(jobId, job, RESULT, OUTPUT_REF));
+      items.push({ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature });
+    }
+    // 44 bytes claiming to be an item: far shorter than an item's fixed part.
+    const junk = concat([numberToHex(40, { size: 4 }), numberToHex(999n, { size: 32 }), `0x${"ab".repeat(8)}`]);
+    const batch = concat([encodeAttestationItem(items[0]!), junk, encodeAttestationItem(items[1]!)]);
+    expect(concat([encodeAttestationItem(items[0]!), encodeAttestationItem(items[1]!)])).to.equal(encodeAttestationBatch(items));
+
+    const hash = await f.as(f.relayer).market.write.submitAttestations([batch]);
+    const logs = (await f.publicClient.waitForTransactionReceipt({ hash })).logs;
+    const abi = f.as(p1!).market.abi;
+    expect(parseEventLogs({ abi, logs, eventName: "ResultSubmitted" }).map((l) => l.args.jobId)).to.deep.equal(items.map((i) => i.jobId));
+    const rejected = parseEventLogs({ abi, logs, eventName: "AttestationRejected" });
+    expect(rejected.map((l) => [l.args.jobId, l.args.reason])).to.deep.equal([[999n, toFunctionSelector("InferenceMarketMalformedAttestation(uint256)")]]);
+
+    const framed = decodeAttestationBatch(batch);
+    expect(framed.items.map((i) => i.jobId)).to.deep.equal(items.map((i) => i.jobId));
+    expect(framed.malformed).to.have.length(1);
+    const check = await checkAttestation(f.publicClient, market, chainId, items[1]!.jobId, items[1]!.job, { provider: p1!.account.address, resultHash: RESULT, outputRef: OUTPUT_REF, txHash: hash });
+    expect([check.signedBy, check.valid]).to.deep.equal(["eip712", true]);
+    expect(() => encodeAttestationBatch([{ ...items[0]!, signature: "0x1234" }])).to.throw(InvalidAttestationError);
   });
 
   it("k = 3 in ETH: three providers commit, reveal the same result and are all paid; collateral is released", async function () {

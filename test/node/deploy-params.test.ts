@@ -104,3 +104,12 @@ describe("payment tokens with a rate (finding 7)", function () {
     }
   });
 });
+
+describe("collateral per seat (finding 16)", function () {
+  it("refuses less than 1 token (0 would make k > 1 seats free to abandon) and accepts 1", function () {
+    for (const bad of ["0", "0.5", "0.999999999999999999"]) {
+      expect(() => resolveDeployParams(undefined, { collateralPerJob: bad, juryFee: "0" }), bad).to.throw(ConfigError);
+    }
+    expect(resolveDeployParams(undefined, { collateralPerJob: "1", juryFee: "0.3" }).collateralPerJob).to.equal(10n ** 18n);
+  });
+});

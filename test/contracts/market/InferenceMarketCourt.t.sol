@@ -1459,8 +1459,9 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
 
     function _case(uint256 seed, uint8 sizeSeed, uint8 seatedSeed, bool token) internal pure returns (Case memory c) {
         c.jurySize = uint8(3 + 2 * (sizeSeed % 4));
-        c.collateral = uint128(bound(seed, 0, 400e18));
-        if ((seed >> 250) % 4 == 0) c.collateral = uint128(bound(seed, 0, 20)); // tiny: rounding
+        c.collateral = uint128(bound(seed, 1e18, 400e18));
+        // The least collateral (1 token), plus a little: rounding of the jury's shares.
+        if ((seed >> 250) % 4 == 0) c.collateral = uint128(bound(seed, 1e18, 1e18 + 20));
         uint256 maxFee = c.collateral / c.jurySize;
         c.juryFee = uint96(bound(seed >> 64, 0, maxFee));
         if ((seed >> 248) % 4 == 0) c.juryFee = uint96(maxFee);

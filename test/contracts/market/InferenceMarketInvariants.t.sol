@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test, Vm} from "../utils/Test.sol";
+import {AttestationBatch} from "../utils/AttestationBatch.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
@@ -668,7 +669,7 @@ contract InferenceMarketHandler {
         }
         uint256[] memory balancesBefore = _batchBalances();
         vm.recordLogs();
-        try market.submitAttestations(items) returns (uint256 delivered) {
+        try market.submitAttestations(AttestationBatch.encode(items)) returns (uint256 delivered) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
             if (delivered != expectedDelivered) {
                 _surprise("submitAttestations: delivered count", abi.encode(delivered, expectedDelivered));
@@ -3300,7 +3301,7 @@ contract InferenceMarketFuzzTest is Test {
     function testFuzz_batch_creditsEachProviderPerToken(uint256 seed, uint8 countSeed) public {
         BatchCase memory c = _batchCase(seed, bound(countSeed, 1, 8));
         BatchExpectation memory e = _batchExpectation(c);
-        assertEq(market.submitAttestations(c.items), e.delivered, "delivered count");
+        assertEq(market.submitAttestations(AttestationBatch.encode(c.items)), e.delivered, "delivered count");
         address[3] memory who = [provs[0], provs[1], narrow];
         // Delivered: collateral locked per provider, nothing paid until claimed.
         for (uint256 p = 0; p < 3; ++p) {
@@ -3360,7 +3361,7 @@ contract InferenceMarketFuzzTest is Test {
             ++served[p];
             ++expected;
         }
-        assertEq(market.submitAttestations(items), expected, "delivered count");
+        assertEq(market.submitAttestations(AttestationBatch.encode(items)), expected, "delivered count");
         for (uint256 p = 0; p < 9; ++p) {
             assertEq(s.registry.getProvider(who[p]).locked, served[p] * COLLATERAL, "collateral of its deliveries");
         }
@@ -3515,7 +3516,7 @@ contract InferenceMarketFuzzTest is Test {
             emit IInferenceMarketTypes.AttestationRejected(
                 jobId, provider, IProviderRegistry.ProviderRegistryInvalidStatus.selector
             );
-            assertEq(market.submitAttestations(items), 0, "nothing delivered");
+            assertEq(market.submitAttestations(AttestationBatch.encode(items)), 0, "nothing delivered");
         } else {
             vm.expectRevert(belowMinimum);
             vm.prank(provider);
@@ -3698,7 +3699,7 @@ contract InferenceMarketFuzzTest is Test {
             vm.expectEmit(true, true, false, true, address(market));
             emit IInferenceMarketTypes.AttestationRejected(jobId, provider, expectedError);
         }
-        assertEq(market.submitAttestations(items), expectedError == bytes4(0) ? 1 : 0, "delivered count");
+        assertEq(market.submitAttestations(AttestationBatch.encode(items)), expectedError == bytes4(0) ? 1 : 0, "delivered count");
     }
 
     function _signed(uint256 jobId, IInferenceMarketTypes.Job memory job, address signer, bytes32 resultHash)

@@ -1,0 +1,87 @@
+import { bytesToHex, concat, encodeAbiParameters, hexToBytes, numberToHex, size, type Hex } from "viem";
+import { InvalidAttestationError } from "../errors.ts";
+import { JOB_ABI_TYPE, type Job } from "./attestation.ts";
+
+/** One signed k = 1 result of a batch (the fields of IInferenceMarketTypes.SignedResult). */
+export interface SignedResult {
+  jobId: bigint;
+  job: Job;
+  resultHash: Hex;
+  outputRef: Hex;
+  /** The provider's EIP-712 Attestation signature, 65 bytes (r, s, v). */
+  signature: Hex;
+}
+
+/** Bytes of an item's length prefix (uint32, big-endian). */
+const PREFIX = 4;
+/** Bytes of an item after its prefix, but the outputRef: jobId, the Job's 19 words, resultHash, signature. */
+export const ITEM_FIXED_BYTES = 32 + 19 * 32 + 32 + 65;
+
+/**
+ * Encodes signed results as `InferenceMarket.submitAttestations(bytes)` frames them: each item
+ * `[len:uint32][jobId:32][job: its ABI encoding, 19 words][resultHash:32][outputRef][signature:65]`,
+ * `len` counting the bytes after it. The market frames the bytes itself, so one bad item is
+ * skipped (AttestationRejected) instead of reverting the batch.
+ */
+export function encodeAttestationBatch(items: readonly SignedResult[]): Hex {
+  return concat(items.map(encodeAttestationItem));
+}
+
+/** One framed item (see {@link encodeAttestationBatch}). */
+export function encodeAttestationItem(item: SignedResult): Hex {
+  if (size(item.signature) !== 65) {
+    throw new InvalidAttestationError(`job ${item.jobId}: a batch signature must be 65 bytes (r, s, v), got ${size(item.signature)}`);
+  }
+  const body = concat([
+    encodeAbiParameters([{ type: "uint256" }, JOB_ABI_TYPE, { type: "bytes32" }], [item.jobId, item.job, item.resultHash]),
+    item.outputRef,
+    item.signature,
+  ]);
+  return concat([numberToHex(size(body), { size: PREFIX }), body]);
+}
+
+/** A batch's items as the market frames them, and where framing stopped if it did (a malformed item). */
+export interface DecodedBatch {
+  /** The items long enough to hold one, in order, with the byte offset of each (its prefix). */
+  items: { offset: number; jobId: bigint; resultHash: Hex; outputRef: Hex; signature: Hex; body: Hex }[];
+  /** Offsets of items the market rejects as malformed (too short, or running past the end). */
+  malformed: number[];
+}
+
+/**
+ * Frames a batch's bytes exactly as the market does (for readers of past transactions, such as
+ * the client's attestation check): the Job of each item stays raw in `body`.
+ */
+export function decodeAttestationBatch(data: Hex): DecodedBatch {
+  const bytes = hexToBytes(data);
+  const out: DecodedBatch = { items: [], malformed: [] };
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < PREFIX) {
+      out.malformed.push(at);
+      break;
+    }
+    const len = new DataView(bytes.buffer, bytes.byteOffset + at, PREFIX).getUint32(0);
+    const next = at + PREFIX + len;
+    if (next > bytes.length) {
+      out.malformed.push(at);
+      break;
+    }
+    if (len < ITEM_FIXED_BYTES) {
+      out.malformed.push(at);
+      at = next;
+      continue;
+    }
+    const body = bytes.subarray(at + PREFIX, next);
+    out.items.push({
+      offset: at,
+      jobId: BigInt(bytesToHex(body.subarray(0, 32))),
+      resultHash: bytesToHex(body.subarray(32 + 19 * 32, 64 + 19 * 32)),
+      outputRef: bytesToHex(body.subarray(64 + 19 * 32, len - 65)),
+      signature: bytesToHex(body.subarray(len - 65)),
+      body: bytesToHex(body),
+    });
+    at = next;
+  }
+  return out;
+}

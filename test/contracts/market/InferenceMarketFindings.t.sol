@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {CourtFixture} from "./InferenceMarketCourt.t.sol";
+import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
+import {InferenceMarketBase} from "../../../contracts/market/InferenceMarketBase.sol";
+import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
+import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {AttestationBatch} from "../utils/AttestationBatch.sol";
+
+/// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
+contract JobWordHarness is InferenceMarketBase {
+    constructor(IModelRegistry models_, IProviderRegistry providers_)
+        InferenceMarketBase(address(0), address(0), models_, providers_)
+    {}
+
+    function layout() external pure returns (uint256 hashMask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) {
+        return (HASH_MASK, STATUS_SHIFT, SEATED_SHIFT, REVEALED_SHIFT, REVEAL_START_SHIFT);
+    }
+
+    function fields(uint256 word)
+        external
+        pure
+        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 time, uint8 revealedSeats, uint256 hashBits)
+    {
+        return (_status(word), _seated(word), _revealedCount(word), _time(word), uint8(word), word & HASH_MASK);
+    }
+
+    function withStatus(uint256 word, JobStatus status) external pure returns (uint256) {
+        return _withStatus(word, status);
+    }
+
+    function timeField(uint256 time) external pure returns (uint256) {
+        return _timeField(time);
+    }
+
+    function jobHash(uint256 jobId, Job calldata job) external pure returns (uint256) {
+        return _jobHash(jobId, job);
+    }
+}
+
+// ==================================================================== finding 13: hash width
+
+/// @notice Finding 13: the job word keeps 200 bits of a hash that binds the job id.
+contract InferenceMarketJobHashTest is CourtFixture {
+    JobWordHarness internal harness;
+
+    function setUp() public override {
+        super.setUp();
+        harness = new JobWordHarness(models, registry);
+    }
+
+    /// @notice The hash is keccak256(abi.encode(jobId, job)) and 200 bits of it are kept.
+    function test_jobHash_isKeccakOfJobIdAndJob() public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        assertEq(harness.jobHash(id, job), uint256(keccak256(abi.encode(id, job))), "hash pre-image is (jobId, job)");
+        (uint256 mask,,,,) = harness.layout();
+        assertEq(mask, ~uint256(0) << 56, "200 hash bits");
+        // The request stored exactly that hash: the job is served with its own struct.
+        _deliver(id, job, prov[0], RESULT);
+        assertEq(_status(id), DELIVERED, "delivered");
+    }
+
+    /// @notice Attack: job A's struct replayed on job B's id. Refused: the hash binds the id.
+    function test_jobHash_bindsJobId() public {
+        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
+        (uint256 b,) = _k1Eth();
+        vm.prank(prov[0]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        market.submitResult(b, jobA, RESULT, OUTPUT);
+        // The same on the k > 1 path and for cancel/finalize.
+        (uint256 c, IInferenceMarketTypes.Job memory jobC) = _requestEth(3);
+        (uint256 d,) = _requestEth(3);
+        vm.prank(prov[0]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        market.commit(d, jobC, bytes32(uint256(1)));
+        vm.warp(block.timestamp + 2 hours);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        market.finalize(d, jobC);
+        market.finalize(c, jobC); // its own id works
+        market.finalize(a, jobA);
+        assertEq(_status(a), REFUNDED, "a refunded");
+    }
+
+    /// @notice A delivery's and a challenge's bindings include the job id too: a delivery of
+    /// job A cannot be claimed or challenged under job B's id.
+    function test_jobHash_deliveryBindsJobId() public {
+        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
+        (uint256 b, IInferenceMarketTypes.Job memory jobB) = _k1Eth();
+        _deliver(a, jobA, prov[0], RESULT);
+        _deliver(b, jobB, prov[0], RESULT);
+        vm.prank(prov[1]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        court.challenge(b, jobA, prov[0], RESULT);
+        IInferenceMarketTypes.Challenge memory ch = _challenge(a, jobA, prov[0], RESULT, prov[1]);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, a));
+        court.resolveChallenge(a, jobB, ch);
+    }
+
+    /// @notice Any one flipped bit in the job id or in any of the Job's 19 words is refused as a
+    /// mismatch (the word's 200 bits catch it), before any field is read.
+    function testFuzz_jobHash_anyBitFlipRejected(uint256 wordSeed, uint256 bitSeed) public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        uint256 w = bound(wordSeed, 0, 19); // 0: the job id; 1-19: the Job's words
+        uint256 bit = bound(bitSeed, 0, 255);
+        bytes memory data = abi.encodeCall(InferenceMarket.submitResult, (id, job, RESULT, OUTPUT));
+        uint256 at = 4 + 32 * w + (31 - bit / 8);
+        data[at] = bytes1(uint8(data[at]) ^ uint8(1 << (bit % 8)));
+        uint256 expectedId = w == 0 ? id ^ (uint256(1) << bit) : id;
+        vm.prank(prov[0]);
+        (bool ok, bytes memory ret) = address(market).call(data);
+        assertFalse(ok, "a flipped bit is refused");
+        assertEq(
+            keccak256(ret),
+            keccak256(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, expectedId)),
+            "as a job mismatch"
+        );
+        assertEq(_status(id), OPEN, "still open");
+    }
+
+    /// @notice Every field of the word round-trips at its maximum, and changing one leaves the
+    /// others as they were.
+    function test_jobWord_fieldsRoundTripAtMaxima() public view {
+        (uint256 mask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) = harness.layout();
+        uint256 maxTime = type(uint32).max;
+        uint256 word = mask | (uint256(15) << statusShift) | (uint256(63) << seatedShift) | (uint256(63) << revealedShift)
+            | harness.timeField(maxTime) | 0xff;
+        assertEq(word, type(uint256).max, "the fields tile the word exactly");
+        word &= ~(uint256(8) << statusShift); // the highest status, JuryRevealing (7)
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed, uint40 time, uint8 seats, uint256 h) = harness.fields(word);
+        assertEq(uint256(s), 7, "status max");
+        assertEq(seated, 63, "seated max");
+        assertEq(revealed, 63, "revealed max");
+        assertEq(time, maxTime, "time max (2106)");
+        assertEq(seats, 0xff, "revealed seats 0-7");
+        assertEq(h, mask, "hash bits");
+        uint256 changed = harness.withStatus(word, IInferenceMarketTypes.JobStatus.Open);
+        (s, seated, revealed, time, seats, h) = harness.fields(changed);
+        assertEq(uint256(s), 1, "status changed");
+        assertEq(seated + revealed, 126, "counts kept");
+        assertEq(time, maxTime, "time kept");
+        assertEq(seats, 0xff, "seats kept");
+        assertEq(h, mask, "hash kept");
+        assertEq(timeShift, 8, "time above the revealed-seat bits");
+    }
+
+    /// @notice The counts' real maxima (32 seats, 32 reveals) grow from 0 without carrying.
+    function test_jobWord_countsReachMaximaWithoutCarry() public view {
+        (uint256 mask,, uint256 seatedShift, uint256 revealedShift,) = harness.layout();
+        uint256 counted = mask;
+        for (uint256 i = 0; i < 32; ++i) counted += (uint256(1) << seatedShift) + (uint256(1) << revealedShift);
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed,,, uint256 h) = harness.fields(counted);
+        assertEq(seated, 32, "32 seats");
+        assertEq(revealed, 32, "32 reveals");
+        assertEq(uint256(s), 0, "no carry into the status");
+        assertEq(h, mask, "no carry into the hash");
+    }
+}
+
+// ==================================================================== finding 16: collateral ≥ 1 token
+
+/// @notice Finding 16: with `collateralPerJob` 0 a k > 1 seat (or a k = 1 delivery) could be
+/// taken and abandoned at no cost; the policy now refuses less than one stake token.
+contract InferenceMarketMinCollateralTest is CourtFixture {
+    /// @notice Attack: the DAO (or a captured vote) sets the collateral to 0 so that a squatter's
+    /// silent seat costs nothing. Refused by setPolicy, below 1 token too; 1 token is accepted.
+    function test_setPolicy_refusesCollateralBelowOneToken() public {
+        court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000)); // the jury check aside
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 0;
+        vm.expectRevert(_outOfBounds("collateralPerJob", 0));
+        court.setPolicy(p);
+        p.collateralPerJob = 1e18 - 1;
+        vm.expectRevert(_outOfBounds("collateralPerJob", 1e18 - 1));
+        court.setPolicy(p);
+        p.collateralPerJob = 1e18;
+        court.setPolicy(p);
+        assertEq(market.policy().collateralPerJob, 1e18, "one token accepted");
+    }
+
+    /// @notice Both checks hold together: one token but below jurySize × juryFee is refused.
+    function test_setPolicy_collateralStillCoversJuryFees() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 1e18; // ≥ 1 token, < 3 × 1e18 of jury fees
+        vm.expectRevert(_outOfBounds("collateralPerJob", 1e18));
+        court.setPolicy(p);
+    }
+
+    /// @notice The constructor applies the same bound.
+    function test_constructor_refusesCollateralBelowOneToken() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = 0;
+        IInferenceMarketTypes.ChallengePolicy memory c = _defaultChallengePolicy();
+        address courtImpl = address(new InferenceMarketCourt(models, registry));
+        vm.expectRevert(_outOfBounds("collateralPerJob", 0));
+        new InferenceMarket(address(this), guardian, models, registry, treasury, p, c, courtImpl);
+    }
+
+    /// @notice Fuzz: any collateral below one token is refused, any at or above (covering the
+    /// jury fees) accepted.
+    function testFuzz_setPolicy_collateralBound(uint128 collateral) public {
+        court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000));
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = collateral;
+        if (collateral < 1e18) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
+        court.setPolicy(p);
+    }
+}
+
+// ==================================================================== finding 11: batch framing
+
+/// @notice Finding 11: a malformed item used to revert the whole signed batch (the ABI decoder
+/// ran before the per-item checks). The batch is raw bytes framed by the market: every bad item
+/// is skipped with {AttestationRejected}, the rest delivered.
+contract InferenceMarketBatchFramingTest is CourtFixture {
+    bytes4 internal immutable MALFORMED = IInferenceMarketTypes.InferenceMarketMalformedAttestation.selector;
+
+    /// @dev Three open k = 1 jobs, each signed by prov[0], framed one by one.
+    function _three() internal returns (uint256[3] memory ids, bytes[3] memory framed) {
+        for (uint256 i = 0; i < 3; ++i) {
+            IInferenceMarketTypes.Job memory job;
+            (ids[i], job) = _k1Eth();
+            framed[i] = AttestationBatch.encodeItem(_sign(market, pks[0], ids[i], job, RESULT));
+        }
+    }
+
+    function _submitRaw(bytes memory batch) internal returns (uint256 delivered, Rejection[] memory rj) {
+        vm.recordLogs();
+        vm.prank(stranger);
+        delivered = market.submitAttestations(batch);
+        rj = _rejections(vm.getRecordedLogs(), address(market));
+    }
+
+    /// @notice Attack: one item with a bogus length in the middle of a batch. Before, the whole
+    /// batch reverted; now only that item is skipped.
+    function test_submitAttestations_malformedMiddleItemSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory junk = abi.encodePacked(uint32(100), ids[1], new bytes(68)); // 100 bytes < 737
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], junk, f[2]));
+        assertEq(delivered, 2, "the two good items delivered");
+        assertEq(rj.length, 1, "one rejection");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "short item");
+        assertEq(_status(ids[0]), DELIVERED, "first delivered");
+        assertEq(_status(ids[2]), DELIVERED, "third delivered");
+        assertEq(_status(ids[1]), OPEN, "second untouched");
+    }
+
+    /// @notice A length running past the end rejects the remainder with one event; what came
+    /// before is delivered.
+    function test_submitAttestations_lengthPastEndRejectsRemainder() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory bad = f[1];
+        bad[0] = 0x7f; // len ≈ 2^31: far past the end
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], bad, f[2]));
+        assertEq(delivered, 1, "only the item before");
+        assertEq(rj.length, 1, "one event for the remainder");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "remainder");
+        assertEq(_status(ids[1]), OPEN, "second untouched");
+        assertEq(_status(ids[2]), OPEN, "third (in the remainder) untouched");
+    }
+
+    /// @notice A truncated last item (its bytes cut short of its length), and a cut length prefix.
+    function test_submitAttestations_truncatedItemRejected() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory cut = new bytes(f[1].length - 10);
+        for (uint256 i = 0; i < cut.length; ++i) cut[i] = f[1][i];
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], cut));
+        assertEq(delivered, 1, "the whole item before");
+        assertEq(rj.length, 1, "the cut item");
+        _assertRejection(rj[0], ids[1], address(0), MALFORMED, "cut");
+        (delivered, rj) = _submitRaw(bytes.concat(f[2], hex"0000"));
+        assertEq(delivered, 1, "a cut prefix does not hurt the item before");
+        _assertRejection(rj[0], 0, address(0), MALFORMED, "cut prefix");
+        (delivered, rj) = _submitRaw("");
+        assertEq(delivered + rj.length, 0, "an empty batch does nothing");
+    }
+
+    /// @notice A bad signature (zero r, s; or v = 29) is rejected alone.
+    function test_submitAttestations_badSignatureSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory zeroSig = f[1];
+        for (uint256 i = zeroSig.length - 65; i < zeroSig.length; ++i) zeroSig[i] = 0;
+        zeroSig[zeroSig.length - 1] = bytes1(uint8(27));
+        bytes memory badV = bytes.concat(f[2]);
+        badV[badV.length - 1] = bytes1(uint8(29));
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(zeroSig, f[0], badV));
+        assertEq(delivered, 1, "the good item");
+        assertEq(rj.length, 2, "two rejections");
+        _assertRejection(rj[0], ids[1], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "zero sig");
+        _assertRejection(rj[1], ids[2], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "v = 29");
+    }
+
+    /// @notice A Job word with dirty high bits (which Solidity's checked accessors revert on) is a
+    /// mismatch of that item only.
+    function test_submitAttestations_dirtyJobWordSkipped() public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory dirty = f[1];
+        // The version word (Job word 3) starts at 4 + 32 + 3 × 32; set its top byte.
+        dirty[4 + 32 + 3 * 32] = 0xff;
+        (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], dirty, f[2]));
+        assertEq(delivered, 2, "the good items");
+        assertEq(rj.length, 1, "the dirty one");
+        assertEq(rj[0].jobId, ids[1], "its job");
+        assertEq(_status(ids[1]), OPEN, "untouched");
+    }
+
+    /// @notice Whatever bytes follow a good item, the call never reverts and the good item is
+    /// delivered.
+    function testFuzz_submitAttestations_garbageNeverReverts(bytes memory garbage) public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        (uint256 delivered,) = _submitRaw(bytes.concat(f[0], garbage));
+        assertGe(delivered, 1, "the good item");
+        assertEq(_status(ids[0]), DELIVERED, "delivered");
+    }
+
+    /// @notice Fuzz: one byte of a three-item batch changed anywhere never reverts the call and
+    /// never delivers an item whose bytes changed; untouched items before it are delivered.
+    function testFuzz_submitAttestations_anyByteChangedNeverReverts(uint256 atSeed, uint8 x) public {
+        (uint256[3] memory ids, bytes[3] memory f) = _three();
+        bytes memory batch = bytes.concat(f[0], f[1], f[2]);
+        uint256 at = bound(atSeed, 0, batch.length - 1);
+        vm.assume(x != uint8(batch[at]));
+        batch[at] = bytes1(x);
+        (uint256 delivered,) = _submitRaw(batch);
+        uint256 hit = at / f[0].length; // every item has the same length here
+        assertLe(delivered, 3, "at most every item");
+        for (uint256 i = 0; i < hit; ++i) assertEq(_status(ids[i]), DELIVERED, "items before the change delivered");
+        if (at % f[0].length >= 4) assertEq(_status(ids[hit]), OPEN, "the changed item is not delivered");
+    }
+}
