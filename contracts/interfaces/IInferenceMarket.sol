@@ -73,6 +73,8 @@ interface IInferenceMarketTypes {
     /// job's provider order starts on the roster. The client chooses neither input.
     /// @param challengeWindow k = 1: seconds after a delivery during which it may be challenged
     /// and its fee not yet claimed (0 for k > 1).
+    /// @param counted The job's version was a running rollout's candidate at request: the market
+    /// reports how the job ends to the model registry (see {IModelRollouts-countJob}).
     struct Job {
         address client;
         address token;
@@ -93,6 +95,7 @@ interface IInferenceMarketTypes {
         bytes32 inputHash;
         uint256 seed;
         uint32 challengeWindow;
+        bool counted;
     }
 
     /// @notice A challenge of a k = 1 delivery, fixed when it is made (policy values are
@@ -230,6 +233,9 @@ interface IInferenceMarketTypes {
     /// @notice The client's escrow, `amount`, was credited back: expired (k = 1 or too few seats)
     /// or no quorum.
     event JobRefunded(uint256 indexed jobId, uint256 amount, bool noQuorum);
+    /// @notice The model registry refused the report of how a counted job ended (for example its
+    /// MARKET_ROLE was revoked in a migration); the job settled all the same.
+    event RolloutCountFailed(uint256 indexed jobId);
     /// @notice A seated provider's collateral was slashed: it did not reveal (always a fault), or
     /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral,
     /// or the provider's whole stake if a DAO slash left less) moved from the registry to this
@@ -467,7 +473,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// `ceil(minFeeWei × ratePerEth / 10^18)` at the DAO's rate for the token (see {TokenAllowed}).
     /// Reverts with {InferenceMarketTokenNotAllowed} for a token that is not allowed.
     /// @param token The payment token, address(0) for ETH.
-    /// @param minFeeWei The version's minimum fee (`IModelRegistry.jobTerms`), in wei.
+    /// @param minFeeWei The version's minimum fee (`IModelRegistry.jobTermsFor`), in wei.
     /// @return minimum The minimum fee per provider in `token` base units.
     function minFeeIn(address token, uint96 minFeeWei) external view returns (uint256 minimum);
 

@@ -183,21 +183,10 @@ interface IModelRegistry is IModelRollouts {
     /// @return The model.
     function getModel(bytes32 modelId) external view returns (Model memory);
 
-    /// @notice What a market needs to accept a job on a version, in one call.
-    /// @param modelId The model.
-    /// @param version A version number, or 0 for "the active one".
-    /// @return resolved The concrete version (0 when `version` was 0 and none is active).
-    /// @return accepting Whether the version takes new jobs now.
-    /// @return minFee The version's minimum fee per provider, in wei.
-    /// @return minMemoryMB The memory a provider needs.
-    function jobTerms(bytes32 modelId, uint32 version)
-        external
-        view
-        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB);
-
-    /// @notice {jobTerms} for a request with its seed: while the model has a running rollout, a
-    /// request for version 0 is pinned to the candidate when `seed % 10,000 < canaryBps`, and then
-    /// counted (the market reports how it ends with {IModelRollouts-countJob}).
+    /// @notice What a market needs to accept a job on a version, in one call. While the model has a
+    /// running rollout, a request for version 0 is pinned to the candidate when
+    /// `seed % 10,000 < canaryBps`, and then counted (the market reports how it ends with
+    /// {IModelRollouts-countJob}).
     /// @param modelId The model.
     /// @param version A version number, or 0 for "the active one" (or the canary).
     /// @param seed The request's seed: unpredictable to the client when it signs (the market's

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IInferenceMarket} from "../interfaces/IInferenceMarket.sol";
+import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
@@ -368,7 +369,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             revert InferenceMarketInvalidDeadline(r.deadline, uint40(block.timestamp) + 1, latest);
         }
         job.inputHash = _inputHash(r, p.maxInlineInputBytes);
-        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB) = models.jobTerms(r.modelId, r.version);
+        // Neither input is the client's to choose: prevrandao is the chain's, job ids are sequential.
+        // The seed also draws whether a version-0 request is a rollout's canary job.
+        job.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
+        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) =
+            models.jobTermsFor(r.modelId, r.version, job.seed);
         if (!accepting) revert InferenceMarketVersionNotAccepting(r.modelId, version);
         // ETH needs no read; an ERC-20's allowlist word is read here, once, with its rate.
         uint256 minimum = r.token == address(0) ? minFee : _minFeeIn(r.token, minFee);
@@ -385,8 +390,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         job.minMemoryMB = minMemoryMB;
         job.requiredTags = r.requiredTags;
         job.priorityWindow = p.priorityWindow;
-        // Neither input is the client's to choose: prevrandao is the chain's, job ids are sequential.
-        job.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
+        job.counted = counted;
         job.collateral = _collateralPerJob;
         if (r.redundancy == 1) {
             job.challengeWindow = _challengeWindow;
@@ -624,6 +628,17 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         if (r.quorum) emit JobSettled(jobId, r.winner, uint8(r.agreeing), r.refund);
         else emit JobRefunded(jobId, r.refund, true);
+        _countRollout(jobId, job, _roundOutcome(r, seats));
+    }
+
+    /// @dev A round as a rollout counts it: no quorum failed; a quorum with a revealer that
+    /// differed is disputed (a silent seat is a provider's fault, not the version's).
+    function _roundOutcome(Round memory r, SeatView[] memory seats) private pure returns (IModelRollouts.JobOutcome) {
+        if (!r.quorum) return IModelRollouts.JobOutcome.Failed;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].revealed && seats[i].resultHash != r.winner) return IModelRollouts.JobOutcome.Disputed;
+        }
+        return IModelRollouts.JobOutcome.Settled;
     }
 
     /// @dev Accrues a settled round's protocol fee (on the paid fees only) and credits the client
@@ -642,6 +657,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
         _credit(job.client, job.token, amount);
         emit JobRefunded(jobId, amount, false);
+        // Nobody served it in time: for a candidate under rollout that counts against it.
+        _countRollout(jobId, job, IModelRollouts.JobOutcome.Failed);
     }
 
     // ------------------------------------------------------------------ internals: money

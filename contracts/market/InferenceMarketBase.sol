@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
 
@@ -50,7 +51,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     uint256 internal constant BPS = 10_000;
 
     // A Job's ABI encoding: 19 static words (see {_jobHash}).
-    uint256 internal constant JOB_BYTES = 0x260;
+    uint256 internal constant JOB_BYTES = 0x280;
 
     /// @dev The least collateral per seat: one stake token (10^18 base units; the stake token is
     /// the registry's 18-decimal ConclaveToken).
@@ -288,6 +289,16 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         uint256 refund; // credited to the client in the job's token
         uint256 toClient; // of the pool
         uint256 perRevealer; // of the pool
+    }
+
+    /// @dev Reports how a job on a rollout's candidate ended; the registry counts it. A refused
+    /// report never blocks a settlement (nor the pay of those it settles).
+    function _countRollout(uint256 jobId, Job calldata job, IModelRollouts.JobOutcome outcome) internal {
+        if (!job.counted) return;
+        try models.countJob(job.modelId, job.version, outcome) {}
+        catch {
+            emit RolloutCountFailed(jobId);
+        }
     }
 
     /// @dev Marks the faulty seats (silent, or revealed otherwise than a quorum) and reads what

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IInferenceMarketCourt} from "../interfaces/IInferenceMarketCourt.sol";
+import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
@@ -208,6 +209,11 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             emit SlashDistributed(jobId, r.pool, r.toClient, r.perRevealer, uint8(r.compensated));
         }
         emit ChallengeResolved(jobId, v.outcome, r.winner, uint8(r.agreeing), v.toChallenger, v.toProvider, v.toClient);
+        _countRollout(
+            jobId,
+            job,
+            v.outcome == ChallengeOutcome.ProviderWrong ? IModelRollouts.JobOutcome.Disputed : IModelRollouts.JobOutcome.Settled
+        );
     }
 
     /// @dev Who lost a challenge and how its seized collateral is shared: the majority jurors'
@@ -286,6 +292,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         emit ChallengeResolved(jobId, ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
         _releaseSeats(jobId, job, seats);
         _settleParties(jobId, job.collateral, ch, v);
+        _countRollout(jobId, job, IModelRollouts.JobOutcome.Settled);
     }
 
     /// @inheritdoc IInferenceMarketCourt
@@ -302,6 +309,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider);
             // Per item, after its effects: the registry is trusted and the guard is held.
             providers.settle(c.provider, c.job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(c.jobId));
+            _countRollout(c.jobId, c.job, IModelRollouts.JobOutcome.Settled);
             ++claimed;
         }
     }

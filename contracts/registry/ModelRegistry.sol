@@ -285,19 +285,6 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     }
 
     /// @inheritdoc IModelRegistry
-    function jobTerms(bytes32 modelId, uint32 version)
-        external
-        view
-        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB)
-    {
-        resolved = version == 0 ? _models[modelId].activeVersion : version;
-        ModelVersion storage v = _versions[modelId][resolved];
-        accepting = resolved != 0 && acceptsJobs(modelId, resolved);
-        minFee = v.minFee;
-        minMemoryMB = v.minMemoryMB;
-    }
-
-    /// @inheritdoc IModelRegistry
     function resolveVersion(bytes32 modelId, uint32 version) external view returns (uint32) {
         if (version == 0) {
             uint32 active = _models[modelId].activeVersion;

@@ -25,6 +25,8 @@ export interface Job {
   seed: bigint;
   /** k = 1: seconds after a delivery during which it may be challenged (its fee is claimed after). */
   challengeWindow: number;
+  /** A rollout's candidate job: the market reports how it ends to the model registry. */
+  counted: boolean;
 }
 
 /** What a provider signs for a result (DESIGN.md §2), bound to one job, market and chain. */
@@ -118,6 +120,7 @@ export const JOB_ABI_TYPE = {
     { name: "inputHash", type: "bytes32" },
     { name: "seed", type: "uint256" },
     { name: "challengeWindow", type: "uint32" },
+    { name: "counted", type: "bool" },
   ],
 } as const;
 

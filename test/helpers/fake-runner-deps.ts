@@ -51,6 +51,7 @@ export function makeJob(over: Partial<Job> = {}): Job {
     inputHash: keccak256(INPUT),
     seed: 0n,
     challengeWindow: 0,
+    counted: false,
     ...over,
   };
 }

@@ -11,7 +11,7 @@ import { openJournal } from "../../node/journal/journal.ts";
 const job = (fee: bigint): Job => ({
   client: zeroAddress, token: zeroAddress, modelId: `0x${"ab".repeat(32)}`, version: 1, redundancy: 1, quorum: 0, protocolFeeBps: 100,
   feePerProvider: fee, requestedAt: 1, deadline: 2, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 1, collateral: 0n, requiredTags: 0n,
-  inputHash: `0x${"00".repeat(32)}`, seed: 0n, challengeWindow: 0,
+  inputHash: `0x${"00".repeat(32)}`, seed: 0n, challengeWindow: 0, counted: false,
 });
 const h = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
 const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-journal-")), "j.sqlite");

@@ -24,6 +24,7 @@ const job = (over: Partial<Job> = {}): Job => ({
   inputHash: `0x${"00".repeat(32)}`,
   seed: 0n,
   challengeWindow: 0,
+  counted: false,
   ...over,
 });
 const ctx = (over: Partial<SchedulerContext> = {}): SchedulerContext => ({

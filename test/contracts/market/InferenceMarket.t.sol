@@ -327,7 +327,10 @@ abstract contract InferenceMarketFixture is Test {
         returns (IInferenceMarketTypes.Job memory job)
     {
         IInferenceMarketTypes.Policy memory p = m.policy();
-        uint32 version = r.version == 0 ? models.getModel(r.modelId).activeVersion : r.version;
+        job.seed = uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId())));
+        // The registry resolves version 0 (to a rollout's canary, drawn from the seed, or the active one).
+        (uint32 version,,,, bool counted) = models.jobTermsFor(r.modelId, r.version, job.seed);
+        job.counted = counted;
         job.client = who;
         job.token = r.token;
         job.modelId = r.modelId;
@@ -341,7 +344,6 @@ abstract contract InferenceMarketFixture is Test {
         job.requiredTags = r.requiredTags;
         job.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
         job.priorityWindow = p.priorityWindow;
-        job.seed = uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId())));
         job.collateral = p.collateralPerJob;
         if (r.redundancy == 1) {
             job.challengeWindow = IInferenceMarketCourt(address(m)).challengePolicy().challengeWindow;

@@ -775,53 +775,53 @@ contract ModelRegistryTest is ModelRegistryFixture {
         registry.resolveVersion(modelId, 2);
     }
 
-    // ================================================================ jobTerms
+    // ================================================================ jobTermsFor
 
-    function test_jobTerms_zeroResolvesToActiveVersion() public {
+    function test_jobTermsFor_zeroResolvesToActiveVersion() public {
         _publishMany(2);
         _activate(2);
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, 2, "resolved");
         assertTrue(accepting, "accepting");
         assertEq(minFee, 5e18, "minFee");
         assertEq(minMemoryMB, 2048, "minMemoryMB");
     }
 
-    function test_jobTerms_zeroWithoutActiveVersionReturnsZeros() public {
+    function test_jobTermsFor_zeroWithoutActiveVersionReturnsZeros() public {
         _publish();
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, 0, "resolved");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
         assertEq(minMemoryMB, 0, "minMemoryMB");
     }
 
-    function test_jobTerms_explicitPublishedVersionNotAccepting() public {
+    function test_jobTermsFor_explicitPublishedVersionNotAccepting() public {
         IModelRegistry.VersionParams memory p = _params();
         p.minFee = 7;
         p.minMemoryMB = 512;
         vm.prank(publisher);
         registry.publishVersion(NAME, p);
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 1);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 1, 0);
         assertEq(resolved, 1, "resolved");
         assertFalse(accepting, "published: not accepting");
         assertEq(minFee, 7, "minFee");
         assertEq(minMemoryMB, 512, "minMemoryMB");
     }
 
-    function test_jobTerms_deprecatedVersionAcceptsUntilSunset() public {
+    function test_jobTermsFor_deprecatedVersionAcceptsUntilSunset() public {
         _publishMany(2);
         _activate(1);
         _activate(2);
-        (, bool accepting,,) = registry.jobTerms(modelId, 1);
+        (, bool accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
         assertTrue(accepting, "before sunset");
         vm.warp(START + PERIOD);
-        (, accepting,,) = registry.jobTerms(modelId, 1);
+        (, accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
         assertFalse(accepting, "at sunset");
     }
 
-    function test_jobTerms_unknownVersionReturnsItNotAccepting() public view {
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB) = registry.jobTerms(modelId, 9);
+    function test_jobTermsFor_unknownVersionReturnsItNotAccepting() public view {
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 9, 0);
         assertEq(resolved, 9, "returned as given");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
@@ -1007,7 +1007,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         assertEq(v.publisher, sender, "publisher");
         assertEq(v.publishedAt, timestamp, "publishedAt");
         assertEq(uint256(v.status), PUBLISHED, "status");
-        (, bool accepting, uint96 fee, uint32 mem) = registry.jobTerms(modelId, 1);
+        (, bool accepting, uint96 fee, uint32 mem,) = registry.jobTermsFor(modelId, 1, 0);
         assertFalse(accepting, "published: not accepting");
         assertEq(fee, minFee, "jobTerms minFee");
         assertEq(mem, minMemoryMB, "jobTerms minMemoryMB");
@@ -1061,7 +1061,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         vm.warp(activatedAt + elapsed);
         bool expected = elapsed < period;
         assertTrue(registry.acceptsJobs(modelId, 1) == expected, "acceptsJobs iff now < sunsetAt");
-        (, bool accepting,,) = registry.jobTerms(modelId, 1);
+        (, bool accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
         assertTrue(accepting == expected, "jobTerms agrees");
         assertTrue(registry.acceptsJobs(modelId, 2), "the active version always takes jobs");
     }
