@@ -46,6 +46,8 @@ export class RolloutService {
   private readonly watched: Set<Hex>;
   private readonly running = new Map<Hex, Promise<RolloutAction>>();
   private readonly again = new Set<Hex>();
+  /** With autoAct off: the verdict last reported per model, so a holding rule is logged once. */
+  private readonly reported = new Map<Hex, string>();
   private stopped = false;
 
   constructor(options: RolloutServiceOptions) {
@@ -137,9 +139,14 @@ export class RolloutService {
       log.warn("cannot read the rollout verdict; the next look retries", { error: (error as Error).message.split("\n")[0] });
       return "failed";
     }
-    if (!verdict.promotable && !verdict.abortable) return "none";
+    if (!verdict.promotable && !verdict.abortable) {
+      this.reported.delete(modelId);
+      return "none";
+    }
     if (!this.o.autoAct) {
-      log.info(verdict.promotable ? "rollout promotable (rollouts.autoAct is off)" : "rollout abortable (rollouts.autoAct is off)");
+      const msg = verdict.abortable ? "rollout abortable (rollouts.autoAct is off)" : "rollout promotable (rollouts.autoAct is off)";
+      if (this.reported.get(modelId) !== msg) log.info(msg);
+      this.reported.set(modelId, msg);
       return "none";
     }
     // An abortable rollout is not also promotable (the shares cannot be both within and above
