@@ -93,20 +93,30 @@ export function rolloutRules(status: RolloutStatusName, plan: RolloutPlan, start
 /** A share in basis points as a percentage ("2.5%"). */
 export const bpsText = (bps: number) => `${Number((bps / 100).toFixed(2))}%`;
 
+/** A part of the promotion rule with how far it is from holding, e.g. "jobs ended (2 of 3)". */
+export function unmetText(rule: PromotionUnmet, plan: RolloutPlan, counters: RolloutCounters, rules: RolloutRules, now: number): string {
+  switch (rule) {
+    case "minimum duration":
+      return `minimum duration (${Math.max(0, rules.promotableFrom - now)} s left)`;
+    case "jobs ended":
+      return `jobs ended (${rules.ended} of ${plan.promoteAfterJobs})`;
+    case "disputed share":
+      return `disputed share (${counters.disputed} of ${rules.ended} above ${bpsText(plan.maxDisputedBps)}; abort rule from ${plan.abortAfterJobs} jobs)`;
+    case "failed share":
+      return `failed share (${counters.failed} of ${rules.ended} above ${bpsText(plan.maxFailedBps)}; abort rule from ${plan.abortAfterJobs} jobs)`;
+  }
+}
+
+/** Why the abort rule does not hold, with the counters it reads. */
+export function abortUnmetText(plan: RolloutPlan, counters: RolloutCounters, rules: RolloutRules): string {
+  const shares = `disputed ${counters.disputed} (max ${bpsText(plan.maxDisputedBps)}), failed ${counters.failed} (max ${bpsText(plan.maxFailedBps)})`;
+  if (rules.ended < plan.abortAfterJobs) return `${rules.ended} of the ${plan.abortAfterJobs} ended jobs it needs; ${shares}`;
+  return `no share above its maximum among ${rules.ended} ended jobs: ${shares}`;
+}
+
 /** One line on what the rules say: promotable, abortable, or what is unmet and by how much. */
 export function verdictText(plan: RolloutPlan, counters: RolloutCounters, rules: RolloutRules, now: number): string {
   if (rules.abortable) return `abortable: ${rules.abortReason}`;
   if (rules.promotable) return "promotable: every part of the promotion rule holds";
-  switch (rules.unmet) {
-    case "minimum duration":
-      return `not yet: minimum duration (${rules.promotableFrom - now} s left)`;
-    case "jobs ended":
-      return `not yet: jobs ended (${rules.ended} of ${plan.promoteAfterJobs})`;
-    case "disputed share":
-      return `not yet: disputed share (${counters.disputed} of ${rules.ended} above ${bpsText(plan.maxDisputedBps)}; abort rule from ${plan.abortAfterJobs} jobs)`;
-    case "failed share":
-      return `not yet: failed share (${counters.failed} of ${rules.ended} above ${bpsText(plan.maxFailedBps)}; abort rule from ${plan.abortAfterJobs} jobs)`;
-    default:
-      return "not running";
-  }
+  return rules.unmet ? `not yet: ${unmetText(rules.unmet, plan, counters, rules, now)}` : "not running";
 }

@@ -148,8 +148,8 @@ describe("staged rollouts: CLI and runners against a local network", function ()
     expect(running.json.rules).to.include({ promotable: false, abortable: false, unmet: "minimum duration", ended: 0 });
     expect(running.json.chainVerdict).to.deep.equal({ promotable: false, abortable: false });
     const failed = await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]);
-    expectFailure(failed, "ROLLOUT_RULE_NOT_MET", /promotion rule does not hold \(minimum duration\)/);
-    expectFailure(await conclave(["rollout", "abort", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /abort rule does not hold \(abort rule\)/);
+    expectFailure(failed, "ROLLOUT_RULE_NOT_MET", /promotion rule does not hold: minimum duration \(\d+ s left\)/);
+    expectFailure(await conclave(["rollout", "abort", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /abort rule does not hold: 0 of the 2 ended jobs it needs/);
 
     await count(2, OUTCOME.Settled);
     await count(2, OUTCOME.Settled);
@@ -158,7 +158,7 @@ describe("staged rollouts: CLI and runners against a local network", function ()
     expect(short.json.counters).to.deep.equal({ settled: 2, disputed: 0, failed: 0 });
     expect(short.json.rules).to.include({ unmet: "jobs ended", promotable: false });
     expect((short.json.rules as { text: string }).text).to.match(/jobs ended \(2 of 3\)/);
-    expectFailure(await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /\(jobs ended\)/);
+    expectFailure(await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /promotion rule does not hold: jobs ended \(2 of 3\)/);
 
     await count(2, OUTCOME.Disputed); // 1 of 3 disputed: 33 % above 25 %, and 3 ended ≥ abort-after 2
     const disputed = await conclave(["rollout", "status", sample.name]);

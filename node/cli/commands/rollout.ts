@@ -3,7 +3,7 @@ import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { decodeRevert } from "../../chain/revert.ts";
 import { TxWouldRevertError } from "../../chain/tx-sender.ts";
-import { bpsText, countersOf, planOf, ROLLOUT_STATUS, rolloutRules, verdictText, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../../rollouts/rules.ts";
+import { abortUnmetText, bpsText, countersOf, planOf, ROLLOUT_STATUS, rolloutRules, unmetText, verdictText, type PromotionUnmet, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../../rollouts/rules.ts";
 import { FatalError } from "../../errors.ts";
 import { resolveModelName, VERSION_STATUS, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
@@ -34,7 +34,7 @@ export interface RolloutReport {
   plan: (RolloutPlan & { candidateStatus: string }) | null;
   startedAt: string | null;
   counters: RolloutCounters;
-  rules: (RolloutRules & { promotableFrom: number; text: string }) | null;
+  rules: (RolloutRules & { text: string }) | null;
   /** What the contract's rolloutVerdict says at the latest block. */
   chainVerdict: { promotable: boolean; abortable: boolean };
   now: string;
@@ -71,18 +71,21 @@ function reportText(r: RolloutReport): string {
 /** Sends promoteRollout or abortRollout; a rule that does not hold is one line naming it. */
 async function act(s: Session, nameOrId: string, action: "promote" | "abort") {
   const report = await rolloutReport(s, nameOrId);
-  if (report.status !== "Running" || !report.plan) throw new NoRunningRolloutError(`${report.model} has no running rollout (${report.status === "None" ? "none was ever started" : `the last one was ${report.status}`})`);
+  const { plan, rules, counters } = report;
+  if (report.status !== "Running" || !plan || !rules) throw new NoRunningRolloutError(`${report.model} has no running rollout (${report.status === "None" ? "none was ever started" : `the last one was ${report.status}`})`);
   const { models } = conclaveContracts(s.record, s.publicClient);
   const fn = action === "promote" ? "promoteRollout" : "abortRollout";
   let receipt;
   try {
-    receipt = await sendTx(s, `${action === "promote" ? "promoting" : "aborting"} the rollout of ${report.model} v${report.plan.candidate}`, { address: models.address, abi: models.abi, functionName: fn, args: [report.modelId] });
+    receipt = await sendTx(s, `${action === "promote" ? "promoting" : "aborting"} the rollout of ${report.model} v${plan.candidate}`, { address: models.address, abi: models.abi, functionName: fn, args: [report.modelId] });
   } catch (error) {
     const revert = error instanceof TxWouldRevertError ? decodeRevert(error.cause) : undefined;
     if (revert?.name === "ModelRegistryRolloutRuleNotMet") {
+      // The rule named by the contract's error; the numbers from the counters read just before.
       const rule = String(revert.args[1]);
-      const detail = report.rules && report.rules.text !== "not running" ? `; ${report.rules.text}` : "";
-      throw new RolloutRuleNotMetError(`cannot ${action} the rollout of ${report.model} v${report.plan.candidate}: the ${action === "promote" ? "promotion" : "abort"} rule does not hold (${rule})${detail}`, rule, { cause: error });
+      const now = Math.floor(Date.parse(report.now) / 1000);
+      const detail = action === "abort" ? abortUnmetText(plan, counters, rules) : ["minimum duration", "jobs ended", "disputed share", "failed share"].includes(rule) ? unmetText(rule as PromotionUnmet, plan, counters, rules, now) : rule;
+      throw new RolloutRuleNotMetError(`cannot ${action} the rollout of ${report.model} v${plan.candidate}: the ${action === "promote" ? "promotion" : "abort"} rule does not hold: ${detail}${action === "abort" ? " (the guardian or the DAO may abort at any time)" : ""}`, rule, { cause: error });
     }
     if (revert?.name === "ModelRegistryNoRunningRollout") throw new NoRunningRolloutError(`${report.model} has no running rollout (it ended just now)`, { cause: error });
     throw error;
