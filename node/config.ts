@@ -100,6 +100,12 @@ export interface RunnerConfig {
    * re-broadcast and waited for, never abandoned.
    */
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
+  /**
+   * Staged rollouts of the models this runner serves: with autoAct the runner promotes a rollout
+   * once its promotion rule holds and aborts it once its abort rule holds (anyone may; runners do
+   * it as a service). It looks on every rollout event and every intervalMs (ms).
+   */
+  rollouts: { autoAct: boolean; intervalMs: number };
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
@@ -122,6 +128,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20, checkRate: 0.05 },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
+  rollouts: { autoAct: true, intervalMs: 30_000 },
 };
 
 /** Environment variables a runner reads; flags win over them, they win over the file. */
@@ -301,9 +308,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
   const filePayouts = section(file, "payouts");
   const fileTx = section(file, "tx");
   const fileJobs = section(file, "jobs");
+  const fileRollouts = section(file, "rollouts");
   for (const k of Object.keys(d) as (keyof typeof d)[]) {
     // Any nested section added later gets the same typo check.
-    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "minFee"].includes(k)) section(file, k);
+    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "minFee"].includes(k)) section(file, k);
   }
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
@@ -392,6 +400,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
       maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
+    },
+    rollouts: {
+      autoAct: bool("rollouts.autoAct", fileRollouts.autoAct ?? d.rollouts.autoAct),
+      intervalMs: int("rollouts.intervalMs", fileRollouts.intervalMs ?? d.rollouts.intervalMs, 100, 24 * 3600_000),
     },
   };
   return { config, key };

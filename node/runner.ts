@@ -21,6 +21,7 @@ import type { ContentStore } from "./ipfs/content-store.ts";
 import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { CourtService } from "./jobs/court.ts";
+import { createRolloutService } from "./rollouts/service.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
@@ -132,7 +133,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       account,
       journal,
       log,
-      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi)],
+      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi), ...(loadArtifact("ModelRegistry").abi as Abi)],
       confirmTimeoutMs: config.tx.confirmTimeoutMs,
       feeBumpPercent: config.tx.feeBumpPercent,
       maxFeePerGas: config.tx.maxFeePerGas,
@@ -223,6 +224,22 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       retryMaxMs: config.jobs.retryMaxMs,
     });
     stops.push(() => court.stop());
+    const registry = contractAddress(record, "ModelRegistry");
+    const registryAbi = loadArtifact("ModelRegistry").abi;
+    const rollouts = createRolloutService({
+      registry,
+      registryAbi,
+      verdict: async (modelId) => {
+        const [promotable, abortable] = await publicClient.readContract({ address: registry, abi: registryAbi, functionName: "rolloutVerdict", args: [modelId] });
+        return { promotable, abortable };
+      },
+      sender,
+      journal,
+      log: log.child({ service: "rollouts" }),
+      allowedModels: allowed,
+      autoAct: config.rollouts.autoAct,
+    });
+    stops.push(() => rollouts.stop());
     // Runs before processor.stop (stops run in reverse): a send stuck at the fee cap would
     // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
     stops.push(() => sender.close());
@@ -241,6 +258,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         prefetcher.onLogs(logs);
         await processor.onLogs(logs);
         court.onLogs(logs);
+        rollouts.onLogs(logs);
       },
       onRpcError: (_error, kind) => metrics.rpcErrors.inc({ kind: kind ?? "other" }),
       onReorg: (_ancestor, jobIds) => {
@@ -285,10 +303,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     };
     const timers = [
       setInterval(tick, Math.max(200, config.pollIntervalMs * 4)),
+      setInterval(() => rollouts.tick(), config.rollouts.intervalMs),
       setInterval(() => void payout().catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })), config.payouts.intervalMs),
     ];
     stops.push(() => timers.forEach(clearInterval));
     tick();
+    rollouts.tick();
 
     const modelsView = () => versionsView({ held: () => models.held().map((m) => m.key), warm: () => sessions.keys(), downloadsOf: (key) => models.downloadsOf(key), prefetcher });
     const http = await startHttpServer({

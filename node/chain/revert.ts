@@ -72,3 +72,17 @@ export function describeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): 
   if (reverted) return { name: reverted.data?.errorName ?? (reverted.reason ? "Error" : undefined), text: reverted.reason ?? reverted.shortMessage };
   return undefined;
 }
+
+/** A revert's custom error with its decoded arguments, if the ABI knows it. */
+export function decodeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): { name: string; args: readonly unknown[] } | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const { reverted, raw } = revertData(error);
+  if (reverted?.data?.errorName) return { name: reverted.data.errorName, args: reverted.data.args ?? [] };
+  if (!raw || raw.length < 10) return undefined;
+  try {
+    const decoded = decodeErrorResult({ abi, data: raw });
+    return { name: decoded.errorName, args: decoded.args ?? [] };
+  } catch {
+    return undefined;
+  }
+}

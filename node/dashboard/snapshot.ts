@@ -4,7 +4,7 @@ import type { Logger } from "../log.ts";
 import type { ChainReads } from "./chain-reads.ts";
 import type { EventIndex } from "./indexer.ts";
 import type { RunnerHealth } from "./runner-probe.ts";
-import { buildView, type ChainView, type ProposalBase } from "./view.ts";
+import { buildView, type ChainView, type ProposalBase, type RolloutView } from "./view.ts";
 
 const PROVIDER_STATUS = ["None", "Pending", "Approved", "Suspended", "Exited"] as const;
 /** Canceled, Defeated, Expired, Executed: a proposal's state never changes again. */
@@ -37,7 +37,7 @@ export interface ProviderLive {
   runner: RunnerHealth | null;
 }
 
-export interface Snapshot extends Omit<ChainView, "proposals" | "providers"> {
+export interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
   chainId: number;
   head: number;
   headTime: number;
@@ -46,8 +46,8 @@ export interface Snapshot extends Omit<ChainView, "proposals" | "providers"> {
   proposals: ProposalLive[];
   providers: ProviderLive[];
   tokens: Record<string, { symbol: string; decimals: number }>;
-  /** Staged rollouts: the deployed contracts have none yet (the page says so). */
-  rollouts: { supported: boolean; items: unknown[] };
+  /** Staged rollouts, newest first (supported: the deployed registry has rollout plans). */
+  rollouts: { supported: boolean; items: RolloutView[] };
   wallet: { governor: Address; chainId: number; devAccounts: { index: number; address: Address; role: string }[] };
 }
 
@@ -134,7 +134,7 @@ export function createSnapshotter(d: SnapshotDeps) {
       proposals: proposals.reverse(),
       providers,
       tokens: Object.fromEntries(tokens),
-      rollouts: { supported: false, items: [] },
+      rollouts: { supported: true, items: view.rollouts },
       wallet: { governor: d.governor, chainId: d.chainId, devAccounts: d.devAccounts },
     };
   }

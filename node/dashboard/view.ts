@@ -1,6 +1,9 @@
 import { zeroAddress, type Address, type Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
+import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
+
+export type { RolloutView } from "./rollouts-view.ts";
 
 /**
  * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
@@ -94,6 +97,8 @@ export interface ChainView {
   jobs: JobView[];
   proposals: ProposalBase[];
   providers: ProviderBase[];
+  /** Staged rollouts, newest first. */
+  rollouts: RolloutView[];
   totals: Totals;
   charts: Charts;
 }
@@ -336,6 +341,7 @@ export function buildView(logs: readonly IndexedLog[], opts: { now: number; rece
     jobs: recent.map(({ protocolFeeBps: _p, hashes: _h, finishedAt: _f, agreeing: _a, ...j }) => j),
     proposals: foldProposals(logs),
     providers: foldProviders(logs),
+    rollouts: foldRollouts(logs, names, opts.now),
     totals: {
       jobs: jobs.length,
       jobsPerMinute: jobs.filter((j) => j.requestedAt > opts.now - 60).length,

@@ -120,6 +120,8 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
+  // The market reports how rollout candidates' jobs end (ModelRegistry.countJob).
+  await call(ctx, "ModelRegistry", modelRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
   // Before the roles go to the timelock: exits and freezes then outlast the governance delay
   // (a provider cannot exit with its stake while a slash proposal against it is voted on).
   await call(ctx, "ProviderRegistry", providerRegistry.address, "setGovernance", [governor.address, timelock.address]);

@@ -149,7 +149,7 @@ export interface DutyRecord {
 export type DutyPatch = Partial<Pick<DutyRecord, "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt">>;
 
 /** What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert. */
-export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "void";
+export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "void";
 export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {

@@ -2,12 +2,13 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import type { Address } from "viem";
+import { encodeFunctionData, type Address } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { readDeployment, writeDeployment } from "../../node/chain/deployment.ts";
 import { ensureDashboardBuilt } from "../../node/dashboard/assets.ts";
 import { startDashboard, type Dashboard } from "../../node/dashboard/dashboard.ts";
-import { propose } from "../../node/dao/proposals.ts";
+import { passOnLocalChain, propose } from "../../node/dao/proposals.ts";
+import { publishModel } from "../../node/dao/publish.ts";
 import { silentLogger } from "../../node/log.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { artifactsDir, browserMissing, launchChromium } from "../helpers/browser.ts";
@@ -189,5 +190,23 @@ describe("dashboard in headless Chromium against a local network", function () {
     expect(await governor.read.hasVoted([proposalId, account])).to.equal(true);
     await walletPage.screenshot({ path: path.join(shots, "wallet-vote.png"), fullPage: true });
     await walletPage.close();
+  });
+
+  it("shows a staged rollout with its plan, counters and rule verdict, then how it ended", async function () {
+    const sample = sampleModel("tiny-mlp");
+    const v2 = await publishModel({ publicClient: net.publicClient, record: net.record, publisher: net.members[0]!, content: net.publisher, model: { name: sample.name, weights: sample.onnx(), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n } });
+    const { models } = conclaveContracts(net.record, net.publicClient);
+    const plan = { candidate: v2.version, canaryBps: 1_000, minDuration: 3_600, promoteAfterJobs: 5, abortAfterJobs: 3, maxDisputedBps: 1_000, maxFailedBps: 500 };
+    await passOnLocalChain({ publicClient: net.publicClient, record: net.record, members: net.members, description: "Roll out tiny-mlp v2", actions: [{ target: models.address, data: encodeFunctionData({ abi: models.abi, functionName: "startRollout", args: [v2.modelId, plan] }) }] });
+    const row = page.locator(`tr[data-rollout="tiny-mlp-${v2.version}"]`);
+    await row.and(page.locator('[data-status="Running"]')).waitFor();
+    expect(await row.textContent()).to.match(/canary 10% · ≥ 3600 s · promote after 5/);
+    expect(await row.locator("[data-testid=rollout-verdict]").textContent()).to.match(/minimum duration/);
+    await page.screenshot({ path: path.join(shots, "rollout.png"), fullPage: true });
+
+    const aborted = await conclave(["rollout", "abort", "tiny-mlp", "--dev-account", "24", "--rpc", net.node.rpcUrl, "--deployment", deployment]);
+    expect(aborted.code, aborted.stderr).to.equal(0);
+    await row.and(page.locator('[data-status="Aborted"]')).waitFor();
+    expect(await row.textContent()).to.match(/aborted by the guardian or the DAO/);
   });
 });

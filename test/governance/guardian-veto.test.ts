@@ -127,6 +127,9 @@ describe("roles after deployment (finding 9)", function () {
     for (const name of ["ModelRegistry", "ProviderRegistry", "InferenceMarket"]) {
       expect(holders(name, "GUARDIAN_ROLE"), name).to.deep.equal([getAddress(f.guardian.account.address)]);
     }
+    for (const name of ["ProviderRegistry", "ModelRegistry"]) {
+      expect(holders(name, "MARKET_ROLE"), name).to.deep.equal([f.record.contracts.InferenceMarket!.address]);
+    }
     expect(await contractsFor(f.record, f.alice).veto!.read.guardian()).to.equal(getAddress(f.guardian.account.address));
     for (const r of roles) expect(r.holders.map((h) => h.toLowerCase()), `${r.contract}.${r.role}`).to.not.include(f.deployer.account.address.toLowerCase());
   });

@@ -16,6 +16,16 @@ function file(content: unknown): string {
 }
 
 describe("runner configuration", function () {
+  it("rollouts: autoAct defaults to true; autoAct and intervalMs are validated like the other keys", function () {
+    const base = { rpcUrl: "http://a:1", deployment: "d" };
+    const env = { CONCLAVE_PROVIDER_KEY: KEY };
+    expect(loadConfig({ config: file(base) }, env).rollouts).to.deep.equal({ autoAct: true, intervalMs: 30_000 });
+    expect(loadConfig({ config: file({ ...base, rollouts: { autoAct: false, intervalMs: 500 } }) }, env).rollouts).to.deep.equal({ autoAct: false, intervalMs: 500 });
+    for (const rollouts of [{ autoAct: "false" }, { autoAct: 0 }, { intervalMs: 10 }, { autoact: true }, true]) {
+      expect(() => loadConfig({ config: file({ ...base, rollouts }) }, env), JSON.stringify(rollouts)).to.throw(ConfigError);
+    }
+  });
+
   it("layers flags over environment over file over defaults", function () {
     const config = file({ rpcUrl: "http://file:1", deployment: "d.json", dataDir: "from-file", confirmations: 3, http: { port: 7000 } });
     const env = { CONCLAVE_PROVIDER_KEY: KEY, CONCLAVE_RPC_URL: "http://env:2", CONCLAVE_HTTP_PORT: "7001" };

@@ -65,7 +65,7 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     const timelock = record.contracts.ConclaveTimelock!.address;
     for (const [name, roles] of [
       ["ConclaveTimelock", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.PROPOSER_ROLE, ROLES.CANCELLER_ROLE, ROLES.EXECUTOR_ROLE]],
-      ["ModelRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.GUARDIAN_ROLE]],
+      ["ModelRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.MARKET_ROLE, ROLES.GUARDIAN_ROLE]],
       ["ProviderRegistry", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.MARKET_ROLE, ROLES.GUARDIAN_ROLE]],
       ["InferenceMarket", [ROLES.DEFAULT_ADMIN_ROLE, ROLES.GUARDIAN_ROLE]],
     ] as const) {
@@ -75,6 +75,12 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
       }
       expect(await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.DEFAULT_ADMIN_ROLE, timelock] })).to.equal(true);
     }
+    // The market holds MARKET_ROLE on both registries (slashing; rollout counters).
+    for (const name of ["ProviderRegistry", "ModelRegistry"] as const) {
+      const c = { address: record.contracts[name]!.address, abi: loadArtifact(name).abi };
+      expect(await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.MARKET_ROLE, record.contracts.InferenceMarket!.address] }), name).to.equal(true);
+    }
+    expect(stdout).to.match(/ModelRegistry\.MARKET_ROLE: InferenceMarket 0x[0-9a-fA-F]{40}\n/);
     // The printed role table names the governor as the timelock's only proposer.
     expect(stdout).to.match(/ConclaveTimelock\.PROPOSER_ROLE: ConclaveGovernor 0x[0-9a-fA-F]{40}\n/);
     expect(stdout).to.match(/ConclaveTimelock\.EXECUTOR_ROLE: anyone \(0x0\)/);

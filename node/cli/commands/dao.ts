@@ -7,6 +7,8 @@ import { address, amount, integer, RequestError, resolveModel, resolveModelName,
 import type { Session } from "../session.ts";
 import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
+import { PLAN_FLAGS, planFromFlags, type PlanFlags } from "../rollout-plan.ts";
+import { bpsText, ROLLOUT_STATUS } from "../../rollouts/rules.ts";
 
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
@@ -24,7 +26,9 @@ function call(s: Session, contract: ContractName, functionName: string, args: re
 }
 
 /** The actions and a default description of `dao propose <what> ...`. */
-async function actionsFor(s: Session, what: string, args: string[]): Promise<{ actions: Action[]; description: string }> {
+async function actionsFor(s: Session, what: string, args: string[], planFlags: PlanFlags = {}): Promise<{ actions: Action[]; description: string }> {
+  const given = PLAN_FLAGS.filter((f) => planFlags[f] !== undefined);
+  if (what !== "start-rollout" && given.length > 0) throw new RequestError(`${given.map((f) => `--${f}`).join(", ")} only go with dao propose start-rollout`);
   const need = (n: number, usage: string) => {
     if (args.length !== n) throw new RequestError(`dao propose ${what} takes ${usage}`);
   };
@@ -42,6 +46,19 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       }
       const fn = what === "retire" ? "retireVersion" : "activateVersion";
       return { actions: [call(s, "ModelRegistry", fn, [m.modelId, m.version])], description: `${what === "rollback" ? "Roll back" : what[0]!.toUpperCase() + what.slice(1)} ${m.name} v${m.version}` };
+    }
+    case "start-rollout": {
+      need(2, "<model> <candidateVersion> --canary <percent> --min-duration <e.g. 1h> --promote-after <jobs> --abort-after <jobs> --max-disputed <percent> --max-failed <percent>");
+      const m = await resolveModel(s, args[0]!, integer("candidate version", args[1]!, 1));
+      const plan = planFromFlags(m.version, planFlags);
+      if (m.activeVersion === 0) throw new RequestError(`${m.name} has no active version: a rollout needs one to share requests with (activate one first)`);
+      if (m.info.status !== 1) throw new RequestError(`${m.name} v${m.version} is ${VERSION_STATUS[m.info.status]}: only a Published version can be rolled out`);
+      const [rollout] = await conclaveContracts(s.record, s.publicClient).models.read.rolloutOf([m.modelId]);
+      if (ROLLOUT_STATUS[rollout.status] === "Running") throw new RequestError(`${m.name} already has a running rollout of v${rollout.plan.candidate}: promote or abort it first (conclave rollout status ${m.name})`);
+      return {
+        actions: [call(s, "ModelRegistry", "startRollout", [m.modelId, plan])],
+        description: `Roll out ${m.name} v${m.version} (active v${m.activeVersion}): canary ${bpsText(plan.canaryBps)} for at least ${plan.minDuration} s; promote after ${plan.promoteAfterJobs} jobs, abort rule from ${plan.abortAfterJobs} jobs; max disputed ${bpsText(plan.maxDisputedBps)}, max failed ${bpsText(plan.maxFailedBps)}`,
+      };
     }
     case "approve-provider":
     case "grant-tags": {
@@ -117,7 +134,7 @@ async function actionsFor(s: Session, what: string, args: string[]): Promise<{ a
       return { actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, false, 0n])], description: `Disallow payment in ${t.symbol} (${t.address})` };
     }
     default:
-      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner, set-policy, allow-token or disallow-token`);
+      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, start-rollout, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner, set-policy, allow-token or disallow-token`);
   }
 }
 
@@ -216,7 +233,7 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>",
+    summary: "propose activate|retire|rollback <model> <v>, start-rollout <model> <v> --canary ..., approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -226,6 +243,15 @@ Kinds:
   activate <model> <version>        make a published version the active one
   retire <model> <version>          stop a version taking jobs at once
   rollback <model> <version>        re-activate an earlier version
+  start-rollout <model> <candidate> --canary <percent> --min-duration <duration>
+      --promote-after <jobs> --abort-after <jobs> --max-disputed <percent> --max-failed <percent>
+                                    staged rollout of a Published version: a canary share (up to
+                                    50%) of active-version requests goes to the candidate; once
+                                    the minimum duration (90s, 15m, 1h, 1h30m, 2d) passed,
+                                    promote-after candidate jobs ended and the disputed and failed
+                                    shares are within their maxima, anyone promotes it; once
+                                    abort-after jobs ended and a share is above its maximum, anyone
+                                    aborts it (conclave rollout status|promote|abort <model>)
   approve-provider <address> [<tags>] admit a registered provider, granting it <tags> (default:
                                     the tags it declares now; only granted tags make it eligible)
   grant-tags <address> <tags>       replace the capability/compliance tags granted to a provider
@@ -239,12 +265,13 @@ Kinds:
   allow-token <token> <rate>        let jobs be paid in an ERC-20, or change its rate: <rate> whole
                                     tokens are worth 1 ETH (versions' minimum fees are in ETH)
   disallow-token <token>            stop new jobs being paid in an ERC-20`,
-    options: { description: { type: "string" } },
+    options: { description: { type: "string" }, ...Object.fromEntries(PLAN_FLAGS.map((f) => [f, { type: "string" as const }])) },
     args: [2, 3],
     async run(ctx) {
       const s = await ctx.session();
       const [what, ...args] = ctx.positionals as [string, ...string[]];
-      const { actions, description: auto } = await actionsFor(s, what, args);
+      const planFlags = Object.fromEntries(PLAN_FLAGS.map((f) => [f, str(ctx, f)])) as PlanFlags;
+      const { actions, description: auto } = await actionsFor(s, what, args, planFlags);
       const me = (await s.signer()).account.address;
       // Bound to the proposer with a random reference: nobody can copy it from the mempool or
       // pre-burn its id (see bindToProposer).

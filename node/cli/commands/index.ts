@@ -9,6 +9,7 @@ import { keyCommands } from "./key.ts";
 import { modelCommands } from "./model.ts";
 import { nodeCommands } from "./node.ts";
 import { providerCommands } from "./provider.ts";
+import { rolloutCommands } from "./rollout.ts";
 import { statusCommands } from "./status.ts";
 import { tokenCommands } from "./token.ts";
 
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, Command> = {
   ...dashboardCommands,
   ...modelCommands,
   ...daoCommands,
+  ...rolloutCommands,
   ...guardianCommands,
   ...providerCommands,
   ...nodeCommands,

@@ -68,7 +68,7 @@ function show(s: Snapshot): void {
   $("jobs-count").textContent = s.totals.jobs > s.jobs.length ? `(latest ${s.jobs.length} of ${s.totals.jobs})` : `(${s.totals.jobs})`;
   $("providers").innerHTML = render.providers(s);
   $("models").innerHTML = render.models(s);
-  $("rollouts").textContent = render.rollouts(s);
+  $("rollouts").innerHTML = render.rollouts(s);
   charts.update(s);
   showWallet(s);
   const at = Date.now();

@@ -85,8 +85,21 @@ export function models(s: Snapshot): string {
     .join("");
 }
 
+const pct = (bps: number) => `${Number((bps / 100).toFixed(2))}%`;
+
 export function rollouts(s: Snapshot): string {
-  return s.rollouts.supported ? `${s.rollouts.items.length} staged rollout(s)` : "Staged rollouts: the deployed contracts have no rollout plans, so none are shown.";
+  if (!s.rollouts.supported) return `<p class="note">Staged rollouts: the deployed contracts have no rollout plans, so none are shown.</p>`;
+  if (s.rollouts.items.length === 0) return `<p class="note">no rollout plans (the DAO starts one with conclave dao propose start-rollout)</p>`;
+  const head = `<tr><th>model</th><th>candidate</th><th>status</th><th>plan</th><th>started</th><th>candidate jobs: settled / disputed / failed</th><th>rules now</th></tr>`;
+  const rows = s.rollouts.items.map((r) => {
+    const p = r.plan;
+    const c = r.counters;
+    const plan = `canary ${pct(p.canaryBps)} · ≥ ${p.minDuration} s · promote after ${p.promoteAfterJobs} · abort rule from ${p.abortAfterJobs} · max disputed ${pct(p.maxDisputedBps)} · max failed ${pct(p.maxFailedBps)}`;
+    const ended = r.endedAt === null ? "" : `<br><small>${esc(r.status.toLowerCase())} ${time(r.endedAt)}${r.reason ? `: ${esc(r.reason)}` : ""}</small>`;
+    const cls = r.rules.abortable ? "bad" : r.rules.promotable ? "good" : "";
+    return `<tr data-rollout="${esc(r.model)}-${r.candidate}" data-status="${esc(r.status)}"><td>${esc(r.model)}</td><td>v${r.candidate} <small>(active was v${r.champion})</small></td><td class="status-${esc(r.status)}">${esc(r.status)}${ended}</td><td><small>${esc(plan)}</small></td><td>${time(r.startedAt)}</td><td>${c.settled} / ${c.disputed} / ${c.failed} <small>(${r.rules.ended} ended)</small></td><td class="${cls}" data-testid="rollout-verdict">${esc(r.rules.text)}</td></tr>`;
+  });
+  return `<h3>Staged rollouts</h3><table><thead>${head}</thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 export function chain(s: Snapshot): string {

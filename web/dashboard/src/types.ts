@@ -75,6 +75,22 @@ export interface Model {
   versions: Version[];
 }
 
+/** A staged rollout (node/dashboard/rollouts-view.ts). */
+export interface Rollout {
+  modelId: string;
+  model: string;
+  candidate: number;
+  champion: number;
+  plan: { candidate: number; canaryBps: number; minDuration: number; promoteAfterJobs: number; abortAfterJobs: number; maxDisputedBps: number; maxFailedBps: number };
+  status: "Running" | "Promoted" | "Aborted";
+  startedAt: number;
+  endedAt: number | null;
+  endedBy: string | null;
+  reason: string | null;
+  counters: { settled: number; disputed: number; failed: number };
+  rules: { ended: number; promotable: boolean; abortable: boolean; unmet: string | null; abortReason: string | null; promotableFrom: number; text: string };
+}
+
 export interface Snapshot {
   chainId: number;
   head: number;
@@ -97,6 +113,6 @@ export interface Snapshot {
     latency: { bucket: number[]; count: number[] };
   };
   tokens: Record<string, { symbol: string; decimals: number }>;
-  rollouts: { supported: boolean; items: unknown[] };
+  rollouts: { supported: boolean; items: Rollout[] };
   wallet: { governor: string; chainId: number; devAccounts: { index: number; address: string; role: string }[] };
 }
