@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -57,24 +57,41 @@ export interface ModelStoreOptions {
   log: Logger;
   onFetched?: (bytes: number) => void;
   onRejected?: (reason: "cid" | "sha256") => void;
+  /** A cached file no longer matched its sha256 (changed on disk): it was dropped and fetched again. */
+  onCacheCorrupt?: (key: string) => void;
+  /**
+   * A version's files left the cache: retired, or least recently used above the size cap. The
+   * runner unloads its onnxruntime sessions (in every worker process) here.
+   */
+  onEvicted?: (key: string, reason: EvictReason) => void;
 }
+
+/** Why a version left the cache. */
+export type EvictReason = "retired" | "lru";
 
 export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId}-${v.version}`;
 
 /**
  * Weights on local disk, fetched from IPFS and checked against the registry before first use:
  * the CID recomputed from the bytes and their sha256 must both equal what the chain records.
- * Least-recently-used files are evicted above the size cap; retired versions are evicted at once.
+ * The cache persists across restarts: a cached file is used again only if its sha256 still equals
+ * the registry's (a file changed on disk is dropped and fetched again). Least-recently-used files
+ * (last use: the file's mtime, set on every use, so the order survives a restart) are evicted
+ * above the size cap; retired versions are evicted at once.
  */
 export class ModelStore {
   private readonly o: ModelStoreOptions;
   private readonly inflight = new Map<string, Promise<LocalModel>>();
   private readonly ready = new Map<string, LocalModel>();
   private readonly downloads = new Map<string, number>();
+  /** Two uses in the same millisecond still get distinct, ordered times. */
+  private lastTouch = 0;
 
   constructor(options: ModelStoreOptions) {
     this.o = options;
     mkdirSync(options.dir, { recursive: true });
+    // Uses after a restart order after every use before it, even with a clock that stepped back.
+    this.lastTouch = Math.max(0, ...this.cached().map((c) => c.lastUsedMs));
   }
 
   /** The local model for a version, fetching and verifying it once however many jobs ask. */
@@ -107,14 +124,26 @@ export class ModelStore {
     return this.downloads.get(key) ?? 0;
   }
 
-  /** Removes a version's files (it was retired). */
-  evict(v: { modelId: Hex; version: number }): void {
+  /** Removes a version's files (retired by default) and tells `onEvicted`. */
+  evict(v: { modelId: Hex; version: number }, reason: EvictReason = "retired"): void {
     const key = versionKey(v);
-    const m = this.ready.get(key);
-    this.ready.delete(key);
-    rmSync(path.join(this.o.dir, `${key}.onnx`), { force: true });
+    const file = path.join(this.o.dir, `${key}.onnx`);
+    const had = this.ready.delete(key) || existsSync(file);
+    rmSync(file, { force: true });
     rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
-    if (m) this.o.log.info("evicted model", { key });
+    if (had) this.o.log.info("evicted model", { key, reason });
+    this.o.onEvicted?.(key, reason);
+  }
+
+  /** Cached weight files, least recently used first (what the next eviction above the cap removes first). */
+  cached(): { key: string; bytes: number; lastUsedMs: number }[] {
+    return readdirSync(this.o.dir)
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => {
+        const s = statSync(path.join(this.o.dir, f));
+        return { key: f.slice(0, -5), bytes: s.size, lastUsedMs: s.mtimeMs };
+      })
+      .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   }
 
   private async fetch(key: string, v: VersionInfo, opts: EnsureOptions): Promise<LocalModel> {
@@ -122,11 +151,22 @@ export class ModelStore {
     const file = path.join(this.o.dir, `${key}.onnx`);
     const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
     let weights: Uint8Array | null = null;
+    let cached: Uint8Array | null = null;
     try {
-      const cached = new Uint8Array(await readFile(file));
-      if (sha256(cached) === v.weightsSha256.toLowerCase()) weights = cached;
+      cached = new Uint8Array(await readFile(file));
     } catch {
       // not cached
+    }
+    if (cached) {
+      const digest = sha256(cached);
+      if (digest === v.weightsSha256.toLowerCase()) {
+        weights = cached;
+        this.touch(file);
+      } else {
+        log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
+        rmSync(file, { force: true });
+        this.o.onCacheCorrupt?.(key);
+      }
     }
     if (!weights) {
       log.info("fetching weights", { key, cid: v.weightsCid });
@@ -157,6 +197,7 @@ export class ModelStore {
       }
       this.makeRoom(key, weights.byteLength, opts.evictable);
       writeAtomically(file, weights);
+      this.touch(file);
     }
     const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
     const schema = parseSchema(schemaBytes);
@@ -172,13 +213,7 @@ export class ModelStore {
    * `evictable`, only those it allows, and CacheFullError (nothing evicted) if they are not enough.
    */
   private makeRoom(key: string, incoming: number, evictable?: (key: string) => boolean): void {
-    const files = readdirSync(this.o.dir)
-      .filter((f) => f.endsWith(".onnx"))
-      .map((f) => {
-        const s = statSync(path.join(this.o.dir, f));
-        return { key: f.slice(0, -5), size: s.size, atime: s.atimeMs };
-      })
-      .sort((a, b) => a.atime - b.atime);
+    const files = this.cached().map((f) => ({ key: f.key, size: f.bytes }));
     let total = files.reduce((n, f) => n + f.size, 0) + incoming;
     if (evictable) {
       const freeable = files.filter((f) => f.key !== key && evictable(f.key)).reduce((n, f) => n + f.size, 0);
@@ -190,13 +225,15 @@ export class ModelStore {
       if (evictable && (f.key === key || !evictable(f.key))) continue;
       if (total <= this.o.cacheMaxBytes) break;
       const [modelId, version] = f.key.split("-") as [Hex, string];
-      this.evict({ modelId, version: Number(version) });
+      this.evict({ modelId, version: Number(version) }, "lru");
       total -= f.size;
     }
   }
 
+  /** Marks a file as just used: its mtime orders the least-recently-used eviction (atime is not kept on noatime mounts). */
   private touch(file: string): void {
-    const now = new Date();
+    const now = new Date(Math.max(Date.now(), this.lastTouch + 1));
+    this.lastTouch = now.getTime();
     try {
       utimesSync(file, now, now);
     } catch {
