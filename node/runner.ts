@@ -108,6 +108,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       cacheMaxBytes: config.models.cacheMaxBytes,
       maxWeightsBytes: config.models.maxWeightsBytes,
       fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
+      provide: config.models.provide,
       log,
       onFetched: (n) => {
         metrics.bytesFetched.inc(n);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -57,6 +57,12 @@ export interface ModelStoreOptions {
   log: Logger;
   onFetched?: (bytes: number) => void;
   onRejected?: (reason: "cid" | "sha256") => void;
+  /**
+   * Peers serve peers: keep the weights of every version held pinned in the IPFS node, so it
+   * serves them to other runners (the publisher is then not the only source), and unpin them on
+   * eviction. Pinning runs in the background; a failure is logged, never fails the version.
+   */
+  provide?: boolean;
   /** A cached file no longer matched its sha256 (changed on disk): it was dropped and fetched again. */
   onCacheCorrupt?: (key: string) => void;
   /**
@@ -84,6 +90,8 @@ export class ModelStore {
   private readonly inflight = new Map<string, Promise<LocalModel>>();
   private readonly ready = new Map<string, LocalModel>();
   private readonly downloads = new Map<string, number>();
+  /** Pins of held weights in progress or done, by key (see `provide`). */
+  private readonly pinning = new Map<string, Promise<void>>();
   /** Two uses in the same millisecond still get distinct, ordered times. */
   private lastTouch = 0;
 
@@ -131,6 +139,7 @@ export class ModelStore {
     const had = this.ready.delete(key) || existsSync(file);
     rmSync(file, { force: true });
     rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
+    this.unprovide(key);
     if (had) this.o.log.info("evicted model", { key, reason });
     this.o.onEvicted?.(key, reason);
   }
@@ -162,6 +171,8 @@ export class ModelStore {
       if (digest === v.weightsSha256.toLowerCase()) {
         weights = cached;
         this.touch(file);
+        // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
+        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!).then(() => undefined));
       } else {
         log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
         rmSync(file, { force: true });
@@ -198,6 +209,9 @@ export class ModelStore {
       this.makeRoom(key, weights.byteLength, opts.evictable);
       writeAtomically(file, weights);
       this.touch(file);
+      const fetched = weights;
+      // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
+      this.provideInBackground(key, v.weightsCid, () => (this.o.content.pin ? this.o.content.pin(v.weightsCid) : this.o.content.add(fetched).then(() => undefined)));
     }
     const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
     const schema = parseSchema(schemaBytes);
@@ -228,6 +242,39 @@ export class ModelStore {
       this.evict({ modelId, version: Number(version) }, "lru");
       total -= f.size;
     }
+  }
+
+  /** Pins a held version's weights in the IPFS node (see `provide`), recording the CID beside the file. */
+  private provideInBackground(key: string, cid: string, pin: () => Promise<void>): void {
+    if (!this.o.provide) return;
+    const marker = path.join(this.o.dir, `${key}.cid`);
+    writeFileSync(marker, cid);
+    const started = pin()
+      .then(() => this.o.log.info("providing weights to peers", { key, cid }))
+      .catch((error: unknown) => this.o.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: (error as Error).message.split("\n")[0] }));
+    this.pinning.set(key, started);
+  }
+
+  /** Unpins an evicted version's weights, once any pin of them in progress has ended. */
+  private unprovide(key: string): void {
+    const marker = path.join(this.o.dir, `${key}.cid`);
+    let cid: string;
+    try {
+      cid = readFileSync(marker, "utf8").trim();
+    } catch {
+      return;
+    }
+    rmSync(marker, { force: true });
+    const pending = this.pinning.get(key) ?? Promise.resolve();
+    this.pinning.delete(key);
+    void pending
+      .then(() => this.o.content.release([cid]))
+      .catch((error: unknown) => this.o.log.warn("cannot unpin evicted weights", { key, cid, error: (error as Error).message.split("\n")[0] }));
+  }
+
+  /** Resolves when every pin started so far has ended (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pinning.values()]);
   }
 
   /** Marks a file as just used: its mtime orders the least-recently-used eviction (atime is not kept on noatime mounts). */

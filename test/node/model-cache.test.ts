@@ -126,3 +126,52 @@ describe("model cache: persistent, size-capped, least recently used", function (
     expect(restarted.cached()).to.deep.equal([]);
   });
 });
+
+describe("model cache: peers serve peers (models.provide)", function () {
+  /** An IPFS node that records pins, adds and releases. */
+  function recordingContent() {
+    const calls: string[] = [];
+    const weights = new Uint8Array(400).fill(1);
+    const content = {
+      get: async (cid: string) => (cid === "schema" ? SCHEMA.slice() : weights.slice()),
+      pin: async (cid: string) => void calls.push(`pin ${cid}`),
+      add: async () => {
+        calls.push("add");
+        return "cid-1";
+      },
+      release: async (cids: string[]) => void calls.push(`release ${cids.join(",")}`),
+    } as unknown as ContentStore;
+    return { calls, content, weights };
+  }
+
+  it("pins fetched weights, re-adds cached ones after a restart, and unpins them on eviction", async function () {
+    const { calls, content, weights } = recordingContent();
+    const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
+    const open = () => new ModelStore({ dir, content, cidOf: async () => "cid-1", cacheMaxBytes: 1000, maxWeightsBytes: 10_000, fetchTimeoutMs: 5_000, provide: true, log: silentLogger });
+    const v: VersionInfo = { modelId: M, version: 1, weightsCid: "cid-1", weightsSha256: sha(weights), schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 };
+    const first = open();
+    await first.ensure(v);
+    await first.settled();
+    expect(calls).to.deep.equal(["pin cid-1"]);
+
+    const restarted = open();
+    await restarted.ensure(v);
+    await restarted.settled();
+    expect(calls, "the cached bytes are added (pinned) again: the node may have lost the blocks").to.deep.equal(["pin cid-1", "add"]);
+
+    restarted.evict({ modelId: M, version: 1 });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls.at(-1)).to.equal("release cid-1");
+    expect(existsSync(path.join(dir, `${key(1)}.cid`))).to.equal(false);
+  });
+
+  it("does nothing of the kind when provide is off", async function () {
+    const { calls, content, weights } = recordingContent();
+    const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
+    const store = new ModelStore({ dir, content, cidOf: async () => "cid-1", cacheMaxBytes: 1000, maxWeightsBytes: 10_000, fetchTimeoutMs: 5_000, log: silentLogger });
+    await store.ensure({ modelId: M, version: 1, weightsCid: "cid-1", weightsSha256: sha(weights), schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 });
+    store.evict({ modelId: M, version: 1 });
+    await store.settled();
+    expect(calls).to.deep.equal([]);
+  });
+});
