@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import onnxProto from "onnx-proto";
 import { encodeFunctionData, parseEther, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
@@ -7,6 +9,7 @@ import { requestInference, waitForJob, type JobOutcome } from "../../node/client
 import { passOnLocalChain } from "../../node/dao/proposals.ts";
 import { publishModel, type Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
+import { versionKey } from "../../node/models/store.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
@@ -190,5 +193,25 @@ describe("fleet: every runner switches to a newly activated version on the block
       );
     }
     console.log(`      fleet switch (target: every runner within 1 block)\n${lines.map((l) => `        ${l}`).join("\n")}`);
+  });
+
+  it("retiring v1 evicts it from every runner: its cached file and its sessions in the worker processes", async function () {
+    await passOnLocalChain({
+      publicClient: net.publicClient,
+      record: net.record,
+      members: net.members,
+      description: "Retire tiny-mlp v1",
+      actions: [{ target: net.record.contracts.ModelRegistry!.address, data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "retireVersion", args: [v2.modelId, 1] }) }],
+    });
+    for (const r of runners) {
+      const views = await until(`runner ${r.index}: v1 evicted`, async () => {
+        const vs = await modelsOf(r);
+        return !vs.some((v) => v.model === "tiny-mlp" && v.version === 1) && vs;
+      }, 60_000);
+      expect(views.find((v) => v.model === "tiny-mlp" && v.version === 2)).to.include({ held: true, warm: true, role: "active" });
+      expect(existsSync(path.join(r.dataDir, "models", `${versionKey({ modelId: v2.modelId, version: 1 })}.onnx`)), `runner ${r.index}: v1's cached file`).to.equal(false);
+      const evictions = (await (await fetch(`${r.http}/metrics`)).text()).split("\n").find((l) => l.startsWith("conclave_model_evictions_total{") && l.includes('reason="retired"'));
+      expect(Number(evictions?.split(" ").at(-1)), `runner ${r.index}: retired evictions`).to.be.at.least(1);
+    }
   });
 });
