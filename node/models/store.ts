@@ -132,7 +132,7 @@ export class ModelStore {
     return this.downloads.get(key) ?? 0;
   }
 
-  /** Removes a version's files (retired by default) and tells `onEvicted`. */
+  /** Removes a version's files (retired by default) and, if it held any, tells `onEvicted`. */
   evict(v: { modelId: Hex; version: number }, reason: EvictReason = "retired"): void {
     const key = versionKey(v);
     const file = path.join(this.o.dir, `${key}.onnx`);
@@ -140,7 +140,8 @@ export class ModelStore {
     rmSync(file, { force: true });
     rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
     this.unprovide(key);
-    if (had) this.o.log.info("evicted model", { key, reason });
+    if (!had) return;
+    this.o.log.info("evicted model", { key, reason });
     this.o.onEvicted?.(key, reason);
   }
 

@@ -124,6 +124,12 @@ describe("model cache: persistent, size-capped, least recently used", function (
     restarted.evict({ modelId: M, version: 2 });
     expect(existsSync(f.file(2))).to.equal(false);
     expect(restarted.cached()).to.deep.equal([]);
+    // Retiring a version never held tells nobody.
+    restarted.evict({ modelId: M, version: 4 });
+    expect(f.evicted).to.deep.equal([
+      [key(1), "retired"],
+      [key(2), "retired"],
+    ]);
   });
 });
 
