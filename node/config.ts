@@ -48,6 +48,11 @@ export interface RunnerConfig {
     prefetch: boolean;
     /** Versions fetched and warmed at once by prefetching (job fetches are bounded by maxConcurrentJobs). */
     prefetchConcurrency: number;
+    /**
+     * Keep the weights of every version held pinned in the IPFS node, so other runners can fetch
+     * them from this one (peers serve peers); unpinned when the version leaves the cache.
+     */
+    provide: boolean;
     maxWeightsBytes: number;
   };
   /** Smallest fee per provider accepted, per payment token ("ETH" or a token address). */
@@ -116,7 +121,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   startBlock: null,
   logLevel: "info",
   ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], fetchTimeoutMs: 120_000 },
-  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, maxWeightsBytes: 1024 ** 3 },
+  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, provide: true, maxWeightsBytes: 1024 ** 3 },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
   inference: { workers: 1, timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
@@ -364,6 +369,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       allow: strings("models.allow", fileModels.allow ?? d.models.allow),
       prefetch: bool("models.prefetch", fileModels.prefetch ?? d.models.prefetch),
       prefetchConcurrency: int("models.prefetchConcurrency", fileModels.prefetchConcurrency ?? d.models.prefetchConcurrency, 1, 64),
+      provide: bool("models.provide", fileModels.provide ?? d.models.provide),
       maxWeightsBytes: int("models.maxWeightsBytes", fileModels.maxWeightsBytes ?? d.models.maxWeightsBytes, 1),
     },
     minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),

@@ -109,12 +109,21 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       cacheMaxBytes: config.models.cacheMaxBytes,
       maxWeightsBytes: config.models.maxWeightsBytes,
       fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
+      provide: config.models.provide,
       log,
       onFetched: (n) => {
         metrics.bytesFetched.inc(n);
         modelMetrics.weightDownloads.inc();
       },
       onRejected: (check) => metrics.weightsRejected.inc({ check }),
+      onCacheCorrupt: () => modelMetrics.cacheCorrupt.inc(),
+      // A retired version leaves the worker processes too (its sessions are unloaded). One evicted
+      // for room keeps its loaded session (a job may be running on it); the next job's ensure
+      // fetches the file again.
+      onEvicted: (key, reason) => {
+        modelMetrics.evictions.inc({ reason });
+        if (reason === "retired") void executor.unload(key).catch((error: unknown) => log.warn("cannot unload a retired version", { key, error: (error as Error).message }));
+      },
     });
     // Every load and unload goes through the tracker, so /ready knows which versions are warm.
     const sessions = trackWarmSessions(

@@ -26,7 +26,8 @@ export interface Command {
   options?: Record<string, OptionSpec>;
   /** How many positional arguments the command takes. */
   args?: [min: number, max: number];
-  run(ctx: CommandContext): Promise<void>;
+  /** Resolves with the exit status (none: 0); failures throw. */
+  run(ctx: CommandContext): Promise<void | number>;
 }
 
 export function str(ctx: CommandContext, name: string): string | undefined {

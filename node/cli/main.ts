@@ -60,13 +60,13 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
       throw new ConclaveUsage(`conclave ${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}; see conclave ${name} --help`);
     }
-    await command.run({
+    const code = await command.run({
       values: parsed.values as Record<string, string | boolean | string[] | undefined>,
       positionals: parsed.positionals,
       out,
       session: () => (session ??= openSession(parsed.values as CommonFlags, out)),
     });
-    return 0;
+    return typeof code === "number" ? code : 0;
   } catch (error) {
     const line = oneLine(error);
     out.note(`conclave: ${line}`);

@@ -301,11 +301,18 @@ export interface SpawnOptions {
    * config (and CONCLAVE_KEYSTORE_PASSWORD), for a provider key that is not development account `index`.
    */
   env?: Record<string, string>;
+  /**
+   * A command the runner is started under, e.g. `["ip", "netns", "exec", "host-a"]` to run it in a
+   * network namespace (it must exec the runner, so that stopping it stops the runner).
+   */
+  prefix?: string[];
 }
 
 /** Starts `conclave node run` for provider account `index` as its own process, as a provider would, and waits until it is up. */
 export async function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: SpawnOptions = {}): Promise<RunnerProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "node", "run", "--config", config.file], {
+  const [command, ...prefixArgs] = opts.prefix ?? [];
+  const runnerArgs = [path.join(ROOT, "node", "cli.ts"), "node", "run", "--config", config.file];
+  const child = spawn(command ?? process.execPath, command === undefined ? runnerArgs : [...prefixArgs, process.execPath, ...runnerArgs], {
     cwd: ROOT,
     env: { ...process.env, CONCLAVE_PROVIDER_KEY: devKey(index), CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info", NODE_NO_WARNINGS: "1", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],

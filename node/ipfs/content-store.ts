@@ -12,6 +12,12 @@ export interface ContentStore {
    */
   get(cid: string, opts?: { signal?: AbortSignal; onProgress?: (bytes: number) => void; maxBytes?: number }): Promise<Uint8Array>;
   /**
+   * Pins a CID this node already holds the blocks of (fetched with `get`), so it keeps them and
+   * serves them to other peers (blocks a peer fetches are otherwise freed by the next `release`).
+   * Optional: without it, callers pin by `add`ing the bytes again.
+   */
+  pin?(cid: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
    * Drops the pins of CIDs this node no longer needs to serve and frees their blocks (a Kubo
    * daemon frees them at its own garbage collection).
    */

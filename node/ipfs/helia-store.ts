@@ -87,6 +87,13 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       }
     },
 
+    async pin(cidString, { signal } = {}) {
+      const cid = parseCid(cidString);
+      if (await helia.pins.isPinned(cid, { signal })) return;
+      const pinned = await drain(helia.pins.add(cid, { signal }));
+      log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
+    },
+
     async release(cids) {
       for (const c of cids) {
         const cid = parseCid(c);

@@ -49,6 +49,11 @@ export async function createKuboStore(opts: KuboStoreOptions): Promise<ContentSt
       }
     },
 
+    async pin(cidString, { signal } = {}) {
+      await call(url, () => kubo.pin.add(parseCid(cidString), { signal }), signal);
+      log("ipfs.pinned", { cid: cidString });
+    },
+
     async release(cids) {
       for (const c of cids) {
         await call(url, () => kubo.pin.rm(parseCid(c))).catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -57,24 +57,49 @@ export interface ModelStoreOptions {
   log: Logger;
   onFetched?: (bytes: number) => void;
   onRejected?: (reason: "cid" | "sha256") => void;
+  /**
+   * Peers serve peers: keep the weights of every version held pinned in the IPFS node, so it
+   * serves them to other runners (the publisher is then not the only source), and unpin them on
+   * eviction. Pinning runs in the background; a failure is logged, never fails the version.
+   */
+  provide?: boolean;
+  /** A cached file no longer matched its sha256 (changed on disk): it was dropped and fetched again. */
+  onCacheCorrupt?: (key: string) => void;
+  /**
+   * A version's files left the cache: retired, or least recently used above the size cap. The
+   * runner unloads its onnxruntime sessions (in every worker process) here.
+   */
+  onEvicted?: (key: string, reason: EvictReason) => void;
 }
+
+/** Why a version left the cache. */
+export type EvictReason = "retired" | "lru";
 
 export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId}-${v.version}`;
 
 /**
  * Weights on local disk, fetched from IPFS and checked against the registry before first use:
  * the CID recomputed from the bytes and their sha256 must both equal what the chain records.
- * Least-recently-used files are evicted above the size cap; retired versions are evicted at once.
+ * The cache persists across restarts: a cached file is used again only if its sha256 still equals
+ * the registry's (a file changed on disk is dropped and fetched again). Least-recently-used files
+ * (last use: the file's mtime, set on every use, so the order survives a restart) are evicted
+ * above the size cap; retired versions are evicted at once.
  */
 export class ModelStore {
   private readonly o: ModelStoreOptions;
   private readonly inflight = new Map<string, Promise<LocalModel>>();
   private readonly ready = new Map<string, LocalModel>();
   private readonly downloads = new Map<string, number>();
+  /** Pins of held weights in progress or done, by key (see `provide`). */
+  private readonly pinning = new Map<string, Promise<void>>();
+  /** Two uses in the same millisecond still get distinct, ordered times. */
+  private lastTouch = 0;
 
   constructor(options: ModelStoreOptions) {
     this.o = options;
     mkdirSync(options.dir, { recursive: true });
+    // Uses after a restart order after every use before it, even with a clock that stepped back.
+    this.lastTouch = Math.max(0, ...this.cached().map((c) => c.lastUsedMs));
   }
 
   /** The local model for a version, fetching and verifying it once however many jobs ask. */
@@ -107,14 +132,28 @@ export class ModelStore {
     return this.downloads.get(key) ?? 0;
   }
 
-  /** Removes a version's files (it was retired). */
-  evict(v: { modelId: Hex; version: number }): void {
+  /** Removes a version's files (retired by default) and, if it held any, tells `onEvicted`. */
+  evict(v: { modelId: Hex; version: number }, reason: EvictReason = "retired"): void {
     const key = versionKey(v);
-    const m = this.ready.get(key);
-    this.ready.delete(key);
-    rmSync(path.join(this.o.dir, `${key}.onnx`), { force: true });
+    const file = path.join(this.o.dir, `${key}.onnx`);
+    const had = this.ready.delete(key) || existsSync(file);
+    rmSync(file, { force: true });
     rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
-    if (m) this.o.log.info("evicted model", { key });
+    this.unprovide(key);
+    if (!had) return;
+    this.o.log.info("evicted model", { key, reason });
+    this.o.onEvicted?.(key, reason);
+  }
+
+  /** Cached weight files, least recently used first (what the next eviction above the cap removes first). */
+  cached(): { key: string; bytes: number; lastUsedMs: number }[] {
+    return readdirSync(this.o.dir)
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => {
+        const s = statSync(path.join(this.o.dir, f));
+        return { key: f.slice(0, -5), bytes: s.size, lastUsedMs: s.mtimeMs };
+      })
+      .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   }
 
   private async fetch(key: string, v: VersionInfo, opts: EnsureOptions): Promise<LocalModel> {
@@ -122,11 +161,24 @@ export class ModelStore {
     const file = path.join(this.o.dir, `${key}.onnx`);
     const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
     let weights: Uint8Array | null = null;
+    let cached: Uint8Array | null = null;
     try {
-      const cached = new Uint8Array(await readFile(file));
-      if (sha256(cached) === v.weightsSha256.toLowerCase()) weights = cached;
+      cached = new Uint8Array(await readFile(file));
     } catch {
       // not cached
+    }
+    if (cached) {
+      const digest = sha256(cached);
+      if (digest === v.weightsSha256.toLowerCase()) {
+        weights = cached;
+        this.touch(file);
+        // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
+        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!).then(() => undefined));
+      } else {
+        log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
+        rmSync(file, { force: true });
+        this.o.onCacheCorrupt?.(key);
+      }
     }
     if (!weights) {
       log.info("fetching weights", { key, cid: v.weightsCid });
@@ -157,6 +209,10 @@ export class ModelStore {
       }
       this.makeRoom(key, weights.byteLength, opts.evictable);
       writeAtomically(file, weights);
+      this.touch(file);
+      const fetched = weights;
+      // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
+      this.provideInBackground(key, v.weightsCid, () => (this.o.content.pin ? this.o.content.pin(v.weightsCid) : this.o.content.add(fetched).then(() => undefined)));
     }
     const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
     const schema = parseSchema(schemaBytes);
@@ -172,13 +228,7 @@ export class ModelStore {
    * `evictable`, only those it allows, and CacheFullError (nothing evicted) if they are not enough.
    */
   private makeRoom(key: string, incoming: number, evictable?: (key: string) => boolean): void {
-    const files = readdirSync(this.o.dir)
-      .filter((f) => f.endsWith(".onnx"))
-      .map((f) => {
-        const s = statSync(path.join(this.o.dir, f));
-        return { key: f.slice(0, -5), size: s.size, atime: s.atimeMs };
-      })
-      .sort((a, b) => a.atime - b.atime);
+    const files = this.cached().map((f) => ({ key: f.key, size: f.bytes }));
     let total = files.reduce((n, f) => n + f.size, 0) + incoming;
     if (evictable) {
       const freeable = files.filter((f) => f.key !== key && evictable(f.key)).reduce((n, f) => n + f.size, 0);
@@ -190,13 +240,48 @@ export class ModelStore {
       if (evictable && (f.key === key || !evictable(f.key))) continue;
       if (total <= this.o.cacheMaxBytes) break;
       const [modelId, version] = f.key.split("-") as [Hex, string];
-      this.evict({ modelId, version: Number(version) });
+      this.evict({ modelId, version: Number(version) }, "lru");
       total -= f.size;
     }
   }
 
+  /** Pins a held version's weights in the IPFS node (see `provide`), recording the CID beside the file. */
+  private provideInBackground(key: string, cid: string, pin: () => Promise<void>): void {
+    if (!this.o.provide) return;
+    const marker = path.join(this.o.dir, `${key}.cid`);
+    writeFileSync(marker, cid);
+    const started = pin()
+      .then(() => this.o.log.info("providing weights to peers", { key, cid }))
+      .catch((error: unknown) => this.o.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: (error as Error).message.split("\n")[0] }));
+    this.pinning.set(key, started);
+  }
+
+  /** Unpins an evicted version's weights, once any pin of them in progress has ended. */
+  private unprovide(key: string): void {
+    const marker = path.join(this.o.dir, `${key}.cid`);
+    let cid: string;
+    try {
+      cid = readFileSync(marker, "utf8").trim();
+    } catch {
+      return;
+    }
+    rmSync(marker, { force: true });
+    const pending = this.pinning.get(key) ?? Promise.resolve();
+    this.pinning.delete(key);
+    void pending
+      .then(() => this.o.content.release([cid]))
+      .catch((error: unknown) => this.o.log.warn("cannot unpin evicted weights", { key, cid, error: (error as Error).message.split("\n")[0] }));
+  }
+
+  /** Resolves when every pin started so far has ended (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pinning.values()]);
+  }
+
+  /** Marks a file as just used: its mtime orders the least-recently-used eviction (atime is not kept on noatime mounts). */
   private touch(file: string): void {
-    const now = new Date();
+    const now = new Date(Math.max(Date.now(), this.lastTouch + 1));
+    this.lastTouch = now.getTime();
     try {
       utimesSync(file, now, now);
     } catch {

@@ -2,6 +2,7 @@ import type { Command } from "../command.ts";
 import { accountCommands } from "./account.ts";
 import { auditCommands } from "./audit.ts";
 import { daoCommands } from "./dao.ts";
+import { fleetCommands } from "./fleet.ts";
 import { dashboardCommands } from "./dashboard.ts";
 import { guardianCommands } from "./guardian.ts";
 import { inferCommands } from "./infer.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: Record<string, Command> = {
   ...rolloutCommands,
   ...guardianCommands,
   ...providerCommands,
+  ...fleetCommands,
   ...nodeCommands,
   ...inferCommands,
   ...accountCommands,

@@ -1,0 +1,70 @@
+import type { Address } from "viem";
+import { conclaveContracts } from "../../chain/contracts.ts";
+import { logsToHead } from "../../chain/logs.ts";
+import { fleetText, fleetView, notReady, type FetchLike } from "../../fleet/fleet-view.ts";
+import { integer, PROVIDER_STATUS, str, type Command } from "../command.ts";
+import type { Session } from "../session.ts";
+
+/** Exit status of `conclave fleet --check` when a provider taking jobs has no ready runner. */
+export const FLEET_NOT_READY_EXIT = 3;
+
+/** The chain's side of the fleet: every registered provider with its counters, and results delivered per provider. */
+function chainDeps(s: Session) {
+  const c = conclaveContracts(s.record, s.publicClient);
+  const from = (name: string) => BigInt(s.record.contracts[name]!.block);
+  return {
+    head: async () => Number(await s.publicClient.getBlockNumber()),
+    providers: async () => {
+      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
+      const who = [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))];
+      return Promise.all(
+        who.map(async (address) => {
+          const [p, [eligible]] = await Promise.all([c.providers.read.getProvider([address]), c.providers.read.providerTerms([address])]);
+          return { address, status: PROVIDER_STATUS[p.status] ?? "Unknown", eligible, metadataURI: p.metadataURI, served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed) };
+        }),
+      );
+    },
+    results: async () => {
+      const counts = new Map<string, number>();
+      for (const eventName of ["ResultSubmitted", "ResultRevealed"] as const) {
+        const logs = await logsToHead(s.publicClient, from("InferenceMarket"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.market.address, abi: c.market.abi, eventName, fromBlock, toBlock }));
+        for (const l of logs) {
+          const key = (l.args as { provider: Address }).provider.toLowerCase();
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      return counts;
+    },
+  };
+}
+
+export const fleetCommands: Record<string, Command> = {
+  fleet: {
+    summary: "every provider and its runner: versions held and warm, readiness, blocks behind, jobs",
+    usage: `[--timeout <ms>] [--check]
+
+Lists each provider the ProviderRegistry knows (status, jobs served, disagreed and missed from
+the registry's counters, results delivered from the market's events) and, where its runner can
+be reached, what the runner's /ready says: the model versions it holds and has warm (an
+onnxruntime session loaded), whether it is ready and how many blocks it is behind.
+A runner is found through the deployment file's "runners" list (the local network writes it)
+or the provider's metadata URI when that is an http(s) URL (conclave provider register
+--metadata https://my-runner.example:8080).
+  --timeout <ms>   how long each runner may take to answer (default 2000)
+  --check          exit with status ${FLEET_NOT_READY_EXIT} when a provider taking jobs has no reachable, ready runner`,
+    options: { timeout: { type: "string" }, check: { type: "boolean" } },
+    async run(ctx) {
+      const timeoutMs = integer("--timeout", str(ctx, "timeout") ?? "2000", 1, 600_000);
+      const s = await ctx.session();
+      const deploymentRunners = new Map((s.record.runners ?? []).map((r) => [r.address.toLowerCase(), r.http]));
+      const view = await fleetView({ ...chainDeps(s), deploymentRunners, fetch: fetch as unknown as FetchLike, timeoutMs });
+      const lagging = notReady(view);
+      ctx.out.result({ ...view, notReady: lagging.map((p) => p.address) }, () => fleetText(view));
+      if (ctx.values.check === true && lagging.length > 0) {
+        ctx.out.note(`conclave: ${lagging.length} provider(s) taking jobs without a ready runner: ${lagging.map((p) => p.address).join(", ")}`);
+        return FLEET_NOT_READY_EXIT;
+      }
+      return 0;
+    },
+  },
+};

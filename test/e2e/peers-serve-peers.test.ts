@@ -1,0 +1,70 @@
+import { expect } from "chai";
+import { parseEther } from "viem";
+import { requestInference, waitForJob } from "../../node/client/jobs.ts";
+import { sampleModel } from "../../node/models/samples.ts";
+import type { VersionView } from "../../node/models/versions-view.ts";
+import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; ; await sleep(100)) {
+    if (await Promise.resolve(probe()).catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+  }
+}
+
+const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
+  (((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models).find((v) => v.model === "tiny-mlp" && v.version === 1);
+
+async function metric(r: RunnerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${r.http}/metrics`)).text();
+  return text.split("\n").filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+}
+
+/**
+ * Peers serve peers (issue 12, must-show 3), on one host with explicit peer addresses: runner A
+ * fetches tiny-mlp from the publisher's IPFS node and keeps it pinned (models.provide); the
+ * publisher's node stops; runner B, started later with A's multiaddr (and the dead publisher's)
+ * as its peers, still fetches, verifies and warms the weights — from A — and serves a job alone.
+ * (Separate network namespaces per host are not used here: see the fleet notes.)
+ */
+describe("peers serve peers: a runner fetches weights from another runner once the publisher is gone", function () {
+  this.timeout(300_000);
+  let net: Devnet;
+  let a: RunnerProcess;
+  let b: RunnerProcess | undefined;
+  const sample = sampleModel("tiny-mlp");
+
+  before(async function () {
+    net = await startDevnet({ providers: [4, 5], models: [sample] });
+  });
+  after(async function () {
+    await b?.stop();
+    await a?.stop();
+    await net?.stop();
+  });
+
+  it("runner A holds the weights, warm, and provides them to peers", async function () {
+    a = await spawnRunner(net, 4, runnerConfig(net, 4, { models: { allow: ["tiny-mlp"] } }));
+    await waitFor("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a))?.warm === true);
+    await waitFor("runner A: pinned for peers", () => a.logs.some((l) => l.includes("providing weights to peers")));
+  });
+
+  it("with the publisher gone, runner B gets them from A, verifies them and serves a job alone", async function () {
+    const publisherAddrs = net.publisher.multiaddrs();
+    await net.publisher.stop();
+    b = await spawnRunner(net, 5, runnerConfig(net, 5, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: [...publisherAddrs, ...a.ipfs], fetchTimeoutMs: 20_000 } }));
+    await waitFor("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
+    expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
+    expect(await metric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
+    expect(await metric(b, "conclave_weights_rejected_total")).to.equal(0);
+
+    // A goes too: the job can only be B's.
+    await a.stop();
+    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001") });
+    const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 90_000, fromBlock: block });
+    expect(outcome.status).to.equal("delivered");
+    expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(b.address.toLowerCase());
+  });
+});
