@@ -551,6 +551,90 @@ contract InferenceMarketWindDownTest is CourtFixture {
         registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
     }
 
+    /// @dev One job of the fuzzed wind-down: its kind (0 k = 1 open, 1 k = 1 delivered, 2 k = 1
+    /// garbage challenged with no juror, 3 k = 1 garbage challenged with a seated jury, 4 k = 3
+    /// with `seats` seats).
+    struct FuzzJob {
+        uint256 kind;
+        uint256 seats;
+        uint256 id;
+        IInferenceMarketTypes.Job job;
+        IInferenceMarketTypes.Challenge ch;
+        address[] jurors;
+    }
+
+    /// @notice Fuzz: whatever jobs are in flight (open, delivered, challenged with or without a
+    /// jury, k = 3 with 0-3 seats) and whenever the DAO winds the market down, every job ends,
+    /// nothing stays locked, the market holds exactly what it owes, and only the provider that
+    /// delivered garbage loses stake (once per jury that found it wrong).
+    function testFuzz_windDown_anyMomentNothingStranded(uint256 seed, uint16 waitSeed) public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.revealWindow = 1_000; // reveals stay open however long the juries take to seat
+        court.setPolicy(p);
+        address garbage = prov[6];
+        address challenger = prov[5];
+        FuzzJob[] memory jobs = new FuzzJob[](4);
+        for (uint256 i = 0; i < 4; ++i) {
+            jobs[i].kind = (seed >> (8 * i)) % 5;
+            jobs[i].seats = (seed >> (8 * i + 4)) % 4;
+        }
+        // Juries first (their seating moves time), k = 3 last (their commit windows fresh).
+        uint256 wrongs;
+        for (uint256 pass = 0; pass < 3; ++pass) {
+            for (uint256 i = 0; i < 4; ++i) {
+                FuzzJob memory j = jobs[i];
+                uint256 order = j.kind == 3 ? 0 : j.kind == 4 ? 2 : 1;
+                if (order != pass) continue;
+                if (j.kind == 4) {
+                    (j.id, j.job) = _requestEth(3);
+                    for (uint256 s = 0; s < j.seats; ++s) _commit(j.id, j.job, prov[s], RESULT);
+                    continue;
+                }
+                (j.id, j.job) = _k1Eth();
+                if (j.kind == 1) _deliver(j.id, j.job, prov[3], RESULT);
+                if (j.kind >= 2) {
+                    _deliver(j.id, j.job, garbage, OTHER_RESULT);
+                    j.ch = _challenge(j.id, j.job, garbage, OTHER_RESULT, challenger);
+                }
+                if (j.kind == 3) {
+                    j.jurors = _seatJury(j.id, j.job, j.ch, _three(RESULT, RESULT, RESULT));
+                    ++wrongs;
+                }
+            }
+        }
+        vm.warp(block.timestamp + (waitSeed % 60));
+        court.windDown();
+
+        // Drive every job to its end.
+        for (uint256 i = 0; i < 4; ++i) {
+            FuzzJob memory j = jobs[i];
+            if (j.kind == 0 || (j.kind == 4 && j.seats < 3)) market.finalize(j.id, j.job);
+            if (j.kind == 4 && j.seats == 3) {
+                for (uint256 s = 0; s < 3; ++s) _reveal(j.id, j.job, prov[s], uint8(s), RESULT);
+            }
+            if (j.kind == 3) _revealAll(j.id, j.job, j.ch, j.jurors, _three(RESULT, RESULT, RESULT));
+        }
+        vm.warp(block.timestamp + COMMIT_WINDOW + CHALLENGE_WINDOW + 1);
+        for (uint256 i = 0; i < 4; ++i) {
+            FuzzJob memory j = jobs[i];
+            if (j.kind == 1) assertEq(_claim(j.id, j.job, prov[3], RESULT), 1, "claimed");
+            if (j.kind == 2) court.resolveChallenge(j.id, j.job, j.ch);
+        }
+
+        for (uint256 i = 0; i < 4; ++i) {
+            uint256 st = _status(jobs[i].id);
+            assertTrue(st == SETTLED || st == REFUNDED, "every job ended");
+        }
+        for (uint256 i = 0; i < CANDIDATES; ++i) {
+            address q = _candidate(i);
+            assertEq(_lockedOf(q), 0, "nothing locked");
+            assertEq(_stakeOf(q), q == garbage ? STAKE - wrongs * COLLATERAL : STAKE, "only garbage is slashed");
+        }
+        _assertSolvent(market);
+        _withdrawAll(market);
+        assertEq(address(market).balance, market.protocolFees(address(0)), "only the protocol fees remain");
+    }
+
     function _accounts() internal view returns (address[] memory a) {
         a = new address[](CANDIDATES + 2);
         for (uint256 i = 0; i < CANDIDATES; ++i) a[i] = _candidate(i);
