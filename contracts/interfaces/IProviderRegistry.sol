@@ -292,8 +292,8 @@ interface IProviderRegistry {
         returns (uint256 rosterIndex, uint256 rosterSize);
 
     /// @notice Ends a provider's part in a job (a market, active or retired: MARKET_ROLE or
-    /// RETIRED_MARKET_ROLE, so that a replaced market still ends the seats it opened): releases `collateral` (capped at
-    /// what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
+    /// RETIRED_MARKET_ROLE, so that a replaced market still ends the seats it opened): releases
+    /// `collateral` (capped at what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
     /// reverts here) and records the outcome. It works whatever the provider's state (frozen,
     /// exiting, suspended): an open seat always ends. Seized stake
     /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
@@ -322,8 +322,8 @@ interface IProviderRegistry {
     /// @return The token.
     function stakeToken() external view returns (IERC20);
 
-    /// @notice Counts `count` served jobs (a market, active or retired). The market checks eligibility with
-    /// {providerTerms} first, once per provider for a batch.
+    /// @notice Counts `count` served jobs (a market, active or retired). The market checks
+    /// eligibility with {providerTerms} first, once per provider for a batch.
     /// @param provider The provider.
     /// @param count Jobs served.
     function recordServed(address provider, uint256 count) external;
