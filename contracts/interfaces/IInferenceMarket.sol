@@ -193,6 +193,10 @@ interface IInferenceMarketTypes {
     /// @notice An item of a {claim} batch was skipped; `reason` is the selector of the error it
     /// would have raised on its own. Nothing changed for that job.
     event ClaimSkipped(uint256 indexed jobId, bytes4 reason);
+    /// @notice The DAO wound the market down (finding 12): no new requests, deliveries, commits or
+    /// challenges; Open jobs may be finalized at once as refunds; jobs past Open run to their end;
+    /// claims and withdrawals work forever.
+    event MarketWoundDown();
     /// @notice A k = 1 delivery was challenged: the challenger locked its bond and a jury is
     /// drawn from `challenge.jurySeed` (see {juryCommit}).
     event ResultChallenged(
@@ -297,6 +301,10 @@ interface IInferenceMarketTypes {
     error InferenceMarketPolicyOutOfBounds(string field, uint256 value);
     error InferenceMarketZeroAddress();
     error InferenceMarketInvalidSignature(uint256 jobId);
+    /// @notice The market was wound down ({IInferenceMarketCourt-windDown}): it takes no new
+    /// requests (deliveries, commits and challenges are refused by the registry,
+    /// `ProviderRegistryMarketRetired`).
+    error InferenceMarketWoundDown();
     /// @notice A signed batch's item at byte `offset` of the batch is malformed: shorter than an
     /// item's fixed part, or its length runs past the end of the batch (which rejects the rest
     /// of the batch). Only ever reported as an {AttestationRejected} reason.

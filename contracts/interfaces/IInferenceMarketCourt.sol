@@ -87,6 +87,22 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param policy The new policy.
     function setPolicy(Policy calldata policy) external;
 
+    /// @notice Winds the market down for good (DAO only), for a migration to a new market
+    /// (finding 12). Emits {MarketWoundDown} and retires the market in the provider registry
+    /// (`retireMarket`: it leaves MARKET_ROLE for RETIRED_MARKET_ROLE). From then on: no
+    /// requests ({InferenceMarketWoundDown}); no deliveries, commits, challenges or jury
+    /// commits (the registry refuses their collateral, `ProviderRegistryMarketRetired`); an Open
+    /// job (k = 1, or k > 1 before its commit deadline or without a quorum of seats) is
+    /// finalized at once as a refund with every seat released, nobody at fault; Revealing,
+    /// Delivered, Challenged and JuryRevealing jobs run to completion as before (a challenge whose
+    /// jury has no quorum of seats yet ends Inconclusive at its commit deadline: no new juror can
+    /// lock collateral); claims, cancels and withdrawals work forever. Reverts with
+    /// {InferenceMarketWoundDown} if already wound down.
+    function windDown() external;
+
+    /// @notice Whether the market was wound down ({windDown}).
+    function woundDown() external view returns (bool);
+
     /// @notice Allows or disallows an ERC-20 as payment and sets its rate (DAO only). ETH is
     /// always allowed. A version's minimum fee is in wei; a job paid in the token must offer at
     /// least `ceil(minFee × ratePerEth / 10^18)` (see {IInferenceMarket-minFeeIn}). Jobs already

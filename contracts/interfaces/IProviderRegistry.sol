@@ -117,6 +117,9 @@ interface IProviderRegistry {
     /// @notice `provider` left the roster (suspended or exiting) from `index`; `moved`, the member
     /// that was last, now holds `index` (address(0) when the leaver was the last member itself).
     event RosterLeft(address indexed provider, uint256 index, address moved);
+    /// @notice `market` left MARKET_ROLE and holds RETIRED_MARKET_ROLE: it locks no new
+    /// collateral and still settles the seats it opened (finding 12).
+    event MarketRetired(address indexed market);
 
     /// @notice The token delivered less than it was asked to send (fee-on-transfer tokens).
     error ProviderRegistryTransferShortfall(uint256 expected, uint256 received);
@@ -172,6 +175,9 @@ interface IProviderRegistry {
     error ProviderRegistryZeroAddress();
     /// @notice No roster member holds this index.
     error ProviderRegistryRosterIndexOutOfBounds(uint256 index, uint256 rosterSize);
+    /// @notice A retired market (wound down, or its MARKET_ROLE revoked) locks no new collateral;
+    /// it may only release and settle what it locked before ({settle}).
+    error ProviderRegistryMarketRetired(address market);
 
     /// @notice Registers the caller with `amount` of stake (pulled with transferFrom). It is
     /// Approved at once if the DAO's auto-admission is on and `amount` reaches its threshold,
@@ -272,8 +278,9 @@ interface IProviderRegistry {
     /// @param amount Tokens.
     function withdrawSlashed(address to, uint256 amount) external;
 
-    /// @notice Checks eligibility and locks `amount` of collateral (market only). Reverts with the
-    /// reason when the provider is not eligible (e.g. {ProviderRegistryFrozen}).
+    /// @notice Checks eligibility and locks `amount` of collateral (market only: MARKET_ROLE).
+    /// Reverts with the reason when the provider is not eligible (e.g. {ProviderRegistryFrozen}),
+    /// and with {ProviderRegistryMarketRetired} for a retired market.
     /// @param provider The provider.
     /// @param amount Collateral to lock.
     /// @param requiredTags Tags the job requires.
@@ -284,8 +291,9 @@ interface IProviderRegistry {
         external
         returns (uint256 rosterIndex, uint256 rosterSize);
 
-    /// @notice Ends a provider's part in a job (market only): releases `collateral` (capped at
-    /// what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
+    /// @notice Ends a provider's part in a job (a market, active or retired: MARKET_ROLE or
+    /// RETIRED_MARKET_ROLE, so that a replaced market still ends the seats it opened): releases
+    /// `collateral` (capped at what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
     /// reverts here) and records the outcome. It works whatever the provider's state (frozen,
     /// exiting, suspended): an open seat always ends. Seized stake
     /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
@@ -314,11 +322,18 @@ interface IProviderRegistry {
     /// @return The token.
     function stakeToken() external view returns (IERC20);
 
-    /// @notice Counts `count` served jobs (market only). The market checks eligibility with
-    /// {providerTerms} first, once per provider for a batch.
+    /// @notice Counts `count` served jobs (a market, active or retired). The market checks
+    /// eligibility with {providerTerms} first, once per provider for a batch.
     /// @param provider The provider.
     /// @param count Jobs served.
     function recordServed(address provider, uint256 count) external;
+
+    /// @notice Retires the calling market (finding 12): it leaves MARKET_ROLE for
+    /// RETIRED_MARKET_ROLE, so it can lock no new collateral but still releases and settles the
+    /// collateral of the seats it opened ({settle}), and its jobs run to completion. Called by a
+    /// market that winds down ({IInferenceMarketCourt-windDown}); a no-op for a market already
+    /// retired. The DAO's `revokeRole(MARKET_ROLE, market)` retires a market the same way.
+    function retireMarket() external;
 
     /// @notice What a market needs to check a provider that locks no collateral (k = 1 jobs),
     /// including its place in the roster (the ordered set of Approved providers that are not

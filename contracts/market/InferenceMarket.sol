@@ -85,6 +85,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @inheritdoc IInferenceMarket
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
         Terms storage p = _terms;
+        if (p.woundDown) revert InferenceMarketWoundDown();
         jobId = p.nextJobId++;
         Job memory job = _newJob(r, p, jobId);
         uint256 jobHash;
@@ -235,17 +236,21 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     function finalize(uint256 jobId, Job calldata job) external nonReentrant {
         uint256 word = _checkedWord(jobId, job);
         JobStatus status = _status(word);
+        // A wound-down market refunds Open jobs at once (finding 12); the flag is read only where
+        // finalize would otherwise refuse, so no live path pays for it.
         if (job.redundancy == 1) {
-            if (status != JobStatus.Open || block.timestamp <= job.deadline) {
+            if (status != JobStatus.Open || (block.timestamp <= job.deadline && !_terms.woundDown)) {
                 revert InferenceMarketNotFinalizable(jobId, status);
             }
             _refund(jobId, job, word);
             return;
         }
         if (status == JobStatus.Open) {
-            if (block.timestamp <= job.commitDeadline) revert InferenceMarketNotFinalizable(jobId, status);
-            if (_seated(word) < job.quorum) {
-                // Too few providers came: nobody is at fault.
+            bool commitOpen = block.timestamp <= job.commitDeadline;
+            if (commitOpen && !_terms.woundDown) revert InferenceMarketNotFinalizable(jobId, status);
+            if (commitOpen || _seated(word) < job.quorum) {
+                // Too few providers came, or the market was wound down before the seats filled:
+                // nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
                 _refund(jobId, job, word);
                 _clearSeats(jobId, seats.length);

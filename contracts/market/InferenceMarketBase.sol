@@ -110,8 +110,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         uint32 maxInlineInputBytes;
         uint40 maxJobDuration;
         uint16 priorityWindow;
-        uint56 nextJobId;
+        uint48 nextJobId;
         bool paused;
+        bool woundDown; // finding 12, see {IInferenceMarketCourt-windDown}
     }
 
     Terms internal _terms;

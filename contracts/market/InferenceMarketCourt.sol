@@ -337,6 +337,21 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
+    function windDown() external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_terms.woundDown) revert InferenceMarketWoundDown();
+        _terms.woundDown = true;
+        emit MarketWoundDown();
+        // The registry is trusted: it revokes this market's MARKET_ROLE and grants it
+        // RETIRED_MARKET_ROLE, so no new collateral can be locked here.
+        providers.retireMarket();
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function woundDown() external view onlyDelegated returns (bool) {
+        return _terms.woundDown;
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
     function setTokenAllowed(address token, bool allowed, uint128 ratePerEth)
         external
         onlyDelegated

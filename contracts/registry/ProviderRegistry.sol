@@ -28,6 +28,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @notice Role of the markets allowed to lock and settle collateral and count outcomes.
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    /// @notice Role of retired markets (finding 12): they may release and settle the collateral
+    /// of the seats they opened, and count outcomes, but lock no new collateral. A market gets it
+    /// when it leaves MARKET_ROLE, however it leaves ({retireMarket}, or the DAO's `revokeRole`),
+    /// so that a migration never strands a job's escrow or collateral. The DAO may revoke it too
+    /// (cutting a faulty market off entirely, at the price of its open seats).
+    bytes32 public constant RETIRED_MARKET_ROLE = keccak256("RETIRED_MARKET_ROLE");
     /// @notice Upper bound for the unbonding period.
     uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
     /// @notice Upper bound for the freeze period.
@@ -329,9 +335,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
         external
-        onlyRole(MARKET_ROLE)
         returns (uint256, uint256)
     {
+        if (!hasRole(MARKET_ROLE, msg.sender)) {
+            if (hasRole(RETIRED_MARKET_ROLE, msg.sender)) revert ProviderRegistryMarketRetired(msg.sender);
+            revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+        }
         Record storage p = _providers[provider];
         _requireEligible(p, provider, amount, requiredTags, minMemoryMB);
         uint128 newLocked = p.locked + uint128(amount);
@@ -344,7 +353,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
         external
-        onlyRole(MARKET_ROLE)
+        onlyMarket
     {
         Record storage p = _providers[provider];
         if (collateral != 0) {
@@ -369,10 +378,34 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     /// @inheritdoc IProviderRegistry
-    function recordServed(address provider, uint256 count) external onlyRole(MARKET_ROLE) {
+    function recordServed(address provider, uint256 count) external onlyMarket {
         Record storage p = _providers[provider];
         p.served += SafeCast.toUint40(count);
         emit ServedRecorded(provider, count);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function retireMarket() external onlyMarket {
+        // Revoking MARKET_ROLE grants RETIRED_MARKET_ROLE (see {_revokeRole}).
+        _revokeRole(MARKET_ROLE, msg.sender);
+    }
+
+    /// @dev A market leaving MARKET_ROLE, by {retireMarket}, the DAO's `revokeRole` or its own
+    /// `renounceRole`, becomes a retired market: it keeps ending the seats it opened.
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == MARKET_ROLE) {
+            _grantRole(RETIRED_MARKET_ROLE, account);
+            emit MarketRetired(account);
+        }
+    }
+
+    /// @dev An active or a retired market (see {RETIRED_MARKET_ROLE}).
+    modifier onlyMarket() {
+        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(RETIRED_MARKET_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+        }
+        _;
     }
 
     // ---------------------------------------------------------------- views

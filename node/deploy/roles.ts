@@ -11,6 +11,8 @@ export const ROLES = {
   CANCELLER_ROLE: keccak256(toHex("CANCELLER_ROLE")),
   GUARDIAN_ROLE: keccak256(toHex("GUARDIAN_ROLE")),
   MARKET_ROLE: keccak256(toHex("MARKET_ROLE")),
+  /** A market that left MARKET_ROLE (wound down or revoked): it settles what it locked, locks nothing new. */
+  RETIRED_MARKET_ROLE: keccak256(toHex("RETIRED_MARKET_ROLE")),
 } as const;
 
 export interface RoleHolding {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { createPublicClient, http, type Address } from "viem";
+import { createPublicClient, getAddress, http, keccak256, toHex, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
@@ -259,6 +259,16 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const inToken = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--token", token, "--max-fee", "0.5", "--dev-account", "9"]);
     expect(inToken.code, inToken.stderr).to.equal(0);
     expect(inToken.json).to.include({ status: "delivered", token });
+  });
+
+  it("proposes a market migration: wind the market down and give MARKET_ROLE to the new one (finding 12; not executed)", async function () {
+    const next = "0x000000000000000000000000000000000000bEEF";
+    expectFailure(await conclave(["dao", "propose", "wind-down-market", next, next, "--dev-account", "1"]), /takes \[<new market address>\]/);
+    const proposed = await conclave(["dao", "propose", "wind-down-market", next, "--dev-account", "1"]);
+    expect(proposed.code, proposed.stderr).to.equal(0);
+    expect(proposed.json.description).to.match(/^Wind down the market 0x[0-9a-fA-F]{40} and give MARKET_ROLE to 0x000000000000000000000000000000000000bEEF \[ref:/);
+    const calls = (proposed.json.actions as { contract: string; call: string }[]).map((a) => `${a.contract}.${a.call}`);
+    expect(calls).to.deep.equal(["InferenceMarket.windDown()", `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`]);
   });
 
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {

@@ -5,8 +5,16 @@ import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, sig
 import { decodeAttestationBatch, encodeAttestationBatch, encodeAttestationItem, type SignedResult } from "../../node/attest/batch.ts";
 import { checkAttestation } from "../../node/client/verify.ts";
 import { InvalidAttestationError } from "../../node/errors.ts";
+import { errorName, rejection } from "../helpers/errors.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
 import { ETH, marketFixture, MODEL, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
+
+/** The selector of a revert that the called contract's ABI does not name (bubbled up from another contract). */
+function revertSelector(error: unknown): Hex | undefined {
+  let e = error as { signature?: Hex; cause?: unknown } | undefined;
+  for (let i = 0; e && i < 8; i++, e = e.cause as typeof e) if (e.signature) return e.signature;
+  return undefined;
+}
 
 const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5 } as const;
 
@@ -125,6 +133,34 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const check = await checkAttestation(f.publicClient, market, chainId, items[1]!.jobId, items[1]!.job, { provider: p1!.account.address, resultHash: RESULT, outputRef: OUTPUT_REF, txHash: hash });
     expect([check.signedBy, check.valid]).to.deep.equal(["eip712", true]);
     expect(() => encodeAttestationBatch([{ ...items[0]!, signature: "0x1234" }])).to.throw(InvalidAttestationError);
+  });
+
+  it("a migration: the DAO winds the market down; an open k = 1 job is refunded at once, a k = 3 job in its reveal settles, nothing new is taken (finding 12)", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const fee = parseEther("0.01");
+    const open = await requestJob(f, { fee });
+    const k3 = await requestJob(f, { redundancy: 3, fee });
+    const salt = keccak256(toHex("salt"));
+    for (const p of f.providers) await f.as(p).market.write.commit([k3.jobId, k3.job, commitmentOf(k3.jobId, p.account.address, RESULT, salt)]);
+
+    await f.dao.court.write.windDown();
+    expect(await f.as(f.client).court.read.woundDown()).to.equal(true);
+    const market = f.record.contracts.InferenceMarket!.address;
+    expect(await f.as(f.client).providers.read.hasRole([await f.as(f.client).providers.read.RETIRED_MARKET_ROLE(), market])).to.equal(true);
+    // The registry refuses the collateral: its error bubbles up (not in the market's ABI, so by selector).
+    const refused = await rejection(() => f.as(f.providers[0]!).market.simulate.submitResult([open.jobId, open.job, RESULT, OUTPUT_REF]));
+    expect(revertSelector(refused)).to.equal(toFunctionSelector("ProviderRegistryMarketRetired(address)"));
+    expect(errorName(await rejection(() => requestJob(f, { fee })))).to.equal("InferenceMarketWoundDown");
+
+    await f.as(f.relayer).market.write.finalize([open.jobId, open.job]);
+    expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
+    for (const [i, p] of f.providers.entries()) await f.as(p).market.write.reveal([k3.jobId, k3.job, i, RESULT, salt, OUTPUT_REF]);
+    expect(await status(f, k3.jobId)).to.equal(JobStatus.Settled);
+    for (const p of f.providers) {
+      expect((await f.as(p).providers.read.getProvider([p.account.address])).locked).to.equal(0n);
+      await f.as(p).market.write.withdraw([ETH]);
+    }
+    expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(fee + fee / 100n);
   });
 
   it("k = 3 in ETH: three providers commit, reveal the same result and are all paid; collateral is released", async function () {

@@ -87,6 +87,21 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       if (!(await providers.read.isFrozen([who]))) throw new RequestError(`${who} is not frozen`);
       return { actions: [call(s, "ProviderRegistry", "unfreeze", [who])], description: `Unfreeze provider ${who}` };
     }
+    case "wind-down-market": {
+      if (args.length > 1) throw new RequestError(`dao propose ${what} takes [<new market address>]`);
+      const { court, providers } = conclaveContracts(s.record, s.publicClient);
+      if (await court.read.woundDown()) throw new RequestError("the market is already wound down");
+      // windDown retires the market in the registry too (RETIRED_MARKET_ROLE: it still settles
+      // the seats it opened, locks nothing new); its jobs run to their end, Open ones are refunded.
+      const actions = [call(s, "InferenceMarketCourt", "windDown", [])];
+      let description = `Wind down the market ${s.record.contracts.InferenceMarket!.address}`;
+      if (args[0] !== undefined) {
+        const next = getAddress(address("new market", args[0]));
+        actions.push(call(s, "ProviderRegistry", "grantRole", [await providers.read.MARKET_ROLE(), next]));
+        description += ` and give MARKET_ROLE to ${next}`;
+      }
+      return { actions, description };
+    }
     case "set-model-owner": {
       need(2, "<model> <address>");
       const m = await resolveModelName(s, args[0]!);
@@ -233,7 +248,7 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, start-rollout <model> <v> --canary ..., approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>",
+    summary: "propose activate|retire|rollback <model> <v>, start-rollout <model> <v> --canary ..., approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>, wind-down-market [<new market>]",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -264,7 +279,11 @@ Kinds:
                                     unbondingPeriod and freezePeriod at least the governance delay)
   allow-token <token> <rate>        let jobs be paid in an ERC-20, or change its rate: <rate> whole
                                     tokens are worth 1 ETH (versions' minimum fees are in ETH)
-  disallow-token <token>            stop new jobs being paid in an ERC-20`,
+  disallow-token <token>            stop new jobs being paid in an ERC-20
+  wind-down-market [<new market>]   wind the market down for a migration (no new jobs; Open jobs
+                                    refunded at once, the others run to their end, claims and
+                                    withdrawals keep working), optionally giving MARKET_ROLE to
+                                    the new market in the same proposal`,
     options: { description: { type: "string" }, ...Object.fromEntries(PLAN_FLAGS.map((f) => [f, { type: "string" as const }])) },
     args: [2, 3],
     async run(ctx) {

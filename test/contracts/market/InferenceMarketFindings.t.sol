@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {CourtFixture} from "./InferenceMarketCourt.t.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketBase} from "../../../contracts/market/InferenceMarketBase.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
@@ -328,5 +329,343 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
         assertLe(delivered, 3, "at most every item");
         for (uint256 i = 0; i < hit; ++i) assertEq(_status(ids[i]), DELIVERED, "items before the change delivered");
         if (at % f[0].length >= 4) assertEq(_status(ids[hit]), OPEN, "the changed item is not delivered");
+    }
+}
+
+// ==================================================================== finding 12: wind-down
+
+/// @notice Finding 12: revoking a market's MARKET_ROLE (a migration) made `finalize`, claims and
+/// settlements revert, stranding escrow and collateral. A market leaving MARKET_ROLE now becomes a
+/// retired market in the registry (it settles what it locked, locks nothing new), and the DAO's
+/// `windDown` refunds Open jobs at once and lets every other job run to its end.
+contract InferenceMarketWindDownTest is CourtFixture {
+    struct Jobs {
+        uint256 a; // k = 1 delivered by prov[0], in its challenge window
+        uint256 b; // k = 1 open
+        uint256 c; // k = 3 revealing: prov[0..2] committed RESULT
+        uint256 d; // k = 3 open: prov[4] holds one seat
+        uint256 e; // k = 1 garbage from prov[1], challenged by prov[2], jury seated (RESULT)
+        uint256 f; // k = 1 from prov[0], challenged by prov[3], no juror yet
+        IInferenceMarketTypes.Job ja;
+        IInferenceMarketTypes.Job jb;
+        IInferenceMarketTypes.Job jc;
+        IInferenceMarketTypes.Job jd;
+        IInferenceMarketTypes.Job je;
+        IInferenceMarketTypes.Job jf;
+        IInferenceMarketTypes.Challenge che;
+        IInferenceMarketTypes.Challenge chf;
+        address[] jurors;
+    }
+
+    bytes32 internal retiredRole;
+
+    function setUp() public override {
+        super.setUp();
+        retiredRole = registry.RETIRED_MARKET_ROLE();
+    }
+
+    function _open(Jobs memory j) internal {
+        (j.e, j.je) = _k1Eth();
+        _deliver(j.e, j.je, prov[1], OTHER_RESULT);
+        j.che = _challenge(j.e, j.je, prov[1], OTHER_RESULT, prov[2]);
+        j.jurors = _seatJury(j.e, j.je, j.che, _three(RESULT, RESULT, RESULT));
+        assertEq(_status(j.e), JURY_REVEALING, "E: jury seated");
+
+        (j.a, j.ja) = _k1Eth();
+        _deliver(j.a, j.ja, prov[0], RESULT);
+        (j.b, j.jb) = _k1Eth();
+        (j.c, j.jc) = _requestEth(3);
+        for (uint256 i = 0; i < 3; ++i) assertEq(_commit(j.c, j.jc, prov[i], RESULT), i, "C seat");
+        assertEq(_status(j.c), REVEALING, "C revealing");
+        (j.d, j.jd) = _requestEth(3);
+        _commit(j.d, j.jd, prov[4], RESULT);
+        (j.f, j.jf) = _k1Eth();
+        _deliver(j.f, j.jf, prov[0], RESULT);
+        j.chf = _challenge(j.f, j.jf, prov[0], RESULT, prov[3]);
+    }
+
+    /// @dev A new market with the same registries, given MARKET_ROLE by the DAO.
+    function _replacement() internal returns (InferenceMarket m) {
+        m = new InferenceMarket(
+            address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(),
+            address(new InferenceMarketCourt(models, registry))
+        );
+        registry.grantRole(registry.MARKET_ROLE(), address(m));
+    }
+
+    function _retired() internal view returns (bytes memory) {
+        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMarketRetired.selector, address(market));
+    }
+
+    /// @notice Attack (before the fix): the DAO migrates to a new market by revoking the old one's
+    /// MARKET_ROLE; every k = 1, k = 3 and challenged job in flight then reverts at settlement
+    /// and its escrow and collateral are stranded. Now: the old market winds down, every job
+    /// ends with the payouts it would have had (Open ones refunded), nothing stays locked or
+    /// stranded, and only the garbage provider is slashed.
+    function test_windDown_replaceMarketMidJobs_everyJobEnds() public {
+        Jobs memory j;
+        _open(j);
+        InferenceMarket next = _replacement();
+        vm.expectEmit(true, true, true, true, address(market));
+        emit IInferenceMarketTypes.MarketWoundDown();
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.MarketRetired(address(market));
+        court.windDown();
+        assertTrue(court.woundDown(), "wound down");
+        assertFalse(registry.hasRole(registry.MARKET_ROLE(), address(market)), "old market left MARKET_ROLE");
+        assertTrue(registry.hasRole(retiredRole, address(market)), "and is a retired market");
+
+        // Nothing new: requests, deliveries, commits, challenges, jury commits.
+        uint256 escrow = _escrow(1);
+        vm.deal(client, escrow);
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
+        vm.prank(client);
+        vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
+        market.requestJob{value: escrow}(r);
+        vm.prank(prov[5]);
+        vm.expectRevert(_retired());
+        market.submitResult(j.b, j.jb, RESULT, OUTPUT);
+        vm.prank(prov[5]);
+        vm.expectRevert(_retired());
+        market.commit(j.d, j.jd, bytes32(uint256(1)));
+        vm.prank(prov[5]);
+        vm.expectRevert(_retired());
+        court.challenge(j.a, j.ja, prov[0], RESULT);
+        vm.prank(prov[5]);
+        vm.expectRevert(_retired());
+        court.juryCommit(j.f, j.jf, j.chf, bytes32(uint256(1)));
+
+        // Open jobs: refunds at once, the k = 3 seat released with no fault.
+        market.finalize(j.b, j.jb);
+        market.finalize(j.d, j.jd);
+        assertEq(_status(j.b), REFUNDED, "B refunded");
+        assertEq(_status(j.d), REFUNDED, "D refunded");
+        // Past Open: C's reveals settle it, E's jury resolves it (provider wrong).
+        for (uint256 i = 0; i < 3; ++i) _reveal(j.c, j.jc, prov[i], uint8(i), RESULT);
+        assertEq(_status(j.c), SETTLED, "C settled");
+        _revealAll(j.e, j.je, j.che, j.jurors, _three(RESULT, RESULT, RESULT));
+        assertEq(_status(j.e), REFUNDED, "E: provider wrong, client refunded");
+        // A is claimed after its window; F's jury never filled: Inconclusive, provider paid.
+        vm.warp(block.timestamp + COMMIT_WINDOW + CHALLENGE_WINDOW + 1);
+        assertEq(_claim(j.a, j.ja, prov[0], RESULT), 1, "A claimed");
+        court.resolveChallenge(j.f, j.jf, j.chf);
+        assertEq(_status(j.a), SETTLED, "A settled");
+        assertEq(_status(j.f), SETTLED, "F settled");
+
+        // Payouts: as without the migration.
+        assertEq(_ethCredit(client), 2 * _escrow(1) + _escrow(3), "client: B, D and E refunded");
+        assertEq(_ethCredit(prov[0]), 3 * uint256(FEE), "prov[0]: A, C and F");
+        assertEq(_ethCredit(prov[1]), FEE, "prov[1]: C");
+        assertEq(_ethCredit(prov[2]), FEE, "prov[2]: C");
+        assertEq(_ethCredit(prov[3]) + _ethCredit(prov[4]), 0, "no fee for the others");
+        // Nothing locked, nothing stranded, nobody honest slashed.
+        for (uint256 i = 0; i < CANDIDATES; ++i) {
+            address p = _candidate(i);
+            assertEq(_lockedOf(p), 0, "no collateral left locked");
+            assertEq(_stakeOf(p), p == prov[1] ? STAKE - COLLATERAL : STAKE, "only the garbage provider slashed");
+        }
+        _assertSolvent(market);
+
+        // The new market works meanwhile.
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestOn(next, client, _req(1, address(0)));
+        vm.prank(prov[0]);
+        next.submitResult(id, job, RESULT, OUTPUT);
+        assertEq(_lockedOf(prov[0]), COLLATERAL, "the new market locks collateral");
+
+        // Claims and withdrawals work forever: everyone withdraws from the old market.
+        _withdrawAll(market);
+        assertEq(address(market).balance, market.protocolFees(address(0)), "only the protocol fees remain");
+        assertEq(stakeToken.balanceOf(address(market)), 0, "no stake token left");
+    }
+
+    /// @notice The DAO revoking MARKET_ROLE alone (no windDown) no longer strands jobs either: the
+    /// market becomes a retired market and its settlements go through.
+    function test_revokeMarketRole_retiresAndSettlementsStillWork() public {
+        Jobs memory j;
+        _open(j);
+        bytes32 marketRole = registry.MARKET_ROLE();
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.MarketRetired(address(market));
+        registry.revokeRole(marketRole, address(market));
+        assertTrue(registry.hasRole(retiredRole, address(market)), "retired");
+        vm.prank(prov[5]);
+        vm.expectRevert(_retired());
+        market.submitResult(j.b, j.jb, RESULT, OUTPUT);
+        for (uint256 i = 0; i < 3; ++i) _reveal(j.c, j.jc, prov[i], uint8(i), RESULT);
+        _revealAll(j.e, j.je, j.che, j.jurors, _three(RESULT, RESULT, RESULT));
+        vm.warp(block.timestamp + 2 hours);
+        assertEq(_claim(j.a, j.ja, prov[0], RESULT), 1, "A claimed");
+        court.resolveChallenge(j.f, j.jf, j.chf);
+        market.finalize(j.b, j.jb);
+        market.finalize(j.d, j.jd);
+        for (uint256 i = 0; i < CANDIDATES; ++i) assertEq(_lockedOf(_candidate(i)), 0, "nothing locked");
+        _assertSolvent(market);
+        // windDown still works afterwards (the registry call is a no-op for a retired market).
+        court.windDown();
+        assertTrue(court.woundDown(), "wound down");
+    }
+
+    /// @notice Only the DAO winds down, once; an Open job is not finalizable early on a live market.
+    function test_windDown_onlyDaoOnce() public {
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
+        market.finalize(id, job);
+        vm.prank(stranger);
+        vm.expectRevert(_unauthorized(stranger, bytes32(0)));
+        court.windDown();
+        court.windDown();
+        vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
+        court.windDown();
+        market.finalize(id, job);
+        assertEq(_ethCredit(client), _escrow(1), "refunded at once");
+    }
+
+    /// @notice The registry: a retired market locks nothing; only a market (active or retired)
+    /// settles or retires; a stranger cannot.
+    function test_registry_retiredMarketSettlesButCannotLock() public {
+        address m = address(0xBEEF);
+        bytes32 marketRole = registry.MARKET_ROLE();
+        registry.grantRole(marketRole, m);
+        vm.prank(m);
+        registry.lockCollateral(prov[0], COLLATERAL, 0, 0);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole));
+        registry.retireMarket();
+        vm.prank(m);
+        registry.retireMarket();
+        vm.prank(m);
+        registry.retireMarket(); // a no-op once retired
+        vm.prank(m);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMarketRetired.selector, m));
+        registry.lockCollateral(prov[0], COLLATERAL, 0, 0);
+        vm.prank(m);
+        registry.settle(prov[0], COLLATERAL, 0, IProviderRegistry.Outcome.Served, bytes32(0));
+        assertEq(_lockedOf(prov[0]), 0, "released by the retired market");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole));
+        registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
+        // The DAO may cut a retired market off entirely.
+        registry.revokeRole(retiredRole, m);
+        vm.prank(m);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, m, marketRole));
+        registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
+    }
+
+    /// @dev One job of the fuzzed wind-down: its kind (0 k = 1 open, 1 k = 1 delivered, 2 k = 1
+    /// garbage challenged with no juror, 3 k = 1 garbage challenged with a seated jury, 4 k = 3
+    /// with `seats` seats).
+    struct FuzzJob {
+        uint256 kind;
+        uint256 seats;
+        uint256 id;
+        IInferenceMarketTypes.Job job;
+        IInferenceMarketTypes.Challenge ch;
+        address[] jurors;
+    }
+
+    /// @notice Fuzz: whatever jobs are in flight (open, delivered, challenged with or without a
+    /// jury, k = 3 with 0-3 seats) and whenever the DAO winds the market down, every job ends,
+    /// nothing stays locked, the market holds exactly what it owes, and only the provider that
+    /// delivered garbage loses stake (once per jury that found it wrong).
+    function testFuzz_windDown_anyMomentNothingStranded(uint256 seed, uint16 waitSeed) public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.revealWindow = 1_000; // reveals stay open however long the juries take to seat
+        court.setPolicy(p);
+        address garbage = prov[6];
+        address challenger = prov[5];
+        FuzzJob[] memory jobs = new FuzzJob[](4);
+        for (uint256 i = 0; i < 4; ++i) {
+            jobs[i].kind = (seed >> (8 * i)) % 5;
+            jobs[i].seats = (seed >> (8 * i + 4)) % 4;
+        }
+        // Juries first (their seating moves time), k = 3 last (their commit windows fresh).
+        uint256 wrongs;
+        for (uint256 pass = 0; pass < 3; ++pass) {
+            for (uint256 i = 0; i < 4; ++i) {
+                FuzzJob memory j = jobs[i];
+                uint256 order = j.kind == 3 ? 0 : j.kind == 4 ? 2 : 1;
+                if (order != pass) continue;
+                if (j.kind == 4) {
+                    (j.id, j.job) = _requestEth(3);
+                    for (uint256 s = 0; s < j.seats; ++s) _commit(j.id, j.job, prov[s], RESULT);
+                    continue;
+                }
+                (j.id, j.job) = _k1Eth();
+                if (j.kind == 1) _deliver(j.id, j.job, prov[3], RESULT);
+                if (j.kind >= 2) {
+                    _deliver(j.id, j.job, garbage, OTHER_RESULT);
+                    j.ch = _challenge(j.id, j.job, garbage, OTHER_RESULT, challenger);
+                }
+                if (j.kind == 3) {
+                    j.jurors = _seatJury(j.id, j.job, j.ch, _three(RESULT, RESULT, RESULT));
+                    ++wrongs;
+                }
+            }
+        }
+        vm.warp(block.timestamp + (waitSeed % 60));
+        court.windDown();
+
+        // Drive every job to its end.
+        for (uint256 i = 0; i < 4; ++i) {
+            FuzzJob memory j = jobs[i];
+            if (j.kind == 0 || (j.kind == 4 && j.seats < 3)) market.finalize(j.id, j.job);
+            if (j.kind == 4 && j.seats == 3) {
+                for (uint256 s = 0; s < 3; ++s) _reveal(j.id, j.job, prov[s], uint8(s), RESULT);
+            }
+            if (j.kind == 3) _revealAll(j.id, j.job, j.ch, j.jurors, _three(RESULT, RESULT, RESULT));
+        }
+        vm.warp(block.timestamp + COMMIT_WINDOW + CHALLENGE_WINDOW + 1);
+        for (uint256 i = 0; i < 4; ++i) {
+            FuzzJob memory j = jobs[i];
+            if (j.kind == 1) assertEq(_claim(j.id, j.job, prov[3], RESULT), 1, "claimed");
+            if (j.kind == 2) court.resolveChallenge(j.id, j.job, j.ch);
+        }
+
+        for (uint256 i = 0; i < 4; ++i) {
+            uint256 st = _status(jobs[i].id);
+            assertTrue(st == SETTLED || st == REFUNDED, "every job ended");
+        }
+        for (uint256 i = 0; i < CANDIDATES; ++i) {
+            address q = _candidate(i);
+            assertEq(_lockedOf(q), 0, "nothing locked");
+            assertEq(_stakeOf(q), q == garbage ? STAKE - wrongs * COLLATERAL : STAKE, "only garbage is slashed");
+        }
+        _assertSolvent(market);
+        _withdrawAll(market);
+        assertEq(address(market).balance, market.protocolFees(address(0)), "only the protocol fees remain");
+    }
+
+    function _accounts() internal view returns (address[] memory a) {
+        a = new address[](CANDIDATES + 2);
+        for (uint256 i = 0; i < CANDIDATES; ++i) a[i] = _candidate(i);
+        a[CANDIDATES] = client;
+        a[CANDIDATES + 1] = stranger;
+    }
+
+    /// @dev The market holds exactly what it owes (credits and protocol fees) in ETH and the stake token.
+    function _assertSolvent(InferenceMarket m) internal view {
+        address[] memory a = _accounts();
+        uint256 eth = m.protocolFees(address(0));
+        uint256 stake = m.protocolFees(address(stakeToken));
+        for (uint256 i = 0; i < a.length; ++i) {
+            eth += m.balanceOf(a[i], address(0));
+            stake += m.balanceOf(a[i], address(stakeToken));
+        }
+        assertEq(address(m).balance, eth, "ETH: held == owed (no escrow stranded)");
+        assertEq(stakeToken.balanceOf(address(m)), stake, "stake token: held == owed");
+    }
+
+    function _withdrawAll(InferenceMarket m) internal {
+        address[] memory a = _accounts();
+        for (uint256 i = 0; i < a.length; ++i) {
+            if (m.balanceOf(a[i], address(0)) != 0) {
+                vm.prank(a[i]);
+                m.withdraw(address(0));
+            }
+            if (m.balanceOf(a[i], address(stakeToken)) != 0) {
+                vm.prank(a[i]);
+                m.withdraw(address(stakeToken));
+            }
+        }
     }
 }

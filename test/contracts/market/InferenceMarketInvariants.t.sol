@@ -643,7 +643,7 @@ contract InferenceMarketHandler {
     }
 
     /// @notice A relayed batch of signed k = 1 results; items are good, or signed by a stranger,
-    /// or with a 64-byte signature, or for tampered job parameters, or signed over another result,
+    /// or with an invalid signature (v = 0), or for tampered job parameters, or signed over another result,
     /// or duplicates, or for jobs that are not open k = 1 jobs.
     function submitBatch(uint256 seed, uint256 countSeed) external counted {
         seed = _h(seed, 0);
@@ -1645,7 +1645,8 @@ contract InferenceMarketHandler {
         view
         returns (IInferenceMarketTypes.SignedResult memory it, Pred memory pr)
     {
-        // 0-4 good, 5 stranger's key, 6 64-byte signature, 7 tampered job, 8 signed another
+        // 0-4 good, 5 stranger's key, 6 invalid signature (v = 0: a batch item's signature is
+        // always its last 65 bytes, so a short one would only misframe), 7 tampered job, 8 signed another
         // result, 9 duplicate of the previous item's job.
         uint256 kind = s % 10;
         uint256 jobId;
@@ -1665,7 +1666,7 @@ contract InferenceMarketHandler {
         bytes32 digest =
             MarketSpec.attestationDigest(address(market), jobId, job, kind == 8 ? ~resultHash : resultHash, outputRef);
         (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
-        bytes memory signature = kind == 6 ? abi.encodePacked(r, sg) : abi.encodePacked(r, sg, v);
+        bytes memory signature = abi.encodePacked(r, sg, kind == 6 ? 0 : v);
         if (kind == 7) job.feePerProvider += 1; // not in the digest: the signature still recovers
         it = IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, signature);
 
