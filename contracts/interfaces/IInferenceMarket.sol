@@ -360,15 +360,15 @@ interface IInferenceMarket is IInferenceMarketTypes {
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
     /// `items` is the items concatenated, each framed as
-    /// `[len:uint32][jobId:32][job:19 words, its ABI encoding][resultHash:32][outputRef][signature:65]`,
-    /// `len` counting the bytes after it (so `outputRef` is `len − 737` bytes) and the signature
+    /// `[len:uint32][jobId:32][job:20 words, its ABI encoding][resultHash:32][outputRef][signature:65]`,
+    /// `len` counting the bytes after it (so `outputRef` is `len − 769` bytes) and the signature
     /// being the provider's EIP-712 `Attestation` as (r, s, v) (see {attestationDigest}; the
     /// TypeScript `encodeAttestationBatch` writes this framing). The market frames the bytes
     /// itself, so no item can make the call revert: each item is checked on its own, and an
     /// item that fails any check (malformed framing, bad signature, wrong parameters, job not
     /// open, deadline passed, provider not eligible or not assigned yet
     /// ({InferenceMarketNotAssigned}'s selector)) is skipped with {AttestationRejected} and
-    /// changes nothing; the other items are delivered. An item shorter than 737 bytes is skipped
+    /// changes nothing; the other items are delivered. An item shorter than 769 bytes is skipped
     /// alone; a length running past the end of `items` rejects the remainder with one event, and
     /// the items before it are delivered.
     /// @param items The framed signed results.

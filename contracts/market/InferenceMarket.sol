@@ -26,7 +26,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     uint256 private constant BATCH_PAYEES = 8;
 
     // A batch item's length prefix (uint32, big-endian) and its fixed part after it: jobId, the
-    // Job's 19 words, resultHash and a 65-byte signature; the outputRef is the rest.
+    // Job's 20 words, resultHash and a 65-byte signature; the outputRef is the rest.
     uint256 private constant ITEM_PREFIX = 4;
 
     uint256 private constant ITEM_FIXED = 0x20 + JOB_BYTES + 0x20 + 65;
@@ -91,7 +91,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // A memory Job is its ABI encoding: 19 words, each field clean in its own word. The
+            // A memory Job is its ABI encoding: 20 words, each field clean in its own word. The
             // pre-image is (jobId, job), as {_jobHash} hashes it, in free memory.
             let ptr := mload(0x40)
             mstore(ptr, jobId)

@@ -50,7 +50,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     uint256 internal constant BPS = 10_000;
 
-    // A Job's ABI encoding: 19 static words (see {_jobHash}).
+    // A Job's ABI encoding: 20 static words (see {_jobHash}).
     uint256 internal constant JOB_BYTES = 0x280;
 
     /// @dev The least collateral per seat: one stake token (10^18 base units; the stake token is

@@ -14,12 +14,14 @@ export interface SignedResult {
 
 /** Bytes of an item's length prefix (uint32, big-endian). */
 const PREFIX = 4;
-/** Bytes of an item after its prefix, but the outputRef: jobId, the Job's 19 words, resultHash, signature. */
-export const ITEM_FIXED_BYTES = 32 + 19 * 32 + 32 + 65;
+/** ABI words of a Job: every field is static, one word each. */
+const JOB_WORDS = JOB_ABI_TYPE.components.length;
+/** Bytes of an item after its prefix, but the outputRef: jobId, the Job's words, resultHash, signature. */
+export const ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32 + 65;
 
 /**
  * Encodes signed results as `InferenceMarket.submitAttestations(bytes)` frames them: each item
- * `[len:uint32][jobId:32][job: its ABI encoding, 19 words][resultHash:32][outputRef][signature:65]`,
+ * `[len:uint32][jobId:32][job: its ABI encoding, one word per field][resultHash:32][outputRef][signature:65]`,
  * `len` counting the bytes after it. The market frames the bytes itself, so one bad item is
  * skipped (AttestationRejected) instead of reverting the batch.
  */
@@ -76,8 +78,8 @@ export function decodeAttestationBatch(data: Hex): DecodedBatch {
     out.items.push({
       offset: at,
       jobId: BigInt(bytesToHex(body.subarray(0, 32))),
-      resultHash: bytesToHex(body.subarray(32 + 19 * 32, 64 + 19 * 32)),
-      outputRef: bytesToHex(body.subarray(64 + 19 * 32, len - 65)),
+      resultHash: bytesToHex(body.subarray(32 + JOB_WORDS * 32, 64 + JOB_WORDS * 32)),
+      outputRef: bytesToHex(body.subarray(64 + JOB_WORDS * 32, len - 65)),
       signature: bytesToHex(body.subarray(len - 65)),
       body: bytesToHex(body),
     });

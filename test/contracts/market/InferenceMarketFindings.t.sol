@@ -100,11 +100,11 @@ contract InferenceMarketJobHashTest is CourtFixture {
         court.resolveChallenge(a, jobB, ch);
     }
 
-    /// @notice Any one flipped bit in the job id or in any of the Job's 19 words is refused as a
+    /// @notice Any one flipped bit in the job id or in any of the Job's 20 words is refused as a
     /// mismatch (the word's 200 bits catch it), before any field is read.
     function testFuzz_jobHash_anyBitFlipRejected(uint256 wordSeed, uint256 bitSeed) public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
-        uint256 w = bound(wordSeed, 0, 19); // 0: the job id; 1-19: the Job's words
+        uint256 w = bound(wordSeed, 0, 20); // 0: the job id; 1-20: the Job's words
         uint256 bit = bound(bitSeed, 0, 255);
         bytes memory data = abi.encodeCall(InferenceMarket.submitResult, (id, job, RESULT, OUTPUT));
         uint256 at = 4 + 32 * w + (31 - bit / 8);
@@ -238,7 +238,7 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
     /// batch reverted; now only that item is skipped.
     function test_submitAttestations_malformedMiddleItemSkipped() public {
         (uint256[3] memory ids, bytes[3] memory f) = _three();
-        bytes memory junk = abi.encodePacked(uint32(100), ids[1], new bytes(68)); // 100 bytes < 737
+        bytes memory junk = abi.encodePacked(uint32(100), ids[1], new bytes(68)); // 100 bytes < 769, the smallest item
         (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(f[0], junk, f[2]));
         assertEq(delivered, 2, "the two good items delivered");
         assertEq(rj.length, 1, "one rejection");

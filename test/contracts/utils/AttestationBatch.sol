@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 
 /// @notice Encodes signed results as {IInferenceMarket-submitAttestations} frames them:
-/// `[len:uint32][jobId][job: 19 words][resultHash][outputRef][signature]`, `len` counting the
+/// `[len:uint32][jobId][job: its ABI words][resultHash][outputRef][signature]`, `len` counting the
 /// bytes after it. The same framing as the TypeScript `encodeAttestationBatch`.
 library AttestationBatch {
     function encode(IInferenceMarketTypes.SignedResult[] memory items) internal pure returns (bytes memory out) {
