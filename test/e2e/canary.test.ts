@@ -4,7 +4,7 @@ import { encodeFunctionData, getAddress, parseEther, zeroAddress, type Address, 
 import type { Job } from "../../node/attest/attestation.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
-import { mined, passOnLocalChain } from "../../node/dao/proposals.ts";
+import { fastForward, mined, passOnLocalChain } from "../../node/dao/proposals.ts";
 import { publishModel, type Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
@@ -12,9 +12,11 @@ import type { VersionView } from "../../node/models/versions-view.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 
-/** Three providers (the default roles) and three clients, each sending one request at a time. */
+/** Three providers (the default roles) and five clients, each sending one request at a time. */
 const PROVIDERS = [4, 5, 6];
-const CLIENTS = [7, 8, 9];
+const CLIENTS = [7, 8, 9, 13, 14];
+/** Version-0 requests sent while the good canary runs (the sample its share is measured on). */
+const N_CANARY = 100;
 const FEE = parseEther("0.001");
 /** A k = 1 delivery may be challenged for this long before its runner claims it (and the job is counted). */
 const CHALLENGE_WINDOW = 3;
@@ -120,17 +122,19 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
   const rolloutStatus = async () => (await contracts().models.read.rolloutOf([modelId()]))[0].status;
 
   /**
-   * Clients send version-0 requests (one at a time each) until `stop` says so; returns the jobs in
-   * the order the chain holds them (from their JobRequested events).
+   * Clients send version-0 requests, each one at a time: exactly `limit` of them, or until `limit`
+   * says so. Returns the jobs in the order the chain holds them (from their JobRequested events).
    */
-  async function stream(redundancy: number, stop: (sent: bigint[]) => Promise<boolean>): Promise<Requested[]> {
+  async function stream(redundancy: number, limit: number | ((sent: bigint[]) => Promise<boolean>)): Promise<Requested[]> {
     const sent: bigint[] = [];
     const errors: unknown[] = [];
     let streaming = true;
+    let issued = 0;
     const fromBlock = await net.publicClient.getBlockNumber();
     const client = async (i: number) => {
       const wallet = net.wallet(i);
-      while (streaming) {
+      while (streaming && (typeof limit !== "number" || issued < limit)) {
+        issued++;
         try {
           const { jobId } = await requestInference(net.publicClient, net.record, wallet, { model: sample.name, inputs: sample.exampleInputs(), redundancy, feePerProvider: FEE, deadlineInSeconds: 3600 });
           sent.push(jobId);
@@ -142,7 +146,8 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     };
     const clients = CLIENTS.map(client);
     try {
-      await until("the stream's end condition", () => stop(sent), 300_000);
+      if (typeof limit === "number") await Promise.all(clients);
+      else await until("the stream's end condition", () => limit(sent), 300_000);
     } finally {
       streaming = false;
       await Promise.all(clients);
@@ -202,51 +207,26 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     v2 = await publish(shiftedTinyMlp());
     expect(v2.version).to.equal(2);
     for (const r of runners) await until(`runner ${r.index}: v2 warm`, async () => (await modelsOf(r)).some((v) => v.version === 2 && v.warm), 120_000);
-    const plan: RolloutPlan = { candidate: 2, canaryBps: 2_000, minDuration: 0, promoteAfterJobs: 15, abortAfterJobs: 15, maxDisputedBps: 0, maxFailedBps: 0 };
+    // The minimum duration holds the promotion back until the sample of N requests is complete:
+    // its size is fixed beforehand, not by when the rule happened to hold (no optional stopping).
+    const plan: RolloutPlan = { candidate: 2, canaryBps: 2_000, minDuration: 600, promoteAfterJobs: 5, abortAfterJobs: 5, maxDisputedBps: 0, maxFailedBps: 0 };
     await startRollout(plan);
+    const { models } = contracts();
     expect(await rolloutStatus()).to.equal(ROLLOUT_STATUS.Running);
 
-    // k = 1 jobs until the runners promote v2, then until some jobs were requested after that.
-    const { models } = contracts();
-    let promotedAt: At | null = null;
-    const jobs = await stream(1, async (sent) => {
-      if (promotedAt === null) {
-        if ((await rolloutStatus()) !== ROLLOUT_STATUS.Promoted) return false;
-        const [event] = await models.getEvents.RolloutPromoted({ modelId: modelId() }, { fromBlock: 0n });
-        promotedAt = { block: event!.blockNumber, index: event!.transactionIndex };
-      }
-      const head = await net.publicClient.getBlockNumber();
-      return sent.length > 0 && head > promotedAt.block + 3n;
-    });
-    const [promoted] = await models.getEvents.RolloutPromoted({ modelId: modelId() }, { fromBlock: 0n });
-    expect(promoted!.args.candidate).to.equal(2);
-    expect(runners.map((r) => r.address), "promoted by a runner").to.include(getAddress(promoted!.args.by!));
-    expect((await models.read.getModel([modelId()])).activeVersion).to.equal(2);
-    const at: At = { block: promoted!.blockNumber, index: promoted!.transactionIndex };
-
-    // While the rollout ran, each version-0 request went to v2 with probability 20 %.
-    const during = jobs.filter((j) => !isAfter({ block: j.block, index: j.index }, at));
-    const later = jobs.filter((j) => isAfter({ block: j.block, index: j.index }, at));
-    const n = during.length;
-    const canary = during.filter((j) => j.job.version === 2);
-    for (const j of during) {
+    // N version-0 k = 1 jobs while the rollout runs: each goes to v2 with probability 20 %.
+    const jobs = await stream(1, N_CANARY);
+    const canary = jobs.filter((j) => j.job.version === 2);
+    for (const j of jobs) {
       expect(j.job.version, `job ${j.jobId}`).to.be.oneOf([1, 2]);
       expect(j.job.counted, `job ${j.jobId} counted`).to.equal(j.job.version === 2);
     }
     const p = plan.canaryBps / 10_000;
-    const sd = Math.sqrt((p * (1 - p)) / n);
-    const share = canary.length / n;
+    const sd = Math.sqrt((p * (1 - p)) / N_CANARY);
+    const share = canary.length / N_CANARY;
     const [low, high] = [p - 4.5 * sd, p + 4.5 * sd];
-    console.log(
-      `        canary: ${canary.length} of ${n} version-0 jobs requested while the rollout ran went to v2: ${(share * 100).toFixed(1)} % ` +
-        `(plan 20 %, 4.5 sd bounds ${(Math.max(0, low) * 100).toFixed(1)}-${(high * 100).toFixed(1)} %); promoted in block ${at.block}, ` +
-        `then ${later.length} jobs, all on v2`,
-    );
+    console.log(`        canary: ${canary.length} of ${N_CANARY} version-0 jobs went to v2: ${(share * 100).toFixed(1)} % (plan 20 %; 4.5 sd bounds ${(low * 100).toFixed(1)}-${(high * 100).toFixed(1)} %)`);
     expect(share, "canary share").to.be.within(low, high);
-    expect(canary.length, "candidate jobs before promotion").to.be.at.least(plan.promoteAfterJobs);
-    // After the promotion every version-0 request resolves to v2, and is not counted.
-    expect(later.length).to.be.greaterThan(0);
-    for (const j of later) expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({ job: j.jobId, version: 2, counted: false });
 
     // Every job is served and paid (claimed after its challenge window); each version's result is its own.
     const hashes: Record<number, Set<Hex>> = { 1: new Set(), 2: new Set() };
@@ -259,9 +239,31 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     expect(hashes[1]!.size).to.equal(1);
     expect(hashes[2]!.size).to.equal(1);
     expect([...hashes[1]!][0]).to.not.equal([...hashes[2]!][0]);
-    // The counters hold every candidate job: all settled (the promotion needed 15 of them).
+    // The market counted every candidate job as settled; only the minimum duration is unmet.
     const [, counters] = await models.read.rolloutOf([modelId()]);
     expect({ settled: counters.settled, disputed: counters.disputed, failed: counters.failed }).to.deep.equal({ settled: canary.length, disputed: 0, failed: 0 });
+    expect(canary.length).to.be.at.least(plan.promoteAfterJobs);
+    expect(await rolloutStatus()).to.equal(ROLLOUT_STATUS.Running);
+
+    // Once the minimum duration is over, the runners promote v2 by themselves (no event: their timer).
+    await fastForward(net.publicClient, plan.minDuration);
+    await until("the runners to promote v2", async () => (await rolloutStatus()) === ROLLOUT_STATUS.Promoted, 60_000);
+    const [promoted] = await models.getEvents.RolloutPromoted({ modelId: modelId() }, { fromBlock: 0n });
+    expect(promoted!.args.candidate).to.equal(2);
+    expect(runners.map((r) => r.address), "promoted by a runner").to.include(getAddress(promoted!.args.by!));
+    expect((await models.read.getModel([modelId()])).activeVersion).to.equal(2);
+    const at: At = { block: promoted!.blockNumber, index: promoted!.transactionIndex };
+
+    // Later version-0 requests all resolve to v2 (not counted any more) and are served by it.
+    const later = await stream(1, 2 * CLIENTS.length);
+    for (const j of later) {
+      expect(isAfter({ block: j.block, index: j.index }, at)).to.equal(true);
+      expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({ job: j.jobId, version: 2, counted: false });
+      const outcome = await waitForJob(net.publicClient, net.record, j.jobId, { timeoutMs: 120_000, fromBlock: j.block });
+      expect(outcome.deliveries.map((d) => d.resultHash)).to.deep.equal([...hashes[2]!]);
+    }
+    for (const j of later) expect(await ended(j), `job ${j.jobId}`).to.equal(SETTLED);
+    console.log(`        promoted by ${promoted!.args.by} in block ${at.block}; ${later.length} later version-0 jobs, all served by v2`);
   });
 
   it("a candidate whose outputs differ between runners is aborted by the runners; later jobs go to the champion; nothing is stranded, nobody slashed", async function () {
