@@ -10,6 +10,8 @@ export interface Call {
   functionName: string;
   args?: readonly unknown[];
   value?: bigint;
+  /** The gas limit from the node's estimate (default: the estimate itself), for calls whose cost depends on the block they land in. */
+  gasLimit?: (estimate: bigint) => bigint;
 }
 
 /**
@@ -18,14 +20,16 @@ export interface Call {
  */
 export async function sendTx(s: Session, label: string, call: Call, from?: Wallet): Promise<TransactionReceipt> {
   const wallet = from ?? (await s.signer());
+  const { gasLimit, ...contractCall } = call;
   let request;
   try {
-    ({ request } = await s.publicClient.simulateContract({ ...call, account: wallet.account } as never));
+    ({ request } = await s.publicClient.simulateContract({ ...contractCall, account: wallet.account } as never));
   } catch (error) {
     const revert = describeRevert(error);
     if (revert) throw new TxWouldRevertError(`${label} would fail: ${revert.text}`, revert.name, { cause: error });
     throw error;
   }
+  if (gasLimit) (request as { gas?: bigint }).gas = gasLimit(await s.publicClient.estimateContractGas({ ...contractCall, account: wallet.account } as never));
   s.out.progress(`${label}: sending`);
   const hash = await wallet.writeContract(request as never);
   return mined(s, label, hash);

@@ -1,6 +1,6 @@
 import { erc20Abi, getAddress, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { fetchVerifiedOutputs, JobTimeoutError, jobRequestOf, requestedJob, waitForJob, type Delivery } from "../../client/jobs.ts";
+import { fetchVerifiedOutputs, JobTimeoutError, jobRequestOf, requestedJob, requestGasLimit, waitForJob, type Delivery } from "../../client/jobs.ts";
 import { checkAttestation } from "../../client/verify.ts";
 import { oneLine } from "../../errors.ts";
 import { parseSchema, validateTensors, type ModelSchema } from "../../inference/schema.ts";
@@ -113,6 +113,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
         functionName: "requestJob",
         args: [request],
         value,
+        gasLimit: requestGasLimit,
       });
       const { jobId, job } = requestedJob(receipt.logs);
       ctx.out.note(`job ${jobId} requested in block ${receipt.blockNumber}`);
