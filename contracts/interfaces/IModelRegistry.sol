@@ -54,7 +54,8 @@ interface IModelRegistry is IModelRollouts {
         string schemaCid;
     }
 
-    /// @notice A model's name, number of versions and active version (0 when none).
+    /// @notice A model's name, number of versions, active version (0 when none), owner and running
+    /// rollout's candidate (0 when none).
     struct Model {
         string name;
         uint32 versionCount;
@@ -62,6 +63,9 @@ interface IModelRegistry is IModelRollouts {
         /// @dev Who may publish versions under the name: its first publisher, then whoever it
         /// hands the name to (two steps) or the DAO appoints. address(0): nobody.
         address owner;
+        /// @dev The running rollout's candidate (0: no rollout runs). In the slot every request
+        /// reads anyway, so a model without a rollout costs a request no extra read.
+        uint32 rolloutCandidate;
     }
 
     /// @notice The owner of a model name offered it to `pendingOwner` (address(0): offer withdrawn).

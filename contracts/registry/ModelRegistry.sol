@@ -166,11 +166,11 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         view
         returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted)
     {
-        resolved = version == 0 ? _models[modelId].activeVersion : version;
-        Rollout storage rollout = _rollouts[modelId];
-        if (rollout.status == RolloutStatus.Running) {
-            uint32 candidate = rollout.plan.candidate;
-            if (version == 0 && resolved != 0 && seed % BPS < rollout.plan.canaryBps) resolved = candidate;
+        Model storage model = _models[modelId];
+        uint32 candidate = model.rolloutCandidate;
+        resolved = version == 0 ? model.activeVersion : version;
+        if (candidate != 0) {
+            if (version == 0 && resolved != 0 && seed % BPS < _rollouts[modelId].plan.canaryBps) resolved = candidate;
             // A client that names the candidate outright is counted too: its jobs are its jobs.
             counted = resolved == candidate;
         }
@@ -197,6 +197,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         if (plan.maxFailedBps > BPS) revert ModelRegistryInvalidRolloutPlan("maxFailedBps", plan.maxFailedBps);
         if (plan.minDuration > MAX_DEPRECATION_PERIOD) revert ModelRegistryInvalidRolloutPlan("minDuration", plan.minDuration);
         _rollouts[modelId] = Rollout({plan: plan, startedAt: uint40(block.timestamp), status: RolloutStatus.Running});
+        _models[modelId].rolloutCandidate = plan.candidate;
         // A candidate rolled out again (after an abort) starts from zero.
         delete _counters[modelId][plan.candidate];
         emit RolloutStarted(modelId, plan.candidate, champion, plan);
@@ -254,8 +255,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     }
 
     function _isCandidate(bytes32 modelId, uint32 version) private view returns (bool) {
-        Rollout storage rollout = _rollouts[modelId];
-        return rollout.status == RolloutStatus.Running && rollout.plan.candidate == version;
+        return version != 0 && _models[modelId].rolloutCandidate == version;
     }
 
     /// @dev The first unmet part of the promotion rule, or "" when it holds.
@@ -280,6 +280,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
 
     function _endRollout(bytes32 modelId, Rollout storage rollout, RolloutStatus status, string memory reason) private {
         rollout.status = status;
+        _models[modelId].rolloutCandidate = 0;
         if (status == RolloutStatus.Promoted) emit RolloutPromoted(modelId, rollout.plan.candidate, msg.sender);
         else emit RolloutAborted(modelId, rollout.plan.candidate, msg.sender, reason);
     }

@@ -107,6 +107,7 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         assertEq(uint8(r.status), uint8(IModelRollouts.RolloutStatus.Running), "uint8r.status uint8IModelRollouts.RolloutStatus.Running");
         assertEq(r.startedAt, START, "r.startedAt START");
         assertEq(r.plan.canaryBps, 2_000, "r.plan.canaryBps 2_000");
+        assertEq(registry.getModel(modelId).rolloutCandidate, CANDIDATE, "the model names its running candidate");
     }
 
     function test_startRollout_refusesBadPlans() public {
@@ -240,6 +241,7 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         registry.abortRollout(modelId);
 
         assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Aborted), "uint8_status uint8IModelRollouts.RolloutStatus.Aborted");
+        assertEq(registry.getModel(modelId).rolloutCandidate, 0, "no running candidate after the abort");
         assertEq(registry.getModel(modelId).activeVersion, CHAMPION, "registry.getModelmodelId.activeVersion CHAMPION");
         for (uint256 i = 0; i < 200; ++i) {
             (uint32 resolved,,,, bool counted) = registry.jobTermsFor(modelId, 0, i);
