@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { encodeFunctionData, getAddress, keccak256, toHex } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
@@ -8,6 +7,7 @@ import { publishModel } from "../../node/dao/publish.ts";
 import { ROLES } from "../../node/deploy/roles.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
+import { cliFor, type CliRun } from "../helpers/cli-process.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -21,13 +21,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
     await wait(100);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown>;
 }
 
 /** Stands in for the market (MARKET_ROLE on the ModelRegistry, granted by a DAO vote): it counts candidate jobs. */
@@ -50,30 +43,10 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   const sample = sampleModel("tiny-mlp");
   const modelId = keccak256(toHex(sample.name));
 
-  function conclave(args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args, "--rpc", net.node.rpcUrl, "--deployment", net.deploymentFile, "--json"], {
-        cwd: ROOT,
-        env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "" },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => {
-        let json: Record<string, unknown> = {};
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          // left empty: the assertion on it says what was printed
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
+  /** `conclave` as a user runs it, against this test's network (a process per command). */
+  const conclave = (args: string[]): Promise<CliRun> => cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: ROOT })(args);
 
-  /** A failed command: exit 1, one `conclave: ...` line, and {error, code} for scripts. */
-  function expectFailure(r: Run, code: string, pattern: RegExp): void {
+  function expectFailure(r: CliRun, code: string, pattern: RegExp): void {
     expect(r.code, r.stderr).to.equal(1);
     const lines = r.stderr.split("\n").filter((l) => l.startsWith("conclave: "));
     expect(lines, r.stderr).to.have.length(1);
