@@ -10,7 +10,9 @@ status=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-step() { printf '\n=== %s\n' "$1"; }
+# Each step prints the seconds since the run began, so a slow phase shows in the CI log.
+start=$SECONDS
+step() { printf '\n=== %s (at %ds)\n' "$1" $((SECONDS - start)); }
 
 # A check (lint, build, types) counts as a failure of the run but not as a test.
 check() {
@@ -50,5 +52,6 @@ suite "solidity tests (unit, fuzz, invariant)" npx hardhat test solidity
 suite "typescript tests (mocha + viem)" npx hardhat test mocha
 
 echo
+echo "finished in $((SECONDS - start)) s"
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { Wallet as KeystoreWallet } from "ethers";
 import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { devAccount } from "../devnet/accounts.ts";
@@ -67,7 +66,7 @@ export async function decryptKeystoreKey(file: string, pass: string): Promise<He
     throw new KeyError(`keystore ${file} is not a JSON keystore`);
   }
   try {
-    const wallet = await KeystoreWallet.fromEncryptedJson(json, pass);
+    const wallet = await (await keystoreWallet()).fromEncryptedJson(json, pass);
     return wallet.privateKey as Hex;
   } catch (error) {
     if (/password/i.test((error as Error).message)) throw new KeyError(`wrong password for keystore ${file}`);
@@ -79,9 +78,14 @@ export async function decryptKeystoreKey(file: string, pass: string): Promise<He
 export async function writeKeystore(file: string, privateKey: Hex | undefined, pass: string): Promise<string> {
   if (existsSync(file)) throw new KeyError(`${file} exists; not overwriting a keystore`);
   if (pass.length < 8) throw new KeyError("a keystore password needs at least 8 characters");
-  const wallet = new KeystoreWallet(privateKey ?? generatePrivateKey());
+  const wallet = new (await keystoreWallet())(privateKey ?? generatePrivateKey());
   writeFileSync(file, await wallet.encrypt(pass), { mode: 0o600 });
   return wallet.address;
+}
+
+/** ethers, loaded only when a keystore is read or written: every command would pay its import otherwise. */
+async function keystoreWallet() {
+  return (await import("ethers")).Wallet;
 }
 
 /** The keystore password: CONCLAVE_KEYSTORE_PASSWORD, else asked on the terminal without echo. */

@@ -6,8 +6,6 @@ import { connect, walletFor, type Wallet } from "../chain/clients.ts";
 import { contractAddress, deploymentPath, readDeployment, type DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError, RpcUnreachableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
-import { createHeliaStore } from "../ipfs/helia-store.ts";
-import { createKuboStore } from "../ipfs/kubo-store.ts";
 import { redactUrl, urlRedactor } from "../log.ts";
 import { LOCAL_CHAIN_ID, resolveAccount, type KeyFlags } from "./keys.ts";
 import type { Output } from "./output.ts";
@@ -131,10 +129,13 @@ export async function openSession(flags: CommonFlags, out: Output, env: NodeJS.P
 
 async function openContent(flags: CommonFlags, record: LocalNetworkInfo, out: Output, env: NodeJS.ProcessEnv): Promise<ContentStore> {
   const kuboUrl = flags["kubo-url"] ?? env.CONCLAVE_KUBO_URL;
-  if (kuboUrl) return createKuboStore({ url: kuboUrl });
+  if (kuboUrl) return (await import("../ipfs/kubo-store.ts")).createKuboStore({ url: kuboUrl });
   // On the machine running the local network, blocks go straight into its node's repository,
   // so what this short-lived process adds stays served after it exits.
   const repo = record.ipfs?.blocks && existsSync(record.ipfs.blocks) ? record.ipfs.blocks : undefined;
+  // IPFS clients are loaded here, not at the top: Helia takes about a second to import, and most
+  // commands never touch IPFS (every `conclave` invocation would pay for it).
+  const { createHeliaStore } = await import("../ipfs/helia-store.ts");
   const store = await createHeliaStore(repo ? { blocksDir: repo } : {});
   const peers = [...(record.ipfs?.peers ?? []), ...(flags["ipfs-peer"] ?? [])];
   let reached = 0;

@@ -89,14 +89,28 @@ export async function fastForward(publicClient: PublicClient, seconds: number): 
  * every member votes for, wait out the voting period, queue, wait out the timelock, execute.
  * `say` reports each stage, so a person sees that time was fast-forwarded.
  */
-export async function passOnLocalChain(opts: {
+export async function passOnLocalChain(opts: LocalProposalOptions): Promise<Proposal> {
+  const p = await queueOnLocalChain(opts);
+  const [proposer] = opts.members;
+  await mined(opts.publicClient, conclaveContracts(opts.record, proposer!).governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]));
+  opts.say?.("executed");
+  return p;
+}
+
+export interface LocalProposalOptions {
   publicClient: PublicClient;
   record: DeploymentRecord;
   members: Wallet[];
   actions: Action[];
   description: string;
   say?: (line: string) => void;
-}): Promise<Proposal> {
+}
+
+/**
+ * {@link passOnLocalChain} up to the last step: the proposal is queued and its timelock delay has
+ * passed, so it can be executed now (by anyone, in a block of the caller's choosing).
+ */
+export async function queueOnLocalChain(opts: LocalProposalOptions): Promise<Proposal> {
   const { publicClient, record, members, say } = opts;
   const [proposer] = members;
   if (!proposer) throw new Error("at least one DAO member is needed");
@@ -118,8 +132,6 @@ export async function passOnLocalChain(opts: {
   await mined(publicClient, gov(proposer).write.queue([p.targets, p.values, p.calldatas, p.descriptionHash]));
   await fastForward(publicClient, timelockDelay + 1);
   say?.(`queued; local chain: fast-forwarded ${timelockDelay + 1} s past the timelock delay`);
-  await mined(publicClient, gov(proposer).write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]));
-  say?.("executed");
   return p;
 }
 

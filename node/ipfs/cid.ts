@@ -1,4 +1,4 @@
-import { unixfs, type AddFileOptions } from "@helia/unixfs";
+import type { AddFileOptions, unixfs } from "@helia/unixfs";
 import { fixedSize } from "ipfs-unixfs-importer/chunker";
 import { balanced } from "ipfs-unixfs-importer/layout";
 import { CID } from "multiformats/cid";
@@ -33,7 +33,10 @@ export async function importUnixfs(
   blockstore: ImportTarget,
   opts: { cidVersion?: CidVersion; signal?: AbortSignal } = {},
 ): Promise<CID> {
-  return unixfs({ blockstore }).addBytes(bytes, { ...kuboImportOptions(opts.cidVersion), signal: opts.signal });
+  // Loaded on first use: @helia/unixfs takes about 0.3 s to import, which every CLI command
+  // would pay for, and few of them compute a CID.
+  const { unixfs: unixfsOf } = await import("@helia/unixfs");
+  return unixfsOf({ blockstore }).addBytes(bytes, { ...kuboImportOptions(opts.cidVersion), signal: opts.signal });
 }
 
 /** Discards blocks: computing a CID must not need memory proportional to the file. */

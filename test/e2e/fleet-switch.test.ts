@@ -2,11 +2,11 @@ import { expect } from "chai";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import onnxProto from "onnx-proto";
-import { encodeFunctionData, parseEther, type Abi, type Address, type Hex } from "viem";
+import { encodeFunctionData, parseEther, parseGwei, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
-import { requestInference, waitForJob, type JobOutcome } from "../../node/client/jobs.ts";
-import { passOnLocalChain } from "../../node/dao/proposals.ts";
+import { jobRequestOf, requestedJob, requestInference, waitForJob, type JobOutcome } from "../../node/client/jobs.ts";
+import { passOnLocalChain, queueOnLocalChain, type Proposal } from "../../node/dao/proposals.ts";
 import { publishModel, type Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { versionKey } from "../../node/models/store.ts";
@@ -18,6 +18,8 @@ import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess
 const PROVIDERS = [4, 5, 6, 10, 11];
 /** Clients of the stream: each sends one request at a time, so nonces never collide. */
 const CLIENTS = [7, 8, 9];
+/** The client of the k = 5 job requested in the activating block. */
+const QUORUM_CLIENT = 12;
 
 interface Sent {
   jobId: bigint;
@@ -57,7 +59,7 @@ const modelsOf = async (r: RunnerProcess): Promise<VersionView[]> => ((await (aw
  * Every job requested after the activating block is served with v2, every earlier one with v1
  * (the version each job pinned, read from its JobRequested event, and the result hash each
  * delivery put on-chain: the two versions' outputs differ); no job fails. For each runner it
- * prints the blocks and milliseconds from the activating block to its first v2 result (printed,
+ * prints the blocks and milliseconds from the activating block to its first v2 output (printed,
  * not asserted: the CI machine has two cores for the chain, five runners and this client).
  */
 describe("fleet: every runner switches to a newly activated version on the block", function () {
@@ -129,26 +131,40 @@ describe("fleet: every runner switches to a newly activated version on the block
   });
 
   it("after the activating block every new job is served with v2, every earlier one with v1, none fails", async function () {
-    await passOnLocalChain({
+    const p = await queueOnLocalChain({
       publicClient: net.publicClient,
       record: net.record,
       members: net.members,
       description: "Activate tiny-mlp v2",
       actions: [{ target: net.record.contracts.ModelRegistry!.address, data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "activateVersion", args: [v2.modelId, 2] }) }],
     });
-    const { models, market } = conclaveContracts(net.record, net.publicClient);
-    const [activated] = await net.publicClient.getContractEvents({ address: models.address, abi: models.abi, eventName: "VersionActivated", args: { modelId: v2.modelId }, fromBlock: BigInt(net.record.contracts.ModelRegistry!.block) }).then((ls) => ls.filter((l) => Number((l.args as { version: number }).version) === 2));
-    expect(activated, "VersionActivated(v2)").to.not.equal(undefined);
-    const activation = { block: activated!.blockNumber, index: activated!.transactionIndex };
+    // A k = 1 job goes to the one runner its seed ranks first, so which runner gets a v2 job in
+    // the activating block is chance. A k = 5 job in that same block, after the activation, seats
+    // all five: each runner's first v2 output then shows how soon it switched, not its luck.
+    const quorum = await activateWithQuorumJobAfter(p);
+    expect(quorum.job.version, "the k = 5 job requested after the activation in its block").to.equal(2);
+    const { market } = conclaveContracts(net.record, net.publicClient);
+    const activation = quorum.activation;
 
-    // The stream goes on until every runner has delivered a v2 result (each job is assigned to one).
-    const v2ResultsBy = async () => {
-      const logs = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "ResultSubmitted", fromBlock: activation.block });
-      const v2Jobs = new Set(sent.filter((s) => s.version === 2).map((s) => s.jobId));
-      const by = new Set(logs.filter((l) => v2Jobs.has((l.args as { jobId: bigint }).jobId)).map((l) => (l.args as { provider: Address }).provider.toLowerCase()));
-      return runners.every((r) => by.has(r.address.toLowerCase()));
+    // The stream goes on until every runner has put a v2 output on-chain: a k = 1 result, or its
+    // commitment to a k = 5 job (a commitment is the hash of the result it computed).
+    const v2OutputsBy = async (): Promise<Map<string, { block: bigint; jobId: bigint }>> => {
+      const v2Jobs = new Set([...sent.filter((s) => s.version === 2).map((s) => s.jobId), quorum.jobId]);
+      const [results, commits] = await Promise.all([
+        net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "ResultSubmitted", fromBlock: activation.block }),
+        net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatCommitted", fromBlock: activation.block }),
+      ]);
+      const first = new Map<string, { block: bigint; jobId: bigint }>();
+      for (const l of [...results, ...commits].sort((a, b) => Number(a.blockNumber - b.blockNumber))) {
+        const { jobId, provider } = l.args as { jobId: bigint; provider: Address };
+        if (v2Jobs.has(jobId) && !first.has(provider.toLowerCase())) first.set(provider.toLowerCase(), { block: l.blockNumber, jobId });
+      }
+      return first;
     };
-    await until("a v2 result from every runner", v2ResultsBy, 180_000);
+    const firstV2 = await until("a v2 output from every runner", async () => {
+      const by = await v2OutputsBy();
+      return runners.every((r) => by.has(r.address.toLowerCase())) && by;
+    }, 180_000);
     streaming = false;
     await Promise.all(streams);
     expect(streamErrors.map((e) => (e as Error).message.split("\n")[0]), "requests that failed").to.deep.equal([]);
@@ -169,6 +185,11 @@ describe("fleet: every runner switches to a newly activated version on the block
       expect(o.deliveries).to.have.length(1);
       hashOf[p.version]!.add(o.deliveries[0]!.resultHash);
     }
+    // The k = 5 job settles on the v2 result, revealed by all five.
+    const quorumOutcome = await waitForJob(net.publicClient, net.record, quorum.jobId, { timeoutMs: 180_000, fromBlock: activation.block });
+    expect(quorumOutcome.status, "the k = 5 job").to.equal("settled");
+    expect(quorumOutcome.deliveries, "the k = 5 job's reveals").to.have.length(PROVIDERS.length);
+    hashOf[2]!.add(quorumOutcome.resultHash!);
     // Same input, one result per version, and the versions' results differ: each job ran the bytes it pinned.
     expect(hashOf[1]!.size, "v1 results").to.equal(1);
     expect(hashOf[2]!.size, "v2 results").to.equal(1);
@@ -178,22 +199,53 @@ describe("fleet: every runner switches to a newly activated version on the block
     expect(v1Jobs).to.be.greaterThan(0);
     expect(v2Jobs).to.be.greaterThan(0);
 
-    // Per runner: from the activating block to its first v2 result (printed, not asserted).
-    const results = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "ResultSubmitted", fromBlock: activation.block });
+    // Per runner: from the activating block to its first v2 output (printed, not asserted).
     const t0 = seenAt.get(activation.block);
-    const lines = [`activation: block ${activation.block}; ${sent.length} jobs (${v1Jobs} on v1, ${v2Jobs} on v2), none failed`];
+    const lines = [`activation: block ${activation.block}; ${sent.length} k = 1 jobs (${v1Jobs} on v1, ${v2Jobs} on v2) and one k = 5 job on v2 in the activating block, none failed`];
     for (const r of runners) {
-      const first = results.find((l) => (l.args as { provider: Address }).provider.toLowerCase() === r.address.toLowerCase() && pinned.get((l.args as { jobId: bigint }).jobId)?.version === 2)!;
-      const job = pinned.get((first.args as { jobId: bigint }).jobId)!;
-      const seen = seenAt.get(first.blockNumber);
+      const first = firstV2.get(r.address.toLowerCase())!;
+      const job = first.jobId === quorum.jobId ? { block: activation.block, k: 5 } : { block: pinned.get(first.jobId)!.block, k: 1 };
+      const seen = seenAt.get(first.block);
       const ms = t0 !== undefined && seen !== undefined ? `${seen - t0} ms` : "ms unknown";
       lines.push(
-        `runner ${r.index} (${r.address}): first v2 result in block ${first.blockNumber}: ${first.blockNumber - activation.block} block(s), ${ms} after the activating block; ` +
-          `that job was requested in block ${job.block} and answered ${first.blockNumber - job.block} block(s) later`,
+        `runner ${r.index} (${r.address}): first v2 output in block ${first.block}: ${first.block - activation.block} block(s), ${ms} after the activating block ` +
+          `(a k = ${job.k} job requested in block ${job.block}, answered ${first.block - job.block} block(s) later)`,
       );
     }
     console.log(`      fleet switch (target: every runner within 1 block)\n${lines.map((l) => `        ${l}`).join("\n")}`);
   });
+
+  /**
+   * Executes the queued activation and, in the same block after it, requests a k = 5 job: interval
+   * mining pauses while both wait in the pool, the activation with the higher tip (mined first),
+   * then one block is mined and interval mining resumes.
+   */
+  async function activateWithQuorumJobAfter(p: Proposal) {
+    const rpc = (method: string, params: unknown[]) => net.publicClient.request({ method: method as never, params: params as never });
+    const member = net.members[0]!;
+    const client = net.wallet(QUORUM_CLIENT);
+    const { governor } = conclaveContracts(net.record, member);
+    const { market } = conclaveContracts(net.record, client);
+    const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: "tiny-mlp", inputs: sample.exampleInputs(), redundancy: PROVIDERS.length, feePerProvider: parseEther("0.001"), deadlineInSeconds: 3600 });
+    const base = (await net.publicClient.getBlock()).baseFeePerGas ?? 0n;
+    const fees = (tip: bigint) => ({ maxPriorityFeePerGas: tip, maxFeePerGas: base * 4n + tip });
+    const blockTime = net.node.blockTimeSeconds;
+    await rpc("evm_setIntervalMining", [0]);
+    try {
+      const executeHash = await governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash], { ...fees(parseGwei("5")), gas: 1_000_000n });
+      const requestHash = await market.write.requestJob([request], { value, ...fees(parseGwei("1")), gas: 1_000_000n });
+      await until("both transactions in the pool", async () => (await Promise.all([executeHash, requestHash].map((hash) => net.publicClient.getTransaction({ hash })))).every((t) => t.blockHash === null), 10_000);
+      await rpc("evm_mine", []);
+      const [executed, requested] = await Promise.all([executeHash, requestHash].map((hash) => net.publicClient.waitForTransactionReceipt({ hash })));
+      expect(executed!.status, "execute").to.equal("success");
+      expect(requested!.status, "the k = 5 request").to.equal("success");
+      expect(requested!.blockNumber, "the k = 5 job's block").to.equal(executed!.blockNumber);
+      expect(requested!.transactionIndex, "the k = 5 job's place in the block").to.be.greaterThan(executed!.transactionIndex);
+      return { ...requestedJob(requested!.logs), activation: { block: executed!.blockNumber, index: executed!.transactionIndex } };
+    } finally {
+      await net.node.setBlockTime(blockTime);
+    }
+  }
 
   it("retiring v1 evicts it from every runner: its cached file and its sessions in the worker processes", async function () {
     await passOnLocalChain({
