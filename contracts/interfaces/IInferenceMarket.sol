@@ -69,8 +69,8 @@ interface IInferenceMarketTypes {
     /// @param collateral Stake each seated provider locks (k > 1).
     /// @param priorityWindow Seconds each rank beyond the first k waits for its turn (0: no
     /// assignment, every eligible provider may serve at once). See {assignment}.
-    /// @param seed `uint256(keccak256(abi.encode(block.prevrandao, jobId)))` at request: where the
-    /// job's provider order starts on the roster. The client chooses neither input.
+    /// @param seed `uint256(keccak256(abi.encode(block.prevrandao, jobId)))` at request: draws the
+    /// job's provider order on the roster (see {assignment}). The client chooses neither input.
     /// @param challengeWindow k = 1: seconds after a delivery during which it may be challenged
     /// and its fee not yet claimed (0 for k > 1).
     /// @param counted The job's version was a running rollout's candidate at request: the market
@@ -455,9 +455,13 @@ interface IInferenceMarket is IInferenceMarketTypes {
         returns (bytes32);
 
     /// @notice Where `provider` stands in a job's assignment ("assignment, not a race").
-    /// The roster (the registry's ordered set of Approved providers that are not exiting, of size
-    /// n) is read from `seed % n` on: the provider at roster index i has rank
-    /// `(i + n - seed % n) % n`. Ranks below k are open at request; rank r ≥ k opens at
+    /// The roster is the registry's ordered set of Approved providers that are not exiting, of
+    /// size n. The provider at roster index i has rank `(a × i + seed % n) mod n`, where the
+    /// multiplier a is drawn from bits 64 and up of the seed in [1, n - 1] and stepped up
+    /// (wrapping to 1) to the first value coprime with n, so ranks are a permutation of the
+    /// roster and consecutive indexes (members that joined one after another) get ranks a apart:
+    /// a block of consecutive members holds all first k ranks of a job about as rarely as its
+    /// share of the roster predicts. Ranks below k are open at request; rank r ≥ k opens at
     /// `requestedAt + (r - k + 1) × priorityWindow`, so when assigned providers do not serve,
     /// the next ones step in one window at a time and eventually everybody may. Eligibility
     /// (stake, tags, memory) is checked apart: an ineligible member's rank simply passes unused.

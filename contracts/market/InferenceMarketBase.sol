@@ -247,8 +247,10 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         uint256 rosterSize
     ) internal view returns (uint256 rank, uint40 opensAt, bool open) {
         unchecked {
-            // rosterIndex < rosterSize < 2^32 and seed % rosterSize < rosterSize: no overflow.
-            rank = (rosterIndex + rosterSize - seed % rosterSize) % rosterSize;
+            // Affine in the roster index: members holding a run of consecutive indexes (join
+            // order) get ranks `multiplier` apart, not a run of ranks, so such a cartel does not
+            // hold all first k seats of a job any more often than its share of the roster allows.
+            rank = addmod(mulmod(_rankMultiplier(seed, rosterSize), rosterIndex, rosterSize), seed % rosterSize, rosterSize);
             if (rank < k || window == 0) return (rank, uint40(requestedAt), true);
             // rank < 2^32, window < 2^32, requestedAt < 2^40: far below 2^256.
             uint256 at = requestedAt + (rank - k + 1) * window;
@@ -256,6 +258,21 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
             opensAt = at > type(uint40).max ? type(uint40).max : uint40(at);
             open = block.timestamp >= at;
         }
+    }
+
+    /// @dev The job's rank multiplier on a roster of `n`: drawn from bits 64+ of the seed in
+    /// [1, n - 1], then stepped up (wrapping to 1) to the first value coprime with n, so that
+    /// `(multiplier × i + seed % n) mod n` is a permutation of the roster. The step count is
+    /// bounded by the largest gap between integers coprime with n (under 100 for n < 2^32).
+    function _rankMultiplier(uint256 seed, uint256 n) internal pure returns (uint256 a) {
+        if (n <= 2) return 1;
+        a = 1 + (seed >> 64) % (n - 1);
+        while (_gcd(a, n) != 1) a = a + 1 == n ? 1 : a + 1;
+    }
+
+    function _gcd(uint256 x, uint256 y) private pure returns (uint256) {
+        while (y != 0) (x, y) = (y, x % y);
+        return x;
     }
 
     /// @dev Credits a k = 1 job's fee to its provider and accrues the protocol fee.

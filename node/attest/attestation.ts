@@ -21,7 +21,7 @@ export interface Job {
   collateral: bigint;
   requiredTags: bigint;
   inputHash: Hex;
-  /** Where the job's provider order starts on the registry's roster (seed % rosterSize). */
+  /** Draws the job's provider order on the registry's roster (see scheduler.ts `rankOf`). */
   seed: bigint;
   /** k = 1: seconds after a delivery during which it may be challenged (its fee is claimed after). */
   challengeWindow: number;

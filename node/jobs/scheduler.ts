@@ -33,16 +33,38 @@ export function declineReason(job: Job, ctx: SchedulerContext): string | null {
 
 /**
  * When this provider may first deliver (k = 1) or commit (k > 1) to a job, as the market's
- * `assignment` computes it: ranks start at the job's seed on the registry's roster; the first k
- * are open at request, one more each `priorityWindow` seconds. Null when the provider is not on
+ * `assignment` computes it: the job's seed draws a permutation of the registry's roster
+ * ({@link rankOf}); the first k ranks are open at request, one more each `priorityWindow` seconds. Null when the provider is not on
  * the roster. A window of 0 opens every rank at request.
  */
 export function turnOf(job: Job, provider: Pick<SchedulerContext["provider"], "rosterIndex" | "rosterSize">): { rank: number; opensAt: number } | null {
   const n = provider.rosterSize;
   if (provider.rosterIndex >= n) return null;
-  const rank = Number((provider.rosterIndex + n - (job.seed % n)) % n);
+  const rank = rankOf(job.seed, provider.rosterIndex, n);
   if (job.priorityWindow === 0 || rank < job.redundancy) return { rank, opensAt: job.requestedAt };
   return { rank, opensAt: job.requestedAt + (rank - job.redundancy + 1) * job.priorityWindow };
+}
+
+/**
+ * Roster index `i`'s rank among `n` for a job's seed, as InferenceMarketBase._rank computes it:
+ * `(a × i + seed mod n) mod n`, with the multiplier `a` drawn from bits 64 and up of the seed in
+ * [1, n − 1] and stepped up (wrapping to 1) to the first value coprime with n. `i < n` is the
+ * caller's to ensure.
+ */
+export function rankOf(seed: bigint, i: bigint, n: bigint): number {
+  return Number((rankMultiplier(seed, n) * i + (seed % n)) % n);
+}
+
+function rankMultiplier(seed: bigint, n: bigint): bigint {
+  if (n <= 2n) return 1n;
+  let a = 1n + ((seed >> 64n) % (n - 1n));
+  while (gcd(a, n) !== 1n) a = a + 1n === n ? 1n : a + 1n;
+  return a;
+}
+
+function gcd(x: bigint, y: bigint): bigint {
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x;
 }
 
 /**

@@ -583,12 +583,13 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   });
 
   describe("assignment (market v2): a runner waits for its turn instead of racing", function () {
-    // seed 7 on a roster of 5: roster index 3 is rank 1 (its turn opens one window after request).
+    // seed 7 on a roster of 5 (multiplier 1, offset 2): roster index 4 is rank 1 (its turn opens
+    // one window after request), index 3 rank 0.
     const assigned = (over: Partial<Job> = {}) => makeJob({ seed: 7n, priorityWindow: 3, requestedAt: 1_000, ...over });
 
     it("rank 1 does not compute or send before its turn; when it opens and the job was served, it stops", async function () {
       h = harness();
-      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };
       await h.processor.onLogs([requested(40n, assigned())]);
       await h.settle();
       expect(h.journal.getJob(40n)!.state).to.equal("seen");
@@ -606,7 +607,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
     it("rank 1 steps in once its turn opens and the job is still open (rank 0 silent)", async function () {
       h = harness();
-      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };
       await h.processor.onLogs([requested(41n, assigned())]);
       await h.settle();
       expect(h.sender.sent).to.have.length(0);
@@ -618,7 +619,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
     it("rank 1 that first looks long after its turn opened (it was behind) gives rank 0 one more window from that look before it sends", async function () {
       h = harness();
-      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };
       h.chain.time = 1_070;
       await h.processor.onLogs([requested(44n, assigned())]);
       await h.settle();
@@ -632,7 +633,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
     it("rank 0 sends at once, with no spread wait", async function () {
       h = harness({ spreadMs: 60_000 });
-      h.chain.roster = { rosterIndex: 2n, rosterSize: 5n };
+      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
       await h.processor.onLogs([requested(42n, assigned())]);
       await h.settle();
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);

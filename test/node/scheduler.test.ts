@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { zeroAddress, type Hex } from "viem";
+import { keccak256, toHex, zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { declineReason, stepInAt, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
+import { declineReason, rankOf, stepInAt, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
 
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 const job = (over: Partial<Job> = {}): Job => ({
@@ -59,23 +59,53 @@ describe("job selection policy", function () {
 
 describe("turn of a provider under assignment (market v2)", function () {
   const roster = (rosterIndex: bigint, rosterSize = 5n) => ({ rosterIndex, rosterSize });
-  it("ranks from the job's seed on the roster; the first k open at request, one more per window", function () {
-    const j = job({ seed: 7n, redundancy: 1, priorityWindow: 3, requestedAt: 100 });
-    // seed % 5 = 2: roster index 2 is rank 0, index 1 is rank 4.
+  // Bits 64+ of the seed give the multiplier 1 + 2 % 4 = 3; seed % 5 = (2 × 2^64 + 7) % 5 = 4.
+  const seed = (2n << 64n) + 7n;
+  it("ranks by the job's seed on the roster, (3 × i + 4) mod 5 here; the first k open at request, one more per window", function () {
+    const j = job({ seed, redundancy: 1, priorityWindow: 3, requestedAt: 100 });
     expect([0n, 1n, 2n, 3n, 4n].map((i) => turnOf(j, roster(i)))).to.deep.equal([
-      { rank: 3, opensAt: 109 },
       { rank: 4, opensAt: 112 },
-      { rank: 0, opensAt: 100 },
-      { rank: 1, opensAt: 103 },
       { rank: 2, opensAt: 106 },
+      { rank: 0, opensAt: 100 },
+      { rank: 3, opensAt: 109 },
+      { rank: 1, opensAt: 103 },
     ]);
-    const k3 = job({ seed: 7n, redundancy: 3, priorityWindow: 3, requestedAt: 100 });
-    expect([2n, 3n, 4n, 0n, 1n].map((i) => turnOf(k3, roster(i))!.opensAt)).to.deep.equal([100, 100, 100, 103, 106]);
+    const k3 = job({ seed, redundancy: 3, priorityWindow: 3, requestedAt: 100 });
+    expect([2n, 4n, 1n, 3n, 0n].map((i) => turnOf(k3, roster(i))!.opensAt)).to.deep.equal([100, 100, 100, 103, 106]);
   });
   it("opens every rank at request with a window of 0, and has no turn off the roster", function () {
-    expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({ rank: 4, opensAt: 100 });
+    // Seed 7: multiplier 1, offset 2.
+    expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({ rank: 3, opensAt: 100 });
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(2n ** 256n - 1n))).to.equal(null);
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(0n, 0n))).to.equal(null);
+  });
+  it("steps a multiplier that shares a factor with the roster size up to the next coprime one", function () {
+    // n = 6: bits 64+ = 1 give 1 + 1 % 5 = 2, which shares 2 with 6; 3 shares 3; 4 shares 2; so 5.
+    const s6 = 1n << 64n;
+    expect([0n, 1n, 2n, 3n, 4n, 5n].map((i) => rankOf(s6, i, 6n))).to.deep.equal([0, 5, 4, 3, 2, 1].map((r) => (r + Number(s6 % 6n)) % 6));
+  });
+  it("is a permutation of the roster for every size up to 64 and many seeds", function () {
+    for (let n = 1n; n <= 64n; n++) {
+      for (let t = 0; t < 20; t++) {
+        const s = BigInt(keccak256(toHex(`${n}-${t}`)));
+        const ranks = new Set(Array.from({ length: Number(n) }, (_, i) => rankOf(s, BigInt(i), n)));
+        expect(ranks.size, `n ${n}, seed ${t}`).to.equal(Number(n));
+      }
+    }
+  });
+  it("gives a block of consecutive members all first k ranks far less often than a rotation did", function () {
+    // 6 of 20 members joined one after another (indexes 0-5) and want every seat of k = 3 jobs.
+    // A rotation of the roster handed them all three in 4 of 20 seeds; a uniform draw would in
+    // (6 × 5 × 4) / (20 × 19 × 18) = 1.8 %.
+    const n = 20n;
+    let held = 0;
+    const seeds = 2000;
+    for (let t = 0; t < seeds; t++) {
+      const s = BigInt(keccak256(toHex(`cartel-${t}`)));
+      const firstK = Array.from({ length: 20 }, (_, i) => i).filter((i) => rankOf(s, BigInt(i), n) < 3);
+      if (firstK.every((i) => i < 6)) held++;
+    }
+    expect(held / seeds).to.be.below(0.08);
   });
 });
 

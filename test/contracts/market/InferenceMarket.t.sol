@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {AssignmentSpec} from "../utils/AssignmentSpec.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
@@ -3619,14 +3620,14 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertTrue(next.seed != job.seed, "seeds differ per job");
     }
 
-    function test_assignment_ranksArePermutationStartingAtSeed() public {
+    function test_assignment_ranksArePermutationDrawnBySeed() public {
         (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
-        uint256 start = job.seed % NUM_PROVIDERS;
+        uint256 a = AssignmentSpec.multiplier(job.seed, NUM_PROVIDERS);
         uint256 seen;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
             (bool member, uint256 rank, uint40 opensAt) = market.assignment(job, prov[i]);
             assertTrue(member, "member");
-            assertEq(rank, (i + NUM_PROVIDERS - start) % NUM_PROVIDERS, "rank formula");
+            assertEq(rank, (a * i + job.seed % NUM_PROVIDERS) % NUM_PROVIDERS, "rank formula");
             assertEq(opensAt, rank == 0 ? job.requestedAt : job.requestedAt + rank * W, "opensAt");
             seen |= 1 << rank;
         }
@@ -3784,7 +3785,10 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertFalse(member, "left the roster");
         uint256 size = registry.rosterSize();
         assertEq(size, NUM_PROVIDERS - 1, "roster shrank");
-        address now0 = registry.rosterAt(job.seed % size);
+        address now0;
+        for (uint256 i = 0; i < size; ++i) {
+            if (AssignmentSpec.rank(job.seed, i, size) == 0) now0 = registry.rosterAt(i);
+        }
         (, uint256 rank,) = market.assignment(job, now0);
         assertEq(rank, 0, "rank 0 recomputed on the new roster");
         _submit(id, job, now0);
@@ -3830,6 +3834,65 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
             assertGe(firsts[i], 5, "rank 0 share not below 5 %");
             assertLe(firsts[i], 40, "rank 0 share not above 40 %");
         }
+    }
+
+    /// @dev The same vector as test/node/scheduler.test.ts: on a roster of 5, seed 2 × 2^64 + 7
+    /// gives the multiplier 1 + 2 % 4 = 3 and the offset 4, so roster index i has rank
+    /// (3i + 4) mod 5.
+    function test_assignment_affineVectorMatchesTheRunner() public {
+        registry.suspendProvider(prov[5]);
+        registry.suspendProvider(prov[6]);
+        IInferenceMarketTypes.Job memory job;
+        job.redundancy = 1;
+        job.priorityWindow = W;
+        job.seed = (2 << 64) + 7;
+        uint8[5] memory expected = [4, 2, 0, 3, 1];
+        for (uint256 i = 0; i < 5; ++i) {
+            (, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+            assertEq(rank, expected[i], "rank of roster index i");
+        }
+    }
+
+    /// @dev Attack (docs/market-v2.md §1.4): 3 of 7 members joined one after another (roster
+    /// indexes 0-2) and want both seats of k = 2 jobs. A rotation of the roster handed them both
+    /// in 2 of 7 seeds (29 %); a uniform draw would in (3 × 2) / (7 × 6) = 14 %. With affine ranks
+    /// they hold both no more often than a uniform draw allows (fixed seeds: deterministic).
+    function test_assignment_consecutiveCartelDoesNotHoldFirstK() public view {
+        assertEq(registry.rosterSize(), NUM_PROVIDERS, "seven members");
+        IInferenceMarketTypes.Job memory job;
+        job.redundancy = 2;
+        job.priorityWindow = W;
+        uint256 held;
+        for (uint256 s = 0; s < 700; ++s) {
+            job.seed = uint256(keccak256(abi.encode("cartel", s)));
+            uint256 cartelSeats;
+            for (uint256 i = 0; i < 3; ++i) {
+                (, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+                if (rank < 2) ++cartelSeats;
+            }
+            if (cartelSeats == 2) ++held;
+        }
+        assertLe(held, 130, "both seats in at most about 19 % of jobs (a rotation: 29 %)");
+    }
+
+    /// @dev A multiplier sharing a factor with the roster size is stepped to the next coprime one
+    /// (the ranks stay a permutation for every roster size and seed).
+    function testFuzz_assignment_permutationForAnyRosterSize(uint256 seed, uint8 suspended) public {
+        uint256 gone = bound(suspended, 0, NUM_PROVIDERS - 1);
+        for (uint256 i = 0; i < gone; ++i) registry.suspendProvider(prov[NUM_PROVIDERS - 1 - i]);
+        uint256 n = registry.rosterSize();
+        IInferenceMarketTypes.Job memory job;
+        job.redundancy = 1;
+        job.priorityWindow = W;
+        job.seed = seed;
+        uint256 seen;
+        for (uint256 i = 0; i < n; ++i) {
+            (bool member, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+            assertTrue(member, "member");
+            assertEq(rank, AssignmentSpec.rank(seed, i, n), "rank formula");
+            seen |= 1 << rank;
+        }
+        assertEq(seen, (1 << n) - 1, "permutation");
     }
 
     /// @dev For any seed, the ranks are a permutation of 0..n-1 and exactly one provider is open

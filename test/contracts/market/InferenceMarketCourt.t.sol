@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Vm} from "../utils/Test.sol";
+import {AssignmentSpec} from "../utils/AssignmentSpec.sol";
 import {InferenceMarketFixture} from "./InferenceMarket.t.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
@@ -165,7 +166,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
     {
         (, uint256 index) = registry.rosterIndexOf(p);
         uint256 n = registry.rosterSize();
-        rank = (index + n - ch.jurySeed % n) % n;
+        rank = AssignmentSpec.rank(ch.jurySeed, index, n);
         if (rank < ch.jurySize) return (rank, ch.challengedAt);
         // The job's priority window, or a sixteenth of the jury's commit window when it is 0.
         uint256 window = job.priorityWindow != 0 ? job.priorityWindow : ch.commitWindow / 16;

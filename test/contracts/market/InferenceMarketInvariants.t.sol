@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {AssignmentSpec} from "../utils/AssignmentSpec.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test, Vm} from "../utils/Test.sol";
 import {AttestationBatch} from "../utils/AttestationBatch.sol";
@@ -104,7 +105,7 @@ library MarketSpec {
         (bool member, uint256 index) = registry.rosterIndexOf(provider);
         if (!member) return ""; // not eligible either: the eligibility error comes first
         uint256 n = registry.rosterSize();
-        uint256 rank = (index + n - j.seed % n) % n;
+        uint256 rank = AssignmentSpec.rank(j.seed, index, n);
         if (rank < j.redundancy) return "";
         uint256 opensAt = j.requestedAt + (rank - j.redundancy + 1) * j.priorityWindow;
         if (block.timestamp >= opensAt) return "";
@@ -138,7 +139,7 @@ library MarketSpec {
         (bool member, uint256 index) = registry.rosterIndexOf(provider);
         if (!member) return "";
         uint256 n = registry.rosterSize();
-        uint256 rank = (index + n - ch.jurySeed % n) % n;
+        uint256 rank = AssignmentSpec.rank(ch.jurySeed, index, n);
         if (rank < ch.jurySize) return "";
         uint256 opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * juryWindow(j, ch);
         if (block.timestamp >= opensAt) return "";
@@ -3608,7 +3609,7 @@ contract InferenceMarketFuzzTest is Test {
         }
     }
 
-    uint256 internal constant SMOKE_STEPS = 1_500;
+    uint256 internal constant SMOKE_STEPS = 2_000;
 
     // ------------------------------------------------------------------ helpers
 
