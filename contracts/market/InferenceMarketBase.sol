@@ -266,13 +266,23 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// bounded by the largest gap between integers coprime with n (under 100 for n < 2^32).
     function _rankMultiplier(uint256 seed, uint256 n) internal pure returns (uint256 a) {
         if (n <= 2) return 1;
-        a = 1 + (seed >> 64) % (n - 1);
-        while (_gcd(a, n) != 1) a = a + 1 == n ? 1 : a + 1;
+        unchecked {
+            // n ≥ 3: n - 1 ≥ 2, and a stays in [1, n - 1].
+            a = 1 + (seed >> 64) % (n - 1);
+            while (_gcd(a, n) != 1) a = a + 1 == n ? 1 : a + 1;
+        }
     }
 
-    function _gcd(uint256 x, uint256 y) private pure returns (uint256) {
-        while (y != 0) (x, y) = (y, x % y);
-        return x;
+    /// @dev Euclid's algorithm; in assembly because it runs on every assigned delivery and commit.
+    function _gcd(uint256 x, uint256 y) private pure returns (uint256 g) {
+        assembly ("memory-safe") {
+            for {} y {} {
+                let r := mod(x, y)
+                x := y
+                y := r
+            }
+            g := x
+        }
     }
 
     /// @dev Credits a k = 1 job's fee to its provider and accrues the protocol fee.

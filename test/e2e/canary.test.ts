@@ -11,6 +11,7 @@ import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { until } from "../helpers/until.ts";
 
 /** Three providers (the default roles) and five clients, each sending one request at a time. */
 const PROVIDERS = [4, 5, 6];
@@ -56,16 +57,6 @@ function noisyTinyMlp(): Uint8Array {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe().catch(() => null);
-    if (got) return got;
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 const modelsOf = async (r: RunnerProcess): Promise<VersionView[]> => ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models;
 

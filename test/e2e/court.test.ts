@@ -8,18 +8,8 @@ import { mined } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { until } from "../helpers/until.ts";
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await wait(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Runners on providers 4, 5, 6 and 10; provider 11 is driven by the test (a copier, a cheat). */
 const RUNNERS = [4, 5, 6, 10] as const;
@@ -78,7 +68,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     // Past the challenge window the assignee's runner claims its fee (time moved on the chain).
     await net.publicClient.request({ method: "evm_increaseTime" as never, params: [job.challengeWindow + 1] as never });
     await net.publicClient.request({ method: "evm_mine" as never, params: [] as never });
-    await until("the fee claimed", async () => (await market().read.jobState([jobId]))[0] === 3);
+    await until("the fee claimed", async () => (await market().read.jobState([jobId]))[0] === 3, 90_000);
     const claimed = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "DeliveryClaimed", args: { jobId }, fromBlock: block });
     expect(claimed.map((l) => [l.args.provider, l.args.fee])).to.deep.equal([[assignee, job.feePerProvider]]);
     expect(await market().read.balanceOf([rogue, zeroAddress])).to.equal(0n);
@@ -101,7 +91,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     const challenged = await until("a runner to challenge", async () => {
       const logs = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "ResultChallenged", args: { jobId }, fromBlock: block });
       return logs[0];
-    });
+    }, 90_000);
     const challenger = challenged.args.challenger as Address;
     expect(runners.map((r) => r.address)).to.include(challenger);
     const resolved = await until("the jury's verdict", async () => {
@@ -130,7 +120,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     expect(outcome.status).to.equal("refunded");
     expect(outcome.resultHash).to.equal(honest);
     // Every collateral and bond is released or seized: nothing stays locked.
-    for (const r of runners) await until(`${r.address} unlocked`, async () => (await providers.read.getProvider([r.address])).locked === 0n);
+    for (const r of runners) await until(`${r.address} unlocked`, async () => (await providers.read.getProvider([r.address])).locked === 0n, 90_000);
     expect((await providers.read.getProvider([rogue])).locked).to.equal(0n);
   });
 });

@@ -13,6 +13,7 @@ import { versionKey } from "../../node/models/store.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { until } from "../helpers/until.ts";
 
 /** Five providers: the three of the default roles and two more development accounts. */
 const PROVIDERS = [4, 5, 6, 10, 11];
@@ -40,16 +41,6 @@ function tinyMlpV2(): Uint8Array {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe().catch(() => null);
-    if (got) return got;
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 const modelsOf = async (r: RunnerProcess): Promise<VersionView[]> => ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models;
 

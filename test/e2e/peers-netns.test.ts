@@ -5,15 +5,8 @@ import { sampleModel } from "../../node/models/samples.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { createNetnsNetwork, netnsUnavailable, type NetnsNetwork } from "../helpers/netns.ts";
+import { until } from "../helpers/until.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; ; await sleep(100)) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-  }
-}
 
 const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
   (((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models).find((v) => v.model === "tiny-mlp" && v.version === 1);
@@ -66,12 +59,12 @@ describe("peers serve peers across network namespaces", function () {
     a = await spawnRunner(net, 4, runnerConfig(net, 4, on(hostA, [publisher])), { prefix: hostA.exec });
     expect(a.http).to.contain(hostA.address);
     expect(a.ipfs.every((addr) => addr.startsWith(`/ip4/${hostA.address}/`)), a.ipfs.join(" ")).to.equal(true);
-    await waitFor("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a!))?.warm === true);
-    await waitFor("runner A: pinned for peers", async () => a!.logs.some((l) => l.includes("providing weights to peers")));
+    await until("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a!))?.warm === true, 90_000);
+    await until("runner A: pinned for peers", async () => a!.logs.some((l) => l.includes("providing weights to peers")), 90_000);
 
     await net.publisher.stop();
     b = await spawnRunner(net, 5, runnerConfig(net, 5, on(hostB, [publisher, ...a.ipfs])), { prefix: hostB.exec });
-    await waitFor("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
+    await until("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true, 90_000);
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
 
     await a.stop();

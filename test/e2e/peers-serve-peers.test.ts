@@ -4,15 +4,8 @@ import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { until } from "../helpers/until.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; ; await sleep(100)) {
-    if (await Promise.resolve(probe()).catch(() => false)) return;
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-  }
-}
 
 const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
   (((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models).find((v) => v.model === "tiny-mlp" && v.version === 1);
@@ -47,15 +40,15 @@ describe("peers serve peers: a runner fetches weights from another runner once t
 
   it("runner A holds the weights, warm, and provides them to peers", async function () {
     a = await spawnRunner(net, 4, runnerConfig(net, 4, { models: { allow: ["tiny-mlp"] } }));
-    await waitFor("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a))?.warm === true);
-    await waitFor("runner A: pinned for peers", () => a.logs.some((l) => l.includes("providing weights to peers")));
+    await until("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a))?.warm === true);
+    await until("runner A: pinned for peers", () => a.logs.some((l) => l.includes("providing weights to peers")));
   });
 
   it("with the publisher gone, runner B gets them from A, verifies them and serves a job alone", async function () {
     const publisherAddrs = net.publisher.multiaddrs();
     await net.publisher.stop();
     b = await spawnRunner(net, 5, runnerConfig(net, 5, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: [...publisherAddrs, ...a.ipfs], fetchTimeoutMs: 20_000 } }));
-    await waitFor("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
+    await until("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
     expect(await metric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
     expect(await metric(b, "conclave_weights_rejected_total")).to.equal(0);

@@ -9,19 +9,10 @@ import { sampleModel } from "../../node/models/samples.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { cliFor, type CliRun } from "../helpers/cli-process.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { until } from "../helpers/until.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await wait(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Stands in for the market (MARKET_ROLE on the ModelRegistry, granted by a DAO vote): it counts candidate jobs. */
 const COUNTER = 12;

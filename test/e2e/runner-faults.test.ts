@@ -16,18 +16,9 @@ import { tensorFrom } from "../../node/tensors/dtypes.ts";
 import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { startProxy } from "../helpers/tcp-proxy.ts";
+import { until } from "../helpers/until.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await wait(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Transactions of one kind a runner's journal holds for a job (read straight from its SQLite file). */
 function journalTxs(dataDir: string, jobId: bigint, kind: string): { nonce: number; status: string }[] {

@@ -6,17 +6,13 @@ import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../
 import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 import type { Job } from "../../node/attest/attestation.ts";
+import { until } from "../helpers/until.ts";
+
+/** In-memory fakes change within milliseconds: poll them often. */
+const FAKES = { timeoutMs: 10_000, intervalMs: 5 };
 
 const ME = getAddress(PROVIDER.address);
 const K3 = { redundancy: 3, quorum: 2, collateral: 1n };
-
-async function until(what: string, probe: () => boolean): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (probe()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Lets a fake call block until the test releases it. */
 function latch() {
@@ -471,7 +467,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h = harness();
     const acts = [1, 2, 3].map((v) => event("VersionActivated", { modelId: `0x${"cd".repeat(32)}`, version: v }));
     await h.processor.onLogs(acts);
-    await until("the prefetch", () => h.models.ensured.length > 0);
+    await until("the prefetch", () => h.models.ensured.length > 0, FAKES);
     await new Promise((r) => setTimeout(r, 20));
     expect(h.models.ensured).to.deep.equal([`0x${"cd".repeat(32)}-3`]);
     await h.processor.stop();
@@ -522,9 +518,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     h.chain.set(11n, { seated: 3, status: 2 });
     await h.processor.onLogs([event("SeatCommitted", { jobId: 11n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 11n, revealDeadline: 1_240 })]);
-    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"));
+    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"), FAKES);
     await h.processor.onLogs([requested(12n, makeJob(K3))]);
-    await until("job 12 computed", () => h.journal.getJob(12n)?.state === "computed");
+    await until("job 12 computed", () => h.journal.getJob(12n)?.state === "computed", FAKES);
     await new Promise((r) => setTimeout(r, 30));
     const whileRevealing = h.sender.kinds();
     revealSent.open();
@@ -558,10 +554,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     h.chain.set(16n, { seated: 3, status: 2 });
     await h.processor.onLogs([event("SeatCommitted", { jobId: 16n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 16n, revealDeadline: 1_240 })]);
-    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"));
+    await until("the reveal being sent", () => h.sender.kinds().includes("reveal"), FAKES);
     await h.processor.onLogs([requested(17n, makeJob())]);
     try {
-      await until("job 17's result", () => h.sender.kinds().includes("submitResult"));
+      await until("job 17's result", () => h.sender.kinds().includes("submitResult"), FAKES);
     } finally {
       mined.open();
     }
@@ -573,7 +569,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     let jobId = 100n;
     while (spreadDelayMs(jobId, ME, 400) < 250) jobId++;
     await h.processor.onLogs([requested(jobId, makeJob())]);
-    await until("the result computed", () => h.journal.getJob(jobId)?.state === "computed");
+    await until("the result computed", () => h.journal.getJob(jobId)?.state === "computed", FAKES);
     h.chain.set(jobId, { status: 3 }); // another provider's result landed meanwhile
     await h.settle();
     expect(h.sender.sent).to.have.length(0);

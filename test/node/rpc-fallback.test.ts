@@ -4,16 +4,9 @@ import { startAnvil, type AnvilNode } from "../../node/devnet/anvil-node.ts";
 import { startRpcProxy, type RpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
 import { RpcUnreachableError } from "../../node/errors.ts";
 import { seededRandom } from "../../node/devnet/chaos/random.ts";
+import { until } from "../helpers/until.ts";
 
 /** Polls `check` until it holds (a state, not a time); fails after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe("RPC fallback endpoints (viem fallback transport, ranked)", function () {
   let node: AnvilNode;
   let primary: RpcProxy;
@@ -55,24 +48,24 @@ describe("RPC fallback endpoints (viem fallback transport, ranked)", function ()
       primary.setFault({ kind: "latency", minMs: 1_500, maxMs: 1_500 });
       // Ranked by pings once a second: calls go to the backup once it ranks first.
       await until(
+        "calls to reach the backup",
         async () => {
           const before = backup.counters().forwarded;
           await c.publicClient.getBlockNumber({ cacheTime: 0 });
           return backup.counters().forwarded > before;
         },
-        20_000,
-        "calls to reach the backup",
+        { timeoutMs: 20_000, intervalMs: 50 },
       );
       primary.setFault({ kind: "none" });
       backup.setFault({ kind: "latency", minMs: 1_500, maxMs: 1_500 });
       await until(
+        "calls to come back to the primary",
         async () => {
           const before = primary.counters().forwarded;
           await c.publicClient.getBlockNumber({ cacheTime: 0 });
           return primary.counters().forwarded > before;
         },
-        20_000,
-        "calls to come back to the primary",
+        { timeoutMs: 20_000, intervalMs: 50 },
       );
     } finally {
       c.close();
@@ -81,7 +74,7 @@ describe("RPC fallback endpoints (viem fallback transport, ranked)", function ()
 
   it("stops pinging once closed", async function () {
     const c = await connect(primary.url, { fallbackUrls: [backup.url] });
-    await until(() => primary.counters().forwarded > 0 && backup.counters().forwarded > 0, 10_000, "the first pings");
+    await until("the first pings", () => primary.counters().forwarded > 0 && backup.counters().forwarded > 0, { timeoutMs: 10_000, intervalMs: 50 });
     c.close();
     // A ping round in flight when closed still lands (1 s timeout); after it, no new round sends.
     await new Promise((r) => setTimeout(r, 3_000));

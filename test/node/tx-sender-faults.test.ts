@@ -7,6 +7,10 @@ import { createTxSender, TxNonceTakenError, TxVoidedError, type Fees, type TxEve
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
+import { until } from "../helpers/until.ts";
+
+/** In-memory fakes change within milliseconds: poll them often. */
+const FAKES = { timeoutMs: 10_000, intervalMs: 2 };
 
 /**
  * The transaction sender against a scripted chain (no node): each test scripts the faults a real
@@ -154,14 +158,6 @@ function senderOn(rpc: TxRpc, journal: Journal, options: Partial<TxSenderOptions
   return { sender, events };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 const feesOf = (raw: Hex) => {
   const tx = parseTransaction(raw);
   return { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
@@ -245,7 +241,7 @@ describe("tx sender against a faulty RPC", function () {
       const { sender, events } = senderOn(c.rpc(), journal);
       await sender.init();
       const first = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
-      await until("the broadcast", () => c.accepted.length === 1);
+      await until("the broadcast", () => c.accepted.length === 1, FAKES);
       c.useElsewhere(1);
       const error = await first.then(
         () => null,
@@ -313,12 +309,12 @@ describe("tx sender against a faulty RPC", function () {
       const { sender, events } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 600_000 });
       await sender.init();
       const sent = sender.send({ jobId: 5n, kind: "submit", to, data: "0x" });
-      await until("the first attempt in the pool", () => c.pool.size === 1);
+      await until("the first attempt in the pool", () => c.pool.size === 1, FAKES);
       // The spike is announced (the next block's base fee) before any block charges it: the pool
       // holds the first attempt, no block will mine it.
       nextBaseFee = g("50");
       c.baseFee = g("50");
-      await until("the replacement in the pool", () => c.accepted.length === 2);
+      await until("the replacement in the pool", () => c.accepted.length === 2, FAKES);
       c.mine();
       expect((await sent).status).to.equal("success");
       // One replacement straight to 2 × 50 + the tip, not a run of +20 % steps from 10 gwei.
@@ -365,7 +361,7 @@ describe("tx sender against a faulty RPC", function () {
       const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, pollIntervalMs });
       await sender.init();
       const sent = sender.send({ jobId: 7n, kind: "reveal", to, data: "0x" });
-      await until("a few replacements", () => journal.txsWithNonce(0).length >= 4);
+      await until("a few replacements", () => journal.txsWithNonce(0).length >= 4, FAKES);
       sender.close();
       await sent.catch(() => undefined);
       const attempts = journal.txsWithNonce(0).length;
@@ -397,9 +393,9 @@ describe("tx sender against a faulty RPC", function () {
       let failed: unknown = null;
       sent.catch((e: unknown) => (failed = e));
       // At the cap: no new attempt, the capped one re-broadcast again and again, nothing given up.
-      await until("the capped attempt", () => journal.txsWithNonce(0).length >= 5);
+      await until("the capped attempt", () => journal.txsWithNonce(0).length >= 5, FAKES);
       const sends = c.calls.send ?? 0;
-      await until("re-broadcasts at the cap", () => (c.calls.send ?? 0) >= sends + 3);
+      await until("re-broadcasts at the cap", () => (c.calls.send ?? 0) >= sends + 3, FAKES);
       expect(failed).to.equal(null);
       expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw))).to.deep.equal([
         { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") },
@@ -426,7 +422,7 @@ describe("tx sender against a faulty RPC", function () {
       const { sender: first } = senderOn(c.rpc({ dieAfterBroadcasts: 2 }), before);
       await first.init();
       void first.send({ jobId: 5n, kind: "commit", to, data: "0x" });
-      await until("two attempts broadcast", () => c.accepted.length === 2);
+      await until("two attempts broadcast", () => c.accepted.length === 2, FAKES);
       const left = before.txsWithNonce(0);
       expect(left.length).to.equal(2);
 
@@ -508,7 +504,7 @@ describe("tx sender against a faulty RPC", function () {
       c.reorgTo(0, [...c.accepted]);
       c.reverts = (data) => data === "0x01";
       await sender.reconcile();
-      await until("both no-ops are broadcast", () => c.pool.get(0)?.hash !== journal.txsWithNonce(0)[0]!.hash && c.pool.get(2)?.hash !== journal.txsWithNonce(2)[0]!.hash);
+      await until("both no-ops are broadcast", () => c.pool.get(0)?.hash !== journal.txsWithNonce(0)[0]!.hash && c.pool.get(2)?.hash !== journal.txsWithNonce(2)[0]!.hash, FAKES);
       // One simulation for job 1 (its reveal follows its commit's verdict), one for job 2.
       expect(c.calls["estimate"]).to.equal(3 + 2);
       c.mine();
