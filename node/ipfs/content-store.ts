@@ -22,6 +22,15 @@ export interface ContentStore {
    * daemon frees them at its own garbage collection).
    */
   release(cids: string[]): Promise<void>;
+  /**
+   * True when `get` fetches by CID and checks every block against its hash, walking the DAG from
+   * that CID (the embedded Helia node): the bytes are then exactly those the CID names, and callers
+   * need not recompute the CID from them. Absent or false (a remote daemon, whose answer is taken
+   * on trust): callers recompute it.
+   */
+  readonly verifiesBlocks?: boolean;
+  /** URL of this node's trustless gateway (HTTP), where it serves the blocks it holds; null if none. */
+  gatewayUrl?(): string | null;
   /** Addresses other nodes can dial to fetch from this one (empty for a remote daemon). */
   multiaddrs(): string[];
   /** Connects to a peer by multiaddr (for private networks without discovery). */

@@ -6,10 +6,12 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
 import { createHelia } from "helia";
+import type { CID } from "multiformats/cid";
 import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
 import { importUnixfs, parseCid } from "./cid.ts";
 import type { ContentStore } from "./content-store.ts";
-import { ContentInvalidError, PeerUnreachableError } from "./errors.ts";
+import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from "./errors.ts";
+import { fetchFromGateway, startTrustlessGateway, type GatewayServer } from "./gateway.ts";
 import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
 
 export interface HeliaStoreOptions {
@@ -23,6 +25,17 @@ export interface HeliaStoreOptions {
   /** libp2p listen addresses; loopback TCP on a free port by default. */
   listen?: string[];
   log?: (event: string, fields: object) => void;
+  /**
+   * Serve the blocks this node holds as an IPFS trustless gateway (HTTP) at this address, for
+   * peers that list its URL in their `gateways`. Absent: not served.
+   */
+  gateway?: { host: string; port: number };
+  /**
+   * Trustless gateways (http URLs of peers' `gateway`) tried in order before bitswap: the whole
+   * DAG in one CAR, every block checked against its CID. Any failure (unreachable, a block
+   * missing or not matching its CID) falls through to the next one, then to bitswap.
+   */
+  gateways?: string[];
 }
 
 /**
@@ -58,6 +71,37 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   }
   const fs = unixfs(helia);
   let stopped: Promise<void> | undefined;
+  let gateway: GatewayServer | undefined;
+  if (opts.gateway) {
+    try {
+      gateway = await startTrustlessGateway({
+        ...opts.gateway,
+        // Held blocks only: a gateway request must never make this node fetch from the network.
+        blocks: { get: async (cid) => ((await helia.blockstore.has(cid)) ? toBytes(helia.blockstore.get(cid, { offline: true })) : undefined) },
+        log,
+      });
+    } catch (error) {
+      await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore?.close()]);
+      throw new ConfigError(`IPFS gateway cannot listen on ${opts.gateway.host}:${opts.gateway.port}: ${oneLine(error)}`, { cause: error });
+    }
+  }
+  const gateways = opts.gateways ?? [];
+  /** Blocks fetched from a gateway, being stored so this node holds (and serves) them too; by root CID. */
+  const storing = new Map<string, Promise<void>>();
+  const stopStoring = new AbortController();
+  const storeBlocks = (root: string, blocks: [CID, Uint8Array][]) => {
+    const done = (async () => {
+      for (const [cid, block] of blocks) {
+        if (stopStoring.signal.aborted) return;
+        await helia.blockstore.put(cid, block);
+      }
+    })()
+      .catch((error: unknown) => log("ipfs.store-failed", { cid: root, error: oneLine(error) }))
+      .finally(() => {
+        if (storing.get(root) === done) storing.delete(root);
+      });
+    storing.set(root, done);
+  };
   log("ipfs.started", { peerId: helia.libp2p.peerId.toString(), dir: opts.dir ?? null });
 
   return {
@@ -69,9 +113,25 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       return cid.toString();
     },
 
+    verifiesBlocks: true,
+
     async get(cidString, read: ReadOptions = {}) {
       const cid = parseCid(cidString);
       const { signal } = read;
+      for (const url of gateways) {
+        try {
+          signal?.throwIfAborted();
+          const fetched = await fetchFromGateway(url, cidString, read);
+          log("ipfs.fetched", { cid: cidString, bytes: fetched.bytes.byteLength, gateway: url });
+          storeBlocks(cidString, fetched.blocks);
+          return fetched.bytes;
+        } catch (error) {
+          if (signal?.aborted) throw mapGetError(cidString, error, signal);
+          // The root block (checked against the CID) declared a size over the limit: final.
+          if (error instanceof ContentTooLargeError) throw error;
+          log("ipfs.gateway-failed", { cid: cidString, gateway: url, error: oneLine(error) });
+        }
+      }
       try {
         signal?.throwIfAborted();
         // The root block alone gives the file size: refuse oversized files before fetching them.
@@ -89,6 +149,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
     async pin(cidString, { signal } = {}) {
       const cid = parseCid(cidString);
+      // Blocks fetched from a gateway: pin once they are stored, not by fetching them again.
+      await storing.get(cidString);
       if (await helia.pins.isPinned(cid, { signal })) return;
       const pinned = await drain(helia.pins.add(cid, { signal }));
       log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
@@ -102,6 +164,10 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       // Unpinned blocks (released outputs, fetched inputs and weights) go in one pass.
       await helia.gc();
       log("ipfs.released", { cids: cids.length });
+    },
+
+    gatewayUrl() {
+      return gateway?.url ?? null;
     },
 
     multiaddrs() {
@@ -125,6 +191,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
     stop() {
       stopped ??= (async () => {
+        stopStoring.abort();
+        await gateway?.close();
+        await Promise.allSettled([...storing.values()]);
         await helia.stop();
         if (disk) await Promise.all([disk.blockstore.close(), disk.datastore?.close()]);
         log("ipfs.stopped", {});
@@ -139,6 +208,12 @@ async function drain(source: AsyncIterable<unknown>): Promise<number> {
   let n = 0;
   for await (const block of source) if (block) n++;
   return n;
+}
+
+async function toBytes(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of source) parts.push(part);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 function openDisk(dir: string) {

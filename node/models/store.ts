@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
 import { FatalError } from "../errors.ts";
@@ -79,7 +79,9 @@ export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId
 
 /**
  * Weights on local disk, fetched from IPFS and checked against the registry before first use:
- * the CID recomputed from the bytes and their sha256 must both equal what the chain records.
+ * their CID and their sha256 must both equal what the chain records. The CID is checked by
+ * fetching by it with every block verified against its hash (an engine that says so, see
+ * `ContentStore.verifiesBlocks`), or else recomputed from the bytes.
  * The cache persists across restarts: a cached file is used again only if its sha256 still equals
  * the registry's (a file changed on disk is dropped and fetched again). Least-recently-used files
  * (last use: the file's mtime, set on every use, so the order survives a restart) are evicted
@@ -195,20 +197,30 @@ export class ModelStore {
       });
       this.downloads.set(key, this.downloadsOf(key) + 1);
       this.o.onFetched?.(weights.byteLength);
-      const cid = await this.o.cidOf(weights);
-      if (cid !== v.weightsCid) {
-        this.o.onRejected?.("cid");
-        log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
-        throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
+      if (!content.verifiesBlocks) {
+        // The engine's answer is taken on trust (a remote daemon): recompute the CID from the bytes.
+        const cid = await this.o.cidOf(weights);
+        if (cid !== v.weightsCid) {
+          this.o.onRejected?.("cid");
+          log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
+          throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
+        }
       }
-      const digest = sha256(weights);
-      if (digest !== v.weightsSha256.toLowerCase()) {
-        this.o.onRejected?.("sha256");
-        log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
-        throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+      // The sha256 (in the thread pool) and the write of the cache file run side by side; the
+      // file only takes its name once the digest matched, so unchecked bytes are never cached.
+      const tmp = `${file}.${process.pid}.tmp`;
+      try {
+        const [digest] = await Promise.all([sha256Async(weights), writeFile(tmp, weights)]);
+        if (digest !== v.weightsSha256.toLowerCase()) {
+          this.o.onRejected?.("sha256");
+          log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
+          throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+        }
+        this.makeRoom(key, weights.byteLength, opts.evictable);
+        renameSync(tmp, file);
+      } finally {
+        rmSync(tmp, { force: true });
       }
-      this.makeRoom(key, weights.byteLength, opts.evictable);
-      writeAtomically(file, weights);
       this.touch(file);
       const fetched = weights;
       // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
@@ -292,6 +304,11 @@ export class ModelStore {
 
 function sha256(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** sha256 on libuv's thread pool: the event loop (and a file write beside it) keeps going. */
+async function sha256Async(bytes: Uint8Array): Promise<string> {
+  return `0x${Buffer.from(await crypto.subtle.digest("SHA-256", bytes)).toString("hex")}`;
 }
 
 function writeAtomically(file: string, bytes: Uint8Array): void {
