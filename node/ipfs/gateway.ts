@@ -1,11 +1,12 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from "node:http";
+import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
 import * as dagPb from "@ipld/dag-pb";
-import { exporter } from "ipfs-unixfs-exporter";
+import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import { carHeader, carSection, readCar } from "./car.ts";
 import { ContentInvalidError } from "./errors.ts";
-import { checkSize, readAll, type ReadOptions } from "./read.ts";
+import { checkSize, type ReadOptions } from "./read.ts";
 
 /**
  * An IPFS trustless gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/) over the
@@ -100,28 +101,39 @@ async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlo
   res.writeHead(200, { ...headers, "content-type": CAR_TYPE });
   if (req.method === "HEAD") return void res.end();
   await write(res, carHeader(cid));
-  // Depth-first, children in link order: a file's leaves arrive in the order of its bytes.
   const sent = new Set<string>();
-  const stack: { cid: CID; block: Uint8Array }[] = [{ cid, block: root }];
-  while (stack.length > 0) {
-    const { cid: c, block } = stack.pop()!;
-    const id = c.multihash.toString();
-    if (sent.has(id)) continue;
-    sent.add(id);
-    for (const part of carSection(c, block)) await write(res, part);
-    if (c.code !== DAG_PB) continue;
-    const links = dagPb.decode(block).Links.map((l) => l.Hash);
-    const children: { cid: CID; block: Uint8Array }[] = [];
-    for (const child of links) {
-      if (child.code !== DAG_PB && child.code !== RAW) continue;
-      const b = await blocks.get(child);
-      // Headers are sent: a truncated CAR is how a gateway says "not all of it" mid-stream.
-      if (!b) return void res.destroy();
-      children.push({ cid: child, block: b });
-    }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
-  }
+  // Headers are sent: a truncated CAR is how a gateway says "not all of it" mid-stream.
+  if (!(await emit(res, blocks, cid, root, sent))) return void res.destroy();
   res.end();
+}
+
+/** Blocks read ahead of the one being sent, per DAG level: reads overlap the socket's writes. */
+const READ_AHEAD = 16;
+
+/**
+ * Writes `cid`'s block, then its children depth-first in link order (a file's leaves then arrive
+ * in the order of its bytes), each block once. False when a block is not held here.
+ */
+async function emit(res: ServerResponse, blocks: LocalBlocks, cid: CID, block: Uint8Array, sent: Set<string>): Promise<boolean> {
+  const id = hashKey(cid);
+  if (sent.has(id)) return true;
+  sent.add(id);
+  for (const part of carSection(cid, block)) await write(res, part);
+  if (cid.code !== DAG_PB) return true;
+  const links = dagPb.decode(block).Links.map((l) => l.Hash).filter((c) => c.code === DAG_PB || c.code === RAW);
+  const reads: (Promise<Uint8Array | undefined> | undefined)[] = [];
+  let started = 0;
+  for (let i = 0; i < links.length; i++) {
+    for (; started < Math.min(links.length, i + READ_AHEAD); started++) {
+      const read = blocks.get(links[started]!);
+      read.catch(() => {}); // awaited below, in order; an early rejection is not unhandled
+      reads[started] = read;
+    }
+    const child = await reads[i]!;
+    reads[i] = undefined;
+    if (!child || !(await emit(res, blocks, links[i]!, child, sent))) return false;
+  }
+  return true;
 }
 
 function write(res: ServerResponse, bytes: Uint8Array): Promise<void> {
@@ -154,65 +166,106 @@ export interface GatewayFetch {
  * against its CID as it arrives, then reads the file out of those blocks from `cid` down (a block
  * missing from the CAR, or one that is not part of a file, fails the fetch: ContentInvalidError).
  * The blocks a gateway may send are bounded by `maxBytes` (plus room for the DAG's inner nodes).
+ * Uses node:http rather than fetch(): on a 64 MiB CAR its streams cost about a third less CPU.
  */
 export async function fetchFromGateway(gateway: string, cidString: string, read: ReadOptions = {}): Promise<GatewayFetch> {
   const cid = CID.parse(cidString);
   const url = new URL(`ipfs/${cid}`, gateway.endsWith("/") ? gateway : `${gateway}/`);
   url.searchParams.set("format", "car");
   url.searchParams.set("dag-scope", "all");
-  let res: Response;
+  let res: IncomingMessage;
   try {
-    res = await fetch(url, { headers: { accept: "application/vnd.ipld.car" }, signal: read.signal, redirect: "error" });
+    res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const get = url.protocol === "https:" ? httpsGet : httpGet;
+      get(url, { headers: { accept: "application/vnd.ipld.car" }, signal: read.signal }, resolve).once("error", reject);
+    });
   } catch (error) {
     read.signal?.throwIfAborted();
     throw new GatewayFetchError(`gateway ${gateway} cannot be reached`, { cause: error });
   }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new GatewayFetchError(`gateway ${gateway} answered ${res.status} for ${cid}`);
+  if (res.statusCode !== 200) {
+    res.destroy();
+    throw new GatewayFetchError(`gateway ${gateway} answered ${res.statusCode} for ${cid}`);
   }
   const limit = read.maxBytes === undefined ? Infinity : read.maxBytes + Math.ceil(read.maxBytes / 64) + 1024 * 1024;
   const blocks: [CID, Uint8Array][] = [];
   const byHash = new Map<string, Uint8Array>();
   let received = 0;
   try {
-    for await (const [c, block] of readCar(res.body as AsyncIterable<Uint8Array>, cid)) {
+    for await (const [c, block] of readCar(res, cid)) {
       received += block.byteLength;
       if (received > limit) throw new GatewayFetchError(`gateway ${gateway} sent more than ${limit} bytes of blocks for ${cid}`);
       blocks.push([c, block]);
-      byHash.set(c.multihash.toString(), block);
+      byHash.set(hashKey(c), block);
       read.onProgress?.(received);
     }
   } catch (error) {
-    await res.body.cancel().catch(() => {});
     read.signal?.throwIfAborted();
     if (error instanceof ContentInvalidError) throw error;
     throw new GatewayFetchError(`gateway ${gateway} broke off sending ${cid}`, { cause: error });
+  } finally {
+    res.destroy();
   }
-  const local = {
-    // eslint-disable-next-line require-yield
-    *get(c: CID): Generator<Uint8Array> {
-      const block = byHash.get(c.multihash.toString());
-      if (!block) throw new ContentInvalidError(`gateway ${gateway} left block ${c} of ${cid} out`);
-      yield block;
-    },
+  return { bytes: assembleFile(cid, byHash, read.maxBytes, gateway), blocks };
+}
+
+/**
+ * The bytes of the UnixFS file (or raw block) `root`, from verified blocks: each node's own data,
+ * then its children's, in link order, into one buffer of the size the root declares. A block
+ * missing, a node that is not part of a file, or leaves that disagree with the declared size
+ * fail with ContentInvalidError; a declared size over `maxBytes` with ContentTooLargeError.
+ */
+export function assembleFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string): Uint8Array {
+  const block = (c: CID) => {
+    const b = byHash.get(hashKey(c));
+    if (!b) throw new ContentInvalidError(`${source} left block ${c} of ${root} out`);
+    return b;
   };
-  let entry;
-  try {
-    entry = await exporter(cid, local, { signal: read.signal });
-  } catch (error) {
-    if (error instanceof ContentInvalidError) throw error;
-    throw new ContentInvalidError(`${cid} is not a UnixFS file`, { cause: error });
+  const node = (c: CID, b: Uint8Array) => {
+    try {
+      const pb = dagPb.decode(b);
+      if (!pb.Data) throw new Error("no UnixFS data");
+      const fs = UnixFS.unmarshal(pb.Data);
+      if (fs.type !== "file" && fs.type !== "raw") throw new Error(`a UnixFS ${fs.type}`);
+      return { links: pb.Links.map((l) => l.Hash), data: fs.data, size: fs.fileSize() };
+    } catch (error) {
+      throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`, { cause: error });
+    }
+  };
+  const rootBlock = block(root);
+  if (root.code === RAW) {
+    checkSize(root.toString(), rootBlock.byteLength, maxBytes);
+    return rootBlock;
   }
-  if (entry.type !== "file" && entry.type !== "raw") throw new ContentInvalidError(`${cid} is a ${entry.type}, not a file`);
-  const size = Number(entry.size);
-  checkSize(cidString, size, read.maxBytes);
-  try {
-    const bytes = await readAll(cidString, entry.content({ signal: read.signal }), { signal: read.signal, maxBytes: read.maxBytes, size });
-    return { bytes, blocks };
-  } catch (error) {
-    read.signal?.throwIfAborted();
-    if (error instanceof ContentInvalidError) throw error;
-    throw new ContentInvalidError(`${cid} cannot be read from the blocks gateway ${gateway} sent`, { cause: error });
+  if (root.code !== DAG_PB) throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
+  const size = Number(node(root, rootBlock).size);
+  checkSize(root.toString(), size, maxBytes);
+  const out = new Uint8Array(size);
+  let at = 0;
+  const put = (bytes: Uint8Array) => {
+    if (at + bytes.byteLength > size) throw new ContentInvalidError(`${root} holds more bytes than its root block declares`);
+    out.set(bytes, at);
+    at += bytes.byteLength;
+  };
+  // Depth-first with an explicit stack: a deep or hostile DAG cannot overflow the call stack.
+  const stack: CID[] = [root];
+  while (stack.length > 0) {
+    const c = stack.pop()!;
+    const b = block(c);
+    if (c.code === RAW) {
+      put(b);
+      continue;
+    }
+    if (c.code !== DAG_PB) throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`);
+    const n = node(c, b);
+    if (n.data) put(n.data);
+    for (let i = n.links.length - 1; i >= 0; i--) stack.push(n.links[i]!);
   }
+  if (at !== size) throw new ContentInvalidError(`${root} ended after ${at} of ${size} bytes`);
+  return out;
+}
+
+/** Blocks are keyed by multihash, so CIDv0 and CIDv1 (and any codec) of the same bytes meet. */
+function hashKey(cid: CID): string {
+  return Buffer.from(cid.multihash.bytes).toString("base64");
 }

@@ -77,7 +77,16 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       gateway = await startTrustlessGateway({
         ...opts.gateway,
         // Held blocks only: a gateway request must never make this node fetch from the network.
-        blocks: { get: async (cid) => ((await helia.blockstore.has(cid)) ? toBytes(helia.blockstore.get(cid, { offline: true })) : undefined) },
+        blocks: {
+          get: async (cid) => {
+            try {
+              return await toBytes(helia.blockstore.get(cid, { offline: true }));
+            } catch (error) {
+              if ((error as Error).name === "BlockNotFoundWhileOfflineError") return undefined;
+              throw error;
+            }
+          },
+        },
         log,
       });
     } catch (error) {
