@@ -438,7 +438,7 @@ function gatewayListen(engine: string, v: unknown): string | null {
   const m = typeof v === "string" ? /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(v) : null;
   if (!m || Number(m[2]) > 65_535) return bad("ipfs.gateway", v, 'expected null or "host:port", e.g. "127.0.0.1:8180"');
   if (engine !== "helia") return bad("ipfs.gateway", v, "only the embedded Helia engine serves a gateway (a Kubo daemon has its own)");
-  return v;
+  return v as string;
 }
 
 function gatewayUrl(engine: string, key: string, v: string): string {
