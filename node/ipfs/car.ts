@@ -44,14 +44,24 @@ export function verifyBlock(cid: CID, block: Uint8Array): void {
 }
 
 /**
+ * Where a block's bytes go as they are read: a buffer of exactly `length` bytes (e.g. its place
+ * in the file being assembled), or undefined for a buffer of its own.
+ */
+export type PlaceBlock = (cid: CID, length: number) => Uint8Array | undefined;
+
+/** Bytes read at a section's start to find its CID (a CIDv1 with a sha2-256 digest takes 36). */
+const CID_PEEK = 96;
+
+/**
  * Reads a CARv1 byte stream whose single root must be `root`, verifying every block against its
  * CID as it arrives; yields `[cid, block]` pairs. Sections larger than `maxSection` (a block is at
- * most 2 MiB on the IPFS network) end the read before they are buffered.
+ * most 2 MiB on the IPFS network) end the read before they are buffered. With `place`, block bytes
+ * are copied from the socket's chunks straight to where the caller wants them.
  */
 export async function* readCar(
   source: AsyncIterable<Uint8Array>,
   root: CID,
-  opts: { maxSection?: number } = {},
+  opts: { maxSection?: number; place?: PlaceBlock } = {},
 ): AsyncGenerator<[CID, Uint8Array]> {
   const maxSection = opts.maxSection ?? 4 * 1024 * 1024;
   const buf = new Buffered(source);
@@ -67,13 +77,23 @@ export async function* readCar(
     const length = await buf.varint();
     if (length === undefined) return;
     if (length > maxSection) throw new ContentInvalidError(`CAR section of ${length} bytes for ${root}`);
-    const section = await buf.take(length);
+    const head = await buf.take(Math.min(length, CID_PEEK));
     let cid: CID;
-    let block: Uint8Array;
+    let start: Uint8Array;
     try {
-      [cid, block] = CID.decodeFirst(section);
+      [cid, start] = CID.decodeFirst(head);
     } catch (error) {
       throw new ContentInvalidError(`CAR section for ${root} does not start with a CID`, { cause: error });
+    }
+    const blockLength = length - (head.byteLength - start.byteLength);
+    let block: Uint8Array;
+    if (blockLength === start.byteLength) {
+      block = start;
+    } else {
+      const placed = opts.place?.(cid, blockLength);
+      block = placed && placed.byteLength === blockLength ? placed : new Uint8Array(blockLength);
+      block.set(start, 0);
+      await buf.takeInto(block.subarray(start.byteLength));
     }
     verifyBlock(cid, block);
     yield [cid, block];
@@ -123,6 +143,22 @@ class Buffered {
     else this.chunks[0] = first.subarray(1);
     this.have -= 1;
     return byte;
+  }
+
+  /** Fills `dest` with the next bytes of the stream. */
+  async takeInto(dest: Uint8Array): Promise<void> {
+    const n = dest.byteLength;
+    let at = 0;
+    while (at < n) {
+      if (this.have === 0 && !(await this.fill(1))) throw new ContentInvalidError(`CAR stream ends inside a section (${at} of ${n} bytes)`);
+      const c = this.chunks[0]!;
+      const k = Math.min(c.byteLength, n - at);
+      dest.set(c.subarray(0, k), at);
+      at += k;
+      if (k === c.byteLength) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+      this.have -= k;
+    }
   }
 
   async take(n: number): Promise<Uint8Array> {

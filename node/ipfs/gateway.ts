@@ -5,7 +5,7 @@ import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import { carHeader, carSection, readCar } from "./car.ts";
-import { ContentInvalidError } from "./errors.ts";
+import { ContentInvalidError, ContentTooLargeError } from "./errors.ts";
 import { checkSize, type ReadOptions } from "./read.ts";
 
 /**
@@ -191,78 +191,121 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
   const blocks: [CID, Uint8Array][] = [];
   const byHash = new Map<string, Uint8Array>();
   let received = 0;
+  // Once the root block (checked against `cid`) declares the file's size, leaves are read straight
+  // into the file's buffer at their expected place (a depth-first CAR sends them in file order);
+  // assembleFile then checks that each one is where it belongs, and copies only if not.
+  let staged: Uint8Array | undefined;
+  let cursor = 0;
+  const place = (c: CID, length: number) => {
+    if (!staged || c.code !== RAW || cursor + length > staged.byteLength) return undefined;
+    cursor += length;
+    return staged.subarray(cursor - length, cursor);
+  };
   try {
-    for await (const [c, block] of readCar(res, cid)) {
+    for await (const [c, block] of readCar(res, cid, { place })) {
       received += block.byteLength;
       if (received > limit) throw new GatewayFetchError(`gateway ${gateway} sent more than ${limit} bytes of blocks for ${cid}`);
       blocks.push([c, block]);
       byHash.set(hashKey(c), block);
       read.onProgress?.(received);
+      if (blocks.length === 1 && c.equals(cid) && c.code === DAG_PB) {
+        const size = Number(fileNode(cid, c, block).size);
+        checkSize(cidString, size, read.maxBytes);
+        staged = new Uint8Array(size);
+      }
     }
   } catch (error) {
     read.signal?.throwIfAborted();
-    if (error instanceof ContentInvalidError) throw error;
+    if (error instanceof ContentInvalidError || error instanceof ContentTooLargeError) throw error;
     throw new GatewayFetchError(`gateway ${gateway} broke off sending ${cid}`, { cause: error });
   } finally {
     res.destroy();
   }
-  return { bytes: assembleFile(cid, byHash, read.maxBytes, gateway), blocks };
+  return { bytes: assembleFile(cid, byHash, read.maxBytes, gateway, staged), blocks };
+}
+
+function fileNode(root: CID, c: CID, b: Uint8Array): { links: CID[]; data: Uint8Array | undefined; size: bigint } {
+  try {
+    const pb = dagPb.decode(b);
+    if (!pb.Data) throw new Error("no UnixFS data");
+    const fs = UnixFS.unmarshal(pb.Data);
+    if (fs.type !== "file" && fs.type !== "raw") throw new Error(`a UnixFS ${fs.type}`);
+    return { links: pb.Links.map((l) => l.Hash), data: fs.data, size: fs.fileSize() };
+  } catch (error) {
+    throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`, { cause: error });
+  }
 }
 
 /**
- * The bytes of the UnixFS file (or raw block) `root`, from verified blocks: each node's own data,
- * then its children's, in link order, into one buffer of the size the root declares. A block
- * missing, a node that is not part of a file, or leaves that disagree with the declared size
- * fail with ContentInvalidError; a declared size over `maxBytes` with ContentTooLargeError.
+ * Walks the UnixFS file (or raw block) `root` depth-first over verified blocks, calling `visit`
+ * with each piece of file data (a node's own data, then its children's, in link order) and its
+ * offset; returns the size the root declares, which the pieces must fill exactly. A block missing,
+ * a node that is not part of a file, or pieces that disagree with the declared size fail with
+ * ContentInvalidError; a declared size over `maxBytes` with ContentTooLargeError.
  */
-export function assembleFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string): Uint8Array {
+function walkFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, visit: (piece: Uint8Array, at: number) => void): number {
   const block = (c: CID) => {
     const b = byHash.get(hashKey(c));
     if (!b) throw new ContentInvalidError(`${source} left block ${c} of ${root} out`);
     return b;
   };
-  const node = (c: CID, b: Uint8Array) => {
-    try {
-      const pb = dagPb.decode(b);
-      if (!pb.Data) throw new Error("no UnixFS data");
-      const fs = UnixFS.unmarshal(pb.Data);
-      if (fs.type !== "file" && fs.type !== "raw") throw new Error(`a UnixFS ${fs.type}`);
-      return { links: pb.Links.map((l) => l.Hash), data: fs.data, size: fs.fileSize() };
-    } catch (error) {
-      throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`, { cause: error });
-    }
-  };
   const rootBlock = block(root);
-  if (root.code === RAW) {
-    checkSize(root.toString(), rootBlock.byteLength, maxBytes);
-    return rootBlock;
-  }
-  if (root.code !== DAG_PB) throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
-  const size = Number(node(root, rootBlock).size);
+  if (root.code !== RAW && root.code !== DAG_PB) throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
+  const size = root.code === RAW ? rootBlock.byteLength : Number(fileNode(root, root, rootBlock).size);
   checkSize(root.toString(), size, maxBytes);
-  const out = new Uint8Array(size);
   let at = 0;
-  const put = (bytes: Uint8Array) => {
+  const piece = (bytes: Uint8Array) => {
     if (at + bytes.byteLength > size) throw new ContentInvalidError(`${root} holds more bytes than its root block declares`);
-    out.set(bytes, at);
+    visit(bytes, at);
     at += bytes.byteLength;
   };
-  // Depth-first with an explicit stack: a deep or hostile DAG cannot overflow the call stack.
+  // An explicit stack: a deep or hostile DAG cannot overflow the call stack.
   const stack: CID[] = [root];
   while (stack.length > 0) {
     const c = stack.pop()!;
     const b = block(c);
     if (c.code === RAW) {
-      put(b);
+      piece(b);
       continue;
     }
     if (c.code !== DAG_PB) throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`);
-    const n = node(c, b);
-    if (n.data) put(n.data);
+    const n = fileNode(root, c, b);
+    if (n.data && n.data.byteLength > 0) piece(n.data);
     for (let i = n.links.length - 1; i >= 0; i--) stack.push(n.links[i]!);
   }
   if (at !== size) throw new ContentInvalidError(`${root} ended after ${at} of ${size} bytes`);
-  return out;
+  return size;
+}
+
+/**
+ * The bytes of the UnixFS file (or raw block) `root`, from verified blocks (see walkFile). With
+ * `staged`, a buffer the blocks were read into: returned as is when every piece already sits at
+ * its offset in it (no copy), else the file is assembled into a new buffer.
+ */
+export function assembleFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, staged?: Uint8Array): Uint8Array {
+  if (root.code === RAW) {
+    walkFile(root, byHash, maxBytes, source, () => {});
+    return byHash.get(hashKey(root))!;
+  }
+  if (staged) {
+    let inPlace = true;
+    const size = walkFile(root, byHash, maxBytes, source, (p, at) => {
+      inPlace &&= p.buffer === staged.buffer && p.byteOffset === staged.byteOffset + at;
+    });
+    if (inPlace && size === staged.byteLength) return staged;
+    // Pieces out of place could overlap others in the staging buffer: give them their own bytes.
+    for (const [k, b] of byHash) if (b.buffer === staged.buffer) byHash.set(k, b.slice());
+  }
+  let out: Uint8Array | undefined;
+  walkFile(root, byHash, maxBytes, source, (p, at) => {
+    out ??= new Uint8Array(walkSize(root, byHash));
+    out.set(p, at);
+  });
+  return out ?? new Uint8Array(0);
+}
+
+function walkSize(root: CID, byHash: Map<string, Uint8Array>): number {
+  return Number(fileNode(root, root, byHash.get(hashKey(root))!).size);
 }
 
 /** Blocks are keyed by multihash, so CIDv0 and CIDv1 (and any codec) of the same bytes meet. */
