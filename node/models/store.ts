@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
 import { FatalError } from "../errors.ts";
@@ -206,11 +206,12 @@ export class ModelStore {
           throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
         }
       }
-      // The sha256 (in the thread pool) and the write of the cache file run side by side; the
-      // file only takes its name once the digest matched, so unchecked bytes are never cached.
+      // The sha256 (on this thread) and the write of the cache file (one write on the thread
+      // pool) run side by side; the file only takes its name once the digest matched, so
+      // unchecked bytes are never cached.
       const tmp = `${file}.${process.pid}.tmp`;
       try {
-        const [digest] = await Promise.all([sha256Async(weights), writeFile(tmp, weights)]);
+        const digest = await writeWhileHashing(tmp, weights);
         if (digest !== v.weightsSha256.toLowerCase()) {
           this.o.onRejected?.("sha256");
           log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
@@ -306,9 +307,19 @@ function sha256(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-/** sha256 on libuv's thread pool: the event loop (and a file write beside it) keeps going. */
-async function sha256Async(bytes: Uint8Array): Promise<string> {
-  return `0x${Buffer.from(await crypto.subtle.digest("SHA-256", bytes)).toString("hex")}`;
+/** Writes `bytes` to `file` (a single write request, on libuv's thread pool) while hashing them here; resolves to their sha256. */
+async function writeWhileHashing(file: string, bytes: Uint8Array): Promise<string> {
+  const fh = await open(file, "w");
+  try {
+    const writing = fh.write(bytes, 0, bytes.byteLength, 0);
+    writing.catch(() => {}); // awaited below, after the hash
+    const digest = sha256(bytes);
+    let done = (await writing).bytesWritten;
+    while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done, done)).bytesWritten;
+    return digest;
+  } finally {
+    await fh.close();
+  }
 }
 
 function writeAtomically(file: string, bytes: Uint8Array): void {
