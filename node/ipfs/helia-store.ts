@@ -95,21 +95,37 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     }
   }
   const gateways = opts.gateways ?? [];
-  /** Blocks fetched from a gateway, being stored so this node holds (and serves) them too; by root CID. */
+  /**
+   * Blocks fetched from a gateway are not written to the blockstore on the way (that is most of
+   * what a bitswap fetch costs): they wait here, by root CID, for a `pin` (a runner that provides
+   * what it holds), which stores them; unpinned, they are dropped after HELD_BLOCKS_MS.
+   */
+  const held = new Map<string, { blocks: [CID, Uint8Array][]; timer: NodeJS.Timeout }>();
+  /** Stores of held blocks in progress, by root CID. */
   const storing = new Map<string, Promise<void>>();
   const stopStoring = new AbortController();
-  const storeBlocks = (root: string, blocks: [CID, Uint8Array][]) => {
-    const done = (async () => {
-      for (const [cid, block] of blocks) {
-        if (stopStoring.signal.aborted) return;
-        await helia.blockstore.put(cid, block);
-      }
-    })()
-      .catch((error: unknown) => log("ipfs.store-failed", { cid: root, error: oneLine(error) }))
-      .finally(() => {
+  const hold = (root: string, blocks: [CID, Uint8Array][]) => {
+    clearTimeout(held.get(root)?.timer);
+    const timer = setTimeout(() => held.delete(root), HELD_BLOCKS_MS);
+    timer.unref();
+    held.set(root, { blocks, timer });
+  };
+  const storeHeld = (root: string): Promise<void> | undefined => {
+    const h = held.get(root);
+    if (h) {
+      held.delete(root);
+      clearTimeout(h.timer);
+      const done = (async () => {
+        for (const [cid, block] of h.blocks) {
+          stopStoring.signal.throwIfAborted();
+          await helia.blockstore.put(cid, block);
+        }
+      })().finally(() => {
         if (storing.get(root) === done) storing.delete(root);
       });
-    storing.set(root, done);
+      storing.set(root, done);
+    }
+    return storing.get(root);
   };
   log("ipfs.started", { peerId: helia.libp2p.peerId.toString(), dir: opts.dir ?? null });
 
@@ -132,7 +148,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
           signal?.throwIfAborted();
           const fetched = await fetchFromGateway(url, cidString, read);
           log("ipfs.fetched", { cid: cidString, bytes: fetched.bytes.byteLength, gateway: url });
-          storeBlocks(cidString, fetched.blocks);
+          hold(cidString, fetched.blocks);
           return fetched.bytes;
         } catch (error) {
           if (signal?.aborted) throw mapGetError(cidString, error, signal);
@@ -158,8 +174,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
     async pin(cidString, { signal } = {}) {
       const cid = parseCid(cidString);
-      // Blocks fetched from a gateway: pin once they are stored, not by fetching them again.
-      await storing.get(cidString);
+      // Blocks fetched from a gateway: store them, then pin (rather than fetching them again).
+      await storeHeld(cidString);
       if (await helia.pins.isPinned(cid, { signal })) return;
       const pinned = await drain(helia.pins.add(cid, { signal }));
       log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
@@ -201,6 +217,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     stop() {
       stopped ??= (async () => {
         stopStoring.abort();
+        for (const h of held.values()) clearTimeout(h.timer);
+        held.clear();
         await gateway?.close();
         await Promise.allSettled([...storing.values()]);
         await helia.stop();
@@ -211,6 +229,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     },
   };
 }
+
+/** How long blocks fetched from a gateway wait for a `pin` before they are dropped. */
+const HELD_BLOCKS_MS = 10_000;
 
 /** pins.add is lazy: each step of the iteration pins one more block of the DAG. */
 async function drain(source: AsyncIterable<unknown>): Promise<number> {
