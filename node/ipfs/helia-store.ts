@@ -77,12 +77,16 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       gateway = await startTrustlessGateway({
         ...opts.gateway,
         // Held blocks only: a gateway request must never make this node fetch from the network.
+        // On disk, blocks are read from the folder directly (Helia's offline get checks that the
+        // file exists first: one more system call per block).
         blocks: {
           get: async (cid) => {
             try {
-              return await toBytes(helia.blockstore.get(cid, { offline: true }));
+              if (cid.multihash.code === IDENTITY) return cid.multihash.digest;
+              return await toBytes(disk ? disk.blockstore.get(cid) : helia.blockstore.get(cid, { offline: true }));
             } catch (error) {
-              if ((error as Error).name === "BlockNotFoundWhileOfflineError") return undefined;
+              const name = (error as Error).name;
+              if (name === "BlockNotFoundWhileOfflineError" || name === "NotFoundError") return undefined;
               throw error;
             }
           },
@@ -229,6 +233,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     },
   };
 }
+
+/** The identity multihash: the "digest" is the block itself. */
+const IDENTITY = 0x00;
 
 /** How long blocks fetched from a gateway wait for a `pin` before they are dropped. */
 const HELD_BLOCKS_MS = 10_000;
