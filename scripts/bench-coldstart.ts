@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Cold-start benchmark (issue 12), one run: a 64 MiB ONNX model fetched from a peer IPFS node
-// (a second Helia node that holds it, dialled by multiaddr), verified (CID and sha256, by the
+// (a second Helia node that holds it: over its trustless gateway, as a runner with ipfs.gateway
+// serves it to one with ipfs.gateways, with bitswap to its multiaddr as the fallback; --bitswap:
+// bitswap alone), verified (every block against its CID as it arrives, then the sha256, by the
 // runner's model store) and loaded into an onnxruntime session, against reading the same file
 // from local disk and loading it; then a warm restart (a new model store over the cached file:
 // read, sha256 checked, loaded). Prints each figure beside its target (PASS/MISS); never fails
@@ -120,7 +122,7 @@ try {
     ["warm restart / disk", `${(warmMs / diskMs).toFixed(2)} x`, "≤ 1.2 x", warmMs <= 1.2 * diskMs],
   ];
   console.log(`peer dialled in ${dialMs.toFixed(0)} ms (not counted); warm read + sha256 ${s(warmReadMs)}, load ${s(warmLoad.ms)}`);
-  console.log(`cold phases: fetch over ${fetchedVia} (blocks verified) ${s(fetchedAt - tCold)}, then CID/sha256 + cache write ${s(tCold + fetchMs - fetchedAt)}, then load ${s(coldLoad.ms)}`);
+  console.log(`cold phases: fetch over ${fetchedVia} (blocks verified) ${s(fetchedAt - tCold)}, then sha256 + cache write ${s(tCold + fetchMs - fetchedAt)}, then load ${s(coldLoad.ms)}`);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const w2 = Math.max(...rows.map((r) => r[2].length));
