@@ -1,3 +1,5 @@
+import type { ReadOptions } from "./read.ts";
+
 /**
  * Content-addressed storage for weights, large inputs and outputs. Two engines implement it: an
  * embedded Helia node (the default) and a Kubo daemon reached over its RPC API. CIDs are CIDv1
@@ -8,9 +10,10 @@ export interface ContentStore {
   add(bytes: Uint8Array, opts?: { signal?: AbortSignal }): Promise<string>;
   /**
    * Fetches the bytes of a CID (a UnixFS file or a raw block), verifying every block against its
-   * hash. `onProgress` is called with the bytes received so far; `maxBytes` aborts larger files.
+   * hash. `onProgress` is called with the bytes received so far; `maxBytes` aborts larger files;
+   * `digests` receives the sha256 of the bytes when the engine computed it on the way.
    */
-  get(cid: string, opts?: { signal?: AbortSignal; onProgress?: (bytes: number) => void; maxBytes?: number }): Promise<Uint8Array>;
+  get(cid: string, opts?: ReadOptions): Promise<Uint8Array>;
   /**
    * Pins a CID this node already holds the blocks of (fetched with `get`), so it keeps them and
    * serves them to other peers (blocks a peer fetches are otherwise freed by the next `release`).

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from "node:http";
 import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -196,6 +197,10 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
   // assembleFile then checks that each one is where it belongs, and copies only if not.
   let staged: Uint8Array | undefined;
   let cursor = 0;
+  // With `digests`, the leaves placed in order are hashed as they arrive (while the socket is
+  // still filling): that is the file's sha256 when assembleFile finds all of them in place.
+  const hash = read.digests ? createHash("sha256") : undefined;
+  let hashed = 0;
   const place = (c: CID, length: number) => {
     if (!staged || c.code !== RAW || cursor + length > staged.byteLength) return undefined;
     cursor += length;
@@ -208,6 +213,10 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
       blocks.push([c, block]);
       byHash.set(hashKey(c), block);
       read.onProgress?.(received);
+      if (hash && staged && block.buffer === staged.buffer && block.byteOffset === staged.byteOffset + hashed) {
+        hash.update(block);
+        hashed += block.byteLength;
+      }
       if (blocks.length === 1 && c.equals(cid) && c.code === DAG_PB) {
         const size = Number(fileNode(cid, c, block).size);
         checkSize(cidString, size, read.maxBytes);
@@ -221,7 +230,9 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
   } finally {
     res.destroy();
   }
-  return { bytes: assembleFile(cid, byHash, read.maxBytes, gateway, staged), blocks };
+  const bytes = assembleFile(cid, byHash, read.maxBytes, gateway, staged);
+  if (read.digests && hash && bytes === staged && hashed === bytes.byteLength) read.digests.sha256 = `0x${hash.digest("hex")}`;
+  return { bytes, blocks };
 }
 
 function fileNode(root: CID, c: CID, b: Uint8Array): { links: CID[]; data: Uint8Array | undefined; size: bigint } {

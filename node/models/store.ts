@@ -185,7 +185,9 @@ export class ModelStore {
     if (!weights) {
       log.info("fetching weights", { key, cid: v.weightsCid });
       let last = 0;
+      const digests: { sha256?: string } = {};
       weights = await content.get(v.weightsCid, {
+        digests,
         signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
         maxBytes: this.o.maxWeightsBytes,
         onProgress: (bytes) => {
@@ -211,7 +213,8 @@ export class ModelStore {
       // unchecked bytes are never cached.
       const tmp = `${file}.${process.pid}.tmp`;
       try {
-        const digest = await writeWhileHashing(tmp, weights);
+        // The engine may have hashed the bytes as they arrived (see ReadOptions.digests).
+        const digest = await writeWhileHashing(tmp, weights, digests.sha256);
         if (digest !== v.weightsSha256.toLowerCase()) {
           this.o.onRejected?.("sha256");
           log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
@@ -307,13 +310,16 @@ function sha256(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-/** Writes `bytes` to `file` (a single write request, on libuv's thread pool) while hashing them here; resolves to their sha256. */
-async function writeWhileHashing(file: string, bytes: Uint8Array): Promise<string> {
+/**
+ * Writes `bytes` to `file` (a single write request, on libuv's thread pool) while hashing them
+ * here, unless their sha256 is already `known`; resolves to their sha256.
+ */
+async function writeWhileHashing(file: string, bytes: Uint8Array, known?: string): Promise<string> {
   const fh = await open(file, "w");
   try {
     const writing = fh.write(bytes, 0, bytes.byteLength, 0);
     writing.catch(() => {}); // awaited below, after the hash
-    const digest = sha256(bytes);
+    const digest = known ?? sha256(bytes);
     let done = (await writing).bytesWritten;
     while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done, done)).bytesWritten;
     return digest;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +14,8 @@ import { ContentInvalidError, ContentUnavailableError } from "../../node/ipfs/er
 import { fetchFromGateway } from "../../node/ipfs/gateway.ts";
 import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import { silentLogger } from "../../node/log.ts";
-import { ModelStore, type VersionInfo } from "../../node/models/store.ts";
+import { matmulSchema } from "../../node/models/matmul-onnx.ts";
+import { ModelStore, WeightsMismatchError, type VersionInfo } from "../../node/models/store.ts";
 
 const RAW = 0x55;
 
@@ -110,11 +111,41 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     expect(Buffer.concat(again.filter(([c]) => c.code === RAW).map(([, b]) => b))).to.deep.equal(Buffer.from(weights));
   });
 
+  it("hashes the file on the way when asked (its sha256, or nothing when the leaves were not in order)", async function () {
+    const digests: { sha256?: string } = {};
+    expect((await fetchFromGateway(gateway, cid, { digests })).bytes).to.deep.equal(weights);
+    expect(digests.sha256).to.equal(`0x${createHash("sha256").update(weights).digest("hex")}`);
+    // Leaves sent out of order: still the right file, assembled by copying, and no digest.
+    const blocks = await carOf(gateway, cid);
+    const swapped = [blocks[0]!, blocks[2]!, blocks[1]!, ...blocks.slice(3)];
+    const shuffled = await serveCar(encodeCar(CID.parse(cid), swapped));
+    servers.push(shuffled.server);
+    const none: { sha256?: string } = {};
+    expect((await fetchFromGateway(shuffled.url, cid, { digests: none })).bytes).to.deep.equal(weights);
+    expect(none.sha256).to.equal(undefined);
+  });
+
   it("a file with repeated chunks: each block is sent once, the file is whole", async function () {
     const repeated = new Uint8Array(2 * 1024 * 1024).map((_, i) => (i >> 18) % 2);
     const c = await holder.add(repeated);
     expect((await carOf(gateway, c)).length).to.equal(3); // the root and two distinct leaves
     expect((await fetchFromGateway(gateway, c)).bytes).to.deep.equal(repeated);
+  });
+
+  it("the model store over a gateway: caches weights whose sha256 matches, refuses others", async function () {
+    const fetcher = await createHeliaStore({ dir: path.join(dir, "store-fetcher"), gateways: [gateway] });
+    nodes.push(fetcher);
+    const cacheDir = path.join(dir, "store-cache");
+    const store = new ModelStore({ dir: cacheDir, content: fetcher, cidOf: cidOfBytes, cacheMaxBytes: 1 << 30, maxWeightsBytes: 1 << 30, fetchTimeoutMs: 10_000, log: silentLogger });
+    const sha = `0x${createHash("sha256").update(weights).digest("hex")}` as Hex;
+    const schemaCid = await holder.add(new TextEncoder().encode(JSON.stringify(matmulSchema(4))));
+    const version = (n: number, weightsSha256: Hex): VersionInfo => ({ modelId: `0x${"cd".repeat(32)}`, version: n, weightsCid: cid, weightsSha256, schemaCid, outputQuantum: 1n, minMemoryMB: 1 });
+    const model = await store.ensure(version(1, sha));
+    expect(createHash("sha256").update(readFileSync(model.path)).digest("hex")).to.equal(sha.slice(2));
+    let error: unknown;
+    await store.ensure(version(2, `0x${"00".repeat(32)}`)).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(WeightsMismatchError);
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".onnx") || f.endsWith(".tmp"))).to.deep.equal([`${version(1, sha).modelId}-1.onnx`]);
   });
 
   it("refuses a CAR with a tampered block or a missing block (ContentInvalidError)", async function () {
