@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { open, readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
 import { FatalError } from "../errors.ts";
@@ -163,19 +163,19 @@ export class ModelStore {
     const file = path.join(this.o.dir, `${key}.onnx`);
     const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
     let weights: Uint8Array | null = null;
-    let cached: Uint8Array | null = null;
+    let cached: { bytes: Uint8Array; sha256: string } | null = null;
     try {
-      cached = new Uint8Array(await readFile(file));
+      cached = await readHashing(file);
     } catch {
       // not cached
     }
     if (cached) {
-      const digest = sha256(cached);
+      const digest = cached.sha256;
       if (digest === v.weightsSha256.toLowerCase()) {
-        weights = cached;
+        weights = cached.bytes;
         this.touch(file);
         // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
-        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!).then(() => undefined));
+        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!.bytes).then(() => undefined));
       } else {
         log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
         rmSync(file, { force: true });
@@ -308,6 +308,45 @@ export class ModelStore {
 
 function sha256(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Reads of a cached file: large enough to keep the disk busy, small enough to hash while the next one is read. */
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Reads a whole file and its sha256 in one pass: each chunk is hashed here while the next one is
+ * read on libuv's thread pool, so checking a cached file costs little more than reading it.
+ */
+async function readHashing(file: string): Promise<{ bytes: Uint8Array; sha256: string }> {
+  const fh = await open(file, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const bytes = new Uint8Array(size);
+    const hash = createHash("sha256");
+    const readAt = async (at: number): Promise<number> => {
+      const n = Math.min(READ_CHUNK, size - at);
+      let done = 0;
+      while (done < n) {
+        const { bytesRead } = await fh.read(bytes, at + done, n - done, at + done);
+        if (bytesRead === 0) throw new Error(`${file} shrank while it was read`);
+        done += bytesRead;
+      }
+      return n;
+    };
+    let at = 0;
+    let next = size > 0 ? readAt(0) : undefined;
+    while (next) {
+      const n = await next;
+      const chunk = bytes.subarray(at, at + n);
+      at += n;
+      next = at < size ? readAt(at) : undefined;
+      next?.catch(() => {}); // awaited on the next turn
+      hash.update(chunk);
+    }
+    return { bytes, sha256: `0x${hash.digest("hex")}` };
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
