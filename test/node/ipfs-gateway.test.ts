@@ -148,18 +148,26 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     expect(readdirSync(cacheDir).filter((f) => f.endsWith(".onnx") || f.endsWith(".tmp"))).to.deep.equal([`${version(1, sha).modelId}-1.onnx`]);
   });
 
-  it("refuses a CAR with a tampered block or a missing block (ContentInvalidError)", async function () {
+  it("refuses a CAR with a tampered block or a missing block, and gives up a stalled one (ContentInvalidError)", async function () {
     const blocks = await carOf(gateway, cid);
     const tampered = blocks.map(([c, b], i): [CID, Uint8Array] => [c, i === 3 ? Uint8Array.from(b, (x, j) => (j === 100 ? x ^ 1 : x)) : b]);
     const bad = await serveCar(encodeCar(CID.parse(cid), tampered));
     const short = await serveCar(encodeCar(CID.parse(cid), blocks.filter((_, i) => i !== 5)));
     const cut = await serveCar(encodeCar(CID.parse(cid), blocks).subarray(0, 1024 * 1024));
-    servers.push(bad.server, short.server, cut.server);
-    for (const g of [bad.url, short.url, cut.url]) {
+    // One that sends half and then nothing, holding the connection open.
+    const stall = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/vnd.ipld.car; version=1" });
+      res.write(encodeCar(CID.parse(cid), blocks).subarray(0, 1024 * 1024));
+    });
+    await new Promise<void>((resolve) => stall.listen(0, "127.0.0.1", resolve));
+    servers.push(bad.server, short.server, cut.server, stall);
+    const stalled = `http://127.0.0.1:${(stall.address() as AddressInfo).port}`;
+    for (const g of [bad.url, short.url, cut.url, stalled]) {
       let error: unknown;
-      await fetchFromGateway(g, cid).catch((e: unknown) => (error = e));
+      await fetchFromGateway(g, cid, { stallMs: 300 }).catch((e: unknown) => (error = e));
       expect(error, g).to.be.instanceOf(ContentInvalidError);
     }
+    stall.closeAllConnections();
   });
 
   it("falls back to bitswap after a gateway sent a wrong block; without another source the fetch fails as unavailable", async function () {
