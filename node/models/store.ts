@@ -49,7 +49,10 @@ export class WeightsMismatchError extends FatalError {
 export interface ModelStoreOptions {
   dir: string;
   content: ContentStore;
-  /** CIDv1 of bytes as `ipfs add --cid-version=1` computes it. */
+  /**
+   * CIDv1 of bytes as `ipfs add --cid-version=1` computes it: the CID check of weights from an
+   * engine that does not verify blocks itself (`ContentStore.verifiesBlocks`), e.g. a Kubo daemon.
+   */
   cidOf: (bytes: Uint8Array) => Promise<string>;
   cacheMaxBytes: number;
   maxWeightsBytes: number;
