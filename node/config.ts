@@ -35,6 +35,19 @@ export interface RunnerConfig {
     listen: string[];
     /** Multiaddrs to dial at start (publishers, other providers) on private networks. */
     peers: string[];
+    /**
+     * Serve the blocks this node holds (the weights it provides) over HTTP as an IPFS trustless
+     * gateway at this "host:port" (port 0: any free one), for peers that list it in `gateways`.
+     * null (default): not served. Embedded Helia engine only. Bind it to loopback or a private
+     * address: anyone who reaches it can read every block this node holds.
+     */
+    gateway: string | null;
+    /**
+     * Trustless gateways (http(s) URLs: peers' `gateway`) tried in order before bitswap when
+     * fetching: the whole DAG in one CAR, every block checked against its CID, any failure falling
+     * through to the next one and then to bitswap. Default: none. Embedded Helia engine only.
+     */
+    gateways: string[];
     fetchTimeoutMs: number;
   };
   models: {
@@ -120,7 +133,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   pollIntervalMs: 250,
   startBlock: null,
   logLevel: "info",
-  ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], fetchTimeoutMs: 120_000 },
+  ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], gateway: null, gateways: [], fetchTimeoutMs: 120_000 },
   models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, provide: true, maxWeightsBytes: 1024 ** 3 },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
@@ -162,6 +175,8 @@ export interface ConfigFlags {
   httpPort?: string;
   kuboUrl?: string;
   peers?: string[];
+  /** Trustless gateway URLs of peers (repeatable flag), after those of the config file. */
+  gateways?: string[];
   logLevel?: string;
   /** An encrypted JSON keystore holding the provider key. */
   keystore?: string;
@@ -362,6 +377,8 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       kuboUrl: typeof kuboUrl === "string" ? url("ipfs.kuboUrl", kuboUrl, /^https?:\/\/./) : null,
       listen: strings("ipfs.listen", fileIpfs.listen ?? d.ipfs.listen),
       peers: [...strings("ipfs.peers", fileIpfs.peers ?? d.ipfs.peers), ...(flags.peers ?? [])],
+      gateway: gatewayListen(engine, fileIpfs.gateway ?? d.ipfs.gateway),
+      gateways: [...strings("ipfs.gateways", fileIpfs.gateways ?? d.ipfs.gateways), ...(flags.gateways ?? [])].map((u, i) => gatewayUrl(engine, `ipfs.gateways[${i}]`, u)),
       fetchTimeoutMs: int("ipfs.fetchTimeoutMs", fileIpfs.fetchTimeoutMs ?? d.ipfs.fetchTimeoutMs, 100),
     },
     models: {
@@ -413,6 +430,27 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     },
   };
   return { config, key };
+}
+
+/** `ipfs.gateway`: null, or "host:port" (IPv6 hosts in brackets) with a port from 0 to 65535. */
+function gatewayListen(engine: string, v: unknown): string | null {
+  if (v === null) return null;
+  const m = typeof v === "string" ? /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(v) : null;
+  if (!m || Number(m[2]) > 65_535) return bad("ipfs.gateway", v, 'expected null or "host:port", e.g. "127.0.0.1:8180"');
+  if (engine !== "helia") return bad("ipfs.gateway", v, "only the embedded Helia engine serves a gateway (a Kubo daemon has its own)");
+  return v as string;
+}
+
+function gatewayUrl(engine: string, key: string, v: string): string {
+  url(key, v, /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/);
+  if (engine !== "helia") bad(key, v, "only the embedded Helia engine fetches from gateways (configure a Kubo daemon's own)");
+  return v;
+}
+
+/** Splits a validated `ipfs.gateway` into what a listener takes. */
+export function parseHostPort(v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(":");
+  return { host: v.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(v.slice(i + 1)) };
 }
 
 function expiryMode(v: unknown): RunnerConfig["expireStaleJobs"] {

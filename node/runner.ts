@@ -9,7 +9,7 @@ import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
 import { createTxSender, txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
-import { minFeeFor, type RunnerConfig } from "./config.ts";
+import { minFeeFor, parseHostPort, type RunnerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { jobView, resultIsPublic } from "./http/job-view.ts";
 import { createMetrics } from "./http/metrics.ts";
@@ -47,6 +47,8 @@ export interface Runner {
   httpUrl: string;
   /** Multiaddrs of the embedded IPFS node (empty with Kubo). */
   ipfsAddrs: string[];
+  /** URL of the trustless gateway serving the blocks this runner holds (ipfs.gateway); null if none. */
+  gatewayUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -94,7 +96,13 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const content: ContentStore =
       config.ipfs.engine === "kubo"
         ? await createKuboStore({ url: config.ipfs.kuboUrl! })
-        : await createHeliaStore({ dir: path.join(config.dataDir, "ipfs"), listen: config.ipfs.listen, log: (event, fields) => log.debug(event, fields as Record<string, unknown>) });
+        : await createHeliaStore({
+            dir: path.join(config.dataDir, "ipfs"),
+            listen: config.ipfs.listen,
+            gateway: config.ipfs.gateway === null ? undefined : parseHostPort(config.ipfs.gateway),
+            gateways: config.ipfs.gateways,
+            log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
+          });
     stops.push(() => content.stop());
     for (const peer of config.ipfs.peers) {
       await content.dial(peer).catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: (error as Error).message }));
@@ -348,8 +356,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       },
     });
     stops.push(() => http.close());
-    log.info("runner started", { http: http.url, rpc: redactUrl(config.rpcUrl), market, ipfs: content.multiaddrs() });
-    return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), stop: stopAll };
+    const gatewayUrl = content.gatewayUrl?.() ?? null;
+    log.info("runner started", { http: http.url, rpc: redactUrl(config.rpcUrl), market, ipfs: content.multiaddrs(), gateway: gatewayUrl });
+    return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), gatewayUrl, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -280,6 +280,8 @@ export interface RunnerProcess {
   /** The runner's HTTP endpoint (/health, /ready, /metrics, /status, /jobs/<id>). */
   http: string;
   ipfs: string[];
+  /** Its trustless gateway's URL (ipfs.gateway), null when it serves none. */
+  gateway: string | null;
   dataDir: string;
   configFile: string;
   process: ChildProcess;
@@ -324,11 +326,11 @@ export async function spawnRunner(net: Devnet, index: number, config = runnerCon
   };
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   createInterface({ input: child.stderr! }).on("line", keep);
-  const ready = await new Promise<{ provider: Address; http: string; ipfs: string[] }>((resolve, reject) => {
+  const ready = await new Promise<{ provider: Address; http: string; ipfs: string[]; gateway?: string | null }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`runner ${index} did not start:\n${logs.slice(-20).join("\n")}`)), opts.startTimeoutMs ?? 60_000);
     createInterface({ input: child.stdout! }).on("line", (line) => {
       try {
-        const msg = JSON.parse(line) as { event?: string; provider: Address; http: string; ipfs: string[] };
+        const msg = JSON.parse(line) as { event?: string; provider: Address; http: string; ipfs: string[]; gateway?: string | null };
         if (msg.event === "ready") {
           clearTimeout(timer);
           resolve(msg);
@@ -347,6 +349,7 @@ export async function spawnRunner(net: Devnet, index: number, config = runnerCon
     address: ready.provider,
     http: ready.http,
     ipfs: ready.ipfs,
+    gateway: ready.gateway ?? null,
     dataDir: config.dataDir,
     configFile: config.file,
     process: child,

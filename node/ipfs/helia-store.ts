@@ -1,15 +1,19 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { unixfs } from "@helia/unixfs";
 import { identify } from "@libp2p/identify";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
+import { NextToLast } from "blockstore-fs/sharding";
 import { FsDatastore } from "datastore-fs";
 import { createHelia } from "helia";
+import type { CID } from "multiformats/cid";
 import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
 import { importUnixfs, parseCid } from "./cid.ts";
 import type { ContentStore } from "./content-store.ts";
-import { ContentInvalidError, PeerUnreachableError } from "./errors.ts";
+import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from "./errors.ts";
+import { fetchFromGateway, startTrustlessGateway, type GatewayServer } from "./gateway.ts";
 import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
 
 export interface HeliaStoreOptions {
@@ -23,6 +27,17 @@ export interface HeliaStoreOptions {
   /** libp2p listen addresses; loopback TCP on a free port by default. */
   listen?: string[];
   log?: (event: string, fields: object) => void;
+  /**
+   * Serve the blocks this node holds as an IPFS trustless gateway (HTTP) at this address, for
+   * peers that list its URL in their `gateways`. Absent: not served.
+   */
+  gateway?: { host: string; port: number };
+  /**
+   * Trustless gateways (http URLs of peers' `gateway`) tried in order before bitswap: the whole
+   * DAG in one CAR, every block checked against its CID. Any failure (unreachable, a block
+   * missing or not matching its CID) falls through to the next one, then to bitswap.
+   */
+  gateways?: string[];
 }
 
 /**
@@ -33,7 +48,7 @@ export interface HeliaStoreOptions {
  */
 export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<ContentStore> {
   const log = opts.log ?? (() => {});
-  const disk = opts.dir !== undefined ? openDisk(opts.dir) : opts.blocksDir !== undefined ? { blockstore: new FsBlockstore(opts.blocksDir), datastore: undefined } : undefined;
+  const disk = opts.dir !== undefined ? openDisk(opts.dir) : opts.blocksDir !== undefined ? { ...blocksAt(opts.blocksDir), datastore: undefined } : undefined;
   const helia = createHelia({
     ...disk,
     // createHelia adds public delegated routers and trustless gateways unless these are empty.
@@ -58,6 +73,66 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   }
   const fs = unixfs(helia);
   let stopped: Promise<void> | undefined;
+  let gateway: GatewayServer | undefined;
+  if (opts.gateway) {
+    try {
+      gateway = await startTrustlessGateway({
+        ...opts.gateway,
+        // Held blocks only: a gateway request must never make this node fetch from the network.
+        // On disk, a block's file is read in one call (Helia's offline get checks that the file
+        // exists, then streams it 64 KiB at a time).
+        blocks: {
+          get: async (cid) => {
+            try {
+              if (cid.multihash.code === IDENTITY) return cid.multihash.digest;
+              return disk ? new Uint8Array(await readFile(disk.blockFile(cid))) : await toBytes(helia.blockstore.get(cid, { offline: true }));
+            } catch (error) {
+              const e = error as NodeJS.ErrnoException;
+              if (e.name === "BlockNotFoundWhileOfflineError" || e.code === "ENOENT") return undefined;
+              throw error;
+            }
+          },
+        },
+        log,
+      });
+    } catch (error) {
+      await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore?.close()]);
+      throw new ConfigError(`IPFS gateway cannot listen on ${opts.gateway.host}:${opts.gateway.port}: ${oneLine(error)}`, { cause: error });
+    }
+  }
+  const gateways = opts.gateways ?? [];
+  /**
+   * Blocks fetched from a gateway are not written to the blockstore on the way (that is most of
+   * what a bitswap fetch costs): they wait here, by root CID, for a `pin` (a runner that provides
+   * what it holds), which stores them; unpinned, they are dropped after HELD_BLOCKS_MS.
+   */
+  const held = new Map<string, { blocks: [CID, Uint8Array][]; timer: NodeJS.Timeout }>();
+  /** Stores of held blocks in progress, by root CID. */
+  const storing = new Map<string, Promise<void>>();
+  const stopStoring = new AbortController();
+  const hold = (root: string, blocks: [CID, Uint8Array][]) => {
+    clearTimeout(held.get(root)?.timer);
+    const timer = setTimeout(() => held.delete(root), HELD_BLOCKS_MS);
+    timer.unref();
+    held.set(root, { blocks, timer });
+  };
+  const storeHeld = (root: string): Promise<void> | undefined => {
+    const h = held.get(root);
+    if (h) {
+      held.delete(root);
+      clearTimeout(h.timer);
+      const done = (async () => {
+        for (const [cid, block] of h.blocks) {
+          stopStoring.signal.throwIfAborted();
+          await helia.blockstore.put(cid, block);
+        }
+      })().finally(() => {
+        if (storing.get(root) === done) storing.delete(root);
+      });
+      storing.set(root, done);
+    }
+    return storing.get(root);
+  };
   log("ipfs.started", { peerId: helia.libp2p.peerId.toString(), dir: opts.dir ?? null });
 
   return {
@@ -69,9 +144,25 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       return cid.toString();
     },
 
+    verifiesBlocks: true,
+
     async get(cidString, read: ReadOptions = {}) {
       const cid = parseCid(cidString);
       const { signal } = read;
+      for (const url of gateways) {
+        try {
+          signal?.throwIfAborted();
+          const fetched = await fetchFromGateway(url, cidString, read);
+          log("ipfs.fetched", { cid: cidString, bytes: fetched.bytes.byteLength, gateway: url });
+          hold(cidString, fetched.blocks);
+          return fetched.bytes;
+        } catch (error) {
+          if (signal?.aborted) throw mapGetError(cidString, error, signal);
+          // The root block (checked against the CID) declared a size over the limit: final.
+          if (error instanceof ContentTooLargeError) throw error;
+          log("ipfs.gateway-failed", { cid: cidString, gateway: url, error: oneLine(error) });
+        }
+      }
       try {
         signal?.throwIfAborted();
         // The root block alone gives the file size: refuse oversized files before fetching them.
@@ -89,6 +180,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
     async pin(cidString, { signal } = {}) {
       const cid = parseCid(cidString);
+      // Blocks fetched from a gateway: store them, then pin (rather than fetching them again).
+      await storeHeld(cidString);
       if (await helia.pins.isPinned(cid, { signal })) return;
       const pinned = await drain(helia.pins.add(cid, { signal }));
       log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
@@ -102,6 +195,10 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       // Unpinned blocks (released outputs, fetched inputs and weights) go in one pass.
       await helia.gc();
       log("ipfs.released", { cids: cids.length });
+    },
+
+    gatewayUrl() {
+      return gateway?.url ?? null;
     },
 
     multiaddrs() {
@@ -125,6 +222,11 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
     stop() {
       stopped ??= (async () => {
+        stopStoring.abort();
+        for (const h of held.values()) clearTimeout(h.timer);
+        held.clear();
+        await gateway?.close();
+        await Promise.allSettled([...storing.values()]);
         await helia.stop();
         if (disk) await Promise.all([disk.blockstore.close(), disk.datastore?.close()]);
         log("ipfs.stopped", {});
@@ -134,6 +236,12 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   };
 }
 
+/** The identity multihash: the "digest" is the block itself. */
+const IDENTITY = 0x00;
+
+/** How long blocks fetched from a gateway wait for a `pin` before they are dropped. */
+const HELD_BLOCKS_MS = 10_000;
+
 /** pins.add is lazy: each step of the iteration pins one more block of the DAG. */
 async function drain(source: AsyncIterable<unknown>): Promise<number> {
   let n = 0;
@@ -141,9 +249,30 @@ async function drain(source: AsyncIterable<unknown>): Promise<number> {
   return n;
 }
 
+async function toBytes(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of source) parts.push(part);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * A block folder, with its layout (blockstore-fs's default, named so that the gateway can read a
+ * block's file in one call rather than through the store's 64 KiB read stream).
+ */
+function blocksAt(dir: string) {
+  const sharding = new NextToLast();
+  return {
+    blockstore: new FsBlockstore(dir, { shardingStrategy: sharding }),
+    blockFile: (cid: CID) => {
+      const { dir: sub, file } = sharding.encode(cid);
+      return path.join(dir, sub, file);
+    },
+  };
+}
+
 function openDisk(dir: string) {
   return {
-    blockstore: new FsBlockstore(path.join(dir, "blocks")),
+    ...blocksAt(path.join(dir, "blocks")),
     datastore: new FsDatastore(path.join(dir, "datastore")),
   };
 }

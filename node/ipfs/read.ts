@@ -1,9 +1,16 @@
+import { createHash } from "node:crypto";
 import { ContentInvalidError, ContentTooLargeError, ContentUnavailableError } from "./errors.ts";
 
 export interface ReadOptions {
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
   maxBytes?: number;
+  /**
+   * Filled, when the engine hashed the bytes while they arrived (in order, every byte once), with
+   * the sha256 of exactly the bytes `get` returns ("0x" + hex), so the caller need not hash them
+   * again. Left empty otherwise.
+   */
+  digests?: { sha256?: string };
 }
 
 /** Throws ContentTooLargeError when `size` exceeds the caller's limit. */
@@ -24,6 +31,7 @@ export async function readAll(
   opts: ReadOptions & { size?: number },
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
+  const hash = opts.digests ? createHash("sha256") : undefined;
   const out = opts.size !== undefined ? new Uint8Array(opts.size) : undefined;
   let received = 0;
   for await (const chunk of source) {
@@ -36,14 +44,13 @@ export async function readAll(
     } else {
       chunks.push(chunk);
     }
+    hash?.update(chunk);
     received += chunk.byteLength;
     opts.onProgress?.(received);
   }
-  if (out) {
-    if (received !== out.byteLength) throw new ContentInvalidError(`${cid} ended after ${received} of ${out.byteLength} bytes`);
-    return out;
-  }
-  return concat(chunks, received);
+  if (out && received !== out.byteLength) throw new ContentInvalidError(`${cid} ended after ${received} of ${out.byteLength} bytes`);
+  if (opts.digests && hash) opts.digests.sha256 = `0x${hash.digest("hex")}`;
+  return out ?? concat(chunks, received);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
 import { FatalError } from "../errors.ts";
@@ -49,7 +49,10 @@ export class WeightsMismatchError extends FatalError {
 export interface ModelStoreOptions {
   dir: string;
   content: ContentStore;
-  /** CIDv1 of bytes as `ipfs add --cid-version=1` computes it. */
+  /**
+   * CIDv1 of bytes as `ipfs add --cid-version=1` computes it: the CID check of weights from an
+   * engine that does not verify blocks itself (`ContentStore.verifiesBlocks`), e.g. a Kubo daemon.
+   */
   cidOf: (bytes: Uint8Array) => Promise<string>;
   cacheMaxBytes: number;
   maxWeightsBytes: number;
@@ -79,7 +82,9 @@ export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId
 
 /**
  * Weights on local disk, fetched from IPFS and checked against the registry before first use:
- * the CID recomputed from the bytes and their sha256 must both equal what the chain records.
+ * their CID and their sha256 must both equal what the chain records. The CID is checked by
+ * fetching by it with every block verified against its hash (an engine that says so, see
+ * `ContentStore.verifiesBlocks`), or else recomputed from the bytes.
  * The cache persists across restarts: a cached file is used again only if its sha256 still equals
  * the registry's (a file changed on disk is dropped and fetched again). Least-recently-used files
  * (last use: the file's mtime, set on every use, so the order survives a restart) are evicted
@@ -161,19 +166,19 @@ export class ModelStore {
     const file = path.join(this.o.dir, `${key}.onnx`);
     const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
     let weights: Uint8Array | null = null;
-    let cached: Uint8Array | null = null;
+    let cached: { bytes: Uint8Array; sha256: string } | null = null;
     try {
-      cached = new Uint8Array(await readFile(file));
+      cached = await readHashing(file);
     } catch {
       // not cached
     }
     if (cached) {
-      const digest = sha256(cached);
+      const digest = cached.sha256;
       if (digest === v.weightsSha256.toLowerCase()) {
-        weights = cached;
+        weights = cached.bytes;
         this.touch(file);
         // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
-        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!).then(() => undefined));
+        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!.bytes).then(() => undefined));
       } else {
         log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
         rmSync(file, { force: true });
@@ -183,7 +188,9 @@ export class ModelStore {
     if (!weights) {
       log.info("fetching weights", { key, cid: v.weightsCid });
       let last = 0;
+      const digests: { sha256?: string } = {};
       weights = await content.get(v.weightsCid, {
+        digests,
         signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
         maxBytes: this.o.maxWeightsBytes,
         onProgress: (bytes) => {
@@ -195,20 +202,32 @@ export class ModelStore {
       });
       this.downloads.set(key, this.downloadsOf(key) + 1);
       this.o.onFetched?.(weights.byteLength);
-      const cid = await this.o.cidOf(weights);
-      if (cid !== v.weightsCid) {
-        this.o.onRejected?.("cid");
-        log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
-        throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
+      if (!content.verifiesBlocks) {
+        // The engine's answer is taken on trust (a remote daemon): recompute the CID from the bytes.
+        const cid = await this.o.cidOf(weights);
+        if (cid !== v.weightsCid) {
+          this.o.onRejected?.("cid");
+          log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
+          throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
+        }
       }
-      const digest = sha256(weights);
-      if (digest !== v.weightsSha256.toLowerCase()) {
-        this.o.onRejected?.("sha256");
-        log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
-        throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+      // The sha256 (on this thread) and the write of the cache file (one write on the thread
+      // pool) run side by side; the file only takes its name once the digest matched, so
+      // unchecked bytes are never cached.
+      const tmp = `${file}.${process.pid}.tmp`;
+      try {
+        // The engine may have hashed the bytes as they arrived (see ReadOptions.digests).
+        const digest = await writeWhileHashing(tmp, weights, digests.sha256);
+        if (digest !== v.weightsSha256.toLowerCase()) {
+          this.o.onRejected?.("sha256");
+          log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
+          throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+        }
+        this.makeRoom(key, weights.byteLength, opts.evictable);
+        renameSync(tmp, file);
+      } finally {
+        rmSync(tmp, { force: true });
       }
-      this.makeRoom(key, weights.byteLength, opts.evictable);
-      writeAtomically(file, weights);
       this.touch(file);
       const fetched = weights;
       // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
@@ -292,6 +311,63 @@ export class ModelStore {
 
 function sha256(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Reads of a cached file: large enough to keep the disk busy, small enough to hash while the next one is read. */
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Reads a whole file and its sha256 in one pass: each chunk is hashed here while the next one is
+ * read on libuv's thread pool, so checking a cached file costs little more than reading it.
+ */
+async function readHashing(file: string): Promise<{ bytes: Uint8Array; sha256: string }> {
+  const fh = await open(file, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const bytes = new Uint8Array(size);
+    const hash = createHash("sha256");
+    const readAt = async (at: number): Promise<number> => {
+      const n = Math.min(READ_CHUNK, size - at);
+      let done = 0;
+      while (done < n) {
+        const { bytesRead } = await fh.read(bytes, at + done, n - done, at + done);
+        if (bytesRead === 0) throw new Error(`${file} shrank while it was read`);
+        done += bytesRead;
+      }
+      return n;
+    };
+    let at = 0;
+    let next = size > 0 ? readAt(0) : undefined;
+    while (next) {
+      const n = await next;
+      const chunk = bytes.subarray(at, at + n);
+      at += n;
+      next = at < size ? readAt(at) : undefined;
+      next?.catch(() => {}); // awaited on the next turn
+      hash.update(chunk);
+    }
+    return { bytes, sha256: `0x${hash.digest("hex")}` };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes `bytes` to `file` (a single write request, on libuv's thread pool) while hashing them
+ * here, unless their sha256 is already `known`; resolves to their sha256.
+ */
+async function writeWhileHashing(file: string, bytes: Uint8Array, known?: string): Promise<string> {
+  const fh = await open(file, "w");
+  try {
+    const writing = fh.write(bytes, 0, bytes.byteLength, 0);
+    writing.catch(() => {}); // awaited below, after the hash
+    const digest = known ?? sha256(bytes);
+    let done = (await writing).bytesWritten;
+    while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done, done)).bytesWritten;
+    return digest;
+  } finally {
+    await fh.close();
+  }
 }
 
 function writeAtomically(file: string, bytes: Uint8Array): void {

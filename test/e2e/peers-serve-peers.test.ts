@@ -20,6 +20,8 @@ async function metric(r: RunnerProcess, name: string): Promise<number> {
  * fetches tiny-mlp from the publisher's IPFS node and keeps it pinned (models.provide); the
  * publisher's node stops; runner B, started later with A's multiaddr (and the dead publisher's)
  * as its peers, still fetches, verifies and warms the weights — from A — and serves a job alone.
+ * Runner C knows no IPFS peer at all, only A's trustless gateway (A's ipfs.gateway, C's
+ * ipfs.gateways): it gets the weights over HTTP, checked block by block against their CIDs.
  * (Separate network namespaces per host are not used here: see the fleet notes.)
  */
 describe("peers serve peers: a runner fetches weights from another runner once the publisher is gone", function () {
@@ -27,19 +29,22 @@ describe("peers serve peers: a runner fetches weights from another runner once t
   let net: Devnet;
   let a: RunnerProcess;
   let b: RunnerProcess | undefined;
+  let c: RunnerProcess | undefined;
   const sample = sampleModel("tiny-mlp");
 
   before(async function () {
-    net = await startDevnet({ providers: [4, 5], models: [sample] });
+    net = await startDevnet({ providers: [4, 5, 6], models: [sample] });
   });
   after(async function () {
+    await c?.stop();
     await b?.stop();
     await a?.stop();
     await net?.stop();
   });
 
   it("runner A holds the weights, warm, and provides them to peers", async function () {
-    a = await spawnRunner(net, 4, runnerConfig(net, 4, { models: { allow: ["tiny-mlp"] } }));
+    a = await spawnRunner(net, 4, runnerConfig(net, 4, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: net.publisher.multiaddrs(), fetchTimeoutMs: 20_000, gateway: "127.0.0.1:0" } }));
+    expect(a.gateway).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
     await until("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a))?.warm === true);
     await until("runner A: pinned for peers", () => a.logs.some((l) => l.includes("providing weights to peers")));
   });
@@ -52,6 +57,19 @@ describe("peers serve peers: a runner fetches weights from another runner once t
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
     expect(await metric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
     expect(await metric(b, "conclave_weights_rejected_total")).to.equal(0);
+
+    // C: no IPFS peer to dial, only A's gateway; debug logs show where the weights came from.
+    c = await spawnRunner(
+      net,
+      6,
+      runnerConfig(net, 6, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: [], gateways: [a.gateway!], fetchTimeoutMs: 20_000 } }),
+      { env: { CONCLAVE_LOG_LEVEL: "debug" } },
+    );
+    await until("runner C: tiny-mlp v1 warm", async () => (await tinyOf(c!))?.warm === true);
+    expect(await tinyOf(c)).to.include({ held: true, warm: true, downloads: 1 });
+    expect(await metric(c, "conclave_weights_rejected_total")).to.equal(0);
+    expect(c.logs.some((l) => l.includes('"ipfs.fetched"') && l.includes(a.gateway!))).to.equal(true);
+    await c.stop();
 
     // A goes too: the job can only be B's.
     await a.stop();

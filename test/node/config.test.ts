@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { CONFIG_DEFAULTS, loadConfig, loadRunnerConfig, scrubSecretEnv } from "../../node/config.ts";
+import { CONFIG_DEFAULTS, loadConfig, loadRunnerConfig, parseHostPort, scrubSecretEnv } from "../../node/config.ts";
 import { KeyError } from "../../node/cli/keys.ts";
 import { ConfigError } from "../../node/errors.ts";
 
@@ -43,6 +43,31 @@ describe("runner configuration", function () {
     const c = loadConfig({ rpc: "ws://x:1", deployment: "d.json", kuboUrl: "http://127.0.0.1:5001" }, { CONCLAVE_PROVIDER_KEY: KEY });
     expect(c.ipfs.engine).to.equal("kubo");
     expect(c.ipfs.kuboUrl).to.equal("http://127.0.0.1:5001");
+  });
+
+  it("ipfs.gateway (serve) and ipfs.gateways (fetch from): off by default, validated, flags appended", function () {
+    const base = { rpcUrl: "http://a:1", deployment: "d" };
+    const env = { CONCLAVE_PROVIDER_KEY: KEY };
+    const d = loadConfig({ config: file(base) }, env).ipfs;
+    expect([d.gateway, d.gateways]).to.deep.equal([null, []]);
+    const c = loadConfig({ config: file({ ...base, ipfs: { gateway: "127.0.0.1:0", gateways: ["http://10.0.0.2:8180"] } }), gateways: ["http://[::1]:8181/"] }, env).ipfs;
+    expect(c.gateway).to.equal("127.0.0.1:0");
+    expect(c.gateways).to.deep.equal(["http://10.0.0.2:8180", "http://[::1]:8181/"]);
+    expect(loadConfig({ config: file({ ...base, ipfs: { gateway: "[::1]:8180" } }) }, env).ipfs.gateway).to.equal("[::1]:8180");
+    expect(parseHostPort("[::1]:8180")).to.deep.equal({ host: "::1", port: 8180 });
+    expect(parseHostPort("127.0.0.1:0")).to.deep.equal({ host: "127.0.0.1", port: 0 });
+    const refused = [
+      { gateway: 8180 },
+      { gateway: "127.0.0.1" },
+      { gateway: "127.0.0.1:70000" },
+      { gateway: "http://127.0.0.1:8180" },
+      { gateways: "http://10.0.0.2:8180" },
+      { gateways: ["ftp://10.0.0.2"] },
+      { gateways: ["/ip4/10.0.0.2/tcp/4001"] },
+      { engine: "kubo", kuboUrl: "http://127.0.0.1:5001", gateway: "127.0.0.1:0" },
+      { engine: "kubo", kuboUrl: "http://127.0.0.1:5001", gateways: ["http://10.0.0.2:8180"] },
+    ];
+    for (const ipfs of refused) expect(() => loadConfig({ config: file({ ...base, ipfs }) }, env), JSON.stringify(ipfs)).to.throw(ConfigError);
   });
 
   it("takes fallback RPC URLs from flags, the environment (comma-separated) or the file", function () {

@@ -50,7 +50,8 @@ export const nodeCommands: Record<string, Command> = {
   "node run": {
     summary: "run a provider's node runner until Ctrl-C",
     usage: `--config <file> [--rpc <url>] [--rpc-fallback <url>]... [--deployment <file>] [--keystore <file>]
-       [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
+       [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]...
+       [--ipfs-gateway <url>]... [--log-level <level>]
 
 Watches the market, serves jobs with onnxruntime and posts attested results. Fallback RPC URLs
 (--rpc-fallback, CONCLAVE_RPC_FALLBACK_URLS comma-separated, or rpcFallbackUrls) must be on the same
@@ -60,7 +61,8 @@ password from CONCLAVE_KEYSTORE_PASSWORD or asked on the terminal) or from CONCL
 either is read once and the variables holding secrets are then removed from the environment.
 Flags win over CONCLAVE_* environment variables, which win over the config file (JSON; see README
 "Running a provider node"). Logs are JSON lines on stderr, with RPC and Kubo URLs cut to scheme,
-host and port; one JSON line {"event":"ready",...} on stdout says where the runner listens.
+host and port. --ipfs-gateway adds a peer's trustless gateway (its ipfs.gateway) to fetch
+weights from before bitswap. One JSON line {"event":"ready",...} on stdout says where the runner listens.
 SIGINT/SIGTERM stop it after in-flight work, waiting at most shutdownTimeoutMs (default 30 s;
 a second signal stops waiting), else it exits with status 1.`,
     options: {
@@ -68,6 +70,7 @@ a second signal stops waiting), else it exits with status 1.`,
       "rpc-fallback": { type: "string", multiple: true },
       "data-dir": { type: "string" },
       "http-port": { type: "string" },
+      "ipfs-gateway": { type: "string", multiple: true },
       "log-level": { type: "string" },
     },
     async run(ctx) {
@@ -82,6 +85,7 @@ a second signal stops waiting), else it exits with status 1.`,
         httpPort: v["http-port"],
         kuboUrl: v["kubo-url"],
         peers: v["ipfs-peer"],
+        gateways: (ctx.values as { "ipfs-gateway"?: string[] })["ipfs-gateway"],
         logLevel: v["log-level"],
       };
       let config;
@@ -110,7 +114,7 @@ a second signal stops waiting), else it exits with status 1.`,
         }
         // Only now: a signal during start-up keeps its default effect and ends the process at once.
         stopSignals = signals();
-        console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs }));
+        console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs, gateway: runner.gatewayUrl }));
         await stopSignals.first;
         log.info("stopping", { shutdownTimeoutMs: config.shutdownTimeoutMs });
         await stopWithin(() => runner.stop(), config.shutdownTimeoutMs, stopSignals.next());
