@@ -7,11 +7,14 @@
 // from local disk and loading it; then a warm restart (a new model store over the cached file:
 // read, sha256 checked, loaded). Prints each figure beside its target (PASS/MISS); never fails
 // on a MISS.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
 import type { Hex } from "viem";
@@ -52,14 +55,28 @@ async function loadAndCheck(file: string | Uint8Array): Promise<{ session: ort.I
 }
 
 const root = mkdtempSync(path.join(tmpdir(), "conclave-coldstart-"));
-// The peer serves what it holds over bitswap and, as a runner with ipfs.gateway set, over HTTP
-// as a trustless gateway; the fetcher lists that gateway (ipfs.gateways) unless --bitswap.
-const holder = await createHeliaStore({ dir: path.join(root, "holder"), gateway: { host: "127.0.0.1", port: 0 } });
+const tGen = now();
+const weights = matmulOnnx(n);
+const diskFile = path.join(root, "model.onnx");
+writeFileSync(diskFile, weights);
+const schemaFile = path.join(root, "schema.json");
+writeFileSync(schemaFile, JSON.stringify(matmulSchema(n)));
+console.log(`model: MatMul ${n}x${n} float32, ${(weights.byteLength / MiB).toFixed(1)} MiB ONNX (generated in ${(now() - tGen).toFixed(0)} ms)`);
+
+// The peer that holds the model (the publisher, or a runner that serves what it holds) runs in
+// its own process, as it would on its own host: it serves over bitswap and, as a runner with
+// ipfs.gateway set, over HTTP as a trustless gateway; the fetcher lists that gateway
+// (ipfs.gateways) unless --bitswap.
+const peer = spawn(process.execPath, [fileURLToPath(new URL("./bench-coldstart-peer.ts", import.meta.url)), path.join(root, "holder"), diskFile, schemaFile], { stdio: ["pipe", "pipe", "inherit"] });
+const held = await new Promise<{ multiaddr: string; gateway: string; cids: string[] }>((resolve, reject) => {
+  peer.once("exit", (code) => reject(new Error(`the peer process exited with ${code}`)));
+  createInterface({ input: peer.stdout! }).once("line", (line) => resolve(JSON.parse(line) as { multiaddr: string; gateway: string; cids: string[] }));
+});
 let fetchedAt = 0;
 let fetchedVia = "bitswap";
 const fetcher = await createHeliaStore({
   dir: path.join(root, "fetcher"),
-  gateways: values.bitswap ? [] : [holder.gatewayUrl!()!],
+  gateways: values.bitswap ? [] : [held.gateway],
   log: (event, fields) => {
     if (event === "ipfs.fetched" && (fields as { bytes: number }).bytes > MiB) {
       fetchedAt = now();
@@ -68,18 +85,10 @@ const fetcher = await createHeliaStore({
   },
 });
 try {
-  const tGen = now();
-  const weights = matmulOnnx(n);
-  const diskFile = path.join(root, "model.onnx");
-  writeFileSync(diskFile, weights);
-  console.log(`model: MatMul ${n}x${n} float32, ${(weights.byteLength / MiB).toFixed(1)} MiB ONNX (generated in ${(now() - tGen).toFixed(0)} ms)`);
-
-  // The peer that holds the model (the publisher, or a runner that serves what it holds).
-  const weightsCid = await holder.add(weights);
-  const schemaCid = await holder.add(new TextEncoder().encode(JSON.stringify(matmulSchema(n))));
+  const [weightsCid, schemaCid] = held.cids as [string, string];
   const version: VersionInfo = { modelId: `0x${"64".repeat(32)}`, version: 1, weightsCid, weightsSha256: sha256(weights), schemaCid, outputQuantum: 1n, minMemoryMB: 1 };
   const tDial = now();
-  await fetcher.dial(holder.multiaddrs()[0]!);
+  await fetcher.dial(held.multiaddr);
   const dialMs = now() - tDial;
 
   // Local disk: read the file and load it (a first, untimed read puts it in the page cache, as
@@ -130,7 +139,8 @@ try {
   for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${target.startsWith("(") ? "" : ok ? "PASS" : "MISS"}`);
 } finally {
   await fetcher.stop();
-  await holder.stop();
+  peer.stdin!.end();
+  await new Promise((resolve) => peer.once("exit", resolve));
   if (values.keep) console.log(`kept ${root}`);
   else rmSync(root, { recursive: true, force: true });
 }
