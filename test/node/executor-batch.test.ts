@@ -4,7 +4,7 @@ import onnxProto from "onnx-proto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createExecutor, InferenceFailedError, InferenceTimeoutError, WorkerCrashedError, type Executor } from "../../node/inference/executor.ts";
+import { autoInference, createExecutor, InferenceFailedError, InferenceTimeoutError, WorkerCrashedError, type Executor } from "../../node/inference/executor.ts";
 import type { ModelSchema } from "../../node/inference/schema.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { ConfigError } from "../../node/errors.ts";
@@ -187,5 +187,15 @@ describe("inference executor: runs that share a message", function () {
     expect(() => createExecutor({ maxBatch: 0 })).to.throw(ConfigError);
     expect(() => createExecutor({ maxBatch: 1.5 })).to.throw(ConfigError);
     expect(() => createExecutor({ replyEveryMs: -1 })).to.throw(ConfigError);
+  });
+});
+
+describe("inference executor: pool size", function () {
+  it('shares the cores out for "auto": half of them as workers, the rest as intra-op threads', function () {
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 2)).to.deep.equal({ workers: 1, intraOpThreads: 2 });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 16)).to.deep.equal({ workers: 8, intraOpThreads: 2 });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 1)).to.deep.equal({ workers: 1, intraOpThreads: 1 });
+    expect(autoInference({ workers: 3, intraOpThreads: "auto" }, 16)).to.deep.equal({ workers: 3, intraOpThreads: 5 });
+    expect(autoInference({ workers: 4 }, 16)).to.deep.equal({ workers: 4, intraOpThreads: undefined });
   });
 });

@@ -51,6 +51,7 @@ export const nodeCommands: Record<string, Command> = {
     summary: "run a provider's node runner until Ctrl-C",
     usage: `--config <file> [--rpc <url>] [--rpc-fallback <url>]... [--deployment <file>] [--keystore <file>]
        [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]... [--log-level <level>]
+       [--inference-workers <n|auto>] [--intra-op-threads <n|auto>]
 
 Watches the market, serves jobs with onnxruntime and posts attested results. Fallback RPC URLs
 (--rpc-fallback, CONCLAVE_RPC_FALLBACK_URLS comma-separated, or rpcFallbackUrls) must be on the same
@@ -69,6 +70,8 @@ a second signal stops waiting), else it exits with status 1.`,
       "data-dir": { type: "string" },
       "http-port": { type: "string" },
       "log-level": { type: "string" },
+      "inference-workers": { type: "string" },
+      "intra-op-threads": { type: "string" },
     },
     async run(ctx) {
       const v = ctx.values as Record<string, string | undefined> & { "ipfs-peer"?: string[] };
@@ -83,6 +86,8 @@ a second signal stops waiting), else it exits with status 1.`,
         kuboUrl: v["kubo-url"],
         peers: v["ipfs-peer"],
         logLevel: v["log-level"],
+        inferenceWorkers: v["inference-workers"],
+        intraOpThreads: v["intra-op-threads"],
       };
       let config;
       try {
