@@ -554,18 +554,40 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (!handle.gone) armHead(slot, handle);
   }
 
+  /** Settlements not yet made, in order (see deliver()). */
+  const deliveries: (() => void)[] = [];
+  let delivering = false;
+
+  /**
+   * Settles runs one per turn of the event loop, in order. What a caller does with a result
+   * (hash it, encode it, sign an attestation) runs in the microtasks right after the settlement:
+   * settling a whole batch's runs at once would run all of that back to back and hold the event
+   * loop (timers, sockets) for as long. The first settlement of a turn is made at once.
+   */
+  function deliver(settle: () => void): void {
+    if (delivering) return void deliveries.push(settle);
+    delivering = true;
+    settle();
+    setImmediate(function next() {
+      const more = deliveries.shift();
+      if (!more) return void (delivering = false);
+      more();
+      setImmediate(next);
+    });
+  }
+
   function finish(job: Job, outcome: { result: RunResult } | { error: unknown }): void {
     if ("result" in outcome) {
       counters.runs++;
-      job.resolve(outcome.result);
-      return;
+      return deliver(() => job.resolve(outcome.result));
     }
     const { error } = outcome;
     if (!closed) {
       counters.failures++;
       if (error instanceof InferenceTimeoutError) counters.timeouts++;
     }
-    job.reject(closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error);
+    const reason = closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error;
+    deliver(() => job.reject(reason));
   }
 
   /** Settles one run from its worker's outcome. */
