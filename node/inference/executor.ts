@@ -227,6 +227,8 @@ interface Job {
   bytes: number;
   /** Sent alone: it was in a batch whose worker was lost, and may be the run that broke it. */
   solo: boolean;
+  /** The outputs its model's schema promises (the model may be unloaded before the run answers). */
+  outputs: TensorSpec[];
   timeoutMs: number | undefined;
   debug: RunOptions["debug"];
   resolve: (result: RunResult) => void;
@@ -595,7 +597,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (!outcome.ok) return finish(job, { error: new FAILURES[outcome.kind](outcome.message) });
     const outputs = fromWire(outcome.outputs);
     try {
-      validateTensors(models.get(job.key)?.schema.outputs ?? [], outputs, "output");
+      validateTensors(job.outputs, outputs, "output");
     } catch (error) {
       const e = error instanceof InvalidInputError ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error }) : error;
       return finish(job, { error: e });
@@ -765,7 +767,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       const slot = pick(key);
       return new Promise<RunResult>((resolve, reject) => {
         const bytes = wire.reduce((n, t) => n + t.data.byteLength, 0);
-        slot.queue.push({ key, inputs: wire, bytes, solo: false, timeoutMs, debug: runOpts.debug, resolve, reject });
+        slot.queue.push({ key, inputs: wire, bytes, solo: false, outputs: model.schema.outputs, timeoutMs, debug: runOpts.debug, resolve, reject });
         pump(slot);
       });
     },
