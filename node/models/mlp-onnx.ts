@@ -14,9 +14,9 @@ export interface MlpShape {
 
 /**
  * The model the executor benchmark uses for "the size providers actually run": a few
- * milliseconds per run on one core (8 rows through 6 dense 1024-wide layers: ~100 MFLOP, 24 MiB of weights).
+ * milliseconds per run (8 rows through 16 dense 1024-wide layers: ~270 MFLOP, 64 MiB of weights; ~2.5 ms on 2 idle cores).
  */
-export const BENCH_MLP: MlpShape = { batch: 8, width: 1024, layers: 6 };
+export const BENCH_MLP: MlpShape = { batch: 8, width: 1024, layers: 16 };
 
 /** The interface of {@link mlpOnnx}: x F32 [batch, width] → y F32 [batch, width]. */
 export function mlpSchema(shape: MlpShape): ModelSchema {
