@@ -72,7 +72,13 @@ export interface RunnerConfig {
   minFee: Record<string, bigint>;
   maxConcurrentJobs: number;
   inference: {
-    workers: number;
+    /**
+     * Inference worker processes, or "auto": half the cores (at least 1), so the runner's own
+     * event loop keeps a core and each worker gets intra-op threads (executor.ts, autoInference).
+     */
+    workers: number | "auto";
+    /** onnxruntime intra-op threads per worker session, or "auto": the cores shared out over the workers (workers × threads ≈ cores). */
+    intraOpThreads: number | "auto";
     timeoutMs: number;
     /**
      * Abstain from a job when a float output lies within this many quanta of a rounding boundary
@@ -137,7 +143,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, provide: true, maxWeightsBytes: 1024 ** 3 },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
-  inference: { workers: 1, timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
+  inference: { workers: "auto", intraOpThreads: "auto", timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
   maxInputBytes: 64 * 1024 * 1024,
   inlineOutputMaxBytes: 1024,
   http: { host: "127.0.0.1", port: 0 },
@@ -163,6 +169,10 @@ export const ENV = {
   httpPort: "CONCLAVE_HTTP_PORT",
   kuboUrl: "CONCLAVE_KUBO_URL",
   logLevel: "CONCLAVE_LOG_LEVEL",
+  /** inference.workers: a positive integer or "auto". */
+  inferenceWorkers: "CONCLAVE_INFERENCE_WORKERS",
+  /** inference.intraOpThreads: a positive integer or "auto". */
+  intraOpThreads: "CONCLAVE_INTRA_OP_THREADS",
 } as const;
 
 export interface ConfigFlags {
@@ -178,6 +188,10 @@ export interface ConfigFlags {
   /** Trustless gateway URLs of peers (repeatable flag), after those of the config file. */
   gateways?: string[];
   logLevel?: string;
+  /** inference.workers ("auto" or a count). */
+  inferenceWorkers?: string;
+  /** inference.intraOpThreads ("auto" or a count). */
+  intraOpThreads?: string;
   /** An encrypted JSON keystore holding the provider key. */
   keystore?: string;
 }
@@ -204,6 +218,15 @@ function bad(key: string, value: unknown, why: string): never {
 function int(key: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** "auto", or an integer in range (a string from a flag or the environment included). */
+function autoOrInt(key: string, v: unknown, min: number, max: number): number | "auto" {
+  if (v === "auto") return v;
+  if (typeof v === "string" && v.trim() === "auto") return "auto";
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `expected "auto" or an integer from ${min} to ${max}`);
   return n;
 }
 
@@ -392,7 +415,8 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),
     maxConcurrentJobs: int("maxConcurrentJobs", file.maxConcurrentJobs ?? d.maxConcurrentJobs, 1, 1024),
     inference: {
-      workers: int("inference.workers", fileInference.workers ?? d.inference.workers, 1, 64),
+      workers: autoOrInt("inference.workers", pick(flags.inferenceWorkers, env[ENV.inferenceWorkers], fileInference.workers, d.inference.workers), 1, 64),
+      intraOpThreads: autoOrInt("inference.intraOpThreads", pick(flags.intraOpThreads, env[ENV.intraOpThreads], fileInference.intraOpThreads, d.inference.intraOpThreads), 1, 256),
       timeoutMs: int("inference.timeoutMs", fileInference.timeoutMs ?? d.inference.timeoutMs, 1),
       boundaryEpsilon: num("inference.boundaryEpsilon", fileInference.boundaryEpsilon ?? d.inference.boundaryEpsilon, 0, 0.5),
     },

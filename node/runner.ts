@@ -137,6 +137,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const sessions = trackWarmSessions(
       createExecutor({
         workers: config.inference.workers,
+        intraOpThreads: config.inference.intraOpThreads,
         log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
         onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
       }),

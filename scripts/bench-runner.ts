@@ -3,7 +3,7 @@
 // throughput, request→result latency on a local Anvil node, and the runner's event-loop lag.
 // Prints a table of each figure against its target (PASS/MISS); it never fails on a MISS.
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
@@ -13,7 +13,9 @@ import { loadArtifact } from "../node/chain/artifacts.ts";
 import { CONFIG_DEFAULTS } from "../node/config.ts";
 import { runnerConfig, spawnRunner, startDevnet, waitUntilReady, devAccount, DEV_ROLES, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
-import { createExecutor } from "../node/inference/executor.ts";
+import { autoInference, createExecutor } from "../node/inference/executor.ts";
+import type { ModelSchema } from "../node/inference/schema.ts";
+import { BENCH_MLP, mlpInputs, mlpOnnx, mlpSchema } from "../node/models/mlp-onnx.ts";
 import { sampleModel, SAMPLE_MODELS, type SampleModel } from "../node/models/samples.ts";
 import { tensorValues, type TensorMap } from "../node/tensors/dtypes.ts";
 
@@ -21,14 +23,21 @@ const HELP = `Usage: npm run bench [-- options]
 
 Runs one model three ways and prints a table of figures against their targets:
   plain      onnxruntime-node InferenceSession.run in a tight loop (this process)
-  executor   the runner's executor (node/inference/executor.ts, child-process workers)
+  executor   the runner's executor (node/inference/executor.ts, child-process workers, the
+             default pool size); plain and executor also run a generated MLP of a few ms per run
+             (${BENCH_MLP.layers} dense ${BENCH_MLP.width}-wide layers, batch ${BENCH_MLP.batch}), the size providers actually run
   runner     a real runner process on a local Anvil node serving k = 1 jobs
              (default local settings: WebSocket RPC, confirmations and polling from CONFIG_DEFAULTS)
 
 Options:
   --model <name>        ${SAMPLE_MODELS.map((m) => m.name).join(" | ")} (default silero-vad-v5)
   --runs <n>            plain-loop and executor runs (default 2000)
-  --jobs <n>            jobs of the throughput burst (default 100)
+  --jobs <n>            jobs of the throughput burst, which the event-loop lag figure is taken
+                        over (default 1000)
+  --mlp-runs <n>        plain-loop and executor runs of the MLP (default 300)
+  --burst-timeout <s>   longest wait for the burst's results (default 300); the figures are then
+                        taken over the jobs settled by then
+  --executor-only       plain loop and executor only: no chain, no runner
   --latency-jobs <n>    sequential jobs timed for latency (default 50)
   --rounds <n>          alternating plain-loop/executor rounds; each figure is the median (default 3)
   --runner-config <json>  overrides of the runner's config, e.g. '{"pollIntervalMs":20}'
@@ -51,9 +60,24 @@ function ortFeeds(inputs: TensorMap): Record<string, ort.Tensor> {
   return feeds;
 }
 
+/** What the plain loop and the executor run: a sample model, or the generated benchmark MLP. */
+interface BenchModel {
+  name: string;
+  onnx(): Uint8Array;
+  schema: ModelSchema;
+  exampleInputs(): TensorMap;
+}
+
+const BENCH_MLP_MODEL: BenchModel = {
+  name: `mlp-${BENCH_MLP.layers}x${BENCH_MLP.width}-b${BENCH_MLP.batch}`,
+  onnx: () => mlpOnnx(BENCH_MLP),
+  schema: mlpSchema(BENCH_MLP),
+  exampleInputs: () => mlpInputs(BENCH_MLP),
+};
+
 /** onnxruntime-node in a tight loop on the same session and input: the ceiling. */
-async function plainLoop(sample: SampleModel, runs: number) {
-  const session = await ort.InferenceSession.create(sample.onnx());
+async function plainLoop(sample: BenchModel, runs: number, options: ort.InferenceSession.SessionOptions = {}) {
+  const session = await ort.InferenceSession.create(sample.onnx(), options);
   const feeds = ortFeeds(sample.exampleInputs());
   for (let i = 0; i < Math.min(200, runs); i++) await session.run(feeds);
   const each: number[] = [];
@@ -69,11 +93,11 @@ async function plainLoop(sample: SampleModel, runs: number) {
 }
 
 /** The runner's executor with its default worker count, `inFlight` runs outstanding as the runner keeps them. */
-async function executorLoop(sample: SampleModel, runs: number, inFlight: number) {
+async function executorLoop(sample: BenchModel, runs: number, inFlight: number) {
   const dir = mkdtempSync(path.join(tmpdir(), "conclave-bench-"));
   const file = path.join(dir, `${sample.name}.onnx`);
   writeFileSync(file, sample.onnx());
-  const executor = createExecutor({ workers: CONFIG_DEFAULTS.inference.workers });
+  const executor = createExecutor({ workers: CONFIG_DEFAULTS.inference.workers, intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads });
   try {
     await executor.load(sample.name, file, sample.schema);
     const inputs = sample.exampleInputs();
@@ -91,7 +115,8 @@ async function executorLoop(sample: SampleModel, runs: number, inFlight: number)
       }),
     );
     const wall = performance.now() - t0;
-    return { perSecond: (runs * 1000) / wall, p50: pct(each, 50) };
+    const stats = executor.stats();
+    return { perSecond: (runs * 1000) / wall, p50: pct(each, 50), runsPerMessage: stats.runs / stats.batches };
   } finally {
     await executor.close();
   }
@@ -214,12 +239,24 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
   };
 }
 
+type Row = [string, string, string, boolean];
+
+function printTable(rows: Row[]): void {
+  const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
+  console.log("");
+  console.log(`  ${"figure".padEnd(w0)}  ${"value".padStart(w1)}  ${"target".padEnd(w2)}  result`);
+  for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${ok ? "PASS" : "MISS"}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       model: { type: "string", default: "silero-vad-v5" },
       runs: { type: "string", default: "2000" },
-      jobs: { type: "string", default: "100" },
+      jobs: { type: "string", default: "1000" },
+      "mlp-runs": { type: "string", default: "300" },
+      "burst-timeout": { type: "string", default: "300" },
+      "executor-only": { type: "boolean", default: false },
       "latency-jobs": { type: "string", default: "50" },
       "runner-config": { type: "string", default: "{}" },
       "block-time": { type: "string", default: "0" },
@@ -231,31 +268,77 @@ async function main(): Promise<void> {
   const sample = sampleModel(values.model);
   const runs = Number(values.runs);
   const burst = Number(values.jobs);
+  const mlpRuns = Number(values["mlp-runs"]);
+  const burstTimeoutMs = Number(values["burst-timeout"]) * 1000;
   const latencyJobs = Number(values["latency-jobs"]);
   const rounds = Math.max(1, Number(values.rounds));
   const blockTimeSeconds = Number(values["block-time"]);
   const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
   const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
 
+  const pool = autoInference({ workers: CONFIG_DEFAULTS.inference.workers, intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads });
+  const poolText = `${pool.workers ?? 1} worker(s) x ${pool.intraOpThreads ?? "all"} intra-op thread(s) (inference.workers ${CONFIG_DEFAULTS.inference.workers}, intraOpThreads ${CONFIG_DEFAULTS.inference.intraOpThreads})`;
+  const inFlight = CONFIG_DEFAULTS.maxConcurrentJobs;
+  const sameSettings: ort.InferenceSession.SessionOptions = {
+    ...(pool.intraOpThreads ? { intraOpNumThreads: pool.intraOpThreads } : {}),
+    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+  };
   // Plain loop and executor alternate, and each figure is the median of its rounds: on a shared
   // machine one pass of either swings by 2x with whatever else runs.
-  const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
-  const execs: Awaited<ReturnType<typeof executorLoop>>[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    say(`round ${round}/${rounds}: plain onnxruntime loop, ${runs} runs ...`);
-    const p = await plainLoop(sample, runs);
-    say(`  ${p.perSecond.toFixed(0)} runs/s, p50 ${ms(p.p50)}`);
-    say(`  executor (${CONFIG_DEFAULTS.inference.workers} worker(s), ${CONFIG_DEFAULTS.maxConcurrentJobs} runs in flight), ${runs} runs ...`);
-    const e = await executorLoop(sample, runs, CONFIG_DEFAULTS.maxConcurrentJobs);
-    say(`  ${e.perSecond.toFixed(0)} runs/s (${(e.perSecond / p.perSecond).toFixed(2)} x plain), p50 ${ms(e.p50)} per run (queueing included)`);
-    plains.push(p);
-    execs.push(e);
+  async function compare(model: BenchModel, n: number) {
+    const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
+    const sames: Awaited<ReturnType<typeof plainLoop>>[] = [];
+    const execs: Awaited<ReturnType<typeof executorLoop>>[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      say(`${model.name} round ${round}/${rounds}: plain onnxruntime loop, ${n} runs ...`);
+      const p = await plainLoop(model, n);
+      say(`  ${p.perSecond.toFixed(0)} runs/s, p50 ${ms(p.p50)}`);
+      // The stricter reference: the plain loop with the session settings the executor's workers use.
+      const same = await plainLoop(model, n, sameSettings);
+      say(`  with the workers' session settings: ${same.perSecond.toFixed(0)} runs/s, p50 ${ms(same.p50)}`);
+      sames.push(same);
+      say(`  executor (${poolText}, ${inFlight} runs in flight), ${n} runs ...`);
+      const e = await executorLoop(model, n, inFlight);
+      say(`  ${e.perSecond.toFixed(0)} runs/s (${(e.perSecond / p.perSecond).toFixed(2)} x plain), p50 ${ms(e.p50)} per run (queueing included), ${e.runsPerMessage.toFixed(2)} runs per message`);
+      plains.push(p);
+      execs.push(e);
+    }
+    // The median ratio of the rounds: each round's pair ran back to back under the same load.
+    const ratios = execs.map((e, i) => e.perSecond / plains[i]!.perSecond);
+    const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+    const sameRatios = execs.map((e, i) => e.perSecond / sames[i]!.perSecond);
+    const sameRatio = [...sameRatios].sort((a, b) => a - b)[Math.floor(sameRatios.length / 2)]!;
+    return { plain: median(plains), exec: median(execs), plains, execs, ratios, ratio, sames, sameRatios, sameRatio };
   }
   const median = <T extends { perSecond: number }>(xs: T[]) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
-  const plain = median(plains);
-  const exec = median(execs);
+  const main = await compare(sample, runs);
+  const { plain, exec, plains, execs } = main;
+  const mlp = await compare(BENCH_MLP_MODEL, mlpRuns);
   const exec1 = await executorLoop(sample, runs, 1);
   say(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
+  const ratioRows: Row[] = [
+    [`executor / plain loop throughput, ${sample.name}, ${inFlight} in flight`, `${main.ratio.toFixed(2)} x`, ">= 0.9 x", main.ratio >= 0.9],
+    [`executor / plain loop throughput, ${BENCH_MLP_MODEL.name} (p50 ${ms(mlp.plain.p50)}), ${inFlight} in flight`, `${mlp.ratio.toFixed(2)} x`, ">= 0.9 x", mlp.ratio >= 0.9],
+    [`  the same against a plain loop with the workers' session settings, ${sample.name}`, `${main.sameRatio.toFixed(2)} x`, ">= 0.9 x", main.sameRatio >= 0.9],
+    [`  the same against a plain loop with the workers' session settings, ${BENCH_MLP_MODEL.name}`, `${mlp.sameRatio.toFixed(2)} x`, ">= 0.9 x", mlp.sameRatio >= 0.9],
+  ];
+  const executorLines = () => {
+    console.log(`  executor pool: ${poolText} on ${availableParallelism()} core(s); ratios are the median of ${rounds} back-to-back rounds`);
+    console.log(`  the plain loop uses onnxruntime's defaults (every core, threads spinning between ops); the workers' settings: ${sameSettings.intraOpNumThreads ?? "every core"} thread(s), no spinning`);
+    for (const [m, r] of [
+      [sample.name, main],
+      [BENCH_MLP_MODEL.name, mlp],
+    ] as const) {
+      console.log(`  ${m}: plain ${r.plains.map((p) => p.perSecond.toFixed(0)).join(", ")} runs/s (with the workers' session settings ${r.sames.map((p) => p.perSecond.toFixed(0)).join(", ")}); executor ${r.execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${r.ratios[i]!.toFixed(2)} x (${e.runsPerMessage.toFixed(1)} runs/message)`).join(", ")}`);
+    }
+  };
+  if (values["executor-only"]) {
+    console.log(`\nConclave executor benchmark, ${new Date().toISOString()}`);
+    executorLines();
+    console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
+    printTable(ratioRows);
+    return;
+  }
 
   say("starting a local network (Anvil node, DAO, one provider) ...");
   const providerIndex = DEV_ROLES.providers[0];
@@ -312,32 +395,37 @@ async function main(): Promise<void> {
     }
     const ids = await Promise.all(hashes.map((h) => client!.jobIdOf(h)));
     const minedIn = performance.now() - t0;
-    await client.waitFor(ids, 300_000);
-    const last = Math.max(...ids.map((id) => client!.results.get(id)!));
-    const jobsPerSecond = (burst * 1000) / (last - t0);
+    // A burst the runner cannot finish in time still yields its figures: the rate over the jobs
+    // settled, and the event-loop lag over the whole wait.
+    const complete = await client.waitFor(ids, burstTimeoutMs).then(
+      () => true,
+      (error: unknown) => (say(`  ${oneLine(error)}`), false),
+    );
+    const settled = ids.filter((id) => client!.results.has(id));
+    const last = settled.length > 0 ? Math.max(...settled.map((id) => client!.results.get(id)!)) : performance.now();
+    const jobsPerSecond = (settled.length * 1000) / (last - t0);
     const metrics = await scrape(runner);
     const lagBurst = lagP99(metrics);
-    say(`  requests mined within ${ms(minedIn)}; all results on chain after ${ms(last - t0)}`);
+    say(`  requests mined within ${ms(minedIn)}; ${complete ? "all" : `${settled.length} of ${burst}`} results on chain after ${ms(last - t0)}`);
 
     const inferenceP50 = plain.p50; // bare session.run
-    const rows: [string, string, string, boolean][] = [
+    const rows: Row[] = [
       [`runner throughput, k = 1 jobs on chain (jobs/s)`, jobsPerSecond.toFixed(1), `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`, jobsPerSecond >= 0.9 * plain.perSecond],
       [`executor throughput, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight (runs/s)`, exec.perSecond.toFixed(0), `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`, exec.perSecond >= 0.9 * plain.perSecond],
       [`request->result latency p50 (mined -> result on chain)`, ms(pct(latency, 50)), `<= bare inference p50 + 30 ms = ${ms(inferenceP50 + 30)}`, pct(latency, 50) <= inferenceP50 + 30],
       [`event-loop lag p99, sequential jobs`, ms(lagSequential), "<= 10 ms", lagSequential <= 10],
       [`event-loop lag p99, burst of ${burst} jobs`, ms(lagBurst), "<= 10 ms", lagBurst <= 10],
+      ...ratioRows,
     ];
-    const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
     console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Anvil node (${net.node.wsUrl}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"}), ${new Date().toISOString()}`);
     console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)} (median of ${rounds}: ${plains.map((p) => p.perSecond.toFixed(0)).join(", ")})`);
     console.log(`  executor, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight: ${exec.perSecond.toFixed(0)} runs/s (median of ${rounds}: ${execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${(e.perSecond / plains[i]!.perSecond).toFixed(2)} x`).join(", ")})`);
     console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
+    executorLines();
     console.log(`  latency (${latencyJobs} jobs): p50 ${ms(pct(latency, 50))}, p90 ${ms(pct(latency, 90))}, p99 ${ms(pct(latency, 99))}; from send: p50 ${ms(pct(fromSent, 50))}`);
     console.log(`  latency p50 by stage (runner log timestamps, 1 ms resolution): mined -> job seen ${ms(pct(phases.seen, 50))}, seen -> computed ${ms(pct(phases.computed, 50))}, computed -> result on chain ${ms(pct(phases.submitted, 50))}`);
-    console.log(`  jobs paid to the runner: ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}`);
-    console.log("");
-    console.log(`  ${"figure".padEnd(w0)}  ${"value".padStart(w1)}  ${"target".padEnd(w2)}  result`);
-    for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${ok ? "PASS" : "MISS"}`);
+    console.log(`  jobs paid to the runner: ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}; burst: ${settled.length} of ${burst} results on chain within ${ms(last - t0)}${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}`);
+    printTable(rows);
   } finally {
     client?.close();
     await runner?.stop();

@@ -9,14 +9,21 @@
  * process also contains native crashes. A run that overstays its timeout costs its worker: the
  * process is killed and a fresh one, reloading the same sessions, takes its place.
  *
- * Each worker is kept `pipelineDepth` runs ahead: the next run is already in the worker's IPC
- * queue when the current one finishes, so the round trip overlaps compute instead of idling the
- * worker. The worker still runs them one at a time, in order, and a run's timeout starts only when
- * the run ahead of it has answered. When a run times out or its worker dies, the runs queued
- * behind it on that worker (never started) go back to the front of the queue for the replacement.
+ * Each worker is kept `pipelineDepth` messages ahead: the next runs are already in the worker's
+ * IPC queue when the current ones finish, so the round trip overlaps compute instead of idling the
+ * worker. Runs that queued up while the worker was busy travel together in one message (a batch,
+ * up to `maxBatch` runs) and their results come back together, so the per-message cost (V8
+ * serialization, a pipe write, an event-loop turn on each side) is paid once per batch, not per
+ * run. The worker still runs them one at a time, in order, and a run's timeout starts only when
+ * the run ahead of it has answered: the worker answers whatever it finished at least every
+ * `replyEveryMs`, and a batch's timer is the sum of its unanswered runs' timeouts, restarted on
+ * each answer. A failed run fails only itself. When a worker is lost (crash, or a batch overran
+ * its timer) under a batch, which run did it is unknown: the batch's unanswered runs go back to
+ * the front of the queue, each to run alone, so only a run that breaks a worker on its own fails.
+ * The runs queued behind on that worker (never started) go back to the queue too, in order.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { endianness } from "node:os";
+import { availableParallelism, endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import { ConfigError, FatalError, RetryableError } from "../errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
@@ -27,6 +34,8 @@ import {
   type FailureKind,
   type Reply,
   type Request,
+  type RunOutcome,
+  type WireRun,
   type WireTensor,
   type WireValueInfo,
   type WorkerConfig,
@@ -70,19 +79,26 @@ export class ExecutorClosedError extends RetryableError {
 export type ExecutorLog = (event: string, fields: object) => void;
 
 export interface ExecutorOptions {
-  /** Worker processes, each holding its own sessions (default 1). */
-  workers?: number;
+  /** Worker processes, each holding its own sessions (default 1); "auto": see {@link autoInference}. */
+  workers?: number | "auto";
   log?: ExecutorLog;
-  /** onnxruntime intra-op threads per session; by default onnxruntime uses every core, which oversubscribes with several workers. */
-  intraOpThreads?: number;
+  /**
+   * onnxruntime intra-op threads per session; by default onnxruntime uses every core, which
+   * oversubscribes with several workers. "auto": the cores shared out over the workers.
+   */
+  intraOpThreads?: number | "auto";
   /**
    * Let onnxruntime's intra-op threads busy-wait between ops (onnxruntime's own default). Off by
    * default: the spinning takes the cores the runner's event loop and the other workers need, and
    * halved the executor's throughput on a small model on 2 cores.
    */
   spinning?: boolean;
-  /** Runs handed to each worker ahead of their turn, so IPC overlaps compute (default 2; 1 = one round trip per run). */
+  /** Messages (single runs or batches) handed to each worker ahead of their turn, so IPC overlaps compute (default 2; 1 = one round trip at a time). */
   pipelineDepth?: number;
+  /** Most runs that share one message when they queue up (default 16; 1 = a message per run). */
+  maxBatch?: number;
+  /** How often a worker answers the finished runs of a batch it is still working through, in ms (default 1). */
+  replyEveryMs?: number;
   /** Honour `RunOptions.debug` (tests only). */
   testHooks?: boolean;
   /**
@@ -95,6 +111,22 @@ export interface ExecutorOptions {
 }
 
 export type WorkerRestartReason = "crash" | "timeout";
+
+/**
+ * What "auto" means for `workers` and `intraOpThreads` on a machine with `cores` cores: half the
+ * cores as workers (at least one: the runner's event loop, which feeds them, keeps a core), and
+ * each worker's session the cores shared out over the workers, so workers × threads ≈ cores.
+ * Measured on 2 cores (Silero VAD and a ~2 ms MLP, 4 runs in flight): one worker beat two, which
+ * fought the runner's process for the cores.
+ */
+export function autoInference(
+  opts: { workers?: number | "auto"; intraOpThreads?: number | "auto" },
+  cores = availableParallelism(),
+): { workers: number | undefined; intraOpThreads: number | undefined } {
+  const workers = opts.workers === "auto" ? Math.max(1, Math.floor(cores / 2)) : opts.workers;
+  const intraOpThreads = opts.intraOpThreads === "auto" ? Math.max(1, Math.floor(cores / (workers ?? 1))) : opts.intraOpThreads;
+  return { workers, intraOpThreads };
+}
 
 /**
  * The environment a worker process gets: the runner's, less every CONCLAVE_* variable (the
@@ -134,6 +166,8 @@ export interface ExecutorStats {
   timeouts: number;
   /** Workers replaced after a crash or a timeout. */
   workerRestarts: number;
+  /** Messages of runs sent to workers: runs that queued up share one (runs / batches = the mean batch size). */
+  batches: number;
 }
 
 export interface Executor {
@@ -151,16 +185,21 @@ export interface Executor {
 
 type Ok<Op extends Request["op"]> = Extract<Reply, { ok: true; op: Op }>;
 type LoadInfo = Ok<"load">;
+type RunReply = Ok<"run">;
 
 interface Pending {
   resolve: (reply: Reply & { ok: true }) => void;
   reject: (error: Error) => void;
+  /** A batch's answer for some of its runs, with more to come. */
+  partial?: (reply: RunReply) => void;
 }
 
-/** A run handed to a worker and not yet answered. */
+/** A message of runs handed to a worker and not yet fully answered. */
 interface InFlight {
   id: number;
-  job: Job;
+  jobs: Job[];
+  /** Index of the first run not answered yet; the worker is running it (or will next). */
+  next: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -174,7 +213,7 @@ interface Handle {
   loaded: Set<string>;
   /** Session loads sent and not yet answered. */
   loading: number;
-  /** Runs sent to this process, in the order it runs them; the first is the one running. */
+  /** Messages of runs sent to this process, in the order it runs them; the first holds the one running. */
   runs: InFlight[];
   /** Whether it ever replied: a worker lost before its first reply is not respawned eagerly, to avoid a crash loop. */
   answered: boolean;
@@ -184,6 +223,12 @@ interface Handle {
 interface Job {
   key: string;
   inputs: WireTensor[];
+  /** Bytes of input data, which bound a batch's message. */
+  bytes: number;
+  /** Sent alone: it was in a batch whose worker was lost, and may be the run that broke it. */
+  solo: boolean;
+  /** The outputs its model's schema promises (the model may be unloaded before the run answers). */
+  outputs: TensorSpec[];
   timeoutMs: number | undefined;
   debug: RunOptions["debug"];
   resolve: (result: RunResult) => void;
@@ -217,6 +262,9 @@ const FAILURES: Record<FailureKind, new (message: string) => Error> = {
 
 /** A load that fails because its worker was lost is retried this many times on a fresh worker. */
 const LOAD_RETRIES = 2;
+
+/** A batch stops growing at this many input bytes: big inputs gain nothing from sharing a message. */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 function checkSupported(schema: ModelSchema): void {
   for (const spec of [...schema.inputs, ...schema.outputs]) {
@@ -265,25 +313,31 @@ function setRef(child: ChildProcess, on: boolean): void {
 }
 
 export function createExecutor(opts: ExecutorOptions = {}): Executor {
-  const workerCount = opts.workers ?? 1;
-  if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new ConfigError(`workers must be a positive integer, got ${workerCount}`);
-  if (opts.intraOpThreads !== undefined && (!Number.isSafeInteger(opts.intraOpThreads) || opts.intraOpThreads < 1)) {
-    throw new ConfigError(`intraOpThreads must be a positive integer, got ${opts.intraOpThreads}`);
+  const threads = autoInference(opts);
+  const workerCount = threads.workers ?? 1;
+  if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new ConfigError(`workers must be a positive integer or "auto", got ${workerCount}`);
+  const intraOpThreads = threads.intraOpThreads;
+  if (intraOpThreads !== undefined && (!Number.isSafeInteger(intraOpThreads) || intraOpThreads < 1)) {
+    throw new ConfigError(`intraOpThreads must be a positive integer or "auto", got ${intraOpThreads}`);
   }
   const depth = opts.pipelineDepth ?? 2;
   if (!Number.isSafeInteger(depth) || depth < 1) throw new ConfigError(`pipelineDepth must be a positive integer, got ${depth}`);
+  const maxBatch = opts.maxBatch ?? 16;
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new ConfigError(`maxBatch must be a positive integer, got ${maxBatch}`);
+  const replyEveryMs = opts.replyEveryMs ?? 1;
+  if (!(Number.isFinite(replyEveryMs) && replyEveryMs >= 0)) throw new ConfigError(`replyEveryMs must be a number >= 0, got ${replyEveryMs}`);
   // Tensor bytes are little-endian and become typed arrays in place, which read host order.
   if (endianness() !== "LE") throw new ConfigError("the inference executor needs a little-endian host");
 
   const log: ExecutorLog = opts.log ?? (() => {});
   const childEnv = workerEnv(opts.env ?? process.env);
-  const config: WorkerConfig = { testHooks: opts.testHooks === true };
-  if (opts.intraOpThreads) config.intraOpThreads = opts.intraOpThreads;
+  const config: WorkerConfig = { testHooks: opts.testHooks === true, replyEveryMs };
+  if (intraOpThreads) config.intraOpThreads = intraOpThreads;
   if (opts.spinning) config.spinning = true;
   const models = new Map<string, Model>();
   const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], preparing: false }));
   const terminating = new Set<Promise<void>>();
-  const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0 };
+  const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0, batches: 0 };
   const restarted = (reason: WorkerRestartReason) => {
     counters.workerRestarts++;
     try {
@@ -319,6 +373,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), loaded: new Set(), loading: 0, runs: [], answered: false, gone: false };
     child.on("message", (reply: Reply) => {
       handle.answered = true;
+      if (reply.ok && reply.op === "run" && !reply.done) return void handle.pending.get(reply.id)?.partial?.(reply);
       const p = settle(handle, reply.id);
       if (!p) return;
       if (reply.ok) p.resolve(reply);
@@ -345,18 +400,36 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   /**
-   * Takes back the runs queued behind the running one on a worker that is being lost: the worker
-   * never started them, so they go back to the front of the slot's queue, in order, for its replacement.
+   * Takes back the runs a worker that is being lost never answered. Those queued behind the
+   * running message were never started: they go back to the front of the slot's queue, in order,
+   * for its replacement. The running message's unanswered runs go back too when it is a batch of
+   * several (and still pending: not failed already): which of them broke the worker is unknown,
+   * so each runs again alone, ahead of the others.
    */
-  function requeueBehind(slot: Slot, handle: Handle): void {
-    const behind = handle.runs.splice(1);
+  function requeue(slot: Slot, handle: Handle): void {
+    const [head, ...behind] = handle.runs;
+    const back: Job[] = [];
+    if (head && head.jobs.length - head.next > 1 && handle.pending.has(head.id)) {
+      const left = head.jobs.slice(head.next);
+      for (const job of left) job.solo = true;
+      back.push(...left);
+      clearTimeout(head.timer);
+      handle.pending.delete(head.id);
+      handle.runs.shift();
+      log("executor.batch_split", { worker: slot.index, runs: left.length });
+    }
+    let requeued = 0;
     for (const run of behind) {
       clearTimeout(run.timer);
       handle.pending.delete(run.id);
+      const left = run.jobs.slice(run.next);
+      back.push(...left);
+      requeued += left.length;
     }
+    handle.runs = handle.runs.slice(0, handle.runs[0] === head ? 1 : 0);
     if (handle.pending.size === 0) setRef(handle.child, false);
-    slot.queue.unshift(...behind.map((r) => r.job));
-    if (behind.length) log("executor.runs_requeued", { worker: slot.index, runs: behind.length });
+    slot.queue.unshift(...back);
+    if (requeued) log("executor.runs_requeued", { worker: slot.index, runs: requeued });
   }
 
   /** SIGKILL, because a process blocked in a native run never gets to handle a gentler signal. */
@@ -376,7 +449,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
 
   function lost(slot: Slot, handle: Handle, cause: unknown): void {
     if (handle.gone) return;
-    if (!closed) requeueBehind(slot, handle);
+    if (!closed) requeue(slot, handle);
     retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} died`, { cause }));
     log("executor.worker_crashed", { worker: slot.index, error: cause instanceof Error ? cause.message : String(cause) });
     // An "error" (say, a broken IPC channel) can come from a process that is still alive.
@@ -388,7 +461,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   function kill(slot: Slot, handle: Handle, reason: WorkerRestartReason): void {
-    if (!closed) requeueBehind(slot, handle);
+    if (!closed) requeue(slot, handle);
     retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after a ${reason}`));
     reap(handle);
     if (closed) return;
@@ -397,16 +470,19 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     pump(slot);
   }
 
+  /** Sends a request whose answer settles `pending` (unless the worker is lost first: then the loss does). */
+  function post(handle: Handle, req: Request, pending: Pending): void {
+    handle.pending.set(req.id, pending);
+    if (handle.pending.size === 1) setRef(handle.child, true);
+    handle.child.send(req, (error) => {
+      // The exit handler fails everything pending when the channel went away with the process.
+      if (error && !handle.gone) settle(handle, req.id)?.reject(new WorkerCrashedError("could not send to the inference worker", { cause: error }));
+    });
+  }
+
   function request<Op extends Request["op"]>(handle: Handle, req: Extract<Request, { op: Op }>): Promise<Ok<Op>> {
     if (handle.gone) return Promise.reject(new WorkerCrashedError("inference worker is gone"));
-    return new Promise((resolve, reject) => {
-      handle.pending.set(req.id, { resolve: (reply) => resolve(reply as Ok<Op>), reject });
-      if (handle.pending.size === 1) setRef(handle.child, true);
-      handle.child.send(req, (error) => {
-        // The exit handler fails everything pending when the channel went away with the process.
-        if (error && !handle.gone) settle(handle, req.id)?.reject(new WorkerCrashedError("could not send to the inference worker", { cause: error }));
-      });
-    });
+    return new Promise((resolve, reject) => post(handle, req, { resolve: (reply) => resolve(reply as Ok<Op>), reject }));
   }
 
   function ensureSession(slot: Slot, handle: Handle, key: string): Promise<LoadInfo> {
@@ -437,7 +513,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   /** Least queued work first; among equals, a worker that already holds the session. */
   function pick(key: string): Slot {
     let best = slots[0]!;
-    const load = (s: Slot) => s.queue.length + (s.handle?.runs.length ?? 0);
+    const load = (s: Slot) => s.queue.length + (s.handle?.runs.reduce((n, r) => n + r.jobs.length - r.next, 0) ?? 0);
     for (const s of slots) {
       const d = load(s) - load(best);
       if (d < 0 || (d === 0 && s.keys.has(key) && !best.keys.has(key))) best = s;
@@ -445,23 +521,33 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     return best;
   }
 
-  /** Starts the timeout of the run now at the head of a worker's line, if it has one and it is not started yet. */
+  /**
+   * Starts the timer of the message now at the head of a worker's line, if it has one and it is
+   * not started yet: the sum of its unanswered runs' timeouts (a batch holds runs that all have
+   * one, or none that has).
+   */
   function armHead(slot: Slot, handle: Handle): void {
     const run = handle.runs[0];
-    if (!run || run.timer !== undefined || run.job.timeoutMs === undefined) return;
-    const timeoutMs = run.job.timeoutMs;
+    if (!run || run.timer !== undefined) return;
+    const left = run.jobs.slice(run.next);
+    if (left.length === 0 || left[0]!.timeoutMs === undefined) return;
+    const timeoutMs = left.reduce((sum, job) => sum + job.timeoutMs!, 0);
     run.timer = setTimeout(() => {
-      // Settled first, so the worker's replacement does not also fail this run as a crash.
-      const p = settle(handle, run.id);
-      if (!p) return;
-      log("executor.run_timeout", { key: run.job.key, worker: slot.index, timeoutMs });
+      if (!handle.pending.has(run.id)) return;
+      log("executor.run_timeout", { key: left[0]!.key, worker: slot.index, timeoutMs, runs: left.length });
       // Killing the process is the only way to stop a native run that is still blocking the worker.
+      // A batch's runs go back to the queue, each to run alone under its own timeout (requeue()).
+      if (left.length > 1) return kill(slot, handle, "timeout");
+      // Settled first, so the worker's replacement does not also fail this run as a crash.
+      settle(handle, run.id);
       kill(slot, handle, "timeout");
-      p.reject(new InferenceTimeoutError(`inference of ${run.job.key} exceeded ${timeoutMs} ms`));
+      leave(slot, handle, run.id);
+      finish(left[0]!, { error: new InferenceTimeoutError(`inference of ${left[0]!.key} exceeded ${timeoutMs} ms`) });
+      pump(slot);
     }, timeoutMs);
   }
 
-  /** A run left its worker's line (answered or failed): the next one's timeout starts now. */
+  /** A message left its worker's line (answered or failed): the next one's timer starts now. */
   function leave(slot: Slot, handle: Handle, id: number): void {
     const i = handle.runs.findIndex((r) => r.id === id);
     if (i < 0) return;
@@ -470,47 +556,100 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (!handle.gone) armHead(slot, handle);
   }
 
+  /** Settlements not yet made, in order (see deliver()). */
+  const deliveries: (() => void)[] = [];
+  let delivering = false;
+
+  /**
+   * Settles runs one per turn of the event loop, in order. What a caller does with a result
+   * (hash it, encode it, sign an attestation) runs in the microtasks right after the settlement:
+   * settling a whole batch's runs at once would run all of that back to back and hold the event
+   * loop (timers, sockets) for as long. The first settlement of a turn is made at once.
+   */
+  function deliver(settle: () => void): void {
+    if (delivering) return void deliveries.push(settle);
+    delivering = true;
+    settle();
+    setImmediate(function next() {
+      const more = deliveries.shift();
+      if (!more) return void (delivering = false);
+      more();
+      setImmediate(next);
+    });
+  }
+
   function finish(job: Job, outcome: { result: RunResult } | { error: unknown }): void {
     if ("result" in outcome) {
       counters.runs++;
-      job.resolve(outcome.result);
-      return;
+      return deliver(() => job.resolve(outcome.result));
     }
     const { error } = outcome;
     if (!closed) {
       counters.failures++;
       if (error instanceof InferenceTimeoutError) counters.timeouts++;
     }
-    job.reject(closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error);
+    const reason = closed ? new ExecutorClosedError("executor closed during the run", { cause: error }) : error;
+    deliver(() => job.reject(reason));
   }
 
-  /** Hands one run to the worker; its reply settles the job and lets the next run be sent. */
-  function dispatch(slot: Slot, handle: Handle, job: Job, model: Model): void {
-    const req: Extract<Request, { op: "run" }> = { op: "run", id: nextId++, key: job.key, inputs: job.inputs };
-    if (config.testHooks && job.debug) req.debug = job.debug;
-    const run: InFlight = { id: req.id, job };
+  /** Settles one run from its worker's outcome. */
+  function conclude(job: Job, outcome: RunOutcome): void {
+    if (!outcome.ok) return finish(job, { error: new FAILURES[outcome.kind](outcome.message) });
+    const outputs = fromWire(outcome.outputs);
+    try {
+      validateTensors(job.outputs, outputs, "output");
+    } catch (error) {
+      const e = error instanceof InvalidInputError ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error }) : error;
+      return finish(job, { error: e });
+    }
+    finish(job, { result: { outputs, inferenceMs: outcome.inferenceMs } });
+  }
+
+  /** Hands one run, or a batch of runs, to the worker; its answers settle the jobs and let the next runs be sent. */
+  function dispatch(slot: Slot, handle: Handle, jobs: Job[]): void {
+    const runs: WireRun[] = jobs.map((job) => {
+      const run: WireRun = { key: job.key, inputs: job.inputs };
+      if (config.testHooks && job.debug) run.debug = job.debug;
+      return run;
+    });
+    const req: Extract<Request, { op: "run" }> = { op: "run", id: nextId++, runs };
+    const run: InFlight = { id: req.id, jobs, next: 0 };
+    counters.batches++;
     handle.runs.push(run);
     armHead(slot, handle);
-    request(handle, req).then(
-      (reply) => {
+    const take = (reply: RunReply) => {
+      for (const outcome of reply.results) {
+        const job = run.jobs[run.next];
+        if (!job) break;
+        run.next++;
+        conclude(job, outcome);
+      }
+    };
+    const rest = (error: unknown) => {
+      for (const job of run.jobs.slice(run.next)) finish(job, { error });
+      run.next = run.jobs.length;
+    };
+    post(handle, req, {
+      partial: (reply) => {
+        take(reply);
+        // The next run is under way from now: its timer (and its followers') restarts.
+        clearTimeout(run.timer);
+        run.timer = undefined;
+        if (handle.runs[0] === run) armHead(slot, handle);
+      },
+      resolve: (reply) => {
         leave(slot, handle, run.id);
-        const outputs = fromWire(reply.outputs);
-        try {
-          validateTensors(model.schema.outputs, outputs, "output");
-        } catch (error) {
-          const e = error instanceof InvalidInputError ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error }) : error;
-          finish(job, { error: e });
-          return pump(slot);
-        }
-        finish(job, { result: { outputs, inferenceMs: reply.inferenceMs } });
+        take(reply as RunReply);
+        // A worker that answered fewer runs than it was sent broke the protocol.
+        rest(new InferenceFailedError("the inference worker did not answer every run of a batch"));
         pump(slot);
       },
-      (error: unknown) => {
+      reject: (error) => {
         leave(slot, handle, run.id);
-        finish(job, { error });
+        rest(error);
         pump(slot);
       },
-    );
+    });
   }
 
   /** Loads the session the head of the queue needs (and waits for any other load on the worker, which would eat into the run's timeout). */
@@ -546,8 +685,18 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
         });
         return;
       }
-      slot.queue.shift();
-      dispatch(slot, handle, job, model);
+      // Runs that queued up behind this one share its message, as long as the worker holds their
+      // sessions and their timeouts can be summed (all set or none).
+      const batch = [slot.queue.shift()!];
+      let bytes = job.bytes;
+      while (!job.solo && batch.length < maxBatch && slot.queue.length > 0) {
+        const next = slot.queue[0]!;
+        if (next.solo || !models.has(next.key) || !handle.loaded.has(next.key) || (next.timeoutMs === undefined) !== (job.timeoutMs === undefined)) break;
+        if (bytes + next.bytes > MAX_BATCH_BYTES) break;
+        batch.push(slot.queue.shift()!);
+        bytes += next.bytes;
+      }
+      dispatch(slot, handle, batch);
     }
   }
 
@@ -617,7 +766,8 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       const wire = toWire(inputs);
       const slot = pick(key);
       return new Promise<RunResult>((resolve, reject) => {
-        slot.queue.push({ key, inputs: wire, timeoutMs, debug: runOpts.debug, resolve, reject });
+        const bytes = wire.reduce((n, t) => n + t.data.byteLength, 0);
+        slot.queue.push({ key, inputs: wire, bytes, solo: false, outputs: model.schema.outputs, timeoutMs, debug: runOpts.debug, resolve, reject });
         pump(slot);
       });
     },

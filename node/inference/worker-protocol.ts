@@ -48,15 +48,33 @@ export interface WireValueInfo {
 
 export interface WorkerConfig {
   intraOpThreads?: number;
+  /** The worker answers a batch's finished runs at least this often (ms); 0 answers each run at once. */
+  replyEveryMs?: number;
   /** Let onnxruntime's thread pools spin between ops (its own default); off unless asked for. */
   spinning?: boolean;
   testHooks: boolean;
 }
 
+/** One run of a batch: the worker runs a batch's runs one at a time, in order. */
+export interface WireRun {
+  key: string;
+  inputs: WireTensor[];
+  debug?: { delayMs?: number; crash?: boolean };
+}
+
+/** How one run of a batch ended: a failed run fails only itself, never the rest of its batch. */
+export type RunOutcome = { ok: true; outputs: WireTensor[]; inferenceMs: number } | { ok: false; kind: FailureKind; message: string };
+
+/**
+ * `run` carries one or more runs (runs that queued up share one message). The worker answers a
+ * batch with one or more `run` replies, each with the outcomes of the next runs in order; the
+ * last has `done: true`. It sends what it has whenever `replyEveryMs` passed since its previous
+ * reply, so a batch of slow runs answers run by run and a batch of fast ones in one message.
+ */
 export type Request =
   | { op: "load"; id: number; key: string; path: string }
   | { op: "unload"; id: number; key: string }
-  | { op: "run"; id: number; key: string; inputs: WireTensor[]; debug?: { delayMs?: number; crash?: boolean } };
+  | { op: "run"; id: number; runs: WireRun[] };
 
 /** Why a request failed inside the worker; the executor maps each kind to an error class. */
 export type FailureKind = "load" | "run" | "not-loaded" | "unsupported-output";
@@ -64,5 +82,5 @@ export type FailureKind = "load" | "run" | "not-loaded" | "unsupported-output";
 export type Reply =
   | { id: number; ok: true; op: "load"; inputs: WireValueInfo[]; outputs: WireValueInfo[]; loadMs: number }
   | { id: number; ok: true; op: "unload" }
-  | { id: number; ok: true; op: "run"; outputs: WireTensor[]; inferenceMs: number }
+  | { id: number; ok: true; op: "run"; results: RunOutcome[]; done: boolean }
   | { id: number; ok: false; kind: FailureKind; message: string };

@@ -8,10 +8,22 @@
  *
  * Requests are handled one at a time, in arrival order: a session is never released while a run
  * uses it, and a run's `inferenceMs` never includes another request's work. The executor sends
- * the next run before the current one answers, so it is waiting here when the current one ends.
+ * the next runs before the current ones answer, so they are waiting here when the current ones
+ * end; runs that queued up in the executor arrive as one batch and are answered together.
  */
 import * as ort from "onnxruntime-node";
-import { ORT_TYPES, dtypeOfOrt, type FailureKind, type Reply, type Request, type WireTensor, type WireValueInfo, type WorkerConfig } from "./worker-protocol.ts";
+import {
+  ORT_TYPES,
+  dtypeOfOrt,
+  type FailureKind,
+  type Reply,
+  type Request,
+  type RunOutcome,
+  type WireRun,
+  type WireTensor,
+  type WireValueInfo,
+  type WorkerConfig,
+} from "./worker-protocol.ts";
 import type { DType } from "../tensors/dtypes.ts";
 
 type TypedArray =
@@ -86,10 +98,12 @@ function blockFor(ms: number): void {
 }
 
 function start(): void {
-  const send = process.send?.bind(process);
-  if (!send) throw new Error("worker.ts must be started by the executor with an IPC channel");
+  const ipcSend = process.send?.bind(process);
+  if (!ipcSend) throw new Error("worker.ts must be started by the executor with an IPC channel");
+  const send = (reply: Reply) => ipcSend(reply);
   const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
   const sessions = new Map<string, ort.InferenceSession>();
+  const replyEveryMs = config.replyEveryMs ?? 1;
   // Failures reach the runner as error messages; onnxruntime's own stderr lines would only duplicate them.
   const options: ort.InferenceSession.SessionOptions = { executionProviders: ["cpu"], logSeverityLevel: 4 };
   if (config.intraOpThreads) options.intraOpNumThreads = config.intraOpThreads;
@@ -125,26 +139,54 @@ function start(): void {
         await session?.release();
         return { id: req.id, ok: true, op: "unload" };
       }
-      case "run": {
-        const session = sessions.get(req.key);
-        if (!session) throw new Failure("not-loaded", `model ${req.key} is not loaded in this worker`);
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const t of req.inputs) feeds[t.name] = toOrt(t);
-        // Dies the way a native crash would: abruptly, without a reply.
-        if (config.testHooks && req.debug?.crash) process.exit(70);
-        if (config.testHooks && req.debug?.delayMs) blockFor(req.debug.delayMs);
-        const t0 = performance.now();
-        let results: ort.InferenceSession.OnnxValueMapType;
-        try {
-          results = await session.run(feeds);
-        } catch (error) {
-          throw new Failure("run", messageOf(error));
-        }
-        const inferenceMs = performance.now() - t0;
-        const outputs = session.outputNames.map((name) => fromOrt(name, results[name]!));
-        return { id: req.id, ok: true, op: "run", outputs, inferenceMs };
+      case "run":
+        return runBatch(req);
+    }
+  }
+
+  /** One run of a batch; its failure is its own outcome, not the batch's. */
+  async function runOne(run: WireRun): Promise<RunOutcome> {
+    try {
+      const session = sessions.get(run.key);
+      if (!session) throw new Failure("not-loaded", `model ${run.key} is not loaded in this worker`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const t of run.inputs) feeds[t.name] = toOrt(t);
+      // Dies the way a native crash would: abruptly, without a reply.
+      if (config.testHooks && run.debug?.crash) process.exit(70);
+      if (config.testHooks && run.debug?.delayMs) blockFor(run.debug.delayMs);
+      const t0 = performance.now();
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(feeds);
+      } catch (error) {
+        throw new Failure("run", messageOf(error));
+      }
+      const inferenceMs = performance.now() - t0;
+      const outputs = session.outputNames.map((name) => fromOrt(name, results[name]!));
+      return { ok: true, outputs, inferenceMs };
+    } catch (error) {
+      return { ok: false, kind: error instanceof Failure ? error.kind : "run", message: messageOf(error) };
+    }
+  }
+
+  /**
+   * Runs a batch in order. Finished outcomes are sent whenever `replyEveryMs` passed since the
+   * previous reply (so the executor learns which run is under way and a slow run's result is not
+   * held back by the runs after it), and at the end.
+   */
+  async function runBatch(req: Extract<Request, { op: "run" }>): Promise<Reply> {
+    let results: RunOutcome[] = [];
+    let last = performance.now();
+    for (let i = 0; i < req.runs.length; i++) {
+      results.push(await runOne(req.runs[i]!));
+      const now = performance.now();
+      if (i < req.runs.length - 1 && now - last >= replyEveryMs) {
+        send({ id: req.id, ok: true, op: "run", results, done: false });
+        results = [];
+        last = now;
       }
     }
+    return { id: req.id, ok: true, op: "run", results, done: true };
   }
 
   let chain = Promise.resolve();

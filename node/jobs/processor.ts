@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
@@ -365,6 +366,9 @@ export class JobProcessor {
     const result = await this.runJob(rec);
     if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
     const { resultHash, outputRef } = result;
+    // Hashing and encoding the outputs, then signing, are each a few milliseconds of CPU on this
+    // thread: a turn of the event loop between them keeps a burst of jobs from stacking them up.
+    await nextTurn();
     const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
     if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
       this.o.log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: result.inferenceMs, model: result.model });
@@ -395,6 +399,7 @@ export class JobProcessor {
     const abstained = this.o.abstain?.(result.outputs, quantum);
     if (abstained) return { abstained };
     const resultHash = canonicalResultHash(result.outputs, quantum);
+    await nextTurn();
     const safetensors = encodeSafetensors(result.outputs);
     this.o.saveOutputs(rec.jobId, safetensors);
     const outputRef =

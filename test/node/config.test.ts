@@ -115,6 +115,9 @@ describe("runner configuration", function () {
     ["http.host that is not a string", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", http: { host: 127 } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["a shutdownTimeoutMs below 100 ms", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", shutdownTimeoutMs: 5 }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["a boundaryEpsilon of 0.5 quanta", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", inference: { boundaryEpsilon: 0.5 } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ["inference.workers of 0", () => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", inference: { workers: 0 } }) }, { CONCLAVE_PROVIDER_KEY: KEY })],
+    ['inference.workers "many" from the environment', () => loadConfig({ rpc: "http://x:1", deployment: "d" }, { CONCLAVE_PROVIDER_KEY: KEY, CONCLAVE_INFERENCE_WORKERS: "many" })],
+    ["inference.intraOpThreads of 1.5 from a flag", () => loadConfig({ rpc: "http://x:1", deployment: "d", intraOpThreads: "1.5" }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["both a key and a keystore", () => loadConfig({ rpc: "http://x:1", deployment: "d", keystore: "k.json" }, { CONCLAVE_PROVIDER_KEY: KEY })],
     ["a keystore given to the synchronous loader", () => loadConfig({ rpc: "http://x:1", deployment: "d", keystore: "k.json" }, {})],
   ];
@@ -130,6 +133,17 @@ describe("runner configuration", function () {
       expect((error as Error).message).to.not.include("\n");
     });
   }
+
+  it("sizes the inference pool: auto by default, a count or auto from flags > environment > file", function () {
+    const base = { rpc: "http://x:1", deployment: "d" };
+    const d = loadConfig(base, { CONCLAVE_PROVIDER_KEY: KEY });
+    expect(d.inference).to.include({ workers: "auto", intraOpThreads: "auto" });
+    const fromFile = file({ rpcUrl: "http://x:1", deployment: "d", inference: { workers: 3, intraOpThreads: 2 } });
+    expect(loadConfig({ config: fromFile }, { CONCLAVE_PROVIDER_KEY: KEY }).inference).to.include({ workers: 3, intraOpThreads: 2 });
+    const env = { CONCLAVE_PROVIDER_KEY: KEY, CONCLAVE_INFERENCE_WORKERS: "2", CONCLAVE_INTRA_OP_THREADS: "auto" };
+    expect(loadConfig({ config: fromFile }, env).inference).to.include({ workers: 2, intraOpThreads: "auto" });
+    expect(loadConfig({ config: fromFile, inferenceWorkers: "auto", intraOpThreads: "4" }, env).inference).to.include({ workers: "auto", intraOpThreads: 4 });
+  });
 
   it("names the misspelt nested key", function () {
     expect(() => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", models: { prefech: false } }) }, { CONCLAVE_PROVIDER_KEY: KEY }))

@@ -52,6 +52,7 @@ export const nodeCommands: Record<string, Command> = {
     usage: `--config <file> [--rpc <url>] [--rpc-fallback <url>]... [--deployment <file>] [--keystore <file>]
        [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]...
        [--ipfs-gateway <url>]... [--log-level <level>]
+       [--inference-workers <n|auto>] [--intra-op-threads <n|auto>]
 
 Watches the market, serves jobs with onnxruntime and posts attested results. Fallback RPC URLs
 (--rpc-fallback, CONCLAVE_RPC_FALLBACK_URLS comma-separated, or rpcFallbackUrls) must be on the same
@@ -72,6 +73,8 @@ a second signal stops waiting), else it exits with status 1.`,
       "http-port": { type: "string" },
       "ipfs-gateway": { type: "string", multiple: true },
       "log-level": { type: "string" },
+      "inference-workers": { type: "string" },
+      "intra-op-threads": { type: "string" },
     },
     async run(ctx) {
       const v = ctx.values as Record<string, string | undefined> & { "ipfs-peer"?: string[] };
@@ -87,6 +90,8 @@ a second signal stops waiting), else it exits with status 1.`,
         peers: v["ipfs-peer"],
         gateways: (ctx.values as { "ipfs-gateway"?: string[] })["ipfs-gateway"],
         logLevel: v["log-level"],
+        inferenceWorkers: v["inference-workers"],
+        intraOpThreads: v["intra-op-threads"],
       };
       let config;
       try {
