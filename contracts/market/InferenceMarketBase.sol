@@ -275,6 +275,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Euclid's algorithm; in assembly because it runs on every assigned delivery and commit.
     function _gcd(uint256 x, uint256 y) private pure returns (uint256 g) {
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             for {} y {} {
                 let r := mod(x, y)
