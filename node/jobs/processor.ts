@@ -338,8 +338,12 @@ export class JobProcessor {
 
   private async decide(rec: JobRecord): Promise<void> {
     const { chain } = this.o;
-    const [provider, now, state] = await Promise.all([chain.providerTerms(), chain.now(), chain.jobState(rec.jobId)]);
+    const [provider, readNow, state] = await Promise.all([chain.providerTerms(), chain.now(), chain.jobState(rec.jobId)]);
     if (state.status !== ChainStatus.Open) return this.end(rec, "lost", "job no longer open");
+    // The chain's time is at least the job's own block time. The reader reuses its time for a
+    // moment, and a chain that mines a burst stamps blocks ahead of it: without this, a first
+    // rank would wait for a turn that opened when the job was mined.
+    const now = Math.max(readNow, rec.job.requestedAt);
     const reason = declineReason(rec.job, { provider, allowedModels: this.o.allowedModels, minFee: this.o.minFee, now });
     if (reason) return this.end(rec, "skipped", reason);
     if (rec.job.redundancy > 1) {

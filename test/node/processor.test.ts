@@ -635,6 +635,17 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
     });
 
+    it("rank 0 sends at once when its cached chain time is older than the job (a burst ran chain time ahead)", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
+      // The reader reuses chain time for 500 ms; an automining chain stamps a burst of blocks
+      // seconds ahead of that: the job's own block is later than the time the runner holds.
+      h.chain.time = 990;
+      await h.processor.onLogs([requested(43n, assigned())]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    });
+
     it("a provider off the roster skips the job", async function () {
       h = harness();
       h.chain.roster = { rosterIndex: 2n ** 256n - 1n, rosterSize: 5n };
