@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
 
@@ -207,6 +207,11 @@ class Journal {
   private syncRequests = 0;
   private syncedUpTo = 0;
   private syncing: Promise<void> | null = null;
+  /**
+   * Prepared statements by their SQL: preparing one costs more than running it, and the runner
+   * runs the same few hundred times a second in a burst (the SQL texts are a fixed set).
+   */
+  private readonly statements = new Map<string, StatementSync>();
 
   constructor(file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -308,17 +313,17 @@ class Journal {
   // ------------------------------------------------------------------ meta and cursor
 
   getMeta(key: string): string | null {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+    const row = this.sql("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
     return row ? String(row.value) : null;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
   /** The last block whose events were fully processed, with its hash. */
   cursor(): { block: number; hash: Hex } | null {
-    const row = this.db.prepare("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").get() as Row | undefined;
+    const row = this.sql("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").get() as Row | undefined;
     return row ? { block: Number(row.number), hash: row.hash as Hex } : null;
   }
 
@@ -329,17 +334,17 @@ class Journal {
    */
   advance(block: number, hash: Hex, known: readonly { block: number; hash: Hex }[] = []): void {
     this.atomically(() => {
-      const put = this.db.prepare("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)");
+      const put = this.sql("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)");
       // Never above the cursor: the highest stored block is the cursor.
       for (const k of known) if (k.block < block && k.block > block - KEEP_BLOCKS) put.run(k.block, k.hash);
       put.run(block, hash);
-      this.db.prepare("DELETE FROM blocks WHERE number <= ?").run(block - KEEP_BLOCKS);
+      this.sql("DELETE FROM blocks WHERE number <= ?").run(block - KEEP_BLOCKS);
     });
   }
 
   /** Stored block hashes from the newest down, to compare with the chain after a reorg. */
   recentBlocks(): { block: number; hash: Hex }[] {
-    return (this.db.prepare("SELECT number, hash FROM blocks ORDER BY number DESC").all() as Row[]).map((r) => ({
+    return (this.sql("SELECT number, hash FROM blocks ORDER BY number DESC").all() as Row[]).map((r) => ({
       block: Number(r.number),
       hash: r.hash as Hex,
     }));
@@ -348,18 +353,18 @@ class Journal {
   /** Forgets blocks above `block` and sends their jobs back to be re-evaluated when seen again. */
   rewindTo(block: number): bigint[] {
     return this.atomically(() => {
-      this.db.prepare("DELETE FROM blocks WHERE number > ?").run(block);
-      const rows = this.db.prepare("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
-      this.db.prepare("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
+      this.sql("DELETE FROM blocks WHERE number > ?").run(block);
+      const rows = this.sql("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
+      this.sql("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
       // A job given up before computing it, on a fact the rewound blocks gave (another's result,
       // all seats taken): the chain may hold it open again, and every runner that saw the same
       // fact gave it up alike; decide it anew or nobody serves it.
-      this.db.prepare("UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL").run(Date.now(), block);
+      this.sql("UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL").run(Date.now(), block);
       // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer
       // holds: forget it, and take the job back to where the chain must be read again (a seat may
       // have moved, a reveal or result may have been dropped). The rescan says it anew.
-      this.db
-        .prepare(
+      this
+        .sql(
           `UPDATE jobs SET seat = NULL, delivered_by = NULL, settled_hash = NULL, expiry_done = 0, facts_block = 0, next_attempt_at = 0,
              reason = CASE WHEN ${REOPENED} THEN NULL ELSE reason END,
              state = CASE WHEN ${REOPENED} THEN 'computed' ELSE state END,
@@ -382,11 +387,11 @@ class Journal {
     return this.atomically(() => {
       const existing = this.getJob(rec.jobId);
       if (existing && existing.paramsHash === rec.paramsHash) {
-        this.db.prepare("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(rec.block, rec.blockHash, rec.jobId.toString());
+        this.sql("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(rec.block, rec.blockHash, rec.jobId.toString());
         return "same";
       }
-      this.db
-        .prepare(
+      this
+        .sql(
           `INSERT OR REPLACE INTO jobs (job_id, params_hash, job, input, input_cid, block, block_hash, state, reason,
              result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, expiry_done, ends_at, delivered_by, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, ?, NULL, ?)`,
@@ -394,19 +399,19 @@ class Journal {
         .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
       // The transactions made for the job this one replaces no longer speak for this id; they keep
       // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
-      if (existing) this.db.prepare("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
+      if (existing) this.sql("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
       return existing ? "replaced" : "new";
     });
   }
 
   getJob(jobId: bigint): JobRecord | null {
-    const row = this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    const row = this.sql("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
     return row ? toJob(row) : null;
   }
 
   countByState(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[]) out[String(r.state)] = Number(r.n);
+    for (const r of this.sql("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[]) out[String(r.state)] = Number(r.n);
     return out;
   }
 
@@ -437,8 +442,8 @@ class Journal {
       const v = patch[k];
       return typeof v === "boolean" ? (v ? 1 : 0) : ((v ?? null) as string | number | null);
     });
-    const result = this.db
-      .prepare(`UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`)
+    const result = this
+      .sql(`UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`)
       .run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
     return Number(result.changes) === 1;
   }
@@ -455,7 +460,7 @@ class Journal {
       values.push(value);
     }
     if (fact.final) sets.push("expiry_done = 1");
-    const result = this.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(...values, jobId.toString());
+    const result = this.sql(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(...values, jobId.toString());
     return Number(result.changes) === 1;
   }
 
@@ -471,15 +476,15 @@ class Journal {
 
   /** Wakes a job now (an event about it arrived): clears its wait, keeps its attempt count. */
   wake(jobId: bigint): void {
-    this.db.prepare("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(jobId.toString());
+    this.sql("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(jobId.toString());
   }
 
   /** Open jobs due to be advanced (their wait is over), oldest first, without their inputs. */
   dueJobs(nowMs: number, limit: number): JobRecord[] {
     const marks = OPEN_STATES.map(() => "?").join(",");
     return (
-      this.db
-        .prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`)
+      this
+        .sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`)
         .all(...OPEN_STATES, nowMs, limit) as Row[]
     ).map(toJob);
   }
@@ -491,8 +496,8 @@ class Journal {
   expiryCandidates(states: readonly JobState[], chainNow: number, limit: number): JobRecord[] {
     const marks = states.map(() => "?").join(",");
     return (
-      this.db
-        .prepare(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE expiry_done = 0 AND ends_at < ? AND block_hash != '0x' AND state IN (${marks}) ORDER BY ends_at LIMIT ?`)
+      this
+        .sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE expiry_done = 0 AND ends_at < ? AND block_hash != '0x' AND state IN (${marks}) ORDER BY ends_at LIMIT ?`)
         .all(chainNow, ...states, limit) as Row[]
     ).map(toJob);
   }
@@ -507,34 +512,43 @@ class Journal {
     return this.atomically(() => {
       // A k = 1 job's input stays while its row does: a checker or a juror of another provider's
       // delivery recomputes it (within the challenge window).
-      this.db.prepare(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`).run(...TERMINAL_STATES);
+      this.sql(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`).run(...TERMINAL_STATES);
       // A job with an open duty (a jury seat, a challenge) keeps its row and its transactions.
       const openDuty = `job_id NOT IN (SELECT job_id FROM duties WHERE state NOT IN (${[...TERMINAL_DUTY_STATES].map((d) => `'${d}'`).join(",")}))`;
-      const rows = this.db
-        .prepare(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) AND ${openDuty} ORDER BY updated_at LIMIT ?`)
+      const rows = this
+        .sql(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) AND ${openDuty} ORDER BY updated_at LIMIT ?`)
         .all(...TERMINAL_STATES, before, limit) as Row[];
-      this.db.prepare(`DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`).run(before, ...TERMINAL_DUTY_STATES);
-      const del = this.db.prepare("DELETE FROM jobs WHERE job_id = ?");
-      const delTxs = this.db.prepare("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
+      this.sql(`DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`).run(before, ...TERMINAL_DUTY_STATES);
+      const del = this.sql("DELETE FROM jobs WHERE job_id = ?");
+      const delTxs = this.sql("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
       for (const r of rows) {
         del.run(r.job_id as string);
         delTxs.run(r.job_id as string);
       }
       // Transactions that speak for no job (a withdrawal, a job replaced by a reorg) once settled.
-      this.db.prepare("DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?").run(before);
+      this.sql("DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?").run(before);
       return rows.map((r) => ({ jobId: BigInt(r.job_id as string), outputRef: (r.output_ref as Hex | null) ?? null }));
     });
   }
 
   /** Rows and bytes the journal holds (for metrics and the soak). */
   size(): { jobs: number; txs: number } {
-    const jobs = Number((this.db.prepare("SELECT COUNT(*) AS n FROM jobs").get() as Row).n);
-    const txs = Number((this.db.prepare("SELECT COUNT(*) AS n FROM txs").get() as Row).n);
+    const jobs = Number((this.sql("SELECT COUNT(*) AS n FROM jobs").get() as Row).n);
+    const txs = Number((this.sql("SELECT COUNT(*) AS n FROM txs").get() as Row).n);
     return { jobs, txs };
   }
 
+  private sql(text: string): StatementSync {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private migrateJobs(): void {
-    const have = new Set((this.db.prepare("PRAGMA table_info(jobs)").all() as Row[]).map((r) => String(r.name)));
+    const have = new Set((this.sql("PRAGMA table_info(jobs)").all() as Row[]).map((r) => String(r.name)));
     const add: [string, string][] = [
       ["attempts", "INTEGER NOT NULL DEFAULT 0"],
       ["next_attempt_at", "INTEGER NOT NULL DEFAULT 0"],
@@ -560,8 +574,8 @@ class Journal {
     const challenge = d.challenge === null ? null : json.stringify(d.challenge);
     if (existing && existing.role === d.role && (d.challenge === null || (existing.challenge !== null && json.stringify(existing.challenge) === challenge))) return "same";
     if (existing && existing.role === "checker" && d.role === "checker") return "same";
-    this.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO duties (job_id, role, challenge, state, block, updated_at) VALUES (?, ?, ?, 'new', ?, ?)
          ON CONFLICT(job_id) DO UPDATE SET role = excluded.role, challenge = excluded.challenge, state = 'new', reason = NULL, result_hash = NULL,
            output_ref = NULL, salt = NULL, seat = NULL, block = excluded.block, attempts = 0, next_attempt_at = 0, updated_at = excluded.updated_at`,
@@ -571,7 +585,7 @@ class Journal {
   }
 
   getDuty(jobId: bigint): DutyRecord | null {
-    const row = this.db.prepare("SELECT * FROM duties WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    const row = this.sql("SELECT * FROM duties WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
     return row ? dutyOf(row) : null;
   }
 
@@ -586,14 +600,14 @@ class Journal {
       sets.push(`${column} = ?`);
       values.push(v === undefined || v === null ? null : key === "challenge" ? json.stringify(v) : (v as string | number));
     }
-    const r = this.db.prepare(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(...values, jobId.toString(), expected);
+    const r = this.sql(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(...values, jobId.toString(), expected);
     return Number(r.changes) === 1;
   }
 
   /** Open duties whose wait is over. */
   dueDuties(nowMs: number, limit: number): DutyRecord[] {
     const marks = [...TERMINAL_DUTY_STATES].map(() => "?").join(",");
-    return (this.db.prepare(`SELECT * FROM duties WHERE state NOT IN (${marks}) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`).all(...TERMINAL_DUTY_STATES, nowMs, limit) as Row[]).map(dutyOf);
+    return (this.sql(`SELECT * FROM duties WHERE state NOT IN (${marks}) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`).all(...TERMINAL_DUTY_STATES, nowMs, limit) as Row[]).map(dutyOf);
   }
 
   // ------------------------------------------------------------------ transactions
@@ -601,30 +615,30 @@ class Journal {
   /** Records a signed transaction before it is broadcast; call {@link sync} before broadcasting it. */
   recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">): TxRecord {
     const createdAt = Date.now();
-    const result = this.db
-      .prepare("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
+    const result = this
+      .sql("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
       .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
     return { ...tx, id: Number(result.lastInsertRowid), status: "signed", createdAt };
   }
 
   setTxStatus(hash: Hex, status: TxStatus): void {
-    this.db.prepare("UPDATE txs SET status = ? WHERE hash = ?").run(status, hash);
+    this.sql("UPDATE txs SET status = ? WHERE hash = ?").run(status, hash);
   }
 
   /** A broadcast went through: "signed" becomes "sent"; a settled status is left as it is. */
   markTxSent(hash: Hex): void {
-    this.db.prepare("UPDATE txs SET status = 'sent' WHERE hash = ? AND status = 'signed'").run(hash);
+    this.sql("UPDATE txs SET status = 'sent' WHERE hash = ? AND status = 'signed'").run(hash);
   }
 
   /** Every attempt signed with `nonce` (the first and its fee-bumped replacements), oldest first. */
   txsWithNonce(nonce: number): TxRecord[] {
-    return (this.db.prepare("SELECT * FROM txs WHERE nonce = ? ORDER BY id").all(nonce) as Row[]).map(toTx);
+    return (this.sql("SELECT * FROM txs WHERE nonce = ? ORDER BY id").all(nonce) as Row[]).map(toTx);
   }
 
   txsFor(jobId: bigint | null, kind: TxKind): TxRecord[] {
     const rows = (jobId === null
-      ? this.db.prepare("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
-      : this.db.prepare("SELECT * FROM txs WHERE job_id = ? AND kind = ? ORDER BY id").all(jobId.toString(), kind)) as Row[];
+      ? this.sql("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
+      : this.sql("SELECT * FROM txs WHERE job_id = ? AND kind = ? ORDER BY id").all(jobId.toString(), kind)) as Row[];
     return rows.map(toTx);
   }
 
@@ -635,24 +649,24 @@ class Journal {
    */
   reopenTxsFrom(nonce: number): TxRecord[] {
     return this.atomically(() => {
-      this.db.prepare("UPDATE txs SET status = 'sent' WHERE nonce >= ? AND status IN ('mined', 'reverted')").run(nonce);
-      return (this.db.prepare("SELECT * FROM txs WHERE nonce >= ? AND status IN ('signed', 'sent') ORDER BY nonce, id").all(nonce) as Row[]).map(toTx);
+      this.sql("UPDATE txs SET status = 'sent' WHERE nonce >= ? AND status IN ('mined', 'reverted')").run(nonce);
+      return (this.sql("SELECT * FROM txs WHERE nonce >= ? AND status IN ('signed', 'sent') ORDER BY nonce, id").all(nonce) as Row[]).map(toTx);
     });
   }
 
   /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
   unsettledTxs(): TxRecord[] {
-    return (this.db.prepare("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
+    return (this.sql("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
   }
 
   /** The highest nonce this runner ever signed, or -1. */
   maxNonce(): number {
-    const row = this.db.prepare("SELECT MAX(nonce) AS n FROM txs").get() as Row;
+    const row = this.sql("SELECT MAX(nonce) AS n FROM txs").get() as Row;
     return row.n === null ? -1 : Number(row.n);
   }
 
   countTxs(kind?: TxKind): number {
-    const row = (kind ? this.db.prepare("SELECT COUNT(*) AS n FROM txs WHERE kind = ?").get(kind) : this.db.prepare("SELECT COUNT(*) AS n FROM txs").get()) as Row;
+    const row = (kind ? this.sql("SELECT COUNT(*) AS n FROM txs WHERE kind = ?").get(kind) : this.sql("SELECT COUNT(*) AS n FROM txs").get()) as Row;
     return Number(row.n);
   }
 }
