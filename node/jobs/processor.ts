@@ -22,6 +22,9 @@ import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts"
 import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
+/** Events handled between two turns of the event loop (see onLogs). */
+const LOGS_PER_TURN = 50;
+
 /** On-chain job status (IInferenceMarket.JobStatus). */
 export const ChainStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, JuryRevealing: 7 } as const;
 
@@ -176,7 +179,11 @@ export class JobProcessor {
   async onLogs(logs: DecodedLog[]): Promise<void> {
     const { journal, log } = this.o;
     const activated = new Map<Hex, number>();
+    let handled = 0;
     for (const l of logs) {
+      // A block of a burst holds hundreds of events, each a journal write: a turn of the event
+      // loop every so often lets timers, sockets and the metrics endpoint in between.
+      if (++handled % LOGS_PER_TURN === 0) await nextTurn();
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);

@@ -31,6 +31,16 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.journal.close();
   });
 
+  it("lets the event loop turn while it journals a large block of events", async function () {
+    h = harness();
+    const logs = Array.from({ length: 200 }, (_, i) => requested(BigInt(1_000 + i), makeJob(), { block: 7 }));
+    let journaledAtTurn = -1;
+    setImmediate(() => (journaledAtTurn = Object.values(h.journal.countByState()).reduce((a, b) => a + b, 0)));
+    await h.processor.onLogs(logs);
+    expect(journaledAtTurn, "jobs journaled when the loop first turned").to.be.within(1, 199);
+    await h.settle();
+  });
+
   it("k = 1: computes, submits once, claims its fee once the challenge window passed, and is paid when the claim lands", async function () {
     h = harness();
     const job = makeJob({ challengeWindow: 30 });
