@@ -171,17 +171,9 @@ class Buffered {
       this.have -= n;
       return out;
     }
+    // Spans chunks: copied out (all n bytes are buffered already, so this never waits).
     const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.byteLength, n - at);
-      out.set(c.subarray(0, k), at);
-      at += k;
-      if (k === c.byteLength) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    this.have -= n;
+    await this.takeInto(out);
     return out;
   }
 }
