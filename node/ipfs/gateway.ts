@@ -1,13 +1,10 @@
-import { createHash } from "node:crypto";
-import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from "node:http";
-import { get as httpsGet } from "node:https";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as dagPb from "@ipld/dag-pb";
-import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
-import { carHeader, carSection, readCar } from "./car.ts";
-import { ContentInvalidError, ContentTooLargeError } from "./errors.ts";
-import { checkSize, type ReadOptions } from "./read.ts";
+import { carHeader, carSection } from "./car.ts";
+import { ContentInvalidError } from "./errors.ts";
+import { DAG_PB, fileNode, hashKey, RAW } from "./unixfs-file.ts";
 
 /**
  * An IPFS trustless gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/) over the
@@ -20,10 +17,15 @@ import { checkSize, type ReadOptions } from "./read.ts";
  * depth-first, no duplicates; `dag-scope=all` only), or the same chosen by the Accept header
  * (`application/vnd.ipld.raw`, `application/vnd.ipld.car`). Only blocks already held are served
  * (a gateway request never makes the node fetch anything); anything else is 404, 400 or 406.
+ *
+ * Also served, as a path gateway does: `GET|HEAD /ipfs/<cid>` with `Accept: application/octet-stream`
+ * (and no format) answers the file's own bytes, with their length. That answer is not verifiable
+ * block by block; a fetcher takes it only when it holds the file's sha256 from a trusted source
+ * (a model version's weights: the registry's digest), and it is the fastest way to move weights
+ * (see gateway-fetch.ts).
  */
 
-const DAG_PB = 0x70;
-const RAW = 0x55;
+const FILE_TYPE = "application/octet-stream";
 const CAR_TYPE = "application/vnd.ipld.car; version=1; order=dfs; dups=n";
 const RAW_TYPE = "application/vnd.ipld.raw";
 
@@ -87,8 +89,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlo
     return text(res, 400, "not a CID");
   }
   const accept = req.headers.accept ?? "";
-  const format = url.searchParams.get("format") ?? (accept.includes("application/vnd.ipld.car") ? "car" : accept.includes(RAW_TYPE) ? "raw" : null);
-  if (format !== "raw" && format !== "car") return text(res, 406, "a trustless gateway: ask for format=raw or format=car");
+  const format = url.searchParams.get("format") ?? (accept.includes("application/vnd.ipld.car") ? "car" : accept.includes(RAW_TYPE) ? "raw" : accept.includes(FILE_TYPE) ? "file" : null);
+  if (format !== "raw" && format !== "car" && format !== "file") return text(res, 406, "a trustless gateway: ask for format=raw or format=car (or Accept: application/octet-stream for a file's bytes)");
   const scope = url.searchParams.get("dag-scope");
   if (format === "car" && ((scope !== null && scope !== "all") || url.searchParams.has("entity-bytes"))) return text(res, 400, "only dag-scope=all is served");
   const root = await blocks.get(cid);
@@ -99,6 +101,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlo
     res.end(req.method === "HEAD" ? undefined : root);
     return;
   }
+  if (format === "file") return sendFile(req, res, blocks, cid, root, headers);
   res.writeHead(200, { ...headers, "content-type": CAR_TYPE });
   if (req.method === "HEAD") return void res.end();
   await write(res, carHeader(cid));
@@ -122,6 +125,42 @@ async function emit(res: ServerResponse, blocks: LocalBlocks, cid: CID, block: U
   for (const part of carSection(cid, block)) await write(res, part);
   if (cid.code !== DAG_PB) return true;
   const links = dagPb.decode(block).Links.map((l) => l.Hash).filter((c) => c.code === DAG_PB || c.code === RAW);
+  return eachChild(blocks, links, (c, b) => emit(res, blocks, c, b, sent));
+}
+
+/**
+ * Answers a UnixFS file's bytes (`Accept: application/octet-stream`): the length its root block
+ * declares, then each node's data and its children's, depth-first. A block not held here cuts the
+ * body short of that length, which is how the client learns of it.
+ */
+async function sendFile(req: IncomingMessage, res: ServerResponse, blocks: LocalBlocks, cid: CID, root: Uint8Array, headers: Record<string, string>): Promise<void> {
+  let size: number;
+  try {
+    size = cid.code === RAW ? root.byteLength : Number(fileNode(cid, cid, root).size);
+  } catch (error) {
+    if (error instanceof ContentInvalidError) return text(res, 400, `${cid} is not a UnixFS file`);
+    throw error;
+  }
+  res.writeHead(200, { ...headers, etag: `"${cid}.file"`, "content-type": FILE_TYPE, "content-length": size });
+  if (req.method === "HEAD") return void res.end();
+  const pieces = async (c: CID, block: Uint8Array): Promise<boolean> => {
+    if (c.code === RAW) {
+      await write(res, block);
+      return true;
+    }
+    const node = fileNode(cid, c, block);
+    if (node.data && node.data.byteLength > 0) await write(res, node.data);
+    return eachChild(blocks, node.links, pieces);
+  };
+  if (!(await pieces(cid, root))) return void res.destroy();
+  res.end();
+}
+
+/**
+ * Visits `links`' blocks in order, reading up to READ_AHEAD of them ahead of the one being visited
+ * (reads overlap the socket's writes). False as soon as a block is not held here or a visit says so.
+ */
+async function eachChild(blocks: LocalBlocks, links: CID[], visit: (cid: CID, block: Uint8Array) => Promise<boolean>): Promise<boolean> {
   const reads: (Promise<Uint8Array | undefined> | undefined)[] = [];
   let started = 0;
   for (let i = 0; i < links.length; i++) {
@@ -132,7 +171,7 @@ async function emit(res: ServerResponse, blocks: LocalBlocks, cid: CID, block: U
     }
     const child = await reads[i]!;
     reads[i] = undefined;
-    if (!child || !(await emit(res, blocks, links[i]!, child, sent))) return false;
+    if (!child || !(await visit(links[i]!, child))) return false;
   }
   return true;
 }
@@ -153,180 +192,3 @@ function write(res: ServerResponse, bytes: Uint8Array): Promise<void> {
   });
 }
 
-/** How long a gateway may send nothing before it is given up. */
-export const GATEWAY_STALL_MS = 10_000;
-
-/** A gateway answered with an error status or broke off: try the next source. */
-export class GatewayFetchError extends ContentInvalidError {}
-
-export interface GatewayFetch {
-  bytes: Uint8Array;
-  /** Every block received (verified), for the caller to keep and serve in turn. */
-  blocks: [CID, Uint8Array][];
-}
-
-/**
- * Fetches a UnixFS file (or raw block) as one CAR from a trustless gateway, checking each block
- * against its CID as it arrives, then reads the file out of those blocks from `cid` down (a block
- * missing from the CAR, or one that is not part of a file, fails the fetch: ContentInvalidError).
- * The blocks a gateway may send are bounded by `maxBytes` (plus room for the DAG's inner nodes).
- * Uses node:http rather than fetch(): on a 64 MiB CAR its streams cost about a third less CPU.
- * A gateway silent for `stallMs` (default GATEWAY_STALL_MS) fails the fetch (GatewayFetchError).
- */
-export async function fetchFromGateway(gateway: string, cidString: string, read: ReadOptions & { stallMs?: number } = {}): Promise<GatewayFetch> {
-  const stallMs = read.stallMs ?? GATEWAY_STALL_MS;
-  const cid = CID.parse(cidString);
-  const url = new URL(`ipfs/${cid}`, gateway.endsWith("/") ? gateway : `${gateway}/`);
-  url.searchParams.set("format", "car");
-  url.searchParams.set("dag-scope", "all");
-  let res: IncomingMessage;
-  try {
-    res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const get = url.protocol === "https:" ? httpsGet : httpGet;
-      const req = get(url, { headers: { accept: "application/vnd.ipld.car" }, signal: read.signal }, resolve).once("error", reject);
-      // A gateway that stops sending is given up (the next source gets the rest of the caller's time).
-      req.setTimeout(stallMs, () => req.destroy(new Error(`no data for ${stallMs} ms`)));
-    });
-  } catch (error) {
-    read.signal?.throwIfAborted();
-    throw new GatewayFetchError(`gateway ${gateway} cannot be reached`, { cause: error });
-  }
-  if (res.statusCode !== 200) {
-    res.destroy();
-    throw new GatewayFetchError(`gateway ${gateway} answered ${res.statusCode} for ${cid}`);
-  }
-  const limit = read.maxBytes === undefined ? Infinity : read.maxBytes + Math.ceil(read.maxBytes / 64) + 1024 * 1024;
-  const blocks: [CID, Uint8Array][] = [];
-  const byHash = new Map<string, Uint8Array>();
-  let received = 0;
-  // Once the root block (checked against `cid`) declares the file's size, leaves are read straight
-  // into the file's buffer at their expected place (a depth-first CAR sends them in file order);
-  // assembleFile then checks that each one is where it belongs, and copies only if not.
-  let staged: Uint8Array | undefined;
-  let cursor = 0;
-  // With `digests`, the leaves placed in order are hashed as they arrive (while the socket is
-  // still filling): that is the file's sha256 when assembleFile finds all of them in place.
-  const hash = read.digests ? createHash("sha256") : undefined;
-  let hashed = 0;
-  const place = (c: CID, length: number) => {
-    if (!staged || c.code !== RAW || cursor + length > staged.byteLength) return undefined;
-    cursor += length;
-    return staged.subarray(cursor - length, cursor);
-  };
-  try {
-    for await (const [c, block] of readCar(res, cid, { place })) {
-      received += block.byteLength;
-      if (received > limit) throw new GatewayFetchError(`gateway ${gateway} sent more than ${limit} bytes of blocks for ${cid}`);
-      blocks.push([c, block]);
-      byHash.set(hashKey(c), block);
-      read.onProgress?.(received);
-      if (hash && staged && block.buffer === staged.buffer && block.byteOffset === staged.byteOffset + hashed) {
-        hash.update(block);
-        hashed += block.byteLength;
-      }
-      if (blocks.length === 1 && c.equals(cid) && c.code === DAG_PB) {
-        const size = Number(fileNode(cid, c, block).size);
-        checkSize(cidString, size, read.maxBytes);
-        staged = new Uint8Array(size);
-      }
-    }
-  } catch (error) {
-    read.signal?.throwIfAborted();
-    if (error instanceof ContentInvalidError || error instanceof ContentTooLargeError) throw error;
-    throw new GatewayFetchError(`gateway ${gateway} broke off sending ${cid}`, { cause: error });
-  } finally {
-    res.destroy();
-  }
-  const bytes = assembleFile(cid, byHash, read.maxBytes, gateway, staged);
-  if (read.digests && hash && bytes === staged && hashed === bytes.byteLength) read.digests.sha256 = `0x${hash.digest("hex")}`;
-  return { bytes, blocks };
-}
-
-function fileNode(root: CID, c: CID, b: Uint8Array): { links: CID[]; data: Uint8Array | undefined; size: bigint } {
-  try {
-    const pb = dagPb.decode(b);
-    if (!pb.Data) throw new Error("no UnixFS data");
-    const fs = UnixFS.unmarshal(pb.Data);
-    if (fs.type !== "file" && fs.type !== "raw") throw new Error(`a UnixFS ${fs.type}`);
-    return { links: pb.Links.map((l) => l.Hash), data: fs.data, size: fs.fileSize() };
-  } catch (error) {
-    throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`, { cause: error });
-  }
-}
-
-/**
- * Walks the UnixFS file (or raw block) `root` depth-first over verified blocks, calling `visit`
- * with each piece of file data (a node's own data, then its children's, in link order) and its
- * offset; returns the size the root declares, which the pieces must fill exactly. A block missing,
- * a node that is not part of a file, or pieces that disagree with the declared size fail with
- * ContentInvalidError; a declared size over `maxBytes` with ContentTooLargeError.
- */
-function walkFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, visit: (piece: Uint8Array, at: number) => void): number {
-  const block = (c: CID) => {
-    const b = byHash.get(hashKey(c));
-    if (!b) throw new ContentInvalidError(`${source} left block ${c} of ${root} out`);
-    return b;
-  };
-  const rootBlock = block(root);
-  if (root.code !== RAW && root.code !== DAG_PB) throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
-  const size = root.code === RAW ? rootBlock.byteLength : Number(fileNode(root, root, rootBlock).size);
-  checkSize(root.toString(), size, maxBytes);
-  let at = 0;
-  const piece = (bytes: Uint8Array) => {
-    if (at + bytes.byteLength > size) throw new ContentInvalidError(`${root} holds more bytes than its root block declares`);
-    visit(bytes, at);
-    at += bytes.byteLength;
-  };
-  // An explicit stack: a deep or hostile DAG cannot overflow the call stack.
-  const stack: CID[] = [root];
-  while (stack.length > 0) {
-    const c = stack.pop()!;
-    const b = block(c);
-    if (c.code === RAW) {
-      piece(b);
-      continue;
-    }
-    if (c.code !== DAG_PB) throw new ContentInvalidError(`${c} (in ${root}) is not part of a UnixFS file`);
-    const n = fileNode(root, c, b);
-    if (n.data && n.data.byteLength > 0) piece(n.data);
-    for (let i = n.links.length - 1; i >= 0; i--) stack.push(n.links[i]!);
-  }
-  if (at !== size) throw new ContentInvalidError(`${root} ended after ${at} of ${size} bytes`);
-  return size;
-}
-
-/**
- * The bytes of the UnixFS file (or raw block) `root`, from verified blocks (see walkFile). With
- * `staged`, a buffer the blocks were read into: returned as is when every piece already sits at
- * its offset in it (no copy), else the file is assembled into a new buffer.
- */
-export function assembleFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, staged?: Uint8Array): Uint8Array {
-  if (root.code === RAW) {
-    walkFile(root, byHash, maxBytes, source, () => {});
-    return byHash.get(hashKey(root))!;
-  }
-  if (staged) {
-    let inPlace = true;
-    const size = walkFile(root, byHash, maxBytes, source, (p, at) => {
-      inPlace &&= p.buffer === staged.buffer && p.byteOffset === staged.byteOffset + at;
-    });
-    if (inPlace && size === staged.byteLength) return staged;
-    // Pieces out of place could overlap others in the staging buffer: give them their own bytes.
-    for (const [k, b] of byHash) if (b.buffer === staged.buffer) byHash.set(k, b.slice());
-  }
-  let out: Uint8Array | undefined;
-  walkFile(root, byHash, maxBytes, source, (p, at) => {
-    out ??= new Uint8Array(walkSize(root, byHash));
-    out.set(p, at);
-  });
-  return out ?? new Uint8Array(0);
-}
-
-function walkSize(root: CID, byHash: Map<string, Uint8Array>): number {
-  return Number(fileNode(root, root, byHash.get(hashKey(root))!).size);
-}
-
-/** Blocks are keyed by multihash, so CIDv0 and CIDv1 (and any codec) of the same bytes meet. */
-function hashKey(cid: CID): string {
-  return Buffer.from(cid.multihash.bytes).toString("base64");
-}

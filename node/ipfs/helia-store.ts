@@ -13,7 +13,8 @@ import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
 import { importUnixfs, parseCid } from "./cid.ts";
 import type { ContentStore } from "./content-store.ts";
 import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from "./errors.ts";
-import { fetchFromGateway, startTrustlessGateway, type GatewayServer } from "./gateway.ts";
+import { startTrustlessGateway, type GatewayServer } from "./gateway.ts";
+import { fetchFileFromGateway, fetchFromGateway } from "./gateway-fetch.ts";
 import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
 
 export interface HeliaStoreOptions {
@@ -104,13 +105,14 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   /**
    * Blocks fetched from a gateway are not written to the blockstore on the way (that is most of
    * what a bitswap fetch costs): they wait here, by root CID, for a `pin` (a runner that provides
-   * what it holds), which stores them; unpinned, they are dropped after HELD_BLOCKS_MS.
+   * what it holds), which stores them; unpinned, they are dropped after HELD_BLOCKS_MS. A file
+   * fetched as its bytes (checked by sha256) waits as those bytes, and `pin` imports them again.
    */
-  const held = new Map<string, { blocks: [CID, Uint8Array][]; timer: NodeJS.Timeout }>();
+  const held = new Map<string, { blocks: [CID, Uint8Array][] | Uint8Array; timer: NodeJS.Timeout }>();
   /** Stores of held blocks in progress, by root CID. */
   const storing = new Map<string, Promise<void>>();
   const stopStoring = new AbortController();
-  const hold = (root: string, blocks: [CID, Uint8Array][]) => {
+  const hold = (root: string, blocks: [CID, Uint8Array][] | Uint8Array) => {
     clearTimeout(held.get(root)?.timer);
     const timer = setTimeout(() => held.delete(root), HELD_BLOCKS_MS);
     timer.unref();
@@ -122,6 +124,14 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       held.delete(root);
       clearTimeout(h.timer);
       const done = (async () => {
+        if (h.blocks instanceof Uint8Array) {
+          // The same import as `add` gives the same DAG when the publisher used these settings (any
+          // Conclave publisher does); otherwise `pin` fetches the blocks it lacks from the network.
+          const rootCid = parseCid(root);
+          const got = await importUnixfs(h.blocks, helia.blockstore, { cidVersion: rootCid.version, signal: stopStoring.signal });
+          if (!got.equals(rootCid)) log("ipfs.reimport-differs", { cid: root, reimported: got.toString() });
+          return;
+        }
         for (const [cid, block] of h.blocks) {
           stopStoring.signal.throwIfAborted();
           await helia.blockstore.put(cid, block);
@@ -150,6 +160,20 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       const cid = parseCid(cidString);
       const { signal } = read;
       for (const url of gateways) {
+        // With a trusted sha256, the file's bytes alone (no CAR, no per-block hashing); if that
+        // fails, the same gateway's CAR, verified block by block.
+        if (read.sha256) {
+          try {
+            signal?.throwIfAborted();
+            const bytes = await fetchFileFromGateway(url, cidString, { ...read, sha256: read.sha256 });
+            log("ipfs.fetched", { cid: cidString, bytes: bytes.byteLength, gateway: url, checked: "sha256" });
+            hold(cidString, bytes);
+            return bytes;
+          } catch (error) {
+            if (signal?.aborted) throw mapGetError(cidString, error, signal);
+            log("ipfs.gateway-failed", { cid: cidString, gateway: url, as: "file", error: oneLine(error) });
+          }
+        }
         try {
           signal?.throwIfAborted();
           const fetched = await fetchFromGateway(url, cidString, read);

@@ -11,6 +11,12 @@ export interface ReadOptions {
    * again. Left empty otherwise.
    */
   digests?: { sha256?: string };
+  /**
+   * The sha256 of the bytes ("0x" + hex) as a trusted source states it (a model version's weights:
+   * the registry). An engine may then take the bytes from a source it cannot check block by block
+   * (a peer's gateway answering the file itself) and check this digest instead; it fills `digests`.
+   */
+  sha256?: string;
 }
 
 /** Throws ContentTooLargeError when `size` exceeds the caller's limit. */

@@ -191,6 +191,8 @@ export class ModelStore {
       const digests: { sha256?: string } = {};
       weights = await content.get(v.weightsCid, {
         digests,
+        // The registry's digest lets the engine take the file's bytes from a peer without a CAR.
+        sha256: v.weightsSha256,
         signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
         maxBytes: this.o.maxWeightsBytes,
         onProgress: (bytes) => {

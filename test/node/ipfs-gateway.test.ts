@@ -11,7 +11,7 @@ import { carHeader, carSection, readCar } from "../../node/ipfs/car.ts";
 import { cidOfBytes } from "../../node/ipfs/cid.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { ContentInvalidError, ContentUnavailableError } from "../../node/ipfs/errors.ts";
-import { fetchFromGateway } from "../../node/ipfs/gateway.ts";
+import { fetchFileFromGateway, fetchFromGateway, GatewayFetchError } from "../../node/ipfs/gateway-fetch.ts";
 import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import { silentLogger } from "../../node/log.ts";
 import { matmulSchema } from "../../node/models/matmul-onnx.ts";
@@ -132,6 +132,82 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     expect((await fetchFromGateway(gateway, c)).bytes).to.deep.equal(repeated);
   });
 
+  it("answers a file's own bytes to Accept: application/octet-stream, with the length its root declares", async function () {
+    const res = await fetch(`${gateway}/ipfs/${cid}`, { headers: { accept: "application/octet-stream" } });
+    expect(res.status).to.equal(200);
+    expect(res.headers.get("content-type")).to.equal("application/octet-stream");
+    expect(res.headers.get("content-length")).to.equal(String(weights.byteLength));
+    expect(new Uint8Array(await res.arrayBuffer())).to.deep.equal(weights);
+    const head = await fetch(`${gateway}/ipfs/${cid}`, { method: "HEAD", headers: { accept: "application/octet-stream" } });
+    expect(head.headers.get("content-length")).to.equal(String(weights.byteLength));
+    // A file of one raw block: its bytes are that block.
+    const small = await holder.add(new TextEncoder().encode("one raw block"));
+    expect(new TextDecoder().decode(await (await fetch(`${gateway}/ipfs/${small}`, { headers: { accept: "application/octet-stream" } })).arrayBuffer())).to.equal("one raw block");
+  });
+
+  it("with a trusted sha256, takes the file's bytes alone; a wrong digest, a short body or an oversized length is refused", async function () {
+    const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
+    const digests: { sha256?: string } = {};
+    expect(await fetchFileFromGateway(gateway, cid, { sha256, digests })).to.deep.equal(weights);
+    expect(digests.sha256).to.equal(sha256);
+    const wrong = `0x${"00".repeat(32)}`;
+    await expectRejected(fetchFileFromGateway(gateway, cid, { sha256: wrong }), /sha256/);
+    await expectRejected(fetchFileFromGateway(gateway, cid, { sha256, maxBytes: weights.byteLength - 1 }), /over the limit/);
+    // A gateway that declares the right length and sends less (or other bytes of that length).
+    for (const body of [weights.subarray(0, 1000), weights.map((b) => b ^ 1)]) {
+      const liar = createServer((_req, res) => {
+        res.writeHead(200, { "content-length": weights.byteLength });
+        res.end(body);
+      });
+      servers.push(liar);
+      await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+      await expectRejected(fetchFileFromGateway(url, cid, { sha256, stallMs: 2000 }), /broke off|sha256/);
+    }
+  });
+
+  it("with the registry's sha256 a fetcher takes a peer's file bytes, then re-imports them to serve the blocks in turn", async function () {
+    const events: [string, Record<string, unknown>][] = [];
+    const b = await createHeliaStore({ dir: path.join(dir, "file-fetcher"), gateways: [gateway], gateway: { host: "127.0.0.1", port: 0 }, log: (e, f) => events.push([e, f as Record<string, unknown>]) });
+    nodes.push(b);
+    const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
+    expect(await b.get(cid, { sha256 })).to.deep.equal(weights);
+    expect(events.find(([e]) => e === "ipfs.fetched")?.[1]).to.include({ cid, gateway, checked: "sha256" });
+    await b.pin!(cid);
+    expect(events.some(([e]) => e === "ipfs.reimport-differs")).to.equal(false);
+    // A third node, which knows only B's gateway, gets the DAG from B with every block verified.
+    const c = await createHeliaStore({ dir: path.join(dir, "from-b"), gateways: [b.gatewayUrl!()!] });
+    nodes.push(c);
+    const blocks = await carOf(b.gatewayUrl!()!, cid);
+    expect(blocks[0]![0].toString()).to.equal(cid);
+    expect(await c.get(cid, { signal: AbortSignal.timeout(10_000) })).to.deep.equal(weights);
+  });
+
+  it("a gateway sending wrong file bytes: the fetcher falls back to that gateway's CAR, verified block by block", async function () {
+    const blocks = await carOf(gateway, cid);
+    const car = encodeCar(CID.parse(cid), blocks);
+    let fileAsks = 0;
+    const half = createServer((req, res) => {
+      if ((req.headers.accept ?? "").includes("octet-stream")) {
+        fileAsks++;
+        res.writeHead(200, { "content-length": weights.byteLength });
+        return void res.end(Buffer.alloc(weights.byteLength));
+      }
+      res.writeHead(200, { "content-type": "application/vnd.ipld.car; version=1" });
+      res.end(car);
+    });
+    servers.push(half);
+    await new Promise<void>((resolve) => half.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(half.address() as AddressInfo).port}`;
+    const events: string[] = [];
+    const d = await createHeliaStore({ dir: path.join(dir, "half"), gateways: [url], log: (e) => events.push(e) });
+    nodes.push(d);
+    const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
+    expect(await d.get(cid, { sha256, signal: AbortSignal.timeout(10_000) })).to.deep.equal(weights);
+    expect(fileAsks).to.equal(1);
+    expect(events).to.include("ipfs.gateway-failed");
+  });
+
   it("the model store over a gateway: caches weights whose sha256 matches, refuses others", async function () {
     const fetcher = await createHeliaStore({ dir: path.join(dir, "store-fetcher"), gateways: [gateway] });
     nodes.push(fetcher);
@@ -199,7 +275,20 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     let error: unknown;
     await store.ensure(version).catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(ContentUnavailableError);
-    expect(bad.requests()).to.equal(2);
+    // The store holds the registry's sha256: the gateway was asked for the file's bytes (refused:
+    // wrong digest), then for its CAR (refused: wrong block).
+    expect(bad.requests()).to.equal(3);
     expect(readdirSync(cacheDir).filter((f) => f.endsWith(".onnx"))).to.deep.equal([]);
   });
 });
+
+async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).to.be.instanceOf(GatewayFetchError);
+    expect((error as Error).message).to.match(message);
+    return;
+  }
+  expect.fail("expected a GatewayFetchError");
+}
