@@ -142,10 +142,15 @@ async function main(): Promise<void> {
       const dataDir = path.join(dir, "runners", String(i));
       mkdirSync(dataDir, { recursive: true });
       const log = createWriteStream(path.join(dataDir, "runner.log"), { flags: "a" });
-      runners.push(await spawnRunner(net, i, runnerConfig(net, i, {}, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
+      // Peers serve peers: each runner serves what it holds over its gateway, and fetches from
+      // the gateways of those started before it first (then from the publisher over bitswap).
+      const gateways = runners.flatMap((r) => (r.gateway ? [r.gateway] : []));
+      const ipfs = { peers: net.publisher.multiaddrs(), gateway: "127.0.0.1:0", gateways };
+      runners.push(await spawnRunner(net, i, runnerConfig(net, i, { ipfs }, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
     }
     // Tools on this machine find the IPFS node and the runners through the deployment file.
-    const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)] }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
+    const gateways = runners.flatMap((r) => (r.gateway ? [r.gateway] : []));
+    const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)], gateways }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
     writeDeployment(deploymentsDir, record);
     if (!values["no-dashboard"]) {
       // The network is useful without its dashboard: a failure here is reported, not fatal.

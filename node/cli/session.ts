@@ -51,6 +51,8 @@ export interface LocalNetworkInfo {
     /** The local network node's block folder, shared by tools on the same machine. */
     blocks?: string;
     peers?: string[];
+    /** The runners' gateways (a runner joining on this machine may list them in `ipfs.gateways`). */
+    gateways?: string[];
   };
   runners?: { address: string; http: string }[];
 }

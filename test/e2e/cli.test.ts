@@ -7,11 +7,12 @@ import { createInterface } from "node:readline";
 import { createPublicClient, getAddress, http, keccak256, toHex, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
-import { devAccount } from "../../node/devnet/accounts.ts";
+import { DEV_ROLES, devAccount } from "../../node/devnet/accounts.ts";
 import { freePort } from "../../node/devnet/local-rpc.ts";
 import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
 import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";
 import { directRun } from "../helpers/direct-run.ts";
+import { until } from "../helpers/until.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -34,6 +35,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
   let port = 0;
   let network: ChildProcess;
   let networkLog = "";
+  let vadWeightsCid = "";
   const exited: Promise<number | null>[] = [];
 
   function conclave(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -115,6 +117,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(published.code, published.stderr).to.equal(0);
     expect(published.json).to.include({ name: "vad-e2e", version: 1 });
     expect(published.json.weightsCid).to.match(/^bafy/);
+    vadWeightsCid = published.json.weightsCid as string;
 
     const proposed = await conclave(["dao", "propose", "activate", "vad-e2e", "1", "--dev-account", "1"]);
     expect(proposed.code, proposed.stderr).to.equal(0);
@@ -171,6 +174,22 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(status.json).to.include({ status: "settled", seated: 3, revealed: 3 });
     const model = await conclave(["audit", "model", "vad-e2e"]);
     expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members(["VersionPublished", "VersionActivated", "ProposalCreated"]);
+  });
+
+  it("wires its runners as peers that serve peers: each serves a gateway, lists the earlier ones, and serves the weights it ran", async function () {
+    const record = JSON.parse(readFileSync(path.join(dir, "deployments", "31337.json"), "utf8")) as { ipfs: { gateways: string[] }; runners: unknown[] };
+    expect(record.ipfs.gateways).to.have.length(record.runners.length);
+    record.ipfs.gateways.forEach((g, i) => {
+      expect(g).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const config = JSON.parse(readFileSync(path.join(dir, "state", "runners", String(DEV_ROLES.providers[i]), "runner.json"), "utf8")) as { ipfs: { gateway: string; gateways: string[] } };
+      expect(config.ipfs.gateway).to.equal("127.0.0.1:0");
+      expect(config.ipfs.gateways).to.deep.equal(record.ipfs.gateways.slice(0, i));
+    });
+    // Every runner served the k = 3 job of vad-e2e above, so each holds its weights and (once its
+    // background pin is done) serves them.
+    for (const g of record.ipfs.gateways) {
+      await until(`${g} serves ${vadWeightsCid}`, async () => (await fetch(`${g}/ipfs/${vadWeightsCid}?format=car`, { method: "HEAD" })).status === 200, 30_000);
+    }
   });
 
   it("model names are owned: nobody else publishes under one, its owner hands it on in two steps", async function () {
