@@ -21,17 +21,41 @@
  * its timer) under a batch, which run did it is unknown: the batch's unanswered runs go back to
  * the front of the queue, each to run alone, so only a run that breaks a worker on its own fails.
  * The runs queued behind on that worker (never started) go back to the queue too, in order.
+ *
+ * Beside it: executor-options.ts (options, the Executor interface), errors.ts (typed errors),
+ * worker-process.ts (forking a worker), worker.ts and worker-protocol.ts (the worker's side). This
+ * file is the pool, over 400 lines because it is one state machine: queues, in-flight messages,
+ * timers and worker replacement share their bookkeeping, and each step keeps the others' invariants.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { availableParallelism, endianness } from "node:os";
-import { fileURLToPath } from "node:url";
-import { ConfigError, FatalError, RetryableError } from "../errors.ts";
+import type { ChildProcess } from "node:child_process";
+import { endianness } from "node:os";
+import { ConfigError } from "../errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
+import {
+  ExecutorClosedError,
+  FAILURES,
+  InferenceFailedError,
+  InferenceTimeoutError,
+  ModelLoadError,
+  ModelMismatchError,
+  ModelNotLoadedError,
+  WorkerCrashedError,
+} from "./errors.ts";
+import {
+  autoInference,
+  type Executor,
+  type ExecutorLog,
+  type ExecutorOptions,
+  type ExecutorStats,
+  type RunOptions,
+  type RunResult,
+  type WorkerRestartReason,
+} from "./executor-options.ts";
 import { InvalidInputError, validateTensors, type ModelSchema, type TensorSpec } from "./schema.ts";
+import { forkWorker, setRef, workerEnv } from "./worker-process.ts";
 import {
   ORT_TYPES,
   dtypeOfOrt,
-  type FailureKind,
   type Reply,
   type Request,
   type RunOutcome,
@@ -40,148 +64,6 @@ import {
   type WireValueInfo,
   type WorkerConfig,
 } from "./worker-protocol.ts";
-
-/** The model file's inputs/outputs differ from its schema, or it yields something the schema cannot describe. */
-export class ModelMismatchError extends FatalError {
-  readonly code = "MODEL_MISMATCH";
-}
-
-/** onnxruntime could not create a session from the model file (missing, corrupt, unsupported ops). */
-export class ModelLoadError extends FatalError {
-  readonly code = "MODEL_LOAD_FAILED";
-}
-
-/** `run` or a queued job named a key that is not (or no longer) loaded. */
-export class ModelNotLoadedError extends FatalError {
-  readonly code = "MODEL_NOT_LOADED";
-}
-
-/** onnxruntime rejected a run whose inputs matched the schema. */
-export class InferenceFailedError extends FatalError {
-  readonly code = "INFERENCE_FAILED";
-}
-
-/** The run exceeded its `timeoutMs`; the worker running it was killed. Retrying cannot make the model faster. */
-export class InferenceTimeoutError extends FatalError {
-  readonly code = "INFERENCE_TIMEOUT";
-}
-
-/** The worker process died under the request (crash, killed, or restarted after another run's timeout). */
-export class WorkerCrashedError extends RetryableError {
-  readonly code = "WORKER_CRASHED";
-}
-
-/** The executor was closed before the request finished; another process may still do the work. */
-export class ExecutorClosedError extends RetryableError {
-  readonly code = "EXECUTOR_CLOSED";
-}
-
-export type ExecutorLog = (event: string, fields: object) => void;
-
-export interface ExecutorOptions {
-  /** Worker processes, each holding its own sessions (default 1); "auto": see {@link autoInference}. */
-  workers?: number | "auto";
-  log?: ExecutorLog;
-  /**
-   * onnxruntime intra-op threads per session; by default onnxruntime uses every core, which
-   * oversubscribes with several workers. "auto": the cores shared out over the workers.
-   */
-  intraOpThreads?: number | "auto";
-  /**
-   * Let onnxruntime's intra-op threads busy-wait between ops (onnxruntime's own default). Off by
-   * default: the spinning takes the cores the runner's event loop and the other workers need, and
-   * halved the executor's throughput on a small model on 2 cores.
-   */
-  spinning?: boolean;
-  /** Messages (single runs or batches) handed to each worker ahead of their turn, so IPC overlaps compute (default 2; 1 = one round trip at a time). */
-  pipelineDepth?: number;
-  /** Most runs that share one message when they queue up (default 16; 1 = a message per run). */
-  maxBatch?: number;
-  /** How often a worker answers the finished runs of a batch it is still working through, in ms (default 1). */
-  replyEveryMs?: number;
-  /** Honour `RunOptions.debug` (tests only). */
-  testHooks?: boolean;
-  /**
-   * The environment of the worker processes, given whole (default: `workerEnv(process.env)`).
-   * Workers run third-party native code on untrusted inputs: they get no secrets.
-   */
-  env?: NodeJS.ProcessEnv;
-  /** Called each time a worker is replaced: after it crashed or exited, or was killed for overrunning a run's timeout. */
-  onWorkerRestart?: (reason: WorkerRestartReason) => void;
-}
-
-export type WorkerRestartReason = "crash" | "timeout";
-
-/**
- * What "auto" means for `workers` and `intraOpThreads` on a machine with `cores` cores: half the
- * cores as workers (at least one: the runner's event loop, which feeds them, keeps a core), and
- * each worker's session the cores shared out over the workers, so workers × threads ≈ cores.
- * Measured on 2 cores (Silero VAD and a ~2 ms MLP, 4 runs in flight): one worker beat two, which
- * fought the runner's process for the cores.
- */
-export function autoInference(
-  opts: { workers?: number | "auto"; intraOpThreads?: number | "auto" },
-  cores = availableParallelism(),
-): { workers: number | undefined; intraOpThreads: number | undefined } {
-  const workers = opts.workers === "auto" ? Math.max(1, Math.floor(cores / 2)) : opts.workers;
-  const intraOpThreads = opts.intraOpThreads === "auto" ? Math.max(1, Math.floor(cores / (workers ?? 1))) : opts.intraOpThreads;
-  return { workers, intraOpThreads };
-}
-
-/**
- * The environment a worker process gets: the runner's, less every CONCLAVE_* variable (the
- * provider key, keystore password, RPC and Kubo URLs that may carry API keys). A worker needs none
- * of them; its configuration arrives as an argument.
- */
-export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith("CONCLAVE_")));
-}
-
-export interface RunOptions {
-  /**
-   * Wall-clock limit from the moment the worker can start the run: when it is handed to an idle
-   * worker, or when the run ahead of it on its worker answered (queueing and session loading excluded).
-   */
-  timeoutMs?: number;
-  /** Test hooks, ignored unless the executor was created with `testHooks: true`. */
-  debug?: {
-    /** Block the worker this long before `session.run`, as a slow model would. */
-    delayMs?: number;
-    /** Make the worker process exit abruptly, without replying, instead of running. */
-    crash?: boolean;
-  };
-}
-
-export interface RunResult {
-  outputs: TensorMap;
-  /** Duration of `session.run` inside the worker. */
-  inferenceMs: number;
-}
-
-export interface ExecutorStats {
-  /** Runs that returned outputs. */
-  runs: number;
-  /** Runs that were dispatched and failed (timeouts included); invalid inputs are not counted. */
-  failures: number;
-  timeouts: number;
-  /** Workers replaced after a crash or a timeout. */
-  workerRestarts: number;
-  /** Messages of runs sent to workers: runs that queued up share one (runs / batches = the mean batch size). */
-  batches: number;
-}
-
-export interface Executor {
-  load(key: string, modelPath: string, schema: ModelSchema): Promise<void>;
-  /**
-   * The input bytes are read when the run is handed to a worker, not when `run` is called: the
-   * caller must not change them until the promise settles. They are never detached or changed,
-   * so a run that fails as retryable can be submitted again with the same tensors.
-   */
-  run(key: string, inputs: TensorMap, opts?: RunOptions): Promise<RunResult>;
-  unload(key: string): Promise<void>;
-  close(): Promise<void>;
-  stats(): ExecutorStats;
-}
 
 type Ok<Op extends Request["op"]> = Extract<Reply, { ok: true; op: Op }>;
 type LoadInfo = Ok<"load">;
@@ -253,12 +135,6 @@ interface Model {
   ready: Promise<void>;
 }
 
-const FAILURES: Record<FailureKind, new (message: string) => Error> = {
-  load: ModelLoadError,
-  run: InferenceFailedError,
-  "not-loaded": ModelNotLoadedError,
-  "unsupported-output": ModelMismatchError,
-};
 
 /** A load that fails because its worker was lost is retried this many times on a fresh worker. */
 const LOAD_RETRIES = 2;
@@ -297,20 +173,7 @@ function fromWire(tensors: WireTensor[]): TensorMap {
   return out;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
-/** An idle worker must not keep the runner alive; one with work outstanding must. */
-function setRef(child: ChildProcess, on: boolean): void {
-  // The IPC channel is a handle of its own: unref'ing the process alone does not release it.
-  const channel = child.channel as { ref(): void; unref(): void } | null | undefined;
-  if (on) {
-    child.ref();
-    channel?.ref();
-  } else {
-    child.unref();
-    channel?.unref();
-  }
-}
 
 export function createExecutor(opts: ExecutorOptions = {}): Executor {
   const threads = autoInference(opts);
@@ -359,15 +222,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   function spawn(slot: Slot): Handle {
-    // Advanced serialization carries typed arrays and bigints, and sends only the bytes a view covers.
-    const child = fork(WORKER_ENTRY, [JSON.stringify(config)], {
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      env: childEnv,
-      // A second process cannot take the runner's debugger port.
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith("--inspect")),
-    });
-    setRef(child, false);
+    const child = forkWorker(config, childEnv);
     const pid = child.pid;
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
     const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), loaded: new Set(), loading: 0, runs: [], answered: false, gone: false };

@@ -9,8 +9,8 @@ import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-
 import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
 import { ConclaveError, FatalError } from "../errors.ts";
-import type { Executor } from "../inference/executor.ts";
-import { WorkerCrashedError } from "../inference/executor.ts";
+import type { Executor } from "../inference/executor-options.ts";
+import { WorkerCrashedError } from "../inference/errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import type { JobRecord, JobState, Journal, TxKind } from "../journal/journal.ts";
 import { TERMINAL_STATES } from "../journal/journal.ts";

@@ -1,4 +1,4 @@
-import type { Executor } from "../inference/executor.ts";
+import type { Executor } from "../inference/executor-options.ts";
 
 export interface WarmSessions {
   /** The executor to hand to the services: the same one, with its loads and unloads recorded. */

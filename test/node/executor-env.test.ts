@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { expect } from "chai";
-import { createExecutor, InferenceTimeoutError, workerEnv, WorkerCrashedError, type WorkerRestartReason } from "../../node/inference/executor.ts";
+import { createExecutor } from "../../node/inference/executor.ts";
+import { type WorkerRestartReason } from "../../node/inference/executor-options.ts";
+import { workerEnv } from "../../node/inference/worker-process.ts";
+import { InferenceTimeoutError, WorkerCrashedError } from "../../node/inference/errors.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { rejection } from "../helpers/errors.ts";
 import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";

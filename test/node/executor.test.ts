@@ -4,17 +4,9 @@ import onnxProto from "onnx-proto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createExecutor,
-  ExecutorClosedError,
-  InferenceFailedError,
-  InferenceTimeoutError,
-  ModelLoadError,
-  ModelMismatchError,
-  ModelNotLoadedError,
-  WorkerCrashedError,
-  type Executor,
-} from "../../node/inference/executor.ts";
+import { createExecutor } from "../../node/inference/executor.ts";
+import { type Executor } from "../../node/inference/executor-options.ts";
+import { ExecutorClosedError, InferenceFailedError, InferenceTimeoutError, ModelLoadError, ModelMismatchError, ModelNotLoadedError, WorkerCrashedError } from "../../node/inference/errors.ts";
 import { InvalidInputError, type ModelSchema } from "../../node/inference/schema.ts";
 import { tensorFrom, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { RetryableError } from "../../node/errors.ts";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
-import { WorkerCrashedError } from "../../node/inference/executor.ts";
+import { WorkerCrashedError } from "../../node/inference/errors.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
