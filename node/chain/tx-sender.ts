@@ -609,7 +609,7 @@ export class TxSender implements TxSubmitter {
       // "already known": an earlier broadcast (or attempt) is in the pool. A fee below the base
       // fee (a spike) or the pool's minimum: bump now rather than wait out the timeout. Anything
       // else is an RPC failure: broadcast again at the next look.
-      this.o.log.debug("broadcast refused", { hash: tx.hash, error: message.split("\n")[0] });
+      this.o.log.debug("broadcast refused", { hash: tx.hash, error: oneLine(error) });
       if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message)) return "refused";
       if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message)) return "feeTooLow";
       this.event({ type: "rpcError", method: "sendRawTransaction", error });

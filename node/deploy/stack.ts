@@ -52,6 +52,32 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
   );
 }
 
+/** The market's policy as its constructor takes it (IInferenceMarket's Policy struct). */
+function marketPolicy(params: DeployParams) {
+  return {
+    protocolFeeBps: params.protocolFeeBps,
+    quorumBps: params.quorumBps,
+    maxRedundancy: params.maxRedundancy,
+    commitWindow: params.commitWindow,
+    revealWindow: params.revealWindow,
+    priorityWindow: params.priorityWindow,
+    maxInlineInputBytes: params.maxInlineInputBytes,
+    maxJobDuration: params.maxJobDuration,
+    collateralPerJob: params.collateralPerJob,
+    clientShareBps: params.clientShareBps,
+  };
+}
+
+/** The challenge policy as the market's constructor takes it (IInferenceMarket's ChallengePolicy struct). */
+function challengePolicy(params: DeployParams) {
+  return {
+    challengeWindow: params.challengeWindow,
+    jurySize: params.jurySize,
+    juryFee: params.juryFee,
+    challengerShareBps: params.challengerShareBps,
+  };
+}
+
 /**
  * Deploys token, timelock, governor, the guardian's veto, both registries and the market, wires the
  * roles of DESIGN.md §2 and hands every admin role to the timelock. The chain's defaults and rules
@@ -99,24 +125,8 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     modelRegistry.address,
     providerRegistry.address,
     timelock.address,
-    {
-      protocolFeeBps: params.protocolFeeBps,
-      quorumBps: params.quorumBps,
-      maxRedundancy: params.maxRedundancy,
-      commitWindow: params.commitWindow,
-      revealWindow: params.revealWindow,
-      priorityWindow: params.priorityWindow,
-      maxInlineInputBytes: params.maxInlineInputBytes,
-      maxJobDuration: params.maxJobDuration,
-      collateralPerJob: params.collateralPerJob,
-      clientShareBps: params.clientShareBps,
-    },
-    {
-      challengeWindow: params.challengeWindow,
-      jurySize: params.jurySize,
-      juryFee: params.juryFee,
-      challengerShareBps: params.challengerShareBps,
-    },
+    marketPolicy(params),
+    challengePolicy(params),
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
@@ -176,20 +186,11 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       minStake: params.minStake.toString(),
       autoAdmit: params.autoAdmit,
       autoAdmitStake: params.autoAdmitStake.toString(),
-      protocolFeeBps: params.protocolFeeBps,
-      quorumBps: params.quorumBps,
-      maxRedundancy: params.maxRedundancy,
-      commitWindow: params.commitWindow,
-      revealWindow: params.revealWindow,
-      priorityWindow: params.priorityWindow,
-      maxInlineInputBytes: params.maxInlineInputBytes,
-      maxJobDuration: params.maxJobDuration,
+      // Amounts as decimal strings, in the structs' key order (a key set again keeps its place).
+      ...marketPolicy(params),
       collateralPerJob: params.collateralPerJob.toString(),
-      clientShareBps: params.clientShareBps,
-      challengeWindow: params.challengeWindow,
-      jurySize: params.jurySize,
+      ...challengePolicy(params),
       juryFee: params.juryFee.toString(),
-      challengerShareBps: params.challengerShareBps,
       paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
     },
   };
