@@ -52,30 +52,13 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
   );
 }
 
-/** The market's policy as its constructor takes it (IInferenceMarket's Policy struct). */
-function marketPolicy(params: DeployParams) {
-  return {
-    protocolFeeBps: params.protocolFeeBps,
-    quorumBps: params.quorumBps,
-    maxRedundancy: params.maxRedundancy,
-    commitWindow: params.commitWindow,
-    revealWindow: params.revealWindow,
-    priorityWindow: params.priorityWindow,
-    maxInlineInputBytes: params.maxInlineInputBytes,
-    maxJobDuration: params.maxJobDuration,
-    collateralPerJob: params.collateralPerJob,
-    clientShareBps: params.clientShareBps,
-  };
-}
+/** The fields of IInferenceMarket's Policy struct, in its order, as the market's constructor takes them. */
+const MARKET_POLICY = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
+/** The fields of IInferenceMarket's ChallengePolicy struct, in its order. */
+const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 
-/** The challenge policy as the market's constructor takes it (IInferenceMarket's ChallengePolicy struct). */
-function challengePolicy(params: DeployParams) {
-  return {
-    challengeWindow: params.challengeWindow,
-    jurySize: params.jurySize,
-    juryFee: params.juryFee,
-    challengerShareBps: params.challengerShareBps,
-  };
+function pick<K extends keyof DeployParams>(params: DeployParams, keys: readonly K[]): Pick<DeployParams, K> {
+  return Object.fromEntries(keys.map((k) => [k, params[k]])) as Pick<DeployParams, K>;
 }
 
 /**
@@ -125,8 +108,8 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     modelRegistry.address,
     providerRegistry.address,
     timelock.address,
-    marketPolicy(params),
-    challengePolicy(params),
+    pick(params, MARKET_POLICY),
+    pick(params, CHALLENGE_POLICY),
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
@@ -187,9 +170,9 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       autoAdmit: params.autoAdmit,
       autoAdmitStake: params.autoAdmitStake.toString(),
       // Amounts as decimal strings, in the structs' key order (a key set again keeps its place).
-      ...marketPolicy(params),
+      ...pick(params, MARKET_POLICY),
       collateralPerJob: params.collateralPerJob.toString(),
-      ...challengePolicy(params),
+      ...pick(params, CHALLENGE_POLICY),
       juryFee: params.juryFee.toString(),
       paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
     },
