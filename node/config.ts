@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { KEY_ENV, decryptKeystoreKey, password as askPassword } from "./cli/keys.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, oneLine } from "./errors.ts";
 import type { Level } from "./log.ts";
+import { jsonStringify } from "./json-stringify.ts";
 
 /** Everything a runner is configured with. Amounts are in token base units (wei). */
 export interface RunnerConfig {
@@ -156,7 +157,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
 };
 
 /** Environment variables a runner reads; flags win over them, they win over the file. */
-export const ENV = {
+const ENV = {
   rpcUrl: "CONCLAVE_RPC_URL",
   /** Comma-separated fallback RPC URLs. */
   rpcFallbackUrls: "CONCLAVE_RPC_FALLBACK_URLS",
@@ -200,7 +201,7 @@ export interface ConfigFlags {
  * Environment variables that hold secrets. `node run` deletes them from its environment once the
  * key is read, so nothing started later (workers, libraries that dump the environment) sees them.
  */
-export const SECRET_ENV: readonly string[] = [ENV.privateKey, ENV.keystorePassword, KEY_ENV.key];
+const SECRET_ENV: readonly string[] = [ENV.privateKey, ENV.keystorePassword, KEY_ENV.key];
 
 /** Deletes the secret-bearing variables from `env` (process.env in `node run`). */
 export function scrubSecretEnv(env: NodeJS.ProcessEnv): void {
@@ -212,7 +213,7 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function bad(key: string, value: unknown, why: string): never {
-  throw new ConfigError(`invalid config ${key}=${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}: ${why}`);
+  throw new ConfigError(`invalid config ${key}=${jsonStringify(value)}: ${why}`);
 }
 
 function int(key: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -331,7 +332,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       if (!isObject(parsed)) throw new Error("not a JSON object");
       file = parsed;
     } catch (cause) {
-      throw new ConfigError(`config file ${flags.config} is not a JSON object: ${(cause as Error).message.split("\n")[0]}`, { cause });
+      throw new ConfigError(`config file ${flags.config} is not a JSON object: ${oneLine(cause)}`, { cause });
     }
     if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: name a keystore file (keystore) or set ${ENV.privateKey}`);
   }

@@ -10,7 +10,7 @@ import { createChainReader } from "./chain/reader.ts";
 import { createTxSender, txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, parseHostPort, type RunnerConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, oneLine } from "./errors.ts";
 import { jobView, resultIsPublic } from "./http/job-view.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -296,12 +296,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     else if (config.models.prefetch) {
       void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }))
         .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
-        .catch((error: unknown) => log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", { error: (error as Error).message.split("\n")[0] }));
+        .catch((error: unknown) => log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", { error: oneLine(error) }));
     }
 
     const tick = () => {
-      void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: (error as Error).message.split("\n")[0] }));
-      void court.tick().catch((error: unknown) => log.warn("court tick failed", { error: (error as Error).message.split("\n")[0] }));
+      void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: oneLine(error) }));
+      void court.tick().catch((error: unknown) => log.warn("court tick failed", { error: oneLine(error) }));
     };
     // Compensation for seats that others left silent is credited in the registry's stake token:
     // withdrawn with the fees (read once, when the first payout runs).

@@ -126,20 +126,9 @@ export const JOB_ABI_TYPE = {
 
 /**
  * keccak256(abi.encode(job)): the runner's local identity of a job's parameters (the journal's
- * compare-and-set key). Not what the market stores: see {@link marketJobHash}.
+ * compare-and-set key). Not what the market stores: its job word binds the top 200 bits of
+ * keccak256(abi.encode(jobId, job)), which binds the id too.
  */
 export function jobHash(job: Job): Hex {
   return keccak256(encodeAbiParameters([JOB_ABI_TYPE], [job]));
-}
-
-/** The job word's mask: the market keeps the top 200 bits of a job's hash (finding 13). */
-export const JOB_WORD_HASH_MASK = ((1n << 200n) - 1n) << 56n;
-
-/**
- * keccak256(abi.encode(jobId, job)): the hash whose top 200 bits the market's job word binds
- * while a job is Open or Revealing (binding the id: a job's parameters are refused on any other
- * id).
- */
-export function marketJobHash(jobId: bigint, job: Job): Hex {
-  return keccak256(encodeAbiParameters([{ type: "uint256" }, JOB_ABI_TYPE], [jobId, job]));
 }

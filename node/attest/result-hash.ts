@@ -3,7 +3,7 @@ import { ConfigError } from "../errors.ts";
 import { checkTensor, elementCount, FLOAT_DTYPES, tensorValues, TensorFormatError, type TensorMap } from "../tensors/dtypes.ts";
 
 /** Domain tag that starts every preimage; a new encoding gets a new tag. */
-export const RESULT_HASH_TAG = "CONCLAVE-RESULT-V1";
+const RESULT_HASH_TAG = "CONCLAVE-RESULT-V1";
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);

@@ -7,7 +7,7 @@ const DEPLOYED: ContractName[] = ["ConclaveToken", "ConclaveTimelock", "Conclave
  * Every custom error of the deployed contracts, so a revert that bubbles up from a contract the
  * call did not name (the market calling the provider registry) is still decoded by name.
  */
-export function conclaveErrorsAbi(): Abi {
+function conclaveErrorsAbi(): Abi {
   const seen = new Set<string>();
   const out: Abi[number][] = [];
   for (const name of DEPLOYED) {

@@ -11,7 +11,7 @@ import {
   type PublicClient,
   type TransactionReceipt,
 } from "viem";
-import { FatalError, RetryableError } from "../errors.ts";
+import { FatalError, oneLine, RetryableError } from "../errors.ts";
 import { revertName } from "./revert.ts";
 import { reuseFor } from "./reuse-for.ts";
 import type { Journal, TxKind, TxRecord } from "../journal/journal.ts";
@@ -339,7 +339,7 @@ export class TxSender implements TxSubmitter {
     // Background confirmations (init, reconcile) may have no caller yet: log their failure here.
     confirmation.then(forget, (error: unknown) => {
       forget();
-      this.o.log.debug("transaction did not settle", { nonce, error: (error as Error).message?.split("\n")[0] });
+      this.o.log.debug("transaction did not settle", { nonce, error: oneLine(error) });
     });
     return confirmation;
   }
@@ -353,13 +353,13 @@ export class TxSender implements TxSubmitter {
           throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
         }
         this.event({ type: "rpcError", method: "estimateGas", error });
-        throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+        throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${oneLine(error)}`, { cause: error });
       }),
       rpc.estimateFeesPerGas().then(
         (estimate) => this.withHeadroom(estimate),
         (error: unknown) => {
           this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
-          throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+          throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${oneLine(error)}`, { cause: error });
         },
       ),
     ]);
@@ -609,7 +609,7 @@ export class TxSender implements TxSubmitter {
       // "already known": an earlier broadcast (or attempt) is in the pool. A fee below the base
       // fee (a spike) or the pool's minimum: bump now rather than wait out the timeout. Anything
       // else is an RPC failure: broadcast again at the next look.
-      this.o.log.debug("broadcast refused", { hash: tx.hash, error: message.split("\n")[0] });
+      this.o.log.debug("broadcast refused", { hash: tx.hash, error: oneLine(error) });
       if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message)) return "refused";
       if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message)) return "feeTooLow";
       this.event({ type: "rpcError", method: "sendRawTransaction", error });
@@ -687,7 +687,7 @@ export class TxSender implements TxSubmitter {
       } catch (error) {
         this.event({ type: "rpcError", method, error });
         if (this.closed || attempt >= tries) throw error;
-        this.o.log.warn("RPC call failed; retrying", { method, error: (error as Error).message?.split("\n")[0] });
+        this.o.log.warn("RPC call failed; retrying", { method, error: oneLine(error) });
         await this.sleep(backoff);
         backoff = Math.min(this.maxBackoffMs, backoff * 2);
       }

@@ -2,6 +2,7 @@ import { BlockNotFoundError, parseEventLogs, type Abi, type Address, type Hex, t
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind } from "./logs.ts";
+import { oneLine } from "../errors.ts";
 
 export type DecodedLog = Log<bigint, number, false> & { eventName: string; args: Record<string, unknown> };
 
@@ -290,6 +291,5 @@ class Watcher implements ChainWatcher {
 
 function firstLine(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
-  const own = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
-  return cause instanceof Error ? `${own}: ${cause.message.split("\n")[0] ?? ""}` : own;
+  return cause instanceof Error ? `${oneLine(error)}: ${oneLine(cause)}` : oneLine(error);
 }

@@ -102,6 +102,3 @@ export async function resolveModel(s: Session, nameOrId: string, version = 0) {
   return { modelId, name: model.name, version: v, activeVersion: model.activeVersion, versionCount: model.versionCount, info };
 }
 
-export const VERSION_STATUS = ["None", "Published", "Active", "Deprecated", "Retired"] as const;
-export const PROVIDER_STATUS = ["None", "Pending", "Approved", "Suspended", "Exited"] as const;
-export { JOB_STATUS } from "../client/jobs.ts";

@@ -4,7 +4,7 @@ import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { devAccount } from "../devnet/accounts.ts";
 import { DEV_ACCOUNT_COUNT } from "../devnet/anvil-node.ts";
-import { FatalError } from "../errors.ts";
+import { FatalError, oneLine } from "../errors.ts";
 
 /** No usable key: none configured, a bad keystore file, or a wrong password. */
 export class KeyError extends FatalError {
@@ -70,7 +70,7 @@ export async function decryptKeystoreKey(file: string, pass: string): Promise<He
     return wallet.privateKey as Hex;
   } catch (error) {
     if (/password/i.test((error as Error).message)) throw new KeyError(`wrong password for keystore ${file}`);
-    throw new KeyError(`cannot read keystore ${file}: ${(error as Error).message.split("\n")[0]}`);
+    throw new KeyError(`cannot read keystore ${file}: ${oneLine(error)}`);
   }
 }
 

@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 import { ConclaveError, oneLine } from "../errors.ts";
+import { jsonStringify } from "../json-stringify.ts";
 import type { Command } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { createOutput, jsonText } from "./output.ts";
+import { createOutput } from "./output.ts";
 import { COMMON_OPTIONS, COMMON_USAGE, openSession, type CommonFlags, type Session } from "./session.ts";
 
 function help(): string {
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       parsed = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
     } catch (error) {
-      throw new ConclaveUsage(`${(error as Error).message.split("\n")[0]}; see conclave ${name} --help`);
+      throw new ConclaveUsage(`${oneLine(error)}; see conclave ${name} --help`);
     }
     const [min, max] = command.args ?? [0, 0];
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const line = oneLine(error);
     out.note(`conclave: ${line}`);
-    if (json) process.stdout.write(`${jsonText({ error: line, code: error instanceof ConclaveError ? error.code : "ERROR" })}\n`);
+    if (json) process.stdout.write(`${jsonStringify({ error: line, code: error instanceof ConclaveError ? error.code : "ERROR" }, 2)}\n`);
     return 1;
   } finally {
     if (session) await (await session.catch(() => undefined))?.close();

@@ -1,3 +1,5 @@
+import { jsonStringify } from "../json-stringify.ts";
+
 /**
  * What a command shows: results on stdout (a JSON document with --json, text otherwise) and
  * progress on stderr, so `--json` output can be piped while a person still sees the waits.
@@ -10,10 +12,6 @@ export interface Output {
   note(line: string): void;
   /** The command's result: `data` as JSON with --json, otherwise the text `human` returns. */
   result(data: unknown, human: () => string): void;
-}
-
-export function jsonText(data: unknown): string {
-  return JSON.stringify(data, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
 export function createOutput(opts: { json: boolean; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream }): Output {
@@ -46,7 +44,7 @@ export function createOutput(opts: { json: boolean; stdout?: NodeJS.WriteStream;
     },
     result(data, human) {
       clear();
-      stdout.write(`${opts.json ? jsonText(data) : human()}\n`);
+      stdout.write(`${opts.json ? jsonStringify(data, 2) : human()}\n`);
     },
   };
 }

@@ -2,8 +2,8 @@ import { RequestError } from "./command.ts";
 import type { RolloutPlan } from "../rollouts/rules.ts";
 
 /** The contract's bounds (ModelRegistry.MAX_CANARY_BPS, MAX_DEPRECATION_PERIOD). */
-export const MAX_CANARY_BPS = 5_000;
-export const MAX_MIN_DURATION = 365 * 86_400;
+const MAX_CANARY_BPS = 5_000;
+const MAX_MIN_DURATION = 365 * 86_400;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 

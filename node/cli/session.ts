@@ -11,7 +11,7 @@ import { LOCAL_CHAIN_ID, resolveAccount, type KeyFlags } from "./keys.ts";
 import type { Output } from "./output.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const DEFAULT_RPC = "http://127.0.0.1:8545";
+const DEFAULT_RPC = "http://127.0.0.1:8545";
 
 /** Options every command takes. */
 export const COMMON_OPTIONS = {

@@ -21,8 +21,6 @@ export const TAGS = [
   { name: "soc2", bit: 18, about: "SOC 2 audited operator" },
 ] as const;
 
-export type TagName = (typeof TAGS)[number]["name"];
-
 const BY_NAME = new Map<string, number>(TAGS.map((t) => [t.name, t.bit]));
 const BY_BIT = new Map<number, string>(TAGS.map((t) => [t.bit, t.name]));
 const MAX = 2n ** 256n - 1n;

@@ -13,6 +13,7 @@ import type { ContentStore } from "../ipfs/content-store.ts";
 import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
+import { JOB_STATUS, JobStatus } from "../chain/statuses.ts";
 
 /** A delivered result does not hash to what its provider committed to. */
 export class ResultMismatchError extends FatalError {
@@ -20,7 +21,7 @@ export class ResultMismatchError extends FatalError {
 }
 
 /** The input is too large to travel inline and there is no IPFS node to put it on. */
-export class InputTooLargeError extends FatalError {
+class InputTooLargeError extends FatalError {
   readonly code = "INPUT_TOO_LARGE";
 }
 
@@ -33,7 +34,7 @@ export class OutputTooLargeError extends FatalError {
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** A requestJob transaction was mined and reverted: nothing was escrowed, no job exists. */
-export class RequestRevertedError extends FatalError {
+class RequestRevertedError extends FatalError {
   readonly code = "REQUEST_REVERTED";
 }
 
@@ -143,9 +144,6 @@ export interface WaitOptions {
 }
 
 /** Waits until the job has a result (delivered or settled) or is refunded, reading the market's events. */
-/** Names of IInferenceMarketTypes.JobStatus, by value. */
-export const JOB_STATUS = ["none", "open", "revealing", "settled", "refunded", "delivered", "challenged", "jury revealing"] as const;
-
 export async function waitForJob(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: WaitOptions = {}): Promise<JobOutcome> {
   const market = conclaveContracts(record, publicClient).market;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
@@ -166,9 +164,9 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
     const line = `${label} (${seated} seated, ${revealed} revealed)`;
     if (line !== last) opts.onProgress?.(line);
     last = line;
-    if (status === 3 || status === 4 || status === 5) {
+    if (status === JobStatus.Settled || status === JobStatus.Refunded || status === JobStatus.Delivered) {
       const outcome = await jobOutcome(publicClient, record, jobId, opts);
-      return { ...outcome, status: status === 3 ? "settled" : status === 4 ? "refunded" : "delivered" };
+      return { ...outcome, status: status === JobStatus.Settled ? "settled" : status === JobStatus.Refunded ? "refunded" : "delivered" };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -179,7 +177,7 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
  * The deliveries and winning hash of an ended job, from its events: scanned from the job's
  * request block to the head in ranges that adapt to the provider's limits.
  */
-export async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {}): Promise<Omit<JobOutcome, "status">> {
+async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {}): Promise<Omit<JobOutcome, "status">> {
   const market = conclaveContracts(record, publicClient).market;
   const deployed = record.contracts.InferenceMarket!.block;
   const logs = await logsToHead(

@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The page's sources (Vite project) and where its build goes. */
-export const DASHBOARD_SRC = path.join(ROOT, "web", "dashboard");
-export const DASHBOARD_DIST = path.join(ROOT, "dist", "dashboard");
+const DASHBOARD_SRC = path.join(ROOT, "web", "dashboard");
+const DASHBOARD_DIST = path.join(ROOT, "dist", "dashboard");
 
 function newest(dir: string): number {
   let t = 0;
@@ -17,7 +17,7 @@ function newest(dir: string): number {
 }
 
 /** True when the built page is missing or older than its sources. */
-export function dashboardStale(): boolean {
+function dashboardStale(): boolean {
   const index = path.join(DASHBOARD_DIST, "index.html");
   return !existsSync(index) || (existsSync(DASHBOARD_SRC) && newest(DASHBOARD_SRC) > statSync(index).mtimeMs);
 }

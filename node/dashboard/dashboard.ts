@@ -19,7 +19,7 @@ const INDEXED: { name: ContractName; at: string }[] = [
 ];
 
 /** Every indexed contract's events, once each (by signature). */
-export function dashboardEvents(): Abi {
+function dashboardEvents(): Abi {
   const seen = new Map<string, AbiEvent>();
   for (const { name } of INDEXED) {
     for (const item of loadArtifact(name).abi as Abi) {
@@ -32,13 +32,13 @@ export function dashboardEvents(): Abi {
 }
 
 /** Inline job inputs, output references and proposal calldata are not shown: not kept in memory. */
-export function slimArgs(_eventName: string, args: Record<string, unknown>): Record<string, unknown> {
+function slimArgs(_eventName: string, args: Record<string, unknown>): Record<string, unknown> {
   const dropped = ["input", "outputRef", "calldatas"];
   if (!dropped.some((k) => k in args)) return args;
   return Object.fromEntries(Object.entries(args).filter(([k]) => !dropped.includes(k)));
 }
 
-export function indexSourceOf(publicClient: PublicClient<Transport, Chain>): IndexSource {
+function indexSourceOf(publicClient: PublicClient<Transport, Chain>): IndexSource {
   return {
     getBlockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
     getLogs: (args) => publicClient.getLogs(args),

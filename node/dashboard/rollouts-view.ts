@@ -1,6 +1,7 @@
 import type { Address, Hex } from "viem";
-import { countersOf, planOf, rolloutRules, verdictText, type RolloutCounters, type RolloutPlan, type RolloutRules, type RolloutStatusName } from "../rollouts/rules.ts";
+import { countersOf, planOf, rolloutRules, verdictText, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../rollouts/rules.ts";
 import type { IndexedLog } from "./indexer.ts";
+import type { RolloutStatusName } from "../chain/statuses.ts";
 
 /** One staged rollout as the page shows it, folded from the ModelRegistry's rollout events. */
 export interface RolloutView {

@@ -98,7 +98,6 @@ export function createRunnerProbe(opts: { runners: { address: string; http: stri
     },
   };
 }
-export type RunnerProbe = ReturnType<typeof createRunnerProbe>;
 
 /** A runner's /status model entry (see node/models/versions-view.ts) as the page shows it. */
 function versionLabel(entry: unknown): string {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Logger } from "../log.ts";
+import { oneLine } from "../errors.ts";
 
 /** Votes signed by the server for the local network's development accounts (see dev-signer.ts). */
 export interface DevVoter {
@@ -99,7 +100,7 @@ export async function startDashboardServer(opts: { host: string; port: number; s
       json(res, 200, await handlers.devVoter.vote(account, BigInt(b.proposalId), support));
     } catch (error) {
       log.warn("dashboard: development vote failed", { error });
-      json(res, 400, { error: (error as Error).message.split("\n")[0] });
+      json(res, 400, { error: oneLine(error) });
     }
   }
 

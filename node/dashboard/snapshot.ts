@@ -5,8 +5,8 @@ import type { ChainReads } from "./chain-reads.ts";
 import type { EventIndex } from "./indexer.ts";
 import type { RunnerHealth } from "./runner-probe.ts";
 import { buildView, type ChainView, type ProposalBase, type RolloutView } from "./view.ts";
+import { PROVIDER_STATUS } from "../chain/statuses.ts";
 
-const PROVIDER_STATUS = ["None", "Pending", "Approved", "Suspended", "Exited"] as const;
 /** Canceled, Defeated, Expired, Executed: a proposal's state never changes again. */
 const FINAL = new Set([2, 3, 6, 7]);
 
@@ -140,4 +140,3 @@ export function createSnapshotter(d: SnapshotDeps) {
   }
   return { make };
 }
-export type Snapshotter = ReturnType<typeof createSnapshotter>;

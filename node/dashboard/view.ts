@@ -2,6 +2,7 @@ import { zeroAddress, type Address, type Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
 import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
+import { PROVIDER_STATUS } from "../chain/statuses.ts";
 
 export type { RolloutView } from "./rollouts-view.ts";
 
@@ -266,7 +267,6 @@ function foldProposals(logs: readonly IndexedLog[]): ProposalBase[] {
 
 function foldProviders(logs: readonly IndexedLog[]): ProviderBase[] {
   const out = new Map<Address, ProviderBase>();
-  const STATUS = ["None", "Pending", "Approved", "Suspended", "Exited"];
   for (const l of logs) {
     const who = l.args.provider as Address | undefined;
     if (!who || l.address === undefined) continue;
@@ -276,7 +276,7 @@ function foldProviders(logs: readonly IndexedLog[]): ProviderBase[] {
     }
     const p = out.get(who);
     if (!p) continue;
-    if (l.eventName === "ProviderStatusChanged") p.timeline.push({ at: l.timestamp, event: STATUS[n(l.args.newStatus)] ?? "status changed" });
+    if (l.eventName === "ProviderStatusChanged") p.timeline.push({ at: l.timestamp, event: PROVIDER_STATUS[n(l.args.newStatus)] ?? "status changed" });
     else if (l.eventName === "ProviderSlashed" || l.eventName === "ProviderFrozen" || l.eventName === "ProviderUnfrozen" || l.eventName === "ExitRequested") p.timeline.push({ at: l.timestamp, event: l.eventName.replace(/^Provider/, "").toLowerCase() });
     else if (l.eventName === "CapabilitiesUpdated") p.metadataURI = l.args.metadataURI as string;
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { formatUnits, getAddress, isAddress, parseUnits, type Address } from "viem";
 import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, oneLine } from "../errors.ts";
 
 /** A payment token and its rate: base units per 10^18 wei (see DeployParams.paymentTokens). */
 export interface PaymentToken {
@@ -293,7 +293,7 @@ export function resolveDeployParams(
     try {
       raw = JSON.parse(readFileSync(file, "utf8"));
     } catch (cause) {
-      throw new ConfigError(`cannot read params file ${file}: ${(cause as Error).message.split("\n")[0]}`, { cause });
+      throw new ConfigError(`cannot read params file ${file}: ${oneLine(cause)}`, { cause });
     }
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`params file ${file} must hold a JSON object`);
     for (const [k, v] of Object.entries(raw)) apply(params, k, v);
@@ -310,18 +310,18 @@ export function resolveDeployParams(
 }
 
 /** The least collateral per seat the market accepts: 1 stake token (finding 16). */
-export const MIN_COLLATERAL = parseUnits("1", 18);
+const MIN_COLLATERAL = parseUnits("1", 18);
 
 /** Chain ids of development networks (Hardhat's and Anvil's default, and Ganache's). */
-export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
+const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
 
-export const isLocalChain = (chainId: number): boolean => LOCAL_CHAIN_IDS.includes(chainId);
+const isLocalChain = (chainId: number): boolean => LOCAL_CHAIN_IDS.includes(chainId);
 
 /** The supply the development DAO members share on a local chain when no holders are given. */
 export const LOCAL_SUPPLY = parseUnits("1000000", 18);
 
 /** 0.1 % of the supply: the proposal threshold on a public chain when none is given. */
-export const PUBLIC_THRESHOLD_BPS = 10n;
+const PUBLIC_THRESHOLD_BPS = 10n;
 
 /** DeployParams with every chain-dependent default decided: what deployStack deploys. */
 export interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian" | "freezePeriod"> {

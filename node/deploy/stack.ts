@@ -52,6 +52,15 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
   );
 }
 
+/** The fields of IInferenceMarket's Policy struct, in its order, as the market's constructor takes them. */
+const MARKET_POLICY = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
+/** The fields of IInferenceMarket's ChallengePolicy struct, in its order. */
+const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
+
+function pick<K extends keyof DeployParams>(params: DeployParams, keys: readonly K[]): Pick<DeployParams, K> {
+  return Object.fromEntries(keys.map((k) => [k, params[k]])) as Pick<DeployParams, K>;
+}
+
 /**
  * Deploys token, timelock, governor, the guardian's veto, both registries and the market, wires the
  * roles of DESIGN.md §2 and hands every admin role to the timelock. The chain's defaults and rules
@@ -99,24 +108,8 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     modelRegistry.address,
     providerRegistry.address,
     timelock.address,
-    {
-      protocolFeeBps: params.protocolFeeBps,
-      quorumBps: params.quorumBps,
-      maxRedundancy: params.maxRedundancy,
-      commitWindow: params.commitWindow,
-      revealWindow: params.revealWindow,
-      priorityWindow: params.priorityWindow,
-      maxInlineInputBytes: params.maxInlineInputBytes,
-      maxJobDuration: params.maxJobDuration,
-      collateralPerJob: params.collateralPerJob,
-      clientShareBps: params.clientShareBps,
-    },
-    {
-      challengeWindow: params.challengeWindow,
-      jurySize: params.jurySize,
-      juryFee: params.juryFee,
-      challengerShareBps: params.challengerShareBps,
-    },
+    pick(params, MARKET_POLICY),
+    pick(params, CHALLENGE_POLICY),
     court.address,
   ]);
   await call(ctx, "ProviderRegistry", providerRegistry.address, "grantRole", [ROLES.MARKET_ROLE, market.address]);
@@ -176,20 +169,11 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       minStake: params.minStake.toString(),
       autoAdmit: params.autoAdmit,
       autoAdmitStake: params.autoAdmitStake.toString(),
-      protocolFeeBps: params.protocolFeeBps,
-      quorumBps: params.quorumBps,
-      maxRedundancy: params.maxRedundancy,
-      commitWindow: params.commitWindow,
-      revealWindow: params.revealWindow,
-      priorityWindow: params.priorityWindow,
-      maxInlineInputBytes: params.maxInlineInputBytes,
-      maxJobDuration: params.maxJobDuration,
+      // Amounts as decimal strings, in the structs' key order (a key set again keeps its place).
+      ...pick(params, MARKET_POLICY),
       collateralPerJob: params.collateralPerJob.toString(),
-      clientShareBps: params.clientShareBps,
-      challengeWindow: params.challengeWindow,
-      jurySize: params.jurySize,
+      ...pick(params, CHALLENGE_POLICY),
       juryFee: params.juryFee.toString(),
-      challengerShareBps: params.challengerShareBps,
       paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
     },
   };

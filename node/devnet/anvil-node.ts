@@ -59,7 +59,7 @@ export interface AnvilOptions {
 }
 
 /** Anvil's native binary from the @foundry-rs/anvil-<platform>-<arch> npm package. */
-export function anvilBinary(): string {
+function anvilBinary(): string {
   const arch = ({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch];
   const pkg = arch && ["linux", "darwin", "win32"].includes(process.platform) ? `@foundry-rs/anvil-${process.platform}-${arch}` : undefined;
   if (!pkg) throw new ConfigError(`Anvil has no npm build for ${process.platform}-${process.arch}`);

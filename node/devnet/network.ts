@@ -373,36 +373,3 @@ export async function waitUntilReady(runner: Pick<RunnerProcess, "http" | "index
   }
   throw new Error(`runner ${runner.index} was not ready within ${timeoutMs} ms`);
 }
-
-export interface LocalNetwork {
-  net: Devnet;
-  runners: RunnerProcess[];
-  /** Stops the runners, then the publisher and the Anvil node. */
-  stop(): Promise<void>;
-}
-
-/**
- * The whole thing: `startDevnet(options)` then one runner per provider, each with
- * `runnerConfig(net, index, runnerOverrides)`, all ready.
- */
-export async function startLocalNetwork(opts: DevnetOptions & { runnerOverrides?: Record<string, unknown>; spawn?: SpawnOptions } = {}): Promise<LocalNetwork> {
-  const net = await startDevnet(opts);
-  const indexes = opts.providers ?? DEV_ROLES.providers;
-  const runners: RunnerProcess[] = [];
-  const stop = async () => {
-    await Promise.all(runners.map((r) => r.stop()));
-    await net.stop();
-  };
-  try {
-    opts.log?.(`starting ${indexes.length} runner(s) ...`);
-    const started = await Promise.allSettled(indexes.map((i) => spawnRunner(net, i, runnerConfig(net, i, opts.runnerOverrides), opts.spawn)));
-    for (const r of started) if (r.status === "fulfilled") runners.push(r.value);
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
-    await Promise.all(runners.map((r) => waitUntilReady(r)));
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { net, runners, stop };
-}

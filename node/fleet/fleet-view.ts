@@ -1,4 +1,5 @@
 import type { Address, Hex } from "viem";
+import { oneLine } from "../errors.ts";
 
 /** A provider as the ProviderRegistry records it (the fields the fleet view shows). */
 export interface ChainProvider {
@@ -78,7 +79,7 @@ export function runnerUrlOf(metadataURI: string): string | null {
 }
 
 /** Asks a runner's /ready (200 ready, 503 catching up; both carry details). */
-export async function probeReady(url: string, source: RunnerSource, fetcher: FetchLike, timeoutMs: number): Promise<RunnerState> {
+async function probeReady(url: string, source: RunnerSource, fetcher: FetchLike, timeoutMs: number): Promise<RunnerState> {
   const empty: RunnerState = { url, source, reachable: false, ready: null, head: null, processed: null, blocksBehind: null, versions: [] };
   let status: number;
   let body: unknown;
@@ -87,7 +88,7 @@ export async function probeReady(url: string, source: RunnerSource, fetcher: Fet
     status = res.status;
     body = await res.json();
   } catch (error) {
-    return { ...empty, error: `no answer from ${url}/ready: ${(error as Error).message.split("\n")[0]}` };
+    return { ...empty, error: `no answer from ${url}/ready: ${oneLine(error)}` };
   }
   const details = ((body as { details?: unknown } | null)?.details ?? {}) as { head?: unknown; processed?: unknown; blocksBehind?: unknown; models?: unknown };
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);

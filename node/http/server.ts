@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
+import { jsonStringify } from "../json-stringify.ts";
 
 export interface HttpHandlers {
   metrics: Registry;
@@ -16,7 +17,7 @@ export interface HttpHandlers {
 
 const json = (res: ServerResponse, code: number, body: unknown) => {
   res.writeHead(code, { "content-type": "application/json" });
-  res.end(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  res.end(jsonStringify(body));
 };
 
 /**

@@ -3,13 +3,14 @@ import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs
 import { commitmentOf } from "../attest/attestation.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
-import { ConclaveError } from "../errors.ts";
+import { ConclaveError, oneLine } from "../errors.ts";
 import type { Challenge, DutyRecord, Journal, JobRecord, TxKind } from "../journal/journal.ts";
 import { TERMINAL_DUTY_STATES } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
-import { ChainStatus, hasEnded, settlementHeadroom, type ChainReader, type JobProcessor, type TxSubmitter } from "./processor.ts";
+import { hasEnded, settlementHeadroom, type ChainReader, type JobProcessor, type TxSubmitter } from "./processor.ts";
 import { turnOf } from "./scheduler.ts";
 import { backoffMs } from "./work-queue.ts";
+import { JobStatus } from "../chain/statuses.ts";
 
 export interface CourtOptions {
   journal: Journal;
@@ -159,7 +160,7 @@ export class CourtService {
     const { chain } = this.o;
     const [state, now] = await Promise.all([chain.jobState(duty.jobId), chain.now()]);
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
-    if (state.status !== ChainStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
+    if (state.status !== JobStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
     const windowEnd = state.revealStartedAt + rec.job.challengeWindow;
     if (now + this.o.marginSeconds > windowEnd) return this.end(duty, "skipped", "too close to the end of the challenge window");
     const delivered = rec.settledHash;
@@ -200,7 +201,7 @@ export class CourtService {
     switch (duty.state) {
       case "new":
       case "computed": {
-        if (state.status !== ChainStatus.Challenged || state.seated >= ch.jurySize) return this.end(duty, "skipped", "the jury is seated");
+        if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize) return this.end(duty, "skipped", "the jury is seated");
         if (now + this.o.marginSeconds > commitDeadline) return this.end(duty, "skipped", "too close to the jury's commit deadline");
         const terms = await chain.providerTerms();
         const eligible = terms.active && terms.freeStake >= rec.job.collateral && (rec.job.requiredTags & ~terms.tags) === 0n && terms.memoryMB >= rec.job.minMemoryMB;
@@ -213,9 +214,9 @@ export class CourtService {
       }
       case "committed": {
         const quorum = Math.floor(ch.jurySize / 2) + 1;
-        const revealOpen = state.status === ChainStatus.JuryRevealing || (state.status === ChainStatus.Challenged && now > commitDeadline && state.seated >= quorum);
+        const revealOpen = state.status === JobStatus.JuryRevealing || (state.status === JobStatus.Challenged && now > commitDeadline && state.seated >= quorum);
         if (!revealOpen) {
-          if (state.status === ChainStatus.Challenged && now > commitDeadline) return this.resolveWhenDue(duty, rec, ch, state, now);
+          if (state.status === JobStatus.Challenged && now > commitDeadline) return this.resolveWhenDue(duty, rec, ch, state, now);
           return this.wait(duty, null, Math.min(this.o.followIntervalMs, Math.max(0, commitDeadline - now + 1) * 1_000));
         }
         const seat = duty.seat ?? (await this.findSeat(duty.jobId, state.seated));
@@ -257,8 +258,8 @@ export class CourtService {
   private async resolveWhenDue(duty: DutyRecord, rec: JobRecord, ch: Challenge, state: Awaited<ReturnType<ChainReader["jobState"]>>, now: number): Promise<void> {
     const commitDeadline = ch.challengedAt + ch.commitWindow;
     const due =
-      (state.status === ChainStatus.JuryRevealing && now > state.revealStartedAt + ch.revealWindow) ||
-      (state.status === ChainStatus.Challenged && now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
+      (state.status === JobStatus.JuryRevealing && now > state.revealStartedAt + ch.revealWindow) ||
+      (state.status === JobStatus.Challenged && now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
     if (!due) return this.wait(duty, null);
     await this.sendOnce(duty, "resolve", "resolveChallenge", [duty.jobId, rec.job, ch], ch.jurySize);
     this.wait(duty, "resolve sent; waiting for ChallengeResolved", Math.min(this.o.followIntervalMs, 1_000));
@@ -294,13 +295,13 @@ export class CourtService {
     if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.
       this.o.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + Math.min(this.o.followIntervalMs, 1_000) });
-      if (attempts >= 5 && (duty.state === "new" || duty.state === "computed")) this.end(duty, "skipped", `the chain refused it: ${(error as Error).message.split("\n")[0]}`);
+      if (attempts >= 5 && (duty.state === "new" || duty.state === "computed")) this.end(duty, "skipped", `the chain refused it: ${oneLine(error)}`);
       return;
     }
     if (error instanceof ConclaveError && !error.retryable) return this.end(duty, "failed", error.message);
     const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
     this.o.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + delay });
-    this.o.log.warn("court duty step will be retried", { jobId: duty.jobId, state: duty.state, attempts, error: (error as Error)?.message?.split("\n")[0] });
+    this.o.log.warn("court duty step will be retried", { jobId: duty.jobId, state: duty.state, attempts, error: oneLine(error) });
   }
 
   /** Sends the duty's `kind` transaction once (an earlier one is resumed, a mined one reused). */
@@ -340,7 +341,7 @@ export class CourtService {
  * Seconds each jury rank beyond the first jurySize waits (InferenceMarketCourt._juryWindow): the
  * job's priority window, or a sixteenth of the jury's commit window (at least 1 s) when it is 0.
  */
-export function juryWindow(priorityWindow: number, commitWindow: number): number {
+function juryWindow(priorityWindow: number, commitWindow: number): number {
   if (priorityWindow !== 0) return priorityWindow;
   return Math.max(1, Math.floor(commitWindow / 16));
 }

@@ -2,10 +2,7 @@ import type { Hex } from "viem";
 import { ConclaveError, oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { versionKey, type EnsureOptions, type LocalModel, type VersionInfo } from "./store.ts";
-
-/** Registry version statuses (IModelRegistry.VersionStatus). */
-const PUBLISHED = 1;
-const ACTIVE = 2;
+import { VersionStatus } from "../chain/statuses.ts";
 
 /** Why a version is current: the active one, or the newest published one the DAO may activate next. */
 export type PrefetchRole = "active" | "candidate";
@@ -133,7 +130,7 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
     const trusted = m.activeVersion > 0 || deps.allowed?.has(modelId) === true;
     if (m.versionCount > m.activeVersion && trusted) {
       const newest = await deps.readVersion(modelId, m.versionCount);
-      if (newest.status === PUBLISHED) wanted.push({ version: m.versionCount, role: "candidate" });
+      if (newest.status === VersionStatus.Published) wanted.push({ version: m.versionCount, role: "candidate" });
     }
     const keys = new Set(wanted.map((w) => versionKey({ modelId, version: w.version })));
     current.set(modelId, keys);
@@ -178,7 +175,7 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
     try {
       entry.state = "fetching";
       const info = await deps.readVersion(entry.modelId, entry.version);
-      if (info.status !== PUBLISHED && info.status !== ACTIVE) {
+      if (info.status !== VersionStatus.Published && info.status !== VersionStatus.Active) {
         entry.state = "skipped";
         entry.reason = `status ${info.status}: no longer current`;
         deps.onOutcome?.("skipped");

@@ -34,10 +34,10 @@ export function sileroVadV5Path(): string {
   return require.resolve("@ricky0123/vad-web/dist/silero_vad_v5.onnx");
 }
 
-export const SILERO_SAMPLES = 512;
-export const SILERO_SAMPLE_RATE = 16000;
+const SILERO_SAMPLES = 512;
+const SILERO_SAMPLE_RATE = 16000;
 
-export const SILERO_VAD_V5_SCHEMA: ModelSchema = {
+const SILERO_VAD_V5_SCHEMA: ModelSchema = {
   inputs: [
     { name: "input", dtype: "F32", shape: [1, SILERO_SAMPLES] },
     { name: "state", dtype: "F32", shape: [2, 1, 128] },

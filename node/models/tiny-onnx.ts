@@ -16,12 +16,12 @@ const { onnx } = onnxProto;
  */
 
 export const TINY_MLP_INPUTS = 4;
-export const TINY_MLP_HIDDEN = 8;
+const TINY_MLP_HIDDEN = 8;
 export const TINY_MLP_CLASSES = 3;
 /** ONNX opset of the default domain (Softmax uses the opset-13 single-axis semantics). */
-export const TINY_MLP_OPSET = 13;
+const TINY_MLP_OPSET = 13;
 /** ONNX IR version written into the model (IR 7 goes with opset 13). */
-export const TINY_MLP_IR_VERSION = 7;
+const TINY_MLP_IR_VERSION = 7;
 const SEED = 0x0c0c1a7e;
 
 /** The model's interface as published (the batch dimension accepts any size). */
@@ -30,7 +30,7 @@ export const TINY_MLP_SCHEMA: ModelSchema = {
   outputs: [{ name: "probs", dtype: "F32", shape: [null, TINY_MLP_CLASSES] }],
 };
 
-export interface TinyMlpWeights {
+interface TinyMlpWeights {
   /** Row-major [4, 8]. */
   w1: Float32Array;
   b1: Float32Array;
@@ -51,11 +51,6 @@ function generateWeights(): TinyMlpWeights {
 }
 
 const WEIGHTS = generateWeights();
-
-/** A copy of the model's fixed weights. */
-export function tinyMlpWeights(): TinyMlpWeights {
-  return { w1: WEIGHTS.w1.slice(), b1: WEIGHTS.b1.slice(), w2: WEIGHTS.w2.slice(), b2: WEIGHTS.b2.slice() };
-}
 
 /** Little-endian bytes of a float32 array (TensorProto.raw_data is little-endian by definition). */
 function leBytes(values: Float32Array): Uint8Array {

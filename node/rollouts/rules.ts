@@ -5,15 +5,10 @@
  * rule names), so the text shown is the text a reverted promote or abort carries.
  */
 
+import type { RolloutStatusName } from "../chain/statuses.ts";
+
 /** Basis points in a whole (the contract's BPS). */
-export const BPS = 10_000;
-
-/** IModelRollouts.RolloutStatus, by index. */
-export const ROLLOUT_STATUS = ["None", "Running", "Promoted", "Aborted"] as const;
-export type RolloutStatusName = (typeof ROLLOUT_STATUS)[number];
-
-/** IModelRollouts.JobOutcome, by index. */
-export const JOB_OUTCOME = ["Settled", "Disputed", "Failed"] as const;
+const BPS = 10_000;
 
 /** The unmet part of the promotion rule, as ModelRegistryRolloutRuleNotMet names it. */
 export type PromotionUnmet = "minimum duration" | "jobs ended" | "disputed share" | "failed share";

@@ -4,6 +4,7 @@ import { TxRevertedError, TxVoidedError, TxWouldRevertError, type TxSubmitter } 
 import type { DecodedLog } from "../chain/watcher.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
+import { oneLine } from "../errors.ts";
 
 /** The rules' verdict as ModelRegistry.rolloutVerdict reads it (both false when not running). */
 export interface RolloutVerdict {
@@ -136,7 +137,7 @@ export class RolloutService {
     try {
       verdict = await this.o.verdict(modelId);
     } catch (error) {
-      log.warn("cannot read the rollout verdict; the next look retries", { error: (error as Error).message.split("\n")[0] });
+      log.warn("cannot read the rollout verdict; the next look retries", { error: oneLine(error) });
       return "failed";
     }
     if (!verdict.promotable && !verdict.abortable) {
@@ -160,10 +161,10 @@ export class RolloutService {
     } catch (error) {
       if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
         // Another runner (or anyone) was first, or the verdict changed since it was read.
-        log.debug("rollout step not needed any more", { step: functionName, error: (error as Error).message.split("\n")[0] });
+        log.debug("rollout step not needed any more", { step: functionName, error: oneLine(error) });
         return "lost";
       }
-      log.warn("rollout step failed; the next look retries", { step: functionName, error: (error as Error).message.split("\n")[0] });
+      log.warn("rollout step failed; the next look retries", { step: functionName, error: oneLine(error) });
       return "failed";
     }
   }

@@ -55,7 +55,7 @@ function nest(values: unknown[], shape: number[]): unknown {
 }
 
 /** One tensor as JSON: values nested by shape; 64-bit integers beyond 2^53 as strings. */
-export function tensorToJson(t: Tensor): { dtype: string; shape: number[]; data: unknown } {
+function tensorToJson(t: Tensor): { dtype: string; shape: number[]; data: unknown } {
   const values = tensorValues(t).map((v) => (typeof v === "bigint" ? (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v));
   return { dtype: t.dtype, shape: t.shape, data: nest(values, t.shape) };
 }

@@ -131,7 +131,7 @@ export class FakeChain implements ChainSource {
   }
 }
 
-export function pingId(block: number, fork: number, index: number): bigint {
+function pingId(block: number, fork: number, index: number): bigint {
   return BigInt(block) * 1_000_000n + BigInt(fork) * 1_000n + BigInt(index);
 }
 

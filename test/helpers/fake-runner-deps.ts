@@ -28,7 +28,7 @@ export const PROVIDER = privateKeyToAccount(`0x${"11".repeat(32)}`);
 export const OTHER: Address = "0x000000000000000000000000000000000000bEEF";
 export const marketAbi = marketAbiWithCourt() as Abi;
 
-export const INPUT: Hex = toHex(encodeSafetensors({ x: tensorFrom("F32", [1, 2], [1, 2]) }));
+const INPUT: Hex = toHex(encodeSafetensors({ x: tensorFrom("F32", [1, 2], [1, 2]) }));
 
 export function makeJob(over: Partial<Job> = {}): Job {
   return {
@@ -176,7 +176,7 @@ export class FakeSender implements TxSubmitter {
   }
 }
 
-export const OUTPUTS: TensorMap = { y: tensorFrom("F32", [1, 2], [0.25, 0.75]) };
+const OUTPUTS: TensorMap = { y: tensorFrom("F32", [1, 2], [0.25, 0.75]) };
 
 export interface Harness {
   processor: JobProcessor;

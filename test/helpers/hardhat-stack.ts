@@ -1,6 +1,5 @@
 import { network } from "hardhat";
-import { parseUnits, type Address } from "viem";
-import type { ContractName } from "../../node/chain/artifacts.ts";
+import { parseUnits } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
@@ -39,6 +38,3 @@ export async function deployFixture(overrides: Partial<DeployParams> = {}) {
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
 
-export function addressOf(record: DeploymentRecord, name: ContractName): Address {
-  return record.contracts[name]!.address;
-}

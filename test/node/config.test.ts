@@ -5,13 +5,14 @@ import { expect } from "chai";
 import { CONFIG_DEFAULTS, loadConfig, loadRunnerConfig, parseHostPort, scrubSecretEnv } from "../../node/config.ts";
 import { KeyError } from "../../node/cli/keys.ts";
 import { ConfigError } from "../../node/errors.ts";
+import { jsonStringify } from "../../node/json-stringify.ts";
 
 const KEY = `0x${"11".repeat(32)}`;
 const dir = mkdtempSync(path.join(tmpdir(), "conclave-config-"));
 function file(content: unknown): string {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.json`);
   // Amounts in wei are written as strings, as a config file holds them.
-  writeFileSync(f, typeof content === "string" ? content : JSON.stringify(content, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  writeFileSync(f, typeof content === "string" ? content : jsonStringify(content));
   return f;
 }
 

@@ -1,8 +1,9 @@
 import { getAddress, type Address, type Hex } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { integer, JOB_STATUS, RequestError, resolveModel, type Command } from "../command.ts";
+import { integer, RequestError, resolveModel, type Command } from "../command.ts";
 import { history, sameAddress, timelineText, type HistoryEntry } from "../history.ts";
 import type { Session } from "../session.ts";
+import { JOB_STATUS, JobStatus, ProviderStatus } from "../../chain/statuses.ts";
 
 function print(ctx: Parameters<Command["run"]>[0], subject: Record<string, unknown>, entries: HistoryEntry[], header: string): void {
   ctx.out.result({ ...subject, events: entries }, () => `${header}\n${timelineText(entries)}`);
@@ -21,7 +22,7 @@ export const auditCommands: Record<string, Command> = {
       const s = await ctx.session();
       const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
       const [status] = await conclaveContracts(s.record, s.publicClient).market.read.jobState([jobId]);
-      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
       print(ctx, { kind: "job", jobId: jobId.toString(), status: JOB_STATUS[status] }, await jobTimeline(s, jobId), `job ${jobId}: ${JOB_STATUS[status]}`);
     },
   },
@@ -53,7 +54,7 @@ export const auditCommands: Record<string, Command> = {
       if (!/^0x[0-9a-fA-F]{40}$/.test(ctx.positionals[0]!)) throw new RequestError(`not an address: ${ctx.positionals[0]}`);
       const who: Address = getAddress(ctx.positionals[0]!);
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
-      if (p.status === 0) throw new RequestError(`${who} never registered as a provider`);
+      if (p.status === ProviderStatus.None) throw new RequestError(`${who} never registered as a provider`);
       const hexAddr = who.slice(2).toLowerCase();
       const entries = await history(
         s,

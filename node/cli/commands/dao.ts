@@ -3,12 +3,14 @@ import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseE
 import { loadArtifact, marketAbiWithCourt, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
-import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, tokenInfo, VERSION_STATUS, type Command, type CommandContext } from "../command.ts";
+import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, tokenInfo, type Command, type CommandContext } from "../command.ts";
 import type { Session } from "../session.ts";
 import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
 import { PLAN_FLAGS, planFromFlags, type PlanFlags } from "../rollout-plan.ts";
-import { bpsText, ROLLOUT_STATUS } from "../../rollouts/rules.ts";
+import { bpsText } from "../../rollouts/rules.ts";
+import { jsonStringify } from "../../json-stringify.ts";
+import { ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from "../../chain/statuses.ts";
 
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
@@ -39,9 +41,9 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       need(2, "<model> <version>");
       const m = await resolveModel(s, args[0]!, integer("version", args[1]!, 1));
       const status = VERSION_STATUS[m.info.status];
-      if (what === "activate" && m.info.status === 2) throw new RequestError(`${m.name} v${m.version} is already active`);
-      if (what === "retire" && m.info.status === 4) throw new RequestError(`${m.name} v${m.version} is already retired`);
-      if (what === "rollback" && !(m.version < m.activeVersion && (m.info.status === 3 || m.info.status === 1))) {
+      if (what === "activate" && m.info.status === VersionStatus.Active) throw new RequestError(`${m.name} v${m.version} is already active`);
+      if (what === "retire" && m.info.status === VersionStatus.Retired) throw new RequestError(`${m.name} v${m.version} is already retired`);
+      if (what === "rollback" && !(m.version < m.activeVersion && (m.info.status === VersionStatus.Deprecated || m.info.status === VersionStatus.Published))) {
         throw new RequestError(`rollback needs an earlier, not retired version than the active v${m.activeVersion || "-"}; v${m.version} is ${status}`);
       }
       const fn = what === "retire" ? "retireVersion" : "activateVersion";
@@ -52,7 +54,7 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       const m = await resolveModel(s, args[0]!, integer("candidate version", args[1]!, 1));
       const plan = planFromFlags(m.version, planFlags);
       if (m.activeVersion === 0) throw new RequestError(`${m.name} has no active version: a rollout needs one to share requests with (activate one first)`);
-      if (m.info.status !== 1) throw new RequestError(`${m.name} v${m.version} is ${VERSION_STATUS[m.info.status]}: only a Published version can be rolled out`);
+      if (m.info.status !== VersionStatus.Published) throw new RequestError(`${m.name} v${m.version} is ${VERSION_STATUS[m.info.status]}: only a Published version can be rolled out`);
       const [rollout] = await conclaveContracts(s.record, s.publicClient).models.read.rolloutOf([m.modelId]);
       if (ROLLOUT_STATUS[rollout.status] === "Running") throw new RequestError(`${m.name} already has a running rollout of v${rollout.plan.candidate}: promote or abort it first (conclave rollout status ${m.name})`);
       return {
@@ -65,7 +67,7 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       if (what === "approve-provider" ? args.length < 1 || args.length > 2 : args.length !== 2) throw new RequestError(`dao propose ${what} takes ${what === "approve-provider" ? "<address> [<tags>]" : "<address> <tags>"}`);
       const who = getAddress(address("provider", args[0]!));
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
-      if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
       // The vote names the tags explicitly: a declaration changed during the vote grants nothing.
       const tags = args[1] === undefined ? p.tags : parseTags("tags", args[1]);
       if (what === "grant-tags") return { actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])], description: `Grant provider ${who} tags ${formatTags(tags)} (${tags})` };
@@ -75,7 +77,7 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       need(1, "<address>");
       const who = getAddress(address("provider", args[0]!));
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
-      if (p.status === 0) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None) throw new RequestError(`${who} is not a registered provider`);
       return { actions: [call(s, "ProviderRegistry", "suspendProvider", [who])], description: `Suspend provider ${who}` };
     }
     case "unfreeze": {
@@ -83,7 +85,7 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       const who = getAddress(address("provider", args[0]!));
       const { providers } = conclaveContracts(s.record, s.publicClient);
       const p = await providers.read.getProvider([who]);
-      if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
       if (!(await providers.read.isFrozen([who]))) throw new RequestError(`${who} is not frozen`);
       return { actions: [call(s, "ProviderRegistry", "unfreeze", [who])], description: `Unfreeze provider ${who}` };
     }
@@ -215,7 +217,7 @@ function describeActions(s: Session, p: ProposalInfo) {
       // The market's address also serves its court's functions (the DAO's settings among them).
       const abi = (contract === "InferenceMarket" ? marketAbiWithCourt() : loadArtifact(contract).abi) as Abi;
       const { functionName, args } = decodeFunctionData({ abi, data: p.calldatas[i]! });
-      return { target, contract, call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) : String(a))).join(", ")})`, value: p.values[i]!.toString() };
+      return { target, contract, call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? jsonStringify(a) : String(a))).join(", ")})`, value: p.values[i]!.toString() };
     } catch {
       return { target, contract: contract ?? null, call: p.calldatas[i]!, value: p.values[i]!.toString() };
     }

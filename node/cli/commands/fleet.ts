@@ -2,11 +2,12 @@ import type { Address } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { logsToHead } from "../../chain/logs.ts";
 import { fleetText, fleetView, notReady, type FetchLike } from "../../fleet/fleet-view.ts";
-import { integer, PROVIDER_STATUS, str, type Command } from "../command.ts";
+import { integer, str, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
+import { PROVIDER_STATUS } from "../../chain/statuses.ts";
 
 /** Exit status of `conclave fleet --check` when a provider taking jobs has no ready runner. */
-export const FLEET_NOT_READY_EXIT = 3;
+const FLEET_NOT_READY_EXIT = 3;
 
 /** The chain's side of the fleet: every registered provider with its counters, and results delivered per provider. */
 function chainDeps(s: Session) {

@@ -4,6 +4,7 @@ import { conclaveContracts } from "../../chain/contracts.ts";
 import { ROLES } from "../../deploy/roles.ts";
 import { address, RequestError, type Command } from "../command.ts";
 import { sendTx } from "../tx.ts";
+import { ProviderStatus } from "../../chain/statuses.ts";
 
 const iso = (t: number | bigint) => new Date(Number(t) * 1000).toISOString();
 
@@ -26,7 +27,7 @@ until one freeze period after the last one ended; the DAO can (conclave dao prop
       const me = (await s.signer()).account.address;
       if (!(await providers.read.hasRole([ROLES.GUARDIAN_ROLE, me]))) throw new RequestError(`${me} is not the guardian of the provider registry: only the guardian (or a DAO vote) freezes`);
       const p = await providers.read.getProvider([who]);
-      if (p.status === 0 || p.status === 4) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
       const [freezePeriod, delay] = await Promise.all([providers.read.freezePeriod(), providers.read.governanceDelay()]);
       const period = BigInt(freezePeriod) > delay ? BigInt(freezePeriod) : delay;
       if (period === 0n) throw new RequestError("the registry has no freeze period: the DAO sets one first (conclave dao propose set-policy freezePeriod <s>)");

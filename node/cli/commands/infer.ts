@@ -11,6 +11,7 @@ import type { Session } from "../session.ts";
 import { readTensorFile, writeTensorFile } from "../tensor-files.ts";
 import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
+import { VersionStatus } from "../../chain/statuses.ts";
 
 async function fetchSchema(s: Session, cid: string): Promise<ModelSchema | null> {
   s.out.progress(`fetching the model's schema ${cid}`);
@@ -72,7 +73,7 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       const policy = await market.read.policy();
       const redundancy = integer("--redundancy", str(ctx, "redundancy") ?? "1", 1, policy.maxRedundancy);
       const model = await resolveModel(s, ctx.positionals[0]!, integer("--version", str(ctx, "version") ?? "0"));
-      if (model.info.status !== 2 && model.info.status !== 3) throw new RequestError(`model ${model.name} v${model.version} does not take jobs (it is ${["none", "published, not yet activated", "", "", "retired"][model.info.status]})`);
+      if (model.info.status !== VersionStatus.Active && model.info.status !== VersionStatus.Deprecated) throw new RequestError(`model ${model.name} v${model.version} does not take jobs (it is ${["none", "published, not yet activated", "", "", "retired"][model.info.status]})`);
       const token = await tokenInfo(s, str(ctx, "token"));
       // The version's minimum is in wei; the market converts it into an ERC-20 at the DAO's rate.
       if (token.address !== zeroAddress && !(await market.read.isTokenAllowed([token.address]))) throw new RequestError(`${token.symbol} (${token.address}) is not a payment token of this market`);

@@ -7,6 +7,7 @@ import { getAddress, keccak256, toHex, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { address, amount, integer, RequestError, required, resolveModelName, str, type Command } from "../command.ts";
 import { sendTx } from "../tx.ts";
+import { oneLine } from "../../errors.ts";
 
 function readFile(what: string, file: string): Buffer {
   try {
@@ -22,7 +23,7 @@ async function checkAgainstSchema(file: string, weights: Uint8Array, schema: Mod
   try {
     session = await ort.InferenceSession.create(weights);
   } catch (error) {
-    throw new RequestError(`${file} is not a model onnxruntime can load: ${(error as Error).message.split("\n")[0]}`);
+    throw new RequestError(`${file} is not a model onnxruntime can load: ${oneLine(error)}`);
   }
   try {
     const same = (a: readonly string[], b: string[]) => a.length === b.length && a.every((n) => b.includes(n));

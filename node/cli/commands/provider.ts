@@ -1,10 +1,11 @@
 import { erc20Abi, getAddress, hexToString, stringToHex, type Address } from "viem";
 import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { address, amount, formatToken, integer, PROVIDER_STATUS, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
+import { address, amount, formatToken, integer, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
 import { formatTags, parseTags, TAG_USAGE, tagNames } from "../tags.ts";
 import { sendTx } from "../tx.ts";
+import { PROVIDER_STATUS, ProviderStatus } from "../../chain/statuses.ts";
 
 async function providerView(s: Session, who: Address) {
   const { providers } = conclaveContracts(s.record, s.publicClient);
@@ -59,7 +60,7 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       const min = await providers.read.minStake();
       if (stake < min) throw new RequestError(`--stake ${formatToken(stake, token)} is below the minimum stake of ${formatToken(min, token)}`);
       const existing = await providers.read.getProvider([me]);
-      if (existing.status !== 0 && existing.status !== 4) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
+      if (existing.status !== ProviderStatus.None && existing.status !== ProviderStatus.Exited) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
       const erc20 = { address: token.address, abi: erc20Abi } as const;
       const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
       if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}${s.local ? ` (local network: conclave faucet ${me})` : ` (a holder can send them: conclave token transfer ${me} <amount>)`}`);

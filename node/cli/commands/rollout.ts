@@ -3,14 +3,15 @@ import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { decodeRevert } from "../../chain/revert.ts";
 import { TxWouldRevertError } from "../../chain/tx-sender.ts";
-import { abortUnmetText, bpsText, countersOf, planOf, ROLLOUT_STATUS, rolloutRules, unmetText, verdictText, type PromotionUnmet, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../../rollouts/rules.ts";
+import { abortUnmetText, bpsText, countersOf, planOf, rolloutRules, unmetText, verdictText, type PromotionUnmet, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../../rollouts/rules.ts";
 import { FatalError } from "../../errors.ts";
-import { resolveModelName, VERSION_STATUS, type Command } from "../command.ts";
+import { resolveModelName, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
 import { sendTx } from "../tx.ts";
+import { ROLLOUT_STATUS, VERSION_STATUS } from "../../chain/statuses.ts";
 
 /** promoteRollout or abortRollout by anyone reverted because the rule does not hold (yet). */
-export class RolloutRuleNotMetError extends FatalError {
+class RolloutRuleNotMetError extends FatalError {
   readonly code = "ROLLOUT_RULE_NOT_MET";
   readonly rule: string;
   constructor(message: string, rule: string, options?: { cause?: unknown }) {
@@ -20,7 +21,7 @@ export class RolloutRuleNotMetError extends FatalError {
 }
 
 /** The model has no running rollout to promote or abort. */
-export class NoRunningRolloutError extends FatalError {
+class NoRunningRolloutError extends FatalError {
   readonly code = "NO_RUNNING_ROLLOUT";
 }
 
@@ -41,7 +42,7 @@ export interface RolloutReport {
 }
 
 /** A model's rollout as the registry holds it, with what its rules say at the chain's time now. */
-export async function rolloutReport(s: Session, nameOrId: string): Promise<RolloutReport> {
+async function rolloutReport(s: Session, nameOrId: string): Promise<RolloutReport> {
   const m = await resolveModelName(s, nameOrId);
   const { models } = conclaveContracts(s.record, s.publicClient);
   const [[rollout, rawCounters], [promotable, abortable], now] = await Promise.all([models.read.rolloutOf([m.modelId]), models.read.rolloutVerdict([m.modelId]), chainNow(s.publicClient).then(Number)]);

@@ -4,10 +4,11 @@ import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { PROPOSAL_STATES } from "../../dao/proposals.ts";
 import { redactUrl } from "../../log.ts";
-import { integer, JOB_STATUS, PROVIDER_STATUS, RequestError, VERSION_STATUS, type Command } from "../command.ts";
+import { integer, RequestError, type Command } from "../command.ts";
 import { timelineText } from "../history.ts";
 import { sendTx } from "../tx.ts";
 import { jobTimeline } from "./audit.ts";
+import { JOB_STATUS, JobStatus, PROVIDER_STATUS, VERSION_STATUS } from "../../chain/statuses.ts";
 
 export const statusCommands: Record<string, Command> = {
   status: {
@@ -88,9 +89,9 @@ does it by hand.`,
       const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
       const { market } = conclaveContracts(s.record, s.publicClient);
       const [status] = await market.read.jobState([jobId]);
-      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
-      if (status === 3 || status === 4) throw new RequestError(`job ${jobId} already ended (${JOB_STATUS[status]})`);
-      if (status >= 5) throw new RequestError(`job ${jobId} has a result (${JOB_STATUS[status]}): it is paid by a claim after its challenge window, or by its jury, not finalized`);
+      if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
+      if (status === JobStatus.Settled || status === JobStatus.Refunded) throw new RequestError(`job ${jobId} already ended (${JOB_STATUS[status]})`);
+      if (status >= JobStatus.Delivered) throw new RequestError(`job ${jobId} has a result (${JOB_STATUS[status]}): it is paid by a claim after its challenge window, or by its jury, not finalized`);
       const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
       if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
       await sendTx(s, `finalizing job ${jobId}`, { address: market.address, abi: market.abi, functionName: "finalize", args: [jobId, requested.args.job] });
@@ -111,8 +112,8 @@ protocol fee accrues and the provider's collateral is released.`,
       const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
       const { market, court } = conclaveContracts(s.record, s.publicClient);
       const [status, , , deliveredAt] = await market.read.jobState([jobId]);
-      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
-      if (status !== 5) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only a delivered k = 1 job is claimed`);
+      if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
+      if (status !== JobStatus.Delivered) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only a delivered k = 1 job is claimed`);
       const events = await jobTimeline(s, jobId);
       const job = events.find((e) => e.event === "JobRequested")?.args.job as { challengeWindow: number } | undefined;
       const delivery = events.filter((e) => e.event === "ResultSubmitted").at(-1)?.args as { provider: Address; resultHash: Hex } | undefined;
@@ -123,7 +124,7 @@ protocol fee accrues and the provider's collateral is released.`,
       const claim = { jobId, job: job as never, provider: delivery.provider, resultHash: delivery.resultHash };
       await sendTx(s, `claiming job ${jobId} for ${delivery.provider}`, { address: court.address, abi: court.abi, functionName: "claim", args: [[claim]] });
       const [after] = await market.read.jobState([jobId]);
-      if (after !== 3) throw new RequestError(`the claim of job ${jobId} was skipped: the job is ${JOB_STATUS[after]}`);
+      if (after !== JobStatus.Settled) throw new RequestError(`the claim of job ${jobId} was skipped: the job is ${JOB_STATUS[after]}`);
       ctx.out.result({ jobId: jobId.toString(), status: JOB_STATUS[after], provider: delivery.provider }, () => `job ${jobId}: claimed, fee credited to ${delivery.provider}`);
     },
   },
@@ -141,8 +142,8 @@ with conclave account withdraw) and any seats are released with no fault.`,
       const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
       const { market, models } = conclaveContracts(s.record, s.publicClient);
       const [status] = await market.read.jobState([jobId]);
-      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
-      if (status !== 1) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only an open job can be cancelled`);
+      if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
+      if (status !== JobStatus.Open) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only an open job can be cancelled`);
       const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
       if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
       const job = requested.args.job as { client: Address; modelId: Hex; version: number };
@@ -162,7 +163,7 @@ with conclave account withdraw) and any seats are released with no fault.`,
       const s = await ctx.session();
       const jobId = BigInt(integer("jobId", ctx.positionals[0]!));
       const [status, seated, revealed] = await conclaveContracts(s.record, s.publicClient).market.read.jobState([jobId]);
-      if (status === 0) throw new RequestError(`no job ${jobId} on this market`);
+      if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
       const events = await jobTimeline(s, jobId);
       const requested = events.find((e) => e.event === "JobRequested")?.args as { client: Address; job: { modelId: Hex; version: number; redundancy: number; deadline: number } } | undefined;
       const settled = events.find((e) => e.event === "JobSettled")?.args as { resultHash: Hex } | undefined;

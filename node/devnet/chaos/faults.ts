@@ -40,7 +40,7 @@ export interface FaultRecord extends PlannedFault {
   error?: string;
 }
 
-export const FAULT_SETTINGS = {
+const FAULT_SETTINGS = {
   killDownSeconds: 3,
   windowSeconds: 10,
   dropShare: 0.5,
@@ -137,7 +137,7 @@ async function baseFeeSpike(deps: FaultDeps, rpc: Rpc, holdBlocks: number): Prom
 }
 
 /** Carries out one planned fault; resolves when it is over (a window closed, a runner is back). */
-export async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Promise<FaultRecord> {
+async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Promise<FaultRecord> {
   const rpc: Rpc = (method, params) => deps.publicClient.request({ method: method as never, params: params as never });
   const since = () => Math.round((Date.now() - t0) / 100) / 10;
   const startedAt = since();

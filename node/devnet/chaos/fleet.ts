@@ -62,7 +62,7 @@ export interface FleetOptions {
 }
 
 /** VmRSS of a process from /proc, in bytes; null if it is gone. */
-export function rssOf(pid: number): number | null {
+function rssOf(pid: number): number | null {
   try {
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : null;
@@ -83,7 +83,7 @@ function childrenOf(pid: number): number[] {
 }
 
 /** Total size of the files under a folder (0 if it does not exist). */
-export function sizeOf(target: string): number {
+function sizeOf(target: string): number {
   let st;
   try {
     st = statSync(target);

@@ -14,8 +14,8 @@ import { TINY_MLP_INPUTS } from "../../models/tiny-onnx.ts";
 import { tensorFrom, type TensorMap } from "../../tensors/dtypes.ts";
 import { randomInt, type Random } from "./random.ts";
 
-export const CHAOS_MODEL = "tiny-mlp";
-export const CHAOS_FEE_PER_PROVIDER = parseEther("0.0001");
+const CHAOS_MODEL = "tiny-mlp";
+const CHAOS_FEE_PER_PROVIDER = parseEther("0.0001");
 
 export interface JobSpec {
   seq: number;

@@ -4,6 +4,7 @@ import type { AuditFigures, Slash } from "./audit.ts";
 import type { FaultRecord } from "./faults.ts";
 import { CHAOS_MAX_LOG_RANGE, type RunnerResources } from "./fleet.ts";
 import type { ChaosOptions } from "./options.ts";
+import { jsonStringify } from "../../json-stringify.ts";
 
 export interface ChaosReport {
   options: Omit<ChaosOptions, "json" | "jsonOut" | "verbose">;
@@ -83,5 +84,5 @@ export function reportTable(r: ChaosReport): string {
 
 /** JSON with bigints as decimal strings and job-id sets as lists. */
 export function reportJson(r: ChaosReport): string {
-  return JSON.stringify(r, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
+  return jsonStringify(r, 2);
 }

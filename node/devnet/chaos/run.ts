@@ -22,11 +22,11 @@ import { readJournal } from "./journals.ts";
 import { waitUntilFinal } from "./settle.ts";
 
 /** Provider accounts, in the order runners take them: the local network's providers first (Anvil funds 30 accounts). */
-export const PROVIDER_POOL = [4, 5, 6, 10, 11, 12, 13, 14, 15, 16] as const;
+const PROVIDER_POOL = [4, 5, 6, 10, 11, 12, 13, 14, 15, 16] as const;
 /** Client accounts: the local network's clients first; the deployer tops up any with too little ETH. */
-export const CLIENT_POOL = [7, 8, 9, 17, 18, 19, 20, 21, 22, 23] as const;
+const CLIENT_POOL = [7, 8, 9, 17, 18, 19, 20, 21, 22, 23] as const;
 
-export const BLOCK_TIME_SECONDS = 1;
+const BLOCK_TIME_SECONDS = 1;
 
 export interface ChaosDeps {
   log: Logger;
