@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, s
 import { open } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
-import { FatalError } from "../errors.ts";
+import { FatalError, oneLine } from "../errors.ts";
 import { parseSchema, type ModelSchema } from "../inference/schema.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import type { Logger } from "../log.ts";
@@ -273,7 +273,7 @@ export class ModelStore {
     writeFileSync(marker, cid);
     const started = pin()
       .then(() => this.o.log.info("providing weights to peers", { key, cid }))
-      .catch((error: unknown) => this.o.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: (error as Error).message.split("\n")[0] }));
+      .catch((error: unknown) => this.o.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: oneLine(error) }));
     this.pinning.set(key, started);
   }
 
@@ -291,7 +291,7 @@ export class ModelStore {
     this.pinning.delete(key);
     void pending
       .then(() => this.o.content.release([cid]))
-      .catch((error: unknown) => this.o.log.warn("cannot unpin evicted weights", { key, cid, error: (error as Error).message.split("\n")[0] }));
+      .catch((error: unknown) => this.o.log.warn("cannot unpin evicted weights", { key, cid, error: oneLine(error) }));
   }
 
   /** Resolves when every pin started so far has ended (tests, shutdown). */
