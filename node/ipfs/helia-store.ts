@@ -3,7 +3,6 @@ import path from "node:path";
 import { unixfs } from "@helia/unixfs";
 import { identify } from "@libp2p/identify";
 import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { NextToLast } from "blockstore-fs/sharding";
 import { FsDatastore } from "datastore-fs";
@@ -11,6 +10,7 @@ import { createHelia } from "helia";
 import type { CID } from "multiformats/cid";
 import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
 import { importUnixfs, parseCid } from "./cid.ts";
+import { dialPeer } from "./dial.ts";
 import type { ContentStore } from "./content-store.ts";
 import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from "./errors.ts";
 import { startTrustlessGateway, type GatewayServer } from "./gateway.ts";
@@ -230,17 +230,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     },
 
     async dial(address) {
-      let ma;
-      try {
-        ma = multiaddr(address);
-      } catch (error) {
-        throw new ConfigError(`not a multiaddr: ${JSON.stringify(address)}`, { cause: error });
-      }
-      try {
-        await helia.libp2p.dial(ma);
-      } catch (error) {
-        throw new PeerUnreachableError(`cannot dial ${address}`, { cause: error });
-      }
+      await dialPeer(address, (ma) => helia.libp2p.dial(ma), (error) => new PeerUnreachableError(`cannot dial ${address}`, { cause: error }));
       log("ipfs.dialled", { address });
     },
 

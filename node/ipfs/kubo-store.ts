@@ -1,6 +1,7 @@
-import { create, multiaddr } from "kubo-rpc-client";
+import { create } from "kubo-rpc-client";
 import { ConclaveError, ConfigError } from "../errors.ts";
 import { parseCid } from "./cid.ts";
+import { dialPeer } from "./dial.ts";
 import type { ContentStore } from "./content-store.ts";
 import { ContentInvalidError, ContentUnavailableError, IpfsUnreachableError, PeerUnreachableError } from "./errors.ts";
 import { readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
@@ -69,18 +70,11 @@ export async function createKuboStore(opts: KuboStoreOptions): Promise<ContentSt
     },
 
     async dial(address) {
-      let ma;
-      try {
-        ma = multiaddr(address);
-      } catch (error) {
-        throw new ConfigError(`not a multiaddr: ${JSON.stringify(address)}`, { cause: error });
-      }
-      try {
-        await kubo.swarm.connect(ma);
-      } catch (error) {
-        if (isHttpError(error)) throw new PeerUnreachableError(`Kubo cannot dial ${address}`, { cause: error });
-        throw unreachable(url, error);
-      }
+      await dialPeer(
+        address,
+        (ma) => kubo.swarm.connect(ma),
+        (error) => (isHttpError(error) ? new PeerUnreachableError(`Kubo cannot dial ${address}`, { cause: error }) : unreachable(url, error)),
+      );
       log("ipfs.dialled", { address });
     },
 
