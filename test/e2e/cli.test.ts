@@ -11,17 +11,11 @@ import { DEV_ROLES, devAccount } from "../../node/devnet/accounts.ts";
 import { freePort } from "../../node/devnet/local-rpc.ts";
 import { sampleModel, sileroVadV5Path } from "../../node/models/samples.ts";
 import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors.ts";
+import { cliFor, expectFailure, runCli, type CliRun } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { until } from "../helpers/until.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown>;
-}
 
 /**
  * The network and the CLI as a user runs them: `npm start`'s script and `conclave` commands are
@@ -38,36 +32,8 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
   let vadWeightsCid = "";
   const exited: Promise<number | null>[] = [];
 
-  function conclave(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args, "--rpc", rpc, "--deployment", deployment, "--json"], {
-        cwd: dir,
-        env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "", ...env },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => {
-        let json: Record<string, unknown> = {};
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          // left empty: the assertion on it says what was printed
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
-
-  /** A failed command: exit 1, one `conclave: ...` line for the person, {error} for scripts. */
-  function expectFailure(r: Run, pattern: RegExp): void {
-    expect(r.code, r.stderr).to.equal(1);
-    const lines = r.stderr.split("\n").filter((l) => l.startsWith("conclave: "));
-    expect(lines, r.stderr).to.have.length(1);
-    expect(lines[0]).to.match(pattern);
-    expect(r.json.error).to.match(pattern);
-  }
+  // `rpc` is known once the network is up.
+  const conclave = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => cliFor({ rpc, deployment, cwd: dir })(args, env);
 
   /** Runs the `npm start` script and waits until it says the network is up. */
   async function startNetwork(extra: string[]): Promise<void> {
@@ -309,14 +275,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expectFailure(await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--max-fee", "1"], { CONCLAVE_KEY: poor }), /not enough funds: the job escrows 1.01 ETH, 0x[0-9a-fA-F]{40} holds 0 ETH/);
 
     const closedPort = await freePort();
-    const unreachable = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "status", "--rpc", `http://127.0.0.1:${closedPort}`, "--json"], { env: { ...process.env, NODE_NO_WARNINGS: "1" } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => resolve({ code, stdout, stderr, json: JSON.parse(stdout) as Record<string, unknown> }));
-    });
+    const unreachable = await runCli(["status", "--rpc", `http://127.0.0.1:${closedPort}`, "--json"]);
     expectFailure(unreachable, /cannot reach RPC http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
 
     const keystore = path.join(dir, "key.json");

@@ -12,29 +12,13 @@ import { publishModel } from "../../node/dao/publish.ts";
 import { silentLogger } from "../../node/log.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { artifactsDir, browserMissing, launchChromium } from "../helpers/browser.ts";
+import { runCli } from "../helpers/cli-process.ts";
 import { devAccount, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-/** Runs `conclave <args>` as its own process, as a user would; resolves with its --json output. */
-function conclave(args: string[]): Promise<{ code: number | null; json: Record<string, unknown>; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args, "--json"], { env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => {
-      let json: Record<string, unknown> = {};
-      try {
-        json = JSON.parse(stdout) as Record<string, unknown>;
-      } catch {
-        // the assertion shows stderr
-      }
-      resolve({ code, json, stderr });
-    });
-  });
-}
+/** Runs `conclave <args> --json` as its own process, as a user would. */
+const conclave = (args: string[]) => runCli([...args, "--json"]);
 
 describe("conclave dashboard: usage and errors", function () {
   this.timeout(60_000);

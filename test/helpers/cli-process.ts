@@ -15,28 +15,33 @@ export interface CliRun {
   json: Record<string, unknown>;
 }
 
+/** Runs `conclave <args>` as its own process (no key from the environment); resolves when it exits. */
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "", CONCLAVE_KEYSTORE: "", ...opts.env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => {
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(stdout) as Record<string, unknown>;
+      } catch {
+        // left empty: the assertion on it says what was printed
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
 /** A runner of CLI commands against one network (`--rpc`, `--deployment` and `--json` added). */
 export function cliFor(opts: { rpc: string; deployment: string; cwd: string }) {
   return (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), ...args, "--rpc", opts.rpc, "--deployment", opts.deployment, "--json"], {
-        cwd: opts.cwd,
-        env: { ...process.env, NODE_NO_WARNINGS: "1", CONCLAVE_KEY: "", CONCLAVE_KEYSTORE: "", ...env },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => {
-        let json: Record<string, unknown> = {};
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          // left empty: the assertion on it says what was printed
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
+    runCli([...args, "--rpc", opts.rpc, "--deployment", opts.deployment, "--json"], { cwd: opts.cwd, env });
 }
 
 /** A command that succeeded: exit 0 (stderr shown otherwise). */
