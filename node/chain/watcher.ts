@@ -112,14 +112,14 @@ class Watcher implements ChainWatcher {
   private woken = false;
   private unwatch: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private readonly o: WatcherOptions;
+  private readonly opts: WatcherOptions;
   private readonly range: AdaptiveRange;
   private readonly denseDepth: number;
   head = -1;
   processed = -1;
 
   constructor(options: WatcherOptions) {
-    this.o = options;
+    this.opts = options;
     this.range = new AdaptiveRange({ initialRange: options.initialLogRange, maxRange: options.maxLogRange ?? 2_000 });
     this.denseDepth = Math.max(1, options.denseHashDepth ?? 128);
   }
@@ -127,7 +127,7 @@ class Watcher implements ChainWatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unwatch = this.o.chain.watchHeads?.(() => this.wake()) ?? null;
+    this.unwatch = this.opts.chain.watchHeads?.(() => this.wake()) ?? null;
     this.loop = this.run();
   }
 
@@ -144,16 +144,16 @@ class Watcher implements ChainWatcher {
   }
 
   private async run(): Promise<void> {
-    let backoff = this.o.pollIntervalMs;
+    let backoff = this.opts.pollIntervalMs;
     while (this.running) {
       try {
         this.woken = false;
         const caughtUp = await this.pollOnce();
-        backoff = this.o.pollIntervalMs;
+        backoff = this.opts.pollIntervalMs;
         if (!caughtUp || this.woken) continue;
       } catch (error) {
-        this.o.log.warn("chain poll failed; retrying", { error: firstLine(error), retryInMs: backoff });
-        backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 5_000);
+        this.opts.log.warn("chain poll failed; retrying", { error: firstLine(error), retryInMs: backoff });
+        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5_000);
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
@@ -175,25 +175,25 @@ class Watcher implements ChainWatcher {
     try {
       return await call();
     } catch (error) {
-      this.o.onRpcError?.(error);
+      this.opts.onRpcError?.(error);
       throw new RpcFailedError("RPC call failed", { cause: error });
     }
   }
 
   private async block(n: number): Promise<BlockHeader | null> {
-    return this.rpc(() => this.o.chain.getBlock(BigInt(n)));
+    return this.rpc(() => this.opts.chain.getBlock(BigInt(n)));
   }
 
   async pollOnce(): Promise<boolean> {
-    const { journal, confirmations } = this.o;
-    this.head = Number(await this.rpc(() => this.o.chain.getBlockNumber()));
+    const { journal, confirmations } = this.opts;
+    this.head = Number(await this.rpc(() => this.opts.chain.getBlockNumber()));
     const target = this.head - confirmations;
-    let cursor = journal.cursor() ?? { block: this.o.startBlock - 1, hash: null as Hex | null };
+    let cursor = journal.cursor() ?? { block: this.opts.startBlock - 1, hash: null as Hex | null };
     if (cursor.hash !== null && !(await this.onChain(cursor.block, cursor.hash))) {
       cursor = { block: await this.rewind(), hash: null };
     }
     this.processed = cursor.block;
-    this.o.onProgress?.(this.head, this.processed);
+    this.opts.onProgress?.(this.head, this.processed);
     const from = cursor.block + 1;
     if (from > target) return true;
     const to = Math.min(target, from + this.range.max - 1);
@@ -216,15 +216,15 @@ class Watcher implements ChainWatcher {
       fromBlock: from,
       toBlock: to,
       range: this.range,
-      query: (f, t) => this.o.chain.getLogs({ address: this.o.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
+      query: (f, t) => this.opts.chain.getLogs({ address: this.opts.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
       // The poll loop backs off on rate limits (and can be stopped meanwhile): no retries inside.
       rateLimitRetries: 0,
       onRpcError: (error, kind) => {
-        this.o.onRpcError?.(error, kind);
-        if (kind === "too-large") this.o.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
+        this.opts.onRpcError?.(error, kind);
+        if (kind === "too-large") this.opts.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
       },
     });
-    const logs = parseEventLogs({ abi: this.o.abi, logs: raw, strict: true }) as unknown as DecodedLog[];
+    const logs = parseEventLogs({ abi: this.opts.abi, logs: raw, strict: true }) as unknown as DecodedLog[];
     // Logs must come from the chain whose hashes we are about to record, or a reorg slipped in.
     for (const log of logs) {
       const n = Number(log.blockNumber);
@@ -236,7 +236,7 @@ class Watcher implements ChainWatcher {
       }
       if (header.hash !== log.blockHash) throw new ScanRaceError(`block ${n} changed during the scan`);
     }
-    await this.o.onLogs(logs);
+    await this.opts.onLogs(logs);
     const top = headers.get(to)!;
     journal.advance(
       to,
@@ -244,7 +244,7 @@ class Watcher implements ChainWatcher {
       [...headers.values()].map((h) => ({ block: Number(h.number), hash: h.hash })),
     );
     this.processed = to;
-    this.o.onProgress?.(this.head, this.processed);
+    this.opts.onProgress?.(this.head, this.processed);
     return to >= target;
   }
 
@@ -273,18 +273,18 @@ class Watcher implements ChainWatcher {
   }
 
   private async rewind(): Promise<number> {
-    let ancestor = this.o.startBlock - 1;
+    let ancestor = this.opts.startBlock - 1;
     // Any stored hash still on the chain is a common ancestor (a hash commits to its history):
     // the newest such one is as far back as the reorg reached.
-    for (const stored of this.o.journal.recentBlocks()) {
+    for (const stored of this.opts.journal.recentBlocks()) {
       if (await this.onChain(stored.block, stored.hash)) {
         ancestor = stored.block;
         break;
       }
     }
-    const jobIds = this.o.journal.rewindTo(ancestor);
-    this.o.log.warn("chain reorganised; scanning again", { ancestor, jobs: jobIds.length });
-    this.o.onReorg?.(ancestor, jobIds);
+    const jobIds = this.opts.journal.rewindTo(ancestor);
+    this.opts.log.warn("chain reorganised; scanning again", { ancestor, jobs: jobIds.length });
+    this.opts.onReorg?.(ancestor, jobIds);
     return ancestor;
   }
 }

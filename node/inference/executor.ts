@@ -79,7 +79,7 @@ interface Pending {
 /** A message of runs handed to a worker and not yet fully answered. */
 interface InFlight {
   id: number;
-  jobs: Job[];
+  jobs: QueuedRun[];
   /** Index of the first run not answered yet; the worker is running it (or will next). */
   next: number;
   timer?: NodeJS.Timeout;
@@ -102,7 +102,8 @@ interface Handle {
   gone: boolean;
 }
 
-interface Job {
+/** One `run` call, from the moment it is queued until it settles (its worker's jobs are these, not the runner's). */
+interface QueuedRun {
   key: string;
   inputs: WireTensor[];
   /** Bytes of input data, which bound a batch's message. */
@@ -124,7 +125,7 @@ interface Slot {
   /** Sessions this position serves; a replacement worker reloads them. */
   keys: Set<string>;
   /** Runs not yet handed to the worker, in order. */
-  queue: Job[];
+  queue: QueuedRun[];
   /** A session (re)load is awaited before the head of the queue can be sent. */
   preparing: boolean;
 }
@@ -263,7 +264,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
    */
   function requeue(slot: Slot, handle: Handle): void {
     const [head, ...behind] = handle.runs;
-    const back: Job[] = [];
+    const back: QueuedRun[] = [];
     if (head && head.jobs.length - head.next > 1 && handle.pending.has(head.id)) {
       const left = head.jobs.slice(head.next);
       for (const job of left) job.solo = true;
@@ -433,7 +434,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     });
   }
 
-  function finish(job: Job, outcome: { result: RunResult } | { error: unknown }): void {
+  function finish(job: QueuedRun, outcome: { result: RunResult } | { error: unknown }): void {
     if ("result" in outcome) {
       counters.runs++;
       return deliver(() => job.resolve(outcome.result));
@@ -448,7 +449,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   /** Settles one run from its worker's outcome. */
-  function conclude(job: Job, outcome: RunOutcome): void {
+  function conclude(job: QueuedRun, outcome: RunOutcome): void {
     if (!outcome.ok) return finish(job, { error: new FAILURES[outcome.kind](outcome.message) });
     const outputs = fromWire(outcome.outputs);
     try {
@@ -461,7 +462,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   /** Hands one run, or a batch of runs, to the worker; its answers settle the jobs and let the next runs be sent. */
-  function dispatch(slot: Slot, handle: Handle, jobs: Job[]): void {
+  function dispatch(slot: Slot, handle: Handle, jobs: QueuedRun[]): void {
     const runs: WireRun[] = jobs.map((job) => {
       const run: WireRun = { key: job.key, inputs: job.inputs };
       if (config.testHooks && job.debug) run.debug = job.debug;
@@ -508,7 +509,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   }
 
   /** Loads the session the head of the queue needs (and waits for any other load on the worker, which would eat into the run's timeout). */
-  async function prepare(slot: Slot, handle: Handle, job: Job): Promise<void> {
+  async function prepare(slot: Slot, handle: Handle, job: QueuedRun): Promise<void> {
     try {
       await ensureSession(slot, handle, job.key);
       await Promise.allSettled(handle.sessions.values());

@@ -45,25 +45,25 @@ export interface CourtOptions {
  * always reveals: its salt is in the journal before its commit leaves the process.
  */
 export class CourtService {
-  private readonly o: CourtOptions;
+  private readonly opts: CourtOptions;
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(options: CourtOptions) {
-    this.o = options;
+    this.opts = options;
   }
 
   private get me(): Address {
-    return getAddress(this.o.sender.address);
+    return getAddress(this.opts.sender.address);
   }
 
   private nowMs(): number {
-    return (this.o.clock ?? Date.now)();
+    return (this.opts.clock ?? Date.now)();
   }
 
   /** Events of one confirmed block range, in order (the same ranges the processor gets). */
   onLogs(logs: DecodedLog[]): void {
-    const { journal } = this.o;
+    const { journal } = this.opts;
     for (const l of logs) {
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
@@ -113,7 +113,7 @@ export class CourtService {
   /** Advances every duty whose wait is over. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    for (const d of this.o.journal.dueDuties(this.nowMs(), 32)) this.kick(d.jobId);
+    for (const d of this.opts.journal.dueDuties(this.nowMs(), 32)) this.kick(d.jobId);
   }
 
   async stop(): Promise<void> {
@@ -134,7 +134,7 @@ export class CourtService {
 
   private async advance(jobId: bigint): Promise<void> {
     for (let step = 0; step < 6 && !this.stopped; step++) {
-      const duty = this.o.journal.getDuty(jobId);
+      const duty = this.opts.journal.getDuty(jobId);
       if (!duty || TERMINAL_DUTY_STATES.has(duty.state)) return;
       const before = duty.state;
       try {
@@ -143,12 +143,12 @@ export class CourtService {
         this.onStepError(duty, error);
         return;
       }
-      if (this.o.journal.getDuty(jobId)?.state === before) return;
+      if (this.opts.journal.getDuty(jobId)?.state === before) return;
     }
   }
 
   private async step(duty: DutyRecord): Promise<void> {
-    const rec = this.o.journal.getJob(duty.jobId);
+    const rec = this.opts.journal.getJob(duty.jobId);
     if (!rec) return this.end(duty, "skipped", "the job's record is gone");
     if (duty.role === "checker") return this.check(duty, rec);
     return this.serveJury(duty, rec);
@@ -157,30 +157,30 @@ export class CourtService {
   // ------------------------------------------------------------------ checker
 
   private async check(duty: DutyRecord, rec: JobRecord): Promise<void> {
-    const { chain } = this.o;
+    const { chain } = this.opts;
     const [state, now] = await Promise.all([chain.jobState(duty.jobId), chain.now()]);
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
     if (state.status !== JobStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
     const windowEnd = state.revealStartedAt + rec.job.challengeWindow;
-    if (now + this.o.marginSeconds > windowEnd) return this.end(duty, "skipped", "too close to the end of the challenge window");
+    if (now + this.opts.marginSeconds > windowEnd) return this.end(duty, "skipped", "too close to the end of the challenge window");
     const delivered = rec.settledHash;
     const provider = rec.deliveredBy;
     if (delivered === null || provider === null) return this.wait(duty, "waiting for the ResultSubmitted event");
     let ours = duty.resultHash;
     if (ours === null) {
-      const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.o.processor.runJob(rec);
+      const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.opts.processor.runJob(rec);
       if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
       ours = result.resultHash;
-      if (!this.o.journal.updateDuty(duty.jobId, duty.state, { resultHash: ours, outputRef: result.outputRef })) return;
+      if (!this.opts.journal.updateDuty(duty.jobId, duty.state, { resultHash: ours, outputRef: result.outputRef })) return;
     }
     if (ours === delivered) return this.end(duty, "agreed", null);
     const terms = await chain.providerTerms();
     if (!terms.active || terms.freeStake < rec.job.collateral) return this.end(duty, "skipped", "not enough free stake for the challenge bond");
-    this.o.log.warn("a delivered k = 1 result differs from ours; challenging it", { jobId: duty.jobId, provider, delivered, ours });
+    this.opts.log.warn("a delivered k = 1 result differs from ours; challenging it", { jobId: duty.jobId, provider, delivered, ours });
     const receipt = await this.sendOnce(duty, "challenge", "challenge", [duty.jobId, rec.job, provider, delivered], 0);
     if (!receipt) return;
     const challenge = this.challengeFromReceipt(receipt);
-    this.o.journal.updateDuty(duty.jobId, duty.state, { state: "challenged", ...(challenge ? { challenge } : {}) });
+    this.opts.journal.updateDuty(duty.jobId, duty.state, { state: "challenged", ...(challenge ? { challenge } : {}) });
   }
 
   /** A checker's challenge is on: wait for its jury, resolving it once nobody else can act. */
@@ -194,7 +194,7 @@ export class CourtService {
 
   private async serveJury(duty: DutyRecord, rec: JobRecord): Promise<void> {
     const ch = duty.challenge!;
-    const { chain } = this.o;
+    const { chain } = this.opts;
     const [state, now] = await Promise.all([chain.jobState(duty.jobId), chain.now()]);
     if (hasEnded(state.status)) return this.end(duty, duty.state === "new" || duty.state === "computed" ? "skipped" : "done", null);
     const commitDeadline = ch.challengedAt + ch.commitWindow;
@@ -202,7 +202,7 @@ export class CourtService {
       case "new":
       case "computed": {
         if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize) return this.end(duty, "skipped", "the jury is seated");
-        if (now + this.o.marginSeconds > commitDeadline) return this.end(duty, "skipped", "too close to the jury's commit deadline");
+        if (now + this.opts.marginSeconds > commitDeadline) return this.end(duty, "skipped", "too close to the jury's commit deadline");
         const terms = await chain.providerTerms();
         const eligible = terms.active && terms.freeStake >= rec.job.collateral && (rec.job.requiredTags & ~terms.tags) === 0n && terms.memoryMB >= rec.job.minMemoryMB;
         if (!eligible) return this.end(duty, "skipped", "not eligible for this job's jury");
@@ -217,12 +217,12 @@ export class CourtService {
         const revealOpen = state.status === JobStatus.JuryRevealing || (state.status === JobStatus.Challenged && now > commitDeadline && state.seated >= quorum);
         if (!revealOpen) {
           if (state.status === JobStatus.Challenged && now > commitDeadline) return this.resolveWhenDue(duty, rec, ch, state, now);
-          return this.wait(duty, null, Math.min(this.o.followIntervalMs, Math.max(0, commitDeadline - now + 1) * 1_000));
+          return this.wait(duty, null, Math.min(this.opts.followIntervalMs, Math.max(0, commitDeadline - now + 1) * 1_000));
         }
         const seat = duty.seat ?? (await this.findSeat(duty.jobId, state.seated));
         if (seat === null) return this.wait(duty, "seat not found yet; waiting for SeatCommitted");
         const receipt = await this.sendOnce(duty, "jury-reveal", "juryReveal", [duty.jobId, rec.job, ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!], ch.jurySize);
-        if (receipt) this.o.journal.updateDuty(duty.jobId, "committed", { state: "revealed", seat });
+        if (receipt) this.opts.journal.updateDuty(duty.jobId, "committed", { state: "revealed", seat });
         return;
       }
       case "revealed":
@@ -234,9 +234,9 @@ export class CourtService {
 
   private async computeVerdict(duty: DutyRecord, rec: JobRecord): Promise<void> {
     // A job this runner computed itself (it lost the delivery race) needs no second run.
-    const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.o.processor.runJob(rec);
+    const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.opts.processor.runJob(rec);
     if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
-    this.o.journal.updateDuty(duty.jobId, "new", { state: "computed", resultHash: result.resultHash, outputRef: result.outputRef, nextAttemptAt: 0 });
+    this.opts.journal.updateDuty(duty.jobId, "new", { state: "computed", resultHash: result.resultHash, outputRef: result.outputRef, nextAttemptAt: 0 });
   }
 
   private async commit(duty: DutyRecord, rec: JobRecord, ch: Challenge): Promise<void> {
@@ -244,14 +244,14 @@ export class CourtService {
     if (salt === null) {
       // Durable before the commit is recorded and synced (see Journal): a crash cannot lose it.
       salt = toHex(randomBytes(32));
-      if (!this.o.journal.updateDuty(duty.jobId, "computed", { salt })) return;
+      if (!this.opts.journal.updateDuty(duty.jobId, "computed", { salt })) return;
     }
     const commitment = commitmentOf(duty.jobId, this.me, duty.resultHash!, salt);
     const receipt = await this.sendOnce({ ...duty, salt }, "jury-commit", "juryCommit", [duty.jobId, rec.job, ch, commitment], 0);
     if (!receipt) return;
     const seat = this.seatFromReceipt(receipt);
-    this.o.journal.updateDuty(duty.jobId, "computed", { state: "committed", ...(seat !== null ? { seat } : {}), nextAttemptAt: 0 });
-    this.o.log.info("jury seat committed", { jobId: duty.jobId, seat });
+    this.opts.journal.updateDuty(duty.jobId, "computed", { state: "committed", ...(seat !== null ? { seat } : {}), nextAttemptAt: 0 });
+    this.opts.log.info("jury seat committed", { jobId: duty.jobId, seat });
   }
 
   /** Sends resolveChallenge once the jury can do no more (anyone may; parties and jurors do). */
@@ -262,76 +262,76 @@ export class CourtService {
       (state.status === JobStatus.Challenged && now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
     if (!due) return this.wait(duty, null);
     await this.sendOnce(duty, "resolve", "resolveChallenge", [duty.jobId, rec.job, ch], ch.jurySize);
-    this.wait(duty, "resolve sent; waiting for ChallengeResolved", Math.min(this.o.followIntervalMs, 1_000));
+    this.wait(duty, "resolve sent; waiting for ChallengeResolved", Math.min(this.opts.followIntervalMs, 1_000));
   }
 
   // ------------------------------------------------------------------ helpers
 
   /** Whether this runner serves the job's model (it can recompute it). */
   private serves(rec: JobRecord): boolean {
-    return this.o.allowedModels === null || this.o.allowedModels.has(rec.job.modelId);
+    return this.opts.allowedModels === null || this.opts.allowedModels.has(rec.job.modelId);
   }
 
   private sampled(jobId: bigint): boolean {
-    if (this.o.checkRate <= 0) return false;
-    if (this.o.checkRate >= 1) return true;
+    if (this.opts.checkRate <= 0) return false;
+    if (this.opts.checkRate >= 1) return true;
     const h = BigInt(keccak256(encodePacked(["string", "uint256", "address"], ["check", jobId, this.me])));
-    return Number(h % 1_000_000n) < this.o.checkRate * 1_000_000;
+    return Number(h % 1_000_000n) < this.opts.checkRate * 1_000_000;
   }
 
   private end(duty: DutyRecord, state: "done" | "agreed" | "skipped" | "failed", reason: string | null): void {
-    if (this.o.journal.updateDuty(duty.jobId, duty.state, { state, reason, nextAttemptAt: 0 })) {
-      this.o.log.info(`court duty ${state}`, { jobId: duty.jobId, role: duty.role, reason });
+    if (this.opts.journal.updateDuty(duty.jobId, duty.state, { state, reason, nextAttemptAt: 0 })) {
+      this.opts.log.info(`court duty ${state}`, { jobId: duty.jobId, role: duty.role, reason });
     }
   }
 
-  private wait(duty: DutyRecord, why: string | null, inMs = this.o.followIntervalMs): void {
-    this.o.journal.updateDuty(duty.jobId, duty.state, { nextAttemptAt: this.nowMs() + Math.max(inMs, 50) });
-    if (why) this.o.log.debug("court duty waits for the chain", { jobId: duty.jobId, why });
+  private wait(duty: DutyRecord, why: string | null, inMs = this.opts.followIntervalMs): void {
+    this.opts.journal.updateDuty(duty.jobId, duty.state, { nextAttemptAt: this.nowMs() + Math.max(inMs, 50) });
+    if (why) this.opts.log.debug("court duty waits for the chain", { jobId: duty.jobId, why });
   }
 
   private onStepError(duty: DutyRecord, error: unknown): void {
     const attempts = duty.attempts + 1;
     if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.
-      this.o.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + Math.min(this.o.followIntervalMs, 1_000) });
+      this.opts.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + Math.min(this.opts.followIntervalMs, 1_000) });
       if (attempts >= 5 && (duty.state === "new" || duty.state === "computed")) this.end(duty, "skipped", `the chain refused it: ${oneLine(error)}`);
       return;
     }
     if (error instanceof ConclaveError && !error.retryable) return this.end(duty, "failed", error.message);
-    const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
-    this.o.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + delay });
-    this.o.log.warn("court duty step will be retried", { jobId: duty.jobId, state: duty.state, attempts, error: oneLine(error) });
+    const delay = backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs);
+    this.opts.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + delay });
+    this.opts.log.warn("court duty step will be retried", { jobId: duty.jobId, state: duty.state, attempts, error: oneLine(error) });
   }
 
   /** Sends the duty's `kind` transaction once (an earlier one is resumed, a mined one reused). */
   private async sendOnce(duty: DutyRecord, kind: TxKind, functionName: string, args: readonly unknown[], seats: number) {
-    const { journal, sender } = this.o;
+    const { journal, sender } = this.opts;
     const previous = journal.txsFor(duty.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
     if (mined) return { transactionHash: mined.hash, logs: [] as unknown[] };
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     if (pending) return sender.resume(pending);
-    const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
-    return sender.send({ jobId: duty.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, seats) });
+    const data = encodeFunctionData({ abi: this.opts.marketAbi, functionName, args });
+    return sender.send({ jobId: duty.jobId, kind, to: this.opts.market, data, extraGas: settlementHeadroom(kind, seats) });
   }
 
   private async findSeat(jobId: bigint, seated: number): Promise<number | null> {
-    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.o.chain.seatOf(jobId, i)));
+    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.opts.chain.seatOf(jobId, i)));
     const i = seats.findIndex((who) => getAddress(who) === this.me);
     return i < 0 ? null : i;
   }
 
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
     if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({ abi: this.o.marketAbi, logs: receipt.logs as never, eventName: "SeatCommitted" as never, strict: false }) as unknown as { args: { provider?: Address; seat?: number } }[];
+    const logs = parseEventLogs({ abi: this.opts.marketAbi, logs: receipt.logs as never, eventName: "SeatCommitted" as never, strict: false }) as unknown as { args: { provider?: Address; seat?: number } }[];
     const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === this.me);
     return mine?.args.seat === undefined ? null : Number(mine.args.seat);
   }
 
   private challengeFromReceipt(receipt: { logs: readonly unknown[] }): Challenge | null {
     if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({ abi: this.o.marketAbi, logs: receipt.logs as never, eventName: "ResultChallenged" as never, strict: false }) as unknown as { args: { challenge?: Challenge } }[];
+    const logs = parseEventLogs({ abi: this.opts.marketAbi, logs: receipt.logs as never, eventName: "ResultChallenged" as never, strict: false }) as unknown as { args: { challenge?: Challenge } }[];
     const c = logs[0]?.args.challenge;
     return c ? normalize(c) : null;
   }

@@ -91,7 +91,7 @@ export const versionKey = (v: { modelId: Hex; version: number }) => `${v.modelId
  * above the size cap; retired versions are evicted at once.
  */
 export class ModelStore {
-  private readonly o: ModelStoreOptions;
+  private readonly opts: ModelStoreOptions;
   private readonly inflight = new Map<string, Promise<LocalModel>>();
   private readonly ready = new Map<string, LocalModel>();
   private readonly downloads = new Map<string, number>();
@@ -101,7 +101,7 @@ export class ModelStore {
   private lastTouch = 0;
 
   constructor(options: ModelStoreOptions) {
-    this.o = options;
+    this.opts = options;
     mkdirSync(options.dir, { recursive: true });
     // Uses after a restart order after every use before it, even with a clock that stepped back.
     this.lastTouch = Math.max(0, ...this.cached().map((c) => c.lastUsedMs));
@@ -140,31 +140,31 @@ export class ModelStore {
   /** Removes a version's files (retired by default) and, if it held any, tells `onEvicted`. */
   evict(v: { modelId: Hex; version: number }, reason: EvictReason = "retired"): void {
     const key = versionKey(v);
-    const file = path.join(this.o.dir, `${key}.onnx`);
+    const file = path.join(this.opts.dir, `${key}.onnx`);
     const had = this.ready.delete(key) || existsSync(file);
     rmSync(file, { force: true });
-    rmSync(path.join(this.o.dir, `${key}.schema.json`), { force: true });
+    rmSync(path.join(this.opts.dir, `${key}.schema.json`), { force: true });
     this.unprovide(key);
     if (!had) return;
-    this.o.log.info("evicted model", { key, reason });
-    this.o.onEvicted?.(key, reason);
+    this.opts.log.info("evicted model", { key, reason });
+    this.opts.onEvicted?.(key, reason);
   }
 
   /** Cached weight files, least recently used first (what the next eviction above the cap removes first). */
   cached(): { key: string; bytes: number; lastUsedMs: number }[] {
-    return readdirSync(this.o.dir)
+    return readdirSync(this.opts.dir)
       .filter((f) => f.endsWith(".onnx"))
       .map((f) => {
-        const s = statSync(path.join(this.o.dir, f));
+        const s = statSync(path.join(this.opts.dir, f));
         return { key: f.slice(0, -5), bytes: s.size, lastUsedMs: s.mtimeMs };
       })
       .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   }
 
   private async fetch(key: string, v: VersionInfo, opts: EnsureOptions): Promise<LocalModel> {
-    const { content, log } = this.o;
-    const file = path.join(this.o.dir, `${key}.onnx`);
-    const schemaFile = path.join(this.o.dir, `${key}.schema.json`);
+    const { content, log } = this.opts;
+    const file = path.join(this.opts.dir, `${key}.onnx`);
+    const schemaFile = path.join(this.opts.dir, `${key}.schema.json`);
     let weights: Uint8Array | null = null;
     let cached: { bytes: Uint8Array; sha256: string } | null = null;
     try {
@@ -178,11 +178,11 @@ export class ModelStore {
         weights = cached.bytes;
         this.touch(file);
         // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
-        this.provideInBackground(key, v.weightsCid, () => this.o.content.add(cached!.bytes).then(() => undefined));
+        this.provideInBackground(key, v.weightsCid, () => this.opts.content.add(cached!.bytes).then(() => undefined));
       } else {
         log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
         rmSync(file, { force: true });
-        this.o.onCacheCorrupt?.(key);
+        this.opts.onCacheCorrupt?.(key);
       }
     }
     if (!weights) {
@@ -193,8 +193,8 @@ export class ModelStore {
         digests,
         // The registry's digest lets the engine take the file's bytes from a peer without a CAR.
         sha256: v.weightsSha256,
-        signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
-        maxBytes: this.o.maxWeightsBytes,
+        signal: AbortSignal.timeout(this.opts.fetchTimeoutMs),
+        maxBytes: this.opts.maxWeightsBytes,
         onProgress: (bytes) => {
           if (bytes - last >= 8 * 1024 * 1024) {
             log.info("fetching weights", { key, bytes });
@@ -203,12 +203,12 @@ export class ModelStore {
         },
       });
       this.downloads.set(key, this.downloadsOf(key) + 1);
-      this.o.onFetched?.(weights.byteLength);
+      this.opts.onFetched?.(weights.byteLength);
       if (!content.verifiesBlocks) {
         // The engine's answer is taken on trust (a remote daemon): recompute the CID from the bytes.
-        const cid = await this.o.cidOf(weights);
+        const cid = await this.opts.cidOf(weights);
         if (cid !== v.weightsCid) {
-          this.o.onRejected?.("cid");
+          this.opts.onRejected?.("cid");
           log.error("refusing weights: CID does not match the registry", { key, expected: v.weightsCid, got: cid });
           throw new WeightsMismatchError(`weights of ${key} hash to CID ${cid}, the registry says ${v.weightsCid}`);
         }
@@ -221,7 +221,7 @@ export class ModelStore {
         // The engine may have hashed the bytes as they arrived (see ReadOptions.digests).
         const digest = await writeWhileHashing(tmp, weights, digests.sha256);
         if (digest !== v.weightsSha256.toLowerCase()) {
-          this.o.onRejected?.("sha256");
+          this.opts.onRejected?.("sha256");
           log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
           throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
         }
@@ -233,9 +233,9 @@ export class ModelStore {
       this.touch(file);
       const fetched = weights;
       // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
-      this.provideInBackground(key, v.weightsCid, () => (this.o.content.pin ? this.o.content.pin(v.weightsCid) : this.o.content.add(fetched).then(() => undefined)));
+      this.provideInBackground(key, v.weightsCid, () => (this.opts.content.pin ? this.opts.content.pin(v.weightsCid) : this.opts.content.add(fetched).then(() => undefined)));
     }
-    const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: 1024 * 1024 });
+    const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.opts.fetchTimeoutMs), maxBytes: 1024 * 1024 });
     const schema = parseSchema(schemaBytes);
     writeAtomically(schemaFile, schemaBytes);
     const model = { key, path: file, schema, bytes: weights.byteLength };
@@ -253,13 +253,13 @@ export class ModelStore {
     let total = files.reduce((n, f) => n + f.size, 0) + incoming;
     if (evictable) {
       const freeable = files.filter((f) => f.key !== key && evictable(f.key)).reduce((n, f) => n + f.size, 0);
-      if (total - freeable > this.o.cacheMaxBytes) {
-        throw new CacheFullError(`${key} (${incoming} bytes) does not fit under models.cacheMaxBytes=${this.o.cacheMaxBytes} without evicting versions in use`);
+      if (total - freeable > this.opts.cacheMaxBytes) {
+        throw new CacheFullError(`${key} (${incoming} bytes) does not fit under models.cacheMaxBytes=${this.opts.cacheMaxBytes} without evicting versions in use`);
       }
     }
     for (const f of files) {
       if (evictable && (f.key === key || !evictable(f.key))) continue;
-      if (total <= this.o.cacheMaxBytes) break;
+      if (total <= this.opts.cacheMaxBytes) break;
       const [modelId, version] = f.key.split("-") as [Hex, string];
       this.evict({ modelId, version: Number(version) }, "lru");
       total -= f.size;
@@ -268,18 +268,18 @@ export class ModelStore {
 
   /** Pins a held version's weights in the IPFS node (see `provide`), recording the CID beside the file. */
   private provideInBackground(key: string, cid: string, pin: () => Promise<void>): void {
-    if (!this.o.provide) return;
-    const marker = path.join(this.o.dir, `${key}.cid`);
+    if (!this.opts.provide) return;
+    const marker = path.join(this.opts.dir, `${key}.cid`);
     writeFileSync(marker, cid);
     const started = pin()
-      .then(() => this.o.log.info("providing weights to peers", { key, cid }))
-      .catch((error: unknown) => this.o.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: oneLine(error) }));
+      .then(() => this.opts.log.info("providing weights to peers", { key, cid }))
+      .catch((error: unknown) => this.opts.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: oneLine(error) }));
     this.pinning.set(key, started);
   }
 
   /** Unpins an evicted version's weights, once any pin of them in progress has ended. */
   private unprovide(key: string): void {
-    const marker = path.join(this.o.dir, `${key}.cid`);
+    const marker = path.join(this.opts.dir, `${key}.cid`);
     let cid: string;
     try {
       cid = readFileSync(marker, "utf8").trim();
@@ -290,8 +290,8 @@ export class ModelStore {
     const pending = this.pinning.get(key) ?? Promise.resolve();
     this.pinning.delete(key);
     void pending
-      .then(() => this.o.content.release([cid]))
-      .catch((error: unknown) => this.o.log.warn("cannot unpin evicted weights", { key, cid, error: oneLine(error) }));
+      .then(() => this.opts.content.release([cid]))
+      .catch((error: unknown) => this.opts.log.warn("cannot unpin evicted weights", { key, cid, error: oneLine(error) }));
   }
 
   /** Resolves when every pin started so far has ended (tests, shutdown). */

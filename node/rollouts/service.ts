@@ -42,7 +42,7 @@ const META_KEY = "rollouts";
  * One look per model runs at a time; a change seen during a look makes it look again.
  */
 export class RolloutService {
-  private readonly o: RolloutServiceOptions;
+  private readonly opts: RolloutServiceOptions;
   /** Models with a running rollout, as far as the events said. */
   private readonly watched: Set<Hex>;
   private readonly running = new Map<Hex, Promise<RolloutAction>>();
@@ -52,7 +52,7 @@ export class RolloutService {
   private stopped = false;
 
   constructor(options: RolloutServiceOptions) {
-    this.o = options;
+    this.opts = options;
     this.watched = new Set(JSON.parse(options.journal.getMeta(META_KEY) ?? "[]") as Hex[]);
   }
 
@@ -62,11 +62,11 @@ export class RolloutService {
   }
 
   private serves(modelId: Hex): boolean {
-    return this.o.allowedModels === null || this.o.allowedModels.has(modelId);
+    return this.opts.allowedModels === null || this.opts.allowedModels.has(modelId);
   }
 
   private save(): void {
-    this.o.journal.setMeta(META_KEY, JSON.stringify([...this.watched]));
+    this.opts.journal.setMeta(META_KEY, JSON.stringify([...this.watched]));
   }
 
   /** Events of one confirmed block range, in order (the watcher's ranges). */
@@ -74,7 +74,7 @@ export class RolloutService {
     const changed = new Set<Hex>();
     let dirty = false;
     for (const l of logs) {
-      if (l.address.toLowerCase() !== this.o.registry.toLowerCase()) continue;
+      if (l.address.toLowerCase() !== this.opts.registry.toLowerCase()) continue;
       const modelId = l.args.modelId as Hex | undefined;
       if (modelId === undefined || !this.serves(modelId)) continue;
       switch (l.eventName) {
@@ -90,7 +90,7 @@ export class RolloutService {
         case "RolloutAborted":
           if (this.watched.delete(modelId)) dirty = true;
           changed.delete(modelId);
-          this.o.log.info(l.eventName === "RolloutPromoted" ? "rollout promoted" : "rollout aborted", { modelId, candidate: Number(l.args.candidate), by: l.args.by, reason: l.args.reason });
+          this.opts.log.info(l.eventName === "RolloutPromoted" ? "rollout promoted" : "rollout aborted", { modelId, candidate: Number(l.args.candidate), by: l.args.by, reason: l.args.reason });
           break;
         default:
           break;
@@ -132,10 +132,10 @@ export class RolloutService {
   }
 
   private async look(modelId: Hex): Promise<RolloutAction> {
-    const log = this.o.log.child({ modelId });
+    const log = this.opts.log.child({ modelId });
     let verdict: RolloutVerdict;
     try {
-      verdict = await this.o.verdict(modelId);
+      verdict = await this.opts.verdict(modelId);
     } catch (error) {
       log.warn("cannot read the rollout verdict; the next look retries", { error: oneLine(error) });
       return "failed";
@@ -144,7 +144,7 @@ export class RolloutService {
       this.reported.delete(modelId);
       return "none";
     }
-    if (!this.o.autoAct) {
+    if (!this.opts.autoAct) {
       const msg = verdict.abortable ? "rollout abortable (rollouts.autoAct is off)" : "rollout promotable (rollouts.autoAct is off)";
       if (this.reported.get(modelId) !== msg) log.info(msg);
       this.reported.set(modelId, msg);
@@ -155,7 +155,7 @@ export class RolloutService {
     const functionName = verdict.abortable ? "abortRollout" : "promoteRollout";
     const action: RolloutAction = verdict.abortable ? "aborted" : "promoted";
     try {
-      const receipt = await this.o.sender.send({ jobId: null, kind: "rollout", to: this.o.registry, data: encodeFunctionData({ abi: this.o.registryAbi, functionName, args: [modelId] }) });
+      const receipt = await this.opts.sender.send({ jobId: null, kind: "rollout", to: this.opts.registry, data: encodeFunctionData({ abi: this.opts.registryAbi, functionName, args: [modelId] }) });
       log.info(verdict.abortable ? "aborted a rollout whose abort rule holds" : "promoted a rollout whose promotion rule holds", { tx: receipt.transactionHash, block: Number(receipt.blockNumber) });
       return action;
     } catch (error) {
