@@ -492,19 +492,22 @@ export class JobProcessor {
         // The whole transaction would revert, or reverted: this job goes alone next time (after
         // reading the chain). A voided or unconfirmed one leaves it free to ride in another batch.
         if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) this.singly.add(key);
+        // Its retry is scheduled like a failed step's (backoff, or a prompt re-read of the chain).
         this.onStepError(rec, error);
         return;
       }
-      if (outcome.delivered) return this.onSubmitted(rec);
-      // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
-      // took is lost, one still open goes as its own submitResult, whose estimate says why not).
-      this.singly.add(key);
-      this.o.log.info("batch item rejected by the market; the job is looked at again alone", { jobId, reason: outcome.reason, tx: outcome.transactionHash });
-      this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      if (outcome.delivered) {
+        this.onSubmitted(rec);
+      } else {
+        // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
+        // took is lost, one still open goes as its own submitResult, whose estimate says why not).
+        this.singly.add(key);
+        this.o.log.info("batch item rejected by the market; the job is looked at again alone", { jobId, reason: outcome.reason, tx: outcome.transactionHash });
+        this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      }
+      this.kick(jobId);
     } catch (e) {
       this.o.log.error("batch outcome not recorded", { jobId, error: oneLine(e) });
-    } finally {
-      this.kick(jobId);
     }
   }
 
