@@ -381,9 +381,11 @@ async function main(): Promise<void> {
   // The burst's fix: every k = 1 delivery locks the job's collateral until its challenge window
   // passes (30 s), and the devnet's provider stake (1,000 tokens at 10 per job) covered only about a
   // hundred open deliveries, so a burst of 1,000 was served in part. The bench lowers the market's
-  // collateral to 5 tokens and stakes 9,000 more: 2,000 open deliveries.
-  const collateralPerJob = parseUnits("5", 18);
-  const net = await startDevnet({ providers: [providerIndex], models: [sample], blockTimeSeconds, params: { collateralPerJob }, log: (l) => say(`  ${l}`) });
+  // collateral to 1 token (the least the market takes; the jury fee to a quarter token so that a
+  // jury of 3 fits in it) and stakes 9,000 more: 10,000 open deliveries, for the steady phase's
+  // jobs (still in their window) and the burst's together.
+  const collateralPerJob = parseUnits("1", 18);
+  const net = await startDevnet({ providers: [providerIndex], models: [sample], blockTimeSeconds, params: { collateralPerJob, juryFee: parseUnits("0.25", 18) }, log: (l) => say(`  ${l}`) });
   let runner: RunnerProcess | undefined;
   let client: Client | undefined;
   try {
@@ -479,7 +481,9 @@ async function main(): Promise<void> {
         for (let i = 0; i < perBlock; i++) sends.push(c.send());
         for (const sent of await Promise.all(sends)) hashes.push(sent.hash);
       }
-      const requests = await Promise.all(hashes.map((h) => c.requestOf(h)));
+      // One receipt at a time: they are mined by now, and a thousand polling loops would load the node.
+      const requests: { jobId: bigint; block: bigint }[] = [];
+      for (const h of hashes) requests.push(await c.requestOf(h));
       const ids = requests.map((r) => r.jobId);
       const complete = await c.waitFor(ids, burstTimeoutMs).then(
         () => true,
@@ -530,7 +534,8 @@ async function main(): Promise<void> {
     } finally {
       if (automine) await rpc("evm_setAutomine", [true]);
     }
-    const ids = await Promise.all(hashes.map((h) => c.jobIdOf(h)));
+    const ids: bigint[] = [];
+    for (const h of hashes) ids.push(await c.jobIdOf(h));
     const minedIn = performance.now() - t0;
     // A burst the runner cannot finish in time still yields its figures: the rate over the jobs
     // settled, and the event-loop lag over the whole wait.
