@@ -127,8 +127,9 @@ export interface RunnerConfig {
   /**
    * Batched k = 1 delivery: ready results ride together in one submitAttestations transaction of
    * at most maxBatch items (1: every result its own submitResult, as without batching); a result
-   * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a batch is being
-   * signed, then right after it, together with everything that came meanwhile).
+   * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a delivery of ours is
+   * waiting to be mined, then when that one is mined or the next block comes, together with
+   * everything that came meanwhile).
    */
   delivery: { maxBatch: number; maxWaitBlocks: number };
   /**

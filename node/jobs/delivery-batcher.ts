@@ -25,8 +25,9 @@ export interface DeliveryBatcherOptions {
   /**
    * Blocks a queued item may wait for others: the batch goes once the chain head moved this many
    * blocks past the head at which its first item was queued (see onBlock). 0: at once when no
-   * batch is being signed, else right after that one (items that come while one is signed ride
-   * together in the next: group commit, latency as with one transaction per job).
+   * delivery of ours is waiting to be mined, else when that one is mined or the next block comes,
+   * whichever is first (Nagle's rule: light load sends each result at once, as without
+   * batching; under load the results of a block ride together, one transaction a block).
    */
   maxWaitBlocks: number;
   /** Observations for metrics: a transaction sent with `size` items (1: a plain submitResult). */
@@ -64,55 +65,57 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   /** The chain head when the oldest queued item came (-1: unknown yet). */
   let firstAtHead = -1;
   let head = -1;
-  /** A batch is being estimated and signed: items coming meanwhile wait for it (maxWaitBlocks 0). */
-  let signing = false;
+  /** Deliveries sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
+  let inFlight = 0;
   let scheduled = false;
 
-  /** What a mined receipt says of `jobId`. */
-  function outcomeOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, jobId: bigint, batchSize: number): DeliveryOutcome {
+  /** What a mined receipt says of each job it carried (its logs parsed once). */
+  function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): (jobId: bigint) => DeliveryOutcome {
     const logs = parseEventLogs({ abi: marketAbi, logs: receipt.logs as never, strict: false }) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
     const me = getAddress(sender.address);
+    const byJob = new Map<bigint, DeliveryOutcome>();
     for (const l of logs) {
-      if (l.args.jobId !== jobId) continue;
+      const jobId = l.args.jobId;
+      if (jobId === undefined || byJob.has(jobId)) continue;
       if (l.eventName === "ResultSubmitted" && l.args.provider && getAddress(l.args.provider) === me) {
-        return { delivered: true, transactionHash: receipt.transactionHash, blockNumber: receipt.blockNumber ?? null, batchSize };
+        byJob.set(jobId, { delivered: true, transactionHash: receipt.transactionHash, blockNumber: receipt.blockNumber ?? null, batchSize });
+      } else if (l.eventName === "AttestationRejected") {
+        byJob.set(jobId, { delivered: false, reason: l.args.reason ?? "missing", transactionHash: receipt.transactionHash });
       }
-      if (l.eventName === "AttestationRejected") return { delivered: false, reason: l.args.reason ?? "missing", transactionHash: receipt.transactionHash };
     }
-    return { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
+    return (jobId) => byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
   }
 
-  function request(items: Pending[], onQueued: () => void): TxRequest {
+  function request(items: Pending[]): TxRequest {
     if (items.length === 1) {
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
       // journaled as the job's own "submit", exactly as a runner without batching sends it.
       const { item } = items[0]!;
       const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, item.job, item.resultHash, item.outputRef] });
-      return { jobId: item.jobId, kind: "submit", to: market, data, onQueued };
+      return { jobId: item.jobId, kind: "submit", to: market, data };
     }
     const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items.map((p) => p.item))] });
-    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((p) => p.item.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length), onQueued };
+    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((p) => p.item.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
   }
 
   function send(items: Pending[]): void {
-    signing = true;
-    let queued = false;
-    const onQueued = () => {
-      if (queued) return;
-      queued = true;
-      signing = false;
-      // Items that came while this one was signed go together, now.
-      if (queue.length > 0 && options.maxWaitBlocks === 0) schedule();
+    inFlight++;
+    const settled = () => {
+      inFlight--;
+      // Items that came while this one was in flight go together, now.
+      if (due()) schedule();
     };
     options.onFlush?.(items.length);
     log.debug("delivering results", { items: items.length });
-    sender.send(request(items, onQueued)).then(
+    sender.send(request(items)).then(
       (receipt) => {
-        for (const p of items) p.resolve(outcomeOf(receipt, p.item.jobId, items.length));
+        const outcome = outcomesOf(receipt, items.length);
+        for (const p of items) p.resolve(outcome(p.item.jobId));
+        settled();
       },
       (error: unknown) => {
-        onQueued();
         for (const p of items) p.reject(error);
+        settled();
       },
     );
   }
@@ -133,18 +136,18 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      if (queue.length === 0) return;
-      if (options.maxWaitBlocks === 0 && signing) return; // the one being signed flushes these when queued
-      flushNow();
+      if (due()) flushNow();
     });
   }
 
   function due(): boolean {
     if (queue.length === 0) return false;
     if (queue.length >= options.maxBatch) return true;
-    if (options.maxWaitBlocks === 0) return !signing;
+    // A block came since the first item was queued: it waited long enough, whatever is in flight.
+    const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, options.maxWaitBlocks);
+    if (options.maxWaitBlocks === 0) return inFlight === 0 || waited;
     // Head unknown: nothing measures the wait, so do not hold the item.
-    return firstAtHead < 0 || head - firstAtHead >= options.maxWaitBlocks;
+    return firstAtHead < 0 || waited;
   }
 
   return {
@@ -167,7 +170,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     },
     async resume(tx, jobId) {
       const receipt = await sender.resume(tx);
-      return outcomeOf(receipt, jobId, 0);
+      return outcomesOf(receipt, 0)(jobId);
     },
     onBlock(n) {
       if (n <= head) return;

@@ -38,7 +38,6 @@ function fakeSender() {
     address: ME,
     async send(req: TxRequest): Promise<TransactionReceipt> {
       sent.push(req);
-      req.onQueued?.();
       const ids = req.jobIds ?? [req.jobId!];
       return { status: "success", transactionHash: keccak256(toHex(sent.length)), blockNumber: 1n, logs: ids.map((id) => submitted(id)) } as unknown as TransactionReceipt;
     },
@@ -89,22 +88,27 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       expect((await late).delivered).to.equal(true);
     });
 
-    it("maxWaitBlocks 0: the first goes at once; those that come while it is signed ride together right after", async function () {
+    /** A sender whose first transaction stays unmined until released. */
+    function holdingFirst() {
       let release!: () => void;
-      const signed = new Promise<void>((r) => (release = r));
+      const mined = new Promise<void>((r) => (release = r));
       const sent: TxRequest[] = [];
       const sender = {
         address: ME,
         async send(req: TxRequest): Promise<TransactionReceipt> {
           sent.push(req);
-          if (sent.length === 1) await signed; // the first is being signed
-          req.onQueued?.();
+          if (sent.length === 1) await mined;
           return { status: "success", transactionHash: keccak256(toHex(sent.length)), blockNumber: 1n, logs: (req.jobIds ?? [req.jobId!]).map((id) => submitted(id)) } as unknown as TransactionReceipt;
         },
         resume: async () => {
           throw new Error("not scripted");
         },
       };
+      return { sender, sent, release };
+    }
+
+    it("maxWaitBlocks 0: the first goes at once; those that come while it is in flight ride together once it is mined", async function () {
+      const { sender, sent, release } = holdingFirst();
       const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 0 });
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
@@ -116,8 +120,24 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       expect(sent.map((r) => r.jobIds ?? [r.jobId])).to.deep.equal([[1n], [2n, 3n, 4n]]);
     });
 
+    it("maxWaitBlocks 0: with one still in flight, queued items go once a block passed (a stuck delivery does not hold them)", async function () {
+      const { sender, sent, release } = holdingFirst();
+      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 0 });
+      b.onBlock(5);
+      const first = b.deliver(item(1n));
+      await until("the first sent", () => sent.length === 1, FAKES);
+      const rest = Promise.all([2n, 3n].map((id) => b.deliver(item(id))));
+      await new Promise((r) => setImmediate(r));
+      expect(sent).to.have.length(1);
+      b.onBlock(6);
+      await rest;
+      expect(sent.map((r) => r.jobIds ?? [r.jobId])).to.deep.equal([[1n], [2n, 3n]]);
+      release();
+      await first;
+    });
+
     it("a failure of the whole transaction rejects every item it carried", async function () {
-      const sender = { ...fakeSender(), send: async (req: TxRequest) => (req.onQueued?.(), Promise.reject(new TxVoidedError("voided"))) };
+      const sender = { ...fakeSender(), send: async () => Promise.reject(new TxVoidedError("voided")) };
       const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 2, maxWaitBlocks: 0 });
       const got = await Promise.allSettled([b.deliver(item(1n)), b.deliver(item(2n))]);
       expect(got.map((g) => g.status === "rejected" && g.reason instanceof TxVoidedError)).to.deep.equal([true, true]);
