@@ -38,37 +38,141 @@ export interface DeliveryBatcherOptions {
 export interface DeliveryBatcher {
   /** Queues a signed result; resolves once the transaction carrying it is mined. */
   deliver(item: SignedResult): Promise<DeliveryOutcome>;
+  /**
+   * Queues the claim of a matured delivery (same flush rules, its own transactions); resolves with
+   * the receipt of the claim transaction that carried it (an item may be skipped: ClaimSkipped).
+   */
+  claim(item: ClaimItem): Promise<TransactionReceipt>;
   /** Waits for a journaled batch (of an earlier run, or in flight) and says what it did for `jobId`. */
   resume(tx: TxRecord, jobId: bigint): Promise<DeliveryOutcome>;
   /** The chain head moved (drives the flush deadline measured in blocks). */
   onBlock(head: number): void;
-  /** Items queued and not yet handed to the sender. */
+  /** Results queued and not yet handed to the sender. */
   queued(): number;
-  /** Sends what is queued at once (on shutdown). */
+  /** Claims queued and not yet handed to the sender. */
+  queuedClaims(): number;
+  /** Sends what is queued at once, deliveries and claims (on shutdown). */
   flush(): void;
 }
 
-interface Pending {
-  item: SignedResult;
-  resolve: (o: DeliveryOutcome) => void;
+/** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
+export interface ClaimItem {
+  jobId: bigint;
+  job: SignedResult["job"];
+  provider: Address;
+  resultHash: Hex;
+}
+
+interface Pending<T, O> {
+  item: T;
+  resolve: (o: O) => void;
   reject: (e: unknown) => void;
+}
+
+/**
+ * The flush policy, for any kind of item: by size, and by a deadline in blocks (see
+ * DeliveryBatcherOptions.maxWaitBlocks). `send` sends one transaction for `items` and resolves
+ * with what it did for each.
+ */
+function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; send: (items: T[]) => Promise<(item: T) => O> }) {
+  let queue: Pending<T, O>[] = [];
+  /** The chain head when the oldest queued item came (-1: unknown yet). */
+  let firstAtHead = -1;
+  let head = -1;
+  /** Transactions sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
+  let inFlight = 0;
+  let scheduled = false;
+
+  function send(items: Pending<T, O>[]): void {
+    inFlight++;
+    const settled = () => {
+      inFlight--;
+      // Items that came while this one was in flight go together, now.
+      if (due()) schedule();
+    };
+    o.send(items.map((p) => p.item)).then(
+      (outcome) => {
+        for (const p of items) p.resolve(outcome(p.item));
+        settled();
+      },
+      (error: unknown) => {
+        for (const p of items) p.reject(error);
+        settled();
+      },
+    );
+  }
+
+  function sendFull(): void {
+    while (queue.length >= o.maxBatch) {
+      const items = queue.slice(0, o.maxBatch);
+      queue = queue.slice(items.length);
+      send(items);
+    }
+  }
+
+  function flushNow(): void {
+    scheduled = false;
+    sendFull();
+    if (queue.length > 0) send(queue.splice(0));
+    firstAtHead = -1;
+  }
+
+  /** Flushes on the next turn of the event loop: items that come in the same turn ride together. */
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (due()) flushNow();
+    });
+  }
+
+  function due(): boolean {
+    if (queue.length === 0) return false;
+    if (queue.length >= o.maxBatch) return true;
+    // A block came since the first item was queued: it waited long enough, whatever is in flight.
+    const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, o.maxWaitBlocks);
+    if (o.maxWaitBlocks === 0) return inFlight === 0 || waited;
+    // Head unknown: nothing measures the wait, so do not hold the item.
+    return firstAtHead < 0 || waited;
+  }
+
+  return {
+    add(item: T): Promise<O> {
+      return new Promise<O>((resolve, reject) => {
+        if (queue.length === 0) firstAtHead = head;
+        queue.push({ item, resolve, reject });
+        if (queue.length >= o.maxBatch) {
+          // Full: send the full batches now, keep the rest waiting.
+          sendFull();
+          firstAtHead = queue.length > 0 ? head : -1;
+          return;
+        }
+        if (due()) schedule();
+      });
+    },
+    onBlock(n: number): void {
+      if (n <= head) return;
+      head = n;
+      if (queue.length > 0 && firstAtHead < 0) firstAtHead = n;
+      if (due()) schedule();
+    },
+    queued: () => queue.length,
+    flush: () => flushNow(),
+  };
 }
 
 /** Gas beyond a batch's estimate per item: an item refused when estimated may be delivered when mined (costs more). */
 const HEADROOM_PER_ITEM = 30_000n;
+/** Gas beyond a claim batch's estimate per item: an item skipped when estimated may be paid when mined. */
+const CLAIM_HEADROOM_PER_ITEM = 60_000n;
+/** A claim alone: what the processor gives one (settlementHeadroom("claim", 1)). */
+const CLAIM_HEADROOM_ALONE = 100_000n;
 
 export function createDeliveryBatcher(options: DeliveryBatcherOptions): DeliveryBatcher {
   if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError("maxBatch must be a positive integer");
   if (!Number.isInteger(options.maxWaitBlocks) || options.maxWaitBlocks < 0) throw new RangeError("maxWaitBlocks must be a non-negative integer");
   const { sender, market, marketAbi, log } = options;
-  let queue: Pending[] = [];
-  /** The chain head when the oldest queued item came (-1: unknown yet). */
-  let firstAtHead = -1;
-  let head = -1;
-  /** Deliveries sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
-  let inFlight = 0;
-  let scheduled = false;
-
   /** What a mined receipt says of each job it carried (its logs parsed once). */
   function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): (jobId: bigint) => DeliveryOutcome {
     const logs = parseEventLogs({ abi: marketAbi, logs: receipt.logs as never, strict: false }) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
@@ -86,99 +190,57 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     return (jobId) => byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
   }
 
-  function request(items: Pending[]): TxRequest {
+  function request(items: SignedResult[]): TxRequest {
     if (items.length === 1) {
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
       // journaled as the job's own "submit", exactly as a runner without batching sends it.
-      const { item } = items[0]!;
+      const item = items[0]!;
       const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, item.job, item.resultHash, item.outputRef] });
       return { jobId: item.jobId, kind: "submit", to: market, data };
     }
-    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items.map((p) => p.item))] });
-    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((p) => p.item.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
+    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items)] });
+    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((i) => i.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
   }
 
-  function send(items: Pending[]): void {
-    inFlight++;
-    const settled = () => {
-      inFlight--;
-      // Items that came while this one was in flight go together, now.
-      if (due()) schedule();
-    };
-    options.onFlush?.(items.length);
-    log.debug("delivering results", { items: items.length });
-    sender.send(request(items)).then(
-      (receipt) => {
-        const outcome = outcomesOf(receipt, items.length);
-        for (const p of items) p.resolve(outcome(p.item.jobId));
-        settled();
-      },
-      (error: unknown) => {
-        for (const p of items) p.reject(error);
-        settled();
-      },
-    );
-  }
+  const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
+    maxBatch: options.maxBatch,
+    maxWaitBlocks: options.maxWaitBlocks,
+    async send(items) {
+      options.onFlush?.(items.length);
+      log.debug("delivering results", { items: items.length });
+      const outcome = outcomesOf(await sender.send(request(items)), items.length);
+      return (item) => outcome(item.jobId);
+    },
+  });
 
-  function flushNow(): void {
-    scheduled = false;
-    while (queue.length > 0) {
-      const items = queue.slice(0, options.maxBatch);
-      queue = queue.slice(items.length);
-      send(items);
-    }
-    firstAtHead = -1;
-  }
-
-  /** Flushes on the next turn of the event loop: results computed in the same turn ride together. */
-  function schedule(): void {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      if (due()) flushNow();
-    });
-  }
-
-  function due(): boolean {
-    if (queue.length === 0) return false;
-    if (queue.length >= options.maxBatch) return true;
-    // A block came since the first item was queued: it waited long enough, whatever is in flight.
-    const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, options.maxWaitBlocks);
-    if (options.maxWaitBlocks === 0) return inFlight === 0 || waited;
-    // Head unknown: nothing measures the wait, so do not hold the item.
-    return firstAtHead < 0 || waited;
-  }
+  const claims = createBatchQueue<ClaimItem, TransactionReceipt>({
+    maxBatch: options.maxBatch,
+    maxWaitBlocks: options.maxWaitBlocks,
+    async send(items) {
+      // One claim journaled as the job's own (as without batching); more linked to their jobs.
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "claim", args: [items] });
+      const one = items.length === 1;
+      const receipt = await sender.send({ jobId: one ? items[0]!.jobId : null, kind: "claim", to: market, data, jobIds: one ? undefined : items.map((i) => i.jobId), extraGas: one ? CLAIM_HEADROOM_ALONE : CLAIM_HEADROOM_PER_ITEM * BigInt(items.length) });
+      return () => receipt;
+    },
+  });
 
   return {
-    deliver(item) {
-      return new Promise<DeliveryOutcome>((resolve, reject) => {
-        if (queue.length === 0) firstAtHead = head;
-        queue.push({ item, resolve, reject });
-        if (queue.length >= options.maxBatch) {
-          // Full: send the full batches now, keep the rest waiting.
-          while (queue.length >= options.maxBatch) {
-            const items = queue.slice(0, options.maxBatch);
-            queue = queue.slice(items.length);
-            send(items);
-          }
-          firstAtHead = queue.length > 0 ? head : -1;
-          return;
-        }
-        if (due()) schedule();
-      });
-    },
+    deliver: (item) => deliveries.add(item),
+    claim: (item) => claims.add(item),
     async resume(tx, jobId) {
       const receipt = await sender.resume(tx);
       return outcomesOf(receipt, 0)(jobId);
     },
     onBlock(n) {
-      if (n <= head) return;
-      head = n;
-      if (queue.length > 0 && firstAtHead < 0) firstAtHead = n;
-      if (due()) schedule();
+      deliveries.onBlock(n);
+      claims.onBlock(n);
     },
-    queued: () => queue.length,
-    flush: () => flushNow(),
+    queued: () => deliveries.queued(),
+    queuedClaims: () => claims.queued(),
+    flush: () => {
+      deliveries.flush();
+      claims.flush();
+    },
   };
 }

@@ -170,6 +170,8 @@ export class JobProcessor {
   private readonly singly = new Set<string>();
   /** k = 1 results in a batch not mined yet: the job's step does not wait for them (see submit). */
   private readonly delivering = new Map<string, Promise<void>>();
+  /** Matured deliveries whose claim is in a batch not mined yet. */
+  private readonly claiming = new Map<string, Promise<void>>();
   private expiring = false;
   private pruning = false;
   private lastPrune = 0;
@@ -313,15 +315,15 @@ export class JobProcessor {
     await this.queue.drain();
     // Results in a batch: the batcher was flushed and the sender closed first (see runner.ts), so
     // these settle at once; their jobs stay "computed" in the journal and resume on restart.
-    await Promise.allSettled([...this.delivering.values()]);
+    await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
   }
 
   /** Resolves once no job step is queued or running, and no batched result waits for its receipt. */
   async idle(): Promise<void> {
     for (;;) {
       await this.queue.idle();
-      if (this.delivering.size === 0) return;
-      await Promise.allSettled([...this.delivering.values()]);
+      if (this.delivering.size === 0 && this.claiming.size === 0) return;
+      await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
     }
   }
 
@@ -479,6 +481,13 @@ export class JobProcessor {
     if (receipt) this.onSubmitted(rec);
   }
 
+  /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
+  private batchAttempts(rec: JobRecord, kind: "batch" | "claim"): TxRecord[] {
+    const txs = this.o.journal.batchTxsFor(rec.jobId);
+    const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
+    return txs.filter((t) => nonces.has(t.nonce));
+  }
+
   /** What a batch did for one job: moves it on as a single submit's receipt would, or as its failure would. */
   private deliveredInBatch(jobId: bigint, outcome: DeliveryOutcome | null, error?: unknown): void {
     const key = jobId.toString();
@@ -518,7 +527,7 @@ export class JobProcessor {
    */
   private batchOf(rec: JobRecord): { pending: TxRecord | null; used: boolean } {
     if (!this.o.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
-    const txs = this.o.journal.batchTxsFor(rec.jobId);
+    const txs = this.batchAttempts(rec, "batch");
     const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
     const used = txs.some((t) => t.kind === "batch" && (t.status === "mined" || t.status === "reverted"));
     return { pending, used };
@@ -663,18 +672,45 @@ export class JobProcessor {
     }
     const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
     if (now < claimableAt) return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
-    const claims = this.o.journal.txsFor(rec.jobId, "claim").filter((t) => t.status !== "replaced");
+    const key = rec.jobId.toString();
+    if (this.claiming.has(key)) return this.waitForChain(rec, "claim in a batch");
+    // Its own claims and the batched claims that carried it (a void counts as one tried).
+    const claims = [...this.o.journal.txsFor(rec.jobId, "claim"), ...(this.o.batcher ? this.batchAttempts(rec, "claim") : [])].filter((t) => t.status !== "replaced");
     const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
+    const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
     if (pending) await this.o.sender.resume(pending);
-    else if (claims.length < MAX_CLAIMS) {
+    else if (claims.length < MAX_CLAIMS && this.o.batcher) {
+      // Claims ride together too; the step does not wait for the claim to be mined.
+      const done = this.o.batcher.claim(item).then(
+        () => this.claimedInBatch(rec.jobId),
+        (error: unknown) => this.claimedInBatch(rec.jobId, error),
+      );
+      this.claiming.set(key, done);
+      return this.waitForChain(rec, "claim in a batch");
+    } else if (claims.length < MAX_CLAIMS) {
       // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
-      const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
       const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[item]] });
       await this.o.sender.send({ jobId: rec.jobId, kind: "claim", to: this.o.market, data, extraGas: settlementHeadroom("claim", 1) });
     } else {
       return this.waitForChain(rec, `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`, this.o.retryMaxMs);
     }
     this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
+  }
+
+  /** A batched claim of this job was mined (or failed): the job reads the chain again (paid, or claim again). */
+  private claimedInBatch(jobId: bigint, error?: unknown): void {
+    this.claiming.delete(jobId.toString());
+    if (this.stopped) return;
+    try {
+      const rec = this.o.journal.getJob(jobId);
+      if (!rec || rec.state !== "submitted") return;
+      if (error !== undefined && !(error instanceof TxRevertedError)) return this.onStepError(rec, error);
+      // Mined (the item paid, or skipped) or reverted: what the chain says decides, as after a claim of its own.
+      this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      this.kick(jobId);
+    } catch (e) {
+      this.o.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
+    }
   }
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */

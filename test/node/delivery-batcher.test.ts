@@ -234,6 +234,36 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       for (const id of [1n, 2n]) expect(h.journal.getJob(id)!.state).to.equal("submitted");
     });
 
+    it("claims of matured deliveries ride together in one claim transaction, and each job ends paid", async function () {
+      setUp();
+      h.sender.onSend = (tx) => {
+        if (tx.functionName !== "claim") return idsOf(tx).map((id) => submitted(id));
+        // The claim pays every item: the jobs are settled on the chain.
+        for (const c of tx.args[0] as { jobId: bigint }[]) h.chain.set(c.jobId, { status: 3 });
+        return [];
+      };
+      await computeAndFlush([1n, 2n, 3n], 101);
+      for (const id of [1n, 2n, 3n]) {
+        h.chain.set(id, { status: 5, revealStartedAt: h.chain.time });
+        await h.processor.onLogs([{ eventName: "ResultSubmitted", args: { jobId: id, provider: ME, resultHash: `0x${"0c".repeat(32)}` }, blockNumber: 12n, blockHash: `0x${"0e".repeat(32)}` } as never]);
+      }
+      await h.settle();
+      h.chain.time += 1; // past each delivery's (zero) challenge window
+      h.clock.now += 60_000;
+      const claiming = h.settle();
+      await until("every claim queued", () => b.queuedClaims() === 3, FAKES);
+      b.onBlock(102);
+      await claiming;
+      expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "claim"]);
+      const claimed = (h.sender.sent[1]!.args[0] as { jobId: bigint; provider: Address }[]).map((c) => [c.jobId, c.provider]);
+      expect(claimed).to.deep.equal([[1n, ME], [2n, ME], [3n, ME]]);
+      expect(h.journal.jobsOfBatch(h.journal.batchTxsFor(2n).find((t) => t.kind === "claim")!.nonce)).to.deep.equal([1n, 2n, 3n]);
+      h.clock.now += 60_000;
+      await h.settle();
+      for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("paid");
+      expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "claim"]); // claimed once
+    });
+
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {
       setUp();
       // What a first run left: three computed results and one batch signed and sent for them.
