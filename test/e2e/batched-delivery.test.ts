@@ -38,6 +38,7 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
     const fees = await net.publicClient.estimateFeesPerGas();
     const nonce = await net.publicClient.getTransactionCount({ address: client.address, blockTag: "pending" });
     const fromBlock = await net.publicClient.getBlockNumber();
+    const runnerNonce = await net.publicClient.getTransactionCount({ address: runner.address });
     // Every request signed first, then sent at once: they land in the same block or two.
     const raws = await Promise.all(
       Array.from({ length: JOBS }, (_, i) =>
@@ -89,5 +90,8 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
       if (decodeFunctionData({ abi, data: tx.input }).functionName === "submitAttestations") batched++;
     }
     expect(batched, "at least one submitAttestations").to.be.greaterThan(0);
+    // Claims ride together too: every transaction the runner sent (deliveries and claims) is fewer than the jobs.
+    const sent = (await net.publicClient.getTransactionCount({ address: runner.address })) - runnerNonce;
+    expect(sent, `${sent} transactions sent by the runner for ${JOBS} jobs`).to.be.lessThan(JOBS);
   });
 });
