@@ -51,7 +51,10 @@ Options:
                         steady phase)
   --steady-blocks <n>   blocks of the steady phase (default 20)
   --per-block <n>       requests sent per block in the steady phase (default: half the block gas
-                        limit's worth)`;
+                        limit's worth)
+  --fleet-burst         also: a burst of 300 k = 1 and 150 k = 3 jobs on three runners (another
+                        local network, same block time): k = 1 latency p99 in blocks and how many
+                        k = 3 jobs were seated (slow: waits up to the commit window)`;
 
 const ms = (t: number) => `${t.toFixed(2)} ms`;
 const pct = (xs: number[], p: number) => {
@@ -295,6 +298,7 @@ async function main(): Promise<void> {
       "block-time": { type: "string", default: "1" },
       "steady-blocks": { type: "string", default: "20" },
       "per-block": { type: "string" },
+      "fleet-burst": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
       help: { type: "boolean", short: "h" },
     },
@@ -571,6 +575,89 @@ async function main(): Promise<void> {
   } finally {
     client?.close();
     await runner?.stop();
+    await net.stop();
+  }
+  if (values["fleet-burst"]) await fleetBurst(sample, blockTimeSeconds || 1, overrides);
+}
+
+/**
+ * The issue's fleet figure: 300 k = 1 and 150 k = 3 jobs sent at once to three runners on a chain
+ * mining every `blockTimeSeconds`: k = 1 request->result latency p99 in blocks (<= 3) and the k = 3
+ * jobs that got all three seats (all).
+ */
+async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrides: Record<string, unknown>): Promise<void> {
+  const providers = [...DEV_ROLES.providers];
+  say(`fleet burst: a local network with ${providers.length} providers, a block every ${blockTimeSeconds} s ...`);
+  const net = await startDevnet({ providers, models: [sample], blockTimeSeconds, params: { collateralPerJob: parseUnits("1", 18), juryFee: parseUnits("0.25", 18) }, log: (l) => say(`  ${l}`) });
+  const runners: RunnerProcess[] = [];
+  try {
+    const registry = net.record.contracts.ProviderRegistry!.address;
+    for (const i of providers) {
+      const own = conclaveContracts(net.record, net.wallet(i));
+      await net.publicClient.waitForTransactionReceipt({ hash: await own.token.write.approve([registry, parseUnits("9000", 18)]) });
+      await net.publicClient.waitForTransactionReceipt({ hash: await own.providers.write.addStake([parseUnits("9000", 18)]) });
+    }
+    for (const i of providers) runners.push(await spawnRunner(net, i, runnerConfig(net, i, overrides)));
+    await Promise.all(runners.map((r) => waitUntilReady(r)));
+    const market = net.record.contracts.InferenceMarket!.address;
+    const abi = loadArtifact("InferenceMarket").abi as Abi;
+    const account = devAccount(DEV_ROLES.clients[1]);
+    const kinds = await Promise.all(
+      [1, 3].map(async (redundancy) => {
+        const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001"), redundancy, deadlineInSeconds: 3600 });
+        const data = encodeFunctionData({ abi, functionName: "requestJob", args: [request] });
+        const gas = ((await net.publicClient.estimateGas({ account: account.address, to: market, data, value })) * 15n) / 10n;
+        return { redundancy, data, value, gas };
+      }),
+    );
+    const fees = await net.publicClient.estimateFeesPerGas();
+    let nonce = await net.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+    const fromBlock = await net.publicClient.getBlockNumber();
+    // Two k = 1 requests for each k = 3 one, interleaved: 300 + 150.
+    const sent: { hash: Hex; redundancy: number }[] = [];
+    for (let i = 0; i < 450; i++) {
+      const kind = kinds[i % 3 === 2 ? 1 : 0]!;
+      const raw = await account.signTransaction({ chainId: net.chain.id, type: "eip1559", to: market, data: kind.data, value: kind.value, gas: kind.gas, nonce: nonce++, maxFeePerGas: fees.maxFeePerGas * 4n, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
+      sent.push({ hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }), redundancy: kind.redundancy });
+    }
+    const jobs: { jobId: bigint; block: bigint; redundancy: number }[] = [];
+    for (const s of sent) {
+      const receipt = await net.publicClient.waitForTransactionReceipt({ hash: s.hash, pollingInterval: 50 });
+      const [ev] = parseEventLogs({ abi, logs: receipt.logs, eventName: "JobRequested" });
+      jobs.push({ jobId: (ev!.args as { jobId: bigint }).jobId, block: receipt.blockNumber, redundancy: s.redundancy });
+    }
+    const k1 = jobs.filter((j) => j.redundancy === 1);
+    const k3 = jobs.filter((j) => j.redundancy === 3);
+    const commitWindow = Number(((await net.publicClient.readContract({ address: market, abi, functionName: "policy" })) as { commitWindow: number }).commitWindow);
+    const deadline = performance.now() + (commitWindow + 60) * 1000;
+    let results = new Map<bigint, bigint>();
+    let seats = new Map<bigint, number>();
+    for (;;) {
+      const events = await net.publicClient.getContractEvents({ address: market, abi, fromBlock });
+      results = new Map();
+      seats = new Map();
+      for (const e of events) {
+        const id = (e.args as { jobId?: bigint }).jobId;
+        if (id === undefined) continue;
+        if (e.eventName === "ResultSubmitted" && !results.has(id)) results.set(id, e.blockNumber!);
+        if (e.eventName === "SeatCommitted") seats.set(id, (seats.get(id) ?? 0) + 1);
+      }
+      const k1Done = k1.every((j) => results.has(j.jobId));
+      const k3Done = k3.every((j) => (seats.get(j.jobId) ?? 0) >= 3);
+      say(`  ${k1.filter((j) => results.has(j.jobId)).length}/${k1.length} k = 1 results, ${k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length}/${k3.length} k = 3 jobs seated`);
+      if ((k1Done && k3Done) || performance.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 3_000));
+    }
+    const latency = k1.filter((j) => results.has(j.jobId)).map((j) => Number(results.get(j.jobId)! - j.block));
+    const seated = k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length;
+    const p99 = pct(latency, 99);
+    console.log(`\nFleet burst: ${k1.length} k = 1 + ${k3.length} k = 3 jobs, ${runners.length} runners, a block every ${blockTimeSeconds} s: k = 1 latency in blocks p50 ${pct(latency, 50)}, p95 ${pct(latency, 95)}, p99 ${p99} (${latency.length} of ${k1.length} served); k = 3 seated ${seated} of ${k3.length}`);
+    printTable([
+      [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
+      [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],
+    ]);
+  } finally {
+    await Promise.all(runners.map((r) => r.stop()));
     await net.stop();
   }
 }
