@@ -270,7 +270,11 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
         waiter = null;
       }
     },
-    close: () => unwatch(),
+    close: () => {
+      unwatch();
+      // The subscription's socket too: left open it reports errors once the node is gone.
+      void ws.transport.getRpcClient().then((rpc) => rpc.close(), () => undefined);
+    },
   };
   return self;
 }
