@@ -126,7 +126,8 @@ export interface RunnerConfig {
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
   /**
    * Batched k = 1 delivery: ready results ride together in one submitAttestations transaction of
-   * at most maxBatch items (1: every result its own submitResult, as without batching); a result
+   * at most maxBatch items and 96 KiB of calldata (1: every result its own submitResult, as
+   * without batching; claims of matured deliveries ride together the same way); a result
    * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a delivery of ours is
    * waiting to be mined, then when that one is mined or the next block comes, together with
    * everything that came meanwhile).
@@ -467,7 +468,7 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
     },
     delivery: {
-      maxBatch: int("delivery.maxBatch", pick(flags.deliveryMaxBatch, env[ENV.deliveryMaxBatch], fileDelivery.maxBatch, d.delivery.maxBatch), 1, 500),
+      maxBatch: int("delivery.maxBatch", pick(flags.deliveryMaxBatch, env[ENV.deliveryMaxBatch], fileDelivery.maxBatch, d.delivery.maxBatch), 1, 100),
       maxWaitBlocks: int("delivery.maxWaitBlocks", pick(flags.deliveryMaxWaitBlocks, env[ENV.deliveryMaxWaitBlocks], fileDelivery.maxWaitBlocks, d.delivery.maxWaitBlocks), 0, 100),
     },
     rollouts: {

@@ -1,5 +1,5 @@
-import { encodeFunctionData, getAddress, parseEventLogs, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
-import { encodeAttestationBatch, type SignedResult } from "../attest/batch.ts";
+import { encodeFunctionData, getAddress, parseEventLogs, size, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeAttestationBatch, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
@@ -74,8 +74,12 @@ interface Pending<T, O> {
  * DeliveryBatcherOptions.maxWaitBlocks). `send` sends one transaction for `items` and resolves
  * with what it did for each.
  */
-function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; send: (items: T[]) => Promise<(item: T) => O> }) {
-  let queue: Pending<T, O>[] = [];
+function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; send: (items: T[]) => Promise<(item: T) => O>; bytes?: (item: T) => number; maxBytes?: number }) {
+  const queue: Pending<T, O>[] = [];
+  const bytesOf = o.bytes ?? (() => 0);
+  const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
+  /** Calldata bytes of the queued items. */
+  let queuedBytes = 0;
   /** The chain head when the oldest queued item came (-1: unknown yet). */
   let firstAtHead = -1;
   let head = -1;
@@ -102,18 +106,32 @@ function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; se
     );
   }
 
-  function sendFull(): void {
-    while (queue.length >= o.maxBatch) {
-      const items = queue.slice(0, o.maxBatch);
-      queue = queue.slice(items.length);
-      send(items);
+  /** The next transaction's items: at most maxBatch, and at most maxBytes of calldata (one at least). */
+  function take(): Pending<T, O>[] {
+    let n = 0;
+    let total = 0;
+    while (n < queue.length && n < o.maxBatch) {
+      const b = bytesOf(queue[n]!.item);
+      if (n > 0 && total + b > maxBytes) break;
+      total += b;
+      n++;
     }
+    queuedBytes -= total;
+    return queue.splice(0, n);
+  }
+
+  function full(): boolean {
+    return queue.length >= o.maxBatch || queuedBytes >= maxBytes;
+  }
+
+  function sendFull(): void {
+    while (queue.length > 0 && full()) send(take());
   }
 
   function flushNow(): void {
     scheduled = false;
-    sendFull();
-    if (queue.length > 0) send(queue.splice(0));
+    while (queue.length > 0) send(take());
+    queuedBytes = 0;
     firstAtHead = -1;
   }
 
@@ -129,7 +147,7 @@ function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; se
 
   function due(): boolean {
     if (queue.length === 0) return false;
-    if (queue.length >= o.maxBatch) return true;
+    if (full()) return true;
     // A block came since the first item was queued: it waited long enough, whatever is in flight.
     const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, o.maxWaitBlocks);
     if (o.maxWaitBlocks === 0) return inFlight === 0 || waited;
@@ -142,7 +160,8 @@ function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; se
       return new Promise<O>((resolve, reject) => {
         if (queue.length === 0) firstAtHead = head;
         queue.push({ item, resolve, reject });
-        if (queue.length >= o.maxBatch) {
+        queuedBytes += bytesOf(item);
+        if (full()) {
           // Full: send the full batches now, keep the rest waiting.
           sendFull();
           firstAtHead = queue.length > 0 ? head : -1;
@@ -164,6 +183,8 @@ function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; se
 
 /** Gas beyond a batch's estimate per item: an item refused when estimated may be delivered when mined (costs more). */
 const HEADROOM_PER_ITEM = 30_000n;
+/** Calldata of one delivery batch at most: well under the 128 KiB nodes take in a transaction. */
+export const MAX_BATCH_BYTES = 96 * 1024;
 /** Gas beyond a claim batch's estimate per item: an item skipped when estimated may be paid when mined. */
 const CLAIM_HEADROOM_PER_ITEM = 60_000n;
 /** A claim alone: what the processor gives one (settlementHeadroom("claim", 1)). */
@@ -205,6 +226,9 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
     maxBatch: options.maxBatch,
     maxWaitBlocks: options.maxWaitBlocks,
+    // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).
+    bytes: (item) => 4 + ITEM_FIXED_BYTES + size(item.outputRef),
+    maxBytes: MAX_BATCH_BYTES,
     async send(items) {
       options.onFlush?.(items.length);
       log.debug("delivering results", { items: items.length });

@@ -153,7 +153,7 @@ describe("runner configuration", function () {
     const withEnv = { ...env, CONCLAVE_DELIVERY_MAX_BATCH: "10", CONCLAVE_DELIVERY_MAX_WAIT_BLOCKS: "1" };
     expect(loadConfig({ config: fromFile }, withEnv).delivery).to.deep.equal({ maxBatch: 10, maxWaitBlocks: 1 });
     expect(loadConfig({ config: fromFile, deliveryMaxBatch: "1", deliveryMaxWaitBlocks: "0" }, withEnv).delivery).to.deep.equal({ maxBatch: 1, maxWaitBlocks: 0 });
-    for (const delivery of [{ maxBatch: 0 }, { maxBatch: 501 }, { maxBatch: 2.5 }, { maxWaitBlocks: -1 }, { maxWaitBlocks: 101 }, { maxWait: 1 }, 5]) {
+    for (const delivery of [{ maxBatch: 0 }, { maxBatch: 101 }, { maxBatch: 2.5 }, { maxWaitBlocks: -1 }, { maxWaitBlocks: 101 }, { maxWait: 1 }, 5]) {
       expect(() => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", delivery }) }, env), JSON.stringify(delivery)).to.throw(ConfigError);
     }
     expect(() => loadConfig({ rpc: "http://x:1", deployment: "d" }, { ...env, CONCLAVE_DELIVERY_MAX_BATCH: "lots" })).to.throw(ConfigError);

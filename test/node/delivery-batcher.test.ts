@@ -3,7 +3,7 @@ import { encodeAbiParameters, encodeEventTopics, getAddress, keccak256, toHex, t
 import type { SignedResult } from "../../node/attest/batch.ts";
 import { decodeAttestationBatch } from "../../node/attest/batch.ts";
 import { TxRevertedError, TxVoidedError, type TxRequest } from "../../node/chain/tx-sender.ts";
-import { createDeliveryBatcher, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
+import { createDeliveryBatcher, MAX_BATCH_BYTES, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 import { createLogger } from "../../node/log.ts";
 import { harness, INPUT, jobHash, makeJob, MARKET, marketAbi, OTHER, PROVIDER, requested, type Harness, type SentTx } from "../helpers/fake-runner-deps.ts";
 import { until } from "../helpers/until.ts";
@@ -70,6 +70,20 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       // The last one went alone: a plain submitResult journaled as the job's own submit.
       expect(sender.sent[1]!.kind).to.equal("submit");
       expect(sender.sent[1]!.jobId).to.equal(4n);
+    });
+
+    it("a batch stays under 96 KiB of calldata: large inline outputs split it before maxBatch", async function () {
+      const sender = fakeSender();
+      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 100, maxWaitBlocks: 5 });
+      b.onBlock(10);
+      const big = (id: bigint): SignedResult => ({ ...item(id), outputRef: `0x${"ab".repeat(16 * 1024)}` });
+      const all = Promise.all(Array.from({ length: 12 }, (_, i) => b.deliver(big(BigInt(i + 1)))));
+      b.onBlock(15);
+      await all;
+      const sizes = sender.sent.map((r) => r.jobIds?.length ?? 1);
+      expect(sizes.reduce((a, n) => a + n, 0)).to.equal(12);
+      expect(Math.max(...sizes)).to.be.lessThan(12);
+      for (const r of sender.sent) expect((r.data.length - 2) / 2).to.be.at.most(MAX_BATCH_BYTES + 1024);
     });
 
     it("items wait until the head moved maxWaitBlocks past the first one's, then go together", async function () {
