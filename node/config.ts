@@ -126,6 +126,15 @@ export interface RunnerConfig {
    */
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
   /**
+   * Batched k = 1 delivery: ready results ride together in one submitAttestations transaction of
+   * at most maxBatch items and 96 KiB of calldata (1: every result its own submitResult, as
+   * without batching; claims of matured deliveries ride together the same way); a result
+   * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a delivery of ours is
+   * waiting to be mined, then when that one is mined or the next block comes, together with
+   * everything that came meanwhile).
+   */
+  delivery: { maxBatch: number; maxWaitBlocks: number };
+  /**
    * Staged rollouts of the models this runner serves: with autoAct the runner promotes a rollout
    * once its promotion rule holds and aborts it once its abort rule holds (anyone may; runners do
    * it as a service). It looks on every rollout event and every intervalMs (ms).
@@ -153,6 +162,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20, checkRate: 0.05 },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
+  delivery: { maxBatch: 50, maxWaitBlocks: 0 },
   rollouts: { autoAct: true, intervalMs: 30_000 },
 };
 
@@ -174,6 +184,10 @@ const ENV = {
   inferenceWorkers: "CONCLAVE_INFERENCE_WORKERS",
   /** inference.intraOpThreads: a positive integer or "auto". */
   intraOpThreads: "CONCLAVE_INTRA_OP_THREADS",
+  /** delivery.maxBatch: k = 1 results per delivery transaction at most (1 turns batching off). */
+  deliveryMaxBatch: "CONCLAVE_DELIVERY_MAX_BATCH",
+  /** delivery.maxWaitBlocks: blocks a ready k = 1 result may wait for others. */
+  deliveryMaxWaitBlocks: "CONCLAVE_DELIVERY_MAX_WAIT_BLOCKS",
 } as const;
 
 export interface ConfigFlags {
@@ -195,6 +209,10 @@ export interface ConfigFlags {
   intraOpThreads?: string;
   /** An encrypted JSON keystore holding the provider key. */
   keystore?: string;
+  /** delivery.maxBatch. */
+  deliveryMaxBatch?: string;
+  /** delivery.maxWaitBlocks. */
+  deliveryMaxWaitBlocks?: string;
 }
 
 /**
@@ -353,9 +371,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
   const fileTx = section(file, "tx");
   const fileJobs = section(file, "jobs");
   const fileRollouts = section(file, "rollouts");
+  const fileDelivery = section(file, "delivery");
   for (const k of Object.keys(d) as (keyof typeof d)[]) {
     // Any nested section added later gets the same typo check.
-    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "minFee"].includes(k)) section(file, k);
+    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "delivery", "minFee"].includes(k)) section(file, k);
   }
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
@@ -448,6 +467,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
       maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
+    },
+    delivery: {
+      maxBatch: int("delivery.maxBatch", pick(flags.deliveryMaxBatch, env[ENV.deliveryMaxBatch], fileDelivery.maxBatch, d.delivery.maxBatch), 1, 100),
+      maxWaitBlocks: int("delivery.maxWaitBlocks", pick(flags.deliveryMaxWaitBlocks, env[ENV.deliveryMaxWaitBlocks], fileDelivery.maxWaitBlocks, d.delivery.maxWaitBlocks), 0, 100),
     },
     rollouts: {
       autoAct: bool("rollouts.autoAct", fileRollouts.autoAct ?? d.rollouts.autoAct),

@@ -22,6 +22,7 @@ import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { CourtService } from "./jobs/court.ts";
 import { createRolloutService } from "./rollouts/service.ts";
+import { createDeliveryBatcher } from "./jobs/delivery-batcher.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
@@ -188,6 +189,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     // Runs before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
     stops.push(() => prefetcher.stop());
+    const batcher = createDeliveryBatcher({
+      sender,
+      market,
+      marketAbi,
+      log,
+      maxBatch: config.delivery.maxBatch,
+      maxWaitBlocks: config.delivery.maxWaitBlocks,
+      onFlush: (size) => metrics.deliveryBatchSize.observe(size),
+    });
     const processor = new JobProcessor({
       journal,
       chain: chainReader,
@@ -218,6 +228,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       retentionMs: config.jobs.retentionMs,
       maxConcurrentSteps: config.jobs.maxConcurrentSteps,
       spreadMs: config.jobs.spreadMs,
+      batcher,
       abstain: (outputs, quantum) => {
         const hit = nearQuantizationBoundary(outputs, quantum, config.inference.boundaryEpsilon);
         return hit ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary` : null;
@@ -226,6 +237,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
     });
     stops.push(() => processor.stop());
+    // Runs before processor.stop (stops run in reverse): steps waiting in a batch for the next
+    // block are not held back by the shutdown (a closed sender fails them; the journal resumes).
+    stops.push(() => batcher.flush());
     const court = new CourtService({
       journal,
       chain: chainReader,
@@ -286,7 +300,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           .catch((error: unknown) => log.warn("reconciling transactions after a reorg failed", { error }))
           .finally(() => jobIds.forEach((id) => processor.kick(id)));
       },
-      onProgress: (head, processed) => metrics.blocksBehind.set(Math.max(0, head - processed)),
+      onProgress: (head, processed) => {
+        metrics.blocksBehind.set(Math.max(0, head - processed));
+        batcher.onBlock(head);
+      },
     });
     watcher.start();
     stops.push(() => watcher.stop());

@@ -71,6 +71,8 @@ export interface TxRequest {
    * settles the whole job. Unused gas is not paid for.
    */
   extraGas?: bigint;
+  /** A batch: the jobs it carries, journaled with its record (see Journal.batchTxsFor). */
+  jobIds?: readonly bigint[];
   /** Called once the transaction holds its nonce (signed and journaled), before it is mined. */
   onQueued?: () => void;
 }
@@ -409,7 +411,7 @@ export class TxSender implements TxSubmitter {
       nonce,
       ...fees,
     });
-    const first = this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw });
+    const first = this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw }, req.jobIds);
     // max: a resync from the chain may have moved it on while we signed.
     this.nextNonce = Math.max(this.nextNonce, nonce + 1);
     // Started here, synchronously after the record, so the order of first broadcasts is the

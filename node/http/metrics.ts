@@ -33,6 +33,13 @@ export function createMetrics(labels: { provider: string }) {
       labelNames: ["check"],
       registers: [registry],
     }),
+    /** k = 1 results per delivery transaction (1: a plain submitResult). */
+    deliveryBatchSize: new Histogram({
+      name: "conclave_delivery_batch_size",
+      help: "k = 1 results carried by one delivery transaction",
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers: [registry],
+    }),
     txFailures: new Counter({ name: "conclave_tx_failures_total", help: "Transactions that reverted or were not mined", labelNames: ["kind"], registers: [registry] }),
     /** Incremented by the executor's onWorkerRestart hook; reason is "crash" or "timeout". */
     workerRestarts: new Counter({

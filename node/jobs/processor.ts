@@ -12,7 +12,7 @@ import { ConclaveError, FatalError } from "../errors.ts";
 import type { Executor } from "../inference/executor-options.ts";
 import { WorkerCrashedError } from "../inference/errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
-import type { JobRecord, JobState, Journal, TxKind } from "../journal/journal.ts";
+import type { JobRecord, JobState, Journal, TxKind, TxRecord } from "../journal/journal.ts";
 import { TERMINAL_STATES } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../http/metrics.ts";
@@ -20,6 +20,7 @@ import { versionKey, type LocalModel, type VersionInfo } from "../models/store.t
 import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
+import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 
 /** Events handled between two turns of the event loop (see onLogs). */
@@ -116,6 +117,11 @@ export interface ProcessorOptions {
    * theirs, find the job taken instead of sending a transaction bound to revert.
    */
   spreadMs: number;
+  /**
+   * Batched k = 1 delivery: ready results ride together in one transaction (see
+   * delivery-batcher.ts). Without it each result is its own submitResult.
+   */
+  batcher?: DeliveryBatcher;
   /** Where the outputs of jobs are kept, to serve them by id. */
   saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
   removeOutputs: (jobId: bigint) => void;
@@ -156,6 +162,16 @@ export class JobProcessor {
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   private readonly firstLookAt = new Map<string, number>();
   private readonly prefetched = new Set<string>();
+  /**
+   * k = 1 jobs whose result goes alone from now on: the market rejected its batch item, or the
+   * batch would have reverted. (Across a restart the journal says it: a batch that carried the
+   * job was mined or reverted.) A job is batched at most once per outcome: never a loop.
+   */
+  private readonly singly = new Set<string>();
+  /** k = 1 results in a batch not mined yet: the job's step does not wait for them (see submit). */
+  private readonly delivering = new Map<string, Promise<void>>();
+  /** Matured deliveries whose claim is in a batch not mined yet. */
+  private readonly claiming = new Map<string, Promise<void>>();
   private expiring = false;
   private pruning = false;
   private lastPrune = 0;
@@ -297,11 +313,18 @@ export class JobProcessor {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.queue.drain();
+    // Results in a batch: the batcher was flushed and the sender closed first (see runner.ts), so
+    // these settle at once; their jobs stay "computed" in the journal and resume on restart.
+    await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
   }
 
-  /** Resolves once no job step is queued or running. */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves once no job step is queued or running, and no batched result waits for its receipt. */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.queue.idle();
+      if (this.delivering.size === 0 && this.claiming.size === 0) return;
+      await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
+    }
   }
 
   // ------------------------------------------------------------------ the state machine
@@ -421,20 +444,93 @@ export class JobProcessor {
   }
 
   private async submit(rec: JobRecord): Promise<void> {
+    // In a batch not mined yet: its outcome wakes the job (see deliveredInBatch).
+    if (this.delivering.has(rec.jobId.toString())) return this.waitForChain(rec, "result in a batch");
+    const batch = this.batchOf(rec);
     // Read the chain before (re)sending: the market may hold our result already, or another's.
     if (rec.deliveredBy !== null) {
       if (this.deliveredByUs(rec)) return this.onSubmitted(rec);
-      if (!this.hasLiveTx(rec, "submit")) return this.end(rec, "lost", "another provider delivered first");
+      if (!this.hasLiveTx(rec, "submit") && !batch.pending) return this.end(rec, "lost", "another provider delivered first");
     }
-    if (!this.hasLiveTx(rec, "submit")) {
+    if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
       const [state, past] = await Promise.all([this.o.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
       if (state.status !== ChainStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
     }
+    const key = rec.jobId.toString();
+    const batched = this.o.batcher && !batch.used && !this.singly.has(key) && this.o.journal.txsFor(rec.jobId, "submit").length === 0 && rec.signature !== null;
+    if (this.o.batcher && (batch.pending || batched)) {
+      // The result rides in a batch. The step does not wait for it to be mined (a step slot held
+      // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
+      // back in deliveredInBatch, which moves the job on and wakes it.
+      if (!this.delivering.has(key)) {
+        const outcome = batch.pending
+          ? this.o.batcher.resume(batch.pending, rec.jobId)
+          : this.o.batcher.deliver({ jobId: rec.jobId, job: rec.job, resultHash: rec.resultHash!, outputRef: rec.outputRef!, signature: rec.signature! });
+        const done = outcome.then(
+          (o) => this.deliveredInBatch(rec.jobId, o),
+          (error: unknown) => this.deliveredInBatch(rec.jobId, null, error),
+        );
+        this.delivering.set(key, done);
+      }
+      return this.waitForChain(rec, "result in a batch");
+    }
     const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, rec.job, rec.resultHash, rec.outputRef]);
     if (receipt) this.onSubmitted(rec);
+  }
+
+  /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
+  private batchAttempts(rec: JobRecord, kind: "batch" | "claim"): TxRecord[] {
+    const txs = this.o.journal.batchTxsFor(rec.jobId);
+    const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
+    return txs.filter((t) => nonces.has(t.nonce));
+  }
+
+  /** What a batch did for one job: moves it on as a single submit's receipt would, or as its failure would. */
+  private deliveredInBatch(jobId: bigint, outcome: DeliveryOutcome | null, error?: unknown): void {
+    const key = jobId.toString();
+    this.delivering.delete(key); // before the kick below: the job's next step acts
+    if (this.stopped) return;
+    try {
+      const rec = this.o.journal.getJob(jobId);
+      // Moved on meanwhile (its ResultSubmitted came first, a reorg replaced the job): nothing to do.
+      if (!rec || rec.state !== "computed") return;
+      if (outcome === null) {
+        // The whole transaction would revert, or reverted: this job goes alone next time (after
+        // reading the chain). A voided or unconfirmed one leaves it free to ride in another batch.
+        if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) this.singly.add(key);
+        // Its retry is scheduled like a failed step's (backoff, or a prompt re-read of the chain).
+        this.onStepError(rec, error);
+        return;
+      }
+      if (outcome.delivered) {
+        this.onSubmitted(rec);
+      } else {
+        // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
+        // took is lost, one still open goes as its own submitResult, whose estimate says why not).
+        this.singly.add(key);
+        this.o.log.info("batch item rejected by the market; the job is looked at again alone", { jobId, reason: outcome.reason, tx: outcome.transactionHash });
+        this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      }
+      this.kick(jobId);
+    } catch (e) {
+      this.o.log.error("batch outcome not recorded", { jobId, error: oneLine(e) });
+    }
+  }
+
+  /**
+   * The batch transactions that carried this job: one still waiting (resume it), and whether one
+   * was mined or reverted (its outcome for the job was taken: the job goes alone from then on).
+   * One voided after a reorg, or whose nonce another transaction took, carried nothing.
+   */
+  private batchOf(rec: JobRecord): { pending: TxRecord | null; used: boolean } {
+    if (!this.o.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
+    const txs = this.batchAttempts(rec, "batch");
+    const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
+    const used = txs.some((t) => t.kind === "batch" && (t.status === "mined" || t.status === "reverted"));
+    return { pending, used };
   }
 
   private onSubmitted(rec: JobRecord): void {
@@ -576,18 +672,45 @@ export class JobProcessor {
     }
     const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
     if (now < claimableAt) return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
-    const claims = this.o.journal.txsFor(rec.jobId, "claim").filter((t) => t.status !== "replaced");
+    const key = rec.jobId.toString();
+    if (this.claiming.has(key)) return this.waitForChain(rec, "claim in a batch");
+    // Its own claims and the batched claims that carried it (a void counts as one tried).
+    const claims = [...this.o.journal.txsFor(rec.jobId, "claim"), ...(this.o.batcher ? this.batchAttempts(rec, "claim") : [])].filter((t) => t.status !== "replaced");
     const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
+    const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
     if (pending) await this.o.sender.resume(pending);
-    else if (claims.length < MAX_CLAIMS) {
+    else if (claims.length < MAX_CLAIMS && this.o.batcher) {
+      // Claims ride together too; the step does not wait for the claim to be mined.
+      const done = this.o.batcher.claim(item).then(
+        () => this.claimedInBatch(rec.jobId),
+        (error: unknown) => this.claimedInBatch(rec.jobId, error),
+      );
+      this.claiming.set(key, done);
+      return this.waitForChain(rec, "claim in a batch");
+    } else if (claims.length < MAX_CLAIMS) {
       // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
-      const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
       const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[item]] });
       await this.o.sender.send({ jobId: rec.jobId, kind: "claim", to: this.o.market, data, extraGas: settlementHeadroom("claim", 1) });
     } else {
       return this.waitForChain(rec, `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`, this.o.retryMaxMs);
     }
     this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
+  }
+
+  /** A batched claim of this job was mined (or failed): the job reads the chain again (paid, or claim again). */
+  private claimedInBatch(jobId: bigint, error?: unknown): void {
+    this.claiming.delete(jobId.toString());
+    if (this.stopped) return;
+    try {
+      const rec = this.o.journal.getJob(jobId);
+      if (!rec || rec.state !== "submitted") return;
+      if (error !== undefined && !(error instanceof TxRevertedError)) return this.onStepError(rec, error);
+      // Mined (the item paid, or skipped) or reverted: what the chain says decides, as after a claim of its own.
+      this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      this.kick(jobId);
+    } catch (e) {
+      this.o.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
+    }
   }
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */

@@ -148,8 +148,11 @@ export interface DutyRecord {
 
 export type DutyPatch = Partial<Pick<DutyRecord, "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt">>;
 
-/** What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert. */
-export type TxKind = "submit" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "void";
+/**
+ * What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert;
+ * "batch" delivers many k = 1 results at once (its jobs are linked in `tx_jobs`, job id null).
+ */
+export type TxKind = "submit" | "batch" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "void";
 export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {
@@ -237,6 +240,10 @@ class Journal {
         attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
     `);
     this.migrateJobs();
+    // Added later: the jobs a batch transaction carries, keyed by the hash of its first attempt
+    // (replacements keep the nonce; lookups go through it).
+    this.db.exec(`CREATE TABLE IF NOT EXISTS tx_jobs (tx_hash TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (tx_hash, job_id));
+      CREATE INDEX IF NOT EXISTS tx_jobs_job ON tx_jobs(job_id);`);
     // Added later: journals made before it get the index here (guarded, so opening twice is fine).
     this.db.exec("CREATE INDEX IF NOT EXISTS txs_nonce ON txs(nonce)");
     // The WAL file exists now and stays until the connection closes: make its directory entry
@@ -521,9 +528,11 @@ class Journal {
       this.sql(`DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`).run(before, ...TERMINAL_DUTY_STATES);
       const del = this.sql("DELETE FROM jobs WHERE job_id = ?");
       const delTxs = this.sql("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
+      const delLinks = this.sql("DELETE FROM tx_jobs WHERE job_id = ?");
       for (const r of rows) {
         del.run(r.job_id as string);
         delTxs.run(r.job_id as string);
+        delLinks.run(r.job_id as string);
       }
       // Transactions that speak for no job (a withdrawal, a job replaced by a reorg) once settled.
       this.sql("DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?").run(before);
@@ -613,12 +622,33 @@ class Journal {
   // ------------------------------------------------------------------ transactions
 
   /** Records a signed transaction before it is broadcast; call {@link sync} before broadcasting it. */
-  recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">): TxRecord {
+  recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">, jobIds?: readonly bigint[]): TxRecord {
     const createdAt = Date.now();
-    const result = this
-      .sql("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
-      .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
-    return { ...tx, id: Number(result.lastInsertRowid), status: "signed", createdAt };
+    return this.atomically(() => {
+      const result = this
+        .sql("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
+        .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
+      // A batch: the jobs it carries, in the same SQLite transaction as its record.
+      for (const id of jobIds ?? []) this.sql("INSERT OR IGNORE INTO tx_jobs (tx_hash, job_id) VALUES (?, ?)").run(tx.hash, id.toString());
+      return { ...tx, id: Number(result.lastInsertRowid), status: "signed" as const, createdAt };
+    });
+  }
+
+  /**
+   * Every attempt (the batch, its fee-bumped replacements, a no-op that voided it) of each batch
+   * transaction that carried `jobId`, oldest first.
+   */
+  batchTxsFor(jobId: bigint): TxRecord[] {
+    return (
+      this.sql("SELECT * FROM txs WHERE nonce IN (SELECT t.nonce FROM txs t JOIN tx_jobs l ON l.tx_hash = t.hash WHERE l.job_id = ?) ORDER BY id").all(jobId.toString()) as Row[]
+    ).map(toTx);
+  }
+
+  /** The jobs a batch transaction carries (any attempt of its nonce), in job id order. */
+  jobsOfBatch(nonce: number): bigint[] {
+    return (this.sql("SELECT DISTINCT l.job_id AS job_id FROM tx_jobs l JOIN txs t ON t.hash = l.tx_hash WHERE t.nonce = ?").all(nonce) as Row[])
+      .map((r) => BigInt(r.job_id as string))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   setTxStatus(hash: Hex, status: TxStatus): void {

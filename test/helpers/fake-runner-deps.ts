@@ -16,7 +16,7 @@ import type { DecodedLog } from "../../node/chain/watcher.ts";
 import { createMetrics } from "../../node/http/metrics.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { JobProcessor, type ChainReader, type ProcessorOptions, type TxSubmitter } from "../../node/jobs/processor.ts";
-import { openJournal, type Journal } from "../../node/journal/journal.ts";
+import { openJournal, type Journal, type TxRecord } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import type { VersionInfo } from "../../node/models/store.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
@@ -162,13 +162,21 @@ export class FakeSender implements TxSubmitter {
       throw error;
     }
     const hash = keccak256(toHex(`${req.kind}-${this.nonce}`));
-    this.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce: this.nonce++, hash, raw: "0x00" });
+    this.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce: this.nonce++, hash, raw: "0x00" }, req.jobIds);
     this.journal.setTxStatus(hash, "mined");
     return { status: "success", transactionHash: hash, logs } as unknown as TransactionReceipt;
   }
 
-  async resume(): Promise<TransactionReceipt> {
-    throw new Error("not scripted");
+  /** Transactions resumed (a journaled one of an earlier run); scripted by onResume. */
+  resumed: TxRecord[] = [];
+  onResume: ((tx: TxRecord) => Promise<TransactionReceipt["logs"]> | TransactionReceipt["logs"]) | null = null;
+
+  async resume(tx: TxRecord): Promise<TransactionReceipt> {
+    if (!this.onResume) throw new Error("not scripted");
+    this.resumed.push(tx);
+    const logs = await this.onResume(tx);
+    this.journal.setTxStatus(tx.hash, "mined");
+    return { status: "success", transactionHash: tx.hash, blockNumber: 1n, logs } as unknown as TransactionReceipt;
   }
 
   kinds(): string[] {

@@ -146,6 +146,20 @@ describe("runner configuration", function () {
     expect(loadConfig({ config: fromFile, inferenceWorkers: "auto", intraOpThreads: "4" }, env).inference).to.include({ workers: "auto", intraOpThreads: 4 });
   });
 
+  it("delivery (batched k = 1 results): 50 items and 0 blocks by default, flags > environment > file, validated", function () {
+    const env = { CONCLAVE_PROVIDER_KEY: KEY };
+    expect(loadConfig({ rpc: "http://x:1", deployment: "d" }, env).delivery).to.deep.equal({ maxBatch: 50, maxWaitBlocks: 0 });
+    const fromFile = file({ rpcUrl: "http://x:1", deployment: "d", delivery: { maxBatch: 20, maxWaitBlocks: 2 } });
+    expect(loadConfig({ config: fromFile }, env).delivery).to.deep.equal({ maxBatch: 20, maxWaitBlocks: 2 });
+    const withEnv = { ...env, CONCLAVE_DELIVERY_MAX_BATCH: "10", CONCLAVE_DELIVERY_MAX_WAIT_BLOCKS: "1" };
+    expect(loadConfig({ config: fromFile }, withEnv).delivery).to.deep.equal({ maxBatch: 10, maxWaitBlocks: 1 });
+    expect(loadConfig({ config: fromFile, deliveryMaxBatch: "1", deliveryMaxWaitBlocks: "0" }, withEnv).delivery).to.deep.equal({ maxBatch: 1, maxWaitBlocks: 0 });
+    for (const delivery of [{ maxBatch: 0 }, { maxBatch: 101 }, { maxBatch: 2.5 }, { maxWaitBlocks: -1 }, { maxWaitBlocks: 101 }, { maxWait: 1 }, 5]) {
+      expect(() => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", delivery }) }, env), JSON.stringify(delivery)).to.throw(ConfigError);
+    }
+    expect(() => loadConfig({ rpc: "http://x:1", deployment: "d" }, { ...env, CONCLAVE_DELIVERY_MAX_BATCH: "lots" })).to.throw(ConfigError);
+  });
+
   it("names the misspelt nested key", function () {
     expect(() => loadConfig({ config: file({ rpcUrl: "http://x:1", deployment: "d", models: { prefech: false } }) }, { CONCLAVE_PROVIDER_KEY: KEY }))
       .to.throw(ConfigError)

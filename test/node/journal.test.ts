@@ -36,6 +36,22 @@ describe("journal", function () {
     again.close();
   });
 
+  it("a batch transaction is linked to the jobs it carries, through its replacements and a reopen", function () {
+    const f = file();
+    const j = openJournal(f);
+    j.recordTx({ jobId: null, kind: "batch", nonce: 3, hash: h(30), raw: "0x01" }, [5n, 6n, 7n]);
+    j.recordTx({ jobId: 9n, kind: "submit", nonce: 4, hash: h(40), raw: "0x02" });
+    // A fee-bumped replacement keeps the nonce (the sender records it without the jobs).
+    j.recordTx({ jobId: null, kind: "batch", nonce: 3, hash: h(31), raw: "0x03" });
+    j.close();
+    const again = openJournal(f);
+    expect(again.batchTxsFor(6n).map((t) => t.hash)).to.deep.equal([h(30), h(31)]);
+    expect(again.batchTxsFor(9n)).to.deep.equal([]);
+    expect(again.jobsOfBatch(3)).to.deep.equal([5n, 6n, 7n]);
+    expect(again.jobsOfBatch(4)).to.deep.equal([]);
+    again.close();
+  });
+
   it("treats the same JobRequested seen twice as one job, and a different job under the same id as new", function () {
     const j = openJournal(file());
     const rec = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };

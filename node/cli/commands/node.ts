@@ -53,6 +53,7 @@ export const nodeCommands: Record<string, Command> = {
        [--data-dir <dir>] [--http-port <n>] [--kubo-url <url>] [--ipfs-peer <multiaddr>]...
        [--ipfs-gateway <url>]... [--log-level <level>]
        [--inference-workers <n|auto>] [--intra-op-threads <n|auto>]
+       [--delivery-max-batch <n>] [--delivery-max-wait-blocks <n>]
 
 Watches the market, serves jobs with onnxruntime and posts attested results. Fallback RPC URLs
 (--rpc-fallback, CONCLAVE_RPC_FALLBACK_URLS comma-separated, or rpcFallbackUrls) must be on the same
@@ -75,6 +76,8 @@ a second signal stops waiting), else it exits with status 1.`,
       "log-level": { type: "string" },
       "inference-workers": { type: "string" },
       "intra-op-threads": { type: "string" },
+      "delivery-max-batch": { type: "string" },
+      "delivery-max-wait-blocks": { type: "string" },
     },
     async run(ctx) {
       const v = ctx.values as Record<string, string | undefined> & { "ipfs-peer"?: string[] };
@@ -92,6 +95,8 @@ a second signal stops waiting), else it exits with status 1.`,
         logLevel: v["log-level"],
         inferenceWorkers: v["inference-workers"],
         intraOpThreads: v["intra-op-threads"],
+        deliveryMaxBatch: v["delivery-max-batch"],
+        deliveryMaxWaitBlocks: v["delivery-max-wait-blocks"],
       };
       let config;
       try {

@@ -1,0 +1,270 @@
+import { encodeFunctionData, getAddress, parseEventLogs, size, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeAttestationBatch, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
+import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
+import type { TxRecord } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+
+/**
+ * What became of one k = 1 result handed to the batcher: delivered (the market emitted our
+ * ResultSubmitted for it), or rejected alone by the market (`AttestationRejected`, its reason the
+ * selector of the error it would have raised on its own). A failure of the whole transaction
+ * (would revert, reverted, voided after a reorg, not confirmed) rejects the promise with the
+ * sender's error instead, for every job it carried.
+ */
+export type DeliveryOutcome =
+  | { delivered: true; transactionHash: Hex; blockNumber: bigint | null; batchSize: number }
+  | { delivered: false; reason: Hex | "missing"; transactionHash: Hex };
+
+export interface DeliveryBatcherOptions {
+  sender: Pick<TxSubmitter, "address" | "send" | "resume">;
+  market: Address;
+  marketAbi: Abi;
+  log: Logger;
+  /** Items of one transaction at most; a full batch is sent at once. */
+  maxBatch: number;
+  /**
+   * Blocks a queued item may wait for others: the batch goes once the chain head moved this many
+   * blocks past the head at which its first item was queued (see onBlock). 0: at once when no
+   * delivery of ours is waiting to be mined, else when that one is mined or the next block comes,
+   * whichever is first (Nagle's rule: light load sends each result at once, as without
+   * batching; under load the results of a block ride together, one transaction a block).
+   */
+  maxWaitBlocks: number;
+  /** Observations for metrics: a transaction sent with `size` items (1: a plain submitResult). */
+  onFlush?: (size: number) => void;
+}
+
+/** What the job processor needs of the batcher (fakes implement it in tests). */
+export interface DeliveryBatcher {
+  /** Queues a signed result; resolves once the transaction carrying it is mined. */
+  deliver(item: SignedResult): Promise<DeliveryOutcome>;
+  /**
+   * Queues the claim of a matured delivery (same flush rules, its own transactions); resolves with
+   * the receipt of the claim transaction that carried it (an item may be skipped: ClaimSkipped).
+   */
+  claim(item: ClaimItem): Promise<TransactionReceipt>;
+  /** Waits for a journaled batch (of an earlier run, or in flight) and says what it did for `jobId`. */
+  resume(tx: TxRecord, jobId: bigint): Promise<DeliveryOutcome>;
+  /** The chain head moved (drives the flush deadline measured in blocks). */
+  onBlock(head: number): void;
+  /** Results queued and not yet handed to the sender. */
+  queued(): number;
+  /** Claims queued and not yet handed to the sender. */
+  queuedClaims(): number;
+  /** Sends what is queued at once, deliveries and claims (on shutdown). */
+  flush(): void;
+}
+
+/** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
+export interface ClaimItem {
+  jobId: bigint;
+  job: SignedResult["job"];
+  provider: Address;
+  resultHash: Hex;
+}
+
+interface Pending<T, O> {
+  item: T;
+  resolve: (o: O) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * The flush policy, for any kind of item: by size, and by a deadline in blocks (see
+ * DeliveryBatcherOptions.maxWaitBlocks). `send` sends one transaction for `items` and resolves
+ * with what it did for each.
+ */
+function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; send: (items: T[]) => Promise<(item: T) => O>; bytes?: (item: T) => number; maxBytes?: number }) {
+  const queue: Pending<T, O>[] = [];
+  const bytesOf = o.bytes ?? (() => 0);
+  const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
+  /** Calldata bytes of the queued items. */
+  let queuedBytes = 0;
+  /** The chain head when the oldest queued item came (-1: unknown yet). */
+  let firstAtHead = -1;
+  let head = -1;
+  /** Transactions sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
+  let inFlight = 0;
+  let scheduled = false;
+
+  function send(items: Pending<T, O>[]): void {
+    inFlight++;
+    const settled = () => {
+      inFlight--;
+      // Items that came while this one was in flight go together, now.
+      if (due()) schedule();
+    };
+    o.send(items.map((p) => p.item)).then(
+      (outcome) => {
+        for (const p of items) p.resolve(outcome(p.item));
+        settled();
+      },
+      (error: unknown) => {
+        for (const p of items) p.reject(error);
+        settled();
+      },
+    );
+  }
+
+  /** The next transaction's items: at most maxBatch, and at most maxBytes of calldata (one at least). */
+  function take(): Pending<T, O>[] {
+    let n = 0;
+    let total = 0;
+    while (n < queue.length && n < o.maxBatch) {
+      const b = bytesOf(queue[n]!.item);
+      if (n > 0 && total + b > maxBytes) break;
+      total += b;
+      n++;
+    }
+    queuedBytes -= total;
+    return queue.splice(0, n);
+  }
+
+  function full(): boolean {
+    return queue.length >= o.maxBatch || queuedBytes >= maxBytes;
+  }
+
+  function sendFull(): void {
+    while (queue.length > 0 && full()) send(take());
+  }
+
+  function flushNow(): void {
+    scheduled = false;
+    while (queue.length > 0) send(take());
+    queuedBytes = 0;
+    firstAtHead = -1;
+  }
+
+  /** Flushes on the next turn of the event loop: items that come in the same turn ride together. */
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (due()) flushNow();
+    });
+  }
+
+  function due(): boolean {
+    if (queue.length === 0) return false;
+    if (full()) return true;
+    // A block came since the first item was queued: it waited long enough, whatever is in flight.
+    const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, o.maxWaitBlocks);
+    if (o.maxWaitBlocks === 0) return inFlight === 0 || waited;
+    // Head unknown: nothing measures the wait, so do not hold the item.
+    return firstAtHead < 0 || waited;
+  }
+
+  return {
+    add(item: T): Promise<O> {
+      return new Promise<O>((resolve, reject) => {
+        if (queue.length === 0) firstAtHead = head;
+        queue.push({ item, resolve, reject });
+        queuedBytes += bytesOf(item);
+        if (full()) {
+          // Full: send the full batches now, keep the rest waiting.
+          sendFull();
+          firstAtHead = queue.length > 0 ? head : -1;
+          return;
+        }
+        if (due()) schedule();
+      });
+    },
+    onBlock(n: number): void {
+      if (n <= head) return;
+      head = n;
+      if (queue.length > 0 && firstAtHead < 0) firstAtHead = n;
+      if (due()) schedule();
+    },
+    queued: () => queue.length,
+    flush: () => flushNow(),
+  };
+}
+
+/** Gas beyond a batch's estimate per item: an item refused when estimated may be delivered when mined (costs more). */
+const HEADROOM_PER_ITEM = 30_000n;
+/** Calldata of one delivery batch at most: well under the 128 KiB nodes take in a transaction. */
+export const MAX_BATCH_BYTES = 96 * 1024;
+/** Gas beyond a claim batch's estimate per item: an item skipped when estimated may be paid when mined. */
+const CLAIM_HEADROOM_PER_ITEM = 60_000n;
+/** A claim alone: what the processor gives one (settlementHeadroom("claim", 1)). */
+const CLAIM_HEADROOM_ALONE = 100_000n;
+
+export function createDeliveryBatcher(options: DeliveryBatcherOptions): DeliveryBatcher {
+  if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError("maxBatch must be a positive integer");
+  if (!Number.isInteger(options.maxWaitBlocks) || options.maxWaitBlocks < 0) throw new RangeError("maxWaitBlocks must be a non-negative integer");
+  const { sender, market, marketAbi, log } = options;
+  /** What a mined receipt says of each job it carried (its logs parsed once). */
+  function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): (jobId: bigint) => DeliveryOutcome {
+    const logs = parseEventLogs({ abi: marketAbi, logs: receipt.logs as never, strict: false }) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
+    const me = getAddress(sender.address);
+    const byJob = new Map<bigint, DeliveryOutcome>();
+    for (const l of logs) {
+      const jobId = l.args.jobId;
+      if (jobId === undefined || byJob.has(jobId)) continue;
+      if (l.eventName === "ResultSubmitted" && l.args.provider && getAddress(l.args.provider) === me) {
+        byJob.set(jobId, { delivered: true, transactionHash: receipt.transactionHash, blockNumber: receipt.blockNumber ?? null, batchSize });
+      } else if (l.eventName === "AttestationRejected") {
+        byJob.set(jobId, { delivered: false, reason: l.args.reason ?? "missing", transactionHash: receipt.transactionHash });
+      }
+    }
+    return (jobId) => byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
+  }
+
+  function request(items: SignedResult[]): TxRequest {
+    if (items.length === 1) {
+      // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
+      // journaled as the job's own "submit", exactly as a runner without batching sends it.
+      const item = items[0]!;
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, item.job, item.resultHash, item.outputRef] });
+      return { jobId: item.jobId, kind: "submit", to: market, data };
+    }
+    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items)] });
+    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((i) => i.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
+  }
+
+  const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
+    maxBatch: options.maxBatch,
+    maxWaitBlocks: options.maxWaitBlocks,
+    // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).
+    bytes: (item) => 4 + ITEM_FIXED_BYTES + size(item.outputRef),
+    maxBytes: MAX_BATCH_BYTES,
+    async send(items) {
+      options.onFlush?.(items.length);
+      log.debug("delivering results", { items: items.length });
+      const outcome = outcomesOf(await sender.send(request(items)), items.length);
+      return (item) => outcome(item.jobId);
+    },
+  });
+
+  const claims = createBatchQueue<ClaimItem, TransactionReceipt>({
+    maxBatch: options.maxBatch,
+    maxWaitBlocks: options.maxWaitBlocks,
+    async send(items) {
+      // One claim journaled as the job's own (as without batching); more linked to their jobs.
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "claim", args: [items] });
+      const one = items.length === 1;
+      const receipt = await sender.send({ jobId: one ? items[0]!.jobId : null, kind: "claim", to: market, data, jobIds: one ? undefined : items.map((i) => i.jobId), extraGas: one ? CLAIM_HEADROOM_ALONE : CLAIM_HEADROOM_PER_ITEM * BigInt(items.length) });
+      return () => receipt;
+    },
+  });
+
+  return {
+    deliver: (item) => deliveries.add(item),
+    claim: (item) => claims.add(item),
+    async resume(tx, jobId) {
+      const receipt = await sender.resume(tx);
+      return outcomesOf(receipt, 0)(jobId);
+    },
+    onBlock(n) {
+      deliveries.onBlock(n);
+      claims.onBlock(n);
+    },
+    queued: () => deliveries.queued(),
+    queuedClaims: () => claims.queued(),
+    flush: () => {
+      deliveries.flush();
+      claims.flush();
+    },
+  };
+}
