@@ -17,7 +17,7 @@ const PREFIX = 4;
 /** ABI words of a Job: every field is static, one word each. */
 const JOB_WORDS = JOB_ABI_TYPE.components.length;
 /** Bytes of an item after its prefix, but the outputRef: jobId, the Job's words, resultHash, signature. */
-const ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32 + 65;
+export const ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32 + 65;
 
 /**
  * Encodes signed results as `InferenceMarket.submitAttestations(bytes)` frames them: each item

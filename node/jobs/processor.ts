@@ -5,10 +5,11 @@ import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
+import { JobStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
-import { ConclaveError, FatalError } from "../errors.ts";
+import { ConclaveError, FatalError, oneLine } from "../errors.ts";
 import type { Executor } from "../inference/executor-options.ts";
 import { WorkerCrashedError } from "../inference/errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
@@ -26,12 +27,10 @@ import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 /** Events handled between two turns of the event loop (see onLogs). */
 const LOGS_PER_TURN = 50;
 
-/** On-chain job status (IInferenceMarket.JobStatus). */
-export const ChainStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, JuryRevealing: 7 } as const;
 
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
 export function hasEnded(status: number): boolean {
-  return status === ChainStatus.Settled || status === ChainStatus.Refunded || status === ChainStatus.None;
+  return status === JobStatus.Settled || status === JobStatus.Refunded || status === JobStatus.None;
 }
 
 /** The job's input cannot be used (fetch, size, format, hash): the job ends with this reason. */
@@ -369,7 +368,7 @@ export class JobProcessor {
   private async decide(rec: JobRecord): Promise<void> {
     const { chain } = this.o;
     const [provider, readNow, state] = await Promise.all([chain.providerTerms(), chain.now(), chain.jobState(rec.jobId)]);
-    if (state.status !== ChainStatus.Open) return this.end(rec, "lost", "job no longer open");
+    if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     // The chain's time is at least the job's own block time. The reader reuses its time for a
     // moment, and a chain that mines a burst stamps blocks ahead of it: without this, a first
     // rank would wait for a turn that opened when the job was mined.
@@ -455,7 +454,7 @@ export class JobProcessor {
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
       const [state, past] = await Promise.all([this.o.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
-      if (state.status !== ChainStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
+      if (state.status !== JobStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
     }
@@ -543,9 +542,9 @@ export class JobProcessor {
     if (!live) {
       await this.spread(rec);
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
-      if (state.status !== ChainStatus.Open) {
+      if (state.status !== JobStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
-        const seat = state.status === ChainStatus.Revealing && rec.salt !== null ? await this.findSeat(rec.jobId, state.seated) : null;
+        const seat = state.status === JobStatus.Revealing && rec.salt !== null ? await this.findSeat(rec.jobId, state.seated) : null;
         if (seat !== null) return void this.transition(rec, { state: "committed", seat });
         return this.end(rec, "lost", "all seats were taken");
       }
@@ -573,7 +572,7 @@ export class JobProcessor {
     if (seat === null) {
       // Seats are cleared when a job ends: an ended job is followed to its outcome, not waited on.
       const state = await this.o.chain.jobState(rec.jobId);
-      if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded) return this.follow(rec);
+      if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded) return this.follow(rec);
       return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
     }
     const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
@@ -586,12 +585,12 @@ export class JobProcessor {
     if (!live) {
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
       const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
-      if (state.status === ChainStatus.Open && !commitOver) {
+      if (state.status === JobStatus.Open && !commitOver) {
         // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.
         const untilDeadlineMs = Math.max(0, (rec.job.commitDeadline - now + 1) * 1_000);
         return this.waitForChain(rec, null, Math.min(this.o.followIntervalMs, untilDeadlineMs));
       }
-      if (state.status !== ChainStatus.Open && state.status !== ChainStatus.Revealing) return this.follow(rec);
+      if (state.status !== JobStatus.Open && state.status !== JobStatus.Revealing) return this.follow(rec);
       if (rec.seat === null) {
         // The seat we knew was forgotten (a reorg may have moved it): read it from the chain.
         const seat = await this.findSeat(rec.jobId, state.seated);
@@ -630,13 +629,13 @@ export class JobProcessor {
     const k1 = rec.job.redundancy === 1;
     if (k1) return this.followDelivery(rec);
     const state = await this.o.chain.jobState(rec.jobId);
-    if (state.status === ChainStatus.Settled) {
+    if (state.status === JobStatus.Settled) {
       if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
       const winner = rec.settledHash ?? (await this.o.chain.settledResult(rec.jobId, rec.block));
       if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
       return this.endSeat(rec, winner);
     }
-    if (state.status === ChainStatus.Refunded) {
+    if (state.status === JobStatus.Refunded) {
       if (!k1) return this.endSeat(rec, null);
       return this.settle(rec, "refunded", "job ended without a quorum or expired");
     }
@@ -652,15 +651,15 @@ export class JobProcessor {
   private async followDelivery(rec: JobRecord): Promise<void> {
     if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
     const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
-    if (state.status === ChainStatus.Settled) return this.settle(rec, "paid", null);
-    if (state.status === ChainStatus.Refunded) {
+    if (state.status === JobStatus.Settled) return this.settle(rec, "paid", null);
+    if (state.status === JobStatus.Refunded) {
       if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) return this.settle(rec, "slashed", "a jury found the result wrong");
       return this.settle(rec, "refunded", "job expired before the result landed");
     }
-    if (state.status === ChainStatus.Challenged || state.status === ChainStatus.JuryRevealing) {
+    if (state.status === JobStatus.Challenged || state.status === JobStatus.JuryRevealing) {
       return this.waitForChain(rec, "result challenged; waiting for the jury");
     }
-    if (state.status !== ChainStatus.Delivered) return this.waitForChain(rec, null);
+    if (state.status !== JobStatus.Delivered) return this.waitForChain(rec, null);
     if (rec.deliveredBy === null) {
       // Delivered, but the event that says by whom is not in the journal (its block was rewound
       // and the rescan has not said it again, or never will): ask the chain. The claim names the
@@ -755,7 +754,7 @@ export class JobProcessor {
       if (this.stopped) return;
       try {
         const state = await this.o.chain.jobState(rec.jobId);
-        if (state.status === ChainStatus.Settled || state.status === ChainStatus.Refunded || state.status === ChainStatus.None) {
+        if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded || state.status === JobStatus.None) {
           this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
           if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
           continue;
@@ -1001,9 +1000,6 @@ function safeDecodeRef(ref: Hex) {
   }
 }
 
-function oneLine(error: unknown): string {
-  return ((error as Error)?.message ?? String(error)).split("\n")[0]!;
-}
 
 /**
  * Gas a commit, reveal, finalize or resolve may need beyond its estimate because it may be the one

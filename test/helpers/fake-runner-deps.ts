@@ -28,7 +28,7 @@ export const PROVIDER = privateKeyToAccount(`0x${"11".repeat(32)}`);
 export const OTHER: Address = "0x000000000000000000000000000000000000bEEF";
 export const marketAbi = marketAbiWithCourt() as Abi;
 
-const INPUT: Hex = toHex(encodeSafetensors({ x: tensorFrom("F32", [1, 2], [1, 2]) }));
+export const INPUT: Hex = toHex(encodeSafetensors({ x: tensorFrom("F32", [1, 2], [1, 2]) }));
 
 export function makeJob(over: Partial<Job> = {}): Job {
   return {
