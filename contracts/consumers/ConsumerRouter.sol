@@ -35,7 +35,7 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// fulfilled ({ConsumerRouterNotClient}); it is reclaimable only if that job is refunded. The
 /// {ConclaveConsumer} base requests and deposits in one transaction, so its deposits always
 /// name its own job. (3) The fulfiller's calldata for the outputs is covered by the fixed
-/// overhead only (about 2 KB of outputs fit in it).
+/// overhead only (about 2 KB of outputs fit in it; larger ones are better delivered as a hash).
 contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Where a job's callback stands.
     /// None: no deposit. Funded: deposited, not fulfilled. Delivered: the callback ran with the
@@ -52,26 +52,25 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         Reclaimed
     }
 
-    /// @notice A funded callback.
+    /// @notice A funded callback: one storage slot. The deposit is not stored: it is
+    /// {depositFor}`(callbackGasLimit, maxGasPrice)` while the status is Funded, else 0.
     /// @param consumer Who deposited (must be the job's client to be fulfilled).
     /// @param callbackGasLimit The gas the callback gets.
     /// @param status See {CallbackStatus}.
-    /// @param maxGasPrice The highest gas price reimbursed, in wei.
-    /// @param deposit The wei held for the job (0 once fulfilled or reclaimed).
-    /// @param resultHash The delivered result (set by {fulfill}).
+    /// @param maxGasPrice The highest gas price reimbursed, in wei (at most {MAX_GAS_PRICE} < 2^56).
     struct Request {
         address consumer;
         uint32 callbackGasLimit;
         CallbackStatus status;
-        uint128 maxGasPrice;
-        uint128 deposit;
-        bytes32 resultHash;
+        uint56 maxGasPrice;
     }
 
     /// @notice The gas reimbursed on top of the callback's own gas for a fulfil: the
-    /// transaction's base cost, its calldata (the job and about 2 KB of outputs), the market's
-    /// check and the router's bookkeeping. Measured in test/contracts/consumers (a fulfil with a
-    /// one-output preimage costs about 90,000 gas besides its callback).
+    /// transaction's base cost, its calldata (the job and the outputs), the market's check and
+    /// the router's bookkeeping. Measured with real transactions on the in-process network
+    /// (SpeechGate, k = 1, fulfil minus callback): 64,073 with a 71-byte preimage and the
+    /// fulfiller's and consumer's credits already non-zero, 89,070 with a 2,164-byte preimage
+    /// (silero-vad-v5's two outputs), 98,273 for a fulfiller's first credit (fresh slots).
     uint256 public constant FULFIL_OVERHEAD = 100_000;
 
     /// @notice The largest callback gas limit a consumer may fund.
@@ -89,8 +88,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @dev Gas kept for the CALL itself (cold account access) and the check before it.
     uint256 private constant CALL_RESERVE = 5_000;
 
-    /// @dev Gas kept for the bookkeeping after the callback (two credits, status, event).
-    uint256 private constant POST_CALL_RESERVE = 75_000;
+    /// @dev Gas kept for the bookkeeping after the callback (two credits, a failure's status and
+    /// result, the events).
+    uint256 private constant POST_CALL_RESERVE = 90_000;
 
     /// @dev Gas kept for the bookkeeping after a retried callback (status, event).
     uint256 private constant RETRY_RESERVE = 10_000;
@@ -106,6 +106,10 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     uint256 public maxInlineOutputBytes;
 
     mapping(uint256 jobId => Request) private _requests;
+
+    /// @dev The result of a job whose callback may be retried (Failed or HashOnly); not written
+    /// on a successful delivery with the outputs.
+    mapping(uint256 jobId => bytes32) private _retryHashes;
 
     mapping(address account => uint256) private _balances;
 
@@ -201,8 +205,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         q.consumer = msg.sender;
         q.callbackGasLimit = callbackGasLimit;
         q.status = CallbackStatus.Funded;
-        q.maxGasPrice = maxGasPrice;
-        q.deposit = uint128(required); // below (5·10^6 + 10^5) × 10^15
+        q.maxGasPrice = uint56(maxGasPrice); // at most MAX_GAS_PRICE < 2^56 (depositFor)
         emit CallbackFunded(jobId, msg.sender, callbackGasLimit, maxGasPrice, required);
     }
 
@@ -215,10 +218,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         if (q.status != CallbackStatus.Funded) revert ConsumerRouterInvalidStatus(jobId, q.status);
         (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
         if (status != IInferenceMarketTypes.JobStatus.Refunded) revert ConsumerRouterJobNotRefunded(jobId, status);
-        uint256 amount = q.deposit;
+        uint256 amount = _held(q);
         address consumer = q.consumer;
         q.status = CallbackStatus.Reclaimed;
-        q.deposit = 0;
         _balances[consumer] += amount;
         emit DepositReclaimed(jobId, consumer, amount);
     }
@@ -278,14 +280,16 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         if (status != CallbackStatus.Failed && (status != CallbackStatus.HashOnly || outputs.length == 0)) {
             revert ConsumerRouterInvalidStatus(jobId, status);
         }
-        bool hashOnly = _checkOutputs(jobId, q.resultHash, outputs);
+        bytes32 resultHash = _retryHashes[jobId];
+        bool hashOnly = _checkOutputs(jobId, resultHash, outputs);
         q.status = hashOnly ? CallbackStatus.HashOnly : CallbackStatus.Delivered;
-        bytes memory data = abi.encodeCall(IConclaveConsumer.rawFulfill, (jobId, q.resultHash, outputs));
+        bytes memory data = abi.encodeCall(IConclaveConsumer.rawFulfill, (jobId, resultHash, outputs));
         uint256 gasUsed;
         bytes memory reason;
         (delivered, gasUsed, reason) = _retryCall(jobId, q, data);
         if (delivered) {
-            emit CallbackDelivered(jobId, q.resultHash, hashOnly, gasUsed, true);
+            if (!hashOnly) delete _retryHashes[jobId];
+            emit CallbackDelivered(jobId, resultHash, hashOnly, gasUsed, true);
         } else {
             q.status = status; // still retriable as before
             emit CallbackFailed(jobId, reason, gasUsed);
@@ -307,6 +311,20 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @return request See {Request}.
     function requestOf(uint256 jobId) external view returns (Request memory request) {
         return _requests[jobId];
+    }
+
+    /// @notice The wei held for a job's callback: its deposit while Funded, else 0.
+    /// @param jobId The job.
+    /// @return The deposit held.
+    function depositOf(uint256 jobId) external view returns (uint256) {
+        return _held(_requests[jobId]);
+    }
+
+    /// @notice The result kept for a retry of a failed or hash-only callback (else 0).
+    /// @param jobId The job.
+    /// @return The result hash.
+    function retryHashOf(uint256 jobId) external view returns (bytes32) {
+        return _retryHashes[jobId];
     }
 
     /// @notice An account's credits (wei).
@@ -387,13 +405,12 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         returns (bool ok)
     {
         bool hashOnly = _checkOutputs(jobId, resultHash, outputs);
-        uint256 held = q.deposit;
+        uint256 held = _held(q);
 
         // Effects before the callback: the job is delivered (a re-entrant or second fulfil is
-        // refused), its result recorded, its deposit no longer held.
+        // refused; its deposit is no longer held), and a hash-only result kept for a retry.
         q.status = hashOnly ? CallbackStatus.HashOnly : CallbackStatus.Delivered;
-        q.resultHash = resultHash;
-        q.deposit = 0;
+        if (hashOnly) _retryHashes[jobId] = resultHash;
 
         bytes memory data = abi.encodeCall(IConclaveConsumer.rawFulfill, (jobId, resultHash, outputs));
         uint256 gasUsed;
@@ -401,7 +418,10 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         (ok, gasUsed, reason) = _deliverCallback(jobId, q, data);
 
         // After the callback: only what depends on its gas (guarded against re-entry).
-        if (!ok) q.status = CallbackStatus.Failed;
+        if (!ok) {
+            q.status = CallbackStatus.Failed;
+            _retryHashes[jobId] = resultHash;
+        }
         _reimburse(jobId, q, held, gasUsed);
         if (ok) emit CallbackDelivered(jobId, resultHash, hashOnly, gasUsed, false);
         else emit CallbackFailed(jobId, reason, gasUsed);
@@ -432,6 +452,12 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         _balances[msg.sender] += paid;
         if (held != paid) _balances[consumer] += held - paid;
         emit CallbackReimbursed(jobId, msg.sender, consumer, paid, held - paid);
+    }
+
+    /// @dev The deposit a request holds: all of it while Funded, nothing after.
+    function _held(Request storage q) private view returns (uint256) {
+        if (q.status != CallbackStatus.Funded) return 0;
+        return (uint256(q.callbackGasLimit) + FULFIL_OVERHEAD) * q.maxGasPrice;
     }
 
     /// @dev Checks `outputs` against `resultHash`; returns whether they are empty (hash only).

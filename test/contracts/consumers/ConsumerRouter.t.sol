@@ -166,7 +166,7 @@ abstract contract ConsumerFixture is CourtFixture {
     /// accounts given.
     function _assertSolvent(uint256[] memory ids, address[] memory accounts) internal view {
         uint256 sum;
-        for (uint256 i = 0; i < ids.length; ++i) sum += router.requestOf(ids[i]).deposit;
+        for (uint256 i = 0; i < ids.length; ++i) sum += router.depositOf(ids[i]);
         for (uint256 i = 0; i < accounts.length; ++i) sum += router.balanceOf(accounts[i]);
         assertEq(address(router).balance, sum, "router balance == deposits + credits");
     }
@@ -202,7 +202,7 @@ abstract contract ConsumerFixture is CourtFixture {
 contract ConsumerRouterFulfilTest is ConsumerFixture {
     function test_k1_deliversOutputsAndReimburses() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Final();
-        uint256 held = router.requestOf(id).deposit;
+        uint256 held = router.depositOf(id);
         assertEq(held, (uint256(LIMIT) + router.FULFIL_OVERHEAD()) * CAP, "deposit");
         vm.recordLogs();
         assertTrue(_fulfill(id, job, prov[0], PRE, 3 gwei), "delivered");
@@ -219,6 +219,8 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         assertLe(paid, 3 gwei * (uint256(LIMIT) + router.FULFIL_OVERHEAD()), "at most the price x (limit + overhead)");
         assertGe(paid, 3 gwei * router.FULFIL_OVERHEAD(), "at least the overhead");
         assertEq(_rstatus(id), R_DELIVERED, "delivered");
+        assertEq(router.retryHashOf(id), bytes32(0), "nothing kept for a retry");
+        assertEq(router.depositOf(id), 0, "nothing held");
         _assertSolvent(_ids1(id), _accounts());
         // Both withdraw: the router is empty.
         vm.prank(fulfiller);
@@ -230,7 +232,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
 
     function test_k3_deliversOutputsAndReimbursesAtTheCap() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
-        uint256 held = router.requestOf(id).deposit;
+        uint256 held = router.depositOf(id);
         // A gas price above the cap is reimbursed at the cap.
         assertTrue(_fulfill(id, job, address(0), PRE, 1000 gwei), "delivered");
         assertEq(consumer.lastOutputsHash(), keccak256(PRE), "outputs");
@@ -270,7 +272,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
 
     function test_reclaim_afterRefund() public {
         (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(1);
-        uint256 held = router.requestOf(id).deposit;
+        uint256 held = router.depositOf(id);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterJobNotRefunded.selector, id, IInferenceMarketTypes.JobStatus.Open)
         );
@@ -396,7 +398,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
     function test_revertingCallback_recordedThenRetried() public {
         consumer.setMode(1, 0);
         (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
-        uint256 held = router.requestOf(id).deposit;
+        uint256 held = router.depositOf(id);
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 2 gwei), "callback failed");
         Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -404,6 +406,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         assertEq(keccak256(reason), keccak256(abi.encodeWithSelector(TestConsumer.TestConsumerRefused.selector, id)), "reason");
         assertLe(gasUsed, LIMIT, "gas used within the limit");
         assertEq(_rstatus(id), R_FAILED, "failed");
+        assertEq(router.retryHashOf(id), PRE_HASH, "result kept for a retry");
         // The market settled and paid the providers regardless; the fulfiller was reimbursed.
         assertEq(_status(id), SETTLED, "market settled");
         for (uint256 i = 0; i < 3; ++i) assertEq(market.balanceOf(prov[i], address(0)), FEE, "provider paid");
@@ -540,7 +543,7 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
-        uint256 held = router.requestOf(id).deposit;
+        uint256 held = router.depositOf(id);
         vm.txGasPrice(gasPrice);
         vm.prank(fulfiller);
         router.fulfill{gas: uint256(limit) * 2 + 200_000}(id, job, address(0), PRE_HASH, PRE);
@@ -549,7 +552,7 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         assertLe(paid, held, "at most the deposit");
         assertLe(paid, price * (uint256(limit) + 5_000 + router.FULFIL_OVERHEAD()), "at most price x (limit + overhead)");
         assertEq(paid + router.balanceOf(address(consumer)), held, "deposit = reimbursed + refund");
-        assertEq(router.requestOf(id).deposit, 0, "nothing held");
+        assertEq(router.depositOf(id), 0, "nothing held");
         _assertSolvent(_ids1(id), _accounts());
     }
 }
@@ -741,7 +744,9 @@ contract ConsumerRouterHandler {
         if (ids.length == 0) return;
         uint256 id = ids[j % ids.length];
         ConsumerRouter.Request memory q = router.requestOf(id);
-        TestConsumer(payable(q.consumer)).setMode(uint8(mode % 3), mode % 3 == 2 ? q.callbackGasLimit * 2 : 0);
+        if (q.consumer == address(0)) return;
+        uint256 held = router.depositOf(id);
+        TestConsumer(payable(q.consumer)).setMode(uint8(mode % 3), mode % 3 == 2 ? uint256(q.callbackGasLimit) * 2 : 0);
         vm.txGasPrice(gasPrice % 1e12);
         address who = fulfillers[f % 2];
         uint256 before = router.balanceOf(who);
@@ -749,15 +754,17 @@ contract ConsumerRouterHandler {
         try router.fulfill(id, jobs[id], deliverer[id], PRE_HASH, f % 5 == 0 ? bytes("") : PRE) {
             uint256 paid = router.balanceOf(who) - before;
             reimbursedTotal += paid;
-            capTotal += q.deposit;
-            if (paid > q.deposit) revert("reimbursed above the deposit");
+            capTotal += held;
+            if (paid > held) revert("reimbursed above the deposit");
         } catch {}
     }
 
     function retry(uint256 j, uint256 mode) external {
         if (ids.length == 0) return;
         uint256 id = ids[j % ids.length];
-        TestConsumer(payable(router.requestOf(id).consumer)).setMode(uint8(mode % 2), 0);
+        address c = router.requestOf(id).consumer;
+        if (c == address(0)) return;
+        TestConsumer(payable(c)).setMode(uint8(mode % 2), 0);
         try router.retryCallback(id, PRE) {} catch {}
     }
 
@@ -802,9 +809,12 @@ contract ConsumerRouterInvariantTest is ConsumerFixture {
         uint256 n = handler.idCount();
         uint256 held;
         for (uint256 i = 0; i < n; ++i) {
-            ConsumerRouter.Request memory q = router.requestOf(handler.ids(i));
-            if (q.status != ConsumerRouter.CallbackStatus.Funded) assertEq(q.deposit, 0, "no deposit held after the end");
-            held += q.deposit;
+            uint256 id = handler.ids(i);
+            ConsumerRouter.Request memory q = router.requestOf(id);
+            uint256 d = router.depositOf(id);
+            if (q.status != ConsumerRouter.CallbackStatus.Funded) assertEq(d, 0, "no deposit held after the end");
+            else assertEq(d, router.depositFor(q.callbackGasLimit, q.maxGasPrice), "the whole deposit held while funded");
+            held += d;
         }
         address[] memory accounts = handler.accounts();
         uint256 credits;
