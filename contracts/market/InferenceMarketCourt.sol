@@ -133,12 +133,18 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @dev The word of a challenged job (Challenged or JuryRevealing), checked against the
-    /// challenge passed back.
+    /// challenge passed back. A challenge that ended Settled binds its delivery again
+    /// ({_settledDelivery}): that word is matched against the challenge's delivery, so that a
+    /// late call is refused by its status as before.
     function _challengeWord(uint256 jobId, Job calldata job, Challenge calldata ch) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))) & HASH_MASK) {
-            revert InferenceMarketJobMismatch(jobId);
-        }
+        uint256 jobHash = _jobHash(jobId, job);
+        if (word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch))) & HASH_MASK) return word;
+        if (
+            _status(word) == JobStatus.Settled
+                && word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))) & HASH_MASK
+        ) return word;
+        revert InferenceMarketJobMismatch(jobId);
     }
 
     function _startJuryReveal(uint256 jobId, Challenge calldata ch, uint256 word, uint40 startedAt)
