@@ -823,3 +823,105 @@ contract ConsumerRouterInvariantTest is ConsumerFixture {
         assertLe(handler.reimbursedTotal(), handler.capTotal(), "reimbursed <= deposits");
     }
 }
+
+/// @notice The example dApp with silero-vad-v5's outputs, and an ERC-20-paid consumer job.
+contract SpeechGateTest is ConsumerFixture {
+    SpeechGate internal gate;
+
+    function setUp() public override {
+        super.setUp();
+        gate = new SpeechGate(router, modelId, address(this), 5_000, 150_000, CAP);
+        vm.deal(address(gate), 10 ether);
+    }
+
+    function _u32(uint256 v) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(v), uint8(v >> 8), uint8(v >> 16), uint8(v >> 24));
+    }
+
+    function _i64(int64 v) internal pure returns (bytes memory) {
+        uint64 u = uint64(v);
+        bytes memory b = new bytes(8);
+        for (uint256 i = 0; i < 8; ++i) b[i] = bytes1(uint8(u >> (8 * i)));
+        return b;
+    }
+
+    function _str(string memory s) internal pure returns (bytes memory) {
+        return abi.encodePacked(_u32(bytes(s).length), s);
+    }
+
+    /// @dev silero-vad-v5's canonical preimage: output F32[1, 1] = probability (quanta), stateN
+    /// F32[2, 1, 128].
+    function _silero(int64 probability) internal pure returns (bytes memory p) {
+        p = abi.encodePacked(_str("CONCLAVE-RESULT-V1"), _u32(2), _str("output"), _str("F32"));
+        p = abi.encodePacked(p, _u32(2), _i64(1), _i64(1), _i64(probability));
+        p = abi.encodePacked(p, _str("stateN"), _str("F32"), _u32(3));
+        p = abi.encodePacked(p, _i64(2), _i64(1), _i64(128));
+        for (uint256 i = 0; i < 256; ++i) p = abi.encodePacked(p, _i64(int64(int256(i % 7)) - 3));
+    }
+
+    function _frame(uint8 k, int64 probability) internal returns (uint256 id, IInferenceMarketTypes.Job memory job, bytes memory pre) {
+        pre = _silero(probability);
+        bytes32 h = keccak256(pre);
+        vm.recordLogs();
+        id = gate.submitFrame(INPUT, "", k, FEE, uint40(block.timestamp + 1 hours));
+        job = _jobFromLogs(market, id, vm.getRecordedLogs());
+        if (k == 1) {
+            _deliver(id, job, prov[0], h);
+            vm.warp(block.timestamp + job.challengeWindow + 1);
+        } else {
+            uint8[3] memory seats;
+            for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], h);
+            for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], h);
+        }
+        vm.prank(fulfiller);
+        assertTrue(router.fulfill(id, job, k == 1 ? prov[0] : address(0), h, pre), "delivered");
+    }
+
+    function test_speechFrame_k3_opensTheGate() public {
+        (uint256 id,, bytes memory pre) = _frame(3, 8_123);
+        assertEq(pre.length, 2_164, "silero's preimage is 2,164 bytes");
+        (bool requested, bool delivered, bool speech, int64 probability) = gate.verdicts(id);
+        assertTrue(requested && delivered && speech, "speech");
+        assertEq(uint256(int256(probability)), 8_123, "probability 0.8123");
+        gate.requireSpeech(id);
+    }
+
+    function test_silence_k1_keepsTheGateShut() public {
+        (uint256 id,,) = _frame(1, 120);
+        (, bool delivered, bool speech,) = gate.verdicts(id);
+        assertTrue(delivered && !speech, "silence");
+        vm.expectRevert(abi.encodeWithSelector(SpeechGate.SpeechGateNotSpeech.selector, id, int64(120), true));
+        gate.requireSpeech(id);
+        // Unused deposits and escrow come back to the owner.
+        uint256 before = address(0xBEEF).balance;
+        gate.withdrawAll(payable(address(0xBEEF)));
+        assertGe(address(0xBEEF).balance, before + 8.9 ether, "the balance less the fee and the gas withdrawn");
+        assertEq(address(gate).balance, 0, "gate emptied");
+    }
+
+    function test_stateN_decodes() public {
+        CanonicalOutputsHarness h = new CanonicalOutputsHarness();
+        bytes memory pre = _silero(5_000);
+        (bool found, CanonicalOutputs.Output memory s) = h.find(pre, "stateN");
+        assertTrue(found, "stateN");
+        assertEq(s.count, 256, "256 elements");
+        assertEq(s.shape[2], 128, "shape [2, 1, 128]");
+        int64[] memory v = h.elements(pre, 1);
+        assertTrue(v[0] == -3 && v[4] == 1 && v[255] == int64(int256(255 % 7)) - 3, "elements");
+    }
+
+    function test_erc20Job_consumerFulfilled() public {
+        uint256 escrow = _escrow(1);
+        payToken.mint(address(consumer), escrow);
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(payToken));
+        vm.recordLogs();
+        uint256 id = consumer.request(r, LIMIT, CAP);
+        IInferenceMarketTypes.Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
+        assertEq(job.token, address(payToken), "paid in the token");
+        assertEq(payToken.balanceOf(address(consumer)), 0, "escrow pulled");
+        _deliver(id, job, prov[0], PRE_HASH);
+        vm.warp(block.timestamp + job.challengeWindow + 1);
+        assertTrue(_fulfill(id, job, prov[0], PRE, 1 gwei), "delivered");
+        assertEq(consumer.lastOutputsHash(), keccak256(PRE), "outputs");
+    }
+}
