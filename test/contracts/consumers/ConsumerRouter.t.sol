@@ -20,6 +20,16 @@ contract TestConsumer is ConclaveConsumer {
     uint8 internal constant RECORD = 0;
     uint8 internal constant REVERT = 1;
     uint8 internal constant BURN = 2;
+    uint8 internal constant REENTER = 3;
+    uint8 internal constant HUGE_REVERT = 4;
+    uint8 internal constant CHAIN = 5;
+
+    IInferenceMarketTypes.JobRequest internal nextRequest;
+    uint256 public chained;
+
+    function setNextRequest(IInferenceMarketTypes.JobRequest calldata r) external {
+        nextRequest = r;
+    }
 
     uint8 public mode;
     uint256 public burn;
@@ -54,6 +64,19 @@ contract TestConsumer is ConclaveConsumer {
     function _fulfill(uint256 jobId, bytes32 resultHash, bytes calldata outputs) internal override {
         uint256 entry = gasleft();
         if (mode == REVERT) revert TestConsumerRefused(jobId);
+        if (mode == REENTER) router.withdraw();
+        if (mode == HUGE_REVERT) {
+            bytes memory junk = new bytes(10_000);
+            // solhint-disable-next-line no-inline-assembly
+            assembly {
+                revert(add(junk, 0x20), 10000)
+            }
+        }
+        if (mode == CHAIN) {
+            IInferenceMarketTypes.JobRequest memory next = nextRequest;
+            next.deadline = uint40(block.timestamp + 1 hours);
+            chained = _requestInference(next, 100_000, 1 gwei);
+        }
         if (mode == BURN) {
             uint256 start = gasleft();
             while (start - gasleft() < burn) {}
@@ -443,6 +466,39 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         assertTrue(router.retryCallback{gas: 1_000_000}(id, PRE), "delivered with more gas");
         assertEq(_rstatus(id), R_DELIVERED, "delivered");
         assertEq(consumer.calls(), 1, "one successful callback");
+    }
+
+    function test_reentrantCallback_refusedAndRecorded() public {
+        consumer.setMode(3, 0);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        vm.recordLogs();
+        assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "re-entry refused");
+        (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
+        assertEq(bytes4(reason), bytes4(keccak256("ReentrancyGuardReentrantCall()")), "the guard's error");
+        _assertSolvent(_ids1(id), _accounts());
+    }
+
+    function test_hugeRevertData_cappedAt256Bytes() public {
+        consumer.setMode(4, 0);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        vm.recordLogs();
+        assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "reverted");
+        (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
+        assertEq(reason.length, 256, "capped");
+    }
+
+    /// @notice A callback may request and fund its next job (deposit is not guarded).
+    function test_callbackChainsTheNextJob() public {
+        consumer.setNextRequest(_req(1, address(0)));
+        consumer.setMode(5, 0);
+        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequestWith(consumer, 3, 400_000, CAP);
+        uint8[3] memory seats;
+        for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
+        for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
+        assertTrue(_fulfill(id, job, address(0), PRE, 1 gwei), "delivered");
+        uint256 next = consumer.chained();
+        assertEq(next, id + 1, "next job requested");
+        assertEq(_rstatus(next), R_FUNDED, "and funded");
     }
 
     function test_tooLittleGas_revertsBeforeTheCallback() public {
