@@ -32,9 +32,11 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// a fulfiller may deliver a small result as a hash only (empty outputs); the job's status is
 /// then {CallbackStatus.HashOnly} and anyone may later deliver the outputs with
 /// {retryCallback} (once). (2) A deposit for a job whose client is not the depositor can never be
-/// fulfilled ({ConsumerRouterNotClient}); it is reclaimable only if that job is refunded. The
-/// {ConclaveConsumer} base requests and deposits in one transaction, so its deposits always
-/// name its own job. (3) The fulfiller's calldata for the outputs is covered by the fixed
+/// fulfilled ({ConsumerRouterNotClient}); it is reclaimable only if that job is refunded. Such
+/// a deposit also takes the job's only slot, so a consumer that requested in one transaction
+/// and deposits in a later one can be blocked ({ConsumerRouterAlreadyFunded}). The
+/// {ConclaveConsumer} base requests and deposits in one call, so its deposits always name its
+/// own job and cannot be pre-empted (a job id that does not exist yet cannot be funded). (3) The fulfiller's calldata for the outputs is covered by the fixed
 /// overhead only (about 2 KB of outputs fit in it; larger ones are better delivered as a hash).
 contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Where a job's callback stands.
