@@ -480,6 +480,24 @@ interface IInferenceMarket is IInferenceMarketTypes {
         view
         returns (bool member, uint256 rank, uint40 opensAt);
 
+    /// @notice Whether `resultHash` is a job's final result: nothing can change it any more, and
+    /// the job's pay went (or goes, for a matured k = 1 delivery not yet claimed) to whoever
+    /// produced it. True for a Settled k > 1 job whose quorum revealed `resultHash` (`provider`
+    /// is ignored), a Settled k = 1 job delivered by `provider` with `resultHash` (claimed, or
+    /// upheld by a challenge), or a Delivered k = 1 job by `provider` with `resultHash` whose
+    /// challenge window has passed unchallenged. False for anything else, including a `job`
+    /// that is not the job's parameters (the settled word binds them with the result). For
+    /// on-chain consumers (see ConsumerRouter).
+    /// @param jobId The job.
+    /// @param job The job's parameters as emitted in {JobRequested}.
+    /// @param provider The k = 1 job's delivering provider (ignored for k > 1).
+    /// @param resultHash The result.
+    /// @return final_ True if `resultHash` is the job's final result.
+    function isFinalResult(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+        external
+        view
+        returns (bool final_);
+
     /// @notice The smallest fee per provider a job paid in `token` may offer on a version whose
     /// minimum fee is `minFeeWei`: `minFeeWei` itself for ETH (address(0)), else
     /// `ceil(minFeeWei × ratePerEth / 10^18)` at the DAO's rate for the token (see {TokenAllowed}).

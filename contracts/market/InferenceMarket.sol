@@ -328,6 +328,31 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
+    function isFinalResult(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+        external
+        view
+        returns (bool)
+    {
+        uint256 word = _jobs[jobId];
+        JobStatus status = _status(word);
+        uint256 h;
+        if (job.redundancy == 1) {
+            if (status == JobStatus.Delivered) {
+                // Final once its challenge window passed (it can no longer be challenged).
+                if (block.timestamp <= uint256(_time(word)) + job.challengeWindow) return false;
+            } else if (status != JobStatus.Settled) {
+                return false;
+            }
+            h = _deliveryHash(jobId, job, provider, resultHash);
+        } else {
+            if (status != JobStatus.Settled) return false;
+            h = _settledHash(jobId, job, resultHash);
+        }
+        // The job's parameters (its redundancy among them) are bound by the hash.
+        return (word ^ h) & HASH_MASK == 0;
+    }
+
+    /// @inheritdoc IInferenceMarket
     function escrowOf(uint8 redundancy, uint96 feePerProvider, uint16 protocolFeeBps) public pure returns (uint256) {
         return _escrowOf(redundancy, feePerProvider, protocolFeeBps);
     }
@@ -463,6 +488,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             window := calldataload(add(job, 0x180))
             requestedAt := calldataload(add(job, 0x100))
         }
+    }
+
+    /// @dev The hash a settled k > 1 job's word binds: the job's and its winning result.
+    function _settledHash(uint256 jobId, Job calldata job, bytes32 winner) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode(_jobHash(jobId, job), winner)));
     }
 
     /// @dev Marks a k = 1 job delivered by `provider` (whose collateral the caller locks): the
@@ -615,7 +645,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         // Effects: the job ends, seats are deleted, every credit is written.
         _clearSeats(jobId, seats.length);
         if (r.quorum) {
-            _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+            // The settled word binds the winning result (keccak256(job hash, winner)), so that
+            // {isFinalResult} can answer for it; nothing reads a settled word's job hash.
+            _jobs[jobId] = (_settledHash(jobId, job, r.winner) & HASH_MASK)
+                | (_withStatus(word, JobStatus.Settled) & ~HASH_MASK);
             r.refund = _creditRound(job, r.agreeing);
             for (uint256 i = 0; i < seats.length; ++i) {
                 if (!seats[i].faulty) _credit(seats[i].provider, job.token, job.feePerProvider);

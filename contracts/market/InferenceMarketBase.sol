@@ -17,9 +17,10 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// see the same storage layout. It holds no external function of its own.
 /// @dev Storage per job is one word: the top 200 bits of a hash and the mutable state (status,
 /// seats, reveals, a time, which of seats 0-7 revealed). The hash is keccak256(abi.encode(jobId,
-/// job)) while the job is open (k > 1 jobs keep it), that of the delivery (job hash, provider,
-/// result) once a k = 1 result is in, and that of the challenge (job hash, Challenge) once it is
-/// challenged. Binding the jobId means a job's parameters cannot be replayed on another id, and
+/// job)) while the job is open or revealing, that of the settled result (job hash, winner) once
+/// a k > 1 job settled, that of the delivery (job hash, provider, result) once a k = 1 result is
+/// in (and again once it is Settled, claimed or upheld), and that of the challenge (job hash,
+/// Challenge) while it is challenged (a refunded job keeps the last). Binding the jobId means a job's parameters cannot be replayed on another id, and
 /// 200 bits put a birthday search for two colliding pre-images at 2^100 (finding 13); on chains
 /// whose prevrandao is constant the seed adds nothing and 2^100 is the bound. Seats
 /// of k > 1 jobs and juries take two words each: the provider (with a revealed flag for seats 8
@@ -66,8 +67,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     // (k > 1 and juries), or when a k = 1 result was delivered, in uint32 seconds: valid until
     // 2106 (February 7th), after which the market must be replaced. 6 bits hold MAX_REDUNDANCY
     // (32) seats and reveals, 4 bits the 8 statuses. The hash is the job's (jobId, job), then,
-    // for a k = 1 job, the delivery's (job hash, provider, result), then the challenge's (job
-    // hash, Challenge).
+    // for a settled k > 1 job, (job hash, winner); for a k = 1 job, the delivery's (job hash,
+    // provider, result), then the challenge's (job hash, Challenge), and the delivery's again
+    // once Settled.
     uint256 internal constant HASH_MASK = ~uint256(0) << 56;
 
     uint256 internal constant STATUS_SHIFT = 52;

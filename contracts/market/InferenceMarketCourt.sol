@@ -133,12 +133,18 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @dev The word of a challenged job (Challenged or JuryRevealing), checked against the
-    /// challenge passed back.
+    /// challenge passed back. A challenge that ended Settled binds its delivery again
+    /// ({_settledDelivery}): that word is matched against the challenge's delivery, so that a
+    /// late call is refused by its status as before.
     function _challengeWord(uint256 jobId, Job calldata job, Challenge calldata ch) private view returns (uint256 word) {
         word = _jobs[jobId];
-        if (word & HASH_MASK != uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))) & HASH_MASK) {
-            revert InferenceMarketJobMismatch(jobId);
-        }
+        uint256 jobHash = _jobHash(jobId, job);
+        if (word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch))) & HASH_MASK) return word;
+        if (
+            _status(word) == JobStatus.Settled
+                && word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))) & HASH_MASK
+        ) return word;
+        revert InferenceMarketJobMismatch(jobId);
     }
 
     function _startJuryReveal(uint256 jobId, Challenge calldata ch, uint256 word, uint40 startedAt)
@@ -196,7 +202,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
             _credit(job.client, job.token, _escrowOf(1, job.feePerProvider, job.protocolFeeBps));
         } else {
-            _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+            _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
             _payDelivery(job, ch.provider);
         }
         _creditVerdict(v, job.client, ch, seats);
@@ -280,12 +286,25 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         }
     }
 
+    /// @dev The word of a challenged delivery that stands (Settled): it binds the delivery again,
+    /// (job hash, provider, result), as a claimed delivery's word does, so that
+    /// {IInferenceMarket-isFinalResult} reads every settled k = 1 job alike. Nothing reads a
+    /// settled word's challenge hash.
+    function _settledDelivery(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word)
+        private
+        pure
+        returns (uint256)
+    {
+        return (_deliveryHash(jobId, job, ch.provider, ch.resultHash) & HASH_MASK)
+            | (_withStatus(word, JobStatus.Settled) & ~HASH_MASK);
+    }
+
     /// @dev Ends a challenge whose jury never reached a quorum of seats: nobody is at fault; the
     /// provider is paid (the optimistic default) and every collateral and the bond released.
     function _resolveUnfilled(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word) private {
         (SeatView[] memory seats,,) = _loadSeats(jobId, word);
         _clearSeats(jobId, seats.length);
-        _jobs[jobId] = _withStatus(word, JobStatus.Settled);
+        _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
         _payDelivery(job, ch.provider);
         Verdict memory v; // Inconclusive, nothing seized
         v.outcome = ChallengeOutcome.Inconclusive;

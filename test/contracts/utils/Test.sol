@@ -31,6 +31,7 @@ interface Vm {
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function label(address account, string calldata newLabel) external;
     function chainId(uint256 newChainId) external;
+    function txGasPrice(uint256 newGasPrice) external;
 }
 
 /// @notice Minimal test base: cheatcodes, assertions that revert on failure, and the
