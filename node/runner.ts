@@ -94,13 +94,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     if (known && known !== owner) throw new ConfigError(`journal in ${config.dataDir} belongs to ${known}, not ${owner}: use another dataDir`);
     journal.setMeta("owner", owner);
 
+    const cachedFile: { of?: (cid: string) => string | undefined } = {};
     const content: ContentStore =
       config.ipfs.engine === "kubo"
         ? await createKuboStore({ url: config.ipfs.kuboUrl! })
         : await createHeliaStore({
             dir: path.join(config.dataDir, "ipfs"),
             listen: config.ipfs.listen,
-            gateway: config.ipfs.gateway === null ? undefined : parseHostPort(config.ipfs.gateway),
+            // Peers asking for a model's file bytes get the verified cache file (once the model store exists).
+            gateway: config.ipfs.gateway === null ? undefined : { ...parseHostPort(config.ipfs.gateway), files: (cid) => cachedFile.of?.(cid) },
             gateways: config.ipfs.gateways,
             log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
           });
@@ -134,6 +136,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         if (reason === "retired") void executor.unload(key).catch((error: unknown) => log.warn("cannot unload a retired version", { key, error: (error as Error).message }));
       },
     });
+    cachedFile.of = (cid) => models.fileOf(cid);
     // Every load and unload goes through the tracker, so /ready knows which versions are warm.
     const sessions = trackWarmSessions(
       createExecutor({

@@ -1,4 +1,6 @@
+import { open } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
 import type { AddressInfo } from "node:net";
 import * as dagPb from "@ipld/dag-pb";
 import { CID } from "multiformats/cid";
@@ -44,11 +46,17 @@ export async function startTrustlessGateway(opts: {
   host: string;
   port: number;
   blocks: LocalBlocks;
+  /**
+   * A file holding a CID's bytes, when the node keeps one (a runner's verified model cache): a
+   * file answer then streams it in one sequential read instead of walking the DAG's blocks (about
+   * twice as fast for a 64 MiB model). Served as is; the fetcher checks its sha256.
+   */
+  files?: (cid: CID) => string | undefined;
   log?: (event: string, fields: object) => void;
 }): Promise<GatewayServer> {
   const log = opts.log ?? (() => {});
   const server = createServer((req, res) => {
-    serve(req, res, opts.blocks).catch((error: unknown) => {
+    serve(req, res, opts.blocks, opts.files).catch((error: unknown) => {
       log("ipfs.gateway.error", { url: req.url, error: (error as Error).message });
       if (!res.headersSent) text(res, 500, "internal error");
       else res.destroy();
@@ -77,7 +85,7 @@ function text(res: ServerResponse, code: number, body: string): void {
   res.end(`${body}\n`);
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlocks): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlocks, files?: (cid: CID) => string | undefined): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "only GET and HEAD");
   const url = new URL(req.url ?? "/", "http://gateway");
   const m = /^\/ipfs\/([^/]+)\/?$/.exec(url.pathname);
@@ -93,9 +101,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlo
   if (format !== "raw" && format !== "car" && format !== "file") return text(res, 406, "a trustless gateway: ask for format=raw or format=car (or Accept: application/octet-stream for a file's bytes)");
   const scope = url.searchParams.get("dag-scope");
   if (format === "car" && ((scope !== null && scope !== "all") || url.searchParams.has("entity-bytes"))) return text(res, 400, "only dag-scope=all is served");
+  const headers = { "cache-control": "public, max-age=29030400, immutable", "x-content-type-options": "nosniff", etag: `"${cid}.${format}"` };
+  const file = format === "file" ? files?.(cid) : undefined;
+  if (file !== undefined && (await sendCachedFile(req, res, file, headers))) return;
   const root = await blocks.get(cid);
   if (!root) return text(res, 404, `${cid} is not held here`);
-  const headers = { "cache-control": "public, max-age=29030400, immutable", "x-content-type-options": "nosniff", etag: `"${cid}.${format}"` };
   if (format === "raw") {
     res.writeHead(200, { ...headers, "content-type": RAW_TYPE, "content-length": root.byteLength });
     res.end(req.method === "HEAD" ? undefined : root);
@@ -126,6 +136,28 @@ async function emit(res: ServerResponse, blocks: LocalBlocks, cid: CID, block: U
   if (cid.code !== DAG_PB) return true;
   const links = dagPb.decode(block).Links.map((l) => l.Hash).filter((c) => c.code === DAG_PB || c.code === RAW);
   return eachChild(blocks, links, (c, b) => emit(res, blocks, c, b, sent));
+}
+
+/** Streams a file the node keeps for the CID; false (nothing sent) when it cannot be opened. */
+async function sendCachedFile(req: IncomingMessage, res: ServerResponse, file: string, headers: Record<string, string>): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await handle.stat();
+    res.writeHead(200, { ...headers, "content-type": FILE_TYPE, "content-length": size });
+    if (req.method === "HEAD") {
+      res.end();
+      return true;
+    }
+    await pipeline(handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false }), res);
+    return true;
+  } finally {
+    await handle.close().catch(() => {});
+  }
 }
 
 /**

@@ -32,7 +32,12 @@ export interface HeliaStoreOptions {
    * Serve the blocks this node holds as an IPFS trustless gateway (HTTP) at this address, for
    * peers that list its URL in their `gateways`. Absent: not served.
    */
-  gateway?: { host: string; port: number };
+  gateway?: {
+    host: string;
+    port: number;
+    /** A file this node keeps with a CID's bytes (a runner's model cache), answered as is for a file request. */
+    files?: (cid: string) => string | undefined;
+  };
   /**
    * Trustless gateways (http URLs of peers' `gateway`) tried in order before bitswap: the whole
    * DAG in one CAR, every block checked against its CID. Any failure (unreachable, a block
@@ -77,8 +82,11 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   let gateway: GatewayServer | undefined;
   if (opts.gateway) {
     try {
+      const files = opts.gateway.files;
       gateway = await startTrustlessGateway({
-        ...opts.gateway,
+        host: opts.gateway.host,
+        port: opts.gateway.port,
+        files: files && ((cid) => files(cid.toString())),
         // Held blocks only: a gateway request must never make this node fetch from the network.
         // On disk, a block's file is read in one call (Helia's offline get checks that the file
         // exists, then streams it 64 KiB at a time).

@@ -266,6 +266,22 @@ export class ModelStore {
     }
   }
 
+  /**
+   * The cached weights file of a version whose weights CID is `cid` (from the CID recorded beside
+   * each provided file), for a gateway to answer peers from; undefined if none is held. The file
+   * was verified when cached; a peer checks its sha256 again.
+   */
+  fileOf(cid: string): string | undefined {
+    for (const f of this.cached()) {
+      try {
+        if (readFileSync(path.join(this.opts.dir, `${f.key}.cid`), "utf8").trim() === cid) return path.join(this.opts.dir, `${f.key}.onnx`);
+      } catch {
+        // not provided (no CID recorded)
+      }
+    }
+    return undefined;
+  }
+
   /** Pins a held version's weights in the IPFS node (see `provide`), recording the CID beside the file. */
   private provideInBackground(key: string, cid: string, pin: () => Promise<void>): void {
     if (!this.opts.provide) return;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -181,6 +181,22 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     const blocks = await carOf(b.gatewayUrl!()!, cid);
     expect(blocks[0]![0].toString()).to.equal(cid);
     expect(await c.get(cid, { signal: AbortSignal.timeout(10_000) })).to.deep.equal(weights);
+  });
+
+  it("a node that keeps a CID's bytes in a file answers file requests from it, even without the blocks", async function () {
+    const file = path.join(dir, "kept.bin");
+    writeFileSync(file, weights);
+    const keeper = await createHeliaStore({ dir: path.join(dir, "keeper"), gateway: { host: "127.0.0.1", port: 0, files: (c) => (c === cid ? file : undefined) } });
+    nodes.push(keeper);
+    const url = keeper.gatewayUrl!()!;
+    const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
+    expect(await fetchFileFromGateway(url, cid, { sha256 })).to.deep.equal(weights);
+    const head = await fetch(`${url}/ipfs/${cid}`, { method: "HEAD", headers: { accept: "application/octet-stream" } });
+    expect(head.headers.get("content-length")).to.equal(String(weights.byteLength));
+    // Its blocks are not held: the CAR is not served, and a file that went missing is a 404.
+    expect((await fetch(`${url}/ipfs/${cid}?format=car`)).status).to.equal(404);
+    rmSync(file);
+    expect((await fetch(`${url}/ipfs/${cid}`, { headers: { accept: "application/octet-stream" } })).status).to.equal(404);
   });
 
   it("a gateway sending wrong file bytes: the fetcher falls back to that gateway's CAR, verified block by block", async function () {
