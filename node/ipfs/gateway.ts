@@ -173,7 +173,7 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, blocks: Local
     if (error instanceof ContentInvalidError) return text(res, 400, `${cid} is not a UnixFS file`);
     throw error;
   }
-  res.writeHead(200, { ...headers, etag: `"${cid}.file"`, "content-type": FILE_TYPE, "content-length": size });
+  res.writeHead(200, { ...headers, "content-type": FILE_TYPE, "content-length": size });
   if (req.method === "HEAD") return void res.end();
   const pieces = async (c: CID, block: Uint8Array): Promise<boolean> => {
     if (c.code === RAW) {
