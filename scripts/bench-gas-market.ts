@@ -10,6 +10,7 @@ import { encodeAttestationBatch } from "../node/attest/batch.ts";
 import type { Wallet } from "../node/chain/clients.ts";
 import { networkHelpers, TOKENS, viem } from "../test/helpers/hardhat-stack.ts";
 import { CAPS, ETH, marketFixture, requestJob } from "../test/helpers/market-fixture.ts";
+import { jobWords } from "../node/attest/job-words.ts";
 
 const f = await marketFixture();
 const [p1, p2, p3] = f.providers as [Wallet, Wallet, Wallet];
@@ -23,7 +24,7 @@ async function openFor(job: Job, who: Wallet[]): Promise<void> {
   if (job.priorityWindow === 0) return;
   let at = 0;
   for (const w of who) {
-    const [member, , opensAt] = await f.as(w).market.read.assignment([job, w.account.address]);
+    const [member, , opensAt] = await f.as(w).market.read.assignment([jobWords(job), w.account.address]);
     if (!member) throw new Error(`${w.account.address} is not on the roster`);
     at = Math.max(at, opensAt);
   }
@@ -47,7 +48,7 @@ async function pastChallengeWindow(job: Job): Promise<void> {
 
 /** Claims matured k = 1 deliveries (by p1 unless given) as a keeper would; returns the gas. */
 async function claim(items: { jobId: bigint; job: Job; provider?: Wallet }[]): Promise<bigint> {
-  const claims = items.map((i) => ({ jobId: i.jobId, job: i.job, provider: (i.provider ?? p1).account.address, resultHash: RESULT }));
+  const claims = items.map((i) => ({ jobId: i.jobId, job: jobWords(i.job), provider: (i.provider ?? p1).account.address, resultHash: RESULT }));
   return gas(await f.as(f.relayer).court.write.claim([claims]));
 }
 
@@ -56,7 +57,7 @@ async function k1(token = ETH): Promise<Record<string, bigint>> {
   const req = await requestJob(f, { fee, token });
   const request = await gas(req.hash);
   await openFor(req.job, [p1]);
-  const submit = await gas(await f.as(p1).market.write.submitResult([req.jobId, req.job, RESULT, REF]));
+  const submit = await gas(await f.as(p1).market.write.submitResult([req.jobId, jobWords(req.job), RESULT, REF]));
   await pastChallengeWindow(req.job);
   const claimed = await claim([req]);
   return { request, submit, "request + submit": request + submit, "claim (one)": claimed, "job (with its claim)": request + submit + claimed };
@@ -68,10 +69,10 @@ async function k3(): Promise<Record<string, bigint>> {
   await openFor(req.job, [p1, p2, p3]);
   const salt = keccak256(toHex("salt"));
   for (const [i, p] of [p1, p2, p3].entries()) {
-    out[`commit ${i + 1}`] = await gas(await f.as(p).market.write.commit([req.jobId, req.job, commitmentOf(req.jobId, p.account.address, RESULT, salt)]));
+    out[`commit ${i + 1}`] = await gas(await f.as(p).market.write.commit([req.jobId, jobWords(req.job), commitmentOf(req.jobId, p.account.address, RESULT, salt)]));
   }
   for (const [i, p] of [p1, p2, p3].entries()) {
-    out[`reveal ${i + 1}${i === 2 ? " (settles)" : ""}`] = await gas(await f.as(p).market.write.reveal([req.jobId, req.job, i, RESULT, salt, REF]));
+    out[`reveal ${i + 1}${i === 2 ? " (settles)" : ""}`] = await gas(await f.as(p).market.write.reveal([req.jobId, jobWords(req.job), i, RESULT, salt, REF]));
   }
   out.job = Object.values(out).reduce((a, b) => a + b, 0n);
   return out;

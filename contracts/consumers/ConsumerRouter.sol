@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
+import {JobWords} from "../market/JobWords.sol";
 import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 
 /// @title ConsumerRouter
@@ -257,7 +258,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @return delivered Whether the callback returned without reverting.
     function fulfill(
         uint256 jobId,
-        IInferenceMarketTypes.Job calldata job,
+        uint256[6] calldata job,
         address provider,
         bytes32 resultHash,
         bytes calldata outputs
@@ -385,7 +386,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// funded it, and the market holds the result as final.
     function _checkFulfil(
         uint256 jobId,
-        IInferenceMarketTypes.Job calldata job,
+        uint256[6] calldata job,
         address provider,
         bytes32 resultHash,
         Request storage q
@@ -396,7 +397,8 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
             revert ConsumerRouterInvalidStatus(jobId, status);
         }
         address consumer = q.consumer;
-        if (job.client != consumer) revert ConsumerRouterNotClient(jobId, job.client, consumer);
+        address client = JobWords.client(job);
+        if (client != consumer) revert ConsumerRouterNotClient(jobId, client, consumer);
         if (!market.isFinalResult(jobId, job, provider, resultHash)) revert ConsumerRouterNotFinal(jobId, resultHash);
     }
 

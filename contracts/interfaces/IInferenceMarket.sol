@@ -63,40 +63,19 @@ interface IInferenceMarketTypes {
         string inputCid;
     }
 
-    /// @notice The immutable parameters of a job, fixed at request (policy values are snapshots).
-    /// @param inputHash keccak256 of the inline input bytes, or of the input CID's UTF-8 bytes.
-    /// @param quorum How many equal revealed results settle a k > 1 job.
-    /// @param collateral Stake each seated provider locks (k > 1).
-    /// @param priorityWindow Seconds each rank beyond the first k waits for its turn (0: no
-    /// assignment, every eligible provider may serve at once). See {assignment}.
-    /// @param seed `uint256(keccak256(abi.encode(block.prevrandao, jobId)))` at request: draws the
-    /// job's provider order on the roster (see {assignment}). The client chooses neither input.
-    /// @param challengeWindow k = 1: seconds after a delivery during which it may be challenged
-    /// and its fee not yet claimed (0 for k > 1).
-    /// @param counted The job's version was a running rollout's candidate at request: the market
-    /// reports how the job ends to the model registry (see {IModelRollouts-countJob}).
-    struct Job {
-        address client;
-        address token;
-        bytes32 modelId;
-        uint32 version;
-        uint8 redundancy;
-        uint8 quorum;
-        uint16 protocolFeeBps;
-        uint96 feePerProvider;
-        uint40 requestedAt;
-        uint40 deadline;
-        uint40 commitDeadline;
-        uint32 revealWindow;
-        uint32 priorityWindow;
-        uint32 minMemoryMB;
-        uint128 collateral;
-        uint256 requiredTags;
-        bytes32 inputHash;
-        uint256 seed;
-        uint32 challengeWindow;
-        bool counted;
-    }
+    // A job's immutable parameters, fixed at request (policy values are snapshots), travel as six
+    // packed words, `uint256[6] job`: see {JobWords} for the layout and the field getters. Fields:
+    // client, token, modelId, version (pinned), redundancy (k), quorum (equal revealed results that
+    // settle a k > 1 job), protocolFeeBps, feePerProvider, requestedAt, deadline, commitDeadline
+    // (k > 1), revealWindow (k > 1), priorityWindow (seconds each rank beyond the first k waits for
+    // its turn; 0: no assignment, see {assignment}), minMemoryMB, collateral (stake each seated or
+    // delivering provider locks), requiredTags (bits 0-63), inputHash (keccak256 of the inline
+    // input bytes, or of the input CID's UTF-8 bytes), seed (the low 96 bits of
+    // `keccak256(abi.encode(block.prevrandao, jobId))` at request: draws the job's provider order
+    // on the roster; the client chooses neither input), challengeWindow (k = 1: seconds after a
+    // delivery during which it may be challenged and its fee not yet claimed) and counted (the
+    // version was a running rollout's candidate at request: the market reports how the job ends
+    // to the model registry, see {IModelRollouts-countJob}).
 
     /// @notice A challenge of a k = 1 delivery, fixed when it is made (policy values are
     /// snapshots); later calls pass it back as emitted in {ResultChallenged}.
@@ -127,7 +106,7 @@ interface IInferenceMarketTypes {
     /// @notice A matured k = 1 delivery whose fee is claimed (see {claim}).
     struct Claim {
         uint256 jobId;
-        Job job;
+        uint256[6] job;
         address provider;
         bytes32 resultHash;
     }
@@ -151,7 +130,7 @@ interface IInferenceMarketTypes {
     /// ABI type. `signature` is the provider's 65-byte EIP-712 `Attestation` signature (r, s, v).
     struct SignedResult {
         uint256 jobId;
-        Job job;
+        uint256[6] job;
         bytes32 resultHash;
         bytes outputRef;
         bytes signature;
@@ -182,7 +161,7 @@ interface IInferenceMarketTypes {
 
     /// @notice A job was requested and its escrow taken. `job` is what later calls pass back.
     event JobRequested(
-        uint256 indexed jobId, address indexed client, bytes32 indexed modelId, Job job, bytes input, string inputCid
+        uint256 indexed jobId, address indexed client, bytes32 indexed modelId, uint256[6] job, bytes input, string inputCid
     );
     /// @notice A k = 1 result was delivered: the client may use it at once. `provider` locked the
     /// job's collateral; its fee is claimed ({claim}) once the challenge window passed unchallenged.
@@ -274,6 +253,8 @@ interface IInferenceMarketTypes {
     /// payment token (the minimum in wei converted at the token's rate, rounded up).
     error InferenceMarketFeeBelowMinimum(uint256 fee, uint256 minimum);
     error InferenceMarketInvalidDeadline(uint40 deadline, uint40 earliest, uint40 latest);
+    /// @notice A request's required tags use a bit above 63: a job's words hold tags 0-63.
+    error InferenceMarketTagsOutOfRange(uint256 requiredTags);
     error InferenceMarketInputTooLarge(uint256 size, uint256 maximum);
     error InferenceMarketInvalidInput(uint256 inlineSize, uint256 cidSize);
     error InferenceMarketVersionNotAccepting(bytes32 modelId, uint32 version);
@@ -356,7 +337,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param job The job's parameters as emitted in {JobRequested}.
     /// @param resultHash The canonical result hash.
     /// @param outputRef Where the outputs are (an IPFS CID, or the outputs inline when small).
-    function submitResult(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef) external;
+    function submitResult(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef) external;
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
     /// `items` is the items concatenated, each framed as
@@ -382,7 +363,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param job The job's parameters.
     /// @param commitment The commitment.
     /// @return seat The seat index, passed back to {reveal}.
-    function commit(uint256 jobId, Job calldata job, bytes32 commitment) external returns (uint8 seat);
+    function commit(uint256 jobId, uint256[6] calldata job, bytes32 commitment) external returns (uint8 seat);
 
     /// @notice Reveals a seated provider's result. The last reveal settles the job: with a quorum
     /// the agreeing seats are paid and every other seat (silent or revealed otherwise) is
@@ -398,7 +379,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param outputRef Where the outputs are.
     function reveal(
         uint256 jobId,
-        Job calldata job,
+        uint256[6] calldata job,
         uint8 seat,
         bytes32 resultHash,
         bytes32 salt,
@@ -410,7 +391,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// runners do it as a service. Refunds are credited to the client.
     /// @param jobId The job.
     /// @param job The job's parameters.
-    function finalize(uint256 jobId, Job calldata job) external;
+    function finalize(uint256 jobId, uint256[6] calldata job) external;
 
     /// @notice Sends the caller's whole balance of `token` (address(0) = ETH) to the caller.
     /// @param token The token.
@@ -429,7 +410,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// Until then a job pinned to a version is served even if the version is retired meanwhile.
     /// @param jobId The job.
     /// @param job The job's parameters.
-    function cancel(uint256 jobId, Job calldata job) external;
+    function cancel(uint256 jobId, uint256[6] calldata job) external;
 
     /// @notice The current policy.
     function policy() external view returns (Policy memory);
@@ -449,7 +430,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
 
     /// @notice The EIP-712 digest a provider signs for a result.
-    function attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+    function attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
         external
         view
         returns (bytes32);
@@ -475,7 +456,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @return member Whether `provider` is on the roster (when false, `rank` and `opensAt` are 0).
     /// @return rank Its rank for this job.
     /// @return opensAt When its rank opens (`requestedAt` for ranks below k).
-    function assignment(Job calldata job, address provider)
+    function assignment(uint256[6] calldata job, address provider)
         external
         view
         returns (bool member, uint256 rank, uint40 opensAt);
@@ -493,7 +474,7 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param provider The k = 1 job's delivering provider (ignored for k > 1).
     /// @param resultHash The result.
     /// @return final_ True if `resultHash` is the job's final result.
-    function isFinalResult(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+    function isFinalResult(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
         external
         view
         returns (bool final_);

@@ -20,7 +20,7 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param job The job's parameters.
     /// @param provider The delivering provider, as in {ResultSubmitted}.
     /// @param resultHash The delivered result, as in {ResultSubmitted}.
-    function challenge(uint256 jobId, Job calldata job, address provider, bytes32 resultHash) external;
+    function challenge(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash) external;
 
     /// @notice Takes a jury seat of a challenged job by committing
     /// `keccak256(abi.encode(jobId, juror, resultHash, salt))` and locking the job's collateral.
@@ -32,7 +32,7 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param challenge_ The challenge, as in {ResultChallenged}.
     /// @param commitment The commitment.
     /// @return seat The jury seat, passed back to {juryReveal}.
-    function juryCommit(uint256 jobId, Job calldata job, Challenge calldata challenge_, bytes32 commitment)
+    function juryCommit(uint256 jobId, uint256[6] calldata job, Challenge calldata challenge_, bytes32 commitment)
         external
         returns (uint8 seat);
 
@@ -47,7 +47,7 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param outputRef Where the outputs are.
     function juryReveal(
         uint256 jobId,
-        Job calldata job,
+        uint256[6] calldata job,
         Challenge calldata challenge_,
         uint8 seat,
         bytes32 resultHash,
@@ -61,7 +61,7 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param jobId The job.
     /// @param job The job's parameters.
     /// @param challenge_ The challenge.
-    function resolveChallenge(uint256 jobId, Job calldata job, Challenge calldata challenge_) external;
+    function resolveChallenge(uint256 jobId, uint256[6] calldata job, Challenge calldata challenge_) external;
 
     /// @notice Pays matured k = 1 deliveries (challenge window over, unchallenged): each item's
     /// provider is credited the fee, the protocol fee accrues and the collateral is released.

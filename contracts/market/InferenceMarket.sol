@@ -9,6 +9,7 @@ import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
+import {JobWords} from "./JobWords.sol";
 
 /// @title InferenceMarket
 /// @notice Escrowed inference jobs. See {IInferenceMarket}; challenges of k = 1 results
@@ -16,6 +17,7 @@ import {InferenceMarketBase} from "./InferenceMarketBase.sol";
 /// DELEGATECALL on this market's storage (see {InferenceMarketBase} for the storage).
 contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     using SafeERC20 for IERC20;
+    using JobWords for uint256[6];
 
     /// @notice EIP-712 type of a signed result.
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
@@ -26,7 +28,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     uint256 private constant BATCH_PAYEES = 8;
 
     // A batch item's length prefix (uint32, big-endian) and its fixed part after it: jobId, the
-    // Job's 20 words, resultHash and a 65-byte signature; the outputRef is the rest.
+    // job's 6 words, resultHash and a 65-byte signature; the outputRef is the rest.
     uint256 private constant ITEM_PREFIX = 4;
 
     uint256 private constant ITEM_FIXED = 0x20 + JOB_BYTES + 0x20 + 65;
@@ -87,19 +89,18 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         Terms storage p = _terms;
         if (p.woundDown) revert InferenceMarketWoundDown();
         jobId = p.nextJobId++;
-        Job memory job = _newJob(r, p, jobId);
+        uint256[6] memory job = _newJob(r, p, jobId);
         uint256 jobHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // A memory Job is its ABI encoding: 20 words, each field clean in its own word. The
-            // pre-image is (jobId, job), as {_jobHash} hashes it, in free memory.
+            // The pre-image is (jobId, job), as {_jobHash} hashes it, in free memory.
             let ptr := mload(0x40)
             mstore(ptr, jobId)
             mcopy(add(ptr, 0x20), job, JOB_BYTES)
             jobHash := keccak256(ptr, add(JOB_BYTES, 0x20))
         }
         _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
-        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, job.protocolFeeBps));
+        _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
         emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
     }
 
@@ -115,16 +116,16 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function cancel(uint256 jobId, Job calldata job) external nonReentrant {
+    function cancel(uint256 jobId, uint256[6] calldata job) external nonReentrant {
         uint256 word = _checkedWord(jobId, job);
-        if (msg.sender != job.client) revert InferenceMarketNotClient(jobId, msg.sender);
+        if (msg.sender != job.client()) revert InferenceMarketNotClient(jobId, msg.sender);
         JobStatus status = _status(word);
         if (status != JobStatus.Open) revert InferenceMarketNotCancellable(jobId, status);
-        if (models.acceptsJobs(job.modelId, job.version)) revert InferenceMarketVersionStillAccepting(job.modelId, job.version);
+        if (models.acceptsJobs(job.modelId(), job.version())) revert InferenceMarketVersionStillAccepting(job.modelId(), job.version());
         (SeatView[] memory seats,,) = _loadSeats(jobId, word);
         _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
-        uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
-        _credit(job.client, job.token, amount);
+        uint256 amount = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
+        _credit(job.client(), job.token(), amount);
         _clearSeats(jobId, seats.length);
         emit JobCancelled(jobId, amount);
         _releaseSeats(jobId, job, seats);
@@ -133,17 +134,17 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // ------------------------------------------------------------------ providers, k = 1
 
     /// @inheritdoc IInferenceMarket
-    function submitResult(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+    function submitResult(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
         external
         nonReentrant
     {
         _openJob(jobId, job);
-        if (job.redundancy != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
-        if (block.timestamp > job.deadline) revert InferenceMarketDeadlinePassed(jobId, job.deadline);
+        if (job.redundancy() != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
+        if (block.timestamp > job.deadline()) revert InferenceMarketDeadlinePassed(jobId, job.deadline());
         // The registry's one call checks eligibility (naming the exact reason), locks the
         // collateral and gives the roster place; a revert below undoes the lock.
         (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _deliver(jobId, job, msg.sender, resultHash, outputRef);
     }
@@ -183,16 +184,16 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // ------------------------------------------------------------------ providers, k > 1
 
     /// @inheritdoc IInferenceMarket
-    function commit(uint256 jobId, Job calldata job, bytes32 commitment) external nonReentrant returns (uint8 seat) {
+    function commit(uint256 jobId, uint256[6] calldata job, bytes32 commitment) external nonReentrant returns (uint8 seat) {
         uint256 word = _openJob(jobId, job);
-        if (job.redundancy < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy);
-        if (block.timestamp > job.commitDeadline) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline);
+        if (job.redundancy() < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
+        if (block.timestamp > job.commitDeadline()) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline());
         seat = _seated(word);
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
         (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         // After the lock (the registry's one call checks eligibility and gives the roster place);
         // a revert here undoes the lock.
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
@@ -200,14 +201,14 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
         word += 1 << SEATED_SHIFT;
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
-        if (seat + 1 == job.redundancy) word = _startReveal(jobId, job, word, uint40(block.timestamp));
+        if (seat + 1 == job.redundancy()) word = _startReveal(jobId, job, word, uint40(block.timestamp));
         _jobs[jobId] = word;
     }
 
     /// @inheritdoc IInferenceMarket
     function reveal(
         uint256 jobId,
-        Job calldata job,
+        uint256[6] calldata job,
         uint8 seat,
         bytes32 resultHash,
         bytes32 salt,
@@ -216,11 +217,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 word = _checkedWord(jobId, job);
         JobStatus status = _status(word);
         if (status == JobStatus.Open && _commitClosedWithQuorum(job, word)) {
-            word = _startReveal(jobId, job, word, job.commitDeadline);
+            word = _startReveal(jobId, job, word, job.commitDeadline());
             status = JobStatus.Revealing;
         }
         if (status != JobStatus.Revealing) revert InferenceMarketInvalidStatus(jobId, status);
-        uint40 revealDeadline = _time(word) + job.revealWindow;
+        uint40 revealDeadline = _time(word) + job.revealWindow();
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
         if (_revealedCount(word) == _seated(word)) {
@@ -233,22 +234,22 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // ------------------------------------------------------------------ anyone
 
     /// @inheritdoc IInferenceMarket
-    function finalize(uint256 jobId, Job calldata job) external nonReentrant {
+    function finalize(uint256 jobId, uint256[6] calldata job) external nonReentrant {
         uint256 word = _checkedWord(jobId, job);
         JobStatus status = _status(word);
         // A wound-down market refunds Open jobs at once (finding 12); the flag is read only where
         // finalize would otherwise refuse, so no live path pays for it.
-        if (job.redundancy == 1) {
-            if (status != JobStatus.Open || (block.timestamp <= job.deadline && !_terms.woundDown)) {
+        if (job.redundancy() == 1) {
+            if (status != JobStatus.Open || (block.timestamp <= job.deadline() && !_terms.woundDown)) {
                 revert InferenceMarketNotFinalizable(jobId, status);
             }
             _refund(jobId, job, word);
             return;
         }
         if (status == JobStatus.Open) {
-            bool commitOpen = block.timestamp <= job.commitDeadline;
+            bool commitOpen = block.timestamp <= job.commitDeadline();
             if (commitOpen && !_terms.woundDown) revert InferenceMarketNotFinalizable(jobId, status);
-            if (commitOpen || _seated(word) < job.quorum) {
+            if (commitOpen || _seated(word) < job.quorum()) {
                 // Too few providers came, or the market was wound down before the seats filled:
                 // nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
@@ -257,10 +258,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
                 _releaseSeats(jobId, job, seats);
                 return;
             }
-            word = _startReveal(jobId, job, word, job.commitDeadline);
+            word = _startReveal(jobId, job, word, job.commitDeadline());
             status = JobStatus.Revealing;
         }
-        if (status != JobStatus.Revealing || block.timestamp <= _time(word) + job.revealWindow) {
+        if (status != JobStatus.Revealing || block.timestamp <= _time(word) + job.revealWindow()) {
             revert InferenceMarketNotFinalizable(jobId, status);
         }
         _settleRound(jobId, job, word);
@@ -307,7 +308,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+    function attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
         external
         view
         returns (bytes32)
@@ -316,19 +317,19 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function assignment(Job calldata job, address provider)
+    function assignment(uint256[6] calldata job, address provider)
         external
         view
         returns (bool member, uint256 rank, uint40 opensAt)
     {
         (,,, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
         if (rosterIndex >= rosterSize) return (false, 0, 0);
-        (rank, opensAt,) = _rank(job.seed, job.redundancy, job.priorityWindow, job.requestedAt, rosterIndex, rosterSize);
+        (rank, opensAt,) = _rank(job.seed(), job.redundancy(), job.priorityWindow(), job.requestedAt(), rosterIndex, rosterSize);
         member = true;
     }
 
     /// @inheritdoc IInferenceMarket
-    function isFinalResult(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+    function isFinalResult(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
         external
         view
         returns (bool)
@@ -336,10 +337,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 word = _jobs[jobId];
         JobStatus status = _status(word);
         uint256 h;
-        if (job.redundancy == 1) {
+        if (job.redundancy() == 1) {
             if (status == JobStatus.Delivered) {
                 // Final once its challenge window passed (it can no longer be challenged).
-                if (block.timestamp <= uint256(_time(word)) + job.challengeWindow) return false;
+                if (block.timestamp <= uint256(_time(word)) + job.challengeWindow()) return false;
             } else if (status != JobStatus.Settled) {
                 return false;
             }
@@ -389,8 +390,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     // ------------------------------------------------------------------ internals: jobs
 
-    /// @dev Validates a request against the policy and the model registry; pins the version.
-    function _newJob(JobRequest calldata r, Terms storage p, uint256 jobId) private view returns (Job memory job) {
+    /// @dev Validates a request against the policy and the model registry; pins the version;
+    /// returns the job's words (see {JobWords}).
+    function _newJob(JobRequest calldata r, Terms storage p, uint256 jobId) private view returns (uint256[6] memory job) {
         if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
             revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
         }
@@ -398,63 +400,65 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (r.deadline <= block.timestamp || r.deadline > latest) {
             revert InferenceMarketInvalidDeadline(r.deadline, uint40(block.timestamp) + 1, latest);
         }
-        job.inputHash = _inputHash(r, p.maxInlineInputBytes);
+        job[5] = uint256(_inputHash(r, p.maxInlineInputBytes));
+        if (r.requiredTags > JobWords.MAX_TAGS) revert InferenceMarketTagsOutOfRange(r.requiredTags);
         // Neither input is the client's to choose: prevrandao is the chain's, job ids are sequential.
         // The seed also draws whether a version-0 request is a rollout's canary job.
-        job.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
+        uint96 seed = uint96(uint256(keccak256(abi.encode(block.prevrandao, jobId))));
+        (uint256 quorum, uint256 windows) = _phaseTerms(r, p);
+        job[0] = JobWords.pack0(msg.sender, uint40(block.timestamp), r.deadline, r.redundancy, uint8(quorum));
+        job[1] = JobWords.pack1(r.token, r.feePerProvider);
+        job[2] = _modelTerms(r, seed) | (uint256(p.protocolFeeBps) << 176) | (uint256(p.priorityWindow) << 144) | windows;
+        job[3] = JobWords.pack3(r.requiredTags, seed, _collateralPerJob);
+        job[4] = uint256(r.modelId);
+    }
+
+    /// @dev The model registry's terms for a request, as placed in word 2 (version, minMemoryMB,
+    /// counted): the version must accept jobs and the fee must reach its minimum in the token.
+    function _modelTerms(JobRequest calldata r, uint96 seed) private view returns (uint256) {
         (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) =
-            models.jobTermsFor(r.modelId, r.version, job.seed);
+            models.jobTermsFor(r.modelId, r.version, seed);
         if (!accepting) revert InferenceMarketVersionNotAccepting(r.modelId, version);
         // ETH needs no read; an ERC-20's allowlist word is read here, once, with its rate.
         uint256 minimum = r.token == address(0) ? minFee : _minFeeIn(r.token, minFee);
         if (r.feePerProvider < minimum) revert InferenceMarketFeeBelowMinimum(r.feePerProvider, minimum);
-        job.client = msg.sender;
-        job.token = r.token;
-        job.modelId = r.modelId;
-        job.version = version;
-        job.redundancy = r.redundancy;
-        job.protocolFeeBps = p.protocolFeeBps;
-        job.feePerProvider = r.feePerProvider;
-        job.requestedAt = uint40(block.timestamp);
-        job.deadline = r.deadline;
-        job.minMemoryMB = minMemoryMB;
-        job.requiredTags = r.requiredTags;
-        job.priorityWindow = p.priorityWindow;
-        job.counted = counted;
-        job.collateral = _collateralPerJob;
-        if (r.redundancy == 1) {
-            job.challengeWindow = _challengeWindow;
-        } else {
-            uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
-            job.commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
-            job.revealWindow = p.revealWindow;
-            uint256 quorum = (uint256(r.redundancy) * p.quorumBps) / BPS + 1;
-            job.quorum = uint8(quorum > r.redundancy ? r.redundancy : quorum);
-        }
+        return (uint256(version) << 224) | (uint256(minMemoryMB) << 192) | ((counted ? uint256(1) : 0) << 32);
+    }
+
+    /// @dev A request's quorum and its windows as placed in word 2 (see {JobWords}): k = 1 takes
+    /// the challenge window; k > 1 a commit deadline (capped by the job's), the reveal window and
+    /// a quorum above `quorumBps` of k (at most k).
+    function _phaseTerms(JobRequest calldata r, Terms storage p) private view returns (uint256 quorum, uint256 windows) {
+        if (r.redundancy == 1) return (0, uint256(_challengeWindow) << 40);
+        uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
+        uint256 commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
+        windows = (commitDeadline << 104) | (uint256(p.revealWindow) << 72);
+        quorum = (uint256(r.redundancy) * p.quorumBps) / BPS + 1;
+        if (quorum > r.redundancy) quorum = r.redundancy;
     }
 
     /// @dev A job's word, checked against `job` while the job is Open or Revealing. Past those, a
     /// k = 1 job's word binds its delivery or its challenge instead of the job, so it is returned
     /// unchecked: every caller refuses those statuses by name (without trusting `job`).
-    function _checkedWord(uint256 jobId, Job calldata job) private view returns (uint256 word) {
+    function _checkedWord(uint256 jobId, uint256[6] calldata job) private view returns (uint256 word) {
         word = _jobs[jobId];
         JobStatus status = _status(word);
         if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) return word;
         if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
     }
 
-    function _openJob(uint256 jobId, Job calldata job) private view returns (uint256 word) {
+    function _openJob(uint256 jobId, uint256[6] calldata job) private view returns (uint256 word) {
         word = _checkedWord(jobId, job);
         if (_status(word) != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, _status(word));
     }
 
-    function _commitClosedWithQuorum(Job calldata job, uint256 word) private view returns (bool) {
-        return block.timestamp > job.commitDeadline && _seated(word) >= job.quorum;
+    function _commitClosedWithQuorum(uint256[6] calldata job, uint256 word) private view returns (bool) {
+        return block.timestamp > job.commitDeadline() && _seated(word) >= job.quorum();
     }
 
-    function _startReveal(uint256 jobId, Job calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
+    function _startReveal(uint256 jobId, uint256[6] calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
         word = _withStatus(word, JobStatus.Revealing) | _timeField(startedAt);
-        emit RevealStarted(jobId, startedAt + job.revealWindow);
+        emit RevealStarted(jobId, startedAt + job.revealWindow());
         return word;
     }
 
@@ -463,7 +467,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// fields are read as raw calldata words (Solidity's per-field reads cost several hundred gas).
     function _requireAssigned(
         uint256 jobId,
-        Job calldata job,
+        uint256[6] calldata job,
         address provider,
         uint256 rosterIndex,
         uint256 rosterSize
@@ -474,30 +478,23 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (!open) revert InferenceMarketNotAssigned(jobId, provider, rank, opensAt);
     }
 
-    /// @dev The Job words the assignment reads (seed, redundancy, priorityWindow, requestedAt),
-    /// raw: for a Job whose hash matched only (see {_requireAssigned}).
-    function _assignmentWords(Job calldata job)
+    /// @dev The fields the assignment reads (seed, redundancy, priorityWindow, requestedAt).
+    function _assignmentWords(uint256[6] calldata job)
         private
         pure
         returns (uint256 seed, uint256 k, uint256 window, uint256 requestedAt)
     {
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            seed := calldataload(add(job, 0x220))
-            k := calldataload(add(job, 0x80))
-            window := calldataload(add(job, 0x180))
-            requestedAt := calldataload(add(job, 0x100))
-        }
+        return (job.seed(), job.redundancy(), job.priorityWindow(), job.requestedAt());
     }
 
     /// @dev The hash a settled k > 1 job's word binds: the job's and its winning result.
-    function _settledHash(uint256 jobId, Job calldata job, bytes32 winner) private pure returns (uint256) {
+    function _settledHash(uint256 jobId, uint256[6] calldata job, bytes32 winner) private pure returns (uint256) {
         return uint256(keccak256(abi.encode(_jobHash(jobId, job), winner)));
     }
 
     /// @dev Marks a k = 1 job delivered by `provider` (whose collateral the caller locks): the
     /// word now binds the delivery and holds its time.
-    function _deliver(uint256 jobId, Job calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
+    function _deliver(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
         private
     {
         _jobs[jobId] = (_deliveryHash(jobId, job, provider, resultHash) & HASH_MASK)
@@ -534,7 +531,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// job word (a dirty word would revert there), so a garbage item is only ever rejected.
     function _deliverItem(Batch memory b, bytes calldata items, uint256 start, uint256 end) private returns (bool) {
         uint256 jobId;
-        Job calldata job;
+        uint256[6] calldata job;
         bytes32 resultHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
@@ -557,8 +554,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             return false;
         }
         _deliver(jobId, job, provider, resultHash, outputRef);
-        payee.free -= job.collateral;
-        payee.locking += job.collateral;
+        payee.free -= job.collateral();
+        payee.locking += job.collateral();
         return true;
     }
 
@@ -607,19 +604,19 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
     /// The job's fields are read only once its hash matched (see {_deliverItem}).
-    function _batchItemError(uint256 jobId, Job calldata job, Payee memory payee) private view returns (bytes4) {
+    function _batchItemError(uint256 jobId, uint256[6] calldata job, Payee memory payee) private view returns (bytes4) {
         uint256 word = _jobs[jobId];
         JobStatus status = _status(word);
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
         if (status != JobStatus.None && status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
         if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) return InferenceMarketJobMismatch.selector;
         if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
-        if (job.redundancy != 1) return InferenceMarketWrongRedundancy.selector;
-        if (block.timestamp > job.deadline) return InferenceMarketDeadlinePassed.selector;
+        if (job.redundancy() != 1) return InferenceMarketWrongRedundancy.selector;
+        if (block.timestamp > job.deadline()) return InferenceMarketDeadlinePassed.selector;
         if (!payee.active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
-        if (job.requiredTags & ~payee.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
-        if (payee.memoryMB < job.minMemoryMB) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
-        if (payee.free < job.collateral) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        if (job.requiredTags() & ~payee.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
+        if (payee.memoryMB < job.minMemoryMB()) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
+        if (payee.free < job.collateral()) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
         (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
             (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
@@ -635,12 +632,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// not revealing is a proven fault, disagreeing without a quorum is not (no fault counter).
     /// Each faulty seat loses the job's collateral (or what a DAO slash left of its stake); that
     /// pool is credited in the stake token ({_distributePool}) before the registry moves it here.
-    function _settleRound(uint256 jobId, Job calldata job, uint256 word) private {
+    function _settleRound(uint256 jobId, uint256[6] calldata job, uint256 word) private {
         Round memory r;
         SeatView[] memory seats;
         (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
-        r.quorum = r.agreeing >= job.quorum;
-        _classify(r, seats, job.collateral);
+        r.quorum = r.agreeing >= job.quorum();
+        _classify(r, seats, job.collateral());
 
         // Effects: the job ends, seats are deleted, every credit is written.
         _clearSeats(jobId, seats.length);
@@ -651,16 +648,16 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
                 | (_withStatus(word, JobStatus.Settled) & ~HASH_MASK);
             r.refund = _creditRound(job, r.agreeing);
             for (uint256 i = 0; i < seats.length; ++i) {
-                if (!seats[i].faulty) _credit(seats[i].provider, job.token, job.feePerProvider);
+                if (!seats[i].faulty) _credit(seats[i].provider, job.token(), job.feePerProvider());
             }
         } else {
             _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
-            r.refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
-            _credit(job.client, job.token, r.refund);
+            r.refund = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
+            _credit(job.client(), job.token(), r.refund);
         }
-        _distributePool(r, job.client, seats);
+        _distributePool(r, job.client(), seats);
 
-        _settleSeats(jobId, job.collateral, seats, r);
+        _settleSeats(jobId, job.collateral(), seats, r);
         if (r.compensated != seats.length) {
             emit SlashDistributed(jobId, r.pool, r.toClient, r.perRevealer, uint8(r.compensated));
         }
@@ -681,19 +678,19 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev Accrues a settled round's protocol fee (on the paid fees only) and credits the client
     /// the rest of the escrow; returns that refund.
-    function _creditRound(Job calldata job, uint256 agreeing) private returns (uint256 refund) {
-        uint256 paid = agreeing * job.feePerProvider;
-        uint256 protocolFee = (paid * job.protocolFeeBps) / BPS;
-        refund = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps) - paid - protocolFee;
-        if (protocolFee != 0) _protocolFees[job.token] += protocolFee;
-        if (refund != 0) _credit(job.client, job.token, refund);
+    function _creditRound(uint256[6] calldata job, uint256 agreeing) private returns (uint256 refund) {
+        uint256 paid = agreeing * job.feePerProvider();
+        uint256 protocolFee = (paid * job.protocolFeeBps()) / BPS;
+        refund = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps()) - paid - protocolFee;
+        if (protocolFee != 0) _protocolFees[job.token()] += protocolFee;
+        if (refund != 0) _credit(job.client(), job.token(), refund);
     }
 
     /// @dev Refunds a job that never ran (k = 1 expired, or too few seats taken): nobody's fault.
-    function _refund(uint256 jobId, Job calldata job, uint256 word) private {
+    function _refund(uint256 jobId, uint256[6] calldata job, uint256 word) private {
         _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
-        uint256 amount = escrowOf(job.redundancy, job.feePerProvider, job.protocolFeeBps);
-        _credit(job.client, job.token, amount);
+        uint256 amount = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
+        _credit(job.client(), job.token(), amount);
         emit JobRefunded(jobId, amount, false);
         // Nobody served it in time: for a candidate under rollout that counts against it.
         _countRollout(jobId, job, IModelRollouts.JobOutcome.Failed);
@@ -753,7 +750,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// batch computes one per item). The Job's words are read raw (modelId, version, inputHash):
     /// a batch item's Job is not checked yet, and a dirty version word must not revert the batch
     /// (it only yields a digest nobody signed).
-    function _attestationDigest(uint256 jobId, Job calldata job, bytes32 resultHash, bytes calldata outputRef)
+    function _attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
         private
         view
         returns (bytes32)
@@ -762,9 +759,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         bytes32 structHash;
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            let modelId := calldataload(add(job, 0x40))
-            let version := calldataload(add(job, 0x60))
-            let inputHash := calldataload(add(job, 0x200))
+            let modelId := calldataload(add(job, 0x80))
+            let version := shr(224, calldataload(add(job, 0x40)))
+            let inputHash := calldataload(add(job, 0xa0))
             let ptr := mload(0x40)
             calldatacopy(ptr, outputRef.offset, outputRef.length)
             let outputRefHash := keccak256(ptr, outputRef.length)

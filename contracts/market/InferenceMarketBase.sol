@@ -10,6 +10,7 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
+import {JobWords} from "./JobWords.sol";
 
 /// @title InferenceMarketBase
 /// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
@@ -34,6 +35,7 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
 abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
+    using JobWords for uint256[6];
 
     uint16 internal constant MAX_PROTOCOL_FEE_BPS = 1_000;
 
@@ -51,8 +53,8 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     uint256 internal constant BPS = 10_000;
 
-    // A Job's ABI encoding: 20 static words (see {_jobHash}).
-    uint256 internal constant JOB_BYTES = 0x280;
+    // A job's ABI encoding: its 6 packed words (see {JobWords}).
+    uint256 internal constant JOB_BYTES = 0xc0;
 
     /// @dev The least collateral per seat: one stake token (10^18 base units; the stake token is
     /// the registry's 18-decimal ConclaveToken).
@@ -289,15 +291,15 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     /// @dev Credits a k = 1 job's fee to its provider and accrues the protocol fee.
-    function _payDelivery(Job calldata job, address provider) internal {
+    function _payDelivery(uint256[6] calldata job, address provider) internal {
         uint256 protocolFee = _k1ProtocolFee(job);
-        if (protocolFee != 0) _protocolFees[job.token] += protocolFee;
-        _credit(provider, job.token, job.feePerProvider);
+        if (protocolFee != 0) _protocolFees[job.token()] += protocolFee;
+        _credit(provider, job.token(), job.feePerProvider());
     }
 
     /// @dev A k = 1 job's protocol fee: the escrow's remainder, so nothing is lost to rounding.
-    function _k1ProtocolFee(Job calldata job) internal pure returns (uint256) {
-        return _escrowOf(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
+    function _k1ProtocolFee(uint256[6] calldata job) internal pure returns (uint256) {
+        return _escrowOf(1, job.feePerProvider(), job.protocolFeeBps()) - job.feePerProvider();
     }
 
     /// @dev A seat as read at settlement, and what settlement makes of it: faulty seats lose
@@ -324,9 +326,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Reports how a job on a rollout's candidate ended; the registry counts it. A refused
     /// report never blocks a settlement (nor the pay of those it settles).
-    function _countRollout(uint256 jobId, Job calldata job, IModelRollouts.JobOutcome outcome) internal {
-        if (!job.counted) return;
-        try models.countJob(job.modelId, job.version, outcome) {}
+    function _countRollout(uint256 jobId, uint256[6] calldata job, IModelRollouts.JobOutcome outcome) internal {
+        if (!job.counted()) return;
+        try models.countJob(job.modelId(), job.version(), outcome) {}
         catch {
             emit RolloutCountFailed(jobId);
         }
@@ -426,9 +428,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Releases every seat's collateral with no fault and no counter: too few seats were
     /// taken for the job to run.
-    function _releaseSeats(uint256 jobId, Job calldata job, SeatView[] memory seats) internal {
+    function _releaseSeats(uint256 jobId, uint256[6] calldata job, SeatView[] memory seats) internal {
         for (uint256 i = 0; i < seats.length; ++i) {
-            providers.settle(seats[i].provider, job.collateral, 0, IProviderRegistry.Outcome.Released, bytes32(jobId));
+            providers.settle(seats[i].provider, job.collateral(), 0, IProviderRegistry.Outcome.Released, bytes32(jobId));
         }
     }
 
@@ -440,7 +442,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     /// @dev The hash a k = 1 delivery binds: the job's, its provider and its result.
-    function _deliveryHash(uint256 jobId, Job calldata job, address provider, bytes32 resultHash)
+    function _deliveryHash(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
         internal
         pure
         returns (uint256)
@@ -448,18 +450,10 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         return uint256(keccak256(abi.encode(_jobHash(jobId, job), provider, resultHash)));
     }
 
-    /// @dev keccak256(abi.encode(jobId, job)) of a calldata Job, hashed in free memory (not
-    /// allocated): every field of a Job is static, so its ABI encoding is its 19 calldata words.
-    /// A Job passed with dirty padding hashes differently and is refused as a mismatch; the same
-    /// Job passed for another id too (finding 13).
-    function _jobHash(uint256 jobId, Job calldata job) internal pure returns (uint256 h) {
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, jobId)
-            calldatacopy(add(ptr, 0x20), job, JOB_BYTES)
-            h := keccak256(ptr, add(JOB_BYTES, 0x20))
-        }
+    /// @dev keccak256(abi.encode(jobId, job)): the same words passed for another id hash
+    /// differently (finding 13).
+    function _jobHash(uint256 jobId, uint256[6] calldata job) internal pure returns (uint256) {
+        return JobWords.hash(jobId, job);
     }
 
     /// @dev A seat's stored commitment: `keccak256(abi.encode(commitment, provider))`, hashed in
@@ -513,7 +507,11 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         if (p.clientShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("clientShareBps", p.clientShareBps);
         // At least one stake token, so that no seat can be abandoned for free (finding 16), and
         // enough to pay a challenge's jurors.
-        if (p.collateralPerJob < MIN_COLLATERAL || uint256(_jurySize) * _juryFee > p.collateralPerJob) {
+        // At most what a job's words hold (see {JobWords}).
+        if (
+            p.collateralPerJob < MIN_COLLATERAL || p.collateralPerJob > JobWords.MAX_COLLATERAL
+                || uint256(_jurySize) * _juryFee > p.collateralPerJob
+        ) {
             revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
         }
         Terms storage t = _terms;

@@ -6,12 +6,15 @@ import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
+import {JobWords} from "./JobWords.sol";
 
 /// @title InferenceMarketCourt
 /// @notice Challenges of k = 1 results and their juries ({IInferenceMarketCourt}). Deployed once
 /// per market with the market's registries, and only ever run by the market's fallback through
 /// DELEGATECALL: on the market's storage, balances and MARKET_ROLE. Called directly it refuses.
 contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
+    using JobWords for uint256[6];
+
     /// @dev This contract's own address: a call that runs here, not in a market, is refused.
     address private immutable _self;
 
@@ -32,17 +35,17 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function challenge(uint256 jobId, Job calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
+    function challenge(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
         uint256 word = _jobs[jobId];
         if (_status(word) != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, _status(word));
         if (word & HASH_MASK != _deliveryHash(jobId, job, provider, resultHash) & HASH_MASK) {
             revert InferenceMarketJobMismatch(jobId);
         }
-        uint40 endsAt = _time(word) + job.challengeWindow;
+        uint40 endsAt = _time(word) + job.challengeWindow();
         if (block.timestamp > endsAt) revert InferenceMarketChallengeWindowClosed(jobId, endsAt);
         if (msg.sender == provider) revert InferenceMarketJuryExcluded(jobId, msg.sender);
         // The bond is the job's collateral; the challenger must be eligible to serve the job.
-        providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+        providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         Terms storage t = _terms;
         Challenge memory ch = Challenge({
             provider: provider,
@@ -62,7 +65,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function juryCommit(uint256 jobId, Job calldata job, Challenge calldata ch, bytes32 commitment)
+    function juryCommit(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, bytes32 commitment)
         external
         onlyDelegated
         nonReentrant
@@ -78,7 +81,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
         (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral, job.requiredTags, job.minMemoryMB);
+            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         (uint256 rank, uint40 opensAt, bool open) =
             _rank(ch.jurySeed, ch.jurySize, _juryWindow(job, ch), ch.challengedAt, rosterIndex, rosterSize);
         if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
@@ -93,7 +96,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// @inheritdoc IInferenceMarketCourt
     function juryReveal(
         uint256 jobId,
-        Job calldata job,
+        uint256[6] calldata job,
         Challenge calldata ch,
         uint8 seat,
         bytes32 resultHash,
@@ -116,7 +119,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function resolveChallenge(uint256 jobId, Job calldata job, Challenge calldata ch) external onlyDelegated nonReentrant {
+    function resolveChallenge(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) external onlyDelegated nonReentrant {
         uint256 word = _challengeWord(jobId, job, ch);
         JobStatus status = _status(word);
         if (status == JobStatus.Challenged) {
@@ -136,7 +139,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// challenge passed back. A challenge that ended Settled binds its delivery again
     /// ({_settledDelivery}): that word is matched against the challenge's delivery, so that a
     /// late call is refused by its status as before.
-    function _challengeWord(uint256 jobId, Job calldata job, Challenge calldata ch) private view returns (uint256 word) {
+    function _challengeWord(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) private view returns (uint256 word) {
         word = _jobs[jobId];
         uint256 jobHash = _jobHash(jobId, job);
         if (word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch))) & HASH_MASK) return word;
@@ -160,8 +163,8 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// priority window, or, where the DAO turned assignment off, a sixteenth of the jury's commit
     /// window (at least 1 s). A jury is always seated in its seed's order, so a challenger cannot
     /// fill one with providers it controls in the challenge's own block.
-    function _juryWindow(Job calldata job, Challenge calldata ch) private pure returns (uint256) {
-        if (job.priorityWindow != 0) return job.priorityWindow;
+    function _juryWindow(uint256[6] calldata job, Challenge calldata ch) private pure returns (uint256) {
+        if (job.priorityWindow() != 0) return job.priorityWindow();
         uint256 window = uint256(ch.commitWindow) / 16;
         return window == 0 ? 1 : window;
     }
@@ -187,30 +190,30 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// jury quorum on another result the provider loses its collateral and the client its fee
     /// (refunded); with a quorum on the provider's result the challenger loses its bond; without
     /// a quorum the provider is paid and nobody loses.
-    function _resolve(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word) private {
+    function _resolve(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word) private {
         Round memory r;
         SeatView[] memory seats;
         (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
         r.quorum = r.agreeing >= _juryQuorum(ch);
-        _classify(r, seats, job.collateral);
+        _classify(r, seats, job.collateral());
         Verdict memory v = _verdict(r, job, ch);
 
         // Effects: the job ends, seats are deleted, every credit is written.
         _clearSeats(jobId, seats.length);
-        _distributePool(r, job.client, seats);
+        _distributePool(r, job.client(), seats);
         if (v.outcome == ChallengeOutcome.ProviderWrong) {
             _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
-            _credit(job.client, job.token, _escrowOf(1, job.feePerProvider, job.protocolFeeBps));
+            _credit(job.client(), job.token(), _escrowOf(1, job.feePerProvider(), job.protocolFeeBps()));
         } else {
             _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
             _payDelivery(job, ch.provider);
         }
-        _creditVerdict(v, job.client, ch, seats);
+        _creditVerdict(v, job.client(), ch, seats);
 
         // Interactions: the registry releases, counts and seizes; the seized tokens back the
         // credits above.
-        _settleSeats(jobId, job.collateral, seats, r);
-        _settleParties(jobId, job.collateral, ch, v);
+        _settleSeats(jobId, job.collateral(), seats, r);
+        _settleParties(jobId, job.collateral(), ch, v);
         if (r.compensated != seats.length) {
             emit SlashDistributed(jobId, r.pool, r.toClient, r.perRevealer, uint8(r.compensated));
         }
@@ -225,7 +228,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// @dev Who lost a challenge and how its seized collateral is shared: the majority jurors'
     /// fee first (capped by what was seized), then the challenger's share (provider wrong) or
     /// everything left to the provider (provider right); the client gets the rest and the dust.
-    function _verdict(Round memory r, Job calldata job, Challenge calldata ch) private view returns (Verdict memory v) {
+    function _verdict(Round memory r, uint256[6] calldata job, Challenge calldata ch) private view returns (Verdict memory v) {
         if (!r.quorum) {
             v.outcome = ChallengeOutcome.Inconclusive;
             return v;
@@ -236,7 +239,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             (v.outcome, v.loser) = (ChallengeOutcome.ProviderWrong, ch.provider);
         }
         uint256 stake = providers.stakeOf(v.loser);
-        v.seized = stake < job.collateral ? stake : job.collateral;
+        v.seized = stake < job.collateral() ? stake : job.collateral();
         v.perJuror = ch.juryFee;
         if (r.agreeing * v.perJuror > v.seized) v.perJuror = v.seized / r.agreeing;
         uint256 rest = v.seized - r.agreeing * v.perJuror;
@@ -290,7 +293,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// (job hash, provider, result), as a claimed delivery's word does, so that
     /// {IInferenceMarket-isFinalResult} reads every settled k = 1 job alike. Nothing reads a
     /// settled word's challenge hash.
-    function _settledDelivery(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word)
+    function _settledDelivery(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word)
         private
         pure
         returns (uint256)
@@ -301,7 +304,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @dev Ends a challenge whose jury never reached a quorum of seats: nobody is at fault; the
     /// provider is paid (the optimistic default) and every collateral and the bond released.
-    function _resolveUnfilled(uint256 jobId, Job calldata job, Challenge calldata ch, uint256 word) private {
+    function _resolveUnfilled(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word) private {
         (SeatView[] memory seats,,) = _loadSeats(jobId, word);
         _clearSeats(jobId, seats.length);
         _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
@@ -310,7 +313,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         v.outcome = ChallengeOutcome.Inconclusive;
         emit ChallengeResolved(jobId, ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
         _releaseSeats(jobId, job, seats);
-        _settleParties(jobId, job.collateral, ch, v);
+        _settleParties(jobId, job.collateral(), ch, v);
         _countRollout(jobId, job, IModelRollouts.JobOutcome.Settled);
     }
 
@@ -325,9 +328,9 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             }
             _jobs[c.jobId] = _withStatus(word, JobStatus.Settled);
             _payDelivery(c.job, c.provider);
-            emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider);
+            emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider());
             // Per item, after its effects: the registry is trusted and the guard is held.
-            providers.settle(c.provider, c.job.collateral, 0, IProviderRegistry.Outcome.Served, bytes32(c.jobId));
+            providers.settle(c.provider, c.job.collateral(), 0, IProviderRegistry.Outcome.Served, bytes32(c.jobId));
             _countRollout(c.jobId, c.job, IModelRollouts.JobOutcome.Settled);
             ++claimed;
         }
@@ -411,7 +414,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (word & HASH_MASK != _deliveryHash(c.jobId, c.job, c.provider, c.resultHash) & HASH_MASK) {
             return (InferenceMarketJobMismatch.selector, word);
         }
-        if (block.timestamp <= uint256(_time(word)) + c.job.challengeWindow) {
+        if (block.timestamp <= uint256(_time(word)) + c.job.challengeWindow()) {
             return (InferenceMarketChallengeWindowOpen.selector, word);
         }
         return (bytes4(0), word);

@@ -1,7 +1,11 @@
 import { encodeAbiParameters, keccak256, verifyTypedData, type Address, type Hex } from "viem";
 import type { Wallet } from "../chain/clients.ts";
+import { jobWords } from "./job-words.ts";
 
-/** The immutable parameters of a job as the market commits to them (IInferenceMarket.Job). */
+/**
+ * The immutable parameters of a job as the market commits to them, decoded: the market takes and
+ * emits them as six packed words (see job-words.ts).
+ */
 export interface Job {
   client: Address;
   token: Address;
@@ -97,38 +101,11 @@ export function commitmentOf(jobId: bigint, provider: Address, resultHash: Hex, 
   );
 }
 
-/** ABI type of IInferenceMarket.Job, in field order. */
-export const JOB_ABI_TYPE = {
-  type: "tuple",
-  components: [
-    { name: "client", type: "address" },
-    { name: "token", type: "address" },
-    { name: "modelId", type: "bytes32" },
-    { name: "version", type: "uint32" },
-    { name: "redundancy", type: "uint8" },
-    { name: "quorum", type: "uint8" },
-    { name: "protocolFeeBps", type: "uint16" },
-    { name: "feePerProvider", type: "uint96" },
-    { name: "requestedAt", type: "uint40" },
-    { name: "deadline", type: "uint40" },
-    { name: "commitDeadline", type: "uint40" },
-    { name: "revealWindow", type: "uint32" },
-    { name: "priorityWindow", type: "uint32" },
-    { name: "minMemoryMB", type: "uint32" },
-    { name: "collateral", type: "uint128" },
-    { name: "requiredTags", type: "uint256" },
-    { name: "inputHash", type: "bytes32" },
-    { name: "seed", type: "uint256" },
-    { name: "challengeWindow", type: "uint32" },
-    { name: "counted", type: "bool" },
-  ],
-} as const;
-
 /**
- * keccak256(abi.encode(job)): the runner's local identity of a job's parameters (the journal's
- * compare-and-set key). Not what the market stores: its job word binds the top 200 bits of
- * keccak256(abi.encode(jobId, job)), which binds the id too.
+ * keccak256(abi.encode(job words)): the runner's local identity of a job's parameters (the
+ * journal's compare-and-set key). Not what the market stores: its job word binds the top 200 bits
+ * of keccak256(abi.encode(jobId, job words)), which binds the id too.
  */
 export function jobHash(job: Job): Hex {
-  return keccak256(encodeAbiParameters([JOB_ABI_TYPE], [job]));
+  return keccak256(encodeAbiParameters([{ type: "uint256[6]" }], [jobWords(job)]));
 }

@@ -1,6 +1,7 @@
 import { bytesToHex, concat, encodeAbiParameters, hexToBytes, numberToHex, size, type Hex } from "viem";
 import { InvalidAttestationError } from "../errors.ts";
-import { JOB_ABI_TYPE, type Job } from "./attestation.ts";
+import type { Job } from "./attestation.ts";
+import { jobWords } from "./job-words.ts";
 
 /** One signed k = 1 result of a batch (the fields of IInferenceMarketTypes.SignedResult). */
 export interface SignedResult {
@@ -14,14 +15,14 @@ export interface SignedResult {
 
 /** Bytes of an item's length prefix (uint32, big-endian). */
 const PREFIX = 4;
-/** ABI words of a Job: every field is static, one word each. */
-const JOB_WORDS = JOB_ABI_TYPE.components.length;
-/** Bytes of an item after its prefix, but the outputRef: jobId, the Job's words, resultHash, signature. */
+/** ABI words of a job: its six packed words (job-words.ts). */
+const JOB_WORDS = 6;
+/** Bytes of an item after its prefix, but the outputRef: jobId, the job's 6 words, resultHash, signature. */
 export const ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32 + 65;
 
 /**
  * Encodes signed results as `InferenceMarket.submitAttestations(bytes)` frames them: each item
- * `[len:uint32][jobId:32][job: its ABI encoding, one word per field][resultHash:32][outputRef][signature:65]`,
+ * `[len:uint32][jobId:32][job: its 6 words][resultHash:32][outputRef][signature:65]`,
  * `len` counting the bytes after it. The market frames the bytes itself, so one bad item is
  * skipped (AttestationRejected) instead of reverting the batch.
  */
@@ -35,7 +36,7 @@ export function encodeAttestationItem(item: SignedResult): Hex {
     throw new InvalidAttestationError(`job ${item.jobId}: a batch signature must be 65 bytes (r, s, v), got ${size(item.signature)}`);
   }
   const body = concat([
-    encodeAbiParameters([{ type: "uint256" }, JOB_ABI_TYPE, { type: "bytes32" }], [item.jobId, item.job, item.resultHash]),
+    encodeAbiParameters([{ type: "uint256" }, { type: "uint256[6]" }, { type: "bytes32" }], [item.jobId, jobWords(item.job), item.resultHash]),
     item.outputRef,
     item.signature,
   ]);
@@ -52,7 +53,7 @@ export interface DecodedBatch {
 
 /**
  * Frames a batch's bytes exactly as the market does (for readers of past transactions, such as
- * the client's attestation check): the Job of each item stays raw in `body`.
+ * the client's attestation check): the job words of each item stays raw in `body`.
  */
 export function decodeAttestationBatch(data: Hex): DecodedBatch {
   const bytes = hexToBytes(data);

@@ -14,6 +14,7 @@ import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { JOB_STATUS, JobStatus } from "../chain/statuses.ts";
+import { jobOfWords } from "../attest/job-words.ts";
 
 /** A delivered result does not hash to what its provider committed to. */
 export class ResultMismatchError extends FatalError {
@@ -87,8 +88,7 @@ export async function jobRequestOf(publicClient: PublicClient, record: Deploymen
 export function requestedJob(logs: Log[]): { jobId: bigint; job: Job; block: bigint } {
   const [event] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs, eventName: "JobRequested" });
   if (!event) throw new Error("the transaction created no job");
-  const args = event.args as { jobId: bigint; job: Job };
-  return { jobId: args.jobId, job: args.job, block: event.blockNumber };
+  return { jobId: event.args.jobId, job: jobOfWords(event.args.job), block: event.blockNumber };
 }
 
 /**

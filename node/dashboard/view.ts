@@ -3,6 +3,7 @@ import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
 import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
 import { PROVIDER_STATUS } from "../chain/statuses.ts";
+import { jobOfWords, type JobWords } from "../attest/job-words.ts";
 
 export type { RolloutView } from "./rollouts-view.ts";
 
@@ -162,7 +163,7 @@ function foldJobs(logs: readonly IndexedLog[], names: Map<Hex, string>): JobAcc[
     if (a.jobId === undefined) continue;
     const id = s(a.jobId);
     if (l.eventName === "JobRequested") {
-      const job = a.job as { token: Address; modelId: Hex; version: number; redundancy: number; feePerProvider: bigint; protocolFeeBps: number; requestedAt: number; deadline: number };
+      const job = jobOfWords(a.job as JobWords);
       jobs.set(id, {
         jobId: id,
         model: names.get(job.modelId) ?? job.modelId,

@@ -11,6 +11,7 @@ import { hasEnded, settlementHeadroom, type ChainReader, type JobProcessor, type
 import { turnOf } from "./scheduler.ts";
 import { backoffMs } from "./work-queue.ts";
 import { JobStatus } from "../chain/statuses.ts";
+import { jobWords } from "../attest/job-words.ts";
 
 export interface CourtOptions {
   journal: Journal;
@@ -177,7 +178,7 @@ export class CourtService {
     const terms = await chain.providerTerms();
     if (!terms.active || terms.freeStake < rec.job.collateral) return this.end(duty, "skipped", "not enough free stake for the challenge bond");
     this.opts.log.warn("a delivered k = 1 result differs from ours; challenging it", { jobId: duty.jobId, provider, delivered, ours });
-    const receipt = await this.sendOnce(duty, "challenge", "challenge", [duty.jobId, rec.job, provider, delivered], 0);
+    const receipt = await this.sendOnce(duty, "challenge", "challenge", [duty.jobId, jobWords(rec.job), provider, delivered], 0);
     if (!receipt) return;
     const challenge = this.challengeFromReceipt(receipt);
     this.opts.journal.updateDuty(duty.jobId, duty.state, { state: "challenged", ...(challenge ? { challenge } : {}) });
@@ -221,7 +222,7 @@ export class CourtService {
         }
         const seat = duty.seat ?? (await this.findSeat(duty.jobId, state.seated));
         if (seat === null) return this.wait(duty, "seat not found yet; waiting for SeatCommitted");
-        const receipt = await this.sendOnce(duty, "jury-reveal", "juryReveal", [duty.jobId, rec.job, ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!], ch.jurySize);
+        const receipt = await this.sendOnce(duty, "jury-reveal", "juryReveal", [duty.jobId, jobWords(rec.job), ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!], ch.jurySize);
         if (receipt) this.opts.journal.updateDuty(duty.jobId, "committed", { state: "revealed", seat });
         return;
       }
@@ -247,7 +248,7 @@ export class CourtService {
       if (!this.opts.journal.updateDuty(duty.jobId, "computed", { salt })) return;
     }
     const commitment = commitmentOf(duty.jobId, this.me, duty.resultHash!, salt);
-    const receipt = await this.sendOnce({ ...duty, salt }, "jury-commit", "juryCommit", [duty.jobId, rec.job, ch, commitment], 0);
+    const receipt = await this.sendOnce({ ...duty, salt }, "jury-commit", "juryCommit", [duty.jobId, jobWords(rec.job), ch, commitment], 0);
     if (!receipt) return;
     const seat = this.seatFromReceipt(receipt);
     this.opts.journal.updateDuty(duty.jobId, "computed", { state: "committed", ...(seat !== null ? { seat } : {}), nextAttemptAt: 0 });
@@ -261,7 +262,7 @@ export class CourtService {
       (state.status === JobStatus.JuryRevealing && now > state.revealStartedAt + ch.revealWindow) ||
       (state.status === JobStatus.Challenged && now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
     if (!due) return this.wait(duty, null);
-    await this.sendOnce(duty, "resolve", "resolveChallenge", [duty.jobId, rec.job, ch], ch.jurySize);
+    await this.sendOnce(duty, "resolve", "resolveChallenge", [duty.jobId, jobWords(rec.job), ch], ch.jurySize);
     this.wait(duty, "resolve sent; waiting for ChallengeResolved", Math.min(this.opts.followIntervalMs, 1_000));
   }
 

@@ -3,6 +3,7 @@ import { encodeAttestationBatch, ITEM_FIXED_BYTES, type SignedResult } from "../
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
+import { jobWords } from "../attest/job-words.ts";
 
 /**
  * What became of one k = 1 result handed to the batcher: delivered (the market emitted our
@@ -216,7 +217,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
       // journaled as the job's own "submit", exactly as a runner without batching sends it.
       const item = items[0]!;
-      const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, item.job, item.resultHash, item.outputRef] });
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, jobWords(item.job), item.resultHash, item.outputRef] });
       return { jobId: item.jobId, kind: "submit", to: market, data };
     }
     const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items)] });
@@ -242,7 +243,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     maxWaitBlocks: options.maxWaitBlocks,
     async send(items) {
       // One claim journaled as the job's own (as without batching); more linked to their jobs.
-      const data = encodeFunctionData({ abi: marketAbi, functionName: "claim", args: [items] });
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "claim", args: [items.map((i) => ({ ...i, job: jobWords(i.job) }))] });
       const one = items.length === 1;
       const receipt = await sender.send({ jobId: one ? items[0]!.jobId : null, kind: "claim", to: market, data, jobIds: one ? undefined : items.map((i) => i.jobId), extraGas: one ? CLAIM_HEADROOM_ALONE : CLAIM_HEADROOM_PER_ITEM * BigInt(items.length) });
       return () => receipt;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
-import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from "../attest/attestation.ts";
+import { attestationFor, commitmentOf, jobHash, signAttestation } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
@@ -23,6 +23,7 @@ import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts"
 import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
 import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
+import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
 
 /** Events handled between two turns of the event loop (see onLogs). */
 const LOGS_PER_TURN = 50;
@@ -204,7 +205,7 @@ export class JobProcessor {
       const block = Number(l.blockNumber);
       switch (l.eventName) {
         case "JobRequested": {
-          const job = a.job as Job;
+          const job = jobOfWords(a.job as JobWords);
           const input = a.input as Hex;
           const inputCid = a.inputCid as string;
           const outcome = journal.upsertJob({
@@ -476,7 +477,7 @@ export class JobProcessor {
       }
       return this.waitForChain(rec, "result in a batch");
     }
-    const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, rec.job, rec.resultHash, rec.outputRef]);
+    const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, jobWords(rec.job), rec.resultHash, rec.outputRef]);
     if (receipt) this.onSubmitted(rec);
   }
 
@@ -562,7 +563,7 @@ export class JobProcessor {
       rec = { ...rec, salt };
     }
     const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
-    const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, rec.job, commitment]);
+    const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, jobWords(rec.job), commitment]);
     if (!receipt) return;
     const fromReceipt = this.seatFromReceipt(receipt);
     // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
@@ -611,7 +612,7 @@ export class JobProcessor {
     };
     let receipt;
     try {
-      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, rec.job, rec.seat, rec.resultHash, rec.salt, rec.outputRef], onQueued);
+      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, jobWords(rec.job), rec.seat, rec.resultHash, rec.salt, rec.outputRef], onQueued);
     } finally {
       onQueued();
     }
@@ -688,7 +689,7 @@ export class JobProcessor {
       return this.waitForChain(rec, "claim in a batch");
     } else if (claims.length < MAX_CLAIMS) {
       // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
-      const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[item]] });
+      const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[{ ...item, job: jobWords(item.job) }]] });
       await this.o.sender.send({ jobId: rec.jobId, kind: "claim", to: this.o.market, data, extraGas: settlementHeadroom("claim", 1) });
     } else {
       return this.waitForChain(rec, `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`, this.o.retryMaxMs);
@@ -780,7 +781,7 @@ export class JobProcessor {
     try {
       if (pending) await this.o.sender.resume(pending);
       else if (!previous.some((t) => t.status === "mined")) {
-        await this.o.sender.send({ jobId: rec.jobId, kind: "finalize", to: this.o.market, data: encodeFunctionData({ abi: this.o.marketAbi, functionName: "finalize", args: [rec.jobId, rec.job] }), extraGas: settlementHeadroom("finalize", rec.job.redundancy) });
+        await this.o.sender.send({ jobId: rec.jobId, kind: "finalize", to: this.o.market, data: encodeFunctionData({ abi: this.o.marketAbi, functionName: "finalize", args: [rec.jobId, jobWords(rec.job)] }), extraGas: settlementHeadroom("finalize", rec.job.redundancy) });
       }
       this.o.log.info("finalized a stale job", { jobId: rec.jobId });
     } catch (error) {

@@ -12,6 +12,7 @@ import type { VersionView } from "../../node/models/versions-view.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
+import { jobOfWords, jobWords } from "../../node/attest/job-words.ts";
 
 /** Three providers (the default roles) and five clients, each sending one request at a time. */
 const PROVIDERS = [4, 5, 6];
@@ -149,7 +150,7 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     const mine = new Set(sent);
     const jobs = logs
       .filter((l) => mine.has(l.args.jobId!))
-      .map((l) => ({ jobId: l.args.jobId!, job: l.args.job as unknown as Job, block: l.blockNumber, index: l.transactionIndex }));
+      .map((l) => ({ jobId: l.args.jobId!, job: jobOfWords(l.args.job!), block: l.blockNumber, index: l.transactionIndex }));
     expect(jobs).to.have.length(sent.length);
     return jobs;
   }
@@ -166,7 +167,7 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
         const last = r.job.redundancy === 1 ? r.job.deadline : r.job.commitDeadline;
         if ((status === OPEN || status === REVEALING) && block.timestamp > BigInt(last)) {
           const client = CLIENTS.find((i) => getAddress(net.wallet(i).account.address) === getAddress(r.job.client))!;
-          await mined(net.publicClient, conclaveContracts(net.record, net.wallet(client)).market.write.finalize([r.jobId, r.job]));
+          await mined(net.publicClient, conclaveContracts(net.record, net.wallet(client)).market.write.finalize([r.jobId, jobWords(r.job)]));
           console.log(`        finalized stale job ${r.jobId} as its client`);
         }
         return null;

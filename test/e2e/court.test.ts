@@ -9,6 +9,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 
 /** Runners on providers 4, 5, 6 and 10; provider 11 is driven by the test (a copier, a cheat). */
@@ -40,7 +41,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   async function jobWhere(rogueFirst: boolean): Promise<{ jobId: bigint; job: Job; block: bigint }> {
     for (let i = 0; i < 40; i++) {
       const requested = await requestInference(net.publicClient, net.record, net.wallet(CLIENT), { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.01") });
-      const [member, rank] = await market().read.assignment([requested.job, rogue]);
+      const [member, rank] = await market().read.assignment([jobWords(requested.job), rogue]);
       expect(member).to.equal(true);
       if ((rank === 0n) === rogueFirst) return requested;
     }
@@ -51,7 +52,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     const honest = canonicalResultHash(await directRun(sample.name, sample.exampleInputs()), quantumFromChain(sample.outputQuantum));
     const { jobId, job, block } = await jobWhere(false);
     // The copier sends the assignee's result (what it would read from a pending transaction) at once.
-    const copy = [jobId, job, honest, "0x"] as const;
+    const copy = [jobId, jobWords(job), honest, "0x"] as const;
     const simulated = await net.publicClient.simulateContract({ account: devAccount(ROGUE), address: market().address, abi: market().abi, functionName: "submitResult", args: copy }).then(
       () => "accepted",
       (e: Error) => e.message,
@@ -86,7 +87,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     const { jobId, job, block } = await jobWhere(true);
     // The cheat is the job's assignee: it delivers garbage at once, before anyone else may.
     const garbage = keccak256(toHex("not the model's output"));
-    await mined(net.publicClient, rogueMarket().write.submitResult([jobId, job, garbage, "0x"]));
+    await mined(net.publicClient, rogueMarket().write.submitResult([jobId, jobWords(job), garbage, "0x"]));
 
     const challenged = await until("a runner to challenge", async () => {
       const logs = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "ResultChallenged", args: { jobId }, fromBlock: block });

@@ -14,6 +14,7 @@ import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
+import { jobOfWords } from "../../node/attest/job-words.ts";
 
 /** Five providers: the three of the default roles and two more development accounts. */
 const PROVIDERS = [4, 5, 6, 10, 11];
@@ -164,7 +165,7 @@ describe("fleet: every runner switches to a newly activated version on the block
     const outcomes = new Map<bigint, JobOutcome>();
     for (const s of sent) outcomes.set(s.jobId, await waitForJob(net.publicClient, net.record, s.jobId, { timeoutMs: 120_000, fromBlock: s.block }));
     const requested = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "JobRequested", fromBlock: sent[0]!.block });
-    const pinned = new Map(requested.map((l) => [(l.args as { jobId: bigint }).jobId, { version: Number((l.args as { job: { version: number } }).job.version), block: l.blockNumber, index: l.transactionIndex }]));
+    const pinned = new Map(requested.map((l) => [(l.args as { jobId: bigint }).jobId, { version: jobOfWords(l.args.job!).version, block: l.blockNumber, index: l.transactionIndex }]));
     const hashOf: Record<number, Set<Hex>> = { 1: new Set(), 2: new Set() };
     for (const s of sent) {
       const p = pinned.get(s.jobId)!;

@@ -9,6 +9,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { jobOfWords } from "../../node/attest/job-words.ts";
 
 interface Ready {
   ready: boolean;
@@ -102,7 +103,7 @@ describe("runners prefetch and warm published versions before activation", funct
     });
     const { jobId } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.01") });
     const requested = await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n });
-    expect((requested[0]!.args as { job: { version: number } }).job.version, "the job is pinned to the new active version").to.equal(2);
+    expect(jobOfWords(requested[0]!.args.job!).version, "the job is pinned to the new active version").to.equal(2);
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000 });
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(runner.address.toLowerCase());

@@ -17,6 +17,7 @@ import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
 import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { startProxy } from "../helpers/tcp-proxy.ts";
 import { until } from "../helpers/until.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,9 +71,9 @@ describe("node runner faults", function () {
     const resultHash = canonicalResultHash(await honestOutputs(inputs), quantumFromChain(sample.outputQuantum));
     const c = conclaveContracts(net.record, net.wallet(7));
     const salt = keccak256(toHex("test-salt"));
-    await mined(net.publicClient, c.market.write.commit([jobId, job, commitmentOf(jobId, devAccount(7).address, resultHash, salt)]));
+    await mined(net.publicClient, c.market.write.commit([jobId, jobWords(job), commitmentOf(jobId, devAccount(7).address, resultHash, salt)]));
     await until("b to reveal", async () => (await market.read.jobState([jobId]))[2] >= 1);
-    await mined(net.publicClient, c.market.write.reveal([jobId, job, 2, resultHash, salt, "0x"]));
+    await mined(net.publicClient, c.market.write.reveal([jobId, jobWords(job), 2, resultHash, salt, "0x"]));
     expect((await market.read.jobState([jobId]))[0]).to.equal(2); // still revealing: a has not revealed
 
     const again = await run(net, 4, { file: a.configFile, dataDir: a.dataDir });
@@ -101,7 +102,7 @@ describe("node runner faults", function () {
     const squatter = devAccount(7).address;
     const stakeBefore = (await providers.read.getProvider([squatter])).stake;
     // The squatter (provider 7, driven by this test) takes a seat with a commitment it never opens.
-    await mined(net.publicClient, conclaveContracts(net.record, net.wallet(7)).market.write.commit([jobId, job, keccak256(toHex("never opened"))]));
+    await mined(net.publicClient, conclaveContracts(net.record, net.wallet(7)).market.write.commit([jobId, jobWords(job), keccak256(toHex("never opened"))]));
     await until("both runners to reveal", async () => (await market.read.jobState([jobId]))[2] === 2);
     expect((await market.read.jobState([jobId]))[0]).to.equal(2); // the squatter's seat keeps the round open
 
@@ -112,7 +113,7 @@ describe("node runner faults", function () {
     const clientMarket = conclaveContracts(net.record, client).market;
     await until("settlement", async () => {
       if ((await market.read.jobState([jobId]))[0] === 3) return true;
-      await clientMarket.write.finalize([jobId, job]).then((hash) => net.publicClient.waitForTransactionReceipt({ hash })).catch(() => undefined);
+      await clientMarket.write.finalize([jobId, jobWords(job)]).then((hash) => net.publicClient.waitForTransactionReceipt({ hash })).catch(() => undefined);
       return false;
     });
 

@@ -8,6 +8,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { startDevnet, spawnRunner, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { jobOfWords } from "../../node/attest/job-words.ts";
 
 describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", function () {
   this.timeout(300_000);
@@ -46,8 +47,8 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
       served = (await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as typeof served;
     }
     expect(served.signature, `job view state ${served.state}`).to.not.equal(null);
-    const { job } = (await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n }))[0]!.args as { job: never };
-    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, job, delivery.resultHash, delivery.outputRef), served.signature!);
+    const { job } = (await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n }))[0]!.args;
+    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, jobOfWords(job!), delivery.resultHash, delivery.outputRef), served.signature!);
     expect(ok).to.equal(true);
   });
 

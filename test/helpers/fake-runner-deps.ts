@@ -21,6 +21,7 @@ import { createLogger } from "../../node/log.ts";
 import type { VersionInfo } from "../../node/models/store.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 export const MARKET: Address = "0x00000000000000000000000000000000000000a1";
 export const MODEL_ID: Hex = `0x${"ab".repeat(32)}`;
@@ -59,7 +60,7 @@ export function makeJob(over: Partial<Job> = {}): Job {
 export function requested(jobId: bigint, job: Job, opts: { input?: Hex; inputCid?: string; block?: number; blockHash?: Hex } = {}): DecodedLog {
   return {
     eventName: "JobRequested",
-    args: { jobId, job, input: opts.inputCid ? "0x" : (opts.input ?? INPUT), inputCid: opts.inputCid ?? "" },
+    args: { jobId, job: jobWords(job), input: opts.inputCid ? "0x" : (opts.input ?? INPUT), inputCid: opts.inputCid ?? "" },
     blockNumber: BigInt(opts.block ?? 10),
     blockHash: opts.blockHash ?? `0x${"0a".repeat(32)}`,
   } as unknown as DecodedLog;

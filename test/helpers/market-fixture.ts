@@ -5,6 +5,7 @@ import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { LOCAL_DEFAULTS } from "../../node/deploy/params.ts";
 import { deployStack } from "../../node/deploy/stack.ts";
 import { TOKENS, viem, networkHelpers } from "./hardhat-stack.ts";
+import { jobOfWords } from "../../node/attest/job-words.ts";
 
 export const MODEL = "tiny-linear";
 export const MODEL_ID = keccak256(toHex(MODEL));
@@ -91,6 +92,5 @@ export async function requestJob(
   );
   const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
   const [log] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobRequested" });
-  const args = log!.args as { jobId: bigint; job: Job };
-  return { jobId: args.jobId, job: args.job, hash };
+  return { jobId: log!.args.jobId, job: jobOfWords(log!.args.job), hash };
 }

@@ -8,6 +8,7 @@ import { InvalidAttestationError } from "../../node/errors.ts";
 import { errorName, rejection } from "../helpers/errors.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
 import { ETH, marketFixture, MODEL, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 /** The selector of a revert that the called contract's ABI does not name (bubbled up from another contract). */
 function revertSelector(error: unknown): Hex | undefined {
@@ -22,7 +23,7 @@ const JobStatus = { Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5
 async function claimAfterWindow(f: MarketFixture, jobId: bigint, job: Job, provider: Address): Promise<void> {
   expect(await status(f, jobId)).to.equal(JobStatus.Delivered);
   await networkHelpers.time.increase(job.challengeWindow + 1);
-  await f.as(f.relayer).court.write.claim([[{ jobId, job, provider, resultHash: RESULT }]]);
+  await f.as(f.relayer).court.write.claim([[{ jobId, job: jobWords(job), provider, resultHash: RESULT }]]);
   expect(await status(f, jobId)).to.equal(JobStatus.Settled);
 }
 const RESULT = keccak256(toHex("the canonical result"));
@@ -56,7 +57,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(job.version).to.equal(1); // "active" was pinned to the concrete version
     expect(await status(f, jobId)).to.equal(JobStatus.Open);
 
-    await f.as(p1!).market.write.submitResult([jobId, job, RESULT, OUTPUT_REF]);
+    await f.as(p1!).market.write.submitResult([jobId, jobWords(job), RESULT, OUTPUT_REF]);
     expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, ETH])).to.equal(0n); // not before the window
     expect((await f.as(p1!).providers.read.getProvider([p1!.account.address])).locked).to.equal(job.collateral);
     await claimAfterWindow(f, jobId, job, p1!.account.address);
@@ -88,7 +89,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const signature = await signAttestation(p1!, chainId, market, attestation);
     // Anyone can check it with the standard library, and the contract computes the same digest.
     expect(await verifyAttestation(p1!.account.address, chainId, market, attestation, signature)).to.equal(true);
-    expect(await f.as(p1!).market.read.attestationDigest([jobId, job, RESULT, OUTPUT_REF])).to.equal(
+    expect(await f.as(p1!).market.read.attestationDigest([jobId, jobWords(job), RESULT, OUTPUT_REF])).to.equal(
       hashTypedData({ domain: attestationDomain(chainId, market), types: ATTESTATION_TYPES, primaryType: "Attestation", message: attestation }),
     );
 
@@ -141,20 +142,20 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const open = await requestJob(f, { fee });
     const k3 = await requestJob(f, { redundancy: 3, fee });
     const salt = keccak256(toHex("salt"));
-    for (const p of f.providers) await f.as(p).market.write.commit([k3.jobId, k3.job, commitmentOf(k3.jobId, p.account.address, RESULT, salt)]);
+    for (const p of f.providers) await f.as(p).market.write.commit([k3.jobId, jobWords(k3.job), commitmentOf(k3.jobId, p.account.address, RESULT, salt)]);
 
     await f.dao.court.write.windDown();
     expect(await f.as(f.client).court.read.woundDown()).to.equal(true);
     const market = f.record.contracts.InferenceMarket!.address;
     expect(await f.as(f.client).providers.read.hasRole([await f.as(f.client).providers.read.RETIRED_MARKET_ROLE(), market])).to.equal(true);
     // The registry refuses the collateral: its error bubbles up (not in the market's ABI, so by selector).
-    const refused = await rejection(() => f.as(f.providers[0]!).market.simulate.submitResult([open.jobId, open.job, RESULT, OUTPUT_REF]));
+    const refused = await rejection(() => f.as(f.providers[0]!).market.simulate.submitResult([open.jobId, jobWords(open.job), RESULT, OUTPUT_REF]));
     expect(revertSelector(refused)).to.equal(toFunctionSelector("ProviderRegistryMarketRetired(address)"));
     expect(errorName(await rejection(() => requestJob(f, { fee })))).to.equal("InferenceMarketWoundDown");
 
-    await f.as(f.relayer).market.write.finalize([open.jobId, open.job]);
+    await f.as(f.relayer).market.write.finalize([open.jobId, jobWords(open.job)]);
     expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
-    for (const [i, p] of f.providers.entries()) await f.as(p).market.write.reveal([k3.jobId, k3.job, i, RESULT, salt, OUTPUT_REF]);
+    for (const [i, p] of f.providers.entries()) await f.as(p).market.write.reveal([k3.jobId, jobWords(k3.job), i, RESULT, salt, OUTPUT_REF]);
     expect(await status(f, k3.jobId)).to.equal(JobStatus.Settled);
     for (const p of f.providers) {
       expect((await f.as(p).providers.read.getProvider([p.account.address])).locked).to.equal(0n);
@@ -171,13 +172,13 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const salts: Hex[] = [];
     for (const [i, p] of f.providers.entries()) {
       salts.push(keccak256(toHex(`salt-${i}`)));
-      await f.as(p).market.write.commit([jobId, job, commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
+      await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
       const record = await f.as(p).providers.read.getProvider([p.account.address]);
       expect(record.locked).to.equal(f.params.collateralPerJob);
     }
     expect(await status(f, jobId)).to.equal(JobStatus.Revealing);
     for (const [i, p] of f.providers.entries()) {
-      await f.as(p).market.write.reveal([jobId, job, i, RESULT, salts[i]!, OUTPUT_REF]);
+      await f.as(p).market.write.reveal([jobId, jobWords(job), i, RESULT, salts[i]!, OUTPUT_REF]);
     }
     expect(await status(f, jobId)).to.equal(JobStatus.Settled);
     for (const p of f.providers) {
@@ -197,11 +198,11 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const results = [RESULT, RESULT, OTHER];
     const salt = keccak256(toHex("salt"));
     for (const [i, p] of f.providers.entries()) {
-      await f.as(p).market.write.commit([jobId, job, commitmentOf(jobId, p.account.address, results[i]!, salt)]);
+      await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, results[i]!, salt)]);
     }
     const slashedBefore = await f.as(f.client).providers.read.slashedFunds();
     for (const [i, p] of f.providers.entries()) {
-      await f.as(p).market.write.reveal([jobId, job, i, results[i]!, salt, OUTPUT_REF]);
+      await f.as(p).market.write.reveal([jobId, jobWords(job), i, results[i]!, salt, OUTPUT_REF]);
     }
     const [p1, p2, p3] = f.providers as [typeof f.client, typeof f.client, typeof f.client];
     expect(await f.as(p1).market.read.balanceOf([p1.account.address, f.usd.address])).to.equal(fee);
@@ -233,7 +234,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const start = await f.usd.read.balanceOf([f.client.account.address]);
     const { jobId, job } = await requestJob(f, { fee: TOKENS(2), token: f.usd.address, deadlineIn: 120 });
     await networkHelpers.time.increase(121);
-    await f.as(f.providers[0]!).market.write.finalize([jobId, job]);
+    await f.as(f.providers[0]!).market.write.finalize([jobId, jobWords(job)]);
     expect(await status(f, jobId)).to.equal(JobStatus.Refunded);
     await f.as(f.client).market.write.withdraw([f.usd.address]);
     expect(await f.usd.read.balanceOf([f.client.account.address])).to.equal(start);
@@ -244,7 +245,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const fee = parseEther("0.05");
     const { jobId, job } = await requestJob(f, { redundancy: 3, fee, deadlineIn: 300 });
     await networkHelpers.time.increase(301);
-    await f.as(f.relayer).market.write.finalize([jobId, job]);
+    await f.as(f.relayer).market.write.finalize([jobId, jobWords(job)]);
     const escrow = 3n * fee + (3n * fee) / 100n;
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(escrow);
     const before = await ethBalance(f, f.client.account.address);
@@ -258,14 +259,14 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const fee = parseEther("0.02");
     const served = await requestJob(f, { fee });
     const open = await requestJob(f, { redundancy: 3, fee });
-    await f.as(p1!).market.write.commit([open.jobId, open.job, commitmentOf(open.jobId, p1!.account.address, RESULT, keccak256(toHex("salt")))]);
+    await f.as(p1!).market.write.commit([open.jobId, jobWords(open.job), commitmentOf(open.jobId, p1!.account.address, RESULT, keccak256(toHex("salt")))]);
     await f.dao.models.write.retireVersion([MODEL_ID, served.job.version]);
 
     // Pinned to its version, the k = 1 job is still delivered and paid after the retirement.
-    await f.as(p1!).market.write.submitResult([served.jobId, served.job, RESULT, OUTPUT_REF]);
+    await f.as(p1!).market.write.submitResult([served.jobId, jobWords(served.job), RESULT, OUTPUT_REF]);
     await claimAfterWindow(f, served.jobId, served.job, p1!.account.address);
 
-    const hash = await f.as(f.client).market.write.cancel([open.jobId, open.job]);
+    const hash = await f.as(f.client).market.write.cancel([open.jobId, jobWords(open.job)]);
     const [cancelled] = parseEventLogs({ abi: f.as(f.client).market.abi, eventName: "JobCancelled", logs: (await f.publicClient.waitForTransactionReceipt({ hash })).logs });
     const escrow = 3n * fee + (3n * fee) / 100n;
     expect(cancelled!.args).to.deep.equal({ jobId: open.jobId, refund: escrow });
@@ -308,7 +309,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     // The treasury's protocol fees, also a DAO setting served by the court.
     const [p1] = f.providers;
     const paid = await requestJob(f, { fee: parseEther("0.01") });
-    await f.as(p1!).market.write.submitResult([paid.jobId, paid.job, RESULT, OUTPUT_REF]);
+    await f.as(p1!).market.write.submitResult([paid.jobId, jobWords(paid.job), RESULT, OUTPUT_REF]);
     await claimAfterWindow(f, paid.jobId, paid.job, p1!.account.address);
     const fees = await market.read.protocolFees([ETH]);
     expect(fees > 0n).to.equal(true);

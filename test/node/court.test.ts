@@ -6,6 +6,7 @@ import { CourtService, type CourtOptions } from "../../node/jobs/court.ts";
 import type { Challenge } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import { event, harness, makeJob, marketAbi, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 const ME = getAddress(PROVIDER.address);
 const CHALLENGER: Address = getAddress("0x000000000000000000000000000000000000c0de");
@@ -87,7 +88,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     court.onLogs(delivered);
     await settle();
     expect(h.sender.kinds()).to.deep.equal(["challenge"]);
-    expect(h.sender.sent[0]!.args).to.deep.equal([1n, job, OTHER, GARBAGE]);
+    expect(h.sender.sent[0]!.args).to.deep.equal([1n, jobWords(job), OTHER, GARBAGE]);
     expect(h.journal.getDuty(1n)!.state).to.equal("challenged");
     expect(h.journal.getDuty(1n)!.resultHash).to.not.equal(GARBAGE);
 
@@ -144,7 +145,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     const duty = h.journal.getDuty(1n)!;
     expect(duty.state).to.equal("committed");
     const [id, sentJob, sentChallenge, commitment] = h.sender.sent[0]!.args as [bigint, unknown, Challenge, Hex];
-    expect([id, sentJob]).to.deep.equal([1n, job]);
+    expect([id, sentJob]).to.deep.equal([1n, jobWords(job)]);
     expect(sentChallenge).to.deep.equal(challenge);
     expect(commitment).to.equal(commitmentOf(1n, ME, duty.resultHash!, duty.salt!));
     court.onLogs([event("SeatCommitted", { jobId: 1n, provider: ME, seat: 2, commitment })]);
@@ -158,7 +159,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     court.onLogs([event("RevealStarted", { jobId: 1n, revealDeadline: h.chain.time + 120 })]);
     await settle2();
     expect(h.sender.kinds()).to.deep.equal(["juryCommit", "juryReveal"]);
-    expect(h.sender.sent[1]!.args).to.deep.equal([1n, job, challenge, 2, duty.resultHash, duty.salt, duty.outputRef]);
+    expect(h.sender.sent[1]!.args).to.deep.equal([1n, jobWords(job), challenge, 2, duty.resultHash, duty.salt, duty.outputRef]);
     expect(h.journal.getDuty(1n)!.state).to.equal("revealed");
     h.chain.set(1n, { status: Status.Refunded });
     court.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 0 })]);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { keccak256, toHex, zeroAddress, type Address, type Hex } from "viem";
 import type { IndexedLog } from "../../node/dashboard/indexer.ts";
 import { buildView } from "../../node/dashboard/view.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 
 const MODEL = keccak256(toHex("tiny-mlp"));
 const P1 = "0x0000000000000000000000000000000000000001" as Address;
@@ -16,7 +17,13 @@ function events(list: [t: number, eventName: string, args: Record<string, unknow
   return list.map(([timestamp, eventName, args], i) => ({ blockNumber: i + 1, blockHash: keccak256(toHex(i)), logIndex: 0, transactionHash: keccak256(toHex(`tx${i}`)), address: zeroAddress, eventName, args, timestamp }));
 }
 
-const job = (k: number, requestedAt: number) => ({ token: zeroAddress, modelId: MODEL, version: 1, redundancy: k, feePerProvider: 100n, protocolFeeBps: 500, requestedAt, deadline: requestedAt + 600 });
+/** JobRequested's `job`: the market's words for a job of `k` seats requested at `requestedAt`. */
+const job = (k: number, requestedAt: number) =>
+  jobWords({
+    client: CLIENT, token: zeroAddress, modelId: MODEL, version: 1, redundancy: k, quorum: k > 1 ? 2 : 0, protocolFeeBps: 500, feePerProvider: 100n,
+    requestedAt, deadline: requestedAt + 600, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 0, collateral: 0n,
+    requiredTags: 0n, inputHash: H1, seed: 0n, challengeWindow: 0, counted: false,
+  });
 
 describe("dashboard view (folded from events)", function () {
   const logs = events([

@@ -7,6 +7,7 @@ import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
+import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
 
 /** In-memory fakes change within milliseconds: poll them often. */
 const FAKES = { timeoutMs: 10_000, intervalMs: 5 };
@@ -167,7 +168,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     const submits = h.sender.sent.filter((t) => t.functionName === "submitResult");
     expect(submits).to.have.length(1);
-    expect((submits[0]!.args[1] as { feePerProvider: bigint }).feePerProvider).to.equal(20n);
+    expect(jobOfWords(submits[0]!.args[1] as JobWords).feePerProvider).to.equal(20n);
   });
 
   it("finding 2: a mined commit whose receipt does not show the seat waits for SeatCommitted instead of ending lost, then reveals", async function () {

@@ -9,6 +9,7 @@ import { timelineText } from "../history.ts";
 import { sendTx } from "../tx.ts";
 import { jobTimeline } from "./audit.ts";
 import { JOB_STATUS, JobStatus, PROVIDER_STATUS, VERSION_STATUS } from "../../chain/statuses.ts";
+import { jobOfWords, type JobWords } from "../../attest/job-words.ts";
 
 export const statusCommands: Record<string, Command> = {
   status: {
@@ -115,13 +116,14 @@ protocol fee accrues and the provider's collateral is released.`,
       if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
       if (status !== JobStatus.Delivered) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only a delivered k = 1 job is claimed`);
       const events = await jobTimeline(s, jobId);
-      const job = events.find((e) => e.event === "JobRequested")?.args.job as { challengeWindow: number } | undefined;
+      const words = events.find((e) => e.event === "JobRequested")?.args.job as JobWords | undefined;
+      const job = words && jobOfWords(words);
       const delivery = events.filter((e) => e.event === "ResultSubmitted").at(-1)?.args as { provider: Address; resultHash: Hex } | undefined;
       if (!job || !delivery) throw new RequestError(`the request or the delivery of job ${jobId} is not in the market's history`);
       const endsAt = deliveredAt + job.challengeWindow;
       const now = Number((await s.publicClient.getBlock()).timestamp);
       if (now <= endsAt) throw new RequestError(`job ${jobId} may be challenged until ${new Date(endsAt * 1000).toISOString()}: claim after that`);
-      const claim = { jobId, job: job as never, provider: delivery.provider, resultHash: delivery.resultHash };
+      const claim = { jobId, job: words!, provider: delivery.provider, resultHash: delivery.resultHash };
       await sendTx(s, `claiming job ${jobId} for ${delivery.provider}`, { address: court.address, abi: court.abi, functionName: "claim", args: [[claim]] });
       const [after] = await market.read.jobState([jobId]);
       if (after !== JobStatus.Settled) throw new RequestError(`the claim of job ${jobId} was skipped: the job is ${JOB_STATUS[after]}`);
@@ -146,7 +148,7 @@ with conclave account withdraw) and any seats are released with no fault.`,
       if (status !== JobStatus.Open) throw new RequestError(`job ${jobId} is ${JOB_STATUS[status]}: only an open job can be cancelled`);
       const requested = (await jobTimeline(s, jobId)).find((e) => e.event === "JobRequested");
       if (!requested) throw new RequestError(`the request of job ${jobId} is not in the market's history`);
-      const job = requested.args.job as { client: Address; modelId: Hex; version: number };
+      const job = jobOfWords(requested.args.job as JobWords);
       const me = (await s.signer()).account.address;
       if (getAddress(job.client) !== me) throw new RequestError(`job ${jobId} belongs to ${job.client}, not to ${me}`);
       if (await models.read.acceptsJobs([job.modelId, job.version])) throw new RequestError(`version ${job.version} of the job's model still takes jobs: providers may still serve job ${jobId}`);
@@ -165,7 +167,8 @@ with conclave account withdraw) and any seats are released with no fault.`,
       const [status, seated, revealed] = await conclaveContracts(s.record, s.publicClient).market.read.jobState([jobId]);
       if (status === JobStatus.None) throw new RequestError(`no job ${jobId} on this market`);
       const events = await jobTimeline(s, jobId);
-      const requested = events.find((e) => e.event === "JobRequested")?.args as { client: Address; job: { modelId: Hex; version: number; redundancy: number; deadline: number } } | undefined;
+      const request = events.find((e) => e.event === "JobRequested")?.args as { client: Address; job: JobWords } | undefined;
+      const requested = request && { client: request.client, job: jobOfWords(request.job) };
       const settled = events.find((e) => e.event === "JobSettled")?.args as { resultHash: Hex } | undefined;
       const result = {
         jobId: jobId.toString(),

@@ -8,6 +8,7 @@ import type { Job } from "../../attest/attestation.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import type { DeploymentRecord } from "../../chain/deployment.ts";
 import { readJournal, type JournalSummary } from "./journals.ts";
+import { jobOfWords } from "../../attest/job-words.ts";
 
 export interface JobLedger {
   jobId: bigint;
@@ -124,7 +125,7 @@ export async function readLedger(publicClient: PublicClient, record: DeploymentR
   for (const l of logs) {
     if (l.eventName !== "JobRequested") continue;
     if (!ours.has(l.args.client!.toLowerCase())) continue;
-    const job = l.args.job! as Job;
+    const job = jobOfWords(l.args.job!);
     jobs.set(l.args.jobId!, { jobId: l.args.jobId!, job, redundancy: Number(job.redundancy), requestedBlock: l.blockNumber, submitted: [], settled: [], refunded: [], seats: [], revealed: [] });
   }
   for (const l of logs) {

@@ -13,6 +13,7 @@ import { conclaveContracts } from "../../chain/contracts.ts";
 import type { DeploymentRecord } from "../../chain/deployment.ts";
 import type { Logger } from "../../log.ts";
 import { readLedger } from "./audit.ts";
+import { jobWords } from "../../attest/job-words.ts";
 
 export interface SettleOptions {
   publicClient: PublicClient;
@@ -60,9 +61,9 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
       const account = accounts.get(job.client.toLowerCase())!;
       try {
         // Simulated first: "not finalizable yet" (reveals still due) is the common answer, not worth gas.
-        await market.simulate.finalize([id, job], { account });
+        await market.simulate.finalize([id, jobWords(job)], { account });
         const wallet = walletFor(opts.rpcUrl, publicClient.chain!, account);
-        const hash = await conclaveContracts(record, wallet).market.write.finalize([id, job]);
+        const hash = await conclaveContracts(record, wallet).market.write.finalize([id, jobWords(job)]);
         const receipt = await publicClient.waitForTransactionReceipt({ hash });
         if (receipt.status === "success") finalizedByClients.push(id);
       } catch {

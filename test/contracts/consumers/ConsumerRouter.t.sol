@@ -10,6 +10,7 @@ import {ConsumerRouter} from "../../../contracts/consumers/ConsumerRouter.sol";
 import {ConclaveConsumer} from "../../../contracts/consumers/ConclaveConsumer.sol";
 import {CanonicalOutputs} from "../../../contracts/consumers/CanonicalOutputs.sol";
 import {SpeechGate} from "../../../contracts/examples/SpeechGate.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 // Helper contracts live in this file: Hardhat may not find them when a single test file is run.
 
@@ -142,13 +143,13 @@ abstract contract ConsumerFixture is CourtFixture {
         vm.deal(address(consumer), 100 ether);
     }
 
-    function _consumerRequest(uint8 k) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _consumerRequest(uint8 k) internal returns (uint256 id, Job memory job) {
         return _consumerRequestWith(consumer, k, LIMIT, CAP);
     }
 
     function _consumerRequestWith(TestConsumer c, uint8 k, uint32 limit, uint128 cap)
         internal
-        returns (uint256 id, IInferenceMarketTypes.Job memory job)
+        returns (uint256 id, Job memory job)
     {
         vm.recordLogs();
         id = c.request(_req(k, address(0)), limit, cap);
@@ -157,14 +158,14 @@ abstract contract ConsumerFixture is CourtFixture {
     }
 
     /// @dev A k = 1 consumer job delivered by prov[0] with PRE_HASH, past its challenge window.
-    function _k1Final() internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _k1Final() internal returns (uint256 id, Job memory job) {
         (id, job) = _consumerRequest(1);
         _deliver(id, job, prov[0], PRE_HASH);
         vm.warp(block.timestamp + job.challengeWindow + 1);
     }
 
     /// @dev A k = 3 consumer job settled on PRE_HASH by prov[0..2].
-    function _k3Settled() internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _k3Settled() internal returns (uint256 id, Job memory job) {
         (id, job) = _consumerRequest(3);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
@@ -172,13 +173,13 @@ abstract contract ConsumerFixture is CourtFixture {
         assertEq(_status(id), SETTLED, "settled");
     }
 
-    function _fulfill(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes memory outputs, uint256 gasPrice)
+    function _fulfill(uint256 id, Job memory job, address p, bytes memory outputs, uint256 gasPrice)
         internal
         returns (bool delivered)
     {
         vm.txGasPrice(gasPrice);
         vm.prank(fulfiller);
-        delivered = router.fulfill(id, job, p, PRE_HASH, outputs);
+        delivered = router.fulfill(id, wordsOf(job), p, PRE_HASH, outputs);
     }
 
     function _rstatus(uint256 id) internal view returns (uint256) {
@@ -224,7 +225,7 @@ abstract contract ConsumerFixture is CourtFixture {
 /// @notice The happy paths: k = 1 and k = 3, reimbursement within the cap, the rest to the consumer.
 contract ConsumerRouterFulfilTest is ConsumerFixture {
     function test_k1_deliversOutputsAndReimburses() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Final();
+        (uint256 id, Job memory job) = _k1Final();
         uint256 held = router.depositOf(id);
         assertEq(held, (uint256(LIMIT) + router.FULFIL_OVERHEAD()) * CAP, "deposit");
         vm.recordLogs();
@@ -254,7 +255,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
     }
 
     function test_k3_deliversOutputsAndReimbursesAtTheCap() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         uint256 held = router.depositOf(id);
         // A gas price above the cap is reimbursed at the cap.
         assertTrue(_fulfill(id, job, address(0), PRE, 1000 gwei), "delivered");
@@ -267,7 +268,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
     }
 
     function test_hashOnly_thenOutputsByRetry() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         assertTrue(_fulfill(id, job, address(0), "", 1 gwei), "delivered hash only");
         assertEq(_rstatus(id), R_HASH_ONLY, "hash only");
         assertEq(consumer.lastOutputsLength(), 0, "no outputs");
@@ -284,24 +285,24 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
 
     function test_largeOutputs_refusedInline() public {
         router.setMaxInlineOutputBytes(256);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         bytes memory big = new bytes(257);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsTooLarge.selector, id, 257, 256));
-        router.fulfill(id, job, address(0), PRE_HASH, big);
+        router.fulfill(id, wordsOf(job), address(0), PRE_HASH, big);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterSettingOutOfBounds.selector, "maxInlineOutputBytes", 255));
         router.setMaxInlineOutputBytes(255);
     }
 
     function test_reclaim_afterRefund() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(1);
+        (uint256 id, Job memory job) = _consumerRequest(1);
         uint256 held = router.depositOf(id);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterJobNotRefunded.selector, id, IInferenceMarketTypes.JobStatus.Open)
         );
         router.reclaim(id);
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         vm.prank(stranger);
         router.reclaim(id);
         assertEq(router.balanceOf(address(consumer)), held, "deposit back");
@@ -316,58 +317,58 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
 /// @notice Every refusal, with its named error.
 contract ConsumerRouterRefusalTest is ConsumerFixture {
     function test_wrongOutputs_reverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Final();
+        (uint256 id, Job memory job) = _k1Final();
         bytes memory bad = PRE;
         bad[bad.length - 1] = 0x00;
         vm.prank(fulfiller);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsMismatch.selector, id, keccak256(bad), PRE_HASH)
         );
-        router.fulfill(id, job, prov[0], PRE_HASH, bad);
+        router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, bad);
     }
 
     function test_k1WithinChallengeWindow_notFinal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(1);
+        (uint256 id, Job memory job) = _consumerRequest(1);
         _deliver(id, job, prov[0], PRE_HASH);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
-        router.fulfill(id, job, prov[0], PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE);
         vm.warp(block.timestamp + job.challengeWindow);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
-        router.fulfill(id, job, prov[0], PRE_HASH, PRE); // the window's last second
+        router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE); // the window's last second
         vm.warp(block.timestamp + 1);
         // Another provider than the deliverer: not final.
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
-        router.fulfill(id, job, prov[1], PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), prov[1], PRE_HASH, PRE);
         assertTrue(_fulfill(id, job, prov[0], PRE, 1 gwei), "final now");
     }
 
     function test_openK3_notFinal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(3);
+        (uint256 id, Job memory job) = _consumerRequest(3);
         _commit(id, job, prov[0], PRE_HASH);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
-        router.fulfill(id, job, address(0), PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
     }
 
     function test_jobOfAnotherClient_reverts() public {
         // An EOA's job, settled: nobody funded it.
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFunded.selector, id));
-        router.fulfill(id, job, address(0), PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         // A consumer funds a callback for it: still not its job.
         uint256 d = router.depositFor(LIMIT, CAP);
         vm.deal(address(this), d);
         router.deposit{value: d}(id, LIMIT, CAP);
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotClient.selector, id, client, address(this)));
-        router.fulfill(id, job, address(0), PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         // A job id not requested yet cannot be funded (no squatting on a consumer's next id).
         uint256 next = market.nextJobId();
         vm.deal(address(this), d);
@@ -376,13 +377,13 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
     }
 
     function test_secondFulfil_reverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         assertTrue(_fulfill(id, job, address(0), PRE, 1 gwei), "first");
         vm.prank(fulfiller);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.Delivered)
         );
-        router.fulfill(id, job, address(0), PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.Delivered)
         );
@@ -420,7 +421,7 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
 contract ConsumerRouterFailureTest is ConsumerFixture {
     function test_revertingCallback_recordedThenRetried() public {
         consumer.setMode(1, 0);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         uint256 held = router.depositOf(id);
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 2 gwei), "callback failed");
@@ -449,7 +450,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
 
     function test_outOfGasCallback_recordedThenRetriedWithMoreGas() public {
         consumer.setMode(2, 400_000); // needs twice its limit
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Final();
+        (uint256 id, Job memory job) = _k1Final();
         vm.recordLogs();
         assertFalse(_fulfill(id, job, prov[0], PRE, 1 gwei), "out of gas");
         Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -470,7 +471,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
 
     function test_reentrantCallback_refusedAndRecorded() public {
         consumer.setMode(3, 0);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "re-entry refused");
         (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
@@ -480,7 +481,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
 
     function test_hugeRevertData_cappedAt256Bytes() public {
         consumer.setMode(4, 0);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
+        (uint256 id, Job memory job) = _k3Settled();
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "reverted");
         (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
@@ -491,7 +492,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
     function test_callbackChainsTheNextJob() public {
         consumer.setNextRequest(_req(1, address(0)));
         consumer.setMode(5, 0);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequestWith(consumer, 3, 400_000, CAP);
+        (uint256 id, Job memory job) = _consumerRequestWith(consumer, 3, 400_000, CAP);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
@@ -502,8 +503,8 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
     }
 
     function test_tooLittleGas_revertsBeforeTheCallback() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
-        bytes memory data = abi.encodeCall(ConsumerRouter.fulfill, (id, job, address(0), PRE_HASH, PRE));
+        (uint256 id, Job memory job) = _k3Settled();
+        bytes memory data = abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), address(0), PRE_HASH, PRE));
         // Enough for the checks, not for the callback's limit after the 1/64 rule.
         vm.prank(fulfiller);
         (bool ok, bytes memory ret) = address(router).call{gas: router.requiredGas(LIMIT) - 1_000}(data);
@@ -524,49 +525,49 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
 /// @notice The market change: a settled job's word binds its result.
 contract ConsumerRouterFinalityTest is ConsumerFixture {
     function test_settledK3_bindsWinner() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k3Settled();
-        assertTrue(market.isFinalResult(id, job, address(0), PRE_HASH), "winner final");
-        assertTrue(market.isFinalResult(id, job, prov[5], PRE_HASH), "provider ignored for k > 1");
-        assertFalse(market.isFinalResult(id, job, address(0), OTHER_RESULT), "another hash is not");
-        IInferenceMarketTypes.Job memory other = job;
+        (uint256 id, Job memory job) = _k3Settled();
+        assertTrue(market.isFinalResult(id, wordsOf(job), address(0), PRE_HASH), "winner final");
+        assertTrue(market.isFinalResult(id, wordsOf(job), prov[5], PRE_HASH), "provider ignored for k > 1");
+        assertFalse(market.isFinalResult(id, wordsOf(job), address(0), OTHER_RESULT), "another hash is not");
+        Job memory other = job;
         other.feePerProvider += 1;
-        assertFalse(market.isFinalResult(id, other, address(0), PRE_HASH), "other parameters are not");
-        assertFalse(market.isFinalResult(id + 1, job, address(0), PRE_HASH), "another id is not");
+        assertFalse(market.isFinalResult(id, wordsOf(other), address(0), PRE_HASH), "other parameters are not");
+        assertFalse(market.isFinalResult(id + 1, wordsOf(job), address(0), PRE_HASH), "another id is not");
     }
 
     function test_k1_finalAfterWindowClaimAndUpheldChallenge() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(1);
-        assertFalse(market.isFinalResult(id, job, prov[0], PRE_HASH), "open");
+        (uint256 id, Job memory job) = _consumerRequest(1);
+        assertFalse(market.isFinalResult(id, wordsOf(job), prov[0], PRE_HASH), "open");
         _deliver(id, job, prov[0], PRE_HASH);
-        assertFalse(market.isFinalResult(id, job, prov[0], PRE_HASH), "within the window");
+        assertFalse(market.isFinalResult(id, wordsOf(job), prov[0], PRE_HASH), "within the window");
         vm.warp(block.timestamp + job.challengeWindow + 1);
-        assertTrue(market.isFinalResult(id, job, prov[0], PRE_HASH), "matured");
-        assertFalse(market.isFinalResult(id, job, prov[0], OTHER_RESULT), "another result");
+        assertTrue(market.isFinalResult(id, wordsOf(job), prov[0], PRE_HASH), "matured");
+        assertFalse(market.isFinalResult(id, wordsOf(job), prov[0], OTHER_RESULT), "another result");
         _claimPaid(id, job, prov[0], PRE_HASH);
-        assertTrue(market.isFinalResult(id, job, prov[0], PRE_HASH), "claimed");
+        assertTrue(market.isFinalResult(id, wordsOf(job), prov[0], PRE_HASH), "claimed");
 
         // Challenged and upheld by the jury: final, with the delivery's provider.
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _consumerRequest(1);
+        (uint256 id2, Job memory job2) = _consumerRequest(1);
         _deliver(id2, job2, prov[0], PRE_HASH);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id2, job2, prov[0], PRE_HASH, prov[1]);
-        assertFalse(market.isFinalResult(id2, job2, prov[0], PRE_HASH), "challenged");
+        assertFalse(market.isFinalResult(id2, wordsOf(job2), prov[0], PRE_HASH), "challenged");
         bytes32[] memory results = _three(PRE_HASH, PRE_HASH, PRE_HASH);
         address[] memory jurors = _seatJury(id2, job2, ch, results);
         _revealAll(id2, job2, ch, jurors, results);
         assertEq(_status(id2), SETTLED, "upheld");
-        assertTrue(market.isFinalResult(id2, job2, prov[0], PRE_HASH), "upheld delivery final");
-        assertFalse(market.isFinalResult(id2, job2, prov[1], PRE_HASH), "not the challenger's");
+        assertTrue(market.isFinalResult(id2, wordsOf(job2), prov[0], PRE_HASH), "upheld delivery final");
+        assertFalse(market.isFinalResult(id2, wordsOf(job2), prov[1], PRE_HASH), "not the challenger's");
         assertTrue(_fulfill(id2, job2, prov[0], PRE, 1 gwei), "fulfilled");
     }
 
     function test_k1_wrongByJury_reclaims() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequest(1);
+        (uint256 id, Job memory job) = _consumerRequest(1);
         _deliver(id, job, prov[0], OTHER_RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], OTHER_RESULT, prov[1]);
         bytes32[] memory results = _three(PRE_HASH, PRE_HASH, PRE_HASH);
         address[] memory jurors = _seatJury(id, job, ch, results);
         _revealAll(id, job, ch, jurors, results);
-        assertFalse(market.isFinalResult(id, job, prov[0], OTHER_RESULT), "refunded: no result");
+        assertFalse(market.isFinalResult(id, wordsOf(job), prov[0], OTHER_RESULT), "refunded: no result");
         router.reclaim(id);
         assertEq(_rstatus(id), R_RECLAIMED, "reclaimed");
     }
@@ -595,14 +596,14 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         gasPrice = bound(gasPrice, 0, 1e13);
         burn = bound(burn, 0, uint256(limit) * 2);
         consumer.setMode(fail_ ? 1 : 2, burn);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _consumerRequestWith(consumer, 3, limit, cap);
+        (uint256 id, Job memory job) = _consumerRequestWith(consumer, 3, limit, cap);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
         uint256 held = router.depositOf(id);
         vm.txGasPrice(gasPrice);
         vm.prank(fulfiller);
-        router.fulfill{gas: uint256(limit) * 2 + 200_000}(id, job, address(0), PRE_HASH, PRE);
+        router.fulfill{gas: uint256(limit) * 2 + 200_000}(id, wordsOf(job), address(0), PRE_HASH, PRE);
         uint256 paid = router.balanceOf(fulfiller);
         uint256 price = gasPrice < cap ? gasPrice : cap;
         assertLe(paid, held, "at most the deposit");
@@ -622,21 +623,21 @@ contract ConsumerRouterGasTest is ConsumerFixture {
         uint256 g = gasleft();
         uint256 id = consumer.request(r, LIMIT, CAP);
         uint256 requestGas = g - gasleft();
-        IInferenceMarketTypes.Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
+        Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
         vm.prank(prov[0]);
         g = gasleft();
-        market.submitResult(id, job, PRE_HASH, OUTPUT);
+        market.submitResult(id, wordsOf(job), PRE_HASH, OUTPUT);
         uint256 submitGas = g - gasleft();
         vm.warp(block.timestamp + job.challengeWindow + 1);
         vm.recordLogs();
         vm.prank(fulfiller);
         g = gasleft();
-        router.fulfill(id, job, prov[0], PRE_HASH, PRE);
+        router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE);
         uint256 fulfilGas = g - gasleft();
         (,, uint256 callbackGas,) =
             abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackDelivered.selector), (bytes32, bool, uint256, bool));
         // Each transaction also pays 21,000 and its calldata (measured here: execution only).
-        uint256 calldataFulfil = _calldataGas(abi.encodeCall(ConsumerRouter.fulfill, (id, job, prov[0], PRE_HASH, PRE)));
+        uint256 calldataFulfil = _calldataGas(abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), prov[0], PRE_HASH, PRE)));
         uint256 overhead = requestGas + submitGas + fulfilGas - callbackGas + 3 * 21_000 + calldataFulfil;
         console.log("k = 1 consumer: request (market + router deposit), execution gas", requestGas);
         console.log("k = 1 consumer: submitResult, execution gas", submitGas);
@@ -741,7 +742,7 @@ contract ConsumerRouterHandler {
     IInferenceMarketTypes.JobRequest internal template;
 
     uint256[] public ids;
-    mapping(uint256 id => IInferenceMarketTypes.Job) internal jobs;
+    mapping(uint256 id => Job) internal jobs;
     mapping(uint256 id => address) public deliverer;
     uint256 public reimbursedTotal;
     uint256 public capTotal;
@@ -776,7 +777,8 @@ contract ConsumerRouterHandler {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector) {
-                (jobs[id],,) = abi.decode(logs[i].data, (IInferenceMarketTypes.Job, bytes, string));
+                (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+                jobs[id] = jobFromWords(words);
             }
         }
         ids.push(id);
@@ -787,7 +789,7 @@ contract ConsumerRouterHandler {
         uint256 id = ids[j % ids.length];
         address provider = providers[p % 3];
         vm.prank(provider);
-        try market.submitResult(id, jobs[id], PRE_HASH, "out") {
+        try market.submitResult(id, wordsOf(jobs[id]), PRE_HASH, "out") {
             deliverer[id] = provider;
         } catch {}
     }
@@ -807,7 +809,7 @@ contract ConsumerRouterHandler {
         address who = fulfillers[f % 2];
         uint256 before = router.balanceOf(who);
         vm.prank(who);
-        try router.fulfill(id, jobs[id], deliverer[id], PRE_HASH, f % 5 == 0 ? bytes("") : PRE) {
+        try router.fulfill(id, wordsOf(jobs[id]), deliverer[id], PRE_HASH, f % 5 == 0 ? bytes("") : PRE) {
             uint256 paid = router.balanceOf(who) - before;
             reimbursedTotal += paid;
             capTotal += held;
@@ -827,7 +829,7 @@ contract ConsumerRouterHandler {
     function finalizeAndReclaim(uint256 j) external {
         if (ids.length == 0) return;
         uint256 id = ids[j % ids.length];
-        try market.finalize(id, jobs[id]) {} catch {}
+        try market.finalize(id, wordsOf(jobs[id])) {} catch {}
         try router.reclaim(id) {} catch {}
     }
 
@@ -915,7 +917,7 @@ contract SpeechGateTest is ConsumerFixture {
         for (uint256 i = 0; i < 256; ++i) p = abi.encodePacked(p, _i64(int64(int256(i % 7)) - 3));
     }
 
-    function _frame(uint8 k, int64 probability) internal returns (uint256 id, IInferenceMarketTypes.Job memory job, bytes memory pre) {
+    function _frame(uint8 k, int64 probability) internal returns (uint256 id, Job memory job, bytes memory pre) {
         pre = _silero(probability);
         bytes32 h = keccak256(pre);
         vm.recordLogs();
@@ -930,7 +932,7 @@ contract SpeechGateTest is ConsumerFixture {
             for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], h);
         }
         vm.prank(fulfiller);
-        assertTrue(router.fulfill(id, job, k == 1 ? prov[0] : address(0), h, pre), "delivered");
+        assertTrue(router.fulfill(id, wordsOf(job), k == 1 ? prov[0] : address(0), h, pre), "delivered");
     }
 
     function test_speechFrame_k3_opensTheGate() public {
@@ -972,7 +974,7 @@ contract SpeechGateTest is ConsumerFixture {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(payToken));
         vm.recordLogs();
         uint256 id = consumer.request(r, LIMIT, CAP);
-        IInferenceMarketTypes.Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
+        Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
         assertEq(job.token, address(payToken), "paid in the token");
         assertEq(payToken.balanceOf(address(consumer)), 0, "escrow pulled");
         _deliver(id, job, prov[0], PRE_HASH);

@@ -19,6 +19,7 @@ import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
 import {FeeOnTransferERC20} from "../../../contracts/mocks/FeeOnTransferERC20.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 // Helper contracts live in this file: Hardhat may not find them when a single test file is run.
 
@@ -268,10 +269,10 @@ abstract contract InferenceMarketFixture is Test {
     /// decoded from {JobRequested}; checks that it equals the struct rebuilt from the request.
     function _requestOn(InferenceMarket m, address who, IInferenceMarketTypes.JobRequest memory r)
         internal
-        returns (uint256 id, IInferenceMarketTypes.Job memory job)
+        returns (uint256 id, Job memory job)
     {
         uint256 escrow = m.escrowOf(r.redundancy, r.feePerProvider, m.policy().protocolFeeBps);
-        IInferenceMarketTypes.Job memory expected = _expectedJob(m, r, who);
+        Job memory expected = _expectedJob(m, r, who);
         uint256 value;
         if (r.token == address(0)) {
             vm.deal(who, who.balance + escrow);
@@ -290,16 +291,16 @@ abstract contract InferenceMarketFixture is Test {
 
     function _requestAs(address who, IInferenceMarketTypes.JobRequest memory r)
         internal
-        returns (uint256 id, IInferenceMarketTypes.Job memory job)
+        returns (uint256 id, Job memory job)
     {
         return _requestOn(market, who, r);
     }
 
-    function _request(uint8 k, address token) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _request(uint8 k, address token) internal returns (uint256 id, Job memory job) {
         return _requestAs(client, _req(k, token));
     }
 
-    function _requestEth(uint8 k) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _requestEth(uint8 k) internal returns (uint256 id, Job memory job) {
         return _request(k, address(0));
     }
 
@@ -307,15 +308,15 @@ abstract contract InferenceMarketFixture is Test {
     function _jobFromLogs(InferenceMarket m, uint256 id, Vm.Log[] memory logs)
         internal
         pure
-        returns (IInferenceMarketTypes.Job memory job)
+        returns (Job memory job)
     {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (
                 logs[i].emitter == address(m) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector
                     && uint256(logs[i].topics[1]) == id
             ) {
-                (job,,) = abi.decode(logs[i].data, (IInferenceMarketTypes.Job, bytes, string));
-                return job;
+                (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+                return jobFromWords(words);
             }
         }
         fail("JobRequested not found");
@@ -325,10 +326,10 @@ abstract contract InferenceMarketFixture is Test {
     function _expectedJob(InferenceMarket m, IInferenceMarketTypes.JobRequest memory r, address who)
         internal
         view
-        returns (IInferenceMarketTypes.Job memory job)
+        returns (Job memory job)
     {
         IInferenceMarketTypes.Policy memory p = m.policy();
-        job.seed = uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId())));
+        job.seed = uint96(uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId()))));
         // The registry resolves version 0 (to a rollout's canary, drawn from the seed, or the active one).
         (uint32 version,,,, bool counted) = models.jobTermsFor(r.modelId, r.version, job.seed);
         job.counted = counted;
@@ -379,19 +380,19 @@ abstract contract InferenceMarketFixture is Test {
 
     // ---------------------------------------------------------------- provider helpers
 
-    function _submit(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
+    function _submit(uint256 id, Job memory job, address p) internal {
         vm.prank(p);
-        market.submitResult(id, job, RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
     }
 
     /// @dev The one-item claim batch of `p`'s delivery of `result` for the k = 1 job `id`.
-    function _claimItem(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+    function _claimItem(uint256 id, Job memory job, address p, bytes32 result)
         internal
         pure
         returns (IInferenceMarketTypes.Claim[] memory claims)
     {
         claims = new IInferenceMarketTypes.Claim[](1);
-        claims[0] = IInferenceMarketTypes.Claim({jobId: id, job: job, provider: p, resultHash: result});
+        claims[0] = IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: p, resultHash: result});
     }
 
     /// @dev Waits out the challenge window of every delivery in `claims` on `m` (from the
@@ -403,7 +404,7 @@ abstract contract InferenceMarketFixture is Test {
         uint256 matured = block.timestamp;
         for (uint256 i = 0; i < claims.length; ++i) {
             (,,, uint40 deliveredAt) = m.jobState(claims[i].jobId);
-            uint256 end = uint256(deliveredAt) + claims[i].job.challengeWindow + 1;
+            uint256 end = uint256(deliveredAt) + jobFromWords(claims[i].job).challengeWindow + 1;
             if (end > matured) matured = end;
         }
         vm.warp(matured);
@@ -417,7 +418,7 @@ abstract contract InferenceMarketFixture is Test {
 
     /// @dev Claims `p`'s matured delivery of `result` for job `id` on `m` (warping past its
     /// challenge window); the claim must pay.
-    function _claimOn(InferenceMarket m, uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+    function _claimOn(InferenceMarket m, uint256 id, Job memory job, address p, bytes32 result)
         internal
     {
         (IInferenceMarketTypes.JobStatus status,,,) = m.jobState(id);
@@ -425,12 +426,12 @@ abstract contract InferenceMarketFixture is Test {
         assertEq(_claimBatchOn(m, _claimItem(id, job, p, result)), 1, "claimed");
     }
 
-    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal {
+    function _claimPaid(uint256 id, Job memory job, address p, bytes32 result) internal {
         _claimOn(market, id, job, p, result);
     }
 
     /// @dev Claims `p`'s matured delivery of {RESULT} (what {_submit} delivers) for job `id`.
-    function _claimPaid(uint256 id, IInferenceMarketTypes.Job memory job, address p) internal {
+    function _claimPaid(uint256 id, Job memory job, address p) internal {
         _claimOn(market, id, job, p, RESULT);
     }
 
@@ -461,33 +462,33 @@ abstract contract InferenceMarketFixture is Test {
         return keccak256(abi.encode(id, p, result, salt));
     }
 
-    function _commit(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+    function _commit(uint256 id, Job memory job, address p, bytes32 result)
         internal
         returns (uint8 seat)
     {
         bytes32 c = _commitment(id, p, result, _salt(p));
         vm.prank(p);
-        seat = market.commit(id, job, c);
+        seat = market.commit(id, wordsOf(job), c);
     }
 
-    function _reveal(uint256 id, IInferenceMarketTypes.Job memory job, address p, uint8 seat, bytes32 result) internal {
+    function _reveal(uint256 id, Job memory job, address p, uint8 seat, bytes32 result) internal {
         bytes32 salt = _salt(p);
         vm.prank(p);
-        market.reveal(id, job, seat, result, salt, OUTPUT);
+        market.reveal(id, wordsOf(job), seat, result, salt, OUTPUT);
     }
 
     function _sign(
         InferenceMarket m,
         uint256 pk,
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         bytes32 result
     ) internal view returns (IInferenceMarketTypes.SignedResult memory item) {
-        bytes32 digest = m.attestationDigest(id, job, result, OUTPUT);
+        bytes32 digest = m.attestationDigest(id, wordsOf(job), result, OUTPUT);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
         item = IInferenceMarketTypes.SignedResult({
             jobId: id,
-            job: job,
+            job: wordsOf(job),
             resultHash: result,
             outputRef: OUTPUT,
             signature: abi.encodePacked(r, s, v)
@@ -653,7 +654,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_acceptsMaximumRedundancy() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(MAX_K);
+        (uint256 id, Job memory job) = _requestEth(MAX_K);
         assertEq(job.redundancy, MAX_K, "k");
         assertEq(address(market).balance, _escrow(MAX_K), "escrow");
         assertEq(_status(id), OPEN, "open");
@@ -682,9 +683,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_acceptsDeadlineBounds() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.deadline = uint40(block.timestamp + 1);
-        (, IInferenceMarketTypes.Job memory early) = _requestAs(client, r);
+        (, Job memory early) = _requestAs(client, r);
         r.deadline = uint40(block.timestamp + MAX_DURATION);
-        (, IInferenceMarketTypes.Job memory late) = _requestAs(client, r);
+        (, Job memory late) = _requestAs(client, r);
         assertEq(early.deadline, START + 1, "earliest deadline");
         assertEq(late.deadline, START + MAX_DURATION, "latest deadline");
     }
@@ -733,12 +734,12 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_acceptsInputAtSizeLimits() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = new bytes(MAX_INLINE);
-        (, IInferenceMarketTypes.Job memory inlineJob) = _requestAs(client, r);
+        (, Job memory inlineJob) = _requestAs(client, r);
         assertEq(inlineJob.inputHash, keccak256(new bytes(MAX_INLINE)), "inline input hash");
 
         r.input = "";
         r.inputCid = _string(128);
-        (, IInferenceMarketTypes.Job memory cidJob) = _requestAs(client, r);
+        (, Job memory cidJob) = _requestAs(client, r);
         assertEq(cidJob.inputHash, keccak256(bytes(_string(128))), "cid input hash");
     }
 
@@ -746,7 +747,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = "";
         r.inputCid = INPUT_CID;
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         assertEq(job.inputHash, keccak256(bytes(INPUT_CID)), "input hash of CID");
         assertEq(_status(id), OPEN, "open");
     }
@@ -793,7 +794,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
         vm.warp(START + DEPRECATION - 1);
         r.deadline = uint40(block.timestamp + 1 hours);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         assertEq(job.version, 1, "deprecated version still takes jobs before its sunset");
         assertEq(_status(id), OPEN, "open");
     }
@@ -824,7 +825,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_acceptsFeeEqualToMinimum() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.feePerProvider = MIN_FEE;
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (, Job memory job) = _requestAs(client, r);
         assertEq(job.feePerProvider, MIN_FEE, "fee");
         assertEq(address(market).balance, market.escrowOf(1, MIN_FEE, PROTOCOL_FEE_BPS), "escrow");
     }
@@ -934,11 +935,11 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_escrowsEthAndEmitsJob() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         uint256 escrow = _escrow(1);
-        IInferenceMarketTypes.Job memory expected = _expectedJob(market, r, client);
+        Job memory expected = _expectedJob(market, r, client);
         vm.deal(client, escrow);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarketTypes.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        emit IInferenceMarketTypes.JobRequested(1, client, modelId, wordsOf(expected), r.input, r.inputCid);
         vm.prank(client);
         uint256 id = market.requestJob{value: escrow}(r);
 
@@ -960,13 +961,13 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_escrowsTokenAndEmitsJob() public {
         IInferenceMarketTypes.JobRequest memory r = _req(3, address(payToken));
         uint256 escrow = _escrow(3);
-        IInferenceMarketTypes.Job memory expected = _expectedJob(market, r, client);
+        Job memory expected = _expectedJob(market, r, client);
         payToken.mint(client, escrow + 5);
         vm.prank(client);
         payToken.approve(address(market), type(uint256).max);
 
         vm.expectEmit(true, true, true, true, address(market));
-        emit IInferenceMarketTypes.JobRequested(1, client, modelId, expected, r.input, r.inputCid);
+        emit IInferenceMarketTypes.JobRequested(1, client, modelId, wordsOf(expected), r.input, r.inputCid);
         vm.prank(client);
         uint256 id = market.requestJob(r);
 
@@ -992,20 +993,20 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_versionZeroResolvesToActiveAndIsPinned() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.version = 0;
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         assertEq(job.version, 1, "resolved to the active version");
 
         // The DAO activates v2: the job stays on v1, new v0 requests get v2.
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
-        (, IInferenceMarketTypes.Job memory later) = _requestAs(client, r);
+        (, Job memory later) = _requestAs(client, r);
         assertEq(later.version, 2, "later requests resolve to v2");
 
-        IInferenceMarketTypes.Job memory moved = job;
+        Job memory moved = job;
         moved.version = 2;
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
         vm.prank(prov[0]);
-        market.submitResult(id, moved, RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(moved), RESULT, OUTPUT);
 
         job.version = 1;
         _submit(id, job, prov[0]);
@@ -1019,7 +1020,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         uint8[4] memory ks = [2, 3, 4, 7];
         uint8[4] memory quorums = [2, 2, 3, 4];
         for (uint256 i = 0; i < ks.length; ++i) {
-            (, IInferenceMarketTypes.Job memory job) = _requestEth(ks[i]);
+            (, Job memory job) = _requestEth(ks[i]);
             assertEq(job.quorum, quorums[i], "quorum = floor(k/2) + 1 at 50 %");
             assertEq(job.commitDeadline, START + COMMIT_WINDOW, "commit deadline = now + commit window");
             assertEq(job.revealWindow, REVEAL_WINDOW, "reveal window");
@@ -1033,7 +1034,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     function test_requestJob_commitDeadlineCappedByDeadline() public {
         IInferenceMarketTypes.JobRequest memory r = _req(3, address(0));
         r.deadline = uint40(block.timestamp + COMMIT_WINDOW - 30);
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (, Job memory job) = _requestAs(client, r);
         assertEq(job.commitDeadline, r.deadline, "capped by the client's deadline");
     }
 
@@ -1041,7 +1042,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.quorumBps = 10_000;
         _court().setPolicy(p);
-        (, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (, Job memory job) = _requestEth(3);
         assertEq(job.quorum, 3, "quorum capped at k");
     }
 
@@ -1054,7 +1055,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
         IInferenceMarketTypes.JobRequest memory r = _req(k, address(0));
         r.feePerProvider = fee;
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (, Job memory job) = _requestAs(client, r);
         uint256 fees = uint256(k) * fee;
         uint256 escrow = market.escrowOf(k, fee, p.protocolFeeBps);
         assertEq(escrow, fees + (fees * p.protocolFeeBps) / 10_000, "escrowOf formula");
@@ -1066,14 +1067,14 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 // ==================================================================== submitResult (k = 1)
 
 contract InferenceMarketSubmitTest is InferenceMarketFixture {
-    function _expectSubmitRevert(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes memory err) internal {
+    function _expectSubmitRevert(uint256 id, Job memory job, address p, bytes memory err) internal {
         vm.expectRevert(err);
         vm.prank(p);
-        market.submitResult(id, job, RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
     }
 
     function test_submitResult_paysProviderAndTreasury() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         address p = prov[0];
         uint256 protocolFee = _escrow(1) - FEE;
         assertEq(protocolFee, 1e16, "1 % of the fee");
@@ -1135,7 +1136,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_paysInToken() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
+        (uint256 id, Job memory job) = _request(1, address(payToken));
         _submit(id, job, prov[1]);
         assertEq(market.balanceOf(prov[1], address(payToken)), 0, "nothing before the claim");
         assertEq(market.protocolFees(address(payToken)), 0, "no protocol fee before the claim");
@@ -1147,7 +1148,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_usesProtocolFeeSnapshot() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.protocolFeeBps = 1_000;
         _court().setPolicy(p);
@@ -1161,7 +1162,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         job.feePerProvider = FEE * 2; // a provider trying to get paid more
         _expectSubmitRevert(
             id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
@@ -1170,14 +1171,14 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsOnUnknownJob() public {
-        (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (, Job memory job) = _requestEth(1);
         _expectSubmitRevert(
             7, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 7)
         );
     }
 
     function test_submitResult_revertsOnSecondSubmit() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         // A delivered job's word binds the delivery: the market names its status.
         bytes memory delivered = _invalidStatus(id, IInferenceMarketTypes.JobStatus.Delivered);
@@ -1193,14 +1194,14 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsAfterRefund() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Refunded));
     }
 
     function test_submitResult_acceptsAtDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline);
         _submit(id, job, prov[0]);
         assertEq(_status(id), K1_DELIVERED, "the deadline itself is still in time");
@@ -1210,7 +1211,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsAfterDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         _expectSubmitRevert(
             id,
@@ -1221,30 +1222,30 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsOnRedundantJob() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _expectSubmitRevert(
             id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 3)
         );
     }
 
     function test_submitResult_revertsWhenProviderNotRegistered() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _expectSubmitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
     }
 
     function test_submitResult_revertsWhenProviderPending() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _expectSubmitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
     }
 
     function test_submitResult_revertsWhenProviderSuspended() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         registry.suspendProvider(prov[0]);
         _expectSubmitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
     }
 
     function test_submitResult_revertsWhenProviderExiting() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.prank(prov[0]);
         registry.requestExit();
         _expectSubmitRevert(
@@ -1258,7 +1259,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsWhenProviderMissingTags() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _expectSubmitRevert(
             id,
             job,
@@ -1268,7 +1269,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_submitResult_revertsWhenProviderMemoryInsufficient() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _expectSubmitRevert(
             id,
             job,
@@ -1282,7 +1283,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     /// @dev Finding 10: retiring a version used to block delivery of jobs requested before, and
     /// their escrow stayed locked until the deadline. A job pins its version: it is still served.
     function test_submitResult_versionRetiredAfterRequest_stillDelivered() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         models.retireVersion(modelId, 1);
         _submit(id, job, prov[0]);
         assertEq(_status(id), K1_DELIVERED, "delivered");
@@ -1292,50 +1293,50 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     }
 
     function test_cancel_clientGetsEscrowBackOnceVersionRetired() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
 
         models.retireVersion(modelId, 1);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotClient.selector, id, stranger));
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
 
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.JobCancelled(id, _escrow(1));
         vm.prank(client);
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
         assertEq(_status(id), uint256(IInferenceMarketTypes.JobStatus.Refunded), "ended");
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "escrow credited back");
         _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Refunded));
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Refunded));
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
     }
 
     function test_cancel_afterSunset_andNotOnceDelivered() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
-        (uint256 done, IInferenceMarketTypes.Job memory doneJob) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
+        (uint256 done, Job memory doneJob) = _requestEth(1);
         _submit(done, doneJob, prov[0]);
         // A newer version makes v1 Deprecated; past its sunset it takes no jobs.
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
         vm.warp(models.getVersion(modelId, 1).sunsetAt);
         vm.prank(client);
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
         // Delivered, then claimed: not cancellable, by status.
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Delivered));
-        market.cancel(done, doneJob);
+        market.cancel(done, wordsOf(doneJob));
         _claimPaid(done, doneJob, prov[0]);
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Settled));
-        market.cancel(done, doneJob);
+        market.cancel(done, wordsOf(doneJob));
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "only the open job refunded");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "the delivered job paid");
     }
@@ -1343,7 +1344,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_jobWithoutRequiredTagsAcceptsAnyTags() public {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.requiredTags = 0;
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         _submit(id, job, fewTags);
         _claimPaid(id, job, fewTags);
         assertEq(market.balanceOf(fewTags, address(0)), FEE, "paid");
@@ -1354,7 +1355,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
 
 contract InferenceMarketAttestationTest is InferenceMarketFixture {
     function test_attestationDigest_isEip712OverTheAttestation() public view {
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         job.modelId = modelId;
         job.version = 3;
         job.inputHash = keccak256(INPUT);
@@ -1381,7 +1382,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             )
         );
         assertEq(
-            market.attestationDigest(42, job, RESULT, OUTPUT),
+            market.attestationDigest(42, wordsOf(job), RESULT, OUTPUT),
             keccak256(abi.encodePacked("\x19\x01", domain, structHash)),
             "digest"
         );
@@ -1399,7 +1400,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](3);
         IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](3);
         for (uint256 i = 0; i < 3; ++i) {
-            (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+            (uint256 id, Job memory job) = _requestEth(1);
             items[i] = _sign(market, pks[0], id, job, RESULT);
             claims[i] = _claimItem(id, job, prov[0], RESULT)[0];
         }
@@ -1432,7 +1433,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
         IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](6);
         for (uint256 i = 0; i < 6; ++i) {
-            (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, tokens[i]);
+            (uint256 id, Job memory job) = _request(1, tokens[i]);
             items[i] = _sign(market, pks[signer[i]], id, job, RESULT);
             claims[i] = _claimItem(id, job, prov[signer[i]], RESULT)[0];
         }
@@ -1456,7 +1457,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_skipsBadItemsAndDeliversGoodOnes() public {
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](7);
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         // 1: good.
         (, job) = _requestEth(1);
         items[0] = _sign(market, pks[0], 1, job, RESULT);
@@ -1488,7 +1489,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // 7: good.
         (, job) = _requestEth(1);
         items[6] = _sign(market, pks[0], 7, job, RESULT);
-        claims[1] = _claimItem(1, items[0].job, prov[0], RESULT)[0];
+        claims[1] = _claimItem(1, jobFromWords(items[0].job), prov[0], RESULT)[0];
         claims[2] = _claimItem(7, job, prov[0], RESULT)[0];
 
         vm.warp(block.timestamp + 11);
@@ -1549,10 +1550,10 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         ];
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         for (uint256 i = 0; i < 5; ++i) {
-            (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+            (uint256 id, Job memory job) = _requestEth(1);
             items[i] = _sign(market, keys[i], id, job, RESULT);
         }
-        (uint256 kId, IInferenceMarketTypes.Job memory kJob) = _requestEth(3);
+        (uint256 kId, Job memory kJob) = _requestEth(3);
         items[5] = _sign(market, pks[0], kId, kJob, RESULT);
 
         vm.recordLogs();
@@ -1569,7 +1570,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_versionRetiredAfterRequest_stillDelivered() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         models.retireVersion(modelId, 1);
         assertEq(_relay(market, _one(item)), 1, "delivered");
@@ -1580,7 +1581,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_rejectsSignatureOverOtherResult() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
         item.resultHash = OTHER_RESULT; // tampered by the relayer
         address signer = _recovered(market, item);
@@ -1596,9 +1597,9 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_cannotReplayOnAnotherJob() public {
         // Two jobs with identical parameters: only the id (and so the assignment seed) differs.
-        (uint256 id1, IInferenceMarketTypes.Job memory job1) = _requestEth(1);
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestEth(1);
-        IInferenceMarketTypes.Job memory job2SameSeed = _copy(job2);
+        (uint256 id1, Job memory job1) = _requestEth(1);
+        (uint256 id2, Job memory job2) = _requestEth(1);
+        Job memory job2SameSeed = _copy(job2);
         job2SameSeed.seed = job1.seed;
         assertEq(keccak256(abi.encode(job1)), keccak256(abi.encode(job2SameSeed)), "identical but for the seed");
 
@@ -1606,7 +1607,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         IInferenceMarketTypes.SignedResult memory replay = _sign(market, pks[0], id1, job1, RESULT);
         // The attestation does not cover the seed: the same signature, job 2's own parameters.
         replay.jobId = id2;
-        replay.job = job2;
+        replay.job = wordsOf(job2);
         address signer = _recovered(market, replay);
         assertTrue(signer != prov[0], "the signature does not bind job 2");
 
@@ -1627,15 +1628,15 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
 
-    function _copy(IInferenceMarketTypes.Job memory job) internal pure returns (IInferenceMarketTypes.Job memory) {
-        return abi.decode(abi.encode(job), (IInferenceMarketTypes.Job));
+    function _copy(Job memory job) internal pure returns (Job memory) {
+        return abi.decode(abi.encode(job), (Job));
     }
 
     function test_submitAttestations_cannotReplayOnAnotherMarket() public {
         InferenceMarket other = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
         registry.grantRole(registry.MARKET_ROLE(), address(other));
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
-        (uint256 otherId, IInferenceMarketTypes.Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
+        (uint256 id, Job memory job) = _requestEth(1);
+        (uint256 otherId, Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
         assertEq(id, otherId, "same id");
         assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(otherJob)), "same job struct");
 
@@ -1656,7 +1657,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
     function test_submitAttestations_cannotReplayOnAnotherChain() public {
         uint256 chainId = block.chainid;
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[0], id, job, RESULT);
 
         vm.chainId(chainId + 1);
@@ -1680,7 +1681,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         p.collateralPerJob = uint128(c);
         _court().setPolicy(p);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](4);
-        IInferenceMarketTypes.Job[4] memory jobs;
+        Job[4] memory jobs;
         for (uint256 i = 0; i < 4; ++i) {
             (, jobs[i]) = _requestEth(1);
             items[i] = _sign(market, pks[i == 3 ? 1 : 0], i + 1, jobs[i], RESULT);
@@ -1706,7 +1707,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
         items[0] = _sign(market, pks[0], id, job, RESULT);
         items[1] = _sign(market, pks[1], id, job, RESULT);
@@ -1726,16 +1727,16 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 // ==================================================================== commit / reveal (k > 1)
 
 contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
-    function _expectCommitRevert(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes memory err) internal {
+    function _expectCommitRevert(uint256 id, Job memory job, address p, bytes memory err) internal {
         bytes32 c = _commitment(id, p, RESULT, _salt(p));
         vm.expectRevert(err);
         vm.prank(p);
-        market.commit(id, job, c);
+        market.commit(id, wordsOf(job), c);
     }
 
     function _expectRevealRevert(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         address p,
         uint8 seat,
         bytes32 result,
@@ -1744,11 +1745,11 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     ) internal {
         vm.expectRevert(err);
         vm.prank(p);
-        market.reveal(id, job, seat, result, salt, OUTPUT);
+        market.reveal(id, wordsOf(job), seat, result, salt, OUTPUT);
     }
 
     /// @dev Requests a k-job and seats providers 0..k-1, committing `results[i]`.
-    function _seatAll(uint8 k, bytes32[] memory results) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _seatAll(uint8 k, bytes32[] memory results) internal returns (uint256 id, Job memory job) {
         (id, job) = _requestEth(k);
         for (uint256 i = 0; i < k; ++i) {
             assertEq(_commit(id, job, prov[i], results[i]), i, "seat index");
@@ -1771,7 +1772,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- commit
 
     function test_commit_seatsProviderAndLocksCollateral() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         bytes32 c = _commitment(id, prov[0], RESULT, _salt(prov[0]));
 
         vm.expectEmit(true, true, true, true, address(registry));
@@ -1779,7 +1780,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SeatCommitted(id, prov[0], 0, c);
         vm.prank(prov[0]);
-        uint8 seat = market.commit(id, job, c);
+        uint8 seat = market.commit(id, wordsOf(job), c);
 
         assertEq(seat, 0, "first seat");
         (address p, bool revealed, bytes32 value) = market.seatOf(id, 0);
@@ -1794,7 +1795,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_lastSeatStartsReveal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         vm.warp(START + 30);
         _commit(id, job, prov[1], RESULT);
@@ -1802,14 +1803,14 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.RevealStarted(id, uint40(START + 30 + REVEAL_WINDOW));
         vm.prank(prov[2]);
-        market.commit(id, job, c);
+        market.commit(id, wordsOf(job), c);
         assertEq(_status(id), REVEALING, "revealing");
         assertEq(_seated(id), 3, "three seated");
         assertEq(_revealStart(id), START + 30, "reveal starts at the last commit");
     }
 
     function test_commit_revertsWhenAlreadySeated() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _expectCommitRevert(
             id,
@@ -1821,14 +1822,14 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsOnSingleRedundancyJob() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _expectCommitRevert(
             id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 1)
         );
     }
 
     function test_commit_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         job.collateral = 0; // a provider trying to lock nothing
         _expectCommitRevert(
             id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
@@ -1836,13 +1837,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_acceptsAtCommitDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         vm.warp(job.commitDeadline);
         assertEq(_commit(id, job, prov[0], RESULT), 0, "the deadline itself is in time");
     }
 
     function test_commit_revertsAfterCommitDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         vm.warp(job.commitDeadline + 1);
         _expectCommitRevert(
             id,
@@ -1853,29 +1854,29 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsWhenSeatsFull() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectCommitRevert(id, job, prov[3], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         assertEq(_locked(prov[3]), 0, "nothing locked");
     }
 
     function test_commit_revertsWhenProviderPending() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _expectCommitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
     }
 
     function test_commit_revertsWhenProviderNotRegistered() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _expectCommitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
     }
 
     function test_commit_revertsWhenProviderSuspended() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         registry.suspendProvider(prov[0]);
         _expectCommitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
     }
 
     function test_commit_revertsWhenProviderExiting() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         vm.prank(prov[0]);
         registry.requestExit();
         _expectCommitRevert(
@@ -1889,7 +1890,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_revertsWhenProviderMissingTagsOrMemory() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _expectCommitRevert(
             id,
             job,
@@ -1910,7 +1911,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(STAKE + 1);
         _court().setPolicy(p);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _expectCommitRevert(
             id,
             job,
@@ -1922,7 +1923,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_commit_versionRetiredAfterRequest_stillServed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         models.retireVersion(modelId, 1);
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], RESULT);
@@ -1931,12 +1932,12 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_cancel_openK3Job_releasesSeatsWithoutFault() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         assertEq(_locked(prov[0]), COLLATERAL, "locked by the seat");
         models.retireVersion(modelId, 1);
         vm.prank(client);
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
         assertEq(_locked(prov[0]), 0, "released");
         assertEq(_stake(prov[0]), STAKE, "not slashed");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "refunded");
@@ -1945,16 +1946,16 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_cancel_revealingJob_reverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         models.retireVersion(modelId, 1);
         vm.prank(client);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Revealing));
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
     }
 
     function test_commit_locksCollateralSnapshotNotCurrentPolicy() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = 500e18;
         _court().setPolicy(p);
@@ -1965,7 +1966,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- reveal
 
     function test_reveal_revertsWhileCommitOpen() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         uint8 seat = _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         _expectRevealRevert(
@@ -1974,7 +1975,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsWhenCommitClosedWithoutQuorum() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         uint8 seat = _commit(id, job, prov[0], RESULT);
         vm.warp(job.commitDeadline + 1);
         _expectRevealRevert(
@@ -1983,7 +1984,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         job.quorum = 1;
         _expectRevealRevert(
             id,
@@ -1997,7 +1998,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsOnWrongSalt() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -2010,7 +2011,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsOnWrongResult() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -2023,7 +2024,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsWhenNotSeated() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectRevealRevert(
             id,
             job,
@@ -2055,7 +2056,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_revertsOnDoubleReveal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _expectRevealRevert(
             id,
@@ -2070,14 +2071,14 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_acceptsAtRevealDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.warp(START + REVEAL_WINDOW);
         _reveal(id, job, prov[0], 0, RESULT);
         assertEq(_revealed(id), 1, "the deadline itself is in time");
     }
 
     function test_reveal_revertsAfterRevealWindow() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.warp(START + REVEAL_WINDOW + 1);
         _expectRevealRevert(
             id,
@@ -2093,7 +2094,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_storesResultAndEmits() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ResultRevealed(id, prov[1], RESULT, OUTPUT);
         _reveal(id, job, prov[1], 1, RESULT);
@@ -2107,7 +2108,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     // ---------------------------------------------------------------- settlement
 
     function test_reveal_allAgreeSettlesAndPaysEveryone() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         uint256 protocolFee = (3 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;
@@ -2137,7 +2138,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         IInferenceMarketTypes.JobRequest memory r = _req(3, address(0));
         r.version = 2;
         r.feePerProvider = 333;
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], uint8(i), RESULT);
         uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
@@ -2147,7 +2148,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_minoritySlashedMajorityPaid() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, OTHER_RESULT);
         uint256 fees = 3 * uint256(FEE);
@@ -2187,17 +2188,17 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_slashesNonRevealer() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Revealing));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         vm.warp(START + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, prov[2], COLLATERAL, false);
         vm.prank(stranger);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(_status(id), SETTLED, "settled");
         assertEq(_stake(prov[2]), STAKE - COLLATERAL, "non-revealer slashed");
@@ -2211,7 +2212,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_threeDifferentResultsRefundsClient() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, THIRD_RESULT));
+        (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, OTHER_RESULT, THIRD_RESULT));
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, OTHER_RESULT);
         vm.expectEmit(true, true, true, true, address(market));
@@ -2233,7 +2234,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_reveal_tieWithoutQuorumRefundsClient() public {
         bytes32[] memory results = new bytes32[](4);
         (results[0], results[1], results[2], results[3]) = (RESULT, OTHER_RESULT, RESULT, OTHER_RESULT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _seatAll(4, results);
+        (uint256 id, Job memory job) = _seatAll(4, results);
         assertEq(job.quorum, 3, "k = 4 needs 3");
         for (uint256 i = 0; i < 4; ++i) _reveal(id, job, prov[i], uint8(i), results[i]);
 
@@ -2248,15 +2249,15 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_tooFewSeatsRefundsAndReleases() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         vm.warp(job.commitDeadline + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.JobRefunded(id, _escrow(3), false);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
@@ -2267,15 +2268,15 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_finalize_noSeatsRefunds() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(2, address(payToken));
+        (uint256 id, Job memory job) = _request(2, address(payToken));
         vm.warp(job.commitDeadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(payToken)), _escrow(2), "token refund");
     }
 
     function test_reveal_revertsAtCommitDeadlineWhileCommitStillOpen() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline);
@@ -2285,14 +2286,14 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             id, job, prov[0], 0, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_commit(id, job, prov[2], RESULT), 2, "last seat taken at the deadline");
         assertEq(_status(id), REVEALING, "full: revealing");
         assertEq(_revealStart(id), job.commitDeadline, "reveal starts at the last commit");
     }
 
     function test_jobState_staysOpenUntilRevealOrFinalizeStartsTheRound() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
@@ -2305,7 +2306,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_afterCommitDeadlineWithQuorumSeated() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
@@ -2331,7 +2332,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function test_reveal_afterCommitDeadlineRevealWindowCountsFromDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         uint40 revealDeadline = job.commitDeadline + job.revealWindow;
@@ -2346,7 +2347,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, id, revealDeadline)
         );
         // Nobody revealed: no quorum, refund, no slash; the counters record the misses.
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "full refund");
         assertEq(registry.slashedFunds(), 0, "no slash without a quorum");
@@ -2358,7 +2359,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         uint8 k = uint8(bound(kSeed, 2, MAX_K));
         IInferenceMarketTypes.JobRequest memory r = _req(k, address(0));
         r.feePerProvider = uint96(bound(feeSeed, MIN_FEE, 1e24));
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+        (uint256 id, Job memory job) = _requestAs(client, r);
         uint256 agree;
         for (uint256 i = 0; i < k; ++i) {
             bool a = (votes >> i) & 1 == 1;
@@ -2371,7 +2372,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         _checkSettlement(id, job, agree > k - agree ? agree : k - agree);
     }
 
-    function _checkSettlement(uint256 id, IInferenceMarketTypes.Job memory job, uint256 majority) internal view {
+    function _checkSettlement(uint256 id, Job memory job, uint256 majority) internal view {
         uint256 credited = market.protocolFees(address(0)) + market.balanceOf(client, address(0));
         uint256 paidSeats;
         for (uint256 i = 0; i < job.redundancy; ++i) {
@@ -2417,14 +2418,14 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @dev Seats prov[0..k-1] on a new ETH job (seat i = prov[i]); every seat whose mode is not
     /// SILENT reveals its hash; if any seat is silent, the reveal window passes and a stranger
     /// finalizes. Events are expected by the caller before this runs the last step.
-    function _commitAll(uint8[] memory modes) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _commitAll(uint8[] memory modes) internal returns (uint256 id, Job memory job) {
         (id, job) = _requestEth(uint8(modes.length));
         for (uint256 i = 0; i < modes.length; ++i) _commit(id, job, prov[i], _hashOf(modes[i]));
     }
 
     /// @dev Reveals every non-silent seat but the last one that is not silent (returned, or
     /// type(uint256).max when all are silent).
-    function _revealAllButLast(uint256 id, IInferenceMarketTypes.Job memory job, uint8[] memory modes)
+    function _revealAllButLast(uint256 id, Job memory job, uint8[] memory modes)
         internal
         returns (uint256 last)
     {
@@ -2436,14 +2437,14 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         }
     }
 
-    function _round(uint8[] memory modes) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _round(uint8[] memory modes) internal returns (uint256 id, Job memory job) {
         (id, job) = _commitAll(modes);
         uint256 last = _revealAllButLast(id, job, modes);
         if (last != type(uint256).max) _reveal(id, job, prov[last], uint8(last), _hashOf(modes[last]));
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         if (_status(id) == REVEALING) {
             vm.prank(stranger);
-            market.finalize(id, job);
+            market.finalize(id, wordsOf(job));
         }
     }
 
@@ -2488,7 +2489,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// half to the honest revealer, who also gets its own collateral back and no "disagreed" mark.
     function test_settle_k2SilentSeat_noQuorum_slashedAndCompensated() public {
         uint8[] memory modes = _modes(TRUTH, SILENT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         assertEq(job.quorum, 2, "k = 2 needs both");
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
@@ -2503,7 +2504,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.JobRefunded(id, escrow, true);
         vm.prank(stranger);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(_status(id), REFUNDED, "no quorum: refunded");
         assertEq(market.balanceOf(client, address(0)), escrow, "client: the escrow E");
@@ -2534,12 +2535,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// takes half of 2c, the one revealer the other half.
     function test_settle_k3TwoSilent_noQuorum() public {
         uint8[] memory modes = _modes(TRUTH, SILENT, SILENT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SlashDistributed(id, 2 * uint256(COLLATERAL), COLLATERAL, COLLATERAL, 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "client: E");
@@ -2574,13 +2575,13 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// is no honest revealer to share it with).
     function test_settle_allSilent_clientTakesPool() public {
         uint8[] memory modes = _modes(SILENT, SILENT, SILENT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SlashDistributed(id, 3 * uint256(COLLATERAL), 3 * uint256(COLLATERAL), 0, 0);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.JobRefunded(id, _escrow(3), true);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "client: E");
         assertEq(_stakeCredit(client), 3 * uint256(COLLATERAL), "client: the whole pool");
@@ -2633,7 +2634,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         uint256 c = 1e18 + 1;
         p.collateralPerJob = uint128(c);
         _setPolicyLoweringJuryFee(p);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _round(_modes(TRUTH, SILENT, TRUTH, SILENT, TRUTH));
+        (uint256 id, Job memory job) = _round(_modes(TRUTH, SILENT, TRUTH, SILENT, TRUTH));
         assertEq(job.collateral, c, "snapshotted collateral");
         uint256 pool = 2 * c;
         uint256 toClient = (pool * CLIENT_SHARE_BPS) / 10_000; // 1e18 + 1
@@ -2652,14 +2653,14 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// client. The policy is read at settlement.
     function test_settle_clientShareBpsBounds() public {
         uint8[] memory modes = _modes(TRUTH, TRUTH, SILENT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.clientShareBps = 0;
         _court().setPolicy(p);
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_stakeCredit(client), 0, "share 0: nothing to the client");
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "winners share the pool");
 
@@ -2675,7 +2676,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// takes only free stake, and the seat loses exactly its collateral to those it harmed.
     function test_settle_daoSlashCannotReachSeatCollateral() public {
         uint8[] memory modes = _modes(TRUTH, SILENT);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         uint256 free = STAKE - COLLATERAL;
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -2690,7 +2691,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, false);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, COLLATERAL / 2, COLLATERAL / 2, 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_stakeOf(prov[1]), 0, "its collateral, the rest the DAO took");
         assertEq(_stakeCredit(client), COLLATERAL / 2, "client");
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "revealer");
@@ -2701,7 +2702,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice No fault, no SlashDistributed: the happy path reads no stake and moves no stake.
     function test_settle_allAgree_noSlashEvent() public {
         uint8[] memory modes = _modes(TRUTH, TRUTH, TRUTH);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _commitAll(modes);
+        (uint256 id, Job memory job) = _commitAll(modes);
         _reveal(id, job, prov[0], 0, RESULT);
         _reveal(id, job, prov[1], 1, RESULT);
         vm.recordLogs();
@@ -2720,17 +2721,17 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// reveal its seat (old scheme: stored value = commitment XOR provider). The other address
     /// cannot reveal it, and the seat, never revealed by its holder, is slashed as silent.
     function test_reveal_otherAddressCannotRevealCraftedCommitment() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         address accomplice = prov[3];
         bytes32 accompliceSalt = _salt(accomplice);
         bytes32 forAccomplice = _commitment(id, accomplice, RESULT, accompliceSalt);
         // XOR-crafted: under `stored = commitment ^ provider`, the accomplice's reveal matched.
         bytes32 crafted = forAccomplice ^ bytes32(uint256(uint160(accomplice))) ^ bytes32(uint256(uint160(prov[0])));
         vm.prank(prov[0]);
-        market.commit(id, job, crafted);
+        market.commit(id, wordsOf(job), crafted);
         // Raw: under `stored = commitment` without the provider, the accomplice's reveal matched.
         vm.prank(prov[1]);
-        market.commit(id, job, forAccomplice);
+        market.commit(id, wordsOf(job), forAccomplice);
         _commit(id, job, prov[2], RESULT);
 
         for (uint8 seat = 0; seat < 2; ++seat) {
@@ -2738,17 +2739,17 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
                 abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, seat, accomplice)
             );
             vm.prank(accomplice);
-            market.reveal(id, job, seat, RESULT, accompliceSalt, OUTPUT);
+            market.reveal(id, wordsOf(job), seat, RESULT, accompliceSalt, OUTPUT);
         }
         // Nor can the seat holders reveal with the accomplice's opening.
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0]));
         vm.prank(prov[0]);
-        market.reveal(id, job, 0, RESULT, accompliceSalt, OUTPUT);
+        market.reveal(id, wordsOf(job), 0, RESULT, accompliceSalt, OUTPUT);
         assertEq(_revealed(id), 0, "nothing revealed");
 
         _reveal(id, job, prov[2], 2, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_status(id), REFUNDED, "one revealer of three: no quorum");
         assertEq(_stakeOf(prov[0]), STAKE - COLLATERAL, "crafting seat slashed as silent");
         assertEq(_stakeOf(prov[1]), STAKE - COLLATERAL, "crafting seat slashed as silent");
@@ -2790,7 +2791,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             if (modes[i] == TRUTH) ++truthful;
             if (modes[i] == OTHER) ++others;
         }
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _round(modes);
+        (uint256 id, Job memory job) = _round(modes);
 
         bytes32 winner;
         if (truthful >= job.quorum) winner = RESULT;
@@ -2828,29 +2829,29 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     /// @dev The attacker, as a client, gets `escrow` credited back from an expired job.
-    function _attackerRefund(address token) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _attackerRefund(address token) internal returns (uint256 id, Job memory job) {
         (id, job) = _requestAs(address(attacker), _req(1, token));
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(market.balanceOf(address(attacker), token), _escrow(1), "refund credited");
     }
 
     // ---------------------------------------------------------------- copying results
 
     function test_commit_copierCannotJoinOnceRevealsOpen() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         _reveal(id, job, prov[0], 0, RESULT); // RESULT is now public
         bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         vm.prank(prov[3]);
-        market.commit(id, job, c);
+        market.commit(id, wordsOf(job), c);
         assertEq(market.balanceOf(prov[3], address(0)), 0, "copier unpaid");
         assertEq(_locked(prov[3]), 0, "copier never seated");
     }
 
     function test_commit_copierCannotJoinAfterCommitDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         vm.warp(job.commitDeadline + 1);
@@ -2858,28 +2859,28 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         bytes32 c = _commitment(id, prov[3], RESULT, _salt(prov[3]));
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         vm.prank(prov[3]);
-        market.commit(id, job, c);
+        market.commit(id, wordsOf(job), c);
     }
 
     function test_reveal_copiedCommitmentCannotBeRevealed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         bytes32 honest = _commitment(id, prov[0], RESULT, _salt(prov[0]));
         vm.prank(prov[0]);
-        market.commit(id, job, honest);
+        market.commit(id, wordsOf(job), honest);
         // The copier lifts the honest commitment from the chain.
         vm.prank(prov[1]);
-        uint8 copierSeat = market.commit(id, job, honest);
+        uint8 copierSeat = market.commit(id, wordsOf(job), honest);
         _commit(id, job, prov[2], RESULT);
 
         _reveal(id, job, prov[0], 0, RESULT); // result and salt are now public
         bytes32 honestSalt = _salt(prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[1]));
         vm.prank(prov[1]);
-        market.reveal(id, job, copierSeat, RESULT, honestSalt, OUTPUT);
+        market.reveal(id, wordsOf(job), copierSeat, RESULT, honestSalt, OUTPUT);
         _reveal(id, job, prov[2], 2, RESULT);
 
         vm.warp(START + REVEAL_WINDOW + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(market.balanceOf(prov[1], address(0)), 0, "copier unpaid");
         assertEq(_stakeOf(prov[1]), STAKE - COLLATERAL, "copier slashed as a non-revealer");
         assertEq(registry.getProvider(prov[1]).missed, 1, "missed");
@@ -2888,9 +2889,9 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function test_commit_suspendedExitingProviderTakesNoNewWork() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(2);
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestEth(2);
-        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(2);
+        (uint256 id2, Job memory job2) = _requestEth(2);
+        (uint256 id3, Job memory job3) = _requestEth(1);
         _commit(id, job, prov[0], RESULT);
         registry.suspendProvider(prov[0]);
         vm.prank(prov[0]);
@@ -2898,10 +2899,10 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         bytes32 c = _commitment(id2, prov[0], RESULT, _salt(prov[0]));
         vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
         vm.prank(prov[0]);
-        market.commit(id2, job2, c);
+        market.commit(id2, wordsOf(job2), c);
         vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
         vm.prank(prov[0]);
-        market.submitResult(id3, job3, RESULT, OUTPUT);
+        market.submitResult(id3, wordsOf(job3), RESULT, OUTPUT);
         vm.recordLogs();
         assertEq(_relay(market, _one(_sign(market, pks[0], id3, job3, RESULT))), 0, "batch rejects it too");
         assertEq(_rejections(vm.getRecordedLogs(), address(market)).length, 1, "one rejection");
@@ -2999,12 +3000,12 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function test_withdraw_reentrantTokenCannotFinalize() public {
-        (uint256 id1, IInferenceMarketTypes.Job memory job1) = _requestAs(address(attacker), _req(1, address(hookToken)));
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        (uint256 id1, Job memory job1) = _requestAs(address(attacker), _req(1, address(hookToken)));
+        (uint256 id2, Job memory job2) = _requestAs(address(attacker), _req(1, address(hookToken)));
         uint256 escrow = _escrow(1);
         vm.warp(job1.deadline + 1);
-        market.finalize(id1, job1);
-        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.finalize, (id2, job2)), false);
+        market.finalize(id1, wordsOf(job1));
+        attacker.arm(address(market), abi.encodeCall(IInferenceMarket.finalize, (id2, wordsOf(job2))), false);
 
         vm.prank(address(attacker));
         market.withdraw(address(hookToken));
@@ -3012,7 +3013,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         assertEq(_status(id2), OPEN, "job 2 untouched");
         assertEq(market.balanceOf(address(attacker), address(hookToken)), 0, "nothing credited meanwhile");
 
-        market.finalize(id2, job2);
+        market.finalize(id2, wordsOf(job2));
         vm.prank(address(attacker));
         market.withdraw(address(hookToken));
         assertEq(hookToken.balanceOf(address(attacker)), 2 * escrow, "each escrow returned once");
@@ -3052,10 +3053,10 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
     function test_withdraw_clientRejectingEthKeepsRefund() public {
         EthRejecter rejecter = new EthRejecter();
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(address(rejecter), _req(1, address(0)));
+        (uint256 id, Job memory job) = _requestAs(address(rejecter), _req(1, address(0)));
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector, address(rejecter), escrow)
@@ -3083,22 +3084,22 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
 contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     function test_finalize_singleRevertsBeforeOrAtDeadline() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         vm.warp(job.deadline);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
     }
 
     function test_finalize_singleAfterDeadlineRefundsClient() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         uint256 escrow = _escrow(1);
         vm.warp(job.deadline + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.JobRefunded(id, escrow, false);
         vm.prank(stranger);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
 
         assertEq(_status(id), REFUNDED, "refunded");
         assertEq(market.balanceOf(client, address(0)), escrow, "escrow credited, protocol fee included");
@@ -3112,42 +3113,42 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_finalize_revertsWhenAlreadyRefunded() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Refunded));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "credited once");
     }
 
     function test_finalize_revertsWhenSettled() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
         // Delivered, then claimed: not finalizable, by status.
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Delivered));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         _claimPaid(id, job, prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Settled));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
 
-        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(2);
+        (uint256 id3, Job memory job3) = _requestEth(2);
         _commit(id3, job3, prov[0], RESULT);
         _commit(id3, job3, prov[1], RESULT);
         _reveal(id3, job3, prov[0], 0, RESULT);
         _reveal(id3, job3, prov[1], 1, RESULT);
         vm.warp(block.timestamp + 1 days);
         vm.expectRevert(_notFinalizable(id3, IInferenceMarketTypes.JobStatus.Settled));
-        market.finalize(id3, job3);
+        market.finalize(id3, wordsOf(job3));
     }
 
     function test_finalize_revertsOnJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         job.client = stranger; // redirect the refund
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
     }
 
     function test_withdraw_revertsWhenNothingToWithdraw() public {
@@ -3166,8 +3167,8 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_withdraw_movesEthAndTokenSeparately() public {
-        (uint256 a, IInferenceMarketTypes.Job memory ja) = _requestEth(1);
-        (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
+        (uint256 a, Job memory ja) = _requestEth(1);
+        (uint256 b, Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[0]);
         _claimPaid(a, ja, prov[0]);
@@ -3195,7 +3196,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_withdraw_tokenStillPaysAfterTokenDisallowed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _request(1, address(payToken));
+        (uint256 id, Job memory job) = _request(1, address(payToken));
         _court().setTokenAllowed(address(payToken), false, 0);
         _submit(id, job, prov[0]);
         _claimPaid(id, job, prov[0]);
@@ -3204,10 +3205,10 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
     }
 
     function test_pause_stopsOnlyRequestJob() public {
-        (uint256 single, IInferenceMarketTypes.Job memory singleJob) = _requestEth(1);
-        (uint256 expiring, IInferenceMarketTypes.Job memory expiringJob) = _requestEth(1);
-        (uint256 signed, IInferenceMarketTypes.Job memory signedJob) = _requestEth(1);
-        (uint256 round, IInferenceMarketTypes.Job memory roundJob) = _requestEth(2);
+        (uint256 single, Job memory singleJob) = _requestEth(1);
+        (uint256 expiring, Job memory expiringJob) = _requestEth(1);
+        (uint256 signed, Job memory signedJob) = _requestEth(1);
+        (uint256 round, Job memory roundJob) = _requestEth(2);
         IInferenceMarketTypes.SignedResult memory item = _sign(market, pks[2], signed, signedJob, RESULT);
 
         vm.prank(guardian);
@@ -3230,7 +3231,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         _reveal(round, roundJob, prov[0], 0, RESULT);
         _reveal(round, roundJob, prov[1], 1, RESULT);
         vm.warp(expiringJob.deadline + 1);
-        market.finalize(expiring, expiringJob);
+        market.finalize(expiring, wordsOf(expiringJob));
         _claimPaid(single, singleJob, prov[0]);
         _claimPaid(signed, signedJob, prov[2]);
         vm.prank(prov[0]);
@@ -3360,7 +3361,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
             priorityWindow: 1 hours,
             maxInlineInputBytes: 64 * 1024,
             maxJobDuration: 365 days,
-            collateralPerJob: type(uint128).max,
+            collateralPerJob: type(uint96).max, // a job's words hold 96 bits of collateral
             clientShareBps: 10_000
         });
         _court().setPolicy(high);
@@ -3378,6 +3379,63 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         p.collateralPerJob = uint128(least);
         _court().setPolicy(p);
         assertEq(market.policy().collateralPerJob, least, "the least collateral accepted");
+    }
+
+    /// @dev A job's words hold 96 bits of collateral: a policy above that is refused, not cut.
+    function test_setPolicy_revertsWhenCollateralAboveJobWords() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = uint128(type(uint96).max) + 1;
+        _expectOutOfBounds(p, "collateralPerJob", uint256(type(uint96).max) + 1);
+    }
+
+    /// @dev A job's words hold required tags 0-63: a request naming tag 64 is refused with the
+    /// tags, and one naming tag 63 is taken and keeps it.
+    function test_requestJob_revertsWhenTagsAboveBit63() public {
+        IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
+        r.requiredTags = uint256(1) << 64;
+        uint256 escrow = _escrow(1);
+        vm.deal(client, client.balance + escrow);
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTagsOutOfRange.selector, r.requiredTags));
+        market.requestJob{value: escrow}(r);
+        r.requiredTags = uint256(1) << 63;
+        (, Job memory job) = _requestAs(client, r);
+        assertEq(job.requiredTags, uint256(1) << 63, "tag 63 kept");
+    }
+
+    /// @dev The words of one fixed job, field by field: the same vector is checked by the
+    /// TypeScript codec (test/node/job-words.test.ts), so both sides pack alike.
+    function test_jobWords_sharedVector() public pure {
+        Job memory job = Job({
+            client: address(0x1111111111111111111111111111111111111111),
+            token: address(0x2222222222222222222222222222222222222222),
+            modelId: bytes32(uint256(0x33)),
+            version: 7,
+            redundancy: 3,
+            quorum: 2,
+            protocolFeeBps: 250,
+            feePerProvider: 0.01 ether,
+            requestedAt: 1_700_000_000,
+            deadline: 1_700_003_600,
+            commitDeadline: 1_700_000_120,
+            revealWindow: 120,
+            priorityWindow: 3,
+            minMemoryMB: 512,
+            collateral: 10 ether,
+            requiredTags: 0x10001,
+            inputHash: bytes32(uint256(0x44)),
+            seed: 0xabcdef0123456789abcdef01,
+            challengeWindow: 0,
+            counted: true
+        });
+        uint256[6] memory w = wordsOf(job);
+        assertEq(w[0], 0x1111111111111111111111111111111111111111006553f100006553ff100302, "w0");
+        assertEq(w[1], 0x222222222222222222222222222222222222222200000000002386f26fc10000, "w1");
+        assertEq(w[2], 0x000000070000020000fa00000003006553f17800000078000000000100000000, "w2");
+        assertEq(w[3], 0x0000000000010001abcdef0123456789abcdef01000000008ac7230489e80000, "w3");
+        assertEq(w[4], 0x33, "w4: modelId");
+        assertEq(w[5], 0x44, "w5: inputHash");
+        assertEq(keccak256(abi.encode(jobFromWords(w))), keccak256(abi.encode(job)), "round trip");
     }
 
     function test_setPolicy_revertsWhenClientShareAboveHundredPercent() public {
@@ -3502,7 +3560,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_setTreasury_redirectsLaterProtocolFees() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         _claimPaid(id, job, prov[0]);
         address newTreasury = address(0x7EA52);
@@ -3520,8 +3578,8 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_withdrawProtocolFees_daoSendsToTreasuryPerToken() public {
-        (uint256 a, IInferenceMarketTypes.Job memory ja) = _requestEth(1);
-        (uint256 b, IInferenceMarketTypes.Job memory jb) = _request(1, address(payToken));
+        (uint256 a, Job memory ja) = _requestEth(1);
+        (uint256 b, Job memory jb) = _request(1, address(payToken));
         _submit(a, ja, prov[0]);
         _submit(b, jb, prov[1]);
         _claimPaid(a, ja, prov[0]);
@@ -3542,7 +3600,7 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
     }
 
     function test_withdrawProtocolFees_revertsForOthers() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _submit(id, job, prov[0]);
         _claimPaid(id, job, prov[0]);
         bytes32 adminRole = market.DEFAULT_ADMIN_ROLE();
@@ -3597,9 +3655,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     /// @dev The provider holding `rank` for `job` (every prov is a roster member).
-    function _atRank(IInferenceMarketTypes.Job memory job, uint256 rank) internal view returns (address who, uint256 pk) {
+    function _atRank(Job memory job, uint256 rank) internal view returns (address who, uint256 pk) {
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (bool member, uint256 r,) = market.assignment(job, prov[i]);
+            (bool member, uint256 r,) = market.assignment(wordsOf(job), prov[i]);
             assertTrue(member, "prov is a member");
             if (r == rank) return (prov[i], pks[i]);
         }
@@ -3613,31 +3671,31 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_requestJob_snapshotsWindowAndSeed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         assertEq(job.priorityWindow, W, "window snapshot");
-        assertEq(job.seed, uint256(keccak256(abi.encode(block.prevrandao, id))), "seed");
-        (, IInferenceMarketTypes.Job memory next) = _requestEth(1);
+        assertEq(job.seed, uint96(uint256(keccak256(abi.encode(block.prevrandao, id)))), "seed: the low 96 bits");
+        (, Job memory next) = _requestEth(1);
         assertTrue(next.seed != job.seed, "seeds differ per job");
     }
 
     function test_assignment_ranksArePermutationDrawnBySeed() public {
-        (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (, Job memory job) = _requestEth(1);
         uint256 a = AssignmentSpec.multiplier(job.seed, NUM_PROVIDERS);
         uint256 seen;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (bool member, uint256 rank, uint40 opensAt) = market.assignment(job, prov[i]);
+            (bool member, uint256 rank, uint40 opensAt) = market.assignment(wordsOf(job), prov[i]);
             assertTrue(member, "member");
             assertEq(rank, (a * i + job.seed % NUM_PROVIDERS) % NUM_PROVIDERS, "rank formula");
             assertEq(opensAt, rank == 0 ? job.requestedAt : job.requestedAt + rank * W, "opensAt");
             seen |= 1 << rank;
         }
         assertEq(seen, (1 << NUM_PROVIDERS) - 1, "every rank once");
-        (bool outsiderMember,,) = market.assignment(job, lowMemory);
+        (bool outsiderMember,,) = market.assignment(wordsOf(job), lowMemory);
         assertFalse(outsiderMember, "a suspended provider is no member");
     }
 
     function test_submitResult_onlyRankZeroAtRequest() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         for (uint256 rank = 1; rank < NUM_PROVIDERS; ++rank) {
             (address p,) = _atRank(job, rank);
             vm.expectRevert(_notAssigned(id, p, rank, job.requestedAt + rank * W));
@@ -3652,7 +3710,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitResult_rankOneOpensAfterOneWindow() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         (address second,) = _atRank(job, 1);
         (address third,) = _atRank(job, 2);
         vm.warp(job.requestedAt + W - 1);
@@ -3669,7 +3727,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitResult_everyRankEventuallyOpens() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
         vm.warp(job.requestedAt + (NUM_PROVIDERS - 1) * W);
         _submit(id, job, last);
@@ -3679,7 +3737,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev Finding 2: a copier (approved, not assigned) replays the assignee's (resultHash,
     /// outputRef) from the mempool inside the assignee's window: it reverts, the assignee is paid.
     function test_submitResult_mempoolCopyInAssigneesWindowReverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         (address assignee,) = _atRank(job, 0);
         (address copier,) = _atRank(job, 3);
         bytes32 seen = keccak256("assignee's result");
@@ -3687,12 +3745,12 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         vm.warp(job.requestedAt + W - 1);
         vm.expectRevert(_notAssigned(id, copier, 3, job.requestedAt + 3 * W));
         vm.prank(copier);
-        market.submitResult(id, job, seen, ref);
+        market.submitResult(id, wordsOf(job), seen, ref);
 
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ResultSubmitted(id, assignee, seen, ref);
         vm.prank(assignee);
-        market.submitResult(id, job, seen, ref);
+        market.submitResult(id, wordsOf(job), seen, ref);
         assertEq(registry.getProvider(copier).locked, 0, "the copier locked nothing");
         _claimPaid(id, job, assignee, seen);
         assertEq(market.balanceOf(copier, address(0)), 0, "the copier earns nothing");
@@ -3700,7 +3758,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_commit_firstKRanksAtOnce() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         for (uint256 rank = 0; rank < 3; ++rank) {
             (address p,) = _atRank(job, rank);
             _commit(id, job, p, RESULT);
@@ -3709,7 +3767,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_commit_rankKOnlyAfterAWindow() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(3);
+        (uint256 id, Job memory job) = _requestEth(3);
         (address r0,) = _atRank(job, 0);
         (address r1,) = _atRank(job, 1);
         (address r3,) = _atRank(job, 3);
@@ -3727,8 +3785,8 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_unassignedItemRejectedBatchGoesOn() public {
-        (uint256 idA, IInferenceMarketTypes.Job memory jobA) = _requestEth(1);
-        (uint256 idB, IInferenceMarketTypes.Job memory jobB) = _requestEth(1);
+        (uint256 idA, Job memory jobA) = _requestEth(1);
+        (uint256 idB, Job memory jobB) = _requestEth(1);
         (address late, uint256 latePk) = _atRank(jobA, 2);
         (address assigned, uint256 assignedPk) = _atRank(jobB, 0);
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
@@ -3750,15 +3808,15 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function test_priorityWindowZero_everybodyAtOnce() public {
         _setWindow(0);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         assertEq(job.priorityWindow, 0, "no window");
         (address last,) = _atRank(job, NUM_PROVIDERS - 1);
-        (,, uint40 opensAt) = market.assignment(job, last);
+        (,, uint40 opensAt) = market.assignment(wordsOf(job), last);
         assertEq(opensAt, job.requestedAt, "every rank open at request");
         _submit(id, job, last);
         assertEq(_status(id), K1_DELIVERED, "the last rank delivered at once");
 
-        (uint256 id3, IInferenceMarketTypes.Job memory job3) = _requestEth(3);
+        (uint256 id3, Job memory job3) = _requestEth(3);
         for (uint256 rank = NUM_PROVIDERS - 1; rank >= NUM_PROVIDERS - 3; --rank) {
             (address p,) = _atRank(job3, rank);
             _commit(id3, job3, p, RESULT);
@@ -3768,7 +3826,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     /// @dev A job keeps the window it was requested with: a policy change does not move its ranks.
     function test_priorityWindow_isSnapshotPerJob() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         _setWindow(0);
         (address second,) = _atRank(job, 1);
         vm.expectRevert(_notAssigned(id, second, 1, job.requestedAt + W));
@@ -3778,10 +3836,10 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev A roster change mid-job moves ranks (documented): the job's rank 0 leaves, the size
     /// shrinks, and the assignment is recomputed from the new roster.
     function test_assignment_followsRosterChanges() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+        (uint256 id, Job memory job) = _requestEth(1);
         (address first,) = _atRank(job, 0);
         registry.suspendProvider(first);
-        (bool member,,) = market.assignment(job, first);
+        (bool member,,) = market.assignment(wordsOf(job), first);
         assertFalse(member, "left the roster");
         uint256 size = registry.rosterSize();
         assertEq(size, NUM_PROVIDERS - 1, "roster shrank");
@@ -3789,7 +3847,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         for (uint256 i = 0; i < size; ++i) {
             if (AssignmentSpec.rank(job.seed, i, size) == 0) now0 = registry.rosterAt(i);
         }
-        (, uint256 rank,) = market.assignment(job, now0);
+        (, uint256 rank,) = market.assignment(wordsOf(job), now0);
         assertEq(rank, 0, "rank 0 recomputed on the new roster");
         _submit(id, job, now0);
         assertEq(_status(id), K1_DELIVERED, "delivered by the new rank 0");
@@ -3801,14 +3859,14 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         registry.suspendProvider(prov[5]);
         registry.suspendProvider(prov[6]);
         assertEq(registry.rosterSize(), 5, "five members");
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         uint256[5] memory firsts;
         for (uint256 s = 0; s < 1_000; ++s) {
             job.seed = uint256(keccak256(abi.encode("fairness", s)));
             for (uint256 i = 0; i < 5; ++i) {
-                (, uint256 rank,) = market.assignment(job, prov[i]);
+                (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
                 if (rank == 0) ++firsts[i];
             }
         }
@@ -3824,9 +3882,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         registry.suspendProvider(prov[6]);
         uint256[5] memory firsts;
         for (uint256 j = 0; j < 100; ++j) {
-            (, IInferenceMarketTypes.Job memory job) = _requestEth(1);
+            (, Job memory job) = _requestEth(1);
             for (uint256 i = 0; i < 5; ++i) {
-                (, uint256 rank,) = market.assignment(job, prov[i]);
+                (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
                 if (rank == 0) ++firsts[i];
             }
         }
@@ -3842,13 +3900,13 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     function test_assignment_affineVectorMatchesTheRunner() public {
         registry.suspendProvider(prov[5]);
         registry.suspendProvider(prov[6]);
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         job.seed = (2 << 64) + 7;
         uint8[5] memory expected = [4, 2, 0, 3, 1];
         for (uint256 i = 0; i < 5; ++i) {
-            (, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+            (, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
             assertEq(rank, expected[i], "rank of roster index i");
         }
     }
@@ -3859,7 +3917,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// they hold both no more often than a uniform draw allows (fixed seeds: deterministic).
     function test_assignment_consecutiveCartelDoesNotHoldFirstK() public view {
         assertEq(registry.rosterSize(), NUM_PROVIDERS, "seven members");
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         job.redundancy = 2;
         job.priorityWindow = W;
         uint256 held;
@@ -3867,7 +3925,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
             job.seed = uint256(keccak256(abi.encode("cartel", s)));
             uint256 cartelSeats;
             for (uint256 i = 0; i < 3; ++i) {
-                (, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+                (, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
                 if (rank < 2) ++cartelSeats;
             }
             if (cartelSeats == 2) ++held;
@@ -3881,13 +3939,14 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         uint256 gone = bound(suspended, 0, NUM_PROVIDERS - 1);
         for (uint256 i = 0; i < gone; ++i) registry.suspendProvider(prov[NUM_PROVIDERS - 1 - i]);
         uint256 n = registry.rosterSize();
-        IInferenceMarketTypes.Job memory job;
+        seed = uint96(seed); // a job's words hold a 96-bit seed
+        Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         job.seed = seed;
         uint256 seen;
         for (uint256 i = 0; i < n; ++i) {
-            (bool member, uint256 rank,) = market.assignment(job, registry.rosterAt(i));
+            (bool member, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
             assertTrue(member, "member");
             assertEq(rank, AssignmentSpec.rank(seed, i, n), "rank formula");
             seen |= 1 << rank;
@@ -3898,7 +3957,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev For any seed, the ranks are a permutation of 0..n-1 and exactly one provider is open
     /// at request for k = 1, two after one window.
     function testFuzz_assignment_ranksArePermutation(uint256 seed, uint8 elapsedWindows) public view {
-        IInferenceMarketTypes.Job memory job;
+        Job memory job;
         job.redundancy = 1;
         job.priorityWindow = W;
         job.requestedAt = uint40(block.timestamp);
@@ -3907,7 +3966,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         uint256 seen;
         uint256 open;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (, uint256 rank, uint40 opensAt) = market.assignment(job, prov[i]);
+            (, uint256 rank, uint40 opensAt) = market.assignment(wordsOf(job), prov[i]);
             assertLe(rank, NUM_PROVIDERS - 1, "rank in range");
             seen |= 1 << rank;
             if (opensAt <= job.requestedAt + elapsed * W) ++open;
@@ -3990,13 +4049,13 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
     /// @dev The attack of finding 7: the raw minimum, paid in a token worth far less than ETH.
     function test_requestJob_cheapTokenCannotPayTheRawMinimum() public {
         _expectTokenRevert(meme, MIN_FEE, _belowMinimum(MIN_FEE, 100_000e18));
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(meme), 100_000e18));
+        (, Job memory job) = _requestAs(client, _reqFee(address(meme), 100_000e18));
         assertEq(job.feePerProvider, 100_000e18, "the converted minimum is accepted");
     }
 
     function test_requestJob_sixDecimalTokenAtTheConvertedMinimum() public {
         _expectTokenRevert(usdc, 300e6 - 1, _belowMinimum(300e6 - 1, 300e6));
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
+        (uint256 id, Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
         assertEq(job.token, address(usdc), "token");
         assertEq(usdc.balanceOf(address(market)), market.escrowOf(1, 300e6, PROTOCOL_FEE_BPS), "escrow");
         // The job runs and pays in the token as any other.
@@ -4008,12 +4067,12 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
     function test_requestJob_eighteenDecimalTokenAtTheConvertedMinimum() public {
         _court().setTokenAllowed(address(payToken), true, 2_000e18); // 2,000 per ETH
         _expectTokenRevert(payToken, 200e18 - 1, _belowMinimum(200e18 - 1, 200e18));
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(payToken), 200e18));
+        (, Job memory job) = _requestAs(client, _reqFee(address(payToken), 200e18));
         assertEq(job.feePerProvider, 200e18, "fee");
     }
 
     function test_requestJob_ethIgnoresTokenRates() public {
-        (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(0), MIN_FEE));
+        (, Job memory job) = _requestAs(client, _reqFee(address(0), MIN_FEE));
         assertEq(job.feePerProvider, MIN_FEE, "ETH pays the wei minimum");
         _expectRefused(
             _reqFee(address(0), MIN_FEE - 1),
@@ -4023,7 +4082,7 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
     }
 
     function test_requestJob_rateChangeAppliesToLaterRequestsOnly() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
+        (uint256 id, Job memory job) = _requestAs(client, _reqFee(address(usdc), 300e6));
         _court().setTokenAllowed(address(usdc), true, 6_000e6); // the dollar halves against ETH
         _expectTokenRevert(usdc, 300e6, _belowMinimum(300e6, 600e6));
         // The job requested before keeps its fee and still pays.
@@ -4044,7 +4103,7 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
         if (fee < minimum) {
             _expectTokenRevert(usdc, fee, _belowMinimum(fee, minimum));
         } else {
-            (, IInferenceMarketTypes.Job memory job) = _requestAs(client, _reqFee(address(usdc), fee));
+            (, Job memory job) = _requestAs(client, _reqFee(address(usdc), fee));
             assertEq(job.feePerProvider, fee, "accepted");
         }
     }

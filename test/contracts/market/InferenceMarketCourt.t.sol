@@ -9,6 +9,7 @@ import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMar
 import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 /// @notice Helpers for the k = 1 challenge path: deliveries, claims, challenges and juries,
 /// called on the market's address (its fallback runs the court by DELEGATECALL). Six more
@@ -43,7 +44,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     /// @dev A k = 1 request by the client, funded exactly; the Job is read from {JobRequested}
     /// (it snapshots the collateral and the challenge window).
-    function _k1(address token) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _k1(address token) internal returns (uint256 id, Job memory job) {
         IInferenceMarketTypes.JobRequest memory r = _req(1, token);
         uint256 escrow = market.escrowOf(1, FEE, market.policy().protocolFeeBps);
         uint128 collateral = market.policy().collateralPerJob;
@@ -65,17 +66,17 @@ abstract contract CourtFixture is InferenceMarketFixture {
         assertEq(job.challengeWindow, window, "k = 1 job snapshots the challenge window");
     }
 
-    function _k1Eth() internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _k1Eth() internal returns (uint256 id, Job memory job) {
         return _k1(address(0));
     }
 
-    function _deliver(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal {
+    function _deliver(uint256 id, Job memory job, address p, bytes32 result) internal {
         vm.prank(p);
-        market.submitResult(id, job, result, OUTPUT);
+        market.submitResult(id, wordsOf(job), result, OUTPUT);
     }
 
     /// @dev A k = 1 job delivered by prov[0] with `result`.
-    function _delivered(bytes32 result) internal returns (uint256 id, IInferenceMarketTypes.Job memory job) {
+    function _delivered(bytes32 result) internal returns (uint256 id, Job memory job) {
         (id, job) = _k1Eth();
         _deliver(id, job, prov[0], result);
     }
@@ -86,12 +87,12 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     // ---------------------------------------------------------------- claims
 
-    function _claimOf(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result)
+    function _claimOf(uint256 id, Job memory job, address p, bytes32 result)
         internal
         pure
         returns (IInferenceMarketTypes.Claim memory)
     {
-        return IInferenceMarketTypes.Claim({jobId: id, job: job, provider: p, resultHash: result});
+        return IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: p, resultHash: result});
     }
 
     function _claims1(IInferenceMarketTypes.Claim memory c) internal pure returns (IInferenceMarketTypes.Claim[] memory cs) {
@@ -99,7 +100,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
         cs[0] = c;
     }
 
-    function _claim(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result) internal returns (uint256) {
+    function _claim(uint256 id, Job memory job, address p, bytes32 result) internal returns (uint256) {
         IInferenceMarketTypes.Claim[] memory cs = _claims1(_claimOf(id, job, p, result));
         vm.prank(stranger);
         return court.claim(cs);
@@ -108,13 +109,13 @@ abstract contract CourtFixture is InferenceMarketFixture {
     // ---------------------------------------------------------------- challenges
 
     /// @dev `challenger` challenges the delivery; the Challenge is read from {ResultChallenged}.
-    function _challenge(uint256 id, IInferenceMarketTypes.Job memory job, address p, bytes32 result, address challenger)
+    function _challenge(uint256 id, Job memory job, address p, bytes32 result, address challenger)
         internal
         returns (IInferenceMarketTypes.Challenge memory ch)
     {
         vm.recordLogs();
         vm.prank(challenger);
-        court.challenge(id, job, p, result);
+        court.challenge(id, wordsOf(job), p, result);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector) {
@@ -126,7 +127,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     function _juryCommit(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         address juror,
         bytes32 result
@@ -136,12 +137,12 @@ abstract contract CourtFixture is InferenceMarketFixture {
         (, uint256 opensAt) = _juryOpensAt(job, ch, juror);
         if (opensAt > block.timestamp) vm.warp(opensAt);
         vm.prank(juror);
-        seat = court.juryCommit(id, job, ch, c);
+        seat = court.juryCommit(id, wordsOf(job), ch, c);
     }
 
     function _juryReveal(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         address juror,
         uint8 seat,
@@ -149,7 +150,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
     ) internal {
         bytes32 salt = _salt(juror);
         vm.prank(juror);
-        court.juryReveal(id, job, ch, seat, result, salt, OUTPUT);
+        court.juryReveal(id, wordsOf(job), ch, seat, result, salt, OUTPUT);
     }
 
     /// @dev The jury candidates: every approved provider that may serve the fixture's jobs.
@@ -159,7 +160,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     /// @dev When `p`'s jury rank opens ({IInferenceMarketCourt-juryCommit}: ranks from the jury
     /// seed as in {assignment}, opening from the challenge with the job's priority window).
-    function _juryOpensAt(IInferenceMarketTypes.Job memory job, IInferenceMarketTypes.Challenge memory ch, address p)
+    function _juryOpensAt(Job memory job, IInferenceMarketTypes.Challenge memory ch, address p)
         internal
         view
         returns (uint256 rank, uint256 opensAt)
@@ -175,7 +176,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
     }
 
     /// @dev The `count` non-party candidates whose jury ranks open first, in that order.
-    function _jurors(IInferenceMarketTypes.Job memory job, IInferenceMarketTypes.Challenge memory ch, uint256 count)
+    function _jurors(Job memory job, IInferenceMarketTypes.Challenge memory ch, uint256 count)
         internal
         view
         returns (address[] memory jurors)
@@ -205,7 +206,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
     /// committing `results[i]`; seat i is juror i's.
     function _seatJury(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         bytes32[] memory results
     ) internal returns (address[] memory jurors) {
@@ -219,7 +220,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     function _revealFirst(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         address[] memory jurors,
         bytes32[] memory results,
@@ -230,7 +231,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     function _revealAll(
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         address[] memory jurors,
         bytes32[] memory results
@@ -306,7 +307,7 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     /// @notice A k = 1 delivery locks the job's collateral from the provider's free stake, pays
     /// nothing yet, and records the delivery time; the job is Delivered.
     function test_submitResult_locksCollateralAndDefersPay() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         vm.warp(block.timestamp + 5);
         vm.expectEmit(true, false, false, true, address(registry));
         emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
@@ -326,8 +327,8 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
 
     /// @notice The same goes for a signed batch: the collateral is locked, nothing is paid.
     function test_submitAttestations_locksCollateralAndDefersPay() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
+        (uint256 id2, Job memory job2) = _k1Eth();
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
         items[0] = _sign(market, pks[2], id, job, RESULT);
         items[1] = _sign(market, pks[2], id2, job2, RESULT);
@@ -341,14 +342,14 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     /// @notice A provider whose free stake is below the job's collateral cannot deliver.
     function test_submitResult_revertsWhenFreeStakeBelowCollateral() public {
         _setCollateral(uint128(STAKE) + 1);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         vm.expectRevert(
             abi.encodeWithSelector(
                 IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], STAKE, STAKE + 1
             )
         );
         vm.prank(prov[0]);
-        market.submitResult(id, job, RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
         assertEq(_status(id), OPEN, "still open");
     }
 
@@ -357,9 +358,9 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     function test_submitResult_lockedDeliveriesUseUpFreeStake() public {
         uint128 collateral = uint128(STAKE * 2 / 5);
         _setCollateral(collateral);
-        (uint256 a, IInferenceMarketTypes.Job memory ja) = _k1Eth();
-        (uint256 b, IInferenceMarketTypes.Job memory jb) = _k1Eth();
-        (uint256 c, IInferenceMarketTypes.Job memory jc) = _k1Eth();
+        (uint256 a, Job memory ja) = _k1Eth();
+        (uint256 b, Job memory jb) = _k1Eth();
+        (uint256 c, Job memory jc) = _k1Eth();
         _deliver(a, ja, prov[0], RESULT);
         _deliver(b, jb, prov[0], RESULT);
         uint256 free = STAKE - 2 * uint256(collateral);
@@ -367,7 +368,7 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
             abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], free, collateral)
         );
         vm.prank(prov[0]);
-        market.submitResult(c, jc, RESULT, OUTPUT);
+        market.submitResult(c, wordsOf(jc), RESULT, OUTPUT);
 
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.AttestationRejected(c, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector);
@@ -384,14 +385,14 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     /// after which the copy is refused as InvalidStatus.
     function test_submitResult_copyDuringAssigneeWindowRevertsNotAssigned() public {
         _setPriorityWindow(30);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         // The copier: the candidate ranked last; the assignee: the candidate ranked first.
         address copier;
         uint256 copierRank;
         address assignee;
         uint256 assigneeRank = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (bool member, uint256 rank,) = market.assignment(job, _candidate(i));
+            (bool member, uint256 rank,) = market.assignment(wordsOf(job), _candidate(i));
             assertTrue(member, "candidate on the roster");
             if (rank > copierRank || copier == address(0)) (copier, copierRank) = (_candidate(i), rank);
             if (rank < assigneeRank) (assignee, assigneeRank) = (_candidate(i), rank);
@@ -402,11 +403,11 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotAssigned.selector, id, copier, copierRank, opensAt)
         );
         vm.prank(copier);
-        market.submitResult(id, job, RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
         assertEq(_lockedOf(copier), 0, "the refused copy locked nothing");
 
         // The assignee's rank (maybe not 0: the first ranks may be ineligible) opens first.
-        (,, uint40 assigneeOpens) = market.assignment(job, assignee);
+        (,, uint40 assigneeOpens) = market.assignment(wordsOf(job), assignee);
         if (assigneeOpens > block.timestamp) vm.warp(assigneeOpens);
         assertTrue(block.timestamp < opensAt, "still within the copier's wait");
         _deliver(id, job, assignee, RESULT);
@@ -416,11 +417,11 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     /// @notice In a signed batch the copy is skipped with NotAssigned's selector.
     function test_submitAttestations_copyDuringAssigneeWindowRejected() public {
         _setPriorityWindow(30);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         uint256 last;
         uint256 lastRank;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (, uint256 rank,) = market.assignment(job, prov[i]);
+            (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
             if (rank > lastRank) (last, lastRank) = (i, rank);
         }
         assertGe(lastRank, 1, "not the assignee");
@@ -437,7 +438,7 @@ contract InferenceMarketClaimTest is CourtFixture {
     /// @notice Up to the end of the challenge window (inclusive) a claim is skipped
     /// (ChallengeWindowOpen) and changes nothing.
     function test_claim_beforeWindowEndSkipped() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ClaimSkipped(id, IInferenceMarketTypes.InferenceMarketChallengeWindowOpen.selector);
@@ -451,7 +452,7 @@ contract InferenceMarketClaimTest is CourtFixture {
     /// escrow's rest), releases the collateral, counts the provider served, settles the job; the
     /// provider withdraws the fee.
     function test_claim_afterWindowPaysFeeAndReleasesCollateral() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.DeliveryClaimed(id, prov[0], FEE);
@@ -472,7 +473,7 @@ contract InferenceMarketClaimTest is CourtFixture {
     /// @notice Anyone may claim for the provider (a keeper): the provider is credited, the
     /// keeper nothing.
     function test_claim_byKeeperCreditsProvider() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         IInferenceMarketTypes.Claim[] memory cs = _claims1(_claimOf(id, job, prov[0], RESULT));
         vm.prank(prov[5]);
@@ -488,7 +489,7 @@ contract InferenceMarketClaimTest is CourtFixture {
         uint256 n = 8;
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](n);
         for (uint256 i = 0; i < n; ++i) {
-            (uint256 id, IInferenceMarketTypes.Job memory job) = _k1(i % 2 == 0 ? address(0) : address(payToken));
+            (uint256 id, Job memory job) = _k1(i % 2 == 0 ? address(0) : address(payToken));
             address p = prov[i % 4];
             bytes32 result = keccak256(abi.encode("result", i));
             _deliver(id, job, p, result);
@@ -518,12 +519,12 @@ contract InferenceMarketClaimTest is CourtFixture {
     /// @notice A claim naming another provider or another result is skipped (JobMismatch) and
     /// changes nothing; the right one is then paid.
     function test_claim_wrongProviderOrResultSkipped() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](3);
         cs[0] = _claimOf(id, job, prov[1], RESULT);
         cs[1] = _claimOf(id, job, prov[0], OTHER_RESULT);
-        IInferenceMarketTypes.Job memory tampered = _copyJob(job);
+        Job memory tampered = _copyJob(job);
         tampered.feePerProvider += 1;
         cs[2] = _claimOf(id, tampered, prov[0], RESULT);
         for (uint256 i = 0; i < 3; ++i) {
@@ -540,7 +541,7 @@ contract InferenceMarketClaimTest is CourtFixture {
     /// @notice A delivery is paid once: a second claim (in the same batch or later) is skipped
     /// (InvalidStatus).
     function test_claim_twiceSecondSkipped() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](2);
         cs[0] = _claimOf(id, job, prov[0], RESULT);
@@ -558,7 +559,7 @@ contract InferenceMarketClaimTest is CourtFixture {
 
     /// @notice A challenged delivery cannot be claimed, even after its challenge window.
     function test_claim_challengedJobSkipped() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         _challenge(id, job, prov[0], RESULT, prov[1]);
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
         vm.expectEmit(true, false, false, true, address(market));
@@ -570,8 +571,8 @@ contract InferenceMarketClaimTest is CourtFixture {
 
     /// @notice An open (undelivered) job, a k > 1 job and an unknown job are skipped.
     function test_claim_undeliveredJobsSkipped() public {
-        (uint256 open, IInferenceMarketTypes.Job memory openJob) = _k1Eth();
-        (uint256 multi, IInferenceMarketTypes.Job memory multiJob) = _request(3, address(0));
+        (uint256 open, Job memory openJob) = _k1Eth();
+        (uint256 multi, Job memory multiJob) = _request(3, address(0));
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](3);
         cs[0] = _claimOf(open, openJob, prov[0], RESULT);
         cs[1] = _claimOf(multi, multiJob, prov[0], RESULT);
@@ -583,8 +584,8 @@ contract InferenceMarketClaimTest is CourtFixture {
         assertEq(_status(open), OPEN, "open job untouched");
     }
 
-    function _copyJob(IInferenceMarketTypes.Job memory job) internal pure returns (IInferenceMarketTypes.Job memory) {
-        return abi.decode(abi.encode(job), (IInferenceMarketTypes.Job));
+    function _copyJob(Job memory job) internal pure returns (Job memory) {
+        return abi.decode(abi.encode(job), (Job));
     }
 }
 
@@ -595,7 +596,7 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// snapshots the challenge policy and windows in the emitted Challenge, and marks the job
     /// Challenged.
     function test_challenge_locksBondAndEmitsChallenge() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(block.timestamp + 10);
         IInferenceMarketTypes.Challenge memory expected = IInferenceMarketTypes.Challenge({
             provider: prov[0],
@@ -623,14 +624,14 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// @notice A challenge is accepted at the window's last second and refused one second later
     /// (ChallengeWindowClosed with the window's end).
     function test_challenge_afterWindowRevertsChallengeWindowClosed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         uint40 endsAt = uint40(_deliveredAt(id) + CHALLENGE_WINDOW);
         vm.warp(uint256(endsAt) + 1);
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketChallengeWindowClosed.selector, id, endsAt)
         );
         vm.prank(prov[1]);
-        court.challenge(id, job, prov[0], RESULT);
+        court.challenge(id, wordsOf(job), prov[0], RESULT);
         vm.warp(endsAt);
         _challenge(id, job, prov[0], RESULT, prov[1]);
         assertEq(_status(id), CHALLENGED, "accepted at the last second");
@@ -638,15 +639,15 @@ contract InferenceMarketChallengeTest is CourtFixture {
 
     /// @notice The provider cannot challenge its own delivery.
     function test_challenge_byProviderRevertsJuryExcluded() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[0]));
         vm.prank(prov[0]);
-        court.challenge(id, job, prov[0], RESULT);
+        court.challenge(id, wordsOf(job), prov[0], RESULT);
     }
 
-    /// @notice A challenger must be eligible for the job: the registry's exact error.
+    /// @notice A challenger must be eligible for the job: wordsOf(the) registry's exact error.
     function test_challenge_byIneligibleAccountReverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         _expectChallengeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
         _expectChallengeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
         _expectChallengeRevert(
@@ -659,11 +660,11 @@ contract InferenceMarketChallengeTest is CourtFixture {
             abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, 1024, MIN_MEMORY)
         );
         registry.slash(prov[1], STAKE - 105e18, bytes32("dao"));
-        (uint256 id2, IInferenceMarketTypes.Job memory job2) = _k1Eth();
+        (uint256 id2, Job memory job2) = _k1Eth();
         _deliver(id2, job2, prov[0], RESULT);
         // 105 staked: ten deliveries lock 100, leaving 5 free for a bond of 10.
         for (uint256 i = 0; i < 10; ++i) {
-            (uint256 x, IInferenceMarketTypes.Job memory jx) = _k1Eth();
+            (uint256 x, Job memory jx) = _k1Eth();
             _deliver(x, jx, prov[1], RESULT);
         }
         _expectChallengeRevert(
@@ -677,7 +678,7 @@ contract InferenceMarketChallengeTest is CourtFixture {
 
     /// @notice A challenged delivery cannot be challenged again (InvalidStatus).
     function test_challenge_secondChallengeRevertsInvalidStatus() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         _challenge(id, job, prov[0], RESULT, prov[1]);
         _expectChallengeRevert(id, job, prov[2], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Challenged));
         assertEq(_lockedOf(prov[2]), 0, "no second bond");
@@ -686,26 +687,26 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// @notice A challenge must name the delivery as it was made (JobMismatch otherwise); an open
     /// job cannot be challenged (InvalidStatus).
     function test_challenge_wrongDeliveryRevertsJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
         vm.expectRevert(mismatch);
         vm.prank(prov[1]);
-        court.challenge(id, job, prov[0], OTHER_RESULT);
+        court.challenge(id, wordsOf(job), prov[0], OTHER_RESULT);
         vm.expectRevert(mismatch);
         vm.prank(prov[1]);
-        court.challenge(id, job, prov[2], RESULT);
-        (uint256 open, IInferenceMarketTypes.Job memory openJob) = _k1Eth();
+        court.challenge(id, wordsOf(job), prov[2], RESULT);
+        (uint256 open, Job memory openJob) = _k1Eth();
         vm.expectRevert(_invalidStatus(open, IInferenceMarketTypes.JobStatus.Open));
         vm.prank(prov[1]);
-        court.challenge(open, openJob, prov[0], RESULT);
+        court.challenge(open, wordsOf(openJob), prov[0], RESULT);
     }
 
-    function _expectChallengeRevert(uint256 id, IInferenceMarketTypes.Job memory job, address who, bytes memory err)
+    function _expectChallengeRevert(uint256 id, Job memory job, address who, bytes memory err)
         internal
     {
         vm.expectRevert(err);
         vm.prank(who);
-        court.challenge(id, job, prov[0], RESULT);
+        court.challenge(id, wordsOf(job), prov[0], RESULT);
     }
 }
 
@@ -714,29 +715,29 @@ contract InferenceMarketChallengeTest is CourtFixture {
 contract InferenceMarketJuryTest is CourtFixture {
     /// @notice The provider and the challenger cannot sit on the jury.
     function test_juryCommit_partiesExcluded() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         for (uint256 i = 0; i < 2; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[i]));
             vm.prank(prov[i]);
-            court.juryCommit(id, job, ch, bytes32("c"));
+            court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         }
     }
 
     /// @notice A juror cannot take two seats.
     function test_juryCommit_sameJurorTwiceAlreadySeated() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         _juryCommit(id, job, ch, prov[2], RESULT);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, id, prov[2]));
         vm.prank(prov[2]);
-        court.juryCommit(id, job, ch, bytes32("again"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("again"));
         assertEq(_lockedOf(prov[2]), COLLATERAL, "one seat's collateral");
     }
 
     /// @notice A juror locks the job's collateral; the jury's last seat starts the reveal.
     function test_juryCommit_locksCollateralAndLastSeatStartsReveal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         assertEq(_juryCommit(id, job, ch, prov[2], RESULT), 0, "seat 0");
         assertEq(_juryCommit(id, job, ch, prov[3], RESULT), 1, "seat 1");
@@ -749,7 +750,7 @@ contract InferenceMarketJuryTest is CourtFixture {
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.RevealStarted(id, uint40(block.timestamp + REVEAL_WINDOW));
         vm.prank(prov[4]);
-        assertEq(court.juryCommit(id, job, ch, c), 2, "seat 2");
+        assertEq(court.juryCommit(id, wordsOf(job), ch, c), 2, "seat 2");
         (IInferenceMarketTypes.JobStatus status, uint8 seated,, uint40 startedAt) = market.jobState(id);
         assertEq(uint256(status), JURY_REVEALING, "JuryRevealing");
         assertEq(seated, 3, "three seated");
@@ -760,14 +761,14 @@ contract InferenceMarketJuryTest is CourtFixture {
         // A full jury takes no more seats.
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.JuryRevealing));
         vm.prank(prov[5]);
-        court.juryCommit(id, job, ch, bytes32("late"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("late"));
     }
 
     /// @notice With a priority window, a juror whose jury rank has not opened is refused
     /// (NotAssigned with its rank and opening time), and accepted once it opens.
     function test_juryCommit_rankNotOpenRevertsNotAssigned() public {
         _setPriorityWindow(20);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         // Deliver with the first candidate whose rank is open (waiting if need be).
         address deliverer = _firstAssignee(job);
         _deliver(id, job, deliverer, RESULT);
@@ -791,7 +792,7 @@ contract InferenceMarketJuryTest is CourtFixture {
             )
         );
         vm.prank(late);
-        court.juryCommit(id, job, ch, bytes32("c"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         assertEq(_lockedOf(late), 0, "the refused commit locked nothing");
         if (lateOpens <= uint256(ch.challengedAt) + ch.commitWindow) {
             vm.warp(lateOpens);
@@ -803,14 +804,14 @@ contract InferenceMarketJuryTest is CourtFixture {
     /// @notice Jurors commit only within the commit window (DeadlinePassed after it); an
     /// ineligible juror gets the registry's error.
     function test_juryCommit_windowAndEligibility() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         vm.expectRevert(_providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
         vm.prank(outsider);
-        court.juryCommit(id, job, ch, bytes32("c"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2));
         vm.prank(fewTags);
-        court.juryCommit(id, job, ch, bytes32("c"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         vm.warp(commitDeadline);
         _juryCommit(id, job, ch, prov[2], RESULT);
@@ -819,63 +820,63 @@ contract InferenceMarketJuryTest is CourtFixture {
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, id, commitDeadline)
         );
         vm.prank(prov[3]);
-        court.juryCommit(id, job, ch, bytes32("c"));
+        court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
     }
 
     /// @notice Jury calls must pass the challenge back exactly as emitted (JobMismatch).
     function test_jury_wrongChallengeRevertsJobMismatch() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         IInferenceMarketTypes.Challenge memory forged = abi.decode(abi.encode(ch), (IInferenceMarketTypes.Challenge));
         forged.juryFee = 0;
         bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
         vm.expectRevert(mismatch);
         vm.prank(prov[2]);
-        court.juryCommit(id, job, forged, bytes32("c"));
+        court.juryCommit(id, wordsOf(job), forged, bytes32("c"));
         vm.expectRevert(mismatch);
-        court.resolveChallenge(id, job, forged);
+        court.resolveChallenge(id, wordsOf(job), forged);
     }
 
     /// @notice A reveal must match the seat's commitment and come from its juror.
     function test_juryReveal_wrongSaltOrSeatRefused() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         address[] memory jurors = _seatJury(id, job, ch, _three(RESULT, RESULT, RESULT));
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, jurors[0])
         );
         vm.prank(jurors[0]);
-        court.juryReveal(id, job, ch, 0, RESULT, bytes32("wrong salt"), OUTPUT);
+        court.juryReveal(id, wordsOf(job), ch, 0, RESULT, bytes32("wrong salt"), OUTPUT);
         bytes32 salt = _salt(jurors[0]);
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, uint8(1), jurors[0])
         );
         vm.prank(jurors[0]);
-        court.juryReveal(id, job, ch, 1, RESULT, salt, OUTPUT);
+        court.juryReveal(id, wordsOf(job), ch, 1, RESULT, salt, OUTPUT);
         _juryReveal(id, job, ch, jurors[0], 0, RESULT);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, id, jurors[0]));
         vm.prank(jurors[0]);
-        court.juryReveal(id, job, ch, 0, RESULT, salt, OUTPUT);
+        court.juryReveal(id, wordsOf(job), ch, 0, RESULT, salt, OUTPUT);
     }
 
     /// @notice The court contract refuses to run on its own storage: every function called on
     /// it directly reverts InferenceMarketCourtDirectCall.
     function test_court_directCallReverts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         IInferenceMarketCourt direct = IInferenceMarketCourt(market.court());
         bytes memory refused = abi.encodeWithSelector(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
         vm.expectRevert(refused);
         vm.prank(prov[2]);
-        direct.juryCommit(id, job, ch, bytes32("c"));
+        direct.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         vm.expectRevert(refused);
         vm.prank(prov[2]);
-        direct.juryReveal(id, job, ch, 0, RESULT, bytes32(0), OUTPUT);
+        direct.juryReveal(id, wordsOf(job), ch, 0, RESULT, bytes32(0), OUTPUT);
         vm.expectRevert(refused);
-        direct.resolveChallenge(id, job, ch);
+        direct.resolveChallenge(id, wordsOf(job), ch);
         vm.expectRevert(refused);
         vm.prank(prov[2]);
-        direct.challenge(id, job, prov[0], RESULT);
+        direct.challenge(id, wordsOf(job), prov[0], RESULT);
         vm.expectRevert(refused);
         direct.claim(_claims1(_claimOf(id, job, prov[0], RESULT)));
         vm.expectRevert(refused);
@@ -885,10 +886,10 @@ contract InferenceMarketJuryTest is CourtFixture {
     }
 
     /// @dev The candidate whose assignment opens first for `job` (warping to it if need be).
-    function _firstAssignee(IInferenceMarketTypes.Job memory job) internal returns (address best) {
+    function _firstAssignee(Job memory job) internal returns (address best) {
         uint256 bestAt = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (,, uint40 opensAt) = market.assignment(job, _candidate(i));
+            (,, uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
             if (opensAt < bestAt) (best, bestAt) = (_candidate(i), opensAt);
         }
         if (bestAt > block.timestamp) vm.warp(bestAt);
@@ -903,7 +904,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// share of the rest, the client the rest; the client's whole escrow is refunded; the job is
     /// Refunded; every other collateral released.
     function test_resolve_providerWrongPayouts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         bytes32[] memory votes = _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
@@ -951,7 +952,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// jury fee to each juror, the rest to the provider), the provider is paid its fee and the
     /// protocol fee accrues; the job is Settled.
     function test_resolve_providerRightPayouts() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         bytes32[] memory votes = _three(RESULT, RESULT, RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
@@ -986,7 +987,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// so a challenged provider always answers with its whole c. The DAO may still take its free
     /// stake meanwhile; the jury's verdict then takes exactly c, and the jurors their whole fee.
     function test_resolve_providerWrong_daoSlashCannotReachTheChallengedCollateral() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         uint256 c = job.collateral;
         uint256 free = STAKE - c;
@@ -1018,7 +1019,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// @notice A split jury (three different results): no quorum, Inconclusive. The provider is
     /// paid, the bond released, nobody slashed, no stake token moves.
     function test_resolve_splitJuryInconclusive() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         bytes32[] memory votes = _three(RESULT, OTHER_RESULT, THIRD_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
@@ -1038,7 +1039,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// resolves it Inconclusive; the provider is paid, the bond and the seated juror's collateral
     /// released, nobody slashed or counted at fault.
     function test_resolveChallenge_juryNotFilledInconclusive() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         address[] memory jurors = new address[](1);
         jurors[0] = prov[2];
@@ -1048,7 +1049,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         emit IInferenceMarketTypes.ChallengeResolved(id, IInferenceMarketTypes.ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
         vm.recordLogs();
         vm.prank(stranger);
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SeatSlashed.selector), 0, "nobody slashed");
         assertEq(_status(id), SETTLED, "Settled");
         assertEq(_ethCredit(prov[0]), FEE, "provider paid");
@@ -1063,7 +1064,7 @@ contract InferenceMarketResolveTest is CourtFixture {
                 IInferenceMarketTypes.InferenceMarketNotResolvable.selector, id, IInferenceMarketTypes.JobStatus.Settled
             )
         );
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         assertEq(_claim(id, job, prov[0], RESULT), 0, "not claimable after");
     }
 
@@ -1071,7 +1072,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// its collateral goes to the client (clientShareBps) and the revealing jurors; the two
     /// revealers are a quorum on another result, so the provider is wrong too.
     function test_resolveChallenge_silentJurorSlashed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         address[] memory jurors = _seatJury(id, job, ch, _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT));
         _juryReveal(id, job, ch, jurors[0], 0, OTHER_RESULT);
@@ -1091,7 +1092,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         emit IInferenceMarketTypes.ChallengeResolved(
             id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 2, toChallenger, 0, rest - toChallenger
         );
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
 
         assertEq(_stakeOf(jurors[2]), STAKE - COLLATERAL, "silent juror slashed");
         assertEq(registry.getProvider(jurors[2]).missed, 1, "silent juror missed");
@@ -1108,7 +1109,7 @@ contract InferenceMarketResolveTest is CourtFixture {
 
     /// @notice With a quorum, a juror that revealed another result is faulty and slashed too.
     function test_resolve_minorityJurorSlashedWithQuorum() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         bytes32[] memory votes = _three(RESULT, RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
@@ -1129,14 +1130,14 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// @notice A quorum of jurors seated when the commit window ends: the first reveal starts
     /// the reveal phase from the commit deadline; all reveals resolve.
     function test_juryReveal_afterCommitWindowWithQuorumStartsReveal() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         bytes32[] memory votes = _two(OTHER_RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Challenged));
         vm.prank(jurors[0]);
-        court.juryReveal(id, job, ch, 0, OTHER_RESULT, _salt(jurors[0]), OUTPUT);
+        court.juryReveal(id, wordsOf(job), ch, 0, OTHER_RESULT, _salt(jurors[0]), OUTPUT);
         vm.warp(uint256(commitDeadline) + 1);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.RevealStarted(id, commitDeadline + ch.revealWindow);
@@ -1151,24 +1152,24 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// @notice resolveChallenge is refused while jurors may still commit, and while a seated
     /// jury may still reveal (NotResolvable).
     function test_resolveChallenge_tooEarlyRevertsNotResolvable() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         vm.warp(commitDeadline);
         vm.expectRevert(_notResolvable(id, IInferenceMarketTypes.JobStatus.Challenged));
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         _seatJury(id, job, ch, _three(RESULT, RESULT, RESULT));
         vm.expectRevert(_notResolvable(id, IInferenceMarketTypes.JobStatus.JuryRevealing));
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         vm.warp(block.timestamp + ch.revealWindow);
         vm.expectRevert(_notResolvable(id, IInferenceMarketTypes.JobStatus.JuryRevealing));
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         vm.warp(block.timestamp + 1);
-        court.resolveChallenge(id, job, ch);
+        court.resolveChallenge(id, wordsOf(job), ch);
         assertEq(_status(id), SETTLED, "all silent: inconclusive, provider paid");
-        (uint256 idOpen, IInferenceMarketTypes.Job memory jobOpen) = _delivered(RESULT);
+        (uint256 idOpen, Job memory jobOpen) = _delivered(RESULT);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, idOpen));
-        court.resolveChallenge(idOpen, jobOpen, ch);
+        court.resolveChallenge(idOpen, wordsOf(jobOpen), ch);
     }
 
     /// @notice With a priority window the assignee's window protects it from copies; once it
@@ -1177,14 +1178,14 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// is slashed while the assignee is untouched.
     function test_copierOfGarbageResultEndsUpSlashed() public {
         _setPriorityWindow(20);
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         (address assignee, address copier, uint256 copierOpens) = _assigneeAndNext(job);
         bytes32 garbage = keccak256("garbage");
         // During the assignee's window the copy is refused.
         if (copierOpens > block.timestamp) {
             vm.expectRevert();
             vm.prank(copier);
-            market.submitResult(id, job, garbage, OUTPUT);
+            market.submitResult(id, wordsOf(job), garbage, OUTPUT);
             vm.warp(copierOpens);
         }
         _deliver(id, job, copier, garbage);
@@ -1209,7 +1210,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     /// and reveals the true result, the provider is slashed; everyone withdraws what they are
     /// owed and the market is left holding nothing.
     function test_scenario_garbageK1ResultChallengedAndProviderSlashed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         bytes32 garbage = keccak256("garbage");
         _deliver(id, job, prov[0], garbage);
         vm.warp(block.timestamp + CHALLENGE_WINDOW / 2);
@@ -1242,7 +1243,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         assertEq(address(market).balance, 0, "no ETH left");
         assertEq(_stakeOf(prov[0]), STAKE - COLLATERAL, "provider slashed");
         // The slashed provider can still take work with what it has left.
-        (uint256 next, IInferenceMarketTypes.Job memory nextJob) = _k1Eth();
+        (uint256 next, Job memory nextJob) = _k1Eth();
         _deliver(next, nextJob, prov[0], RESULT);
     }
 
@@ -1271,7 +1272,7 @@ contract InferenceMarketResolveTest is CourtFixture {
     }
 
     /// @dev The candidate ranked first for `job` and the candidate whose rank opens next.
-    function _assigneeAndNext(IInferenceMarketTypes.Job memory job)
+    function _assigneeAndNext(Job memory job)
         internal
         view
         returns (address assignee, address next, uint256 nextOpens)
@@ -1279,7 +1280,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         uint256 firstAt = type(uint256).max;
         nextOpens = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (,, uint40 opensAt) = market.assignment(job, _candidate(i));
+            (,, uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
             if (opensAt < firstAt) {
                 (next, nextOpens) = (assignee, firstAt);
                 (assignee, firstAt) = (_candidate(i), opensAt);
@@ -1353,9 +1354,9 @@ contract InferenceMarketChallengePolicyTest is CourtFixture {
     /// @notice A new challenge window applies to jobs requested after it; a new jury policy to
     /// challenges made after it (the Challenge snapshots it).
     function test_setChallengePolicy_snapshotted() public {
-        (uint256 oldId, IInferenceMarketTypes.Job memory oldJob) = _delivered(RESULT);
+        (uint256 oldId, Job memory oldJob) = _delivered(RESULT);
         _acceptPolicy(_policy(600, 5, 2e18, 2_500));
-        (uint256 newId, IInferenceMarketTypes.Job memory newJob) = _k1Eth();
+        (uint256 newId, Job memory newJob) = _k1Eth();
         assertEq(oldJob.challengeWindow, CHALLENGE_WINDOW, "old job keeps its window");
         assertEq(newJob.challengeWindow, 600, "new job takes the new one");
         _deliver(newId, newJob, prov[0], RESULT);
@@ -1427,7 +1428,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
     /// each stake equal the specification's; all collateral is released.
     function testFuzz_challenge_conservation(uint256 seed, uint8 sizeSeed, uint8 seatedSeed, bool token) public {
         Case memory c = _case(seed, sizeSeed, seatedSeed, token);
-        (uint256 id, IInferenceMarketTypes.Job memory job, IInferenceMarketTypes.Challenge memory ch, address[] memory jurors) =
+        (uint256 id, Job memory job, IInferenceMarketTypes.Challenge memory ch, address[] memory jurors) =
             _run(c);
         Expect memory e = _expect(c);
         _checkMoney(c, e, id, job, ch, jurors);
@@ -1486,7 +1487,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         internal
         returns (
             uint256 id,
-            IInferenceMarketTypes.Job memory job,
+            Job memory job,
             IInferenceMarketTypes.Challenge memory ch,
             address[] memory jurors
         )
@@ -1520,7 +1521,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         if (!allReveal || c.seated < quorum) {
             vm.warp(block.timestamp + ch.commitWindow + ch.revealWindow + 1);
             vm.prank(stranger);
-            court.resolveChallenge(id, job, ch);
+            court.resolveChallenge(id, wordsOf(job), ch);
         }
         (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(id);
         assertTrue(
@@ -1568,7 +1569,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         Case memory c,
         Expect memory e,
         uint256 id,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         IInferenceMarketTypes.Challenge memory ch,
         address[] memory jurors
     ) internal view {
@@ -1631,45 +1632,45 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
 /// these tests expect.
 contract InferenceMarketK1StatusErrorsTest is CourtFixture {
     function test_submitResult_onDeliveredJobRevertsInvalidStatus() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Delivered));
         vm.prank(prov[1]);
-        market.submitResult(id, job, OTHER_RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), OTHER_RESULT, OUTPUT);
     }
 
     function test_submitResult_onClaimedJobRevertsInvalidStatus() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
         _claim(id, job, prov[0], RESULT);
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.Settled));
         vm.prank(prov[1]);
-        market.submitResult(id, job, OTHER_RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), OTHER_RESULT, OUTPUT);
     }
 
     function test_submitAttestations_deliveredJobRejectedInvalidStatus() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.AttestationRejected(id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector);
         assertEq(_relay(market, _one(_sign(market, pks[1], id, job, OTHER_RESULT))), 0, "not delivered twice");
     }
 
     function test_finalize_onDeliveredJobRevertsNotFinalizable() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(uint256(job.deadline) + 1);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Delivered));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
     }
 
     function test_finalize_onChallengedJobRevertsNotFinalizable() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         _challenge(id, job, prov[0], RESULT, prov[1]);
         vm.warp(uint256(job.deadline) + 1);
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Challenged));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
     }
 
     function test_cancel_onDeliveredJobRevertsNotCancellable() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         models.retireVersion(modelId, 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -1677,7 +1678,7 @@ contract InferenceMarketK1StatusErrorsTest is CourtFixture {
             )
         );
         vm.prank(client);
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
     }
 }
 
@@ -1685,17 +1686,17 @@ contract InferenceMarketK1StatusErrorsTest is CourtFixture {
 /// cancelled or delivered again, and stays claimable after its deadline.
 contract InferenceMarketDeliveredJobTest is CourtFixture {
     function test_delivered_cannotBeEndedOtherwiseAndStaysClaimable() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _delivered(RESULT);
+        (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(uint256(job.deadline) + 1);
         vm.expectRevert();
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         vm.expectRevert();
         vm.prank(prov[1]);
-        market.submitResult(id, job, OTHER_RESULT, OUTPUT);
+        market.submitResult(id, wordsOf(job), OTHER_RESULT, OUTPUT);
         models.retireVersion(modelId, 1);
         vm.expectRevert();
         vm.prank(client);
-        market.cancel(id, job);
+        market.cancel(id, wordsOf(job));
         assertEq(_status(id), DELIVERED, "still Delivered");
         assertEq(_claim(id, job, prov[0], RESULT), 1, "claimable after the deadline");
         assertEq(_ethCredit(client), 0, "no refund");

@@ -10,6 +10,7 @@ import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMar
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {AttestationBatch} from "../utils/AttestationBatch.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 /// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
 contract JobWordHarness is InferenceMarketBase {
@@ -37,7 +38,7 @@ contract JobWordHarness is InferenceMarketBase {
         return _timeField(time);
     }
 
-    function jobHash(uint256 jobId, Job calldata job) external pure returns (uint256) {
+    function jobHash(uint256 jobId, uint256[6] calldata job) external pure returns (uint256) {
         return _jobHash(jobId, job);
     }
 }
@@ -55,8 +56,8 @@ contract InferenceMarketJobHashTest is CourtFixture {
 
     /// @notice The hash is keccak256(abi.encode(jobId, job)) and 200 bits of it are kept.
     function test_jobHash_isKeccakOfJobIdAndJob() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
-        assertEq(harness.jobHash(id, job), uint256(keccak256(abi.encode(id, job))), "hash pre-image is (jobId, job)");
+        (uint256 id, Job memory job) = _k1Eth();
+        assertEq(harness.jobHash(id, wordsOf(job)), uint256(keccak256(abi.encode(id, wordsOf(job)))), "hash pre-image is (jobId, job words)");
         (uint256 mask,,,,) = harness.layout();
         assertEq(mask, ~uint256(0) << 56, "200 hash bits");
         // The request stored exactly that hash: the job is served with its own struct.
@@ -66,47 +67,47 @@ contract InferenceMarketJobHashTest is CourtFixture {
 
     /// @notice Attack: job A's struct replayed on job B's id. Refused: the hash binds the id.
     function test_jobHash_bindsJobId() public {
-        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
+        (uint256 a, Job memory jobA) = _k1Eth();
         (uint256 b,) = _k1Eth();
         vm.prank(prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
-        market.submitResult(b, jobA, RESULT, OUTPUT);
+        market.submitResult(b, wordsOf(jobA), RESULT, OUTPUT);
         // The same on the k > 1 path and for cancel/finalize.
-        (uint256 c, IInferenceMarketTypes.Job memory jobC) = _requestEth(3);
+        (uint256 c, Job memory jobC) = _requestEth(3);
         (uint256 d,) = _requestEth(3);
         vm.prank(prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
-        market.commit(d, jobC, bytes32(uint256(1)));
+        market.commit(d, wordsOf(jobC), bytes32(uint256(1)));
         vm.warp(block.timestamp + 2 hours);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
-        market.finalize(d, jobC);
-        market.finalize(c, jobC); // its own id works
-        market.finalize(a, jobA);
+        market.finalize(d, wordsOf(jobC));
+        market.finalize(c, wordsOf(jobC)); // its own id works
+        market.finalize(a, wordsOf(jobA));
         assertEq(_status(a), REFUNDED, "a refunded");
     }
 
     /// @notice A delivery's and a challenge's bindings include the job id too: a delivery of
     /// job A cannot be claimed or challenged under job B's id.
     function test_jobHash_deliveryBindsJobId() public {
-        (uint256 a, IInferenceMarketTypes.Job memory jobA) = _k1Eth();
-        (uint256 b, IInferenceMarketTypes.Job memory jobB) = _k1Eth();
+        (uint256 a, Job memory jobA) = _k1Eth();
+        (uint256 b, Job memory jobB) = _k1Eth();
         _deliver(a, jobA, prov[0], RESULT);
         _deliver(b, jobB, prov[0], RESULT);
         vm.prank(prov[1]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
-        court.challenge(b, jobA, prov[0], RESULT);
+        court.challenge(b, wordsOf(jobA), prov[0], RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(a, jobA, prov[0], RESULT, prov[1]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, a));
-        court.resolveChallenge(a, jobB, ch);
+        court.resolveChallenge(a, wordsOf(jobB), ch);
     }
 
-    /// @notice Any one flipped bit in the job id or in any of the Job's 20 words is refused as a
+    /// @notice Any one flipped bit in the job id or in any of the job's 6 words is refused as a
     /// mismatch (the word's 200 bits catch it), before any field is read.
     function testFuzz_jobHash_anyBitFlipRejected(uint256 wordSeed, uint256 bitSeed) public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
-        uint256 w = bound(wordSeed, 0, 20); // 0: the job id; 1-20: the Job's words
+        (uint256 id, Job memory job) = _k1Eth();
+        uint256 w = bound(wordSeed, 0, 6); // 0: the job id; 1-6: the job's words
         uint256 bit = bound(bitSeed, 0, 255);
-        bytes memory data = abi.encodeCall(InferenceMarket.submitResult, (id, job, RESULT, OUTPUT));
+        bytes memory data = abi.encodeCall(InferenceMarket.submitResult, (id, wordsOf(job), RESULT, OUTPUT));
         uint256 at = 4 + 32 * w + (31 - bit / 8);
         data[at] = bytes1(uint8(data[at]) ^ uint8(1 << (bit % 8)));
         uint256 expectedId = w == 0 ? id ^ (uint256(1) << bit) : id;
@@ -199,13 +200,13 @@ contract InferenceMarketMinCollateralTest is CourtFixture {
         new InferenceMarket(address(this), guardian, models, registry, treasury, p, c, courtImpl);
     }
 
-    /// @notice Fuzz: any collateral below one token is refused, any at or above (covering the
-    /// jury fees) accepted.
+    /// @notice Fuzz: any collateral below one token, or above the 96 bits a job's words hold,
+    /// is refused; any between (covering the jury fees) accepted.
     function testFuzz_setPolicy_collateralBound(uint128 collateral) public {
         court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000));
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = collateral;
-        if (collateral < 1e18) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
+        if (collateral < 1e18 || collateral > type(uint96).max) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
         court.setPolicy(p);
     }
 }
@@ -221,7 +222,7 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
     /// @dev Three open k = 1 jobs, each signed by prov[0], framed one by one.
     function _three() internal returns (uint256[3] memory ids, bytes[3] memory framed) {
         for (uint256 i = 0; i < 3; ++i) {
-            IInferenceMarketTypes.Job memory job;
+            Job memory job;
             (ids[i], job) = _k1Eth();
             framed[i] = AttestationBatch.encodeItem(_sign(market, pks[0], ids[i], job, RESULT));
         }
@@ -346,12 +347,12 @@ contract InferenceMarketWindDownTest is CourtFixture {
         uint256 d; // k = 3 open: prov[4] holds one seat
         uint256 e; // k = 1 garbage from prov[1], challenged by prov[2], jury seated (RESULT)
         uint256 f; // k = 1 from prov[0], challenged by prov[3], no juror yet
-        IInferenceMarketTypes.Job ja;
-        IInferenceMarketTypes.Job jb;
-        IInferenceMarketTypes.Job jc;
-        IInferenceMarketTypes.Job jd;
-        IInferenceMarketTypes.Job je;
-        IInferenceMarketTypes.Job jf;
+        Job ja;
+        Job jb;
+        Job jc;
+        Job jd;
+        Job je;
+        Job jf;
         IInferenceMarketTypes.Challenge che;
         IInferenceMarketTypes.Challenge chf;
         address[] jurors;
@@ -424,20 +425,20 @@ contract InferenceMarketWindDownTest is CourtFixture {
         market.requestJob{value: escrow}(r);
         vm.prank(prov[5]);
         vm.expectRevert(_retired());
-        market.submitResult(j.b, j.jb, RESULT, OUTPUT);
+        market.submitResult(j.b, wordsOf(j.jb), RESULT, OUTPUT);
         vm.prank(prov[5]);
         vm.expectRevert(_retired());
-        market.commit(j.d, j.jd, bytes32(uint256(1)));
+        market.commit(j.d, wordsOf(j.jd), bytes32(uint256(1)));
         vm.prank(prov[5]);
         vm.expectRevert(_retired());
-        court.challenge(j.a, j.ja, prov[0], RESULT);
+        court.challenge(j.a, wordsOf(j.ja), prov[0], RESULT);
         vm.prank(prov[5]);
         vm.expectRevert(_retired());
-        court.juryCommit(j.f, j.jf, j.chf, bytes32(uint256(1)));
+        court.juryCommit(j.f, wordsOf(j.jf), j.chf, bytes32(uint256(1)));
 
         // Open jobs: refunds at once, the k = 3 seat released with no fault.
-        market.finalize(j.b, j.jb);
-        market.finalize(j.d, j.jd);
+        market.finalize(j.b, wordsOf(j.jb));
+        market.finalize(j.d, wordsOf(j.jd));
         assertEq(_status(j.b), REFUNDED, "B refunded");
         assertEq(_status(j.d), REFUNDED, "D refunded");
         // Past Open: C's reveals settle it, E's jury resolves it (provider wrong).
@@ -448,7 +449,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
         // A is claimed after its window; F's jury never filled: Inconclusive, provider paid.
         vm.warp(block.timestamp + COMMIT_WINDOW + CHALLENGE_WINDOW + 1);
         assertEq(_claim(j.a, j.ja, prov[0], RESULT), 1, "A claimed");
-        court.resolveChallenge(j.f, j.jf, j.chf);
+        court.resolveChallenge(j.f, wordsOf(j.jf), j.chf);
         assertEq(_status(j.a), SETTLED, "A settled");
         assertEq(_status(j.f), SETTLED, "F settled");
 
@@ -467,9 +468,9 @@ contract InferenceMarketWindDownTest is CourtFixture {
         _assertSolvent(market);
 
         // The new market works meanwhile.
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestOn(next, client, _req(1, address(0)));
+        (uint256 id, Job memory job) = _requestOn(next, client, _req(1, address(0)));
         vm.prank(prov[0]);
-        next.submitResult(id, job, RESULT, OUTPUT);
+        next.submitResult(id, wordsOf(job), RESULT, OUTPUT);
         assertEq(_lockedOf(prov[0]), COLLATERAL, "the new market locks collateral");
 
         // Claims and withdrawals work forever: everyone withdraws from the old market.
@@ -490,14 +491,14 @@ contract InferenceMarketWindDownTest is CourtFixture {
         assertTrue(registry.hasRole(retiredRole, address(market)), "retired");
         vm.prank(prov[5]);
         vm.expectRevert(_retired());
-        market.submitResult(j.b, j.jb, RESULT, OUTPUT);
+        market.submitResult(j.b, wordsOf(j.jb), RESULT, OUTPUT);
         for (uint256 i = 0; i < 3; ++i) _reveal(j.c, j.jc, prov[i], uint8(i), RESULT);
         _revealAll(j.e, j.je, j.che, j.jurors, _three(RESULT, RESULT, RESULT));
         vm.warp(block.timestamp + 2 hours);
         assertEq(_claim(j.a, j.ja, prov[0], RESULT), 1, "A claimed");
-        court.resolveChallenge(j.f, j.jf, j.chf);
-        market.finalize(j.b, j.jb);
-        market.finalize(j.d, j.jd);
+        court.resolveChallenge(j.f, wordsOf(j.jf), j.chf);
+        market.finalize(j.b, wordsOf(j.jb));
+        market.finalize(j.d, wordsOf(j.jd));
         for (uint256 i = 0; i < CANDIDATES; ++i) assertEq(_lockedOf(_candidate(i)), 0, "nothing locked");
         _assertSolvent(market);
         // windDown still works afterwards (the registry call is a no-op for a retired market).
@@ -507,16 +508,16 @@ contract InferenceMarketWindDownTest is CourtFixture {
 
     /// @notice Only the DAO winds down, once; an Open job is not finalizable early on a live market.
     function test_windDown_onlyDaoOnce() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _k1Eth();
+        (uint256 id, Job memory job) = _k1Eth();
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         vm.prank(stranger);
         vm.expectRevert(_unauthorized(stranger, bytes32(0)));
         court.windDown();
         court.windDown();
         vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
         court.windDown();
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_ethCredit(client), _escrow(1), "refunded at once");
     }
 
@@ -558,7 +559,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
         uint256 kind;
         uint256 seats;
         uint256 id;
-        IInferenceMarketTypes.Job job;
+        Job job;
         IInferenceMarketTypes.Challenge ch;
         address[] jurors;
     }
@@ -608,7 +609,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
         // Drive every job to its end.
         for (uint256 i = 0; i < 4; ++i) {
             FuzzJob memory j = jobs[i];
-            if (j.kind == 0 || (j.kind == 4 && j.seats < 3)) market.finalize(j.id, j.job);
+            if (j.kind == 0 || (j.kind == 4 && j.seats < 3)) market.finalize(j.id, wordsOf(j.job));
             if (j.kind == 4 && j.seats == 3) {
                 for (uint256 s = 0; s < 3; ++s) _reveal(j.id, j.job, prov[s], uint8(s), RESULT);
             }
@@ -618,7 +619,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
         for (uint256 i = 0; i < 4; ++i) {
             FuzzJob memory j = jobs[i];
             if (j.kind == 1) assertEq(_claim(j.id, j.job, prov[3], RESULT), 1, "claimed");
-            if (j.kind == 2) court.resolveChallenge(j.id, j.job, j.ch);
+            if (j.kind == 2) court.resolveChallenge(j.id, wordsOf(j.job), j.ch);
         }
 
         for (uint256 i = 0; i < 4; ++i) {

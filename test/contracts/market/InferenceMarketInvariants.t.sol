@@ -15,6 +15,7 @@ import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 uint256 constant START = 1_700_000_000;
 uint96 constant MIN_FEE = 1e15;
@@ -67,7 +68,7 @@ library MarketSpec {
         uint32 version,
         uint32 minMemoryMB,
         uint32 challengeWindow
-    ) internal view returns (IInferenceMarketTypes.Job memory j) {
+    ) internal view returns (Job memory j) {
         j.client = client;
         j.token = r.token;
         j.modelId = r.modelId;
@@ -90,13 +91,13 @@ library MarketSpec {
         j.requiredTags = r.requiredTags;
         j.inputHash = r.input.length != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
         j.priorityWindow = p.priorityWindow;
-        j.seed = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
+        j.seed = uint96(uint256(keccak256(abi.encode(block.prevrandao, jobId))));
     }
 
     /// @dev The error of a provider whose rank is not open yet, as {IInferenceMarket.assignment}
     /// specifies it (empty if it may serve now). The roster is the registry's (its own tests
     /// check it against the providers' records).
-    function assignmentError(uint256 jobId, IInferenceMarketTypes.Job memory j, address provider, ProviderRegistry registry)
+    function assignmentError(uint256 jobId, Job memory j, address provider, ProviderRegistry registry)
         internal
         view
         returns (bytes memory)
@@ -119,7 +120,7 @@ library MarketSpec {
     /// jury size, opening from the challenge with the job's priority window); empty if open.
     /// @dev Seconds each jury rank beyond the first jurySize waits: the job's priority window, or
     /// a sixteenth of the jury's commit window (at least 1 s) when assignment is off.
-    function juryWindow(IInferenceMarketTypes.Job memory j, IInferenceMarketTypes.Challenge memory ch)
+    function juryWindow(Job memory j, IInferenceMarketTypes.Challenge memory ch)
         internal
         pure
         returns (uint256)
@@ -131,7 +132,7 @@ library MarketSpec {
 
     function juryAssignmentError(
         uint256 jobId,
-        IInferenceMarketTypes.Job memory j,
+        Job memory j,
         IInferenceMarketTypes.Challenge memory ch,
         address provider,
         ProviderRegistry registry
@@ -171,7 +172,7 @@ library MarketSpec {
         });
     }
 
-    function hashOf(IInferenceMarketTypes.Job memory j) internal pure returns (bytes32) {
+    function hashOf(Job memory j) internal pure returns (bytes32) {
         return keccak256(abi.encode(j));
     }
 
@@ -186,7 +187,7 @@ library MarketSpec {
     function attestationDigest(
         address market,
         uint256 jobId,
-        IInferenceMarketTypes.Job memory j,
+        Job memory j,
         bytes32 resultHash,
         bytes memory outputRef
     ) internal view returns (bytes32) {
@@ -203,12 +204,13 @@ library MarketSpec {
     function requestedJob(Vm.Log[] memory logs, address market)
         internal
         pure
-        returns (bool found, uint256 jobId, IInferenceMarketTypes.Job memory j)
+        returns (bool found, uint256 jobId, Job memory j)
     {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter != market || logs[i].topics.length == 0) continue;
             if (logs[i].topics[0] != IInferenceMarketTypes.JobRequested.selector) continue;
-            (j,,) = abi.decode(logs[i].data, (IInferenceMarketTypes.Job, bytes, string));
+            (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+            j = jobFromWords(words);
             return (true, uint256(logs[i].topics[1]), j);
         }
     }
@@ -371,7 +373,7 @@ contract InferenceMarketHandler {
     address[CLIENT_COUNT] public clientAt;
 
     struct JobInfo {
-        IInferenceMarketTypes.Job job;
+        Job job;
         uint256 escrow;
         IInferenceMarketTypes.JobStatus status; // the model's status (mirrors the lazy reveal start)
         // The job word's time: the reveal start (k > 1, jury), or the delivery time (k = 1).
@@ -625,11 +627,11 @@ contract InferenceMarketHandler {
             }
         }
         bytes memory expected = _submitError(jobId, info, provider);
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, resultSeed));
         vm.recordLogs();
         vm.prank(provider);
-        try market.submitResult(jobId, job, resultHash, "ipfs://bafy-output") {
+        try market.submitResult(jobId, wordsOf(job), resultHash, "ipfs://bafy-output") {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("submitResult: accepted although invalid", expected);
@@ -768,10 +770,10 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.Challenge memory spec = MarketSpec.challengeOf(
             jobId, provider, resultHash, challenger, market.policy(), IInferenceMarketCourt(address(market)).challengePolicy()
         );
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         vm.recordLogs();
         vm.prank(challenger);
-        try IInferenceMarketCourt(address(market)).challenge(jobId, job, provider, resultHash) {
+        try IInferenceMarketCourt(address(market)).challenge(jobId, wordsOf(job), provider, resultHash) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
             _observe(logs);
             if (expected.length != 0) {
@@ -794,7 +796,7 @@ contract InferenceMarketHandler {
         }
     }
 
-    /// @notice Jurors commit to a challenged job: usually as many as the jury has seats left,
+    /// @notice Jurors commit to a challenged job: wordsOf(usually) as many as the jury has seats left,
     /// sometimes fewer; sometimes a party or a seated juror tries too. Votes: mostly the
     /// delivered result, often another ("the truth"), sometimes a third.
     function juryCommit(uint256 jobSeed, uint256 providerSeed, uint256 countSeed, uint256 hashSeed) external counted {
@@ -862,11 +864,11 @@ contract InferenceMarketHandler {
         if (!found) return;
         JobInfo storage info = _info[jobId];
         (bytes memory expected, uint8 outcome) = _resolveExpectation(jobId);
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         IInferenceMarketTypes.Challenge memory ch = info.ch;
         vm.recordLogs();
         vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
-        try IInferenceMarketCourt(address(market)).resolveChallenge(jobId, job, ch) {
+        try IInferenceMarketCourt(address(market)).resolveChallenge(jobId, wordsOf(job), ch) {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("resolveChallenge: accepted although not resolvable", expected);
@@ -942,10 +944,10 @@ contract InferenceMarketHandler {
         if (!found) (found, jobId) = _pick(jobSeed, PICK_ANY);
         if (!found) return;
         (bytes memory expected, uint8 outcome) = _finalizeExpectation(jobId);
-        IInferenceMarketTypes.Job memory job = _info[jobId].job;
+        Job memory job = _info[jobId].job;
         vm.recordLogs();
         vm.prank(address(uint160(uint256(keccak256(abi.encode("runner", callerSeed % 4))))));
-        try market.finalize(jobId, job) {
+        try market.finalize(jobId, wordsOf(job)) {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("finalize: accepted although not finalizable", expected);
@@ -991,7 +993,7 @@ contract InferenceMarketHandler {
             _pokeCourt(jobId, op);
             return;
         }
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
         bytes memory expected;
         // Past Open and Revealing (a delivered or challenged k = 1 job) the market refuses by status
@@ -1006,10 +1008,10 @@ contract InferenceMarketHandler {
             expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         bytes memory data;
-        if (action == 0) data = abi.encodeCall(market.submitResult, (jobId, job, bytes32(op), bytes("")));
-        else if (action == 1) data = abi.encodeCall(market.commit, (jobId, job, bytes32(op)));
-        else if (action == 2) data = abi.encodeCall(market.reveal, (jobId, job, 0, bytes32(op), bytes32(0), bytes("")));
-        else data = abi.encodeCall(market.finalize, (jobId, job));
+        if (action == 0) data = abi.encodeCall(market.submitResult, (jobId, wordsOf(job), bytes32(op), bytes("")));
+        else if (action == 1) data = abi.encodeCall(market.commit, (jobId, wordsOf(job), bytes32(op)));
+        else if (action == 2) data = abi.encodeCall(market.reveal, (jobId, wordsOf(job), 0, bytes32(op), bytes32(0), bytes("")));
+        else data = abi.encodeCall(market.finalize, (jobId, wordsOf(job)));
         vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
         (bool ok, bytes memory ret) = address(market).call(data);
         if (ok) {
@@ -1027,10 +1029,10 @@ contract InferenceMarketHandler {
         bytes memory expected;
         if ((op >> 16) % 2 == 0) {
             address provider = info.delivered ? info.deliverer : providerAt[0];
-            data = abi.encodeCall(IInferenceMarketCourt.challenge, (jobId, info.job, provider, info.resultHash));
+            data = abi.encodeCall(IInferenceMarketCourt.challenge, (jobId, wordsOf(info.job), provider, info.resultHash));
             expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         } else {
-            data = abi.encodeCall(IInferenceMarketCourt.resolveChallenge, (jobId, info.job, info.ch));
+            data = abi.encodeCall(IInferenceMarketCourt.resolveChallenge, (jobId, wordsOf(info.job), info.ch));
             (expected,) = _resolveExpectation(jobId);
         }
         vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
@@ -1255,7 +1257,7 @@ contract InferenceMarketHandler {
         return _open.length;
     }
 
-    function jobOf(uint256 jobId) external view returns (IInferenceMarketTypes.Job memory) {
+    function jobOf(uint256 jobId) external view returns (Job memory) {
         return _info[jobId].job;
     }
 
@@ -1299,7 +1301,7 @@ contract InferenceMarketHandler {
         }
     }
 
-    /// @notice Over every unfinished job: open k > 1 seats, open deliveries, open bonds and jury
+    /// @notice Over every unfinished job: wordsOf(open) k > 1 seats, open deliveries, open bonds and jury
     /// seats, and the collateral they hold (each the job's collateral).
     function openCollateralBreakdown()
         external
@@ -1408,10 +1410,10 @@ contract InferenceMarketHandler {
         uint256 escrow,
         Vm.Log[] memory logs
     ) private {
-        IInferenceMarketTypes.Job memory spec = MarketSpec.job(
+        Job memory spec = MarketSpec.job(
             jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY, IInferenceMarketCourt(address(market)).challengePolicy().challengeWindow
         );
-        (bool found, uint256 loggedId, IInferenceMarketTypes.Job memory logged) =
+        (bool found, uint256 loggedId, Job memory logged) =
             MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
             _surprise("requestJob: emitted Job differs from the specification", abi.encode(logged));
@@ -1654,14 +1656,14 @@ contract InferenceMarketHandler {
         if (kind == 9 && previousJobId != 0) {
             jobId = previousJobId;
         } else if ((s >> 8) % 8 == 0) {
-            jobId = _jobIds[(s >> 16) % _jobIds.length]; // any job: ended, k > 1, expired
+            jobId = _jobIds[(s >> 16) % _jobIds.length]; // any job: wordsOf(ended), k > 1, expired
         } else {
             (bool found, uint256 id) = _pickNth(batchSeed >> 16, i, PICK_K1_LIVE);
             jobId = found ? id : _jobIds[(s >> 16) % _jobIds.length];
         }
         uint256 signerIndex = batchSeed % 3 == 0 ? (s >> 32) % PROVIDER_COUNT : (batchSeed >> 8) % PROVIDER_COUNT;
         uint256 key = kind == 5 ? BAD_KEY : _keys[signerIndex];
-        IInferenceMarketTypes.Job memory job = _info[jobId].job;
+        Job memory job = _info[jobId].job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, s));
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-output-", uint16(s >> 48));
         bytes32 digest =
@@ -1669,7 +1671,7 @@ contract InferenceMarketHandler {
         (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
         bytes memory signature = abi.encodePacked(r, sg, kind == 6 ? 0 : v);
         if (kind == 7) job.feePerProvider += 1; // not in the digest: the signature still recovers
-        it = IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, signature);
+        it = IInferenceMarketTypes.SignedResult(jobId, wordsOf(job), resultHash, outputRef, signature);
 
         pr.jobId = jobId;
         pr.resultHash = resultHash;
@@ -1820,7 +1822,7 @@ contract InferenceMarketHandler {
         bytes32 resultHash = info.delivered ? info.resultHash : bytes32(s);
         if (kind == 5) provider = providerAt[(s >> 24) % PROVIDER_COUNT];
         if (kind == 6) resultHash = ~resultHash;
-        c = IInferenceMarketTypes.Claim({jobId: jobId, job: info.job, provider: provider, resultHash: resultHash});
+        c = IInferenceMarketTypes.Claim({jobId: jobId, job: wordsOf(info.job), provider: provider, resultHash: resultHash});
     }
 
     /// @dev Why {IInferenceMarketCourt.claim} must skip an item, in its order (zero: paid).
@@ -1939,11 +1941,11 @@ contract InferenceMarketHandler {
         bytes32 salt = keccak256(abi.encode("jury salt", s));
         bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
         bytes memory expected = _juryCommitError(jobId, info, provider);
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         IInferenceMarketTypes.Challenge memory ch = info.ch;
         vm.recordLogs();
         vm.prank(provider);
-        try IInferenceMarketCourt(address(market)).juryCommit(jobId, job, ch, commitment) returns (uint8 seat) {
+        try IInferenceMarketCourt(address(market)).juryCommit(jobId, wordsOf(job), ch, commitment) returns (uint8 seat) {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("juryCommit: accepted although invalid", expected);
@@ -1990,12 +1992,12 @@ contract InferenceMarketHandler {
         (uint8 seat, address caller, bytes32 salt) = _revealAttempt(seats, seatSeed, bad);
         bytes memory expected = _juryRevealError(jobId, seat, caller, salt);
         JobInfo storage info = _info[jobId];
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         IInferenceMarketTypes.Challenge memory ch = info.ch;
         bytes32 resultHash = seats[seat].resultHash;
         vm.recordLogs();
         vm.prank(caller);
-        try IInferenceMarketCourt(address(market)).juryReveal(jobId, job, ch, seat, resultHash, salt, "ipfs://bafy-jury") {
+        try IInferenceMarketCourt(address(market)).juryReveal(jobId, wordsOf(job), ch, seat, resultHash, salt, "ipfs://bafy-jury") {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("juryReveal: accepted although invalid", expected);
@@ -2222,10 +2224,10 @@ contract InferenceMarketHandler {
         bytes32 salt = keccak256(abi.encode("salt", s));
         bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
         bytes memory expected = _commitError(jobId, info, provider);
-        IInferenceMarketTypes.Job memory job = info.job;
+        Job memory job = info.job;
         vm.recordLogs();
         vm.prank(provider);
-        try market.commit(jobId, job, commitment) returns (uint8 seat) {
+        try market.commit(jobId, wordsOf(job), commitment) returns (uint8 seat) {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("commit: accepted although invalid", expected);
@@ -2279,11 +2281,11 @@ contract InferenceMarketHandler {
         uint256 len = seats.length;
         (uint8 seat, address caller, bytes32 salt) = _revealAttempt(seats, seatSeed, bad);
         bytes memory expected = _revealError(jobId, seat, caller, salt);
-        IInferenceMarketTypes.Job memory job = _info[jobId].job;
+        Job memory job = _info[jobId].job;
         bytes32 resultHash = seats[seat].resultHash;
         vm.recordLogs();
         vm.prank(caller);
-        try market.reveal(jobId, job, seat, resultHash, salt, "ipfs://bafy-revealed") {
+        try market.reveal(jobId, wordsOf(job), seat, resultHash, salt, "ipfs://bafy-revealed") {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("reveal: accepted although invalid", expected);
@@ -2484,7 +2486,7 @@ contract InferenceMarketHandler {
             if (logs[i].emitter != address(market) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
             uint256 jobId = uint256(logs[i].topics[1]);
-            IInferenceMarketTypes.Job storage job = _info[jobId].job;
+            Job storage job = _info[jobId].job;
             if (sig == IInferenceMarketTypes.DeliveryClaimed.selector) {
                 ++_info[jobId].terminalEvents;
                 ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
@@ -2999,14 +3001,14 @@ contract InferenceMarketFuzzTest is Test {
         uint256 escrow = MarketSpec.escrow(k, fee, bps);
         assertEq(market.escrowOf(k, fee, bps), escrow, "escrowOf = spec");
 
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, fee, token, uint40(block.timestamp + 1 hours), 0);
+        (uint256 jobId, Job memory job) = _request(k, fee, token, uint40(block.timestamp + 1 hours), 0);
         assertEq(_held(token), escrow, "market holds exactly the escrow");
         assertEq(_balance(token, CLIENT), 0, "the client paid all it was given");
 
         vm.warp(uint256(k == 1 ? job.deadline : job.commitDeadline) + 1);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.JobRefunded(jobId, escrow, false);
-        market.finalize(jobId, job);
+        market.finalize(jobId, wordsOf(job));
         assertEq(market.balanceOf(CLIENT, token), escrow, "refund = escrow");
         vm.prank(CLIENT);
         assertEq(market.withdraw(token), escrow, "withdrawn = escrow");
@@ -3060,11 +3062,11 @@ contract InferenceMarketFuzzTest is Test {
             wide[i] = vm.addr(0xE11E00 + i);
             MarketStack.register(s, wide[i], 1_000e18, 3);
         }
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
+        (uint256 jobId, Job memory job) =
             _request(uint8(WIDE), MIN_FEE, address(s.tokenA), uint40(block.timestamp + 2 hours), 1);
         for (uint256 i = 0; i < WIDE; ++i) {
             vm.prank(wide[i]);
-            market.commit(jobId, job, MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i)));
+            market.commit(jobId, wordsOf(job), MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i)));
         }
         uint256 agreeing;
         uint256 silent = silentMask & ((1 << WIDE) - 1);
@@ -3076,10 +3078,10 @@ contract InferenceMarketFuzzTest is Test {
         }
         if (silent == 0) {
             vm.prank(wide[WIDE - 1]);
-            market.reveal(jobId, job, uint8(WIDE - 1), _wideHash(jobId, truthMask, WIDE - 1), _salt(jobId, WIDE - 1), "");
+            market.reveal(jobId, wordsOf(job), uint8(WIDE - 1), _wideHash(jobId, truthMask, WIDE - 1), _salt(jobId, WIDE - 1), "");
         } else {
             vm.warp(block.timestamp + job.revealWindow + 1);
-            market.finalize(jobId, job);
+            market.finalize(jobId, wordsOf(job));
         }
         bool quorate = agreeing >= job.quorum;
         for (uint256 i = 0; i < WIDE; ++i) {
@@ -3118,7 +3120,7 @@ contract InferenceMarketFuzzTest is Test {
 
     /// @dev Seat i: seatOf before; a stranger and a wrong salt refused; if `reveals`, the reveal,
     /// seatOf after, and a second reveal refused.
-    function _wideSeat(uint256 jobId, IInferenceMarketTypes.Job memory job, bytes32 h, uint256 i, bool reveals) internal {
+    function _wideSeat(uint256 jobId, Job memory job, bytes32 h, uint256 i, bool reveals) internal {
         bytes32 commitment = MarketSpec.commitment(jobId, wide[i], h, _salt(jobId, i));
         _assertSeat(jobId, i, false, keccak256(abi.encode(commitment, wide[i])));
         vm.expectRevert(
@@ -3127,19 +3129,19 @@ contract InferenceMarketFuzzTest is Test {
             )
         );
         vm.prank(wide[(i + 1) % WIDE]);
-        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i), "");
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, jobId, wide[i])
         );
         vm.prank(wide[i]);
-        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i + 100), "");
+        market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i + 100), "");
         if (!reveals) return;
         vm.prank(wide[i]);
-        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i), "");
         _assertSeat(jobId, i, true, h);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
         vm.prank(wide[i]);
-        market.reveal(jobId, job, uint8(i), h, _salt(jobId, i), "");
+        market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i), "");
     }
 
     // ------------------------------------------------------------------ quorum
@@ -3152,7 +3154,7 @@ contract InferenceMarketFuzzTest is Test {
         uint8 k = uint8(bound(kSeed, 2, 32));
         uint16 quorumBps = uint16(bound(quorumSeed, 5_000, 10_000));
         _setPolicy(250, quorumBps, 1 days);
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
+        (uint256 jobId, Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 0);
 
         uint256 expected = (uint256(k) * quorumBps) / 10_000 + 1;
         if (expected > k) expected = k;
@@ -3167,7 +3169,7 @@ contract InferenceMarketFuzzTest is Test {
                 IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarketTypes.JobStatus.Open
             )
         );
-        market.finalize(jobId, job);
+        market.finalize(jobId, wordsOf(job));
 
         if (job.quorum > PROVIDERS) return;
         // quorum − 1 seats: no reveal phase after the commit deadline, the job refunds.
@@ -3181,9 +3183,9 @@ contract InferenceMarketFuzzTest is Test {
                 )
             );
             vm.prank(provs[0]);
-            market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
+            market.reveal(jobId, wordsOf(job), 0, truth, _salt(jobId, 0), "");
         }
-        market.finalize(jobId, job);
+        market.finalize(jobId, wordsOf(job));
         (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
         assertEq(uint256(status), uint256(IInferenceMarketTypes.JobStatus.Refunded), "too few seats: refunded");
 
@@ -3193,7 +3195,7 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 i = 0; i < job.quorum; ++i) _commit(jobId, job, i, truth);
         if (job.quorum < k) vm.warp(uint256(job.commitDeadline) + 1); // else every seat is taken: revealing now
         vm.prank(provs[0]);
-        market.reveal(jobId, job, 0, truth, _salt(jobId, 0), "");
+        market.reveal(jobId, wordsOf(job), 0, truth, _salt(jobId, 0), "");
         (IInferenceMarketTypes.JobStatus revealing,,, uint40 startedAt) = market.jobState(jobId);
         assertEq(uint256(revealing), uint256(IInferenceMarketTypes.JobStatus.Revealing), "quorum seats: revealing");
         assertEq(startedAt, job.quorum == k ? job.requestedAt : job.commitDeadline, "reveal start");
@@ -3223,7 +3225,7 @@ contract InferenceMarketFuzzTest is Test {
         uint256 escrow = market.escrowOf(k, MIN_FEE, 250);
         vm.deal(CLIENT, escrow);
         if (deadline > nowTs && deadline <= latest) {
-            (, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(deadline), 0);
+            (, Job memory job) = _request(k, MIN_FEE, address(0), uint40(deadline), 0);
             assertEq(job.deadline, deadline, "deadline kept");
             if (multi) {
                 uint256 commitEnd = nowTs + 1 hours;
@@ -3256,7 +3258,7 @@ contract InferenceMarketFuzzTest is Test {
         uint256 duration = bound(durationSeed, 1, 1 days);
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, 1e28));
         address token = tokenSeed % 3 == 0 ? address(0) : tokenSeed % 3 == 1 ? address(s.tokenA) : address(s.tokenB);
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
+        (uint256 jobId, Job memory job) =
             _request(1, fee, token, uint40(block.timestamp + duration), tokenSeed);
         uint256 escrow = MarketSpec.escrow(1, fee, 250);
 
@@ -3274,7 +3276,7 @@ contract InferenceMarketFuzzTest is Test {
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
             vm.warp(uint256(job.deadline) + 1);
             vm.expectRevert(); // NotFinalizable, or JobMismatch (see InferenceMarketK1StatusErrorsTest)
-            market.finalize(jobId, job);
+            market.finalize(jobId, wordsOf(job));
             vm.warp(job.requestedAt + elapsed + job.challengeWindow + 1);
             assertEq(_claimOne(jobId, job, provider, resultHash), 1, "claimed after the challenge window");
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
@@ -3285,7 +3287,7 @@ contract InferenceMarketFuzzTest is Test {
         } else {
             _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector);
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
-            market.finalize(jobId, job);
+            market.finalize(jobId, wordsOf(job));
             assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
             assertEq(market.balanceOf(provider, token), 0, "the provider earns nothing");
             assertEq(market.protocolFees(token), 0, "the protocol earns nothing");
@@ -3350,13 +3352,13 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 p = 0; p < 9; ++p) servedBefore[p] = s.registry.getProvider(who[p]).served;
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
-            (uint256 id, IInferenceMarketTypes.Job memory job) = _request(
+            (uint256 id, Job memory job) = _request(
                 1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128
             );
             uint256 p = (js >> 64) % 9;
             items[i] = _signed(id, job, who[p], keccak256(abi.encode("result", i)));
             if (p == 8 && job.requiredTags & 2 != 0) continue; // narrow lacks the tag: rejected
-            cs[expected] = IInferenceMarketTypes.Claim({jobId: id, job: job, provider: who[p], resultHash: items[i].resultHash});
+            cs[expected] = IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: who[p], resultHash: items[i].resultHash});
             uint256 t = _tokenIndex(job.token);
             credit[p][t] += job.feePerProvider;
             fees[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
@@ -3385,7 +3387,7 @@ contract InferenceMarketFuzzTest is Test {
 
     struct BatchCase {
         uint256[] ids;
-        IInferenceMarketTypes.Job[] jobs;
+        Job[] jobs;
         IInferenceMarketTypes.SignedResult[] items;
         address[] signers;
     }
@@ -3413,12 +3415,12 @@ contract InferenceMarketFuzzTest is Test {
         return IInferenceMarketCourt(address(market)).claim(cs);
     }
 
-    function _claimOne(uint256 jobId, IInferenceMarketTypes.Job memory job, address provider, bytes32 resultHash)
+    function _claimOne(uint256 jobId, Job memory job, address provider, bytes32 resultHash)
         internal
         returns (uint256)
     {
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](1);
-        cs[0] = IInferenceMarketTypes.Claim({jobId: jobId, job: job, provider: provider, resultHash: resultHash});
+        cs[0] = IInferenceMarketTypes.Claim({jobId: jobId, job: wordsOf(job), provider: provider, resultHash: resultHash});
         return IInferenceMarketCourt(address(market)).claim(cs);
     }
 
@@ -3426,7 +3428,7 @@ contract InferenceMarketFuzzTest is Test {
     /// per job in order, sometimes repeating the previous job, signed in runs.
     function _batchCase(uint256 seed, uint256 n) internal returns (BatchCase memory c) {
         c.ids = new uint256[](n);
-        c.jobs = new IInferenceMarketTypes.Job[](n);
+        c.jobs = new Job[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "job", i)));
             (c.ids[i], c.jobs[i]) =
@@ -3458,7 +3460,7 @@ contract InferenceMarketFuzzTest is Test {
         e.item = new uint256[](c.ids.length);
         for (uint256 i = 0; i < c.items.length; ++i) {
             uint256 j = _indexOf(c.ids, c.items[i].jobId);
-            IInferenceMarketTypes.Job memory job = c.jobs[j];
+            Job memory job = c.jobs[j];
             if (e.taken[j] || (c.signers[i] == narrow && job.requiredTags & 2 != 0)) continue;
             e.taken[j] = true;
             e.item[j] = i;
@@ -3493,11 +3495,11 @@ contract InferenceMarketFuzzTest is Test {
             _expectNoJobs(provider, target, viaBatch);
             return;
         }
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
+        (uint256 jobId, Job memory job) =
             _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
-        (uint256 multiId, IInferenceMarketTypes.Job memory multi) =
+        (uint256 multiId, Job memory multi) =
             _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
         assertEq(
@@ -3509,7 +3511,7 @@ contract InferenceMarketFuzzTest is Test {
     function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
         bytes memory belowMinimum =
             abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, stake, MIN_STAKE);
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
+        (uint256 jobId, Job memory job) =
             _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         if (viaBatch) {
             IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](1);
@@ -3522,15 +3524,15 @@ contract InferenceMarketFuzzTest is Test {
         } else {
             vm.expectRevert(belowMinimum);
             vm.prank(provider);
-            market.submitResult(jobId, job, keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
+            market.submitResult(jobId, wordsOf(job), keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
         }
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
-        (uint256 multiId, IInferenceMarketTypes.Job memory multi) =
+        (uint256 multiId, Job memory multi) =
             _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         bytes32 commitment = MarketSpec.commitment(multiId, provider, bytes32("r"), bytes32("s"));
         vm.expectRevert(belowMinimum);
         vm.prank(provider);
-        market.commit(multiId, multi, commitment);
+        market.commit(multiId, wordsOf(multi), commitment);
         assertFalse(s.registry.isEligible(provider, 0, 0, 0), "not eligible below the minimum");
     }
 
@@ -3538,9 +3540,9 @@ contract InferenceMarketFuzzTest is Test {
     /// ("ConclaveInferenceMarket", "1", chain id, market).
     function testFuzz_attestationDigest_isEIP712(bytes32 resultHash, bytes memory outputRef, uint8 k) public {
         k = uint8(bound(k, 1, 4));
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), k);
+        (uint256 jobId, Job memory job) = _request(k, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), k);
         assertEq(
-            market.attestationDigest(jobId, job, resultHash, outputRef),
+            market.attestationDigest(jobId, wordsOf(job), resultHash, outputRef),
             MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef),
             "digest = EIP-712 spec"
         );
@@ -3624,7 +3626,7 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev One k-seat job where seats 0..a−1 reveal the true result and the others a distinct
     /// result each, or (bit i of `silentMask`) stay silent; checks the round's credits.
     function _roundWithAgreeing(uint8 k, uint96 fee, uint256 a, uint256 silentMask) internal {
-        (uint256 jobId, IInferenceMarketTypes.Job memory job) =
+        (uint256 jobId, Job memory job) =
             _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
         Before memory b;
         b.client = market.balanceOf(CLIENT, address(s.tokenA));
@@ -3641,11 +3643,11 @@ contract InferenceMarketFuzzTest is Test {
                 continue;
             }
             vm.prank(provs[i]);
-            market.reveal(jobId, job, uint8(i), _roundHash(jobId, i, a), _salt(jobId, i), "");
+            market.reveal(jobId, wordsOf(job), uint8(i), _roundHash(jobId, i, a), _salt(jobId, i), "");
         }
         if (!allRevealed) {
             vm.warp(block.timestamp + job.revealWindow + 1);
-            market.finalize(jobId, job);
+            market.finalize(jobId, wordsOf(job));
         }
         _checkRound(jobId, job, a, silentMask, b);
     }
@@ -3656,7 +3658,7 @@ contract InferenceMarketFuzzTest is Test {
 
     function _checkRound(
         uint256 jobId,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         uint256 a,
         uint256 silentMask,
         Before memory b
@@ -3681,7 +3683,7 @@ contract InferenceMarketFuzzTest is Test {
 
     function _deliver(
         uint256 jobId,
-        IInferenceMarketTypes.Job memory job,
+        Job memory job,
         address provider,
         bytes32 resultHash,
         bool viaBatch,
@@ -3692,7 +3694,7 @@ contract InferenceMarketFuzzTest is Test {
                 vm.expectRevert(abi.encodeWithSelector(expectedError, jobId, job.deadline));
             }
             vm.prank(provider);
-            market.submitResult(jobId, job, resultHash, "ipfs://bafy-output");
+            market.submitResult(jobId, wordsOf(job), resultHash, "ipfs://bafy-output");
             return;
         }
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](1);
@@ -3704,7 +3706,7 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(market.submitAttestations(AttestationBatch.encode(items)), expectedError == bytes4(0) ? 1 : 0, "delivered count");
     }
 
-    function _signed(uint256 jobId, IInferenceMarketTypes.Job memory job, address signer, bytes32 resultHash)
+    function _signed(uint256 jobId, Job memory job, address signer, bytes32 resultHash)
         internal
         view
         returns (IInferenceMarketTypes.SignedResult memory)
@@ -3716,7 +3718,7 @@ contract InferenceMarketFuzzTest is Test {
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-", resultHash);
         (uint8 v, bytes32 r, bytes32 sg) =
             vm.sign(key, MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef));
-        return IInferenceMarketTypes.SignedResult(jobId, job, resultHash, outputRef, abi.encodePacked(r, sg, v));
+        return IInferenceMarketTypes.SignedResult(jobId, wordsOf(job), resultHash, outputRef, abi.encodePacked(r, sg, v));
     }
 
     function _tokenAt(uint256 t) internal view returns (address) {
@@ -3734,10 +3736,10 @@ contract InferenceMarketFuzzTest is Test {
         return type(uint256).max;
     }
 
-    function _commit(uint256 jobId, IInferenceMarketTypes.Job memory job, uint256 i, bytes32 resultHash) internal {
+    function _commit(uint256 jobId, Job memory job, uint256 i, bytes32 resultHash) internal {
         bytes32 commitment = MarketSpec.commitment(jobId, provs[i], resultHash, _salt(jobId, i));
         vm.prank(provs[i]);
-        assertEq(market.commit(jobId, job, commitment), i, "seat index");
+        assertEq(market.commit(jobId, wordsOf(job), commitment), i, "seat index");
     }
 
     function _salt(uint256 jobId, uint256 i) internal pure returns (bytes32) {
@@ -3772,7 +3774,7 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev Funds the client, requests, and checks the emitted Job against the specification.
     function _request(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
         internal
-        returns (uint256 jobId, IInferenceMarketTypes.Job memory job)
+        returns (uint256 jobId, Job memory job)
     {
         IInferenceMarketTypes.JobRequest memory r = _requestOf(k, fee, token, deadline, seed);
         IInferenceMarketTypes.Policy memory p = market.policy();

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {InferenceMarketFixture} from "./InferenceMarket.t.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {IModelRollouts} from "../../../contracts/interfaces/IModelRollouts.sol";
+import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
 
 /// @notice The market's side of a staged rollout: version-0 requests drawn to the candidate, and
 /// how each candidate job ends reported to the model registry — without ever blocking a settlement.
@@ -43,19 +44,19 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
             vm.prevrandao(bytes32(i));
             IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
             r.version = 0;
-            (, IInferenceMarketTypes.Job memory job) = _requestAs(client, r);
+            (, Job memory job) = _requestAs(client, r);
             // _requestAs checks the emitted job against the registry's draw for the same seed.
             assertTrue(job.counted == (job.version == CANDIDATE), "counted exactly when drawn");
             if (job.counted) ++canary;
         }
         assertGe(canary, 1, "some canary jobs");
         assertLe(canary, 39, "some champion jobs");
-        (, IInferenceMarketTypes.Job memory explicit) = _request(1, address(0));
+        (, Job memory explicit) = _request(1, address(0));
         assertFalse(explicit.counted, "version 1 named: not counted");
     }
 
     function test_k1_claimed_countsSettled() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _candidateReq(1));
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
         assertTrue(job.counted, "candidate named: counted");
         _submit(id, job, prov[0]);
         vm.expectEmit(true, true, true, true, address(models));
@@ -66,9 +67,9 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
     }
 
     function test_k1_expired_countsFailed() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _candidateReq(1));
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
         vm.warp(job.deadline + 1);
-        market.finalize(id, job);
+        market.finalize(id, wordsOf(job));
         assertEq(_counters().failed, 1, "failed");
     }
 
@@ -88,14 +89,14 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
     }
 
     function _roundOf(bytes32[] memory results) internal {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _candidateReq(3));
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(3));
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], results[i]);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], uint8(i), results[i]);
     }
 
     function test_refusedReport_neverBlocksSettlement() public {
         models.revokeRole(models.MARKET_ROLE(), address(market));
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _candidateReq(1));
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
         _submit(id, job, prov[0]);
         uint256 before = market.balanceOf(prov[0], address(0));
         vm.expectEmit(true, true, true, true, address(market));
@@ -106,7 +107,7 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
     }
 
     function test_abortedRollout_candidateJobsStillServedAndPaid_newRequestsNotDrawn() public {
-        (uint256 id, IInferenceMarketTypes.Job memory job) = _requestAs(client, _candidateReq(1));
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
         vm.prank(guardian);
         models.abortRollout(modelId);
         _submit(id, job, prov[0]);
@@ -115,7 +116,7 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
             vm.prevrandao(bytes32(i));
             IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
             r.version = 0;
-            (, IInferenceMarketTypes.Job memory later) = _requestAs(client, r);
+            (, Job memory later) = _requestAs(client, r);
             assertEq(later.version, 1, "the champion");
             assertFalse(later.counted, "not counted");
         }
