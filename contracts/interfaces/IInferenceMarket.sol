@@ -248,15 +248,20 @@ interface IInferenceMarketTypes {
 
     /// @notice `token` is not on the DAO's allowlist of payment tokens.
     error InferenceMarketTokenNotAllowed(address token);
+    /// @notice k is 0 or above the policy's `maximum` redundancy.
     error InferenceMarketInvalidRedundancy(uint8 redundancy, uint8 maximum);
     /// @notice The fee per provider is below the version's minimum, `minimum`, in the job's
     /// payment token (the minimum in wei converted at the token's rate, rounded up).
     error InferenceMarketFeeBelowMinimum(uint256 fee, uint256 minimum);
+    /// @notice The deadline is not in [`earliest`, `latest`] (now + 1 s to now + the policy's longest job).
     error InferenceMarketInvalidDeadline(uint40 deadline, uint40 earliest, uint40 latest);
     /// @notice A request's required tags use a bit above 63: a job's words hold tags 0-63.
     error InferenceMarketTagsOutOfRange(uint256 requiredTags);
+    /// @notice The inline input is `size` bytes, above the policy's `maximum`.
     error InferenceMarketInputTooLarge(uint256 size, uint256 maximum);
+    /// @notice Exactly one of the inline input and the input CID must be set (a CID of at most 128 bytes).
     error InferenceMarketInvalidInput(uint256 inlineSize, uint256 cidSize);
+    /// @notice The requested version (or the one version 0 resolved to) does not take jobs.
     error InferenceMarketVersionNotAccepting(bytes32 modelId, uint32 version);
     /// @notice Only the job's client may cancel it.
     error InferenceMarketNotClient(uint256 jobId, address caller);
@@ -265,22 +270,39 @@ interface IInferenceMarketTypes {
     error InferenceMarketVersionStillAccepting(bytes32 modelId, uint32 version);
     /// @notice Only an open job (no result delivered, reveal not started) can be cancelled.
     error InferenceMarketNotCancellable(uint256 jobId, JobStatus status);
+    /// @notice The ETH sent, `paid`, is not the escrow `required` (0 for an ERC-20 job).
     error InferenceMarketIncorrectEscrow(uint256 jobId, uint256 paid, uint256 required);
+    /// @notice The market received `received` of `token` where `expected` was due (fee-on-transfer tokens are refused).
     error InferenceMarketTransferShortfall(address token, uint256 expected, uint256 received);
+    /// @notice The job words passed do not hash to the job's stored binding (wrong words, or another job's).
     error InferenceMarketJobMismatch(uint256 jobId);
+    /// @notice The job is not in a status that allows this call.
     error InferenceMarketInvalidStatus(uint256 jobId, JobStatus status);
+    /// @notice The job's deadline (k = 1) or commit deadline (k > 1), `deadline`, has passed.
     error InferenceMarketDeadlinePassed(uint256 jobId, uint40 deadline);
+    /// @notice The job cannot be finalized yet (its deadline or reveal window is still open) or any more.
     error InferenceMarketNotFinalizable(uint256 jobId, JobStatus status);
+    /// @notice The call is for the other kind of job (k = 1 delivery vs k > 1 commit).
     error InferenceMarketWrongRedundancy(uint256 jobId, uint8 redundancy);
+    /// @notice `provider` already holds a seat of this job.
     error InferenceMarketAlreadySeated(uint256 jobId, address provider);
+    /// @notice `provider` does not hold `seat` of this job.
     error InferenceMarketNotSeated(uint256 jobId, uint8 seat, address provider);
+    /// @notice `provider` already revealed its seat.
     error InferenceMarketAlreadyRevealed(uint256 jobId, address provider);
+    /// @notice The revealed result and salt do not open the seat's commitment.
     error InferenceMarketCommitmentMismatch(uint256 jobId, address provider);
+    /// @notice The reveal window ended at `revealDeadline`.
     error InferenceMarketRevealClosed(uint256 jobId, uint40 revealDeadline);
+    /// @notice `account` has no credited balance in `token`.
     error InferenceMarketNothingToWithdraw(address account, address token);
+    /// @notice Sending `amount` wei to `to` failed (use {withdrawTo} for a contract that cannot receive ETH).
     error InferenceMarketEthTransferFailed(address to, uint256 amount);
+    /// @notice A policy value, `value` of `field`, is outside its bounds (see the setters).
     error InferenceMarketPolicyOutOfBounds(string field, uint256 value);
+    /// @notice An address that must be set (registry, court, treasury, recipient) is zero.
     error InferenceMarketZeroAddress();
+    /// @notice A signed batch item's signature does not recover (malformed or malleable).
     error InferenceMarketInvalidSignature(uint256 jobId);
     /// @notice The market was wound down ({IInferenceMarketCourt-windDown}): it takes no new
     /// requests (deliveries, commits and challenges are refused by the registry,
@@ -512,4 +534,6 @@ interface IInferenceMarket is IInferenceMarketTypes {
 
     /// @notice Protocol fees accrued in a token and not yet sent to the treasury.
     function protocolFees(address token) external view returns (uint256);
+    /// @notice EIP-712 type of a signed result.
+    function ATTESTATION_TYPEHASH() external view returns (bytes32);
 }

@@ -209,4 +209,15 @@ interface IModelRegistry is IModelRollouts {
     /// @param name The name.
     /// @return keccak256 of the name's bytes.
     function modelIdOf(string calldata name) external pure returns (bytes32);
+    /// @notice Upper bound for the deprecation period.
+    function MAX_DEPRECATION_PERIOD() external view returns (uint40);
+
+    /// @notice At most half the version-0 requests go to a canary.
+    function MAX_CANARY_BPS() external view returns (uint16);
+
+    /// @notice Held by the market: it reports the outcome of counted jobs.
+    function MARKET_ROLE() external view returns (bytes32);
+
+    /// @notice How long a version stays Deprecated (and takes jobs) after a newer one is activated.
+    function deprecationPeriod() external view returns (uint40);
 }

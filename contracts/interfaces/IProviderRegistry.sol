@@ -405,4 +405,49 @@ interface IProviderRegistry {
     /// @param provider The provider.
     /// @return True while `block.timestamp < frozenUntil`.
     function isFrozen(address provider) external view returns (bool);
+    /// @notice Role of the markets allowed to lock and settle collateral and count outcomes.
+    function MARKET_ROLE() external view returns (bytes32);
+
+    /// @notice Role of retired markets (finding 12): they may release and settle the collateral
+    /// of the seats they opened, and count outcomes, but lock no new collateral. A market gets it
+    /// when it leaves MARKET_ROLE, however it leaves ({retireMarket}, or the DAO's `revokeRole`),
+    /// so that a migration never strands a job's escrow or collateral. The DAO may revoke it too
+    /// (cutting a faulty market off entirely, at the price of its open seats).
+    function RETIRED_MARKET_ROLE() external view returns (bytes32);
+
+    /// @notice Upper bound for the unbonding period.
+    function MAX_UNBONDING_PERIOD() external view returns (uint40);
+
+    /// @notice Upper bound for the freeze period.
+    function MAX_FREEZE_PERIOD() external view returns (uint40);
+
+    /// @notice Smallest stake that may register.
+    function minStake() external view returns (uint128);
+
+    /// @notice Stake at or above which registration is approved without a vote, if `autoAdmit`.
+    function autoAdmitStake() external view returns (uint128);
+
+    /// @notice Seconds between an exit request and the stake's withdrawal.
+    function unbondingPeriod() external view returns (uint40);
+
+    /// @notice Whether the auto-admission policy is on.
+    function autoAdmit() external view returns (bool);
+
+    /// @notice Slashed tokens not yet withdrawn by the DAO.
+    function slashedFunds() external view returns (uint256);
+
+    /// @notice Sum of all providers' stake.
+    function totalStake() external view returns (uint256);
+
+    /// @notice The DAO's governor, whose delays the unbonding and freeze periods cover (zero: unset).
+    function governor() external view returns (IGovernor);
+
+    /// @notice The timelock that executes the governor's proposals (zero: unset).
+    function timelock() external view returns (TimelockController);
+
+    /// @notice Seconds a freeze lasts (at least {governanceDelay} when set).
+    function freezePeriod() external view returns (uint40);
+
+    /// @notice Declared tags that automatic admission grants (`declared & autoGrantMask`).
+    function autoGrantMask() external view returns (uint256);
 }

@@ -10,6 +10,7 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
 import {JobWords} from "./JobWords.sol";
+import {JobWord, JobWordLib} from "./JobWord.sol";
 
 /// @title InferenceMarket
 /// @notice Escrowed inference jobs. See {IInferenceMarket}; challenges of k = 1 results
@@ -19,7 +20,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     using SafeERC20 for IERC20;
     using JobWords for uint256[6];
 
-    /// @notice EIP-712 type of a signed result.
+    /// @inheritdoc IInferenceMarket
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
         "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
     );
@@ -99,7 +100,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             mcopy(add(ptr, 0x20), job, JOB_BYTES)
             jobHash := keccak256(ptr, add(JOB_BYTES, 0x20))
         }
-        _jobs[jobId] = (jobHash & HASH_MASK) | (uint256(JobStatus.Open) << STATUS_SHIFT);
+        _jobs[jobId] = JobWordLib.create(jobHash, JobStatus.Open);
         _collect(jobId, r.token, escrowOf(r.redundancy, r.feePerProvider, p.protocolFeeBps));
         emit JobRequested(jobId, msg.sender, r.modelId, job, r.input, r.inputCid);
     }
@@ -117,13 +118,13 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @inheritdoc IInferenceMarket
     function cancel(uint256 jobId, uint256[6] calldata job) external nonReentrant {
-        uint256 word = _checkedWord(jobId, job);
+        JobWord word = _checkedWord(jobId, job);
         if (msg.sender != job.client()) revert InferenceMarketNotClient(jobId, msg.sender);
-        JobStatus status = _status(word);
+        JobStatus status = word.status();
         if (status != JobStatus.Open) revert InferenceMarketNotCancellable(jobId, status);
         if (models.acceptsJobs(job.modelId(), job.version())) revert InferenceMarketVersionStillAccepting(job.modelId(), job.version());
         (SeatView[] memory seats,,) = _loadSeats(jobId, word);
-        _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+        _jobs[jobId] = word.withStatus(JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
         _credit(job.client(), job.token(), amount);
         _clearSeats(jobId, seats.length);
@@ -185,10 +186,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @inheritdoc IInferenceMarket
     function commit(uint256 jobId, uint256[6] calldata job, bytes32 commitment) external nonReentrant returns (uint8 seat) {
-        uint256 word = _openJob(jobId, job);
+        JobWord word = _openJob(jobId, job);
         if (job.redundancy() < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
         if (block.timestamp > job.commitDeadline()) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline());
-        seat = _seated(word);
+        seat = word.seated();
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
@@ -199,7 +200,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
-        word += 1 << SEATED_SHIFT;
+        word = word.withSeat();
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
         if (seat + 1 == job.redundancy()) word = _startReveal(jobId, job, word, uint40(block.timestamp));
         _jobs[jobId] = word;
@@ -214,17 +215,17 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         bytes32 salt,
         bytes calldata outputRef
     ) external nonReentrant {
-        uint256 word = _checkedWord(jobId, job);
-        JobStatus status = _status(word);
+        JobWord word = _checkedWord(jobId, job);
+        JobStatus status = word.status();
         if (status == JobStatus.Open && _commitClosedWithQuorum(job, word)) {
             word = _startReveal(jobId, job, word, job.commitDeadline());
             status = JobStatus.Revealing;
         }
         if (status != JobStatus.Revealing) revert InferenceMarketInvalidStatus(jobId, status);
-        uint40 revealDeadline = _time(word) + job.revealWindow();
+        uint40 revealDeadline = word.time() + job.revealWindow();
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
-        if (_revealedCount(word) == _seated(word)) {
+        if (word.revealed() == word.seated()) {
             _settleRound(jobId, job, word);
         } else {
             _jobs[jobId] = word;
@@ -235,8 +236,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @inheritdoc IInferenceMarket
     function finalize(uint256 jobId, uint256[6] calldata job) external nonReentrant {
-        uint256 word = _checkedWord(jobId, job);
-        JobStatus status = _status(word);
+        JobWord word = _checkedWord(jobId, job);
+        JobStatus status = word.status();
         // A wound-down market refunds Open jobs at once (finding 12); the flag is read only where
         // finalize would otherwise refuse, so no live path pays for it.
         if (job.redundancy() == 1) {
@@ -249,7 +250,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (status == JobStatus.Open) {
             bool commitOpen = block.timestamp <= job.commitDeadline();
             if (commitOpen && !_terms.woundDown) revert InferenceMarketNotFinalizable(jobId, status);
-            if (commitOpen || _seated(word) < job.quorum()) {
+            if (commitOpen || word.seated() < job.quorum()) {
                 // Too few providers came, or the market was wound down before the seats filled:
                 // nobody is at fault.
                 (SeatView[] memory seats,,) = _loadSeats(jobId, word);
@@ -261,7 +262,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             word = _startReveal(jobId, job, word, job.commitDeadline());
             status = JobStatus.Revealing;
         }
-        if (status != JobStatus.Revealing || block.timestamp <= _time(word) + job.revealWindow()) {
+        if (status != JobStatus.Revealing || block.timestamp <= word.time() + job.revealWindow()) {
             revert InferenceMarketNotFinalizable(jobId, status);
         }
         _settleRound(jobId, job, word);
@@ -295,8 +296,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         view
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt)
     {
-        uint256 word = _jobs[jobId];
-        return (_status(word), _seated(word), _revealedCount(word), _time(word));
+        JobWord word = _jobs[jobId];
+        return (word.status(), word.seated(), word.revealed(), word.time());
     }
 
     /// @inheritdoc IInferenceMarket
@@ -334,13 +335,13 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         view
         returns (bool)
     {
-        uint256 word = _jobs[jobId];
-        JobStatus status = _status(word);
+        JobWord word = _jobs[jobId];
+        JobStatus status = word.status();
         uint256 h;
         if (job.redundancy() == 1) {
             if (status == JobStatus.Delivered) {
                 // Final once its challenge window passed (it can no longer be challenged).
-                if (block.timestamp <= uint256(_time(word)) + job.challengeWindow()) return false;
+                if (block.timestamp <= uint256(word.time()) + job.challengeWindow()) return false;
             } else if (status != JobStatus.Settled) {
                 return false;
             }
@@ -350,7 +351,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             h = _settledHash(jobId, job, resultHash);
         }
         // The job's parameters (its redundancy among them) are bound by the hash.
-        return (word ^ h) & HASH_MASK == 0;
+        return word.binds(h);
     }
 
     /// @inheritdoc IInferenceMarket
@@ -440,24 +441,24 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @dev A job's word, checked against `job` while the job is Open or Revealing. Past those, a
     /// k = 1 job's word binds its delivery or its challenge instead of the job, so it is returned
     /// unchecked: every caller refuses those statuses by name (without trusting `job`).
-    function _checkedWord(uint256 jobId, uint256[6] calldata job) private view returns (uint256 word) {
+    function _checkedWord(uint256 jobId, uint256[6] calldata job) private view returns (JobWord word) {
         word = _jobs[jobId];
-        JobStatus status = _status(word);
+        JobStatus status = word.status();
         if (status != JobStatus.None && status != JobStatus.Open && status != JobStatus.Revealing) return word;
-        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) revert InferenceMarketJobMismatch(jobId);
+        if (!word.binds(_jobHash(jobId, job))) revert InferenceMarketJobMismatch(jobId);
     }
 
-    function _openJob(uint256 jobId, uint256[6] calldata job) private view returns (uint256 word) {
+    function _openJob(uint256 jobId, uint256[6] calldata job) private view returns (JobWord word) {
         word = _checkedWord(jobId, job);
-        if (_status(word) != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, _status(word));
+        if (word.status() != JobStatus.Open) revert InferenceMarketInvalidStatus(jobId, word.status());
     }
 
-    function _commitClosedWithQuorum(uint256[6] calldata job, uint256 word) private view returns (bool) {
-        return block.timestamp > job.commitDeadline() && _seated(word) >= job.quorum();
+    function _commitClosedWithQuorum(uint256[6] calldata job, JobWord word) private view returns (bool) {
+        return block.timestamp > job.commitDeadline() && word.seated() >= job.quorum();
     }
 
-    function _startReveal(uint256 jobId, uint256[6] calldata job, uint256 word, uint40 startedAt) private returns (uint256) {
-        word = _withStatus(word, JobStatus.Revealing) | _timeField(startedAt);
+    function _startReveal(uint256 jobId, uint256[6] calldata job, JobWord word, uint40 startedAt) private returns (JobWord) {
+        word = word.withStatus(JobStatus.Revealing).withTime(startedAt);
         emit RevealStarted(jobId, startedAt + job.revealWindow());
         return word;
     }
@@ -497,8 +498,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     function _deliver(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
         private
     {
-        _jobs[jobId] = (_deliveryHash(jobId, job, provider, resultHash) & HASH_MASK)
-            | (uint256(JobStatus.Delivered) << STATUS_SHIFT) | _timeField(block.timestamp);
+        _jobs[jobId] = JobWordLib.create(_deliveryHash(jobId, job, provider, resultHash), JobStatus.Delivered).withTime(block.timestamp);
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
     }
 
@@ -605,11 +605,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
     /// The job's fields are read only once its hash matched (see {_deliverItem}).
     function _batchItemError(uint256 jobId, uint256[6] calldata job, Payee memory payee) private view returns (bytes4) {
-        uint256 word = _jobs[jobId];
-        JobStatus status = _status(word);
+        JobWord word = _jobs[jobId];
+        JobStatus status = word.status();
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
         if (status != JobStatus.None && status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
-        if (word & HASH_MASK != _jobHash(jobId, job) & HASH_MASK) return InferenceMarketJobMismatch.selector;
+        if (!word.binds(_jobHash(jobId, job))) return InferenceMarketJobMismatch.selector;
         if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
         if (job.redundancy() != 1) return InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > job.deadline()) return InferenceMarketDeadlinePassed.selector;
@@ -632,7 +632,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// not revealing is a proven fault, disagreeing without a quorum is not (no fault counter).
     /// Each faulty seat loses the job's collateral (or what a DAO slash left of its stake); that
     /// pool is credited in the stake token ({_distributePool}) before the registry moves it here.
-    function _settleRound(uint256 jobId, uint256[6] calldata job, uint256 word) private {
+    function _settleRound(uint256 jobId, uint256[6] calldata job, JobWord word) private {
         Round memory r;
         SeatView[] memory seats;
         (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
@@ -644,14 +644,13 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (r.quorum) {
             // The settled word binds the winning result (keccak256(job hash, winner)), so that
             // {isFinalResult} can answer for it; nothing reads a settled word's job hash.
-            _jobs[jobId] = (_settledHash(jobId, job, r.winner) & HASH_MASK)
-                | (_withStatus(word, JobStatus.Settled) & ~HASH_MASK);
+            _jobs[jobId] = word.withStatus(JobStatus.Settled).rebind(_settledHash(jobId, job, r.winner));
             r.refund = _creditRound(job, r.agreeing);
             for (uint256 i = 0; i < seats.length; ++i) {
                 if (!seats[i].faulty) _credit(seats[i].provider, job.token(), job.feePerProvider());
             }
         } else {
-            _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+            _jobs[jobId] = word.withStatus(JobStatus.Refunded);
             r.refund = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
             _credit(job.client(), job.token(), r.refund);
         }
@@ -687,8 +686,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @dev Refunds a job that never ran (k = 1 expired, or too few seats taken): nobody's fault.
-    function _refund(uint256 jobId, uint256[6] calldata job, uint256 word) private {
-        _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+    function _refund(uint256 jobId, uint256[6] calldata job, JobWord word) private {
+        _jobs[jobId] = word.withStatus(JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
         _credit(job.client(), job.token(), amount);
         emit JobRefunded(jobId, amount, false);

@@ -11,6 +11,7 @@ import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
 import {JobWords} from "./JobWords.sol";
+import {JobWord, JobWordLib} from "./JobWord.sol";
 
 /// @title InferenceMarketBase
 /// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
@@ -64,29 +65,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     uint8 internal constant MAX_JURY = 9;
 
-    // Job word layout: [hash:200][status:4][seated:6][revealed:6][time:32][revealedSeats:8]
-    // (bit i of revealedSeats: seat i revealed, for seats 0-7). `time` is when the reveal began
-    // (k > 1 and juries), or when a k = 1 result was delivered, in uint32 seconds: valid until
-    // 2106 (February 7th), after which the market must be replaced. 6 bits hold MAX_REDUNDANCY
-    // (32) seats and reveals, 4 bits the 8 statuses. The hash is the job's (jobId, job), then,
-    // for a settled k > 1 job, (job hash, winner); for a k = 1 job, the delivery's (job hash,
-    // provider, result), then the challenge's (job hash, Challenge), and the delivery's again
-    // once Settled.
-    uint256 internal constant HASH_MASK = ~uint256(0) << 56;
-
-    uint256 internal constant STATUS_SHIFT = 52;
-
-    uint256 internal constant STATUS_MASK = 0xf;
-
-    uint256 internal constant SEATED_SHIFT = 46;
-
-    uint256 internal constant REVEALED_SHIFT = 40;
-
-    uint256 internal constant COUNT_MASK = 0x3f;
-
-    uint256 internal constant REVEAL_START_SHIFT = 8;
-
-    uint256 internal constant MASKED_SEATS = 8;
+    // The job word's layout and its accessors: {JobWord}.
 
     // Seat word layout: [provider:160][revealed:8] (the flag is used for seats 8 and up).
     uint256 internal constant SEAT_REVEALED = 1 << 160;
@@ -136,7 +115,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     uint16 internal _challengerShareBps;
 
-    mapping(uint256 jobId => uint256 word) internal _jobs;
+    mapping(uint256 jobId => JobWord word) internal _jobs;
 
     mapping(uint256 jobId => mapping(uint256 seat => uint256 word)) internal _seats;
 
@@ -161,13 +140,13 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// with the reveal counted; the caller writes it or settles.
     function _revealSeat(
         uint256 jobId,
-        uint256 word,
+        JobWord word,
         uint8 seat,
         bytes32 resultHash,
         bytes32 salt,
         bytes calldata outputRef
-    ) internal returns (uint256) {
-        if (seat >= _seated(word)) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
+    ) internal returns (JobWord) {
+        if (seat >= word.seated()) revert InferenceMarketNotSeated(jobId, seat, msg.sender);
         bool revealed = _revealed(jobId, word, seat);
         // The stored value is the commitment hashed with its provider: it matches only the
         // seat's own provider, with the committed result and salt.
@@ -180,10 +159,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
             if (revealed) revert InferenceMarketAlreadyRevealed(jobId, msg.sender);
             revert InferenceMarketCommitmentMismatch(jobId, msg.sender);
         }
-        if (seat < MASKED_SEATS) word |= 1 << seat;
-        else _seats[jobId][seat] |= SEAT_REVEALED;
+        if (seat >= JobWordLib.MASKED_SEATS) _seats[jobId][seat] |= SEAT_REVEALED;
         _seatValues[jobId][seat] = resultHash;
-        word += 1 << REVEALED_SHIFT; // at most 32 reveals: the 6-bit field cannot overflow
+        word = word.withReveal(seat); // at most 32 reveals: the 6-bit field cannot overflow
         emit ResultRevealed(jobId, msg.sender, resultHash, outputRef);
         return word;
     }
@@ -209,35 +187,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Whether a seat revealed: a bit of the job word for seats 0-7, a flag of the seat word
     /// for the others.
-    function _revealed(uint256 jobId, uint256 word, uint256 seat) internal view returns (bool) {
-        if (seat < MASKED_SEATS) return word & (1 << seat) != 0;
+    function _revealed(uint256 jobId, JobWord word, uint256 seat) internal view returns (bool) {
+        if (seat < JobWordLib.MASKED_SEATS) return word.seatRevealed(seat);
         return _seats[jobId][seat] & SEAT_REVEALED != 0;
-    }
-
-    function _status(uint256 word) internal pure returns (JobStatus) {
-        return JobStatus(uint8((word >> STATUS_SHIFT) & STATUS_MASK));
-    }
-
-    function _seated(uint256 word) internal pure returns (uint8) {
-        return uint8((word >> SEATED_SHIFT) & COUNT_MASK);
-    }
-
-    function _revealedCount(uint256 word) internal pure returns (uint8) {
-        return uint8((word >> REVEALED_SHIFT) & COUNT_MASK);
-    }
-
-    /// @dev The word's time field (uint32 seconds, see the layout above), widened for arithmetic.
-    function _time(uint256 word) internal pure returns (uint40) {
-        return uint32(word >> REVEAL_START_SHIFT);
-    }
-
-    /// @dev A time as the word's field: uint32 seconds (valid until 2106).
-    function _timeField(uint256 time) internal pure returns (uint256) {
-        return uint256(uint32(time)) << REVEAL_START_SHIFT;
-    }
-
-    function _withStatus(uint256 word, JobStatus status) internal pure returns (uint256) {
-        return (word & ~(STATUS_MASK << STATUS_SHIFT)) | (uint256(status) << STATUS_SHIFT);
     }
 
     /// @dev A roster member's rank for a job, when that rank opens, and whether it is open now
@@ -400,18 +352,18 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
     /// most one hash can reach the quorum, so ties below it do not matter.
-    function _loadSeats(uint256 jobId, uint256 word)
+    function _loadSeats(uint256 jobId, JobWord word)
         internal
         view
         returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
     {
-        uint256 seated = _seated(word);
+        uint256 seated = word.seated();
         seats = new SeatView[](seated);
         for (uint256 i = 0; i < seated; ++i) {
             uint256 seatWord = _seats[jobId][i];
             SeatView memory seat = seats[i];
             seat.provider = address(uint160(seatWord));
-            if (i < MASKED_SEATS ? word & (1 << i) == 0 : seatWord & SEAT_REVEALED == 0) continue;
+            if (i < JobWordLib.MASKED_SEATS ? !word.seatRevealed(i) : seatWord & SEAT_REVEALED == 0) continue;
             seat.revealed = true;
             seat.resultHash = _seatValues[jobId][i];
             uint256 count = 1;

@@ -7,6 +7,7 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
 import {JobWords} from "./JobWords.sol";
+import {JobWord, JobWordLib} from "./JobWord.sol";
 
 /// @title InferenceMarketCourt
 /// @notice Challenges of k = 1 results and their juries ({IInferenceMarketCourt}). Deployed once
@@ -36,12 +37,12 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @inheritdoc IInferenceMarketCourt
     function challenge(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
-        uint256 word = _jobs[jobId];
-        if (_status(word) != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, _status(word));
-        if (word & HASH_MASK != _deliveryHash(jobId, job, provider, resultHash) & HASH_MASK) {
+        JobWord word = _jobs[jobId];
+        if (word.status() != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, word.status());
+        if (!word.binds(_deliveryHash(jobId, job, provider, resultHash))) {
             revert InferenceMarketJobMismatch(jobId);
         }
-        uint40 endsAt = _time(word) + job.challengeWindow();
+        uint40 endsAt = word.time() + job.challengeWindow();
         if (block.timestamp > endsAt) revert InferenceMarketChallengeWindowClosed(jobId, endsAt);
         if (msg.sender == provider) revert InferenceMarketJuryExcluded(jobId, msg.sender);
         // The bond is the job's collateral; the challenger must be eligible to serve the job.
@@ -59,8 +60,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             juryFee: _juryFee,
             challengerShareBps: _challengerShareBps
         });
-        _jobs[jobId] = (uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))) & HASH_MASK)
-            | (uint256(JobStatus.Challenged) << STATUS_SHIFT);
+        _jobs[jobId] = JobWordLib.create(uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))), JobStatus.Challenged);
         emit ResultChallenged(jobId, provider, msg.sender, ch);
     }
 
@@ -71,12 +71,12 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         nonReentrant
         returns (uint8 seat)
     {
-        uint256 word = _challengeWord(jobId, job, ch);
-        if (_status(word) != JobStatus.Challenged) revert InferenceMarketInvalidStatus(jobId, _status(word));
+        JobWord word = _challengeWord(jobId, job, ch);
+        if (word.status() != JobStatus.Challenged) revert InferenceMarketInvalidStatus(jobId, word.status());
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         if (block.timestamp > commitDeadline) revert InferenceMarketDeadlinePassed(jobId, commitDeadline);
         if (msg.sender == ch.provider || msg.sender == ch.challenger) revert InferenceMarketJuryExcluded(jobId, msg.sender);
-        seat = _seated(word);
+        seat = word.seated();
         for (uint256 i = 0; i < seat; ++i) {
             if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
@@ -87,7 +87,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
-        word += 1 << SEATED_SHIFT;
+        word = word.withSeat();
         emit SeatCommitted(jobId, msg.sender, seat, commitment);
         if (seat + 1 == ch.jurySize) word = _startJuryReveal(jobId, ch, word, uint40(block.timestamp));
         _jobs[jobId] = word;
@@ -103,33 +103,33 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         bytes32 salt,
         bytes calldata outputRef
     ) external onlyDelegated nonReentrant {
-        uint256 word = _challengeWord(jobId, job, ch);
-        JobStatus status = _status(word);
+        JobWord word = _challengeWord(jobId, job, ch);
+        JobStatus status = word.status();
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
-        if (status == JobStatus.Challenged && block.timestamp > commitDeadline && _seated(word) >= _juryQuorum(ch)) {
+        if (status == JobStatus.Challenged && block.timestamp > commitDeadline && word.seated() >= _juryQuorum(ch)) {
             word = _startJuryReveal(jobId, ch, word, commitDeadline);
             status = JobStatus.JuryRevealing;
         }
         if (status != JobStatus.JuryRevealing) revert InferenceMarketInvalidStatus(jobId, status);
-        uint40 revealDeadline = _time(word) + ch.revealWindow;
+        uint40 revealDeadline = word.time() + ch.revealWindow;
         if (block.timestamp > revealDeadline) revert InferenceMarketRevealClosed(jobId, revealDeadline);
         word = _revealSeat(jobId, word, seat, resultHash, salt, outputRef);
-        if (_revealedCount(word) == _seated(word)) _resolve(jobId, job, ch, word);
+        if (word.revealed() == word.seated()) _resolve(jobId, job, ch, word);
         else _jobs[jobId] = word;
     }
 
     /// @inheritdoc IInferenceMarketCourt
     function resolveChallenge(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) external onlyDelegated nonReentrant {
-        uint256 word = _challengeWord(jobId, job, ch);
-        JobStatus status = _status(word);
+        JobWord word = _challengeWord(jobId, job, ch);
+        JobStatus status = word.status();
         if (status == JobStatus.Challenged) {
             uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
             if (block.timestamp <= commitDeadline) revert InferenceMarketNotResolvable(jobId, status);
-            if (_seated(word) < _juryQuorum(ch)) return _resolveUnfilled(jobId, job, ch, word);
+            if (word.seated() < _juryQuorum(ch)) return _resolveUnfilled(jobId, job, ch, word);
             word = _startJuryReveal(jobId, ch, word, commitDeadline);
             status = JobStatus.JuryRevealing;
         }
-        if (status != JobStatus.JuryRevealing || block.timestamp <= _time(word) + ch.revealWindow) {
+        if (status != JobStatus.JuryRevealing || block.timestamp <= word.time() + ch.revealWindow) {
             revert InferenceMarketNotResolvable(jobId, status);
         }
         _resolve(jobId, job, ch, word);
@@ -139,22 +139,22 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// challenge passed back. A challenge that ended Settled binds its delivery again
     /// ({_settledDelivery}): that word is matched against the challenge's delivery, so that a
     /// late call is refused by its status as before.
-    function _challengeWord(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) private view returns (uint256 word) {
+    function _challengeWord(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) private view returns (JobWord word) {
         word = _jobs[jobId];
         uint256 jobHash = _jobHash(jobId, job);
-        if (word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch))) & HASH_MASK) return word;
+        if (word.binds(uint256(keccak256(abi.encode(jobHash, ch))))) return word;
         if (
-            _status(word) == JobStatus.Settled
-                && word & HASH_MASK == uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))) & HASH_MASK
+            word.status() == JobStatus.Settled
+                && word.binds(uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))))
         ) return word;
         revert InferenceMarketJobMismatch(jobId);
     }
 
-    function _startJuryReveal(uint256 jobId, Challenge calldata ch, uint256 word, uint40 startedAt)
+    function _startJuryReveal(uint256 jobId, Challenge calldata ch, JobWord word, uint40 startedAt)
         private
-        returns (uint256)
+        returns (JobWord)
     {
-        word = _withStatus(word, JobStatus.JuryRevealing) | _timeField(startedAt);
+        word = word.withStatus(JobStatus.JuryRevealing).withTime(startedAt);
         emit RevealStarted(jobId, startedAt + ch.revealWindow);
         return word;
     }
@@ -190,7 +190,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// jury quorum on another result the provider loses its collateral and the client its fee
     /// (refunded); with a quorum on the provider's result the challenger loses its bond; without
     /// a quorum the provider is paid and nobody loses.
-    function _resolve(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word) private {
+    function _resolve(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, JobWord word) private {
         Round memory r;
         SeatView[] memory seats;
         (seats, r.winner, r.agreeing) = _loadSeats(jobId, word);
@@ -202,7 +202,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         _clearSeats(jobId, seats.length);
         _distributePool(r, job.client(), seats);
         if (v.outcome == ChallengeOutcome.ProviderWrong) {
-            _jobs[jobId] = _withStatus(word, JobStatus.Refunded);
+            _jobs[jobId] = word.withStatus(JobStatus.Refunded);
             _credit(job.client(), job.token(), _escrowOf(1, job.feePerProvider(), job.protocolFeeBps()));
         } else {
             _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
@@ -293,18 +293,17 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// (job hash, provider, result), as a claimed delivery's word does, so that
     /// {IInferenceMarket-isFinalResult} reads every settled k = 1 job alike. Nothing reads a
     /// settled word's challenge hash.
-    function _settledDelivery(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word)
+    function _settledDelivery(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, JobWord word)
         private
         pure
-        returns (uint256)
+        returns (JobWord)
     {
-        return (_deliveryHash(jobId, job, ch.provider, ch.resultHash) & HASH_MASK)
-            | (_withStatus(word, JobStatus.Settled) & ~HASH_MASK);
+        return word.withStatus(JobStatus.Settled).rebind(_deliveryHash(jobId, job, ch.provider, ch.resultHash));
     }
 
     /// @dev Ends a challenge whose jury never reached a quorum of seats: nobody is at fault; the
     /// provider is paid (the optimistic default) and every collateral and the bond released.
-    function _resolveUnfilled(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, uint256 word) private {
+    function _resolveUnfilled(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, JobWord word) private {
         (SeatView[] memory seats,,) = _loadSeats(jobId, word);
         _clearSeats(jobId, seats.length);
         _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
@@ -321,12 +320,12 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     function claim(Claim[] calldata claims) external onlyDelegated nonReentrant returns (uint256 claimed) {
         for (uint256 i = 0; i < claims.length; ++i) {
             Claim calldata c = claims[i];
-            (bytes4 reason, uint256 word) = _claimError(c);
+            (bytes4 reason, JobWord word) = _claimError(c);
             if (reason != bytes4(0)) {
                 emit ClaimSkipped(c.jobId, reason);
                 continue;
             }
-            _jobs[c.jobId] = _withStatus(word, JobStatus.Settled);
+            _jobs[c.jobId] = word.withStatus(JobStatus.Settled);
             _payDelivery(c.job, c.provider);
             emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider());
             // Per item, after its effects: the registry is trusted and the guard is held.
@@ -408,13 +407,13 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @dev The reason a claim item cannot be paid, as an error selector (zero if it can), and
     /// the job's word.
-    function _claimError(Claim calldata c) internal view returns (bytes4, uint256 word) {
+    function _claimError(Claim calldata c) internal view returns (bytes4, JobWord word) {
         word = _jobs[c.jobId];
-        if (_status(word) != JobStatus.Delivered) return (InferenceMarketInvalidStatus.selector, word);
-        if (word & HASH_MASK != _deliveryHash(c.jobId, c.job, c.provider, c.resultHash) & HASH_MASK) {
+        if (word.status() != JobStatus.Delivered) return (InferenceMarketInvalidStatus.selector, word);
+        if (!word.binds(_deliveryHash(c.jobId, c.job, c.provider, c.resultHash))) {
             return (InferenceMarketJobMismatch.selector, word);
         }
-        if (block.timestamp <= uint256(_time(word)) + c.job.challengeWindow()) {
+        if (block.timestamp <= uint256(word.time()) + c.job.challengeWindow()) {
             return (InferenceMarketChallengeWindowOpen.selector, word);
         }
         return (bytes4(0), word);

@@ -11,17 +11,17 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// of a name come only from its owner; every status change is `DEFAULT_ADMIN_ROLE`, which only
 /// the timelock holds after deployment.
 contract ModelRegistry is IModelRegistry, GuardianPausable {
-    /// @notice Upper bound for the deprecation period.
+    /// @inheritdoc IModelRegistry
     uint40 public constant MAX_DEPRECATION_PERIOD = 365 days;
     uint256 private constant MAX_NAME_LENGTH = 64;
     uint256 private constant MAX_CID_LENGTH = 128;
     uint256 private constant BPS = 10_000;
-    /// @notice At most half the version-0 requests go to a canary.
+    /// @inheritdoc IModelRegistry
     uint16 public constant MAX_CANARY_BPS = 5_000;
-    /// @notice Held by the market: it reports the outcome of counted jobs.
+    /// @inheritdoc IModelRegistry
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
 
-    /// @notice How long a version stays Deprecated (and takes jobs) after a newer one is activated.
+    /// @inheritdoc IModelRegistry
     uint40 public deprecationPeriod;
 
     mapping(bytes32 modelId => Model) private _models;

@@ -26,43 +26,39 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Role of the markets allowed to lock and settle collateral and count outcomes.
+    /// @inheritdoc IProviderRegistry
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
-    /// @notice Role of retired markets (finding 12): they may release and settle the collateral
-    /// of the seats they opened, and count outcomes, but lock no new collateral. A market gets it
-    /// when it leaves MARKET_ROLE, however it leaves ({retireMarket}, or the DAO's `revokeRole`),
-    /// so that a migration never strands a job's escrow or collateral. The DAO may revoke it too
-    /// (cutting a faulty market off entirely, at the price of its open seats).
+    /// @inheritdoc IProviderRegistry
     bytes32 public constant RETIRED_MARKET_ROLE = keccak256("RETIRED_MARKET_ROLE");
-    /// @notice Upper bound for the unbonding period.
+    /// @inheritdoc IProviderRegistry
     uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
-    /// @notice Upper bound for the freeze period.
+    /// @inheritdoc IProviderRegistry
     uint40 public constant MAX_FREEZE_PERIOD = 180 days;
     uint256 private constant MAX_METADATA_URI_LENGTH = 256;
 
     /// @inheritdoc IProviderRegistry
     IERC20 public immutable stakeToken;
-    /// @notice Smallest stake that may register.
+    /// @inheritdoc IProviderRegistry
     uint128 public minStake;
     /// @dev Shares {minStake}'s slot: {providerTerms} and {lockCollateral} read both at once.
     uint32 private _rosterSize;
-    /// @notice Stake at or above which registration is approved without a vote, if `autoAdmit`.
+    /// @inheritdoc IProviderRegistry
     uint128 public autoAdmitStake;
-    /// @notice Seconds between an exit request and the stake's withdrawal.
+    /// @inheritdoc IProviderRegistry
     uint40 public unbondingPeriod;
-    /// @notice Whether the auto-admission policy is on.
+    /// @inheritdoc IProviderRegistry
     bool public autoAdmit;
-    /// @notice Slashed tokens not yet withdrawn by the DAO.
+    /// @inheritdoc IProviderRegistry
     uint256 public slashedFunds;
-    /// @notice Sum of all providers' stake.
+    /// @inheritdoc IProviderRegistry
     uint256 public totalStake;
-    /// @notice The DAO's governor, whose delays the unbonding and freeze periods cover (zero: unset).
+    /// @inheritdoc IProviderRegistry
     IGovernor public governor;
-    /// @notice The timelock that executes the governor's proposals (zero: unset).
+    /// @inheritdoc IProviderRegistry
     TimelockController public timelock;
-    /// @notice Seconds a freeze lasts (at least {governanceDelay} when set).
+    /// @inheritdoc IProviderRegistry
     uint40 public freezePeriod;
-    /// @notice Declared tags that automatic admission grants (`declared & autoGrantMask`).
+    /// @inheritdoc IProviderRegistry
     uint256 public autoGrantMask;
 
     /// @dev A {Provider} as stored: the counters are 40 and 32 bits (1.1e12 served, 4.3e9

@@ -11,6 +11,7 @@ import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {AttestationBatch} from "../utils/AttestationBatch.sol";
 import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
+import {JobWord, JobWordLib} from "../../../contracts/market/JobWord.sol";
 
 /// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
 contract JobWordHarness is InferenceMarketBase {
@@ -19,7 +20,7 @@ contract JobWordHarness is InferenceMarketBase {
     {}
 
     function layout() external pure returns (uint256 hashMask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) {
-        return (HASH_MASK, STATUS_SHIFT, SEATED_SHIFT, REVEALED_SHIFT, REVEAL_START_SHIFT);
+        return (JobWordLib.HASH_MASK, JobWordLib.STATUS_SHIFT, JobWordLib.SEATED_SHIFT, JobWordLib.REVEALED_SHIFT, JobWordLib.TIME_SHIFT);
     }
 
     function fields(uint256 word)
@@ -27,15 +28,16 @@ contract JobWordHarness is InferenceMarketBase {
         pure
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 time, uint8 revealedSeats, uint256 hashBits)
     {
-        return (_status(word), _seated(word), _revealedCount(word), _time(word), uint8(word), word & HASH_MASK);
+        JobWord w = JobWord.wrap(word);
+        return (w.status(), w.seated(), w.revealed(), w.time(), uint8(word), word & JobWordLib.HASH_MASK);
     }
 
     function withStatus(uint256 word, JobStatus status) external pure returns (uint256) {
-        return _withStatus(word, status);
+        return JobWord.unwrap(JobWord.wrap(word).withStatus(status));
     }
 
     function timeField(uint256 time) external pure returns (uint256) {
-        return _timeField(time);
+        return JobWord.unwrap(JobWord.wrap(0).withTime(time));
     }
 
     function jobHash(uint256 jobId, uint256[6] calldata job) external pure returns (uint256) {
