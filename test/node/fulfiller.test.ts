@@ -121,6 +121,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
   const txs: TxRecord[] = [];
   const meta = new Map<string, string>();
   const sent: { jobId: bigint; outputs: Hex; minGas?: bigint }[] = [];
+  const resumed: Hex[] = [];
   let now = 1_000_000;
   const chain: FulfillerChain = {
     safeHead: async () => state.head,
@@ -137,7 +138,12 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
   const sender: TxSubmitter = {
     address: ME,
     init: async () => {},
-    resume: async () => ({ transactionHash: "0x01" }) as unknown as TransactionReceipt,
+    resume: async (tx: TxRecord) => {
+      resumed.push(tx.hash);
+      tx.status = "mined";
+      state.status = CallbackStatus.Delivered;
+      return { transactionHash: tx.hash } as unknown as TransactionReceipt;
+    },
     reconcile: async () => {},
     close: () => {},
     send: async (req: TxRequest) => {
@@ -161,7 +167,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     turnSeconds: 6,
     clock: () => now,
   });
-  return { fulfiller, state, sent, txs, meta, advance: (ms: number) => (now += ms) };
+  return { fulfiller, state, sent, resumed, txs, meta, advance: (ms: number) => (now += ms) };
 }
 
 describe("fulfiller service (fakes)", function () {
@@ -222,5 +228,17 @@ describe("fulfiller service (fakes)", function () {
     h.state.price = 10n;
     await h.fulfiller.tick();
     expect(h.sent).to.have.length(1);
+  });
+
+  it("after a restart, waits for the fulfil an earlier run signed instead of signing another, and rescans from the journal's cursor", async function () {
+    const h = harness();
+    h.meta.set("consumers.fundedFrom", "5");
+    h.txs.push({ jobId: 7n, kind: "fulfil", status: "sent", hash: "0xab", nonce: 3 } as unknown as TxRecord);
+    await h.fulfiller.tick();
+    expect(h.resumed).to.deep.equal(["0xab"]);
+    expect(h.sent).to.have.length(0);
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    expect(h.fulfiller.open()).to.deep.equal([]);
   });
 });
