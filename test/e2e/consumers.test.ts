@@ -9,7 +9,7 @@ import { CallbackStatus } from "../../node/consumers/fulfiller.ts";
 import { JobStatus } from "../../node/chain/statuses.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
-import { cliFor } from "../helpers/cli-process.ts";
+import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
@@ -219,6 +219,30 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     const credits = await Promise.all([...credited].map((who) => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [who] })));
     const sum = [...deposits, ...credits].reduce((x, y) => x + y, 0n);
     expect(await net.publicClient.getBalance({ address: router.address })).to.equal(sum);
+  });
+
+  it("the CLI path: conclave consumer deploy-example, request, follow, status; errors are one line", async function () {
+    const cli = cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: process.cwd() });
+    const deployed = await cli(["consumer", "deploy-example", "--fund", "0.5", "--dev-account", "7"]);
+    expect(deployed.code, deployed.stderr).to.equal(0);
+    const gate = deployed.json.address as Address;
+    const requested = await cli(["consumer", "request", gate, "--input", "examples/silero-vad.input.json", "--max-fee", "0.001", "--dev-account", "7"]);
+    expect(requested.code, requested.stderr).to.equal(0);
+    const jobId = requested.json.jobId as string;
+    const followed = await cli(["consumer", "follow", jobId, "--timeout", "180"]);
+    expect(followed.code, followed.stderr).to.equal(0);
+    expect(followed.json.status).to.equal("delivered");
+    const [attempt] = followed.json.attempts as { delivered: boolean; from: string; outputs: Hex }[];
+    expect(attempt!.delivered).to.equal(true);
+    expect(runnerAddresses().has(attempt!.from.toLowerCase())).to.equal(true);
+    const verdict = followed.json.verdict as { delivered: boolean; probability: string };
+    expect(verdict.delivered).to.equal(true);
+    expect((await speechVerdict(net.publicClient, gate, BigInt(jobId))).probability.toString()).to.equal(verdict.probability);
+
+    // Wrong calls exit 1 with one line naming why.
+    expectFailure(await cli(["consumer", "follow", "abc"]), /job number/, "REQUEST_INVALID");
+    expectFailure(await cli(["consumer", "retry", jobId, "--dev-account", "7"]), /only a failed or hash-only callback can be retried/, "CONSUMER_CALL_INVALID");
+    expectFailure(await cli(["consumer", "status", "999999"]), /no callback deposit/);
   });
 });
 
