@@ -11,14 +11,13 @@ import type { Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
 import { contractAddress, type DeploymentRecord } from "../chain/deployment.ts";
 import { AdaptiveRange, logsToHead } from "../chain/logs.ts";
-import { JOB_STATUS } from "../chain/statuses.ts";
-import { CALLBACK_STATUS, CallbackStatus } from "../consumers/fulfiller.ts";
+import { CALLBACK_STATUS, CallbackStatus, JOB_STATUS } from "../chain/statuses.ts";
 import { FatalError, RetryableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { fetchVerifiedOutputs, jobRequestOf, waitForJob } from "./jobs.ts";
 
-export { CALLBACK_STATUS, CallbackStatus } from "../consumers/fulfiller.ts";
+export { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 
 /** A consumer call that cannot be made as asked (wrong status, nothing to retry or withdraw). */
 export class ConsumerCallError extends FatalError {

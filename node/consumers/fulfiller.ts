@@ -14,16 +14,14 @@
  */
 import { encodeFunctionData, getAddress, keccak256, encodePacked, type Abi, type Address, type Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
+import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
 import { oneLine } from "../errors.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { routerJobArgument } from "./job-argument.ts";
 
-/** ConsumerRouter.CallbackStatus. */
-export const CallbackStatus = { None: 0, Funded: 1, Delivered: 2, HashOnly: 3, Failed: 4, Reclaimed: 5 } as const;
-/** ConsumerRouter.CallbackStatus names, by value. */
-export const CALLBACK_STATUS = ["none", "funded", "delivered", "hash only", "failed", "reclaimed"] as const;
+export { CALLBACK_STATUS, CallbackStatus };
 
 /** A CallbackFunded event. */
 export interface FundedCallback {
