@@ -326,7 +326,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const fulfiller =
       config.consumers.fulfil && router
         ? createFulfiller({
-            chain: createFulfillerChain(publicClient, record, { confirmations: config.confirmations, logRange: { maxRange: MAX_LOG_RANGE } }),
+            // Funded jobs are acted on up to the block the watcher processed (confirmations and
+            // reorgs handled there), read without a call of its own.
+            chain: createFulfillerChain(publicClient, record, { confirmations: config.confirmations, logRange: { maxRange: MAX_LOG_RANGE }, safeHead: () => watcher.processed }),
             sender,
             journal,
             router: router.address,

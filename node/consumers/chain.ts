@@ -24,7 +24,16 @@ export function routerOf(record: DeploymentRecord): { address: Address; block: n
   return record.contracts.ConsumerRouter ?? null;
 }
 
-export function createFulfillerChain(publicClient: PublicClient, record: DeploymentRecord, opts: { confirmations: number; logRange?: AdaptiveRangeOptions }): FulfillerChain {
+export function createFulfillerChain(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  opts: {
+    confirmations: number;
+    logRange?: AdaptiveRangeOptions;
+    /** The highest block to act on, when the caller knows it without a call (a runner: its watcher's processed block). */
+    safeHead?: () => number;
+  },
+): FulfillerChain {
   const router = { address: contractAddress(record, "ConsumerRouter"), abi: loadArtifact("ConsumerRouter").abi };
   const marketAbi = loadArtifact("InferenceMarket").abi;
   const market = { address: contractAddress(record, "InferenceMarket"), abi: marketAbi };
@@ -42,6 +51,7 @@ export function createFulfillerChain(publicClient: PublicClient, record: Deploym
 
   return {
     async safeHead() {
+      if (opts.safeHead) return opts.safeHead();
       return Number(await publicClient.getBlockNumber({ cacheTime: 0 })) - opts.confirmations;
     },
     now,

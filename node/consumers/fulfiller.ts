@@ -90,6 +90,8 @@ export interface FulfillerOptions {
   gasMargin?: bigint;
   /** Jobs looked at at once. */
   concurrency?: number;
+  /** Least wall-clock ms between two looks at a job still waiting (default 1,000). */
+  lookIntervalMs?: number;
   /** Wall clock in ms (tests). */
   clock?: () => number;
 }
@@ -193,6 +195,8 @@ interface Open extends FundedCallback {
   finalSeenAt?: number;
   /** Chain time before which the market is not asked again. */
   notBefore?: number;
+  /** Wall-clock ms before which the job is not looked at again. */
+  nextLookAt?: number;
   busy?: Promise<void>;
 }
 
@@ -200,6 +204,7 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
   const clock = o.clock ?? Date.now;
   const margin = o.gasMargin ?? DEFAULT_FULFIL_GAS_MARGIN;
   const concurrency = o.concurrency ?? 8;
+  const lookIntervalMs = o.lookIntervalMs ?? 1_000;
   const open = new Map<string, Open>();
   const log = o.log.child({ service: "fulfiller" });
   let scanned = Number(o.journal.getMeta(CURSOR_KEY) ?? o.startBlock) - 1;
@@ -216,13 +221,20 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
   };
 
   /** The cursor a restart rescans from: the oldest open job's block, or past the scanned head. */
+  let saved = o.journal.getMeta(CURSOR_KEY);
   const saveCursor = () => {
     let from = scanned + 1;
     for (const j of open.values()) from = Math.min(from, j.block);
-    o.journal.setMeta(CURSOR_KEY, String(from));
+    if (saved === String(from)) return;
+    saved = String(from);
+    o.journal.setMeta(CURSOR_KEY, saved);
   };
 
   const advance = async (j: Open): Promise<void> => {
+    if (j.nextLookAt !== undefined && clock() < j.nextLookAt) return;
+    j.nextLookAt = clock() + lookIntervalMs;
+    // Nothing can be final before the chain time the market named (a k = 1 challenge window).
+    if (j.notBefore !== undefined && (await o.chain.now()) < j.notBefore) return;
     const ownTxs = o.journal.txsFor(j.jobId, "fulfil").filter((t) => t.status !== "replaced");
     const own = ownFulfil(ownTxs);
     const cb = await o.chain.callback(j.jobId);
@@ -243,7 +255,6 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     const early = decideFulfil({ ...base, market: "wait" });
     if (early.action === "done") return close(early.reason);
 
-    if (j.notBefore !== undefined && (await o.chain.now()) < j.notBefore) return;
     j.job ??= await o.chain.job(j.jobId, j.block);
     const view = await o.chain.market(j.jobId, j.job);
     if (view.kind !== "result") {

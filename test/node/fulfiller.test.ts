@@ -165,6 +165,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     log: createLogger({ level: "debug", write: (l) => process.env.FULFIL_DEBUG && console.log(l) }),
     startBlock: 1,
     turnSeconds: 6,
+    lookIntervalMs: 0,
     clock: () => now,
   });
   return { fulfiller, state, sent, resumed, txs, meta, advance: (ms: number) => (now += ms) };
