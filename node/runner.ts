@@ -348,6 +348,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             log,
             startBlock: config.startBlock ?? router.block,
             turnSeconds: config.consumers.turnSeconds,
+            onOutcome: (outcome) => metrics.callbacksFulfilled.inc({ outcome }),
           })
         : null;
     if (fulfiller) stops.push(() => fulfiller.stop());

@@ -12,7 +12,7 @@
  * Several runners see the same job: the job's own providers go first (in an order fixed per
  * job), the others after `turnSeconds` each, so usually one transaction is sent per job.
  */
-import { encodeFunctionData, getAddress, keccak256, encodePacked, type Abi, type Address, type Hex } from "viem";
+import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, type Abi, type Address, type Hex, type Log } from "viem";
 import type { Job } from "../attest/attestation.ts";
 import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
@@ -94,6 +94,8 @@ export interface FulfillerOptions {
   lookIntervalMs?: number;
   /** Wall clock in ms (tests). */
   clock?: () => number;
+  /** Each fulfil's outcome (for a metric). */
+  onOutcome?: (outcome: "delivered" | "failed" | "hash_only" | "already") => void;
 }
 
 /** Gas added to `requiredGas(limit)`: intrinsic 21,000, up to ~3 KB of calldata, the market's check. */
@@ -291,10 +293,13 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     try {
       const receipt = await o.sender.send({ jobId: j.jobId, kind: "fulfil", to: o.router, data, minGas: required + margin });
       open.delete(j.jobId.toString());
-      log.info("consumer callback fulfilled", { jobId: j.jobId, tx: receipt.transactionHash, gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice });
+      const outcome = callbackOutcome(o.routerAbi, receipt.logs ?? []);
+      o.onOutcome?.(outcome);
+      log.info("consumer callback fulfilled", { jobId: j.jobId, outcome, tx: receipt.transactionHash, gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice });
     } catch (error) {
       if (isAlreadyFulfilled(error)) {
         open.delete(j.jobId.toString());
+        o.onOutcome?.("already");
         log.info("consumer callback already fulfilled by another", { jobId: j.jobId });
         return;
       }
@@ -334,6 +339,14 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
       stopped = true;
     },
   };
+}
+
+/** What a mined fulfil did, from the router's events in its receipt. */
+export function callbackOutcome(routerAbi: Abi, logs: readonly Log[]): "delivered" | "failed" | "hash_only" {
+  const events = parseEventLogs({ abi: routerAbi, logs: logs as Log[], strict: false }) as unknown as { eventName: string; args: { hashOnly?: boolean } }[];
+  const delivered = events.find((e) => e.eventName === "CallbackDelivered");
+  if (delivered) return delivered.args.hashOnly ? "hash_only" : "delivered";
+  return "failed";
 }
 
 function bytesToHex(bytes: Uint8Array): Hex {

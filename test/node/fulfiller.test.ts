@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { decodeFunctionData, keccak256, zeroAddress, type Address, type Hex, type TransactionReceipt } from "viem";
+import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, keccak256, zeroAddress, type Address, type Log, type Hex, type TransactionReceipt } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
 import {
+  callbackOutcome,
   CallbackStatus,
   createFulfiller,
   decideFulfil,
@@ -102,6 +103,18 @@ describe("fulfiller decisions", function () {
     expect(isAlreadyFulfilled(new TxWouldRevertError("x", "ConsumerRouterInvalidStatus"))).to.equal(true);
     expect(isAlreadyFulfilled(new TxWouldRevertError("x", "ConsumerRouterNotFinal"))).to.equal(false);
     expect(isAlreadyFulfilled(new TxRevertedError("x"))).to.equal(false);
+  });
+
+  it("reads a mined fulfil's outcome from the router's events", function () {
+    const delivered = (hashOnly: boolean) =>
+      ({
+        address: ROUTER,
+        topics: encodeEventTopics({ abi: routerAbi, eventName: "CallbackDelivered", args: { jobId: 7n } }),
+        data: encodeAbiParameters([{ type: "bytes32" }, { type: "bool" }, { type: "uint256" }, { type: "bool" }], [HASH, hashOnly, 1n, false]),
+      }) as unknown as Log;
+    expect(callbackOutcome(routerAbi, [delivered(false)])).to.equal("delivered");
+    expect(callbackOutcome(routerAbi, [delivered(true)])).to.equal("hash_only");
+    expect(callbackOutcome(routerAbi, [])).to.equal("failed");
   });
 
   it("finds a job's result in the market's events: k > 1 the settled hash and its revealers, k = 1 the delivery", function () {
