@@ -17,7 +17,11 @@ import {
   type JobResult,
   type MarketView,
 } from "../../node/consumers/fulfiller.ts";
-import { resultOf } from "../../node/consumers/chain.ts";
+import { createPreimageSource, resultOf } from "../../node/consumers/chain.ts";
+import { encodeOutputRef } from "../../node/attest/output-ref.ts";
+import { resultHashPreimage } from "../../node/attest/result-hash.ts";
+import type { ContentStore } from "../../node/ipfs/content-store.ts";
+import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
 import type { TxRecord } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 
@@ -254,5 +258,34 @@ describe("fulfiller service (fakes)", function () {
     await h.fulfiller.tick();
     expect(h.sent).to.have.length(0);
     expect(h.fulfiller.open()).to.deep.equal([]);
+  });
+});
+
+describe("fulfiller preimage source", function () {
+  const outputs = { y: { dtype: "F32" as const, shape: [2], data: new Uint8Array(Float32Array.from([0.5, -1.25]).buffer) } };
+  const safetensors = encodeSafetensors(outputs);
+  const preimage = resultHashPreimage(outputs, 1e-4);
+  const resultHash = keccak256(preimage);
+  const job = { modelId: HASH, version: 1 } as unknown as Job;
+  const source = (local: Uint8Array | null, content: Partial<ContentStore> = {}) =>
+    createPreimageSource({ localOutputs: () => local, content: content as ContentStore, outputQuantum: async () => 10n ** 14n, fetchTimeoutMs: 1_000 });
+  const result = (outputRef: Hex): JobResult => ({ provider: OTHER, resultHash, deliveries: [{ provider: OTHER, outputRef }] });
+
+  it("uses the outputs the runner saved when it served the job", async function () {
+    expect(await source(safetensors)(1n, job, result("0x"), 4096)).to.deep.equal(preimage);
+  });
+
+  it("otherwise fetches them by the delivery's output reference (inline or IPFS), checked against the result", async function () {
+    expect(await source(null)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: safetensors })), 4096)).to.deep.equal(preimage);
+    const asked: string[] = [];
+    const ipfs = source(encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } }), { get: async (cid: string) => (asked.push(cid), safetensors) });
+    expect(await ipfs(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.deep.equal(preimage);
+    expect(asked).to.deep.equal(["bafyout"]);
+  });
+
+  it("gives null (hash only) when nothing held or fetched hashes to the result", async function () {
+    const other = encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } });
+    expect(await source(other)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: other })), 4096)).to.equal(null);
+    expect(await source(null, { get: async () => Promise.reject(new Error("gone")) })(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.equal(null);
   });
 });
