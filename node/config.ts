@@ -140,6 +140,12 @@ export interface RunnerConfig {
    * it as a service). It looks on every rollout event and every intervalMs (ms).
    */
   rollouts: { autoAct: boolean; intervalMs: number };
+  /**
+   * Consumer contracts' callbacks (ConsumerRouter): with fulfil the runner delivers the final
+   * results of funded jobs as a service, reimbursed from the consumer's deposit; the job's own
+   * providers go first, every other runner turnSeconds later per rank.
+   */
+  consumers: { fulfil: boolean; turnSeconds: number };
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
@@ -164,6 +170,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
   delivery: { maxBatch: 50, maxWaitBlocks: 0 },
   rollouts: { autoAct: true, intervalMs: 30_000 },
+  consumers: { fulfil: true, turnSeconds: 6 },
 };
 
 /** Environment variables a runner reads; flags win over them, they win over the file. */
@@ -372,9 +379,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
   const fileJobs = section(file, "jobs");
   const fileRollouts = section(file, "rollouts");
   const fileDelivery = section(file, "delivery");
+  const fileConsumers = section(file, "consumers");
   for (const k of Object.keys(d) as (keyof typeof d)[]) {
     // Any nested section added later gets the same typo check.
-    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "delivery", "minFee"].includes(k)) section(file, k);
+    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "delivery", "consumers", "minFee"].includes(k)) section(file, k);
   }
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
@@ -475,6 +483,10 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     rollouts: {
       autoAct: bool("rollouts.autoAct", fileRollouts.autoAct ?? d.rollouts.autoAct),
       intervalMs: int("rollouts.intervalMs", fileRollouts.intervalMs ?? d.rollouts.intervalMs, 100, 24 * 3600_000),
+    },
+    consumers: {
+      fulfil: bool("consumers.fulfil", fileConsumers.fulfil ?? d.consumers.fulfil),
+      turnSeconds: int("consumers.turnSeconds", fileConsumers.turnSeconds ?? d.consumers.turnSeconds, 0, 3_600),
     },
   };
   return { config, key };

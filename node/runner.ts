@@ -22,6 +22,8 @@ import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { CourtService } from "./jobs/court.ts";
 import { createRolloutService } from "./rollouts/service.ts";
+import { createFulfillerChain, createPreimageSource, routerAbi, routerOf } from "./consumers/chain.ts";
+import { createFulfiller } from "./consumers/fulfiller.ts";
 import { createDeliveryBatcher } from "./jobs/delivery-batcher.ts";
 import { JobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
@@ -155,7 +157,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       account,
       journal,
       log,
-      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi), ...(loadArtifact("ModelRegistry").abi as Abi)],
+      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi), ...(loadArtifact("ModelRegistry").abi as Abi), ...(routerOf(record) ? routerAbi() : [])],
       confirmTimeoutMs: config.tx.confirmTimeoutMs,
       feeBumpPercent: config.tx.feeBumpPercent,
       maxFeePerGas: config.tx.maxFeePerGas,
@@ -319,9 +321,42 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         .catch((error: unknown) => log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", { error: oneLine(error) }));
     }
 
+    // Consumer contracts' callbacks, delivered as a service (deployments with a ConsumerRouter).
+    const router = routerOf(record);
+    const fulfiller =
+      config.consumers.fulfil && router
+        ? createFulfiller({
+            // Funded jobs are acted on up to the block the watcher processed (confirmations and
+            // reorgs handled there), read without a call of its own.
+            chain: createFulfillerChain(publicClient, record, { confirmations: config.confirmations, logRange: { maxRange: MAX_LOG_RANGE }, safeHead: () => watcher.processed }),
+            sender,
+            journal,
+            router: router.address,
+            routerAbi: routerAbi(),
+            preimage: createPreimageSource({
+              localOutputs: (jobId) => {
+                try {
+                  return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
+                } catch {
+                  return null;
+                }
+              },
+              content,
+              outputQuantum: async (modelId, version) => (await chainReader.version(modelId, version)).outputQuantum,
+              fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
+            }),
+            log,
+            startBlock: config.startBlock ?? router.block,
+            turnSeconds: config.consumers.turnSeconds,
+            onOutcome: (outcome) => metrics.callbacksFulfilled.inc({ outcome }),
+          })
+        : null;
+    if (fulfiller) stops.push(() => fulfiller.stop());
+
     const tick = () => {
       void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: oneLine(error) }));
       void court.tick().catch((error: unknown) => log.warn("court tick failed", { error: oneLine(error) }));
+      void fulfiller?.tick().catch((error: unknown) => log.warn("fulfiller tick failed", { error: oneLine(error) }));
     };
     // Compensation for seats that others left silent is credited in the registry's stake token:
     // withdrawn with the fees (read once, when the first payout runs).

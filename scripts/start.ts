@@ -176,6 +176,7 @@ Conclave local network is up.
   dashboard:        ${dashboard ? dashboard.url : values["no-dashboard"] ? "off (--no-dashboard)" : "not started (see above)"}
   RPC:              ${net.node.rpcUrl}   (WebSocket ${net.node.wsUrl}, chain id ${net.chain.id}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"})
   deployment file:  ${net.deploymentFile}
+  consumer router:  ${net.record.contracts.ConsumerRouter?.address ?? "none (deployed before on-chain consumers)"}   (contracts call back through it: conclave consumer --help)
   IPFS (publisher): ${net.publisher.multiaddrs().join(" ")}
   runners:
 ${runners.map((r) => `    ${r.address}  ${r.http}  (/health /ready /metrics /status /jobs/<id>; log ${path.join(r.dataDir, "runner.log")})`).join("\n")}
@@ -185,6 +186,7 @@ ${runners.map((r) => `    ${r.address}  ${r.http}  (/health /ready /metrics /sta
     guardian ${DEV_ROLES.guardian}:     ${devAccount(DEV_ROLES.guardian).address} (conclave dao veto <id> --dev-account ${DEV_ROLES.guardian})
   try:  npx conclave status
         npx conclave infer tiny-mlp --input examples/tiny-mlp.input.json --dev-account 7
+        npx conclave consumer deploy-example --fund 1 --dev-account 7   (an on-chain consumer: SpeechGate)
 State: ${dir}. Press Ctrl-C to stop (the network is saved and resumed by the next npm start).`);
   } catch (error) {
     say(`start: ${oneLine(error)}`);

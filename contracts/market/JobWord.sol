@@ -39,9 +39,9 @@ library JobWordLib {
     /// @notice How many seats keep their revealed flag in the word (the others in their seat word).
     uint256 internal constant MASKED_SEATS = 8;
 
-    /// @notice A new word: the top 200 bits of `hash`, `status`, nothing else.
-    function create(uint256 hash, IInferenceMarketTypes.JobStatus status) internal pure returns (JobWord) {
-        return JobWord.wrap((hash & HASH_MASK) | (uint256(status) << STATUS_SHIFT));
+    /// @notice A new word: the top 200 bits of `hash`, status `s`, nothing else.
+    function create(uint256 hash, IInferenceMarketTypes.JobStatus s) internal pure returns (JobWord) {
+        return JobWord.wrap((hash & HASH_MASK) | (uint256(s) << STATUS_SHIFT));
     }
 
     /// @notice Whether the word's hash bits are those of `hash`.

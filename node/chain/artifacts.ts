@@ -15,6 +15,9 @@ const SOURCES = {
   ProviderRegistry: "registry/ProviderRegistry.sol",
   InferenceMarket: "market/InferenceMarket.sol",
   InferenceMarketCourt: "market/InferenceMarketCourt.sol",
+  ConsumerRouter: "consumers/ConsumerRouter.sol",
+  SpeechGate: "examples/SpeechGate.sol",
+  SwitchConsumer: "mocks/SwitchConsumer.sol",
   MockERC20: "mocks/MockERC20.sol",
   FeeOnTransferERC20: "mocks/FeeOnTransferERC20.sol",
 } as const;

@@ -1,7 +1,7 @@
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, InsufficientFundsError, type Abi, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "./artifacts.ts";
 
-const DEPLOYED: ContractName[] = ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "MockERC20"];
+const DEPLOYED: ContractName[] = ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "MockERC20", "ConsumerRouter", "SpeechGate"];
 
 /**
  * Every custom error of the deployed contracts, so a revert that bubbles up from a contract the

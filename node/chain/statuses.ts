@@ -22,3 +22,8 @@ export const PROVIDER_STATUS = ["None", "Pending", "Approved", "Suspended", "Exi
 /** IModelRollouts.RolloutStatus names, by value. */
 export const ROLLOUT_STATUS = ["None", "Running", "Promoted", "Aborted"] as const;
 export type RolloutStatusName = (typeof ROLLOUT_STATUS)[number];
+
+/** ConsumerRouter.CallbackStatus. */
+export const CallbackStatus = { None: 0, Funded: 1, Delivered: 2, HashOnly: 3, Failed: 4, Reclaimed: 5 } as const;
+/** ConsumerRouter.CallbackStatus names, by value, as the CLI and the client print them. */
+export const CALLBACK_STATUS = ["none", "funded", "delivered", "hash only", "failed", "reclaimed"] as const;

@@ -71,6 +71,11 @@ export interface TxRequest {
    * settles the whole job. Unused gas is not paid for.
    */
   extraGas?: bigint;
+  /**
+   * The least gas limit, whatever the estimate: for calls that must forward a fixed amount of gas
+   * to another contract (a consumer's callback, EIP-150), which an estimate may not see.
+   */
+  minGas?: bigint;
   /** A batch: the jobs it carries, journaled with its record (see Journal.batchTxsFor). */
   jobIds?: readonly bigint[];
   /** Called once the transaction holds its nonce (signed and journaled), before it is mined. */
@@ -407,7 +412,7 @@ export class TxSender implements TxSubmitter {
       to: req.to,
       data: req.data,
       value: req.value ?? 0n,
-      gas: (gas * 12n) / 10n + (req.extraGas ?? 0n),
+      gas: max((gas * 12n) / 10n + (req.extraGas ?? 0n), req.minGas ?? 0n),
       nonce,
       ...fees,
     });

@@ -10,12 +10,14 @@ import { startDashboardServer } from "./server.ts";
 import { createSnapshotter } from "./snapshot.ts";
 
 /** The contracts whose events the dashboard indexes (the court's events share the market's address). */
-const INDEXED: { name: ContractName; at: string }[] = [
+const INDEXED: { name: ContractName; at: string; optional?: boolean }[] = [
   { name: "ModelRegistry", at: "ModelRegistry" },
   { name: "ProviderRegistry", at: "ProviderRegistry" },
   { name: "InferenceMarket", at: "InferenceMarket" },
   { name: "InferenceMarketCourt", at: "InferenceMarket" },
   { name: "ConclaveGovernor", at: "ConclaveGovernor" },
+  // Consumer contracts' callbacks (absent from deployments made before issue 13).
+  { name: "ConsumerRouter", at: "ConsumerRouter", optional: true },
 ];
 
 /** Every indexed contract's events, once each (by signature). */
@@ -86,7 +88,7 @@ export interface Dashboard {
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const log = o.log;
   const host = o.host ?? "127.0.0.1";
-  const names = [...new Set(INDEXED.map((c) => c.at))];
+  const names = [...new Set(INDEXED.filter((c) => !c.optional || o.record.contracts[c.at]).map((c) => c.at))];
   const addresses: Address[] = names.map((n) => contractAddress(o.record, n));
   const startBlock = Math.min(...names.map((n) => o.record.contracts[n]!.block));
   const index = o.index ?? createEventIndex({ source: indexSourceOf(o.publicClient), addresses, abi: dashboardEvents(), startBlock, maxLogRange: o.maxLogRange ?? 2_000, pollIntervalMs: o.pollIntervalMs ?? 250, keepArgs: slimArgs, log });

@@ -54,6 +54,8 @@ export interface JobView {
   /** Revealed results disagreed (more than one distinct hash). */
   disagreed: boolean;
   noQuorum: boolean;
+  /** A consumer contract's job: its callback on the ConsumerRouter (funded, delivered, hash only, failed, reclaimed); null otherwise. */
+  callback: string | null;
 }
 
 export interface ProposalBase {
@@ -185,6 +187,7 @@ function foldJobs(logs: readonly IndexedLog[], names: Map<Hex, string>): JobAcc[
         hashes: new Set(),
         finishedAt: null,
         agreeing: 0,
+        callback: null,
       });
       continue;
     }
@@ -237,6 +240,18 @@ function foldJobs(logs: readonly IndexedLog[], names: Map<Hex, string>): JobAcc[
       case "ChallengeResolved":
         j.stage = "resolved";
         j.finishedAt = l.timestamp;
+        break;
+      case "CallbackFunded":
+        j.callback = "funded";
+        break;
+      case "CallbackDelivered":
+        j.callback = a.hashOnly ? "hash only" : "delivered";
+        break;
+      case "CallbackFailed":
+        j.callback = "failed";
+        break;
+      case "DepositReclaimed":
+        j.callback = "reclaimed";
         break;
     }
   }

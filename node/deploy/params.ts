@@ -72,6 +72,12 @@ export interface DeployParams {
    * `address:rate` (e.g. `0x…:3000e6` for a 6-decimal dollar at 3,000 per ETH).
    */
   paymentTokens: PaymentToken[];
+  /**
+   * The ConsumerRouter's largest outputs delivered inline to a consumer contract (bytes, 256 to
+   * 65,536; DAO-set later); larger results are delivered as their hash only. The default fits
+   * silero-vad-v5's 2,164-byte canonical preimage.
+   */
+  maxInlineOutputBytes: number;
 }
 
 /** Defaults suit a local network: governance stages of seconds to minutes. */
@@ -111,6 +117,7 @@ export const LOCAL_DEFAULTS: DeployParams = {
   juryFee: parseUnits("1", 18),
   challengerShareBps: 5000,
   paymentTokens: [],
+  maxInlineOutputBytes: 4096,
 };
 
 const MAX_UINT32 = 2 ** 32 - 1;
@@ -138,6 +145,7 @@ const INTEGER_BOUNDS: Partial<Record<keyof DeployParams, [number, number]>> = {
   clientShareBps: [0, 10_000],
   jurySize: [3, 9],
   challengerShareBps: [0, 10_000],
+  maxInlineOutputBytes: [256, 64 * 1024],
 };
 
 /** Names accepted in a params file and as `--kebab-case` flags. */
@@ -245,7 +253,8 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "maxInlineInputBytes":
     case "clientShareBps":
     case "jurySize":
-    case "challengerShareBps": {
+    case "challengerShareBps":
+    case "maxInlineOutputBytes": {
       const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
       const [min, max] = INTEGER_BOUNDS[key]!;
       if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(key, value, `expected a whole number from ${min} to ${max}`);

@@ -22,7 +22,7 @@ export interface RoleHolding {
 }
 
 const ROLE_NAMES = new Map<Hex, string>(Object.entries(ROLES).map(([name, hash]) => [hash, name]));
-const ACCESS_CONTROLLED = ["ConclaveTimelock", "ModelRegistry", "ProviderRegistry", "InferenceMarket"] as const;
+const ACCESS_CONTROLLED = ["ConclaveTimelock", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "ConsumerRouter"] as const;
 
 /**
  * Who holds each role now, read back from the chain: RoleGranted/RoleRevoked events since the

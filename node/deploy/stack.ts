@@ -124,6 +124,9 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
     await call(ctx, "InferenceMarketCourt", market.address, "setTokenAllowed", [token, true, ratePerEth]);
   }
 
+  // Consumer contracts' callbacks: the DAO (the timelock) sets its inline-output limit.
+  const consumerRouter = await deploy(ctx, "ConsumerRouter", [timelock.address, market.address, BigInt(params.maxInlineOutputBytes)]);
+
   if (params.autoAdmit) {
     await call(ctx, "ProviderRegistry", providerRegistry.address, "setAdmissionPolicy", [true, params.autoAdmitStake]);
   }
@@ -154,6 +157,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       ProviderRegistry: providerRegistry,
       InferenceMarket: market,
       InferenceMarketCourt: court,
+      ConsumerRouter: consumerRouter,
     },
     deployer,
     params: {
@@ -175,6 +179,7 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
       ...pick(params, CHALLENGE_POLICY),
       juryFee: params.juryFee.toString(),
       paymentTokens: params.paymentTokens.map((t) => ({ token: t.token, ratePerEth: t.ratePerEth.toString() })),
+      maxInlineOutputBytes: params.maxInlineOutputBytes,
     },
   };
   await assertHoldsNoRole(ctx.publicClient, record, deployer);

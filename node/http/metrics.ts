@@ -50,6 +50,8 @@ export function createMetrics(labels: { provider: string }) {
     }),
     /** kind: a short class of the failure, e.g. "timeout", "rate_limited", "http", "rpc", "ws_closed". */
     rpcErrors: new Counter({ name: "conclave_rpc_errors_total", help: "JSON-RPC requests that failed", labelNames: ["kind"], registers: [registry] }),
+    /** outcome: "delivered" (the callback returned), "failed" (it reverted or ran out of gas; retriable), "hash_only", "already" (another fulfiller was first). */
+    callbacksFulfilled: new Counter({ name: "conclave_callbacks_fulfilled_total", help: "Consumer callbacks this runner fulfilled (or found fulfilled), by outcome", labelNames: ["outcome"], registers: [registry] }),
     reorgs: new Counter({ name: "conclave_reorgs_total", help: "Chain reorganisations the watcher detected and rewound", registers: [registry] }),
     txFeeBumps: new Counter({ name: "conclave_tx_fee_bumps_total", help: "Transactions re-sent with a higher fee", registers: [registry] }),
     /** kind: what the voided transaction was for. */

@@ -152,7 +152,7 @@ export type DutyPatch = Partial<Pick<DutyRecord, "state" | "reason" | "resultHas
  * What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert;
  * "batch" delivers many k = 1 results at once (its jobs are linked in `tx_jobs`, job id null).
  */
-export type TxKind = "submit" | "batch" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "void";
+export type TxKind = "submit" | "batch" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "fulfil" | "void";
 export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {

@@ -112,4 +112,25 @@ describe("dashboard view (folded from events)", function () {
     expect(v.jobs[0]!.jobId).to.equal("50");
     expect(v.totals.jobs).to.equal(50);
   });
+
+  it("shows a consumer contract's job with its callback's status (ConsumerRouter events)", function () {
+    const v = buildView(
+      events([
+        [1_000, "JobRequested", { jobId: 9n, client: CLIENT, modelId: MODEL, job: job(1, 1_000) }],
+        [1_000, "CallbackFunded", { jobId: 9n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n }],
+        [1_001, "ResultSubmitted", { jobId: 9n, provider: P1, resultHash: H1 }],
+        [1_010, "CallbackFailed", { jobId: 9n, reason: "0x", gasUsed: 100_000n }],
+        [1_020, "JobRequested", { jobId: 10n, client: CLIENT, modelId: MODEL, job: job(1, 1_020) }],
+        [1_020, "CallbackFunded", { jobId: 10n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n }],
+        [1_021, "CallbackDelivered", { jobId: 10n, resultHash: H1, hashOnly: false, gasUsed: 5n, retry: false }],
+        [1_030, "JobRequested", { jobId: 11n, client: CLIENT, modelId: MODEL, job: job(1, 1_030) }],
+      ]),
+      { now: 1_040 },
+    );
+    expect(v.jobs.map((j) => [j.jobId, j.callback])).to.deep.equal([
+      ["11", null],
+      ["10", "delivered"],
+      ["9", "failed"],
+    ]);
+  });
 });

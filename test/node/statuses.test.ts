@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { JOB_STATUS, JobStatus, PROVIDER_STATUS, ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from "../../node/chain/statuses.ts";
+import { CALLBACK_STATUS, CallbackStatus, JOB_STATUS, JobStatus, PROVIDER_STATUS, ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from "../../node/chain/statuses.ts";
 
-/** The members of `enum <name>` in a contract interface, in declaration order (= their values). */
+/** The members of `enum <name>` in a contract interface (or `dir/file` under contracts/), in declaration order (= their values). */
 function solidityEnum(file: string, name: string): string[] {
-  const source = readFileSync(new URL(`../../contracts/interfaces/${file}`, import.meta.url), "utf8");
+  const source = readFileSync(new URL(`../../contracts/${file.includes("/") ? file : `interfaces/${file}`}`, import.meta.url), "utf8");
   const body = new RegExp(`enum\\s+${name}\\s*\\{([^}]*)\\}`).exec(source)?.[1];
   if (body === undefined) throw new Error(`no enum ${name} in ${file}`);
   return body
@@ -19,6 +19,7 @@ describe("chain status enums", function () {
     { name: "IInferenceMarket.JobStatus", members: solidityEnum("IInferenceMarket.sol", "JobStatus"), values: JobStatus, names: JOB_STATUS },
     { name: "IModelRegistry.VersionStatus", members: solidityEnum("IModelRegistry.sol", "VersionStatus"), values: VersionStatus, names: VERSION_STATUS },
     { name: "IProviderRegistry.ProviderStatus", members: solidityEnum("IProviderRegistry.sol", "ProviderStatus"), values: ProviderStatus, names: PROVIDER_STATUS },
+    { name: "ConsumerRouter.CallbackStatus", members: solidityEnum("consumers/ConsumerRouter.sol", "CallbackStatus"), values: CallbackStatus, names: CALLBACK_STATUS },
     { name: "IModelRollouts.RolloutStatus", members: solidityEnum("IModelRollouts.sol", "RolloutStatus"), values: undefined, names: ROLLOUT_STATUS },
   ];
 

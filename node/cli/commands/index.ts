@@ -1,6 +1,7 @@
 import type { Command } from "../command.ts";
 import { accountCommands } from "./account.ts";
 import { auditCommands } from "./audit.ts";
+import { consumerCommands } from "./consumer.ts";
 import { daoCommands } from "./dao.ts";
 import { fleetCommands } from "./fleet.ts";
 import { dashboardCommands } from "./dashboard.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: Record<string, Command> = {
   ...fleetCommands,
   ...nodeCommands,
   ...inferCommands,
+  ...consumerCommands,
   ...accountCommands,
   ...tokenCommands,
   ...auditCommands,

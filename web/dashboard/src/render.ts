@@ -26,7 +26,7 @@ export function jobs(s: Snapshot): string {
   const head = `<tr><th>job</th><th>model</th><th>status</th><th>k</th><th>seats</th><th>fee / provider</th><th>result hash</th><th>latency</th></tr>`;
   const rows = s.jobs.map(
     (j) =>
-      `<tr data-job-id="${esc(j.jobId)}" class="stage-${esc(j.stage)}"><td>#${esc(j.jobId)}</td><td>${esc(j.model)} v${j.version}</td><td class="stage">${esc(j.stage)}${j.noQuorum ? " (no quorum)" : ""}${j.disagreed ? " ⚠" : ""}</td><td>${j.k}</td><td>${j.seated}/${j.revealed}</td><td>${amount(s, j.token, j.fee)}</td><td class="mono" title="${esc(j.resultHash ?? "")}">${esc(short(j.resultHash, 14))}</td><td>${j.latency === null ? "—" : `${j.latency}s`}</td></tr>`,
+      `<tr data-job-id="${esc(j.jobId)}" class="stage-${esc(j.stage)}"><td>#${esc(j.jobId)}</td><td>${esc(j.model)} v${j.version}</td><td class="stage">${esc(j.stage)}${j.noQuorum ? " (no quorum)" : ""}${j.disagreed ? " ⚠" : ""}${j.callback ? ` · callback ${esc(j.callback)}` : ""}</td><td>${j.k}</td><td>${j.seated}/${j.revealed}</td><td>${amount(s, j.token, j.fee)}</td><td class="mono" title="${esc(j.resultHash ?? "")}">${esc(short(j.resultHash, 14))}</td><td>${j.latency === null ? "—" : `${j.latency}s`}</td></tr>`,
   );
   return `<thead>${head}</thead><tbody>${rows.join("") || `<tr><td colspan="8">no jobs yet</td></tr>`}</tbody>`;
 }

@@ -16,6 +16,8 @@ export interface Job {
   latency: number | null;
   disagreed: boolean;
   noQuorum: boolean;
+  /** A consumer contract's callback status, null for other jobs. */
+  callback?: string | null;
 }
 
 export interface Proposal {

@@ -1,0 +1,354 @@
+/**
+ * Runners deliver consumer contracts' callbacks as a service: the fulfiller learns funded jobs
+ * from the ConsumerRouter's CallbackFunded events, waits until the market holds the job's result
+ * as final (`isFinalResult`: k = 1 once its challenge window has passed, k > 1 once settled), and
+ * calls `router.fulfill(jobId, job, provider, resultHash, outputs)` through the runner's
+ * transaction sender (journaled, retried, nonce-safe), with the canonical preimage when it holds
+ * the job's outputs and they fit the router's `maxInlineOutputBytes`, else the hash only.
+ *
+ * Exactly once: the router refuses a second fulfil (ConsumerRouterInvalidStatus), the fulfiller
+ * reads the router's status before each attempt, never signs a second fulfil while one of its own
+ * may still land (the journal keeps it across restarts), and treats "already fulfilled" as done.
+ * Several runners see the same job: the job's own providers go first (in an order fixed per
+ * job), the others after `turnSeconds` each, so usually one transaction is sent per job.
+ */
+import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, type Abi, type Address, type Hex, type Log } from "viem";
+import type { Job } from "../attest/attestation.ts";
+import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
+import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
+import { oneLine } from "../errors.ts";
+import type { TxRecord } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+import { jobWords } from "../attest/job-words.ts";
+
+export { CALLBACK_STATUS, CallbackStatus };
+
+/** A CallbackFunded event. */
+export interface FundedCallback {
+  jobId: bigint;
+  consumer: Address;
+  callbackGasLimit: number;
+  maxGasPrice: bigint;
+  block: number;
+}
+
+/** A job's result as the market's events give it, once the job has one. */
+export interface JobResult {
+  /** k = 1: the delivering provider; k > 1: the zero address (the router ignores it). */
+  provider: Address;
+  resultHash: Hex;
+  /** Providers whose delivery carried `resultHash`, with their output references. */
+  deliveries: { provider: Address; outputRef: Hex }[];
+}
+
+/**
+ * Where a job stands on the market for the fulfiller: no result yet (`wait`, with the chain time
+ * from which to look again when known), ended without one (`refunded`), or with a result to check.
+ */
+export type MarketView = { kind: "wait"; notBefore?: number } | { kind: "refunded" } | { kind: "result"; result: JobResult };
+
+/** The chain reads the fulfiller makes (over viem in the runner, fakes in tests). */
+export interface FulfillerChain {
+  /** The highest block whose events may be acted on (head minus confirmations). */
+  safeHead(): Promise<number>;
+  /** Chain time (seconds) for the next transaction. */
+  now(): Promise<number>;
+  /** CallbackFunded events in [from, to] (ranges adapt to the provider's log limits). */
+  fundedEvents(from: number, to: number): Promise<FundedCallback[]>;
+  /** The router's record of a job's callback. */
+  callback(jobId: bigint): Promise<{ status: number; callbackGasLimit: number; maxGasPrice: bigint }>;
+  /** The job as JobRequested carried it (requested at or before `atOrBefore`). */
+  job(jobId: bigint, atOrBefore: number): Promise<Job>;
+  /** The job's state on the market. */
+  market(jobId: bigint, job: Job): Promise<MarketView>;
+  /** `market.isFinalResult(jobId, job, provider, resultHash)`. */
+  isFinal(jobId: bigint, job: Job, result: JobResult): Promise<boolean>;
+  maxInlineOutputBytes(): Promise<number>;
+  /** `router.requiredGas(limit)`. */
+  requiredGas(callbackGasLimit: number): Promise<bigint>;
+  /** The gas price a transaction sent now pays (next base fee plus tip). */
+  gasPrice(): Promise<bigint>;
+}
+
+/** Where the fulfiller gets a job's canonical preimage (null: it cannot). */
+export type PreimageSource = (jobId: bigint, job: Job, result: JobResult, maxBytes: number) => Promise<Uint8Array | null>;
+
+export interface FulfillerOptions {
+  chain: FulfillerChain;
+  sender: TxSubmitter;
+  /** The journal's transaction records and its key-value store (the scan cursor). */
+  journal: { txsFor(jobId: bigint, kind: "fulfil"): TxRecord[]; getMeta(key: string): string | null; setMeta(key: string, value: string): void };
+  router: Address;
+  routerAbi: Abi;
+  preimage: PreimageSource;
+  log: Logger;
+  /** The block the scan starts from when the journal has no cursor (the router's deployment). */
+  startBlock: number;
+  /** Seconds each rank waits past the one before it (the job's providers first). */
+  turnSeconds: number;
+  /** Gas on top of `requiredGas(limit)` (base cost, calldata, the market's check). */
+  gasMargin?: bigint;
+  /** Jobs looked at at once. */
+  concurrency?: number;
+  /** Least wall-clock ms between two looks at a job still waiting (default 1,000). */
+  lookIntervalMs?: number;
+  /** Wall clock in ms (tests). */
+  clock?: () => number;
+  /** Each fulfil's outcome (for a metric). */
+  onOutcome?: (outcome: "delivered" | "failed" | "hash_only" | "already") => void;
+}
+
+/** Gas added to `requiredGas(limit)`: intrinsic 21,000, up to ~3 KB of calldata, the market's check. */
+export const DEFAULT_FULFIL_GAS_MARGIN = 150_000n;
+
+const CURSOR_KEY = "consumers.fundedFrom";
+
+// ------------------------------------------------------------------ decisions (pure)
+
+/** What to do about a job's callback now. */
+export type FulfilDecision =
+  | { action: "done"; reason: string }
+  | { action: "wait"; reason: string }
+  | { action: "send"; outputs: Hex; hashOnly: boolean; reason: string };
+
+export interface FulfilFacts {
+  /** The router's CallbackStatus. */
+  status: number;
+  /** A fulfil of ours was signed and may still land (or landed). */
+  ownTx: "none" | "pending" | "mined";
+  /** The market's view of the job. */
+  market: MarketView["kind"];
+  /** `isFinalResult` said yes (only asked once the market has a result). */
+  final: boolean;
+  /** This runner's turn has come. */
+  myTurn: boolean;
+  /** The consumer's cap and what a transaction pays now. */
+  maxGasPrice: bigint;
+  gasPrice: bigint;
+  /** The canonical preimage if this runner holds (or fetched) it; null otherwise. */
+  preimage: Uint8Array | null;
+  /** keccak256 of the preimage must equal this. */
+  resultHash: Hex | null;
+  maxInlineOutputBytes: number;
+}
+
+/**
+ * The fulfiller's decision from what it read: done (delivered by anyone, or no longer fundable),
+ * wait (not final, not our turn, a fulfil of ours in flight, or the gas price above the
+ * consumer's cap: the reimbursement would not cover the cost), or send, inline or hash only.
+ */
+export function decideFulfil(f: FulfilFacts): FulfilDecision {
+  if (f.ownTx === "mined") return { action: "done", reason: "our fulfil landed" };
+  if (f.status !== CallbackStatus.Funded) return { action: "done", reason: `callback ${CALLBACK_STATUS[f.status] ?? f.status}` };
+  if (f.ownTx === "pending") return { action: "wait", reason: "our fulfil is waiting to be mined" };
+  if (f.market === "refunded") return { action: "done", reason: "the job ended without a result (its deposit is reclaimable)" };
+  if (f.market === "wait") return { action: "wait", reason: "no result yet" };
+  if (!f.final) return { action: "wait", reason: "result not final yet" };
+  if (!f.myTurn) return { action: "wait", reason: "another runner's turn" };
+  if (f.gasPrice > f.maxGasPrice) return { action: "wait", reason: `gas price ${f.gasPrice} above the consumer's cap ${f.maxGasPrice}: the reimbursement would not cover the cost` };
+  const mode = deliveryMode(f.preimage, f.resultHash, f.maxInlineOutputBytes);
+  return { action: "send", ...mode };
+}
+
+/** Inline outputs when held, matching the result and within the router's limit; else the hash only. */
+export function deliveryMode(preimage: Uint8Array | null, resultHash: Hex | null, maxInlineOutputBytes: number): { outputs: Hex; hashOnly: boolean; reason: string } {
+  if (preimage === null) return { outputs: "0x", hashOnly: true, reason: "outputs not held" };
+  if (resultHash !== null && keccak256(preimage) !== resultHash) return { outputs: "0x", hashOnly: true, reason: "held outputs do not hash to the result" };
+  if (preimage.byteLength > maxInlineOutputBytes) return { outputs: "0x", hashOnly: true, reason: `outputs of ${preimage.byteLength} bytes above maxInlineOutputBytes ${maxInlineOutputBytes}` };
+  return { outputs: bytesToHex(preimage), hashOnly: false, reason: "outputs inline" };
+}
+
+/**
+ * The order in which runners fulfil a job: its providers first, each at a place fixed by the job
+ * (so not always the same one), everyone else after them. Returns this runner's rank.
+ */
+export function fulfilRank(jobId: bigint, deliverers: readonly Address[], me: Address): number {
+  const key = (p: Address) => BigInt(keccak256(encodePacked(["string", "uint256", "address"], ["fulfil", jobId, getAddress(p)])));
+  const order = [...new Set(deliverers.map((p) => getAddress(p)))].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const i = order.indexOf(getAddress(me));
+  return i < 0 ? order.length : i;
+}
+
+/** A revert that means another fulfil (or a reclaim) came first. */
+export function isAlreadyFulfilled(error: unknown): boolean {
+  return error instanceof TxWouldRevertError && (error.errorName === "ConsumerRouterInvalidStatus" || error.errorName === "ConsumerRouterNotFunded");
+}
+
+/** Our own fulfil transactions for a job: landed, in flight, or none. */
+export function ownFulfil(txs: readonly TxRecord[]): "none" | "pending" | "mined" {
+  if (txs.some((t) => t.status === "mined")) return "mined";
+  if (txs.some((t) => t.status === "signed" || t.status === "sent")) return "pending";
+  return "none";
+}
+
+// ------------------------------------------------------------------ the service
+
+export interface Fulfiller {
+  /** Scans for new funded jobs and advances every open one; safe to call often. */
+  tick(): Promise<void>;
+  /** Funded jobs still open (for /status and tests). */
+  open(): bigint[];
+  stop(): Promise<void>;
+}
+
+interface Open extends FundedCallback {
+  job?: Job;
+  /** Wall-clock ms at which this runner first saw the result final. */
+  finalSeenAt?: number;
+  /** Chain time before which the market is not asked again. */
+  notBefore?: number;
+  /** Wall-clock ms before which the job is not looked at again. */
+  nextLookAt?: number;
+  busy?: Promise<void>;
+}
+
+export function createFulfiller(o: FulfillerOptions): Fulfiller {
+  const clock = o.clock ?? Date.now;
+  const margin = o.gasMargin ?? DEFAULT_FULFIL_GAS_MARGIN;
+  const concurrency = o.concurrency ?? 8;
+  const lookIntervalMs = o.lookIntervalMs ?? 1_000;
+  const open = new Map<string, Open>();
+  const log = o.log.child({ service: "fulfiller" });
+  let scanned = Number(o.journal.getMeta(CURSOR_KEY) ?? o.startBlock) - 1;
+  let stopped = false;
+  let ticking: Promise<void> | null = null;
+
+  const scan = async () => {
+    const head = await o.chain.safeHead();
+    if (head <= scanned) return;
+    const events = await o.chain.fundedEvents(scanned + 1, head);
+    for (const e of events) if (!open.has(e.jobId.toString())) open.set(e.jobId.toString(), { ...e });
+    scanned = head;
+    if (events.length > 0) log.debug("funded callbacks seen", { count: events.length, head });
+  };
+
+  /** The cursor a restart rescans from: the oldest open job's block, or past the scanned head. */
+  let saved = o.journal.getMeta(CURSOR_KEY);
+  const saveCursor = () => {
+    let from = scanned + 1;
+    for (const j of open.values()) from = Math.min(from, j.block);
+    if (saved === String(from)) return;
+    saved = String(from);
+    o.journal.setMeta(CURSOR_KEY, saved);
+  };
+
+  const advance = async (j: Open): Promise<void> => {
+    if (j.nextLookAt !== undefined && clock() < j.nextLookAt) return;
+    j.nextLookAt = clock() + lookIntervalMs;
+    // Nothing can be final before the chain time the market named (a k = 1 challenge window).
+    if (j.notBefore !== undefined && (await o.chain.now()) < j.notBefore) return;
+    const ownTxs = o.journal.txsFor(j.jobId, "fulfil").filter((t) => t.status !== "replaced");
+    const own = ownFulfil(ownTxs);
+    const cb = await o.chain.callback(j.jobId);
+    const close = (reason: string) => {
+      open.delete(j.jobId.toString());
+      log.debug("callback needs nothing more from us", { jobId: j.jobId, reason });
+    };
+    // A fulfil of ours from an earlier run that may still land: wait for that very transaction.
+    if (own === "pending" && cb.status === CallbackStatus.Funded) {
+      const pending = ownTxs.find((t) => t.status === "signed" || t.status === "sent")!;
+      await o.sender.resume(pending).then(
+        () => log.info("fulfil of an earlier run landed", { jobId: j.jobId, tx: pending.hash }),
+        (error: unknown) => log.warn("fulfil of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
+      );
+      return;
+    }
+    const base = { status: cb.status, ownTx: own, maxGasPrice: cb.maxGasPrice, maxInlineOutputBytes: 0, gasPrice: 0n, preimage: null, resultHash: null, final: false, myTurn: false } as const;
+    const early = decideFulfil({ ...base, market: "wait" });
+    if (early.action === "done") return close(early.reason);
+
+    j.job ??= await o.chain.job(j.jobId, j.block);
+    const view = await o.chain.market(j.jobId, j.job);
+    if (view.kind !== "result") {
+      const d = decideFulfil({ ...base, market: view.kind });
+      if (view.kind === "wait") j.notBefore = view.notBefore;
+      if (d.action === "done") close(d.reason);
+      return;
+    }
+    const result = view.result;
+    const final = await o.chain.isFinal(j.jobId, j.job, result);
+    if (final) j.finalSeenAt ??= clock();
+    const rank = fulfilRank(j.jobId, result.deliveries.map((d) => d.provider), o.sender.address);
+    const myTurn = final && clock() >= j.finalSeenAt! + rank * o.turnSeconds * 1000;
+    const pre = decideFulfil({ ...base, market: "result", final, myTurn, gasPrice: 0n });
+    if (pre.action !== "send") return;
+    const [gasPrice, maxInline] = await Promise.all([o.chain.gasPrice(), o.chain.maxInlineOutputBytes()]);
+    const preimage = await o.preimage(j.jobId, j.job, result, maxInline).catch((error: unknown) => {
+      log.warn("cannot get the job's outputs; delivering the hash only", { jobId: j.jobId, error: oneLine(error) });
+      return null;
+    });
+    const d = decideFulfil({ ...base, market: "result", final, myTurn, gasPrice, preimage, resultHash: result.resultHash, maxInlineOutputBytes: maxInline });
+    if (d.action === "wait") {
+      log.info("not fulfilling now", { jobId: j.jobId, reason: d.reason });
+      return;
+    }
+    if (d.action === "done") return close(d.reason);
+    await send(j, result, d, cb.callbackGasLimit, gasPrice);
+  };
+
+  const send = async (j: Open, result: JobResult, d: Extract<FulfilDecision, { action: "send" }>, limit: number, gasPrice: bigint) => {
+    const required = await o.chain.requiredGas(limit);
+    const data = encodeFunctionData({ abi: o.routerAbi, functionName: "fulfill", args: [j.jobId, jobWords(j.job!), result.provider, result.resultHash, d.outputs] });
+    log.info("fulfilling a consumer callback", { jobId: j.jobId, consumer: j.consumer, hashOnly: d.hashOnly, reason: d.reason, outputBytes: (d.outputs.length - 2) / 2, callbackGasLimit: limit, gasPrice, maxGasPrice: j.maxGasPrice });
+    try {
+      const receipt = await o.sender.send({ jobId: j.jobId, kind: "fulfil", to: o.router, data, minGas: required + margin });
+      open.delete(j.jobId.toString());
+      const outcome = callbackOutcome(o.routerAbi, receipt.logs ?? []);
+      o.onOutcome?.(outcome);
+      log.info("consumer callback fulfilled", { jobId: j.jobId, outcome, tx: receipt.transactionHash, gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice });
+    } catch (error) {
+      if (isAlreadyFulfilled(error)) {
+        open.delete(j.jobId.toString());
+        o.onOutcome?.("already");
+        log.info("consumer callback already fulfilled by another", { jobId: j.jobId });
+        return;
+      }
+      // Mined and reverted (another fulfil landed first in the same block, usually): the router's
+      // status, read at the next look, says what happened. Anything else is retried then.
+      log[error instanceof TxRevertedError ? "info" : "warn"]("fulfil did not go through; looking again", { jobId: j.jobId, error: oneLine(error) });
+    }
+  };
+
+  const runOnce = async () => {
+    await scan();
+    const jobs = [...open.values()].filter((j) => !j.busy);
+    let next = 0;
+    const worker = async () => {
+      while (!stopped && next < jobs.length) {
+        const j = jobs[next++]!;
+        const p = advance(j).catch((error: unknown) => log.warn("fulfil step failed; retried at the next look", { jobId: j.jobId, error: oneLine(error) }));
+        j.busy = p;
+        await p;
+        j.busy = undefined;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+    saveCursor();
+  };
+
+  return {
+    tick() {
+      if (stopped) return Promise.resolve();
+      ticking ??= runOnce().finally(() => (ticking = null));
+      return ticking;
+    },
+    open: () => [...open.values()].map((j) => j.jobId),
+    // Does not wait for a tick in flight: its sends end when the sender closes (the journal keeps
+    // what was signed, and the next run resumes it).
+    async stop() {
+      stopped = true;
+    },
+  };
+}
+
+/** What a mined fulfil did, from the router's events in its receipt. */
+export function callbackOutcome(routerAbi: Abi, logs: readonly Log[]): "delivered" | "failed" | "hash_only" {
+  const events = parseEventLogs({ abi: routerAbi, logs: logs as Log[], strict: false }) as unknown as { eventName: string; args: { hashOnly?: boolean } }[];
+  const delivered = events.find((e) => e.eventName === "CallbackDelivered");
+  if (delivered) return delivered.args.hashOnly ? "hash_only" : "delivered";
+  return "failed";
+}
+
+function bytesToHex(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
+}

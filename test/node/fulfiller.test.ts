@@ -1,0 +1,291 @@
+import { expect } from "chai";
+import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, keccak256, zeroAddress, type Address, type Log, type Hex, type TransactionReceipt } from "viem";
+import type { Job } from "../../node/attest/attestation.ts";
+import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
+import {
+  callbackOutcome,
+  CallbackStatus,
+  createFulfiller,
+  decideFulfil,
+  deliveryMode,
+  fulfilRank,
+  isAlreadyFulfilled,
+  ownFulfil,
+  type FulfilFacts,
+  type FulfillerChain,
+  type JobResult,
+  type MarketView,
+} from "../../node/consumers/fulfiller.ts";
+import { createPreimageSource, resultOf } from "../../node/consumers/chain.ts";
+import { encodeOutputRef } from "../../node/attest/output-ref.ts";
+import { resultHashPreimage } from "../../node/attest/result-hash.ts";
+import type { ContentStore } from "../../node/ipfs/content-store.ts";
+import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
+import type { TxRecord } from "../../node/journal/journal.ts";
+import { createLogger } from "../../node/log.ts";
+
+const ME = "0x00000000000000000000000000000000000000a1" as Address;
+const OTHER = "0x00000000000000000000000000000000000000b2" as Address;
+const ROUTER = "0x00000000000000000000000000000000000000cc" as Address;
+const PRE = new Uint8Array([1, 2, 3, 4]);
+const HASH = keccak256(PRE);
+const routerAbi = loadArtifact("ConsumerRouter").abi;
+
+const facts = (over: Partial<FulfilFacts> = {}): FulfilFacts => ({
+  status: CallbackStatus.Funded,
+  ownTx: "none",
+  market: "result",
+  final: true,
+  myTurn: true,
+  maxGasPrice: 10n,
+  gasPrice: 5n,
+  preimage: PRE,
+  resultHash: HASH,
+  maxInlineOutputBytes: 256,
+  ...over,
+});
+
+describe("fulfiller decisions", function () {
+  it("sends the outputs inline once the result is final, it is our turn and the price is covered", function () {
+    const d = decideFulfil(facts());
+    expect(d).to.include({ action: "send", hashOnly: false, outputs: "0x01020304" });
+  });
+
+  it("waits while the result is not final, no result exists yet, or another runner goes first", function () {
+    expect(decideFulfil(facts({ final: false })).action).to.equal("wait");
+    expect(decideFulfil(facts({ market: "wait", final: false })).action).to.equal("wait");
+    expect(decideFulfil(facts({ myTurn: false })).action).to.equal("wait");
+  });
+
+  it("is done once anyone delivered (or the callback failed, was reclaimed), or our own fulfil landed", function () {
+    for (const status of [CallbackStatus.Delivered, CallbackStatus.HashOnly, CallbackStatus.Failed, CallbackStatus.Reclaimed, CallbackStatus.None]) {
+      expect(decideFulfil(facts({ status })).action, `status ${status}`).to.equal("done");
+    }
+    expect(decideFulfil(facts({ ownTx: "mined" })).action).to.equal("done");
+  });
+
+  it("never signs a second fulfil while one of ours may still land", function () {
+    expect(decideFulfil(facts({ ownTx: "pending" }))).to.include({ action: "wait" });
+  });
+
+  it("is done with a job that ended without a result (refunded)", function () {
+    expect(decideFulfil(facts({ market: "refunded" })).action).to.equal("done");
+  });
+
+  it("does not fulfil while the gas price is above the consumer's cap (the reimbursement would not cover it)", function () {
+    expect(decideFulfil(facts({ gasPrice: 11n, maxGasPrice: 10n })).action).to.equal("wait");
+    expect(decideFulfil(facts({ gasPrice: 10n, maxGasPrice: 10n })).action).to.equal("send");
+  });
+
+  it("delivers the hash only when the outputs are not held, do not match, or exceed maxInlineOutputBytes", function () {
+    expect(deliveryMode(null, HASH, 256)).to.include({ hashOnly: true, outputs: "0x" });
+    expect(deliveryMode(new Uint8Array([9]), HASH, 256)).to.include({ hashOnly: true, outputs: "0x" });
+    expect(deliveryMode(PRE, HASH, 3)).to.include({ hashOnly: true, outputs: "0x" });
+    expect(deliveryMode(PRE, HASH, 4)).to.include({ hashOnly: false });
+    expect(decideFulfil(facts({ preimage: null }))).to.include({ action: "send", hashOnly: true });
+  });
+
+  it("ranks the job's providers first, in an order fixed per job, and others after them", function () {
+    const deliverers = [ME, OTHER];
+    const r1 = fulfilRank(1n, deliverers, ME);
+    const r2 = fulfilRank(1n, deliverers, OTHER);
+    expect([r1, r2].sort()).to.deep.equal([0, 1]);
+    expect(fulfilRank(1n, deliverers, ROUTER)).to.equal(2);
+    expect(fulfilRank(1n, [ME], ME)).to.equal(0);
+  });
+
+  it("reads our own fulfil transactions from the journal", function () {
+    const tx = (status: TxRecord["status"]) => ({ status }) as TxRecord;
+    expect(ownFulfil([])).to.equal("none");
+    expect(ownFulfil([tx("replaced"), tx("sent")])).to.equal("pending");
+    expect(ownFulfil([tx("reverted")])).to.equal("none");
+    expect(ownFulfil([tx("replaced"), tx("mined")])).to.equal("mined");
+  });
+
+  it("takes a router revert for 'already fulfilled' as done, not other reverts", function () {
+    expect(isAlreadyFulfilled(new TxWouldRevertError("x", "ConsumerRouterInvalidStatus"))).to.equal(true);
+    expect(isAlreadyFulfilled(new TxWouldRevertError("x", "ConsumerRouterNotFinal"))).to.equal(false);
+    expect(isAlreadyFulfilled(new TxRevertedError("x"))).to.equal(false);
+  });
+
+  it("reads a mined fulfil's outcome from the router's events", function () {
+    const delivered = (hashOnly: boolean) =>
+      ({
+        address: ROUTER,
+        topics: encodeEventTopics({ abi: routerAbi, eventName: "CallbackDelivered", args: { jobId: 7n } }),
+        data: encodeAbiParameters([{ type: "bytes32" }, { type: "bool" }, { type: "uint256" }, { type: "bool" }], [HASH, hashOnly, 1n, false]),
+      }) as unknown as Log;
+    expect(callbackOutcome(routerAbi, [delivered(false)])).to.equal("delivered");
+    expect(callbackOutcome(routerAbi, [delivered(true)])).to.equal("hash_only");
+    expect(callbackOutcome(routerAbi, [])).to.equal("failed");
+  });
+
+  it("finds a job's result in the market's events: k > 1 the settled hash and its revealers, k = 1 the delivery", function () {
+    const ev = (eventName: string, args: Record<string, unknown>) => ({ eventName, args, blockNumber: 1n });
+    const k3 = resultOf([ev("ResultRevealed", { provider: ME, resultHash: HASH, outputRef: "0x01" }), ev("ResultRevealed", { provider: OTHER, resultHash: "0x02", outputRef: "0x02" }), ev("JobSettled", { resultHash: HASH })], 3);
+    expect(k3).to.deep.equal({ provider: zeroAddress, resultHash: HASH, deliveries: [{ provider: ME, outputRef: "0x01" }] });
+    expect(resultOf([ev("ResultRevealed", { provider: ME, resultHash: HASH, outputRef: "0x01" })], 3)).to.equal(null);
+    expect(resultOf([ev("ResultSubmitted", { provider: OTHER, resultHash: HASH, outputRef: "0x03" })], 1)).to.deep.equal({ provider: OTHER, resultHash: HASH, deliveries: [{ provider: OTHER, outputRef: "0x03" }] });
+  });
+});
+
+/** The service with a scripted chain, sender and journal. */
+function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {}) {
+  const job: Job = { client: OTHER, token: zeroAddress, modelId: HASH, version: 1, redundancy: 1, quorum: 1, protocolFeeBps: 0, feePerProvider: 1n, requestedAt: 1, deadline: 2, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 0, collateral: 0n, requiredTags: 0n, inputHash: HASH, seed: 0n, challengeWindow: 30, counted: false };
+  const result: JobResult = { provider: OTHER, resultHash: HASH, deliveries: (opts.deliverers ?? [ME]).map((provider) => ({ provider, outputRef: "0x" as Hex })) };
+  const state = { status: CallbackStatus.Funded as number, view: { kind: "result", result } as MarketView, final: true, head: 10, price: 1n };
+  const txs: TxRecord[] = [];
+  const meta = new Map<string, string>();
+  const sent: { jobId: bigint; outputs: Hex; minGas?: bigint }[] = [];
+  const resumed: Hex[] = [];
+  let now = 1_000_000;
+  const chain: FulfillerChain = {
+    safeHead: async () => state.head,
+    now: async () => 100,
+    fundedEvents: async (from, to) => (from <= 5 && 5 <= to ? [{ jobId: 7n, consumer: OTHER, callbackGasLimit: 100_000, maxGasPrice: 10n, block: 5 }] : []),
+    callback: async () => ({ status: state.status, callbackGasLimit: 100_000, maxGasPrice: 10n }),
+    job: async () => job,
+    market: async () => state.view,
+    isFinal: async () => state.final,
+    maxInlineOutputBytes: async () => 256,
+    requiredGas: async () => 200_000n,
+    gasPrice: async () => state.price,
+  };
+  const sender: TxSubmitter = {
+    address: ME,
+    init: async () => {},
+    resume: async (tx: TxRecord) => {
+      resumed.push(tx.hash);
+      tx.status = "mined";
+      state.status = CallbackStatus.Delivered;
+      return { transactionHash: tx.hash } as unknown as TransactionReceipt;
+    },
+    reconcile: async () => {},
+    close: () => {},
+    send: async (req: TxRequest) => {
+      if (opts.sendError) throw opts.sendError();
+      const { args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as { args: [bigint, readonly bigint[], Address, Hex, Hex] };
+      sent.push({ jobId: args[0], outputs: args[4], minGas: req.minGas });
+      txs.push({ jobId: req.jobId, kind: req.kind, status: "mined", hash: "0x01", nonce: 0 } as unknown as TxRecord);
+      state.status = CallbackStatus.Delivered;
+      return { transactionHash: "0x01", gasUsed: 1n, effectiveGasPrice: 1n } as unknown as TransactionReceipt;
+    },
+  };
+  const fulfiller = createFulfiller({
+    chain,
+    sender,
+    journal: { txsFor: (jobId) => txs.filter((t) => t.jobId === jobId), getMeta: (k) => meta.get(k) ?? null, setMeta: (k, v) => void meta.set(k, v) },
+    router: ROUTER,
+    routerAbi,
+    preimage: async () => PRE,
+    log: createLogger({ level: "debug", write: (l) => process.env.FULFIL_DEBUG && console.log(l) }),
+    startBlock: 1,
+    turnSeconds: 6,
+    lookIntervalMs: 0,
+    clock: () => now,
+  });
+  return { fulfiller, state, sent, resumed, txs, meta, advance: (ms: number) => (now += ms) };
+}
+
+describe("fulfiller service (fakes)", function () {
+  it("learns a funded job from the router's events and fulfils it once, with the outputs and the router's gas", async function () {
+    const h = harness();
+    await h.fulfiller.tick();
+    expect(h.sent).to.deep.equal([{ jobId: 7n, outputs: "0x01020304", minGas: 350_000n }]);
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(1);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+    expect(h.meta.get("consumers.fundedFrom")).to.equal("11");
+  });
+
+  it("keeps the job open until the result is final, and remembers where to rescan from", async function () {
+    const h = harness();
+    h.state.final = false;
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    expect(h.fulfiller.open()).to.deep.equal([7n]);
+    expect(h.meta.get("consumers.fundedFrom")).to.equal("5");
+    h.state.final = true;
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(1);
+  });
+
+  it("a runner that did not serve the job waits its turn", async function () {
+    const h = harness({ deliverers: [OTHER] });
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    h.advance(6_001);
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(1);
+  });
+
+  it("drops a job another runner fulfilled first (status read, or the router's revert)", async function () {
+    const h = harness();
+    h.state.status = CallbackStatus.Delivered;
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+
+    const r = harness({ sendError: () => new TxWouldRevertError("fulfil would revert", "ConsumerRouterInvalidStatus") });
+    await r.fulfiller.tick();
+    expect(r.fulfiller.open()).to.deep.equal([]);
+  });
+
+  it("keeps the job for the next look after an RPC failure or a revert it cannot explain", async function () {
+    const h = harness({ sendError: () => new TxRevertedError("reverted") });
+    await h.fulfiller.tick();
+    expect(h.fulfiller.open()).to.deep.equal([7n]);
+  });
+
+  it("waits while the gas price is above the consumer's cap", async function () {
+    const h = harness();
+    h.state.price = 11n;
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    h.state.price = 10n;
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(1);
+  });
+
+  it("after a restart, waits for the fulfil an earlier run signed instead of signing another, and rescans from the journal's cursor", async function () {
+    const h = harness();
+    h.meta.set("consumers.fundedFrom", "5");
+    h.txs.push({ jobId: 7n, kind: "fulfil", status: "sent", hash: "0xab", nonce: 3 } as unknown as TxRecord);
+    await h.fulfiller.tick();
+    expect(h.resumed).to.deep.equal(["0xab"]);
+    expect(h.sent).to.have.length(0);
+    await h.fulfiller.tick();
+    expect(h.sent).to.have.length(0);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+  });
+});
+
+describe("fulfiller preimage source", function () {
+  const outputs = { y: { dtype: "F32" as const, shape: [2], data: new Uint8Array(Float32Array.from([0.5, -1.25]).buffer) } };
+  const safetensors = encodeSafetensors(outputs);
+  const preimage = resultHashPreimage(outputs, 1e-4);
+  const resultHash = keccak256(preimage);
+  const job = { modelId: HASH, version: 1 } as unknown as Job;
+  const source = (local: Uint8Array | null, content: Partial<ContentStore> = {}) =>
+    createPreimageSource({ localOutputs: () => local, content: content as ContentStore, outputQuantum: async () => 10n ** 14n, fetchTimeoutMs: 1_000 });
+  const result = (outputRef: Hex): JobResult => ({ provider: OTHER, resultHash, deliveries: [{ provider: OTHER, outputRef }] });
+
+  it("uses the outputs the runner saved when it served the job", async function () {
+    expect(await source(safetensors)(1n, job, result("0x"), 4096)).to.deep.equal(preimage);
+  });
+
+  it("otherwise fetches them by the delivery's output reference (inline or IPFS), checked against the result", async function () {
+    expect(await source(null)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: safetensors })), 4096)).to.deep.equal(preimage);
+    const asked: string[] = [];
+    const ipfs = source(encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } }), { get: async (cid: string) => (asked.push(cid), safetensors) });
+    expect(await ipfs(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.deep.equal(preimage);
+    expect(asked).to.deep.equal(["bafyout"]);
+  });
+
+  it("gives null (hash only) when nothing held or fetched hashes to the result", async function () {
+    const other = encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } });
+    expect(await source(other)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: other })), 4096)).to.equal(null);
+    expect(await source(null, { get: async () => Promise.reject(new Error("gone")) })(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.equal(null);
+  });
+});
