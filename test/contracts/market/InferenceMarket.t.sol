@@ -1228,58 +1228,6 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         );
     }
 
-    function test_submitResult_revertsWhenProviderNotRegistered() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        _expectSubmitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-    }
-
-    function test_submitResult_revertsWhenProviderPending() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        _expectSubmitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
-    }
-
-    function test_submitResult_revertsWhenProviderSuspended() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        registry.suspendProvider(prov[0]);
-        _expectSubmitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
-    }
-
-    function test_submitResult_revertsWhenProviderExiting() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        vm.prank(prov[0]);
-        registry.requestExit();
-        _expectSubmitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryExiting.selector, prov[0], uint40(block.timestamp + UNBONDING)
-            )
-        );
-    }
-
-    function test_submitResult_revertsWhenProviderMissingTags() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        _expectSubmitRevert(
-            id,
-            job,
-            fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
-        );
-    }
-
-    function test_submitResult_revertsWhenProviderMemoryInsufficient() public {
-        (uint256 id, Job memory job) = _requestEth(1);
-        _expectSubmitRevert(
-            id,
-            job,
-            lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY
-            )
-        );
-    }
-
     /// @dev Finding 10: retiring a version used to block delivery of jobs requested before, and
     /// their escrow stayed locked until the deadline. A job pins its version: it is still served.
     function test_submitResult_versionRetiredAfterRequest_stillDelivered() public {
@@ -1724,6 +1672,67 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 }
 
+// ==================================================================== eligibility (both entry points)
+
+/// @notice The registry's eligibility checks as both entry points that take work refuse them, a
+/// k = 1 delivery ({IInferenceMarket-submitResult}) and a k > 1 commit: each reason is listed once.
+contract InferenceMarketEligibilityTest is InferenceMarketFixture {
+    function test_submitResult_refusesEveryIneligibleProvider() public {
+        _checkEligibility(1);
+    }
+
+    function test_commit_refusesEveryIneligibleProvider() public {
+        _checkEligibility(3);
+    }
+
+    function _checkEligibility(uint8 k) private {
+        (uint256 id, Job memory job) = _requestEth(k);
+        _expectServeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
+        _expectServeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
+        _expectServeRevert(
+            id, job, fewTags, abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
+        );
+        _expectServeRevert(
+            id,
+            job,
+            lowMemory,
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY)
+        );
+        registry.suspendProvider(prov[0]);
+        _expectServeRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        vm.prank(prov[1]);
+        registry.requestExit();
+        _expectServeRevert(
+            id,
+            job,
+            prov[1],
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, prov[1], uint40(block.timestamp + UNBONDING))
+        );
+        // A collateral above the whole stake: no free stake covers a seat.
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        p.collateralPerJob = uint128(STAKE + 1);
+        _court().setPolicy(p);
+        (uint256 id2, Job memory job2) = _requestEth(k);
+        _expectServeRevert(
+            id2,
+            job2,
+            prov[2],
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[2], STAKE, STAKE + 1)
+        );
+        assertEq(_status(id), OPEN, "still open");
+        assertEq(_status(id2), OPEN, "still open");
+    }
+
+    /// @dev Expects `p` to be refused `err` when it serves job `id`: a delivery for k = 1, a commit otherwise.
+    function _expectServeRevert(uint256 id, Job memory job, address p, bytes memory err) private {
+        bytes32 c = _commitment(id, p, RESULT, _salt(p));
+        vm.expectRevert(err);
+        vm.prank(p);
+        if (job.redundancy == 1) market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
+        else market.commit(id, wordsOf(job), c);
+    }
+}
+
 // ==================================================================== commit / reveal (k > 1)
 
 contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
@@ -1857,69 +1866,6 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         _expectCommitRevert(id, job, prov[3], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         assertEq(_locked(prov[3]), 0, "nothing locked");
-    }
-
-    function test_commit_revertsWhenProviderPending() public {
-        (uint256 id, Job memory job) = _requestEth(3);
-        _expectCommitRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
-    }
-
-    function test_commit_revertsWhenProviderNotRegistered() public {
-        (uint256 id, Job memory job) = _requestEth(3);
-        _expectCommitRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-    }
-
-    function test_commit_revertsWhenProviderSuspended() public {
-        (uint256 id, Job memory job) = _requestEth(3);
-        registry.suspendProvider(prov[0]);
-        _expectCommitRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
-    }
-
-    function test_commit_revertsWhenProviderExiting() public {
-        (uint256 id, Job memory job) = _requestEth(3);
-        vm.prank(prov[0]);
-        registry.requestExit();
-        _expectCommitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryExiting.selector, prov[0], uint40(block.timestamp + UNBONDING)
-            )
-        );
-    }
-
-    function test_commit_revertsWhenProviderMissingTagsOrMemory() public {
-        (uint256 id, Job memory job) = _requestEth(3);
-        _expectCommitRevert(
-            id,
-            job,
-            fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
-        );
-        _expectCommitRevert(
-            id,
-            job,
-            lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY
-            )
-        );
-    }
-
-    function test_commit_revertsWhenFreeStakeBelowCollateral() public {
-        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
-        p.collateralPerJob = uint128(STAKE + 1);
-        _court().setPolicy(p);
-        (uint256 id, Job memory job) = _requestEth(3);
-        _expectCommitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], STAKE, STAKE + 1
-            )
-        );
     }
 
     function test_commit_versionRetiredAfterRequest_stillServed() public {

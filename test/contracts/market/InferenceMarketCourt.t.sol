@@ -339,20 +339,6 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         assertEq(_status(id2), DELIVERED, "job 2 Delivered");
     }
 
-    /// @notice A provider whose free stake is below the job's collateral cannot deliver.
-    function test_submitResult_revertsWhenFreeStakeBelowCollateral() public {
-        _setCollateral(uint128(STAKE) + 1);
-        (uint256 id, Job memory job) = _k1Eth();
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], STAKE, STAKE + 1
-            )
-        );
-        vm.prank(prov[0]);
-        market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
-        assertEq(_status(id), OPEN, "still open");
-    }
-
     /// @notice Collateral locked by earlier deliveries counts: the third delivery of a provider
     /// whose stake covers two is refused, directly and in a batch; a claim frees it again.
     function test_submitResult_lockedDeliveriesUseUpFreeStake() public {
