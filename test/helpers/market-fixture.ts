@@ -25,7 +25,7 @@ export async function marketFixture() {
   const usd = await viem.deployContract("MockERC20", ["Test Dollar", "TUSD", 18]);
   const params = {
     ...LOCAL_DEFAULTS,
-    // These tests choose which provider serves; assignment has its own tests (InferenceMarket.t.sol).
+    // These tests choose which provider serves; assignment has its own tests (InferenceMarketAssignment.t.sol).
     priorityWindow: 0,
     guardian: wallets[wallets.length - 1]!.account.address,
     holders: [{ address: alice.account.address, amount: TOKENS(1_000_000) }, ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) }))],

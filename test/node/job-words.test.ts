@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { Job } from "../../node/attest/attestation.ts";
 import { jobOfWords, jobWords } from "../../node/attest/job-words.ts";
 
-/** The fixed job of the Solidity test `test_jobWords_sharedVector` (InferenceMarket.t.sol), with its words. */
+/** The fixed job of the Solidity test `test_jobWords_sharedVector` (InferenceMarketPolicy.t.sol), with its words. */
 const JOB: Job = {
   client: "0x1111111111111111111111111111111111111111",
   token: "0x2222222222222222222222222222222222222222",

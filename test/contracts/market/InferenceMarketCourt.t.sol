@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Vm} from "../utils/Test.sol";
 import {AssignmentSpec} from "../utils/AssignmentSpec.sol";
-import {InferenceMarketFixture} from "./InferenceMarket.t.sol";
+import {InferenceMarketFixture} from "./InferenceMarketFixture.sol";
 import {InferenceMarketCourt} from "../../../contracts/market/InferenceMarketCourt.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";

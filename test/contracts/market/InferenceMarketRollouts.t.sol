@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {InferenceMarketFixture} from "./InferenceMarket.t.sol";
+import {InferenceMarketFixture} from "./InferenceMarketFixture.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {IModelRollouts} from "../../../contracts/interfaces/IModelRollouts.sol";
 import {Job, wordsOf, jobFromWords} from "../utils/JobStruct.sol";
