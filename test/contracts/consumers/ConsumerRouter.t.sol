@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {console} from "hardhat/console.sol";
 import {Test, Vm} from "../utils/Test.sol";
-import {CourtFixture} from "../market/InferenceMarketCourt.t.sol";
+import {CourtFixture} from "../market/CourtFixture.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {IInferenceMarket, IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {ConsumerRouter} from "../../../contracts/consumers/ConsumerRouter.sol";

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {CourtFixture} from "./InferenceMarketCourt.t.sol";
+import {CourtFixture} from "./CourtFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {InferenceMarketBase} from "../../../contracts/market/InferenceMarketBase.sol";

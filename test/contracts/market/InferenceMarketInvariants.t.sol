@@ -2205,7 +2205,7 @@ contract InferenceMarketHandler {
         return _checkRevert(where, err, expected);
     }
 
-    /// @dev FINDING (see InferenceMarketK1StatusErrorsTest in InferenceMarketCourt.t.sol): once a
+    /// @dev FINDING (see InferenceMarketK1StatusErrorsTest in InferenceMarketCourtStatusErrors.t.sol): once a
     /// k = 1 job is delivered its word binds the delivery (then the challenge), so the market's
     /// entry points that check the job's hash before its status refuse it with JobMismatch
     /// instead of the status error {IInferenceMarket} documents. Both are accepted here, so that
