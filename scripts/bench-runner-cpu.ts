@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// A focused micro-benchmark of the runner's per-job CPU on the event loop (issue 14): a burst of
+// k = 1 jobs goes through the real watcher decoding (parseEventLogs on raw logs, as the watcher
+// does), the real job processor, journal and delivery batcher, with fakes for the chain reads,
+// the sender (receipts carry ResultSubmitted logs, as the market's would) and the executor
+// (Silero-VAD-sized inputs and outputs, no inference). Prints CPU ms per job (process.cpuUsage,
+// which holds on a loaded machine) and the event loop's lag over the burst. Run it under
+// `node --cpu-prof` to see where the time goes.
+//
+//   node_modules/.bin/node scripts/bench-runner-cpu.ts [--jobs 1000] [--per-block 67]
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { encodeAbiParameters, encodeEventTopics, getAbiItem, keccak256, toHex, zeroAddress, type AbiEvent, type Hex, type Log, type TransactionReceipt } from "viem";
+import { createDeliveryBatcher } from "../node/jobs/delivery-batcher.ts";
+import { createLogger } from "../node/log.ts";
+import type { DecodedLog } from "../node/chain/watcher.ts";
+import { tensorFrom, type TensorMap } from "../node/tensors/dtypes.ts";
+import { encodeSafetensors } from "../node/tensors/safetensors.ts";
+import { parseEventLogs } from "viem";
+import { harness, makeJob, MARKET, marketAbi, PROVIDER } from "../test/helpers/fake-runner-deps.ts";
+import type { Job } from "../node/attest/attestation.ts";
+
+const { values: args } = parseArgs({ options: { jobs: { type: "string", default: "1000" }, "per-block": { type: "string", default: "67" }, rounds: { type: "string", default: "1" } } });
+const JOBS = Number(args.jobs);
+const PER_BLOCK = Number(args["per-block"]);
+
+// Silero VAD v5: 512 samples + a [2, 1, 128] state + sr in; [1, 1] + [2, 1, 128] out.
+const wave = Array.from({ length: 512 }, (_, i) => Math.fround(0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000)));
+const INPUT: Hex = toHex(encodeSafetensors({ input: tensorFrom("F32", [1, 512], wave), state: tensorFrom("F32", [2, 1, 128], new Array<number>(256).fill(0)), sr: tensorFrom("I64", [], [16000n]) }));
+const OUTPUTS: TensorMap = { output: tensorFrom("F32", [1, 1], [0.0123]), stateN: tensorFrom("F32", [2, 1, 128], Array.from({ length: 256 }, (_, i) => Math.fround(Math.sin(i) * 0.3))) };
+
+const requestedEvent = getAbiItem({ abi: marketAbi, name: "JobRequested" }) as AbiEvent;
+const submittedEvent = getAbiItem({ abi: marketAbi, name: "ResultSubmitted" }) as AbiEvent;
+
+/** A raw JobRequested log, as eth_getLogs returns it (viem's formatted Log). */
+function rawRequested(jobId: bigint, job: Job, block: number): Log {
+  const topics = encodeEventTopics({ abi: [requestedEvent], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never });
+  const nonIndexed = requestedEvent.inputs.filter((i) => !i.indexed);
+  const data = encodeAbiParameters(nonIndexed, [job, INPUT, ""]);
+  return { address: MARKET, topics, data, blockNumber: BigInt(block), blockHash: keccak256(toHex(`block-${block}`)), logIndex: 0, transactionHash: keccak256(toHex(`tx-${jobId}`)), transactionIndex: 0, removed: false } as unknown as Log;
+}
+
+function rawSubmitted(jobId: bigint, resultHash: Hex, outputRef: Hex): Log {
+  const topics = encodeEventTopics({ abi: [submittedEvent], eventName: "ResultSubmitted", args: { jobId, provider: PROVIDER.address } as never });
+  const data = encodeAbiParameters(submittedEvent.inputs.filter((i) => !i.indexed), [resultHash, outputRef]);
+  return { address: MARKET, topics, data, blockNumber: 1n, blockHash: `0x${"0b".repeat(32)}`, logIndex: 0, transactionHash: `0x${"0c".repeat(32)}`, transactionIndex: 0, removed: false } as unknown as Log;
+}
+
+async function round(): Promise<{ cpuMsPerJob: number; wallMs: number; lagP99: number; lagMax: number; settled: number }> {
+  let h!: ReturnType<typeof harness>;
+  const batcher = createDeliveryBatcher({
+    sender: { address: PROVIDER.address, send: (req) => h.sender.send(req), resume: (tx) => h.sender.resume(tx) },
+    market: MARKET,
+    marketAbi,
+    log: createLogger({ write: () => {} }),
+    maxBatch: 200,
+    maxWaitBlocks: 0,
+  });
+  h = harness({ batcher, maxConcurrentJobs: 4, maxConcurrentSteps: 64 });
+  // Chain reads and inference answer in a later turn of the event loop, as real I/O does (an
+  // RPC round trip, the executor's IPC): fakes that resolve at once would run a whole burst in
+  // one chain of microtasks, which no real runner does.
+  const io = () => new Promise<void>((r) => setImmediate(r));
+  for (const name of ["now", "jobState", "version", "providerTerms"] as const) {
+    const read = h.chain[name].bind(h.chain) as () => Promise<unknown>;
+    (h.chain as unknown as Record<string, unknown>)[name] = async (...a: unknown[]) => {
+      await io();
+      return (read as (...x: unknown[]) => Promise<unknown>)(...a);
+    };
+  }
+  h.executor.run = async () => {
+    h.executor.runs++;
+    await io();
+    return { outputs: OUTPUTS, inferenceMs: 0.12 };
+  };
+  // The chain's receipt for a delivery: a ResultSubmitted per item (what the market emits).
+  h.sender.onSend = async (tx) => {
+    await io();
+    if (tx.functionName === "submitAttestations") {
+      return (tx.req.jobIds ?? []).map((id) => {
+        const rec = h.journal.getJob(id)!;
+        return rawSubmitted(id, rec.resultHash!, rec.outputRef!);
+      }) as TransactionReceipt["logs"];
+    }
+    if (tx.functionName === "submitResult") {
+      const [id, , resultHash, outputRef] = tx.args as [bigint, Job, Hex, Hex];
+      return [rawSubmitted(id, resultHash, outputRef)] as TransactionReceipt["logs"];
+    }
+    return [];
+  };
+  const blocks: Log[][] = [];
+  for (let i = 0; i < JOBS; i++) {
+    const b = Math.floor(i / PER_BLOCK);
+    (blocks[b] ??= []).push(rawRequested(BigInt(1_000 + i), makeJob({ client: "0x000000000000000000000000000000000000bEEF", token: zeroAddress, inputHash: keccak256(INPUT) }), 100 + b));
+  }
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  lag.enable();
+  // The watcher: one block's logs decoded and handed over, as soon as the last block's are journaled.
+  for (const raw of blocks) {
+    const logs = parseEventLogs({ abi: marketAbi, logs: raw, strict: true }) as unknown as DecodedLog[];
+    await h.processor.onLogs(logs);
+    batcher.onBlock(Number(raw[0]!.blockNumber));
+    await new Promise((r) => setImmediate(r));
+  }
+  await h.processor.idle();
+  lag.disable();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const states = h.journal.countByState();
+  await h.processor.stop();
+  h.journal.close();
+  return { cpuMsPerJob: (cpu.user + cpu.system) / 1000 / JOBS, wallMs, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, settled: states.submitted ?? 0 };
+}
+
+for (let r = 0; r < Number(args.rounds); r++) {
+  const out = await round();
+  console.log(
+    `jobs ${JOBS} (${PER_BLOCK} a block): CPU ${out.cpuMsPerJob.toFixed(2)} ms/job, wall ${out.wallMs.toFixed(0)} ms (${((JOBS / out.wallMs) * 1000).toFixed(0)} jobs/s), ` +
+      `event-loop lag p99 ${out.lagP99.toFixed(1)} ms, max ${out.lagMax.toFixed(1)} ms; submitted ${out.settled}`,
+  );
+}
