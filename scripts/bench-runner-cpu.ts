@@ -47,16 +47,17 @@ function rawSubmitted(jobId: bigint, resultHash: Hex, outputRef: Hex): Log {
 }
 
 async function round(): Promise<{ cpuMsPerJob: number; wallMs: number; lagP99: number; lagMax: number; settled: number }> {
-  let h!: ReturnType<typeof harness>;
+  // The batcher sends through the harness's sender, made with the harness (after the batcher).
+  const made: { h?: ReturnType<typeof harness> } = {};
   const batcher = createDeliveryBatcher({
-    sender: { address: PROVIDER.address, send: (req) => h.sender.send(req), resume: (tx) => h.sender.resume(tx) },
+    sender: { address: PROVIDER.address, send: (req) => made.h!.sender.send(req), resume: (tx) => made.h!.sender.resume(tx) },
     market: MARKET,
     marketAbi,
     log: createLogger({ write: () => {} }),
     maxBatch: 200,
     maxWaitBlocks: 0,
   });
-  h = harness({ batcher, maxConcurrentJobs: 4, maxConcurrentSteps: 64 });
+  const h = (made.h = harness({ batcher, maxConcurrentJobs: 4, maxConcurrentSteps: 64 }));
   // Chain reads and inference answer in a later turn of the event loop, as real I/O does (an
   // RPC round trip, the executor's IPC): fakes that resolve at once would run a whole burst in
   // one chain of microtasks, which no real runner does.

@@ -943,8 +943,10 @@ export class JobProcessor {
 
   private async inputOf(rec: JobRecord): Promise<Uint8Array> {
     if (rec.input) {
-      if (keccak256(rec.input) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
-      return new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+      // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
+      const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      return bytes;
     }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
     if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash) throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);

@@ -6,7 +6,7 @@ import { zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { jobHash } from "../../node/attest/attestation.ts";
 import { DatabaseSync } from "node:sqlite";
-import { openJournal } from "../../node/journal/journal.ts";
+import { openJournal, reviveBigints } from "../../node/journal/journal.ts";
 
 const job = (fee: bigint): Job => ({
   client: zeroAddress, token: zeroAddress, modelId: `0x${"ab".repeat(32)}`, version: 1, redundancy: 1, quorum: 0, protocolFeeBps: 100,
@@ -34,6 +34,18 @@ describe("journal", function () {
     expect(again.unsettledTxs().map((t) => t.nonce)).to.deep.equal([4]);
     expect(again.maxNonce()).to.equal(4);
     again.close();
+  });
+
+  it("decodes bigints as a JSON.parse reviver would, without one (nested, in arrays, at the root)", function () {
+    const text = JSON.stringify({ a: { $bigint: "12345678901234567890" }, b: [{ $bigint: "-1" }, 2, { c: { $bigint: "0" } }], d: "x", e: null });
+    const reviver = (_k: string, x: unknown) => (x && typeof x === "object" && "$bigint" in x ? BigInt((x as { $bigint: string }).$bigint) : x);
+    expect(reviveBigints(JSON.parse(text))).to.deep.equal(JSON.parse(text, reviver));
+    expect(reviveBigints(JSON.parse('{"$bigint":"7"}'))).to.equal(7n);
+    const j = openJournal(file());
+    const big = { ...job(2n ** 95n), collateral: 2n ** 127n, requiredTags: 2n ** 255n, seed: 3n };
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(big), job: big, input: null, inputCid: "bafy", block: 1, blockHash: h(1) });
+    expect(j.getJob(1n)!.job).to.deep.equal(big);
+    j.close();
   });
 
   it("a batch transaction is linked to the jobs it carries, through its replacements and a reopen", function () {
