@@ -191,7 +191,25 @@ export function reviveBigints(x: unknown): unknown {
   return "$bigint" in o ? BigInt(o.$bigint as string) : o;
 }
 
-type Row = Record<string, string | number | bigint | null>;
+type Row = Record<string, string | number | bigint | Uint8Array | null>;
+
+/**
+ * An inline input as stored: its bytes (a BLOB, half the size of its hex: a job row of a few-KiB
+ * input then fits a page, and each write of the row rewrites no overflow pages), or the hex text
+ * itself if it is not well-formed hex (kept as it came; journals made before store hex text too).
+ */
+function inputColumn(input: Hex | null): Uint8Array | string | null {
+  if (input === null) return null;
+  const bytes = Buffer.from(input.slice(2), "hex");
+  // Only what reads back as the very same text (lower-case hex, as viem decodes it) is stored as bytes.
+  return input.startsWith("0x") && bytes.length * 2 === input.length - 2 && input === input.toLowerCase() ? bytes : input;
+}
+
+function inputOfColumn(v: Row[string] | undefined): Hex | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Uint8Array) return `0x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
+  return v as Hex;
+}
 
 /** Block hashes kept below the cursor, for finding a common ancestor after a reorg. */
 const KEEP_BLOCKS = 256;
@@ -423,7 +441,7 @@ class Journal {
              result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, expiry_done, ends_at, delivered_by, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, ?, NULL, ?)`,
         )
-        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
+        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), inputColumn(rec.input), rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
       // The transactions made for the job this one replaces no longer speak for this id; they keep
       // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
       if (existing) this.sql("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
@@ -726,7 +744,7 @@ function toJob(r: Row): JobRecord {
     jobId: BigInt(r.job_id as string),
     paramsHash: r.params_hash as Hex,
     job: json.parse<Job>(r.job as string),
-    input: (r.input as Hex | null) ?? null,
+    input: inputOfColumn(r.input),
     inputCid: (r.input_cid as string | null) ?? null,
     block: Number(r.block),
     blockHash: r.block_hash as Hex,

@@ -48,6 +48,23 @@ describe("journal", function () {
     j.close();
   });
 
+  it("keeps an inline input as bytes and gives back the same hex; any other text (and a journal's older hex rows) as it is", function () {
+    const f = file();
+    const j = openJournal(f);
+    const inputs: Hex[] = [`0x${"ab01".repeat(2_000)}`, "0x", "0x123", `0x${"AB".repeat(4)}`];
+    inputs.forEach((input, i) => j.upsertJob({ jobId: BigInt(i), paramsHash: jobHash(job(1n)), job: job(1n), input, inputCid: null, block: 1, blockHash: h(1) }));
+    j.close();
+    const raw = new DatabaseSync(f);
+    expect(raw.prepare("SELECT typeof(input) AS t FROM jobs WHERE job_id = '0'").get()).to.deep.equal({ t: "blob" });
+    raw.prepare("INSERT INTO jobs (job_id, params_hash, job, input, block, block_hash, state, updated_at) SELECT '9', params_hash, job, '0x0a0b', block, block_hash, state, updated_at FROM jobs WHERE job_id = '0'").run();
+    raw.close();
+    const again = openJournal(f);
+    inputs.forEach((input, i) => expect(again.getJob(BigInt(i))!.input).to.equal(input));
+    expect(again.getJob(9n)!.input).to.equal("0x0a0b");
+    expect(again.dueJobs(Date.now(), 10).every((r) => r.input === null)).to.equal(true); // the light read leaves inputs out
+    again.close();
+  });
+
   it("a batch transaction is linked to the jobs it carries, through its replacements and a reopen", function () {
     const f = file();
     const j = openJournal(f);
