@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation, type Job } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
-import { quantumFromChain, resultHashPreimage } from "../attest/result-hash.ts";
-import { keccakThread } from "../attest/keccak-off-thread.ts";
+import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import type { Wallet } from "../chain/clients.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
@@ -179,7 +178,6 @@ export class JobProcessor {
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
     this.o = { ...options, chain: throughLoopBudget(options.chain) };
     this.computeSlots = new Gate(options.maxConcurrentJobs);
-    keccakThread.warm();
     this.queue = new WorkQueue(options.maxConcurrentSteps, (key) => this.advance(BigInt(key)), (key, error) => this.o.log.error("job step failed", { jobId: key, error }));
   }
 
@@ -435,8 +433,7 @@ export class JobProcessor {
     const abstained = this.o.abstain?.(result.outputs, quantum);
     if (abstained) return { abstained };
     await loopBudget.turn();
-    // canonicalResultHash, its keccak on the hashing thread.
-    const resultHash = await keccakThread.hash(resultHashPreimage(result.outputs, quantum));
+    const resultHash = canonicalResultHash(result.outputs, quantum);
     await loopBudget.turn();
     const safetensors = encodeSafetensors(result.outputs);
     this.o.saveOutputs(rec.jobId, safetensors);
@@ -961,9 +958,9 @@ export class JobProcessor {
 
   private async inputOf(rec: JobRecord): Promise<Uint8Array> {
     if (rec.input) {
-      // Decoded once and hashed as bytes on the hashing thread (viem's hex path checks and decodes the hex again).
+      // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
       const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
-      if (bytes.length * 2 !== rec.input.length - 2 || (await keccakThread.hash(bytes)) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
       return bytes;
     }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
