@@ -1,6 +1,7 @@
-import { encodeFunctionData, getAddress, parseEventLogs, size, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
-import { encodeAttestationBatch, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
+import { concat, encodeFunctionData, getAddress, size, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeAttestationItem, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
+import { parseEventLogsInSlices } from "../chain/watcher.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { jobWords } from "../attest/job-words.ts";
@@ -196,8 +197,9 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   if (!Number.isInteger(options.maxWaitBlocks) || options.maxWaitBlocks < 0) throw new RangeError("maxWaitBlocks must be a non-negative integer");
   const { sender, market, marketAbi, log } = options;
   /** What a mined receipt says of each job it carried (its logs parsed once). */
-  function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): (jobId: bigint) => DeliveryOutcome {
-    const logs = parseEventLogs({ abi: marketAbi, logs: receipt.logs as never, strict: false }) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
+  async function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): Promise<(jobId: bigint) => DeliveryOutcome> {
+    // A full batch's receipt holds a log per item, each with its output reference: decoded in slices.
+    const logs = (await parseEventLogsInSlices({ abi: marketAbi, logs: receipt.logs as never, strict: false })) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
     const me = getAddress(sender.address);
     const byJob = new Map<bigint, DeliveryOutcome>();
     for (const l of logs) {
@@ -220,9 +222,13 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, jobWords(item.job), item.resultHash, item.outputRef] });
       return { jobId: item.jobId, kind: "submit", to: market, data };
     }
-    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [encodeAttestationBatch(items)] });
+    // Each item was framed when it was queued (see deliver): a full batch is not encoded in one go on the event loop.
+    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [concat(items.map((i) => encoded.get(i) ?? encodeAttestationItem(i)))] });
     return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((i) => i.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
   }
+
+  /** Each queued item's framing (encodeAttestationItem), made as it is queued, in its job's own step. */
+  const encoded = new WeakMap<SignedResult, Hex>();
 
   const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
     maxBatch: options.maxBatch,
@@ -233,7 +239,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     async send(items) {
       options.onFlush?.(items.length);
       log.debug("delivering results", { items: items.length });
-      const outcome = outcomesOf(await sender.send(request(items)), items.length);
+      const outcome = await outcomesOf(await sender.send(request(items)), items.length);
       return (item) => outcome(item.jobId);
     },
   });
@@ -251,11 +257,18 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   });
 
   return {
-    deliver: (item) => deliveries.add(item),
+    deliver: (item) => {
+      try {
+        encoded.set(item, encodeAttestationItem(item));
+      } catch {
+        // Not encodable (a malformed signature): the batch's encoding says so, as it did before.
+      }
+      return deliveries.add(item);
+    },
     claim: (item) => claims.add(item),
     async resume(tx, jobId) {
       const receipt = await sender.resume(tx);
-      return outcomesOf(receipt, 0)(jobId);
+      return (await outcomesOf(receipt, 0))(jobId);
     },
     onBlock(n) {
       deliveries.onBlock(n);

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
@@ -22,11 +21,10 @@ import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
 import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
+import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
 
-/** Events handled between two turns of the event loop (see onLogs). */
-const LOGS_PER_TURN = 50;
 
 
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
@@ -178,7 +176,8 @@ export class JobProcessor {
   private stopped = false;
 
   constructor(options: ProcessorOptions) {
-    this.o = options;
+    // Chain reads answer together in a burst: each step goes on within the loop's budget.
+    this.o = { ...options, chain: throughLoopBudget(options.chain) };
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(options.maxConcurrentSteps, (key) => this.advance(BigInt(key)), (key, error) => this.o.log.error("job step failed", { jobId: key, error }));
   }
@@ -195,11 +194,10 @@ export class JobProcessor {
   async onLogs(logs: DecodedLog[]): Promise<void> {
     const { journal, log } = this.o;
     const activated = new Map<Hex, number>();
-    let handled = 0;
     for (const l of logs) {
-      // A block of a burst holds hundreds of events, each a journal write: a turn of the event
-      // loop every so often lets timers, sockets and the metrics endpoint in between.
-      if (++handled % LOGS_PER_TURN === 0) await nextTurn();
+      // A block of a burst holds hundreds of events, each a journal write: the loop budget lets
+      // timers, sockets and the metrics endpoint in between every few milliseconds.
+      await loopBudget.turn();
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);
@@ -332,6 +330,8 @@ export class JobProcessor {
   private async advance(jobId: bigint): Promise<void> {
     const { journal } = this.o;
     for (let step = 0; step < 8 && !this.stopped; step++) {
+      // Each step's work on this thread waits its share of the loop (a burst runs many at once).
+      await loopBudget.turn();
       const rec = journal.getJob(jobId);
       if (!rec || TERMINAL_STATES.has(rec.state)) return;
       if (rec.blockHash === "0x") return; // reorged out; waits to be seen again
@@ -400,9 +400,9 @@ export class JobProcessor {
     const result = await this.runJob(rec);
     if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
     const { resultHash, outputRef } = result;
-    // Hashing and encoding the outputs, then signing, are each a few milliseconds of CPU on this
-    // thread: a turn of the event loop between them keeps a burst of jobs from stacking them up.
-    await nextTurn();
+    // Hashing and encoding the outputs, then signing, are each a millisecond or more of CPU on
+    // this thread: each waits its share of the loop, so a burst of jobs does not stack them up.
+    await loopBudget.turn();
     const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
     if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
       this.o.log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: result.inferenceMs, model: result.model });
@@ -422,6 +422,7 @@ export class JobProcessor {
     let result: Awaited<ReturnType<Executor["run"]>>;
     try {
       const model = await models.ensure(version);
+      await loopBudget.turn(); // an inline input is hashed here
       const input = await this.inputOf(rec);
       await executor.load(model.key, model.path, model.schema);
       result = await executor.run(model.key, decodeSafetensors(input).tensors, { timeoutMs: this.o.inferenceTimeoutMs });
@@ -432,8 +433,9 @@ export class JobProcessor {
     const quantum = quantumFromChain(version.outputQuantum);
     const abstained = this.o.abstain?.(result.outputs, quantum);
     if (abstained) return { abstained };
+    await loopBudget.turn();
     const resultHash = canonicalResultHash(result.outputs, quantum);
-    await nextTurn();
+    await loopBudget.turn();
     const safetensors = encodeSafetensors(result.outputs);
     this.o.saveOutputs(rec.jobId, safetensors);
     const outputRef =
@@ -469,9 +471,16 @@ export class JobProcessor {
         const outcome = batch.pending
           ? this.o.batcher.resume(batch.pending, rec.jobId)
           : this.o.batcher.deliver({ jobId: rec.jobId, job: rec.job, resultHash: rec.resultHash!, outputRef: rec.outputRef!, signature: rec.signature! });
+        // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
         const done = outcome.then(
-          (o) => this.deliveredInBatch(rec.jobId, o),
-          (error: unknown) => this.deliveredInBatch(rec.jobId, null, error),
+          async (o) => {
+            await loopBudget.turn();
+            this.deliveredInBatch(rec.jobId, o);
+          },
+          async (error: unknown) => {
+            await loopBudget.turn();
+            this.deliveredInBatch(rec.jobId, null, error);
+          },
         );
         this.delivering.set(key, done);
       }
@@ -682,8 +691,14 @@ export class JobProcessor {
     else if (claims.length < MAX_CLAIMS && this.o.batcher) {
       // Claims ride together too; the step does not wait for the claim to be mined.
       const done = this.o.batcher.claim(item).then(
-        () => this.claimedInBatch(rec.jobId),
-        (error: unknown) => this.claimedInBatch(rec.jobId, error),
+        async () => {
+          await loopBudget.turn();
+          this.claimedInBatch(rec.jobId);
+        },
+        async (error: unknown) => {
+          await loopBudget.turn();
+          this.claimedInBatch(rec.jobId, error);
+        },
       );
       this.claiming.set(key, done);
       return this.waitForChain(rec, "claim in a batch");
@@ -944,8 +959,10 @@ export class JobProcessor {
 
   private async inputOf(rec: JobRecord): Promise<Uint8Array> {
     if (rec.input) {
-      if (keccak256(rec.input) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
-      return new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+      // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
+      const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      return bytes;
     }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
     if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash) throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);

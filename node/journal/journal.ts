@@ -166,12 +166,50 @@ export interface TxRecord {
   createdAt: number;
 }
 
+/**
+ * JSON with bigints as `{"$bigint": "<decimal>"}`. Parsing revives them in one walk after a plain
+ * JSON.parse: a reviver function makes the parse several times slower, and the runner decodes a
+ * job's parameters on every read of its row (many per job in a burst).
+ */
 const json = {
   stringify: (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? { $bigint: x.toString() } : x)),
-  parse: <T>(s: string) => JSON.parse(s, (_k, x) => (x && typeof x === "object" && "$bigint" in x ? BigInt(x.$bigint) : x)) as T,
+  parse: <T>(s: string) => reviveBigints(JSON.parse(s)) as T,
 };
 
-type Row = Record<string, string | number | bigint | null>;
+/** Replaces every `{"$bigint": "..."}` in a parsed JSON value by its bigint (in place; what a reviver would give). */
+export function reviveBigints(x: unknown): unknown {
+  if (x === null || typeof x !== "object") return x;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) x[i] = reviveBigints(x[i]);
+    return x;
+  }
+  const o = x as Record<string, unknown>;
+  for (const k in o) {
+    const v = o[k];
+    if (v !== null && typeof v === "object") o[k] = reviveBigints(v);
+  }
+  return "$bigint" in o ? BigInt(o.$bigint as string) : o;
+}
+
+type Row = Record<string, string | number | bigint | Uint8Array | null>;
+
+/**
+ * An inline input as stored: its bytes (a BLOB, half the size of its hex: a job row of a few-KiB
+ * input then fits a page, and each write of the row rewrites no overflow pages), or the hex text
+ * itself if it is not well-formed hex (kept as it came; journals made before store hex text too).
+ */
+function inputColumn(input: Hex | null): Uint8Array | string | null {
+  if (input === null) return null;
+  const bytes = Buffer.from(input.slice(2), "hex");
+  // Only what reads back as the very same text (lower-case hex, as viem decodes it) is stored as bytes.
+  return input.startsWith("0x") && bytes.length * 2 === input.length - 2 && input === input.toLowerCase() ? bytes : input;
+}
+
+function inputOfColumn(v: Row[string] | undefined): Hex | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Uint8Array) return `0x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
+  return v as Hex;
+}
 
 /** Block hashes kept below the cursor, for finding a common ancestor after a reorg. */
 const KEEP_BLOCKS = 256;
@@ -403,7 +441,7 @@ class Journal {
              result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, expiry_done, ends_at, delivered_by, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, ?, NULL, ?)`,
         )
-        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), rec.input, rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
+        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), inputColumn(rec.input), rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
       // The transactions made for the job this one replaces no longer speak for this id; they keep
       // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
       if (existing) this.sql("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
@@ -706,7 +744,7 @@ function toJob(r: Row): JobRecord {
     jobId: BigInt(r.job_id as string),
     paramsHash: r.params_hash as Hex,
     job: json.parse<Job>(r.job as string),
-    input: (r.input as Hex | null) ?? null,
+    input: inputOfColumn(r.input),
     inputCid: (r.input_cid as string | null) ?? null,
     block: Number(r.block),
     blockHash: r.block_hash as Hex,

@@ -290,7 +290,12 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       const hash: Hex = `0x${"0f".repeat(32)}`;
       h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);
       h.journal.markTxSent(hash);
-      h.sender.onResume = () => [submitted(1n), submitted(2n), rejected(3n)];
+      // Its receipt takes a moment, as a real one does: every job's step finds it still in flight
+      // (job steps take turns on the event loop, so an instant receipt could come before the last).
+      h.sender.onResume = async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return [submitted(1n), submitted(2n), rejected(3n)];
+      };
       h.sender.onSend = (tx) => idsOf(tx).map((id) => submitted(id));
       await h.settle();
       expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash, hash, hash]);

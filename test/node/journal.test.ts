@@ -6,7 +6,7 @@ import { zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { jobHash } from "../../node/attest/attestation.ts";
 import { DatabaseSync } from "node:sqlite";
-import { openJournal } from "../../node/journal/journal.ts";
+import { openJournal, reviveBigints } from "../../node/journal/journal.ts";
 
 const job = (fee: bigint): Job => ({
   client: zeroAddress, token: zeroAddress, modelId: `0x${"ab".repeat(32)}`, version: 1, redundancy: 1, quorum: 0, protocolFeeBps: 100,
@@ -33,6 +33,35 @@ describe("journal", function () {
     expect(rec.salt).to.equal(h(2));
     expect(again.unsettledTxs().map((t) => t.nonce)).to.deep.equal([4]);
     expect(again.maxNonce()).to.equal(4);
+    again.close();
+  });
+
+  it("decodes bigints as a JSON.parse reviver would, without one (nested, in arrays, at the root)", function () {
+    const text = JSON.stringify({ a: { $bigint: "12345678901234567890" }, b: [{ $bigint: "-1" }, 2, { c: { $bigint: "0" } }], d: "x", e: null });
+    const reviver = (_k: string, x: unknown) => (x && typeof x === "object" && "$bigint" in x ? BigInt((x as { $bigint: string }).$bigint) : x);
+    expect(reviveBigints(JSON.parse(text))).to.deep.equal(JSON.parse(text, reviver));
+    expect(reviveBigints(JSON.parse('{"$bigint":"7"}'))).to.equal(7n);
+    const j = openJournal(file());
+    const big = { ...job(2n ** 95n), collateral: 2n ** 127n, requiredTags: 2n ** 255n, seed: 3n };
+    j.upsertJob({ jobId: 1n, paramsHash: jobHash(big), job: big, input: null, inputCid: "bafy", block: 1, blockHash: h(1) });
+    expect(j.getJob(1n)!.job).to.deep.equal(big);
+    j.close();
+  });
+
+  it("keeps an inline input as bytes and gives back the same hex; any other text (and a journal's older hex rows) as it is", function () {
+    const f = file();
+    const j = openJournal(f);
+    const inputs: Hex[] = [`0x${"ab01".repeat(2_000)}`, "0x", "0x123", `0x${"AB".repeat(4)}`];
+    inputs.forEach((input, i) => j.upsertJob({ jobId: BigInt(i), paramsHash: jobHash(job(1n)), job: job(1n), input, inputCid: null, block: 1, blockHash: h(1) }));
+    j.close();
+    const raw = new DatabaseSync(f);
+    expect(raw.prepare("SELECT typeof(input) AS t FROM jobs WHERE job_id = '0'").get()).to.deep.equal({ t: "blob" });
+    raw.prepare("INSERT INTO jobs (job_id, params_hash, job, input, block, block_hash, state, updated_at) SELECT '9', params_hash, job, '0x0a0b', block, block_hash, state, updated_at FROM jobs WHERE job_id = '0'").run();
+    raw.close();
+    const again = openJournal(f);
+    inputs.forEach((input, i) => expect(again.getJob(BigInt(i))!.input).to.equal(input));
+    expect(again.getJob(9n)!.input).to.equal("0x0a0b");
+    expect(again.dueJobs(Date.now(), 10).every((r) => r.input === null)).to.equal(true); // the light read leaves inputs out
     again.close();
   });
 

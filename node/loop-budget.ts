@@ -1,0 +1,97 @@
+/**
+ * Shares the event loop among the CPU-heavy pieces of job steps in a burst (issue 14).
+ *
+ * A burst puts many job steps in flight at once, each with a few milliseconds of work on this
+ * thread between its awaits (journal writes, hashing, signing, encoding). Yielding with
+ * `setImmediate` alone does not bound the loop's stretch: Node runs every immediate queued by the
+ * time the check phase starts in one go, so 64 steps that each yield there still hold timers,
+ * sockets and the metrics endpoint for 64 × their work. {@link LoopBudget.turn} instead lets a
+ * piece run at once while the current stretch of the loop has used less than `budgetMs`, and
+ * otherwise waits for the next timers phase (a 0 ms timer: everything due then, I/O included,
+ * runs first), so a stretch lasts about the budget plus one piece, whatever the burst's size.
+ *
+ * A stretch starts when a piece finds no tick pending (the loop reached its timers since the last
+ * one): then it runs at once and arms the tick that ends the stretch.
+ */
+export class LoopBudget {
+  private readonly budgetMs: number;
+  private stretchStart = 0;
+  /** Resolves at the next timers phase after the current stretch started. */
+  private tick: Promise<void> | null = null;
+  /** Pieces waiting to be let go, in order. */
+  private readonly waiting: (() => void)[] = [];
+  private dispatching = false;
+  /** Times the pieces waited for a turn of the loop (for tests and metrics). */
+  waits = 0;
+
+  constructor(budgetMs: number) {
+    if (!(budgetMs > 0)) throw new RangeError(`a loop budget must be positive, got ${budgetMs}`);
+    this.budgetMs = budgetMs;
+  }
+
+  /**
+   * Resolves once this piece of work may run: at once within the budget, else at the next turn
+   * of the loop. Pieces are let go one at a time, each after the one before ran up to its next
+   * await, so the budget counts the time they actually take (a check made when `turn` is called
+   * would let every piece of a burst through before any of them ran).
+   */
+  turn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      if (!this.dispatching) void this.dispatch();
+    });
+  }
+
+  private async dispatch(): Promise<void> {
+    this.dispatching = true;
+    try {
+      while (this.waiting.length > 0) {
+        if (this.tick === null) {
+          // The loop got through its timers since the last stretch: a new one starts here.
+          this.stretchStart = performance.now();
+          this.tick = new Promise<void>((resolve) =>
+            setTimeout(() => {
+              this.tick = null;
+              resolve();
+            }, 0),
+          );
+        } else if (performance.now() - this.stretchStart >= this.budgetMs) {
+          this.waits++;
+          await this.tick;
+          continue;
+        }
+        this.waiting.shift()!();
+        // The piece just let go runs (its continuation was queued first) before this goes on.
+        await null;
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+}
+
+/**
+ * The process's budget: job steps, batch outcomes and event handling share it. 4 ms keeps a
+ * stretch (the budget plus one piece of a step, 1–3 ms) under the 10 ms lag target.
+ */
+export const loopBudget = new LoopBudget(4);
+
+/**
+ * `target` with each of its methods' results handed back through the loop budget: what runs
+ * after an awaited read (journal writes, hashing) waits its share of the loop instead of running
+ * with every other answer that arrived in the same turn (a burst's reads all answer at once).
+ * Calls go to `target` as it is at call time (its methods may be replaced, as tests do).
+ */
+export function throughLoopBudget<T extends object>(target: T, budget: LoopBudget = loopBudget): T {
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      const value = Reflect.get(t, key, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        const out = await (value as (...a: unknown[]) => unknown).apply(t, args);
+        await budget.turn();
+        return out;
+      };
+    },
+  });
+}

@@ -1,0 +1,88 @@
+import { expect } from "chai";
+import { encodeAbiParameters, encodeEventTopics, getAbiItem, keccak256, parseEventLogs, toHex, type AbiEvent, type Log } from "viem";
+import { parseEventLogsInSlices } from "../../node/chain/watcher.ts";
+import { LoopBudget, throughLoopBudget } from "../../node/loop-budget.ts";
+import { makeJob, MARKET, marketAbi, PROVIDER } from "../helpers/fake-runner-deps.ts";
+
+/** Keeps this thread busy for `ms` (a piece of CPU-bound work). */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // spin
+  }
+}
+
+describe("loop budget (issue 14: the event loop in a burst)", function () {
+  it("lets timers in between pieces of work once a stretch used its budget, whatever the number of pieces", async function () {
+    const budget = new LoopBudget(4);
+    let timerAtPiece = -1;
+    let piece = 0;
+    setTimeout(() => (timerAtPiece = piece), 0);
+    // 40 pieces of 1 ms, all in flight at once (a burst's job steps): without the budget they run
+    // back to back in one turn of the loop and the timer waits for all of them.
+    await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        await budget.turn();
+        busy(1);
+        piece++;
+      }),
+    );
+    expect(piece).to.equal(40);
+    expect(timerAtPiece, "pieces done when the timer ran").to.be.within(1, 39);
+    expect(budget.waits).to.be.greaterThan(0);
+  });
+
+  it("runs a piece at once when the loop is not busy (no wait, no turn lost)", async function () {
+    const budget = new LoopBudget(4);
+    await new Promise((r) => setTimeout(r, 5));
+    await budget.turn();
+    busy(1);
+    await budget.turn(); // still within the stretch's budget
+    expect(budget.waits).to.equal(0);
+    expect(() => new LoopBudget(0)).to.throw(RangeError);
+  });
+
+  it("throughLoopBudget: the same answers and errors, through the target's methods as they are at call time", async function () {
+    const budget = new LoopBudget(4);
+    const target = {
+      calls: 0,
+      async read(x: number) {
+        this.calls++;
+        return x * 2;
+      },
+      async fail(): Promise<never> {
+        throw new Error("nope");
+      },
+    };
+    const wrapped = throughLoopBudget(target, budget);
+    expect(await wrapped.read(21)).to.equal(42);
+    expect(target.calls).to.equal(1);
+    expect(wrapped.calls).to.equal(1);
+    target.read = async (x: number) => x + 1; // a test replacing a fake's method
+    expect(await wrapped.read(1)).to.equal(2);
+    let error: unknown;
+    await wrapped.fail().catch((e: unknown) => (error = e));
+    expect((error as Error).message).to.equal("nope");
+  });
+
+  it("parseEventLogsInSlices decodes what one parseEventLogs call does, in order", async function () {
+    const requested = getAbiItem({ abi: marketAbi, name: "JobRequested" }) as AbiEvent;
+    const submitted = getAbiItem({ abi: marketAbi, name: "ResultSubmitted" }) as AbiEvent;
+    const logs: Log[] = [];
+    for (let i = 0; i < 21; i++) {
+      const jobId = BigInt(i);
+      const job = makeJob({ feePerProvider: BigInt(i + 1) });
+      const [event, topics, data] =
+        i % 3 === 2
+          ? [submitted, encodeEventTopics({ abi: [submitted], eventName: "ResultSubmitted", args: { jobId, provider: PROVIDER.address } as never }), encodeAbiParameters(submitted.inputs.filter((x) => !x.indexed), [keccak256(toHex(i)), toHex(`ipfs://${i}`)])]
+          : [requested, encodeEventTopics({ abi: [requested], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never }), encodeAbiParameters(requested.inputs.filter((x) => !x.indexed), [job, toHex(`input ${i}`), ""])];
+      void event;
+      logs.push({ address: MARKET, topics, data, blockNumber: 5n, blockHash: keccak256("0x01"), logIndex: i, transactionHash: keccak256("0x02"), transactionIndex: 0, removed: false } as unknown as Log);
+    }
+    // A log of no event in the ABI is left out by both.
+    logs.splice(4, 0, { ...logs[0]!, topics: [keccak256("0x99")] } as Log);
+    const sliced = await parseEventLogsInSlices({ abi: marketAbi, logs, strict: true });
+    expect(sliced).to.deep.equal(parseEventLogs({ abi: marketAbi, logs, strict: true }));
+    expect(sliced).to.have.length(21);
+  });
+});
