@@ -42,7 +42,7 @@ describe("journal", function () {
     expect(reviveBigints(JSON.parse(text))).to.deep.equal(JSON.parse(text, reviver));
     expect(reviveBigints(JSON.parse('{"$bigint":"7"}'))).to.equal(7n);
     const j = openJournal(file());
-    const big = { ...job(2n ** 95n), collateral: 2n ** 127n, requiredTags: 2n ** 255n, seed: 3n };
+    const big = { ...job(2n ** 95n), collateral: 2n ** 95n, requiredTags: 2n ** 63n, seed: 3n };
     j.upsertJob({ jobId: 1n, paramsHash: jobHash(big), job: big, input: null, inputCid: "bafy", block: 1, blockHash: h(1) });
     expect(j.getJob(1n)!.job).to.deep.equal(big);
     j.close();

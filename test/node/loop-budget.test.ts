@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { jobWords } from "../../node/attest/job-words.ts";
 import { encodeAbiParameters, encodeEventTopics, getAbiItem, keccak256, parseEventLogs, toHex, type AbiEvent, type Log } from "viem";
 import { parseEventLogsInSlices } from "../../node/chain/watcher.ts";
 import { LoopBudget, throughLoopBudget } from "../../node/loop-budget.ts";
@@ -75,7 +76,7 @@ describe("loop budget (issue 14: the event loop in a burst)", function () {
       const [event, topics, data] =
         i % 3 === 2
           ? [submitted, encodeEventTopics({ abi: [submitted], eventName: "ResultSubmitted", args: { jobId, provider: PROVIDER.address } as never }), encodeAbiParameters(submitted.inputs.filter((x) => !x.indexed), [keccak256(toHex(i)), toHex(`ipfs://${i}`)])]
-          : [requested, encodeEventTopics({ abi: [requested], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never }), encodeAbiParameters(requested.inputs.filter((x) => !x.indexed), [job, toHex(`input ${i}`), ""])];
+          : [requested, encodeEventTopics({ abi: [requested], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never }), encodeAbiParameters(requested.inputs.filter((x) => !x.indexed), [jobWords(job), toHex(`input ${i}`), ""])];
       void event;
       logs.push({ address: MARKET, topics, data, blockNumber: 5n, blockHash: keccak256("0x01"), logIndex: i, transactionHash: keccak256("0x02"), transactionIndex: 0, removed: false } as unknown as Log);
     }
