@@ -44,6 +44,7 @@ suite() {
 
 check "build contracts" npx hardhat build --quiet
 check "lint (solhint + eslint)" npm run --silent lint
+check "format (prettier)" npm run --silent format:check
 check "type check (tsc)" npm run --silent typecheck
 check "build the dashboard page (vite)" npm run --silent build:dashboard
 step "browser for the dashboard tests"
