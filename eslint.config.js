@@ -2,7 +2,9 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "artifacts/**", "cache/**", "types/**", "coverage/**", "dist/**", "test-artifacts/**"] },
+  {
+    ignores: ["node_modules/**", "artifacts/**", "cache/**", "types/**", "coverage/**", "dist/**", "test-artifacts/**"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -11,10 +11,16 @@ const solcVersion: string = require("solc/package.json").version;
 
 function mochaOptions(): { timeout: number; parallel: boolean; jobs?: number; require?: string[] } {
   const jobs = Number(process.env.CONCLAVE_MOCHA_JOBS ?? "3");
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`CONCLAVE_MOCHA_JOBS must be a positive integer, got ${process.env.CONCLAVE_MOCHA_JOBS}`);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new Error(`CONCLAVE_MOCHA_JOBS must be a positive integer, got ${process.env.CONCLAVE_MOCHA_JOBS}`);
   if (jobs === 1) return { timeout: 120_000, parallel: false };
   // Each worker process drops Node's SQLite warning, as the runner and the CLI do.
-  return { timeout: 120_000, parallel: true, jobs, require: [new URL("./node/quiet-warnings.ts", import.meta.url).href] };
+  return {
+    timeout: 120_000,
+    parallel: true,
+    jobs,
+    require: [new URL("./node/quiet-warnings.ts", import.meta.url).href],
+  };
 }
 
 export default defineConfig({

@@ -155,8 +155,23 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   pollIntervalMs: 250,
   startBlock: null,
   logLevel: "info",
-  ipfs: { engine: "helia", kuboUrl: null, listen: ["/ip4/127.0.0.1/tcp/0"], peers: [], gateway: null, gateways: [], fetchTimeoutMs: 120_000 },
-  models: { cacheMaxBytes: 2 * 1024 ** 3, allow: [], prefetch: true, prefetchConcurrency: 1, provide: true, maxWeightsBytes: 1024 ** 3 },
+  ipfs: {
+    engine: "helia",
+    kuboUrl: null,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    peers: [],
+    gateway: null,
+    gateways: [],
+    fetchTimeoutMs: 120_000,
+  },
+  models: {
+    cacheMaxBytes: 2 * 1024 ** 3,
+    allow: [],
+    prefetch: true,
+    prefetchConcurrency: 1,
+    provide: true,
+    maxWeightsBytes: 1024 ** 3,
+  },
   minFee: { ETH: 0n },
   maxConcurrentJobs: 4,
   inference: { workers: "auto", intraOpThreads: "auto", timeoutMs: 60_000, boundaryEpsilon: 1e-3 },
@@ -165,7 +180,17 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   http: { host: "127.0.0.1", port: 0 },
   payouts: { intervalMs: 60_000, minWithdraw: {} },
   expireStaleJobs: "own",
-  jobs: { retryBaseMs: 500, retryMaxMs: 60_000, followIntervalMs: 5_000, maxConcurrentSteps: 32, spreadMs: 1_500, retentionMs: 24 * 3_600_000, commitMarginSeconds: 6, revealMarginSeconds: 20, checkRate: 0.05 },
+  jobs: {
+    retryBaseMs: 500,
+    retryMaxMs: 60_000,
+    followIntervalMs: 5_000,
+    maxConcurrentSteps: 32,
+    spreadMs: 1_500,
+    retentionMs: 24 * 3_600_000,
+    commitMarginSeconds: 6,
+    revealMarginSeconds: 20,
+    checkRate: 0.05,
+  },
   shutdownTimeoutMs: 30_000,
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
   delivery: { maxBatch: 50, maxWaitBlocks: 0 },
@@ -243,7 +268,8 @@ function bad(key: string, value: unknown, why: string): never {
 
 function int(key: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `expected an integer from ${min} to ${max}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max)
+    bad(key, v, `expected an integer from ${min} to ${max}`);
   return n;
 }
 
@@ -252,13 +278,15 @@ function autoOrInt(key: string, v: unknown, min: number, max: number): number | 
   if (v === "auto") return v;
   if (typeof v === "string" && v.trim() === "auto") return "auto";
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `expected "auto" or an integer from ${min} to ${max}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max)
+    bad(key, v, `expected "auto" or an integer from ${min} to ${max}`);
   return n;
 }
 
 function amount(key: string, v: unknown): bigint {
   if (typeof v === "bigint" && v >= 0n) return v;
-  if ((typeof v === "string" && /^\d+$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return BigInt(v);
+  if ((typeof v === "string" && /^\d+$/.test(v)) || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0))
+    return BigInt(v);
   return bad(key, v, "expected a non-negative integer amount in base units (wei), as a string");
 }
 
@@ -290,7 +318,8 @@ function rate(key: string, v: unknown): number {
 }
 
 function num(key: string, v: unknown, min: number, maxExclusive: number): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v >= maxExclusive) bad(key, v, `expected a number from ${min} to below ${maxExclusive}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v >= maxExclusive)
+    bad(key, v, `expected a number from ${min} to below ${maxExclusive}`);
   return v;
 }
 
@@ -303,7 +332,8 @@ function section(file: Json, name: keyof typeof CONFIG_DEFAULTS, extra: readonly
   if (v === undefined) return {};
   if (!isObject(v)) bad(name, v, "expected an object");
   const known = [...Object.keys(CONFIG_DEFAULTS[name] as object), ...extra];
-  for (const k of Object.keys(v)) if (!known.includes(k)) bad(`${name}.${k}`, v[k], `unknown key (known: ${known.join(", ")})`);
+  for (const k of Object.keys(v))
+    if (!known.includes(k)) bad(`${name}.${k}`, v[k], `unknown key (known: ${known.join(", ")})`);
   return v;
 }
 
@@ -327,7 +357,8 @@ type KeySource = { privateKey: Hex } | { keystore: string };
  */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const { config, key } = resolveConfig(flags, env);
-  if ("keystore" in key) throw new ConfigError(`keystore ${key.keystore} must be decrypted: load the config with loadRunnerConfig`);
+  if ("keystore" in key)
+    throw new ConfigError(`keystore ${key.keystore} must be decrypted: load the config with loadRunnerConfig`);
   return { ...config, privateKey: key.privateKey };
 }
 
@@ -348,7 +379,10 @@ export async function loadRunnerConfig(
   return { ...config, privateKey: await decryptKeystoreKey(key.keystore, pass) };
 }
 
-function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Omit<RunnerConfig, "privateKey">; key: KeySource } {
+function resolveConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+): { config: Omit<RunnerConfig, "privateKey">; key: KeySource } {
   let file: Json = {};
   if (flags.config) {
     if (!existsSync(flags.config)) throw new ConfigError(`config file ${flags.config} does not exist`);
@@ -359,10 +393,14 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     } catch (cause) {
       throw new ConfigError(`config file ${flags.config} is not a JSON object: ${oneLine(cause)}`, { cause });
     }
-    if ("privateKey" in file) throw new ConfigError(`config file ${flags.config} must not hold privateKey: name a keystore file (keystore) or set ${ENV.privateKey}`);
+    if ("privateKey" in file)
+      throw new ConfigError(
+        `config file ${flags.config} must not hold privateKey: name a keystore file (keystore) or set ${ENV.privateKey}`,
+      );
   }
   const known = new Set([...Object.keys(CONFIG_DEFAULTS), "rpcUrl", "deployment", "keystore"]);
-  for (const k of Object.keys(file)) if (!known.has(k)) bad(k, file[k], `unknown key (known: ${[...known].join(", ")})`);
+  for (const k of Object.keys(file))
+    if (!known.has(k)) bad(k, file[k], `unknown key (known: ${[...known].join(", ")})`);
   const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : process.cwd();
   const rel = (p: string) => (path.isAbsolute(p) ? p : path.resolve(baseDir, p));
 
@@ -382,37 +420,79 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
   const fileConsumers = section(file, "consumers");
   for (const k of Object.keys(d) as (keyof typeof d)[]) {
     // Any nested section added later gets the same typo check.
-    if (isObject(d[k]) && !["ipfs", "models", "inference", "http", "payouts", "tx", "jobs", "rollouts", "delivery", "consumers", "minFee"].includes(k)) section(file, k);
+    if (
+      isObject(d[k]) &&
+      ![
+        "ipfs",
+        "models",
+        "inference",
+        "http",
+        "payouts",
+        "tx",
+        "jobs",
+        "rollouts",
+        "delivery",
+        "consumers",
+        "minFee",
+      ].includes(k)
+    )
+      section(file, k);
   }
 
   const rpcUrl = pick(flags.rpc, env[ENV.rpcUrl], file.rpcUrl, undefined);
-  if (rpcUrl === undefined) throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
-  const envFallbacks = env[ENV.rpcFallbackUrls]?.split(",").map((u) => u.trim()).filter(Boolean);
-  const fallbackList = strings("rpcFallbackUrls", pick(flags.rpcFallback, undefined, envFallbacks ?? file.rpcFallbackUrls, d.rpcFallbackUrls));
+  if (rpcUrl === undefined)
+    throw new ConfigError(`no RPC URL: pass --rpc, set ${ENV.rpcUrl}, or put rpcUrl in the config file`);
+  const envFallbacks = env[ENV.rpcFallbackUrls]
+    ?.split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const fallbackList = strings(
+    "rpcFallbackUrls",
+    pick(flags.rpcFallback, undefined, envFallbacks ?? file.rpcFallbackUrls, d.rpcFallbackUrls),
+  );
   const rpcFallbackUrls = fallbackList.map((u, i) => url(`rpcFallbackUrls[${i}]`, u, /^(https?|wss?):\/\/./));
-  if (new Set([rpcUrl, ...rpcFallbackUrls]).size !== rpcFallbackUrls.length + 1) bad("rpcFallbackUrls", "(redacted)", "every RPC URL must differ from rpcUrl and from each other");
+  if (new Set([rpcUrl, ...rpcFallbackUrls]).size !== rpcFallbackUrls.length + 1)
+    bad("rpcFallbackUrls", "(redacted)", "every RPC URL must differ from rpcUrl and from each other");
   const deployment = pick(flags.deployment, env[ENV.deployment], file.deployment, undefined);
-  if (typeof deployment !== "string") throw new ConfigError(`no deployment file: pass --deployment, set ${ENV.deployment}, or put deployment in the config file`);
+  if (typeof deployment !== "string")
+    throw new ConfigError(
+      `no deployment file: pass --deployment, set ${ENV.deployment}, or put deployment in the config file`,
+    );
   const privateKey = env[ENV.privateKey];
   const keystore = pick(flags.keystore, env[ENV.keystore], file.keystore, undefined);
-  if (keystore !== undefined && (typeof keystore !== "string" || keystore === "")) bad("keystore", keystore, "expected the path of a JSON keystore file");
+  if (keystore !== undefined && (typeof keystore !== "string" || keystore === ""))
+    bad("keystore", keystore, "expected the path of a JSON keystore file");
   let key: KeySource;
   if (keystore !== undefined) {
     // Two sources would leave it to precedence rules which account stakes and signs: refuse instead.
     if (privateKey) throw new ConfigError(`both ${ENV.privateKey} and a keystore (${keystore}) are set: use one`);
-    key = { keystore: flags.keystore !== undefined || env[ENV.keystore] !== undefined ? path.resolve(keystore) : rel(keystore) };
+    key = {
+      keystore:
+        flags.keystore !== undefined || env[ENV.keystore] !== undefined ? path.resolve(keystore) : rel(keystore),
+    };
   } else {
-    if (!privateKey) throw new ConfigError(`no provider key: pass --keystore <file>, or set ${ENV.keystore} or ${ENV.privateKey} (a 0x-prefixed 32-byte hex key)`);
-    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError(`${ENV.privateKey} is not a 0x-prefixed 32-byte hex key`);
+    if (!privateKey)
+      throw new ConfigError(
+        `no provider key: pass --keystore <file>, or set ${ENV.keystore} or ${ENV.privateKey} (a 0x-prefixed 32-byte hex key)`,
+      );
+    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey))
+      throw new ConfigError(`${ENV.privateKey} is not a 0x-prefixed 32-byte hex key`);
     key = { privateKey: privateKey as Hex };
   }
 
-  const engine = pick(undefined, env[ENV.kuboUrl] || flags.kuboUrl ? "kubo" : undefined, fileIpfs.engine, d.ipfs.engine);
+  const engine = pick(
+    undefined,
+    env[ENV.kuboUrl] || flags.kuboUrl ? "kubo" : undefined,
+    fileIpfs.engine,
+    d.ipfs.engine,
+  );
   if (engine !== "helia" && engine !== "kubo") bad("ipfs.engine", engine, 'expected "helia" or "kubo"');
   const kuboUrl = pick(flags.kuboUrl, env[ENV.kuboUrl], fileIpfs.kuboUrl, d.ipfs.kuboUrl);
-  if (engine === "kubo" && typeof kuboUrl !== "string") bad("ipfs.kuboUrl", kuboUrl, "required when ipfs.engine is kubo");
+  if (engine === "kubo" && typeof kuboUrl !== "string")
+    bad("ipfs.kuboUrl", kuboUrl, "required when ipfs.engine is kubo");
   const level = pick(flags.logLevel, env[ENV.logLevel], file.logLevel, d.logLevel);
-  if (!["debug", "info", "warn", "error"].includes(level as string)) bad("logLevel", level, "expected debug, info, warn or error");
+  if (!["debug", "info", "warn", "error"].includes(level as string))
+    bad("logLevel", level, "expected debug, info, warn or error");
 
   const config: Omit<RunnerConfig, "privateKey"> = {
     rpcUrl: url("rpcUrl", rpcUrl, /^(https?|wss?):\/\/./),
@@ -421,7 +501,8 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
     dataDir: rel(String(pick(flags.dataDir, env[ENV.dataDir], file.dataDir, d.dataDir))),
     confirmations: int("confirmations", file.confirmations ?? d.confirmations, 0, 1000),
     pollIntervalMs: int("pollIntervalMs", file.pollIntervalMs ?? d.pollIntervalMs, 10, 60_000),
-    startBlock: file.startBlock === undefined || file.startBlock === null ? null : int("startBlock", file.startBlock, 0),
+    startBlock:
+      file.startBlock === undefined || file.startBlock === null ? null : int("startBlock", file.startBlock, 0),
     logLevel: level as Level,
     ipfs: {
       engine,
@@ -429,56 +510,118 @@ function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): { config: Om
       listen: strings("ipfs.listen", fileIpfs.listen ?? d.ipfs.listen),
       peers: [...strings("ipfs.peers", fileIpfs.peers ?? d.ipfs.peers), ...(flags.peers ?? [])],
       gateway: gatewayListen(engine, fileIpfs.gateway ?? d.ipfs.gateway),
-      gateways: [...strings("ipfs.gateways", fileIpfs.gateways ?? d.ipfs.gateways), ...(flags.gateways ?? [])].map((u, i) => gatewayUrl(engine, `ipfs.gateways[${i}]`, u)),
+      gateways: [...strings("ipfs.gateways", fileIpfs.gateways ?? d.ipfs.gateways), ...(flags.gateways ?? [])].map(
+        (u, i) => gatewayUrl(engine, `ipfs.gateways[${i}]`, u),
+      ),
       fetchTimeoutMs: int("ipfs.fetchTimeoutMs", fileIpfs.fetchTimeoutMs ?? d.ipfs.fetchTimeoutMs, 100),
     },
     models: {
       cacheMaxBytes: int("models.cacheMaxBytes", fileModels.cacheMaxBytes ?? d.models.cacheMaxBytes, 1),
       allow: strings("models.allow", fileModels.allow ?? d.models.allow),
       prefetch: bool("models.prefetch", fileModels.prefetch ?? d.models.prefetch),
-      prefetchConcurrency: int("models.prefetchConcurrency", fileModels.prefetchConcurrency ?? d.models.prefetchConcurrency, 1, 64),
+      prefetchConcurrency: int(
+        "models.prefetchConcurrency",
+        fileModels.prefetchConcurrency ?? d.models.prefetchConcurrency,
+        1,
+        64,
+      ),
       provide: bool("models.provide", fileModels.provide ?? d.models.provide),
       maxWeightsBytes: int("models.maxWeightsBytes", fileModels.maxWeightsBytes ?? d.models.maxWeightsBytes, 1),
     },
     minFee: file.minFee === undefined ? { ...d.minFee } : tokenMap("minFee", file.minFee),
     maxConcurrentJobs: int("maxConcurrentJobs", file.maxConcurrentJobs ?? d.maxConcurrentJobs, 1, 1024),
     inference: {
-      workers: autoOrInt("inference.workers", pick(flags.inferenceWorkers, env[ENV.inferenceWorkers], fileInference.workers, d.inference.workers), 1, 64),
-      intraOpThreads: autoOrInt("inference.intraOpThreads", pick(flags.intraOpThreads, env[ENV.intraOpThreads], fileInference.intraOpThreads, d.inference.intraOpThreads), 1, 256),
+      workers: autoOrInt(
+        "inference.workers",
+        pick(flags.inferenceWorkers, env[ENV.inferenceWorkers], fileInference.workers, d.inference.workers),
+        1,
+        64,
+      ),
+      intraOpThreads: autoOrInt(
+        "inference.intraOpThreads",
+        pick(flags.intraOpThreads, env[ENV.intraOpThreads], fileInference.intraOpThreads, d.inference.intraOpThreads),
+        1,
+        256,
+      ),
       timeoutMs: int("inference.timeoutMs", fileInference.timeoutMs ?? d.inference.timeoutMs, 1),
-      boundaryEpsilon: num("inference.boundaryEpsilon", fileInference.boundaryEpsilon ?? d.inference.boundaryEpsilon, 0, 0.5),
+      boundaryEpsilon: num(
+        "inference.boundaryEpsilon",
+        fileInference.boundaryEpsilon ?? d.inference.boundaryEpsilon,
+        0,
+        0.5,
+      ),
     },
     maxInputBytes: int("maxInputBytes", file.maxInputBytes ?? d.maxInputBytes, 1),
-    inlineOutputMaxBytes: int("inlineOutputMaxBytes", file.inlineOutputMaxBytes ?? d.inlineOutputMaxBytes, 0, 16 * 1024),
+    inlineOutputMaxBytes: int(
+      "inlineOutputMaxBytes",
+      file.inlineOutputMaxBytes ?? d.inlineOutputMaxBytes,
+      0,
+      16 * 1024,
+    ),
     http: {
-      host: typeof (fileHttp.host ?? d.http.host) === "string" ? ((fileHttp.host ?? d.http.host) as string) : bad("http.host", fileHttp.host, "expected a host name or address"),
+      host:
+        typeof (fileHttp.host ?? d.http.host) === "string"
+          ? ((fileHttp.host ?? d.http.host) as string)
+          : bad("http.host", fileHttp.host, "expected a host name or address"),
       port: int("http.port", flags.httpPort ?? env[ENV.httpPort] ?? fileHttp.port ?? d.http.port, 0, 65_535),
     },
     payouts: {
       intervalMs: int("payouts.intervalMs", filePayouts.intervalMs ?? d.payouts.intervalMs, 100),
-      minWithdraw: filePayouts.minWithdraw === undefined ? {} : tokenMap("payouts.minWithdraw", filePayouts.minWithdraw),
+      minWithdraw:
+        filePayouts.minWithdraw === undefined ? {} : tokenMap("payouts.minWithdraw", filePayouts.minWithdraw),
     },
     expireStaleJobs: expiryMode(file.expireStaleJobs ?? d.expireStaleJobs),
     jobs: {
       retryBaseMs: int("jobs.retryBaseMs", fileJobs.retryBaseMs ?? d.jobs.retryBaseMs, 10),
       retryMaxMs: int("jobs.retryMaxMs", fileJobs.retryMaxMs ?? d.jobs.retryMaxMs, 10),
       followIntervalMs: int("jobs.followIntervalMs", fileJobs.followIntervalMs ?? d.jobs.followIntervalMs, 50),
-      maxConcurrentSteps: int("jobs.maxConcurrentSteps", fileJobs.maxConcurrentSteps ?? d.jobs.maxConcurrentSteps, 1, 4096),
+      maxConcurrentSteps: int(
+        "jobs.maxConcurrentSteps",
+        fileJobs.maxConcurrentSteps ?? d.jobs.maxConcurrentSteps,
+        1,
+        4096,
+      ),
       spreadMs: int("jobs.spreadMs", fileJobs.spreadMs ?? d.jobs.spreadMs, 0, 60_000),
       retentionMs: int("jobs.retentionMs", fileJobs.retentionMs ?? d.jobs.retentionMs, 1_000),
-      commitMarginSeconds: int("jobs.commitMarginSeconds", fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds, 0, 3_600),
-      revealMarginSeconds: int("jobs.revealMarginSeconds", fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds, 0, 86_400),
+      commitMarginSeconds: int(
+        "jobs.commitMarginSeconds",
+        fileJobs.commitMarginSeconds ?? d.jobs.commitMarginSeconds,
+        0,
+        3_600,
+      ),
+      revealMarginSeconds: int(
+        "jobs.revealMarginSeconds",
+        fileJobs.revealMarginSeconds ?? d.jobs.revealMarginSeconds,
+        0,
+        86_400,
+      ),
       checkRate: rate("jobs.checkRate", fileJobs.checkRate ?? d.jobs.checkRate),
     },
     shutdownTimeoutMs: int("shutdownTimeoutMs", file.shutdownTimeoutMs ?? d.shutdownTimeoutMs, 100, 24 * 3600_000),
     tx: {
       confirmTimeoutMs: int("tx.confirmTimeoutMs", fileTx.confirmTimeoutMs ?? d.tx.confirmTimeoutMs, 100),
       feeBumpPercent: int("tx.feeBumpPercent", fileTx.feeBumpPercent ?? d.tx.feeBumpPercent, 10, 500),
-      maxFeePerGas: fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
+      maxFeePerGas:
+        fileTx.maxFeePerGas === undefined ? d.tx.maxFeePerGas : positiveAmount("tx.maxFeePerGas", fileTx.maxFeePerGas),
     },
     delivery: {
-      maxBatch: int("delivery.maxBatch", pick(flags.deliveryMaxBatch, env[ENV.deliveryMaxBatch], fileDelivery.maxBatch, d.delivery.maxBatch), 1, 100),
-      maxWaitBlocks: int("delivery.maxWaitBlocks", pick(flags.deliveryMaxWaitBlocks, env[ENV.deliveryMaxWaitBlocks], fileDelivery.maxWaitBlocks, d.delivery.maxWaitBlocks), 0, 100),
+      maxBatch: int(
+        "delivery.maxBatch",
+        pick(flags.deliveryMaxBatch, env[ENV.deliveryMaxBatch], fileDelivery.maxBatch, d.delivery.maxBatch),
+        1,
+        100,
+      ),
+      maxWaitBlocks: int(
+        "delivery.maxWaitBlocks",
+        pick(
+          flags.deliveryMaxWaitBlocks,
+          env[ENV.deliveryMaxWaitBlocks],
+          fileDelivery.maxWaitBlocks,
+          d.delivery.maxWaitBlocks,
+        ),
+        0,
+        100,
+      ),
     },
     rollouts: {
       autoAct: bool("rollouts.autoAct", fileRollouts.autoAct ?? d.rollouts.autoAct),
@@ -497,13 +640,15 @@ function gatewayListen(engine: string, v: unknown): string | null {
   if (v === null) return null;
   const m = typeof v === "string" ? /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(v) : null;
   if (!m || Number(m[2]) > 65_535) return bad("ipfs.gateway", v, 'expected null or "host:port", e.g. "127.0.0.1:8180"');
-  if (engine !== "helia") return bad("ipfs.gateway", v, "only the embedded Helia engine serves a gateway (a Kubo daemon has its own)");
+  if (engine !== "helia")
+    return bad("ipfs.gateway", v, "only the embedded Helia engine serves a gateway (a Kubo daemon has its own)");
   return v as string;
 }
 
 function gatewayUrl(engine: string, key: string, v: string): string {
   url(key, v, /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/);
-  if (engine !== "helia") bad(key, v, "only the embedded Helia engine fetches from gateways (configure a Kubo daemon's own)");
+  if (engine !== "helia")
+    bad(key, v, "only the embedded Helia engine fetches from gateways (configure a Kubo daemon's own)");
   return v;
 }
 

@@ -12,7 +12,8 @@ export interface Logger {
 
 function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error)
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
   return value;
 }
 
@@ -57,7 +58,12 @@ export function redactUrl(url: string): string {
   } catch {
     return "<invalid URL>";
   }
-  const hidden = u.username !== "" || u.password !== "" || (u.pathname !== "/" && u.pathname !== "") || u.search !== "" || u.hash !== "";
+  const hidden =
+    u.username !== "" ||
+    u.password !== "" ||
+    (u.pathname !== "/" && u.pathname !== "") ||
+    u.search !== "" ||
+    u.hash !== "";
   return `${u.protocol}//${u.host}${hidden ? "/***" : ""}`;
 }
 

@@ -21,7 +21,12 @@ export async function withdrawEarnings(o: PayoutOptions): Promise<{ token: Addre
     const balance = await o.balanceOf(token);
     const min = o.minWithdraw[token === zeroAddress ? "ETH" : token] ?? 1n;
     if (balance === 0n || balance < min) continue;
-    await o.sender.send({ jobId: null, kind: "withdraw", to: o.market, data: encodeFunctionData({ abi: o.marketAbi, functionName: "withdraw", args: [token] }) });
+    await o.sender.send({
+      jobId: null,
+      kind: "withdraw",
+      to: o.market,
+      data: encodeFunctionData({ abi: o.marketAbi, functionName: "withdraw", args: [token] }),
+    });
     o.log.info("withdrew earnings", { token, amount: balance });
     done.push({ token, amount: balance });
   }

@@ -35,7 +35,6 @@ import { versionsView } from "./models/versions-view.ts";
 import { trackWarmSessions } from "./models/warm-sessions.ts";
 import { withdrawEarnings } from "./payouts.ts";
 
-
 /**
  * Most blocks per eth_getLogs query. Queries shrink by themselves on a provider's range or result
  * limits and grow back to this; 2,000 is within what public providers accept.
@@ -62,17 +61,26 @@ export interface Runner {
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
-  const log = (opts.log ?? createLogger({ level: config.logLevel, redact: urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]) })).child({ provider: account.address });
+  const log = (
+    opts.log ??
+    createLogger({
+      level: config.logLevel,
+      redact: urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]),
+    })
+  ).child({ provider: account.address });
   const clients = await connect(config.rpcUrl, {
     pollingIntervalMs: Math.min(config.pollIntervalMs, 250),
     retryCount: RPC_RETRIES,
     fallbackUrls: config.rpcFallbackUrls,
   });
   const { publicClient, chain } = clients;
-  for (const url of clients.unreachableFallbacks) log.warn("fallback RPC does not answer; it stays in the list", { rpc: url });
+  for (const url of clients.unreachableFallbacks)
+    log.warn("fallback RPC does not answer; it stays in the list", { rpc: url });
   if (chain.id !== record.chainId) {
     clients.close();
-    throw new ConfigError(`RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`);
+    throw new ConfigError(
+      `RPC ${redactUrl(config.rpcUrl)} is chain ${chain.id}, but ${config.deployment} is for chain ${record.chainId}`,
+    );
   }
   const market = contractAddress(record, "InferenceMarket");
   const marketAbi = marketAbiWithCourt() as Abi;
@@ -93,7 +101,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
   try {
     const owner = `${record.chainId}:${market}:${account.address}`;
     const known = journal.getMeta("owner");
-    if (known && known !== owner) throw new ConfigError(`journal in ${config.dataDir} belongs to ${known}, not ${owner}: use another dataDir`);
+    if (known && known !== owner)
+      throw new ConfigError(`journal in ${config.dataDir} belongs to ${known}, not ${owner}: use another dataDir`);
     journal.setMeta("owner", owner);
 
     const cachedFile: { of?: (cid: string) => string | undefined } = {};
@@ -104,17 +113,25 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             dir: path.join(config.dataDir, "ipfs"),
             listen: config.ipfs.listen,
             // Peers asking for a model's file bytes get the verified cache file (once the model store exists).
-            gateway: config.ipfs.gateway === null ? undefined : { ...parseHostPort(config.ipfs.gateway), files: (cid) => cachedFile.of?.(cid) },
+            gateway:
+              config.ipfs.gateway === null
+                ? undefined
+                : { ...parseHostPort(config.ipfs.gateway), files: (cid) => cachedFile.of?.(cid) },
             gateways: config.ipfs.gateways,
             log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
           });
     stops.push(() => content.stop());
     for (const peer of config.ipfs.peers) {
-      await content.dial(peer).catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: (error as Error).message }));
+      await content
+        .dial(peer)
+        .catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: (error as Error).message }));
     }
 
     const metrics = createMetrics({ provider: account.address });
-    const modelMetrics = createModelMetrics(metrics.registry, { held: () => models.held().length, warm: () => sessions.keys().length });
+    const modelMetrics = createModelMetrics(metrics.registry, {
+      held: () => models.held().length,
+      warm: () => sessions.keys().length,
+    });
     const models = new ModelStore({
       dir: path.join(config.dataDir, "models"),
       content,
@@ -135,7 +152,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       // fetches the file again.
       onEvicted: (key, reason) => {
         modelMetrics.evictions.inc({ reason });
-        if (reason === "retired") void executor.unload(key).catch((error: unknown) => log.warn("cannot unload a retired version", { key, error: (error as Error).message }));
+        if (reason === "retired")
+          void executor
+            .unload(key)
+            .catch((error: unknown) =>
+              log.warn("cannot unload a retired version", { key, error: (error as Error).message }),
+            );
       },
     });
     cachedFile.of = (cid) => models.fileOf(cid);
@@ -157,7 +179,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       account,
       journal,
       log,
-      errorAbi: [...marketAbi, ...(loadArtifact("ProviderRegistry").abi as Abi), ...(loadArtifact("ModelRegistry").abi as Abi), ...(routerOf(record) ? routerAbi() : [])],
+      errorAbi: [
+        ...marketAbi,
+        ...(loadArtifact("ProviderRegistry").abi as Abi),
+        ...(loadArtifact("ModelRegistry").abi as Abi),
+        ...(routerOf(record) ? routerAbi() : []),
+      ],
       confirmTimeoutMs: config.tx.confirmTimeoutMs,
       feeBumpPercent: config.tx.feeBumpPercent,
       maxFeePerGas: config.tx.maxFeePerGas,
@@ -174,16 +201,34 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const outputsDir = path.join(config.dataDir, "outputs");
     mkdirSync(outputsDir, { recursive: true });
     const chainReader = createChainReader(publicClient, record, account.address, { maxRange: MAX_LOG_RANGE });
-    const allowed = config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
-    const modelRegistry = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi } as const;
+    const allowed =
+      config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
+    const modelRegistry = {
+      address: contractAddress(record, "ModelRegistry"),
+      abi: loadArtifact("ModelRegistry").abi,
+    } as const;
     const prefetcher = createPrefetcher({
       enabled: config.models.prefetch,
       allowed,
       concurrency: config.models.prefetchConcurrency,
-      readModel: (modelId) => publicClient.readContract({ ...modelRegistry, functionName: "getModel", args: [modelId] }),
+      readModel: (modelId) =>
+        publicClient.readContract({ ...modelRegistry, functionName: "getModel", args: [modelId] }),
       readVersion: async (modelId, version) => {
-        const v = await publicClient.readContract({ ...modelRegistry, functionName: "getVersion", args: [modelId, version] });
-        return { modelId, version, weightsCid: v.weightsCid, weightsSha256: v.weightsSha256, schemaCid: v.schemaCid, outputQuantum: v.outputQuantum, minMemoryMB: v.minMemoryMB, status: v.status };
+        const v = await publicClient.readContract({
+          ...modelRegistry,
+          functionName: "getVersion",
+          args: [modelId, version],
+        });
+        return {
+          modelId,
+          version,
+          weightsCid: v.weightsCid,
+          weightsSha256: v.weightsSha256,
+          schemaCid: v.schemaCid,
+          outputQuantum: v.outputQuantum,
+          minMemoryMB: v.minMemoryMB,
+          status: v.status,
+        };
       },
       store: models,
       warm: (model) => executor.load(model.key, model.path, model.schema),
@@ -236,7 +281,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       batcher,
       abstain: (outputs, quantum) => {
         const hit = nearQuantizationBoundary(outputs, quantum, config.inference.boundaryEpsilon);
-        return hit ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary` : null;
+        return hit
+          ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary`
+          : null;
       },
       saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
       removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
@@ -267,7 +314,12 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       registry,
       registryAbi,
       verdict: async (modelId) => {
-        const [promotable, abortable] = await publicClient.readContract({ address: registry, abi: registryAbi, functionName: "rolloutVerdict", args: [modelId] });
+        const [promotable, abortable] = await publicClient.readContract({
+          address: registry,
+          abi: registryAbi,
+          functionName: "rolloutVerdict",
+          args: [modelId],
+        });
         return { promotable, abortable };
       },
       sender,
@@ -316,9 +368,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // every model the registry created (a resumed runner's backfill does not replay them).
     if (allowed) prefetcher.watch([...allowed]);
     else if (config.models.prefetch) {
-      void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }))
+      void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
+        publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }),
+      )
         .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
-        .catch((error: unknown) => log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", { error: oneLine(error) }));
+        .catch((error: unknown) =>
+          log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", {
+            error: oneLine(error),
+          }),
+        );
     }
 
     // Consumer contracts' callbacks, delivered as a service (deployments with a ConsumerRouter).
@@ -328,7 +386,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         ? createFulfiller({
             // Funded jobs are acted on up to the block the watcher processed (confirmations and
             // reorgs handled there), read without a call of its own.
-            chain: createFulfillerChain(publicClient, record, { confirmations: config.confirmations, logRange: { maxRange: MAX_LOG_RANGE }, safeHead: () => watcher.processed }),
+            chain: createFulfillerChain(publicClient, record, {
+              confirmations: config.confirmations,
+              logRange: { maxRange: MAX_LOG_RANGE },
+              safeHead: () => watcher.processed,
+            }),
             sender,
             journal,
             router: router.address,
@@ -362,14 +424,32 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // withdrawn with the fees (read once, when the first payout runs).
     let stakeToken: Address | null = null;
     const payout = async () => {
-      stakeToken ??= getAddress(await publicClient.readContract({ address: market, abi: loadArtifact("InferenceMarket").abi, functionName: "stakeToken" }));
+      stakeToken ??= getAddress(
+        await publicClient.readContract({
+          address: market,
+          abi: loadArtifact("InferenceMarket").abi,
+          functionName: "stakeToken",
+        }),
+      );
       const compensation = stakeToken;
       await withdrawEarnings({
         sender,
         market,
         marketAbi,
-        balanceOf: (token) => publicClient.readContract({ address: market, abi: marketAbi, functionName: "balanceOf", args: [account.address, token] }) as Promise<bigint>,
-        tokens: () => [...journal.paidTokens().map((t) => getAddress(t)).filter((t) => t !== zeroAddress), compensation],
+        balanceOf: (token) =>
+          publicClient.readContract({
+            address: market,
+            abi: marketAbi,
+            functionName: "balanceOf",
+            args: [account.address, token],
+          }) as Promise<bigint>,
+        tokens: () => [
+          ...journal
+            .paidTokens()
+            .map((t) => getAddress(t))
+            .filter((t) => t !== zeroAddress),
+          compensation,
+        ],
         minWithdraw: config.payouts.minWithdraw,
         log,
       });
@@ -377,13 +457,23 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const timers = [
       setInterval(tick, Math.max(200, config.pollIntervalMs * 4)),
       setInterval(() => rollouts.tick(), config.rollouts.intervalMs),
-      setInterval(() => void payout().catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })), config.payouts.intervalMs),
+      setInterval(
+        () =>
+          void payout().catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })),
+        config.payouts.intervalMs,
+      ),
     ];
     stops.push(() => timers.forEach(clearInterval));
     tick();
     rollouts.tick();
 
-    const modelsView = () => versionsView({ held: () => models.held().map((m) => m.key), warm: () => sessions.keys(), downloadsOf: (key) => models.downloadsOf(key), prefetcher });
+    const modelsView = () =>
+      versionsView({
+        held: () => models.held().map((m) => m.key),
+        warm: () => sessions.keys(),
+        downloadsOf: (key) => models.downloadsOf(key),
+        prefetcher,
+      });
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -393,9 +483,20 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         ready: () => {
           const behind = watcher.head - watcher.processed;
           const ready = watcher.processed >= 0 && behind <= config.confirmations + 2;
-          return { ready, details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind, models: modelsView() } };
+          return {
+            ready,
+            details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind, models: modelsView() },
+          };
         },
-        status: () => ({ provider: account.address, chainId: chain.id, market, jobs: journal.countByState(), head: watcher.head, processed: watcher.processed, models: modelsView() }),
+        status: () => ({
+          provider: account.address,
+          chainId: chain.id,
+          market,
+          jobs: journal.countByState(),
+          head: watcher.head,
+          processed: watcher.processed,
+          models: modelsView(),
+        }),
         job: (jobId) => {
           const rec = journal.getJob(jobId);
           return rec ? jobView(rec, account.address, chain.id, market) : null;
@@ -413,7 +514,13 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     stops.push(() => http.close());
     const gatewayUrl = content.gatewayUrl?.() ?? null;
-    log.info("runner started", { http: http.url, rpc: redactUrl(config.rpcUrl), market, ipfs: content.multiaddrs(), gateway: gatewayUrl });
+    log.info("runner started", {
+      http: http.url,
+      rpc: redactUrl(config.rpcUrl),
+      market,
+      ipfs: content.multiaddrs(),
+      gateway: gatewayUrl,
+    });
     return { address: account.address, httpUrl: http.url, ipfsAddrs: content.multiaddrs(), gatewayUrl, stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -30,7 +30,14 @@ const HELP = `Usage: npm run bench:coldstart [-- --n <size>] [--bitswap] [--keep
   --bitswap    fetch over bitswap only (the peer's trustless gateway is not configured)
   --keep       keep the temporary folders (printed) instead of removing them`;
 
-const { values } = parseArgs({ options: { n: { type: "string" }, keep: { type: "boolean" }, bitswap: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: "string" },
+    keep: { type: "boolean" },
+    bitswap: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+});
 if (values.help) {
   console.log(HELP);
   process.exit(0);
@@ -46,9 +53,12 @@ const sha256 = (b: Uint8Array) => `0x${createHash("sha256").update(b).digest("he
 const MiB = 1024 * 1024;
 
 /** Loads a session from a file and runs it once on ones, so the load is complete and usable. */
-async function loadAndCheck(file: string | Uint8Array): Promise<{ session: ort.InferenceSession; ms: number; y0: number }> {
+async function loadAndCheck(
+  file: string | Uint8Array,
+): Promise<{ session: ort.InferenceSession; ms: number; y0: number }> {
   const t0 = now();
-  const session = typeof file === "string" ? await ort.InferenceSession.create(file) : await ort.InferenceSession.create(file);
+  const session =
+    typeof file === "string" ? await ort.InferenceSession.create(file) : await ort.InferenceSession.create(file);
   const ms = now() - t0;
   const out = await session.run({ x: new ort.Tensor("float32", new Float32Array(n).fill(1), [1, n]) });
   return { session, ms, y0: (out.y!.data as Float32Array)[0]! };
@@ -61,16 +71,29 @@ const diskFile = path.join(root, "model.onnx");
 writeFileSync(diskFile, weights);
 const schemaFile = path.join(root, "schema.json");
 writeFileSync(schemaFile, JSON.stringify(matmulSchema(n)));
-console.log(`model: MatMul ${n}x${n} float32, ${(weights.byteLength / MiB).toFixed(1)} MiB ONNX (generated in ${(now() - tGen).toFixed(0)} ms)`);
+console.log(
+  `model: MatMul ${n}x${n} float32, ${(weights.byteLength / MiB).toFixed(1)} MiB ONNX (generated in ${(now() - tGen).toFixed(0)} ms)`,
+);
 
 // The peer that holds the model (the publisher, or a runner that serves what it holds) runs in
 // its own process, as it would on its own host: it serves over bitswap and, as a runner with
 // ipfs.gateway set, over HTTP as a trustless gateway; the fetcher lists that gateway
 // (ipfs.gateways) unless --bitswap.
-const peer = spawn(process.execPath, [fileURLToPath(new URL("./bench-coldstart-peer.ts", import.meta.url)), path.join(root, "holder"), diskFile, schemaFile], { stdio: ["pipe", "pipe", "inherit"] });
+const peer = spawn(
+  process.execPath,
+  [
+    fileURLToPath(new URL("./bench-coldstart-peer.ts", import.meta.url)),
+    path.join(root, "holder"),
+    diskFile,
+    schemaFile,
+  ],
+  { stdio: ["pipe", "pipe", "inherit"] },
+);
 const held = await new Promise<{ multiaddr: string; gateway: string; cids: string[] }>((resolve, reject) => {
   peer.once("exit", (code) => reject(new Error(`the peer process exited with ${code}`)));
-  createInterface({ input: peer.stdout! }).once("line", (line) => resolve(JSON.parse(line) as { multiaddr: string; gateway: string; cids: string[] }));
+  createInterface({ input: peer.stdout! }).once("line", (line) =>
+    resolve(JSON.parse(line) as { multiaddr: string; gateway: string; cids: string[] }),
+  );
 });
 let fetchedAt = 0;
 let fetchedVia = "bitswap";
@@ -81,13 +104,25 @@ const fetcher = await createHeliaStore({
     if (event === "ipfs.fetched" && (fields as { bytes: number }).bytes > MiB) {
       fetchedAt = now();
       const f = fields as { gateway?: string; checked?: string };
-      fetchedVia = !f.gateway ? "bitswap (blocks verified)" : f.checked === "sha256" ? "a peer's gateway (HTTP, the file's bytes, sha256 checked against the registry's)" : "trustless gateway (HTTP, CAR, blocks verified)";
+      fetchedVia = !f.gateway
+        ? "bitswap (blocks verified)"
+        : f.checked === "sha256"
+          ? "a peer's gateway (HTTP, the file's bytes, sha256 checked against the registry's)"
+          : "trustless gateway (HTTP, CAR, blocks verified)";
     }
   },
 });
 try {
   const [weightsCid, schemaCid] = held.cids as [string, string];
-  const version: VersionInfo = { modelId: `0x${"64".repeat(32)}`, version: 1, weightsCid, weightsSha256: sha256(weights), schemaCid, outputQuantum: 1n, minMemoryMB: 1 };
+  const version: VersionInfo = {
+    modelId: `0x${"64".repeat(32)}`,
+    version: 1,
+    weightsCid,
+    weightsSha256: sha256(weights),
+    schemaCid,
+    outputQuantum: 1n,
+    minMemoryMB: 1,
+  };
   const tDial = now();
   await fetcher.dial(held.multiaddr);
   const dialMs = now() - tDial;
@@ -104,7 +139,16 @@ try {
 
   // Cold start: the runner's model store fetches from the peer, checks CID and sha256, writes its cache.
   const cacheDir = path.join(root, "cache");
-  const storeOf = () => new ModelStore({ dir: cacheDir, content: fetcher, cidOf: cidOfBytes, cacheMaxBytes: 4 * weights.byteLength, maxWeightsBytes: 2 * weights.byteLength, fetchTimeoutMs: 120_000, log: silentLogger });
+  const storeOf = () =>
+    new ModelStore({
+      dir: cacheDir,
+      content: fetcher,
+      cidOf: cidOfBytes,
+      cacheMaxBytes: 4 * weights.byteLength,
+      maxWeightsBytes: 2 * weights.byteLength,
+      fetchTimeoutMs: 120_000,
+      log: silentLogger,
+    });
   const tCold = now();
   const cold = await storeOf().ensure(version);
   const fetchMs = now() - tCold;
@@ -120,8 +164,10 @@ try {
   const warmLoad = await loadAndCheck(warm.path);
   const warmMs = warmReadMs + warmLoad.ms;
   await warmLoad.session.release();
-  if (warmStore.downloadsOf(`${version.modelId}-1`) !== 0) throw new Error("the warm restart downloaded the weights again");
-  if (disk.y0 !== coldLoad.y0 || disk.y0 !== warmLoad.y0) throw new Error(`sessions disagree: disk ${disk.y0}, cold ${coldLoad.y0}, warm ${warmLoad.y0}`);
+  if (warmStore.downloadsOf(`${version.modelId}-1`) !== 0)
+    throw new Error("the warm restart downloaded the weights again");
+  if (disk.y0 !== coldLoad.y0 || disk.y0 !== warmLoad.y0)
+    throw new Error(`sessions disagree: disk ${disk.y0}, cold ${coldLoad.y0}, warm ${warmLoad.y0}`);
 
   const s = (t: number) => `${(t / 1000).toFixed(3)} s`;
   const rows: [string, string, string, boolean][] = [
@@ -131,13 +177,20 @@ try {
     ["warm restart: cache + sha256 + load", s(warmMs), `≤ 1.2 x disk (${s(1.2 * diskMs)})`, warmMs <= 1.2 * diskMs],
     ["warm restart / disk", `${(warmMs / diskMs).toFixed(2)} x`, "≤ 1.2 x", warmMs <= 1.2 * diskMs],
   ];
-  console.log(`peer dialled in ${dialMs.toFixed(0)} ms (not counted); warm read + sha256 ${s(warmReadMs)}, load ${s(warmLoad.ms)}`);
-  console.log(`cold phases: fetch over ${fetchedVia} ${s(fetchedAt - tCold)}, then cache write ${s(tCold + fetchMs - fetchedAt)}, then load ${s(coldLoad.ms)}`);
+  console.log(
+    `peer dialled in ${dialMs.toFixed(0)} ms (not counted); warm read + sha256 ${s(warmReadMs)}, load ${s(warmLoad.ms)}`,
+  );
+  console.log(
+    `cold phases: fetch over ${fetchedVia} ${s(fetchedAt - tCold)}, then cache write ${s(tCold + fetchMs - fetchedAt)}, then load ${s(coldLoad.ms)}`,
+  );
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const w2 = Math.max(...rows.map((r) => r[2].length));
   console.log(`\n  ${"figure".padEnd(w0)}  ${"value".padStart(w1)}  ${"target".padEnd(w2)}`);
-  for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${target.startsWith("(") ? "" : ok ? "PASS" : "MISS"}`);
+  for (const [name, value, target, ok] of rows)
+    console.log(
+      `  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${target.startsWith("(") ? "" : ok ? "PASS" : "MISS"}`,
+    );
 } finally {
   await fetcher.stop();
   peer.stdin!.end();

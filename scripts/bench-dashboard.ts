@@ -28,10 +28,20 @@ dashboard and measures in headless Chromium (/usr/bin/chromium):
                  max of --blocks, default 8; a job is requested in each)`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const row = (name: string, value: number, target: number | null) => console.log(`  ${name.padEnd(28)} ${`${value.toFixed(0)} ms`.padStart(10)}   ${target === null ? "" : `target ≤ ${target} ms  ${value <= target ? "PASS" : "MISS"}`}`);
+const row = (name: string, value: number, target: number | null) =>
+  console.log(
+    `  ${name.padEnd(28)} ${`${value.toFixed(0)} ms`.padStart(10)}   ${target === null ? "" : `target ≤ ${target} ms  ${value <= target ? "PASS" : "MISS"}`}`,
+  );
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { jobs: { type: "string", default: "1000" }, paints: { type: "string", default: "3" }, blocks: { type: "string", default: "8" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({
+    options: {
+      jobs: { type: "string", default: "1000" },
+      paints: { type: "string", default: "3" },
+      blocks: { type: "string", default: "8" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   if (values.help) return void console.log(HELP);
   const jobs = Number(values.jobs);
   const missing = browserMissing();
@@ -41,14 +51,32 @@ async function main(): Promise<void> {
   const net = await startDevnet({ providers: [4], models: [sampleModel("tiny-mlp")], blockTimeSeconds: 1 });
   const browser = await launchChromium();
   try {
-    const inputs = parseJsonTensors(readFileSync(path.join(import.meta.dirname, "..", "examples", "tiny-mlp.input.json"), "utf8"));
-    const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: "tiny-mlp", inputs, feePerProvider: parseEther("0.001"), redundancy: 1, deadlineInSeconds: 3_600 });
+    const inputs = parseJsonTensors(
+      readFileSync(path.join(import.meta.dirname, "..", "examples", "tiny-mlp.input.json"), "utf8"),
+    );
+    const { request, value } = await jobRequestOf(net.publicClient, net.record, {
+      model: "tiny-mlp",
+      inputs,
+      feePerProvider: parseEther("0.001"),
+      redundancy: 1,
+      deadlineInSeconds: 3_600,
+    });
     const clients = DEV_ROLES.clients.map((i) => net.wallet(i));
-    const nonces = await Promise.all(clients.map((c) => net.publicClient.getTransactionCount({ address: c.account.address, blockTag: "pending" })));
+    const nonces = await Promise.all(
+      clients.map((c) => net.publicClient.getTransactionCount({ address: c.account.address, blockTag: "pending" })),
+    );
     const market = conclaveContracts(net.record, net.publicClient).market;
     const request1 = async (i: number): Promise<Hex> => {
       const c = i % clients.length;
-      return clients[c]!.writeContract({ address: market.address, abi: market.abi, functionName: "requestJob", args: [request], value, nonce: nonces[c]!++, gas: 1_000_000n });
+      return clients[c]!.writeContract({
+        address: market.address,
+        abi: market.abi,
+        functionName: "requestJob",
+        args: [request],
+        value,
+        nonce: nonces[c]!++,
+        gas: 1_000_000n,
+      });
     };
     console.log(`requesting ${jobs} jobs ...`);
     const t0 = Date.now();
@@ -56,10 +84,19 @@ async function main(): Promise<void> {
     for (let i = 0; i < jobs; i++) hashes.push(await request1(i));
     await net.publicClient.waitForTransactionReceipt({ hash: hashes.at(-1)!, timeout: 300_000 });
     while (Number(await market.read.nextJobId()) - 1 < jobs) await new Promise((r) => setTimeout(r, 200));
-    console.log(`  ${jobs} jobs on-chain in ${((Date.now() - t0) / 1000).toFixed(1)} s, head ${await net.publicClient.getBlockNumber()}`);
+    console.log(
+      `  ${jobs} jobs on-chain in ${((Date.now() - t0) / 1000).toFixed(1)} s, head ${await net.publicClient.getBlockNumber()}`,
+    );
 
     const tIndex = Date.now();
-    const dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record: net.record, staticDir, log: silentLogger });
+    const dashboard = await startDashboard({
+      publicClient: net.publicClient,
+      chain: net.chain,
+      rpcUrl: net.node.rpcUrl,
+      record: net.record,
+      staticDir,
+      log: silentLogger,
+    });
     const backfill = Date.now() - tIndex;
     const snapshotBytes = dashboard.snapshot()!.length;
 
@@ -93,7 +130,9 @@ async function main(): Promise<void> {
     const shown = await page.locator("[data-testid=total-jobs]").textContent();
     await dashboard.close();
 
-    console.log(`\ndashboard with ${jobs} jobs on-chain (page lists ${shown} jobs; snapshot ${(snapshotBytes / 1024).toFixed(0)} KiB):`);
+    console.log(
+      `\ndashboard with ${jobs} jobs on-chain (page lists ${shown} jobs; snapshot ${(snapshotBytes / 1024).toFixed(0)} KiB):`,
+    );
     row("backfill (index + snapshot)", backfill, null);
     row("first paint (median)", median(paints), 1_000);
     row("load to jobs listed (median)", median(loads), null);

@@ -36,7 +36,11 @@ const preimage = resultHashPreimage(outputs, quantumFromChain(10n ** 14n));
 const PREIMAGE = toHex(preimage);
 const RESULT = keccak256(preimage);
 
-const deployHash = await owner.deployContract({ abi: gateArtifact.abi, bytecode: gateArtifact.bytecode, args: [routerAddress, MODEL_ID, owner.account.address, 5_000n, CALLBACK_GAS, CAP] });
+const deployHash = await owner.deployContract({
+  abi: gateArtifact.abi,
+  bytecode: gateArtifact.bytecode,
+  args: [routerAddress, MODEL_ID, owner.account.address, 5_000n, CALLBACK_GAS, CAP],
+});
 const gate = (await f.publicClient.waitForTransactionReceipt({ hash: deployHash })).contractAddress!;
 await networkHelpers.setBalance(gate, parseEther("100"));
 
@@ -48,7 +52,15 @@ async function receipt(hash: Hash) {
 
 async function submitFrame(k: number): Promise<{ jobId: bigint; job: Job; gas: bigint }> {
   const now = Number((await f.publicClient.getBlock()).timestamp);
-  const r = await receipt(await owner.writeContract({ address: gate, abi: gateArtifact.abi, functionName: "submitFrame", args: ["0x0102030405", "", k, parseEther("0.01"), now + 600], gas: 1_000_000n }));
+  const r = await receipt(
+    await owner.writeContract({
+      address: gate,
+      abi: gateArtifact.abi,
+      functionName: "submitFrame",
+      args: ["0x0102030405", "", k, parseEther("0.01"), now + 600],
+      gas: 1_000_000n,
+    }),
+  );
   const [ev] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs: r.logs, eventName: "JobRequested" });
   const jobId = ev!.args.jobId;
   const job = jobOfWords(ev!.args.job);
@@ -56,9 +68,28 @@ async function submitFrame(k: number): Promise<{ jobId: bigint; job: Job; gas: b
 }
 
 /** router.fulfill by the fulfiller; returns the transaction's gas and the callback's. */
-async function fulfil(jobId: bigint, job: Job, provider: Hex, outputsArg: Hex): Promise<{ fulfil: bigint; callback: bigint }> {
-  const required = await f.publicClient.readContract({ address: routerAddress, abi: routerAbi, functionName: "requiredGas", args: [BigInt(CALLBACK_GAS)] });
-  const r = await receipt(await fulfiller.writeContract({ address: routerAddress, abi: routerAbi, functionName: "fulfill", args: [jobId, jobWords(job), provider, RESULT, outputsArg], gas: required + 150_000n, gasPrice: 5n * 10n ** 9n }));
+async function fulfil(
+  jobId: bigint,
+  job: Job,
+  provider: Hex,
+  outputsArg: Hex,
+): Promise<{ fulfil: bigint; callback: bigint }> {
+  const required = await f.publicClient.readContract({
+    address: routerAddress,
+    abi: routerAbi,
+    functionName: "requiredGas",
+    args: [BigInt(CALLBACK_GAS)],
+  });
+  const r = await receipt(
+    await fulfiller.writeContract({
+      address: routerAddress,
+      abi: routerAbi,
+      functionName: "fulfill",
+      args: [jobId, jobWords(job), provider, RESULT, outputsArg],
+      gas: required + 150_000n,
+      gasPrice: 5n * 10n ** 9n,
+    }),
+  );
   const [ev] = parseEventLogs({ abi: routerAbi, logs: r.logs, eventName: "CallbackDelivered" });
   if (!ev) throw new Error("the callback did not return");
   return { fulfil: r.gasUsed, callback: ev.args.gasUsed };
@@ -66,7 +97,8 @@ async function fulfil(jobId: bigint, job: Job, provider: Hex, outputsArg: Hex): 
 
 async function k1(outputsArg: Hex) {
   const { jobId, job, gas: request } = await submitFrame(1);
-  const delivery = (await receipt(await f.as(p1).market.write.submitResult([jobId, jobWords(job), RESULT, REF]))).gasUsed;
+  const delivery = (await receipt(await f.as(p1).market.write.submitResult([jobId, jobWords(job), RESULT, REF])))
+    .gasUsed;
   await networkHelpers.time.increase(job.challengeWindow + 1);
   const { fulfil: fulfilled, callback } = await fulfil(jobId, job, p1.account.address, outputsArg);
   return { request, delivery, fulfil: fulfilled, callback };
@@ -76,9 +108,21 @@ async function k3(outputsArg: Hex) {
   const { jobId, job, gas: request } = await submitFrame(3);
   const salt = keccak256(toHex("salt"));
   let delivery = 0n;
-  for (const p of [p1, p2, p3]) delivery += (await receipt(await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salt)]))).gasUsed;
-  for (const [i, p] of [p1, p2, p3].entries()) delivery += (await receipt(await f.as(p).market.write.reveal([jobId, jobWords(job), i, RESULT, salt, REF]))).gasUsed;
-  const { fulfil: fulfilled, callback } = await fulfil(jobId, job, "0x0000000000000000000000000000000000000000", outputsArg);
+  for (const p of [p1, p2, p3])
+    delivery += (
+      await receipt(
+        await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salt)]),
+      )
+    ).gasUsed;
+  for (const [i, p] of [p1, p2, p3].entries())
+    delivery += (await receipt(await f.as(p).market.write.reveal([jobId, jobWords(job), i, RESULT, salt, REF])))
+      .gasUsed;
+  const { fulfil: fulfilled, callback } = await fulfil(
+    jobId,
+    job,
+    "0x0000000000000000000000000000000000000000",
+    outputsArg,
+  );
   return { request, delivery, fulfil: fulfilled, callback };
 }
 
@@ -88,16 +132,32 @@ await k3(PREIMAGE);
 const rows = { "k = 1": await k1(PREIMAGE), "k = 3": await k3(PREIMAGE) };
 const hashOnly = { "k = 1": await k1("0x"), "k = 3": await k3("0x") };
 
-const overhead = (r: { request: bigint; delivery: bigint; fulfil: bigint; callback: bigint }) => r.request + r.delivery + r.fulfil - r.callback;
+const overhead = (r: { request: bigint; delivery: bigint; fulfil: bigint; callback: bigint }) =>
+  r.request + r.delivery + r.fulfil - r.callback;
 const fmt = (n: bigint | number) => Number(n).toLocaleString("en-US");
-const line = (label: string, a: string, b: string, note = "") => console.log(`${label.padEnd(64)} ${a.padStart(10)} ${b.padStart(10)}  ${note}`);
-console.log(`\nGas around a consumer callback (Hardhat in-process network, real transactions; SpeechGate, ${preimage.byteLength}-byte silero-vad-v5 preimage)\n`);
+const line = (label: string, a: string, b: string, note = "") =>
+  console.log(`${label.padEnd(64)} ${a.padStart(10)} ${b.padStart(10)}  ${note}`);
+console.log(
+  `\nGas around a consumer callback (Hardhat in-process network, real transactions; SpeechGate, ${preimage.byteLength}-byte silero-vad-v5 preimage)\n`,
+);
 line("", "k = 1", "k = 3");
-line("request (SpeechGate: market request + router deposit + record)", fmt(rows["k = 1"].request), fmt(rows["k = 3"].request));
-line("delivery (k = 1 submitResult; k = 3 three commits + reveals)", fmt(rows["k = 1"].delivery), fmt(rows["k = 3"].delivery));
+line(
+  "request (SpeechGate: market request + router deposit + record)",
+  fmt(rows["k = 1"].request),
+  fmt(rows["k = 3"].request),
+);
+line(
+  "delivery (k = 1 submitResult; k = 3 three commits + reveals)",
+  fmt(rows["k = 1"].delivery),
+  fmt(rows["k = 3"].delivery),
+);
 line("fulfil (router.fulfill with the outputs inline)", fmt(rows["k = 1"].fulfil), fmt(rows["k = 3"].fulfil));
 line("callback's own gas (SpeechGate._fulfill)", fmt(rows["k = 1"].callback), fmt(rows["k = 3"].callback));
-line("fulfil − callback", fmt(rows["k = 1"].fulfil - rows["k = 1"].callback), fmt(rows["k = 3"].fulfil - rows["k = 3"].callback));
+line(
+  "fulfil − callback",
+  fmt(rows["k = 1"].fulfil - rows["k = 1"].callback),
+  fmt(rows["k = 3"].fulfil - rows["k = 3"].callback),
+);
 line("overhead: request + delivery + fulfil − callback", fmt(overhead(rows["k = 1"])), fmt(overhead(rows["k = 3"])));
 line("overhead, hash-only fulfil (empty outputs)", fmt(overhead(hashOnly["k = 1"])), fmt(overhead(hashOnly["k = 3"])));
 const target = 100_000n;

@@ -48,7 +48,12 @@ async function pastChallengeWindow(job: Job): Promise<void> {
 
 /** Claims matured k = 1 deliveries (by p1 unless given) as a keeper would; returns the gas. */
 async function claim(items: { jobId: bigint; job: Job; provider?: Wallet }[]): Promise<bigint> {
-  const claims = items.map((i) => ({ jobId: i.jobId, job: jobWords(i.job), provider: (i.provider ?? p1).account.address, resultHash: RESULT }));
+  const claims = items.map((i) => ({
+    jobId: i.jobId,
+    job: jobWords(i.job),
+    provider: (i.provider ?? p1).account.address,
+    resultHash: RESULT,
+  }));
   return gas(await f.as(f.relayer).court.write.claim([claims]));
 }
 
@@ -60,7 +65,13 @@ async function k1(token = ETH): Promise<Record<string, bigint>> {
   const submit = await gas(await f.as(p1).market.write.submitResult([req.jobId, jobWords(req.job), RESULT, REF]));
   await pastChallengeWindow(req.job);
   const claimed = await claim([req]);
-  return { request, submit, "request + submit": request + submit, "claim (one)": claimed, "job (with its claim)": request + submit + claimed };
+  return {
+    request,
+    submit,
+    "request + submit": request + submit,
+    "claim (one)": claimed,
+    "job (with its claim)": request + submit + claimed,
+  };
 }
 
 async function k3(): Promise<Record<string, bigint>> {
@@ -69,10 +80,16 @@ async function k3(): Promise<Record<string, bigint>> {
   await openFor(req.job, [p1, p2, p3]);
   const salt = keccak256(toHex("salt"));
   for (const [i, p] of [p1, p2, p3].entries()) {
-    out[`commit ${i + 1}`] = await gas(await f.as(p).market.write.commit([req.jobId, jobWords(req.job), commitmentOf(req.jobId, p.account.address, RESULT, salt)]));
+    out[`commit ${i + 1}`] = await gas(
+      await f
+        .as(p)
+        .market.write.commit([req.jobId, jobWords(req.job), commitmentOf(req.jobId, p.account.address, RESULT, salt)]),
+    );
   }
   for (const [i, p] of [p1, p2, p3].entries()) {
-    out[`reveal ${i + 1}${i === 2 ? " (settles)" : ""}`] = await gas(await f.as(p).market.write.reveal([req.jobId, jobWords(req.job), i, RESULT, salt, REF]));
+    out[`reveal ${i + 1}${i === 2 ? " (settles)" : ""}`] = await gas(
+      await f.as(p).market.write.reveal([req.jobId, jobWords(req.job), i, RESULT, salt, REF]),
+    );
   }
   out.job = Object.values(out).reduce((a, b) => a + b, 0n);
   return out;
@@ -83,7 +100,12 @@ async function batch(signers: Wallet[], n = 100): Promise<Record<string, bigint>
   for (let i = 0; i < n; i++) {
     const { jobId, job } = await requestJob(f, { fee: parseEther("0.001") });
     const signer = signers[i % signers.length]!;
-    const signature: Hex = await signAttestation(signer, chainId, marketAddress, attestationFor(jobId, job, RESULT, REF));
+    const signature: Hex = await signAttestation(
+      signer,
+      chainId,
+      marketAddress,
+      attestationFor(jobId, job, RESULT, REF),
+    );
     items.push({ jobId, job, resultHash: RESULT, outputRef: REF, signature });
   }
   // Once all are requested: the waits overlap, so no job nears its deadline.
@@ -91,7 +113,11 @@ async function batch(signers: Wallet[], n = 100): Promise<Record<string, bigint>
   const total = await gas(await f.as(f.relayer).market.write.submitAttestations([encodeAttestationBatch(items)]));
   await pastChallengeWindow(items[0]!.job);
   const claimed = await claim(items.map((it, i) => ({ ...it, provider: signers[i % signers.length]! })));
-  return { [`batch of ${n}`]: total, "per job": total / BigInt(n), [`claims, batch of ${n}, per job`]: claimed / BigInt(n) };
+  return {
+    [`batch of ${n}`]: total,
+    "per job": total / BigInt(n),
+    [`claims, batch of ${n}, per job`]: claimed / BigInt(n),
+  };
 }
 
 /** Measures a withdrawal, then credits the provider again so later figures stay steady-state. */
@@ -103,7 +129,8 @@ async function withdraw(): Promise<Record<string, bigint>> {
 
 async function measure(): Promise<Map<string, bigint>> {
   const rows = new Map<string, bigint>();
-  const add = (prefix: string, r: Record<string, bigint>) => Object.entries(r).forEach(([k, v]) => rows.set(`${prefix} ${k}`, v));
+  const add = (prefix: string, r: Record<string, bigint>) =>
+    Object.entries(r).forEach(([k, v]) => rows.set(`${prefix} ${k}`, v));
   add("k=1 ETH", await k1());
   add("k=1 ERC-20", await k1(f.usd.address));
   add("k=3 ETH", await k3());
@@ -152,13 +179,19 @@ const BEFORE: Record<string, bigint> = {
 };
 const width = Math.max(...[...empty.keys()].map((k) => k.trim().length));
 console.log("\nInferenceMarket gas (Hardhat in-process network; gasUsed includes the 21,000 intrinsic gas)\n");
-console.log(`${"operation".padEnd(width)}  ${"3a055bd".padStart(9)}  ${"empty".padStart(9)}  ${"assigned".padStart(9)}  ${"seeded".padStart(9)}  ${"diff".padStart(7)}  target`);
+console.log(
+  `${"operation".padEnd(width)}  ${"3a055bd".padStart(9)}  ${"empty".padStart(9)}  ${"assigned".padStart(9)}  ${"seeded".padStart(9)}  ${"diff".padStart(7)}  target`,
+);
 for (const [k, v] of empty) {
   const s = seeded.get(k)!;
   const a = assigned.get(k)!;
   const diff = ((Number(s) - Number(v)) / Number(v)) * 100;
-  console.log(`${k.trim().padEnd(width)}  ${(BEFORE[k.trim()]?.toString() ?? "").padStart(9)}  ${v.toString().padStart(9)}  ${a.toString().padStart(9)}  ${s.toString().padStart(9)}  ${diff.toFixed(2).padStart(6)}%  ${TARGETS[k.trim()] ?? ""}`);
+  console.log(
+    `${k.trim().padEnd(width)}  ${(BEFORE[k.trim()]?.toString() ?? "").padStart(9)}  ${v.toString().padStart(9)}  ${a.toString().padStart(9)}  ${s.toString().padStart(9)}  ${diff.toFixed(2).padStart(6)}%  ${TARGETS[k.trim()] ?? ""}`,
+  );
 }
-console.log("\n3a055bd = the market before market v2 (the issue's figures); a k = 1 job is now paid by a claim after its challenge window: 'job (with its claim)' counts a claim of its own, the batched claim costs less per job");
+console.log(
+  "\n3a055bd = the market before market v2 (the issue's figures); a k = 1 job is now paid by a claim after its challenge window: 'job (with its claim)' counts a claim of its own, the batched claim costs less per job",
+);
 console.log("assigned = the empty market with a 3 s priority window (each provider served in its rank's turn)");
 console.log("seeded = after registering 100 more providers and opening 1,000 jobs (k = 1..3), priority window 0");

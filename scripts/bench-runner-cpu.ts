@@ -10,7 +10,21 @@
 //   node_modules/.bin/node scripts/bench-runner-cpu.ts [--jobs 1000] [--per-block 67]
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, getAbiItem, keccak256, toFunctionSelector, toHex, zeroAddress, type AbiEvent, type AbiFunction, type Hex, type Log, type TransactionReceipt } from "viem";
+import {
+  decodeFunctionData,
+  encodeAbiParameters,
+  encodeEventTopics,
+  getAbiItem,
+  keccak256,
+  toFunctionSelector,
+  toHex,
+  zeroAddress,
+  type AbiEvent,
+  type AbiFunction,
+  type Hex,
+  type Log,
+  type TransactionReceipt,
+} from "viem";
 import { createDeliveryBatcher } from "../node/jobs/delivery-batcher.ts";
 import { loopBudget } from "../node/loop-budget.ts";
 import { createLogger } from "../node/log.ts";
@@ -21,37 +35,100 @@ import { parseEventLogsInSlices } from "../node/chain/watcher.ts";
 import { harness, makeJob, MARKET, marketAbi, PROVIDER } from "../test/helpers/fake-runner-deps.ts";
 import type { Job } from "../node/attest/attestation.ts";
 
-const { values: args } = parseArgs({ options: { jobs: { type: "string", default: "1000" }, "per-block": { type: "string", default: "67" }, rounds: { type: "string", default: "1" } } });
+const { values: args } = parseArgs({
+  options: {
+    jobs: { type: "string", default: "1000" },
+    "per-block": { type: "string", default: "67" },
+    rounds: { type: "string", default: "1" },
+  },
+});
 const JOBS = Number(args.jobs);
 const PER_BLOCK = Number(args["per-block"]);
 
 // Silero VAD v5: 512 samples + a [2, 1, 128] state + sr in; [1, 1] + [2, 1, 128] out.
 const wave = Array.from({ length: 512 }, (_, i) => Math.fround(0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000)));
-const INPUT: Hex = toHex(encodeSafetensors({ input: tensorFrom("F32", [1, 512], wave), state: tensorFrom("F32", [2, 1, 128], new Array<number>(256).fill(0)), sr: tensorFrom("I64", [], [16000n]) }));
-const OUTPUTS: TensorMap = { output: tensorFrom("F32", [1, 1], [0.0123]), stateN: tensorFrom("F32", [2, 1, 128], Array.from({ length: 256 }, (_, i) => Math.fround(Math.sin(i) * 0.3))) };
+const INPUT: Hex = toHex(
+  encodeSafetensors({
+    input: tensorFrom("F32", [1, 512], wave),
+    state: tensorFrom("F32", [2, 1, 128], new Array<number>(256).fill(0)),
+    sr: tensorFrom("I64", [], [16000n]),
+  }),
+);
+const OUTPUTS: TensorMap = {
+  output: tensorFrom("F32", [1, 1], [0.0123]),
+  stateN: tensorFrom(
+    "F32",
+    [2, 1, 128],
+    Array.from({ length: 256 }, (_, i) => Math.fround(Math.sin(i) * 0.3)),
+  ),
+};
 
 const requestedEvent = getAbiItem({ abi: marketAbi, name: "JobRequested" }) as AbiEvent;
 const submittedEvent = getAbiItem({ abi: marketAbi, name: "ResultSubmitted" }) as AbiEvent;
 
 /** A raw JobRequested log, as eth_getLogs returns it (viem's formatted Log). */
 function rawRequested(jobId: bigint, job: Job, block: number): Log {
-  const topics = encodeEventTopics({ abi: [requestedEvent], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never });
+  const topics = encodeEventTopics({
+    abi: [requestedEvent],
+    eventName: "JobRequested",
+    args: { jobId, client: job.client, modelId: job.modelId } as never,
+  });
   const nonIndexed = requestedEvent.inputs.filter((i) => !i.indexed);
   const data = encodeAbiParameters(nonIndexed, [job, INPUT, ""]);
-  return { address: MARKET, topics, data, blockNumber: BigInt(block), blockHash: keccak256(toHex(`block-${block}`)), logIndex: 0, transactionHash: keccak256(toHex(`tx-${jobId}`)), transactionIndex: 0, removed: false } as unknown as Log;
+  return {
+    address: MARKET,
+    topics,
+    data,
+    blockNumber: BigInt(block),
+    blockHash: keccak256(toHex(`block-${block}`)),
+    logIndex: 0,
+    transactionHash: keccak256(toHex(`tx-${jobId}`)),
+    transactionIndex: 0,
+    removed: false,
+  } as unknown as Log;
 }
 
 function rawSubmitted(jobId: bigint, resultHash: Hex, outputRef: Hex): Log {
-  const topics = encodeEventTopics({ abi: [submittedEvent], eventName: "ResultSubmitted", args: { jobId, provider: PROVIDER.address } as never });
-  const data = encodeAbiParameters(submittedEvent.inputs.filter((i) => !i.indexed), [resultHash, outputRef]);
-  return { address: MARKET, topics, data, blockNumber: 1n, blockHash: `0x${"0b".repeat(32)}`, logIndex: 0, transactionHash: `0x${"0c".repeat(32)}`, transactionIndex: 0, removed: false } as unknown as Log;
+  const topics = encodeEventTopics({
+    abi: [submittedEvent],
+    eventName: "ResultSubmitted",
+    args: { jobId, provider: PROVIDER.address } as never,
+  });
+  const data = encodeAbiParameters(
+    submittedEvent.inputs.filter((i) => !i.indexed),
+    [resultHash, outputRef],
+  );
+  return {
+    address: MARKET,
+    topics,
+    data,
+    blockNumber: 1n,
+    blockHash: `0x${"0b".repeat(32)}`,
+    logIndex: 0,
+    transactionHash: `0x${"0c".repeat(32)}`,
+    transactionIndex: 0,
+    removed: false,
+  } as unknown as Log;
 }
 
-async function round(): Promise<{ cpuMsPerJob: number; loopCpuMsPerJob: number; wallMs: number; lagP99: number; lagMax: number; stretchP99: number; stretchMax: number; settled: number }> {
+async function round(): Promise<{
+  cpuMsPerJob: number;
+  loopCpuMsPerJob: number;
+  wallMs: number;
+  lagP99: number;
+  lagMax: number;
+  stretchP99: number;
+  stretchMax: number;
+  settled: number;
+}> {
   // The batcher sends through the harness's sender, made with the harness (after the batcher).
   const made: { h?: ReturnType<typeof harness> } = {};
   const batcher = createDeliveryBatcher({
-    sender: { address: PROVIDER.address, send: (req) => made.h!.sender.send(req), resume: (tx) => made.h!.sender.resume(tx) },
+    sender: {
+      address: PROVIDER.address,
+      send: (req) => made.h!.sender.send(req),
+      resume: (tx) => made.h!.sender.resume(tx),
+    },
     market: MARKET,
     marketAbi,
     log: createLogger({ write: () => {} }),
@@ -79,13 +156,19 @@ async function round(): Promise<{ cpuMsPerJob: number; loopCpuMsPerJob: number; 
   // waits for its receipt, whose logs the batcher parses. The harness's fake decodes every
   // transaction's calldata, which no runner does: the bench's sender is lighter.
   let nonce = 0;
-  const selectors = new Map([toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitAttestations" }) as AbiFunction), toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitResult" }) as AbiFunction)].map((s, i) => [s, i === 0 ? "submitAttestations" : "submitResult"]));
+  const selectors = new Map(
+    [
+      toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitAttestations" }) as AbiFunction),
+      toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitResult" }) as AbiFunction),
+    ].map((s, i) => [s, i === 0 ? "submitAttestations" : "submitResult"]),
+  );
   h.sender.send = async (req) => {
     const hash = keccak256(req.data);
     h.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce: nonce++, hash, raw: "0x00" }, req.jobIds);
     await io();
     const functionName = selectors.get(req.data.slice(0, 10) as Hex) ?? "other";
-    const args = functionName === "submitResult" ? decodeFunctionData({ abi: marketAbi, data: req.data }).args ?? [] : [];
+    const args =
+      functionName === "submitResult" ? (decodeFunctionData({ abi: marketAbi, data: req.data }).args ?? []) : [];
     const logs = await h.sender.onSend({ req, functionName, args });
     h.journal.setTxStatus(hash, "mined");
     return { status: "success", transactionHash: hash, blockNumber: 1n, logs } as unknown as TransactionReceipt;
@@ -108,7 +191,17 @@ async function round(): Promise<{ cpuMsPerJob: number; loopCpuMsPerJob: number; 
   const blocks: Log[][] = [];
   for (let i = 0; i < JOBS; i++) {
     const b = Math.floor(i / PER_BLOCK);
-    (blocks[b] ??= []).push(rawRequested(BigInt(1_000 + i), makeJob({ client: "0x000000000000000000000000000000000000bEEF", token: zeroAddress, inputHash: keccak256(INPUT) }), 100 + b));
+    (blocks[b] ??= []).push(
+      rawRequested(
+        BigInt(1_000 + i),
+        makeJob({
+          client: "0x000000000000000000000000000000000000bEEF",
+          token: zeroAddress,
+          inputHash: keccak256(INPUT),
+        }),
+        100 + b,
+      ),
+    );
   }
   const lag = monitorEventLoopDelay({ resolution: 1 });
   // The loop's stretches in CPU time: what this process ran between two runs of a 1 ms timer.
@@ -134,9 +227,20 @@ async function round(): Promise<{ cpuMsPerJob: number; loopCpuMsPerJob: number; 
   }
   // A burst that does not settle says where it stands instead of hanging the bench.
   const watchdog = setTimeout(() => {
-    const p = h.processor as unknown as { delivering: Map<string, unknown>; claiming: Map<string, unknown>; queue: { size(): number } };
+    const p = h.processor as unknown as {
+      delivering: Map<string, unknown>;
+      claiming: Map<string, unknown>;
+      queue: { size(): number };
+    };
     const b = loopBudget as unknown as { waiting: unknown[]; dispatching: boolean; tick: unknown };
-    console.error("the burst did not settle in 120 s:", { states: h.journal.countByState(), queue: p.queue.size(), delivering: p.delivering.size, claiming: p.claiming.size, batcherQueued: batcher.queued(), budget: { waiting: b.waiting.length, dispatching: b.dispatching, tick: b.tick !== null } });
+    console.error("the burst did not settle in 120 s:", {
+      states: h.journal.countByState(),
+      queue: p.queue.size(),
+      delivering: p.delivering.size,
+      claiming: p.claiming.size,
+      batcherQueued: batcher.queued(),
+      budget: { waiting: b.waiting.length, dispatching: b.dispatching, tick: b.tick !== null },
+    });
     process.exit(1);
   }, 120_000);
   await h.processor.idle();
@@ -150,7 +254,16 @@ async function round(): Promise<{ cpuMsPerJob: number; loopCpuMsPerJob: number; 
   const states = h.journal.countByState();
   await h.processor.stop();
   h.journal.close();
-  return { cpuMsPerJob: (cpu.user + cpu.system) / 1000 / JOBS, loopCpuMsPerJob: (thread.user + thread.system) / 1000 / JOBS, wallMs, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, stretchP99: stretches[Math.floor(stretches.length * 0.99)] ?? 0, stretchMax: stretches.at(-1) ?? 0, settled: states.submitted ?? 0 };
+  return {
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / JOBS,
+    loopCpuMsPerJob: (thread.user + thread.system) / 1000 / JOBS,
+    wallMs,
+    lagP99: lag.percentile(99) / 1e6,
+    lagMax: lag.max / 1e6,
+    stretchP99: stretches[Math.floor(stretches.length * 0.99)] ?? 0,
+    stretchMax: stretches.at(-1) ?? 0,
+    settled: states.submitted ?? 0,
+  };
 }
 
 for (let r = 0; r < Number(args.rounds); r++) {

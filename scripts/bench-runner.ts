@@ -7,12 +7,32 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
-import { createPublicClient, decodeFunctionData, encodeFunctionData, formatUnits, parseEther, parseEventLogs, parseUnits, webSocket, type Abi, type Hex } from "viem";
+import {
+  createPublicClient,
+  decodeFunctionData,
+  encodeFunctionData,
+  formatUnits,
+  parseEther,
+  parseEventLogs,
+  parseUnits,
+  webSocket,
+  type Abi,
+  type Hex,
+} from "viem";
 import { jobRequestOf } from "../node/client/jobs.ts";
 import { loadArtifact } from "../node/chain/artifacts.ts";
 import { conclaveContracts } from "../node/chain/contracts.ts";
 import { CONFIG_DEFAULTS } from "../node/config.ts";
-import { runnerConfig, spawnRunner, startDevnet, waitUntilReady, devAccount, DEV_ROLES, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
+import {
+  runnerConfig,
+  spawnRunner,
+  startDevnet,
+  waitUntilReady,
+  devAccount,
+  DEV_ROLES,
+  type Devnet,
+  type RunnerProcess,
+} from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
 import { createExecutor } from "../node/inference/executor.ts";
 import { autoInference } from "../node/inference/executor-options.ts";
@@ -68,7 +88,10 @@ function ortFeeds(inputs: TensorMap): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [k, t] of Object.entries(inputs)) {
     const values = tensorValues(t);
-    feeds[k] = t.dtype === "I64" ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape) : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
+    feeds[k] =
+      t.dtype === "I64"
+        ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape)
+        : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
   }
   return feeds;
 }
@@ -110,7 +133,10 @@ async function executorLoop(sample: BenchModel, runs: number, inFlight: number) 
   const dir = mkdtempSync(path.join(tmpdir(), "conclave-bench-"));
   const file = path.join(dir, `${sample.name}.onnx`);
   writeFileSync(file, sample.onnx());
-  const executor = createExecutor({ workers: CONFIG_DEFAULTS.inference.workers, intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads });
+  const executor = createExecutor({
+    workers: CONFIG_DEFAULTS.inference.workers,
+    intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads,
+  });
   try {
     await executor.load(sample.name, file, sample.schema);
     const inputs = sample.exampleInputs();
@@ -145,7 +171,8 @@ function breakdown(logs: string[], minedAt: Map<bigint, number>, resultAt?: Map<
   for (const line of logs) {
     try {
       const l = JSON.parse(line) as { t: string; msg: string; jobId?: string };
-      if (l.jobId !== undefined && (l.msg === "job seen" || l.msg === "job computed")) at.set(`${l.msg}:${l.jobId}`, Date.parse(l.t));
+      if (l.jobId !== undefined && (l.msg === "job seen" || l.msg === "job computed"))
+        at.set(`${l.msg}:${l.jobId}`, Date.parse(l.t));
     } catch {
       // not a log line
     }
@@ -203,10 +230,24 @@ interface Client {
 
 async function startClient(net: Devnet, sample: SampleModel, index: number): Promise<Client> {
   const account = devAccount(index);
-  const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001"), deadlineInSeconds: 3600 });
-  const call = { address: net.record.contracts.InferenceMarket!.address, abi: loadArtifact("InferenceMarket").abi, functionName: "requestJob" as const, args: [request] as const, value };
+  const { request, value } = await jobRequestOf(net.publicClient, net.record, {
+    model: sample.name,
+    inputs: sample.exampleInputs(),
+    feePerProvider: parseEther("0.001"),
+    deadlineInSeconds: 3600,
+  });
+  const call = {
+    address: net.record.contracts.InferenceMarket!.address,
+    abi: loadArtifact("InferenceMarket").abi,
+    functionName: "requestJob" as const,
+    args: [request] as const,
+    value,
+  };
   const data = encodeFunctionData({ abi: call.abi, functionName: call.functionName, args: call.args });
-  const gas = ((await net.publicClient.estimateGas({ account: account.address, to: call.address, data, value: call.value })) * 15n) / 10n;
+  const gas =
+    ((await net.publicClient.estimateGas({ account: account.address, to: call.address, data, value: call.value })) *
+      15n) /
+    10n;
   const fees = await net.publicClient.estimateFeesPerGas();
   let nonce = await net.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
 
@@ -263,7 +304,10 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
       const deadline = performance.now() + timeoutMs;
       while (!jobIds.every((id) => results.has(id))) {
         const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`${jobIds.filter((id) => !results.has(id)).length} of ${jobIds.length} job(s) got no result within ${timeoutMs} ms`);
+        if (left <= 0)
+          throw new Error(
+            `${jobIds.filter((id) => !results.has(id)).length} of ${jobIds.length} job(s) got no result within ${timeoutMs} ms`,
+          );
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, left);
           waiter = () => (clearTimeout(t), resolve());
@@ -274,7 +318,10 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
     close: () => {
       unwatch();
       // The subscription's socket too: left open it reports errors once the node is gone.
-      void ws.transport.getRpcClient().then((rpc) => rpc.close(), () => undefined);
+      void ws.transport.getRpcClient().then(
+        (rpc) => rpc.close(),
+        () => undefined,
+      );
     },
   };
   return self;
@@ -283,10 +330,15 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
 type Row = [string, string, string, boolean];
 
 function printTable(rows: Row[]): void {
-  const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [number, number, number];
+  const [w0, w1, w2] = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length))) as [
+    number,
+    number,
+    number,
+  ];
   console.log("");
   console.log(`  ${"figure".padEnd(w0)}  ${"value".padStart(w1)}  ${"target".padEnd(w2)}  result`);
-  for (const [name, value, target, ok] of rows) console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${ok ? "PASS" : "MISS"}`);
+  for (const [name, value, target, ok] of rows)
+    console.log(`  ${name.padEnd(w0)}  ${value.padStart(w1)}  ${target.padEnd(w2)}  ${ok ? "PASS" : "MISS"}`);
 }
 
 async function main(): Promise<void> {
@@ -321,7 +373,10 @@ async function main(): Promise<void> {
   const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
   const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
 
-  const pool = autoInference({ workers: CONFIG_DEFAULTS.inference.workers, intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads });
+  const pool = autoInference({
+    workers: CONFIG_DEFAULTS.inference.workers,
+    intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads,
+  });
   const poolText = `${pool.workers ?? 1} worker(s) x ${pool.intraOpThreads ?? "all"} intra-op thread(s) (inference.workers ${CONFIG_DEFAULTS.inference.workers}, intraOpThreads ${CONFIG_DEFAULTS.inference.intraOpThreads})`;
   const inFlight = CONFIG_DEFAULTS.maxConcurrentJobs;
   const sameSettings: ort.InferenceSession.SessionOptions = {
@@ -344,7 +399,9 @@ async function main(): Promise<void> {
       sames.push(same);
       say(`  executor (${poolText}, ${inFlight} runs in flight), ${n} runs ...`);
       const e = await executorLoop(model, n, inFlight);
-      say(`  ${e.perSecond.toFixed(0)} runs/s (${(e.perSecond / p.perSecond).toFixed(2)} x plain), p50 ${ms(e.p50)} per run (queueing included), ${e.runsPerMessage.toFixed(2)} runs per message`);
+      say(
+        `  ${e.perSecond.toFixed(0)} runs/s (${(e.perSecond / p.perSecond).toFixed(2)} x plain), p50 ${ms(e.p50)} per run (queueing included), ${e.runsPerMessage.toFixed(2)} runs per message`,
+      );
       plains.push(p);
       execs.push(e);
     }
@@ -355,32 +412,61 @@ async function main(): Promise<void> {
     const sameRatio = [...sameRatios].sort((a, b) => a - b)[Math.floor(sameRatios.length / 2)]!;
     return { plain: median(plains), exec: median(execs), plains, execs, ratios, ratio, sames, sameRatios, sameRatio };
   }
-  const median = <T extends { perSecond: number }>(xs: T[]) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
+  const median = <T extends { perSecond: number }>(xs: T[]) =>
+    [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
   const main = await compare(sample, runs);
   const { plain, exec, plains, execs } = main;
   const mlp = await compare(BENCH_MLP_MODEL, mlpRuns);
   const exec1 = await executorLoop(sample, runs, 1);
   say(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} per run`);
   const ratioRows: Row[] = [
-    [`executor / plain loop throughput, ${sample.name}, ${inFlight} in flight`, `${main.ratio.toFixed(2)} x`, ">= 0.9 x", main.ratio >= 0.9],
-    [`executor / plain loop throughput, ${BENCH_MLP_MODEL.name} (p50 ${ms(mlp.plain.p50)}), ${inFlight} in flight`, `${mlp.ratio.toFixed(2)} x`, ">= 0.9 x", mlp.ratio >= 0.9],
-    [`  the same against a plain loop with the workers' session settings, ${sample.name}`, `${main.sameRatio.toFixed(2)} x`, ">= 0.9 x", main.sameRatio >= 0.9],
-    [`  the same against a plain loop with the workers' session settings, ${BENCH_MLP_MODEL.name}`, `${mlp.sameRatio.toFixed(2)} x`, ">= 0.9 x", mlp.sameRatio >= 0.9],
+    [
+      `executor / plain loop throughput, ${sample.name}, ${inFlight} in flight`,
+      `${main.ratio.toFixed(2)} x`,
+      ">= 0.9 x",
+      main.ratio >= 0.9,
+    ],
+    [
+      `executor / plain loop throughput, ${BENCH_MLP_MODEL.name} (p50 ${ms(mlp.plain.p50)}), ${inFlight} in flight`,
+      `${mlp.ratio.toFixed(2)} x`,
+      ">= 0.9 x",
+      mlp.ratio >= 0.9,
+    ],
+    [
+      `  the same against a plain loop with the workers' session settings, ${sample.name}`,
+      `${main.sameRatio.toFixed(2)} x`,
+      ">= 0.9 x",
+      main.sameRatio >= 0.9,
+    ],
+    [
+      `  the same against a plain loop with the workers' session settings, ${BENCH_MLP_MODEL.name}`,
+      `${mlp.sameRatio.toFixed(2)} x`,
+      ">= 0.9 x",
+      mlp.sameRatio >= 0.9,
+    ],
   ];
   const executorLines = () => {
-    console.log(`  executor pool: ${poolText} on ${availableParallelism()} core(s); ratios are the median of ${rounds} back-to-back rounds`);
-    console.log(`  the plain loop uses onnxruntime's defaults (every core, threads spinning between ops); the workers' settings: ${sameSettings.intraOpNumThreads ?? "every core"} thread(s), no spinning`);
+    console.log(
+      `  executor pool: ${poolText} on ${availableParallelism()} core(s); ratios are the median of ${rounds} back-to-back rounds`,
+    );
+    console.log(
+      `  the plain loop uses onnxruntime's defaults (every core, threads spinning between ops); the workers' settings: ${sameSettings.intraOpNumThreads ?? "every core"} thread(s), no spinning`,
+    );
     for (const [m, r] of [
       [sample.name, main],
       [BENCH_MLP_MODEL.name, mlp],
     ] as const) {
-      console.log(`  ${m}: plain ${r.plains.map((p) => p.perSecond.toFixed(0)).join(", ")} runs/s (with the workers' session settings ${r.sames.map((p) => p.perSecond.toFixed(0)).join(", ")}); executor ${r.execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${r.ratios[i]!.toFixed(2)} x (${e.runsPerMessage.toFixed(1)} runs/message)`).join(", ")}`);
+      console.log(
+        `  ${m}: plain ${r.plains.map((p) => p.perSecond.toFixed(0)).join(", ")} runs/s (with the workers' session settings ${r.sames.map((p) => p.perSecond.toFixed(0)).join(", ")}); executor ${r.execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${r.ratios[i]!.toFixed(2)} x (${e.runsPerMessage.toFixed(1)} runs/message)`).join(", ")}`,
+      );
     }
   };
   if (values["executor-only"]) {
     console.log(`\nConclave executor benchmark, ${new Date().toISOString()}`);
     executorLines();
-    console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
+    console.log(
+      `  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`,
+    );
     printTable(ratioRows);
     return;
   }
@@ -394,7 +480,13 @@ async function main(): Promise<void> {
   // jury of 3 fits in it) and stakes 9,000 more: 10,000 open deliveries, for the steady phase's
   // jobs (still in their window) and the burst's together.
   const collateralPerJob = parseUnits("1", 18);
-  const net = await startDevnet({ providers: [providerIndex], models: [sample], blockTimeSeconds, params: { collateralPerJob, juryFee: parseUnits("0.25", 18) }, log: (l) => say(`  ${l}`) });
+  const net = await startDevnet({
+    providers: [providerIndex],
+    models: [sample],
+    blockTimeSeconds,
+    params: { collateralPerJob, juryFee: parseUnits("0.25", 18) },
+    log: (l) => say(`  ${l}`),
+  });
   let runner: RunnerProcess | undefined;
   let client: Client | undefined;
   try {
@@ -411,7 +503,9 @@ async function main(): Promise<void> {
     await waitUntilReady(runner);
     const delivery = (overrides.delivery ?? {}) as Partial<typeof CONFIG_DEFAULTS.delivery>;
     const deliveryText = `delivery.maxBatch ${delivery.maxBatch ?? CONFIG_DEFAULTS.delivery.maxBatch}, delivery.maxWaitBlocks ${delivery.maxWaitBlocks ?? CONFIG_DEFAULTS.delivery.maxWaitBlocks}`;
-    say(`runner ${runner.address} up (rpc ${net.node.wsUrl}, confirmations ${runnerSettings.confirmations}, pollIntervalMs ${runnerSettings.pollIntervalMs}, workers ${runnerSettings.inference.workers}, ${deliveryText})`);
+    say(
+      `runner ${runner.address} up (rpc ${net.node.wsUrl}, confirmations ${runnerSettings.confirmations}, pollIntervalMs ${runnerSettings.pollIntervalMs}, workers ${runnerSettings.inference.workers}, ${deliveryText})`,
+    );
     client = await startClient(net, sample, DEV_ROLES.clients[0]);
     const c = client;
     const marketAbi = loadArtifact("InferenceMarket").abi as Abi;
@@ -437,7 +531,10 @@ async function main(): Promise<void> {
       let singles = 0;
       let items = 0;
       for (const [hash, n] of txs) {
-        const [receipt, tx] = await Promise.all([net.publicClient.getTransactionReceipt({ hash }), net.publicClient.getTransaction({ hash })]);
+        const [receipt, tx] = await Promise.all([
+          net.publicClient.getTransactionReceipt({ hash }),
+          net.publicClient.getTransaction({ hash }),
+        ]);
         if (tx.from.toLowerCase() !== runner!.address.toLowerCase()) continue;
         gas += receipt.gasUsed;
         items += n;
@@ -465,20 +562,33 @@ async function main(): Promise<void> {
       }
       const lagSequential = lagP99(await scrape(runner));
       const phases = breakdown(runner.logs, latencyIds, c.results);
-      rows.push([`request->result latency p50 (mined -> result on chain)`, ms(pct(latency, 50)), `<= bare inference p50 + 30 ms = ${ms(plain.p50 + 30)}`, pct(latency, 50) <= plain.p50 + 30]);
+      rows.push([
+        `request->result latency p50 (mined -> result on chain)`,
+        ms(pct(latency, 50)),
+        `<= bare inference p50 + 30 ms = ${ms(plain.p50 + 30)}`,
+        pct(latency, 50) <= plain.p50 + 30,
+      ]);
       rows.push([`event-loop lag p99, sequential jobs`, ms(lagSequential), "<= 10 ms", lagSequential <= 10]);
-      lines.push(`  latency (${latencyJobs} jobs): p50 ${ms(pct(latency, 50))}, p90 ${ms(pct(latency, 90))}, p99 ${ms(pct(latency, 99))}; from send: p50 ${ms(pct(fromSent, 50))}`);
-      lines.push(`  latency p50 by stage (runner log timestamps, 1 ms resolution): mined -> job seen ${ms(pct(phases.seen, 50))}, seen -> computed ${ms(pct(phases.computed, 50))}, computed -> result on chain ${ms(pct(phases.submitted, 50))}`);
+      lines.push(
+        `  latency (${latencyJobs} jobs): p50 ${ms(pct(latency, 50))}, p90 ${ms(pct(latency, 90))}, p99 ${ms(pct(latency, 99))}; from send: p50 ${ms(pct(fromSent, 50))}`,
+      );
+      lines.push(
+        `  latency p50 by stage (runner log timestamps, 1 ms resolution): mined -> job seen ${ms(pct(phases.seen, 50))}, seen -> computed ${ms(pct(phases.computed, 50))}, computed -> result on chain ${ms(pct(phases.submitted, 50))}`,
+      );
     } else {
       // Steady: each new block, the client sends as many requests as half a block's gas takes
       // (the other half is the runner's deliveries and claims): the chain's request rate. The
       // runner keeps up if it settles (result on chain) about as many per second, within 2 blocks.
       const block = await net.publicClient.getBlock();
-      const perBlock = values["per-block"] ? Number(values["per-block"]) : Math.max(1, Math.floor(Number(block.gasLimit / 2n / c.requestGas)));
-      say(`steady: ${perBlock} k = 1 requests each block for ${steadyBlocks} blocks (block gas limit ${block.gasLimit}, ${c.requestGas} gas per request as sent) ...`);
+      const perBlock = values["per-block"]
+        ? Number(values["per-block"])
+        : Math.max(1, Math.floor(Number(block.gasLimit / 2n / c.requestGas)));
+      say(
+        `steady: ${perBlock} k = 1 requests each block for ${steadyBlocks} blocks (block gas limit ${block.gasLimit}, ${c.requestGas} gas per request as sent) ...`,
+      );
       const hashes: Hex[] = [];
       let last = await net.publicClient.getBlockNumber();
-      for (let sentBlocks = 0; sentBlocks < steadyBlocks; ) {
+      for (let sentBlocks = 0; sentBlocks < steadyBlocks;) {
         const now = await net.publicClient.getBlockNumber();
         if (now === last) {
           await new Promise((r) => setTimeout(r, 20));
@@ -509,11 +619,25 @@ async function main(): Promise<void> {
       const gas = await deliveryGas(ids);
       // Where the time goes: the runner's compute rate from its log, against the chain's rates.
       const computedPerSecond = computeRate(runner.logs, new Set(ids.map(String)));
-      rows.push([`k = 1 jobs settled per second, one runner (requests mined ${minedPerSecond.toFixed(1)}/s)`, settledPerSecond.toFixed(1), `>= 0.8 x mined = ${(0.8 * minedPerSecond).toFixed(1)}`, settledPerSecond >= 0.8 * minedPerSecond]);
+      rows.push([
+        `k = 1 jobs settled per second, one runner (requests mined ${minedPerSecond.toFixed(1)}/s)`,
+        settledPerSecond.toFixed(1),
+        `>= 0.8 x mined = ${(0.8 * minedPerSecond).toFixed(1)}`,
+        settledPerSecond >= 0.8 * minedPerSecond,
+      ]);
       rows.push([`request->result latency p99 at that rate (blocks)`, String(p99), "<= 2 blocks", p99 <= 2]);
-      rows.push([`gas per job of the runner's deliveries, steady (${gas.batches} batches + ${gas.singles} single, ${gas.items} results)`, gas.perJob.toFixed(0), "<= 10,000", gas.perJob <= 10_000]);
-      lines.push(`  steady: ${requests.length} requests over ${span(reqBlocks)} blocks (${perBlock} a block = ${minedPerSecond.toFixed(1)}/s); ${complete ? "all" : `${settled.length}`} results over ${span(resBlocks)} blocks = ${settledPerSecond.toFixed(1)}/s; latency in blocks p50 ${pct(latencyBlocks, 50)}, p99 ${p99}, max ${Math.max(...latencyBlocks)}`);
-      lines.push(`  the runner's deliveries: ${gas.txs} transactions for ${gas.items} results (${(gas.items / Math.max(1, gas.txs)).toFixed(1)} a transaction), ${gas.perJob.toFixed(0)} gas per result; the market's per-item-signature batch costs ~24.8k per item (MISS expected; a one-signature batch is issue 11's)`);
+      rows.push([
+        `gas per job of the runner's deliveries, steady (${gas.batches} batches + ${gas.singles} single, ${gas.items} results)`,
+        gas.perJob.toFixed(0),
+        "<= 10,000",
+        gas.perJob <= 10_000,
+      ]);
+      lines.push(
+        `  steady: ${requests.length} requests over ${span(reqBlocks)} blocks (${perBlock} a block = ${minedPerSecond.toFixed(1)}/s); ${complete ? "all" : `${settled.length}`} results over ${span(resBlocks)} blocks = ${settledPerSecond.toFixed(1)}/s; latency in blocks p50 ${pct(latencyBlocks, 50)}, p99 ${p99}, max ${Math.max(...latencyBlocks)}`,
+      );
+      lines.push(
+        `  the runner's deliveries: ${gas.txs} transactions for ${gas.items} results (${(gas.items / Math.max(1, gas.txs)).toFixed(1)} a transaction), ${gas.perJob.toFixed(0)} gas per result; the market's per-item-signature batch costs ~24.8k per item (MISS expected; a one-signature batch is issue 11's)`,
+      );
       const inferencePerSecond = exec.perSecond;
       const limit =
         settledPerSecond >= 0.95 * minedPerSecond
@@ -522,7 +646,9 @@ async function main(): Promise<void> {
             ? `inference: the executor does ${inferencePerSecond.toFixed(0)} runs/s, below the ${minedPerSecond.toFixed(1)} requests/s mined`
             : `the runner: it computed ${computedPerSecond.toFixed(1)} jobs/s and settled ${settledPerSecond.toFixed(1)}/s while inference alone does ${inferencePerSecond.toFixed(0)} runs/s and the chain mined ${minedPerSecond.toFixed(1)} requests/s`;
       lines.push(`  what limits the end-to-end rate: ${limit}`);
-      lines.push(`  stages: requests mined ${minedPerSecond.toFixed(1)}/s; runner computed ${computedPerSecond.toFixed(1)} jobs/s (log "job computed" times); results on chain ${settledPerSecond.toFixed(1)}/s; executor ${inferencePerSecond.toFixed(0)} runs/s`);
+      lines.push(
+        `  stages: requests mined ${minedPerSecond.toFixed(1)}/s; runner computed ${computedPerSecond.toFixed(1)} jobs/s (log "job computed" times); results on chain ${settledPerSecond.toFixed(1)}/s; executor ${inferencePerSecond.toFixed(0)} runs/s`,
+      );
     }
 
     // Throughput: a burst of jobs served by the one runner. The requests are queued with the
@@ -539,7 +665,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < burst; i++) hashes.push((await c.send()).hash);
       t0 = performance.now();
       // As many blocks as the requests need (the block gas limit), then automine again.
-      if (automine) while (Number(await net.publicClient.getBlockTransactionCount({ blockTag: "pending" })) > 0) await rpc("evm_mine");
+      if (automine)
+        while (Number(await net.publicClient.getBlockTransactionCount({ blockTag: "pending" })) > 0)
+          await rpc("evm_mine");
     } finally {
       if (automine) await rpc("evm_setAutomine", [true]);
     }
@@ -558,24 +686,53 @@ async function main(): Promise<void> {
     const metrics = await scrape(runner);
     const lagBurst = lagP99(metrics);
     const burstGas = await deliveryGas(ids);
-    say(`  requests sent within ${ms(minedIn)}; ${complete ? "all" : `${settled.length} of ${burst}`} results on chain after ${ms(lastAt - t0)}`);
+    say(
+      `  requests sent within ${ms(minedIn)}; ${complete ? "all" : `${settled.length} of ${burst}`} results on chain after ${ms(lastAt - t0)}`,
+    );
 
     rows.push(
       [`event-loop lag p99, burst of ${burst} jobs`, ms(lagBurst), "<= 10 ms", lagBurst <= 10],
-      [`burst: jobs served (${stake / collateralPerJob} open deliveries staked)`, `${settled.length} of ${burst}`, "all", settled.length === burst],
-      [`gas per job of the runner's deliveries, burst (${burstGas.batches} batches + ${burstGas.singles} single)`, burstGas.perJob.toFixed(0), "<= 10,000", burstGas.perJob <= 10_000],
-      [`executor throughput, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight (runs/s)`, exec.perSecond.toFixed(0), `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`, exec.perSecond >= 0.9 * plain.perSecond],
+      [
+        `burst: jobs served (${stake / collateralPerJob} open deliveries staked)`,
+        `${settled.length} of ${burst}`,
+        "all",
+        settled.length === burst,
+      ],
+      [
+        `gas per job of the runner's deliveries, burst (${burstGas.batches} batches + ${burstGas.singles} single)`,
+        burstGas.perJob.toFixed(0),
+        "<= 10,000",
+        burstGas.perJob <= 10_000,
+      ],
+      [
+        `executor throughput, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight (runs/s)`,
+        exec.perSecond.toFixed(0),
+        `>= 0.9 x plain = ${(0.9 * plain.perSecond).toFixed(0)}`,
+        exec.perSecond >= 0.9 * plain.perSecond,
+      ],
       ...ratioRows,
     );
-    console.log(`\nConclave runner benchmark: model ${sample.name}, one runner on a local Anvil node (${net.node.wsUrl}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"}), ${deliveryText}, ${new Date().toISOString()}`);
+    console.log(
+      `\nConclave runner benchmark: model ${sample.name}, one runner on a local Anvil node (${net.node.wsUrl}, ${blockTimeSeconds > 0 ? `a block every ${blockTimeSeconds} s` : "automine"}), ${deliveryText}, ${new Date().toISOString()}`,
+    );
     console.log(`  ${stakeLine}`);
-    console.log(`  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)} (median of ${rounds}: ${plains.map((p) => p.perSecond.toFixed(0)).join(", ")})`);
-    console.log(`  executor, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight: ${exec.perSecond.toFixed(0)} runs/s (median of ${rounds}: ${execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${(e.perSecond / plains[i]!.perSecond).toFixed(2)} x`).join(", ")})`);
-    console.log(`  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`);
+    console.log(
+      `  plain onnxruntime loop: ${plain.perSecond.toFixed(0)} runs/s, p50 ${ms(plain.p50)} (median of ${rounds}: ${plains.map((p) => p.perSecond.toFixed(0)).join(", ")})`,
+    );
+    console.log(
+      `  executor, ${CONFIG_DEFAULTS.maxConcurrentJobs} in flight: ${exec.perSecond.toFixed(0)} runs/s (median of ${rounds}: ${execs.map((e, i) => `${e.perSecond.toFixed(0)} = ${(e.perSecond / plains[i]!.perSecond).toFixed(2)} x`).join(", ")})`,
+    );
+    console.log(
+      `  executor one at a time: ${exec1.perSecond.toFixed(0)} runs/s, p50 ${ms(exec1.p50)} (bare inference incl. IPC)`,
+    );
     executorLines();
     for (const l of lines) console.log(l);
-    console.log(`  burst: ${settled.length} of ${burst} results on chain within ${ms(lastAt - t0)} of the last request sent (${jobsPerSecond.toFixed(1)} jobs/s)${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}; ${burstGas.txs} delivery transactions (${(burstGas.items / Math.max(1, burstGas.txs)).toFixed(1)} results each)`);
-    console.log(`  jobs paid to the runner so far (claimed after their window): ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}`);
+    console.log(
+      `  burst: ${settled.length} of ${burst} results on chain within ${ms(lastAt - t0)} of the last request sent (${jobsPerSecond.toFixed(1)} jobs/s)${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}; ${burstGas.txs} delivery transactions (${(burstGas.items / Math.max(1, burstGas.txs)).toFixed(1)} results each)`,
+    );
+    console.log(
+      `  jobs paid to the runner so far (claimed after their window): ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}`,
+    );
     printTable(rows);
   } finally {
     client?.close();
@@ -590,17 +747,31 @@ async function main(): Promise<void> {
  * mining every `blockTimeSeconds`: k = 1 request->result latency p99 in blocks (<= 3) and the k = 3
  * jobs that got all three seats (all).
  */
-async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrides: Record<string, unknown>): Promise<void> {
+async function fleetBurst(
+  sample: SampleModel,
+  blockTimeSeconds: number,
+  overrides: Record<string, unknown>,
+): Promise<void> {
   const providers = [...DEV_ROLES.providers];
   say(`fleet burst: a local network with ${providers.length} providers, a block every ${blockTimeSeconds} s ...`);
-  const net = await startDevnet({ providers, models: [sample], blockTimeSeconds, params: { collateralPerJob: parseUnits("1", 18), juryFee: parseUnits("0.25", 18) }, log: (l) => say(`  ${l}`) });
+  const net = await startDevnet({
+    providers,
+    models: [sample],
+    blockTimeSeconds,
+    params: { collateralPerJob: parseUnits("1", 18), juryFee: parseUnits("0.25", 18) },
+    log: (l) => say(`  ${l}`),
+  });
   const runners: RunnerProcess[] = [];
   try {
     const registry = net.record.contracts.ProviderRegistry!.address;
     for (const i of providers) {
       const own = conclaveContracts(net.record, net.wallet(i));
-      await net.publicClient.waitForTransactionReceipt({ hash: await own.token.write.approve([registry, parseUnits("9000", 18)]) });
-      await net.publicClient.waitForTransactionReceipt({ hash: await own.providers.write.addStake([parseUnits("9000", 18)]) });
+      await net.publicClient.waitForTransactionReceipt({
+        hash: await own.token.write.approve([registry, parseUnits("9000", 18)]),
+      });
+      await net.publicClient.waitForTransactionReceipt({
+        hash: await own.providers.write.addStake([parseUnits("9000", 18)]),
+      });
     }
     for (const i of providers) runners.push(await spawnRunner(net, i, runnerConfig(net, i, overrides)));
     await Promise.all(runners.map((r) => waitUntilReady(r)));
@@ -609,9 +780,16 @@ async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrid
     const account = devAccount(DEV_ROLES.clients[1]);
     const kinds = await Promise.all(
       [1, 3].map(async (redundancy) => {
-        const { request, value } = await jobRequestOf(net.publicClient, net.record, { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001"), redundancy, deadlineInSeconds: 3600 });
+        const { request, value } = await jobRequestOf(net.publicClient, net.record, {
+          model: sample.name,
+          inputs: sample.exampleInputs(),
+          feePerProvider: parseEther("0.001"),
+          redundancy,
+          deadlineInSeconds: 3600,
+        });
         const data = encodeFunctionData({ abi, functionName: "requestJob", args: [request] });
-        const gas = ((await net.publicClient.estimateGas({ account: account.address, to: market, data, value })) * 15n) / 10n;
+        const gas =
+          ((await net.publicClient.estimateGas({ account: account.address, to: market, data, value })) * 15n) / 10n;
         return { redundancy, data, value, gas };
       }),
     );
@@ -622,8 +800,21 @@ async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrid
     const sent: { hash: Hex; redundancy: number }[] = [];
     for (let i = 0; i < 450; i++) {
       const kind = kinds[i % 3 === 2 ? 1 : 0]!;
-      const raw = await account.signTransaction({ chainId: net.chain.id, type: "eip1559", to: market, data: kind.data, value: kind.value, gas: kind.gas, nonce: nonce++, maxFeePerGas: fees.maxFeePerGas * 4n, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
-      sent.push({ hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }), redundancy: kind.redundancy });
+      const raw = await account.signTransaction({
+        chainId: net.chain.id,
+        type: "eip1559",
+        to: market,
+        data: kind.data,
+        value: kind.value,
+        gas: kind.gas,
+        nonce: nonce++,
+        maxFeePerGas: fees.maxFeePerGas * 4n,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      });
+      sent.push({
+        hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }),
+        redundancy: kind.redundancy,
+      });
     }
     const jobs: { jobId: bigint; block: bigint; redundancy: number }[] = [];
     for (const s of sent) {
@@ -633,7 +824,13 @@ async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrid
     }
     const k1 = jobs.filter((j) => j.redundancy === 1);
     const k3 = jobs.filter((j) => j.redundancy === 3);
-    const commitWindow = Number(((await net.publicClient.readContract({ address: market, abi, functionName: "policy" })) as { commitWindow: number }).commitWindow);
+    const commitWindow = Number(
+      (
+        (await net.publicClient.readContract({ address: market, abi, functionName: "policy" })) as {
+          commitWindow: number;
+        }
+      ).commitWindow,
+    );
     const deadline = performance.now() + (commitWindow + 60) * 1000;
     let results = new Map<bigint, bigint>();
     let seats = new Map<bigint, number>();
@@ -649,14 +846,18 @@ async function fleetBurst(sample: SampleModel, blockTimeSeconds: number, overrid
       }
       const k1Done = k1.every((j) => results.has(j.jobId));
       const k3Done = k3.every((j) => (seats.get(j.jobId) ?? 0) >= 3);
-      say(`  ${k1.filter((j) => results.has(j.jobId)).length}/${k1.length} k = 1 results, ${k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length}/${k3.length} k = 3 jobs seated`);
+      say(
+        `  ${k1.filter((j) => results.has(j.jobId)).length}/${k1.length} k = 1 results, ${k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length}/${k3.length} k = 3 jobs seated`,
+      );
       if ((k1Done && k3Done) || performance.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 3_000));
     }
     const latency = k1.filter((j) => results.has(j.jobId)).map((j) => Number(results.get(j.jobId)! - j.block));
     const seated = k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length;
     const p99 = pct(latency, 99);
-    console.log(`\nFleet burst: ${k1.length} k = 1 + ${k3.length} k = 3 jobs, ${runners.length} runners, a block every ${blockTimeSeconds} s: k = 1 latency in blocks p50 ${pct(latency, 50)}, p95 ${pct(latency, 95)}, p99 ${p99} (${latency.length} of ${k1.length} served); k = 3 seated ${seated} of ${k3.length}`);
+    console.log(
+      `\nFleet burst: ${k1.length} k = 1 + ${k3.length} k = 3 jobs, ${runners.length} runners, a block every ${blockTimeSeconds} s: k = 1 latency in blocks p50 ${pct(latency, 50)}, p95 ${pct(latency, 95)}, p99 ${p99} (${latency.length} of ${k1.length} served); k = 3 seated ${seated} of ${k3.length}`,
+    );
     printTable([
       [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
       [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],

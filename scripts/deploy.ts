@@ -70,7 +70,11 @@ async function main(): Promise<void> {
     const who = holders.map((h) => labelAddress(record, h, { deployer: account.address })).join(", ") || "nobody";
     console.log(`  ${contract}.${role}: ${who}`);
   }
-  const guardian = await publicClient.readContract({ address: contractAddress(record, "GuardianVeto"), abi: loadArtifact("GuardianVeto").abi, functionName: "guardian" });
+  const guardian = await publicClient.readContract({
+    address: contractAddress(record, "GuardianVeto"),
+    abi: loadArtifact("GuardianVeto").abi,
+    functionName: "guardian",
+  });
   console.log(`  GuardianVeto.guardian: ${guardian === zeroAddress ? "nobody" : guardian}`);
 }
 

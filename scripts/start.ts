@@ -10,7 +10,16 @@ import { readDeployment, writeDeployment } from "../node/chain/deployment.ts";
 import { firstInference } from "../node/devnet/demo.ts";
 import { startAnvil } from "../node/devnet/anvil-node.ts";
 import { waitForRpc } from "../node/devnet/local-rpc.ts";
-import { DEV_ROLES, devAccount, resumeDevnet, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../node/devnet/network.ts";
+import {
+  DEV_ROLES,
+  devAccount,
+  resumeDevnet,
+  runnerConfig,
+  spawnRunner,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../node/devnet/network.ts";
 import { oneLine } from "../node/errors.ts";
 import { ensureDashboardBuilt } from "../node/dashboard/assets.ts";
 import { startDashboard, type Dashboard } from "../node/dashboard/dashboard.ts";
@@ -59,18 +68,23 @@ async function main(): Promise<void> {
   });
   if (values.help) return void console.log(HELP);
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--port must be 1..65535, got ${values.port}`);
   const blockTimeSeconds = Number(values["block-time"]);
   const dashboardPort = Number(values["dashboard-port"]);
-  if (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535) throw new Error(`--dashboard-port must be 0..65535, got ${values["dashboard-port"]}`);
-  if (values["block-time"].trim() === "" || !Number.isFinite(blockTimeSeconds) || blockTimeSeconds < 0) throw new Error(`--block-time must be a number of seconds >= 0, got ${values["block-time"]}`);
+  if (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)
+    throw new Error(`--dashboard-port must be 0..65535, got ${values["dashboard-port"]}`);
+  if (values["block-time"].trim() === "" || !Number.isFinite(blockTimeSeconds) || blockTimeSeconds < 0)
+    throw new Error(`--block-time must be a number of seconds >= 0, got ${values["block-time"]}`);
   const dir = path.resolve(values.dir ?? path.join(ROOT, ".conclave", "devnet"));
   // Anvil's own state file (--state): loaded at start, written on exit and every 30 s.
   const stateFile = path.join(dir, "anvil-state.json");
   const runningMark = path.join(dir, "RUNNING");
   if (await portInUse(port)) {
     const mark = existsSync(runningMark) ? (JSON.parse(readFileSync(runningMark, "utf8")) as { node?: number }) : {};
-    const hint = mark.node ? `the Anvil node of an earlier npm start may still run (pid ${mark.node}: kill ${mark.node})` : "another network?";
+    const hint = mark.node
+      ? `the Anvil node of an earlier npm start may still run (pid ${mark.node}: kill ${mark.node})`
+      : "another network?";
     throw new Error(`something already answers JSON-RPC on 127.0.0.1:${port} (${hint}); stop it or pass --port`);
   }
   const deploymentsDir = path.resolve(values["deployments-dir"] ?? path.join(ROOT, "deployments"));
@@ -78,7 +92,8 @@ async function main(): Promise<void> {
   const deploymentFile = path.join(deploymentsDir, "31337.json");
   const saved = !values.fresh && existsSync(stateFile) && existsSync(deploymentFile);
   if (!saved) {
-    if (existsSync(dir)) say(values.fresh ? `--fresh: discarding ${dir}` : `no saved network in ${dir}: starting fresh`);
+    if (existsSync(dir))
+      say(values.fresh ? `--fresh: discarding ${dir}` : `no saved network in ${dir}: starting fresh`);
     rmSync(dir, { recursive: true, force: true });
   } else if (existsSync(runningMark)) {
     // The last run was killed: the chain resumes as Anvil last wrote it, so runner journals that
@@ -90,9 +105,13 @@ async function main(): Promise<void> {
 
   let net: Devnet;
   if (saved) {
-    const node = await startAnvil({ port, stateFile, blockTimeSeconds, ownProcessGroup: true }).catch((error: unknown) => {
-      throw new Error(`the saved chain ${stateFile} could not be loaded (${oneLine(error)}); start with --fresh`, { cause: error });
-    });
+    const node = await startAnvil({ port, stateFile, blockTimeSeconds, ownProcessGroup: true }).catch(
+      (error: unknown) => {
+        throw new Error(`the saved chain ${stateFile} could not be loaded (${oneLine(error)}); start with --fresh`, {
+          cause: error,
+        });
+      },
+    );
     try {
       net = await resumeDevnet({ node, deploymentFile, publisherDir });
     } catch (error) {
@@ -102,7 +121,15 @@ async function main(): Promise<void> {
     say(`resumed the network saved in ${dir} at block ${await net.publicClient.getBlockNumber()}`);
   } else {
     try {
-      net = await startDevnet({ port, deploymentsDir, publisherDir, log: say, ownProcessGroup: true, stateFile, blockTimeSeconds });
+      net = await startDevnet({
+        port,
+        deploymentsDir,
+        publisherDir,
+        log: say,
+        ownProcessGroup: true,
+        stateFile,
+        blockTimeSeconds,
+      });
     } catch (error) {
       // Half a network is not worth resuming.
       rmSync(stateFile, { force: true });
@@ -127,9 +154,13 @@ async function main(): Promise<void> {
     await net.stop();
     if (existsSync(stateFile) && statSync(stateFile).mtimeMs >= asked - 1_000) {
       rmSync(runningMark, { force: true });
-      say(`saved the chain${head === undefined ? "" : ` at block ${head}`} to ${stateFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`);
+      say(
+        `saved the chain${head === undefined ? "" : ` at block ${head}`} to ${stateFile}: \`npm start\` resumes this network, \`npm start -- --fresh\` starts over`,
+      );
     } else {
-      say(`could not save the chain: Anvil did not write ${stateFile}${net.node.lastOutput() ? ` (${net.node.lastOutput().split("\n").at(-1)})` : ""}`);
+      say(
+        `could not save the chain: Anvil did not write ${stateFile}${net.node.lastOutput() ? ` (${net.node.lastOutput().split("\n").at(-1)})` : ""}`,
+      );
     }
     process.exit(code);
   };
@@ -146,17 +177,37 @@ async function main(): Promise<void> {
       // the gateways of those started before it first (then from the publisher over bitswap).
       const gateways = runners.flatMap((r) => (r.gateway ? [r.gateway] : []));
       const ipfs = { peers: net.publisher.multiaddrs(), gateway: "127.0.0.1:0", gateways };
-      runners.push(await spawnRunner(net, i, runnerConfig(net, i, { ipfs }, dataDir), { onLog: (l) => log.write(`${l}\n`) }));
+      runners.push(
+        await spawnRunner(net, i, runnerConfig(net, i, { ipfs }, dataDir), { onLog: (l) => log.write(`${l}\n`) }),
+      );
     }
     // Tools on this machine find the IPFS node and the runners through the deployment file.
     const gateways = runners.flatMap((r) => (r.gateway ? [r.gateway] : []));
-    const record = { ...readDeployment(net.deploymentFile), ipfs: { blocks: path.join(publisherDir, "blocks"), peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)], gateways }, runners: runners.map((r) => ({ address: r.address, http: r.http })) };
+    const record = {
+      ...readDeployment(net.deploymentFile),
+      ipfs: {
+        blocks: path.join(publisherDir, "blocks"),
+        peers: [...net.publisher.multiaddrs(), ...runners.flatMap((r) => r.ipfs)],
+        gateways,
+      },
+      runners: runners.map((r) => ({ address: r.address, http: r.http })),
+    };
     writeDeployment(deploymentsDir, record);
     if (!values["no-dashboard"]) {
       // The network is useful without its dashboard: a failure here is reported, not fatal.
       try {
         const staticDir = await ensureDashboardBuilt(say);
-        dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record, port: dashboardPort, portFallback: true, staticDir, runners: record.runners, log: createLogger({ level: "warn" }) });
+        dashboard = await startDashboard({
+          publicClient: net.publicClient,
+          chain: net.chain,
+          rpcUrl: net.node.rpcUrl,
+          record,
+          port: dashboardPort,
+          portFallback: true,
+          staticDir,
+          runners: record.runners,
+          log: createLogger({ level: "warn" }),
+        });
         say(`dashboard: ${dashboard.url}`);
       } catch (error) {
         say(`dashboard: not started (${oneLine(error)}); \`npx conclave dashboard\` serves it separately`);
@@ -167,8 +218,11 @@ async function main(): Promise<void> {
       say("\nfirst paid inference:");
       const demo = await firstInference(net, say);
       say(`  settled on result ${demo.resultHash}`);
-      for (const [name, t] of Object.entries(demo.outputs)) say(`  ${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data)}`);
-      say(`  verified: outputs hash to the result; attestations ${demo.attestations.map((a) => `${a.provider.slice(0, 8)}… ${a.valid ? "ok" : "INVALID"}`).join(", ")}`);
+      for (const [name, t] of Object.entries(demo.outputs))
+        say(`  ${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data)}`);
+      say(
+        `  verified: outputs hash to the result; attestations ${demo.attestations.map((a) => `${a.provider.slice(0, 8)}… ${a.valid ? "ok" : "INVALID"}`).join(", ")}`,
+      );
     }
 
     say(`

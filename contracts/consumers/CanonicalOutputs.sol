@@ -68,7 +68,7 @@ library CanonicalOutputs {
         uint256 n = outputCount(preimage);
         if (index >= n) revert CanonicalOutputsNoOutput(index, n);
         uint256 at = HEADER_BYTES + 4;
-        for (uint256 i = 0;; ++i) {
+        for (uint256 i = 0; ; ++i) {
             uint256 end;
             (o, end) = _readOutput(preimage, at, i == index);
             if (i == index) return o;
@@ -127,11 +127,11 @@ library CanonicalOutputs {
 
     /// @dev Reads the output whose header starts at `at`; returns it (its name, dtype and shape
     /// copied only when `full`) and where the next output starts.
-    function _readOutput(bytes memory preimage, uint256 at, bool full)
-        private
-        pure
-        returns (Output memory o, uint256 end)
-    {
+    function _readOutput(
+        bytes memory preimage,
+        uint256 at,
+        bool full
+    ) private pure returns (Output memory o, uint256 end) {
         uint256 nameLength = _u32(preimage, at);
         _need(preimage, at + 4, nameLength);
         if (full) o.name = _slice(preimage, at + 4, nameLength);

@@ -69,8 +69,7 @@ abstract contract ConclaveConsumer is IConclaveConsumer {
         uint32 callbackGasLimit,
         uint128 maxGasPrice
     ) internal returns (uint256 jobId) {
-        uint256 escrow =
-            market.escrowOf(request.redundancy, request.feePerProvider, market.policy().protocolFeeBps);
+        uint256 escrow = market.escrowOf(request.redundancy, request.feePerProvider, market.policy().protocolFeeBps);
         if (request.token == address(0)) {
             jobId = market.requestJob{value: escrow}(request);
         } else {

@@ -118,7 +118,11 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     /// @notice `consumer` deposited `deposit` wei for the callback of job `jobId`.
     event CallbackFunded(
-        uint256 indexed jobId, address indexed consumer, uint32 callbackGasLimit, uint128 maxGasPrice, uint256 deposit
+        uint256 indexed jobId,
+        address indexed consumer,
+        uint32 callbackGasLimit,
+        uint128 maxGasPrice,
+        uint256 deposit
     );
     /// @notice The consumer's callback of job `jobId` ran and returned: with the outputs
     /// (`hashOnly` false) or the hash only. `gasUsed` is the callback's gas; `retry` whether it
@@ -130,7 +134,11 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Job `jobId` was fulfilled by `fulfiller`: credited `reimbursed` wei; the rest of
     /// the deposit, `refund`, was credited to `consumer`.
     event CallbackReimbursed(
-        uint256 indexed jobId, address indexed fulfiller, address indexed consumer, uint256 reimbursed, uint256 refund
+        uint256 indexed jobId,
+        address indexed fulfiller,
+        address indexed consumer,
+        uint256 reimbursed,
+        uint256 refund
     );
     /// @notice Job `jobId` ended without a result; its deposit, `amount`, was credited to `consumer`.
     event DepositReclaimed(uint256 indexed jobId, address indexed consumer, uint256 amount);
@@ -219,7 +227,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     function reclaim(uint256 jobId) external nonReentrant {
         Request storage q = _requests[jobId];
         if (q.status != CallbackStatus.Funded) revert ConsumerRouterInvalidStatus(jobId, q.status);
-        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
+        (IInferenceMarketTypes.JobStatus status, , , ) = market.jobState(jobId);
         if (status != IInferenceMarketTypes.JobStatus.Refunded) revert ConsumerRouterJobNotRefunded(jobId, status);
         uint256 amount = _held(q);
         address consumer = q.consumer;
@@ -346,7 +354,8 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         if (callbackGasLimit == 0 || callbackGasLimit > MAX_CALLBACK_GAS_LIMIT) {
             revert ConsumerRouterCallbackGasOutOfBounds(callbackGasLimit, MAX_CALLBACK_GAS_LIMIT);
         }
-        if (maxGasPrice == 0 || maxGasPrice > MAX_GAS_PRICE) revert ConsumerRouterGasPriceOutOfBounds(maxGasPrice, MAX_GAS_PRICE);
+        if (maxGasPrice == 0 || maxGasPrice > MAX_GAS_PRICE)
+            revert ConsumerRouterGasPriceOutOfBounds(maxGasPrice, MAX_GAS_PRICE);
         return (callbackGasLimit + FULFIL_OVERHEAD) * maxGasPrice;
     }
 
@@ -357,11 +366,12 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @param gasUsed The callback's gas.
     /// @param held The deposit.
     /// @return paid The reimbursement; `held - paid` goes to the consumer.
-    function reimbursement(uint256 gasPrice, uint256 maxGasPrice, uint256 gasUsed, uint256 held)
-        public
-        pure
-        returns (uint256 paid)
-    {
+    function reimbursement(
+        uint256 gasPrice,
+        uint256 maxGasPrice,
+        uint256 gasUsed,
+        uint256 held
+    ) public pure returns (uint256 paid) {
         uint256 price = gasPrice < maxGasPrice ? gasPrice : maxGasPrice;
         if (price == 0) return 0;
         if (gasUsed > type(uint256).max - FULFIL_OVERHEAD) return held;
@@ -404,10 +414,12 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     /// @dev {fulfill} once its job checked: checks the outputs, marks the job delivered, calls
     /// back with exactly the limit, then records a failure and shares the deposit.
-    function _fulfil(uint256 jobId, Request storage q, bytes32 resultHash, bytes calldata outputs)
-        private
-        returns (bool ok)
-    {
+    function _fulfil(
+        uint256 jobId,
+        Request storage q,
+        bytes32 resultHash,
+        bytes calldata outputs
+    ) private returns (bool ok) {
         bool hashOnly = _checkOutputs(jobId, resultHash, outputs);
         uint256 held = _held(q);
 
@@ -432,17 +444,22 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Calls the consumer with exactly its limit (see {_callConsumer}).
-    function _deliverCallback(uint256 jobId, Request storage q, bytes memory data)
-        private
-        returns (bool, uint256, bytes memory)
-    {
+    function _deliverCallback(
+        uint256 jobId,
+        Request storage q,
+        bytes memory data
+    ) private returns (bool, uint256, bytes memory) {
         uint256 limit = q.callbackGasLimit;
         return _callConsumer(jobId, q.consumer, limit, limit, POST_CALL_RESERVE, data);
     }
 
     /// @dev Calls the consumer with all the gas left but the router's reserve (at least its
     /// limit, checked in {_callConsumer}).
-    function _retryCall(uint256 jobId, Request storage q, bytes memory data) private returns (bool, uint256, bytes memory) {
+    function _retryCall(
+        uint256 jobId,
+        Request storage q,
+        bytes memory data
+    ) private returns (bool, uint256, bytes memory) {
         uint256 keep = CALL_RESERVE + RETRY_RESERVE + 1_000;
         uint256 left = gasleft();
         uint256 give = left > keep ? left - keep : 0;
@@ -524,7 +541,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert ConsumerRouterNothingToWithdraw(msg.sender);
         _balances[msg.sender] = 0;
         emit Withdrawn(msg.sender, to, amount);
-        (bool ok,) = to.call{value: amount}("");
+        (bool ok, ) = to.call{value: amount}("");
         if (!ok) revert ConsumerRouterEthTransferFailed(to, amount);
     }
 

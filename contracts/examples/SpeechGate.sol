@@ -139,7 +139,7 @@ contract SpeechGate is ConclaveConsumer, Ownable {
         if (market.balanceOf(address(this), address(0)) != 0) _withdrawFromMarket(address(0), address(this));
         if (router.balanceOf(address(this)) != 0) _withdrawFromRouter(address(this));
         uint256 amount = address(this).balance;
-        (bool ok,) = to.call{value: amount}("");
+        (bool ok, ) = to.call{value: amount}("");
         if (!ok) revert SpeechGateEthTransferFailed(to, amount);
     }
 

@@ -11,7 +11,10 @@ contract ConclaveTimelock is TimelockController {
     /// @param proposers Accounts granted the proposer and canceller roles.
     /// @param executors Accounts granted the executor role (address(0): anyone may execute).
     /// @param admin Optional bootstrap admin, which must renounce after wiring (address(0): none).
-    constructor(uint256 minDelay, address[] memory proposers, address[] memory executors, address admin)
-        TimelockController(minDelay, proposers, executors, admin)
-    {}
+    constructor(
+        uint256 minDelay,
+        address[] memory proposers,
+        address[] memory executors,
+        address admin
+    ) TimelockController(minDelay, proposers, executors, admin) {}
 }

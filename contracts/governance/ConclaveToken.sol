@@ -19,10 +19,12 @@ contract ConclaveToken is ERC20, ERC20Permit, ERC20Votes {
     /// @param symbol_ Token symbol.
     /// @param holders Initial holders.
     /// @param amounts Amount minted to each holder (18 decimals).
-    constructor(string memory name_, string memory symbol_, address[] memory holders, uint256[] memory amounts)
-        ERC20(name_, symbol_)
-        ERC20Permit(name_)
-    {
+    constructor(
+        string memory name_,
+        string memory symbol_,
+        address[] memory holders,
+        uint256[] memory amounts
+    ) ERC20(name_, symbol_) ERC20Permit(name_) {
         if (holders.length != amounts.length) revert ConclaveTokenLengthMismatch(holders.length, amounts.length);
         for (uint256 i = 0; i < holders.length; ++i) {
             _mint(holders[i], amounts[i]);

@@ -37,11 +37,11 @@ contract GuardianVeto is IGuardianVeto {
     }
 
     /// @inheritdoc IGuardianVeto
-    function protectedCall(address[] calldata targets, uint256[] calldata values, bytes[] calldata payloads)
-        public
-        view
-        returns (bool isProtected, uint256 index)
-    {
+    function protectedCall(
+        address[] calldata targets,
+        uint256[] calldata values,
+        bytes[] calldata payloads
+    ) public view returns (bool isProtected, uint256 index) {
         uint256 n = targets.length;
         // A scheduled operation always has equal lengths; anything else is not one the veto guards.
         if (n == 0 || values.length != n || payloads.length != n) return (false, 0);
@@ -85,8 +85,9 @@ contract GuardianVeto is IGuardianVeto {
         if (payload.length != 68) return false;
         bytes4 selector = bytes4(payload[:4]);
         if (
-            selector != IAccessControl.grantRole.selector && selector != IAccessControl.revokeRole.selector
-                && selector != IAccessControl.renounceRole.selector
+            selector != IAccessControl.grantRole.selector &&
+            selector != IAccessControl.revokeRole.selector &&
+            selector != IAccessControl.renounceRole.selector
         ) return false;
         bytes32 role = bytes32(payload[4:36]);
         return role == GUARDIAN_ROLE || role == CANCELLER_ROLE;

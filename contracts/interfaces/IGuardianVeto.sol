@@ -49,10 +49,11 @@ interface IGuardianVeto {
     /// @param payloads The operation's calldata.
     /// @return isProtected True when every call of the operation manages the guardian.
     /// @return index The index `GuardianVetoProtectedCall` would carry (0 when not protected).
-    function protectedCall(address[] calldata targets, uint256[] calldata values, bytes[] calldata payloads)
-        external
-        view
-        returns (bool isProtected, uint256 index);
+    function protectedCall(
+        address[] calldata targets,
+        uint256[] calldata values,
+        bytes[] calldata payloads
+    ) external view returns (bool isProtected, uint256 index);
 
     /// @notice Cancels a pending timelock operation. Only the guardian. The arguments are those
     /// the operation was scheduled with; for a governor proposal the predecessor is 0 and the salt

@@ -161,7 +161,12 @@ interface IInferenceMarketTypes {
 
     /// @notice A job was requested and its escrow taken. `job` is what later calls pass back.
     event JobRequested(
-        uint256 indexed jobId, address indexed client, bytes32 indexed modelId, uint256[6] job, bytes input, string inputCid
+        uint256 indexed jobId,
+        address indexed client,
+        bytes32 indexed modelId,
+        uint256[6] job,
+        bytes input,
+        string inputCid
     );
     /// @notice A k = 1 result was delivered: the client may use it at once. `provider` locked the
     /// job's collateral; its fee is claimed ({claim}) once the challenge window passed unchallenged.
@@ -179,7 +184,10 @@ interface IInferenceMarketTypes {
     /// @notice A k = 1 delivery was challenged: the challenger locked its bond and a jury is
     /// drawn from `challenge.jurySeed` (see {juryCommit}).
     event ResultChallenged(
-        uint256 indexed jobId, address indexed provider, address indexed challenger, Challenge challenge
+        uint256 indexed jobId,
+        address indexed provider,
+        address indexed challenger,
+        Challenge challenge
     );
     /// @notice A challenge was resolved (see {ChallengeOutcome}). `juryHash` is the jury's most
     /// revealed result and `agreeing` how many revealed it. Credited in the stake token:
@@ -359,7 +367,12 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param job The job's parameters as emitted in {JobRequested}.
     /// @param resultHash The canonical result hash.
     /// @param outputRef Where the outputs are (an IPFS CID, or the outputs inline when small).
-    function submitResult(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef) external;
+    function submitResult(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) external;
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
     /// `items` is the items concatenated, each framed as
@@ -440,10 +453,9 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @notice A job's status, seats taken and reveals made (jury seats for a challenged job), and
     /// when its reveal began (k > 1 or jury), or when it was delivered (a Delivered k = 1 job;
     /// it may be claimed after that plus the job's `challengeWindow`).
-    function jobState(uint256 jobId)
-        external
-        view
-        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
+    function jobState(
+        uint256 jobId
+    ) external view returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt);
 
     /// @notice A seat of a k > 1 job: the provider, whether it revealed, and, before the reveal,
     /// `keccak256(abi.encode(commitment, provider))` (the commitment bound to its provider; the
@@ -452,10 +464,12 @@ interface IInferenceMarket is IInferenceMarketTypes {
     function seatOf(uint256 jobId, uint8 seat) external view returns (address provider, bool revealed, bytes32 value);
 
     /// @notice The EIP-712 digest a provider signs for a result.
-    function attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
-        external
-        view
-        returns (bytes32);
+    function attestationDigest(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) external view returns (bytes32);
 
     /// @notice Where `provider` stands in a job's assignment ("assignment, not a race").
     /// The roster is the registry's ordered set of Approved providers that are not exiting, of
@@ -478,10 +492,10 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @return member Whether `provider` is on the roster (when false, `rank` and `opensAt` are 0).
     /// @return rank Its rank for this job.
     /// @return opensAt When its rank opens (`requestedAt` for ranks below k).
-    function assignment(uint256[6] calldata job, address provider)
-        external
-        view
-        returns (bool member, uint256 rank, uint40 opensAt);
+    function assignment(
+        uint256[6] calldata job,
+        address provider
+    ) external view returns (bool member, uint256 rank, uint40 opensAt);
 
     /// @notice Whether `resultHash` is a job's final result: nothing can change it any more, and
     /// the job's pay went (or goes, for a matured k = 1 delivery not yet claimed) to whoever
@@ -496,10 +510,12 @@ interface IInferenceMarket is IInferenceMarketTypes {
     /// @param provider The k = 1 job's delivering provider (ignored for k > 1).
     /// @param resultHash The result.
     /// @return final_ True if `resultHash` is the job's final result.
-    function isFinalResult(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
-        external
-        view
-        returns (bool final_);
+    function isFinalResult(
+        uint256 jobId,
+        uint256[6] calldata job,
+        address provider,
+        bytes32 resultHash
+    ) external view returns (bool final_);
 
     /// @notice The smallest fee per provider a job paid in `token` may offer on a version whose
     /// minimum fee is `minFeeWei`: `minFeeWei` itself for ETH (address(0)), else

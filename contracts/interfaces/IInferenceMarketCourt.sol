@@ -32,9 +32,12 @@ interface IInferenceMarketCourt is IInferenceMarketTypes {
     /// @param challenge_ The challenge, as in {ResultChallenged}.
     /// @param commitment The commitment.
     /// @return seat The jury seat, passed back to {juryReveal}.
-    function juryCommit(uint256 jobId, uint256[6] calldata job, Challenge calldata challenge_, bytes32 commitment)
-        external
-        returns (uint8 seat);
+    function juryCommit(
+        uint256 jobId,
+        uint256[6] calldata job,
+        Challenge calldata challenge_,
+        bytes32 commitment
+    ) external returns (uint8 seat);
 
     /// @notice Reveals a juror's result; the last reveal resolves the challenge. Once the commit
     /// window passed with a quorum of jurors seated, the first reveal starts the reveal phase.

@@ -76,12 +76,18 @@ interface IModelRegistry is IModelRollouts {
     event ModelCreated(bytes32 indexed modelId, string name, address indexed creator);
     /// @notice A version was published; it takes no jobs until the DAO activates it.
     event VersionPublished(
-        bytes32 indexed modelId, uint32 indexed version, address indexed publisher, VersionParams params
+        bytes32 indexed modelId,
+        uint32 indexed version,
+        address indexed publisher,
+        VersionParams params
     );
     /// @notice The DAO activated a version (a rollback when it is older than the previous one).
     /// `previousVersion` (0 if none) is now Deprecated until `previousSunsetAt`.
     event VersionActivated(
-        bytes32 indexed modelId, uint32 indexed version, uint32 previousVersion, uint40 previousSunsetAt
+        bytes32 indexed modelId,
+        uint32 indexed version,
+        uint32 previousVersion,
+        uint40 previousSunsetAt
     );
     /// @notice The DAO retired a version; it takes no new jobs.
     event VersionRetired(bytes32 indexed modelId, uint32 indexed version);
@@ -120,9 +126,10 @@ interface IModelRegistry is IModelRollouts {
     /// @param params The version's data.
     /// @return modelId The model's id.
     /// @return version The new version number (1 for a new model).
-    function publishVersion(string calldata name, VersionParams calldata params)
-        external
-        returns (bytes32 modelId, uint32 version);
+    function publishVersion(
+        string calldata name,
+        VersionParams calldata params
+    ) external returns (bytes32 modelId, uint32 version);
 
     /// @notice Offers the model name to `newOwner`, who becomes owner by {acceptModel} (owner
     /// only). address(0) withdraws a pending offer. Two steps, so a typo cannot lose the name.
@@ -200,10 +207,11 @@ interface IModelRegistry is IModelRollouts {
     /// @return minFee The version's minimum fee per provider, in wei.
     /// @return minMemoryMB The memory a provider needs.
     /// @return counted Whether the market must report the job's outcome.
-    function jobTermsFor(bytes32 modelId, uint32 version, uint256 seed)
-        external
-        view
-        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
+    function jobTermsFor(
+        bytes32 modelId,
+        uint32 version,
+        uint256 seed
+    ) external view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
 
     /// @notice The id of a model name.
     /// @param name The name.

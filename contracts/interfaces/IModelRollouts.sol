@@ -67,7 +67,12 @@ interface IModelRollouts {
     event RolloutStarted(bytes32 indexed modelId, uint32 indexed candidate, uint32 champion, RolloutPlan plan);
 
     /// @notice The market reported how a job of a counted version ended; the counters after it.
-    event RolloutJobCounted(bytes32 indexed modelId, uint32 indexed version, JobOutcome outcome, VersionCounters counters);
+    event RolloutJobCounted(
+        bytes32 indexed modelId,
+        uint32 indexed version,
+        JobOutcome outcome,
+        VersionCounters counters
+    );
 
     /// @notice The candidate met the promotion rule (or the DAO activated it) and is the active version.
     event RolloutPromoted(bytes32 indexed modelId, uint32 indexed candidate, address by);

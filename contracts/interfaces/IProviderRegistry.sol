@@ -66,7 +66,13 @@ interface IProviderRegistry {
     }
 
     /// @notice A provider registered (or registered again after exiting).
-    event ProviderRegistered(address indexed provider, uint256 stake, ProviderStatus status, Capabilities caps, string metadataURI);
+    event ProviderRegistered(
+        address indexed provider,
+        uint256 stake,
+        ProviderStatus status,
+        Capabilities caps,
+        string metadataURI
+    );
     /// @notice A provider changed its declared capabilities or metadata.
     event CapabilitiesUpdated(address indexed provider, Capabilities caps, string metadataURI);
     /// @notice Stake was added.
@@ -287,9 +293,12 @@ interface IProviderRegistry {
     /// @param minMemoryMB Memory the model version requires.
     /// @return rosterIndex The provider's index in the roster (an eligible provider is a member).
     /// @return rosterSize The number of roster members, for the market's assignment rule.
-    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        returns (uint256 rosterIndex, uint256 rosterSize);
+    function lockCollateral(
+        address provider,
+        uint256 amount,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external returns (uint256 rosterIndex, uint256 rosterSize);
 
     /// @notice Ends a provider's part in a job (a market, active or retired: MARKET_ROLE or
     /// RETIRED_MARKET_ROLE, so that a replaced market still ends the seats it opened): releases
@@ -306,8 +315,13 @@ interface IProviderRegistry {
     /// @param seizeAmount Stake tokens to move to the caller (capped at the stake).
     /// @param outcome The outcome to count.
     /// @param reason Reason code for the {ProviderSlashed} event.
-    function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
-        external;
+    function settle(
+        address provider,
+        uint256 collateral,
+        uint256 seizeAmount,
+        Outcome outcome,
+        bytes32 reason
+    ) external;
 
     /// @notice A provider's stake not locked as collateral (0 if it has none).
     /// @param provider The provider.
@@ -347,10 +361,9 @@ interface IProviderRegistry {
     /// @return rosterIndex The provider's roster index, `type(uint256).max` when it is not a
     /// member (meaningless then; `rosterIndex < rosterSize` exactly for members).
     /// @return rosterSize The number of roster members.
-    function providerTerms(address provider)
-        external
-        view
-        returns (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize);
+    function providerTerms(
+        address provider
+    ) external view returns (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize);
 
     /// @notice The number of roster members (Approved providers that are not exiting).
     /// @return The roster's size.
@@ -375,9 +388,12 @@ interface IProviderRegistry {
     /// @param collateral Collateral the job locks.
     /// @param requiredTags Tags the job requires.
     /// @param minMemoryMB Memory the model version requires.
-    function checkEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        view;
+    function checkEligible(
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external view;
 
     /// @notice Whether `provider` may take a job with these requirements and this collateral.
     /// @param provider The provider.
@@ -385,10 +401,12 @@ interface IProviderRegistry {
     /// @param requiredTags Tags the job requires.
     /// @param minMemoryMB Memory the model version requires.
     /// @return True if eligible.
-    function isEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        view
-        returns (bool);
+    function isEligible(
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external view returns (bool);
 
     /// @notice A provider's record.
     /// @param provider The provider.

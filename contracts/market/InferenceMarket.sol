@@ -78,7 +78,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             calldatacopy(0, 0, calldatasize())
             let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
             returndatacopy(0, 0, returndatasize())
-            if iszero(ok) { revert(0, returndatasize()) }
+            if iszero(ok) {
+                revert(0, returndatasize())
+            }
             return(0, returndatasize())
         }
     }
@@ -122,8 +124,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (msg.sender != job.client()) revert InferenceMarketNotClient(jobId, msg.sender);
         JobStatus status = word.status();
         if (status != JobStatus.Open) revert InferenceMarketNotCancellable(jobId, status);
-        if (models.acceptsJobs(job.modelId(), job.version())) revert InferenceMarketVersionStillAccepting(job.modelId(), job.version());
-        (SeatView[] memory seats,,) = _loadSeats(jobId, word);
+        if (models.acceptsJobs(job.modelId(), job.version()))
+            revert InferenceMarketVersionStillAccepting(job.modelId(), job.version());
+        (SeatView[] memory seats, , ) = _loadSeats(jobId, word);
         _jobs[jobId] = word.withStatus(JobStatus.Refunded);
         uint256 amount = escrowOf(job.redundancy(), job.feePerProvider(), job.protocolFeeBps());
         _credit(job.client(), job.token(), amount);
@@ -135,17 +138,23 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     // ------------------------------------------------------------------ providers, k = 1
 
     /// @inheritdoc IInferenceMarket
-    function submitResult(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
-        external
-        nonReentrant
-    {
+    function submitResult(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) external nonReentrant {
         _openJob(jobId, job);
         if (job.redundancy() != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
         if (block.timestamp > job.deadline()) revert InferenceMarketDeadlinePassed(jobId, job.deadline());
         // The registry's one call checks eligibility (naming the exact reason), locks the
         // collateral and gives the roster place; a revert below undoes the lock.
-        (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
+        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
+            msg.sender,
+            job.collateral(),
+            job.requiredTags(),
+            job.minMemoryMB()
+        );
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
         _deliver(jobId, job, msg.sender, resultHash, outputRef);
     }
@@ -165,11 +174,19 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             if (!fits) {
                 // The length runs past the end (or the length prefix is cut): whatever follows
                 // cannot be framed, so the rest is rejected at once.
-                emit AttestationRejected(_itemJobId(items, at, end), address(0), InferenceMarketMalformedAttestation.selector);
+                emit AttestationRejected(
+                    _itemJobId(items, at, end),
+                    address(0),
+                    InferenceMarketMalformedAttestation.selector
+                );
                 break;
             }
             if (next - at < ITEM_PREFIX + ITEM_FIXED) {
-                emit AttestationRejected(_itemJobId(items, at, next), address(0), InferenceMarketMalformedAttestation.selector);
+                emit AttestationRejected(
+                    _itemJobId(items, at, next),
+                    address(0),
+                    InferenceMarketMalformedAttestation.selector
+                );
                 at = next;
                 continue;
             }
@@ -181,20 +198,28 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     // ------------------------------------------------------------------ k = 1 claims and challenges
 
-
     // ------------------------------------------------------------------ providers, k > 1
 
     /// @inheritdoc IInferenceMarket
-    function commit(uint256 jobId, uint256[6] calldata job, bytes32 commitment) external nonReentrant returns (uint8 seat) {
+    function commit(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 commitment
+    ) external nonReentrant returns (uint8 seat) {
         JobWord word = _openJob(jobId, job);
         if (job.redundancy() < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
         if (block.timestamp > job.commitDeadline()) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline());
         seat = word.seated();
         for (uint256 i = 0; i < seat; ++i) {
-            if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
+            if (address(uint160(_seats[jobId][i])) == msg.sender)
+                revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
-        (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
+        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
+            msg.sender,
+            job.collateral(),
+            job.requiredTags(),
+            job.minMemoryMB()
+        );
         // After the lock (the registry's one call checks eligibility and gives the roster place);
         // a revert here undoes the lock.
         _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
@@ -253,7 +278,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             if (commitOpen || word.seated() < job.quorum()) {
                 // Too few providers came, or the market was wound down before the seats filled:
                 // nobody is at fault.
-                (SeatView[] memory seats,,) = _loadSeats(jobId, word);
+                (SeatView[] memory seats, , ) = _loadSeats(jobId, word);
                 _refund(jobId, job, word);
                 _clearSeats(jobId, seats.length);
                 _releaseSeats(jobId, job, seats);
@@ -275,27 +300,25 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @inheritdoc IInferenceMarket
     function policy() external view returns (Policy memory) {
         Terms storage t = _terms;
-        return Policy({
-            protocolFeeBps: t.protocolFeeBps,
-            quorumBps: t.quorumBps,
-            maxRedundancy: t.maxRedundancy,
-            commitWindow: t.commitWindow,
-            revealWindow: t.revealWindow,
-            priorityWindow: t.priorityWindow,
-            maxInlineInputBytes: t.maxInlineInputBytes,
-            maxJobDuration: t.maxJobDuration,
-            collateralPerJob: _collateralPerJob,
-            clientShareBps: _clientShareBps
-        });
+        return
+            Policy({
+                protocolFeeBps: t.protocolFeeBps,
+                quorumBps: t.quorumBps,
+                maxRedundancy: t.maxRedundancy,
+                commitWindow: t.commitWindow,
+                revealWindow: t.revealWindow,
+                priorityWindow: t.priorityWindow,
+                maxInlineInputBytes: t.maxInlineInputBytes,
+                maxJobDuration: t.maxJobDuration,
+                collateralPerJob: _collateralPerJob,
+                clientShareBps: _clientShareBps
+            });
     }
 
-
     /// @inheritdoc IInferenceMarket
-    function jobState(uint256 jobId)
-        external
-        view
-        returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt)
-    {
+    function jobState(
+        uint256 jobId
+    ) external view returns (JobStatus status, uint8 seated, uint8 revealed, uint40 revealStartedAt) {
         JobWord word = _jobs[jobId];
         return (word.status(), word.seated(), word.revealed(), word.time());
     }
@@ -309,32 +332,40 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @inheritdoc IInferenceMarket
-    function attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
-        external
-        view
-        returns (bytes32)
-    {
+    function attestationDigest(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) external view returns (bytes32) {
         return _attestationDigest(jobId, job, resultHash, outputRef);
     }
 
     /// @inheritdoc IInferenceMarket
-    function assignment(uint256[6] calldata job, address provider)
-        external
-        view
-        returns (bool member, uint256 rank, uint40 opensAt)
-    {
-        (,,, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
+    function assignment(
+        uint256[6] calldata job,
+        address provider
+    ) external view returns (bool member, uint256 rank, uint40 opensAt) {
+        (, , , uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
         if (rosterIndex >= rosterSize) return (false, 0, 0);
-        (rank, opensAt,) = _rank(job.seed(), job.redundancy(), job.priorityWindow(), job.requestedAt(), rosterIndex, rosterSize);
+        (rank, opensAt, ) = _rank(
+            job.seed(),
+            job.redundancy(),
+            job.priorityWindow(),
+            job.requestedAt(),
+            rosterIndex,
+            rosterSize
+        );
         member = true;
     }
 
     /// @inheritdoc IInferenceMarket
-    function isFinalResult(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
-        external
-        view
-        returns (bool)
-    {
+    function isFinalResult(
+        uint256 jobId,
+        uint256[6] calldata job,
+        address provider,
+        bytes32 resultHash
+    ) external view returns (bool) {
         JobWord word = _jobs[jobId];
         JobStatus status = word.status();
         uint256 h;
@@ -393,7 +424,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev Validates a request against the policy and the model registry; pins the version;
     /// returns the job's words (see {JobWords}).
-    function _newJob(JobRequest calldata r, Terms storage p, uint256 jobId) private view returns (uint256[6] memory job) {
+    function _newJob(
+        JobRequest calldata r,
+        Terms storage p,
+        uint256 jobId
+    ) private view returns (uint256[6] memory job) {
         if (r.redundancy == 0 || r.redundancy > p.maxRedundancy) {
             revert InferenceMarketInvalidRedundancy(r.redundancy, p.maxRedundancy);
         }
@@ -409,7 +444,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         (uint256 quorum, uint256 windows) = _phaseTerms(r, p);
         job[0] = JobWords.pack0(msg.sender, uint40(block.timestamp), r.deadline, r.redundancy, uint8(quorum));
         job[1] = JobWords.pack1(r.token, r.feePerProvider);
-        job[2] = _modelTerms(r, seed) | (uint256(p.protocolFeeBps) << 176) | (uint256(p.priorityWindow) << 144) | windows;
+        job[2] =
+            _modelTerms(r, seed) |
+            (uint256(p.protocolFeeBps) << 176) |
+            (uint256(p.priorityWindow) << 144) |
+            windows;
         job[3] = JobWords.pack3(r.requiredTags, seed, _collateralPerJob);
         job[4] = uint256(r.modelId);
     }
@@ -417,8 +456,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @dev The model registry's terms for a request, as placed in word 2 (version, minMemoryMB,
     /// counted): the version must accept jobs and the fee must reach its minimum in the token.
     function _modelTerms(JobRequest calldata r, uint96 seed) private view returns (uint256) {
-        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) =
-            models.jobTermsFor(r.modelId, r.version, seed);
+        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) = models.jobTermsFor(
+            r.modelId,
+            r.version,
+            seed
+        );
         if (!accepting) revert InferenceMarketVersionNotAccepting(r.modelId, version);
         // ETH needs no read; an ERC-20's allowlist word is read here, once, with its rate.
         uint256 minimum = r.token == address(0) ? minFee : _minFeeIn(r.token, minFee);
@@ -429,7 +471,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @dev A request's quorum and its windows as placed in word 2 (see {JobWords}): k = 1 takes
     /// the challenge window; k > 1 a commit deadline (capped by the job's), the reveal window and
     /// a quorum above `quorumBps` of k (at most k).
-    function _phaseTerms(JobRequest calldata r, Terms storage p) private view returns (uint256 quorum, uint256 windows) {
+    function _phaseTerms(
+        JobRequest calldata r,
+        Terms storage p
+    ) private view returns (uint256 quorum, uint256 windows) {
         if (r.redundancy == 1) return (0, uint256(_challengeWindow) << 40);
         uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
         uint256 commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
@@ -457,7 +502,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         return block.timestamp > job.commitDeadline() && word.seated() >= job.quorum();
     }
 
-    function _startReveal(uint256 jobId, uint256[6] calldata job, JobWord word, uint40 startedAt) private returns (JobWord) {
+    function _startReveal(
+        uint256 jobId,
+        uint256[6] calldata job,
+        JobWord word,
+        uint40 startedAt
+    ) private returns (JobWord) {
         word = word.withStatus(JobStatus.Revealing).withTime(startedAt);
         emit RevealStarted(jobId, startedAt + job.revealWindow());
         return word;
@@ -480,11 +530,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @dev The fields the assignment reads (seed, redundancy, priorityWindow, requestedAt).
-    function _assignmentWords(uint256[6] calldata job)
-        private
-        pure
-        returns (uint256 seed, uint256 k, uint256 window, uint256 requestedAt)
-    {
+    function _assignmentWords(
+        uint256[6] calldata job
+    ) private pure returns (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) {
         return (job.seed(), job.redundancy(), job.priorityWindow(), job.requestedAt());
     }
 
@@ -495,13 +543,18 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev Marks a k = 1 job delivered by `provider` (whose collateral the caller locks): the
     /// word now binds the delivery and holds its time.
-    function _deliver(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash, bytes calldata outputRef)
-        private
-    {
-        _jobs[jobId] = JobWordLib.create(_deliveryHash(jobId, job, provider, resultHash), JobStatus.Delivered).withTime(block.timestamp);
+    function _deliver(
+        uint256 jobId,
+        uint256[6] calldata job,
+        address provider,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) private {
+        _jobs[jobId] = JobWordLib.create(_deliveryHash(jobId, job, provider, resultHash), JobStatus.Delivered).withTime(
+            block.timestamp
+        );
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
     }
-
 
     /// @dev Where the batch item at `at` (its length prefix) ends, and whether it fits in `items`.
     function _itemEnd(bytes calldata items, uint256 at) private pure returns (uint256 next, bool fits) {
@@ -541,8 +594,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             resultHash := calldataload(add(ptr, add(0x20, JOB_BYTES)))
         }
         bytes calldata outputRef = items[start + 0x40 + JOB_BYTES:end - 65];
-        (address provider, ECDSA.RecoverError err,) =
-            ECDSA.tryRecoverCalldata(_attestationDigest(jobId, job, resultHash, outputRef), items[end - 65:end]);
+        (address provider, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(
+            _attestationDigest(jobId, job, resultHash, outputRef),
+            items[end - 65:end]
+        );
         if (err != ECDSA.RecoverError.NoError) {
             emit AttestationRejected(jobId, address(0), InferenceMarketInvalidSignature.selector);
             return false;
@@ -585,8 +640,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             if (b.payees[i - 1].provider == provider) return b.payees[i - 1];
         }
         if (b.payeeCount == BATCH_PAYEES) _flush(b);
-        (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) =
-            providers.providerTerms(provider);
+        (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(
+            provider
+        );
         uint256 free = active ? providers.freeStakeOf(provider) : 0;
         payee = Payee(provider, active, memoryMB, tags, free, 0, rosterIndex, rosterSize);
         b.payees[b.payeeCount++] = payee;
@@ -619,7 +675,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (payee.free < job.collateral()) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
         (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
-            (,, bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
+            (, , bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
             if (!open) return InferenceMarketNotAssigned.selector;
         }
         return bytes4(0);
@@ -740,7 +796,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     function _inputHash(JobRequest calldata r, uint32 maxInline) private pure returns (bytes32) {
         uint256 inlineSize = r.input.length;
         uint256 cidSize = bytes(r.inputCid).length;
-        if ((inlineSize == 0) == (cidSize == 0) || cidSize > 128) revert InferenceMarketInvalidInput(inlineSize, cidSize);
+        if ((inlineSize == 0) == (cidSize == 0) || cidSize > 128)
+            revert InferenceMarketInvalidInput(inlineSize, cidSize);
         if (inlineSize > maxInline) revert InferenceMarketInputTooLarge(inlineSize, maxInline);
         return inlineSize != 0 ? keccak256(r.input) : keccak256(bytes(r.inputCid));
     }
@@ -749,11 +806,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// batch computes one per item). The Job's words are read raw (modelId, version, inputHash):
     /// a batch item's Job is not checked yet, and a dirty version word must not revert the batch
     /// (it only yields a digest nobody signed).
-    function _attestationDigest(uint256 jobId, uint256[6] calldata job, bytes32 resultHash, bytes calldata outputRef)
-        private
-        view
-        returns (bytes32)
-    {
+    function _attestationDigest(
+        uint256 jobId,
+        uint256[6] calldata job,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) private view returns (bytes32) {
         bytes32 typeHash = ATTESTATION_TYPEHASH;
         bytes32 structHash;
         // solhint-disable-next-line no-inline-assembly
@@ -775,5 +833,4 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         return _hashTypedDataV4(structHash);
     }
-
 }

@@ -206,7 +206,11 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
             // Affine in the roster index: members holding a run of consecutive indexes (join
             // order) get ranks `multiplier` apart, not a run of ranks, so such a cartel does not
             // hold all first k seats of a job any more often than its share of the roster allows.
-            rank = addmod(mulmod(_rankMultiplier(seed, rosterSize), rosterIndex, rosterSize), seed % rosterSize, rosterSize);
+            rank = addmod(
+                mulmod(_rankMultiplier(seed, rosterSize), rosterIndex, rosterSize),
+                seed % rosterSize,
+                rosterSize
+            );
             if (rank < k || window == 0) return (rank, uint40(requestedAt), true);
             // rank < 2^32, window < 2^32, requestedAt < 2^40: far below 2^256.
             uint256 at = requestedAt + (rank - k + 1) * window;
@@ -224,7 +228,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         if (n <= 2) return 1;
         unchecked {
             // n ≥ 3: n - 1 ≥ 2, and a stays in [1, n - 1].
-            a = 1 + (seed >> 64) % (n - 1);
+            a = 1 + ((seed >> 64) % (n - 1));
             while (_gcd(a, n) != 1) a = a + 1 == n ? 1 : a + 1;
         }
     }
@@ -280,8 +284,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// report never blocks a settlement (nor the pay of those it settles).
     function _countRollout(uint256 jobId, uint256[6] calldata job, IModelRollouts.JobOutcome outcome) internal {
         if (!job.counted()) return;
-        try models.countJob(job.modelId(), job.version(), outcome) {}
-        catch {
+        try models.countJob(job.modelId(), job.version(), outcome) {} catch {
             emit RolloutCountFailed(jobId);
         }
     }
@@ -307,7 +310,8 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// faulty seat's seized stake here; the tokens must back the pool credited before.
     function _settleSeats(uint256 jobId, uint256 collateral, SeatView[] memory seats, Round memory r) internal {
         uint256 held = r.pool != 0 ? _stake.balanceOf(address(this)) : 0;
-        IProviderRegistry.Outcome kept = r.quorum ? IProviderRegistry.Outcome.Served : IProviderRegistry.Outcome.Released;
+        IProviderRegistry.Outcome kept =
+            r.quorum ? IProviderRegistry.Outcome.Served : IProviderRegistry.Outcome.Released;
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
             if (seat.faulty) {
@@ -352,11 +356,10 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
 
     /// @dev Reads a job's seats and finds the most common revealed hash. With quorum > k/2 at
     /// most one hash can reach the quorum, so ties below it do not matter.
-    function _loadSeats(uint256 jobId, JobWord word)
-        internal
-        view
-        returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing)
-    {
+    function _loadSeats(
+        uint256 jobId,
+        JobWord word
+    ) internal view returns (SeatView[] memory seats, bytes32 winner, uint256 agreeing) {
         uint256 seated = word.seated();
         seats = new SeatView[](seated);
         for (uint256 i = 0; i < seated; ++i) {
@@ -382,7 +385,13 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// taken for the job to run.
     function _releaseSeats(uint256 jobId, uint256[6] calldata job, SeatView[] memory seats) internal {
         for (uint256 i = 0; i < seats.length; ++i) {
-            providers.settle(seats[i].provider, job.collateral(), 0, IProviderRegistry.Outcome.Released, bytes32(jobId));
+            providers.settle(
+                seats[i].provider,
+                job.collateral(),
+                0,
+                IProviderRegistry.Outcome.Released,
+                bytes32(jobId)
+            );
         }
     }
 
@@ -394,11 +403,12 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     /// @dev The hash a k = 1 delivery binds: the job's, its provider and its result.
-    function _deliveryHash(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash)
-        internal
-        pure
-        returns (uint256)
-    {
+    function _deliveryHash(
+        uint256 jobId,
+        uint256[6] calldata job,
+        address provider,
+        bytes32 resultHash
+    ) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(_jobHash(jobId, job), provider, resultHash)));
     }
 
@@ -423,10 +433,12 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// @param guardian Initial guardian, or address(0).
     /// @param models_ The model registry.
     /// @param providers_ The provider registry (the market needs its MARKET_ROLE).
-    constructor(address admin, address guardian, IModelRegistry models_, IProviderRegistry providers_)
-        GuardianPausable(admin, guardian)
-        EIP712("ConclaveInferenceMarket", "1")
-    {
+    constructor(
+        address admin,
+        address guardian,
+        IModelRegistry models_,
+        IProviderRegistry providers_
+    ) GuardianPausable(admin, guardian) EIP712("ConclaveInferenceMarket", "1") {
         if (address(models_) == address(0) || address(providers_) == address(0)) revert InferenceMarketZeroAddress();
         models = models_;
         providers = providers_;
@@ -440,13 +452,17 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     function _setPolicy(Policy memory p) internal {
-        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
-        if (p.quorumBps < BPS / 2 || p.quorumBps > BPS) revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
+        if (p.protocolFeeBps > MAX_PROTOCOL_FEE_BPS)
+            revert InferenceMarketPolicyOutOfBounds("protocolFeeBps", p.protocolFeeBps);
+        if (p.quorumBps < BPS / 2 || p.quorumBps > BPS)
+            revert InferenceMarketPolicyOutOfBounds("quorumBps", p.quorumBps);
         if (p.maxRedundancy == 0 || p.maxRedundancy > MAX_REDUNDANCY) {
             revert InferenceMarketPolicyOutOfBounds("maxRedundancy", p.maxRedundancy);
         }
-        if (p.commitWindow == 0 || p.commitWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("commitWindow", p.commitWindow);
-        if (p.revealWindow == 0 || p.revealWindow > MAX_WINDOW) revert InferenceMarketPolicyOutOfBounds("revealWindow", p.revealWindow);
+        if (p.commitWindow == 0 || p.commitWindow > MAX_WINDOW)
+            revert InferenceMarketPolicyOutOfBounds("commitWindow", p.commitWindow);
+        if (p.revealWindow == 0 || p.revealWindow > MAX_WINDOW)
+            revert InferenceMarketPolicyOutOfBounds("revealWindow", p.revealWindow);
         if (p.maxInlineInputBytes > MAX_INLINE_INPUT) {
             revert InferenceMarketPolicyOutOfBounds("maxInlineInputBytes", p.maxInlineInputBytes);
         }
@@ -461,8 +477,9 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         // enough to pay a challenge's jurors.
         // At most what a job's words hold (see {JobWords}).
         if (
-            p.collateralPerJob < MIN_COLLATERAL || p.collateralPerJob > JobWords.MAX_COLLATERAL
-                || uint256(_jurySize) * _juryFee > p.collateralPerJob
+            p.collateralPerJob < MIN_COLLATERAL ||
+            p.collateralPerJob > JobWords.MAX_COLLATERAL ||
+            uint256(_jurySize) * _juryFee > p.collateralPerJob
         ) {
             revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
         }
@@ -483,7 +500,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// @dev Sends ETH (address(0)) or an ERC-20; the caller has written its effects.
     function _send(address token, address to, uint256 amount) internal {
         if (token == address(0)) {
-            (bool ok,) = to.call{value: amount}("");
+            (bool ok, ) = to.call{value: amount}("");
             if (!ok) revert InferenceMarketEthTransferFailed(to, amount);
         } else {
             IERC20(token).safeTransfer(to, amount);
@@ -497,8 +514,10 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         if (c.jurySize < MIN_JURY || c.jurySize > MAX_JURY || c.jurySize % 2 == 0) {
             revert InferenceMarketPolicyOutOfBounds("jurySize", c.jurySize);
         }
-        if (uint256(c.jurySize) * c.juryFee > _collateralPerJob) revert InferenceMarketPolicyOutOfBounds("juryFee", c.juryFee);
-        if (c.challengerShareBps > BPS) revert InferenceMarketPolicyOutOfBounds("challengerShareBps", c.challengerShareBps);
+        if (uint256(c.jurySize) * c.juryFee > _collateralPerJob)
+            revert InferenceMarketPolicyOutOfBounds("juryFee", c.juryFee);
+        if (c.challengerShareBps > BPS)
+            revert InferenceMarketPolicyOutOfBounds("challengerShareBps", c.challengerShareBps);
         _challengeWindow = c.challengeWindow;
         _jurySize = c.jurySize;
         _juryFee = c.juryFee;

@@ -24,9 +24,10 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @param models_ The market's model registry.
     /// @param providers_ The market's provider registry.
-    constructor(IModelRegistry models_, IProviderRegistry providers_)
-        InferenceMarketBase(address(0), address(0), models_, providers_)
-    {
+    constructor(
+        IModelRegistry models_,
+        IProviderRegistry providers_
+    ) InferenceMarketBase(address(0), address(0), models_, providers_) {
         _self = address(this);
     }
 
@@ -36,7 +37,12 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function challenge(uint256 jobId, uint256[6] calldata job, address provider, bytes32 resultHash) external onlyDelegated nonReentrant {
+    function challenge(
+        uint256 jobId,
+        uint256[6] calldata job,
+        address provider,
+        bytes32 resultHash
+    ) external onlyDelegated nonReentrant {
         JobWord word = _jobs[jobId];
         if (word.status() != JobStatus.Delivered) revert InferenceMarketInvalidStatus(jobId, word.status());
         if (!word.binds(_deliveryHash(jobId, job, provider, resultHash))) {
@@ -60,30 +66,45 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             juryFee: _juryFee,
             challengerShareBps: _challengerShareBps
         });
-        _jobs[jobId] = JobWordLib.create(uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))), JobStatus.Challenged);
+        _jobs[jobId] = JobWordLib.create(
+            uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))),
+            JobStatus.Challenged
+        );
         emit ResultChallenged(jobId, provider, msg.sender, ch);
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function juryCommit(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, bytes32 commitment)
-        external
-        onlyDelegated
-        nonReentrant
-        returns (uint8 seat)
-    {
+    function juryCommit(
+        uint256 jobId,
+        uint256[6] calldata job,
+        Challenge calldata ch,
+        bytes32 commitment
+    ) external onlyDelegated nonReentrant returns (uint8 seat) {
         JobWord word = _challengeWord(jobId, job, ch);
         if (word.status() != JobStatus.Challenged) revert InferenceMarketInvalidStatus(jobId, word.status());
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;
         if (block.timestamp > commitDeadline) revert InferenceMarketDeadlinePassed(jobId, commitDeadline);
-        if (msg.sender == ch.provider || msg.sender == ch.challenger) revert InferenceMarketJuryExcluded(jobId, msg.sender);
+        if (msg.sender == ch.provider || msg.sender == ch.challenger)
+            revert InferenceMarketJuryExcluded(jobId, msg.sender);
         seat = word.seated();
         for (uint256 i = 0; i < seat; ++i) {
-            if (address(uint160(_seats[jobId][i])) == msg.sender) revert InferenceMarketAlreadySeated(jobId, msg.sender);
+            if (address(uint160(_seats[jobId][i])) == msg.sender)
+                revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
-        (uint256 rosterIndex, uint256 rosterSize) =
-            providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
-        (uint256 rank, uint40 opensAt, bool open) =
-            _rank(ch.jurySeed, ch.jurySize, _juryWindow(job, ch), ch.challengedAt, rosterIndex, rosterSize);
+        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
+            msg.sender,
+            job.collateral(),
+            job.requiredTags(),
+            job.minMemoryMB()
+        );
+        (uint256 rank, uint40 opensAt, bool open) = _rank(
+            ch.jurySeed,
+            ch.jurySize,
+            _juryWindow(job, ch),
+            ch.challengedAt,
+            rosterIndex,
+            rosterSize
+        );
         if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
@@ -119,7 +140,11 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function resolveChallenge(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) external onlyDelegated nonReentrant {
+    function resolveChallenge(
+        uint256 jobId,
+        uint256[6] calldata job,
+        Challenge calldata ch
+    ) external onlyDelegated nonReentrant {
         JobWord word = _challengeWord(jobId, job, ch);
         JobStatus status = word.status();
         if (status == JobStatus.Challenged) {
@@ -139,21 +164,27 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// challenge passed back. A challenge that ended Settled binds its delivery again
     /// ({_settledDelivery}): that word is matched against the challenge's delivery, so that a
     /// late call is refused by its status as before.
-    function _challengeWord(uint256 jobId, uint256[6] calldata job, Challenge calldata ch) private view returns (JobWord word) {
+    function _challengeWord(
+        uint256 jobId,
+        uint256[6] calldata job,
+        Challenge calldata ch
+    ) private view returns (JobWord word) {
         word = _jobs[jobId];
         uint256 jobHash = _jobHash(jobId, job);
         if (word.binds(uint256(keccak256(abi.encode(jobHash, ch))))) return word;
         if (
-            word.status() == JobStatus.Settled
-                && word.binds(uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))))
+            word.status() == JobStatus.Settled &&
+            word.binds(uint256(keccak256(abi.encode(jobHash, ch.provider, ch.resultHash))))
         ) return word;
         revert InferenceMarketJobMismatch(jobId);
     }
 
-    function _startJuryReveal(uint256 jobId, Challenge calldata ch, JobWord word, uint40 startedAt)
-        private
-        returns (JobWord)
-    {
+    function _startJuryReveal(
+        uint256 jobId,
+        Challenge calldata ch,
+        JobWord word,
+        uint40 startedAt
+    ) private returns (JobWord) {
         word = word.withStatus(JobStatus.JuryRevealing).withTime(startedAt);
         emit RevealStarted(jobId, startedAt + ch.revealWindow);
         return word;
@@ -221,14 +252,20 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         _countRollout(
             jobId,
             job,
-            v.outcome == ChallengeOutcome.ProviderWrong ? IModelRollouts.JobOutcome.Disputed : IModelRollouts.JobOutcome.Settled
+            v.outcome == ChallengeOutcome.ProviderWrong
+                ? IModelRollouts.JobOutcome.Disputed
+                : IModelRollouts.JobOutcome.Settled
         );
     }
 
     /// @dev Who lost a challenge and how its seized collateral is shared: the majority jurors'
     /// fee first (capped by what was seized), then the challenger's share (provider wrong) or
     /// everything left to the provider (provider right); the client gets the rest and the dust.
-    function _verdict(Round memory r, uint256[6] calldata job, Challenge calldata ch) private view returns (Verdict memory v) {
+    function _verdict(
+        Round memory r,
+        uint256[6] calldata job,
+        Challenge calldata ch
+    ) private view returns (Verdict memory v) {
         if (!r.quorum) {
             v.outcome = ChallengeOutcome.Inconclusive;
             return v;
@@ -293,18 +330,19 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// (job hash, provider, result), as a claimed delivery's word does, so that
     /// {IInferenceMarket-isFinalResult} reads every settled k = 1 job alike. Nothing reads a
     /// settled word's challenge hash.
-    function _settledDelivery(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, JobWord word)
-        private
-        pure
-        returns (JobWord)
-    {
+    function _settledDelivery(
+        uint256 jobId,
+        uint256[6] calldata job,
+        Challenge calldata ch,
+        JobWord word
+    ) private pure returns (JobWord) {
         return word.withStatus(JobStatus.Settled).rebind(_deliveryHash(jobId, job, ch.provider, ch.resultHash));
     }
 
     /// @dev Ends a challenge whose jury never reached a quorum of seats: nobody is at fault; the
     /// provider is paid (the optimistic default) and every collateral and the bond released.
     function _resolveUnfilled(uint256 jobId, uint256[6] calldata job, Challenge calldata ch, JobWord word) private {
-        (SeatView[] memory seats,,) = _loadSeats(jobId, word);
+        (SeatView[] memory seats, , ) = _loadSeats(jobId, word);
         _clearSeats(jobId, seats.length);
         _jobs[jobId] = _settledDelivery(jobId, job, ch, word);
         _payDelivery(job, ch.provider);
@@ -336,18 +374,21 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function setChallengePolicy(ChallengePolicy calldata challengePolicy_) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setChallengePolicy(
+        ChallengePolicy calldata challengePolicy_
+    ) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
         _setChallengePolicy(challengePolicy_);
     }
 
     /// @inheritdoc IInferenceMarketCourt
     function challengePolicy() external view onlyDelegated returns (ChallengePolicy memory) {
-        return ChallengePolicy({
-            challengeWindow: _challengeWindow,
-            jurySize: _jurySize,
-            juryFee: _juryFee,
-            challengerShareBps: _challengerShareBps
-        });
+        return
+            ChallengePolicy({
+                challengeWindow: _challengeWindow,
+                jurySize: _jurySize,
+                juryFee: _juryFee,
+                challengerShareBps: _challengerShareBps
+            });
     }
 
     // ------------------------------------------------------------------ DAO
@@ -373,11 +414,11 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
-    function setTokenAllowed(address token, bool allowed, uint128 ratePerEth)
-        external
-        onlyDelegated
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
+    function setTokenAllowed(
+        address token,
+        bool allowed,
+        uint128 ratePerEth
+    ) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
         if (token == address(0)) revert InferenceMarketZeroAddress();
         // A zero rate would make every version free in the token.
         if (allowed && ratePerEth == 0) revert InferenceMarketPolicyOutOfBounds("ratePerEth", 0);

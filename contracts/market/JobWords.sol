@@ -28,13 +28,19 @@ library JobWords {
     uint256 internal constant BYTES = 0xc0;
 
     /// @dev The first word: client, times, redundancy and quorum.
-    function pack0(address client_, uint40 requestedAt_, uint40 deadline_, uint8 redundancy_, uint8 quorum_)
-        internal
-        pure
-        returns (uint256)
-    {
-        return (uint256(uint160(client_)) << 96) | (uint256(requestedAt_) << 56) | (uint256(deadline_) << 16)
-            | (uint256(redundancy_) << 8) | quorum_;
+    function pack0(
+        address client_,
+        uint40 requestedAt_,
+        uint40 deadline_,
+        uint8 redundancy_,
+        uint8 quorum_
+    ) internal pure returns (uint256) {
+        return
+            (uint256(uint160(client_)) << 96) |
+            (uint256(requestedAt_) << 56) |
+            (uint256(deadline_) << 16) |
+            (uint256(redundancy_) << 8) |
+            quorum_;
     }
 
     /// @dev The second word: payment token and fee.

@@ -49,10 +49,11 @@ contract SwitchConsumer is ConclaveConsumer {
     /// @param callbackGasLimit The callback's gas.
     /// @param maxGasPrice The gas price cap.
     /// @return jobId The job.
-    function request(IInferenceMarketTypes.JobRequest calldata r, uint32 callbackGasLimit, uint128 maxGasPrice)
-        external
-        returns (uint256 jobId)
-    {
+    function request(
+        IInferenceMarketTypes.JobRequest calldata r,
+        uint32 callbackGasLimit,
+        uint128 maxGasPrice
+    ) external returns (uint256 jobId) {
         jobId = _requestInference(r, callbackGasLimit, maxGasPrice);
         emit Requested(jobId);
     }

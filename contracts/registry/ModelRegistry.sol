@@ -38,11 +38,10 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     }
 
     /// @inheritdoc IModelRegistry
-    function publishVersion(string calldata name, VersionParams calldata p)
-        external
-        whenNotPaused
-        returns (bytes32 modelId, uint32 version)
-    {
+    function publishVersion(
+        string calldata name,
+        VersionParams calldata p
+    ) external whenNotPaused returns (bytes32 modelId, uint32 version) {
         uint256 nameLength = bytes(name).length;
         if (nameLength == 0 || nameLength > MAX_NAME_LENGTH) revert ModelRegistryInvalidName(name);
         _checkCid(p.weightsCid);
@@ -89,7 +88,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @inheritdoc IModelRegistry
     function acceptModel(bytes32 modelId) external {
         address pending = _pendingOwners[modelId];
-        if (msg.sender != pending || pending == address(0)) revert ModelRegistryNotPendingOwner(modelId, msg.sender, pending);
+        if (msg.sender != pending || pending == address(0))
+            revert ModelRegistryNotPendingOwner(modelId, msg.sender, pending);
         _setOwner(modelId, _models[modelId], pending);
     }
 
@@ -139,7 +139,10 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         if (v.status == VersionStatus.Retired) revert ModelRegistryInvalidStatus(modelId, version, v.status);
         Rollout storage rollout = _rollouts[modelId];
         // Retiring either side of a running canary ends it: nothing left to compare or to pin to.
-        if (rollout.status == RolloutStatus.Running && (rollout.plan.candidate == version || v.status == VersionStatus.Active)) {
+        if (
+            rollout.status == RolloutStatus.Running &&
+            (rollout.plan.candidate == version || v.status == VersionStatus.Active)
+        ) {
             _endRollout(modelId, rollout, RolloutStatus.Aborted, "the DAO retired a version of the rollout");
         }
         if (v.status == VersionStatus.Active) _models[modelId].activeVersion = 0;
@@ -155,17 +158,18 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @inheritdoc IModelRegistry
     function acceptsJobs(bytes32 modelId, uint32 version) public view returns (bool) {
         ModelVersion storage v = _versions[modelId][version];
-        return v.status == VersionStatus.Active
-            || (v.status == VersionStatus.Deprecated && block.timestamp < v.sunsetAt)
-            || (v.status == VersionStatus.Published && _isCandidate(modelId, version));
+        return
+            v.status == VersionStatus.Active ||
+            (v.status == VersionStatus.Deprecated && block.timestamp < v.sunsetAt) ||
+            (v.status == VersionStatus.Published && _isCandidate(modelId, version));
     }
 
     /// @inheritdoc IModelRegistry
-    function jobTermsFor(bytes32 modelId, uint32 version, uint256 seed)
-        external
-        view
-        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted)
-    {
+    function jobTermsFor(
+        bytes32 modelId,
+        uint32 version,
+        uint256 seed
+    ) external view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) {
         Model storage model = _models[modelId];
         uint32 candidate = model.rolloutCandidate;
         resolved = version == 0 ? model.activeVersion : version;
@@ -185,17 +189,20 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @inheritdoc IModelRollouts
     function startRollout(bytes32 modelId, RolloutPlan calldata plan) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Rollout storage rollout = _rollouts[modelId];
-        if (rollout.status == RolloutStatus.Running) revert ModelRegistryRolloutRunning(modelId, rollout.plan.candidate);
+        if (rollout.status == RolloutStatus.Running)
+            revert ModelRegistryRolloutRunning(modelId, rollout.plan.candidate);
         uint32 champion = _models[modelId].activeVersion;
         if (champion == 0) revert ModelRegistryNoActiveVersion(modelId);
         VersionStatus status = _existing(modelId, plan.candidate).status;
         if (status != VersionStatus.Published) revert ModelRegistryInvalidStatus(modelId, plan.candidate, status);
-        if (plan.canaryBps == 0 || plan.canaryBps > MAX_CANARY_BPS) revert ModelRegistryInvalidRolloutPlan("canaryBps", plan.canaryBps);
+        if (plan.canaryBps == 0 || plan.canaryBps > MAX_CANARY_BPS)
+            revert ModelRegistryInvalidRolloutPlan("canaryBps", plan.canaryBps);
         if (plan.promoteAfterJobs == 0) revert ModelRegistryInvalidRolloutPlan("promoteAfterJobs", 0);
         if (plan.abortAfterJobs == 0) revert ModelRegistryInvalidRolloutPlan("abortAfterJobs", 0);
         if (plan.maxDisputedBps > BPS) revert ModelRegistryInvalidRolloutPlan("maxDisputedBps", plan.maxDisputedBps);
         if (plan.maxFailedBps > BPS) revert ModelRegistryInvalidRolloutPlan("maxFailedBps", plan.maxFailedBps);
-        if (plan.minDuration > MAX_DEPRECATION_PERIOD) revert ModelRegistryInvalidRolloutPlan("minDuration", plan.minDuration);
+        if (plan.minDuration > MAX_DEPRECATION_PERIOD)
+            revert ModelRegistryInvalidRolloutPlan("minDuration", plan.minDuration);
         _rollouts[modelId] = Rollout({plan: plan, startedAt: uint40(block.timestamp), status: RolloutStatus.Running});
         _models[modelId].rolloutCandidate = plan.candidate;
         // A candidate rolled out again (after an abort) starts from zero.
@@ -235,7 +242,9 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     }
 
     /// @inheritdoc IModelRollouts
-    function rolloutOf(bytes32 modelId) external view returns (Rollout memory rollout, VersionCounters memory counters) {
+    function rolloutOf(
+        bytes32 modelId
+    ) external view returns (Rollout memory rollout, VersionCounters memory counters) {
         rollout = _rollouts[modelId];
         counters = _counters[modelId][rollout.plan.candidate];
     }
@@ -334,7 +343,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     }
 
     function _setDeprecationPeriod(uint40 period) private {
-        if (period > MAX_DEPRECATION_PERIOD) revert ModelRegistryInvalidDeprecationPeriod(period, MAX_DEPRECATION_PERIOD);
+        if (period > MAX_DEPRECATION_PERIOD)
+            revert ModelRegistryInvalidDeprecationPeriod(period, MAX_DEPRECATION_PERIOD);
         emit DeprecationPeriodSet(deprecationPeriod, period);
         deprecationPeriod = period;
     }

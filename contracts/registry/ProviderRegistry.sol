@@ -92,9 +92,13 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @param stakeToken_ Token staked by providers.
     /// @param minStake_ Minimum stake.
     /// @param unbondingPeriod_ Unbonding period in seconds.
-    constructor(address admin, address guardian, IERC20 stakeToken_, uint128 minStake_, uint40 unbondingPeriod_)
-        GuardianPausable(admin, guardian)
-    {
+    constructor(
+        address admin,
+        address guardian,
+        IERC20 stakeToken_,
+        uint128 minStake_,
+        uint40 unbondingPeriod_
+    ) GuardianPausable(admin, guardian) {
         if (address(stakeToken_) == address(0)) revert ProviderRegistryZeroAddress();
         stakeToken = stakeToken_;
         minStake = minStake_;
@@ -105,11 +109,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- providers
 
     /// @inheritdoc IProviderRegistry
-    function register(uint256 amount, Capabilities calldata caps, string calldata metadataURI)
-        external
-        whenNotPaused
-        nonReentrant
-    {
+    function register(
+        uint256 amount,
+        Capabilities calldata caps,
+        string calldata metadataURI
+    ) external whenNotPaused nonReentrant {
         Record storage p = _providers[msg.sender];
         if (p.status != ProviderStatus.None && p.status != ProviderStatus.Exited) {
             revert ProviderRegistryAlreadyRegistered(msg.sender, p.status);
@@ -329,10 +333,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- market
 
     /// @inheritdoc IProviderRegistry
-    function lockCollateral(address provider, uint256 amount, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        returns (uint256, uint256)
-    {
+    function lockCollateral(
+        address provider,
+        uint256 amount,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external returns (uint256, uint256) {
         if (!hasRole(MARKET_ROLE, msg.sender)) {
             if (hasRole(RETIRED_MARKET_ROLE, msg.sender)) revert ProviderRegistryMarketRetired(msg.sender);
             revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
@@ -347,10 +353,13 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     }
 
     /// @inheritdoc IProviderRegistry
-    function settle(address provider, uint256 collateral, uint256 seizeAmount, Outcome outcome, bytes32 reason)
-        external
-        onlyMarket
-    {
+    function settle(
+        address provider,
+        uint256 collateral,
+        uint256 seizeAmount,
+        Outcome outcome,
+        bytes32 reason
+    ) external onlyMarket {
         Record storage p = _providers[provider];
         if (collateral != 0) {
             uint128 release = collateral > p.locked ? p.locked : uint128(collateral);
@@ -407,34 +416,41 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IProviderRegistry
-    function checkEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        view
-    {
+    function checkEligible(
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external view {
         _requireEligible(_providers[provider], provider, collateral, requiredTags, minMemoryMB);
     }
 
     /// @inheritdoc IProviderRegistry
-    function isEligible(address provider, uint256 collateral, uint256 requiredTags, uint32 minMemoryMB)
-        external
-        view
-        returns (bool)
-    {
+    function isEligible(
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) external view returns (bool) {
         Record storage p = _providers[provider];
-        return p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0 && block.timestamp >= p.frozenUntil
-            && p.stake >= minStake && p.stake - p.locked >= collateral && requiredTags & ~p.grantedTags == 0
-            && p.memoryMB >= minMemoryMB;
+        return
+            p.status == ProviderStatus.Approved &&
+            p.unbondingEndsAt == 0 &&
+            block.timestamp >= p.frozenUntil &&
+            p.stake >= minStake &&
+            p.stake - p.locked >= collateral &&
+            requiredTags & ~p.grantedTags == 0 &&
+            p.memoryMB >= minMemoryMB;
     }
 
     /// @inheritdoc IProviderRegistry
-    function providerTerms(address provider)
-        external
-        view
-        returns (bool, uint256, uint32, uint256, uint256)
-    {
+    function providerTerms(address provider) external view returns (bool, uint256, uint32, uint256, uint256) {
         Record storage p = _providers[provider];
-        bool active = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0
-            && block.timestamp >= p.frozenUntil && p.stake >= minStake;
+        bool active =
+            p.status == ProviderStatus.Approved &&
+                p.unbondingEndsAt == 0 &&
+                block.timestamp >= p.frozenUntil &&
+                p.stake >= minStake;
         uint32 slot = p.rosterSlot;
         // A non-member's index is out of range on purpose: `index < size` means "member".
         uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
@@ -472,22 +488,23 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function getProvider(address provider) external view returns (Provider memory) {
         Record storage p = _providers[provider];
-        return Provider({
-            stake: p.stake,
-            locked: p.locked,
-            unbondingEndsAt: p.unbondingEndsAt,
-            frozenUntil: p.frozenUntil,
-            grantedTags: p.grantedTags,
-            status: p.status,
-            memoryMB: p.memoryMB,
-            served: p.served,
-            disagreed: p.disagreed,
-            missed: p.missed,
-            tags: p.tags,
-            accelerator: p.accelerator,
-            region: p.region,
-            metadataURI: p.metadataURI
-        });
+        return
+            Provider({
+                stake: p.stake,
+                locked: p.locked,
+                unbondingEndsAt: p.unbondingEndsAt,
+                frozenUntil: p.frozenUntil,
+                grantedTags: p.grantedTags,
+                status: p.status,
+                memoryMB: p.memoryMB,
+                served: p.served,
+                disagreed: p.disagreed,
+                missed: p.missed,
+                tags: p.tags,
+                accelerator: p.accelerator,
+                region: p.region,
+                metadataURI: p.metadataURI
+            });
     }
 
     /// @inheritdoc IProviderRegistry

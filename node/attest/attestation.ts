@@ -1,4 +1,13 @@
-import { bytesToHex, domainSeparator, encodeAbiParameters, keccak256, toBytes, verifyTypedData, type Address, type Hex } from "viem";
+import {
+  bytesToHex,
+  domainSeparator,
+  encodeAbiParameters,
+  keccak256,
+  toBytes,
+  verifyTypedData,
+  type Address,
+  type Hex,
+} from "viem";
 import type { Wallet } from "../chain/clients.ts";
 import { jobWords } from "./job-words.ts";
 
@@ -64,7 +73,11 @@ export function attestationFor(jobId: bigint, job: Job, resultHash: Hex, outputR
 
 /** keccak256 of the Attestation type string (EIP-712 typeHash), as the market's ATTESTATION_TYPEHASH. */
 const ATTESTATION_TYPEHASH = Buffer.from(
-  keccak256(toBytes("Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)")).slice(2),
+  keccak256(
+    toBytes(
+      "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)",
+    ),
+  ).slice(2),
   "hex",
 );
 
@@ -83,7 +96,8 @@ function domainSeparatorOf(chainId: number, market: Address): Buffer {
 
 /** A 0x-prefixed hex of exactly `bytes` bytes, copied into `into` at `at` (checked: the digest must be the typed data's). */
 function putHex(into: Buffer, at: number, hex: Hex, bytes: number, what: string): void {
-  if (hex.length !== 2 + 2 * bytes || into.write(hex.slice(2), at, bytes, "hex") !== bytes) throw new TypeError(`${what} must be ${bytes} bytes of hex, got ${hex}`);
+  if (hex.length !== 2 + 2 * bytes || into.write(hex.slice(2), at, bytes, "hex") !== bytes)
+    throw new TypeError(`${what} must be ${bytes} bytes of hex, got ${hex}`);
 }
 
 /**
@@ -94,7 +108,8 @@ function putHex(into: Buffer, at: number, hex: Hex, bytes: number, what: string)
  */
 export function attestationDigest(chainId: number, market: Address, a: Attestation): Hex {
   if (a.jobId < 0n || a.jobId >= 1n << 256n) throw new RangeError(`jobId out of uint256 range: ${a.jobId}`);
-  if (!Number.isInteger(a.version) || a.version < 0 || a.version > 0xffffffff) throw new RangeError(`version out of uint32 range: ${a.version}`);
+  if (!Number.isInteger(a.version) || a.version < 0 || a.version > 0xffffffff)
+    throw new RangeError(`version out of uint32 range: ${a.version}`);
   const struct = Buffer.alloc(7 * 32);
   ATTESTATION_TYPEHASH.copy(struct, 0);
   struct.write(a.jobId.toString(16).padStart(64, "0"), 32, 32, "hex");
@@ -103,7 +118,8 @@ export function attestationDigest(chainId: number, market: Address, a: Attestati
   putHex(struct, 128, a.inputHash, 32, "inputHash");
   putHex(struct, 160, a.resultHash, 32, "resultHash");
   const outputRef = Buffer.from(a.outputRef.slice(2), "hex");
-  if (a.outputRef.length % 2 !== 0 || outputRef.length * 2 !== a.outputRef.length - 2) throw new TypeError("outputRef must be hex bytes");
+  if (a.outputRef.length % 2 !== 0 || outputRef.length * 2 !== a.outputRef.length - 2)
+    throw new TypeError("outputRef must be hex bytes");
   Buffer.from(keccak256(outputRef, "bytes")).copy(struct, 192);
   const digest = Buffer.alloc(66);
   digest[0] = 0x19;
@@ -118,9 +134,15 @@ export function attestationDigest(chainId: number, market: Address, a: Attestati
  * {@link attestationDigest}, then signed as a hash: the same deterministic signature), or through
  * the node for an unlocked account.
  */
-export async function signAttestation(wallet: Wallet, chainId: number, market: Address, attestation: Attestation): Promise<Hex> {
+export async function signAttestation(
+  wallet: Wallet,
+  chainId: number,
+  market: Address,
+  attestation: Attestation,
+): Promise<Hex> {
   const account = wallet.account;
-  if (account.type === "local" && account.sign) return account.sign({ hash: attestationDigest(chainId, market, attestation) });
+  if (account.type === "local" && account.sign)
+    return account.sign({ hash: attestationDigest(chainId, market, attestation) });
   return wallet.signTypedData({
     account: wallet.account,
     domain: attestationDomain(chainId, market),

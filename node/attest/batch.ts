@@ -33,10 +33,15 @@ export function encodeAttestationBatch(items: readonly SignedResult[]): Hex {
 /** One framed item (see {@link encodeAttestationBatch}). */
 export function encodeAttestationItem(item: SignedResult): Hex {
   if (size(item.signature) !== 65) {
-    throw new InvalidAttestationError(`job ${item.jobId}: a batch signature must be 65 bytes (r, s, v), got ${size(item.signature)}`);
+    throw new InvalidAttestationError(
+      `job ${item.jobId}: a batch signature must be 65 bytes (r, s, v), got ${size(item.signature)}`,
+    );
   }
   const body = concat([
-    encodeAbiParameters([{ type: "uint256" }, { type: "uint256[6]" }, { type: "bytes32" }], [item.jobId, jobWords(item.job), item.resultHash]),
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "uint256[6]" }, { type: "bytes32" }],
+      [item.jobId, jobWords(item.job), item.resultHash],
+    ),
     item.outputRef,
     item.signature,
   ]);

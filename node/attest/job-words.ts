@@ -20,14 +20,26 @@ export function jobWords(job: Job): JobWords {
     return value;
   };
   const n = (name: string, value: number, bits: number) => fit(name, BigInt(value), bits);
-  const w0 = (BigInt(job.client) << 96n) | (n("requestedAt", job.requestedAt, 40) << 56n) | (n("deadline", job.deadline, 40) << 16n)
-    | (n("redundancy", job.redundancy, 8) << 8n) | n("quorum", job.quorum, 8);
+  const w0 =
+    (BigInt(job.client) << 96n) |
+    (n("requestedAt", job.requestedAt, 40) << 56n) |
+    (n("deadline", job.deadline, 40) << 16n) |
+    (n("redundancy", job.redundancy, 8) << 8n) |
+    n("quorum", job.quorum, 8);
   const w1 = (BigInt(job.token) << 96n) | fit("feePerProvider", job.feePerProvider, 96);
-  const w2 = (n("version", job.version, 32) << 224n) | (n("minMemoryMB", job.minMemoryMB, 32) << 192n)
-    | (n("protocolFeeBps", job.protocolFeeBps, 16) << 176n) | (n("priorityWindow", job.priorityWindow, 32) << 144n)
-    | (n("commitDeadline", job.commitDeadline, 40) << 104n) | (n("revealWindow", job.revealWindow, 32) << 72n)
-    | (n("challengeWindow", job.challengeWindow, 32) << 40n) | ((job.counted ? 1n : 0n) << 32n);
-  const w3 = (fit("requiredTags", job.requiredTags, 64) << 192n) | (fit("seed", job.seed, 96) << 96n) | fit("collateral", job.collateral, 96);
+  const w2 =
+    (n("version", job.version, 32) << 224n) |
+    (n("minMemoryMB", job.minMemoryMB, 32) << 192n) |
+    (n("protocolFeeBps", job.protocolFeeBps, 16) << 176n) |
+    (n("priorityWindow", job.priorityWindow, 32) << 144n) |
+    (n("commitDeadline", job.commitDeadline, 40) << 104n) |
+    (n("revealWindow", job.revealWindow, 32) << 72n) |
+    (n("challengeWindow", job.challengeWindow, 32) << 40n) |
+    ((job.counted ? 1n : 0n) << 32n);
+  const w3 =
+    (fit("requiredTags", job.requiredTags, 64) << 192n) |
+    (fit("seed", job.seed, 96) << 96n) |
+    fit("collateral", job.collateral, 96);
   return [w0, w1, w2, w3, BigInt(job.modelId), BigInt(job.inputHash)];
 }
 

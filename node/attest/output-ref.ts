@@ -15,7 +15,8 @@ const INLINE_PREFIX = "data:application/vnd.safetensors;base64,";
 export type OutputRef = { kind: "ipfs"; cid: string } | { kind: "inline"; bytes: Uint8Array };
 
 export function encodeOutputRef(ref: OutputRef): Hex {
-  const text = ref.kind === "ipfs" ? `ipfs://${ref.cid}` : `${INLINE_PREFIX}${Buffer.from(ref.bytes).toString("base64")}`;
+  const text =
+    ref.kind === "ipfs" ? `ipfs://${ref.cid}` : `${INLINE_PREFIX}${Buffer.from(ref.bytes).toString("base64")}`;
   return toHex(text);
 }
 
@@ -27,6 +28,7 @@ export function decodeOutputRef(hex: Hex): OutputRef {
     throw new OutputRefError("output reference is not UTF-8", { cause });
   }
   if (text.startsWith("ipfs://") && text.length > 7) return { kind: "ipfs", cid: text.slice(7) };
-  if (text.startsWith(INLINE_PREFIX)) return { kind: "inline", bytes: new Uint8Array(Buffer.from(text.slice(INLINE_PREFIX.length), "base64")) };
+  if (text.startsWith(INLINE_PREFIX))
+    return { kind: "inline", bytes: new Uint8Array(Buffer.from(text.slice(INLINE_PREFIX.length), "base64")) };
   throw new OutputRefError(`unknown output reference ${text.slice(0, 40)}`);
 }

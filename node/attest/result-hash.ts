@@ -1,6 +1,13 @@
 import { keccak256, type Hex } from "viem";
 import { ConfigError } from "../errors.ts";
-import { checkTensor, elementCount, FLOAT_DTYPES, tensorValues, TensorFormatError, type TensorMap } from "../tensors/dtypes.ts";
+import {
+  checkTensor,
+  elementCount,
+  FLOAT_DTYPES,
+  tensorValues,
+  TensorFormatError,
+  type TensorMap,
+} from "../tensors/dtypes.ts";
 
 /** Domain tag that starts every preimage; a new encoding gets a new tag. */
 const RESULT_HASH_TAG = "CONCLAVE-RESULT-V1";
@@ -61,7 +68,8 @@ const utf8Length = (s: string) => Buffer.byteLength(s, "utf8");
  * element as int64 little-endian (floats quantized, integers and booleans as they are).
  */
 export function resultHashPreimage(outputs: TensorMap, quantum: number): Uint8Array {
-  if (!(quantum > 0) || !Number.isFinite(quantum)) throw new TensorFormatError(`output quantum must be a positive number, got ${quantum}`);
+  if (!(quantum > 0) || !Number.isFinite(quantum))
+    throw new TensorFormatError(`output quantum must be a positive number, got ${quantum}`);
   const names = Object.keys(outputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   let size = 4 + utf8Length(RESULT_HASH_TAG) + 4;
   for (const name of names) {
@@ -115,9 +123,15 @@ export interface BoundaryHit {
  * there: a runner abstains from such a job rather than risk a hash other honest runners do not
  * share. NaN and ±Inf have fixed encodings and are never near; integer outputs are not quantized.
  */
-export function nearQuantizationBoundary(outputs: TensorMap, quantum: number, epsilon = DEFAULT_BOUNDARY_EPSILON): BoundaryHit | null {
-  if (!(quantum > 0) || !Number.isFinite(quantum)) throw new TensorFormatError(`output quantum must be a positive number, got ${quantum}`);
-  if (!(epsilon >= 0 && epsilon < 0.5)) throw new ConfigError(`boundary epsilon must be from 0 to below 0.5 quanta, got ${epsilon}`);
+export function nearQuantizationBoundary(
+  outputs: TensorMap,
+  quantum: number,
+  epsilon = DEFAULT_BOUNDARY_EPSILON,
+): BoundaryHit | null {
+  if (!(quantum > 0) || !Number.isFinite(quantum))
+    throw new TensorFormatError(`output quantum must be a positive number, got ${quantum}`);
+  if (!(epsilon >= 0 && epsilon < 0.5))
+    throw new ConfigError(`boundary epsilon must be from 0 to below 0.5 quanta, got ${epsilon}`);
   if (epsilon === 0) return null;
   const names = Object.keys(outputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   for (const name of names) {

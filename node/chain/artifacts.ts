@@ -57,6 +57,8 @@ export function loadArtifact<N extends ContractName>(name: N): Artifact<N> {
 export function marketAbiWithCourt(): readonly unknown[] {
   const market = loadArtifact("InferenceMarket").abi as readonly { type: string; name?: string }[];
   const known = new Set(market.map((item) => `${item.type}:${item.name ?? ""}`));
-  const court = (loadArtifact("InferenceMarketCourt").abi as readonly { type: string; name?: string }[]).filter((item) => item.type === "function" && !known.has(`function:${item.name}`));
+  const court = (loadArtifact("InferenceMarketCourt").abi as readonly { type: string; name?: string }[]).filter(
+    (item) => item.type === "function" && !known.has(`function:${item.name}`),
+  );
   return [...market, ...court];
 }

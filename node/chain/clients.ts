@@ -38,7 +38,11 @@ const RANK_INTERVAL_MS = 1_000;
  * best (answers and latency over the last pings) and on an error goes on to the next, so a rate
  * limit or outage at one provider costs a call no retry delay. Retries apply to the whole list.
  */
-function transportOf(urls: readonly string[], timeoutMs: number, retryCount: number): { transport: Transport; close(): void } {
+function transportOf(
+  urls: readonly string[],
+  timeoutMs: number,
+  retryCount: number,
+): { transport: Transport; close(): void } {
   if (urls.length === 1) return { transport: transportFor(urls[0]!, timeoutMs, retryCount), close: () => undefined };
   let closed = false;
   const transport = fallback(
@@ -50,7 +54,8 @@ function transportOf(urls: readonly string[], timeoutMs: number, retryCount: num
         timeout: Math.min(timeoutMs, 1_000),
         // viem's ranking loop has no stop: once closed, a ping that never settles ends it without
         // a timer left behind, so a stopped runner's process can exit.
-        ping: ({ transport: t }) => (closed ? new Promise<never>(() => undefined) : t.request({ method: "eth_blockNumber" })),
+        ping: ({ transport: t }) =>
+          closed ? new Promise<never>(() => undefined) : t.request({ method: "eth_blockNumber" }),
       },
       retryCount,
       retryDelay: 100,
@@ -87,7 +92,8 @@ export async function connect(
       throw error;
     });
     if (id === null) unreachableFallbacks.push(url);
-    else if (id !== chainId) throw new RpcUnreachableError(`fallback RPC ${url} is chain ${id}, but ${rpcUrl} is chain ${chainId}`);
+    else if (id !== chainId)
+      throw new RpcUnreachableError(`fallback RPC ${url} is chain ${id}, but ${rpcUrl} is chain ${chainId}`);
   }
   const chain = defineChain({
     id: chainId,

@@ -16,6 +16,8 @@ export function conclaveContracts<C extends Client>(record: DeploymentRecord, cl
     /** The market's claim and challenge functions and the DAO's settings: served on the market's address by its court. */
     court: getContract({ address: at("InferenceMarket"), abi: loadArtifact("InferenceMarketCourt").abi, client }),
     /** Absent from deployments made before the guardian's veto existed. */
-    veto: record.contracts.GuardianVeto ? getContract({ address: at("GuardianVeto"), abi: loadArtifact("GuardianVeto").abi, client }) : undefined,
+    veto: record.contracts.GuardianVeto
+      ? getContract({ address: at("GuardianVeto"), abi: loadArtifact("GuardianVeto").abi, client })
+      : undefined,
   };
 }

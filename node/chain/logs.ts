@@ -54,13 +54,20 @@ function chain(error: unknown): unknown[] {
 export function classifyLogError(error: unknown): LogErrorKind {
   const links = chain(error);
   const codes = links.map((e) => (e as { code?: unknown }).code).filter((c): c is number => typeof c === "number");
-  const statuses = links.map((e) => (e as { status?: unknown }).status).filter((s): s is number => typeof s === "number");
+  const statuses = links
+    .map((e) => (e as { status?: unknown }).status)
+    .filter((s): s is number => typeof s === "number");
   const text = links
-    .flatMap((e) => [(e as { details?: unknown }).details, (e as { shortMessage?: unknown }).shortMessage, (e as { message?: unknown }).message])
+    .flatMap((e) => [
+      (e as { details?: unknown }).details,
+      (e as { shortMessage?: unknown }).shortMessage,
+      (e as { message?: unknown }).message,
+    ])
     .filter((t): t is string => typeof t === "string")
     .join("\n");
   // Rate limits first: "Too Many Requests" (429) must not read as "too many results".
-  if (statuses.includes(429) || codes.includes(-32029) || codes.includes(429) || RATE_LIMITED.some((r) => r.test(text))) return "rate-limited";
+  if (statuses.includes(429) || codes.includes(-32029) || codes.includes(429) || RATE_LIMITED.some((r) => r.test(text)))
+    return "rate-limited";
   if (statuses.includes(413) || codes.includes(-32005) || TOO_LARGE.some((r) => r.test(text))) return "too-large";
   return "other";
 }
@@ -150,11 +157,15 @@ export async function getLogsAdaptive<T>(o: GetLogsAdaptiveOptions<T>): Promise<
       const kind = classifyLogError(error);
       o.onRpcError?.(error, kind);
       if (kind === "too-large") {
-        if (!o.range.shrink(to - from + 1)) throw new LogQueryTooLargeError(`eth_getLogs for block ${from} alone is over the provider's limits`, { cause: error });
+        if (!o.range.shrink(to - from + 1))
+          throw new LogQueryTooLargeError(`eth_getLogs for block ${from} alone is over the provider's limits`, {
+            cause: error,
+          });
         continue;
       }
       if (kind === "rate-limited") {
-        if (limited++ >= retries) throw new RpcRateLimitedError(`eth_getLogs rate-limited ${limited} times in a row`, { cause: error });
+        if (limited++ >= retries)
+          throw new RpcRateLimitedError(`eth_getLogs rate-limited ${limited} times in a row`, { cause: error });
         await sleep(delay);
         delay = Math.min(delay * 2, 10_000);
         continue;
@@ -181,5 +192,10 @@ export async function logsToHead<T>(
   range: AdaptiveRange = new AdaptiveRange(),
 ): Promise<T[]> {
   const head = Number(await publicClient.getBlockNumber({ cacheTime: 0 }));
-  return getLogsAdaptive({ fromBlock: Number(fromBlock), toBlock: head, range, query: (from, to) => query(BigInt(from), BigInt(to)) });
+  return getLogsAdaptive({
+    fromBlock: Number(fromBlock),
+    toBlock: head,
+    range,
+    query: (from, to) => query(BigInt(from), BigInt(to)),
+  });
 }

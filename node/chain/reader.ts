@@ -15,7 +15,12 @@ const FRESH_MS = { now: 500, terms: 2_000, accepting: 2_000 } as const;
  * status, so their data is cached; chain time, the provider's terms and `accepting` are reused
  * for a moment (FRESH_MS): the market checks them again on-chain anyway.
  */
-export function createChainReader(publicClient: PublicClient, record: DeploymentRecord, provider: Address, logRangeOptions: AdaptiveRangeOptions = {}): ChainReader {
+export function createChainReader(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  provider: Address,
+  logRangeOptions: AdaptiveRangeOptions = {},
+): ChainReader {
   const market = { address: contractAddress(record, "InferenceMarket"), abi: loadArtifact("InferenceMarket").abi };
   const models = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi };
   const providers = { address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi };
@@ -38,7 +43,11 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
     now,
     providerTerms: terms,
     async jobState(jobId) {
-      const [status, seated, revealed, revealStartedAt] = await publicClient.readContract({ ...market, functionName: "jobState", args: [jobId] });
+      const [status, seated, revealed, revealStartedAt] = await publicClient.readContract({
+        ...market,
+        functionName: "jobState",
+        args: [jobId],
+      });
       return { status, seated, revealed, revealStartedAt };
     },
     async version(modelId, version) {
@@ -59,7 +68,9 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       }
       let read = accepting.get(key);
       if (!read) {
-        read = reuseFor(FRESH_MS.accepting, () => publicClient.readContract({ ...models, functionName: "acceptsJobs", args: [modelId, version] }));
+        read = reuseFor(FRESH_MS.accepting, () =>
+          publicClient.readContract({ ...models, functionName: "acceptsJobs", args: [modelId, version] }),
+        );
         accepting.set(key, read);
       }
       return { ...info, accepting: await read() };
@@ -73,7 +84,14 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       const logs = await logsToHead(
         publicClient,
         Math.max(fromBlock, marketBlock),
-        (from, to) => publicClient.getContractEvents({ ...market, eventName: "JobSettled", args: { jobId }, fromBlock: from, toBlock: to }),
+        (from, to) =>
+          publicClient.getContractEvents({
+            ...market,
+            eventName: "JobSettled",
+            args: { jobId },
+            fromBlock: from,
+            toBlock: to,
+          }),
         logRange,
       );
       return logs.at(-1)?.args.resultHash ?? null;
@@ -82,7 +100,14 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       const logs = await logsToHead(
         publicClient,
         Math.max(fromBlock, marketBlock),
-        (from, to) => publicClient.getContractEvents({ ...market, eventName: "ResultSubmitted", args: { jobId }, fromBlock: from, toBlock: to }),
+        (from, to) =>
+          publicClient.getContractEvents({
+            ...market,
+            eventName: "ResultSubmitted",
+            args: { jobId },
+            fromBlock: from,
+            toBlock: to,
+          }),
         logRange,
       );
       const last = logs.at(-1);
@@ -92,7 +117,14 @@ export function createChainReader(publicClient: PublicClient, record: Deployment
       const logs = await logsToHead(
         publicClient,
         Math.max(fromBlock, marketBlock),
-        (from, to) => publicClient.getContractEvents({ ...market, eventName: "SeatSlashed", args: { jobId, provider }, fromBlock: from, toBlock: to }),
+        (from, to) =>
+          publicClient.getContractEvents({
+            ...market,
+            eventName: "SeatSlashed",
+            args: { jobId, provider },
+            fromBlock: from,
+            toBlock: to,
+          }),
         logRange,
       );
       return logs.length > 0;

@@ -1,7 +1,24 @@
-import { BaseError, ContractFunctionRevertedError, decodeErrorResult, InsufficientFundsError, type Abi, type Hex } from "viem";
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  InsufficientFundsError,
+  type Abi,
+  type Hex,
+} from "viem";
 import { loadArtifact, type ContractName } from "./artifacts.ts";
 
-const DEPLOYED: ContractName[] = ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "MockERC20", "ConsumerRouter", "SpeechGate"];
+const DEPLOYED: ContractName[] = [
+  "ConclaveToken",
+  "ConclaveTimelock",
+  "ConclaveGovernor",
+  "ModelRegistry",
+  "ProviderRegistry",
+  "InferenceMarket",
+  "MockERC20",
+  "ConsumerRouter",
+  "SpeechGate",
+];
 
 /**
  * Every custom error of the deployed contracts, so a revert that bubbles up from a contract the
@@ -36,8 +53,12 @@ function show(v: unknown): string {
 
 /** The revert data a viem error carries, wherever in its cause chain viem put it. */
 function revertData(error: BaseError): { reverted: ContractFunctionRevertedError | null; raw: Hex | undefined } {
-  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
-  const raw = (reverted?.raw ?? (error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null)?.data) as Hex | undefined;
+  const reverted = error.walk(
+    (e) => e instanceof ContractFunctionRevertedError,
+  ) as ContractFunctionRevertedError | null;
+  const raw = (reverted?.raw ??
+    (error.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null)?.data) as
+    Hex | undefined;
   return { reverted, raw };
 }
 
@@ -57,24 +78,33 @@ export function revertName(error: unknown, abi: Abi): string | undefined {
 /** Reads a viem error as a contract revert or a funding failure; undefined for anything else. */
 export function describeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): Revert | undefined {
   if (!(error instanceof BaseError)) return undefined;
-  if (error.walk((e) => e instanceof InsufficientFundsError)) return { name: "InsufficientFunds", text: "the sender's ETH balance does not cover the value and gas" };
+  if (error.walk((e) => e instanceof InsufficientFundsError))
+    return { name: "InsufficientFunds", text: "the sender's ETH balance does not cover the value and gas" };
   const { reverted, raw } = revertData(error);
   if (raw && raw.length >= 10) {
     try {
       const decoded = decodeErrorResult({ abi, data: raw });
-      const item = abi.find((i) => i.type === "error" && i.name === decoded.errorName) as { inputs: { name: string }[] } | undefined;
+      const item = abi.find((i) => i.type === "error" && i.name === decoded.errorName) as
+        { inputs: { name: string }[] } | undefined;
       const args = (decoded.args ?? []).map((a, i) => `${item?.inputs[i]?.name || i}=${show(a)}`);
       return { name: decoded.errorName, text: `${decoded.errorName}(${args.join(", ")})` };
     } catch {
       // not one of ours: fall through to what viem made of it
     }
   }
-  if (reverted) return { name: reverted.data?.errorName ?? (reverted.reason ? "Error" : undefined), text: reverted.reason ?? reverted.shortMessage };
+  if (reverted)
+    return {
+      name: reverted.data?.errorName ?? (reverted.reason ? "Error" : undefined),
+      text: reverted.reason ?? reverted.shortMessage,
+    };
   return undefined;
 }
 
 /** A revert's custom error with its decoded arguments, if the ABI knows it. */
-export function decodeRevert(error: unknown, abi: Abi = conclaveErrorsAbi()): { name: string; args: readonly unknown[] } | undefined {
+export function decodeRevert(
+  error: unknown,
+  abi: Abi = conclaveErrorsAbi(),
+): { name: string; args: readonly unknown[] } | undefined {
   if (!(error instanceof BaseError)) return undefined;
   const { reverted, raw } = revertData(error);
   if (reverted?.data?.errorName) return { name: reverted.data.errorName, args: reverted.data.args ?? [] };

@@ -5,9 +5,27 @@
  */
 
 /** IInferenceMarket.JobStatus. */
-export const JobStatus = { None: 0, Open: 1, Revealing: 2, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, JuryRevealing: 7 } as const;
+export const JobStatus = {
+  None: 0,
+  Open: 1,
+  Revealing: 2,
+  Settled: 3,
+  Refunded: 4,
+  Delivered: 5,
+  Challenged: 6,
+  JuryRevealing: 7,
+} as const;
 /** IInferenceMarket.JobStatus names, by value, as the CLI and the client print them. */
-export const JOB_STATUS = ["none", "open", "revealing", "settled", "refunded", "delivered", "challenged", "jury revealing"] as const;
+export const JOB_STATUS = [
+  "none",
+  "open",
+  "revealing",
+  "settled",
+  "refunded",
+  "delivered",
+  "challenged",
+  "jury revealing",
+] as const;
 
 /** IModelRegistry.VersionStatus. */
 export const VersionStatus = { None: 0, Published: 1, Active: 2, Deprecated: 3, Retired: 4 } as const;

@@ -111,7 +111,11 @@ const NEXT_BASE_FEE_TTL_MS = 200;
 export function txRpcOf(publicClient: PublicClient): TxRpc {
   // eth_feeHistory's last base fee is the next block's: what every provider serves (a "pending"
   // block is not), and what a node checks a new transaction against.
-  const nextBaseFee = reuseFor(NEXT_BASE_FEE_TTL_MS, async () => (await publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] })).baseFeePerGas.at(-1) ?? null);
+  const nextBaseFee = reuseFor(
+    NEXT_BASE_FEE_TTL_MS,
+    async () =>
+      (await publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] })).baseFeePerGas.at(-1) ?? null,
+  );
   return {
     getTransactionCount: (args) => publicClient.getTransactionCount(args),
     getTransactionReceipt: (args) => publicClient.getTransactionReceipt(args),
@@ -219,7 +223,8 @@ export class TxSender implements TxSubmitter {
   private readonly maxBackoffMs: number;
 
   constructor(options: TxSenderOptions) {
-    if (options.feeBumpPercent < Number(NODE_MIN_BUMP_PERCENT)) throw new RangeError("feeBumpPercent must be at least 10: nodes refuse smaller replacements");
+    if (options.feeBumpPercent < Number(NODE_MIN_BUMP_PERCENT))
+      throw new RangeError("feeBumpPercent must be at least 10: nodes refuse smaller replacements");
     this.o = options;
     this.pollMs = options.pollIntervalMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
@@ -235,7 +240,9 @@ export class TxSender implements TxSubmitter {
    * picks the next nonce.
    */
   async init(): Promise<void> {
-    const pending = await this.retrying("getTransactionCount", 5, () => this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }));
+    const pending = await this.retrying("getTransactionCount", 5, () =>
+      this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }),
+    );
     this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
     const byNonce = groupByNonce(this.o.journal.unsettledTxs());
     if (byNonce.size === 0) return;
@@ -267,7 +274,10 @@ export class TxSender implements TxSubmitter {
     const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
     const reopened = this.o.journal.reopenTxsFrom(chainNonce);
     if (reopened.length === 0) return;
-    this.o.log.warn("reorg dropped our transactions; checking them against the new chain", { from: chainNonce, count: reopened.length });
+    this.o.log.warn("reorg dropped our transactions; checking them against the new chain", {
+      from: chainNonce,
+      count: reopened.length,
+    });
     const verdicts = new Map<string, boolean>();
     for (const [nonce, attempts] of groupByNonce(reopened)) {
       const newest = attempts.at(-1)!;
@@ -296,7 +306,12 @@ export class TxSender implements TxSubmitter {
     let reverts = false;
     if (parsed.to) {
       try {
-        await this.o.rpc.estimateGas({ account: this.o.account, to: parsed.to, data: parsed.data ?? "0x", value: parsed.value ?? 0n });
+        await this.o.rpc.estimateGas({
+          account: this.o.account,
+          to: parsed.to,
+          data: parsed.data ?? "0x",
+          value: parsed.value ?? 0n,
+        });
       } catch (error) {
         reverts = revertName(error, this.o.errorAbi) !== undefined || isRevert(error);
         if (!reverts) this.event({ type: "rpcError", method: "estimateGas", error });
@@ -416,7 +431,10 @@ export class TxSender implements TxSubmitter {
       nonce,
       ...fees,
     });
-    const first = this.o.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw }, req.jobIds);
+    const first = this.o.journal.recordTx(
+      { jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw },
+      req.jobIds,
+    );
     // max: a resync from the chain may have moved it on while we signed.
     this.nextNonce = Math.max(this.nextNonce, nonce + 1);
     // Started here, synchronously after the record, so the order of first broadcasts is the
@@ -452,19 +470,29 @@ export class TxSender implements TxSubmitter {
     const { journal, log } = this.o;
     let current = attempts.at(-1)!;
     const voidRequested = () => this.voiding.has(current.nonce) && attempts.at(-1)!.kind !== "void";
-    let outcome: Broadcast | "skip" = voidRequested() ? "skip" : firstBroadcast ? await firstBroadcast : await this.broadcast(current);
+    let outcome: Broadcast | "skip" = voidRequested()
+      ? "skip"
+      : firstBroadcast
+        ? await firstBroadcast
+        : await this.broadcast(current);
     let lastBumpAt = 0;
     for (;;) {
       if (voidRequested()) {
         const voided = await this.bump(current, { void: true });
         if (voided) {
-          log.warn("transaction would revert on the chain after a reorg; replacing it with a no-op", { kind: current.kind, nonce: current.nonce });
+          log.warn("transaction would revert on the chain after a reorg; replacing it with a no-op", {
+            kind: current.kind,
+            nonce: current.nonce,
+          });
           this.event({ type: "voided", kind: current.kind, nonce: current.nonce });
           current = voided;
           attempts.push(current);
           outcome = await this.broadcast(current);
         } else {
-          log.warn("transaction would revert after a reorg, but its fees leave no room for a replacement", { kind: current.kind, nonce: current.nonce });
+          log.warn("transaction would revert after a reorg, but its fees leave no room for a replacement", {
+            kind: current.kind,
+            nonce: current.nonce,
+          });
           this.voiding.delete(current.nonce);
           outcome = await this.broadcast(current);
         }
@@ -472,7 +500,13 @@ export class TxSender implements TxSubmitter {
       // A refused "nonce too low" needs no long wait: the chain has the nonce, ours or not.
       const quick: boolean = outcome === "nonceTooLow" || outcome === "feeTooLow";
       const attempt = current;
-      const waited = await this.waitAny(attempts, quick ? 0 : this.o.confirmTimeoutMs, () => this.broadcast(attempt), outcome === "failed", voidRequested);
+      const waited = await this.waitAny(
+        attempts,
+        quick ? 0 : this.o.confirmTimeoutMs,
+        () => this.broadcast(attempt),
+        outcome === "failed",
+        voidRequested,
+      );
       if (waited === "void") {
         outcome = "skip";
         continue;
@@ -481,10 +515,12 @@ export class TxSender implements TxSubmitter {
       this.checkOpen(current);
       if (waited === "feeTooLow") outcome = "feeTooLow";
 
-      const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" }).catch((error: unknown) => {
-        this.event({ type: "rpcError", method: "getTransactionCount", error });
-        return null;
-      });
+      const chainNonce = await this.o.rpc
+        .getTransactionCount({ address: this.address, blockTag: "latest" })
+        .catch((error: unknown) => {
+          this.event({ type: "rpcError", method: "getTransactionCount", error });
+          return null;
+        });
       if (chainNonce === null || (outcome === "nonceTooLow" && chainNonce <= current.nonce)) {
         // Cannot tell whether the nonce was used (or the node and the read disagree): neither
         // bump nor give up; wait a full round again.
@@ -498,7 +534,9 @@ export class TxSender implements TxSubmitter {
         if (found === "none") {
           // A reorg between the nonce read and the receipt look can drop our transaction after
           // the nonce read counted it: read the nonce again before calling it taken.
-          const again = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" }).catch(() => null);
+          const again = await this.o.rpc
+            .getTransactionCount({ address: this.address, blockTag: "latest" })
+            .catch(() => null);
           if (again === null || again <= current.nonce) found = "unknown";
         }
         if (found === "none") {
@@ -506,7 +544,9 @@ export class TxSender implements TxSubmitter {
           this.event({ type: "nonceTaken", kind: current.kind, nonce: current.nonce });
           await this.resyncNonce();
           this.o.onFailure?.(current.kind);
-          throw new TxNonceTakenError(`${current.kind} nonce ${current.nonce} was used by a transaction that is not ours`);
+          throw new TxNonceTakenError(
+            `${current.kind} nonce ${current.nonce} was used by a transaction that is not ours`,
+          );
         }
         if (found !== "unknown") return this.settle(attempts, current, found);
         // An RPC failure hid the answer: ask again after the next wait, without re-broadcasting.
@@ -524,21 +564,34 @@ export class TxSender implements TxSubmitter {
       const next = await this.bump(current);
       lastBumpAt = Date.now();
       if (next) {
-        log.warn("transaction not mined in time; replacing it with higher fees", { kind: current.kind, nonce: current.nonce, attempt: attempts.length + 1 });
+        log.warn("transaction not mined in time; replacing it with higher fees", {
+          kind: current.kind,
+          nonce: current.nonce,
+          attempt: attempts.length + 1,
+        });
         current = next;
         attempts.push(current);
       } else {
-        log.warn("transaction not mined in time at the maximum fee; broadcasting it again", { kind: current.kind, nonce: current.nonce });
+        log.warn("transaction not mined in time at the maximum fee; broadcasting it again", {
+          kind: current.kind,
+          nonce: current.nonce,
+        });
       }
       outcome = await this.broadcast(current);
     }
   }
 
   private settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
-    for (const a of attempts) this.o.journal.setTxStatus(a.hash, a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced");
+    for (const a of attempts)
+      this.o.journal.setTxStatus(
+        a.hash,
+        a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced",
+      );
     if (attempts.find((a) => a.hash === receipt.transactionHash)?.kind === "void" && receipt.status === "success") {
       const wanted = attempts[0]!;
-      throw new TxVoidedError(`${wanted.kind} nonce ${wanted.nonce} was voided after a reorg: it would have reverted on the new chain`);
+      throw new TxVoidedError(
+        `${wanted.kind} nonce ${wanted.nonce} was voided after a reorg: it would have reverted on the new chain`,
+      );
     }
     if (receipt.status !== "success") {
       this.o.onFailure?.(current.kind);
@@ -570,27 +623,56 @@ export class TxSender implements TxSubmitter {
       maxFeePerGas: max(raised(prev.maxFeePerGas), estimate?.maxFeePerGas ?? 0n),
       maxPriorityFeePerGas: max(raised(prev.maxPriorityFeePerGas), estimate?.maxPriorityFeePerGas ?? 0n),
     });
-    const enough = (next: bigint, before: bigint) => next * 100n >= before * (100n + NODE_MIN_BUMP_PERCENT) && next > before;
+    const enough = (next: bigint, before: bigint) =>
+      next * 100n >= before * (100n + NODE_MIN_BUMP_PERCENT) && next > before;
     const capped = fees.maxFeePerGas === this.o.maxFeePerGas;
-    if (!enough(fees.maxFeePerGas, prev.maxFeePerGas) || !enough(fees.maxPriorityFeePerGas, prev.maxPriorityFeePerGas)) {
-      this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees: { maxFeePerGas: prev.maxFeePerGas, maxPriorityFeePerGas: prev.maxPriorityFeePerGas }, capped: true });
+    if (
+      !enough(fees.maxFeePerGas, prev.maxFeePerGas) ||
+      !enough(fees.maxPriorityFeePerGas, prev.maxPriorityFeePerGas)
+    ) {
+      this.event({
+        type: "feeBump",
+        kind: current.kind,
+        nonce: current.nonce,
+        fees: { maxFeePerGas: prev.maxFeePerGas, maxPriorityFeePerGas: prev.maxPriorityFeePerGas },
+        capped: true,
+      });
       return null;
     }
     // A no-op keeps the nonce and moves nothing: nothing to ourselves, at a transfer's gas.
-    const shape = opts.void ? { to: this.address, data: "0x" as Hex, value: 0n, gas: VOID_GAS } : { to: prev.to, data: prev.data, value: prev.value ?? 0n, gas: prev.gas, accessList: prev.accessList };
-    const raw = await this.o.account.signTransaction({ chainId: prev.chainId ?? this.o.chain.id, type: "eip1559", nonce: current.nonce, ...shape, ...fees });
+    const shape = opts.void
+      ? { to: this.address, data: "0x" as Hex, value: 0n, gas: VOID_GAS }
+      : { to: prev.to, data: prev.data, value: prev.value ?? 0n, gas: prev.gas, accessList: prev.accessList };
+    const raw = await this.o.account.signTransaction({
+      chainId: prev.chainId ?? this.o.chain.id,
+      type: "eip1559",
+      nonce: current.nonce,
+      ...shape,
+      ...fees,
+    });
     this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees, capped });
-    return this.o.journal.recordTx({ jobId: current.jobId, kind: opts.void ? "void" : current.kind, nonce: current.nonce, hash: keccak256(raw), raw });
+    return this.o.journal.recordTx({
+      jobId: current.jobId,
+      kind: opts.void ? "void" : current.kind,
+      nonce: current.nonce,
+      hash: keccak256(raw),
+      raw,
+    });
   }
 
   /** Moves the next nonce on to the chain's pending count, if the chain is ahead (key used elsewhere). */
   private async resyncNonce(): Promise<void> {
-    const pending = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }).catch((error: unknown) => {
-      this.event({ type: "rpcError", method: "getTransactionCount", error });
-      return null;
-    });
+    const pending = await this.o.rpc
+      .getTransactionCount({ address: this.address, blockTag: "pending" })
+      .catch((error: unknown) => {
+        this.event({ type: "rpcError", method: "getTransactionCount", error });
+        return null;
+      });
     if (pending !== null && pending > this.nextNonce) {
-      this.o.log.warn("the chain's nonce passed ours (is the key used elsewhere?); going on from it", { from: this.nextNonce, to: pending });
+      this.o.log.warn("the chain's nonce passed ours (is the key used elsewhere?); going on from it", {
+        from: this.nextNonce,
+        to: pending,
+      });
       this.event({ type: "nonceResync", from: this.nextNonce, to: pending });
       this.nextNonce = pending;
     }
@@ -617,8 +699,10 @@ export class TxSender implements TxSubmitter {
       // fee (a spike) or the pool's minimum: bump now rather than wait out the timeout. Anything
       // else is an RPC failure: broadcast again at the next look.
       this.o.log.debug("broadcast refused", { hash: tx.hash, error: oneLine(error) });
-      if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message)) return "refused";
-      if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message)) return "feeTooLow";
+      if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message))
+        return "refused";
+      if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message))
+        return "feeTooLow";
       this.event({ type: "rpcError", method: "sendRawTransaction", error });
       return "failed";
     }
@@ -646,7 +730,10 @@ export class TxSender implements TxSubmitter {
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
       // the first look that sees it coming (the next block's base fee), before the block is mined.
       if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
-      if (rebroadcast && Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)) {
+      if (
+        rebroadcast &&
+        Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)
+      ) {
         // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
         // the first broadcast failed at the RPC, instead of losing a whole confirmation timeout.
         const again = await rebroadcast();
@@ -702,7 +789,8 @@ export class TxSender implements TxSubmitter {
   }
 
   private checkOpen(tx: TxRecord): void {
-    if (this.closed) throw new TxNotConfirmedError(`stopped waiting for ${tx.kind} transaction ${tx.hash}: sender closed`);
+    if (this.closed)
+      throw new TxNotConfirmedError(`stopped waiting for ${tx.kind} transaction ${tx.hash}: sender closed`);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -738,7 +826,8 @@ const REBROADCAST_MS = 3_000;
 
 function groupByNonce(txs: TxRecord[]): Map<number, TxRecord[]> {
   const byNonce = new Map<number, TxRecord[]>();
-  for (const tx of [...txs].sort((a, b) => a.nonce - b.nonce || a.id - b.id)) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
+  for (const tx of [...txs].sort((a, b) => a.nonce - b.nonce || a.id - b.id))
+    byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
   return byNonce;
 }
 

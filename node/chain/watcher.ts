@@ -1,4 +1,12 @@
-import { BlockNotFoundError, parseEventLogs, type Abi, type Address, type Hex, type Log, type PublicClient } from "viem";
+import {
+  BlockNotFoundError,
+  parseEventLogs,
+  type Abi,
+  type Address,
+  type Hex,
+  type Log,
+  type PublicClient,
+} from "viem";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind } from "./logs.ts";
@@ -206,7 +214,8 @@ class Watcher implements ChainWatcher {
     const denseFrom = target - to < this.denseDepth ? Math.max(from, to - this.denseDepth + 1) : to;
     await this.fetchHeaders(denseFrom, to, headers);
     for (let n = denseFrom + 1; n <= to; n++) {
-      if (headers.get(n)!.parentHash !== headers.get(n - 1)!.hash) throw new ScanRaceError(`block ${n} changed during the scan`);
+      if (headers.get(n)!.parentHash !== headers.get(n - 1)!.hash)
+        throw new ScanRaceError(`block ${n} changed during the scan`);
     }
     // The chain moved under the cursor since it was checked: the next poll finds the ancestor.
     if (denseFrom === from && cursor.hash !== null && headers.get(from)!.parentHash !== cursor.hash) {
@@ -217,12 +226,14 @@ class Watcher implements ChainWatcher {
       fromBlock: from,
       toBlock: to,
       range: this.range,
-      query: (f, t) => this.opts.chain.getLogs({ address: this.opts.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
+      query: (f, t) =>
+        this.opts.chain.getLogs({ address: this.opts.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
       // The poll loop backs off on rate limits (and can be stopped meanwhile): no retries inside.
       rateLimitRetries: 0,
       onRpcError: (error, kind) => {
         this.opts.onRpcError?.(error, kind);
-        if (kind === "too-large") this.opts.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
+        if (kind === "too-large")
+          this.opts.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
       },
     });
     const logs = (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
@@ -303,11 +314,21 @@ const LOGS_PER_SLICE = 8;
  * a JobRequested log (a job and its inline input) takes about half a millisecond to decode, and a
  * burst's range holds hundreds of them. Same result as one call over all the logs.
  */
-export async function parseEventLogsInSlices(args: { abi: Abi; logs: Log[]; strict: boolean }): Promise<(Log & { eventName: string; args: unknown })[]> {
+export async function parseEventLogsInSlices(args: {
+  abi: Abi;
+  logs: Log[];
+  strict: boolean;
+}): Promise<(Log & { eventName: string; args: unknown })[]> {
   const out: (Log & { eventName: string; args: unknown })[] = [];
   for (let i = 0; i < args.logs.length; i += LOGS_PER_SLICE) {
     await loopBudget.turn();
-    out.push(...(parseEventLogs({ abi: args.abi, logs: args.logs.slice(i, i + LOGS_PER_SLICE), strict: args.strict }) as unknown as (Log & { eventName: string; args: unknown })[]));
+    out.push(
+      ...(parseEventLogs({
+        abi: args.abi,
+        logs: args.logs.slice(i, i + LOGS_PER_SLICE),
+        strict: args.strict,
+      }) as unknown as (Log & { eventName: string; args: unknown })[]),
+    );
   }
   return out;
 }

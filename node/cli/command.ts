@@ -43,12 +43,14 @@ export function required(ctx: CommandContext, name: string): string {
 
 export function integer(what: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new RequestError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new RequestError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
 export function amount(what: string, v: string, decimals: number): bigint {
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new RequestError(`${what} must be a decimal amount like 1.5, got ${JSON.stringify(v)}`);
+  if (!/^\d+(\.\d+)?$/.test(v))
+    throw new RequestError(`${what} must be a decimal amount like 1.5, got ${JSON.stringify(v)}`);
   return parseUnits(v, decimals);
 }
 
@@ -65,7 +67,8 @@ export interface TokenInfo {
 }
 
 export async function tokenInfo(s: Session, token: string | undefined): Promise<TokenInfo> {
-  if (token === undefined || token.toUpperCase() === "ETH" || token === zeroAddress) return { address: zeroAddress, symbol: "ETH", decimals: 18 };
+  if (token === undefined || token.toUpperCase() === "ETH" || token === zeroAddress)
+    return { address: zeroAddress, symbol: "ETH", decimals: 18 };
   const at = address("--token", token);
   const erc20 = { address: at, abi: erc20Abi } as const;
   try {
@@ -81,13 +84,13 @@ export async function tokenInfo(s: Session, token: string | undefined): Promise<
 
 export const formatToken = (value: bigint, t: TokenInfo) => `${formatUnits(value, t.decimals)} ${t.symbol}`;
 
-
 /** A model by name (or 0x id), with its owner, as the registry knows it. */
 export async function resolveModelName(s: Session, nameOrId: string) {
   const { models } = conclaveContracts(s.record, s.publicClient);
   const modelId = (/^0x[0-9a-fA-F]{64}$/.test(nameOrId) ? nameOrId : keccak256(toHex(nameOrId))) as Hex;
   const model = await models.read.getModel([modelId]);
-  if (model.versionCount === 0) throw new RequestError(`unknown model ${JSON.stringify(nameOrId)}: nothing is published under that name`);
+  if (model.versionCount === 0)
+    throw new RequestError(`unknown model ${JSON.stringify(nameOrId)}: nothing is published under that name`);
   return { modelId, ...model };
 }
 
@@ -95,10 +98,18 @@ export async function resolveModelName(s: Session, nameOrId: string) {
 export async function resolveModel(s: Session, nameOrId: string, version = 0) {
   const { models } = conclaveContracts(s.record, s.publicClient);
   const { modelId, ...model } = await resolveModelName(s, nameOrId);
-  if (version === 0 && model.activeVersion === 0) throw new RequestError(`model ${model.name} has no active version: the DAO has not activated one`);
+  if (version === 0 && model.activeVersion === 0)
+    throw new RequestError(`model ${model.name} has no active version: the DAO has not activated one`);
   const v = version === 0 ? model.activeVersion : version;
-  if (v > model.versionCount) throw new RequestError(`model ${model.name} has no version ${v} (it has ${model.versionCount})`);
+  if (v > model.versionCount)
+    throw new RequestError(`model ${model.name} has no version ${v} (it has ${model.versionCount})`);
   const info = await models.read.getVersion([modelId, v]);
-  return { modelId, name: model.name, version: v, activeVersion: model.activeVersion, versionCount: model.versionCount, info };
+  return {
+    modelId,
+    name: model.name,
+    version: v,
+    activeVersion: model.activeVersion,
+    versionCount: model.versionCount,
+    info,
+  };
 }
-

@@ -19,7 +19,6 @@ export const KEY_ENV = {
 
 export const LOCAL_CHAIN_ID = 31337;
 
-
 export interface KeyFlags {
   keystore?: string;
   devAccount?: string;
@@ -30,14 +29,20 @@ export interface KeyFlags {
  * CONCLAVE_KEY environment variable, else CONCLAVE_KEYSTORE, else — on a local chain only —
  * `--dev-account N`, one of the node's public development accounts. A key is never printed.
  */
-export async function resolveAccount(flags: KeyFlags, chainId: number, env: NodeJS.ProcessEnv = process.env): Promise<LocalAccount> {
+export async function resolveAccount(
+  flags: KeyFlags,
+  chainId: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LocalAccount> {
   const keystore = flags.keystore ?? (env[KEY_ENV.key] ? undefined : env[KEY_ENV.keystore]);
   if (keystore) return decryptKeystore(keystore, await password(keystore, env));
   if (flags.devAccount !== undefined) {
-    if (chainId !== LOCAL_CHAIN_ID) throw new KeyError(`--dev-account works on the local chain (${LOCAL_CHAIN_ID}) only, this is chain ${chainId}`);
+    if (chainId !== LOCAL_CHAIN_ID)
+      throw new KeyError(`--dev-account works on the local chain (${LOCAL_CHAIN_ID}) only, this is chain ${chainId}`);
     const n = Number(flags.devAccount);
     // Every account the local network funds, the guardian (DEV_ROLES.guardian) included.
-    if (!Number.isInteger(n) || n < 0 || n >= DEV_ACCOUNT_COUNT) throw new KeyError(`--dev-account must be 0..${DEV_ACCOUNT_COUNT - 1}, got ${flags.devAccount}`);
+    if (!Number.isInteger(n) || n < 0 || n >= DEV_ACCOUNT_COUNT)
+      throw new KeyError(`--dev-account must be 0..${DEV_ACCOUNT_COUNT - 1}, got ${flags.devAccount}`);
     return devAccount(n);
   }
   const key = env[KEY_ENV.key];
@@ -45,7 +50,9 @@ export async function resolveAccount(flags: KeyFlags, chainId: number, env: Node
     if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new KeyError(`${KEY_ENV.key} is not a 0x-prefixed 32-byte hex key`);
     return privateKeyToAccount(key as Hex);
   }
-  throw new KeyError(`no key: pass --keystore FILE, or set ${KEY_ENV.key} or ${KEY_ENV.keystore}${chainId === LOCAL_CHAIN_ID ? ", or use --dev-account N on this local chain" : ""}`);
+  throw new KeyError(
+    `no key: pass --keystore FILE, or set ${KEY_ENV.key} or ${KEY_ENV.keystore}${chainId === LOCAL_CHAIN_ID ? ", or use --dev-account N on this local chain" : ""}`,
+  );
 }
 
 export async function decryptKeystore(file: string, pass: string): Promise<LocalAccount> {
@@ -92,7 +99,8 @@ async function keystoreWallet() {
 export async function password(what: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const fromEnv = env[KEY_ENV.password];
   if (fromEnv !== undefined) return fromEnv;
-  if (!process.stdin.isTTY) throw new KeyError(`keystore ${what} needs a password: set ${KEY_ENV.password} (no terminal to ask on)`);
+  if (!process.stdin.isTTY)
+    throw new KeyError(`keystore ${what} needs a password: set ${KEY_ENV.password} (no terminal to ask on)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Typed characters are not echoed: only the prompt is written.
   (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {

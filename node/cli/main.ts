@@ -40,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       const group = Object.keys(COMMANDS).filter((c) => c.startsWith(`${argv[0]} `));
       if (group.length > 0 && (argv.length === 1 || argv[1] === "--help")) {
-        console.log(`conclave ${argv[0]} commands:\n${group.map((c) => `  ${c.padEnd(20)}  ${COMMANDS[c]!.summary}`).join("\n")}`);
+        console.log(
+          `conclave ${argv[0]} commands:\n${group.map((c) => `  ${c.padEnd(20)}  ${COMMANDS[c]!.summary}`).join("\n")}`,
+        );
         return argv.length === 1 ? 1 : 0;
       }
       throw new ConclaveUsage(`unknown command "${argv.join(" ")}"; run conclave --help`);
@@ -53,13 +55,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+      parsed = parseArgs({
+        args: rest,
+        options: { ...COMMON_OPTIONS, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      });
     } catch (error) {
       throw new ConclaveUsage(`${oneLine(error)}; see conclave ${name} --help`);
     }
     const [min, max] = command.args ?? [0, 0];
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw new ConclaveUsage(`conclave ${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}; see conclave ${name} --help`);
+      throw new ConclaveUsage(
+        `conclave ${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}; see conclave ${name} --help`,
+      );
     }
     const code = await command.run({
       values: parsed.values as Record<string, string | boolean | string[] | undefined>,
@@ -71,7 +80,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const line = oneLine(error);
     out.note(`conclave: ${line}`);
-    if (json) process.stdout.write(`${jsonStringify({ error: line, code: error instanceof ConclaveError ? error.code : "ERROR" }, 2)}\n`);
+    if (json)
+      process.stdout.write(
+        `${jsonStringify({ error: line, code: error instanceof ConclaveError ? error.code : "ERROR" }, 2)}\n`,
+      );
     return 1;
   } finally {
     if (session) await (await session.catch(() => undefined))?.close();

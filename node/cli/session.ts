@@ -78,31 +78,48 @@ function findDeployment(chainId: number, flag: string | undefined, env: NodeJS.P
     if (!existsSync(explicit)) throw new DeploymentError(`deployment file ${explicit} does not exist`);
     return path.resolve(explicit);
   }
-  const candidates = [deploymentPath(path.resolve("deployments"), chainId), deploymentPath(path.join(ROOT, "deployments"), chainId)];
+  const candidates = [
+    deploymentPath(path.resolve("deployments"), chainId),
+    deploymentPath(path.join(ROOT, "deployments"), chainId),
+  ];
   const found = candidates.find((f) => existsSync(f));
   if (!found) {
-    const hint = chainId === LOCAL_CHAIN_ID ? "start the local network with `npm start`, or pass --deployment" : "pass --deployment <file>";
+    const hint =
+      chainId === LOCAL_CHAIN_ID
+        ? "start the local network with `npm start`, or pass --deployment"
+        : "pass --deployment <file>";
     throw new DeploymentError(`no deployment for chain ${chainId} (looked for ${candidates[0]}): ${hint}`);
   }
   return found;
 }
 
 /** Connects to the chain, finds and checks the deployment; signer and IPFS open on first use. */
-export async function openSession(flags: CommonFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
+export async function openSession(
+  flags: CommonFlags,
+  out: Output,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Session> {
   const rpcUrl = flags.rpc ?? env.CONCLAVE_RPC_URL ?? DEFAULT_RPC;
   const { publicClient, chain } = await connect(rpcUrl).catch((error: unknown) => {
     // The RPC client quotes the URL, API key included, and the CLI prints this message.
     if (error instanceof Error) error.message = urlRedactor([rpcUrl])(error.message);
     if (rpcUrl !== DEFAULT_RPC || !(error instanceof RpcUnreachableError)) throw error;
-    throw new RpcUnreachableError(`${error.message} (the local network: start it with \`npm start\`, or pass --rpc)`, { cause: error });
+    throw new RpcUnreachableError(`${error.message} (the local network: start it with \`npm start\`, or pass --rpc)`, {
+      cause: error,
+    });
   });
   const deploymentFile = findDeployment(chain.id, flags.deployment, env);
   const record = readDeployment(deploymentFile) as DeploymentRecord & LocalNetworkInfo;
-  if (record.chainId !== chain.id) throw new DeploymentError(`deployment file ${deploymentFile} is for chain ${record.chainId}, but ${redactUrl(rpcUrl)} is chain ${chain.id}`);
+  if (record.chainId !== chain.id)
+    throw new DeploymentError(
+      `deployment file ${deploymentFile} is for chain ${record.chainId}, but ${redactUrl(rpcUrl)} is chain ${chain.id}`,
+    );
   const market = contractAddress(record, "InferenceMarket");
   const code = await publicClient.getCode({ address: market });
   if (!code || code === "0x") {
-    throw new DeploymentError(`no contract at the market address ${market} on ${redactUrl(rpcUrl)}: ${deploymentFile} belongs to another network (a restarted local chain?)`);
+    throw new DeploymentError(
+      `no contract at the market address ${market} on ${redactUrl(rpcUrl)}: ${deploymentFile} belongs to another network (a restarted local chain?)`,
+    );
   }
   let wallet: Promise<Wallet> | undefined;
   let content: Promise<ContentStore> | undefined;
@@ -129,7 +146,12 @@ export async function openSession(flags: CommonFlags, out: Output, env: NodeJS.P
   };
 }
 
-async function openContent(flags: CommonFlags, record: LocalNetworkInfo, out: Output, env: NodeJS.ProcessEnv): Promise<ContentStore> {
+async function openContent(
+  flags: CommonFlags,
+  record: LocalNetworkInfo,
+  out: Output,
+  env: NodeJS.ProcessEnv,
+): Promise<ContentStore> {
   const kuboUrl = flags["kubo-url"] ?? env.CONCLAVE_KUBO_URL;
   if (kuboUrl) return (await import("../ipfs/kubo-store.ts")).createKuboStore({ url: kuboUrl });
   // On the machine running the local network, blocks go straight into its node's repository,
@@ -147,6 +169,7 @@ async function openContent(flags: CommonFlags, record: LocalNetworkInfo, out: Ou
       () => out.note(`IPFS: cannot reach ${peer}`),
     );
   }
-  if (peers.length > 0 && reached === 0 && !repo) out.note("IPFS: no peer reachable; content of other nodes cannot be fetched");
+  if (peers.length > 0 && reached === 0 && !repo)
+    out.note("IPFS: no peer reachable; content of other nodes cannot be fetched");
   return store;
 }

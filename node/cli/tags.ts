@@ -39,13 +39,19 @@ export function parseTags(what: string, text: string): bigint {
     if (v > MAX) throw new RequestError(`${what} ${t} does not fit in 256 bits`);
     return v;
   }
-  if (t === "") throw new RequestError(`${what} is empty: give tag names (${TAGS.map((x) => x.name).join(",")}), "none" or a bitmask`);
+  if (t === "")
+    throw new RequestError(
+      `${what} is empty: give tag names (${TAGS.map((x) => x.name).join(",")}), "none" or a bitmask`,
+    );
   if (t.toLowerCase() === "none") return 0n;
   let bits = 0n;
   for (const raw of t.split(",")) {
     const name = raw.trim().toLowerCase();
     const bit = BY_NAME.get(name) ?? (/^bit(\d{1,3})$/.test(name) ? Number(name.slice(3)) : undefined);
-    if (bit === undefined || bit > 255) throw new RequestError(`${what}: unknown tag ${JSON.stringify(raw.trim())}; known: ${TAGS.map((x) => x.name).join(", ")} (or bit0..bit255, or a bitmask)`);
+    if (bit === undefined || bit > 255)
+      throw new RequestError(
+        `${what}: unknown tag ${JSON.stringify(raw.trim())}; known: ${TAGS.map((x) => x.name).join(", ")} (or bit0..bit255, or a bitmask)`,
+      );
     bits |= 1n << BigInt(bit);
   }
   return bits;

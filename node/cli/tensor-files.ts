@@ -13,7 +13,9 @@ export function readTensorFile(file: string): TensorMap {
     throw new ConfigError(`cannot read input file ${file}`);
   }
   try {
-    return file.endsWith(".safetensors") ? decodeSafetensors(new Uint8Array(bytes)).tensors : parseJsonTensors(bytes.toString("utf8"));
+    return file.endsWith(".safetensors")
+      ? decodeSafetensors(new Uint8Array(bytes)).tensors
+      : parseJsonTensors(bytes.toString("utf8"));
   } catch (error) {
     throw new ConfigError(`input file ${file}: ${(error as Error).message}`, { cause: error });
   }
@@ -21,5 +23,8 @@ export function readTensorFile(file: string): TensorMap {
 
 /** Writes outputs as safetensors when the name ends in .safetensors, JSON tensors otherwise. */
 export function writeTensorFile(file: string, tensors: TensorMap): void {
-  writeFileSync(file, file.endsWith(".safetensors") ? encodeSafetensors(tensors) : `${JSON.stringify(tensorsToJson(tensors), null, 2)}\n`);
+  writeFileSync(
+    file,
+    file.endsWith(".safetensors") ? encodeSafetensors(tensors) : `${JSON.stringify(tensorsToJson(tensors), null, 2)}\n`,
+  );
 }

@@ -29,14 +29,23 @@ export async function sendTx(s: Session, label: string, call: Call, from?: Walle
     if (revert) throw new TxWouldRevertError(`${label} would fail: ${revert.text}`, revert.name, { cause: error });
     throw error;
   }
-  if (gasLimit) (request as { gas?: bigint }).gas = gasLimit(await s.publicClient.estimateContractGas({ ...contractCall, account: wallet.account } as never));
+  if (gasLimit)
+    (request as { gas?: bigint }).gas = gasLimit(
+      await s.publicClient.estimateContractGas({ ...contractCall, account: wallet.account } as never),
+    );
   s.out.progress(`${label}: sending`);
   const hash = await wallet.writeContract(request as never);
   return mined(s, label, hash);
 }
 
 /** Sends ETH (no calldata) from `from` (default: the session's signer), showing the wait like sendTx. */
-export async function sendValue(s: Session, label: string, to: Address, value: bigint, from?: Wallet): Promise<TransactionReceipt> {
+export async function sendValue(
+  s: Session,
+  label: string,
+  to: Address,
+  value: bigint,
+  from?: Wallet,
+): Promise<TransactionReceipt> {
   const wallet = from ?? (await s.signer());
   s.out.progress(`${label}: sending`);
   const hash = await wallet.sendTransaction({ to, value });
@@ -46,6 +55,7 @@ export async function sendValue(s: Session, label: string, to: Address, value: b
 async function mined(s: Session, label: string, hash: `0x${string}`): Promise<TransactionReceipt> {
   s.out.progress(`${label}: waiting for ${hash.slice(0, 10)}… to be mined`);
   const receipt = await s.publicClient.waitForTransactionReceipt({ hash, timeout: 300_000 });
-  if (receipt.status !== "success") throw new TxRevertedError(`${label} reverted in block ${receipt.blockNumber} (tx ${hash})`);
+  if (receipt.status !== "success")
+    throw new TxRevertedError(`${label} reverted in block ${receipt.blockNumber} (tx ${hash})`);
   return receipt;
 }

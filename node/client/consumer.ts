@@ -4,7 +4,19 @@
  * reclaim and withdraw on the ConsumerRouter. Every function takes viem clients and the
  * deployment record, like node/client/jobs.ts.
  */
-import { decodeFunctionData, getAddress, hexToString, keccak256, parseEventLogs, toFunctionSelector, toHex, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import {
+  decodeFunctionData,
+  getAddress,
+  hexToString,
+  keccak256,
+  parseEventLogs,
+  toFunctionSelector,
+  toHex,
+  type Address,
+  type Hex,
+  type PublicClient,
+  type TransactionReceipt,
+} from "viem";
 import { quantumFromChain, resultHashPreimage } from "../attest/result-hash.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import type { Wallet } from "../chain/clients.ts";
@@ -56,17 +68,39 @@ export interface SpeechGateOptions {
   fund?: bigint;
 }
 
-export const SPEECH_GATE_DEFAULTS = { model: "silero-vad-v5", threshold: 5_000, callbackGasLimit: 300_000, maxGasPrice: 10n * 10n ** 9n } as const;
+export const SPEECH_GATE_DEFAULTS = {
+  model: "silero-vad-v5",
+  threshold: 5_000,
+  callbackGasLimit: 300_000,
+  maxGasPrice: 10n * 10n ** 9n,
+} as const;
 
 /** Deploys SpeechGate pointed at the deployment's router (and so its market) and the model; the wallet owns it. */
-export async function deploySpeechGate(publicClient: PublicClient, record: DeploymentRecord, wallet: Wallet, opts: SpeechGateOptions = {}): Promise<{ address: Address; block: bigint; modelId: Hex }> {
+export async function deploySpeechGate(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  wallet: Wallet,
+  opts: SpeechGateOptions = {},
+): Promise<{ address: Address; block: bigint; modelId: Hex }> {
   const { abi, bytecode } = loadArtifact("SpeechGate");
   const o = { ...SPEECH_GATE_DEFAULTS, ...opts };
   const modelId = keccak256(toHex(o.model));
-  const hash = await wallet.deployContract({ abi, bytecode, args: [consumerRouter(record).address, modelId, wallet.account.address, BigInt(o.threshold), o.callbackGasLimit, o.maxGasPrice] });
+  const hash = await wallet.deployContract({
+    abi,
+    bytecode,
+    args: [
+      consumerRouter(record).address,
+      modelId,
+      wallet.account.address,
+      BigInt(o.threshold),
+      o.callbackGasLimit,
+      o.maxGasPrice,
+    ],
+  });
   const receipt = await mined(publicClient, hash, "deploying SpeechGate");
   const address = getAddress(receipt.contractAddress!);
-  if (opts.fund && opts.fund > 0n) await mined(publicClient, await wallet.sendTransaction({ to: address, value: opts.fund }), "funding SpeechGate");
+  if (opts.fund && opts.fund > 0n)
+    await mined(publicClient, await wallet.sendTransaction({ to: address, value: opts.fund }), "funding SpeechGate");
   return { address, block: receipt.blockNumber, modelId };
 }
 
@@ -86,31 +120,80 @@ export interface FrameRequest {
  * callback's gas with the router, both from its balance (topped up by `value` first). Returns the
  * job id (from the market's JobRequested event).
  */
-export async function requestSpeechFrame(publicClient: PublicClient, record: DeploymentRecord, wallet: Wallet, gate: Address, r: FrameRequest): Promise<{ jobId: bigint; block: bigint; txHash: Hex; deposit: bigint; escrow: bigint }> {
+export async function requestSpeechFrame(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  wallet: Wallet,
+  gate: Address,
+  r: FrameRequest,
+): Promise<{ jobId: bigint; block: bigint; txHash: Hex; deposit: bigint; escrow: bigint }> {
   const { abi } = loadArtifact("SpeechGate");
   const modelId = (await publicClient.readContract({ address: gate, abi, functionName: "modelId" })) as Hex;
   const models = conclaveContracts(record, publicClient).models;
   const name = (await models.read.getModel([modelId])).name;
-  const { request, escrow } = await jobRequestOf(publicClient, record, { model: name, inputs: r.inputs, redundancy: r.redundancy ?? 1, feePerProvider: r.feePerProvider, deadlineInSeconds: r.deadlineInSeconds, content: r.content });
-  const [limit, cap] = await Promise.all([publicClient.readContract({ address: gate, abi, functionName: "callbackGasLimit" }), publicClient.readContract({ address: gate, abi, functionName: "maxGasPrice" })]);
+  const { request, escrow } = await jobRequestOf(publicClient, record, {
+    model: name,
+    inputs: r.inputs,
+    redundancy: r.redundancy ?? 1,
+    feePerProvider: r.feePerProvider,
+    deadlineInSeconds: r.deadlineInSeconds,
+    content: r.content,
+  });
+  const [limit, cap] = await Promise.all([
+    publicClient.readContract({ address: gate, abi, functionName: "callbackGasLimit" }),
+    publicClient.readContract({ address: gate, abi, functionName: "maxGasPrice" }),
+  ]);
   const router = consumerRouter(record);
-  const deposit = await publicClient.readContract({ ...router, functionName: "depositFor", args: [BigInt(limit), cap] });
-  if (r.value && r.value > 0n) await mined(publicClient, await wallet.sendTransaction({ to: gate, value: r.value }), "funding the consumer");
+  const deposit = await publicClient.readContract({
+    ...router,
+    functionName: "depositFor",
+    args: [BigInt(limit), cap],
+  });
+  if (r.value && r.value > 0n)
+    await mined(publicClient, await wallet.sendTransaction({ to: gate, value: r.value }), "funding the consumer");
   const balance = await publicClient.getBalance({ address: gate });
-  if (balance < escrow + deposit) throw new ConsumerCallError(`the consumer ${gate} holds ${balance} wei; the job needs ${escrow} (escrow) + ${deposit} (callback deposit): send ETH with the request`);
+  if (balance < escrow + deposit)
+    throw new ConsumerCallError(
+      `the consumer ${gate} holds ${balance} wei; the job needs ${escrow} (escrow) + ${deposit} (callback deposit): send ETH with the request`,
+    );
   const args = [request.input, request.inputCid, request.redundancy, request.feePerProvider, request.deadline] as const;
-  const { request: call } = await publicClient.simulateContract({ address: gate, abi, functionName: "submitFrame", args, account: wallet.account });
-  const estimate = await publicClient.estimateContractGas({ address: gate, abi, functionName: "submitFrame", args, account: wallet.account });
+  const { request: call } = await publicClient.simulateContract({
+    address: gate,
+    abi,
+    functionName: "submitFrame",
+    args,
+    account: wallet.account,
+  });
+  const estimate = await publicClient.estimateContractGas({
+    address: gate,
+    abi,
+    functionName: "submitFrame",
+    args,
+    account: wallet.account,
+  });
   const hash = await wallet.writeContract({ ...call, gas: (estimate * 13n) / 10n } as never);
   const receipt = await mined(publicClient, hash, "submitFrame");
-  const [event] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs: receipt.logs, eventName: "JobRequested" });
+  const [event] = parseEventLogs({
+    abi: loadArtifact("InferenceMarket").abi,
+    logs: receipt.logs,
+    eventName: "JobRequested",
+  });
   if (!event) throw new ConsumerCallError("the request created no job");
   return { jobId: event.args.jobId, block: receipt.blockNumber, txHash: hash, deposit, escrow };
 }
 
 /** A SpeechGate's verdict on a frame. */
-export async function speechVerdict(publicClient: PublicClient, gate: Address, jobId: bigint): Promise<{ requested: boolean; delivered: boolean; speech: boolean; probability: bigint }> {
-  const [requested, delivered, speech, probability] = (await publicClient.readContract({ address: gate, abi: loadArtifact("SpeechGate").abi, functionName: "verdicts", args: [jobId] })) as readonly [boolean, boolean, boolean, bigint];
+export async function speechVerdict(
+  publicClient: PublicClient,
+  gate: Address,
+  jobId: bigint,
+): Promise<{ requested: boolean; delivered: boolean; speech: boolean; probability: bigint }> {
+  const [requested, delivered, speech, probability] = (await publicClient.readContract({
+    address: gate,
+    abi: loadArtifact("SpeechGate").abi,
+    functionName: "verdicts",
+    args: [jobId],
+  })) as readonly [boolean, boolean, boolean, bigint];
   return { requested, delivered, speech, probability: BigInt(probability) };
 }
 
@@ -130,7 +213,11 @@ export interface CallbackState {
 }
 
 /** Where a job's callback stands on the router (and the job on the market). */
-export async function callbackState(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint): Promise<CallbackState> {
+export async function callbackState(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+): Promise<CallbackState> {
   const router = consumerRouter(record);
   const [r, deposit, retryHash, [jobStatus]] = await Promise.all([
     publicClient.readContract({ ...router, functionName: "requestOf", args: [jobId] }),
@@ -175,10 +262,20 @@ export interface CallbackAttempt {
 type RouterLog = { eventName: string; args: Record<string, unknown>; transactionHash: Hex; blockNumber: bigint };
 
 /** Every delivery attempt of a job's callback, oldest first. */
-export async function callbackAttempts(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: { fromBlock?: bigint | number; maxLogRange?: number } = {}): Promise<CallbackAttempt[]> {
+export async function callbackAttempts(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+  opts: { fromBlock?: bigint | number; maxLogRange?: number } = {},
+): Promise<CallbackAttempt[]> {
   const router = consumerRouter(record);
   const from = Math.max(record.contracts.ConsumerRouter!.block, Number(opts.fromBlock ?? 0));
-  const logs = (await logsToHead(publicClient, from, (fromBlock, toBlock) => publicClient.getContractEvents({ ...router, fromBlock, toBlock, args: { jobId } as never }), new AdaptiveRange({ maxRange: opts.maxLogRange }))) as unknown as RouterLog[];
+  const logs = (await logsToHead(
+    publicClient,
+    from,
+    (fromBlock, toBlock) => publicClient.getContractEvents({ ...router, fromBlock, toBlock, args: { jobId } as never }),
+    new AdaptiveRange({ maxRange: opts.maxLogRange }),
+  )) as unknown as RouterLog[];
   const attempts: CallbackAttempt[] = [];
   for (const l of logs) {
     if (l.eventName !== "CallbackDelivered" && l.eventName !== "CallbackFailed") continue;
@@ -240,18 +337,33 @@ export interface FollowOptions {
  * Waits until a job's callback ran (delivered, hash only or failed) or its deposit was reclaimed,
  * reporting the job's and the callback's progress; returns the callback's state and its attempts.
  */
-export async function followCallback(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: FollowOptions = {}): Promise<{ state: CallbackState; attempts: CallbackAttempt[] }> {
-  const until = opts.until ?? [CallbackStatus.Delivered, CallbackStatus.HashOnly, CallbackStatus.Failed, CallbackStatus.Reclaimed];
+export async function followCallback(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+  opts: FollowOptions = {},
+): Promise<{ state: CallbackState; attempts: CallbackAttempt[] }> {
+  const until = opts.until ?? [
+    CallbackStatus.Delivered,
+    CallbackStatus.HashOnly,
+    CallbackStatus.Failed,
+    CallbackStatus.Reclaimed,
+  ];
   const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
   let last = "";
   for (;;) {
     const state = await callbackState(publicClient, record, jobId);
-    if (state.statusCode === CallbackStatus.None) throw new ConsumerCallError(`job ${jobId} has no callback deposit on the router`);
+    if (state.statusCode === CallbackStatus.None)
+      throw new ConsumerCallError(`job ${jobId} has no callback deposit on the router`);
     const line = `job ${state.jobStatus}, callback ${state.status}`;
     if (line !== last) opts.onProgress?.(line);
     last = line;
-    if (until.includes(state.statusCode)) return { state, attempts: await callbackAttempts(publicClient, record, jobId, { fromBlock: opts.fromBlock }) };
-    if (Date.now() > deadline) throw new CallbackTimeoutError(`job ${jobId}'s callback is still ${state.status} after ${opts.timeoutMs ?? 300_000} ms (job ${state.jobStatus})`);
+    if (until.includes(state.statusCode))
+      return { state, attempts: await callbackAttempts(publicClient, record, jobId, { fromBlock: opts.fromBlock }) };
+    if (Date.now() > deadline)
+      throw new CallbackTimeoutError(
+        `job ${jobId}'s callback is still ${state.status} after ${opts.timeoutMs ?? 300_000} ms (job ${state.jobStatus})`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -261,14 +373,27 @@ export async function followCallback(publicClient: PublicClient, record: Deploym
  * carried it, else fetched from a delivery's output reference (IPFS through `content`) and checked
  * against the result hash.
  */
-export async function resultPreimage(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, content?: ContentStore): Promise<Hex> {
+export async function resultPreimage(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+  content?: ContentStore,
+): Promise<Hex> {
   const attempts = await callbackAttempts(publicClient, record, jobId);
   const carried = attempts.find((a) => a.outputs !== null && a.outputs !== "0x");
   if (carried) return carried.outputs!;
   const outcome = await waitForJob(publicClient, record, jobId, { timeoutMs: 10_000 });
   if (!outcome.resultHash) throw new ConsumerCallError(`job ${jobId} has no result`);
   const { market, models } = conclaveContracts(record, publicClient);
-  const requested = (await publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: BigInt(record.contracts.InferenceMarket!.block) }))[0];
+  const requested = (
+    await publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      eventName: "JobRequested",
+      args: { jobId },
+      fromBlock: BigInt(record.contracts.InferenceMarket!.block),
+    })
+  )[0];
   if (!requested) throw new ConsumerCallError(`job ${jobId} was not requested on this market`);
   const job = jobOfWords(requested.args.job!);
   const quantum = (await models.read.getVersion([job.modelId, job.version])).outputQuantum;
@@ -297,41 +422,90 @@ export async function retryConsumerCallback(
 ): Promise<{ receipt: TransactionReceipt; attempt: CallbackAttempt }> {
   const router = consumerRouter(record);
   const state = await callbackState(publicClient, record, jobId);
-  if (state.statusCode !== CallbackStatus.Failed && state.statusCode !== CallbackStatus.HashOnly) throw new ConsumerCallError(`job ${jobId}'s callback is ${state.status}: only a failed or hash-only callback can be retried`);
-  const outputs = opts.outputs ?? (await resultPreimage(publicClient, record, jobId, opts.content).catch((error: unknown) => {
-    if (state.statusCode === CallbackStatus.HashOnly) throw error;
-    return "0x" as Hex;
-  }));
-  const required = await publicClient.readContract({ ...router, functionName: "requiredGas", args: [BigInt(state.callbackGasLimit)] });
+  if (state.statusCode !== CallbackStatus.Failed && state.statusCode !== CallbackStatus.HashOnly)
+    throw new ConsumerCallError(
+      `job ${jobId}'s callback is ${state.status}: only a failed or hash-only callback can be retried`,
+    );
+  const outputs =
+    opts.outputs ??
+    (await resultPreimage(publicClient, record, jobId, opts.content).catch((error: unknown) => {
+      if (state.statusCode === CallbackStatus.HashOnly) throw error;
+      return "0x" as Hex;
+    }));
+  const required = await publicClient.readContract({
+    ...router,
+    functionName: "requiredGas",
+    args: [BigInt(state.callbackGasLimit)],
+  });
   let gas = opts.gas;
   if (gas === undefined) {
-    const estimate = await publicClient.estimateContractGas({ ...router, functionName: "retryCallback", args: [jobId, outputs], account: wallet.account });
+    const estimate = await publicClient.estimateContractGas({
+      ...router,
+      functionName: "retryCallback",
+      args: [jobId, outputs],
+      account: wallet.account,
+    });
     const floor = required + 150_000n;
     gas = (estimate * 13n) / 10n > floor ? (estimate * 13n) / 10n : floor;
   }
-  const hash = await wallet.writeContract({ ...router, functionName: "retryCallback", args: [jobId, outputs], gas, account: wallet.account, chain: wallet.chain });
+  const hash = await wallet.writeContract({
+    ...router,
+    functionName: "retryCallback",
+    args: [jobId, outputs],
+    gas,
+    account: wallet.account,
+    chain: wallet.chain,
+  });
   const receipt = await mined(publicClient, hash, "retryCallback");
-  const attempt = (await callbackAttempts(publicClient, record, jobId, { fromBlock: receipt.blockNumber })).find((a) => a.txHash === hash);
+  const attempt = (await callbackAttempts(publicClient, record, jobId, { fromBlock: receipt.blockNumber })).find(
+    (a) => a.txHash === hash,
+  );
   if (!attempt) throw new ConsumerCallError(`retryCallback ${hash} emitted no callback event`);
   return { receipt, attempt };
 }
 
 /** Credits a job's deposit back to its consumer after the job ended without a result. */
-export async function reclaimCallbackDeposit(publicClient: PublicClient, record: DeploymentRecord, wallet: Wallet, jobId: bigint): Promise<{ amount: bigint; consumer: Address; receipt: TransactionReceipt }> {
+export async function reclaimCallbackDeposit(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  wallet: Wallet,
+  jobId: bigint,
+): Promise<{ amount: bigint; consumer: Address; receipt: TransactionReceipt }> {
   const router = consumerRouter(record);
-  const hash = await wallet.writeContract({ ...router, functionName: "reclaim", args: [jobId], account: wallet.account, chain: wallet.chain });
+  const hash = await wallet.writeContract({
+    ...router,
+    functionName: "reclaim",
+    args: [jobId],
+    account: wallet.account,
+    chain: wallet.chain,
+  });
   const receipt = await mined(publicClient, hash, "reclaim");
   const [e] = parseEventLogs({ abi: router.abi, logs: receipt.logs, eventName: "DepositReclaimed" });
   return { amount: e!.args.amount, consumer: e!.args.consumer, receipt };
 }
 
 /** Withdraws the wallet's router credits (a fulfiller's reimbursements) to `to` (default: itself). */
-export async function withdrawRouterCredits(publicClient: PublicClient, record: DeploymentRecord, wallet: Wallet, to?: Address): Promise<{ amount: bigint; receipt: TransactionReceipt }> {
+export async function withdrawRouterCredits(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  wallet: Wallet,
+  to?: Address,
+): Promise<{ amount: bigint; receipt: TransactionReceipt }> {
   const router = consumerRouter(record);
-  const balance = await publicClient.readContract({ ...router, functionName: "balanceOf", args: [wallet.account.address] });
+  const balance = await publicClient.readContract({
+    ...router,
+    functionName: "balanceOf",
+    args: [wallet.account.address],
+  });
   if (balance === 0n) throw new ConsumerCallError(`${wallet.account.address} has no router credits to withdraw`);
   const hash = to
-    ? await wallet.writeContract({ ...router, functionName: "withdrawTo", args: [to], account: wallet.account, chain: wallet.chain })
+    ? await wallet.writeContract({
+        ...router,
+        functionName: "withdrawTo",
+        args: [to],
+        account: wallet.account,
+        chain: wallet.chain,
+      })
     : await wallet.writeContract({ ...router, functionName: "withdraw", account: wallet.account, chain: wallet.chain });
   const receipt = await mined(publicClient, hash, "withdraw");
   return { amount: balance, receipt };

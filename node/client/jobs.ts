@@ -1,4 +1,17 @@
-import { BaseError, HttpRequestError, keccak256, parseEventLogs, TimeoutError, WebSocketRequestError, toHex, zeroAddress, type Address, type Hex, type Log, type PublicClient } from "viem";
+import {
+  BaseError,
+  HttpRequestError,
+  keccak256,
+  parseEventLogs,
+  TimeoutError,
+  WebSocketRequestError,
+  toHex,
+  zeroAddress,
+  type Address,
+  type Hex,
+  type Log,
+  type PublicClient,
+} from "viem";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { chainNow } from "../chain/clock.ts";
 import type { Job } from "../attest/attestation.ts";
@@ -64,7 +77,10 @@ export async function jobRequestOf(publicClient: PublicClient, record: Deploymen
   const policy = await market.read.policy();
   const input = encodeSafetensors(r.inputs);
   const byCid = input.byteLength > policy.maxInlineInputBytes;
-  if (byCid && !r.content) throw new InputTooLargeError(`input of ${input.byteLength} bytes is above the market's inline limit of ${policy.maxInlineInputBytes} bytes and no IPFS node was given`);
+  if (byCid && !r.content)
+    throw new InputTooLargeError(
+      `input of ${input.byteLength} bytes is above the market's inline limit of ${policy.maxInlineInputBytes} bytes and no IPFS node was given`,
+    );
   const inputCid = byCid ? await r.content!.add(input) : "";
   const redundancy = r.redundancy ?? 1;
   const token = r.token ?? zeroAddress;
@@ -101,13 +117,21 @@ export function requestedJob(logs: Log[]): { jobId: bigint; job: Job; block: big
 export const requestGasLimit = (estimate: bigint): bigint => (estimate * 13n) / 10n;
 
 /** Requests a job: encodes the inputs as safetensors, escrows the fee, returns the pinned job. */
-export async function requestInference(publicClient: PublicClient, record: DeploymentRecord, client: Wallet, r: InferenceRequest): Promise<{ jobId: bigint; job: Job; block: bigint }> {
+export async function requestInference(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  client: Wallet,
+  r: InferenceRequest,
+): Promise<{ jobId: bigint; job: Job; block: bigint }> {
   const { market } = conclaveContracts(record, client);
   const { request, value } = await jobRequestOf(publicClient, record, r);
   const estimate = await market.estimateGas.requestJob([request], { value, account: client.account });
   const hash = await market.write.requestJob([request], { value, gas: requestGasLimit(estimate) });
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new RequestRevertedError(`requestJob ${hash} reverted in block ${receipt.blockNumber} (gas used ${receipt.gasUsed} of ${requestGasLimit(estimate)})`);
+  if (receipt.status !== "success")
+    throw new RequestRevertedError(
+      `requestJob ${hash} reverted in block ${receipt.blockNumber} (gas used ${receipt.gasUsed} of ${requestGasLimit(estimate)})`,
+    );
   return requestedJob(receipt.logs);
 }
 
@@ -144,7 +168,12 @@ export interface WaitOptions {
 }
 
 /** Waits until the job has a result (delivered or settled) or is refunded, reading the market's events. */
-export async function waitForJob(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: WaitOptions = {}): Promise<JobOutcome> {
+export async function waitForJob(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+  opts: WaitOptions = {},
+): Promise<JobOutcome> {
   const market = conclaveContracts(record, publicClient).market;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let last = "";
@@ -166,7 +195,10 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
     last = line;
     if (status === JobStatus.Settled || status === JobStatus.Refunded || status === JobStatus.Delivered) {
       const outcome = await jobOutcome(publicClient, record, jobId, opts);
-      return { ...outcome, status: status === JobStatus.Settled ? "settled" : status === JobStatus.Refunded ? "refunded" : "delivered" };
+      return {
+        ...outcome,
+        status: status === JobStatus.Settled ? "settled" : status === JobStatus.Refunded ? "refunded" : "delivered",
+      };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -177,20 +209,37 @@ export async function waitForJob(publicClient: PublicClient, record: DeploymentR
  * The deliveries and winning hash of an ended job, from its events: scanned from the job's
  * request block to the head in ranges that adapt to the provider's limits.
  */
-async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, jobId: bigint, opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {}): Promise<Omit<JobOutcome, "status">> {
+async function jobOutcome(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  jobId: bigint,
+  opts: Pick<WaitOptions, "fromBlock" | "maxLogRange"> = {},
+): Promise<Omit<JobOutcome, "status">> {
   const market = conclaveContracts(record, publicClient).market;
   const deployed = record.contracts.InferenceMarket!.block;
   const logs = await logsToHead(
     publicClient,
     Math.max(deployed, Number(opts.fromBlock ?? deployed)),
-    (from, to) => publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock: from, toBlock: to, args: { jobId } as never }),
+    (from, to) =>
+      publicClient.getContractEvents({
+        address: market.address,
+        abi: market.abi,
+        fromBlock: from,
+        toBlock: to,
+        args: { jobId } as never,
+      }),
     new AdaptiveRange({ maxRange: opts.maxLogRange }),
   );
   const deliveries: Delivery[] = [];
   let resultHash: Hex | null = null;
   for (const l of logs as unknown as { eventName: string; args: Record<string, unknown>; transactionHash: Hex }[]) {
     if (l.eventName === "ResultSubmitted" || l.eventName === "ResultRevealed") {
-      deliveries.push({ provider: l.args.provider as Address, resultHash: l.args.resultHash as Hex, outputRef: l.args.outputRef as Hex, txHash: l.transactionHash });
+      deliveries.push({
+        provider: l.args.provider as Address,
+        resultHash: l.args.resultHash as Hex,
+        outputRef: l.args.outputRef as Hex,
+        txHash: l.transactionHash,
+      });
       if (l.eventName === "ResultSubmitted") resultHash = l.args.resultHash as Hex;
     }
     if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;
@@ -202,7 +251,12 @@ async function jobOutcome(publicClient: PublicClient, record: DeploymentRecord, 
 }
 
 function isTransportError(error: unknown): boolean {
-  return error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError || e instanceof WebSocketRequestError || e instanceof TimeoutError) !== null;
+  return (
+    error instanceof BaseError &&
+    error.walk(
+      (e) => e instanceof HttpRequestError || e instanceof WebSocketRequestError || e instanceof TimeoutError,
+    ) !== null
+  );
 }
 
 /**
@@ -210,25 +264,38 @@ function isTransportError(error: unknown): boolean {
  * most `maxBytes` (default {@link DEFAULT_MAX_OUTPUT_BYTES}); larger outputs throw
  * {@link OutputTooLargeError} without being read in full.
  */
-export async function fetchVerifiedOutputs(delivery: Delivery, outputQuantum: bigint, content?: ContentStore, opts: { maxBytes?: number; timeoutMs?: number } = {}): Promise<TensorMap> {
+export async function fetchVerifiedOutputs(
+  delivery: Delivery,
+  outputQuantum: bigint,
+  content?: ContentStore,
+  opts: { maxBytes?: number; timeoutMs?: number } = {},
+): Promise<TensorMap> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const ref = decodeOutputRef(delivery.outputRef);
   let bytes: Uint8Array;
   if (ref.kind === "inline") {
     bytes = ref.bytes;
   } else {
-    if (!content) throw new OutputRefError(`outputs of ${delivery.provider} are on IPFS (${ref.cid}) and no IPFS node was given`);
+    if (!content)
+      throw new OutputRefError(`outputs of ${delivery.provider} are on IPFS (${ref.cid}) and no IPFS node was given`);
     try {
       bytes = await content.get(ref.cid, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000), maxBytes });
     } catch (error) {
-      if (error instanceof ContentTooLargeError) throw new OutputTooLargeError(`outputs of ${delivery.provider} are larger than ${maxBytes} bytes`, { cause: error });
+      if (error instanceof ContentTooLargeError)
+        throw new OutputTooLargeError(`outputs of ${delivery.provider} are larger than ${maxBytes} bytes`, {
+          cause: error,
+        });
       throw error;
     }
   }
   // Also when a store ignores the limit, and for inline outputs.
-  if (bytes.byteLength > maxBytes) throw new OutputTooLargeError(`outputs of ${delivery.provider} are ${bytes.byteLength} bytes, more than ${maxBytes}`);
+  if (bytes.byteLength > maxBytes)
+    throw new OutputTooLargeError(
+      `outputs of ${delivery.provider} are ${bytes.byteLength} bytes, more than ${maxBytes}`,
+    );
   const outputs = decodeSafetensors(bytes).tensors;
   const hash = canonicalResultHash(outputs, quantumFromChain(outputQuantum));
-  if (hash !== delivery.resultHash) throw new ResultMismatchError(`outputs from ${delivery.provider} hash to ${hash}, not ${delivery.resultHash}`);
+  if (hash !== delivery.resultHash)
+    throw new ResultMismatchError(`outputs from ${delivery.provider} hash to ${hash}, not ${delivery.resultHash}`);
   return outputs;
 }

@@ -40,12 +40,20 @@ export function createFulfillerChain(
   const range = new AdaptiveRange(opts.logRange);
   const requestBlocks = new Map<string, number>();
   const now = reuseFor(500, async () => Number(await chainNow(publicClient)));
-  const maxInline = reuseFor(10_000, async () => Number(await publicClient.readContract({ ...router, functionName: "maxInlineOutputBytes" })));
+  const maxInline = reuseFor(10_000, async () =>
+    Number(await publicClient.readContract({ ...router, functionName: "maxInlineOutputBytes" })),
+  );
   const required = new Map<number, bigint>();
 
   const jobEvents = async (jobId: bigint): Promise<EventLog[]> => {
     const from = requestBlocks.get(jobId.toString()) ?? marketBlock;
-    return (await logsToHead(publicClient, from, (fromBlock, toBlock) => publicClient.getContractEvents({ ...market, fromBlock, toBlock, args: { jobId } as never }), range)) as unknown as EventLog[];
+    return (await logsToHead(
+      publicClient,
+      from,
+      (fromBlock, toBlock) =>
+        publicClient.getContractEvents({ ...market, fromBlock, toBlock, args: { jobId } as never }),
+      range,
+    )) as unknown as EventLog[];
   };
 
   return {
@@ -59,29 +67,56 @@ export function createFulfillerChain(
         fromBlock: from,
         toBlock: to,
         range,
-        query: (f, t) => publicClient.getContractEvents({ ...router, eventName: "CallbackFunded", fromBlock: BigInt(f), toBlock: BigInt(t) }),
+        query: (f, t) =>
+          publicClient.getContractEvents({
+            ...router,
+            eventName: "CallbackFunded",
+            fromBlock: BigInt(f),
+            toBlock: BigInt(t),
+          }),
       });
       return logs.map((l): FundedCallback => {
         const a = l.args as { jobId: bigint; consumer: Address; callbackGasLimit: number; maxGasPrice: bigint };
-        return { jobId: a.jobId, consumer: a.consumer, callbackGasLimit: Number(a.callbackGasLimit), maxGasPrice: a.maxGasPrice, block: Number(l.blockNumber) };
+        return {
+          jobId: a.jobId,
+          consumer: a.consumer,
+          callbackGasLimit: Number(a.callbackGasLimit),
+          maxGasPrice: a.maxGasPrice,
+          block: Number(l.blockNumber),
+        };
       });
     },
     async callback(jobId) {
       const r = await publicClient.readContract({ ...router, functionName: "requestOf", args: [jobId] });
-      return { status: Number(r.status), callbackGasLimit: Number(r.callbackGasLimit), maxGasPrice: BigInt(r.maxGasPrice) };
+      return {
+        status: Number(r.status),
+        callbackGasLimit: Number(r.callbackGasLimit),
+        maxGasPrice: BigInt(r.maxGasPrice),
+      };
     },
     async job(jobId, atOrBefore) {
       // A ConclaveConsumer requests and deposits in one transaction: look in that block first.
-      const query = (fromBlock: bigint, toBlock: bigint) => publicClient.getContractEvents({ ...market, eventName: "JobRequested", fromBlock, toBlock, args: { jobId } });
+      const query = (fromBlock: bigint, toBlock: bigint) =>
+        publicClient.getContractEvents({ ...market, eventName: "JobRequested", fromBlock, toBlock, args: { jobId } });
       let logs = await query(BigInt(atOrBefore), BigInt(atOrBefore));
-      if (logs.length === 0) logs = await getLogsAdaptive({ fromBlock: marketBlock, toBlock: atOrBefore, range, query: (f, t) => query(BigInt(f), BigInt(t)) });
+      if (logs.length === 0)
+        logs = await getLogsAdaptive({
+          fromBlock: marketBlock,
+          toBlock: atOrBefore,
+          range,
+          query: (f, t) => query(BigInt(f), BigInt(t)),
+        });
       const found = logs[0];
       if (!found) throw new Error(`job ${jobId} has no JobRequested event up to block ${atOrBefore}`);
       requestBlocks.set(jobId.toString(), Number(found.blockNumber));
       return jobOfWords((found.args as { job: JobWords }).job);
     },
     async market(jobId, job): Promise<MarketView> {
-      const [status, , , since] = await publicClient.readContract({ ...market, functionName: "jobState", args: [jobId] });
+      const [status, , , since] = await publicClient.readContract({
+        ...market,
+        functionName: "jobState",
+        args: [jobId],
+      });
       if (status === JobStatus.Refunded) return { kind: "refunded" };
       if (status === JobStatus.Delivered) {
         // Final once its challenge window has passed (isFinalResult checks it again).
@@ -94,7 +129,11 @@ export function createFulfillerChain(
       return result ? { kind: "result", result } : { kind: "wait" };
     },
     async isFinal(jobId, job, result) {
-      return publicClient.readContract({ ...market, functionName: "isFinalResult", args: [jobId, jobWords(job), result.provider, result.resultHash] });
+      return publicClient.readContract({
+        ...market,
+        functionName: "isFinalResult",
+        args: [jobId, jobWords(job), result.provider, result.resultHash],
+      });
     },
     maxInlineOutputBytes: maxInline,
     async requiredGas(limit) {
@@ -106,7 +145,10 @@ export function createFulfillerChain(
       return g;
     },
     async gasPrice() {
-      const [history, tip] = await Promise.all([publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] }), publicClient.estimateMaxPriorityFeePerGas()]);
+      const [history, tip] = await Promise.all([
+        publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] }),
+        publicClient.estimateMaxPriorityFeePerGas(),
+      ]);
       return (history.baseFeePerGas.at(-1) ?? 0n) + tip;
     },
   };
@@ -121,13 +163,19 @@ export function resultOf(logs: readonly EventLog[], redundancy: number): JobResu
     const settled = logs.find((l) => l.eventName === "JobSettled");
     if (!settled) return null;
     const resultHash = settled.args.resultHash as Hex;
-    const deliveries = logs.filter((l) => l.eventName === "ResultRevealed" && l.args.resultHash === resultHash).map((l) => ({ provider: l.args.provider as Address, outputRef: l.args.outputRef as Hex }));
+    const deliveries = logs
+      .filter((l) => l.eventName === "ResultRevealed" && l.args.resultHash === resultHash)
+      .map((l) => ({ provider: l.args.provider as Address, outputRef: l.args.outputRef as Hex }));
     return { provider: zeroAddress, resultHash, deliveries };
   }
   const delivered = logs.filter((l) => l.eventName === "ResultSubmitted").at(-1);
   if (!delivered) return null;
   const provider = delivered.args.provider as Address;
-  return { provider, resultHash: delivered.args.resultHash as Hex, deliveries: [{ provider, outputRef: delivered.args.outputRef as Hex }] };
+  return {
+    provider,
+    resultHash: delivered.args.resultHash as Hex,
+    deliveries: [{ provider, outputRef: delivered.args.outputRef as Hex }],
+  };
 }
 
 /** Outputs fetched at most to build a preimage (larger ones are delivered as a hash only). */
@@ -168,7 +216,10 @@ export function createPreimageSource(opts: {
       if (ref.kind === "inline") bytes = ref.bytes;
       else {
         try {
-          bytes = await opts.content.get(ref.cid, { signal: AbortSignal.timeout(opts.fetchTimeoutMs), maxBytes: MAX_FETCH_BYTES });
+          bytes = await opts.content.get(ref.cid, {
+            signal: AbortSignal.timeout(opts.fetchTimeoutMs),
+            maxBytes: MAX_FETCH_BYTES,
+          });
         } catch {
           continue;
         }

@@ -12,7 +12,17 @@
  * Several runners see the same job: the job's own providers go first (in an order fixed per
  * job), the others after `turnSeconds` each, so usually one transaction is sent per job.
  */
-import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, type Abi, type Address, type Hex, type Log } from "viem";
+import {
+  encodeFunctionData,
+  encodePacked,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  type Abi,
+  type Address,
+  type Hex,
+  type Log,
+} from "viem";
 import type { Job } from "../attest/attestation.ts";
 import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
@@ -45,7 +55,8 @@ export interface JobResult {
  * Where a job stands on the market for the fulfiller: no result yet (`wait`, with the chain time
  * from which to look again when known), ended without one (`refunded`), or with a result to check.
  */
-export type MarketView = { kind: "wait"; notBefore?: number } | { kind: "refunded" } | { kind: "result"; result: JobResult };
+export type MarketView =
+  { kind: "wait"; notBefore?: number } | { kind: "refunded" } | { kind: "result"; result: JobResult };
 
 /** The chain reads the fulfiller makes (over viem in the runner, fakes in tests). */
 export interface FulfillerChain {
@@ -71,13 +82,22 @@ export interface FulfillerChain {
 }
 
 /** Where the fulfiller gets a job's canonical preimage (null: it cannot). */
-export type PreimageSource = (jobId: bigint, job: Job, result: JobResult, maxBytes: number) => Promise<Uint8Array | null>;
+export type PreimageSource = (
+  jobId: bigint,
+  job: Job,
+  result: JobResult,
+  maxBytes: number,
+) => Promise<Uint8Array | null>;
 
 export interface FulfillerOptions {
   chain: FulfillerChain;
   sender: TxSubmitter;
   /** The journal's transaction records and its key-value store (the scan cursor). */
-  journal: { txsFor(jobId: bigint, kind: "fulfil"): TxRecord[]; getMeta(key: string): string | null; setMeta(key: string, value: string): void };
+  journal: {
+    txsFor(jobId: bigint, kind: "fulfil"): TxRecord[];
+    getMeta(key: string): string | null;
+    setMeta(key: string, value: string): void;
+  };
   router: Address;
   routerAbi: Abi;
   preimage: PreimageSource;
@@ -139,22 +159,38 @@ export interface FulfilFacts {
  */
 export function decideFulfil(f: FulfilFacts): FulfilDecision {
   if (f.ownTx === "mined") return { action: "done", reason: "our fulfil landed" };
-  if (f.status !== CallbackStatus.Funded) return { action: "done", reason: `callback ${CALLBACK_STATUS[f.status] ?? f.status}` };
+  if (f.status !== CallbackStatus.Funded)
+    return { action: "done", reason: `callback ${CALLBACK_STATUS[f.status] ?? f.status}` };
   if (f.ownTx === "pending") return { action: "wait", reason: "our fulfil is waiting to be mined" };
-  if (f.market === "refunded") return { action: "done", reason: "the job ended without a result (its deposit is reclaimable)" };
+  if (f.market === "refunded")
+    return { action: "done", reason: "the job ended without a result (its deposit is reclaimable)" };
   if (f.market === "wait") return { action: "wait", reason: "no result yet" };
   if (!f.final) return { action: "wait", reason: "result not final yet" };
   if (!f.myTurn) return { action: "wait", reason: "another runner's turn" };
-  if (f.gasPrice > f.maxGasPrice) return { action: "wait", reason: `gas price ${f.gasPrice} above the consumer's cap ${f.maxGasPrice}: the reimbursement would not cover the cost` };
+  if (f.gasPrice > f.maxGasPrice)
+    return {
+      action: "wait",
+      reason: `gas price ${f.gasPrice} above the consumer's cap ${f.maxGasPrice}: the reimbursement would not cover the cost`,
+    };
   const mode = deliveryMode(f.preimage, f.resultHash, f.maxInlineOutputBytes);
   return { action: "send", ...mode };
 }
 
 /** Inline outputs when held, matching the result and within the router's limit; else the hash only. */
-export function deliveryMode(preimage: Uint8Array | null, resultHash: Hex | null, maxInlineOutputBytes: number): { outputs: Hex; hashOnly: boolean; reason: string } {
+export function deliveryMode(
+  preimage: Uint8Array | null,
+  resultHash: Hex | null,
+  maxInlineOutputBytes: number,
+): { outputs: Hex; hashOnly: boolean; reason: string } {
   if (preimage === null) return { outputs: "0x", hashOnly: true, reason: "outputs not held" };
-  if (resultHash !== null && keccak256(preimage) !== resultHash) return { outputs: "0x", hashOnly: true, reason: "held outputs do not hash to the result" };
-  if (preimage.byteLength > maxInlineOutputBytes) return { outputs: "0x", hashOnly: true, reason: `outputs of ${preimage.byteLength} bytes above maxInlineOutputBytes ${maxInlineOutputBytes}` };
+  if (resultHash !== null && keccak256(preimage) !== resultHash)
+    return { outputs: "0x", hashOnly: true, reason: "held outputs do not hash to the result" };
+  if (preimage.byteLength > maxInlineOutputBytes)
+    return {
+      outputs: "0x",
+      hashOnly: true,
+      reason: `outputs of ${preimage.byteLength} bytes above maxInlineOutputBytes ${maxInlineOutputBytes}`,
+    };
   return { outputs: bytesToHex(preimage), hashOnly: false, reason: "outputs inline" };
 }
 
@@ -163,15 +199,21 @@ export function deliveryMode(preimage: Uint8Array | null, resultHash: Hex | null
  * (so not always the same one), everyone else after them. Returns this runner's rank.
  */
 export function fulfilRank(jobId: bigint, deliverers: readonly Address[], me: Address): number {
-  const key = (p: Address) => BigInt(keccak256(encodePacked(["string", "uint256", "address"], ["fulfil", jobId, getAddress(p)])));
-  const order = [...new Set(deliverers.map((p) => getAddress(p)))].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const key = (p: Address) =>
+    BigInt(keccak256(encodePacked(["string", "uint256", "address"], ["fulfil", jobId, getAddress(p)])));
+  const order = [...new Set(deliverers.map((p) => getAddress(p)))].sort((a, b) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0,
+  );
   const i = order.indexOf(getAddress(me));
   return i < 0 ? order.length : i;
 }
 
 /** A revert that means another fulfil (or a reclaim) came first. */
 export function isAlreadyFulfilled(error: unknown): boolean {
-  return error instanceof TxWouldRevertError && (error.errorName === "ConsumerRouterInvalidStatus" || error.errorName === "ConsumerRouterNotFunded");
+  return (
+    error instanceof TxWouldRevertError &&
+    (error.errorName === "ConsumerRouterInvalidStatus" || error.errorName === "ConsumerRouterNotFunded")
+  );
 }
 
 /** Our own fulfil transactions for a job: landed, in flight, or none. */
@@ -249,11 +291,22 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
       const pending = ownTxs.find((t) => t.status === "signed" || t.status === "sent")!;
       await o.sender.resume(pending).then(
         () => log.info("fulfil of an earlier run landed", { jobId: j.jobId, tx: pending.hash }),
-        (error: unknown) => log.warn("fulfil of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
+        (error: unknown) =>
+          log.warn("fulfil of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
       );
       return;
     }
-    const base = { status: cb.status, ownTx: own, maxGasPrice: cb.maxGasPrice, maxInlineOutputBytes: 0, gasPrice: 0n, preimage: null, resultHash: null, final: false, myTurn: false } as const;
+    const base = {
+      status: cb.status,
+      ownTx: own,
+      maxGasPrice: cb.maxGasPrice,
+      maxInlineOutputBytes: 0,
+      gasPrice: 0n,
+      preimage: null,
+      resultHash: null,
+      final: false,
+      myTurn: false,
+    } as const;
     const early = decideFulfil({ ...base, market: "wait" });
     if (early.action === "done") return close(early.reason);
 
@@ -268,7 +321,11 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     const result = view.result;
     const final = await o.chain.isFinal(j.jobId, j.job, result);
     if (final) j.finalSeenAt ??= clock();
-    const rank = fulfilRank(j.jobId, result.deliveries.map((d) => d.provider), o.sender.address);
+    const rank = fulfilRank(
+      j.jobId,
+      result.deliveries.map((d) => d.provider),
+      o.sender.address,
+    );
     const myTurn = final && clock() >= j.finalSeenAt! + rank * o.turnSeconds * 1000;
     const pre = decideFulfil({ ...base, market: "result", final, myTurn, gasPrice: 0n });
     if (pre.action !== "send") return;
@@ -277,7 +334,16 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
       log.warn("cannot get the job's outputs; delivering the hash only", { jobId: j.jobId, error: oneLine(error) });
       return null;
     });
-    const d = decideFulfil({ ...base, market: "result", final, myTurn, gasPrice, preimage, resultHash: result.resultHash, maxInlineOutputBytes: maxInline });
+    const d = decideFulfil({
+      ...base,
+      market: "result",
+      final,
+      myTurn,
+      gasPrice,
+      preimage,
+      resultHash: result.resultHash,
+      maxInlineOutputBytes: maxInline,
+    });
     if (d.action === "wait") {
       log.info("not fulfilling now", { jobId: j.jobId, reason: d.reason });
       return;
@@ -286,16 +352,47 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     await send(j, result, d, cb.callbackGasLimit, gasPrice);
   };
 
-  const send = async (j: Open, result: JobResult, d: Extract<FulfilDecision, { action: "send" }>, limit: number, gasPrice: bigint) => {
+  const send = async (
+    j: Open,
+    result: JobResult,
+    d: Extract<FulfilDecision, { action: "send" }>,
+    limit: number,
+    gasPrice: bigint,
+  ) => {
     const required = await o.chain.requiredGas(limit);
-    const data = encodeFunctionData({ abi: o.routerAbi, functionName: "fulfill", args: [j.jobId, jobWords(j.job!), result.provider, result.resultHash, d.outputs] });
-    log.info("fulfilling a consumer callback", { jobId: j.jobId, consumer: j.consumer, hashOnly: d.hashOnly, reason: d.reason, outputBytes: (d.outputs.length - 2) / 2, callbackGasLimit: limit, gasPrice, maxGasPrice: j.maxGasPrice });
+    const data = encodeFunctionData({
+      abi: o.routerAbi,
+      functionName: "fulfill",
+      args: [j.jobId, jobWords(j.job!), result.provider, result.resultHash, d.outputs],
+    });
+    log.info("fulfilling a consumer callback", {
+      jobId: j.jobId,
+      consumer: j.consumer,
+      hashOnly: d.hashOnly,
+      reason: d.reason,
+      outputBytes: (d.outputs.length - 2) / 2,
+      callbackGasLimit: limit,
+      gasPrice,
+      maxGasPrice: j.maxGasPrice,
+    });
     try {
-      const receipt = await o.sender.send({ jobId: j.jobId, kind: "fulfil", to: o.router, data, minGas: required + margin });
+      const receipt = await o.sender.send({
+        jobId: j.jobId,
+        kind: "fulfil",
+        to: o.router,
+        data,
+        minGas: required + margin,
+      });
       open.delete(j.jobId.toString());
       const outcome = callbackOutcome(o.routerAbi, receipt.logs ?? []);
       o.onOutcome?.(outcome);
-      log.info("consumer callback fulfilled", { jobId: j.jobId, outcome, tx: receipt.transactionHash, gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice });
+      log.info("consumer callback fulfilled", {
+        jobId: j.jobId,
+        outcome,
+        tx: receipt.transactionHash,
+        gasUsed: receipt.gasUsed,
+        effectiveGasPrice: receipt.effectiveGasPrice,
+      });
     } catch (error) {
       if (isAlreadyFulfilled(error)) {
         open.delete(j.jobId.toString());
@@ -305,7 +402,10 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
       }
       // Mined and reverted (another fulfil landed first in the same block, usually): the router's
       // status, read at the next look, says what happened. Anything else is retried then.
-      log[error instanceof TxRevertedError ? "info" : "warn"]("fulfil did not go through; looking again", { jobId: j.jobId, error: oneLine(error) });
+      log[error instanceof TxRevertedError ? "info" : "warn"]("fulfil did not go through; looking again", {
+        jobId: j.jobId,
+        error: oneLine(error),
+      });
     }
   };
 
@@ -316,7 +416,9 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     const worker = async () => {
       while (!stopped && next < jobs.length) {
         const j = jobs[next++]!;
-        const p = advance(j).catch((error: unknown) => log.warn("fulfil step failed; retried at the next look", { jobId: j.jobId, error: oneLine(error) }));
+        const p = advance(j).catch((error: unknown) =>
+          log.warn("fulfil step failed; retried at the next look", { jobId: j.jobId, error: oneLine(error) }),
+        );
         j.busy = p;
         await p;
         j.busy = undefined;
@@ -343,7 +445,10 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
 
 /** What a mined fulfil did, from the router's events in its receipt. */
 export function callbackOutcome(routerAbi: Abi, logs: readonly Log[]): "delivered" | "failed" | "hash_only" {
-  const events = parseEventLogs({ abi: routerAbi, logs: logs as Log[], strict: false }) as unknown as { eventName: string; args: { hashOnly?: boolean } }[];
+  const events = parseEventLogs({ abi: routerAbi, logs: logs as Log[], strict: false }) as unknown as {
+    eventName: string;
+    args: { hashOnly?: boolean };
+  }[];
   const delivered = events.find((e) => e.eventName === "CallbackDelivered");
   if (delivered) return delivered.args.hashOnly ? "hash_only" : "delivered";
   return "failed";

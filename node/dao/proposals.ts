@@ -21,7 +21,16 @@ export interface Proposal {
 }
 
 /** OpenZeppelin's IGovernor.ProposalState names, by value. */
-export const PROPOSAL_STATES = ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"] as const;
+export const PROPOSAL_STATES = [
+  "Pending",
+  "Active",
+  "Canceled",
+  "Defeated",
+  "Succeeded",
+  "Queued",
+  "Expired",
+  "Executed",
+] as const;
 
 export function proposalOf(actions: Action[], description: string, id = 0n): Proposal {
   return {
@@ -51,7 +60,9 @@ export function bindToProposer(description: string, proposer: Address, ref: Hex 
 
 /** A description without the suffix bindToProposer added, for people to read. */
 export function plainDescription(description: string): string {
-  return PROPOSER_SUFFIX.test(description) ? description.replace(PROPOSER_SUFFIX, "").replace(/ \[ref:[0-9a-f]{16}\]$/, "") : description;
+  return PROPOSER_SUFFIX.test(description)
+    ? description.replace(PROPOSER_SUFFIX, "").replace(/ \[ref:[0-9a-f]{16}\]$/, "")
+    : description;
 }
 
 /**
@@ -67,10 +78,18 @@ export function timelockSalt(governor: Address, descriptionHash: Hex): Hex {
  * Submits a proposal, its description bound to the proposer (bindToProposer); resolves with its id
  * (which equals the governor's hashProposal) and the description as submitted.
  */
-export async function propose(publicClient: PublicClient, record: DeploymentRecord, proposer: Wallet, actions: Action[], description: string): Promise<Proposal> {
+export async function propose(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  proposer: Wallet,
+  actions: Action[],
+  description: string,
+): Promise<Proposal> {
   const { governor } = conclaveContracts(record, proposer);
   const p = proposalOf(actions, bindToProposer(description, proposer.account.address));
-  const receipt = await publicClient.waitForTransactionReceipt({ hash: await governor.write.propose([p.targets, p.values, p.calldatas, p.description]) });
+  const receipt = await publicClient.waitForTransactionReceipt({
+    hash: await governor.write.propose([p.targets, p.values, p.calldatas, p.description]),
+  });
   const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
   return { ...p, id: (created!.args as { proposalId: bigint }).proposalId };
 }
@@ -92,7 +111,15 @@ export async function fastForward(publicClient: PublicClient, seconds: number): 
 export async function passOnLocalChain(opts: LocalProposalOptions): Promise<Proposal> {
   const p = await queueOnLocalChain(opts);
   const [proposer] = opts.members;
-  await mined(opts.publicClient, conclaveContracts(opts.record, proposer!).governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]));
+  await mined(
+    opts.publicClient,
+    conclaveContracts(opts.record, proposer!).governor.write.execute([
+      p.targets,
+      p.values,
+      p.calldatas,
+      p.descriptionHash,
+    ]),
+  );
   opts.say?.("executed");
   return p;
 }

@@ -28,7 +28,13 @@ export interface Published {
  * Adds a model's weights and schema to IPFS and publishes a version in the ModelRegistry. The
  * version takes jobs only once the DAO activates it.
  */
-export async function publishModel(opts: { publicClient: PublicClient; record: DeploymentRecord; publisher: Wallet; content: ContentStore; model: PublishRequest }): Promise<Published> {
+export async function publishModel(opts: {
+  publicClient: PublicClient;
+  record: DeploymentRecord;
+  publisher: Wallet;
+  content: ContentStore;
+  model: PublishRequest;
+}): Promise<Published> {
   const { model } = opts;
   const weightsCid = await opts.content.add(model.weights);
   const schemaCid = await opts.content.add(new TextEncoder().encode(JSON.stringify(model.schema)));

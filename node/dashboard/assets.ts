@@ -28,7 +28,8 @@ function dashboardStale(): boolean {
  */
 export async function ensureDashboardBuilt(log: (line: string) => void = () => {}): Promise<string> {
   if (!dashboardStale()) return DASHBOARD_DIST;
-  if (!existsSync(DASHBOARD_SRC)) throw new Error(`the dashboard is not built (${DASHBOARD_DIST}) and its sources are missing`);
+  if (!existsSync(DASHBOARD_SRC))
+    throw new Error(`the dashboard is not built (${DASHBOARD_DIST}) and its sources are missing`);
   log("building the dashboard page (vite) ...");
   const { build } = await import("vite");
   await build({ configFile: path.join(DASHBOARD_SRC, "vite.config.ts"), logLevel: "warn" });

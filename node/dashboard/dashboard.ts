@@ -91,12 +91,31 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const names = [...new Set(INDEXED.filter((c) => !c.optional || o.record.contracts[c.at]).map((c) => c.at))];
   const addresses: Address[] = names.map((n) => contractAddress(o.record, n));
   const startBlock = Math.min(...names.map((n) => o.record.contracts[n]!.block));
-  const index = o.index ?? createEventIndex({ source: indexSourceOf(o.publicClient), addresses, abi: dashboardEvents(), startBlock, maxLogRange: o.maxLogRange ?? 2_000, pollIntervalMs: o.pollIntervalMs ?? 250, keepArgs: slimArgs, log });
+  const index =
+    o.index ??
+    createEventIndex({
+      source: indexSourceOf(o.publicClient),
+      addresses,
+      abi: dashboardEvents(),
+      startBlock,
+      maxLogRange: o.maxLogRange ?? 2_000,
+      pollIntervalMs: o.pollIntervalMs ?? 250,
+      keepArgs: slimArgs,
+      log,
+    });
   const reads = o.reads ?? createChainReads(o.record, o.publicClient);
   const probe = createRunnerProbe({ runners: o.runners ?? [], log, ...(o.fetch ? { fetch: o.fetch } : {}) });
   const local = o.chain.id === 31337 && (host === "127.0.0.1" || host === "localhost" || host === "::1");
   const offerDev = local && o.devAccounts !== false;
-  const snapshotter = createSnapshotter({ index, reads, runner: (a) => probe.latest(a), chainId: o.chain.id, governor: contractAddress(o.record, "ConclaveGovernor"), devAccounts: offerDev ? devAccountList() : [], log });
+  const snapshotter = createSnapshotter({
+    index,
+    reads,
+    runner: (a) => probe.latest(a),
+    chainId: o.chain.id,
+    governor: contractAddress(o.record, "ConclaveGovernor"),
+    devAccounts: offerDev ? devAccountList() : [],
+    log,
+  });
 
   let latest: string | null = null;
   const listeners = new Set<(json: string) => void>();
@@ -140,7 +159,9 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         listeners.add(fn);
         return () => listeners.delete(fn);
       },
-      devVoter: offerDev ? createDevVoter({ rpcUrl: o.rpcUrl, chain: o.chain, record: o.record, publicClient: o.publicClient }) : null,
+      devVoter: offerDev
+        ? createDevVoter({ rpcUrl: o.rpcUrl, chain: o.chain, record: o.record, publicClient: o.publicClient })
+        : null,
     },
   });
   return {

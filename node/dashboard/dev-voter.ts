@@ -15,11 +15,17 @@ export function devAccountList(): { index: number; address: `0x${string}`; role:
  * for a browser wallet on 127.0.0.1. Only DAO member accounts are accepted; the caller offers it
  * only on the local chain (31337) and on a loopback address.
  */
-export function createDevVoter(d: { rpcUrl: string; chain: Chain; record: DeploymentRecord; publicClient: PublicClient<Transport, Chain> }): DevVoter {
+export function createDevVoter(d: {
+  rpcUrl: string;
+  chain: Chain;
+  record: DeploymentRecord;
+  publicClient: PublicClient<Transport, Chain>;
+}): DevVoter {
   const allowed = new Set<number>(DEV_ROLES.members);
   return {
     async vote(account, proposalId, support) {
-      if (!allowed.has(account)) throw new Error(`development account ${account} is not a DAO member (members: ${[...allowed].join(", ")})`);
+      if (!allowed.has(account))
+        throw new Error(`development account ${account} is not a DAO member (members: ${[...allowed].join(", ")})`);
       const wallet = walletFor(d.rpcUrl, d.chain, devAccount(account));
       const { governor } = conclaveContracts(d.record, wallet);
       const hash = await governor.write.castVote([proposalId, support]);

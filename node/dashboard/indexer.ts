@@ -98,7 +98,15 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
     const now = Number(await o.source.getBlockNumber());
     if (now === head) return null;
     const from = head < 0 ? o.startBlock : Math.max(o.startBlock, Math.min(head, now) - depth + 1);
-    const raw = from > now ? [] : await getLogsAdaptive({ fromBlock: from, toBlock: now, range, query: (f, t) => o.source.getLogs({ address: o.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }) });
+    const raw =
+      from > now
+        ? []
+        : await getLogsAdaptive({
+            fromBlock: from,
+            toBlock: now,
+            range,
+            query: (f, t) => o.source.getLogs({ address: o.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
+          });
     const decoded = parseEventLogs({ abi: o.abi, logs: raw, strict: true });
     const fresh: IndexedLog[] = [];
     for (const l of decoded) {
@@ -110,7 +118,9 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
         transactionHash: l.transactionHash,
         address: l.address,
         eventName: l.eventName,
-        args: o.keepArgs ? o.keepArgs(l.eventName, (l.args ?? {}) as Record<string, unknown>) : ((l.args ?? {}) as Record<string, unknown>),
+        args: o.keepArgs
+          ? o.keepArgs(l.eventName, (l.args ?? {}) as Record<string, unknown>)
+          : ((l.args ?? {}) as Record<string, unknown>),
         timestamp: await timestampOf(l),
       });
     }
@@ -120,7 +130,8 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
     const dropped = replaced.filter((l) => !freshKeys.has(key(l))).length;
     const replacedKeys = new Set(replaced.map(key));
     const added = fresh.filter((l) => !replacedKeys.has(key(l))).length;
-    if (dropped > 0) o.log.warn("dashboard index: events no longer on the chain were dropped (reorg)", { from, dropped });
+    if (dropped > 0)
+      o.log.warn("dashboard index: events no longer on the chain were dropped (reorg)", { from, dropped });
     stored = keep.length === stored.length ? [...stored, ...fresh] : [...keep, ...fresh];
     if (timestamps.size > 10_000) timestamps.clear();
     head = now;

@@ -1,5 +1,13 @@
 import type { Address, Hex } from "viem";
-import { countersOf, planOf, rolloutRules, verdictText, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../rollouts/rules.ts";
+import {
+  countersOf,
+  planOf,
+  rolloutRules,
+  verdictText,
+  type RolloutCounters,
+  type RolloutPlan,
+  type RolloutRules,
+} from "../rollouts/rules.ts";
 import type { IndexedLog } from "./indexer.ts";
 import type { RolloutStatusName } from "../chain/statuses.ts";
 
@@ -69,7 +77,13 @@ export function foldRollouts(logs: readonly IndexedLog[], names: ReadonlyMap<Hex
   return all
     .map((r) => {
       const rules = rolloutRules(r.status, r.plan, r.startedAt, r.counters, now);
-      return { ...r, rules: { ...rules, text: r.status === "Running" ? verdictText(r.plan, r.counters, rules, now) : r.status.toLowerCase() } };
+      return {
+        ...r,
+        rules: {
+          ...rules,
+          text: r.status === "Running" ? verdictText(r.plan, r.counters, rules, now) : r.status.toLowerCase(),
+        },
+      };
     })
     .reverse();
 }

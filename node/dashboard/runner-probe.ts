@@ -17,7 +17,10 @@ export interface RunnerHealth {
   checkedAt: number;
 }
 
-export type Fetch = (url: string, init: { signal: AbortSignal }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+export type Fetch = (
+  url: string,
+  init: { signal: AbortSignal },
+) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
 
 /** `name{outcome="x"} 3` lines of a Prometheus page, for one metric name. */
 export function metricByLabel(page: string, name: string, label: string): Record<string, number> {
@@ -37,10 +40,17 @@ async function get(fetcher: Fetch, url: string, timeoutMs: number): Promise<{ st
 }
 
 /** Asks one runner's /ready, /status and /metrics (each with a short timeout). */
-export async function probeRunner(url: string, opts: { fetch?: Fetch; timeoutMs?: number; now?: () => number } = {}): Promise<RunnerHealth> {
+export async function probeRunner(
+  url: string,
+  opts: { fetch?: Fetch; timeoutMs?: number; now?: () => number } = {},
+): Promise<RunnerHealth> {
   const fetcher = opts.fetch ?? (fetch as unknown as Fetch);
   const t = opts.timeoutMs ?? 1_000;
-  const [ready, status, metrics] = await Promise.all([get(fetcher, `${url}/ready`, t), get(fetcher, `${url}/status`, t), get(fetcher, `${url}/metrics`, t)]);
+  const [ready, status, metrics] = await Promise.all([
+    get(fetcher, `${url}/ready`, t),
+    get(fetcher, `${url}/status`, t),
+    get(fetcher, `${url}/metrics`, t),
+  ]);
   const parse = (b: string | undefined): Record<string, unknown> => {
     try {
       return b ? (JSON.parse(b) as Record<string, unknown>) : {};
@@ -65,7 +75,13 @@ export async function probeRunner(url: string, opts: { fetch?: Fetch; timeoutMs?
 }
 
 /** Probes every runner on an interval; `latest()` is what each last said. */
-export function createRunnerProbe(opts: { runners: { address: string; http: string }[]; intervalMs?: number; fetch?: Fetch; log: Logger; onChange?: () => void }) {
+export function createRunnerProbe(opts: {
+  runners: { address: string; http: string }[];
+  intervalMs?: number;
+  fetch?: Fetch;
+  log: Logger;
+  onChange?: () => void;
+}) {
   const latest = new Map<string, RunnerHealth>();
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;

@@ -48,7 +48,14 @@ async function body(req: IncomingMessage, limit = 4_096): Promise<unknown> {
  * snapshot), GET /api/events (Server-Sent Events: a `state` event with each new snapshot) and,
  * on the local network only, POST /api/dev-vote (a vote signed for a development account).
  */
-export async function startDashboardServer(opts: { host: string; port: number; staticDir: string; handlers: DashboardHandlers; log: Logger; portFallback?: boolean }) {
+export async function startDashboardServer(opts: {
+  host: string;
+  port: number;
+  staticDir: string;
+  handlers: DashboardHandlers;
+  log: Logger;
+  portFallback?: boolean;
+}) {
   const { handlers, log } = opts;
   const root = path.resolve(opts.staticDir);
   const clients = new Set<ServerResponse>();
@@ -56,8 +63,12 @@ export async function startDashboardServer(opts: { host: string; port: number; s
   function serveFile(res: ServerResponse, pathname: string): void {
     const rel = pathname === "/" ? "index.html" : decodeURIComponent(pathname).replace(/^\/+/, "");
     const file = path.resolve(root, rel);
-    if (!file.startsWith(root + path.sep) || !existsSync(file) || !statSync(file).isFile()) return json(res, 404, { error: "not found" });
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "cache-control": rel === "index.html" ? "no-store" : "max-age=3600" });
+    if (!file.startsWith(root + path.sep) || !existsSync(file) || !statSync(file).isFile())
+      return json(res, 404, { error: "not found" });
+    res.writeHead(200, {
+      "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
+      "cache-control": rel === "index.html" ? "no-store" : "max-age=3600",
+    });
     res.end(readFileSync(file));
   }
 
@@ -75,14 +86,20 @@ export async function startDashboardServer(opts: { host: string; port: number; s
   }
 
   async function devVote(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!handlers.devVoter) return json(res, 404, { error: "development accounts are offered on the local network only" });
-    if (!isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: "development accounts sign for 127.0.0.1 only" });
+    if (!handlers.devVoter)
+      return json(res, 404, { error: "development accounts are offered on the local network only" });
+    if (!isLoopback(req.socket.remoteAddress))
+      return json(res, 403, { error: "development accounts sign for 127.0.0.1 only" });
     // Only the page itself may ask: a JSON body (other sites' forms cannot send one without a
     // CORS preflight, which is never answered), from this server's own origin and host name
     // (no DNS rebinding).
     const host = req.headers.host ?? "";
     const origin = req.headers.origin;
-    if (!/^application\/json\b/.test(req.headers["content-type"] ?? "") || !/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(host) || (origin !== undefined && origin !== `http://${host}`)) {
+    if (
+      !/^application\/json\b/.test(req.headers["content-type"] ?? "") ||
+      !/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(host) ||
+      (origin !== undefined && origin !== `http://${host}`)
+    ) {
       return json(res, 403, { error: "development votes are accepted from the dashboard page only" });
     }
     let b: { account?: unknown; proposalId?: unknown; support?: unknown };
@@ -93,8 +110,13 @@ export async function startDashboardServer(opts: { host: string; port: number; s
     }
     const account = Number(b.account);
     const support = Number(b.support);
-    if (!Number.isInteger(account) || ![0, 1, 2].includes(support) || typeof b.proposalId !== "string" || !/^\d+$/.test(b.proposalId)) {
-      return json(res, 400, { error: "expected {account: n, proposalId: \"<decimal>\", support: 0|1|2}" });
+    if (
+      !Number.isInteger(account) ||
+      ![0, 1, 2].includes(support) ||
+      typeof b.proposalId !== "string" ||
+      !/^\d+$/.test(b.proposalId)
+    ) {
+      return json(res, 400, { error: 'expected {account: n, proposalId: "<decimal>", support: 0|1|2}' });
     }
     try {
       json(res, 200, await handlers.devVoter.vote(account, BigInt(b.proposalId), support));

@@ -84,8 +84,14 @@ export function createSnapshotter(d: SnapshotDeps) {
       if (q !== undefined) quorums.set(p.voteStart, q);
     }
     const name = PROPOSAL_STATES[state] ?? "Unknown";
-    const until = name === "Pending" ? p.voteStart : name === "Active" ? p.voteEnd : name === "Queued" ? p.queuedEta : null;
-    return { ...p, state: name, quorum: q === undefined ? null : q.toString(), timeLeft: until === null ? null : Math.max(0, until - now) };
+    const until =
+      name === "Pending" ? p.voteStart : name === "Active" ? p.voteEnd : name === "Queued" ? p.queuedEta : null;
+    return {
+      ...p,
+      state: name,
+      quorum: q === undefined ? null : q.toString(),
+      timeLeft: until === null ? null : Math.max(0, until - now),
+    };
   }
 
   async function make(): Promise<Snapshot> {
@@ -94,7 +100,13 @@ export function createSnapshotter(d: SnapshotDeps) {
     const names = new Map<string, string>(view.models.map((m) => [m.modelId.toLowerCase(), m.name]));
     // Runners name versions `<modelId>-<version>`: shown as `<name> v<version>`.
     const named = (h: RunnerHealth | null): RunnerHealth | null =>
-      h && { ...h, versions: h.versions.map((k) => { const [id, v] = k.split("-"); return `${names.get(id?.toLowerCase() ?? "") ?? id} v${v}`; }) };
+      h && {
+        ...h,
+        versions: h.versions.map((k) => {
+          const [id, v] = k.split("-");
+          return `${names.get(id?.toLowerCase() ?? "") ?? id} v${v}`;
+        }),
+      };
     const [proposals, providers] = await Promise.all([
       Promise.all(view.proposals.map((p) => proposal(p, head.timestamp))),
       Promise.all(
@@ -121,9 +133,16 @@ export function createSnapshotter(d: SnapshotDeps) {
         }),
       ),
     ]);
-    const used = new Set<Address>([...view.jobs.map((j) => j.token), ...Object.keys(view.totals.escrowHeld), ...Object.keys(view.totals.feesEarned)].map((a) => getAddress(a)));
+    const used = new Set<Address>(
+      [
+        ...view.jobs.map((j) => j.token),
+        ...Object.keys(view.totals.escrowHeld),
+        ...Object.keys(view.totals.feesEarned),
+      ].map((a) => getAddress(a)),
+    );
     for (const t of used) {
-      if (!tokens.has(t)) tokens.set(t, await d.reads.token(t).catch(() => ({ symbol: `${t.slice(0, 8)}…`, decimals: 18 })));
+      if (!tokens.has(t))
+        tokens.set(t, await d.reads.token(t).catch(() => ({ symbol: `${t.slice(0, 8)}…`, decimals: 18 })));
     }
     return {
       ...view,

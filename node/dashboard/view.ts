@@ -33,7 +33,17 @@ export interface ModelView {
   versions: VersionView[];
 }
 
-export type JobStage = "open" | "committing" | "revealing" | "settled" | "refunded" | "cancelled" | "delivered" | "claimed" | "challenged" | "resolved";
+export type JobStage =
+  | "open"
+  | "committing"
+  | "revealing"
+  | "settled"
+  | "refunded"
+  | "cancelled"
+  | "delivered"
+  | "claimed"
+  | "challenged"
+  | "resolved";
 
 export interface JobView {
   jobId: string;
@@ -126,10 +136,24 @@ function foldModels(logs: readonly IndexedLog[]): ModelView[] {
   const version = (modelId: Hex, v: number) => models.get(modelId)?.versions.find((x) => x.version === v);
   for (const l of logs) {
     const a = l.args;
-    if (l.eventName === "ModelCreated") models.set(a.modelId as Hex, { modelId: a.modelId as Hex, name: a.name as string, activeVersion: 0, versions: [] });
+    if (l.eventName === "ModelCreated")
+      models.set(a.modelId as Hex, {
+        modelId: a.modelId as Hex,
+        name: a.name as string,
+        activeVersion: 0,
+        versions: [],
+      });
     else if (l.eventName === "VersionPublished") {
       const p = a.params as { weightsCid: string; minFee: bigint };
-      models.get(a.modelId as Hex)?.versions.push({ version: n(a.version), status: "Published", weightsCid: p.weightsCid, minFee: s(p.minFee), publisher: a.publisher as Address, sunsetAt: null, timeline: [{ at: l.timestamp, event: "published" }] });
+      models.get(a.modelId as Hex)?.versions.push({
+        version: n(a.version),
+        status: "Published",
+        weightsCid: p.weightsCid,
+        minFee: s(p.minFee),
+        publisher: a.publisher as Address,
+        sunsetAt: null,
+        timeline: [{ at: l.timestamp, event: "published" }],
+      });
     } else if (l.eventName === "VersionActivated") {
       const m = models.get(a.modelId as Hex);
       if (!m) continue;
@@ -137,13 +161,19 @@ function foldModels(logs: readonly IndexedLog[]): ModelView[] {
       if (v) {
         v.status = "Active";
         v.sunsetAt = null;
-        v.timeline.push({ at: l.timestamp, event: n(a.previousVersion) > n(a.version) ? "activated (rollback)" : "activated" });
+        v.timeline.push({
+          at: l.timestamp,
+          event: n(a.previousVersion) > n(a.version) ? "activated (rollback)" : "activated",
+        });
       }
       const prev = version(m.modelId, n(a.previousVersion));
       if (prev && prev !== v) {
         prev.status = "Deprecated";
         prev.sunsetAt = n(a.previousSunsetAt);
-        prev.timeline.push({ at: l.timestamp, event: `deprecated (sunset ${new Date(n(a.previousSunsetAt) * 1000).toISOString()})` });
+        prev.timeline.push({
+          at: l.timestamp,
+          event: `deprecated (sunset ${new Date(n(a.previousSunsetAt) * 1000).toISOString()})`,
+        });
       }
       m.activeVersion = n(a.version);
     } else if (l.eventName === "VersionRetired") {
@@ -265,7 +295,19 @@ function foldProposals(logs: readonly IndexedLog[]): ProposalBase[] {
     if (a.proposalId === undefined) continue;
     const id = s(a.proposalId);
     if (l.eventName === "ProposalCreated") {
-      out.set(id, { proposalId: id, proposer: a.proposer as Address, description: plainDescription(a.description as string), voteStart: n(a.voteStart), voteEnd: n(a.voteEnd), votes: { against: "0", for: "0", abstain: "0" }, voters: [], queuedEta: null, executed: false, canceled: false, tally: [0n, 0n, 0n] });
+      out.set(id, {
+        proposalId: id,
+        proposer: a.proposer as Address,
+        description: plainDescription(a.description as string),
+        voteStart: n(a.voteStart),
+        voteEnd: n(a.voteEnd),
+        votes: { against: "0", for: "0", abstain: "0" },
+        voters: [],
+        queuedEta: null,
+        executed: false,
+        canceled: false,
+        tally: [0n, 0n, 0n],
+      });
       continue;
     }
     const p = out.get(id);
@@ -287,13 +329,25 @@ function foldProviders(logs: readonly IndexedLog[]): ProviderBase[] {
     const who = l.args.provider as Address | undefined;
     if (!who || l.address === undefined) continue;
     if (l.eventName === "ProviderRegistered") {
-      out.set(who, { address: who, metadataURI: l.args.metadataURI as string, registeredAt: l.timestamp, timeline: [{ at: l.timestamp, event: "registered" }] });
+      out.set(who, {
+        address: who,
+        metadataURI: l.args.metadataURI as string,
+        registeredAt: l.timestamp,
+        timeline: [{ at: l.timestamp, event: "registered" }],
+      });
       continue;
     }
     const p = out.get(who);
     if (!p) continue;
-    if (l.eventName === "ProviderStatusChanged") p.timeline.push({ at: l.timestamp, event: PROVIDER_STATUS[n(l.args.newStatus)] ?? "status changed" });
-    else if (l.eventName === "ProviderSlashed" || l.eventName === "ProviderFrozen" || l.eventName === "ProviderUnfrozen" || l.eventName === "ExitRequested") p.timeline.push({ at: l.timestamp, event: l.eventName.replace(/^Provider/, "").toLowerCase() });
+    if (l.eventName === "ProviderStatusChanged")
+      p.timeline.push({ at: l.timestamp, event: PROVIDER_STATUS[n(l.args.newStatus)] ?? "status changed" });
+    else if (
+      l.eventName === "ProviderSlashed" ||
+      l.eventName === "ProviderFrozen" ||
+      l.eventName === "ProviderUnfrozen" ||
+      l.eventName === "ExitRequested"
+    )
+      p.timeline.push({ at: l.timestamp, event: l.eventName.replace(/^Provider/, "").toLowerCase() });
     else if (l.eventName === "CapabilitiesUpdated") p.metadataURI = l.args.metadataURI as string;
   }
   return [...out.values()];
@@ -327,7 +381,10 @@ function charts(jobs: readonly JobAcc[], now: number, minutes: number): Charts {
  * The dashboard's view of the chain from its events. `now` is the head block's timestamp;
  * `recentJobs` bounds how many jobs are listed (newest first; totals and charts count them all).
  */
-export function buildView(logs: readonly IndexedLog[], opts: { now: number; recentJobs?: number; chartMinutes?: number }): ChainView {
+export function buildView(
+  logs: readonly IndexedLog[],
+  opts: { now: number; recentJobs?: number; chartMinutes?: number },
+): ChainView {
   const models = foldModels(logs);
   const names = new Map(models.map((m) => [m.modelId, m.name]));
   const jobs = foldJobs(logs, names);

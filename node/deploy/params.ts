@@ -157,7 +157,8 @@ function fail(key: string, value: unknown, why: string): never {
 
 function toDuration(key: keyof DeployParams, value: unknown): number {
   const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) fail(key, value, "expected a whole number of seconds");
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
+    fail(key, value, "expected a whole number of seconds");
   const max = MAX_DURATIONS[key] ?? MAX_UINT32;
   if (n > max) fail(key, value, `at most ${max}`);
   return n;
@@ -166,7 +167,8 @@ function toDuration(key: keyof DeployParams, value: unknown): number {
 /** Token amounts are given in whole tokens ("100", "0.5"); 18 decimals. */
 function toTokens(key: string, value: unknown): bigint {
   const s = typeof value === "number" ? String(value) : value;
-  if (typeof s !== "string" || !/^\d+(\.\d{1,18})?$/.test(s.trim())) fail(key, value, "expected a token amount like 100 or 0.5");
+  if (typeof s !== "string" || !/^\d+(\.\d{1,18})?$/.test(s.trim()))
+    fail(key, value, "expected a token amount like 100 or 0.5");
   return parseUnits(s.trim(), 18);
 }
 
@@ -198,7 +200,12 @@ const MAX_UINT128 = 2n ** 128n - 1n;
 
 /** A token rate in base units per 10^18 wei: a whole number, digits or `<digits>e<digits>` (3000e6). */
 function toRate(key: string, value: unknown): bigint {
-  const s = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : typeof value === "bigint" ? value.toString() : value;
+  const s =
+    typeof value === "number" && Number.isSafeInteger(value)
+      ? String(value)
+      : typeof value === "bigint"
+        ? value.toString()
+        : value;
   const m = typeof s === "string" ? /^(\d+)(?:e(\d{1,2}))?$/.exec(s.trim()) : null;
   if (!m) fail(key, value, "expected a rate in token base units per ETH, like 1000000000000000000 or 3000e6");
   const rate = BigInt(m[1]!) * 10n ** BigInt(m[2] ?? "0");
@@ -225,7 +232,8 @@ function apply(params: DeployParams, key: string, value: unknown): void {
   switch (key) {
     case "tokenName":
     case "tokenSymbol":
-      if (typeof value !== "string" || value.length === 0 || value.length > 32) fail(key, value, "expected 1 to 32 characters");
+      if (typeof value !== "string" || value.length === 0 || value.length > 32)
+        fail(key, value, "expected 1 to 32 characters");
       params[key] = value;
       return;
     case "holders":
@@ -244,7 +252,8 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "challengeWindow":
     case "maxJobDuration":
       params[key] = toDuration(key, value);
-      if (params[key] < (key === "maxJobDuration" ? 60 : 1)) fail(key, value, `at least ${key === "maxJobDuration" ? 60 : 1} seconds`);
+      if (params[key] < (key === "maxJobDuration" ? 60 : 1))
+        fail(key, value, `at least ${key === "maxJobDuration" ? 60 : 1} seconds`);
       return;
     case "quorumPercent":
     case "protocolFeeBps":
@@ -257,7 +266,8 @@ function apply(params: DeployParams, key: string, value: unknown): void {
     case "maxInlineOutputBytes": {
       const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
       const [min, max] = INTEGER_BOUNDS[key]!;
-      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(key, value, `expected a whole number from ${min} to ${max}`);
+      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
+        fail(key, value, `expected a whole number from ${min} to ${max}`);
       if (key === "jurySize" && n % 2 === 0) fail(key, value, "expected an odd jury size");
       params[key] = n;
       return;
@@ -296,7 +306,11 @@ export function resolveDeployParams(
   flags: Record<string, unknown>,
   defaults: DeployParams = LOCAL_DEFAULTS,
 ): DeployParams {
-  const params: DeployParams = { ...defaults, holders: [...defaults.holders], paymentTokens: defaults.paymentTokens.map((t) => ({ ...t })) };
+  const params: DeployParams = {
+    ...defaults,
+    holders: [...defaults.holders],
+    paymentTokens: defaults.paymentTokens.map((t) => ({ ...t })),
+  };
   if (file !== undefined) {
     let raw: unknown;
     try {
@@ -304,16 +318,25 @@ export function resolveDeployParams(
     } catch (cause) {
       throw new ConfigError(`cannot read params file ${file}: ${oneLine(cause)}`, { cause });
     }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`params file ${file} must hold a JSON object`);
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      throw new ConfigError(`params file ${file} must hold a JSON object`);
     for (const [k, v] of Object.entries(raw)) apply(params, k, v);
   }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) apply(params, k, v);
   if (params.votingPeriod === 0) fail("votingPeriod", 0, "must be at least 1 second");
   if (params.collateralPerJob < MIN_COLLATERAL) {
-    fail("collateralPerJob", formatUnits(params.collateralPerJob, 18), "must be at least 1 token: a seat without collateral can fail at no cost (the market refuses less)");
+    fail(
+      "collateralPerJob",
+      formatUnits(params.collateralPerJob, 18),
+      "must be at least 1 token: a seat without collateral can fail at no cost (the market refuses less)",
+    );
   }
   if (BigInt(params.jurySize) * params.juryFee > params.collateralPerJob) {
-    fail("juryFee", formatUnits(params.juryFee, 18), `jurySize × juryFee exceeds collateralPerJob (${formatUnits(params.collateralPerJob, 18)}): a loser's collateral must cover its jury`);
+    fail(
+      "juryFee",
+      formatUnits(params.juryFee, 18),
+      `jurySize × juryFee exceeds collateralPerJob (${formatUnits(params.collateralPerJob, 18)}): a loser's collateral must cover its jury`,
+    );
   }
   return params;
 }
@@ -333,7 +356,10 @@ export const LOCAL_SUPPLY = parseUnits("1000000", 18);
 const PUBLIC_THRESHOLD_BPS = 10n;
 
 /** DeployParams with every chain-dependent default decided: what deployStack deploys. */
-export interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian" | "freezePeriod"> {
+export interface ChainDeployParams extends Omit<
+  DeployParams,
+  "holders" | "proposalThreshold" | "guardian" | "freezePeriod"
+> {
   holders: { address: Address; amount: bigint }[];
   proposalThreshold: bigint;
   /** null: no guardian. */
@@ -359,23 +385,35 @@ export function paramsForChain(params: DeployParams, chainId: number, deployer: 
     const members = DEV_ROLES.members.map((i) => devAccount(i).address);
     const share = LOCAL_SUPPLY / BigInt(members.length);
     // The remainder of the division goes to the first member, so the supply is exactly LOCAL_SUPPLY.
-    holders = members.map((address, i) => ({ address, amount: share + (i === 0 ? LOCAL_SUPPLY - share * BigInt(members.length) : 0n) }));
+    holders = members.map((address, i) => ({
+      address,
+      amount: share + (i === 0 ? LOCAL_SUPPLY - share * BigInt(members.length) : 0n),
+    }));
   }
   const supply = holders.reduce((sum, h) => sum + h.amount, 0n);
   if (supply === 0n) fail("holders", params.holders, "the supply is 0: nobody could vote");
 
   let proposalThreshold = params.proposalThreshold;
-  if (proposalThreshold === null) proposalThreshold = local ? parseUnits("1", 18) : (supply * PUBLIC_THRESHOLD_BPS) / 10_000n;
-  if (!local && proposalThreshold === 0n) fail("proposalThreshold", "0", `must be above 0 ${where}: with 0 anyone can propose and pre-burn proposal ids`);
-  if (proposalThreshold > supply) fail("proposalThreshold", proposalThreshold.toString(), `above the supply (${supply}): nobody could propose`);
+  if (proposalThreshold === null)
+    proposalThreshold = local ? parseUnits("1", 18) : (supply * PUBLIC_THRESHOLD_BPS) / 10_000n;
+  if (!local && proposalThreshold === 0n)
+    fail("proposalThreshold", "0", `must be above 0 ${where}: with 0 anyone can propose and pre-burn proposal ids`);
+  if (proposalThreshold > supply)
+    fail("proposalThreshold", proposalThreshold.toString(), `above the supply (${supply}): nobody could propose`);
 
-  if (params.guardian === null && !local) fail("guardian", null, `required ${where}: an address, or "none" for no guardian`);
+  if (params.guardian === null && !local)
+    fail("guardian", null, `required ${where}: an address, or "none" for no guardian`);
   const guardian = params.guardian === null || params.guardian === "none" ? null : params.guardian;
   if (guardian !== null && guardian.toLowerCase() === deployer.toLowerCase()) {
     fail("guardian", guardian, "is the deployer, which keeps no role after deployment: name another account");
   }
   const delay = governanceDelay(params);
   const freezePeriod = params.freezePeriod ?? Math.min(2 * delay, MAX_DURATIONS.freezePeriod!);
-  if (freezePeriod < delay) fail("freezePeriod", freezePeriod, `below the governance delay (votingDelay + votingPeriod + timelockDelay = ${delay} s): a freeze must hold a provider until a slash vote can execute`);
+  if (freezePeriod < delay)
+    fail(
+      "freezePeriod",
+      freezePeriod,
+      `below the governance delay (votingDelay + votingPeriod + timelockDelay = ${delay} s): a freeze must hold a provider until a slash vote can execute`,
+    );
   return { ...params, holders, proposalThreshold, guardian, freezePeriod };
 }

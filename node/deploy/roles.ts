@@ -22,7 +22,13 @@ export interface RoleHolding {
 }
 
 const ROLE_NAMES = new Map<Hex, string>(Object.entries(ROLES).map(([name, hash]) => [hash, name]));
-const ACCESS_CONTROLLED = ["ConclaveTimelock", "ModelRegistry", "ProviderRegistry", "InferenceMarket", "ConsumerRouter"] as const;
+const ACCESS_CONTROLLED = [
+  "ConclaveTimelock",
+  "ModelRegistry",
+  "ProviderRegistry",
+  "InferenceMarket",
+  "ConsumerRouter",
+] as const;
 
 /**
  * Who holds each role now, read back from the chain: RoleGranted/RoleRevoked events since the
@@ -34,7 +40,9 @@ export async function readRoles(publicClient: PublicClient, record: DeploymentRe
     const deployed = record.contracts[name];
     if (!deployed) continue;
     const abi = loadArtifact(name).abi as Abi;
-    const logs = await logsToHead(publicClient, deployed.block, (fromBlock, toBlock) => publicClient.getContractEvents({ address: deployed.address, abi, fromBlock, toBlock }));
+    const logs = await logsToHead(publicClient, deployed.block, (fromBlock, toBlock) =>
+      publicClient.getContractEvents({ address: deployed.address, abi, fromBlock, toBlock }),
+    );
     const candidates = new Map<Hex, Set<Address>>();
     for (const log of logs) {
       if (log.eventName !== "RoleGranted" && log.eventName !== "RoleRevoked") continue;
@@ -45,7 +53,12 @@ export async function readRoles(publicClient: PublicClient, record: DeploymentRe
     for (const [role, accounts] of candidates) {
       const holders: Address[] = [];
       for (const account of accounts) {
-        const has = await publicClient.readContract({ address: deployed.address, abi, functionName: "hasRole", args: [role, account] });
+        const has = await publicClient.readContract({
+          address: deployed.address,
+          abi,
+          functionName: "hasRole",
+          args: [role, account],
+        });
         if (has) holders.push(account);
       }
       result.push({ contract: name, role: ROLE_NAMES.get(role) ?? role, holders });
@@ -57,8 +70,10 @@ export async function readRoles(publicClient: PublicClient, record: DeploymentRe
 /** Names an address after the deployment's contracts, or "anyone" for the zero address. */
 export function labelAddress(record: DeploymentRecord, address: Address, extra: Record<string, Address> = {}): string {
   if (address === zeroAddress) return "anyone (0x0)";
-  for (const [name, c] of Object.entries(record.contracts)) if (c.address.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
-  for (const [name, a] of Object.entries(extra)) if (a.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
+  for (const [name, c] of Object.entries(record.contracts))
+    if (c.address.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
+  for (const [name, a] of Object.entries(extra))
+    if (a.toLowerCase() === address.toLowerCase()) return `${name} ${address}`;
   return address;
 }
 
@@ -67,14 +82,23 @@ export function labelAddress(record: DeploymentRecord, address: Address, extra: 
  * the guardian of the GuardianVeto. Roles come from the chain's RoleGranted events, so a role added
  * to a contract later is checked too, not only the names in ROLES.
  */
-export async function assertHoldsNoRole(publicClient: PublicClient, record: DeploymentRecord, account: Address): Promise<void> {
+export async function assertHoldsNoRole(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  account: Address,
+): Promise<void> {
   const held = (await readRoles(publicClient, record))
     .filter((r) => r.holders.some((h) => h.toLowerCase() === account.toLowerCase()))
     .map((r) => `${r.contract}.${r.role}`);
   const veto = record.contracts.GuardianVeto;
   if (veto) {
-    const guardian = await publicClient.readContract({ address: veto.address, abi: loadArtifact("GuardianVeto").abi, functionName: "guardian" });
+    const guardian = await publicClient.readContract({
+      address: veto.address,
+      abi: loadArtifact("GuardianVeto").abi,
+      functionName: "guardian",
+    });
     if (guardian.toLowerCase() === account.toLowerCase()) held.push("GuardianVeto.guardian");
   }
-  if (held.length > 0) throw new DeploymentError(`the deployer ${account} still holds ${held.join(", ")} after deployment`);
+  if (held.length > 0)
+    throw new DeploymentError(`the deployer ${account} still holds ${held.join(", ")} after deployment`);
 }

@@ -45,7 +45,13 @@ async function deploy<N extends ContractName>(
   return { address: getAddress(receipt.contractAddress), block: Number(receipt.blockNumber) };
 }
 
-async function call(ctx: DeployContext, name: ContractName, address: Address, functionName: string, args: readonly unknown[]) {
+async function call(
+  ctx: DeployContext,
+  name: ContractName,
+  address: Address,
+  functionName: string,
+  args: readonly unknown[],
+) {
   const { abi } = loadArtifact(name);
   await confirm(ctx, `${name}.${functionName}`, () =>
     ctx.wallet.writeContract({ address, abi: abi as Abi, functionName, args }),
@@ -53,7 +59,18 @@ async function call(ctx: DeployContext, name: ContractName, address: Address, fu
 }
 
 /** The fields of IInferenceMarket's Policy struct, in its order, as the market's constructor takes them. */
-const MARKET_POLICY = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
+const MARKET_POLICY = [
+  "protocolFeeBps",
+  "quorumBps",
+  "maxRedundancy",
+  "commitWindow",
+  "revealWindow",
+  "priorityWindow",
+  "maxInlineInputBytes",
+  "maxJobDuration",
+  "collateralPerJob",
+  "clientShareBps",
+] as const;
 /** The fields of IInferenceMarket's ChallengePolicy struct, in its order. */
 const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 
@@ -125,7 +142,11 @@ export async function deployStack(ctx: DeployContext, requested: DeployParams): 
   }
 
   // Consumer contracts' callbacks: the DAO (the timelock) sets its inline-output limit.
-  const consumerRouter = await deploy(ctx, "ConsumerRouter", [timelock.address, market.address, BigInt(params.maxInlineOutputBytes)]);
+  const consumerRouter = await deploy(ctx, "ConsumerRouter", [
+    timelock.address,
+    market.address,
+    BigInt(params.maxInlineOutputBytes),
+  ]);
 
   if (params.autoAdmit) {
     await call(ctx, "ProviderRegistry", providerRegistry.address, "setAdmissionPolicy", [true, params.autoAdmitStake]);

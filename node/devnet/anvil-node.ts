@@ -61,7 +61,10 @@ export interface AnvilOptions {
 /** Anvil's native binary from the @foundry-rs/anvil-<platform>-<arch> npm package. */
 function anvilBinary(): string {
   const arch = ({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch];
-  const pkg = arch && ["linux", "darwin", "win32"].includes(process.platform) ? `@foundry-rs/anvil-${process.platform}-${arch}` : undefined;
+  const pkg =
+    arch && ["linux", "darwin", "win32"].includes(process.platform)
+      ? `@foundry-rs/anvil-${process.platform}-${arch}`
+      : undefined;
   if (!pkg) throw new ConfigError(`Anvil has no npm build for ${process.platform}-${process.arch}`);
   // Resolved from the wrapper package, which depends on the platform package. The binary is
   // spawned directly, not through the wrapper's bin.mjs, so signals reach Anvil itself.
@@ -69,7 +72,11 @@ function anvilBinary(): string {
   let bin: string;
   try {
     const from = createRequire(require.resolve("@foundry-rs/anvil/package.json"));
-    bin = path.join(path.dirname(from.resolve(`${pkg}/package.json`)), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
+    bin = path.join(
+      path.dirname(from.resolve(`${pkg}/package.json`)),
+      "bin",
+      process.platform === "win32" ? "anvil.exe" : "anvil",
+    );
   } catch (cause) {
     throw new ConfigError(`${pkg} is not installed (npm install installs it with @foundry-rs/anvil)`, { cause });
   }
@@ -79,7 +86,9 @@ function anvilBinary(): string {
 
 function checkBlockTime(seconds: number, wholeOnly: boolean): void {
   if (!Number.isFinite(seconds) || seconds < 0 || (wholeOnly && !Number.isInteger(seconds))) {
-    throw new ConfigError(`block time must be ${wholeOnly ? "a whole number of seconds" : "a number of seconds"} >= 0, got ${seconds}`);
+    throw new ConfigError(
+      `block time must be ${wholeOnly ? "a whole number of seconds" : "a number of seconds"} >= 0, got ${seconds}`,
+    );
   }
 }
 
@@ -87,7 +96,11 @@ type Rpc = (method: string, params?: unknown[]) => Promise<unknown>;
 
 function rpcAt(rpcUrl: string): Rpc {
   return async (method, params = []) => {
-    const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
     const body = (await res.json()) as { result?: unknown; error?: { message: string } };
     if (body.error) throw new RpcUnreachableError(`${method} failed: ${body.error.message}`);
     return body.result;
@@ -114,11 +127,26 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
   const blockTime = opts.blockTimeSeconds ?? 0;
   checkBlockTime(blockTime, false);
   const port = opts.port ?? (await freePort());
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(opts.chainId ?? LOCAL_CHAIN_ID), "--mnemonic", DEV_MNEMONIC, "--accounts", String(DEV_ACCOUNT_COUNT), "--quiet"];
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--chain-id",
+    String(opts.chainId ?? LOCAL_CHAIN_ID),
+    "--mnemonic",
+    DEV_MNEMONIC,
+    "--accounts",
+    String(DEV_ACCOUNT_COUNT),
+    "--quiet",
+  ];
   if (blockTime > 0) args.push("--block-time", String(blockTime));
   const resuming = opts.stateFile !== undefined && existsSync(opts.stateFile);
   if (opts.stateFile) args.push("--state", opts.stateFile, "--state-interval", String(opts.stateIntervalSeconds ?? 30));
-  const child = spawn(anvilBinary(), args, { stdio: ["ignore", "pipe", "pipe"], detached: opts.ownProcessGroup === true });
+  const child = spawn(anvilBinary(), args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.ownProcessGroup === true,
+  });
   let alive = true;
   let tail: string[] = [];
   const onData = (d: Buffer) => {
@@ -138,7 +166,10 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilNode> {
     if (resuming) await keepClockMonotonic(rpc);
   } catch (error) {
     child.kill("SIGKILL");
-    throw new RpcUnreachableError(`Anvil failed to start on 127.0.0.1:${port}: ${tail.slice(-3).join(" | ") || "no output"}`, { cause: error });
+    throw new RpcUnreachableError(
+      `Anvil failed to start on 127.0.0.1:${port}: ${tail.slice(-3).join(" | ") || "no output"}`,
+      { cause: error },
+    );
   }
   let current = blockTime;
   return {

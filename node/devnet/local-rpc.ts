@@ -9,13 +9,19 @@ export async function freePort(): Promise<number> {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
 
 /** Polls eth_chainId until the node answers or the deadline passes. */
-export async function waitForRpc(rpcUrl: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+export async function waitForRpc(
+  rpcUrl: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline && isAlive()) {

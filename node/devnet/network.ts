@@ -16,7 +16,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { encodeFunctionData, getAddress, parseUnits, stringToHex, type Abi, type Address, type Chain, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  parseUnits,
+  stringToHex,
+  type Abi,
+  type Address,
+  type Chain,
+  type Hex,
+} from "viem";
 import { DEV_ROLES, devAccount, devKey } from "./accounts.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.ts";
@@ -114,7 +123,11 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
 
     say("deploying contracts ...");
     const mock = loadArtifact("MockERC20");
-    const tokenHash = await deployer.deployContract({ abi: mock.abi as Abi, bytecode: mock.bytecode, args: ["Test Dollar", "TUSD", 18] });
+    const tokenHash = await deployer.deployContract({
+      abi: mock.abi as Abi,
+      bytecode: mock.bytecode,
+      args: ["Test Dollar", "TUSD", 18],
+    });
     const tokenReceipt = await publicClient.waitForTransactionReceipt({ hash: tokenHash });
     const token = getAddress(tokenReceipt.contractAddress!);
     const record = await deployStack(
@@ -137,10 +150,19 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     // The test token is part of the local network: tools find it by name like the rest.
     record.contracts.TestToken = { address: token, block: Number(tokenReceipt.blockNumber) };
     const deploymentFile = writeDeployment(dir, record);
-    for (const m of members) await mined(publicClient, conclaveContracts(record, m).token.write.delegate([m.account.address]));
+    for (const m of members)
+      await mined(publicClient, conclaveContracts(record, m).token.write.delegate([m.account.address]));
     // Clients can pay in the test token as well as in ETH.
     for (const i of DEV_ROLES.clients) {
-      await mined(publicClient, deployer.writeContract({ address: token, abi: mock.abi as Abi, functionName: "mint", args: [devAccount(i).address, parseUnits("1000", 18)] }));
+      await mined(
+        publicClient,
+        deployer.writeContract({
+          address: token,
+          abi: mock.abi as Abi,
+          functionName: "mint",
+          args: [devAccount(i).address, parseUnits("1000", 18)],
+        }),
+      );
     }
 
     say("publishing the models to IPFS and the ModelRegistry ...");
@@ -152,7 +174,15 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         record,
         publisher: members[0]!,
         content: publisher,
-        model: { name: sample.name, weights: sample.onnx(), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n },
+        model: {
+          name: sample.name,
+          weights: sample.onnx(),
+          schema: sample.schema,
+          runtime: sample.runtime,
+          outputQuantum: sample.outputQuantum,
+          minMemoryMB: sample.minMemoryMB,
+          minFee: 0n,
+        },
       });
     }
 
@@ -163,7 +193,16 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       await mined(publicClient, p.token.write.approve([registry, parseUnits("1000", 18)]));
       await mined(
         publicClient,
-        p.providers.write.register([parseUnits("1000", 18), { memoryMB: 8192, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("local", { size: 32 }), tags: 1n }, `http://provider-${i}`]),
+        p.providers.write.register([
+          parseUnits("1000", 18),
+          {
+            memoryMB: 8192,
+            accelerator: stringToHex("cpu", { size: 32 }),
+            region: stringToHex("local", { size: 32 }),
+            tags: 1n,
+          },
+          `http://provider-${i}`,
+        ]),
       );
     }
     const modelsAbi = loadArtifact("ModelRegistry").abi as Abi;
@@ -180,7 +219,11 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         })),
         ...providerIndexes.map((i) => ({
           target: registry,
-          data: encodeFunctionData({ abi: providersAbi, functionName: "approveProvider", args: [devAccount(i).address, 1n] }),
+          data: encodeFunctionData({
+            abi: providersAbi,
+            functionName: "approveProvider",
+            args: [devAccount(i).address, 1n],
+          }),
         })),
       ],
       say: (l) => say(`  DAO: ${l}`),
@@ -215,23 +258,54 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
  * A local network brought back from its saved state: the Anvil node already holds the loaded
  * chain, the deployment file and the publisher's IPFS folder are the ones of the first start.
  */
-export async function resumeDevnet(opts: { node: AnvilNode; deploymentFile: string; publisherDir: string; pollingIntervalMs?: number }): Promise<Devnet> {
+export async function resumeDevnet(opts: {
+  node: AnvilNode;
+  deploymentFile: string;
+  publisherDir: string;
+  pollingIntervalMs?: number;
+}): Promise<Devnet> {
   const { node } = opts;
   const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
   const record = readDeployment(opts.deploymentFile);
   const code = await publicClient.getCode({ address: contractAddress(record, "InferenceMarket") });
-  if (!code || code === "0x") throw new DeploymentError(`${opts.deploymentFile} does not match the saved chain; start with --fresh`);
+  if (!code || code === "0x")
+    throw new DeploymentError(`${opts.deploymentFile} does not match the saved chain; start with --fresh`);
   const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
   const models: Record<string, Published> = {};
   const { models: registry } = conclaveContracts(record, publicClient);
-  for (const l of await logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "VersionPublished", fromBlock, toBlock }))) {
+  for (const l of await logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
+    publicClient.getContractEvents({
+      address: registry.address,
+      abi: registry.abi,
+      eventName: "VersionPublished",
+      fromBlock,
+      toBlock,
+    }),
+  )) {
     const a = l.args as { modelId: Hex; version: number };
     const m = await registry.read.getModel([a.modelId]);
     const v = await registry.read.getVersion([a.modelId, a.version]);
-    models[m.name] = { modelId: a.modelId, version: Number(a.version), weightsCid: v.weightsCid, weightsSha256: v.weightsSha256, schemaCid: v.schemaCid };
+    models[m.name] = {
+      modelId: a.modelId,
+      version: Number(a.version),
+      weightsCid: v.weightsCid,
+      weightsSha256: v.weightsSha256,
+      schemaCid: v.schemaCid,
+    };
   }
   const publisher = await createHeliaStore({ dir: opts.publisherDir });
-  const registered = await logsToHead(publicClient, BigInt(record.contracts.ProviderRegistry!.block), (fromBlock, toBlock) => publicClient.getContractEvents({ address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
+  const registered = await logsToHead(
+    publicClient,
+    BigInt(record.contracts.ProviderRegistry!.block),
+    (fromBlock, toBlock) =>
+      publicClient.getContractEvents({
+        address: contractAddress(record, "ProviderRegistry"),
+        abi: loadArtifact("ProviderRegistry").abi,
+        eventName: "ProviderRegistered",
+        fromBlock,
+        toBlock,
+      }),
+  );
   return {
     node,
     chain,
@@ -256,7 +330,12 @@ export async function resumeDevnet(opts: { node: AnvilNode; deploymentFile: stri
  * node) and returns its path. Defaults are what a local-network user gets: the node's WebSocket
  * endpoint (new heads wake the watcher at once) and the runner's CONFIG_DEFAULTS otherwise.
  */
-export function runnerConfig(net: Devnet, index: number, overrides: Record<string, unknown> = {}, dataDir?: string): { file: string; dataDir: string } {
+export function runnerConfig(
+  net: Devnet,
+  index: number,
+  overrides: Record<string, unknown> = {},
+  dataDir?: string,
+): { file: string; dataDir: string } {
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), `conclave-runner-${index}-`));
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "runner.json");
@@ -311,14 +390,29 @@ export interface SpawnOptions {
 }
 
 /** Starts `conclave node run` for provider account `index` as its own process, as a provider would, and waits until it is up. */
-export async function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: SpawnOptions = {}): Promise<RunnerProcess> {
+export async function spawnRunner(
+  net: Devnet,
+  index: number,
+  config = runnerConfig(net, index),
+  opts: SpawnOptions = {},
+): Promise<RunnerProcess> {
   const [command, ...prefixArgs] = opts.prefix ?? [];
   const runnerArgs = [path.join(ROOT, "node", "cli.ts"), "node", "run", "--config", config.file];
-  const child = spawn(command ?? process.execPath, command === undefined ? runnerArgs : [...prefixArgs, process.execPath, ...runnerArgs], {
-    cwd: ROOT,
-    env: { ...process.env, CONCLAVE_PROVIDER_KEY: devKey(index), CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info", NODE_NO_WARNINGS: "1", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    command ?? process.execPath,
+    command === undefined ? runnerArgs : [...prefixArgs, process.execPath, ...runnerArgs],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        CONCLAVE_PROVIDER_KEY: devKey(index),
+        CONCLAVE_LOG_LEVEL: opts.logLevel ?? "info",
+        NODE_NO_WARNINGS: "1",
+        ...opts.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const logs: string[] = [];
   const keep = (l: string) => {
     logs.push(l);
@@ -326,24 +420,35 @@ export async function spawnRunner(net: Devnet, index: number, config = runnerCon
   };
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   createInterface({ input: child.stderr! }).on("line", keep);
-  const ready = await new Promise<{ provider: Address; http: string; ipfs: string[]; gateway?: string | null }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner ${index} did not start:\n${logs.slice(-20).join("\n")}`)), opts.startTimeoutMs ?? 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; provider: Address; http: string; ipfs: string[]; gateway?: string | null };
-        if (msg.event === "ready") {
-          clearTimeout(timer);
-          resolve(msg);
+  const ready = await new Promise<{ provider: Address; http: string; ipfs: string[]; gateway?: string | null }>(
+    (resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`runner ${index} did not start:\n${logs.slice(-20).join("\n")}`)),
+        opts.startTimeoutMs ?? 60_000,
+      );
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        try {
+          const msg = JSON.parse(line) as {
+            event?: string;
+            provider: Address;
+            http: string;
+            ipfs: string[];
+            gateway?: string | null;
+          };
+          if (msg.event === "ready") {
+            clearTimeout(timer);
+            resolve(msg);
+          }
+        } catch {
+          keep(line);
         }
-      } catch {
-        keep(line);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`runner ${index} exited with ${code}:\n${logs.slice(-20).join("\n")}`));
-    });
-  });
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`runner ${index} exited with ${code}:\n${logs.slice(-20).join("\n")}`));
+      });
+    },
+  );
   return {
     index,
     address: ready.provider,
@@ -367,7 +472,10 @@ export async function spawnRunner(net: Devnet, index: number, config = runnerCon
 export async function waitUntilReady(runner: Pick<RunnerProcess, "http" | "index">, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${runner.http}/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${runner.http}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }

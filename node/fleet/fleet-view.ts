@@ -53,7 +53,10 @@ export interface FleetView {
   summary: { providers: number; eligible: number; runners: number; reachable: number; ready: number };
 }
 
-export type FetchLike = (url: string, init: { signal: AbortSignal }) => Promise<{ status: number; json(): Promise<unknown> }>;
+export type FetchLike = (
+  url: string,
+  init: { signal: AbortSignal },
+) => Promise<{ status: number; json(): Promise<unknown> }>;
 
 export interface FleetDeps {
   head(): Promise<number>;
@@ -79,8 +82,22 @@ export function runnerUrlOf(metadataURI: string): string | null {
 }
 
 /** Asks a runner's /ready (200 ready, 503 catching up; both carry details). */
-async function probeReady(url: string, source: RunnerSource, fetcher: FetchLike, timeoutMs: number): Promise<RunnerState> {
-  const empty: RunnerState = { url, source, reachable: false, ready: null, head: null, processed: null, blocksBehind: null, versions: [] };
+async function probeReady(
+  url: string,
+  source: RunnerSource,
+  fetcher: FetchLike,
+  timeoutMs: number,
+): Promise<RunnerState> {
+  const empty: RunnerState = {
+    url,
+    source,
+    reachable: false,
+    ready: null,
+    head: null,
+    processed: null,
+    blocksBehind: null,
+    versions: [],
+  };
   let status: number;
   let body: unknown;
   try {
@@ -90,10 +107,33 @@ async function probeReady(url: string, source: RunnerSource, fetcher: FetchLike,
   } catch (error) {
     return { ...empty, error: `no answer from ${url}/ready: ${oneLine(error)}` };
   }
-  const details = ((body as { details?: unknown } | null)?.details ?? {}) as { head?: unknown; processed?: unknown; blocksBehind?: unknown; models?: unknown };
+  const details = ((body as { details?: unknown } | null)?.details ?? {}) as {
+    head?: unknown;
+    processed?: unknown;
+    blocksBehind?: unknown;
+    models?: unknown;
+  };
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
-  const versions = Array.isArray(details.models) ? (details.models as RunnerVersion[]).map((v) => ({ model: v.model ?? null, modelId: v.modelId, version: Number(v.version), held: v.held === true, warm: v.warm === true, role: v.role ?? null, prefetch: v.prefetch ?? null })) : [];
-  const state: RunnerState = { ...empty, reachable: true, ready: status === 200, head: num(details.head), processed: num(details.processed), blocksBehind: num(details.blocksBehind), versions };
+  const versions = Array.isArray(details.models)
+    ? (details.models as RunnerVersion[]).map((v) => ({
+        model: v.model ?? null,
+        modelId: v.modelId,
+        version: Number(v.version),
+        held: v.held === true,
+        warm: v.warm === true,
+        role: v.role ?? null,
+        prefetch: v.prefetch ?? null,
+      }))
+    : [];
+  const state: RunnerState = {
+    ...empty,
+    reachable: true,
+    ready: status === 200,
+    head: num(details.head),
+    processed: num(details.processed),
+    blocksBehind: num(details.blocksBehind),
+    versions,
+  };
   if (status !== 200 && status !== 503) return { ...state, ready: null, error: `${url}/ready answered HTTP ${status}` };
   return state;
 }
@@ -112,7 +152,14 @@ export async function fleetView(deps: FleetDeps): Promise<FleetView> {
       const fromDeployment = deps.deploymentRunners.get(key);
       const fromMetadata = runnerUrlOf(p.metadataURI);
       const url = fromDeployment ?? fromMetadata;
-      const runner = url ? await probeReady(url.replace(/\/+$/, ""), fromDeployment ? "deployment" : "metadata", deps.fetch, deps.timeoutMs) : null;
+      const runner = url
+        ? await probeReady(
+            url.replace(/\/+$/, ""),
+            fromDeployment ? "deployment" : "metadata",
+            deps.fetch,
+            deps.timeoutMs,
+          )
+        : null;
       return { ...p, results: results.get(key) ?? 0, runner };
     }),
   );
@@ -138,9 +185,13 @@ export function notReady(view: FleetView): FleetEntry[] {
 /** The view as lines for a person. */
 export function fleetText(view: FleetView): string {
   const s = view.summary;
-  const lines = [`block ${view.block}: ${s.providers} provider(s), ${s.eligible} taking jobs; runners known ${s.runners}, reachable ${s.reachable}, ready ${s.ready}`];
+  const lines = [
+    `block ${view.block}: ${s.providers} provider(s), ${s.eligible} taking jobs; runners known ${s.runners}, reachable ${s.reachable}, ready ${s.ready}`,
+  ];
   for (const p of view.providers) {
-    lines.push(`${p.address}  ${p.status}${p.eligible ? "" : " (not taking jobs)"}  served ${p.served}, disagreed ${p.disagreed}, missed ${p.missed}, results ${p.results}`);
+    lines.push(
+      `${p.address}  ${p.status}${p.eligible ? "" : " (not taking jobs)"}  served ${p.served}, disagreed ${p.disagreed}, missed ${p.missed}, results ${p.results}`,
+    );
     const r = p.runner;
     if (!r) {
       lines.push("  runner: unknown (no deployment entry, metadata URI is not an http(s) URL)");
@@ -150,10 +201,14 @@ export function fleetText(view: FleetView): string {
       lines.push(`  runner ${r.url} (${r.source}): unreachable`);
       continue;
     }
-    lines.push(`  runner ${r.url} (${r.source}): ${r.ready === true ? "ready" : r.ready === false ? "NOT READY" : "unknown"}${r.blocksBehind === null ? "" : `, ${r.blocksBehind} block(s) behind`}${r.error ? ` (${r.error})` : ""}`);
+    lines.push(
+      `  runner ${r.url} (${r.source}): ${r.ready === true ? "ready" : r.ready === false ? "NOT READY" : "unknown"}${r.blocksBehind === null ? "" : `, ${r.blocksBehind} block(s) behind`}${r.error ? ` (${r.error})` : ""}`,
+    );
     for (const v of r.versions) {
       const state = v.warm ? "warm" : v.held ? "held" : (v.prefetch ?? "-");
-      lines.push(`    ${(v.model ?? v.modelId.slice(0, 10)).padEnd(20)} v${String(v.version).padEnd(4)} ${state.padEnd(9)}${v.role ? ` ${v.role}` : ""}`);
+      lines.push(
+        `    ${(v.model ?? v.modelId.slice(0, 10)).padEnd(20)} v${String(v.version).padEnd(4)} ${state.padEnd(9)}${v.role ? ` ${v.role}` : ""}`,
+      );
     }
   }
   return lines.join("\n");

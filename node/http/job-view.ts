@@ -17,12 +17,19 @@ export function resultIsPublic(rec: JobRecord): boolean {
  */
 export function jobView(rec: JobRecord, provider: Address, chainId: number, market: Address): Record<string, unknown> {
   const view: Record<string, unknown> = { jobId: rec.jobId, state: rec.state, reason: rec.reason, provider };
-  if (!resultIsPublic(rec) || !rec.resultHash) return { ...view, resultHash: null, outputRef: null, signature: null, attestation: null };
+  if (!resultIsPublic(rec) || !rec.resultHash)
+    return { ...view, resultHash: null, outputRef: null, signature: null, attestation: null };
   return {
     ...view,
     resultHash: rec.resultHash,
     outputRef: rec.outputRef,
     signature: rec.signature,
-    attestation: { domain: attestationDomain(chainId, market), jobId: rec.jobId, modelId: rec.job.modelId, version: rec.job.version, inputHash: rec.job.inputHash },
+    attestation: {
+      domain: attestationDomain(chainId, market),
+      jobId: rec.jobId,
+      modelId: rec.job.modelId,
+      version: rec.job.version,
+      inputHash: rec.job.inputHash,
+    },
   };
 }

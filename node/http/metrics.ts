@@ -1,5 +1,14 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  Summary,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+} from "prom-client";
 
 /** Period of the event-loop lag sampler, in ms. */
 const LAG_RESOLUTION_MS = 10;
@@ -10,10 +19,16 @@ export function createMetrics(labels: { provider: string }) {
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   // Gauges named like counters, which `promtool check metrics` flags; nodejs_active_{handles,requests,resources} hold the same counts by type.
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+    registry.removeSingleMetric(name);
   return {
     registry,
-    jobs: new Counter({ name: "conclave_jobs_total", help: "Jobs by outcome", labelNames: ["outcome"], registers: [registry] }),
+    jobs: new Counter({
+      name: "conclave_jobs_total",
+      help: "Jobs by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
     inferenceSeconds: new Histogram({
       name: "conclave_inference_seconds",
       help: "Time of one inference run in the worker",
@@ -26,7 +41,11 @@ export function createMetrics(labels: { provider: string }) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    bytesFetched: new Counter({ name: "conclave_ipfs_bytes_fetched_total", help: "Bytes fetched from IPFS", registers: [registry] }),
+    bytesFetched: new Counter({
+      name: "conclave_ipfs_bytes_fetched_total",
+      help: "Bytes fetched from IPFS",
+      registers: [registry],
+    }),
     weightsRejected: new Counter({
       name: "conclave_weights_rejected_total",
       help: "Weights refused because they did not match the registry",
@@ -40,7 +59,12 @@ export function createMetrics(labels: { provider: string }) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers: [registry],
     }),
-    txFailures: new Counter({ name: "conclave_tx_failures_total", help: "Transactions that reverted or were not mined", labelNames: ["kind"], registers: [registry] }),
+    txFailures: new Counter({
+      name: "conclave_tx_failures_total",
+      help: "Transactions that reverted or were not mined",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
     /** Incremented by the executor's onWorkerRestart hook; reason is "crash" or "timeout". */
     workerRestarts: new Counter({
       name: "conclave_worker_restarts_total",
@@ -49,17 +73,49 @@ export function createMetrics(labels: { provider: string }) {
       registers: [registry],
     }),
     /** kind: a short class of the failure, e.g. "timeout", "rate_limited", "http", "rpc", "ws_closed". */
-    rpcErrors: new Counter({ name: "conclave_rpc_errors_total", help: "JSON-RPC requests that failed", labelNames: ["kind"], registers: [registry] }),
+    rpcErrors: new Counter({
+      name: "conclave_rpc_errors_total",
+      help: "JSON-RPC requests that failed",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
     /** outcome: "delivered" (the callback returned), "failed" (it reverted or ran out of gas; retriable), "hash_only", "already" (another fulfiller was first). */
-    callbacksFulfilled: new Counter({ name: "conclave_callbacks_fulfilled_total", help: "Consumer callbacks this runner fulfilled (or found fulfilled), by outcome", labelNames: ["outcome"], registers: [registry] }),
-    reorgs: new Counter({ name: "conclave_reorgs_total", help: "Chain reorganisations the watcher detected and rewound", registers: [registry] }),
-    txFeeBumps: new Counter({ name: "conclave_tx_fee_bumps_total", help: "Transactions re-sent with a higher fee", registers: [registry] }),
+    callbacksFulfilled: new Counter({
+      name: "conclave_callbacks_fulfilled_total",
+      help: "Consumer callbacks this runner fulfilled (or found fulfilled), by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    reorgs: new Counter({
+      name: "conclave_reorgs_total",
+      help: "Chain reorganisations the watcher detected and rewound",
+      registers: [registry],
+    }),
+    txFeeBumps: new Counter({
+      name: "conclave_tx_fee_bumps_total",
+      help: "Transactions re-sent with a higher fee",
+      registers: [registry],
+    }),
     /** kind: what the voided transaction was for. */
-    txVoided: new Counter({ name: "conclave_tx_voided_total", help: "Transactions a reorg made revert, replaced by a no-op before they were mined", labelNames: ["kind"], registers: [registry] }),
+    txVoided: new Counter({
+      name: "conclave_tx_voided_total",
+      help: "Transactions a reorg made revert, replaced by a no-op before they were mined",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
     /** reason: why the job's step is tried again, e.g. "input_fetch", "worker_crashed", "rpc". */
-    jobsRetried: new Counter({ name: "conclave_jobs_retried_total", help: "Job steps scheduled for another try after a retryable error", labelNames: ["reason"], registers: [registry] }),
+    jobsRetried: new Counter({
+      name: "conclave_jobs_retried_total",
+      help: "Job steps scheduled for another try after a retryable error",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
     eventLoopLag: new EventLoopLagSummary(registry),
-    blocksBehind: new Gauge({ name: "conclave_blocks_behind_head", help: "Chain head minus the last processed block", registers: [registry] }),
+    blocksBehind: new Gauge({
+      name: "conclave_blocks_behind_head",
+      help: "Chain head minus the last processed block",
+      registers: [registry],
+    }),
   };
 }
 
@@ -110,7 +166,10 @@ class EventLoopLagSummary extends Summary {
       this.sum += this.lag(d.mean) * n;
     }
     d.reset();
-    values.push({ metricName: `${name}_sum`, labels: {}, value: this.sum }, { metricName: `${name}_count`, labels: {}, value: this.count });
+    values.push(
+      { metricName: `${name}_sum`, labels: {}, value: this.sum },
+      { metricName: `${name}_count`, labels: {}, value: this.count },
+    );
     return { ...base, values };
   }
 

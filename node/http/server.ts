@@ -25,7 +25,12 @@ const json = (res: ServerResponse, code: number, body: unknown) => {
  * (Prometheus), /status, /jobs/<id> (a job's state, reason, result and signed attestation) and
  * /jobs/<id>/outputs (the output tensors as safetensors).
  */
-export async function startHttpServer(opts: { host: string; port: number; handlers: HttpHandlers; log: Logger }): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function startHttpServer(opts: {
+  host: string;
+  port: number;
+  handlers: HttpHandlers;
+  log: Logger;
+}): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   const { handlers } = opts;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {

@@ -52,10 +52,10 @@ export function autoInference(
   cores = availableParallelism(),
 ): { workers: number | undefined; intraOpThreads: number | undefined } {
   const workers = opts.workers === "auto" ? Math.max(1, Math.floor(cores / 2)) : opts.workers;
-  const intraOpThreads = opts.intraOpThreads === "auto" ? Math.max(1, Math.floor(cores / (workers ?? 1))) : opts.intraOpThreads;
+  const intraOpThreads =
+    opts.intraOpThreads === "auto" ? Math.max(1, Math.floor(cores / (workers ?? 1))) : opts.intraOpThreads;
   return { workers, intraOpThreads };
 }
-
 
 export interface RunOptions {
   /**

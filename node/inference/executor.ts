@@ -136,7 +136,6 @@ interface Model {
   ready: Promise<void>;
 }
 
-
 /** A load that fails because its worker was lost is retried this many times on a fresh worker. */
 const LOAD_RETRIES = 2;
 
@@ -145,7 +144,8 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 function checkSupported(schema: ModelSchema): void {
   for (const spec of [...schema.inputs, ...schema.outputs]) {
-    if (!ORT_TYPES[spec.dtype]) throw new ModelMismatchError(`tensor ${spec.name}: onnxruntime-node cannot exchange ${spec.dtype} tensors`);
+    if (!ORT_TYPES[spec.dtype])
+      throw new ModelMismatchError(`tensor ${spec.name}: onnxruntime-node cannot exchange ${spec.dtype} tensors`);
   }
 }
 
@@ -159,7 +159,10 @@ function checkMatch(specs: TensorSpec[], infos: WireValueInfo[], what: string): 
   for (const spec of specs) {
     const type = byName.get(spec.name)!.type;
     const dtype = type === null ? undefined : dtypeOfOrt(type);
-    if (dtype !== spec.dtype) throw new ModelMismatchError(`model ${what} ${spec.name} is ${type ?? "not a tensor"}, schema says ${spec.dtype}`);
+    if (dtype !== spec.dtype)
+      throw new ModelMismatchError(
+        `model ${what} ${spec.name} is ${type ?? "not a tensor"}, schema says ${spec.dtype}`,
+      );
   }
 }
 
@@ -174,22 +177,24 @@ function fromWire(tensors: WireTensor[]): TensorMap {
   return out;
 }
 
-
-
 export function createExecutor(opts: ExecutorOptions = {}): Executor {
   const threads = autoInference(opts);
   const workerCount = threads.workers ?? 1;
-  if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new ConfigError(`workers must be a positive integer or "auto", got ${workerCount}`);
+  if (!Number.isSafeInteger(workerCount) || workerCount < 1)
+    throw new ConfigError(`workers must be a positive integer or "auto", got ${workerCount}`);
   const intraOpThreads = threads.intraOpThreads;
   if (intraOpThreads !== undefined && (!Number.isSafeInteger(intraOpThreads) || intraOpThreads < 1)) {
     throw new ConfigError(`intraOpThreads must be a positive integer or "auto", got ${intraOpThreads}`);
   }
   const depth = opts.pipelineDepth ?? 2;
-  if (!Number.isSafeInteger(depth) || depth < 1) throw new ConfigError(`pipelineDepth must be a positive integer, got ${depth}`);
+  if (!Number.isSafeInteger(depth) || depth < 1)
+    throw new ConfigError(`pipelineDepth must be a positive integer, got ${depth}`);
   const maxBatch = opts.maxBatch ?? 16;
-  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new ConfigError(`maxBatch must be a positive integer, got ${maxBatch}`);
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1)
+    throw new ConfigError(`maxBatch must be a positive integer, got ${maxBatch}`);
   const replyEveryMs = opts.replyEveryMs ?? 1;
-  if (!(Number.isFinite(replyEveryMs) && replyEveryMs >= 0)) throw new ConfigError(`replyEveryMs must be a number >= 0, got ${replyEveryMs}`);
+  if (!(Number.isFinite(replyEveryMs) && replyEveryMs >= 0))
+    throw new ConfigError(`replyEveryMs must be a number >= 0, got ${replyEveryMs}`);
   // Tensor bytes are little-endian and become typed arrays in place, which read host order.
   if (endianness() !== "LE") throw new ConfigError("the inference executor needs a little-endian host");
 
@@ -199,7 +204,13 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   if (intraOpThreads) config.intraOpThreads = intraOpThreads;
   if (opts.spinning) config.spinning = true;
   const models = new Map<string, Model>();
-  const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({ index, handle: null, keys: new Set(), queue: [], preparing: false }));
+  const slots: Slot[] = Array.from({ length: workerCount }, (_, index) => ({
+    index,
+    handle: null,
+    keys: new Set(),
+    queue: [],
+    preparing: false,
+  }));
   const terminating = new Set<Promise<void>>();
   const counters: ExecutorStats = { runs: 0, failures: 0, timeouts: 0, workerRestarts: 0, batches: 0 };
   const restarted = (reason: WorkerRestartReason) => {
@@ -226,7 +237,17 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     const child = forkWorker(config, childEnv);
     const pid = child.pid;
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
-    const handle: Handle = { child, exited, pending: new Map(), sessions: new Map(), loaded: new Set(), loading: 0, runs: [], answered: false, gone: false };
+    const handle: Handle = {
+      child,
+      exited,
+      pending: new Map(),
+      sessions: new Map(),
+      loaded: new Set(),
+      loading: 0,
+      runs: [],
+      answered: false,
+      gone: false,
+    };
     child.on("message", (reply: Reply) => {
       handle.answered = true;
       if (reply.ok && reply.op === "run" && !reply.done) return void handle.pending.get(reply.id)?.partial?.(reply);
@@ -307,7 +328,10 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (handle.gone) return;
     if (!closed) requeue(slot, handle);
     retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} died`, { cause }));
-    log("executor.worker_crashed", { worker: slot.index, error: cause instanceof Error ? cause.message : String(cause) });
+    log("executor.worker_crashed", {
+      worker: slot.index,
+      error: cause instanceof Error ? cause.message : String(cause),
+    });
     // An "error" (say, a broken IPC channel) can come from a process that is still alive.
     if (handle.child.exitCode === null && handle.child.signalCode === null) reap(handle);
     if (closed) return;
@@ -318,7 +342,11 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
 
   function kill(slot: Slot, handle: Handle, reason: WorkerRestartReason): void {
     if (!closed) requeue(slot, handle);
-    retire(slot, handle, () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after a ${reason}`));
+    retire(
+      slot,
+      handle,
+      () => new WorkerCrashedError(`inference worker ${slot.index} was restarted after a ${reason}`),
+    );
     reap(handle);
     if (closed) return;
     restarted(reason);
@@ -332,13 +360,18 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     if (handle.pending.size === 1) setRef(handle.child, true);
     handle.child.send(req, (error) => {
       // The exit handler fails everything pending when the channel went away with the process.
-      if (error && !handle.gone) settle(handle, req.id)?.reject(new WorkerCrashedError("could not send to the inference worker", { cause: error }));
+      if (error && !handle.gone)
+        settle(handle, req.id)?.reject(
+          new WorkerCrashedError("could not send to the inference worker", { cause: error }),
+        );
     });
   }
 
   function request<Op extends Request["op"]>(handle: Handle, req: Extract<Request, { op: Op }>): Promise<Ok<Op>> {
     if (handle.gone) return Promise.reject(new WorkerCrashedError("inference worker is gone"));
-    return new Promise((resolve, reject) => post(handle, req, { resolve: (reply) => resolve(reply as Ok<Op>), reject }));
+    return new Promise((resolve, reject) =>
+      post(handle, req, { resolve: (reply) => resolve(reply as Ok<Op>), reject }),
+    );
   }
 
   function ensureSession(slot: Slot, handle: Handle, key: string): Promise<LoadInfo> {
@@ -355,7 +388,12 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       (info) => {
         handle.loading--;
         if (handle.sessions.get(key) === p) handle.loaded.add(key);
-        log("executor.session_loaded", { key, worker: slot.index, loadMs: info.loadMs, totalMs: performance.now() - t0 });
+        log("executor.session_loaded", {
+          key,
+          worker: slot.index,
+          loadMs: info.loadMs,
+          totalMs: performance.now() - t0,
+        });
       },
       (error) => {
         handle.loading--;
@@ -455,7 +493,10 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     try {
       validateTensors(job.outputs, outputs, "output");
     } catch (error) {
-      const e = error instanceof InvalidInputError ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error }) : error;
+      const e =
+        error instanceof InvalidInputError
+          ? new ModelMismatchError(`model ${job.key} broke its schema: ${error.message}`, { cause: error })
+          : error;
       return finish(job, { error: e });
     }
     finish(job, { result: { outputs, inferenceMs: outcome.inferenceMs } });
@@ -547,7 +588,13 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       let bytes = job.bytes;
       while (!job.solo && batch.length < maxBatch && slot.queue.length > 0) {
         const next = slot.queue[0]!;
-        if (next.solo || !models.has(next.key) || !handle.loaded.has(next.key) || (next.timeoutMs === undefined) !== (job.timeoutMs === undefined)) break;
+        if (
+          next.solo ||
+          !models.has(next.key) ||
+          !handle.loaded.has(next.key) ||
+          (next.timeoutMs === undefined) !== (job.timeoutMs === undefined)
+        )
+          break;
         if (bytes + next.bytes > MAX_BATCH_BYTES) break;
         batch.push(slot.queue.shift()!);
         bytes += next.bytes;
@@ -623,7 +670,17 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       const slot = pick(key);
       return new Promise<RunResult>((resolve, reject) => {
         const bytes = wire.reduce((n, t) => n + t.data.byteLength, 0);
-        slot.queue.push({ key, inputs: wire, bytes, solo: false, outputs: model.schema.outputs, timeoutMs, debug: runOpts.debug, resolve, reject });
+        slot.queue.push({
+          key,
+          inputs: wire,
+          bytes,
+          solo: false,
+          outputs: model.schema.outputs,
+          timeoutMs,
+          debug: runOpts.debug,
+          resolve,
+          reject,
+        });
         pump(slot);
       });
     },
@@ -638,7 +695,8 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       closed = true;
       const exits: Promise<unknown>[] = [...terminating];
       for (const slot of slots) {
-        for (const job of slot.queue.splice(0)) job.reject(new ExecutorClosedError("executor closed before the run started"));
+        for (const job of slot.queue.splice(0))
+          job.reject(new ExecutorClosedError("executor closed before the run started"));
         const handle = slot.handle;
         if (handle) {
           retire(slot, handle, () => new ExecutorClosedError("executor closed"));

@@ -21,7 +21,8 @@ export class InvalidInputError extends TensorFormatError {}
 
 function parseSpec(raw: unknown, where: string): TensorSpec {
   const s = raw as Partial<TensorSpec>;
-  if (!s || typeof s.name !== "string" || s.name.length === 0) throw new TensorFormatError(`${where}: name must be a non-empty string`);
+  if (!s || typeof s.name !== "string" || s.name.length === 0)
+    throw new TensorFormatError(`${where}: name must be a non-empty string`);
   if (!isDType(s.dtype)) throw new TensorFormatError(`${where} ${s.name}: unknown dtype ${String(s.dtype)}`);
   if (!Array.isArray(s.shape) || s.shape.some((d) => d !== null && (!Number.isSafeInteger(d) || d < 0))) {
     throw new TensorFormatError(`${where} ${s.name}: shape must list non-negative integers or null`);
@@ -41,9 +42,13 @@ export function parseSchema(json: Uint8Array | string): ModelSchema {
   if (!Array.isArray(r?.inputs) || !Array.isArray(r?.outputs) || r.outputs.length === 0) {
     throw new TensorFormatError("schema needs an inputs list and a non-empty outputs list");
   }
-  const schema = { inputs: r.inputs.map((s) => parseSpec(s, "input")), outputs: r.outputs.map((s) => parseSpec(s, "output")) };
+  const schema = {
+    inputs: r.inputs.map((s) => parseSpec(s, "input")),
+    outputs: r.outputs.map((s) => parseSpec(s, "output")),
+  };
   for (const list of [schema.inputs, schema.outputs]) {
-    if (new Set(list.map((s) => s.name)).size !== list.length) throw new TensorFormatError("schema repeats a tensor name");
+    if (new Set(list.map((s) => s.name)).size !== list.length)
+      throw new TensorFormatError("schema repeats a tensor name");
   }
   return schema;
 }
@@ -55,7 +60,8 @@ export function validateTensors(specs: TensorSpec[], tensors: TensorMap, what: "
     const t = tensors[spec.name];
     if (!t) throw new InvalidInputError(`${what} ${spec.name} is missing`);
     names.delete(spec.name);
-    if (t.dtype !== spec.dtype) throw new InvalidInputError(`${what} ${spec.name} has dtype ${t.dtype}, expected ${spec.dtype}`);
+    if (t.dtype !== spec.dtype)
+      throw new InvalidInputError(`${what} ${spec.name} has dtype ${t.dtype}, expected ${spec.dtype}`);
     const ok = t.shape.length === spec.shape.length && spec.shape.every((d, i) => d === null || d === t.shape[i]);
     if (!ok) {
       throw new InvalidInputError(

@@ -63,7 +63,8 @@ export interface WireRun {
 }
 
 /** How one run of a batch ended: a failed run fails only itself, never the rest of its batch. */
-export type RunOutcome = { ok: true; outputs: WireTensor[]; inferenceMs: number } | { ok: false; kind: FailureKind; message: string };
+export type RunOutcome =
+  { ok: true; outputs: WireTensor[]; inferenceMs: number } | { ok: false; kind: FailureKind; message: string };
 
 /**
  * `run` carries one or more runs (runs that queued up share one message). The worker answers a

@@ -109,7 +109,8 @@ function start(): void {
   if (config.intraOpThreads) options.intraOpNumThreads = config.intraOpThreads;
   // onnxruntime's thread pools busy-wait between ops by default; here that burns the cores the
   // runner's event loop (which feeds this worker over IPC) and the other workers need.
-  if (!config.spinning) options.extra = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
+  if (!config.spinning)
+    options.extra = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
 
   async function handle(req: Request): Promise<Reply> {
     switch (req.op) {

@@ -20,7 +20,10 @@ const IDENTITY = 0x00;
 /** The CAR header for one root: varint length, then dag-cbor `{ roots: [root], version: 1 }`. */
 export function carHeader(root: CID): Uint8Array {
   const header = dagCbor.encode({ roots: [root], version: 1 });
-  return concatBytes([varint.encodeTo(header.byteLength, new Uint8Array(varint.encodingLength(header.byteLength))), header]);
+  return concatBytes([
+    varint.encodeTo(header.byteLength, new Uint8Array(varint.encodingLength(header.byteLength))),
+    header,
+  ]);
 }
 
 /** One CAR section: varint length of CID + block, the CID's bytes, the block. */
@@ -38,7 +41,9 @@ export function verifyBlock(cid: CID, block: Uint8Array): void {
   } else if (code === IDENTITY) {
     ok = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).equals(block);
   } else {
-    throw new ContentInvalidError(`block ${cid} uses multihash 0x${code.toString(16)}, which this node does not verify`);
+    throw new ContentInvalidError(
+      `block ${cid} uses multihash 0x${code.toString(16)}, which this node does not verify`,
+    );
   }
   if (!ok) throw new ContentInvalidError(`block does not match its CID ${cid}`);
 }
@@ -150,7 +155,8 @@ class Buffered {
     const n = dest.byteLength;
     let at = 0;
     while (at < n) {
-      if (this.have === 0 && !(await this.fill(1))) throw new ContentInvalidError(`CAR stream ends inside a section (${at} of ${n} bytes)`);
+      if (this.have === 0 && !(await this.fill(1)))
+        throw new ContentInvalidError(`CAR stream ends inside a section (${at} of ${n} bytes)`);
       const c = this.chunks[0]!;
       const k = Math.min(c.byteLength, n - at);
       dest.set(c.subarray(0, k), at);
@@ -162,7 +168,8 @@ class Buffered {
   }
 
   async take(n: number): Promise<Uint8Array> {
-    if (!(await this.fill(n))) throw new ContentInvalidError(`CAR stream ends inside a section (${this.have} of ${n} bytes)`);
+    if (!(await this.fill(n)))
+      throw new ContentInvalidError(`CAR stream ends inside a section (${this.have} of ${n} bytes)`);
     const first = this.chunks[0]!;
     if (first.byteLength >= n) {
       const out = first.subarray(0, n);

@@ -6,7 +6,11 @@ import { ConfigError } from "../errors.ts";
  * a ConfigError (the operator's typo, never worth a retry); a failed connection is whatever
  * `failed` makes of it.
  */
-export async function dialPeer(address: string, connect: (ma: Multiaddr) => Promise<unknown>, failed: (error: unknown) => unknown): Promise<void> {
+export async function dialPeer(
+  address: string,
+  connect: (ma: Multiaddr) => Promise<unknown>,
+  failed: (error: unknown) => unknown,
+): Promise<void> {
   let ma: Multiaddr;
   try {
     ma = multiaddr(address);

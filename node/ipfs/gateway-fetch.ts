@@ -38,7 +38,11 @@ export interface GatewayFetch {
  * Uses node:http rather than fetch(): on a 64 MiB CAR its streams cost about a third less CPU.
  * A gateway silent for `stallMs` (default GATEWAY_STALL_MS) fails the fetch (GatewayFetchError).
  */
-export async function fetchFromGateway(gateway: string, cidString: string, read: ReadOptions & { stallMs?: number } = {}): Promise<GatewayFetch> {
+export async function fetchFromGateway(
+  gateway: string,
+  cidString: string,
+  read: ReadOptions & { stallMs?: number } = {},
+): Promise<GatewayFetch> {
   const cid = CID.parse(cidString);
   const res = await open(gateway, cid, "application/vnd.ipld.car", { format: "car", "dag-scope": "all" }, read);
   const limit = read.maxBytes === undefined ? Infinity : read.maxBytes + Math.ceil(read.maxBytes / 64) + 1024 * 1024;
@@ -62,7 +66,8 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
   try {
     for await (const [c, block] of readCar(res, cid, { place })) {
       received += block.byteLength;
-      if (received > limit) throw new GatewayFetchError(`gateway ${gateway} sent more than ${limit} bytes of blocks for ${cid}`);
+      if (received > limit)
+        throw new GatewayFetchError(`gateway ${gateway} sent more than ${limit} bytes of blocks for ${cid}`);
       blocks.push([c, block]);
       byHash.set(hashKey(c), block);
       read.onProgress?.(received);
@@ -84,10 +89,10 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
     res.destroy();
   }
   const bytes = assembleFile(cid, byHash, read.maxBytes, gateway, staged);
-  if (read.digests && hash && bytes === staged && hashed === bytes.byteLength) read.digests.sha256 = `0x${hash.digest("hex")}`;
+  if (read.digests && hash && bytes === staged && hashed === bytes.byteLength)
+    read.digests.sha256 = `0x${hash.digest("hex")}`;
   return { bytes, blocks };
 }
-
 
 /**
  * Walks the UnixFS file (or raw block) `root` depth-first over verified blocks, calling `visit`
@@ -96,19 +101,27 @@ export async function fetchFromGateway(gateway: string, cidString: string, read:
  * a node that is not part of a file, or pieces that disagree with the declared size fail with
  * ContentInvalidError; a declared size over `maxBytes` with ContentTooLargeError.
  */
-function walkFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, visit: (piece: Uint8Array, at: number) => void): number {
+function walkFile(
+  root: CID,
+  byHash: Map<string, Uint8Array>,
+  maxBytes: number | undefined,
+  source: string,
+  visit: (piece: Uint8Array, at: number) => void,
+): number {
   const block = (c: CID) => {
     const b = byHash.get(hashKey(c));
     if (!b) throw new ContentInvalidError(`${source} left block ${c} of ${root} out`);
     return b;
   };
   const rootBlock = block(root);
-  if (root.code !== RAW && root.code !== DAG_PB) throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
+  if (root.code !== RAW && root.code !== DAG_PB)
+    throw new ContentInvalidError(`${root} is not a UnixFS file (codec 0x${root.code.toString(16)})`);
   const size = root.code === RAW ? rootBlock.byteLength : Number(fileNode(root, root, rootBlock).size);
   checkSize(root.toString(), size, maxBytes);
   let at = 0;
   const piece = (bytes: Uint8Array) => {
-    if (at + bytes.byteLength > size) throw new ContentInvalidError(`${root} holds more bytes than its root block declares`);
+    if (at + bytes.byteLength > size)
+      throw new ContentInvalidError(`${root} holds more bytes than its root block declares`);
     visit(bytes, at);
     at += bytes.byteLength;
   };
@@ -135,7 +148,13 @@ function walkFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number |
  * `staged`, a buffer the blocks were read into: returned as is when every piece already sits at
  * its offset in it (no copy), else the file is assembled into a new buffer.
  */
-export function assembleFile(root: CID, byHash: Map<string, Uint8Array>, maxBytes: number | undefined, source: string, staged?: Uint8Array): Uint8Array {
+export function assembleFile(
+  root: CID,
+  byHash: Map<string, Uint8Array>,
+  maxBytes: number | undefined,
+  source: string,
+  staged?: Uint8Array,
+): Uint8Array {
   if (root.code === RAW) {
     walkFile(root, byHash, maxBytes, source, () => {});
     return byHash.get(hashKey(root))!;
@@ -167,7 +186,11 @@ function walkSize(root: CID, byHash: Map<string, Uint8Array>): number {
  * `read.digests.sha256`. The length the gateway declares is bounded by `maxBytes` and must be met
  * exactly. Any failure, a wrong digest included, is a GatewayFetchError: the next source is tried.
  */
-export async function fetchFileFromGateway(gateway: string, cidString: string, read: ReadOptions & { sha256: string; stallMs?: number }): Promise<Uint8Array> {
+export async function fetchFileFromGateway(
+  gateway: string,
+  cidString: string,
+  read: ReadOptions & { sha256: string; stallMs?: number },
+): Promise<Uint8Array> {
   const cid = CID.parse(cidString);
   const res = await open(gateway, cid, "application/octet-stream", {}, read);
   const size = Number(res.headers["content-length"]);
@@ -178,7 +201,9 @@ export async function fetchFileFromGateway(gateway: string, cidString: string, r
   // The declared length is the gateway's word, not the CID's: too large means "not from this one".
   if (read.maxBytes !== undefined && size > read.maxBytes) {
     res.destroy();
-    throw new GatewayFetchError(`gateway ${gateway} declares ${size} bytes for ${cid}, over the limit of ${read.maxBytes}`);
+    throw new GatewayFetchError(
+      `gateway ${gateway} declares ${size} bytes for ${cid}, over the limit of ${read.maxBytes}`,
+    );
   }
   const bytes = new Uint8Array(size);
   const hash = createHash("sha256");
@@ -186,7 +211,8 @@ export async function fetchFileFromGateway(gateway: string, cidString: string, r
   try {
     await new Promise<void>((resolve, reject) => {
       res.on("data", (chunk: Buffer) => {
-        if (received + chunk.byteLength > size) return void res.destroy(new Error(`more than the ${size} bytes declared`));
+        if (received + chunk.byteLength > size)
+          return void res.destroy(new Error(`more than the ${size} bytes declared`));
         bytes.set(chunk, received);
         hash.update(chunk);
         received += chunk.byteLength;
@@ -202,15 +228,25 @@ export async function fetchFileFromGateway(gateway: string, cidString: string, r
   } finally {
     res.destroy();
   }
-  if (received !== size) throw new GatewayFetchError(`gateway ${gateway} sent ${received} of the ${size} bytes of ${cid}`);
+  if (received !== size)
+    throw new GatewayFetchError(`gateway ${gateway} sent ${received} of the ${size} bytes of ${cid}`);
   const digest = `0x${hash.digest("hex")}`;
-  if (digest !== read.sha256.toLowerCase()) throw new GatewayFetchError(`gateway ${gateway} sent bytes for ${cid} whose sha256 ${digest} is not the expected ${read.sha256}`);
+  if (digest !== read.sha256.toLowerCase())
+    throw new GatewayFetchError(
+      `gateway ${gateway} sent bytes for ${cid} whose sha256 ${digest} is not the expected ${read.sha256}`,
+    );
   if (read.digests) read.digests.sha256 = digest;
   return bytes;
 }
 
 /** GETs `/ipfs/<cid>` from a gateway; any answer but 200 (or no answer) is a GatewayFetchError. */
-async function open(gateway: string, cid: CID, accept: string, params: Record<string, string>, read: ReadOptions & { stallMs?: number }): Promise<IncomingMessage> {
+async function open(
+  gateway: string,
+  cid: CID,
+  accept: string,
+  params: Record<string, string>,
+  read: ReadOptions & { stallMs?: number },
+): Promise<IncomingMessage> {
   const stallMs = read.stallMs ?? GATEWAY_STALL_MS;
   const url = new URL(`ipfs/${cid}`, gateway.endsWith("/") ? gateway : `${gateway}/`);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);

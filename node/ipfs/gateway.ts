@@ -85,7 +85,12 @@ function text(res: ServerResponse, code: number, body: string): void {
   res.end(`${body}\n`);
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlocks, files?: (cid: CID) => string | undefined): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  blocks: LocalBlocks,
+  files?: (cid: CID) => string | undefined,
+): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "only GET and HEAD");
   const url = new URL(req.url ?? "/", "http://gateway");
   const m = /^\/ipfs\/([^/]+)\/?$/.exec(url.pathname);
@@ -97,11 +102,29 @@ async function serve(req: IncomingMessage, res: ServerResponse, blocks: LocalBlo
     return text(res, 400, "not a CID");
   }
   const accept = req.headers.accept ?? "";
-  const format = url.searchParams.get("format") ?? (accept.includes("application/vnd.ipld.car") ? "car" : accept.includes(RAW_TYPE) ? "raw" : accept.includes(FILE_TYPE) ? "file" : null);
-  if (format !== "raw" && format !== "car" && format !== "file") return text(res, 406, "a trustless gateway: ask for format=raw or format=car (or Accept: application/octet-stream for a file's bytes)");
+  const format =
+    url.searchParams.get("format") ??
+    (accept.includes("application/vnd.ipld.car")
+      ? "car"
+      : accept.includes(RAW_TYPE)
+        ? "raw"
+        : accept.includes(FILE_TYPE)
+          ? "file"
+          : null);
+  if (format !== "raw" && format !== "car" && format !== "file")
+    return text(
+      res,
+      406,
+      "a trustless gateway: ask for format=raw or format=car (or Accept: application/octet-stream for a file's bytes)",
+    );
   const scope = url.searchParams.get("dag-scope");
-  if (format === "car" && ((scope !== null && scope !== "all") || url.searchParams.has("entity-bytes"))) return text(res, 400, "only dag-scope=all is served");
-  const headers = { "cache-control": "public, max-age=29030400, immutable", "x-content-type-options": "nosniff", etag: `"${cid}.${format}"` };
+  if (format === "car" && ((scope !== null && scope !== "all") || url.searchParams.has("entity-bytes")))
+    return text(res, 400, "only dag-scope=all is served");
+  const headers = {
+    "cache-control": "public, max-age=29030400, immutable",
+    "x-content-type-options": "nosniff",
+    etag: `"${cid}.${format}"`,
+  };
   const file = format === "file" ? files?.(cid) : undefined;
   if (file !== undefined && (await sendCachedFile(req, res, file, headers))) return;
   const root = await blocks.get(cid);
@@ -128,18 +151,32 @@ const READ_AHEAD = 16;
  * Writes `cid`'s block, then its children depth-first in link order (a file's leaves then arrive
  * in the order of its bytes), each block once. False when a block is not held here.
  */
-async function emit(res: ServerResponse, blocks: LocalBlocks, cid: CID, block: Uint8Array, sent: Set<string>): Promise<boolean> {
+async function emit(
+  res: ServerResponse,
+  blocks: LocalBlocks,
+  cid: CID,
+  block: Uint8Array,
+  sent: Set<string>,
+): Promise<boolean> {
   const id = hashKey(cid);
   if (sent.has(id)) return true;
   sent.add(id);
   for (const part of carSection(cid, block)) await write(res, part);
   if (cid.code !== DAG_PB) return true;
-  const links = dagPb.decode(block).Links.map((l) => l.Hash).filter((c) => c.code === DAG_PB || c.code === RAW);
+  const links = dagPb
+    .decode(block)
+    .Links.map((l) => l.Hash)
+    .filter((c) => c.code === DAG_PB || c.code === RAW);
   return eachChild(blocks, links, (c, b) => emit(res, blocks, c, b, sent));
 }
 
 /** Streams a file the node keeps for the CID; false (nothing sent) when it cannot be opened. */
-async function sendCachedFile(req: IncomingMessage, res: ServerResponse, file: string, headers: Record<string, string>): Promise<boolean> {
+async function sendCachedFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: string,
+  headers: Record<string, string>,
+): Promise<boolean> {
   let handle;
   try {
     handle = await open(file, "r");
@@ -165,7 +202,14 @@ async function sendCachedFile(req: IncomingMessage, res: ServerResponse, file: s
  * declares, then each node's data and its children's, depth-first. A block not held here cuts the
  * body short of that length, which is how the client learns of it.
  */
-async function sendFile(req: IncomingMessage, res: ServerResponse, blocks: LocalBlocks, cid: CID, root: Uint8Array, headers: Record<string, string>): Promise<void> {
+async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  blocks: LocalBlocks,
+  cid: CID,
+  root: Uint8Array,
+  headers: Record<string, string>,
+): Promise<void> {
   let size: number;
   try {
     size = cid.code === RAW ? root.byteLength : Number(fileNode(cid, cid, root).size);
@@ -192,7 +236,11 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, blocks: Local
  * Visits `links`' blocks in order, reading up to READ_AHEAD of them ahead of the one being visited
  * (reads overlap the socket's writes). False as soon as a block is not held here or a visit says so.
  */
-async function eachChild(blocks: LocalBlocks, links: CID[], visit: (cid: CID, block: Uint8Array) => Promise<boolean>): Promise<boolean> {
+async function eachChild(
+  blocks: LocalBlocks,
+  links: CID[],
+  visit: (cid: CID, block: Uint8Array) => Promise<boolean>,
+): Promise<boolean> {
   const reads: (Promise<Uint8Array | undefined> | undefined)[] = [];
   let started = 0;
   for (let i = 0; i < links.length; i++) {
@@ -223,4 +271,3 @@ function write(res: ServerResponse, bytes: Uint8Array): Promise<void> {
     res.once("close", closed);
   });
 }
-

@@ -54,7 +54,12 @@ export interface HeliaStoreOptions {
  */
 export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<ContentStore> {
   const log = opts.log ?? (() => {});
-  const disk = opts.dir !== undefined ? openDisk(opts.dir) : opts.blocksDir !== undefined ? { ...blocksAt(opts.blocksDir), datastore: undefined } : undefined;
+  const disk =
+    opts.dir !== undefined
+      ? openDisk(opts.dir)
+      : opts.blocksDir !== undefined
+        ? { ...blocksAt(opts.blocksDir), datastore: undefined }
+        : undefined;
   const helia = createHelia({
     ...disk,
     // createHelia adds public delegated routers and trustless gateways unless these are empty.
@@ -94,7 +99,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
           get: async (cid) => {
             try {
               if (cid.multihash.code === IDENTITY) return cid.multihash.digest;
-              return disk ? new Uint8Array(await readFile(disk.blockFile(cid))) : await toBytes(helia.blockstore.get(cid, { offline: true }));
+              return disk
+                ? new Uint8Array(await readFile(disk.blockFile(cid)))
+                : await toBytes(helia.blockstore.get(cid, { offline: true }));
             } catch (error) {
               const e = error as NodeJS.ErrnoException;
               if (e.name === "BlockNotFoundWhileOfflineError" || e.code === "ENOENT") return undefined;
@@ -106,7 +113,10 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       });
     } catch (error) {
       await Promise.allSettled([helia.stop(), disk?.blockstore.close(), disk?.datastore?.close()]);
-      throw new ConfigError(`IPFS gateway cannot listen on ${opts.gateway.host}:${opts.gateway.port}: ${oneLine(error)}`, { cause: error });
+      throw new ConfigError(
+        `IPFS gateway cannot listen on ${opts.gateway.host}:${opts.gateway.port}: ${oneLine(error)}`,
+        { cause: error },
+      );
     }
   }
   const gateways = opts.gateways ?? [];
@@ -136,7 +146,10 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
           // The same import as `add` gives the same DAG when the publisher used these settings (any
           // Conclave publisher does); otherwise `pin` fetches the blocks it lacks from the network.
           const rootCid = parseCid(root);
-          const got = await importUnixfs(h.blocks, helia.blockstore, { cidVersion: rootCid.version, signal: stopStoring.signal });
+          const got = await importUnixfs(h.blocks, helia.blockstore, {
+            cidVersion: rootCid.version,
+            signal: stopStoring.signal,
+          });
           if (!got.equals(rootCid)) log("ipfs.reimport-differs", { cid: root, reimported: got.toString() });
           return;
         }
@@ -238,7 +251,11 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
     },
 
     async dial(address) {
-      await dialPeer(address, (ma) => helia.libp2p.dial(ma), (error) => new PeerUnreachableError(`cannot dial ${address}`, { cause: error }));
+      await dialPeer(
+        address,
+        (ma) => helia.libp2p.dial(ma),
+        (error) => new PeerUnreachableError(`cannot dial ${address}`, { cause: error }),
+      );
       log("ipfs.dialled", { address });
     },
 

@@ -31,7 +31,11 @@ export async function createKuboStore(opts: KuboStoreOptions): Promise<ContentSt
 
   return {
     async add(bytes, { signal } = {}) {
-      const { cid } = await call(url, () => kubo.add(bytes, { cidVersion: 1, rawLeaves: true, pin: true, signal }), signal);
+      const { cid } = await call(
+        url,
+        () => kubo.add(bytes, { cidVersion: 1, rawLeaves: true, pin: true, signal }),
+        signal,
+      );
       log("ipfs.added", { cid: cid.toString(), bytes: bytes.byteLength });
       return cid.toString();
     },
@@ -73,7 +77,10 @@ export async function createKuboStore(opts: KuboStoreOptions): Promise<ContentSt
       await dialPeer(
         address,
         (ma) => kubo.swarm.connect(ma),
-        (error) => (isHttpError(error) ? new PeerUnreachableError(`Kubo cannot dial ${address}`, { cause: error }) : unreachable(url, error)),
+        (error) =>
+          isHttpError(error)
+            ? new PeerUnreachableError(`Kubo cannot dial ${address}`, { cause: error })
+            : unreachable(url, error),
       );
       log("ipfs.dialled", { address });
     },

@@ -54,7 +54,8 @@ export async function readAll(
     received += chunk.byteLength;
     opts.onProgress?.(received);
   }
-  if (out && received !== out.byteLength) throw new ContentInvalidError(`${cid} ended after ${received} of ${out.byteLength} bytes`);
+  if (out && received !== out.byteLength)
+    throw new ContentInvalidError(`${cid} ended after ${received} of ${out.byteLength} bytes`);
   if (opts.digests && hash) opts.digests.sha256 = `0x${hash.digest("hex")}`;
   return out ?? concat(chunks, received);
 }
@@ -77,7 +78,9 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
  */
 export function unavailableIfAborted(cid: string, error: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) {
-    return new ContentUnavailableError(`${cid} was not fetched before the signal fired`, { cause: signal.reason ?? error });
+    return new ContentUnavailableError(`${cid} was not fetched before the signal fired`, {
+      cause: signal.reason ?? error,
+    });
   }
   return error;
 }

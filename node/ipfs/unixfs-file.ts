@@ -9,7 +9,11 @@ export const DAG_PB = 0x70;
 export const RAW = 0x55;
 
 /** A dag-pb node of a UnixFS file: its links, its own data and the size it declares (ContentInvalidError if it is not one). */
-export function fileNode(root: CID, c: CID, b: Uint8Array): { links: CID[]; data: Uint8Array | undefined; size: bigint } {
+export function fileNode(
+  root: CID,
+  c: CID,
+  b: Uint8Array,
+): { links: CID[]; data: Uint8Array | undefined; size: bigint } {
   try {
     const pb = dagPb.decode(b);
     if (!pb.Data) throw new Error("no UnixFS data");

@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  encodePacked,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { commitmentOf } from "../attest/attestation.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { DecodedLog } from "../chain/watcher.ts";
@@ -98,7 +108,11 @@ export class CourtService {
         case "ChallengeResolved": {
           const duty = journal.getDuty(jobId);
           if (!duty || TERMINAL_DUTY_STATES.has(duty.state)) break;
-          if (l.eventName === "SeatCommitted" && getAddress(a.provider as Address) === this.me && duty.role === "juror") {
+          if (
+            l.eventName === "SeatCommitted" &&
+            getAddress(a.provider as Address) === this.me &&
+            duty.role === "juror"
+          ) {
             journal.updateDuty(jobId, duty.state, { seat: Number(a.seat) });
           }
           journal.updateDuty(jobId, duty.state, { nextAttemptAt: 0 });
@@ -130,7 +144,10 @@ export class CourtService {
   private kick(jobId: bigint): void {
     const key = jobId.toString();
     if (this.stopped || this.running.has(key)) return;
-    this.running.set(key, this.advance(jobId).finally(() => this.running.delete(key)));
+    this.running.set(
+      key,
+      this.advance(jobId).finally(() => this.running.delete(key)),
+    );
   }
 
   private async advance(jobId: bigint): Promise<void> {
@@ -163,29 +180,51 @@ export class CourtService {
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
     if (state.status !== JobStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
     const windowEnd = state.revealStartedAt + rec.job.challengeWindow;
-    if (now + this.opts.marginSeconds > windowEnd) return this.end(duty, "skipped", "too close to the end of the challenge window");
+    if (now + this.opts.marginSeconds > windowEnd)
+      return this.end(duty, "skipped", "too close to the end of the challenge window");
     const delivered = rec.settledHash;
     const provider = rec.deliveredBy;
     if (delivered === null || provider === null) return this.wait(duty, "waiting for the ResultSubmitted event");
     let ours = duty.resultHash;
     if (ours === null) {
-      const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.opts.processor.runJob(rec);
+      const result =
+        rec.resultHash !== null
+          ? { resultHash: rec.resultHash, outputRef: rec.outputRef! }
+          : await this.opts.processor.runJob(rec);
       if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
       ours = result.resultHash;
-      if (!this.opts.journal.updateDuty(duty.jobId, duty.state, { resultHash: ours, outputRef: result.outputRef })) return;
+      if (!this.opts.journal.updateDuty(duty.jobId, duty.state, { resultHash: ours, outputRef: result.outputRef }))
+        return;
     }
     if (ours === delivered) return this.end(duty, "agreed", null);
     const terms = await chain.providerTerms();
-    if (!terms.active || terms.freeStake < rec.job.collateral) return this.end(duty, "skipped", "not enough free stake for the challenge bond");
-    this.opts.log.warn("a delivered k = 1 result differs from ours; challenging it", { jobId: duty.jobId, provider, delivered, ours });
-    const receipt = await this.sendOnce(duty, "challenge", "challenge", [duty.jobId, jobWords(rec.job), provider, delivered], 0);
+    if (!terms.active || terms.freeStake < rec.job.collateral)
+      return this.end(duty, "skipped", "not enough free stake for the challenge bond");
+    this.opts.log.warn("a delivered k = 1 result differs from ours; challenging it", {
+      jobId: duty.jobId,
+      provider,
+      delivered,
+      ours,
+    });
+    const receipt = await this.sendOnce(
+      duty,
+      "challenge",
+      "challenge",
+      [duty.jobId, jobWords(rec.job), provider, delivered],
+      0,
+    );
     if (!receipt) return;
     const challenge = this.challengeFromReceipt(receipt);
     this.opts.journal.updateDuty(duty.jobId, duty.state, { state: "challenged", ...(challenge ? { challenge } : {}) });
   }
 
   /** A checker's challenge is on: wait for its jury, resolving it once nobody else can act. */
-  private async followChallenge(duty: DutyRecord, rec: JobRecord, state: Awaited<ReturnType<ChainReader["jobState"]>>, now: number): Promise<void> {
+  private async followChallenge(
+    duty: DutyRecord,
+    rec: JobRecord,
+    state: Awaited<ReturnType<ChainReader["jobState"]>>,
+    now: number,
+  ): Promise<void> {
     if (hasEnded(state.status)) return this.end(duty, "done", null);
     if (duty.challenge === null) return this.wait(duty, "waiting for the ResultChallenged event");
     return this.resolveWhenDue(duty, rec, duty.challenge, state, now);
@@ -197,17 +236,33 @@ export class CourtService {
     const ch = duty.challenge!;
     const { chain } = this.opts;
     const [state, now] = await Promise.all([chain.jobState(duty.jobId), chain.now()]);
-    if (hasEnded(state.status)) return this.end(duty, duty.state === "new" || duty.state === "computed" ? "skipped" : "done", null);
+    if (hasEnded(state.status))
+      return this.end(duty, duty.state === "new" || duty.state === "computed" ? "skipped" : "done", null);
     const commitDeadline = ch.challengedAt + ch.commitWindow;
     switch (duty.state) {
       case "new":
       case "computed": {
-        if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize) return this.end(duty, "skipped", "the jury is seated");
-        if (now + this.opts.marginSeconds > commitDeadline) return this.end(duty, "skipped", "too close to the jury's commit deadline");
+        if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize)
+          return this.end(duty, "skipped", "the jury is seated");
+        if (now + this.opts.marginSeconds > commitDeadline)
+          return this.end(duty, "skipped", "too close to the jury's commit deadline");
         const terms = await chain.providerTerms();
-        const eligible = terms.active && terms.freeStake >= rec.job.collateral && (rec.job.requiredTags & ~terms.tags) === 0n && terms.memoryMB >= rec.job.minMemoryMB;
+        const eligible =
+          terms.active &&
+          terms.freeStake >= rec.job.collateral &&
+          (rec.job.requiredTags & ~terms.tags) === 0n &&
+          terms.memoryMB >= rec.job.minMemoryMB;
         if (!eligible) return this.end(duty, "skipped", "not eligible for this job's jury");
-        const turn = turnOf({ ...rec.job, seed: ch.jurySeed, redundancy: ch.jurySize, requestedAt: ch.challengedAt, priorityWindow: juryWindow(rec.job.priorityWindow, ch.commitWindow) }, terms);
+        const turn = turnOf(
+          {
+            ...rec.job,
+            seed: ch.jurySeed,
+            redundancy: ch.jurySize,
+            requestedAt: ch.challengedAt,
+            priorityWindow: juryWindow(rec.job.priorityWindow, ch.commitWindow),
+          },
+          terms,
+        );
         if (!turn) return this.end(duty, "skipped", "not on the roster");
         if (now < turn.opensAt) return this.wait(duty, null, (turn.opensAt - now) * 1_000);
         if (duty.state === "new") return this.computeVerdict(duty, rec);
@@ -215,14 +270,27 @@ export class CourtService {
       }
       case "committed": {
         const quorum = Math.floor(ch.jurySize / 2) + 1;
-        const revealOpen = state.status === JobStatus.JuryRevealing || (state.status === JobStatus.Challenged && now > commitDeadline && state.seated >= quorum);
+        const revealOpen =
+          state.status === JobStatus.JuryRevealing ||
+          (state.status === JobStatus.Challenged && now > commitDeadline && state.seated >= quorum);
         if (!revealOpen) {
-          if (state.status === JobStatus.Challenged && now > commitDeadline) return this.resolveWhenDue(duty, rec, ch, state, now);
-          return this.wait(duty, null, Math.min(this.opts.followIntervalMs, Math.max(0, commitDeadline - now + 1) * 1_000));
+          if (state.status === JobStatus.Challenged && now > commitDeadline)
+            return this.resolveWhenDue(duty, rec, ch, state, now);
+          return this.wait(
+            duty,
+            null,
+            Math.min(this.opts.followIntervalMs, Math.max(0, commitDeadline - now + 1) * 1_000),
+          );
         }
         const seat = duty.seat ?? (await this.findSeat(duty.jobId, state.seated));
         if (seat === null) return this.wait(duty, "seat not found yet; waiting for SeatCommitted");
-        const receipt = await this.sendOnce(duty, "jury-reveal", "juryReveal", [duty.jobId, jobWords(rec.job), ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!], ch.jurySize);
+        const receipt = await this.sendOnce(
+          duty,
+          "jury-reveal",
+          "juryReveal",
+          [duty.jobId, jobWords(rec.job), ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!],
+          ch.jurySize,
+        );
         if (receipt) this.opts.journal.updateDuty(duty.jobId, "committed", { state: "revealed", seat });
         return;
       }
@@ -235,9 +303,17 @@ export class CourtService {
 
   private async computeVerdict(duty: DutyRecord, rec: JobRecord): Promise<void> {
     // A job this runner computed itself (it lost the delivery race) needs no second run.
-    const result = rec.resultHash !== null ? { resultHash: rec.resultHash, outputRef: rec.outputRef! } : await this.opts.processor.runJob(rec);
+    const result =
+      rec.resultHash !== null
+        ? { resultHash: rec.resultHash, outputRef: rec.outputRef! }
+        : await this.opts.processor.runJob(rec);
     if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
-    this.opts.journal.updateDuty(duty.jobId, "new", { state: "computed", resultHash: result.resultHash, outputRef: result.outputRef, nextAttemptAt: 0 });
+    this.opts.journal.updateDuty(duty.jobId, "new", {
+      state: "computed",
+      resultHash: result.resultHash,
+      outputRef: result.outputRef,
+      nextAttemptAt: 0,
+    });
   }
 
   private async commit(duty: DutyRecord, rec: JobRecord, ch: Challenge): Promise<void> {
@@ -248,19 +324,36 @@ export class CourtService {
       if (!this.opts.journal.updateDuty(duty.jobId, "computed", { salt })) return;
     }
     const commitment = commitmentOf(duty.jobId, this.me, duty.resultHash!, salt);
-    const receipt = await this.sendOnce({ ...duty, salt }, "jury-commit", "juryCommit", [duty.jobId, jobWords(rec.job), ch, commitment], 0);
+    const receipt = await this.sendOnce(
+      { ...duty, salt },
+      "jury-commit",
+      "juryCommit",
+      [duty.jobId, jobWords(rec.job), ch, commitment],
+      0,
+    );
     if (!receipt) return;
     const seat = this.seatFromReceipt(receipt);
-    this.opts.journal.updateDuty(duty.jobId, "computed", { state: "committed", ...(seat !== null ? { seat } : {}), nextAttemptAt: 0 });
+    this.opts.journal.updateDuty(duty.jobId, "computed", {
+      state: "committed",
+      ...(seat !== null ? { seat } : {}),
+      nextAttemptAt: 0,
+    });
     this.opts.log.info("jury seat committed", { jobId: duty.jobId, seat });
   }
 
   /** Sends resolveChallenge once the jury can do no more (anyone may; parties and jurors do). */
-  private async resolveWhenDue(duty: DutyRecord, rec: JobRecord, ch: Challenge, state: Awaited<ReturnType<ChainReader["jobState"]>>, now: number): Promise<void> {
+  private async resolveWhenDue(
+    duty: DutyRecord,
+    rec: JobRecord,
+    ch: Challenge,
+    state: Awaited<ReturnType<ChainReader["jobState"]>>,
+    now: number,
+  ): Promise<void> {
     const commitDeadline = ch.challengedAt + ch.commitWindow;
     const due =
       (state.status === JobStatus.JuryRevealing && now > state.revealStartedAt + ch.revealWindow) ||
-      (state.status === JobStatus.Challenged && now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
+      (state.status === JobStatus.Challenged &&
+        now > commitDeadline + (state.seated >= Math.floor(ch.jurySize / 2) + 1 ? ch.revealWindow : 0));
     if (!due) return this.wait(duty, null);
     await this.sendOnce(duty, "resolve", "resolveChallenge", [duty.jobId, jobWords(rec.job), ch], ch.jurySize);
     this.wait(duty, "resolve sent; waiting for ChallengeResolved", Math.min(this.opts.followIntervalMs, 1_000));
@@ -295,18 +388,33 @@ export class CourtService {
     const attempts = duty.attempts + 1;
     if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.
-      this.opts.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + Math.min(this.opts.followIntervalMs, 1_000) });
-      if (attempts >= 5 && (duty.state === "new" || duty.state === "computed")) this.end(duty, "skipped", `the chain refused it: ${oneLine(error)}`);
+      this.opts.journal.updateDuty(duty.jobId, duty.state, {
+        attempts,
+        nextAttemptAt: this.nowMs() + Math.min(this.opts.followIntervalMs, 1_000),
+      });
+      if (attempts >= 5 && (duty.state === "new" || duty.state === "computed"))
+        this.end(duty, "skipped", `the chain refused it: ${oneLine(error)}`);
       return;
     }
     if (error instanceof ConclaveError && !error.retryable) return this.end(duty, "failed", error.message);
     const delay = backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs);
     this.opts.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + delay });
-    this.opts.log.warn("court duty step will be retried", { jobId: duty.jobId, state: duty.state, attempts, error: oneLine(error) });
+    this.opts.log.warn("court duty step will be retried", {
+      jobId: duty.jobId,
+      state: duty.state,
+      attempts,
+      error: oneLine(error),
+    });
   }
 
   /** Sends the duty's `kind` transaction once (an earlier one is resumed, a mined one reused). */
-  private async sendOnce(duty: DutyRecord, kind: TxKind, functionName: string, args: readonly unknown[], seats: number) {
+  private async sendOnce(
+    duty: DutyRecord,
+    kind: TxKind,
+    functionName: string,
+    args: readonly unknown[],
+    seats: number,
+  ) {
     const { journal, sender } = this.opts;
     const previous = journal.txsFor(duty.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
@@ -314,7 +422,13 @@ export class CourtService {
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     if (pending) return sender.resume(pending);
     const data = encodeFunctionData({ abi: this.opts.marketAbi, functionName, args });
-    return sender.send({ jobId: duty.jobId, kind, to: this.opts.market, data, extraGas: settlementHeadroom(kind, seats) });
+    return sender.send({
+      jobId: duty.jobId,
+      kind,
+      to: this.opts.market,
+      data,
+      extraGas: settlementHeadroom(kind, seats),
+    });
   }
 
   private async findSeat(jobId: bigint, seated: number): Promise<number | null> {
@@ -325,14 +439,24 @@ export class CourtService {
 
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
     if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({ abi: this.opts.marketAbi, logs: receipt.logs as never, eventName: "SeatCommitted" as never, strict: false }) as unknown as { args: { provider?: Address; seat?: number } }[];
+    const logs = parseEventLogs({
+      abi: this.opts.marketAbi,
+      logs: receipt.logs as never,
+      eventName: "SeatCommitted" as never,
+      strict: false,
+    }) as unknown as { args: { provider?: Address; seat?: number } }[];
     const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === this.me);
     return mine?.args.seat === undefined ? null : Number(mine.args.seat);
   }
 
   private challengeFromReceipt(receipt: { logs: readonly unknown[] }): Challenge | null {
     if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({ abi: this.opts.marketAbi, logs: receipt.logs as never, eventName: "ResultChallenged" as never, strict: false }) as unknown as { args: { challenge?: Challenge } }[];
+    const logs = parseEventLogs({
+      abi: this.opts.marketAbi,
+      logs: receipt.logs as never,
+      eventName: "ResultChallenged" as never,
+      strict: false,
+    }) as unknown as { args: { challenge?: Challenge } }[];
     const c = logs[0]?.args.challenge;
     return c ? normalize(c) : null;
   }
@@ -362,4 +486,3 @@ function normalize(c: Challenge): Challenge {
     challengerShareBps: Number(c.challengerShareBps),
   };
 }
-

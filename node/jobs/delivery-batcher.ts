@@ -1,4 +1,13 @@
-import { concat, encodeFunctionData, getAddress, size, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import {
+  concat,
+  encodeFunctionData,
+  getAddress,
+  size,
+  type Abi,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import { encodeAttestationItem, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
 import { parseEventLogsInSlices } from "../chain/watcher.ts";
@@ -76,7 +85,13 @@ interface Pending<T, O> {
  * DeliveryBatcherOptions.maxWaitBlocks). `send` sends one transaction for `items` and resolves
  * with what it did for each.
  */
-function createBatchQueue<T, O>(o: { maxBatch: number; maxWaitBlocks: number; send: (items: T[]) => Promise<(item: T) => O>; bytes?: (item: T) => number; maxBytes?: number }) {
+function createBatchQueue<T, O>(o: {
+  maxBatch: number;
+  maxWaitBlocks: number;
+  send: (items: T[]) => Promise<(item: T) => O>;
+  bytes?: (item: T) => number;
+  maxBytes?: number;
+}) {
   const queue: Pending<T, O>[] = [];
   const bytesOf = o.bytes ?? (() => 0);
   const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
@@ -193,25 +208,44 @@ const CLAIM_HEADROOM_PER_ITEM = 60_000n;
 const CLAIM_HEADROOM_ALONE = 100_000n;
 
 export function createDeliveryBatcher(options: DeliveryBatcherOptions): DeliveryBatcher {
-  if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError("maxBatch must be a positive integer");
-  if (!Number.isInteger(options.maxWaitBlocks) || options.maxWaitBlocks < 0) throw new RangeError("maxWaitBlocks must be a non-negative integer");
+  if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1)
+    throw new RangeError("maxBatch must be a positive integer");
+  if (!Number.isInteger(options.maxWaitBlocks) || options.maxWaitBlocks < 0)
+    throw new RangeError("maxWaitBlocks must be a non-negative integer");
   const { sender, market, marketAbi, log } = options;
   /** What a mined receipt says of each job it carried (its logs parsed once). */
-  async function outcomesOf(receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">, batchSize: number): Promise<(jobId: bigint) => DeliveryOutcome> {
+  async function outcomesOf(
+    receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">,
+    batchSize: number,
+  ): Promise<(jobId: bigint) => DeliveryOutcome> {
     // A full batch's receipt holds a log per item, each with its output reference: decoded in slices.
-    const logs = (await parseEventLogsInSlices({ abi: marketAbi, logs: receipt.logs as never, strict: false })) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
+    const logs = (await parseEventLogsInSlices({
+      abi: marketAbi,
+      logs: receipt.logs as never,
+      strict: false,
+    })) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
     const me = getAddress(sender.address);
     const byJob = new Map<bigint, DeliveryOutcome>();
     for (const l of logs) {
       const jobId = l.args.jobId;
       if (jobId === undefined || byJob.has(jobId)) continue;
       if (l.eventName === "ResultSubmitted" && l.args.provider && getAddress(l.args.provider) === me) {
-        byJob.set(jobId, { delivered: true, transactionHash: receipt.transactionHash, blockNumber: receipt.blockNumber ?? null, batchSize });
+        byJob.set(jobId, {
+          delivered: true,
+          transactionHash: receipt.transactionHash,
+          blockNumber: receipt.blockNumber ?? null,
+          batchSize,
+        });
       } else if (l.eventName === "AttestationRejected") {
-        byJob.set(jobId, { delivered: false, reason: l.args.reason ?? "missing", transactionHash: receipt.transactionHash });
+        byJob.set(jobId, {
+          delivered: false,
+          reason: l.args.reason ?? "missing",
+          transactionHash: receipt.transactionHash,
+        });
       }
     }
-    return (jobId) => byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
+    return (jobId) =>
+      byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
   }
 
   function request(items: SignedResult[]): TxRequest {
@@ -219,12 +253,27 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
       // journaled as the job's own "submit", exactly as a runner without batching sends it.
       const item = items[0]!;
-      const data = encodeFunctionData({ abi: marketAbi, functionName: "submitResult", args: [item.jobId, jobWords(item.job), item.resultHash, item.outputRef] });
+      const data = encodeFunctionData({
+        abi: marketAbi,
+        functionName: "submitResult",
+        args: [item.jobId, jobWords(item.job), item.resultHash, item.outputRef],
+      });
       return { jobId: item.jobId, kind: "submit", to: market, data };
     }
     // Each item was framed when it was queued (see deliver): a full batch is not encoded in one go on the event loop.
-    const data = encodeFunctionData({ abi: marketAbi, functionName: "submitAttestations", args: [concat(items.map((i) => encoded.get(i) ?? encodeAttestationItem(i)))] });
-    return { jobId: null, kind: "batch", to: market, data, jobIds: items.map((i) => i.jobId), extraGas: HEADROOM_PER_ITEM * BigInt(items.length) };
+    const data = encodeFunctionData({
+      abi: marketAbi,
+      functionName: "submitAttestations",
+      args: [concat(items.map((i) => encoded.get(i) ?? encodeAttestationItem(i)))],
+    });
+    return {
+      jobId: null,
+      kind: "batch",
+      to: market,
+      data,
+      jobIds: items.map((i) => i.jobId),
+      extraGas: HEADROOM_PER_ITEM * BigInt(items.length),
+    };
   }
 
   /** Each queued item's framing (encodeAttestationItem), made as it is queued, in its job's own step. */
@@ -249,9 +298,20 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     maxWaitBlocks: options.maxWaitBlocks,
     async send(items) {
       // One claim journaled as the job's own (as without batching); more linked to their jobs.
-      const data = encodeFunctionData({ abi: marketAbi, functionName: "claim", args: [items.map((i) => ({ ...i, job: jobWords(i.job) }))] });
+      const data = encodeFunctionData({
+        abi: marketAbi,
+        functionName: "claim",
+        args: [items.map((i) => ({ ...i, job: jobWords(i.job) }))],
+      });
       const one = items.length === 1;
-      const receipt = await sender.send({ jobId: one ? items[0]!.jobId : null, kind: "claim", to: market, data, jobIds: one ? undefined : items.map((i) => i.jobId), extraGas: one ? CLAIM_HEADROOM_ALONE : CLAIM_HEADROOM_PER_ITEM * BigInt(items.length) });
+      const receipt = await sender.send({
+        jobId: one ? items[0]!.jobId : null,
+        kind: "claim",
+        to: market,
+        data,
+        jobIds: one ? undefined : items.map((i) => i.jobId),
+        extraGas: one ? CLAIM_HEADROOM_ALONE : CLAIM_HEADROOM_PER_ITEM * BigInt(items.length),
+      });
       return () => receipt;
     },
   });

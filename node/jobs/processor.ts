@@ -1,5 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { encodeFunctionData, encodePacked, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import {
+  encodeFunctionData,
+  encodePacked,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import { attestationFor, commitmentOf, jobHash, signAttestation } from "../attest/attestation.ts";
 import { decodeOutputRef, encodeOutputRef } from "../attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -24,8 +35,6 @@ import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
 import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
-
-
 
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
 export function hasEnded(status: number): boolean {
@@ -179,7 +188,11 @@ export class JobProcessor {
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
     this.o = { ...options, chain: throughLoopBudget(options.chain) };
     this.computeSlots = new Gate(options.maxConcurrentJobs);
-    this.queue = new WorkQueue(options.maxConcurrentSteps, (key) => this.advance(BigInt(key)), (key, error) => this.o.log.error("job step failed", { jobId: key, error }));
+    this.queue = new WorkQueue(
+      options.maxConcurrentSteps,
+      (key) => this.advance(BigInt(key)),
+      (key, error) => this.o.log.error("job step failed", { jobId: key, error }),
+    );
   }
 
   get address(): Address {
@@ -225,7 +238,13 @@ export class JobProcessor {
         case "ResultSubmitted":
           // k = 1: a result is in, and this says by whom (ours mined, or someone was first). It is
           // paid once its challenge window passes (DeliveryClaimed) or a challenge is resolved.
-          if (journal.noteChainFact(jobId!, { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex }, block)) {
+          if (
+            journal.noteChainFact(
+              jobId!,
+              { deliveredBy: getAddress(a.provider as Address), settledHash: a.resultHash as Hex },
+              block,
+            )
+          ) {
             if (getAddress(a.provider as Address) === getAddress(this.address)) this.revive(jobId!, "submitted");
             this.kick(jobId!);
           }
@@ -240,16 +259,26 @@ export class JobProcessor {
         case "ResultRevealed":
           // k > 1: our reveal is on-chain (whatever our receipt said); marked as "delivered by us".
           // (On a k = 1 job it is a jury's reveal: the court service follows those.)
-          if (getAddress(a.provider as Address) === getAddress(this.address) && !this.isK1(jobId!) && journal.noteChainFact(jobId!, { deliveredBy: this.address }, block)) this.kick(jobId!);
+          if (
+            getAddress(a.provider as Address) === getAddress(this.address) &&
+            !this.isK1(jobId!) &&
+            journal.noteChainFact(jobId!, { deliveredBy: this.address }, block)
+          )
+            this.kick(jobId!);
           break;
         case "SeatCommitted":
-          if (getAddress(a.provider as Address) === getAddress(this.address) && !this.isK1(jobId!) && journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)) {
+          if (
+            getAddress(a.provider as Address) === getAddress(this.address) &&
+            !this.isK1(jobId!) &&
+            journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)
+          ) {
             this.revive(jobId!, "committed");
             this.kick(jobId!, true);
           }
           break;
         case "JobSettled":
-          if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true }, block)) this.kick(jobId!);
+          if (journal.noteChainFact(jobId!, { settledHash: a.resultHash as Hex, final: true }, block))
+            this.kick(jobId!);
           break;
         case "JobRefunded":
         case "JobCancelled":
@@ -260,7 +289,9 @@ export class JobProcessor {
           break;
         case "VersionRetired":
           this.o.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
-          void this.o.executor.unload(versionKey({ modelId: a.modelId as Hex, version: Number(a.version) })).catch(() => undefined);
+          void this.o.executor
+            .unload(versionKey({ modelId: a.modelId as Hex, version: Number(a.version) }))
+            .catch(() => undefined);
           break;
         case "VersionActivated":
           activated.set(a.modelId as Hex, Number(a.version));
@@ -368,17 +399,32 @@ export class JobProcessor {
 
   private async decide(rec: JobRecord): Promise<void> {
     const { chain } = this.o;
-    const [provider, readNow, state] = await Promise.all([chain.providerTerms(), chain.now(), chain.jobState(rec.jobId)]);
+    const [provider, readNow, state] = await Promise.all([
+      chain.providerTerms(),
+      chain.now(),
+      chain.jobState(rec.jobId),
+    ]);
     if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     // The chain's time is at least the job's own block time. The reader reuses its time for a
     // moment, and a chain that mines a burst stamps blocks ahead of it: without this, a first
     // rank would wait for a turn that opened when the job was mined.
     const now = Math.max(readNow, rec.job.requestedAt);
-    const reason = declineReason(rec.job, { provider, allowedModels: this.o.allowedModels, minFee: this.o.minFee, now });
+    const reason = declineReason(rec.job, {
+      provider,
+      allowedModels: this.o.allowedModels,
+      minFee: this.o.minFee,
+      now,
+    });
     if (reason) return this.end(rec, "skipped", reason);
     if (rec.job.redundancy > 1) {
-      if (rec.job.revealWindow < this.o.revealMarginSeconds) return this.end(rec, "skipped", `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.o.revealMarginSeconds} s`);
-      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
+      if (rec.job.revealWindow < this.o.revealMarginSeconds)
+        return this.end(
+          rec,
+          "skipped",
+          `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.o.revealMarginSeconds} s`,
+        );
+      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline)
+        return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
     }
     // Assignment (market v2): wait for this provider's turn instead of racing the others; the job
     // is looked at again then, and is usually served by an earlier rank by that time.
@@ -388,7 +434,8 @@ export class JobProcessor {
     const firstLook = this.firstLookAt.get(key) ?? now;
     this.firstLookAt.set(key, firstLook);
     const opensAt = stepInAt(rec.job, turn, firstLook);
-    if (now < opensAt) return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
+    if (now < opensAt)
+      return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
     this.firstLookAt.delete(key);
     // A job pins its version: the market pays for it even if the DAO retired the version since
     // (the client may cancel it then), so a retired version is no reason to skip it.
@@ -403,9 +450,19 @@ export class JobProcessor {
     // Hashing and encoding the outputs, then signing, are each a millisecond or more of CPU on
     // this thread: each waits its share of the loop, so a burst of jobs does not stack them up.
     await loopBudget.turn();
-    const signature = await signAttestation(this.o.wallet, this.o.chainId, this.o.market, attestationFor(rec.jobId, rec.job, resultHash, outputRef));
+    const signature = await signAttestation(
+      this.o.wallet,
+      this.o.chainId,
+      this.o.market,
+      attestationFor(rec.jobId, rec.job, resultHash, outputRef),
+    );
     if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
-      this.o.log.info("job computed", { jobId: rec.jobId, resultHash, inferenceMs: result.inferenceMs, model: result.model });
+      this.o.log.info("job computed", {
+        jobId: rec.jobId,
+        resultHash,
+        inferenceMs: result.inferenceMs,
+        model: result.model,
+      });
     }
   }
 
@@ -414,7 +471,9 @@ export class JobProcessor {
    * canonical result hash and where the outputs are, or why this runner abstains (outputs too
    * close to a rounding boundary). Also what a juror or a checker of another's result computes.
    */
-  async runJob(rec: JobRecord): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
+  async runJob(
+    rec: JobRecord,
+  ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
     const { chain, models, executor, metrics } = this.o;
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
@@ -425,7 +484,9 @@ export class JobProcessor {
       await loopBudget.turn(); // an inline input is hashed here
       const input = await this.inputOf(rec);
       await executor.load(model.key, model.path, model.schema);
-      result = await executor.run(model.key, decodeSafetensors(input).tensors, { timeoutMs: this.o.inferenceTimeoutMs });
+      result = await executor.run(model.key, decodeSafetensors(input).tensors, {
+        timeoutMs: this.o.inferenceTimeoutMs,
+      });
     } finally {
       release();
     }
@@ -442,7 +503,12 @@ export class JobProcessor {
       safetensors.byteLength <= this.o.inlineOutputMaxBytes
         ? encodeOutputRef({ kind: "inline", bytes: safetensors })
         : encodeOutputRef({ kind: "ipfs", cid: await this.o.content.add(safetensors) });
-    return { resultHash, outputRef, inferenceMs: Math.round(result.inferenceMs * 100) / 100, model: versionKey(version) };
+    return {
+      resultHash,
+      outputRef,
+      inferenceMs: Math.round(result.inferenceMs * 100) / 100,
+      model: versionKey(version),
+    };
   }
 
   private async submit(rec: JobRecord): Promise<void> {
@@ -452,7 +518,8 @@ export class JobProcessor {
     // Read the chain before (re)sending: the market may hold our result already, or another's.
     if (rec.deliveredBy !== null) {
       if (this.deliveredByUs(rec)) return this.onSubmitted(rec);
-      if (!this.hasLiveTx(rec, "submit") && !batch.pending) return this.end(rec, "lost", "another provider delivered first");
+      if (!this.hasLiveTx(rec, "submit") && !batch.pending)
+        return this.end(rec, "lost", "another provider delivered first");
     }
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
@@ -462,7 +529,12 @@ export class JobProcessor {
       await this.revealsFirst();
     }
     const key = rec.jobId.toString();
-    const batched = this.o.batcher && !batch.used && !this.singly.has(key) && this.o.journal.txsFor(rec.jobId, "submit").length === 0 && rec.signature !== null;
+    const batched =
+      this.o.batcher &&
+      !batch.used &&
+      !this.singly.has(key) &&
+      this.o.journal.txsFor(rec.jobId, "submit").length === 0 &&
+      rec.signature !== null;
     if (this.o.batcher && (batch.pending || batched)) {
       // The result rides in a batch. The step does not wait for it to be mined (a step slot held
       // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
@@ -470,7 +542,13 @@ export class JobProcessor {
       if (!this.delivering.has(key)) {
         const outcome = batch.pending
           ? this.o.batcher.resume(batch.pending, rec.jobId)
-          : this.o.batcher.deliver({ jobId: rec.jobId, job: rec.job, resultHash: rec.resultHash!, outputRef: rec.outputRef!, signature: rec.signature! });
+          : this.o.batcher.deliver({
+              jobId: rec.jobId,
+              job: rec.job,
+              resultHash: rec.resultHash!,
+              outputRef: rec.outputRef!,
+              signature: rec.signature!,
+            });
         // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
         const done = outcome.then(
           async (o) => {
@@ -486,7 +564,12 @@ export class JobProcessor {
       }
       return this.waitForChain(rec, "result in a batch");
     }
-    const receipt = await this.sendOnce(rec, "submit", "submitResult", [rec.jobId, jobWords(rec.job), rec.resultHash, rec.outputRef]);
+    const receipt = await this.sendOnce(rec, "submit", "submitResult", [
+      rec.jobId,
+      jobWords(rec.job),
+      rec.resultHash,
+      rec.outputRef,
+    ]);
     if (receipt) this.onSubmitted(rec);
   }
 
@@ -520,7 +603,11 @@ export class JobProcessor {
         // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
         // took is lost, one still open goes as its own submitResult, whose estimate says why not).
         this.singly.add(key);
-        this.o.log.info("batch item rejected by the market; the job is looked at again alone", { jobId, reason: outcome.reason, tx: outcome.transactionHash });
+        this.o.log.info("batch item rejected by the market; the job is looked at again alone", {
+          jobId,
+          reason: outcome.reason,
+          tx: outcome.transactionHash,
+        });
         this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
       }
       this.kick(jobId);
@@ -554,13 +641,17 @@ export class JobProcessor {
       const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
       if (state.status !== JobStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
-        const seat = state.status === JobStatus.Revealing && rec.salt !== null ? await this.findSeat(rec.jobId, state.seated) : null;
+        const seat =
+          state.status === JobStatus.Revealing && rec.salt !== null
+            ? await this.findSeat(rec.jobId, state.seated)
+            : null;
         if (seat !== null) return void this.transition(rec, { state: "committed", seat });
         return this.end(rec, "lost", "all seats were taken");
       }
       // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
       // with no time left to reveal; never commit unless there is room for both.
-      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline) return this.end(rec, "expired", "too close to the commit deadline to commit safely");
+      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline)
+        return this.end(rec, "expired", "too close to the commit deadline to commit safely");
       await this.revealsFirst();
     }
     let salt = rec.salt;
@@ -576,7 +667,8 @@ export class JobProcessor {
     if (!receipt) return;
     const fromReceipt = this.seatFromReceipt(receipt);
     // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
-    const seat = fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
+    const seat =
+      fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
     // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
     // SeatCommitted event will: wait for it rather than call the job lost.
     if (seat === null) {
@@ -586,7 +678,8 @@ export class JobProcessor {
       return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
     }
     const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
-    if (this.transition(rec, { state: "committed", seat, factsBlock })) this.o.log.info("seat committed", { jobId: rec.jobId, seat });
+    if (this.transition(rec, { state: "committed", seat, factsBlock }))
+      this.o.log.info("seat committed", { jobId: rec.jobId, seat });
   }
 
   private async reveal(rec: JobRecord): Promise<void> {
@@ -621,7 +714,13 @@ export class JobProcessor {
     };
     let receipt;
     try {
-      receipt = await this.sendOnce(rec, "reveal", "reveal", [rec.jobId, jobWords(rec.job), rec.seat, rec.resultHash, rec.salt, rec.outputRef], onQueued);
+      receipt = await this.sendOnce(
+        rec,
+        "reveal",
+        "reveal",
+        [rec.jobId, jobWords(rec.job), rec.seat, rec.resultHash, rec.salt, rec.outputRef],
+        onQueued,
+      );
     } finally {
       onQueued();
     }
@@ -663,7 +762,8 @@ export class JobProcessor {
     const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
     if (state.status === JobStatus.Settled) return this.settle(rec, "paid", null);
     if (state.status === JobStatus.Refunded) {
-      if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) return this.settle(rec, "slashed", "a jury found the result wrong");
+      if (await this.o.chain.seatSlashed(rec.jobId, rec.block))
+        return this.settle(rec, "slashed", "a jury found the result wrong");
       return this.settle(rec, "refunded", "job expired before the result landed");
     }
     if (state.status === JobStatus.Challenged || state.status === JobStatus.JuryRevealing) {
@@ -676,15 +776,26 @@ export class JobProcessor {
       // provider, so it is never sent on a guess.
       const delivery = await this.o.chain.delivery(rec.jobId, rec.block);
       if (delivery === null) return this.waitForChain(rec, "delivered; waiting for its ResultSubmitted event");
-      if (!this.o.journal.noteChainFact(rec.jobId, { deliveredBy: getAddress(delivery.provider), settledHash: delivery.resultHash }, 0)) return;
+      if (
+        !this.o.journal.noteChainFact(
+          rec.jobId,
+          { deliveredBy: getAddress(delivery.provider), settledHash: delivery.resultHash },
+          0,
+        )
+      )
+        return;
       if (getAddress(delivery.provider) !== getAddress(this.address)) return this.settle(rec, "lost", null);
     }
     const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
-    if (now < claimableAt) return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
+    if (now < claimableAt)
+      return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
     const key = rec.jobId.toString();
     if (this.claiming.has(key)) return this.waitForChain(rec, "claim in a batch");
     // Its own claims and the batched claims that carried it (a void counts as one tried).
-    const claims = [...this.o.journal.txsFor(rec.jobId, "claim"), ...(this.o.batcher ? this.batchAttempts(rec, "claim") : [])].filter((t) => t.status !== "replaced");
+    const claims = [
+      ...this.o.journal.txsFor(rec.jobId, "claim"),
+      ...(this.o.batcher ? this.batchAttempts(rec, "claim") : []),
+    ].filter((t) => t.status !== "replaced");
     const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
     const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
     if (pending) await this.o.sender.resume(pending);
@@ -704,10 +815,24 @@ export class JobProcessor {
       return this.waitForChain(rec, "claim in a batch");
     } else if (claims.length < MAX_CLAIMS) {
       // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
-      const data = encodeFunctionData({ abi: this.o.marketAbi, functionName: "claim", args: [[{ ...item, job: jobWords(item.job) }]] });
-      await this.o.sender.send({ jobId: rec.jobId, kind: "claim", to: this.o.market, data, extraGas: settlementHeadroom("claim", 1) });
+      const data = encodeFunctionData({
+        abi: this.o.marketAbi,
+        functionName: "claim",
+        args: [[{ ...item, job: jobWords(item.job) }]],
+      });
+      await this.o.sender.send({
+        jobId: rec.jobId,
+        kind: "claim",
+        to: this.o.market,
+        data,
+        extraGas: settlementHeadroom("claim", 1),
+      });
     } else {
-      return this.waitForChain(rec, `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`, this.o.retryMaxMs);
+      return this.waitForChain(
+        rec,
+        `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`,
+        this.o.retryMaxMs,
+      );
     }
     this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
   }
@@ -734,9 +859,14 @@ export class JobProcessor {
     // A winner is never slashed: no need to read the events.
     if (winner !== null && revealed && winner === rec.resultHash) return this.settle(rec, "paid", null);
     if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) {
-      return this.settle(rec, "slashed", revealed ? "result differed from the quorum" : "seat not revealed before the job ended");
+      return this.settle(
+        rec,
+        "slashed",
+        revealed ? "result differed from the quorum" : "seat not revealed before the job ended",
+      );
     }
-    if (winner !== null) return this.settle(rec, "lost", revealed ? "settled on another result" : "settled without our seat");
+    if (winner !== null)
+      return this.settle(rec, "lost", revealed ? "settled on another result" : "settled without our seat");
     return this.settle(rec, "refunded", "job ended without a quorum or expired");
   }
 
@@ -764,13 +894,20 @@ export class JobProcessor {
    */
   private async expireStale(): Promise<void> {
     const mode = this.o.expireStaleJobs;
-    const states: JobState[] = mode === "all" ? ["seen", "accepted", "computed", "submitted", "committed", "revealed", "skipped", "failed", "lost", "expired"] : ["committed", "revealed"];
+    const states: JobState[] =
+      mode === "all"
+        ? ["seen", "accepted", "computed", "submitted", "committed", "revealed", "skipped", "failed", "lost", "expired"]
+        : ["committed", "revealed"];
     const chainNow = await this.o.chain.now();
     for (const rec of this.o.journal.expiryCandidates(states, chainNow, 32)) {
       if (this.stopped) return;
       try {
         const state = await this.o.chain.jobState(rec.jobId);
-        if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded || state.status === JobStatus.None) {
+        if (
+          state.status === JobStatus.Settled ||
+          state.status === JobStatus.Refunded ||
+          state.status === JobStatus.None
+        ) {
           this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
           if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
           continue;
@@ -791,12 +928,24 @@ export class JobProcessor {
   }
 
   private async finalize(rec: JobRecord): Promise<void> {
-    const previous = this.o.journal.txsFor(rec.jobId, "finalize").filter((t) => t.status !== "replaced" && t.status !== "reverted");
+    const previous = this.o.journal
+      .txsFor(rec.jobId, "finalize")
+      .filter((t) => t.status !== "replaced" && t.status !== "reverted");
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     try {
       if (pending) await this.o.sender.resume(pending);
       else if (!previous.some((t) => t.status === "mined")) {
-        await this.o.sender.send({ jobId: rec.jobId, kind: "finalize", to: this.o.market, data: encodeFunctionData({ abi: this.o.marketAbi, functionName: "finalize", args: [rec.jobId, jobWords(rec.job)] }), extraGas: settlementHeadroom("finalize", rec.job.redundancy) });
+        await this.o.sender.send({
+          jobId: rec.jobId,
+          kind: "finalize",
+          to: this.o.market,
+          data: encodeFunctionData({
+            abi: this.o.marketAbi,
+            functionName: "finalize",
+            args: [rec.jobId, jobWords(rec.job)],
+          }),
+          extraGas: settlementHeadroom("finalize", rec.job.redundancy),
+        });
       }
       this.o.log.info("finalized a stale job", { jobId: rec.jobId });
     } catch (error) {
@@ -822,7 +971,9 @@ export class JobProcessor {
     }
     if (gone.length === 0) return;
     // Also frees blocks fetched for inputs and weights, which are never pinned.
-    await this.o.content.release(cids).catch((error: unknown) => this.o.log.warn("releasing IPFS blocks failed", { error: oneLine(error) }));
+    await this.o.content
+      .release(cids)
+      .catch((error: unknown) => this.o.log.warn("releasing IPFS blocks failed", { error: oneLine(error) }));
     this.o.log.info("forgot ended jobs", { jobs: gone.length, outputsUnpinned: cids.length });
   }
 
@@ -831,7 +982,8 @@ export class JobProcessor {
   /** Writes `patch` if the job is still what `rec` says (same parameters, same state). */
   private transition(rec: JobRecord, patch: Parameters<Journal["updateJob"]>[2]): boolean {
     const ok = this.o.journal.updateJob(rec.jobId, rec, patch);
-    if (!ok) this.o.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
+    if (!ok)
+      this.o.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
     return ok;
   }
 
@@ -866,20 +1018,31 @@ export class JobProcessor {
       // step reads the chain (and its events) and follows; no backoff, this is not a fault.
       log.info("transaction would revert; reading the chain again", { jobId: rec.jobId, error: error.errorName });
       if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
-        return rec.state === "computed" ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`) : this.waitForChain(rec, "reveal refused; following the job");
+        return rec.state === "computed"
+          ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`)
+          : this.waitForChain(rec, "reveal refused; following the job");
       }
-      this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000) });
+      this.o.journal.updateJob(rec.jobId, rec, {
+        attempts,
+        nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000),
+      });
       return;
     } else if (error instanceof TxVoidedError) {
       // A reorg moved the job under our transaction, which became a no-op instead of a revert:
       // nothing happened. The rescan of the reorganised blocks says what the job is now.
       log.info("transaction voided after a reorg; reading the chain again", { jobId: rec.jobId, state: rec.state });
-      this.o.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000) });
+      this.o.journal.updateJob(rec.jobId, rec, {
+        nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000),
+      });
       return;
     } else if (error instanceof TxRevertedError) {
       // Mined and reverted: the job moved on under us (another provider delivered first, a
       // window closed). Its events say how it ended; sendOnce will not send the same kind again.
-      return this.waitForChain(rec, `transaction reverted: ${oneLine(error)}`, Math.min(this.o.followIntervalMs, 1_000));
+      return this.waitForChain(
+        rec,
+        `transaction reverted: ${oneLine(error)}`,
+        Math.min(this.o.followIntervalMs, 1_000),
+      );
     } else if (error instanceof WorkerCrashedError && attempts >= MAX_CRASHES_PER_JOB) {
       return this.end(rec, "failed", `the input crashed the inference worker ${attempts} times`);
     } else if (error instanceof ConclaveError && !error.retryable) {
@@ -888,7 +1051,13 @@ export class JobProcessor {
     const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
     this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
     metrics.jobsRetried.inc({ reason: error instanceof ConclaveError ? error.code : "other" });
-    log.warn("job step will be retried", { jobId: rec.jobId, state: rec.state, attempts, retryInMs: delay, error: oneLine(error) });
+    log.warn("job step will be retried", {
+      jobId: rec.jobId,
+      state: rec.state,
+      attempts,
+      retryInMs: delay,
+      error: oneLine(error),
+    });
   }
 
   /** The first try of a result or commit waits this provider's share of `spreadMs` (see the option). */
@@ -911,7 +1080,9 @@ export class JobProcessor {
 
   /** A transaction of `kind` for this job that may still land or has landed. */
   private hasLiveTx(rec: JobRecord, kind: TxKind): boolean {
-    return this.o.journal.txsFor(rec.jobId, kind).some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
+    return this.o.journal
+      .txsFor(rec.jobId, kind)
+      .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
   }
 
   /** New commits and results wait while reveals are being sent: reveals go first in the nonce queue. */
@@ -925,7 +1096,13 @@ export class JobProcessor {
    * very transaction instead of making another. Returns null when the earlier one reverted (the
    * job then follows the chain).
    */
-  private async sendOnce(rec: JobRecord, kind: TxKind, functionName: string, args: readonly unknown[], onQueued?: () => void): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
+  private async sendOnce(
+    rec: JobRecord,
+    kind: TxKind,
+    functionName: string,
+    args: readonly unknown[],
+    onQueued?: () => void,
+  ): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
     const { journal, sender } = this.o;
     const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
@@ -941,7 +1118,14 @@ export class JobProcessor {
       return null;
     }
     const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
-    return sender.send({ jobId: rec.jobId, kind, to: this.o.market, data, extraGas: settlementHeadroom(kind, rec.job.redundancy), onQueued });
+    return sender.send({
+      jobId: rec.jobId,
+      kind,
+      to: this.o.market,
+      data,
+      extraGas: settlementHeadroom(kind, rec.job.redundancy),
+      onQueued,
+    });
   }
 
   private async findSeat(jobId: bigint, seated: number): Promise<number | null> {
@@ -952,7 +1136,12 @@ export class JobProcessor {
 
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
     if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({ abi: this.o.marketAbi, logs: receipt.logs as never, eventName: "SeatCommitted" as never, strict: false }) as unknown as { args: { provider?: Address; seat?: number } }[];
+    const logs = parseEventLogs({
+      abi: this.o.marketAbi,
+      logs: receipt.logs as never,
+      eventName: "SeatCommitted" as never,
+      strict: false,
+    }) as unknown as { args: { provider?: Address; seat?: number } }[];
     const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(this.address));
     return mine?.args.seat === undefined ? null : Number(mine.args.seat);
   }
@@ -961,13 +1150,18 @@ export class JobProcessor {
     if (rec.input) {
       // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
       const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
-      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash) throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash)
+        throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
       return bytes;
     }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
-    if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash) throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
+    if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash)
+      throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
     // The content store checks every block against the CID, so the bytes are the CID's bytes.
-    const bytes = await this.o.content.get(rec.inputCid, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs), maxBytes: this.o.maxInputBytes });
+    const bytes = await this.o.content.get(rec.inputCid, {
+      signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
+      maxBytes: this.o.maxInputBytes,
+    });
     this.o.metrics.bytesFetched.inc(bytes.byteLength);
     return bytes;
   }
@@ -1017,7 +1211,6 @@ function safeDecodeRef(ref: Hex) {
     return null;
   }
 }
-
 
 /**
  * Gas a commit, reveal, finalize or resolve may need beyond its estimate because it may be the one

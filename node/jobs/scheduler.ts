@@ -4,7 +4,14 @@ import type { Job } from "../attest/attestation.ts";
 /** What the runner knows about itself and its limits when it decides to take a job. */
 export interface SchedulerContext {
   /** rosterIndex is meaningful only below rosterSize (the registry's roster of active providers). */
-  provider: { active: boolean; tags: bigint; memoryMB: number; freeStake: bigint; rosterIndex: bigint; rosterSize: bigint };
+  provider: {
+    active: boolean;
+    tags: bigint;
+    memoryMB: number;
+    freeStake: bigint;
+    rosterIndex: bigint;
+    rosterSize: bigint;
+  };
   /** Model ids this runner serves; null serves every model. */
   allowedModels: ReadonlySet<Hex> | null;
   /** Fee floor per token (address(0) = ETH); undefined means the token is not accepted. */
@@ -18,13 +25,15 @@ export interface SchedulerContext {
  * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot.
  */
 export function declineReason(job: Job, ctx: SchedulerContext): string | null {
-  if (!ctx.provider.active) return "this provider is not approved, is exiting, is frozen by the guardian, or is below the minimum stake";
+  if (!ctx.provider.active)
+    return "this provider is not approved, is exiting, is frozen by the guardian, or is below the minimum stake";
   if (ctx.allowedModels && !ctx.allowedModels.has(job.modelId)) return "model not served by this runner";
   const floor = ctx.minFee(job.token);
   if (floor === undefined) return `payment token ${job.token} not accepted by this runner`;
   if (job.feePerProvider < floor) return `fee ${job.feePerProvider} below this runner's price ${floor}`;
   if ((job.requiredTags & ~ctx.provider.tags) !== 0n) return "missing required capability tags";
-  if (ctx.provider.memoryMB < job.minMemoryMB) return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
+  if (ctx.provider.memoryMB < job.minMemoryMB)
+    return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
   if (ctx.provider.freeStake < job.collateral) return "not enough free stake for the collateral";
   const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
   if (ctx.now >= lastAction) return "deadline passed";
@@ -37,7 +46,10 @@ export function declineReason(job: Job, ctx: SchedulerContext): string | null {
  * ({@link rankOf}); the first k ranks are open at request, one more each `priorityWindow` seconds. Null when the provider is not on
  * the roster. A window of 0 opens every rank at request.
  */
-export function turnOf(job: Job, provider: Pick<SchedulerContext["provider"], "rosterIndex" | "rosterSize">): { rank: number; opensAt: number } | null {
+export function turnOf(
+  job: Job,
+  provider: Pick<SchedulerContext["provider"], "rosterIndex" | "rosterSize">,
+): { rank: number; opensAt: number } | null {
   const n = provider.rosterSize;
   if (provider.rosterIndex >= n) return null;
   const rank = rankOf(job.seed, provider.rosterIndex, n);

@@ -13,7 +13,11 @@ export class WorkQueue {
   private readonly run: (key: string) => Promise<void>;
   private readonly onError: (key: string, error: unknown) => void;
 
-  constructor(concurrency: number, run: (key: string) => Promise<void>, onError: (key: string, error: unknown) => void) {
+  constructor(
+    concurrency: number,
+    run: (key: string) => Promise<void>,
+    onError: (key: string, error: unknown) => void,
+  ) {
     this.concurrency = concurrency;
     this.run = run;
     this.onError = onError;

@@ -27,10 +27,34 @@ export type JobState =
   | "failed"
   | "expired";
 
-export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["skipped", "paid", "lost", "slashed", "refunded", "failed", "expired"]);
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+  "skipped",
+  "paid",
+  "lost",
+  "slashed",
+  "refunded",
+  "failed",
+  "expired",
+]);
 export const OPEN_STATES: readonly JobState[] = ["seen", "accepted", "computed", "submitted", "committed", "revealed"];
 
-export type JobPatch = Partial<Pick<JobRecord, "state" | "reason" | "resultHash" | "outputRef" | "signature" | "salt" | "seat" | "attempts" | "nextAttemptAt" | "settledHash" | "expiryDone" | "factsBlock">>;
+export type JobPatch = Partial<
+  Pick<
+    JobRecord,
+    | "state"
+    | "reason"
+    | "resultHash"
+    | "outputRef"
+    | "signature"
+    | "salt"
+    | "seat"
+    | "attempts"
+    | "nextAttemptAt"
+    | "settledHash"
+    | "expiryDone"
+    | "factsBlock"
+  >
+>;
 
 /**
  * Jobs whose result may be on-chain, to be taken back to "computed" when the events that moved
@@ -111,7 +135,8 @@ export interface JobVersion {
  * any → agreed (the checker's result matched) | skipped (not eligible, too late, abstained) | failed.
  */
 export type DutyRole = "checker" | "juror";
-export type DutyState = "new" | "computed" | "committed" | "revealed" | "challenged" | "done" | "agreed" | "skipped" | "failed";
+export type DutyState =
+  "new" | "computed" | "committed" | "revealed" | "challenged" | "done" | "agreed" | "skipped" | "failed";
 export const TERMINAL_DUTY_STATES: ReadonlySet<DutyState> = new Set(["done", "agreed", "skipped", "failed"]);
 
 /** IInferenceMarketTypes.Challenge, as emitted in ResultChallenged. */
@@ -146,13 +171,32 @@ export interface DutyRecord {
   updatedAt: number;
 }
 
-export type DutyPatch = Partial<Pick<DutyRecord, "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt">>;
+export type DutyPatch = Partial<
+  Pick<
+    DutyRecord,
+    "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt"
+  >
+>;
 
 /**
  * What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert;
  * "batch" delivers many k = 1 results at once (its jobs are linked in `tx_jobs`, job id null).
  */
-export type TxKind = "submit" | "batch" | "commit" | "reveal" | "finalize" | "withdraw" | "claim" | "challenge" | "jury-commit" | "jury-reveal" | "resolve" | "rollout" | "fulfil" | "void";
+export type TxKind =
+  | "submit"
+  | "batch"
+  | "commit"
+  | "reveal"
+  | "finalize"
+  | "withdraw"
+  | "claim"
+  | "challenge"
+  | "jury-commit"
+  | "jury-reveal"
+  | "resolve"
+  | "rollout"
+  | "fulfil"
+  | "void";
 export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {
@@ -202,7 +246,9 @@ function inputColumn(input: Hex | null): Uint8Array | string | null {
   if (input === null) return null;
   const bytes = Buffer.from(input.slice(2), "hex");
   // Only what reads back as the very same text (lower-case hex, as viem decodes it) is stored as bytes.
-  return input.startsWith("0x") && bytes.length * 2 === input.length - 2 && input === input.toLowerCase() ? bytes : input;
+  return input.startsWith("0x") && bytes.length * 2 === input.length - 2 && input === input.toLowerCase()
+    ? bytes
+    : input;
 }
 
 function inputOfColumn(v: Row[string] | undefined): Hex | null {
@@ -280,7 +326,8 @@ class Journal {
     this.migrateJobs();
     // Added later: the jobs a batch transaction carries, keyed by the hash of its first attempt
     // (replacements keep the nonce; lookups go through it).
-    this.db.exec(`CREATE TABLE IF NOT EXISTS tx_jobs (tx_hash TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (tx_hash, job_id));
+    this.db
+      .exec(`CREATE TABLE IF NOT EXISTS tx_jobs (tx_hash TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (tx_hash, job_id));
       CREATE INDEX IF NOT EXISTS tx_jobs_job ON tx_jobs(job_id);`);
     // Added later: journals made before it get the index here (guarded, so opening twice is fine).
     this.db.exec("CREATE INDEX IF NOT EXISTS txs_nonce ON txs(nonce)");
@@ -363,7 +410,10 @@ class Journal {
   }
 
   setMeta(key: string, value: string): void {
-    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
+      key,
+      value,
+    );
   }
 
   /** The last block whose events were fully processed, with its hash. */
@@ -404,19 +454,19 @@ class Journal {
       // A job given up before computing it, on a fact the rewound blocks gave (another's result,
       // all seats taken): the chain may hold it open again, and every runner that saw the same
       // fact gave it up alike; decide it anew or nobody serves it.
-      this.sql("UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL").run(Date.now(), block);
+      this.sql(
+        "UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL",
+      ).run(Date.now(), block);
       // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer
       // holds: forget it, and take the job back to where the chain must be read again (a seat may
       // have moved, a reveal or result may have been dropped). The rescan says it anew.
-      this
-        .sql(
-          `UPDATE jobs SET seat = NULL, delivered_by = NULL, settled_hash = NULL, expiry_done = 0, facts_block = 0, next_attempt_at = 0,
+      this.sql(
+        `UPDATE jobs SET seat = NULL, delivered_by = NULL, settled_hash = NULL, expiry_done = 0, facts_block = 0, next_attempt_at = 0,
              reason = CASE WHEN ${REOPENED} THEN NULL ELSE reason END,
              state = CASE WHEN ${REOPENED} THEN 'computed' ELSE state END,
              updated_at = ?
            WHERE facts_block > ?`,
-        )
-        .run(Date.now(), block);
+      ).run(Date.now(), block);
       return rows.map((r) => BigInt(r.job_id as string));
     });
   }
@@ -428,20 +478,34 @@ class Journal {
    * reorg) changes nothing but its block; a different job under the same id (the old one was
    * reorged out) replaces the record and starts over, since nothing was done for the new one.
    */
-  upsertJob(rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "input" | "inputCid" | "block" | "blockHash">): "new" | "same" | "replaced" {
+  upsertJob(
+    rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "input" | "inputCid" | "block" | "blockHash">,
+  ): "new" | "same" | "replaced" {
     return this.atomically(() => {
       const existing = this.getJob(rec.jobId);
       if (existing && existing.paramsHash === rec.paramsHash) {
-        this.sql("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(rec.block, rec.blockHash, rec.jobId.toString());
+        this.sql("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(
+          rec.block,
+          rec.blockHash,
+          rec.jobId.toString(),
+        );
         return "same";
       }
-      this
-        .sql(
-          `INSERT OR REPLACE INTO jobs (job_id, params_hash, job, input, input_cid, block, block_hash, state, reason,
+      this.sql(
+        `INSERT OR REPLACE INTO jobs (job_id, params_hash, job, input, input_cid, block, block_hash, state, reason,
              result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, expiry_done, ends_at, delivered_by, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'seen', NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, ?, NULL, ?)`,
-        )
-        .run(rec.jobId.toString(), rec.paramsHash, json.stringify(rec.job), inputColumn(rec.input), rec.inputCid, rec.block, rec.blockHash, jobEndsAt(rec.job), Date.now());
+      ).run(
+        rec.jobId.toString(),
+        rec.paramsHash,
+        json.stringify(rec.job),
+        inputColumn(rec.input),
+        rec.inputCid,
+        rec.block,
+        rec.blockHash,
+        jobEndsAt(rec.job),
+        Date.now(),
+      );
       // The transactions made for the job this one replaces no longer speak for this id; they keep
       // their nonces (and are re-broadcast after a reorg to fill them) but count for no job.
       if (existing) this.sql("UPDATE txs SET job_id = NULL WHERE job_id = ?").run(rec.jobId.toString());
@@ -456,7 +520,8 @@ class Journal {
 
   countByState(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.sql("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[]) out[String(r.state)] = Number(r.n);
+    for (const r of this.sql("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[])
+      out[String(r.state)] = Number(r.n);
     return out;
   }
 
@@ -487,9 +552,9 @@ class Journal {
       const v = patch[k];
       return typeof v === "boolean" ? (v ? 1 : 0) : ((v ?? null) as string | number | null);
     });
-    const result = this
-      .sql(`UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`)
-      .run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
+    const result = this.sql(
+      `UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`,
+    ).run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
     return Number(result.changes) === 1;
   }
 
@@ -505,7 +570,10 @@ class Journal {
       values.push(value);
     }
     if (fact.final) sets.push("expiry_done = 1");
-    const result = this.sql(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(...values, jobId.toString());
+    const result = this.sql(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(
+      ...values,
+      jobId.toString(),
+    );
     return Number(result.changes) === 1;
   }
 
@@ -528,9 +596,9 @@ class Journal {
   dueJobs(nowMs: number, limit: number): JobRecord[] {
     const marks = OPEN_STATES.map(() => "?").join(",");
     return (
-      this
-        .sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`)
-        .all(...OPEN_STATES, nowMs, limit) as Row[]
+      this.sql(
+        `SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`,
+      ).all(...OPEN_STATES, nowMs, limit) as Row[]
     ).map(toJob);
   }
 
@@ -541,9 +609,9 @@ class Journal {
   expiryCandidates(states: readonly JobState[], chainNow: number, limit: number): JobRecord[] {
     const marks = states.map(() => "?").join(",");
     return (
-      this
-        .sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE expiry_done = 0 AND ends_at < ? AND block_hash != '0x' AND state IN (${marks}) ORDER BY ends_at LIMIT ?`)
-        .all(chainNow, ...states, limit) as Row[]
+      this.sql(
+        `SELECT ${LIGHT_COLUMNS} FROM jobs WHERE expiry_done = 0 AND ends_at < ? AND block_hash != '0x' AND state IN (${marks}) ORDER BY ends_at LIMIT ?`,
+      ).all(chainNow, ...states, limit) as Row[]
     ).map(toJob);
   }
 
@@ -557,13 +625,17 @@ class Journal {
     return this.atomically(() => {
       // A k = 1 job's input stays while its row does: a checker or a juror of another provider's
       // delivery recomputes it (within the challenge window).
-      this.sql(`UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`).run(...TERMINAL_STATES);
+      this.sql(
+        `UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`,
+      ).run(...TERMINAL_STATES);
       // A job with an open duty (a jury seat, a challenge) keeps its row and its transactions.
       const openDuty = `job_id NOT IN (SELECT job_id FROM duties WHERE state NOT IN (${[...TERMINAL_DUTY_STATES].map((d) => `'${d}'`).join(",")}))`;
-      const rows = this
-        .sql(`SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) AND ${openDuty} ORDER BY updated_at LIMIT ?`)
-        .all(...TERMINAL_STATES, before, limit) as Row[];
-      this.sql(`DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`).run(before, ...TERMINAL_DUTY_STATES);
+      const rows = this.sql(
+        `SELECT job_id, output_ref FROM jobs WHERE state IN (${marks}) AND updated_at < ? AND (expiry_done = 1 OR state IN ('skipped', 'failed')) AND ${openDuty} ORDER BY updated_at LIMIT ?`,
+      ).all(...TERMINAL_STATES, before, limit) as Row[];
+      this.sql(
+        `DELETE FROM duties WHERE updated_at < ? AND state IN (${[...TERMINAL_DUTY_STATES].map(() => "?").join(",")})`,
+      ).run(before, ...TERMINAL_DUTY_STATES);
       const del = this.sql("DELETE FROM jobs WHERE job_id = ?");
       const delTxs = this.sql("DELETE FROM txs WHERE job_id = ? AND status IN ('mined', 'reverted', 'replaced')");
       const delLinks = this.sql("DELETE FROM tx_jobs WHERE job_id = ?");
@@ -573,7 +645,9 @@ class Journal {
         delLinks.run(r.job_id as string);
       }
       // Transactions that speak for no job (a withdrawal, a job replaced by a reorg) once settled.
-      this.sql("DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?").run(before);
+      this.sql(
+        "DELETE FROM txs WHERE job_id IS NULL AND status IN ('mined', 'reverted', 'replaced') AND created_at < ?",
+      ).run(before);
       return rows.map((r) => ({ jobId: BigInt(r.job_id as string), outputRef: (r.output_ref as Hex | null) ?? null }));
     });
   }
@@ -619,15 +693,18 @@ class Journal {
   upsertDuty(d: Pick<DutyRecord, "jobId" | "role" | "challenge" | "block">): "new" | "same" | "replaced" {
     const existing = this.getDuty(d.jobId);
     const challenge = d.challenge === null ? null : json.stringify(d.challenge);
-    if (existing && existing.role === d.role && (d.challenge === null || (existing.challenge !== null && json.stringify(existing.challenge) === challenge))) return "same";
+    if (
+      existing &&
+      existing.role === d.role &&
+      (d.challenge === null || (existing.challenge !== null && json.stringify(existing.challenge) === challenge))
+    )
+      return "same";
     if (existing && existing.role === "checker" && d.role === "checker") return "same";
-    this
-      .sql(
-        `INSERT INTO duties (job_id, role, challenge, state, block, updated_at) VALUES (?, ?, ?, 'new', ?, ?)
+    this.sql(
+      `INSERT INTO duties (job_id, role, challenge, state, block, updated_at) VALUES (?, ?, ?, 'new', ?, ?)
          ON CONFLICT(job_id) DO UPDATE SET role = excluded.role, challenge = excluded.challenge, state = 'new', reason = NULL, result_hash = NULL,
            output_ref = NULL, salt = NULL, seat = NULL, block = excluded.block, attempts = 0, next_attempt_at = 0, updated_at = excluded.updated_at`,
-      )
-      .run(d.jobId.toString(), d.role, challenge, d.block, Date.now());
+    ).run(d.jobId.toString(), d.role, challenge, d.block, Date.now());
     return existing ? "replaced" : "new";
   }
 
@@ -638,23 +715,43 @@ class Journal {
 
   /** Compare-and-set on a duty: written only if it is still in `expected` state. */
   updateDuty(jobId: bigint, expected: DutyState, patch: DutyPatch): boolean {
-    const columns = { state: "state", reason: "reason", resultHash: "result_hash", outputRef: "output_ref", salt: "salt", seat: "seat", challenge: "challenge", attempts: "attempts", nextAttemptAt: "next_attempt_at" } as const;
+    const columns = {
+      state: "state",
+      reason: "reason",
+      resultHash: "result_hash",
+      outputRef: "output_ref",
+      salt: "salt",
+      seat: "seat",
+      challenge: "challenge",
+      attempts: "attempts",
+      nextAttemptAt: "next_attempt_at",
+    } as const;
     const sets = ["updated_at = ?"];
     const values: (string | number | null)[] = [Date.now()];
     for (const [key, column] of Object.entries(columns) as [keyof DutyPatch, string][]) {
       if (!(key in patch)) continue;
       const v = patch[key];
       sets.push(`${column} = ?`);
-      values.push(v === undefined || v === null ? null : key === "challenge" ? json.stringify(v) : (v as string | number));
+      values.push(
+        v === undefined || v === null ? null : key === "challenge" ? json.stringify(v) : (v as string | number),
+      );
     }
-    const r = this.sql(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(...values, jobId.toString(), expected);
+    const r = this.sql(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(
+      ...values,
+      jobId.toString(),
+      expected,
+    );
     return Number(r.changes) === 1;
   }
 
   /** Open duties whose wait is over. */
   dueDuties(nowMs: number, limit: number): DutyRecord[] {
     const marks = [...TERMINAL_DUTY_STATES].map(() => "?").join(",");
-    return (this.sql(`SELECT * FROM duties WHERE state NOT IN (${marks}) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`).all(...TERMINAL_DUTY_STATES, nowMs, limit) as Row[]).map(dutyOf);
+    return (
+      this.sql(
+        `SELECT * FROM duties WHERE state NOT IN (${marks}) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
+      ).all(...TERMINAL_DUTY_STATES, nowMs, limit) as Row[]
+    ).map(dutyOf);
   }
 
   // ------------------------------------------------------------------ transactions
@@ -663,11 +760,12 @@ class Journal {
   recordTx(tx: Omit<TxRecord, "id" | "createdAt" | "status">, jobIds?: readonly bigint[]): TxRecord {
     const createdAt = Date.now();
     return this.atomically(() => {
-      const result = this
-        .sql("INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)")
-        .run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
+      const result = this.sql(
+        "INSERT INTO txs (job_id, kind, nonce, hash, raw, status, created_at) VALUES (?, ?, ?, ?, ?, 'signed', ?)",
+      ).run(tx.jobId?.toString() ?? null, tx.kind, tx.nonce, tx.hash, tx.raw, createdAt);
       // A batch: the jobs it carries, in the same SQLite transaction as its record.
-      for (const id of jobIds ?? []) this.sql("INSERT OR IGNORE INTO tx_jobs (tx_hash, job_id) VALUES (?, ?)").run(tx.hash, id.toString());
+      for (const id of jobIds ?? [])
+        this.sql("INSERT OR IGNORE INTO tx_jobs (tx_hash, job_id) VALUES (?, ?)").run(tx.hash, id.toString());
       return { ...tx, id: Number(result.lastInsertRowid), status: "signed" as const, createdAt };
     });
   }
@@ -678,13 +776,19 @@ class Journal {
    */
   batchTxsFor(jobId: bigint): TxRecord[] {
     return (
-      this.sql("SELECT * FROM txs WHERE nonce IN (SELECT t.nonce FROM txs t JOIN tx_jobs l ON l.tx_hash = t.hash WHERE l.job_id = ?) ORDER BY id").all(jobId.toString()) as Row[]
+      this.sql(
+        "SELECT * FROM txs WHERE nonce IN (SELECT t.nonce FROM txs t JOIN tx_jobs l ON l.tx_hash = t.hash WHERE l.job_id = ?) ORDER BY id",
+      ).all(jobId.toString()) as Row[]
     ).map(toTx);
   }
 
   /** The jobs a batch transaction carries (any attempt of its nonce), in job id order. */
   jobsOfBatch(nonce: number): bigint[] {
-    return (this.sql("SELECT DISTINCT l.job_id AS job_id FROM tx_jobs l JOIN txs t ON t.hash = l.tx_hash WHERE t.nonce = ?").all(nonce) as Row[])
+    return (
+      this.sql(
+        "SELECT DISTINCT l.job_id AS job_id FROM tx_jobs l JOIN txs t ON t.hash = l.tx_hash WHERE t.nonce = ?",
+      ).all(nonce) as Row[]
+    )
       .map((r) => BigInt(r.job_id as string))
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
@@ -704,9 +808,11 @@ class Journal {
   }
 
   txsFor(jobId: bigint | null, kind: TxKind): TxRecord[] {
-    const rows = (jobId === null
-      ? this.sql("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
-      : this.sql("SELECT * FROM txs WHERE job_id = ? AND kind = ? ORDER BY id").all(jobId.toString(), kind)) as Row[];
+    const rows = (
+      jobId === null
+        ? this.sql("SELECT * FROM txs WHERE job_id IS NULL AND kind = ? ORDER BY id").all(kind)
+        : this.sql("SELECT * FROM txs WHERE job_id = ? AND kind = ? ORDER BY id").all(jobId.toString(), kind)
+    ) as Row[];
     return rows.map(toTx);
   }
 
@@ -718,13 +824,19 @@ class Journal {
   reopenTxsFrom(nonce: number): TxRecord[] {
     return this.atomically(() => {
       this.sql("UPDATE txs SET status = 'sent' WHERE nonce >= ? AND status IN ('mined', 'reverted')").run(nonce);
-      return (this.sql("SELECT * FROM txs WHERE nonce >= ? AND status IN ('signed', 'sent') ORDER BY nonce, id").all(nonce) as Row[]).map(toTx);
+      return (
+        this.sql("SELECT * FROM txs WHERE nonce >= ? AND status IN ('signed', 'sent') ORDER BY nonce, id").all(
+          nonce,
+        ) as Row[]
+      ).map(toTx);
     });
   }
 
   /** Transactions signed or sent but not yet seen mined or reverted, oldest nonce first. */
   unsettledTxs(): TxRecord[] {
-    return (this.sql("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(toTx);
+    return (this.sql("SELECT * FROM txs WHERE status IN ('signed', 'sent') ORDER BY nonce, id").all() as Row[]).map(
+      toTx,
+    );
   }
 
   /** The highest nonce this runner ever signed, or -1. */
@@ -734,7 +846,11 @@ class Journal {
   }
 
   countTxs(kind?: TxKind): number {
-    const row = (kind ? this.sql("SELECT COUNT(*) AS n FROM txs WHERE kind = ?").get(kind) : this.sql("SELECT COUNT(*) AS n FROM txs").get()) as Row;
+    const row = (
+      kind
+        ? this.sql("SELECT COUNT(*) AS n FROM txs WHERE kind = ?").get(kind)
+        : this.sql("SELECT COUNT(*) AS n FROM txs").get()
+    ) as Row;
     return Number(row.n);
   }
 }

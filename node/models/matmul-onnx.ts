@@ -6,7 +6,10 @@ const { onnx } = onnxProto;
 
 /** The interface of {@link matmulOnnx}: x F32 [1, n] → y F32 [1, n]. */
 export function matmulSchema(n: number): ModelSchema {
-  return { inputs: [{ name: "x", dtype: "F32", shape: [1, n] }], outputs: [{ name: "y", dtype: "F32", shape: [1, n] }] };
+  return {
+    inputs: [{ name: "x", dtype: "F32", shape: [1, n] }],
+    outputs: [{ name: "y", dtype: "F32", shape: [1, n] }],
+  };
 }
 
 /**
@@ -19,7 +22,12 @@ export function matmulOnnx(n: number, seed = 0x64a1b): Uint8Array {
   const raw = new Uint8Array(n * n * 4);
   const view = new DataView(raw.buffer);
   for (let i = 0; i < n * n; i++) view.setFloat32(i * 4, ((next() >>> 21) - 1024) / 1024, true);
-  const value = (name: string) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: n }] } } } });
+  const value = (name: string) => ({
+    name,
+    type: {
+      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: n }] } },
+    },
+  });
   const model = onnx.ModelProto.create({
     irVersion: 7,
     opsetImport: [{ domain: "", version: 13 }],

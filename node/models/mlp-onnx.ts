@@ -48,14 +48,32 @@ export function mlpOnnx(shape: MlpShape, seed = 0x31b7): Uint8Array {
     for (let i = 0; i < n; i++) view.setFloat32(i * 4, (((next() >>> 21) - 1024) / 1024) * s, true);
     return raw;
   };
-  const value = (name: string) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: batch }, { dimValue: width }] } } } });
+  const value = (name: string) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimValue: batch }, { dimValue: width }] },
+      },
+    },
+  });
   const node: object[] = [];
   const initializer: object[] = [];
   for (let l = 0; l < layers; l++) {
     const input = l === 0 ? "x" : `h${l - 1}`;
     const output = l === layers - 1 ? "y" : `h${l}`;
-    initializer.push({ name: `W${l}`, dims: [width, width], dataType: onnx.TensorProto.DataType.FLOAT, rawData: floats(width * width, 2 * scale) });
-    initializer.push({ name: `B${l}`, dims: [width], dataType: onnx.TensorProto.DataType.FLOAT, rawData: floats(width, 0.1) });
+    initializer.push({
+      name: `W${l}`,
+      dims: [width, width],
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: floats(width * width, 2 * scale),
+    });
+    initializer.push({
+      name: `B${l}`,
+      dims: [width],
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: floats(width, 0.1),
+    });
     node.push({ name: `mm${l}`, opType: "MatMul", input: [input, `W${l}`], output: [`mm${l}`] });
     node.push({ name: `add${l}`, opType: "Add", input: [`mm${l}`, `B${l}`], output: [`pre${l}`] });
     node.push({ name: `relu${l}`, opType: "Relu", input: [`pre${l}`], output: [output] });

@@ -18,9 +18,27 @@ export function createModelMetrics(registry: Registry, view: { held(): number; w
     },
   });
   return {
-    prefetches: new Counter({ name: "conclave_model_prefetches_total", help: "Prefetches of current model versions by outcome", labelNames: ["outcome"], registers: [registry] }),
-    weightDownloads: new Counter({ name: "conclave_model_weight_downloads_total", help: "Model weight files downloaded from IPFS (prefetches and jobs)", registers: [registry] }),
-    cacheCorrupt: new Counter({ name: "conclave_model_cache_corrupt_total", help: "Cached weight files that no longer matched their sha256 and were fetched again", registers: [registry] }),
-    evictions: new Counter({ name: "conclave_model_evictions_total", help: "Model versions removed from the weights cache, by reason (retired, lru)", labelNames: ["reason"], registers: [registry] }),
+    prefetches: new Counter({
+      name: "conclave_model_prefetches_total",
+      help: "Prefetches of current model versions by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    weightDownloads: new Counter({
+      name: "conclave_model_weight_downloads_total",
+      help: "Model weight files downloaded from IPFS (prefetches and jobs)",
+      registers: [registry],
+    }),
+    cacheCorrupt: new Counter({
+      name: "conclave_model_cache_corrupt_total",
+      help: "Cached weight files that no longer matched their sha256 and were fetched again",
+      registers: [registry],
+    }),
+    evictions: new Counter({
+      name: "conclave_model_evictions_total",
+      help: "Model versions removed from the weights cache, by reason (retired, lru)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
   };
 }

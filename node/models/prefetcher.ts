@@ -135,7 +135,9 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
     const keys = new Set(wanted.map((w) => versionKey({ modelId, version: w.version })));
     current.set(modelId, keys);
     // Versions no longer current (deprecated, retired, superseded) are no longer followed.
-    for (const [key, e] of entries) if (e.modelId === modelId && !keys.has(key) && e.state !== "fetching" && e.state !== "warming") entries.delete(key);
+    for (const [key, e] of entries)
+      if (e.modelId === modelId && !keys.has(key) && e.state !== "fetching" && e.state !== "warming")
+        entries.delete(key);
     for (const w of wanted) {
       const key = versionKey({ modelId, version: w.version });
       const e = entries.get(key);
@@ -145,7 +147,15 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
         if (e.state === "failed") requeue(e);
         continue;
       }
-      const entry: PrefetchEntry = { key, modelId, model: m.name, version: w.version, role: w.role, state: "queued", attempts: 0 };
+      const entry: PrefetchEntry = {
+        key,
+        modelId,
+        model: m.name,
+        version: w.version,
+        role: w.role,
+        state: "queued",
+        attempts: 0,
+      };
       entries.set(key, entry);
       queue.push(entry);
       log.info("prefetch queued", { model: m.name, version: w.version, role: w.role });
@@ -188,14 +198,28 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
       entry.state = "warm";
       delete entry.reason;
       deps.onOutcome?.("warm");
-      log.info("prefetched", { model: entry.model, version: entry.version, role: entry.role, key: entry.key, bytes: model.bytes, ms: Math.round(performance.now() - t0) });
+      log.info("prefetched", {
+        model: entry.model,
+        version: entry.version,
+        role: entry.role,
+        key: entry.key,
+        bytes: model.bytes,
+        ms: Math.round(performance.now() - t0),
+      });
     } catch (error) {
       if (stopped) return;
       entry.state = "failed";
       entry.reason = oneLine(error);
       deps.onOutcome?.("failed");
       const retry = error instanceof ConclaveError ? error.retryable : true;
-      log.warn("prefetch failed", { model: entry.model, version: entry.version, key: entry.key, attempts: entry.attempts, retry, error: entry.reason });
+      log.warn("prefetch failed", {
+        model: entry.model,
+        version: entry.version,
+        key: entry.key,
+        attempts: entry.attempts,
+        retry,
+        error: entry.reason,
+      });
       // A fatal fault (weights that do not match the registry, a full cache) waits for the next event.
       if (retry) later(entry.attempts, () => requeue(entry));
     }
@@ -211,10 +235,13 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
 
   /** Runs `retry` after an exponential back-off for the given attempt count. */
   function later(attempts: number, retry: () => void): void {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      retry();
-    }, Math.min(max, base * 2 ** Math.min(attempts - 1, 16)));
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        retry();
+      },
+      Math.min(max, base * 2 ** Math.min(attempts - 1, 16)),
+    );
     timer.unref();
     timers.add(timer);
   }

@@ -61,7 +61,9 @@ function tinyMlpExample(): TensorMap {
 
 /** 512 samples of a 440 Hz sine at 16 kHz (amplitude 0.5), zero recurrent state, sr = 16000. */
 function sileroExample(): TensorMap {
-  const wave = Array.from({ length: SILERO_SAMPLES }, (_, i) => Math.fround(0.5 * Math.sin((2 * Math.PI * 440 * i) / SILERO_SAMPLE_RATE)));
+  const wave = Array.from({ length: SILERO_SAMPLES }, (_, i) =>
+    Math.fround(0.5 * Math.sin((2 * Math.PI * 440 * i) / SILERO_SAMPLE_RATE)),
+  );
   return {
     input: tensorFrom("F32", [1, SILERO_SAMPLES], wave),
     state: tensorFrom("F32", [2, 1, 128], new Array<number>(2 * 128).fill(0)),
@@ -85,7 +87,8 @@ export const SAMPLE_MODELS: readonly SampleModel[] = [
   },
   {
     name: "silero-vad-v5",
-    description: "Silero VAD v5 voice-activity detector (512-sample 16 kHz chunk → speech probability + recurrent state)",
+    description:
+      "Silero VAD v5 voice-activity detector (512-sample 16 kHz chunk → speech probability + recurrent state)",
     onnx: () => (sileroBytes ??= new Uint8Array(readFileSync(sileroVadV5Path()))).slice(),
     schema: SILERO_VAD_V5_SCHEMA,
     schemaFile: schemaFile("silero-vad-v5"),

@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -180,7 +190,11 @@ export class ModelStore {
         // After a restart the IPFS node may no longer hold the blocks: adding the bytes pins them again.
         this.provideInBackground(key, v.weightsCid, () => this.opts.content.add(cached!.bytes).then(() => undefined));
       } else {
-        log.warn("cached weights do not match their sha256: dropped, fetching again", { key, expected: v.weightsSha256, got: digest });
+        log.warn("cached weights do not match their sha256: dropped, fetching again", {
+          key,
+          expected: v.weightsSha256,
+          got: digest,
+        });
         rmSync(file, { force: true });
         this.opts.onCacheCorrupt?.(key);
       }
@@ -222,8 +236,14 @@ export class ModelStore {
         const digest = await writeWhileHashing(tmp, weights, digests.sha256);
         if (digest !== v.weightsSha256.toLowerCase()) {
           this.opts.onRejected?.("sha256");
-          log.error("refusing weights: sha256 does not match the registry", { key, expected: v.weightsSha256, got: digest });
-          throw new WeightsMismatchError(`weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`);
+          log.error("refusing weights: sha256 does not match the registry", {
+            key,
+            expected: v.weightsSha256,
+            got: digest,
+          });
+          throw new WeightsMismatchError(
+            `weights of ${key} have sha256 ${digest}, the registry says ${v.weightsSha256}`,
+          );
         }
         this.makeRoom(key, weights.byteLength, opts.evictable);
         renameSync(tmp, file);
@@ -233,9 +253,16 @@ export class ModelStore {
       this.touch(file);
       const fetched = weights;
       // The blocks were just fetched into the IPFS node: pinning keeps them there (no re-import).
-      this.provideInBackground(key, v.weightsCid, () => (this.opts.content.pin ? this.opts.content.pin(v.weightsCid) : this.opts.content.add(fetched).then(() => undefined)));
+      this.provideInBackground(key, v.weightsCid, () =>
+        this.opts.content.pin
+          ? this.opts.content.pin(v.weightsCid)
+          : this.opts.content.add(fetched).then(() => undefined),
+      );
     }
-    const schemaBytes = await content.get(v.schemaCid, { signal: AbortSignal.timeout(this.opts.fetchTimeoutMs), maxBytes: 1024 * 1024 });
+    const schemaBytes = await content.get(v.schemaCid, {
+      signal: AbortSignal.timeout(this.opts.fetchTimeoutMs),
+      maxBytes: 1024 * 1024,
+    });
     const schema = parseSchema(schemaBytes);
     writeAtomically(schemaFile, schemaBytes);
     const model = { key, path: file, schema, bytes: weights.byteLength };
@@ -254,7 +281,9 @@ export class ModelStore {
     if (evictable) {
       const freeable = files.filter((f) => f.key !== key && evictable(f.key)).reduce((n, f) => n + f.size, 0);
       if (total - freeable > this.opts.cacheMaxBytes) {
-        throw new CacheFullError(`${key} (${incoming} bytes) does not fit under models.cacheMaxBytes=${this.opts.cacheMaxBytes} without evicting versions in use`);
+        throw new CacheFullError(
+          `${key} (${incoming} bytes) does not fit under models.cacheMaxBytes=${this.opts.cacheMaxBytes} without evicting versions in use`,
+        );
       }
     }
     for (const f of files) {
@@ -274,7 +303,8 @@ export class ModelStore {
   fileOf(cid: string): string | undefined {
     for (const f of this.cached()) {
       try {
-        if (readFileSync(path.join(this.opts.dir, `${f.key}.cid`), "utf8").trim() === cid) return path.join(this.opts.dir, `${f.key}.onnx`);
+        if (readFileSync(path.join(this.opts.dir, `${f.key}.cid`), "utf8").trim() === cid)
+          return path.join(this.opts.dir, `${f.key}.onnx`);
       } catch {
         // not provided (no CID recorded)
       }
@@ -289,7 +319,13 @@ export class ModelStore {
     writeFileSync(marker, cid);
     const started = pin()
       .then(() => this.opts.log.info("providing weights to peers", { key, cid }))
-      .catch((error: unknown) => this.opts.log.warn("cannot pin weights for peers; they are still used here", { key, cid, error: oneLine(error) }));
+      .catch((error: unknown) =>
+        this.opts.log.warn("cannot pin weights for peers; they are still used here", {
+          key,
+          cid,
+          error: oneLine(error),
+        }),
+      );
     this.pinning.set(key, started);
   }
 
@@ -307,7 +343,9 @@ export class ModelStore {
     this.pinning.delete(key);
     void pending
       .then(() => this.opts.content.release([cid]))
-      .catch((error: unknown) => this.opts.log.warn("cannot unpin evicted weights", { key, cid, error: oneLine(error) }));
+      .catch((error: unknown) =>
+        this.opts.log.warn("cannot unpin evicted weights", { key, cid, error: oneLine(error) }),
+      );
   }
 
   /** Resolves when every pin started so far has ended (tests, shutdown). */

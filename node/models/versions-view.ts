@@ -26,7 +26,12 @@ function parseKey(key: string): { modelId: Hex; version: number } | null {
 }
 
 /** Every version held, warm or being prefetched, by model and version. */
-export function versionsView(deps: { held(): string[]; warm(): string[]; downloadsOf(key: string): number; prefetcher: Prefetcher }): VersionView[] {
+export function versionsView(deps: {
+  held(): string[];
+  warm(): string[];
+  downloadsOf(key: string): number;
+  prefetcher: Prefetcher;
+}): VersionView[] {
   const held = new Set(deps.held());
   const warm = new Set(deps.warm());
   const entries = new Map(deps.prefetcher.entries().map((e) => [e.key, e]));

@@ -46,7 +46,15 @@ export interface RolloutRules {
 }
 
 /** Plain numbers from the contract's tuple (uint40 and smaller fit in a JS number). */
-export function planOf(p: { candidate: number | bigint; canaryBps: number | bigint; minDuration: number | bigint; promoteAfterJobs: number | bigint; abortAfterJobs: number | bigint; maxDisputedBps: number | bigint; maxFailedBps: number | bigint }): RolloutPlan {
+export function planOf(p: {
+  candidate: number | bigint;
+  canaryBps: number | bigint;
+  minDuration: number | bigint;
+  promoteAfterJobs: number | bigint;
+  abortAfterJobs: number | bigint;
+  maxDisputedBps: number | bigint;
+  maxFailedBps: number | bigint;
+}): RolloutPlan {
   return {
     candidate: Number(p.candidate),
     canaryBps: Number(p.canaryBps),
@@ -58,7 +66,11 @@ export function planOf(p: { candidate: number | bigint; canaryBps: number | bigi
   };
 }
 
-export function countersOf(c: { settled: number | bigint; disputed: number | bigint; failed: number | bigint }): RolloutCounters {
+export function countersOf(c: {
+  settled: number | bigint;
+  disputed: number | bigint;
+  failed: number | bigint;
+}): RolloutCounters {
   return { settled: Number(c.settled), disputed: Number(c.disputed), failed: Number(c.failed) };
 }
 
@@ -68,10 +80,17 @@ const over = (part: number, ended: number, maxBps: number) => part * BPS > ended
  * What the rules say at chain time `now` (seconds) for a rollout with this status. Only a running
  * rollout can be promoted or aborted; for any other status both are false and nothing is unmet.
  */
-export function rolloutRules(status: RolloutStatusName, plan: RolloutPlan, startedAt: number, counters: RolloutCounters, now: number): RolloutRules {
+export function rolloutRules(
+  status: RolloutStatusName,
+  plan: RolloutPlan,
+  startedAt: number,
+  counters: RolloutCounters,
+  now: number,
+): RolloutRules {
   const ended = counters.settled + counters.disputed + counters.failed;
   const promotableFrom = startedAt + plan.minDuration;
-  if (status !== "Running") return { ended, promotable: false, abortable: false, unmet: null, abortReason: null, promotableFrom };
+  if (status !== "Running")
+    return { ended, promotable: false, abortable: false, unmet: null, abortReason: null, promotableFrom };
   let unmet: PromotionUnmet | null = null;
   if (now < promotableFrom) unmet = "minimum duration";
   else if (ended < plan.promoteAfterJobs) unmet = "jobs ended";
@@ -89,7 +108,13 @@ export function rolloutRules(status: RolloutStatusName, plan: RolloutPlan, start
 export const bpsText = (bps: number) => `${Number((bps / 100).toFixed(2))}%`;
 
 /** A part of the promotion rule with how far it is from holding, e.g. "jobs ended (2 of 3)". */
-export function unmetText(rule: PromotionUnmet, plan: RolloutPlan, counters: RolloutCounters, rules: RolloutRules, now: number): string {
+export function unmetText(
+  rule: PromotionUnmet,
+  plan: RolloutPlan,
+  counters: RolloutCounters,
+  rules: RolloutRules,
+  now: number,
+): string {
   switch (rule) {
     case "minimum duration":
       return `minimum duration (${Math.max(0, rules.promotableFrom - now)} s left)`;
@@ -105,7 +130,8 @@ export function unmetText(rule: PromotionUnmet, plan: RolloutPlan, counters: Rol
 /** Why the abort rule does not hold, with the counters it reads. */
 export function abortUnmetText(plan: RolloutPlan, counters: RolloutCounters, rules: RolloutRules): string {
   const shares = `disputed ${counters.disputed} (max ${bpsText(plan.maxDisputedBps)}), failed ${counters.failed} (max ${bpsText(plan.maxFailedBps)})`;
-  if (rules.ended < plan.abortAfterJobs) return `${rules.ended} of the ${plan.abortAfterJobs} ended jobs it needs; ${shares}`;
+  if (rules.ended < plan.abortAfterJobs)
+    return `${rules.ended} of the ${plan.abortAfterJobs} ended jobs it needs; ${shares}`;
   return `no share above its maximum among ${rules.ended} ended jobs: ${shares}`;
 }
 

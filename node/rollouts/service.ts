@@ -90,7 +90,12 @@ export class RolloutService {
         case "RolloutAborted":
           if (this.watched.delete(modelId)) dirty = true;
           changed.delete(modelId);
-          this.opts.log.info(l.eventName === "RolloutPromoted" ? "rollout promoted" : "rollout aborted", { modelId, candidate: Number(l.args.candidate), by: l.args.by, reason: l.args.reason });
+          this.opts.log.info(l.eventName === "RolloutPromoted" ? "rollout promoted" : "rollout aborted", {
+            modelId,
+            candidate: Number(l.args.candidate),
+            by: l.args.by,
+            reason: l.args.reason,
+          });
           break;
         default:
           break;
@@ -145,7 +150,9 @@ export class RolloutService {
       return "none";
     }
     if (!this.opts.autoAct) {
-      const msg = verdict.abortable ? "rollout abortable (rollouts.autoAct is off)" : "rollout promotable (rollouts.autoAct is off)";
+      const msg = verdict.abortable
+        ? "rollout abortable (rollouts.autoAct is off)"
+        : "rollout promotable (rollouts.autoAct is off)";
       if (this.reported.get(modelId) !== msg) log.info(msg);
       this.reported.set(modelId, msg);
       return "none";
@@ -155,8 +162,18 @@ export class RolloutService {
     const functionName = verdict.abortable ? "abortRollout" : "promoteRollout";
     const action: RolloutAction = verdict.abortable ? "aborted" : "promoted";
     try {
-      const receipt = await this.opts.sender.send({ jobId: null, kind: "rollout", to: this.opts.registry, data: encodeFunctionData({ abi: this.opts.registryAbi, functionName, args: [modelId] }) });
-      log.info(verdict.abortable ? "aborted a rollout whose abort rule holds" : "promoted a rollout whose promotion rule holds", { tx: receipt.transactionHash, block: Number(receipt.blockNumber) });
+      const receipt = await this.opts.sender.send({
+        jobId: null,
+        kind: "rollout",
+        to: this.opts.registry,
+        data: encodeFunctionData({ abi: this.opts.registryAbi, functionName, args: [modelId] }),
+      });
+      log.info(
+        verdict.abortable
+          ? "aborted a rollout whose abort rule holds"
+          : "promoted a rollout whose promotion rule holds",
+        { tx: receipt.transactionHash, block: Number(receipt.blockNumber) },
+      );
       return action;
     } catch (error) {
       if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {

@@ -51,7 +51,9 @@ export function checkTensor(name: string, t: Tensor): void {
   }
   const expected = elementCount(t.shape) * DTYPE_SIZES[t.dtype];
   if (t.data.byteLength !== expected) {
-    throw new TensorFormatError(`tensor ${name}: ${t.data.byteLength} data bytes, expected ${expected} for ${t.dtype}[${t.shape.join(",")}]`);
+    throw new TensorFormatError(
+      `tensor ${name}: ${t.data.byteLength} data bytes, expected ${expected} for ${t.dtype}[${t.shape.join(",")}]`,
+    );
   }
 }
 
@@ -118,7 +120,8 @@ export function tensorValues(t: Tensor): (number | bigint)[] {
 /** Builds a tensor from plain values (used for JSON input files and tests). */
 export function tensorFrom(dtype: DType, shape: number[], values: readonly (number | bigint | boolean)[]): Tensor {
   const n = elementCount(shape);
-  if (values.length !== n) throw new TensorFormatError(`${values.length} values for shape [${shape.join(",")}] (${n} elements)`);
+  if (values.length !== n)
+    throw new TensorFormatError(`${values.length} values for shape [${shape.join(",")}] (${n} elements)`);
   const size = DTYPE_SIZES[dtype];
   const data = new Uint8Array(n * size);
   const view = new DataView(data.buffer);

@@ -42,11 +42,15 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; meta
   const dataStart = 8 + Number(headerLength);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart))) as Record<
+      string,
+      unknown
+    >;
   } catch (cause) {
     throw new TensorFormatError("safetensors: header is not valid UTF-8 JSON", { cause });
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) throw new TensorFormatError("safetensors: header must be a JSON object");
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    throw new TensorFormatError("safetensors: header must be a JSON object");
   const dataLength = bytes.byteLength - dataStart;
   const tensors: TensorMap = {};
   let metadata: Record<string, string> = {};
@@ -57,14 +61,20 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; meta
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!isDType(e.dtype)) throw new TensorFormatError(`safetensors: tensor ${name} has unknown dtype ${String(e.dtype)}`);
+    if (!isDType(e.dtype))
+      throw new TensorFormatError(`safetensors: tensor ${name} has unknown dtype ${String(e.dtype)}`);
     const offsets = e.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw new TensorFormatError(`safetensors: tensor ${name} has bad data_offsets`);
     }
     const [start, end] = offsets as [number, number];
-    if (start > end || end > dataLength) throw new TensorFormatError(`safetensors: tensor ${name} data [${start}, ${end}) is outside the file`);
-    const tensor = { dtype: e.dtype, shape: e.shape as number[], data: bytes.slice(dataStart + start, dataStart + end) };
+    if (start > end || end > dataLength)
+      throw new TensorFormatError(`safetensors: tensor ${name} data [${start}, ${end}) is outside the file`);
+    const tensor = {
+      dtype: e.dtype,
+      shape: e.shape as number[],
+      data: bytes.slice(dataStart + start, dataStart + end),
+    };
     checkTensor(name, tensor);
     tensors[name] = tensor;
     ranges.push([start, end]);
@@ -75,7 +85,7 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; meta
     if (start !== cursor) throw new TensorFormatError("safetensors: tensor data overlaps or leaves holes");
     cursor = end;
   }
-  if (cursor !== dataLength) throw new TensorFormatError(`safetensors: ${dataLength - cursor} trailing bytes after the tensors`);
+  if (cursor !== dataLength)
+    throw new TensorFormatError(`safetensors: ${dataLength - cursor} trailing bytes after the tensors`);
   return { tensors, metadata };
 }
-

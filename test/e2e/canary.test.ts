@@ -51,7 +51,13 @@ function noisyTinyMlp(): Uint8Array {
   g.node!.splice(
     g.node!.indexOf(softmax),
     0,
-    { name: "noise", opType: "RandomUniformLike", input: ["logits"], output: ["noise"], attribute: [{ name: "high", type: onnx.AttributeProto.AttributeType.FLOAT, f: 4 }] },
+    {
+      name: "noise",
+      opType: "RandomUniformLike",
+      input: ["logits"],
+      output: ["noise"],
+      attribute: [{ name: "high", type: onnx.AttributeProto.AttributeType.FLOAT, f: 4 }],
+    },
     { name: "add_noise", opType: "Add", input: ["logits", "noise"], output: ["noisy"] },
   );
   return onnx.ModelProto.encode(model).finish();
@@ -59,7 +65,8 @@ function noisyTinyMlp(): Uint8Array {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const modelsOf = async (r: RunnerProcess): Promise<VersionView[]> => ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models;
+const modelsOf = async (r: RunnerProcess): Promise<VersionView[]> =>
+  ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models;
 
 /** A job as its JobRequested event pinned it, and where that event is in the chain. */
 interface Requested {
@@ -99,7 +106,15 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       record: net.record,
       publisher: net.members[0]!,
       content: net.publisher,
-      model: { name: sample.name, weights, schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n },
+      model: {
+        name: sample.name,
+        weights,
+        schema: sample.schema,
+        runtime: sample.runtime,
+        outputQuantum: sample.outputQuantum,
+        minMemoryMB: sample.minMemoryMB,
+        minFee: 0n,
+      },
     });
 
   const startRollout = (plan: RolloutPlan) =>
@@ -108,7 +123,16 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       record: net.record,
       members: net.members,
       description: `Roll out tiny-mlp v${plan.candidate} (canary ${plan.canaryBps / 100}%)`,
-      actions: [{ target: contracts().models.address, data: encodeFunctionData({ abi: contracts().models.abi, functionName: "startRollout", args: [modelId(), plan] }) }],
+      actions: [
+        {
+          target: contracts().models.address,
+          data: encodeFunctionData({
+            abi: contracts().models.abi,
+            functionName: "startRollout",
+            args: [modelId(), plan],
+          }),
+        },
+      ],
     });
 
   const rolloutStatus = async () => (await contracts().models.read.rolloutOf([modelId()]))[0].status;
@@ -117,7 +141,10 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
    * Clients send version-0 requests, each one at a time: exactly `limit` of them, or until `limit`
    * says so. Returns the jobs in the order the chain holds them (from their JobRequested events).
    */
-  async function stream(redundancy: number, limit: number | ((sent: bigint[]) => Promise<boolean>)): Promise<Requested[]> {
+  async function stream(
+    redundancy: number,
+    limit: number | ((sent: bigint[]) => Promise<boolean>),
+  ): Promise<Requested[]> {
     const sent: bigint[] = [];
     const errors: unknown[] = [];
     let streaming = true;
@@ -128,7 +155,13 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       while (streaming && (typeof limit !== "number" || issued < limit)) {
         issued++;
         try {
-          const { jobId } = await requestInference(net.publicClient, net.record, wallet, { model: sample.name, inputs: sample.exampleInputs(), redundancy, feePerProvider: FEE, deadlineInSeconds: 3600 });
+          const { jobId } = await requestInference(net.publicClient, net.record, wallet, {
+            model: sample.name,
+            inputs: sample.exampleInputs(),
+            redundancy,
+            feePerProvider: FEE,
+            deadlineInSeconds: 3600,
+          });
           sent.push(jobId);
         } catch (error) {
           errors.push(error);
@@ -144,13 +177,26 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       streaming = false;
       await Promise.all(clients);
     }
-    expect(errors.map((e) => (e as Error).message.split("\n")[0]), "requests that failed").to.deep.equal([]);
+    expect(
+      errors.map((e) => (e as Error).message.split("\n")[0]),
+      "requests that failed",
+    ).to.deep.equal([]);
     const { market } = contracts();
-    const logs = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "JobRequested", fromBlock });
+    const logs = await net.publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      eventName: "JobRequested",
+      fromBlock,
+    });
     const mine = new Set(sent);
     const jobs = logs
       .filter((l) => mine.has(l.args.jobId!))
-      .map((l) => ({ jobId: l.args.jobId!, job: jobOfWords(l.args.job!), block: l.blockNumber, index: l.transactionIndex }));
+      .map((l) => ({
+        jobId: l.args.jobId!,
+        job: jobOfWords(l.args.job!),
+        block: l.blockNumber,
+        index: l.transactionIndex,
+      }));
     expect(jobs).to.have.length(sent.length);
     return jobs;
   }
@@ -167,7 +213,10 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
         const last = r.job.redundancy === 1 ? r.job.deadline : r.job.commitDeadline;
         if ((status === OPEN || status === REVEALING) && block.timestamp > BigInt(last)) {
           const client = CLIENTS.find((i) => getAddress(net.wallet(i).account.address) === getAddress(r.job.client))!;
-          await mined(net.publicClient, conclaveContracts(net.record, net.wallet(client)).market.write.finalize([r.jobId, jobWords(r.job)]));
+          await mined(
+            net.publicClient,
+            conclaveContracts(net.record, net.wallet(client)).market.write.finalize([r.jobId, jobWords(r.job)]),
+          );
           console.log(`        finalized stale job ${r.jobId} as its client`);
         }
         return null;
@@ -198,10 +247,23 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
   it("a good 20 % canary gets a binomial share of version-0 jobs, every job is served, and the runners promote it", async function () {
     v2 = await publish(shiftedTinyMlp());
     expect(v2.version).to.equal(2);
-    for (const r of runners) await until(`runner ${r.index}: v2 warm`, async () => (await modelsOf(r)).some((v) => v.version === 2 && v.warm), 120_000);
+    for (const r of runners)
+      await until(
+        `runner ${r.index}: v2 warm`,
+        async () => (await modelsOf(r)).some((v) => v.version === 2 && v.warm),
+        120_000,
+      );
     // The minimum duration holds the promotion back until the sample of N requests is complete:
     // its size is fixed beforehand, not by when the rule happened to hold (no optional stopping).
-    const plan: RolloutPlan = { candidate: 2, canaryBps: 2_000, minDuration: 600, promoteAfterJobs: 5, abortAfterJobs: 5, maxDisputedBps: 0, maxFailedBps: 0 };
+    const plan: RolloutPlan = {
+      candidate: 2,
+      canaryBps: 2_000,
+      minDuration: 600,
+      promoteAfterJobs: 5,
+      abortAfterJobs: 5,
+      maxDisputedBps: 0,
+      maxFailedBps: 0,
+    };
     await startRollout(plan);
     const { models } = contracts();
     expect(await rolloutStatus()).to.equal(ROLLOUT_STATUS.Running);
@@ -218,13 +280,18 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     const sd = Math.sqrt((p * (1 - p)) / N_CANARY);
     const share = canary.length / N_CANARY;
     const [low, high] = [p - 4.5 * sd, p + 4.5 * sd];
-    console.log(`        canary: ${canary.length} of ${N_CANARY} version-0 jobs went to v2: ${(share * 100).toFixed(1)} % (plan 20 %; 4.5 sd bounds ${(low * 100).toFixed(1)}-${(high * 100).toFixed(1)} %)`);
+    console.log(
+      `        canary: ${canary.length} of ${N_CANARY} version-0 jobs went to v2: ${(share * 100).toFixed(1)} % (plan 20 %; 4.5 sd bounds ${(low * 100).toFixed(1)}-${(high * 100).toFixed(1)} %)`,
+    );
     expect(share, "canary share").to.be.within(low, high);
 
     // Every job is served and paid (claimed after its challenge window); each version's result is its own.
     const hashes: Record<number, Set<Hex>> = { 1: new Set(), 2: new Set() };
     for (const j of jobs) {
-      const outcome = await waitForJob(net.publicClient, net.record, j.jobId, { timeoutMs: 120_000, fromBlock: j.block });
+      const outcome = await waitForJob(net.publicClient, net.record, j.jobId, {
+        timeoutMs: 120_000,
+        fromBlock: j.block,
+      });
       expect(outcome.deliveries, `job ${j.jobId}`).to.have.length(1);
       hashes[j.job.version]!.add(outcome.deliveries[0]!.resultHash);
       expect(await ended(j), `job ${j.jobId}`).to.equal(SETTLED);
@@ -234,7 +301,11 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     expect([...hashes[1]!][0]).to.not.equal([...hashes[2]!][0]);
     // The market counted every candidate job as settled; only the minimum duration is unmet.
     const [, counters] = await models.read.rolloutOf([modelId()]);
-    expect({ settled: counters.settled, disputed: counters.disputed, failed: counters.failed }).to.deep.equal({ settled: canary.length, disputed: 0, failed: 0 });
+    expect({ settled: counters.settled, disputed: counters.disputed, failed: counters.failed }).to.deep.equal({
+      settled: canary.length,
+      disputed: 0,
+      failed: 0,
+    });
     expect(canary.length).to.be.at.least(plan.promoteAfterJobs);
     expect(await rolloutStatus()).to.equal(ROLLOUT_STATUS.Running);
 
@@ -243,7 +314,10 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     await until("the runners to promote v2", async () => (await rolloutStatus()) === ROLLOUT_STATUS.Promoted, 60_000);
     const [promoted] = await models.getEvents.RolloutPromoted({ modelId: modelId() }, { fromBlock: 0n });
     expect(promoted!.args.candidate).to.equal(2);
-    expect(runners.map((r) => r.address), "promoted by a runner").to.include(getAddress(promoted!.args.by!));
+    expect(
+      runners.map((r) => r.address),
+      "promoted by a runner",
+    ).to.include(getAddress(promoted!.args.by!));
     expect((await models.read.getModel([modelId()])).activeVersion).to.equal(2);
     const at: At = { block: promoted!.blockNumber, index: promoted!.transactionIndex };
 
@@ -251,19 +325,41 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     const later = await stream(1, 2 * CLIENTS.length);
     for (const j of later) {
       expect(isAfter({ block: j.block, index: j.index }, at)).to.equal(true);
-      expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({ job: j.jobId, version: 2, counted: false });
-      const outcome = await waitForJob(net.publicClient, net.record, j.jobId, { timeoutMs: 120_000, fromBlock: j.block });
+      expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({
+        job: j.jobId,
+        version: 2,
+        counted: false,
+      });
+      const outcome = await waitForJob(net.publicClient, net.record, j.jobId, {
+        timeoutMs: 120_000,
+        fromBlock: j.block,
+      });
       expect(outcome.deliveries.map((d) => d.resultHash)).to.deep.equal([...hashes[2]!]);
     }
     for (const j of later) expect(await ended(j), `job ${j.jobId}`).to.equal(SETTLED);
-    console.log(`        promoted by ${promoted!.args.by} in block ${at.block}; ${later.length} later version-0 jobs, all served by v2`);
+    console.log(
+      `        promoted by ${promoted!.args.by} in block ${at.block}; ${later.length} later version-0 jobs, all served by v2`,
+    );
   });
 
   it("a candidate whose outputs differ between runners is aborted by the runners; later jobs go to the champion; nothing is stranded, nobody slashed", async function () {
     v3 = await publish(noisyTinyMlp());
     expect(v3.version).to.equal(3);
-    for (const r of runners) await until(`runner ${r.index}: v3 warm`, async () => (await modelsOf(r)).some((v) => v.version === 3 && v.warm), 120_000);
-    const plan: RolloutPlan = { candidate: 3, canaryBps: 5_000, minDuration: 0, promoteAfterJobs: 10, abortAfterJobs: 2, maxDisputedBps: 0, maxFailedBps: 0 };
+    for (const r of runners)
+      await until(
+        `runner ${r.index}: v3 warm`,
+        async () => (await modelsOf(r)).some((v) => v.version === 3 && v.warm),
+        120_000,
+      );
+    const plan: RolloutPlan = {
+      candidate: 3,
+      canaryBps: 5_000,
+      minDuration: 0,
+      promoteAfterJobs: 10,
+      abortAfterJobs: 2,
+      maxDisputedBps: 0,
+      maxFailedBps: 0,
+    };
     await startRollout(plan);
     const { models, market } = contracts();
 
@@ -280,7 +376,10 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     });
     const [aborted] = await models.getEvents.RolloutAborted({ modelId: modelId() }, { fromBlock: 0n });
     expect(aborted!.args).to.include({ candidate: 3, reason: "failed share above the plan's maximum" });
-    expect(runners.map((r) => r.address), "aborted by a runner").to.include(getAddress(aborted!.args.by!));
+    expect(
+      runners.map((r) => r.address),
+      "aborted by a runner",
+    ).to.include(getAddress(aborted!.args.by!));
     expect((await models.read.getModel([modelId()])).activeVersion).to.equal(2);
     const at: At = { block: aborted!.blockNumber, index: aborted!.transactionIndex };
 
@@ -288,14 +387,30 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
     const later = jobs.filter((j) => isAfter({ block: j.block, index: j.index }, at));
     expect(candidate.length, "candidate jobs").to.be.at.least(plan.abortAfterJobs);
     expect(later.length).to.be.greaterThan(0);
-    for (const j of candidate) expect(isAfter({ block: j.block, index: j.index }, at), `candidate job ${j.jobId} requested after the abort`).to.equal(false);
-    for (const j of later) expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({ job: j.jobId, version: 2, counted: false });
+    for (const j of candidate)
+      expect(
+        isAfter({ block: j.block, index: j.index }, at),
+        `candidate job ${j.jobId} requested after the abort`,
+      ).to.equal(false);
+    for (const j of later)
+      expect({ job: j.jobId, version: j.job.version, counted: j.job.counted }).to.deep.equal({
+        job: j.jobId,
+        version: 2,
+        counted: false,
+      });
 
     // Every job ends; the candidate's without a quorum (refunded in full), the champion's settled.
     const escrow = await market.read.escrowOf([3, FEE, Number(jobs[0]!.job.protocolFeeBps)]);
     for (const j of jobs) await ended(j);
-    const all = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock: jobs[0]!.block });
-    const of = (jobId: bigint, name: string) => all.filter((l) => l.eventName === name && (l.args as { jobId?: bigint }).jobId === jobId) as unknown as { args: Record<string, unknown> }[];
+    const all = await net.publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      fromBlock: jobs[0]!.block,
+    });
+    const of = (jobId: bigint, name: string) =>
+      all.filter((l) => l.eventName === name && (l.args as { jobId?: bigint }).jobId === jobId) as unknown as {
+        args: Record<string, unknown>;
+      }[];
     let refunded = 0;
     for (const j of jobs) {
       const settled = of(j.jobId, "JobSettled");
@@ -308,30 +423,64 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       } else {
         const { agreeing, clientRefund } = settled[0]!.args as { agreeing: number; clientRefund: bigint };
         const paid = BigInt(agreeing) * FEE;
-        expect(paid + (paid * BigInt(j.job.protocolFeeBps)) / 10_000n + clientRefund, `job ${j.jobId}: fees, protocol fee and refund`).to.equal(escrow);
+        expect(
+          paid + (paid * BigInt(j.job.protocolFeeBps)) / 10_000n + clientRefund,
+          `job ${j.jobId}: fees, protocol fee and refund`,
+        ).to.equal(escrow);
       }
-      if (j.job.version === 3) expect(refunds.map((l) => l.args.noQuorum), `candidate job ${j.jobId} refunded for no quorum`).to.deep.equal([true]);
+      if (j.job.version === 3)
+        expect(
+          refunds.map((l) => l.args.noQuorum),
+          `candidate job ${j.jobId} refunded for no quorum`,
+        ).to.deep.equal([true]);
       else expect(settled.length, `champion job ${j.jobId} settled`).to.equal(1);
     }
     const [, counters] = await models.read.rolloutOf([modelId()]);
-    expect({ settled: counters.settled, disputed: counters.disputed, failed: counters.failed }).to.deep.equal({ settled: 0, disputed: 0, failed: candidate.length });
-    console.log(`        bad candidate: ${candidate.length} of ${jobs.length} k = 3 jobs went to v3, all refunded without a quorum; aborted in block ${at.block} by ${aborted!.args.by}; ${later.length} later jobs, all on v2 (${refunded} refunds in all)`);
+    expect({ settled: counters.settled, disputed: counters.disputed, failed: counters.failed }).to.deep.equal({
+      settled: 0,
+      disputed: 0,
+      failed: candidate.length,
+    });
+    console.log(
+      `        bad candidate: ${candidate.length} of ${jobs.length} k = 3 jobs went to v3, all refunded without a quorum; aborted in block ${at.block} by ${aborted!.args.by}; ${later.length} later jobs, all on v2 (${refunded} refunds in all)`,
+    );
 
     // Every counted job of the test was counted: no report was refused.
     const deployedAt = BigInt(net.record.contracts.InferenceMarket!.block);
-    expect(await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "RolloutCountFailed", fromBlock: deployedAt }), "RolloutCountFailed events").to.deep.equal([]);
+    expect(
+      await net.publicClient.getContractEvents({
+        address: market.address,
+        abi: market.abi,
+        eventName: "RolloutCountFailed",
+        fromBlock: deployedAt,
+      }),
+      "RolloutCountFailed events",
+    ).to.deep.equal([]);
 
     // No provider was slashed, by any job of this test.
-    const seatsSlashed = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatSlashed", fromBlock: deployedAt });
+    const seatsSlashed = await net.publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      eventName: "SeatSlashed",
+      fromBlock: deployedAt,
+    });
     expect(seatsSlashed, "SeatSlashed events").to.deep.equal([]);
     const { providers } = contracts();
-    const slashed = await net.publicClient.getContractEvents({ address: providers.address, abi: providers.abi, eventName: "ProviderSlashed", fromBlock: deployedAt });
+    const slashed = await net.publicClient.getContractEvents({
+      address: providers.address,
+      abi: providers.abi,
+      eventName: "ProviderSlashed",
+      fromBlock: deployedAt,
+    });
     expect(slashed, "ProviderSlashed events").to.deep.equal([]);
 
     // Nothing stranded: with every job ended, the market holds in ETH exactly the credits of the
     // clients and providers plus the protocol fees.
     const accounts: Address[] = [...CLIENTS.map((i) => net.wallet(i).account.address), ...net.providers];
-    const credited = (await Promise.all(accounts.map((a) => market.read.balanceOf([a, zeroAddress])))).reduce((a, b) => a + b, 0n);
+    const credited = (await Promise.all(accounts.map((a) => market.read.balanceOf([a, zeroAddress])))).reduce(
+      (a, b) => a + b,
+      0n,
+    );
     const fees = await market.read.protocolFees([zeroAddress]);
     const held = await net.publicClient.getBalance({ address: market.address });
     expect(held, "the market's ETH").to.equal(credited + fees);

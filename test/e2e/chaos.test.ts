@@ -12,14 +12,28 @@ describe("chaos harness: load and faults end to end (Anvil, 1 s blocks)", functi
   it("ends every job on-chain with none lost or paid twice and no honest provider slashed", async function () {
     const lines: string[] = [];
     const report = await runChaos(
-      { ...CHAOS_DEFAULTS, jobs: 100, runners: 3, rate: 2, faults: ["kill", "429"], faultRepeats: 2, settleTimeoutSeconds: 300 },
+      {
+        ...CHAOS_DEFAULTS,
+        jobs: 100,
+        runners: 3,
+        rate: 2,
+        faults: ["kill", "429"],
+        faultRepeats: 2,
+        settleTimeoutSeconds: 300,
+      },
       { log: createLogger({ level: "error" }), say: (l) => lines.push(l) },
     );
     const table = reportTable(report);
     if (process.env.CONCLAVE_TEST_LOG_LEVEL) console.log(table);
     const f = report.figures;
-    expect(report.faults.filter((x) => x.kind === "kill" && !x.error), table).to.have.length(2);
-    expect(report.faults.filter((x) => x.kind === "429" && !x.error), table).to.have.length(2);
+    expect(
+      report.faults.filter((x) => x.kind === "kill" && !x.error),
+      table,
+    ).to.have.length(2);
+    expect(
+      report.faults.filter((x) => x.kind === "429" && !x.error),
+      table,
+    ).to.have.length(2);
     expect(report.requests.notSent + report.requests.reverted, table).to.equal(0);
     expect(f.requested.total, table).to.equal(100);
     expect(f.lost, table).to.deep.equal([]);

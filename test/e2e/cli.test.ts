@@ -33,16 +33,30 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
   const exited: Promise<number | null>[] = [];
 
   // `rpc` is known once the network is up.
-  const conclave = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => cliFor({ rpc, deployment, cwd: dir })(args, env);
+  const conclave = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+    cliFor({ rpc, deployment, cwd: dir })(args, env);
 
   /** Runs the `npm start` script and waits until it says the network is up. */
   async function startNetwork(extra: string[]): Promise<void> {
     networkLog = "";
-    network = spawn(process.execPath, [path.join(ROOT, "scripts", "start.ts"), "--port", String(port), "--dir", path.join(dir, "state"), "--deployments-dir", path.join(dir, "deployments"), ...extra], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_NO_WARNINGS: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    network = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, "scripts", "start.ts"),
+        "--port",
+        String(port),
+        "--dir",
+        path.join(dir, "state"),
+        "--deployments-dir",
+        path.join(dir, "deployments"),
+        ...extra,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NODE_NO_WARNINGS: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const exit = new Promise<number | null>((resolve) => network.once("exit", (code) => resolve(code)));
     exited.unshift(exit);
     network.stderr!.on("data", (d: Buffer) => (networkLog += d.toString()));
@@ -79,7 +93,17 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
   });
 
   it("publishes a new model, votes it in, runs it with k = 3 and audits the job", async function () {
-    const published = await conclave(["model", "publish", sileroVadV5Path(), "--name", "vad-e2e", "--schema", path.join(ROOT, "models", "silero-vad-v5.schema.json"), "--dev-account", "1"]);
+    const published = await conclave([
+      "model",
+      "publish",
+      sileroVadV5Path(),
+      "--name",
+      "vad-e2e",
+      "--schema",
+      path.join(ROOT, "models", "silero-vad-v5.schema.json"),
+      "--dev-account",
+      "1",
+    ]);
     expect(published.code, published.stderr).to.equal(0);
     expect(published.json).to.include({ name: "vad-e2e", version: 1 });
     expect(published.json.weightsCid).to.match(/^bafy/);
@@ -108,7 +132,18 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const inputFile = path.join(dir, "vad-input.json");
     writeFileSync(inputFile, JSON.stringify(tensorsToJson(inputs)));
     const outputFile = path.join(dir, "vad-output.safetensors");
-    const inferred = await conclave(["infer", "vad-e2e", "--input", inputFile, "--redundancy", "3", "--output", outputFile, "--dev-account", "8"]);
+    const inferred = await conclave([
+      "infer",
+      "vad-e2e",
+      "--input",
+      inputFile,
+      "--redundancy",
+      "3",
+      "--output",
+      outputFile,
+      "--dev-account",
+      "8",
+    ]);
     expect(inferred.code, inferred.stderr).to.equal(0);
     expect(inferred.json).to.include({ status: "settled", redundancy: 3, outputFile });
     expect(inferred.json.verified).to.deep.equal({ canonicalHash: true, attestations: 3 });
@@ -128,8 +163,20 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(events.at(-1)).to.equal("JobSettled");
 
     // The same model paid in the DAO-allowed test token: the CLI approves the escrow first.
-    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: string } } }).contracts.TestToken.address;
-    const inToken = await conclave(["infer", "vad-e2e", "--input", inputFile, "--token", token, "--max-fee", "2.5", "--dev-account", "9"]);
+    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: string } } })
+      .contracts.TestToken.address;
+    const inToken = await conclave([
+      "infer",
+      "vad-e2e",
+      "--input",
+      inputFile,
+      "--token",
+      token,
+      "--max-fee",
+      "2.5",
+      "--dev-account",
+      "9",
+    ]);
     expect(inToken.code, inToken.stderr).to.equal(0);
     expect(inToken.stderr).to.match(/approving 2\.525 TUSD for the market/);
     // k = 1: the result is in at once; its fee is claimed after the challenge window.
@@ -139,55 +186,115 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const status = await conclave(["job", "status", inferred.json.jobId as string]);
     expect(status.json).to.include({ status: "settled", seated: 3, revealed: 3 });
     const model = await conclave(["audit", "model", "vad-e2e"]);
-    expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members(["VersionPublished", "VersionActivated", "ProposalCreated"]);
+    expect((model.json.events as { event: string }[]).map((e) => e.event)).to.include.members([
+      "VersionPublished",
+      "VersionActivated",
+      "ProposalCreated",
+    ]);
   });
 
   it("wires its runners as peers that serve peers: each serves a gateway, lists the earlier ones, and serves the weights it ran", async function () {
-    const record = JSON.parse(readFileSync(path.join(dir, "deployments", "31337.json"), "utf8")) as { ipfs: { gateways: string[] }; runners: unknown[] };
+    const record = JSON.parse(readFileSync(path.join(dir, "deployments", "31337.json"), "utf8")) as {
+      ipfs: { gateways: string[] };
+      runners: unknown[];
+    };
     expect(record.ipfs.gateways).to.have.length(record.runners.length);
     record.ipfs.gateways.forEach((g, i) => {
       expect(g).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const config = JSON.parse(readFileSync(path.join(dir, "state", "runners", String(DEV_ROLES.providers[i]), "runner.json"), "utf8")) as { ipfs: { gateway: string; gateways: string[] } };
+      const config = JSON.parse(
+        readFileSync(path.join(dir, "state", "runners", String(DEV_ROLES.providers[i]), "runner.json"), "utf8"),
+      ) as { ipfs: { gateway: string; gateways: string[] } };
       expect(config.ipfs.gateway).to.equal("127.0.0.1:0");
       expect(config.ipfs.gateways).to.deep.equal(record.ipfs.gateways.slice(0, i));
     });
     // Every runner served the k = 3 job of vad-e2e above, so each holds its weights and (once its
     // background pin is done) serves them.
     for (const g of record.ipfs.gateways) {
-      await until(`${g} serves ${vadWeightsCid}`, async () => (await fetch(`${g}/ipfs/${vadWeightsCid}?format=car`, { method: "HEAD" })).status === 200, 30_000);
+      await until(
+        `${g} serves ${vadWeightsCid}`,
+        async () => (await fetch(`${g}/ipfs/${vadWeightsCid}?format=car`, { method: "HEAD" })).status === 200,
+        30_000,
+      );
     }
   });
 
   it("model names are owned: nobody else publishes under one, its owner hands it on in two steps", async function () {
     const weights = sileroVadV5Path();
     const schema = path.join(ROOT, "models", "silero-vad-v5.schema.json");
-    const first = await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "1"]);
+    const first = await conclave([
+      "model",
+      "publish",
+      weights,
+      "--name",
+      "vad-owned",
+      "--schema",
+      schema,
+      "--dev-account",
+      "1",
+    ]);
     expect(first.code, first.stderr).to.equal(0);
-    expectFailure(await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "2"]), new RegExp(`model vad-owned belongs to ${devAccount(1).address}`));
+    expectFailure(
+      await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "2"]),
+      new RegExp(`model vad-owned belongs to ${devAccount(1).address}`),
+    );
 
-    expectFailure(await conclave(["model", "transfer", "vad-owned", devAccount(2).address, "--dev-account", "2"]), /does not own model vad-owned/);
+    expectFailure(
+      await conclave(["model", "transfer", "vad-owned", devAccount(2).address, "--dev-account", "2"]),
+      /does not own model vad-owned/,
+    );
     const offered = await conclave(["model", "transfer", "vad-owned", devAccount(2).address, "--dev-account", "1"]);
     expect(offered.code, offered.stderr).to.equal(0);
     expect(offered.json).to.include({ pendingOwner: devAccount(2).address });
-    expectFailure(await conclave(["model", "accept", "vad-owned", "--dev-account", "3"]), new RegExp(`offered to ${devAccount(2).address}, not to ${devAccount(3).address}`));
+    expectFailure(
+      await conclave(["model", "accept", "vad-owned", "--dev-account", "3"]),
+      new RegExp(`offered to ${devAccount(2).address}, not to ${devAccount(3).address}`),
+    );
     const accepted = await conclave(["model", "accept", "vad-owned", "--dev-account", "2"]);
     expect(accepted.code, accepted.stderr).to.equal(0);
     expect(accepted.json).to.include({ owner: devAccount(2).address, previousOwner: devAccount(1).address });
 
-    const second = await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "2"]);
+    const second = await conclave([
+      "model",
+      "publish",
+      weights,
+      "--name",
+      "vad-owned",
+      "--schema",
+      schema,
+      "--dev-account",
+      "2",
+    ]);
     expect(second.code, second.stderr).to.equal(0);
     expect(second.json).to.include({ name: "vad-owned", version: 2 });
-    expectFailure(await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "1"]), /belongs to/);
+    expectFailure(
+      await conclave(["model", "publish", weights, "--name", "vad-owned", "--schema", schema, "--dev-account", "1"]),
+      /belongs to/,
+    );
     const status = await conclave(["status"]);
-    expect((status.json.models as { name: string; owner: string }[]).find((m) => m.name === "vad-owned")?.owner).to.equal(devAccount(2).address);
+    expect(
+      (status.json.models as { name: string; owner: string }[]).find((m) => m.name === "vad-owned")?.owner,
+    ).to.equal(devAccount(2).address);
   });
 
   it("binds proposals to their proposer, and the guardian vetoes a queued one", async function () {
-    const proposed = await conclave(["dao", "propose", "set-policy", "maxInlineInputBytes", "1024", "--description", "Shrink inline inputs", "--dev-account", "1"]);
+    const proposed = await conclave([
+      "dao",
+      "propose",
+      "set-policy",
+      "maxInlineInputBytes",
+      "1024",
+      "--description",
+      "Shrink inline inputs",
+      "--dev-account",
+      "1",
+    ]);
     expect(proposed.code, proposed.stderr).to.equal(0);
-    expect(proposed.json.description).to.equal(`Shrink inline inputs [ref:${/\[ref:([0-9a-f]{16})\]/.exec(proposed.json.description as string)?.[1]}]#proposer=${devAccount(1).address}`);
+    expect(proposed.json.description).to.equal(
+      `Shrink inline inputs [ref:${/\[ref:([0-9a-f]{16})\]/.exec(proposed.json.description as string)?.[1]}]#proposer=${devAccount(1).address}`,
+    );
     const id = proposed.json.id as string;
-    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    for (const member of ["1", "2", "3"])
+      expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
     expectFailure(await conclave(["dao", "veto", id, "--dev-account", "24"]), /is Active, not Queued/);
     expect((await conclave(["dao", "queue", id, "--dev-account", "1"])).code).to.equal(0);
 
@@ -204,11 +311,17 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const who = devAccount(3).address;
     expect((await conclave(["provider", "register", "--stake", "100", "--dev-account", "3"])).code).to.equal(0);
     expectFailure(await conclave(["guardian", "freeze", who, "--dev-account", "2"]), /is not the guardian/);
-    expectFailure(await conclave(["guardian", "freeze", "0x1234", "--dev-account", "24"]), /provider must be a 0x address/);
+    expectFailure(
+      await conclave(["guardian", "freeze", "0x1234", "--dev-account", "24"]),
+      /provider must be a 0x address/,
+    );
     const frozen = await conclave(["guardian", "freeze", who, "--dev-account", "24"]);
     expect(frozen.code, frozen.stderr).to.equal(0);
     expect(frozen.json).to.include({ provider: who, guardian: devAccount(24).address });
-    expectFailure(await conclave(["guardian", "freeze", who, "--dev-account", "24"]), /already frozen until .*: the guardian cannot extend a freeze/);
+    expectFailure(
+      await conclave(["guardian", "freeze", who, "--dev-account", "24"]),
+      /already frozen until .*: the guardian cannot extend a freeze/,
+    );
     const status = await conclave(["status"]);
     expect((status.json.frozen as { address: string; until: string }[]).map((f) => f.address)).to.deep.equal([who]);
     const provider = await conclave(["provider", "status", who]);
@@ -216,44 +329,79 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const unfreeze = await conclave(["dao", "propose", "unfreeze", who, "--dev-account", "1"]);
     expect(unfreeze.code, unfreeze.stderr).to.equal(0);
     expect((unfreeze.json.actions as { call: string }[])[0]!.call).to.equal(`unfreeze(${who})`);
-    expectFailure(await conclave(["dao", "propose", "unfreeze", devAccount(4).address, "--dev-account", "1"]), /is not frozen/);
-    expectFailure(await conclave(["dao", "propose", "set-policy", "freezePeriod", "10", "--dev-account", "1"]), /below the governance delay of 361 s/);
+    expectFailure(
+      await conclave(["dao", "propose", "unfreeze", devAccount(4).address, "--dev-account", "1"]),
+      /is not frozen/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "set-policy", "freezePeriod", "10", "--dev-account", "1"]),
+      /below the governance delay of 361 s/,
+    );
     // Finding 6: an approval names the tags it grants (by default those declared when proposing).
     const approve = await conclave(["dao", "propose", "approve-provider", who, "--dev-account", "1"]);
     expect(approve.code, approve.stderr).to.equal(0);
     expect((approve.json.actions as { call: string }[])[0]!.call).to.equal(`approveProvider(${who}, 1)`);
     const grant = await conclave(["dao", "propose", "grant-tags", who, "5", "--dev-account", "1"]);
     expect((grant.json.actions as { call: string }[])[0]!.call).to.equal(`setGrantedTags(${who}, 5)`);
-    expectFailure(await conclave(["dao", "propose", "grant-tags", who, "--dev-account", "1"]), /takes <address> <tags>/);
+    expectFailure(
+      await conclave(["dao", "propose", "grant-tags", who, "--dev-account", "1"]),
+      /takes <address> <tags>/,
+    );
   });
 
   it("lets the DAO set a payment token's rate, executed on the market's address by its court", async function () {
-    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: Address } } }).contracts.TestToken.address;
-    expectFailure(await conclave(["dao", "propose", "allow-token", token, "0", "--dev-account", "1"]), /rate must be above 0/);
+    const token = (JSON.parse(readFileSync(deployment, "utf8")) as { contracts: { TestToken: { address: Address } } })
+      .contracts.TestToken.address;
+    expectFailure(
+      await conclave(["dao", "propose", "allow-token", token, "0", "--dev-account", "1"]),
+      /rate must be above 0/,
+    );
     const proposed = await conclave(["dao", "propose", "allow-token", token, "2", "--dev-account", "1"]);
     expect(proposed.code, proposed.stderr).to.equal(0);
     expect(proposed.json.description).to.match(/^Allow payment in TUSD \(0x[0-9a-fA-F]{40}\) at 2 TUSD per ETH \[ref:/);
     const id = proposed.json.id as string;
-    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    for (const member of ["1", "2", "3"])
+      expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
     expect((await conclave(["dao", "queue", id, "--dev-account", "1"])).code).to.equal(0);
     const executed = await conclave(["dao", "execute", id, "--dev-account", "1"]);
     expect(executed.code, executed.stderr).to.equal(0);
     expect(executed.json.state).to.equal("Executed");
-    expect((executed.json.actions as { call: string }[])[0]!.call).to.equal(`setTokenAllowed(${token}, true, 2000000000000000000)`);
+    expect((executed.json.actions as { call: string }[])[0]!.call).to.equal(
+      `setTokenAllowed(${token}, true, 2000000000000000000)`,
+    );
     // The versions' minimum fees are 0 here: the token still pays any fee, now at the new rate.
-    const inToken = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--token", token, "--max-fee", "0.5", "--dev-account", "9"]);
+    const inToken = await conclave([
+      "infer",
+      "tiny-mlp",
+      "--input",
+      path.join(ROOT, "examples", "tiny-mlp.input.json"),
+      "--token",
+      token,
+      "--max-fee",
+      "0.5",
+      "--dev-account",
+      "9",
+    ]);
     expect(inToken.code, inToken.stderr).to.equal(0);
     expect(inToken.json).to.include({ status: "delivered", token });
   });
 
   it("proposes a market migration: wind the market down and give MARKET_ROLE to the new one (finding 12; not executed)", async function () {
     const next = "0x000000000000000000000000000000000000bEEF";
-    expectFailure(await conclave(["dao", "propose", "wind-down-market", next, next, "--dev-account", "1"]), /takes \[<new market address>\]/);
+    expectFailure(
+      await conclave(["dao", "propose", "wind-down-market", next, next, "--dev-account", "1"]),
+      /takes \[<new market address>\]/,
+    );
     const proposed = await conclave(["dao", "propose", "wind-down-market", next, "--dev-account", "1"]);
     expect(proposed.code, proposed.stderr).to.equal(0);
-    expect(proposed.json.description).to.match(/^Wind down the market 0x[0-9a-fA-F]{40} and give MARKET_ROLE to 0x000000000000000000000000000000000000bEEF \[ref:/);
+    expect(proposed.json.description).to.match(
+      /^Wind down the market 0x[0-9a-fA-F]{40} and give MARKET_ROLE to 0x000000000000000000000000000000000000bEEF \[ref:/,
+    );
     const calls = (proposed.json.actions as { contract: string; call: string }[]).map((a) => `${a.contract}.${a.call}`);
-    expect(calls).to.deep.equal(["InferenceMarket.windDown()", `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`]);
+    expect(calls).to.deep.equal([
+      "InferenceMarket.windDown()",
+      `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
+    ]);
   });
 
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {
@@ -262,37 +410,77 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     const dev8 = devAccount(8).address;
     const before = await nonceOf(dev8);
 
-    expectFailure(await conclave(["infer", "no-such-model", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "8"]), /unknown model "no-such-model"/);
+    expectFailure(
+      await conclave([
+        "infer",
+        "no-such-model",
+        "--input",
+        path.join(ROOT, "examples", "tiny-mlp.input.json"),
+        "--dev-account",
+        "8",
+      ]),
+      /unknown model "no-such-model"/,
+    );
     const wrongShape = path.join(dir, "wrong-shape.json");
     writeFileSync(wrongShape, JSON.stringify({ x: { dtype: "F32", data: [[1, 2, 3]] } }));
-    expectFailure(await conclave(["infer", "tiny-mlp", "--input", wrongShape, "--dev-account", "8"]), /input x has shape \[1,3\], expected \[\*,4\]/);
+    expectFailure(
+      await conclave(["infer", "tiny-mlp", "--input", wrongShape, "--dev-account", "8"]),
+      /input x has shape \[1,3\], expected \[\*,4\]/,
+    );
     const wrongDtype = path.join(dir, "wrong-dtype.json");
     writeFileSync(wrongDtype, JSON.stringify({ x: { dtype: "I32", data: [[1, 2, 3, 4]] } }));
-    expectFailure(await conclave(["infer", "tiny-mlp", "--input", wrongDtype, "--dev-account", "8"]), /input x has dtype I32, expected F32/);
+    expectFailure(
+      await conclave(["infer", "tiny-mlp", "--input", wrongDtype, "--dev-account", "8"]),
+      /input x has dtype I32, expected F32/,
+    );
     expect(await nonceOf(dev8)).to.equal(before);
 
     const poor = generatePrivateKey();
-    expectFailure(await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--max-fee", "1"], { CONCLAVE_KEY: poor }), /not enough funds: the job escrows 1.01 ETH, 0x[0-9a-fA-F]{40} holds 0 ETH/);
+    expectFailure(
+      await conclave(
+        ["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--max-fee", "1"],
+        { CONCLAVE_KEY: poor },
+      ),
+      /not enough funds: the job escrows 1.01 ETH, 0x[0-9a-fA-F]{40} holds 0 ETH/,
+    );
 
     const closedPort = await freePort();
     const unreachable = await runCli(["status", "--rpc", `http://127.0.0.1:${closedPort}`, "--json"]);
     expectFailure(unreachable, /cannot reach RPC http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
 
     const keystore = path.join(dir, "key.json");
-    const created = await conclave(["key", "import", "--out", keystore], { CONCLAVE_KEY: poor, CONCLAVE_KEYSTORE_PASSWORD: "correct horse battery" });
+    const created = await conclave(["key", "import", "--out", keystore], {
+      CONCLAVE_KEY: poor,
+      CONCLAVE_KEYSTORE_PASSWORD: "correct horse battery",
+    });
     expect(created.code, created.stderr).to.equal(0);
     expect(created.stdout + created.stderr).to.not.include(poor.slice(2));
-    expectFailure(await conclave(["withdraw", "--keystore", keystore], { CONCLAVE_KEYSTORE_PASSWORD: "wrong password" }), /wrong password for keystore/);
+    expectFailure(
+      await conclave(["withdraw", "--keystore", keystore], { CONCLAVE_KEYSTORE_PASSWORD: "wrong password" }),
+      /wrong password for keystore/,
+    );
 
     const listed = await conclave(["dao", "list"]);
     const executed = (listed.json.proposals as { id: string; state: string }[]).find((p) => p.state === "Executed")!;
-    expectFailure(await conclave(["dao", "vote", executed.id, "for", "--dev-account", "1"]), /is Executed: votes are taken only while it is Active/);
+    expectFailure(
+      await conclave(["dao", "vote", executed.id, "for", "--dev-account", "1"]),
+      /is Executed: votes are taken only while it is Active/,
+    );
     expectFailure(await conclave(["dao", "queue", executed.id, "--dev-account", "1"]), /is Executed, not Succeeded/);
-    expectFailure(await conclave(["dao", "propose", "activate", "tiny-mlp", "1", "--dev-account", "1"]), /tiny-mlp v1 is already active/);
+    expectFailure(
+      await conclave(["dao", "propose", "activate", "tiny-mlp", "1", "--dev-account", "1"]),
+      /tiny-mlp v1 is already active/,
+    );
     expectFailure(await conclave(["infer"]), /takes 1 argument/);
     expectFailure(await conclave(["job", "finalize", "1", "--dev-account", "8"]), /job 1 already ended \(settled\)/);
-    expectFailure(await conclave(["provider", "register", "--stake", "1000", "--dev-account", "10"]), /not enough funds: staking 1000 CLV, 0x[0-9a-fA-F]{40} holds 0 CLV/);
-    expectFailure(await conclave(["provider", "register", "--stake", "1", "--dev-account", "4"]), /below the minimum stake of 100 CLV/);
+    expectFailure(
+      await conclave(["provider", "register", "--stake", "1000", "--dev-account", "10"]),
+      /not enough funds: staking 1000 CLV, 0x[0-9a-fA-F]{40} holds 0 CLV/,
+    );
+    expectFailure(
+      await conclave(["provider", "register", "--stake", "1", "--dev-account", "4"]),
+      /below the minimum stake of 100 CLV/,
+    );
     const provider = await conclave(["provider", "status", devAccount(4).address]);
     expect(provider.json).to.include({ status: "Approved", eligible: true });
   });
@@ -308,13 +496,23 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
     expect(networkLog).to.match(/resumed the network saved in .* at block \d+/);
     const status = await conclave(["status"]);
     expect(status.code, status.stderr).to.equal(0);
-    expect((status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")?.activeVersion).to.equal(1);
+    expect(
+      (status.json.models as { name: string; activeVersion: number }[]).find((m) => m.name === "vad-e2e")
+        ?.activeVersion,
+    ).to.equal(1);
     // Jobs 1-4: the start's demo, vad-e2e at k = 3 and in the token, tiny-mlp in the token at its new rate.
     expect((status.json.market as { jobs: number }).jobs).to.equal(4);
     const first = await conclave(["job", "status", "1"]);
     expect(first.json).to.include({ status: "settled", revealed: 3 });
     // The resumed runners serve new jobs.
-    const inferred = await conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--dev-account", "9"]);
+    const inferred = await conclave([
+      "infer",
+      "tiny-mlp",
+      "--input",
+      path.join(ROOT, "examples", "tiny-mlp.input.json"),
+      "--dev-account",
+      "9",
+    ]);
     expect(inferred.code, inferred.stderr).to.equal(0);
     expect(inferred.json).to.include({ status: "delivered", jobId: "5" });
     network.kill("SIGINT");

@@ -1,9 +1,26 @@
 import { expect } from "chai";
-import { getAddress, parseEther, parseEventLogs, toFunctionSelector, zeroAddress, type Abi, type Address, type Hex } from "viem";
+import {
+  getAddress,
+  parseEther,
+  parseEventLogs,
+  toFunctionSelector,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { quantize, quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
-import { callbackAttempts, consumerRouter, deploySpeechGate, followCallback, requestSpeechFrame, retryConsumerCallback, speechVerdict } from "../../node/client/consumer.ts";
+import {
+  callbackAttempts,
+  consumerRouter,
+  deploySpeechGate,
+  followCallback,
+  requestSpeechFrame,
+  retryConsumerCallback,
+  speechVerdict,
+} from "../../node/client/consumer.ts";
 import { jobRequestOf } from "../../node/client/jobs.ts";
 import { CallbackStatus } from "../../node/consumers/fulfiller.ts";
 import { JobStatus } from "../../node/chain/statuses.ts";
@@ -35,7 +52,15 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     // A short challenge window: k = 1 results are final (and paid) within the test.
     net = await startDevnet({ params: { challengeWindow: 5 } });
     // No runner challenges another's k = 1 result here; the fulfil turns are short.
-    runners = await Promise.all(RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { jobs: { checkRate: 0 }, consumers: { fulfil: true, turnSeconds: 3 } }))));
+    runners = await Promise.all(
+      RUNNERS.map((i) =>
+        spawnRunner(
+          net,
+          i,
+          runnerConfig(net, i, { jobs: { checkRate: 0 }, consumers: { fulfil: true, turnSeconds: 3 } }),
+        ),
+      ),
+    );
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop()));
@@ -52,21 +77,40 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
   }
 
   async function setMode(consumer: Address, mode: number) {
-    const hash = await net.wallet(8).writeContract({ address: consumer, abi: switchAbi, functionName: "setMode", args: [mode] });
+    const hash = await net
+      .wallet(8)
+      .writeContract({ address: consumer, abi: switchAbi, functionName: "setMode", args: [mode] });
     await net.publicClient.waitForTransactionReceipt({ hash });
   }
 
   /** A tiny-mlp job requested through the switch consumer; its callback gets `limit` gas. */
   async function switchRequest(consumer: Address, k: number, limit: number, nonce?: number): Promise<Hex> {
     const sample = sampleModel("tiny-mlp");
-    const { request } = await jobRequestOf(net.publicClient, net.record, { model: sample.name, inputs: sample.exampleInputs(), redundancy: k, feePerProvider: parseEther("0.001"), deadlineInSeconds: 600 });
-    return net.wallet(8).writeContract({ address: consumer, abi: switchAbi, functionName: "request", args: [request, limit, CAP], gas: 1_500_000n, ...(nonce === undefined ? {} : { nonce }) });
+    const { request } = await jobRequestOf(net.publicClient, net.record, {
+      model: sample.name,
+      inputs: sample.exampleInputs(),
+      redundancy: k,
+      feePerProvider: parseEther("0.001"),
+      deadlineInSeconds: 600,
+    });
+    return net.wallet(8).writeContract({
+      address: consumer,
+      abi: switchAbi,
+      functionName: "request",
+      args: [request, limit, CAP],
+      gas: 1_500_000n,
+      ...(nonce === undefined ? {} : { nonce }),
+    });
   }
 
   async function jobOf(hash: Hex): Promise<bigint> {
     const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
     expect(receipt.status).to.equal("success");
-    const [ev] = parseEventLogs({ abi: loadArtifact("InferenceMarket").abi, logs: receipt.logs, eventName: "JobRequested" });
+    const [ev] = parseEventLogs({
+      abi: loadArtifact("InferenceMarket").abi,
+      logs: receipt.logs,
+      eventName: "JobRequested",
+    });
     return ev!.args.jobId;
   }
 
@@ -80,9 +124,16 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     const gate = await deploySpeechGate(net.publicClient, net.record, owner, { fund: parseEther("1") });
     const fee = parseEther("0.01");
     const before = await Promise.all(runners.map((r) => marketOf().read.balanceOf([r.address, zeroAddress])));
-    const { jobId, block } = await requestSpeechFrame(net.publicClient, net.record, owner, gate.address, { inputs, redundancy: 3, feePerProvider: fee });
+    const { jobId, block } = await requestSpeechFrame(net.publicClient, net.record, owner, gate.address, {
+      inputs,
+      redundancy: 3,
+      feePerProvider: fee,
+    });
 
-    const { state, attempts } = await followCallback(net.publicClient, net.record, jobId, { fromBlock: block, timeoutMs: 300_000 });
+    const { state, attempts } = await followCallback(net.publicClient, net.record, jobId, {
+      fromBlock: block,
+      timeoutMs: 300_000,
+    });
     expect(state.status).to.equal("delivered");
     expect(attempts).to.have.length(1);
     const [attempt] = attempts;
@@ -140,8 +191,17 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
 
     // The jobs settle (their fees claimed after the window) and their providers are paid.
     for (const jobId of [reverting, burning]) {
-      await until(`job ${jobId} settled`, async () => (await jobStatus(jobId)) === JobStatus.Settled, { timeoutMs: 120_000, intervalMs: 250 });
-      const claimed = await net.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "DeliveryClaimed", args: { jobId }, fromBlock: BigInt(net.record.contracts.InferenceMarket!.block) });
+      await until(`job ${jobId} settled`, async () => (await jobStatus(jobId)) === JobStatus.Settled, {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+      });
+      const claimed = await net.publicClient.getContractEvents({
+        address: market.address,
+        abi: market.abi,
+        eventName: "DeliveryClaimed",
+        args: { jobId },
+        fromBlock: BigInt(net.record.contracts.InferenceMarket!.block),
+      });
       expect(claimed).to.have.length(1);
       expect((claimed[0]!.args as { fee: bigint }).fee).to.equal(fee);
     }
@@ -165,10 +225,31 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
         [true, true],
       ]);
       const resultHash = attempts[1]!.resultHash!;
-      expect(await net.publicClient.readContract({ address: consumer, abi: switchAbi, functionName: "deliveries", args: [jobId] })).to.equal(1n);
-      expect(await net.publicClient.readContract({ address: consumer, abi: switchAbi, functionName: "resultHashes", args: [jobId] })).to.equal(resultHash);
+      expect(
+        await net.publicClient.readContract({
+          address: consumer,
+          abi: switchAbi,
+          functionName: "deliveries",
+          args: [jobId],
+        }),
+      ).to.equal(1n);
+      expect(
+        await net.publicClient.readContract({
+          address: consumer,
+          abi: switchAbi,
+          functionName: "resultHashes",
+          args: [jobId],
+        }),
+      ).to.equal(resultHash);
       // What the callback got hashes to the result (the router checked it; the consumer recorded it).
-      expect(await net.publicClient.readContract({ address: consumer, abi: switchAbi, functionName: "outputsHashes", args: [jobId] })).to.equal(resultHash);
+      expect(
+        await net.publicClient.readContract({
+          address: consumer,
+          abi: switchAbi,
+          functionName: "outputsHashes",
+          args: [jobId],
+        }),
+      ).to.equal(resultHash);
     }
   });
 
@@ -181,10 +262,16 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     const hashes = await Promise.all(ks.map((k, i) => switchRequest(consumer, k, 150_000, nonce + i)));
     const jobIds = await Promise.all(hashes.map(jobOf));
 
-    await until("every callback delivered", async () => {
-      const states = await Promise.all(jobIds.map((jobId) => net.publicClient.readContract({ ...router, functionName: "requestOf", args: [jobId] })));
-      return states.every((s) => Number(s.status) === CallbackStatus.Delivered);
-    }, { timeoutMs: 420_000, intervalMs: 500 });
+    await until(
+      "every callback delivered",
+      async () => {
+        const states = await Promise.all(
+          jobIds.map((jobId) => net.publicClient.readContract({ ...router, functionName: "requestOf", args: [jobId] })),
+        );
+        return states.every((s) => Number(s.status) === CallbackStatus.Delivered);
+      },
+      { timeoutMs: 420_000, intervalMs: 500 },
+    );
 
     const fromBlock = BigInt(net.record.contracts.ConsumerRouter!.block);
     for (const jobId of jobIds) {
@@ -195,9 +282,20 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
       expect(delivered, `job ${jobId}`).to.have.length(1);
       expect(paid, `job ${jobId}`).to.have.length(1);
       expect(events.some((e) => e.eventName === "CallbackFailed")).to.equal(false);
-      expect(await net.publicClient.readContract({ address: consumer, abi: switchAbi, functionName: "deliveries", args: [jobId] })).to.equal(1n);
+      expect(
+        await net.publicClient.readContract({
+          address: consumer,
+          abi: switchAbi,
+          functionName: "deliveries",
+          args: [jobId],
+        }),
+      ).to.equal(1n);
       const { gasUsed } = delivered[0]!.args as { gasUsed: bigint };
-      const { fulfiller, reimbursed, refund } = paid[0]!.args as { fulfiller: Address; reimbursed: bigint; refund: bigint };
+      const { fulfiller, reimbursed, refund } = paid[0]!.args as {
+        fulfiller: Address;
+        reimbursed: bigint;
+        refund: bigint;
+      };
       expect(runnerAddresses().has(fulfiller.toLowerCase())).to.equal(true);
       // Reimbursed within the cap; the consumer refunded the rest of its deposit.
       const deposit = (150_000n + FULFIL_OVERHEAD) * CAP;
@@ -205,18 +303,31 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
       expect(reimbursed + refund).to.equal(deposit);
       // The reimbursement covered what the fulfiller paid for its transaction.
       const receipt = await net.publicClient.getTransactionReceipt({ hash: paid[0]!.transactionHash });
-      expect(receipt.gasUsed * receipt.effectiveGasPrice <= reimbursed, `job ${jobId}: paid ${receipt.gasUsed * receipt.effectiveGasPrice}, reimbursed ${reimbursed}`).to.equal(true);
+      expect(
+        receipt.gasUsed * receipt.effectiveGasPrice <= reimbursed,
+        `job ${jobId}: paid ${receipt.gasUsed * receipt.effectiveGasPrice}, reimbursed ${reimbursed}`,
+      ).to.equal(true);
     }
 
     // Solvency, read from the chain: the router's balance is the deposits of funded jobs plus every credit.
     const funded = await net.publicClient.getContractEvents({ ...router, eventName: "CallbackFunded", fromBlock });
-    const deposits = await Promise.all(funded.map((e) => net.publicClient.readContract({ ...router, functionName: "depositOf", args: [(e.args as { jobId: bigint }).jobId] })));
+    const deposits = await Promise.all(
+      funded.map((e) =>
+        net.publicClient.readContract({
+          ...router,
+          functionName: "depositOf",
+          args: [(e.args as { jobId: bigint }).jobId],
+        }),
+      ),
+    );
     const credited = new Set<Address>();
     for (const e of await net.publicClient.getContractEvents({ ...router, fromBlock })) {
       const a = e.args as { fulfiller?: Address; consumer?: Address; account?: Address };
       for (const who of [a.fulfiller, a.consumer, a.account]) if (who) credited.add(getAddress(who));
     }
-    const credits = await Promise.all([...credited].map((who) => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [who] })));
+    const credits = await Promise.all(
+      [...credited].map((who) => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [who] })),
+    );
     const sum = [...deposits, ...credits].reduce((x, y) => x + y, 0n);
     expect(await net.publicClient.getBalance({ address: router.address })).to.equal(sum);
   });
@@ -226,7 +337,17 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     const deployed = await cli(["consumer", "deploy-example", "--fund", "0.5", "--dev-account", "7"]);
     expect(deployed.code, deployed.stderr).to.equal(0);
     const gate = deployed.json.address as Address;
-    const requested = await cli(["consumer", "request", gate, "--input", "examples/silero-vad.input.json", "--max-fee", "0.001", "--dev-account", "7"]);
+    const requested = await cli([
+      "consumer",
+      "request",
+      gate,
+      "--input",
+      "examples/silero-vad.input.json",
+      "--max-fee",
+      "0.001",
+      "--dev-account",
+      "7",
+    ]);
     expect(requested.code, requested.stderr).to.equal(0);
     const jobId = requested.json.jobId as string;
     const followed = await cli(["consumer", "follow", jobId, "--timeout", "180"]);
@@ -237,16 +358,25 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     expect(runnerAddresses().has(attempt!.from.toLowerCase())).to.equal(true);
     const verdict = followed.json.verdict as { delivered: boolean; probability: string };
     expect(verdict.delivered).to.equal(true);
-    expect((await speechVerdict(net.publicClient, gate, BigInt(jobId))).probability.toString()).to.equal(verdict.probability);
+    expect((await speechVerdict(net.publicClient, gate, BigInt(jobId))).probability.toString()).to.equal(
+      verdict.probability,
+    );
 
     // Wrong calls exit 1 with one line naming why.
     expectFailure(await cli(["consumer", "follow", "abc"]), /job number/, "REQUEST_INVALID");
-    expectFailure(await cli(["consumer", "retry", jobId, "--dev-account", "7"]), /only a failed or hash-only callback can be retried/, "CONSUMER_CALL_INVALID");
+    expectFailure(
+      await cli(["consumer", "retry", jobId, "--dev-account", "7"]),
+      /only a failed or hash-only callback can be retried/,
+      "CONSUMER_CALL_INVALID",
+    );
     expectFailure(await cli(["consumer", "status", "999999"]), /no callback deposit/);
   });
 });
 
 function selectorOf(abi: Abi, name: string): Hex {
-  const item = abi.find((i) => i.type === "error" && i.name === name) as unknown as { name: string; inputs: { type: string }[] };
+  const item = abi.find((i) => i.type === "error" && i.name === name) as unknown as {
+    name: string;
+    inputs: { type: string }[];
+  };
   return toFunctionSelector(`${item.name}(${item.inputs.map((i) => i.type).join(",")})`);
 }

@@ -7,10 +7,16 @@ import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { mined } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
-import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import {
+  devAccount,
+  runnerConfig,
+  spawnRunner,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
-
 
 /** Runners on providers 4, 5, 6 and 10; provider 11 is driven by the test (a copier, a cheat). */
 const RUNNERS = [4, 5, 6, 10] as const;
@@ -27,7 +33,9 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   before(async function () {
     net = await startDevnet({ providers: [...RUNNERS, ROGUE], models: [sample] });
     // Every runner checks every delivery it did not make (the service that keeps k = 1 honest).
-    runners = await Promise.all(RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { jobs: { checkRate: 1, followIntervalMs: 500 } }))));
+    runners = await Promise.all(
+      RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { jobs: { checkRate: 1, followIntervalMs: 500 } }))),
+    );
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop("SIGKILL")));
@@ -40,7 +48,11 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   /** Requests k = 1 jobs until one whose first rank is (or is not) the rogue's; the others are served by the runners. */
   async function jobWhere(rogueFirst: boolean): Promise<{ jobId: bigint; job: Job; block: bigint }> {
     for (let i = 0; i < 40; i++) {
-      const requested = await requestInference(net.publicClient, net.record, net.wallet(CLIENT), { model: sample.name, inputs: sample.exampleInputs(), feePerProvider: parseEther("0.01") });
+      const requested = await requestInference(net.publicClient, net.record, net.wallet(CLIENT), {
+        model: sample.name,
+        inputs: sample.exampleInputs(),
+        feePerProvider: parseEther("0.01"),
+      });
       const [member, rank] = await market().read.assignment([jobWords(requested.job), rogue]);
       expect(member).to.equal(true);
       if ((rank === 0n) === rogueFirst) return requested;
@@ -49,16 +61,31 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   }
 
   it("a k = 1 result copied from the mempool during the assignee's window reverts and earns the copier nothing; the assignee is paid after the challenge window", async function () {
-    const honest = canonicalResultHash(await directRun(sample.name, sample.exampleInputs()), quantumFromChain(sample.outputQuantum));
+    const honest = canonicalResultHash(
+      await directRun(sample.name, sample.exampleInputs()),
+      quantumFromChain(sample.outputQuantum),
+    );
     const { jobId, job, block } = await jobWhere(false);
     // The copier sends the assignee's result (what it would read from a pending transaction) at once.
     const copy = [jobId, jobWords(job), honest, "0x"] as const;
-    const simulated = await net.publicClient.simulateContract({ account: devAccount(ROGUE), address: market().address, abi: market().abi, functionName: "submitResult", args: copy }).then(
-      () => "accepted",
-      (e: Error) => e.message,
-    );
+    const simulated = await net.publicClient
+      .simulateContract({
+        account: devAccount(ROGUE),
+        address: market().address,
+        abi: market().abi,
+        functionName: "submitResult",
+        args: copy,
+      })
+      .then(
+        () => "accepted",
+        (e: Error) => e.message,
+      );
     expect(simulated).to.match(/InferenceMarketNotAssigned|InferenceMarketInvalidStatus/);
-    const hash = await net.wallet(ROGUE).sendTransaction({ to: market().address, data: encodeFunctionData({ abi: market().abi, functionName: "submitResult", args: copy }), gas: 600_000n });
+    const hash = await net.wallet(ROGUE).sendTransaction({
+      to: market().address,
+      data: encodeFunctionData({ abi: market().abi, functionName: "submitResult", args: copy }),
+      gas: 600_000n,
+    });
     expect((await net.publicClient.waitForTransactionReceipt({ hash })).status).to.equal("reverted");
 
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { fromBlock: block, timeoutMs: 60_000 });
@@ -70,7 +97,13 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     await net.publicClient.request({ method: "evm_increaseTime" as never, params: [job.challengeWindow + 1] as never });
     await net.publicClient.request({ method: "evm_mine" as never, params: [] as never });
     await until("the fee claimed", async () => (await market().read.jobState([jobId]))[0] === 3, 90_000);
-    const claimed = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "DeliveryClaimed", args: { jobId }, fromBlock: block });
+    const claimed = await net.publicClient.getContractEvents({
+      address: market().address,
+      abi: market().abi,
+      eventName: "DeliveryClaimed",
+      args: { jobId },
+      fromBlock: block,
+    });
     expect(claimed.map((l) => [l.args.provider, l.args.fee])).to.deep.equal([[assignee, job.feePerProvider]]);
     expect(await market().read.balanceOf([rogue, zeroAddress])).to.equal(0n);
     const providers = conclaveContracts(net.record, net.publicClient).providers;
@@ -81,7 +114,10 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   it("a garbage k = 1 result is challenged by a checking runner, a jury of other runners finds it wrong, the cheat is slashed and the client refunded with the right result", async function () {
     const providers = conclaveContracts(net.record, net.publicClient).providers;
     const stakeToken = await market().read.stakeToken();
-    const honest = canonicalResultHash(await directRun(sample.name, sample.exampleInputs()), quantumFromChain(sample.outputQuantum));
+    const honest = canonicalResultHash(
+      await directRun(sample.name, sample.exampleInputs()),
+      quantumFromChain(sample.outputQuantum),
+    );
     const stakeBefore = (await providers.read.getProvider([rogue])).stake;
     const clientBefore = await market().read.balanceOf([devAccount(CLIENT).address, zeroAddress]);
     const { jobId, job, block } = await jobWhere(true);
@@ -89,24 +125,58 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     const garbage = keccak256(toHex("not the model's output"));
     await mined(net.publicClient, rogueMarket().write.submitResult([jobId, jobWords(job), garbage, "0x"]));
 
-    const challenged = await until("a runner to challenge", async () => {
-      const logs = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "ResultChallenged", args: { jobId }, fromBlock: block });
-      return logs[0];
-    }, 90_000);
+    const challenged = await until(
+      "a runner to challenge",
+      async () => {
+        const logs = await net.publicClient.getContractEvents({
+          address: market().address,
+          abi: market().abi,
+          eventName: "ResultChallenged",
+          args: { jobId },
+          fromBlock: block,
+        });
+        return logs[0];
+      },
+      90_000,
+    );
     const challenger = challenged.args.challenger as Address;
     expect(runners.map((r) => r.address)).to.include(challenger);
-    const resolved = await until("the jury's verdict", async () => {
-      const logs = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "ChallengeResolved", args: { jobId }, fromBlock: block });
-      return logs[0];
-    }, 180_000);
+    const resolved = await until(
+      "the jury's verdict",
+      async () => {
+        const logs = await net.publicClient.getContractEvents({
+          address: market().address,
+          abi: market().abi,
+          eventName: "ChallengeResolved",
+          args: { jobId },
+          fromBlock: block,
+        });
+        return logs[0];
+      },
+      180_000,
+    );
     expect(Number(resolved.args.outcome)).to.equal(0); // ProviderWrong
     expect(resolved.args.juryHash).to.equal(honest);
 
     const c = job.collateral;
-    const slashes = await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "SeatSlashed", args: { jobId }, fromBlock: block });
+    const slashes = await net.publicClient.getContractEvents({
+      address: market().address,
+      abi: market().abi,
+      eventName: "SeatSlashed",
+      args: { jobId },
+      fromBlock: block,
+    });
     expect(slashes.map((l) => [l.args.provider, l.args.amount])).to.deep.equal([[rogue, c]]);
     expect((await providers.read.getProvider([rogue])).stake).to.equal(stakeBefore - c);
-    const jurors = (await net.publicClient.getContractEvents({ address: market().address, abi: market().abi, eventName: "ResultRevealed", args: { jobId }, fromBlock: block })).map((l) => l.args.provider as Address);
+    const jurors = (
+      await net.publicClient.getContractEvents({
+        address: market().address,
+        abi: market().abi,
+        eventName: "ResultRevealed",
+        args: { jobId },
+        fromBlock: block,
+      })
+    ).map((l) => l.args.provider as Address);
     expect(jurors).to.have.length(3);
     expect(jurors).to.not.include(challenger);
     expect(jurors).to.not.include(rogue);
@@ -121,8 +191,12 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     expect(outcome.status).to.equal("refunded");
     expect(outcome.resultHash).to.equal(honest);
     // Every collateral and bond is released or seized: nothing stays locked.
-    for (const r of runners) await until(`${r.address} unlocked`, async () => (await providers.read.getProvider([r.address])).locked === 0n, 90_000);
+    for (const r of runners)
+      await until(
+        `${r.address} unlocked`,
+        async () => (await providers.read.getProvider([r.address])).locked === 0n,
+        90_000,
+      );
     expect((await providers.read.getProvider([rogue])).locked).to.equal(0n);
   });
 });
-

@@ -63,8 +63,20 @@ describe("dashboard in headless Chromium against a local network", function () {
     net = await startDevnet({ providers: [4], models: [sampleModel("tiny-mlp")] });
     runner = await spawnRunner(net, 4);
     // The CLI finds the IPFS node and the runner through the deployment file, as after npm start.
-    deployment = writeDeployment(path.dirname(net.deploymentFile), { ...readDeployment(net.deploymentFile), ipfs: { peers: [...net.publisher.multiaddrs(), ...runner.ipfs] }, runners: [{ address: runner.address, http: runner.http }] });
-    dashboard = await startDashboard({ publicClient: net.publicClient, chain: net.chain, rpcUrl: net.node.rpcUrl, record: readDeployment(deployment), staticDir, runners: [{ address: runner.address, http: runner.http }], log: silentLogger });
+    deployment = writeDeployment(path.dirname(net.deploymentFile), {
+      ...readDeployment(net.deploymentFile),
+      ipfs: { peers: [...net.publisher.multiaddrs(), ...runner.ipfs] },
+      runners: [{ address: runner.address, http: runner.http }],
+    });
+    dashboard = await startDashboard({
+      publicClient: net.publicClient,
+      chain: net.chain,
+      rpcUrl: net.node.rpcUrl,
+      record: readDeployment(deployment),
+      staticDir,
+      runners: [{ address: runner.address, http: runner.http }],
+      log: silentLogger,
+    });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     await page.goto(dashboard.url);
@@ -88,7 +100,20 @@ describe("dashboard in headless Chromium against a local network", function () {
   });
 
   it("is served by `conclave dashboard` as its own process, which prints its URL and stops on SIGTERM", async function () {
-    const child = spawn(process.execPath, [path.join(ROOT, "node", "cli.ts"), "dashboard", "--port", "0", "--rpc", net.node.rpcUrl, "--deployment", deployment], { env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, "node", "cli.ts"),
+        "dashboard",
+        "--port",
+        "0",
+        "--rpc",
+        net.node.rpcUrl,
+        "--deployment",
+        deployment,
+      ],
+      { env: { ...process.env, NODE_NO_WARNINGS: "1" } },
+    );
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     let stdout = "";
     const url = await new Promise<string>((resolve, reject) => {
@@ -97,7 +122,9 @@ describe("dashboard in headless Chromium against a local network", function () {
         const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
         if (m) resolve(m[1]!);
       });
-      void exited.then((code) => reject(new Error(`conclave dashboard exited (${code}) before printing its URL: ${stdout}`)));
+      void exited.then((code) =>
+        reject(new Error(`conclave dashboard exited (${code}) before printing its URL: ${stdout}`)),
+      );
     });
     const state = (await (await fetch(`${url}api/state`)).json()) as { chainId: number; models: { name: string }[] };
     expect(state.chainId).to.equal(31337);
@@ -108,7 +135,20 @@ describe("dashboard in headless Chromium against a local network", function () {
   });
 
   it("shows a job requested from the CLI, then its result", async function () {
-    const run = conclave(["infer", "tiny-mlp", "--input", path.join(ROOT, "examples", "tiny-mlp.input.json"), "--redundancy", "1", "--dev-account", "7", "--rpc", net.node.rpcUrl, "--deployment", deployment]);
+    const run = conclave([
+      "infer",
+      "tiny-mlp",
+      "--input",
+      path.join(ROOT, "examples", "tiny-mlp.input.json"),
+      "--redundancy",
+      "1",
+      "--dev-account",
+      "7",
+      "--rpc",
+      net.node.rpcUrl,
+      "--deployment",
+      deployment,
+    ]);
     // The job is listed while the CLI still waits for its result.
     const row = page.locator("tr[data-job-id]").first();
     await row.waitFor();
@@ -127,7 +167,13 @@ describe("dashboard in headless Chromium against a local network", function () {
   it("casts a vote from the page (development account) that shows in the tally and on-chain", async function () {
     const [member] = net.members;
     const { governor } = conclaveContracts(net.record, net.publicClient);
-    const p = await propose(net.publicClient, net.record, member!, [{ target: governor.address, data: "0x" }], "Dashboard test proposal");
+    const p = await propose(
+      net.publicClient,
+      net.record,
+      member!,
+      [{ target: governor.address, data: "0x" }],
+      "Dashboard test proposal",
+    );
     const card = page.locator(`article[data-proposal-id="${p.id}"]`);
     await card.and(page.locator('[data-state="Active"]')).waitFor();
     const voter = devAccount(2).address as Address;
@@ -154,7 +200,11 @@ describe("dashboard in headless Chromium against a local network", function () {
         (globalThis as unknown as { ethereum: unknown }).ethereum = {
           async request({ method, params }: { method: string; params?: unknown[] }) {
             if (method === "eth_requestAccounts" || method === "eth_accounts") return [from];
-            const res = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }) });
+            const res = await fetch(rpc, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+            });
             const body = (await res.json()) as { result?: unknown; error?: { message: string } };
             if (body.error) throw new Error(body.error.message);
             return body.result;
@@ -178,17 +228,60 @@ describe("dashboard in headless Chromium against a local network", function () {
 
   it("shows a staged rollout with its plan, counters and rule verdict, then how it ended", async function () {
     const sample = sampleModel("tiny-mlp");
-    const v2 = await publishModel({ publicClient: net.publicClient, record: net.record, publisher: net.members[0]!, content: net.publisher, model: { name: sample.name, weights: sample.onnx(), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n } });
+    const v2 = await publishModel({
+      publicClient: net.publicClient,
+      record: net.record,
+      publisher: net.members[0]!,
+      content: net.publisher,
+      model: {
+        name: sample.name,
+        weights: sample.onnx(),
+        schema: sample.schema,
+        runtime: sample.runtime,
+        outputQuantum: sample.outputQuantum,
+        minMemoryMB: sample.minMemoryMB,
+        minFee: 0n,
+      },
+    });
     const { models } = conclaveContracts(net.record, net.publicClient);
-    const plan = { candidate: v2.version, canaryBps: 1_000, minDuration: 3_600, promoteAfterJobs: 5, abortAfterJobs: 3, maxDisputedBps: 1_000, maxFailedBps: 500 };
-    await passOnLocalChain({ publicClient: net.publicClient, record: net.record, members: net.members, description: "Roll out tiny-mlp v2", actions: [{ target: models.address, data: encodeFunctionData({ abi: models.abi, functionName: "startRollout", args: [v2.modelId, plan] }) }] });
+    const plan = {
+      candidate: v2.version,
+      canaryBps: 1_000,
+      minDuration: 3_600,
+      promoteAfterJobs: 5,
+      abortAfterJobs: 3,
+      maxDisputedBps: 1_000,
+      maxFailedBps: 500,
+    };
+    await passOnLocalChain({
+      publicClient: net.publicClient,
+      record: net.record,
+      members: net.members,
+      description: "Roll out tiny-mlp v2",
+      actions: [
+        {
+          target: models.address,
+          data: encodeFunctionData({ abi: models.abi, functionName: "startRollout", args: [v2.modelId, plan] }),
+        },
+      ],
+    });
     const row = page.locator(`tr[data-rollout="tiny-mlp-${v2.version}"]`);
     await row.and(page.locator('[data-status="Running"]')).waitFor();
     expect(await row.textContent()).to.match(/canary 10% · ≥ 3600 s · promote after 5/);
     expect(await row.locator("[data-testid=rollout-verdict]").textContent()).to.match(/minimum duration/);
     await page.screenshot({ path: path.join(shots, "rollout.png"), fullPage: true });
 
-    const aborted = await conclave(["rollout", "abort", "tiny-mlp", "--dev-account", "24", "--rpc", net.node.rpcUrl, "--deployment", deployment]);
+    const aborted = await conclave([
+      "rollout",
+      "abort",
+      "tiny-mlp",
+      "--dev-account",
+      "24",
+      "--rpc",
+      net.node.rpcUrl,
+      "--deployment",
+      deployment,
+    ]);
     expect(aborted.code, aborted.stderr).to.equal(0);
     await row.and(page.locator('[data-status="Aborted"]')).waitFor();
     expect(await row.textContent()).to.match(/aborted by the guardian or the DAO/);

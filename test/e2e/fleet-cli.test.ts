@@ -19,7 +19,14 @@ interface FleetJson {
     served: number;
     disagreed: number;
     results: number;
-    runner: { url: string; source: string; reachable: boolean; ready: boolean | null; blocksBehind: number | null; versions: { model: string; version: number; held: boolean; warm: boolean; role: string | null }[] } | null;
+    runner: {
+      url: string;
+      source: string;
+      reachable: boolean;
+      ready: boolean | null;
+      blocksBehind: number | null;
+      versions: { model: string; version: number; held: boolean; warm: boolean; role: string | null }[];
+    } | null;
   }[];
   summary: { providers: number; eligible: number; runners: number; reachable: number; ready: number };
   notReady: string[];
@@ -38,19 +45,34 @@ describe("conclave fleet: providers and their runners at a glance", function () 
   let conclave: (args: string[], env?: Record<string, string>) => Promise<CliRun>;
   const sample = sampleModel("tiny-mlp");
   const fleet = async (args: string[] = []) => expectOk(await conclave(["fleet", ...args])) as unknown as FleetJson;
-  const byAddress = (f: FleetJson, r: RunnerProcess) => f.providers.find((p) => p.address.toLowerCase() === r.address.toLowerCase())!;
+  const byAddress = (f: FleetJson, r: RunnerProcess) =>
+    f.providers.find((p) => p.address.toLowerCase() === r.address.toLowerCase())!;
 
   before(async function () {
     net = await startDevnet({ providers: [4, 5], models: [sample] });
-    for (const i of [4, 5]) runners.push(await spawnRunner(net, i, runnerConfig(net, i, { models: { allow: ["tiny-mlp"] } })));
+    for (const i of [4, 5])
+      runners.push(await spawnRunner(net, i, runnerConfig(net, i, { models: { allow: ["tiny-mlp"] } })));
     // Runner 4 is listed in the deployment file, as `npm start` lists its runners.
     const record = JSON.parse(readFileSync(net.deploymentFile, "utf8")) as Record<string, unknown>;
-    writeFileSync(net.deploymentFile, JSON.stringify({ ...record, runners: [{ address: runners[0]!.address, http: runners[0]!.http }] }));
+    writeFileSync(
+      net.deploymentFile,
+      JSON.stringify({ ...record, runners: [{ address: runners[0]!.address, http: runners[0]!.http }] }),
+    );
     // Provider 5 publishes its runner's URL as its metadata URI.
     const p5 = conclaveContracts(net.record, net.wallet(5));
     const current = await p5.providers.read.getProvider([runners[1]!.address]);
-    await mined(net.publicClient, p5.providers.write.updateCapabilities([{ memoryMB: current.memoryMB, accelerator: current.accelerator, region: current.region, tags: current.tags }, `${runners[1]!.http}/`]));
-    conclave = cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: mkdtempSync(path.join(tmpdir(), "conclave-fleet-")) });
+    await mined(
+      net.publicClient,
+      p5.providers.write.updateCapabilities([
+        { memoryMB: current.memoryMB, accelerator: current.accelerator, region: current.region, tags: current.tags },
+        `${runners[1]!.http}/`,
+      ]),
+    );
+    conclave = cliFor({
+      rpc: net.node.rpcUrl,
+      deployment: net.deploymentFile,
+      cwd: mkdtempSync(path.join(tmpdir(), "conclave-fleet-")),
+    });
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop()));
@@ -61,7 +83,11 @@ describe("conclave fleet: providers and their runners at a glance", function () 
     let f: FleetJson | undefined;
     for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
       f = await fleet();
-      if (f.summary.ready === 2 && runners.every((r) => byAddress(f!, r).runner?.versions.some((v) => v.model === "tiny-mlp" && v.warm))) break;
+      if (
+        f.summary.ready === 2 &&
+        runners.every((r) => byAddress(f!, r).runner?.versions.some((v) => v.model === "tiny-mlp" && v.warm))
+      )
+        break;
     }
     expect(f!.summary).to.deep.equal({ providers: 2, eligible: 2, runners: 2, reachable: 2, ready: 2 });
     expect(f!.notReady).to.deep.equal([]);
@@ -71,16 +97,26 @@ describe("conclave fleet: providers and their runners at a glance", function () 
     for (const p of [a, b]) {
       expect(p).to.include({ status: "Approved", eligible: true });
       expect(p.runner!.blocksBehind).to.be.a("number").and.at.least(0);
-      expect(p.runner!.versions.find((v) => v.model === "tiny-mlp" && v.version === 1)).to.include({ held: true, warm: true, role: "active" });
+      expect(p.runner!.versions.find((v) => v.model === "tiny-mlp" && v.version === 1)).to.include({
+        held: true,
+        warm: true,
+        role: "active",
+      });
     }
   });
 
   it("counts the results a provider delivered, from the chain", async function () {
-    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001") });
+    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), {
+      model: "tiny-mlp",
+      inputs: sample.exampleInputs(),
+      feePerProvider: parseEther("0.001"),
+    });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000, fromBlock: block });
     expect(outcome.status).to.equal("delivered");
     const f = await fleet();
-    const deliverer = f.providers.find((p) => p.address.toLowerCase() === outcome.deliveries[0]!.provider.toLowerCase())!;
+    const deliverer = f.providers.find(
+      (p) => p.address.toLowerCase() === outcome.deliveries[0]!.provider.toLowerCase(),
+    )!;
     expect(deliverer.results).to.equal(1);
     expect(f.providers.reduce((n, p) => n + p.results, 0)).to.equal(1);
   });
@@ -91,7 +127,9 @@ describe("conclave fleet: providers and their runners at a glance", function () 
     const checked = await conclave(["fleet", "--check", "--timeout", "500"]);
     expect(checked.code, checked.stderr).to.equal(3);
     expect(checked.stderr.split("\n").filter((l) => l.startsWith("conclave: "))).to.have.length(1);
-    expect((checked.json as unknown as FleetJson).notReady.map((a) => a.toLowerCase())).to.deep.equal([runners[1]!.address.toLowerCase()]);
+    expect((checked.json as unknown as FleetJson).notReady.map((a) => a.toLowerCase())).to.deep.equal([
+      runners[1]!.address.toLowerCase(),
+    ]);
     const f = await fleet(["--timeout", "500"]);
     expect(byAddress(f, runners[1]!).runner).to.include({ reachable: false, ready: null });
     expect(f.summary).to.include({ reachable: 1, ready: 1 });

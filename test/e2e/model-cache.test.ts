@@ -9,7 +9,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tinyWarm(r: RunnerProcess, timeoutMs = 60_000): Promise<VersionView> {
   for (const end = Date.now() + timeoutMs; ; await sleep(100)) {
-    const views = await fetch(`${r.http}/ready`).then(async (res) => ((await res.json()) as { details: { models: VersionView[] } }).details.models, () => []);
+    const views = await fetch(`${r.http}/ready`).then(
+      async (res) => ((await res.json()) as { details: { models: VersionView[] } }).details.models,
+      () => [],
+    );
     const v = views.find((x) => x.model === "tiny-mlp" && x.version === 1);
     if (v?.warm) return v;
     if (Date.now() > end) throw new Error(`runner ${r.index}: tiny-mlp v1 not warm: ${JSON.stringify(views)}`);
@@ -18,7 +21,10 @@ async function tinyWarm(r: RunnerProcess, timeoutMs = 60_000): Promise<VersionVi
 
 async function metric(r: RunnerProcess, name: string): Promise<number> {
   const text = await (await fetch(`${r.http}/metrics`)).text();
-  return text.split("\n").filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
 /**

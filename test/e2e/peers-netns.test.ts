@@ -7,9 +7,10 @@ import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess
 import { createNetnsNetwork, netnsUnavailable, type NetnsNetwork } from "../helpers/netns.ts";
 import { until } from "../helpers/until.ts";
 
-
 const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
-  (((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models).find((v) => v.model === "tiny-mlp" && v.version === 1);
+  ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models.find(
+    (v) => v.model === "tiny-mlp" && v.version === 1,
+  );
 
 /**
  * Peers serve peers across hosts (issue 12): runners A and B each in a network namespace of its
@@ -58,9 +59,16 @@ describe("peers serve peers across network namespaces", function () {
 
     a = await spawnRunner(net, 4, runnerConfig(net, 4, on(hostA, [publisher])), { prefix: hostA.exec });
     expect(a.http).to.contain(hostA.address);
-    expect(a.ipfs.every((addr) => addr.startsWith(`/ip4/${hostA.address}/`)), a.ipfs.join(" ")).to.equal(true);
+    expect(
+      a.ipfs.every((addr) => addr.startsWith(`/ip4/${hostA.address}/`)),
+      a.ipfs.join(" "),
+    ).to.equal(true);
     await until("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a!))?.warm === true, 90_000);
-    await until("runner A: pinned for peers", async () => a!.logs.some((l) => l.includes("providing weights to peers")), 90_000);
+    await until(
+      "runner A: pinned for peers",
+      async () => a!.logs.some((l) => l.includes("providing weights to peers")),
+      90_000,
+    );
 
     await net.publisher.stop();
     b = await spawnRunner(net, 5, runnerConfig(net, 5, on(hostB, [publisher, ...a.ipfs])), { prefix: hostB.exec });
@@ -68,7 +76,11 @@ describe("peers serve peers across network namespaces", function () {
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
 
     await a.stop();
-    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001") });
+    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), {
+      model: "tiny-mlp",
+      inputs: sample.exampleInputs(),
+      feePerProvider: parseEther("0.001"),
+    });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 90_000, fromBlock: block });
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(b.address.toLowerCase());

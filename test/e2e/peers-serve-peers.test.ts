@@ -6,13 +6,17 @@ import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 
-
 const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
-  (((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models).find((v) => v.model === "tiny-mlp" && v.version === 1);
+  ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models.find(
+    (v) => v.model === "tiny-mlp" && v.version === 1,
+  );
 
 async function metric(r: RunnerProcess, name: string): Promise<number> {
   const text = await (await fetch(`${r.http}/metrics`)).text();
-  return text.split("\n").filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
 /**
@@ -43,7 +47,14 @@ describe("peers serve peers: a runner fetches weights from another runner once t
   });
 
   it("runner A holds the weights, warm, and provides them to peers", async function () {
-    a = await spawnRunner(net, 4, runnerConfig(net, 4, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: net.publisher.multiaddrs(), fetchTimeoutMs: 20_000, gateway: "127.0.0.1:0" } }));
+    a = await spawnRunner(
+      net,
+      4,
+      runnerConfig(net, 4, {
+        models: { allow: ["tiny-mlp"] },
+        ipfs: { peers: net.publisher.multiaddrs(), fetchTimeoutMs: 20_000, gateway: "127.0.0.1:0" },
+      }),
+    );
     expect(a.gateway).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
     await until("runner A: tiny-mlp v1 warm", async () => (await tinyOf(a))?.warm === true);
     await until("runner A: pinned for peers", () => a.logs.some((l) => l.includes("providing weights to peers")));
@@ -52,7 +63,14 @@ describe("peers serve peers: a runner fetches weights from another runner once t
   it("with the publisher gone, runner B gets them from A, verifies them and serves a job alone", async function () {
     const publisherAddrs = net.publisher.multiaddrs();
     await net.publisher.stop();
-    b = await spawnRunner(net, 5, runnerConfig(net, 5, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: [...publisherAddrs, ...a.ipfs], fetchTimeoutMs: 20_000 } }));
+    b = await spawnRunner(
+      net,
+      5,
+      runnerConfig(net, 5, {
+        models: { allow: ["tiny-mlp"] },
+        ipfs: { peers: [...publisherAddrs, ...a.ipfs], fetchTimeoutMs: 20_000 },
+      }),
+    );
     await until("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
     expect(await metric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
@@ -62,7 +80,10 @@ describe("peers serve peers: a runner fetches weights from another runner once t
     c = await spawnRunner(
       net,
       6,
-      runnerConfig(net, 6, { models: { allow: ["tiny-mlp"] }, ipfs: { peers: [], gateways: [a.gateway!], fetchTimeoutMs: 20_000 } }),
+      runnerConfig(net, 6, {
+        models: { allow: ["tiny-mlp"] },
+        ipfs: { peers: [], gateways: [a.gateway!], fetchTimeoutMs: 20_000 },
+      }),
       { env: { CONCLAVE_LOG_LEVEL: "debug" } },
     );
     await until("runner C: tiny-mlp v1 warm", async () => (await tinyOf(c!))?.warm === true);
@@ -73,7 +94,11 @@ describe("peers serve peers: a runner fetches weights from another runner once t
 
     // A goes too: the job can only be B's.
     await a.stop();
-    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.001") });
+    const { jobId, block } = await requestInference(net.publicClient, net.record, net.wallet(7), {
+      model: "tiny-mlp",
+      inputs: sample.exampleInputs(),
+      feePerProvider: parseEther("0.001"),
+    });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 90_000, fromBlock: block });
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(b.address.toLowerCase());

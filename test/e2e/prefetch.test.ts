@@ -19,7 +19,12 @@ interface Ready {
 const readyOf = async (r: RunnerProcess): Promise<Ready> => (await fetch(`${r.http}/ready`)).json() as Promise<Ready>;
 
 /** Polls a runner's /ready until `test` holds for its model versions (the state, not a sleep). */
-async function waitForVersions(r: RunnerProcess, what: string, test: (views: VersionView[]) => boolean, timeoutMs = 60_000): Promise<VersionView[]> {
+async function waitForVersions(
+  r: RunnerProcess,
+  what: string,
+  test: (views: VersionView[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<VersionView[]> {
   const end = Date.now() + timeoutMs;
   let last: VersionView[] = [];
   while (Date.now() < end) {
@@ -27,7 +32,9 @@ async function waitForVersions(r: RunnerProcess, what: string, test: (views: Ver
     if (test(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`runner ${r.index}: ${what} not reached within ${timeoutMs} ms; /ready models: ${JSON.stringify(last)}`);
+  throw new Error(
+    `runner ${r.index}: ${what} not reached within ${timeoutMs} ms; /ready models: ${JSON.stringify(last)}`,
+  );
 }
 
 /** The sum of a Prometheus series on a runner's /metrics, over the lines with these labels. */
@@ -35,11 +42,16 @@ async function metric(r: RunnerProcess, name: string, labels: Record<string, str
   const text = await (await fetch(`${r.http}/metrics`)).text();
   return text
     .split("\n")
-    .filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+    .filter(
+      (l) =>
+        (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) &&
+        Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+    )
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 
-const find = (views: VersionView[], version: number) => views.find((v) => v.model === "tiny-mlp" && v.version === version);
+const find = (views: VersionView[], version: number) =>
+  views.find((v) => v.model === "tiny-mlp" && v.version === version);
 
 /**
  * Prefetch and warm (issue 12): a runner fetches, verifies and warms a newly published version of
@@ -79,7 +91,15 @@ describe("runners prefetch and warm published versions before activation", funct
       record: net.record,
       publisher: net.members[0]!,
       content: net.publisher,
-      model: { name: "tiny-mlp", weights: tinyMlpOnnx(2), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n },
+      model: {
+        name: "tiny-mlp",
+        weights: tinyMlpOnnx(2),
+        schema: sample.schema,
+        runtime: sample.runtime,
+        outputQuantum: sample.outputQuantum,
+        minMemoryMB: sample.minMemoryMB,
+        minFee: 0n,
+      },
     });
     expect(v2.version).to.equal(2);
     const views = await waitForVersions(runner, "tiny-mlp v2 warm", (vs) => find(vs, 2)?.warm === true);
@@ -87,7 +107,8 @@ describe("runners prefetch and warm published versions before activation", funct
     expect(find(views, 1)).to.include({ role: "active", warm: true });
     expect(await metric(runner, "conclave_model_weight_downloads_total")).to.equal(downloadsBefore + 1);
     expect(await metric(runner, "conclave_model_versions", { state: "warm" })).to.be.at.least(2);
-    const status = (await conclaveContracts(net.record, net.publicClient).models.read.getVersion([v2.modelId, 2])).status;
+    const status = (await conclaveContracts(net.record, net.publicClient).models.read.getVersion([v2.modelId, 2]))
+      .status;
     expect(status, "v2 is still only Published").to.equal(1);
   });
 
@@ -99,16 +120,41 @@ describe("runners prefetch and warm published versions before activation", funct
       record: net.record,
       members: net.members,
       description: "Activate tiny-mlp v2",
-      actions: [{ target: net.record.contracts.ModelRegistry!.address, data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "activateVersion", args: [v2.modelId, 2] }) }],
+      actions: [
+        {
+          target: net.record.contracts.ModelRegistry!.address,
+          data: encodeFunctionData({
+            abi: loadArtifact("ModelRegistry").abi as Abi,
+            functionName: "activateVersion",
+            args: [v2.modelId, 2],
+          }),
+        },
+      ],
     });
-    const { jobId } = await requestInference(net.publicClient, net.record, net.wallet(7), { model: "tiny-mlp", inputs: sample.exampleInputs(), feePerProvider: parseEther("0.01") });
-    const requested = await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n });
+    const { jobId } = await requestInference(net.publicClient, net.record, net.wallet(7), {
+      model: "tiny-mlp",
+      inputs: sample.exampleInputs(),
+      feePerProvider: parseEther("0.01"),
+    });
+    const requested = await net.publicClient.getContractEvents({
+      address: net.record.contracts.InferenceMarket!.address,
+      abi: conclaveContracts(net.record, net.publicClient).market.abi,
+      eventName: "JobRequested",
+      args: { jobId },
+      fromBlock: 0n,
+    });
     expect(jobOfWords(requested[0]!.args.job!).version, "the job is pinned to the new active version").to.equal(2);
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000 });
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(runner.address.toLowerCase());
-    expect(await metric(runner, "conclave_model_weight_downloads_total"), "no weights fetched by the activation or the job").to.equal(downloadsBefore);
-    expect(await metric(runner, "conclave_ipfs_bytes_fetched_total"), "no IPFS bytes at all (the input is inline)").to.equal(bytesBefore);
+    expect(
+      await metric(runner, "conclave_model_weight_downloads_total"),
+      "no weights fetched by the activation or the job",
+    ).to.equal(downloadsBefore);
+    expect(
+      await metric(runner, "conclave_ipfs_bytes_fetched_total"),
+      "no IPFS bytes at all (the input is inline)",
+    ).to.equal(bytesBefore);
     const views = (await readyOf(runner)).details.models;
     expect(find(views, 2)).to.include({ role: "active", warm: true, downloads: 1 });
     // v1 is deprecated now: still held for jobs pinned to it, no longer prefetched.

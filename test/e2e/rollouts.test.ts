@@ -8,7 +8,14 @@ import { ROLES } from "../../node/deploy/roles.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { cliFor, type CliRun } from "../helpers/cli-process.ts";
-import { devAccount, runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import {
+  devAccount,
+  runnerConfig,
+  spawnRunner,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -35,7 +42,8 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   const modelId = keccak256(toHex(sample.name));
 
   /** `conclave` as a user runs it, against this test's network (a process per command). */
-  const conclave = (args: string[]): Promise<CliRun> => cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: ROOT })(args);
+  const conclave = (args: string[]): Promise<CliRun> =>
+    cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: ROOT })(args);
 
   function expectFailure(r: CliRun, code: string, pattern: RegExp): void {
     expect(r.code, r.stderr).to.equal(1);
@@ -50,23 +58,62 @@ describe("staged rollouts: CLI and runners against a local network", function ()
     const [r, c] = await registry().read.rolloutOf([modelId]);
     return { status: r.status, candidate: r.plan.candidate, counters: c };
   };
-  const count = (version: number, outcome: number) => mined(net.publicClient, conclaveContracts(net.record, net.wallet(COUNTER)).models.write.countJob([modelId, version, outcome]));
+  const count = (version: number, outcome: number) =>
+    mined(
+      net.publicClient,
+      conclaveContracts(net.record, net.wallet(COUNTER)).models.write.countJob([modelId, version, outcome]),
+    );
   const plan = (candidate: number, p: Omit<RolloutPlan, "candidate">): RolloutPlan => ({ candidate, ...p });
   /** Starts a rollout by a DAO vote (the CLI path is tested once, below). */
   const startRollout = (p: RolloutPlan) =>
-    passOnLocalChain({ publicClient: net.publicClient, record: net.record, members: net.members, description: `Roll out v${p.candidate} ${Math.random()}`, actions: [{ target: registry().address, data: encodeFunctionData({ abi: registry().abi, functionName: "startRollout", args: [modelId, p] }) }] });
+    passOnLocalChain({
+      publicClient: net.publicClient,
+      record: net.record,
+      members: net.members,
+      description: `Roll out v${p.candidate} ${Math.random()}`,
+      actions: [
+        {
+          target: registry().address,
+          data: encodeFunctionData({ abi: registry().abi, functionName: "startRollout", args: [modelId, p] }),
+        },
+      ],
+    });
   const ROLLOUT_STATUS = { None: 0, Running: 1, Promoted: 2, Aborted: 3 } as const;
 
   before(async function () {
     net = await startDevnet({ providers: [...RUNNERS], models: [sample] });
     // Versions 2, 3 and 4: candidates (Published, not active).
-    for (let i = 0; i < 3; i++) await publishModel({ publicClient: net.publicClient, record: net.record, publisher: net.members[0]!, content: net.publisher, model: { name: sample.name, weights: sample.onnx(), schema: sample.schema, runtime: sample.runtime, outputQuantum: sample.outputQuantum, minMemoryMB: sample.minMemoryMB, minFee: 0n } });
+    for (let i = 0; i < 3; i++)
+      await publishModel({
+        publicClient: net.publicClient,
+        record: net.record,
+        publisher: net.members[0]!,
+        content: net.publisher,
+        model: {
+          name: sample.name,
+          weights: sample.onnx(),
+          schema: sample.schema,
+          runtime: sample.runtime,
+          outputQuantum: sample.outputQuantum,
+          minMemoryMB: sample.minMemoryMB,
+          minFee: 0n,
+        },
+      });
     await passOnLocalChain({
       publicClient: net.publicClient,
       record: net.record,
       members: net.members,
       description: "Let the test count rollout jobs",
-      actions: [{ target: registry().address, data: encodeFunctionData({ abi: registry().abi, functionName: "grantRole", args: [ROLES.MARKET_ROLE, devAccount(COUNTER).address] }) }],
+      actions: [
+        {
+          target: registry().address,
+          data: encodeFunctionData({
+            abi: registry().abi,
+            functionName: "grantRole",
+            args: [ROLES.MARKET_ROLE, devAccount(COUNTER).address],
+          }),
+        },
+      ],
     });
   });
   after(async function () {
@@ -75,32 +122,100 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   });
 
   it("the deployed market holds MARKET_ROLE on the ModelRegistry", async function () {
-    expect(await registry().read.hasRole([ROLES.MARKET_ROLE, net.record.contracts.InferenceMarket!.address])).to.equal(true);
+    expect(await registry().read.hasRole([ROLES.MARKET_ROLE, net.record.contracts.InferenceMarket!.address])).to.equal(
+      true,
+    );
   });
 
   it("refuses bad start-rollout proposals and unknown rollouts with one line", async function () {
-    const flags = ["--canary", "10", "--min-duration", "1h", "--promote-after", "3", "--abort-after", "2", "--max-disputed", "25", "--max-failed", "0", "--dev-account", "1"];
+    const flags = [
+      "--canary",
+      "10",
+      "--min-duration",
+      "1h",
+      "--promote-after",
+      "3",
+      "--abort-after",
+      "2",
+      "--max-disputed",
+      "25",
+      "--max-failed",
+      "0",
+      "--dev-account",
+      "1",
+    ];
     const withFlag = (name: string, value: string) => flags.map((f, i) => (flags[i - 1] === name ? value : f));
-    expectFailure(await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--canary", "60")]), "REQUEST_INVALID", /--canary must be from 0\.01% to 50%/);
-    expectFailure(await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--min-duration", "1w")]), "REQUEST_INVALID", /--min-duration must be a duration/);
-    expectFailure(await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--promote-after", "0")]), "REQUEST_INVALID", /--promote-after/);
-    expectFailure(await conclave(["dao", "propose", "start-rollout", sample.name, "2", "--canary", "10", "--dev-account", "1"]), "REQUEST_INVALID", /needs --min-duration, --promote-after/);
-    expectFailure(await conclave(["dao", "propose", "start-rollout", sample.name, "1", ...flags]), "REQUEST_INVALID", /v1 is Active: only a Published version/);
-    expectFailure(await conclave(["dao", "propose", "activate", sample.name, "2", "--canary", "10", "--dev-account", "1"]), "REQUEST_INVALID", /--canary only go with dao propose start-rollout/);
+    expectFailure(
+      await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--canary", "60")]),
+      "REQUEST_INVALID",
+      /--canary must be from 0\.01% to 50%/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--min-duration", "1w")]),
+      "REQUEST_INVALID",
+      /--min-duration must be a duration/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "start-rollout", sample.name, "2", ...withFlag("--promote-after", "0")]),
+      "REQUEST_INVALID",
+      /--promote-after/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "start-rollout", sample.name, "2", "--canary", "10", "--dev-account", "1"]),
+      "REQUEST_INVALID",
+      /needs --min-duration, --promote-after/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "start-rollout", sample.name, "1", ...flags]),
+      "REQUEST_INVALID",
+      /v1 is Active: only a Published version/,
+    );
+    expectFailure(
+      await conclave(["dao", "propose", "activate", sample.name, "2", "--canary", "10", "--dev-account", "1"]),
+      "REQUEST_INVALID",
+      /--canary only go with dao propose start-rollout/,
+    );
 
     const none = await conclave(["rollout", "status", sample.name]);
     expect(none.code, none.stderr).to.equal(0);
     expect(none.json).to.include({ model: sample.name, status: "None", activeVersion: 1, plan: null });
-    expectFailure(await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]), "NO_RUNNING_ROLLOUT", /has no running rollout/);
+    expectFailure(
+      await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]),
+      "NO_RUNNING_ROLLOUT",
+      /has no running rollout/,
+    );
     expectFailure(await conclave(["rollout", "status", "no-such-model"]), "REQUEST_INVALID", /unknown model/);
   });
 
   it("the DAO starts a rollout with the CLI; status and promote name the unmet rule until it holds; anyone then promotes", async function () {
-    const proposed = await conclave(["dao", "propose", "start-rollout", sample.name, "2", "--canary", "12.5", "--min-duration", "1h", "--promote-after", "3", "--abort-after", "2", "--max-disputed", "25", "--max-failed", "0", "--dev-account", "1"]);
+    const proposed = await conclave([
+      "dao",
+      "propose",
+      "start-rollout",
+      sample.name,
+      "2",
+      "--canary",
+      "12.5",
+      "--min-duration",
+      "1h",
+      "--promote-after",
+      "3",
+      "--abort-after",
+      "2",
+      "--max-disputed",
+      "25",
+      "--max-failed",
+      "0",
+      "--dev-account",
+      "1",
+    ]);
     expect(proposed.code, proposed.stderr).to.equal(0);
     const id = proposed.json.id as string;
-    expect(proposed.json.description).to.match(/^Roll out tiny-mlp v2 \(active v1\): canary 12\.5% for at least 3600 s.* \[ref:[0-9a-f]+\]#proposer=0x/);
-    for (const member of ["1", "2", "3"]) expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
+    expect(proposed.json.description).to.match(
+      /^Roll out tiny-mlp v2 \(active v1\): canary 12\.5% for at least 3600 s.* \[ref:[0-9a-f]+\]#proposer=0x/,
+    );
+    for (const member of ["1", "2", "3"])
+      expect((await conclave(["dao", "vote", id, "for", "--dev-account", member])).code).to.equal(0);
     expect((await conclave(["dao", "queue", id, "--dev-account", "2"])).json.state).to.equal("Queued");
     const executed = await conclave(["dao", "execute", id, "--dev-account", "3"]);
     expect(executed.json.state, executed.stderr).to.equal("Executed");
@@ -108,12 +223,25 @@ describe("staged rollouts: CLI and runners against a local network", function ()
 
     const running = await conclave(["rollout", "status", sample.name]);
     expect(running.json).to.include({ status: "Running", activeVersion: 1 });
-    expect(running.json.plan).to.deep.include({ candidate: 2, candidateStatus: "Published", canaryBps: 1_250, minDuration: 3_600, promoteAfterJobs: 3, abortAfterJobs: 2, maxDisputedBps: 2_500, maxFailedBps: 0 });
+    expect(running.json.plan).to.deep.include({
+      candidate: 2,
+      candidateStatus: "Published",
+      canaryBps: 1_250,
+      minDuration: 3_600,
+      promoteAfterJobs: 3,
+      abortAfterJobs: 2,
+      maxDisputedBps: 2_500,
+      maxFailedBps: 0,
+    });
     expect(running.json.rules).to.include({ promotable: false, abortable: false, unmet: "minimum duration", ended: 0 });
     expect(running.json.chainVerdict).to.deep.equal({ promotable: false, abortable: false });
     const failed = await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]);
     expectFailure(failed, "ROLLOUT_RULE_NOT_MET", /promotion rule does not hold: minimum duration \(\d+ s left\)/);
-    expectFailure(await conclave(["rollout", "abort", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /abort rule does not hold: 0 of the 2 ended jobs it needs/);
+    expectFailure(
+      await conclave(["rollout", "abort", sample.name, "--dev-account", "7"]),
+      "ROLLOUT_RULE_NOT_MET",
+      /abort rule does not hold: 0 of the 2 ended jobs it needs/,
+    );
 
     await count(2, OUTCOME.Settled);
     await count(2, OUTCOME.Settled);
@@ -122,11 +250,20 @@ describe("staged rollouts: CLI and runners against a local network", function ()
     expect(short.json.counters).to.deep.equal({ settled: 2, disputed: 0, failed: 0 });
     expect(short.json.rules).to.include({ unmet: "jobs ended", promotable: false });
     expect((short.json.rules as { text: string }).text).to.match(/jobs ended \(2 of 3\)/);
-    expectFailure(await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]), "ROLLOUT_RULE_NOT_MET", /promotion rule does not hold: jobs ended \(2 of 3\)/);
+    expectFailure(
+      await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]),
+      "ROLLOUT_RULE_NOT_MET",
+      /promotion rule does not hold: jobs ended \(2 of 3\)/,
+    );
 
     await count(2, OUTCOME.Disputed); // 1 of 3 disputed: 33 % above 25 %, and 3 ended ≥ abort-after 2
     const disputed = await conclave(["rollout", "status", sample.name]);
-    expect(disputed.json.rules).to.include({ unmet: "disputed share", promotable: false, abortable: true, abortReason: "disputed share above the plan's maximum" });
+    expect(disputed.json.rules).to.include({
+      unmet: "disputed share",
+      promotable: false,
+      abortable: true,
+      abortReason: "disputed share above the plan's maximum",
+    });
     expect(disputed.json.chainVerdict).to.deep.equal({ promotable: false, abortable: true });
     await count(2, OUTCOME.Settled); // 1 of 4: 25 %, at the maximum
     const ready = await conclave(["rollout", "status", sample.name]);
@@ -137,20 +274,48 @@ describe("staged rollouts: CLI and runners against a local network", function ()
     expect(promoted.code, promoted.stderr).to.equal(0);
     expect(promoted.json).to.include({ status: "Promoted", activeVersion: 2, promoted: true });
     expect((await registry().read.getModel([modelId])).activeVersion).to.equal(2);
-    expectFailure(await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]), "NO_RUNNING_ROLLOUT", /the last one was Promoted/);
+    expectFailure(
+      await conclave(["rollout", "promote", sample.name, "--dev-account", "7"]),
+      "NO_RUNNING_ROLLOUT",
+      /the last one was Promoted/,
+    );
   });
 
   it("the guardian aborts a running rollout at any time with the CLI", async function () {
-    await startRollout(plan(3, { canaryBps: 500, minDuration: 0, promoteAfterJobs: 10, abortAfterJobs: 10, maxDisputedBps: 0, maxFailedBps: 0 }));
+    await startRollout(
+      plan(3, {
+        canaryBps: 500,
+        minDuration: 0,
+        promoteAfterJobs: 10,
+        abortAfterJobs: 10,
+        maxDisputedBps: 0,
+        maxFailedBps: 0,
+      }),
+    );
     const aborted = await conclave(["rollout", "abort", sample.name, "--dev-account", String(GUARDIAN)]);
     expect(aborted.code, aborted.stderr).to.equal(0);
-    expect(aborted.json).to.include({ status: "Aborted", activeVersion: 2, reason: "aborted by the guardian or the DAO" });
+    expect(aborted.json).to.include({
+      status: "Aborted",
+      activeVersion: 2,
+      reason: "aborted by the guardian or the DAO",
+    });
   });
 
   it("runners promote a rollout once its promotion rule holds (the minimum duration passing without an event: the slow timer)", async function () {
-    runners = await Promise.all(RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { rollouts: { intervalMs: 300 } }))));
+    runners = await Promise.all(
+      RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { rollouts: { intervalMs: 300 } }))),
+    );
     // v3 rolled out again: its counters start from zero.
-    await startRollout(plan(3, { canaryBps: 2_000, minDuration: 1_800, promoteAfterJobs: 2, abortAfterJobs: 2, maxDisputedBps: 5_000, maxFailedBps: 0 }));
+    await startRollout(
+      plan(3, {
+        canaryBps: 2_000,
+        minDuration: 1_800,
+        promoteAfterJobs: 2,
+        abortAfterJobs: 2,
+        maxDisputedBps: 5_000,
+        maxFailedBps: 0,
+      }),
+    );
     expect((await rollout()).counters).to.deep.include({ settled: 0, failed: 0 });
     await count(3, OUTCOME.Settled);
     await count(3, OUTCOME.Disputed);
@@ -164,11 +329,24 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   });
 
   it("runners abort a bad candidate once its abort rule holds, and not before", async function () {
-    await startRollout(plan(4, { canaryBps: 1_000, minDuration: 0, promoteAfterJobs: 10, abortAfterJobs: 2, maxDisputedBps: 10_000, maxFailedBps: 0 }));
+    await startRollout(
+      plan(4, {
+        canaryBps: 1_000,
+        minDuration: 0,
+        promoteAfterJobs: 10,
+        abortAfterJobs: 2,
+        maxDisputedBps: 10_000,
+        maxFailedBps: 0,
+      }),
+    );
     await count(4, OUTCOME.Failed);
     // Both runners have seen the count (their watchers passed its block): one failed job does not abort.
     const block = Number(await net.publicClient.getBlockNumber());
-    for (const r of runners) await until(`runner ${r.index} to pass block ${block}`, async () => ((await (await fetch(`${r.http}/status`)).json()) as { processed: number }).processed >= block);
+    for (const r of runners)
+      await until(
+        `runner ${r.index} to pass block ${block}`,
+        async () => ((await (await fetch(`${r.http}/status`)).json()) as { processed: number }).processed >= block,
+      );
     await wait(1_000); // a few slow-timer looks
     expect((await rollout()).status).to.equal(ROLLOUT_STATUS.Running);
 
@@ -181,7 +359,9 @@ describe("staged rollouts: CLI and runners against a local network", function ()
 
     // The runner that lost the race logs nothing above debug about it; neither warns or errors.
     await wait(1_000);
-    const noisy = runners.flatMap((r) => r.logs).filter((l) => l.includes('"service":"rollouts"') && /"level":"(warn|error)"/.test(l));
+    const noisy = runners
+      .flatMap((r) => r.logs)
+      .filter((l) => l.includes('"service":"rollouts"') && /"level":"(warn|error)"/.test(l));
     expect(noisy).to.deep.equal([]);
     const acted = runners.flatMap((r) => r.logs).filter((l) => /"msg":"(promoted|aborted) a rollout whose/.test(l));
     expect(acted).to.have.length(2); // one promotion, one abort: each done by exactly one runner

@@ -28,7 +28,11 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
     const sample = sampleModel("tiny-mlp");
     const client = net.wallet(7);
     const inputs = sample.exampleInputs();
-    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "tiny-mlp", inputs, feePerProvider: parseEther("0.01") });
+    const { jobId } = await requestInference(net.publicClient, net.record, client, {
+      model: "tiny-mlp",
+      inputs,
+      feePerProvider: parseEther("0.01"),
+    });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 60_000 });
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries).to.have.length(1);
@@ -43,12 +47,30 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
     // The runner shows the attestation once its own journal has the result on-chain; that can
     // trail the client's view of the chain by a receipt poll, so wait for that state.
     let served: { state: string; signature: `0x${string}` | null } = { state: "", signature: null };
-    for (const end = Date.now() + 30_000; (served.signature ?? null) === null && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    for (
+      const end = Date.now() + 30_000;
+      (served.signature ?? null) === null && Date.now() < end;
+      await new Promise((r) => setTimeout(r, 100))
+    ) {
       served = (await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as typeof served;
     }
     expect(served.signature, `job view state ${served.state}`).to.not.equal(null);
-    const { job } = (await net.publicClient.getContractEvents({ address: net.record.contracts.InferenceMarket!.address, abi: conclaveContracts(net.record, net.publicClient).market.abi, eventName: "JobRequested", args: { jobId }, fromBlock: 0n }))[0]!.args;
-    const ok = await verifyAttestation(runner.address, 31337, net.record.contracts.InferenceMarket!.address, attestationFor(jobId, jobOfWords(job!), delivery.resultHash, delivery.outputRef), served.signature!);
+    const { job } = (
+      await net.publicClient.getContractEvents({
+        address: net.record.contracts.InferenceMarket!.address,
+        abi: conclaveContracts(net.record, net.publicClient).market.abi,
+        eventName: "JobRequested",
+        args: { jobId },
+        fromBlock: 0n,
+      })
+    )[0]!.args;
+    const ok = await verifyAttestation(
+      runner.address,
+      31337,
+      net.record.contracts.InferenceMarket!.address,
+      attestationFor(jobId, jobOfWords(job!), delivery.resultHash, delivery.outputRef),
+      served.signature!,
+    );
     expect(ok).to.equal(true);
   });
 
@@ -59,11 +81,19 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
     const fee = parseEther("0.02");
     const market = conclaveContracts(net.record, net.publicClient).market;
     const before = await Promise.all(runners.map((r) => market.read.balanceOf([r.address, zeroAddress])));
-    const { jobId } = await requestInference(net.publicClient, net.record, client, { model: "silero-vad-v5", inputs, redundancy: 3, feePerProvider: fee });
+    const { jobId } = await requestInference(net.publicClient, net.record, client, {
+      model: "silero-vad-v5",
+      inputs,
+      redundancy: 3,
+      feePerProvider: fee,
+    });
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { timeoutMs: 120_000 });
     expect(outcome.status).to.equal("settled");
     expect(outcome.deliveries).to.have.length(3);
-    const expected = canonicalResultHash(await directRun("silero-vad-v5", inputs), quantumFromChain(sample.outputQuantum));
+    const expected = canonicalResultHash(
+      await directRun("silero-vad-v5", inputs),
+      quantumFromChain(sample.outputQuantum),
+    );
     expect(outcome.resultHash).to.equal(expected);
     for (const d of outcome.deliveries) {
       expect(d.resultHash).to.equal(expected);
@@ -82,7 +112,9 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
       const eth0 = await net.publicClient.getBalance({ address: r.address });
       const hash = await conclaveContracts(net.record, wallet).market.write.withdraw([zeroAddress]);
       const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
-      expect(await net.publicClient.getBalance({ address: r.address })).to.equal(eth0 + balance - receipt.gasUsed * receipt.effectiveGasPrice);
+      expect(await net.publicClient.getBalance({ address: r.address })).to.equal(
+        eth0 + balance - receipt.gasUsed * receipt.effectiveGasPrice,
+      );
       expect(await market.read.balanceOf([r.address, zeroAddress])).to.equal(0n);
     }
   });

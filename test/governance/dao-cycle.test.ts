@@ -1,11 +1,30 @@
 import { expect } from "chai";
-import { encodeFunctionData, getAddress, keccak256, parseEventLogs, stringToHex, toHex, type Abi, type Address, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  stringToHex,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { errorName } from "../helpers/errors.ts";
 import { contractsFor, deployFixture, networkHelpers, TOKENS, type Fixture } from "../helpers/hardhat-stack.ts";
 
 // OpenZeppelin's IGovernor.ProposalState.
-const State = { Pending: 0, Active: 1, Canceled: 2, Defeated: 3, Succeeded: 4, Queued: 5, Expired: 6, Executed: 7 } as const;
+const State = {
+  Pending: 0,
+  Active: 1,
+  Canceled: 2,
+  Defeated: 3,
+  Succeeded: 4,
+  Queued: 5,
+  Expired: 6,
+  Executed: 7,
+} as const;
 const VersionStatus = { Published: 1, Active: 2 } as const;
 const ProviderStatus = { Pending: 1, Approved: 2 } as const;
 const Vote = { Against: 0, For: 1, Abstain: 2 } as const;
@@ -35,7 +54,12 @@ async function readyForVote() {
   await asProvider.token.write.approve([f.record.contracts.ProviderRegistry!.address, TOKENS(1000)]);
   await asProvider.providers.write.register([
     TOKENS(1000),
-    { memoryMB: 4096, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("eu", { size: 32 }), tags: 1n },
+    {
+      memoryMB: 4096,
+      accelerator: stringToHex("cpu", { size: 32 }),
+      region: stringToHex("eu", { size: 32 }),
+      tags: 1n,
+    },
     "ipfs://provider-metadata",
   ]);
   return f;
@@ -48,8 +72,16 @@ function proposalOf(f: Fixture, description: string) {
   const targets: Address[] = [models, providers];
   const values = [0n, 0n];
   const calldatas: Hex[] = [
-    encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "activateVersion", args: [modelId, 1] }),
-    encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "approveProvider", args: [f.provider.account.address, 1n] }),
+    encodeFunctionData({
+      abi: loadArtifact("ModelRegistry").abi as Abi,
+      functionName: "activateVersion",
+      args: [modelId, 1],
+    }),
+    encodeFunctionData({
+      abi: loadArtifact("ProviderRegistry").abi as Abi,
+      functionName: "approveProvider",
+      args: [f.provider.account.address, 1n],
+    }),
   ];
   return { targets, values, calldatas, description, descriptionHash: keccak256(toHex(description)) };
 }
@@ -107,7 +139,11 @@ describe("DAO governance cycle", function () {
     const activated = parseEventLogs({ abi: c.models.abi, logs: receipt.logs, eventName: "VersionActivated" });
     expect(activated).to.have.length(1);
     expect(activated[0]!.args).to.deep.include({ modelId, version: 1, previousVersion: 0 });
-    const statusChanged = parseEventLogs({ abi: c.providers.abi, logs: receipt.logs, eventName: "ProviderStatusChanged" });
+    const statusChanged = parseEventLogs({
+      abi: c.providers.abi,
+      logs: receipt.logs,
+      eventName: "ProviderStatusChanged",
+    });
     expect(statusChanged).to.have.length(1);
     expect(statusChanged[0]!.args).to.deep.include({
       provider: getAddress(f.provider.account.address),
@@ -157,7 +193,14 @@ describe("DAO governance cycle", function () {
     const p = proposalOf(f, "direct");
     let error: unknown;
     try {
-      await c.timelock.simulate.schedule([p.targets[0]!, 0n, p.calldatas[0]!, toHex(0, { size: 32 }), p.descriptionHash, 60n]);
+      await c.timelock.simulate.schedule([
+        p.targets[0]!,
+        0n,
+        p.calldatas[0]!,
+        toHex(0, { size: 32 }),
+        p.descriptionHash,
+        60n,
+      ]);
     } catch (e) {
       error = e;
     }

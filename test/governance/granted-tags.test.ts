@@ -5,15 +5,24 @@ import { createChainReader } from "../../node/chain/reader.ts";
 import { bindToProposer, proposalOf, type Action } from "../../node/dao/proposals.ts";
 import { contractsFor, deployFixture, networkHelpers, TOKENS, type Fixture } from "../helpers/hardhat-stack.ts";
 
-const caps = (tags: bigint) => ({ memoryMB: 8192, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("eu", { size: 32 }), tags });
+const caps = (tags: bigint) => ({
+  memoryMB: 8192,
+  accelerator: stringToHex("cpu", { size: 32 }),
+  region: stringToHex("eu", { size: 32 }),
+  tags,
+});
 
 /** Auto-admission at 100 tokens (its grant mask left at 0), the provider registered declaring tags 3. */
 async function admitted() {
   const f = await deployFixture({ autoAdmit: true, autoAdmitStake: TOKENS(100) });
   for (const m of [f.alice, f.bob, f.carol]) await contractsFor(f.record, m).token.write.delegate([m.account.address]);
   const c = contractsFor(f.record, f.provider);
-  await f.publicClient.waitForTransactionReceipt({ hash: await c.token.write.approve([c.providers.address, TOKENS(1_000)]) });
-  await f.publicClient.waitForTransactionReceipt({ hash: await c.providers.write.register([TOKENS(1_000), caps(3n), ""]) });
+  await f.publicClient.waitForTransactionReceipt({
+    hash: await c.token.write.approve([c.providers.address, TOKENS(1_000)]),
+  });
+  await f.publicClient.waitForTransactionReceipt({
+    hash: await c.providers.write.register([TOKENS(1_000), caps(3n), ""]),
+  });
   return f;
 }
 
@@ -27,7 +36,14 @@ async function execute(f: Fixture, action: Action, text: string) {
   await networkHelpers.time.increase(f.params.votingPeriod + 1);
   await contractsFor(f.record, f.alice).governor.write.queue([p.targets, p.values, p.calldatas, p.descriptionHash]);
   await networkHelpers.time.increase(f.params.timelockDelay + 1);
-  await f.publicClient.waitForTransactionReceipt({ hash: await contractsFor(f.record, f.alice).governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]) });
+  await f.publicClient.waitForTransactionReceipt({
+    hash: await contractsFor(f.record, f.alice).governor.write.execute([
+      p.targets,
+      p.values,
+      p.calldatas,
+      p.descriptionHash,
+    ]),
+  });
 }
 
 describe("eligibility uses the tags the DAO granted (issue 11 finding 6)", function () {
@@ -40,7 +56,14 @@ describe("eligibility uses the tags the DAO granted (issue 11 finding 6)", funct
     expect((await providers.read.providerTerms([who]))[1]).to.equal(0n);
     expect((await reader()).tags).to.equal(0n);
 
-    const grant: Action = { target: providers.address, data: encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "setGrantedTags", args: [who, 1n] }) };
+    const grant: Action = {
+      target: providers.address,
+      data: encodeFunctionData({
+        abi: loadArtifact("ProviderRegistry").abi as Abi,
+        functionName: "setGrantedTags",
+        args: [who, 1n],
+      }),
+    };
     await execute(f, grant, "Grant the provider tag 1");
     expect((await providers.read.providerTerms([who]))[1]).to.equal(1n);
 

@@ -1,5 +1,16 @@
 import { expect } from "chai";
-import { encodeFunctionData, getAddress, keccak256, parseEventLogs, toHex, zeroAddress, zeroHash, type Abi, type Address, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  zeroAddress,
+  zeroHash,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { bindToProposer, proposalOf, timelockSalt, type Action } from "../../node/dao/proposals.ts";
 import { assertHoldsNoRole, readRoles, ROLES } from "../../node/deploy/roles.ts";
@@ -17,13 +28,21 @@ async function delegated() {
   return f;
 }
 
-const pauseModels = (f: Fixture): Action => ({ target: f.record.contracts.ModelRegistry!.address, data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "pause" }) });
-const setGuardian = (f: Fixture, to: Address): Action => ({ target: f.record.contracts.GuardianVeto!.address, data: encodeFunctionData({ abi: loadArtifact("GuardianVeto").abi, functionName: "setGuardian", args: [to] }) });
+const pauseModels = (f: Fixture): Action => ({
+  target: f.record.contracts.ModelRegistry!.address,
+  data: encodeFunctionData({ abi: loadArtifact("ModelRegistry").abi as Abi, functionName: "pause" }),
+});
+const setGuardian = (f: Fixture, to: Address): Action => ({
+  target: f.record.contracts.GuardianVeto!.address,
+  data: encodeFunctionData({ abi: loadArtifact("GuardianVeto").abi, functionName: "setGuardian", args: [to] }),
+});
 
 async function propose(f: Fixture, proposer: Wallet, actions: Action[], description: string) {
   const p = proposalOf(actions, description);
   const gov = contractsFor(f.record, proposer).governor;
-  const receipt = await f.publicClient.waitForTransactionReceipt({ hash: await gov.write.propose([p.targets, p.values, p.calldatas, p.description]) });
+  const receipt = await f.publicClient.waitForTransactionReceipt({
+    hash: await gov.write.propose([p.targets, p.values, p.calldatas, p.description]),
+  });
   const [created] = parseEventLogs({ abi: gov.abi, logs: receipt.logs, eventName: "ProposalCreated" });
   return { ...p, id: (created!.args as { proposalId: bigint }).proposalId };
 }
@@ -38,7 +57,8 @@ async function queued(f: Fixture, actions: Action[], text: string) {
   return p;
 }
 
-const stateOf = async (f: Fixture, id: bigint) => Number(await contractsFor(f.record, f.alice).governor.read.state([id]));
+const stateOf = async (f: Fixture, id: bigint) =>
+  Number(await contractsFor(f.record, f.alice).governor.read.state([id]));
 
 describe("proposals bound to their proposer (finding 5)", function () {
   it("another account cannot submit the same bound proposal first, and the proposer still can", async function () {
@@ -46,17 +66,28 @@ describe("proposals bound to their proposer (finding 5)", function () {
     const description = bindToProposer("Pause the model registry", f.alice.account.address);
     const p = proposalOf([pauseModels(f)], description);
     // bob holds votes too: only the suffix stops him.
-    const error = await rejection(() => contractsFor(f.record, f.bob).governor.simulate.propose([p.targets, p.values, p.calldatas, p.description]));
+    const error = await rejection(() =>
+      contractsFor(f.record, f.bob).governor.simulate.propose([p.targets, p.values, p.calldatas, p.description]),
+    );
     expect(errorName(error)).to.equal("GovernorRestrictedProposer");
     const ok = await propose(f, f.alice, [pauseModels(f)], description);
-    expect(ok.id).to.equal(await contractsFor(f.record, f.alice).governor.read.hashProposal([p.targets, p.values, p.calldatas, p.descriptionHash]));
+    expect(ok.id).to.equal(
+      await contractsFor(f.record, f.alice).governor.read.hashProposal([
+        p.targets,
+        p.values,
+        p.calldatas,
+        p.descriptionHash,
+      ]),
+    );
   });
 
   it("an account without the threshold's votes cannot propose", async function () {
     const f = await networkHelpers.loadFixture(delegated);
     expect(await contractsFor(f.record, f.alice).governor.read.proposalThreshold()).to.equal(10n ** 18n);
     const p = proposalOf([pauseModels(f)], bindToProposer("Pause", f.deployer.account.address));
-    const error = await rejection(() => contractsFor(f.record, f.deployer).governor.simulate.propose([p.targets, p.values, p.calldatas, p.description]));
+    const error = await rejection(() =>
+      contractsFor(f.record, f.deployer).governor.simulate.propose([p.targets, p.values, p.calldatas, p.description]),
+    );
     expect(errorName(error)).to.equal("GovernorInsufficientProposerVotes");
   });
 });
@@ -71,13 +102,19 @@ describe("the guardian's veto (finding 14)", function () {
     expect(await timelock.read.isOperationPending([operationId])).to.equal(true);
 
     const veto = contractsFor(f.record, f.guardian).veto!;
-    const receipt = await f.publicClient.waitForTransactionReceipt({ hash: await veto.write.veto([p.targets, p.values, p.calldatas, zeroHash, salt]) });
+    const receipt = await f.publicClient.waitForTransactionReceipt({
+      hash: await veto.write.veto([p.targets, p.values, p.calldatas, zeroHash, salt]),
+    });
     const [vetoed] = parseEventLogs({ abi: veto.abi, logs: receipt.logs, eventName: "Vetoed" });
     expect(vetoed!.args).to.deep.equal({ operationId, guardian: getAddress(f.guardian.account.address) });
     expect(await stateOf(f, p.id)).to.equal(State.Canceled);
 
     await networkHelpers.time.increase(f.params.timelockDelay + 1);
-    expect(errorName(await rejection(() => governor.simulate.execute([p.targets, p.values, p.calldatas, p.descriptionHash])))).to.equal("GovernorUnexpectedProposalState");
+    expect(
+      errorName(
+        await rejection(() => governor.simulate.execute([p.targets, p.values, p.calldatas, p.descriptionHash])),
+      ),
+    ).to.equal("GovernorUnexpectedProposalState");
     expect(await contractsFor(f.record, f.alice).models.read.paused()).to.equal(false);
   });
 
@@ -86,7 +123,9 @@ describe("the guardian's veto (finding 14)", function () {
     const p = await queued(f, [pauseModels(f)], "Pause the model registry");
     const salt = timelockSalt(f.record.contracts.ConclaveGovernor!.address, p.descriptionHash);
     for (const w of [f.deployer, f.alice]) {
-      const error = await rejection(() => contractsFor(f.record, w).veto!.simulate.veto([p.targets, p.values, p.calldatas, zeroHash, salt]));
+      const error = await rejection(() =>
+        contractsFor(f.record, w).veto!.simulate.veto([p.targets, p.values, p.calldatas, zeroHash, salt]),
+      );
       expect(errorName(error)).to.equal("GuardianVetoNotGuardian");
     }
     expect(await stateOf(f, p.id)).to.equal(State.Queued);
@@ -97,7 +136,9 @@ describe("the guardian's veto (finding 14)", function () {
     const next = f.wallets[f.wallets.length - 2]!;
     const p = await queued(f, [setGuardian(f, next.account.address)], "Replace the guardian");
     const salt = timelockSalt(f.record.contracts.ConclaveGovernor!.address, p.descriptionHash);
-    const error = await rejection(() => contractsFor(f.record, f.guardian).veto!.simulate.veto([p.targets, p.values, p.calldatas, zeroHash, salt]));
+    const error = await rejection(() =>
+      contractsFor(f.record, f.guardian).veto!.simulate.veto([p.targets, p.values, p.calldatas, zeroHash, salt]),
+    );
     expect(errorName(error)).to.equal("GuardianVetoProtectedCall");
 
     await networkHelpers.time.increase(f.params.timelockDelay + 1);
@@ -121,8 +162,12 @@ describe("roles after deployment (finding 9)", function () {
     const f = await networkHelpers.loadFixture(delegated);
     await assertHoldsNoRole(f.publicClient as never, f.record, f.deployer.account.address);
     const roles = await readRoles(f.publicClient as never, f.record);
-    const holders = (contract: string, role: string) => roles.find((r) => r.contract === contract && r.role === role)?.holders ?? [];
-    expect(holders("ConclaveTimelock", "CANCELLER_ROLE")).to.have.members([f.record.contracts.ConclaveGovernor!.address, f.record.contracts.GuardianVeto!.address]);
+    const holders = (contract: string, role: string) =>
+      roles.find((r) => r.contract === contract && r.role === role)?.holders ?? [];
+    expect(holders("ConclaveTimelock", "CANCELLER_ROLE")).to.have.members([
+      f.record.contracts.ConclaveGovernor!.address,
+      f.record.contracts.GuardianVeto!.address,
+    ]);
     expect(holders("ConclaveTimelock", "PROPOSER_ROLE")).to.deep.equal([f.record.contracts.ConclaveGovernor!.address]);
     for (const name of ["ModelRegistry", "ProviderRegistry", "InferenceMarket"]) {
       expect(holders(name, "GUARDIAN_ROLE"), name).to.deep.equal([getAddress(f.guardian.account.address)]);
@@ -130,8 +175,14 @@ describe("roles after deployment (finding 9)", function () {
     for (const name of ["ProviderRegistry", "ModelRegistry"]) {
       expect(holders(name, "MARKET_ROLE"), name).to.deep.equal([f.record.contracts.InferenceMarket!.address]);
     }
-    expect(await contractsFor(f.record, f.alice).veto!.read.guardian()).to.equal(getAddress(f.guardian.account.address));
-    for (const r of roles) expect(r.holders.map((h) => h.toLowerCase()), `${r.contract}.${r.role}`).to.not.include(f.deployer.account.address.toLowerCase());
+    expect(await contractsFor(f.record, f.alice).veto!.read.guardian()).to.equal(
+      getAddress(f.guardian.account.address),
+    );
+    for (const r of roles)
+      expect(
+        r.holders.map((h) => h.toLowerCase()),
+        `${r.contract}.${r.role}`,
+      ).to.not.include(f.deployer.account.address.toLowerCase());
   });
 
   it("without a guardian nobody holds GUARDIAN_ROLE and nobody can veto", async function () {
@@ -156,10 +207,14 @@ describe("roles after deployment (finding 9)", function () {
     await networkHelpers.setBalance(timelock, 10n ** 18n);
     const dao = contractsFor(f.record, (await viem.getWalletClient(timelock)) as unknown as Wallet);
     await dao.providers.write.grantRole([ROLES.GUARDIAN_ROLE, f.deployer.account.address]);
-    const error = await rejection(() => assertHoldsNoRole(f.publicClient as never, f.record, f.deployer.account.address));
+    const error = await rejection(() =>
+      assertHoldsNoRole(f.publicClient as never, f.record, f.deployer.account.address),
+    );
     expect(error).to.be.instanceOf(DeploymentError);
     await dao.veto!.write.setGuardian([f.deployer.account.address]);
     await dao.providers.write.revokeRole([ROLES.GUARDIAN_ROLE, f.deployer.account.address]);
-    expect(await rejection(() => assertHoldsNoRole(f.publicClient as never, f.record, f.deployer.account.address))).to.be.instanceOf(DeploymentError);
+    expect(
+      await rejection(() => assertHoldsNoRole(f.publicClient as never, f.record, f.deployer.account.address)),
+    ).to.be.instanceOf(DeploymentError);
   });
 });

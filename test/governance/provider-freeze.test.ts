@@ -15,7 +15,12 @@ async function withProvider(overrides: Parameters<typeof deployFixture>[0] = {})
   for (const m of [f.alice, f.bob, f.carol]) await contractsFor(f.record, m).token.write.delegate([m.account.address]);
   const c = contractsFor(f.record, f.provider);
   await f.publicClient.waitForTransactionReceipt({ hash: await c.token.write.approve([c.providers.address, STAKE]) });
-  const caps = { memoryMB: 8192, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("eu", { size: 32 }), tags: 1n };
+  const caps = {
+    memoryMB: 8192,
+    accelerator: stringToHex("cpu", { size: 32 }),
+    region: stringToHex("eu", { size: 32 }),
+    tags: 1n,
+  };
   await f.publicClient.waitForTransactionReceipt({ hash: await c.providers.write.register([STAKE, caps, ""]) });
   return f;
 }
@@ -24,13 +29,19 @@ const shortUnbonding = () => withProvider({ unbondingPeriod: 60 });
 
 const slashAction = (f: Fixture, amount: bigint): Action => ({
   target: f.record.contracts.ProviderRegistry!.address,
-  data: encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "slash", args: [f.provider.account.address, amount, stringToHex("fraud", { size: 32 })] }),
+  data: encodeFunctionData({
+    abi: loadArtifact("ProviderRegistry").abi as Abi,
+    functionName: "slash",
+    args: [f.provider.account.address, amount, stringToHex("fraud", { size: 32 })],
+  }),
 });
 
 async function propose(f: Fixture, proposer: Wallet, actions: Action[], text: string) {
   const p = proposalOf(actions, bindToProposer(text, proposer.account.address));
   const gov = contractsFor(f.record, proposer).governor;
-  const receipt = await f.publicClient.waitForTransactionReceipt({ hash: await gov.write.propose([p.targets, p.values, p.calldatas, p.description]) });
+  const receipt = await f.publicClient.waitForTransactionReceipt({
+    hash: await gov.write.propose([p.targets, p.values, p.calldatas, p.description]),
+  });
   const [created] = parseEventLogs({ abi: gov.abi, logs: receipt.logs, eventName: "ProposalCreated" });
   return { ...p, id: (created!.args as { proposalId: bigint }).proposalId };
 }
@@ -42,7 +53,8 @@ async function passAndQueue(f: Fixture, p: Awaited<ReturnType<typeof propose>>) 
   await networkHelpers.time.increase(f.params.votingPeriod + 1);
   await contractsFor(f.record, f.alice).governor.write.queue([p.targets, p.values, p.calldatas, p.descriptionHash]);
   await networkHelpers.time.increase(f.params.timelockDelay + 1);
-  return () => contractsFor(f.record, f.alice).governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]);
+  return () =>
+    contractsFor(f.record, f.alice).governor.write.execute([p.targets, p.values, p.calldatas, p.descriptionHash]);
 }
 
 const blockTime = async (f: Fixture) => Number((await f.publicClient.getBlock()).timestamp);
@@ -64,7 +76,9 @@ describe("exits and freezes outlast the governance delay (issue 11 finding 4)", 
     const deployer = "0x0000000000000000000000000000000000000001" as const;
     expect(paramsForChain(LOCAL_DEFAULTS, 31337, deployer).freezePeriod).to.equal(722);
     expect(paramsForChain({ ...LOCAL_DEFAULTS, freezePeriod: 361 }, 31337, deployer).freezePeriod).to.equal(361);
-    expect(() => paramsForChain({ ...LOCAL_DEFAULTS, freezePeriod: 360 }, 31337, deployer)).to.throw(/below the governance delay/);
+    expect(() => paramsForChain({ ...LOCAL_DEFAULTS, freezePeriod: 360 }, 31337, deployer)).to.throw(
+      /below the governance delay/,
+    );
   });
 
   it("a provider that exits right after a slash proposal is made is still bonded when the proposal executes", async function () {
@@ -92,7 +106,9 @@ describe("exits and freezes outlast the governance delay (issue 11 finding 4)", 
     await f.publicClient.waitForTransactionReceipt({ hash: await mine.write.requestExit() });
     const p = await propose(f, f.alice, [slashAction(f, TOKENS(400))], "Slash the exiting provider");
     const guardian = contractsFor(f.record, f.guardian).providers;
-    const receipt = await f.publicClient.waitForTransactionReceipt({ hash: await guardian.write.freeze([f.provider.account.address]) });
+    const receipt = await f.publicClient.waitForTransactionReceipt({
+      hash: await guardian.write.freeze([f.provider.account.address]),
+    });
     const [frozen] = parseEventLogs({ abi: guardian.abi, logs: receipt.logs, eventName: "ProviderFrozen" });
     expect(frozen!.args.by).to.equal(getAddress(f.guardian.account.address));
     const until = frozen!.args.until;
@@ -103,23 +119,38 @@ describe("exits and freezes outlast the governance delay (issue 11 finding 4)", 
     const execute = await passAndQueue(f, p);
     expect(errorName(await rejection(() => mine.simulate.withdrawStake()))).to.equal("ProviderRegistryFrozen");
     // The guardian cannot extend its freeze.
-    expect(errorName(await rejection(() => guardian.simulate.freeze([f.provider.account.address])))).to.equal("ProviderRegistryFrozen");
+    expect(errorName(await rejection(() => guardian.simulate.freeze([f.provider.account.address])))).to.equal(
+      "ProviderRegistryFrozen",
+    );
     await f.publicClient.waitForTransactionReceipt({ hash: await execute() });
 
     await networkHelpers.time.increaseTo(until);
     await f.publicClient.waitForTransactionReceipt({ hash: await mine.write.withdrawStake() });
-    expect(await contractsFor(f.record, f.provider).token.read.balanceOf([f.provider.account.address])).to.equal(TOKENS(10_000) - TOKENS(400));
+    expect(await contractsFor(f.record, f.provider).token.read.balanceOf([f.provider.account.address])).to.equal(
+      TOKENS(10_000) - TOKENS(400),
+    );
   });
 
   it("nobody but the guardian or the DAO freezes, and only the DAO unfreezes", async function () {
     const f = await networkHelpers.loadFixture(defaults);
     const who = f.provider.account.address;
     for (const w of [f.alice, f.provider, f.deployer]) {
-      expect(errorName(await rejection(() => contractsFor(f.record, w).providers.simulate.freeze([who])))).to.equal("AccessControlUnauthorizedAccount");
+      expect(errorName(await rejection(() => contractsFor(f.record, w).providers.simulate.freeze([who])))).to.equal(
+        "AccessControlUnauthorizedAccount",
+      );
     }
     await contractsFor(f.record, f.guardian).providers.write.freeze([who]);
-    expect(errorName(await rejection(() => contractsFor(f.record, f.guardian).providers.simulate.unfreeze([who])))).to.equal("AccessControlUnauthorizedAccount");
-    const unfreeze: Action = { target: f.record.contracts.ProviderRegistry!.address, data: encodeFunctionData({ abi: loadArtifact("ProviderRegistry").abi as Abi, functionName: "unfreeze", args: [who] }) };
+    expect(
+      errorName(await rejection(() => contractsFor(f.record, f.guardian).providers.simulate.unfreeze([who]))),
+    ).to.equal("AccessControlUnauthorizedAccount");
+    const unfreeze: Action = {
+      target: f.record.contracts.ProviderRegistry!.address,
+      data: encodeFunctionData({
+        abi: loadArtifact("ProviderRegistry").abi as Abi,
+        functionName: "unfreeze",
+        args: [who],
+      }),
+    };
     const execute = await passAndQueue(f, await propose(f, f.alice, [unfreeze], "Unfreeze the provider"));
     await f.publicClient.waitForTransactionReceipt({ hash: await execute() });
     expect(await contractsFor(f.record, f.alice).providers.read.isFrozen([who])).to.equal(false);

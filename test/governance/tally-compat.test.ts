@@ -7,9 +7,9 @@ import { contractsFor, deployFixture, networkHelpers } from "../helpers/hardhat-
 const require = createRequire(import.meta.url);
 type AbiJson = { abi: { type: string }[] };
 const ozAbi = (name: string): AbiFunction[] =>
-  (JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")) as AbiJson).abi.filter(
-    (i): i is AbiFunction => i.type === "function",
-  );
+  (
+    JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")) as AbiJson
+  ).abi.filter((i): i is AbiFunction => i.type === "function");
 
 /** ERC-165 id of an interface: XOR of the selectors it declares itself (not the inherited ones). */
 function interfaceId(own: AbiFunction[], inherited: AbiFunction[]): `0x${string}` {

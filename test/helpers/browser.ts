@@ -11,7 +11,9 @@ const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable
 
 /** Why the browser tests cannot run here, or null when they can. */
 export function browserMissing(): string | null {
-  return existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium, as root; scripts/ensure-chromium.sh does it)`;
+  return existsSync(CHROMIUM)
+    ? null
+    : `${CHROMIUM} is not installed (apt-get install chromium, as root; scripts/ensure-chromium.sh does it)`;
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -13,7 +13,12 @@ import {
 export { devAccount, devKey, startDevnet, type Devnet, type RunnerProcess } from "../../node/devnet/network.ts";
 
 /** Writes a runner config for provider account `index` (its own data dir, journal and Helia node). */
-export function runnerConfig(net: Devnet, index: number, overrides: Record<string, unknown> = {}, dataDir?: string): { file: string; dataDir: string } {
+export function runnerConfig(
+  net: Devnet,
+  index: number,
+  overrides: Record<string, unknown> = {},
+  dataDir?: string,
+): { file: string; dataDir: string } {
   return baseRunnerConfig(
     net,
     index,
@@ -30,6 +35,11 @@ export function runnerConfig(net: Devnet, index: number, overrides: Record<strin
 }
 
 /** Starts `conclave node run` as its own process, as a provider would, and waits until it is up. */
-export function spawnRunner(net: Devnet, index: number, config = runnerConfig(net, index), opts: Omit<SpawnOptions, "logLevel"> = {}): Promise<RunnerProcess> {
+export function spawnRunner(
+  net: Devnet,
+  index: number,
+  config = runnerConfig(net, index),
+  opts: Omit<SpawnOptions, "logLevel"> = {},
+): Promise<RunnerProcess> {
   return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info", ...opts });
 }

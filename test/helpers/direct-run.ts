@@ -9,13 +9,20 @@ export async function directRun(name: string, inputs: TensorMap): Promise<Tensor
   const feeds: Record<string, ort.Tensor> = {};
   for (const [k, t] of Object.entries(inputs)) {
     const values = tensorValues(t);
-    feeds[k] = t.dtype === "I64" ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape) : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
+    feeds[k] =
+      t.dtype === "I64"
+        ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape)
+        : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
   }
   const out = await session.run(feeds);
   const result: TensorMap = {};
   for (const [k, v] of Object.entries(out)) {
     const data = v.data as Float32Array;
-    result[k] = { dtype: "F32", shape: [...v.dims], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
+    result[k] = {
+      dtype: "F32",
+      shape: [...v.dims],
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(),
+    };
   }
   await session.release();
   return result;

@@ -1,4 +1,15 @@
-import { encodeEventTopics, HttpRequestError, keccak256, parseAbi, RpcRequestError, TimeoutError, toHex, type Address, type Hex, type Log } from "viem";
+import {
+  encodeEventTopics,
+  HttpRequestError,
+  keccak256,
+  parseAbi,
+  RpcRequestError,
+  TimeoutError,
+  toHex,
+  type Address,
+  type Hex,
+  type Log,
+} from "viem";
 import type { BlockHeader, ChainSource } from "../../node/chain/watcher.ts";
 
 /** The one event the fake chain emits. */
@@ -17,7 +28,8 @@ export const rpcErrors = {
   blockRange: () => rpc(-32000, "exceed maximum block range: 500"),
   rangeTooLarge: () => rpc(-32602, "eth_getLogs block range too large, range: 2000, max: 500"),
   rangeTooWide: () => rpc(-32000, "range is too wide"),
-  responseSize: () => rpc(-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range"),
+  responseSize: () =>
+    rpc(-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range"),
   tooMany: () => rpc(-32000, "too many logs in the requested range"),
 };
 
@@ -65,7 +77,10 @@ export class FakeChain implements ChainSource {
       for (let j = 0; j < this.eventsIn(n); j++) {
         logs.push({
           address: PING_ADDRESS,
-          topics: encodeEventTopics({ abi: pingAbi, eventName: "Ping", args: { id: pingId(n, this.fork, j) } }) as [Hex, ...Hex[]],
+          topics: encodeEventTopics({ abi: pingAbi, eventName: "Ping", args: { id: pingId(n, this.fork, j) } }) as [
+            Hex,
+            ...Hex[],
+          ],
           data: "0x",
           blockNumber: BigInt(n),
           blockHash: hash,
@@ -90,7 +105,8 @@ export class FakeChain implements ChainSource {
   /** The ids of every event on the current chain from `from` up, in chain order. */
   pingsFrom(from: number, to = this.head): bigint[] {
     const out: bigint[] = [];
-    for (let n = from; n <= to; n++) for (let j = 0; j < (this.logsAt.get(n)?.length ?? 0); j++) out.push(pingId(n, this.forkOf(n), j));
+    for (let n = from; n <= to; n++)
+      for (let j = 0; j < (this.logsAt.get(n)?.length ?? 0); j++) out.push(pingId(n, this.forkOf(n), j));
     return out;
   }
 

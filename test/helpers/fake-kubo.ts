@@ -33,7 +33,9 @@ export async function startFakeKubo(): Promise<FakeKubo> {
       return json(res, { Version: "0.36.0", Commit: "", Repo: "16", System: "amd64/linux", Golang: "go1.24" });
     }
     if (command === "add") {
-      const form = await new Response(body, { headers: { "content-type": req.headers["content-type"] ?? "" } }).formData();
+      const form = await new Response(body, {
+        headers: { "content-type": req.headers["content-type"] ?? "" },
+      }).formData();
       const file = [...form.values()].find((v) => typeof v !== "string");
       if (file === undefined || typeof file === "string") return error(res, 400, "no file part");
       const bytes = new Uint8Array(await file.arrayBuffer());

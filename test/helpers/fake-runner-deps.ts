@@ -6,7 +6,19 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createWalletClient, custom, decodeFunctionData, getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import {
+  createWalletClient,
+  custom,
+  decodeFunctionData,
+  getAddress,
+  keccak256,
+  toHex,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { jobHash, type Job } from "../../node/attest/attestation.ts";
 import { marketAbiWithCourt } from "../../node/chain/artifacts.ts";
@@ -57,10 +69,19 @@ export function makeJob(over: Partial<Job> = {}): Job {
   };
 }
 
-export function requested(jobId: bigint, job: Job, opts: { input?: Hex; inputCid?: string; block?: number; blockHash?: Hex } = {}): DecodedLog {
+export function requested(
+  jobId: bigint,
+  job: Job,
+  opts: { input?: Hex; inputCid?: string; block?: number; blockHash?: Hex } = {},
+): DecodedLog {
   return {
     eventName: "JobRequested",
-    args: { jobId, job: jobWords(job), input: opts.inputCid ? "0x" : (opts.input ?? INPUT), inputCid: opts.inputCid ?? "" },
+    args: {
+      jobId,
+      job: jobWords(job),
+      input: opts.inputCid ? "0x" : (opts.input ?? INPUT),
+      inputCid: opts.inputCid ?? "",
+    },
     blockNumber: BigInt(opts.block ?? 10),
     blockHash: opts.blockHash ?? `0x${"0a".repeat(32)}`,
   } as unknown as DecodedLog;
@@ -96,7 +117,16 @@ export class FakeChain implements ChainReader {
   }
   async version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }> {
     this.reads.version++;
-    return { modelId, version, weightsCid: "bafyweights", weightsSha256: `0x${"00".repeat(32)}`, schemaCid: "bafyschema", outputQuantum: 10n ** 12n, minMemoryMB: 0, accepting: this.accepting };
+    return {
+      modelId,
+      version,
+      weightsCid: "bafyweights",
+      weightsSha256: `0x${"00".repeat(32)}`,
+      schemaCid: "bafyschema",
+      outputQuantum: 10n ** 12n,
+      minMemoryMB: 0,
+      accepting: this.accepting,
+    };
   }
   /** This provider's place on the registry's roster (alone on it by default: rank 0 of every job). */
   roster = { rosterIndex: 0n, rosterSize: 1n };
@@ -195,14 +225,26 @@ export interface Harness {
   /** Wall clock the processor sees (ms); tests move it. */
   clock: { now: number };
   content: ContentStore & { gets: string[]; concurrent: number; maxConcurrent: number };
-  executor: { runs: number; run: ProcessorOptions["executor"]["run"]; load: ProcessorOptions["executor"]["load"]; unload: ProcessorOptions["executor"]["unload"] };
-  models: { ensured: string[]; ensure: ProcessorOptions["models"]["ensure"]; evict: ProcessorOptions["models"]["evict"] };
+  executor: {
+    runs: number;
+    run: ProcessorOptions["executor"]["run"];
+    load: ProcessorOptions["executor"]["load"];
+    unload: ProcessorOptions["executor"]["unload"];
+  };
+  models: {
+    ensured: string[];
+    ensure: ProcessorOptions["models"]["ensure"];
+    evict: ProcessorOptions["models"]["evict"];
+  };
   /** Advances every due job until nothing changes (no timers involved). */
   settle(): Promise<void>;
   dir: string;
 }
 
-export function harness(over: Partial<ProcessorOptions> = {}, dir = mkdtempSync(path.join(tmpdir(), "conclave-processor-"))): Harness {
+export function harness(
+  over: Partial<ProcessorOptions> = {},
+  dir = mkdtempSync(path.join(tmpdir(), "conclave-processor-")),
+): Harness {
   const journal = openJournal(path.join(dir, "journal.sqlite"));
   const chain = new FakeChain();
   const sender = new FakeSender(journal);
@@ -239,11 +281,19 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = mkdtempSync(
     ensured: [] as string[],
     ensure: async (v: VersionInfo) => {
       models.ensured.push(`${v.modelId}-${v.version}`);
-      return { key: `${v.modelId}-${v.version}`, path: "/dev/null", schema: { inputs: [], outputs: [] } as never, bytes: 0 };
+      return {
+        key: `${v.modelId}-${v.version}`,
+        path: "/dev/null",
+        schema: { inputs: [], outputs: [] } as never,
+        bytes: 0,
+      };
     },
     evict: () => undefined,
   };
-  const wallet = createWalletClient({ account: PROVIDER, transport: custom({ request: async () => null }) }) as unknown as Wallet;
+  const wallet = createWalletClient({
+    account: PROVIDER,
+    transport: custom({ request: async () => null }),
+  }) as unknown as Wallet;
   const processor = new JobProcessor({
     journal,
     chain,

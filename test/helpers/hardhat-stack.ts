@@ -37,4 +37,3 @@ export async function deployFixture(overrides: Partial<DeployParams> = {}) {
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
-

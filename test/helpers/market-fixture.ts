@@ -1,4 +1,14 @@
-import { getAddress, keccak256, parseEther, parseEventLogs, stringToHex, toHex, type Address, type Hash, type Hex } from "viem";
+import {
+  getAddress,
+  keccak256,
+  parseEther,
+  parseEventLogs,
+  stringToHex,
+  toHex,
+  type Address,
+  type Hash,
+  type Hex,
+} from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
@@ -10,7 +20,12 @@ import { jobOfWords } from "../../node/attest/job-words.ts";
 export const MODEL = "tiny-linear";
 export const MODEL_ID = keccak256(toHex(MODEL));
 export const ETH = "0x0000000000000000000000000000000000000000" as Address;
-export const CAPS = { memoryMB: 4096, accelerator: stringToHex("cpu", { size: 32 }), region: stringToHex("eu", { size: 32 }), tags: 1n };
+export const CAPS = {
+  memoryMB: 4096,
+  accelerator: stringToHex("cpu", { size: 32 }),
+  region: stringToHex("eu", { size: 32 }),
+  tags: 1n,
+};
 
 /**
  * The whole stack with a market on the in-process network: an active model version, three
@@ -20,7 +35,17 @@ export const CAPS = { memoryMB: 4096, accelerator: stringToHex("cpu", { size: 32
 export async function marketFixture() {
   const wallets = (await viem.getWalletClients()) as unknown as Wallet[];
   const publicClient = await viem.getPublicClient();
-  const [deployer, alice, , , p1, p2, p3, client, relayer] = wallets as Wallet[] as [Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet];
+  const [deployer, alice, , , p1, p2, p3, client, relayer] = wallets as Wallet[] as [
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+    Wallet,
+  ];
   const providers = [p1, p2, p3];
   const usd = await viem.deployContract("MockERC20", ["Test Dollar", "TUSD", 18]);
   const params = {
@@ -28,7 +53,10 @@ export async function marketFixture() {
     // These tests choose which provider serves; assignment has its own tests (InferenceMarketAssignment.t.sol).
     priorityWindow: 0,
     guardian: wallets[wallets.length - 1]!.account.address,
-    holders: [{ address: alice.account.address, amount: TOKENS(1_000_000) }, ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) }))],
+    holders: [
+      { address: alice.account.address, amount: TOKENS(1_000_000) },
+      ...providers.map((p) => ({ address: p.account.address, amount: TOKENS(10_000) })),
+    ],
     paymentTokens: [{ token: getAddress(usd.address), ratePerEth: 10n ** 18n }],
   };
   const record = await deployStack({ publicClient: publicClient as never, wallet: deployer }, params);

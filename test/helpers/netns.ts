@@ -36,7 +36,11 @@ export function netnsUnavailable(): string | null {
     ip("netns", "del", probe);
     return null;
   } catch (error) {
-    return `ip netns does not work here: ${String((error as { stderr?: Buffer }).stderr ?? (error as Error).message).trim().split("\n")[0]}`;
+    return `ip netns does not work here: ${
+      String((error as { stderr?: Buffer }).stderr ?? (error as Error).message)
+        .trim()
+        .split("\n")[0]
+    }`;
   }
 }
 

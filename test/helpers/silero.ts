@@ -2,7 +2,9 @@ import { fileURLToPath } from "node:url";
 import type { ModelSchema } from "../../node/inference/schema.ts";
 
 /** Silero VAD v5 as the npm package @ricky0123/vad-web ships it: a real ONNX model for executor tests. */
-export const SILERO_MODEL = fileURLToPath(new URL("../../node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx", import.meta.url));
+export const SILERO_MODEL = fileURLToPath(
+  new URL("../../node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx", import.meta.url),
+);
 
 export const SILERO_SCHEMA: ModelSchema = {
   inputs: [

@@ -5,7 +5,9 @@ import { freePort } from "../../node/devnet/local-rpc.ts";
  * A TCP proxy on 127.0.0.1 in front of the JSON-RPC node, so a test can cut a runner's
  * connection to the chain (close every socket and refuse new ones) and restore it later.
  */
-export async function startProxy(targetPort: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; stop(): Promise<void> }> {
+export async function startProxy(
+  targetPort: number,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; stop(): Promise<void> }> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | null = null;

@@ -1,8 +1,32 @@
 import { expect } from "chai";
-import { concat, getAddress, hashTypedData, keccak256, numberToHex, parseEther, parseEventLogs, toFunctionSelector, toHex, type Address, type Hex } from "viem";
+import {
+  concat,
+  getAddress,
+  hashTypedData,
+  keccak256,
+  numberToHex,
+  parseEther,
+  parseEventLogs,
+  toFunctionSelector,
+  toHex,
+  type Address,
+  type Hex,
+} from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { attestationDomain, attestationFor, ATTESTATION_TYPES, commitmentOf, signAttestation, verifyAttestation } from "../../node/attest/attestation.ts";
-import { decodeAttestationBatch, encodeAttestationBatch, encodeAttestationItem, type SignedResult } from "../../node/attest/batch.ts";
+import {
+  attestationDomain,
+  attestationFor,
+  ATTESTATION_TYPES,
+  commitmentOf,
+  signAttestation,
+  verifyAttestation,
+} from "../../node/attest/attestation.ts";
+import {
+  decodeAttestationBatch,
+  encodeAttestationBatch,
+  encodeAttestationItem,
+  type SignedResult,
+} from "../../node/attest/batch.ts";
 import { checkAttestation } from "../../node/client/verify.ts";
 import { InvalidAttestationError } from "../../node/errors.ts";
 import { errorName, rejection } from "../helpers/errors.ts";
@@ -90,10 +114,19 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     // Anyone can check it with the standard library, and the contract computes the same digest.
     expect(await verifyAttestation(p1!.account.address, chainId, market, attestation, signature)).to.equal(true);
     expect(await f.as(p1!).market.read.attestationDigest([jobId, jobWords(job), RESULT, OUTPUT_REF])).to.equal(
-      hashTypedData({ domain: attestationDomain(chainId, market), types: ATTESTATION_TYPES, primaryType: "Attestation", message: attestation }),
+      hashTypedData({
+        domain: attestationDomain(chainId, market),
+        types: ATTESTATION_TYPES,
+        primaryType: "Attestation",
+        message: attestation,
+      }),
     );
 
-    const hash = await f.as(f.relayer).market.write.submitAttestations([encodeAttestationBatch([{ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature }])]);
+    const hash = await f
+      .as(f.relayer)
+      .market.write.submitAttestations([
+        encodeAttestationBatch([{ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF, signature }]),
+      ]);
     const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
     const delivered = parseEventLogs({ abi: f.as(p1!).market.abi, logs: receipt.logs, eventName: "ResultSubmitted" });
     expect(delivered[0]!.args.provider).to.equal(getAddress(p1!.account.address));
@@ -119,19 +152,30 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     // 44 bytes claiming to be an item: far shorter than an item's fixed part.
     const junk = concat([numberToHex(40, { size: 4 }), numberToHex(999n, { size: 32 }), `0x${"ab".repeat(8)}`]);
     const batch = concat([encodeAttestationItem(items[0]!), junk, encodeAttestationItem(items[1]!)]);
-    expect(concat([encodeAttestationItem(items[0]!), encodeAttestationItem(items[1]!)])).to.equal(encodeAttestationBatch(items));
+    expect(concat([encodeAttestationItem(items[0]!), encodeAttestationItem(items[1]!)])).to.equal(
+      encodeAttestationBatch(items),
+    );
 
     const hash = await f.as(f.relayer).market.write.submitAttestations([batch]);
     const logs = (await f.publicClient.waitForTransactionReceipt({ hash })).logs;
     const abi = f.as(p1!).market.abi;
-    expect(parseEventLogs({ abi, logs, eventName: "ResultSubmitted" }).map((l) => l.args.jobId)).to.deep.equal(items.map((i) => i.jobId));
+    expect(parseEventLogs({ abi, logs, eventName: "ResultSubmitted" }).map((l) => l.args.jobId)).to.deep.equal(
+      items.map((i) => i.jobId),
+    );
     const rejected = parseEventLogs({ abi, logs, eventName: "AttestationRejected" });
-    expect(rejected.map((l) => [l.args.jobId, l.args.reason])).to.deep.equal([[999n, toFunctionSelector("InferenceMarketMalformedAttestation(uint256)")]]);
+    expect(rejected.map((l) => [l.args.jobId, l.args.reason])).to.deep.equal([
+      [999n, toFunctionSelector("InferenceMarketMalformedAttestation(uint256)")],
+    ]);
 
     const framed = decodeAttestationBatch(batch);
     expect(framed.items.map((i) => i.jobId)).to.deep.equal(items.map((i) => i.jobId));
     expect(framed.malformed).to.have.length(1);
-    const check = await checkAttestation(f.publicClient, market, chainId, items[1]!.jobId, items[1]!.job, { provider: p1!.account.address, resultHash: RESULT, outputRef: OUTPUT_REF, txHash: hash });
+    const check = await checkAttestation(f.publicClient, market, chainId, items[1]!.jobId, items[1]!.job, {
+      provider: p1!.account.address,
+      resultHash: RESULT,
+      outputRef: OUTPUT_REF,
+      txHash: hash,
+    });
     expect([check.signedBy, check.valid]).to.deep.equal(["eip712", true]);
     expect(() => encodeAttestationBatch([{ ...items[0]!, signature: "0x1234" }])).to.throw(InvalidAttestationError);
   });
@@ -142,20 +186,28 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const open = await requestJob(f, { fee });
     const k3 = await requestJob(f, { redundancy: 3, fee });
     const salt = keccak256(toHex("salt"));
-    for (const p of f.providers) await f.as(p).market.write.commit([k3.jobId, jobWords(k3.job), commitmentOf(k3.jobId, p.account.address, RESULT, salt)]);
+    for (const p of f.providers)
+      await f
+        .as(p)
+        .market.write.commit([k3.jobId, jobWords(k3.job), commitmentOf(k3.jobId, p.account.address, RESULT, salt)]);
 
     await f.dao.court.write.windDown();
     expect(await f.as(f.client).court.read.woundDown()).to.equal(true);
     const market = f.record.contracts.InferenceMarket!.address;
-    expect(await f.as(f.client).providers.read.hasRole([await f.as(f.client).providers.read.RETIRED_MARKET_ROLE(), market])).to.equal(true);
+    expect(
+      await f.as(f.client).providers.read.hasRole([await f.as(f.client).providers.read.RETIRED_MARKET_ROLE(), market]),
+    ).to.equal(true);
     // The registry refuses the collateral: its error bubbles up (not in the market's ABI, so by selector).
-    const refused = await rejection(() => f.as(f.providers[0]!).market.simulate.submitResult([open.jobId, jobWords(open.job), RESULT, OUTPUT_REF]));
+    const refused = await rejection(() =>
+      f.as(f.providers[0]!).market.simulate.submitResult([open.jobId, jobWords(open.job), RESULT, OUTPUT_REF]),
+    );
     expect(revertSelector(refused)).to.equal(toFunctionSelector("ProviderRegistryMarketRetired(address)"));
     expect(errorName(await rejection(() => requestJob(f, { fee })))).to.equal("InferenceMarketWoundDown");
 
     await f.as(f.relayer).market.write.finalize([open.jobId, jobWords(open.job)]);
     expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
-    for (const [i, p] of f.providers.entries()) await f.as(p).market.write.reveal([k3.jobId, jobWords(k3.job), i, RESULT, salt, OUTPUT_REF]);
+    for (const [i, p] of f.providers.entries())
+      await f.as(p).market.write.reveal([k3.jobId, jobWords(k3.job), i, RESULT, salt, OUTPUT_REF]);
     expect(await status(f, k3.jobId)).to.equal(JobStatus.Settled);
     for (const p of f.providers) {
       expect((await f.as(p).providers.read.getProvider([p.account.address])).locked).to.equal(0n);
@@ -172,7 +224,9 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const salts: Hex[] = [];
     for (const [i, p] of f.providers.entries()) {
       salts.push(keccak256(toHex(`salt-${i}`)));
-      await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
+      await f
+        .as(p)
+        .market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
       const record = await f.as(p).providers.read.getProvider([p.account.address]);
       expect(record.locked).to.equal(f.params.collateralPerJob);
     }
@@ -198,7 +252,9 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const results = [RESULT, RESULT, OTHER];
     const salt = keccak256(toHex("salt"));
     for (const [i, p] of f.providers.entries()) {
-      await f.as(p).market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, results[i]!, salt)]);
+      await f
+        .as(p)
+        .market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, results[i]!, salt)]);
     }
     const slashedBefore = await f.as(f.client).providers.read.slashedFunds();
     for (const [i, p] of f.providers.entries()) {
@@ -217,7 +273,14 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const stakeToken = await f.as(f.client).market.read.stakeToken();
     expect(getAddress(stakeToken)).to.equal(getAddress(f.record.contracts.ConclaveToken!.address));
     expect(await f.as(p3).providers.read.slashedFunds()).to.equal(slashedBefore);
-    expect(await balances(f, stakeToken, [f.client.account.address, p1.account.address, p2.account.address, p3.account.address])).to.deep.equal([c / 2n, c / 4n, c / 4n, 0n]);
+    expect(
+      await balances(f, stakeToken, [
+        f.client.account.address,
+        p1.account.address,
+        p2.account.address,
+        p3.account.address,
+      ]),
+    ).to.deep.equal([c / 2n, c / 4n, c / 4n, 0n]);
     const stakeBefore = await f.as(p1).token.read.balanceOf([p1.account.address]);
     await f.as(p1).market.write.withdraw([stakeToken]);
     expect(await f.as(p1).token.read.balanceOf([p1.account.address])).to.equal(stakeBefore + c / 4n);
@@ -259,7 +322,13 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const fee = parseEther("0.02");
     const served = await requestJob(f, { fee });
     const open = await requestJob(f, { redundancy: 3, fee });
-    await f.as(p1!).market.write.commit([open.jobId, jobWords(open.job), commitmentOf(open.jobId, p1!.account.address, RESULT, keccak256(toHex("salt")))]);
+    await f
+      .as(p1!)
+      .market.write.commit([
+        open.jobId,
+        jobWords(open.job),
+        commitmentOf(open.jobId, p1!.account.address, RESULT, keccak256(toHex("salt"))),
+      ]);
     await f.dao.models.write.retireVersion([MODEL_ID, served.job.version]);
 
     // Pinned to its version, the k = 1 job is still delivered and paid after the retirement.
@@ -267,7 +336,11 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     await claimAfterWindow(f, served.jobId, served.job, p1!.account.address);
 
     const hash = await f.as(f.client).market.write.cancel([open.jobId, jobWords(open.job)]);
-    const [cancelled] = parseEventLogs({ abi: f.as(f.client).market.abi, eventName: "JobCancelled", logs: (await f.publicClient.waitForTransactionReceipt({ hash })).logs });
+    const [cancelled] = parseEventLogs({
+      abi: f.as(f.client).market.abi,
+      eventName: "JobCancelled",
+      logs: (await f.publicClient.waitForTransactionReceipt({ hash })).logs,
+    });
     const escrow = 3n * fee + (3n * fee) / 100n;
     expect(cancelled!.args).to.deep.equal({ jobId: open.jobId, refund: escrow });
     expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
@@ -287,18 +360,37 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     const market = f.as(f.client).market;
     // Deployed with the test dollar at 1e18 base units per ETH: one base unit per wei.
     expect(await market.read.minFeeIn([f.usd.address, parseEther("0.001")])).to.equal(parseEther("0.001"));
-    const [allowed] = await f.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock: 0n });
+    const [allowed] = await f.publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      eventName: "TokenAllowed",
+      fromBlock: 0n,
+    });
     expect(allowed!.args).to.deep.equal({ token: getAddress(f.usd.address), allowed: true, ratePerEth: 10n ** 18n });
 
     // A version whose minimum is 0.001 ETH, and the dollar at 2,000 per ETH: 2 dollars.
     const v1 = await f.as(f.client).models.read.getVersion([MODEL_ID, 1]);
-    await f.as(f.alice).models.write.publishVersion([MODEL, { weightsCid: v1.weightsCid, weightsSha256: keccak256(toHex("weights v2")), schemaCid: v1.schemaCid, runtime: v1.runtime, outputQuantum: v1.outputQuantum, minMemoryMB: v1.minMemoryMB, minFee: parseEther("0.001") }]);
+    await f.as(f.alice).models.write.publishVersion([
+      MODEL,
+      {
+        weightsCid: v1.weightsCid,
+        weightsSha256: keccak256(toHex("weights v2")),
+        schemaCid: v1.schemaCid,
+        runtime: v1.runtime,
+        outputQuantum: v1.outputQuantum,
+        minMemoryMB: v1.minMemoryMB,
+        minFee: parseEther("0.001"),
+      },
+    ]);
     await f.dao.models.write.activateVersion([MODEL_ID, 2]);
     await f.dao.court.write.setTokenAllowed([f.usd.address, true, parseEther("2000")]);
     expect(await market.read.minFeeIn([f.usd.address, parseEther("0.001")])).to.equal(parseEther("2"));
     expect(await market.read.minFeeIn([ETH, parseEther("0.001")])).to.equal(parseEther("0.001"));
 
-    const refused = await requestJob(f, { fee: parseEther("1.99"), token: f.usd.address }).then(() => null, (e: unknown) => e);
+    const refused = await requestJob(f, { fee: parseEther("1.99"), token: f.usd.address }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(String(refused)).to.match(/InferenceMarketFeeBelowMinimum/);
     const { job } = await requestJob(f, { fee: parseEther("2"), token: f.usd.address });
     expect(job.version).to.equal(2);

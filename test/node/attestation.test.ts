@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { createWalletClient, custom, hashTypedData, keccak256, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { attestationDigest, attestationDomain, ATTESTATION_TYPES, signAttestation, verifyAttestation, type Attestation } from "../../node/attest/attestation.ts";
+import {
+  attestationDigest,
+  attestationDomain,
+  ATTESTATION_TYPES,
+  signAttestation,
+  verifyAttestation,
+  type Attestation,
+} from "../../node/attest/attestation.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 
 const MARKET: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -21,7 +28,10 @@ function attestation(over: Partial<Attestation> = {}): Attestation {
 
 const cases: [string, Attestation][] = [
   ["an IPFS reference", attestation()],
-  ["an inline output of 2 KiB", attestation({ outputRef: toHex(`data:application/vnd.safetensors;base64,${"A".repeat(2_048)}`) })],
+  [
+    "an inline output of 2 KiB",
+    attestation({ outputRef: toHex(`data:application/vnd.safetensors;base64,${"A".repeat(2_048)}`) }),
+  ],
   ["an empty output reference", attestation({ outputRef: "0x" })],
   ["the largest jobId and version", attestation({ jobId: 2n ** 256n - 1n, version: 2 ** 32 - 1 })],
   ["jobId 0, version 0", attestation({ jobId: 0n, version: 0 })],
@@ -30,10 +40,21 @@ const cases: [string, Attestation][] = [
 describe("attestation signing (issue 14: the digest built directly)", function () {
   for (const [name, a] of cases) {
     it(`the digest is EIP-712's hashTypedData, and the signature signTypedData's: ${name}`, async function () {
-      for (const [chainId, market] of [[31337, MARKET], [1, "0x00000000000000000000000000000000000000a1" as Address]] as const) {
-        const typed = { domain: attestationDomain(chainId, market), types: ATTESTATION_TYPES, primaryType: "Attestation", message: a } as const;
+      for (const [chainId, market] of [
+        [31337, MARKET],
+        [1, "0x00000000000000000000000000000000000000a1" as Address],
+      ] as const) {
+        const typed = {
+          domain: attestationDomain(chainId, market),
+          types: ATTESTATION_TYPES,
+          primaryType: "Attestation",
+          message: a,
+        } as const;
         expect(attestationDigest(chainId, market, a)).to.equal(hashTypedData(typed));
-        const wallet = createWalletClient({ account, transport: custom({ request: async () => null }) }) as unknown as Wallet;
+        const wallet = createWalletClient({
+          account,
+          transport: custom({ request: async () => null }),
+        }) as unknown as Wallet;
         const signature = await signAttestation(wallet, chainId, market, a);
         expect(signature).to.equal(await account.signTypedData(typed));
         expect(await verifyAttestation(account.address, chainId, market, a, signature)).to.equal(true);
@@ -46,7 +67,9 @@ describe("attestation signing (issue 14: the digest built directly)", function (
     expect(() => attestationDigest(1, MARKET, attestation({ jobId: 2n ** 256n }))).to.throw(RangeError);
     expect(() => attestationDigest(1, MARKET, attestation({ version: 2 ** 32 }))).to.throw(RangeError);
     expect(() => attestationDigest(1, MARKET, attestation({ modelId: "0x1234" }))).to.throw(TypeError);
-    expect(() => attestationDigest(1, MARKET, attestation({ resultHash: `0x${"zz".repeat(32)}` as Hex }))).to.throw(TypeError);
+    expect(() => attestationDigest(1, MARKET, attestation({ resultHash: `0x${"zz".repeat(32)}` as Hex }))).to.throw(
+      TypeError,
+    );
     expect(() => attestationDigest(1, MARKET, attestation({ outputRef: "0x123" }))).to.throw(TypeError);
     expect(() => attestationDigest(1, MARKET, attestation({ outputRef: "0x12zz" }))).to.throw(TypeError);
   });

@@ -11,7 +11,8 @@ import { jobMix } from "../../node/devnet/chaos/load.ts";
 import { seededRandom } from "../../node/devnet/chaos/random.ts";
 import { RATE_LIMITED_CODE, startRpcProxy, type RpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
 
-const call = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const call = (url: string, body: unknown) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 describe("chaos harness pieces", function () {
   describe("RPC fault proxy", function () {
@@ -27,11 +28,16 @@ describe("chaos harness pieces", function () {
         req.on("end", () => {
           upstreamCalls++;
           const { id, method } = JSON.parse(body) as { id: number; method: string };
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, result: method }));
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ jsonrpc: "2.0", id, result: method }));
         });
       });
       await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
-      proxy = await startRpcProxy({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, random: () => 0 });
+      proxy = await startRpcProxy({
+        upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+        random: () => 0,
+      });
     });
     after(async function () {
       await proxy.close();
@@ -100,7 +106,9 @@ describe("chaos harness pieces", function () {
     });
 
     it("is the same for the same seed", function () {
-      expect(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9))).to.deep.equal(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9)));
+      expect(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9))).to.deep.equal(
+        planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9)),
+      );
     });
   });
 
@@ -116,7 +124,19 @@ describe("chaos harness pieces", function () {
 
   describe("options", function () {
     it("parses the documented flags and rejects bad values with ConfigError", function () {
-      const o = parseChaosArgs(["--jobs", "60", "--runners", "3", "--k3-share", "0.5", "--burst", "--faults", "kill,429", "--seed", "7"])!;
+      const o = parseChaosArgs([
+        "--jobs",
+        "60",
+        "--runners",
+        "3",
+        "--k3-share",
+        "0.5",
+        "--burst",
+        "--faults",
+        "kill,429",
+        "--seed",
+        "7",
+      ])!;
       expect(o).to.include({ jobs: 60, runners: 3, k3Share: 0.5, burst: true, seed: 7 });
       expect(o.faults).to.deep.equal(["kill", "429"]);
       expect(parseChaosArgs(["--faults", "none"])!.faults).to.deep.equal([]);
@@ -145,10 +165,22 @@ describe("chaos harness pieces", function () {
       seats: [],
       revealed: [],
     });
-    const journal = (over: Partial<JournalSummary>): JournalSummary => ({ states: {}, reasons: {}, paid: new Set(), lost: new Set(), failed: new Set(), abstained: new Set(), tooLate: new Set(), txs: [], ...over });
+    const journal = (over: Partial<JournalSummary>): JournalSummary => ({
+      states: {},
+      reasons: {},
+      paid: new Set(),
+      lost: new Set(),
+      failed: new Set(),
+      abstained: new Set(),
+      tooLate: new Set(),
+      txs: [],
+      ...over,
+    });
     it("names the client's doing from the runners' journals, and only then calls a job unserved", function () {
       const journals = [journal({ abstained: new Set([1n]), tooLate: new Set([2n]), failed: new Set([3n]) }), null];
-      expect(refundReason(refunded(1n), journals)).to.match(/^client-caused \(input puts an output on a rounding boundary/);
+      expect(refundReason(refunded(1n), journals)).to.match(
+        /^client-caused \(input puts an output on a rounding boundary/,
+      );
       expect(refundReason(refunded(2n), journals)).to.match(/^client-caused \(request landed at its deadline/);
       expect(refundReason(refunded(3n), journals)).to.match(/^client-caused \(input refused/);
       expect(refundReason(refunded(4n), journals)).to.match(/^expired unserved/);

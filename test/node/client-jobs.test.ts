@@ -4,7 +4,14 @@ import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { createChainReader } from "../../node/chain/reader.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
-import { DEFAULT_MAX_OUTPUT_BYTES, fetchVerifiedOutputs, OutputTooLargeError, ResultMismatchError, waitForJob, type Delivery } from "../../node/client/jobs.ts";
+import {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  fetchVerifiedOutputs,
+  OutputTooLargeError,
+  ResultMismatchError,
+  waitForJob,
+  type Delivery,
+} from "../../node/client/jobs.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { ContentTooLargeError } from "../../node/ipfs/errors.ts";
 import { tensorFrom } from "../../node/tensors/dtypes.ts";
@@ -17,7 +24,14 @@ const addr = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address;
 const record: DeploymentRecord = {
   chainId: 31337,
   contracts: Object.fromEntries(
-    ["ConclaveToken", "ConclaveTimelock", "ConclaveGovernor", "ModelRegistry", "ProviderRegistry", "InferenceMarket"].map((name, i) => [name, { address: addr(i + 1), block: DEPLOYED_AT }]),
+    [
+      "ConclaveToken",
+      "ConclaveTimelock",
+      "ConclaveGovernor",
+      "ModelRegistry",
+      "ProviderRegistry",
+      "InferenceMarket",
+    ].map((name, i) => [name, { address: addr(i + 1), block: DEPLOYED_AT }]),
   ),
 };
 const WINNER = keccak256(toHex("winner"));
@@ -47,7 +61,9 @@ function fakeClient(events: FakeEvent[], head: number, maxBlocks = 500) {
         throw rpcErrors.blockRange();
       }
       queries.push({ from, to, ok: true });
-      return events.filter((e) => e.block >= from && e.block <= to && (!args.eventName || e.eventName === args.eventName)).map((e) => ({ ...e, blockNumber: BigInt(e.block) }));
+      return events
+        .filter((e) => e.block >= from && e.block <= to && (!args.eventName || e.eventName === args.eventName))
+        .map((e) => ({ ...e, blockNumber: BigInt(e.block) }));
     },
   };
   return { client: client as unknown as PublicClient, queries };
@@ -67,8 +83,18 @@ describe("settled results and job events, scanned from the job's request block (
   const REQUESTED_AT = 50_000;
   const HEAD = 52_300;
   const events: FakeEvent[] = [
-    { block: REQUESTED_AT + 3, eventName: "ResultSubmitted", args: { jobId: 7n, provider: PROVIDER, resultHash: WINNER, outputRef: "0x01" }, transactionHash: keccak256("0x01") },
-    { block: REQUESTED_AT + 2_100, eventName: "JobSettled", args: { jobId: 7n, resultHash: WINNER }, transactionHash: keccak256("0x02") },
+    {
+      block: REQUESTED_AT + 3,
+      eventName: "ResultSubmitted",
+      args: { jobId: 7n, provider: PROVIDER, resultHash: WINNER, outputRef: "0x01" },
+      transactionHash: keccak256("0x01"),
+    },
+    {
+      block: REQUESTED_AT + 2_100,
+      eventName: "JobSettled",
+      args: { jobId: 7n, resultHash: WINNER },
+      transactionHash: keccak256("0x02"),
+    },
   ];
 
   it("the runner's reader: settledResult(jobId, fromBlock) starts at the job's block and splits on range limits", async function () {
@@ -113,7 +139,12 @@ describe("client output fetches are bounded (finding 16)", function () {
   const bytes = encodeSafetensors(outputs);
   const quantum = 10n ** 12n;
   const resultHash = canonicalResultHash(outputs, quantumFromChain(quantum));
-  const viaIpfs: Delivery = { provider: PROVIDER, resultHash, outputRef: encodeOutputRef({ kind: "ipfs", cid: "bafytest" }), txHash: keccak256("0x03") };
+  const viaIpfs: Delivery = {
+    provider: PROVIDER,
+    resultHash,
+    outputRef: encodeOutputRef({ kind: "ipfs", cid: "bafytest" }),
+    txHash: keccak256("0x03"),
+  };
 
   /** A store that serves `served` and, when `honoursLimit`, refuses above the caller's maxBytes. */
   function store(served: Uint8Array, honoursLimit: boolean) {
@@ -122,7 +153,8 @@ describe("client output fetches are bounded (finding 16)", function () {
       add: async () => "bafytest",
       get: async (_cid, opts) => {
         asked.push(opts?.maxBytes);
-        if (honoursLimit && opts?.maxBytes !== undefined && served.byteLength > opts.maxBytes) throw new ContentTooLargeError("too large");
+        if (honoursLimit && opts?.maxBytes !== undefined && served.byteLength > opts.maxBytes)
+          throw new ContentTooLargeError("too large");
         return served;
       },
       release: async () => {},
@@ -143,12 +175,19 @@ describe("client output fetches are bounded (finding 16)", function () {
   const cases: { name: string; delivery: () => Delivery; served: Uint8Array; honoursLimit: boolean }[] = [
     { name: "a store that enforces the limit", delivery: () => viaIpfs, served: bytes, honoursLimit: true },
     { name: "a store that ignores it", delivery: () => viaIpfs, served: bytes, honoursLimit: false },
-    { name: "inline outputs", delivery: () => ({ ...viaIpfs, outputRef: encodeOutputRef({ kind: "inline", bytes }) }), served: bytes, honoursLimit: true },
+    {
+      name: "inline outputs",
+      delivery: () => ({ ...viaIpfs, outputRef: encodeOutputRef({ kind: "inline", bytes }) }),
+      served: bytes,
+      honoursLimit: true,
+    },
   ];
   for (const c of cases) {
     it(`outputs over maxBytes throw OutputTooLargeError: ${c.name}`, async function () {
       const { s } = store(c.served, c.honoursLimit);
-      expect(await rejection(() => fetchVerifiedOutputs(c.delivery(), quantum, s, { maxBytes: bytes.byteLength - 1 }))).to.be.instanceOf(OutputTooLargeError);
+      expect(
+        await rejection(() => fetchVerifiedOutputs(c.delivery(), quantum, s, { maxBytes: bytes.byteLength - 1 })),
+      ).to.be.instanceOf(OutputTooLargeError);
     });
   }
 

@@ -5,7 +5,16 @@ import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { CourtService, type CourtOptions } from "../../node/jobs/court.ts";
 import type { Challenge } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
-import { event, harness, makeJob, marketAbi, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+import {
+  event,
+  harness,
+  makeJob,
+  marketAbi,
+  OTHER,
+  PROVIDER,
+  requested,
+  type Harness,
+} from "../helpers/fake-runner-deps.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 
 const ME = getAddress(PROVIDER.address);
@@ -117,7 +126,9 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     const ours = await h.processor.runJob(h.journal.getJob(1n)!);
     if ("abstained" in ours) throw new Error("abstained");
     h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
-    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: ours.resultHash, outputRef: "0x" })];
+    const delivered = [
+      event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: ours.resultHash, outputRef: "0x" }),
+    ];
     await h.processor.onLogs(delivered);
     court.onLogs(delivered);
     await settle();
@@ -159,7 +170,15 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     court.onLogs([event("RevealStarted", { jobId: 1n, revealDeadline: h.chain.time + 120 })]);
     await settle2();
     expect(h.sender.kinds()).to.deep.equal(["juryCommit", "juryReveal"]);
-    expect(h.sender.sent[1]!.args).to.deep.equal([1n, jobWords(job), challenge, 2, duty.resultHash, duty.salt, duty.outputRef]);
+    expect(h.sender.sent[1]!.args).to.deep.equal([
+      1n,
+      jobWords(job),
+      challenge,
+      2,
+      duty.resultHash,
+      duty.salt,
+      duty.outputRef,
+    ]);
     expect(h.journal.getDuty(1n)!.state).to.equal("revealed");
     h.chain.set(1n, { status: Status.Refunded });
     court.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 0 })]);
@@ -172,19 +191,40 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     let settle;
     ({ court, settle } = courtOf(h));
     h.chain.active = false;
-    await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 60 })), requested(2n, makeJob({ challengeWindow: 60, priorityWindow: 3 })), requested(3n, makeJob({ challengeWindow: 60 }))]);
+    await h.processor.onLogs([
+      requested(1n, makeJob({ challengeWindow: 60 })),
+      requested(2n, makeJob({ challengeWindow: 60, priorityWindow: 3 })),
+      requested(3n, makeJob({ challengeWindow: 60 })),
+    ]);
     await h.settle();
     h.chain.active = true;
     for (const id of [1n, 2n]) h.chain.set(id, { status: Status.Challenged });
     h.chain.set(3n, { status: Status.Challenged, seated: 3 });
-    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: ME, challenger: CHALLENGER, challenge: challengeOf({ provider: ME, challengedAt: h.chain.time }) })]);
+    court.onLogs([
+      event("ResultChallenged", {
+        jobId: 1n,
+        provider: ME,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ provider: ME, challengedAt: h.chain.time }),
+      }),
+    ]);
     expect(h.journal.getDuty(1n)).to.equal(null); // the processor follows its own delivery
 
     // Second of two on the roster, a jury of one from seed 0: rank 1, open one 3 s window later.
     h.chain.roster = { rosterIndex: 1n, rosterSize: 2n };
     court.onLogs([
-      event("ResultChallenged", { jobId: 2n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time }) }),
-      event("ResultChallenged", { jobId: 3n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ challengedAt: h.chain.time }) }),
+      event("ResultChallenged", {
+        jobId: 2n,
+        provider: OTHER,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time }),
+      }),
+      event("ResultChallenged", {
+        jobId: 3n,
+        provider: OTHER,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ challengedAt: h.chain.time }),
+      }),
     ]);
     await settle();
     expect(h.journal.getDuty(3n)!.state).to.equal("skipped");
@@ -205,7 +245,14 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     expect(h.journal.getJob(1n)!.job.priorityWindow).to.equal(0);
     h.chain.set(1n, { status: Status.Challenged });
     h.chain.roster = { rosterIndex: 1n, rosterSize: 2n }; // rank 1 of a jury of one
-    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time, commitWindow: 120 }) })]);
+    court.onLogs([
+      event("ResultChallenged", {
+        jobId: 1n,
+        provider: OTHER,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ jurySize: 1, challengedAt: h.chain.time, commitWindow: 120 }),
+      }),
+    ]);
     await settle();
     expect(h.sender.kinds()).to.deep.equal([]);
     h.chain.time += 6;
@@ -227,7 +274,14 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     h.sender.onSend = () => {
       throw new TxWouldRevertError("juryCommit would revert", "InferenceMarketInvalidStatus");
     };
-    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge: challengeOf({ challengedAt: h.chain.time }) })]);
+    court.onLogs([
+      event("ResultChallenged", {
+        jobId: 1n,
+        provider: OTHER,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ challengedAt: h.chain.time }),
+      }),
+    ]);
     for (let i = 0; i < 6; i++) {
       h.clock.now += 2_000;
       await settle();

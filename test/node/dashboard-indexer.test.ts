@@ -1,5 +1,14 @@
 import { expect } from "chai";
-import { encodeAbiParameters, encodeEventTopics, keccak256, parseAbi, toHex, type Address, type Hex, type Log } from "viem";
+import {
+  encodeAbiParameters,
+  encodeEventTopics,
+  keccak256,
+  parseAbi,
+  toHex,
+  type Address,
+  type Hex,
+  type Log,
+} from "viem";
 import { createEventIndex, type IndexSource } from "../../node/dashboard/indexer.ts";
 import { LogQueryTooLargeError } from "../../node/chain/logs.ts";
 import { silentLogger } from "../../node/log.ts";
@@ -13,7 +22,8 @@ function fakeChain(opts: { maxRange?: number } = {}) {
   const queries: [number, number][] = [];
   const timestampAsks: number[] = [];
   let fork = 0;
-  const mine = (pings: { id: bigint; value: bigint }[] = []) => blocks.push({ hash: keccak256(toHex(`${blocks.length}:${fork}`)), pings });
+  const mine = (pings: { id: bigint; value: bigint }[] = []) =>
+    blocks.push({ hash: keccak256(toHex(`${blocks.length}:${fork}`)), pings });
   const log = (n: number, i: number, p: { id: bigint; value: bigint }): Log =>
     ({
       address: ADDRESS,
@@ -32,9 +42,11 @@ function fakeChain(opts: { maxRange?: number } = {}) {
       const from = Number(fromBlock);
       const to = Number(toBlock);
       queries.push([from, to]);
-      if (opts.maxRange && to - from + 1 > opts.maxRange) throw Object.assign(new Error("block range too large"), { code: -32005 });
+      if (opts.maxRange && to - from + 1 > opts.maxRange)
+        throw Object.assign(new Error("block range too large"), { code: -32005 });
       const out: Log[] = [];
-      for (let n = from; n <= Math.min(to, blocks.length - 1); n++) blocks[n]!.pings.forEach((p, i) => out.push(log(n, i, p)));
+      for (let n = from; n <= Math.min(to, blocks.length - 1); n++)
+        blocks[n]!.pings.forEach((p, i) => out.push(log(n, i, p)));
       return out;
     },
     async getBlockTimestamp(n) {
@@ -62,7 +74,14 @@ describe("dashboard event index (fake chain)", function () {
   it("backfills from the start block in ranges no larger than the log-range limit", async function () {
     const chain = fakeChain({ maxRange: 10 });
     for (let i = 0; i < 45; i++) chain.mine(i % 3 === 0 ? [{ id: BigInt(i), value: 1n }] : []);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 3, maxLogRange: 10, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 3,
+      maxLogRange: 10,
+      log: silentLogger,
+    });
     const u = await index.syncOnce();
     expect(u).to.deep.include({ head: 44, dropped: 0 });
     expect(ids(index.logs())).to.deep.equal([3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42]);
@@ -74,7 +93,14 @@ describe("dashboard event index (fake chain)", function () {
   it("adds a new block's events, re-scans only the last few blocks, and does nothing without a new block", async function () {
     const chain = fakeChain();
     for (let i = 0; i < 20; i++) chain.mine([{ id: BigInt(i), value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, reorgDepth: 4, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      reorgDepth: 4,
+      log: silentLogger,
+    });
     await index.syncOnce();
     chain.queries.length = 0;
     expect(await index.syncOnce()).to.equal(null);
@@ -90,7 +116,14 @@ describe("dashboard event index (fake chain)", function () {
   it("repairs a reorg within its depth: events of replaced blocks are dropped, the new ones kept", async function () {
     const chain = fakeChain();
     for (let i = 0; i < 10; i++) chain.mine([{ id: BigInt(i), value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, reorgDepth: 5, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      reorgDepth: 5,
+      log: silentLogger,
+    });
     await index.syncOnce();
     // Blocks 7..9 are replaced by four blocks with other events (7 and 9 gone, 70 and 90 new).
     chain.reorg(7, [[{ id: 70n, value: 0n }], [{ id: 8n, value: 0n }], [], [{ id: 90n, value: 0n }]]);
@@ -103,7 +136,14 @@ describe("dashboard event index (fake chain)", function () {
   it("repairs a reorg to a shorter chain", async function () {
     const chain = fakeChain();
     for (let i = 0; i < 10; i++) chain.mine([{ id: BigInt(i), value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, reorgDepth: 3, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      reorgDepth: 3,
+      log: silentLogger,
+    });
     await index.syncOnce();
     chain.reorg(8, []);
     const u = await index.syncOnce();
@@ -113,12 +153,25 @@ describe("dashboard event index (fake chain)", function () {
 
   it("asks a block's timestamp once however many events it holds, and uses blockTimestamp when logs carry it", async function () {
     const chain = fakeChain();
-    chain.mine([{ id: 1n, value: 0n }, { id: 2n, value: 0n }, { id: 3n, value: 0n }]);
+    chain.mine([
+      { id: 1n, value: 0n },
+      { id: 2n, value: 0n },
+      { id: 3n, value: 0n },
+    ]);
     chain.mine([{ id: 4n, value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      log: silentLogger,
+    });
     await index.syncOnce();
     expect(chain.timestampAsks).to.deep.equal([0, 1]);
-    const carrying: IndexSource = { ...chain.source, getLogs: async (a) => (await chain.source.getLogs(a)).map((l) => ({ ...l, blockTimestamp: 5n }) as Log) };
+    const carrying: IndexSource = {
+      ...chain.source,
+      getLogs: async (a) => (await chain.source.getLogs(a)).map((l) => ({ ...l, blockTimestamp: 5n }) as Log),
+    };
     const asks = chain.timestampAsks.length;
     const other = createEventIndex({ source: carrying, addresses: [ADDRESS], abi, startBlock: 0, log: silentLogger });
     await other.syncOnce();
@@ -129,11 +182,28 @@ describe("dashboard event index (fake chain)", function () {
   it("fails a sync with a typed error when even one block is over the provider's limits, and keeps its state", async function () {
     const chain = fakeChain();
     chain.mine([{ id: 1n, value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      log: silentLogger,
+    });
     await index.syncOnce();
     chain.mine([{ id: 2n, value: 0n }]);
-    const broken: IndexSource = { ...chain.source, getLogs: async () => Promise.reject(Object.assign(new Error("query returned more than 10000 results"), { code: -32005 })) };
-    const failing = createEventIndex({ source: broken, addresses: [ADDRESS], abi, startBlock: 0, maxLogRange: 1, log: silentLogger });
+    const broken: IndexSource = {
+      ...chain.source,
+      getLogs: async () =>
+        Promise.reject(Object.assign(new Error("query returned more than 10000 results"), { code: -32005 })),
+    };
+    const failing = createEventIndex({
+      source: broken,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      maxLogRange: 1,
+      log: silentLogger,
+    });
     let error: unknown;
     await failing.syncOnce().catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(LogQueryTooLargeError);
@@ -143,7 +213,14 @@ describe("dashboard event index (fake chain)", function () {
   it("follows the head when started and calls back once per new block", async function () {
     const chain = fakeChain();
     chain.mine([{ id: 1n, value: 0n }]);
-    const index = createEventIndex({ source: chain.source, addresses: [ADDRESS], abi, startBlock: 0, pollIntervalMs: 5, log: silentLogger });
+    const index = createEventIndex({
+      source: chain.source,
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      pollIntervalMs: 5,
+      log: silentLogger,
+    });
     const heads: number[] = [];
     let seen: () => void = () => {};
     index.start((u) => {

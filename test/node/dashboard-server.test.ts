@@ -29,7 +29,11 @@ describe("dashboard server", function () {
       port: 0,
       staticDir: staticDir(),
       log: silentLogger,
-      handlers: { snapshot: () => snapshot, subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)), devVoter: null },
+      handlers: {
+        snapshot: () => snapshot,
+        subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
+        devVoter: null,
+      },
     });
     try {
       expect((await fetch(server.url)).headers.get("content-type")).to.match(/text\/html/);
@@ -54,13 +58,36 @@ describe("dashboard server", function () {
   it("signs development votes only for well-formed requests", async function () {
     const votes: [number, bigint, number][] = [];
     const devVoter: DevVoter = { vote: async (a, id, s) => (votes.push([a, id, s]), { txHash: "0xabc" }) };
-    const server = await startDashboardServer({ host: "127.0.0.1", port: 0, staticDir: staticDir(), log: silentLogger, handlers: { snapshot: () => null, subscribe: () => () => undefined, devVoter } });
-    const post = (body: string) => fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const server = await startDashboardServer({
+      host: "127.0.0.1",
+      port: 0,
+      staticDir: staticDir(),
+      log: silentLogger,
+      handlers: { snapshot: () => null, subscribe: () => () => undefined, devVoter },
+    });
+    const post = (body: string) =>
+      fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "application/json" }, body });
     try {
       expect((await post("not json")).status).to.equal(400);
       // Another site's page: no JSON content type, or a foreign origin.
-      expect((await fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }) })).status).to.equal(403);
-      expect((await fetch(`${server.url}api/dev-vote`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }) })).status).to.equal(403);
+      expect(
+        (
+          await fetch(`${server.url}api/dev-vote`, {
+            method: "POST",
+            headers: { "content-type": "text/plain" },
+            body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }),
+          })
+        ).status,
+      ).to.equal(403);
+      expect(
+        (
+          await fetch(`${server.url}api/dev-vote`, {
+            method: "POST",
+            headers: { "content-type": "application/json", origin: "http://evil.example" },
+            body: JSON.stringify({ account: 2, proposalId: "12", support: 1 }),
+          })
+        ).status,
+      ).to.equal(403);
       expect((await post(JSON.stringify({ account: 1, proposalId: "12", support: 7 }))).status).to.equal(400);
       expect((await post(JSON.stringify({ account: 1, proposalId: 12, support: 1 }))).status).to.equal(400);
       const ok = await post(JSON.stringify({ account: 2, proposalId: "12", support: 1 }));
@@ -74,8 +101,26 @@ describe("dashboard server", function () {
 
 describe("dashboard snapshot (fake chain reads)", function () {
   const logs: IndexedLog[] = [
-    { blockNumber: 1, blockHash: "0x01", logIndex: 0, transactionHash: "0x01", address: P1, eventName: "ProposalCreated", args: { proposalId: 5n, proposer: P1, voteStart: 100, voteEnd: 200, description: "p" }, timestamp: 99 },
-    { blockNumber: 2, blockHash: "0x02", logIndex: 0, transactionHash: "0x02", address: P1, eventName: "ProviderRegistered", args: { provider: P1, metadataURI: "m" }, timestamp: 99 },
+    {
+      blockNumber: 1,
+      blockHash: "0x01",
+      logIndex: 0,
+      transactionHash: "0x01",
+      address: P1,
+      eventName: "ProposalCreated",
+      args: { proposalId: 5n, proposer: P1, voteStart: 100, voteEnd: 200, description: "p" },
+      timestamp: 99,
+    },
+    {
+      blockNumber: 2,
+      blockHash: "0x02",
+      logIndex: 0,
+      transactionHash: "0x02",
+      address: P1,
+      eventName: "ProviderRegistered",
+      args: { provider: P1, metadataURI: "m" },
+      timestamp: 99,
+    },
   ];
   const index = { head: 2, logs: () => logs } as unknown as EventIndex;
 
@@ -87,10 +132,34 @@ describe("dashboard snapshot (fake chain reads)", function () {
       headTime: async () => ({ number: 2, timestamp: now }),
       proposalState: async () => (calls.push("state"), state),
       quorum: async () => (calls.push("quorum"), 40n),
-      provider: async () => (calls.push("provider"), { status: 2, stake: 10n, locked: 1n, frozenUntil: 0, served: 3, disagreed: 0, missed: 1, tags: 1n, grantedTags: 1n, memoryMB: 64, accelerator: "cpu", region: "eu" }),
+      provider: async () => (
+        calls.push("provider"),
+        {
+          status: 2,
+          stake: 10n,
+          locked: 1n,
+          frozenUntil: 0,
+          served: 3,
+          disagreed: 0,
+          missed: 1,
+          tags: 1n,
+          grantedTags: 1n,
+          memoryMB: 64,
+          accelerator: "cpu",
+          region: "eu",
+        }
+      ),
       token: async () => ({ symbol: "ETH", decimals: 18 }),
     };
-    const snapshotter = createSnapshotter({ index, reads, runner: () => null, chainId: 31337, governor: P1, devAccounts: [], log: silentLogger });
+    const snapshotter = createSnapshotter({
+      index,
+      reads,
+      runner: () => null,
+      chainId: 31337,
+      governor: P1,
+      devAccounts: [],
+      log: silentLogger,
+    });
     const a = await snapshotter.make();
     expect(a.proposals[0]).to.deep.include({ state: "Active", quorum: "40", timeLeft: 50 });
     expect(a.providers[0]).to.deep.include({ status: "Approved", stake: "10", served: 3, missed: 1, region: "eu" });
@@ -109,8 +178,21 @@ describe("dashboard runner probe", function () {
   it("reads readiness, journal counts, held versions and job outcomes; an unreachable runner is marked so", async function () {
     const pages: Record<string, { status: number; body: string }> = {
       "http://r/ready": { status: 503, body: JSON.stringify({ ready: false, details: { blocksBehind: 7 } }) },
-      "http://r/status": { status: 200, body: JSON.stringify({ provider: P1, jobs: { done: 2 }, models: [{ model: "tiny-mlp", modelId: `0x${"ab".repeat(32)}`, version: 2, held: true, warm: true }, { model: null, modelId: `0x${"cd".repeat(32)}`, version: 1, held: true, warm: false }] }) },
-      "http://r/metrics": { status: 200, body: '# HELP x\nconclave_jobs_total{outcome="paid"} 4\nconclave_jobs_total{outcome="failed"} 1\n' },
+      "http://r/status": {
+        status: 200,
+        body: JSON.stringify({
+          provider: P1,
+          jobs: { done: 2 },
+          models: [
+            { model: "tiny-mlp", modelId: `0x${"ab".repeat(32)}`, version: 2, held: true, warm: true },
+            { model: null, modelId: `0x${"cd".repeat(32)}`, version: 1, held: true, warm: false },
+          ],
+        }),
+      },
+      "http://r/metrics": {
+        status: 200,
+        body: '# HELP x\nconclave_jobs_total{outcome="paid"} 4\nconclave_jobs_total{outcome="failed"} 1\n',
+      },
     };
     const fake: Fetch = async (url) => {
       const p = pages[url];
@@ -118,9 +200,21 @@ describe("dashboard runner probe", function () {
       return { ok: p.status === 200, status: p.status, text: async () => p.body };
     };
     const h = await probeRunner("http://r", { fetch: fake, now: () => 1 });
-    expect(h).to.deep.equal({ url: "http://r", reachable: true, ready: false, blocksBehind: 7, jobs: { paid: 4, failed: 1 }, journal: { done: 2 }, versions: ["tiny-mlp v2 (warm)", "0xcdcdcdcd… v1"], provider: P1, checkedAt: 1 });
+    expect(h).to.deep.equal({
+      url: "http://r",
+      reachable: true,
+      ready: false,
+      blocksBehind: 7,
+      jobs: { paid: 4, failed: 1 },
+      journal: { done: 2 },
+      versions: ["tiny-mlp v2 (warm)", "0xcdcdcdcd… v1"],
+      provider: P1,
+      checkedAt: 1,
+    });
     const down = await probeRunner("http://gone", { fetch: fake });
     expect(down).to.deep.include({ reachable: false, ready: null, provider: null });
-    expect(metricByLabel("conclave_jobs_total{outcome=\"x\",a=\"b\"} 2", "conclave_jobs_total", "outcome")).to.deep.equal({ x: 2 });
+    expect(metricByLabel('conclave_jobs_total{outcome="x",a="b"} 2', "conclave_jobs_total", "outcome")).to.deep.equal({
+      x: 2,
+    });
   });
 });

@@ -14,23 +14,57 @@ const H2 = keccak256(toHex("two"));
 
 /** Events as the index hands them over, one block per event, `t` the block time. */
 function events(list: [t: number, eventName: string, args: Record<string, unknown>][]): IndexedLog[] {
-  return list.map(([timestamp, eventName, args], i) => ({ blockNumber: i + 1, blockHash: keccak256(toHex(i)), logIndex: 0, transactionHash: keccak256(toHex(`tx${i}`)), address: zeroAddress, eventName, args, timestamp }));
+  return list.map(([timestamp, eventName, args], i) => ({
+    blockNumber: i + 1,
+    blockHash: keccak256(toHex(i)),
+    logIndex: 0,
+    transactionHash: keccak256(toHex(`tx${i}`)),
+    address: zeroAddress,
+    eventName,
+    args,
+    timestamp,
+  }));
 }
 
 /** JobRequested's `job`: the market's words for a job of `k` seats requested at `requestedAt`. */
 const job = (k: number, requestedAt: number) =>
   jobWords({
-    client: CLIENT, token: zeroAddress, modelId: MODEL, version: 1, redundancy: k, quorum: k > 1 ? 2 : 0, protocolFeeBps: 500, feePerProvider: 100n,
-    requestedAt, deadline: requestedAt + 600, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 0, collateral: 0n,
-    requiredTags: 0n, inputHash: H1, seed: 0n, challengeWindow: 0, counted: false,
+    client: CLIENT,
+    token: zeroAddress,
+    modelId: MODEL,
+    version: 1,
+    redundancy: k,
+    quorum: k > 1 ? 2 : 0,
+    protocolFeeBps: 500,
+    feePerProvider: 100n,
+    requestedAt,
+    deadline: requestedAt + 600,
+    commitDeadline: 0,
+    revealWindow: 0,
+    priorityWindow: 0,
+    minMemoryMB: 0,
+    collateral: 0n,
+    requiredTags: 0n,
+    inputHash: H1,
+    seed: 0n,
+    challengeWindow: 0,
+    counted: false,
   });
 
 describe("dashboard view (folded from events)", function () {
   const logs = events([
     [1_000, "ModelCreated", { modelId: MODEL, name: "tiny-mlp", creator: P1 }],
-    [1_001, "VersionPublished", { modelId: MODEL, version: 1, publisher: P1, params: { weightsCid: "bafy1", minFee: 10n } }],
+    [
+      1_001,
+      "VersionPublished",
+      { modelId: MODEL, version: 1, publisher: P1, params: { weightsCid: "bafy1", minFee: 10n } },
+    ],
     [1_002, "VersionActivated", { modelId: MODEL, version: 1, previousVersion: 0, previousSunsetAt: 0 }],
-    [1_003, "VersionPublished", { modelId: MODEL, version: 2, publisher: P1, params: { weightsCid: "bafy2", minFee: 10n } }],
+    [
+      1_003,
+      "VersionPublished",
+      { modelId: MODEL, version: 2, publisher: P1, params: { weightsCid: "bafy2", minFee: 10n } },
+    ],
     [1_004, "VersionActivated", { modelId: MODEL, version: 2, previousVersion: 1, previousSunsetAt: 9_000 }],
     [1_005, "ProviderRegistered", { provider: P1, stake: 1n, status: 1, caps: {}, metadataURI: "ipfs://p1" }],
     [1_006, "ProviderStatusChanged", { provider: P1, oldStatus: 1, newStatus: 2 }],
@@ -52,7 +86,17 @@ describe("dashboard view (folded from events)", function () {
     [1_090, "JobRequested", { jobId: 3n, client: CLIENT, modelId: MODEL, job: job(2, 1_090) }],
     [1_091, "SeatCommitted", { jobId: 3n, provider: P1, seat: 0 }],
     // A proposal with two votes.
-    [1_100, "ProposalCreated", { proposalId: 77n, proposer: P1, voteStart: 1_101, voteEnd: 1_200, description: `Activate v2 [ref:0011223344556677]#proposer=${P1}` }],
+    [
+      1_100,
+      "ProposalCreated",
+      {
+        proposalId: 77n,
+        proposer: P1,
+        voteStart: 1_101,
+        voteEnd: 1_200,
+        description: `Activate v2 [ref:0011223344556677]#proposer=${P1}`,
+      },
+    ],
     [1_102, "VoteCast", { voter: P1, proposalId: 77n, support: 1, weight: 300n, reason: "" }],
     [1_103, "VoteCast", { voter: P2, proposalId: 77n, support: 0, weight: 100n, reason: "" }],
   ]);
@@ -66,11 +110,17 @@ describe("dashboard view (folded from events)", function () {
       [1, "Deprecated", 9_000],
       [2, "Active", null],
     ]);
-    expect(m!.versions[0]!.timeline.map((e) => e.event.split(" ")[0])).to.deep.equal(["published", "activated", "deprecated"]);
+    expect(m!.versions[0]!.timeline.map((e) => e.event.split(" ")[0])).to.deep.equal([
+      "published",
+      "activated",
+      "deprecated",
+    ]);
   });
 
   it("lists jobs newest first with stage, seats, result and latency", function () {
-    expect(view.jobs.map((j) => [j.jobId, j.stage, j.k, j.seated, j.revealed, j.resultHash, j.latency, j.disagreed])).to.deep.equal([
+    expect(
+      view.jobs.map((j) => [j.jobId, j.stage, j.k, j.seated, j.revealed, j.resultHash, j.latency, j.disagreed]),
+    ).to.deep.equal([
       ["3", "committing", 2, 1, 0, null, null, false],
       ["2", "claimed", 1, 1, 0, H2, 1, false],
       ["1", "settled", 3, 3, 3, H1, 4, true],
@@ -91,12 +141,19 @@ describe("dashboard view (folded from events)", function () {
 
   it("tallies votes from VoteCast events and shows the description without its proposer suffix", function () {
     expect(view.proposals).to.have.length(1);
-    expect(view.proposals[0]).to.deep.include({ proposalId: "77", description: "Activate v2", votes: { against: "100", for: "300", abstain: "0" }, voteEnd: 1_200 });
+    expect(view.proposals[0]).to.deep.include({
+      proposalId: "77",
+      description: "Activate v2",
+      votes: { against: "100", for: "300", abstain: "0" },
+      voteEnd: 1_200,
+    });
     expect(view.proposals[0]!.voters).to.deep.equal([P1, P2]);
   });
 
   it("keeps providers' lifecycle and charts the jobs per minute and the latency distribution", function () {
-    expect(view.providers.map((p) => [p.address, p.timeline.map((e) => e.event)])).to.deep.equal([[P1, ["registered", "Approved"]]]);
+    expect(view.providers.map((p) => [p.address, p.timeline.map((e) => e.event)])).to.deep.equal([
+      [P1, ["registered", "Approved"]],
+    ]);
     const c = view.charts;
     expect(c.jobsOverTime.requested.reduce((a, b) => a + b, 0)).to.equal(3);
     expect(c.jobsOverTime.finished.reduce((a, b) => a + b, 0)).to.equal(2);
@@ -106,7 +163,17 @@ describe("dashboard view (folded from events)", function () {
   });
 
   it("bounds the job list but not the totals", function () {
-    const many = events(Array.from({ length: 50 }, (_, i) => [2_000 + i, "JobRequested", { jobId: BigInt(i + 1), client: CLIENT, modelId: MODEL as Hex, job: job(1, 2_000 + i) }] as [number, string, Record<string, unknown>]));
+    const many = events(
+      Array.from(
+        { length: 50 },
+        (_, i) =>
+          [
+            2_000 + i,
+            "JobRequested",
+            { jobId: BigInt(i + 1), client: CLIENT, modelId: MODEL as Hex, job: job(1, 2_000 + i) },
+          ] as [number, string, Record<string, unknown>],
+      ),
+    );
     const v = buildView(many, { now: 2_050, recentJobs: 10 });
     expect(v.jobs).to.have.length(10);
     expect(v.jobs[0]!.jobId).to.equal("50");
@@ -117,11 +184,19 @@ describe("dashboard view (folded from events)", function () {
     const v = buildView(
       events([
         [1_000, "JobRequested", { jobId: 9n, client: CLIENT, modelId: MODEL, job: job(1, 1_000) }],
-        [1_000, "CallbackFunded", { jobId: 9n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n }],
+        [
+          1_000,
+          "CallbackFunded",
+          { jobId: 9n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n },
+        ],
         [1_001, "ResultSubmitted", { jobId: 9n, provider: P1, resultHash: H1 }],
         [1_010, "CallbackFailed", { jobId: 9n, reason: "0x", gasUsed: 100_000n }],
         [1_020, "JobRequested", { jobId: 10n, client: CLIENT, modelId: MODEL, job: job(1, 1_020) }],
-        [1_020, "CallbackFunded", { jobId: 10n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n }],
+        [
+          1_020,
+          "CallbackFunded",
+          { jobId: 10n, consumer: CLIENT, callbackGasLimit: 100_000, maxGasPrice: 1n, deposit: 1n },
+        ],
         [1_021, "CallbackDelivered", { jobId: 10n, resultHash: H1, hashOnly: false, gasUsed: 5n, retry: false }],
         [1_030, "JobRequested", { jobId: 11n, client: CLIENT, modelId: MODEL, job: job(1, 1_030) }],
       ]),

@@ -1,11 +1,32 @@
 import { expect } from "chai";
-import { encodeAbiParameters, encodeEventTopics, getAddress, keccak256, toHex, type Address, type Hex, type TransactionReceipt } from "viem";
+import {
+  encodeAbiParameters,
+  encodeEventTopics,
+  getAddress,
+  keccak256,
+  toHex,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import type { SignedResult } from "../../node/attest/batch.ts";
 import { decodeAttestationBatch } from "../../node/attest/batch.ts";
 import { TxRevertedError, TxVoidedError, type TxRequest } from "../../node/chain/tx-sender.ts";
 import { createDeliveryBatcher, MAX_BATCH_BYTES, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 import { createLogger } from "../../node/log.ts";
-import { harness, INPUT, jobHash, makeJob, MARKET, marketAbi, OTHER, PROVIDER, requested, type Harness, type SentTx } from "../helpers/fake-runner-deps.ts";
+import {
+  harness,
+  INPUT,
+  jobHash,
+  makeJob,
+  MARKET,
+  marketAbi,
+  OTHER,
+  PROVIDER,
+  requested,
+  type Harness,
+  type SentTx,
+} from "../helpers/fake-runner-deps.ts";
 import { until } from "../helpers/until.ts";
 
 const ME = getAddress(PROVIDER.address);
@@ -17,17 +38,35 @@ const INVALID_STATUS: Hex = "0x12345678";
 type Log = TransactionReceipt["logs"][number];
 
 function submitted(jobId: bigint, provider: Address = ME): Log {
-  const topics = encodeEventTopics({ abi: marketAbi, eventName: "ResultSubmitted", args: { jobId, provider } } as never);
-  return { address: MARKET, topics, data: encodeAbiParameters([{ type: "bytes32" }, { type: "bytes" }], [`0x${"0c".repeat(32)}`, "0x01"]) } as unknown as Log;
+  const topics = encodeEventTopics({
+    abi: marketAbi,
+    eventName: "ResultSubmitted",
+    args: { jobId, provider },
+  } as never);
+  return {
+    address: MARKET,
+    topics,
+    data: encodeAbiParameters([{ type: "bytes32" }, { type: "bytes" }], [`0x${"0c".repeat(32)}`, "0x01"]),
+  } as unknown as Log;
 }
 
 function rejected(jobId: bigint, reason: Hex = INVALID_STATUS): Log {
-  const topics = encodeEventTopics({ abi: marketAbi, eventName: "AttestationRejected", args: { jobId, provider: ME } } as never);
+  const topics = encodeEventTopics({
+    abi: marketAbi,
+    eventName: "AttestationRejected",
+    args: { jobId, provider: ME },
+  } as never);
   return { address: MARKET, topics, data: encodeAbiParameters([{ type: "bytes4" }], [reason]) } as unknown as Log;
 }
 
 function item(jobId: bigint): SignedResult {
-  return { jobId, job: makeJob(), resultHash: `0x${"0c".repeat(32)}`, outputRef: "0x01", signature: `0x${"11".repeat(65)}` };
+  return {
+    jobId,
+    job: makeJob(),
+    resultHash: `0x${"0c".repeat(32)}`,
+    outputRef: "0x01",
+    signature: `0x${"11".repeat(65)}`,
+  };
 }
 
 /** A sender that records requests and answers each with a receipt delivering every item it carries. */
@@ -39,7 +78,12 @@ function fakeSender() {
     async send(req: TxRequest): Promise<TransactionReceipt> {
       sent.push(req);
       const ids = req.jobIds ?? [req.jobId!];
-      return { status: "success", transactionHash: keccak256(toHex(sent.length)), blockNumber: 1n, logs: ids.map((id) => submitted(id)) } as unknown as TransactionReceipt;
+      return {
+        status: "success",
+        transactionHash: keccak256(toHex(sent.length)),
+        blockNumber: 1n,
+        logs: ids.map((id) => submitted(id)),
+      } as unknown as TransactionReceipt;
     },
     async resume(): Promise<TransactionReceipt> {
       throw new Error("not scripted");
@@ -74,7 +118,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("a batch stays under 96 KiB of calldata: large inline outputs split it before maxBatch", async function () {
       const sender = fakeSender();
-      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 100, maxWaitBlocks: 5 });
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 100,
+        maxWaitBlocks: 5,
+      });
       b.onBlock(10);
       const big = (id: bigint): SignedResult => ({ ...item(id), outputRef: `0x${"ab".repeat(16 * 1024)}` });
       const all = Promise.all(Array.from({ length: 12 }, (_, i) => b.deliver(big(BigInt(i + 1)))));
@@ -88,7 +139,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("items wait until the head moved maxWaitBlocks past the first one's, then go together", async function () {
       const sender = fakeSender();
-      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 2 });
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 2,
+      });
       b.onBlock(10);
       const outcomes = Promise.all([1n, 2n].map((id) => b.deliver(item(id))));
       b.onBlock(11);
@@ -112,7 +170,12 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
         async send(req: TxRequest): Promise<TransactionReceipt> {
           sent.push(req);
           if (sent.length === 1) await mined;
-          return { status: "success", transactionHash: keccak256(toHex(sent.length)), blockNumber: 1n, logs: (req.jobIds ?? [req.jobId!]).map((id) => submitted(id)) } as unknown as TransactionReceipt;
+          return {
+            status: "success",
+            transactionHash: keccak256(toHex(sent.length)),
+            blockNumber: 1n,
+            logs: (req.jobIds ?? [req.jobId!]).map((id) => submitted(id)),
+          } as unknown as TransactionReceipt;
         },
         resume: async () => {
           throw new Error("not scripted");
@@ -123,7 +186,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("maxWaitBlocks 0: the first goes at once; those that come while it is in flight ride together once it is mined", async function () {
       const { sender, sent, release } = holdingFirst();
-      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 0 });
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 0,
+      });
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
       const rest = Promise.all([2n, 3n, 4n].map((id) => b.deliver(item(id))));
@@ -136,7 +206,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("maxWaitBlocks 0: with one still in flight, queued items go once a block passed (a stuck delivery does not hold them)", async function () {
       const { sender, sent, release } = holdingFirst();
-      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 0 });
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 0,
+      });
       b.onBlock(5);
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
@@ -164,7 +241,13 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     /** A processor whose results wait one block (the test moves the head once all are queued). */
     function setUp(): void {
       const box: { b?: DeliveryBatcher } = {};
-      const sender = { get address() { return h.sender.address; }, send: (r: TxRequest) => h.sender.send(r), resume: (t: Parameters<Harness["sender"]["resume"]>[0]) => h.sender.resume(t) };
+      const sender = {
+        get address() {
+          return h.sender.address;
+        },
+        send: (r: TxRequest) => h.sender.send(r),
+        resume: (t: Parameters<Harness["sender"]["resume"]>[0]) => h.sender.resume(t),
+      };
       box.b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 1 });
       b = box.b;
       b.onBlock(100);
@@ -199,10 +282,20 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("a rejected item is looked at again alone: still open it goes as its own submitResult (once), taken by another it is not sent again", async function () {
       setUp();
-      h.sender.onSend = (tx) => (tx.functionName === "submitAttestations" ? [submitted(1n), rejected(2n), rejected(3n, INVALID_STATUS)] : idsOf(tx).map((id) => submitted(id)));
+      h.sender.onSend = (tx) =>
+        tx.functionName === "submitAttestations"
+          ? [submitted(1n), rejected(2n), rejected(3n, INVALID_STATUS)]
+          : idsOf(tx).map((id) => submitted(id));
       // Job 3 lost the race: another provider's result lands before the batch (Delivered).
       await computeAndFlush([1n, 2n, 3n], 101, () => h.chain.set(3n, { status: 5 }));
-      await h.processor.onLogs([{ eventName: "ResultSubmitted", args: { jobId: 3n, provider: OTHER, resultHash: `0x${"0d".repeat(32)}` }, blockNumber: 12n, blockHash: `0x${"0e".repeat(32)}` } as never]);
+      await h.processor.onLogs([
+        {
+          eventName: "ResultSubmitted",
+          args: { jobId: 3n, provider: OTHER, resultHash: `0x${"0d".repeat(32)}` },
+          blockNumber: 12n,
+          blockHash: `0x${"0e".repeat(32)}`,
+        } as never,
+      ]);
       await h.settle();
       expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "submitResult"]);
       expect(idsOf(h.sender.sent[1]!)).to.deep.equal([2n]);
@@ -218,7 +311,8 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       setUp();
       let voids = 1;
       h.sender.onSend = (tx) => {
-        if (tx.functionName === "submitAttestations" && voids-- > 0) throw new TxVoidedError("batch voided after a reorg");
+        if (tx.functionName === "submitAttestations" && voids-- > 0)
+          throw new TxVoidedError("batch voided after a reorg");
         return idsOf(tx).map((id) => submitted(id));
       };
       await computeAndFlush([1n, 2n, 3n], 101);
@@ -259,7 +353,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       await computeAndFlush([1n, 2n, 3n], 101);
       for (const id of [1n, 2n, 3n]) {
         h.chain.set(id, { status: 5, revealStartedAt: h.chain.time });
-        await h.processor.onLogs([{ eventName: "ResultSubmitted", args: { jobId: id, provider: ME, resultHash: `0x${"0c".repeat(32)}` }, blockNumber: 12n, blockHash: `0x${"0e".repeat(32)}` } as never]);
+        await h.processor.onLogs([
+          {
+            eventName: "ResultSubmitted",
+            args: { jobId: id, provider: ME, resultHash: `0x${"0c".repeat(32)}` },
+            blockNumber: 12n,
+            blockHash: `0x${"0e".repeat(32)}`,
+          } as never,
+        ]);
       }
       await h.settle();
       h.chain.time += 1; // past each delivery's (zero) challenge window
@@ -269,9 +370,20 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       b.onBlock(102);
       await claiming;
       expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "claim"]);
-      const claimed = (h.sender.sent[1]!.args[0] as { jobId: bigint; provider: Address }[]).map((c) => [c.jobId, c.provider]);
-      expect(claimed).to.deep.equal([[1n, ME], [2n, ME], [3n, ME]]);
-      expect(h.journal.jobsOfBatch(h.journal.batchTxsFor(2n).find((t) => t.kind === "claim")!.nonce)).to.deep.equal([1n, 2n, 3n]);
+      const claimed = (h.sender.sent[1]!.args[0] as { jobId: bigint; provider: Address }[]).map((c) => [
+        c.jobId,
+        c.provider,
+      ]);
+      expect(claimed).to.deep.equal([
+        [1n, ME],
+        [2n, ME],
+        [3n, ME],
+      ]);
+      expect(h.journal.jobsOfBatch(h.journal.batchTxsFor(2n).find((t) => t.kind === "claim")!.nonce)).to.deep.equal([
+        1n,
+        2n,
+        3n,
+      ]);
       h.clock.now += 60_000;
       await h.settle();
       for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("paid");
@@ -283,9 +395,22 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       // What a first run left: three computed results and one batch signed and sent for them.
       for (const id of [1n, 2n, 3n]) {
         const job = makeJob();
-        h.journal.upsertJob({ jobId: id, paramsHash: jobHash(job), job, input: INPUT, inputCid: null, block: 10, blockHash: `0x${"0a".repeat(32)}` });
+        h.journal.upsertJob({
+          jobId: id,
+          paramsHash: jobHash(job),
+          job,
+          input: INPUT,
+          inputCid: null,
+          block: 10,
+          blockHash: `0x${"0a".repeat(32)}`,
+        });
         const rec = h.journal.getJob(id)!;
-        h.journal.updateJob(id, rec, { state: "computed", resultHash: `0x${"0c".repeat(32)}`, outputRef: "0x01", signature: `0x${"11".repeat(65)}` });
+        h.journal.updateJob(id, rec, {
+          state: "computed",
+          resultHash: `0x${"0c".repeat(32)}`,
+          outputRef: "0x01",
+          signature: `0x${"11".repeat(65)}`,
+        });
       }
       const hash: Hex = `0x${"0f".repeat(32)}`;
       h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);

@@ -1,7 +1,13 @@
 import { expect } from "chai";
 import { parseUnits, type Address } from "viem";
 import { bindToProposer, plainDescription } from "../../node/dao/proposals.ts";
-import { LOCAL_DEFAULTS, LOCAL_SUPPLY, paramsForChain, resolveDeployParams, type DeployParams } from "../../node/deploy/params.ts";
+import {
+  LOCAL_DEFAULTS,
+  LOCAL_SUPPLY,
+  paramsForChain,
+  resolveDeployParams,
+  type DeployParams,
+} from "../../node/deploy/params.ts";
 import { DEV_ROLES, devAccount } from "../../node/devnet/accounts.ts";
 import { ConfigError } from "../../node/errors.ts";
 
@@ -53,22 +59,38 @@ describe("deploy parameters per chain (findings 5 and 9)", function () {
   it("public chain: holders and guardian are required", function () {
     expect(refused({ guardian })).to.be.instanceOf(ConfigError);
     expect(refused({ holders: [{ address: holder, amount: T("100") }] })).to.be.instanceOf(ConfigError);
-    const p = paramsForChain({ ...LOCAL_DEFAULTS, guardian: "none", holders: [{ address: holder, amount: T("1000") }] }, PUBLIC, deployer);
+    const p = paramsForChain(
+      { ...LOCAL_DEFAULTS, guardian: "none", holders: [{ address: holder, amount: T("1000") }] },
+      PUBLIC,
+      deployer,
+    );
     expect(p.guardian).to.equal(null);
   });
 
   it("public chain: the threshold defaults to 0.1 % of the supply and may not be 0", function () {
     const holders = [{ address: holder, amount: T("2000000") }];
-    expect(paramsForChain({ ...LOCAL_DEFAULTS, guardian, holders }, PUBLIC, deployer).proposalThreshold).to.equal(T("2000"));
-    expect(paramsForChain({ ...LOCAL_DEFAULTS, guardian, holders, proposalThreshold: T("5") }, PUBLIC, deployer).proposalThreshold).to.equal(T("5"));
+    expect(paramsForChain({ ...LOCAL_DEFAULTS, guardian, holders }, PUBLIC, deployer).proposalThreshold).to.equal(
+      T("2000"),
+    );
+    expect(
+      paramsForChain({ ...LOCAL_DEFAULTS, guardian, holders, proposalThreshold: T("5") }, PUBLIC, deployer)
+        .proposalThreshold,
+    ).to.equal(T("5"));
     expect(refused({ guardian, holders, proposalThreshold: 0n })).to.be.instanceOf(ConfigError);
     expect(refused({ guardian, holders, proposalThreshold: T("2000001") })).to.be.instanceOf(ConfigError);
   });
 
   it("every chain: the deployer is never the guardian", function () {
     for (const chainId of [31337, PUBLIC]) {
-      expect(refused({ guardian: deployer, holders: [{ address: holder, amount: T("1") }] }, chainId)).to.be.instanceOf(ConfigError);
-      expect(refused({ guardian: deployer.toLowerCase() as Address, holders: [{ address: holder, amount: T("1") }] }, chainId)).to.be.instanceOf(ConfigError);
+      expect(refused({ guardian: deployer, holders: [{ address: holder, amount: T("1") }] }, chainId)).to.be.instanceOf(
+        ConfigError,
+      );
+      expect(
+        refused(
+          { guardian: deployer.toLowerCase() as Address, holders: [{ address: holder, amount: T("1") }] },
+          chainId,
+        ),
+      ).to.be.instanceOf(ConfigError);
     }
   });
 
@@ -86,7 +108,9 @@ describe("payment tokens with a rate (finding 7)", function () {
   const meme = devAccount(9).address;
 
   it("reads address:rate from a flag, the rate in base units per ETH (digits or <digits>e<digits>)", function () {
-    const p = resolveDeployParams(undefined, { paymentTokens: `${usdc}:3000e6,${meme.toLowerCase()}:1000000000000000000000000` });
+    const p = resolveDeployParams(undefined, {
+      paymentTokens: `${usdc}:3000e6,${meme.toLowerCase()}:1000000000000000000000000`,
+    });
     expect(p.paymentTokens).to.deep.equal([
       { token: usdc, ratePerEth: 3_000_000_000n },
       { token: meme, ratePerEth: 10n ** 24n },
@@ -94,7 +118,9 @@ describe("payment tokens with a rate (finding 7)", function () {
   });
 
   it("reads objects from a params file's list, and defaults to none", function () {
-    expect(resolveDeployParams(undefined, { paymentTokens: [{ token: usdc, ratePerEth: "3000e6" }] }).paymentTokens).to.deep.equal([{ token: usdc, ratePerEth: 3_000_000_000n }]);
+    expect(
+      resolveDeployParams(undefined, { paymentTokens: [{ token: usdc, ratePerEth: "3000e6" }] }).paymentTokens,
+    ).to.deep.equal([{ token: usdc, ratePerEth: 3_000_000_000n }]);
     expect(resolveDeployParams(undefined, {}).paymentTokens).to.deep.equal([]);
   });
 
@@ -110,6 +136,8 @@ describe("collateral per seat (finding 16)", function () {
     for (const bad of ["0", "0.5", "0.999999999999999999"]) {
       expect(() => resolveDeployParams(undefined, { collateralPerJob: bad, juryFee: "0" }), bad).to.throw(ConfigError);
     }
-    expect(resolveDeployParams(undefined, { collateralPerJob: "1", juryFee: "0.3" }).collateralPerJob).to.equal(10n ** 18n);
+    expect(resolveDeployParams(undefined, { collateralPerJob: "1", juryFee: "0.3" }).collateralPerJob).to.equal(
+      10n ** 18n,
+    );
   });
 });

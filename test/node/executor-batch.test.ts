@@ -16,12 +16,21 @@ import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
 /** 240 chained N×N MatMuls (~480 GFLOP): a real native run far longer than any timeout below; N keeps its input under a batch's byte cap. */
 const SLOW_N = 1000;
 const SLOW_STEPS = 240;
-const SLOW_SCHEMA: ModelSchema = { inputs: [{ name: "X", dtype: "F32", shape: [null, null] }], outputs: [{ name: "Y", dtype: "F32", shape: [null, null] }] };
+const SLOW_SCHEMA: ModelSchema = {
+  inputs: [{ name: "X", dtype: "F32", shape: [null, null] }],
+  outputs: [{ name: "Y", dtype: "F32", shape: [null, null] }],
+};
 
 function writeSlowModel(path: string): void {
   const { onnx } = onnxProto;
-  const square = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: "n" }, { dimParam: "n" }] } } };
-  const node = Array.from({ length: SLOW_STEPS }, (_, i) => ({ opType: "MatMul", input: [i === 0 ? "X" : `m${i - 1}`, "X"], output: [i === SLOW_STEPS - 1 ? "Y" : `m${i}`] }));
+  const square = {
+    tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: "n" }, { dimParam: "n" }] } },
+  };
+  const node = Array.from({ length: SLOW_STEPS }, (_, i) => ({
+    opType: "MatMul",
+    input: [i === 0 ? "X" : `m${i - 1}`, "X"],
+    output: [i === SLOW_STEPS - 1 ? "Y" : `m${i}`],
+  }));
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ version: 17 }],
@@ -32,15 +41,26 @@ function writeSlowModel(path: string): void {
 
 function vadInputs(seed: number): TensorMap {
   return {
-    input: tensorFrom("F32", [1, 512], Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed))),
-    state: tensorFrom("F32", [2, 1, 128], Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01)),
+    input: tensorFrom(
+      "F32",
+      [1, 512],
+      Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed)),
+    ),
+    state: tensorFrom(
+      "F32",
+      [2, 1, 128],
+      Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01),
+    ),
     sr: tensorFrom("I64", [], [16000]),
   };
 }
 
 function recorder() {
   const events: { event: string; fields: Record<string, unknown> }[] = [];
-  return { events, log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }) };
+  return {
+    events,
+    log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }),
+  };
 }
 
 describe("inference executor: runs that share a message", function () {
@@ -48,7 +68,10 @@ describe("inference executor: runs that share a message", function () {
   const dir = mkdtempSync(join(tmpdir(), "conclave-executor-batch-"));
   const slowModel = join(dir, "slow.onnx");
   // The schema admits any length, the model only 512-sample chunks: onnxruntime rejects such a run.
-  const LOOSE: ModelSchema = { ...SILERO_SCHEMA, inputs: SILERO_SCHEMA.inputs.map((s) => (s.name === "input" ? { ...s, shape: [1, null] } : s)) };
+  const LOOSE: ModelSchema = {
+    ...SILERO_SCHEMA,
+    inputs: SILERO_SCHEMA.inputs.map((s) => (s.name === "input" ? { ...s, shape: [1, null] } : s)),
+  };
   const bad = (): TensorMap => ({ ...vadInputs(0), input: tensorFrom("F32", [1, 1024], new Array(1024).fill(0.1)) });
 
   async function expected(inputs: TensorMap): Promise<Buffer> {
@@ -95,7 +118,8 @@ describe("inference executor: runs that share a message", function () {
       const inputs = Array.from({ length: 64 }, (_, i) => vadInputs(i));
       const before = executor.stats();
       const results = await Promise.all(inputs.map((x) => executor.run("vad", x)));
-      for (const [i, r] of results.entries()) expect(Buffer.from(r.outputs.stateN!.data).equals(await expected(inputs[i]!)), `run ${i}`).to.equal(true);
+      for (const [i, r] of results.entries())
+        expect(Buffer.from(r.outputs.stateN!.data).equals(await expected(inputs[i]!)), `run ${i}`).to.equal(true);
       const stats = executor.stats();
       expect(stats.runs - before.runs).to.equal(64);
       expect(stats.batches - before.batches).to.be.lessThan(64);
@@ -109,14 +133,31 @@ describe("inference executor: runs that share a message", function () {
     try {
       const before = executor.stats();
       const good = [1, 2].map((seed) => vadInputs(seed));
-      const runs = [executor.run("vad", good[0]!), rejection(() => executor.run("loose", bad())), executor.run("vad", good[1]!)];
+      const runs = [
+        executor.run("vad", good[0]!),
+        rejection(() => executor.run("loose", bad())),
+        executor.run("vad", good[1]!),
+      ];
       await busy;
       const [first, failed, last] = await Promise.all(runs);
       expect(failed).to.be.instanceOf(InferenceFailedError);
-      expect(Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[0]!))).to.equal(true);
-      expect(Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[1]!))).to.equal(true);
+      expect(
+        Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[0]!),
+        ),
+      ).to.equal(true);
+      expect(
+        Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[1]!),
+        ),
+      ).to.equal(true);
       // The three queued runs went in one message.
-      expect(executor.stats()).to.include({ runs: before.runs + 3, failures: before.failures + 1, batches: before.batches + 1, workerRestarts: 0 });
+      expect(executor.stats()).to.include({
+        runs: before.runs + 3,
+        failures: before.failures + 1,
+        batches: before.batches + 1,
+        workerRestarts: 0,
+      });
     } finally {
       await executor.close();
     }
@@ -128,12 +169,24 @@ describe("inference executor: runs that share a message", function () {
     try {
       const before = executor.stats();
       const good = [3, 4].map((seed) => vadInputs(seed));
-      const runs = [executor.run("vad", good[0]!), rejection(() => executor.run("vad", vadInputs(5), { debug: { crash: true } })), executor.run("vad", good[1]!)];
+      const runs = [
+        executor.run("vad", good[0]!),
+        rejection(() => executor.run("vad", vadInputs(5), { debug: { crash: true } })),
+        executor.run("vad", good[1]!),
+      ];
       await busy;
       const [first, crashed, last] = await Promise.all(runs);
       expect(crashed).to.be.instanceOf(WorkerCrashedError);
-      expect(Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[0]!))).to.equal(true);
-      expect(Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[1]!))).to.equal(true);
+      expect(
+        Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[0]!),
+        ),
+      ).to.equal(true);
+      expect(
+        Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[1]!),
+        ),
+      ).to.equal(true);
       expect(rec.events.filter((e) => e.event === "executor.batch_split").map((e) => e.fields.runs)).to.deep.equal([3]);
       expect(executor.stats()).to.include({ runs: before.runs + 3, failures: before.failures + 1, workerRestarts: 2 });
     } finally {
@@ -142,10 +195,16 @@ describe("inference executor: runs that share a message", function () {
   });
 
   it("kills a batch that overruns the sum of its timeouts, then times out only the run that overruns its own", async function () {
-    const { executor, busy, rec } = await occupied({ replyEveryMs: 60_000 }, (e) => e.load("slow", slowModel, SLOW_SCHEMA));
+    const { executor, busy, rec } = await occupied({ replyEveryMs: 60_000 }, (e) =>
+      e.load("slow", slowModel, SLOW_SCHEMA),
+    );
     try {
       const before = executor.stats();
-      const x = { dtype: "F32" as const, shape: [SLOW_N, SLOW_N], data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer) };
+      const x = {
+        dtype: "F32" as const,
+        shape: [SLOW_N, SLOW_N],
+        data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer),
+      };
       const good = [6, 7].map((seed) => vadInputs(seed));
       const runs = [
         executor.run("vad", good[0]!, { timeoutMs: 300 }),
@@ -155,8 +214,16 @@ describe("inference executor: runs that share a message", function () {
       await busy;
       const [first, slow, last] = await Promise.all(runs);
       expect(slow).to.be.instanceOf(InferenceTimeoutError);
-      expect(Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[0]!))).to.equal(true);
-      expect(Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(await expected(good[1]!))).to.equal(true);
+      expect(
+        Buffer.from((first as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[0]!),
+        ),
+      ).to.equal(true);
+      expect(
+        Buffer.from((last as Awaited<ReturnType<Executor["run"]>>).outputs.stateN!.data).equals(
+          await expected(good[1]!),
+        ),
+      ).to.equal(true);
       const timeouts = rec.events.filter((e) => e.event === "executor.run_timeout").map((e) => e.fields);
       // First the batch of three (900 ms), then the slow run alone (300 ms).
       expect(timeouts.map((f) => [f.runs, f.timeoutMs])).to.deep.equal([
@@ -164,7 +231,12 @@ describe("inference executor: runs that share a message", function () {
         [1, 300],
       ]);
       // The busy run and the two good ones.
-      expect(executor.stats()).to.include({ runs: before.runs + 3, failures: before.failures + 1, timeouts: before.timeouts + 1, workerRestarts: 2 });
+      expect(executor.stats()).to.include({
+        runs: before.runs + 3,
+        failures: before.failures + 1,
+        timeouts: before.timeouts + 1,
+        workerRestarts: 2,
+      });
     } finally {
       await executor.close();
     }
@@ -174,7 +246,11 @@ describe("inference executor: runs that share a message", function () {
     const { executor, busy } = await occupied({ replyEveryMs: 1 });
     try {
       const settledAt: number[] = [];
-      const runs = [0, 1, 2].map((i) => executor.run("vad", vadInputs(10 + i), { debug: { delayMs: 150 } }).then(() => (settledAt[i] = performance.now())));
+      const runs = [0, 1, 2].map((i) =>
+        executor
+          .run("vad", vadInputs(10 + i), { debug: { delayMs: 150 } })
+          .then(() => (settledAt[i] = performance.now())),
+      );
       await busy;
       await Promise.all(runs);
       // Each run blocks its worker 150 ms: the first answer comes a run ahead of the second, and so on.
@@ -194,9 +270,18 @@ describe("inference executor: runs that share a message", function () {
 
 describe("inference executor: pool size", function () {
   it('shares the cores out for "auto": half of them as workers, the rest as intra-op threads', function () {
-    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 2)).to.deep.equal({ workers: 1, intraOpThreads: 2 });
-    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 16)).to.deep.equal({ workers: 8, intraOpThreads: 2 });
-    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 1)).to.deep.equal({ workers: 1, intraOpThreads: 1 });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 2)).to.deep.equal({
+      workers: 1,
+      intraOpThreads: 2,
+    });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 16)).to.deep.equal({
+      workers: 8,
+      intraOpThreads: 2,
+    });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 1)).to.deep.equal({
+      workers: 1,
+      intraOpThreads: 1,
+    });
     expect(autoInference({ workers: 3, intraOpThreads: "auto" }, 16)).to.deep.equal({ workers: 3, intraOpThreads: 5 });
     expect(autoInference({ workers: 4 }, 16)).to.deep.equal({ workers: 4, intraOpThreads: undefined });
   });

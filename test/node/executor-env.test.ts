@@ -19,12 +19,25 @@ const inputs = (): TensorMap => ({
 /** The environment the kernel holds for a process: what the worker, and any native code in it, can read. */
 function environOf(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, "utf8");
-  return Object.fromEntries(raw.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    raw
+      .split("\0")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
 }
 
 describe("inference worker environment and restarts", function () {
   it("drops every CONCLAVE_* variable from a worker's environment", function () {
-    expect(workerEnv({ CONCLAVE_PROVIDER_KEY: "0x11", conclave_keystore_password: "pw", CONCLAVE_RPC_URL: "http://k@x", PATH: "/bin", HOME: "/h" })).to.deep.equal({ PATH: "/bin", HOME: "/h" });
+    expect(
+      workerEnv({
+        CONCLAVE_PROVIDER_KEY: "0x11",
+        conclave_keystore_password: "pw",
+        CONCLAVE_RPC_URL: "http://k@x",
+        PATH: "/bin",
+        HOME: "/h",
+      }),
+    ).to.deep.equal({ PATH: "/bin", HOME: "/h" });
   });
 
   it("starts workers without the provider key even when the runner's environment has it", async function () {
@@ -32,7 +45,9 @@ describe("inference worker environment and restarts", function () {
     const pids: number[] = [];
     const saved = process.env.CONCLAVE_PROVIDER_KEY;
     process.env.CONCLAVE_PROVIDER_KEY = `0x${"33".repeat(32)}`;
-    const executor = createExecutor({ log: (event, fields) => event === "executor.worker_started" && pids.push((fields as { pid: number }).pid) });
+    const executor = createExecutor({
+      log: (event, fields) => event === "executor.worker_started" && pids.push((fields as { pid: number }).pid),
+    });
     try {
       await executor.load("vad", MODEL, SCHEMA);
       expect(pids).to.have.length(1);
@@ -51,12 +66,16 @@ describe("inference worker environment and restarts", function () {
     const executor = createExecutor({ testHooks: true, onWorkerRestart: (r) => reasons.push(r) });
     try {
       await executor.load("vad", MODEL, SCHEMA);
-      expect(await rejection(() => executor.run("vad", inputs(), { debug: { crash: true } }))).to.be.instanceOf(WorkerCrashedError);
+      expect(await rejection(() => executor.run("vad", inputs(), { debug: { crash: true } }))).to.be.instanceOf(
+        WorkerCrashedError,
+      );
       // The replacement serves the next run.
       await executor.run("vad", inputs());
       expect(reasons).to.deep.equal(["crash"]);
       // A worker blocked past the run's timeout is killed and replaced too.
-      expect(await rejection(() => executor.run("vad", inputs(), { timeoutMs: 100, debug: { delayMs: 10_000 } }))).to.be.instanceOf(InferenceTimeoutError);
+      expect(
+        await rejection(() => executor.run("vad", inputs(), { timeoutMs: 100, debug: { delayMs: 10_000 } })),
+      ).to.be.instanceOf(InferenceTimeoutError);
       await executor.run("vad", inputs());
       expect(reasons).to.deep.equal(["crash", "timeout"]);
       expect(executor.stats().workerRestarts).to.equal(2);

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExecutor } from "../../node/inference/executor.ts";
 import { type Executor } from "../../node/inference/executor-options.ts";
-import { ExecutorClosedError, InferenceFailedError, InferenceTimeoutError, ModelLoadError, ModelMismatchError, ModelNotLoadedError, WorkerCrashedError } from "../../node/inference/errors.ts";
+import {
+  ExecutorClosedError,
+  InferenceFailedError,
+  InferenceTimeoutError,
+  ModelLoadError,
+  ModelMismatchError,
+  ModelNotLoadedError,
+  WorkerCrashedError,
+} from "../../node/inference/errors.ts";
 import { InvalidInputError, type ModelSchema } from "../../node/inference/schema.ts";
 import { tensorFrom, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { RetryableError } from "../../node/errors.ts";
@@ -22,12 +30,21 @@ const SCHEMA = SILERO_SCHEMA;
  * Its run is a real blocking native call, which is what the timeout has to stop.
  */
 const SLOW_N = 2048;
-const SLOW_SCHEMA: ModelSchema = { inputs: [{ name: "X", dtype: "F32", shape: [null, null] }], outputs: [{ name: "Y", dtype: "F32", shape: [null, null] }] };
+const SLOW_SCHEMA: ModelSchema = {
+  inputs: [{ name: "X", dtype: "F32", shape: [null, null] }],
+  outputs: [{ name: "Y", dtype: "F32", shape: [null, null] }],
+};
 
 function writeSlowModel(path: string): void {
   const { onnx } = onnxProto;
-  const square = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: "n" }, { dimParam: "n" }] } } };
-  const node = Array.from({ length: 24 }, (_, i) => ({ opType: "MatMul", input: [i === 0 ? "X" : `m${i - 1}`, "X"], output: [i === 23 ? "Y" : `m${i}`] }));
+  const square = {
+    tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: "n" }, { dimParam: "n" }] } },
+  };
+  const node = Array.from({ length: 24 }, (_, i) => ({
+    opType: "MatMul",
+    input: [i === 0 ? "X" : `m${i - 1}`, "X"],
+    output: [i === 23 ? "Y" : `m${i}`],
+  }));
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ version: 17 }],
@@ -39,8 +56,16 @@ function writeSlowModel(path: string): void {
 /** Deterministic audio-like input; `seed` varies it between runs. */
 function vadInputs(seed = 0): TensorMap {
   return {
-    input: tensorFrom("F32", [1, 512], Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed))),
-    state: tensorFrom("F32", [2, 1, 128], Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01)),
+    input: tensorFrom(
+      "F32",
+      [1, 512],
+      Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed)),
+    ),
+    state: tensorFrom(
+      "F32",
+      [2, 1, 128],
+      Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01),
+    ),
     sr: tensorFrom("I64", [], [16000]),
   };
 }
@@ -63,7 +88,10 @@ async function directRun(session: ort.InferenceSession, inputs: TensorMap): Prom
 
 function recorder() {
   const events: { event: string; fields: Record<string, unknown> }[] = [];
-  return { events, log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }) };
+  return {
+    events,
+    log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }),
+  };
 }
 
 /** Samples a 1 ms interval: how late the event loop gets to its timers. */
@@ -131,7 +159,10 @@ describe("inference executor", function () {
 
   it("reports a run onnxruntime rejects as a fatal inference failure and keeps serving", async function () {
     // The schema admits any length, the model only 512-sample chunks.
-    const loose: ModelSchema = { ...SCHEMA, inputs: SCHEMA.inputs.map((s) => (s.name === "input" ? { ...s, shape: [1, null] } : s)) };
+    const loose: ModelSchema = {
+      ...SCHEMA,
+      inputs: SCHEMA.inputs.map((s) => (s.name === "input" ? { ...s, shape: [1, null] } : s)),
+    };
     await executor.load("vad-loose", MODEL, loose);
     const inputs = { ...vadInputs(), input: tensorFrom("F32", [1, 1024], new Array(1024).fill(0.1)) };
     expect(await rejection(() => executor.run("vad-loose", inputs))).to.be.instanceOf(InferenceFailedError);
@@ -160,8 +191,14 @@ describe("inference executor", function () {
   });
 
   it("refuses a schema that does not match the model file", async function () {
-    const renamed: ModelSchema = { ...SCHEMA, inputs: SCHEMA.inputs.map((s) => (s.name === "sr" ? { ...s, name: "rate" } : s)) };
-    const retyped: ModelSchema = { ...SCHEMA, inputs: SCHEMA.inputs.map((s) => (s.name === "sr" ? { ...s, dtype: "I32" as const } : s)) };
+    const renamed: ModelSchema = {
+      ...SCHEMA,
+      inputs: SCHEMA.inputs.map((s) => (s.name === "sr" ? { ...s, name: "rate" } : s)),
+    };
+    const retyped: ModelSchema = {
+      ...SCHEMA,
+      inputs: SCHEMA.inputs.map((s) => (s.name === "sr" ? { ...s, dtype: "I32" as const } : s)),
+    };
     const missingOutput: ModelSchema = { ...SCHEMA, outputs: SCHEMA.outputs.slice(0, 1) };
     const bf16: ModelSchema = { ...SCHEMA, outputs: SCHEMA.outputs.map((s) => ({ ...s, dtype: "BF16" as const })) };
     for (const [key, schema] of Object.entries({ renamed, retyped, missingOutput, bf16 })) {
@@ -171,14 +208,17 @@ describe("inference executor", function () {
   });
 
   it("reports an unreadable model file as a load failure and accepts the key again afterwards", async function () {
-    expect(await rejection(() => executor.load("later", "/nonexistent/model.onnx", SCHEMA))).to.be.instanceOf(ModelLoadError);
+    expect(await rejection(() => executor.load("later", "/nonexistent/model.onnx", SCHEMA))).to.be.instanceOf(
+      ModelLoadError,
+    );
     await executor.load("later", MODEL, SCHEMA);
     await executor.run("later", vadInputs());
     await executor.unload("later");
   });
 
   it("treats a second load of the same key as a no-op and forgets a key on unload", async function () {
-    const loads = () => rec.events.filter((e) => e.event === "executor.session_loaded" && e.fields.key === "vad-v5").length;
+    const loads = () =>
+      rec.events.filter((e) => e.event === "executor.session_loaded" && e.fields.key === "vad-v5").length;
     const before = loads();
     await executor.load("vad-v5", MODEL, SCHEMA);
     expect(loads()).to.equal(before);
@@ -211,14 +251,24 @@ describe("inference executor", function () {
   it("kills a native run that exceeds its timeout and serves the next run from a fresh worker", async function () {
     await executor.load("slow", slowModel, SLOW_SCHEMA);
     const stats = executor.stats();
-    const x: Tensor = { dtype: "F32", shape: [SLOW_N, SLOW_N], data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer) };
+    const x: Tensor = {
+      dtype: "F32",
+      shape: [SLOW_N, SLOW_N],
+      data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer),
+    };
     const error = await rejection(() => executor.run("slow", { X: x }, { timeoutMs: 300 }));
     expect(error).to.be.instanceOf(InferenceTimeoutError);
 
     const inputs = vadInputs(7);
     const { outputs } = await executor.run("vad-v5", inputs, { timeoutMs: 5_000 });
-    expect(Buffer.from(outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs)).stateN!))).to.equal(true);
-    expect(executor.stats()).to.include({ timeouts: stats.timeouts + 1, failures: stats.failures + 1, runs: stats.runs + 1 });
+    expect(Buffer.from(outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs)).stateN!))).to.equal(
+      true,
+    );
+    expect(executor.stats()).to.include({
+      timeouts: stats.timeouts + 1,
+      failures: stats.failures + 1,
+      runs: stats.runs + 1,
+    });
     expect(executor.stats().workerRestarts).to.equal(stats.workerRestarts + 1);
     const kills = rec.events.filter((e) => e.event === "executor.worker_exited" && e.fields.signal === "SIGKILL");
     expect(kills).to.have.length(1);
@@ -229,19 +279,34 @@ describe("inference executor", function () {
     await executor.load("slow", slowModel, SLOW_SCHEMA);
     const stats = executor.stats();
     const requeuedBefore = rec.events.filter((e) => e.event === "executor.runs_requeued").length;
-    const x: Tensor = { dtype: "F32", shape: [SLOW_N, SLOW_N], data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer) };
+    const x: Tensor = {
+      dtype: "F32",
+      shape: [SLOW_N, SLOW_N],
+      data: new Uint8Array(new Float32Array(SLOW_N * SLOW_N).fill(0.001).buffer),
+    };
     const settled: string[] = [];
     // One worker, pipeline depth 2: the first vad run is sent behind the slow one before it starts; the others wait in the queue.
-    const slow = rejection(() => executor.run("slow", { X: x }, { timeoutMs: 300 })).then((e) => (settled.push("slow"), e));
+    const slow = rejection(() => executor.run("slow", { X: x }, { timeoutMs: 300 })).then(
+      (e) => (settled.push("slow"), e),
+    );
     const inputs = [8, 9, 10].map((seed) => vadInputs(seed));
-    const behind = inputs.map((x, i) => executor.run("vad-v5", x, { timeoutMs: 5_000 }).then((r) => (settled.push(`vad${i}`), r)));
+    const behind = inputs.map((x, i) =>
+      executor.run("vad-v5", x, { timeoutMs: 5_000 }).then((r) => (settled.push(`vad${i}`), r)),
+    );
     expect(await slow).to.be.instanceOf(InferenceTimeoutError);
     const results = await Promise.all(behind);
     expect(settled).to.deep.equal(["slow", "vad0", "vad1", "vad2"]);
     for (const [i, r] of results.entries()) {
-      expect(Buffer.from(r.outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs[i]!)).stateN!))).to.equal(true);
+      expect(
+        Buffer.from(r.outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs[i]!)).stateN!)),
+      ).to.equal(true);
     }
-    expect(executor.stats()).to.include({ timeouts: stats.timeouts + 1, failures: stats.failures + 1, runs: stats.runs + 3, workerRestarts: stats.workerRestarts + 1 });
+    expect(executor.stats()).to.include({
+      timeouts: stats.timeouts + 1,
+      failures: stats.failures + 1,
+      runs: stats.runs + 3,
+      workerRestarts: stats.workerRestarts + 1,
+    });
     const requeued = rec.events.filter((e) => e.event === "executor.runs_requeued").slice(requeuedBefore);
     expect(requeued.map((e) => e.fields.runs)).to.deep.equal([1]);
     await executor.unload("slow");
@@ -253,12 +318,16 @@ describe("inference executor", function () {
     const behind = executor.run("vad-v5", inputs);
     expect(await crashed).to.be.instanceOf(WorkerCrashedError);
     const { outputs } = await behind;
-    expect(Buffer.from(outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs)).stateN!))).to.equal(true);
+    expect(Buffer.from(outputs.stateN!.data).equals(Buffer.from((await directRun(direct, inputs)).stateN!))).to.equal(
+      true,
+    );
   });
 
   it("resolves pipelined runs in the order they were requested", async function () {
     const order: number[] = [];
-    await Promise.all(Array.from({ length: 30 }, (_, i) => executor.run("vad-v5", vadInputs(i)).then(() => order.push(i))));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => executor.run("vad-v5", vadInputs(i)).then(() => order.push(i))),
+    );
     expect(order).to.deep.equal(Array.from({ length: 30 }, (_, i) => i));
   });
 
@@ -274,7 +343,10 @@ describe("inference executor", function () {
     const plain = createExecutor();
     try {
       await plain.load("vad-v5", MODEL, SCHEMA);
-      const { outputs } = await plain.run("vad-v5", vadInputs(), { timeoutMs: 5_000, debug: { crash: true, delayMs: 10_000 } });
+      const { outputs } = await plain.run("vad-v5", vadInputs(), {
+        timeoutMs: 5_000,
+        debug: { crash: true, delayMs: 10_000 },
+      });
       expect(outputs.output!.shape).to.deep.equal([1, 1]);
     } finally {
       await plain.close();
@@ -288,7 +360,9 @@ describe("inference executor", function () {
       await pool.load("vad-v5", MODEL, SCHEMA);
       const inputs = Array.from({ length: 20 }, (_, i) => vadInputs(100 + i));
       const results = await Promise.all(inputs.map((x) => pool.run("vad-v5", x)));
-      const workersUsed = new Set(multi.events.filter((e) => e.event === "executor.session_loaded").map((e) => e.fields.worker));
+      const workersUsed = new Set(
+        multi.events.filter((e) => e.event === "executor.session_loaded").map((e) => e.fields.worker),
+      );
       expect([...workersUsed].sort()).to.deep.equal([0, 1]);
       for (const [i, r] of results.entries()) {
         const expected = await directRun(direct, inputs[i]!);

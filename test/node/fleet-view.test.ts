@@ -1,16 +1,35 @@
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
-import { fleetText, fleetView, notReady, runnerUrlOf, type ChainProvider, type FetchLike } from "../../node/fleet/fleet-view.ts";
+import {
+  fleetText,
+  fleetView,
+  notReady,
+  runnerUrlOf,
+  type ChainProvider,
+  type FetchLike,
+} from "../../node/fleet/fleet-view.ts";
 
 const P1 = "0x1111111111111111111111111111111111111111" as Address;
 const P2 = "0x2222222222222222222222222222222222222222" as Address;
 const P3 = "0x3333333333333333333333333333333333333333" as Address;
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 
-const provider = (address: Address, over: Partial<ChainProvider> = {}): ChainProvider => ({ address, status: "Approved", eligible: true, metadataURI: "", served: 0, disagreed: 0, missed: 0, ...over });
+const provider = (address: Address, over: Partial<ChainProvider> = {}): ChainProvider => ({
+  address,
+  status: "Approved",
+  eligible: true,
+  metadataURI: "",
+  served: 0,
+  disagreed: 0,
+  missed: 0,
+  ...over,
+});
 
 /** Runners by URL: a /ready status and body, or a connection error. */
-function fakeFetch(answers: Record<string, { status: number; body: unknown } | Error>): { fetch: FetchLike; asked: string[] } {
+function fakeFetch(answers: Record<string, { status: number; body: unknown } | Error>): {
+  fetch: FetchLike;
+  asked: string[];
+} {
   const asked: string[] = [];
   return {
     asked,
@@ -35,16 +54,44 @@ describe("conclave fleet: the view", function () {
 
   it("joins the chain's providers with what their runners' /ready say", async function () {
     const models = [
-      { model: "tiny-mlp", modelId: MODEL, version: 1, held: true, warm: true, role: "active", prefetch: "warm", downloads: 1 },
-      { model: "tiny-mlp", modelId: MODEL, version: 2, held: true, warm: false, role: "candidate", prefetch: "warming", downloads: 1 },
+      {
+        model: "tiny-mlp",
+        modelId: MODEL,
+        version: 1,
+        held: true,
+        warm: true,
+        role: "active",
+        prefetch: "warm",
+        downloads: 1,
+      },
+      {
+        model: "tiny-mlp",
+        modelId: MODEL,
+        version: 2,
+        held: true,
+        warm: false,
+        role: "candidate",
+        prefetch: "warming",
+        downloads: 1,
+      },
     ];
     const { fetch, asked } = fakeFetch({
-      "http://deploy-1/ready": { status: 200, body: { ready: true, details: { head: 100, processed: 99, blocksBehind: 1, models } } },
-      "https://meta-2/ready": { status: 503, body: { ready: false, details: { head: 100, processed: 40, blocksBehind: 60, models: [] } } },
+      "http://deploy-1/ready": {
+        status: 200,
+        body: { ready: true, details: { head: 100, processed: 99, blocksBehind: 1, models } },
+      },
+      "https://meta-2/ready": {
+        status: 503,
+        body: { ready: false, details: { head: 100, processed: 40, blocksBehind: 60, models: [] } },
+      },
     });
     const view = await fleetView({
       head: async () => 100,
-      providers: async () => [provider(P1, { served: 7, disagreed: 1, metadataURI: "https://ignored" }), provider(P2, { metadataURI: "https://meta-2/" }), provider(P3, { status: "Pending", eligible: false, metadataURI: "ipfs://x" })],
+      providers: async () => [
+        provider(P1, { served: 7, disagreed: 1, metadataURI: "https://ignored" }),
+        provider(P2, { metadataURI: "https://meta-2/" }),
+        provider(P3, { status: "Pending", eligible: false, metadataURI: "ipfs://x" }),
+      ],
       results: async () => new Map([[P1.toLowerCase(), 8]]),
       deploymentRunners: new Map([[P1.toLowerCase(), "http://deploy-1"]]),
       fetch,
@@ -53,7 +100,15 @@ describe("conclave fleet: the view", function () {
     expect(asked.sort()).to.deep.equal(["http://deploy-1/ready", "https://meta-2/ready"]);
     const [a, b, c] = view.providers;
     expect(a).to.include({ served: 7, disagreed: 1, results: 8 });
-    expect(a!.runner).to.include({ url: "http://deploy-1", source: "deployment", reachable: true, ready: true, blocksBehind: 1, head: 100, processed: 99 });
+    expect(a!.runner).to.include({
+      url: "http://deploy-1",
+      source: "deployment",
+      reachable: true,
+      ready: true,
+      blocksBehind: 1,
+      head: 100,
+      processed: 99,
+    });
     expect(a!.runner!.versions.map((v) => [v.version, v.held, v.warm, v.role])).to.deep.equal([
       [1, true, true, "active"],
       [2, true, false, "candidate"],
@@ -70,10 +125,16 @@ describe("conclave fleet: the view", function () {
   });
 
   it("an unreachable runner or an odd answer is reported, never thrown", async function () {
-    const { fetch } = fakeFetch({ "http://bad/ready": { status: 500, body: {} }, "http://gone/ready": new Error("ECONNREFUSED") });
+    const { fetch } = fakeFetch({
+      "http://bad/ready": { status: 500, body: {} },
+      "http://gone/ready": new Error("ECONNREFUSED"),
+    });
     const view = await fleetView({
       head: async () => 5,
-      providers: async () => [provider(P1, { metadataURI: "http://gone" }), provider(P2, { metadataURI: "http://bad" })],
+      providers: async () => [
+        provider(P1, { metadataURI: "http://gone" }),
+        provider(P2, { metadataURI: "http://bad" }),
+      ],
       results: async () => new Map(),
       deploymentRunners: new Map(),
       fetch,

@@ -1,5 +1,15 @@
 import { expect } from "chai";
-import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, keccak256, zeroAddress, type Address, type Log, type Hex, type TransactionReceipt } from "viem";
+import {
+  decodeFunctionData,
+  encodeAbiParameters,
+  encodeEventTopics,
+  keccak256,
+  zeroAddress,
+  type Address,
+  type Log,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
@@ -59,7 +69,13 @@ describe("fulfiller decisions", function () {
   });
 
   it("is done once anyone delivered (or the callback failed, was reclaimed), or our own fulfil landed", function () {
-    for (const status of [CallbackStatus.Delivered, CallbackStatus.HashOnly, CallbackStatus.Failed, CallbackStatus.Reclaimed, CallbackStatus.None]) {
+    for (const status of [
+      CallbackStatus.Delivered,
+      CallbackStatus.HashOnly,
+      CallbackStatus.Failed,
+      CallbackStatus.Reclaimed,
+      CallbackStatus.None,
+    ]) {
       expect(decideFulfil(facts({ status })).action, `status ${status}`).to.equal("done");
     }
     expect(decideFulfil(facts({ ownTx: "mined" })).action).to.equal("done");
@@ -114,7 +130,10 @@ describe("fulfiller decisions", function () {
       ({
         address: ROUTER,
         topics: encodeEventTopics({ abi: routerAbi, eventName: "CallbackDelivered", args: { jobId: 7n } }),
-        data: encodeAbiParameters([{ type: "bytes32" }, { type: "bool" }, { type: "uint256" }, { type: "bool" }], [HASH, hashOnly, 1n, false]),
+        data: encodeAbiParameters(
+          [{ type: "bytes32" }, { type: "bool" }, { type: "uint256" }, { type: "bool" }],
+          [HASH, hashOnly, 1n, false],
+        ),
       }) as unknown as Log;
     expect(callbackOutcome(routerAbi, [delivered(false)])).to.equal("delivered");
     expect(callbackOutcome(routerAbi, [delivered(true)])).to.equal("hash_only");
@@ -123,18 +142,62 @@ describe("fulfiller decisions", function () {
 
   it("finds a job's result in the market's events: k > 1 the settled hash and its revealers, k = 1 the delivery", function () {
     const ev = (eventName: string, args: Record<string, unknown>) => ({ eventName, args, blockNumber: 1n });
-    const k3 = resultOf([ev("ResultRevealed", { provider: ME, resultHash: HASH, outputRef: "0x01" }), ev("ResultRevealed", { provider: OTHER, resultHash: "0x02", outputRef: "0x02" }), ev("JobSettled", { resultHash: HASH })], 3);
-    expect(k3).to.deep.equal({ provider: zeroAddress, resultHash: HASH, deliveries: [{ provider: ME, outputRef: "0x01" }] });
+    const k3 = resultOf(
+      [
+        ev("ResultRevealed", { provider: ME, resultHash: HASH, outputRef: "0x01" }),
+        ev("ResultRevealed", { provider: OTHER, resultHash: "0x02", outputRef: "0x02" }),
+        ev("JobSettled", { resultHash: HASH }),
+      ],
+      3,
+    );
+    expect(k3).to.deep.equal({
+      provider: zeroAddress,
+      resultHash: HASH,
+      deliveries: [{ provider: ME, outputRef: "0x01" }],
+    });
     expect(resultOf([ev("ResultRevealed", { provider: ME, resultHash: HASH, outputRef: "0x01" })], 3)).to.equal(null);
-    expect(resultOf([ev("ResultSubmitted", { provider: OTHER, resultHash: HASH, outputRef: "0x03" })], 1)).to.deep.equal({ provider: OTHER, resultHash: HASH, deliveries: [{ provider: OTHER, outputRef: "0x03" }] });
+    expect(
+      resultOf([ev("ResultSubmitted", { provider: OTHER, resultHash: HASH, outputRef: "0x03" })], 1),
+    ).to.deep.equal({ provider: OTHER, resultHash: HASH, deliveries: [{ provider: OTHER, outputRef: "0x03" }] });
   });
 });
 
 /** The service with a scripted chain, sender and journal. */
 function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {}) {
-  const job: Job = { client: OTHER, token: zeroAddress, modelId: HASH, version: 1, redundancy: 1, quorum: 1, protocolFeeBps: 0, feePerProvider: 1n, requestedAt: 1, deadline: 2, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 0, collateral: 0n, requiredTags: 0n, inputHash: HASH, seed: 0n, challengeWindow: 30, counted: false };
-  const result: JobResult = { provider: OTHER, resultHash: HASH, deliveries: (opts.deliverers ?? [ME]).map((provider) => ({ provider, outputRef: "0x" as Hex })) };
-  const state = { status: CallbackStatus.Funded as number, view: { kind: "result", result } as MarketView, final: true, head: 10, price: 1n };
+  const job: Job = {
+    client: OTHER,
+    token: zeroAddress,
+    modelId: HASH,
+    version: 1,
+    redundancy: 1,
+    quorum: 1,
+    protocolFeeBps: 0,
+    feePerProvider: 1n,
+    requestedAt: 1,
+    deadline: 2,
+    commitDeadline: 0,
+    revealWindow: 0,
+    priorityWindow: 0,
+    minMemoryMB: 0,
+    collateral: 0n,
+    requiredTags: 0n,
+    inputHash: HASH,
+    seed: 0n,
+    challengeWindow: 30,
+    counted: false,
+  };
+  const result: JobResult = {
+    provider: OTHER,
+    resultHash: HASH,
+    deliveries: (opts.deliverers ?? [ME]).map((provider) => ({ provider, outputRef: "0x" as Hex })),
+  };
+  const state = {
+    status: CallbackStatus.Funded as number,
+    view: { kind: "result", result } as MarketView,
+    final: true,
+    head: 10,
+    price: 1n,
+  };
   const txs: TxRecord[] = [];
   const meta = new Map<string, string>();
   const sent: { jobId: bigint; outputs: Hex; minGas?: bigint }[] = [];
@@ -143,7 +206,10 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
   const chain: FulfillerChain = {
     safeHead: async () => state.head,
     now: async () => 100,
-    fundedEvents: async (from, to) => (from <= 5 && 5 <= to ? [{ jobId: 7n, consumer: OTHER, callbackGasLimit: 100_000, maxGasPrice: 10n, block: 5 }] : []),
+    fundedEvents: async (from, to) =>
+      from <= 5 && 5 <= to
+        ? [{ jobId: 7n, consumer: OTHER, callbackGasLimit: 100_000, maxGasPrice: 10n, block: 5 }]
+        : [],
     callback: async () => ({ status: state.status, callbackGasLimit: 100_000, maxGasPrice: 10n }),
     job: async () => job,
     market: async () => state.view,
@@ -165,7 +231,9 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     close: () => {},
     send: async (req: TxRequest) => {
       if (opts.sendError) throw opts.sendError();
-      const { args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as { args: [bigint, readonly bigint[], Address, Hex, Hex] };
+      const { args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as {
+        args: [bigint, readonly bigint[], Address, Hex, Hex];
+      };
       sent.push({ jobId: args[0], outputs: args[4], minGas: req.minGas });
       txs.push({ jobId: req.jobId, kind: req.kind, status: "mined", hash: "0x01", nonce: 0 } as unknown as TxRecord);
       state.status = CallbackStatus.Delivered;
@@ -175,7 +243,11 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
   const fulfiller = createFulfiller({
     chain,
     sender,
-    journal: { txsFor: (jobId) => txs.filter((t) => t.jobId === jobId), getMeta: (k) => meta.get(k) ?? null, setMeta: (k, v) => void meta.set(k, v) },
+    journal: {
+      txsFor: (jobId) => txs.filter((t) => t.jobId === jobId),
+      getMeta: (k) => meta.get(k) ?? null,
+      setMeta: (k, v) => void meta.set(k, v),
+    },
     router: ROUTER,
     routerAbi,
     preimage: async () => PRE,
@@ -227,7 +299,9 @@ describe("fulfiller service (fakes)", function () {
     expect(h.sent).to.have.length(0);
     expect(h.fulfiller.open()).to.deep.equal([]);
 
-    const r = harness({ sendError: () => new TxWouldRevertError("fulfil would revert", "ConsumerRouterInvalidStatus") });
+    const r = harness({
+      sendError: () => new TxWouldRevertError("fulfil would revert", "ConsumerRouterInvalidStatus"),
+    });
     await r.fulfiller.tick();
     expect(r.fulfiller.open()).to.deep.equal([]);
   });
@@ -262,30 +336,56 @@ describe("fulfiller service (fakes)", function () {
 });
 
 describe("fulfiller preimage source", function () {
-  const outputs = { y: { dtype: "F32" as const, shape: [2], data: new Uint8Array(Float32Array.from([0.5, -1.25]).buffer) } };
+  const outputs = {
+    y: { dtype: "F32" as const, shape: [2], data: new Uint8Array(Float32Array.from([0.5, -1.25]).buffer) },
+  };
   const safetensors = encodeSafetensors(outputs);
   const preimage = resultHashPreimage(outputs, 1e-4);
   const resultHash = keccak256(preimage);
   const job = { modelId: HASH, version: 1 } as unknown as Job;
   const source = (local: Uint8Array | null, content: Partial<ContentStore> = {}) =>
-    createPreimageSource({ localOutputs: () => local, content: content as ContentStore, outputQuantum: async () => 10n ** 14n, fetchTimeoutMs: 1_000 });
-  const result = (outputRef: Hex): JobResult => ({ provider: OTHER, resultHash, deliveries: [{ provider: OTHER, outputRef }] });
+    createPreimageSource({
+      localOutputs: () => local,
+      content: content as ContentStore,
+      outputQuantum: async () => 10n ** 14n,
+      fetchTimeoutMs: 1_000,
+    });
+  const result = (outputRef: Hex): JobResult => ({
+    provider: OTHER,
+    resultHash,
+    deliveries: [{ provider: OTHER, outputRef }],
+  });
 
   it("uses the outputs the runner saved when it served the job", async function () {
     expect(await source(safetensors)(1n, job, result("0x"), 4096)).to.deep.equal(preimage);
   });
 
   it("otherwise fetches them by the delivery's output reference (inline or IPFS), checked against the result", async function () {
-    expect(await source(null)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: safetensors })), 4096)).to.deep.equal(preimage);
+    expect(
+      await source(null)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: safetensors })), 4096),
+    ).to.deep.equal(preimage);
     const asked: string[] = [];
-    const ipfs = source(encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } }), { get: async (cid: string) => (asked.push(cid), safetensors) });
-    expect(await ipfs(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.deep.equal(preimage);
+    const ipfs = source(encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } }), {
+      get: async (cid: string) => (asked.push(cid), safetensors),
+    });
+    expect(await ipfs(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.deep.equal(
+      preimage,
+    );
     expect(asked).to.deep.equal(["bafyout"]);
   });
 
   it("gives null (hash only) when nothing held or fetched hashes to the result", async function () {
     const other = encodeSafetensors({ y: { dtype: "F32", shape: [1], data: new Uint8Array(4) } });
-    expect(await source(other)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: other })), 4096)).to.equal(null);
-    expect(await source(null, { get: async () => Promise.reject(new Error("gone")) })(1n, job, result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })), 4096)).to.equal(null);
+    expect(await source(other)(1n, job, result(encodeOutputRef({ kind: "inline", bytes: other })), 4096)).to.equal(
+      null,
+    );
+    expect(
+      await source(null, { get: async () => Promise.reject(new Error("gone")) })(
+        1n,
+        job,
+        result(encodeOutputRef({ kind: "ipfs", cid: "bafyout" })),
+        4096,
+      ),
+    ).to.equal(null);
   });
 });

@@ -101,7 +101,12 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
 
   it("a node listing the gateway fetches over it (no bitswap peer needed) and then serves the blocks in turn", async function () {
     const events: [string, Record<string, unknown>][] = [];
-    const fetcher = await createHeliaStore({ dir: path.join(dir, "via-gateway"), gateways: [gateway], gateway: { host: "127.0.0.1", port: 0 }, log: (e, f) => events.push([e, f as Record<string, unknown>]) });
+    const fetcher = await createHeliaStore({
+      dir: path.join(dir, "via-gateway"),
+      gateways: [gateway],
+      gateway: { host: "127.0.0.1", port: 0 },
+      log: (e, f) => events.push([e, f as Record<string, unknown>]),
+    });
     nodes.push(fetcher);
     expect(await fetcher.get(cid, { signal: AbortSignal.timeout(10_000) })).to.deep.equal(weights);
     expect(events.find(([e]) => e === "ipfs.fetched")?.[1]).to.include({ cid, gateway });
@@ -138,11 +143,20 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     expect(res.headers.get("content-type")).to.equal("application/octet-stream");
     expect(res.headers.get("content-length")).to.equal(String(weights.byteLength));
     expect(new Uint8Array(await res.arrayBuffer())).to.deep.equal(weights);
-    const head = await fetch(`${gateway}/ipfs/${cid}`, { method: "HEAD", headers: { accept: "application/octet-stream" } });
+    const head = await fetch(`${gateway}/ipfs/${cid}`, {
+      method: "HEAD",
+      headers: { accept: "application/octet-stream" },
+    });
     expect(head.headers.get("content-length")).to.equal(String(weights.byteLength));
     // A file of one raw block: its bytes are that block.
     const small = await holder.add(new TextEncoder().encode("one raw block"));
-    expect(new TextDecoder().decode(await (await fetch(`${gateway}/ipfs/${small}`, { headers: { accept: "application/octet-stream" } })).arrayBuffer())).to.equal("one raw block");
+    expect(
+      new TextDecoder().decode(
+        await (
+          await fetch(`${gateway}/ipfs/${small}`, { headers: { accept: "application/octet-stream" } })
+        ).arrayBuffer(),
+      ),
+    ).to.equal("one raw block");
   });
 
   it("with a trusted sha256, takes the file's bytes alone; a wrong digest, a short body or an oversized length is refused", async function () {
@@ -152,7 +166,10 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     expect(digests.sha256).to.equal(sha256);
     const wrong = `0x${"00".repeat(32)}`;
     await expectRejected(fetchFileFromGateway(gateway, cid, { sha256: wrong }), /sha256/);
-    await expectRejected(fetchFileFromGateway(gateway, cid, { sha256, maxBytes: weights.byteLength - 1 }), /over the limit/);
+    await expectRejected(
+      fetchFileFromGateway(gateway, cid, { sha256, maxBytes: weights.byteLength - 1 }),
+      /over the limit/,
+    );
     // A gateway that declares the right length and sends less (or other bytes of that length).
     for (const body of [weights.subarray(0, 1000), weights.map((b) => b ^ 1)]) {
       const liar = createServer((_req, res) => {
@@ -168,7 +185,12 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
 
   it("with the registry's sha256 a fetcher takes a peer's file bytes, then re-imports them to serve the blocks in turn", async function () {
     const events: [string, Record<string, unknown>][] = [];
-    const b = await createHeliaStore({ dir: path.join(dir, "file-fetcher"), gateways: [gateway], gateway: { host: "127.0.0.1", port: 0 }, log: (e, f) => events.push([e, f as Record<string, unknown>]) });
+    const b = await createHeliaStore({
+      dir: path.join(dir, "file-fetcher"),
+      gateways: [gateway],
+      gateway: { host: "127.0.0.1", port: 0 },
+      log: (e, f) => events.push([e, f as Record<string, unknown>]),
+    });
     nodes.push(b);
     const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
     expect(await b.get(cid, { sha256 })).to.deep.equal(weights);
@@ -186,7 +208,10 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
   it("a node that keeps a CID's bytes in a file answers file requests from it, even without the blocks", async function () {
     const file = path.join(dir, "kept.bin");
     writeFileSync(file, weights);
-    const keeper = await createHeliaStore({ dir: path.join(dir, "keeper"), gateway: { host: "127.0.0.1", port: 0, files: (c) => (c === cid ? file : undefined) } });
+    const keeper = await createHeliaStore({
+      dir: path.join(dir, "keeper"),
+      gateway: { host: "127.0.0.1", port: 0, files: (c) => (c === cid ? file : undefined) },
+    });
     nodes.push(keeper);
     const url = keeper.gatewayUrl!()!;
     const sha256 = `0x${createHash("sha256").update(weights).digest("hex")}`;
@@ -196,7 +221,9 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     // Its blocks are not held: the CAR is not served, and a file that went missing is a 404.
     expect((await fetch(`${url}/ipfs/${cid}?format=car`)).status).to.equal(404);
     rmSync(file);
-    expect((await fetch(`${url}/ipfs/${cid}`, { headers: { accept: "application/octet-stream" } })).status).to.equal(404);
+    expect((await fetch(`${url}/ipfs/${cid}`, { headers: { accept: "application/octet-stream" } })).status).to.equal(
+      404,
+    );
   });
 
   it("a gateway sending wrong file bytes: the fetcher falls back to that gateway's CAR, verified block by block", async function () {
@@ -228,23 +255,49 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     const fetcher = await createHeliaStore({ dir: path.join(dir, "store-fetcher"), gateways: [gateway] });
     nodes.push(fetcher);
     const cacheDir = path.join(dir, "store-cache");
-    const store = new ModelStore({ dir: cacheDir, content: fetcher, cidOf: cidOfBytes, cacheMaxBytes: 1 << 30, maxWeightsBytes: 1 << 30, fetchTimeoutMs: 10_000, log: silentLogger });
+    const store = new ModelStore({
+      dir: cacheDir,
+      content: fetcher,
+      cidOf: cidOfBytes,
+      cacheMaxBytes: 1 << 30,
+      maxWeightsBytes: 1 << 30,
+      fetchTimeoutMs: 10_000,
+      log: silentLogger,
+    });
     const sha = `0x${createHash("sha256").update(weights).digest("hex")}` as Hex;
     const schemaCid = await holder.add(new TextEncoder().encode(JSON.stringify(matmulSchema(4))));
-    const version = (n: number, weightsSha256: Hex): VersionInfo => ({ modelId: `0x${"cd".repeat(32)}`, version: n, weightsCid: cid, weightsSha256, schemaCid, outputQuantum: 1n, minMemoryMB: 1 });
+    const version = (n: number, weightsSha256: Hex): VersionInfo => ({
+      modelId: `0x${"cd".repeat(32)}`,
+      version: n,
+      weightsCid: cid,
+      weightsSha256,
+      schemaCid,
+      outputQuantum: 1n,
+      minMemoryMB: 1,
+    });
     const model = await store.ensure(version(1, sha));
     expect(createHash("sha256").update(readFileSync(model.path)).digest("hex")).to.equal(sha.slice(2));
     let error: unknown;
     await store.ensure(version(2, `0x${"00".repeat(32)}`)).catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(WeightsMismatchError);
-    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".onnx") || f.endsWith(".tmp"))).to.deep.equal([`${version(1, sha).modelId}-1.onnx`]);
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".onnx") || f.endsWith(".tmp"))).to.deep.equal([
+      `${version(1, sha).modelId}-1.onnx`,
+    ]);
   });
 
   it("refuses a CAR with a tampered block or a missing block, and gives up a stalled one (ContentInvalidError)", async function () {
     const blocks = await carOf(gateway, cid);
-    const tampered = blocks.map(([c, b], i): [CID, Uint8Array] => [c, i === 3 ? Uint8Array.from(b, (x, j) => (j === 100 ? x ^ 1 : x)) : b]);
+    const tampered = blocks.map(([c, b], i): [CID, Uint8Array] => [
+      c,
+      i === 3 ? Uint8Array.from(b, (x, j) => (j === 100 ? x ^ 1 : x)) : b,
+    ]);
     const bad = await serveCar(encodeCar(CID.parse(cid), tampered));
-    const short = await serveCar(encodeCar(CID.parse(cid), blocks.filter((_, i) => i !== 5)));
+    const short = await serveCar(
+      encodeCar(
+        CID.parse(cid),
+        blocks.filter((_, i) => i !== 5),
+      ),
+    );
     const cut = await serveCar(encodeCar(CID.parse(cid), blocks).subarray(0, 1024 * 1024));
     // One that sends half and then nothing, holding the connection open.
     const stall = createServer((_req, res) => {
@@ -264,7 +317,10 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
 
   it("falls back to bitswap after a gateway sent a wrong block; without another source the fetch fails as unavailable", async function () {
     const blocks = await carOf(gateway, cid);
-    const tampered = blocks.map(([c, b], i): [CID, Uint8Array] => [c, i === blocks.length - 1 ? new Uint8Array(b.byteLength) : b]);
+    const tampered = blocks.map(([c, b], i): [CID, Uint8Array] => [
+      c,
+      i === blocks.length - 1 ? new Uint8Array(b.byteLength) : b,
+    ]);
     const bad = await serveCar(encodeCar(CID.parse(cid), tampered));
     servers.push(bad.server);
 
@@ -278,7 +334,15 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
     const alone = await createHeliaStore({ dir: path.join(dir, "alone"), gateways: [bad.url] });
     nodes.push(alone);
     const cacheDir = path.join(dir, "cache");
-    const store = new ModelStore({ dir: cacheDir, content: alone, cidOf: cidOfBytes, cacheMaxBytes: 1 << 30, maxWeightsBytes: 1 << 30, fetchTimeoutMs: 1_500, log: silentLogger });
+    const store = new ModelStore({
+      dir: cacheDir,
+      content: alone,
+      cidOf: cidOfBytes,
+      cacheMaxBytes: 1 << 30,
+      maxWeightsBytes: 1 << 30,
+      fetchTimeoutMs: 1_500,
+      log: silentLogger,
+    });
     const version: VersionInfo = {
       modelId: `0x${"ab".repeat(32)}`,
       version: 1,

@@ -46,25 +46,39 @@ describe("IPFS content layer", function () {
 
     it("small files: `ipfs add` and `ipfs add --cid-version=1`", async function () {
       // Kubo test/cli/add_test.go: "hello world" (no newline).
-      expect(await cidOfBytes(text("hello world"))).to.equal("bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
-      expect(await cidOfBytes(text("hello world"), { cidVersion: 0 })).to.equal("Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+      expect(await cidOfBytes(text("hello world"))).to.equal(
+        "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+      );
+      expect(await cidOfBytes(text("hello world"), { cidVersion: 0 })).to.equal(
+        "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD",
+      );
       // `echo "hello world" | ipfs add`, the CID of Kubo's getting-started docs.
-      expect(await cidOfBytes(text("hello world\n"), { cidVersion: 0 })).to.equal("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+      expect(await cidOfBytes(text("hello world\n"), { cidVersion: 0 })).to.equal(
+        "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+      );
       // A one-chunk CIDv1 file is its raw leaf: derivable without any UnixFS code.
       const leaf = CID.createV1(raw.code, await sha256.digest(text("hello world\n"))).toString();
       expect(await cidOfBytes(text("hello world\n"))).to.equal(leaf);
       // Kubo test/sharness/t0040-add-and-cat.sh "zero length file has correct hash".
-      expect(await cidOfBytes(new Uint8Array(0), { cidVersion: 0 })).to.equal("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
-      expect(await cidOfBytes(new Uint8Array(0))).to.equal("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+      expect(await cidOfBytes(new Uint8Array(0), { cidVersion: 0 })).to.equal(
+        "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH",
+      );
+      expect(await cidOfBytes(new Uint8Array(0))).to.equal(
+        "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+      );
     });
 
     it("multi-chunk files: Kubo's default chunker (256 KiB) and balanced layout (174 links)", async function () {
       // Vectors from Kubo test/cli/cid_profiles_test.go (profile unixfs-v0-2015 = Kubo's default
       // recipe), also pinned by js-ipfs-unixfs' IPIP-499 profile tests.
       const chunk = kuboDeterministicBytes(KiB256 + 1, "chunk-v0-seed");
-      expect(await cidOfBytes(chunk.subarray(0, KiB256), { cidVersion: 0 })).to.equal("QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE");
+      expect(await cidOfBytes(chunk.subarray(0, KiB256), { cidVersion: 0 })).to.equal(
+        "QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE",
+      );
       expect(await cidOfBytes(chunk, { cidVersion: 0 })).to.equal("QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQNWoRkJ");
-      expect(await cidOfBytes(big.subarray(0, 174 * KiB256), { cidVersion: 0 })).to.equal("QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2");
+      expect(await cidOfBytes(big.subarray(0, 174 * KiB256), { cidVersion: 0 })).to.equal(
+        "QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2",
+      );
       expect(await cidOfBytes(big, { cidVersion: 0 })).to.equal("QmV81WL765sC8DXsRhE5fJv2rwhS4icHRaf3J9Zk5FdRnW");
     });
 
@@ -239,7 +253,9 @@ describe("IPFS content layer", function () {
 
       const c = await store.add(text("gone"));
       kubo.missing.add(c);
-      expect(await rejection(() => store.get(c))).to.be.instanceOf(ContentUnavailableError).and.instanceOf(RetryableError);
+      expect(await rejection(() => store.get(c)))
+        .to.be.instanceOf(ContentUnavailableError)
+        .and.instanceOf(RetryableError);
       kubo.stalled.add(c);
       const timedOut = await rejection(() => store.get(c, { signal: AbortSignal.timeout(200) }));
       expect(timedOut).to.be.instanceOf(ContentUnavailableError);

@@ -6,9 +6,28 @@ import { makeJob, MARKET, OTHER } from "../helpers/fake-runner-deps.ts";
 
 const job = makeJob();
 const rec = (state: JobState): JobRecord => ({
-  jobId: 1n, paramsHash: jobHash(job), job, input: null, inputCid: null, block: 1, blockHash: `0x${"01".repeat(32)}`, state, reason: null,
-  resultHash: `0x${"aa".repeat(32)}`, outputRef: "0x01", signature: "0x02", salt: `0x${"bb".repeat(32)}`, seat: 0,
-  attempts: 0, nextAttemptAt: 0, settledHash: null, deliveredBy: null, endsAt: 0, factsBlock: 0, expiryDone: false, updatedAt: 0,
+  jobId: 1n,
+  paramsHash: jobHash(job),
+  job,
+  input: null,
+  inputCid: null,
+  block: 1,
+  blockHash: `0x${"01".repeat(32)}`,
+  state,
+  reason: null,
+  resultHash: `0x${"aa".repeat(32)}`,
+  outputRef: "0x01",
+  signature: "0x02",
+  salt: `0x${"bb".repeat(32)}`,
+  seat: 0,
+  attempts: 0,
+  nextAttemptAt: 0,
+  settledHash: null,
+  deliveredBy: null,
+  endsAt: 0,
+  factsBlock: 0,
+  expiryDone: false,
+  updatedAt: 0,
 });
 
 describe("runner job view (finding 11)", function () {

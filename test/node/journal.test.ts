@@ -9,9 +9,26 @@ import { DatabaseSync } from "node:sqlite";
 import { openJournal, reviveBigints } from "../../node/journal/journal.ts";
 
 const job = (fee: bigint): Job => ({
-  client: zeroAddress, token: zeroAddress, modelId: `0x${"ab".repeat(32)}`, version: 1, redundancy: 1, quorum: 0, protocolFeeBps: 100,
-  feePerProvider: fee, requestedAt: 1, deadline: 2, commitDeadline: 0, revealWindow: 0, priorityWindow: 0, minMemoryMB: 1, collateral: 0n, requiredTags: 0n,
-  inputHash: `0x${"00".repeat(32)}`, seed: 0n, challengeWindow: 0, counted: false,
+  client: zeroAddress,
+  token: zeroAddress,
+  modelId: `0x${"ab".repeat(32)}`,
+  version: 1,
+  redundancy: 1,
+  quorum: 0,
+  protocolFeeBps: 100,
+  feePerProvider: fee,
+  requestedAt: 1,
+  deadline: 2,
+  commitDeadline: 0,
+  revealWindow: 0,
+  priorityWindow: 0,
+  minMemoryMB: 1,
+  collateral: 0n,
+  requiredTags: 0n,
+  inputHash: `0x${"00".repeat(32)}`,
+  seed: 0n,
+  challengeWindow: 0,
+  counted: false,
 });
 const h = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
 const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-journal-")), "j.sqlite");
@@ -21,8 +38,22 @@ describe("journal", function () {
     const f = file();
     const j = openJournal(f);
     j.advance(10, h(10));
-    j.upsertJob({ jobId: 7n, paramsHash: jobHash(job(5n)), job: job(5n), input: "0x01", inputCid: null, block: 9, blockHash: h(9) });
-    expect(j.updateJob(7n, { paramsHash: jobHash(job(5n)), state: "seen" }, { state: "computed", resultHash: h(1), salt: h(2) })).to.equal(true);
+    j.upsertJob({
+      jobId: 7n,
+      paramsHash: jobHash(job(5n)),
+      job: job(5n),
+      input: "0x01",
+      inputCid: null,
+      block: 9,
+      blockHash: h(9),
+    });
+    expect(
+      j.updateJob(
+        7n,
+        { paramsHash: jobHash(job(5n)), state: "seen" },
+        { state: "computed", resultHash: h(1), salt: h(2) },
+      ),
+    ).to.equal(true);
     j.recordTx({ jobId: 7n, kind: "commit", nonce: 4, hash: h(3), raw: "0xdead" });
     j.close();
     const again = openJournal(f);
@@ -37,13 +68,27 @@ describe("journal", function () {
   });
 
   it("decodes bigints as a JSON.parse reviver would, without one (nested, in arrays, at the root)", function () {
-    const text = JSON.stringify({ a: { $bigint: "12345678901234567890" }, b: [{ $bigint: "-1" }, 2, { c: { $bigint: "0" } }], d: "x", e: null });
-    const reviver = (_k: string, x: unknown) => (x && typeof x === "object" && "$bigint" in x ? BigInt((x as { $bigint: string }).$bigint) : x);
+    const text = JSON.stringify({
+      a: { $bigint: "12345678901234567890" },
+      b: [{ $bigint: "-1" }, 2, { c: { $bigint: "0" } }],
+      d: "x",
+      e: null,
+    });
+    const reviver = (_k: string, x: unknown) =>
+      x && typeof x === "object" && "$bigint" in x ? BigInt((x as { $bigint: string }).$bigint) : x;
     expect(reviveBigints(JSON.parse(text))).to.deep.equal(JSON.parse(text, reviver));
     expect(reviveBigints(JSON.parse('{"$bigint":"7"}'))).to.equal(7n);
     const j = openJournal(file());
     const big = { ...job(2n ** 95n), collateral: 2n ** 95n, requiredTags: 2n ** 63n, seed: 3n };
-    j.upsertJob({ jobId: 1n, paramsHash: jobHash(big), job: big, input: null, inputCid: "bafy", block: 1, blockHash: h(1) });
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(big),
+      job: big,
+      input: null,
+      inputCid: "bafy",
+      block: 1,
+      blockHash: h(1),
+    });
     expect(j.getJob(1n)!.job).to.deep.equal(big);
     j.close();
   });
@@ -52,11 +97,25 @@ describe("journal", function () {
     const f = file();
     const j = openJournal(f);
     const inputs: Hex[] = [`0x${"ab01".repeat(2_000)}`, "0x", "0x123", `0x${"AB".repeat(4)}`];
-    inputs.forEach((input, i) => j.upsertJob({ jobId: BigInt(i), paramsHash: jobHash(job(1n)), job: job(1n), input, inputCid: null, block: 1, blockHash: h(1) }));
+    inputs.forEach((input, i) =>
+      j.upsertJob({
+        jobId: BigInt(i),
+        paramsHash: jobHash(job(1n)),
+        job: job(1n),
+        input,
+        inputCid: null,
+        block: 1,
+        blockHash: h(1),
+      }),
+    );
     j.close();
     const raw = new DatabaseSync(f);
     expect(raw.prepare("SELECT typeof(input) AS t FROM jobs WHERE job_id = '0'").get()).to.deep.equal({ t: "blob" });
-    raw.prepare("INSERT INTO jobs (job_id, params_hash, job, input, block, block_hash, state, updated_at) SELECT '9', params_hash, job, '0x0a0b', block, block_hash, state, updated_at FROM jobs WHERE job_id = '0'").run();
+    raw
+      .prepare(
+        "INSERT INTO jobs (job_id, params_hash, job, input, block, block_hash, state, updated_at) SELECT '9', params_hash, job, '0x0a0b', block, block_hash, state, updated_at FROM jobs WHERE job_id = '0'",
+      )
+      .run();
     raw.close();
     const again = openJournal(f);
     inputs.forEach((input, i) => expect(again.getJob(BigInt(i))!.input).to.equal(input));
@@ -83,7 +142,15 @@ describe("journal", function () {
 
   it("treats the same JobRequested seen twice as one job, and a different job under the same id as new", function () {
     const j = openJournal(file());
-    const rec = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };
+    const rec = {
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    };
     expect(j.upsertJob(rec)).to.equal("new");
     j.updateJob(1n, { paramsHash: rec.paramsHash, state: "seen" }, { state: "submitted" });
     expect(j.upsertJob({ ...rec, block: 6, blockHash: h(6) })).to.equal("same");
@@ -95,7 +162,15 @@ describe("journal", function () {
 
   it("writes a job's step outcome only if the job is still the same job in the expected state (finding 1)", function () {
     const j = openJournal(file());
-    const old = { jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) };
+    const old = {
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    };
     j.upsertJob(old);
     const computing = j.getJob(1n)!; // a computation of the old job starts from this row
     // A reorg swaps the job under the same id while the old one is being computed.
@@ -116,7 +191,16 @@ describe("journal", function () {
     const j = openJournal(file());
     // Job 1 is k = 3; the others k = 1.
     const of = (i: bigint): Job => (i === 1n ? { ...job(i), redundancy: 3, quorum: 2 } : job(i));
-    for (let i = 1n; i <= 5n; i++) j.upsertJob({ jobId: i, paramsHash: jobHash(of(i)), job: of(i), input: "0x0102", inputCid: null, block: 5, blockHash: h(5) });
+    for (let i = 1n; i <= 5n; i++)
+      j.upsertJob({
+        jobId: i,
+        paramsHash: jobHash(of(i)),
+        job: of(i),
+        input: "0x0102",
+        inputCid: null,
+        block: 5,
+        blockHash: h(5),
+      });
     const v = (i: bigint) => ({ paramsHash: jobHash(of(i)), state: "seen" as const });
     j.updateJob(1n, v(1n), { state: "paid", expiryDone: true, outputRef: "0x01" });
     j.updateJob(2n, v(2n), { state: "skipped" });
@@ -142,11 +226,20 @@ describe("journal", function () {
   it("migrates a journal written before the retry and expiry columns existed", function () {
     const f = file();
     const j = openJournal(f);
-    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    });
     j.close();
     const db = new DatabaseSync(f);
     db.exec("DROP INDEX jobs_due; DROP INDEX jobs_expiry");
-    for (const c of ["attempts", "next_attempt_at", "settled_hash", "expiry_done", "ends_at", "delivered_by"]) db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
+    for (const c of ["attempts", "next_attempt_at", "settled_hash", "expiry_done", "ends_at", "delivered_by"])
+      db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
     db.close();
     const again = openJournal(f);
     expect(again.getJob(1n)!.attempts).to.equal(0);
@@ -157,9 +250,29 @@ describe("journal", function () {
   it("a reorg below the events that moved a job on forgets them and takes the job back to be read again", function () {
     const j = openJournal(file());
     const k3 = { ...job(1n), redundancy: 3, quorum: 2 };
-    j.upsertJob({ jobId: 1n, paramsHash: jobHash(k3), job: k3, input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
-    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
-    j.updateJob(1n, { paramsHash: jobHash(k3), state: "seen" }, { state: "revealed", resultHash: h(1), salt: h(2), seat: 2 });
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(k3),
+      job: k3,
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    });
+    j.upsertJob({
+      jobId: 2n,
+      paramsHash: jobHash(job(2n)),
+      job: job(2n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    });
+    j.updateJob(
+      1n,
+      { paramsHash: jobHash(k3), state: "seen" },
+      { state: "revealed", resultHash: h(1), salt: h(2), seat: 2 },
+    );
     j.noteChainFact(1n, { seat: 2, deliveredBy: "0x00000000000000000000000000000000000000aa" }, 9);
     j.updateJob(2n, { paramsHash: jobHash(job(2n)), state: "seen" }, { state: "paid", resultHash: h(3) });
     j.noteChainFact(2n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 7);
@@ -173,8 +286,24 @@ describe("journal", function () {
 
   it("a job given up as lost on a delivery that a reorg dropped is decided again (nobody would serve it otherwise)", function () {
     const j = openJournal(file());
-    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
-    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: null, inputCid: "bafy", block: 5, blockHash: h(5) });
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    });
+    j.upsertJob({
+      jobId: 2n,
+      paramsHash: jobHash(job(2n)),
+      job: job(2n),
+      input: null,
+      inputCid: "bafy",
+      block: 5,
+      blockHash: h(5),
+    });
     // Another provider's result (block 9) made us give job 1 up before computing anything.
     j.noteChainFact(1n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 9);
     j.updateJob(1n, { paramsHash: jobHash(job(1n)), state: "seen" }, { state: "lost", reason: "job no longer open" });
@@ -191,8 +320,24 @@ describe("journal", function () {
   it("rewinds after a reorg: forgets newer blocks and marks their jobs for re-evaluation", function () {
     const j = openJournal(file());
     for (let b = 1; b <= 5; b++) j.advance(b, h(b));
-    j.upsertJob({ jobId: 1n, paramsHash: jobHash(job(1n)), job: job(1n), input: "0x", inputCid: null, block: 2, blockHash: h(2) });
-    j.upsertJob({ jobId: 2n, paramsHash: jobHash(job(2n)), job: job(2n), input: "0x", inputCid: null, block: 4, blockHash: h(4) });
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: "0x",
+      inputCid: null,
+      block: 2,
+      blockHash: h(2),
+    });
+    j.upsertJob({
+      jobId: 2n,
+      paramsHash: jobHash(job(2n)),
+      job: job(2n),
+      input: "0x",
+      inputCid: null,
+      block: 4,
+      blockHash: h(4),
+    });
     expect(j.rewindTo(3)).to.deep.equal([2n]);
     expect(j.cursor()).to.deep.equal({ block: 3, hash: h(3) });
     expect(j.getJob(2n)!.blockHash).to.equal("0x");

@@ -1,6 +1,15 @@
 import { expect } from "chai";
 import { jobWords } from "../../node/attest/job-words.ts";
-import { encodeAbiParameters, encodeEventTopics, getAbiItem, keccak256, parseEventLogs, toHex, type AbiEvent, type Log } from "viem";
+import {
+  encodeAbiParameters,
+  encodeEventTopics,
+  getAbiItem,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  type AbiEvent,
+  type Log,
+} from "viem";
 import { parseEventLogsInSlices } from "../../node/chain/watcher.ts";
 import { LoopBudget, throughLoopBudget } from "../../node/loop-budget.ts";
 import { makeJob, MARKET, marketAbi, PROVIDER } from "../helpers/fake-runner-deps.ts";
@@ -76,10 +85,42 @@ describe("loop budget (issue 14: the event loop in a burst)", function () {
       const job = makeJob({ feePerProvider: BigInt(i + 1) });
       const [event, topics, data] =
         i % 3 === 2
-          ? [submitted, encodeEventTopics({ abi: [submitted], eventName: "ResultSubmitted", args: { jobId, provider: PROVIDER.address } as never }), encodeAbiParameters(submitted.inputs.filter((x) => !x.indexed), [keccak256(toHex(i)), toHex(`ipfs://${i}`)])]
-          : [requested, encodeEventTopics({ abi: [requested], eventName: "JobRequested", args: { jobId, client: job.client, modelId: job.modelId } as never }), encodeAbiParameters(requested.inputs.filter((x) => !x.indexed), [jobWords(job), toHex(`input ${i}`), ""])];
+          ? [
+              submitted,
+              encodeEventTopics({
+                abi: [submitted],
+                eventName: "ResultSubmitted",
+                args: { jobId, provider: PROVIDER.address } as never,
+              }),
+              encodeAbiParameters(
+                submitted.inputs.filter((x) => !x.indexed),
+                [keccak256(toHex(i)), toHex(`ipfs://${i}`)],
+              ),
+            ]
+          : [
+              requested,
+              encodeEventTopics({
+                abi: [requested],
+                eventName: "JobRequested",
+                args: { jobId, client: job.client, modelId: job.modelId } as never,
+              }),
+              encodeAbiParameters(
+                requested.inputs.filter((x) => !x.indexed),
+                [jobWords(job), toHex(`input ${i}`), ""],
+              ),
+            ];
       void event;
-      logs.push({ address: MARKET, topics, data, blockNumber: 5n, blockHash: keccak256("0x01"), logIndex: i, transactionHash: keccak256("0x02"), transactionIndex: 0, removed: false } as unknown as Log);
+      logs.push({
+        address: MARKET,
+        topics,
+        data,
+        blockNumber: 5n,
+        blockHash: keccak256("0x01"),
+        logIndex: i,
+        transactionHash: keccak256("0x02"),
+        transactionIndex: 0,
+        removed: false,
+      } as unknown as Log);
     }
     // A log of no event in the ABI is left out by both.
     logs.splice(4, 0, { ...logs[0]!, topics: [keccak256("0x99")] } as Log);

@@ -29,7 +29,13 @@ async function metricsPage(): Promise<string> {
     host: "127.0.0.1",
     port: 0,
     log: silentLogger,
-    handlers: { metrics: metrics.registry, ready: () => ({ ready: true, details: {} }), status: () => ({}), job: () => null, outputs: () => null },
+    handlers: {
+      metrics: metrics.registry,
+      ready: () => ({ ready: true, details: {} }),
+      status: () => ({}),
+      job: () => null,
+      outputs: () => null,
+    },
   });
   try {
     const res = await fetch(`${http.url}/metrics`);
@@ -53,7 +59,8 @@ describe("runner metrics", function () {
 
   it("exports event-loop lag as a summary, with cumulative _sum and _count", function () {
     expect(types(page).get("conclave_event_loop_lag_seconds")).to.equal("summary");
-    for (const q of ["0.5", "0.99", "1"]) expect(page).to.match(new RegExp(`^conclave_event_loop_lag_seconds\\{quantile="${q}",`, "m"));
+    for (const q of ["0.5", "0.99", "1"])
+      expect(page).to.match(new RegExp(`^conclave_event_loop_lag_seconds\\{quantile="${q}",`, "m"));
     expect(page).to.match(/^conclave_event_loop_lag_seconds_sum\{/m);
     expect(page).to.match(/^conclave_event_loop_lag_seconds_count\{/m);
   });
@@ -65,7 +72,13 @@ describe("runner metrics", function () {
 
   it("defines the counters for worker restarts, RPC errors, reorgs, fee bumps and job retries", function () {
     const t = types(page);
-    for (const name of ["conclave_worker_restarts_total", "conclave_rpc_errors_total", "conclave_reorgs_total", "conclave_tx_fee_bumps_total", "conclave_jobs_retried_total"]) {
+    for (const name of [
+      "conclave_worker_restarts_total",
+      "conclave_rpc_errors_total",
+      "conclave_reorgs_total",
+      "conclave_tx_fee_bumps_total",
+      "conclave_jobs_retried_total",
+    ]) {
       expect(t.get(name), name).to.equal("counter");
     }
     expect(page).to.match(/^conclave_worker_restarts_total\{reason="crash",/m);

@@ -9,7 +9,12 @@ import { silentLogger } from "../../node/log.ts";
 import { ModelStore, versionKey, type EvictReason, type VersionInfo } from "../../node/models/store.ts";
 
 const M: Hex = `0x${"cc".repeat(32)}`;
-const SCHEMA = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "x", dtype: "F32", shape: [1] }], outputs: [{ name: "y", dtype: "F32", shape: [1] }] }));
+const SCHEMA = new TextEncoder().encode(
+  JSON.stringify({
+    inputs: [{ name: "x", dtype: "F32", shape: [1] }],
+    outputs: [{ name: "y", dtype: "F32", shape: [1] }],
+  }),
+);
 const sha = (b: Uint8Array) => `0x${createHash("sha256").update(b).digest("hex")}` as Hex;
 const key = (version: number) => versionKey({ modelId: M, version });
 
@@ -42,9 +47,25 @@ function cacheFixture(cacheMaxBytes = 1000) {
       onEvicted: (k, reason) => evicted.push([k, reason]),
       onCacheCorrupt: (k) => corrupt.push(k),
     });
-  const v = (version: number): VersionInfo => ({ modelId: M, version, weightsCid: `cid-${version}`, weightsSha256: sha(weights.get(`cid-${version}`)!), schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 });
+  const v = (version: number): VersionInfo => ({
+    modelId: M,
+    version,
+    weightsCid: `cid-${version}`,
+    weightsSha256: sha(weights.get(`cid-${version}`)!),
+    schemaCid: "schema",
+    outputQuantum: 1n,
+    minMemoryMB: 1,
+  });
   const weightGets = () => gets.filter((g) => g !== "schema");
-  return { dir, open, v, evicted, corrupt, weightGets, file: (version: number) => path.join(dir, `${key(version)}.onnx`) };
+  return {
+    dir,
+    open,
+    v,
+    evicted,
+    corrupt,
+    weightGets,
+    file: (version: number) => path.join(dir, `${key(version)}.onnx`),
+  };
 }
 
 describe("model cache: persistent, size-capped, least recently used", function () {
@@ -59,7 +80,12 @@ describe("model cache: persistent, size-capped, least recently used", function (
     expect(existsSync(f.file(2))).to.equal(false);
     expect(existsSync(f.file(3))).to.equal(true);
     expect(f.evicted).to.deep.equal([[key(2), "lru"]]);
-    expect(store.held().map((m) => m.key).sort()).to.deep.equal([key(1), key(3)].sort());
+    expect(
+      store
+        .held()
+        .map((m) => m.key)
+        .sort(),
+    ).to.deep.equal([key(1), key(3)].sort());
     expect(store.cached().map((c) => c.key)).to.deep.equal([key(1), key(3)]);
     expect(store.cached().reduce((n, c) => n + c.bytes, 0)).to.be.at.most(1000);
   });
@@ -73,7 +99,10 @@ describe("model cache: persistent, size-capped, least recently used", function (
     expect(f.weightGets()).to.deep.equal(["cid-1", "cid-2"]);
 
     const restarted = f.open();
-    expect(restarted.cached().map((c) => c.key), "least recently used first").to.deep.equal([key(2), key(1)]);
+    expect(
+      restarted.cached().map((c) => c.key),
+      "least recently used first",
+    ).to.deep.equal([key(2), key(1)]);
     const m = await restarted.ensure(f.v(2));
     expect(m.bytes).to.equal(400);
     expect(restarted.downloadsOf(key(2)), "read from the disk cache").to.equal(0);
@@ -153,8 +182,26 @@ describe("model cache: peers serve peers (models.provide)", function () {
   it("pins fetched weights, re-adds cached ones after a restart, and unpins them on eviction", async function () {
     const { calls, content, weights } = recordingContent();
     const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
-    const open = () => new ModelStore({ dir, content, cidOf: async () => "cid-1", cacheMaxBytes: 1000, maxWeightsBytes: 10_000, fetchTimeoutMs: 5_000, provide: true, log: silentLogger });
-    const v: VersionInfo = { modelId: M, version: 1, weightsCid: "cid-1", weightsSha256: sha(weights), schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 };
+    const open = () =>
+      new ModelStore({
+        dir,
+        content,
+        cidOf: async () => "cid-1",
+        cacheMaxBytes: 1000,
+        maxWeightsBytes: 10_000,
+        fetchTimeoutMs: 5_000,
+        provide: true,
+        log: silentLogger,
+      });
+    const v: VersionInfo = {
+      modelId: M,
+      version: 1,
+      weightsCid: "cid-1",
+      weightsSha256: sha(weights),
+      schemaCid: "schema",
+      outputQuantum: 1n,
+      minMemoryMB: 1,
+    };
     const first = open();
     await first.ensure(v);
     await first.settled();
@@ -163,7 +210,10 @@ describe("model cache: peers serve peers (models.provide)", function () {
     const restarted = open();
     await restarted.ensure(v);
     await restarted.settled();
-    expect(calls, "the cached bytes are added (pinned) again: the node may have lost the blocks").to.deep.equal(["pin cid-1", "add"]);
+    expect(calls, "the cached bytes are added (pinned) again: the node may have lost the blocks").to.deep.equal([
+      "pin cid-1",
+      "add",
+    ]);
 
     restarted.evict({ modelId: M, version: 1 });
     await new Promise((r) => setTimeout(r, 10));
@@ -174,8 +224,24 @@ describe("model cache: peers serve peers (models.provide)", function () {
   it("does nothing of the kind when provide is off", async function () {
     const { calls, content, weights } = recordingContent();
     const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
-    const store = new ModelStore({ dir, content, cidOf: async () => "cid-1", cacheMaxBytes: 1000, maxWeightsBytes: 10_000, fetchTimeoutMs: 5_000, log: silentLogger });
-    await store.ensure({ modelId: M, version: 1, weightsCid: "cid-1", weightsSha256: sha(weights), schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 });
+    const store = new ModelStore({
+      dir,
+      content,
+      cidOf: async () => "cid-1",
+      cacheMaxBytes: 1000,
+      maxWeightsBytes: 10_000,
+      fetchTimeoutMs: 5_000,
+      log: silentLogger,
+    });
+    await store.ensure({
+      modelId: M,
+      version: 1,
+      weightsCid: "cid-1",
+      weightsSha256: sha(weights),
+      schemaCid: "schema",
+      outputQuantum: 1n,
+      minMemoryMB: 1,
+    });
     store.evict({ modelId: M, version: 1 });
     await store.settled();
     expect(calls).to.deep.equal([]);

@@ -28,7 +28,9 @@ describe("redacting URLs", function () {
     const log = createLogger({ write: (l) => lines.push(l), redact: urlRedactor([SECRET_RPC, null]) });
     log.info("runner started", { rpc: SECRET_RPC });
     // viem quotes the URL without its user info; some clients print only the path.
-    log.warn("request failed", { error: new Error(`HTTP request failed. URL: http://127.0.0.1:1/v3/SECRETPATHKEY?apikey=SECRETQUERYKEY`) });
+    log.warn("request failed", {
+      error: new Error(`HTTP request failed. URL: http://127.0.0.1:1/v3/SECRETPATHKEY?apikey=SECRETQUERYKEY`),
+    });
     log.child({ x: 1 }).error("odd", { path: "/v3/SECRETPATHKEY?apikey=SECRETQUERYKEY" });
     expect(lines).to.have.length(3);
     for (const line of lines) for (const s of SECRETS) expect(line).to.not.include(s);
@@ -62,7 +64,9 @@ describe("conclave node run", function () {
   it("removes the provider key from its environment and keeps the RPC URL's secrets out of its error", async function () {
     process.env.CONCLAVE_PROVIDER_KEY = KEY;
     // Nothing listens on port 1: the runner fails while connecting, after the key was read.
-    const error = await rejection(() => nodeCommands["node run"]!.run(ctx({ rpc: SECRET_RPC, deployment, "data-dir": path.join(dir, "a") })));
+    const error = await rejection(() =>
+      nodeCommands["node run"]!.run(ctx({ rpc: SECRET_RPC, deployment, "data-dir": path.join(dir, "a") })),
+    );
     expect(error).to.be.instanceOf(RpcUnreachableError);
     for (const s of SECRETS) expect((error as Error).message).to.not.include(s);
     expect(process.env.CONCLAVE_PROVIDER_KEY).to.equal(undefined);
@@ -70,10 +74,19 @@ describe("conclave node run", function () {
 
   it("reads the key from --keystore with the password from CONCLAVE_KEYSTORE_PASSWORD, then drops the password", async function () {
     const keystore = path.join(dir, "provider.json");
-    writeFileSync(keystore, await encryptKeystoreJson({ address: new Wallet(KEY).address, privateKey: KEY }, "correct horse", { scrypt: { N: 1024 } }));
+    writeFileSync(
+      keystore,
+      await encryptKeystoreJson({ address: new Wallet(KEY).address, privateKey: KEY }, "correct horse", {
+        scrypt: { N: 1024 },
+      }),
+    );
     delete process.env.CONCLAVE_PROVIDER_KEY;
     process.env.CONCLAVE_KEYSTORE_PASSWORD = "correct horse";
-    const error = await rejection(() => nodeCommands["node run"]!.run(ctx({ rpc: "http://127.0.0.1:1", deployment, keystore, "data-dir": path.join(dir, "b") })));
+    const error = await rejection(() =>
+      nodeCommands["node run"]!.run(
+        ctx({ rpc: "http://127.0.0.1:1", deployment, keystore, "data-dir": path.join(dir, "b") }),
+      ),
+    );
     // Got as far as the RPC: the keystore was decrypted.
     expect(error).to.be.instanceOf(RpcUnreachableError);
     expect(process.env.CONCLAVE_KEYSTORE_PASSWORD).to.equal(undefined);

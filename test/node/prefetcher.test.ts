@@ -8,7 +8,14 @@ import { RpcUnreachableError } from "../../node/errors.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { silentLogger } from "../../node/log.ts";
 import { createPrefetcher, type PrefetcherDeps } from "../../node/models/prefetcher.ts";
-import { CacheFullError, ModelStore, versionKey, WeightsMismatchError, type LocalModel, type VersionInfo } from "../../node/models/store.ts";
+import {
+  CacheFullError,
+  ModelStore,
+  versionKey,
+  WeightsMismatchError,
+  type LocalModel,
+  type VersionInfo,
+} from "../../node/models/store.ts";
 
 const A: Hex = `0x${"aa".repeat(32)}`;
 const B: Hex = `0x${"bb".repeat(32)}`;
@@ -23,11 +30,22 @@ class FakeRegistry {
     const m = this.models[modelId]!;
     return { name: m.name, versionCount: m.statuses.length, activeVersion: m.statuses.indexOf(2) + 1 };
   };
-  readVersion = async (modelId: Hex, version: number) => ({ ...info(modelId, version), status: this.models[modelId]!.statuses[version - 1]! });
+  readVersion = async (modelId: Hex, version: number) => ({
+    ...info(modelId, version),
+    status: this.models[modelId]!.statuses[version - 1]!,
+  });
 }
 
 function info(modelId: Hex, version: number): VersionInfo {
-  return { modelId, version, weightsCid: `cid-${version}`, weightsSha256: `0x${"00".repeat(32)}`, schemaCid: "schema", outputQuantum: 1n, minMemoryMB: 1 };
+  return {
+    modelId,
+    version,
+    weightsCid: `cid-${version}`,
+    weightsSha256: `0x${"00".repeat(32)}`,
+    schemaCid: "schema",
+    outputQuantum: 1n,
+    minMemoryMB: 1,
+  };
 }
 
 /** A model store and executor that record what was fetched and warmed, and at most how many at once. */
@@ -55,11 +73,30 @@ function fakes(opts: { fail?: (key: string, attempt: number) => Error | null } =
       }
     },
   };
-  return { store, warm: async (m: LocalModel) => void warmed.push(m.key), fetched, warmed, attempts, maxInFlight: () => maxInFlight };
+  return {
+    store,
+    warm: async (m: LocalModel) => void warmed.push(m.key),
+    fetched,
+    warmed,
+    attempts,
+    maxInFlight: () => maxInFlight,
+  };
 }
 
 function prefetcher(registry: FakeRegistry, f: ReturnType<typeof fakes>, over: Partial<PrefetcherDeps> = {}) {
-  return createPrefetcher({ enabled: true, allowed: null, concurrency: 1, readModel: registry.readModel, readVersion: registry.readVersion, store: f.store, warm: f.warm, log: silentLogger, retryBaseMs: 5, retryMaxMs: 20, ...over });
+  return createPrefetcher({
+    enabled: true,
+    allowed: null,
+    concurrency: 1,
+    readModel: registry.readModel,
+    readVersion: registry.readVersion,
+    store: f.store,
+    warm: f.warm,
+    log: silentLogger,
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+    ...over,
+  });
 }
 
 const key = (modelId: Hex, version: number) => versionKey({ modelId, version });
@@ -137,7 +174,12 @@ describe("prefetcher: current versions of served models, fetched and warmed ahea
   it("retries a retryable failure with back-off; a fatal one (weights that do not match) waits for the next event", async function () {
     const registry = new FakeRegistry({ [A]: { name: "a", statuses: [2, 1] } });
     const f = fakes({
-      fail: (k, attempt) => (k === key(A, 1) && attempt < 3 ? new RpcUnreachableError("IPFS peer gone") : k === key(A, 2) ? new WeightsMismatchError("sha256 differs") : null),
+      fail: (k, attempt) =>
+        k === key(A, 1) && attempt < 3
+          ? new RpcUnreachableError("IPFS peer gone")
+          : k === key(A, 2)
+            ? new WeightsMismatchError("sha256 differs")
+            : null,
     });
     const outcomes: string[] = [];
     const p = prefetcher(registry, f, { onOutcome: (o) => outcomes.push(o) });
@@ -158,13 +200,30 @@ describe("prefetcher: current versions of served models, fetched and warmed ahea
 describe("model store: a prefetch never evicts versions still in use", function () {
   const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
   const sha = (b: Uint8Array) => `0x${createHash("sha256").update(b).digest("hex")}` as Hex;
-  const weights: Record<string, Uint8Array> = { "cid-1": bytes(600, 1), "cid-2": bytes(600, 2), schema: new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "x", dtype: "F32", shape: [1] }], outputs: [{ name: "y", dtype: "F32", shape: [1] }] })) };
+  const weights: Record<string, Uint8Array> = {
+    "cid-1": bytes(600, 1),
+    "cid-2": bytes(600, 2),
+    schema: new TextEncoder().encode(
+      JSON.stringify({
+        inputs: [{ name: "x", dtype: "F32", shape: [1] }],
+        outputs: [{ name: "y", dtype: "F32", shape: [1] }],
+      }),
+    ),
+  };
   const content = { get: async (cid: string) => weights[cid]!.slice() } as unknown as ContentStore;
   const v = (version: number): VersionInfo => ({ ...info(A, version), weightsSha256: sha(weights[`cid-${version}`]!) });
 
   it("refuses with CacheFullError when only a version in use could make room, and evicts freely for a job", async function () {
     const dir = mkdtempSync(path.join(tmpdir(), "conclave-store-"));
-    const store = new ModelStore({ dir, content, cidOf: async (b) => Object.entries(weights).find(([, w]) => w.length === b.length && w[0] === b[0])![0], cacheMaxBytes: 1000, maxWeightsBytes: 10_000, fetchTimeoutMs: 5_000, log: silentLogger });
+    const store = new ModelStore({
+      dir,
+      content,
+      cidOf: async (b) => Object.entries(weights).find(([, w]) => w.length === b.length && w[0] === b[0])![0],
+      cacheMaxBytes: 1000,
+      maxWeightsBytes: 10_000,
+      fetchTimeoutMs: 5_000,
+      log: silentLogger,
+    });
     await store.ensure(v(1));
     let error: unknown;
     await store.ensure(v(2), { evictable: (k) => k !== key(A, 1) }).catch((e: unknown) => (error = e));

@@ -76,7 +76,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([requested(1n, job)]);
     await h.settle();
     h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
-    await h.processor.onLogs([event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash })]);
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash }),
+    ]);
     h.chain.time += 31;
     // Each claim lands and is skipped (the market still says Delivered): the runner claims again.
     for (let i = 1; i <= 12; i++) {
@@ -108,11 +110,16 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
   it("k = 1: a challenged delivery waits for its jury; upheld it is paid, found wrong it ends slashed, with no claim sent", async function () {
     h = harness();
-    await h.processor.onLogs([requested(1n, makeJob({ challengeWindow: 30 })), requested(2n, makeJob({ challengeWindow: 30 }))]);
+    await h.processor.onLogs([
+      requested(1n, makeJob({ challengeWindow: 30 })),
+      requested(2n, makeJob({ challengeWindow: 30 })),
+    ]);
     await h.settle();
     for (const id of [1n, 2n]) {
       h.chain.set(id, { status: 6 });
-      await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash })]);
+      await h.processor.onLogs([
+        event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash }),
+      ]);
     }
     h.chain.time += 1_000;
     h.clock.now += 60_000;
@@ -121,7 +128,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.chain.set(1n, { status: 3 }); // ProviderRight (or Inconclusive): settled, the fee credited
     h.chain.set(2n, { status: 4 }); // ProviderWrong: refunded to the client, our collateral seized
     h.chain.slashed.add(2n);
-    await h.processor.onLogs([event("ChallengeResolved", { jobId: 1n, outcome: 1 }), event("ChallengeResolved", { jobId: 2n, outcome: 0 })]);
+    await h.processor.onLogs([
+      event("ChallengeResolved", { jobId: 1n, outcome: 1 }),
+      event("ChallengeResolved", { jobId: 2n, outcome: 0 }),
+    ]);
     await h.settle();
     expect(h.journal.getJob(1n)!.state).to.equal("paid");
     expect(h.journal.getJob(2n)!.state).to.equal("slashed");
@@ -179,13 +189,18 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.sender.kinds()).to.deep.equal(["commit"]);
     expect(h.journal.getJob(2n)!.state).to.equal("computed"); // not "lost"
     h.chain.set(2n, { seated: 3, status: 2 });
-    await h.processor.onLogs([event("SeatCommitted", { jobId: 2n, provider: ME, seat: 1, commitment: "0x" }), event("RevealStarted", { jobId: 2n, revealDeadline: 1_240 })]);
+    await h.processor.onLogs([
+      event("SeatCommitted", { jobId: 2n, provider: ME, seat: 1, commitment: "0x" }),
+      event("RevealStarted", { jobId: 2n, revealDeadline: 1_240 }),
+    ]);
     await h.settle();
     expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
     expect(h.journal.getJob(2n)!.state).to.equal("revealed");
     const rec = h.journal.getJob(2n)!;
     h.chain.set(2n, { status: 3 });
-    await h.processor.onLogs([event("JobSettled", { jobId: 2n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n })]);
+    await h.processor.onLogs([
+      event("JobSettled", { jobId: 2n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n }),
+    ]);
     await h.settle();
     expect(h.journal.getJob(2n)!.state).to.equal("paid");
   });
@@ -206,7 +221,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       await h.processor.onLogs([requested(id, makeJob(K3))]);
       await h.settle();
       h.chain.set(id, { seated: 3, status: 2 });
-      await h.processor.onLogs([event("SeatCommitted", { jobId: id, provider: ME, seat: 1, commitment: "0x" }), event("RevealStarted", { jobId: id, revealDeadline: 1_240 })]);
+      await h.processor.onLogs([
+        event("SeatCommitted", { jobId: id, provider: ME, seat: 1, commitment: "0x" }),
+        event("RevealStarted", { jobId: id, revealDeadline: 1_240 }),
+      ]);
       await h.settle();
       expect(h.journal.getJob(id)!.state).to.equal("revealed");
     }
@@ -220,7 +238,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h.chain.slashed.add(42n);
       h.chain.set(41n, { status: 4 });
       h.chain.set(42n, { status: 4 });
-      await h.processor.onLogs([event("JobRefunded", { jobId: 41n, amount: 1n, noQuorum: true }), event("JobRefunded", { jobId: 42n, amount: 1n, noQuorum: true })]);
+      await h.processor.onLogs([
+        event("JobRefunded", { jobId: 41n, amount: 1n, noQuorum: true }),
+        event("JobRefunded", { jobId: 42n, amount: 1n, noQuorum: true }),
+      ]);
       await h.settle();
       expect(h.journal.getJob(41n)!.state).to.equal("refunded");
       expect(h.journal.getJob(42n)!.state).to.equal("slashed");
@@ -236,7 +257,14 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       for (const id of [43n, 44n]) h.chain.set(id, { status: 3 });
       h.chain.set(45n, { status: 4 });
       const reads = h.chain.reads.seatSlashed;
-      await h.processor.onLogs([event("JobSettled", { jobId: 43n, resultHash: h.journal.getJob(43n)!.resultHash, agreeing: 2, clientRefund: 0n })]);
+      await h.processor.onLogs([
+        event("JobSettled", {
+          jobId: 43n,
+          resultHash: h.journal.getJob(43n)!.resultHash,
+          agreeing: 2,
+          clientRefund: 0n,
+        }),
+      ]);
       await h.settle();
       expect(h.journal.getJob(43n)!.state).to.equal("paid");
       expect(h.chain.reads.seatSlashed).to.equal(reads);
@@ -255,7 +283,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h = harness();
       await revealed(46n);
       h.chain.set(46n, { status: 3 });
-      await h.processor.onLogs([event("JobSettled", { jobId: 46n, resultHash: `0x${"77".repeat(32)}`, agreeing: 2, clientRefund: 0n })]);
+      await h.processor.onLogs([
+        event("JobSettled", { jobId: 46n, resultHash: `0x${"77".repeat(32)}`, agreeing: 2, clientRefund: 0n }),
+      ]);
       await h.settle();
       expect(h.journal.getJob(46n)!.state).to.equal("lost");
     });
@@ -270,7 +300,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     // Our submit landed although we saw no receipt for it: the event says who delivered.
     h.chain.set(3n, { status: 3 });
-    await h.processor.onLogs([event("ResultSubmitted", { jobId: 3n, provider: ME, resultHash: `0x${"01".repeat(32)}` })]);
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: 3n, provider: ME, resultHash: `0x${"01".repeat(32)}` }),
+    ]);
     await h.settle();
     expect(h.journal.getJob(3n)!.state).to.equal("paid");
   });
@@ -283,7 +315,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       throw new TxWouldRevertError("reveal would revert", "InferenceMarketAlreadyRevealed");
     };
     h.chain.set(15n, { seated: 3, status: 2 });
-    await h.processor.onLogs([event("SeatCommitted", { jobId: 15n, provider: ME, seat: 2, commitment: "0x" }), event("RevealStarted", { jobId: 15n, revealDeadline: 1_240 })]);
+    await h.processor.onLogs([
+      event("SeatCommitted", { jobId: 15n, provider: ME, seat: 2, commitment: "0x" }),
+      event("RevealStarted", { jobId: 15n, revealDeadline: 1_240 }),
+    ]);
     await h.settle();
     const rec = h.journal.getJob(15n)!;
     expect(rec.state).to.equal("committed");
@@ -339,7 +374,11 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     for (let i = 1n; i <= 300n; i++) logs.push(requested(i, makeJob()));
     await h.processor.onLogs(logs);
     await h.settle();
-    await h.processor.onLogs(Array.from({ length: 300 }, (_, i) => event("ResultSubmitted", { jobId: BigInt(i + 1), provider: OTHER, resultHash: `0x${"02".repeat(32)}` })));
+    await h.processor.onLogs(
+      Array.from({ length: 300 }, (_, i) =>
+        event("ResultSubmitted", { jobId: BigInt(i + 1), provider: OTHER, resultHash: `0x${"02".repeat(32)}` }),
+      ),
+    );
     h.chain.time = 10_000; // long past every deadline
     const before = h.chain.reads.jobState;
     for (let t = 0; t < 5; t++) await h.processor.tick();
@@ -378,7 +417,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     for (const id of [1n, 2n]) {
       h.chain.set(id, { status: 3 }); // claimed
-      await h.processor.onLogs([event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash }), event("DeliveryClaimed", { jobId: id, provider: ME, fee: 1n })]);
+      await h.processor.onLogs([
+        event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash }),
+        event("DeliveryClaimed", { jobId: id, provider: ME, fee: 1n }),
+      ]);
     }
     await h.settle();
     expect(h.journal.getJob(1n)!.state).to.equal("paid");
@@ -467,7 +509,8 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h = harness({ maxConcurrentJobs: 1 });
     const cid = "bafyinput";
     const logs = [];
-    for (let i = 1n; i <= 6n; i++) logs.push(requested(i, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid }));
+    for (let i = 1n; i <= 6n; i++)
+      logs.push(requested(i, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid }));
     await h.processor.onLogs(logs);
     await h.settle();
     expect(h.content.gets).to.have.length(6);
@@ -528,7 +571,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([requested(11n, makeJob(K3))]);
     await h.settle();
     h.chain.set(11n, { seated: 3, status: 2 });
-    await h.processor.onLogs([event("SeatCommitted", { jobId: 11n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 11n, revealDeadline: 1_240 })]);
+    await h.processor.onLogs([
+      event("SeatCommitted", { jobId: 11n, provider: ME, seat: 0, commitment: "0x" }),
+      event("RevealStarted", { jobId: 11n, revealDeadline: 1_240 }),
+    ]);
     await until("the reveal being sent", () => h.sender.kinds().includes("reveal"), FAKES);
     await h.processor.onLogs([requested(12n, makeJob(K3))]);
     await until("job 12 computed", () => h.journal.getJob(12n)?.state === "computed", FAKES);
@@ -549,7 +595,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     expect(h.journal.getJob(14n)!.state).to.equal("computed");
     h.chain.set(14n, { status: 3 });
-    await h.processor.onLogs([event("ResultSubmitted", { jobId: 14n, provider: OTHER, resultHash: `0x${"03".repeat(32)}` })]);
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: 14n, provider: OTHER, resultHash: `0x${"03".repeat(32)}` }),
+    ]);
     await h.settle();
     expect(h.journal.getJob(14n)!.state).to.equal("lost");
   });
@@ -564,7 +612,10 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.processor.onLogs([requested(16n, makeJob(K3))]);
     await h.settle();
     h.chain.set(16n, { seated: 3, status: 2 });
-    await h.processor.onLogs([event("SeatCommitted", { jobId: 16n, provider: ME, seat: 0, commitment: "0x" }), event("RevealStarted", { jobId: 16n, revealDeadline: 1_240 })]);
+    await h.processor.onLogs([
+      event("SeatCommitted", { jobId: 16n, provider: ME, seat: 0, commitment: "0x" }),
+      event("RevealStarted", { jobId: 16n, revealDeadline: 1_240 }),
+    ]);
     await until("the reveal being sent", () => h.sender.kinds().includes("reveal"), FAKES);
     await h.processor.onLogs([requested(17n, makeJob())]);
     try {
@@ -584,7 +635,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.chain.set(jobId, { status: 3 }); // another provider's result landed meanwhile
     await h.settle();
     expect(h.sender.sent).to.have.length(0);
-    await h.processor.onLogs([event("ResultSubmitted", { jobId, provider: OTHER, resultHash: `0x${"04".repeat(32)}` })]);
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
+    ]);
     await h.settle();
     expect(h.journal.getJob(jobId)!.state).to.equal("lost");
   });

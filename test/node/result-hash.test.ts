@@ -31,7 +31,11 @@ function tensorsOf(v: Vector): TensorMap {
   return Object.fromEntries(
     Object.entries(v.outputs).map(([name, t]) => [
       name,
-      tensorFrom(t.dtype, t.shape, t.dtype === "I64" ? t.values.map((x) => BigInt(x as string)) : t.values.map(asNumber)),
+      tensorFrom(
+        t.dtype,
+        t.shape,
+        t.dtype === "I64" ? t.values.map((x) => BigInt(x as string)) : t.values.map(asNumber),
+      ),
     ]),
   );
 }
@@ -47,9 +51,24 @@ describe("canonical result hash", function () {
   }
 
   it("builds the worked example's preimage exactly as the spec spells it out", function () {
-    const le = (n: number, bytes: number) => Buffer.from(BigInt.asUintN(bytes * 8, BigInt(n)).toString(16).padStart(bytes * 2, "0"), "hex").reverse();
+    const le = (n: number, bytes: number) =>
+      Buffer.from(
+        BigInt.asUintN(bytes * 8, BigInt(n))
+          .toString(16)
+          .padStart(bytes * 2, "0"),
+        "hex",
+      ).reverse();
     const str = (s: string) => Buffer.concat([le(Buffer.byteLength(s), 4), Buffer.from(s)]);
-    const expected = Buffer.concat([str("CONCLAVE-RESULT-V1"), le(1, 4), str("y"), str("F32"), le(1, 4), le(2, 8), le(5000, 8), le(-12500, 8)]);
+    const expected = Buffer.concat([
+      str("CONCLAVE-RESULT-V1"),
+      le(1, 4),
+      str("y"),
+      str("F32"),
+      le(1, 4),
+      le(2, 8),
+      le(5000, 8),
+      le(-12500, 8),
+    ]);
     const outputs = { y: tensorFrom("F32", [2], [0.5, -1.25]) };
     expect(Buffer.from(resultHashPreimage(outputs, 0.0001)).equals(expected)).to.equal(true);
   });
@@ -88,7 +107,9 @@ describe("canonical result hash", function () {
   it("rejects a non-positive quantum and malformed tensors with TensorFormatError", function () {
     expect(() => quantumFromChain(0n)).to.throw(TensorFormatError);
     expect(() => resultHashPreimage({ y: tensorFrom("F32", [1], [1]) }, 0)).to.throw(TensorFormatError);
-    expect(() => resultHashPreimage({ y: { dtype: "F32", shape: [2], data: new Uint8Array(4) } }, 1)).to.throw(TensorFormatError);
+    expect(() => resultHashPreimage({ y: { dtype: "F32", shape: [2], data: new Uint8Array(4) } }, 1)).to.throw(
+      TensorFormatError,
+    );
   });
 });
 
@@ -118,7 +139,9 @@ describe("abstaining near a quantization boundary", function () {
 
   for (const v of vectors) {
     it(`matches boundary vector "${v.name}"`, function () {
-      const outputs = Object.fromEntries(Object.entries(v.outputs).map(([name, t]) => [name, tensorFrom(t.dtype, t.shape, t.values.map(asNumber))]));
+      const outputs = Object.fromEntries(
+        Object.entries(v.outputs).map(([name, t]) => [name, tensorFrom(t.dtype, t.shape, t.values.map(asNumber))]),
+      );
       const hit = nearQuantizationBoundary(outputs, quantumFromChain(BigInt(v.outputQuantum)), v.epsilon);
       if (v.near === null) expect(hit).to.equal(null);
       else {

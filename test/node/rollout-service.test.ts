@@ -1,7 +1,20 @@
 import { expect } from "chai";
-import { decodeFunctionData, keccak256, toHex, zeroAddress, type Address, type Hex, type TransactionReceipt } from "viem";
+import {
+  decodeFunctionData,
+  keccak256,
+  toHex,
+  zeroAddress,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
-import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError, type TxRequest } from "../../node/chain/tx-sender.ts";
+import {
+  TxNotConfirmedError,
+  TxRevertedError,
+  TxWouldRevertError,
+  type TxRequest,
+} from "../../node/chain/tx-sender.ts";
 import type { DecodedLog } from "../../node/chain/watcher.ts";
 import { createLogger } from "../../node/log.ts";
 import { createRolloutService, type RolloutVerdict } from "../../node/rollouts/service.ts";
@@ -11,10 +24,13 @@ const A = keccak256(toHex("model-a"));
 const B = keccak256(toHex("model-b"));
 const abi = loadArtifact("ModelRegistry").abi;
 
-const log = (eventName: string, args: Record<string, unknown>, address: Address = REGISTRY) => ({ address, eventName, args, blockNumber: 1n, logIndex: 0 }) as unknown as DecodedLog;
+const log = (eventName: string, args: Record<string, unknown>, address: Address = REGISTRY) =>
+  ({ address, eventName, args, blockNumber: 1n, logIndex: 0 }) as unknown as DecodedLog;
 
 /** The service with a scripted chain: verdicts per model, a sender that records calls or throws. */
-function harness(opts: { autoAct?: boolean; allowed?: Hex[] | null; sendError?: () => Error; meta?: Map<string, string> } = {}) {
+function harness(
+  opts: { autoAct?: boolean; allowed?: Hex[] | null; sendError?: () => Error; meta?: Map<string, string> } = {},
+) {
   const verdicts = new Map<Hex, RolloutVerdict>();
   const sent: { functionName: string; modelId: Hex; kind: string }[] = [];
   const lines: { level: string; msg: string }[] = [];
@@ -56,7 +72,10 @@ describe("rollout service (runners promote and abort as a service)", function ()
 
   it("the slow timer looks at every running rollout (a minimum duration passes without an event)", async function () {
     const h = harness();
-    h.service.onLogs([log("RolloutStarted", { modelId: A, candidate: 2 }), log("RolloutStarted", { modelId: B, candidate: 5 })]);
+    h.service.onLogs([
+      log("RolloutStarted", { modelId: A, candidate: 2 }),
+      log("RolloutStarted", { modelId: B, candidate: 5 }),
+    ]);
     await h.service.idle();
     h.verdicts.set(B, { promotable: true, abortable: false });
     h.service.tick();
@@ -68,11 +87,18 @@ describe("rollout service (runners promote and abort as a service)", function ()
     const h = harness({ allowed: [A] });
     h.verdicts.set(A, { promotable: true, abortable: false });
     h.verdicts.set(B, { promotable: true, abortable: false });
-    h.service.onLogs([log("RolloutStarted", { modelId: B, candidate: 2 }), log("RolloutStarted", { modelId: A, candidate: 2 }, zeroAddress), log("RolloutJobCounted", { modelId: A, version: 2 })]);
+    h.service.onLogs([
+      log("RolloutStarted", { modelId: B, candidate: 2 }),
+      log("RolloutStarted", { modelId: A, candidate: 2 }, zeroAddress),
+      log("RolloutJobCounted", { modelId: A, version: 2 }),
+    ]);
     await h.service.idle();
     expect(h.sent).to.deep.equal([]);
     expect(h.service.models).to.deep.equal([]);
-    h.service.onLogs([log("RolloutStarted", { modelId: A, candidate: 2 }), log("RolloutPromoted", { modelId: A, candidate: 2, by: zeroAddress })]);
+    h.service.onLogs([
+      log("RolloutStarted", { modelId: A, candidate: 2 }),
+      log("RolloutPromoted", { modelId: A, candidate: 2, by: zeroAddress }),
+    ]);
     await h.service.idle();
     expect(h.service.models).to.deep.equal([]);
     expect(h.sent).to.deep.equal([]);
@@ -90,7 +116,10 @@ describe("rollout service (runners promote and abort as a service)", function ()
   });
 
   it("another runner first (a revert, before or after sending) is normal: debug only; other failures warn and retry", async function () {
-    for (const error of [() => new TxWouldRevertError("would revert", "ModelRegistryNoRunningRollout"), () => new TxRevertedError("reverted")]) {
+    for (const error of [
+      () => new TxWouldRevertError("would revert", "ModelRegistryNoRunningRollout"),
+      () => new TxRevertedError("reverted"),
+    ]) {
       const h = harness({ sendError: error });
       h.service.onLogs([log("RolloutStarted", { modelId: A, candidate: 2 })]);
       await h.service.idle();

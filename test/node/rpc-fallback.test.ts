@@ -30,7 +30,10 @@ describe("RPC fallback endpoints (viem fallback transport, ranked)", function ()
   it("answers every call through the backup while the primary rate-limits or drops every call, with no retry of the call", async function () {
     const c = await connect(primary.url, { fallbackUrls: [backup.url], retryCount: 0 });
     try {
-      for (const fault of [{ kind: "429", share: 1 }, { kind: "drop", share: 1 }] as const) {
+      for (const fault of [
+        { kind: "429", share: 1 },
+        { kind: "drop", share: 1 },
+      ] as const) {
         primary.setFault(fault);
         const before = backup.counters().forwarded;
         // One after the other: viem would merge concurrent identical reads into one call.
@@ -74,7 +77,10 @@ describe("RPC fallback endpoints (viem fallback transport, ranked)", function ()
 
   it("stops pinging once closed", async function () {
     const c = await connect(primary.url, { fallbackUrls: [backup.url] });
-    await until("the first pings", () => primary.counters().forwarded > 0 && backup.counters().forwarded > 0, { timeoutMs: 10_000, intervalMs: 50 });
+    await until("the first pings", () => primary.counters().forwarded > 0 && backup.counters().forwarded > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     c.close();
     // A ping round in flight when closed still lands (1 s timeout); after it, no new round sends.
     await new Promise((r) => setTimeout(r, 3_000));

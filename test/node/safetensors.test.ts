@@ -16,7 +16,11 @@ describe("safetensors", function () {
     f32.writeFloatLE(1.5, 0);
     f32.writeFloatLE(-2, 4);
     const bytes = handBuilt(
-      { __metadata__: { format: "pt" }, x: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, n: { dtype: "I64", shape: [1], data_offsets: [8, 16] } },
+      {
+        __metadata__: { format: "pt" },
+        x: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+        n: { dtype: "I64", shape: [1], data_offsets: [8, 16] },
+      },
       [...f32, 7, 0, 0, 0, 0, 0, 0, 0],
     );
     const { tensors, metadata } = decodeSafetensors(bytes);
@@ -40,11 +44,31 @@ describe("safetensors", function () {
   const bad: [string, Uint8Array][] = [
     ["a file shorter than its length prefix", new Uint8Array([1, 2, 3])],
     ["a header length past the end", handBuilt({}, []).map((b, i) => (i === 0 ? 200 : b))],
-    ["a header that is not JSON", (() => { const b = handBuilt({}, []); b[8] = 0x7b; b[9] = 0x7b; return b; })()],
+    [
+      "a header that is not JSON",
+      (() => {
+        const b = handBuilt({}, []);
+        b[8] = 0x7b;
+        b[9] = 0x7b;
+        return b;
+      })(),
+    ],
     ["an unknown dtype", handBuilt({ x: { dtype: "F128", shape: [1], data_offsets: [0, 16] } }, new Array(16).fill(0))],
-    ["data offsets outside the file", handBuilt({ x: { dtype: "F32", shape: [1], data_offsets: [0, 8] } }, [0, 0, 0, 0])],
-    ["a size that does not match the shape", handBuilt({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0])],
-    ["overlapping tensors", handBuilt({ x: { dtype: "U8", shape: [2], data_offsets: [0, 2] }, y: { dtype: "U8", shape: [2], data_offsets: [1, 3] } }, [1, 2, 3])],
+    [
+      "data offsets outside the file",
+      handBuilt({ x: { dtype: "F32", shape: [1], data_offsets: [0, 8] } }, [0, 0, 0, 0]),
+    ],
+    [
+      "a size that does not match the shape",
+      handBuilt({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0]),
+    ],
+    [
+      "overlapping tensors",
+      handBuilt(
+        { x: { dtype: "U8", shape: [2], data_offsets: [0, 2] }, y: { dtype: "U8", shape: [2], data_offsets: [1, 3] } },
+        [1, 2, 3],
+      ),
+    ],
     ["trailing bytes", handBuilt({ x: { dtype: "U8", shape: [1], data_offsets: [0, 1] } }, [1, 2])],
   ];
   for (const [what, bytes] of bad) {

@@ -5,7 +5,13 @@ import ort from "onnxruntime-node";
 import { parseSchema, validateTensors } from "../../node/inference/schema.ts";
 import { tensorValues, type DType, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { SAMPLE_MODELS, SAMPLE_RUNTIME, sampleModel, schemaJson, type SampleModel } from "../../node/models/samples.ts";
-import { TINY_MLP_CLASSES, TINY_MLP_INPUTS, TINY_MLP_SCHEMA, tinyMlpOnnx, tinyMlpReference } from "../../node/models/tiny-onnx.ts";
+import {
+  TINY_MLP_CLASSES,
+  TINY_MLP_INPUTS,
+  TINY_MLP_SCHEMA,
+  tinyMlpOnnx,
+  tinyMlpReference,
+} from "../../node/models/tiny-onnx.ts";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -15,7 +21,14 @@ const PINNED_SHA256: Record<string, string> = {
   "silero-vad-v5": "2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f",
 };
 
-const ORT_TYPES: Partial<Record<DType, string>> = { F32: "float32", F64: "float64", I32: "int32", I64: "int64", U8: "uint8", BOOL: "bool" };
+const ORT_TYPES: Partial<Record<DType, string>> = {
+  F32: "float32",
+  F64: "float64",
+  I32: "int32",
+  I64: "int64",
+  U8: "uint8",
+  BOOL: "bool",
+};
 
 /** Our little-endian tensor as an onnxruntime tensor (the data is copied so it is aligned). */
 function toOrt(t: Tensor): ort.Tensor {
@@ -110,7 +123,8 @@ describe("sample models", function () {
             expect(m.shape.length, `${spec.name} rank`).to.equal(spec.shape.length);
             // Where both the model and the schema fix a dimension, they agree.
             m.shape.forEach((d, k) => {
-              if (typeof d === "number" && spec.shape[k] !== null) expect(d, `${spec.name} dim ${k}`).to.equal(spec.shape[k]);
+              if (typeof d === "number" && spec.shape[k] !== null)
+                expect(d, `${spec.name} dim ${k}`).to.equal(spec.shape[k]);
             });
           });
         };
@@ -135,7 +149,13 @@ describe("sample models", function () {
 
   it("tiny-mlp: onnxruntime matches the TypeScript reference within 1e-6", async function () {
     const s = await session(sampleModel("tiny-mlp"));
-    for (const [batch, seed] of [[1, 1], [2, 7], [5, 42], [17, 2024], [0, 3]] as const) {
+    for (const [batch, seed] of [
+      [1, 1],
+      [2, 7],
+      [5, 42],
+      [17, 2024],
+      [0, 3],
+    ] as const) {
       const x = testInput(batch, seed);
       const out = await s.run({ x: new ort.Tensor("float32", x, [batch, TINY_MLP_INPUTS]) });
       const probs = out.probs!;
@@ -143,7 +163,8 @@ describe("sample models", function () {
       const got = probs.data as Float32Array;
       const want = tinyMlpReference(x, batch);
       expect(got.length).to.equal(want.length);
-      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!), `batch ${batch} #${i}`).to.be.at.most(1e-6);
+      for (let i = 0; i < want.length; i++)
+        expect(Math.abs(got[i]! - want[i]!), `batch ${batch} #${i}`).to.be.at.most(1e-6);
       for (let r = 0; r < batch; r++) {
         const row = want.subarray(r * TINY_MLP_CLASSES, (r + 1) * TINY_MLP_CLASSES);
         expect(row.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-6);

@@ -40,7 +40,11 @@ describe("job selection policy", function () {
     expect(declineReason(job(), ctx())).to.equal(null);
   });
   const cases: [string, Partial<Job>, Partial<SchedulerContext>][] = [
-    ["an inactive provider", {}, { provider: { active: false, tags: 3n, memoryMB: 1024, freeStake: 100n, rosterIndex: 0n, rosterSize: 1n } }],
+    [
+      "an inactive provider",
+      {},
+      { provider: { active: false, tags: 3n, memoryMB: 1024, freeStake: 100n, rosterIndex: 0n, rosterSize: 1n } },
+    ],
     ["a model this runner does not serve", {}, { allowedModels: new Set<Hex>([`0x${"cd".repeat(32)}`]) }],
     ["a token this runner does not accept", { token: "0x0000000000000000000000000000000000000001" }, {}],
     ["a fee below the runner's price", { feePerProvider: 499n }, {}],
@@ -75,14 +79,19 @@ describe("turn of a provider under assignment (market v2)", function () {
   });
   it("opens every rank at request with a window of 0, and has no turn off the roster", function () {
     // Seed 7: multiplier 1, offset 2.
-    expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({ rank: 3, opensAt: 100 });
+    expect(turnOf(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), roster(1n))).to.deep.equal({
+      rank: 3,
+      opensAt: 100,
+    });
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(2n ** 256n - 1n))).to.equal(null);
     expect(turnOf(job({ seed: 7n, priorityWindow: 3 }), roster(0n, 0n))).to.equal(null);
   });
   it("steps a multiplier that shares a factor with the roster size up to the next coprime one", function () {
     // n = 6: bits 64+ = 1 give 1 + 1 % 5 = 2, which shares 2 with 6; 3 shares 3; 4 shares 2; so 5.
     const s6 = 1n << 64n;
-    expect([0n, 1n, 2n, 3n, 4n, 5n].map((i) => rankOf(s6, i, 6n))).to.deep.equal([0, 5, 4, 3, 2, 1].map((r) => (r + Number(s6 % 6n)) % 6));
+    expect([0n, 1n, 2n, 3n, 4n, 5n].map((i) => rankOf(s6, i, 6n))).to.deep.equal(
+      [0, 5, 4, 3, 2, 1].map((r) => (r + Number(s6 % 6n)) % 6),
+    );
   });
   it("is a permutation of the roster for every size up to 64 and many seeds", function () {
     for (let n = 1n; n <= 64n; n++) {
@@ -117,11 +126,17 @@ describe("stepping in late (a runner that was behind)", function () {
   });
   it("a late first look gives the earlier ranks the schedule again from that look, so late ranks do not all send in one block", function () {
     // Every rank first looks at 170 (all behind alike): rank 0 at once, then one window per rank.
-    expect([0, 1, 2, 3, 4].map((rank) => stepInAt(j, { rank, opensAt: 100 + rank * 3 }, 170))).to.deep.equal([100, 173, 176, 179, 182]);
+    expect([0, 1, 2, 3, 4].map((rank) => stepInAt(j, { rank, opensAt: 100 + rank * 3 }, 170))).to.deep.equal([
+      100, 173, 176, 179, 182,
+    ]);
     const k3 = job({ seed: 7n, redundancy: 3, priorityWindow: 3, requestedAt: 100 });
-    expect([0, 1, 2, 3, 4].map((rank) => stepInAt(k3, { rank, opensAt: rank < 3 ? 100 : 100 + (rank - 2) * 3 }, 170))).to.deep.equal([100, 100, 100, 173, 176]);
+    expect(
+      [0, 1, 2, 3, 4].map((rank) => stepInAt(k3, { rank, opensAt: rank < 3 ? 100 : 100 + (rank - 2) * 3 }, 170)),
+    ).to.deep.equal([100, 100, 100, 173, 176]);
   });
   it("changes nothing with assignment off", function () {
-    expect(stepInAt(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), { rank: 4, opensAt: 100 }, 170)).to.equal(100);
+    expect(stepInAt(job({ seed: 7n, priorityWindow: 0, requestedAt: 100 }), { rank: 4, opensAt: 100 }, 170)).to.equal(
+      100,
+    );
   });
 });

@@ -4,7 +4,9 @@ import { jsonStringify } from "../../node/json-stringify.ts";
 
 describe("small shared utilities", function () {
   it("jsonStringify writes bigints as decimal strings, at any depth, and indents as JSON.stringify", function () {
-    expect(jsonStringify({ a: 1n, b: [2n, { c: -3n }], d: "x", e: null })).to.equal('{"a":"1","b":["2",{"c":"-3"}],"d":"x","e":null}');
+    expect(jsonStringify({ a: 1n, b: [2n, { c: -3n }], d: "x", e: null })).to.equal(
+      '{"a":"1","b":["2",{"c":"-3"}],"d":"x","e":null}',
+    );
     expect(jsonStringify(2n ** 70n)).to.equal('"1180591620717411303424"');
     expect(jsonStringify({ a: 1n }, 2)).to.equal('{\n  "a": "1"\n}');
     expect(jsonStringify({ a: [1, "y"] })).to.equal(JSON.stringify({ a: [1, "y"] }));

@@ -36,6 +36,8 @@ describe("named capability tags (CLI)", function () {
 
   it("the faucet pays out on the local chain only", function () {
     expect(() => assertFaucetChain(31337, "0x0000000000000000000000000000000000000001")).to.not.throw();
-    expect(() => assertFaucetChain(11155111, "0x0000000000000000000000000000000000000001")).to.throw(FaucetRefusedError);
+    expect(() => assertFaucetChain(11155111, "0x0000000000000000000000000000000000000001")).to.throw(
+      FaucetRefusedError,
+    );
   });
 });

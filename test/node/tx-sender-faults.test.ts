@@ -2,8 +2,25 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { BaseError, defineChain, keccak256, parseGwei, parseTransaction, TransactionReceiptNotFoundError, type Hex, type TransactionReceipt } from "viem";
-import { createTxSender, TxNonceTakenError, TxVoidedError, type Fees, type TxEvent, type TxRpc, type TxSenderOptions } from "../../node/chain/tx-sender.ts";
+import {
+  BaseError,
+  defineChain,
+  keccak256,
+  parseGwei,
+  parseTransaction,
+  TransactionReceiptNotFoundError,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
+import {
+  createTxSender,
+  TxNonceTakenError,
+  TxVoidedError,
+  type Fees,
+  type TxEvent,
+  type TxRpc,
+  type TxSenderOptions,
+} from "../../node/chain/tx-sender.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -18,7 +35,12 @@ const FAKES = { timeoutMs: 10_000, intervalMs: 2 };
  * a crash) and checks what the sender journals and sends.
  */
 
-const chain = defineChain({ id: 31_337, name: "fake", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: ["http://127.0.0.1:1"] } } });
+const chain = defineChain({
+  id: 31_337,
+  name: "fake",
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: ["http://127.0.0.1:1"] } },
+});
 const account = devAccount(15);
 const to = devAccount(16).address;
 const log = createLogger({ level: "error" });
@@ -83,11 +105,20 @@ class FakeChain {
         if (dead) return never();
         count("send");
         const tx = parseTransaction(serializedTransaction);
-        const pooled: Pooled = { hash: keccak256(serializedTransaction), nonce: tx.nonce!, maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
+        const pooled: Pooled = {
+          hash: keccak256(serializedTransaction),
+          nonce: tx.nonce!,
+          maxFeePerGas: tx.maxFeePerGas!,
+          maxPriorityFeePerGas: tx.maxPriorityFeePerGas!,
+        };
         if (pooled.nonce < this.latestNonce) throw new Error("nonce too low");
         const old = this.pool.get(pooled.nonce);
         if (old && old.hash === pooled.hash) throw new Error("already known");
-        if (old && (pooled.maxFeePerGas * 100n < old.maxFeePerGas * 110n || pooled.maxPriorityFeePerGas * 100n < old.maxPriorityFeePerGas * 110n)) {
+        if (
+          old &&
+          (pooled.maxFeePerGas * 100n < old.maxFeePerGas * 110n ||
+            pooled.maxPriorityFeePerGas * 100n < old.maxPriorityFeePerGas * 110n)
+        ) {
           throw new Error("replacement transaction underpriced");
         }
         this.pool.set(pooled.nonce, pooled);
@@ -113,9 +144,17 @@ class FakeChain {
 
   /** Mines pooled transactions in nonce order while they pay the base fee. */
   mine(): void {
-    for (let tx = this.pool.get(this.latestNonce); tx && tx.maxFeePerGas >= this.baseFee; tx = this.pool.get(this.latestNonce)) {
+    for (
+      let tx = this.pool.get(this.latestNonce);
+      tx && tx.maxFeePerGas >= this.baseFee;
+      tx = this.pool.get(this.latestNonce)
+    ) {
       this.pool.delete(tx.nonce);
-      this.receipts.set(tx.hash, { transactionHash: tx.hash, status: "success", blockNumber: BigInt(this.receipts.size + 1) } as TransactionReceipt);
+      this.receipts.set(tx.hash, {
+        transactionHash: tx.hash,
+        status: "success",
+        blockNumber: BigInt(this.receipts.size + 1),
+      } as TransactionReceipt);
       this.latestNonce++;
     }
   }
@@ -272,7 +311,10 @@ describe("tx sender against a faulty RPC", function () {
       const journal = openJournal(journalFile());
       const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
       await sender.init();
-      const receipts = await Promise.all([sender.send({ jobId: 1n, kind: "commit", to, data: "0x" }), sender.send({ jobId: 2n, kind: "commit", to, data: "0x" })]);
+      const receipts = await Promise.all([
+        sender.send({ jobId: 1n, kind: "commit", to, data: "0x" }),
+        sender.send({ jobId: 2n, kind: "commit", to, data: "0x" }),
+      ]);
       expect(receipts.map((r) => r.status)).to.deep.equal(["success", "success"]);
       expect(journal.txsWithNonce(0)).to.have.length(1); // the same transaction, not a bump
       journal.close();
@@ -283,16 +325,23 @@ describe("tx sender against a faulty RPC", function () {
       const rpc = c.rpc();
       const send = rpc.sendRawTransaction.bind(rpc);
       rpc.sendRawTransaction = async (args) => {
-        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < parseGwei("20")) throw new Error("max fee per gas less than block base fee");
+        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < parseGwei("20"))
+          throw new Error("max fee per gas less than block base fee");
         return send(args);
       };
-      c.estimates = (n) => (n === 1 ? { maxFeePerGas: parseGwei("10"), maxPriorityFeePerGas: parseGwei("1") } : { maxFeePerGas: parseGwei("25"), maxPriorityFeePerGas: parseGwei("2") });
+      c.estimates = (n) =>
+        n === 1
+          ? { maxFeePerGas: parseGwei("10"), maxPriorityFeePerGas: parseGwei("1") }
+          : { maxFeePerGas: parseGwei("25"), maxPriorityFeePerGas: parseGwei("2") };
       const journal = openJournal(journalFile());
       const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
       await sender.init();
       const receipt = await sender.send({ jobId: 1n, kind: "reveal", to, data: "0x" });
       expect(receipt.status).to.equal("success");
-      expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw).maxFeePerGas)).to.deep.equal([parseGwei("10"), parseGwei("25")]);
+      expect(journal.txsWithNonce(0).map((t) => feesOf(t.raw).maxFeePerGas)).to.deep.equal([
+        parseGwei("10"),
+        parseGwei("25"),
+      ]);
       journal.close();
     });
   });
@@ -302,7 +351,10 @@ describe("tx sender against a faulty RPC", function () {
       const c = new FakeChain();
       const g = (v: string) => parseGwei(v);
       let nextBaseFee = g("1");
-      c.estimates = (n) => (n === 1 ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") } : { maxFeePerGas: g("12"), maxPriorityFeePerGas: g("2") });
+      c.estimates = (n) =>
+        n === 1
+          ? { maxFeePerGas: g("10"), maxPriorityFeePerGas: g("1") }
+          : { maxFeePerGas: g("12"), maxPriorityFeePerGas: g("2") };
       c.automine = false;
       const rpc: TxRpc = { ...c.rpc(), nextBaseFee: async () => nextBaseFee };
       const journal = openJournal(journalFile());
@@ -335,10 +387,15 @@ describe("tx sender against a faulty RPC", function () {
       await sender.init();
       await sender.send({ jobId: 6n, kind: "submit", to, data: "0x" });
       // The estimate (1.2 × the latest base fee + tip) would be 24; 2 × 20 + 1 = 41.
-      expect(feesOf(journal.txsWithNonce(0)[0]!.raw)).to.deep.equal({ maxFeePerGas: g("41"), maxPriorityFeePerGas: g("1") });
+      expect(feesOf(journal.txsWithNonce(0)[0]!.raw)).to.deep.equal({
+        maxFeePerGas: g("41"),
+        maxPriorityFeePerGas: g("1"),
+      });
       // Within the configured maximum all the same.
       const capped = openJournal(journalFile());
-      const { sender: frugal } = senderOn({ ...new FakeChain().rpc(), nextBaseFee: async () => g("20") }, capped, { maxFeePerGas: g("30") });
+      const { sender: frugal } = senderOn({ ...new FakeChain().rpc(), nextBaseFee: async () => g("20") }, capped, {
+        maxFeePerGas: g("30"),
+      });
       await frugal.init();
       await frugal.send({ jobId: 6n, kind: "submit", to, data: "0x" });
       expect(feesOf(capped.txsWithNonce(0)[0]!.raw).maxFeePerGas).to.equal(g("30"));
@@ -353,7 +410,8 @@ describe("tx sender against a faulty RPC", function () {
       const send = rpc.sendRawTransaction.bind(rpc);
       // The node's base fee keeps rising faster than any estimate: every broadcast is refused.
       rpc.sendRawTransaction = async (args) => {
-        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < g("900")) throw new Error("max fee per gas less than block base fee");
+        if (parseTransaction(args.serializedTransaction).maxFeePerGas! < g("900"))
+          throw new Error("max fee per gas less than block base fee");
         return send(args);
       };
       const journal = openJournal(journalFile());
@@ -369,7 +427,8 @@ describe("tx sender against a faulty RPC", function () {
       await new Promise((r) => setTimeout(r, 2 * pollIntervalMs));
       expect(journal.txsWithNonce(0)).to.have.length(attempts);
       const at = journal.txsWithNonce(0).map((t) => t.createdAt);
-      for (let i = 2; i < at.length; i++) expect(at[i]! - at[i - 1]!, `replacement ${i}`).to.be.at.least(pollIntervalMs - 5);
+      for (let i = 2; i < at.length; i++)
+        expect(at[i]! - at[i - 1]!, `replacement ${i}`).to.be.at.least(pollIntervalMs - 5);
       journal.close();
     });
 
@@ -409,7 +468,13 @@ describe("tx sender against a faulty RPC", function () {
       c.mine();
       const receipt = await sent;
       expect(receipt.status).to.equal("success");
-      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["replaced", "replaced", "replaced", "replaced", "mined"]);
+      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal([
+        "replaced",
+        "replaced",
+        "replaced",
+        "replaced",
+        "mined",
+      ]);
       journal.close();
     });
 
@@ -435,7 +500,10 @@ describe("tx sender against a faulty RPC", function () {
       expect(attempts.length).to.be.greaterThan(2);
       for (let i = 1; i < attempts.length; i++) {
         const [a, b] = [feesOf(attempts[i - 1]!.raw), feesOf(attempts[i]!.raw)];
-        expect(b.maxFeePerGas * 100n >= a.maxFeePerGas * 110n && b.maxPriorityFeePerGas * 100n >= a.maxPriorityFeePerGas * 110n).to.equal(true);
+        expect(
+          b.maxFeePerGas * 100n >= a.maxFeePerGas * 110n &&
+            b.maxPriorityFeePerGas * 100n >= a.maxPriorityFeePerGas * 110n,
+        ).to.equal(true);
       }
       expect(attempts.at(-1)!.status).to.equal("mined");
       expect(feesOf(attempts.at(-1)!.raw).maxFeePerGas >= c.baseFee).to.equal(true);
@@ -448,7 +516,16 @@ describe("tx sender against a faulty RPC", function () {
       c.automine = false;
       const journal = openJournal(journalFile());
       for (let nonce = 0; nonce < 20; nonce++) {
-        const raw = await account.signTransaction({ chainId: chain.id, type: "eip1559", to, data: "0x", value: 0n, gas: 21_000n, nonce, ...c.estimate });
+        const raw = await account.signTransaction({
+          chainId: chain.id,
+          type: "eip1559",
+          to,
+          data: "0x",
+          value: 0n,
+          gas: 21_000n,
+          nonce,
+          ...c.estimate,
+        });
         journal.recordTx({ jobId: BigInt(100 + nonce), kind: "submit", nonce, hash: keccak256(raw), raw });
       }
       // A confirmation timeout far beyond the test's: init must not wait for any receipt.
@@ -504,7 +581,13 @@ describe("tx sender against a faulty RPC", function () {
       c.reorgTo(0, [...c.accepted]);
       c.reverts = (data) => data === "0x01";
       await sender.reconcile();
-      await until("both no-ops are broadcast", () => c.pool.get(0)?.hash !== journal.txsWithNonce(0)[0]!.hash && c.pool.get(2)?.hash !== journal.txsWithNonce(2)[0]!.hash, FAKES);
+      await until(
+        "both no-ops are broadcast",
+        () =>
+          c.pool.get(0)?.hash !== journal.txsWithNonce(0)[0]!.hash &&
+          c.pool.get(2)?.hash !== journal.txsWithNonce(2)[0]!.hash,
+        FAKES,
+      );
       // One simulation for job 1 (its reveal follows its commit's verdict), one for job 2.
       expect(c.calls["estimate"]).to.equal(3 + 2);
       c.mine();
@@ -525,12 +608,22 @@ describe("tx sender against a faulty RPC", function () {
         expect(voided!.kind).to.equal("void");
         expect(voided!.status).to.equal("mined");
         const tx = parseTransaction(voided!.raw);
-        expect([tx.to?.toLowerCase(), tx.value ?? 0n, tx.gas, tx.data ?? "0x"]).to.deep.equal([account.address.toLowerCase(), 0n, 21_000n, "0x"]);
+        expect([tx.to?.toLowerCase(), tx.value ?? 0n, tx.gas, tx.data ?? "0x"]).to.deep.equal([
+          account.address.toLowerCase(),
+          0n,
+          21_000n,
+          "0x",
+        ]);
         // Replacements the nodes take: both fee caps at least 10 % up.
-        expect(feesOf(voided!.raw).maxPriorityFeePerGas * 100n >= feesOf(original!.raw).maxPriorityFeePerGas * 110n).to.equal(true);
+        expect(
+          feesOf(voided!.raw).maxPriorityFeePerGas * 100n >= feesOf(original!.raw).maxPriorityFeePerGas * 110n,
+        ).to.equal(true);
       }
       expect(journal.txsWithNonce(1).map((t) => [t.kind, t.status])).to.deep.equal([["commit", "mined"]]);
-      expect(events.flatMap((e) => (e.type === "voided" ? [`${e.kind}@${e.nonce}`] : [])).sort()).to.deep.equal(["commit@0", "reveal@2"]);
+      expect(events.flatMap((e) => (e.type === "voided" ? [`${e.kind}@${e.nonce}`] : [])).sort()).to.deep.equal([
+        "commit@0",
+        "reveal@2",
+      ]);
       journal.close();
     });
 

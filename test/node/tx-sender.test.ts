@@ -53,7 +53,17 @@ function watched(journal: Journal) {
 }
 
 const senderFor = (client: PublicClient, journal: Journal, index: number) =>
-  createTxSender({ rpc: client, chain, account: devAccount(index), journal, log, errorAbi: [], confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 10n ** 12n });
+  createTxSender({
+    rpc: client,
+    chain,
+    account: devAccount(index),
+    journal,
+    log,
+    errorAbi: [],
+    confirmTimeoutMs: 30_000,
+    feeBumpPercent: 20,
+    maxFeePerGas: 10n ** 12n,
+  });
 
 describe("tx sender", function () {
   this.timeout(60_000);
@@ -67,7 +77,9 @@ describe("tx sender", function () {
     await rpc("evm_setAutomine", [false]);
     let receipts;
     try {
-      const sends = Array.from({ length: 10 }, (_, i) => sender.send({ jobId: BigInt(i), kind: "submit", to, data: "0x", value: 1n }));
+      const sends = Array.from({ length: 10 }, (_, i) =>
+        sender.send({ jobId: BigInt(i), kind: "submit", to, data: "0x", value: 1n }),
+      );
       // Nothing is mined until all ten sit in the pool: no send waited for an earlier receipt.
       const deadline = Date.now() + 20_000;
       while (Number(await publicClient.getBlockTransactionCount({ blockTag: "pending" })) < 10) {

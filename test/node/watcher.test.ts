@@ -3,8 +3,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { RetryableError } from "../../node/errors.ts";
-import { AdaptiveRange, classifyLogError, getLogsAdaptive, LogQueryTooLargeError, RpcFailedError, RpcRateLimitedError } from "../../node/chain/logs.ts";
-import { createChainWatcher, type ChainWatcher, type DecodedLog, type WatcherOptions } from "../../node/chain/watcher.ts";
+import {
+  AdaptiveRange,
+  classifyLogError,
+  getLogsAdaptive,
+  LogQueryTooLargeError,
+  RpcFailedError,
+  RpcRateLimitedError,
+} from "../../node/chain/logs.ts";
+import {
+  createChainWatcher,
+  type ChainWatcher,
+  type DecodedLog,
+  type WatcherOptions,
+} from "../../node/chain/watcher.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { silentLogger } from "../../node/log.ts";
 import { rejection } from "../helpers/errors.ts";
@@ -24,7 +36,14 @@ interface Harness {
 
 function harness(chain: FakeChain, opts: Partial<WatcherOptions> = {}): Harness {
   const journal = openJournal(journalFile());
-  const h: Harness = { chain, journal, delivered: [], reorgs: [], rpcErrors: [], watcher: null as unknown as ChainWatcher };
+  const h: Harness = {
+    chain,
+    journal,
+    delivered: [],
+    reorgs: [],
+    rpcErrors: [],
+    watcher: null as unknown as ChainWatcher,
+  };
   h.watcher = createChainWatcher({
     chain,
     journal,
@@ -110,7 +129,10 @@ describe("chain watcher", function () {
     ];
     for (const c of cases) {
       it(c.name, async function () {
-        const h = harness(new FakeChain(c.blocks, (n) => (n % 3 === 0 ? 1 : 0)), { confirmations: c.confirmations, maxLogRange: c.maxLogRange });
+        const h = harness(new FakeChain(c.blocks, (n) => (n % 3 === 0 ? 1 : 0)), {
+          confirmations: c.confirmations,
+          maxLogRange: c.maxLogRange,
+        });
         await catchUp(h);
         const processed = h.watcher.processed;
         expect(processed).to.equal(c.blocks - c.confirmations);
@@ -217,7 +239,9 @@ describe("chain watcher", function () {
         } finally {
           await h.watcher.stop();
         }
-        expect(chain.getLogsCalls.map((q) => q.to - q.from + 1)).to.deep.equal([2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
+        expect(chain.getLogsCalls.map((q) => q.to - q.from + 1)).to.deep.equal([
+          2_000, 2_000, 2_000, 2_000, 2_000, 2_000,
+        ]);
         expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
       });
     }
@@ -226,7 +250,11 @@ describe("chain watcher", function () {
   it("the journal keeps the given recent hashes, never above the cursor, and the last 256 only", function () {
     const journal = openJournal(journalFile());
     const hash = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as const;
-    journal.advance(1_000, hash(1_000), [700, 744, 745, 999, 1_000, 1_001].map((block) => ({ block, hash: hash(block) })));
+    journal.advance(
+      1_000,
+      hash(1_000),
+      [700, 744, 745, 999, 1_000, 1_001].map((block) => ({ block, hash: hash(block) })),
+    );
     expect(journal.recentBlocks().map((b) => b.block)).to.deep.equal([1_000, 999, 745]);
     expect(journal.cursor()).to.deep.equal({ block: 1_000, hash: hash(1_000) });
     journal.advance(1_100, hash(1_100));
@@ -259,7 +287,14 @@ describe("chain watcher", function () {
 
     it("gives up with a retryable typed error after its rate-limit retries", async function () {
       const error = await rejection(() =>
-        getLogsAdaptive({ fromBlock: 1, toBlock: 5, range: new AdaptiveRange(), rateLimitRetries: 2, sleep: async () => {}, query: async () => Promise.reject(rpcErrors.rateLimit32029()) }),
+        getLogsAdaptive({
+          fromBlock: 1,
+          toBlock: 5,
+          range: new AdaptiveRange(),
+          rateLimitRetries: 2,
+          sleep: async () => {},
+          query: async () => Promise.reject(rpcErrors.rateLimit32029()),
+        }),
       );
       expect(error).to.be.instanceOf(RpcRateLimitedError);
       expect((error as RpcRateLimitedError).retryable).to.equal(true);

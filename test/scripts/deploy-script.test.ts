@@ -20,7 +20,10 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Runs the deploy script as a user would; resolves with its exit code and output. */
 async function deployScript(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["scripts/deploy.ts", ...args], { cwd: ROOT, env: { ...process.env, DEPLOYER_PRIVATE_KEY: "" } });
+    const { stdout, stderr } = await run(process.execPath, ["scripts/deploy.ts", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DEPLOYER_PRIVATE_KEY: "" },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -42,8 +45,20 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
 
   it("deploys the stack with params from a file and flags, writes the record and leaves the deployer no role", async function () {
     const paramsFile = path.join(out, "params.json");
-    writeFileSync(paramsFile, JSON.stringify({ votingPeriod: 120, timelockDelay: 30, quorumPercent: 10, unbondingPeriod: 600 }));
-    const { code, stdout } = await deployScript(["--rpc", node.rpcUrl, "--params", paramsFile, "--out", out, "--voting-delay", "2"]);
+    writeFileSync(
+      paramsFile,
+      JSON.stringify({ votingPeriod: 120, timelockDelay: 30, quorumPercent: 10, unbondingPeriod: 600 }),
+    );
+    const { code, stdout } = await deployScript([
+      "--rpc",
+      node.rpcUrl,
+      "--params",
+      paramsFile,
+      "--out",
+      out,
+      "--voting-delay",
+      "2",
+    ]);
     expect(code).to.equal(0);
 
     const record = readDeployment(path.join(out, "31337.json"));
@@ -71,27 +86,43 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     ] as const) {
       const c = { address: record.contracts[name]!.address, abi: loadArtifact(name).abi };
       for (const role of roles) {
-        expect(await client.readContract({ ...c, functionName: "hasRole", args: [role, deployer] }), `${name} ${role}`).to.equal(false);
+        expect(
+          await client.readContract({ ...c, functionName: "hasRole", args: [role, deployer] }),
+          `${name} ${role}`,
+        ).to.equal(false);
       }
-      expect(await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.DEFAULT_ADMIN_ROLE, timelock] })).to.equal(true);
+      expect(
+        await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.DEFAULT_ADMIN_ROLE, timelock] }),
+      ).to.equal(true);
     }
     // The market holds MARKET_ROLE on both registries (slashing; rollout counters).
     for (const name of ["ProviderRegistry", "ModelRegistry"] as const) {
       const c = { address: record.contracts[name]!.address, abi: loadArtifact(name).abi };
-      expect(await client.readContract({ ...c, functionName: "hasRole", args: [ROLES.MARKET_ROLE, record.contracts.InferenceMarket!.address] }), name).to.equal(true);
+      expect(
+        await client.readContract({
+          ...c,
+          functionName: "hasRole",
+          args: [ROLES.MARKET_ROLE, record.contracts.InferenceMarket!.address],
+        }),
+        name,
+      ).to.equal(true);
     }
     expect(stdout).to.match(/ModelRegistry\.MARKET_ROLE: InferenceMarket 0x[0-9a-fA-F]{40}\n/);
     // The printed role table names the governor as the timelock's only proposer.
     expect(stdout).to.match(/ConclaveTimelock\.PROPOSER_ROLE: ConclaveGovernor 0x[0-9a-fA-F]{40}\n/);
     expect(stdout).to.match(/ConclaveTimelock\.EXECUTOR_ROLE: anyone \(0x0\)/);
     // Cancellers: the governor and the guardian's veto, nobody else; a local deploy names no guardian.
-    expect(stdout).to.match(/ConclaveTimelock\.CANCELLER_ROLE: (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}, (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}\n/);
+    expect(stdout).to.match(
+      /ConclaveTimelock\.CANCELLER_ROLE: (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}, (ConclaveGovernor|GuardianVeto) 0x[0-9a-fA-F]{40}\n/,
+    );
     expect(stdout).to.match(/GuardianVeto\.guardian: nobody/);
     expect(stdout).to.not.match(/deployer 0x/);
     // The local default: the supply goes to the development DAO members, not to the deployer.
     const token = { address: record.contracts.ConclaveToken!.address, abi: loadArtifact("ConclaveToken").abi };
     expect(await client.readContract({ ...token, functionName: "balanceOf", args: [deployer] })).to.equal(0n);
-    expect(await client.readContract({ ...token, functionName: "balanceOf", args: [devAccount(1).address] }) > 0n).to.equal(true);
+    expect(
+      (await client.readContract({ ...token, functionName: "balanceOf", args: [devAccount(1).address] })) > 0n,
+    ).to.equal(true);
     expect(await client.readContract({ ...gov, functionName: "proposalThreshold" })).to.equal(10n ** 18n);
   });
 
@@ -99,7 +130,11 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     const chain = await startAnvil({ chainId: 8453 });
     try {
       const client = createPublicClient({ transport: http(chain.rpcUrl) });
-      for (const args of [["--guardian", "none"], ["--holders", `${devAccount(1).address}:1000`], ["--holders", `${devAccount(1).address}:1000`, "--guardian", devAccount(0).address]]) {
+      for (const args of [
+        ["--guardian", "none"],
+        ["--holders", `${devAccount(1).address}:1000`],
+        ["--holders", `${devAccount(1).address}:1000`, "--guardian", devAccount(0).address],
+      ]) {
         const { code, stderr } = await deployScript(["--rpc", chain.rpcUrl, "--out", out, ...args]);
         expect(code, args.join(" ")).to.not.equal(0);
         expect(stderr.split("\n").filter((l) => l.trim())).to.have.length(1);
@@ -107,7 +142,16 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
       expect(await client.getBlockNumber()).to.equal(0n);
 
       const guardian = devAccount(24).address;
-      const { code, stdout, stderr } = await deployScript(["--rpc", chain.rpcUrl, "--out", out, "--holders", `${devAccount(1).address}:2000000`, "--guardian", guardian]);
+      const { code, stdout, stderr } = await deployScript([
+        "--rpc",
+        chain.rpcUrl,
+        "--out",
+        out,
+        "--holders",
+        `${devAccount(1).address}:2000000`,
+        "--guardian",
+        guardian,
+      ]);
       expect(code, stderr).to.equal(0);
       const record = readDeployment(path.join(out, "8453.json"));
       const gov = { address: record.contracts.ConclaveGovernor!.address, abi: loadArtifact("ConclaveGovernor").abi };
@@ -125,12 +169,17 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     const proxy = await startRpcProxy({ upstream: node.rpcUrl, maxLogRange: 3 });
     try {
       const limited = createPublicClient({ transport: http(proxy.url) });
-      const timelock = { address: record.contracts.ConclaveTimelock!.address, abi: loadArtifact("ConclaveTimelock").abi };
+      const timelock = {
+        address: record.contracts.ConclaveTimelock!.address,
+        abi: loadArtifact("ConclaveTimelock").abi,
+      };
       // One query from the deployment block is refused, as a public provider would.
-      const refused = await limited.getContractEvents({ ...timelock, fromBlock: BigInt(record.contracts.ConclaveTimelock!.block) }).then(
-        () => null,
-        (e: unknown) => e,
-      );
+      const refused = await limited
+        .getContractEvents({ ...timelock, fromBlock: BigInt(record.contracts.ConclaveTimelock!.block) })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(refused).to.be.instanceOf(Error);
       const direct = await readRoles(createPublicClient({ transport: http(node.rpcUrl) }), record);
       expect(await readRoles(limited, record)).to.deep.equal(direct);
@@ -145,7 +194,9 @@ describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
     const port = await freePort();
     const { code, stderr } = await deployScript(["--rpc", `http://127.0.0.1:${port}`, "--out", out]);
     expect(code).to.not.equal(0);
-    const lines = stderr.split("\n").filter((l) => l.trim() && !l.includes("ExperimentalWarning") && !l.includes("--trace-warnings"));
+    const lines = stderr
+      .split("\n")
+      .filter((l) => l.trim() && !l.includes("ExperimentalWarning") && !l.includes("--trace-warnings"));
     expect(lines).to.have.length(1);
     expect(lines[0]).to.match(/^deploy: cannot reach RPC/);
   });

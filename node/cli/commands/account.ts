@@ -11,8 +11,21 @@ import { sendTx } from "../tx.ts";
  */
 async function paymentTokens(s: Session): Promise<Address[]> {
   const { market } = conclaveContracts(s.record, s.publicClient);
-  const logs = await logsToHead(s.publicClient, BigInt(s.record.contracts.InferenceMarket!.block), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "TokenAllowed", fromBlock, toBlock }));
-  return [...new Set([zeroAddress, ...logs.map((l) => (l.args as { token: Address }).token), await market.read.stakeToken()])];
+  const logs = await logsToHead(
+    s.publicClient,
+    BigInt(s.record.contracts.InferenceMarket!.block),
+    (fromBlock, toBlock) =>
+      s.publicClient.getContractEvents({
+        address: market.address,
+        abi: market.abi,
+        eventName: "TokenAllowed",
+        fromBlock,
+        toBlock,
+      }),
+  );
+  return [
+    ...new Set([zeroAddress, ...logs.map((l) => (l.args as { token: Address }).token), await market.read.stakeToken()]),
+  ];
 }
 
 export const accountCommands: Record<string, Command> = {
@@ -29,7 +42,8 @@ slashed collateral. Without --token, every token with a balance. --to sends it t
       const me = (await s.signer()).account.address;
       const { market } = conclaveContracts(s.record, s.publicClient);
       const tokens: TokenInfo[] = [];
-      for (const t of str(ctx, "token") !== undefined ? [str(ctx, "token")!] : await paymentTokens(s)) tokens.push(await tokenInfo(s, t));
+      for (const t of str(ctx, "token") !== undefined ? [str(ctx, "token")!] : await paymentTokens(s))
+        tokens.push(await tokenInfo(s, t));
       const to = str(ctx, "to") === undefined ? null : getAddress(address("--to", str(ctx, "to")!));
       if (to === zeroAddress) throw new RequestError("--to must not be the zero address");
       const withdrawn: { token: string; amount: string }[] = [];
@@ -37,13 +51,31 @@ slashed collateral. Without --token, every token with a balance. --to sends it t
         const balance = await market.read.balanceOf([me, t.address]);
         if (balance === 0n) continue;
         const label = `withdrawing ${formatToken(balance, t)}${to ? ` to ${to}` : ""}`;
-        if (to) await sendTx(s, label, { address: market.address, abi: market.abi, functionName: "withdrawTo", args: [t.address, to] });
-        else await sendTx(s, label, { address: market.address, abi: market.abi, functionName: "withdraw", args: [t.address] });
+        if (to)
+          await sendTx(s, label, {
+            address: market.address,
+            abi: market.abi,
+            functionName: "withdrawTo",
+            args: [t.address, to],
+          });
+        else
+          await sendTx(s, label, {
+            address: market.address,
+            abi: market.abi,
+            functionName: "withdraw",
+            args: [t.address],
+          });
         withdrawn.push({ token: t.symbol, amount: balance.toString() });
         ctx.out.note(`withdrew ${formatToken(balance, t)}`);
       }
-      if (withdrawn.length === 0) throw new RequestError(`nothing to withdraw: ${me} has no market balance${tokens.length === 1 ? ` in ${tokens[0]!.symbol}` : ""}`);
-      ctx.out.result({ account: me, to: to ?? me, withdrawn }, () => `withdrew ${withdrawn.map((w) => `${w.amount} (${w.token} base units)`).join(", ")}`);
+      if (withdrawn.length === 0)
+        throw new RequestError(
+          `nothing to withdraw: ${me} has no market balance${tokens.length === 1 ? ` in ${tokens[0]!.symbol}` : ""}`,
+        );
+      ctx.out.result(
+        { account: me, to: to ?? me, withdrawn },
+        () => `withdrew ${withdrawn.map((w) => `${w.amount} (${w.token} base units)`).join(", ")}`,
+      );
     },
   },
   balance: {
@@ -57,12 +89,23 @@ slashed collateral. Without --token, every token with a balance. --to sends it t
       const rows = await Promise.all(
         (await paymentTokens(s)).map(async (address) => {
           const t = await tokenInfo(s, address);
-          return { token: t.symbol, address, market: (await market.read.balanceOf([who, address])).toString(), decimals: t.decimals };
+          return {
+            token: t.symbol,
+            address,
+            market: (await market.read.balanceOf([who, address])).toString(),
+            decimals: t.decimals,
+          };
         }),
       );
       const eth = await s.publicClient.getBalance({ address: who });
       ctx.out.result({ account: who, wallet: { ETH: eth.toString() }, market: rows }, () =>
-        [`${who}: wallet ${formatToken(eth, { address: zeroAddress, symbol: "ETH", decimals: 18 })}`, ...rows.map((r) => `  market balance ${formatToken(BigInt(r.market), { address: r.address, symbol: r.token, decimals: r.decimals })}`)].join("\n"),
+        [
+          `${who}: wallet ${formatToken(eth, { address: zeroAddress, symbol: "ETH", decimals: 18 })}`,
+          ...rows.map(
+            (r) =>
+              `  market balance ${formatToken(BigInt(r.market), { address: r.address, symbol: r.token, decimals: r.decimals })}`,
+          ),
+        ].join("\n"),
       );
     },
   },

@@ -29,7 +29,8 @@ function jobIdArg(v: string): bigint {
 }
 
 function gasPriceArg(v: string): bigint {
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new RequestError(`--max-gas-price must be in gwei like 10 or 2.5, got ${JSON.stringify(v)}`);
+  if (!/^\d+(\.\d+)?$/.test(v))
+    throw new RequestError(`--max-gas-price must be in gwei like 10 or 2.5, got ${JSON.stringify(v)}`);
   return parseGwei(v);
 }
 
@@ -71,8 +72,13 @@ const attemptJson = (a: CallbackAttempt) => ({
 });
 
 function attemptLine(a: CallbackAttempt): string {
-  const what = a.delivered ? `delivered${a.hashOnly ? " (hash only)" : ` with ${(a.outputs?.length ?? 2) / 2 - 1} bytes of outputs`}` : `failed: ${describeFailure(a.reason)}`;
-  const paid = a.reimbursed === null ? "" : `; fulfiller reimbursed ${formatEther(a.reimbursed)} ETH, consumer refunded ${formatEther(a.refund ?? 0n)} ETH`;
+  const what = a.delivered
+    ? `delivered${a.hashOnly ? " (hash only)" : ` with ${(a.outputs?.length ?? 2) / 2 - 1} bytes of outputs`}`
+    : `failed: ${describeFailure(a.reason)}`;
+  const paid =
+    a.reimbursed === null
+      ? ""
+      : `; fulfiller reimbursed ${formatEther(a.reimbursed)} ETH, consumer refunded ${formatEther(a.refund ?? 0n)} ETH`;
   return `${a.retry ? "retry" : "fulfil"} by ${a.from} in block ${a.block}: ${what} (callback gas ${a.gasUsed})${paid}`;
 }
 
@@ -86,21 +92,58 @@ market) and the model (default ${SPEECH_GATE_DEFAULTS.model}); the signer owns i
 probability in quanta of 0.0001 (default ${SPEECH_GATE_DEFAULTS.threshold}); --callback-gas: the gas its callback gets
 (default ${SPEECH_GATE_DEFAULTS.callbackGasLimit}); --max-gas-price: the highest gas price a fulfiller is reimbursed at (default
 ${formatGwei(SPEECH_GATE_DEFAULTS.maxGasPrice)} gwei); --fund: ETH sent to it to pay for requests. Prints its address.`,
-    options: { threshold: { type: "string" }, "callback-gas": { type: "string" }, "max-gas-price": { type: "string" }, fund: { type: "string" }, model: { type: "string" } },
+    options: {
+      threshold: { type: "string" },
+      "callback-gas": { type: "string" },
+      "max-gas-price": { type: "string" },
+      fund: { type: "string" },
+      model: { type: "string" },
+    },
     async run(ctx) {
       const s = await ctx.session();
       consumerRouter(s.record);
       const model = str(ctx, "model") ?? SPEECH_GATE_DEFAULTS.model;
-      const threshold = integer("--threshold", str(ctx, "threshold") ?? String(SPEECH_GATE_DEFAULTS.threshold), 0, 10_000);
-      const callbackGasLimit = integer("--callback-gas", str(ctx, "callback-gas") ?? String(SPEECH_GATE_DEFAULTS.callbackGasLimit), 1, 5_000_000);
-      const maxGasPrice = str(ctx, "max-gas-price") === undefined ? SPEECH_GATE_DEFAULTS.maxGasPrice : gasPriceArg(str(ctx, "max-gas-price")!);
+      const threshold = integer(
+        "--threshold",
+        str(ctx, "threshold") ?? String(SPEECH_GATE_DEFAULTS.threshold),
+        0,
+        10_000,
+      );
+      const callbackGasLimit = integer(
+        "--callback-gas",
+        str(ctx, "callback-gas") ?? String(SPEECH_GATE_DEFAULTS.callbackGasLimit),
+        1,
+        5_000_000,
+      );
+      const maxGasPrice =
+        str(ctx, "max-gas-price") === undefined
+          ? SPEECH_GATE_DEFAULTS.maxGasPrice
+          : gasPriceArg(str(ctx, "max-gas-price")!);
       const fund = str(ctx, "fund") === undefined ? 0n : amount("--fund", str(ctx, "fund")!, 18);
       const wallet = await s.signer();
       s.out.progress("deploying SpeechGate");
-      const gate = await deploySpeechGate(s.publicClient, s.record, wallet, { model, threshold, callbackGasLimit, maxGasPrice, fund });
+      const gate = await deploySpeechGate(s.publicClient, s.record, wallet, {
+        model,
+        threshold,
+        callbackGasLimit,
+        maxGasPrice,
+        fund,
+      });
       ctx.out.result(
-        { address: gate.address, block: gate.block.toString(), model, modelId: gate.modelId, owner: wallet.account.address, router: consumerRouter(s.record).address, threshold, callbackGasLimit, maxGasPrice: maxGasPrice.toString(), funded: fund.toString() },
-        () => `SpeechGate deployed at ${gate.address} (block ${gate.block}), owner ${wallet.account.address}; request with: conclave consumer request ${gate.address} --input <frame>`,
+        {
+          address: gate.address,
+          block: gate.block.toString(),
+          model,
+          modelId: gate.modelId,
+          owner: wallet.account.address,
+          router: consumerRouter(s.record).address,
+          threshold,
+          callbackGasLimit,
+          maxGasPrice: maxGasPrice.toString(),
+          funded: fund.toString(),
+        },
+        () =>
+          `SpeechGate deployed at ${gate.address} (block ${gate.block}), owner ${wallet.account.address}; request with: conclave consumer request ${gate.address} --input <frame>`,
       );
     },
   },
@@ -115,20 +158,43 @@ market and deposits the callback's gas with the router, both paid from the contr
 first (setSettings, owner only). <file> is .safetensors or JSON tensors (the model's input).
 --max-fee: the fee per provider in ETH (default: the model version's minimum). Prints the job id;
 follow it with conclave consumer follow <jobId>.`,
-    options: { input: { type: "string" }, redundancy: { type: "string" }, "max-fee": { type: "string" }, value: { type: "string" }, deadline: { type: "string" }, "callback-gas": { type: "string" }, "max-gas-price": { type: "string" } },
+    options: {
+      input: { type: "string" },
+      redundancy: { type: "string" },
+      "max-fee": { type: "string" },
+      value: { type: "string" },
+      deadline: { type: "string" },
+      "callback-gas": { type: "string" },
+      "max-gas-price": { type: "string" },
+    },
     args: [1, 1],
     async run(ctx) {
       const inputs = readTensorFile(required(ctx, "input"));
       const gate = getAddress(address("consumer", ctx.positionals[0]!));
       const s = await ctx.session();
-      if (!(await isSpeechGate(s, gate))) throw new RequestError(`${gate} is not a SpeechGate: call your consumer's own request function (this command knows SpeechGate's submitFrame)`);
+      if (!(await isSpeechGate(s, gate)))
+        throw new RequestError(
+          `${gate} is not a SpeechGate: call your consumer's own request function (this command knows SpeechGate's submitFrame)`,
+        );
       const wallet = await s.signer();
       const abi = loadArtifact("SpeechGate").abi;
       if (str(ctx, "callback-gas") !== undefined || str(ctx, "max-gas-price") !== undefined) {
-        const [threshold, limit, cap] = await Promise.all(["threshold", "callbackGasLimit", "maxGasPrice"].map((f) => s.publicClient.readContract({ address: gate, abi, functionName: f as "threshold" })));
-        const newLimit = str(ctx, "callback-gas") === undefined ? Number(limit) : integer("--callback-gas", str(ctx, "callback-gas")!, 1, 5_000_000);
+        const [threshold, limit, cap] = await Promise.all(
+          ["threshold", "callbackGasLimit", "maxGasPrice"].map((f) =>
+            s.publicClient.readContract({ address: gate, abi, functionName: f as "threshold" }),
+          ),
+        );
+        const newLimit =
+          str(ctx, "callback-gas") === undefined
+            ? Number(limit)
+            : integer("--callback-gas", str(ctx, "callback-gas")!, 1, 5_000_000);
         const newCap = str(ctx, "max-gas-price") === undefined ? BigInt(cap!) : gasPriceArg(str(ctx, "max-gas-price")!);
-        await sendTx(s, "setting the callback's gas terms", { address: gate, abi, functionName: "setSettings", args: [BigInt(threshold!), newLimit, newCap] });
+        await sendTx(s, "setting the callback's gas terms", {
+          address: gate,
+          abi,
+          functionName: "setSettings",
+          args: [BigInt(threshold!), newLimit, newCap],
+        });
       }
       const modelId = (await s.publicClient.readContract({ address: gate, abi, functionName: "modelId" })) as Hex;
       const { models, market } = conclaveContracts(s.record, s.publicClient);
@@ -140,9 +206,23 @@ follow it with conclave consumer follow <jobId>.`,
       const value = str(ctx, "value") === undefined ? 0n : amount("--value", str(ctx, "value")!, 18);
       const deadline = integer("--deadline", str(ctx, "deadline") ?? "600", 10, Number(policy.maxJobDuration));
       s.out.progress(`requesting ${model.name} (k=${redundancy}) through ${gate}`);
-      const r = await requestSpeechFrame(s.publicClient, s.record, wallet, gate, { inputs, redundancy, feePerProvider: fee, deadlineInSeconds: deadline, value, content: await s.content() });
+      const r = await requestSpeechFrame(s.publicClient, s.record, wallet, gate, {
+        inputs,
+        redundancy,
+        feePerProvider: fee,
+        deadlineInSeconds: deadline,
+        value,
+        content: await s.content(),
+      });
       ctx.out.result(
-        { jobId: r.jobId.toString(), consumer: gate, block: r.block.toString(), tx: r.txHash, escrow: r.escrow.toString(), deposit: r.deposit.toString() },
+        {
+          jobId: r.jobId.toString(),
+          consumer: gate,
+          block: r.block.toString(),
+          tx: r.txHash,
+          escrow: r.escrow.toString(),
+          deposit: r.deposit.toString(),
+        },
         () => r.jobId.toString(),
       );
     },
@@ -161,19 +241,40 @@ its failure, its gas and the reimbursement. For a SpeechGate, also its verdict.`
       const jobId = jobIdArg(ctx.positionals[0]!);
       const s = await ctx.session();
       const timeout = integer("--timeout", str(ctx, "timeout") ?? "600", 1);
-      const { state, attempts } = await followCallback(s.publicClient, s.record, jobId, { timeoutMs: timeout * 1000, onProgress: (l) => s.out.progress(`job ${jobId}: ${l}`) }).catch((error: unknown) => {
+      const { state, attempts } = await followCallback(s.publicClient, s.record, jobId, {
+        timeoutMs: timeout * 1000,
+        onProgress: (l) => s.out.progress(`job ${jobId}: ${l}`),
+      }).catch((error: unknown) => {
         if (error instanceof CallbackTimeoutError) throw new RequestError(error.message);
         throw error;
       });
-      const verdict = (await isSpeechGate(s, state.consumer)) ? await speechVerdict(s.publicClient, state.consumer, jobId) : null;
+      const verdict = (await isSpeechGate(s, state.consumer))
+        ? await speechVerdict(s.publicClient, state.consumer, jobId)
+        : null;
       ctx.out.result(
-        { ...stateJson(state), attempts: attempts.map(attemptJson), verdict: verdict && { delivered: verdict.delivered, speech: verdict.speech, probability: verdict.probability.toString() } },
+        {
+          ...stateJson(state),
+          attempts: attempts.map(attemptJson),
+          verdict: verdict && {
+            delivered: verdict.delivered,
+            speech: verdict.speech,
+            probability: verdict.probability.toString(),
+          },
+        },
         () =>
           [
             `job ${jobId}: callback ${state.status} (consumer ${state.consumer})`,
             ...attempts.map(attemptLine),
-            ...(attempts.at(-1)?.outputs && attempts.at(-1)!.outputs !== "0x" ? [`outputs: ${attempts.at(-1)!.outputs!.slice(0, 200)}${attempts.at(-1)!.outputs!.length > 200 ? "…" : ""}`] : []),
-            ...(verdict ? [`SpeechGate verdict: ${verdict.delivered ? `${verdict.speech ? "speech" : "no speech"}, probability ${Number(verdict.probability) / 10_000}` : "pending"}`] : []),
+            ...(attempts.at(-1)?.outputs && attempts.at(-1)!.outputs !== "0x"
+              ? [
+                  `outputs: ${attempts.at(-1)!.outputs!.slice(0, 200)}${attempts.at(-1)!.outputs!.length > 200 ? "…" : ""}`,
+                ]
+              : []),
+            ...(verdict
+              ? [
+                  `SpeechGate verdict: ${verdict.delivered ? `${verdict.speech ? "speech" : "no speech"}, probability ${Number(verdict.probability) / 10_000}` : "pending"}`,
+                ]
+              : []),
           ].join("\n"),
       );
     },
@@ -211,12 +312,21 @@ attempt, or fetched from the providers (a hash-only delivery), or --outputs.`,
     async run(ctx) {
       const jobId = jobIdArg(ctx.positionals[0]!);
       const outputs = str(ctx, "outputs");
-      if (outputs !== undefined && !/^0x([0-9a-fA-F]{2})*$/.test(outputs)) throw new RequestError("--outputs must be 0x-prefixed hex bytes");
+      if (outputs !== undefined && !/^0x([0-9a-fA-F]{2})*$/.test(outputs))
+        throw new RequestError("--outputs must be 0x-prefixed hex bytes");
       const s = await ctx.session();
-      const gas = str(ctx, "gas") === undefined ? undefined : BigInt(integer("--gas", str(ctx, "gas")!, 21_000, 30_000_000));
+      const gas =
+        str(ctx, "gas") === undefined ? undefined : BigInt(integer("--gas", str(ctx, "gas")!, 21_000, 30_000_000));
       s.out.progress(`retrying job ${jobId}'s callback`);
-      const { attempt } = await retryConsumerCallback(s.publicClient, s.record, await s.signer(), jobId, { gas, outputs: outputs as Hex | undefined, content: await s.content() });
-      if (!attempt.delivered) throw new RequestError(`job ${jobId}'s callback failed again (${describeFailure(attempt.reason)}, gas ${attempt.gasUsed}, tx ${attempt.txHash}); it stays retriable`);
+      const { attempt } = await retryConsumerCallback(s.publicClient, s.record, await s.signer(), jobId, {
+        gas,
+        outputs: outputs as Hex | undefined,
+        content: await s.content(),
+      });
+      if (!attempt.delivered)
+        throw new RequestError(
+          `job ${jobId}'s callback failed again (${describeFailure(attempt.reason)}, gas ${attempt.gasUsed}, tx ${attempt.txHash}); it stays retriable`,
+        );
       ctx.out.result({ jobId: jobId.toString(), ...attemptJson(attempt) }, () => attemptLine(attempt));
     },
   },
@@ -231,7 +341,10 @@ deposit is credited to the consumer (which withdraws it). Anyone may call it.`,
       const jobId = jobIdArg(ctx.positionals[0]!);
       const s = await ctx.session();
       const r = await reclaimCallbackDeposit(s.publicClient, s.record, await s.signer(), jobId);
-      ctx.out.result({ jobId: jobId.toString(), consumer: r.consumer, amount: r.amount.toString(), tx: r.receipt.transactionHash }, () => `job ${jobId}: ${formatEther(r.amount)} ETH credited back to ${r.consumer}`);
+      ctx.out.result(
+        { jobId: jobId.toString(), consumer: r.consumer, amount: r.amount.toString(), tx: r.receipt.transactionHash },
+        () => `job ${jobId}: ${formatEther(r.amount)} ETH credited back to ${r.consumer}`,
+      );
     },
   },
   "consumer withdraw": {
@@ -246,7 +359,15 @@ Sends the signer's ConsumerRouter credits (reimbursements for fulfilled callback
       const s = await ctx.session();
       const r = await withdrawRouterCredits(s.publicClient, s.record, await s.signer(), to);
       const wallet = await s.signer();
-      ctx.out.result({ account: wallet.account.address, to: to ?? wallet.account.address, amount: r.amount.toString(), tx: r.receipt.transactionHash }, () => `withdrew ${formatEther(r.amount)} ETH of router credits to ${to ?? wallet.account.address}`);
+      ctx.out.result(
+        {
+          account: wallet.account.address,
+          to: to ?? wallet.account.address,
+          amount: r.amount.toString(),
+          tx: r.receipt.transactionHash,
+        },
+        () => `withdrew ${formatEther(r.amount)} ETH of router credits to ${to ?? wallet.account.address}`,
+      );
     },
   },
 };

@@ -1,9 +1,39 @@
 import { logsToHead } from "../../chain/logs.ts";
-import { decodeFunctionData, encodeFunctionData, formatUnits, getAddress, parseEventLogs, zeroAddress, zeroHash, type Abi, type Address, type Hex } from "viem";
+import {
+  decodeFunctionData,
+  encodeFunctionData,
+  formatUnits,
+  getAddress,
+  parseEventLogs,
+  zeroAddress,
+  zeroHash,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { loadArtifact, marketAbiWithCourt, type ContractName } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { bindToProposer, fastForward, plainDescription, PROPOSAL_STATES, proposalOf, timelockSalt, type Action } from "../../dao/proposals.ts";
-import { address, amount, integer, RequestError, resolveModel, resolveModelName, str, tokenInfo, type Command, type CommandContext } from "../command.ts";
+import {
+  bindToProposer,
+  fastForward,
+  plainDescription,
+  PROPOSAL_STATES,
+  proposalOf,
+  timelockSalt,
+  type Action,
+} from "../../dao/proposals.ts";
+import {
+  address,
+  amount,
+  integer,
+  RequestError,
+  resolveModel,
+  resolveModelName,
+  str,
+  tokenInfo,
+  type Command,
+  type CommandContext,
+} from "../command.ts";
 import type { Session } from "../session.ts";
 import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
@@ -15,7 +45,18 @@ import { ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from ".
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
 /** Market policy fields and registry parameters a proposal can set, with how to read the value. */
-const POLICY_KEYS = ["protocolFeeBps", "quorumBps", "maxRedundancy", "commitWindow", "revealWindow", "priorityWindow", "maxInlineInputBytes", "maxJobDuration", "collateralPerJob", "clientShareBps"] as const;
+const POLICY_KEYS = [
+  "protocolFeeBps",
+  "quorumBps",
+  "maxRedundancy",
+  "commitWindow",
+  "revealWindow",
+  "priorityWindow",
+  "maxInlineInputBytes",
+  "maxJobDuration",
+  "collateralPerJob",
+  "clientShareBps",
+] as const;
 /** Challenge policy fields (k = 1 deliveries), set on the market's address (served by its court). */
 const CHALLENGE_KEYS = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "freezePeriod", "deprecationPeriod"] as const;
@@ -24,13 +65,22 @@ const SETTABLE_KEYS = [...POLICY_KEYS, ...CHALLENGE_KEYS, ...REGISTRY_KEYS];
 /** An action on a deployed contract; the court's functions are called on the market's address. */
 function call(s: Session, contract: ContractName, functionName: string, args: readonly unknown[]): Action {
   const at: ContractName = contract === "InferenceMarketCourt" ? "InferenceMarket" : contract;
-  return { target: s.record.contracts[at]!.address, data: encodeFunctionData({ abi: loadArtifact(contract).abi as Abi, functionName, args }) };
+  return {
+    target: s.record.contracts[at]!.address,
+    data: encodeFunctionData({ abi: loadArtifact(contract).abi as Abi, functionName, args }),
+  };
 }
 
 /** The actions and a default description of `dao propose <what> ...`. */
-async function actionsFor(s: Session, what: string, args: string[], planFlags: PlanFlags = {}): Promise<{ actions: Action[]; description: string }> {
+async function actionsFor(
+  s: Session,
+  what: string,
+  args: string[],
+  planFlags: PlanFlags = {},
+): Promise<{ actions: Action[]; description: string }> {
   const given = PLAN_FLAGS.filter((f) => planFlags[f] !== undefined);
-  if (what !== "start-rollout" && given.length > 0) throw new RequestError(`${given.map((f) => `--${f}`).join(", ")} only go with dao propose start-rollout`);
+  if (what !== "start-rollout" && given.length > 0)
+    throw new RequestError(`${given.map((f) => `--${f}`).join(", ")} only go with dao propose start-rollout`);
   const need = (n: number, usage: string) => {
     if (args.length !== n) throw new RequestError(`dao propose ${what} takes ${usage}`);
   };
@@ -41,22 +91,47 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       need(2, "<model> <version>");
       const m = await resolveModel(s, args[0]!, integer("version", args[1]!, 1));
       const status = VERSION_STATUS[m.info.status];
-      if (what === "activate" && m.info.status === VersionStatus.Active) throw new RequestError(`${m.name} v${m.version} is already active`);
-      if (what === "retire" && m.info.status === VersionStatus.Retired) throw new RequestError(`${m.name} v${m.version} is already retired`);
-      if (what === "rollback" && !(m.version < m.activeVersion && (m.info.status === VersionStatus.Deprecated || m.info.status === VersionStatus.Published))) {
-        throw new RequestError(`rollback needs an earlier, not retired version than the active v${m.activeVersion || "-"}; v${m.version} is ${status}`);
+      if (what === "activate" && m.info.status === VersionStatus.Active)
+        throw new RequestError(`${m.name} v${m.version} is already active`);
+      if (what === "retire" && m.info.status === VersionStatus.Retired)
+        throw new RequestError(`${m.name} v${m.version} is already retired`);
+      if (
+        what === "rollback" &&
+        !(
+          m.version < m.activeVersion &&
+          (m.info.status === VersionStatus.Deprecated || m.info.status === VersionStatus.Published)
+        )
+      ) {
+        throw new RequestError(
+          `rollback needs an earlier, not retired version than the active v${m.activeVersion || "-"}; v${m.version} is ${status}`,
+        );
       }
       const fn = what === "retire" ? "retireVersion" : "activateVersion";
-      return { actions: [call(s, "ModelRegistry", fn, [m.modelId, m.version])], description: `${what === "rollback" ? "Roll back" : what[0]!.toUpperCase() + what.slice(1)} ${m.name} v${m.version}` };
+      return {
+        actions: [call(s, "ModelRegistry", fn, [m.modelId, m.version])],
+        description: `${what === "rollback" ? "Roll back" : what[0]!.toUpperCase() + what.slice(1)} ${m.name} v${m.version}`,
+      };
     }
     case "start-rollout": {
-      need(2, "<model> <candidateVersion> --canary <percent> --min-duration <e.g. 1h> --promote-after <jobs> --abort-after <jobs> --max-disputed <percent> --max-failed <percent>");
+      need(
+        2,
+        "<model> <candidateVersion> --canary <percent> --min-duration <e.g. 1h> --promote-after <jobs> --abort-after <jobs> --max-disputed <percent> --max-failed <percent>",
+      );
       const m = await resolveModel(s, args[0]!, integer("candidate version", args[1]!, 1));
       const plan = planFromFlags(m.version, planFlags);
-      if (m.activeVersion === 0) throw new RequestError(`${m.name} has no active version: a rollout needs one to share requests with (activate one first)`);
-      if (m.info.status !== VersionStatus.Published) throw new RequestError(`${m.name} v${m.version} is ${VERSION_STATUS[m.info.status]}: only a Published version can be rolled out`);
+      if (m.activeVersion === 0)
+        throw new RequestError(
+          `${m.name} has no active version: a rollout needs one to share requests with (activate one first)`,
+        );
+      if (m.info.status !== VersionStatus.Published)
+        throw new RequestError(
+          `${m.name} v${m.version} is ${VERSION_STATUS[m.info.status]}: only a Published version can be rolled out`,
+        );
       const [rollout] = await conclaveContracts(s.record, s.publicClient).models.read.rolloutOf([m.modelId]);
-      if (ROLLOUT_STATUS[rollout.status] === "Running") throw new RequestError(`${m.name} already has a running rollout of v${rollout.plan.candidate}: promote or abort it first (conclave rollout status ${m.name})`);
+      if (ROLLOUT_STATUS[rollout.status] === "Running")
+        throw new RequestError(
+          `${m.name} already has a running rollout of v${rollout.plan.candidate}: promote or abort it first (conclave rollout status ${m.name})`,
+        );
       return {
         actions: [call(s, "ModelRegistry", "startRollout", [m.modelId, plan])],
         description: `Roll out ${m.name} v${m.version} (active v${m.activeVersion}): canary ${bpsText(plan.canaryBps)} for at least ${plan.minDuration} s; promote after ${plan.promoteAfterJobs} jobs, abort rule from ${plan.abortAfterJobs} jobs; max disputed ${bpsText(plan.maxDisputedBps)}, max failed ${bpsText(plan.maxFailedBps)}`,
@@ -64,28 +139,43 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
     }
     case "approve-provider":
     case "grant-tags": {
-      if (what === "approve-provider" ? args.length < 1 || args.length > 2 : args.length !== 2) throw new RequestError(`dao propose ${what} takes ${what === "approve-provider" ? "<address> [<tags>]" : "<address> <tags>"}`);
+      if (what === "approve-provider" ? args.length < 1 || args.length > 2 : args.length !== 2)
+        throw new RequestError(
+          `dao propose ${what} takes ${what === "approve-provider" ? "<address> [<tags>]" : "<address> <tags>"}`,
+        );
       const who = getAddress(address("provider", args[0]!));
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
-      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited)
+        throw new RequestError(`${who} is not a registered provider`);
       // The vote names the tags explicitly: a declaration changed during the vote grants nothing.
       const tags = args[1] === undefined ? p.tags : parseTags("tags", args[1]);
-      if (what === "grant-tags") return { actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])], description: `Grant provider ${who} tags ${formatTags(tags)} (${tags})` };
-      return { actions: [call(s, "ProviderRegistry", "approveProvider", [who, tags])], description: `Approve provider ${who} with tags ${formatTags(tags)} (${tags})` };
+      if (what === "grant-tags")
+        return {
+          actions: [call(s, "ProviderRegistry", "setGrantedTags", [who, tags])],
+          description: `Grant provider ${who} tags ${formatTags(tags)} (${tags})`,
+        };
+      return {
+        actions: [call(s, "ProviderRegistry", "approveProvider", [who, tags])],
+        description: `Approve provider ${who} with tags ${formatTags(tags)} (${tags})`,
+      };
     }
     case "suspend-provider": {
       need(1, "<address>");
       const who = getAddress(address("provider", args[0]!));
       const p = await conclaveContracts(s.record, s.publicClient).providers.read.getProvider([who]);
       if (p.status === ProviderStatus.None) throw new RequestError(`${who} is not a registered provider`);
-      return { actions: [call(s, "ProviderRegistry", "suspendProvider", [who])], description: `Suspend provider ${who}` };
+      return {
+        actions: [call(s, "ProviderRegistry", "suspendProvider", [who])],
+        description: `Suspend provider ${who}`,
+      };
     }
     case "unfreeze": {
       need(1, "<provider>");
       const who = getAddress(address("provider", args[0]!));
       const { providers } = conclaveContracts(s.record, s.publicClient);
       const p = await providers.read.getProvider([who]);
-      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited)
+        throw new RequestError(`${who} is not a registered provider`);
       if (!(await providers.read.isFrozen([who]))) throw new RequestError(`${who} is not frozen`);
       return { actions: [call(s, "ProviderRegistry", "unfreeze", [who])], description: `Unfreeze provider ${who}` };
     }
@@ -109,31 +199,59 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       const m = await resolveModelName(s, args[0]!);
       const to = getAddress(address("owner", args[1]!));
       if (m.owner === to) throw new RequestError(`${to} already owns model ${m.name}`);
-      return { actions: [call(s, "ModelRegistry", "setModelOwner", [m.modelId, to])], description: `Set the owner of model ${m.name} to ${to}` };
+      return {
+        actions: [call(s, "ModelRegistry", "setModelOwner", [m.modelId, to])],
+        description: `Set the owner of model ${m.name} to ${to}`,
+      };
     }
     case "set-policy": {
       need(2, `<key> <value> (keys: ${SETTABLE_KEYS.join(", ")})`);
       const [key, raw] = args as [string, string];
       if ((POLICY_KEYS as readonly string[]).includes(key)) {
-        const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<string, unknown>;
+        const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<
+          string,
+          unknown
+        >;
         policy[key] = key === "collateralPerJob" ? amount(key, raw, 18) : integer(key, raw);
-        return { actions: [call(s, "InferenceMarketCourt", "setPolicy", [policy])], description: `Set market policy ${key} to ${raw}` };
+        return {
+          actions: [call(s, "InferenceMarketCourt", "setPolicy", [policy])],
+          description: `Set market policy ${key} to ${raw}`,
+        };
       }
       if ((CHALLENGE_KEYS as readonly string[]).includes(key)) {
-        const policy = { ...(await conclaveContracts(s.record, s.publicClient).court.read.challengePolicy()) } as Record<string, unknown>;
+        const policy = {
+          ...(await conclaveContracts(s.record, s.publicClient).court.read.challengePolicy()),
+        } as Record<string, unknown>;
         policy[key] = key === "juryFee" ? amount(key, raw, 18) : integer(key, raw);
-        return { actions: [call(s, "InferenceMarketCourt", "setChallengePolicy", [policy])], description: `Set challenge policy ${key} to ${raw}` };
+        return {
+          actions: [call(s, "InferenceMarketCourt", "setChallengePolicy", [policy])],
+          description: `Set challenge policy ${key} to ${raw}`,
+        };
       }
-      if (key === "minStake") return { actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])], description: `Set provider minimum stake to ${raw}` };
+      if (key === "minStake")
+        return {
+          actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])],
+          description: `Set provider minimum stake to ${raw}`,
+        };
       if (key === "unbondingPeriod" || key === "freezePeriod") {
         const seconds = integer(key, raw, 0, 180 * 86_400);
         // Both must outlast a vote: the registry refuses less than the governance delay.
         const delay = await conclaveContracts(s.record, s.publicClient).providers.read.governanceDelay();
-        if (BigInt(seconds) < delay) throw new RequestError(`${key} ${seconds} s is below the governance delay of ${delay} s (voting delay + voting period + timelock delay): the registry would refuse it`);
+        if (BigInt(seconds) < delay)
+          throw new RequestError(
+            `${key} ${seconds} s is below the governance delay of ${delay} s (voting delay + voting period + timelock delay): the registry would refuse it`,
+          );
         const fn = key === "unbondingPeriod" ? "setUnbondingPeriod" : "setFreezePeriod";
-        return { actions: [call(s, "ProviderRegistry", fn, [seconds])], description: `Set ${key === "unbondingPeriod" ? "unbonding" : "freeze"} period to ${raw} s` };
+        return {
+          actions: [call(s, "ProviderRegistry", fn, [seconds])],
+          description: `Set ${key === "unbondingPeriod" ? "unbonding" : "freeze"} period to ${raw} s`,
+        };
       }
-      if (key === "deprecationPeriod") return { actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])], description: `Set deprecation period to ${raw} s` };
+      if (key === "deprecationPeriod")
+        return {
+          actions: [call(s, "ModelRegistry", "setDeprecationPeriod", [integer(key, raw)])],
+          description: `Set deprecation period to ${raw} s`,
+        };
       throw new RequestError(`unknown policy key ${key}; known: ${SETTABLE_KEYS.join(", ")}`);
     }
     case "allow-token": {
@@ -141,17 +259,27 @@ async function actionsFor(s: Session, what: string, args: string[], planFlags: P
       const t = await tokenInfo(s, address("token", args[0]!));
       // Whole tokens per ETH, like every CLI amount; the market stores base units per 10^18 wei.
       const rate = amount("rate", args[1]!, t.decimals);
-      if (rate === 0n || rate >= 2n ** 128n) throw new RequestError(`rate must be above 0 and below 2^128 base units, got ${args[1]} ${t.symbol}`);
-      return { actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, true, rate])], description: `Allow payment in ${t.symbol} (${t.address}) at ${args[1]} ${t.symbol} per ETH` };
+      if (rate === 0n || rate >= 2n ** 128n)
+        throw new RequestError(`rate must be above 0 and below 2^128 base units, got ${args[1]} ${t.symbol}`);
+      return {
+        actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, true, rate])],
+        description: `Allow payment in ${t.symbol} (${t.address}) at ${args[1]} ${t.symbol} per ETH`,
+      };
     }
     case "disallow-token": {
       need(1, "<token>");
       const t = await tokenInfo(s, address("token", args[0]!));
-      if (!(await conclaveContracts(s.record, s.publicClient).market.read.isTokenAllowed([t.address]))) throw new RequestError(`${t.symbol} (${t.address}) is not a payment token`);
-      return { actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, false, 0n])], description: `Disallow payment in ${t.symbol} (${t.address})` };
+      if (!(await conclaveContracts(s.record, s.publicClient).market.read.isTokenAllowed([t.address])))
+        throw new RequestError(`${t.symbol} (${t.address}) is not a payment token`);
+      return {
+        actions: [call(s, "InferenceMarketCourt", "setTokenAllowed", [t.address, false, 0n])],
+        description: `Disallow payment in ${t.symbol} (${t.address})`,
+      };
     }
     default:
-      throw new RequestError(`unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, start-rollout, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner, set-policy, allow-token or disallow-token`);
+      throw new RequestError(
+        `unknown proposal kind ${JSON.stringify(what)}: activate, retire, rollback, start-rollout, approve-provider, grant-tags, suspend-provider, unfreeze, set-model-owner, set-policy, allow-token or disallow-token`,
+      );
   }
 }
 
@@ -167,19 +295,49 @@ interface ProposalInfo {
 }
 
 /** The governor's call arguments (with the description hash) of a proposal read from its event. */
-const asProposal = (p: ProposalInfo) => proposalOf(p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })), p.description);
+const asProposal = (p: ProposalInfo) =>
+  proposalOf(
+    p.targets.map((t, i) => ({ target: t, value: p.values[i]!, data: p.calldatas[i]! })),
+    p.description,
+  );
 
 async function allProposals(s: Session): Promise<ProposalInfo[]> {
   const { governor } = conclaveContracts(s.record, s.publicClient);
-  const logs = await logsToHead(s.publicClient, BigInt(s.record.contracts.ConclaveGovernor!.block), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: governor.address, abi: governor.abi, eventName: "ProposalCreated", fromBlock, toBlock }));
+  const logs = await logsToHead(
+    s.publicClient,
+    BigInt(s.record.contracts.ConclaveGovernor!.block),
+    (fromBlock, toBlock) =>
+      s.publicClient.getContractEvents({
+        address: governor.address,
+        abi: governor.abi,
+        eventName: "ProposalCreated",
+        fromBlock,
+        toBlock,
+      }),
+  );
   return logs.map((l) => {
-    const a = l.args as unknown as Omit<ProposalInfo, "id" | "targets" | "values" | "calldatas"> & { proposalId: bigint; targets: readonly Address[]; values: readonly bigint[]; calldatas: readonly Hex[] };
-    return { id: a.proposalId, proposer: a.proposer, targets: [...a.targets], values: [...a.values], calldatas: [...a.calldatas], description: a.description, voteStart: a.voteStart, voteEnd: a.voteEnd };
+    const a = l.args as unknown as Omit<ProposalInfo, "id" | "targets" | "values" | "calldatas"> & {
+      proposalId: bigint;
+      targets: readonly Address[];
+      values: readonly bigint[];
+      calldatas: readonly Hex[];
+    };
+    return {
+      id: a.proposalId,
+      proposer: a.proposer,
+      targets: [...a.targets],
+      values: [...a.values],
+      calldatas: [...a.calldatas],
+      description: a.description,
+      voteStart: a.voteStart,
+      voteEnd: a.voteEnd,
+    };
   });
 }
 
 async function proposal(s: Session, idText: string): Promise<ProposalInfo> {
-  if (!/^\d+$/.test(idText)) throw new RequestError(`proposal id must be a decimal number, got ${JSON.stringify(idText)}`);
+  if (!/^\d+$/.test(idText))
+    throw new RequestError(`proposal id must be a decimal number, got ${JSON.stringify(idText)}`);
   const found = (await allProposals(s)).find((p) => p.id === BigInt(idText));
   if (!found) throw new RequestError(`no proposal ${idText} on this governor`);
   return found;
@@ -201,7 +359,10 @@ async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, wha
     await fastForward(s.publicClient as never, seconds);
     return;
   }
-  if (ctx.values.wait !== true) throw new RequestError(`${what} is at ${new Date(Number(timestamp) * 1000).toISOString()}, ${timestamp - t} s from now: run again then, or pass --wait`);
+  if (ctx.values.wait !== true)
+    throw new RequestError(
+      `${what} is at ${new Date(Number(timestamp) * 1000).toISOString()}, ${timestamp - t} s from now: run again then, or pass --wait`,
+    );
   while ((t = await now()) <= timestamp) {
     ctx.out.progress(`waiting for ${what}: ${timestamp - t + 1n} s left`);
     await new Promise((r) => setTimeout(r, 5_000));
@@ -209,7 +370,9 @@ async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, wha
 }
 
 function describeActions(s: Session, p: ProposalInfo) {
-  const names = Object.fromEntries(Object.entries(s.record.contracts).map(([n, c]) => [c.address.toLowerCase(), n as ContractName]));
+  const names = Object.fromEntries(
+    Object.entries(s.record.contracts).map(([n, c]) => [c.address.toLowerCase(), n as ContractName]),
+  );
   return p.targets.map((target, i) => {
     const contract = names[target.toLowerCase()];
     try {
@@ -217,7 +380,12 @@ function describeActions(s: Session, p: ProposalInfo) {
       // The market's address also serves its court's functions (the DAO's settings among them).
       const abi = (contract === "InferenceMarket" ? marketAbiWithCourt() : loadArtifact(contract).abi) as Abi;
       const { functionName, args } = decodeFunctionData({ abi, data: p.calldatas[i]! });
-      return { target, contract, call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? jsonStringify(a) : String(a))).join(", ")})`, value: p.values[i]!.toString() };
+      return {
+        target,
+        contract,
+        call: `${functionName}(${(args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : typeof a === "object" ? jsonStringify(a) : String(a))).join(", ")})`,
+        value: p.values[i]!.toString(),
+      };
     } catch {
       return { target, contract: contract ?? null, call: p.calldatas[i]!, value: p.values[i]!.toString() };
     }
@@ -250,7 +418,8 @@ const tokens = (v: string) => formatUnits(BigInt(v), 18);
 
 export const daoCommands: Record<string, Command> = {
   "dao propose": {
-    summary: "propose activate|retire|rollback <model> <v>, start-rollout <model> <v> --canary ..., approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>, wind-down-market [<new market>]",
+    summary:
+      "propose activate|retire|rollback <model> <v>, start-rollout <model> <v> --canary ..., approve-provider|suspend-provider|unfreeze <addr>, grant-tags <addr> <tags>, set-model-owner <model> <addr>, set-policy <key> <value>, allow-token <token> <rate>, disallow-token <token>, wind-down-market [<new market>]",
     usage: `<kind> <args...> [--description <text>]
 
 The description (the default one or --description) gets " [ref:<random>]#proposer=<your address>"
@@ -286,7 +455,10 @@ Kinds:
                                     refunded at once, the others run to their end, claims and
                                     withdrawals keep working), optionally giving MARKET_ROLE to
                                     the new market in the same proposal`,
-    options: { description: { type: "string" }, ...Object.fromEntries(PLAN_FLAGS.map((f) => [f, { type: "string" as const }])) },
+    options: {
+      description: { type: "string" },
+      ...Object.fromEntries(PLAN_FLAGS.map((f) => [f, { type: "string" as const }])),
+    },
     args: [2, 3],
     async run(ctx) {
       const s = await ctx.session();
@@ -303,7 +475,10 @@ Kinds:
       if (threshold > 0n) {
         // propose() counts the votes of the second before its block: those of the latest block at least.
         const votes = await token.read.getVotes([me]);
-        if (votes < threshold) throw new RequestError(`${me} has ${tokens(votes.toString())} votes, proposing needs ${tokens(threshold.toString())} (delegate first: conclave dao delegate)`);
+        if (votes < threshold)
+          throw new RequestError(
+            `${me} has ${tokens(votes.toString())} votes, proposing needs ${tokens(threshold.toString())} (delegate first: conclave dao delegate)`,
+          );
         const latest = await s.publicClient.getBlock({ blockTag: "latest" });
         if (s.local && (await token.read.getPastVotes([me, latest.timestamp - 1n])) < threshold) {
           // Delegated in the latest second: the governor counts votes from the second after.
@@ -311,11 +486,26 @@ Kinds:
           await fastForward(s.publicClient as never, 1);
         }
       }
-      const receipt = await sendTx(s, "proposing", { address: governor.address, abi: governor.abi, functionName: "propose", args: [p.targets, p.values, p.calldatas, p.description] });
+      const receipt = await sendTx(s, "proposing", {
+        address: governor.address,
+        abi: governor.abi,
+        functionName: "propose",
+        args: [p.targets, p.values, p.calldatas, p.description],
+      });
       const [created] = parseEventLogs({ abi: governor.abi, logs: receipt.logs, eventName: "ProposalCreated" });
       const id = (created!.args as { proposalId: bigint }).proposalId;
-      const info = await summary(s, { ...p, id, proposer: me, voteStart: (created!.args as { voteStart: bigint }).voteStart, voteEnd: (created!.args as { voteEnd: bigint }).voteEnd });
-      ctx.out.result(info, () => `proposal ${id}\n  ${plainDescription(description)}\n  voting from ${info.voteStart} to ${info.voteEnd}\n  next: conclave dao vote ${id} for`);
+      const info = await summary(s, {
+        ...p,
+        id,
+        proposer: me,
+        voteStart: (created!.args as { voteStart: bigint }).voteStart,
+        voteEnd: (created!.args as { voteEnd: bigint }).voteEnd,
+      });
+      ctx.out.result(
+        info,
+        () =>
+          `proposal ${id}\n  ${plainDescription(description)}\n  voting from ${info.voteStart} to ${info.voteEnd}\n  next: conclave dao vote ${id} for`,
+      );
     },
   },
   "dao vote": {
@@ -330,18 +520,32 @@ On a local chain a proposal still in its voting delay is fast-forwarded to its s
       const s = await ctx.session();
       const p = await proposal(s, ctx.positionals[0]!);
       const support = SUPPORT[ctx.positionals[1] as keyof typeof SUPPORT];
-      if (support === undefined) throw new RequestError(`vote must be for, against or abstain, got ${JSON.stringify(ctx.positionals[1])}`);
+      if (support === undefined)
+        throw new RequestError(`vote must be for, against or abstain, got ${JSON.stringify(ctx.positionals[1])}`);
       const { governor } = conclaveContracts(s.record, s.publicClient);
       if ((await stateOf(s, p.id)) === "Pending") await reachTime(s, ctx, p.voteStart, "the start of voting");
       const state = await stateOf(s, p.id);
-      if (state !== "Active") throw new RequestError(`proposal ${p.id} is ${state}: votes are taken only while it is Active`);
+      if (state !== "Active")
+        throw new RequestError(`proposal ${p.id} is ${state}: votes are taken only while it is Active`);
       const me = (await s.signer()).account.address;
       if (await governor.read.hasVoted([p.id, me])) throw new RequestError(`${me} already voted on proposal ${p.id}`);
       const power = await governor.read.getVotes([me, p.voteStart]);
-      if (power === 0n) throw new RequestError(`${me} had no voting power when proposal ${p.id} was made (delegate first: conclave dao delegate)`);
-      await sendTx(s, `voting ${ctx.positionals[1]} with ${tokens(power.toString())} votes`, { address: governor.address, abi: governor.abi, functionName: "castVoteWithReason", args: [p.id, support, str(ctx, "reason") ?? ""] });
+      if (power === 0n)
+        throw new RequestError(
+          `${me} had no voting power when proposal ${p.id} was made (delegate first: conclave dao delegate)`,
+        );
+      await sendTx(s, `voting ${ctx.positionals[1]} with ${tokens(power.toString())} votes`, {
+        address: governor.address,
+        abi: governor.abi,
+        functionName: "castVoteWithReason",
+        args: [p.id, support, str(ctx, "reason") ?? ""],
+      });
       const info = await summary(s, p);
-      ctx.out.result({ ...info, voter: me, weight: power.toString(), support: ctx.positionals[1] }, () => `voted ${ctx.positionals[1]} on ${p.id}: for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, abstain ${tokens(info.votes.abstain)} (quorum ${tokens(info.quorum)})`);
+      ctx.out.result(
+        { ...info, voter: me, weight: power.toString(), support: ctx.positionals[1] },
+        () =>
+          `voted ${ctx.positionals[1]} on ${p.id}: for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, abstain ${tokens(info.votes.abstain)} (quorum ${tokens(info.quorum)})`,
+      );
     },
   },
   "dao queue": {
@@ -354,15 +558,23 @@ On a local chain an Active proposal is fast-forwarded to the end of its voting p
     async run(ctx) {
       const s = await ctx.session();
       const p = await proposal(s, ctx.positionals[0]!);
-      if (["Pending", "Active"].includes(await stateOf(s, p.id))) await reachTime(s, ctx, p.voteEnd, "the end of voting");
+      if (["Pending", "Active"].includes(await stateOf(s, p.id)))
+        await reachTime(s, ctx, p.voteEnd, "the end of voting");
       const state = await stateOf(s, p.id);
       if (state !== "Succeeded") {
         const info = await summary(s, p);
-        throw new RequestError(`proposal ${p.id} is ${state}, not Succeeded (for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, quorum ${tokens(info.quorum)}): it cannot be queued`);
+        throw new RequestError(
+          `proposal ${p.id} is ${state}, not Succeeded (for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, quorum ${tokens(info.quorum)}): it cannot be queued`,
+        );
       }
       const { governor } = conclaveContracts(s.record, s.publicClient);
       const full = asProposal(p);
-      await sendTx(s, "queueing", { address: governor.address, abi: governor.abi, functionName: "queue", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
+      await sendTx(s, "queueing", {
+        address: governor.address,
+        abi: governor.abi,
+        functionName: "queue",
+        args: [full.targets, full.values, full.calldatas, full.descriptionHash],
+      });
       const info = await summary(s, p);
       ctx.out.result(info, () => `proposal ${p.id} queued; executable from ${info.eta}`);
     },
@@ -379,12 +591,23 @@ On a local chain the timelock delay is fast-forwarded.`,
       const p = await proposal(s, ctx.positionals[0]!);
       const { governor } = conclaveContracts(s.record, s.publicClient);
       const state = await stateOf(s, p.id);
-      if (state !== "Queued") throw new RequestError(`proposal ${p.id} is ${state}, not Queued: ${state === "Succeeded" ? "queue it first (conclave dao queue)" : "it cannot be executed"}`);
+      if (state !== "Queued")
+        throw new RequestError(
+          `proposal ${p.id} is ${state}, not Queued: ${state === "Succeeded" ? "queue it first (conclave dao queue)" : "it cannot be executed"}`,
+        );
       await reachTime(s, ctx, await governor.read.proposalEta([p.id]), "the end of the timelock delay");
       const full = asProposal(p);
-      await sendTx(s, "executing", { address: governor.address, abi: governor.abi, functionName: "execute", args: [full.targets, full.values, full.calldatas, full.descriptionHash] });
+      await sendTx(s, "executing", {
+        address: governor.address,
+        abi: governor.abi,
+        functionName: "execute",
+        args: [full.targets, full.values, full.calldatas, full.descriptionHash],
+      });
       const info = await summary(s, p);
-      ctx.out.result(info, () => `proposal ${p.id} executed:\n${info.actions.map((a) => `  ${a.contract}.${a.call}`).join("\n")}`);
+      ctx.out.result(
+        info,
+        () => `proposal ${p.id} executed:\n${info.actions.map((a) => `  ${a.contract}.${a.call}`).join("\n")}`,
+      );
     },
   },
   "dao status": {
@@ -410,8 +633,18 @@ On a local chain the timelock delay is fast-forwarded.`,
     usage: "",
     async run(ctx) {
       const s = await ctx.session();
-      const list = await Promise.all((await allProposals(s)).map(async (p) => ({ id: p.id.toString(), state: await stateOf(s, p.id), description: p.description })));
-      ctx.out.result({ proposals: list }, () => (list.length ? list.map((p) => `${p.state.padEnd(9)} ${p.id}  ${plainDescription(p.description)}`).join("\n") : "(no proposals)"));
+      const list = await Promise.all(
+        (await allProposals(s)).map(async (p) => ({
+          id: p.id.toString(),
+          state: await stateOf(s, p.id),
+          description: p.description,
+        })),
+      );
+      ctx.out.result({ proposals: list }, () =>
+        list.length
+          ? list.map((p) => `${p.state.padEnd(9)} ${p.id}  ${plainDescription(p.description)}`).join("\n")
+          : "(no proposals)",
+      );
     },
   },
   "dao veto": {
@@ -426,21 +659,44 @@ be vetoed: the guardian cannot block its own replacement.`,
       const s = await ctx.session();
       const p = await proposal(s, ctx.positionals[0]!);
       const { governor, timelock, veto } = conclaveContracts(s.record, s.publicClient);
-      if (!veto) throw new RequestError(`deployment for chain ${s.record.chainId} has no GuardianVeto: nobody can veto there`);
+      if (!veto)
+        throw new RequestError(`deployment for chain ${s.record.chainId} has no GuardianVeto: nobody can veto there`);
       const state = await stateOf(s, p.id);
-      if (state !== "Queued") throw new RequestError(`proposal ${p.id} is ${state}, not Queued: only a queued proposal can be vetoed`);
+      if (state !== "Queued")
+        throw new RequestError(`proposal ${p.id} is ${state}, not Queued: only a queued proposal can be vetoed`);
       const me = (await s.signer()).account.address;
       const guardian = await veto.read.guardian();
-      if (guardian === zeroAddress) throw new RequestError("there is no guardian: nobody can veto until the DAO appoints one (GuardianVeto.setGuardian)");
-      if (guardian.toLowerCase() !== me.toLowerCase()) throw new RequestError(`${me} is not the guardian (${guardian}): only the guardian can veto`);
+      if (guardian === zeroAddress)
+        throw new RequestError(
+          "there is no guardian: nobody can veto until the DAO appoints one (GuardianVeto.setGuardian)",
+        );
+      if (guardian.toLowerCase() !== me.toLowerCase())
+        throw new RequestError(`${me} is not the guardian (${guardian}): only the guardian can veto`);
       const full = asProposal(p);
       const [isProtected] = await veto.read.protectedCall([full.targets, full.values, full.calldatas]);
-      if (isProtected) throw new RequestError(`proposal ${p.id} only changes the guardian or guardian/canceller roles: the guardian cannot veto it`);
+      if (isProtected)
+        throw new RequestError(
+          `proposal ${p.id} only changes the guardian or guardian/canceller roles: the guardian cannot veto it`,
+        );
       const salt = timelockSalt(governor.address, full.descriptionHash);
-      const operationId = await timelock.read.hashOperationBatch([full.targets, full.values, full.calldatas, zeroHash, salt]);
-      await sendTx(s, "vetoing", { address: veto.address, abi: veto.abi, functionName: "veto", args: [full.targets, full.values, full.calldatas, zeroHash, salt] });
+      const operationId = await timelock.read.hashOperationBatch([
+        full.targets,
+        full.values,
+        full.calldatas,
+        zeroHash,
+        salt,
+      ]);
+      await sendTx(s, "vetoing", {
+        address: veto.address,
+        abi: veto.abi,
+        functionName: "veto",
+        args: [full.targets, full.values, full.calldatas, zeroHash, salt],
+      });
       const info = await summary(s, p);
-      ctx.out.result({ ...info, operationId, guardian: me }, () => `proposal ${p.id} vetoed by the guardian: ${info.state}\n  ${plainDescription(info.description)}`);
+      ctx.out.result(
+        { ...info, operationId, guardian: me },
+        () => `proposal ${p.id} vetoed by the guardian: ${info.state}\n  ${plainDescription(info.description)}`,
+      );
     },
   },
   "dao delegate": {
@@ -452,9 +708,17 @@ be vetoed: the guardian cannot block its own replacement.`,
       const me = (await s.signer()).account.address;
       const to = ctx.positionals[0] ? getAddress(address("delegatee", ctx.positionals[0])) : me;
       const { token } = conclaveContracts(s.record, s.publicClient);
-      await sendTx(s, `delegating to ${to}`, { address: token.address, abi: token.abi, functionName: "delegate", args: [to] });
+      await sendTx(s, `delegating to ${to}`, {
+        address: token.address,
+        abi: token.abi,
+        functionName: "delegate",
+        args: [to],
+      });
       const votes = await token.read.getVotes([to]);
-      ctx.out.result({ delegator: me, delegatee: to, votes: votes.toString() }, () => `${to} now has ${tokens(votes.toString())} votes`);
+      ctx.out.result(
+        { delegator: me, delegatee: to, votes: votes.toString() },
+        () => `${to} now has ${tokens(votes.toString())} votes`,
+      );
     },
   },
 };

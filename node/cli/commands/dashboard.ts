@@ -22,14 +22,23 @@ Options:
                          (repeatable; the local network's runners come from its deployment file)
   --no-dev-accounts      no development-account picker, even on the local network
   --log-level <level>    debug, info (default), warn or error: structured logs on stderr`,
-    options: { port: { type: "string" }, runner: { type: "string", multiple: true }, "no-dev-accounts": { type: "boolean" }, "log-level": { type: "string" } },
+    options: {
+      port: { type: "string" },
+      runner: { type: "string", multiple: true },
+      "no-dev-accounts": { type: "boolean" },
+      "log-level": { type: "string" },
+    },
     async run(ctx) {
       const port = integer("--port", str(ctx, "port") ?? "8550", 0, 65_535);
       const level = str(ctx, "log-level") ?? "warn";
-      if (!["debug", "info", "warn", "error"].includes(level)) throw new RequestError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+      if (!["debug", "info", "warn", "error"].includes(level))
+        throw new RequestError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
       const s = await ctx.session();
       const staticDir = await ensureDashboardBuilt((l) => ctx.out.note(l));
-      const extra = ((ctx.values.runner as string[] | undefined) ?? []).map((http) => ({ address: "", http: http.replace(/\/+$/, "") }));
+      const extra = ((ctx.values.runner as string[] | undefined) ?? []).map((http) => ({
+        address: "",
+        http: http.replace(/\/+$/, ""),
+      }));
       ctx.out.note(`indexing ${s.chain.id === 31337 ? "the local network" : `chain ${s.chain.id}`} ...`);
       const dashboard = await startDashboard({
         publicClient: s.publicClient,

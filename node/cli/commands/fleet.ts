@@ -16,19 +16,46 @@ function chainDeps(s: Session) {
   return {
     head: async () => Number(await s.publicClient.getBlockNumber()),
     providers: async () => {
-      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.providers.address, abi: c.providers.abi, eventName: "ProviderRegistered", fromBlock, toBlock }));
+      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) =>
+        s.publicClient.getContractEvents({
+          address: c.providers.address,
+          abi: c.providers.abi,
+          eventName: "ProviderRegistered",
+          fromBlock,
+          toBlock,
+        }),
+      );
       const who = [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))];
       return Promise.all(
         who.map(async (address) => {
-          const [p, [eligible]] = await Promise.all([c.providers.read.getProvider([address]), c.providers.read.providerTerms([address])]);
-          return { address, status: PROVIDER_STATUS[p.status] ?? "Unknown", eligible, metadataURI: p.metadataURI, served: Number(p.served), disagreed: Number(p.disagreed), missed: Number(p.missed) };
+          const [p, [eligible]] = await Promise.all([
+            c.providers.read.getProvider([address]),
+            c.providers.read.providerTerms([address]),
+          ]);
+          return {
+            address,
+            status: PROVIDER_STATUS[p.status] ?? "Unknown",
+            eligible,
+            metadataURI: p.metadataURI,
+            served: Number(p.served),
+            disagreed: Number(p.disagreed),
+            missed: Number(p.missed),
+          };
         }),
       );
     },
     results: async () => {
       const counts = new Map<string, number>();
       for (const eventName of ["ResultSubmitted", "ResultRevealed"] as const) {
-        const logs = await logsToHead(s.publicClient, from("InferenceMarket"), (fromBlock, toBlock) => s.publicClient.getContractEvents({ address: c.market.address, abi: c.market.abi, eventName, fromBlock, toBlock }));
+        const logs = await logsToHead(s.publicClient, from("InferenceMarket"), (fromBlock, toBlock) =>
+          s.publicClient.getContractEvents({
+            address: c.market.address,
+            abi: c.market.abi,
+            eventName,
+            fromBlock,
+            toBlock,
+          }),
+        );
         for (const l of logs) {
           const key = (l.args as { provider: Address }).provider.toLowerCase();
           counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -58,11 +85,18 @@ or the provider's metadata URI when that is an http(s) URL (conclave provider re
       const timeoutMs = integer("--timeout", str(ctx, "timeout") ?? "2000", 1, 600_000);
       const s = await ctx.session();
       const deploymentRunners = new Map((s.record.runners ?? []).map((r) => [r.address.toLowerCase(), r.http]));
-      const view = await fleetView({ ...chainDeps(s), deploymentRunners, fetch: fetch as unknown as FetchLike, timeoutMs });
+      const view = await fleetView({
+        ...chainDeps(s),
+        deploymentRunners,
+        fetch: fetch as unknown as FetchLike,
+        timeoutMs,
+      });
       const lagging = notReady(view);
       ctx.out.result({ ...view, notReady: lagging.map((p) => p.address) }, () => fleetText(view));
       if (ctx.values.check === true && lagging.length > 0) {
-        ctx.out.note(`conclave: ${lagging.length} provider(s) taking jobs without a ready runner: ${lagging.map((p) => p.address).join(", ")}`);
+        ctx.out.note(
+          `conclave: ${lagging.length} provider(s) taking jobs without a ready runner: ${lagging.map((p) => p.address).join(", ")}`,
+        );
         return FLEET_NOT_READY_EXIT;
       }
       return 0;

@@ -25,19 +25,41 @@ until one freeze period after the last one ended; the DAO can (conclave dao prop
       const who = getAddress(address("provider", ctx.positionals[0]!));
       const { providers } = conclaveContracts(s.record, s.publicClient);
       const me = (await s.signer()).account.address;
-      if (!(await providers.read.hasRole([ROLES.GUARDIAN_ROLE, me]))) throw new RequestError(`${me} is not the guardian of the provider registry: only the guardian (or a DAO vote) freezes`);
+      if (!(await providers.read.hasRole([ROLES.GUARDIAN_ROLE, me])))
+        throw new RequestError(
+          `${me} is not the guardian of the provider registry: only the guardian (or a DAO vote) freezes`,
+        );
       const p = await providers.read.getProvider([who]);
-      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited) throw new RequestError(`${who} is not a registered provider`);
-      const [freezePeriod, delay] = await Promise.all([providers.read.freezePeriod(), providers.read.governanceDelay()]);
+      if (p.status === ProviderStatus.None || p.status === ProviderStatus.Exited)
+        throw new RequestError(`${who} is not a registered provider`);
+      const [freezePeriod, delay] = await Promise.all([
+        providers.read.freezePeriod(),
+        providers.read.governanceDelay(),
+      ]);
       const period = BigInt(freezePeriod) > delay ? BigInt(freezePeriod) : delay;
-      if (period === 0n) throw new RequestError("the registry has no freeze period: the DAO sets one first (conclave dao propose set-policy freezePeriod <s>)");
+      if (period === 0n)
+        throw new RequestError(
+          "the registry has no freeze period: the DAO sets one first (conclave dao propose set-policy freezePeriod <s>)",
+        );
       const now = await chainNow(s.publicClient);
       const until = BigInt(p.frozenUntil);
-      if (now < until) throw new RequestError(`${who} is already frozen until ${iso(until)}: the guardian cannot extend a freeze`);
-      if (until !== 0n && now < until + period) throw new RequestError(`${who} was frozen until ${iso(until)}: the guardian may freeze it again from ${iso(until + period)}`);
-      await sendTx(s, `freezing ${who}`, { address: providers.address, abi: providers.abi, functionName: "freeze", args: [who] });
+      if (now < until)
+        throw new RequestError(`${who} is already frozen until ${iso(until)}: the guardian cannot extend a freeze`);
+      if (until !== 0n && now < until + period)
+        throw new RequestError(
+          `${who} was frozen until ${iso(until)}: the guardian may freeze it again from ${iso(until + period)}`,
+        );
+      await sendTx(s, `freezing ${who}`, {
+        address: providers.address,
+        abi: providers.abi,
+        functionName: "freeze",
+        args: [who],
+      });
       const frozenUntil = (await providers.read.getProvider([who])).frozenUntil;
-      ctx.out.result({ provider: who, frozenUntil: iso(frozenUntil), guardian: me }, () => `${who} frozen until ${iso(frozenUntil)}: no new jobs, no withdrawal; its open jobs still end`);
+      ctx.out.result(
+        { provider: who, frozenUntil: iso(frozenUntil), guardian: me },
+        () => `${who} frozen until ${iso(frozenUntil)}: no new jobs, no withdrawal; its open jobs still end`,
+      );
     },
   },
 };

@@ -1,12 +1,30 @@
 import { erc20Abi, getAddress, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { fetchVerifiedOutputs, JobTimeoutError, jobRequestOf, requestedJob, requestGasLimit, waitForJob, type Delivery } from "../../client/jobs.ts";
+import {
+  fetchVerifiedOutputs,
+  JobTimeoutError,
+  jobRequestOf,
+  requestedJob,
+  requestGasLimit,
+  waitForJob,
+  type Delivery,
+} from "../../client/jobs.ts";
 import { checkAttestation } from "../../client/verify.ts";
 import { oneLine } from "../../errors.ts";
 import { parseSchema, validateTensors, type ModelSchema } from "../../inference/schema.ts";
 import type { TensorMap } from "../../tensors/dtypes.ts";
 import { tensorsToJson } from "../../tensors/json-tensors.ts";
-import { amount, formatToken, integer, RequestError, required, resolveModel, str, tokenInfo, type Command } from "../command.ts";
+import {
+  amount,
+  formatToken,
+  integer,
+  RequestError,
+  required,
+  resolveModel,
+  str,
+  tokenInfo,
+  type Command,
+} from "../command.ts";
 import type { Session } from "../session.ts";
 import { readTensorFile, writeTensorFile } from "../tensor-files.ts";
 import { formatTags, parseTags, TAG_USAGE } from "../tags.ts";
@@ -73,13 +91,21 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       const policy = await market.read.policy();
       const redundancy = integer("--redundancy", str(ctx, "redundancy") ?? "1", 1, policy.maxRedundancy);
       const model = await resolveModel(s, ctx.positionals[0]!, integer("--version", str(ctx, "version") ?? "0"));
-      if (model.info.status !== VersionStatus.Active && model.info.status !== VersionStatus.Deprecated) throw new RequestError(`model ${model.name} v${model.version} does not take jobs (it is ${["none", "published, not yet activated", "", "", "retired"][model.info.status]})`);
+      if (model.info.status !== VersionStatus.Active && model.info.status !== VersionStatus.Deprecated)
+        throw new RequestError(
+          `model ${model.name} v${model.version} does not take jobs (it is ${["none", "published, not yet activated", "", "", "retired"][model.info.status]})`,
+        );
       const token = await tokenInfo(s, str(ctx, "token"));
       // The version's minimum is in wei; the market converts it into an ERC-20 at the DAO's rate.
-      if (token.address !== zeroAddress && !(await market.read.isTokenAllowed([token.address]))) throw new RequestError(`${token.symbol} (${token.address}) is not a payment token of this market`);
+      if (token.address !== zeroAddress && !(await market.read.isTokenAllowed([token.address])))
+        throw new RequestError(`${token.symbol} (${token.address}) is not a payment token of this market`);
       const minFee = await market.read.minFeeIn([token.address, model.info.minFee]);
-      const fee = str(ctx, "max-fee") === undefined ? minFee : amount("--max-fee", str(ctx, "max-fee")!, token.decimals);
-      if (fee < minFee) throw new RequestError(`--max-fee ${formatToken(fee, token)} is below the model's minimum fee of ${formatToken(minFee, token)}`);
+      const fee =
+        str(ctx, "max-fee") === undefined ? minFee : amount("--max-fee", str(ctx, "max-fee")!, token.decimals);
+      if (fee < minFee)
+        throw new RequestError(
+          `--max-fee ${formatToken(fee, token)} is below the model's minimum fee of ${formatToken(minFee, token)}`,
+        );
       const deadlineS = integer("--deadline", str(ctx, "deadline") ?? "600", 10, Number(policy.maxJobDuration));
 
       const schema = await fetchSchema(s, model.info.schemaCid);
@@ -100,33 +126,61 @@ If no result comes, the escrow is refunded to your market balance (conclave with
       });
       if (token.address === zeroAddress) {
         const balance = await s.publicClient.getBalance({ address: me });
-        if (balance < escrow) throw new RequestError(`not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`);
+        if (balance < escrow)
+          throw new RequestError(
+            `not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`,
+          );
       } else {
         const erc20 = { address: token.address, abi: erc20Abi } as const;
         const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
-        if (balance < escrow) throw new RequestError(`not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`);
-        const allowance = await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, market.address] });
-        if (allowance < escrow) await sendTx(s, `approving ${formatToken(escrow, token)} for the market`, { ...erc20, functionName: "approve", args: [market.address, escrow] });
+        if (balance < escrow)
+          throw new RequestError(
+            `not enough funds: the job escrows ${formatToken(escrow, token)}, ${me} holds ${formatToken(balance, token)}`,
+          );
+        const allowance = await s.publicClient.readContract({
+          ...erc20,
+          functionName: "allowance",
+          args: [me, market.address],
+        });
+        if (allowance < escrow)
+          await sendTx(s, `approving ${formatToken(escrow, token)} for the market`, {
+            ...erc20,
+            functionName: "approve",
+            args: [market.address, escrow],
+          });
       }
-      const receipt = await sendTx(s, `requesting ${model.name} v${model.version} (k=${redundancy}, escrow ${formatToken(escrow, token)})`, {
-        address: market.address,
-        abi: market.abi,
-        functionName: "requestJob",
-        args: [request],
-        value,
-        gasLimit: requestGasLimit,
-      });
+      const receipt = await sendTx(
+        s,
+        `requesting ${model.name} v${model.version} (k=${redundancy}, escrow ${formatToken(escrow, token)})`,
+        {
+          address: market.address,
+          abi: market.abi,
+          functionName: "requestJob",
+          args: [request],
+          value,
+          gasLimit: requestGasLimit,
+        },
+      );
       const { jobId, job } = requestedJob(receipt.logs);
       ctx.out.note(`job ${jobId} requested in block ${receipt.blockNumber}`);
 
-      const timeoutS = str(ctx, "timeout") === undefined ? deadlineS + 120 : integer("--timeout", str(ctx, "timeout")!, 1);
-      const outcome = await waitForJob(s.publicClient, s.record, jobId, { fromBlock: receipt.blockNumber, timeoutMs: timeoutS * 1000, onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`) }).catch((error: unknown) => {
+      const timeoutS =
+        str(ctx, "timeout") === undefined ? deadlineS + 120 : integer("--timeout", str(ctx, "timeout")!, 1);
+      const outcome = await waitForJob(s.publicClient, s.record, jobId, {
+        fromBlock: receipt.blockNumber,
+        timeoutMs: timeoutS * 1000,
+        onProgress: (line) => s.out.progress(`job ${jobId}: ${line}`),
+      }).catch((error: unknown) => {
         if (!(error instanceof JobTimeoutError)) throw error;
-        throw new RequestError(`job ${jobId} has not ended after ${timeoutS} s; it ends by its deadline (${new Date(job.deadline * 1000).toISOString()}): follow it with conclave job status ${jobId}; if nobody serves it, conclave job finalize ${jobId} refunds the escrow to your market balance`);
+        throw new RequestError(
+          `job ${jobId} has not ended after ${timeoutS} s; it ends by its deadline (${new Date(job.deadline * 1000).toISOString()}): follow it with conclave job status ${jobId}; if nobody serves it, conclave job finalize ${jobId} refunds the escrow to your market balance`,
+        );
       });
       if (outcome.status === "refunded") {
         const reasons = await runnerReasons(s, jobId);
-        throw new RequestError(`job ${jobId} ended without a result and was refunded to your market balance (conclave withdraw)${reasons.length ? `; runners said: ${reasons.join("; ")}` : ""}`);
+        throw new RequestError(
+          `job ${jobId} ended without a result and was refunded to your market balance (conclave withdraw)${reasons.length ? `; runners said: ${reasons.join("; ")}` : ""}`,
+        );
       }
       const agreeing = outcome.deliveries.filter((d) => d.resultHash === outcome.resultHash);
       let outputs: TensorMap | null = null;
@@ -141,12 +195,20 @@ If no result comes, the escrow is refunded to your market balance (conclave with
           s.out.note(`outputs of ${d.provider} unusable: ${oneLine(error)}`);
         }
       }
-      if (!outputs || !from) throw new RequestError(`job ${jobId} settled on ${outcome.resultHash} but no provider's outputs could be fetched and verified`);
+      if (!outputs || !from)
+        throw new RequestError(
+          `job ${jobId} settled on ${outcome.resultHash} but no provider's outputs could be fetched and verified`,
+        );
       if (schema) validateTensors(schema.outputs, outputs, "output");
       s.out.progress("checking attestations");
-      const attestations = await Promise.all(outcome.deliveries.map((d) => checkAttestation(s.publicClient, market.address, s.chain.id, jobId, job, d)));
+      const attestations = await Promise.all(
+        outcome.deliveries.map((d) => checkAttestation(s.publicClient, market.address, s.chain.id, jobId, job, d)),
+      );
       const bad = attestations.filter((a) => a.resultHash === outcome.resultHash && !a.valid);
-      if (bad.length > 0) throw new RequestError(`job ${jobId}: attestation of ${bad.map((a) => a.provider).join(", ")} does not verify: ${bad[0]!.detail}`);
+      if (bad.length > 0)
+        throw new RequestError(
+          `job ${jobId}: attestation of ${bad.map((a) => a.provider).join(", ")} does not verify: ${bad[0]!.detail}`,
+        );
       const outFile = str(ctx, "output");
       if (outFile) writeTensorFile(outFile, outputs);
       const result = {
@@ -169,11 +231,12 @@ If no result comes, the escrow is refunded to your market balance (conclave with
         [
           `job ${jobId} settled: result ${outcome.resultHash}`,
           `verified: outputs hash to the canonical result; ${attestations.map((a) => `${a.provider.slice(0, 10)}… ${a.valid ? "✓" : "✗"} (${a.signedBy}${a.resultHash === outcome.resultHash ? "" : ", disagreed"})`).join(", ")}`,
-          ...Object.entries(result.outputs).map(([name, t]) => `${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data).slice(0, 200)}`),
+          ...Object.entries(result.outputs).map(
+            ([name, t]) => `${name} ${t.dtype}[${t.shape.join(",")}] = ${JSON.stringify(t.data).slice(0, 200)}`,
+          ),
           ...(outFile ? [`outputs written to ${outFile}`] : []),
         ].join("\n"),
       );
     },
   },
 };
-

@@ -28,7 +28,8 @@ it encrypted to <file>.`,
     async run(ctx) {
       const file = required(ctx, "out");
       const key = process.env[KEY_ENV.key];
-      if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) throw new KeyError(`set ${KEY_ENV.key} to the 0x-prefixed 32-byte hex key to import`);
+      if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key))
+        throw new KeyError(`set ${KEY_ENV.key} to the 0x-prefixed 32-byte hex key to import`);
       const addr = await writeKeystore(file, key as Hex, await password(file));
       ctx.out.result({ address: addr, keystore: file }, () => `created ${file} for ${addr}`);
     },

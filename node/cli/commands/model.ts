@@ -27,8 +27,24 @@ async function checkAgainstSchema(file: string, weights: Uint8Array, schema: Mod
   }
   try {
     const same = (a: readonly string[], b: string[]) => a.length === b.length && a.every((n) => b.includes(n));
-    if (!same(session.inputNames, schema.inputs.map((i) => i.name))) throw new RequestError(`the model's inputs are [${session.inputNames.join(", ")}], the schema's [${schema.inputs.map((i) => i.name).join(", ")}]`);
-    if (!same(session.outputNames, schema.outputs.map((o) => o.name))) throw new RequestError(`the model's outputs are [${session.outputNames.join(", ")}], the schema's [${schema.outputs.map((o) => o.name).join(", ")}]`);
+    if (
+      !same(
+        session.inputNames,
+        schema.inputs.map((i) => i.name),
+      )
+    )
+      throw new RequestError(
+        `the model's inputs are [${session.inputNames.join(", ")}], the schema's [${schema.inputs.map((i) => i.name).join(", ")}]`,
+      );
+    if (
+      !same(
+        session.outputNames,
+        schema.outputs.map((o) => o.name),
+      )
+    )
+      throw new RequestError(
+        `the model's outputs are [${session.outputNames.join(", ")}], the schema's [${schema.outputs.map((o) => o.name).join(", ")}]`,
+      );
   } finally {
     await session.release();
   }
@@ -46,12 +62,22 @@ a DAO vote activates it: conclave dao propose activate <name> <version>.
 --output-quantum is the rounding step of float outputs in the canonical result hash (default 0.0001).
 --min-fee is the smallest fee per provider a job may offer, in ETH (default 0); a job paid in an
 ERC-20 offers at least its value at the rate the DAO set for that token.`,
-    options: { name: { type: "string" }, schema: { type: "string" }, runtime: { type: "string" }, "output-quantum": { type: "string" }, "min-memory": { type: "string" }, "min-fee": { type: "string" } },
+    options: {
+      name: { type: "string" },
+      schema: { type: "string" },
+      runtime: { type: "string" },
+      "output-quantum": { type: "string" },
+      "min-memory": { type: "string" },
+      "min-fee": { type: "string" },
+    },
     args: [1, 1],
     async run(ctx) {
       const file = ctx.positionals[0]!;
       const name = required(ctx, "name");
-      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new RequestError(`--name must be 1-64 lower-case letters, digits, ".", "_" or "-", got ${JSON.stringify(name)}`);
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+        throw new RequestError(
+          `--name must be 1-64 lower-case letters, digits, ".", "_" or "-", got ${JSON.stringify(name)}`,
+        );
       const schemaFile = required(ctx, "schema");
       let schema: ModelSchema;
       try {
@@ -68,7 +94,9 @@ ERC-20 offers at least its value at the rate the DAO set for that token.`,
       const existing = await conclaveContracts(s.record, s.publicClient).models.read.getModel([keccak256(toHex(name))]);
       const me = (await s.signer()).account.address;
       if (existing.versionCount > 0 && existing.owner !== me) {
-        throw new RequestError(`model ${name} belongs to ${existing.owner}: only its owner publishes versions under it (pick another name, or ask for it: conclave model transfer)`);
+        throw new RequestError(
+          `model ${name} belongs to ${existing.owner}: only its owner publishes versions under it (pick another name, or ask for it: conclave model transfer)`,
+        );
       }
       s.out.progress(`adding ${weights.byteLength} bytes to IPFS`);
       const published = await publishModel({
@@ -86,7 +114,11 @@ ERC-20 offers at least its value at the rate the DAO set for that token.`,
           minFee: amount("--min-fee", str(ctx, "min-fee") ?? "0", 18),
         },
       });
-      ctx.out.result({ name, ...published }, () => `published ${name} v${published.version}\n  weights ${published.weightsCid} (sha256 ${published.weightsSha256})\n  schema  ${published.schemaCid}\n  next: conclave dao propose activate ${name} ${published.version}`);
+      ctx.out.result(
+        { name, ...published },
+        () =>
+          `published ${name} v${published.version}\n  weights ${published.weightsCid} (sha256 ${published.weightsSha256})\n  schema  ${published.schemaCid}\n  next: conclave dao propose activate ${name} ${published.version}`,
+      );
     },
   },
   "model transfer": {
@@ -104,11 +136,21 @@ an offer.`,
       const model = await resolveModelName(s, ctx.positionals[0]!);
       const to = getAddress(address("address", ctx.positionals[1]!));
       const me = (await s.signer()).account.address;
-      if (model.owner !== me) throw new RequestError(`${me} does not own model ${model.name} (its owner is ${model.owner})`);
+      if (model.owner !== me)
+        throw new RequestError(`${me} does not own model ${model.name} (its owner is ${model.owner})`);
       if (to === me) throw new RequestError(`${me} already owns model ${model.name}`);
-      const receipt = await sendTx(s, `offering ${model.name} to ${to}`, { address: models.address, abi: models.abi, functionName: "transferModel", args: [model.modelId, to] });
-      ctx.out.result({ name: model.name, modelId: model.modelId, owner: me, pendingOwner: to, tx: receipt.transactionHash }, () =>
-        to === zeroAddress ? `withdrew the offer of ${model.name}` : `offered ${model.name} to ${to}\n  next, from that address: conclave model accept ${model.name}`,
+      const receipt = await sendTx(s, `offering ${model.name} to ${to}`, {
+        address: models.address,
+        abi: models.abi,
+        functionName: "transferModel",
+        args: [model.modelId, to],
+      });
+      ctx.out.result(
+        { name: model.name, modelId: model.modelId, owner: me, pendingOwner: to, tx: receipt.transactionHash },
+        () =>
+          to === zeroAddress
+            ? `withdrew the offer of ${model.name}`
+            : `offered ${model.name} to ${to}\n  next, from that address: conclave model accept ${model.name}`,
       );
     },
   },
@@ -125,9 +167,28 @@ the only one that may publish new versions under it.`,
       const model = await resolveModelName(s, ctx.positionals[0]!);
       const me = (await s.signer()).account.address;
       const pending = await models.read.pendingModelOwner([model.modelId]);
-      if (pending !== me) throw new RequestError(pending === zeroAddress ? `model ${model.name} is not offered to anyone` : `model ${model.name} is offered to ${pending}, not to ${me}`);
-      const receipt = await sendTx(s, `accepting ${model.name}`, { address: models.address, abi: models.abi, functionName: "acceptModel", args: [model.modelId] });
-      ctx.out.result({ name: model.name, modelId: model.modelId, owner: me, previousOwner: model.owner, tx: receipt.transactionHash }, () => `${me} now owns model ${model.name}`);
+      if (pending !== me)
+        throw new RequestError(
+          pending === zeroAddress
+            ? `model ${model.name} is not offered to anyone`
+            : `model ${model.name} is offered to ${pending}, not to ${me}`,
+        );
+      const receipt = await sendTx(s, `accepting ${model.name}`, {
+        address: models.address,
+        abi: models.abi,
+        functionName: "acceptModel",
+        args: [model.modelId],
+      });
+      ctx.out.result(
+        {
+          name: model.name,
+          modelId: model.modelId,
+          owner: me,
+          previousOwner: model.owner,
+          tx: receipt.transactionHash,
+        },
+        () => `${me} now owns model ${model.name}`,
+      );
     },
   },
 };

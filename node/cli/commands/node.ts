@@ -13,14 +13,32 @@ export class ShutdownTimeoutError extends FatalError {
  * signal): then fails with ShutdownTimeoutError and leaves the work unfinished. Abandoning is
  * safe: the journal records every step, and a restarted runner resumes from it.
  */
-export async function stopWithin(stop: () => Promise<void>, timeoutMs: number, abort: Promise<unknown> = new Promise(() => {})): Promise<void> {
+export async function stopWithin(
+  stop: () => Promise<void>,
+  timeoutMs: number,
+  abort: Promise<unknown> = new Promise(() => {}),
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ShutdownTimeoutError(`in-flight work did not finish within shutdownTimeoutMs=${timeoutMs}; exiting without it (the journal resumes it on restart)`)), timeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new ShutdownTimeoutError(
+            `in-flight work did not finish within shutdownTimeoutMs=${timeoutMs}; exiting without it (the journal resumes it on restart)`,
+          ),
+        ),
+      timeoutMs,
+    );
   });
   const interrupted = abort.then(
-    () => Promise.reject(new ShutdownTimeoutError("second signal while stopping; exiting without waiting for in-flight work (the journal resumes it on restart)")),
-    () => Promise.reject(new ShutdownTimeoutError("stopping was interrupted; exiting without waiting for in-flight work")),
+    () =>
+      Promise.reject(
+        new ShutdownTimeoutError(
+          "second signal while stopping; exiting without waiting for in-flight work (the journal resumes it on restart)",
+        ),
+      ),
+    () =>
+      Promise.reject(new ShutdownTimeoutError("stopping was interrupted; exiting without waiting for in-flight work")),
   );
   try {
     await Promise.race([stop(), deadline, interrupted]);
@@ -108,7 +126,8 @@ a second signal stops waiting), else it exits with status 1.`,
       const redact = urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]);
       const log = createLogger({ level: config.logLevel, redact });
       // A daemon keeps serving: a stray rejection is logged, never a reason to drop every job.
-      const onRejection = (reason: unknown) => log.error("unhandled rejection", { error: String((reason as Error)?.message ?? reason) });
+      const onRejection = (reason: unknown) =>
+        log.error("unhandled rejection", { error: String((reason as Error)?.message ?? reason) });
       process.on("unhandledRejection", onRejection);
       let stopSignals: ReturnType<typeof signals> | undefined;
       try {
@@ -124,7 +143,15 @@ a second signal stops waiting), else it exits with status 1.`,
         }
         // Only now: a signal during start-up keeps its default effect and ends the process at once.
         stopSignals = signals();
-        console.log(JSON.stringify({ event: "ready", provider: runner.address, http: runner.httpUrl, ipfs: runner.ipfsAddrs, gateway: runner.gatewayUrl }));
+        console.log(
+          JSON.stringify({
+            event: "ready",
+            provider: runner.address,
+            http: runner.httpUrl,
+            ipfs: runner.ipfsAddrs,
+            gateway: runner.gatewayUrl,
+          }),
+        );
         await stopSignals.first;
         log.info("stopping", { shutdownTimeoutMs: config.shutdownTimeoutMs });
         await stopWithin(() => runner.stop(), config.shutdownTimeoutMs, stopSignals.next());

@@ -1,7 +1,17 @@
 import { erc20Abi, getAddress, hexToString, stringToHex, type Address } from "viem";
 import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { address, amount, formatToken, integer, RequestError, required, str, tokenInfo, type Command } from "../command.ts";
+import {
+  address,
+  amount,
+  formatToken,
+  integer,
+  RequestError,
+  required,
+  str,
+  tokenInfo,
+  type Command,
+} from "../command.ts";
 import type { Session } from "../session.ts";
 import { formatTags, parseTags, TAG_USAGE, tagNames } from "../tags.ts";
 import { sendTx } from "../tx.ts";
@@ -50,7 +60,14 @@ Unless the registry admits automatically, you are Pending until a DAO vote appro
 conclave token transfer <address> <amount>; on the local network: conclave faucet <address>.
 --tags: the capabilities you declare (default cpu); the DAO grants those it vouches for.
   ${TAG_USAGE}`,
-    options: { stake: { type: "string" }, memory: { type: "string" }, tags: { type: "string" }, accelerator: { type: "string" }, region: { type: "string" }, metadata: { type: "string" } },
+    options: {
+      stake: { type: "string" },
+      memory: { type: "string" },
+      tags: { type: "string" },
+      accelerator: { type: "string" },
+      region: { type: "string" },
+      metadata: { type: "string" },
+    },
     async run(ctx) {
       const s = await ctx.session();
       const me = (await s.signer()).account.address;
@@ -58,12 +75,19 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       const token = await stakeToken(s);
       const stake = amount("--stake", required(ctx, "stake"), token.decimals);
       const min = await providers.read.minStake();
-      if (stake < min) throw new RequestError(`--stake ${formatToken(stake, token)} is below the minimum stake of ${formatToken(min, token)}`);
+      if (stake < min)
+        throw new RequestError(
+          `--stake ${formatToken(stake, token)} is below the minimum stake of ${formatToken(min, token)}`,
+        );
       const existing = await providers.read.getProvider([me]);
-      if (existing.status !== ProviderStatus.None && existing.status !== ProviderStatus.Exited) throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
+      if (existing.status !== ProviderStatus.None && existing.status !== ProviderStatus.Exited)
+        throw new RequestError(`${me} is already registered (${PROVIDER_STATUS[existing.status]})`);
       const erc20 = { address: token.address, abi: erc20Abi } as const;
       const balance = await s.publicClient.readContract({ ...erc20, functionName: "balanceOf", args: [me] });
-      if (balance < stake) throw new RequestError(`not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}${s.local ? ` (local network: conclave faucet ${me})` : ` (a holder can send them: conclave token transfer ${me} <amount>)`}`);
+      if (balance < stake)
+        throw new RequestError(
+          `not enough funds: staking ${formatToken(stake, token)}, ${me} holds ${formatToken(balance, token)}${s.local ? ` (local network: conclave faucet ${me})` : ` (a holder can send them: conclave token transfer ${me} <amount>)`}`,
+        );
       const label = (v: string | undefined, d: string) => {
         const t = v ?? d;
         if (new TextEncoder().encode(t).length > 32) throw new RequestError(`"${t}" is longer than 32 bytes`);
@@ -75,12 +99,28 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
         region: label(str(ctx, "region"), "unknown"),
         tags: parseTags("--tags", str(ctx, "tags") ?? "cpu"),
       };
-      if ((await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, providers.address] })) < stake) {
-        await sendTx(s, `approving ${formatToken(stake, token)} for the registry`, { ...erc20, functionName: "approve", args: [providers.address, stake] });
+      if (
+        (await s.publicClient.readContract({ ...erc20, functionName: "allowance", args: [me, providers.address] })) <
+        stake
+      ) {
+        await sendTx(s, `approving ${formatToken(stake, token)} for the registry`, {
+          ...erc20,
+          functionName: "approve",
+          args: [providers.address, stake],
+        });
       }
-      await sendTx(s, `registering with ${formatToken(stake, token)} staked`, { address: providers.address, abi: providers.abi, functionName: "register", args: [stake, caps, str(ctx, "metadata") ?? ""] });
+      await sendTx(s, `registering with ${formatToken(stake, token)} staked`, {
+        address: providers.address,
+        abi: providers.abi,
+        functionName: "register",
+        args: [stake, caps, str(ctx, "metadata") ?? ""],
+      });
       const view = await providerView(s, me);
-      ctx.out.result(view, () => `registered ${me} with tags ${formatTags(caps.tags)}: ${view.status}${view.status === "Pending" ? ` — ask the DAO: conclave dao propose approve-provider ${me}` : ""}`);
+      ctx.out.result(
+        view,
+        () =>
+          `registered ${me} with tags ${formatTags(caps.tags)}: ${view.status}${view.status === "Pending" ? ` — ask the DAO: conclave dao propose approve-provider ${me}` : ""}`,
+      );
     },
   },
   "provider status": {
@@ -89,7 +129,9 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
     args: [0, 1],
     async run(ctx) {
       const s = await ctx.session();
-      const who = ctx.positionals[0] ? getAddress(address("provider", ctx.positionals[0])) : (await s.signer()).account.address;
+      const who = ctx.positionals[0]
+        ? getAddress(address("provider", ctx.positionals[0]))
+        : (await s.signer()).account.address;
       const view = await providerView(s, who);
       if (view.status === "None") throw new RequestError(`${who} is not a registered provider`);
       const token = await stakeToken(s);
@@ -97,7 +139,9 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
         [
           `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
           `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
-          ...(view.frozenUntil ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`] : []),
+          ...(view.frozenUntil
+            ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`]
+            : []),
           `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${formatTags(BigInt(view.tags))}, granted by the DAO ${formatTags(BigInt(view.grantedTags))}`,
           `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
         ].join("\n"),
@@ -111,9 +155,16 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       const s = await ctx.session();
       const me = (await s.signer()).account.address;
       const { providers } = conclaveContracts(s.record, s.publicClient);
-      await sendTx(s, "requesting exit", { address: providers.address, abi: providers.abi, functionName: "requestExit" });
+      await sendTx(s, "requesting exit", {
+        address: providers.address,
+        abi: providers.abi,
+        functionName: "requestExit",
+      });
       const view = await providerView(s, me);
-      ctx.out.result(view, () => `exit requested: stake can be withdrawn from ${view.unbondingEndsAt} (conclave provider withdraw)`);
+      ctx.out.result(
+        view,
+        () => `exit requested: stake can be withdrawn from ${view.unbondingEndsAt} (conclave provider withdraw)`,
+      );
     },
   },
   "provider withdraw": {
@@ -124,14 +175,31 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       const me = (await s.signer()).account.address;
       const { providers } = conclaveContracts(s.record, s.publicClient);
       const before = await providers.read.getProvider([me]);
-      if (before.unbondingEndsAt === 0) throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
+      if (before.unbondingEndsAt === 0)
+        throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
       const now = await chainNow(s.publicClient);
-      if (BigInt(before.unbondingEndsAt) > now) throw new RequestError(`unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`);
-      if (before.locked !== 0n) throw new RequestError(`collateral is still locked by open jobs (${before.locked} units): withdraw once they end`);
-      if (BigInt(before.frozenUntil) > now) throw new RequestError(`${me} is frozen by the guardian until ${new Date(before.frozenUntil * 1000).toISOString()}: no withdrawal before then`);
-      await sendTx(s, "withdrawing stake", { address: providers.address, abi: providers.abi, functionName: "withdrawStake" });
+      if (BigInt(before.unbondingEndsAt) > now)
+        throw new RequestError(
+          `unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`,
+        );
+      if (before.locked !== 0n)
+        throw new RequestError(
+          `collateral is still locked by open jobs (${before.locked} units): withdraw once they end`,
+        );
+      if (BigInt(before.frozenUntil) > now)
+        throw new RequestError(
+          `${me} is frozen by the guardian until ${new Date(before.frozenUntil * 1000).toISOString()}: no withdrawal before then`,
+        );
+      await sendTx(s, "withdrawing stake", {
+        address: providers.address,
+        abi: providers.abi,
+        functionName: "withdrawStake",
+      });
       const token = await stakeToken(s);
-      ctx.out.result({ address: me, withdrawn: before.stake.toString() }, () => `withdrew ${formatToken(before.stake, token)}`);
+      ctx.out.result(
+        { address: me, withdrawn: before.stake.toString() },
+        () => `withdrew ${formatToken(before.stake, token)}`,
+      );
     },
   },
 };

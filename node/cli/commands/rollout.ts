@@ -3,7 +3,19 @@ import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { decodeRevert } from "../../chain/revert.ts";
 import { TxWouldRevertError } from "../../chain/tx-sender.ts";
-import { abortUnmetText, bpsText, countersOf, planOf, rolloutRules, unmetText, verdictText, type PromotionUnmet, type RolloutCounters, type RolloutPlan, type RolloutRules } from "../../rollouts/rules.ts";
+import {
+  abortUnmetText,
+  bpsText,
+  countersOf,
+  planOf,
+  rolloutRules,
+  unmetText,
+  verdictText,
+  type PromotionUnmet,
+  type RolloutCounters,
+  type RolloutPlan,
+  type RolloutRules,
+} from "../../rollouts/rules.ts";
 import { FatalError } from "../../errors.ts";
 import { resolveModelName, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
@@ -45,15 +57,32 @@ export interface RolloutReport {
 async function rolloutReport(s: Session, nameOrId: string): Promise<RolloutReport> {
   const m = await resolveModelName(s, nameOrId);
   const { models } = conclaveContracts(s.record, s.publicClient);
-  const [[rollout, rawCounters], [promotable, abortable], now] = await Promise.all([models.read.rolloutOf([m.modelId]), models.read.rolloutVerdict([m.modelId]), chainNow(s.publicClient).then(Number)]);
+  const [[rollout, rawCounters], [promotable, abortable], now] = await Promise.all([
+    models.read.rolloutOf([m.modelId]),
+    models.read.rolloutVerdict([m.modelId]),
+    chainNow(s.publicClient).then(Number),
+  ]);
   const status = ROLLOUT_STATUS[rollout.status] ?? "None";
   const counters = countersOf(rawCounters);
-  const base = { model: m.name, modelId: m.modelId, status, activeVersion: m.activeVersion, counters, chainVerdict: { promotable, abortable }, now: iso(now) };
+  const base = {
+    model: m.name,
+    modelId: m.modelId,
+    status,
+    activeVersion: m.activeVersion,
+    counters,
+    chainVerdict: { promotable, abortable },
+    now: iso(now),
+  };
   if (status === "None") return { ...base, plan: null, startedAt: null, rules: null };
   const plan = planOf(rollout.plan);
   const candidate = await models.read.getVersion([m.modelId, plan.candidate]);
   const rules = rolloutRules(status, plan, rollout.startedAt, counters, now);
-  return { ...base, plan: { ...plan, candidateStatus: VERSION_STATUS[candidate.status] ?? "Unknown" }, startedAt: iso(rollout.startedAt), rules: { ...rules, text: verdictText(plan, counters, rules, now) } };
+  return {
+    ...base,
+    plan: { ...plan, candidateStatus: VERSION_STATUS[candidate.status] ?? "Unknown" },
+    startedAt: iso(rollout.startedAt),
+    rules: { ...rules, text: verdictText(plan, counters, rules, now) },
+  };
 }
 
 function reportText(r: RolloutReport): string {
@@ -73,22 +102,39 @@ function reportText(r: RolloutReport): string {
 async function act(s: Session, nameOrId: string, action: "promote" | "abort") {
   const report = await rolloutReport(s, nameOrId);
   const { plan, rules, counters } = report;
-  if (report.status !== "Running" || !plan || !rules) throw new NoRunningRolloutError(`${report.model} has no running rollout (${report.status === "None" ? "none was ever started" : `the last one was ${report.status}`})`);
+  if (report.status !== "Running" || !plan || !rules)
+    throw new NoRunningRolloutError(
+      `${report.model} has no running rollout (${report.status === "None" ? "none was ever started" : `the last one was ${report.status}`})`,
+    );
   const { models } = conclaveContracts(s.record, s.publicClient);
   const fn = action === "promote" ? "promoteRollout" : "abortRollout";
   let receipt;
   try {
-    receipt = await sendTx(s, `${action === "promote" ? "promoting" : "aborting"} the rollout of ${report.model} v${plan.candidate}`, { address: models.address, abi: models.abi, functionName: fn, args: [report.modelId] });
+    receipt = await sendTx(
+      s,
+      `${action === "promote" ? "promoting" : "aborting"} the rollout of ${report.model} v${plan.candidate}`,
+      { address: models.address, abi: models.abi, functionName: fn, args: [report.modelId] },
+    );
   } catch (error) {
     const revert = error instanceof TxWouldRevertError ? decodeRevert(error.cause) : undefined;
     if (revert?.name === "ModelRegistryRolloutRuleNotMet") {
       // The rule named by the contract's error; the numbers from the counters read just before.
       const rule = String(revert.args[1]);
       const now = Math.floor(Date.parse(report.now) / 1000);
-      const detail = action === "abort" ? abortUnmetText(plan, counters, rules) : ["minimum duration", "jobs ended", "disputed share", "failed share"].includes(rule) ? unmetText(rule as PromotionUnmet, plan, counters, rules, now) : rule;
-      throw new RolloutRuleNotMetError(`cannot ${action} the rollout of ${report.model} v${plan.candidate}: the ${action === "promote" ? "promotion" : "abort"} rule does not hold: ${detail}${action === "abort" ? " (the guardian or the DAO may abort at any time)" : ""}`, rule, { cause: error });
+      const detail =
+        action === "abort"
+          ? abortUnmetText(plan, counters, rules)
+          : ["minimum duration", "jobs ended", "disputed share", "failed share"].includes(rule)
+            ? unmetText(rule as PromotionUnmet, plan, counters, rules, now)
+            : rule;
+      throw new RolloutRuleNotMetError(
+        `cannot ${action} the rollout of ${report.model} v${plan.candidate}: the ${action === "promote" ? "promotion" : "abort"} rule does not hold: ${detail}${action === "abort" ? " (the guardian or the DAO may abort at any time)" : ""}`,
+        rule,
+        { cause: error },
+      );
     }
-    if (revert?.name === "ModelRegistryNoRunningRollout") throw new NoRunningRolloutError(`${report.model} has no running rollout (it ended just now)`, { cause: error });
+    if (revert?.name === "ModelRegistryNoRunningRollout")
+      throw new NoRunningRolloutError(`${report.model} has no running rollout (it ended just now)`, { cause: error });
     throw error;
   }
   const [promoted] = parseEventLogs({ abi: models.abi, logs: receipt.logs, eventName: "RolloutPromoted" });
@@ -126,7 +172,10 @@ it as a service (rollouts.autoAct). Otherwise one line names the unmet part of t
     async run(ctx) {
       const s = await ctx.session();
       const r = await act(s, ctx.positionals[0]!, "promote");
-      ctx.out.result(r, () => `${r.model}: v${r.plan!.candidate} promoted; active version v${r.activeVersion} (tx ${r.tx})`);
+      ctx.out.result(
+        r,
+        () => `${r.model}: v${r.plan!.candidate} promoted; active version v${r.activeVersion} (tx ${r.tx})`,
+      );
     },
   },
   "rollout abort": {
@@ -141,7 +190,11 @@ requested are still served and paid. Otherwise one line says that the abort rule
     async run(ctx) {
       const s = await ctx.session();
       const r = await act(s, ctx.positionals[0]!, "abort");
-      ctx.out.result(r, () => `${r.model}: rollout of v${r.plan!.candidate} aborted (${r.reason ?? "no reason"}); active version v${r.activeVersion} (tx ${r.tx})`);
+      ctx.out.result(
+        r,
+        () =>
+          `${r.model}: rollout of v${r.plan!.candidate} aborted (${r.reason ?? "no reason"}); active version v${r.activeVersion} (tx ${r.tx})`,
+      );
     },
   },
 };

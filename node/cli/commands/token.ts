@@ -3,7 +3,16 @@ import { walletFor } from "../../chain/clients.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { DEV_ROLES, devAccount } from "../../devnet/accounts.ts";
 import { FatalError } from "../../errors.ts";
-import { address, amount, formatToken, RequestError, str, tokenInfo, type Command, type TokenInfo } from "../command.ts";
+import {
+  address,
+  amount,
+  formatToken,
+  RequestError,
+  str,
+  tokenInfo,
+  type Command,
+  type TokenInfo,
+} from "../command.ts";
 import { LOCAL_CHAIN_ID } from "../keys.ts";
 import type { Session } from "../session.ts";
 import { sendTx, sendValue } from "../tx.ts";
@@ -15,7 +24,10 @@ export class FaucetRefusedError extends FatalError {
 
 /** The faucet pays out on the local development chain only; anywhere else it is refused with the way to get tokens there. */
 export function assertFaucetChain(chainId: number, to: Address): void {
-  if (chainId !== LOCAL_CHAIN_ID) throw new FaucetRefusedError(`the faucet works on the local network (chain ${LOCAL_CHAIN_ID}) only, this is chain ${chainId}: ask a token holder to run conclave token transfer ${to} <amount>`);
+  if (chainId !== LOCAL_CHAIN_ID)
+    throw new FaucetRefusedError(
+      `the faucet works on the local network (chain ${LOCAL_CHAIN_ID}) only, this is chain ${chainId}: ask a token holder to run conclave token transfer ${to} <amount>`,
+    );
 }
 
 const ETH: TokenInfo = { address: zeroAddress, symbol: "ETH", decimals: 18 };
@@ -40,12 +52,23 @@ function recipient(text: string): Address {
 }
 
 /** Sends `value` of `t` from `from` (default: the session's signer) to `to`. */
-async function send(s: Session, t: TokenInfo, to: Address, value: bigint, from?: ReturnType<typeof walletFor>): Promise<string> {
+async function send(
+  s: Session,
+  t: TokenInfo,
+  to: Address,
+  value: bigint,
+  from?: ReturnType<typeof walletFor>,
+): Promise<string> {
   const label = `sending ${formatToken(value, t)} to ${to}`;
   const receipt =
     t.address === zeroAddress
       ? await sendValue(s, label, to, value, from)
-      : await sendTx(s, label, { address: t.address, abi: erc20Abi, functionName: "transfer", args: [to, value] }, from);
+      : await sendTx(
+          s,
+          label,
+          { address: t.address, abi: erc20Abi, functionName: "transfer", args: [to, value] },
+          from,
+        );
   return receipt.transactionHash;
 }
 
@@ -67,10 +90,24 @@ the recipient votes with CLV only after delegating (conclave dao delegate).`,
       if (value === 0n) throw new RequestError("amount must be above 0");
       const me = (await s.signer()).account.address;
       const have = await balanceOf(s, t, me);
-      if (have < value) throw new RequestError(`not enough funds: sending ${formatToken(value, t)}, ${me} holds ${formatToken(have, t)}`);
+      if (have < value)
+        throw new RequestError(
+          `not enough funds: sending ${formatToken(value, t)}, ${me} holds ${formatToken(have, t)}`,
+        );
       const tx = await send(s, t, to, value);
       const after = await balanceOf(s, t, to);
-      ctx.out.result({ from: me, to, token: t.symbol, tokenAddress: t.address, amount: value.toString(), recipientBalance: after.toString(), tx }, () => `sent ${formatToken(value, t)} to ${to} (it now holds ${formatToken(after, t)})`);
+      ctx.out.result(
+        {
+          from: me,
+          to,
+          token: t.symbol,
+          tokenAddress: t.address,
+          amount: value.toString(),
+          recipientBalance: after.toString(),
+          tx,
+        },
+        () => `sent ${formatToken(value, t)} to ${to} (it now holds ${formatToken(after, t)})`,
+      );
     },
   },
   "token balance": {
@@ -83,13 +120,17 @@ for gas; --token adds an ERC-20. Market balances (earnings, refunds) are under c
     args: [0, 1],
     async run(ctx) {
       const s = await ctx.session();
-      const who = ctx.positionals[0] ? getAddress(address("address", ctx.positionals[0])) : (await s.signer()).account.address;
+      const who = ctx.positionals[0]
+        ? getAddress(address("address", ctx.positionals[0]))
+        : (await s.signer()).account.address;
       const { token: clv, providers } = conclaveContracts(s.record, s.publicClient);
       const stake = await tokenInfo(s, await providers.read.stakeToken());
       const [held, eth] = await Promise.all([balanceOf(s, stake, who), s.publicClient.getBalance({ address: who })]);
       // Votes and delegation exist on the governance token, which is the stake token on a standard deployment.
       const governance = getAddress(clv.address) === getAddress(stake.address);
-      const [votes, delegate] = governance ? await Promise.all([clv.read.getVotes([who]), clv.read.delegates([who])]) : [null, null];
+      const [votes, delegate] = governance
+        ? await Promise.all([clv.read.getVotes([who]), clv.read.delegates([who])])
+        : [null, null];
       const extra = str(ctx, "token") === undefined ? null : await tokenInfo(s, address("--token", str(ctx, "token")!));
       const other = extra ? await balanceOf(s, extra, who) : null;
       const data = {
@@ -103,7 +144,11 @@ for gas; --token adds an ERC-20. Market balances (earnings, refunds) are under c
       ctx.out.result(data, () =>
         [
           `${who}: ${formatToken(held, stake)}, ${formatToken(eth, ETH)}`,
-          ...(votes === null ? [] : [`  votes ${formatToken(votes, stake)}${data.delegate ? `, delegated to ${data.delegate}` : " (not delegated: conclave dao delegate)"}`]),
+          ...(votes === null
+            ? []
+            : [
+                `  votes ${formatToken(votes, stake)}${data.delegate ? `, delegated to ${data.delegate}` : " (not delegated: conclave dao delegate)"}`,
+              ]),
           ...(extra ? [`  ${formatToken(other!, extra)}`] : []),
         ].join("\n"),
       );
@@ -131,19 +176,42 @@ local one (${LOCAL_CHAIN_ID}): there a holder sends tokens with conclave token t
       // `signer()` checks --dev-account (a number in range, on the local chain) before it is used.
       const chosen = devFlag === undefined ? undefined : await s.signer();
       const candidates = chosen ? [Number(devFlag)] : [...DEV_ROLES.members];
-      const balances = await Promise.all(candidates.map(async (i) => ({ i, clv: await balanceOf(s, stake, devAccount(i).address), eth: await s.publicClient.getBalance({ address: devAccount(i).address }) })));
+      const balances = await Promise.all(
+        candidates.map(async (i) => ({
+          i,
+          clv: await balanceOf(s, stake, devAccount(i).address),
+          eth: await s.publicClient.getBalance({ address: devAccount(i).address }),
+        })),
+      );
       const holder = balances.sort((a, b) => (b.clv > a.clv ? 1 : b.clv < a.clv ? -1 : 0))[0];
       if (!holder || holder.clv < value || holder.eth < eth) {
-        const who = holder ? `development account ${holder.i} holds ${formatToken(holder.clv, stake)} and ${formatToken(holder.eth, ETH)}` : "no development account";
-        throw new FaucetRefusedError(`the faucet cannot send ${formatToken(value, stake)} and ${formatToken(eth, ETH)}: ${who}`);
+        const who = holder
+          ? `development account ${holder.i} holds ${formatToken(holder.clv, stake)} and ${formatToken(holder.eth, ETH)}`
+          : "no development account";
+        throw new FaucetRefusedError(
+          `the faucet cannot send ${formatToken(value, stake)} and ${formatToken(eth, ETH)}: ${who}`,
+        );
       }
       const from = chosen ?? walletFor(s.rpcUrl, s.chain, devAccount(holder.i));
       const txs: string[] = [];
       if (eth > 0n) txs.push(await send(s, ETH, to, eth, from));
       if (value > 0n) txs.push(await send(s, stake, to, value, from));
-      const [clvAfter, ethAfter] = await Promise.all([balanceOf(s, stake, to), s.publicClient.getBalance({ address: to })]);
-      ctx.out.result({ to, from: from.account.address, devAccount: holder.i, [stake.symbol]: value.toString(), ETH: eth.toString(), balances: { [stake.symbol]: clvAfter.toString(), ETH: ethAfter.toString() }, txs }, () =>
-        `sent ${formatToken(value, stake)} and ${formatToken(eth, ETH)} to ${to} from development account ${holder.i}; it holds ${formatToken(clvAfter, stake)} and ${formatToken(ethAfter, ETH)}`,
+      const [clvAfter, ethAfter] = await Promise.all([
+        balanceOf(s, stake, to),
+        s.publicClient.getBalance({ address: to }),
+      ]);
+      ctx.out.result(
+        {
+          to,
+          from: from.account.address,
+          devAccount: holder.i,
+          [stake.symbol]: value.toString(),
+          ETH: eth.toString(),
+          balances: { [stake.symbol]: clvAfter.toString(), ETH: ethAfter.toString() },
+          txs,
+        },
+        () =>
+          `sent ${formatToken(value, stake)} and ${formatToken(eth, ETH)} to ${to} from development account ${holder.i}; it holds ${formatToken(clvAfter, stake)} and ${formatToken(ethAfter, ETH)}`,
       );
     },
   },

@@ -45,7 +45,9 @@ export function slashCause(
 ): SlashCause {
   if (slash.revealed) return "outvoted";
   const from = requestedBlock ?? 0n;
-  const killed = kills.some((k) => k.address.toLowerCase() === slash.provider.toLowerCase() && k.from <= slash.block && k.to >= from);
+  const killed = kills.some(
+    (k) => k.address.toLowerCase() === slash.provider.toLowerCase() && k.from <= slash.block && k.to >= from,
+  );
   return killed ? "missed while killed" : "missed";
 }
 
@@ -88,7 +90,13 @@ export interface AuditFigures {
    */
   killedSlashes: Slash[];
   /** byFault: reverted transactions mined inside (or just after) each kind of fault's windows; "none" outside all. */
-  revertedTxs: { count: number; gasUsed: bigint; gasBurntWei: bigint; byKind: Record<string, number>; byFault: Record<string, number> };
+  revertedTxs: {
+    count: number;
+    gasUsed: bigint;
+    gasBurntWei: bigint;
+    byKind: Record<string, number>;
+    byFault: Record<string, number>;
+  };
   /** No-ops mined in place of transactions a reorg would have made revert (21,000 gas each, not a revert). */
   voidedTxs: { count: number; gasUsed: bigint };
   latency: {
@@ -117,7 +125,13 @@ export function percentile(xs: readonly number[], p: number): number {
 }
 
 /** Every job requested by `clients` since `fromBlock`, with everything that happened to it. */
-export async function readLedger(publicClient: PublicClient, record: DeploymentRecord, clients: readonly Address[], fromBlock: bigint, toBlock: bigint): Promise<Map<bigint, JobLedger>> {
+export async function readLedger(
+  publicClient: PublicClient,
+  record: DeploymentRecord,
+  clients: readonly Address[],
+  fromBlock: bigint,
+  toBlock: bigint,
+): Promise<Map<bigint, JobLedger>> {
   const { market } = conclaveContracts(record, publicClient);
   const ours = new Set(clients.map((c) => c.toLowerCase()));
   const logs = await publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock, toBlock });
@@ -126,7 +140,17 @@ export async function readLedger(publicClient: PublicClient, record: DeploymentR
     if (l.eventName !== "JobRequested") continue;
     if (!ours.has(l.args.client!.toLowerCase())) continue;
     const job = jobOfWords(l.args.job!);
-    jobs.set(l.args.jobId!, { jobId: l.args.jobId!, job, redundancy: Number(job.redundancy), requestedBlock: l.blockNumber, submitted: [], settled: [], refunded: [], seats: [], revealed: [] });
+    jobs.set(l.args.jobId!, {
+      jobId: l.args.jobId!,
+      job,
+      redundancy: Number(job.redundancy),
+      requestedBlock: l.blockNumber,
+      submitted: [],
+      settled: [],
+      refunded: [],
+      seats: [],
+      revealed: [],
+    });
   }
   for (const l of logs) {
     const id = (l.args as { jobId?: bigint }).jobId;
@@ -162,14 +186,19 @@ export function refundReason(j: JobLedger, journals: readonly (JournalSummary | 
   if (r.cancelled) return "client-caused (cancelled by the client: its version stopped taking jobs)";
   if (r.noQuorum) return "no quorum (seated providers disagreed or did not reveal)";
   // A runner refused the job's input and none served it: the client sent something no honest runner can serve.
-  if (j.seats.length === 0 && journals.some((jr) => jr?.failed.has(j.jobId))) return "client-caused (input refused by the runners)";
+  if (j.seats.length === 0 && journals.some((jr) => jr?.failed.has(j.jobId)))
+    return "client-caused (input refused by the runners)";
   // Every honest runner abstains alike: the input puts an output on a rounding boundary, where
   // honest machines could disagree (docs/canonical-result-hash.md).
-  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.abstained.has(j.jobId))) return "client-caused (input puts an output on a rounding boundary: runners abstained)";
+  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.abstained.has(j.jobId)))
+    return "client-caused (input puts an output on a rounding boundary: runners abstained)";
   // The request landed when its deadline had (nearly) passed: the runners skipped it on sight.
-  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.tooLate.has(j.jobId))) return "client-caused (request landed at its deadline: runners skipped it)";
+  if (j.seats.length === 0 && j.submitted.length === 0 && journals.some((jr) => jr?.tooLate.has(j.jobId)))
+    return "client-caused (request landed at its deadline: runners skipped it)";
   if (j.redundancy === 1) return "expired unserved (k = 1, no result by the deadline)";
-  return j.seats.length === 0 ? "expired unseated (k = 3, no seat taken)" : `expired with too few seats (k = 3, ${j.seats.length} of ${j.job.quorum} needed)`;
+  return j.seats.length === 0
+    ? "expired unseated (k = 3, no seat taken)"
+    : `expired with too few seats (k = 3, ${j.seats.length} of ${j.job.quorum} needed)`;
 }
 
 interface Receipt {
@@ -203,7 +232,12 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
     const j = readJournal(r.dataDir);
     const seen = input.remembered?.[i];
     if (!j || !seen) return j;
-    return { ...j, abstained: new Set([...j.abstained, ...seen.abstained]), failed: new Set([...j.failed, ...seen.failed]), tooLate: new Set([...j.tooLate, ...seen.tooLate]) };
+    return {
+      ...j,
+      abstained: new Set([...j.abstained, ...seen.abstained]),
+      failed: new Set([...j.failed, ...seen.failed]),
+      tooLate: new Set([...j.tooLate, ...seen.tooLate]),
+    };
   });
   const byAddress = new Map(input.runners.map((r, i) => [r.address.toLowerCase(), i]));
 
@@ -266,7 +300,10 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       if (windows.length === 0) k1Calm.push(blocks);
       for (const kind of new Set(windows.map((w) => w.kind))) k1Fault.set(kind, [...(k1Fault.get(kind) ?? []), blocks]);
     } else k3S.push(seconds);
-    const winners = j.redundancy === 1 ? [j.submitted[0]!.provider] : j.revealed.filter((r) => r.resultHash === j.settled[0]!.resultHash).map((r) => r.provider);
+    const winners =
+      j.redundancy === 1
+        ? [j.submitted[0]!.provider]
+        : j.revealed.filter((r) => r.resultHash === j.settled[0]!.resultHash).map((r) => r.provider);
     for (const w of winners) {
       const i = byAddress.get(w.toLowerCase());
       if (i === undefined) continue;
@@ -280,15 +317,36 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   const { market, providers: registry } = conclaveContracts(record, publicClient);
   const honestSlashes: Slash[] = [];
   const killedSlashes: Slash[] = [];
-  for (const l of await publicClient.getContractEvents({ address: market.address, abi: market.abi, eventName: "SeatSlashed", fromBlock: input.fromBlock, toBlock })) {
+  for (const l of await publicClient.getContractEvents({
+    address: market.address,
+    abi: market.abi,
+    eventName: "SeatSlashed",
+    fromBlock: input.fromBlock,
+    toBlock,
+  })) {
     const i = byAddress.get(l.args.provider!.toLowerCase());
     if (i === undefined) continue;
     providers[i]!.slashed++;
-    const slash = { jobId: l.args.jobId!, provider: getAddress(l.args.provider!), amount: l.args.amount!, revealed: l.args.revealed! };
-    const cause = slashCause({ ...slash, block: l.blockNumber }, jobs.get(slash.jobId)?.requestedBlock ?? null, input.kills ?? []);
+    const slash = {
+      jobId: l.args.jobId!,
+      provider: getAddress(l.args.provider!),
+      amount: l.args.amount!,
+      revealed: l.args.revealed!,
+    };
+    const cause = slashCause(
+      { ...slash, block: l.blockNumber },
+      jobs.get(slash.jobId)?.requestedBlock ?? null,
+      input.kills ?? [],
+    );
     (cause === "missed while killed" ? killedSlashes : honestSlashes).push(slash);
   }
-  for (const l of await publicClient.getContractEvents({ address: registry.address, abi: registry.abi, eventName: "ProviderSlashed", fromBlock: input.fromBlock, toBlock })) {
+  for (const l of await publicClient.getContractEvents({
+    address: registry.address,
+    abi: registry.abi,
+    eventName: "ProviderSlashed",
+    fromBlock: input.fromBlock,
+    toBlock,
+  })) {
     const i = byAddress.get(l.args.provider!.toLowerCase());
     if (i === undefined) continue;
     // The market's seizures of seats are the SeatSlashed events above; any other slash counts.
@@ -300,10 +358,19 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   // Every transaction our runners got mined, block by block; the journals say what each was for.
   const kindOf = new Map<string, string>();
   for (const jr of journals) for (const t of jr?.txs ?? []) kindOf.set(t.hash, t.kind);
-  const reverted = { count: 0, gasUsed: 0n, gasBurntWei: 0n, byKind: {} as Record<string, number>, byFault: {} as Record<string, number> };
+  const reverted = {
+    count: 0,
+    gasUsed: 0n,
+    gasBurntWei: 0n,
+    byKind: {} as Record<string, number>,
+    byFault: {} as Record<string, number>,
+  };
   const voided = { count: 0, gasUsed: 0n };
   for (let n = input.fromBlock; n <= toBlock; n++) {
-    const receipts = (await publicClient.request({ method: "eth_getBlockReceipts" as never, params: [`0x${n.toString(16)}`] as never })) as Receipt[] | null;
+    const receipts = (await publicClient.request({
+      method: "eth_getBlockReceipts" as never,
+      params: [`0x${n.toString(16)}`] as never,
+    })) as Receipt[] | null;
     for (const r of receipts ?? []) {
       const i = byAddress.get(r.from.toLowerCase());
       if (i === undefined) continue;
@@ -333,7 +400,11 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   return {
     fromBlock: input.fromBlock,
     toBlock,
-    requested: { total: all.length, k1: all.filter((j) => j.redundancy === 1).length, k3: all.filter((j) => j.redundancy !== 1).length },
+    requested: {
+      total: all.length,
+      k1: all.filter((j) => j.redundancy === 1).length,
+      k3: all.filter((j) => j.redundancy !== 1).length,
+    },
     settled,
     refunded: { total: Object.values(refundReasons).reduce((a, b) => a + b, 0), reasons: refundReasons },
     lost,
@@ -352,7 +423,12 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       k1CalmP99Blocks: percentile(k1Calm, 99),
       k1CalmJobs: k1Calm.length,
       k1Slowest: k1Jobs.sort((a, b) => b.blocks - a.blocks).slice(0, 8),
-      k1ByFault: Object.fromEntries([...k1Fault].map(([kind, xs]) => [kind, { jobs: xs.length, p50Blocks: percentile(xs, 50), p99Blocks: percentile(xs, 99) }])),
+      k1ByFault: Object.fromEntries(
+        [...k1Fault].map(([kind, xs]) => [
+          kind,
+          { jobs: xs.length, p50Blocks: percentile(xs, 50), p99Blocks: percentile(xs, 99) },
+        ]),
+      ),
     },
     providers,
   };

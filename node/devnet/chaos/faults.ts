@@ -56,7 +56,13 @@ const FAULT_SETTINGS = {
  * each other, and faults are evenly spaced over the span (from 5 % to 85 % of it), so each kind
  * hits early and late in the run and no two overlap while the span allows.
  */
-export function planFaults(kinds: readonly FaultKind[], repeats: number, spanSeconds: number, runners: number, random: Random): PlannedFault[] {
+export function planFaults(
+  kinds: readonly FaultKind[],
+  repeats: number,
+  spanSeconds: number,
+  runners: number,
+  random: Random,
+): PlannedFault[] {
   const order: FaultKind[] = [];
   for (let r = 0; r < repeats; r++) order.push(...shuffled(random, kinds));
   const start = spanSeconds * 0.05;
@@ -64,7 +70,14 @@ export function planFaults(kinds: readonly FaultKind[], repeats: number, spanSec
   let nextVictim = randomInt(random, 0, Math.max(0, runners - 1));
   return order.map((kind, i) => {
     const target = kind === "kill" ? nextVictim++ % runners : null;
-    const duration = kind === "kill" ? FAULT_SETTINGS.killDownSeconds : kind === "reorg" ? 0 : kind === "basefee" ? FAULT_SETTINGS.baseFeeHoldBlocks : FAULT_SETTINGS.windowSeconds;
+    const duration =
+      kind === "kill"
+        ? FAULT_SETTINGS.killDownSeconds
+        : kind === "reorg"
+          ? 0
+          : kind === "basefee"
+            ? FAULT_SETTINGS.baseFeeHoldBlocks
+            : FAULT_SETTINGS.windowSeconds;
     return { kind, at: Math.round((start + i * step) * 10) / 10, duration, target };
   });
 }
@@ -93,7 +106,11 @@ async function reorg(deps: FaultDeps, rpc: Rpc, depth: number): Promise<string> 
     for (let n = head - BigInt(depth) + 1n; n <= head; n++) {
       const block = await publicClient.getBlock({ blockNumber: n, includeTransactions: true });
       for (const tx of block.transactions) {
-        dropped.push({ from: tx.from.toLowerCase(), nonce: tx.nonce, raw: (await rpc("eth_getRawTransactionByHash", [tx.hash])) as Hex });
+        dropped.push({
+          from: tx.from.toLowerCase(),
+          nonce: tx.nonce,
+          raw: (await rpc("eth_getRawTransactionByHash", [tx.hash])) as Hex,
+        });
       }
     }
     const oldHead = (await publicClient.getBlock({ blockNumber: head })).hash;
@@ -130,7 +147,8 @@ async function baseFeeSpike(deps: FaultDeps, rpc: Rpc, holdBlocks: number): Prom
     const n = await publicClient.getBlockNumber({ cacheTime: 0 });
     if (n !== last) {
       last = n;
-      if (n < first + BigInt(holdBlocks) - 1n) await rpc("anvil_setNextBlockBaseFeePerGas", [`0x${spiked.toString(16)}`]);
+      if (n < first + BigInt(holdBlocks) - 1n)
+        await rpc("anvil_setNextBlockBaseFeePerGas", [`0x${spiked.toString(16)}`]);
     }
   }
   return `${gwei(before)} → ${gwei(spiked)} for blocks ${first}–${first + BigInt(holdBlocks) - 1n}`;
@@ -180,9 +198,20 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
         await sleep(fault.duration * 1000);
         for (const p of proxies) p.setFault({ kind: "none" });
         const after = proxies.map((p) => p.counters());
-        const hit = after.reduce((s, c, i) => s + (c.dropped - before[i]!.dropped) + (c.limited - before[i]!.limited) + (c.delayed - before[i]!.delayed), 0);
-        const what = f.kind === "drop" ? `${f.share * 100} % of connections dropped` : f.kind === "429" ? `${f.share * 100} % of calls answered 429` : `${f.minMs}–${f.maxMs} ms added`;
-        const which = deps.fleet.runners.some((r) => r.fallbackProxies.length > 0) ? "primary RPC endpoint (fallbacks healthy)" : "RPC (their only endpoint)";
+        const hit = after.reduce(
+          (s, c, i) =>
+            s + (c.dropped - before[i]!.dropped) + (c.limited - before[i]!.limited) + (c.delayed - before[i]!.delayed),
+          0,
+        );
+        const what =
+          f.kind === "drop"
+            ? `${f.share * 100} % of connections dropped`
+            : f.kind === "429"
+              ? `${f.share * 100} % of calls answered 429`
+              : `${f.minMs}–${f.maxMs} ms added`;
+        const which = deps.fleet.runners.some((r) => r.fallbackProxies.length > 0)
+          ? "primary RPC endpoint (fallbacks healthy)"
+          : "RPC (their only endpoint)";
         detail = `all runners' ${which} for ${fault.duration} s: ${what} (${hit} calls hit)`;
         break;
       }
@@ -201,7 +230,12 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
 }
 
 /** Runs the plan: each fault at its time (later if the one before is still going). */
-export async function runFaults(deps: FaultDeps, plan: readonly PlannedFault[], t0: number, stop?: AbortSignal): Promise<FaultRecord[]> {
+export async function runFaults(
+  deps: FaultDeps,
+  plan: readonly PlannedFault[],
+  t0: number,
+  stop?: AbortSignal,
+): Promise<FaultRecord[]> {
   const done: FaultRecord[] = [];
   for (const fault of plan) {
     const due = t0 + fault.at * 1000;

@@ -109,12 +109,17 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   try {
     for (const index of opts.indexes) {
       // Like a public provider, every endpoint limits the blocks one eth_getLogs may span.
-      const endpoint = () => startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random, maxLogRange: CHAOS_MAX_LOG_RANGE });
+      const endpoint = () =>
+        startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random, maxLogRange: CHAOS_MAX_LOG_RANGE });
       const proxy = await endpoint();
       const fallbackProxies: RpcProxy[] = [];
       for (let i = 1; i < opts.rpcEndpoints; i++) fallbackProxies.push(await endpoint());
       // HTTP through the proxy: the faults the proxy injects are HTTP faults.
-      const config = runnerConfig(opts.net, index, { ...opts.overrides, rpcUrl: proxy.url, rpcFallbackUrls: fallbackProxies.map((p) => p.url) });
+      const config = runnerConfig(opts.net, index, {
+        ...opts.overrides,
+        rpcUrl: proxy.url,
+        rpcFallbackUrls: fallbackProxies.map((p) => p.url),
+      });
       runners.push({ index, address: "0x", proxy, fallbackProxies, config, process: null, restarts: 0 });
     }
     await Promise.all(
@@ -148,7 +153,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           index: r.index,
           rssBytes: pid === undefined ? null : rssOf(pid),
           workersRssBytes: pid === undefined ? null : workers.reduce((s, w) => s + (rssOf(w) ?? 0), 0),
-          journalBytes: ["", "-wal", "-shm"].reduce((s, ext) => s + sizeOf(path.join(r.config.dataDir, `journal.sqlite${ext}`)), 0),
+          journalBytes: ["", "-wal", "-shm"].reduce(
+            (s, ext) => s + sizeOf(path.join(r.config.dataDir, `journal.sqlite${ext}`)),
+            0,
+          ),
           blockstoreBytes: sizeOf(path.join(r.config.dataDir, "ipfs")),
         };
       }),

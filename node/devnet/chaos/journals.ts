@@ -39,21 +39,51 @@ export function readJournal(dataDir: string): JournalSummary | null {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     const states: Record<string, number> = {};
-    for (const r of db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as { state: string; n: number }[]) states[r.state] = Number(r.n);
+    for (const r of db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as {
+      state: string;
+      n: number;
+    }[])
+      states[r.state] = Number(r.n);
     const reasons: Record<string, number> = {};
     const marks = ENDINGS_WITH_REASON.map(() => "?").join(", ");
-    for (const r of db.prepare(`SELECT state, reason, COUNT(*) AS n FROM jobs WHERE state IN (${marks}) GROUP BY state, reason`).all(...ENDINGS_WITH_REASON) as { state: string; reason: string | null; n: number }[]) {
+    for (const r of db
+      .prepare(`SELECT state, reason, COUNT(*) AS n FROM jobs WHERE state IN (${marks}) GROUP BY state, reason`)
+      .all(...ENDINGS_WITH_REASON) as { state: string; reason: string | null; n: number }[]) {
       reasons[`${r.state}: ${r.reason ?? "-"}`] = Number(r.n);
     }
-    const ids = (state: string) => new Set((db.prepare("SELECT job_id FROM jobs WHERE state = ?").all(state) as { job_id: string }[]).map((r) => BigInt(r.job_id)));
-    const txs = (db.prepare("SELECT hash, kind, status, job_id FROM txs").all() as { hash: Hex; kind: string; status: string; job_id: string | null }[]).map((r) => ({
+    const ids = (state: string) =>
+      new Set(
+        (db.prepare("SELECT job_id FROM jobs WHERE state = ?").all(state) as { job_id: string }[]).map((r) =>
+          BigInt(r.job_id),
+        ),
+      );
+    const txs = (
+      db.prepare("SELECT hash, kind, status, job_id FROM txs").all() as {
+        hash: Hex;
+        kind: string;
+        status: string;
+        job_id: string | null;
+      }[]
+    ).map((r) => ({
       hash: r.hash.toLowerCase() as Hex,
       kind: r.kind,
       status: r.status,
       jobId: r.job_id === null ? null : BigInt(r.job_id),
     }));
-    const abstained = new Set((db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason LIKE 'abstained:%'").all() as { job_id: string }[]).map((r) => BigInt(r.job_id)));
-    const tooLate = new Set((db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason = 'deadline passed'").all() as { job_id: string }[]).map((r) => BigInt(r.job_id)));
+    const abstained = new Set(
+      (
+        db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason LIKE 'abstained:%'").all() as {
+          job_id: string;
+        }[]
+      ).map((r) => BigInt(r.job_id)),
+    );
+    const tooLate = new Set(
+      (
+        db.prepare("SELECT job_id FROM jobs WHERE state = 'skipped' AND reason = 'deadline passed'").all() as {
+          job_id: string;
+        }[]
+      ).map((r) => BigInt(r.job_id)),
+    );
     return { states, reasons, paid: ids("paid"), lost: ids("lost"), failed: ids("failed"), abstained, tooLate, txs };
   } finally {
     db.close();

@@ -28,7 +28,11 @@ export function jobMix(count: number, k3Share: number, random: Random): JobSpec[
   return Array.from({ length: count }, (_, seq) => {
     const rows = randomInt(random, 1, 3);
     const values = Array.from({ length: rows * TINY_MLP_INPUTS }, () => randomInt(random, -32, 32) / 16);
-    return { seq, redundancy: random() < k3Share ? 3 : 1, inputs: { x: tensorFrom("F32", [rows, TINY_MLP_INPUTS], values) } };
+    return {
+      seq,
+      redundancy: random() < k3Share ? 3 : 1,
+      inputs: { x: tensorFrom("F32", [rows, TINY_MLP_INPUTS], values) },
+    };
   });
 }
 
@@ -107,11 +111,24 @@ class ClientAccount {
           hash = await publicClient.sendRawTransaction({ serializedTransaction: raw });
           break;
         } catch (error) {
-          if (attempt >= SEND_RETRIES || !/base fee|fee cap|underpriced|Transaction creation failed/i.test(String(error))) throw error;
+          if (
+            attempt >= SEND_RETRIES ||
+            !/base fee|fee cap|underpriced|Transaction creation failed/i.test(String(error))
+          )
+            throw error;
           await sleep(500);
         }
       }
-      const sent: SentRequest = { seq: spec.seq, redundancy: spec.redundancy, client: this.account.address, nonce: this.nonce, hash, raw, sentAt: Date.now(), resends: 0 };
+      const sent: SentRequest = {
+        seq: spec.seq,
+        redundancy: spec.redundancy,
+        client: this.account.address,
+        nonce: this.nonce,
+        hash,
+        raw,
+        sentAt: Date.now(),
+        resends: 0,
+      };
       this.nonce++;
       return sent;
     };
@@ -176,16 +193,33 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
         inputs: spec.inputs,
         redundancy: spec.redundancy,
         feePerProvider: CHAOS_FEE_PER_PROVIDER,
-        ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined ? { deadlineInSeconds: deps.k1DeadlineSeconds } : {}),
+        ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined
+          ? { deadlineInSeconds: deps.k1DeadlineSeconds }
+          : {}),
       });
       const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
-      const estimate = await deps.publicClient.estimateGas({ account: client.account.address, to: market.address, data, value });
+      const estimate = await deps.publicClient.estimateGas({
+        account: client.account.address,
+        to: market.address,
+        data,
+        value,
+      });
       const request_ = await client.send(spec, { data, value, gas: (estimate * 13n) / 10n });
       sent.push(request_);
       unmined.add(request_);
     } catch (error) {
       deps.log.warn("request not sent", { seq: spec.seq, error });
-      sent.push({ seq: spec.seq, redundancy: spec.redundancy, client: client.account.address, nonce: -1, hash: "0x", raw: "0x", sentAt: Date.now(), resends: 0, error: String(error) });
+      sent.push({
+        seq: spec.seq,
+        redundancy: spec.redundancy,
+        client: client.account.address,
+        nonce: -1,
+        hash: "0x",
+        raw: "0x",
+        sentAt: Date.now(),
+        resends: 0,
+        error: String(error),
+      });
     }
   };
 
@@ -206,7 +240,11 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
           () => void s.resends++,
           () => undefined,
         );
-      } else await clients.find((c) => c.account.address === s.client)!.reprice(s, baseFee).catch(() => false);
+      } else
+        await clients
+          .find((c) => c.account.address === s.client)!
+          .reprice(s, baseFee)
+          .catch(() => false);
     }
   };
   let stopRepricing = false;
@@ -255,8 +293,15 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
    * earlier price a reorg put back), waiting in the node's pool, or lost (neither).
    */
   async function landing(s: SentRequest, chainNonce: Map<Address, number>): Promise<"mined" | "pooled" | "lost"> {
-    if (await deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(() => true, () => false)) return "mined";
-    if (!chainNonce.has(s.client)) chainNonce.set(s.client, await deps.publicClient.getTransactionCount({ address: s.client, blockTag: "latest" }));
+    if (
+      await deps.publicClient.getTransactionReceipt({ hash: s.hash }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return "mined";
+    if (!chainNonce.has(s.client))
+      chainNonce.set(s.client, await deps.publicClient.getTransactionCount({ address: s.client, blockTag: "latest" }));
     if (chainNonce.get(s.client)! > s.nonce) return "mined";
     return (await deps.publicClient.getTransaction({ hash: s.hash }).catch(() => null)) ? "pooled" : "lost";
   }

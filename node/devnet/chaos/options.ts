@@ -89,7 +89,8 @@ Options:
 function positive(name: string, raw: string | undefined, fallback: number, { integer = true, min = 1 } = {}): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new ConfigError(`--${name} must be ${integer ? "an integer" : "a number"} ≥ ${min}, not ${raw}`);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+    throw new ConfigError(`--${name} must be ${integer ? "an integer" : "a number"} ≥ ${min}, not ${raw}`);
   return n;
 }
 
@@ -121,13 +122,18 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
   if (values.help) return null;
   const d = CHAOS_DEFAULTS;
   const k3Share = values["k3-share"] === undefined ? d.k3Share : Number(values["k3-share"]);
-  if (!(k3Share >= 0 && k3Share <= 1)) throw new ConfigError(`--k3-share must be between 0 and 1, not ${values["k3-share"]}`);
+  if (!(k3Share >= 0 && k3Share <= 1))
+    throw new ConfigError(`--k3-share must be between 0 and 1, not ${values["k3-share"]}`);
   let faults = d.faults;
   if (values.faults !== undefined) {
-    const list = values.faults.split(",").map((s) => s.trim()).filter(Boolean);
+    const list = values.faults
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     faults = list.length === 1 && list[0] === "none" ? [] : (list as FaultKind[]);
     const unknown = faults.filter((f) => !FAULT_KINDS.includes(f));
-    if (unknown.length) throw new ConfigError(`unknown fault(s) ${unknown.join(", ")}: expected ${FAULT_KINDS.join(", ")} or none`);
+    if (unknown.length)
+      throw new ConfigError(`unknown fault(s) ${unknown.join(", ")}: expected ${FAULT_KINDS.join(", ")} or none`);
   }
   let runnerConfig: Record<string, unknown> = {};
   if (values["runner-config"] !== undefined) {
@@ -136,7 +142,8 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
     } catch (cause) {
       throw new ConfigError("--runner-config must be a JSON object", { cause });
     }
-    if (typeof runnerConfig !== "object" || runnerConfig === null || Array.isArray(runnerConfig)) throw new ConfigError("--runner-config must be a JSON object");
+    if (typeof runnerConfig !== "object" || runnerConfig === null || Array.isArray(runnerConfig))
+      throw new ConfigError("--runner-config must be a JSON object");
   }
   return {
     jobs: positive("jobs", values.jobs, d.jobs),
@@ -148,8 +155,12 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | null {
     seed: positive("seed", values.seed, d.seed, { min: 0 }),
     faults,
     faultRepeats: positive("fault-repeats", values["fault-repeats"], d.faultRepeats),
-    faultSpanSeconds: values["fault-span"] === undefined ? null : positive("fault-span", values["fault-span"], 0, { integer: false }),
-    soakMinutes: values["soak-minutes"] === undefined ? null : positive("soak-minutes", values["soak-minutes"], 0, { integer: false, min: 0.1 }),
+    faultSpanSeconds:
+      values["fault-span"] === undefined ? null : positive("fault-span", values["fault-span"], 0, { integer: false }),
+    soakMinutes:
+      values["soak-minutes"] === undefined
+        ? null
+        : positive("soak-minutes", values["soak-minutes"], 0, { integer: false, min: 0.1 }),
     settleTimeoutSeconds: positive("settle-timeout", values["settle-timeout"], d.settleTimeoutSeconds),
     json: values.json ?? false,
     jsonOut: values["json-out"] ?? null,

@@ -9,7 +9,8 @@ export function seededRandom(seed: number): Random {
 }
 
 /** A uniform integer in [min, max]. */
-export const randomInt = (random: Random, min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
+export const randomInt = (random: Random, min: number, max: number): number =>
+  min + Math.floor(random() * (max - min + 1));
 
 /** A copy of `items` in a random order (Fisher–Yates). */
 export function shuffled<T>(random: Random, items: readonly T[]): T[] {

@@ -14,7 +14,14 @@ export interface ChaosReport {
   /** Wall-clock seconds: sending, then waiting until every job was final. */
   sendSeconds: number;
   settleSeconds: number;
-  requests: { sent: number; notSent: number; reverted: number; revertReasons?: Record<string, number>; resentByClients: number; repricedByClients?: number };
+  requests: {
+    sent: number;
+    notSent: number;
+    reverted: number;
+    revertReasons?: Record<string, number>;
+    resentByClients: number;
+    repricedByClients?: number;
+  };
   figures: AuditFigures;
   finalizedByClients: number;
   faults: FaultRecord[];
@@ -31,41 +38,104 @@ export function reportTable(r: ChaosReport): string {
   const o = r.options;
   const rows: [string, string][] = [];
   const add = (k: string, v: string) => rows.push([k, v]);
-  add("setup", `${r.providers.length} runners (accounts ${r.providers.join(",")}), ${r.clients.length} clients, ${r.blockTimeSeconds} s blocks, seed ${o.seed}`);
-  add("runner RPC", `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query`);
-  add("load", `${o.burst ? "burst (all at once)" : `${o.rate} jobs/s steady`}, ${Math.round(o.k3Share * 100)} % k = 3, sent in ${r.sendSeconds.toFixed(0)} s, all final ${r.settleSeconds.toFixed(0)} s later`);
-  add("requests sent", `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients (lost from the pool: a reorg, a dropped connection), ${r.requests.repricedByClients ?? 0} re-priced by clients in a fee spike)`);
-  for (const [reason, n] of Object.entries(r.requests.revertReasons ?? {})) add(`  request reverted: ${reason}`, String(n));
+  add(
+    "setup",
+    `${r.providers.length} runners (accounts ${r.providers.join(",")}), ${r.clients.length} clients, ${r.blockTimeSeconds} s blocks, seed ${o.seed}`,
+  );
+  add(
+    "runner RPC",
+    `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query`,
+  );
+  add(
+    "load",
+    `${o.burst ? "burst (all at once)" : `${o.rate} jobs/s steady`}, ${Math.round(o.k3Share * 100)} % k = 3, sent in ${r.sendSeconds.toFixed(0)} s, all final ${r.settleSeconds.toFixed(0)} s later`,
+  );
+  add(
+    "requests sent",
+    `${r.requests.sent} (${r.requests.notSent} not sent, ${r.requests.reverted} reverted, ${r.requests.resentByClients} re-sent by clients (lost from the pool: a reorg, a dropped connection), ${r.requests.repricedByClients ?? 0} re-priced by clients in a fee spike)`,
+  );
+  for (const [reason, n] of Object.entries(r.requests.revertReasons ?? {}))
+    add(`  request reverted: ${reason}`, String(n));
   add("requested (on chain)", `${f.requested.total} (k = 1: ${f.requested.k1}, k = 3: ${f.requested.k3})`);
   add("settled", String(f.settled));
   add("refunded", String(f.refunded.total));
   for (const [reason, n] of Object.entries(f.refunded.reasons)) add(`  ${reason}`, String(n));
   add("  finalized by clients", String(r.finalizedByClients));
-  add("lost (neither settled nor refunded)", `${f.lost.length}${f.lost.length ? ` (jobs ${f.lost.slice(0, 10).join(", ")}${f.lost.length > 10 ? " …" : ""})` : ""}`);
-  add("paid twice", `${f.paidTwice.length}${f.paidTwice.length ? ` (jobs ${f.paidTwice.slice(0, 10).join(", ")})` : ""}`);
-  const slashes = (xs: readonly Slash[]) => (xs.length ? ` (${xs.map((x) => `job ${x.jobId ?? "?"} ${x.provider.slice(0, 8)}${x.revealed === false ? " missed" : x.revealed ? " outvoted" : ""}`).slice(0, 6).join("; ")})` : "");
+  add(
+    "lost (neither settled nor refunded)",
+    `${f.lost.length}${f.lost.length ? ` (jobs ${f.lost.slice(0, 10).join(", ")}${f.lost.length > 10 ? " …" : ""})` : ""}`,
+  );
+  add(
+    "paid twice",
+    `${f.paidTwice.length}${f.paidTwice.length ? ` (jobs ${f.paidTwice.slice(0, 10).join(", ")})` : ""}`,
+  );
+  const slashes = (xs: readonly Slash[]) =>
+    xs.length
+      ? ` (${xs
+          .map(
+            (x) =>
+              `job ${x.jobId ?? "?"} ${x.provider.slice(0, 8)}${x.revealed === false ? " missed" : x.revealed ? " outvoted" : ""}`,
+          )
+          .slice(0, 6)
+          .join("; ")})`
+      : "";
   add("honest providers slashed", `${f.honestSlashes.length}${slashes(f.honestSlashes)}`);
-  add("seats missed while the harness had killed the runner (slashed)", `${f.killedSlashes.length}${slashes(f.killedSlashes)}`);
-  const kinds = Object.entries(f.revertedTxs.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
-  add("runner txs reverted", `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`);
-  if (f.voidedTxs) add("runner txs voided after reorgs", `${f.voidedTxs.count} (no-ops mined instead of a revert), ${f.voidedTxs.gasUsed} gas`);
-  const revertedByFault = Object.entries(f.revertedTxs.byFault ?? {}).sort(([a], [b]) => (a === "none" ? -1 : b === "none" ? 1 : a.localeCompare(b)));
-  if (revertedByFault.length > 0) add("  mined in fault windows", revertedByFault.map(([k, n]) => `${k === "none" ? "outside every window" : k} ${n}`).join("; "));
-  add("latency (request → paid)", `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`);
+  add(
+    "seats missed while the harness had killed the runner (slashed)",
+    `${f.killedSlashes.length}${slashes(f.killedSlashes)}`,
+  );
+  const kinds = Object.entries(f.revertedTxs.byKind)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  add(
+    "runner txs reverted",
+    `${f.revertedTxs.count}${kinds ? ` (${kinds})` : ""}, ${f.revertedTxs.gasUsed} gas, ${formatEther(f.revertedTxs.gasBurntWei)} ETH burnt`,
+  );
+  if (f.voidedTxs)
+    add(
+      "runner txs voided after reorgs",
+      `${f.voidedTxs.count} (no-ops mined instead of a revert), ${f.voidedTxs.gasUsed} gas`,
+    );
+  const revertedByFault = Object.entries(f.revertedTxs.byFault ?? {}).sort(([a], [b]) =>
+    a === "none" ? -1 : b === "none" ? 1 : a.localeCompare(b),
+  );
+  if (revertedByFault.length > 0)
+    add(
+      "  mined in fault windows",
+      revertedByFault.map(([k, n]) => `${k === "none" ? "outside every window" : k} ${n}`).join("; "),
+    );
+  add(
+    "latency (request → paid)",
+    `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`,
+  );
   const blocks = (n: number) => (Number.isNaN(n) ? "-" : String(n));
-  add("k = 1 latency in blocks", `p50 ${blocks(f.latency.k1P50Blocks)}, p99 ${blocks(f.latency.k1P99Blocks)}; requested outside fault windows (${f.latency.k1CalmJobs} jobs): p99 ${blocks(f.latency.k1CalmP99Blocks)}`);
-  const byFault = Object.entries(f.latency.k1ByFault ?? {}).map(([kind, x]) => `${kind} ${x.jobs} jobs p50 ${blocks(x.p50Blocks)} p99 ${blocks(x.p99Blocks)}`);
+  add(
+    "k = 1 latency in blocks",
+    `p50 ${blocks(f.latency.k1P50Blocks)}, p99 ${blocks(f.latency.k1P99Blocks)}; requested outside fault windows (${f.latency.k1CalmJobs} jobs): p99 ${blocks(f.latency.k1CalmP99Blocks)}`,
+  );
+  const byFault = Object.entries(f.latency.k1ByFault ?? {}).map(
+    ([kind, x]) => `${kind} ${x.jobs} jobs p50 ${blocks(x.p50Blocks)} p99 ${blocks(x.p99Blocks)}`,
+  );
   if (byFault.length > 0) add("k = 1 blocks, requested in fault windows", byFault.join("; "));
   const slow = (f.latency.k1Slowest ?? []).filter((x) => x.blocks > 3);
-  if (slow.length > 0) add("k = 1 slowest (job@block: blocks)", slow.map((x) => `${x.jobId}@${x.requestedBlock}: ${x.blocks}`).join(", "));
+  if (slow.length > 0)
+    add("k = 1 slowest (job@block: blocks)", slow.map((x) => `${x.jobId}@${x.requestedBlock}: ${x.blocks}`).join(", "));
   for (const p of f.providers) {
-    const journal = p.journal ? Object.entries(p.journal.states).map(([k, n]) => `${k} ${n}`).join(", ") : "no journal";
+    const journal = p.journal
+      ? Object.entries(p.journal.states)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ")
+      : "no journal";
     add(
       `provider ${p.index} ${p.address.slice(0, 8)}…`,
       `paid k=1 ${p.paidK1}, k=3 ${p.paidK3}; txs ${p.txsSent}, reverted ${p.txsReverted}; slashed ${p.slashed}${p.paidButJournalLost ? `; journal says lost for ${p.paidButJournalLost} paid` : ""}; journal: ${journal}`,
     );
   }
-  for (const x of r.faults) add(`fault ${x.kind} @ ${x.startedAt.toFixed(1)}–${x.endedAt.toFixed(1)} s (block ${x.block})`, `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`);
+  for (const x of r.faults)
+    add(
+      `fault ${x.kind} @ ${x.startedAt.toFixed(1)}–${x.endedAt.toFixed(1)} s (block ${x.block})`,
+      `${x.detail}${x.error ? ` FAILED: ${x.error.split("\n")[0]}` : ""}`,
+    );
   if (r.resources) {
     for (const start of r.resources.start) {
       const end = r.resources.end.find((e) => e.index === start.index);

@@ -93,7 +93,8 @@ async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id:
   if (Array.isArray(call) || call.method !== "eth_getLogs" || !Array.isArray(call.params)) return null;
   const filter = (call.params[0] ?? {}) as { fromBlock?: string; toBlock?: string; blockHash?: string };
   if (filter.blockHash) return null;
-  const at = async (tag: string | undefined) => (tag !== undefined && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : tag === "earliest" ? 0n : head());
+  const at = async (tag: string | undefined) =>
+    tag !== undefined && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : tag === "earliest" ? 0n : head();
   const from = await at(filter.fromBlock ?? "latest");
   const to = await at(filter.toBlock ?? "latest");
   return { id: call.id ?? null, span: to - from + 1n };
@@ -103,7 +104,14 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
   const random = opts.random ?? Math.random;
   const fetchImpl = opts.fetchImpl ?? fetch;
   let current: ProxyFault = { kind: "none" };
-  const counters: ProxyCounters = { forwarded: 0, dropped: 0, limited: 0, delayed: 0, rangeRefused: 0, upstreamErrors: 0 };
+  const counters: ProxyCounters = {
+    forwarded: 0,
+    dropped: 0,
+    limited: 0,
+    delayed: 0,
+    rangeRefused: 0,
+    upstreamErrors: 0,
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
@@ -121,14 +129,20 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
     }
     if (opts.maxLogRange !== undefined) {
       const head = async () => {
-        const r = await fetchImpl(opts.upstream, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }) });
+        const r = await fetchImpl(opts.upstream, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
+        });
         return BigInt(((await r.json()) as { result: string }).result);
       };
       const q = await logSpan(body, head);
       if (q && q.span > BigInt(opts.maxLogRange)) {
         counters.rangeRefused++;
         const error = { code: -32000, message: `exceed maximum block range: ${opts.maxLogRange}` };
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: q.id, error }));
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ jsonrpc: "2.0", id: q.id, error }));
         return;
       }
     }
@@ -137,10 +151,16 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       await new Promise((r) => setTimeout(r, fault.minMs + random() * (fault.maxMs - fault.minMs)));
     }
     try {
-      const upstream = await fetchImpl(opts.upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const upstream = await fetchImpl(opts.upstream, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
       const text = await upstream.text();
       counters.forwarded++;
-      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" }).end(text);
+      res
+        .writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
+        .end(text);
     } catch {
       // The node is unreachable: answer as a gateway would, so the runner sees a transport error.
       counters.upstreamErrors++;

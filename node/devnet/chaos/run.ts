@@ -41,8 +41,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The faults need Anvil (anvil_reorg, anvil_setNextBlockBaseFeePerGas) mining on an interval. */
 async function checkNode(net: Devnet, seconds: number): Promise<void> {
   const version = String(await net.publicClient.request({ method: "web3_clientVersion" }));
-  if (!/anvil/i.test(version)) throw new ConfigError(`the chaos harness needs the Anvil local network; the node is ${version}`);
-  if (net.node.blockTimeSeconds !== seconds) throw new ConfigError(`the local network mines every ${net.node.blockTimeSeconds} s, not every ${seconds} s`);
+  if (!/anvil/i.test(version))
+    throw new ConfigError(`the chaos harness needs the Anvil local network; the node is ${version}`);
+  if (net.node.blockTimeSeconds !== seconds)
+    throw new ConfigError(`the local network mines every ${net.node.blockTimeSeconds} s, not every ${seconds} s`);
 }
 
 async function fundClients(net: Devnet, clients: readonly number[]): Promise<void> {
@@ -65,28 +67,52 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
   const random = seededRandom(opts.seed);
 
   deps.say(`starting the local network (${opts.runners} providers) ...`);
-  const net = await (deps.startDevnet ?? startDevnet)({ providers: providerIndexes, blockTimeSeconds: BLOCK_TIME_SECONDS, log: (l) => deps.say(`  ${l}`) });
+  const net = await (deps.startDevnet ?? startDevnet)({
+    providers: providerIndexes,
+    blockTimeSeconds: BLOCK_TIME_SECONDS,
+    log: (l) => deps.say(`  ${l}`),
+  });
   let fleet: Fleet | null = null;
   let remembering: ReturnType<typeof setInterval> | undefined;
   try {
     await checkNode(net, BLOCK_TIME_SECONDS);
     await fundClients(net, clientIndexes);
     deps.say(`starting ${opts.runners} runners, each behind its own RPC fault proxy ...`);
-    fleet = await startFleet({ net, indexes: providerIndexes, overrides: opts.runnerConfig, rpcEndpoints: opts.rpcEndpoints, random, log: deps.log, verbose: opts.verbose });
+    fleet = await startFleet({
+      net,
+      indexes: providerIndexes,
+      overrides: opts.runnerConfig,
+      rpcEndpoints: opts.rpcEndpoints,
+      random,
+      log: deps.log,
+      verbose: opts.verbose,
+    });
     const start: RunnerResources[] | null = opts.soakMinutes === null ? null : fleet.resources();
 
     const accounts = clientIndexes.map((i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
     // Steady load: k = 1 clients want an answer within 3 minutes. A burst queues jobs for longer.
-    const load = createLoadGenerator({ publicClient: net.publicClient, record: net.record, accounts, log: deps.log, k1DeadlineSeconds: rate === null ? undefined : 180 });
+    const load = createLoadGenerator({
+      publicClient: net.publicClient,
+      record: net.record,
+      accounts,
+      log: deps.log,
+      k1DeadlineSeconds: rate === null ? undefined : 180,
+    });
     const specs = jobMix(jobs, opts.k3Share, random);
     const sendSpan = rate === null ? 90 : jobs / rate;
     const plan = planFaults(opts.faults, opts.faultRepeats, opts.faultSpanSeconds ?? sendSpan, opts.runners, random);
     const fromBlock = (await net.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n;
-    deps.say(`sending ${jobs} jobs (${rate === null ? "all at once" : `${rate}/s`}), ${plan.length} faults planned ...`);
+    deps.say(
+      `sending ${jobs} jobs (${rate === null ? "all at once" : `${rate}/s`}), ${plan.length} faults planned ...`,
+    );
 
     // Runners forget ended jobs after jobs.retentionMs: what they abstained from or refused is
     // collected while they still remember it, so a long run can still name its refunds.
-    const remembered = fleet.runners.map(() => ({ abstained: new Set<bigint>(), failed: new Set<bigint>(), tooLate: new Set<bigint>() }));
+    const remembered = fleet.runners.map(() => ({
+      abstained: new Set<bigint>(),
+      failed: new Set<bigint>(),
+      tooLate: new Set<bigint>(),
+    }));
     const remember = () => {
       fleet?.runners.forEach((r, i) => {
         const j = readJournal(r.config.dataDir);
@@ -98,8 +124,15 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     remembering = setInterval(remember, 20_000);
 
     const t0 = Date.now();
-    const faultsDone = runFaults({ publicClient: net.publicClient, fleet, blockTimeSeconds: BLOCK_TIME_SECONDS, random, log: deps.log }, plan, t0);
-    const progress = setInterval(() => deps.say(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${load.sent().length}/${jobs} requests sent`), 15_000);
+    const faultsDone = runFaults(
+      { publicClient: net.publicClient, fleet, blockTimeSeconds: BLOCK_TIME_SECONDS, random, log: deps.log },
+      plan,
+      t0,
+    );
+    const progress = setInterval(
+      () => deps.say(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${load.sent().length}/${jobs} requests sent`),
+      15_000,
+    );
     try {
       await load.run(specs, rate);
     } finally {
@@ -139,12 +172,33 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
 
     deps.say("auditing the chain and the journals ...");
     const sent = load.sent();
-    const receipts = await Promise.all(sent.filter((s) => !s.error).map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)));
+    const receipts = await Promise.all(
+      sent
+        .filter((s) => !s.error)
+        .map((s) => net.publicClient.getTransactionReceipt({ hash: s.hash }).catch(() => null)),
+    );
     // A fault's blocks: from its start to its end, plus a few blocks to recover (1 s blocks).
-    const faultBlocks = faults.map((f) => ({ kind: f.kind, from: f.block, to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n }));
+    const faultBlocks = faults.map((f) => ({
+      kind: f.kind,
+      from: f.block,
+      to: f.block + BigInt(Math.ceil((f.endedAt - f.startedAt) / BLOCK_TIME_SECONDS)) + 3n,
+    }));
     // A killed runner cannot reveal: its silent seats are slashed (a real fault), reported apart.
-    const kills = faults.flatMap((f, i) => (f.kind === "kill" && f.target !== null && runners[f.target] ? [{ address: runners[f.target]!.address, from: f.block, to: faultBlocks[i]!.to }] : []));
-    const figures = await audit({ publicClient: net.publicClient, record: net.record, clients: accounts.map((a) => a.address as Address), runners, fromBlock, faultBlocks, kills, remembered });
+    const kills = faults.flatMap((f, i) =>
+      f.kind === "kill" && f.target !== null && runners[f.target]
+        ? [{ address: runners[f.target]!.address, from: f.block, to: faultBlocks[i]!.to }]
+        : [],
+    );
+    const figures = await audit({
+      publicClient: net.publicClient,
+      record: net.record,
+      clients: accounts.map((a) => a.address as Address),
+      runners,
+      fromBlock,
+      faultBlocks,
+      kills,
+      remembered,
+    });
     const report: ChaosReport = {
       options: {
         jobs,
@@ -179,7 +233,12 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
       finalizedByClients: settled.finalizedByClients.length,
       faults,
       resources: start === null || end === null ? null : { start, end },
-      ok: figures.lost.length === 0 && figures.paidTwice.length === 0 && figures.honestSlashes.length === 0 && figures.killedSlashes.length === 0 && settled.open.length === 0,
+      ok:
+        figures.lost.length === 0 &&
+        figures.paidTwice.length === 0 &&
+        figures.honestSlashes.length === 0 &&
+        figures.killedSlashes.length === 0 &&
+        settled.open.length === 0,
     };
     return report;
   } finally {
@@ -193,14 +252,24 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
  * Why the clients' reverted requests reverted, counted by custom error: each is replayed as a
  * call on the state of the block before its own (close to what it met; good enough to name it).
  */
-async function revertReasons(publicClient: PublicClient, receipts: readonly (TransactionReceipt | null)[]): Promise<Record<string, number>> {
+async function revertReasons(
+  publicClient: PublicClient,
+  receipts: readonly (TransactionReceipt | null)[],
+): Promise<Record<string, number>> {
   const abi = loadArtifact("InferenceMarket").abi;
   const out: Record<string, number> = {};
   for (const r of receipts) {
     if (r?.status !== "reverted") continue;
     const tx = await publicClient.getTransaction({ hash: r.transactionHash });
     const reason = await publicClient
-      .call({ account: tx.from, to: tx.to, data: tx.input, value: tx.value, gas: tx.gas, blockNumber: r.blockNumber - 1n })
+      .call({
+        account: tx.from,
+        to: tx.to,
+        data: tx.input,
+        value: tx.value,
+        gas: tx.gas,
+        blockNumber: r.blockNumber - 1n,
+      })
       .then(
         () => "passes when replayed (ran out of gas, or depended on its block)",
         (error: unknown) => revertName(error, abi) ?? "unknown",

@@ -41,7 +41,13 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
   const market = conclaveContracts(record, publicClient).market;
   const accounts = new Map<string, HDAccount>(opts.clients.map((a) => [a.address.toLowerCase(), a]));
   const head = await publicClient.getBlockNumber({ cacheTime: 0 });
-  const jobs = await readLedger(publicClient, record, opts.clients.map((a) => a.address as Address), opts.fromBlock, head);
+  const jobs = await readLedger(
+    publicClient,
+    record,
+    opts.clients.map((a) => a.address as Address),
+    opts.fromBlock,
+    head,
+  );
   const open = new Map<bigint, Job>([...jobs.values()].map((j) => [j.jobId, j.job]));
   const finalizedByClients: bigint[] = [];
   const triedAt = new Map<bigint, number>();

@@ -50,10 +50,11 @@ contract TestConsumer is ConclaveConsumer {
         (mode, burn) = (mode_, burn_);
     }
 
-    function request(IInferenceMarketTypes.JobRequest calldata r, uint32 limit, uint128 price)
-        external
-        returns (uint256)
-    {
+    function request(
+        IInferenceMarketTypes.JobRequest calldata r,
+        uint32 limit,
+        uint128 price
+    ) external returns (uint256) {
         return _requestInference(r, limit, price);
     }
 
@@ -83,8 +84,12 @@ contract TestConsumer is ConclaveConsumer {
             while (start - gasleft() < burn) {}
         }
         ++calls;
-        (lastJobId, lastResultHash, lastOutputsHash, lastOutputsLength) =
-            (jobId, resultHash, keccak256(outputs), outputs.length);
+        (lastJobId, lastResultHash, lastOutputsHash, lastOutputsLength) = (
+            jobId,
+            resultHash,
+            keccak256(outputs),
+            outputs.length
+        );
         if (outputs.length != 0) {
             bytes memory p = outputs;
             lastFirstElement = p.element(p.outputAt(0), 0);
@@ -147,10 +152,12 @@ abstract contract ConsumerFixture is CourtFixture {
         return _consumerRequestWith(consumer, k, LIMIT, CAP);
     }
 
-    function _consumerRequestWith(TestConsumer c, uint8 k, uint32 limit, uint128 cap)
-        internal
-        returns (uint256 id, Job memory job)
-    {
+    function _consumerRequestWith(
+        TestConsumer c,
+        uint8 k,
+        uint32 limit,
+        uint128 cap
+    ) internal returns (uint256 id, Job memory job) {
         vm.recordLogs();
         id = c.request(_req(k, address(0)), limit, cap);
         job = _jobFromLogs(market, id, vm.getRecordedLogs());
@@ -173,10 +180,13 @@ abstract contract ConsumerFixture is CourtFixture {
         assertEq(_status(id), SETTLED, "settled");
     }
 
-    function _fulfill(uint256 id, Job memory job, address p, bytes memory outputs, uint256 gasPrice)
-        internal
-        returns (bool delivered)
-    {
+    function _fulfill(
+        uint256 id,
+        Job memory job,
+        address p,
+        bytes memory outputs,
+        uint256 gasPrice
+    ) internal returns (bool delivered) {
         vm.txGasPrice(gasPrice);
         vm.prank(fulfiller);
         delivered = router.fulfill(id, wordsOf(job), p, PRE_HASH, outputs);
@@ -219,7 +229,6 @@ abstract contract ConsumerFixture is CourtFixture {
         }
         return false;
     }
-
 }
 
 /// @notice The happy paths: k = 1 and k = 3, reimbursement within the cap, the rest to the consumer.
@@ -274,7 +283,11 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         assertEq(consumer.lastOutputsLength(), 0, "no outputs");
         // Hash-only cannot be followed by another hash-only.
         vm.expectRevert(
-            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.HashOnly)
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterInvalidStatus.selector,
+                id,
+                ConsumerRouter.CallbackStatus.HashOnly
+            )
         );
         router.retryCallback(id, "");
         router.retryCallback(id, PRE);
@@ -290,7 +303,13 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         vm.prank(fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsTooLarge.selector, id, 257, 256));
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, big);
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterSettingOutOfBounds.selector, "maxInlineOutputBytes", 255));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterSettingOutOfBounds.selector,
+                "maxInlineOutputBytes",
+                255
+            )
+        );
         router.setMaxInlineOutputBytes(255);
     }
 
@@ -298,7 +317,11 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         (uint256 id, Job memory job) = _consumerRequest(1);
         uint256 held = router.depositOf(id);
         vm.expectRevert(
-            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterJobNotRefunded.selector, id, IInferenceMarketTypes.JobStatus.Open)
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterJobNotRefunded.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Open
+            )
         );
         router.reclaim(id);
         vm.warp(job.deadline + 1);
@@ -367,7 +390,9 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
         vm.deal(address(this), d);
         router.deposit{value: d}(id, LIMIT, CAP);
         vm.prank(fulfiller);
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotClient.selector, id, client, address(this)));
+        vm.expectRevert(
+            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotClient.selector, id, client, address(this))
+        );
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         // A job id not requested yet cannot be funded (no squatting on a consumer's next id).
         uint256 next = market.nextJobId();
@@ -381,32 +406,55 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
         assertTrue(_fulfill(id, job, address(0), PRE, 1 gwei), "first");
         vm.prank(fulfiller);
         vm.expectRevert(
-            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.Delivered)
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterInvalidStatus.selector,
+                id,
+                ConsumerRouter.CallbackStatus.Delivered
+            )
         );
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         vm.expectRevert(
-            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.Delivered)
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterInvalidStatus.selector,
+                id,
+                ConsumerRouter.CallbackStatus.Delivered
+            )
         );
         router.retryCallback(id, PRE);
         vm.expectRevert(
-            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterInvalidStatus.selector, id, ConsumerRouter.CallbackStatus.Delivered)
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterInvalidStatus.selector,
+                id,
+                ConsumerRouter.CallbackStatus.Delivered
+            )
         );
         router.reclaim(id);
     }
 
     function test_deposit_bounds() public {
-        (uint256 id,) = _requestEth(1);
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterIncorrectDeposit.selector, id, 1, router.depositFor(LIMIT, CAP)));
+        (uint256 id, ) = _requestEth(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ConsumerRouter.ConsumerRouterIncorrectDeposit.selector,
+                id,
+                1,
+                router.depositFor(LIMIT, CAP)
+            )
+        );
         router.deposit{value: 1}(id, LIMIT, CAP);
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterCallbackGasOutOfBounds.selector, 0, 5_000_000));
+        vm.expectRevert(
+            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterCallbackGasOutOfBounds.selector, 0, 5_000_000)
+        );
         router.deposit(id, 0, CAP);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterGasPriceOutOfBounds.selector, 0, 1e15));
         router.deposit(id, LIMIT, 0);
         // A second deposit for a job.
-        (uint256 cid,) = _consumerRequest(1);
+        (uint256 cid, ) = _consumerRequest(1);
         uint256 d = router.depositFor(LIMIT, CAP);
         vm.deal(address(this), d);
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterAlreadyFunded.selector, cid, address(consumer)));
+        vm.expectRevert(
+            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterAlreadyFunded.selector, cid, address(consumer))
+        );
         router.deposit{value: d}(cid, LIMIT, CAP);
     }
 
@@ -426,8 +474,15 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 2 gwei), "callback failed");
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        (bytes memory reason, uint256 gasUsed) = abi.decode(_eventData(logs, ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
-        assertEq(keccak256(reason), keccak256(abi.encodeWithSelector(TestConsumer.TestConsumerRefused.selector, id)), "reason");
+        (bytes memory reason, uint256 gasUsed) = abi.decode(
+            _eventData(logs, ConsumerRouter.CallbackFailed.selector),
+            (bytes, uint256)
+        );
+        assertEq(
+            keccak256(reason),
+            keccak256(abi.encodeWithSelector(TestConsumer.TestConsumerRefused.selector, id)),
+            "reason"
+        );
         assertLe(gasUsed, LIMIT, "gas used within the limit");
         assertEq(_rstatus(id), R_FAILED, "failed");
         assertEq(router.retryHashOf(id), PRE_HASH, "result kept for a retry");
@@ -439,7 +494,9 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         consumer.setMode(0, 0);
         bytes memory bad = PRE;
         bad[30] = 0x01;
-        vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsMismatch.selector, id, keccak256(bad), PRE_HASH));
+        vm.expectRevert(
+            abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsMismatch.selector, id, keccak256(bad), PRE_HASH)
+        );
         router.retryCallback(id, bad);
         vm.prank(stranger);
         assertTrue(router.retryCallback(id, PRE), "retry delivered");
@@ -454,7 +511,10 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         vm.recordLogs();
         assertFalse(_fulfill(id, job, prov[0], PRE, 1 gwei), "out of gas");
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        (bytes memory reason, uint256 gasUsed) = abi.decode(_eventData(logs, ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
+        (bytes memory reason, uint256 gasUsed) = abi.decode(
+            _eventData(logs, ConsumerRouter.CallbackFailed.selector),
+            (bytes, uint256)
+        );
         assertEq(reason.length, 0, "out of gas: no reason");
         assertGe(gasUsed, LIMIT, "the whole limit was used");
         assertLe(gasUsed, uint256(LIMIT) + 5_000, "and no more (the CALL's own cost aside)");
@@ -474,7 +534,10 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         (uint256 id, Job memory job) = _k3Settled();
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "re-entry refused");
-        (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
+        (bytes memory reason, ) = abi.decode(
+            _eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector),
+            (bytes, uint256)
+        );
         assertEq(bytes4(reason), bytes4(keccak256("ReentrancyGuardReentrantCall()")), "the guard's error");
         _assertSolvent(_ids1(id), _accounts());
     }
@@ -484,7 +547,10 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         (uint256 id, Job memory job) = _k3Settled();
         vm.recordLogs();
         assertFalse(_fulfill(id, job, address(0), PRE, 1 gwei), "reverted");
-        (bytes memory reason,) = abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector), (bytes, uint256));
+        (bytes memory reason, ) = abi.decode(
+            _eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackFailed.selector),
+            (bytes, uint256)
+        );
         assertEq(reason.length, 256, "capped");
     }
 
@@ -514,7 +580,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         assertEq(_rstatus(id), R_FUNDED, "still funded");
         // With enough gas the callback gets exactly its limit.
         vm.prank(fulfiller);
-        (ok,) = address(router).call{gas: router.requiredGas(LIMIT) + 60_000}(data);
+        (ok, ) = address(router).call{gas: router.requiredGas(LIMIT) + 60_000}(data);
         assertTrue(ok, "fulfilled");
         assertEq(consumer.calls(), 1, "the callback ran");
         assertLe(consumer.gasAtEntry(), LIMIT, "no more than the limit");
@@ -583,14 +649,19 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         uint256 price = gasPrice < cap ? gasPrice : cap;
         assertLe(paid, held, "never above the deposit");
         assertLe(paid, price * (uint256(gasUsed) + router.FULFIL_OVERHEAD()), "never above price x gas");
-        if (gasUsed <= limit) assertEq(paid, price * (uint256(gasUsed) + router.FULFIL_OVERHEAD()), "in full within the limit");
+        if (gasUsed <= limit)
+            assertEq(paid, price * (uint256(gasUsed) + router.FULFIL_OVERHEAD()), "in full within the limit");
         assertEq(held, paid + (held - paid), "deposit = reimbursed + refund");
     }
 
     /// hardhat-config: fuzz.runs = 64
-    function testFuzz_fulfil_sharesTheDeposit(uint256 gasPrice, uint256 burn, uint256 limitSeed, uint256 capSeed, bool fail_)
-        public
-    {
+    function testFuzz_fulfil_sharesTheDeposit(
+        uint256 gasPrice,
+        uint256 burn,
+        uint256 limitSeed,
+        uint256 capSeed,
+        bool fail_
+    ) public {
         uint32 limit = uint32(bound(limitSeed, 60_000, 1_000_000));
         uint128 cap = uint128(bound(capSeed, 1, 1e12));
         gasPrice = bound(gasPrice, 0, 1e13);
@@ -607,7 +678,11 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         uint256 paid = router.balanceOf(fulfiller);
         uint256 price = gasPrice < cap ? gasPrice : cap;
         assertLe(paid, held, "at most the deposit");
-        assertLe(paid, price * (uint256(limit) + 5_000 + router.FULFIL_OVERHEAD()), "at most price x (limit + overhead)");
+        assertLe(
+            paid,
+            price * (uint256(limit) + 5_000 + router.FULFIL_OVERHEAD()),
+            "at most price x (limit + overhead)"
+        );
         assertEq(paid + router.balanceOf(address(consumer)), held, "deposit = reimbursed + refund");
         assertEq(router.depositOf(id), 0, "nothing held");
         _assertSolvent(_ids1(id), _accounts());
@@ -634,19 +709,33 @@ contract ConsumerRouterGasTest is ConsumerFixture {
         g = gasleft();
         router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE);
         uint256 fulfilGas = g - gasleft();
-        (,, uint256 callbackGas,) =
-            abi.decode(_eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackDelivered.selector), (bytes32, bool, uint256, bool));
+        (, , uint256 callbackGas, ) = abi.decode(
+            _eventData(vm.getRecordedLogs(), ConsumerRouter.CallbackDelivered.selector),
+            (bytes32, bool, uint256, bool)
+        );
         // Each transaction also pays 21,000 and its calldata (measured here: execution only).
-        uint256 calldataFulfil = _calldataGas(abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), prov[0], PRE_HASH, PRE)));
+        uint256 calldataFulfil = _calldataGas(
+            abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), prov[0], PRE_HASH, PRE))
+        );
         uint256 overhead = requestGas + submitGas + fulfilGas - callbackGas + 3 * 21_000 + calldataFulfil;
         console.log("k = 1 consumer: request (market + router deposit), execution gas", requestGas);
         console.log("k = 1 consumer: submitResult, execution gas", submitGas);
         console.log("k = 1 consumer: fulfil, execution gas", fulfilGas);
         console.log("k = 1 consumer: of which the callback", callbackGas);
         console.log("k = 1 consumer: fulfil calldata gas (job + 67-byte preimage)", calldataFulfil);
-        console.log("k = 1 overhead around the callback (3 txs incl. 21k each, fulfil calldata; request/submit calldata excluded)", overhead);
-        console.log("fulfil overhead (execution - callback + 21k + calldata), vs FULFIL_OVERHEAD", fulfilGas - callbackGas + 21_000 + calldataFulfil);
-        assertLe(fulfilGas - callbackGas + 21_000 + calldataFulfil, router.FULFIL_OVERHEAD(), "FULFIL_OVERHEAD covers a small fulfil");
+        console.log(
+            "k = 1 overhead around the callback (3 txs incl. 21k each, fulfil calldata; request/submit calldata excluded)",
+            overhead
+        );
+        console.log(
+            "fulfil overhead (execution - callback + 21k + calldata), vs FULFIL_OVERHEAD",
+            fulfilGas - callbackGas + 21_000 + calldataFulfil
+        );
+        assertLe(
+            fulfilGas - callbackGas + 21_000 + calldataFulfil,
+            router.FULFIL_OVERHEAD(),
+            "FULFIL_OVERHEAD covers a small fulfil"
+        );
     }
 
     function _calldataGas(bytes memory data) internal pure returns (uint256 gas) {
@@ -670,7 +759,11 @@ contract CanonicalOutputsTest is Test {
     }
 
     function test_vectors_hashes() public pure {
-        assertEq(keccak256(MIXED), 0x8f76486b93fba008cdc51fe6f7475c4a07f0c1ae6bdee847701829ffc1e74929, "sorted-mixed hash");
+        assertEq(
+            keccak256(MIXED),
+            0x8f76486b93fba008cdc51fe6f7475c4a07f0c1ae6bdee847701829ffc1e74929,
+            "sorted-mixed hash"
+        );
         assertEq(keccak256(EDGE), 0xeca02df23179634ff5b30aba65b22eb342f482031accc8ba875ced625f138f41, "edge-f64 hash");
     }
 
@@ -694,7 +787,7 @@ contract CanonicalOutputsTest is Test {
         assertEq(uint256(int256(v[0])), 12, "0.123456 / 0.01 -> 12");
         assertEq(uint256(int256(v[1])), 0, "-0.004999 / 0.01 -> 0");
         assertEq(uint256(int256(v[2])), 250, "2.5 / 0.01 -> 250");
-        (found,) = h.find(MIXED, "logit");
+        (found, ) = h.find(MIXED, "logit");
         assertFalse(found, "prefix is not a match");
     }
 
@@ -713,13 +806,13 @@ contract CanonicalOutputsTest is Test {
     function test_malformed_reverts() public {
         bytes memory cut = new bytes(MIXED.length - 1);
         for (uint256 i = 0; i < cut.length; ++i) cut[i] = MIXED[i];
-        (bool ok,) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.elements, (cut, 1)));
+        (bool ok, ) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.elements, (cut, 1)));
         assertFalse(ok, "cut preimage refused");
         bytes memory wrong = MIXED;
         wrong[4] = "X";
-        (ok,) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.count, (wrong)));
+        (ok, ) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.count, (wrong)));
         assertFalse(ok, "wrong header refused");
-        (ok,) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.at, (MIXED, 2)));
+        (ok, ) = address(h).call(abi.encodeCall(CanonicalOutputsHarness.at, (MIXED, 2)));
         assertFalse(ok, "no third output");
     }
 }
@@ -768,16 +861,18 @@ contract ConsumerRouterHandler {
 
     function request(uint256 c, uint256 limitSeed, uint256 capSeed) external {
         TestConsumer consumer = consumers[c % 2];
-        uint32 limit = uint32(50_000 + limitSeed % 500_000);
-        uint128 cap = uint128(1 + capSeed % 1e11);
+        uint32 limit = uint32(50_000 + (limitSeed % 500_000));
+        uint128 cap = uint128(1 + (capSeed % 1e11));
         IInferenceMarketTypes.JobRequest memory r = template;
         r.deadline = uint40(block.timestamp + 1 hours);
         vm.recordLogs();
         uint256 id = consumer.request(r, limit, cap);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector) {
-                (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+            if (
+                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector
+            ) {
+                (uint256[6] memory words, , ) = abi.decode(logs[i].data, (uint256[6], bytes, string));
                 jobs[id] = jobFromWords(words);
             }
         }
@@ -795,7 +890,7 @@ contract ConsumerRouterHandler {
     }
 
     function warp(uint256 s) external {
-        vm.warp(block.timestamp + 1 + s % 2 hours);
+        vm.warp(block.timestamp + 1 + (s % 2 hours));
     }
 
     function fulfill(uint256 j, uint256 f, uint256 gasPrice, uint256 mode) external {
@@ -854,7 +949,11 @@ contract ConsumerRouterInvariantTest is ConsumerFixture {
         vm.deal(address(other), 1_000 ether);
         vm.deal(address(consumer), 1_000 ether);
         handler = new ConsumerRouterHandler(
-            market, router, [consumer, other], [prov[0], prov[1], prov[2]], _req(1, address(0))
+            market,
+            router,
+            [consumer, other],
+            [prov[0], prov[1], prov[2]],
+            _req(1, address(0))
         );
         targetContract(address(handler));
     }
@@ -871,7 +970,12 @@ contract ConsumerRouterInvariantTest is ConsumerFixture {
             ConsumerRouter.Request memory q = router.requestOf(id);
             uint256 d = router.depositOf(id);
             if (q.status != ConsumerRouter.CallbackStatus.Funded) assertEq(d, 0, "no deposit held after the end");
-            else assertEq(d, router.depositFor(q.callbackGasLimit, q.maxGasPrice), "the whole deposit held while funded");
+            else
+                assertEq(
+                    d,
+                    router.depositFor(q.callbackGasLimit, q.maxGasPrice),
+                    "the whole deposit held while funded"
+                );
             held += d;
         }
         address[] memory accounts = handler.accounts();
@@ -936,7 +1040,7 @@ contract SpeechGateTest is ConsumerFixture {
     }
 
     function test_speechFrame_k3_opensTheGate() public {
-        (uint256 id,, bytes memory pre) = _frame(3, 8_123);
+        (uint256 id, , bytes memory pre) = _frame(3, 8_123);
         assertEq(pre.length, 2_164, "silero's preimage is 2,164 bytes");
         (bool requested, bool delivered, bool speech, int64 probability) = gate.verdicts(id);
         assertTrue(requested && delivered && speech, "speech");
@@ -945,8 +1049,8 @@ contract SpeechGateTest is ConsumerFixture {
     }
 
     function test_silence_k1_keepsTheGateShut() public {
-        (uint256 id,,) = _frame(1, 120);
-        (, bool delivered, bool speech,) = gate.verdicts(id);
+        (uint256 id, , ) = _frame(1, 120);
+        (, bool delivered, bool speech, ) = gate.verdicts(id);
         assertTrue(delivered && !speech, "silence");
         vm.expectRevert(abi.encodeWithSelector(SpeechGate.SpeechGateNotSpeech.selector, id, int64(120), true));
         gate.requireSpeech(id);

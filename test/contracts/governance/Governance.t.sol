@@ -40,15 +40,16 @@ abstract contract GovernanceFixture is Test {
     }
 
     function _publishParams() internal pure returns (IModelRegistry.VersionParams memory) {
-        return IModelRegistry.VersionParams({
-            weightsCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
-            weightsSha256: 0x13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8,
-            schemaCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
-            runtime: bytes32("onnxruntime-1.30-cpu"),
-            outputQuantum: 1e14,
-            minMemoryMB: 2048,
-            minFee: 5e18
-        });
+        return
+            IModelRegistry.VersionParams({
+                weightsCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+                weightsSha256: 0x13e35c44395f6cade670c076230362267c5288989d3498e207877d62b859a6d8,
+                schemaCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+                runtime: bytes32("onnxruntime-1.30-cpu"),
+                outputQuantum: 1e14,
+                minMemoryMB: 2048,
+                minFee: 5e18
+            });
     }
 }
 
@@ -309,7 +310,12 @@ contract GovernanceWiringTest is GovernanceFixture {
         executors[0] = address(0);
         timelock = new ConclaveTimelock(TIMELOCK_DELAY, proposers, executors, address(this));
         governor = new ConclaveGovernor(
-            IVotes(address(token)), TimelockController(payable(address(timelock))), VOTING_DELAY, VOTING_PERIOD, 0, 4
+            IVotes(address(token)),
+            TimelockController(payable(address(timelock))),
+            VOTING_DELAY,
+            VOTING_PERIOD,
+            0,
+            4
         );
         timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
         timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
@@ -317,7 +323,7 @@ contract GovernanceWiringTest is GovernanceFixture {
 
         registry = new ModelRegistry(address(timelock), guardian, 30 days);
         vm.prank(carol);
-        (modelId,) = registry.publishVersion("resnet-50", _publishParams());
+        (modelId, ) = registry.publishVersion("resnet-50", _publishParams());
     }
 
     // ------------------------------------------------------------ helpers

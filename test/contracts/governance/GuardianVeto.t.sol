@@ -59,7 +59,7 @@ contract GuardianVetoTest is GovernanceFixture {
         registry = new ModelRegistry(address(timelock), guardian, 30 days);
         guardianRole = registry.GUARDIAN_ROLE();
         vm.prank(carol);
-        (modelId,) = registry.publishVersion("resnet-50", _publishParams());
+        (modelId, ) = registry.publishVersion("resnet-50", _publishParams());
 
         vm.prank(alice);
         token.delegate(alice);
@@ -140,7 +140,11 @@ contract GuardianVetoTest is GovernanceFixture {
         // The id is not burned: alice's proposal goes through with the id she expected.
         vm.prank(alice);
         uint256 id = governor.propose(op.targets, op.values, op.calldatas, op.description);
-        assertEq(id, governor.hashProposal(op.targets, op.values, op.calldatas, keccak256(bytes(op.description))), "id");
+        assertEq(
+            id,
+            governor.hashProposal(op.targets, op.values, op.calldatas, keccak256(bytes(op.description))),
+            "id"
+        );
         assertEq(governor.proposalProposer(id), alice, "proposer");
     }
 
@@ -153,7 +157,10 @@ contract GuardianVetoTest is GovernanceFixture {
         uint256 id = governor.hashProposal(op.targets, op.values, op.calldatas, keccak256(bytes(op.description)));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IGovernor.GovernorUnexpectedProposalState.selector, id, IGovernor.ProposalState.Pending, bytes32(0)
+                IGovernor.GovernorUnexpectedProposalState.selector,
+                id,
+                IGovernor.ProposalState.Pending,
+                bytes32(0)
             )
         );
         vm.prank(alice);
@@ -206,7 +213,11 @@ contract GuardianVetoTest is GovernanceFixture {
             )
         );
         governor.execute(op.targets, op.values, op.calldatas, keccak256(bytes(op.description)));
-        assertEq(uint256(registry.getVersion(modelId, 1).status), uint256(IModelRegistry.VersionStatus.Published), "not run");
+        assertEq(
+            uint256(registry.getVersion(modelId, 1).status),
+            uint256(IModelRegistry.VersionStatus.Published),
+            "not run"
+        );
     }
 
     function test_veto_revertsForNonGuardian() public {
@@ -320,19 +331,22 @@ contract GuardianVetoTest is GovernanceFixture {
         }
     }
 
-    function testFuzz_protectedCall_onlyGuardianManagementWithoutValue(bytes4 selector, bytes32 role, uint256 value)
-        public
-        view
-    {
+    function testFuzz_protectedCall_onlyGuardianManagementWithoutValue(
+        bytes4 selector,
+        bytes32 role,
+        uint256 value
+    ) public view {
         address[] memory targets = new address[](1);
         uint256[] memory values = new uint256[](1);
         bytes[] memory payloads = new bytes[](1);
         targets[0] = address(registry);
         values[0] = value;
         payloads[0] = abi.encodeWithSelector(selector, role, guardian);
-        (bool isProtected,) = veto.protectedCall(targets, values, payloads);
-        bool roleCall = selector == IAccessControl.grantRole.selector || selector == IAccessControl.revokeRole.selector
-            || selector == IAccessControl.renounceRole.selector;
+        (bool isProtected, ) = veto.protectedCall(targets, values, payloads);
+        bool roleCall =
+            selector == IAccessControl.grantRole.selector ||
+                selector == IAccessControl.revokeRole.selector ||
+                selector == IAccessControl.renounceRole.selector;
         bool expected = value == 0 && roleCall && (role == guardianRole || role == cancellerRole);
         assertTrue(isProtected == expected, "protected iff a value-less guardian or canceller role change");
     }

@@ -90,15 +90,18 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     // ---------------------------------------------------------------- claims
 
-    function _claimOf(uint256 id, Job memory job, address p, bytes32 result)
-        internal
-        pure
-        returns (IInferenceMarketTypes.Claim memory)
-    {
+    function _claimOf(
+        uint256 id,
+        Job memory job,
+        address p,
+        bytes32 result
+    ) internal pure returns (IInferenceMarketTypes.Claim memory) {
         return IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: p, resultHash: result});
     }
 
-    function _claims1(IInferenceMarketTypes.Claim memory c) internal pure returns (IInferenceMarketTypes.Claim[] memory cs) {
+    function _claims1(
+        IInferenceMarketTypes.Claim memory c
+    ) internal pure returns (IInferenceMarketTypes.Claim[] memory cs) {
         cs = new IInferenceMarketTypes.Claim[](1);
         cs[0] = c;
     }
@@ -112,16 +115,22 @@ abstract contract CourtFixture is InferenceMarketFixture {
     // ---------------------------------------------------------------- challenges
 
     /// @dev `challenger` challenges the delivery; the Challenge is read from {ResultChallenged}.
-    function _challenge(uint256 id, Job memory job, address p, bytes32 result, address challenger)
-        internal
-        returns (IInferenceMarketTypes.Challenge memory ch)
-    {
+    function _challenge(
+        uint256 id,
+        Job memory job,
+        address p,
+        bytes32 result,
+        address challenger
+    ) internal returns (IInferenceMarketTypes.Challenge memory ch) {
         vm.recordLogs();
         vm.prank(challenger);
         court.challenge(id, wordsOf(job), p, result);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector) {
+            if (
+                logs[i].emitter == address(market) &&
+                logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector
+            ) {
                 return abi.decode(logs[i].data, (IInferenceMarketTypes.Challenge));
             }
         }
@@ -163,11 +172,11 @@ abstract contract CourtFixture is InferenceMarketFixture {
 
     /// @dev When `p`'s jury rank opens ({IInferenceMarketCourt-juryCommit}: ranks from the jury
     /// seed as in {assignment}, opening from the challenge with the job's priority window).
-    function _juryOpensAt(Job memory job, IInferenceMarketTypes.Challenge memory ch, address p)
-        internal
-        view
-        returns (uint256 rank, uint256 opensAt)
-    {
+    function _juryOpensAt(
+        Job memory job,
+        IInferenceMarketTypes.Challenge memory ch,
+        address p
+    ) internal view returns (uint256 rank, uint256 opensAt) {
         (, uint256 index) = registry.rosterIndexOf(p);
         uint256 n = registry.rosterSize();
         rank = AssignmentSpec.rank(ch.jurySeed, index, n);
@@ -179,11 +188,11 @@ abstract contract CourtFixture is InferenceMarketFixture {
     }
 
     /// @dev The `count` non-party candidates whose jury ranks open first, in that order.
-    function _jurors(Job memory job, IInferenceMarketTypes.Challenge memory ch, uint256 count)
-        internal
-        view
-        returns (address[] memory jurors)
-    {
+    function _jurors(
+        Job memory job,
+        IInferenceMarketTypes.Challenge memory ch,
+        uint256 count
+    ) internal view returns (address[] memory jurors) {
         address[] memory pool = new address[](CANDIDATES);
         uint256[] memory opens = new uint256[](CANDIDATES);
         uint256 n;
@@ -266,17 +275,19 @@ abstract contract CourtFixture is InferenceMarketFixture {
         IInferenceMarketCourt(address(market)).setPolicy(p);
     }
 
-    function _policy(uint32 window, uint8 size, uint96 fee, uint16 share)
-        internal
-        pure
-        returns (IInferenceMarketTypes.ChallengePolicy memory)
-    {
-        return IInferenceMarketTypes.ChallengePolicy({
-            challengeWindow: window,
-            jurySize: size,
-            juryFee: fee,
-            challengerShareBps: share
-        });
+    function _policy(
+        uint32 window,
+        uint8 size,
+        uint96 fee,
+        uint16 share
+    ) internal pure returns (IInferenceMarketTypes.ChallengePolicy memory) {
+        return
+            IInferenceMarketTypes.ChallengePolicy({
+                challengeWindow: window,
+                jurySize: size,
+                juryFee: fee,
+                challengerShareBps: share
+            });
     }
 
     function _stakeOf(address p) internal view returns (uint256) {

@@ -64,7 +64,9 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
 
         _reveal(id, job, prov[0], 0, RESULT); // result and salt are now public
         bytes32 honestSalt = _salt(prov[0]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[1]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[1])
+        );
         vm.prank(prov[1]);
         market.reveal(id, wordsOf(job), copierSeat, RESULT, honestSalt, OUTPUT);
         _reveal(id, job, prov[2], 2, RESULT);
@@ -182,7 +184,9 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         assertEq(market.balanceOf(address(attacker), address(hookToken)), 0, "balance cleared");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, address(attacker), address(hookToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                address(attacker),
+                address(hookToken)
             )
         );
         vm.prank(address(attacker));
@@ -218,7 +222,11 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         attacker.arm(address(market), abi.encodeCall(IInferenceMarket.withdraw, (address(0))), true);
 
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector, address(attacker), escrow)
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector,
+                address(attacker),
+                escrow
+            )
         );
         vm.prank(address(attacker));
         market.withdraw(address(0));
@@ -249,7 +257,11 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         market.finalize(id, wordsOf(job));
 
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector, address(rejecter), escrow)
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketEthTransferFailed.selector,
+                address(rejecter),
+                escrow
+            )
         );
         vm.prank(address(rejecter));
         market.withdraw(address(0));

@@ -28,7 +28,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// @dev The provider holding `rank` for `job` (every prov is a roster member).
     function _atRank(Job memory job, uint256 rank) internal view returns (address who, uint256 pk) {
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (bool member, uint256 r,) = market.assignment(wordsOf(job), prov[i]);
+            (bool member, uint256 r, ) = market.assignment(wordsOf(job), prov[i]);
             assertTrue(member, "prov is a member");
             if (r == rank) return (prov[i], pks[i]);
         }
@@ -36,9 +36,14 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     }
 
     function _notAssigned(uint256 id, address p, uint256 rank, uint256 opensAt) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(
-            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, id, p, rank, uint40(opensAt)
-        );
+        return
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotAssigned.selector,
+                id,
+                p,
+                rank,
+                uint40(opensAt)
+            );
     }
 
     function test_requestJob_snapshotsWindowAndSeed() public {
@@ -56,23 +61,23 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
             (bool member, uint256 rank, uint40 opensAt) = market.assignment(wordsOf(job), prov[i]);
             assertTrue(member, "member");
-            assertEq(rank, (a * i + job.seed % NUM_PROVIDERS) % NUM_PROVIDERS, "rank formula");
+            assertEq(rank, (a * i + (job.seed % NUM_PROVIDERS)) % NUM_PROVIDERS, "rank formula");
             assertEq(opensAt, rank == 0 ? job.requestedAt : job.requestedAt + rank * W, "opensAt");
             seen |= 1 << rank;
         }
         assertEq(seen, (1 << NUM_PROVIDERS) - 1, "every rank once");
-        (bool outsiderMember,,) = market.assignment(wordsOf(job), lowMemory);
+        (bool outsiderMember, , ) = market.assignment(wordsOf(job), lowMemory);
         assertFalse(outsiderMember, "a suspended provider is no member");
     }
 
     function test_submitResult_onlyRankZeroAtRequest() public {
         (uint256 id, Job memory job) = _requestEth(1);
         for (uint256 rank = 1; rank < NUM_PROVIDERS; ++rank) {
-            (address p,) = _atRank(job, rank);
+            (address p, ) = _atRank(job, rank);
             vm.expectRevert(_notAssigned(id, p, rank, job.requestedAt + rank * W));
             _submit(id, job, p);
         }
-        (address first,) = _atRank(job, 0);
+        (address first, ) = _atRank(job, 0);
         _submit(id, job, first);
         assertEq(_status(id), K1_DELIVERED, "rank 0 delivered");
         assertEq(market.balanceOf(first, address(0)), 0, "not paid before the claim");
@@ -82,8 +87,8 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function test_submitResult_rankOneOpensAfterOneWindow() public {
         (uint256 id, Job memory job) = _requestEth(1);
-        (address second,) = _atRank(job, 1);
-        (address third,) = _atRank(job, 2);
+        (address second, ) = _atRank(job, 1);
+        (address third, ) = _atRank(job, 2);
         vm.warp(job.requestedAt + W - 1);
         vm.expectRevert(_notAssigned(id, second, 1, job.requestedAt + W));
         _submit(id, job, second);
@@ -99,7 +104,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function test_submitResult_everyRankEventuallyOpens() public {
         (uint256 id, Job memory job) = _requestEth(1);
-        (address last,) = _atRank(job, NUM_PROVIDERS - 1);
+        (address last, ) = _atRank(job, NUM_PROVIDERS - 1);
         vm.warp(job.requestedAt + (NUM_PROVIDERS - 1) * W);
         _submit(id, job, last);
         assertEq(_status(id), K1_DELIVERED, "the last rank delivered");
@@ -109,8 +114,8 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// outputRef) from the mempool inside the assignee's window: it reverts, the assignee is paid.
     function test_submitResult_mempoolCopyInAssigneesWindowReverts() public {
         (uint256 id, Job memory job) = _requestEth(1);
-        (address assignee,) = _atRank(job, 0);
-        (address copier,) = _atRank(job, 3);
+        (address assignee, ) = _atRank(job, 0);
+        (address copier, ) = _atRank(job, 3);
         bytes32 seen = keccak256("assignee's result");
         bytes memory ref = "bafkreiassigneeoutput";
         vm.warp(job.requestedAt + W - 1);
@@ -131,7 +136,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     function test_commit_firstKRanksAtOnce() public {
         (uint256 id, Job memory job) = _requestEth(3);
         for (uint256 rank = 0; rank < 3; ++rank) {
-            (address p,) = _atRank(job, rank);
+            (address p, ) = _atRank(job, rank);
             _commit(id, job, p, RESULT);
         }
         assertEq(_status(id), REVEALING, "three seats taken at request time");
@@ -139,10 +144,10 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
 
     function test_commit_rankKOnlyAfterAWindow() public {
         (uint256 id, Job memory job) = _requestEth(3);
-        (address r0,) = _atRank(job, 0);
-        (address r1,) = _atRank(job, 1);
-        (address r3,) = _atRank(job, 3);
-        (address r4,) = _atRank(job, 4);
+        (address r0, ) = _atRank(job, 0);
+        (address r1, ) = _atRank(job, 1);
+        (address r3, ) = _atRank(job, 3);
+        (address r4, ) = _atRank(job, 4);
         _commit(id, job, r0, RESULT);
         _commit(id, job, r1, RESULT);
         vm.expectRevert(_notAssigned(id, r3, 3, job.requestedAt + W));
@@ -181,15 +186,15 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         _setWindow(0);
         (uint256 id, Job memory job) = _requestEth(1);
         assertEq(job.priorityWindow, 0, "no window");
-        (address last,) = _atRank(job, NUM_PROVIDERS - 1);
-        (,, uint40 opensAt) = market.assignment(wordsOf(job), last);
+        (address last, ) = _atRank(job, NUM_PROVIDERS - 1);
+        (, , uint40 opensAt) = market.assignment(wordsOf(job), last);
         assertEq(opensAt, job.requestedAt, "every rank open at request");
         _submit(id, job, last);
         assertEq(_status(id), K1_DELIVERED, "the last rank delivered at once");
 
         (uint256 id3, Job memory job3) = _requestEth(3);
         for (uint256 rank = NUM_PROVIDERS - 1; rank >= NUM_PROVIDERS - 3; --rank) {
-            (address p,) = _atRank(job3, rank);
+            (address p, ) = _atRank(job3, rank);
             _commit(id3, job3, p, RESULT);
         }
         assertEq(_status(id3), REVEALING, "the last three ranks took the seats");
@@ -199,7 +204,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     function test_priorityWindow_isSnapshotPerJob() public {
         (uint256 id, Job memory job) = _requestEth(1);
         _setWindow(0);
-        (address second,) = _atRank(job, 1);
+        (address second, ) = _atRank(job, 1);
         vm.expectRevert(_notAssigned(id, second, 1, job.requestedAt + W));
         _submit(id, job, second);
     }
@@ -208,9 +213,9 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
     /// shrinks, and the assignment is recomputed from the new roster.
     function test_assignment_followsRosterChanges() public {
         (uint256 id, Job memory job) = _requestEth(1);
-        (address first,) = _atRank(job, 0);
+        (address first, ) = _atRank(job, 0);
         registry.suspendProvider(first);
-        (bool member,,) = market.assignment(wordsOf(job), first);
+        (bool member, , ) = market.assignment(wordsOf(job), first);
         assertFalse(member, "left the roster");
         uint256 size = registry.rosterSize();
         assertEq(size, NUM_PROVIDERS - 1, "roster shrank");
@@ -218,7 +223,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         for (uint256 i = 0; i < size; ++i) {
             if (AssignmentSpec.rank(job.seed, i, size) == 0) now0 = registry.rosterAt(i);
         }
-        (, uint256 rank,) = market.assignment(wordsOf(job), now0);
+        (, uint256 rank, ) = market.assignment(wordsOf(job), now0);
         assertEq(rank, 0, "rank 0 recomputed on the new roster");
         _submit(id, job, now0);
         assertEq(_status(id), K1_DELIVERED, "delivered by the new rank 0");
@@ -237,7 +242,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         for (uint256 s = 0; s < 1_000; ++s) {
             job.seed = uint256(keccak256(abi.encode("fairness", s)));
             for (uint256 i = 0; i < 5; ++i) {
-                (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
+                (, uint256 rank, ) = market.assignment(wordsOf(job), prov[i]);
                 if (rank == 0) ++firsts[i];
             }
         }
@@ -255,7 +260,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         for (uint256 j = 0; j < 100; ++j) {
             (, Job memory job) = _requestEth(1);
             for (uint256 i = 0; i < 5; ++i) {
-                (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
+                (, uint256 rank, ) = market.assignment(wordsOf(job), prov[i]);
                 if (rank == 0) ++firsts[i];
             }
         }
@@ -277,7 +282,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         job.seed = (2 << 64) + 7;
         uint8[5] memory expected = [4, 2, 0, 3, 1];
         for (uint256 i = 0; i < 5; ++i) {
-            (, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
+            (, uint256 rank, ) = market.assignment(wordsOf(job), registry.rosterAt(i));
             assertEq(rank, expected[i], "rank of roster index i");
         }
     }
@@ -296,7 +301,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
             job.seed = uint256(keccak256(abi.encode("cartel", s)));
             uint256 cartelSeats;
             for (uint256 i = 0; i < 3; ++i) {
-                (, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
+                (, uint256 rank, ) = market.assignment(wordsOf(job), registry.rosterAt(i));
                 if (rank < 2) ++cartelSeats;
             }
             if (cartelSeats == 2) ++held;
@@ -317,7 +322,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         job.seed = seed;
         uint256 seen;
         for (uint256 i = 0; i < n; ++i) {
-            (bool member, uint256 rank,) = market.assignment(wordsOf(job), registry.rosterAt(i));
+            (bool member, uint256 rank, ) = market.assignment(wordsOf(job), registry.rosterAt(i));
             assertTrue(member, "member");
             assertEq(rank, AssignmentSpec.rank(seed, i, n), "rank formula");
             seen |= 1 << rank;

@@ -39,9 +39,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             keccak256(abi.encodePacked("\x19\x01", domain, structHash)),
             "digest"
         );
-        assertEq(market.ATTESTATION_TYPEHASH(), keccak256(
-            "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
-        ), "typehash");
+        assertEq(
+            market.ATTESTATION_TYPEHASH(),
+            keccak256(
+                "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
+            ),
+            "typehash"
+        );
     }
 
     function test_submitAttestations_emptyBatchDeliversNothing() public {
@@ -65,7 +69,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
-        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 1, "one lock for the run");
+        assertEq(
+            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            1,
+            "one lock for the run"
+        );
         assertEq(registry.getProvider(prov[0]).locked, 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
@@ -82,7 +90,14 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     function test_submitAttestations_countsOncePerProvider() public {
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         // p0 ETH, p0 ETH, p1 ETH, p0 token, p0 token, p0 ETH: one counter write per provider.
-        address[6] memory tokens = [address(0), address(0), address(0), address(payToken), address(payToken), address(0)];
+        address[6] memory tokens = [
+            address(0),
+            address(0),
+            address(0),
+            address(payToken),
+            address(payToken),
+            address(0)
+        ];
         uint256[6] memory signer = [uint256(0), 0, 1, 0, 0, 0];
         IInferenceMarketTypes.Claim[] memory claims = new IInferenceMarketTypes.Claim[](6);
         for (uint256 i = 0; i < 6; ++i) {
@@ -95,10 +110,18 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
         assertEq(_countAll(logs, address(market)), 6, "one event per result");
-        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one write per provider");
+        assertEq(
+            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            2,
+            "one write per provider"
+        );
         assertEq(registry.getProvider(prov[0]).locked, 5 * uint256(COLLATERAL), "p0 locked five collaterals");
         assertEq(registry.getProvider(prov[1]).locked, COLLATERAL, "p1 locked one");
-        assertEq(market.balanceOf(prov[0], address(0)) + market.balanceOf(prov[1], address(0)), 0, "unpaid until claimed");
+        assertEq(
+            market.balanceOf(prov[0], address(0)) + market.balanceOf(prov[1], address(0)),
+            0,
+            "unpaid until claimed"
+        );
 
         assertEq(_claimBatch(claims), 6, "all claimed");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
@@ -155,12 +178,22 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(delivered, 2, "two delivered");
         Rejection[] memory rj = _rejections(logs, address(market));
         assertEq(rj.length, 5, "five rejected");
-        _assertRejection(rj[0], 2, address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "bad sig");
+        _assertRejection(
+            rj[0],
+            2,
+            address(0),
+            IInferenceMarketTypes.InferenceMarketInvalidSignature.selector,
+            "bad sig"
+        );
         _assertRejection(rj[1], 3, prov[0], IInferenceMarketTypes.InferenceMarketJobMismatch.selector, "wrong job");
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
         _assertRejection(rj[2], 4, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
         _assertRejection(
-            rj[3], 5, pending, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "unapproved signer"
+            rj[3],
+            5,
+            pending,
+            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+            "unapproved signer"
         );
         _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
@@ -181,7 +214,9 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 2, "two results");
         // Jobs 1, 7 and (p1's) 4 are claimed: the rejected items accrue nothing.
         assertEq(
-            market.protocolFees(address(0)) - feesBefore, 3 * (_escrow(1) - FEE), "protocol fee for delivered items only"
+            market.protocolFees(address(0)) - feesBefore,
+            3 * (_escrow(1) - FEE),
+            "protocol fee for delivered items only"
         );
         assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
         assertEq(registry.getProvider(pending).served, 0, "pending served 0");
@@ -286,7 +321,16 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_cannotReplayOnAnotherMarket() public {
-        InferenceMarket other = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
+        InferenceMarket other = new InferenceMarket(
+            address(this),
+            guardian,
+            models,
+            registry,
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            address(new InferenceMarketCourt(models, registry))
+        );
         registry.grantRole(registry.MARKET_ROLE(), address(other));
         (uint256 id, Job memory job) = _requestEth(1);
         (uint256 otherId, Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
@@ -300,7 +344,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
         _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other market");
-        (IInferenceMarketTypes.JobStatus status,,,) = other.jobState(otherId);
+        (IInferenceMarketTypes.JobStatus status, , , ) = other.jobState(otherId);
         assertEq(uint256(status), OPEN, "other market's job open");
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
 
@@ -345,13 +389,21 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         Rejection[] memory rj = _rejections(logs, address(market));
         assertEq(rj.length, 1, "one rejected");
         _assertRejection(
-            rj[0], 3, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, "overdraws"
+            rj[0],
+            3,
+            prov[0],
+            IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+            "overdraws"
         );
         assertEq(_status(3), OPEN, "job 3 still open");
         assertEq(_status(4), K1_DELIVERED, "the batch went on");
         assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
         assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
-        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 2, "one lock per provider");
+        assertEq(
+            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            2,
+            "one lock per provider"
+        );
 
         // A claim releases its collateral: p0 can now take job 3.
         _claimPaid(1, jobs[0], prov[0]);

@@ -104,7 +104,10 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_commit_revertsOnSingleRedundancyJob() public {
         (uint256 id, Job memory job) = _requestEth(1);
         _expectCommitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 1)
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 1)
         );
     }
 
@@ -112,7 +115,10 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(3);
         job.collateral = 0; // a provider trying to lock nothing
         _expectCommitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
         );
     }
 
@@ -158,7 +164,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(_locked(prov[0]), 0, "released");
         assertEq(_stake(prov[0]), STAKE, "not slashed");
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "refunded");
-        (address seatProvider,,) = market.seatOf(id, 0);
+        (address seatProvider, , ) = market.seatOf(id, 0);
         assertEq(seatProvider, address(0), "seats cleared");
     }
 
@@ -167,7 +173,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         for (uint256 i = 0; i < 3; ++i) _commit(id, job, prov[i], RESULT);
         models.retireVersion(modelId, 1);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Revealing));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotCancellable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Revealing
+            )
+        );
         market.cancel(id, wordsOf(job));
     }
 
@@ -187,7 +199,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         uint8 seat = _commit(id, job, prov[0], RESULT);
         _commit(id, job, prov[1], RESULT);
         _expectRevealRevert(
-            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
+            id,
+            job,
+            prov[0],
+            seat,
+            RESULT,
+            _salt(prov[0]),
+            _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
     }
 
@@ -196,7 +214,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         uint8 seat = _commit(id, job, prov[0], RESULT);
         vm.warp(job.commitDeadline + 1);
         _expectRevealRevert(
-            id, job, prov[0], seat, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
+            id,
+            job,
+            prov[0],
+            seat,
+            RESULT,
+            _salt(prov[0]),
+            _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
     }
 
@@ -305,7 +329,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             RESULT,
             _salt(prov[0]),
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketRevealClosed.selector, id, uint40(START + REVEAL_WINDOW)
+                IInferenceMarketTypes.InferenceMarketRevealClosed.selector,
+                id,
+                uint40(START + REVEAL_WINDOW)
             )
         );
     }
@@ -500,7 +526,13 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         // At the deadline itself commits are still taken, so no reveal may happen yet (a reveal
         // here would let a late committer copy the revealed result in the same second).
         _expectRevealRevert(
-            id, job, prov[0], 0, RESULT, _salt(prov[0]), _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
+            id,
+            job,
+            prov[0],
+            0,
+            RESULT,
+            _salt(prov[0]),
+            _invalidStatus(id, IInferenceMarketTypes.JobStatus.Open)
         );
         vm.expectRevert(_notFinalizable(id, IInferenceMarketTypes.JobStatus.Open));
         market.finalize(id, wordsOf(job));
@@ -535,9 +567,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(_revealStart(id), job.commitDeadline, "reveal phase counted from the commit deadline");
 
         // No late commit.
-        _expectCommitRevert(
-            id, job, prov[2], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing)
-        );
+        _expectCommitRevert(id, job, prov[2], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Revealing));
         _reveal(id, job, prov[1], 1, RESULT);
 
         uint256 refund = _escrow(3) - 2 * uint256(FEE) - (2 * uint256(FEE) * PROTOCOL_FEE_BPS) / 10_000;

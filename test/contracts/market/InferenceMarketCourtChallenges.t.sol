@@ -55,7 +55,9 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// @notice The provider cannot challenge its own delivery.
     function test_challenge_byProviderRevertsJuryExcluded() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[0])
+        );
         vm.prank(prov[0]);
         court.challenge(id, wordsOf(job), prov[0], RESULT);
     }
@@ -66,13 +68,21 @@ contract InferenceMarketChallengeTest is CourtFixture {
         _expectChallengeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
         _expectChallengeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
         _expectChallengeRevert(
-            id, job, fewTags, abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2)
+            id,
+            job,
+            fewTags,
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2)
         );
         _expectChallengeRevert(
             id,
             job,
             lowMemory,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, 1024, MIN_MEMORY)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
+                lowMemory,
+                1024,
+                MIN_MEMORY
+            )
         );
         registry.slash(prov[1], STAKE - 105e18, bytes32("dao"));
         (uint256 id2, Job memory job2) = _k1Eth();
@@ -86,7 +96,12 @@ contract InferenceMarketChallengeTest is CourtFixture {
             id2,
             job2,
             prov[1],
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[1], 5e18, COLLATERAL)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                prov[1],
+                5e18,
+                COLLATERAL
+            )
         );
         assertEq(_status(id), DELIVERED, "still Delivered");
     }
@@ -116,9 +131,7 @@ contract InferenceMarketChallengeTest is CourtFixture {
         court.challenge(open, wordsOf(openJob), prov[0], RESULT);
     }
 
-    function _expectChallengeRevert(uint256 id, Job memory job, address who, bytes memory err)
-        internal
-    {
+    function _expectChallengeRevert(uint256 id, Job memory job, address who, bytes memory err) internal {
         vm.expectRevert(err);
         vm.prank(who);
         court.challenge(id, wordsOf(job), prov[0], RESULT);

@@ -72,7 +72,11 @@ contract InferenceMarketClaimTest is CourtFixture {
         vm.recordLogs();
         vm.prank(stranger);
         assertEq(court.claim(cs), n, "all claimed");
-        assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.DeliveryClaimed.selector), n, "events");
+        assertEq(
+            _count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.DeliveryClaimed.selector),
+            n,
+            "events"
+        );
         for (uint256 i = 0; i < 4; ++i) {
             address token = i % 2 == 0 ? address(0) : address(payToken);
             address other = i % 2 == 0 ? address(payToken) : address(0);
@@ -152,7 +156,11 @@ contract InferenceMarketClaimTest is CourtFixture {
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
         vm.recordLogs();
         assertEq(court.claim(cs), 0, "nothing claimed");
-        assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.ClaimSkipped.selector), 3, "all skipped");
+        assertEq(
+            _count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.ClaimSkipped.selector),
+            3,
+            "all skipped"
+        );
         assertEq(_status(open), OPEN, "open job untouched");
     }
 

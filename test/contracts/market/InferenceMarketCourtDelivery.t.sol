@@ -45,7 +45,7 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     /// @notice Collateral locked by earlier deliveries counts: the third delivery of a provider
     /// whose stake covers two is refused, directly and in a batch; a claim frees it again.
     function test_submitResult_lockedDeliveriesUseUpFreeStake() public {
-        uint128 collateral = uint128(STAKE * 2 / 5);
+        uint128 collateral = uint128((STAKE * 2) / 5);
         _setCollateral(collateral);
         (uint256 a, Job memory ja) = _k1Eth();
         (uint256 b, Job memory jb) = _k1Eth();
@@ -54,13 +54,22 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         _deliver(b, jb, prov[0], RESULT);
         uint256 free = STAKE - 2 * uint256(collateral);
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[0], free, collateral)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                prov[0],
+                free,
+                collateral
+            )
         );
         vm.prank(prov[0]);
         market.submitResult(c, wordsOf(jc), RESULT, OUTPUT);
 
         vm.expectEmit(true, true, false, true, address(market));
-        emit IInferenceMarketTypes.AttestationRejected(c, prov[0], IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector);
+        emit IInferenceMarketTypes.AttestationRejected(
+            c,
+            prov[0],
+            IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector
+        );
         assertEq(_relay(market, _one(_sign(market, pks[0], c, jc, RESULT))), 0, "batch item refused");
 
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
@@ -81,7 +90,7 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         address assignee;
         uint256 assigneeRank = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (bool member, uint256 rank,) = market.assignment(wordsOf(job), _candidate(i));
+            (bool member, uint256 rank, ) = market.assignment(wordsOf(job), _candidate(i));
             assertTrue(member, "candidate on the roster");
             if (rank > copierRank || copier == address(0)) (copier, copierRank) = (_candidate(i), rank);
             if (rank < assigneeRank) (assignee, assigneeRank) = (_candidate(i), rank);
@@ -89,14 +98,20 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         assertGe(copierRank, 1, "the copier is not the assignee");
         uint40 opensAt = uint40(job.requestedAt + copierRank * 30);
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotAssigned.selector, id, copier, copierRank, opensAt)
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotAssigned.selector,
+                id,
+                copier,
+                copierRank,
+                opensAt
+            )
         );
         vm.prank(copier);
         market.submitResult(id, wordsOf(job), RESULT, OUTPUT);
         assertEq(_lockedOf(copier), 0, "the refused copy locked nothing");
 
         // The assignee's rank (maybe not 0: the first ranks may be ineligible) opens first.
-        (,, uint40 assigneeOpens) = market.assignment(wordsOf(job), assignee);
+        (, , uint40 assigneeOpens) = market.assignment(wordsOf(job), assignee);
         if (assigneeOpens > block.timestamp) vm.warp(assigneeOpens);
         assertTrue(block.timestamp < opensAt, "still within the copier's wait");
         _deliver(id, job, assignee, RESULT);
@@ -110,12 +125,16 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         uint256 last;
         uint256 lastRank;
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
-            (, uint256 rank,) = market.assignment(wordsOf(job), prov[i]);
+            (, uint256 rank, ) = market.assignment(wordsOf(job), prov[i]);
             if (rank > lastRank) (last, lastRank) = (i, rank);
         }
         assertGe(lastRank, 1, "not the assignee");
         vm.expectEmit(true, true, false, true, address(market));
-        emit IInferenceMarketTypes.AttestationRejected(id, prov[last], IInferenceMarketTypes.InferenceMarketNotAssigned.selector);
+        emit IInferenceMarketTypes.AttestationRejected(
+            id,
+            prov[last],
+            IInferenceMarketTypes.InferenceMarketNotAssigned.selector
+        );
         assertEq(_relay(market, _one(_sign(market, pks[last], id, job, RESULT))), 0, "copy skipped");
         assertEq(_status(id), OPEN, "still open");
     }

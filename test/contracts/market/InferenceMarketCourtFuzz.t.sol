@@ -50,8 +50,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
     /// each stake equal the specification's; all collateral is released.
     function testFuzz_challenge_conservation(uint256 seed, uint8 sizeSeed, uint8 seatedSeed, bool token) public {
         Case memory c = _case(seed, sizeSeed, seatedSeed, token);
-        (uint256 id, Job memory job, IInferenceMarketTypes.Challenge memory ch, address[] memory jurors) =
-            _run(c);
+        (uint256 id, Job memory job, IInferenceMarketTypes.Challenge memory ch, address[] memory jurors) = _run(c);
         Expect memory e = _expect(c);
         _checkMoney(c, e, id, job, ch, jurors);
     }
@@ -68,7 +67,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
             // The first `honest` seats tell the truth; the others anything, silence included.
             c.votes[i] = i < honest ? 1 : uint8(uint256(keccak256(abi.encode(seed, "minority", i))) % 4);
         }
-        (uint256 id,, IInferenceMarketTypes.Challenge memory ch,) = _run(c);
+        (uint256 id, , IInferenceMarketTypes.Challenge memory ch, ) = _run(c);
         assertEq(_stakeOf(prov[0]), STAKE, "the honest provider keeps its whole stake");
         assertEq(_lockedOf(prov[0]), 0, "its collateral is released");
         assertEq(_ethCredit(prov[0]), FEE, "it is paid its fee");
@@ -95,24 +94,27 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         // Mostly a full jury; sometimes fewer seats, down to none.
         c.seated = seatedSeed % 4 == 0 ? bound(seatedSeed >> 2, 0, c.jurySize) : c.jurySize;
         c.votes = new uint8[](c.jurySize);
-        for (uint256 i = 0; i < c.jurySize; ++i) c.votes[i] = uint8(uint256(keccak256(abi.encode(seed, "vote", i))) % 4);
+        for (uint256 i = 0; i < c.jurySize; ++i)
+            c.votes[i] = uint8(uint256(keccak256(abi.encode(seed, "vote", i))) % 4);
         c.token = token;
     }
 
     function _hashOf(uint8 vote) internal pure returns (bytes32) {
-        return vote == 1 ? RESULT : vote == 2 ? OTHER_RESULT : THIRD_RESULT;
+        return
+            vote == 1
+                ? RESULT
+                : vote == 2
+                    ? OTHER_RESULT
+                    : THIRD_RESULT;
     }
 
     /// @dev Sets the policies (moving through a zero jury fee so that the bounds hold at each
     /// step), delivers, challenges, seats and reveals as the case says, and resolves.
-    function _run(Case memory c)
+    function _run(
+        Case memory c
+    )
         internal
-        returns (
-            uint256 id,
-            Job memory job,
-            IInferenceMarketTypes.Challenge memory ch,
-            address[] memory jurors
-        )
+        returns (uint256 id, Job memory job, IInferenceMarketTypes.Challenge memory ch, address[] memory jurors)
     {
         stakeBefore = registry.totalStake();
         court.setChallengePolicy(_policy(CHALLENGE_WINDOW, c.jurySize, 0, c.challengerShareBps));
@@ -145,10 +147,8 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
             vm.prank(stranger);
             court.resolveChallenge(id, wordsOf(job), ch);
         }
-        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(id);
-        assertTrue(
-            uint256(status) == SETTLED || uint256(status) == REFUNDED, "the challenge is resolved"
-        );
+        (IInferenceMarketTypes.JobStatus status, , , ) = market.jobState(id);
+        assertTrue(uint256(status) == SETTLED || uint256(status) == REFUNDED, "the challenge is resolved");
     }
 
     /// @dev The specification's outcome for a case (every stake is far above the collateral).
@@ -170,7 +170,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         }
         e.pool = e.faulty * c.collateral;
         uint256 compensated = c.seated - e.faulty;
-        uint256 toClient = e.pool * c.clientShareBps / BPS;
+        uint256 toClient = (e.pool * c.clientShareBps) / BPS;
         if (compensated != 0) e.perRevealer = (e.pool - toClient) / compensated;
         e.poolToClient = e.pool - e.perRevealer * compensated;
         if (!e.quorum) return e;
@@ -182,7 +182,7 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
             e.toProvider = rest;
         } else {
             e.providerLost = true;
-            e.toChallenger = rest * c.challengerShareBps / BPS;
+            e.toChallenger = (rest * c.challengerShareBps) / BPS;
             e.toClient = rest - e.toChallenger;
         }
     }
@@ -232,7 +232,11 @@ contract InferenceMarketCourtFuzzTest is CourtFixture {
         }
         assertEq(stakeToken.balanceOf(address(market)), credits, "stake token: held = credits");
         assertEq(credits, lost, "stake credited = stake the registry lost");
-        assertEq(e.pool + (e.providerLost || e.challengerLost ? c.collateral : 0), lost, "spec: seized = pool + verdict");
+        assertEq(
+            e.pool + (e.providerLost || e.challengerLost ? c.collateral : 0),
+            lost,
+            "spec: seized = pool + verdict"
+        );
         assertEq(
             stakeToken.balanceOf(address(registry)),
             registry.totalStake() + registry.slashedFunds(),

@@ -12,7 +12,9 @@ contract InferenceMarketJuryTest is CourtFixture {
         (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         for (uint256 i = 0; i < 2; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[i]));
+            vm.expectRevert(
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, id, prov[i])
+            );
             vm.prank(prov[i]);
             court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         }
@@ -23,7 +25,9 @@ contract InferenceMarketJuryTest is CourtFixture {
         (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         _juryCommit(id, job, ch, prov[2], RESULT);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, id, prov[2]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, id, prov[2])
+        );
         vm.prank(prov[2]);
         court.juryCommit(id, wordsOf(job), ch, bytes32("again"));
         assertEq(_lockedOf(prov[2]), COLLATERAL, "one seat's collateral");
@@ -45,12 +49,12 @@ contract InferenceMarketJuryTest is CourtFixture {
         emit IInferenceMarketTypes.RevealStarted(id, uint40(block.timestamp + REVEAL_WINDOW));
         vm.prank(prov[4]);
         assertEq(court.juryCommit(id, wordsOf(job), ch, c), 2, "seat 2");
-        (IInferenceMarketTypes.JobStatus status, uint8 seated,, uint40 startedAt) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus status, uint8 seated, , uint40 startedAt) = market.jobState(id);
         assertEq(uint256(status), JURY_REVEALING, "JuryRevealing");
         assertEq(seated, 3, "three seated");
         assertEq(startedAt, block.timestamp, "reveal started now");
         for (uint256 i = 2; i < 5; ++i) assertEq(_lockedOf(prov[i]), COLLATERAL, "juror collateral locked");
-        (address who,,) = market.seatOf(id, 1);
+        (address who, , ) = market.seatOf(id, 1);
         assertEq(who, prov[3], "seatOf shows the jury seat");
         // A full jury takes no more seats.
         vm.expectRevert(_invalidStatus(id, IInferenceMarketTypes.JobStatus.JuryRevealing));
@@ -82,7 +86,11 @@ contract InferenceMarketJuryTest is CourtFixture {
         assertTrue(lateOpens > block.timestamp, "not open yet");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNotAssigned.selector, id, late, lateRank, uint40(lateOpens)
+                IInferenceMarketTypes.InferenceMarketNotAssigned.selector,
+                id,
+                late,
+                lateRank,
+                uint40(lateOpens)
             )
         );
         vm.prank(late);
@@ -148,7 +156,9 @@ contract InferenceMarketJuryTest is CourtFixture {
         vm.prank(jurors[0]);
         court.juryReveal(id, wordsOf(job), ch, 1, RESULT, salt, OUTPUT);
         _juryReveal(id, job, ch, jurors[0], 0, RESULT);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, id, jurors[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, id, jurors[0])
+        );
         vm.prank(jurors[0]);
         court.juryReveal(id, wordsOf(job), ch, 0, RESULT, salt, OUTPUT);
     }
@@ -183,7 +193,7 @@ contract InferenceMarketJuryTest is CourtFixture {
     function _firstAssignee(Job memory job) internal returns (address best) {
         uint256 bestAt = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (,, uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
+            (, , uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
             if (opensAt < bestAt) (best, bestAt) = (_candidate(i), opensAt);
         }
         if (bestAt > block.timestamp) vm.warp(bestAt);

@@ -17,7 +17,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         bytes32[] memory votes = _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
         uint256 rest = COLLATERAL - 3 * uint256(JURY_FEE);
-        uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
+        uint256 toChallenger = (rest * CHALLENGER_SHARE_BPS) / BPS;
         uint256 toClient = rest - toChallenger;
         uint256 totalBefore = registry.totalStake();
 
@@ -26,11 +26,21 @@ contract InferenceMarketResolveTest is CourtFixture {
         emit IInferenceMarketTypes.SeatSlashed(id, prov[0], COLLATERAL, true);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ChallengeResolved(
-            id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 3, toChallenger, 0, toClient
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
+            OTHER_RESULT,
+            3,
+            toChallenger,
+            0,
+            toClient
         );
         vm.recordLogs();
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
-        assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SlashDistributed.selector), 0, "no faulty juror");
+        assertEq(
+            _count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SlashDistributed.selector),
+            0,
+            "no faulty juror"
+        );
 
         assertEq(_status(id), REFUNDED, "Refunded");
         assertEq(_ethCredit(client), _escrowNow(), "client's escrow refunded");
@@ -71,7 +81,13 @@ contract InferenceMarketResolveTest is CourtFixture {
         emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, true);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ChallengeResolved(
-            id, IInferenceMarketTypes.ChallengeOutcome.ProviderRight, RESULT, 3, 0, toProvider, 0
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.ProviderRight,
+            RESULT,
+            3,
+            0,
+            toProvider,
+            0
         );
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
 
@@ -100,7 +116,12 @@ contract InferenceMarketResolveTest is CourtFixture {
         uint256 c = job.collateral;
         uint256 free = STAKE - c;
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, prov[0], STAKE - 1, free)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                prov[0],
+                STAKE - 1,
+                free
+            )
         );
         registry.slash(prov[0], STAKE - 1, bytes32("dao"));
         registry.slash(prov[0], free, bytes32("dao"));
@@ -108,13 +129,19 @@ contract InferenceMarketResolveTest is CourtFixture {
         bytes32[] memory votes = _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
         uint256 rest = c - 3 * ch.juryFee;
-        uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
+        uint256 toChallenger = (rest * CHALLENGER_SHARE_BPS) / BPS;
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, prov[0], c, true);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ChallengeResolved(
-            id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 3, toChallenger, 0, rest - toChallenger
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
+            OTHER_RESULT,
+            3,
+            toChallenger,
+            0,
+            rest - toChallenger
         );
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
         assertEq(_stakeOf(prov[0]), 0, "the provider loses its collateral, all it had left");
@@ -133,10 +160,22 @@ contract InferenceMarketResolveTest is CourtFixture {
         address[] memory jurors = _seatJury(id, job, ch, votes);
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(id, IInferenceMarketTypes.ChallengeOutcome.Inconclusive, RESULT, 1, 0, 0, 0);
+        emit IInferenceMarketTypes.ChallengeResolved(
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.Inconclusive,
+            RESULT,
+            1,
+            0,
+            0,
+            0
+        );
         vm.recordLogs();
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
-        assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SeatSlashed.selector), 0, "nobody slashed");
+        assertEq(
+            _count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SeatSlashed.selector),
+            0,
+            "nobody slashed"
+        );
         assertEq(_status(id), SETTLED, "Settled");
         assertEq(_ethCredit(prov[0]), FEE, "provider paid");
         assertEq(_ethCredit(client), 0, "no refund");
@@ -154,22 +193,40 @@ contract InferenceMarketResolveTest is CourtFixture {
         _juryCommit(id, job, ch, prov[2], OTHER_RESULT);
         vm.warp(uint256(ch.challengedAt) + ch.commitWindow + 1);
         vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(id, IInferenceMarketTypes.ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
+        emit IInferenceMarketTypes.ChallengeResolved(
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.Inconclusive,
+            bytes32(0),
+            0,
+            0,
+            0,
+            0
+        );
         vm.recordLogs();
         vm.prank(stranger);
         court.resolveChallenge(id, wordsOf(job), ch);
-        assertEq(_count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SeatSlashed.selector), 0, "nobody slashed");
+        assertEq(
+            _count(vm.getRecordedLogs(), address(market), IInferenceMarketTypes.SeatSlashed.selector),
+            0,
+            "nobody slashed"
+        );
         assertEq(_status(id), SETTLED, "Settled");
         assertEq(_ethCredit(prov[0]), FEE, "provider paid");
         assertEq(market.protocolFees(address(0)), _escrowNow() - FEE, "protocol fee");
-        assertEq(registry.getProvider(prov[2]).missed + registry.getProvider(prov[2]).disagreed, 0, "juror not at fault");
+        assertEq(
+            registry.getProvider(prov[2]).missed + registry.getProvider(prov[2]).disagreed,
+            0,
+            "juror not at fault"
+        );
         assertEq(registry.getProvider(prov[1]).disagreed, 0, "challenger not at fault");
         _assertNoStakeMoved(jurors);
         _assertSeatsCleared(id, 1);
         // Ended: no second resolution, no claim.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNotResolvable.selector, id, IInferenceMarketTypes.JobStatus.Settled
+                IInferenceMarketTypes.InferenceMarketNotResolvable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Settled
             )
         );
         court.resolveChallenge(id, wordsOf(job), ch);
@@ -185,20 +242,26 @@ contract InferenceMarketResolveTest is CourtFixture {
         address[] memory jurors = _seatJury(id, job, ch, _three(OTHER_RESULT, OTHER_RESULT, OTHER_RESULT));
         _juryReveal(id, job, ch, jurors[0], 0, OTHER_RESULT);
         _juryReveal(id, job, ch, jurors[1], 1, OTHER_RESULT);
-        (,,, uint40 startedAt) = market.jobState(id);
+        (, , , uint40 startedAt) = market.jobState(id);
         vm.warp(uint256(startedAt) + ch.revealWindow + 1);
 
-        uint256 poolToClient = COLLATERAL * CLIENT_SHARE_BPS / BPS;
+        uint256 poolToClient = (COLLATERAL * CLIENT_SHARE_BPS) / BPS;
         uint256 perRevealer = (COLLATERAL - poolToClient) / 2;
         uint256 rest = COLLATERAL - 2 * uint256(JURY_FEE);
-        uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
+        uint256 toChallenger = (rest * CHALLENGER_SHARE_BPS) / BPS;
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, jurors[2], COLLATERAL, false);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, poolToClient, perRevealer, 2);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.ChallengeResolved(
-            id, IInferenceMarketTypes.ChallengeOutcome.ProviderWrong, OTHER_RESULT, 2, toChallenger, 0, rest - toChallenger
+            id,
+            IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
+            OTHER_RESULT,
+            2,
+            toChallenger,
+            0,
+            rest - toChallenger
         );
         court.resolveChallenge(id, wordsOf(job), ch);
 
@@ -225,7 +288,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, jurors[2], COLLATERAL, true);
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
-        uint256 poolToClient = COLLATERAL * CLIENT_SHARE_BPS / BPS;
+        uint256 poolToClient = (COLLATERAL * CLIENT_SHARE_BPS) / BPS;
         uint256 perRevealer = (COLLATERAL - poolToClient) / 2;
         assertEq(_stakeOf(jurors[2]), STAKE - COLLATERAL, "minority juror slashed");
         assertEq(registry.getProvider(jurors[2]).disagreed, 1, "minority juror disagreed");
@@ -250,7 +313,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.RevealStarted(id, commitDeadline + ch.revealWindow);
         _juryReveal(id, job, ch, jurors[0], 0, OTHER_RESULT);
-        (IInferenceMarketTypes.JobStatus status,,, uint40 startedAt) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus status, , , uint40 startedAt) = market.jobState(id);
         assertEq(uint256(status), JURY_REVEALING, "JuryRevealing");
         assertEq(startedAt, commitDeadline, "from the commit deadline");
         _juryReveal(id, job, ch, jurors[1], 1, OTHER_RESULT);
@@ -335,7 +398,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         assertEq(market.withdraw(address(0)), _escrowNow(), "client withdraws its escrow");
         assertEq(client.balance, _escrowNow(), "client got its ETH back");
         uint256 rest = COLLATERAL - 3 * uint256(JURY_FEE);
-        uint256 toChallenger = rest * CHALLENGER_SHARE_BPS / BPS;
+        uint256 toChallenger = (rest * CHALLENGER_SHARE_BPS) / BPS;
         vm.prank(client);
         market.withdraw(address(stakeToken));
         assertEq(stakeToken.balanceOf(client), rest - toChallenger, "client's compensation");
@@ -374,21 +437,19 @@ contract InferenceMarketResolveTest is CourtFixture {
 
     function _assertSeatsCleared(uint256 id, uint256 seats) internal view {
         for (uint256 i = 0; i < seats; ++i) {
-            (address who,,) = market.seatOf(id, uint8(i));
+            (address who, , ) = market.seatOf(id, uint8(i));
             assertEq(who, address(0), "seats deleted");
         }
     }
 
     /// @dev The candidate ranked first for `job` and the candidate whose rank opens next.
-    function _assigneeAndNext(Job memory job)
-        internal
-        view
-        returns (address assignee, address next, uint256 nextOpens)
-    {
+    function _assigneeAndNext(
+        Job memory job
+    ) internal view returns (address assignee, address next, uint256 nextOpens) {
         uint256 firstAt = type(uint256).max;
         nextOpens = type(uint256).max;
         for (uint256 i = 0; i < CANDIDATES; ++i) {
-            (,, uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
+            (, , uint40 opensAt) = market.assignment(wordsOf(job), _candidate(i));
             if (opensAt < firstAt) {
                 (next, nextOpens) = (assignee, firstAt);
                 (assignee, firstAt) = (_candidate(i), opensAt);

@@ -34,7 +34,11 @@ contract InferenceMarketK1StatusErrorsTest is CourtFixture {
     function test_submitAttestations_deliveredJobRejectedInvalidStatus() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
         vm.expectEmit(true, true, false, true, address(market));
-        emit IInferenceMarketTypes.AttestationRejected(id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector);
+        emit IInferenceMarketTypes.AttestationRejected(
+            id,
+            prov[1],
+            IInferenceMarketTypes.InferenceMarketInvalidStatus.selector
+        );
         assertEq(_relay(market, _one(_sign(market, pks[1], id, job, OTHER_RESULT))), 0, "not delivered twice");
     }
 
@@ -58,7 +62,9 @@ contract InferenceMarketK1StatusErrorsTest is CourtFixture {
         models.retireVersion(modelId, 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Delivered
+                IInferenceMarketTypes.InferenceMarketNotCancellable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Delivered
             )
         );
         vm.prank(client);

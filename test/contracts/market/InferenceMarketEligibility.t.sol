@@ -22,13 +22,21 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
         _expectServeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
         _expectServeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
         _expectServeRevert(
-            id, job, fewTags, abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
+            id,
+            job,
+            fewTags,
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
         );
         _expectServeRevert(
             id,
             job,
             lowMemory,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientMemory.selector, lowMemory, uint32(1024), MIN_MEMORY)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
+                lowMemory,
+                uint32(1024),
+                MIN_MEMORY
+            )
         );
         registry.suspendProvider(prov[0]);
         _expectServeRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
@@ -38,7 +46,11 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
             id,
             job,
             prov[1],
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, prov[1], uint40(block.timestamp + UNBONDING))
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryExiting.selector,
+                prov[1],
+                uint40(block.timestamp + UNBONDING)
+            )
         );
         // A collateral above the whole stake: no free stake covers a seat.
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
@@ -49,7 +61,12 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
             id2,
             job2,
             prov[2],
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, prov[2], STAKE, STAKE + 1)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                prov[2],
+                STAKE,
+                STAKE + 1
+            )
         );
         assertEq(_status(id), OPEN, "still open");
         assertEq(_status(id2), OPEN, "still open");

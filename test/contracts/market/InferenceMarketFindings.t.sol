@@ -15,15 +15,28 @@ import {JobWord, JobWordLib} from "../../../contracts/market/JobWord.sol";
 
 /// @notice Exposes the job word's internals (finding 13): its layout and the job hash.
 contract JobWordHarness is InferenceMarketBase {
-    constructor(IModelRegistry models_, IProviderRegistry providers_)
-        InferenceMarketBase(address(0), address(0), models_, providers_)
-    {}
+    constructor(
+        IModelRegistry models_,
+        IProviderRegistry providers_
+    ) InferenceMarketBase(address(0), address(0), models_, providers_) {}
 
-    function layout() external pure returns (uint256 hashMask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) {
-        return (JobWordLib.HASH_MASK, JobWordLib.STATUS_SHIFT, JobWordLib.SEATED_SHIFT, JobWordLib.REVEALED_SHIFT, JobWordLib.TIME_SHIFT);
+    function layout()
+        external
+        pure
+        returns (uint256 hashMask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift)
+    {
+        return (
+            JobWordLib.HASH_MASK,
+            JobWordLib.STATUS_SHIFT,
+            JobWordLib.SEATED_SHIFT,
+            JobWordLib.REVEALED_SHIFT,
+            JobWordLib.TIME_SHIFT
+        );
     }
 
-    function fields(uint256 word)
+    function fields(
+        uint256 word
+    )
         external
         pure
         returns (JobStatus status, uint8 seated, uint8 revealed, uint40 time, uint8 revealedSeats, uint256 hashBits)
@@ -59,8 +72,12 @@ contract InferenceMarketJobHashTest is CourtFixture {
     /// @notice The hash is keccak256(abi.encode(jobId, job)) and 200 bits of it are kept.
     function test_jobHash_isKeccakOfJobIdAndJob() public {
         (uint256 id, Job memory job) = _k1Eth();
-        assertEq(harness.jobHash(id, wordsOf(job)), uint256(keccak256(abi.encode(id, wordsOf(job)))), "hash pre-image is (jobId, job words)");
-        (uint256 mask,,,,) = harness.layout();
+        assertEq(
+            harness.jobHash(id, wordsOf(job)),
+            uint256(keccak256(abi.encode(id, wordsOf(job)))),
+            "hash pre-image is (jobId, job words)"
+        );
+        (uint256 mask, , , , ) = harness.layout();
         assertEq(mask, ~uint256(0) << 56, "200 hash bits");
         // The request stored exactly that hash: the job is served with its own struct.
         _deliver(id, job, prov[0], RESULT);
@@ -70,13 +87,13 @@ contract InferenceMarketJobHashTest is CourtFixture {
     /// @notice Attack: job A's struct replayed on job B's id. Refused: the hash binds the id.
     function test_jobHash_bindsJobId() public {
         (uint256 a, Job memory jobA) = _k1Eth();
-        (uint256 b,) = _k1Eth();
+        (uint256 b, ) = _k1Eth();
         vm.prank(prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
         market.submitResult(b, wordsOf(jobA), RESULT, OUTPUT);
         // The same on the k > 1 path and for cancel/finalize.
         (uint256 c, Job memory jobC) = _requestEth(3);
-        (uint256 d,) = _requestEth(3);
+        (uint256 d, ) = _requestEth(3);
         vm.prank(prov[0]);
         vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
         market.commit(d, wordsOf(jobC), bytes32(uint256(1)));
@@ -127,13 +144,20 @@ contract InferenceMarketJobHashTest is CourtFixture {
     /// @notice Every field of the word round-trips at its maximum, and changing one leaves the
     /// others as they were.
     function test_jobWord_fieldsRoundTripAtMaxima() public view {
-        (uint256 mask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) = harness.layout();
+        (uint256 mask, uint256 statusShift, uint256 seatedShift, uint256 revealedShift, uint256 timeShift) = harness
+            .layout();
         uint256 maxTime = type(uint32).max;
-        uint256 word = mask | (uint256(15) << statusShift) | (uint256(63) << seatedShift) | (uint256(63) << revealedShift)
-            | harness.timeField(maxTime) | 0xff;
+        uint256 word =
+            mask |
+                (uint256(15) << statusShift) |
+                (uint256(63) << seatedShift) |
+                (uint256(63) << revealedShift) |
+                harness.timeField(maxTime) |
+                0xff;
         assertEq(word, type(uint256).max, "the fields tile the word exactly");
         word &= ~(uint256(8) << statusShift); // the highest status, JuryRevealing (7)
-        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed, uint40 time, uint8 seats, uint256 h) = harness.fields(word);
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed, uint40 time, uint8 seats, uint256 h) = harness
+            .fields(word);
         assertEq(uint256(s), 7, "status max");
         assertEq(seated, 63, "seated max");
         assertEq(revealed, 63, "revealed max");
@@ -152,10 +176,10 @@ contract InferenceMarketJobHashTest is CourtFixture {
 
     /// @notice The counts' real maxima (32 seats, 32 reveals) grow from 0 without carrying.
     function test_jobWord_countsReachMaximaWithoutCarry() public view {
-        (uint256 mask,, uint256 seatedShift, uint256 revealedShift,) = harness.layout();
+        (uint256 mask, , uint256 seatedShift, uint256 revealedShift, ) = harness.layout();
         uint256 counted = mask;
         for (uint256 i = 0; i < 32; ++i) counted += (uint256(1) << seatedShift) + (uint256(1) << revealedShift);
-        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed,,, uint256 h) = harness.fields(counted);
+        (IInferenceMarketTypes.JobStatus s, uint8 seated, uint8 revealed, , , uint256 h) = harness.fields(counted);
         assertEq(seated, 32, "32 seats");
         assertEq(revealed, 32, "32 reveals");
         assertEq(uint256(s), 0, "no carry into the status");
@@ -208,7 +232,8 @@ contract InferenceMarketMinCollateralTest is CourtFixture {
         court.setChallengePolicy(_policy(CHALLENGE_WINDOW, 3, 0, 5_000));
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = collateral;
-        if (collateral < 1e18 || collateral > type(uint96).max) vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
+        if (collateral < 1e18 || collateral > type(uint96).max)
+            vm.expectRevert(_outOfBounds("collateralPerJob", collateral));
         court.setPolicy(p);
     }
 }
@@ -292,8 +317,20 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
         (uint256 delivered, Rejection[] memory rj) = _submitRaw(bytes.concat(zeroSig, f[0], badV));
         assertEq(delivered, 1, "the good item");
         assertEq(rj.length, 2, "two rejections");
-        _assertRejection(rj[0], ids[1], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "zero sig");
-        _assertRejection(rj[1], ids[2], address(0), IInferenceMarketTypes.InferenceMarketInvalidSignature.selector, "v = 29");
+        _assertRejection(
+            rj[0],
+            ids[1],
+            address(0),
+            IInferenceMarketTypes.InferenceMarketInvalidSignature.selector,
+            "zero sig"
+        );
+        _assertRejection(
+            rj[1],
+            ids[2],
+            address(0),
+            IInferenceMarketTypes.InferenceMarketInvalidSignature.selector,
+            "v = 29"
+        );
     }
 
     /// @notice A Job word with dirty high bits (which Solidity's checked accessors revert on) is a
@@ -314,7 +351,7 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
     /// delivered.
     function testFuzz_submitAttestations_garbageNeverReverts(bytes memory garbage) public {
         (uint256[3] memory ids, bytes[3] memory f) = _three();
-        (uint256 delivered,) = _submitRaw(bytes.concat(f[0], garbage));
+        (uint256 delivered, ) = _submitRaw(bytes.concat(f[0], garbage));
         assertGe(delivered, 1, "the good item");
         assertEq(_status(ids[0]), DELIVERED, "delivered");
     }
@@ -327,7 +364,7 @@ contract InferenceMarketBatchFramingTest is CourtFixture {
         uint256 at = bound(atSeed, 0, batch.length - 1);
         vm.assume(x != uint8(batch[at]));
         batch[at] = bytes1(x);
-        (uint256 delivered,) = _submitRaw(batch);
+        (uint256 delivered, ) = _submitRaw(batch);
         uint256 hit = at / f[0].length; // every item has the same length here
         assertLe(delivered, 3, "at most every item");
         for (uint256 i = 0; i < hit; ++i) assertEq(_status(ids[i]), DELIVERED, "items before the change delivered");
@@ -390,7 +427,13 @@ contract InferenceMarketWindDownTest is CourtFixture {
     /// @dev A new market with the same registries, given MARKET_ROLE by the DAO.
     function _replacement() internal returns (InferenceMarket m) {
         m = new InferenceMarket(
-            address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(),
+            address(this),
+            guardian,
+            models,
+            registry,
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
             address(new InferenceMarketCourt(models, registry))
         );
         registry.grantRole(registry.MARKET_ROLE(), address(m));
@@ -532,7 +575,9 @@ contract InferenceMarketWindDownTest is CourtFixture {
         vm.prank(m);
         registry.lockCollateral(prov[0], COLLATERAL, 0, 0);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole)
+        );
         registry.retireMarket();
         vm.prank(m);
         registry.retireMarket();
@@ -545,12 +590,16 @@ contract InferenceMarketWindDownTest is CourtFixture {
         registry.settle(prov[0], COLLATERAL, 0, IProviderRegistry.Outcome.Served, bytes32(0));
         assertEq(_lockedOf(prov[0]), 0, "released by the retired market");
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole)
+        );
         registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
         // The DAO may cut a retired market off entirely.
         registry.revokeRole(retiredRole, m);
         vm.prank(m);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, m, marketRole));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, m, marketRole)
+        );
         registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
     }
 
@@ -586,7 +635,12 @@ contract InferenceMarketWindDownTest is CourtFixture {
         for (uint256 pass = 0; pass < 3; ++pass) {
             for (uint256 i = 0; i < 4; ++i) {
                 FuzzJob memory j = jobs[i];
-                uint256 order = j.kind == 3 ? 0 : j.kind == 4 ? 2 : 1;
+                uint256 order =
+                    j.kind == 3
+                        ? 0
+                        : j.kind == 4
+                            ? 2
+                            : 1;
                 if (order != pass) continue;
                 if (j.kind == 4) {
                     (j.id, j.job) = _requestEth(3);

@@ -174,10 +174,19 @@ abstract contract InferenceMarketFixture is Test {
         models = new ModelRegistry(address(this), guardian, DEPRECATION);
         registry = new ProviderRegistry(address(this), guardian, stakeToken, uint128(MIN_STAKE), UNBONDING);
 
-        (modelId,) = models.publishVersion(NAME, _versionParams());
+        (modelId, ) = models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 1);
 
-        market = new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(new InferenceMarketCourt(models, registry)));
+        market = new InferenceMarket(
+            address(this),
+            guardian,
+            models,
+            registry,
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            address(new InferenceMarketCourt(models, registry))
+        );
         registry.grantRole(registry.MARKET_ROLE(), address(market));
         _court().setTokenAllowed(address(payToken), true, 1e18);
 
@@ -201,39 +210,42 @@ abstract contract InferenceMarketFixture is Test {
     // ---------------------------------------------------------------- set-up helpers
 
     function _versionParams() internal pure returns (IModelRegistry.VersionParams memory) {
-        return IModelRegistry.VersionParams({
-            weightsCid: WEIGHTS_CID,
-            weightsSha256: WEIGHTS_SHA256,
-            schemaCid: SCHEMA_CID,
-            runtime: bytes32("onnxruntime-1.30-cpu"),
-            outputQuantum: 1e14,
-            minMemoryMB: MIN_MEMORY,
-            minFee: MIN_FEE
-        });
+        return
+            IModelRegistry.VersionParams({
+                weightsCid: WEIGHTS_CID,
+                weightsSha256: WEIGHTS_SHA256,
+                schemaCid: SCHEMA_CID,
+                runtime: bytes32("onnxruntime-1.30-cpu"),
+                outputQuantum: 1e14,
+                minMemoryMB: MIN_MEMORY,
+                minFee: MIN_FEE
+            });
     }
 
     function _defaultPolicy() internal pure returns (IInferenceMarketTypes.Policy memory) {
-        return IInferenceMarketTypes.Policy({
-            protocolFeeBps: PROTOCOL_FEE_BPS,
-            quorumBps: QUORUM_BPS,
-            maxRedundancy: MAX_K,
-            commitWindow: COMMIT_WINDOW,
-            revealWindow: REVEAL_WINDOW,
-            priorityWindow: 0,
-            maxInlineInputBytes: MAX_INLINE,
-            maxJobDuration: MAX_DURATION,
-            collateralPerJob: COLLATERAL,
-            clientShareBps: CLIENT_SHARE_BPS
-        });
+        return
+            IInferenceMarketTypes.Policy({
+                protocolFeeBps: PROTOCOL_FEE_BPS,
+                quorumBps: QUORUM_BPS,
+                maxRedundancy: MAX_K,
+                commitWindow: COMMIT_WINDOW,
+                revealWindow: REVEAL_WINDOW,
+                priorityWindow: 0,
+                maxInlineInputBytes: MAX_INLINE,
+                maxJobDuration: MAX_DURATION,
+                collateralPerJob: COLLATERAL,
+                clientShareBps: CLIENT_SHARE_BPS
+            });
     }
 
     function _defaultChallengePolicy() internal pure returns (IInferenceMarketTypes.ChallengePolicy memory) {
-        return IInferenceMarketTypes.ChallengePolicy({
-            challengeWindow: CHALLENGE_WINDOW,
-            jurySize: 3,
-            juryFee: uint96(COLLATERAL / 10),
-            challengerShareBps: 5_000
-        });
+        return
+            IInferenceMarketTypes.ChallengePolicy({
+                challengeWindow: CHALLENGE_WINDOW,
+                jurySize: 3,
+                juryFee: uint96(COLLATERAL / 10),
+                challengerShareBps: 5_000
+            });
     }
 
     function _register(address p, uint32 memoryMB, uint256 tags) internal {
@@ -270,10 +282,11 @@ abstract contract InferenceMarketFixture is Test {
 
     /// @dev Funds `who` with exactly the escrow, requests as `who` on `m`, and returns the `Job`
     /// decoded from {JobRequested}; checks that it equals the struct rebuilt from the request.
-    function _requestOn(InferenceMarket m, address who, IInferenceMarketTypes.JobRequest memory r)
-        internal
-        returns (uint256 id, Job memory job)
-    {
+    function _requestOn(
+        InferenceMarket m,
+        address who,
+        IInferenceMarketTypes.JobRequest memory r
+    ) internal returns (uint256 id, Job memory job) {
         uint256 escrow = m.escrowOf(r.redundancy, r.feePerProvider, m.policy().protocolFeeBps);
         Job memory expected = _expectedJob(m, r, who);
         uint256 value;
@@ -292,10 +305,10 @@ abstract contract InferenceMarketFixture is Test {
         assertEq(keccak256(abi.encode(job)), keccak256(abi.encode(expected)), "emitted job == rebuilt job");
     }
 
-    function _requestAs(address who, IInferenceMarketTypes.JobRequest memory r)
-        internal
-        returns (uint256 id, Job memory job)
-    {
+    function _requestAs(
+        address who,
+        IInferenceMarketTypes.JobRequest memory r
+    ) internal returns (uint256 id, Job memory job) {
         return _requestOn(market, who, r);
     }
 
@@ -308,17 +321,14 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev Finds the `Job` of `{JobRequested}(id)` emitted by `m` in `logs`.
-    function _jobFromLogs(InferenceMarket m, uint256 id, Vm.Log[] memory logs)
-        internal
-        pure
-        returns (Job memory job)
-    {
+    function _jobFromLogs(InferenceMarket m, uint256 id, Vm.Log[] memory logs) internal pure returns (Job memory job) {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (
-                logs[i].emitter == address(m) && logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector
-                    && uint256(logs[i].topics[1]) == id
+                logs[i].emitter == address(m) &&
+                logs[i].topics[0] == IInferenceMarketTypes.JobRequested.selector &&
+                uint256(logs[i].topics[1]) == id
             ) {
-                (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+                (uint256[6] memory words, , ) = abi.decode(logs[i].data, (uint256[6], bytes, string));
                 return jobFromWords(words);
             }
         }
@@ -326,15 +336,15 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev The `Job` the market must store for `r` requested by `who` now, rebuilt by hand.
-    function _expectedJob(InferenceMarket m, IInferenceMarketTypes.JobRequest memory r, address who)
-        internal
-        view
-        returns (Job memory job)
-    {
+    function _expectedJob(
+        InferenceMarket m,
+        IInferenceMarketTypes.JobRequest memory r,
+        address who
+    ) internal view returns (Job memory job) {
         IInferenceMarketTypes.Policy memory p = m.policy();
         job.seed = uint96(uint256(keccak256(abi.encode(block.prevrandao, m.nextJobId()))));
         // The registry resolves version 0 (to a rollout's canary, drawn from the seed, or the active one).
-        (uint32 version,,,, bool counted) = models.jobTermsFor(r.modelId, r.version, job.seed);
+        (uint32 version, , , , bool counted) = models.jobTermsFor(r.modelId, r.version, job.seed);
         job.counted = counted;
         job.client = who;
         job.token = r.token;
@@ -362,22 +372,22 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     function _status(uint256 id) internal view returns (uint256 status) {
-        (IInferenceMarketTypes.JobStatus s,,,) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus s, , , ) = market.jobState(id);
         return uint256(s);
     }
 
     function _seated(uint256 id) internal view returns (uint256 seated) {
-        (, uint8 s,,) = market.jobState(id);
+        (, uint8 s, , ) = market.jobState(id);
         return s;
     }
 
     function _revealed(uint256 id) internal view returns (uint256 revealed) {
-        (,, uint8 r,) = market.jobState(id);
+        (, , uint8 r, ) = market.jobState(id);
         return r;
     }
 
     function _revealStart(uint256 id) internal view returns (uint256 startedAt) {
-        (,,, uint40 t) = market.jobState(id);
+        (, , , uint40 t) = market.jobState(id);
         return t;
     }
 
@@ -389,24 +399,25 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev The one-item claim batch of `p`'s delivery of `result` for the k = 1 job `id`.
-    function _claimItem(uint256 id, Job memory job, address p, bytes32 result)
-        internal
-        pure
-        returns (IInferenceMarketTypes.Claim[] memory claims)
-    {
+    function _claimItem(
+        uint256 id,
+        Job memory job,
+        address p,
+        bytes32 result
+    ) internal pure returns (IInferenceMarketTypes.Claim[] memory claims) {
         claims = new IInferenceMarketTypes.Claim[](1);
         claims[0] = IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: p, resultHash: result});
     }
 
     /// @dev Waits out the challenge window of every delivery in `claims` on `m` (from the
     /// delivery time, jobState's time field) and claims them as a keeper; returns how many paid.
-    function _claimBatchOn(InferenceMarket m, IInferenceMarketTypes.Claim[] memory claims)
-        internal
-        returns (uint256 claimed)
-    {
+    function _claimBatchOn(
+        InferenceMarket m,
+        IInferenceMarketTypes.Claim[] memory claims
+    ) internal returns (uint256 claimed) {
         uint256 matured = block.timestamp;
         for (uint256 i = 0; i < claims.length; ++i) {
-            (,,, uint40 deliveredAt) = m.jobState(claims[i].jobId);
+            (, , , uint40 deliveredAt) = m.jobState(claims[i].jobId);
             uint256 end = uint256(deliveredAt) + jobFromWords(claims[i].job).challengeWindow + 1;
             if (end > matured) matured = end;
         }
@@ -421,10 +432,8 @@ abstract contract InferenceMarketFixture is Test {
 
     /// @dev Claims `p`'s matured delivery of `result` for job `id` on `m` (warping past its
     /// challenge window); the claim must pay.
-    function _claimOn(InferenceMarket m, uint256 id, Job memory job, address p, bytes32 result)
-        internal
-    {
-        (IInferenceMarketTypes.JobStatus status,,,) = m.jobState(id);
+    function _claimOn(InferenceMarket m, uint256 id, Job memory job, address p, bytes32 result) internal {
+        (IInferenceMarketTypes.JobStatus status, , , ) = m.jobState(id);
         assertEq(uint256(status), K1_DELIVERED, "a claim needs a delivered job");
         assertEq(_claimBatchOn(m, _claimItem(id, job, p, result)), 1, "claimed");
     }
@@ -465,10 +474,7 @@ abstract contract InferenceMarketFixture is Test {
         return keccak256(abi.encode(id, p, result, salt));
     }
 
-    function _commit(uint256 id, Job memory job, address p, bytes32 result)
-        internal
-        returns (uint8 seat)
-    {
+    function _commit(uint256 id, Job memory job, address p, bytes32 result) internal returns (uint8 seat) {
         bytes32 c = _commitment(id, p, result, _salt(p));
         vm.prank(p);
         seat = market.commit(id, wordsOf(job), c);
@@ -499,11 +505,10 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev The address a signed item recovers to on `m` (what the market will see as signer).
-    function _recovered(InferenceMarket m, IInferenceMarketTypes.SignedResult memory item)
-        internal
-        view
-        returns (address)
-    {
+    function _recovered(
+        InferenceMarket m,
+        IInferenceMarketTypes.SignedResult memory item
+    ) internal view returns (address) {
         bytes32 digest = m.attestationDigest(item.jobId, item.job, item.resultHash, item.outputRef);
         bytes memory sig = item.signature;
         bytes32 r;
@@ -517,11 +522,9 @@ abstract contract InferenceMarketFixture is Test {
         return ecrecover(digest, v, r, s);
     }
 
-    function _one(IInferenceMarketTypes.SignedResult memory item)
-        internal
-        pure
-        returns (IInferenceMarketTypes.SignedResult[] memory items)
-    {
+    function _one(
+        IInferenceMarketTypes.SignedResult memory item
+    ) internal pure returns (IInferenceMarketTypes.SignedResult[] memory items) {
         items = new IInferenceMarketTypes.SignedResult[](1);
         items[0] = item;
     }
@@ -542,7 +545,8 @@ abstract contract InferenceMarketFixture is Test {
     function _rejections(Vm.Log[] memory logs, address emitter) internal pure returns (Rejection[] memory out) {
         uint256 n;
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarketTypes.AttestationRejected.selector) ++n;
+            if (logs[i].emitter == emitter && logs[i].topics[0] == IInferenceMarketTypes.AttestationRejected.selector)
+                ++n;
         }
         out = new Rejection[](n);
         n = 0;
@@ -557,10 +561,13 @@ abstract contract InferenceMarketFixture is Test {
         }
     }
 
-    function _assertRejection(Rejection memory rj, uint256 id, address p, bytes4 reason, string memory what)
-        internal
-        pure
-    {
+    function _assertRejection(
+        Rejection memory rj,
+        uint256 id,
+        address p,
+        bytes4 reason,
+        string memory what
+    ) internal pure {
         assertEq(rj.jobId, id, string.concat(what, ": jobId"));
         assertEq(rj.provider, p, string.concat(what, ": provider"));
         assertEq(bytes32(rj.reason), bytes32(reason), string.concat(what, ": reason"));

@@ -37,8 +37,9 @@ library MarketSpec {
     bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(
         "Attestation(uint256 jobId,bytes32 modelId,uint32 version,bytes32 inputHash,bytes32 resultHash,bytes outputRef)"
     );
-    bytes32 internal constant DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
 
     /// @dev k × fee plus the protocol fee on it.
     function escrow(uint256 k, uint256 fee, uint256 bps) internal pure returns (uint256) {
@@ -97,11 +98,12 @@ library MarketSpec {
     /// @dev The error of a provider whose rank is not open yet, as {IInferenceMarket.assignment}
     /// specifies it (empty if it may serve now). The roster is the registry's (its own tests
     /// check it against the providers' records).
-    function assignmentError(uint256 jobId, Job memory j, address provider, ProviderRegistry registry)
-        internal
-        view
-        returns (bytes memory)
-    {
+    function assignmentError(
+        uint256 jobId,
+        Job memory j,
+        address provider,
+        ProviderRegistry registry
+    ) internal view returns (bytes memory) {
         if (j.priorityWindow == 0) return "";
         (bool member, uint256 index) = registry.rosterIndexOf(provider);
         if (!member) return ""; // not eligible either: the eligibility error comes first
@@ -110,9 +112,14 @@ library MarketSpec {
         if (rank < j.redundancy) return "";
         uint256 opensAt = j.requestedAt + (rank - j.redundancy + 1) * j.priorityWindow;
         if (block.timestamp >= opensAt) return "";
-        return abi.encodeWithSelector(
-            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
-        );
+        return
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotAssigned.selector,
+                jobId,
+                provider,
+                rank,
+                uint40(opensAt)
+            );
     }
 
     /// @dev The error of a juror whose jury rank is not open yet ({IInferenceMarketCourt.juryCommit}:
@@ -120,11 +127,7 @@ library MarketSpec {
     /// jury size, opening from the challenge with the job's priority window); empty if open.
     /// @dev Seconds each jury rank beyond the first jurySize waits: the job's priority window, or
     /// a sixteenth of the jury's commit window (at least 1 s) when assignment is off.
-    function juryWindow(Job memory j, IInferenceMarketTypes.Challenge memory ch)
-        internal
-        pure
-        returns (uint256)
-    {
+    function juryWindow(Job memory j, IInferenceMarketTypes.Challenge memory ch) internal pure returns (uint256) {
         if (j.priorityWindow != 0) return j.priorityWindow;
         uint256 window = uint256(ch.commitWindow) / 16;
         return window == 0 ? 1 : window;
@@ -144,9 +147,14 @@ library MarketSpec {
         if (rank < ch.jurySize) return "";
         uint256 opensAt = uint256(ch.challengedAt) + (rank - ch.jurySize + 1) * juryWindow(j, ch);
         if (block.timestamp >= opensAt) return "";
-        return abi.encodeWithSelector(
-            IInferenceMarketTypes.InferenceMarketNotAssigned.selector, jobId, provider, rank, uint40(opensAt)
-        );
+        return
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotAssigned.selector,
+                jobId,
+                provider,
+                rank,
+                uint40(opensAt)
+            );
     }
 
     /// @dev The Challenge a challenge made now must carry (policy values snapshotted).
@@ -158,29 +166,31 @@ library MarketSpec {
         IInferenceMarketTypes.Policy memory p,
         IInferenceMarketTypes.ChallengePolicy memory cp
     ) internal view returns (IInferenceMarketTypes.Challenge memory) {
-        return IInferenceMarketTypes.Challenge({
-            provider: provider,
-            resultHash: resultHash,
-            challenger: challenger,
-            jurySeed: uint256(keccak256(abi.encode(block.prevrandao, jobId, challenger))),
-            challengedAt: uint40(block.timestamp),
-            commitWindow: p.commitWindow,
-            revealWindow: p.revealWindow,
-            jurySize: cp.jurySize,
-            juryFee: cp.juryFee,
-            challengerShareBps: cp.challengerShareBps
-        });
+        return
+            IInferenceMarketTypes.Challenge({
+                provider: provider,
+                resultHash: resultHash,
+                challenger: challenger,
+                jurySeed: uint256(keccak256(abi.encode(block.prevrandao, jobId, challenger))),
+                challengedAt: uint40(block.timestamp),
+                commitWindow: p.commitWindow,
+                revealWindow: p.revealWindow,
+                jurySize: cp.jurySize,
+                juryFee: cp.juryFee,
+                challengerShareBps: cp.challengerShareBps
+            });
     }
 
     function hashOf(Job memory j) internal pure returns (bytes32) {
         return keccak256(abi.encode(j));
     }
 
-    function commitment(uint256 jobId, address provider, bytes32 resultHash, bytes32 salt)
-        internal
-        pure
-        returns (bytes32)
-    {
+    function commitment(
+        uint256 jobId,
+        address provider,
+        bytes32 resultHash,
+        bytes32 salt
+    ) internal pure returns (bytes32) {
         return keccak256(abi.encode(jobId, provider, resultHash, salt));
     }
 
@@ -201,15 +211,14 @@ library MarketSpec {
     }
 
     /// @dev The first JobRequested log of `market` in `logs`.
-    function requestedJob(Vm.Log[] memory logs, address market)
-        internal
-        pure
-        returns (bool found, uint256 jobId, Job memory j)
-    {
+    function requestedJob(
+        Vm.Log[] memory logs,
+        address market
+    ) internal pure returns (bool found, uint256 jobId, Job memory j) {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter != market || logs[i].topics.length == 0) continue;
             if (logs[i].topics[0] != IInferenceMarketTypes.JobRequested.selector) continue;
-            (uint256[6] memory words,,) = abi.decode(logs[i].data, (uint256[6], bytes, string));
+            (uint256[6] memory words, , ) = abi.decode(logs[i].data, (uint256[6], bytes, string));
             j = jobFromWords(words);
             return (true, uint256(logs[i].topics[1]), j);
         }
@@ -231,27 +240,29 @@ library MarketStack {
     }
 
     function defaultPolicy() internal pure returns (IInferenceMarketTypes.Policy memory) {
-        return IInferenceMarketTypes.Policy({
-            protocolFeeBps: 250,
-            quorumBps: 6000,
-            maxRedundancy: 4,
-            commitWindow: 1 hours,
-            revealWindow: 1 hours,
-            priorityWindow: 0,
-            maxInlineInputBytes: 1024,
-            maxJobDuration: 1 days,
-            collateralPerJob: COLLATERAL,
-            clientShareBps: CLIENT_SHARE_BPS
-        });
+        return
+            IInferenceMarketTypes.Policy({
+                protocolFeeBps: 250,
+                quorumBps: 6000,
+                maxRedundancy: 4,
+                commitWindow: 1 hours,
+                revealWindow: 1 hours,
+                priorityWindow: 0,
+                maxInlineInputBytes: 1024,
+                maxJobDuration: 1 days,
+                collateralPerJob: COLLATERAL,
+                clientShareBps: CLIENT_SHARE_BPS
+            });
     }
 
     function _defaultChallengePolicy() internal pure returns (IInferenceMarketTypes.ChallengePolicy memory) {
-        return IInferenceMarketTypes.ChallengePolicy({
-            challengeWindow: CHALLENGE_WINDOW,
-            jurySize: 3,
-            juryFee: uint96(COLLATERAL / 10),
-            challengerShareBps: 5_000
-        });
+        return
+            IInferenceMarketTypes.ChallengePolicy({
+                challengeWindow: CHALLENGE_WINDOW,
+                jurySize: 3,
+                juryFee: uint96(COLLATERAL / 10),
+                challengerShareBps: 5_000
+            });
     }
 
     function deploy(address treasury, IInferenceMarketTypes.Policy memory policy) internal returns (Stack memory s) {
@@ -264,11 +275,20 @@ library MarketStack {
         s.registry.setAdmissionPolicy(true, uint128(MIN_STAKE));
         // Auto-admission grants the declared tags here (finding 6: the DAO chooses which).
         s.registry.setAutoGrantMask(type(uint256).max);
-        s.market = new InferenceMarket(dao, address(0), s.models, s.registry, treasury, policy, _defaultChallengePolicy(), address(new InferenceMarketCourt(s.models, s.registry)));
+        s.market = new InferenceMarket(
+            dao,
+            address(0),
+            s.models,
+            s.registry,
+            treasury,
+            policy,
+            _defaultChallengePolicy(),
+            address(new InferenceMarketCourt(s.models, s.registry))
+        );
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
         IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenA), true, 1e18);
         IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenB), true, 1e18);
-        (s.modelId,) = s.models.publishVersion(
+        (s.modelId, ) = s.models.publishVersion(
             "resnet-50",
             IModelRegistry.VersionParams({
                 weightsCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
@@ -284,12 +304,13 @@ library MarketStack {
     }
 
     function caps(uint256 tags) internal pure returns (IProviderRegistry.Capabilities memory) {
-        return IProviderRegistry.Capabilities({
-            memoryMB: 16_384,
-            accelerator: bytes32("cpu"),
-            region: bytes32("eu-west"),
-            tags: tags
-        });
+        return
+            IProviderRegistry.Capabilities({
+                memoryMB: 16_384,
+                accelerator: bytes32("cpu"),
+                region: bytes32("eu-west"),
+                tags: tags
+            });
     }
 
     /// @dev Mints `stake` to `provider` and registers it (auto-admitted: stake ≥ the threshold).
@@ -566,9 +587,14 @@ contract InferenceMarketHandler {
         }
         (address account, address token) = _pickBalance(accountSeed, tokenSeed);
         uint256 expectedAmount = ghostBalance[account][token];
-        bytes memory expected = expectedAmount == 0
-            ? abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, account, token)
-            : bytes("");
+        bytes memory expected =
+            expectedAmount == 0
+                ? abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                    account,
+                    token
+                )
+                : bytes("");
         uint256 before = _balanceOf(token, account);
         vm.prank(account);
         try market.withdraw(token) returns (uint256 amount) {
@@ -587,14 +613,22 @@ contract InferenceMarketHandler {
 
     function _withdrawProtocolFees(address token) private {
         uint256 expectedAmount = ghostProtocolFees[token];
-        bytes memory expected = expectedAmount == 0
-            ? abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, treasury, token)
-            : bytes("");
+        bytes memory expected =
+            expectedAmount == 0
+                ? abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                    treasury,
+                    token
+                )
+                : bytes("");
         uint256 before = _balanceOf(token, treasury);
         vm.prank(treasury);
         try IInferenceMarketCourt(address(market)).withdrawProtocolFees(token) returns (uint256 amount) {
             if (expected.length != 0 || amount != expectedAmount) {
-                _surprise("withdrawProtocolFees: amount differs from the accrued fees", abi.encode(amount, expectedAmount));
+                _surprise(
+                    "withdrawProtocolFees: amount differs from the accrued fees",
+                    abi.encode(amount, expectedAmount)
+                );
             }
             if (_balanceOf(token, treasury) != before + amount) _surprise("withdrawProtocolFees: not received", "");
             ghostProtocolFees[token] = 0;
@@ -641,7 +675,8 @@ contract InferenceMarketHandler {
             ++hits["submitResult"];
         } catch (bytes memory err) {
             vm.getRecordedLogs();
-            if (_checkRevertAlt("submitResult", err, expected, _pastOpenMismatch(jobId))) ++hits["submitResult.refused"];
+            if (_checkRevertAlt("submitResult", err, expected, _pastOpenMismatch(jobId)))
+                ++hits["submitResult.refused"];
         }
     }
 
@@ -660,9 +695,19 @@ contract InferenceMarketHandler {
         // Collateral the batch's earlier items lock, per provider (read once, locked at the end).
         uint256[] memory locking = new uint256[](PROVIDER_COUNT);
         for (uint256 i = 0; i < n; ++i) {
-            (items[i], pred[i]) = _batchItem(uint256(keccak256(abi.encode(seed, i))), seed, i, i == 0 ? 0 : items[i - 1].jobId);
+            (items[i], pred[i]) = _batchItem(
+                uint256(keccak256(abi.encode(seed, i))),
+                seed,
+                i,
+                i == 0 ? 0 : items[i - 1].jobId
+            );
             if (pred[i].reason == bytes4(0)) {
-                (pred[i].reason, pred[i].altReason) = _batchReason(pred[i].jobId, pred[i].tampered, pred[i].signer, locking);
+                (pred[i].reason, pred[i].altReason) = _batchReason(
+                    pred[i].jobId,
+                    pred[i].tampered,
+                    pred[i].signer,
+                    locking
+                );
             }
             if (pred[i].reason == bytes4(0)) {
                 ++expectedDelivered;
@@ -752,7 +797,8 @@ contract InferenceMarketHandler {
         if (!found) (found, jobId) = _pick(jobSeed, PICK_K1);
         if (!found) return;
         JobInfo storage info = _info[jobId];
-        address challenger = (challengerSeed >> 8) % 8 == 0 ? badSigner : providerAt[(challengerSeed >> 16) % PROVIDER_COUNT];
+        address challenger =
+            (challengerSeed >> 8) % 8 == 0 ? badSigner : providerAt[(challengerSeed >> 16) % PROVIDER_COUNT];
         // Three times in four a provider that may challenge now, if there is one.
         if ((challengerSeed >> 64) % 4 != 0) {
             for (uint256 i = 0; i < PROVIDER_COUNT; ++i) {
@@ -768,7 +814,12 @@ contract InferenceMarketHandler {
         bytes32 resultHash = info.delivered ? info.resultHash : bytes32(jobSeed);
         bytes memory expected = _challengeError(jobId, info, challenger);
         IInferenceMarketTypes.Challenge memory spec = MarketSpec.challengeOf(
-            jobId, provider, resultHash, challenger, market.policy(), IInferenceMarketCourt(address(market)).challengePolicy()
+            jobId,
+            provider,
+            resultHash,
+            challenger,
+            market.policy(),
+            IInferenceMarketCourt(address(market)).challengePolicy()
         );
         Job memory job = info.job;
         vm.recordLogs();
@@ -815,15 +866,18 @@ contract InferenceMarketHandler {
         if ((countSeed >> 64) % 2 == 0) _waitForJuryRank(jobId, info);
         if ((hashSeed >> 128) % 8 == 0) {
             // A party, or a juror already seated, tries to take a seat.
-            address again = _seats[jobId].length != 0 && (hashSeed >> 136) % 2 == 0
-                ? _seats[jobId][0].provider
-                : (hashSeed >> 140) % 2 == 0 ? info.ch.provider : info.ch.challenger;
+            address again =
+                _seats[jobId].length != 0 && (hashSeed >> 136) % 2 == 0
+                    ? _seats[jobId][0].provider
+                    : (hashSeed >> 140) % 2 == 0
+                        ? info.ch.provider
+                        : info.ch.challenger;
             _juryCommitOne(jobId, again, hashSeed);
         }
         uint256 seated;
         for (uint256 i = 0; i < PROVIDER_COUNT && seated < n; ++i) {
             if (info.status != IInferenceMarketTypes.JobStatus.Challenged) break;
-            address provider = providerAt[(providerSeed % PROVIDER_COUNT + i) % PROVIDER_COUNT];
+            address provider = providerAt[((providerSeed % PROVIDER_COUNT) + i) % PROVIDER_COUNT];
             if (_isSeated(jobId, provider) || provider == info.ch.provider || provider == info.ch.challenger) continue;
             if (_juryCommitOne(jobId, provider, uint256(keccak256(abi.encode(hashSeed, i))))) ++seated;
         }
@@ -843,7 +897,7 @@ contract InferenceMarketHandler {
         uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, 4) : _seats[jobId].length;
         for (uint256 i = 0; i < n; ++i) {
             if (_terminal(_info[jobId].status)) break;
-            _juryRevealOne(jobId, seatSeed % 64 + i, uint256(keccak256(abi.encode(badSeed, i))));
+            _juryRevealOne(jobId, (seatSeed % 64) + i, uint256(keccak256(abi.encode(badSeed, i))));
         }
     }
 
@@ -910,7 +964,7 @@ contract InferenceMarketHandler {
         uint256 seated;
         for (uint256 i = 0; i < PROVIDER_COUNT && seated < n; ++i) {
             if (_info[jobId].status != IInferenceMarketTypes.JobStatus.Open) break;
-            address provider = providerAt[(providerSeed % PROVIDER_COUNT + i) % PROVIDER_COUNT];
+            address provider = providerAt[((providerSeed % PROVIDER_COUNT) + i) % PROVIDER_COUNT];
             if (!trySeated && _isSeated(jobId, provider)) continue;
             if (_commitOne(jobId, provider, uint256(keccak256(abi.encode(hashSeed, i))))) ++seated;
         }
@@ -930,7 +984,7 @@ contract InferenceMarketHandler {
         uint256 n = countSeed % 4 == 0 ? bound(countSeed >> 2, 1, 4) : _seats[jobId].length;
         for (uint256 i = 0; i < n; ++i) {
             if (_terminal(_info[jobId].status)) break;
-            _revealOne(jobId, seatSeed % 64 + i, uint256(keccak256(abi.encode(badSeed, i))));
+            _revealOne(jobId, (seatSeed % 64) + i, uint256(keccak256(abi.encode(badSeed, i))));
         }
     }
 
@@ -994,23 +1048,39 @@ contract InferenceMarketHandler {
             return;
         }
         Job memory job = info.job;
-        uint256 action = tamper ? (op >> 4) % 4 : op % 8 < 4 ? 3 : op % 8 - 4;
+        uint256 action =
+            tamper
+                ? (op >> 4) % 4
+                : op % 8 < 4
+                    ? 3
+                    : (op % 8) - 4;
         bytes memory expected;
         // Past Open and Revealing (a delivered or challenged k = 1 job) the market refuses by status
         // before it reads the parameters.
-        bool byStatus = info.status != IInferenceMarketTypes.JobStatus.Open && info.status != IInferenceMarketTypes.JobStatus.Revealing;
+        bool byStatus =
+            info.status != IInferenceMarketTypes.JobStatus.Open &&
+                info.status != IInferenceMarketTypes.JobStatus.Revealing;
         if (tamper) job.deadline += 1;
         if (tamper && !byStatus) {
             expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, jobId);
         } else if (action == 3) {
-            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, info.status);
+            expected = abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector,
+                jobId,
+                info.status
+            );
         } else {
-            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            expected = abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketInvalidStatus.selector,
+                jobId,
+                info.status
+            );
         }
         bytes memory data;
         if (action == 0) data = abi.encodeCall(market.submitResult, (jobId, wordsOf(job), bytes32(op), bytes("")));
         else if (action == 1) data = abi.encodeCall(market.commit, (jobId, wordsOf(job), bytes32(op)));
-        else if (action == 2) data = abi.encodeCall(market.reveal, (jobId, wordsOf(job), 0, bytes32(op), bytes32(0), bytes("")));
+        else if (action == 2)
+            data = abi.encodeCall(market.reveal, (jobId, wordsOf(job), 0, bytes32(op), bytes32(0), bytes("")));
         else data = abi.encodeCall(market.finalize, (jobId, wordsOf(job)));
         vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
         (bool ok, bytes memory ret) = address(market).call(data);
@@ -1029,11 +1099,18 @@ contract InferenceMarketHandler {
         bytes memory expected;
         if ((op >> 16) % 2 == 0) {
             address provider = info.delivered ? info.deliverer : providerAt[0];
-            data = abi.encodeCall(IInferenceMarketCourt.challenge, (jobId, wordsOf(info.job), provider, info.resultHash));
-            expected = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            data = abi.encodeCall(
+                IInferenceMarketCourt.challenge,
+                (jobId, wordsOf(info.job), provider, info.resultHash)
+            );
+            expected = abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketInvalidStatus.selector,
+                jobId,
+                info.status
+            );
         } else {
             data = abi.encodeCall(IInferenceMarketCourt.resolveChallenge, (jobId, wordsOf(info.job), info.ch));
-            (expected,) = _resolveExpectation(jobId);
+            (expected, ) = _resolveExpectation(jobId);
         }
         vm.prank(providerAt[(op >> 8) % PROVIDER_COUNT]);
         (bool ok, bytes memory ret) = address(market).call(data);
@@ -1086,9 +1163,10 @@ contract InferenceMarketHandler {
             return; // None or Exited: nothing to suspend or approve
         }
         if (suspend == ghostSuspended[provider]) _surprise("suspension: registry status differs from model", "");
-        bytes memory data = suspend
-            ? abi.encodeCall(registry.suspendProvider, (provider))
-            : abi.encodeCall(registry.approveProvider, (provider, registry.getProvider(provider).tags));
+        bytes memory data =
+            suspend
+                ? abi.encodeCall(registry.suspendProvider, (provider))
+                : abi.encodeCall(registry.approveProvider, (provider, registry.getProvider(provider).tags));
         (bool ok, bytes memory ret) = address(registry).call(data);
         if (!ok) {
             _surprise("suspension reverted", ret);
@@ -1183,7 +1261,7 @@ contract InferenceMarketHandler {
         uint256 op = opSeed % 4; // 0 request exit, 1 and 2 cancel it, 3 withdraw the stake
         // At most two providers head for the door of their own accord at a time: exiting
         // providers take no work, and juries need three besides the two parties.
-        if (op == 0 && pv.unbondingEndsAt == 0 && _exitingCount() >= 2) op = 1 + (opSeed >> 4) % 2;
+        if (op == 0 && pv.unbondingEndsAt == 0 && _exitingCount() >= 2) op = 1 + ((opSeed >> 4) % 2);
         if (pv.status == IProviderRegistry.ProviderStatus.Suspended) {
             uint256 mode = (opSeed >> 8) % 4;
             if (mode == 0) {
@@ -1200,7 +1278,9 @@ contract InferenceMarketHandler {
             data = abi.encodeCall(registry.requestExit, ());
             if (pv.unbondingEndsAt != 0) {
                 expected = abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt
+                    IProviderRegistry.ProviderRegistryExiting.selector,
+                    provider,
+                    pv.unbondingEndsAt
                 );
             }
         } else if (op <= 2) {
@@ -1230,9 +1310,10 @@ contract InferenceMarketHandler {
             }
             ghostStake[provider] = 0;
             // Exited, unless suspended: a suspension outlives the exit (with no stake left).
-            IProviderRegistry.ProviderStatus expectedStatus = ghostSuspended[provider]
-                ? IProviderRegistry.ProviderStatus.Suspended
-                : IProviderRegistry.ProviderStatus.Exited;
+            IProviderRegistry.ProviderStatus expectedStatus =
+                ghostSuspended[provider]
+                    ? IProviderRegistry.ProviderStatus.Suspended
+                    : IProviderRegistry.ProviderStatus.Exited;
             IProviderRegistry.Provider memory afterExit = registry.getProvider(provider);
             if (afterExit.status != expectedStatus || afterExit.unbondingEndsAt != 0) {
                 _surprise("withdrawStake: status after exit", abi.encode(afterExit.status, expectedStatus));
@@ -1267,7 +1348,9 @@ contract InferenceMarketHandler {
     /// @return revealStart When the reveal phase started (0 if not yet).
     /// @return terminalEvents Terminal events observed.
     /// @return escrow The job's escrow.
-    function modelOf(uint256 jobId)
+    function modelOf(
+        uint256 jobId
+    )
         external
         view
         returns (
@@ -1316,11 +1399,10 @@ contract InferenceMarketHandler {
     }
 
     /// @dev What an unfinished job locks, for `provider` (or for everyone: address(0)).
-    function _openLocks(uint256 jobId, address provider)
-        private
-        view
-        returns (uint256 kSeats, uint256 deliveries, uint256 bonds, uint256 jurySeats)
-    {
+    function _openLocks(
+        uint256 jobId,
+        address provider
+    ) private view returns (uint256 kSeats, uint256 deliveries, uint256 bonds, uint256 jurySeats) {
         JobInfo storage info = _info[jobId];
         Seat[] storage seats = _seats[jobId];
         uint256 n;
@@ -1331,7 +1413,10 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.JobStatus status = info.status;
         if (status == IInferenceMarketTypes.JobStatus.Open) return (0, 0, 0, 0);
         if (provider == address(0) || info.deliverer == provider) deliveries = 1;
-        if (status != IInferenceMarketTypes.JobStatus.Delivered && (provider == address(0) || info.ch.challenger == provider)) {
+        if (
+            status != IInferenceMarketTypes.JobStatus.Delivered &&
+            (provider == address(0) || info.ch.challenger == provider)
+        ) {
             bonds = 1;
         }
         jurySeats = n;
@@ -1372,32 +1457,44 @@ contract InferenceMarketHandler {
         // Mostly within two hours (windows are one hour), one time in four up to a day.
         uint256 deadline = block.timestamp + bound(deadlineSeed, 1, (deadlineSeed >> 64) % 4 == 0 ? 1 days : 2 hours);
         uint256 mode = (deadlineSeed >> 128) % 16;
-        if (mode == 0) deadline = block.timestamp; // too early
-        else if (mode == 1) deadline = block.timestamp + p.maxJobDuration + 1 + (deadlineSeed >> 140) % 1 days;
+        if (mode == 0)
+            deadline = block.timestamp; // too early
+        else if (mode == 1) deadline = block.timestamp + p.maxJobDuration + 1 + ((deadlineSeed >> 140) % 1 days);
         else if (mode == 2) deadline = block.timestamp + p.maxJobDuration; // the latest allowed
         r.deadline = uint40(deadline);
         uint256 tagMode = (miscSeed >> 8) % 4;
-        r.requiredTags = tagMode == 2 ? 1 : tagMode == 3 ? 2 : 0;
+        r.requiredTags =
+            tagMode == 2
+                ? 1
+                : tagMode == 3
+                    ? 2
+                    : 0;
         if ((miscSeed >> 16) % 2 == 0) r.input = abi.encodePacked("safetensors", miscSeed);
         else r.inputCid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
     }
 
-    function _requestError(IInferenceMarketTypes.Policy memory p, IInferenceMarketTypes.JobRequest memory r)
-        private
-        view
-        returns (bytes memory)
-    {
+    function _requestError(
+        IInferenceMarketTypes.Policy memory p,
+        IInferenceMarketTypes.JobRequest memory r
+    ) private view returns (bytes memory) {
         uint256 earliest = block.timestamp + 1;
         uint256 latest = block.timestamp + p.maxJobDuration;
         if (r.deadline < earliest || r.deadline > latest) {
-            return abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector, r.deadline, earliest, latest
-            );
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector,
+                    r.deadline,
+                    earliest,
+                    latest
+                );
         }
         if (r.feePerProvider < MIN_FEE) {
-            return abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector, r.feePerProvider, MIN_FEE
-            );
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector,
+                    r.feePerProvider,
+                    MIN_FEE
+                );
         }
         return "";
     }
@@ -1411,10 +1508,15 @@ contract InferenceMarketHandler {
         Vm.Log[] memory logs
     ) private {
         Job memory spec = MarketSpec.job(
-            jobId, r, p, client, ACTIVE_VERSION, MIN_MEMORY, IInferenceMarketCourt(address(market)).challengePolicy().challengeWindow
+            jobId,
+            r,
+            p,
+            client,
+            ACTIVE_VERSION,
+            MIN_MEMORY,
+            IInferenceMarketCourt(address(market)).challengePolicy().challengeWindow
         );
-        (bool found, uint256 loggedId, Job memory logged) =
-            MarketSpec.requestedJob(logs, address(market));
+        (bool found, uint256 loggedId, Job memory logged) = MarketSpec.requestedJob(logs, address(market));
         if (!found || loggedId != jobId || MarketSpec.hashOf(logged) != MarketSpec.hashOf(spec)) {
             _surprise("requestJob: emitted Job differs from the specification", abi.encode(logged));
         }
@@ -1509,10 +1611,11 @@ contract InferenceMarketHandler {
 
     /// @dev Each seat of a settling round: released; a winner paid and counted served; a faulty
     /// seat seized and counted. Returns which seats are faulty, the pool and how many are not.
-    function _seatOutcomesModel(uint256 jobId, bytes32 winner, bool quorum)
-        private
-        returns (bool[] memory faulty, uint256 pool, uint256 compensated)
-    {
+    function _seatOutcomesModel(
+        uint256 jobId,
+        bytes32 winner,
+        bool quorum
+    ) private returns (bool[] memory faulty, uint256 pool, uint256 compensated) {
         JobInfo storage info = _info[jobId];
         Seat[] storage seats = _seats[jobId];
         uint256 collateral = info.job.collateral;
@@ -1591,12 +1694,16 @@ contract InferenceMarketHandler {
 
     function _submitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
         if (info.status != IInferenceMarketTypes.JobStatus.Open) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         if (block.timestamp > info.job.deadline) {
-            return abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, info.job.deadline
-            );
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector,
+                    jobId,
+                    info.job.deadline
+                );
         }
         bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
         if (err.length != 0) return err;
@@ -1604,31 +1711,44 @@ contract InferenceMarketHandler {
     }
 
     /// @dev The registry's reason, in its order, why `provider` may not take a job (empty if it may).
-    function _eligibilityError(address provider, uint256 collateral, uint256 requiredTags)
-        private
-        view
-        returns (bytes memory)
-    {
+    function _eligibilityError(
+        address provider,
+        uint256 collateral,
+        uint256 requiredTags
+    ) private view returns (bytes memory) {
         IProviderRegistry.Provider memory pv = registry.getProvider(provider);
         if (pv.status != IProviderRegistry.ProviderStatus.Approved) {
-            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, provider, pv.status);
+            return
+                abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, provider, pv.status);
         }
         if (pv.unbondingEndsAt != 0) {
-            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryExiting.selector, provider, pv.unbondingEndsAt);
+            return
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryExiting.selector,
+                    provider,
+                    pv.unbondingEndsAt
+                );
         }
         // Slashes (the market's and the DAO's) can take a provider below the minimum stake: it
         // then takes no job, k = 1 included, until it adds stake.
         uint256 minStake = registry.minStake();
         if (pv.stake < minStake) {
-            return abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, pv.stake, minStake
-            );
+            return
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
+                    pv.stake,
+                    minStake
+                );
         }
         uint256 free = pv.stake >= pv.locked ? pv.stake - pv.locked : 0;
         if (free < collateral) {
-            return abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, provider, free, collateral
-            );
+            return
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                    provider,
+                    free,
+                    collateral
+                );
         }
         uint256 missing = requiredTags & ~pv.tags;
         if (missing != 0) {
@@ -1643,11 +1763,12 @@ contract InferenceMarketHandler {
     /// provider relaying its own results would send it), else each item has a random signer;
     /// good items take the open k = 1 jobs in turn.
     /// The caller predicts the item's reason ({_batchReason}) unless the signature is invalid.
-    function _batchItem(uint256 s, uint256 batchSeed, uint256 i, uint256 previousJobId)
-        private
-        view
-        returns (IInferenceMarketTypes.SignedResult memory it, Pred memory pr)
-    {
+    function _batchItem(
+        uint256 s,
+        uint256 batchSeed,
+        uint256 i,
+        uint256 previousJobId
+    ) private view returns (IInferenceMarketTypes.SignedResult memory it, Pred memory pr) {
         // 0-4 good, 5 stranger's key, 6 invalid signature (v = 0: a batch item's signature is
         // always its last 65 bytes, so a short one would only misframe), 7 tampered job, 8 signed another
         // result, 9 duplicate of the previous item's job.
@@ -1666,8 +1787,13 @@ contract InferenceMarketHandler {
         Job memory job = _info[jobId].job;
         bytes32 resultHash = keccak256(abi.encode("result", jobId, s));
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-output-", uint16(s >> 48));
-        bytes32 digest =
-            MarketSpec.attestationDigest(address(market), jobId, job, kind == 8 ? ~resultHash : resultHash, outputRef);
+        bytes32 digest = MarketSpec.attestationDigest(
+            address(market),
+            jobId,
+            job,
+            kind == 8 ? ~resultHash : resultHash,
+            outputRef
+        );
         (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
         bytes memory signature = abi.encodePacked(r, sg, kind == 6 ? 0 : v);
         if (kind == 7) job.feePerProvider += 1; // not in the digest: the signature still recovers
@@ -1687,11 +1813,12 @@ contract InferenceMarketHandler {
     /// @dev The reason `_batchItemError` must give, in its order, and an alternative also
     /// accepted (zero if none); zero when the item is delivered. `locking` is the collateral the
     /// batch's earlier items of each provider lock.
-    function _batchReason(uint256 jobId, bool tampered, address signer, uint256[] memory locking)
-        private
-        view
-        returns (bytes4, bytes4)
-    {
+    function _batchReason(
+        uint256 jobId,
+        bool tampered,
+        address signer,
+        uint256[] memory locking
+    ) private view returns (bytes4, bytes4) {
         JobInfo storage info = _info[jobId];
         bool taken = _takenInBatch[jobId] == _batchNonce;
         // A job that is not open (delivered before this batch or by an earlier item, or ended) is
@@ -1703,19 +1830,21 @@ contract InferenceMarketHandler {
         return (_batchTermsReason(jobId, info, signer, locking), 0);
     }
 
-    function _batchTermsReason(uint256 jobId, JobInfo storage info, address signer, uint256[] memory locking)
-        private
-        view
-        returns (bytes4)
-    {
+    function _batchTermsReason(
+        uint256 jobId,
+        JobInfo storage info,
+        address signer,
+        uint256[] memory locking
+    ) private view returns (bytes4) {
         if (info.job.redundancy != 1) return IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > info.job.deadline) return IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
         // The market reads {IProviderRegistry.providerTerms}: not `active` (not Approved, exiting,
         // or staking less than the minimum) is reported as InvalidStatus.
         if (
-            pv.status != IProviderRegistry.ProviderStatus.Approved || pv.unbondingEndsAt != 0
-                || pv.stake < registry.minStake()
+            pv.status != IProviderRegistry.ProviderStatus.Approved ||
+            pv.unbondingEndsAt != 0 ||
+            pv.stake < registry.minStake()
         ) {
             return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
         }
@@ -1738,8 +1867,9 @@ contract InferenceMarketHandler {
             bytes32 sig = logs[i].topics[0];
             if (sig == IInferenceMarketTypes.ResultSubmitted.selector) {
                 if (
-                    nextDelivered == pred.length || uint256(logs[i].topics[1]) != pred[nextDelivered].jobId
-                        || address(uint160(uint256(logs[i].topics[2]))) != pred[nextDelivered].signer
+                    nextDelivered == pred.length ||
+                    uint256(logs[i].topics[1]) != pred[nextDelivered].jobId ||
+                    address(uint160(uint256(logs[i].topics[2]))) != pred[nextDelivered].signer
                 ) {
                     _surprise("batch: unexpected delivery", abi.encode(logs[i].topics[1], logs[i].topics[2]));
                     return;
@@ -1748,15 +1878,12 @@ contract InferenceMarketHandler {
             } else if (sig == IInferenceMarketTypes.AttestationRejected.selector) {
                 bytes4 reason = abi.decode(logs[i].data, (bytes4));
                 if (
-                    nextRejected == pred.length || uint256(logs[i].topics[1]) != pred[nextRejected].jobId
-                        || (
-                            reason != pred[nextRejected].reason
-                                && (pred[nextRejected].altReason == bytes4(0) || reason != pred[nextRejected].altReason)
-                        )
-                        || (
-                            pred[nextRejected].signerKnown
-                                && address(uint160(uint256(logs[i].topics[2]))) != pred[nextRejected].signer
-                        )
+                    nextRejected == pred.length ||
+                    uint256(logs[i].topics[1]) != pred[nextRejected].jobId ||
+                    (reason != pred[nextRejected].reason &&
+                        (pred[nextRejected].altReason == bytes4(0) || reason != pred[nextRejected].altReason)) ||
+                    (pred[nextRejected].signerKnown &&
+                        address(uint160(uint256(logs[i].topics[2]))) != pred[nextRejected].signer)
                 ) {
                     _surprise("batch: unexpected rejection", abi.encode(logs[i].topics[1], reason));
                     return;
@@ -1802,7 +1929,12 @@ contract InferenceMarketHandler {
     }
 
     function _tokenIndex(address token) private view returns (uint256) {
-        return token == address(0) ? 0 : token == address(tokenA) ? 1 : 2;
+        return
+            token == address(0)
+                ? 0
+                : token == address(tokenA)
+                    ? 1
+                    : 2;
     }
 
     // ------------------------------------------------------------------ claims and challenges
@@ -1822,7 +1954,12 @@ contract InferenceMarketHandler {
         bytes32 resultHash = info.delivered ? info.resultHash : bytes32(s);
         if (kind == 5) provider = providerAt[(s >> 24) % PROVIDER_COUNT];
         if (kind == 6) resultHash = ~resultHash;
-        c = IInferenceMarketTypes.Claim({jobId: jobId, job: wordsOf(info.job), provider: provider, resultHash: resultHash});
+        c = IInferenceMarketTypes.Claim({
+            jobId: jobId,
+            job: wordsOf(info.job),
+            provider: provider,
+            resultHash: resultHash
+        });
     }
 
     /// @dev Why {IInferenceMarketCourt.claim} must skip an item, in its order (zero: paid).
@@ -1856,8 +1993,11 @@ contract InferenceMarketHandler {
             bool ok = uint256(logs[i].topics[1]) == pr.jobId;
             if (paid) {
                 uint256 fee = abi.decode(logs[i].data, (uint256));
-                ok = ok && pr.reason == bytes4(0) && address(uint160(uint256(logs[i].topics[2]))) == pr.provider
-                    && fee == _info[pr.jobId].job.feePerProvider;
+                ok =
+                    ok &&
+                    pr.reason == bytes4(0) &&
+                    address(uint160(uint256(logs[i].topics[2]))) == pr.provider &&
+                    fee == _info[pr.jobId].job.feePerProvider;
             } else {
                 ok = ok && abi.decode(logs[i].data, (bytes4)) == pr.reason && pr.reason != bytes4(0);
             }
@@ -1870,29 +2010,40 @@ contract InferenceMarketHandler {
     }
 
     /// @dev The error {IInferenceMarketCourt.challenge} must raise, in its order (empty: accepted).
-    function _challengeError(uint256 jobId, JobInfo storage info, address challenger) private view returns (bytes memory) {
+    function _challengeError(
+        uint256 jobId,
+        JobInfo storage info,
+        address challenger
+    ) private view returns (bytes memory) {
         if (info.status != IInferenceMarketTypes.JobStatus.Delivered) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         uint40 endsAt = info.deliveredAt + info.job.challengeWindow;
         if (block.timestamp > endsAt) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketChallengeWindowClosed.selector, jobId, endsAt);
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketChallengeWindowClosed.selector,
+                    jobId,
+                    endsAt
+                );
         }
         if (challenger == info.deliverer) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, jobId, challenger);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, jobId, challenger);
         }
         return _eligibilityError(challenger, info.job.collateral, info.job.requiredTags);
     }
 
-    function _challengeFromLogs(Vm.Log[] memory logs, uint256 jobId)
-        private
-        view
-        returns (bool found, IInferenceMarketTypes.Challenge memory ch)
-    {
+    function _challengeFromLogs(
+        Vm.Log[] memory logs,
+        uint256 jobId
+    ) private view returns (bool found, IInferenceMarketTypes.Challenge memory ch) {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (
-                logs[i].emitter == address(market) && logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector
-                    && uint256(logs[i].topics[1]) == jobId
+                logs[i].emitter == address(market) &&
+                logs[i].topics[0] == IInferenceMarketTypes.ResultChallenged.selector &&
+                uint256(logs[i].topics[1]) == jobId
             ) return (true, abi.decode(logs[i].data, (IInferenceMarketTypes.Challenge)));
         }
         return (false, ch);
@@ -1935,9 +2086,12 @@ contract InferenceMarketHandler {
         JobInfo storage info = _info[jobId];
         uint256 c = s % 8;
         // Mostly the delivered result, often another one ("the truth"), sometimes a third.
-        bytes32 resultHash = c < 4
-            ? info.resultHash
-            : c < 7 ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("wrong", jobId));
+        bytes32 resultHash =
+            c < 4
+                ? info.resultHash
+                : c < 7
+                    ? keccak256(abi.encode("truth", jobId))
+                    : keccak256(abi.encode("wrong", jobId));
         bytes32 salt = keccak256(abi.encode("jury salt", s));
         bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
         bytes memory expected = _juryCommitError(jobId, info, provider);
@@ -1945,7 +2099,9 @@ contract InferenceMarketHandler {
         IInferenceMarketTypes.Challenge memory ch = info.ch;
         vm.recordLogs();
         vm.prank(provider);
-        try IInferenceMarketCourt(address(market)).juryCommit(jobId, wordsOf(job), ch, commitment) returns (uint8 seat) {
+        try IInferenceMarketCourt(address(market)).juryCommit(jobId, wordsOf(job), ch, commitment) returns (
+            uint8 seat
+        ) {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("juryCommit: accepted although invalid", expected);
@@ -1968,13 +2124,23 @@ contract InferenceMarketHandler {
         }
     }
 
-    function _juryCommitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
+    function _juryCommitError(
+        uint256 jobId,
+        JobInfo storage info,
+        address provider
+    ) private view returns (bytes memory) {
         if (info.status != IInferenceMarketTypes.JobStatus.Challenged) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         uint40 commitDeadline = info.ch.challengedAt + info.ch.commitWindow;
         if (block.timestamp > commitDeadline) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, commitDeadline);
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector,
+                    jobId,
+                    commitDeadline
+                );
         }
         if (provider == info.ch.provider || provider == info.ch.challenger) {
             return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJuryExcluded.selector, jobId, provider);
@@ -1997,7 +2163,17 @@ contract InferenceMarketHandler {
         bytes32 resultHash = seats[seat].resultHash;
         vm.recordLogs();
         vm.prank(caller);
-        try IInferenceMarketCourt(address(market)).juryReveal(jobId, wordsOf(job), ch, seat, resultHash, salt, "ipfs://bafy-jury") {
+        try
+            IInferenceMarketCourt(address(market)).juryReveal(
+                jobId,
+                wordsOf(job),
+                ch,
+                seat,
+                resultHash,
+                salt,
+                "ipfs://bafy-jury"
+            )
+        {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("juryReveal: accepted although invalid", expected);
@@ -2017,14 +2193,20 @@ contract InferenceMarketHandler {
         }
     }
 
-    function _juryRevealError(uint256 jobId, uint8 seat, address caller, bytes32 salt) private view returns (bytes memory) {
+    function _juryRevealError(
+        uint256 jobId,
+        uint8 seat,
+        address caller,
+        bytes32 salt
+    ) private view returns (bytes memory) {
         JobInfo storage info = _info[jobId];
         IInferenceMarketTypes.JobStatus status = info.status;
         uint256 start = info.revealStart;
         uint40 commitDeadline = info.ch.challengedAt + info.ch.commitWindow;
         if (
-            status == IInferenceMarketTypes.JobStatus.Challenged && block.timestamp > commitDeadline
-                && _seats[jobId].length >= _juryQuorum(info)
+            status == IInferenceMarketTypes.JobStatus.Challenged &&
+            block.timestamp > commitDeadline &&
+            _seats[jobId].length >= _juryQuorum(info)
         ) {
             status = IInferenceMarketTypes.JobStatus.JuryRevealing;
             start = commitDeadline;
@@ -2034,7 +2216,12 @@ contract InferenceMarketHandler {
         }
         uint256 revealDeadline = start + info.ch.revealWindow;
         if (block.timestamp > revealDeadline) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketRevealClosed.selector,
+                    jobId,
+                    revealDeadline
+                );
         }
         return _seatError(jobId, seat, caller, salt);
     }
@@ -2069,7 +2256,9 @@ contract InferenceMarketHandler {
             status = IInferenceMarketTypes.JobStatus.JuryRevealing;
             start = commitDeadline;
         }
-        if (status != IInferenceMarketTypes.JobStatus.JuryRevealing || block.timestamp <= start + info.ch.revealWindow) {
+        if (
+            status != IInferenceMarketTypes.JobStatus.JuryRevealing || block.timestamp <= start + info.ch.revealWindow
+        ) {
             return (_notResolvable(jobId, status), 0);
         }
         return ("", 2);
@@ -2124,10 +2313,11 @@ contract InferenceMarketHandler {
         _verdictModel(jobId, winner, agreeing, faulty);
     }
 
-    function _juryOutcomesModel(uint256 jobId, bytes32 winner, bool quorum)
-        private
-        returns (bool[] memory faulty, uint256 pool, uint256 compensated)
-    {
+    function _juryOutcomesModel(
+        uint256 jobId,
+        bytes32 winner,
+        bool quorum
+    ) private returns (bool[] memory faulty, uint256 pool, uint256 compensated) {
         Seat[] storage seats = _seats[jobId];
         uint256 collateral = _info[jobId].job.collateral;
         faulty = new bool[](seats.length);
@@ -2194,10 +2384,12 @@ contract InferenceMarketHandler {
     }
 
     /// @dev As {_checkRevert}, also accepting `alt` when it is not empty.
-    function _checkRevertAlt(string memory where, bytes memory err, bytes memory expected, bytes memory alt)
-        private
-        returns (bool)
-    {
+    function _checkRevertAlt(
+        string memory where,
+        bytes memory err,
+        bytes memory expected,
+        bytes memory alt
+    ) private returns (bool) {
         if (alt.length != 0 && keccak256(err) == keccak256(alt)) {
             ++refusals[bytes4(alt)];
             return true;
@@ -2258,17 +2450,26 @@ contract InferenceMarketHandler {
 
     function _commitError(uint256 jobId, JobInfo storage info, address provider) private view returns (bytes memory) {
         if (info.status != IInferenceMarketTypes.JobStatus.Open) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, info.status);
         }
         if (block.timestamp > info.job.commitDeadline) {
-            return abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, jobId, info.job.commitDeadline
-            );
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector,
+                    jobId,
+                    info.job.commitDeadline
+                );
         }
         Seat[] storage seats = _seats[jobId];
         for (uint256 i = 0; i < seats.length; ++i) {
             if (seats[i].provider == provider) {
-                return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadySeated.selector, jobId, provider);
+                return
+                    abi.encodeWithSelector(
+                        IInferenceMarketTypes.InferenceMarketAlreadySeated.selector,
+                        jobId,
+                        provider
+                    );
             }
         }
         bytes memory err = _eligibilityError(provider, info.job.collateral, info.job.requiredTags);
@@ -2308,11 +2509,11 @@ contract InferenceMarketHandler {
 
     /// @dev A reveal attempt: mostly a seat that has not revealed, by its provider with its salt;
     /// sometimes a wrong salt, maybe another provider, or a seat that revealed already.
-    function _revealAttempt(Seat[] storage seats, uint256 seatSeed, uint256 bad)
-        private
-        view
-        returns (uint8 seat, address caller, bytes32 salt)
-    {
+    function _revealAttempt(
+        Seat[] storage seats,
+        uint256 seatSeed,
+        uint256 bad
+    ) private view returns (uint8 seat, address caller, bytes32 salt) {
         uint256 len = seats.length;
         seat = uint8(seatSeed % len);
         for (uint256 j = 0; j < len; ++j) {
@@ -2345,15 +2546,23 @@ contract InferenceMarketHandler {
         uint256 start = info.revealStart;
         if (info.status == IInferenceMarketTypes.JobStatus.Open) {
             if (block.timestamp <= info.job.commitDeadline || seats.length < info.job.quorum) {
-                return abi.encodeWithSelector(
-                    IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarketTypes.JobStatus.Open
-                );
+                return
+                    abi.encodeWithSelector(
+                        IInferenceMarketTypes.InferenceMarketInvalidStatus.selector,
+                        jobId,
+                        IInferenceMarketTypes.JobStatus.Open
+                    );
             }
             start = info.job.commitDeadline;
         }
         uint256 revealDeadline = start + info.job.revealWindow;
         if (block.timestamp > revealDeadline) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketRevealClosed.selector, jobId, revealDeadline);
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketRevealClosed.selector,
+                    jobId,
+                    revealDeadline
+                );
         }
         return _seatError(jobId, seat, caller, salt);
     }
@@ -2369,7 +2578,8 @@ contract InferenceMarketHandler {
             return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, caller);
         }
         if (salt != seats[seat].salt) {
-            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, jobId, caller);
+            return
+                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, jobId, caller);
         }
         return "";
     }
@@ -2397,27 +2607,37 @@ contract InferenceMarketHandler {
         return ("", 2);
     }
 
-    function _notFinalizable(uint256 jobId, IInferenceMarketTypes.JobStatus status) private pure returns (bytes memory) {
+    function _notFinalizable(
+        uint256 jobId,
+        IInferenceMarketTypes.JobStatus status
+    ) private pure returns (bytes memory) {
         return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, status);
     }
 
     // ------------------------------------------------------------------ stake
 
-    function _withdrawStakeError(address provider, IProviderRegistry.Provider memory pv)
-        private
-        view
-        returns (bytes memory)
-    {
+    function _withdrawStakeError(
+        address provider,
+        IProviderRegistry.Provider memory pv
+    ) private view returns (bytes memory) {
         if (pv.unbondingEndsAt == 0) {
             return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotExiting.selector, provider);
         }
         if (block.timestamp < pv.unbondingEndsAt) {
-            return abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryUnbonding.selector, provider, pv.unbondingEndsAt
-            );
+            return
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryUnbonding.selector,
+                    provider,
+                    pv.unbondingEndsAt
+                );
         }
         if (pv.locked != 0) {
-            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryCollateralLocked.selector, provider, pv.locked);
+            return
+                abi.encodeWithSelector(
+                    IProviderRegistry.ProviderRegistryCollateralLocked.selector,
+                    provider,
+                    pv.locked
+                );
         }
         return "";
     }
@@ -2491,7 +2711,8 @@ contract InferenceMarketHandler {
                 ++_info[jobId].terminalEvents;
                 ++feeCredits[address(uint160(uint256(logs[i].topics[2])))][jobId];
                 uint256 fee = abi.decode(logs[i].data, (uint256));
-                if (fee != job.feePerProvider) _surprise("DeliveryClaimed: fee differs from the job's", abi.encode(jobId));
+                if (fee != job.feePerProvider)
+                    _surprise("DeliveryClaimed: fee differs from the job's", abi.encode(jobId));
                 observedCredits[job.token] += fee;
             } else if (sig == IInferenceMarketTypes.SeatSlashed.selector) {
                 _observePartySlash(jobId, address(uint160(uint256(logs[i].topics[2]))), logs[i].data);
@@ -2499,13 +2720,15 @@ contract InferenceMarketHandler {
                 _observeResolution(jobId, logs[i].data);
             } else if (sig == IInferenceMarketTypes.ResultRevealed.selector) {
                 address provider = address(uint160(uint256(logs[i].topics[2])));
-                (bytes32 resultHash,) = abi.decode(logs[i].data, (bytes32, bytes));
+                (bytes32 resultHash, ) = abi.decode(logs[i].data, (bytes32, bytes));
                 _revealedBy[jobId].push(provider);
                 _revealedHash[jobId][provider] = resultHash;
             } else if (sig == IInferenceMarketTypes.JobSettled.selector) {
                 ++_info[jobId].terminalEvents;
-                (bytes32 winner, uint8 agreeing, uint256 clientRefund) =
-                    abi.decode(logs[i].data, (bytes32, uint8, uint256));
+                (bytes32 winner, uint8 agreeing, uint256 clientRefund) = abi.decode(
+                    logs[i].data,
+                    (bytes32, uint8, uint256)
+                );
                 address[] storage revealers = _revealedBy[jobId];
                 uint256 paid;
                 for (uint256 r = 0; r < revealers.length; ++r) {
@@ -2513,16 +2736,20 @@ contract InferenceMarketHandler {
                     ++feeCredits[revealers[r]][jobId];
                     ++paid;
                 }
-                if (paid != agreeing) _surprise("JobSettled: agreeing differs from the winning reveals", abi.encode(jobId));
+                if (paid != agreeing)
+                    _surprise("JobSettled: agreeing differs from the winning reveals", abi.encode(jobId));
                 observedCredits[job.token] += paid * job.feePerProvider + clientRefund;
             } else if (sig == IInferenceMarketTypes.JobRefunded.selector) {
                 ++_info[jobId].terminalEvents;
-                (uint256 amount,) = abi.decode(logs[i].data, (uint256, bool));
+                (uint256 amount, ) = abi.decode(logs[i].data, (uint256, bool));
                 observedCredits[job.token] += amount;
             } else if (sig == IInferenceMarketTypes.SlashDistributed.selector) {
-                (uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers) =
-                    abi.decode(logs[i].data, (uint256, uint256, uint256, uint8));
-                if (toClient + perRevealer * revealers != pool) _surprise("SlashDistributed: parts differ from the pool", abi.encode(jobId));
+                (uint256 pool, uint256 toClient, uint256 perRevealer, uint8 revealers) = abi.decode(
+                    logs[i].data,
+                    (uint256, uint256, uint256, uint8)
+                );
+                if (toClient + perRevealer * revealers != pool)
+                    _surprise("SlashDistributed: parts differ from the pool", abi.encode(jobId));
                 observedCredits[address(stakeToken)] += pool;
             }
         }
@@ -2534,7 +2761,7 @@ contract InferenceMarketHandler {
     function _observePartySlash(uint256 jobId, address provider, bytes memory data) private {
         JobInfo storage info = _info[jobId];
         if (!info.challenged || (provider != info.ch.provider && provider != info.ch.challenger)) return;
-        (uint256 amount,) = abi.decode(data, (uint256, bool));
+        (uint256 amount, ) = abi.decode(data, (uint256, bool));
         _partySeized[jobId] = amount;
         observedCredits[address(stakeToken)] += amount;
     }
@@ -2565,7 +2792,8 @@ contract InferenceMarketHandler {
         for (uint256 r = 0; r < revealers.length; ++r) {
             if (_revealedHash[jobId][revealers[r]] == juryHash && juryHash != bytes32(0)) ++count;
         }
-        if (count != agreeing) _surprise("ChallengeResolved: agreeing differs from the jury's reveals", abi.encode(jobId));
+        if (count != agreeing)
+            _surprise("ChallengeResolved: agreeing differs from the jury's reveals", abi.encode(jobId));
         uint256 parts = toChallenger + toProvider + toClient;
         if (outcome == IInferenceMarketTypes.ChallengeOutcome.Inconclusive) {
             if (parts != 0) _surprise("ChallengeResolved: an inconclusive challenge moved stake", abi.encode(jobId));
@@ -2575,7 +2803,10 @@ contract InferenceMarketHandler {
         uint256 perJuror = info.ch.juryFee;
         if (agreeing * perJuror > seized) perJuror = seized / agreeing;
         if (parts + agreeing * perJuror != seized) {
-            _surprise("ChallengeResolved: parts and jury fees differ from the seized stake", abi.encode(jobId, parts, seized));
+            _surprise(
+                "ChallengeResolved: parts and jury fees differ from the seized stake",
+                abi.encode(jobId, parts, seized)
+            );
         }
     }
 
@@ -2595,21 +2826,22 @@ contract InferenceMarketHandler {
 
     function _matches(uint256 id, uint8 kind) private view returns (bool) {
         JobInfo storage info = _info[id];
-        if ((kind == PICK_K1 || kind == PICK_K1_LIVE || kind >= PICK_DELIVERED) && info.job.redundancy != 1) return false;
+        if ((kind == PICK_K1 || kind == PICK_K1_LIVE || kind >= PICK_DELIVERED) && info.job.redundancy != 1)
+            return false;
         if (
-            kind == PICK_K1_LIVE
-                && (info.status != IInferenceMarketTypes.JobStatus.Open || block.timestamp > info.job.deadline)
+            kind == PICK_K1_LIVE &&
+            (info.status != IInferenceMarketTypes.JobStatus.Open || block.timestamp > info.job.deadline)
         ) return false;
         if (kind >= PICK_DELIVERED) return _matchesCourt(id, info, kind);
         if (
-            (kind == PICK_COMMIT || kind == PICK_COMMIT_LIVE)
-                && (info.job.redundancy == 1 || info.status != IInferenceMarketTypes.JobStatus.Open)
+            (kind == PICK_COMMIT || kind == PICK_COMMIT_LIVE) &&
+            (info.job.redundancy == 1 || info.status != IInferenceMarketTypes.JobStatus.Open)
         ) return false;
         if (kind == PICK_COMMIT_LIVE && block.timestamp > info.job.commitDeadline) return false;
         if (kind == PICK_SEATED && (info.job.redundancy == 1 || _seats[id].length == 0)) return false;
         if (kind == PICK_REVEAL && !_revealPhase(id, info)) return false;
         if (kind == PICK_FINALIZABLE) {
-            (bytes memory expected,) = _finalizeExpectation(id);
+            (bytes memory expected, ) = _finalizeExpectation(id);
             if (expected.length != 0) return false;
         }
         return true;
@@ -2624,14 +2856,17 @@ contract InferenceMarketHandler {
             return kind == PICK_DELIVERED || (kind == PICK_CLAIMABLE) == matured;
         }
         if (kind == PICK_CHALLENGED) {
-            return status == IInferenceMarketTypes.JobStatus.Challenged || status == IInferenceMarketTypes.JobStatus.JuryRevealing;
+            return
+                status == IInferenceMarketTypes.JobStatus.Challenged ||
+                status == IInferenceMarketTypes.JobStatus.JuryRevealing;
         }
         if (kind == PICK_JURY_COMMIT) {
-            return status == IInferenceMarketTypes.JobStatus.Challenged
-                && block.timestamp <= uint256(info.ch.challengedAt) + info.ch.commitWindow;
+            return
+                status == IInferenceMarketTypes.JobStatus.Challenged &&
+                block.timestamp <= uint256(info.ch.challengedAt) + info.ch.commitWindow;
         }
         if (kind == PICK_JURY_REVEAL) return _juryRevealPhase(id, info);
-        (bytes memory expected,) = _resolveExpectation(id);
+        (bytes memory expected, ) = _resolveExpectation(id);
         return expected.length == 0;
     }
 
@@ -2797,12 +3032,16 @@ contract InferenceMarketInvariantTest is Test {
                 sum += balance;
             }
             assertEq(sum, credits, "sum of balanceOf over all accounts = ghost credits");
-            assertEq(handler.observedCredits(token), credits, "credits per the events net of withdrawals = ghost credits");
+            assertEq(
+                handler.observedCredits(token),
+                credits,
+                "credits per the events net of withdrawals = ghost credits"
+            );
 
             uint256 openEscrow;
             for (uint256 i = 0; i < handler.jobCount(); ++i) {
                 uint256 jobId = handler.jobIdAt(i);
-                (IInferenceMarketTypes.JobStatus status,,,,, uint256 jobEscrow) = handler.modelOf(jobId);
+                (IInferenceMarketTypes.JobStatus status, , , , , uint256 jobEscrow) = handler.modelOf(jobId);
                 if (!_terminal(status) && handler.jobOf(jobId).token == token) openEscrow += jobEscrow;
             }
             assertEq(openEscrow, escrow, "ghost escrow = sum over unfinished jobs");
@@ -2817,8 +3056,8 @@ contract InferenceMarketInvariantTest is Test {
     function invariant_noJobSettlesTwice() public view {
         for (uint256 i = 0; i < handler.jobCount(); ++i) {
             uint256 jobId = handler.jobIdAt(i);
-            (IInferenceMarketTypes.JobStatus modelStatus,,,, uint256 terminalEvents,) = handler.modelOf(jobId);
-            (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
+            (IInferenceMarketTypes.JobStatus modelStatus, , , , uint256 terminalEvents, ) = handler.modelOf(jobId);
+            (IInferenceMarketTypes.JobStatus status, , , ) = market.jobState(jobId);
             assertLe(terminalEvents, 1, "a job was settled or refunded twice");
             assertEq(uint256(status), uint256(modelStatus), "job status = model status");
             if (_terminal(modelStatus)) assertEq(terminalEvents, 1, "an ended job without its terminal event");
@@ -2899,7 +3138,7 @@ contract InferenceMarketInvariantTest is Test {
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_lockedEqualsOpenCollateral() public view {
-        (,,,, uint256 expected) = handler.openCollateralBreakdown();
+        (, , , , uint256 expected) = handler.openCollateralBreakdown();
         uint256 locked;
         uint256 ghost;
         bool slashed;
@@ -2922,7 +3161,7 @@ contract InferenceMarketInvariantTest is Test {
         assertEq(handler.surprises(), 0, string.concat("model disagreement: ", handler.firstSurprise()));
         for (uint256 i = 0; i < handler.jobCount(); ++i) {
             uint256 jobId = handler.jobIdAt(i);
-            (, uint256 seated, uint256 revealed, uint40 revealStart,,) = handler.modelOf(jobId);
+            (, uint256 seated, uint256 revealed, uint40 revealStart, , ) = handler.modelOf(jobId);
             (, uint8 mSeated, uint8 mRevealed, uint40 mRevealStart) = market.jobState(jobId);
             assertEq(mSeated, seated, "seated = model");
             assertEq(mRevealed, revealed, "revealed = model");
@@ -2990,9 +3229,12 @@ contract InferenceMarketFuzzTest is Test {
 
     /// @notice A job with any uint96 fee and k ≤ 32 takes exactly its escrow (ETH or ERC-20) and,
     /// once it expires unserved, gives all of it back.
-    function testFuzz_requestJob_escrowTakenAndRefundedExactly(uint8 kSeed, uint96 feeSeed, uint16 bpsSeed, bool eth)
-        public
-    {
+    function testFuzz_requestJob_escrowTakenAndRefundedExactly(
+        uint8 kSeed,
+        uint96 feeSeed,
+        uint16 bpsSeed,
+        bool eth
+    ) public {
         uint8 k = uint8(bound(kSeed, 1, 32));
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, type(uint96).max));
         uint16 bps = uint16(bound(bpsSeed, 0, 1_000));
@@ -3062,11 +3304,20 @@ contract InferenceMarketFuzzTest is Test {
             wide[i] = vm.addr(0xE11E00 + i);
             MarketStack.register(s, wide[i], 1_000e18, 3);
         }
-        (uint256 jobId, Job memory job) =
-            _request(uint8(WIDE), MIN_FEE, address(s.tokenA), uint40(block.timestamp + 2 hours), 1);
+        (uint256 jobId, Job memory job) = _request(
+            uint8(WIDE),
+            MIN_FEE,
+            address(s.tokenA),
+            uint40(block.timestamp + 2 hours),
+            1
+        );
         for (uint256 i = 0; i < WIDE; ++i) {
             vm.prank(wide[i]);
-            market.commit(jobId, wordsOf(job), MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i)));
+            market.commit(
+                jobId,
+                wordsOf(job),
+                MarketSpec.commitment(jobId, wide[i], _wideHash(jobId, truthMask, i), _salt(jobId, i))
+            );
         }
         uint256 agreeing;
         uint256 silent = silentMask & ((1 << WIDE) - 1);
@@ -3078,7 +3329,14 @@ contract InferenceMarketFuzzTest is Test {
         }
         if (silent == 0) {
             vm.prank(wide[WIDE - 1]);
-            market.reveal(jobId, wordsOf(job), uint8(WIDE - 1), _wideHash(jobId, truthMask, WIDE - 1), _salt(jobId, WIDE - 1), "");
+            market.reveal(
+                jobId,
+                wordsOf(job),
+                uint8(WIDE - 1),
+                _wideHash(jobId, truthMask, WIDE - 1),
+                _salt(jobId, WIDE - 1),
+                ""
+            );
         } else {
             vm.warp(block.timestamp + job.revealWindow + 1);
             market.finalize(jobId, wordsOf(job));
@@ -3094,8 +3352,11 @@ contract InferenceMarketFuzzTest is Test {
             (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
             assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
         }
-        _assertStatus(jobId, quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded);
-        (, uint8 seated, uint8 revealedCount,) = market.jobState(jobId);
+        _assertStatus(
+            jobId,
+            quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded
+        );
+        (, uint8 seated, uint8 revealedCount, ) = market.jobState(jobId);
         assertEq(seated, WIDE, "the job word keeps the seat count");
         assertEq(revealedCount, WIDE - _popcount(silent), "and the reveal count");
     }
@@ -3125,7 +3386,10 @@ contract InferenceMarketFuzzTest is Test {
         _assertSeat(jobId, i, false, keccak256(abi.encode(commitment, wide[i])));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNotSeated.selector, jobId, uint8(i), wide[(i + 1) % WIDE]
+                IInferenceMarketTypes.InferenceMarketNotSeated.selector,
+                jobId,
+                uint8(i),
+                wide[(i + 1) % WIDE]
             )
         );
         vm.prank(wide[(i + 1) % WIDE]);
@@ -3139,7 +3403,9 @@ contract InferenceMarketFuzzTest is Test {
         vm.prank(wide[i]);
         market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i), "");
         _assertSeat(jobId, i, true, h);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, wide[i]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketAlreadyRevealed.selector, jobId, wide[i])
+        );
         vm.prank(wide[i]);
         market.reveal(jobId, wordsOf(job), uint8(i), h, _salt(jobId, i), "");
     }
@@ -3166,7 +3432,9 @@ contract InferenceMarketFuzzTest is Test {
         // The emitted Job is the stored one: finalize reaches the status check, not JobMismatch.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, jobId, IInferenceMarketTypes.JobStatus.Open
+                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector,
+                jobId,
+                IInferenceMarketTypes.JobStatus.Open
             )
         );
         market.finalize(jobId, wordsOf(job));
@@ -3179,14 +3447,16 @@ contract InferenceMarketFuzzTest is Test {
         if (job.quorum > 1) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, jobId, IInferenceMarketTypes.JobStatus.Open
+                    IInferenceMarketTypes.InferenceMarketInvalidStatus.selector,
+                    jobId,
+                    IInferenceMarketTypes.JobStatus.Open
                 )
             );
             vm.prank(provs[0]);
             market.reveal(jobId, wordsOf(job), 0, truth, _salt(jobId, 0), "");
         }
         market.finalize(jobId, wordsOf(job));
-        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
+        (IInferenceMarketTypes.JobStatus status, , , ) = market.jobState(jobId);
         assertEq(uint256(status), uint256(IInferenceMarketTypes.JobStatus.Refunded), "too few seats: refunded");
 
         // quorum seats (fewer than k unless quorum = k): the reveal phase starts at the commit deadline.
@@ -3196,7 +3466,7 @@ contract InferenceMarketFuzzTest is Test {
         if (job.quorum < k) vm.warp(uint256(job.commitDeadline) + 1); // else every seat is taken: revealing now
         vm.prank(provs[0]);
         market.reveal(jobId, wordsOf(job), 0, truth, _salt(jobId, 0), "");
-        (IInferenceMarketTypes.JobStatus revealing,,, uint40 startedAt) = market.jobState(jobId);
+        (IInferenceMarketTypes.JobStatus revealing, , , uint40 startedAt) = market.jobState(jobId);
         assertEq(uint256(revealing), uint256(IInferenceMarketTypes.JobStatus.Revealing), "quorum seats: revealing");
         assertEq(startedAt, job.quorum == k ? job.requestedAt : job.commitDeadline, "reveal start");
     }
@@ -3205,9 +3475,12 @@ contract InferenceMarketFuzzTest is Test {
 
     /// @notice A deadline in (now, now + maxJobDuration] is accepted as it is (and caps the commit
     /// deadline); anything else is refused with InvalidDeadline(deadline, now + 1, now + max).
-    function testFuzz_requestJob_deadlineRange(uint256 deadlineSeed, uint40 maxDurationSeed, uint32 elapsed, bool multi)
-        public
-    {
+    function testFuzz_requestJob_deadlineRange(
+        uint256 deadlineSeed,
+        uint40 maxDurationSeed,
+        uint32 elapsed,
+        bool multi
+    ) public {
         uint40 maxDuration = uint40(bound(maxDurationSeed, 1 minutes, 365 days));
         _setPolicy(250, 6000, maxDuration);
         vm.warp(block.timestamp + elapsed);
@@ -3215,9 +3488,12 @@ contract InferenceMarketFuzzTest is Test {
         uint256 latest = nowTs + maxDuration;
         uint256 deadline;
         uint256 mode = deadlineSeed % 4;
-        if (mode == 0) deadline = uint40(deadlineSeed >> 8); // anything
-        else if (mode == 1) deadline = nowTs + bound(deadlineSeed >> 8, 0, maxDuration + 1); // around the range
-        else if (mode == 2) deadline = [nowTs, nowTs + 1, latest, latest + 1][(deadlineSeed >> 8) % 4]; // edges
+        if (mode == 0)
+            deadline = uint40(deadlineSeed >> 8); // anything
+        else if (mode == 1)
+            deadline = nowTs + bound(deadlineSeed >> 8, 0, maxDuration + 1); // around the range
+        else if (mode == 2)
+            deadline = [nowTs, nowTs + 1, latest, latest + 1][(deadlineSeed >> 8) % 4]; // edges
         else deadline = bound(deadlineSeed >> 8, 0, nowTs); // the past
 
         uint8 k = multi ? 3 : 1;
@@ -3234,7 +3510,10 @@ contract InferenceMarketFuzzTest is Test {
         } else {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector, uint40(deadline), nowTs + 1, latest
+                    IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector,
+                    uint40(deadline),
+                    nowTs + 1,
+                    latest
                 )
             );
             vm.prank(CLIENT);
@@ -3257,13 +3536,18 @@ contract InferenceMarketFuzzTest is Test {
     ) public {
         uint256 duration = bound(durationSeed, 1, 1 days);
         uint96 fee = uint96(bound(feeSeed, MIN_FEE, 1e28));
-        address token = tokenSeed % 3 == 0 ? address(0) : tokenSeed % 3 == 1 ? address(s.tokenA) : address(s.tokenB);
-        (uint256 jobId, Job memory job) =
-            _request(1, fee, token, uint40(block.timestamp + duration), tokenSeed);
+        address token =
+            tokenSeed % 3 == 0
+                ? address(0)
+                : tokenSeed % 3 == 1
+                    ? address(s.tokenA)
+                    : address(s.tokenB);
+        (uint256 jobId, Job memory job) = _request(1, fee, token, uint40(block.timestamp + duration), tokenSeed);
         uint256 escrow = MarketSpec.escrow(1, fee, 250);
 
         uint256 elapsed = bound(elapsedSeed >> 2, 0, 2 * duration + 1);
-        if (elapsedSeed % 4 == 0) elapsed = duration; // exactly at the deadline
+        if (elapsedSeed % 4 == 0)
+            elapsed = duration; // exactly at the deadline
         else if (elapsedSeed % 4 == 1) elapsed = duration + 1; // just after
         vm.warp(job.requestedAt + elapsed);
         address provider = provs[elapsedSeed % PROVIDERS];
@@ -3285,7 +3569,14 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(s.registry.getProvider(provider).locked, 0, "collateral released");
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
         } else {
-            _deliver(jobId, job, provider, resultHash, viaBatch, IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector);
+            _deliver(
+                jobId,
+                job,
+                provider,
+                resultHash,
+                viaBatch,
+                IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector
+            );
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
             market.finalize(jobId, wordsOf(job));
             assertEq(market.balanceOf(CLIENT, token), escrow, "the client gets the whole escrow back");
@@ -3310,10 +3601,14 @@ contract InferenceMarketFuzzTest is Test {
         // Delivered: collateral locked per provider, nothing paid until claimed.
         for (uint256 p = 0; p < 3; ++p) {
             assertEq(s.registry.getProvider(who[p]).locked, e.served[p] * COLLATERAL, "collateral of its deliveries");
-            for (uint256 t = 0; t < 3; ++t) assertEq(market.balanceOf(who[p], _tokenAt(t)), 0, "nothing paid at delivery");
+            for (uint256 t = 0; t < 3; ++t)
+                assertEq(market.balanceOf(who[p], _tokenAt(t)), 0, "nothing paid at delivery");
         }
         for (uint256 j = 0; j < c.ids.length; ++j) {
-            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarketTypes.JobStatus.Delivered : IInferenceMarketTypes.JobStatus.Open);
+            _assertStatus(
+                c.ids[j],
+                e.taken[j] ? IInferenceMarketTypes.JobStatus.Delivered : IInferenceMarketTypes.JobStatus.Open
+            );
         }
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
         assertEq(_claimTaken(c, e), e.delivered, "claimed count");
@@ -3327,7 +3622,10 @@ contract InferenceMarketFuzzTest is Test {
             assertEq(market.protocolFees(_tokenAt(t)), e.treasury[t], "protocol fees per token");
         }
         for (uint256 j = 0; j < c.ids.length; ++j) {
-            _assertStatus(c.ids[j], e.taken[j] ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Open);
+            _assertStatus(
+                c.ids[j],
+                e.taken[j] ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Open
+            );
         }
         for (uint256 p = 0; p < 3; ++p) assertEq(s.registry.getProvider(who[p]).locked, 0, "collateral released");
     }
@@ -3353,12 +3651,21 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
             (uint256 id, Job memory job) = _request(
-                1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128
+                1,
+                uint96(bound(js >> 8, MIN_FEE, 1e24)),
+                _tokenAt(js % 3),
+                uint40(block.timestamp + 1 hours),
+                js >> 128
             );
             uint256 p = (js >> 64) % 9;
             items[i] = _signed(id, job, who[p], keccak256(abi.encode("result", i)));
             if (p == 8 && job.requiredTags & 2 != 0) continue; // narrow lacks the tag: rejected
-            cs[expected] = IInferenceMarketTypes.Claim({jobId: id, job: wordsOf(job), provider: who[p], resultHash: items[i].resultHash});
+            cs[expected] = IInferenceMarketTypes.Claim({
+                jobId: id,
+                job: wordsOf(job),
+                provider: who[p],
+                resultHash: items[i].resultHash
+            });
             uint256 t = _tokenIndex(job.token);
             credit[p][t] += job.feePerProvider;
             fees[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
@@ -3409,18 +3716,23 @@ contract InferenceMarketFuzzTest is Test {
             if (!e.taken[j]) continue;
             IInferenceMarketTypes.SignedResult memory it = c.items[e.item[j]];
             cs[n++] = IInferenceMarketTypes.Claim({
-                jobId: it.jobId, job: it.job, provider: c.signers[e.item[j]], resultHash: it.resultHash
+                jobId: it.jobId,
+                job: it.job,
+                provider: c.signers[e.item[j]],
+                resultHash: it.resultHash
             });
         }
         return IInferenceMarketCourt(address(market)).claim(cs);
     }
 
-    function _claimOne(uint256 jobId, Job memory job, address provider, bytes32 resultHash)
-        internal
-        returns (uint256)
-    {
+    function _claimOne(uint256 jobId, Job memory job, address provider, bytes32 resultHash) internal returns (uint256) {
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](1);
-        cs[0] = IInferenceMarketTypes.Claim({jobId: jobId, job: wordsOf(job), provider: provider, resultHash: resultHash});
+        cs[0] = IInferenceMarketTypes.Claim({
+            jobId: jobId,
+            job: wordsOf(job),
+            provider: provider,
+            resultHash: resultHash
+        });
         return IInferenceMarketCourt(address(market)).claim(cs);
     }
 
@@ -3431,8 +3743,13 @@ contract InferenceMarketFuzzTest is Test {
         c.jobs = new Job[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "job", i)));
-            (c.ids[i], c.jobs[i]) =
-                _request(1, uint96(bound(js >> 8, MIN_FEE, 1e24)), _tokenAt(js % 3), uint40(block.timestamp + 1 hours), js >> 128);
+            (c.ids[i], c.jobs[i]) = _request(
+                1,
+                uint96(bound(js >> 8, MIN_FEE, 1e24)),
+                _tokenAt(js % 3),
+                uint40(block.timestamp + 1 hours),
+                js >> 128
+            );
         }
         uint256 m = n + (seed % 3);
         c.items = new IInferenceMarketTypes.SignedResult[](m);
@@ -3446,7 +3763,12 @@ contract InferenceMarketFuzzTest is Test {
             // The signer changes one time in three (runs of the same provider across tokens).
             if (i == 0 || (is_ >> 8) % 3 == 0) {
                 uint256 who = (is_ >> 16) % 3;
-                c.signers[i] = who == 0 ? provs[0] : who == 1 ? provs[1] : narrow;
+                c.signers[i] =
+                    who == 0
+                        ? provs[0]
+                        : who == 1
+                            ? provs[1]
+                            : narrow;
             } else {
                 c.signers[i] = c.signers[i - 1];
             }
@@ -3464,7 +3786,12 @@ contract InferenceMarketFuzzTest is Test {
             if (e.taken[j] || (c.signers[i] == narrow && job.requiredTags & 2 != 0)) continue;
             e.taken[j] = true;
             e.item[j] = i;
-            uint256 p = c.signers[i] == provs[0] ? 0 : c.signers[i] == provs[1] ? 1 : 2;
+            uint256 p =
+                c.signers[i] == provs[0]
+                    ? 0
+                    : c.signers[i] == provs[1]
+                        ? 1
+                        : 2;
             uint256 t = _tokenIndex(job.token);
             e.credit[p][t] += job.feePerProvider;
             e.treasury[t] += MarketSpec.escrow(1, job.feePerProvider, job.protocolFeeBps) - job.feePerProvider;
@@ -3495,30 +3822,34 @@ contract InferenceMarketFuzzTest is Test {
             _expectNoJobs(provider, target, viaBatch);
             return;
         }
-        (uint256 jobId, Job memory job) =
-            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        (uint256 jobId, Job memory job) = _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         _deliver(jobId, job, provider, keccak256(abi.encode("result", jobId)), viaBatch, bytes4(0));
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
-        (uint256 multiId, Job memory multi) =
-            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        (uint256 multiId, Job memory multi) = _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
         assertEq(
-            s.registry.getProvider(provider).locked, uint256(job.collateral) + multi.collateral, "delivery and seat locked"
+            s.registry.getProvider(provider).locked,
+            uint256(job.collateral) + multi.collateral,
+            "delivery and seat locked"
         );
     }
 
     /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
     function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
-        bytes memory belowMinimum =
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, stake, MIN_STAKE);
-        (uint256 jobId, Job memory job) =
-            _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
+        bytes memory belowMinimum = abi.encodeWithSelector(
+            IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
+            stake,
+            MIN_STAKE
+        );
+        (uint256 jobId, Job memory job) = _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         if (viaBatch) {
             IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](1);
             items[0] = _signed(jobId, job, provider, keccak256(abi.encode("result", jobId)));
             vm.expectEmit(true, true, false, true, address(market));
             emit IInferenceMarketTypes.AttestationRejected(
-                jobId, provider, IProviderRegistry.ProviderRegistryInvalidStatus.selector
+                jobId,
+                provider,
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector
             );
             assertEq(market.submitAttestations(AttestationBatch.encode(items)), 0, "nothing delivered");
         } else {
@@ -3527,8 +3858,7 @@ contract InferenceMarketFuzzTest is Test {
             market.submitResult(jobId, wordsOf(job), keccak256(abi.encode("result", jobId)), "ipfs://bafy-output");
         }
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Open);
-        (uint256 multiId, Job memory multi) =
-            _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
+        (uint256 multiId, Job memory multi) = _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         bytes32 commitment = MarketSpec.commitment(multiId, provider, bytes32("r"), bytes32("s"));
         vm.expectRevert(belowMinimum);
         vm.prank(provider);
@@ -3586,26 +3916,67 @@ contract InferenceMarketFuzzTest is Test {
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
         string[33] memory reached = [
-            "requestJob", "requestJob.k>1", "requestJob.refused", "submitResult", "batch.delivered",
-            "batch.rejectedItems", "commit", "commit.refused", "reveal", "reveal.refused", "settle.quorum",
-            "settle.withSlash", "settle.noQuorum", "settle.noQuorumWithSlash", "settle.compensated",
-            "finalize.refund", "withdraw", "poke", "suspend", "reapprove", "withdrawStake.suspended",
-            "registerWhileSuspended.refused", "claim", "claim.skipped", "challenge", "challenge.refused",
-            "juryCommit", "juryCommit.refused", "juryReveal", "juryReveal.refused", "resolveChallenge",
-            "resolveChallenge.refused", "pokeCourt"
+            "requestJob",
+            "requestJob.k>1",
+            "requestJob.refused",
+            "submitResult",
+            "batch.delivered",
+            "batch.rejectedItems",
+            "commit",
+            "commit.refused",
+            "reveal",
+            "reveal.refused",
+            "settle.quorum",
+            "settle.withSlash",
+            "settle.noQuorum",
+            "settle.noQuorumWithSlash",
+            "settle.compensated",
+            "finalize.refund",
+            "withdraw",
+            "poke",
+            "suspend",
+            "reapprove",
+            "withdrawStake.suspended",
+            "registerWhileSuspended.refused",
+            "claim",
+            "claim.skipped",
+            "challenge",
+            "challenge.refused",
+            "juryCommit",
+            "juryCommit.refused",
+            "juryReveal",
+            "juryReveal.refused",
+            "resolveChallenge",
+            "resolveChallenge.refused",
+            "pokeCourt"
         ];
         for (uint256 i = 0; i < reached.length; ++i) {
             assertGe(h.hits(bytes32(bytes(reached[i]))), 1, string.concat("never reached: ", reached[i]));
         }
         assertGe(h.hits("daoSlash"), 1, "never reached: daoSlash");
         // Every way a challenge ends.
-        string[5] memory ends =
-            ["resolve.providerWrong", "resolve.providerRight", "resolve.inconclusive", "resolve.unfilled", "resolve.jurorSlashed"];
+        string[5] memory ends = [
+            "resolve.providerWrong",
+            "resolve.providerRight",
+            "resolve.inconclusive",
+            "resolve.unfilled",
+            "resolve.jurorSlashed"
+        ];
         string memory counts;
         for (uint256 i = 0; i < ends.length; ++i) {
             counts = string.concat(counts, ends[i], "=", Strings.toString(h.hits(bytes32(bytes(ends[i])))), " ");
         }
-        counts = string.concat(counts, "challenge=", Strings.toString(h.hits("challenge")), " juryReveal=", Strings.toString(h.hits("juryReveal")), " juryCommit=", Strings.toString(h.hits("juryCommit")), " submit=", Strings.toString(h.hits("submitResult")));
+        counts = string.concat(
+            counts,
+            "challenge=",
+            Strings.toString(h.hits("challenge")),
+            " juryReveal=",
+            Strings.toString(h.hits("juryReveal")),
+            " juryCommit=",
+            Strings.toString(h.hits("juryCommit")),
+            " submit=",
+            Strings.toString(h.hits("submitResult"))
+        );
         for (uint256 i = 0; i < ends.length; ++i) {
             assertGe(h.hits(bytes32(bytes(ends[i]))), 1, string.concat("never reached: ", ends[i], " (", counts, ")"));
         }
@@ -3626,8 +3997,7 @@ contract InferenceMarketFuzzTest is Test {
     /// @dev One k-seat job where seats 0..a−1 reveal the true result and the others a distinct
     /// result each, or (bit i of `silentMask`) stay silent; checks the round's credits.
     function _roundWithAgreeing(uint8 k, uint96 fee, uint256 a, uint256 silentMask) internal {
-        (uint256 jobId, Job memory job) =
-            _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
+        (uint256 jobId, Job memory job) = _request(k, fee, address(s.tokenA), uint40(block.timestamp + 2 hours), a);
         Before memory b;
         b.client = market.balanceOf(CLIENT, address(s.tokenA));
         b.treasury = market.protocolFees(address(s.tokenA));
@@ -3656,13 +4026,7 @@ contract InferenceMarketFuzzTest is Test {
         return i < a ? keccak256(abi.encode("truth", jobId)) : keccak256(abi.encode("other", jobId, i));
     }
 
-    function _checkRound(
-        uint256 jobId,
-        Job memory job,
-        uint256 a,
-        uint256 silentMask,
-        Before memory b
-    ) internal view {
+    function _checkRound(uint256 jobId, Job memory job, uint256 a, uint256 silentMask, Before memory b) internal view {
         address token = address(s.tokenA);
         bool quorate = a >= job.quorum;
         uint256 treasuryEarned = market.protocolFees(token) - b.treasury;
@@ -3670,15 +4034,30 @@ contract InferenceMarketFuzzTest is Test {
         for (uint256 i = 0; i < job.redundancy; ++i) {
             uint256 earned = market.balanceOf(provs[i], token) - b.provider[i];
             total += earned;
-            assertEq(earned, quorate && i < a ? job.feePerProvider : 0, "a provider earns the fee iff in a quorate majority");
+            assertEq(
+                earned,
+                quorate && i < a ? job.feePerProvider : 0,
+                "a provider earns the fee iff in a quorate majority"
+            );
             uint256 lost = b.stake[i] - s.registry.getProvider(provs[i]).stake;
             bool silent = i >= a && (silentMask >> i) & 1 == 1;
-            assertEq(lost, silent || (quorate && i >= a) ? job.collateral : 0, "slashed iff silent or outside a quorate majority");
+            assertEq(
+                lost,
+                silent || (quorate && i >= a) ? job.collateral : 0,
+                "slashed iff silent or outside a quorate majority"
+            );
         }
-        assertEq(total, MarketSpec.escrow(job.redundancy, job.feePerProvider, job.protocolFeeBps), "credits sum to the escrow");
+        assertEq(
+            total,
+            MarketSpec.escrow(job.redundancy, job.feePerProvider, job.protocolFeeBps),
+            "credits sum to the escrow"
+        );
         uint256 protocolFee = quorate ? MarketSpec.protocolFee(a, job.feePerProvider, job.protocolFeeBps) : 0;
         assertEq(treasuryEarned, protocolFee, "protocol fee on the paid fees only");
-        _assertStatus(jobId, quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded);
+        _assertStatus(
+            jobId,
+            quorate ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Refunded
+        );
     }
 
     function _deliver(
@@ -3703,30 +4082,48 @@ contract InferenceMarketFuzzTest is Test {
             vm.expectEmit(true, true, false, true, address(market));
             emit IInferenceMarketTypes.AttestationRejected(jobId, provider, expectedError);
         }
-        assertEq(market.submitAttestations(AttestationBatch.encode(items)), expectedError == bytes4(0) ? 1 : 0, "delivered count");
+        assertEq(
+            market.submitAttestations(AttestationBatch.encode(items)),
+            expectedError == bytes4(0) ? 1 : 0,
+            "delivered count"
+        );
     }
 
-    function _signed(uint256 jobId, Job memory job, address signer, bytes32 resultHash)
-        internal
-        view
-        returns (IInferenceMarketTypes.SignedResult memory)
-    {
+    function _signed(
+        uint256 jobId,
+        Job memory job,
+        address signer,
+        bytes32 resultHash
+    ) internal view returns (IInferenceMarketTypes.SignedResult memory) {
         uint256 key = signer == narrow ? narrowKey : 0;
         for (uint256 i = 0; i < PROVIDERS; ++i) {
             if (provs[i] == signer) key = keys[i];
         }
         bytes memory outputRef = abi.encodePacked("ipfs://bafy-", resultHash);
-        (uint8 v, bytes32 r, bytes32 sg) =
-            vm.sign(key, MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef));
-        return IInferenceMarketTypes.SignedResult(jobId, wordsOf(job), resultHash, outputRef, abi.encodePacked(r, sg, v));
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(
+            key,
+            MarketSpec.attestationDigest(address(market), jobId, job, resultHash, outputRef)
+        );
+        return
+            IInferenceMarketTypes.SignedResult(jobId, wordsOf(job), resultHash, outputRef, abi.encodePacked(r, sg, v));
     }
 
     function _tokenAt(uint256 t) internal view returns (address) {
-        return t == 0 ? address(0) : t == 1 ? address(s.tokenA) : address(s.tokenB);
+        return
+            t == 0
+                ? address(0)
+                : t == 1
+                    ? address(s.tokenA)
+                    : address(s.tokenB);
     }
 
     function _tokenIndex(address token) internal view returns (uint256) {
-        return token == address(0) ? 0 : token == address(s.tokenA) ? 1 : 2;
+        return
+            token == address(0)
+                ? 0
+                : token == address(s.tokenA)
+                    ? 1
+                    : 2;
     }
 
     function _indexOf(uint256[] memory ids, uint256 id) internal pure returns (uint256) {
@@ -3755,11 +4152,13 @@ contract InferenceMarketFuzzTest is Test {
         IInferenceMarketCourt(address(market)).setPolicy(p);
     }
 
-    function _requestOf(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
-        internal
-        view
-        returns (IInferenceMarketTypes.JobRequest memory r)
-    {
+    function _requestOf(
+        uint8 k,
+        uint96 fee,
+        address token,
+        uint40 deadline,
+        uint256 seed
+    ) internal view returns (IInferenceMarketTypes.JobRequest memory r) {
         r.modelId = s.modelId;
         r.version = uint32(seed % 2);
         r.redundancy = k;
@@ -3772,10 +4171,13 @@ contract InferenceMarketFuzzTest is Test {
     }
 
     /// @dev Funds the client, requests, and checks the emitted Job against the specification.
-    function _request(uint8 k, uint96 fee, address token, uint40 deadline, uint256 seed)
-        internal
-        returns (uint256 jobId, Job memory job)
-    {
+    function _request(
+        uint8 k,
+        uint96 fee,
+        address token,
+        uint40 deadline,
+        uint256 seed
+    ) internal returns (uint256 jobId, Job memory job) {
         IInferenceMarketTypes.JobRequest memory r = _requestOf(k, fee, token, deadline, seed);
         IInferenceMarketTypes.Policy memory p = market.policy();
         uint256 escrow = MarketSpec.escrow(k, fee, p.protocolFeeBps);
@@ -3797,7 +4199,8 @@ contract InferenceMarketFuzzTest is Test {
         assertEq(loggedId, jobId, "logged id");
         assertEq(jobId, expectedId, "sequential id");
         assertEq(
-            MarketSpec.hashOf(job), MarketSpec.hashOf(
+            MarketSpec.hashOf(job),
+            MarketSpec.hashOf(
                 MarketSpec.job(
                     jobId,
                     r,
@@ -3813,7 +4216,7 @@ contract InferenceMarketFuzzTest is Test {
     }
 
     function _assertStatus(uint256 jobId, IInferenceMarketTypes.JobStatus expected) internal view {
-        (IInferenceMarketTypes.JobStatus status,,,) = market.jobState(jobId);
+        (IInferenceMarketTypes.JobStatus status, , , ) = market.jobState(jobId);
         assertEq(uint256(status), uint256(expected), "job status");
     }
 

@@ -50,10 +50,22 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         _submit(id, job, prov[0]);
         vm.warp(job.deadline + 1);
         // Delivered, then claimed: not finalizable, by status.
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Delivered));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Delivered
+            )
+        );
         market.finalize(id, wordsOf(job));
         _claimPaid(id, job, prov[0]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, IInferenceMarketTypes.JobStatus.Settled));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotFinalizable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Settled
+            )
+        );
         market.finalize(id, wordsOf(job));
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
 
@@ -77,13 +89,19 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
 
     function test_withdraw_revertsWhenNothingToWithdraw() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, stranger, address(0))
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                stranger,
+                address(0)
+            )
         );
         vm.prank(stranger);
         market.withdraw(address(0));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, stranger, address(payToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                stranger,
+                address(payToken)
             )
         );
         vm.prank(stranger);
@@ -181,7 +199,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
 
         market.unpause();
         assertFalse(market.paused(), "DAO unpaused");
-        (uint256 id,) = _requestEth(1);
+        (uint256 id, ) = _requestEth(1);
         assertEq(_status(id), OPEN, "requests accepted again");
     }
 

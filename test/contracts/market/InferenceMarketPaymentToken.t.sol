@@ -70,7 +70,9 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
 
     function test_minFeeIn_revertsForTokenNotAllowed() public {
         MockERC20 other = new MockERC20("Other", "OTH", 6);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(other)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(other))
+        );
         market.minFeeIn(address(other), MIN_FEE);
     }
 
@@ -137,7 +139,9 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
     }
 
     function test_setTokenAllowed_revertsOnZeroRateWhenAllowing() public {
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, "ratePerEth", 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketPolicyOutOfBounds.selector, "ratePerEth", 0)
+        );
         _court().setTokenAllowed(address(usdc), true, 0);
         assertEq(market.minFeeIn(address(usdc), MIN_FEE), 300e6, "unchanged");
     }
@@ -147,7 +151,11 @@ contract InferenceMarketPaymentTokenTest is InferenceMarketFixture {
         emit IInferenceMarketTypes.TokenAllowed(address(usdc), false, 0);
         _court().setTokenAllowed(address(usdc), false, 0);
         assertFalse(market.isTokenAllowed(address(usdc)), "disallowed");
-        _expectTokenRevert(usdc, 300e6, abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(usdc)));
+        _expectTokenRevert(
+            usdc,
+            300e6,
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTokenNotAllowed.selector, address(usdc))
+        );
     }
 
     /// @dev The DAO's settings moved to the court: called on the court's own address, they refuse.

@@ -29,13 +29,49 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         bytes memory err = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketZeroAddress.selector);
         address court = address(new InferenceMarketCourt(models, registry));
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, IModelRegistry(address(0)), registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), court);
+        new InferenceMarket(
+            address(this),
+            guardian,
+            IModelRegistry(address(0)),
+            registry,
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            court
+        );
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, models, IProviderRegistry(address(0)), treasury, _defaultPolicy(), _defaultChallengePolicy(), court);
+        new InferenceMarket(
+            address(this),
+            guardian,
+            models,
+            IProviderRegistry(address(0)),
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            court
+        );
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, models, registry, address(0), _defaultPolicy(), _defaultChallengePolicy(), court);
+        new InferenceMarket(
+            address(this),
+            guardian,
+            models,
+            registry,
+            address(0),
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            court
+        );
         vm.expectRevert(err);
-        new InferenceMarket(address(this), guardian, models, registry, treasury, _defaultPolicy(), _defaultChallengePolicy(), address(0));
+        new InferenceMarket(
+            address(this),
+            guardian,
+            models,
+            registry,
+            treasury,
+            _defaultPolicy(),
+            _defaultChallengePolicy(),
+            address(0)
+        );
         vm.expectRevert(err);
         new InferenceMarketCourt(IModelRegistry(address(0)), registry);
     }
@@ -84,7 +120,11 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         });
         // The least collateral (1 token, finding 16) needs a jury fee of at most a third of it.
         _setPolicyLoweringJuryFee(low);
-        assertEq(IInferenceMarketCourt(address(market)).challengePolicy().juryFee, uint256(1e18) / 3, "jury fee lowered first");
+        assertEq(
+            IInferenceMarketCourt(address(market)).challengePolicy().juryFee,
+            uint256(1e18) / 3,
+            "jury fee lowered first"
+        );
         assertEq(keccak256(abi.encode(market.policy())), keccak256(abi.encode(low)), "low bounds");
         IInferenceMarketTypes.Policy memory high = IInferenceMarketTypes.Policy({
             protocolFeeBps: 1_000,
@@ -130,7 +170,9 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         uint256 escrow = _escrow(1);
         vm.deal(client, client.balance + escrow);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTagsOutOfRange.selector, r.requiredTags));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketTagsOutOfRange.selector, r.requiredTags)
+        );
         market.requestJob{value: escrow}(r);
         r.requiredTags = uint256(1) << 63;
         (, Job memory job) = _requestAs(client, r);
@@ -327,7 +369,9 @@ contract InferenceMarketPolicyTest is InferenceMarketFixture {
         assertEq(market.protocolFees(address(0)), fee, "ETH fees untouched");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector, treasury, address(payToken)
+                IInferenceMarketTypes.InferenceMarketNothingToWithdraw.selector,
+                treasury,
+                address(payToken)
             )
         );
         _court().withdrawProtocolFees(address(payToken));

@@ -15,12 +15,13 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function _invalidDeadline(uint40 deadline) internal view returns (bytes memory) {
-        return abi.encodeWithSelector(
-            IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector,
-            deadline,
-            uint40(block.timestamp + 1),
-            uint40(block.timestamp + MAX_DURATION)
-        );
+        return
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketInvalidDeadline.selector,
+                deadline,
+                uint40(block.timestamp + 1),
+                uint40(block.timestamp + MAX_DURATION)
+            );
     }
 
     function _notAccepting(bytes32 id, uint32 version) internal pure returns (bytes memory) {
@@ -97,7 +98,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
             r,
             _escrow(1),
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketInvalidInput.selector, INPUT.length, bytes(INPUT_CID).length
+                IInferenceMarketTypes.InferenceMarketInvalidInput.selector,
+                INPUT.length,
+                bytes(INPUT_CID).length
             )
         );
     }
@@ -106,7 +109,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         IInferenceMarketTypes.JobRequest memory r = _req(1, address(0));
         r.input = "";
         _expectRequestRevert(
-            r, _escrow(1), abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 0)
+            r,
+            _escrow(1),
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 0)
         );
     }
 
@@ -116,7 +121,11 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         _expectRequestRevert(
             r,
             _escrow(1),
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInputTooLarge.selector, MAX_INLINE + 1, MAX_INLINE)
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketInputTooLarge.selector,
+                MAX_INLINE + 1,
+                MAX_INLINE
+            )
         );
     }
 
@@ -125,7 +134,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
         r.input = "";
         r.inputCid = _string(129);
         _expectRequestRevert(
-            r, _escrow(1), abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 129)
+            r,
+            _escrow(1),
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidInput.selector, 0, 129)
         );
     }
 
@@ -215,7 +226,9 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
             r,
             escrow,
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector, uint256(MIN_FEE - 1), uint256(MIN_FEE)
+                IInferenceMarketTypes.InferenceMarketFeeBelowMinimum.selector,
+                uint256(MIN_FEE - 1),
+                uint256(MIN_FEE)
             )
         );
     }
@@ -303,7 +316,10 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
             _req(1, address(fot)),
             0,
             abi.encodeWithSelector(
-                IInferenceMarketTypes.InferenceMarketTransferShortfall.selector, address(fot), escrow, escrow - escrow / 100
+                IInferenceMarketTypes.InferenceMarketTransferShortfall.selector,
+                address(fot),
+                escrow,
+                escrow - escrow / 100
             )
         );
         assertEq(fot.balanceOf(client), escrow, "nothing moved");
@@ -317,7 +333,10 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
             _req(1, address(payToken)),
             0,
             abi.encodeWithSelector(
-                IERC20Errors.ERC20InsufficientAllowance.selector, address(market), uint256(0), escrow
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(market),
+                uint256(0),
+                escrow
             )
         );
     }
@@ -376,13 +395,13 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
     }
 
     function test_requestJob_idsIncrementAndFailedRequestConsumesNone() public {
-        (uint256 a,) = _requestEth(1);
+        (uint256 a, ) = _requestEth(1);
         _expectRequestRevert(
             _req(0, address(0)),
             0,
             abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidRedundancy.selector, uint8(0), MAX_K)
         );
-        (uint256 b,) = _request(2, address(payToken));
+        (uint256 b, ) = _request(2, address(payToken));
         assertEq(a, 1, "first");
         assertEq(b, 2, "second");
         assertEq(market.nextJobId(), 3, "next");

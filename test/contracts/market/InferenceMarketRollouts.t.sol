@@ -61,7 +61,10 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
         _submit(id, job, prov[0]);
         vm.expectEmit(true, true, true, true, address(models));
         emit IModelRollouts.RolloutJobCounted(
-            modelId, CANDIDATE, IModelRollouts.JobOutcome.Settled, IModelRollouts.VersionCounters({settled: 1, disputed: 0, failed: 0})
+            modelId,
+            CANDIDATE,
+            IModelRollouts.JobOutcome.Settled,
+            IModelRollouts.VersionCounters({settled: 1, disputed: 0, failed: 0})
         );
         _claimPaid(id, job, prov[0]);
     }

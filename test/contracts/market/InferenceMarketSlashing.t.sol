@@ -30,10 +30,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
 
     /// @dev Reveals every non-silent seat but the last one that is not silent (returned, or
     /// type(uint256).max when all are silent).
-    function _revealAllButLast(uint256 id, Job memory job, uint8[] memory modes)
-        internal
-        returns (uint256 last)
-    {
+    function _revealAllButLast(uint256 id, Job memory job, uint8[] memory modes) internal returns (uint256 last) {
         last = type(uint256).max;
         for (uint256 i = 0; i < modes.length; ++i) {
             if (modes[i] == SILENT) continue;
@@ -162,7 +159,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice k = 3, one silent seat, the other two agree (quorum): each winner gets f + c/4,
     /// the client its unused escrow + c/2.
     function test_settle_k3OneSilent_withQuorum() public {
-        (uint256 id,) = _round(_modes(TRUTH, TRUTH, SILENT));
+        (uint256 id, ) = _round(_modes(TRUTH, TRUTH, SILENT));
         assertEq(_status(id), SETTLED, "settled");
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(market.balanceOf(prov[i], address(0)), FEE, "winner: f");
@@ -200,7 +197,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// lose c; the 2c pool goes half to the client, half to the three winners (c/3 each), and the
     /// rounding dust to the client.
     function test_settle_minorityAndSilent() public {
-        (uint256 id,) = _round(_modes(TRUTH, OTHER, TRUTH, SILENT, TRUTH));
+        (uint256 id, ) = _round(_modes(TRUTH, OTHER, TRUTH, SILENT, TRUTH));
         uint256 pool = 2 * uint256(COLLATERAL);
         uint256 per = (pool / 2) / 3;
         assertEq(_status(id), SETTLED, "settled");
@@ -221,7 +218,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     /// @notice Without a quorum, revealers that disagree are not at fault: they share the silent
     /// seat's stake and get no counter.
     function test_settle_noQuorum_disagreeingRevealersCompensatedNotMarked() public {
-        (uint256 id,) = _round(_modes(TRUTH, OTHER, SILENT));
+        (uint256 id, ) = _round(_modes(TRUTH, OTHER, SILENT));
         assertEq(_status(id), REFUNDED, "no quorum");
         assertEq(_stakeCredit(client), COLLATERAL / 2, "client: c/2");
         for (uint256 i = 0; i < 2; ++i) {
@@ -271,7 +268,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
 
         p.clientShareBps = 10_000;
         _court().setPolicy(p);
-        (id,) = _round(modes);
+        (id, ) = _round(modes);
         assertEq(_stakeCredit(client), COLLATERAL, "share 10,000: all to the client");
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "winners get nothing more");
     }
@@ -285,7 +282,10 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         uint256 free = STAKE - COLLATERAL;
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, prov[1], STAKE - 4e18, free
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                prov[1],
+                STAKE - 4e18,
+                free
             )
         );
         registry.slash(prov[1], STAKE - 4e18, bytes32("dao"));
@@ -302,7 +302,6 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(_stakeCredit(prov[0]), COLLATERAL / 2, "revealer");
         assertEq(registry.slashedFunds(), free, "only the DAO's slash accrues to the DAO");
     }
-
 
     /// @notice No fault, no SlashDistributed: the happy path reads no stake and moves no stake.
     function test_settle_allAgree_noSlashEvent() public {
@@ -347,7 +346,9 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             market.reveal(id, wordsOf(job), seat, RESULT, accompliceSalt, OUTPUT);
         }
         // Nor can the seat holders reveal with the accomplice's opening.
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketCommitmentMismatch.selector, id, prov[0])
+        );
         vm.prank(prov[0]);
         market.reveal(id, wordsOf(job), 0, RESULT, accompliceSalt, OUTPUT);
         assertEq(_revealed(id), 0, "nothing revealed");

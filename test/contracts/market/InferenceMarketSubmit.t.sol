@@ -28,7 +28,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         _submit(id, job, p);
         assertEq(_countAll(vm.getRecordedLogs(), address(market)), 1, "ResultSubmitted says it all");
 
-        (IInferenceMarketTypes.JobStatus status,,, uint40 deliveredAt) = market.jobState(id);
+        (IInferenceMarketTypes.JobStatus status, , , uint40 deliveredAt) = market.jobState(id);
         assertEq(uint256(status), K1_DELIVERED, "delivered");
         assertEq(deliveredAt, block.timestamp, "delivery time");
         assertEq(market.balanceOf(p, address(0)), 0, "no fee before the claim");
@@ -105,7 +105,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(1);
         job.feePerProvider = FEE * 2; // a provider trying to get paid more
         _expectSubmitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
         );
         assertEq(_status(id), OPEN, "still open");
     }
@@ -113,7 +116,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_revertsOnUnknownJob() public {
         (, Job memory job) = _requestEth(1);
         _expectSubmitRevert(
-            7, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 7)
+            7,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 7)
         );
     }
 
@@ -164,7 +170,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_revertsOnRedundantJob() public {
         (uint256 id, Job memory job) = _requestEth(3);
         _expectSubmitRevert(
-            id, job, prov[0], abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 3)
+            id,
+            job,
+            prov[0],
+            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector, id, 3)
         );
     }
 
@@ -183,7 +192,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_cancel_clientGetsEscrowBackOnceVersionRetired() public {
         (uint256 id, Job memory job) = _requestEth(1);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector,
+                modelId,
+                uint32(1)
+            )
+        );
         market.cancel(id, wordsOf(job));
 
         models.retireVersion(modelId, 1);
@@ -199,7 +214,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "escrow credited back");
         _expectSubmitRevert(id, job, prov[0], _invalidStatus(id, IInferenceMarketTypes.JobStatus.Refunded));
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, id, IInferenceMarketTypes.JobStatus.Refunded));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotCancellable.selector,
+                id,
+                IInferenceMarketTypes.JobStatus.Refunded
+            )
+        );
         market.cancel(id, wordsOf(job));
     }
 
@@ -211,7 +232,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         models.publishVersion(NAME, _versionParams());
         models.activateVersion(modelId, 2);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector, modelId, uint32(1)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketVersionStillAccepting.selector,
+                modelId,
+                uint32(1)
+            )
+        );
         market.cancel(id, wordsOf(job));
         vm.warp(models.getVersion(modelId, 1).sunsetAt);
         vm.prank(client);
@@ -219,11 +246,23 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "refunded");
         // Delivered, then claimed: not cancellable, by status.
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Delivered));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotCancellable.selector,
+                done,
+                IInferenceMarketTypes.JobStatus.Delivered
+            )
+        );
         market.cancel(done, wordsOf(doneJob));
         _claimPaid(done, doneJob, prov[0]);
         vm.prank(client);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotCancellable.selector, done, IInferenceMarketTypes.JobStatus.Settled));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketNotCancellable.selector,
+                done,
+                IInferenceMarketTypes.JobStatus.Settled
+            )
+        );
         market.cancel(done, wordsOf(doneJob));
         assertEq(market.balanceOf(client, address(0)), _escrow(1), "only the open job refunded");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "the delivered job paid");

@@ -33,15 +33,16 @@ abstract contract ModelRegistryFixture is Test {
     }
 
     function _params() internal pure returns (IModelRegistry.VersionParams memory) {
-        return IModelRegistry.VersionParams({
-            weightsCid: WEIGHTS_CID,
-            weightsSha256: WEIGHTS_SHA256,
-            schemaCid: SCHEMA_CID,
-            runtime: bytes32("onnxruntime-1.30-cpu"),
-            outputQuantum: 1e14,
-            minMemoryMB: 2048,
-            minFee: 5e18
-        });
+        return
+            IModelRegistry.VersionParams({
+                weightsCid: WEIGHTS_CID,
+                weightsSha256: WEIGHTS_SHA256,
+                schemaCid: SCHEMA_CID,
+                runtime: bytes32("onnxruntime-1.30-cpu"),
+                outputQuantum: 1e14,
+                minMemoryMB: 2048,
+                minFee: 5e18
+            });
     }
 
     function _publish() internal returns (uint32 version) {
@@ -82,11 +83,7 @@ abstract contract ModelRegistryFixture is Test {
         return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role);
     }
 
-    function _invalidStatus(uint32 version, IModelRegistry.VersionStatus status)
-        internal
-        view
-        returns (bytes memory)
-    {
+    function _invalidStatus(uint32 version, IModelRegistry.VersionStatus status) internal view returns (bytes memory) {
         return abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidStatus.selector, modelId, version, status);
     }
 
@@ -130,7 +127,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_constructor_revertsWhenDeprecationPeriodAboveMaximum() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector, uint40(365 days + 1), uint40(365 days)
+                IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector,
+                uint40(365 days + 1),
+                uint40(365 days)
             )
         );
         new ModelRegistry(admin, guardian, 365 days + 1);
@@ -214,7 +213,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_publishVersion_strangerCannotPublishUnderAnothersName() public {
         _publish();
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher)
+        );
         registry.publishVersion(NAME, _params());
         assertEq(registry.getModel(modelId).versionCount, 1, "no version added");
     }
@@ -236,7 +237,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
         assertEq(registry.pendingModelOwner(modelId), address(0), "offer consumed");
 
         vm.prank(publisher);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, publisher, stranger));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, publisher, stranger)
+        );
         registry.publishVersion(NAME, _params());
         vm.prank(stranger);
         (, uint32 version) = registry.publishVersion(NAME, _params());
@@ -246,7 +249,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_transferModel_revertsForNonOwnerAndUnknownModel() public {
         _publish();
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, publisher)
+        );
         registry.transferModel(modelId, stranger);
         bytes32 unknown = keccak256("nobody");
         vm.prank(publisher);
@@ -257,19 +262,25 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_acceptModel_onlyThePendingOwner_andAWithdrawnOfferCannotBeAccepted() public {
         _publish();
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, address(0))
+        );
         registry.acceptModel(modelId);
 
         vm.prank(publisher);
         registry.transferModel(modelId, guardian);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, guardian));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, stranger, guardian)
+        );
         registry.acceptModel(modelId);
 
         vm.prank(publisher);
         registry.transferModel(modelId, address(0));
         vm.prank(guardian);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, guardian, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotPendingOwner.selector, modelId, guardian, address(0))
+        );
         registry.acceptModel(modelId);
         assertEq(registry.getModel(modelId).owner, publisher, "unchanged");
     }
@@ -280,7 +291,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
         registry.transferModel(modelId, guardian);
 
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
         registry.setModelOwner(modelId, stranger);
 
         vm.expectEmit(true, true, true, true, address(registry));
@@ -293,7 +306,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
         vm.prank(admin);
         registry.setModelOwner(modelId, address(0));
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, stranger, address(0))
+        );
         registry.publishVersion(NAME, _params());
 
         vm.prank(admin);
@@ -708,7 +723,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_setDeprecationPeriod_revertsAboveMaximum() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector, uint40(365 days + 1), uint40(365 days)
+                IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector,
+                uint40(365 days + 1),
+                uint40(365 days)
             )
         );
         vm.prank(admin);
@@ -780,7 +797,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_jobTermsFor_zeroResolvesToActiveVersion() public {
         _publishMany(2);
         _activate(2);
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 0, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, ) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, 2, "resolved");
         assertTrue(accepting, "accepting");
         assertEq(minFee, 5e18, "minFee");
@@ -789,7 +806,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
 
     function test_jobTermsFor_zeroWithoutActiveVersionReturnsZeros() public {
         _publish();
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 0, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, ) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, 0, "resolved");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
@@ -802,7 +819,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         p.minMemoryMB = 512;
         vm.prank(publisher);
         registry.publishVersion(NAME, p);
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 1, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, ) = registry.jobTermsFor(modelId, 1, 0);
         assertEq(resolved, 1, "resolved");
         assertFalse(accepting, "published: not accepting");
         assertEq(minFee, 7, "minFee");
@@ -813,15 +830,15 @@ contract ModelRegistryTest is ModelRegistryFixture {
         _publishMany(2);
         _activate(1);
         _activate(2);
-        (, bool accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
+        (, bool accepting, , , ) = registry.jobTermsFor(modelId, 1, 0);
         assertTrue(accepting, "before sunset");
         vm.warp(START + PERIOD);
-        (, accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
+        (, accepting, , , ) = registry.jobTermsFor(modelId, 1, 0);
         assertFalse(accepting, "at sunset");
     }
 
     function test_jobTermsFor_unknownVersionReturnsItNotAccepting() public view {
-        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB,) = registry.jobTermsFor(modelId, 9, 0);
+        (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, ) = registry.jobTermsFor(modelId, 9, 0);
         assertEq(resolved, 9, "returned as given");
         assertFalse(accepting, "not accepting");
         assertEq(minFee, 0, "minFee");
@@ -931,7 +948,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
             registry.publishVersion(name, _params());
         } else {
             vm.prank(publisher);
-            (bytes32 id,) = registry.publishVersion(name, _params());
+            (bytes32 id, ) = registry.publishVersion(name, _params());
             assertEq(id, registry.modelIdOf(name), "modelIdOf");
             assertEq(registry.getModel(id).name, name, "name round-trips");
         }
@@ -983,7 +1000,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
         vm.warp(timestamp);
 
         if (weightsSha256 == bytes32(0)) {
-            vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidWeightsHash.selector, bytes32(0)));
+            vm.expectRevert(
+                abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidWeightsHash.selector, bytes32(0))
+            );
         } else if (runtime == bytes32(0)) {
             vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidRuntime.selector, bytes32(0)));
         } else if (outputQuantum == 0) {
@@ -1007,7 +1026,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         assertEq(v.publisher, sender, "publisher");
         assertEq(v.publishedAt, timestamp, "publishedAt");
         assertEq(uint256(v.status), PUBLISHED, "status");
-        (, bool accepting, uint96 fee, uint32 mem,) = registry.jobTermsFor(modelId, 1, 0);
+        (, bool accepting, uint96 fee, uint32 mem, ) = registry.jobTermsFor(modelId, 1, 0);
         assertFalse(accepting, "published: not accepting");
         assertEq(fee, minFee, "jobTerms minFee");
         assertEq(mem, minMemoryMB, "jobTerms minMemoryMB");
@@ -1027,7 +1046,9 @@ contract ModelRegistryTest is ModelRegistryFixture {
         if (period > 365 days) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector, period, uint40(365 days)
+                    IModelRegistry.ModelRegistryInvalidDeprecationPeriod.selector,
+                    period,
+                    uint40(365 days)
                 )
             );
             vm.prank(admin);
@@ -1061,7 +1082,7 @@ contract ModelRegistryTest is ModelRegistryFixture {
         vm.warp(activatedAt + elapsed);
         bool expected = elapsed < period;
         assertTrue(registry.acceptsJobs(modelId, 1) == expected, "acceptsJobs iff now < sunsetAt");
-        (, bool accepting,,,) = registry.jobTermsFor(modelId, 1, 0);
+        (, bool accepting, , , ) = registry.jobTermsFor(modelId, 1, 0);
         assertTrue(accepting == expected, "jobTerms agrees");
         assertTrue(registry.acceptsJobs(modelId, 2), "the active version always takes jobs");
     }
@@ -1143,7 +1164,10 @@ contract ModelRegistryHandler {
             ++ghostTotalPublished;
         } catch (bytes memory reason) {
             bytes memory notOwner = abi.encodeWithSelector(
-                IModelRegistry.ModelRegistryNotModelOwner.selector, modelId, publisher, ghostOwner[modelId]
+                IModelRegistry.ModelRegistryNotModelOwner.selector,
+                modelId,
+                publisher,
+                ghostOwner[modelId]
             );
             if (allowed || keccak256(reason) != keccak256(notOwner)) ++unexpectedPublishReverts;
         }
@@ -1236,7 +1260,10 @@ contract ModelRegistryHandler {
             ++ghostAdminStatusChanges;
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(
-                IModelRegistry.ModelRegistryInvalidStatus.selector, modelId, version, status
+                IModelRegistry.ModelRegistryInvalidStatus.selector,
+                modelId,
+                version,
+                status
             );
             if (!shouldRevert || keccak256(reason) != keccak256(expected)) ++unexpectedAdminOutcomes;
         }
@@ -1259,7 +1286,10 @@ contract ModelRegistryHandler {
             ++ghostAdminStatusChanges;
         } catch (bytes memory reason) {
             bytes memory expected = abi.encodeWithSelector(
-                IModelRegistry.ModelRegistryInvalidStatus.selector, modelId, version, status
+                IModelRegistry.ModelRegistryInvalidStatus.selector,
+                modelId,
+                version,
+                status
             );
             if (!shouldRevert || keccak256(reason) != keccak256(expected)) ++unexpectedAdminOutcomes;
         }
@@ -1283,30 +1313,28 @@ contract ModelRegistryHandler {
     }
 
     /// @dev Any version number from 0 to count + 1, so that non-existent versions are tried too.
-    function _pickAnyVersion(uint256 modelSeed, uint256 versionSeed)
-        private
-        view
-        returns (bytes32 modelId, uint32 version)
-    {
+    function _pickAnyVersion(
+        uint256 modelSeed,
+        uint256 versionSeed
+    ) private view returns (bytes32 modelId, uint32 version) {
         modelId = modelIds[modelSeed % MODEL_COUNT];
         version = uint32(versionSeed % (uint256(ghostVersionCount[modelId]) + 2));
     }
 
-    function _pickExistingVersion(uint256 modelSeed, uint256 versionSeed)
-        private
-        view
-        returns (bytes32 modelId, uint32 version, bool exists)
-    {
+    function _pickExistingVersion(
+        uint256 modelSeed,
+        uint256 versionSeed
+    ) private view returns (bytes32 modelId, uint32 version, bool exists) {
         modelId = modelIds[modelSeed % MODEL_COUNT];
         uint32 count = ghostVersionCount[modelId];
         if (count == 0) return (modelId, 0, false);
-        version = uint32(1 + versionSeed % count);
+        version = uint32(1 + (versionSeed % count));
         exists = true;
     }
 
     /// @dev One of four publishers (few, so owners publish again and offers reach real accounts).
     function _actor(uint256 seed) private pure returns (address) {
-        return address(uint160(0xA0 + seed % 4));
+        return address(uint160(0xA0 + (seed % 4)));
     }
 
     /// @dev The guardian, or an arbitrary address derived from the seed, never the admin.
@@ -1318,7 +1346,9 @@ contract ModelRegistryHandler {
 
     function _checkUnauthorized(bytes memory reason, address caller) private {
         bytes memory expected = abi.encodeWithSelector(
-            IAccessControl.AccessControlUnauthorizedAccount.selector, caller, bytes32(0)
+            IAccessControl.AccessControlUnauthorizedAccount.selector,
+            caller,
+            bytes32(0)
         );
         if (keccak256(reason) != keccak256(expected)) ++wrongNonAdminReverts;
     }
@@ -1418,8 +1448,10 @@ contract ModelRegistryInvariantTest is ModelRegistryFixture {
             uint32 count = handler.ghostVersionCount(id);
             for (uint32 v = 1; v <= count; ++v) {
                 IModelRegistry.VersionStatus s = handler.ghostStatus(id, v);
-                bool expected = s == IModelRegistry.VersionStatus.Active
-                    || (s == IModelRegistry.VersionStatus.Deprecated && block.timestamp < handler.ghostSunsetAt(id, v));
+                bool expected =
+                    s == IModelRegistry.VersionStatus.Active ||
+                        (s == IModelRegistry.VersionStatus.Deprecated &&
+                            block.timestamp < handler.ghostSunsetAt(id, v));
                 assertTrue(registry.acceptsJobs(id, v) == expected, "acceptsJobs");
             }
         }

@@ -23,15 +23,16 @@ contract ModelRolloutsTest is ModelRegistryFixture {
     }
 
     function _plan() internal pure returns (IModelRollouts.RolloutPlan memory) {
-        return IModelRollouts.RolloutPlan({
-            candidate: CANDIDATE,
-            canaryBps: 2_000,
-            minDuration: 1 hours,
-            promoteAfterJobs: 10,
-            abortAfterJobs: 4,
-            maxDisputedBps: 1_000,
-            maxFailedBps: 1_000
-        });
+        return
+            IModelRollouts.RolloutPlan({
+                candidate: CANDIDATE,
+                canaryBps: 2_000,
+                minDuration: 1 hours,
+                promoteAfterJobs: 10,
+                abortAfterJobs: 4,
+                maxDisputedBps: 1_000,
+                maxFailedBps: 1_000
+            });
     }
 
     function _start() internal {
@@ -47,7 +48,7 @@ contract ModelRolloutsTest is ModelRegistryFixture {
     }
 
     function _status() internal view returns (IModelRollouts.RolloutStatus) {
-        (IModelRollouts.Rollout memory r,) = registry.rolloutOf(modelId);
+        (IModelRollouts.Rollout memory r, ) = registry.rolloutOf(modelId);
         return r.status;
     }
 
@@ -58,7 +59,7 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         uint256 canary;
         for (uint256 i = 0; i < 10_000; ++i) {
             uint256 seed = uint256(keccak256(abi.encode("seed", i)));
-            (uint32 resolved, bool accepting,,, bool counted) = registry.jobTermsFor(modelId, 0, seed);
+            (uint32 resolved, bool accepting, , , bool counted) = registry.jobTermsFor(modelId, 0, seed);
             assertTrue(accepting, "accepting");
             assertTrue(counted == (resolved == CANDIDATE), "counted exactly when drawn");
             if (resolved == CANDIDATE) ++canary;
@@ -71,30 +72,32 @@ contract ModelRolloutsTest is ModelRegistryFixture {
 
     function test_jobTermsFor_explicitVersionsAreNotDrawn() public {
         _start();
-        (uint32 resolved,,,, bool counted) = registry.jobTermsFor(modelId, CHAMPION, 0);
+        (uint32 resolved, , , , bool counted) = registry.jobTermsFor(modelId, CHAMPION, 0);
         assertEq(resolved, CHAMPION, "resolved CHAMPION");
         assertFalse(counted, "counted");
         // Naming the candidate is allowed while it runs, and counted like a canary job.
-        (resolved,,,, counted) = registry.jobTermsFor(modelId, CANDIDATE, 0);
+        (resolved, , , , counted) = registry.jobTermsFor(modelId, CANDIDATE, 0);
         assertEq(resolved, CANDIDATE, "resolved CANDIDATE");
         assertTrue(counted, "counted");
         assertTrue(registry.acceptsJobs(modelId, CANDIDATE), "registry.acceptsJobsmodelId CANDIDATE");
     }
 
     function test_jobTermsFor_noRollout_noDrawNoCount() public view {
-        (uint32 resolved, bool accepting,,, bool counted) = registry.jobTermsFor(modelId, 0, 0);
+        (uint32 resolved, bool accepting, , , bool counted) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, CHAMPION, "resolved CHAMPION");
         assertTrue(accepting, "accepting");
         assertFalse(counted, "counted");
         // A Published version takes no jobs outside a rollout.
-        (, accepting,,,) = registry.jobTermsFor(modelId, CANDIDATE, 0);
+        (, accepting, , , ) = registry.jobTermsFor(modelId, CANDIDATE, 0);
         assertFalse(accepting, "accepting");
     }
 
     // ------------------------------------------------------------------ start
 
     function test_startRollout_onlyDao() public {
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, guardian, bytes32(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, guardian, bytes32(0))
+        );
         vm.prank(guardian);
         registry.startRollout(modelId, _plan());
     }
@@ -103,8 +106,12 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IModelRollouts.RolloutStarted(modelId, CANDIDATE, CHAMPION, _plan());
         _start();
-        (IModelRollouts.Rollout memory r,) = registry.rolloutOf(modelId);
-        assertEq(uint8(r.status), uint8(IModelRollouts.RolloutStatus.Running), "uint8r.status uint8IModelRollouts.RolloutStatus.Running");
+        (IModelRollouts.Rollout memory r, ) = registry.rolloutOf(modelId);
+        assertEq(
+            uint8(r.status),
+            uint8(IModelRollouts.RolloutStatus.Running),
+            "uint8r.status uint8IModelRollouts.RolloutStatus.Running"
+        );
         assertEq(r.startedAt, START, "r.startedAt START");
         assertEq(r.plan.canaryBps, 2_000, "r.plan.canaryBps 2_000");
         assertEq(registry.getModel(modelId).rolloutCandidate, CANDIDATE, "the model names its running candidate");
@@ -139,12 +146,21 @@ contract ModelRolloutsTest is ModelRegistryFixture {
     function test_startRollout_needsPublishedCandidateAChampionAndNoRunningRollout() public {
         IModelRollouts.RolloutPlan memory p = _plan();
         p.candidate = CHAMPION;
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidStatus.selector, modelId, CHAMPION, IModelRegistry.VersionStatus.Active));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IModelRegistry.ModelRegistryInvalidStatus.selector,
+                modelId,
+                CHAMPION,
+                IModelRegistry.VersionStatus.Active
+            )
+        );
         vm.prank(admin);
         registry.startRollout(modelId, p);
 
         _start();
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRunning.selector, modelId, CANDIDATE));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRunning.selector, modelId, CANDIDATE)
+        );
         vm.prank(admin);
         registry.startRollout(modelId, _plan());
 
@@ -160,7 +176,9 @@ contract ModelRolloutsTest is ModelRegistryFixture {
     function test_countJob_onlyTheMarket() public {
         _start();
         bytes32 role = registry.MARKET_ROLE();
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role)
+        );
         vm.prank(stranger);
         registry.countJob(modelId, CANDIDATE, IModelRollouts.JobOutcome.Settled);
     }
@@ -170,7 +188,10 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         _count(IModelRollouts.JobOutcome.Settled, 2);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IModelRollouts.RolloutJobCounted(
-            modelId, CANDIDATE, IModelRollouts.JobOutcome.Failed, IModelRollouts.VersionCounters({settled: 2, disputed: 0, failed: 1})
+            modelId,
+            CANDIDATE,
+            IModelRollouts.JobOutcome.Failed,
+            IModelRollouts.VersionCounters({settled: 2, disputed: 0, failed: 1})
         );
         _count(IModelRollouts.JobOutcome.Failed, 1);
     }
@@ -181,7 +202,9 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         _start();
         _count(IModelRollouts.JobOutcome.Settled, 9);
         _count(IModelRollouts.JobOutcome.Disputed, 1); // 10 % disputed: at the maximum, allowed
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "minimum duration"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "minimum duration")
+        );
         registry.promoteRollout(modelId);
 
         vm.warp(START + 1 hours);
@@ -193,14 +216,26 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         vm.prank(stranger);
         registry.promoteRollout(modelId);
 
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Promoted), "uint8_status uint8IModelRollouts.RolloutStatus.Promoted");
-        assertEq(registry.getModel(modelId).activeVersion, CANDIDATE, "registry.getModelmodelId.activeVersion CANDIDATE");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Promoted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Promoted"
+        );
+        assertEq(
+            registry.getModel(modelId).activeVersion,
+            CANDIDATE,
+            "registry.getModelmodelId.activeVersion CANDIDATE"
+        );
         // The champion is deprecated as by an activation: its jobs keep running until its sunset.
         IModelRegistry.ModelVersion memory old = registry.getVersion(modelId, CHAMPION);
-        assertEq(uint8(old.status), uint8(IModelRegistry.VersionStatus.Deprecated), "uint8old.status uint8IModelRegistry.VersionStatus.Deprecated");
+        assertEq(
+            uint8(old.status),
+            uint8(IModelRegistry.VersionStatus.Deprecated),
+            "uint8old.status uint8IModelRegistry.VersionStatus.Deprecated"
+        );
         assertEq(old.sunsetAt, START + 1 hours + PERIOD, "old.sunsetAt START  1 hours  PERIOD");
         // No more draws: version 0 is the new champion.
-        (uint32 resolved,,,, bool counted) = registry.jobTermsFor(modelId, 0, 0);
+        (uint32 resolved, , , , bool counted) = registry.jobTermsFor(modelId, 0, 0);
         assertEq(resolved, CANDIDATE, "resolved CANDIDATE");
         assertFalse(counted, "counted");
     }
@@ -209,17 +244,23 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         _start();
         vm.warp(START + 1 hours);
         _count(IModelRollouts.JobOutcome.Settled, 9);
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "jobs ended"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "jobs ended")
+        );
         registry.promoteRollout(modelId);
         _count(IModelRollouts.JobOutcome.Disputed, 2); // 2 of 11: above 10 %
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "disputed share"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "disputed share")
+        );
         registry.promoteRollout(modelId);
     }
 
     function test_guardianHasNoPowerToPromoteEarly() public {
         _start();
         vm.prank(guardian);
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "minimum duration"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "minimum duration")
+        );
         registry.promoteRollout(modelId);
     }
 
@@ -229,7 +270,9 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         _start();
         _count(IModelRollouts.JobOutcome.Failed, 3);
         // Below abortAfterJobs (4): three unlucky jobs do not abort.
-        vm.expectRevert(abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "abort rule"));
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRollouts.ModelRegistryRolloutRuleNotMet.selector, modelId, "abort rule")
+        );
         vm.prank(stranger);
         registry.abortRollout(modelId);
         _count(IModelRollouts.JobOutcome.Settled, 1);
@@ -240,11 +283,15 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         vm.prank(stranger);
         registry.abortRollout(modelId);
 
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Aborted), "uint8_status uint8IModelRollouts.RolloutStatus.Aborted");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Aborted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Aborted"
+        );
         assertEq(registry.getModel(modelId).rolloutCandidate, 0, "no running candidate after the abort");
         assertEq(registry.getModel(modelId).activeVersion, CHAMPION, "registry.getModelmodelId.activeVersion CHAMPION");
         for (uint256 i = 0; i < 200; ++i) {
-            (uint32 resolved,,,, bool counted) = registry.jobTermsFor(modelId, 0, i);
+            (uint32 resolved, , , , bool counted) = registry.jobTermsFor(modelId, 0, i);
             assertEq(resolved, CHAMPION, "resolved CHAMPION");
             assertFalse(counted, "counted");
         }
@@ -270,7 +317,11 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         emit IModelRollouts.RolloutAborted(modelId, CANDIDATE, guardian, "aborted by the guardian or the DAO");
         vm.prank(guardian);
         registry.abortRollout(modelId);
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Aborted), "uint8_status uint8IModelRollouts.RolloutStatus.Aborted");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Aborted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Aborted"
+        );
     }
 
     function test_restartAfterAbort_countersStartFromZero() public {
@@ -289,7 +340,11 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IModelRollouts.RolloutPromoted(modelId, CANDIDATE, admin);
         _activate(CANDIDATE);
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Promoted), "uint8_status uint8IModelRollouts.RolloutStatus.Promoted");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Promoted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Promoted"
+        );
 
         _publish(); // version 3
         IModelRollouts.RolloutPlan memory p = _plan();
@@ -299,14 +354,22 @@ contract ModelRolloutsTest is ModelRegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IModelRollouts.RolloutAborted(modelId, 3, admin, "the DAO activated another version");
         _activate(CHAMPION); // a rollback to version 1
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Aborted), "uint8_status uint8IModelRollouts.RolloutStatus.Aborted");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Aborted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Aborted"
+        );
     }
 
     function test_retiringTheCandidate_aborts() public {
         _start();
         vm.prank(admin);
         registry.retireVersion(modelId, CANDIDATE);
-        assertEq(uint8(_status()), uint8(IModelRollouts.RolloutStatus.Aborted), "uint8_status uint8IModelRollouts.RolloutStatus.Aborted");
+        assertEq(
+            uint8(_status()),
+            uint8(IModelRollouts.RolloutStatus.Aborted),
+            "uint8_status uint8IModelRollouts.RolloutStatus.Aborted"
+        );
         assertFalse(registry.acceptsJobs(modelId, CANDIDATE), "registry.acceptsJobsmodelId CANDIDATE");
     }
 
@@ -314,7 +377,13 @@ contract ModelRolloutsTest is ModelRegistryFixture {
 
     /// @dev Promotion and abort never both hold for the same counters and plan once the minimum
     /// duration passed and both job minima are met: the rules are each other's complement.
-    function testFuzz_verdict_neverBothPromotableAndAbortable(uint16 settled, uint16 disputed, uint16 failed, uint16 maxD, uint16 maxF) public {
+    function testFuzz_verdict_neverBothPromotableAndAbortable(
+        uint16 settled,
+        uint16 disputed,
+        uint16 failed,
+        uint16 maxD,
+        uint16 maxF
+    ) public {
         IModelRollouts.RolloutPlan memory p = _plan();
         p.maxDisputedBps = uint16(bound(maxD, 0, 10_000));
         p.maxFailedBps = uint16(bound(maxF, 0, 10_000));

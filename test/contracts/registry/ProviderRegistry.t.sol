@@ -144,7 +144,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         uint40 tooLong = 180 days + 1;
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector, tooLong, uint40(180 days)
+                IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector,
+                tooLong,
+                uint40(180 days)
             )
         );
         new ProviderRegistry(admin, guardian, IERC20(address(token)), MIN_STAKE, tooLong);
@@ -176,7 +178,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_setUnbondingPeriod_revertsAboveMaximum() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector, uint40(180 days + 1), uint40(180 days)
+                IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector,
+                uint40(180 days + 1),
+                uint40(180 days)
             )
         );
         vm.prank(admin);
@@ -258,7 +262,11 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _fund(alice, 150e18);
         vm.expectEmit();
         emit IProviderRegistry.ProviderRegistered(
-            alice, 150e18, IProviderRegistry.ProviderStatus.Pending, _caps(TAG_A | TAG_C, MEM), URI
+            alice,
+            150e18,
+            IProviderRegistry.ProviderStatus.Pending,
+            _caps(TAG_A | TAG_C, MEM),
+            URI
         );
         vm.prank(alice);
         registry.register(150e18, _caps(TAG_A | TAG_C, MEM), URI);
@@ -293,7 +301,11 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _fund(alice, 500e18);
         vm.expectEmit();
         emit IProviderRegistry.ProviderRegistered(
-            alice, 500e18, IProviderRegistry.ProviderStatus.Approved, _caps(TAG_A, MEM), URI
+            alice,
+            500e18,
+            IProviderRegistry.ProviderStatus.Approved,
+            _caps(TAG_A, MEM),
+            URI
         );
         vm.expectEmit();
         emit IProviderRegistry.TagsGranted(alice, TAG_A);
@@ -316,7 +328,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _fund(alice, MIN_STAKE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, uint256(MIN_STAKE - 1), uint256(MIN_STAKE)
+                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
+                uint256(MIN_STAKE - 1),
+                uint256(MIN_STAKE)
             )
         );
         vm.prank(alice);
@@ -390,9 +404,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_register_revertsWhenMetadataURITooLong() public {
         _fund(alice, MIN_STAKE);
         string memory longURI = string(new bytes(257));
-        vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidMetadataURI.selector, longURI)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidMetadataURI.selector, longURI));
         vm.prank(alice);
         registry.register(MIN_STAKE, _caps(0, 0), longURI);
         assertEq(_status(alice), 0, "not registered");
@@ -429,7 +441,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         token.mint(alice, MIN_STAKE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IERC20Errors.ERC20InsufficientAllowance.selector, address(registry), uint256(0), uint256(MIN_STAKE)
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(registry),
+                uint256(0),
+                uint256(MIN_STAKE)
             )
         );
         vm.prank(alice);
@@ -456,7 +471,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         fot.approve(address(r), type(uint256).max);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryTransferShortfall.selector, uint256(1_000e18), uint256(990e18)
+                IProviderRegistry.ProviderRegistryTransferShortfall.selector,
+                uint256(1_000e18),
+                uint256(990e18)
             )
         );
         vm.prank(alice);
@@ -527,7 +544,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         emit IProviderRegistry.StakeAdded(alice, 200e18, 300e18);
         vm.expectEmit();
         emit IProviderRegistry.ProviderStatusChanged(
-            alice, IProviderRegistry.ProviderStatus.Pending, IProviderRegistry.ProviderStatus.Approved
+            alice,
+            IProviderRegistry.ProviderStatus.Pending,
+            IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(alice);
         registry.addStake(200e18);
@@ -603,7 +622,11 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         // Below 100 units the 1% fee rounds to zero, so registration goes through.
         r.register(99, _caps(0, 0), URI);
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryTransferShortfall.selector, uint256(1_000), uint256(990))
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryTransferShortfall.selector,
+                uint256(1_000),
+                uint256(990)
+            )
         );
         r.addStake(1_000);
         vm.stopPrank();
@@ -627,7 +650,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_updateCapabilities_replacesCapsAndEmits() public {
         _register(alice, MIN_STAKE);
         IProviderRegistry.Capabilities memory caps = IProviderRegistry.Capabilities({
-            memoryMB: 16_000, accelerator: "cpu", region: "us-east", tags: TAG_C | TAG_HIGH
+            memoryMB: 16_000,
+            accelerator: "cpu",
+            region: "us-east",
+            tags: TAG_C | TAG_HIGH
         });
         vm.expectEmit();
         emit IProviderRegistry.CapabilitiesUpdated(alice, caps, "ipfs://new");
@@ -657,7 +683,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, TAG_B));
         vm.prank(market);
         registry.lockCollateral(alice, 0, TAG_B, MEM);
-        (, uint256 termsTags,,,) = registry.providerTerms(alice);
+        (, uint256 termsTags, , , ) = registry.providerTerms(alice);
         assertEq(termsTags, TAG_A, "the market and runners see the granted tags");
 
         vm.expectEmit();
@@ -733,9 +759,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_updateCapabilities_revertsWhenMetadataURITooLong() public {
         _register(alice, MIN_STAKE);
         string memory longURI = string(new bytes(300));
-        vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidMetadataURI.selector, longURI)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidMetadataURI.selector, longURI));
         vm.prank(alice);
         registry.updateCapabilities(_caps(TAG_C, MEM), longURI);
         assertEq(_p(alice).metadataURI, URI, "uri unchanged");
@@ -884,7 +908,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         vm.warp(block.timestamp + UNBONDING);
         vm.expectEmit();
         emit IProviderRegistry.ProviderStatusChanged(
-            alice, IProviderRegistry.ProviderStatus.Approved, IProviderRegistry.ProviderStatus.Exited
+            alice,
+            IProviderRegistry.ProviderStatus.Approved,
+            IProviderRegistry.ProviderStatus.Exited
         );
         vm.expectEmit();
         emit IProviderRegistry.StakeWithdrawn(alice, 250e18);
@@ -989,7 +1015,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _register(alice, MIN_STAKE);
         vm.expectEmit();
         emit IProviderRegistry.ProviderStatusChanged(
-            alice, IProviderRegistry.ProviderStatus.Pending, IProviderRegistry.ProviderStatus.Approved
+            alice,
+            IProviderRegistry.ProviderStatus.Pending,
+            IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
         registry.approveProvider(alice, TAG_A | TAG_B);
@@ -1002,7 +1030,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         registry.suspendProvider(alice);
         vm.expectEmit();
         emit IProviderRegistry.ProviderStatusChanged(
-            alice, IProviderRegistry.ProviderStatus.Suspended, IProviderRegistry.ProviderStatus.Approved
+            alice,
+            IProviderRegistry.ProviderStatus.Suspended,
+            IProviderRegistry.ProviderStatus.Approved
         );
         vm.prank(admin);
         registry.approveProvider(alice, TAG_A | TAG_B);
@@ -1013,7 +1043,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, MIN_STAKE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Approved
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Approved
             )
         );
         vm.prank(admin);
@@ -1049,14 +1081,18 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, MIN_STAKE);
         vm.expectEmit();
         emit IProviderRegistry.ProviderStatusChanged(
-            alice, IProviderRegistry.ProviderStatus.Approved, IProviderRegistry.ProviderStatus.Suspended
+            alice,
+            IProviderRegistry.ProviderStatus.Approved,
+            IProviderRegistry.ProviderStatus.Suspended
         );
         vm.prank(admin);
         registry.suspendProvider(alice);
         assertEq(_status(alice), SUSPENDED, "suspended");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Suspended
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Suspended
             )
         );
         vm.prank(market);
@@ -1076,7 +1112,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         registry.suspendProvider(alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Suspended
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Suspended
             )
         );
         vm.prank(admin);
@@ -1144,7 +1182,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(300e18 + 1), uint256(300e18)
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                alice,
+                uint256(300e18 + 1),
+                uint256(300e18)
             )
         );
         vm.prank(admin);
@@ -1178,7 +1219,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _lock(alice, 50e18); // seat 2
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(100e18), uint256(50e18)
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                alice,
+                uint256(100e18),
+                uint256(50e18)
             )
         );
         vm.prank(admin);
@@ -1242,7 +1286,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         registry.slash(alice, 10e18, "dao");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientSlashedFunds.selector, uint256(10e18 + 1), uint256(10e18)
+                IProviderRegistry.ProviderRegistryInsufficientSlashedFunds.selector,
+                uint256(10e18 + 1),
+                uint256(10e18)
             )
         );
         vm.prank(admin);
@@ -1254,7 +1300,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientSlashedFunds.selector, uint256(1), uint256(0)
+                IProviderRegistry.ProviderRegistryInsufficientSlashedFunds.selector,
+                uint256(1),
+                uint256(0)
             )
         );
         vm.prank(admin);
@@ -1303,7 +1351,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _register(alice, 300e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Pending
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Pending
             )
         );
         vm.prank(market);
@@ -1314,7 +1364,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
     function test_lockCollateral_revertsWhenUnknown() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, eve, IProviderRegistry.ProviderStatus.None
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                eve,
+                IProviderRegistry.ProviderStatus.None
             )
         );
         vm.prank(market);
@@ -1327,7 +1379,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _exitAndWithdraw(alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Exited
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Exited
             )
         );
         vm.prank(market);
@@ -1351,7 +1405,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _lock(alice, 250e18);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, alice, uint256(50e18), uint256(50e18 + 1)
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                alice,
+                uint256(50e18),
+                uint256(50e18 + 1)
             )
         );
         vm.prank(market);
@@ -1375,7 +1432,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18, TAG_A, 24_000);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector, alice, uint32(24_000), uint32(24_001)
+                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
+                alice,
+                uint32(24_000),
+                uint32(24_001)
             )
         );
         vm.prank(market);
@@ -1390,7 +1450,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         // Pending, exiting, too little stake, no tags, no memory: status is reported first.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector, alice, IProviderRegistry.ProviderStatus.Pending
+                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Pending
             )
         );
         vm.prank(market);
@@ -1565,7 +1627,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 
     function test_providerTerms_reportsApprovedProvider() public {
         _registerApproved(alice, 300e18, TAG_A | TAG_B, MEM);
-        (bool active, uint256 tags, uint32 memoryMB,,) = registry.providerTerms(alice);
+        (bool active, uint256 tags, uint32 memoryMB, , ) = registry.providerTerms(alice);
         assertTrue(active, "active");
         assertEq(tags, TAG_A | TAG_B, "tags");
         assertEq(memoryMB, MEM, "memory");
@@ -1573,28 +1635,28 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 
     function test_providerTerms_inactiveWhenPendingSuspendedExitingOrBelowMinStake() public {
         _register(alice, MIN_STAKE);
-        (bool active,,,,) = registry.providerTerms(alice);
+        (bool active, , , , ) = registry.providerTerms(alice);
         assertFalse(active, "pending");
 
         _registerApproved(bob, 300e18);
         vm.prank(admin);
         registry.suspendProvider(bob);
-        (active,,,,) = registry.providerTerms(bob);
+        (active, , , , ) = registry.providerTerms(bob);
         assertFalse(active, "suspended");
 
         _registerApproved(carol, 300e18);
         vm.prank(carol);
         registry.requestExit();
-        (active,,,,) = registry.providerTerms(carol);
+        (active, , , , ) = registry.providerTerms(carol);
         assertFalse(active, "exiting");
         vm.prank(carol);
         registry.cancelExit();
-        (active,,,,) = registry.providerTerms(carol);
+        (active, , , , ) = registry.providerTerms(carol);
         assertTrue(active, "active again");
 
         vm.prank(admin);
         registry.slash(carol, 300e18 - MIN_STAKE + 1, "dao");
-        (active,,,,) = registry.providerTerms(carol);
+        (active, , , , ) = registry.providerTerms(carol);
         assertFalse(active, "below the minimum stake");
     }
 
@@ -1603,7 +1665,11 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         vm.prank(admin);
         registry.slash(alice, 1, "dao");
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE)
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
+                MIN_STAKE - 1,
+                MIN_STAKE
+            )
         );
         vm.prank(market);
         registry.lockCollateral(alice, 0, 0, 0);
@@ -1624,7 +1690,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         token.approve(address(registry), MIN_STAKE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryAlreadyRegistered.selector, alice, IProviderRegistry.ProviderStatus.Suspended
+                IProviderRegistry.ProviderRegistryAlreadyRegistered.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Suspended
             )
         );
         vm.prank(alice);
@@ -1640,7 +1708,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertFalse(registry.isEligible(alice, 300e18 + 1, TAG_A, MEM), "too much collateral");
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, alice, uint256(300e18), uint256(300e18 + 1)
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                alice,
+                uint256(300e18),
+                uint256(300e18 + 1)
             )
         );
         registry.checkEligible(alice, 300e18 + 1, TAG_A, MEM);
@@ -1674,7 +1745,11 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         amount = bound(amount, 0, MIN_STAKE - 1);
         _fund(alice, amount);
         vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector, amount, uint256(MIN_STAKE))
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
+                amount,
+                uint256(MIN_STAKE)
+            )
         );
         vm.prank(alice);
         registry.register(amount, _caps(0, 0), URI);
@@ -1764,7 +1839,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _lock(alice, locked);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, amount, stake - locked
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                alice,
+                amount,
+                stake - locked
             )
         );
         vm.prank(admin);
@@ -1781,7 +1859,10 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         _lock(alice, locked);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, alice, stake - locked, amount
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                alice,
+                stake - locked,
+                amount
             )
         );
         vm.prank(market);
@@ -1800,7 +1881,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         assertEq(token.balanceOf(treasury), withdrawAmount, "treasury");
         assertEq(registry.slashedFunds(), slashAmount - withdrawAmount, "remaining");
         assertEq(
-            token.balanceOf(address(registry)), registry.totalStake() + registry.slashedFunds(), "balance invariant"
+            token.balanceOf(address(registry)),
+            registry.totalStake() + registry.slashedFunds(),
+            "balance invariant"
         );
     }
 
@@ -1809,7 +1892,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         uint256 missing = required & ~tags;
         assertTrue(registry.isEligible(alice, 0, required, MEM) == (missing == 0), "isEligible iff subset");
         if (missing != 0) {
-            vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, missing));
+            vm.expectRevert(
+                abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, missing)
+            );
         }
         vm.prank(market);
         registry.lockCollateral(alice, 1, required, MEM);
@@ -1820,7 +1905,7 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         uint256 required = tags & mask;
         _registerApproved(alice, 300e18, tags, MEM);
         registry.checkEligible(alice, 0, required, MEM);
-        (bool active, uint256 providerTags,,,) = registry.providerTerms(alice);
+        (bool active, uint256 providerTags, , , ) = registry.providerTerms(alice);
         assertTrue(active && required & ~providerTags == 0, "subset eligible");
     }
 
@@ -1831,13 +1916,16 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         if (!ok) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryInsufficientMemory.selector, alice, memoryMB, required
+                    IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
+                    alice,
+                    memoryMB,
+                    required
                 )
             );
         }
         vm.prank(market);
         registry.lockCollateral(alice, 0, 0, required);
-        (, , uint32 declared,,) = registry.providerTerms(alice);
+        (, , uint32 declared, , ) = registry.providerTerms(alice);
         assertEq(declared, memoryMB, "declared memory reported");
     }
 
@@ -1856,7 +1944,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
 
         vm.warp(start + delay);
         if (delay < period) {
-            vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryUnbonding.selector, alice, endsAt));
+            vm.expectRevert(
+                abi.encodeWithSelector(IProviderRegistry.ProviderRegistryUnbonding.selector, alice, endsAt)
+            );
         }
         vm.prank(alice);
         registry.withdrawStake();
@@ -1868,7 +1958,9 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
         if (period > 180 days) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector, period, uint40(180 days)
+                    IProviderRegistry.ProviderRegistryInvalidUnbondingPeriod.selector,
+                    period,
+                    uint40(180 days)
                 )
             );
         }
@@ -1902,7 +1994,8 @@ contract ProviderRegistryTest is ProviderRegistryFixture {
             registry.requestExit();
         }
         bool eligible = registry.isEligible(alice, collateral, required, minMem);
-        bool expected = !suspended && !exiting && stake - locked >= collateral && (required & ~tags) == 0 && mem >= minMem;
+        bool expected =
+            !suspended && !exiting && stake - locked >= collateral && (required & ~tags) == 0 && mem >= minMem;
         assertTrue(eligible == expected, "isEligible");
         bool checkPassed;
         try registry.checkEligible(alice, collateral, required, minMem) {
@@ -1942,7 +2035,12 @@ contract ProviderRegistryInvariantTest is Test {
         token = new MockERC20("Stake", "STK", 18);
         registry = new ProviderRegistry(admin, address(0x6A4D), IERC20(address(token)), 100e18, 7 days);
         handler = new ProviderRegistryInvariantHandler(
-            registry, token, admin, address(0x3A4E7), address(0x7EA5), address(0x6A4D)
+            registry,
+            token,
+            admin,
+            address(0x3A4E7),
+            address(0x7EA5),
+            address(0x6A4D)
         );
         vm.startPrank(admin);
         registry.grantRole(registry.MARKET_ROLE(), handler.market());
@@ -1997,15 +2095,22 @@ contract ProviderRegistryInvariantTest is Test {
     /// hardhat-config: invariant.depth = 128
     /// hardhat-config: invariant.failOnRevert = true
     function invariant_forbiddenCallsRefused() public view {
-        assertEq(handler.ghostForbiddenSuccesses(), 0, "slash above free stake, frozen lock or withdrawal, guardian re-freeze");
+        assertEq(
+            handler.ghostForbiddenSuccesses(),
+            0,
+            "slash above free stake, frozen lock or withdrawal, guardian re-freeze"
+        );
     }
 
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 128
     /// hardhat-config: invariant.failOnRevert = true
     function invariant_tokensConserved() public view {
-        uint256 held = handler.sumActorBalances() + token.balanceOf(address(registry))
-            + token.balanceOf(handler.treasury()) + token.balanceOf(handler.market());
+        uint256 held =
+            handler.sumActorBalances() +
+                token.balanceOf(address(registry)) +
+                token.balanceOf(handler.treasury()) +
+                token.balanceOf(handler.market());
         assertEq(handler.ghostSlashedWithdrawn(), token.balanceOf(handler.treasury()), "treasury == withdrawn");
         assertEq(handler.ghostSeized(), token.balanceOf(handler.market()), "market == seized in settlement");
         assertEq(held, handler.ghostMinted(), "actors + registry + withdrawn + seized == minted");
@@ -2033,7 +2138,6 @@ contract ProviderRegistryInvariantTest is Test {
         for (uint256 i = 0; i < n; ++i) all[i] = handler.actors(i);
         RosterCheck.check(registry, all);
     }
-
 }
 
 /// @notice Checks the roster against the providers' records: a provider is a member exactly when
@@ -2049,7 +2153,7 @@ library RosterCheck {
             IProviderRegistry.Provider memory p = registry.getProvider(all[i]);
             bool shouldBe = p.status == IProviderRegistry.ProviderStatus.Approved && p.unbondingEndsAt == 0;
             (bool member, uint256 index) = registry.rosterIndexOf(all[i]);
-            (,,, uint256 termsIndex, uint256 termsSize) = registry.providerTerms(all[i]);
+            (, , , uint256 termsIndex, uint256 termsSize) = registry.providerTerms(all[i]);
             if (termsSize != size) revert RosterInconsistent("providerTerms size", all[i], termsSize);
             if (member != shouldBe) revert RosterInconsistent("membership", all[i], index);
             if (!member) {
@@ -2092,7 +2196,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
     function test_roster_pendingIsNoMember() public {
         _register(alice, MIN_STAKE);
         assertEq(registry.rosterSize(), 0, "pending stays off");
-        (,,, uint256 index, uint256 size) = registry.providerTerms(alice);
+        (, , , uint256 index, uint256 size) = registry.providerTerms(alice);
         assertEq(index, type(uint256).max, "non-member index");
         assertEq(size, 0, "size");
     }
@@ -2107,7 +2211,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         assertEq(registry.rosterSize(), 2, "two members");
         assertEq(registry.rosterAt(0), alice, "alice first");
         assertEq(registry.rosterAt(1), bob, "bob second");
-        (bool active,,, uint256 index, uint256 size) = registry.providerTerms(bob);
+        (bool active, , , uint256 index, uint256 size) = registry.providerTerms(bob);
         assertTrue(active, "active");
         assertEq(index, 1, "bob's index");
         assertEq(size, 2, "size");
@@ -2225,7 +2329,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         _registerApproved(alice, 300e18);
         vm.prank(admin);
         registry.slash(alice, 300e18 - MIN_STAKE + 1, "dao");
-        (bool active,,, uint256 index, uint256 size) = registry.providerTerms(alice);
+        (bool active, , , uint256 index, uint256 size) = registry.providerTerms(alice);
         assertFalse(active, "not active below the minimum stake");
         assertEq(index, 0, "still on the roster: its rank passes unused");
         assertEq(size, 1, "size");
@@ -2300,7 +2404,7 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
                 continue;
             }
             vm.prank(sender);
-            (bool ok,) = address(registry).call(data);
+            (bool ok, ) = address(registry).call(data);
             // A refused transition must leave the roster as it was: the check covers both.
             if (!ok) ++refused;
             RosterCheck.check(registry, all);
@@ -2416,7 +2520,9 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _setGovernance();
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryUnbondingBelowGovernanceDelay.selector, uint40(6 days - 1), uint256(6 days)
+                IProviderRegistry.ProviderRegistryUnbondingBelowGovernanceDelay.selector,
+                uint40(6 days - 1),
+                uint256(6 days)
             )
         );
         vm.prank(admin);
@@ -2453,7 +2559,9 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _setGovernance();
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryFreezeBelowGovernanceDelay.selector, uint40(6 days - 1), uint256(6 days)
+                IProviderRegistry.ProviderRegistryFreezeBelowGovernanceDelay.selector,
+                uint40(6 days - 1),
+                uint256(6 days)
             )
         );
         vm.prank(admin);
@@ -2487,7 +2595,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         assertFalse(registry.isEligible(alice, 0, 0, 0), "not eligible");
         vm.expectRevert(_frozen(alice, T0 + FREEZE));
         registry.checkEligible(alice, 0, 0, 0);
-        (bool active,,, uint256 index, uint256 size) = registry.providerTerms(alice);
+        (bool active, , , uint256 index, uint256 size) = registry.providerTerms(alice);
         assertFalse(active, "inactive for the market and the runner");
         assertTrue(index < size, "keeps its roster place");
 
@@ -2510,7 +2618,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         vm.warp(T0 + FREEZE);
         assertFalse(registry.isFrozen(alice), "over");
         assertTrue(registry.isEligible(alice, 1, 0, 0), "eligible again");
-        (bool active,,,,) = registry.providerTerms(alice);
+        (bool active, , , , ) = registry.providerTerms(alice);
         assertTrue(active, "active again");
         vm.prank(alice);
         registry.requestExit();
@@ -2537,7 +2645,9 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         vm.warp(T0 + 2 * uint256(FREEZE) - 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(T0 + 2 * uint256(FREEZE))
+                IProviderRegistry.ProviderRegistryFreezeCooldown.selector,
+                alice,
+                uint40(T0 + 2 * uint256(FREEZE))
             )
         );
         _freeze(guardian, alice);
@@ -2571,7 +2681,9 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         // The guardian's cooldown runs from the DAO's decision.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(T0 + 1 days + FREEZE)
+                IProviderRegistry.ProviderRegistryFreezeCooldown.selector,
+                alice,
+                uint40(T0 + 1 days + FREEZE)
             )
         );
         _freeze(guardian, alice);
@@ -2604,7 +2716,10 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _freeze(guardian, alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector, alice, uint256(300e18), uint256(50e18)
+                IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                alice,
+                uint256(300e18),
+                uint256(50e18)
             )
         );
         vm.prank(admin);
@@ -2660,7 +2775,9 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         } else if (secondAfter < 2 * uint256(FREEZE)) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryFreezeCooldown.selector, alice, uint40(firstAt + 2 * uint256(FREEZE))
+                    IProviderRegistry.ProviderRegistryFreezeCooldown.selector,
+                    alice,
+                    uint40(firstAt + 2 * uint256(FREEZE))
                 )
             );
         }

@@ -48,7 +48,12 @@ contract ProviderRegistryGovernanceTest is Test {
         address[] memory executors = new address[](1);
         timelock = new ConclaveTimelock(TIMELOCK_DELAY, proposers, executors, address(this));
         governor = new ConclaveGovernor(
-            IVotes(address(token)), TimelockController(payable(address(timelock))), VOTING_DELAY, VOTING_PERIOD, 0, 4
+            IVotes(address(token)),
+            TimelockController(payable(address(timelock))),
+            VOTING_DELAY,
+            VOTING_PERIOD,
+            0,
+            4
         );
         timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
         timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
@@ -67,8 +72,12 @@ contract ProviderRegistryGovernanceTest is Test {
         stake.mint(provider, 1_000e18);
         vm.prank(provider);
         stake.approve(address(registry), type(uint256).max);
-        IProviderRegistry.Capabilities memory caps =
-            IProviderRegistry.Capabilities({memoryMB: 8192, accelerator: "cpu", region: "eu", tags: 0});
+        IProviderRegistry.Capabilities memory caps = IProviderRegistry.Capabilities({
+            memoryMB: 8192,
+            accelerator: "cpu",
+            region: "eu",
+            tags: 0
+        });
         vm.prank(provider);
         registry.register(1_000e18, caps, "ipfs://bad");
         vm.prank(voter);
@@ -76,11 +85,9 @@ contract ProviderRegistryGovernanceTest is Test {
         vm.warp(block.timestamp + 1);
     }
 
-    function _slashProposal(uint256 amount)
-        internal
-        view
-        returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
-    {
+    function _slashProposal(
+        uint256 amount
+    ) internal view returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) {
         targets = new address[](1);
         values = new uint256[](1);
         calldatas = new bytes[](1);
@@ -91,7 +98,11 @@ contract ProviderRegistryGovernanceTest is Test {
     /// @dev Votes the proposal through and queues it; returns its eta.
     function _passAndQueue(uint256 amount, string memory description) internal returns (uint256 id, uint256 eta) {
         (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _slashProposal(amount);
-        vm.warp(governor.proposalSnapshot(id = governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)))) + 1);
+        vm.warp(
+            governor.proposalSnapshot(
+                id = governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)))
+            ) + 1
+        );
         vm.prank(voter);
         governor.castVote(id, 1);
         vm.warp(governor.proposalDeadline(id) + 1);
@@ -164,7 +175,9 @@ contract ProviderRegistryGovernanceTest is Test {
         // It cannot take new work while the vote runs.
         vm.expectRevert(
             abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryFrozen.selector, provider, uint40(block.timestamp + FREEZE)
+                IProviderRegistry.ProviderRegistryFrozen.selector,
+                provider,
+                uint40(block.timestamp + FREEZE)
             )
         );
         vm.prank(market);

@@ -34,9 +34,15 @@ struct Job {
 function wordsOf(Job memory job) pure returns (uint256[6] memory w) {
     w[0] = JobWords.pack0(job.client, job.requestedAt, job.deadline, job.redundancy, job.quorum);
     w[1] = JobWords.pack1(job.token, job.feePerProvider);
-    w[2] = (uint256(job.version) << 224) | (uint256(job.minMemoryMB) << 192) | (uint256(job.protocolFeeBps) << 176)
-        | (uint256(job.priorityWindow) << 144) | (uint256(job.commitDeadline) << 104) | (uint256(job.revealWindow) << 72)
-        | (uint256(job.challengeWindow) << 40) | ((job.counted ? uint256(1) : 0) << 32);
+    w[2] =
+        (uint256(job.version) << 224) |
+        (uint256(job.minMemoryMB) << 192) |
+        (uint256(job.protocolFeeBps) << 176) |
+        (uint256(job.priorityWindow) << 144) |
+        (uint256(job.commitDeadline) << 104) |
+        (uint256(job.revealWindow) << 72) |
+        (uint256(job.challengeWindow) << 40) |
+        ((job.counted ? uint256(1) : 0) << 32);
     w[3] = JobWords.pack3(uint64(job.requiredTags), uint96(job.seed), uint96(job.collateral));
     w[4] = uint256(job.modelId);
     w[5] = uint256(job.inputHash);

@@ -25,12 +25,17 @@ function showWallet(s: Snapshot): void {
   const parts: string[] = [];
   if (injected()) parts.push(`<button id="connect">Connect browser wallet</button>`);
   if (s.wallet.devAccounts.length) {
-    parts.push(`<label>local network, vote as <select id="dev-account" data-testid="dev-account"><option value="">choose a development account</option>${s.wallet.devAccounts.map((a) => `<option value="${a.index}">#${a.index} ${esc(a.role)} ${esc(a.address)}</option>`).join("")}</select></label>`);
+    parts.push(
+      `<label>local network, vote as <select id="dev-account" data-testid="dev-account"><option value="">choose a development account</option>${s.wallet.devAccounts.map((a) => `<option value="${a.index}">#${a.index} ${esc(a.role)} ${esc(a.address)}</option>`).join("")}</select></label>`,
+    );
   }
-  if (!parts.length) parts.push(`<span class="note">No browser wallet found: install one (EIP-1193) to vote from this page.</span>`);
+  if (!parts.length)
+    parts.push(`<span class="note">No browser wallet found: install one (EIP-1193) to vote from this page.</span>`);
   $("wallet").innerHTML = `${parts.join(" ")} <span id="voter" class="note" data-testid="voter"></span>`;
   document.getElementById("connect")?.addEventListener("click", () => {
-    void walletVoter(injected()!, latest ?? s).then(setVoter, (e: unknown) => status(`wallet: ${(e as Error).message}`));
+    void walletVoter(injected()!, latest ?? s).then(setVoter, (e: unknown) =>
+      status(`wallet: ${(e as Error).message}`),
+    );
   });
   document.getElementById("dev-account")?.addEventListener("change", (e) => {
     const i = Number((e.target as HTMLSelectElement).value);
@@ -65,7 +70,8 @@ function show(s: Snapshot): void {
   $("totals").innerHTML = render.totals(s);
   $("proposals").innerHTML = render.proposals(s, voter !== null);
   $("jobs").innerHTML = render.jobs(s);
-  $("jobs-count").textContent = s.totals.jobs > s.jobs.length ? `(latest ${s.jobs.length} of ${s.totals.jobs})` : `(${s.totals.jobs})`;
+  $("jobs-count").textContent =
+    s.totals.jobs > s.jobs.length ? `(latest ${s.jobs.length} of ${s.totals.jobs})` : `(${s.totals.jobs})`;
   $("providers").innerHTML = render.providers(s);
   $("models").innerHTML = render.models(s);
   $("rollouts").innerHTML = render.rollouts(s);

@@ -83,14 +83,30 @@ export interface Rollout {
   model: string;
   candidate: number;
   champion: number;
-  plan: { candidate: number; canaryBps: number; minDuration: number; promoteAfterJobs: number; abortAfterJobs: number; maxDisputedBps: number; maxFailedBps: number };
+  plan: {
+    candidate: number;
+    canaryBps: number;
+    minDuration: number;
+    promoteAfterJobs: number;
+    abortAfterJobs: number;
+    maxDisputedBps: number;
+    maxFailedBps: number;
+  };
   status: "Running" | "Promoted" | "Aborted";
   startedAt: number;
   endedAt: number | null;
   endedBy: string | null;
   reason: string | null;
   counters: { settled: number; disputed: number; failed: number };
-  rules: { ended: number; promotable: boolean; abortable: boolean; unmet: string | null; abortReason: string | null; promotableFrom: number; text: string };
+  rules: {
+    ended: number;
+    promotable: boolean;
+    abortable: boolean;
+    unmet: string | null;
+    abortReason: string | null;
+    promotableFrom: number;
+    text: string;
+  };
 }
 
 export interface Snapshot {

@@ -177,9 +177,10 @@ contract ProviderRegistryHandler is Test {
         _seats[a][i] = _seats[a][n - 1];
         _seats[a].pop();
         IProviderRegistry.Outcome outcome = IProviderRegistry.Outcome(outcomeSeed % 4);
-        uint256 seize = outcome == IProviderRegistry.Outcome.Disagreed || outcome == IProviderRegistry.Outcome.Missed
-            ? bound(seizeSeed, 0, collateral)
-            : 0;
+        uint256 seize =
+            outcome == IProviderRegistry.Outcome.Disagreed || outcome == IProviderRegistry.Outcome.Missed
+                ? bound(seizeSeed, 0, collateral)
+                : 0;
         vm.prank(market);
         registry.settle(a, collateral, seize, outcome, "job");
         ghostOpenCollateral[a] -= collateral;
@@ -196,7 +197,6 @@ contract ProviderRegistryHandler is Test {
         _countGhost(IProviderRegistry.Outcome.Served);
         ++calls["recordServed"];
     }
-
 
     /// @notice A provider (not the market) tries to touch counters, collateral and stake: it
     /// must always be refused. Successes are counted rather than reverted, so the evidence survives
