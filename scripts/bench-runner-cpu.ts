@@ -158,9 +158,9 @@ async function round(): Promise<{
   let nonce = 0;
   const selectors = new Map(
     [
-      toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitAttestations" }) as AbiFunction),
+      toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitResults" }) as AbiFunction),
       toFunctionSelector(getAbiItem({ abi: marketAbi, name: "submitResult" }) as AbiFunction),
-    ].map((s, i) => [s, i === 0 ? "submitAttestations" : "submitResult"]),
+    ].map((s, i) => [s, i === 0 ? "submitResults" : "submitResult"]),
   );
   h.sender.send = async (req) => {
     const hash = keccak256(req.data);
@@ -176,7 +176,7 @@ async function round(): Promise<{
   // The chain's receipt for a delivery: a ResultSubmitted per item (what the market emits).
   h.sender.onSend = async (tx) => {
     await io();
-    if (tx.functionName === "submitAttestations") {
+    if (tx.functionName === "submitResults") {
       return (tx.req.jobIds ?? []).map((id) => {
         const rec = h.journal.getJob(id)!;
         return rawSubmitted(id, rec.resultHash!, rec.outputRef!);

@@ -376,20 +376,32 @@ interface IInferenceMarket is IInferenceMarketTypes {
 
     /// @notice Delivers many signed k = 1 results in one transaction (anyone may relay them).
     /// `items` is the items concatenated, each framed as
-    /// `[len:uint32][jobId:32][job:20 words, its ABI encoding][resultHash:32][outputRef][signature:65]`,
-    /// `len` counting the bytes after it (so `outputRef` is `len − 769` bytes) and the signature
+    /// `[len:uint32][jobId:32][job:6 words][resultHash:32][outputRef][signature:65]`,
+    /// `len` counting the bytes after it (so `outputRef` is `len − 321` bytes) and the signature
     /// being the provider's EIP-712 `Attestation` as (r, s, v) (see {attestationDigest}; the
     /// TypeScript `encodeAttestationBatch` writes this framing). The market frames the bytes
     /// itself, so no item can make the call revert: each item is checked on its own, and an
     /// item that fails any check (malformed framing, bad signature, wrong parameters, job not
     /// open, deadline passed, provider not eligible or not assigned yet
     /// ({InferenceMarketNotAssigned}'s selector)) is skipped with {AttestationRejected} and
-    /// changes nothing; the other items are delivered. An item shorter than 769 bytes is skipped
+    /// changes nothing; the other items are delivered. An item shorter than 321 bytes is skipped
     /// alone; a length running past the end of `items` rejects the remainder with one event, and
     /// the items before it are delivered.
     /// @param items The framed signed results.
     /// @return delivered How many items were delivered.
     function submitAttestations(bytes calldata items) external returns (uint256 delivered);
+
+    /// @notice Delivers many k = 1 results of the caller's own in one transaction: the batch a
+    /// provider sends itself, signed once by its transaction (no per-item signature). Each item is
+    /// framed as `[len:uint32][jobId:32][job:6 words][resultHash:32][outputRef]`, `len` counting
+    /// the bytes after it (so `outputRef` is `len − 256` bytes; the TypeScript
+    /// `encodeResultBatch` writes this framing). Every item is checked as {submitResult} checks
+    /// it, and one that fails is skipped with {AttestationRejected} (the caller named as its
+    /// provider) exactly as in {submitAttestations}; the caller's eligibility and free stake are
+    /// read once and the collateral of the delivered items locked once.
+    /// @param items The framed results.
+    /// @return delivered How many items were delivered.
+    function submitResults(bytes calldata items) external returns (uint256 delivered);
 
     /// @notice Takes a seat of an open k > 1 job by committing
     /// `keccak256(abi.encode(jobId, provider, resultHash, salt))`, and locks collateral. The caller

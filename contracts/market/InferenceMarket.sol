@@ -29,10 +29,13 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     uint256 private constant BATCH_PAYEES = 8;
 
     // A batch item's length prefix (uint32, big-endian) and its fixed part after it: jobId, the
-    // job's 6 words, resultHash and a 65-byte signature; the outputRef is the rest.
+    // job's 6 words and resultHash (and in a signed batch a 65-byte signature at the end); the
+    // outputRef is the rest.
     uint256 private constant ITEM_PREFIX = 4;
 
-    uint256 private constant ITEM_FIXED = 0x20 + JOB_BYTES + 0x20 + 65;
+    uint256 private constant OWN_ITEM_FIXED = 0x20 + JOB_BYTES + 0x20;
+
+    uint256 private constant ITEM_FIXED = OWN_ITEM_FIXED + 65;
 
     /// @inheritdoc IInferenceMarket
     address public immutable court;
@@ -168,29 +171,24 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         // The items are framed here, from raw calldata, never by the ABI decoder: a malformed
         // item is skipped like any other bad item instead of reverting the batch (finding 11).
         uint256 at = 0;
-        uint256 end = items.length;
-        while (at < end) {
-            (uint256 next, bool fits) = _itemEnd(items, at);
-            if (!fits) {
-                // The length runs past the end (or the length prefix is cut): whatever follows
-                // cannot be framed, so the rest is rejected at once.
-                emit AttestationRejected(
-                    _itemJobId(items, at, end),
-                    address(0),
-                    InferenceMarketMalformedAttestation.selector
-                );
-                break;
-            }
-            if (next - at < ITEM_PREFIX + ITEM_FIXED) {
-                emit AttestationRejected(
-                    _itemJobId(items, at, next),
-                    address(0),
-                    InferenceMarketMalformedAttestation.selector
-                );
-                at = next;
-                continue;
-            }
-            if (_deliverItem(b, items, at + ITEM_PREFIX, next)) ++delivered;
+        while (at < items.length) {
+            (uint256 next, bool fits) = _framedItem(items, at, ITEM_FIXED);
+            if (fits && _deliverSigned(b, items, at + ITEM_PREFIX, next)) ++delivered;
+            at = next;
+        }
+        _flush(b);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function submitResults(bytes calldata items) external nonReentrant returns (uint256 delivered) {
+        // The sender's transaction signs the whole batch: no per-item signature to recover, and
+        // the sender's terms and free stake are read once and its collateral locked once.
+        Batch memory b = Batch({payees: new Payee[](1), payeeCount: 0});
+        Payee memory payee = _payee(b, msg.sender);
+        uint256 at = 0;
+        while (at < items.length) {
+            (uint256 next, bool fits) = _framedItem(items, at, OWN_ITEM_FIXED);
+            if (fits && _deliverFramed(payee, items, at + ITEM_PREFIX, next)) ++delivered;
             at = next;
         }
         _flush(b);
@@ -556,16 +554,39 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
     }
 
-    /// @dev Where the batch item at `at` (its length prefix) ends, and whether it fits in `items`.
-    function _itemEnd(bytes calldata items, uint256 at) private pure returns (uint256 next, bool fits) {
-        if (items.length - at < ITEM_PREFIX) return (items.length, false);
+    /// @dev Frames the batch item at `at` (its length prefix): where the next item starts, and
+    /// whether this one holds at least `fixedBytes` after its prefix. An item too short is rejected
+    /// alone; one whose length runs past the end of `items` (or whose prefix is cut) rejects the
+    /// rest at once, as whatever follows cannot be framed (`next` is then the end).
+    function _framedItem(
+        bytes calldata items,
+        uint256 at,
+        uint256 fixedBytes
+    ) private returns (uint256 next, bool fits) {
         uint256 len;
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            len := shr(224, calldataload(add(items.offset, at)))
+        if (items.length - at >= ITEM_PREFIX) {
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                len := shr(224, calldataload(add(items.offset, at)))
+            }
+            next = at + ITEM_PREFIX + len; // len < 2^32: no overflow
         }
-        next = at + ITEM_PREFIX + len; // len < 2^32: no overflow
-        fits = next <= items.length;
+        if (next == 0 || next > items.length) {
+            emit AttestationRejected(
+                _itemJobId(items, at, items.length),
+                address(0),
+                InferenceMarketMalformedAttestation.selector
+            );
+            return (items.length, false);
+        }
+        fits = len >= fixedBytes;
+        if (!fits) {
+            emit AttestationRejected(
+                _itemJobId(items, at, next),
+                address(0),
+                InferenceMarketMalformedAttestation.selector
+            );
+        }
     }
 
     /// @dev The job id a malformed item at `at` carries, if its bytes up to `end` hold one: for
@@ -578,22 +599,11 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
     }
 
-    /// @dev Checks and delivers one well-framed batch item (`items[start:end]`, after its
-    /// prefix); returns whether it was delivered. The Job is a view into the item's bytes: none
-    /// of its fields is read through Solidity's checked accessors before its hash matched the
-    /// job word (a dirty word would revert there), so a garbage item is only ever rejected.
-    function _deliverItem(Batch memory b, bytes calldata items, uint256 start, uint256 end) private returns (bool) {
-        uint256 jobId;
-        uint256[6] calldata job;
-        bytes32 resultHash;
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            let ptr := add(items.offset, start)
-            jobId := calldataload(ptr)
-            job := add(ptr, 0x20)
-            resultHash := calldataload(add(ptr, add(0x20, JOB_BYTES)))
-        }
-        bytes calldata outputRef = items[start + 0x40 + JOB_BYTES:end - 65];
+    /// @dev Recovers the signer of a signed batch item (`items[start:end]`, after its prefix) and
+    /// delivers it for them; returns whether it was delivered.
+    function _deliverSigned(Batch memory b, bytes calldata items, uint256 start, uint256 end) private returns (bool) {
+        (uint256 jobId, uint256[6] calldata job, bytes32 resultHash) = _itemFields(items, start);
+        bytes calldata outputRef = items[start + OWN_ITEM_FIXED:end - 65];
         (address provider, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(
             _attestationDigest(jobId, job, resultHash, outputRef),
             items[end - 65:end]
@@ -602,16 +612,44 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             emit AttestationRejected(jobId, address(0), InferenceMarketInvalidSignature.selector);
             return false;
         }
-        Payee memory payee = _payee(b, provider);
+        return _deliverFramed(_payee(b, provider), items, start, end - 65);
+    }
+
+    /// @dev Checks and delivers one framed item for `payee` (its outputRef is
+    /// `items[start + OWN_ITEM_FIXED:refEnd]`); returns whether it was delivered. The job is a view
+    /// into the item's bytes: none of its fields is read through Solidity's checked accessors
+    /// before its hash matched the job word (a dirty word would revert there), so a garbage item
+    /// is only ever rejected.
+    function _deliverFramed(
+        Payee memory payee,
+        bytes calldata items,
+        uint256 start,
+        uint256 refEnd
+    ) private returns (bool) {
+        (uint256 jobId, uint256[6] calldata job, bytes32 resultHash) = _itemFields(items, start);
         bytes4 reason = _batchItemError(jobId, job, payee);
         if (reason != bytes4(0)) {
-            emit AttestationRejected(jobId, provider, reason);
+            emit AttestationRejected(jobId, payee.provider, reason);
             return false;
         }
-        _deliver(jobId, job, provider, resultHash, outputRef);
+        _deliver(jobId, job, payee.provider, resultHash, items[start + OWN_ITEM_FIXED:refEnd]);
         payee.free -= job.collateral();
         payee.locking += job.collateral();
         return true;
+    }
+
+    /// @dev The fixed fields of the item whose body starts at `start`.
+    function _itemFields(
+        bytes calldata items,
+        uint256 start
+    ) private pure returns (uint256 jobId, uint256[6] calldata job, bytes32 resultHash) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := add(items.offset, start)
+            jobId := calldataload(ptr)
+            job := add(ptr, 0x20)
+            resultHash := calldataload(add(ptr, add(0x20, JOB_BYTES)))
+        }
     }
 
     /// @dev A provider's terms and free stake as read once per batch, and the collateral its
@@ -659,7 +697,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     }
 
     /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
-    /// The job's fields are read only once its hash matched (see {_deliverItem}).
+    /// The job's fields are read only once its hash matched (see {_deliverFramed}).
     function _batchItemError(uint256 jobId, uint256[6] calldata job, Payee memory payee) private view returns (bytes4) {
         JobWord word = _jobs[jobId];
         JobStatus status = word.status();

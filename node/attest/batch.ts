@@ -17,8 +17,41 @@ export interface SignedResult {
 const PREFIX = 4;
 /** ABI words of a job: its six packed words (job-words.ts). */
 const JOB_WORDS = 6;
-/** Bytes of an item after its prefix, but the outputRef: jobId, the job's 6 words, resultHash, signature. */
-export const ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32 + 65;
+/** Bytes of an own-results item after its prefix, but the outputRef: jobId, the job's 6 words, resultHash. */
+export const RESULT_ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32;
+/** Bytes of a signed item after its prefix, but the outputRef: an own-results item's, and the signature. */
+export const ITEM_FIXED_BYTES = RESULT_ITEM_FIXED_BYTES + 65;
+
+/** One k = 1 result of the sender's own batch (no signature: the transaction's signs them all). */
+export type OwnResult = Omit<SignedResult, "signature">;
+
+/**
+ * Encodes the sender's own results as `InferenceMarket.submitResults(bytes)` frames them: each item
+ * `[len:uint32][jobId:32][job: its 6 words][resultHash:32][outputRef]`, `len` counting the bytes
+ * after it. As in a signed batch, one bad item is skipped (AttestationRejected), not the batch.
+ */
+export function encodeResultBatch(items: readonly OwnResult[]): Hex {
+  return concat(items.map(encodeResultItem));
+}
+
+/** One framed item of the sender's own batch (see {@link encodeResultBatch}). */
+export function encodeResultItem(item: OwnResult): Hex {
+  return frame(resultBody(item));
+}
+
+function resultBody(item: OwnResult): Hex {
+  return concat([
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "uint256[6]" }, { type: "bytes32" }],
+      [item.jobId, jobWords(item.job), item.resultHash],
+    ),
+    item.outputRef,
+  ]);
+}
+
+function frame(body: Hex): Hex {
+  return concat([numberToHex(size(body), { size: PREFIX }), body]);
+}
 
 /**
  * Encodes signed results as `InferenceMarket.submitAttestations(bytes)` frames them: each item
@@ -37,15 +70,7 @@ export function encodeAttestationItem(item: SignedResult): Hex {
       `job ${item.jobId}: a batch signature must be 65 bytes (r, s, v), got ${size(item.signature)}`,
     );
   }
-  const body = concat([
-    encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256[6]" }, { type: "bytes32" }],
-      [item.jobId, jobWords(item.job), item.resultHash],
-    ),
-    item.outputRef,
-    item.signature,
-  ]);
-  return concat([numberToHex(size(body), { size: PREFIX }), body]);
+  return frame(concat([resultBody(item), item.signature]));
 }
 
 /** A batch's items as the market frames them, and where framing stopped if it did (a malformed item). */

@@ -8,7 +8,7 @@ import {
   type Hex,
   type TransactionReceipt,
 } from "viem";
-import { encodeAttestationItem, ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
+import { encodeResultItem, RESULT_ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
 import { parseEventLogsInSlices } from "../chain/watcher.ts";
 import type { TxRecord } from "../journal/journal.ts";
@@ -260,11 +260,14 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       });
       return { jobId: item.jobId, kind: "submit", to: market, data };
     }
-    // Each item was framed when it was queued (see deliver): a full batch is not encoded in one go on the event loop.
+    // Our own results: the transaction's signature covers them all, so no item carries one
+    // (submitResults; the EIP-712 signatures stay for clients, served by the job view). Each item
+    // was framed when it was queued (see deliver): a full batch is not encoded in one go on the
+    // event loop.
     const data = encodeFunctionData({
       abi: marketAbi,
-      functionName: "submitAttestations",
-      args: [concat(items.map((i) => encoded.get(i) ?? encodeAttestationItem(i)))],
+      functionName: "submitResults",
+      args: [concat(items.map((i) => encoded.get(i) ?? encodeResultItem(i)))],
     });
     return {
       jobId: null,
@@ -276,14 +279,14 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     };
   }
 
-  /** Each queued item's framing (encodeAttestationItem), made as it is queued, in its job's own step. */
+  /** Each queued item's framing (encodeResultItem), made as it is queued, in its job's own step. */
   const encoded = new WeakMap<SignedResult, Hex>();
 
   const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
     maxBatch: options.maxBatch,
     maxWaitBlocks: options.maxWaitBlocks,
     // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).
-    bytes: (item) => 4 + ITEM_FIXED_BYTES + size(item.outputRef),
+    bytes: (item) => 4 + RESULT_ITEM_FIXED_BYTES + size(item.outputRef),
     maxBytes: MAX_BATCH_BYTES,
     async send(items) {
       options.onFlush?.(items.length);
@@ -318,11 +321,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
 
   return {
     deliver: (item) => {
-      try {
-        encoded.set(item, encodeAttestationItem(item));
-      } catch {
-        // Not encodable (a malformed signature): the batch's encoding says so, as it did before.
-      }
+      encoded.set(item, encodeResultItem(item));
       return deliveries.add(item);
     },
     claim: (item) => claims.add(item),

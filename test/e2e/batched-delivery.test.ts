@@ -148,9 +148,9 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
     for (const hash of deliveries) {
       const tx = await net.publicClient.getTransaction({ hash });
       expect(getAddress(tx.from)).to.equal(getAddress(runner.address));
-      if (decodeFunctionData({ abi, data: tx.input }).functionName === "submitAttestations") batched++;
+      if (decodeFunctionData({ abi, data: tx.input }).functionName === "submitResults") batched++;
     }
-    expect(batched, "at least one submitAttestations").to.be.greaterThan(0);
+    expect(batched, "at least one submitResults").to.be.greaterThan(0);
     // Claims ride together too: every transaction the runner sent (deliveries and claims) is fewer than the jobs.
     const sent = (await net.publicClient.getTransactionCount({ address: runner.address })) - runnerNonce;
     expect(sent, `${sent} transactions sent by the runner for ${JOBS} jobs`).to.be.lessThan(JOBS);

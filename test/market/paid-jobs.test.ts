@@ -25,6 +25,9 @@ import {
   decodeAttestationBatch,
   encodeAttestationBatch,
   encodeAttestationItem,
+  encodeResultBatch,
+  encodeResultItem,
+  type OwnResult,
   type SignedResult,
 } from "../../node/attest/batch.ts";
 import { checkAttestation } from "../../node/client/verify.ts";
@@ -178,6 +181,50 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     });
     expect([check.signedBy, check.valid]).to.deep.equal(["eip712", true]);
     expect(() => encodeAttestationBatch([{ ...items[0]!, signature: "0x1234" }])).to.throw(InvalidAttestationError);
+  });
+
+  it("a provider's own batch (submitResults) delivers every item for its sender, rejects the bad one alone, and the client's check reads the transaction's signature", async function () {
+    const f = await networkHelpers.loadFixture(marketFixture);
+    const [p1, p2] = f.providers;
+    const chainId = await f.publicClient.getChainId();
+    const market = f.record.contracts.InferenceMarket!.address;
+    const items: OwnResult[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { jobId, job } = await requestJob(f, { fee: parseEther("0.01") });
+      items.push({ jobId, job, resultHash: RESULT, outputRef: OUTPUT_REF });
+    }
+    // The middle item claims other job parameters: rejected alone, the batch goes on.
+    const tampered = { ...items[1]!, job: { ...items[1]!.job, feePerProvider: items[1]!.job.feePerProvider + 1n } };
+    const batch = encodeResultBatch([items[0]!, tampered, items[2]!]);
+    expect(batch).to.equal(concat([items[0]!, tampered, items[2]!].map(encodeResultItem)));
+
+    const hash = await f.as(p1!).market.write.submitResults([batch]);
+    const logs = (await f.publicClient.waitForTransactionReceipt({ hash })).logs;
+    const abi = f.as(p1!).market.abi;
+    const delivered = parseEventLogs({ abi, logs, eventName: "ResultSubmitted" });
+    expect(delivered.map((l) => [l.args.jobId, l.args.provider])).to.deep.equal([
+      [items[0]!.jobId, getAddress(p1!.account.address)],
+      [items[2]!.jobId, getAddress(p1!.account.address)],
+    ]);
+    const rejected = parseEventLogs({ abi, logs, eventName: "AttestationRejected" });
+    expect(rejected.map((l) => [l.args.jobId, l.args.provider, l.args.reason])).to.deep.equal([
+      [items[1]!.jobId, getAddress(p1!.account.address), toFunctionSelector("InferenceMarketJobMismatch(uint256)")],
+    ]);
+
+    // Sent by the provider itself: the client's check is the transaction's own signature.
+    const check = await checkAttestation(f.publicClient, market, chainId, items[0]!.jobId, items[0]!.job, {
+      provider: p1!.account.address,
+      resultHash: RESULT,
+      outputRef: OUTPUT_REF,
+      txHash: hash,
+    });
+    expect([check.signedBy, check.valid]).to.deep.equal(["transaction", true]);
+    // A copy of the batch sent by another provider delivers nothing twice.
+    const copy = await f.as(p2!).market.write.submitResults([encodeResultBatch([items[0]!, items[2]!])]);
+    const copyLogs = (await f.publicClient.waitForTransactionReceipt({ hash: copy })).logs;
+    expect(parseEventLogs({ abi, logs: copyLogs, eventName: "ResultSubmitted" })).to.have.length(0);
+    await claimAfterWindow(f, items[0]!.jobId, items[0]!.job, getAddress(p1!.account.address));
+    expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, ETH])).to.equal(parseEther("0.01"));
   });
 
   it("a migration: the DAO winds the market down; an open k = 1 job is refunded at once, a k = 3 job in its reveal settles, nothing new is taken (finding 12)", async function () {

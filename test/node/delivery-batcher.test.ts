@@ -99,7 +99,7 @@ function idsOf(tx: SentTx): bigint[] {
 
 describe("delivery batcher: k = 1 results in one transaction", function () {
   describe("flushing (fake sender)", function () {
-    it("a full batch goes at once, as one submitAttestations carrying every item", async function () {
+    it("a full batch goes at once, as one submitResults carrying every item", async function () {
       const sender = fakeSender();
       const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 3, maxWaitBlocks: 5 });
       b.onBlock(10);
@@ -267,11 +267,11 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       await h.settle();
     }
 
-    it("many results: one submitAttestations; each job moves on as a single submit's does", async function () {
+    it("many results: one submitResults; each job moves on as a single submit's does", async function () {
       setUp();
       h.sender.onSend = (tx) => idsOf(tx).map((id) => submitted(id));
       await computeAndFlush([1n, 2n, 3n, 4n, 5n], 101);
-      expect(h.sender.kinds()).to.deep.equal(["submitAttestations"]);
+      expect(h.sender.kinds()).to.deep.equal(["submitResults"]);
       expect(idsOf(h.sender.sent[0]!)).to.deep.equal([1n, 2n, 3n, 4n, 5n]);
       for (const id of [1n, 2n, 3n, 4n, 5n]) expect(h.journal.getJob(id)!.state).to.equal("submitted");
       // One journaled transaction linked to the five jobs.
@@ -283,7 +283,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     it("a rejected item is looked at again alone: still open it goes as its own submitResult (once), taken by another it is not sent again", async function () {
       setUp();
       h.sender.onSend = (tx) =>
-        tx.functionName === "submitAttestations"
+        tx.functionName === "submitResults"
           ? [submitted(1n), rejected(2n), rejected(3n, INVALID_STATUS)]
           : idsOf(tx).map((id) => submitted(id));
       // Job 3 lost the race: another provider's result lands before the batch (Delivered).
@@ -297,7 +297,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
         } as never,
       ]);
       await h.settle();
-      expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "submitResult"]);
+      expect(h.sender.kinds()).to.deep.equal(["submitResults", "submitResult"]);
       expect(idsOf(h.sender.sent[1]!)).to.deep.equal([2n]);
       expect(h.journal.getJob(1n)!.state).to.equal("submitted");
       expect(h.journal.getJob(2n)!.state).to.equal("submitted");
@@ -311,8 +311,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       setUp();
       let voids = 1;
       h.sender.onSend = (tx) => {
-        if (tx.functionName === "submitAttestations" && voids-- > 0)
-          throw new TxVoidedError("batch voided after a reorg");
+        if (tx.functionName === "submitResults" && voids-- > 0) throw new TxVoidedError("batch voided after a reorg");
         return idsOf(tx).map((id) => submitted(id));
       };
       await computeAndFlush([1n, 2n, 3n], 101);
@@ -323,7 +322,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       b.onBlock(102);
       await again;
       await h.settle();
-      expect(h.sender.kinds()).to.deep.equal(["submitAttestations"]); // the voided one was never recorded as sent
+      expect(h.sender.kinds()).to.deep.equal(["submitResults"]); // the voided one was never recorded as sent
       expect(idsOf(h.sender.sent[0]!)).to.deep.equal([1n, 2n, 3n]);
       for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("submitted");
     });
@@ -331,7 +330,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     it("a reverted batch puts each of its jobs back alone (each reads the chain, then its own submitResult)", async function () {
       setUp();
       h.sender.onSend = (tx) => {
-        if (tx.functionName === "submitAttestations") throw new TxRevertedError("batch reverted");
+        if (tx.functionName === "submitResults") throw new TxRevertedError("batch reverted");
         return idsOf(tx).map((id) => submitted(id));
       };
       await computeAndFlush([1n, 2n], 101);
@@ -369,7 +368,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       await until("every claim queued", () => b.queuedClaims() === 3, FAKES);
       b.onBlock(102);
       await claiming;
-      expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "claim"]);
+      expect(h.sender.kinds()).to.deep.equal(["submitResults", "claim"]);
       const claimed = (h.sender.sent[1]!.args[0] as { jobId: bigint; provider: Address }[]).map((c) => [
         c.jobId,
         c.provider,
@@ -387,7 +386,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       h.clock.now += 60_000;
       await h.settle();
       for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("paid");
-      expect(h.sender.kinds()).to.deep.equal(["submitAttestations", "claim"]); // claimed once
+      expect(h.sender.kinds()).to.deep.equal(["submitResults", "claim"]); // claimed once
     });
 
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {

@@ -182,6 +182,22 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertEq(market.balanceOf(late, address(0)), 0, "early rank 2 unpaid");
     }
 
+    function test_submitResults_unassignedItemRejectedUntilItsTurn() public {
+        (uint256 id, Job memory job) = _requestEth(1);
+        (address late, ) = _atRank(job, 2);
+        bytes memory items = AttestationBatch.encodeOwnItem(id, wordsOf(job), RESULT, OUTPUT);
+        vm.recordLogs();
+        vm.prank(late);
+        assertEq(market.submitResults(items), 0, "not its turn yet");
+        Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
+        _assertRejection(rj[0], id, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
+        assertEq(registry.getProvider(late).locked, 0, "the rejected item locked nothing");
+        vm.warp(job.requestedAt + 2 * W);
+        vm.prank(late);
+        assertEq(market.submitResults(items), 1, "delivered once its rank opened");
+        assertEq(_status(id), K1_DELIVERED, "delivered");
+    }
+
     function test_priorityWindowZero_everybodyAtOnce() public {
         _setWindow(0);
         (uint256 id, Job memory job) = _requestEth(1);

@@ -715,12 +715,78 @@ contract InferenceMarketHandler {
                 locking[_providerIndex(pred[i].signer)] += _info[pred[i].jobId].job.collateral;
             }
         }
+        _runBatch("batch", address(0), AttestationBatch.encode(items), pred, expectedDelivered);
+    }
+
+    /// @notice A provider's own batch of k = 1 results (no signatures): items are good, or for
+    /// tampered job parameters, or duplicates, or for jobs that are not open k = 1 jobs, or beyond
+    /// the provider's free stake or eligibility, predicted as for a signed batch.
+    function submitOwnBatch(uint256 seed, uint256 countSeed) external counted {
+        seed = _h(seed, 0);
+        countSeed = _h(countSeed, 1);
+        if (_jobIds.length == 0) return;
+        uint256 n = bound(countSeed, 1, MAX_BATCH);
+        ++_batchNonce;
+        address provider = providerAt[(seed >> 8) % PROVIDER_COUNT];
+        bytes memory encoded;
+        Pred[] memory pred = new Pred[](n);
+        uint256 expectedDelivered;
+        uint256[] memory locking = new uint256[](PROVIDER_COUNT);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 s = uint256(keccak256(abi.encode(seed, i)));
+            // 0-6 good, 7 tampered job, 8-9 duplicate of the previous item's job.
+            uint256 kind = s % 10;
+            uint256 jobId;
+            if (kind >= 8 && i != 0) {
+                jobId = pred[i - 1].jobId;
+            } else if ((s >> 8) % 8 == 0) {
+                jobId = _jobIds[(s >> 16) % _jobIds.length];
+            } else {
+                (bool found, uint256 id) = _pickNth(seed >> 16, i, PICK_K1_LIVE);
+                jobId = found ? id : _jobIds[(s >> 16) % _jobIds.length];
+            }
+            Job memory job = _info[jobId].job;
+            if (kind == 7) job.feePerProvider += 1;
+            bytes32 resultHash = keccak256(abi.encode("own result", jobId, s));
+            encoded = bytes.concat(
+                encoded,
+                AttestationBatch.encodeOwnItem(
+                    jobId,
+                    wordsOf(job),
+                    resultHash,
+                    abi.encodePacked("ipfs://own-", uint16(s >> 48))
+                )
+            );
+            pred[i] = Pred(jobId, provider, 0, 0, true, kind == 7, resultHash);
+            (pred[i].reason, pred[i].altReason) = _batchReason(jobId, kind == 7, provider, locking);
+            if (pred[i].reason == bytes4(0)) {
+                ++expectedDelivered;
+                _takenInBatch[jobId] = _batchNonce;
+                locking[_providerIndex(provider)] += _info[jobId].job.collateral;
+            }
+        }
+        _runBatch("ownBatch", provider, encoded, pred, expectedDelivered);
+    }
+
+    /// @dev Sends a batch (signed, relayed by this handler, when `provider` is zero; else the
+    /// provider's own) and checks every item went as `pred` says.
+    function _runBatch(
+        string memory name,
+        address provider,
+        bytes memory encoded,
+        Pred[] memory pred,
+        uint256 expectedDelivered
+    ) private {
+        uint256 n = pred.length;
         uint256[] memory balancesBefore = _batchBalances();
         vm.recordLogs();
-        try market.submitAttestations(AttestationBatch.encode(items)) returns (uint256 delivered) {
+        function(bytes memory) external returns (uint256) send =
+            provider == address(0) ? market.submitAttestations : market.submitResults;
+        if (provider != address(0)) vm.prank(provider);
+        try send(encoded) returns (uint256 delivered) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
             if (delivered != expectedDelivered) {
-                _surprise("submitAttestations: delivered count", abi.encode(delivered, expectedDelivered));
+                _surprise(string.concat(name, ": delivered count"), abi.encode(delivered, expectedDelivered));
             }
             _checkBatchLogs(logs, pred);
             _observe(logs);
@@ -728,12 +794,12 @@ contract InferenceMarketHandler {
             for (uint256 i = 0; i < n; ++i) {
                 if (pred[i].reason == bytes4(0)) _deliverModel(pred[i].jobId, pred[i].signer, pred[i].resultHash);
             }
-            ++hits["batch"];
-            if (expectedDelivered != 0) ++hits["batch.delivered"];
-            if (expectedDelivered != n) ++hits["batch.rejectedItems"];
+            ++hits[bytes32(bytes(name))];
+            if (expectedDelivered != 0) ++hits[bytes32(bytes(string.concat(name, ".delivered")))];
+            if (expectedDelivered != n) ++hits[bytes32(bytes(string.concat(name, ".rejectedItems")))];
         } catch (bytes memory err) {
             vm.getRecordedLogs();
-            _surprise("submitAttestations reverted", err);
+            _surprise(string.concat(name, " reverted"), err);
         }
     }
 
@@ -3895,7 +3961,8 @@ contract InferenceMarketFuzzTest is Test {
             uint256 f = r % 24;
             if (f <= 1) h.requestJob(a, b, c, r >> 8, r >> 16, r >> 24);
             else if (f == 2) h.submitResult(a, b, c);
-            else if (f == 3) h.submitBatch(a, b);
+            else if (f == 3 && (r >> 32) % 2 == 0) h.submitBatch(a, b);
+            else if (f == 3) h.submitOwnBatch(a, b);
             else if (f == 4) h.commit(a, b, c, r >> 8);
             else if (f == 5) h.reveal(a, b, c, r >> 8);
             else if (f == 6) h.finalize(a, b);
@@ -3915,13 +3982,15 @@ contract InferenceMarketFuzzTest is Test {
             else h.juryReveal(a, b, c, r >> 8);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[33] memory reached = [
+        string[35] memory reached = [
             "requestJob",
             "requestJob.k>1",
             "requestJob.refused",
             "submitResult",
             "batch.delivered",
             "batch.rejectedItems",
+            "ownBatch.delivered",
+            "ownBatch.rejectedItems",
             "commit",
             "commit.refused",
             "reveal",

@@ -15,4 +15,16 @@ library AttestationBatch {
         bytes memory body = abi.encodePacked(it.jobId, abi.encode(it.job), it.resultHash, it.outputRef, it.signature);
         return abi.encodePacked(uint32(body.length), body);
     }
+
+    /// @notice One item of a provider's own batch, as {IInferenceMarket-submitResults} frames it:
+    /// `[len:uint32][jobId][job: its 6 words][resultHash][outputRef]` (the TypeScript `encodeResultItem`).
+    function encodeOwnItem(
+        uint256 jobId,
+        uint256[6] memory job,
+        bytes32 resultHash,
+        bytes memory outputRef
+    ) internal pure returns (bytes memory) {
+        bytes memory body = abi.encodePacked(jobId, job, resultHash, outputRef);
+        return abi.encodePacked(uint32(body.length), body);
+    }
 }
