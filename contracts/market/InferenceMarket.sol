@@ -548,7 +548,18 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         bytes32 resultHash,
         bytes calldata outputRef
     ) private {
-        _jobs[jobId] = JobWordLib.create(_deliveryHash(jobId, job, provider, resultHash), JobStatus.Delivered).withTime(
+        _deliverBound(jobId, _jobHash(jobId, job), provider, resultHash, outputRef);
+    }
+
+    /// @dev {_deliver} with the job's hash already computed.
+    function _deliverBound(
+        uint256 jobId,
+        uint256 jobHash,
+        address provider,
+        bytes32 resultHash,
+        bytes calldata outputRef
+    ) private {
+        _jobs[jobId] = JobWordLib.create(_deliveryHashOf(jobHash, provider, resultHash), JobStatus.Delivered).withTime(
             block.timestamp
         );
         emit ResultSubmitted(jobId, provider, resultHash, outputRef);
@@ -627,12 +638,13 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 refEnd
     ) private returns (bool) {
         (uint256 jobId, uint256[6] calldata job, bytes32 resultHash) = _itemFields(items, start);
-        bytes4 reason = _batchItemError(jobId, job, payee);
+        uint256 jobHash = _jobHash(jobId, job);
+        bytes4 reason = _batchItemError(jobId, jobHash, job, payee);
         if (reason != bytes4(0)) {
             emit AttestationRejected(jobId, payee.provider, reason);
             return false;
         }
-        _deliver(jobId, job, payee.provider, resultHash, items[start + OWN_ITEM_FIXED:refEnd]);
+        _deliverBound(jobId, jobHash, payee.provider, resultHash, items[start + OWN_ITEM_FIXED:refEnd]);
         payee.free -= job.collateral();
         payee.locking += job.collateral();
         return true;
@@ -698,12 +710,17 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev The reason a batch item cannot be delivered, as an error selector (zero if it can).
     /// The job's fields are read only once its hash matched (see {_deliverFramed}).
-    function _batchItemError(uint256 jobId, uint256[6] calldata job, Payee memory payee) private view returns (bytes4) {
+    function _batchItemError(
+        uint256 jobId,
+        uint256 jobHash,
+        uint256[6] calldata job,
+        Payee memory payee
+    ) private view returns (bytes4) {
         JobWord word = _jobs[jobId];
         JobStatus status = word.status();
         // Not open (delivered, ended): refused by status first, the word may bind a delivery.
         if (status != JobStatus.None && status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
-        if (!word.binds(_jobHash(jobId, job))) return InferenceMarketJobMismatch.selector;
+        if (!word.binds(jobHash)) return InferenceMarketJobMismatch.selector;
         if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
         if (job.redundancy() != 1) return InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > job.deadline()) return InferenceMarketDeadlinePassed.selector;

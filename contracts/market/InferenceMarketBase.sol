@@ -409,7 +409,20 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
         address provider,
         bytes32 resultHash
     ) internal pure returns (uint256) {
-        return uint256(keccak256(abi.encode(_jobHash(jobId, job), provider, resultHash)));
+        return _deliveryHashOf(_jobHash(jobId, job), provider, resultHash);
+    }
+
+    /// @dev {_deliveryHash} from the job's hash: `keccak256(abi.encode(jobHash, provider,
+    /// resultHash))`, hashed in free memory without allocating it (a batch hashes one per item).
+    function _deliveryHashOf(uint256 jobHash, address provider, bytes32 resultHash) internal pure returns (uint256 h) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, jobHash)
+            mstore(add(ptr, 0x20), and(provider, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(ptr, 0x40), resultHash)
+            h := keccak256(ptr, 0x60)
+        }
     }
 
     /// @dev keccak256(abi.encode(jobId, job)): the same words passed for another id hash
