@@ -34,16 +34,42 @@ import { encodeSafetensors } from "../node/tensors/safetensors.ts";
 import { parseEventLogsInSlices } from "../node/chain/watcher.ts";
 import { harness, makeJob, MARKET, marketAbi, PROVIDER } from "../test/helpers/fake-runner-deps.ts";
 import type { Job } from "../node/attest/attestation.ts";
+import { jobWords } from "../node/attest/job-words.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: "string", default: "1000" },
-    "per-block": { type: "string", default: "67" },
-    rounds: { type: "string", default: "1" },
-  },
-});
+const USAGE =
+  "Usage: npm run bench:cpu [-- --jobs <n> (default 1000)] [--per-block <n> (default 67)] [--rounds <n> (default 1)]";
+function parsed() {
+  try {
+    return parseArgs({
+      options: {
+        jobs: { type: "string", default: "1000" },
+        "per-block": { type: "string", default: "67" },
+        rounds: { type: "string", default: "1" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`bench:cpu: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = parsed();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const JOBS = Number(args.jobs);
 const PER_BLOCK = Number(args["per-block"]);
+for (const [name, n] of [
+  ["--jobs", JOBS],
+  ["--per-block", PER_BLOCK],
+  ["--rounds", Number(args.rounds)],
+] as const) {
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench:cpu: ${name} must be a positive integer\n${USAGE}`);
+    process.exit(2);
+  }
+}
 
 // Silero VAD v5: 512 samples + a [2, 1, 128] state + sr in; [1, 1] + [2, 1, 128] out.
 const wave = Array.from({ length: 512 }, (_, i) => Math.fround(0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000)));
@@ -74,7 +100,7 @@ function rawRequested(jobId: bigint, job: Job, block: number): Log {
     args: { jobId, client: job.client, modelId: job.modelId } as never,
   });
   const nonIndexed = requestedEvent.inputs.filter((i) => !i.indexed);
-  const data = encodeAbiParameters(nonIndexed, [job, INPUT, ""]);
+  const data = encodeAbiParameters(nonIndexed, [jobWords(job), INPUT, ""]);
   return {
     address: MARKET,
     topics,
