@@ -1,5 +1,6 @@
-import { keccak256, type Hex } from "viem";
+import type { Hex } from "viem";
 import { ConfigError } from "../errors.ts";
+import { keccakBytes } from "./keccak.ts";
 import {
   checkTensor,
   elementCount,
@@ -94,7 +95,7 @@ export function resultHashPreimage(outputs: TensorMap, quantum: number): Uint8Ar
 
 /** keccak256 of the canonical preimage: what providers commit to and clients recompute. */
 export function canonicalResultHash(outputs: TensorMap, quantum: number): Hex {
-  return keccak256(resultHashPreimage(outputs, quantum));
+  return keccakBytes(resultHashPreimage(outputs, quantum));
 }
 
 /**
