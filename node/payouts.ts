@@ -1,8 +1,10 @@
-import { encodeFunctionData, type Abi, type Address, zeroAddress } from "viem";
+import { encodeFunctionData, getAddress, type Abi, type Address, type PublicClient, zeroAddress } from "viem";
 import type { TxSubmitter } from "./chain/tx-sender.ts";
+import type { Journal } from "./journal/journal.ts";
 import type { Logger } from "./log.ts";
+import { createTicker, type Service, type ServiceDeps } from "./service.ts";
 
-export interface PayoutOptions {
+interface PayoutOptions {
   sender: Pick<TxSubmitter, "send">;
   market: Address;
   marketAbi: Abi;
@@ -15,7 +17,7 @@ export interface PayoutOptions {
 }
 
 /** Withdraws earnings on a policy: any token whose credited balance reaches its threshold. */
-export async function withdrawEarnings(o: PayoutOptions): Promise<{ token: Address; amount: bigint }[]> {
+async function withdrawEarnings(o: PayoutOptions): Promise<{ token: Address; amount: bigint }[]> {
   const done: { token: Address; amount: bigint }[] = [];
   for (const token of new Set([zeroAddress as Address, ...o.tokens()])) {
     const balance = await o.balanceOf(token);
@@ -31,4 +33,57 @@ export async function withdrawEarnings(o: PayoutOptions): Promise<{ token: Addre
     done.push({ token, amount: balance });
   }
   return done;
+}
+
+export interface PayoutsTimerDeps extends ServiceDeps {
+  sender: Pick<TxSubmitter, "send">;
+  market: Address;
+  marketAbi: Abi;
+  chain: Pick<PublicClient, "readContract">;
+  provider: Address;
+  journal: Pick<Journal, "paidTokens">;
+  minWithdraw: Record<string, bigint>;
+  intervalMs: number;
+  log: Logger;
+}
+
+/** The payouts timer: every `intervalMs`, withdraws each token whose balance reaches its threshold. */
+export function createPayoutsTimer(deps: PayoutsTimerDeps): Service {
+  const { chain, market, marketAbi, log } = deps;
+  // Compensation for seats that others left silent is credited in the registry's stake token:
+  // withdrawn with the fees (read once, when the first payout runs).
+  let stakeToken: Address | null = null;
+  const payout = async () => {
+    stakeToken ??= getAddress(
+      (await chain.readContract({ address: market, abi: marketAbi, functionName: "stakeToken" })) as Address,
+    );
+    const compensation = stakeToken;
+    await withdrawEarnings({
+      sender: deps.sender,
+      market,
+      marketAbi,
+      balanceOf: (token) =>
+        chain.readContract({
+          address: market,
+          abi: marketAbi,
+          functionName: "balanceOf",
+          args: [deps.provider, token],
+        }) as Promise<bigint>,
+      tokens: () => [
+        ...deps.journal
+          .paidTokens()
+          .map((t) => getAddress(t))
+          .filter((t) => t !== zeroAddress),
+        compensation,
+      ],
+      minWithdraw: deps.minWithdraw,
+      log,
+    });
+  };
+  return createTicker({
+    signal: deps.signal,
+    everyMs: deps.intervalMs,
+    run: payout,
+    onError: (error) => log.warn("withdrawal failed", { error: (error as Error).message }),
+  });
 }

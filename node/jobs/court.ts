@@ -22,8 +22,9 @@ import { turnOf } from "./scheduler.ts";
 import { backoffMs } from "./work-queue.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import { jobWords } from "../attest/job-words.ts";
+import type { Service, ServiceDeps } from "../service.ts";
 
-export interface CourtOptions {
+export interface CourtOptions extends ServiceDeps {
   journal: Journal;
   chain: Pick<ChainReader, "now" | "jobState" | "providerTerms" | "seatOf">;
   sender: TxSubmitter;
@@ -47,6 +48,12 @@ export interface CourtOptions {
   clock?: () => number;
 }
 
+export function createCourt(deps: CourtOptions): CourtService {
+  return new Court(deps);
+}
+
+export type CourtService = Court;
+
 /**
  * The runner's part in k = 1 challenges: it checks a sample of other providers' deliveries and
  * challenges a wrong one, and sits on the juries it is drawn for (compute, commit, reveal,
@@ -55,14 +62,19 @@ export interface CourtOptions {
  * twice, so a step can run again at any time (restart, reorg, retry). A juror that committed
  * always reveals: its salt is in the journal before its commit leaves the process.
  */
-export class CourtService {
+class Court implements Service {
   private readonly opts: CourtOptions;
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(options: CourtOptions) {
     this.opts = options;
+    // The shutdown: no duty step starts; those running finish (stop() waits for them).
+    options.signal?.addEventListener("abort", () => (this.stopped = true), { once: true });
   }
+
+  /** Nothing to begin: duties arrive by `onLogs` and `tick` (the runner's ticker). */
+  start(): void {}
 
   private get me(): Address {
     return getAddress(this.opts.sender.address);

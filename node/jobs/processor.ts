@@ -35,6 +35,7 @@ import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
 import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
+import type { Service, ServiceDeps } from "../service.ts";
 
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
 export function hasEnded(status: number): boolean {
@@ -77,7 +78,7 @@ export interface ModelSource {
 /** Which stale jobs the runner finalizes: those it holds a seat in, every job it saw, or none. */
 export type ExpiryMode = "own" | "all" | "off";
 
-export interface ProcessorOptions {
+export interface ProcessorOptions extends ServiceDeps {
   journal: Journal;
   chain: ChainReader;
   sender: TxSubmitter;
@@ -147,6 +148,12 @@ const MAX_WOULD_REVERT = 3;
  */
 const MAX_CLAIMS = 4;
 
+export function createJobProcessor(deps: ProcessorOptions): JobProcessor {
+  return new Processor(deps);
+}
+
+export type JobProcessor = Processor;
+
 /**
  * Takes each job from the journal through its states: decide, compute, attest (submit, or
  * commit then reveal), and follows the chain to its end. Every step is idempotent, reads the chain
@@ -157,8 +164,10 @@ const MAX_CLAIMS = 4;
  * Jobs waiting for the chain are woken by its events and otherwise looked at every
  * `followIntervalMs`; failed steps back off exponentially and stop at the job's deadline.
  */
-export class JobProcessor {
+class Processor implements Service {
   private readonly o: ProcessorOptions;
+  /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
+  private readonly stopping = new AbortController();
   private readonly queue: WorkQueue;
   /** Compute slots: model fetch, input fetch and inference all count against maxConcurrentJobs. */
   private readonly computeSlots: Gate;
@@ -187,6 +196,7 @@ export class JobProcessor {
   constructor(options: ProcessorOptions) {
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
     this.o = { ...options, chain: throughLoopBudget(options.chain) };
+    options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
       options.maxConcurrentSteps,
@@ -339,8 +349,16 @@ export class JobProcessor {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Nothing to begin: jobs arrive by `onLogs`, `kick` and `tick` (the runner's ticker). */
+  start(): void {}
+
+  private halt(): void {
     this.stopped = true;
+    this.stopping.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.halt();
     await this.queue.drain();
     // Results in a batch: the batcher was flushed and the sender closed first (see runner.ts), so
     // these settle at once; their jobs stay "computed" in the journal and resume on restart.
@@ -1012,6 +1030,11 @@ export class JobProcessor {
 
   private onStepError(rec: JobRecord, error: unknown): void {
     const { log, metrics } = this.o;
+    if (this.stopping.signal.aborted) {
+      // Cancelled by the shutdown, not failed: the journal resumes the step on restart as it was.
+      log.debug("job step cancelled by the stop", { jobId: rec.jobId, state: rec.state, error: oneLine(error) });
+      return;
+    }
     const attempts = rec.attempts + 1;
     if (error instanceof TxWouldRevertError) {
       // The chain moved on (another provider was first, a deadline): nothing was sent. The next
@@ -1159,7 +1182,7 @@ export class JobProcessor {
       throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
     // The content store checks every block against the CID, so the bytes are the CID's bytes.
     const bytes = await this.o.content.get(rec.inputCid, {
-      signal: AbortSignal.timeout(this.o.fetchTimeoutMs),
+      signal: AbortSignal.any([AbortSignal.timeout(this.o.fetchTimeoutMs), this.stopping.signal]),
       maxBytes: this.o.maxInputBytes,
     });
     this.o.metrics.bytesFetched.inc(bytes.byteLength);
