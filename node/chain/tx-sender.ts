@@ -218,20 +218,42 @@ export class TxSender implements TxSubmitter {
   private closed = false;
   private readonly wakeOnClose = new Set<() => void>();
 
-  private readonly o: TxSenderOptions;
+  private readonly account: LocalAccount;
+  private readonly chain: Chain;
+  private readonly confirmTimeoutMs: number;
+  private readonly errorAbi: Abi;
+  private readonly feeBumpPercent: number;
+  private readonly journal: Journal;
+  private readonly log: Logger;
+  private readonly maxFeePerGas: bigint;
+  private readonly onEvent: ((event: TxEvent) => void) | undefined;
+  private readonly onFailure: ((kind: TxKind) => void) | undefined;
+  private readonly rebroadcastMs: number | undefined;
+  private readonly rpc: TxRpc;
   private readonly pollMs: number;
   private readonly maxBackoffMs: number;
 
   constructor(options: TxSenderOptions) {
     if (options.feeBumpPercent < Number(NODE_MIN_BUMP_PERCENT))
       throw new RangeError("feeBumpPercent must be at least 10: nodes refuse smaller replacements");
-    this.o = options;
+    this.account = options.account;
+    this.chain = options.chain;
+    this.confirmTimeoutMs = options.confirmTimeoutMs;
+    this.errorAbi = options.errorAbi;
+    this.feeBumpPercent = options.feeBumpPercent;
+    this.journal = options.journal;
+    this.log = options.log;
+    this.maxFeePerGas = options.maxFeePerGas;
+    this.onEvent = options.onEvent;
+    this.onFailure = options.onFailure;
+    this.rebroadcastMs = options.rebroadcastMs;
+    this.rpc = options.rpc;
     this.pollMs = options.pollIntervalMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
   }
 
   get address(): Address {
-    return this.o.account.address;
+    return this.account.address;
   }
 
   /**
@@ -241,19 +263,19 @@ export class TxSender implements TxSubmitter {
    */
   async init(): Promise<void> {
     const pending = await this.retrying("getTransactionCount", 5, () =>
-      this.o.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }),
+      this.rpc.getTransactionCount({ address: this.address, blockTag: "pending" }),
     );
-    this.nextNonce = Math.max(pending, this.o.journal.maxNonce() + 1);
-    const byNonce = groupByNonce(this.o.journal.unsettledTxs());
+    this.nextNonce = Math.max(pending, this.journal.maxNonce() + 1);
+    const byNonce = groupByNonce(this.journal.unsettledTxs());
     if (byNonce.size === 0) return;
-    this.o.log.info("confirming transactions of a previous run", { count: byNonce.size });
+    this.log.info("confirming transactions of a previous run", { count: byNonce.size });
     // One sync covers every record (a "signed" one may not have reached the disk before a crash).
-    await this.o.journal.sync();
+    await this.journal.sync();
     for (const [nonce, attempts] of byNonce) {
       if (this.confirming.has(nonce)) continue;
       const sent = this.broadcast(attempts.at(-1)!, { synced: true });
       await sent;
-      this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
+      this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce), sent));
     }
   }
 
@@ -271,10 +293,10 @@ export class TxSender implements TxSubmitter {
    * commit) is kept unseen: it depends on what the new chain has not mined yet.
    */
   async reconcile(): Promise<void> {
-    const chainNonce = await this.o.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
-    const reopened = this.o.journal.reopenTxsFrom(chainNonce);
+    const chainNonce = await this.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
+    const reopened = this.journal.reopenTxsFrom(chainNonce);
     if (reopened.length === 0) return;
-    this.o.log.warn("reorg dropped our transactions; checking them against the new chain", {
+    this.log.warn("reorg dropped our transactions; checking them against the new chain", {
       from: chainNonce,
       count: reopened.length,
     });
@@ -284,13 +306,13 @@ export class TxSender implements TxSubmitter {
       if (newest.kind !== "void" && (await this.wouldRevert(newest, verdicts))) this.voiding.add(nonce);
       if (this.voiding.has(nonce)) {
         // The loop waiting on this nonce (or a new one) signs and sends the no-op at its next look.
-        if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce)));
+        if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce)));
         continue;
       }
       const sent = this.broadcast(newest);
       await sent;
       // A loop still waiting on this nonce goes on (it polls every attempt); otherwise start one.
-      if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.o.journal.txsWithNonce(nonce), sent));
+      if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce), sent));
     }
   }
 
@@ -306,14 +328,14 @@ export class TxSender implements TxSubmitter {
     let reverts = false;
     if (parsed.to) {
       try {
-        await this.o.rpc.estimateGas({
-          account: this.o.account,
+        await this.rpc.estimateGas({
+          account: this.account,
           to: parsed.to,
           data: parsed.data ?? "0x",
           value: parsed.value ?? 0n,
         });
       } catch (error) {
-        reverts = revertName(error, this.o.errorAbi) !== undefined || isRevert(error);
+        reverts = revertName(error, this.errorAbi) !== undefined || isRevert(error);
         if (!reverts) this.event({ type: "rpcError", method: "estimateGas", error });
       }
     }
@@ -339,7 +361,7 @@ export class TxSender implements TxSubmitter {
   /** Waits for a journaled transaction of an earlier run (re-broadcasting it if needed). */
   resume(tx: TxRecord): Promise<TransactionReceipt> {
     return this.join(tx.nonce, () => {
-      const attempts = this.o.journal.txsWithNonce(tx.nonce);
+      const attempts = this.journal.txsWithNonce(tx.nonce);
       return this.confirm(attempts.length > 0 ? attempts : [tx]);
     });
   }
@@ -361,16 +383,16 @@ export class TxSender implements TxSubmitter {
     // Background confirmations (init, reconcile) may have no caller yet: log their failure here.
     confirmation.then(forget, (error: unknown) => {
       forget();
-      this.o.log.debug("transaction did not settle", { nonce, error: oneLine(error) });
+      this.log.debug("transaction did not settle", { nonce, error: oneLine(error) });
     });
     return confirmation;
   }
 
   private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: Fees }> {
-    const { rpc, account } = this.o;
+    const { rpc, account } = this;
     const [gas, fees] = await Promise.all([
       rpc.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
-        const name = revertName(error, this.o.errorAbi);
+        const name = revertName(error, this.errorAbi);
         if (name !== undefined || isRevert(error)) {
           throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
         }
@@ -402,8 +424,8 @@ export class TxSender implements TxSubmitter {
   }
 
   private async nextBaseFee(): Promise<bigint | null> {
-    if (!this.o.rpc.nextBaseFee) return null;
-    return this.o.rpc.nextBaseFee().catch((error: unknown) => {
+    if (!this.rpc.nextBaseFee) return null;
+    return this.rpc.nextBaseFee().catch((error: unknown) => {
       this.event({ type: "rpcError", method: "nextBaseFee", error });
       return null;
     });
@@ -411,7 +433,7 @@ export class TxSender implements TxSubmitter {
 
   /** Fees within the configured maximum (and a tip never above the fee cap). */
   private capped(fees: Fees): Fees {
-    const maxFeePerGas = min(fees.maxFeePerGas, this.o.maxFeePerGas);
+    const maxFeePerGas = min(fees.maxFeePerGas, this.maxFeePerGas);
     return { maxFeePerGas, maxPriorityFeePerGas: min(fees.maxPriorityFeePerGas, maxFeePerGas) };
   }
 
@@ -421,8 +443,8 @@ export class TxSender implements TxSubmitter {
    */
   private async signAndRecord(req: TxRequest, gas: bigint, fees: Fees) {
     const nonce = this.nextNonce;
-    const raw = await this.o.account.signTransaction({
-      chainId: this.o.chain.id,
+    const raw = await this.account.signTransaction({
+      chainId: this.chain.id,
       type: "eip1559",
       to: req.to,
       data: req.data,
@@ -431,7 +453,7 @@ export class TxSender implements TxSubmitter {
       nonce,
       ...fees,
     });
-    const first = this.o.journal.recordTx(
+    const first = this.journal.recordTx(
       { jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw },
       req.jobIds,
     );
@@ -439,7 +461,7 @@ export class TxSender implements TxSubmitter {
     this.nextNonce = Math.max(this.nextNonce, nonce + 1);
     // Started here, synchronously after the record, so the order of first broadcasts is the
     // order of nonces. The sync is requested now and runs (grouped) while earlier ones go out.
-    const durable = this.o.journal.sync();
+    const durable = this.journal.sync();
     const previous = this.lastBroadcast;
     const sent = (async () => {
       await durable;
@@ -467,7 +489,7 @@ export class TxSender implements TxSubmitter {
   }
 
   private async confirmLoop(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
-    const { journal, log } = this.o;
+    const { journal, log } = this;
     let current = attempts.at(-1)!;
     const voidRequested = () => this.voiding.has(current.nonce) && attempts.at(-1)!.kind !== "void";
     let outcome: Broadcast | "skip" = voidRequested()
@@ -502,7 +524,7 @@ export class TxSender implements TxSubmitter {
       const attempt = current;
       const waited = await this.waitAny(
         attempts,
-        quick ? 0 : this.o.confirmTimeoutMs,
+        quick ? 0 : this.confirmTimeoutMs,
         () => this.broadcast(attempt),
         outcome === "failed",
         voidRequested,
@@ -515,7 +537,7 @@ export class TxSender implements TxSubmitter {
       this.checkOpen(current);
       if (waited === "feeTooLow") outcome = "feeTooLow";
 
-      const chainNonce = await this.o.rpc
+      const chainNonce = await this.rpc
         .getTransactionCount({ address: this.address, blockTag: "latest" })
         .catch((error: unknown) => {
           this.event({ type: "rpcError", method: "getTransactionCount", error });
@@ -534,7 +556,7 @@ export class TxSender implements TxSubmitter {
         if (found === "none") {
           // A reorg between the nonce read and the receipt look can drop our transaction after
           // the nonce read counted it: read the nonce again before calling it taken.
-          const again = await this.o.rpc
+          const again = await this.rpc
             .getTransactionCount({ address: this.address, blockTag: "latest" })
             .catch(() => null);
           if (again === null || again <= current.nonce) found = "unknown";
@@ -543,7 +565,7 @@ export class TxSender implements TxSubmitter {
           for (const a of attempts) journal.setTxStatus(a.hash, "replaced");
           this.event({ type: "nonceTaken", kind: current.kind, nonce: current.nonce });
           await this.resyncNonce();
-          this.o.onFailure?.(current.kind);
+          this.onFailure?.(current.kind);
           throw new TxNonceTakenError(
             `${current.kind} nonce ${current.nonce} was used by a transaction that is not ours`,
           );
@@ -583,7 +605,7 @@ export class TxSender implements TxSubmitter {
 
   private settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
     for (const a of attempts)
-      this.o.journal.setTxStatus(
+      this.journal.setTxStatus(
         a.hash,
         a.hash === receipt.transactionHash ? (receipt.status === "success" ? "mined" : "reverted") : "replaced",
       );
@@ -594,7 +616,7 @@ export class TxSender implements TxSubmitter {
       );
     }
     if (receipt.status !== "success") {
-      this.o.onFailure?.(current.kind);
+      this.onFailure?.(current.kind);
       throw new TxRevertedError(`${current.kind} transaction ${receipt.transactionHash} reverted`);
     }
     return receipt;
@@ -610,14 +632,14 @@ export class TxSender implements TxSubmitter {
     if (prev.type !== "eip1559" || prev.maxFeePerGas === undefined || prev.maxPriorityFeePerGas === undefined) {
       throw new TypeError(`journaled transaction ${current.hash} is not an EIP-1559 transaction`);
     }
-    const estimate = await this.o.rpc.estimateFeesPerGas().then(
+    const estimate = await this.rpc.estimateFeesPerGas().then(
       (fees) => this.withHeadroom(fees),
       (error: unknown) => {
         this.event({ type: "rpcError", method: "estimateFeesPerGas", error });
         return null; // bump on the previous fees alone
       },
     );
-    const pct = BigInt(this.o.feeBumpPercent);
+    const pct = BigInt(this.feeBumpPercent);
     const raised = (v: bigint) => ceilDiv(v * (100n + pct), 100n);
     const fees = this.capped({
       maxFeePerGas: max(raised(prev.maxFeePerGas), estimate?.maxFeePerGas ?? 0n),
@@ -625,7 +647,7 @@ export class TxSender implements TxSubmitter {
     });
     const enough = (next: bigint, before: bigint) =>
       next * 100n >= before * (100n + NODE_MIN_BUMP_PERCENT) && next > before;
-    const capped = fees.maxFeePerGas === this.o.maxFeePerGas;
+    const capped = fees.maxFeePerGas === this.maxFeePerGas;
     if (
       !enough(fees.maxFeePerGas, prev.maxFeePerGas) ||
       !enough(fees.maxPriorityFeePerGas, prev.maxPriorityFeePerGas)
@@ -643,15 +665,15 @@ export class TxSender implements TxSubmitter {
     const shape = opts.void
       ? { to: this.address, data: "0x" as Hex, value: 0n, gas: VOID_GAS }
       : { to: prev.to, data: prev.data, value: prev.value ?? 0n, gas: prev.gas, accessList: prev.accessList };
-    const raw = await this.o.account.signTransaction({
-      chainId: prev.chainId ?? this.o.chain.id,
+    const raw = await this.account.signTransaction({
+      chainId: prev.chainId ?? this.chain.id,
       type: "eip1559",
       nonce: current.nonce,
       ...shape,
       ...fees,
     });
     this.event({ type: "feeBump", kind: current.kind, nonce: current.nonce, fees, capped });
-    return this.o.journal.recordTx({
+    return this.journal.recordTx({
       jobId: current.jobId,
       kind: opts.void ? "void" : current.kind,
       nonce: current.nonce,
@@ -662,14 +684,14 @@ export class TxSender implements TxSubmitter {
 
   /** Moves the next nonce on to the chain's pending count, if the chain is ahead (key used elsewhere). */
   private async resyncNonce(): Promise<void> {
-    const pending = await this.o.rpc
+    const pending = await this.rpc
       .getTransactionCount({ address: this.address, blockTag: "pending" })
       .catch((error: unknown) => {
         this.event({ type: "rpcError", method: "getTransactionCount", error });
         return null;
       });
     if (pending !== null && pending > this.nextNonce) {
-      this.o.log.warn("the chain's nonce passed ours (is the key used elsewhere?); going on from it", {
+      this.log.warn("the chain's nonce passed ours (is the key used elsewhere?); going on from it", {
         from: this.nextNonce,
         to: pending,
       });
@@ -681,24 +703,24 @@ export class TxSender implements TxSubmitter {
   private async broadcast(tx: TxRecord, opts: { synced?: boolean } = {}): Promise<Broadcast> {
     // Journal before broadcast: the record of this transaction is on disk (not only in the page
     // cache) before it can reach the node, so not even a power cut makes us sign a second one.
-    if (!opts.synced) await this.o.journal.sync();
+    if (!opts.synced) await this.journal.sync();
     try {
-      await this.o.rpc.sendRawTransaction({ serializedTransaction: tx.raw });
-      this.o.journal.markTxSent(tx.hash);
+      await this.rpc.sendRawTransaction({ serializedTransaction: tx.raw });
+      this.journal.markTxSent(tx.hash);
       return "sent";
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (/nonce too low|nonce has already been used|nonce is too low/i.test(message)) {
         // The nonce is used (by an earlier attempt of ours or by another transaction); the
         // receipts tell which. The key may be in use elsewhere: catch up with the chain.
-        this.o.log.debug("broadcast refused: nonce too low", { hash: tx.hash, nonce: tx.nonce });
+        this.log.debug("broadcast refused: nonce too low", { hash: tx.hash, nonce: tx.nonce });
         await this.resyncNonce();
         return "nonceTooLow";
       }
       // "already known": an earlier broadcast (or attempt) is in the pool. A fee below the base
       // fee (a spike) or the pool's minimum: bump now rather than wait out the timeout. Anything
       // else is an RPC failure: broadcast again at the next look.
-      this.o.log.debug("broadcast refused", { hash: tx.hash, error: oneLine(error) });
+      this.log.debug("broadcast refused", { hash: tx.hash, error: oneLine(error) });
       if (/already known|already imported|known transaction|replacement transaction underpriced/i.test(message))
         return "refused";
       if (/base fee|basefee|fee cap less than|fee too low|underpriced|max fee per gas less/i.test(message))
@@ -732,7 +754,7 @@ export class TxSender implements TxSubmitter {
       if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
       if (
         rebroadcast &&
-        Date.now() - lastBroadcast >= Math.min(this.o.rebroadcastMs ?? REBROADCAST_MS, this.o.confirmTimeoutMs / 3)
+        Date.now() - lastBroadcast >= Math.min(this.rebroadcastMs ?? REBROADCAST_MS, this.confirmTimeoutMs / 3)
       ) {
         // Cheap when the pool has it ("already known"); puts it back when the pool dropped it or
         // the first broadcast failed at the RPC, instead of losing a whole confirmation timeout.
@@ -754,7 +776,7 @@ export class TxSender implements TxSubmitter {
   private async belowBaseFee(tx: TxRecord): Promise<boolean> {
     const base = await this.nextBaseFee();
     const fee = parseTransaction(tx.raw).maxFeePerGas;
-    return base !== null && fee !== undefined && fee < base && fee < this.o.maxFeePerGas;
+    return base !== null && fee !== undefined && fee < base && fee < this.maxFeePerGas;
   }
 
   /** One look at every attempt: its receipt, "none" when the node says none is mined, or "unknown". */
@@ -762,7 +784,7 @@ export class TxSender implements TxSubmitter {
     let unknown = false;
     for (const a of attempts) {
       try {
-        return await this.o.rpc.getTransactionReceipt({ hash: a.hash });
+        return await this.rpc.getTransactionReceipt({ hash: a.hash });
       } catch (error) {
         if (isReceiptNotFound(error)) continue;
         this.event({ type: "rpcError", method: "getTransactionReceipt", error });
@@ -781,7 +803,7 @@ export class TxSender implements TxSubmitter {
       } catch (error) {
         this.event({ type: "rpcError", method, error });
         if (this.closed || attempt >= tries) throw error;
-        this.o.log.warn("RPC call failed; retrying", { method, error: oneLine(error) });
+        this.log.warn("RPC call failed; retrying", { method, error: oneLine(error) });
         await this.sleep(backoff);
         backoff = Math.min(this.maxBackoffMs, backoff * 2);
       }
@@ -807,7 +829,7 @@ export class TxSender implements TxSubmitter {
   }
 
   private event(event: TxEvent): void {
-    this.o.onEvent?.(event);
+    this.onEvent?.(event);
   }
 }
 

@@ -165,7 +165,39 @@ export type JobProcessor = Processor;
  * `followIntervalMs`; failed steps back off exponentially and stop at the job's deadline.
  */
 class Processor implements Service {
-  private readonly o: ProcessorOptions;
+  private readonly abstain: ((outputs: Record<string, Tensor>, outputQuantum: number) => string | null) | undefined;
+  private readonly allowedModels: ReadonlySet<Hex> | null;
+  private readonly batcher: DeliveryBatcher | undefined;
+  private readonly chain: ChainReader;
+  private readonly chainId: number;
+  private readonly clock: (() => number) | undefined;
+  private readonly commitMarginSeconds: number;
+  private readonly content: Pick<ContentStore, "get" | "add" | "release">;
+  private readonly executor: Pick<Executor, "load" | "run" | "unload">;
+  private readonly expireStaleJobs: ExpiryMode;
+  private readonly fetchTimeoutMs: number;
+  private readonly followIntervalMs: number;
+  private readonly inferenceTimeoutMs: number;
+  private readonly inlineOutputMaxBytes: number;
+  private readonly journal: Journal;
+  private readonly log: Logger;
+  private readonly market: Address;
+  private readonly marketAbi: Abi;
+  private readonly maxConcurrentSteps: number;
+  private readonly maxInputBytes: number;
+  private readonly metrics: Metrics;
+  private readonly minFee: (token: Address) => bigint | undefined;
+  private readonly models: ModelSource;
+  private readonly prefetch: boolean;
+  private readonly removeOutputs: (jobId: bigint) => void;
+  private readonly retentionMs: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly revealMarginSeconds: number;
+  private readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
+  private readonly sender: TxSubmitter;
+  private readonly spreadMs: number;
+  private readonly wallet: Wallet;
   /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
   private readonly stopping = new AbortController();
   private readonly queue: WorkQueue;
@@ -194,28 +226,60 @@ class Processor implements Service {
   private stopped = false;
 
   constructor(options: ProcessorOptions) {
+    this.abstain = options.abstain;
+    this.allowedModels = options.allowedModels;
+    this.batcher = options.batcher;
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
-    this.o = { ...options, chain: throughLoopBudget(options.chain) };
+    this.chain = throughLoopBudget(options.chain);
+    this.chainId = options.chainId;
+    this.clock = options.clock;
+    this.commitMarginSeconds = options.commitMarginSeconds;
+    this.content = options.content;
+    this.executor = options.executor;
+    this.expireStaleJobs = options.expireStaleJobs;
+    this.fetchTimeoutMs = options.fetchTimeoutMs;
+    this.followIntervalMs = options.followIntervalMs;
+    this.inferenceTimeoutMs = options.inferenceTimeoutMs;
+    this.inlineOutputMaxBytes = options.inlineOutputMaxBytes;
+    this.journal = options.journal;
+    this.log = options.log;
+    this.market = options.market;
+    this.marketAbi = options.marketAbi;
+    this.maxConcurrentSteps = options.maxConcurrentSteps;
+    this.maxInputBytes = options.maxInputBytes;
+    this.metrics = options.metrics;
+    this.minFee = options.minFee;
+    this.models = options.models;
+    this.prefetch = options.prefetch;
+    this.removeOutputs = options.removeOutputs;
+    this.retentionMs = options.retentionMs;
+    this.retryBaseMs = options.retryBaseMs;
+    this.retryMaxMs = options.retryMaxMs;
+    this.revealMarginSeconds = options.revealMarginSeconds;
+    this.saveOutputs = options.saveOutputs;
+    this.sender = options.sender;
+    this.spreadMs = options.spreadMs;
+    this.wallet = options.wallet;
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
       options.maxConcurrentSteps,
       (key) => this.advance(BigInt(key)),
-      (key, error) => this.o.log.error("job step failed", { jobId: key, error }),
+      (key, error) => this.log.error("job step failed", { jobId: key, error }),
     );
   }
 
   get address(): Address {
-    return this.o.sender.address;
+    return this.sender.address;
   }
 
   private now(): number {
-    return (this.o.clock ?? Date.now)();
+    return (this.clock ?? Date.now)();
   }
 
   /** Events of one confirmed block range, in order. */
   async onLogs(logs: DecodedLog[]): Promise<void> {
-    const { journal, log } = this.o;
+    const { journal, log } = this;
     const activated = new Map<Hex, number>();
     for (const l of logs) {
       // A block of a burst holds hundreds of events, each a journal write: the loop budget lets
@@ -298,8 +362,8 @@ class Processor implements Service {
           if (journal.noteChainFact(jobId!, {}, block)) this.kick(jobId!, true);
           break;
         case "VersionRetired":
-          this.o.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
-          void this.o.executor
+          this.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
+          void this.executor
             .unload(versionKey({ modelId: a.modelId as Hex, version: Number(a.version) }))
             .catch(() => undefined);
           break;
@@ -311,12 +375,12 @@ class Processor implements Service {
       }
     }
     // Only the newest activation of each model in the range: a backfill does not fetch history.
-    for (const [modelId, version] of activated) void this.prefetch(modelId, version);
+    for (const [modelId, version] of activated) void this.prefetchVersion(modelId, version);
   }
 
   /** A k = 1 job: its seats and reveals are a jury's (the court service's), not ours to follow. */
   private isK1(jobId: bigint): boolean {
-    return this.o.journal.getJob(jobId)?.job.redundancy === 1;
+    return this.journal.getJob(jobId)?.job.redundancy === 1;
   }
 
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
@@ -328,9 +392,9 @@ class Processor implements Service {
   /** Advances every job whose wait is over; runs the expiry service and the pruning. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    const room = Math.max(0, this.o.maxConcurrentSteps * 4 - this.queue.size());
-    for (const rec of this.o.journal.dueJobs(this.now(), room)) this.kick(rec.jobId, rec.state === "committed");
-    if (this.o.expireStaleJobs !== "off" && !this.expiring) {
+    const room = Math.max(0, this.maxConcurrentSteps * 4 - this.queue.size());
+    for (const rec of this.journal.dueJobs(this.now(), room)) this.kick(rec.jobId, rec.state === "committed");
+    if (this.expireStaleJobs !== "off" && !this.expiring) {
       this.expiring = true;
       try {
         await this.expireStale();
@@ -338,7 +402,7 @@ class Processor implements Service {
         this.expiring = false;
       }
     }
-    if (!this.pruning && this.now() - this.lastPrune >= Math.min(60_000, this.o.retentionMs)) {
+    if (!this.pruning && this.now() - this.lastPrune >= Math.min(60_000, this.retentionMs)) {
       this.pruning = true;
       try {
         await this.prune();
@@ -377,7 +441,7 @@ class Processor implements Service {
   // ------------------------------------------------------------------ the state machine
 
   private async advance(jobId: bigint): Promise<void> {
-    const { journal } = this.o;
+    const { journal } = this;
     for (let step = 0; step < 8 && !this.stopped; step++) {
       // Each step's work on this thread waits its share of the loop (a burst runs many at once).
       await loopBudget.turn();
@@ -416,7 +480,7 @@ class Processor implements Service {
   }
 
   private async decide(rec: JobRecord): Promise<void> {
-    const { chain } = this.o;
+    const { chain } = this;
     const [provider, readNow, state] = await Promise.all([
       chain.providerTerms(),
       chain.now(),
@@ -429,19 +493,19 @@ class Processor implements Service {
     const now = Math.max(readNow, rec.job.requestedAt);
     const reason = declineReason(rec.job, {
       provider,
-      allowedModels: this.o.allowedModels,
-      minFee: this.o.minFee,
+      allowedModels: this.allowedModels,
+      minFee: this.minFee,
       now,
     });
     if (reason) return this.end(rec, "skipped", reason);
     if (rec.job.redundancy > 1) {
-      if (rec.job.revealWindow < this.o.revealMarginSeconds)
+      if (rec.job.revealWindow < this.revealMarginSeconds)
         return this.end(
           rec,
           "skipped",
-          `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.o.revealMarginSeconds} s`,
+          `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.revealMarginSeconds} s`,
         );
-      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline)
+      if (now + this.commitMarginSeconds > rec.job.commitDeadline)
         return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
     }
     // Assignment (market v2): wait for this provider's turn instead of racing the others; the job
@@ -469,13 +533,13 @@ class Processor implements Service {
     // this thread: each waits its share of the loop, so a burst of jobs does not stack them up.
     await loopBudget.turn();
     const signature = await signAttestation(
-      this.o.wallet,
-      this.o.chainId,
-      this.o.market,
+      this.wallet,
+      this.chainId,
+      this.market,
       attestationFor(rec.jobId, rec.job, resultHash, outputRef),
     );
     if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
-      this.o.log.info("job computed", {
+      this.log.info("job computed", {
         jobId: rec.jobId,
         resultHash,
         inferenceMs: result.inferenceMs,
@@ -492,7 +556,7 @@ class Processor implements Service {
   async runJob(
     rec: JobRecord,
   ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
-    const { chain, models, executor, metrics } = this.o;
+    const { chain, models, executor, metrics } = this;
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     const release = await this.computeSlots.acquire();
@@ -503,24 +567,24 @@ class Processor implements Service {
       const input = await this.inputOf(rec);
       await executor.load(model.key, model.path, model.schema);
       result = await executor.run(model.key, decodeSafetensors(input).tensors, {
-        timeoutMs: this.o.inferenceTimeoutMs,
+        timeoutMs: this.inferenceTimeoutMs,
       });
     } finally {
       release();
     }
     metrics.inferenceSeconds.observe(result.inferenceMs / 1000);
     const quantum = quantumFromChain(version.outputQuantum);
-    const abstained = this.o.abstain?.(result.outputs, quantum);
+    const abstained = this.abstain?.(result.outputs, quantum);
     if (abstained) return { abstained };
     await loopBudget.turn();
     const resultHash = canonicalResultHash(result.outputs, quantum);
     await loopBudget.turn();
     const safetensors = encodeSafetensors(result.outputs);
-    this.o.saveOutputs(rec.jobId, safetensors);
+    this.saveOutputs(rec.jobId, safetensors);
     const outputRef =
-      safetensors.byteLength <= this.o.inlineOutputMaxBytes
+      safetensors.byteLength <= this.inlineOutputMaxBytes
         ? encodeOutputRef({ kind: "inline", bytes: safetensors })
-        : encodeOutputRef({ kind: "ipfs", cid: await this.o.content.add(safetensors) });
+        : encodeOutputRef({ kind: "ipfs", cid: await this.content.add(safetensors) });
     return {
       resultHash,
       outputRef,
@@ -541,26 +605,26 @@ class Processor implements Service {
     }
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
-      const [state, past] = await Promise.all([this.o.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
+      const [state, past] = await Promise.all([this.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
       if (state.status !== JobStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
     }
     const key = rec.jobId.toString();
     const batched =
-      this.o.batcher &&
+      this.batcher &&
       !batch.used &&
       !this.singly.has(key) &&
-      this.o.journal.txsFor(rec.jobId, "submit").length === 0 &&
+      this.journal.txsFor(rec.jobId, "submit").length === 0 &&
       rec.signature !== null;
-    if (this.o.batcher && (batch.pending || batched)) {
+    if (this.batcher && (batch.pending || batched)) {
       // The result rides in a batch. The step does not wait for it to be mined (a step slot held
       // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
       // back in deliveredInBatch, which moves the job on and wakes it.
       if (!this.delivering.has(key)) {
         const outcome = batch.pending
-          ? this.o.batcher.resume(batch.pending, rec.jobId)
-          : this.o.batcher.deliver({
+          ? this.batcher.resume(batch.pending, rec.jobId)
+          : this.batcher.deliver({
               jobId: rec.jobId,
               job: rec.job,
               resultHash: rec.resultHash!,
@@ -593,7 +657,7 @@ class Processor implements Service {
 
   /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
   private batchAttempts(rec: JobRecord, kind: "batch" | "claim"): TxRecord[] {
-    const txs = this.o.journal.batchTxsFor(rec.jobId);
+    const txs = this.journal.batchTxsFor(rec.jobId);
     const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
     return txs.filter((t) => nonces.has(t.nonce));
   }
@@ -604,7 +668,7 @@ class Processor implements Service {
     this.delivering.delete(key); // before the kick below: the job's next step acts
     if (this.stopped) return;
     try {
-      const rec = this.o.journal.getJob(jobId);
+      const rec = this.journal.getJob(jobId);
       // Moved on meanwhile (its ResultSubmitted came first, a reorg replaced the job): nothing to do.
       if (!rec || rec.state !== "computed") return;
       if (outcome === null) {
@@ -621,16 +685,16 @@ class Processor implements Service {
         // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
         // took is lost, one still open goes as its own submitResult, whose estimate says why not).
         this.singly.add(key);
-        this.o.log.info("batch item rejected by the market; the job is looked at again alone", {
+        this.log.info("batch item rejected by the market; the job is looked at again alone", {
           jobId,
           reason: outcome.reason,
           tx: outcome.transactionHash,
         });
-        this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+        this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
       }
       this.kick(jobId);
     } catch (e) {
-      this.o.log.error("batch outcome not recorded", { jobId, error: oneLine(e) });
+      this.log.error("batch outcome not recorded", { jobId, error: oneLine(e) });
     }
   }
 
@@ -640,7 +704,7 @@ class Processor implements Service {
    * One voided after a reorg, or whose nonce another transaction took, carried nothing.
    */
   private batchOf(rec: JobRecord): { pending: TxRecord | null; used: boolean } {
-    if (!this.o.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
+    if (!this.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
     const txs = this.batchAttempts(rec, "batch");
     const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
     const used = txs.some((t) => t.kind === "batch" && (t.status === "mined" || t.status === "reverted"));
@@ -656,7 +720,7 @@ class Processor implements Service {
     const live = this.hasLiveTx(rec, "commit");
     if (!live) {
       await this.spread(rec);
-      const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
       if (state.status !== JobStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
         const seat =
@@ -668,7 +732,7 @@ class Processor implements Service {
       }
       // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
       // with no time left to reveal; never commit unless there is room for both.
-      if (now + this.o.commitMarginSeconds > rec.job.commitDeadline)
+      if (now + this.commitMarginSeconds > rec.job.commitDeadline)
         return this.end(rec, "expired", "too close to the commit deadline to commit safely");
       await this.revealsFirst();
     }
@@ -686,30 +750,30 @@ class Processor implements Service {
     const fromReceipt = this.seatFromReceipt(receipt);
     // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
     const seat =
-      fromReceipt ?? this.o.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
+      fromReceipt ?? this.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
     // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
     // SeatCommitted event will: wait for it rather than call the job lost.
     if (seat === null) {
       // Seats are cleared when a job ends: an ended job is followed to its outcome, not waited on.
-      const state = await this.o.chain.jobState(rec.jobId);
+      const state = await this.chain.jobState(rec.jobId);
       if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded) return this.follow(rec);
       return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
     }
     const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
     if (this.transition(rec, { state: "committed", seat, factsBlock }))
-      this.o.log.info("seat committed", { jobId: rec.jobId, seat });
+      this.log.info("seat committed", { jobId: rec.jobId, seat });
   }
 
   private async reveal(rec: JobRecord): Promise<void> {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
     const live = this.hasLiveTx(rec, "reveal");
     if (!live) {
-      const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
       const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
       if (state.status === JobStatus.Open && !commitOver) {
         // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.
         const untilDeadlineMs = Math.max(0, (rec.job.commitDeadline - now + 1) * 1_000);
-        return this.waitForChain(rec, null, Math.min(this.o.followIntervalMs, untilDeadlineMs));
+        return this.waitForChain(rec, null, Math.min(this.followIntervalMs, untilDeadlineMs));
       }
       if (state.status !== JobStatus.Open && state.status !== JobStatus.Revealing) return this.follow(rec);
       if (rec.seat === null) {
@@ -755,10 +819,10 @@ class Processor implements Service {
   private async follow(rec: JobRecord): Promise<void> {
     const k1 = rec.job.redundancy === 1;
     if (k1) return this.followDelivery(rec);
-    const state = await this.o.chain.jobState(rec.jobId);
+    const state = await this.chain.jobState(rec.jobId);
     if (state.status === JobStatus.Settled) {
       if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
-      const winner = rec.settledHash ?? (await this.o.chain.settledResult(rec.jobId, rec.block));
+      const winner = rec.settledHash ?? (await this.chain.settledResult(rec.jobId, rec.block));
       if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
       return this.endSeat(rec, winner);
     }
@@ -777,10 +841,10 @@ class Processor implements Service {
    */
   private async followDelivery(rec: JobRecord): Promise<void> {
     if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
-    const [state, now] = await Promise.all([this.o.chain.jobState(rec.jobId), this.o.chain.now()]);
+    const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
     if (state.status === JobStatus.Settled) return this.settle(rec, "paid", null);
     if (state.status === JobStatus.Refunded) {
-      if (await this.o.chain.seatSlashed(rec.jobId, rec.block))
+      if (await this.chain.seatSlashed(rec.jobId, rec.block))
         return this.settle(rec, "slashed", "a jury found the result wrong");
       return this.settle(rec, "refunded", "job expired before the result landed");
     }
@@ -792,10 +856,10 @@ class Processor implements Service {
       // Delivered, but the event that says by whom is not in the journal (its block was rewound
       // and the rescan has not said it again, or never will): ask the chain. The claim names the
       // provider, so it is never sent on a guess.
-      const delivery = await this.o.chain.delivery(rec.jobId, rec.block);
+      const delivery = await this.chain.delivery(rec.jobId, rec.block);
       if (delivery === null) return this.waitForChain(rec, "delivered; waiting for its ResultSubmitted event");
       if (
-        !this.o.journal.noteChainFact(
+        !this.journal.noteChainFact(
           rec.jobId,
           { deliveredBy: getAddress(delivery.provider), settledHash: delivery.resultHash },
           0,
@@ -806,20 +870,20 @@ class Processor implements Service {
     }
     const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
     if (now < claimableAt)
-      return this.waitForChain(rec, null, Math.max(this.o.followIntervalMs, (claimableAt - now) * 1_000));
+      return this.waitForChain(rec, null, Math.max(this.followIntervalMs, (claimableAt - now) * 1_000));
     const key = rec.jobId.toString();
     if (this.claiming.has(key)) return this.waitForChain(rec, "claim in a batch");
     // Its own claims and the batched claims that carried it (a void counts as one tried).
     const claims = [
-      ...this.o.journal.txsFor(rec.jobId, "claim"),
-      ...(this.o.batcher ? this.batchAttempts(rec, "claim") : []),
+      ...this.journal.txsFor(rec.jobId, "claim"),
+      ...(this.batcher ? this.batchAttempts(rec, "claim") : []),
     ].filter((t) => t.status !== "replaced");
     const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
     const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
-    if (pending) await this.o.sender.resume(pending);
-    else if (claims.length < MAX_CLAIMS && this.o.batcher) {
+    if (pending) await this.sender.resume(pending);
+    else if (claims.length < MAX_CLAIMS && this.batcher) {
       // Claims ride together too; the step does not wait for the claim to be mined.
-      const done = this.o.batcher.claim(item).then(
+      const done = this.batcher.claim(item).then(
         async () => {
           await loopBudget.turn();
           this.claimedInBatch(rec.jobId);
@@ -834,14 +898,14 @@ class Processor implements Service {
     } else if (claims.length < MAX_CLAIMS) {
       // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
       const data = encodeFunctionData({
-        abi: this.o.marketAbi,
+        abi: this.marketAbi,
         functionName: "claim",
         args: [[{ ...item, job: jobWords(item.job) }]],
       });
-      await this.o.sender.send({
+      await this.sender.send({
         jobId: rec.jobId,
         kind: "claim",
-        to: this.o.market,
+        to: this.market,
         data,
         extraGas: settlementHeadroom("claim", 1),
       });
@@ -849,10 +913,10 @@ class Processor implements Service {
       return this.waitForChain(
         rec,
         `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`,
-        this.o.retryMaxMs,
+        this.retryMaxMs,
       );
     }
-    this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.o.followIntervalMs, 1_000));
+    this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.followIntervalMs, 1_000));
   }
 
   /** A batched claim of this job was mined (or failed): the job reads the chain again (paid, or claim again). */
@@ -860,14 +924,14 @@ class Processor implements Service {
     this.claiming.delete(jobId.toString());
     if (this.stopped) return;
     try {
-      const rec = this.o.journal.getJob(jobId);
+      const rec = this.journal.getJob(jobId);
       if (!rec || rec.state !== "submitted") return;
       if (error !== undefined && !(error instanceof TxRevertedError)) return this.onStepError(rec, error);
       // Mined (the item paid, or skipped) or reverted: what the chain says decides, as after a claim of its own.
-      this.o.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
       this.kick(jobId);
     } catch (e) {
-      this.o.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
+      this.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
     }
   }
 
@@ -876,7 +940,7 @@ class Processor implements Service {
     const revealed = rec.state === "revealed" || this.deliveredByUs(rec);
     // A winner is never slashed: no need to read the events.
     if (winner !== null && revealed && winner === rec.resultHash) return this.settle(rec, "paid", null);
-    if (await this.o.chain.seatSlashed(rec.jobId, rec.block)) {
+    if (await this.chain.seatSlashed(rec.jobId, rec.block)) {
       return this.settle(
         rec,
         "slashed",
@@ -894,11 +958,11 @@ class Processor implements Service {
    * would go unrevealed and be slashed.
    */
   private revive(jobId: bigint, state: "committed" | "submitted"): void {
-    const rec = this.o.journal.getJob(jobId);
+    const rec = this.journal.getJob(jobId);
     if (!rec || !(rec.state === "lost" || rec.state === "expired") || rec.resultHash === null) return;
     if (state === "committed" && rec.salt === null) return;
-    if (this.o.journal.updateJob(jobId, rec, { state, reason: null, nextAttemptAt: 0, attempts: 0 })) {
-      this.o.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
+    if (this.journal.updateJob(jobId, rec, { state, reason: null, nextAttemptAt: 0, attempts: 0 })) {
+      this.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
     }
   }
 
@@ -911,22 +975,22 @@ class Processor implements Service {
    * end (events of settlement mark it done without any read), not polled.
    */
   private async expireStale(): Promise<void> {
-    const mode = this.o.expireStaleJobs;
+    const mode = this.expireStaleJobs;
     const states: JobState[] =
       mode === "all"
         ? ["seen", "accepted", "computed", "submitted", "committed", "revealed", "skipped", "failed", "lost", "expired"]
         : ["committed", "revealed"];
-    const chainNow = await this.o.chain.now();
-    for (const rec of this.o.journal.expiryCandidates(states, chainNow, 32)) {
+    const chainNow = await this.chain.now();
+    for (const rec of this.journal.expiryCandidates(states, chainNow, 32)) {
       if (this.stopped) return;
       try {
-        const state = await this.o.chain.jobState(rec.jobId);
+        const state = await this.chain.jobState(rec.jobId);
         if (
           state.status === JobStatus.Settled ||
           state.status === JobStatus.Refunded ||
           state.status === JobStatus.None
         ) {
-          this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
+          this.journal.noteChainFact(rec.jobId, { final: true }, 0);
           if (!TERMINAL_STATES.has(rec.state)) this.kick(rec.jobId);
           continue;
         }
@@ -940,37 +1004,37 @@ class Processor implements Service {
         }
         await this.finalize(rec);
       } catch (error) {
-        this.o.log.debug("finalize not possible yet", { jobId: rec.jobId, error: oneLine(error) });
+        this.log.debug("finalize not possible yet", { jobId: rec.jobId, error: oneLine(error) });
       }
     }
   }
 
   private async finalize(rec: JobRecord): Promise<void> {
-    const previous = this.o.journal
+    const previous = this.journal
       .txsFor(rec.jobId, "finalize")
       .filter((t) => t.status !== "replaced" && t.status !== "reverted");
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
     try {
-      if (pending) await this.o.sender.resume(pending);
+      if (pending) await this.sender.resume(pending);
       else if (!previous.some((t) => t.status === "mined")) {
-        await this.o.sender.send({
+        await this.sender.send({
           jobId: rec.jobId,
           kind: "finalize",
-          to: this.o.market,
+          to: this.market,
           data: encodeFunctionData({
-            abi: this.o.marketAbi,
+            abi: this.marketAbi,
             functionName: "finalize",
             args: [rec.jobId, jobWords(rec.job)],
           }),
           extraGas: settlementHeadroom("finalize", rec.job.redundancy),
         });
       }
-      this.o.log.info("finalized a stale job", { jobId: rec.jobId });
+      this.log.info("finalized a stale job", { jobId: rec.jobId });
     } catch (error) {
       if (!(error instanceof TxWouldRevertError) && !(error instanceof TxRevertedError)) throw error;
       // Someone else finalized it first, or it settled: the job's own events say how it ended.
     }
-    this.o.journal.noteChainFact(rec.jobId, { final: true }, 0);
+    this.journal.noteChainFact(rec.jobId, { final: true }, 0);
     this.kick(rec.jobId);
   }
 
@@ -978,30 +1042,30 @@ class Processor implements Service {
 
   /** Forgets ended jobs past the retention: journal rows, output files, pinned outputs. */
   private async prune(): Promise<void> {
-    const gone = this.o.journal.prune(this.now() - this.o.retentionMs);
+    const gone = this.journal.prune(this.now() - this.retentionMs);
     const cids: string[] = [];
     for (const { jobId, outputRef } of gone) {
       this.seenAt.delete(jobId.toString());
       this.firstLookAt.delete(jobId.toString());
-      this.o.removeOutputs(jobId);
+      this.removeOutputs(jobId);
       const ref = outputRef ? safeDecodeRef(outputRef) : null;
       if (ref?.kind === "ipfs") cids.push(ref.cid);
     }
     if (gone.length === 0) return;
     // Also frees blocks fetched for inputs and weights, which are never pinned.
-    await this.o.content
+    await this.content
       .release(cids)
-      .catch((error: unknown) => this.o.log.warn("releasing IPFS blocks failed", { error: oneLine(error) }));
-    this.o.log.info("forgot ended jobs", { jobs: gone.length, outputsUnpinned: cids.length });
+      .catch((error: unknown) => this.log.warn("releasing IPFS blocks failed", { error: oneLine(error) }));
+    this.log.info("forgot ended jobs", { jobs: gone.length, outputsUnpinned: cids.length });
   }
 
   // ------------------------------------------------------------------ helpers
 
   /** Writes `patch` if the job is still what `rec` says (same parameters, same state). */
   private transition(rec: JobRecord, patch: Parameters<Journal["updateJob"]>[2]): boolean {
-    const ok = this.o.journal.updateJob(rec.jobId, rec, patch);
+    const ok = this.journal.updateJob(rec.jobId, rec, patch);
     if (!ok)
-      this.o.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
+      this.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
     return ok;
   }
 
@@ -1009,27 +1073,27 @@ class Processor implements Service {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0 })) return;
     this.seenAt.delete(rec.jobId.toString());
     this.firstLookAt.delete(rec.jobId.toString());
-    this.o.metrics.jobs.inc({ outcome: state });
-    this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+    this.metrics.jobs.inc({ outcome: state });
+    this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
 
   private settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
     this.seenAt.delete(rec.jobId.toString());
     this.firstLookAt.delete(rec.jobId.toString());
-    if (state === "paid") this.o.journal.notePaidToken(getAddress(rec.job.token));
-    this.o.metrics.jobs.inc({ outcome: state });
-    this.o.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+    if (state === "paid") this.journal.notePaidToken(getAddress(rec.job.token));
+    this.metrics.jobs.inc({ outcome: state });
+    this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
 
   /** Nothing to do until the chain moves: an event wakes the job, or the follow interval. */
-  private waitForChain(rec: JobRecord, why: string | null, inMs = this.o.followIntervalMs): void {
-    this.o.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + inMs });
-    if (why) this.o.log.debug("job waits for the chain", { jobId: rec.jobId, why });
+  private waitForChain(rec: JobRecord, why: string | null, inMs = this.followIntervalMs): void {
+    this.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + inMs });
+    if (why) this.log.debug("job waits for the chain", { jobId: rec.jobId, why });
   }
 
   private onStepError(rec: JobRecord, error: unknown): void {
-    const { log, metrics } = this.o;
+    const { log, metrics } = this;
     if (this.stopping.signal.aborted) {
       // Cancelled by the shutdown, not failed: the journal resumes the step on restart as it was.
       log.debug("job step cancelled by the stop", { jobId: rec.jobId, state: rec.state, error: oneLine(error) });
@@ -1045,34 +1109,30 @@ class Processor implements Service {
           ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`)
           : this.waitForChain(rec, "reveal refused; following the job");
       }
-      this.o.journal.updateJob(rec.jobId, rec, {
+      this.journal.updateJob(rec.jobId, rec, {
         attempts,
-        nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000),
+        nextAttemptAt: this.now() + Math.min(this.followIntervalMs, 1_000),
       });
       return;
     } else if (error instanceof TxVoidedError) {
       // A reorg moved the job under our transaction, which became a no-op instead of a revert:
       // nothing happened. The rescan of the reorganised blocks says what the job is now.
       log.info("transaction voided after a reorg; reading the chain again", { jobId: rec.jobId, state: rec.state });
-      this.o.journal.updateJob(rec.jobId, rec, {
-        nextAttemptAt: this.now() + Math.min(this.o.followIntervalMs, 1_000),
+      this.journal.updateJob(rec.jobId, rec, {
+        nextAttemptAt: this.now() + Math.min(this.followIntervalMs, 1_000),
       });
       return;
     } else if (error instanceof TxRevertedError) {
       // Mined and reverted: the job moved on under us (another provider delivered first, a
       // window closed). Its events say how it ended; sendOnce will not send the same kind again.
-      return this.waitForChain(
-        rec,
-        `transaction reverted: ${oneLine(error)}`,
-        Math.min(this.o.followIntervalMs, 1_000),
-      );
+      return this.waitForChain(rec, `transaction reverted: ${oneLine(error)}`, Math.min(this.followIntervalMs, 1_000));
     } else if (error instanceof WorkerCrashedError && attempts >= MAX_CRASHES_PER_JOB) {
       return this.end(rec, "failed", `the input crashed the inference worker ${attempts} times`);
     } else if (error instanceof ConclaveError && !error.retryable) {
       return this.end(rec, "failed", error.message);
     }
-    const delay = backoffMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
-    this.o.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
+    const delay = backoffMs(attempts, this.retryBaseMs, this.retryMaxMs);
+    this.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
     metrics.jobsRetried.inc({ reason: error instanceof ConclaveError ? error.code : "other" });
     log.warn("job step will be retried", {
       jobId: rec.jobId,
@@ -1086,8 +1146,8 @@ class Processor implements Service {
   /** The first try of a result or commit waits this provider's share of `spreadMs` (see the option). */
   private async spread(rec: JobRecord): Promise<void> {
     // With assignment on, the market already spaces the providers out (see decide()).
-    if (this.o.spreadMs <= 0 || rec.attempts > 0 || rec.job.priorityWindow > 0) return;
-    await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.o.spreadMs)));
+    if (this.spreadMs <= 0 || rec.attempts > 0 || rec.job.priorityWindow > 0) return;
+    await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.spreadMs)));
   }
 
   /** k = 1: the market took our result; k > 1: our reveal is on-chain (from the events). */
@@ -1098,12 +1158,12 @@ class Processor implements Service {
   /** Chain time is past the last moment at which this job's next transaction could land. */
   private async pastLastAction(rec: JobRecord): Promise<boolean> {
     const last = rec.job.redundancy === 1 ? rec.job.deadline : rec.job.commitDeadline;
-    return (await this.o.chain.now()) >= last;
+    return (await this.chain.now()) >= last;
   }
 
   /** A transaction of `kind` for this job that may still land or has landed. */
   private hasLiveTx(rec: JobRecord, kind: TxKind): boolean {
-    return this.o.journal
+    return this.journal
       .txsFor(rec.jobId, kind)
       .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
   }
@@ -1126,7 +1186,7 @@ class Processor implements Service {
     args: readonly unknown[],
     onQueued?: () => void,
   ): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
-    const { journal, sender } = this.o;
+    const { journal, sender } = this;
     const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
     if (mined) return { transactionHash: mined.hash, logs: [] };
@@ -1140,11 +1200,11 @@ class Processor implements Service {
       else this.waitForChain(rec, `${kind} transaction reverted`);
       return null;
     }
-    const data = encodeFunctionData({ abi: this.o.marketAbi, functionName, args });
+    const data = encodeFunctionData({ abi: this.marketAbi, functionName, args });
     return sender.send({
       jobId: rec.jobId,
       kind,
-      to: this.o.market,
+      to: this.market,
       data,
       extraGas: settlementHeadroom(kind, rec.job.redundancy),
       onQueued,
@@ -1152,7 +1212,7 @@ class Processor implements Service {
   }
 
   private async findSeat(jobId: bigint, seated: number): Promise<number | null> {
-    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.o.chain.seatOf(jobId, i)));
+    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.chain.seatOf(jobId, i)));
     const i = seats.findIndex((who) => getAddress(who) === getAddress(this.address));
     return i < 0 ? null : i;
   }
@@ -1160,7 +1220,7 @@ class Processor implements Service {
   private seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
     if (receipt.logs.length === 0) return null;
     const logs = parseEventLogs({
-      abi: this.o.marketAbi,
+      abi: this.marketAbi,
       logs: receipt.logs as never,
       eventName: "SeatCommitted" as never,
       strict: false,
@@ -1181,38 +1241,38 @@ class Processor implements Service {
     if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash)
       throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
     // The content store checks every block against the CID, so the bytes are the CID's bytes.
-    const bytes = await this.o.content.get(rec.inputCid, {
-      signal: AbortSignal.any([AbortSignal.timeout(this.o.fetchTimeoutMs), this.stopping.signal]),
-      maxBytes: this.o.maxInputBytes,
+    const bytes = await this.content.get(rec.inputCid, {
+      signal: AbortSignal.any([AbortSignal.timeout(this.fetchTimeoutMs), this.stopping.signal]),
+      maxBytes: this.maxInputBytes,
     });
-    this.o.metrics.bytesFetched.inc(bytes.byteLength);
+    this.metrics.bytesFetched.inc(bytes.byteLength);
     return bytes;
   }
 
-  private async prefetch(modelId: Hex, version: number): Promise<void> {
-    if (!this.o.prefetch) return;
-    if (this.o.allowedModels && !this.o.allowedModels.has(modelId)) return;
+  private async prefetchVersion(modelId: Hex, version: number): Promise<void> {
+    if (!this.prefetch) return;
+    if (this.allowedModels && !this.allowedModels.has(modelId)) return;
     const key = versionKey({ modelId, version });
     if (this.prefetched.has(key)) return;
     this.prefetched.add(key);
     try {
-      const info = await this.o.chain.version(modelId, version);
+      const info = await this.chain.version(modelId, version);
       if (!info.accepting) return;
       const release = await this.computeSlots.acquire();
       try {
-        await this.o.models.ensure(info);
+        await this.models.ensure(info);
       } finally {
         release();
       }
     } catch (error) {
       this.prefetched.delete(key);
-      this.o.log.warn("prefetch failed", { modelId, version, error: oneLine(error) });
+      this.log.warn("prefetch failed", { modelId, version, error: oneLine(error) });
     }
   }
 
   private observeLatency(rec: JobRecord): void {
     const t0 = this.seenAt.get(rec.jobId.toString());
-    if (t0 !== undefined) this.o.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
+    if (t0 !== undefined) this.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
   }
 }
 
