@@ -3,7 +3,7 @@ import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/errors.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
-import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
+import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor-options.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
