@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { getAddress, type Address, type Hex } from "viem";
 import { commitmentOf } from "../../node/attest/attestation.ts";
 import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
-import { createCourt, type CourtOptions, type CourtService } from "../../node/jobs/court.ts";
+import type { CourtOptions } from "../../node/jobs/court-base.ts";
+import { createCourt, type CourtService } from "../../node/jobs/court.ts";
 import type { Challenge } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import {
