@@ -35,12 +35,17 @@ export interface RunnerHttp extends Service {
 export function createRunnerHttp(deps: RunnerHttpDeps): RunnerHttp {
   const { watcher, journal } = deps;
   let server: Awaited<ReturnType<typeof startHttpServer>> | null = null;
+  let closing: Promise<void> | null = null;
+  // The shutdown stops new connections at once; stop() waits for those still open.
+  const close = () => (closing ??= server?.close() ?? Promise.resolve());
+  deps.signal?.addEventListener("abort", () => void close(), { once: true });
   return {
     get url() {
       if (!server) throw new Error("the HTTP service is not started");
       return server.url;
     },
     async start() {
+      if (deps.signal?.aborted) return;
       server = await startHttpServer({
         host: deps.host,
         port: deps.port,
@@ -81,9 +86,7 @@ export function createRunnerHttp(deps: RunnerHttpDeps): RunnerHttp {
       });
     },
     async stop() {
-      const running = server;
-      server = null;
-      await running?.close();
+      await close();
     },
   };
 }
