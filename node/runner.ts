@@ -1,31 +1,32 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { getAddress, keccak256, toHex, zeroAddress, type Abi, type Address, type Hex } from "viem";
+import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
 import { logsToHead } from "./chain/logs.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
-import { createTxSender, txRpcOf } from "./chain/tx-sender.ts";
+import { createTxSender } from "./chain/tx-pipeline.ts";
+import { txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { minFeeFor, parseHostPort, type RunnerConfig } from "./config.ts";
 import { ConfigError, oneLine } from "./errors.ts";
-import { jobView, resultIsPublic } from "./http/job-view.ts";
 import { createMetrics } from "./http/metrics.ts";
-import { startHttpServer } from "./http/server.ts";
+import { createRunnerHttp } from "./http/runner-http.ts";
 import { createExecutor } from "./inference/executor.ts";
 import { nearQuantizationBoundary } from "./attest/result-hash.ts";
 import { cidOfBytes } from "./ipfs/cid.ts";
 import type { ContentStore } from "./ipfs/content-store.ts";
 import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
-import { CourtService } from "./jobs/court.ts";
+import { createCourt } from "./jobs/court.ts";
 import { createRolloutService } from "./rollouts/service.ts";
 import { createFulfillerChain, createPreimageSource, routerAbi, routerOf } from "./consumers/chain.ts";
 import { createFulfiller } from "./consumers/fulfiller.ts";
 import { createDeliveryBatcher } from "./jobs/delivery-batcher.ts";
-import { JobProcessor } from "./jobs/processor.ts";
+import { createOutputStore } from "./jobs/output-store.ts";
+import { createJobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { createModelMetrics } from "./models/model-metrics.ts";
@@ -33,7 +34,8 @@ import { createPrefetcher } from "./models/prefetcher.ts";
 import { ModelStore } from "./models/store.ts";
 import { versionsView } from "./models/versions-view.ts";
 import { trackWarmSessions } from "./models/warm-sessions.ts";
-import { withdrawEarnings } from "./payouts.ts";
+import { createPayoutsTimer } from "./payouts.ts";
+import { createTicker, serviceOf, type Service } from "./service.ts";
 
 /**
  * Most blocks per eth_getLogs query. Queries shrink by themselves on a provider's range or result
@@ -56,7 +58,11 @@ export interface Runner {
 
 /**
  * The one place where the runner's services are wired together: config → chain clients →
- * journal → IPFS → model store → executor → tx sender → job processor → watcher → HTTP.
+ * journal → IPFS → model store → executor → tx sender → job processor → watcher → HTTP. Each is a
+ * Service (service.ts): listed below in wiring order, started in that order once all are made, and
+ * stopped in the reverse order after the shutdown signal fired. The file stays over 400 lines as
+ * one function on purpose: each block only maps config onto one service's factory, and the stop
+ * order that keeps shutdown safe (see the "Stops before" notes) is readable only in one list.
  */
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
@@ -88,16 +94,21 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
 
   mkdirSync(config.dataDir, { recursive: true });
   const journal = openJournal(path.join(config.dataDir, "journal.sqlite"));
-  const stops: (() => Promise<void> | void)[] = [() => clients.close(), () => journal.close()];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        log.warn("error while stopping", { error });
+  const shutdown = new AbortController();
+  const { signal } = shutdown;
+  const services: Service[] = [serviceOf({ stop: () => clients.close() }), serviceOf({ stop: () => journal.close() })];
+  let stopping: Promise<void> | null = null;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      shutdown.abort();
+      for (const service of [...services].reverse()) {
+        try {
+          await service.stop();
+        } catch (error) {
+          log.warn("error while stopping", { error });
+        }
       }
-    }
-  };
+    })());
   try {
     const owner = `${record.chainId}:${market}:${account.address}`;
     const known = journal.getMeta("owner");
@@ -120,7 +131,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             gateways: config.ipfs.gateways,
             log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
           });
-    stops.push(() => content.stop());
+    services.push(serviceOf({ stop: () => content.stop() }));
     for (const peer of config.ipfs.peers) {
       await content
         .dial(peer)
@@ -171,7 +182,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       }),
     );
     const executor = sessions.executor;
-    stops.push(() => executor.close());
+    services.push(serviceOf({ stop: () => executor.close() }));
 
     const sender = createTxSender({
       rpc: txRpcOf(publicClient),
@@ -198,8 +209,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     await sender.init();
 
-    const outputsDir = path.join(config.dataDir, "outputs");
-    mkdirSync(outputsDir, { recursive: true });
+    const outputs = createOutputStore(path.join(config.dataDir, "outputs"));
     const chainReader = createChainReader(publicClient, record, account.address, { maxRange: MAX_LOG_RANGE });
     const allowed =
       config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
@@ -237,8 +247,24 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       retryBaseMs: config.jobs.retryBaseMs,
       retryMaxMs: config.jobs.retryMaxMs,
     });
-    // Runs before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
-    stops.push(() => prefetcher.stop());
+    // The served models' current versions, whatever the watcher's cursor: the allowed names, or
+    // every model the registry created (a resumed runner's backfill does not replay them).
+    const watchServedModels = () => {
+      if (allowed) prefetcher.watch([...allowed]);
+      else if (config.models.prefetch) {
+        void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
+          publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }),
+        )
+          .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
+          .catch((error: unknown) =>
+            log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", {
+              error: oneLine(error),
+            }),
+          );
+      }
+    };
+    // Stops before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
+    services.push(serviceOf({ start: watchServedModels, stop: () => prefetcher.stop() }));
     const batcher = createDeliveryBatcher({
       sender,
       market,
@@ -248,7 +274,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       maxWaitBlocks: config.delivery.maxWaitBlocks,
       onFlush: (size) => metrics.deliveryBatchSize.observe(size),
     });
-    const processor = new JobProcessor({
+    const processor = createJobProcessor({
+      signal,
       journal,
       chain: chainReader,
       sender,
@@ -285,14 +312,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary`
           : null;
       },
-      saveOutputs: (jobId, bytes) => writeFileSync(path.join(outputsDir, `${jobId}.safetensors`), bytes),
-      removeOutputs: (jobId) => rmSync(path.join(outputsDir, `${jobId}.safetensors`), { force: true }),
+      saveOutputs: (jobId, bytes) => outputs.save(jobId, bytes),
+      removeOutputs: (jobId) => outputs.remove(jobId),
     });
-    stops.push(() => processor.stop());
-    // Runs before processor.stop (stops run in reverse): steps waiting in a batch for the next
+    services.push(processor);
+    // Stops before processor.stop (stops run in reverse): steps waiting in a batch for the next
     // block are not held back by the shutdown (a closed sender fails them; the journal resumes).
-    stops.push(() => batcher.flush());
-    const court = new CourtService({
+    services.push(serviceOf({ stop: () => batcher.flush() }));
+    const court = createCourt({
+      signal,
       journal,
       chain: chainReader,
       sender,
@@ -307,7 +335,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       retryBaseMs: config.jobs.retryBaseMs,
       retryMaxMs: config.jobs.retryMaxMs,
     });
-    stops.push(() => court.stop());
+    services.push(court);
     const registry = contractAddress(record, "ModelRegistry");
     const registryAbi = loadArtifact("ModelRegistry").abi;
     const rollouts = createRolloutService({
@@ -328,10 +356,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       allowedModels: allowed,
       autoAct: config.rollouts.autoAct,
     });
-    stops.push(() => rollouts.stop());
-    // Runs before processor.stop (stops run in reverse): a send stuck at the fee cap would
+    services.push(serviceOf({ stop: () => rollouts.stop() }));
+    // Stops before processor.stop (stops run in reverse): a send stuck at the fee cap would
     // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
-    stops.push(() => sender.close());
+    services.push(serviceOf({ stop: () => sender.close() }));
 
     const watcher = createChainWatcher({
       chain: chainSourceOf(publicClient),
@@ -362,22 +390,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         batcher.onBlock(head);
       },
     });
-    watcher.start();
-    stops.push(() => watcher.stop());
-    // The served models' current versions, whatever the watcher's cursor: the allowed names, or
-    // every model the registry created (a resumed runner's backfill does not replay them).
-    if (allowed) prefetcher.watch([...allowed]);
-    else if (config.models.prefetch) {
-      void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
-        publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }),
-      )
-        .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
-        .catch((error: unknown) =>
-          log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", {
-            error: oneLine(error),
-          }),
-        );
-    }
+    services.push(watcher);
 
     // Consumer contracts' callbacks, delivered as a service (deployments with a ConsumerRouter).
     const router = routerOf(record);
@@ -396,13 +409,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             router: router.address,
             routerAbi: routerAbi(),
             preimage: createPreimageSource({
-              localOutputs: (jobId) => {
-                try {
-                  return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
-                } catch {
-                  return null;
-                }
-              },
+              localOutputs: (jobId) => outputs.read(jobId),
               content,
               outputQuantum: async (modelId, version) => (await chainReader.version(modelId, version)).outputQuantum,
               fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
@@ -413,106 +420,60 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             onOutcome: (outcome) => metrics.callbacksFulfilled.inc({ outcome }),
           })
         : null;
-    if (fulfiller) stops.push(() => fulfiller.stop());
+    if (fulfiller) services.push(serviceOf({ stop: () => fulfiller.stop() }));
 
-    const tick = () => {
-      void processor.tick().catch((error: unknown) => log.warn("tick failed", { error: oneLine(error) }));
-      void court.tick().catch((error: unknown) => log.warn("court tick failed", { error: oneLine(error) }));
-      void fulfiller?.tick().catch((error: unknown) => log.warn("fulfiller tick failed", { error: oneLine(error) }));
-    };
-    // Compensation for seats that others left silent is credited in the registry's stake token:
-    // withdrawn with the fees (read once, when the first payout runs).
-    let stakeToken: Address | null = null;
-    const payout = async () => {
-      stakeToken ??= getAddress(
-        await publicClient.readContract({
-          address: market,
-          abi: loadArtifact("InferenceMarket").abi,
-          functionName: "stakeToken",
-        }),
-      );
-      const compensation = stakeToken;
-      await withdrawEarnings({
+    const tickMs = Math.max(200, config.pollIntervalMs * 4);
+    const ticker = (run: () => unknown, what: string, everyMs = tickMs) =>
+      createTicker({
+        signal,
+        everyMs,
+        atStart: true,
+        run: async () => void (await run()),
+        onError: (error) => log.warn(`${what} failed`, { error: oneLine(error) }),
+      });
+    services.push(
+      ticker(() => processor.tick(), "tick"),
+      ticker(() => court.tick(), "court tick"),
+      ...(fulfiller ? [ticker(() => fulfiller.tick(), "fulfiller tick")] : []),
+      ticker(() => rollouts.tick(), "rollouts tick", config.rollouts.intervalMs),
+      createPayoutsTimer({
+        signal,
         sender,
         market,
         marketAbi,
-        balanceOf: (token) =>
-          publicClient.readContract({
-            address: market,
-            abi: marketAbi,
-            functionName: "balanceOf",
-            args: [account.address, token],
-          }) as Promise<bigint>,
-        tokens: () => [
-          ...journal
-            .paidTokens()
-            .map((t) => getAddress(t))
-            .filter((t) => t !== zeroAddress),
-          compensation,
-        ],
+        chain: publicClient,
+        provider: account.address,
+        journal,
         minWithdraw: config.payouts.minWithdraw,
+        intervalMs: config.payouts.intervalMs,
         log,
-      });
-    };
-    const timers = [
-      setInterval(tick, Math.max(200, config.pollIntervalMs * 4)),
-      setInterval(() => rollouts.tick(), config.rollouts.intervalMs),
-      setInterval(
-        () =>
-          void payout().catch((error: unknown) => log.warn("withdrawal failed", { error: (error as Error).message })),
-        config.payouts.intervalMs,
-      ),
-    ];
-    stops.push(() => timers.forEach(clearInterval));
-    tick();
-    rollouts.tick();
+      }),
+    );
 
-    const modelsView = () =>
-      versionsView({
-        held: () => models.held().map((m) => m.key),
-        warm: () => sessions.keys(),
-        downloadsOf: (key) => models.downloadsOf(key),
-        prefetcher,
-      });
-    const http = await startHttpServer({
+    const http = createRunnerHttp({
+      signal,
       host: config.http.host,
       port: config.http.port,
       log,
-      handlers: {
-        metrics: metrics.registry,
-        ready: () => {
-          const behind = watcher.head - watcher.processed;
-          const ready = watcher.processed >= 0 && behind <= config.confirmations + 2;
-          return {
-            ready,
-            details: { head: watcher.head, processed: watcher.processed, blocksBehind: behind, models: modelsView() },
-          };
-        },
-        status: () => ({
-          provider: account.address,
-          chainId: chain.id,
-          market,
-          jobs: journal.countByState(),
-          head: watcher.head,
-          processed: watcher.processed,
-          models: modelsView(),
+      metrics: metrics.registry,
+      watcher,
+      confirmations: config.confirmations,
+      provider: account.address,
+      chainId: chain.id,
+      market,
+      journal,
+      outputs,
+      models: () =>
+        versionsView({
+          held: () => models.held().map((m) => m.key),
+          warm: () => sessions.keys(),
+          downloadsOf: (key) => models.downloadsOf(key),
+          prefetcher,
         }),
-        job: (jobId) => {
-          const rec = journal.getJob(jobId);
-          return rec ? jobView(rec, account.address, chain.id, market) : null;
-        },
-        outputs: (jobId) => {
-          const rec = journal.getJob(jobId);
-          if (!rec || !resultIsPublic(rec)) return null;
-          try {
-            return new Uint8Array(readFileSync(path.join(outputsDir, `${jobId}.safetensors`)));
-          } catch {
-            return null;
-          }
-        },
-      },
     });
-    stops.push(() => http.close());
+    services.push(http);
+
+    for (const service of services) await service.start();
     const gatewayUrl = content.gatewayUrl?.() ?? null;
     log.info("runner started", {
       http: http.url,

@@ -27,7 +27,8 @@ import type { TxRequest } from "../../node/chain/tx-sender.ts";
 import type { DecodedLog } from "../../node/chain/watcher.ts";
 import { createMetrics } from "../../node/http/metrics.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
-import { JobProcessor, type ChainReader, type ProcessorOptions, type TxSubmitter } from "../../node/jobs/processor.ts";
+import { createJobProcessor, type JobProcessor } from "../../node/jobs/processor.ts";
+import type { ChainReader, ProcessorOptions, TxSubmitter } from "../../node/jobs/processor-options.ts";
 import { openJournal, type Journal, type TxRecord } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import type { VersionInfo } from "../../node/models/store.ts";
@@ -294,7 +295,7 @@ export function harness(
     account: PROVIDER,
     transport: custom({ request: async () => null }),
   }) as unknown as Wallet;
-  const processor = new JobProcessor({
+  const processor = createJobProcessor({
     journal,
     chain,
     sender,

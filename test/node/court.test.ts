@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { getAddress, type Address, type Hex } from "viem";
 import { commitmentOf } from "../../node/attest/attestation.ts";
 import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
-import { CourtService, type CourtOptions } from "../../node/jobs/court.ts";
+import type { CourtOptions } from "../../node/jobs/court-base.ts";
+import { createCourt, type CourtService } from "../../node/jobs/court.ts";
 import type { Challenge } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import {
@@ -24,7 +25,7 @@ const Status = { Open: 1, Settled: 3, Refunded: 4, Delivered: 5, Challenged: 6, 
 
 /** A court service over the harness's journal, chain, sender and processor (its runJob). */
 function courtOf(h: Harness, over: Partial<CourtOptions> = {}) {
-  const court = new CourtService({
+  const court = createCourt({
     journal: h.journal,
     chain: h.chain,
     sender: h.sender,

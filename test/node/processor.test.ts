@@ -3,7 +3,7 @@ import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/errors.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
-import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor.ts";
+import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor-options.ts";
 import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
@@ -489,6 +489,28 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.clock.now = h.journal.getJob(4n)!.nextAttemptAt;
     await h.settle();
     expect(h.journal.getJob(4n)!.attempts).to.equal(2);
+  });
+
+  it("lifecycle: the shutdown signal cancels an input fetch in flight, stop waits for it, and the journal keeps the step as it was", async function () {
+    const shutdown = new AbortController();
+    h = harness({ signal: shutdown.signal });
+    let fetching: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (fetching = resolve));
+    h.content.get = (_cid, opts) =>
+      new Promise((_resolve, reject) => {
+        fetching();
+        opts?.signal?.addEventListener("abort", () => reject(new ContentUnavailableError("aborted")), { once: true });
+      });
+    const cid = "bafyinput";
+    await h.processor.onLogs([requested(4n, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid })]);
+    await started;
+    const before = h.journal.getJob(4n)!;
+    shutdown.abort();
+    await h.processor.stop();
+    const after = h.journal.getJob(4n)!;
+    expect(after.state).to.equal("accepted");
+    expect(after.attempts).to.equal(before.attempts);
+    expect(after.nextAttemptAt).to.equal(before.nextAttemptAt);
   });
 
   it("finding 6: an input that crashes the worker twice ends the job failed", async function () {

@@ -13,7 +13,6 @@ import {
   type TransactionReceipt,
 } from "viem";
 import {
-  createTxSender,
   TxNonceTakenError,
   TxVoidedError,
   type Fees,
@@ -21,6 +20,7 @@ import {
   type TxRpc,
   type TxSenderOptions,
 } from "../../node/chain/tx-sender.ts";
+import { createTxSender } from "../../node/chain/tx-pipeline.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";

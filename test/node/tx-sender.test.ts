@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { keccak256, type Hex, type PublicClient } from "viem";
-import { createTxSender } from "../../node/chain/tx-sender.ts";
+import { createTxSender } from "../../node/chain/tx-pipeline.ts";
 import { devAccount } from "../../node/devnet/network.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";

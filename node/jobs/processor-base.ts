@@ -1,0 +1,385 @@
+/**
+ * The job processor's foundation (processor.ts is the whole): its options as named fields, its
+ * state, the loop that advances one job through its states, and what every step shares: the
+ * journal's compare-and-set transitions, the error decisions (retry, back off, end), sending a
+ * transaction once per job and kind, and finding this runner's seat.
+ */
+import {
+  encodeFunctionData,
+  getAddress,
+  parseEventLogs,
+  type Abi,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
+import type { Wallet } from "../chain/clients.ts";
+import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import { ConclaveError, oneLine } from "../errors.ts";
+import type { Executor } from "../inference/executor-options.ts";
+import { WorkerCrashedError } from "../inference/errors.ts";
+import type { ContentStore } from "../ipfs/content-store.ts";
+import type { JobRecord, Journal, TxKind } from "../journal/journal.ts";
+import { TERMINAL_STATES } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../http/metrics.ts";
+import type { Tensor } from "../tensors/dtypes.ts";
+import type { DeliveryBatcher } from "./delivery-batcher.ts";
+import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
+import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
+import {
+  MAX_CRASHES_PER_JOB,
+  MAX_WOULD_REVERT,
+  spreadDelayMs,
+  settlementHeadroom,
+  type ChainReader,
+  type ExpiryMode,
+  type ModelSource,
+  type ProcessorOptions,
+  type TxSubmitter,
+} from "./processor-options.ts";
+
+export abstract class ProcessorBase {
+  // The steps, each in the layer of its concern (see processor.ts).
+  protected abstract decide(rec: JobRecord): Promise<void>;
+  protected abstract compute(rec: JobRecord): Promise<void>;
+  protected abstract submit(rec: JobRecord): Promise<void>;
+  protected abstract commit(rec: JobRecord): Promise<void>;
+  protected abstract reveal(rec: JobRecord): Promise<void>;
+  protected abstract follow(rec: JobRecord): Promise<void>;
+  /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
+  abstract kick(jobId: bigint, urgent?: boolean): void;
+
+  protected readonly abstain: ((outputs: Record<string, Tensor>, outputQuantum: number) => string | null) | undefined;
+  protected readonly allowedModels: ReadonlySet<Hex> | null;
+  protected readonly batcher: DeliveryBatcher | undefined;
+  protected readonly chain: ChainReader;
+  protected readonly chainId: number;
+  protected readonly clock: (() => number) | undefined;
+  protected readonly commitMarginSeconds: number;
+  protected readonly content: Pick<ContentStore, "get" | "add" | "release">;
+  protected readonly executor: Pick<Executor, "load" | "run" | "unload">;
+  protected readonly expireStaleJobs: ExpiryMode;
+  protected readonly fetchTimeoutMs: number;
+  protected readonly followIntervalMs: number;
+  protected readonly inferenceTimeoutMs: number;
+  protected readonly inlineOutputMaxBytes: number;
+  protected readonly journal: Journal;
+  protected readonly log: Logger;
+  protected readonly market: Address;
+  protected readonly marketAbi: Abi;
+  protected readonly maxConcurrentSteps: number;
+  protected readonly maxInputBytes: number;
+  protected readonly metrics: Metrics;
+  protected readonly minFee: (token: Address) => bigint | undefined;
+  protected readonly models: ModelSource;
+  protected readonly prefetch: boolean;
+  protected readonly removeOutputs: (jobId: bigint) => void;
+  protected readonly retentionMs: number;
+  protected readonly retryBaseMs: number;
+  protected readonly retryMaxMs: number;
+  protected readonly revealMarginSeconds: number;
+  protected readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
+  protected readonly sender: TxSubmitter;
+  protected readonly spreadMs: number;
+  protected readonly wallet: Wallet;
+  /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
+  protected readonly stopping = new AbortController();
+  protected readonly queue: WorkQueue;
+  /** Compute slots: model fetch, input fetch and inference all count against maxConcurrentJobs. */
+  protected readonly computeSlots: Gate;
+  /** Reveals waiting to be sent: new commits and results wait for them (reveals first). */
+  protected revealsPending = 0;
+  protected readonly revealsDone: (() => void)[] = [];
+  protected readonly seenAt = new Map<string, number>();
+  /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
+  protected readonly firstLookAt = new Map<string, number>();
+  protected readonly prefetched = new Set<string>();
+  /**
+   * k = 1 jobs whose result goes alone from now on: the market rejected its batch item, or the
+   * batch would have reverted. (Across a restart the journal says it: a batch that carried the
+   * job was mined or reverted.) A job is batched at most once per outcome: never a loop.
+   */
+  protected readonly singly = new Set<string>();
+  /** k = 1 results in a batch not mined yet: the job's step does not wait for them (see submit). */
+  protected readonly delivering = new Map<string, Promise<void>>();
+  /** Matured deliveries whose claim is in a batch not mined yet. */
+  protected readonly claiming = new Map<string, Promise<void>>();
+  protected expiring = false;
+  protected pruning = false;
+  protected lastPrune = 0;
+  protected stopped = false;
+
+  constructor(options: ProcessorOptions) {
+    this.abstain = options.abstain;
+    this.allowedModels = options.allowedModels;
+    this.batcher = options.batcher;
+    // Chain reads answer together in a burst: each step goes on within the loop's budget.
+    this.chain = throughLoopBudget(options.chain);
+    this.chainId = options.chainId;
+    this.clock = options.clock;
+    this.commitMarginSeconds = options.commitMarginSeconds;
+    this.content = options.content;
+    this.executor = options.executor;
+    this.expireStaleJobs = options.expireStaleJobs;
+    this.fetchTimeoutMs = options.fetchTimeoutMs;
+    this.followIntervalMs = options.followIntervalMs;
+    this.inferenceTimeoutMs = options.inferenceTimeoutMs;
+    this.inlineOutputMaxBytes = options.inlineOutputMaxBytes;
+    this.journal = options.journal;
+    this.log = options.log;
+    this.market = options.market;
+    this.marketAbi = options.marketAbi;
+    this.maxConcurrentSteps = options.maxConcurrentSteps;
+    this.maxInputBytes = options.maxInputBytes;
+    this.metrics = options.metrics;
+    this.minFee = options.minFee;
+    this.models = options.models;
+    this.prefetch = options.prefetch;
+    this.removeOutputs = options.removeOutputs;
+    this.retentionMs = options.retentionMs;
+    this.retryBaseMs = options.retryBaseMs;
+    this.retryMaxMs = options.retryMaxMs;
+    this.revealMarginSeconds = options.revealMarginSeconds;
+    this.saveOutputs = options.saveOutputs;
+    this.sender = options.sender;
+    this.spreadMs = options.spreadMs;
+    this.wallet = options.wallet;
+    options.signal?.addEventListener("abort", () => this.halt(), { once: true });
+    this.computeSlots = new Gate(options.maxConcurrentJobs);
+    this.queue = new WorkQueue(
+      options.maxConcurrentSteps,
+      (key) => this.advance(BigInt(key)),
+      (key, error) => this.log.error("job step failed", { jobId: key, error }),
+    );
+  }
+
+  get address(): Address {
+    return this.sender.address;
+  }
+
+  protected now(): number {
+    return (this.clock ?? Date.now)();
+  }
+
+  protected halt(): void {
+    this.stopped = true;
+    this.stopping.abort();
+  }
+
+  // ------------------------------------------------------------------ the state machine
+
+  protected async advance(jobId: bigint): Promise<void> {
+    const { journal } = this;
+    for (let step = 0; step < 8 && !this.stopped; step++) {
+      // Each step's work on this thread waits its share of the loop (a burst runs many at once).
+      await loopBudget.turn();
+      const rec = journal.getJob(jobId);
+      if (!rec || TERMINAL_STATES.has(rec.state)) return;
+      if (rec.blockHash === "0x") return; // reorged out; waits to be seen again
+      const before = rec.state;
+      try {
+        await this.step(rec);
+      } catch (error) {
+        this.onStepError(rec, error);
+        return;
+      }
+      const after = journal.getJob(jobId);
+      if (!after || after.state === before) return; // waiting for the chain
+      if (after.attempts !== 0) journal.updateJob(jobId, after, { attempts: 0 });
+    }
+  }
+
+  protected async step(rec: JobRecord): Promise<void> {
+    switch (rec.state) {
+      case "seen":
+        return this.decide(rec);
+      case "accepted":
+        return this.compute(rec);
+      case "computed":
+        return rec.job.redundancy === 1 ? this.submit(rec) : this.commit(rec);
+      case "committed":
+        return this.reveal(rec);
+      case "submitted":
+      case "revealed":
+        return this.follow(rec);
+      default:
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** Writes `patch` if the job is still what `rec` says (same parameters, same state). */
+  protected transition(rec: JobRecord, patch: Parameters<Journal["updateJob"]>[2]): boolean {
+    const ok = this.journal.updateJob(rec.jobId, rec, patch);
+    if (!ok)
+      this.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
+    return ok;
+  }
+
+  protected end(rec: JobRecord, state: "skipped" | "lost" | "failed" | "expired", reason: string | null): void {
+    if (!this.transition(rec, { state, reason, nextAttemptAt: 0 })) return;
+    this.seenAt.delete(rec.jobId.toString());
+    this.firstLookAt.delete(rec.jobId.toString());
+    this.metrics.jobs.inc({ outcome: state });
+    this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+  }
+
+  protected settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
+    if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
+    this.seenAt.delete(rec.jobId.toString());
+    this.firstLookAt.delete(rec.jobId.toString());
+    if (state === "paid") this.journal.notePaidToken(getAddress(rec.job.token));
+    this.metrics.jobs.inc({ outcome: state });
+    this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+  }
+
+  /** Nothing to do until the chain moves: an event wakes the job, or the follow interval. */
+  protected waitForChain(rec: JobRecord, why: string | null, inMs = this.followIntervalMs): void {
+    this.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + inMs });
+    if (why) this.log.debug("job waits for the chain", { jobId: rec.jobId, why });
+  }
+
+  protected onStepError(rec: JobRecord, error: unknown): void {
+    const { log, metrics } = this;
+    if (this.stopping.signal.aborted) {
+      // Cancelled by the shutdown, not failed: the journal resumes the step on restart as it was.
+      log.debug("job step cancelled by the stop", { jobId: rec.jobId, state: rec.state, error: oneLine(error) });
+      return;
+    }
+    const attempts = rec.attempts + 1;
+    if (error instanceof TxWouldRevertError) {
+      // The chain moved on (another provider was first, a deadline): nothing was sent. The next
+      // step reads the chain (and its events) and follows; no backoff, this is not a fault.
+      log.info("transaction would revert; reading the chain again", { jobId: rec.jobId, error: error.errorName });
+      if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
+        return rec.state === "computed"
+          ? this.end(rec, "lost", `chain refused the result: ${error.errorName ?? "reverted"}`)
+          : this.waitForChain(rec, "reveal refused; following the job");
+      }
+      this.journal.updateJob(rec.jobId, rec, {
+        attempts,
+        nextAttemptAt: this.now() + Math.min(this.followIntervalMs, 1_000),
+      });
+      return;
+    } else if (error instanceof TxVoidedError) {
+      // A reorg moved the job under our transaction, which became a no-op instead of a revert:
+      // nothing happened. The rescan of the reorganised blocks says what the job is now.
+      log.info("transaction voided after a reorg; reading the chain again", { jobId: rec.jobId, state: rec.state });
+      this.journal.updateJob(rec.jobId, rec, {
+        nextAttemptAt: this.now() + Math.min(this.followIntervalMs, 1_000),
+      });
+      return;
+    } else if (error instanceof TxRevertedError) {
+      // Mined and reverted: the job moved on under us (another provider delivered first, a
+      // window closed). Its events say how it ended; sendOnce will not send the same kind again.
+      return this.waitForChain(rec, `transaction reverted: ${oneLine(error)}`, Math.min(this.followIntervalMs, 1_000));
+    } else if (error instanceof WorkerCrashedError && attempts >= MAX_CRASHES_PER_JOB) {
+      return this.end(rec, "failed", `the input crashed the inference worker ${attempts} times`);
+    } else if (error instanceof ConclaveError && !error.retryable) {
+      return this.end(rec, "failed", error.message);
+    }
+    const delay = backoffMs(attempts, this.retryBaseMs, this.retryMaxMs);
+    this.journal.updateJob(rec.jobId, rec, { attempts, nextAttemptAt: this.now() + delay });
+    metrics.jobsRetried.inc({ reason: error instanceof ConclaveError ? error.code : "other" });
+    log.warn("job step will be retried", {
+      jobId: rec.jobId,
+      state: rec.state,
+      attempts,
+      retryInMs: delay,
+      error: oneLine(error),
+    });
+  }
+
+  /** The first try of a result or commit waits this provider's share of `spreadMs` (see the option). */
+  protected async spread(rec: JobRecord): Promise<void> {
+    // With assignment on, the market already spaces the providers out (see decide()).
+    if (this.spreadMs <= 0 || rec.attempts > 0 || rec.job.priorityWindow > 0) return;
+    await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.spreadMs)));
+  }
+
+  /** k = 1: the market took our result; k > 1: our reveal is on-chain (from the events). */
+  protected deliveredByUs(rec: JobRecord): boolean {
+    return rec.deliveredBy !== null && getAddress(rec.deliveredBy) === getAddress(this.address);
+  }
+
+  /** Chain time is past the last moment at which this job's next transaction could land. */
+  protected async pastLastAction(rec: JobRecord): Promise<boolean> {
+    const last = rec.job.redundancy === 1 ? rec.job.deadline : rec.job.commitDeadline;
+    return (await this.chain.now()) >= last;
+  }
+
+  /** A transaction of `kind` for this job that may still land or has landed. */
+  protected hasLiveTx(rec: JobRecord, kind: TxKind): boolean {
+    return this.journal
+      .txsFor(rec.jobId, kind)
+      .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
+  }
+
+  /** New commits and results wait while reveals are being sent: reveals go first in the nonce queue. */
+  protected revealsFirst(): Promise<void> {
+    if (this.revealsPending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.revealsDone.push(resolve));
+  }
+
+  /**
+   * Sends the job's `kind` transaction once: if an earlier run already signed one, waits for that
+   * very transaction instead of making another. Returns null when the earlier one reverted (the
+   * job then follows the chain).
+   */
+  protected async sendOnce(
+    rec: JobRecord,
+    kind: TxKind,
+    functionName: string,
+    args: readonly unknown[],
+    onQueued?: () => void,
+  ): Promise<TransactionReceipt | { transactionHash: Hex; logs: [] } | null> {
+    const { journal, sender } = this;
+    const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
+    const mined = previous.find((t) => t.status === "mined");
+    if (mined) return { transactionHash: mined.hash, logs: [] };
+    const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
+    if (pending) return sender.resume(pending);
+    // A reveal that reverted may be sent again (a reorg can move our seat under a reveal already
+    // signed): reveal() read the chain first, and an estimate refuses one that cannot land.
+    if (kind !== "reveal" && previous.some((t) => t.status === "reverted")) {
+      // Ours reverted (the job moved on under us): what happened is the chain's to say.
+      if (kind === "submit" || kind === "commit") this.end(rec, "lost", `${kind} transaction reverted`);
+      else this.waitForChain(rec, `${kind} transaction reverted`);
+      return null;
+    }
+    const data = encodeFunctionData({ abi: this.marketAbi, functionName, args });
+    return sender.send({
+      jobId: rec.jobId,
+      kind,
+      to: this.market,
+      data,
+      extraGas: settlementHeadroom(kind, rec.job.redundancy),
+      onQueued,
+    });
+  }
+
+  protected async findSeat(jobId: bigint, seated: number): Promise<number | null> {
+    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.chain.seatOf(jobId, i)));
+    const i = seats.findIndex((who) => getAddress(who) === getAddress(this.address));
+    return i < 0 ? null : i;
+  }
+
+  protected seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
+    if (receipt.logs.length === 0) return null;
+    const logs = parseEventLogs({
+      abi: this.marketAbi,
+      logs: receipt.logs as never,
+      eventName: "SeatCommitted" as never,
+      strict: false,
+    }) as unknown as { args: { provider?: Address; seat?: number } }[];
+    const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(this.address));
+    return mine?.args.seat === undefined ? null : Number(mine.args.seat);
+  }
+
+  protected observeLatency(rec: JobRecord): void {
+    const t0 = this.seenAt.get(rec.jobId.toString());
+    if (t0 !== undefined) this.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
+  }
+}

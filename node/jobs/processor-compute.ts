@@ -1,0 +1,154 @@
+/**
+ * The job processor's first steps (processor.ts is the whole): decide whether to serve a job,
+ * then compute it: fetch its input and model within the compute slots, run it, keep the outputs
+ * and sign the attestation.
+ */
+import { keccak256, toHex, type Hex } from "viem";
+import { attestationFor, signAttestation } from "../attest/attestation.ts";
+import { encodeOutputRef } from "../attest/output-ref.ts";
+import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
+import { JobStatus } from "../chain/statuses.ts";
+import type { Executor } from "../inference/executor-options.ts";
+import type { JobRecord } from "../journal/journal.ts";
+import { versionKey } from "../models/store.ts";
+import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
+import { declineReason, stepInAt, turnOf } from "./scheduler.ts";
+import { loopBudget } from "../loop-budget.ts";
+import { ProcessorBase } from "./processor-base.ts";
+import { JobInputError } from "./processor-options.ts";
+
+export abstract class ComputingProcessor extends ProcessorBase {
+  protected async decide(rec: JobRecord): Promise<void> {
+    const { chain } = this;
+    const [provider, readNow, state] = await Promise.all([
+      chain.providerTerms(),
+      chain.now(),
+      chain.jobState(rec.jobId),
+    ]);
+    if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
+    // The chain's time is at least the job's own block time. The reader reuses its time for a
+    // moment, and a chain that mines a burst stamps blocks ahead of it: without this, a first
+    // rank would wait for a turn that opened when the job was mined.
+    const now = Math.max(readNow, rec.job.requestedAt);
+    const reason = declineReason(rec.job, {
+      provider,
+      allowedModels: this.allowedModels,
+      minFee: this.minFee,
+      now,
+    });
+    if (reason) return this.end(rec, "skipped", reason);
+    if (rec.job.redundancy > 1) {
+      if (rec.job.revealWindow < this.revealMarginSeconds)
+        return this.end(
+          rec,
+          "skipped",
+          `reveal window ${rec.job.revealWindow} s is shorter than this runner's margin ${this.revealMarginSeconds} s`,
+        );
+      if (now + this.commitMarginSeconds > rec.job.commitDeadline)
+        return this.end(rec, "skipped", "too close to the commit deadline to commit safely");
+    }
+    // Assignment (market v2): wait for this provider's turn instead of racing the others; the job
+    // is looked at again then, and is usually served by an earlier rank by that time.
+    const turn = turnOf(rec.job, provider);
+    if (!turn) return this.end(rec, "skipped", "this provider is not on the registry's roster");
+    const key = rec.jobId.toString();
+    const firstLook = this.firstLookAt.get(key) ?? now;
+    this.firstLookAt.set(key, firstLook);
+    const opensAt = stepInAt(rec.job, turn, firstLook);
+    if (now < opensAt)
+      return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
+    this.firstLookAt.delete(key);
+    // A job pins its version: the market pays for it even if the DAO retired the version since
+    // (the client may cancel it then), so a retired version is no reason to skip it.
+    this.transition(rec, { state: "accepted" });
+  }
+
+  protected async compute(rec: JobRecord): Promise<void> {
+    if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before a result was ready");
+    const result = await this.runJob(rec);
+    if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
+    const { resultHash, outputRef } = result;
+    // Hashing and encoding the outputs, then signing, are each a millisecond or more of CPU on
+    // this thread: each waits its share of the loop, so a burst of jobs does not stack them up.
+    await loopBudget.turn();
+    const signature = await signAttestation(
+      this.wallet,
+      this.chainId,
+      this.market,
+      attestationFor(rec.jobId, rec.job, resultHash, outputRef),
+    );
+    if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
+      this.log.info("job computed", {
+        jobId: rec.jobId,
+        resultHash,
+        inferenceMs: result.inferenceMs,
+        model: result.model,
+      });
+    }
+  }
+
+  /**
+   * Runs a job's model on its input (within the compute slots) and keeps the outputs: the
+   * canonical result hash and where the outputs are, or why this runner abstains (outputs too
+   * close to a rounding boundary). Also what a juror or a checker of another's result computes.
+   */
+  async runJob(
+    rec: JobRecord,
+  ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
+    const { chain, models, executor, metrics } = this;
+    const version = await chain.version(rec.job.modelId, rec.job.version);
+    // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
+    const release = await this.computeSlots.acquire();
+    let result: Awaited<ReturnType<Executor["run"]>>;
+    try {
+      const model = await models.ensure(version);
+      await loopBudget.turn(); // an inline input is hashed here
+      const input = await this.inputOf(rec);
+      await executor.load(model.key, model.path, model.schema);
+      result = await executor.run(model.key, decodeSafetensors(input).tensors, {
+        timeoutMs: this.inferenceTimeoutMs,
+      });
+    } finally {
+      release();
+    }
+    metrics.inferenceSeconds.observe(result.inferenceMs / 1000);
+    const quantum = quantumFromChain(version.outputQuantum);
+    const abstained = this.abstain?.(result.outputs, quantum);
+    if (abstained) return { abstained };
+    await loopBudget.turn();
+    const resultHash = canonicalResultHash(result.outputs, quantum);
+    await loopBudget.turn();
+    const safetensors = encodeSafetensors(result.outputs);
+    this.saveOutputs(rec.jobId, safetensors);
+    const outputRef =
+      safetensors.byteLength <= this.inlineOutputMaxBytes
+        ? encodeOutputRef({ kind: "inline", bytes: safetensors })
+        : encodeOutputRef({ kind: "ipfs", cid: await this.content.add(safetensors) });
+    return {
+      resultHash,
+      outputRef,
+      inferenceMs: Math.round(result.inferenceMs * 100) / 100,
+      model: versionKey(version),
+    };
+  }
+
+  protected async inputOf(rec: JobRecord): Promise<Uint8Array> {
+    if (rec.input) {
+      // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
+      const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
+      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash)
+        throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
+      return bytes;
+    }
+    if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
+    if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash)
+      throw new JobInputError(`input CID does not hash to the job's inputHash ${rec.job.inputHash}`);
+    // The content store checks every block against the CID, so the bytes are the CID's bytes.
+    const bytes = await this.content.get(rec.inputCid, {
+      signal: AbortSignal.any([AbortSignal.timeout(this.fetchTimeoutMs), this.stopping.signal]),
+      maxBytes: this.maxInputBytes,
+    });
+    this.metrics.bytesFetched.inc(bytes.byteLength);
+    return bytes;
+  }
+}

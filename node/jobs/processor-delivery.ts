@@ -1,0 +1,240 @@
+/**
+ * The job processor's k = 1 path (processor.ts is the whole): submit a result (alone or in a
+ * delivery batch), follow the delivery through its challenge window, and claim the fee.
+ */
+import { encodeFunctionData, getAddress } from "viem";
+import { JobStatus } from "../chain/statuses.ts";
+import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import { oneLine } from "../errors.ts";
+import type { JobRecord, TxRecord } from "../journal/journal.ts";
+import type { DeliveryOutcome } from "./delivery-batcher.ts";
+import { loopBudget } from "../loop-budget.ts";
+import { jobWords } from "../attest/job-words.ts";
+import { ComputingProcessor } from "./processor-compute.ts";
+import { MAX_CLAIMS, settlementHeadroom } from "./processor-options.ts";
+
+export abstract class DeliveringProcessor extends ComputingProcessor {
+  protected async submit(rec: JobRecord): Promise<void> {
+    // In a batch not mined yet: its outcome wakes the job (see deliveredInBatch).
+    if (this.delivering.has(rec.jobId.toString())) return this.waitForChain(rec, "result in a batch");
+    const batch = this.batchOf(rec);
+    // Read the chain before (re)sending: the market may hold our result already, or another's.
+    if (rec.deliveredBy !== null) {
+      if (this.deliveredByUs(rec)) return this.onSubmitted(rec);
+      if (!this.hasLiveTx(rec, "submit") && !batch.pending)
+        return this.end(rec, "lost", "another provider delivered first");
+    }
+    if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
+      await this.spread(rec);
+      const [state, past] = await Promise.all([this.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
+      if (state.status !== JobStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
+      if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
+      await this.revealsFirst();
+    }
+    const key = rec.jobId.toString();
+    const batched =
+      this.batcher &&
+      !batch.used &&
+      !this.singly.has(key) &&
+      this.journal.txsFor(rec.jobId, "submit").length === 0 &&
+      rec.signature !== null;
+    if (this.batcher && (batch.pending || batched)) {
+      // The result rides in a batch. The step does not wait for it to be mined (a step slot held
+      // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
+      // back in deliveredInBatch, which moves the job on and wakes it.
+      if (!this.delivering.has(key)) {
+        const outcome = batch.pending
+          ? this.batcher.resume(batch.pending, rec.jobId)
+          : this.batcher.deliver({
+              jobId: rec.jobId,
+              job: rec.job,
+              resultHash: rec.resultHash!,
+              outputRef: rec.outputRef!,
+              signature: rec.signature!,
+            });
+        // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
+        const done = outcome.then(
+          async (o) => {
+            await loopBudget.turn();
+            this.deliveredInBatch(rec.jobId, o);
+          },
+          async (error: unknown) => {
+            await loopBudget.turn();
+            this.deliveredInBatch(rec.jobId, null, error);
+          },
+        );
+        this.delivering.set(key, done);
+      }
+      return this.waitForChain(rec, "result in a batch");
+    }
+    const receipt = await this.sendOnce(rec, "submit", "submitResult", [
+      rec.jobId,
+      jobWords(rec.job),
+      rec.resultHash,
+      rec.outputRef,
+    ]);
+    if (receipt) this.onSubmitted(rec);
+  }
+
+  /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
+  protected batchAttempts(rec: JobRecord, kind: "batch" | "claim"): TxRecord[] {
+    const txs = this.journal.batchTxsFor(rec.jobId);
+    const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
+    return txs.filter((t) => nonces.has(t.nonce));
+  }
+
+  /** What a batch did for one job: moves it on as a single submit's receipt would, or as its failure would. */
+  protected deliveredInBatch(jobId: bigint, outcome: DeliveryOutcome | null, error?: unknown): void {
+    const key = jobId.toString();
+    this.delivering.delete(key); // before the kick below: the job's next step acts
+    if (this.stopped) return;
+    try {
+      const rec = this.journal.getJob(jobId);
+      // Moved on meanwhile (its ResultSubmitted came first, a reorg replaced the job): nothing to do.
+      if (!rec || rec.state !== "computed") return;
+      if (outcome === null) {
+        // The whole transaction would revert, or reverted: this job goes alone next time (after
+        // reading the chain). A voided or unconfirmed one leaves it free to ride in another batch.
+        if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) this.singly.add(key);
+        // Its retry is scheduled like a failed step's (backoff, or a prompt re-read of the chain).
+        this.onStepError(rec, error);
+        return;
+      }
+      if (outcome.delivered) {
+        this.onSubmitted(rec);
+      } else {
+        // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
+        // took is lost, one still open goes as its own submitResult, whose estimate says why not).
+        this.singly.add(key);
+        this.log.info("batch item rejected by the market; the job is looked at again alone", {
+          jobId,
+          reason: outcome.reason,
+          tx: outcome.transactionHash,
+        });
+        this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      }
+      this.kick(jobId);
+    } catch (e) {
+      this.log.error("batch outcome not recorded", { jobId, error: oneLine(e) });
+    }
+  }
+
+  /**
+   * The batch transactions that carried this job: one still waiting (resume it), and whether one
+   * was mined or reverted (its outcome for the job was taken: the job goes alone from then on).
+   * One voided after a reorg, or whose nonce another transaction took, carried nothing.
+   */
+  protected batchOf(rec: JobRecord): { pending: TxRecord | null; used: boolean } {
+    if (!this.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
+    const txs = this.batchAttempts(rec, "batch");
+    const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
+    const used = txs.some((t) => t.kind === "batch" && (t.status === "mined" || t.status === "reverted"));
+    return { pending, used };
+  }
+
+  protected onSubmitted(rec: JobRecord): void {
+    if (this.transition(rec, { state: "submitted" })) this.observeLatency(rec);
+  }
+
+  /**
+   * After our k = 1 result is on-chain: claim the fee once the challenge window passed, or wait
+   * for a challenge to be resolved. Ends "paid" (claimed, or the jury upheld the result or could
+   * not decide), "slashed" (a jury found it wrong: SeatSlashed names us) or "lost" (another
+   * provider's result was taken).
+   */
+  protected async followDelivery(rec: JobRecord): Promise<void> {
+    if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
+    const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+    if (state.status === JobStatus.Settled) return this.settle(rec, "paid", null);
+    if (state.status === JobStatus.Refunded) {
+      if (await this.chain.seatSlashed(rec.jobId, rec.block))
+        return this.settle(rec, "slashed", "a jury found the result wrong");
+      return this.settle(rec, "refunded", "job expired before the result landed");
+    }
+    if (state.status === JobStatus.Challenged || state.status === JobStatus.JuryRevealing) {
+      return this.waitForChain(rec, "result challenged; waiting for the jury");
+    }
+    if (state.status !== JobStatus.Delivered) return this.waitForChain(rec, null);
+    if (rec.deliveredBy === null) {
+      // Delivered, but the event that says by whom is not in the journal (its block was rewound
+      // and the rescan has not said it again, or never will): ask the chain. The claim names the
+      // provider, so it is never sent on a guess.
+      const delivery = await this.chain.delivery(rec.jobId, rec.block);
+      if (delivery === null) return this.waitForChain(rec, "delivered; waiting for its ResultSubmitted event");
+      if (
+        !this.journal.noteChainFact(
+          rec.jobId,
+          { deliveredBy: getAddress(delivery.provider), settledHash: delivery.resultHash },
+          0,
+        )
+      )
+        return;
+      if (getAddress(delivery.provider) !== getAddress(this.address)) return this.settle(rec, "lost", null);
+    }
+    const claimableAt = state.revealStartedAt + rec.job.challengeWindow + 1;
+    if (now < claimableAt)
+      return this.waitForChain(rec, null, Math.max(this.followIntervalMs, (claimableAt - now) * 1_000));
+    const key = rec.jobId.toString();
+    if (this.claiming.has(key)) return this.waitForChain(rec, "claim in a batch");
+    // Its own claims and the batched claims that carried it (a void counts as one tried).
+    const claims = [
+      ...this.journal.txsFor(rec.jobId, "claim"),
+      ...(this.batcher ? this.batchAttempts(rec, "claim") : []),
+    ].filter((t) => t.status !== "replaced");
+    const pending = claims.find((t) => t.status === "signed" || t.status === "sent");
+    const item = { jobId: rec.jobId, job: rec.job, provider: this.address, resultHash: rec.resultHash! };
+    if (pending) await this.sender.resume(pending);
+    else if (claims.length < MAX_CLAIMS && this.batcher) {
+      // Claims ride together too; the step does not wait for the claim to be mined.
+      const done = this.batcher.claim(item).then(
+        async () => {
+          await loopBudget.turn();
+          this.claimedInBatch(rec.jobId);
+        },
+        async (error: unknown) => {
+          await loopBudget.turn();
+          this.claimedInBatch(rec.jobId, error);
+        },
+      );
+      this.claiming.set(key, done);
+      return this.waitForChain(rec, "claim in a batch");
+    } else if (claims.length < MAX_CLAIMS) {
+      // Every earlier claim landed (skipped) or reverted, and the job is still delivered: again.
+      const data = encodeFunctionData({
+        abi: this.marketAbi,
+        functionName: "claim",
+        args: [[{ ...item, job: jobWords(item.job) }]],
+      });
+      await this.sender.send({
+        jobId: rec.jobId,
+        kind: "claim",
+        to: this.market,
+        data,
+        extraGas: settlementHeadroom("claim", 1),
+      });
+    } else {
+      return this.waitForChain(
+        rec,
+        `${claims.length} claims sent and the job is still delivered; a keeper (conclave job claim) may claim it`,
+        this.retryMaxMs,
+      );
+    }
+    this.waitForChain(rec, "claim mined; waiting for DeliveryClaimed", Math.min(this.followIntervalMs, 1_000));
+  }
+
+  /** A batched claim of this job was mined (or failed): the job reads the chain again (paid, or claim again). */
+  protected claimedInBatch(jobId: bigint, error?: unknown): void {
+    this.claiming.delete(jobId.toString());
+    if (this.stopped) return;
+    try {
+      const rec = this.journal.getJob(jobId);
+      if (!rec || rec.state !== "submitted") return;
+      if (error !== undefined && !(error instanceof TxRevertedError)) return this.onStepError(rec, error);
+      // Mined (the item paid, or skipped) or reverted: what the chain says decides, as after a claim of its own.
+      this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      this.kick(jobId);
+    } catch (e) {
+      this.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The job processor's k > 1 path (processor.ts is the whole): commit to a seat, reveal once the
+ * reveal starts, and follow the job until the chain says how this seat ended.
+ */
+import { randomBytes } from "node:crypto";
+import { toHex, type Hex } from "viem";
+import { commitmentOf } from "../attest/attestation.ts";
+import { JobStatus } from "../chain/statuses.ts";
+import type { JobRecord } from "../journal/journal.ts";
+import { jobWords } from "../attest/job-words.ts";
+import { DeliveringProcessor } from "./processor-delivery.ts";
+
+export abstract class SeatedProcessor extends DeliveringProcessor {
+  protected async commit(rec: JobRecord): Promise<void> {
+    if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
+    const live = this.hasLiveTx(rec, "commit");
+    if (!live) {
+      await this.spread(rec);
+      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+      if (state.status !== JobStatus.Open) {
+        // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
+        const seat =
+          state.status === JobStatus.Revealing && rec.salt !== null
+            ? await this.findSeat(rec.jobId, state.seated)
+            : null;
+        if (seat !== null) return void this.transition(rec, { state: "committed", seat });
+        return this.end(rec, "lost", "all seats were taken");
+      }
+      // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
+      // with no time left to reveal; never commit unless there is room for both.
+      if (now + this.commitMarginSeconds > rec.job.commitDeadline)
+        return this.end(rec, "expired", "too close to the commit deadline to commit safely");
+      await this.revealsFirst();
+    }
+    let salt = rec.salt;
+    if (!salt) {
+      // The salt is committed before the commit transaction is recorded, and that record is
+      // synced to disk before the broadcast (see Journal): a crash cannot lose the salt.
+      salt = toHex(randomBytes(32));
+      if (!this.transition(rec, { salt })) return;
+      rec = { ...rec, salt };
+    }
+    const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
+    const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, jobWords(rec.job), commitment]);
+    if (!receipt) return;
+    const fromReceipt = this.seatFromReceipt(receipt);
+    // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
+    const seat =
+      fromReceipt ?? this.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
+    // A mined commit seated us; if the receipt at hand does not say where (a resumed one), the
+    // SeatCommitted event will: wait for it rather than call the job lost.
+    if (seat === null) {
+      // Seats are cleared when a job ends: an ended job is followed to its outcome, not waited on.
+      const state = await this.chain.jobState(rec.jobId);
+      if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded) return this.follow(rec);
+      return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
+    }
+    const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
+    if (this.transition(rec, { state: "committed", seat, factsBlock }))
+      this.log.info("seat committed", { jobId: rec.jobId, seat });
+  }
+
+  protected async reveal(rec: JobRecord): Promise<void> {
+    if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
+    const live = this.hasLiveTx(rec, "reveal");
+    if (!live) {
+      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+      const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
+      if (state.status === JobStatus.Open && !commitOver) {
+        // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.
+        const untilDeadlineMs = Math.max(0, (rec.job.commitDeadline - now + 1) * 1_000);
+        return this.waitForChain(rec, null, Math.min(this.followIntervalMs, untilDeadlineMs));
+      }
+      if (state.status !== JobStatus.Open && state.status !== JobStatus.Revealing) return this.follow(rec);
+      if (rec.seat === null) {
+        // The seat we knew was forgotten (a reorg may have moved it): read it from the chain.
+        const seat = await this.findSeat(rec.jobId, state.seated);
+        if (seat === null) return this.waitForChain(rec, "seat not found on the chain; waiting for SeatCommitted");
+        if (!this.transition(rec, { seat })) return;
+        rec = { ...rec, seat };
+      }
+    }
+    // Reveals take their nonces before new commits and results: those wait until this one is
+    // queued (signed with its nonce), not until it is mined.
+    this.revealsPending++;
+    let queued = false;
+    const onQueued = () => {
+      if (queued) return;
+      queued = true;
+      this.revealsPending--;
+      if (this.revealsPending === 0) this.revealsDone.splice(0).forEach((f) => f());
+    };
+    let receipt;
+    try {
+      receipt = await this.sendOnce(
+        rec,
+        "reveal",
+        "reveal",
+        [rec.jobId, jobWords(rec.job), rec.seat, rec.resultHash, rec.salt, rec.outputRef],
+        onQueued,
+      );
+    } finally {
+      onQueued();
+    }
+    if (receipt && this.transition(rec, { state: "revealed" })) this.observeLatency(rec);
+  }
+
+  /**
+   * After our result is on-chain: wait for the job to end and record how it ended for us. For
+   * k > 1 the outcome is the chain's, not inferred from our journal (which a reorg may have left
+   * behind): "slashed" when a SeatSlashed event names us for the job, "paid" when our revealed
+   * hash is the one the job settled on, otherwise "lost" (settled) or "refunded" (no quorum, or
+   * too few seats).
+   */
+  protected async follow(rec: JobRecord): Promise<void> {
+    const k1 = rec.job.redundancy === 1;
+    if (k1) return this.followDelivery(rec);
+    const state = await this.chain.jobState(rec.jobId);
+    if (state.status === JobStatus.Settled) {
+      if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
+      const winner = rec.settledHash ?? (await this.chain.settledResult(rec.jobId, rec.block));
+      if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
+      return this.endSeat(rec, winner);
+    }
+    if (state.status === JobStatus.Refunded) {
+      if (!k1) return this.endSeat(rec, null);
+      return this.settle(rec, "refunded", "job ended without a quorum or expired");
+    }
+    this.waitForChain(rec, null);
+  }
+
+  /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */
+  protected async endSeat(rec: JobRecord, winner: Hex | null): Promise<void> {
+    const revealed = rec.state === "revealed" || this.deliveredByUs(rec);
+    // A winner is never slashed: no need to read the events.
+    if (winner !== null && revealed && winner === rec.resultHash) return this.settle(rec, "paid", null);
+    if (await this.chain.seatSlashed(rec.jobId, rec.block)) {
+      return this.settle(
+        rec,
+        "slashed",
+        revealed ? "result differed from the quorum" : "seat not revealed before the job ended",
+      );
+    }
+    if (winner !== null)
+      return this.settle(rec, "lost", revealed ? "settled on another result" : "settled without our seat");
+    return this.settle(rec, "refunded", "job ended without a quorum or expired");
+  }
+
+  /**
+   * The chain says our commit or result landed for a job we had given up on (its receipt was lost
+   * to a reorg or an RPC fault, and the chain looked taken): take it up again, or a seat we hold
+   * would go unrevealed and be slashed.
+   */
+  protected revive(jobId: bigint, state: "committed" | "submitted"): void {
+    const rec = this.journal.getJob(jobId);
+    if (!rec || !(rec.state === "lost" || rec.state === "expired") || rec.resultHash === null) return;
+    if (state === "committed" && rec.salt === null) return;
+    if (this.journal.updateJob(jobId, rec, { state, reason: null, nextAttemptAt: 0, attempts: 0 })) {
+      this.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
+    }
+  }
+}
