@@ -6,6 +6,7 @@
 import { keccak256, toHex, type Hex } from "viem";
 import { attestationFor, signAttestation } from "../attest/attestation.ts";
 import { encodeOutputRef } from "../attest/output-ref.ts";
+import { keccakBytes } from "../attest/keccak.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import type { Executor } from "../inference/executor-options.ts";
@@ -136,7 +137,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
     if (rec.input) {
       // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
       const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
-      if (bytes.length * 2 !== rec.input.length - 2 || keccak256(bytes) !== rec.job.inputHash)
+      if (bytes.length * 2 !== rec.input.length - 2 || keccakBytes(bytes) !== rec.job.inputHash)
         throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
       return bytes;
     }
