@@ -18,7 +18,7 @@ import type { Challenge, DutyRecord, Journal, JobRecord, TxKind } from "../journ
 import { TERMINAL_DUTY_STATES } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { hasEnded, settlementHeadroom, type ChainReader, type JobProcessor, type TxSubmitter } from "./processor.ts";
-import { turnOf } from "./scheduler.ts";
+import { turnOf } from "./take-policy.ts";
 import { backoffMs } from "./work-queue.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import { jobWords } from "../attest/job-words.ts";

@@ -30,7 +30,7 @@ import type { Metrics } from "../http/metrics.ts";
 import { versionKey, type LocalModel, type VersionInfo } from "../models/store.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, stepInAt, turnOf, type SchedulerContext } from "./scheduler.ts";
+import { declineReason, stepInAt, turnOf, type TakeContext as SchedulerContext } from "./take-policy.ts";
 import type { DeliveryBatcher, DeliveryOutcome } from "./delivery-batcher.ts";
 import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
 import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
