@@ -28,11 +28,10 @@ import {
   spawnRunner,
   startDevnet,
   waitUntilReady,
-  devAccount,
-  DEV_ROLES,
   type Devnet,
   type RunnerProcess,
 } from "../node/devnet/network.ts";
+import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
 import { oneLine } from "../node/errors.ts";
 import { createExecutor } from "../node/inference/executor.ts";
 import { autoInference } from "../node/inference/executor-options.ts";

@@ -10,9 +10,8 @@ import { readDeployment, writeDeployment } from "../node/chain/deployment.ts";
 import { firstInference } from "../node/devnet/demo.ts";
 import { startAnvil } from "../node/devnet/anvil-node.ts";
 import { waitForRpc } from "../node/devnet/local-rpc.ts";
+import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
 import {
-  DEV_ROLES,
-  devAccount,
   resumeDevnet,
   runnerConfig,
   spawnRunner,

@@ -25,7 +25,7 @@ const SOURCES = {
 export type ContractName = keyof typeof SOURCES;
 export type AbiOf<N extends ContractName> = ArtifactMap[N]["abi"];
 
-export interface Artifact<N extends ContractName> {
+interface Artifact<N extends ContractName> {
   abi: AbiOf<N>;
   bytecode: Hex;
 }

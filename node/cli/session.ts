@@ -46,7 +46,7 @@ export interface CommonFlags {
 }
 
 /** Extra keys the local network writes into its deployment record for the tools. */
-export interface LocalNetworkInfo {
+interface LocalNetworkInfo {
   ipfs?: {
     /** The local network node's block folder, shared by tools on the same machine. */
     blocks?: string;

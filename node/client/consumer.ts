@@ -30,10 +30,8 @@ import type { TensorMap } from "../tensors/dtypes.ts";
 import { fetchVerifiedOutputs, jobRequestOf, waitForJob } from "./jobs.ts";
 import { jobOfWords } from "../attest/job-words.ts";
 
-export { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
-
 /** A consumer call that cannot be made as asked (wrong status, nothing to retry or withdraw). */
-export class ConsumerCallError extends FatalError {
+class ConsumerCallError extends FatalError {
   readonly code = "CONSUMER_CALL_INVALID";
 }
 
@@ -55,7 +53,7 @@ async function mined(publicClient: PublicClient, hash: Hex, what: string): Promi
   return receipt;
 }
 
-export interface SpeechGateOptions {
+interface SpeechGateOptions {
   /** The model the gate asks (default silero-vad-v5). */
   model?: string;
   /** The speech threshold in quanta of 10^-4 (default 5,000 = probability 0.5). */
@@ -104,7 +102,7 @@ export async function deploySpeechGate(
   return { address, block: receipt.blockNumber, modelId };
 }
 
-export interface FrameRequest {
+interface FrameRequest {
   inputs: TensorMap;
   redundancy?: number;
   feePerProvider: bigint;
@@ -325,7 +323,7 @@ export function describeFailure(reason: Hex | null): string {
   return `revert data ${reason.slice(0, 10)}${reason.length > 10 ? "…" : ""}`;
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   timeoutMs?: number;
   onProgress?: (line: string) => void;
   fromBlock?: bigint | number;
@@ -373,7 +371,7 @@ export async function followCallback(
  * carried it, else fetched from a delivery's output reference (IPFS through `content`) and checked
  * against the result hash.
  */
-export async function resultPreimage(
+async function resultPreimage(
   publicClient: PublicClient,
   record: DeploymentRecord,
   jobId: bigint,

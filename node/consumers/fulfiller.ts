@@ -31,8 +31,6 @@ import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { jobWords } from "../attest/job-words.ts";
 
-export { CALLBACK_STATUS, CallbackStatus };
-
 /** A CallbackFunded event. */
 export interface FundedCallback {
   jobId: bigint;
@@ -89,7 +87,7 @@ export type PreimageSource = (
   maxBytes: number,
 ) => Promise<Uint8Array | null>;
 
-export interface FulfillerOptions {
+interface FulfillerOptions {
   chain: FulfillerChain;
   sender: TxSubmitter;
   /** The journal's transaction records and its key-value store (the scan cursor). */
@@ -119,14 +117,14 @@ export interface FulfillerOptions {
 }
 
 /** Gas added to `requiredGas(limit)`: intrinsic 21,000, up to ~3 KB of calldata, the market's check. */
-export const DEFAULT_FULFIL_GAS_MARGIN = 150_000n;
+const DEFAULT_FULFIL_GAS_MARGIN = 150_000n;
 
 const CURSOR_KEY = "consumers.fundedFrom";
 
 // ------------------------------------------------------------------ decisions (pure)
 
 /** What to do about a job's callback now. */
-export type FulfilDecision =
+type FulfilDecision =
   | { action: "done"; reason: string }
   | { action: "wait"; reason: string }
   | { action: "send"; outputs: Hex; hashOnly: boolean; reason: string };
@@ -225,7 +223,7 @@ export function ownFulfil(txs: readonly TxRecord[]): "none" | "pending" | "mined
 
 // ------------------------------------------------------------------ the service
 
-export interface Fulfiller {
+interface Fulfiller {
   /** Scans for new funded jobs and advances every open one; safe to call often. */
   tick(): Promise<void>;
   /** Funded jobs still open (for /status and tests). */

@@ -48,7 +48,7 @@ function indexSourceOf(publicClient: PublicClient<Transport, Chain>): IndexSourc
   };
 }
 
-export interface DashboardOptions {
+interface DashboardOptions {
   publicClient: PublicClient<Transport, Chain>;
   chain: Chain;
   rpcUrl: string;

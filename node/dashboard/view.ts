@@ -5,8 +5,6 @@ import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
 import { PROVIDER_STATUS } from "../chain/statuses.ts";
 import { jobOfWords, type JobWords } from "../attest/job-words.ts";
 
-export type { RolloutView } from "./rollouts-view.ts";
-
 /**
  * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
  * the event list and the chain clock, so it is tested with plain arrays of events.
@@ -26,14 +24,14 @@ export interface VersionView {
   timeline: { at: number; event: string }[];
 }
 
-export interface ModelView {
+interface ModelView {
   modelId: Hex;
   name: string;
   activeVersion: number;
   versions: VersionView[];
 }
 
-export type JobStage =
+type JobStage =
   | "open"
   | "committing"
   | "revealing"
@@ -45,7 +43,7 @@ export type JobStage =
   | "challenged"
   | "resolved";
 
-export interface JobView {
+interface JobView {
   jobId: string;
   model: string;
   version: number;
@@ -81,14 +79,14 @@ export interface ProposalBase {
   canceled: boolean;
 }
 
-export interface ProviderBase {
+interface ProviderBase {
   address: Address;
   metadataURI: string;
   registeredAt: number;
   timeline: { at: number; event: string }[];
 }
 
-export interface Totals {
+interface Totals {
   jobs: number;
   jobsPerMinute: number;
   /** Per payment token (address): escrow held by jobs not ended, and provider fees paid. */
@@ -99,7 +97,7 @@ export interface Totals {
   open: number;
 }
 
-export interface Charts {
+interface Charts {
   /** Jobs requested per minute of chain time, the last `minutes` minutes (start of each minute, seconds). */
   jobsOverTime: { minute: number[]; requested: number[]; finished: number[] };
   /** Latency histogram: bucket lower bounds (seconds) and job counts. */

@@ -4,7 +4,7 @@ import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
 import { ConfigError, oneLine } from "../errors.ts";
 
 /** A payment token and its rate: base units per 10^18 wei (see DeployParams.paymentTokens). */
-export interface PaymentToken {
+interface PaymentToken {
   token: Address;
   ratePerEth: bigint;
 }
@@ -356,10 +356,7 @@ export const LOCAL_SUPPLY = parseUnits("1000000", 18);
 const PUBLIC_THRESHOLD_BPS = 10n;
 
 /** DeployParams with every chain-dependent default decided: what deployStack deploys. */
-export interface ChainDeployParams extends Omit<
-  DeployParams,
-  "holders" | "proposalThreshold" | "guardian" | "freezePeriod"
-> {
+interface ChainDeployParams extends Omit<DeployParams, "holders" | "proposalThreshold" | "guardian" | "freezePeriod"> {
   holders: { address: Address; amount: bigint }[];
   proposalThreshold: bigint;
   /** null: no guardian. */

@@ -14,9 +14,7 @@ import { DeploymentError } from "../errors.ts";
 import { paramsForChain, type DeployParams } from "./params.ts";
 import { assertHoldsNoRole, ROLES } from "./roles.ts";
 
-export { ROLES } from "./roles.ts";
-
-export interface DeployContext {
+interface DeployContext {
   publicClient: PublicClient;
   wallet: Wallet;
   /** Progress lines for a person; the stack deploys silently without it. */

@@ -43,8 +43,6 @@ import { startAnvil, type AnvilNode } from "./anvil-node.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export { DEV_MNEMONIC, DEV_ROLES, devAccount, devKey } from "./accounts.ts";
-
 export interface DevnetOptions {
   /** Port of the Anvil node on 127.0.0.1 (default: a free one). */
   port?: number;

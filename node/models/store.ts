@@ -56,7 +56,7 @@ export class WeightsMismatchError extends FatalError {
   readonly code = "WEIGHTS_MISMATCH";
 }
 
-export interface ModelStoreOptions {
+interface ModelStoreOptions {
   dir: string;
   content: ContentStore;
   /**

@@ -22,8 +22,7 @@ import {
   speechVerdict,
 } from "../../node/client/consumer.ts";
 import { jobRequestOf } from "../../node/client/jobs.ts";
-import { CallbackStatus } from "../../node/consumers/fulfiller.ts";
-import { JobStatus } from "../../node/chain/statuses.ts";
+import { CallbackStatus, JobStatus } from "../../node/chain/statuses.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { cliFor, expectFailure } from "../helpers/cli-process.ts";

@@ -10,7 +10,8 @@ import {
   type SpawnOptions,
 } from "../../node/devnet/network.ts";
 
-export { devAccount, devKey, startDevnet, type Devnet, type RunnerProcess } from "../../node/devnet/network.ts";
+export { startDevnet, type Devnet, type RunnerProcess } from "../../node/devnet/network.ts";
+export { devAccount, devKey } from "../../node/devnet/accounts.ts";
 
 /** Writes a runner config for provider account `index` (its own data dir, journal and Helia node). */
 export function runnerConfig(

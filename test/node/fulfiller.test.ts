@@ -15,7 +15,6 @@ import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
 import {
   callbackOutcome,
-  CallbackStatus,
   createFulfiller,
   decideFulfil,
   deliveryMode,
@@ -28,6 +27,7 @@ import {
   type MarketView,
 } from "../../node/consumers/fulfiller.ts";
 import { createPreimageSource, resultOf } from "../../node/consumers/chain.ts";
+import { CallbackStatus } from "../../node/chain/statuses.ts";
 import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { resultHashPreimage } from "../../node/attest/result-hash.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";

@@ -31,7 +31,7 @@ export interface Slash {
 }
 
 /** Why one of our runners' seats was slashed. */
-export type SlashCause = "outvoted" | "missed while killed" | "missed";
+type SlashCause = "outvoted" | "missed while killed" | "missed";
 
 /**
  * A seat slash of one of our runners, explained: revealed and outvoted; silent while the harness
@@ -51,7 +51,7 @@ export function slashCause(
   return killed ? "missed while killed" : "missed";
 }
 
-export interface ProviderFigures {
+interface ProviderFigures {
   index: number;
   address: Address;
   /** Jobs it was paid for on-chain: k = 1 results, k = 3 agreeing reveals. */
@@ -209,7 +209,7 @@ interface Receipt {
   effectiveGasPrice: Hex;
 }
 
-export interface AuditInput {
+interface AuditInput {
   publicClient: PublicClient;
   record: DeploymentRecord;
   clients: readonly Address[];
