@@ -33,7 +33,7 @@ interface Artifact<N extends ContractName> {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Directory holding the Hardhat build output; CONCLAVE_ARTIFACTS overrides it for installed tools. */
-export function artifactsDir(): string {
+function artifactsDir(): string {
   return process.env.CONCLAVE_ARTIFACTS ?? path.join(ROOT, "artifacts");
 }
 

@@ -38,7 +38,7 @@ interface ProviderLive {
   runner: RunnerHealth | null;
 }
 
-export interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
+interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
   chainId: number;
   head: number;
   headTime: number;

@@ -1,8 +1,8 @@
-import { zeroAddress, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
 import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
-import { PROVIDER_STATUS } from "../chain/statuses.ts";
+import { PROVIDER_STATUS, type VERSION_STATUS } from "../chain/statuses.ts";
 import { jobOfWords, type JobWords } from "../attest/job-words.ts";
 
 /**
@@ -10,9 +10,9 @@ import { jobOfWords, type JobWords } from "../attest/job-words.ts";
  * the event list and the chain clock, so it is tested with plain arrays of events.
  */
 
-export type VersionStatus = "Published" | "Active" | "Deprecated" | "Retired";
+type VersionStatus = Exclude<(typeof VERSION_STATUS)[number], "None">;
 
-export interface VersionView {
+interface VersionView {
   version: number;
   status: VersionStatus;
   weightsCid: string;
@@ -424,5 +424,3 @@ export function buildView(
     charts: charts(jobs, opts.now, opts.chartMinutes ?? 30),
   };
 }
-
-export const ETH = zeroAddress;
