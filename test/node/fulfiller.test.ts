@@ -15,13 +15,15 @@ import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
 import {
   callbackOutcome,
-  createFulfiller,
   decideFulfil,
   deliveryMode,
   fulfilRank,
   isAlreadyFulfilled,
   ownFulfil,
   type FulfilFacts,
+} from "../../node/consumers/fulfil-policy.ts";
+import {
+  createFulfiller,
   type FulfillerChain,
   type JobResult,
   type MarketView,
