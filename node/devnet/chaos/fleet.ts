@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Address } from "viem";
 import type { Logger } from "../../log.ts";
-import { runnerConfig, spawnRunner, waitUntilReady, type Devnet, type RunnerProcess } from "../network.ts";
+import type { Devnet } from "../network.ts";
+import { runnerConfig, spawnRunner, waitUntilReady, type RunnerProcess } from "../runners.ts";
 import { startRpcProxy, type RpcProxy } from "./rpc-proxy.ts";
 import type { Random } from "./random.ts";
 
