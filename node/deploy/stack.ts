@@ -11,7 +11,8 @@ import { loadArtifact, type AbiOf, type ContractName } from "../chain/artifacts.
 import type { Wallet } from "../chain/clients.ts";
 import type { DeployedContract, DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError } from "../errors.ts";
-import { paramsForChain, type DeployParams } from "./params.ts";
+import { paramsForChain } from "./chain-params.ts";
+import type { DeployParams } from "./params.ts";
 import { assertHoldsNoRole, ROLES } from "./roles.ts";
 
 interface DeployContext {
