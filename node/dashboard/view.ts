@@ -1,14 +1,18 @@
+/**
+ * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
+ * the event list and the chain clock, so it is tested with plain arrays of events.
+ *
+ * Why it stays one file over 400 lines: the view types and the folds that fill them (models, jobs,
+ * proposals, providers, charts) are one pure function over one event list, and the types are the
+ * page's contract (web/dashboard/src/types.ts reads them through the snapshot); staged rollouts, which have their
+ * own rules, are already folded in rollouts-view.ts.
+ */
 import type { Address, Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
 import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
 import { PROVIDER_STATUS, type VERSION_STATUS } from "../chain/statuses.ts";
 import { jobOfWords, type JobWords } from "../attest/job-words.ts";
-
-/**
- * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
- * the event list and the chain clock, so it is tested with plain arrays of events.
- */
 
 type VersionStatus = Exclude<(typeof VERSION_STATUS)[number], "None">;
 

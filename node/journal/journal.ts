@@ -1,3 +1,14 @@
+/**
+ * The runner's journal (SQLite): the job, duty and transaction records its users share, and the
+ * one class that reads and writes them.
+ *
+ * Why it stays one file over 400 lines: every table's methods share one connection, one cache of
+ * prepared statements, one `atomically` transaction and one durability rule (a signed transaction
+ * is synced before it is broadcast), and the writes that matter span tables: a rewind after a
+ * reorg drops block hashes and reopens jobs in one SQLite transaction, a batch transaction is
+ * recorded with the jobs it carries. Split by table, three modules would still have to agree on
+ * one database and its transactions; the record types stay beside the class that stores them.
+ */
 import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";

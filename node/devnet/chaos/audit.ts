@@ -2,6 +2,10 @@
  * The figures of a chaos run, from the chain (the market's and the registry's events, every
  * block's receipts) and the runners' journals; nothing is taken from what the harness itself
  * believes it did, except how many requests it sent.
+ *
+ * Why it stays one file over 400 lines: it is one pass from the chain's ledger and the journals
+ * to the run's figures (per job, then per provider), every step reading the same ledger types;
+ * its pure pieces (slashCause, refundReason, percentile) are exported for the unit tests.
  */
 import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import type { Job } from "../../attest/attestation.ts";
