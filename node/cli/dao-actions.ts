@@ -8,29 +8,16 @@ import { loadArtifact, type ContractName } from "../chain/artifacts.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
 import { ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from "../chain/statuses.ts";
 import type { Action } from "../dao/proposals.ts";
+import { CHALLENGE_POLICY, MARKET_POLICY } from "../deploy/stack.ts";
 import { bpsText } from "../rollouts/rules.ts";
 import { address, amount, integer, RequestError, resolveModel, resolveModelName, tokenInfo } from "./command.ts";
 import { PLAN_FLAGS, planFromFlags, type PlanFlags } from "./rollout-plan.ts";
 import type { Session } from "./session.ts";
 import { formatTags, parseTags } from "./tags.ts";
 
-/** Market policy fields and registry parameters a proposal can set, with how to read the value. */
-const POLICY_KEYS = [
-  "protocolFeeBps",
-  "quorumBps",
-  "maxRedundancy",
-  "commitWindow",
-  "revealWindow",
-  "priorityWindow",
-  "maxInlineInputBytes",
-  "maxJobDuration",
-  "collateralPerJob",
-  "clientShareBps",
-] as const;
-/** Challenge policy fields (k = 1 deliveries), set on the market's address (served by its court). */
-const CHALLENGE_KEYS = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "freezePeriod", "deprecationPeriod"] as const;
-export const SETTABLE_KEYS = [...POLICY_KEYS, ...CHALLENGE_KEYS, ...REGISTRY_KEYS];
+/** What `dao propose set-policy` sets: the market's and its court's policy fields, the registries' parameters. */
+export const SETTABLE_KEYS = [...MARKET_POLICY, ...CHALLENGE_POLICY, ...REGISTRY_KEYS];
 
 /** An action on a deployed contract; the court's functions are called on the market's address. */
 function call(s: Session, contract: ContractName, functionName: string, args: readonly unknown[]): Action {
@@ -177,7 +164,7 @@ export async function actionsFor(
     case "set-policy": {
       need(2, `<key> <value> (keys: ${SETTABLE_KEYS.join(", ")})`);
       const [key, raw] = args as [string, string];
-      if ((POLICY_KEYS as readonly string[]).includes(key)) {
+      if ((MARKET_POLICY as readonly string[]).includes(key)) {
         const policy = { ...(await conclaveContracts(s.record, s.publicClient).market.read.policy()) } as Record<
           string,
           unknown
@@ -188,7 +175,7 @@ export async function actionsFor(
           description: `Set market policy ${key} to ${raw}`,
         };
       }
-      if ((CHALLENGE_KEYS as readonly string[]).includes(key)) {
+      if ((CHALLENGE_POLICY as readonly string[]).includes(key)) {
         const policy = {
           ...(await conclaveContracts(s.record, s.publicClient).court.read.challengePolicy()),
         } as Record<string, unknown>;

@@ -58,7 +58,7 @@ async function call(
 }
 
 /** The fields of IInferenceMarket's Policy struct, in its order, as the market's constructor takes them. */
-const MARKET_POLICY = [
+export const MARKET_POLICY = [
   "protocolFeeBps",
   "quorumBps",
   "maxRedundancy",
@@ -71,7 +71,7 @@ const MARKET_POLICY = [
   "clientShareBps",
 ] as const;
 /** The fields of IInferenceMarket's ChallengePolicy struct, in its order. */
-const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
+export const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 
 function pick<K extends keyof DeployParams>(params: DeployParams, keys: readonly K[]): Pick<DeployParams, K> {
   return Object.fromEntries(keys.map((k) => [k, params[k]])) as Pick<DeployParams, K>;
