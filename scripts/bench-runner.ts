@@ -23,16 +23,9 @@ import { jobRequestOf } from "../node/client/jobs.ts";
 import { loadArtifact } from "../node/chain/artifacts.ts";
 import { conclaveContracts } from "../node/chain/contracts.ts";
 import { CONFIG_DEFAULTS } from "../node/config.ts";
-import {
-  runnerConfig,
-  spawnRunner,
-  startDevnet,
-  waitUntilReady,
-  devAccount,
-  DEV_ROLES,
-  type Devnet,
-  type RunnerProcess,
-} from "../node/devnet/network.ts";
+import { startDevnet, type Devnet } from "../node/devnet/network.ts";
+import { runnerConfig, spawnRunner, waitUntilReady, type RunnerProcess } from "../node/devnet/runners.ts";
+import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
 import { oneLine } from "../node/errors.ts";
 import { createExecutor } from "../node/inference/executor.ts";
 import { autoInference } from "../node/inference/executor-options.ts";

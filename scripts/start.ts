@@ -10,16 +10,9 @@ import { readDeployment, writeDeployment } from "../node/chain/deployment.ts";
 import { firstInference } from "../node/devnet/demo.ts";
 import { startAnvil } from "../node/devnet/anvil-node.ts";
 import { waitForRpc } from "../node/devnet/local-rpc.ts";
-import {
-  DEV_ROLES,
-  devAccount,
-  resumeDevnet,
-  runnerConfig,
-  spawnRunner,
-  startDevnet,
-  type Devnet,
-  type RunnerProcess,
-} from "../node/devnet/network.ts";
+import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
+import { resumeDevnet, startDevnet, type Devnet } from "../node/devnet/network.ts";
+import { runnerConfig, spawnRunner, type RunnerProcess } from "../node/devnet/runners.ts";
 import { oneLine } from "../node/errors.ts";
 import { ensureDashboardBuilt } from "../node/dashboard/assets.ts";
 import { startDashboard, type Dashboard } from "../node/dashboard/dashboard.ts";

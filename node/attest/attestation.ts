@@ -34,7 +34,7 @@ export interface Job {
   collateral: bigint;
   requiredTags: bigint;
   inputHash: Hex;
-  /** Draws the job's provider order on the registry's roster (see scheduler.ts `rankOf`). */
+  /** Draws the job's provider order on the registry's roster (see take-policy.ts `rankOf`). */
   seed: bigint;
   /** k = 1: seconds after a delivery during which it may be challenged (its fee is claimed after). */
   challengeWindow: number;

@@ -25,7 +25,7 @@ const SOURCES = {
 export type ContractName = keyof typeof SOURCES;
 export type AbiOf<N extends ContractName> = ArtifactMap[N]["abi"];
 
-export interface Artifact<N extends ContractName> {
+interface Artifact<N extends ContractName> {
   abi: AbiOf<N>;
   bytecode: Hex;
 }
@@ -33,7 +33,7 @@ export interface Artifact<N extends ContractName> {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Directory holding the Hardhat build output; CONCLAVE_ARTIFACTS overrides it for installed tools. */
-export function artifactsDir(): string {
+function artifactsDir(): string {
   return process.env.CONCLAVE_ARTIFACTS ?? path.join(ROOT, "artifacts");
 }
 

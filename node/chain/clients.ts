@@ -13,6 +13,9 @@ import {
 } from "viem";
 import { RpcUnreachableError } from "../errors.ts";
 
+/** The local development chain's id (Anvil's and Hardhat's default): `npm start`, the tests, the faucet. */
+export const LOCAL_CHAIN_ID = 31337;
+
 export type Wallet = WalletClient<Transport, Chain, Account>;
 
 export interface Clients {
@@ -97,7 +100,7 @@ export async function connect(
   }
   const chain = defineChain({
     id: chainId,
-    name: chainId === 31337 ? "Local" : `chain-${chainId}`,
+    name: chainId === LOCAL_CHAIN_ID ? "Local" : `chain-${chainId}`,
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl, ...fallbackUrls] } },
     // Fee cap = 2 × base fee + tip (viem's default is 1.2 ×): the base fee may rise 12.5 % a block,
@@ -111,7 +114,7 @@ export async function connect(
     // call; a CLI command keeps failing fast (no retries) so a typo never hangs it.
     transport,
     // viem's default 4 s polling is far too slow for a local chain that mines on demand.
-    pollingInterval: opts.pollingIntervalMs ?? (chainId === 31337 ? 50 : 1_000),
+    pollingInterval: opts.pollingIntervalMs ?? (chainId === LOCAL_CHAIN_ID ? 50 : 1_000),
   });
   return { publicClient, chain, close, unreachableFallbacks };
 }

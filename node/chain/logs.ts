@@ -117,7 +117,7 @@ export class AdaptiveRange {
   }
 }
 
-export interface GetLogsAdaptiveOptions<T> {
+interface GetLogsAdaptiveOptions<T> {
   fromBlock: number;
   toBlock: number;
   /** Shared between calls so every query starts from what the provider last accepted. */

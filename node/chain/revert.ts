@@ -38,7 +38,7 @@ function conclaveErrorsAbi(): Abi {
   return out;
 }
 
-export interface Revert {
+interface Revert {
   /** The custom error's name, or "Error" for a require string, or undefined when unknown. */
   name: string | undefined;
   /** A person's reading of it, e.g. `InferenceMarketFeeBelowMinimum(fee=1, minimum=2)`. */

@@ -27,6 +27,9 @@ export const JOB_STATUS = [
   "jury revealing",
 ] as const;
 
+/** IInferenceMarket.ChallengeOutcome. */
+export const ChallengeOutcome = { ProviderWrong: 0, ProviderRight: 1, Inconclusive: 2 } as const;
+
 /** IModelRegistry.VersionStatus. */
 export const VersionStatus = { None: 0, Published: 1, Active: 2, Deprecated: 3, Retired: 4 } as const;
 /** IModelRegistry.VersionStatus names, by value. */

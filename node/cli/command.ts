@@ -9,7 +9,7 @@ export class RequestError extends FatalError {
   readonly code = "REQUEST_INVALID";
 }
 
-export type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
+type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
 
 export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;

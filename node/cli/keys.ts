@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { LOCAL_CHAIN_ID } from "../chain/clients.ts";
 import { devAccount } from "../devnet/accounts.ts";
 import { DEV_ACCOUNT_COUNT } from "../devnet/anvil-node.ts";
 import { FatalError, oneLine } from "../errors.ts";
@@ -16,8 +17,6 @@ export const KEY_ENV = {
   keystore: "CONCLAVE_KEYSTORE",
   password: "CONCLAVE_KEYSTORE_PASSWORD",
 } as const;
-
-export const LOCAL_CHAIN_ID = 31337;
 
 export interface KeyFlags {
   keystore?: string;

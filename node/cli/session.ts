@@ -2,12 +2,12 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Chain, PublicClient, Transport } from "viem";
-import { connect, walletFor, type Wallet } from "../chain/clients.ts";
+import { connect, LOCAL_CHAIN_ID, walletFor, type Wallet } from "../chain/clients.ts";
 import { contractAddress, deploymentPath, readDeployment, type DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError, RpcUnreachableError } from "../errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { redactUrl, urlRedactor } from "../log.ts";
-import { LOCAL_CHAIN_ID, resolveAccount, type KeyFlags } from "./keys.ts";
+import { resolveAccount, type KeyFlags } from "./keys.ts";
 import type { Output } from "./output.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -46,7 +46,7 @@ export interface CommonFlags {
 }
 
 /** Extra keys the local network writes into its deployment record for the tools. */
-export interface LocalNetworkInfo {
+interface LocalNetworkInfo {
   ipfs?: {
     /** The local network node's block folder, shared by tools on the same machine. */
     blocks?: string;

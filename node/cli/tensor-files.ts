@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, oneLine } from "../errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { parseJsonTensors, tensorsToJson } from "../tensors/json-tensors.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
@@ -17,7 +17,7 @@ export function readTensorFile(file: string): TensorMap {
       ? decodeSafetensors(new Uint8Array(bytes)).tensors
       : parseJsonTensors(bytes.toString("utf8"));
   } catch (error) {
-    throw new ConfigError(`input file ${file}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigError(`input file ${file}: ${oneLine(error)}`, { cause: error });
   }
 }
 

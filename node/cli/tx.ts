@@ -4,7 +4,7 @@ import { describeRevert } from "../chain/revert.ts";
 import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import type { Session } from "./session.ts";
 
-export interface Call {
+interface Call {
   address: Address;
   abi: Abi;
   functionName: string;

@@ -26,7 +26,7 @@ import type { ContentStore } from "../ipfs/content-store.ts";
 import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { JOB_STATUS, JobStatus } from "../chain/statuses.ts";
+import { ChallengeOutcome, JOB_STATUS, JobStatus } from "../chain/statuses.ts";
 import { jobOfWords } from "../attest/job-words.ts";
 
 /** A delivered result does not hash to what its provider committed to. */
@@ -57,7 +57,7 @@ export class JobTimeoutError extends RetryableError {
   readonly code = "JOB_TIMEOUT";
 }
 
-export interface InferenceRequest {
+interface InferenceRequest {
   model: string;
   /** Exact version, or 0 for the active one. */
   version?: number;
@@ -155,7 +155,7 @@ export interface JobOutcome {
   deliveries: Delivery[];
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   timeoutMs?: number;
   onProgress?: (status: string) => void;
   /**
@@ -245,7 +245,8 @@ async function jobOutcome(
     if (l.eventName === "JobSettled") resultHash = l.args.resultHash as Hex;
     // A jury found the k = 1 result wrong: the client's result is the jury's (its reveals are
     // deliveries above), and its escrow was refunded.
-    if (l.eventName === "ChallengeResolved" && Number(l.args.outcome) === 0) resultHash = l.args.juryHash as Hex;
+    if (l.eventName === "ChallengeResolved" && Number(l.args.outcome) === ChallengeOutcome.ProviderWrong)
+      resultHash = l.args.juryHash as Hex;
   }
   return { resultHash, deliveries };
 }

@@ -124,7 +124,7 @@ export async function passOnLocalChain(opts: LocalProposalOptions): Promise<Prop
   return p;
 }
 
-export interface LocalProposalOptions {
+interface LocalProposalOptions {
   publicClient: PublicClient;
   record: DeploymentRecord;
   members: Wallet[];

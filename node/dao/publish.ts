@@ -6,7 +6,7 @@ import type { DeploymentRecord } from "../chain/deployment.ts";
 import type { ModelSchema } from "../inference/schema.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 
-export interface PublishRequest {
+interface PublishRequest {
   name: string;
   weights: Uint8Array;
   schema: ModelSchema;

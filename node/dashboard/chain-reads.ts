@@ -3,7 +3,7 @@ import { conclaveContracts } from "../chain/contracts.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
 
 /** A provider's registry record as the page shows it. */
-export interface ProviderRecord {
+interface ProviderRecord {
   status: number;
   stake: bigint;
   locked: bigint;

@@ -1,5 +1,6 @@
 import type { Abi, AbiEvent, Address, Chain, PublicClient, Transport } from "viem";
 import { loadArtifact, type ContractName } from "../chain/artifacts.ts";
+import { LOCAL_CHAIN_ID } from "../chain/clients.ts";
 import { contractAddress, type DeploymentRecord } from "../chain/deployment.ts";
 import type { Logger } from "../log.ts";
 import { createChainReads, type ChainReads } from "./chain-reads.ts";
@@ -48,7 +49,7 @@ function indexSourceOf(publicClient: PublicClient<Transport, Chain>): IndexSourc
   };
 }
 
-export interface DashboardOptions {
+interface DashboardOptions {
   publicClient: PublicClient<Transport, Chain>;
   chain: Chain;
   rpcUrl: string;
@@ -105,7 +106,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     });
   const reads = o.reads ?? createChainReads(o.record, o.publicClient);
   const probe = createRunnerProbe({ runners: o.runners ?? [], log, ...(o.fetch ? { fetch: o.fetch } : {}) });
-  const local = o.chain.id === 31337 && (host === "127.0.0.1" || host === "localhost" || host === "::1");
+  const local = o.chain.id === LOCAL_CHAIN_ID && (host === "127.0.0.1" || host === "localhost" || host === "::1");
   const offerDev = local && o.devAccounts !== false;
   const snapshotter = createSnapshotter({
     index,

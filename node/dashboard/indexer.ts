@@ -23,7 +23,7 @@ export interface IndexSource {
   getBlockTimestamp(blockNumber: bigint): Promise<number>;
 }
 
-export interface EventIndexOptions {
+interface EventIndexOptions {
   source: IndexSource;
   addresses: Address[];
   /** ABI whose events are decoded (every contract's, merged). */
@@ -44,7 +44,7 @@ export interface EventIndexOptions {
   log: Logger;
 }
 
-export interface IndexUpdate {
+interface IndexUpdate {
   head: number;
   /** Events replaced because the chain no longer had them (a reorg). */
   dropped: number;

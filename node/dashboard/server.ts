@@ -10,7 +10,7 @@ export interface DevVoter {
   vote(account: number, proposalId: bigint, support: number): Promise<{ txHash: string }>;
 }
 
-export interface DashboardHandlers {
+interface DashboardHandlers {
   /** The latest snapshot as JSON text (already serialized: one copy for every client). */
   snapshot(): string | null;
   /** Called with each new snapshot's JSON; returns the unsubscribe. */

@@ -4,13 +4,14 @@ import type { Logger } from "../log.ts";
 import type { ChainReads } from "./chain-reads.ts";
 import type { EventIndex } from "./indexer.ts";
 import type { RunnerHealth } from "./runner-probe.ts";
-import { buildView, type ChainView, type ProposalBase, type RolloutView } from "./view.ts";
+import { buildView, type ChainView, type ProposalBase } from "./view.ts";
+import type { RolloutView } from "./rollouts-view.ts";
 import { PROVIDER_STATUS } from "../chain/statuses.ts";
 
 /** Canceled, Defeated, Expired, Executed: a proposal's state never changes again. */
 const FINAL = new Set([2, 3, 6, 7]);
 
-export interface ProposalLive extends ProposalBase {
+interface ProposalLive extends ProposalBase {
   state: string;
   /** Votes needed (for + abstain), known once voting started. */
   quorum: string | null;
@@ -18,7 +19,7 @@ export interface ProposalLive extends ProposalBase {
   timeLeft: number | null;
 }
 
-export interface ProviderLive {
+interface ProviderLive {
   address: Address;
   status: string;
   stake: string;
@@ -37,7 +38,7 @@ export interface ProviderLive {
   runner: RunnerHealth | null;
 }
 
-export interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
+interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
   chainId: number;
   head: number;
   headTime: number;
@@ -51,7 +52,7 @@ export interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "r
   wallet: { governor: Address; chainId: number; devAccounts: { index: number; address: Address; role: string }[] };
 }
 
-export interface SnapshotDeps {
+interface SnapshotDeps {
   index: EventIndex;
   reads: ChainReads;
   runner: (address: Address) => RunnerHealth | null;

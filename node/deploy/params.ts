@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { formatUnits, getAddress, isAddress, parseUnits, type Address } from "viem";
-import { DEV_ROLES, devAccount } from "../devnet/accounts.ts";
 import { ConfigError, oneLine } from "../errors.ts";
 
 /** A payment token and its rate: base units per 10^18 wei (see DeployParams.paymentTokens). */
-export interface PaymentToken {
+interface PaymentToken {
   token: Address;
   ratePerEth: bigint;
 }
@@ -121,7 +120,7 @@ export const LOCAL_DEFAULTS: DeployParams = {
 };
 
 const MAX_UINT32 = 2 ** 32 - 1;
-const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
+export const MAX_DURATIONS: Partial<Record<keyof DeployParams, number>> = {
   votingDelay: 2 ** 48 - 1,
   votingPeriod: MAX_UINT32,
   timelockDelay: MAX_UINT32,
@@ -151,7 +150,7 @@ const INTEGER_BOUNDS: Partial<Record<keyof DeployParams, [number, number]>> = {
 /** Names accepted in a params file and as `--kebab-case` flags. */
 export const PARAM_KEYS = Object.keys(LOCAL_DEFAULTS) as (keyof DeployParams)[];
 
-function fail(key: string, value: unknown, why: string): never {
+export function fail(key: string, value: unknown, why: string): never {
   throw new ConfigError(`invalid parameter ${key}=${JSON.stringify(value)}: ${why}`);
 }
 
@@ -343,77 +342,3 @@ export function resolveDeployParams(
 
 /** The least collateral per seat the market accepts: 1 stake token (finding 16). */
 const MIN_COLLATERAL = parseUnits("1", 18);
-
-/** Chain ids of development networks (Hardhat's and Anvil's default, and Ganache's). */
-const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
-
-const isLocalChain = (chainId: number): boolean => LOCAL_CHAIN_IDS.includes(chainId);
-
-/** The supply the development DAO members share on a local chain when no holders are given. */
-export const LOCAL_SUPPLY = parseUnits("1000000", 18);
-
-/** 0.1 % of the supply: the proposal threshold on a public chain when none is given. */
-const PUBLIC_THRESHOLD_BPS = 10n;
-
-/** DeployParams with every chain-dependent default decided: what deployStack deploys. */
-export interface ChainDeployParams extends Omit<
-  DeployParams,
-  "holders" | "proposalThreshold" | "guardian" | "freezePeriod"
-> {
-  holders: { address: Address; amount: bigint }[];
-  proposalThreshold: bigint;
-  /** null: no guardian. */
-  guardian: Address | null;
-  freezePeriod: number;
-}
-
-/** Seconds from a proposal to its earliest execution: what exits and freezes must outlast. */
-export const governanceDelay = (p: Pick<DeployParams, "votingDelay" | "votingPeriod" | "timelockDelay">): number =>
-  p.votingDelay + p.votingPeriod + p.timelockDelay;
-
-/**
- * Applies the chain's defaults and the rules that protect a public deployment, before anything is
- * sent: on a public chain the holders and the guardian must be given and the threshold is above 0;
- * on every chain the deployer is never the guardian and the threshold fits the supply.
- */
-export function paramsForChain(params: DeployParams, chainId: number, deployer: Address): ChainDeployParams {
-  const local = isLocalChain(chainId);
-  const where = `on chain ${chainId}`;
-  let holders = params.holders;
-  if (holders.length === 0) {
-    if (!local) fail("holders", [], `required ${where}: list who receives the supply (address:amount,...)`);
-    const members = DEV_ROLES.members.map((i) => devAccount(i).address);
-    const share = LOCAL_SUPPLY / BigInt(members.length);
-    // The remainder of the division goes to the first member, so the supply is exactly LOCAL_SUPPLY.
-    holders = members.map((address, i) => ({
-      address,
-      amount: share + (i === 0 ? LOCAL_SUPPLY - share * BigInt(members.length) : 0n),
-    }));
-  }
-  const supply = holders.reduce((sum, h) => sum + h.amount, 0n);
-  if (supply === 0n) fail("holders", params.holders, "the supply is 0: nobody could vote");
-
-  let proposalThreshold = params.proposalThreshold;
-  if (proposalThreshold === null)
-    proposalThreshold = local ? parseUnits("1", 18) : (supply * PUBLIC_THRESHOLD_BPS) / 10_000n;
-  if (!local && proposalThreshold === 0n)
-    fail("proposalThreshold", "0", `must be above 0 ${where}: with 0 anyone can propose and pre-burn proposal ids`);
-  if (proposalThreshold > supply)
-    fail("proposalThreshold", proposalThreshold.toString(), `above the supply (${supply}): nobody could propose`);
-
-  if (params.guardian === null && !local)
-    fail("guardian", null, `required ${where}: an address, or "none" for no guardian`);
-  const guardian = params.guardian === null || params.guardian === "none" ? null : params.guardian;
-  if (guardian !== null && guardian.toLowerCase() === deployer.toLowerCase()) {
-    fail("guardian", guardian, "is the deployer, which keeps no role after deployment: name another account");
-  }
-  const delay = governanceDelay(params);
-  const freezePeriod = params.freezePeriod ?? Math.min(2 * delay, MAX_DURATIONS.freezePeriod!);
-  if (freezePeriod < delay)
-    fail(
-      "freezePeriod",
-      freezePeriod,
-      `below the governance delay (votingDelay + votingPeriod + timelockDelay = ${delay} s): a freeze must hold a provider until a slash vote can execute`,
-    );
-  return { ...params, holders, proposalThreshold, guardian, freezePeriod };
-}

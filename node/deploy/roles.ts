@@ -15,7 +15,7 @@ export const ROLES = {
   RETIRED_MARKET_ROLE: keccak256(toHex("RETIRED_MARKET_ROLE")),
 } as const;
 
-export interface RoleHolding {
+interface RoleHolding {
   contract: string;
   role: string;
   holders: Address[];

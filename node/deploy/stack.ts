@@ -11,12 +11,11 @@ import { loadArtifact, type AbiOf, type ContractName } from "../chain/artifacts.
 import type { Wallet } from "../chain/clients.ts";
 import type { DeployedContract, DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError } from "../errors.ts";
-import { paramsForChain, type DeployParams } from "./params.ts";
+import { paramsForChain } from "./chain-params.ts";
+import type { DeployParams } from "./params.ts";
 import { assertHoldsNoRole, ROLES } from "./roles.ts";
 
-export { ROLES } from "./roles.ts";
-
-export interface DeployContext {
+interface DeployContext {
   publicClient: PublicClient;
   wallet: Wallet;
   /** Progress lines for a person; the stack deploys silently without it. */
@@ -59,7 +58,7 @@ async function call(
 }
 
 /** The fields of IInferenceMarket's Policy struct, in its order, as the market's constructor takes them. */
-const MARKET_POLICY = [
+export const MARKET_POLICY = [
   "protocolFeeBps",
   "quorumBps",
   "maxRedundancy",
@@ -72,7 +71,7 @@ const MARKET_POLICY = [
   "clientShareBps",
 ] as const;
 /** The fields of IInferenceMarket's ChallengePolicy struct, in its order. */
-const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
+export const CHALLENGE_POLICY = ["challengeWindow", "jurySize", "juryFee", "challengerShareBps"] as const;
 
 function pick<K extends keyof DeployParams>(params: DeployParams, keys: readonly K[]): Pick<DeployParams, K> {
   return Object.fromEntries(keys.map((k) => [k, params[k]])) as Pick<DeployParams, K>;

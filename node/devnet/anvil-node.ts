@@ -2,15 +2,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { LOCAL_CHAIN_ID } from "../chain/clients.ts";
 import { ConfigError, RpcUnreachableError } from "../errors.ts";
 import { DEV_MNEMONIC } from "./accounts.ts";
 import { freePort, waitForRpc } from "./local-rpc.ts";
 
 /** Development accounts Anvil funds: the roles of DEV_ROLES plus room for extra providers and clients. */
 export const DEV_ACCOUNT_COUNT = 30;
-
-/** The chain id of every local network (Hardhat's and Anvil's default). */
-export const LOCAL_CHAIN_ID = 31337;
 
 export interface AnvilNode {
   rpcUrl: string;
@@ -31,7 +29,7 @@ export interface AnvilNode {
   stop(): Promise<void>;
 }
 
-export interface AnvilOptions {
+interface AnvilOptions {
   /** Port on 127.0.0.1 (default: a free one). */
   port?: number;
   /** Chain id (default 31337, the local network's). */

@@ -4,7 +4,8 @@ import { fetchVerifiedOutputs, requestInference, waitForJob } from "../client/jo
 import { checkAttestation } from "../client/verify.ts";
 import { sampleModel } from "../models/samples.ts";
 import { tensorsToJson } from "../tensors/json-tensors.ts";
-import { DEV_ROLES, type Devnet } from "./network.ts";
+import { DEV_ROLES } from "./accounts.ts";
+import type { Devnet } from "./network.ts";
 
 /**
  * The first paid inference of a fresh local network, as a client would make it: k = 3 on the

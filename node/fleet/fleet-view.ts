@@ -14,7 +14,7 @@ export interface ChainProvider {
 }
 
 /** One model version as a runner's /ready reports it (node/models/versions-view.ts). */
-export interface RunnerVersion {
+interface RunnerVersion {
   model: string | null;
   modelId: Hex;
   version: number;
@@ -25,9 +25,9 @@ export interface RunnerVersion {
 }
 
 /** Where a runner's URL came from: the local network's deployment file, or the provider's metadata URI. */
-export type RunnerSource = "deployment" | "metadata";
+type RunnerSource = "deployment" | "metadata";
 
-export interface RunnerState {
+interface RunnerState {
   url: string;
   source: RunnerSource;
   reachable: boolean;
@@ -41,13 +41,13 @@ export interface RunnerState {
   error?: string;
 }
 
-export interface FleetEntry extends ChainProvider {
+interface FleetEntry extends ChainProvider {
   /** Jobs whose result this provider delivered or revealed (events, since the market's deployment). */
   results: number;
   runner: RunnerState | null;
 }
 
-export interface FleetView {
+interface FleetView {
   block: number;
   providers: FleetEntry[];
   summary: { providers: number; eligible: number; runners: number; reachable: number; ready: number };
@@ -58,7 +58,7 @@ export type FetchLike = (
   init: { signal: AbortSignal },
 ) => Promise<{ status: number; json(): Promise<unknown> }>;
 
-export interface FleetDeps {
+interface FleetDeps {
   head(): Promise<number>;
   providers(): Promise<ChainProvider[]>;
   /** Result deliveries (ResultSubmitted and ResultRevealed) per provider, lower-cased address. */

@@ -33,7 +33,7 @@ export function carSection(cid: CID, block: Uint8Array): Uint8Array[] {
 }
 
 /** Throws ContentInvalidError unless `block` hashes to `cid`'s multihash (sha2-256 or identity). */
-export function verifyBlock(cid: CID, block: Uint8Array): void {
+function verifyBlock(cid: CID, block: Uint8Array): void {
   const { code, digest } = cid.multihash;
   let ok: boolean;
   if (code === SHA2_256) {
@@ -52,7 +52,7 @@ export function verifyBlock(cid: CID, block: Uint8Array): void {
  * Where a block's bytes go as they are read: a buffer of exactly `length` bytes (e.g. its place
  * in the file being assembled), or undefined for a buffer of its own.
  */
-export type PlaceBlock = (cid: CID, length: number) => Uint8Array | undefined;
+type PlaceBlock = (cid: CID, length: number) => Uint8Array | undefined;
 
 /** Bytes read at a section's start to find its CID (a CIDv1 with a sha2-256 digest takes 36). */
 const CID_PEEK = 96;
@@ -185,7 +185,7 @@ class Buffered {
   }
 }
 
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
+function concatBytes(parts: Uint8Array[]): Uint8Array {
   const total = parts.reduce((n, p) => n + p.byteLength, 0);
   const out = new Uint8Array(total);
   let at = 0;

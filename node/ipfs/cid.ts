@@ -15,7 +15,7 @@ type ImportTarget = Parameters<typeof unixfs>[0]["blockstore"];
  * leaves and CIDv0 implies dag-pb leaves. Every field is set explicitly because @helia/unixfs 8
  * defaults to 1 MiB chunks and 1024 links (`unixfs-v1-2025`), which gives different CIDs.
  */
-export function kuboImportOptions(cidVersion: CidVersion = 1): AddFileOptions {
+function kuboImportOptions(cidVersion: CidVersion = 1): AddFileOptions {
   return {
     cidVersion,
     rawLeaves: cidVersion === 1,

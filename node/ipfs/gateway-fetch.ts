@@ -19,12 +19,12 @@ import { DAG_PB, fileNode, hashKey, RAW } from "./unixfs-file.ts";
  */
 
 /** How long a gateway may send nothing before it is given up. */
-export const GATEWAY_STALL_MS = 10_000;
+const GATEWAY_STALL_MS = 10_000;
 
 /** A gateway answered with an error status or broke off: try the next source. */
 export class GatewayFetchError extends ContentInvalidError {}
 
-export interface GatewayFetch {
+interface GatewayFetch {
   bytes: Uint8Array;
   /** Every block received (verified), for the caller to keep and serve in turn. */
   blocks: [CID, Uint8Array][];
@@ -148,7 +148,7 @@ function walkFile(
  * `staged`, a buffer the blocks were read into: returned as is when every piece already sits at
  * its offset in it (no copy), else the file is assembled into a new buffer.
  */
-export function assembleFile(
+function assembleFile(
   root: CID,
   byHash: Map<string, Uint8Array>,
   maxBytes: number | undefined,

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import * as dagPb from "@ipld/dag-pb";
 import { CID } from "multiformats/cid";
 import { carHeader, carSection } from "./car.ts";
+import { oneLine } from "../errors.ts";
 import { ContentInvalidError } from "./errors.ts";
 import { DAG_PB, fileNode, hashKey, RAW } from "./unixfs-file.ts";
 
@@ -32,7 +33,7 @@ const CAR_TYPE = "application/vnd.ipld.car; version=1; order=dfs; dups=n";
 const RAW_TYPE = "application/vnd.ipld.raw";
 
 /** The blocks a gateway may serve: those held locally (undefined when not held). */
-export interface LocalBlocks {
+interface LocalBlocks {
   get(cid: CID): Promise<Uint8Array | undefined>;
 }
 
@@ -57,7 +58,7 @@ export async function startTrustlessGateway(opts: {
   const log = opts.log ?? (() => {});
   const server = createServer((req, res) => {
     serve(req, res, opts.blocks, opts.files).catch((error: unknown) => {
-      log("ipfs.gateway.error", { url: req.url, error: (error as Error).message });
+      log("ipfs.gateway.error", { url: req.url, error: oneLine(error) });
       if (!res.headersSent) text(res, 500, "internal error");
       else res.destroy();
     });

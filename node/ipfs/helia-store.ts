@@ -17,7 +17,7 @@ import { startTrustlessGateway, type GatewayServer } from "./gateway.ts";
 import { fetchFileFromGateway, fetchFromGateway } from "./gateway-fetch.ts";
 import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
 
-export interface HeliaStoreOptions {
+interface HeliaStoreOptions {
   /** Keeps blocks, pins and the peer identity under this folder; in memory when absent. */
   dir?: string;
   /**

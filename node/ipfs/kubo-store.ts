@@ -6,7 +6,7 @@ import type { ContentStore } from "./content-store.ts";
 import { ContentInvalidError, ContentUnavailableError, IpfsUnreachableError, PeerUnreachableError } from "./errors.ts";
 import { readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
 
-export interface KuboStoreOptions {
+interface KuboStoreOptions {
   /** The daemon's RPC API, e.g. http://127.0.0.1:5001 (the client appends /api/v0). */
   url: string;
   log?: (event: string, fields: object) => void;

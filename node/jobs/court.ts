@@ -5,7 +5,7 @@ import type { DecodedLog } from "../chain/watcher.ts";
 import type { Challenge, DutyRecord, JobRecord } from "../journal/journal.ts";
 import { TERMINAL_DUTY_STATES } from "../journal/journal.ts";
 import { hasEnded, type ChainReader } from "./processor-options.ts";
-import { turnOf } from "./scheduler.ts";
+import { turnOf } from "./take-policy.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import { jobWords } from "../attest/job-words.ts";
 import type { Service } from "../service.ts";

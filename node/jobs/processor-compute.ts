@@ -13,7 +13,7 @@ import type { Executor } from "../inference/executor-options.ts";
 import type { JobRecord } from "../journal/journal.ts";
 import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, stepInAt, turnOf } from "./scheduler.ts";
+import { declineReason, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
 import { ProcessorBase } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";

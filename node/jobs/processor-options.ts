@@ -16,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../http/metrics.ts";
 import { type LocalModel, type VersionInfo } from "../models/store.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
-import { type SchedulerContext } from "./scheduler.ts";
+import { type TakeContext } from "./take-policy.ts";
 import type { DeliveryBatcher } from "./delivery-batcher.ts";
 import type { ServiceDeps } from "../service.ts";
 
@@ -36,7 +36,7 @@ export interface ChainReader {
   /** `revealStartedAt` is the delivery time of a Delivered k = 1 job (its challenge window starts then). */
   jobState(jobId: bigint): Promise<{ status: number; seated: number; revealed: number; revealStartedAt: number }>;
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
-  providerTerms(): Promise<SchedulerContext["provider"]>;
+  providerTerms(): Promise<TakeContext["provider"]>;
   seatOf(jobId: bigint, seat: number): Promise<Address>;
   /** The winning result hash of a settled k > 1 job, scanning from `fromBlock` (its request block). */
   settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;

@@ -1,3 +1,14 @@
+/**
+ * The runner's journal (SQLite): the job, duty and transaction records its users share, and the
+ * one class that reads and writes them.
+ *
+ * Why it stays one file over 400 lines: every table's methods share one connection, one cache of
+ * prepared statements, one `atomically` transaction and one durability rule (a signed transaction
+ * is synced before it is broadcast), and the writes that matter span tables: a rewind after a
+ * reorg drops block hashes and reopens jobs in one SQLite transaction, a batch transaction is
+ * recorded with the jobs it carries. Split by table, three modules would still have to agree on
+ * one database and its transactions; the record types stay beside the class that stores them.
+ */
 import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
@@ -36,9 +47,9 @@ export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
   "failed",
   "expired",
 ]);
-export const OPEN_STATES: readonly JobState[] = ["seen", "accepted", "computed", "submitted", "committed", "revealed"];
+const OPEN_STATES: readonly JobState[] = ["seen", "accepted", "computed", "submitted", "committed", "revealed"];
 
-export type JobPatch = Partial<
+type JobPatch = Partial<
   Pick<
     JobRecord,
     | "state"
@@ -69,7 +80,7 @@ const LIGHT_COLUMNS =
   "job_id, params_hash, job, NULL AS input, input_cid, block, block_hash, state, reason, result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, delivered_by, expiry_done, ends_at, facts_block, updated_at";
 
 /** What the chain's events say about a job, whatever this runner's state for it. */
-export interface ChainFact {
+interface ChainFact {
   settledHash?: Hex;
   seat?: number;
   deliveredBy?: Hex;
@@ -82,7 +93,7 @@ export interface ChainFact {
  * deadline; a k > 1 job's commit deadline plus the reveal window (the reveal starts at the latest
  * at the commit deadline).
  */
-export function jobEndsAt(job: Job): number {
+function jobEndsAt(job: Job): number {
   return job.redundancy === 1 ? job.deadline : job.commitDeadline + job.revealWindow;
 }
 
@@ -122,7 +133,7 @@ export interface JobRecord {
 }
 
 /** What a compare-and-set on a job row must still find: same job parameters, same state. */
-export interface JobVersion {
+interface JobVersion {
   paramsHash: Hex;
   state: JobState;
 }
@@ -134,8 +145,8 @@ export interface JobVersion {
  * new → computed → (juror) committed → revealed → done ; (checker) challenged → done ;
  * any → agreed (the checker's result matched) | skipped (not eligible, too late, abstained) | failed.
  */
-export type DutyRole = "checker" | "juror";
-export type DutyState =
+type DutyRole = "checker" | "juror";
+type DutyState =
   "new" | "computed" | "committed" | "revealed" | "challenged" | "done" | "agreed" | "skipped" | "failed";
 export const TERMINAL_DUTY_STATES: ReadonlySet<DutyState> = new Set(["done", "agreed", "skipped", "failed"]);
 
@@ -171,7 +182,7 @@ export interface DutyRecord {
   updatedAt: number;
 }
 
-export type DutyPatch = Partial<
+type DutyPatch = Partial<
   Pick<
     DutyRecord,
     "state" | "reason" | "resultHash" | "outputRef" | "salt" | "seat" | "challenge" | "attempts" | "nextAttemptAt"
@@ -197,7 +208,7 @@ export type TxKind =
   | "rollout"
   | "fulfil"
   | "void";
-export type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
+type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 
 export interface TxRecord {
   id: number;

@@ -6,7 +6,7 @@ import { mulberry32 } from "../random.ts";
 const { onnx } = onnxProto;
 
 /** Size of a generated {@link mlpOnnx}: `layers` dense layers of width × width on a batch of `batch` rows. */
-export interface MlpShape {
+interface MlpShape {
   batch: number;
   width: number;
   layers: number;

@@ -9,7 +9,7 @@ export type PrefetchRole = "active" | "candidate";
 
 export type PrefetchState = "queued" | "fetching" | "warming" | "warm" | "failed" | "skipped";
 
-export interface PrefetchEntry {
+interface PrefetchEntry {
   key: string;
   modelId: Hex;
   model: string;

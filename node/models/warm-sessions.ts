@@ -1,6 +1,6 @@
 import type { Executor } from "../inference/executor-options.ts";
 
-export interface WarmSessions {
+interface WarmSessions {
   /** The executor to hand to the services: the same one, with its loads and unloads recorded. */
   executor: Executor;
   /** Versions (model store keys) with an onnxruntime session loaded. */

@@ -12,7 +12,7 @@ export interface RolloutVerdict {
   abortable: boolean;
 }
 
-export interface RolloutServiceOptions {
+interface RolloutServiceOptions {
   /** The ModelRegistry's address and ABI (from the build artifacts). */
   registry: Address;
   registryAbi: AbiOf<"ModelRegistry">;
@@ -29,7 +29,7 @@ export interface RolloutServiceOptions {
 }
 
 /** What the service did for one model on one look. */
-export type RolloutAction = "promoted" | "aborted" | "none" | "lost" | "failed";
+type RolloutAction = "promoted" | "aborted" | "none" | "lost" | "failed";
 
 const META_KEY = "rollouts";
 
@@ -41,7 +41,7 @@ const META_KEY = "rollouts";
  * same, so another one is often first: that revert is expected and logged at debug level only.
  * One look per model runs at a time; a change seen during a look makes it look again.
  */
-export class RolloutService {
+class RolloutService {
   private readonly opts: RolloutServiceOptions;
   /** Models with a running rollout, as far as the events said. */
   private readonly watched: Set<Hex>;

@@ -1,3 +1,4 @@
+import { oneLine } from "../errors.ts";
 import {
   elementCount,
   isDType,
@@ -37,7 +38,7 @@ export function parseJsonTensors(text: string): TensorMap {
     try {
       out[name] = tensorFrom(s.dtype, shape, values);
     } catch (error) {
-      throw new TensorFormatError(`tensor ${name}: ${(error as Error).message}`, { cause: error });
+      throw new TensorFormatError(`tensor ${name}: ${oneLine(error)}`, { cause: error });
     }
   }
   return out;

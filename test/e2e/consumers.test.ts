@@ -12,18 +12,10 @@ import {
 import { quantize, quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
-import {
-  callbackAttempts,
-  consumerRouter,
-  deploySpeechGate,
-  followCallback,
-  requestSpeechFrame,
-  retryConsumerCallback,
-  speechVerdict,
-} from "../../node/client/consumer.ts";
+import { callbackAttempts, consumerRouter, followCallback, retryConsumerCallback } from "../../node/client/consumer.ts";
+import { deploySpeechGate, requestSpeechFrame, speechVerdict } from "../../node/client/speech-gate.ts";
 import { jobRequestOf } from "../../node/client/jobs.ts";
-import { CallbackStatus } from "../../node/consumers/fulfiller.ts";
-import { JobStatus } from "../../node/chain/statuses.ts";
+import { CallbackStatus, JobStatus } from "../../node/chain/statuses.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { cliFor, expectFailure } from "../helpers/cli-process.ts";

@@ -3,7 +3,8 @@ import { encodeFunctionData, getAddress, parseEventLogs, stringToHex, type Abi }
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import type { Wallet } from "../../node/chain/clients.ts";
 import { bindToProposer, proposalOf, type Action } from "../../node/dao/proposals.ts";
-import { governanceDelay, paramsForChain, LOCAL_DEFAULTS } from "../../node/deploy/params.ts";
+import { governanceDelay, paramsForChain } from "../../node/deploy/chain-params.ts";
+import { LOCAL_DEFAULTS } from "../../node/deploy/params.ts";
 import { errorName, rejection } from "../helpers/errors.ts";
 import { contractsFor, deployFixture, networkHelpers, TOKENS, type Fixture } from "../helpers/hardhat-stack.ts";
 

@@ -1,16 +1,18 @@
 /**
- * The local network of the end-to-end tests: node/devnet/network.ts with the tests' runner
+ * The local network of the end-to-end tests: node/devnet/network.ts and runners.ts with the tests' runner
  * settings (HTTP RPC polled every 20 ms, short IPFS and transaction timeouts, payouts off).
  */
+import type { Devnet } from "../../node/devnet/network.ts";
 import {
   runnerConfig as baseRunnerConfig,
   spawnRunner as baseSpawnRunner,
-  type Devnet,
   type RunnerProcess,
   type SpawnOptions,
-} from "../../node/devnet/network.ts";
+} from "../../node/devnet/runners.ts";
 
-export { devAccount, devKey, startDevnet, type Devnet, type RunnerProcess } from "../../node/devnet/network.ts";
+export { startDevnet, type Devnet } from "../../node/devnet/network.ts";
+export { type RunnerProcess } from "../../node/devnet/runners.ts";
+export { devAccount, devKey } from "../../node/devnet/accounts.ts";
 
 /** Writes a runner config for provider account `index` (its own data dir, journal and Helia node). */
 export function runnerConfig(

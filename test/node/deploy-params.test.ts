@@ -1,13 +1,8 @@
 import { expect } from "chai";
 import { parseUnits, type Address } from "viem";
 import { bindToProposer, plainDescription } from "../../node/dao/proposals.ts";
-import {
-  LOCAL_DEFAULTS,
-  LOCAL_SUPPLY,
-  paramsForChain,
-  resolveDeployParams,
-  type DeployParams,
-} from "../../node/deploy/params.ts";
+import { LOCAL_SUPPLY, paramsForChain } from "../../node/deploy/chain-params.ts";
+import { LOCAL_DEFAULTS, resolveDeployParams, type DeployParams } from "../../node/deploy/params.ts";
 import { DEV_ROLES, devAccount } from "../../node/devnet/accounts.ts";
 import { ConfigError } from "../../node/errors.ts";
 

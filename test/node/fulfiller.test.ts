@@ -15,19 +15,21 @@ import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
 import {
   callbackOutcome,
-  CallbackStatus,
-  createFulfiller,
   decideFulfil,
   deliveryMode,
   fulfilRank,
   isAlreadyFulfilled,
   ownFulfil,
   type FulfilFacts,
+} from "../../node/consumers/fulfil-policy.ts";
+import {
+  createFulfiller,
   type FulfillerChain,
   type JobResult,
   type MarketView,
 } from "../../node/consumers/fulfiller.ts";
 import { createPreimageSource, resultOf } from "../../node/consumers/chain.ts";
+import { CallbackStatus } from "../../node/chain/statuses.ts";
 import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { resultHashPreimage } from "../../node/attest/result-hash.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { parseGwei } from "viem";
-import { loadConfig } from "../../node/config.ts";
+import { loadConfig } from "../../node/config-load.ts";
 import { ConfigError } from "../../node/errors.ts";
 
 const KEY = `0x${"11".repeat(32)}`;

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { keccak256, type Hex, type PublicClient } from "viem";
 import { createTxSender } from "../../node/chain/tx-pipeline.ts";
-import { devAccount } from "../../node/devnet/network.ts";
+import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 

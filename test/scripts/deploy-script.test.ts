@@ -10,7 +10,7 @@ import { readDeployment } from "../../node/chain/deployment.ts";
 import { startAnvil, type AnvilNode } from "../../node/devnet/anvil-node.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { freePort } from "../../node/devnet/local-rpc.ts";
-import { ROLES } from "../../node/deploy/stack.ts";
+import { ROLES } from "../../node/deploy/roles.ts";
 import { readRoles } from "../../node/deploy/roles.ts";
 import { startRpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
 

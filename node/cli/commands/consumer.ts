@@ -5,17 +5,14 @@ import {
   CallbackTimeoutError,
   consumerRouter,
   describeFailure,
-  deploySpeechGate,
   followCallback,
   reclaimCallbackDeposit,
-  requestSpeechFrame,
   retryConsumerCallback,
-  SPEECH_GATE_DEFAULTS,
-  speechVerdict,
   withdrawRouterCredits,
   type CallbackAttempt,
   type CallbackState,
 } from "../../client/consumer.ts";
+import { deploySpeechGate, requestSpeechFrame, SPEECH_GATE_DEFAULTS, speechVerdict } from "../../client/speech-gate.ts";
 import { loadArtifact } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { sendTx } from "../tx.ts";

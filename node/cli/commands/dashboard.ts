@@ -1,3 +1,4 @@
+import { LOCAL_CHAIN_ID } from "../../chain/clients.ts";
 import { startDashboard } from "../../dashboard/dashboard.ts";
 import { ensureDashboardBuilt } from "../../dashboard/assets.ts";
 import { createLogger } from "../../log.ts";
@@ -39,7 +40,7 @@ Options:
         address: "",
         http: http.replace(/\/+$/, ""),
       }));
-      ctx.out.note(`indexing ${s.chain.id === 31337 ? "the local network" : `chain ${s.chain.id}`} ...`);
+      ctx.out.note(`indexing ${s.chain.id === LOCAL_CHAIN_ID ? "the local network" : `chain ${s.chain.id}`} ...`);
       const dashboard = await startDashboard({
         publicClient: s.publicClient,
         chain: s.chain,

@@ -84,7 +84,7 @@ ERC-20 offers at least its value at the rate the DAO set for that token.`,
         schema = parseSchema(readFile("schema", schemaFile));
       } catch (error) {
         if (error instanceof RequestError) throw error;
-        throw new RequestError(`schema ${schemaFile}: ${(error as Error).message}`);
+        throw new RequestError(`schema ${schemaFile}: ${oneLine(error)}`);
       }
       const weights = new Uint8Array(readFile("model", file));
       await checkAgainstSchema(file, weights, schema);

@@ -1,4 +1,4 @@
-import { loadRunnerConfig, scrubSecretEnv, type ConfigFlags } from "../../config.ts";
+import { loadRunnerConfig, scrubSecretEnv, type ConfigFlags } from "../../config-load.ts";
 import { FatalError } from "../../errors.ts";
 import { createLogger, urlRedactor } from "../../log.ts";
 import type { Command } from "../command.ts";

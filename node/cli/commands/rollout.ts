@@ -39,7 +39,7 @@ class NoRunningRolloutError extends FatalError {
 
 const iso = (t: number) => new Date(t * 1000).toISOString();
 
-export interface RolloutReport {
+interface RolloutReport {
   model: string;
   modelId: Hex;
   status: (typeof ROLLOUT_STATUS)[number];

@@ -13,7 +13,7 @@ import {
   type Command,
   type TokenInfo,
 } from "../command.ts";
-import { LOCAL_CHAIN_ID } from "../keys.ts";
+import { LOCAL_CHAIN_ID } from "../../chain/clients.ts";
 import type { Session } from "../session.ts";
 import { sendTx, sendValue } from "../tx.ts";
 

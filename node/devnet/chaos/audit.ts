@@ -2,6 +2,10 @@
  * The figures of a chaos run, from the chain (the market's and the registry's events, every
  * block's receipts) and the runners' journals; nothing is taken from what the harness itself
  * believes it did, except how many requests it sent.
+ *
+ * Why it stays one file over 400 lines: it is one pass from the chain's ledger and the journals
+ * to the run's figures (per job, then per provider), every step reading the same ledger types;
+ * its pure pieces (slashCause, refundReason, percentile) are exported for the unit tests.
  */
 import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import type { Job } from "../../attest/attestation.ts";
@@ -31,7 +35,7 @@ export interface Slash {
 }
 
 /** Why one of our runners' seats was slashed. */
-export type SlashCause = "outvoted" | "missed while killed" | "missed";
+type SlashCause = "outvoted" | "missed while killed" | "missed";
 
 /**
  * A seat slash of one of our runners, explained: revealed and outvoted; silent while the harness
@@ -51,7 +55,7 @@ export function slashCause(
   return killed ? "missed while killed" : "missed";
 }
 
-export interface ProviderFigures {
+interface ProviderFigures {
   index: number;
   address: Address;
   /** Jobs it was paid for on-chain: k = 1 results, k = 3 agreeing reveals. */
@@ -209,7 +213,7 @@ interface Receipt {
   effectiveGasPrice: Hex;
 }
 
-export interface AuditInput {
+interface AuditInput {
   publicClient: PublicClient;
   record: DeploymentRecord;
   clients: readonly Address[];

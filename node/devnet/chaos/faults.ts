@@ -21,7 +21,7 @@ import type { Fleet } from "./fleet.ts";
 import type { FaultKind } from "./options.ts";
 import { randomInt, shuffled, type Random } from "./random.ts";
 
-export interface PlannedFault {
+interface PlannedFault {
   kind: FaultKind;
   /** Seconds after the load starts. */
   at: number;
@@ -82,7 +82,7 @@ export function planFaults(
   });
 }
 
-export interface FaultDeps {
+interface FaultDeps {
   /** A client straight to the node (never through a proxy). */
   publicClient: PublicClient;
   fleet: Fleet;

@@ -8,14 +8,15 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Address } from "viem";
 import type { Logger } from "../../log.ts";
-import { runnerConfig, spawnRunner, waitUntilReady, type Devnet, type RunnerProcess } from "../network.ts";
+import type { Devnet } from "../network.ts";
+import { runnerConfig, spawnRunner, waitUntilReady, type RunnerProcess } from "../runners.ts";
 import { startRpcProxy, type RpcProxy } from "./rpc-proxy.ts";
 import type { Random } from "./random.ts";
 
 /** Blocks one eth_getLogs may span at the runners' RPC endpoints (public providers allow 10 to 10,000). */
 export const CHAOS_MAX_LOG_RANGE = 50;
 
-export interface FleetRunner {
+interface FleetRunner {
   /** Development account index of the provider. */
   index: number;
   address: Address;
@@ -48,7 +49,7 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-export interface FleetOptions {
+interface FleetOptions {
   net: Devnet;
   indexes: readonly number[];
   /** Config keys over runnerConfig's defaults (rpcUrl and rpcFallbackUrls are always the runner's proxies). */

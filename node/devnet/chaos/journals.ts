@@ -8,7 +8,7 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Hex } from "viem";
 
-export interface JournalTx {
+interface JournalTx {
   hash: Hex;
   kind: string;
   status: string;

@@ -17,7 +17,7 @@ import { randomInt, type Random } from "./random.ts";
 const CHAOS_MODEL = "tiny-mlp";
 const CHAOS_FEE_PER_PROVIDER = parseEther("0.0001");
 
-export interface JobSpec {
+interface JobSpec {
   seq: number;
   redundancy: 1 | 3;
   inputs: TensorMap;
@@ -36,7 +36,7 @@ export function jobMix(count: number, k3Share: number, random: Random): JobSpec[
   });
 }
 
-export interface SentRequest {
+interface SentRequest {
   seq: number;
   redundancy: 1 | 3;
   client: Address;
@@ -53,7 +53,7 @@ export interface SentRequest {
   error?: string;
 }
 
-export interface LoadDeps {
+interface LoadDeps {
   publicClient: PublicClient;
   record: DeploymentRecord;
   accounts: HDAccount[];
@@ -169,7 +169,7 @@ class ClientAccount {
   }
 }
 
-export interface LoadGenerator {
+interface LoadGenerator {
   /** Requests every job of `specs`: at `rate` per second, or all at once when `rate` is null. Resolves when all are broadcast. */
   run(specs: JobSpec[], rate: number | null, stop?: AbortSignal): Promise<void>;
   sent(): SentRequest[];

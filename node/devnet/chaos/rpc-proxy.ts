@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type ProxyFault =
+type ProxyFault =
   | { kind: "none" }
   /** Destroys the socket of this share of requests (0..1) without an answer. */
   | { kind: "drop"; share: number }
@@ -18,7 +18,7 @@ export type ProxyFault =
   /** Forwards every request after a delay drawn uniformly from [minMs, maxMs]. */
   | { kind: "latency"; minMs: number; maxMs: number };
 
-export interface ProxyCounters {
+interface ProxyCounters {
   forwarded: number;
   dropped: number;
   limited: number;
@@ -38,7 +38,7 @@ export interface RpcProxy {
   close(): Promise<void>;
 }
 
-export interface RpcProxyOptions {
+interface RpcProxyOptions {
   /** The node's http:// JSON-RPC URL. */
   upstream: string;
   /** Port on 127.0.0.1 (default: a free one). */

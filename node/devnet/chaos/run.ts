@@ -10,7 +10,8 @@ import { mnemonicToAccount } from "viem/accounts";
 import { mined } from "../../dao/proposals.ts";
 import { ConfigError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { DEV_MNEMONIC, DEV_ROLES, startDevnet, type Devnet, type DevnetOptions } from "../network.ts";
+import { DEV_MNEMONIC, DEV_ROLES } from "../accounts.ts";
+import { startDevnet, type Devnet, type DevnetOptions } from "../network.ts";
 import { audit } from "./audit.ts";
 import { planFaults, runFaults } from "./faults.ts";
 import { startFleet, type Fleet, type RunnerResources } from "./fleet.ts";
@@ -28,7 +29,7 @@ const CLIENT_POOL = [7, 8, 9, 17, 18, 19, 20, 21, 22, 23] as const;
 
 const BLOCK_TIME_SECONDS = 1;
 
-export interface ChaosDeps {
+interface ChaosDeps {
   log: Logger;
   /** One progress line at a time (stderr in the script). */
   say: (line: string) => void;

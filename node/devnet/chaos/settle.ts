@@ -15,7 +15,7 @@ import type { Logger } from "../../log.ts";
 import { readLedger } from "./audit.ts";
 import { jobWords } from "../../attest/job-words.ts";
 
-export interface SettleOptions {
+interface SettleOptions {
   publicClient: PublicClient;
   record: DeploymentRecord;
   rpcUrl: string;
@@ -26,7 +26,7 @@ export interface SettleOptions {
   onProgress?: (open: number, total: number) => void;
 }
 
-export interface SettleResult {
+interface SettleResult {
   /** Jobs still open when the wait gave up. */
   open: bigint[];
   /** Jobs the harness's clients finalized. */

@@ -286,7 +286,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         }
     }
 
-    /// @dev The same vector as test/node/scheduler.test.ts: on a roster of 5, seed 2 × 2^64 + 7
+    /// @dev The same vector as test/node/take-policy.test.ts: on a roster of 5, seed 2 × 2^64 + 7
     /// gives the multiplier 1 + 2 % 4 = 3 and the offset 4, so roster index i has rank
     /// (3i + 4) mod 5.
     function test_assignment_affineVectorMatchesTheRunner() public {

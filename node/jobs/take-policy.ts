@@ -1,8 +1,13 @@
+/**
+ * The runner's take policy: whether it takes a job ({@link declineReason}) and from when
+ * ({@link turnOf}, {@link stepInAt}: its turn in the market's assignment order). Pure functions of
+ * what is passed in, so they are tested without a chain.
+ */
 import type { Address, Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
 
 /** What the runner knows about itself and its limits when it decides to take a job. */
-export interface SchedulerContext {
+export interface TakeContext {
   /** rosterIndex is meaningful only below rosterSize (the registry's roster of active providers). */
   provider: {
     active: boolean;
@@ -24,7 +29,7 @@ export interface SchedulerContext {
  * Whether to take a job, and why not. Pure policy: everything it needs is passed in, so it is
  * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot.
  */
-export function declineReason(job: Job, ctx: SchedulerContext): string | null {
+export function declineReason(job: Job, ctx: TakeContext): string | null {
   if (!ctx.provider.active)
     return "this provider is not approved, is exiting, is frozen by the guardian, or is below the minimum stake";
   if (ctx.allowedModels && !ctx.allowedModels.has(job.modelId)) return "model not served by this runner";
@@ -48,7 +53,7 @@ export function declineReason(job: Job, ctx: SchedulerContext): string | null {
  */
 export function turnOf(
   job: Job,
-  provider: Pick<SchedulerContext["provider"], "rosterIndex" | "rosterSize">,
+  provider: Pick<TakeContext["provider"], "rosterIndex" | "rosterSize">,
 ): { rank: number; opensAt: number } | null {
   const n = provider.rosterSize;
   if (provider.rosterIndex >= n) return null;

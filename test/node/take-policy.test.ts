@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toHex, zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { declineReason, rankOf, stepInAt, turnOf, type SchedulerContext } from "../../node/jobs/scheduler.ts";
+import { declineReason, rankOf, stepInAt, turnOf, type TakeContext } from "../../node/jobs/take-policy.ts";
 
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 const job = (over: Partial<Job> = {}): Job => ({
@@ -27,7 +27,7 @@ const job = (over: Partial<Job> = {}): Job => ({
   counted: false,
   ...over,
 });
-const ctx = (over: Partial<SchedulerContext> = {}): SchedulerContext => ({
+const ctx = (over: Partial<TakeContext> = {}): TakeContext => ({
   provider: { active: true, tags: 3n, memoryMB: 1024, freeStake: 100n, rosterIndex: 0n, rosterSize: 1n },
   allowedModels: null,
   minFee: (token) => (token === zeroAddress ? 500n : undefined),
@@ -39,7 +39,7 @@ describe("job selection policy", function () {
   it("takes a job that meets every rule", function () {
     expect(declineReason(job(), ctx())).to.equal(null);
   });
-  const cases: [string, Partial<Job>, Partial<SchedulerContext>][] = [
+  const cases: [string, Partial<Job>, Partial<TakeContext>][] = [
     [
       "an inactive provider",
       {},
