@@ -1,5 +1,6 @@
 import { encodeFunctionData, getAddress, type Abi, type Address, type PublicClient, zeroAddress } from "viem";
 import type { TxSubmitter } from "./chain/tx-sender.ts";
+import { oneLine } from "./errors.ts";
 import type { Journal } from "./journal/journal.ts";
 import type { Logger } from "./log.ts";
 import { createTicker, type Service, type ServiceDeps } from "./service.ts";
@@ -57,6 +58,6 @@ export function createPayoutsTimer(deps: PayoutsTimerDeps): Service {
     signal: deps.signal,
     everyMs: deps.intervalMs,
     run: payout,
-    onError: (error) => log.warn("withdrawal failed", { error: (error as Error).message }),
+    onError: (error) => log.warn("withdrawal failed", { error: oneLine(error) }),
   });
 }

@@ -135,7 +135,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     for (const peer of config.ipfs.peers) {
       await content
         .dial(peer)
-        .catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: (error as Error).message }));
+        .catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: oneLine(error) }));
     }
 
     const metrics = createMetrics({ provider: account.address });
@@ -166,9 +166,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         if (reason === "retired")
           void executor
             .unload(key)
-            .catch((error: unknown) =>
-              log.warn("cannot unload a retired version", { key, error: (error as Error).message }),
-            );
+            .catch((error: unknown) => log.warn("cannot unload a retired version", { key, error: oneLine(error) }));
       },
     });
     cachedFile.of = (cid) => models.fileOf(cid);

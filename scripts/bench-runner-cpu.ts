@@ -35,6 +35,7 @@ import { parseEventLogsInSlices } from "../node/chain/watcher.ts";
 import { harness, makeJob, MARKET, marketAbi, PROVIDER } from "../test/helpers/fake-runner-deps.ts";
 import type { Job } from "../node/attest/attestation.ts";
 import { jobWords } from "../node/attest/job-words.ts";
+import { oneLine } from "../node/errors.ts";
 
 const USAGE =
   "Usage: npm run bench:cpu [-- --jobs <n> (default 1000)] [--per-block <n> (default 67)] [--rounds <n> (default 1)]";
@@ -49,7 +50,7 @@ function parsed() {
       },
     }).values;
   } catch (error) {
-    console.error(`bench:cpu: ${(error as Error).message}\n${USAGE}`);
+    console.error(`bench:cpu: ${oneLine(error)}\n${USAGE}`);
     process.exit(2);
   }
 }

@@ -74,7 +74,7 @@ export function encodeAttestationItem(item: SignedResult): Hex {
 }
 
 /** A batch's items as the market frames them, and where framing stopped if it did (a malformed item). */
-export interface DecodedBatch {
+interface DecodedBatch {
   /** The items long enough to hold one, in order, with the byte offset of each (its prefix). */
   items: { offset: number; jobId: bigint; resultHash: Hex; outputRef: Hex; signature: Hex; body: Hex }[];
   /** Offsets of items the market rejects as malformed (too short, or running past the end). */

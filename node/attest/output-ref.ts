@@ -12,7 +12,7 @@ const INLINE_PREFIX = "data:application/vnd.safetensors;base64,";
  * Where a result's outputs are, as the bytes posted on-chain: the UTF-8 of `ipfs://<cid>` for
  * outputs pinned to IPFS, or `data:application/vnd.safetensors;base64,<bytes>` for small ones.
  */
-export type OutputRef = { kind: "ipfs"; cid: string } | { kind: "inline"; bytes: Uint8Array };
+type OutputRef = { kind: "ipfs"; cid: string } | { kind: "inline"; bytes: Uint8Array };
 
 export function encodeOutputRef(ref: OutputRef): Hex {
   const text =

@@ -105,7 +105,7 @@ export function canonicalResultHash(outputs: TensorMap, quantum: number): Hex {
 export const DEFAULT_BOUNDARY_EPSILON = 1e-3;
 
 /** A float output element that lies too close to a rounding boundary to hash reliably. */
-export interface BoundaryHit {
+interface BoundaryHit {
   /** Output name. */
   tensor: string;
   /** Row-major element index within that output. */

@@ -27,11 +27,16 @@ import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { ChallengeOutcome, JOB_STATUS, JobStatus } from "../chain/statuses.ts";
-import { jobOfWords } from "../attest/job-words.ts";
+import { jobOfWords, MAX_JOB_TAGS } from "../attest/job-words.ts";
 
 /** A delivered result does not hash to what its provider committed to. */
 export class ResultMismatchError extends FatalError {
   readonly code = "RESULT_MISMATCH";
+}
+
+/** A request names required tags the market cannot carry (a job holds bits 0-63). */
+export class TagsOutOfRangeError extends FatalError {
+  readonly code = "TAGS_OUT_OF_RANGE";
 }
 
 /** The input is too large to travel inline and there is no IPFS node to put it on. */
@@ -73,6 +78,13 @@ interface InferenceRequest {
 
 /** The market call of a request: the JobRequest struct and the escrow to send or approve. */
 export async function jobRequestOf(publicClient: PublicClient, record: DeploymentRecord, r: InferenceRequest) {
+  const requiredTags = r.requiredTags ?? 0n;
+  // Providers may hold any of 256 tags, but a job carries bits 0-63 (its packed word): say so
+  // here rather than as the market's revert.
+  if (requiredTags < 0n || requiredTags > MAX_JOB_TAGS)
+    throw new TagsOutOfRangeError(
+      `required tags 0x${requiredTags.toString(16)} use a bit above 63: a job can require tags bit0..bit63 only`,
+    );
   const { market } = conclaveContracts(record, publicClient);
   const policy = await market.read.policy();
   const input = encodeSafetensors(r.inputs);
@@ -93,7 +105,7 @@ export async function jobRequestOf(publicClient: PublicClient, record: Deploymen
     feePerProvider: r.feePerProvider,
     token,
     deadline: now + (r.deadlineInSeconds ?? 600),
-    requiredTags: r.requiredTags ?? 0n,
+    requiredTags,
     input: byCid ? ("0x" as Hex) : toHex(input),
     inputCid,
   };

@@ -4,7 +4,7 @@ import { decodeAttestationBatch } from "../attest/batch.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
 import type { Delivery } from "./jobs.ts";
 
-export interface AttestationCheck {
+interface AttestationCheck {
   provider: Address;
   resultHash: Hex;
   /** "eip712": a signed attestation in a batch; "transaction": the provider's own signed transaction. */

@@ -4,7 +4,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { jsonStringify } from "../json-stringify.ts";
 
-export interface HttpHandlers {
+interface HttpHandlers {
   metrics: Registry;
   /** Readiness with the reasons it is not ready yet. */
   ready(): { ready: boolean; details: Record<string, unknown> };

@@ -26,7 +26,7 @@ export type DeliveryOutcome =
   | { delivered: true; transactionHash: Hex; blockNumber: bigint | null; batchSize: number }
   | { delivered: false; reason: Hex | "missing"; transactionHash: Hex };
 
-export interface DeliveryBatcherOptions {
+interface DeliveryBatcherOptions {
   sender: Pick<TxSubmitter, "address" | "send" | "resume">;
   market: Address;
   marketAbi: Abi;
@@ -67,7 +67,7 @@ export interface DeliveryBatcher {
 }
 
 /** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
-export interface ClaimItem {
+interface ClaimItem {
   jobId: bigint;
   job: SignedResult["job"];
   provider: Address;

@@ -7,7 +7,9 @@ import type { DeploymentRecord } from "../../node/chain/deployment.ts";
 import {
   DEFAULT_MAX_OUTPUT_BYTES,
   fetchVerifiedOutputs,
+  jobRequestOf,
   OutputTooLargeError,
+  TagsOutOfRangeError,
   ResultMismatchError,
   waitForJob,
   type Delivery,
@@ -195,5 +197,29 @@ describe("client output fetches are bounded (finding 16)", function () {
     const { s } = store(bytes, true);
     const wrong = { ...viaIpfs, resultHash: keccak256("0x04") };
     expect(await rejection(() => fetchVerifiedOutputs(wrong, quantum, s))).to.be.instanceOf(ResultMismatchError);
+  });
+});
+
+describe("a request's required tags", function () {
+  it("a tag above bit 63 is refused before any chain call, naming the limit (the market's job word holds bits 0-63)", async function () {
+    const noChain = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("the chain was called");
+        },
+      },
+    ) as PublicClient;
+    const request = {
+      model: "m",
+      inputs: { x: tensorFrom("F32", [1], [0]) },
+      feePerProvider: 1n,
+      requiredTags: 1n << 64n,
+    };
+    const error = await rejection(() => jobRequestOf(noChain, {} as DeploymentRecord, request));
+    expect(error).to.be.instanceOf(TagsOutOfRangeError);
+    expect((error as Error).message).to.equal(
+      "required tags 0x10000000000000000 use a bit above 63: a job can require tags bit0..bit63 only",
+    );
   });
 });
