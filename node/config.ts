@@ -126,7 +126,7 @@ export interface RunnerConfig {
    */
   tx: { confirmTimeoutMs: number; feeBumpPercent: number; maxFeePerGas: bigint };
   /**
-   * Batched k = 1 delivery: ready results ride together in one submitAttestations transaction of
+   * Batched k = 1 delivery: ready results ride together in one submitResults transaction of
    * at most maxBatch items and 96 KiB of calldata (1: every result its own submitResult, as
    * without batching; claims of matured deliveries ride together the same way); a result
    * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a delivery of ours is
