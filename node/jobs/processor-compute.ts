@@ -134,12 +134,11 @@ export abstract class ComputingProcessor extends ProcessorBase {
   }
 
   protected async inputOf(rec: JobRecord): Promise<Uint8Array> {
-    if (rec.input) {
-      // Decoded once and hashed as bytes (viem's hex path checks and decodes the hex again).
-      const bytes = new Uint8Array(Buffer.from(rec.input.slice(2), "hex"));
-      if (bytes.length * 2 !== rec.input.length - 2 || keccakBytes(bytes) !== rec.job.inputHash)
+    const inline = this.journal.inputBytes(rec.jobId);
+    if (inline) {
+      if (keccakBytes(inline) !== rec.job.inputHash)
         throw new JobInputError(`inline input does not hash to the job's inputHash ${rec.job.inputHash}`);
-      return bytes;
+      return inline;
     }
     if (!rec.inputCid) throw new JobInputError("job has neither an inline input nor an input CID");
     if (keccak256(toHex(rec.inputCid)) !== rec.job.inputHash)

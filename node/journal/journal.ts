@@ -75,7 +75,7 @@ const REOPENED = `result_hash IS NOT NULL AND (
   (json_extract(job, '$.redundancy') > 1 AND salt IS NOT NULL AND state IN ('committed', 'revealed', 'paid', 'lost', 'slashed', 'refunded'))
   OR (json_extract(job, '$.redundancy') = 1 AND state IN ('submitted', 'paid', 'lost')))`;
 
-/** Every column but the inline input, which only computing a job needs. */
+/** Every column but the inline input, which only computing a job needs ({@link Journal.inputBytes}). */
 const LIGHT_COLUMNS =
   "job_id, params_hash, job, NULL AS input, input_cid, block, block_hash, state, reason, result_hash, output_ref, signature, salt, seat, attempts, next_attempt_at, settled_hash, delivered_by, expiry_done, ends_at, facts_block, updated_at";
 
@@ -101,8 +101,6 @@ export interface JobRecord {
   jobId: bigint;
   paramsHash: Hex;
   job: Job;
-  /** Inline input bytes, or null when the input is an IPFS CID. */
-  input: Hex | null;
   inputCid: string | null;
   block: number;
   blockHash: Hex;
@@ -262,10 +260,17 @@ function inputColumn(input: Hex | null): Uint8Array | string | null {
     : input;
 }
 
-function inputOfColumn(v: Row[string] | undefined): Hex | null {
+function inputBytesOfColumn(v: Row[string] | undefined): Uint8Array | null {
   if (v === null || v === undefined) return null;
-  if (v instanceof Uint8Array) return `0x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
-  return v as Hex;
+  if (v instanceof Uint8Array) return v;
+  // Hex text (journals made before inputs were stored as bytes, or hex not in lower case): its
+  // bytes. Text that is not hex reads as its UTF-8 bytes, which never hash to the job's input
+  // hash: the input check refuses the job, as it refused the text.
+  const text = String(v);
+  const bytes = Buffer.from(text.slice(2), "hex");
+  return text.startsWith("0x") && bytes.length * 2 === text.length - 2
+    ? new Uint8Array(bytes)
+    : new TextEncoder().encode(text);
 }
 
 /** Block hashes kept below the cursor, for finding a common ancestor after a reorg. */
@@ -490,7 +495,10 @@ class Journal {
    * reorged out) replaces the record and starts over, since nothing was done for the new one.
    */
   upsertJob(
-    rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "input" | "inputCid" | "block" | "blockHash">,
+    rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "inputCid" | "block" | "blockHash"> & {
+      /** Inline input bytes as hex, or null when the input is an IPFS CID. */
+      input: Hex | null;
+    },
   ): "new" | "same" | "replaced" {
     return this.atomically(() => {
       const existing = this.getJob(rec.jobId);
@@ -524,9 +532,19 @@ class Journal {
     });
   }
 
+  /** A job's row, without its inline input (read many times a job; see {@link inputBytes}). */
   getJob(jobId: bigint): JobRecord | null {
-    const row = this.sql("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(jobId.toString()) as Row | undefined;
     return row ? toJob(row) : null;
+  }
+
+  /**
+   * A job's inline input as bytes (null when it has none: an IPFS CID, or dropped once the job
+   * ended). Only computing a job reads it: a row read without it makes no multi-KiB string.
+   */
+  inputBytes(jobId: bigint): Uint8Array | null {
+    const row = this.sql("SELECT input FROM jobs WHERE job_id = ?").get(jobId.toString()) as Row | undefined;
+    return inputBytesOfColumn(row?.input);
   }
 
   countByState(): Record<string, number> {
@@ -871,7 +889,6 @@ function toJob(r: Row): JobRecord {
     jobId: BigInt(r.job_id as string),
     paramsHash: r.params_hash as Hex,
     job: json.parse<Job>(r.job as string),
-    input: inputOfColumn(r.input),
     inputCid: (r.input_cid as string | null) ?? null,
     block: Number(r.block),
     blockHash: r.block_hash as Hex,

@@ -9,7 +9,6 @@ const rec = (state: JobState): JobRecord => ({
   jobId: 1n,
   paramsHash: jobHash(job),
   job,
-  input: null,
   inputCid: null,
   block: 1,
   blockHash: `0x${"01".repeat(32)}`,
