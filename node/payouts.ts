@@ -5,7 +5,7 @@ import type { Journal } from "./journal/journal.ts";
 import type { Logger } from "./log.ts";
 import { createTicker, type Service, type ServiceDeps } from "./service.ts";
 
-export interface PayoutsTimerDeps extends ServiceDeps {
+interface PayoutsTimerDeps extends ServiceDeps {
   sender: Pick<TxSubmitter, "send">;
   market: Address;
   marketAbi: Abi;

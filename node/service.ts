@@ -30,7 +30,7 @@ export function serviceOf(parts: { start?: () => void | Promise<void>; stop?: ()
   };
 }
 
-export interface TickerDeps extends ServiceDeps {
+interface TickerDeps extends ServiceDeps {
   /** Interval between runs, in ms. */
   everyMs: number;
   /** Also runs once at start. */

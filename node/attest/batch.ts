@@ -20,7 +20,7 @@ const JOB_WORDS = 6;
 /** Bytes of an own-results item after its prefix, but the outputRef: jobId, the job's 6 words, resultHash. */
 export const RESULT_ITEM_FIXED_BYTES = 32 + JOB_WORDS * 32 + 32;
 /** Bytes of a signed item after its prefix, but the outputRef: an own-results item's, and the signature. */
-export const ITEM_FIXED_BYTES = RESULT_ITEM_FIXED_BYTES + 65;
+const ITEM_FIXED_BYTES = RESULT_ITEM_FIXED_BYTES + 65;
 
 /** One k = 1 result of the sender's own batch (no signature: the transaction's signs them all). */
 export type OwnResult = Omit<SignedResult, "signature">;

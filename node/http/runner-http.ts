@@ -8,7 +8,7 @@ import type { Service, ServiceDeps } from "../service.ts";
 import { jobView, resultIsPublic } from "./job-view.ts";
 import { startHttpServer } from "./server.ts";
 
-export interface RunnerHttpDeps extends ServiceDeps {
+interface RunnerHttpDeps extends ServiceDeps {
   host: string;
   /** 0 picks a free port (see `url`). */
   port: number;
@@ -26,7 +26,7 @@ export interface RunnerHttpDeps extends ServiceDeps {
   models: () => unknown;
 }
 
-export interface RunnerHttp extends Service {
+interface RunnerHttp extends Service {
   /** The server's URL, once started. */
   readonly url: string;
 }
