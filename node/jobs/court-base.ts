@@ -21,6 +21,7 @@ import { settlementHeadroom, type ChainReader, type TxSubmitter } from "./proces
 import type { JobProcessor } from "./processor.ts";
 import { backoffMs } from "./work-queue.ts";
 import type { ServiceDeps } from "../service.ts";
+import { findSeat, seatFromReceipt } from "./seats.ts";
 
 export interface CourtOptions extends ServiceDeps {
   journal: Journal;
@@ -163,22 +164,12 @@ export abstract class CourtBase {
     });
   }
 
-  protected async findSeat(jobId: bigint, seated: number): Promise<number | null> {
-    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.chain.seatOf(jobId, i)));
-    const i = seats.findIndex((who) => getAddress(who) === this.me);
-    return i < 0 ? null : i;
+  protected findSeat(jobId: bigint, seated: number): Promise<number | null> {
+    return findSeat(this.chain, jobId, seated, this.me);
   }
 
   protected seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
-    if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({
-      abi: this.marketAbi,
-      logs: receipt.logs as never,
-      eventName: "SeatCommitted" as never,
-      strict: false,
-    }) as unknown as { args: { provider?: Address; seat?: number } }[];
-    const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === this.me);
-    return mine?.args.seat === undefined ? null : Number(mine.args.seat);
+    return seatFromReceipt(this.marketAbi, receipt, this.me);
   }
 
   protected challengeFromReceipt(receipt: { logs: readonly unknown[] }): Challenge | null {

@@ -4,15 +4,7 @@
  * journal's compare-and-set transitions, the error decisions (retry, back off, end), sending a
  * transaction once per job and kind, and finding this runner's seat.
  */
-import {
-  encodeFunctionData,
-  getAddress,
-  parseEventLogs,
-  type Abi,
-  type Address,
-  type Hex,
-  type TransactionReceipt,
-} from "viem";
+import { encodeFunctionData, getAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
 import type { Wallet } from "../chain/clients.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { ConclaveError, oneLine } from "../errors.ts";
@@ -38,6 +30,7 @@ import {
   type ProcessorOptions,
   type TxSubmitter,
 } from "./processor-options.ts";
+import { findSeat, seatFromReceipt } from "./seats.ts";
 
 export abstract class ProcessorBase {
   // The steps, each in the layer of its concern (see processor.ts).
@@ -360,22 +353,12 @@ export abstract class ProcessorBase {
     });
   }
 
-  protected async findSeat(jobId: bigint, seated: number): Promise<number | null> {
-    const seats = await Promise.all(Array.from({ length: seated }, (_, i) => this.chain.seatOf(jobId, i)));
-    const i = seats.findIndex((who) => getAddress(who) === getAddress(this.address));
-    return i < 0 ? null : i;
+  protected findSeat(jobId: bigint, seated: number): Promise<number | null> {
+    return findSeat(this.chain, jobId, seated, this.address);
   }
 
   protected seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
-    if (receipt.logs.length === 0) return null;
-    const logs = parseEventLogs({
-      abi: this.marketAbi,
-      logs: receipt.logs as never,
-      eventName: "SeatCommitted" as never,
-      strict: false,
-    }) as unknown as { args: { provider?: Address; seat?: number } }[];
-    const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(this.address));
-    return mine?.args.seat === undefined ? null : Number(mine.args.seat);
+    return seatFromReceipt(this.marketAbi, receipt, this.address);
   }
 
   protected observeLatency(rec: JobRecord): void {
