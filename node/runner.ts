@@ -31,7 +31,7 @@ import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { createModelMetrics } from "./models/model-metrics.ts";
 import { createPrefetcher } from "./models/prefetcher.ts";
-import { ModelStore } from "./models/store.ts";
+import { ModelStore, versionInfoOf } from "./models/store.ts";
 import { versionsView } from "./models/versions-view.ts";
 import { trackWarmSessions } from "./models/warm-sessions.ts";
 import { createPayoutsTimer } from "./payouts.ts";
@@ -227,16 +227,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           functionName: "getVersion",
           args: [modelId, version],
         });
-        return {
-          modelId,
-          version,
-          weightsCid: v.weightsCid,
-          weightsSha256: v.weightsSha256,
-          schemaCid: v.schemaCid,
-          outputQuantum: v.outputQuantum,
-          minMemoryMB: v.minMemoryMB,
-          status: v.status,
-        };
+        return { ...versionInfoOf(modelId, version, v), status: v.status };
       },
       store: models,
       warm: (model) => executor.load(model.key, model.path, model.schema),

@@ -1,6 +1,6 @@
 import { getAddress, type Address, type PublicClient } from "viem";
 import type { ChainReader } from "../jobs/processor.ts";
-import type { VersionInfo } from "../models/store.ts";
+import { versionInfoOf, type VersionInfo } from "../models/store.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
@@ -55,15 +55,7 @@ export function createChainReader(
       let info = versions.get(key);
       if (!info) {
         const v = await publicClient.readContract({ ...models, functionName: "getVersion", args: [modelId, version] });
-        info = {
-          modelId,
-          version,
-          weightsCid: v.weightsCid,
-          weightsSha256: v.weightsSha256,
-          schemaCid: v.schemaCid,
-          outputQuantum: v.outputQuantum,
-          minMemoryMB: v.minMemoryMB,
-        };
+        info = versionInfoOf(modelId, version, v);
         versions.set(key, info);
       }
       let read = accepting.get(key);

@@ -28,6 +28,23 @@ export interface VersionInfo {
   minMemoryMB: number;
 }
 
+/** A version's fields as the registry's `getVersion` returns them, keyed by model and number. */
+export function versionInfoOf<V extends Omit<VersionInfo, "modelId" | "version">>(
+  modelId: Hex,
+  version: number,
+  v: V,
+): VersionInfo {
+  return {
+    modelId,
+    version,
+    weightsCid: v.weightsCid,
+    weightsSha256: v.weightsSha256,
+    schemaCid: v.schemaCid,
+    outputQuantum: v.outputQuantum,
+    minMemoryMB: v.minMemoryMB,
+  };
+}
+
 export interface LocalModel {
   /** Cache key: one per model version. */
   key: string;
