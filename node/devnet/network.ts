@@ -37,6 +37,7 @@ import type { ContentStore } from "../ipfs/content-store.ts";
 import { createHeliaStore } from "../ipfs/helia-store.ts";
 import { SAMPLE_MODELS, type SampleModel } from "../models/samples.ts";
 import { startAnvil, type AnvilNode } from "./anvil-node.ts";
+import { registeredProviders } from "../chain/providers.ts";
 
 export interface DevnetOptions {
   /** Port of the Anvil node on 127.0.0.1 (default: a free one). */
@@ -287,18 +288,7 @@ export async function resumeDevnet(opts: {
     };
   }
   const publisher = await createHeliaStore({ dir: opts.publisherDir });
-  const registered = await logsToHead(
-    publicClient,
-    BigInt(record.contracts.ProviderRegistry!.block),
-    (fromBlock, toBlock) =>
-      publicClient.getContractEvents({
-        address: contractAddress(record, "ProviderRegistry"),
-        abi: loadArtifact("ProviderRegistry").abi,
-        eventName: "ProviderRegistered",
-        fromBlock,
-        toBlock,
-      }),
-  );
+  const providers = await registeredProviders(publicClient, record);
   return {
     node,
     chain,
@@ -309,7 +299,7 @@ export async function resumeDevnet(opts: {
     members: DEV_ROLES.members.map(wallet),
     publisher,
     models,
-    providers: [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))],
+    providers,
     token: contractAddress(record, "TestToken"),
     stop: async () => {
       await publisher.stop();

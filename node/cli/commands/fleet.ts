@@ -1,6 +1,7 @@
 import type { Address } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { logsToHead } from "../../chain/logs.ts";
+import { registeredProviders } from "../../chain/providers.ts";
 import { fleetText, fleetView, notReady, type FetchLike } from "../../fleet/fleet-view.ts";
 import { integer, str, type Command } from "../command.ts";
 import type { Session } from "../session.ts";
@@ -16,16 +17,7 @@ function chainDeps(s: Session) {
   return {
     head: async () => Number(await s.publicClient.getBlockNumber()),
     providers: async () => {
-      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) =>
-        s.publicClient.getContractEvents({
-          address: c.providers.address,
-          abi: c.providers.abi,
-          eventName: "ProviderRegistered",
-          fromBlock,
-          toBlock,
-        }),
-      );
-      const who = [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))];
+      const who = await registeredProviders(s.publicClient, s.record);
       return Promise.all(
         who.map(async (address) => {
           const [p, [eligible]] = await Promise.all([

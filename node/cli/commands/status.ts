@@ -10,6 +10,7 @@ import { sendTx } from "../tx.ts";
 import { jobTimeline } from "./audit.ts";
 import { JOB_STATUS, JobStatus, PROVIDER_STATUS, VERSION_STATUS } from "../../chain/statuses.ts";
 import { jobOfWords, type JobWords } from "../../attest/job-words.ts";
+import { registeredProviders } from "../../chain/providers.ts";
 
 export const statusCommands: Record<string, Command> = {
   status: {
@@ -46,18 +47,9 @@ export const statusCommands: Record<string, Command> = {
           };
         }),
       );
-      const registered = await logsToHead(s.publicClient, from("ProviderRegistry"), (fromBlock, toBlock) =>
-        s.publicClient.getContractEvents({
-          address: c.providers.address,
-          abi: c.providers.abi,
-          eventName: "ProviderRegistered",
-          fromBlock,
-          toBlock,
-        }),
-      );
       const now = await chainNow(s.publicClient);
       const providers = await Promise.all(
-        [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))].map(async (who) => {
+        (await registeredProviders(s.publicClient, s.record)).map(async (who) => {
           const p = await c.providers.read.getProvider([who]);
           const frozenUntil = BigInt(p.frozenUntil) > now ? new Date(p.frozenUntil * 1000).toISOString() : null;
           return {
