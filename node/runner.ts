@@ -46,7 +46,7 @@ const MAX_LOG_RANGE = 2_000;
 /** Retries of one RPC call (429, 5xx, dropped connection) before the step that made it backs off. */
 const RPC_RETRIES = 4;
 
-export interface Runner {
+interface Runner {
   address: Address;
   httpUrl: string;
   /** Multiaddrs of the embedded IPFS node (empty with Kubo). */

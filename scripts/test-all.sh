@@ -46,6 +46,7 @@ check "build contracts" npx hardhat build --quiet
 check "lint (solhint + eslint)" npm run --silent lint
 check "format (prettier)" npm run --silent format:check
 check "type check (tsc)" npm run --silent typecheck
+check "unused files, exports and dependencies (knip)" npm run --silent deadcode
 check "build the dashboard page (vite)" npm run --silent build:dashboard
 step "browser for the dashboard tests"
 bash scripts/ensure-chromium.sh

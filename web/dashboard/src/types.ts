@@ -33,7 +33,7 @@ export interface Proposal {
   timeLeft: number | null;
 }
 
-export interface RunnerHealth {
+interface RunnerHealth {
   url: string;
   reachable: boolean;
   ready: boolean | null;
@@ -61,7 +61,7 @@ export interface Provider {
   runner: RunnerHealth | null;
 }
 
-export interface Version {
+interface Version {
   version: number;
   status: string;
   weightsCid: string;

@@ -15,7 +15,7 @@ export const injected = (): Eip1193 | null => (window as unknown as { ethereum?:
 
 const word = (v: bigint) => v.toString(16).padStart(64, "0");
 /** Calldata of Governor.castVote(uint256 proposalId, uint8 support); selector 0x56781388. */
-export const castVoteData = (proposalId: string, support: number) =>
+const castVoteData = (proposalId: string, support: number) =>
   `0x56781388${word(BigInt(proposalId))}${word(BigInt(support))}`;
 
 /** Asks the wallet for an account on the snapshot's chain; the vote is a plain transaction to the governor. */
