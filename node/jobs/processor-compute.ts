@@ -99,7 +99,8 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const { chain, models, executor, metrics } = this;
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
-    const release = await this.computeSlots.acquire();
+    // A k = 1 result is what its client waits for; a k > 1 job has its commit window.
+    const release = await this.computeSlots.acquire(rec.job.redundancy === 1);
     let result: Awaited<ReturnType<Executor["run"]>>;
     try {
       const model = await models.ensure(version);

@@ -11,6 +11,7 @@ import { loopBudget } from "../loop-budget.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
 import type { Service } from "../service.ts";
 import { SeatedProcessor } from "./processor-seats.ts";
+import type { Lane } from "./work-queue.ts";
 import { safeDecodeRef, settlementHeadroom, finalizeStagger, type ProcessorOptions } from "./processor-options.ts";
 
 export function createJobProcessor(deps: ProcessorOptions): JobProcessor {
@@ -146,14 +147,15 @@ class Processor extends SeatedProcessor implements Service {
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
   kick(jobId: bigint, urgent = false): void {
     if (this.stopped) return;
-    this.queue.push(jobId.toString(), urgent);
+    this.queue.push(jobId.toString(), urgent ? "urgent" : laneOf(this.journal.getJob(jobId)));
   }
 
   /** Advances every job whose wait is over; runs the expiry service and the pruning. */
   async tick(): Promise<void> {
     if (this.stopped) return;
     const room = Math.max(0, this.maxConcurrentSteps * 4 - this.queue.size());
-    for (const rec of this.journal.dueJobs(this.now(), room)) this.kick(rec.jobId, rec.state === "committed");
+    for (const rec of this.journal.dueJobs(this.now(), room))
+      if (!this.stopped) this.queue.push(rec.jobId.toString(), rec.state === "committed" ? "urgent" : laneOf(rec));
     if (this.expireStaleJobs !== "off" && !this.expiring) {
       this.expiring = true;
       try {
@@ -307,3 +309,12 @@ class Processor extends SeatedProcessor implements Service {
     }
   }
 }
+
+/**
+ * A k > 1 job before its commit waits behind k = 1 work: its step holds a slot while its commit is
+ * mined, its commit window is minutes, and a k = 1 result's latency is what its client waits for.
+ */
+function laneOf(rec: JobRecord | null | undefined): Lane {
+  return rec && rec.job.redundancy > 1 && BEFORE_COMMIT.has(rec.state) ? "background" : "normal";
+}
+const BEFORE_COMMIT: ReadonlySet<JobState> = new Set(["seen", "accepted", "computed"]);

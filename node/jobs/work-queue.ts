@@ -1,42 +1,59 @@
+/** Which lane a key waits in: urgent before normal before background (see WorkQueue). */
+export type Lane = "urgent" | "normal" | "background";
+const LANES: readonly Lane[] = ["urgent", "normal", "background"];
+
 /**
  * A keyed work queue with bounded concurrency: each key runs at most once at a time; a key pushed
- * while it runs runs once more after; a key pushed while queued is not queued twice. Urgent keys
- * (reveals) go ahead of the rest. It bounds how many jobs touch the RPC at once in a burst.
+ * while it runs runs once more after; a key pushed while queued is not queued twice (it moves to a
+ * more urgent lane if asked). It bounds how many jobs touch the RPC at once in a burst.
+ *
+ * Lanes: urgent keys (reveals, which have a short window) go first; normal keys (k = 1 jobs, whose
+ * latency is the product) go before background keys (k > 1 jobs before their commit, which hold a
+ * slot for a block or more while their commit is mined and have a commit window of minutes). So
+ * that a steady flow of normal keys cannot starve the background, every `fairness`-th pick takes a
+ * background key when one waits.
  */
 export class WorkQueue {
-  private readonly urgent: string[] = [];
-  private readonly normal: string[] = [];
-  private readonly queued = new Set<string>();
+  private readonly lanes = new Map<Lane, string[]>(LANES.map((l) => [l, []]));
+  private readonly queued = new Map<string, Lane>();
   private readonly active = new Map<string, Promise<void>>();
-  private readonly again = new Set<string>();
+  private readonly again = new Map<string, Lane>();
   private readonly concurrency: number;
   private readonly run: (key: string) => Promise<void>;
   private readonly onError: (key: string, error: unknown) => void;
+  private readonly fairness: number;
+  private sinceBackground = 0;
 
   constructor(
     concurrency: number,
     run: (key: string) => Promise<void>,
     onError: (key: string, error: unknown) => void,
+    fairness = 4,
   ) {
     this.concurrency = concurrency;
     this.run = run;
     this.onError = onError;
+    this.fairness = fairness;
   }
 
-  push(key: string, urgent = false): void {
+  push(key: string, lane: Lane = "normal"): void {
     if (this.active.has(key)) {
-      this.again.add(key);
+      const asked = this.again.get(key);
+      if (asked === undefined || LANES.indexOf(lane) < LANES.indexOf(asked)) this.again.set(key, lane);
       return;
     }
-    if (this.queued.has(key)) {
-      if (urgent && !this.urgent.includes(key)) {
-        this.normal.splice(this.normal.indexOf(key), 1);
-        this.urgent.push(key);
+    const current = this.queued.get(key);
+    if (current !== undefined) {
+      if (LANES.indexOf(lane) < LANES.indexOf(current)) {
+        const from = this.lanes.get(current)!;
+        from.splice(from.indexOf(key), 1);
+        this.lanes.get(lane)!.push(key);
+        this.queued.set(key, lane);
       }
       return;
     }
-    this.queued.add(key);
-    (urgent ? this.urgent : this.normal).push(key);
+    this.queued.set(key, lane);
+    this.lanes.get(lane)!.push(key);
     this.pump();
   }
 
@@ -52,23 +69,39 @@ export class WorkQueue {
 
   /** Resolves when nothing runs; keys still queued stay queued (the caller stopped pushing). */
   async drain(): Promise<void> {
-    this.urgent.length = 0;
-    this.normal.length = 0;
+    for (const keys of this.lanes.values()) keys.length = 0;
     this.queued.clear();
     this.again.clear();
     while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
+  private next(): string | undefined {
+    const urgent = this.lanes.get("urgent")!;
+    if (urgent.length > 0) return urgent.shift();
+    const normal = this.lanes.get("normal")!;
+    const background = this.lanes.get("background")!;
+    if (background.length > 0 && (normal.length === 0 || this.sinceBackground >= this.fairness - 1)) {
+      this.sinceBackground = 0;
+      return background.shift();
+    }
+    if (normal.length > 0) this.sinceBackground++;
+    return normal.shift();
+  }
+
   private pump(): void {
     while (this.active.size < this.concurrency) {
-      const key = this.urgent.shift() ?? this.normal.shift();
+      const key = this.next();
       if (key === undefined) return;
       this.queued.delete(key);
       const done = this.run(key)
         .catch((error: unknown) => this.onError(key, error))
         .finally(() => {
           this.active.delete(key);
-          if (this.again.delete(key)) this.push(key);
+          const again = this.again.get(key);
+          if (again !== undefined) {
+            this.again.delete(key);
+            this.push(key, again);
+          }
           this.pump();
         });
       this.active.set(key, done);
@@ -76,9 +109,13 @@ export class WorkQueue {
   }
 }
 
-/** A counting semaphore: `acquire` resolves to the release function once a slot is free. */
+/**
+ * A counting semaphore: `acquire` resolves to the release function once a slot is free. Waiters
+ * that ask for priority are let in before the others, each group in the order it came.
+ */
 export class Gate {
   private used = 0;
+  private readonly first: (() => void)[] = [];
   private readonly waiters: (() => void)[] = [];
   private readonly slots: number;
 
@@ -86,10 +123,10 @@ export class Gate {
     this.slots = slots;
   }
 
-  acquire(): Promise<() => void> {
+  acquire(priority = false): Promise<() => void> {
     const release = () => {
       this.used--;
-      const next = this.waiters.shift();
+      const next = this.first.shift() ?? this.waiters.shift();
       if (next) {
         this.used++;
         next();
@@ -99,7 +136,7 @@ export class Gate {
       this.used++;
       return Promise.resolve(once(release));
     }
-    return new Promise((resolve) => this.waiters.push(() => resolve(once(release))));
+    return new Promise((resolve) => (priority ? this.first : this.waiters).push(() => resolve(once(release))));
   }
 }
 
