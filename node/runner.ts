@@ -3,7 +3,7 @@ import path from "node:path";
 import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
-import { logsToHead } from "./chain/logs.ts";
+import { eventsToHead } from "./chain/events.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
@@ -241,9 +241,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const watchServedModels = () => {
       if (allowed) prefetcher.watch([...allowed]);
       else if (config.models.prefetch) {
-        void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
-          publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }),
-        )
+        void eventsToHead(publicClient, modelRegistry, "ModelCreated", record.contracts.ModelRegistry!.block)
           .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
           .catch((error: unknown) =>
             log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", {
