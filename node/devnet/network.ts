@@ -9,7 +9,7 @@
  * Development accounts (the well-known "test ... junk" mnemonic), by index: 0 deployer, 1-3 DAO members,
  * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
  */
-import { logsToHead } from "../chain/logs.ts";
+import { eventsToHead } from "../chain/events.ts";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -89,6 +89,32 @@ export interface Devnet {
 }
 
 /**
+ * Publishes a version of a sample model (its own weights, or `weights`) as the first DAO member,
+ * with no minimum fee: the network's models, and the candidates tests and benchmarks add.
+ */
+export function publishSample(
+  net: Pick<Devnet, "publicClient" | "record" | "members" | "publisher">,
+  sample: SampleModel,
+  weights: Uint8Array = sample.onnx(),
+): Promise<Published> {
+  return publishModel({
+    publicClient: net.publicClient,
+    record: net.record,
+    publisher: net.members[0]!,
+    content: net.publisher,
+    model: {
+      name: sample.name,
+      weights,
+      schema: sample.schema,
+      runtime: sample.runtime,
+      outputQuantum: sample.outputQuantum,
+      minMemoryMB: sample.minMemoryMB,
+      minFee: 0n,
+    },
+  });
+}
+
+/**
  * Starts an Anvil node, deploys, votes the models and providers in, then mines a block every
  * `blockTimeSeconds`.
  */
@@ -162,23 +188,8 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     say("publishing the models to IPFS and the ModelRegistry ...");
     publisher = await createHeliaStore(opts.publisherDir === undefined ? {} : { dir: opts.publisherDir });
     const models: Record<string, Published> = {};
-    for (const sample of opts.models ?? SAMPLE_MODELS) {
-      models[sample.name] = await publishModel({
-        publicClient,
-        record,
-        publisher: members[0]!,
-        content: publisher,
-        model: {
-          name: sample.name,
-          weights: sample.onnx(),
-          schema: sample.schema,
-          runtime: sample.runtime,
-          outputQuantum: sample.outputQuantum,
-          minMemoryMB: sample.minMemoryMB,
-          minFee: 0n,
-        },
-      });
-    }
+    for (const sample of opts.models ?? SAMPLE_MODELS)
+      models[sample.name] = await publishSample({ publicClient, record, members, publisher }, sample);
 
     say(`registering ${providerIndexes.length} provider(s) ...`);
     const registry = record.contracts.ProviderRegistry!.address;
@@ -267,14 +278,11 @@ export async function resumeDevnet(opts: {
   const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
   const models: Record<string, Published> = {};
   const { models: registry } = conclaveContracts(record, publicClient);
-  for (const l of await logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
-    publicClient.getContractEvents({
-      address: registry.address,
-      abi: registry.abi,
-      eventName: "VersionPublished",
-      fromBlock,
-      toBlock,
-    }),
+  for (const l of await eventsToHead(
+    publicClient,
+    registry,
+    "VersionPublished",
+    record.contracts.ModelRegistry!.block,
   )) {
     const a = l.args as { modelId: Hex; version: number };
     const m = await registry.read.getModel([a.modelId]);

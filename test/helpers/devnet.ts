@@ -10,18 +10,13 @@ import {
   type SpawnOptions,
 } from "../../node/devnet/runners.ts";
 
-export { startDevnet, type Devnet } from "../../node/devnet/network.ts";
+export { publishSample, startDevnet, type Devnet } from "../../node/devnet/network.ts";
 export { type RunnerProcess } from "../../node/devnet/runners.ts";
 export { devAccount, devKey } from "../../node/devnet/accounts.ts";
 
 /** Writes a runner config for provider account `index` (its own data dir, journal and Helia node). */
-export function runnerConfig(
-  net: Devnet,
-  index: number,
-  overrides: Record<string, unknown> = {},
-  dataDir?: string,
-): { file: string; dataDir: string } {
-  return baseRunnerConfig(
+export const runnerConfig: typeof baseRunnerConfig = (net, index, overrides = {}, dataDir) =>
+  baseRunnerConfig(
     net,
     index,
     {
@@ -34,7 +29,6 @@ export function runnerConfig(
     },
     dataDir,
   );
-}
 
 /** Starts `conclave node run` as its own process, as a provider would, and waits until it is up. */
 export function spawnRunner(
