@@ -8,7 +8,7 @@ import { jsonStringify } from "../json-stringify.ts";
 import { RequestError } from "./command.ts";
 import type { Session } from "./session.ts";
 
-interface ProposalInfo {
+export interface ProposalInfo {
   id: bigint;
   proposer: Address;
   targets: Address[];
