@@ -8,12 +8,10 @@ import {
   DEFAULT_MAX_OUTPUT_BYTES,
   fetchVerifiedOutputs,
   jobRequestOf,
-  OutputTooLargeError,
-  TagsOutOfRangeError,
-  ResultMismatchError,
   waitForJob,
   type Delivery,
 } from "../../node/client/jobs.ts";
+import { OutputTooLargeError, ResultMismatchError, TagsOutOfRangeError } from "../../node/client/errors.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { ContentTooLargeError } from "../../node/ipfs/errors.ts";
 import { tensorFrom } from "../../node/tensors/dtypes.ts";
