@@ -173,6 +173,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // Every load and unload goes through the tracker, so /ready knows which versions are warm.
     const sessions = trackWarmSessions(
       createExecutor({
+        signal,
         workers: config.inference.workers,
         intraOpThreads: config.inference.intraOpThreads,
         log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
@@ -216,6 +217,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       abi: loadArtifact("ModelRegistry").abi,
     } as const;
     const prefetcher = createPrefetcher({
+      signal,
       enabled: config.models.prefetch,
       allowed,
       concurrency: config.models.prefetchConcurrency,
@@ -253,6 +255,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // Stops before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
     services.push(serviceOf({ start: watchServedModels, stop: () => prefetcher.stop() }));
     const batcher = createDeliveryBatcher({
+      signal,
       sender,
       market,
       marketAbi,
@@ -304,8 +307,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     services.push(processor);
     // Stops before processor.stop (stops run in reverse): steps waiting in a batch for the next
-    // block are not held back by the shutdown (a closed sender fails them; the journal resumes).
-    services.push(serviceOf({ stop: () => batcher.flush() }));
+    // block were cancelled by the signal, not held back by the shutdown (the journal resumes them).
+    services.push(batcher);
     const court = createCourt({
       signal,
       journal,

@@ -582,6 +582,33 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     );
   }
 
+  function close(): Promise<void> {
+    if (closing) return closing;
+    closed = true;
+    const exits: Promise<unknown>[] = [...terminating];
+    for (const slot of slots) {
+      for (const job of slot.queue.splice(0))
+        job.reject(new ExecutorClosedError("executor closed before the run started"));
+      const handle = slot.handle;
+      if (handle) {
+        retire(slot, handle, () => new ExecutorClosedError("executor closed"));
+        exits.push(stop(handle));
+      }
+    }
+    models.clear();
+    closing = Promise.allSettled(exits).then(
+      // A child's process handle is released in the loop's close phase after its events fire; a
+      // timer runs after that phase, so nothing of the executor is left when close() resolves.
+      () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
+    );
+    return closing;
+  }
+
+  // The runner's shutdown cancels the runs at once (a native run stops only with its worker): a
+  // job step waiting on one ends now, cancelled, and its job resumes from the journal.
+  if (opts.signal?.aborted) void close();
+  else opts.signal?.addEventListener("abort", () => void close(), { once: true });
+
   function assertOpen(): void {
     if (closed) throw new ExecutorClosedError("executor is closed");
   }
@@ -655,27 +682,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       await unloadEverywhere(key);
     },
 
-    close() {
-      if (closing) return closing;
-      closed = true;
-      const exits: Promise<unknown>[] = [...terminating];
-      for (const slot of slots) {
-        for (const job of slot.queue.splice(0))
-          job.reject(new ExecutorClosedError("executor closed before the run started"));
-        const handle = slot.handle;
-        if (handle) {
-          retire(slot, handle, () => new ExecutorClosedError("executor closed"));
-          exits.push(stop(handle));
-        }
-      }
-      models.clear();
-      closing = Promise.allSettled(exits).then(
-        // A child's process handle is released in the loop's close phase after its events fire; a
-        // timer runs after that phase, so nothing of the executor is left when close() resolves.
-        () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
-      );
-      return closing;
-    },
+    close,
 
     stats() {
       return { ...counters };

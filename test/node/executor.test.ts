@@ -396,4 +396,24 @@ describe("inference executor", function () {
     for (const pid of started) expect(() => process.kill(pid, 0), `worker ${pid} still running`).to.throw();
     expect(process.getActiveResourcesInfo().filter((r) => !baseline.includes(r))).to.deep.equal([]);
   });
+
+  it("the runner's shutdown signal cancels a running and a queued run at once; close() then waits for the workers", async function () {
+    const own = recorder();
+    const shutdown = new AbortController();
+    const stopping = createExecutor({ testHooks: true, log: own.log, signal: shutdown.signal });
+    await stopping.load("vad-v5", MODEL, SCHEMA);
+    const running = rejection(() => stopping.run("vad-v5", vadInputs(), { debug: { delayMs: 5_000 } }));
+    const queued = rejection(() => stopping.run("vad-v5", vadInputs()));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = performance.now();
+    shutdown.abort();
+    expect(await running).to.be.instanceOf(ExecutorClosedError);
+    expect(await queued).to.be.instanceOf(ExecutorClosedError);
+    expect(performance.now() - t0).to.be.lessThan(2_000);
+    expect(await rejection(() => stopping.run("vad-v5", vadInputs()))).to.be.instanceOf(ExecutorClosedError);
+    await stopping.close();
+    const started = own.events.filter((e) => e.event === "executor.worker_started").map((e) => e.fields.pid as number);
+    expect(started).to.have.length.greaterThan(0);
+    for (const pid of started) expect(() => process.kill(pid, 0), `worker ${pid} still running`).to.throw();
+  });
 });
