@@ -10,14 +10,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
-import {
-  publishSample,
-  runnerConfig,
-  spawnRunner,
-  startDevnet,
-  type Devnet,
-  type RunnerProcess,
-} from "../helpers/devnet.ts";
+import { publishSample, spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords, jobWords } from "../../node/attest/job-words.ts";
 
@@ -229,7 +222,7 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       inference: { workers: 1, boundaryEpsilon: 0 },
       rollouts: { intervalMs: 500 },
     };
-    runners.push(...(await Promise.all(PROVIDERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))))));
+    runners.push(...(await spawnRunners(net, PROVIDERS, overrides)));
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop()));

@@ -12,7 +12,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { versionKey } from "../../node/models/store.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
-import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords } from "../../node/attest/job-words.ts";
 
@@ -72,7 +72,7 @@ describe("fleet: every runner switches to a newly activated version on the block
   before(async function () {
     net = await startDevnet({ providers: PROVIDERS, models: [sample] });
     const overrides = { models: { allow: ["tiny-mlp"], prefetch: true }, inference: { workers: 1 } };
-    runners.push(...(await Promise.all(PROVIDERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))))));
+    runners.push(...(await spawnRunners(net, PROVIDERS, overrides)));
     void (async () => {
       while (watching) {
         const head = await net.publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => null);

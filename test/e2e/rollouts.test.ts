@@ -10,8 +10,7 @@ import { cliFor, type CliRun } from "../helpers/cli-process.ts";
 import {
   devAccount,
   publishSample,
-  runnerConfig,
-  spawnRunner,
+  spawnRunners,
   startDevnet,
   type Devnet,
   type RunnerProcess,
@@ -287,9 +286,7 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   });
 
   it("runners promote a rollout once its promotion rule holds (the minimum duration passing without an event: the slow timer)", async function () {
-    runners = await Promise.all(
-      RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { rollouts: { intervalMs: 300 } }))),
-    );
+    runners = await spawnRunners(net, RUNNERS, { rollouts: { intervalMs: 300 } });
     // v3 rolled out again: its counters start from zero.
     await startRollout(
       plan(3, {

@@ -39,3 +39,12 @@ export function spawnRunner(
 ): Promise<RunnerProcess> {
   return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info", ...opts });
 }
+
+/** Starts a runner for each of these provider accounts, all with the same config overrides. */
+export function spawnRunners(
+  net: Devnet,
+  indexes: readonly number[],
+  overrides: Record<string, unknown> = {},
+): Promise<RunnerProcess[]> {
+  return Promise.all(indexes.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))));
+}
