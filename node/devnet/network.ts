@@ -29,7 +29,7 @@ import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.
 import { conclaveContracts } from "../chain/contracts.ts";
 import { contractAddress, readDeployment, writeDeployment, type DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError } from "../errors.ts";
-import { mined, passOnLocalChain } from "../dao/proposals.ts";
+import { mined, passOnLocalChain, type Action } from "../dao/proposals.ts";
 import { publishModel, type Published } from "../dao/publish.ts";
 import { LOCAL_DEFAULTS, type DeployParams } from "../deploy/params.ts";
 import { deployStack } from "../deploy/stack.ts";
@@ -86,6 +86,18 @@ export interface Devnet {
   /** A mock ERC-20 ("TUSD") allowed as payment besides ETH. */
   token: Address;
   stop(): Promise<void>;
+}
+
+/** The DAO action that activates a model's version: the network's setup, and the switches tests vote. */
+export function activateAction(record: DeploymentRecord, modelId: Hex, version: number): Action {
+  return {
+    target: contractAddress(record, "ModelRegistry"),
+    data: encodeFunctionData({
+      abi: loadArtifact("ModelRegistry").abi,
+      functionName: "activateVersion",
+      args: [modelId, version],
+    }),
+  };
 }
 
 /**
@@ -210,7 +222,6 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         ]),
       );
     }
-    const modelsAbi = loadArtifact("ModelRegistry").abi as Abi;
     const providersAbi = loadArtifact("ProviderRegistry").abi as Abi;
     await passOnLocalChain({
       publicClient,
@@ -218,10 +229,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       members,
       description: "Activate the sample models and approve the first providers",
       actions: [
-        ...Object.values(models).map((m) => ({
-          target: record.contracts.ModelRegistry!.address,
-          data: encodeFunctionData({ abi: modelsAbi, functionName: "activateVersion", args: [m.modelId, m.version] }),
-        })),
+        ...Object.values(models).map((m) => activateAction(record, m.modelId, m.version)),
         ...providerIndexes.map((i) => ({
           target: registry,
           data: encodeFunctionData({

@@ -10,7 +10,7 @@ import {
   type SpawnOptions,
 } from "../../node/devnet/runners.ts";
 
-export { publishSample, startDevnet, type Devnet } from "../../node/devnet/network.ts";
+export { activateAction, publishSample, startDevnet, type Devnet } from "../../node/devnet/network.ts";
 export { type RunnerProcess } from "../../node/devnet/runners.ts";
 export { devAccount, devKey } from "../../node/devnet/accounts.ts";
 
