@@ -3,7 +3,7 @@ import path from "node:path";
 import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
-import { logsToHead } from "./chain/logs.ts";
+import { eventsToHead } from "./chain/events.ts";
 import { connect, walletFor } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
@@ -173,6 +173,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // Every load and unload goes through the tracker, so /ready knows which versions are warm.
     const sessions = trackWarmSessions(
       createExecutor({
+        signal,
         workers: config.inference.workers,
         intraOpThreads: config.inference.intraOpThreads,
         log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
@@ -216,6 +217,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       abi: loadArtifact("ModelRegistry").abi,
     } as const;
     const prefetcher = createPrefetcher({
+      signal,
       enabled: config.models.prefetch,
       allowed,
       concurrency: config.models.prefetchConcurrency,
@@ -241,9 +243,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     const watchServedModels = () => {
       if (allowed) prefetcher.watch([...allowed]);
       else if (config.models.prefetch) {
-        void logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
-          publicClient.getContractEvents({ ...modelRegistry, eventName: "ModelCreated", fromBlock, toBlock }),
-        )
+        void eventsToHead(publicClient, modelRegistry, "ModelCreated", record.contracts.ModelRegistry!.block)
           .then((created) => prefetcher.watch([...new Set(created.map((l) => (l.args as { modelId: Hex }).modelId))]))
           .catch((error: unknown) =>
             log.warn("prefetch: cannot list the registry's models; events still trigger prefetches", {
@@ -255,6 +255,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // Stops before executor.close (stops run in reverse): no new fetch or session load starts while stopping.
     services.push(serviceOf({ start: watchServedModels, stop: () => prefetcher.stop() }));
     const batcher = createDeliveryBatcher({
+      signal,
       sender,
       market,
       marketAbi,
@@ -306,8 +307,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     services.push(processor);
     // Stops before processor.stop (stops run in reverse): steps waiting in a batch for the next
-    // block are not held back by the shutdown (a closed sender fails them; the journal resumes).
-    services.push(serviceOf({ stop: () => batcher.flush() }));
+    // block were cancelled by the signal, not held back by the shutdown (the journal resumes them).
+    services.push(batcher);
     const court = createCourt({
       signal,
       journal,

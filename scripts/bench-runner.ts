@@ -29,10 +29,11 @@ import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
 import { oneLine } from "../node/errors.ts";
 import { createExecutor } from "../node/inference/executor.ts";
 import { autoInference } from "../node/inference/executor-options.ts";
+import { ortFeeds } from "../node/inference/ort-tensors.ts";
 import type { ModelSchema } from "../node/inference/schema.ts";
 import { BENCH_MLP, mlpInputs, mlpOnnx, mlpSchema } from "../node/models/mlp-onnx.ts";
 import { sampleModel, SAMPLE_MODELS, type SampleModel } from "../node/models/samples.ts";
-import { tensorValues, type TensorMap } from "../node/tensors/dtypes.ts";
+import type { TensorMap } from "../node/tensors/dtypes.ts";
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -76,18 +77,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 };
 const say = (line: string) => console.error(line);
-
-function ortFeeds(inputs: TensorMap): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(inputs)) {
-    const values = tensorValues(t);
-    feeds[k] =
-      t.dtype === "I64"
-        ? new ort.Tensor("int64", BigInt64Array.from(values as bigint[]), t.shape)
-        : new ort.Tensor("float32", Float32Array.from(values as number[]), t.shape);
-  }
-  return feeds;
-}
 
 /** What the plain loop and the executor run: a sample model, or the generated benchmark MLP. */
 interface BenchModel {

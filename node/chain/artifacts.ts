@@ -23,6 +23,7 @@ const SOURCES = {
 } as const;
 
 export type ContractName = keyof typeof SOURCES;
+export const CONTRACT_NAMES = Object.keys(SOURCES) as ContractName[];
 export type AbiOf<N extends ContractName> = ArtifactMap[N]["abi"];
 
 interface Artifact<N extends ContractName> {

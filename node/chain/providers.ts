@@ -1,7 +1,7 @@
 import type { Address, PublicClient } from "viem";
 import { conclaveContracts } from "./contracts.ts";
 import type { DeploymentRecord } from "./deployment.ts";
-import { logsToHead } from "./logs.ts";
+import { eventsToHead } from "./events.ts";
 
 /**
  * Every provider that ever registered, once each, in registration order: the registry keeps no
@@ -9,17 +9,11 @@ import { logsToHead } from "./logs.ts";
  */
 export async function registeredProviders(publicClient: PublicClient, record: DeploymentRecord): Promise<Address[]> {
   const { providers } = conclaveContracts(record, publicClient);
-  const registered = await logsToHead(
+  const registered = await eventsToHead(
     publicClient,
-    BigInt(record.contracts.ProviderRegistry!.block),
-    (fromBlock, toBlock) =>
-      publicClient.getContractEvents({
-        address: providers.address,
-        abi: providers.abi,
-        eventName: "ProviderRegistered",
-        fromBlock,
-        toBlock,
-      }),
+    providers,
+    "ProviderRegistered",
+    record.contracts.ProviderRegistry!.block,
   );
   return [...new Set(registered.map((l) => (l.args as { provider: Address }).provider))];
 }

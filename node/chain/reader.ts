@@ -1,10 +1,11 @@
-import { getAddress, type Address, type PublicClient } from "viem";
+import { getAddress, type Address, type GetContractEventsParameters, type PublicClient } from "viem";
 import type { ChainReader } from "../jobs/processor.ts";
 import { versionInfoOf, type VersionInfo } from "../models/store.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { chainNow } from "./clock.ts";
 import { contractAddress, type DeploymentRecord } from "./deployment.ts";
-import { AdaptiveRange, logsToHead, type AdaptiveRangeOptions } from "./logs.ts";
+import { eventsToHead } from "./events.ts";
+import { AdaptiveRange, type AdaptiveRangeOptions } from "./logs.ts";
 import { reuseFor } from "./reuse-for.ts";
 
 /** How long chain time, the provider's own terms and a version's `accepting` are reused (ms). */
@@ -38,6 +39,11 @@ export function createChainReader(
     return { active, tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked, rosterIndex, rosterSize };
   });
   const accepting = new Map<string, () => Promise<boolean>>();
+  const marketEvents = <E extends "JobSettled" | "ResultSubmitted" | "SeatSlashed">(
+    eventName: E,
+    fromBlock: number,
+    args: GetContractEventsParameters<typeof market.abi, E>["args"],
+  ) => eventsToHead(publicClient, market, eventName, Math.max(fromBlock, marketBlock), { args, range: logRange });
 
   return {
     now,
@@ -73,53 +79,16 @@ export function createChainReader(
     },
     async settledResult(jobId, fromBlock) {
       // A job settles after it was requested: scan from its request block, not the deployment.
-      const logs = await logsToHead(
-        publicClient,
-        Math.max(fromBlock, marketBlock),
-        (from, to) =>
-          publicClient.getContractEvents({
-            ...market,
-            eventName: "JobSettled",
-            args: { jobId },
-            fromBlock: from,
-            toBlock: to,
-          }),
-        logRange,
-      );
+      const logs = await marketEvents("JobSettled", fromBlock, { jobId });
       return logs.at(-1)?.args.resultHash ?? null;
     },
     async delivery(jobId, fromBlock) {
-      const logs = await logsToHead(
-        publicClient,
-        Math.max(fromBlock, marketBlock),
-        (from, to) =>
-          publicClient.getContractEvents({
-            ...market,
-            eventName: "ResultSubmitted",
-            args: { jobId },
-            fromBlock: from,
-            toBlock: to,
-          }),
-        logRange,
-      );
+      const logs = await marketEvents("ResultSubmitted", fromBlock, { jobId });
       const last = logs.at(-1);
       return last ? { provider: getAddress(last.args.provider!), resultHash: last.args.resultHash! } : null;
     },
     async seatSlashed(jobId, fromBlock) {
-      const logs = await logsToHead(
-        publicClient,
-        Math.max(fromBlock, marketBlock),
-        (from, to) =>
-          publicClient.getContractEvents({
-            ...market,
-            eventName: "SeatSlashed",
-            args: { jobId, provider },
-            fromBlock: from,
-            toBlock: to,
-          }),
-        logRange,
-      );
-      return logs.length > 0;
+      return (await marketEvents("SeatSlashed", fromBlock, { jobId, provider })).length > 0;
     },
   };
 }

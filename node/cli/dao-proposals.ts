@@ -2,13 +2,13 @@
 import { decodeFunctionData, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, marketAbiWithCourt, type ContractName } from "../chain/artifacts.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
-import { logsToHead } from "../chain/logs.ts";
+import { eventsToHead } from "../chain/events.ts";
 import { PROPOSAL_STATES, proposalOf } from "../dao/proposals.ts";
 import { jsonStringify } from "../json-stringify.ts";
 import { RequestError } from "./command.ts";
 import type { Session } from "./session.ts";
 
-interface ProposalInfo {
+export interface ProposalInfo {
   id: bigint;
   proposer: Address;
   targets: Address[];
@@ -28,17 +28,11 @@ export const asProposal = (p: ProposalInfo) =>
 
 export async function allProposals(s: Session): Promise<ProposalInfo[]> {
   const { governor } = conclaveContracts(s.record, s.publicClient);
-  const logs = await logsToHead(
+  const logs = await eventsToHead(
     s.publicClient,
-    BigInt(s.record.contracts.ConclaveGovernor!.block),
-    (fromBlock, toBlock) =>
-      s.publicClient.getContractEvents({
-        address: governor.address,
-        abi: governor.abi,
-        eventName: "ProposalCreated",
-        fromBlock,
-        toBlock,
-      }),
+    governor,
+    "ProposalCreated",
+    s.record.contracts.ConclaveGovernor!.block,
   );
   return logs.map((l) => {
     const a = l.args as unknown as Omit<ProposalInfo, "id" | "targets" | "values" | "calldatas"> & {

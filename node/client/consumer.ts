@@ -23,20 +23,10 @@ import { conclaveContracts } from "../chain/contracts.ts";
 import { contractAddress, type DeploymentRecord } from "../chain/deployment.ts";
 import { AdaptiveRange, logsToHead } from "../chain/logs.ts";
 import { CALLBACK_STATUS, CallbackStatus, JOB_STATUS } from "../chain/statuses.ts";
-import { FatalError, RetryableError } from "../errors.ts";
+import { CallbackTimeoutError, ConsumerCallError } from "./errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { fetchVerifiedOutputs, waitForJob } from "./jobs.ts";
 import { jobOfWords } from "../attest/job-words.ts";
-
-/** A consumer call that cannot be made as asked (wrong status, nothing to retry or withdraw). */
-export class ConsumerCallError extends FatalError {
-  readonly code = "CONSUMER_CALL_INVALID";
-}
-
-/** The callback did not reach the awaited state before the wait's deadline. */
-export class CallbackTimeoutError extends RetryableError {
-  readonly code = "CALLBACK_TIMEOUT";
-}
 
 const routerArtifact = () => loadArtifact("ConsumerRouter");
 

@@ -21,7 +21,14 @@ import type { Wallet } from "../chain/clients.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
 import { AdaptiveRange, logsToHead } from "../chain/logs.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
-import { FatalError, RetryableError } from "../errors.ts";
+import {
+  InputTooLargeError,
+  JobTimeoutError,
+  OutputTooLargeError,
+  RequestRevertedError,
+  ResultMismatchError,
+  TagsOutOfRangeError,
+} from "./errors.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { ContentTooLargeError } from "../ipfs/errors.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
@@ -29,38 +36,8 @@ import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts"
 import { ChallengeOutcome, JOB_STATUS, JobStatus } from "../chain/statuses.ts";
 import { jobOfWords, MAX_JOB_TAGS } from "../attest/job-words.ts";
 
-/** A delivered result does not hash to what its provider committed to. */
-export class ResultMismatchError extends FatalError {
-  readonly code = "RESULT_MISMATCH";
-}
-
-/** A request names required tags the market cannot carry (a job holds bits 0-63). */
-export class TagsOutOfRangeError extends FatalError {
-  readonly code = "TAGS_OUT_OF_RANGE";
-}
-
-/** The input is too large to travel inline and there is no IPFS node to put it on. */
-class InputTooLargeError extends FatalError {
-  readonly code = "INPUT_TOO_LARGE";
-}
-
-/** A delivery's outputs are larger than the client agreed to fetch. */
-export class OutputTooLargeError extends FatalError {
-  readonly code = "OUTPUT_TOO_LARGE";
-}
-
 /** Outputs fetched at most, unless the caller says otherwise: a provider cannot make a client read without bound. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-
-/** A requestJob transaction was mined and reverted: nothing was escrowed, no job exists. */
-class RequestRevertedError extends FatalError {
-  readonly code = "REQUEST_REVERTED";
-}
-
-/** The job did not end before the wait's deadline. */
-export class JobTimeoutError extends RetryableError {
-  readonly code = "JOB_TIMEOUT";
-}
 
 interface InferenceRequest {
   model: string;

@@ -10,7 +10,8 @@ import { conclaveContracts } from "../chain/contracts.ts";
 import type { DeploymentRecord } from "../chain/deployment.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import type { TensorMap } from "../tensors/dtypes.ts";
-import { ConsumerCallError, consumerRouter, mined } from "./consumer.ts";
+import { consumerRouter, mined } from "./consumer.ts";
+import { ConsumerCallError } from "./errors.ts";
 import { jobRequestOf } from "./jobs.ts";
 
 interface SpeechGateOptions {

@@ -1,35 +1,7 @@
 import type { Address, Hex } from "viem";
-import {
-  countersOf,
-  planOf,
-  rolloutRules,
-  verdictText,
-  type RolloutCounters,
-  type RolloutPlan,
-  type RolloutRules,
-} from "../rollouts/rules.ts";
+import { countersOf, planOf, rolloutRules, verdictText } from "../rollouts/rules.ts";
 import type { IndexedLog } from "./indexer.ts";
-import type { RolloutStatusName } from "../chain/statuses.ts";
-
-/** One staged rollout as the page shows it, folded from the ModelRegistry's rollout events. */
-export interface RolloutView {
-  modelId: Hex;
-  model: string;
-  candidate: number;
-  /** The active version when the rollout started. */
-  champion: number;
-  plan: RolloutPlan;
-  status: Exclude<RolloutStatusName, "None">;
-  startedAt: number;
-  /** When it was promoted or aborted (seconds), by whom and why (aborts). */
-  endedAt: number | null;
-  endedBy: Address | null;
-  reason: string | null;
-  /** How the candidate's jobs ended, as the last RolloutJobCounted said. */
-  counters: RolloutCounters;
-  /** What the rules say at the head's time (running rollouts; otherwise both false). */
-  rules: RolloutRules & { text: string };
-}
+import type { RolloutView } from "./snapshot-types.ts";
 
 /**
  * Every rollout, newest first: RolloutStarted opens one (counters from zero, as the contract resets

@@ -1,21 +1,5 @@
 import type { Logger } from "../log.ts";
-
-/** What a runner's own HTTP endpoints say, when they answer. */
-export interface RunnerHealth {
-  url: string;
-  reachable: boolean;
-  ready: boolean | null;
-  blocksBehind: number | null;
-  /** Jobs by outcome (conclave_jobs_total). */
-  jobs: Record<string, number>;
-  /** Jobs in the runner's journal by state (/status). */
-  journal: Record<string, number>;
-  /** Model versions the runner holds (/status `models`, when the runner reports it). */
-  versions: string[];
-  /** The provider the runner says it serves (/status), if it answered. */
-  provider: string | null;
-  checkedAt: number;
-}
+import type { RunnerHealth } from "./snapshot-types.ts";
 
 export type Fetch = (
   url: string,

@@ -3,54 +3,12 @@ import { PROPOSAL_STATES } from "../dao/proposals.ts";
 import type { Logger } from "../log.ts";
 import type { ChainReads } from "./chain-reads.ts";
 import type { EventIndex } from "./indexer.ts";
-import type { RunnerHealth } from "./runner-probe.ts";
-import { buildView, type ChainView, type ProposalBase } from "./view.ts";
-import type { RolloutView } from "./rollouts-view.ts";
+import type { ProposalBase, ProposalLive, ProviderLive, RunnerHealth, Snapshot } from "./snapshot-types.ts";
+import { buildView } from "./view.ts";
 import { PROVIDER_STATUS } from "../chain/statuses.ts";
 
 /** Canceled, Defeated, Expired, Executed: a proposal's state never changes again. */
 const FINAL = new Set([2, 3, 6, 7]);
-
-interface ProposalLive extends ProposalBase {
-  state: string;
-  /** Votes needed (for + abstain), known once voting started. */
-  quorum: string | null;
-  /** Seconds until the next stage ends (voting start, voting end, timelock eta), null when none. */
-  timeLeft: number | null;
-}
-
-interface ProviderLive {
-  address: Address;
-  status: string;
-  stake: string;
-  locked: string;
-  frozenUntil: number;
-  served: number;
-  disagreed: number;
-  missed: number;
-  tags: string;
-  grantedTags: string;
-  memoryMB: number;
-  accelerator: string;
-  region: string;
-  metadataURI: string;
-  timeline: { at: number; event: string }[];
-  runner: RunnerHealth | null;
-}
-
-interface Snapshot extends Omit<ChainView, "proposals" | "providers" | "rollouts"> {
-  chainId: number;
-  head: number;
-  headTime: number;
-  /** Wall-clock milliseconds when this snapshot was made. */
-  madeAt: number;
-  proposals: ProposalLive[];
-  providers: ProviderLive[];
-  tokens: Record<string, { symbol: string; decimals: number }>;
-  /** Staged rollouts, newest first (supported: the deployed registry has rollout plans). */
-  rollouts: { supported: boolean; items: RolloutView[] };
-  wallet: { governor: Address; chainId: number; devAccounts: { index: number; address: Address; role: string }[] };
-}
 
 interface SnapshotDeps {
   index: EventIndex;

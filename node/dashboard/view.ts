@@ -2,124 +2,38 @@
  * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
  * the event list and the chain clock, so it is tested with plain arrays of events.
  *
- * Why it stays one file over 400 lines: the view types and the folds that fill them (models, jobs,
- * proposals, providers, charts) are one pure function over one event list, and the types are the
- * page's contract (web/dashboard/src/types.ts reads them through the snapshot); staged rollouts, which have their
- * own rules, are already folded in rollouts-view.ts.
+ * The types it fills are the page's contract, in snapshot-types.ts. Why it stays one file over 400
+ * lines: the folds (models, jobs, proposals, providers, charts) are one pure function over one event
+ * list; staged rollouts, which have their own rules, are already folded in rollouts-view.ts.
  */
 import type { Address, Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
 import type { IndexedLog } from "./indexer.ts";
-import { foldRollouts, type RolloutView } from "./rollouts-view.ts";
-import { PROVIDER_STATUS, type VERSION_STATUS } from "../chain/statuses.ts";
+import { foldRollouts } from "./rollouts-view.ts";
+import type { ChainView, Charts, JobStage, JobView, ModelView, ProposalBase, ProviderBase } from "./snapshot-types.ts";
+import { PROVIDER_STATUS } from "../chain/statuses.ts";
 import { jobOfWords, type JobWords } from "../attest/job-words.ts";
 
-type VersionStatus = Exclude<(typeof VERSION_STATUS)[number], "None">;
-
-interface VersionView {
-  version: number;
-  status: VersionStatus;
-  weightsCid: string;
-  minFee: string;
-  publisher: Address;
-  /** Deprecated versions take jobs until then (seconds). */
-  sunsetAt: number | null;
-  /** Lifecycle: each change with its block time (seconds). */
-  timeline: { at: number; event: string }[];
-}
-
-interface ModelView {
-  modelId: Hex;
-  name: string;
-  activeVersion: number;
-  versions: VersionView[];
-}
-
-type JobStage =
-  | "open"
-  | "committing"
-  | "revealing"
-  | "settled"
-  | "refunded"
-  | "cancelled"
-  | "delivered"
-  | "claimed"
-  | "challenged"
-  | "resolved";
-
-interface JobView {
-  jobId: string;
-  model: string;
-  version: number;
-  client: Address;
-  token: Address;
-  k: number;
-  fee: string;
-  stage: JobStage;
-  seated: number;
-  revealed: number;
-  resultHash: Hex | null;
-  requestedAt: number;
-  deadline: number;
-  /** Seconds from request to result (settlement for k > 1, delivery for k = 1). */
-  latency: number | null;
-  /** Revealed results disagreed (more than one distinct hash). */
-  disagreed: boolean;
-  noQuorum: boolean;
-  /** A consumer contract's job: its callback on the ConsumerRouter (funded, delivered, hash only, failed, reclaimed); null otherwise. */
-  callback: string | null;
-}
-
-export interface ProposalBase {
-  proposalId: string;
-  proposer: Address;
-  description: string;
-  voteStart: number;
-  voteEnd: number;
-  votes: { against: string; for: string; abstain: string };
-  voters: Address[];
-  queuedEta: number | null;
-  executed: boolean;
-  canceled: boolean;
-}
-
-interface ProviderBase {
-  address: Address;
-  metadataURI: string;
-  registeredAt: number;
-  timeline: { at: number; event: string }[];
-}
-
-interface Totals {
-  jobs: number;
-  jobsPerMinute: number;
-  /** Per payment token (address): escrow held by jobs not ended, and provider fees paid. */
-  escrowHeld: Record<string, string>;
-  feesEarned: Record<string, string>;
-  /** Share of finished jobs with two or more reveals whose reveals disagreed (0..1; null if none). */
-  disagreementRate: number | null;
-  open: number;
-}
-
-interface Charts {
-  /** Jobs requested per minute of chain time, the last `minutes` minutes (start of each minute, seconds). */
-  jobsOverTime: { minute: number[]; requested: number[]; finished: number[] };
-  /** Latency histogram: bucket lower bounds (seconds) and job counts. */
-  latency: { bucket: number[]; count: number[] };
-}
-
-export interface ChainView {
-  models: ModelView[];
-  jobs: JobView[];
-  proposals: ProposalBase[];
-  providers: ProviderBase[];
-  /** Staged rollouts, newest first. */
-  rollouts: RolloutView[];
-  totals: Totals;
-  charts: Charts;
-}
-
 const ENDED: ReadonlySet<JobStage> = new Set(["settled", "refunded", "cancelled", "claimed", "resolved"]);
+
+/** The stage each of these events moves a job to. */
+const STAGE_AFTER: ReadonlyMap<string, JobStage> = new Map<string, JobStage>([
+  ["RevealStarted", "revealing"],
+  ["JobSettled", "settled"],
+  ["JobRefunded", "refunded"],
+  ["JobCancelled", "cancelled"],
+  ["ResultSubmitted", "delivered"],
+  ["DeliveryClaimed", "claimed"],
+  ["ResultChallenged", "challenged"],
+  ["ChallengeResolved", "resolved"],
+]);
+
+/** A consumer job's callback status after each of the ConsumerRouter's events (CallbackDelivered: see foldJobs). */
+const CALLBACK_AFTER: ReadonlyMap<string, string> = new Map([
+  ["CallbackFunded", "funded"],
+  ["CallbackFailed", "failed"],
+  ["DepositReclaimed", "reclaimed"],
+]);
 
 interface JobAcc extends JobView {
   protocolFeeBps: number;
@@ -229,13 +143,16 @@ function foldJobs(logs: readonly IndexedLog[], names: Map<Hex, string>): JobAcc[
       j.resultHash = hash;
       j.latency ??= Math.max(0, l.timestamp - j.requestedAt);
     };
+    // The stage an event leaves a job in; an event that ends the job also stamps when.
+    const stage = STAGE_AFTER.get(l.eventName);
+    if (stage) j.stage = stage;
+    if (stage && ENDED.has(stage)) j.finishedAt = l.timestamp;
+    const callback = CALLBACK_AFTER.get(l.eventName);
+    if (callback) j.callback = callback;
     switch (l.eventName) {
       case "SeatCommitted":
         j.seated++;
         if (j.stage === "open") j.stage = "committing";
-        break;
-      case "RevealStarted":
-        j.stage = "revealing";
         break;
       case "ResultRevealed":
         j.revealed++;
@@ -243,47 +160,18 @@ function foldJobs(logs: readonly IndexedLog[], names: Map<Hex, string>): JobAcc[
         j.disagreed = j.hashes.size > 1;
         break;
       case "JobSettled":
-        j.stage = "settled";
-        j.finishedAt = l.timestamp;
         j.agreeing = n(a.agreeing);
         result(a.resultHash as Hex);
         break;
       case "JobRefunded":
-        j.stage = "refunded";
-        j.finishedAt = l.timestamp;
         j.noQuorum = Boolean(a.noQuorum);
         break;
-      case "JobCancelled":
-        j.stage = "cancelled";
-        j.finishedAt = l.timestamp;
-        break;
       case "ResultSubmitted":
-        j.stage = "delivered";
         j.seated = 1;
         result(a.resultHash as Hex);
         break;
-      case "DeliveryClaimed":
-        j.stage = "claimed";
-        j.finishedAt = l.timestamp;
-        break;
-      case "ResultChallenged":
-        j.stage = "challenged";
-        break;
-      case "ChallengeResolved":
-        j.stage = "resolved";
-        j.finishedAt = l.timestamp;
-        break;
-      case "CallbackFunded":
-        j.callback = "funded";
-        break;
       case "CallbackDelivered":
         j.callback = a.hashOnly ? "hash only" : "delivered";
-        break;
-      case "CallbackFailed":
-        j.callback = "failed";
-        break;
-      case "DepositReclaimed":
-        j.callback = "reclaimed";
         break;
     }
   }

@@ -9,7 +9,7 @@
  * Development accounts (the well-known "test ... junk" mnemonic), by index: 0 deployer, 1-3 DAO members,
  * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
  */
-import { logsToHead } from "../chain/logs.ts";
+import { eventsToHead } from "../chain/events.ts";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -29,7 +29,7 @@ import { connect, walletFor, type Clients, type Wallet } from "../chain/clients.
 import { conclaveContracts } from "../chain/contracts.ts";
 import { contractAddress, readDeployment, writeDeployment, type DeploymentRecord } from "../chain/deployment.ts";
 import { DeploymentError } from "../errors.ts";
-import { mined, passOnLocalChain } from "../dao/proposals.ts";
+import { mined, passOnLocalChain, type Action } from "../dao/proposals.ts";
 import { publishModel, type Published } from "../dao/publish.ts";
 import { LOCAL_DEFAULTS, type DeployParams } from "../deploy/params.ts";
 import { deployStack } from "../deploy/stack.ts";
@@ -86,6 +86,44 @@ export interface Devnet {
   /** A mock ERC-20 ("TUSD") allowed as payment besides ETH. */
   token: Address;
   stop(): Promise<void>;
+}
+
+/** The DAO action that activates a model's version: the network's setup, and the switches tests vote. */
+export function activateAction(record: DeploymentRecord, modelId: Hex, version: number): Action {
+  return {
+    target: contractAddress(record, "ModelRegistry"),
+    data: encodeFunctionData({
+      abi: loadArtifact("ModelRegistry").abi,
+      functionName: "activateVersion",
+      args: [modelId, version],
+    }),
+  };
+}
+
+/**
+ * Publishes a version of a sample model (its own weights, or `weights`) as the first DAO member,
+ * with no minimum fee: the network's models, and the candidates tests and benchmarks add.
+ */
+export function publishSample(
+  net: Pick<Devnet, "publicClient" | "record" | "members" | "publisher">,
+  sample: SampleModel,
+  weights: Uint8Array = sample.onnx(),
+): Promise<Published> {
+  return publishModel({
+    publicClient: net.publicClient,
+    record: net.record,
+    publisher: net.members[0]!,
+    content: net.publisher,
+    model: {
+      name: sample.name,
+      weights,
+      schema: sample.schema,
+      runtime: sample.runtime,
+      outputQuantum: sample.outputQuantum,
+      minMemoryMB: sample.minMemoryMB,
+      minFee: 0n,
+    },
+  });
 }
 
 /**
@@ -162,23 +200,8 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     say("publishing the models to IPFS and the ModelRegistry ...");
     publisher = await createHeliaStore(opts.publisherDir === undefined ? {} : { dir: opts.publisherDir });
     const models: Record<string, Published> = {};
-    for (const sample of opts.models ?? SAMPLE_MODELS) {
-      models[sample.name] = await publishModel({
-        publicClient,
-        record,
-        publisher: members[0]!,
-        content: publisher,
-        model: {
-          name: sample.name,
-          weights: sample.onnx(),
-          schema: sample.schema,
-          runtime: sample.runtime,
-          outputQuantum: sample.outputQuantum,
-          minMemoryMB: sample.minMemoryMB,
-          minFee: 0n,
-        },
-      });
-    }
+    for (const sample of opts.models ?? SAMPLE_MODELS)
+      models[sample.name] = await publishSample({ publicClient, record, members, publisher }, sample);
 
     say(`registering ${providerIndexes.length} provider(s) ...`);
     const registry = record.contracts.ProviderRegistry!.address;
@@ -199,7 +222,6 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         ]),
       );
     }
-    const modelsAbi = loadArtifact("ModelRegistry").abi as Abi;
     const providersAbi = loadArtifact("ProviderRegistry").abi as Abi;
     await passOnLocalChain({
       publicClient,
@@ -207,10 +229,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       members,
       description: "Activate the sample models and approve the first providers",
       actions: [
-        ...Object.values(models).map((m) => ({
-          target: record.contracts.ModelRegistry!.address,
-          data: encodeFunctionData({ abi: modelsAbi, functionName: "activateVersion", args: [m.modelId, m.version] }),
-        })),
+        ...Object.values(models).map((m) => activateAction(record, m.modelId, m.version)),
         ...providerIndexes.map((i) => ({
           target: registry,
           data: encodeFunctionData({
@@ -267,14 +286,11 @@ export async function resumeDevnet(opts: {
   const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
   const models: Record<string, Published> = {};
   const { models: registry } = conclaveContracts(record, publicClient);
-  for (const l of await logsToHead(publicClient, BigInt(record.contracts.ModelRegistry!.block), (fromBlock, toBlock) =>
-    publicClient.getContractEvents({
-      address: registry.address,
-      abi: registry.abi,
-      eventName: "VersionPublished",
-      fromBlock,
-      toBlock,
-    }),
+  for (const l of await eventsToHead(
+    publicClient,
+    registry,
+    "VersionPublished",
+    record.contracts.ModelRegistry!.block,
   )) {
     const a = l.args as { modelId: Hex; version: number };
     const m = await registry.read.getModel([a.modelId]);

@@ -1,12 +1,17 @@
 import { availableParallelism } from "node:os";
 import type { TensorMap } from "../tensors/dtypes.ts";
+import type { ServiceDeps } from "../service.ts";
 import type { ModelSchema } from "./schema.ts";
 
 /** The executor's options, its interface and what its calls return (executor.ts builds it). */
 
 export type ExecutorLog = (event: string, fields: object) => void;
 
-export interface ExecutorOptions {
+/**
+ * `signal` (the runner's shutdown): once it fires the executor closes, cancelling queued and
+ * running runs, and `close()` is its stop (waits for the workers to exit).
+ */
+export interface ExecutorOptions extends ServiceDeps {
   /** Worker processes, each holding its own sessions (default 1); "auto": see {@link autoInference}. */
   workers?: number | "auto";
   log?: ExecutorLog;

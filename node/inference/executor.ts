@@ -23,14 +23,14 @@
  * The runs queued behind on that worker (never started) go back to the queue too, in order.
  *
  * Beside it: executor-options.ts (options, the Executor interface), errors.ts (typed errors),
- * worker-process.ts (forking a worker), worker.ts and worker-protocol.ts (the worker's side). This
- * file is the pool, over 400 lines because it is one state machine: queues, in-flight messages,
- * timers and worker replacement share their bookkeeping, and each step keeps the others' invariants.
+ * model-check.ts (a schema against a loaded session), worker-process.ts (forking a worker),
+ * worker.ts and worker-protocol.ts (the worker's side). This file is the pool, over 400 lines
+ * because it is one state machine: queues, in-flight messages, timers and worker replacement share
+ * their bookkeeping, and each step keeps the others' invariants.
  */
 import type { ChildProcess } from "node:child_process";
 import { endianness } from "node:os";
 import { ConfigError } from "../errors.ts";
-import type { TensorMap } from "../tensors/dtypes.ts";
 import {
   ExecutorClosedError,
   FAILURES,
@@ -53,15 +53,15 @@ import {
 } from "./executor-options.ts";
 import { InvalidInputError, validateTensors, type ModelSchema, type TensorSpec } from "./schema.ts";
 import { forkWorker, setRef, workerEnv } from "./worker-process.ts";
+import { checkMatch, checkSupported } from "./model-check.ts";
 import {
-  ORT_TYPES,
-  dtypeOfOrt,
+  fromWire,
+  toWire,
   type Reply,
   type Request,
   type RunOutcome,
   type WireRun,
   type WireTensor,
-  type WireValueInfo,
   type WorkerConfig,
 } from "./worker-protocol.ts";
 
@@ -141,41 +141,6 @@ const LOAD_RETRIES = 2;
 
 /** A batch stops growing at this many input bytes: big inputs gain nothing from sharing a message. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
-
-function checkSupported(schema: ModelSchema): void {
-  for (const spec of [...schema.inputs, ...schema.outputs]) {
-    if (!ORT_TYPES[spec.dtype])
-      throw new ModelMismatchError(`tensor ${spec.name}: onnxruntime-node cannot exchange ${spec.dtype} tensors`);
-  }
-}
-
-function checkMatch(specs: TensorSpec[], infos: WireValueInfo[], what: string): void {
-  const byName = new Map(infos.map((i) => [i.name, i]));
-  const expected = specs.map((s) => s.name).sort();
-  const actual = [...byName.keys()].sort();
-  if (expected.join("\0") !== actual.join("\0")) {
-    throw new ModelMismatchError(`model ${what}s are [${actual.join(", ")}], schema says [${expected.join(", ")}]`);
-  }
-  for (const spec of specs) {
-    const type = byName.get(spec.name)!.type;
-    const dtype = type === null ? undefined : dtypeOfOrt(type);
-    if (dtype !== spec.dtype)
-      throw new ModelMismatchError(
-        `model ${what} ${spec.name} is ${type ?? "not a tensor"}, schema says ${spec.dtype}`,
-      );
-  }
-}
-
-/** Views of the caller's tensors: the IPC serializer copies the viewed bytes once, when the run is sent. */
-function toWire(inputs: TensorMap): WireTensor[] {
-  return Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
-}
-
-function fromWire(tensors: WireTensor[]): TensorMap {
-  const out: TensorMap = {};
-  for (const t of tensors) out[t.name] = { dtype: t.dtype, shape: t.shape, data: t.data };
-  return out;
-}
 
 export function createExecutor(opts: ExecutorOptions = {}): Executor {
   const threads = autoInference(opts);
@@ -617,6 +582,33 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     );
   }
 
+  function close(): Promise<void> {
+    if (closing) return closing;
+    closed = true;
+    const exits: Promise<unknown>[] = [...terminating];
+    for (const slot of slots) {
+      for (const job of slot.queue.splice(0))
+        job.reject(new ExecutorClosedError("executor closed before the run started"));
+      const handle = slot.handle;
+      if (handle) {
+        retire(slot, handle, () => new ExecutorClosedError("executor closed"));
+        exits.push(stop(handle));
+      }
+    }
+    models.clear();
+    closing = Promise.allSettled(exits).then(
+      // A child's process handle is released in the loop's close phase after its events fire; a
+      // timer runs after that phase, so nothing of the executor is left when close() resolves.
+      () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
+    );
+    return closing;
+  }
+
+  // The runner's shutdown cancels the runs at once (a native run stops only with its worker): a
+  // job step waiting on one ends now, cancelled, and its job resumes from the journal.
+  if (opts.signal?.aborted) void close();
+  else opts.signal?.addEventListener("abort", () => void close(), { once: true });
+
   function assertOpen(): void {
     if (closed) throw new ExecutorClosedError("executor is closed");
   }
@@ -690,27 +682,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       await unloadEverywhere(key);
     },
 
-    close() {
-      if (closing) return closing;
-      closed = true;
-      const exits: Promise<unknown>[] = [...terminating];
-      for (const slot of slots) {
-        for (const job of slot.queue.splice(0))
-          job.reject(new ExecutorClosedError("executor closed before the run started"));
-        const handle = slot.handle;
-        if (handle) {
-          retire(slot, handle, () => new ExecutorClosedError("executor closed"));
-          exits.push(stop(handle));
-        }
-      }
-      models.clear();
-      closing = Promise.allSettled(exits).then(
-        // A child's process handle is released in the loop's close phase after its events fire; a
-        // timer runs after that phase, so nothing of the executor is left when close() resolves.
-        () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
-      );
-      return closing;
-    },
+    close,
 
     stats() {
       return { ...counters };

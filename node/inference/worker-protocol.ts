@@ -3,7 +3,7 @@
  * sides share. Kept free of onnxruntime imports so the runner process never loads the native
  * addon: only workers do.
  */
-import type { DType } from "../tensors/dtypes.ts";
+import type { DType, TensorMap } from "../tensors/dtypes.ts";
 
 /** onnxruntime tensor type names for the safetensors dtypes the runtime can feed and return. */
 export const ORT_TYPES: Partial<Record<DType, string>> = {
@@ -37,6 +37,18 @@ export interface WireTensor {
   dtype: DType;
   shape: number[];
   data: Uint8Array;
+}
+
+/** Views of the caller's tensors: the IPC serializer copies the viewed bytes once, when the run is sent. */
+export function toWire(inputs: TensorMap): WireTensor[] {
+  return Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+}
+
+/** The tensors of a worker's answer, by name (views of the received message). */
+export function fromWire(tensors: WireTensor[]): TensorMap {
+  const out: TensorMap = {};
+  for (const t of tensors) out[t.name] = { dtype: t.dtype, shape: t.shape, data: t.data };
+  return out;
 }
 
 /** What a loaded session says about one of its inputs or outputs. */

@@ -13,7 +13,6 @@
  */
 import * as ort from "onnxruntime-node";
 import {
-  ORT_TYPES,
   dtypeOfOrt,
   type FailureKind,
   type Reply,
@@ -24,40 +23,7 @@ import {
   type WireValueInfo,
   type WorkerConfig,
 } from "./worker-protocol.ts";
-import type { DType } from "../tensors/dtypes.ts";
-
-type TypedArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
-
-interface TypedArrayCtor {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
-  readonly BYTES_PER_ELEMENT: number;
-}
-
-const ARRAYS: Partial<Record<DType, TypedArrayCtor>> = {
-  BOOL: Uint8Array,
-  U8: Uint8Array,
-  I8: Int8Array,
-  U16: Uint16Array,
-  I16: Int16Array,
-  // Without a global Float16Array, onnxruntime takes float16 data as raw Uint16Array bits.
-  F16: Uint16Array,
-  I32: Int32Array,
-  U32: Uint32Array,
-  F32: Float32Array,
-  I64: BigInt64Array,
-  U64: BigUint64Array,
-  F64: Float64Array,
-};
+import { ortTensor, type TypedArray } from "./ort-tensors.ts";
 
 class Failure extends Error {
   readonly kind: FailureKind;
@@ -69,16 +35,6 @@ class Failure extends Error {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function toOrt(t: WireTensor): ort.Tensor {
-  const Ctor = ARRAYS[t.dtype];
-  const type = ORT_TYPES[t.dtype];
-  if (!Ctor || !type) throw new Failure("run", `dtype ${t.dtype} cannot be fed to onnxruntime`);
-  // Received bytes are a view into the IPC message; a typed array needs an aligned offset.
-  const bytes = t.data.byteOffset % Ctor.BYTES_PER_ELEMENT === 0 ? t.data : t.data.slice();
-  const array = new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
-  return new ort.Tensor(type as "float32", array as Float32Array, t.shape);
 }
 
 function fromOrt(name: string, value: ort.OnnxValue): WireTensor {
@@ -151,7 +107,7 @@ function start(): void {
       const session = sessions.get(run.key);
       if (!session) throw new Failure("not-loaded", `model ${run.key} is not loaded in this worker`);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const t of run.inputs) feeds[t.name] = toOrt(t);
+      for (const t of run.inputs) feeds[t.name] = ortTensor(t);
       // Dies the way a native crash would: abruptly, without a reply.
       if (config.testHooks && run.debug?.crash) process.exit(70);
       if (config.testHooks && run.debug?.delayMs) blockFor(run.debug.delayMs);

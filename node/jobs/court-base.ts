@@ -118,6 +118,15 @@ export abstract class CourtBase {
   }
 
   protected onStepError(duty: DutyRecord, error: unknown): void {
+    if (this.stopped) {
+      // Cancelled by the shutdown (its run, its transaction), not failed: the journal resumes it on restart.
+      this.log.debug("court duty step cancelled by the stop", {
+        jobId: duty.jobId,
+        state: duty.state,
+        error: oneLine(error),
+      });
+      return;
+    }
     const attempts = duty.attempts + 1;
     if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.

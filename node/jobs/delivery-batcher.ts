@@ -14,6 +14,16 @@ import { parseEventLogsInSlices } from "../chain/watcher.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { jobWords } from "../attest/job-words.ts";
+import { RetryableError } from "../errors.ts";
+import type { Service, ServiceDeps } from "../service.ts";
+
+/**
+ * The runner stopped before the item was sent: nothing went to the chain for it, and its job's
+ * step resumes from the journal on restart.
+ */
+export class DeliveryCancelledError extends RetryableError {
+  readonly code = "DELIVERY_CANCELLED";
+}
 
 /**
  * What became of one k = 1 result handed to the batcher: delivered (the market emitted our
@@ -26,7 +36,7 @@ export type DeliveryOutcome =
   | { delivered: true; transactionHash: Hex; blockNumber: bigint | null; batchSize: number }
   | { delivered: false; reason: Hex | "missing"; transactionHash: Hex };
 
-interface DeliveryBatcherOptions {
+interface DeliveryBatcherOptions extends ServiceDeps {
   sender: Pick<TxSubmitter, "address" | "send" | "resume">;
   market: Address;
   marketAbi: Abi;
@@ -45,8 +55,13 @@ interface DeliveryBatcherOptions {
   onFlush?: (size: number) => void;
 }
 
-/** What the job processor needs of the batcher (fakes implement it in tests). */
-export interface DeliveryBatcher {
+/**
+ * What the job processor needs of the batcher (fakes implement it in tests). As a service: once
+ * the runner's signal fires (or `stop()` is called) it sends nothing more: queued items and items
+ * handed later reject with DeliveryCancelledError; `stop()` then waits for the transactions
+ * already sent.
+ */
+export interface DeliveryBatcher extends Service {
   /** Queues a signed result; resolves once the transaction carrying it is mined. */
   deliver(item: SignedResult): Promise<DeliveryOutcome>;
   /**
@@ -62,8 +77,6 @@ export interface DeliveryBatcher {
   queued(): number;
   /** Claims queued and not yet handed to the sender. */
   queuedClaims(): number;
-  /** Sends what is queued at once, deliveries and claims (on shutdown). */
-  flush(): void;
 }
 
 /** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
@@ -103,11 +116,16 @@ function createBatchQueue<T, O>(o: {
   /** Transactions sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
   let inFlight = 0;
   let scheduled = false;
+  /** Set once cancelled: every item, queued or to come, is rejected with it. */
+  let cancelled: Error | null = null;
+  /** Waiting for the transactions in flight to settle (stop). */
+  const drainWaiters: (() => void)[] = [];
 
   function send(items: Pending<T, O>[]): void {
     inFlight++;
     const settled = () => {
       inFlight--;
+      if (inFlight === 0) drainWaiters.splice(0).forEach((resolve) => resolve());
       // Items that came while this one was in flight go together, now.
       if (due()) schedule();
     };
@@ -163,7 +181,7 @@ function createBatchQueue<T, O>(o: {
   }
 
   function due(): boolean {
-    if (queue.length === 0) return false;
+    if (queue.length === 0 || cancelled) return false;
     if (full()) return true;
     // A block came since the first item was queued: it waited long enough, whatever is in flight.
     const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, o.maxWaitBlocks);
@@ -174,6 +192,7 @@ function createBatchQueue<T, O>(o: {
 
   return {
     add(item: T): Promise<O> {
+      if (cancelled) return Promise.reject(cancelled);
       return new Promise<O>((resolve, reject) => {
         if (queue.length === 0) firstAtHead = head;
         queue.push({ item, resolve, reject });
@@ -194,7 +213,15 @@ function createBatchQueue<T, O>(o: {
       if (due()) schedule();
     },
     queued: () => queue.length,
-    flush: () => flushNow(),
+    /** Rejects the queued items, and every later one, with `error`; sends nothing more. */
+    cancel(error: Error): void {
+      cancelled ??= error;
+      for (const p of queue.splice(0)) p.reject(cancelled);
+      queuedBytes = 0;
+      firstAtHead = -1;
+    },
+    /** Resolves once no transaction of this queue is in flight. */
+    drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve))),
   };
 }
 
@@ -319,6 +346,16 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     },
   });
 
+  // A stop sends nothing more: an item waiting for its batch is not worth a transaction the
+  // shutdown would cut short; its job's step resumes from the journal.
+  const cancel = () => {
+    const error = new DeliveryCancelledError("the runner is stopping: not sent");
+    deliveries.cancel(error);
+    claims.cancel(error);
+  };
+  if (options.signal?.aborted) cancel();
+  else options.signal?.addEventListener("abort", cancel, { once: true });
+
   return {
     deliver: (item) => {
       encoded.set(item, encodeResultItem(item));
@@ -335,9 +372,10 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     },
     queued: () => deliveries.queued(),
     queuedClaims: () => claims.queued(),
-    flush: () => {
-      deliveries.flush();
-      claims.flush();
+    start() {},
+    async stop() {
+      cancel();
+      await Promise.all([deliveries.drained(), claims.drained()]);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Hex } from "viem";
 import { ConclaveError, oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { ServiceDeps } from "../service.ts";
 import { versionKey, type EnsureOptions, type LocalModel, type VersionInfo } from "./store.ts";
 import { VersionStatus } from "../chain/statuses.ts";
 
@@ -21,7 +22,8 @@ interface PrefetchEntry {
   reason?: string;
 }
 
-export interface PrefetcherDeps {
+/** `signal`: the runner's shutdown; once it fires nothing new is fetched or warmed, as after `stop()`. */
+export interface PrefetcherDeps extends ServiceDeps {
   /** `models.prefetch`: off, nothing is fetched ahead of a job. */
   enabled: boolean;
   /** Model ids this runner serves (`models.allow`); null serves every model. */
@@ -246,7 +248,7 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
     timers.add(timer);
   }
 
-  return {
+  const prefetcher: Prefetcher = {
     onLogs(logs) {
       for (const l of logs) {
         if (!l.eventName || !MODEL_EVENTS.has(l.eventName)) continue;
@@ -269,4 +271,8 @@ export function createPrefetcher(deps: PrefetcherDeps): Prefetcher {
       settle();
     },
   };
+  // The runner's shutdown: no new fetch or session load starts while the executor closes.
+  if (deps.signal?.aborted) prefetcher.stop();
+  else deps.signal?.addEventListener("abort", () => prefetcher.stop(), { once: true });
+  return prefetcher;
 }

@@ -11,14 +11,7 @@ import {
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { jobRequestOf } from "../../node/client/jobs.ts";
 import { sampleModel } from "../../node/models/samples.ts";
-import {
-  devAccount,
-  runnerConfig,
-  spawnRunner,
-  startDevnet,
-  type Devnet,
-  type RunnerProcess,
-} from "../helpers/devnet.ts";
+import { devAccount, spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 
 /** IInferenceMarket.JobStatus.Settled: a k = 1 delivery's fee was claimed after its window. */
@@ -40,7 +33,7 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
     });
     // Results wait for the next block (maxWaitBlocks 1): the batches do not depend on how fast this
     // machine computes (with 0 they form only while another batch is being signed).
-    runner = await spawnRunner(net, 4, runnerConfig(net, 4, { delivery: { maxBatch: 50, maxWaitBlocks: 1 } }));
+    runner = (await spawnRunners(net, [4], { delivery: { maxBatch: 50, maxWaitBlocks: 1 } }))[0]!;
   });
   after(async function () {
     await runner?.stop();

@@ -5,12 +5,12 @@ import type { Job } from "../../node/attest/attestation.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { fastForward, mined, passOnLocalChain } from "../../node/dao/proposals.ts";
-import { publishModel, type Published } from "../../node/dao/publish.ts";
+import type { Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
-import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { publishSample, spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords, jobWords } from "../../node/attest/job-words.ts";
 
@@ -100,22 +100,7 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
   const modelId = () => net.models[sample.name]!.modelId;
   const contracts = () => conclaveContracts(net.record, net.publicClient);
 
-  const publish = (weights: Uint8Array): Promise<Published> =>
-    publishModel({
-      publicClient: net.publicClient,
-      record: net.record,
-      publisher: net.members[0]!,
-      content: net.publisher,
-      model: {
-        name: sample.name,
-        weights,
-        schema: sample.schema,
-        runtime: sample.runtime,
-        outputQuantum: sample.outputQuantum,
-        minMemoryMB: sample.minMemoryMB,
-        minFee: 0n,
-      },
-    });
+  const publish = (weights: Uint8Array): Promise<Published> => publishSample(net, sample, weights);
 
   const startRollout = (plan: RolloutPlan) =>
     passOnLocalChain({
@@ -237,7 +222,7 @@ describe("canary: staged rollouts through the market, promoted and aborted by th
       inference: { workers: 1, boundaryEpsilon: 0 },
       rollouts: { intervalMs: 500 },
     };
-    runners.push(...(await Promise.all(PROVIDERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))))));
+    runners.push(...(await spawnRunners(net, PROVIDERS, overrides)));
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop()));

@@ -20,7 +20,7 @@ import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
-import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 
 const RUNNERS = [4, 5, 6];
@@ -44,15 +44,7 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     // A short challenge window: k = 1 results are final (and paid) within the test.
     net = await startDevnet({ params: { challengeWindow: 5 } });
     // No runner challenges another's k = 1 result here; the fulfil turns are short.
-    runners = await Promise.all(
-      RUNNERS.map((i) =>
-        spawnRunner(
-          net,
-          i,
-          runnerConfig(net, i, { jobs: { checkRate: 0 }, consumers: { fulfil: true, turnSeconds: 3 } }),
-        ),
-      ),
-    );
+    runners = await spawnRunners(net, RUNNERS, { jobs: { checkRate: 0 }, consumers: { fulfil: true, turnSeconds: 3 } });
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop()));

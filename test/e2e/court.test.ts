@@ -7,14 +7,7 @@ import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { mined } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
-import {
-  devAccount,
-  runnerConfig,
-  spawnRunner,
-  startDevnet,
-  type Devnet,
-  type RunnerProcess,
-} from "../helpers/devnet.ts";
+import { devAccount, spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 
@@ -33,9 +26,7 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
   before(async function () {
     net = await startDevnet({ providers: [...RUNNERS, ROGUE], models: [sample] });
     // Every runner checks every delivery it did not make (the service that keeps k = 1 honest).
-    runners = await Promise.all(
-      RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { jobs: { checkRate: 1, followIntervalMs: 500 } }))),
-    );
+    runners = await spawnRunners(net, RUNNERS, { jobs: { checkRate: 1, followIntervalMs: 500 } });
   });
   after(async function () {
     await Promise.all(runners.map((r) => r.stop("SIGKILL")));

@@ -8,12 +8,18 @@ import { readDeployment, writeDeployment } from "../../node/chain/deployment.ts"
 import { ensureDashboardBuilt } from "../../node/dashboard/assets.ts";
 import { startDashboard, type Dashboard } from "../../node/dashboard/dashboard.ts";
 import { passOnLocalChain, propose } from "../../node/dao/proposals.ts";
-import { publishModel } from "../../node/dao/publish.ts";
 import { silentLogger } from "../../node/log.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { artifactsDir, browserMissing, launchChromium } from "../helpers/browser.ts";
 import { runCli } from "../helpers/cli-process.ts";
-import { devAccount, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import {
+  devAccount,
+  publishSample,
+  spawnRunner,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../helpers/devnet.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -228,21 +234,7 @@ describe("dashboard in headless Chromium against a local network", function () {
 
   it("shows a staged rollout with its plan, counters and rule verdict, then how it ended", async function () {
     const sample = sampleModel("tiny-mlp");
-    const v2 = await publishModel({
-      publicClient: net.publicClient,
-      record: net.record,
-      publisher: net.members[0]!,
-      content: net.publisher,
-      model: {
-        name: sample.name,
-        weights: sample.onnx(),
-        schema: sample.schema,
-        runtime: sample.runtime,
-        outputQuantum: sample.outputQuantum,
-        minMemoryMB: sample.minMemoryMB,
-        minFee: 0n,
-      },
-    });
+    const v2 = await publishSample(net, sample);
     const { models } = conclaveContracts(net.record, net.publicClient);
     const plan = {
       candidate: v2.version,

@@ -7,12 +7,19 @@ import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { jobRequestOf, requestedJob, requestInference, waitForJob, type JobOutcome } from "../../node/client/jobs.ts";
 import { passOnLocalChain, queueOnLocalChain, type Proposal } from "../../node/dao/proposals.ts";
-import { publishModel, type Published } from "../../node/dao/publish.ts";
+import type { Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { versionKey } from "../../node/models/store.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
-import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import {
+  activateAction,
+  publishSample,
+  spawnRunners,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../helpers/devnet.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords } from "../../node/attest/job-words.ts";
 
@@ -72,7 +79,7 @@ describe("fleet: every runner switches to a newly activated version on the block
   before(async function () {
     net = await startDevnet({ providers: PROVIDERS, models: [sample] });
     const overrides = { models: { allow: ["tiny-mlp"], prefetch: true }, inference: { workers: 1 } };
-    runners.push(...(await Promise.all(PROVIDERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))))));
+    runners.push(...(await spawnRunners(net, PROVIDERS, overrides)));
     void (async () => {
       while (watching) {
         const head = await net.publicClient.getBlockNumber({ cacheTime: 0 }).catch(() => null);
@@ -118,21 +125,7 @@ describe("fleet: every runner switches to a newly activated version on the block
   });
 
   it("every runner prefetches and warms v2 once it is published", async function () {
-    v2 = await publishModel({
-      publicClient: net.publicClient,
-      record: net.record,
-      publisher: net.members[0]!,
-      content: net.publisher,
-      model: {
-        name: "tiny-mlp",
-        weights: tinyMlpV2(),
-        schema: sample.schema,
-        runtime: sample.runtime,
-        outputQuantum: sample.outputQuantum,
-        minMemoryMB: sample.minMemoryMB,
-        minFee: 0n,
-      },
-    });
+    v2 = await publishSample(net, sample, tinyMlpV2());
     expect(v2.version).to.equal(2);
     for (const r of runners) {
       await until(
@@ -149,16 +142,7 @@ describe("fleet: every runner switches to a newly activated version on the block
       record: net.record,
       members: net.members,
       description: "Activate tiny-mlp v2",
-      actions: [
-        {
-          target: net.record.contracts.ModelRegistry!.address,
-          data: encodeFunctionData({
-            abi: loadArtifact("ModelRegistry").abi as Abi,
-            functionName: "activateVersion",
-            args: [v2.modelId, 2],
-          }),
-        },
-      ],
+      actions: [activateAction(net.record, v2.modelId, 2)],
     });
     // A k = 1 job goes to the one runner its seed ranks first, so which runner gets a v2 job in
     // the activating block is chance. A k = 5 job in that same block, after the activation, seats

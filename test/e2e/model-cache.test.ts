@@ -4,6 +4,7 @@ import path from "node:path";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { runnerMetric } from "../helpers/runner-metrics.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -17,14 +18,6 @@ async function tinyWarm(r: RunnerProcess, timeoutMs = 60_000): Promise<VersionVi
     if (v?.warm) return v;
     if (Date.now() > end) throw new Error(`runner ${r.index}: tiny-mlp v1 not warm: ${JSON.stringify(views)}`);
   }
-}
-
-async function metric(r: RunnerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${r.http}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
 /**
@@ -54,7 +47,7 @@ describe("runner weights cache: restarts, and a corrupted cached file", function
     await runner.stop();
     runner = await spawnRunner(net, 4, config());
     expect(await tinyWarm(runner)).to.include({ held: true, downloads: 0 });
-    expect(await metric(runner, "conclave_model_weight_downloads_total")).to.equal(0);
+    expect(await runnerMetric(runner, "conclave_model_weight_downloads_total")).to.equal(0);
     await runner.stop();
   });
 
@@ -67,8 +60,8 @@ describe("runner weights cache: restarts, and a corrupted cached file", function
 
     runner = await spawnRunner(net, 4, config());
     expect(await tinyWarm(runner)).to.include({ held: true, downloads: 1 });
-    expect(await metric(runner, "conclave_model_cache_corrupt_total")).to.equal(1);
-    expect(await metric(runner, "conclave_weights_rejected_total"), "the fetched bytes were fine").to.equal(0);
+    expect(await runnerMetric(runner, "conclave_model_cache_corrupt_total")).to.equal(1);
+    expect(await runnerMetric(runner, "conclave_weights_rejected_total"), "the fetched bytes were fine").to.equal(0);
     expect(readFileSync(path.join(dir, file!)).equals(bytes)).to.equal(false);
   });
 });

@@ -4,20 +4,13 @@ import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { runnerMetric } from "../helpers/runner-metrics.ts";
 import { until } from "../helpers/until.ts";
 
 const tinyOf = async (r: RunnerProcess): Promise<VersionView | undefined> =>
   ((await (await fetch(`${r.http}/ready`)).json()) as { details: { models: VersionView[] } }).details.models.find(
     (v) => v.model === "tiny-mlp" && v.version === 1,
   );
-
-async function metric(r: RunnerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${r.http}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
-}
 
 /**
  * Peers serve peers (issue 12, must-show 3), on one host with explicit peer addresses: runner A
@@ -73,8 +66,8 @@ describe("peers serve peers: a runner fetches weights from another runner once t
     );
     await until("runner B: tiny-mlp v1 warm", async () => (await tinyOf(b!))?.warm === true);
     expect(await tinyOf(b)).to.include({ held: true, warm: true, downloads: 1 });
-    expect(await metric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
-    expect(await metric(b, "conclave_weights_rejected_total")).to.equal(0);
+    expect(await runnerMetric(b, "conclave_ipfs_bytes_fetched_total")).to.be.greaterThan(0);
+    expect(await runnerMetric(b, "conclave_weights_rejected_total")).to.equal(0);
 
     // C: no IPFS peer to dial, only A's gateway; debug logs show where the weights came from.
     c = await spawnRunner(
@@ -88,7 +81,7 @@ describe("peers serve peers: a runner fetches weights from another runner once t
     );
     await until("runner C: tiny-mlp v1 warm", async () => (await tinyOf(c!))?.warm === true);
     expect(await tinyOf(c)).to.include({ held: true, warm: true, downloads: 1 });
-    expect(await metric(c, "conclave_weights_rejected_total")).to.equal(0);
+    expect(await runnerMetric(c, "conclave_weights_rejected_total")).to.equal(0);
     expect(c.logs.some((l) => l.includes('"ipfs.fetched"') && l.includes(a.gateway!))).to.equal(true);
     await c.stop();
 

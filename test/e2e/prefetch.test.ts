@@ -1,14 +1,21 @@
 import { expect } from "chai";
-import { encodeFunctionData, parseEther, type Abi } from "viem";
-import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { parseEther } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { passOnLocalChain } from "../../node/dao/proposals.ts";
-import { publishModel, type Published } from "../../node/dao/publish.ts";
+import type { Published } from "../../node/dao/publish.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tinyMlpOnnx } from "../../node/models/tiny-onnx.ts";
 import type { VersionView } from "../../node/models/versions-view.ts";
-import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import {
+  activateAction,
+  publishSample,
+  spawnRunners,
+  startDevnet,
+  type Devnet,
+  type RunnerProcess,
+} from "../helpers/devnet.ts";
+import { runnerMetric } from "../helpers/runner-metrics.ts";
 import { jobOfWords } from "../../node/attest/job-words.ts";
 
 interface Ready {
@@ -38,18 +45,6 @@ async function waitForVersions(
 }
 
 /** The sum of a Prometheus series on a runner's /metrics, over the lines with these labels. */
-async function metric(r: RunnerProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${r.http}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter(
-      (l) =>
-        (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) &&
-        Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
-    )
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
-
 const find = (views: VersionView[], version: number) =>
   views.find((v) => v.model === "tiny-mlp" && v.version === version);
 
@@ -70,7 +65,7 @@ describe("runners prefetch and warm published versions before activation", funct
 
   before(async function () {
     net = await startDevnet({ providers: [4, 5] });
-    runner = await spawnRunner(net, 4, runnerConfig(net, 4, overrides));
+    runner = (await spawnRunners(net, [4], overrides))[0]!;
   });
   after(async function () {
     await late?.stop();
@@ -85,51 +80,28 @@ describe("runners prefetch and warm published versions before activation", funct
   });
 
   it("fetches, verifies and warms v2 once it is published, before any activation", async function () {
-    const downloadsBefore = await metric(runner, "conclave_model_weight_downloads_total");
-    v2 = await publishModel({
-      publicClient: net.publicClient,
-      record: net.record,
-      publisher: net.members[0]!,
-      content: net.publisher,
-      model: {
-        name: "tiny-mlp",
-        weights: tinyMlpOnnx(2),
-        schema: sample.schema,
-        runtime: sample.runtime,
-        outputQuantum: sample.outputQuantum,
-        minMemoryMB: sample.minMemoryMB,
-        minFee: 0n,
-      },
-    });
+    const downloadsBefore = await runnerMetric(runner, "conclave_model_weight_downloads_total");
+    v2 = await publishSample(net, sample, tinyMlpOnnx(2));
     expect(v2.version).to.equal(2);
     const views = await waitForVersions(runner, "tiny-mlp v2 warm", (vs) => find(vs, 2)?.warm === true);
     expect(find(views, 2)).to.include({ held: true, warm: true, role: "candidate", prefetch: "warm", downloads: 1 });
     expect(find(views, 1)).to.include({ role: "active", warm: true });
-    expect(await metric(runner, "conclave_model_weight_downloads_total")).to.equal(downloadsBefore + 1);
-    expect(await metric(runner, "conclave_model_versions", { state: "warm" })).to.be.at.least(2);
+    expect(await runnerMetric(runner, "conclave_model_weight_downloads_total")).to.equal(downloadsBefore + 1);
+    expect(await runnerMetric(runner, "conclave_model_versions", { state: "warm" })).to.be.at.least(2);
     const status = (await conclaveContracts(net.record, net.publicClient).models.read.getVersion([v2.modelId, 2]))
       .status;
     expect(status, "v2 is still only Published").to.equal(1);
   });
 
   it("after the activation the first v2 job is served without fetching anything", async function () {
-    const downloadsBefore = await metric(runner, "conclave_model_weight_downloads_total");
-    const bytesBefore = await metric(runner, "conclave_ipfs_bytes_fetched_total");
+    const downloadsBefore = await runnerMetric(runner, "conclave_model_weight_downloads_total");
+    const bytesBefore = await runnerMetric(runner, "conclave_ipfs_bytes_fetched_total");
     await passOnLocalChain({
       publicClient: net.publicClient,
       record: net.record,
       members: net.members,
       description: "Activate tiny-mlp v2",
-      actions: [
-        {
-          target: net.record.contracts.ModelRegistry!.address,
-          data: encodeFunctionData({
-            abi: loadArtifact("ModelRegistry").abi as Abi,
-            functionName: "activateVersion",
-            args: [v2.modelId, 2],
-          }),
-        },
-      ],
+      actions: [activateAction(net.record, v2.modelId, 2)],
     });
     const { jobId } = await requestInference(net.publicClient, net.record, net.wallet(7), {
       model: "tiny-mlp",
@@ -148,11 +120,11 @@ describe("runners prefetch and warm published versions before activation", funct
     expect(outcome.status).to.equal("delivered");
     expect(outcome.deliveries[0]!.provider.toLowerCase()).to.equal(runner.address.toLowerCase());
     expect(
-      await metric(runner, "conclave_model_weight_downloads_total"),
+      await runnerMetric(runner, "conclave_model_weight_downloads_total"),
       "no weights fetched by the activation or the job",
     ).to.equal(downloadsBefore);
     expect(
-      await metric(runner, "conclave_ipfs_bytes_fetched_total"),
+      await runnerMetric(runner, "conclave_ipfs_bytes_fetched_total"),
       "no IPFS bytes at all (the input is inline)",
     ).to.equal(bytesBefore);
     const views = (await readyOf(runner)).details.models;
@@ -162,12 +134,12 @@ describe("runners prefetch and warm published versions before activation", funct
   });
 
   it("a runner started later prefetches only what is current, not the history its backfill replays", async function () {
-    late = await spawnRunner(net, 5, runnerConfig(net, 5, overrides));
+    late = (await spawnRunners(net, [5], overrides))[0]!;
     const views = await waitForVersions(late, "tiny-mlp v2 warm", (vs) => find(vs, 2)?.warm === true);
     expect(find(views, 2)).to.include({ role: "active", downloads: 1 });
     // The backfill saw v1 published and activated: it is deprecated now, so it is not fetched.
     expect(find(views, 1)).to.equal(undefined);
-    expect(await metric(late, "conclave_model_weight_downloads_total")).to.equal(1);
-    expect(await metric(late, "conclave_model_prefetches_total", { outcome: "warm" })).to.equal(1);
+    expect(await runnerMetric(late, "conclave_model_weight_downloads_total")).to.equal(1);
+    expect(await runnerMetric(late, "conclave_model_prefetches_total", { outcome: "warm" })).to.equal(1);
   });
 });

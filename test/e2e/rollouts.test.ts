@@ -3,15 +3,14 @@ import path from "node:path";
 import { encodeFunctionData, getAddress, keccak256, toHex } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { fastForward, mined, passOnLocalChain } from "../../node/dao/proposals.ts";
-import { publishModel } from "../../node/dao/publish.ts";
 import { ROLES } from "../../node/deploy/roles.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import type { RolloutPlan } from "../../node/rollouts/rules.ts";
 import { cliFor, type CliRun } from "../helpers/cli-process.ts";
 import {
   devAccount,
-  runnerConfig,
-  spawnRunner,
+  publishSample,
+  spawnRunners,
   startDevnet,
   type Devnet,
   type RunnerProcess,
@@ -83,22 +82,7 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   before(async function () {
     net = await startDevnet({ providers: [...RUNNERS], models: [sample] });
     // Versions 2, 3 and 4: candidates (Published, not active).
-    for (let i = 0; i < 3; i++)
-      await publishModel({
-        publicClient: net.publicClient,
-        record: net.record,
-        publisher: net.members[0]!,
-        content: net.publisher,
-        model: {
-          name: sample.name,
-          weights: sample.onnx(),
-          schema: sample.schema,
-          runtime: sample.runtime,
-          outputQuantum: sample.outputQuantum,
-          minMemoryMB: sample.minMemoryMB,
-          minFee: 0n,
-        },
-      });
+    for (let i = 0; i < 3; i++) await publishSample(net, sample);
     await passOnLocalChain({
       publicClient: net.publicClient,
       record: net.record,
@@ -302,9 +286,7 @@ describe("staged rollouts: CLI and runners against a local network", function ()
   });
 
   it("runners promote a rollout once its promotion rule holds (the minimum duration passing without an event: the slow timer)", async function () {
-    runners = await Promise.all(
-      RUNNERS.map((i) => spawnRunner(net, i, runnerConfig(net, i, { rollouts: { intervalMs: 300 } }))),
-    );
+    runners = await spawnRunners(net, RUNNERS, { rollouts: { intervalMs: 300 } });
     // v3 rolled out again: its counters start from zero.
     await startRollout(
       plan(3, {

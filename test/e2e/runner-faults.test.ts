@@ -9,12 +9,11 @@ import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { createChainReader } from "../../node/chain/reader.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { mined, passOnLocalChain } from "../../node/dao/proposals.ts";
-import { encodeFunctionData } from "viem";
-import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorFrom } from "../../node/tensors/dtypes.ts";
 import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
 import {
+  activateAction,
   devAccount,
   runnerConfig,
   spawnRunner,
@@ -300,16 +299,7 @@ describe("node runner faults", function () {
       record: net.record,
       members,
       description: "Activate tampered v1",
-      actions: [
-        {
-          target: models.address,
-          data: encodeFunctionData({
-            abi: loadArtifact("ModelRegistry").abi,
-            functionName: "activateVersion",
-            args: [keccak256(toHex("tampered")), 1],
-          }),
-        },
-      ],
+      actions: [activateAction(net.record, keccak256(toHex("tampered")), 1)],
     });
     const a = await run(net, 4, runnerConfig(net, 4, { expireStaleJobs: "all" }));
     const client = net.wallet(8);

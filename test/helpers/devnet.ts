@@ -10,18 +10,13 @@ import {
   type SpawnOptions,
 } from "../../node/devnet/runners.ts";
 
-export { startDevnet, type Devnet } from "../../node/devnet/network.ts";
+export { activateAction, publishSample, startDevnet, type Devnet } from "../../node/devnet/network.ts";
 export { type RunnerProcess } from "../../node/devnet/runners.ts";
 export { devAccount, devKey } from "../../node/devnet/accounts.ts";
 
 /** Writes a runner config for provider account `index` (its own data dir, journal and Helia node). */
-export function runnerConfig(
-  net: Devnet,
-  index: number,
-  overrides: Record<string, unknown> = {},
-  dataDir?: string,
-): { file: string; dataDir: string } {
-  return baseRunnerConfig(
+export const runnerConfig: typeof baseRunnerConfig = (net, index, overrides = {}, dataDir) =>
+  baseRunnerConfig(
     net,
     index,
     {
@@ -34,7 +29,6 @@ export function runnerConfig(
     },
     dataDir,
   );
-}
 
 /** Starts `conclave node run` as its own process, as a provider would, and waits until it is up. */
 export function spawnRunner(
@@ -44,4 +38,13 @@ export function spawnRunner(
   opts: Omit<SpawnOptions, "logLevel"> = {},
 ): Promise<RunnerProcess> {
   return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info", ...opts });
+}
+
+/** Starts a runner for each of these provider accounts, all with the same config overrides. */
+export function spawnRunners(
+  net: Devnet,
+  indexes: readonly number[],
+  overrides: Record<string, unknown> = {},
+): Promise<RunnerProcess[]> {
+  return Promise.all(indexes.map((i) => spawnRunner(net, i, runnerConfig(net, i, overrides))));
 }

@@ -3,17 +3,16 @@ import { keccak256, toHex, type Address, type Hex, type PublicClient } from "vie
 import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { createChainReader } from "../../node/chain/reader.ts";
+import { CONTRACT_NAMES } from "../../node/chain/artifacts.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
 import {
   DEFAULT_MAX_OUTPUT_BYTES,
   fetchVerifiedOutputs,
   jobRequestOf,
-  OutputTooLargeError,
-  TagsOutOfRangeError,
-  ResultMismatchError,
   waitForJob,
   type Delivery,
 } from "../../node/client/jobs.ts";
+import { OutputTooLargeError, ResultMismatchError, TagsOutOfRangeError } from "../../node/client/errors.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { ContentTooLargeError } from "../../node/ipfs/errors.ts";
 import { tensorFrom } from "../../node/tensors/dtypes.ts";
@@ -25,16 +24,7 @@ const DEPLOYED_AT = 100;
 const addr = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address;
 const record: DeploymentRecord = {
   chainId: 31337,
-  contracts: Object.fromEntries(
-    [
-      "ConclaveToken",
-      "ConclaveTimelock",
-      "ConclaveGovernor",
-      "ModelRegistry",
-      "ProviderRegistry",
-      "InferenceMarket",
-    ].map((name, i) => [name, { address: addr(i + 1), block: DEPLOYED_AT }]),
-  ),
+  contracts: Object.fromEntries(CONTRACT_NAMES.map((name, i) => [name, { address: addr(i + 1), block: DEPLOYED_AT }])),
 };
 const WINNER = keccak256(toHex("winner"));
 const PROVIDER = addr(0xbeef);

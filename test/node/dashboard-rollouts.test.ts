@@ -1,26 +1,13 @@
 import { expect } from "chai";
-import { keccak256, toHex, zeroAddress, type Address } from "viem";
-import type { IndexedLog } from "../../node/dashboard/indexer.ts";
+import { keccak256, toHex, type Address } from "viem";
 import { buildView } from "../../node/dashboard/view.ts";
+import { indexedLogs as events } from "../helpers/indexed-logs.ts";
 import { rolloutRules, type RolloutPlan } from "../../node/rollouts/rules.ts";
 
 const MODEL = keccak256(toHex("tiny-mlp"));
 const OTHER = keccak256(toHex("silero-vad"));
 const P1 = "0x0000000000000000000000000000000000000001" as Address;
 const GUARDIAN = "0x0000000000000000000000000000000000000024" as Address;
-
-function events(list: [t: number, eventName: string, args: Record<string, unknown>][]): IndexedLog[] {
-  return list.map(([timestamp, eventName, args], i) => ({
-    blockNumber: i + 1,
-    blockHash: keccak256(toHex(i)),
-    logIndex: 0,
-    transactionHash: keccak256(toHex(`tx${i}`)),
-    address: zeroAddress,
-    eventName,
-    args,
-    timestamp,
-  }));
-}
 
 const plan = (candidate: number, over: Partial<RolloutPlan> = {}): RolloutPlan => ({
   candidate,

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toHex, zeroAddress, type Address, type Hex } from "viem";
-import type { IndexedLog } from "../../node/dashboard/indexer.ts";
 import { buildView } from "../../node/dashboard/view.ts";
+import { indexedLogs as events } from "../helpers/indexed-logs.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 
 const MODEL = keccak256(toHex("tiny-mlp"));
@@ -13,19 +13,6 @@ const H1 = keccak256(toHex("one"));
 const H2 = keccak256(toHex("two"));
 
 /** Events as the index hands them over, one block per event, `t` the block time. */
-function events(list: [t: number, eventName: string, args: Record<string, unknown>][]): IndexedLog[] {
-  return list.map(([timestamp, eventName, args], i) => ({
-    blockNumber: i + 1,
-    blockHash: keccak256(toHex(i)),
-    logIndex: 0,
-    transactionHash: keccak256(toHex(`tx${i}`)),
-    address: zeroAddress,
-    eventName,
-    args,
-    timestamp,
-  }));
-}
-
 /** JobRequested's `job`: the market's words for a job of `k` seats requested at `requestedAt`. */
 const job = (k: number, requestedAt: number) =>
   jobWords({

@@ -12,7 +12,12 @@ import {
 import type { SignedResult } from "../../node/attest/batch.ts";
 import { decodeAttestationBatch } from "../../node/attest/batch.ts";
 import { TxRevertedError, TxVoidedError, type TxRequest } from "../../node/chain/tx-sender.ts";
-import { createDeliveryBatcher, MAX_BATCH_BYTES, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
+import {
+  createDeliveryBatcher,
+  DeliveryCancelledError,
+  MAX_BATCH_BYTES,
+  type DeliveryBatcher,
+} from "../../node/jobs/delivery-batcher.ts";
 import { createLogger } from "../../node/log.ts";
 import {
   harness,
@@ -91,6 +96,30 @@ function fakeSender() {
   };
 }
 
+/** A sender whose first transaction stays unmined until released. */
+function holdingFirst() {
+  let release!: () => void;
+  const mined = new Promise<void>((r) => (release = r));
+  const sent: TxRequest[] = [];
+  const sender = {
+    address: ME,
+    async send(req: TxRequest): Promise<TransactionReceipt> {
+      sent.push(req);
+      if (sent.length === 1) await mined;
+      return {
+        status: "success",
+        transactionHash: keccak256(toHex(sent.length)),
+        blockNumber: 1n,
+        logs: (req.jobIds ?? [req.jobId!]).map((id) => submitted(id)),
+      } as unknown as TransactionReceipt;
+    },
+    resume: async () => {
+      throw new Error("not scripted");
+    },
+  };
+  return { sender, sent, release };
+}
+
 /** The job ids a sent batch carries (decoded from its calldata). */
 function idsOf(tx: SentTx): bigint[] {
   if (tx.functionName === "submitResult") return [tx.args[0] as bigint];
@@ -160,30 +189,6 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       expect((await late).delivered).to.equal(true);
     });
 
-    /** A sender whose first transaction stays unmined until released. */
-    function holdingFirst() {
-      let release!: () => void;
-      const mined = new Promise<void>((r) => (release = r));
-      const sent: TxRequest[] = [];
-      const sender = {
-        address: ME,
-        async send(req: TxRequest): Promise<TransactionReceipt> {
-          sent.push(req);
-          if (sent.length === 1) await mined;
-          return {
-            status: "success",
-            transactionHash: keccak256(toHex(sent.length)),
-            blockNumber: 1n,
-            logs: (req.jobIds ?? [req.jobId!]).map((id) => submitted(id)),
-          } as unknown as TransactionReceipt;
-        },
-        resume: async () => {
-          throw new Error("not scripted");
-        },
-      };
-      return { sender, sent, release };
-    }
-
     it("maxWaitBlocks 0: the first goes at once; those that come while it is in flight ride together once it is mined", async function () {
       const { sender, sent, release } = holdingFirst();
       const b = createDeliveryBatcher({
@@ -235,6 +240,65 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     });
   });
 
+  describe("stopping (the runner's service lifecycle)", function () {
+    const claimOf = (jobId: bigint) => ({
+      jobId,
+      job: makeJob(),
+      provider: ME,
+      resultHash: `0x${"0c".repeat(32)}` as Hex,
+    });
+    const cancelled = (r: PromiseSettledResult<unknown>) =>
+      r.status === "rejected" && r.reason instanceof DeliveryCancelledError;
+
+    it("the runner's signal cancels what waits for a batch, and what comes after: nothing more is sent", async function () {
+      const sender = fakeSender();
+      const shutdown = new AbortController();
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 5,
+        signal: shutdown.signal,
+      });
+      b.onBlock(10);
+      const waiting = Promise.allSettled([b.deliver(item(1n)), b.deliver(item(2n)), b.claim(claimOf(3n))]);
+      shutdown.abort();
+      expect((await waiting).map(cancelled)).to.deep.equal([true, true, true]);
+      expect(cancelled((await Promise.allSettled([b.deliver(item(4n))]))[0]!)).to.equal(true);
+      b.onBlock(20);
+      await new Promise((r) => setImmediate(r));
+      expect(sender.sent).to.have.length(0);
+      expect(b.queued()).to.equal(0);
+      expect(b.queuedClaims()).to.equal(0);
+    });
+
+    it("stop cancels the queued items and waits for the transaction already sent", async function () {
+      const { sender, sent, release } = holdingFirst();
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 0,
+      });
+      const first = b.deliver(item(1n));
+      await until("the first sent", () => sent.length === 1, FAKES);
+      const queued = Promise.allSettled([b.deliver(item(2n))]);
+      let stopped = false;
+      const stopping = b.stop().then(() => (stopped = true));
+      expect((await queued).map(cancelled)).to.deep.equal([true]);
+      await new Promise((r) => setImmediate(r));
+      expect(stopped).to.equal(false);
+      release();
+      await stopping;
+      expect((await first).delivered).to.equal(true);
+      expect(sent).to.have.length(1);
+    });
+  });
+
   describe("with the job processor (fakes: chain, sender)", function () {
     let h: Harness;
     let b: DeliveryBatcher;
@@ -254,7 +318,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       h = harness({ batcher: b });
     }
     afterEach(async function () {
-      b.flush();
+      await b.stop();
       await h.processor.stop();
       h.journal.close();
     });

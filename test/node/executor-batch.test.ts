@@ -11,7 +11,8 @@ import type { ModelSchema } from "../../node/inference/schema.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { ConfigError } from "../../node/errors.ts";
 import { rejection } from "../helpers/errors.ts";
-import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
+import { logRecorder } from "../helpers/log-recorder.ts";
+import { SILERO_MODEL, SILERO_SCHEMA, vadInputs } from "../helpers/silero.ts";
 
 /** 240 chained N×N MatMuls (~480 GFLOP): a real native run far longer than any timeout below; N keeps its input under a batch's byte cap. */
 const SLOW_N = 1000;
@@ -37,30 +38,6 @@ function writeSlowModel(path: string): void {
     graph: { name: "slow", node, input: [{ name: "X", type: square }], output: [{ name: "Y", type: square }] },
   });
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
-}
-
-function vadInputs(seed: number): TensorMap {
-  return {
-    input: tensorFrom(
-      "F32",
-      [1, 512],
-      Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed)),
-    ),
-    state: tensorFrom(
-      "F32",
-      [2, 1, 128],
-      Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01),
-    ),
-    sr: tensorFrom("I64", [], [16000]),
-  };
-}
-
-function recorder() {
-  const events: { event: string; fields: Record<string, unknown> }[] = [];
-  return {
-    events,
-    log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }),
-  };
 }
 
 describe("inference executor: runs that share a message", function () {
@@ -89,8 +66,8 @@ describe("inference executor: runs that share a message", function () {
   async function occupied(
     opts: Parameters<typeof createExecutor>[0] = {},
     more: (executor: Executor) => Promise<void> = async () => {},
-  ): Promise<{ executor: Executor; busy: Promise<unknown>; rec: ReturnType<typeof recorder> }> {
-    const rec = recorder();
+  ): Promise<{ executor: Executor; busy: Promise<unknown>; rec: ReturnType<typeof logRecorder> }> {
+    const rec = logRecorder();
     const executor = createExecutor({ testHooks: true, pipelineDepth: 1, log: rec.log, ...opts });
     await executor.load("vad", SILERO_MODEL, SILERO_SCHEMA);
     await executor.load("loose", SILERO_MODEL, LOOSE);

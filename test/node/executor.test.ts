@@ -19,7 +19,8 @@ import { InvalidInputError, type ModelSchema } from "../../node/inference/schema
 import { tensorFrom, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { RetryableError } from "../../node/errors.ts";
 import { rejection } from "../helpers/errors.ts";
-import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
+import { logRecorder } from "../helpers/log-recorder.ts";
+import { SILERO_MODEL, SILERO_SCHEMA, vadInputs } from "../helpers/silero.ts";
 
 const MODEL = SILERO_MODEL;
 
@@ -53,23 +54,6 @@ function writeSlowModel(path: string): void {
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
 }
 
-/** Deterministic audio-like input; `seed` varies it between runs. */
-function vadInputs(seed = 0): TensorMap {
-  return {
-    input: tensorFrom(
-      "F32",
-      [1, 512],
-      Array.from({ length: 512 }, (_, i) => 0.5 * Math.sin((i + seed * 37) / 9) + 0.1 * Math.cos(i * 1.7 + seed)),
-    ),
-    state: tensorFrom(
-      "F32",
-      [2, 1, 128],
-      Array.from({ length: 256 }, (_, i) => Math.sin(i + seed) * 0.01),
-    ),
-    sr: tensorFrom("I64", [], [16000]),
-  };
-}
-
 /** The same inputs fed straight to onnxruntime in this thread: the reference the executor must reproduce bit for bit. */
 async function directRun(session: ort.InferenceSession, inputs: TensorMap): Promise<Record<string, Uint8Array>> {
   const f32 = (t: TensorMap[string]) => new Float32Array(t.data.slice().buffer);
@@ -84,14 +68,6 @@ async function directRun(session: ort.InferenceSession, inputs: TensorMap): Prom
     out[name] = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   return out;
-}
-
-function recorder() {
-  const events: { event: string; fields: Record<string, unknown> }[] = [];
-  return {
-    events,
-    log: (event: string, fields: object) => events.push({ event, fields: fields as Record<string, unknown> }),
-  };
 }
 
 /** Samples a 1 ms interval: how late the event loop gets to its timers. */
@@ -117,7 +93,7 @@ function lagMeter() {
 describe("inference executor", function () {
   let direct: ort.InferenceSession;
   let executor: Executor;
-  const rec = recorder();
+  const rec = logRecorder();
   const dir = mkdtempSync(join(tmpdir(), "conclave-executor-"));
   const slowModel = join(dir, "slow.onnx");
 
@@ -354,7 +330,7 @@ describe("inference executor", function () {
   });
 
   it("spreads runs over several workers, each loading the session on demand", async function () {
-    const multi = recorder();
+    const multi = logRecorder();
     const pool = createExecutor({ workers: 2, intraOpThreads: 1, log: multi.log });
     try {
       await pool.load("vad-v5", MODEL, SCHEMA);
@@ -378,7 +354,7 @@ describe("inference executor", function () {
     // Taken after a turn of the loop, once mocha has armed its own test timer.
     await new Promise((resolve) => setImmediate(resolve));
     const baseline = process.getActiveResourcesInfo();
-    const own = recorder();
+    const own = logRecorder();
     const closing = createExecutor({ testHooks: true, log: own.log });
     await closing.load("vad-v5", MODEL, SCHEMA);
     const running = rejection(() => closing.run("vad-v5", vadInputs(), { debug: { delayMs: 300 } }));
@@ -395,5 +371,25 @@ describe("inference executor", function () {
     expect(exited.sort()).to.deep.equal(started.sort());
     for (const pid of started) expect(() => process.kill(pid, 0), `worker ${pid} still running`).to.throw();
     expect(process.getActiveResourcesInfo().filter((r) => !baseline.includes(r))).to.deep.equal([]);
+  });
+
+  it("the runner's shutdown signal cancels a running and a queued run at once; close() then waits for the workers", async function () {
+    const own = logRecorder();
+    const shutdown = new AbortController();
+    const stopping = createExecutor({ testHooks: true, log: own.log, signal: shutdown.signal });
+    await stopping.load("vad-v5", MODEL, SCHEMA);
+    const running = rejection(() => stopping.run("vad-v5", vadInputs(), { debug: { delayMs: 5_000 } }));
+    const queued = rejection(() => stopping.run("vad-v5", vadInputs()));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = performance.now();
+    shutdown.abort();
+    expect(await running).to.be.instanceOf(ExecutorClosedError);
+    expect(await queued).to.be.instanceOf(ExecutorClosedError);
+    expect(performance.now() - t0).to.be.lessThan(2_000);
+    expect(await rejection(() => stopping.run("vad-v5", vadInputs()))).to.be.instanceOf(ExecutorClosedError);
+    await stopping.close();
+    const started = own.events.filter((e) => e.event === "executor.worker_started").map((e) => e.fields.pid as number);
+    expect(started).to.have.length.greaterThan(0);
+    for (const pid of started) expect(() => process.kill(pid, 0), `worker ${pid} still running`).to.throw();
   });
 });

@@ -1,4 +1,4 @@
-import { logsToHead } from "../../chain/logs.ts";
+import { eventsToHead } from "../../chain/events.ts";
 import { getAddress, zeroAddress, type Address } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { address, formatToken, RequestError, str, tokenInfo, type Command, type TokenInfo } from "../command.ts";
@@ -11,18 +11,7 @@ import { sendTx } from "../tx.ts";
  */
 async function paymentTokens(s: Session): Promise<Address[]> {
   const { market } = conclaveContracts(s.record, s.publicClient);
-  const logs = await logsToHead(
-    s.publicClient,
-    BigInt(s.record.contracts.InferenceMarket!.block),
-    (fromBlock, toBlock) =>
-      s.publicClient.getContractEvents({
-        address: market.address,
-        abi: market.abi,
-        eventName: "TokenAllowed",
-        fromBlock,
-        toBlock,
-      }),
-  );
+  const logs = await eventsToHead(s.publicClient, market, "TokenAllowed", s.record.contracts.InferenceMarket!.block);
   return [
     ...new Set([zeroAddress, ...logs.map((l) => (l.args as { token: Address }).token), await market.read.stakeToken()]),
   ];

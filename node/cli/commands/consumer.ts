@@ -2,7 +2,6 @@ import { formatEther, formatGwei, getAddress, parseGwei, type Address, type Hex 
 import {
   callbackAttempts,
   callbackState,
-  CallbackTimeoutError,
   consumerRouter,
   describeFailure,
   followCallback,
@@ -12,6 +11,7 @@ import {
   type CallbackAttempt,
   type CallbackState,
 } from "../../client/consumer.ts";
+import { CallbackTimeoutError } from "../../client/errors.ts";
 import { deploySpeechGate, requestSpeechFrame, SPEECH_GATE_DEFAULTS, speechVerdict } from "../../client/speech-gate.ts";
 import { loadArtifact } from "../../chain/artifacts.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";

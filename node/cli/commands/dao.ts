@@ -3,13 +3,26 @@ import { conclaveContracts } from "../../chain/contracts.ts";
 import { bindToProposer, fastForward, plainDescription, proposalOf, timelockSalt } from "../../dao/proposals.ts";
 import { address, RequestError, str, type Command, type CommandContext } from "../command.ts";
 import { actionsFor, SETTABLE_KEYS } from "../dao-actions.ts";
-import { allProposals, asProposal, proposal, stateOf, summary } from "../dao-proposals.ts";
+import { allProposals, asProposal, proposal, stateOf, summary, type ProposalInfo } from "../dao-proposals.ts";
 import type { Session } from "../session.ts";
 import { TAG_USAGE } from "../tags.ts";
 import { sendTx } from "../tx.ts";
 import { PLAN_FLAGS, type PlanFlags } from "../rollout-plan.ts";
 
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
+
+/** Queues or executes a proposal (the governor takes its actions and description hash for both); its summary after. */
+async function governorStep(s: Session, p: ProposalInfo, step: "queue" | "execute") {
+  const { governor } = conclaveContracts(s.record, s.publicClient);
+  const full = asProposal(p);
+  await sendTx(s, step === "queue" ? "queueing" : "executing", {
+    address: governor.address,
+    abi: governor.abi,
+    functionName: step,
+    args: [full.targets, full.values, full.calldatas, full.descriptionHash],
+  });
+  return summary(s, p);
+}
 
 /** Waits until the chain's clock passes `timestamp`: fast-forwarded on a local chain, else waited for with --wait. */
 async function reachTime(s: Session, ctx: CommandContext, timestamp: bigint, what: string): Promise<void> {
@@ -186,15 +199,7 @@ On a local chain an Active proposal is fast-forwarded to the end of its voting p
           `proposal ${p.id} is ${state}, not Succeeded (for ${tokens(info.votes.for)}, against ${tokens(info.votes.against)}, quorum ${tokens(info.quorum)}): it cannot be queued`,
         );
       }
-      const { governor } = conclaveContracts(s.record, s.publicClient);
-      const full = asProposal(p);
-      await sendTx(s, "queueing", {
-        address: governor.address,
-        abi: governor.abi,
-        functionName: "queue",
-        args: [full.targets, full.values, full.calldatas, full.descriptionHash],
-      });
-      const info = await summary(s, p);
+      const info = await governorStep(s, p, "queue");
       ctx.out.result(info, () => `proposal ${p.id} queued; executable from ${info.eta}`);
     },
   },
@@ -215,14 +220,7 @@ On a local chain the timelock delay is fast-forwarded.`,
           `proposal ${p.id} is ${state}, not Queued: ${state === "Succeeded" ? "queue it first (conclave dao queue)" : "it cannot be executed"}`,
         );
       await reachTime(s, ctx, await governor.read.proposalEta([p.id]), "the end of the timelock delay");
-      const full = asProposal(p);
-      await sendTx(s, "executing", {
-        address: governor.address,
-        abi: governor.abi,
-        functionName: "execute",
-        args: [full.targets, full.values, full.calldatas, full.descriptionHash],
-      });
-      const info = await summary(s, p);
+      const info = await governorStep(s, p, "execute");
       ctx.out.result(
         info,
         () => `proposal ${p.id} executed:\n${info.actions.map((a) => `  ${a.contract}.${a.call}`).join("\n")}`,

@@ -1,6 +1,6 @@
 import type { Address } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
-import { logsToHead } from "../../chain/logs.ts";
+import { eventsToHead } from "../../chain/events.ts";
 import { registeredProviders } from "../../chain/providers.ts";
 import { fleetText, fleetView, notReady, type FetchLike } from "../../fleet/fleet-view.ts";
 import { integer, str, type Command } from "../command.ts";
@@ -39,15 +39,7 @@ function chainDeps(s: Session) {
     results: async () => {
       const counts = new Map<string, number>();
       for (const eventName of ["ResultSubmitted", "ResultRevealed"] as const) {
-        const logs = await logsToHead(s.publicClient, from("InferenceMarket"), (fromBlock, toBlock) =>
-          s.publicClient.getContractEvents({
-            address: c.market.address,
-            abi: c.market.abi,
-            eventName,
-            fromBlock,
-            toBlock,
-          }),
-        );
+        const logs = await eventsToHead(s.publicClient, c.market, eventName, from("InferenceMarket"));
         for (const l of logs) {
           const key = (l.args as { provider: Address }).provider.toLowerCase();
           counts.set(key, (counts.get(key) ?? 0) + 1);

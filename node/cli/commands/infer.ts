@@ -2,13 +2,13 @@ import { erc20Abi, getAddress, zeroAddress } from "viem";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import {
   fetchVerifiedOutputs,
-  JobTimeoutError,
   jobRequestOf,
   requestedJob,
   requestGasLimit,
   waitForJob,
   type Delivery,
 } from "../../client/jobs.ts";
+import { JobTimeoutError } from "../../client/errors.ts";
 import { checkAttestation } from "../../client/verify.ts";
 import { oneLine } from "../../errors.ts";
 import { parseSchema, validateTensors, type ModelSchema } from "../../inference/schema.ts";

@@ -1,4 +1,4 @@
-import { logsToHead } from "../../chain/logs.ts";
+import { eventsToHead } from "../../chain/events.ts";
 import { formatUnits, getAddress, hexToString, type Address, type Hex } from "viem";
 import { chainNow } from "../../chain/clock.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
@@ -21,15 +21,7 @@ export const statusCommands: Record<string, Command> = {
       const c = conclaveContracts(s.record, s.publicClient);
       const from = (name: string) => BigInt(s.record.contracts[name]!.block);
       const head = await s.publicClient.getBlockNumber();
-      const created = await logsToHead(s.publicClient, from("ModelRegistry"), (fromBlock, toBlock) =>
-        s.publicClient.getContractEvents({
-          address: c.models.address,
-          abi: c.models.abi,
-          eventName: "ModelCreated",
-          fromBlock,
-          toBlock,
-        }),
-      );
+      const created = await eventsToHead(s.publicClient, c.models, "ModelCreated", from("ModelRegistry"));
       const models = await Promise.all(
         created.map(async (l) => {
           const { modelId } = l.args as { modelId: Hex };
@@ -67,15 +59,7 @@ export const statusCommands: Record<string, Command> = {
         }),
       );
       const frozen = providers.filter((p) => p.frozenUntil !== null);
-      const proposals = await logsToHead(s.publicClient, from("ConclaveGovernor"), (fromBlock, toBlock) =>
-        s.publicClient.getContractEvents({
-          address: c.governor.address,
-          abi: c.governor.abi,
-          eventName: "ProposalCreated",
-          fromBlock,
-          toBlock,
-        }),
-      );
+      const proposals = await eventsToHead(s.publicClient, c.governor, "ProposalCreated", from("ConclaveGovernor"));
       const byState: Record<string, number> = {};
       for (const l of proposals) {
         const st = PROPOSAL_STATES[await c.governor.read.state([(l.args as { proposalId: bigint }).proposalId])]!;
