@@ -15,6 +15,7 @@ import { ConfigError, oneLine } from "./errors.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createRunnerHttp } from "./http/runner-http.ts";
 import { createExecutor } from "./inference/executor.ts";
+import { attestationFor, signAttestation } from "./attest/attestation.ts";
 import { nearQuantizationBoundary } from "./attest/result-hash.ts";
 import { cidOfBytes } from "./ipfs/cid.ts";
 import type { ContentStore } from "./ipfs/content-store.ts";
@@ -269,8 +270,6 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       journal,
       chain: chainReader,
       sender,
-      wallet,
-      chainId: chain.id,
       market,
       marketAbi,
       models,
@@ -451,6 +450,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       provider: account.address,
       chainId: chain.id,
       market,
+      attest: (rec) =>
+        signAttestation(wallet, chain.id, market, attestationFor(rec.jobId, rec.job, rec.resultHash!, rec.outputRef!)),
       journal,
       outputs,
       models: () =>

@@ -1,4 +1,4 @@
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import { attestationDomain } from "../attest/attestation.ts";
 import type { JobRecord, JobState } from "../journal/journal.ts";
 
@@ -10,12 +10,27 @@ export function resultIsPublic(rec: JobRecord): boolean {
   return RESULT_PUBLIC.has(rec.state);
 }
 
+/** Who serves the view, and how it signs a result's attestation. */
+export interface JobViewContext {
+  provider: Address;
+  chainId: number;
+  market: Address;
+  /**
+   * Signs the job's EIP-712 attestation. The runner signs only when a client asks: the market
+   * binds a delivery to the transaction's sender, so no delivery needs the signature, and a
+   * secp256k1 signature per job is a millisecond of the event loop in a burst. The signature is
+   * deterministic (RFC 6979), so every request gets the same one.
+   */
+  attest(rec: JobRecord): Promise<Hex>;
+}
+
 /**
  * A job as `/jobs/<id>` shows it. The state and the reason (why a job failed or was skipped) are
  * always shown; the result only once it is on-chain: served earlier, a competitor could copy the
  * result hash into a commit of its own, or a k = 1 result into a submission of its own.
  */
-export function jobView(rec: JobRecord, provider: Address, chainId: number, market: Address): Record<string, unknown> {
+export async function jobView(rec: JobRecord, ctx: JobViewContext): Promise<Record<string, unknown>> {
+  const { provider, chainId, market } = ctx;
   const view: Record<string, unknown> = { jobId: rec.jobId, state: rec.state, reason: rec.reason, provider };
   if (!resultIsPublic(rec) || !rec.resultHash)
     return { ...view, resultHash: null, outputRef: null, signature: null, attestation: null };
@@ -23,7 +38,8 @@ export function jobView(rec: JobRecord, provider: Address, chainId: number, mark
     ...view,
     resultHash: rec.resultHash,
     outputRef: rec.outputRef,
-    signature: rec.signature,
+    // Rows journaled before signing became lazy keep the signature they were made with.
+    signature: rec.signature ?? (await ctx.attest(rec)),
     attestation: {
       domain: attestationDomain(chainId, market),
       jobId: rec.jobId,

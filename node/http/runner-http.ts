@@ -5,7 +5,7 @@ import type { OutputStore } from "../jobs/output-store.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Service, ServiceDeps } from "../service.ts";
-import { jobView, resultIsPublic } from "./job-view.ts";
+import { jobView, resultIsPublic, type JobViewContext } from "./job-view.ts";
 import { startHttpServer } from "./server.ts";
 
 interface RunnerHttpDeps extends ServiceDeps {
@@ -20,6 +20,8 @@ interface RunnerHttpDeps extends ServiceDeps {
   provider: Address;
   chainId: number;
   market: Address;
+  /** Signs a job's attestation when a client asks for the job (see JobViewContext). */
+  attest: JobViewContext["attest"];
   journal: Pick<Journal, "getJob" | "countByState">;
   outputs: Pick<OutputStore, "read">;
   /** The served models' versions, as /ready and /status show them. */
@@ -74,9 +76,9 @@ export function createRunnerHttp(deps: RunnerHttpDeps): RunnerHttp {
             processed: watcher.processed,
             models: deps.models(),
           }),
-          job: (jobId) => {
+          job: async (jobId) => {
             const rec = journal.getJob(jobId);
-            return rec ? jobView(rec, deps.provider, deps.chainId, deps.market) : null;
+            return rec ? jobView(rec, deps) : null;
           },
           outputs: (jobId) => {
             const rec = journal.getJob(jobId);

@@ -10,7 +10,7 @@ interface HttpHandlers {
   ready(): { ready: boolean; details: Record<string, unknown> };
   status(): Record<string, unknown>;
   /** A job's record as clients read it (state, reason, result, attestation); null if unknown. */
-  job(jobId: bigint): Record<string, unknown> | null;
+  job(jobId: bigint): Promise<Record<string, unknown> | null>;
   /** The outputs of a job this runner computed, as safetensors bytes. */
   outputs(jobId: bigint): Uint8Array | null;
 }
@@ -55,7 +55,7 @@ export async function startHttpServer(opts: {
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.byteLength });
           return res.end(bytes);
         }
-        const job = handlers.job(jobId);
+        const job = await handlers.job(jobId);
         return job ? json(res, 200, job) : json(res, 404, { error: `job ${jobId} unknown to this runner` });
       }
       return json(res, 404, { error: "not found" });

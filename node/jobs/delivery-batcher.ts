@@ -8,7 +8,7 @@ import {
   type Hex,
   type TransactionReceipt,
 } from "viem";
-import { encodeResultItem, RESULT_ITEM_FIXED_BYTES, type SignedResult } from "../attest/batch.ts";
+import { encodeResultItem, RESULT_ITEM_FIXED_BYTES, type OwnResult } from "../attest/batch.ts";
 import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
 import { parseEventLogsInSlices } from "../chain/watcher.ts";
 import type { TxRecord } from "../journal/journal.ts";
@@ -63,7 +63,7 @@ interface DeliveryBatcherOptions extends ServiceDeps {
  */
 export interface DeliveryBatcher extends Service {
   /** Queues a signed result; resolves once the transaction carrying it is mined. */
-  deliver(item: SignedResult): Promise<DeliveryOutcome>;
+  deliver(item: OwnResult): Promise<DeliveryOutcome>;
   /**
    * Queues the claim of a matured delivery (same flush rules, its own transactions); resolves with
    * the receipt of the claim transaction that carried it (an item may be skipped: ClaimSkipped).
@@ -82,7 +82,7 @@ export interface DeliveryBatcher extends Service {
 /** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
 interface ClaimItem {
   jobId: bigint;
-  job: SignedResult["job"];
+  job: OwnResult["job"];
   provider: Address;
   resultHash: Hex;
 }
@@ -275,7 +275,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
   }
 
-  function request(items: SignedResult[]): TxRequest {
+  function request(items: OwnResult[]): TxRequest {
     if (items.length === 1) {
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
       // journaled as the job's own "submit", exactly as a runner without batching sends it.
@@ -307,9 +307,9 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   }
 
   /** Each queued item's framing (encodeResultItem), made as it is queued, in its job's own step. */
-  const encoded = new WeakMap<SignedResult, Hex>();
+  const encoded = new WeakMap<OwnResult, Hex>();
 
-  const deliveries = createBatchQueue<SignedResult, DeliveryOutcome>({
+  const deliveries = createBatchQueue<OwnResult, DeliveryOutcome>({
     maxBatch: options.maxBatch,
     maxWaitBlocks: options.maxWaitBlocks,
     // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).

@@ -5,7 +5,6 @@
  * transaction once per job and kind, and finding this runner's seat.
  */
 import { encodeFunctionData, getAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
-import type { Wallet } from "../chain/clients.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { ConclaveError, oneLine } from "../errors.ts";
 import type { Executor } from "../inference/executor-options.ts";
@@ -47,7 +46,6 @@ export abstract class ProcessorBase {
   protected readonly allowedModels: ReadonlySet<Hex> | null;
   protected readonly batcher: DeliveryBatcher | undefined;
   protected readonly chain: ChainReader;
-  protected readonly chainId: number;
   protected readonly clock: (() => number) | undefined;
   protected readonly commitMarginSeconds: number;
   protected readonly content: Pick<ContentStore, "get" | "add" | "release">;
@@ -75,7 +73,6 @@ export abstract class ProcessorBase {
   protected readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
   protected readonly sender: TxSubmitter;
   protected readonly spreadMs: number;
-  protected readonly wallet: Wallet;
   /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
   protected readonly stopping = new AbortController();
   protected readonly queue: WorkQueue;
@@ -109,7 +106,6 @@ export abstract class ProcessorBase {
     this.batcher = options.batcher;
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
     this.chain = throughLoopBudget(options.chain);
-    this.chainId = options.chainId;
     this.clock = options.clock;
     this.commitMarginSeconds = options.commitMarginSeconds;
     this.content = options.content;
@@ -137,7 +133,6 @@ export abstract class ProcessorBase {
     this.saveOutputs = options.saveOutputs;
     this.sender = options.sender;
     this.spreadMs = options.spreadMs;
-    this.wallet = options.wallet;
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(

@@ -4,7 +4,6 @@
  * and sign the attestation.
  */
 import { keccak256, toHex, type Hex } from "viem";
-import { attestationFor, signAttestation } from "../attest/attestation.ts";
 import { encodeOutputRef } from "../attest/output-ref.ts";
 import { keccakBytes } from "../attest/keccak.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -69,16 +68,9 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const result = await this.runJob(rec);
     if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
     const { resultHash, outputRef } = result;
-    // Hashing and encoding the outputs, then signing, are each a millisecond or more of CPU on
-    // this thread: each waits its share of the loop, so a burst of jobs does not stack them up.
-    await loopBudget.turn();
-    const signature = await signAttestation(
-      this.wallet,
-      this.chainId,
-      this.market,
-      attestationFor(rec.jobId, rec.job, resultHash, outputRef),
-    );
-    if (this.transition(rec, { state: "computed", resultHash, outputRef, signature })) {
+    // No attestation is signed here: the market binds a delivery to its transaction's sender, and
+    // the job view signs one when a client asks (see http/job-view.ts).
+    if (this.transition(rec, { state: "computed", resultHash, outputRef })) {
       this.log.info("job computed", {
         jobId: rec.jobId,
         resultHash,

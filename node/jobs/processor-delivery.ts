@@ -33,11 +33,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     }
     const key = rec.jobId.toString();
     const batched =
-      this.batcher &&
-      !batch.used &&
-      !this.singly.has(key) &&
-      this.journal.txsFor(rec.jobId, "submit").length === 0 &&
-      rec.signature !== null;
+      this.batcher && !batch.used && !this.singly.has(key) && this.journal.txsFor(rec.jobId, "submit").length === 0;
     if (this.batcher && (batch.pending || batched)) {
       // The result rides in a batch. The step does not wait for it to be mined (a step slot held
       // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
@@ -50,7 +46,6 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
               job: rec.job,
               resultHash: rec.resultHash!,
               outputRef: rec.outputRef!,
-              signature: rec.signature!,
             });
         // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
         const done = outcome.then(

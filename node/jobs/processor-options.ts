@@ -5,7 +5,6 @@
  */
 import { encodePacked, keccak256, type Abi, type Address, type Hex } from "viem";
 import { decodeOutputRef } from "../attest/output-ref.ts";
-import type { Wallet } from "../chain/clients.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
 import { FatalError } from "../errors.ts";
@@ -65,8 +64,6 @@ export interface ProcessorOptions extends ServiceDeps {
   journal: Journal;
   chain: ChainReader;
   sender: TxSubmitter;
-  wallet: Wallet;
-  chainId: number;
   market: Address;
   marketAbi: Abi;
   models: ModelSource;

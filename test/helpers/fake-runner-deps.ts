@@ -7,8 +7,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  createWalletClient,
-  custom,
   decodeFunctionData,
   getAddress,
   keccak256,
@@ -22,7 +20,6 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { jobHash, type Job } from "../../node/attest/attestation.ts";
 import { marketAbiWithCourt } from "../../node/chain/artifacts.ts";
-import type { Wallet } from "../../node/chain/clients.ts";
 import type { TxRequest } from "../../node/chain/tx-sender.ts";
 import type { DecodedLog } from "../../node/chain/watcher.ts";
 import { createMetrics } from "../../node/http/metrics.ts";
@@ -291,16 +288,10 @@ export function harness(
     },
     evict: () => undefined,
   };
-  const wallet = createWalletClient({
-    account: PROVIDER,
-    transport: custom({ request: async () => null }),
-  }) as unknown as Wallet;
   const processor = createJobProcessor({
     journal,
     chain,
     sender,
-    wallet,
-    chainId: 31337,
     market: MARKET,
     marketAbi,
     models,

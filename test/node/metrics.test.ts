@@ -33,7 +33,7 @@ async function metricsPage(): Promise<string> {
       metrics: metrics.registry,
       ready: () => ({ ready: true, details: {} }),
       status: () => ({}),
-      job: () => null,
+      job: async () => null,
       outputs: () => null,
     },
   });
