@@ -136,6 +136,35 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// @dev Protocol fees accrued per token (see {IInferenceMarket-protocolFees}).
     mapping(address token => uint256) internal _protocolFees;
 
+    /// @dev Locks the caller's collateral for `job` once it holds none of the job's first `seated`
+    /// seats (k > 1 jobs and juries; 0 for a k = 1 delivery), then reverts unless its rank under the
+    /// assignment (`seed`, `k`, `window`, `startedAt`: see {_rank}; none when `window` is 0) is open.
+    function _lockAssigned(
+        uint256 jobId,
+        uint256[6] calldata job,
+        uint256 seated,
+        uint256 seed,
+        uint256 k,
+        uint256 window,
+        uint256 startedAt
+    ) internal {
+        for (uint256 i = 0; i < seated; ++i) {
+            if (address(uint160(_seats[jobId][i])) == msg.sender)
+                revert InferenceMarketAlreadySeated(jobId, msg.sender);
+        }
+        // The registry's one call checks eligibility (naming the exact reason), locks the
+        // collateral and gives the roster place; a revert below undoes the lock.
+        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
+            msg.sender,
+            job.collateral(),
+            job.requiredTags(),
+            job.minMemoryMB()
+        );
+        if (window == 0) return;
+        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, startedAt, rosterIndex, rosterSize);
+        if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
+    }
+
     /// @dev Reveals the caller's seat (a k > 1 seat or a jury seat) and returns the job word
     /// with the reveal counted; the caller writes it or settles.
     function _revealSeat(
