@@ -339,7 +339,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         court.resolveChallenge(id, wordsOf(job), ch);
         assertEq(_status(id), SETTLED, "all silent: inconclusive, provider paid");
         (uint256 idOpen, Job memory jobOpen) = _delivered(RESULT);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, idOpen));
+        vm.expectRevert(_jobMismatch(idOpen));
         court.resolveChallenge(idOpen, wordsOf(jobOpen), ch);
     }
 

@@ -25,26 +25,14 @@ contract ProviderRegistryEligibilityTest is ProviderRegistryFixture {
 
     function test_lockCollateral_revertsWhenPending() public {
         _register(alice, 300e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Pending
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Pending));
         vm.prank(market);
         registry.lockCollateral(alice, 1, 0, 0);
         assertEq(_p(alice).locked, 0, "nothing locked");
     }
 
     function test_lockCollateral_revertsWhenUnknown() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                eve,
-                IProviderRegistry.ProviderStatus.None
-            )
-        );
+        vm.expectRevert(_invalidStatus(eve, IProviderRegistry.ProviderStatus.None));
         vm.prank(market);
         registry.lockCollateral(eve, 0, 0, 0);
         assertEq(_p(eve).locked, 0, "nothing locked");
@@ -53,13 +41,7 @@ contract ProviderRegistryEligibilityTest is ProviderRegistryFixture {
     function test_lockCollateral_revertsWhenExited() public {
         _registerApproved(alice, 300e18);
         _exitAndWithdraw(alice);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Exited
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Exited));
         vm.prank(market);
         registry.lockCollateral(alice, 0, 0, 0);
         assertEq(_p(alice).locked, 0, "nothing locked");
@@ -124,13 +106,7 @@ contract ProviderRegistryEligibilityTest is ProviderRegistryFixture {
         vm.prank(alice);
         registry.requestExit();
         // Pending, exiting, too little stake, no tags, no memory: status is reported first.
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Pending
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Pending));
         vm.prank(market);
         registry.lockCollateral(alice, 1_000e18, TAG_A, 1);
         assertEq(_p(alice).locked, 0, "nothing locked");

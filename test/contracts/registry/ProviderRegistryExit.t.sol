@@ -33,7 +33,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
     }
 
     function test_requestExit_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(eve);
         registry.requestExit();
         assertEq(_p(eve).unbondingEndsAt, 0, "nothing written");
@@ -114,7 +114,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
     }
 
     function test_cancelExit_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(eve);
         registry.cancelExit();
         assertEq(_status(eve), 0, "none");
@@ -123,7 +123,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
     function test_cancelExit_revertsAfterWithdrawal() public {
         _register(alice, MIN_STAKE);
         _exitAndWithdraw(alice);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
+        vm.expectRevert(_notRegistered(alice));
         vm.prank(alice);
         registry.cancelExit();
         assertEq(_status(alice), EXITED, "exited");
@@ -175,7 +175,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
     }
 
     function test_withdrawStake_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(eve);
         registry.withdrawStake();
         assertEq(token.balanceOf(eve), 0, "nothing sent");
@@ -184,7 +184,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
     function test_withdrawStake_revertsOnSecondWithdrawal() public {
         _register(alice, MIN_STAKE);
         _exitAndWithdraw(alice);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
+        vm.expectRevert(_notRegistered(alice));
         vm.prank(alice);
         registry.withdrawStake();
         assertEq(token.balanceOf(alice), MIN_STAKE, "paid once");

@@ -111,6 +111,17 @@ abstract contract ProviderRegistryFixture is Test {
     function _unauthorized(address account, bytes32 role) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role);
     }
+
+    function _invalidStatus(
+        address provider,
+        IProviderRegistry.ProviderStatus status
+    ) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, provider, status);
+    }
+
+    function _notRegistered(address provider) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, provider);
+    }
 }
 
 /// @notice A governor and timelock reduced to the three delays the registry reads.

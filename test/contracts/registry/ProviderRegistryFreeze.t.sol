@@ -322,7 +322,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _freeze(market, alice);
         vm.expectRevert(_unauthorized(alice, GUARDIAN_ROLE));
         _freeze(alice, alice);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         _freeze(guardian, eve);
     }
 

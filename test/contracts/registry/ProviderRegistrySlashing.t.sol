@@ -71,7 +71,7 @@ contract ProviderRegistrySlashingTest is ProviderRegistryFixture {
     }
 
     function test_slash_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(admin);
         registry.slash(eve, 1, "dao");
         assertEq(registry.slashedFunds(), 0, "nothing slashed");

@@ -342,7 +342,7 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
 
     function test_addStake_revertsWhenNotRegistered() public {
         _fund(alice, MIN_STAKE);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
+        vm.expectRevert(_notRegistered(alice));
         vm.prank(alice);
         registry.addStake(MIN_STAKE);
         assertEq(token.balanceOf(alice), MIN_STAKE, "tokens kept");
@@ -351,7 +351,7 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
     function test_addStake_revertsAfterExit() public {
         _register(alice, MIN_STAKE);
         _exitAndWithdraw(alice);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
+        vm.expectRevert(_notRegistered(alice));
         vm.prank(alice);
         registry.addStake(1);
         assertEq(registry.totalStake(), 0, "nothing staked");
@@ -472,7 +472,7 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         vm.expectRevert(_unauthorized(guardian, DEFAULT_ADMIN_ROLE));
         vm.prank(guardian);
         registry.setAutoGrantMask(TAG_B);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(admin);
         registry.setGrantedTags(eve, TAG_B);
     }
@@ -506,7 +506,7 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
     }
 
     function test_updateCapabilities_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(eve);
         registry.updateCapabilities(_caps(TAG_A, MEM), URI);
         assertEq(_p(eve).tags, 0, "nothing written");

@@ -38,20 +38,14 @@ contract ProviderRegistryStatusTest is ProviderRegistryFixture {
 
     function test_approveProvider_revertsWhenAlreadyApproved() public {
         _registerApproved(alice, MIN_STAKE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Approved
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Approved));
         vm.prank(admin);
         registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), APPROVED, "unchanged");
     }
 
     function test_approveProvider_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(admin);
         registry.approveProvider(eve, TAG_A | TAG_B);
         assertEq(_status(eve), 0, "none");
@@ -60,7 +54,7 @@ contract ProviderRegistryStatusTest is ProviderRegistryFixture {
     function test_approveProvider_revertsWhenExited() public {
         _register(alice, MIN_STAKE);
         _exitAndWithdraw(alice);
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, alice));
+        vm.expectRevert(_notRegistered(alice));
         vm.prank(admin);
         registry.approveProvider(alice, TAG_A | TAG_B);
         assertEq(_status(alice), EXITED, "exited");
@@ -85,13 +79,7 @@ contract ProviderRegistryStatusTest is ProviderRegistryFixture {
         vm.prank(admin);
         registry.suspendProvider(alice);
         assertEq(_status(alice), SUSPENDED, "suspended");
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Suspended
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Suspended));
         vm.prank(market);
         registry.lockCollateral(alice, 0, 0, 0);
     }
@@ -107,20 +95,14 @@ contract ProviderRegistryStatusTest is ProviderRegistryFixture {
         _register(alice, MIN_STAKE);
         vm.prank(admin);
         registry.suspendProvider(alice);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Suspended
-            )
-        );
+        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Suspended));
         vm.prank(admin);
         registry.suspendProvider(alice);
         assertEq(_status(alice), SUSPENDED, "unchanged");
     }
 
     function test_suspendProvider_revertsWhenNotRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotRegistered.selector, eve));
+        vm.expectRevert(_notRegistered(eve));
         vm.prank(admin);
         registry.suspendProvider(eve);
         assertEq(_status(eve), 0, "none");
