@@ -2,6 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+import {IModelRegistry} from "./IModelRegistry.sol";
+import {IProviderRegistry} from "./IProviderRegistry.sol";
 
 /// @title IInferenceMarketTypes
 /// @notice The types, events and errors of the inference market, shared by {IInferenceMarket} and
@@ -335,6 +338,20 @@ interface IInferenceMarketTypes {
     error InferenceMarketNotResolvable(uint256 jobId, JobStatus status);
 }
 
+/// @title IInferenceMarketLinks
+/// @notice The market's links to the registries and to the treasury, which the market and its
+/// court ({IInferenceMarketCourt}) both read.
+interface IInferenceMarketLinks {
+    /// @notice Where models' status and terms are read; fixed at deployment.
+    function models() external view returns (IModelRegistry);
+
+    /// @notice Where providers' admission, stake and counters live; fixed at deployment.
+    function providers() external view returns (IProviderRegistry);
+
+    /// @notice Where protocol fees are sent: the DAO's timelock (see {IInferenceMarketCourt-setTreasury}).
+    function treasury() external view returns (address);
+}
+
 /// @title IInferenceMarket
 /// @notice Clients escrow a fee per provider for an inference job on a pinned model version;
 /// providers deliver results (k = 1) or commit and reveal them (k > 1); payouts and refunds are
@@ -348,7 +365,7 @@ interface IInferenceMarketTypes {
 /// {ResultRevealed} hash won, the fee each; the client, `clientRefund`), {JobRefunded} (the
 /// client, `amount`), {SlashDistributed} (the stake slashed from faulty seats, credited in the
 /// registry's stake token to the client and the compensated revealers).
-interface IInferenceMarket is IInferenceMarketTypes {
+interface IInferenceMarket is IInferenceMarketTypes, IInferenceMarketLinks, IERC5267 {
     /// @notice Requests a job and escrows `k × fee` plus the protocol fee (exact `msg.value` for
     /// ETH; pulled with transferFrom for an ERC-20, rejected if the token delivers less).
     /// @param request The job.

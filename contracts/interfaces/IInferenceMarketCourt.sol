@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IInferenceMarketTypes} from "./IInferenceMarket.sol";
+import {IInferenceMarketLinks, IInferenceMarketTypes} from "./IInferenceMarket.sol";
 
 /// @title IInferenceMarketCourt
 /// @notice Claims and challenges of k = 1 deliveries, their juries, and the DAO's settings (the
@@ -9,7 +9,7 @@ import {IInferenceMarketTypes} from "./IInferenceMarket.sol";
 /// which a client or provider calls on its hot path. Called on the market's address: the
 /// market forwards these functions to its court contract (DELEGATECALL, so the market's storage
 /// and balances are the ones used), which keeps the market under the EVM's contract size limit.
-interface IInferenceMarketCourt is IInferenceMarketTypes {
+interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks {
     /// @notice Challenges a k = 1 delivery during its challenge window: the caller (an eligible
     /// provider other than the deliverer) locks the job's collateral as its bond, and a jury of
     /// `jurySize` other providers, ordered from a seed drawn now, re-runs the job by commit and

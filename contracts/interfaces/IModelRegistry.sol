@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IGuardianPausable} from "./IGuardianPausable.sol";
 import {IModelRollouts} from "./IModelRollouts.sol";
 
 /// @title IModelRegistry
@@ -8,7 +9,7 @@ import {IModelRollouts} from "./IModelRollouts.sol";
 /// their input/output schema, the runtime that must run them and how outputs are quantized.
 /// A model is a named series of versions numbered from 1. Anyone publishes; only the DAO's
 /// timelock moves a version through its lifecycle.
-interface IModelRegistry is IModelRollouts {
+interface IModelRegistry is IModelRollouts, IGuardianPausable {
     /// @notice Lifecycle of a version. `Deprecated` versions keep taking jobs until their sunset.
     enum VersionStatus {
         None,

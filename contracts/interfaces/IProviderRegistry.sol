@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {IGuardianPausable} from "./IGuardianPausable.sol";
 
 /// @title IProviderRegistry
 /// @notice The compute-provider whitelist: stake in an ERC-20 fixed at deployment, capabilities,
@@ -11,7 +12,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 /// unbonding period at least as long as the governance delay, a guardian freeze, slashing of free
 /// stake by the DAO, collateral locked and settled by DAO-authorised markets, and per-provider
 /// counters.
-interface IProviderRegistry {
+interface IProviderRegistry is IGuardianPausable {
     /// @notice Admission status. Exiting is tracked apart (`unbondingEndsAt != 0`).
     enum ProviderStatus {
         None,

@@ -150,15 +150,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _openJob(jobId, job);
         if (job.redundancy() != 1) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
         if (block.timestamp > job.deadline()) revert InferenceMarketDeadlinePassed(jobId, job.deadline());
-        // The registry's one call checks eligibility (naming the exact reason), locks the
-        // collateral and gives the roster place; a revert below undoes the lock.
-        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
-            msg.sender,
-            job.collateral(),
-            job.requiredTags(),
-            job.minMemoryMB()
-        );
-        _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
+        _lockAssigned(jobId, job, 0, seed, k, window, requestedAt);
         _deliver(jobId, job, msg.sender, resultHash, outputRef);
     }
 
@@ -207,20 +200,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         JobWord word = _openJob(jobId, job);
         if (job.redundancy() < 2) revert InferenceMarketWrongRedundancy(jobId, job.redundancy());
         if (block.timestamp > job.commitDeadline()) revert InferenceMarketDeadlinePassed(jobId, job.commitDeadline());
+        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         seat = word.seated();
-        for (uint256 i = 0; i < seat; ++i) {
-            if (address(uint160(_seats[jobId][i])) == msg.sender)
-                revert InferenceMarketAlreadySeated(jobId, msg.sender);
-        }
-        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
-            msg.sender,
-            job.collateral(),
-            job.requiredTags(),
-            job.minMemoryMB()
-        );
-        // After the lock (the registry's one call checks eligibility and gives the roster place);
-        // a revert here undoes the lock.
-        _requireAssigned(jobId, job, msg.sender, rosterIndex, rosterSize);
+        _lockAssigned(jobId, job, seat, seed, k, window, requestedAt);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
         word = word.withSeat();
@@ -509,22 +491,6 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         word = word.withStatus(JobStatus.Revealing).withTime(startedAt);
         emit RevealStarted(jobId, startedAt + job.revealWindow());
         return word;
-    }
-
-    /// @dev Reverts unless `provider` (an eligible provider, hence a roster member) may serve the
-    /// job now. Only called after the job's hash matched: every word of `job` is clean, so the
-    /// fields are read as raw calldata words (Solidity's per-field reads cost several hundred gas).
-    function _requireAssigned(
-        uint256 jobId,
-        uint256[6] calldata job,
-        address provider,
-        uint256 rosterIndex,
-        uint256 rosterSize
-    ) private view {
-        (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
-        if (window == 0) return;
-        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, requestedAt, rosterIndex, rosterSize);
-        if (!open) revert InferenceMarketNotAssigned(jobId, provider, rank, opensAt);
     }
 
     /// @dev The fields the assignment reads (seed, redundancy, priorityWindow, requestedAt).

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
+import {IInferenceMarketLinks, IInferenceMarketTypes} from "../interfaces/IInferenceMarket.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
@@ -34,7 +34,13 @@ import {JobWord, JobWordLib} from "./JobWord.sol";
 /// their own job (k ≤ 32, juries ≤ 9).
 /// Invariant: for each token, the market's balance equals the escrow of unfinished jobs plus the
 /// sum of credited, unwithdrawn balances plus the protocol fees not yet sent to the treasury.
-abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable, ReentrancyGuardTransient, EIP712 {
+abstract contract InferenceMarketBase is
+    IInferenceMarketTypes,
+    IInferenceMarketLinks,
+    GuardianPausable,
+    ReentrancyGuardTransient,
+    EIP712
+{
     using SafeERC20 for IERC20;
     using JobWords for uint256[6];
 
@@ -70,17 +76,17 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     // Seat word layout: [provider:160][revealed:8] (the flag is used for seats 8 and up).
     uint256 internal constant SEAT_REVEALED = 1 << 160;
 
-    /// @notice Where models' status and terms are read.
-    IModelRegistry public immutable models;
+    /// @inheritdoc IInferenceMarketLinks
+    IModelRegistry public immutable override models;
 
-    /// @notice Where providers' admission, stake and counters live.
-    IProviderRegistry public immutable providers;
+    /// @inheritdoc IInferenceMarketLinks
+    IProviderRegistry public immutable override providers;
 
     /// @dev The registry's stake token (see {IInferenceMarket-stakeToken}).
     IERC20 internal immutable _stake;
 
-    /// @notice Where protocol fees are sent (the DAO's timelock).
-    address public treasury;
+    /// @inheritdoc IInferenceMarketLinks
+    address public override treasury;
 
     /// @dev The policy (but its collateral), the job counter and the paused flag share one slot:
     /// a request reads and writes that slot only.
@@ -136,6 +142,35 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     /// @dev Protocol fees accrued per token (see {IInferenceMarket-protocolFees}).
     mapping(address token => uint256) internal _protocolFees;
 
+    /// @dev Locks the caller's collateral for `job` once it holds none of the job's first `seated`
+    /// seats (k > 1 jobs and juries; 0 for a k = 1 delivery), then reverts unless its rank under the
+    /// assignment (`seed`, `k`, `window`, `startedAt`: see {_rank}; none when `window` is 0) is open.
+    function _lockAssigned(
+        uint256 jobId,
+        uint256[6] calldata job,
+        uint256 seated,
+        uint256 seed,
+        uint256 k,
+        uint256 window,
+        uint256 startedAt
+    ) internal {
+        for (uint256 i = 0; i < seated; ++i) {
+            if (address(uint160(_seats[jobId][i])) == msg.sender)
+                revert InferenceMarketAlreadySeated(jobId, msg.sender);
+        }
+        // The registry's one call checks eligibility (naming the exact reason), locks the
+        // collateral and gives the roster place; a revert below undoes the lock.
+        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
+            msg.sender,
+            job.collateral(),
+            job.requiredTags(),
+            job.minMemoryMB()
+        );
+        if (window == 0) return;
+        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, startedAt, rosterIndex, rosterSize);
+        if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
+    }
+
     /// @dev Reveals the caller's seat (a k > 1 seat or a jury seat) and returns the job word
     /// with the reveal counted; the caller writes it or settles.
     function _revealSeat(
@@ -167,7 +202,7 @@ abstract contract InferenceMarketBase is IInferenceMarketTypes, GuardianPausable
     }
 
     /// @notice Whether the guardian or the DAO paused new requests.
-    /// @dev The flag lives in the request slot (see {Terms}) instead of {Pausable}'s own slot.
+    /// @dev The flag lives in the request slot (see {Terms}) instead of {GuardianPausable}'s own slot.
     /// @return True if paused.
     function paused() public view override returns (bool) {
         return _terms.paused;

@@ -87,25 +87,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (msg.sender == ch.provider || msg.sender == ch.challenger)
             revert InferenceMarketJuryExcluded(jobId, msg.sender);
         seat = word.seated();
-        for (uint256 i = 0; i < seat; ++i) {
-            if (address(uint160(_seats[jobId][i])) == msg.sender)
-                revert InferenceMarketAlreadySeated(jobId, msg.sender);
-        }
-        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
-            msg.sender,
-            job.collateral(),
-            job.requiredTags(),
-            job.minMemoryMB()
-        );
-        (uint256 rank, uint40 opensAt, bool open) = _rank(
-            ch.jurySeed,
-            ch.jurySize,
-            _juryWindow(job, ch),
-            ch.challengedAt,
-            rosterIndex,
-            rosterSize
-        );
-        if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
+        _lockAssigned(jobId, job, seat, ch.jurySeed, ch.jurySize, _juryWindow(job, ch), ch.challengedAt);
         _seats[jobId][seat] = uint160(msg.sender);
         _seatValues[jobId][seat] = _boundTo(commitment, msg.sender);
         word = word.withSeat();

@@ -209,13 +209,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function approveProvider(address provider, uint256 grantedTags) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Record storage p = _registered(provider);
-        ProviderStatus old = p.status;
-        if (old != ProviderStatus.Pending && old != ProviderStatus.Suspended) {
-            revert ProviderRegistryInvalidStatus(provider, old);
-        }
-        p.status = ProviderStatus.Approved;
-        emit ProviderStatusChanged(provider, old, ProviderStatus.Approved);
+        Record storage p = _move(provider, ProviderStatus.Pending, ProviderStatus.Suspended, ProviderStatus.Approved);
         _grant(p, provider, grantedTags);
         _syncRoster(p, provider);
     }
@@ -233,13 +227,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function suspendProvider(address provider) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Record storage p = _registered(provider);
-        ProviderStatus old = p.status;
-        if (old != ProviderStatus.Pending && old != ProviderStatus.Approved) {
-            revert ProviderRegistryInvalidStatus(provider, old);
-        }
-        p.status = ProviderStatus.Suspended;
-        emit ProviderStatusChanged(provider, old, ProviderStatus.Suspended);
+        Record storage p = _move(provider, ProviderStatus.Pending, ProviderStatus.Approved, ProviderStatus.Suspended);
         _syncRoster(p, provider);
     }
 
@@ -587,6 +575,22 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         else if (outcome == Outcome.Disagreed) ++p.disagreed;
         else ++p.missed;
         emit OutcomeRecorded(provider, outcome);
+    }
+
+    /// @dev The DAO's status change of a registered provider, from `from` or `orFrom` to `to`. The
+    /// status is read once: the registered check is {_registered}'s, on the same read.
+    function _move(
+        address provider,
+        ProviderStatus from,
+        ProviderStatus orFrom,
+        ProviderStatus to
+    ) private returns (Record storage p) {
+        p = _providers[provider];
+        ProviderStatus old = p.status;
+        if (old == ProviderStatus.None || old == ProviderStatus.Exited) revert ProviderRegistryNotRegistered(provider);
+        if (old != from && old != orFrom) revert ProviderRegistryInvalidStatus(provider, old);
+        p.status = to;
+        emit ProviderStatusChanged(provider, old, to);
     }
 
     function _registered(address provider) private view returns (Record storage p) {

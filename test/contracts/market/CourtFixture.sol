@@ -313,4 +313,26 @@ abstract contract CourtFixture is InferenceMarketFixture {
     function _deliveredAt(uint256 id) internal view returns (uint256) {
         return _revealStart(id); // a Delivered job's word keeps the delivery time there
     }
+
+    /// @dev Expects the market's next {IInferenceMarketTypes-ChallengeResolved} to carry these figures.
+    function _expectResolved(
+        uint256 id,
+        IInferenceMarketTypes.ChallengeOutcome outcome,
+        bytes32 juryHash,
+        uint8 agreeing,
+        uint256 toChallenger,
+        uint256 toProvider,
+        uint256 toClient
+    ) internal {
+        vm.expectEmit(true, false, false, true, address(market));
+        emit IInferenceMarketTypes.ChallengeResolved(
+            id,
+            outcome,
+            juryHash,
+            agreeing,
+            toChallenger,
+            toProvider,
+            toClient
+        );
+    }
 }

@@ -114,12 +114,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_commit_revertsOnJobMismatch() public {
         (uint256 id, Job memory job) = _requestEth(3);
         job.collateral = 0; // a provider trying to lock nothing
-        _expectCommitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
-        );
+        _expectCommitRevert(id, job, prov[0], _jobMismatch(id));
     }
 
     function test_commit_acceptsAtCommitDeadline() public {
@@ -227,15 +222,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     function test_reveal_revertsOnJobMismatch() public {
         (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
         job.quorum = 1;
-        _expectRevealRevert(
-            id,
-            job,
-            prov[0],
-            0,
-            RESULT,
-            _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
-        );
+        _expectRevealRevert(id, job, prov[0], 0, RESULT, _salt(prov[0]), _jobMismatch(id));
     }
 
     function test_reveal_revertsOnWrongSalt() public {
@@ -266,34 +253,10 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
 
     function test_reveal_revertsWhenNotSeated() public {
         (uint256 id, Job memory job) = _seatAll(3, _results3(RESULT, RESULT, RESULT));
-        _expectRevealRevert(
-            id,
-            job,
-            prov[3],
-            0,
-            RESULT,
-            _salt(prov[3]),
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 0, prov[3])
-        );
+        _expectRevealRevert(id, job, prov[3], 0, RESULT, _salt(prov[3]), _notSeated(id, 0, prov[3]));
         // A seated provider naming someone else's seat, or a seat that does not exist.
-        _expectRevealRevert(
-            id,
-            job,
-            prov[0],
-            1,
-            RESULT,
-            _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 1, prov[0])
-        );
-        _expectRevealRevert(
-            id,
-            job,
-            prov[0],
-            5,
-            RESULT,
-            _salt(prov[0]),
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, 5, prov[0])
-        );
+        _expectRevealRevert(id, job, prov[0], 1, RESULT, _salt(prov[0]), _notSeated(id, 1, prov[0]));
+        _expectRevealRevert(id, job, prov[0], 5, RESULT, _salt(prov[0]), _notSeated(id, 5, prov[0]));
     }
 
     function test_reveal_revertsOnDoubleReveal() public {

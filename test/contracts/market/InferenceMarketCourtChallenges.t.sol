@@ -118,7 +118,7 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// job cannot be challenged (InvalidStatus).
     function test_challenge_wrongDeliveryRevertsJobMismatch() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
-        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
+        bytes memory mismatch = _jobMismatch(id);
         vm.expectRevert(mismatch);
         vm.prank(prov[1]);
         court.challenge(id, wordsOf(job), prov[0], OTHER_RESULT);

@@ -131,7 +131,7 @@ contract InferenceMarketJuryTest is CourtFixture {
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         IInferenceMarketTypes.Challenge memory forged = abi.decode(abi.encode(ch), (IInferenceMarketTypes.Challenge));
         forged.juryFee = 0;
-        bytes memory mismatch = abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
+        bytes memory mismatch = _jobMismatch(id);
         vm.expectRevert(mismatch);
         vm.prank(prov[2]);
         court.juryCommit(id, wordsOf(job), forged, bytes32("c"));
@@ -150,9 +150,7 @@ contract InferenceMarketJuryTest is CourtFixture {
         vm.prank(jurors[0]);
         court.juryReveal(id, wordsOf(job), ch, 0, RESULT, bytes32("wrong salt"), OUTPUT);
         bytes32 salt = _salt(jurors[0]);
-        vm.expectRevert(
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, uint8(1), jurors[0])
-        );
+        vm.expectRevert(_notSeated(id, uint8(1), jurors[0]));
         vm.prank(jurors[0]);
         court.juryReveal(id, wordsOf(job), ch, 1, RESULT, salt, OUTPUT);
         _juryReveal(id, job, ch, jurors[0], 0, RESULT);

@@ -24,8 +24,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, prov[0], COLLATERAL, true);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
+        _expectResolved(
             id,
             IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
             OTHER_RESULT,
@@ -79,16 +78,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, prov[1], COLLATERAL, true);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
-            id,
-            IInferenceMarketTypes.ChallengeOutcome.ProviderRight,
-            RESULT,
-            3,
-            0,
-            toProvider,
-            0
-        );
+        _expectResolved(id, IInferenceMarketTypes.ChallengeOutcome.ProviderRight, RESULT, 3, 0, toProvider, 0);
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
 
         assertEq(_status(id), SETTLED, "Settled");
@@ -133,8 +123,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         _revealFirst(id, job, ch, jurors, votes, 2);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.SeatSlashed(id, prov[0], c, true);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
+        _expectResolved(
             id,
             IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
             OTHER_RESULT,
@@ -159,16 +148,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         bytes32[] memory votes = _three(RESULT, OTHER_RESULT, THIRD_RESULT);
         address[] memory jurors = _seatJury(id, job, ch, votes);
         _revealFirst(id, job, ch, jurors, votes, 2);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
-            id,
-            IInferenceMarketTypes.ChallengeOutcome.Inconclusive,
-            RESULT,
-            1,
-            0,
-            0,
-            0
-        );
+        _expectResolved(id, IInferenceMarketTypes.ChallengeOutcome.Inconclusive, RESULT, 1, 0, 0, 0);
         vm.recordLogs();
         _juryReveal(id, job, ch, jurors[2], 2, votes[2]);
         assertEq(
@@ -192,16 +172,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         jurors[0] = prov[2];
         _juryCommit(id, job, ch, prov[2], OTHER_RESULT);
         vm.warp(uint256(ch.challengedAt) + ch.commitWindow + 1);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
-            id,
-            IInferenceMarketTypes.ChallengeOutcome.Inconclusive,
-            bytes32(0),
-            0,
-            0,
-            0,
-            0
-        );
+        _expectResolved(id, IInferenceMarketTypes.ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
         vm.recordLogs();
         vm.prank(stranger);
         court.resolveChallenge(id, wordsOf(job), ch);
@@ -253,8 +224,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         emit IInferenceMarketTypes.SeatSlashed(id, jurors[2], COLLATERAL, false);
         vm.expectEmit(true, false, false, true, address(market));
         emit IInferenceMarketTypes.SlashDistributed(id, COLLATERAL, poolToClient, perRevealer, 2);
-        vm.expectEmit(true, false, false, true, address(market));
-        emit IInferenceMarketTypes.ChallengeResolved(
+        _expectResolved(
             id,
             IInferenceMarketTypes.ChallengeOutcome.ProviderWrong,
             OTHER_RESULT,
@@ -339,7 +309,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         court.resolveChallenge(id, wordsOf(job), ch);
         assertEq(_status(id), SETTLED, "all silent: inconclusive, provider paid");
         (uint256 idOpen, Job memory jobOpen) = _delivered(RESULT);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, idOpen));
+        vm.expectRevert(_jobMismatch(idOpen));
         court.resolveChallenge(idOpen, wordsOf(jobOpen), ch);
     }
 

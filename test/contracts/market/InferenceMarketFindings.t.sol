@@ -89,16 +89,16 @@ contract InferenceMarketJobHashTest is CourtFixture {
         (uint256 a, Job memory jobA) = _k1Eth();
         (uint256 b, ) = _k1Eth();
         vm.prank(prov[0]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        vm.expectRevert(_jobMismatch(b));
         market.submitResult(b, wordsOf(jobA), RESULT, OUTPUT);
         // The same on the k > 1 path and for cancel/finalize.
         (uint256 c, Job memory jobC) = _requestEth(3);
         (uint256 d, ) = _requestEth(3);
         vm.prank(prov[0]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        vm.expectRevert(_jobMismatch(d));
         market.commit(d, wordsOf(jobC), bytes32(uint256(1)));
         vm.warp(block.timestamp + 2 hours);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, d));
+        vm.expectRevert(_jobMismatch(d));
         market.finalize(d, wordsOf(jobC));
         market.finalize(c, wordsOf(jobC)); // its own id works
         market.finalize(a, wordsOf(jobA));
@@ -113,10 +113,10 @@ contract InferenceMarketJobHashTest is CourtFixture {
         _deliver(a, jobA, prov[0], RESULT);
         _deliver(b, jobB, prov[0], RESULT);
         vm.prank(prov[1]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, b));
+        vm.expectRevert(_jobMismatch(b));
         court.challenge(b, wordsOf(jobA), prov[0], RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(a, jobA, prov[0], RESULT, prov[1]);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, a));
+        vm.expectRevert(_jobMismatch(a));
         court.resolveChallenge(a, wordsOf(jobB), ch);
     }
 
@@ -133,11 +133,7 @@ contract InferenceMarketJobHashTest is CourtFixture {
         vm.prank(prov[0]);
         (bool ok, bytes memory ret) = address(market).call(data);
         assertFalse(ok, "a flipped bit is refused");
-        assertEq(
-            keccak256(ret),
-            keccak256(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, expectedId)),
-            "as a job mismatch"
-        );
+        assertEq(keccak256(ret), keccak256(_jobMismatch(expectedId)), "as a job mismatch");
         assertEq(_status(id), OPEN, "still open");
     }
 

@@ -597,6 +597,14 @@ abstract contract InferenceMarketFixture is Test {
         return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, id, status);
     }
 
+    function _jobMismatch(uint256 id) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id);
+    }
+
+    function _notSeated(uint256 id, uint8 seat, address provider) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, seat, provider);
+    }
+
     function _notFinalizable(uint256 id, IInferenceMarketTypes.JobStatus status) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, status);
     }

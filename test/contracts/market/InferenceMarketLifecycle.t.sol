@@ -83,7 +83,7 @@ contract InferenceMarketLifecycleTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(1);
         vm.warp(job.deadline + 1);
         job.client = stranger; // redirect the refund
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
+        vm.expectRevert(_jobMismatch(id));
         market.finalize(id, wordsOf(job));
     }
 

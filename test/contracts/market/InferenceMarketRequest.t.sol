@@ -421,7 +421,7 @@ contract InferenceMarketRequestTest is InferenceMarketFixture {
 
         Job memory moved = job;
         moved.version = 2;
-        vm.expectRevert(abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id));
+        vm.expectRevert(_jobMismatch(id));
         vm.prank(prov[0]);
         market.submitResult(id, wordsOf(moved), RESULT, OUTPUT);
 

@@ -339,9 +339,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         _commit(id, job, prov[2], RESULT);
 
         for (uint8 seat = 0; seat < 2; ++seat) {
-            vm.expectRevert(
-                abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotSeated.selector, id, seat, accomplice)
-            );
+            vm.expectRevert(_notSeated(id, seat, accomplice));
             vm.prank(accomplice);
             market.reveal(id, wordsOf(job), seat, RESULT, accompliceSalt, OUTPUT);
         }

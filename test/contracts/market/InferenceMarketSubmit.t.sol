@@ -104,23 +104,13 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
     function test_submitResult_revertsOnJobMismatch() public {
         (uint256 id, Job memory job) = _requestEth(1);
         job.feePerProvider = FEE * 2; // a provider trying to get paid more
-        _expectSubmitRevert(
-            id,
-            job,
-            prov[0],
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, id)
-        );
+        _expectSubmitRevert(id, job, prov[0], _jobMismatch(id));
         assertEq(_status(id), OPEN, "still open");
     }
 
     function test_submitResult_revertsOnUnknownJob() public {
         (, Job memory job) = _requestEth(1);
-        _expectSubmitRevert(
-            7,
-            job,
-            prov[0],
-            abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketJobMismatch.selector, 7)
-        );
+        _expectSubmitRevert(7, job, prov[0], _jobMismatch(7));
     }
 
     function test_submitResult_revertsOnSecondSubmit() public {

@@ -79,6 +79,13 @@ abstract contract ModelRegistryFixture is Test {
         return string(b);
     }
 
+    /// @dev Expects the publisher's publishVersion(NAME, p) to revert with `err`.
+    function _expectPublishRevert(IModelRegistry.VersionParams memory p, bytes memory err) internal {
+        vm.expectRevert(err);
+        vm.prank(publisher);
+        registry.publishVersion(NAME, p);
+    }
+
     function _unauthorized(address account, bytes32 role) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role);
     }
@@ -361,57 +368,52 @@ contract ModelRegistryTest is ModelRegistryFixture {
     function test_publishVersion_revertsWhenWeightsCidEmpty() public {
         IModelRegistry.VersionParams memory p = _params();
         p.weightsCid = "";
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, ""));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(p, abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, ""));
     }
 
     function test_publishVersion_revertsWhenWeightsCidTooLong() public {
         IModelRegistry.VersionParams memory p = _params();
         p.weightsCid = _str(129);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, p.weightsCid));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(p, abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, p.weightsCid));
     }
 
     function test_publishVersion_revertsWhenSchemaCidEmpty() public {
         IModelRegistry.VersionParams memory p = _params();
         p.schemaCid = "";
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, ""));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(p, abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, ""));
     }
 
     function test_publishVersion_revertsWhenSchemaCidTooLong() public {
         IModelRegistry.VersionParams memory p = _params();
         p.schemaCid = _str(129);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, p.schemaCid));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(p, abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidCid.selector, p.schemaCid));
     }
 
     function test_publishVersion_revertsWhenWeightsHashZero() public {
         IModelRegistry.VersionParams memory p = _params();
         p.weightsSha256 = bytes32(0);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidWeightsHash.selector, bytes32(0)));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(
+            p,
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidWeightsHash.selector, bytes32(0))
+        );
     }
 
     function test_publishVersion_revertsWhenRuntimeZero() public {
         IModelRegistry.VersionParams memory p = _params();
         p.runtime = bytes32(0);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidRuntime.selector, bytes32(0)));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(
+            p,
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidRuntime.selector, bytes32(0))
+        );
     }
 
     function test_publishVersion_revertsWhenOutputQuantumZero() public {
         IModelRegistry.VersionParams memory p = _params();
         p.outputQuantum = 0;
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidOutputQuantum.selector, uint64(0)));
-        vm.prank(publisher);
-        registry.publishVersion(NAME, p);
+        _expectPublishRevert(
+            p,
+            abi.encodeWithSelector(IModelRegistry.ModelRegistryInvalidOutputQuantum.selector, uint64(0))
+        );
     }
 
     function test_publishVersion_checksNameBeforeParams() public {
