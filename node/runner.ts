@@ -265,13 +265,10 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       maxWaitBlocks: config.delivery.maxWaitBlocks,
       onFlush: (size) => metrics.deliveryBatchSize.observe(size),
     });
+    // What the job processor and the court (a juror's and a checker's duties) both work with.
+    const jobServiceDeps = { signal, journal, chain: chainReader, sender, market, marketAbi };
     const processor = createJobProcessor({
-      signal,
-      journal,
-      chain: chainReader,
-      sender,
-      market,
-      marketAbi,
+      ...jobServiceDeps,
       models,
       content,
       executor,
@@ -309,12 +306,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // block were cancelled by the signal, not held back by the shutdown (the journal resumes them).
     services.push(batcher);
     const court = createCourt({
-      signal,
-      journal,
-      chain: chainReader,
-      sender,
-      market,
-      marketAbi,
+      ...jobServiceDeps,
       processor,
       log,
       allowedModels: allowed,

@@ -160,31 +160,14 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         // Whatever the items' order, each provider's terms and free stake are read once, and its
         // collateral locked once, at the end (or when the batch's table fills up, for batches of
         // many providers).
-        Batch memory b = Batch({payees: new Payee[](BATCH_PAYEES), payeeCount: 0});
-        // The items are framed here, from raw calldata, never by the ABI decoder: a malformed
-        // item is skipped like any other bad item instead of reverting the batch (finding 11).
-        uint256 at = 0;
-        while (at < items.length) {
-            (uint256 next, bool fits) = _framedItem(items, at, ITEM_FIXED);
-            if (fits && _deliverSigned(b, items, at + ITEM_PREFIX, next)) ++delivered;
-            at = next;
-        }
-        _flush(b);
+        return _deliverBatch(items, false);
     }
 
     /// @inheritdoc IInferenceMarket
     function submitResults(bytes calldata items) external nonReentrant returns (uint256 delivered) {
         // The sender's transaction signs the whole batch: no per-item signature to recover, and
         // the sender's terms and free stake are read once and its collateral locked once.
-        Batch memory b = Batch({payees: new Payee[](1), payeeCount: 0});
-        Payee memory payee = _payee(b, msg.sender);
-        uint256 at = 0;
-        while (at < items.length) {
-            (uint256 next, bool fits) = _framedItem(items, at, OWN_ITEM_FIXED);
-            if (fits && _deliverFramed(payee, items, at + ITEM_PREFIX, next)) ++delivered;
-            at = next;
-        }
-        _flush(b);
+        return _deliverBatch(items, true);
     }
 
     // ------------------------------------------------------------------ k = 1 claims and challenges
@@ -574,6 +557,28 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         assembly ("memory-safe") {
             jobId := calldataload(add(items.offset, add(at, ITEM_PREFIX)))
         }
+    }
+
+    /// @dev Delivers each item of a batch: the sender's own results (`own`) or results signed by
+    /// their providers. The items are framed here, from raw calldata, never by the ABI decoder:
+    /// a malformed item is skipped like any other bad item instead of reverting the batch
+    /// (finding 11). Each provider's collateral is locked once, at the end ({_flush}).
+    function _deliverBatch(bytes calldata items, bool own) private returns (uint256 delivered) {
+        Batch memory b = Batch({payees: new Payee[](own ? 1 : BATCH_PAYEES), payeeCount: 0});
+        Payee memory sender;
+        if (own) sender = _payee(b, msg.sender);
+        uint256 fixedBytes = own ? OWN_ITEM_FIXED : ITEM_FIXED;
+        uint256 at = 0;
+        while (at < items.length) {
+            (uint256 next, bool fits) = _framedItem(items, at, fixedBytes);
+            if (fits) {
+                uint256 start = at + ITEM_PREFIX;
+                if (own ? _deliverFramed(sender, items, start, next) : _deliverSigned(b, items, start, next))
+                    ++delivered;
+            }
+            at = next;
+        }
+        _flush(b);
     }
 
     /// @dev Recovers the signer of a signed batch item (`items[start:end]`, after its prefix) and

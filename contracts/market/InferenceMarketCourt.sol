@@ -282,25 +282,27 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (v.toClient != 0) _credit(client, stake, v.toClient);
     }
 
+    /// @dev Ends a party's part in a resolved challenge: releases its `collateral`, and seizes
+    /// `seized` of it and counts a disagreement if it `lost`; else counts `kept`.
+    function _settleParty(
+        uint256 jobId,
+        address party,
+        uint256 collateral,
+        bool lost,
+        uint256 seized,
+        IProviderRegistry.Outcome kept
+    ) private {
+        IProviderRegistry.Outcome outcome = lost ? IProviderRegistry.Outcome.Disagreed : kept;
+        providers.settle(party, collateral, lost ? seized : 0, outcome, bytes32(jobId));
+    }
+
     /// @dev Releases the parties' collateral and bond, seizing the loser's (checked to arrive).
     function _settleParties(uint256 jobId, uint256 collateral, Challenge calldata ch, Verdict memory v) private {
         uint256 held = v.seized != 0 ? _stake.balanceOf(address(this)) : 0;
         bool providerLost = v.outcome == ChallengeOutcome.ProviderWrong;
         bool challengerLost = v.outcome == ChallengeOutcome.ProviderRight;
-        providers.settle(
-            ch.provider,
-            collateral,
-            providerLost ? v.seized : 0,
-            providerLost ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Served,
-            bytes32(jobId)
-        );
-        providers.settle(
-            ch.challenger,
-            collateral,
-            challengerLost ? v.seized : 0,
-            challengerLost ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Released,
-            bytes32(jobId)
-        );
+        _settleParty(jobId, ch.provider, collateral, providerLost, v.seized, IProviderRegistry.Outcome.Served);
+        _settleParty(jobId, ch.challenger, collateral, challengerLost, v.seized, IProviderRegistry.Outcome.Released);
         if (v.loser != address(0)) emit SeatSlashed(jobId, v.loser, v.seized, true);
         if (v.seized != 0) {
             uint256 received = _stake.balanceOf(address(this)) - held;
