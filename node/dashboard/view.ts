@@ -2,9 +2,9 @@
  * What the page shows, folded from the indexed events alone (no chain reads): a pure function of
  * the event list and the chain clock, so it is tested with plain arrays of events.
  *
- * The types it fills are the page's contract, in snapshot-types.ts. Why it stays one file over 400
- * lines: the folds (models, jobs, proposals, providers, charts) are one pure function over one event
- * list; staged rollouts, which have their own rules, are already folded in rollouts-view.ts.
+ * The types it fills are the page's contract, in snapshot-types.ts. The folds (models, jobs,
+ * proposals, providers, charts) are one pure function over one event list; staged rollouts, which
+ * have their own rules, are folded in rollouts-view.ts.
  */
 import type { Address, Hex } from "viem";
 import { plainDescription } from "../dao/proposals.ts";
