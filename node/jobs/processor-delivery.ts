@@ -27,7 +27,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
       const [state, past] = await Promise.all([this.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
-      if (state.status !== JobStatus.Open) return this.waitForChain(rec, "job no longer open; waiting for its event");
+      if (state.status !== JobStatus.Open) return this.closedBeforeSend(rec, state.status);
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
     }
@@ -69,6 +69,24 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
       rec.outputRef,
     ]);
     if (receipt) this.onSubmitted(rec);
+  }
+
+  /**
+   * The job left Open while no result of ours is in flight: the chain says who delivered. Its
+   * ResultSubmitted usually says it first; a runner that lost the event (killed before it noted
+   * its batch's outcome, then a reorg's rescan) would otherwise wait for it forever and never
+   * claim a fee the chain owes it.
+   */
+  private async closedBeforeSend(rec: JobRecord, status: number): Promise<void> {
+    const delivery = await this.chain.delivery(rec.jobId, rec.block);
+    if (delivery === null) {
+      if (status === JobStatus.Refunded) return this.end(rec, "expired", "job refunded before a result landed");
+      return this.waitForChain(rec, "job no longer open; waiting for its event");
+    }
+    const by = getAddress(delivery.provider);
+    if (by !== getAddress(this.address)) return this.end(rec, "lost", "another provider delivered first");
+    if (this.journal.noteChainFact(rec.jobId, { deliveredBy: by, settledHash: delivery.resultHash }, 0))
+      this.onSubmitted(this.journal.getJob(rec.jobId) ?? rec);
   }
 
   /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */

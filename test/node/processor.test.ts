@@ -108,6 +108,35 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(1n)!.deliveredBy).to.equal(ME);
   });
 
+  it("k = 1 (chaos finding): a computed job the chain shows delivered, with no event or transaction of ours in the journal, is read from the chain and claimed, not left waiting", async function () {
+    // A runner killed between its batch landing and the journal noting it, whose ResultSubmitted
+    // was then dropped by a reorg's rescan: the job stayed "computed" and its fee was never claimed.
+    h = harness();
+    const job = makeJob({ challengeWindow: 30 });
+    const computedHash = keccak256(toHex("our result"));
+    // The chain moves on while the jobs compute: 1 delivered by us, 2 by another, 3 refunded.
+    const run = h.executor.run;
+    h.executor.run = async (...args) => {
+      const out = await run(...args);
+      h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+      h.chain.deliveries.set(1n, { provider: ME, resultHash: computedHash });
+      h.chain.set(2n, { status: 5, revealStartedAt: h.chain.time });
+      h.chain.deliveries.set(2n, { provider: getAddress(OTHER), resultHash: computedHash });
+      h.chain.set(3n, { status: 4 });
+      return out;
+    };
+    await h.processor.onLogs([requested(1n, job), requested(2n, job), requested(3n, job)]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    expect(h.journal.getJob(1n)!.deliveredBy).to.equal(ME);
+    expect(h.journal.getJob(2n)!.state).to.equal("lost");
+    expect(h.journal.getJob(3n)!.state).to.equal("expired");
+    h.chain.time += 31;
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["claim"]);
+  });
+
   it("k = 1: a challenged delivery waits for its jury; upheld it is paid, found wrong it ends slashed, with no claim sent", async function () {
     h = harness();
     await h.processor.onLogs([

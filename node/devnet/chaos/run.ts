@@ -162,6 +162,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
       },
     });
     const settleSeconds = (Date.now() - t1) / 1000;
+    for (const line of settled.openDetails) deps.say(`  still open: ${line}`);
     // Let the runners see the last blocks (their journals say paid/refunded) before they stop.
     await sleep(3_000 * BLOCK_TIME_SECONDS);
     clearInterval(remembering);

@@ -29,6 +29,8 @@ interface SettleOptions {
 interface SettleResult {
   /** Jobs still open when the wait gave up. */
   open: bigint[];
+  /** One line per open job: its k, on-chain state, deadlines, and why the client's finalize failed. */
+  openDetails: string[];
   /** Jobs the harness's clients finalized. */
   finalizedByClients: bigint[];
 }
@@ -51,6 +53,7 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
   const open = new Map<bigint, Job>([...jobs.values()].map((j) => [j.jobId, j.job]));
   const finalizedByClients: bigint[] = [];
   const triedAt = new Map<bigint, number>();
+  const finalizeError = new Map<bigint, string>();
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     for (const id of [...open.keys()]) {
@@ -72,11 +75,30 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
         const hash = await conclaveContracts(record, wallet).market.write.finalize([id, jobWords(job)]);
         const receipt = await publicClient.waitForTransactionReceipt({ hash });
         if (receipt.status === "success") finalizedByClients.push(id);
-      } catch {
+      } catch (err) {
         // Not finalizable yet, or a runner finalized it first: the next pass looks again.
+        finalizeError.set(id, errorName(err));
       }
     }
     await sleep(2_000);
   }
-  return { open: [...open.keys()], finalizedByClients };
+  const now = await chainNow(publicClient);
+  const openDetails = await Promise.all(
+    [...open].map(async ([id, job]) => {
+      const [status, seated, revealed, revealStartedAt] = await market.read.jobState([id]);
+      return (
+        `job ${id}: k = ${job.redundancy}, status ${status}, seated ${seated}, revealed ${revealed}, reveal started ${revealStartedAt}, ` +
+        `chain now ${now}, commit deadline ${job.commitDeadline}, deadline ${job.deadline}, last finalize error: ${finalizeError.get(id) ?? "none tried"}`
+      );
+    }),
+  );
+  return { open: [...open.keys()], openDetails, finalizedByClients };
+}
+
+/** The custom error's name (or the first line of the message) of a failed simulate or write. */
+function errorName(err: unknown): string {
+  const e = err as { walk?: (f: (x: unknown) => boolean) => unknown; shortMessage?: string; message?: string };
+  const revert = e.walk?.((x) => typeof (x as { data?: { errorName?: string } }).data?.errorName === "string") as
+    { data: { errorName: string } } | undefined;
+  return revert?.data.errorName ?? (e.shortMessage ?? e.message ?? String(err)).split("\n")[0]!;
 }
