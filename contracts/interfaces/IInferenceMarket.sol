@@ -230,6 +230,13 @@ interface IInferenceMarketTypes {
     /// @notice The model registry refused the report of how a counted job ended (for example its
     /// MARKET_ROLE was revoked in a migration); the job settled all the same.
     event RolloutCountFailed(uint256 indexed jobId);
+    /// @notice The model registry pushed a model's word into this market's mirror: its active
+    /// version and that version's minimum fee and memory, and the running rollout's candidate and
+    /// canary share (layout: {ModelMirror}).
+    event ModelMirrored(bytes32 indexed modelId, uint256 word);
+    /// @notice The model registry pushed a version's word into this market's mirror: its status,
+    /// sunset, minimum fee and memory (layout: {ModelMirror}).
+    event VersionMirrored(bytes32 indexed modelId, uint32 indexed version, uint256 word);
     /// @notice A seated provider's collateral was slashed: it did not reveal (always a fault), or
     /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral,
     /// or the provider's whole stake if a DAO slash left less) moved from the registry to this
@@ -336,6 +343,8 @@ interface IInferenceMarketTypes {
     error InferenceMarketCourtMismatch(address court);
     /// @notice The challenge cannot be resolved yet: jurors may still commit or reveal.
     error InferenceMarketNotResolvable(uint256 jobId, JobStatus status);
+    /// @notice Only the model registry ({models}) pushes its mirror; `caller` is not it.
+    error InferenceMarketNotModelRegistry(address caller);
 }
 
 /// @title IInferenceMarketLinks
@@ -475,6 +484,24 @@ interface IInferenceMarket is IInferenceMarketTypes, IInferenceMarketLinks, IERC
     /// @param jobId The job.
     /// @param job The job's parameters.
     function cancel(uint256 jobId, uint256[6] calldata job) external;
+
+    /// @notice Writes a model's word in this market's mirror of the model registry (the registry
+    /// only: {InferenceMarketNotModelRegistry} otherwise). Requests read the mirror instead of
+    /// calling {IModelRegistry-jobTermsFor}; the registry pushes the word on every change of the
+    /// model's active version or running rollout, to each holder of its MARKET_ROLE.
+    /// A market granted that role after a model was published holds no word for it until someone
+    /// calls {IModelRegistry-syncModel}; until then its requests for the model revert
+    /// {InferenceMarketVersionNotAccepting}. A market that left the role keeps the words it had.
+    /// @param modelId The model.
+    /// @param word The model word (layout: {ModelMirror}).
+    function syncModel(bytes32 modelId, uint256 word) external;
+
+    /// @notice Writes a version's word in this market's mirror of the model registry (the
+    /// registry only), pushed on every change of the version's status (see {syncModel}).
+    /// @param modelId The model.
+    /// @param version The version.
+    /// @param word The version word (layout: {ModelMirror}).
+    function syncVersion(bytes32 modelId, uint32 version, uint256 word) external;
 
     /// @notice The current policy.
     function policy() external view returns (Policy memory);

@@ -125,4 +125,22 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     /// @param token The token.
     /// @return amount What was sent.
     function withdrawProtocolFees(address token) external returns (uint256 amount);
+
+    /// @notice What a request for `version` of `modelId` with seed `seed` gets from this market's
+    /// mirror of the model registry ({IInferenceMarket-syncModel}): the same values as
+    /// {IModelRegistry-jobTermsFor} returns while the mirror is in sync, and what {IInferenceMarket-requestJob}
+    /// checks and pins.
+    /// @param modelId The model.
+    /// @param version A version number, or 0 for "the active one" (or the canary).
+    /// @param seed The request's seed (the job's seed, as {IModelRegistry-jobTermsFor} takes it).
+    /// @return resolved The concrete version (0 when `version` was 0 and none is active).
+    /// @return accepting Whether the version takes new jobs now.
+    /// @return minFee The version's minimum fee per provider, in wei.
+    /// @return minMemoryMB The memory a provider needs.
+    /// @return counted Whether the job's outcome is reported to the registry.
+    function mirroredJobTerms(
+        bytes32 modelId,
+        uint32 version,
+        uint256 seed
+    ) external view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
 }

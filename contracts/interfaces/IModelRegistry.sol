@@ -119,6 +119,9 @@ interface IModelRegistry is IModelRollouts, IGuardianPausable {
     error ModelRegistryNotPendingOwner(bytes32 modelId, address caller, address pendingOwner);
     /// @notice No version was ever published under this model id.
     error ModelRegistryUnknownModel(bytes32 modelId);
+    /// @notice MARKET_ROLE is held by `maximum` accounts already; `market` cannot be added (every
+    /// change is pushed to each holder: revoke one first).
+    error ModelRegistryTooManyMarkets(address market, uint256 maximum);
 
     /// @notice Publishes a new version of the model `name`. The first publisher of a name owns it;
     /// later versions only come from its owner, so nobody can publish under another's name or race
@@ -213,6 +216,36 @@ interface IModelRegistry is IModelRollouts, IGuardianPausable {
         uint32 version,
         uint256 seed
     ) external view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
+
+    /// @notice Pushes a model's word and the words of `versions` to every market holding
+    /// MARKET_ROLE (anyone may call it). The registry pushes them by itself on every change of what
+    /// {jobTermsFor} returns; this call is for a market granted the role after the model was
+    /// published, which is NOT synced when the role is granted and refuses the model's requests
+    /// until then. Pass every version that may take jobs (the active one, Deprecated ones before
+    /// their sunset, a running rollout's candidate) and, for exact minimum fees and memory in
+    /// {IInferenceMarketCourt-mirroredJobTerms}, any other version a client may name.
+    /// @param modelId The model (reverts {ModelRegistryUnknownModel} when never published).
+    /// @param versions Versions to push (each must exist: {ModelRegistryUnknownVersion}).
+    function syncModel(bytes32 modelId, uint32[] calldata versions) external;
+
+    /// @notice The markets every change is pushed to: the holders of MARKET_ROLE (at most
+    /// {MAX_MARKETS}). Holders without code (not markets) are listed but skipped.
+    /// @return The markets, in no particular order.
+    function mirroredMarkets() external view returns (address[] memory);
+
+    /// @notice The words a market's mirror holds for the model and the version when in sync (see
+    /// {ModelMirror}).
+    /// @param modelId The model.
+    /// @param version The version.
+    /// @return modelWord The model word.
+    /// @return versionWord The version word.
+    function mirrorWords(
+        bytes32 modelId,
+        uint32 version
+    ) external view returns (uint256 modelWord, uint256 versionWord);
+
+    /// @notice The most holders of MARKET_ROLE (markets pushed to) at a time.
+    function MAX_MARKETS() external view returns (uint256);
 
     /// @notice The id of a model name.
     /// @param name The name.

@@ -138,6 +138,22 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _releaseSeats(jobId, job, seats);
     }
 
+    // ------------------------------------------------------------------ the model registry's mirror
+
+    /// @inheritdoc IInferenceMarket
+    function syncModel(bytes32 modelId, uint256 word) external {
+        if (msg.sender != address(models)) revert InferenceMarketNotModelRegistry(msg.sender);
+        _mirror[modelId].word = word;
+        emit ModelMirrored(modelId, word);
+    }
+
+    /// @inheritdoc IInferenceMarket
+    function syncVersion(bytes32 modelId, uint32 version, uint256 word) external {
+        if (msg.sender != address(models)) revert InferenceMarketNotModelRegistry(msg.sender);
+        _mirror[modelId].versions[version] = word;
+        emit VersionMirrored(modelId, version, word);
+    }
+
     // ------------------------------------------------------------------ providers, k = 1
 
     /// @inheritdoc IInferenceMarket
@@ -418,8 +434,9 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
 
     /// @dev The model registry's terms for a request, as placed in word 2 (version, minMemoryMB,
     /// counted): the version must accept jobs and the fee must reach its minimum in the token.
+    /// Read from the registry's mirror in this market's storage ({syncModel}, {syncVersion}).
     function _modelTerms(JobRequest calldata r, uint96 seed) private view returns (uint256) {
-        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) = models.jobTermsFor(
+        (uint32 version, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) = _mirrorTerms(
             r.modelId,
             r.version,
             seed

@@ -12,6 +12,7 @@ import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
 import {JobWords} from "./JobWords.sol";
 import {JobWord, JobWordLib} from "./JobWord.sol";
+import {ModelMirror} from "./ModelMirror.sol";
 
 /// @title InferenceMarketBase
 /// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
@@ -141,6 +142,54 @@ abstract contract InferenceMarketBase is
 
     /// @dev Protocol fees accrued per token (see {IInferenceMarket-protocolFees}).
     mapping(address token => uint256) internal _protocolFees;
+
+    /// @dev A model's part of the model registry's mirror (see {ModelMirror}): its word, pushed by
+    /// the registry on every change of its active version or running rollout, and one word per
+    /// version, pushed on every change of the version's status.
+    struct MirroredModel {
+        uint256 word;
+        mapping(uint32 version => uint256 word) versions;
+    }
+
+    mapping(bytes32 modelId => MirroredModel) internal _mirror;
+
+    /// @dev {IModelRegistry-jobTermsFor} computed from the mirror: the same rule on the same
+    /// values. A version-0 request that is not drawn as a canary reads the model word alone.
+    function _mirrorTerms(
+        bytes32 modelId,
+        uint32 version,
+        uint256 seed
+    ) internal view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted) {
+        MirroredModel storage mirrored = _mirror[modelId];
+        uint256 m = mirrored.word;
+        uint32 candidate = ModelMirror.rolloutCandidate(m);
+        resolved = version;
+        if (version == 0) {
+            resolved = ModelMirror.activeVersion(m);
+            if (candidate == 0 || resolved == 0 || seed % BPS >= ModelMirror.canaryBps(m)) {
+                // The active version (Active, so accepting) or none (0, 0, 0, as the registry's
+                // empty version 0 gives).
+                return (
+                    resolved,
+                    resolved != 0,
+                    ModelMirror.activeMinFee(m),
+                    ModelMirror.activeMinMemoryMB(m),
+                    candidate != 0 && resolved == candidate
+                );
+            }
+            resolved = candidate;
+        }
+        counted = candidate != 0 && resolved == candidate;
+        uint256 v = mirrored.versions[resolved];
+        uint8 status = ModelMirror.status(v);
+        accepting =
+            resolved != 0 &&
+            (status == ModelMirror.STATUS_ACTIVE ||
+                (status == ModelMirror.STATUS_DEPRECATED && block.timestamp < ModelMirror.sunsetAt(v)) ||
+                (status == ModelMirror.STATUS_PUBLISHED && resolved == candidate));
+        minFee = ModelMirror.minFee(v);
+        minMemoryMB = ModelMirror.minMemoryMB(v);
+    }
 
     /// @dev Locks the caller's collateral for `job` once it holds none of the job's first `seated`
     /// seats (k > 1 jobs and juries; 0 for a k = 1 delivery), then reverts unless its rank under the

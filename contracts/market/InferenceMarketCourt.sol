@@ -398,6 +398,20 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
+    function mirroredJobTerms(
+        bytes32 modelId,
+        uint32 version,
+        uint256 seed
+    )
+        external
+        view
+        onlyDelegated
+        returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted)
+    {
+        return _mirrorTerms(modelId, version, seed);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
     function setTokenAllowed(
         address token,
         bool allowed,

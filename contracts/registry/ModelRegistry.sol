@@ -3,13 +3,17 @@ pragma solidity ^0.8.24;
 
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
+import {IInferenceMarket} from "../interfaces/IInferenceMarket.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
+import {ModelMirror} from "../market/ModelMirror.sol";
 
 /// @title ModelRegistry
 /// @notice Source of truth for model versions. See {IModelRegistry}.
 /// @dev Publishing a new name is open (and pausable by the guardian, against spam); later versions
 /// of a name come only from its owner; every status change is `DEFAULT_ADMIN_ROLE`, which only
 /// the timelock holds after deployment.
+/// Every change of what {jobTermsFor} returns is pushed to the markets that hold MARKET_ROLE
+/// (at most {MAX_MARKETS}), which read their mirror at request instead of calling this registry.
 contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @inheritdoc IModelRegistry
     uint40 public constant MAX_DEPRECATION_PERIOD = 365 days;
@@ -20,6 +24,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     uint16 public constant MAX_CANARY_BPS = 5_000;
     /// @inheritdoc IModelRegistry
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    /// @inheritdoc IModelRegistry
+    uint256 public constant MAX_MARKETS = 4;
 
     /// @inheritdoc IModelRegistry
     uint40 public deprecationPeriod;
@@ -29,6 +35,9 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     mapping(bytes32 modelId => address) private _pendingOwners;
     mapping(bytes32 modelId => Rollout) private _rollouts;
     mapping(bytes32 modelId => mapping(uint32 version => VersionCounters)) private _counters;
+    /// @dev The holders of MARKET_ROLE, in the order granted (swap-and-pop on revocation): the
+    /// markets every change is pushed to.
+    address[] private _markets;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -75,6 +84,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
             schemaCid: p.schemaCid
         });
         emit VersionPublished(modelId, version, msg.sender, p);
+        _pushVersion(modelId, version);
     }
 
     /// @inheritdoc IModelRegistry
@@ -131,6 +141,9 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         v.sunsetAt = 0;
         model.activeVersion = version;
         emit VersionActivated(modelId, version, previous, previousSunsetAt);
+        if (previous != 0) _pushVersion(modelId, previous);
+        _pushVersion(modelId, version);
+        _pushModel(modelId);
     }
 
     /// @inheritdoc IModelRegistry
@@ -148,6 +161,8 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         if (v.status == VersionStatus.Active) _models[modelId].activeVersion = 0;
         v.status = VersionStatus.Retired;
         emit VersionRetired(modelId, version);
+        _pushVersion(modelId, version);
+        _pushModel(modelId);
     }
 
     /// @inheritdoc IModelRegistry
@@ -208,6 +223,7 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         // A candidate rolled out again (after an abort) starts from zero.
         delete _counters[modelId][plan.candidate];
         emit RolloutStarted(modelId, plan.candidate, champion, plan);
+        _pushModel(modelId);
     }
 
     /// @inheritdoc IModelRollouts
@@ -223,13 +239,13 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
     /// @inheritdoc IModelRollouts
     function abortRollout(bytes32 modelId) external {
         Rollout storage rollout = _running(modelId);
-        if (hasRole(GUARDIAN_ROLE, msg.sender) || hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
-            _endRollout(modelId, rollout, RolloutStatus.Aborted, "aborted by the guardian or the DAO");
-            return;
+        string memory reason = "aborted by the guardian or the DAO";
+        if (!hasRole(GUARDIAN_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            reason = _abortReason(rollout.plan, _counters[modelId][rollout.plan.candidate]);
+            if (bytes(reason).length == 0) revert ModelRegistryRolloutRuleNotMet(modelId, "abort rule");
         }
-        string memory reason = _abortReason(rollout.plan, _counters[modelId][rollout.plan.candidate]);
-        if (bytes(reason).length == 0) revert ModelRegistryRolloutRuleNotMet(modelId, "abort rule");
         _endRollout(modelId, rollout, RolloutStatus.Aborted, reason);
+        _pushModel(modelId);
     }
 
     /// @inheritdoc IModelRollouts
@@ -292,6 +308,101 @@ contract ModelRegistry is IModelRegistry, GuardianPausable {
         _models[modelId].rolloutCandidate = 0;
         if (status == RolloutStatus.Promoted) emit RolloutPromoted(modelId, rollout.plan.candidate, msg.sender);
         else emit RolloutAborted(modelId, rollout.plan.candidate, msg.sender, reason);
+    }
+
+    // ------------------------------------------------------------------ the markets' mirror
+
+    /// @inheritdoc IModelRegistry
+    function syncModel(bytes32 modelId, uint32[] calldata versions) external {
+        _existingModel(modelId);
+        for (uint256 i = 0; i < versions.length; ++i) {
+            _existing(modelId, versions[i]);
+            _pushVersion(modelId, versions[i]);
+        }
+        _pushModel(modelId);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function mirroredMarkets() external view returns (address[] memory) {
+        return _markets;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function mirrorWords(
+        bytes32 modelId,
+        uint32 version
+    ) external view returns (uint256 modelWord, uint256 versionWord) {
+        return (_modelWord(modelId), _versionWord(modelId, version));
+    }
+
+    /// @dev Adds a new holder of MARKET_ROLE to the markets pushed to (at most {MAX_MARKETS}).
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == MARKET_ROLE) {
+            if (_markets.length == MAX_MARKETS) revert ModelRegistryTooManyMarkets(account, MAX_MARKETS);
+            _markets.push(account);
+        }
+    }
+
+    /// @dev Drops a holder of MARKET_ROLE from the markets pushed to (its mirror stays as it was).
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == MARKET_ROLE) {
+            uint256 last = _markets.length - 1;
+            for (uint256 i = 0; i <= last; ++i) {
+                if (_markets[i] == account) {
+                    _markets[i] = _markets[last];
+                    break;
+                }
+            }
+            _markets.pop();
+        }
+    }
+
+    /// @dev The model word a market mirrors (see {ModelMirror}): the active version's terms and the
+    /// running rollout's candidate and share.
+    function _modelWord(bytes32 modelId) private view returns (uint256) {
+        Model storage model = _models[modelId];
+        uint32 active = model.activeVersion;
+        uint32 candidate = model.rolloutCandidate;
+        ModelVersion storage v = _versions[modelId][active];
+        return
+            ModelMirror.modelWord(
+                active,
+                v.minFee,
+                v.minMemoryMB,
+                candidate,
+                candidate == 0 ? 0 : _rollouts[modelId].plan.canaryBps
+            );
+    }
+
+    /// @dev The version word a market mirrors (see {ModelMirror}).
+    function _versionWord(bytes32 modelId, uint32 version) private view returns (uint256) {
+        ModelVersion storage v = _versions[modelId][version];
+        return ModelMirror.versionWord(uint8(v.status), v.sunsetAt, v.minFee, v.minMemoryMB);
+    }
+
+    /// @dev Pushes the model word to every market. An account without code (a holder of the role
+    /// that is not a market) has no mirror and is skipped.
+    function _pushModel(bytes32 modelId) private {
+        uint256 n = _markets.length;
+        if (n == 0) return;
+        uint256 word = _modelWord(modelId);
+        for (uint256 i = 0; i < n; ++i) {
+            address market = _markets[i];
+            if (market.code.length != 0) IInferenceMarket(market).syncModel(modelId, word);
+        }
+    }
+
+    /// @dev Pushes a version's word to every market (see {_pushModel}).
+    function _pushVersion(bytes32 modelId, uint32 version) private {
+        uint256 n = _markets.length;
+        if (n == 0) return;
+        uint256 word = _versionWord(modelId, version);
+        for (uint256 i = 0; i < n; ++i) {
+            address market = _markets[i];
+            if (market.code.length != 0) IInferenceMarket(market).syncVersion(modelId, version, word);
+        }
     }
 
     /// @inheritdoc IModelRegistry

@@ -332,6 +332,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             address(new InferenceMarketCourt(models, registry))
         );
         registry.grantRole(registry.MARKET_ROLE(), address(other));
+        _mirrorTo(address(other));
         (uint256 id, Job memory job) = _requestEth(1);
         (uint256 otherId, Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
         assertEq(id, otherId, "same id");

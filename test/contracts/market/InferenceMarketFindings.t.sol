@@ -433,6 +433,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
             address(new InferenceMarketCourt(models, registry))
         );
         registry.grantRole(registry.MARKET_ROLE(), address(m));
+        _mirrorTo(address(m));
     }
 
     function _retired() internal view returns (bytes memory) {

@@ -174,9 +174,6 @@ abstract contract InferenceMarketFixture is Test {
         models = new ModelRegistry(address(this), guardian, DEPRECATION);
         registry = new ProviderRegistry(address(this), guardian, stakeToken, uint128(MIN_STAKE), UNBONDING);
 
-        (modelId, ) = models.publishVersion(NAME, _versionParams());
-        models.activateVersion(modelId, 1);
-
         market = new InferenceMarket(
             address(this),
             guardian,
@@ -188,6 +185,10 @@ abstract contract InferenceMarketFixture is Test {
             address(new InferenceMarketCourt(models, registry))
         );
         registry.grantRole(registry.MARKET_ROLE(), address(market));
+        // Before any model is published: the registry pushes its mirror to the market from then on.
+        models.grantRole(models.MARKET_ROLE(), address(market));
+        (modelId, ) = models.publishVersion(NAME, _versionParams());
+        models.activateVersion(modelId, 1);
         _court().setTokenAllowed(address(payToken), true, 1e18);
 
         for (uint256 i = 0; i < NUM_PROVIDERS; ++i) {
@@ -208,6 +209,17 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     // ---------------------------------------------------------------- set-up helpers
+
+    /// @dev Gives another market `m` MARKET_ROLE on the model registry and pushes it the mirror of
+    /// every version of the fixture's model (a market granted the role after publication is not
+    /// synced by the grant).
+    function _mirrorTo(address m) internal {
+        models.grantRole(models.MARKET_ROLE(), m);
+        uint32 n = models.getModel(modelId).versionCount;
+        uint32[] memory versions = new uint32[](n);
+        for (uint32 v = 1; v <= n; ++v) versions[v - 1] = v;
+        models.syncModel(modelId, versions);
+    }
 
     function _versionParams() internal pure returns (IModelRegistry.VersionParams memory) {
         return

@@ -87,6 +87,8 @@ library MarketStack {
             address(new InferenceMarketCourt(s.models, s.registry))
         );
         s.registry.grantRole(s.registry.MARKET_ROLE(), address(s.market));
+        // Before any model is published: the registry pushes its mirror to the market from then on.
+        s.models.grantRole(s.models.MARKET_ROLE(), address(s.market));
         IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenA), true, 1e18);
         IInferenceMarketCourt(address(s.market)).setTokenAllowed(address(s.tokenB), true, 1e18);
         (s.modelId, ) = s.models.publishVersion(
