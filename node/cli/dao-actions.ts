@@ -3,8 +3,9 @@
  * default description, checked against the chain first so a proposal that could only fail is
  * refused before anyone votes on it.
  */
-import { encodeFunctionData, getAddress, type Abi } from "viem";
+import { encodeFunctionData, getAddress, type Abi, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../chain/artifacts.ts";
+import { eventsToHead } from "../chain/events.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
 import { ProviderStatus, ROLLOUT_STATUS, VERSION_STATUS, VersionStatus } from "../chain/statuses.ts";
 import type { Action } from "../dao/proposals.ts";
@@ -138,7 +139,7 @@ export async function actionsFor(
     }
     case "wind-down-market": {
       if (args.length > 1) throw new RequestError(`dao propose ${what} takes [<new market address>]`);
-      const { court, providers } = conclaveContracts(s.record, s.publicClient);
+      const { court, providers, models } = conclaveContracts(s.record, s.publicClient);
       if (await court.read.woundDown()) throw new RequestError("the market is already wound down");
       // windDown retires the market in the registry too (RETIRED_MARKET_ROLE: it still settles
       // the seats it opened, locks nothing new); its jobs run to their end, Open ones are refunded.
@@ -147,6 +148,28 @@ export async function actionsFor(
       if (args[0] !== undefined) {
         const next = getAddress(address("new market", args[0]));
         actions.push(call(s, "ProviderRegistry", "grantRole", [await providers.read.MARKET_ROLE(), next]));
+        // A market reads the ModelRegistry's mirror that the registry pushes to its MARKET_ROLE
+        // holders: the grant makes later changes reach the new market, and each model known now is
+        // pushed to it once (a model published after this proposal: anyone calls syncModel).
+        const mirrored = await models.read.mirroredMarkets();
+        const most = await models.read.MAX_MARKETS();
+        if (!mirrored.some((m) => getAddress(m) === next) && BigInt(mirrored.length) >= most)
+          throw new RequestError(
+            `the ModelRegistry already pushes to ${mirrored.length} markets (at most ${most}): revoke an old market's MARKET_ROLE there first`,
+          );
+        actions.push(call(s, "ModelRegistry", "grantRole", [await models.read.MARKET_ROLE(), next]));
+        const created = await eventsToHead(
+          s.publicClient,
+          models,
+          "ModelCreated",
+          BigInt(s.record.contracts.ModelRegistry!.block),
+        );
+        for (const l of created) {
+          const { modelId } = l.args as { modelId: Hex };
+          const { versionCount } = await models.read.getModel([modelId]);
+          const versions = Array.from({ length: versionCount }, (_, i) => i + 1);
+          actions.push(call(s, "ModelRegistry", "syncModel", [modelId, versions]));
+        }
         description += ` and give MARKET_ROLE to ${next}`;
       }
       return { actions, description };

@@ -398,10 +398,15 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
       /^Wind down the market 0x[0-9a-fA-F]{40} and give MARKET_ROLE to 0x000000000000000000000000000000000000bEEF \[ref:/,
     );
     const calls = (proposed.json.actions as { contract: string; call: string }[]).map((a) => `${a.contract}.${a.call}`);
-    expect(calls).to.deep.equal([
+    expect(calls.slice(0, 3)).to.deep.equal([
       "InferenceMarket.windDown()",
       `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
+      `ModelRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
     ]);
+    // The new market reads the model registry's mirror: every model published so far is pushed to it.
+    const synced = calls.slice(3);
+    expect(synced.length).to.be.greaterThan(0);
+    for (const c of synced) expect(c).to.match(/^ModelRegistry\.syncModel\(0x[0-9a-f]{64}, \[1(,\d+)*\]\)$/);
   });
 
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {

@@ -86,7 +86,8 @@ Kinds:
   wind-down-market [<new market>]   wind the market down for a migration (no new jobs; Open jobs
                                     refunded at once, the others run to their end, claims and
                                     withdrawals keep working), optionally giving MARKET_ROLE to
-                                    the new market in the same proposal`,
+                                    the new market on both registries in the same proposal and
+                                    pushing it the model registry's mirror of every model`,
     options: {
       description: { type: "string" },
       ...Object.fromEntries(PLAN_FLAGS.map((f) => [f, { type: "string" as const }])),
