@@ -321,18 +321,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
     }
 
     function test_submitAttestations_cannotReplayOnAnotherMarket() public {
-        InferenceMarket other = new InferenceMarket(
-            address(this),
-            guardian,
-            models,
-            registry,
-            treasury,
-            _defaultPolicy(),
-            _defaultChallengePolicy(),
-            address(new InferenceMarketCourt(models, registry))
-        );
-        registry.grantRole(registry.MARKET_ROLE(), address(other));
-        _mirrorTo(address(other));
+        InferenceMarket other = _secondMarket();
         (uint256 id, Job memory job) = _requestEth(1);
         (uint256 otherId, Job memory otherJob) = _requestOn(other, client, _req(1, address(0)));
         assertEq(id, otherId, "same id");

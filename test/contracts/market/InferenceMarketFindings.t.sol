@@ -422,18 +422,7 @@ contract InferenceMarketWindDownTest is CourtFixture {
 
     /// @dev A new market with the same registries, given MARKET_ROLE by the DAO.
     function _replacement() internal returns (InferenceMarket m) {
-        m = new InferenceMarket(
-            address(this),
-            guardian,
-            models,
-            registry,
-            treasury,
-            _defaultPolicy(),
-            _defaultChallengePolicy(),
-            address(new InferenceMarketCourt(models, registry))
-        );
-        registry.grantRole(registry.MARKET_ROLE(), address(m));
-        _mirrorTo(address(m));
+        m = _secondMarket();
     }
 
     function _retired() internal view returns (bytes memory) {

@@ -174,16 +174,7 @@ abstract contract InferenceMarketFixture is Test {
         models = new ModelRegistry(address(this), guardian, DEPRECATION);
         registry = new ProviderRegistry(address(this), guardian, stakeToken, uint128(MIN_STAKE), UNBONDING);
 
-        market = new InferenceMarket(
-            address(this),
-            guardian,
-            models,
-            registry,
-            treasury,
-            _defaultPolicy(),
-            _defaultChallengePolicy(),
-            address(new InferenceMarketCourt(models, registry))
-        );
+        market = _newMarket();
         registry.grantRole(registry.MARKET_ROLE(), address(market));
         // Before any model is published: the registry pushes its mirror to the market from then on.
         models.grantRole(models.MARKET_ROLE(), address(market));
@@ -213,6 +204,29 @@ abstract contract InferenceMarketFixture is Test {
     /// @dev Gives another market `m` MARKET_ROLE on the model registry and pushes it the mirror of
     /// every version of the fixture's model (a market granted the role after publication is not
     /// synced by the grant).
+    /// @dev A market on the fixture's registries with the default policies; no role granted yet.
+    function _newMarket() internal returns (InferenceMarket) {
+        return
+            new InferenceMarket(
+                address(this),
+                guardian,
+                models,
+                registry,
+                treasury,
+                _defaultPolicy(),
+                _defaultChallengePolicy(),
+                address(new InferenceMarketCourt(models, registry))
+            );
+    }
+
+    /// @dev Another market on the same registries, as the DAO would add one: MARKET_ROLE on the
+    /// provider registry, and on the model registry with the model's mirror pushed to it.
+    function _secondMarket() internal returns (InferenceMarket m) {
+        m = _newMarket();
+        registry.grantRole(registry.MARKET_ROLE(), address(m));
+        _mirrorTo(address(m));
+    }
+
     function _mirrorTo(address m) internal {
         models.grantRole(models.MARKET_ROLE(), m);
         uint32 n = models.getModel(modelId).versionCount;

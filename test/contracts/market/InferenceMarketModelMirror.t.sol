@@ -270,16 +270,7 @@ contract InferenceMarketModelMirrorTest is InferenceMarketFixture {
     // ------------------------------------------------------------------ markets of the registry
 
     function _otherMarket() internal returns (InferenceMarket m) {
-        m = new InferenceMarket(
-            address(this),
-            guardian,
-            models,
-            registry,
-            treasury,
-            _defaultPolicy(),
-            _defaultChallengePolicy(),
-            address(new InferenceMarketCourt(models, registry))
-        );
+        m = _newMarket();
         registry.grantRole(registry.MARKET_ROLE(), address(m));
     }
 
