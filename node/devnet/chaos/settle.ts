@@ -14,6 +14,8 @@ import type { DeploymentRecord } from "../../chain/deployment.ts";
 import type { Logger } from "../../log.ts";
 import { readLedger } from "./audit.ts";
 import { jobWords } from "../../attest/job-words.ts";
+import { revertName } from "../../chain/revert.ts";
+import { oneLine } from "../../errors.ts";
 
 interface SettleOptions {
   publicClient: PublicClient;
@@ -77,7 +79,7 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
         if (receipt.status === "success") finalizedByClients.push(id);
       } catch (err) {
         // Not finalizable yet, or a runner finalized it first: the next pass looks again.
-        finalizeError.set(id, errorName(err));
+        finalizeError.set(id, revertName(err, market.abi) ?? oneLine(err));
       }
     }
     await sleep(2_000);
@@ -93,12 +95,4 @@ export async function waitUntilFinal(opts: SettleOptions): Promise<SettleResult>
     }),
   );
   return { open: [...open.keys()], openDetails, finalizedByClients };
-}
-
-/** The custom error's name (or the first line of the message) of a failed simulate or write. */
-function errorName(err: unknown): string {
-  const e = err as { walk?: (f: (x: unknown) => boolean) => unknown; shortMessage?: string; message?: string };
-  const revert = e.walk?.((x) => typeof (x as { data?: { errorName?: string } }).data?.errorName === "string") as
-    { data: { errorName: string } } | undefined;
-  return revert?.data.errorName ?? (e.shortMessage ?? e.message ?? String(err)).split("\n")[0]!;
 }
