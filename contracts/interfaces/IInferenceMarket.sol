@@ -237,6 +237,11 @@ interface IInferenceMarketTypes {
     /// @notice The model registry pushed a version's word into this market's mirror: its status,
     /// sunset, minimum fee and memory (layout: {ModelMirror}).
     event VersionMirrored(bytes32 indexed modelId, uint32 indexed version, uint256 word);
+    /// @notice The provider registry pushed `provider`'s terms ({ProviderWord}, free collateral
+    /// left out) and the roster's size.
+    event ProviderMirrored(address indexed provider, uint256 terms, uint256 rosterSize);
+    /// @notice `amount` of the collateral held free for `provider` went back to the registry.
+    event CollateralReclaimed(address indexed provider, uint256 amount);
     /// @notice A seated provider's collateral was slashed: it did not reveal (always a fault), or
     /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral,
     /// or the provider's whole stake if a DAO slash left less) moved from the registry to this
@@ -345,6 +350,17 @@ interface IInferenceMarketTypes {
     error InferenceMarketNotResolvable(uint256 jobId, JobStatus status);
     /// @notice Only the model registry ({models}) pushes its mirror; `caller` is not it.
     error InferenceMarketNotModelRegistry(address caller);
+    /// @notice Only the provider registry may push providers or reclaim their collateral.
+    error InferenceMarketNotProviderRegistry(address caller);
+    /// @notice `provider` may take no seat: not an Approved roster member, exiting, or under the
+    /// registry's minimum stake.
+    error InferenceMarketProviderNotEligible(address provider);
+    /// @notice `provider` is frozen until `until`.
+    error InferenceMarketProviderFrozen(address provider, uint40 until);
+    /// @notice `provider` lacks the granted tags `missing` that the job requires.
+    error InferenceMarketProviderMissingTags(address provider, uint256 missing);
+    /// @notice `provider` has `memoryMB`, the job's version needs `required`.
+    error InferenceMarketProviderInsufficientMemory(address provider, uint32 memoryMB, uint32 required);
 }
 
 /// @title IInferenceMarketLinks

@@ -143,4 +143,46 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
         uint32 version,
         uint256 seed
     ) external view returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted);
+
+    /// @notice Mirrors what this market checks `provider` against ({ProviderWord}: roster slot,
+    /// freeze, memory and granted tags, all zero for a provider that may take no seat) and the
+    /// roster's size. Called by the provider registry on every change, so that deliveries,
+    /// commits and challenges read one word of this market instead of calling the registry.
+    /// The collateral the provider holds free here is kept.
+    /// @param provider The provider.
+    /// @param terms The registry's part of the provider's word.
+    /// @param rosterSize The roster's size.
+    function syncProvider(address provider, uint256 terms, uint256 rosterSize) external;
+
+    /// @notice Gives back up to `amount` of the collateral this market holds free for `provider`
+    /// (the provider registry only: for {IProviderRegistry-deallocate}, {IProviderRegistry-withdrawStake}
+    /// and {IProviderRegistry-slash}). Collateral held by open seats stays.
+    /// @param provider The provider.
+    /// @param amount The most to give back.
+    /// @return taken What was given back.
+    function reclaimCollateral(address provider, uint256 amount) external returns (uint256 taken);
+
+    /// @notice A provider as this market sees it: whether it may take a seat now (a roster
+    /// member at or above the minimum stake, not frozen), its granted tags (bits 0-63), memory,
+    /// roster place, and the collateral it holds free here (allocated, in no seat).
+    /// @param provider The provider.
+    /// @return eligible Whether it may take a seat now (given the collateral and the job's needs).
+    /// @return tags Granted tags, bits 0-63.
+    /// @return memoryMB Memory (capped at 2^24 - 1).
+    /// @return rosterIndex Its roster index (`type(uint256).max` when it may take no seat).
+    /// @return rosterSize The roster's size.
+    /// @return free Collateral held free here.
+    function providerCollateral(
+        address provider
+    )
+        external
+        view
+        returns (
+            bool eligible,
+            uint256 tags,
+            uint32 memoryMB,
+            uint256 rosterIndex,
+            uint256 rosterSize,
+            uint256 free
+        );
 }

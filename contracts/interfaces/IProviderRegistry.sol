@@ -10,8 +10,10 @@ import {IGuardianPausable} from "./IGuardianPausable.sol";
 /// @notice The compute-provider whitelist: stake in an ERC-20 fixed at deployment, capabilities,
 /// admission by the DAO (by vote, or automatically above a DAO-set stake), two-step exit with an
 /// unbonding period at least as long as the governance delay, a guardian freeze, slashing of free
-/// stake by the DAO, collateral locked and settled by DAO-authorised markets, and per-provider
-/// counters.
+/// stake by the DAO, stake allocated as collateral to DAO-authorised markets (which lock it per
+/// seat in their own storage and seize it for faults), and per-provider fault counters. What a
+/// market checks a provider against is pushed to it on every change
+/// ({IInferenceMarketCourt-syncProvider}).
 interface IProviderRegistry is IGuardianPausable {
     /// @notice Admission status. Exiting is tracked apart (`unbondingEndsAt != 0`).
     enum ProviderStatus {
@@ -22,13 +24,11 @@ interface IProviderRegistry is IGuardianPausable {
         Exited
     }
 
-    /// @notice How a provider's part in a job ended, for the counters. `Released` counts nothing:
-    /// the job ended without the provider being at fault or being paid (too few seats taken).
-    enum Outcome {
-        Served,
+    /// @notice A provider's proven fault in a job, for the counters: it revealed a result other
+    /// than the quorum's (or lost a challenge), or it did not reveal at all.
+    enum Fault {
         Disagreed,
-        Missed,
-        Released
+        Missed
     }
 
     /// @notice What a provider declares about its machine.
@@ -46,8 +46,8 @@ interface IProviderRegistry is IGuardianPausable {
         uint256 tags;
     }
 
-    /// @notice A provider's record. `stake` includes `locked` (collateral held by open jobs);
-    /// `locked <= stake` always. The provider is frozen while `block.timestamp < frozenUntil`.
+    /// @notice A provider's record. `stake` includes `locked` (stake allocated to markets: held by
+    /// their open seats, or free for their next ones); `locked <= stake` always. The provider is frozen while `block.timestamp < frozenUntil`.
     /// `tags` are the declared tags, `grantedTags` those the DAO granted (what jobs require).
     struct Provider {
         uint128 stake;
@@ -57,7 +57,6 @@ interface IProviderRegistry is IGuardianPausable {
         uint256 grantedTags;
         ProviderStatus status;
         uint32 memoryMB;
-        uint56 served;
         uint56 disagreed;
         uint56 missed;
         uint256 tags;
@@ -86,17 +85,16 @@ interface IProviderRegistry is IGuardianPausable {
     event ExitCancelled(address indexed provider);
     /// @notice A provider that exited withdrew its stake.
     event StakeWithdrawn(address indexed provider, uint256 amount);
-    /// @notice Collateral was locked for a job.
-    event CollateralLocked(address indexed provider, uint256 amount, uint256 newLocked);
-    /// @notice Collateral was released.
-    event CollateralReleased(address indexed provider, uint256 amount, uint256 newLocked);
+    /// @notice `amount` of the provider's stake was allocated to `market` as collateral; the
+    /// provider's allocated stake is now `newLocked`.
+    event CollateralAllocated(address indexed provider, address indexed market, uint256 amount, uint256 newLocked);
+    /// @notice `amount` of collateral `market` held free went back to the provider's free stake.
+    event CollateralDeallocated(address indexed provider, address indexed market, uint256 amount, uint256 newLocked);
     /// @notice Stake was slashed: by the DAO ({slash}, free stake only; the amount accrues to {slashedFunds}), or
-    /// seized for a faulty seat by the market `by` ({settle}; the amount went to that market).
+    /// seized for a faulty seat by the market `by` ({seize}; the amount went to that market).
     event ProviderSlashed(address indexed provider, address indexed by, uint256 amount, bytes32 reason);
-    /// @notice A counter was incremented.
-    event OutcomeRecorded(address indexed provider, Outcome outcome);
-    /// @notice The served counter grew by `count` (k = 1 deliveries).
-    event ServedRecorded(address indexed provider, uint256 count);
+    /// @notice A fault counter was incremented.
+    event FaultRecorded(address indexed provider, Fault fault);
     /// @notice The DAO changed the admission policy.
     event AdmissionPolicySet(bool autoAdmit, uint128 autoAdmitStake);
     /// @notice The DAO changed the minimum stake.
@@ -185,6 +183,13 @@ interface IProviderRegistry is IGuardianPausable {
     /// @notice A retired market (wound down, or its MARKET_ROLE revoked) locks no new collateral;
     /// it may only release and settle what it locked before ({settle}).
     error ProviderRegistryMarketRetired(address market);
+    /// @notice `market` holds neither MARKET_ROLE nor RETIRED_MARKET_ROLE.
+    error ProviderRegistryNotMarket(address market);
+    /// @notice `market` holds `available` of `provider`'s collateral free (or the provider has
+    /// `available` allocated in all), less than `amount`.
+    error ProviderRegistryInsufficientAllocation(address provider, address market, uint256 available, uint256 amount);
+    /// @notice Granting MARKET_ROLE to `market` would exceed `maximum` markets.
+    error ProviderRegistryTooManyMarkets(address market, uint256 maximum);
 
     /// @notice Registers the caller with `amount` of stake (pulled with transferFrom). It is
     /// Approved at once if the DAO's auto-admission is on and `amount` reaches its threshold,
@@ -285,46 +290,49 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param amount Tokens.
     function withdrawSlashed(address to, uint256 amount) external;
 
-    /// @notice Checks eligibility and locks `amount` of collateral (market only: MARKET_ROLE).
-    /// Reverts with the reason when the provider is not eligible (e.g. {ProviderRegistryFrozen}),
-    /// and with {ProviderRegistryMarketRetired} for a retired market.
+    /// @notice Allocates the provider's free stake to the calling market (MARKET_ROLE) as
+    /// collateral: all of it up to `maximum`, and at least `minimum` or it reverts
+    /// ({ProviderRegistryInsufficientFreeStake}). The market calls it when a seat needs more
+    /// collateral than it holds free for the provider, and checks the provider's terms itself.
+    /// Allocated stake cannot be withdrawn; the provider takes it back with {deallocate}, and
+    /// {withdrawStake} and {slash} take back what the markets hold free.
     /// @param provider The provider.
-    /// @param amount Collateral to lock.
-    /// @param requiredTags Tags the job requires.
-    /// @param minMemoryMB Memory the model version requires.
-    /// @return rosterIndex The provider's index in the roster (an eligible provider is a member).
-    /// @return rosterSize The number of roster members, for the market's assignment rule.
-    function lockCollateral(
-        address provider,
-        uint256 amount,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external returns (uint256 rosterIndex, uint256 rosterSize);
+    /// @param minimum The least to allocate (non-zero).
+    /// @param maximum The most to allocate.
+    /// @return amount The stake allocated.
+    function allocate(address provider, uint256 minimum, uint256 maximum) external returns (uint256 amount);
 
-    /// @notice Ends a provider's part in a job (a market, active or retired: MARKET_ROLE or
-    /// RETIRED_MARKET_ROLE, so that a replaced market still ends the seats it opened): releases
-    /// `collateral` (capped at what is locked), seizes `seizeAmount` of its stake (capped at the stake: settlement never
-    /// reverts here) and records the outcome. It works whatever the provider's state (frozen,
-    /// exiting, suspended): an open seat always ends. Seized stake
-    /// does not accrue to {slashedFunds}: it is transferred to the calling market, which credits
-    /// it to those the fault harmed (the client and the honest revealers). Only the DAO's
-    /// {slash} feeds {slashedFunds}. Since a DAO slash takes only free stake, `locked` is always
-    /// the sum of the open seats' collateral and a seat's seizure (at most its own collateral,
-    /// released first) never reaches the caps; they stay as a last line of defence.
+    /// @notice Takes `amount` of the collateral `market` holds free for the caller back into its
+    /// free stake (to allocate it to another market, or to be withdrawn). Not while frozen: a
+    /// stake that a slash proposal targets stays where the DAO can reach it.
+    /// @param market A market, active or retired.
+    /// @param amount The amount (reverts unless the market holds that much free).
+    function deallocate(address market, uint256 amount) external;
+
+    /// @notice Seizes `amount` of the provider's allocated stake for a proven fault (a market,
+    /// active or retired, for the seats it opened) and counts the fault. The tokens go to the
+    /// calling market, which credits them to those the fault harmed (the client and the honest
+    /// revealers); only the DAO's {slash} feeds {slashedFunds}. It works whatever the
+    /// provider's state (frozen, exiting, suspended): an open seat always ends.
     /// @param provider The provider.
-    /// @param collateral Collateral to release.
-    /// @param seizeAmount Stake tokens to move to the caller (capped at the stake).
-    /// @param outcome The outcome to count.
+    /// @param amount Stake tokens to move to the caller (0 only counts the fault).
+    /// @param fault The fault to count.
     /// @param reason Reason code for the {ProviderSlashed} event.
-    function settle(
-        address provider,
-        uint256 collateral,
-        uint256 seizeAmount,
-        Outcome outcome,
-        bytes32 reason
-    ) external;
+    function seize(address provider, uint256 amount, Fault fault, bytes32 reason) external;
 
-    /// @notice A provider's stake not locked as collateral (0 if it has none).
+    /// @notice Pushes each provider's terms to every active market again (anyone): for a market
+    /// granted MARKET_ROLE after the providers registered, or any doubt about a mirror.
+    /// @param accounts The providers.
+    function syncProviders(address[] calldata accounts) external;
+
+    /// @notice Every account granted MARKET_ROLE, active or retired, in the order granted.
+    /// @return The markets.
+    function markets() external view returns (address[] memory);
+
+    /// @notice The most markets MARKET_ROLE can be granted to, counting retired ones.
+    function MAX_MARKETS() external view returns (uint256);
+
+    /// @notice A provider's stake not allocated to any market (0 if it has none).
     /// @param provider The provider.
     function freeStakeOf(address provider) external view returns (uint256);
 
@@ -337,15 +345,9 @@ interface IProviderRegistry is IGuardianPausable {
     /// @return The token.
     function stakeToken() external view returns (IERC20);
 
-    /// @notice Counts `count` served jobs (a market, active or retired). The market checks
-    /// eligibility with {providerTerms} first, once per provider for a batch.
-    /// @param provider The provider.
-    /// @param count Jobs served.
-    function recordServed(address provider, uint256 count) external;
-
     /// @notice Retires the calling market (finding 12): it leaves MARKET_ROLE for
-    /// RETIRED_MARKET_ROLE, so it can lock no new collateral but still releases and settles the
-    /// collateral of the seats it opened ({settle}), and its jobs run to completion. Called by a
+    /// RETIRED_MARKET_ROLE, so it can be allocated no new collateral but still seizes for the
+    /// seats it opened ({seize}), and its jobs run to completion. Called by a
     /// market that winds down ({IInferenceMarketCourt-windDown}); a no-op for a market already
     /// retired. The DAO's `revokeRole(MARKET_ROLE, market)` retires a market the same way.
     function retireMarket() external;
@@ -382,33 +384,6 @@ interface IProviderRegistry is IGuardianPausable {
     /// @return index Its roster index.
     function rosterIndexOf(address provider) external view returns (bool member, uint256 index);
 
-    /// @notice Reverts with the reason if `provider` may not take a job with these requirements
-    /// and this much collateral: it must be Approved, not exiting, not frozen, stake at least `minStake`, have
-    /// `collateral` of unlocked stake, every required tag granted by the DAO and enough memory.
-    /// @param provider The provider.
-    /// @param collateral Collateral the job locks.
-    /// @param requiredTags Tags the job requires.
-    /// @param minMemoryMB Memory the model version requires.
-    function checkEligible(
-        address provider,
-        uint256 collateral,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external view;
-
-    /// @notice Whether `provider` may take a job with these requirements and this collateral.
-    /// @param provider The provider.
-    /// @param collateral Collateral the job locks.
-    /// @param requiredTags Tags the job requires.
-    /// @param minMemoryMB Memory the model version requires.
-    /// @return True if eligible.
-    function isEligible(
-        address provider,
-        uint256 collateral,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external view returns (bool);
-
     /// @notice A provider's record.
     /// @param provider The provider.
     /// @return The record.
@@ -424,11 +399,11 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param provider The provider.
     /// @return True while `block.timestamp < frozenUntil`.
     function isFrozen(address provider) external view returns (bool);
-    /// @notice Role of the markets allowed to lock and settle collateral and count outcomes.
+    /// @notice Role of the markets that may be allocated collateral, seize it and count faults.
     function MARKET_ROLE() external view returns (bytes32);
 
-    /// @notice Role of retired markets (finding 12): they may release and settle the collateral
-    /// of the seats they opened, and count outcomes, but lock no new collateral. A market gets it
+    /// @notice Role of retired markets (finding 12): they may seize for the seats they opened and
+    /// count faults, but are allocated no new collateral. A market gets it
     /// when it leaves MARKET_ROLE, however it leaves ({retireMarket}, or the DAO's `revokeRole`),
     /// so that a migration never strands a job's escrow or collateral. The DAO may revoke it too
     /// (cutting a faulty market off entirely, at the price of its open seats).

@@ -11,6 +11,7 @@ import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
 import {JobWords} from "./JobWords.sol";
 import {JobWord, JobWordLib} from "./JobWord.sol";
+import {ProviderWord} from "./ProviderWord.sol";
 
 /// @title InferenceMarket
 /// @notice Escrowed inference jobs. See {IInferenceMarket}; challenges of k = 1 results
@@ -135,7 +136,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         _credit(job.client(), job.token(), amount);
         _clearSeats(jobId, seats.length);
         emit JobCancelled(jobId, amount);
-        _releaseSeats(jobId, job, seats);
+        _releaseSeats(job, seats);
     }
 
     // ------------------------------------------------------------------ the model registry's mirror
@@ -260,7 +261,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
                 (SeatView[] memory seats, , ) = _loadSeats(jobId, word);
                 _refund(jobId, job, word);
                 _clearSeats(jobId, seats.length);
-                _releaseSeats(jobId, job, seats);
+                _releaseSeats(job, seats);
                 return;
             }
             word = _startReveal(jobId, job, word, job.commitDeadline());
@@ -325,8 +326,10 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256[6] calldata job,
         address provider
     ) external view returns (bool member, uint256 rank, uint40 opensAt) {
-        (, , , uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(provider);
-        if (rosterIndex >= rosterSize) return (false, 0, 0);
+        uint256 slot = ProviderWord.rosterSlot(_providerWords[provider]);
+        uint256 rosterSize = _rosterSize;
+        if (slot == 0 || slot > rosterSize) return (false, 0, 0);
+        uint256 rosterIndex = slot - 1;
         (rank, opensAt, ) = _rank(
             job.seed(),
             job.redundancy(),
@@ -628,13 +631,15 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         (uint256 jobId, uint256[6] calldata job, bytes32 resultHash) = _itemFields(items, start);
         uint256 jobHash = _jobHash(jobId, job);
         bytes4 reason = _batchItemError(jobId, jobHash, job, payee);
+        if (reason == IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector && _topUp(payee, job)) {
+            reason = bytes4(0);
+        }
         if (reason != bytes4(0)) {
             emit AttestationRejected(jobId, payee.provider, reason);
             return false;
         }
         _deliverBound(jobId, jobHash, payee.provider, resultHash, items[start + OWN_ITEM_FIXED:refEnd]);
         payee.free -= job.collateral();
-        payee.locking += job.collateral();
         return true;
     }
 
@@ -652,17 +657,12 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
     }
 
-    /// @dev A provider's terms and free stake as read once per batch, and the collateral its
-    /// delivered items lock.
+    /// @dev A provider's word as read once per batch, and its free collateral as the batch's
+    /// items take it.
     struct Payee {
         address provider;
-        bool active;
-        uint32 memoryMB;
-        uint256 tags;
+        uint256 word;
         uint256 free;
-        uint256 locking;
-        uint256 rosterIndex;
-        uint256 rosterSize;
     }
 
     /// @dev A batch's providers.
@@ -671,27 +671,38 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         uint256 payeeCount;
     }
 
-    /// @dev The batch's entry for `provider`, reading its terms from the registry the first time
-    /// (after flushing the batch's totals if the table is full).
+    /// @dev The batch's entry for `provider`, reading its word the first time (after writing
+    /// back the table's words if it is full).
     function _payee(Batch memory b, address provider) private returns (Payee memory payee) {
         for (uint256 i = b.payeeCount; i > 0; --i) {
             if (b.payees[i - 1].provider == provider) return b.payees[i - 1];
         }
         if (b.payeeCount == BATCH_PAYEES) _flush(b);
-        (bool active, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize) = providers.providerTerms(
-            provider
-        );
-        uint256 free = active ? providers.freeStakeOf(provider) : 0;
-        payee = Payee(provider, active, memoryMB, tags, free, 0, rosterIndex, rosterSize);
+        uint256 w = _providerWords[provider];
+        payee = Payee(provider, w, ProviderWord.free(w));
         b.payees[b.payeeCount++] = payee;
     }
 
-    /// @dev Locks the collateral of each provider's delivered items in the registry, and empties
-    /// the table (a provider seen again has its terms read again).
+    /// @dev Allocates the payee's free stake in the registry when an item needs more collateral
+    /// than its word holds; returns whether the item is now covered.
+    function _topUp(Payee memory payee, uint256[6] calldata job) private returns (bool) {
+        uint256 need = job.collateral() - payee.free;
+        try providers.allocate(payee.provider, need, ProviderWord.MAX_FREE - payee.free) returns (uint256 added) {
+            payee.free += added;
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    /// @dev Writes back the free collateral of each provider in the table, and empties it (a
+    /// provider seen again has its word read again).
     function _flush(Batch memory b) private {
         for (uint256 i = 0; i < b.payeeCount; ++i) {
             Payee memory payee = b.payees[i];
-            if (payee.locking != 0) providers.lockCollateral(payee.provider, payee.locking, 0, 0);
+            if (payee.free != ProviderWord.free(payee.word)) {
+                _providerWords[payee.provider] = ProviderWord.withFree(payee.word, payee.free);
+            }
         }
         b.payeeCount = 0;
     }
@@ -712,15 +723,19 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (status != JobStatus.Open) return InferenceMarketInvalidStatus.selector;
         if (job.redundancy() != 1) return InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > job.deadline()) return InferenceMarketDeadlinePassed.selector;
-        if (!payee.active) return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
-        if (job.requiredTags() & ~payee.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
-        if (payee.memoryMB < job.minMemoryMB()) return IProviderRegistry.ProviderRegistryInsufficientMemory.selector;
-        if (payee.free < job.collateral()) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        uint256 w = payee.word;
+        uint256 slot = ProviderWord.rosterSlot(w);
+        if (slot == 0) return InferenceMarketProviderNotEligible.selector;
+        if (block.timestamp < ProviderWord.frozenUntil(w)) return InferenceMarketProviderFrozen.selector;
+        if (job.requiredTags() & ~ProviderWord.tags(w) != 0) return InferenceMarketProviderMissingTags.selector;
+        if (ProviderWord.memoryMB(w) < job.minMemoryMB()) return InferenceMarketProviderInsufficientMemory.selector;
         (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
-            (, , bool open) = _rank(seed, k, window, requestedAt, payee.rosterIndex, payee.rosterSize);
+            (, , bool open) = _rank(seed, k, window, requestedAt, slot - 1, _rosterSize);
             if (!open) return InferenceMarketNotAssigned.selector;
         }
+        // Last: a shortfall is topped up from the registry by the caller.
+        if (payee.free < job.collateral()) return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
         return bytes4(0);
     }
 

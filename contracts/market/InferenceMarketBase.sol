@@ -13,6 +13,7 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 import {JobWords} from "./JobWords.sol";
 import {JobWord, JobWordLib} from "./JobWord.sol";
 import {ModelMirror} from "./ModelMirror.sol";
+import {ProviderWord} from "./ProviderWord.sol";
 
 /// @title InferenceMarketBase
 /// @notice The storage and the shared internals of the inference market: {InferenceMarket} and its
@@ -115,6 +116,10 @@ abstract contract InferenceMarketBase is
     /// @dev Shares {_collateralPerJob}'s slot: both are snapshotted into each job at request.
     uint32 internal _challengeWindow;
 
+    /// @dev The provider registry's roster size, pushed with every provider ({syncProvider}).
+    /// Shares {_collateralPerJob}'s slot.
+    uint32 internal _rosterSize;
+
     /// @dev The rest of the challenge policy, read only when a challenge is made.
     uint8 internal _jurySize;
 
@@ -152,6 +157,11 @@ abstract contract InferenceMarketBase is
     }
 
     mapping(bytes32 modelId => MirroredModel) internal _mirror;
+
+    /// @dev Each provider's word ({ProviderWord}): the registry's terms and the collateral held
+    /// free here. A seat's collateral is in neither the word nor the registry's free stake: the
+    /// seat's own event records the lock, and the settlement gives it back or seizes it.
+    mapping(address provider => uint256 word) internal _providerWords;
 
     /// @dev {IModelRegistry-jobTermsFor} computed from the mirror: the same rule on the same
     /// values. A version-0 request that is not drawn as a canary reads the model word alone.
@@ -207,17 +217,41 @@ abstract contract InferenceMarketBase is
             if (address(uint160(_seats[jobId][i])) == msg.sender)
                 revert InferenceMarketAlreadySeated(jobId, msg.sender);
         }
-        // The registry's one call checks eligibility (naming the exact reason), locks the
-        // collateral and gives the roster place; a revert below undoes the lock.
-        (uint256 rosterIndex, uint256 rosterSize) = providers.lockCollateral(
-            msg.sender,
-            job.collateral(),
-            job.requiredTags(),
-            job.minMemoryMB()
-        );
+        // A revert below undoes the lock.
+        uint256 rosterIndex = _lockFor(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         if (window == 0) return;
-        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, startedAt, rosterIndex, rosterSize);
+        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, startedAt, rosterIndex, _rosterSize);
         if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
+    }
+
+    /// @dev Checks `provider` against the job's needs on its word and takes `amount` of its free
+    /// collateral for a seat, first allocating all of its free stake in the registry (up to the
+    /// word's room) when the word holds too little; returns its roster index.
+    function _lockFor(
+        address provider,
+        uint256 amount,
+        uint256 requiredTags,
+        uint32 minMemoryMB
+    ) internal returns (uint256 rosterIndex) {
+        uint256 w = _providerWords[provider];
+        uint256 slot = ProviderWord.rosterSlot(w);
+        if (slot == 0) revert InferenceMarketProviderNotEligible(provider);
+        uint40 until = ProviderWord.frozenUntil(w);
+        if (block.timestamp < until) revert InferenceMarketProviderFrozen(provider, until);
+        uint256 missing = requiredTags & ~ProviderWord.tags(w);
+        if (missing != 0) revert InferenceMarketProviderMissingTags(provider, missing);
+        uint32 memoryMB = ProviderWord.memoryMB(w);
+        if (memoryMB < minMemoryMB) revert InferenceMarketProviderInsufficientMemory(provider, memoryMB, minMemoryMB);
+        uint256 free = ProviderWord.free(w);
+        if (free < amount) free += providers.allocate(provider, amount - free, ProviderWord.MAX_FREE - free);
+        _providerWords[provider] = ProviderWord.withFree(w, free - amount);
+        return slot - 1;
+    }
+
+    /// @dev Gives a seat's collateral back to the provider's free collateral here.
+    function _release(address provider, uint256 amount) internal {
+        // free + amount ≤ the allocation, which the registry caps below 2^96 per market.
+        if (amount != 0) _providerWords[provider] += amount;
     }
 
     /// @dev Reveals the caller's seat (a k > 1 seat or a jury seat) and returns the job word
@@ -373,9 +407,9 @@ abstract contract InferenceMarketBase is
         }
     }
 
-    /// @dev Marks the faulty seats (silent, or revealed otherwise than a quorum) and reads what
-    /// each can lose now: the collateral, or less if a DAO slash left less stake. Views only.
-    function _classify(Round memory r, SeatView[] memory seats, uint256 collateral) internal view {
+    /// @dev Marks the faulty seats (silent, or revealed otherwise than a quorum); each loses its
+    /// collateral, which is allocated stake that no slash can take first.
+    function _classify(Round memory r, SeatView[] memory seats, uint256 collateral) internal pure {
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
             if (seat.revealed && (!r.quorum || seat.resultHash == r.winner)) {
@@ -383,26 +417,23 @@ abstract contract InferenceMarketBase is
                 continue;
             }
             seat.faulty = true;
-            if (collateral == 0) continue;
-            uint256 stake = providers.stakeOf(seat.provider);
-            seat.seized = stake < collateral ? stake : collateral;
-            r.pool += seat.seized;
+            seat.seized = collateral;
+            r.pool += collateral;
         }
     }
 
-    /// @dev The registry releases each seat's collateral, counts its outcome, and moves each
-    /// faulty seat's seized stake here; the tokens must back the pool credited before.
+    /// @dev Gives each sound seat's collateral back here, and has the registry seize each faulty
+    /// seat's collateral (moved here) and count its fault; the tokens must back the pool
+    /// credited before.
     function _settleSeats(uint256 jobId, uint256 collateral, SeatView[] memory seats, Round memory r) internal {
         uint256 held = r.pool != 0 ? _stake.balanceOf(address(this)) : 0;
-        IProviderRegistry.Outcome kept =
-            r.quorum ? IProviderRegistry.Outcome.Served : IProviderRegistry.Outcome.Released;
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatView memory seat = seats[i];
             if (seat.faulty) {
-                providers.settle(seat.provider, collateral, seat.seized, _fault(seat), bytes32(jobId));
+                providers.seize(seat.provider, seat.seized, _fault(seat), bytes32(jobId));
                 emit SeatSlashed(jobId, seat.provider, seat.seized, seat.revealed);
             } else {
-                providers.settle(seat.provider, collateral, 0, kept, bytes32(jobId));
+                _release(seat.provider, collateral);
             }
         }
         if (r.pool != 0) {
@@ -461,22 +492,14 @@ abstract contract InferenceMarketBase is
         }
     }
 
-    function _fault(SeatView memory seat) internal pure returns (IProviderRegistry.Outcome) {
-        return seat.revealed ? IProviderRegistry.Outcome.Disagreed : IProviderRegistry.Outcome.Missed;
+    function _fault(SeatView memory seat) internal pure returns (IProviderRegistry.Fault) {
+        return seat.revealed ? IProviderRegistry.Fault.Disagreed : IProviderRegistry.Fault.Missed;
     }
 
-    /// @dev Releases every seat's collateral with no fault and no counter: too few seats were
-    /// taken for the job to run.
-    function _releaseSeats(uint256 jobId, uint256[6] calldata job, SeatView[] memory seats) internal {
-        for (uint256 i = 0; i < seats.length; ++i) {
-            providers.settle(
-                seats[i].provider,
-                job.collateral(),
-                0,
-                IProviderRegistry.Outcome.Released,
-                bytes32(jobId)
-            );
-        }
+    /// @dev Gives every seat's collateral back, with no fault: too few seats were taken for the
+    /// job to run.
+    function _releaseSeats(uint256[6] calldata job, SeatView[] memory seats) internal {
+        for (uint256 i = 0; i < seats.length; ++i) _release(seats[i].provider, job.collateral());
     }
 
     /// @dev Credits have no event of their own: the event of the change that causes them says

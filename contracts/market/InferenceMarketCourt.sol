@@ -8,6 +8,7 @@ import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {InferenceMarketBase} from "./InferenceMarketBase.sol";
 import {JobWords} from "./JobWords.sol";
 import {JobWord, JobWordLib} from "./JobWord.sol";
+import {ProviderWord} from "./ProviderWord.sol";
 
 /// @title InferenceMarketCourt
 /// @notice Challenges of k = 1 results and their juries ({IInferenceMarketCourt}). Deployed once
@@ -52,7 +53,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (block.timestamp > endsAt) revert InferenceMarketChallengeWindowClosed(jobId, endsAt);
         if (msg.sender == provider) revert InferenceMarketJuryExcluded(jobId, msg.sender);
         // The bond is the job's collateral; the challenger must be eligible to serve the job.
-        providers.lockCollateral(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
+        _lockFor(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         Terms storage t = _terms;
         Challenge memory ch = Challenge({
             provider: provider,
@@ -247,7 +248,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         Round memory r,
         uint256[6] calldata job,
         Challenge calldata ch
-    ) private view returns (Verdict memory v) {
+    ) private pure returns (Verdict memory v) {
         if (!r.quorum) {
             v.outcome = ChallengeOutcome.Inconclusive;
             return v;
@@ -257,8 +258,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         } else {
             (v.outcome, v.loser) = (ChallengeOutcome.ProviderWrong, ch.provider);
         }
-        uint256 stake = providers.stakeOf(v.loser);
-        v.seized = stake < job.collateral() ? stake : job.collateral();
+        v.seized = job.collateral();
         v.perJuror = ch.juryFee;
         if (r.agreeing * v.perJuror > v.seized) v.perJuror = v.seized / r.agreeing;
         uint256 rest = v.seized - r.agreeing * v.perJuror;
@@ -282,18 +282,11 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         if (v.toClient != 0) _credit(client, stake, v.toClient);
     }
 
-    /// @dev Ends a party's part in a resolved challenge: releases its `collateral`, and seizes
-    /// `seized` of it and counts a disagreement if it `lost`; else counts `kept`.
-    function _settleParty(
-        uint256 jobId,
-        address party,
-        uint256 collateral,
-        bool lost,
-        uint256 seized,
-        IProviderRegistry.Outcome kept
-    ) private {
-        IProviderRegistry.Outcome outcome = lost ? IProviderRegistry.Outcome.Disagreed : kept;
-        providers.settle(party, collateral, lost ? seized : 0, outcome, bytes32(jobId));
+    /// @dev Ends a party's part in a resolved challenge: seizes its collateral (all of it is
+    /// `seized`) and counts a disagreement if it `lost`, else gives its collateral back.
+    function _settleParty(uint256 jobId, address party, uint256 collateral, bool lost, uint256 seized) private {
+        if (lost) providers.seize(party, seized, IProviderRegistry.Fault.Disagreed, bytes32(jobId));
+        else _release(party, collateral);
     }
 
     /// @dev Releases the parties' collateral and bond, seizing the loser's (checked to arrive).
@@ -301,8 +294,8 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         uint256 held = v.seized != 0 ? _stake.balanceOf(address(this)) : 0;
         bool providerLost = v.outcome == ChallengeOutcome.ProviderWrong;
         bool challengerLost = v.outcome == ChallengeOutcome.ProviderRight;
-        _settleParty(jobId, ch.provider, collateral, providerLost, v.seized, IProviderRegistry.Outcome.Served);
-        _settleParty(jobId, ch.challenger, collateral, challengerLost, v.seized, IProviderRegistry.Outcome.Released);
+        _settleParty(jobId, ch.provider, collateral, providerLost, v.seized);
+        _settleParty(jobId, ch.challenger, collateral, challengerLost, v.seized);
         if (v.loser != address(0)) emit SeatSlashed(jobId, v.loser, v.seized, true);
         if (v.seized != 0) {
             uint256 received = _stake.balanceOf(address(this)) - held;
@@ -333,7 +326,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         Verdict memory v; // Inconclusive, nothing seized
         v.outcome = ChallengeOutcome.Inconclusive;
         emit ChallengeResolved(jobId, ChallengeOutcome.Inconclusive, bytes32(0), 0, 0, 0, 0);
-        _releaseSeats(jobId, job, seats);
+        _releaseSeats(job, seats);
         _settleParties(jobId, job.collateral(), ch, v);
         _countRollout(jobId, job, IModelRollouts.JobOutcome.Settled);
     }
@@ -350,8 +343,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             _jobs[c.jobId] = word.withStatus(JobStatus.Settled);
             _payDelivery(c.job, c.provider);
             emit DeliveryClaimed(c.jobId, c.provider, c.job.feePerProvider());
-            // Per item, after its effects: the registry is trusted and the guard is held.
-            providers.settle(c.provider, c.job.collateral(), 0, IProviderRegistry.Outcome.Served, bytes32(c.jobId));
+            _release(c.provider, c.job.collateral());
             _countRollout(c.jobId, c.job, IModelRollouts.JobOutcome.Settled);
             ++claimed;
         }
@@ -409,6 +401,44 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         returns (uint32 resolved, bool accepting, uint96 minFee, uint32 minMemoryMB, bool counted)
     {
         return _mirrorTerms(modelId, version, seed);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function syncProvider(address provider, uint256 terms, uint256 rosterSize) external onlyDelegated {
+        if (msg.sender != address(providers)) revert InferenceMarketNotProviderRegistry(msg.sender);
+        uint256 w = _providerWords[provider];
+        uint256 synced = (w & ProviderWord.FREE_MASK) | terms;
+        if (synced != w) _providerWords[provider] = synced;
+        // The registry's roster is below 2^32 members (its slot is 32 bits).
+        if (_rosterSize != rosterSize) _rosterSize = uint32(rosterSize);
+        emit ProviderMirrored(provider, terms, rosterSize);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function reclaimCollateral(address provider, uint256 amount) external onlyDelegated returns (uint256 taken) {
+        if (msg.sender != address(providers)) revert InferenceMarketNotProviderRegistry(msg.sender);
+        uint256 w = _providerWords[provider];
+        uint256 free = ProviderWord.free(w);
+        taken = free < amount ? free : amount;
+        if (taken == 0) return 0;
+        _providerWords[provider] = ProviderWord.withFree(w, free - taken);
+        emit CollateralReclaimed(provider, taken);
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    function providerCollateral(
+        address provider
+    )
+        external
+        view
+        onlyDelegated
+        returns (bool eligible, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize, uint256 free)
+    {
+        uint256 w = _providerWords[provider];
+        uint256 slot = ProviderWord.rosterSlot(w);
+        eligible = slot != 0 && block.timestamp >= ProviderWord.frozenUntil(w);
+        rosterIndex = slot == 0 ? type(uint256).max : slot - 1;
+        return (eligible, ProviderWord.tags(w), ProviderWord.memoryMB(w), rosterIndex, _rosterSize, ProviderWord.free(w));
     }
 
     /// @inheritdoc IInferenceMarketCourt

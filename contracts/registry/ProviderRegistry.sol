@@ -8,7 +8,9 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
+import {IInferenceMarketCourt} from "../interfaces/IInferenceMarketCourt.sol";
 import {GuardianPausable} from "../governance/GuardianPausable.sol";
+import {ProviderWord} from "../market/ProviderWord.sol";
 
 /// @title ProviderRegistry
 /// @notice The compute-provider whitelist. See {IProviderRegistry}.
@@ -18,9 +20,11 @@ import {GuardianPausable} from "../governance/GuardianPausable.sol";
 /// into or out of that condition updates it in O(1) ({_syncRoster}). Unbonding stake
 /// stays in `stake` (and slashable) until withdrawn, for at least the governance delay, so a
 /// slash proposed when a provider asks to exit executes before it can withdraw.
-/// Invariant: `locked <= stake`, and `locked` is the sum of the collateral of the provider's
-/// open seats: the DAO slashes only free stake ({slash}), and a market seizes at most a seat's
-/// own collateral, released in the same call ({settle}).
+/// Invariant: `locked <= stake`, and `locked` is the stake the provider allocated to markets
+/// ({allocate}): the sum over markets of their seats' collateral and their free collateral. The
+/// DAO slashes free stake, reclaiming the markets' free collateral first ({slash}); a market
+/// seizes at most a seat's collateral, which is allocated stake ({seize}). Every change of what
+/// a market checks a provider against is pushed to the markets ({IInferenceMarketCourt-syncProvider}).
 /// The guardian's pause stops new registrations only; stake can always be added and exited, and
 /// withdrawn unless the provider is frozen ({freeze}).
 contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuardTransient {
@@ -34,13 +38,15 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     uint40 public constant MAX_UNBONDING_PERIOD = 180 days;
     /// @inheritdoc IProviderRegistry
     uint40 public constant MAX_FREEZE_PERIOD = 180 days;
+    /// @inheritdoc IProviderRegistry
+    uint256 public constant MAX_MARKETS = 8;
     uint256 private constant MAX_METADATA_URI_LENGTH = 256;
 
     /// @inheritdoc IProviderRegistry
     IERC20 public immutable stakeToken;
     /// @inheritdoc IProviderRegistry
     uint128 public minStake;
-    /// @dev Shares {minStake}'s slot: {providerTerms} and {lockCollateral} read both at once.
+    /// @dev Shares {minStake}'s slot: {providerTerms} and the pushes read both at once.
     uint32 private _rosterSize;
     /// @inheritdoc IProviderRegistry
     uint128 public autoAdmitStake;
@@ -61,17 +67,15 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     uint256 public autoGrantMask;
 
-    /// @dev A {Provider} as stored: the counters are 40 and 32 bits (1.1e12 served, 4.3e9
-    /// disagreements or misses, each a paid transaction) so that the roster slot (index + 1,
-    /// 0 = not a member) and the freeze fit in the word that {providerTerms} and
-    /// {lockCollateral} read anyway.
+    /// @dev A {Provider} as stored: the fault counters are 32 bits (4.3e9 disagreements or misses,
+    /// each a paid transaction), so that the roster slot (index + 1, 0 = not a member) and the
+    /// freeze fit in the word that {providerTerms} and the pushes read anyway.
     struct Record {
         uint128 stake;
         uint128 locked;
         uint40 unbondingEndsAt;
         ProviderStatus status;
         uint32 memoryMB;
-        uint40 served;
         uint32 disagreed;
         uint32 missed;
         uint32 rosterSlot;
@@ -86,6 +90,10 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     mapping(address provider => Record) private _providers;
     /// @dev The roster: Approved providers that are not exiting, in slots 0 .. _rosterSize - 1.
     mapping(uint256 index => address provider) private _rosterAt;
+    /// @dev Every account granted MARKET_ROLE, in the order granted (at most {MAX_MARKETS}): the
+    /// active ones are pushed to, and all may hold allocated stake (a retired market keeps what
+    /// its open seats hold until they end).
+    address[] private _markets;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -144,8 +152,9 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
             p.status = ProviderStatus.Approved;
             emit ProviderStatusChanged(msg.sender, ProviderStatus.Pending, ProviderStatus.Approved);
             _grant(p, msg.sender, p.tags & autoGrantMask);
-            _syncRoster(p, msg.sender);
         }
+        // The roster, and whether the stake now reaches the minimum, as the markets see it.
+        _syncRoster(p, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -154,6 +163,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         _checkMetadataURI(metadataURI);
         _writeCapabilities(p, caps, metadataURI);
         emit CapabilitiesUpdated(msg.sender, caps, metadataURI);
+        _push(p, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -185,8 +195,10 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         uint40 endsAt = p.unbondingEndsAt;
         if (endsAt == 0) revert ProviderRegistryNotExiting(msg.sender);
         if (block.timestamp < endsAt) revert ProviderRegistryUnbonding(msg.sender, endsAt);
-        if (p.locked != 0) revert ProviderRegistryCollateralLocked(msg.sender, p.locked);
         if (block.timestamp < p.frozenUntil) revert ProviderRegistryFrozen(msg.sender, p.frozenUntil);
+        // Takes back what the markets hold free; what their open seats hold stays locked.
+        if (p.locked != 0) _reclaim(p, msg.sender, p.locked);
+        if (p.locked != 0) revert ProviderRegistryCollateralLocked(msg.sender, p.locked);
 
         uint128 amount = p.stake;
         ProviderStatus old = p.status;
@@ -216,7 +228,9 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     /// @inheritdoc IProviderRegistry
     function setGrantedTags(address provider, uint256 tags) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _grant(_registered(provider), provider, tags);
+        Record storage p = _registered(provider);
+        _grant(p, provider, tags);
+        _push(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -289,6 +303,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         until = SafeCast.toUint40(block.timestamp + period);
         p.frozenUntil = until;
         emit ProviderFrozen(provider, msg.sender, until);
+        _push(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -298,15 +313,20 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         // Ends now rather than at 0: the guardian's cooldown then runs from the DAO's decision.
         p.frozenUntil = uint40(block.timestamp);
         emit ProviderUnfrozen(provider);
+        _push(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
     function slash(address provider, uint256 amount, bytes32 reason) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Record storage p = _registered(provider);
         if (amount == 0) revert ProviderRegistryZeroAmount();
+        // Collateral the markets hold free is reclaimed first (a frozen provider cannot
+        // deallocate it meanwhile); collateral in open seats is never slashed here.
+        if (amount > p.stake - p.locked) _reclaim(p, provider, amount - (p.stake - p.locked));
         uint256 free = p.stake - p.locked;
         if (amount > free) revert ProviderRegistrySlashExceedsFreeStake(provider, amount, free);
         _slash(p, provider, uint128(amount), reason);
+        _syncRoster(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -321,66 +341,68 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- market
 
     /// @inheritdoc IProviderRegistry
-    function lockCollateral(
-        address provider,
-        uint256 amount,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external returns (uint256, uint256) {
+    function allocate(address provider, uint256 minimum, uint256 maximum) external returns (uint256 amount) {
         if (!hasRole(MARKET_ROLE, msg.sender)) {
             if (hasRole(RETIRED_MARKET_ROLE, msg.sender)) revert ProviderRegistryMarketRetired(msg.sender);
             revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
         }
         Record storage p = _providers[provider];
-        _requireEligible(p, provider, amount, requiredTags, minMemoryMB);
+        uint256 free = p.stake - p.locked;
+        if (free < minimum || minimum == 0) revert ProviderRegistryInsufficientFreeStake(provider, free, minimum);
+        amount = free < maximum ? free : maximum;
         uint128 newLocked = p.locked + uint128(amount);
         p.locked = newLocked;
-        emit CollateralLocked(provider, amount, newLocked);
-        // Eligible implies Approved and not exiting: a member.
-        return (p.rosterSlot - 1, _rosterSize);
+        emit CollateralAllocated(provider, msg.sender, amount, newLocked);
     }
 
     /// @inheritdoc IProviderRegistry
-    function settle(
-        address provider,
-        uint256 collateral,
-        uint256 seizeAmount,
-        Outcome outcome,
-        bytes32 reason
-    ) external onlyMarket {
+    function deallocate(address market, uint256 amount) external nonReentrant {
+        Record storage p = _registered(msg.sender);
+        if (amount == 0) revert ProviderRegistryZeroAmount();
+        if (block.timestamp < p.frozenUntil) revert ProviderRegistryFrozen(msg.sender, p.frozenUntil);
+        if (!hasRole(MARKET_ROLE, market) && !hasRole(RETIRED_MARKET_ROLE, market)) {
+            revert ProviderRegistryNotMarket(market);
+        }
+        uint256 taken = IInferenceMarketCourt(market).reclaimCollateral(msg.sender, amount);
+        if (taken != amount) revert ProviderRegistryInsufficientAllocation(msg.sender, market, taken, amount);
+        _deallocated(p, msg.sender, market, taken);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function seize(address provider, uint256 amount, Fault fault, bytes32 reason) external onlyMarket {
         Record storage p = _providers[provider];
-        if (collateral != 0) {
-            uint128 release = collateral > p.locked ? p.locked : uint128(collateral);
-            p.locked -= release;
-            emit CollateralReleased(provider, release, p.locked);
-        }
-        // Capped at the stake, so that settlement never reverts here; the market asks for no
-        // more than the seat's collateral, released just above, so the caps never bind while
-        // `locked <= stake` holds (see the contract's invariant).
-        uint128 amount;
-        if (seizeAmount != 0) amount = seizeAmount > p.stake ? p.stake : uint128(seizeAmount);
+        // The market seizes only its seats' collateral, which is allocated stake: no cap binds.
+        if (amount > p.locked) revert ProviderRegistryInsufficientAllocation(provider, msg.sender, p.locked, amount);
         if (amount != 0) {
-            p.stake -= amount;
-            if (p.locked > p.stake) p.locked = p.stake;
-            totalStake -= amount;
-            emit ProviderSlashed(provider, msg.sender, amount, reason);
+            uint128 seized = uint128(amount);
+            p.stake -= seized;
+            p.locked -= seized;
+            totalStake -= seized;
+            emit ProviderSlashed(provider, msg.sender, seized, reason);
         }
-        _count(p, provider, outcome);
+        if (fault == Fault.Disagreed) ++p.disagreed;
+        else ++p.missed;
+        emit FaultRecorded(provider, fault);
+        // The stake may now be under the minimum: the markets must see it.
+        _syncRoster(p, provider);
         // Last: the market has credited these tokens already.
         if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
-    }
-
-    /// @inheritdoc IProviderRegistry
-    function recordServed(address provider, uint256 count) external onlyMarket {
-        Record storage p = _providers[provider];
-        p.served += SafeCast.toUint40(count);
-        emit ServedRecorded(provider, count);
     }
 
     /// @inheritdoc IProviderRegistry
     function retireMarket() external onlyMarket {
         // Revoking MARKET_ROLE grants RETIRED_MARKET_ROLE (see {_revokeRole}).
         _revokeRole(MARKET_ROLE, msg.sender);
+    }
+
+    /// @dev Adds a new holder of MARKET_ROLE to the markets (at most {MAX_MARKETS}, counting the
+    /// retired ones: their seats may hold allocated stake until they end).
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == MARKET_ROLE && !hasRole(RETIRED_MARKET_ROLE, account)) {
+            if (_markets.length == MAX_MARKETS) revert ProviderRegistryTooManyMarkets(account, MAX_MARKETS);
+            _markets.push(account);
+        }
     }
 
     /// @dev A market leaving MARKET_ROLE, by {retireMarket}, the DAO's `revokeRole` or its own
@@ -404,34 +426,6 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IProviderRegistry
-    function checkEligible(
-        address provider,
-        uint256 collateral,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external view {
-        _requireEligible(_providers[provider], provider, collateral, requiredTags, minMemoryMB);
-    }
-
-    /// @inheritdoc IProviderRegistry
-    function isEligible(
-        address provider,
-        uint256 collateral,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) external view returns (bool) {
-        Record storage p = _providers[provider];
-        return
-            p.status == ProviderStatus.Approved &&
-            p.unbondingEndsAt == 0 &&
-            block.timestamp >= p.frozenUntil &&
-            p.stake >= minStake &&
-            p.stake - p.locked >= collateral &&
-            requiredTags & ~p.grantedTags == 0 &&
-            p.memoryMB >= minMemoryMB;
-    }
-
-    /// @inheritdoc IProviderRegistry
     function providerTerms(address provider) external view returns (bool, uint256, uint32, uint256, uint256) {
         Record storage p = _providers[provider];
         bool active =
@@ -443,6 +437,16 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         // A non-member's index is out of range on purpose: `index < size` means "member".
         uint256 index = slot == 0 ? type(uint256).max : uint256(slot) - 1;
         return (active, p.grantedTags, p.memoryMB, index, _rosterSize);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function syncProviders(address[] calldata accounts) external {
+        for (uint256 i = 0; i < accounts.length; ++i) _push(_providers[accounts[i]], accounts[i]);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function markets() external view returns (address[] memory) {
+        return _markets;
     }
 
     /// @inheritdoc IProviderRegistry
@@ -485,7 +489,6 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
                 grantedTags: p.grantedTags,
                 status: p.status,
                 memoryMB: p.memoryMB,
-                served: p.served,
                 disagreed: p.disagreed,
                 missed: p.missed,
                 tags: p.tags,
@@ -509,38 +512,20 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
 
     // ---------------------------------------------------------------- internals
 
-    function _requireEligible(
-        Record storage p,
-        address provider,
-        uint256 collateral,
-        uint256 requiredTags,
-        uint32 minMemoryMB
-    ) private view {
-        if (p.status != ProviderStatus.Approved) revert ProviderRegistryInvalidStatus(provider, p.status);
-        if (p.unbondingEndsAt != 0) revert ProviderRegistryExiting(provider, p.unbondingEndsAt);
-        if (block.timestamp < p.frozenUntil) revert ProviderRegistryFrozen(provider, p.frozenUntil);
-        if (p.stake < minStake) revert ProviderRegistryStakeBelowMinimum(p.stake, minStake);
-        uint256 free = p.stake - p.locked;
-        if (free < collateral) revert ProviderRegistryInsufficientFreeStake(provider, free, collateral);
-        uint256 missing = requiredTags & ~p.grantedTags;
-        if (missing != 0) revert ProviderRegistryMissingTags(provider, missing);
-        if (p.memoryMB < minMemoryMB) revert ProviderRegistryInsufficientMemory(provider, p.memoryMB, minMemoryMB);
-    }
-
     /// @dev Puts `provider` on the roster or takes it off, to match its record: a member is
     /// Approved and not exiting. Leaving is swap-and-pop (the last member takes the freed index),
     /// so ranks of other providers shift only when a member leaves.
     function _syncRoster(Record storage p, address provider) private {
         bool member = p.status == ProviderStatus.Approved && p.unbondingEndsAt == 0;
         uint32 slot = p.rosterSlot;
-        if (member == (slot != 0)) return;
+        if (member == (slot != 0)) return _push(p, provider);
         if (member) {
             uint32 size = _rosterSize;
             _rosterAt[size] = provider;
             p.rosterSlot = size + 1;
             _rosterSize = size + 1;
             emit RosterJoined(provider, size);
-            return;
+            return _push(p, provider);
         }
         uint32 last = _rosterSize - 1;
         uint32 index = slot - 1;
@@ -554,6 +539,46 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         _rosterSize = last;
         p.rosterSlot = 0;
         emit RosterLeft(provider, index, moved);
+        _push(p, provider);
+        if (moved != address(0)) _push(_providers[moved], moved);
+    }
+
+    /// @dev Pushes what the markets check `provider` against ({ProviderWord}) to every active
+    /// market, with the roster's size. A provider that may take no seat (not a member, or under
+    /// the minimum stake) is pushed as all zeros: nothing of it is read then. An account without
+    /// code (a holder of the role that is not a market) is skipped.
+    function _push(Record storage p, address provider) private {
+        uint256 terms;
+        uint32 slot = p.rosterSlot;
+        if (slot != 0 && p.stake >= minStake) terms = ProviderWord.terms(slot, p.frozenUntil, p.memoryMB, p.grantedTags);
+        uint256 size = _rosterSize;
+        uint256 n = _markets.length;
+        for (uint256 i = 0; i < n; ++i) {
+            address market = _markets[i];
+            if (market.code.length != 0 && hasRole(MARKET_ROLE, market)) {
+                IInferenceMarketCourt(market).syncProvider(provider, terms, size);
+            }
+        }
+    }
+
+    /// @dev Takes back up to `amount` of the collateral the markets hold free for `provider`.
+    function _reclaim(Record storage p, address provider, uint256 amount) private {
+        uint256 n = _markets.length;
+        for (uint256 i = 0; i < n && amount != 0; ++i) {
+            address market = _markets[i];
+            if (market.code.length == 0) continue;
+            uint256 taken = IInferenceMarketCourt(market).reclaimCollateral(provider, amount);
+            if (taken != 0) {
+                amount -= taken;
+                _deallocated(p, provider, market, taken);
+            }
+        }
+    }
+
+    function _deallocated(Record storage p, address provider, address market, uint256 amount) private {
+        uint128 newLocked = p.locked - uint128(amount);
+        p.locked = newLocked;
+        emit CollateralDeallocated(provider, market, amount, newLocked);
     }
 
     /// @dev `amount` is at most the free stake: `locked` stays below the new stake.
@@ -567,14 +592,6 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function _grant(Record storage p, address provider, uint256 tags) private {
         p.grantedTags = tags;
         emit TagsGranted(provider, tags);
-    }
-
-    function _count(Record storage p, address provider, Outcome outcome) private {
-        if (outcome == Outcome.Released) return;
-        if (outcome == Outcome.Served) ++p.served;
-        else if (outcome == Outcome.Disagreed) ++p.disagreed;
-        else ++p.missed;
-        emit OutcomeRecorded(provider, outcome);
     }
 
     /// @dev The DAO's status change of a registered provider, from `from` or `orFrom` to `to`. The

@@ -25,6 +25,8 @@ export function createChainReader(
   const market = { address: contractAddress(record, "InferenceMarket"), abi: loadArtifact("InferenceMarket").abi };
   const models = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi };
   const providers = { address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi };
+  // The court's functions are served on the market's address.
+  const court = { address: market.address, abi: loadArtifact("InferenceMarketCourt").abi };
   const versions = new Map<string, VersionInfo>();
   const marketBlock = record.contracts.InferenceMarket!.block;
   // Learnt once per runner: what the provider accepts per eth_getLogs query.
@@ -32,11 +34,15 @@ export function createChainReader(
   const now = reuseFor(FRESH_MS.now, async () => Number(await chainNow(publicClient)));
   const terms = reuseFor(FRESH_MS.terms, async () => {
     // The granted tags (providerTerms), not the declared ones (getProvider): only they make it eligible.
-    const [p, [active, tags, , rosterIndex, rosterSize]] = await Promise.all([
+    // The stake free for a seat: what the market holds free for it, and what it has not
+    // allocated yet (the market allocates it on demand).
+    const [p, [active, tags, , rosterIndex, rosterSize], held] = await Promise.all([
       publicClient.readContract({ ...providers, functionName: "getProvider", args: [provider] }),
       publicClient.readContract({ ...providers, functionName: "providerTerms", args: [provider] }),
+      publicClient.readContract({ ...court, functionName: "providerCollateral", args: [provider] }),
     ]);
-    return { active, tags, memoryMB: p.memoryMB, freeStake: p.stake - p.locked, rosterIndex, rosterSize };
+    const freeStake = p.stake - p.locked + held[5];
+    return { active, tags, memoryMB: p.memoryMB, freeStake, rosterIndex, rosterSize };
   });
   const accepting = new Map<string, () => Promise<boolean>>();
   const marketEvents = <E extends "JobSettled" | "ResultSubmitted" | "SeatSlashed">(

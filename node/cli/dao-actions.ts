@@ -147,7 +147,18 @@ export async function actionsFor(
       let description = `Wind down the market ${s.record.contracts.InferenceMarket!.address}`;
       if (args[0] !== undefined) {
         const next = getAddress(address("new market", args[0]));
+        const known = await providers.read.markets();
+        if (!known.some((m) => getAddress(m) === next) && BigInt(known.length) >= (await providers.read.MAX_MARKETS()))
+          throw new RequestError(
+            `the ProviderRegistry already knows ${known.length} markets (at most ${await providers.read.MAX_MARKETS()}): none can be added`,
+          );
         actions.push(call(s, "ProviderRegistry", "grantRole", [await providers.read.MARKET_ROLE(), next]));
+        // The registry pushes each provider's terms to its active markets on every change: the
+        // roster known now is pushed to the new market once (later members are pushed as they join).
+        const size = await providers.read.rosterSize();
+        const roster = [];
+        for (let i = 0n; i < size; i++) roster.push(await providers.read.rosterAt([i]));
+        if (roster.length > 0) actions.push(call(s, "ProviderRegistry", "syncProviders", [roster]));
         // A market reads the ModelRegistry's mirror that the registry pushes to its MARKET_ROLE
         // holders: the grant makes later changes reach the new market, and each model known now is
         // pushed to it once (a model published after this proposal: anyone calls syncModel).

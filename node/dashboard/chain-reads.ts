@@ -8,7 +8,6 @@ interface ProviderRecord {
   stake: bigint;
   locked: bigint;
   frozenUntil: number;
-  served: number;
   disagreed: number;
   missed: number;
   tags: bigint;
@@ -49,7 +48,6 @@ export function createChainReads(record: DeploymentRecord, publicClient: PublicC
         stake: p.stake,
         locked: p.locked,
         frozenUntil: p.frozenUntil,
-        served: Number(p.served),
         disagreed: Number(p.disagreed),
         missed: Number(p.missed),
         tags: p.tags,

@@ -163,7 +163,6 @@ export interface ProviderLive {
   stake: string;
   locked: string;
   frozenUntil: number;
-  served: number;
   disagreed: number;
   missed: number;
   tags: string;

@@ -77,7 +77,6 @@ export function createSnapshotter(d: SnapshotDeps) {
             stake: r.stake.toString(),
             locked: r.locked.toString(),
             frozenUntil: r.frozenUntil,
-            served: r.served,
             disagreed: r.disagreed,
             missed: r.missed,
             tags: r.tags.toString(),

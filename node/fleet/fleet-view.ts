@@ -8,7 +8,6 @@ export interface ChainProvider {
   eligible: boolean;
   metadataURI: string;
   /** Registry counters. */
-  served: number;
   disagreed: number;
   missed: number;
 }
@@ -190,7 +189,7 @@ export function fleetText(view: FleetView): string {
   ];
   for (const p of view.providers) {
     lines.push(
-      `${p.address}  ${p.status}${p.eligible ? "" : " (not taking jobs)"}  served ${p.served}, disagreed ${p.disagreed}, missed ${p.missed}, results ${p.results}`,
+      `${p.address}  ${p.status}${p.eligible ? "" : " (not taking jobs)"}  disagreed ${p.disagreed}, missed ${p.missed}, results ${p.results}`,
     );
     const r = p.runner;
     if (!r) {

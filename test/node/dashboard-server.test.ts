@@ -139,7 +139,6 @@ describe("dashboard snapshot (fake chain reads)", function () {
           stake: 10n,
           locked: 1n,
           frozenUntil: 0,
-          served: 3,
           disagreed: 0,
           missed: 1,
           tags: 1n,
@@ -162,7 +161,7 @@ describe("dashboard snapshot (fake chain reads)", function () {
     });
     const a = await snapshotter.make();
     expect(a.proposals[0]).to.deep.include({ state: "Active", quorum: "40", timeLeft: 50 });
-    expect(a.providers[0]).to.deep.include({ status: "Approved", stake: "10", served: 3, missed: 1, region: "eu" });
+    expect(a.providers[0]).to.deep.include({ status: "Approved", stake: "10", missed: 1, region: "eu" });
     state = 7;
     now = 300;
     const b = await snapshotter.make();

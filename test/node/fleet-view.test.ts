@@ -19,7 +19,6 @@ const provider = (address: Address, over: Partial<ChainProvider> = {}): ChainPro
   status: "Approved",
   eligible: true,
   metadataURI: "",
-  served: 0,
   disagreed: 0,
   missed: 0,
   ...over,
@@ -88,7 +87,7 @@ describe("conclave fleet: the view", function () {
     const view = await fleetView({
       head: async () => 100,
       providers: async () => [
-        provider(P1, { served: 7, disagreed: 1, metadataURI: "https://ignored" }),
+        provider(P1, { disagreed: 1, metadataURI: "https://ignored" }),
         provider(P2, { metadataURI: "https://meta-2/" }),
         provider(P3, { status: "Pending", eligible: false, metadataURI: "ipfs://x" }),
       ],
@@ -99,7 +98,7 @@ describe("conclave fleet: the view", function () {
     });
     expect(asked.sort()).to.deep.equal(["http://deploy-1/ready", "https://meta-2/ready"]);
     const [a, b, c] = view.providers;
-    expect(a).to.include({ served: 7, disagreed: 1, results: 8 });
+    expect(a).to.include({ disagreed: 1, results: 8 });
     expect(a!.runner).to.include({
       url: "http://deploy-1",
       source: "deployment",

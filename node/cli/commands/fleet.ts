@@ -29,7 +29,6 @@ function chainDeps(s: Session) {
             status: PROVIDER_STATUS[p.status] ?? "Unknown",
             eligible,
             metadataURI: p.metadataURI,
-            served: Number(p.served),
             disagreed: Number(p.disagreed),
             missed: Number(p.missed),
           };
@@ -55,7 +54,7 @@ export const fleetCommands: Record<string, Command> = {
     summary: "every provider and its runner: versions held and warm, readiness, blocks behind, jobs",
     usage: `[--timeout <ms>] [--check]
 
-Lists each provider the ProviderRegistry knows (status, jobs served, disagreed and missed from
+Lists each provider the ProviderRegistry knows (status, faults (disagreed and missed) from
 the registry's counters, results delivered from the market's events) and, where its runner can
 be reached, what the runner's /ready says: the model versions it holds and has warm (an
 onnxruntime session loaded), whether it is ready and how many blocks it is behind.

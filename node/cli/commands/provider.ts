@@ -18,9 +18,10 @@ import { sendTx } from "../tx.ts";
 import { PROVIDER_STATUS, ProviderStatus } from "../../chain/statuses.ts";
 
 async function providerView(s: Session, who: Address) {
-  const { providers } = conclaveContracts(s.record, s.publicClient);
+  const { providers, court } = conclaveContracts(s.record, s.publicClient);
   const p = await providers.read.getProvider([who]);
   const [eligible] = await providers.read.providerTerms([who]);
+  const held = (await court.read.providerCollateral([who]))[5];
   const text = (b: `0x${string}`) => hexToString(b, { size: 32 }).replace(/\0+$/, "");
   return {
     address: who,
@@ -28,6 +29,7 @@ async function providerView(s: Session, who: Address) {
     eligible,
     stake: p.stake.toString(),
     locked: p.locked.toString(),
+    heldFree: held.toString(),
     unbondingEndsAt: p.unbondingEndsAt === 0 ? null : new Date(p.unbondingEndsAt * 1000).toISOString(),
     frozenUntil: (await providers.read.isFrozen([who])) ? new Date(p.frozenUntil * 1000).toISOString() : null,
     memoryMB: p.memoryMB,
@@ -38,7 +40,6 @@ async function providerView(s: Session, who: Address) {
     accelerator: text(p.accelerator),
     region: text(p.region),
     metadataURI: p.metadataURI,
-    served: Number(p.served),
     disagreed: Number(p.disagreed),
     missed: Number(p.missed),
   };
@@ -138,12 +139,12 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       ctx.out.result(view, () =>
         [
           `${who}: ${view.status}${view.eligible ? " (taking jobs)" : " (not taking jobs)"}`,
-          `  stake ${formatToken(BigInt(view.stake), token)}, locked ${formatToken(BigInt(view.locked), token)}${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
+          `  stake ${formatToken(BigInt(view.stake), token)}, allocated to the market ${formatToken(BigInt(view.locked), token)} (${formatToken(BigInt(view.heldFree), token)} of it free for new jobs)${view.unbondingEndsAt ? `, unbonding until ${view.unbondingEndsAt}` : ""}`,
           ...(view.frozenUntil
             ? [`  FROZEN by the guardian until ${view.frozenUntil}: no new jobs, no withdrawal`]
             : []),
           `  ${view.memoryMB} MB, ${view.accelerator}, ${view.region}, tags declared ${formatTags(BigInt(view.tags))}, granted by the DAO ${formatTags(BigInt(view.grantedTags))}`,
-          `  served ${view.served}, disagreed ${view.disagreed}, missed ${view.missed}`,
+          `  faults: disagreed ${view.disagreed}, missed ${view.missed}`,
         ].join("\n"),
       );
     },
@@ -173,8 +174,10 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
     async run(ctx) {
       const s = await ctx.session();
       const me = (await s.signer()).account.address;
-      const { providers } = conclaveContracts(s.record, s.publicClient);
+      const { providers, court } = conclaveContracts(s.record, s.publicClient);
       const before = await providers.read.getProvider([me]);
+      // What the market holds free goes back at withdrawal; what its open seats hold does not.
+      const inSeats = before.locked - (await court.read.providerCollateral([me]))[5];
       if (before.unbondingEndsAt === 0)
         throw new RequestError(`${me} has not requested an exit (conclave provider exit)`);
       const now = await chainNow(s.publicClient);
@@ -182,9 +185,9 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
         throw new RequestError(
           `unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`,
         );
-      if (before.locked !== 0n)
+      if (inSeats > 0n)
         throw new RequestError(
-          `collateral is still locked by open jobs (${before.locked} units): withdraw once they end`,
+          `collateral is still locked by open jobs (${inSeats} units): withdraw once they end`,
         );
       if (BigInt(before.frozenUntil) > now)
         throw new RequestError(

@@ -50,7 +50,6 @@ export const statusCommands: Record<string, Command> = {
             frozenUntil,
             stake: p.stake.toString(),
             locked: p.locked.toString(),
-            served: Number(p.served),
             disagreed: Number(p.disagreed),
             missed: Number(p.missed),
             accelerator: hexToString(p.accelerator, { size: 32 }).replace(/\0+$/, ""),
@@ -98,7 +97,7 @@ export const statusCommands: Record<string, Command> = {
           `providers (${providers.length}):`,
           ...providers.map(
             (p) =>
-              `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (locked ${formatUnits(BigInt(p.locked), 18)})  served ${p.served} disagreed ${p.disagreed} missed ${p.missed}${p.frozenUntil ? `  [FROZEN until ${p.frozenUntil}]` : ""}`,
+              `  ${p.address}  ${p.status.padEnd(9)} stake ${formatUnits(BigInt(p.stake), 18)} (allocated ${formatUnits(BigInt(p.locked), 18)})  disagreed ${p.disagreed} missed ${p.missed}${p.frozenUntil ? `  [FROZEN until ${p.frozenUntil}]` : ""}`,
           ),
           ...(frozen.length ? [`frozen providers: ${frozen.length}`] : []),
           `market: ${status.market.jobs} job(s); protocol fee ${policy.protocolFeeBps / 100}%, max k ${policy.maxRedundancy}, quorum > ${policy.quorumBps / 100}%`,
