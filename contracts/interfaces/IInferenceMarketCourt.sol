@@ -177,12 +177,5 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     )
         external
         view
-        returns (
-            bool eligible,
-            uint256 tags,
-            uint32 memoryMB,
-            uint256 rosterIndex,
-            uint256 rosterSize,
-            uint256 free
-        );
+        returns (bool eligible, uint256 tags, uint32 memoryMB, uint256 rosterIndex, uint256 rosterSize, uint256 free);
 }

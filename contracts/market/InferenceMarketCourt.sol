@@ -438,7 +438,14 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         uint256 slot = ProviderWord.rosterSlot(w);
         eligible = slot != 0 && block.timestamp >= ProviderWord.frozenUntil(w);
         rosterIndex = slot == 0 ? type(uint256).max : slot - 1;
-        return (eligible, ProviderWord.tags(w), ProviderWord.memoryMB(w), rosterIndex, _rosterSize, ProviderWord.free(w));
+        return (
+            eligible,
+            ProviderWord.tags(w),
+            ProviderWord.memoryMB(w),
+            rosterIndex,
+            _rosterSize,
+            ProviderWord.free(w)
+        );
     }
 
     /// @inheritdoc IInferenceMarketCourt

@@ -21,11 +21,7 @@ library ProviderWord {
     /// @dev The registry's part of the word (`free` left 0).
     function terms(uint32 slot, uint40 until, uint32 memory_, uint256 grantedTags) internal pure returns (uint256) {
         uint256 mem = memory_ > MAX_MEMORY_MB ? MAX_MEMORY_MB : memory_;
-        return
-            (uint256(slot) << 224) |
-            (uint256(until) << 184) |
-            (mem << 160) |
-            (uint256(uint64(grantedTags)) << 96);
+        return (uint256(slot) << 224) | (uint256(until) << 184) | (mem << 160) | (uint256(uint64(grantedTags)) << 96);
     }
 
     function rosterSlot(uint256 w) internal pure returns (uint32) {

@@ -550,7 +550,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     function _push(Record storage p, address provider) private {
         uint256 terms;
         uint32 slot = p.rosterSlot;
-        if (slot != 0 && p.stake >= minStake) terms = ProviderWord.terms(slot, p.frozenUntil, p.memoryMB, p.grantedTags);
+        if (slot != 0 && p.stake >= minStake)
+            terms = ProviderWord.terms(slot, p.frozenUntil, p.memoryMB, p.grantedTags);
         uint256 size = _rosterSize;
         uint256 n = _markets.length;
         for (uint256 i = 0; i < n; ++i) {

@@ -53,6 +53,12 @@ async function claimAfterWindow(f: MarketFixture, jobId: bigint, job: Job, provi
   await f.as(f.relayer).court.write.claim([[{ jobId, job: jobWords(job), provider, resultHash: RESULT }]]);
   expect(await status(f, jobId)).to.equal(JobStatus.Settled);
 }
+/** The collateral a provider's open seats hold: what it allocated to the market, less what the market holds free. */
+async function inSeats(f: MarketFixture, who: Address): Promise<bigint> {
+  const { locked } = await f.as(f.client).providers.read.getProvider([who]);
+  return locked - (await f.as(f.client).court.read.providerCollateral([who]))[5];
+}
+
 const RESULT = keccak256(toHex("the canonical result"));
 const OTHER = keccak256(toHex("a different result"));
 const OUTPUT_REF = toHex("ipfs://bafkreioutput");
@@ -86,15 +92,15 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
 
     await f.as(p1!).market.write.submitResult([jobId, jobWords(job), RESULT, OUTPUT_REF]);
     expect(await f.as(p1!).market.read.balanceOf([p1!.account.address, ETH])).to.equal(0n); // not before the window
-    expect((await f.as(p1!).providers.read.getProvider([p1!.account.address])).locked).to.equal(job.collateral);
+    expect(await inSeats(f, p1!.account.address)).to.equal(job.collateral);
     await claimAfterWindow(f, jobId, job, p1!.account.address);
-    expect((await f.as(p1!).providers.read.getProvider([p1!.account.address])).locked).to.equal(0n);
+    expect(await inSeats(f, p1!.account.address)).to.equal(0n);
     const [provider, treasury] = await balances(f, ETH, [p1!.account.address, f.timelock]);
     expect(provider).to.equal(fee);
     expect(treasury).to.equal(0n); // protocol fees accrue per token, not to the treasury's balance
     expect(await f.as(f.client).market.read.protocolFees([ETH])).to.equal((fee * 100n) / 10_000n);
     const counters = await f.as(p1!).providers.read.getProvider([p1!.account.address]);
-    expect(counters.served).to.equal(1n);
+    expect([counters.disagreed, counters.missed]).to.deep.equal([0n, 0n]);
 
     const before = await ethBalance(f, p1!.account.address);
     const hash = await f.as(p1!).market.write.withdraw([ETH]);
@@ -257,7 +263,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
       await f.as(p).market.write.reveal([k3.jobId, jobWords(k3.job), i, RESULT, salt, OUTPUT_REF]);
     expect(await status(f, k3.jobId)).to.equal(JobStatus.Settled);
     for (const p of f.providers) {
-      expect((await f.as(p).providers.read.getProvider([p.account.address])).locked).to.equal(0n);
+      expect(await inSeats(f, p.account.address)).to.equal(0n);
       await f.as(p).market.write.withdraw([ETH]);
     }
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(fee + fee / 100n);
@@ -274,8 +280,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
       await f
         .as(p)
         .market.write.commit([jobId, jobWords(job), commitmentOf(jobId, p.account.address, RESULT, salts[i]!)]);
-      const record = await f.as(p).providers.read.getProvider([p.account.address]);
-      expect(record.locked).to.equal(f.params.collateralPerJob);
+      expect(await inSeats(f, p.account.address)).to.equal(f.params.collateralPerJob);
     }
     expect(await status(f, jobId)).to.equal(JobStatus.Revealing);
     for (const [i, p] of f.providers.entries()) {
@@ -284,9 +289,9 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(await status(f, jobId)).to.equal(JobStatus.Settled);
     for (const p of f.providers) {
       expect(await f.as(p).market.read.balanceOf([p.account.address, ETH])).to.equal(fee);
+      expect(await inSeats(f, p.account.address)).to.equal(0n);
       const record = await f.as(p).providers.read.getProvider([p.account.address]);
-      expect(record.locked).to.equal(0n);
-      expect(record.served).to.equal(1n);
+      expect([record.disagreed, record.missed]).to.deep.equal([0n, 0n]);
     }
     expect(await f.as(f.client).market.read.protocolFees([ETH])).to.equal((3n * fee) / 100n);
     expect(await f.as(f.client).market.read.balanceOf([f.client.account.address, ETH])).to.equal(0n);
@@ -392,7 +397,7 @@ describe("paid inference jobs (viem, Hardhat network)", function () {
     expect(cancelled!.args).to.deep.equal({ jobId: open.jobId, refund: escrow });
     expect(await status(f, open.jobId)).to.equal(JobStatus.Refunded);
     const provider = await f.as(p1!).providers.read.getProvider([p1!.account.address]);
-    expect(provider.locked).to.equal(0n); // its seat released, no fault
+    expect(await inSeats(f, p1!.account.address)).to.equal(0n); // its seat released, no fault
     expect(provider.missed).to.equal(0n);
 
     const cold = f.relayer.account.address;

@@ -186,9 +186,7 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
           `unbonding ends at ${new Date(before.unbondingEndsAt * 1000).toISOString()}, ${BigInt(before.unbondingEndsAt) - now} s from now`,
         );
       if (inSeats > 0n)
-        throw new RequestError(
-          `collateral is still locked by open jobs (${inSeats} units): withdraw once they end`,
-        );
+        throw new RequestError(`collateral is still locked by open jobs (${inSeats} units): withdraw once they end`);
       if (BigInt(before.frozenUntil) > now)
         throw new RequestError(
           `${me} is frozen by the guardian until ${new Date(before.frozenUntil * 1000).toISOString()}: no withdrawal before then`,
