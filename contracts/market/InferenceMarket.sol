@@ -94,7 +94,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @inheritdoc IInferenceMarket
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
         Terms storage p = _terms;
-        if (p.woundDown) revert InferenceMarketWoundDown();
+        if (_woundDown) revert InferenceMarketWoundDown();
         jobId = p.nextJobId++;
         uint256[6] memory job = _newJob(r, p, jobId);
         uint256 jobHash;
@@ -246,7 +246,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         // A wound-down market refunds Open jobs at once (finding 12); the flag is read only where
         // finalize would otherwise refuse, so no live path pays for it.
         if (job.redundancy() == 1) {
-            if (status != JobStatus.Open || (block.timestamp <= job.deadline() && !_terms.woundDown)) {
+            if (status != JobStatus.Open || (block.timestamp <= job.deadline() && !_woundDown)) {
                 revert InferenceMarketNotFinalizable(jobId, status);
             }
             _refund(jobId, job, word);
@@ -254,7 +254,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         if (status == JobStatus.Open) {
             bool commitOpen = block.timestamp <= job.commitDeadline();
-            if (commitOpen && !_terms.woundDown) revert InferenceMarketNotFinalizable(jobId, status);
+            if (commitOpen && !_woundDown) revert InferenceMarketNotFinalizable(jobId, status);
             if (commitOpen || word.seated() < job.quorum()) {
                 // Too few providers came, or the market was wound down before the seats filled:
                 // nobody is at fault.

@@ -103,7 +103,6 @@ abstract contract InferenceMarketBase is
         uint16 priorityWindow;
         uint48 nextJobId;
         bool paused;
-        bool woundDown; // finding 12, see {IInferenceMarketCourt-windDown}
     }
 
     Terms internal _terms;
@@ -119,6 +118,11 @@ abstract contract InferenceMarketBase is
     /// @dev The provider registry's roster size, pushed with every provider ({syncProvider}).
     /// Shares {_collateralPerJob}'s slot.
     uint32 internal _rosterSize;
+
+    /// @dev Finding 12, see {IInferenceMarketCourt-windDown}. Shares {_collateralPerJob}'s slot,
+    /// which a request reads anyway and a seat reads for {_rosterSize}: once wound down, nothing
+    /// new is taken, not even on collateral already allocated here.
+    bool internal _woundDown;
 
     /// @dev The rest of the challenge policy, read only when a challenge is made.
     uint8 internal _jurySize;
@@ -233,6 +237,7 @@ abstract contract InferenceMarketBase is
         uint256 requiredTags,
         uint32 minMemoryMB
     ) internal returns (uint256 rosterIndex) {
+        if (_woundDown) revert InferenceMarketWoundDown();
         uint256 w = _providerWords[provider];
         uint256 slot = ProviderWord.rosterSlot(w);
         if (slot == 0) revert InferenceMarketProviderNotEligible(provider);

@@ -376,8 +376,8 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @inheritdoc IInferenceMarketCourt
     function windDown() external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (_terms.woundDown) revert InferenceMarketWoundDown();
-        _terms.woundDown = true;
+        if (_woundDown) revert InferenceMarketWoundDown();
+        _woundDown = true;
         emit MarketWoundDown();
         // The registry is trusted: it revokes this market's MARKET_ROLE and grants it
         // RETIRED_MARKET_ROLE, so no new collateral can be locked here.
@@ -386,7 +386,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @inheritdoc IInferenceMarketCourt
     function woundDown() external view onlyDelegated returns (bool) {
-        return _terms.woundDown;
+        return _woundDown;
     }
 
     /// @inheritdoc IInferenceMarketCourt
