@@ -12,7 +12,12 @@ contract ProviderRegistryCollateralTest is ProviderRegistryFixture {
 
     function _insufficientFree(address who, uint256 free, uint256 required) internal pure returns (bytes memory) {
         return
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, who, free, required);
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                who,
+                free,
+                required
+            );
     }
 
     function _insufficientAllocation(

@@ -64,12 +64,7 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
     /// @dev Two seats; the first is found faulty and part of its collateral seized, the rest
     /// released. `locked` must keep equalling what the market holds, and the seized tokens must
     /// leave the registry with the stake.
-    function testFuzz_lockReleaseSeize_arithmetic(
-        uint256 stake,
-        uint256 lock1,
-        uint256 lock2,
-        uint256 seized
-    ) public {
+    function testFuzz_lockReleaseSeize_arithmetic(uint256 stake, uint256 lock1, uint256 lock2, uint256 seized) public {
         stake = bound(stake, MIN_STAKE, 1e27);
         lock1 = bound(lock1, 0, stake);
         lock2 = bound(lock2, 0, stake - lock1);
@@ -99,7 +94,7 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
 
     /// @dev The DAO reaches all the stake no seat holds, the market's free collateral included.
     function testFuzz_slash_takesOnlyWhatNoSeatHolds(uint256 stake, uint256 seat, uint256 amount) public {
-        stake = bound(stake, MIN_STAKE, 1e30);
+        stake = bound(stake, MIN_STAKE, 1e27); // a market holds at most 2^96 - 1 free
         seat = bound(seat, 0, stake - 1);
         amount = bound(amount, 1, stake - seat);
         _registerApproved(alice, stake);
@@ -116,7 +111,7 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
 
     /// @dev Issue 11 finding 3: any slash above what no seat holds reverts.
     function testFuzz_slash_aboveFreeStakeReverts(uint256 stake, uint256 seat, uint256 amount) public {
-        stake = bound(stake, MIN_STAKE, 1e30);
+        stake = bound(stake, MIN_STAKE, 1e27); // a market holds at most 2^96 - 1 free
         seat = bound(seat, 0, stake);
         amount = bound(amount, stake - seat + 1, type(uint256).max);
         _registerApproved(alice, stake);

@@ -179,6 +179,22 @@ contract ProviderRegistryPushTest is ProviderRegistryFixture {
         assertEq(mock.pushes(alice), 3, "the first market was pushed again too");
     }
 
+    /// @dev A new minimum stake changes no provider's record, so nothing is pushed with it:
+    /// whoever raises it pushes the providers it puts under the minimum.
+    function test_syncProviders_afterTheMinimumIsRaised() public {
+        _registerApproved(alice, 300e18);
+        _registerApproved(bob, 500e18);
+        vm.prank(admin);
+        registry.setMinStake(400e18);
+        address[] memory accounts = new address[](2);
+        (accounts[0], accounts[1]) = (alice, bob);
+        registry.syncProviders(accounts);
+        assertEq(mock.terms(alice), 0, "alice is under the new minimum");
+        assertEq(mock.rosterSlot(bob), 2, "bob still may take seats");
+        _assertMirrored(alice, "alice");
+        _assertMirrored(bob, "bob");
+    }
+
     /// @dev A retired market seats no one: pushing to it would only cost gas.
     function test_push_skipsRetiredMarkets() public {
         _registerApproved(alice, 300e18);
