@@ -7,7 +7,7 @@ import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry
 import {ProviderRegistryFixture, MockGovernanceDelays} from "./ProviderRegistryFixture.sol";
 
 /// @notice Issue 11 finding 4: exits cover the governance delay, and the guardian can freeze a
-/// provider (no new collateral, no withdrawal) while the DAO votes.
+/// provider (no new seat, no deallocation or withdrawal) while the DAO votes.
 contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
     uint40 internal constant FREEZE = 10 days;
     MockGovernanceDelays internal gov;

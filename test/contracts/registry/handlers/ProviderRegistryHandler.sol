@@ -9,8 +9,9 @@ import {MockProviderMarket} from "../../utils/MockProviderMarket.sol";
 
 /// @notice Drives a ProviderRegistry for invariant tests: several provider actors, a market
 /// (MARKET_ROLE, a {MockProviderMarket}) that opens seats on what was pushed to it and ends each
-/// as a seat would (release its collateral, or seize at most that), the DAO admin and the guardian. Every action checks its preconditions first, so that most
-/// calls succeed, and keeps ghost totals that the invariants compare with the registry.
+/// as a seat would (release its collateral, or seize at most that), the DAO admin and the
+/// guardian. Every action checks its preconditions first, so that most calls succeed, and keeps
+/// ghost totals that the invariants compare with the registry.
 contract ProviderRegistryHandler is Test {
     ProviderRegistry public immutable registry;
     MockERC20 public immutable token;
@@ -41,7 +42,7 @@ contract ProviderRegistryHandler is Test {
     uint256 public ghostForbiddenSuccesses;
     /// @notice Collateral of each actor's open seats: locks minus what their ends released or seized.
     mapping(address actor => uint256) public ghostOpenCollateral;
-    /// @notice The open seats' collateral, one entry per lock not yet settled.
+    /// @notice The open seats' collateral, one entry per seat not yet ended.
     mapping(address actor => uint256[]) internal _seats;
     /// @notice Successful calls per action, for a glance at coverage.
     mapping(bytes32 action => uint256) public calls;
