@@ -17,7 +17,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
         registry.requestExit();
         assertEq(_p(alice).unbondingEndsAt, endsAt, "ends at");
         assertEq(_status(alice), APPROVED, "status kept while unbonding");
-        assertFalse(registry.isEligible(alice, 0, 0, 0), "exiting: not eligible");
+        assertEq(mock.terms(alice), 0, "exiting: pushed as zeros, the market seats it no more");
     }
 
     function test_requestExit_revertsWhenAlreadyExiting() public {
@@ -99,7 +99,7 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
         vm.prank(alice);
         registry.cancelExit();
         assertEq(_p(alice).unbondingEndsAt, 0, "cleared");
-        assertTrue(registry.isEligible(alice, MIN_STAKE, TAG_A, MEM), "eligible again");
+        assertTrue(_seatable(alice), "seatable again");
         vm.prank(alice);
         registry.requestExit();
         assertEq(_p(alice).unbondingEndsAt, uint40(block.timestamp) + UNBONDING, "can request again");
@@ -190,7 +190,9 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
         assertEq(token.balanceOf(alice), MIN_STAKE, "paid once");
     }
 
-    function test_withdrawStake_revertsWhileCollateralLocked() public {
+    /// @dev The market's free collateral comes back on its own; a seat's collateral waits for
+    /// the seat's outcome, and the reclaim is undone with the refusal.
+    function test_withdrawStake_revertsWhileSeatsHoldCollateral() public {
         _registerApproved(alice, 200e18);
         _lock(alice, 60e18);
         vm.prank(alice);
@@ -201,12 +203,43 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
         );
         vm.prank(alice);
         registry.withdrawStake();
+        assertEq(mock.free(alice), 140e18, "the market's free collateral was not taken");
+        assertEq(_p(alice).locked, 200e18, "locked unchanged");
 
-        vm.prank(market);
-        registry.settle(alice, 60e18, 0, IProviderRegistry.Outcome.Served, "job");
+        _release(alice, 60e18);
         vm.prank(alice);
         registry.withdrawStake();
-        assertEq(token.balanceOf(alice), 200e18, "returned after settlement");
+        assertEq(token.balanceOf(alice), 200e18, "returned after the seat ended");
+    }
+
+    function test_withdrawStake_reclaimsTheMarketsFreeCollateral() public {
+        _registerApproved(alice, 200e18);
+        _lock(alice, 60e18);
+        _release(alice, 60e18);
+        assertEq(registry.freeStakeOf(alice), 0, "all of it allocated");
+        vm.prank(alice);
+        registry.requestExit();
+        vm.warp(block.timestamp + UNBONDING);
+        vm.expectEmit();
+        emit IProviderRegistry.CollateralDeallocated(alice, market, 200e18, 0);
+        vm.expectEmit();
+        emit IProviderRegistry.StakeWithdrawn(alice, 200e18);
+        vm.prank(alice);
+        registry.withdrawStake();
+        assertEq(mock.free(alice), 0, "taken back from the market");
+        assertEq(_p(alice).locked, 0, "nothing allocated");
+        assertEq(token.balanceOf(alice), 200e18, "withdrawn without a deallocate first");
+    }
+
+    /// @dev A retired market may still hold free collateral: it is reclaimed too.
+    function test_withdrawStake_reclaimsFromARetiredMarket() public {
+        _registerApproved(alice, 200e18);
+        _lock(alice, 60e18);
+        _release(alice, 60e18);
+        mock.retire();
+        _exitAndWithdraw(alice);
+        assertEq(mock.free(alice), 0, "taken back from the retired market");
+        assertEq(token.balanceOf(alice), 200e18, "withdrawn");
     }
 
     function test_withdrawStake_allowedWhilePaused() public {

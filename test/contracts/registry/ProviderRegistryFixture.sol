@@ -10,9 +10,11 @@ import {Test} from "../utils/Test.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {MockProviderMarket} from "../utils/MockProviderMarket.sol";
 
 /// @notice Shared fixture: a registry staking a plain ERC-20, an admin (the DAO), a guardian and
-/// a market holding MARKET_ROLE.
+/// a market holding MARKET_ROLE (a {MockProviderMarket}, so that pushes land somewhere and
+/// `locked` can be compared with what the market holds; `market` is its address).
 abstract contract ProviderRegistryFixture is Test {
     uint128 internal constant MIN_STAKE = 100e18;
     uint40 internal constant UNBONDING = 7 days;
@@ -28,7 +30,8 @@ abstract contract ProviderRegistryFixture is Test {
 
     address internal admin = address(0xA11CE);
     address internal guardian = address(0x6A4D);
-    address internal market = address(0x3A4E7);
+    MockProviderMarket internal mock;
+    address internal market;
     address internal alice = address(0xA1);
     address internal bob = address(0xB0B);
     address internal carol = address(0xCA401);
@@ -51,6 +54,8 @@ abstract contract ProviderRegistryFixture is Test {
         registry = new ProviderRegistry(admin, guardian, IERC20(address(token)), MIN_STAKE, UNBONDING);
         MARKET_ROLE = registry.MARKET_ROLE();
         GUARDIAN_ROLE = registry.GUARDIAN_ROLE();
+        mock = new MockProviderMarket(registry);
+        market = address(mock);
         vm.prank(admin);
         registry.grantRole(MARKET_ROLE, market);
     }
@@ -95,9 +100,25 @@ abstract contract ProviderRegistryFixture is Test {
         return uint256(registry.getProvider(who).status);
     }
 
+    /// @dev Opens a seat of `amount` at the market (which allocates all of `who`'s free stake).
     function _lock(address who, uint256 amount) internal {
-        vm.prank(market);
-        registry.lockCollateral(who, amount, 0, 0);
+        mock.lock(who, amount);
+    }
+
+    /// @dev Ends a seat of `amount` without fault: its collateral stays allocated, free at the market.
+    function _release(address who, uint256 amount) internal {
+        mock.release(who, amount);
+    }
+
+    /// @dev Ends a faulty seat, seizing `amount` of its collateral.
+    function _seize(address who, uint256 amount, IProviderRegistry.Fault fault) internal {
+        mock.seize(who, amount, fault, "job");
+    }
+
+    /// @dev Whether the market may seat `who`, from what was pushed to it: a roster member at or
+    /// above the minimum stake, and not frozen (the real market's own check, reduced to these).
+    function _seatable(address who) internal view returns (bool) {
+        return mock.rosterSlot(who) != 0 && block.timestamp >= mock.frozenUntil(who);
     }
 
     function _exitAndWithdraw(address who) internal {

@@ -7,7 +7,7 @@ import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry
 import {ProviderRegistryFixture, MockGovernanceDelays} from "./ProviderRegistryFixture.sol";
 
 /// @notice Issue 11 finding 4: exits cover the governance delay, and the guardian can freeze a
-/// provider (no new collateral, no withdrawal) while the DAO votes.
+/// provider (no new seat, no deallocation or withdrawal) while the DAO votes.
 contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
     uint40 internal constant FREEZE = 10 days;
     MockGovernanceDelays internal gov;
@@ -170,13 +170,10 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         assertTrue(registry.isFrozen(alice), "frozen");
         assertEq(_p(alice).frozenUntil, T0 + FREEZE, "until");
 
-        // No new collateral: no k = 1 delivery, commit, challenge or jury seat.
-        vm.expectRevert(_frozen(alice, T0 + FREEZE));
-        vm.prank(market);
-        registry.lockCollateral(alice, 1, 0, 0);
-        assertFalse(registry.isEligible(alice, 0, 0, 0), "not eligible");
-        vm.expectRevert(_frozen(alice, T0 + FREEZE));
-        registry.checkEligible(alice, 0, 0, 0);
+        // No new seat: the market reads the freeze in the pushed word (no k = 1 delivery, commit,
+        // challenge or jury seat).
+        assertEq(mock.frozenUntil(alice), T0 + FREEZE, "pushed to the market");
+        assertFalse(_seatable(alice), "the market seats it no more");
         (bool active, , , uint256 index, uint256 size) = registry.providerTerms(alice);
         assertFalse(active, "inactive for the market and the runner");
         assertTrue(index < size, "keeps its roster place");
@@ -199,7 +196,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         assertTrue(registry.isFrozen(alice), "one second before");
         vm.warp(T0 + FREEZE);
         assertFalse(registry.isFrozen(alice), "over");
-        assertTrue(registry.isEligible(alice, 1, 0, 0), "eligible again");
+        assertTrue(_seatable(alice), "seatable again, with no push needed");
         (bool active, , , , ) = registry.providerTerms(alice);
         assertTrue(active, "active again");
         vm.prank(alice);
@@ -255,7 +252,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         vm.prank(admin);
         registry.unfreeze(alice);
         assertFalse(registry.isFrozen(alice), "lifted");
-        assertTrue(registry.isEligible(alice, 1, 0, 0), "eligible");
+        assertTrue(_seatable(alice), "seatable");
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryNotFrozen.selector, alice));
         vm.prank(admin);
         registry.unfreeze(alice);
@@ -271,7 +268,7 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _freeze(guardian, alice);
     }
 
-    function test_freeze_frozenProvidersOpenSeatStillSettles() public {
+    function test_freeze_frozenProvidersOpenSeatStillEnds() public {
         _withFreeze();
         _registerApproved(alice, 300e18);
         _registerApproved(bob, 300e18);
@@ -279,18 +276,19 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         _lock(bob, 100e18);
         _freeze(guardian, alice);
         _freeze(guardian, bob);
-        // alice reveals and is paid: her collateral comes back and she is counted as served.
-        vm.prank(market);
-        registry.settle(alice, 100e18, 0, IProviderRegistry.Outcome.Served, "job");
-        assertEq(_p(alice).locked, 0, "released while frozen");
-        assertEq(_p(alice).served, 1, "served");
+        // alice reveals and is paid: her seat's collateral is free at the market again.
+        _release(alice, 100e18);
+        assertEq(mock.free(alice), 300e18, "released while frozen");
+        assertEq(_p(alice).stake, 300e18, "nothing taken");
         // bob's seat was faulty: its collateral is seized while frozen.
-        vm.prank(market);
-        registry.settle(bob, 100e18, 100e18, IProviderRegistry.Outcome.Missed, "job");
+        _seize(bob, 100e18, IProviderRegistry.Fault.Missed);
         assertEq(_p(bob).stake, 200e18, "seized");
+        assertEq(_p(bob).missed, 1, "counted");
         assertEq(token.balanceOf(market), 100e18, "at the market");
     }
 
+    /// @dev The DAO reaches what the market holds free at once, and a seat's collateral once the
+    /// seat ends; the freeze keeps the provider from deallocating or withdrawing meanwhile.
     function test_freeze_thenDaoSlashesOnceSeatsEnd() public {
         _withFreeze();
         _registerApproved(alice, 300e18);
@@ -306,11 +304,14 @@ contract ProviderRegistryFreezeTest is ProviderRegistryFixture {
         );
         vm.prank(admin);
         registry.slash(alice, 300e18, "fraud");
-        vm.prank(market);
-        registry.settle(alice, 250e18, 0, IProviderRegistry.Outcome.Served, "job");
+        vm.expectRevert(_frozen(alice, T0 + FREEZE));
+        vm.prank(alice);
+        registry.deallocate(market, 50e18);
+        _release(alice, 250e18);
         vm.prank(admin);
         registry.slash(alice, 300e18, "fraud");
         assertEq(_p(alice).stake, 0, "all of it, once no seat is open");
+        assertEq(mock.free(alice), 0, "reclaimed from the market");
     }
 
     function test_freeze_revertsForOthersAndUnregistered() public {

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {ProviderWord} from "../../../contracts/market/ProviderWord.sol";
 import {ProviderRegistryFixture} from "./ProviderRegistryFixture.sol";
 
 /// @notice Fuzz tests of the stake arithmetic, admission, matching and timing.
@@ -60,70 +61,68 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
         assertEq(_status(alice), initial + added >= threshold ? APPROVED : PENDING, "status after add");
     }
 
-    function testFuzz_lockSettleSlash_arithmetic(
-        uint256 stake,
-        uint256 lock1,
-        uint256 lock2,
-        uint256 release,
-        uint256 slashAmount
-    ) public {
-        stake = bound(stake, MIN_STAKE, 1e30);
+    /// @dev Two seats; the first is found faulty and part of its collateral seized, the rest
+    /// released. `locked` must keep equalling what the market holds, and the seized tokens must
+    /// leave the registry with the stake.
+    function testFuzz_lockReleaseSeize_arithmetic(uint256 stake, uint256 lock1, uint256 lock2, uint256 seized) public {
+        stake = bound(stake, MIN_STAKE, 1e27);
         lock1 = bound(lock1, 0, stake);
         lock2 = bound(lock2, 0, stake - lock1);
-        release = bound(release, 0, 2 * stake);
-        slashAmount = bound(slashAmount, 0, 2 * stake);
+        seized = bound(seized, 0, lock1);
         _registerApproved(alice, stake);
         _lock(alice, lock1);
         _lock(alice, lock2);
-        assertEq(_p(alice).locked, lock1 + lock2, "locked sum");
-        assertTrue(registry.isEligible(alice, stake - lock1 - lock2, 0, 0), "rest is free");
+        uint256 allocated = lock1 + lock2 == 0 ? 0 : stake;
+        assertEq(_p(alice).locked, allocated, "a seat allocates all the free stake");
+        assertEq(mock.seats(alice), lock1 + lock2, "seats");
 
-        vm.prank(market);
-        registry.settle(alice, release, slashAmount, IProviderRegistry.Outcome.Disagreed, "job");
+        _seize(alice, seized, IProviderRegistry.Fault.Disagreed);
+        _release(alice, lock1 - seized);
 
-        uint256 lockedAfterRelease = release >= lock1 + lock2 ? 0 : lock1 + lock2 - release;
-        uint256 slashed = slashAmount > stake ? stake : slashAmount;
-        uint256 stakeAfter = stake - slashed;
-        uint256 lockedAfter = lockedAfterRelease > stakeAfter ? stakeAfter : lockedAfterRelease;
         IProviderRegistry.Provider memory p = _p(alice);
-        assertEq(p.stake, stakeAfter, "stake after");
-        assertEq(p.locked, lockedAfter, "locked after");
+        assertEq(p.stake, stake - seized, "stake after");
+        assertEq(p.locked, allocated - seized, "locked after");
+        assertEq(p.locked, mock.free(alice) + mock.seats(alice), "locked = what the market holds");
+        assertEq(mock.seats(alice), lock2, "the second seat still holds its collateral");
         assertLe(p.locked, p.stake, "locked <= stake");
         assertEq(p.disagreed, 1, "counted");
         assertEq(registry.slashedFunds(), 0, "slashed funds untouched");
-        assertEq(token.balanceOf(market), slashed, "seized stake at the market");
-        assertEq(registry.totalStake(), stakeAfter, "total stake");
-        assertEq(token.balanceOf(address(registry)), stakeAfter, "balance");
+        assertEq(token.balanceOf(market), seized, "seized stake at the market");
+        assertEq(registry.totalStake(), stake - seized, "total stake");
+        assertEq(token.balanceOf(address(registry)), stake - seized, "balance");
     }
 
-    function testFuzz_slash_takesOnlyFreeStake(uint256 stake, uint256 locked, uint256 amount) public {
-        stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake - 1);
-        amount = bound(amount, 1, stake - locked);
+    /// @dev The DAO reaches all the stake no seat holds, the market's free collateral included.
+    function testFuzz_slash_takesOnlyWhatNoSeatHolds(uint256 stake, uint256 seat, uint256 amount) public {
+        stake = bound(stake, MIN_STAKE, 1e27); // a market holds at most 2^96 - 1 free
+        seat = bound(seat, 0, stake - 1);
+        amount = bound(amount, 1, stake - seat);
         _registerApproved(alice, stake);
-        _lock(alice, locked);
+        _lock(alice, seat);
         vm.prank(admin);
         registry.slash(alice, amount, "dao");
         IProviderRegistry.Provider memory p = _p(alice);
         assertEq(p.stake, stake - amount, "stake");
-        assertEq(p.locked, locked, "locked untouched");
+        assertEq(mock.seats(alice), seat, "the seat untouched");
+        assertEq(p.locked, mock.free(alice) + seat, "locked = what the market holds");
         assertLe(p.locked, p.stake, "locked <= stake");
         assertEq(registry.slashedFunds(), amount, "slashed");
     }
 
-    /// @dev Issue 11 finding 3: any slash above the free stake reverts, whatever is locked.
-    function testFuzz_slash_aboveFreeStakeReverts(uint256 stake, uint256 locked, uint256 amount) public {
-        stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake);
-        amount = bound(amount, stake - locked + 1, type(uint256).max);
+    /// @dev Issue 11 finding 3: any slash above what no seat holds reverts.
+    function testFuzz_slash_aboveFreeStakeReverts(uint256 stake, uint256 seat, uint256 amount) public {
+        stake = bound(stake, MIN_STAKE, 1e27); // a market holds at most 2^96 - 1 free
+        seat = bound(seat, 0, stake);
+        amount = bound(amount, stake - seat + 1, type(uint256).max);
         _registerApproved(alice, stake);
-        _lock(alice, locked);
+        _lock(alice, seat);
+        uint256 locked = _p(alice).locked;
         vm.expectRevert(
             abi.encodeWithSelector(
                 IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
                 alice,
                 amount,
-                stake - locked
+                stake - seat
             )
         );
         vm.prank(admin);
@@ -132,23 +131,34 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
         assertEq(_p(alice).locked, locked, "locked untouched");
     }
 
-    function testFuzz_lockCollateral_aboveFreeReverts(uint256 stake, uint256 locked, uint256 amount) public {
+    function testFuzz_allocate_amount(uint256 stake, uint256 minimum, uint256 maximum) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake);
-        amount = bound(amount, stake - locked + 1, type(uint256).max);
+        minimum = bound(minimum, 1, stake);
         _registerApproved(alice, stake);
-        _lock(alice, locked);
+        vm.prank(market);
+        uint256 amount = registry.allocate(alice, minimum, maximum);
+        assertEq(amount, maximum < stake ? maximum : stake, "min(free, maximum)");
+        assertEq(_p(alice).locked, amount, "locked");
+    }
+
+    function testFuzz_allocate_minimumAboveFreeReverts(uint256 stake, uint256 allocated, uint256 minimum) public {
+        stake = bound(stake, MIN_STAKE, 1e30);
+        allocated = bound(allocated, 1, stake);
+        minimum = bound(minimum, stake - allocated + 1, type(uint256).max);
+        _registerApproved(alice, stake);
+        vm.prank(market);
+        registry.allocate(alice, allocated, allocated);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
                 alice,
-                stake - locked,
-                amount
+                stake - allocated,
+                minimum
             )
         );
         vm.prank(market);
-        registry.lockCollateral(alice, amount, 0, 0);
-        assertFalse(registry.isEligible(alice, amount, 0, 0), "not eligible");
+        registry.allocate(alice, minimum, type(uint256).max);
+        assertEq(_p(alice).locked, allocated, "unchanged");
     }
 
     function testFuzz_withdrawSlashed_arithmetic(uint256 slashAmount, uint256 withdrawAmount) public {
@@ -168,46 +178,17 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
         );
     }
 
-    function testFuzz_tagMatching(uint256 tags, uint256 required) public {
-        _registerApproved(alice, 300e18, tags, MEM);
-        uint256 missing = required & ~tags;
-        assertTrue(registry.isEligible(alice, 0, required, MEM) == (missing == 0), "isEligible iff subset");
-        if (missing != 0) {
-            vm.expectRevert(
-                abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, missing)
-            );
-        }
-        vm.prank(market);
-        registry.lockCollateral(alice, 1, required, MEM);
-        assertEq(_p(alice).locked, missing == 0 ? uint256(1) : uint256(0), "locked iff subset");
-    }
-
-    function testFuzz_tagMatching_subsetAlwaysEligible(uint256 tags, uint256 mask) public {
-        uint256 required = tags & mask;
-        _registerApproved(alice, 300e18, tags, MEM);
-        registry.checkEligible(alice, 0, required, MEM);
-        (bool active, uint256 providerTags, , , ) = registry.providerTerms(alice);
-        assertTrue(active && required & ~providerTags == 0, "subset eligible");
-    }
-
-    function testFuzz_memoryMatching(uint32 memoryMB, uint32 required) public {
-        _registerApproved(alice, 300e18, 0, memoryMB);
-        bool ok = memoryMB >= required;
-        assertTrue(registry.isEligible(alice, 0, 0, required) == ok, "isEligible iff enough memory");
-        if (!ok) {
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-                    alice,
-                    memoryMB,
-                    required
-                )
-            );
-        }
-        vm.prank(market);
-        registry.lockCollateral(alice, 0, 0, required);
-        (, , uint32 declared, , ) = registry.providerTerms(alice);
-        assertEq(declared, memoryMB, "declared memory reported");
+    /// @dev The word keeps the low 64 bits of the granted tags (a job requires bits 0-63) and
+    /// memory capped at 24 bits; the registry's own view keeps both whole.
+    function testFuzz_pushedWord_tagsAndMemory(uint256 tags, uint32 memoryMB) public {
+        _registerApproved(alice, 300e18, tags, memoryMB);
+        assertEq(mock.tags(alice), uint64(tags), "low 64 bits of the granted tags");
+        uint256 capped = memoryMB > ProviderWord.MAX_MEMORY_MB ? ProviderWord.MAX_MEMORY_MB : memoryMB;
+        assertEq(mock.memoryMB(alice), capped, "memory, capped");
+        assertEq(mock.rosterSlot(alice), 1, "the other fields intact");
+        (, uint256 termsTags, uint32 declared, , ) = registry.providerTerms(alice);
+        assertEq(termsTags, tags, "providerTerms: all the granted tags");
+        assertEq(declared, memoryMB, "providerTerms: the declared memory");
     }
 
     function testFuzz_unbondingTiming(uint40 period, uint256 start, uint256 delay) public {
@@ -250,22 +231,24 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
         assertEq(registry.unbondingPeriod(), period > 180 days ? UNBONDING : period, "period");
     }
 
-    function testFuzz_isEligibleMatchesCheckEligible(
+    /// @dev Whatever the provider's state, what the market sees agrees with the registry's view.
+    function testFuzz_pushedTermsMatchProviderTerms(
         uint256 stake,
-        uint256 locked,
-        uint256 collateral,
+        uint256 slashed,
         uint256 tags,
-        uint256 required,
-        uint32 mem,
-        uint32 minMem,
+        uint32 memoryMB,
         bool suspended,
-        bool exiting
+        bool exiting,
+        bool frozen
     ) public {
         stake = bound(stake, MIN_STAKE, 1e30);
-        locked = bound(locked, 0, stake);
-        collateral = bound(collateral, 0, 2 * stake);
-        _registerApproved(alice, stake, tags, mem);
-        _lock(alice, locked);
+        slashed = bound(slashed, 0, stake);
+        _registerApproved(alice, stake, tags, memoryMB);
+        _registerApproved(bob, MIN_STAKE);
+        if (slashed != 0) {
+            vm.prank(admin);
+            registry.slash(alice, slashed, "dao");
+        }
         if (suspended) {
             vm.prank(admin);
             registry.suspendProvider(alice);
@@ -274,16 +257,17 @@ contract ProviderRegistryFuzzTest is ProviderRegistryFixture {
             vm.prank(alice);
             registry.requestExit();
         }
-        bool eligible = registry.isEligible(alice, collateral, required, minMem);
-        bool expected =
-            !suspended && !exiting && stake - locked >= collateral && (required & ~tags) == 0 && mem >= minMem;
-        assertTrue(eligible == expected, "isEligible");
-        bool checkPassed;
-        try registry.checkEligible(alice, collateral, required, minMem) {
-            checkPassed = true;
-        } catch {
-            checkPassed = false;
+        if (frozen) {
+            vm.prank(admin);
+            registry.setFreezePeriod(1 days);
+            vm.prank(guardian);
+            registry.freeze(alice);
         }
-        assertTrue(checkPassed == eligible, "checkEligible agrees");
+        (bool active, , , uint256 index, uint256 size) = registry.providerTerms(alice);
+        assertTrue(_seatable(alice) == active, "seatable iff active");
+        if (mock.rosterSlot(alice) != 0) assertEq(mock.rosterSlot(alice) - 1, index, "slot = index + 1");
+        else assertEq(mock.terms(alice), 0, "all zeros off the roster or under the minimum");
+        assertEq(mock.rosterSize(), size, "roster size");
+        assertEq(mock.rosterSlot(bob), registry.rosterSize(), "bob was pushed his new slot");
     }
 }

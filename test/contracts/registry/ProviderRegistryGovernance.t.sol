@@ -12,6 +12,7 @@ import {ConclaveTimelock} from "../../../contracts/governance/ConclaveTimelock.s
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {MockProviderMarket} from "../utils/MockProviderMarket.sol";
 
 /// @notice Issue 11 finding 4 with the real governor and timelock, wired as the deployment wires
 /// them: a provider that sees a slash proposal and asks to exit at once is still bonded when the
@@ -29,7 +30,7 @@ contract ProviderRegistryGovernanceTest is Test {
 
     address internal voter = address(0xA11CE);
     address internal guardian = address(0x6A4D);
-    address internal market = address(0x3A4E7);
+    MockProviderMarket internal market;
     address internal provider = address(0xBAD);
 
     ConclaveToken internal token;
@@ -64,7 +65,8 @@ contract ProviderRegistryGovernanceTest is Test {
         // As node/deploy/stack.ts does: governance first, then the freeze period, then the roles.
         registry.setGovernance(IGovernor(address(governor)), TimelockController(payable(address(timelock))));
         registry.setFreezePeriod(FREEZE);
-        registry.grantRole(registry.MARKET_ROLE(), market);
+        market = new MockProviderMarket(registry);
+        registry.grantRole(registry.MARKET_ROLE(), address(market));
         registry.setAdmissionPolicy(true, 100e18);
         registry.grantRole(registry.DEFAULT_ADMIN_ROLE(), address(timelock));
         registry.renounceRole(registry.DEFAULT_ADMIN_ROLE(), address(this));
@@ -163,38 +165,34 @@ contract ProviderRegistryGovernanceTest is Test {
     /// freezes it at once (no new seats, no withdrawal), the seats end (one faulty seat seized
     /// by the market), and the proposal executes on the stake that is free by then.
     function test_guardianFreezeHoldsStakeWhileTheDaoVotes() public {
-        vm.prank(market);
-        registry.lockCollateral(provider, 900e18, 0, 0);
+        market.lock(provider, 900e18);
         (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _slashProposal(500e18);
         vm.prank(voter);
         governor.propose(targets, values, calldatas, "slash bad, seats open");
         vm.prank(guardian);
         registry.freeze(provider);
-        assertEq(registry.getProvider(provider).frozenUntil, block.timestamp + FREEZE, "frozen");
+        uint40 until = uint40(block.timestamp + FREEZE);
+        assertEq(registry.getProvider(provider).frozenUntil, until, "frozen");
 
-        // It cannot take new work while the vote runs.
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryFrozen.selector,
-                provider,
-                uint40(block.timestamp + FREEZE)
-            )
-        );
-        vm.prank(market);
-        registry.lockCollateral(provider, 1, 0, 0);
+        // It cannot take new work while the vote runs (the market reads the freeze pushed to
+        // it), nor take back what the market holds free.
+        assertEq(market.frozenUntil(provider), until, "pushed to the market");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryFrozen.selector, provider, until));
+        vm.prank(provider);
+        registry.deallocate(address(market), 100e18);
         vm.prank(provider);
         registry.requestExit();
 
         // Its open seat still ends: faulty, 400 of its 900 collateral seized by the market.
-        vm.prank(market);
-        registry.settle(provider, 900e18, 400e18, IProviderRegistry.Outcome.Disagreed, "job");
+        market.seize(provider, 400e18, IProviderRegistry.Fault.Disagreed, "job");
+        market.release(provider, 500e18);
 
         (, uint256 eta) = _passAndQueue(500e18, "slash bad, seats open");
         vm.warp(eta);
         _execute(500e18, "slash bad, seats open");
         assertEq(registry.getProvider(provider).stake, 100e18, "seized 400 + slashed 500");
+        assertEq(stake.balanceOf(address(market)), 400e18, "the seized part at the market");
 
-        uint40 until = registry.getProvider(provider).frozenUntil;
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryFrozen.selector, provider, until));
         vm.prank(provider);
         registry.withdrawStake();

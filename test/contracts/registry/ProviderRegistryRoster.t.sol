@@ -175,24 +175,25 @@ contract ProviderRegistryRosterTest is ProviderRegistryFixture {
         registry.rosterAt(1);
     }
 
-    function test_lockCollateral_returnsRosterPlace() public {
+    function test_push_carriesTheRosterPlace() public {
         _registerApproved(alice, 300e18);
         _registerApproved(bob, 300e18);
-        vm.prank(market);
-        (uint256 index, uint256 size) = registry.lockCollateral(bob, 1, 0, 0);
-        assertEq(index, 1, "bob's index");
-        assertEq(size, 2, "size");
+        assertEq(mock.rosterSlot(bob), 2, "bob's index + 1");
+        assertEq(mock.rosterSize(), 2, "size");
     }
 
     function test_getProvider_countersSurviveThePacking() public {
         _registerApproved(alice, 300e18);
-        vm.prank(market);
-        registry.recordServed(alice, 7);
+        for (uint256 i = 0; i < 7; ++i) _seize(alice, 0, IProviderRegistry.Fault.Missed);
+        _seize(alice, 0, IProviderRegistry.Fault.Disagreed);
         IProviderRegistry.Provider memory p = _p(alice);
-        assertEq(p.served, 7, "served");
+        assertEq(p.missed, 7, "missed");
+        assertEq(p.disagreed, 1, "disagreed");
         assertEq(p.stake, 300e18, "stake");
         assertEq(uint256(p.status), uint256(IProviderRegistry.ProviderStatus.Approved), "status");
         assertEq(p.memoryMB, MEM, "memory");
+        (bool member, uint256 index) = registry.rosterIndexOf(alice);
+        assertTrue(member && index == 0, "roster slot");
     }
 
     /// @dev Random sequences of register / approve / suspend / requestExit / cancelExit /

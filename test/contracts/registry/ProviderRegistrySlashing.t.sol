@@ -31,8 +31,8 @@ contract ProviderRegistrySlashingTest is ProviderRegistryFixture {
         assertEq(registry.slashedFunds(), 300e18, "slashed funds");
     }
 
-    /// @dev Issue 11 finding 3: the market no longer slashes directly (it seizes a seat's
-    /// collateral through settle); slash is the DAO's.
+    /// @dev Issue 11 finding 3: the market does not slash (it seizes a faulty seat's collateral
+    /// through seize); slash is the DAO's.
     function test_slash_revertsForMarketAndOthers() public {
         _registerApproved(alice, 300e18);
         vm.expectRevert(_unauthorized(market, DEFAULT_ADMIN_ROLE));
@@ -77,12 +77,13 @@ contract ProviderRegistrySlashingTest is ProviderRegistryFixture {
         assertEq(registry.slashedFunds(), 0, "nothing slashed");
     }
 
-    /// @dev Issue 11 finding 3, the attack: with 250 of 300 locked by two open seats (200 and
+    /// @dev Issue 11 finding 3, the attack: with 250 of 300 held by two open seats (200 and
     /// 50), a DAO slash of 100 used to take stake below `locked`, cap `locked` silently at 200,
     /// and the release of the 200 seat then left 0 locked while the 50 seat was still open: the
-    /// provider, exiting, withdrew before that seat's outcome. Now the slash reverts, naming the
-    /// free stake, and `locked` keeps answering for every open seat.
-    function test_slash_cannotTakeLockedCollateral_regression() public {
+    /// provider, exiting, withdrew before that seat's outcome. Now the slash reaches only what no
+    /// seat holds (the market's free collateral included), naming that amount when refused, and
+    /// `locked` keeps answering for every open seat.
+    function test_slash_cannotTakeSeatCollateral_regression() public {
         _registerApproved(alice, 300e18);
         _lock(alice, 200e18); // seat 1
         _lock(alice, 50e18); // seat 2
@@ -97,17 +98,16 @@ contract ProviderRegistrySlashingTest is ProviderRegistryFixture {
         vm.prank(admin);
         registry.slash(alice, 100e18, "dao");
 
-        // The DAO may take the free part; the seats' collateral stays whole.
+        // The DAO may take the part no seat holds; the seats' collateral stays whole.
         vm.prank(admin);
         registry.slash(alice, 50e18, "dao");
         assertEq(_p(alice).stake, 250e18, "stake");
-        assertEq(_p(alice).locked, 250e18, "locked untouched");
-        assertFalse(registry.isEligible(alice, 1, 0, 0), "no free stake");
+        assertEq(_p(alice).locked, 250e18, "the seats' collateral");
+        assertEq(mock.seats(alice), 250e18, "seats untouched");
+        assertEq(mock.free(alice), 0, "the market's free collateral was taken");
 
-        // Seat 1 ends: seat 2's collateral is still locked, and an exit cannot withdraw it.
-        vm.prank(market);
-        registry.settle(alice, 200e18, 0, IProviderRegistry.Outcome.Served, "seat 1");
-        assertEq(_p(alice).locked, 50e18, "seat 2 still locked");
+        // Seat 1 ends: seat 2's collateral is still held, and an exit cannot withdraw it.
+        _release(alice, 200e18);
         vm.prank(alice);
         registry.requestExit();
         vm.warp(block.timestamp + UNBONDING);
@@ -118,22 +118,44 @@ contract ProviderRegistrySlashingTest is ProviderRegistryFixture {
         registry.withdrawStake();
 
         // Seat 2's fault is seized in full, then the rest can leave.
-        vm.prank(market);
-        registry.settle(alice, 50e18, 50e18, IProviderRegistry.Outcome.Missed, "seat 2");
+        _seize(alice, 50e18, IProviderRegistry.Fault.Missed);
         assertEq(token.balanceOf(market), 50e18, "seat 2's collateral seized");
         vm.prank(alice);
         registry.withdrawStake();
         assertEq(token.balanceOf(alice), 200e18, "withdrew what was neither slashed nor seized");
     }
 
-    function test_slash_keepsLockedBelowStake() public {
+    /// @dev The registry's own free stake goes first; only the shortfall is taken from the market.
+    function test_slash_reclaimsOnlyTheShortfallFromTheMarket() public {
         _registerApproved(alice, 300e18);
         _lock(alice, 100e18);
+        vm.prank(alice);
+        registry.deallocate(market, 50e18);
+        vm.expectEmit();
+        emit IProviderRegistry.CollateralDeallocated(alice, market, 100e18, 150e18);
+        vm.expectEmit();
+        emit IProviderRegistry.ProviderSlashed(alice, admin, 150e18, "dao");
         vm.prank(admin);
         registry.slash(alice, 150e18, "dao");
         IProviderRegistry.Provider memory p = _p(alice);
         assertEq(p.stake, 150e18, "stake");
-        assertEq(p.locked, 100e18, "locked unchanged");
+        assertEq(p.locked, 150e18, "the seat and what the market still holds free");
+        assertEq(mock.free(alice), 50e18, "left at the market");
+        assertEq(mock.seats(alice), 100e18, "the seat untouched");
+        assertEq(p.locked, mock.free(alice) + mock.seats(alice), "locked = what the market holds");
+    }
+
+    function test_slash_withoutShortfallLeavesTheMarketAlone() public {
+        _registerApproved(alice, 300e18);
+        _lock(alice, 100e18);
+        vm.prank(alice);
+        registry.deallocate(market, 200e18);
+        vm.recordLogs();
+        vm.prank(admin);
+        registry.slash(alice, 200e18, "dao");
+        assertEq(vm.getRecordedLogs().length, 1, "ProviderSlashed only: no deallocation");
+        assertEq(_p(alice).locked, 100e18, "the seat");
+        assertEq(_p(alice).stake, 100e18, "stake");
     }
 
     function test_withdrawSlashed_sendsFundsAndEmits() public {

@@ -68,7 +68,8 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         vm.prank(alice);
         registry.register(500e18, _caps(TAG_A, MEM), URI);
         assertEq(_status(alice), APPROVED, "auto-admitted");
-        assertTrue(registry.isEligible(alice, 500e18, TAG_A, MEM), "eligible at once");
+        assertTrue(_seatable(alice), "seatable at once");
+        assertEq(mock.tags(alice), TAG_A, "with the granted tag");
     }
 
     function test_register_pendingWhenAutoAdmitSwitchedOffAgain() public {
@@ -240,12 +241,9 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
 
     function test_register_afterExitKeepsCountersAndResetsState() public {
         _registerApproved(alice, 200e18);
-        vm.startPrank(market);
-        registry.recordServed(alice, 1);
-        registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Disagreed, "job");
-        registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Missed, "job");
-        registry.settle(alice, 0, 0, IProviderRegistry.Outcome.Missed, "job");
-        vm.stopPrank();
+        _seize(alice, 0, IProviderRegistry.Fault.Disagreed);
+        _seize(alice, 0, IProviderRegistry.Fault.Missed);
+        _seize(alice, 0, IProviderRegistry.Fault.Missed);
         _exitAndWithdraw(alice);
         assertEq(_status(alice), EXITED, "exited");
 
@@ -257,7 +255,6 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         assertEq(p.stake, 300e18, "new stake");
         assertEq(p.locked, 0, "no lock");
         assertEq(p.unbondingEndsAt, 0, "not exiting");
-        assertEq(p.served, 1, "served kept");
         assertEq(p.disagreed, 1, "disagreed kept");
         assertEq(p.missed, 2, "missed kept");
         assertEq(p.tags, TAG_C, "new tags");
@@ -430,15 +427,12 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
     /// only the DAO's grant makes it eligible.
     function test_updateCapabilities_declaredTagsGrantNothing_regression() public {
         _registerApproved(alice, MIN_STAKE, TAG_A, MEM);
-        assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "lacks B");
+        assertEq(mock.tags(alice), TAG_A, "lacks B");
         vm.prank(alice);
         registry.updateCapabilities(_caps(TAG_A | TAG_B, MEM), URI);
         assertEq(_p(alice).tags, TAG_A | TAG_B, "declared");
         assertEq(_p(alice).grantedTags, TAG_A, "granted unchanged");
-        assertFalse(registry.isEligible(alice, 0, TAG_B, MEM), "still lacks B");
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, alice, TAG_B));
-        vm.prank(market);
-        registry.lockCollateral(alice, 0, TAG_B, MEM);
+        assertEq(mock.tags(alice), TAG_A, "the market still sees only A");
         (, uint256 termsTags, , , ) = registry.providerTerms(alice);
         assertEq(termsTags, TAG_A, "the market and runners see the granted tags");
 
@@ -446,7 +440,7 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         emit IProviderRegistry.TagsGranted(alice, TAG_A | TAG_B);
         vm.prank(admin);
         registry.setGrantedTags(alice, TAG_A | TAG_B);
-        assertTrue(registry.isEligible(alice, 0, TAG_B, MEM), "granted by the DAO");
+        assertEq(mock.tags(alice), TAG_A | TAG_B, "granted by the DAO, pushed to the market");
     }
 
     function test_approveProvider_grantsExactlyTheVotedTags() public {
@@ -455,13 +449,13 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         emit IProviderRegistry.TagsGranted(alice, TAG_A);
         vm.prank(admin);
         registry.approveProvider(alice, TAG_A);
-        assertTrue(registry.isEligible(alice, 0, TAG_A, MEM), "A granted");
-        assertFalse(registry.isEligible(alice, 0, TAG_C, MEM), "C declared, not granted");
+        assertEq(mock.tags(alice), TAG_A, "A granted, C declared only");
         // The DAO may grant what was not declared (the declaration is informational).
         vm.prank(admin);
         registry.setGrantedTags(alice, TAG_HIGH);
-        assertTrue(registry.isEligible(alice, 0, TAG_HIGH, MEM), "granted");
-        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "replaced");
+        assertEq(_p(alice).grantedTags, TAG_HIGH, "granted");
+        // Jobs require bits 0-63 only: the word carries those, and A is gone from it.
+        assertEq(mock.tags(alice), 0, "replaced");
     }
 
     function test_setGrantedTags_revertsForNonAdminAndUnregistered() public {
@@ -482,8 +476,8 @@ contract ProviderRegistryStakingTest is ProviderRegistryFixture {
         registry.setAdmissionPolicy(true, MIN_STAKE);
         _register(alice, MIN_STAKE, TAG_A | TAG_B, MEM);
         assertEq(_p(alice).grantedTags, 0, "mask 0 by default: nothing self-declared counts");
-        assertTrue(registry.isEligible(alice, 0, 0, MEM), "admitted");
-        assertFalse(registry.isEligible(alice, 0, TAG_A, MEM), "no tag");
+        assertTrue(_seatable(alice), "admitted");
+        assertEq(mock.tags(alice), 0, "no tag");
 
         vm.expectEmit();
         emit IProviderRegistry.AutoGrantMaskSet(TAG_A);

@@ -79,9 +79,7 @@ contract ProviderRegistryStatusTest is ProviderRegistryFixture {
         vm.prank(admin);
         registry.suspendProvider(alice);
         assertEq(_status(alice), SUSPENDED, "suspended");
-        vm.expectRevert(_invalidStatus(alice, IProviderRegistry.ProviderStatus.Suspended));
-        vm.prank(market);
-        registry.lockCollateral(alice, 0, 0, 0);
+        assertEq(mock.terms(alice), 0, "the market seats it no more");
     }
 
     function test_suspendProvider_pendingToSuspended() public {

@@ -5,16 +5,18 @@ import {Test} from "../../utils/Test.sol";
 import {IProviderRegistry} from "../../../../contracts/interfaces/IProviderRegistry.sol";
 import {ProviderRegistry} from "../../../../contracts/registry/ProviderRegistry.sol";
 import {MockERC20} from "../../../../contracts/mocks/MockERC20.sol";
+import {MockProviderMarket} from "../../utils/MockProviderMarket.sol";
 
 /// @notice Drives a ProviderRegistry for invariant tests: several provider actors, a market
-/// (MARKET_ROLE) that settles each lock as a seat would (release its collateral, seize at most
-/// that), the DAO admin and the guardian. Every action checks its preconditions first, so that most
-/// calls succeed, and keeps ghost totals that the invariants compare with the registry.
+/// (MARKET_ROLE, a {MockProviderMarket}) that opens seats on what was pushed to it and ends each
+/// as a seat would (release its collateral, or seize at most that), the DAO admin and the
+/// guardian. Every action checks its preconditions first, so that most calls succeed, and keeps
+/// ghost totals that the invariants compare with the registry.
 contract ProviderRegistryHandler is Test {
     ProviderRegistry public immutable registry;
     MockERC20 public immutable token;
     address public immutable admin;
-    address public immutable market;
+    MockProviderMarket public immutable market;
     address public immutable treasury;
     address public immutable guardian;
 
@@ -24,23 +26,23 @@ contract ProviderRegistryHandler is Test {
     uint256 public ghostMinted;
     /// @notice Every token slashed by the DAO ({IProviderRegistry.slash}).
     uint256 public ghostSlashed;
-    /// @notice Every token seized in settlement (sent to the market).
+    /// @notice Every token seized for a faulty seat (sent to the market).
     uint256 public ghostSeized;
     /// @notice Slashed tokens sent to the treasury.
     uint256 public ghostSlashedWithdrawn;
-    /// @notice Outcomes recorded through the market path.
-    uint256 public ghostServed;
+    /// @notice Faults recorded through the market path.
     uint256 public ghostDisagreed;
     uint256 public ghostMissed;
     /// @notice Calls by non-market accounts to market functions, and by the market to the DAO's
     /// slash, that did not revert (must stay 0).
     uint256 public ghostUnauthorizedSuccesses;
-    /// @notice DAO slashes above the free stake, or frozen providers' locks and withdrawals, that
-    /// did not revert (must stay 0).
+    /// @notice DAO slashes above what no seat holds, frozen providers' deallocations and
+    /// withdrawals, withdrawals while seats hold collateral, and guardian re-freezes that did not
+    /// revert (must stay 0).
     uint256 public ghostForbiddenSuccesses;
-    /// @notice Collateral of each actor's open seats: locks minus releases.
+    /// @notice Collateral of each actor's open seats: locks minus what their ends released or seized.
     mapping(address actor => uint256) public ghostOpenCollateral;
-    /// @notice The open seats' collateral, one entry per lock not yet settled.
+    /// @notice The open seats' collateral, one entry per seat not yet ended.
     mapping(address actor => uint256[]) internal _seats;
     /// @notice Successful calls per action, for a glance at coverage.
     mapping(bytes32 action => uint256) public calls;
@@ -49,7 +51,7 @@ contract ProviderRegistryHandler is Test {
         ProviderRegistry registry_,
         MockERC20 token_,
         address admin_,
-        address market_,
+        MockProviderMarket market_,
         address treasury_,
         address guardian_
     ) {
@@ -127,9 +129,10 @@ contract ProviderRegistryHandler is Test {
         address a = _actor(actorSeed);
         if (!_isRegistered(a)) return;
         IProviderRegistry.Provider memory p = registry.getProvider(a);
-        if (p.unbondingEndsAt == 0 || p.locked != 0) return;
+        if (p.unbondingEndsAt == 0) return;
         if (block.timestamp < p.unbondingEndsAt) vm.warp(p.unbondingEndsAt);
-        if (registry.isFrozen(a)) {
+        // The market's free collateral comes back on its own; a seat's does not.
+        if (registry.isFrozen(a) || market.seats(a) != 0) {
             vm.prank(a);
             try registry.withdrawStake() {
                 ++ghostForbiddenSuccesses;
@@ -140,35 +143,30 @@ contract ProviderRegistryHandler is Test {
         vm.prank(a);
         registry.withdrawStake();
         assertEq(token.balanceOf(a) - before, p.stake, "withdrawn == stake");
+        assertEq(market.free(a), 0, "the market's free collateral was reclaimed");
         ++calls["withdrawStake"];
     }
 
     // ---------------------------------------------------------------- market actions
 
-    function lockCollateral(uint256 actorSeed, uint256 amount, uint256 tagMask, uint256 memorySeed) external {
+    /// @notice Opens a seat as the market does, on the terms pushed to it (a roster member at or
+    /// above the minimum, not frozen), with what it holds free plus the provider's free stake.
+    function lock(uint256 actorSeed, uint256 amount) external {
         address a = _actor(actorSeed);
-        IProviderRegistry.Provider memory p = registry.getProvider(a);
-        amount = bound(amount, 0, p.stake - p.locked);
-        uint256 requiredTags = p.grantedTags & tagMask;
-        uint32 minMemoryMB = uint32(bound(memorySeed, 0, p.memoryMB));
-        if (registry.isFrozen(a)) {
-            vm.prank(market);
-            try registry.lockCollateral(a, amount, requiredTags, minMemoryMB) {
-                ++ghostForbiddenSuccesses;
-            } catch {}
-            return;
-        }
-        if (!registry.isEligible(a, amount, requiredTags, minMemoryMB)) return;
-        vm.prank(market);
-        registry.lockCollateral(a, amount, requiredTags, minMemoryMB);
+        if (market.rosterSlot(a) == 0 || block.timestamp < market.frozenUntil(a)) return;
+        uint256 available = market.free(a) + registry.freeStakeOf(a);
+        if (available == 0) return;
+        amount = bound(amount, 1, available);
+        market.lock(a, amount);
         _seats[a].push(amount);
         ghostOpenCollateral[a] += amount;
-        ++calls["lockCollateral"];
+        ++calls["lock"];
     }
 
-    /// @notice Ends one open seat as the market does: releases its collateral and, on a fault,
-    /// seizes at most that collateral. Works whatever the provider's state (frozen included).
-    function settle(uint256 actorSeed, uint256 seatSeed, uint256 seizeSeed, uint8 outcomeSeed) external {
+    /// @notice Ends one open seat as the market does: without fault it releases its collateral;
+    /// on a fault it seizes at most that collateral and releases the rest. Works whatever the
+    /// provider's state (frozen included).
+    function endSeat(uint256 actorSeed, uint256 seatSeed, uint256 seizeSeed, uint8 outcomeSeed) external {
         address a = _actor(actorSeed);
         uint256 n = _seats[a].length;
         if (n == 0) return;
@@ -176,52 +174,72 @@ contract ProviderRegistryHandler is Test {
         uint256 collateral = _seats[a][i];
         _seats[a][i] = _seats[a][n - 1];
         _seats[a].pop();
-        IProviderRegistry.Outcome outcome = IProviderRegistry.Outcome(outcomeSeed % 4);
-        uint256 seize =
-            outcome == IProviderRegistry.Outcome.Disagreed || outcome == IProviderRegistry.Outcome.Missed
-                ? bound(seizeSeed, 0, collateral)
-                : 0;
-        vm.prank(market);
-        registry.settle(a, collateral, seize, outcome, "job");
+        uint256 outcome = outcomeSeed % 3;
+        uint256 seized;
+        if (outcome != 0) {
+            IProviderRegistry.Fault fault =
+                outcome == 1 ? IProviderRegistry.Fault.Disagreed : IProviderRegistry.Fault.Missed;
+            seized = bound(seizeSeed, 0, collateral);
+            market.seize(a, seized, fault, "job");
+            if (fault == IProviderRegistry.Fault.Disagreed) ++ghostDisagreed;
+            else ++ghostMissed;
+        }
+        market.release(a, collateral - seized);
         ghostOpenCollateral[a] -= collateral;
-        ghostSeized += seize;
-        if (outcome != IProviderRegistry.Outcome.Released) _countGhost(outcome);
-        ++calls["settle"];
+        ghostSeized += seized;
+        ++calls["endSeat"];
     }
 
-    function recordServed(uint256 actorSeed) external {
+    /// @notice The provider takes back part of what the market holds free; refused while frozen.
+    function deallocate(uint256 actorSeed, uint256 amount) external {
         address a = _actor(actorSeed);
-        if (!registry.isEligible(a, 0, 0, 0)) return;
-        vm.prank(market);
-        registry.recordServed(a, 1);
-        _countGhost(IProviderRegistry.Outcome.Served);
-        ++calls["recordServed"];
+        uint256 free = market.free(a);
+        if (!_isRegistered(a) || free == 0) return;
+        amount = bound(amount, 1, free);
+        if (registry.isFrozen(a)) {
+            vm.prank(a);
+            try registry.deallocate(address(market), amount) {
+                ++ghostForbiddenSuccesses;
+            } catch {}
+            return;
+        }
+        vm.prank(a);
+        registry.deallocate(address(market), amount);
+        ++calls["deallocate"];
     }
 
-    /// @notice A provider (not the market) tries to touch counters, collateral and stake: it
-    /// must always be refused. Successes are counted rather than reverted, so the evidence survives
-    /// whatever `failOnRevert` is set to, and `invariant_countersOnlyByMarket` requires zero.
+    /// @notice Anyone pushes the providers' terms again: it must change nothing in the mirror.
+    function syncProviders() external {
+        registry.syncProviders(actors);
+        ++calls["syncProviders"];
+    }
+
+    /// @notice A provider (not the market) tries to take collateral, seize, count faults or
+    /// slash: it must always be refused. Successes are counted rather than reverted, so the
+    /// evidence survives whatever `failOnRevert` is set to, and `invariant_countersOnlyByMarket`
+    /// requires zero.
     function unauthorizedMarketCalls(uint256 actorSeed, uint256 targetSeed) external {
         address caller = _actor(actorSeed);
         address target = _actor(targetSeed);
         vm.prank(caller);
-        try registry.settle(target, 0, 1, IProviderRegistry.Outcome.Served, "rogue") {
+        try registry.seize(target, 0, IProviderRegistry.Fault.Missed, "rogue") {
             ++ghostUnauthorizedSuccesses;
         } catch {}
         vm.prank(caller);
-        try registry.recordServed(target, 1) {
+        try registry.allocate(target, 1, type(uint256).max) {
             ++ghostUnauthorizedSuccesses;
         } catch {}
         vm.prank(caller);
         try registry.slash(target, 1, "rogue") {
             ++ghostUnauthorizedSuccesses;
         } catch {}
+        // A "market" the provider names itself cannot hand its stake back.
         vm.prank(caller);
-        try registry.lockCollateral(target, 0, 0, 0) {
+        try registry.deallocate(target, 1) {
             ++ghostUnauthorizedSuccesses;
         } catch {}
         // Since finding 3 the market slashes nothing directly; only the DAO does.
-        vm.prank(market);
+        vm.prank(address(market));
         try registry.slash(target, 1, "market") {
             ++ghostUnauthorizedSuccesses;
         } catch {}
@@ -238,13 +256,13 @@ contract ProviderRegistryHandler is Test {
 
     // ---------------------------------------------------------------- DAO actions
 
-    /// @notice A DAO slash of free stake; one time in four it asks for more than is free, and
-    /// must be refused (finding 3).
+    /// @notice A DAO slash of what no seat holds (the registry's free stake and the market's free
+    /// collateral); one time in four it asks for more, and must be refused (finding 3).
     function adminSlash(uint256 actorSeed, uint256 amount) external {
         address a = _actor(actorSeed);
         IProviderRegistry.Provider memory p = registry.getProvider(a);
         if (!_isRegistered(a)) return;
-        uint256 free = p.stake - p.locked;
+        uint256 free = p.stake - market.seats(a);
         if (amount % 4 == 0) {
             uint256 tooMuch = bound(amount, free + 1, uint256(p.stake) + 1);
             vm.prank(admin);
@@ -342,10 +360,9 @@ contract ProviderRegistryHandler is Test {
         }
     }
 
-    function sumCounters() external view returns (uint256 served, uint256 disagreed, uint256 missed) {
+    function sumCounters() external view returns (uint256 disagreed, uint256 missed) {
         for (uint256 i = 0; i < actors.length; ++i) {
             IProviderRegistry.Provider memory p = registry.getProvider(actors[i]);
-            served += p.served;
             disagreed += p.disagreed;
             missed += p.missed;
         }
@@ -378,11 +395,5 @@ contract ProviderRegistryHandler is Test {
             vm.prank(a);
             token.approve(address(registry), type(uint256).max);
         }
-    }
-
-    function _countGhost(IProviderRegistry.Outcome outcome) private {
-        if (outcome == IProviderRegistry.Outcome.Served) ++ghostServed;
-        else if (outcome == IProviderRegistry.Outcome.Disagreed) ++ghostDisagreed;
-        else ++ghostMissed;
     }
 }
