@@ -122,8 +122,8 @@ interface IProviderRegistry is IGuardianPausable {
     /// @notice `provider` left the roster (suspended or exiting) from `index`; `moved`, the member
     /// that was last, now holds `index` (address(0) when the leaver was the last member itself).
     event RosterLeft(address indexed provider, uint256 index, address moved);
-    /// @notice `market` left MARKET_ROLE and holds RETIRED_MARKET_ROLE: it locks no new
-    /// collateral and still settles the seats it opened (finding 12).
+    /// @notice `market` left MARKET_ROLE and holds RETIRED_MARKET_ROLE: it is allocated no new
+    /// collateral, is pushed nothing, and still seizes for the seats it opened (finding 12).
     event MarketRetired(address indexed market);
 
     /// @notice The token delivered less than it was asked to send (fee-on-transfer tokens).
@@ -144,7 +144,8 @@ interface IProviderRegistry is IGuardianPausable {
     error ProviderRegistryNotExiting(address provider);
     /// @notice The unbonding period is not over.
     error ProviderRegistryUnbonding(address provider, uint40 unbondingEndsAt);
-    /// @notice Collateral is still locked by open jobs.
+    /// @notice Collateral is still held by open seats in a market (`locked` is what stays
+    /// allocated after the markets gave back what they held free).
     error ProviderRegistryCollateralLocked(address provider, uint256 locked);
     /// @notice Not enough unlocked stake.
     error ProviderRegistryInsufficientFreeStake(address provider, uint256 free, uint256 required);
@@ -180,8 +181,8 @@ interface IProviderRegistry is IGuardianPausable {
     error ProviderRegistryZeroAddress();
     /// @notice No roster member holds this index.
     error ProviderRegistryRosterIndexOutOfBounds(uint256 index, uint256 rosterSize);
-    /// @notice A retired market (wound down, or its MARKET_ROLE revoked) locks no new collateral;
-    /// it may only release and settle what it locked before ({settle}).
+    /// @notice A retired market (wound down, or its MARKET_ROLE revoked) is allocated no new
+    /// collateral; it may only seize for the seats it opened before ({seize}).
     error ProviderRegistryMarketRetired(address market);
     /// @notice `market` holds neither MARKET_ROLE nor RETIRED_MARKET_ROLE.
     error ProviderRegistryNotMarket(address market);
@@ -245,7 +246,9 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param autoAdmitStake The stake that admits automatically.
     function setAdmissionPolicy(bool autoAdmit, uint128 autoAdmitStake) external;
 
-    /// @notice Sets the minimum stake to register (DAO only).
+    /// @notice Sets the minimum stake to register (DAO only). The markets' copies of who may take
+    /// seats change only as each provider is pushed again: the DAO's proposal calls
+    /// {syncProviders} with the roster in the same batch (the CLI's `dao propose` does).
     /// @param minStake Token units.
     function setMinStake(uint128 minStake) external;
 
@@ -263,9 +266,10 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param period Seconds.
     function setFreezePeriod(uint40 period) external;
 
-    /// @notice Freezes `provider` for the freeze period (the guardian or the DAO): it locks no new
-    /// collateral (no delivery, commit, challenge or jury seat), cannot withdraw its stake and
-    /// reads as inactive in {providerTerms}; its open seats still settle and pay it. The guardian
+    /// @notice Freezes `provider` for the freeze period (the guardian or the DAO): the markets,
+    /// to which the freeze is pushed, give it no new seat (no delivery, commit, challenge or jury
+    /// seat); it cannot withdraw its stake nor {deallocate}, and reads as inactive in
+    /// {providerTerms}; its open seats still settle and pay it. The guardian
     /// cannot extend a running freeze, nor freeze the same provider again within one freeze
     /// period after the last freeze ended; the DAO can do both, and {unfreeze}. A freeze holds
     /// the stake while the DAO votes on a slash.
@@ -276,12 +280,13 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param provider The provider.
     function unfreeze(address provider) external;
 
-    /// @notice Slashes a provider's stake that is not locked as collateral (DAO only). Locked
-    /// collateral answers only to its seat's outcome ({settle}): to reach it, the DAO waits for
-    /// the provider's seats to end, after freezing it ({freeze}) so that it takes no new ones and
+    /// @notice Slashes a provider's stake that no seat holds (DAO only): its unallocated stake,
+    /// then what the markets hold free for it (reclaimed first). A seat's collateral answers only
+    /// to the seat's outcome ({seize}): to reach it, the DAO waits for the provider's seats to
+    /// end, after freezing it ({freeze}) so that it takes no new ones, cannot deallocate and
     /// cannot withdraw.
     /// @param provider The provider.
-    /// @param amount Tokens to slash, at most `stake - locked`.
+    /// @param amount Tokens to slash, at most the stake no seat holds.
     /// @param reason A short reason code (e.g. a job id or "dao").
     function slash(address provider, uint256 amount, bytes32 reason) external;
 
@@ -309,7 +314,7 @@ interface IProviderRegistry is IGuardianPausable {
     /// @param amount The amount (reverts unless the market holds that much free).
     function deallocate(address market, uint256 amount) external;
 
-    /// @notice Seizes `amount` of the provider's allocated stake for a proven fault (a market,
+    /// @notice Seizes `amount` of the provider's stake allocated to the calling market ({allocationOf}) for a proven fault (a market,
     /// active or retired, for the seats it opened) and counts the fault. The tokens go to the
     /// calling market, which credits them to those the fault harmed (the client and the honest
     /// revealers); only the DAO's {slash} feeds {slashedFunds}. It works whatever the
@@ -324,6 +329,13 @@ interface IProviderRegistry is IGuardianPausable {
     /// granted MARKET_ROLE after the providers registered, or any doubt about a mirror.
     /// @param accounts The providers.
     function syncProviders(address[] calldata accounts) external;
+
+    /// @notice What `market` holds of `provider`'s allocated stake (in its seats or free); the sum
+    /// over markets is the provider's `locked`. A market seizes and gives back only from its own.
+    /// @param provider The provider.
+    /// @param market The market.
+    /// @return The stake allocated to that market.
+    function allocationOf(address provider, address market) external view returns (uint256);
 
     /// @notice Every account granted MARKET_ROLE, active or retired, in the order granted.
     /// @return The markets.

@@ -94,6 +94,10 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// active ones are pushed to, and all may hold allocated stake (a retired market keeps what
     /// its open seats hold until they end).
     address[] private _markets;
+    /// @dev What each market holds of each provider's allocated stake (in its seats or free):
+    /// a market seizes and gives back only its own, so a faulty market cannot reach what
+    /// another holds. The sum over markets is `locked`.
+    mapping(address provider => mapping(address market => uint256)) private _allocations;
 
     /// @param admin Initial `DEFAULT_ADMIN_ROLE` holder (see {GuardianPausable}).
     /// @param guardian Initial guardian, or address(0).
@@ -352,6 +356,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         amount = free < maximum ? free : maximum;
         uint128 newLocked = p.locked + uint128(amount);
         p.locked = newLocked;
+        _allocations[provider][msg.sender] += amount;
         emit CollateralAllocated(provider, msg.sender, amount, newLocked);
     }
 
@@ -371,10 +376,12 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function seize(address provider, uint256 amount, Fault fault, bytes32 reason) external onlyMarket {
         Record storage p = _providers[provider];
-        // The market seizes only its seats' collateral, which is allocated stake: no cap binds.
-        if (amount > p.locked) revert ProviderRegistryInsufficientAllocation(provider, msg.sender, p.locked, amount);
+        // The market seizes only its seats' collateral, which it was allocated: no cap binds.
+        uint256 held = _allocations[provider][msg.sender];
+        if (amount > held) revert ProviderRegistryInsufficientAllocation(provider, msg.sender, held, amount);
         if (amount != 0) {
             uint128 seized = uint128(amount);
+            _allocations[provider][msg.sender] = held - amount;
             p.stake -= seized;
             p.locked -= seized;
             totalStake -= seized;
@@ -442,6 +449,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
     /// @inheritdoc IProviderRegistry
     function syncProviders(address[] calldata accounts) external {
         for (uint256 i = 0; i < accounts.length; ++i) _push(_providers[accounts[i]], accounts[i]);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function allocationOf(address provider, address market) external view returns (uint256) {
+        return _allocations[provider][market];
     }
 
     /// @inheritdoc IProviderRegistry
@@ -576,7 +588,11 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         }
     }
 
+    /// @dev A market gave back `amount`: it cannot give back more than it was allocated.
     function _deallocated(Record storage p, address provider, address market, uint256 amount) private {
+        uint256 held = _allocations[provider][market];
+        if (amount > held) revert ProviderRegistryInsufficientAllocation(provider, market, held, amount);
+        _allocations[provider][market] = held - amount;
         uint128 newLocked = p.locked - uint128(amount);
         p.locked = newLocked;
         emit CollateralDeallocated(provider, market, amount, newLocked);

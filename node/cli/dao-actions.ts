@@ -3,7 +3,7 @@
  * default description, checked against the chain first so a proposal that could only fail is
  * refused before anyone votes on it.
  */
-import { encodeFunctionData, getAddress, type Abi, type Hex } from "viem";
+import { encodeFunctionData, getAddress, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type ContractName } from "../chain/artifacts.ts";
 import { eventsToHead } from "../chain/events.ts";
 import { conclaveContracts } from "../chain/contracts.ts";
@@ -18,6 +18,15 @@ import { formatTags, parseTags } from "./tags.ts";
 
 const REGISTRY_KEYS = ["minStake", "unbondingPeriod", "freezePeriod", "deprecationPeriod"] as const;
 /** What `dao propose set-policy` sets: the market's and its court's policy fields, the registries' parameters. */
+/** The ProviderRegistry's roster members, in roster order. */
+async function rosterOf(s: Session): Promise<Address[]> {
+  const { providers } = conclaveContracts(s.record, s.publicClient);
+  const size = await providers.read.rosterSize();
+  const roster: Address[] = [];
+  for (let i = 0n; i < size; i++) roster.push(await providers.read.rosterAt([i]));
+  return roster;
+}
+
 export const SETTABLE_KEYS = [...MARKET_POLICY, ...CHALLENGE_POLICY, ...REGISTRY_KEYS];
 
 /** An action on a deployed contract; the court's functions are called on the market's address. */
@@ -155,9 +164,7 @@ export async function actionsFor(
         actions.push(call(s, "ProviderRegistry", "grantRole", [await providers.read.MARKET_ROLE(), next]));
         // The registry pushes each provider's terms to its active markets on every change: the
         // roster known now is pushed to the new market once (later members are pushed as they join).
-        const size = await providers.read.rosterSize();
-        const roster = [];
-        for (let i = 0n; i < size; i++) roster.push(await providers.read.rosterAt([i]));
+        const roster = await rosterOf(s);
         if (roster.length > 0) actions.push(call(s, "ProviderRegistry", "syncProviders", [roster]));
         // A market reads the ModelRegistry's mirror that the registry pushes to its MARKET_ROLE
         // holders: the grant makes later changes reach the new market, and each model known now is
@@ -219,11 +226,13 @@ export async function actionsFor(
           description: `Set challenge policy ${key} to ${raw}`,
         };
       }
-      if (key === "minStake")
-        return {
-          actions: [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])],
-          description: `Set provider minimum stake to ${raw}`,
-        };
+      if (key === "minStake") {
+        // Who may take seats depends on the minimum: the roster's terms are pushed to the markets again.
+        const roster = await rosterOf(s);
+        const actions = [call(s, "ProviderRegistry", "setMinStake", [amount(key, raw, 18)])];
+        if (roster.length > 0) actions.push(call(s, "ProviderRegistry", "syncProviders", [roster]));
+        return { actions, description: `Set provider minimum stake to ${raw}` };
+      }
       if (key === "unbondingPeriod" || key === "freezePeriod") {
         const seconds = integer(key, raw, 0, 180 * 86_400);
         // Both must outlast a vote: the registry refuses less than the governance delay.

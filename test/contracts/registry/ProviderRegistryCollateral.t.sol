@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
+import {MockProviderMarket} from "../utils/MockProviderMarket.sol";
 import {ProviderRegistryFixture} from "./ProviderRegistryFixture.sol";
 
 /// @notice The markets' side of the stake: allocation to a market, the provider taking it back,
@@ -253,6 +254,24 @@ contract ProviderRegistryCollateralTest is ProviderRegistryFixture {
         registry.seize(alice, 100e18, IProviderRegistry.Fault.Missed, "job");
         assertEq(_p(alice).stake, 200e18, "exactly the allocation");
         assertEq(_p(alice).locked, 0, "none left");
+    }
+
+    /// @dev A market seizes only what it was allocated: a second (faulty or malicious) market
+    /// cannot reach the collateral that the first holds in its seats, so `locked` stays equal to
+    /// what the markets hold. Before per-market accounting, any market could seize up to `locked`.
+    function test_seize_cannotReachAnotherMarketsAllocation() public {
+        MockProviderMarket other = new MockProviderMarket(registry);
+        vm.prank(admin);
+        registry.grantRole(MARKET_ROLE, address(other));
+        _registerApproved(alice, 300e18);
+        _lock(alice, 300e18);
+        assertEq(registry.allocationOf(alice, market), 300e18, "all of it with the first market");
+        assertEq(registry.allocationOf(alice, address(other)), 0, "none with the second");
+        vm.expectRevert(_insufficientAllocation(alice, address(other), 0, 1e18));
+        vm.prank(address(other));
+        registry.seize(alice, 1e18, IProviderRegistry.Fault.Missed, "job");
+        assertEq(_p(alice).locked, 300e18, "the first market's seat is intact");
+        assertEq(_p(alice).stake, 300e18, "nothing seized");
     }
 
     function test_seize_wholeStakeThenOnlyCounts() public {
