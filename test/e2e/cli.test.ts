@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { createPublicClient, getAddress, http, keccak256, toHex, type Address } from "viem";
+import { createPublicClient, getAddress, http, keccak256, parseUnits, toHex, type Address } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { canonicalResultHash } from "../../node/attest/result-hash.ts";
 import { DEV_ROLES, devAccount } from "../../node/devnet/accounts.ts";
@@ -398,15 +398,38 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
       /^Wind down the market 0x[0-9a-fA-F]{40} and give MARKET_ROLE to 0x000000000000000000000000000000000000bEEF \[ref:/,
     );
     const calls = (proposed.json.actions as { contract: string; call: string }[]).map((a) => `${a.contract}.${a.call}`);
-    expect(calls.slice(0, 3)).to.deep.equal([
+    expect(calls.slice(0, 2)).to.deep.equal([
       "InferenceMarket.windDown()",
       `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
-      `ModelRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
     ]);
+    // The new market checks seats on its copy of each provider's terms: the roster is pushed to it.
+    expect(calls[2]).to.match(/^ProviderRegistry\.syncProviders\(\[0x[0-9a-fA-F]{40}(, 0x[0-9a-fA-F]{40})*\]\)$/);
+    expect(calls[3]).to.equal(`ModelRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`);
     // The new market reads the model registry's mirror: every model published so far is pushed to it.
-    const synced = calls.slice(3);
+    const synced = calls.slice(4);
     expect(synced.length).to.be.greaterThan(0);
     for (const c of synced) expect(c).to.match(/^ModelRegistry\.syncModel\(0x[0-9a-f]{64}, \[1(,\d+)*\]\)$/);
+  });
+
+  it("a provider takes back stake the market holds free for it (provider deallocate), and is told when there is none", async function () {
+    // The runners that served a job allocated their stake to the market at their first seat.
+    const views = await Promise.all(
+      [4, 5, 6].map(async (i) => (await conclave(["provider", "status", devAccount(i).address])).json),
+    );
+    const index = views.findIndex((v) => BigInt(v.heldFree as string) > parseUnits("1", 18));
+    expect(index, "a runner that served holds free collateral in the market").to.be.greaterThan(-1);
+    const before = BigInt(views[index]!.locked as string);
+    const back = await conclave(["provider", "deallocate", "1", "--dev-account", String(4 + index)]);
+    expect(back.code, back.stderr).to.equal(0);
+    // Exactly one token leaves the market's allocation: an honest runner's seats never change it.
+    expect(back.json).to.include({
+      deallocated: parseUnits("1", 18).toString(),
+      stillAllocated: (before - parseUnits("1", 18)).toString(),
+    });
+    expectFailure(
+      await conclave(["provider", "deallocate", "--dev-account", "11"]),
+      /holds nothing free for 0x[0-9a-fA-F]{40}/,
+    );
   });
 
   it("refuses bad input with one clear line, a non-zero exit and no transaction sent", async function () {

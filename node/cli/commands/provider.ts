@@ -168,6 +168,47 @@ conclave token transfer <address> <amount>; on the local network: conclave fauce
       );
     },
   },
+  "provider deallocate": {
+    summary: "take back stake the market holds free for you (for another market, or to withdraw later)",
+    usage: `[<tokens>] [--market <address>]
+
+The market allocates your free stake to itself at your first job and locks each job's collateral
+from it; what no open job holds stays "free" there. This gives it back to your free stake in the
+ProviderRegistry: all of it, or <tokens>. --market: a market other than this network's (one that
+was wound down, say). Not while you are frozen. Exiting needs none of this: conclave provider
+withdraw takes back what the markets hold free.`,
+    options: { market: { type: "string" } },
+    async run(ctx) {
+      const s = await ctx.session();
+      const me = (await s.signer()).account.address;
+      const { providers, court } = conclaveContracts(s.record, s.publicClient);
+      const market =
+        str(ctx, "market") === undefined ? court.address : getAddress(address("--market", str(ctx, "market")!));
+      const held = await providers.read.allocationOf([me, market]);
+      const [, , , , , free] = await s.publicClient.readContract({
+        address: market,
+        abi: court.abi,
+        functionName: "providerCollateral",
+        args: [me],
+      });
+      const want = ctx.positionals[0] === undefined ? free : amount("<tokens>", ctx.positionals[0], 18);
+      if (want === 0n) throw new RequestError(`the market ${market} holds nothing free for ${me}`);
+      if (want > free)
+        throw new RequestError(`the market ${market} holds ${free} units free for ${me}, fewer than ${want}`);
+      await sendTx(s, "deallocating", {
+        address: providers.address,
+        abi: providers.abi,
+        functionName: "deallocate",
+        args: [market, want],
+      });
+      const token = await stakeToken(s);
+      ctx.out.result(
+        { address: me, market, deallocated: want.toString(), stillAllocated: (held - want).toString() },
+        () =>
+          `${formatToken(want, token)} back in your free stake; ${formatToken(held - want, token)} still allocated to ${market}`,
+      );
+    },
+  },
   "provider withdraw": {
     summary: "withdraw your stake after the unbonding period",
     usage: "",
