@@ -74,17 +74,17 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             1,
             "one lock for the run"
         );
-        assertEq(registry.getProvider(prov[0]).locked, 3 * uint256(COLLATERAL), "three collaterals locked");
+        assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
 
         assertEq(_claimBatch(claims), 3, "three claimed");
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "collateral released");
+        assertEq(_held(prov[0]), 0, "collateral released");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
         assertEq(market.protocolFees(address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
         assertEq(market.balanceOf(stranger, address(0)), 0, "the relayer earns nothing");
-        assertEq(registry.getProvider(prov[0]).served, 3, "served += 3");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
     }
 
     function test_submitAttestations_countsOncePerProvider() public {
@@ -115,8 +115,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             2,
             "one write per provider"
         );
-        assertEq(registry.getProvider(prov[0]).locked, 5 * uint256(COLLATERAL), "p0 locked five collaterals");
-        assertEq(registry.getProvider(prov[1]).locked, COLLATERAL, "p1 locked one");
+        assertEq(_held(prov[0]), 5 * uint256(COLLATERAL), "p0 locked five collaterals");
+        assertEq(_held(prov[1]), COLLATERAL, "p1 locked one");
         assertEq(
             market.balanceOf(prov[0], address(0)) + market.balanceOf(prov[1], address(0)),
             0,
@@ -127,8 +127,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
         assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "p1 ETH");
-        assertEq(registry.getProvider(prov[0]).served, 5, "p0 served");
-        assertEq(registry.getProvider(prov[1]).served, 1, "p1 served");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_faults(prov[1]), 0, "no fault counted");
     }
 
     function test_submitAttestations_skipsBadItemsAndDeliversGoodOnes() public {
@@ -192,15 +192,15 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             rj[3],
             5,
             pending,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
             "unapproved signer"
         );
         _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
         assertEq(_status(1), K1_DELIVERED, "1 delivered");
         assertEq(_status(7), K1_DELIVERED, "7 delivered");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * uint256(COLLATERAL), "p0 locked for two");
-        assertEq(registry.getProvider(pending).locked, 0, "pending locked nothing");
+        assertEq(_held(prov[0]), 2 * uint256(COLLATERAL), "p0 locked for two");
+        assertEq(_held(pending), 0, "pending locked nothing");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "p0 unpaid before the claims");
         assertEq(_claimBatch(claims), 3, "jobs 4, 1 and 7 claimed");
         assertEq(_status(2), OPEN, "2 unchanged");
@@ -218,8 +218,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             3 * (_escrow(1) - FEE),
             "protocol fee for delivered items only"
         );
-        assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
-        assertEq(registry.getProvider(pending).served, 0, "pending served 0");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_faults(pending), 0, "no fault counted");
         assertEq(address(market).balance, marketEth, "no ETH moved");
     }
 
@@ -230,11 +230,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         uint256[5] memory keys = [pks[5], pks[6], LOW_MEMORY_PK, FEW_TAGS_PK, OUTSIDER_PK];
         address[5] memory signers = [prov[5], prov[6], lowMemory, fewTags, outsider];
         bytes4[5] memory reasons = [
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-            IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-            IProviderRegistry.ProviderRegistryMissingTags.selector,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            IInferenceMarketTypes.InferenceMarketProviderInsufficientMemory.selector,
+            IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector
         ];
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         for (uint256 i = 0; i < 5; ++i) {
@@ -278,7 +278,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "tampered");
+        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "tampered");
         assertEq(_status(id), OPEN, "open");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "unpaid");
     }
@@ -302,7 +302,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(replay)), 0, "replay rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id2, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "replay");
+        _assertRejection(rj[0], id2, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "replay");
         assertEq(_status(id2), OPEN, "job 2 open");
 
         assertEq(_relay(market, _one(item)), 1, "original delivered");
@@ -311,7 +311,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         rj = _rejections(vm.getRecordedLogs(), address(market));
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
         _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
-        assertEq(registry.getProvider(prov[0]).locked, COLLATERAL, "locked once");
+        assertEq(_held(prov[0]), COLLATERAL, "locked once");
         _claimPaid(id1, job1, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
@@ -333,7 +333,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other market");
+        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "other market");
         (IInferenceMarketTypes.JobStatus status, , , ) = other.jobState(otherId);
         assertEq(uint256(status), OPEN, "other market's job open");
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
@@ -353,7 +353,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected on another chain");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other chain");
+        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "other chain");
         assertEq(_status(id), OPEN, "open");
 
         vm.chainId(chainId);
@@ -387,8 +387,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         );
         assertEq(_status(3), OPEN, "job 3 still open");
         assertEq(_status(4), K1_DELIVERED, "the batch went on");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
-        assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
+        assertEq(_held(prov[0]), 2 * c, "p0 locked two collaterals");
+        assertEq(_held(prov[1]), c, "p1 locked one");
         assertEq(
             _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
             2,
@@ -398,7 +398,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         // A claim releases its collateral: p0 can now take job 3.
         _claimPaid(1, jobs[0], prov[0]);
         assertEq(_relay(market, _one(items[2])), 1, "delivered once stake is free");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two again");
+        assertEq(_held(prov[0]), 2 * c, "p0 locked two again");
     }
 
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
@@ -411,7 +411,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         // Delivered by the first item: the job's word binds that delivery, not the job.
         _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "second");
-        assertEq(registry.getProvider(prov[1]).locked, 0, "p1 locked nothing");
+        assertEq(_held(prov[1]), 0, "p1 locked nothing");
         _claimPaid(id, job, prov[0]);
         assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");

@@ -65,24 +65,19 @@ contract InferenceMarketChallengeTest is CourtFixture {
     /// @notice A challenger must be eligible for the job: wordsOf(the) registry's exact error.
     function test_challenge_byIneligibleAccountReverts() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
-        _expectChallengeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-        _expectChallengeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
+        _expectChallengeRevert(id, job, outsider, _notEligible(outsider));
+        _expectChallengeRevert(id, job, pending, _notEligible(pending));
         _expectChallengeRevert(
             id,
             job,
             fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2)
+            _missingTags(fewTags, 0x2)
         );
         _expectChallengeRevert(
             id,
             job,
             lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-                lowMemory,
-                1024,
-                MIN_MEMORY
-            )
+            _lowMemory(lowMemory, 1024, MIN_MEMORY)
         );
         registry.slash(prov[1], STAKE - 105e18, bytes32("dao"));
         (uint256 id2, Job memory job2) = _k1Eth();

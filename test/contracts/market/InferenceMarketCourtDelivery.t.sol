@@ -24,7 +24,7 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         assertEq(_deliveredAt(id), block.timestamp, "delivery time recorded");
         assertEq(_ethCredit(prov[0]), 0, "not paid at delivery");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee at delivery");
-        assertEq(registry.getProvider(prov[0]).served, 0, "not counted served yet");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
         assertEq(address(market).balance, _escrowNow(), "the escrow stays in the market");
     }
 

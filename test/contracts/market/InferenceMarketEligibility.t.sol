@@ -19,38 +19,29 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
 
     function _checkEligibility(uint8 k) private {
         (uint256 id, Job memory job) = _requestEth(k);
-        _expectServeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-        _expectServeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
+        _expectServeRevert(id, job, outsider, _notEligible(outsider));
+        _expectServeRevert(id, job, pending, _notEligible(pending));
         _expectServeRevert(
             id,
             job,
             fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
+            _missingTags(fewTags, uint256(0x2))
         );
         _expectServeRevert(
             id,
             job,
             lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-                lowMemory,
-                uint32(1024),
-                MIN_MEMORY
-            )
+            _lowMemory(lowMemory, uint32(1024), MIN_MEMORY)
         );
         registry.suspendProvider(prov[0]);
-        _expectServeRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        _expectServeRevert(id, job, prov[0], _notEligible(prov[0]));
         vm.prank(prov[1]);
         registry.requestExit();
         _expectServeRevert(
             id,
             job,
             prov[1],
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryExiting.selector,
-                prov[1],
-                uint40(block.timestamp + UNBONDING)
-            )
+            _notEligible(prov[1])
         );
         // A collateral above the whole stake: no free stake covers a seat.
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();

@@ -106,7 +106,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
             assertEq(_claimOne(jobId, job, provider, resultHash), 1, "claimed after the challenge window");
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
             assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
-            assertEq(s.registry.getProvider(provider).served, 1, "served counted");
+            assertEq(_faults(provider), 0, "no fault counted");
             assertEq(s.registry.getProvider(provider).locked, 0, "collateral released");
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
         } else {
@@ -390,7 +390,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
             emit IInferenceMarketTypes.AttestationRejected(
                 jobId,
                 provider,
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector
+                IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector
             );
             assertEq(market.submitAttestations(AttestationBatch.encode(items)), 0, "nothing delivered");
         } else {
