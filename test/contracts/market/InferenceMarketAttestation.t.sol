@@ -70,10 +70,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             1,
-            "one lock for the run"
+            "one allocation for the run"
         );
+        assertEq(_free(prov[0]), STAKE - 3 * uint256(COLLATERAL), "the rest free in the market");
         assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
@@ -111,9 +112,9 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
         assertEq(_countAll(logs, address(market)), 6, "one event per result");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             2,
-            "one write per provider"
+            "one allocation per provider"
         );
         assertEq(_held(prov[0]), 5 * uint256(COLLATERAL), "p0 locked five collaterals");
         assertEq(_held(prov[1]), COLLATERAL, "p1 locked one");
@@ -339,7 +340,12 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
 
         assertEq(_relay(market, _one(item)), 1, "accepted where it was signed");
+        // The first seat allocated all of prov[0]'s stake to `market`: it takes some back for `other`.
+        vm.prank(prov[0]);
+        registry.deallocate(address(market), COLLATERAL);
         assertEq(_relay(other, _one(_sign(other, pks[0], otherId, otherJob, RESULT))), 1, "control: other's own");
+        assertEq(_freeOn(other, prov[0]), 0, "other holds just the seat's collateral");
+        assertEq(_free(prov[0]), STAKE - 2 * uint256(COLLATERAL), "market holds the rest free");
     }
 
     function test_submitAttestations_cannotReplayOnAnotherChain() public {
@@ -360,8 +366,9 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_relay(market, _one(item)), 1, "accepted on its own chain");
     }
 
-    /// @dev Each delivered item locks the job's collateral: a batch counts a provider's free stake
-    /// down item by item, rejects the item that would overdraw it and delivers the rest.
+    /// @dev Each delivered item takes the job's collateral: a batch counts a provider's free
+    /// collateral down item by item, tops it up from the registry when short, rejects the item
+    /// that the registry cannot cover and delivers the rest.
     function test_submitAttestations_rejectsItemBeyondFreeStake() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
@@ -390,10 +397,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_held(prov[0]), 2 * c, "p0 locked two collaterals");
         assertEq(_held(prov[1]), c, "p1 locked one");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             2,
-            "one lock per provider"
+            "one allocation per provider (p0's top-up found nothing)"
         );
+        assertEq(registry.freeStakeOf(prov[0]), 0, "p0 allocated all its stake");
 
         // A claim releases its collateral: p0 can now take job 3.
         _claimPaid(1, jobs[0], prov[0]);
@@ -416,5 +424,42 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
+    }
+
+    /// @dev An item short of collateral in the market's word tops it up from the registry: all of
+    /// the provider's free stake is allocated at once, in the middle of the batch.
+    function test_submitAttestations_topsUpShortCollateralFromRegistry() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        uint256 c = (STAKE * 2) / 5;
+        p.collateralPerJob = uint128(c);
+        _court().setPolicy(p);
+        // A first seat allocates the whole stake: 0.6 of it stays free in the market.
+        (uint256 id0, Job memory job0) = _requestEth(1);
+        _submit(id0, job0, prov[0]);
+        assertEq(_free(prov[0]), STAKE - c, "free after the first seat");
+        // More stake, free in the registry.
+        stakeToken.mint(prov[0], STAKE);
+        vm.startPrank(prov[0]);
+        stakeToken.approve(address(registry), STAKE);
+        registry.addStake(STAKE);
+        vm.stopPrank();
+        assertEq(registry.freeStakeOf(prov[0]), STAKE, "the added stake is free in the registry");
+
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
+        for (uint256 i = 0; i < 2; ++i) {
+            (uint256 id, Job memory job) = _requestEth(1);
+            items[i] = _sign(market, pks[0], id, job, RESULT);
+        }
+        // The first item fits in the word (0.6 -> 0.2); the second tops up with all 1.0.
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralAllocated(prov[0], address(market), STAKE, 2 * STAKE);
+        vm.recordLogs();
+        assertEq(_relay(market, items), 2, "both delivered");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(_rejections(logs, address(market)).length, 0, "nothing rejected");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector), 1, "one top-up");
+        assertEq(registry.freeStakeOf(prov[0]), 0, "all allocated");
+        assertEq(_held(prov[0]), 3 * c, "three seats");
+        assertEq(_free(prov[0]), 2 * STAKE - 3 * c, "the rest free in the market");
     }
 }

@@ -55,8 +55,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(3);
         bytes32 c = _commitment(id, prov[0], RESULT, _salt(prov[0]));
 
+        // The first seat allocates all of the provider's stake to the market.
         vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
+        emit IProviderRegistry.CollateralAllocated(prov[0], address(market), STAKE, STAKE);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SeatCommitted(id, prov[0], 0, c);
         vm.prank(prov[0]);
@@ -68,6 +69,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertFalse(revealed, "not revealed");
         assertEq(value, keccak256(abi.encode(c, prov[0])), "commitment stored, bound to its provider");
         assertEq(_locked(prov[0]), COLLATERAL, "collateral locked");
+        assertEq(_free(prov[0]), STAKE - COLLATERAL, "the rest free in the market");
         assertEq(_stake(prov[0]), STAKE, "stake unchanged");
         assertEq(_status(id), OPEN, "still open");
         assertEq(_seated(id), 1, "one seated");

@@ -21,16 +21,18 @@ contract InferenceMarketClaimTest is CourtFixture {
     }
 
     /// @notice After the window the claim credits the fee, accrues the protocol fee (the
-    /// escrow's rest), releases the collateral, counts the provider served, settles the job; the
+    /// escrow's rest), releases the collateral into the market's free collateral, counts no fault, settles the job; the
     /// provider withdraws the fee.
     function test_claim_afterWindowPaysFeeAndReleasesCollateral() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.DeliveryClaimed(id, prov[0], FEE);
-        vm.expectEmit(true, false, false, true, address(registry));
-        emit IProviderRegistry.CollateralReleased(prov[0], COLLATERAL, 0);
+        vm.recordLogs();
         assertEq(_claim(id, job, prov[0], RESULT), 1, "claimed");
+        // The collateral goes back to the market's free collateral: no registry call.
+        assertEq(_countAll(vm.getRecordedLogs(), address(registry)), 0, "no registry event");
+        assertEq(_free(prov[0]), STAKE, "the collateral free in the market again");
         assertEq(_ethCredit(prov[0]), FEE, "fee credited");
         assertEq(market.protocolFees(address(0)), _escrowNow() - FEE, "protocol fee accrued");
         assertEq(_lockedOf(prov[0]), 0, "collateral released");

@@ -220,11 +220,23 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev Another market on the same registries, as the DAO would add one: MARKET_ROLE on the
-    /// provider registry, and on the model registry with the model's mirror pushed to it.
+    /// provider registry with the fixture's providers pushed to it (a market granted the role
+    /// after they registered is not synced by the grant), and on the model registry with the
+    /// model's mirror pushed to it.
     function _secondMarket() internal returns (InferenceMarket m) {
         m = _newMarket();
         registry.grantRole(registry.MARKET_ROLE(), address(m));
+        registry.syncProviders(_fixtureProviders());
         _mirrorTo(address(m));
+    }
+
+    /// @dev Every provider the fixture registered.
+    function _fixtureProviders() internal view returns (address[] memory all) {
+        all = new address[](NUM_PROVIDERS + 3);
+        for (uint256 i = 0; i < NUM_PROVIDERS; ++i) all[i] = prov[i];
+        all[NUM_PROVIDERS] = pending;
+        all[NUM_PROVIDERS + 1] = lowMemory;
+        all[NUM_PROVIDERS + 2] = fewTags;
     }
 
     function _mirrorTo(address m) internal {

@@ -36,7 +36,11 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
-        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 1, "one lock");
+        assertEq(
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
+            1,
+            "one allocation"
+        );
         assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
 
@@ -163,8 +167,9 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         }
     }
 
-    /// @dev The sender's free stake is counted down item by item: the item that would overdraw it
-    /// is rejected and the rest delivered.
+    /// @dev The sender's free collateral is counted down item by item: the item that would
+    /// overdraw it, with nothing left in the registry to top it up, is rejected and the rest
+    /// delivered.
     function test_submitResults_rejectsItemBeyondFreeStake() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
@@ -186,6 +191,8 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
             "overdraws"
         );
         assertEq(_held(prov[0]), 2 * c, "two collaterals locked");
+        assertEq(registry.freeStakeOf(prov[0]), 0, "the registry had nothing left to allocate");
+        assertEq(_free(prov[0]), STAKE - 2 * c, "the rest free in the market");
     }
 
     /// @notice Whatever bytes a provider sends, the batch never reverts and delivers nothing that
