@@ -386,8 +386,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[2], address(stakeToken)), COLLATERAL / 4, "winner: half the rest");
         assertEq(market.balanceOf(prov[1], address(stakeToken)), 0, "the slashed seat gets nothing");
         assertEq(registry.getProvider(prov[1]).disagreed, 1, "disagreed++");
-        assertEq(_faults(prov[1]), 0, "no fault counted");
+        assertEq(registry.getProvider(prov[1]).missed, 0, "not missed");
         assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_free(prov[0]), STAKE, "majority collateral back in the market's free collateral");
         assertEq(_stake(prov[0]), STAKE, "majority keeps its stake");
         assertEq(_locked(prov[0]), 0, "majority collateral released");
         assertEq(market.balanceOf(client, address(0)), refund, "client gets one fee and its protocol share back");
