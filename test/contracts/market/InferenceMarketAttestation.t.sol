@@ -279,7 +279,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "tampered");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "tampered"
+        );
         assertEq(_status(id), OPEN, "open");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "unpaid");
     }
@@ -303,7 +309,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(replay)), 0, "replay rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id2, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "replay");
+        _assertRejection(
+            rj[0],
+            id2,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "replay"
+        );
         assertEq(_status(id2), OPEN, "job 2 open");
 
         assertEq(_relay(market, _one(item)), 1, "original delivered");
@@ -334,7 +346,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
-        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "other market");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "other market"
+        );
         (IInferenceMarketTypes.JobStatus status, , , ) = other.jobState(otherId);
         assertEq(uint256(status), OPEN, "other market's job open");
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
@@ -359,7 +377,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected on another chain");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, "other chain");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "other chain"
+        );
         assertEq(_status(id), OPEN, "open");
 
         vm.chainId(chainId);

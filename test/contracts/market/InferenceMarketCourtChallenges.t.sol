@@ -69,18 +69,8 @@ contract InferenceMarketChallengeTest is CourtFixture {
         (uint256 id, Job memory job) = _delivered(RESULT);
         _expectChallengeRevert(id, job, outsider, _notEligible(outsider));
         _expectChallengeRevert(id, job, pending, _notEligible(pending));
-        _expectChallengeRevert(
-            id,
-            job,
-            fewTags,
-            _missingTags(fewTags, 0x2)
-        );
-        _expectChallengeRevert(
-            id,
-            job,
-            lowMemory,
-            _lowMemory(lowMemory, 1024, MIN_MEMORY)
-        );
+        _expectChallengeRevert(id, job, fewTags, _missingTags(fewTags, 0x2));
+        _expectChallengeRevert(id, job, lowMemory, _lowMemory(lowMemory, 1024, MIN_MEMORY));
         registry.slash(prov[1], STAKE - 105e18, bytes32("dao"));
         (uint256 id2, Job memory job2) = _k1Eth();
         _deliver(id2, job2, prov[0], RESULT);

@@ -21,28 +21,13 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(k);
         _expectServeRevert(id, job, outsider, _notEligible(outsider));
         _expectServeRevert(id, job, pending, _notEligible(pending));
-        _expectServeRevert(
-            id,
-            job,
-            fewTags,
-            _missingTags(fewTags, uint256(0x2))
-        );
-        _expectServeRevert(
-            id,
-            job,
-            lowMemory,
-            _lowMemory(lowMemory, uint32(1024), MIN_MEMORY)
-        );
+        _expectServeRevert(id, job, fewTags, _missingTags(fewTags, uint256(0x2)));
+        _expectServeRevert(id, job, lowMemory, _lowMemory(lowMemory, uint32(1024), MIN_MEMORY));
         registry.suspendProvider(prov[0]);
         _expectServeRevert(id, job, prov[0], _notEligible(prov[0]));
         vm.prank(prov[1]);
         registry.requestExit();
-        _expectServeRevert(
-            id,
-            job,
-            prov[1],
-            _notEligible(prov[1])
-        );
+        _expectServeRevert(id, job, prov[1], _notEligible(prov[1]));
         // A collateral above the whole stake: no free stake covers a seat.
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(STAKE + 1);

@@ -366,16 +366,12 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
         (uint256 multiId, Job memory multi) = _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
-        assertEq(
-            _seatCollateral(provider),
-            uint256(job.collateral) + multi.collateral,
-            "delivery and seat locked"
-        );
+        assertEq(_seatCollateral(provider), uint256(job.collateral) + multi.collateral, "delivery and seat locked");
     }
 
     /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
     function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
-        assertLt(stake, MIN_STAKE, "below the minimum");
+        assertTrue(stake < MIN_STAKE, "below the minimum");
         // The registry pushed the provider as one that may take no seat.
         bytes memory belowMinimum = abi.encodeWithSelector(
             IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,

@@ -208,7 +208,7 @@ contract InferenceMarketInvariantTest is Test {
             (bool member, uint256 registryIndex) = registry.rosterIndexOf(provider);
             bool active = member && registry.getProvider(provider).stake >= registry.minStake();
             assertEq(rosterSize, size, "roster size pushed");
-            assertEq(eligible, active, "eligible = member at or above the minimum (no freezes here)");
+            assertTrue(eligible == active, "eligible = member at or above the minimum (no freezes here)");
             assertEq(index, active ? registryIndex : type(uint256).max, "roster index pushed");
         }
     }

@@ -36,11 +36,7 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
-        assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
-            1,
-            "one allocation"
-        );
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector), 1, "one allocation");
         assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
 
