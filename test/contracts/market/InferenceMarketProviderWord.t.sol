@@ -268,15 +268,23 @@ contract InferenceMarketProviderWordTest is InferenceMarketFixture {
         assertEq(mSize, size - 1, "and the new size");
 
         // Its rank in a job's assignment follows its new index.
+        _assertRank(last, leavingIndex, size - 1);
+        (member, , ) = market.assignment(wordsOf(_jobWithWindow()), prov[0]);
+        assertFalse(member, "the leaver is no member");
+    }
+
+    function _jobWithWindow() private returns (Job memory job) {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.priorityWindow = 60;
         _court().setPolicy(p);
-        (, Job memory job) = _requestEth(1);
-        (bool m, uint256 rank, ) = market.assignment(wordsOf(job), last);
+        (, job) = _requestEth(1);
+    }
+
+    function _assertRank(address who, uint256 index, uint256 size) private {
+        Job memory job = _jobWithWindow();
+        (bool m, uint256 rank, ) = market.assignment(wordsOf(job), who);
         assertTrue(m, "a member for the market");
-        assertEq(rank, AssignmentSpec.rank(job.seed, leavingIndex, size - 1), "rank from the new index");
-        (m, , ) = market.assignment(wordsOf(job), prov[0]);
-        assertFalse(m, "the leaver is no member");
+        assertEq(rank, AssignmentSpec.rank(job.seed, index, size), "rank from the new index");
     }
 
     /// @notice Withdrawing the stake takes back what the market holds free; while a seat holds
