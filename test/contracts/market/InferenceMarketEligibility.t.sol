@@ -6,8 +6,9 @@ import "./InferenceMarketFixture.sol";
 
 // ==================================================================== eligibility (both entry points)
 
-/// @notice The registry's eligibility checks as both entry points that take work refuse them, a
-/// k = 1 delivery ({IInferenceMarket-submitResult}) and a k > 1 commit: each reason is listed once.
+/// @notice The market's eligibility checks (on the provider's word that the registry pushed, then
+/// the collateral) as both entry points that take work refuse them, a k = 1 delivery
+/// ({IInferenceMarket-submitResult}) and a k > 1 commit: each reason is listed once.
 contract InferenceMarketEligibilityTest is InferenceMarketFixture {
     function test_submitResult_refusesEveryIneligibleProvider() public {
         _checkEligibility(1);

@@ -288,7 +288,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             )
         );
         registry.slash(prov[1], STAKE - 4e18, bytes32("dao"));
+        // The seat allocated the whole stake: the slash reclaims the market's free collateral.
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralDeallocated(prov[1], address(market), free, COLLATERAL);
         registry.slash(prov[1], free, bytes32("dao"));
+        assertEq(_free(prov[1]), 0, "nothing free in the market");
+        assertEq(_lockedOf(prov[1]), COLLATERAL, "the seat's collateral untouched");
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
