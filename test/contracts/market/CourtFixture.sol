@@ -295,7 +295,7 @@ abstract contract CourtFixture is InferenceMarketFixture {
     }
 
     function _lockedOf(address p) internal view returns (uint256) {
-        return registry.getProvider(p).locked;
+        return _held(p);
     }
 
     function _stakeCredit(address account) internal view returns (uint256) {

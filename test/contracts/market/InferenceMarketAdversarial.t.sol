@@ -89,10 +89,10 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
         vm.prank(prov[0]);
         registry.requestExit();
         bytes32 c = _commitment(id2, prov[0], RESULT, _salt(prov[0]));
-        vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        vm.expectRevert(_notEligible(prov[0]));
         vm.prank(prov[0]);
         market.commit(id2, wordsOf(job2), c);
-        vm.expectRevert(_providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        vm.expectRevert(_notEligible(prov[0]));
         vm.prank(prov[0]);
         market.submitResult(id3, wordsOf(job3), RESULT, OUTPUT);
         vm.recordLogs();
@@ -111,7 +111,7 @@ contract InferenceMarketAdversarialTest is InferenceMarketFixture {
     }
 
     function _locked(address p) internal view returns (uint256) {
-        return registry.getProvider(p).locked;
+        return _held(p);
     }
 
     // ---------------------------------------------------------------- malicious ERC-20

@@ -97,7 +97,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         _submit(id, job, third);
         _submit(id, job, second);
         assertEq(_status(id), K1_DELIVERED, "rank 1 delivered once its window came");
-        assertEq(registry.getProvider(third).locked, 0, "the refused rank locked nothing");
+        assertEq(_held(third), 0, "the refused rank locked nothing");
         _claimPaid(id, job, second);
         assertEq(market.balanceOf(second, address(0)), FEE, "rank 1 paid once its window came");
     }
@@ -127,7 +127,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         emit IInferenceMarketTypes.ResultSubmitted(id, assignee, seen, ref);
         vm.prank(assignee);
         market.submitResult(id, wordsOf(job), seen, ref);
-        assertEq(registry.getProvider(copier).locked, 0, "the copier locked nothing");
+        assertEq(_held(copier), 0, "the copier locked nothing");
         _claimPaid(id, job, assignee, seen);
         assertEq(market.balanceOf(copier, address(0)), 0, "the copier earns nothing");
         assertEq(market.balanceOf(assignee, address(0)), FEE, "the assignee is paid");
@@ -152,7 +152,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         _commit(id, job, r1, RESULT);
         vm.expectRevert(_notAssigned(id, r3, 3, job.requestedAt + W));
         _commit(id, job, r3, RESULT);
-        assertEq(registry.getProvider(r3).locked, 0, "the refused commit locked nothing");
+        assertEq(_held(r3), 0, "the refused commit locked nothing");
         vm.warp(job.requestedAt + W);
         vm.expectRevert(_notAssigned(id, r4, 4, job.requestedAt + 2 * W));
         _commit(id, job, r4, RESULT);
@@ -176,7 +176,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         _assertRejection(rj[0], idA, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
         assertEq(_status(idA), OPEN, "job A still open");
         assertEq(_status(idB), K1_DELIVERED, "job B delivered");
-        assertEq(registry.getProvider(late).locked, 0, "the rejected item locked nothing");
+        assertEq(_held(late), 0, "the rejected item locked nothing");
         _claimPaid(idB, jobB, assigned);
         assertEq(market.balanceOf(assigned, address(0)), FEE, "assignee paid");
         assertEq(market.balanceOf(late, address(0)), 0, "early rank 2 unpaid");
@@ -191,7 +191,7 @@ contract InferenceMarketAssignmentTest is InferenceMarketFixture {
         assertEq(market.submitResults(items), 0, "not its turn yet");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         _assertRejection(rj[0], id, late, IInferenceMarketTypes.InferenceMarketNotAssigned.selector, "unassigned");
-        assertEq(registry.getProvider(late).locked, 0, "the rejected item locked nothing");
+        assertEq(_held(late), 0, "the rejected item locked nothing");
         vm.warp(job.requestedAt + 2 * W);
         vm.prank(late);
         assertEq(market.submitResults(items), 1, "delivered once its rank opened");

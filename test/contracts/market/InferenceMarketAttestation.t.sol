@@ -70,21 +70,22 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             1,
-            "one lock for the run"
+            "one allocation for the run"
         );
-        assertEq(registry.getProvider(prov[0]).locked, 3 * uint256(COLLATERAL), "three collaterals locked");
+        assertEq(_free(prov[0]), STAKE - 3 * uint256(COLLATERAL), "the rest free in the market");
+        assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
 
         assertEq(_claimBatch(claims), 3, "three claimed");
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), SETTLED, "settled");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "collateral released");
+        assertEq(_held(prov[0]), 0, "collateral released");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
         assertEq(market.protocolFees(address(0)), 3 * (_escrow(1) - FEE), "three protocol fees");
         assertEq(market.balanceOf(stranger, address(0)), 0, "the relayer earns nothing");
-        assertEq(registry.getProvider(prov[0]).served, 3, "served += 3");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
     }
 
     function test_submitAttestations_countsOncePerProvider() public {
@@ -111,12 +112,12 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
 
         assertEq(_countAll(logs, address(market)), 6, "one event per result");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             2,
-            "one write per provider"
+            "one allocation per provider"
         );
-        assertEq(registry.getProvider(prov[0]).locked, 5 * uint256(COLLATERAL), "p0 locked five collaterals");
-        assertEq(registry.getProvider(prov[1]).locked, COLLATERAL, "p1 locked one");
+        assertEq(_held(prov[0]), 5 * uint256(COLLATERAL), "p0 locked five collaterals");
+        assertEq(_held(prov[1]), COLLATERAL, "p1 locked one");
         assertEq(
             market.balanceOf(prov[0], address(0)) + market.balanceOf(prov[1], address(0)),
             0,
@@ -127,8 +128,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "p0 ETH");
         assertEq(market.balanceOf(prov[0], address(payToken)), 2 * uint256(FEE), "p0 token");
         assertEq(market.balanceOf(prov[1], address(0)), FEE, "p1 ETH");
-        assertEq(registry.getProvider(prov[0]).served, 5, "p0 served");
-        assertEq(registry.getProvider(prov[1]).served, 1, "p1 served");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_faults(prov[1]), 0, "no fault counted");
     }
 
     function test_submitAttestations_skipsBadItemsAndDeliversGoodOnes() public {
@@ -192,15 +193,15 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             rj[3],
             5,
             pending,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
             "unapproved signer"
         );
         _assertRejection(rj[4], 6, prov[0], IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector, "late");
 
         assertEq(_status(1), K1_DELIVERED, "1 delivered");
         assertEq(_status(7), K1_DELIVERED, "7 delivered");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * uint256(COLLATERAL), "p0 locked for two");
-        assertEq(registry.getProvider(pending).locked, 0, "pending locked nothing");
+        assertEq(_held(prov[0]), 2 * uint256(COLLATERAL), "p0 locked for two");
+        assertEq(_held(pending), 0, "pending locked nothing");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "p0 unpaid before the claims");
         assertEq(_claimBatch(claims), 3, "jobs 4, 1 and 7 claimed");
         assertEq(_status(2), OPEN, "2 unchanged");
@@ -218,8 +219,8 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
             3 * (_escrow(1) - FEE),
             "protocol fee for delivered items only"
         );
-        assertEq(registry.getProvider(prov[0]).served, 2, "p0 served 2");
-        assertEq(registry.getProvider(pending).served, 0, "pending served 0");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_faults(pending), 0, "no fault counted");
         assertEq(address(market).balance, marketEth, "no ETH moved");
     }
 
@@ -230,11 +231,11 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         uint256[5] memory keys = [pks[5], pks[6], LOW_MEMORY_PK, FEW_TAGS_PK, OUTSIDER_PK];
         address[5] memory signers = [prov[5], prov[6], lowMemory, fewTags, outsider];
         bytes4[5] memory reasons = [
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-            IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-            IProviderRegistry.ProviderRegistryMissingTags.selector,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            IInferenceMarketTypes.InferenceMarketProviderInsufficientMemory.selector,
+            IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector
         ];
         IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](6);
         for (uint256 i = 0; i < 5; ++i) {
@@ -278,7 +279,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "tampered");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "tampered"
+        );
         assertEq(_status(id), OPEN, "open");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "unpaid");
     }
@@ -302,7 +309,13 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(replay)), 0, "replay rejected");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id2, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "replay");
+        _assertRejection(
+            rj[0],
+            id2,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "replay"
+        );
         assertEq(_status(id2), OPEN, "job 2 open");
 
         assertEq(_relay(market, _one(item)), 1, "original delivered");
@@ -311,7 +324,7 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         rj = _rejections(vm.getRecordedLogs(), address(market));
         // A delivered job's word binds the delivery: the job's own parameters no longer match.
         _assertRejection(rj[0], id1, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "delivered");
-        assertEq(registry.getProvider(prov[0]).locked, COLLATERAL, "locked once");
+        assertEq(_held(prov[0]), COLLATERAL, "locked once");
         _claimPaid(id1, job1, prov[0]);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
     }
@@ -333,13 +346,24 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(other, _one(item)), 0, "rejected by the other market");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(other));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other market");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "other market"
+        );
         (IInferenceMarketTypes.JobStatus status, , , ) = other.jobState(otherId);
         assertEq(uint256(status), OPEN, "other market's job open");
         assertEq(other.balanceOf(prov[0], address(0)), 0, "unpaid there");
 
         assertEq(_relay(market, _one(item)), 1, "accepted where it was signed");
+        // The first seat allocated all of prov[0]'s stake to `market`: it takes some back for `other`.
+        vm.prank(prov[0]);
+        registry.deallocate(address(market), COLLATERAL);
         assertEq(_relay(other, _one(_sign(other, pks[0], otherId, otherJob, RESULT))), 1, "control: other's own");
+        assertEq(_freeOn(other, prov[0]), 0, "other holds just the seat's collateral");
+        assertEq(_free(prov[0]), STAKE - 2 * uint256(COLLATERAL), "market holds the rest free");
     }
 
     function test_submitAttestations_cannotReplayOnAnotherChain() public {
@@ -353,15 +377,22 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         vm.recordLogs();
         assertEq(_relay(market, _one(item)), 0, "rejected on another chain");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
-        _assertRejection(rj[0], id, signer, IProviderRegistry.ProviderRegistryInvalidStatus.selector, "other chain");
+        _assertRejection(
+            rj[0],
+            id,
+            signer,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            "other chain"
+        );
         assertEq(_status(id), OPEN, "open");
 
         vm.chainId(chainId);
         assertEq(_relay(market, _one(item)), 1, "accepted on its own chain");
     }
 
-    /// @dev Each delivered item locks the job's collateral: a batch counts a provider's free stake
-    /// down item by item, rejects the item that would overdraw it and delivers the rest.
+    /// @dev Each delivered item takes the job's collateral: a batch counts a provider's free
+    /// collateral down item by item, tops it up from the registry when short, rejects the item
+    /// that the registry cannot cover and delivers the rest.
     function test_submitAttestations_rejectsItemBeyondFreeStake() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
@@ -387,18 +418,19 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         );
         assertEq(_status(3), OPEN, "job 3 still open");
         assertEq(_status(4), K1_DELIVERED, "the batch went on");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two collaterals");
-        assertEq(registry.getProvider(prov[1]).locked, c, "p1 locked one");
+        assertEq(_held(prov[0]), 2 * c, "p0 locked two collaterals");
+        assertEq(_held(prov[1]), c, "p1 locked one");
         assertEq(
-            _count(logs, address(registry), IProviderRegistry.CollateralLocked.selector),
+            _count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector),
             2,
-            "one lock per provider"
+            "one allocation per provider (p0's top-up found nothing)"
         );
+        assertEq(registry.freeStakeOf(prov[0]), 0, "p0 allocated all its stake");
 
         // A claim releases its collateral: p0 can now take job 3.
         _claimPaid(1, jobs[0], prov[0]);
         assertEq(_relay(market, _one(items[2])), 1, "delivered once stake is free");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "p0 locked two again");
+        assertEq(_held(prov[0]), 2 * c, "p0 locked two again");
     }
 
     function test_submitAttestations_sameJobTwiceInBatchPaysOnce() public {
@@ -411,10 +443,47 @@ contract InferenceMarketAttestationTest is InferenceMarketFixture {
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         // Delivered by the first item: the job's word binds that delivery, not the job.
         _assertRejection(rj[0], id, prov[1], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "second");
-        assertEq(registry.getProvider(prov[1]).locked, 0, "p1 locked nothing");
+        assertEq(_held(prov[1]), 0, "p1 locked nothing");
         _claimPaid(id, job, prov[0]);
         assertEq(_claimBatch(_claimItem(id, job, prov[1], RESULT)), 0, "p1 cannot claim it");
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "p0 paid");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "p1 not");
+    }
+
+    /// @dev An item short of collateral in the market's word tops it up from the registry: all of
+    /// the provider's free stake is allocated at once, in the middle of the batch.
+    function test_submitAttestations_topsUpShortCollateralFromRegistry() public {
+        IInferenceMarketTypes.Policy memory p = _defaultPolicy();
+        uint256 c = (STAKE * 2) / 5;
+        p.collateralPerJob = uint128(c);
+        _court().setPolicy(p);
+        // A first seat allocates the whole stake: 0.6 of it stays free in the market.
+        (uint256 id0, Job memory job0) = _requestEth(1);
+        _submit(id0, job0, prov[0]);
+        assertEq(_free(prov[0]), STAKE - c, "free after the first seat");
+        // More stake, free in the registry.
+        stakeToken.mint(prov[0], STAKE);
+        vm.startPrank(prov[0]);
+        stakeToken.approve(address(registry), STAKE);
+        registry.addStake(STAKE);
+        vm.stopPrank();
+        assertEq(registry.freeStakeOf(prov[0]), STAKE, "the added stake is free in the registry");
+
+        IInferenceMarketTypes.SignedResult[] memory items = new IInferenceMarketTypes.SignedResult[](2);
+        for (uint256 i = 0; i < 2; ++i) {
+            (uint256 id, Job memory job) = _requestEth(1);
+            items[i] = _sign(market, pks[0], id, job, RESULT);
+        }
+        // The first item fits in the word (0.6 -> 0.2); the second tops up with all 1.0.
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralAllocated(prov[0], address(market), STAKE, 2 * STAKE);
+        vm.recordLogs();
+        assertEq(_relay(market, items), 2, "both delivered");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(_rejections(logs, address(market)).length, 0, "nothing rejected");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector), 1, "one top-up");
+        assertEq(registry.freeStakeOf(prov[0]), 0, "all allocated");
+        assertEq(_held(prov[0]), 3 * c, "three seats");
+        assertEq(_free(prov[0]), 2 * STAKE - 3 * c, "the rest free in the market");
     }
 }

@@ -46,7 +46,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
     }
 
     function _locked(address p) internal view returns (uint256) {
-        return registry.getProvider(p).locked;
+        return _held(p);
     }
 
     // ---------------------------------------------------------------- commit
@@ -55,8 +55,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         (uint256 id, Job memory job) = _requestEth(3);
         bytes32 c = _commitment(id, prov[0], RESULT, _salt(prov[0]));
 
+        // The first seat allocates all of the provider's stake to the market.
         vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
+        emit IProviderRegistry.CollateralAllocated(prov[0], address(market), STAKE, STAKE);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.SeatCommitted(id, prov[0], 0, c);
         vm.prank(prov[0]);
@@ -68,6 +69,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertFalse(revealed, "not revealed");
         assertEq(value, keccak256(abi.encode(c, prov[0])), "commitment stored, bound to its provider");
         assertEq(_locked(prov[0]), COLLATERAL, "collateral locked");
+        assertEq(_free(prov[0]), STAKE - COLLATERAL, "the rest free in the market");
         assertEq(_stake(prov[0]), STAKE, "stake unchanged");
         assertEq(_status(id), OPEN, "still open");
         assertEq(_seated(id), 1, "one seated");
@@ -327,7 +329,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             assertEq(market.balanceOf(prov[i], address(0)), FEE, "fee");
             assertEq(_locked(prov[i]), 0, "collateral released");
             assertEq(_stake(prov[i]), STAKE, "not slashed");
-            assertEq(registry.getProvider(prov[i]).served, 1, "served");
+            assertEq(_faults(prov[i]), 0, "no fault counted");
         }
         assertEq(market.protocolFees(address(0)), protocolFee, "protocol fee");
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
@@ -384,8 +386,9 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[2], address(stakeToken)), COLLATERAL / 4, "winner: half the rest");
         assertEq(market.balanceOf(prov[1], address(stakeToken)), 0, "the slashed seat gets nothing");
         assertEq(registry.getProvider(prov[1]).disagreed, 1, "disagreed++");
-        assertEq(registry.getProvider(prov[1]).served, 0, "not served");
-        assertEq(registry.getProvider(prov[0]).served, 1, "served++");
+        assertEq(registry.getProvider(prov[1]).missed, 0, "not missed");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
+        assertEq(_free(prov[0]), STAKE, "majority collateral back in the market's free collateral");
         assertEq(_stake(prov[0]), STAKE, "majority keeps its stake");
         assertEq(_locked(prov[0]), 0, "majority collateral released");
         assertEq(market.balanceOf(client, address(0)), refund, "client gets one fee and its protocol share back");
@@ -433,7 +436,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
             assertEq(_stake(prov[i]), STAKE, "stake kept");
             assertEq(_locked(prov[i]), 0, "collateral released");
             assertEq(market.balanceOf(prov[i], address(0)), 0, "unpaid");
-            assertEq(registry.getProvider(prov[i]).served, 0, "not served");
+            assertEq(_faults(prov[i]), 0, "no fault counted");
         }
     }
 
@@ -470,7 +473,7 @@ contract InferenceMarketCommitRevealTest is InferenceMarketFixture {
         assertEq(_locked(prov[0]), 0, "collateral released");
         assertEq(_stake(prov[0]), STAKE, "not slashed");
         IProviderRegistry.Provider memory rec = registry.getProvider(prov[0]);
-        assertEq(rec.served + rec.disagreed + rec.missed, 0, "no counter moved");
+        assertEq(rec.disagreed + rec.missed, 0, "no counter moved");
     }
 
     function test_finalize_noSeatsRefunds() public {

@@ -25,13 +25,15 @@ contract InferenceMarketChallengeTest is CourtFixture {
             juryFee: JURY_FEE,
             challengerShareBps: CHALLENGER_SHARE_BPS
         });
-        vm.expectEmit(true, false, false, true, address(registry));
-        emit IProviderRegistry.CollateralLocked(prov[1], COLLATERAL, COLLATERAL);
+        // The challenger's first seat: all its stake is allocated to the market.
+        vm.expectEmit(true, true, false, true, address(registry));
+        emit IProviderRegistry.CollateralAllocated(prov[1], address(market), STAKE, STAKE);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ResultChallenged(id, prov[0], prov[1], expected);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
         assertEq(keccak256(abi.encode(ch)), keccak256(abi.encode(expected)), "challenge as specified");
         assertEq(_lockedOf(prov[1]), COLLATERAL, "bond locked");
+        assertEq(_free(prov[1]), STAKE - COLLATERAL, "the rest free in the market");
         assertEq(_lockedOf(prov[0]), COLLATERAL, "provider's collateral still locked");
         assertEq(_status(id), CHALLENGED, "Challenged");
     }
@@ -62,32 +64,18 @@ contract InferenceMarketChallengeTest is CourtFixture {
         court.challenge(id, wordsOf(job), prov[0], RESULT);
     }
 
-    /// @notice A challenger must be eligible for the job: wordsOf(the) registry's exact error.
+    /// @notice A challenger must be eligible for the job: the market's exact error.
     function test_challenge_byIneligibleAccountReverts() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
-        _expectChallengeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-        _expectChallengeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
-        _expectChallengeRevert(
-            id,
-            job,
-            fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2)
-        );
-        _expectChallengeRevert(
-            id,
-            job,
-            lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-                lowMemory,
-                1024,
-                MIN_MEMORY
-            )
-        );
+        _expectChallengeRevert(id, job, outsider, _notEligible(outsider));
+        _expectChallengeRevert(id, job, pending, _notEligible(pending));
+        _expectChallengeRevert(id, job, fewTags, _missingTags(fewTags, 0x2));
+        _expectChallengeRevert(id, job, lowMemory, _lowMemory(lowMemory, 1024, MIN_MEMORY));
         registry.slash(prov[1], STAKE - 105e18, bytes32("dao"));
         (uint256 id2, Job memory job2) = _k1Eth();
         _deliver(id2, job2, prov[0], RESULT);
-        // 105 staked: ten deliveries lock 100, leaving 5 free for a bond of 10.
+        // 105 staked: the first delivery allocates all 105, ten lock 100, leaving 5 free in the
+        // market for a bond of 10, and nothing in the registry to top it up.
         for (uint256 i = 0; i < 10; ++i) {
             (uint256 x, Job memory jx) = _k1Eth();
             _deliver(x, jx, prov[1], RESULT);
@@ -99,8 +87,8 @@ contract InferenceMarketChallengeTest is CourtFixture {
             abi.encodeWithSelector(
                 IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
                 prov[1],
-                5e18,
-                COLLATERAL
+                0,
+                COLLATERAL - 5e18
             )
         );
         assertEq(_status(id), DELIVERED, "still Delivered");

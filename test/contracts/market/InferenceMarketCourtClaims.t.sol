@@ -21,20 +21,22 @@ contract InferenceMarketClaimTest is CourtFixture {
     }
 
     /// @notice After the window the claim credits the fee, accrues the protocol fee (the
-    /// escrow's rest), releases the collateral, counts the provider served, settles the job; the
+    /// escrow's rest), releases the collateral into the market's free collateral, counts no fault, settles the job; the
     /// provider withdraws the fee.
     function test_claim_afterWindowPaysFeeAndReleasesCollateral() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
         vm.warp(_deliveredAt(id) + CHALLENGE_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.DeliveryClaimed(id, prov[0], FEE);
-        vm.expectEmit(true, false, false, true, address(registry));
-        emit IProviderRegistry.CollateralReleased(prov[0], COLLATERAL, 0);
+        vm.recordLogs();
         assertEq(_claim(id, job, prov[0], RESULT), 1, "claimed");
+        // The collateral goes back to the market's free collateral: no registry call.
+        assertEq(_countAll(vm.getRecordedLogs(), address(registry)), 0, "no registry event");
+        assertEq(_free(prov[0]), STAKE, "the collateral free in the market again");
         assertEq(_ethCredit(prov[0]), FEE, "fee credited");
         assertEq(market.protocolFees(address(0)), _escrowNow() - FEE, "protocol fee accrued");
         assertEq(_lockedOf(prov[0]), 0, "collateral released");
-        assertEq(registry.getProvider(prov[0]).served, 1, "served counted");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
         assertEq(_status(id), SETTLED, "Settled");
         vm.prank(prov[0]);
         assertEq(market.withdraw(address(0)), FEE, "fee withdrawn");
@@ -83,7 +85,7 @@ contract InferenceMarketClaimTest is CourtFixture {
             assertEq(market.balanceOf(prov[i], token), 2 * uint256(FEE), "fees of its two jobs");
             assertEq(market.balanceOf(prov[i], other), 0, "nothing in the other token");
             assertEq(_lockedOf(prov[i]), 0, "collateral released");
-            assertEq(registry.getProvider(prov[i]).served, 2, "served twice");
+            assertEq(_faults(prov[i]), 0, "no fault counted");
         }
         uint256 protocolFee = _escrowNow() - FEE;
         assertEq(market.protocolFees(address(0)), 4 * protocolFee, "ETH protocol fees");
@@ -130,7 +132,7 @@ contract InferenceMarketClaimTest is CourtFixture {
         emit IInferenceMarketTypes.ClaimSkipped(id, IInferenceMarketTypes.InferenceMarketInvalidStatus.selector);
         assertEq(_claim(id, job, prov[0], RESULT), 0, "not again later");
         assertEq(_ethCredit(prov[0]), FEE, "one fee");
-        assertEq(registry.getProvider(prov[0]).served, 1, "served once");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
     }
 
     /// @notice A challenged delivery cannot be claimed, even after its challenge window.

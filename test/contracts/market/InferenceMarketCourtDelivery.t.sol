@@ -12,19 +12,20 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
     function test_submitResult_locksCollateralAndDefersPay() public {
         (uint256 id, Job memory job) = _k1Eth();
         vm.warp(block.timestamp + 5);
-        vm.expectEmit(true, false, false, true, address(registry));
-        emit IProviderRegistry.CollateralLocked(prov[0], COLLATERAL, COLLATERAL);
+        vm.expectEmit(true, true, false, true, address(registry));
+        emit IProviderRegistry.CollateralAllocated(prov[0], address(market), STAKE, STAKE);
         vm.expectEmit(true, true, false, true, address(market));
         emit IInferenceMarketTypes.ResultSubmitted(id, prov[0], RESULT, OUTPUT);
         _deliver(id, job, prov[0], RESULT);
         assertEq(_lockedOf(prov[0]), COLLATERAL, "collateral locked");
-        assertEq(registry.freeStakeOf(prov[0]), STAKE - COLLATERAL, "free stake reduced");
+        assertEq(registry.freeStakeOf(prov[0]), 0, "all of the stake allocated on the first seat");
+        assertEq(_free(prov[0]), STAKE - COLLATERAL, "the market's free collateral reduced");
         assertEq(_stakeOf(prov[0]), STAKE, "stake unchanged");
         assertEq(_status(id), DELIVERED, "Delivered");
         assertEq(_deliveredAt(id), block.timestamp, "delivery time recorded");
         assertEq(_ethCredit(prov[0]), 0, "not paid at delivery");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee at delivery");
-        assertEq(registry.getProvider(prov[0]).served, 0, "not counted served yet");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
         assertEq(address(market).balance, _escrowNow(), "the escrow stays in the market");
     }
 
@@ -52,13 +53,15 @@ contract InferenceMarketK1DeliveryTest is CourtFixture {
         (uint256 c, Job memory jc) = _k1Eth();
         _deliver(a, ja, prov[0], RESULT);
         _deliver(b, jb, prov[0], RESULT);
+        // The market holds the rest free, the registry has nothing left to top it up.
         uint256 free = STAKE - 2 * uint256(collateral);
+        assertEq(_free(prov[0]), free, "the rest free in the market");
         vm.expectRevert(
             abi.encodeWithSelector(
                 IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
                 prov[0],
-                free,
-                collateral
+                0,
+                collateral - free
             )
         );
         vm.prank(prov[0]);

@@ -108,10 +108,10 @@ contract InferenceMarketJuryTest is CourtFixture {
     function test_juryCommit_windowAndEligibility() public {
         (uint256 id, Job memory job) = _delivered(RESULT);
         IInferenceMarketTypes.Challenge memory ch = _challenge(id, job, prov[0], RESULT, prov[1]);
-        vm.expectRevert(_providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
+        vm.expectRevert(_notEligible(outsider));
         vm.prank(outsider);
         court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, 0x2));
+        vm.expectRevert(_missingTags(fewTags, 0x2));
         vm.prank(fewTags);
         court.juryCommit(id, wordsOf(job), ch, bytes32("c"));
         uint40 commitDeadline = ch.challengedAt + ch.commitWindow;

@@ -52,7 +52,7 @@ contract InferenceMarketResolveTest is CourtFixture {
             assertEq(_stakeCredit(jurors[i]), JURY_FEE, "jury fee");
             assertEq(_lockedOf(jurors[i]), 0, "juror released");
             assertEq(_stakeOf(jurors[i]), STAKE, "juror not slashed");
-            assertEq(registry.getProvider(jurors[i]).served, 1, "juror served");
+            assertEq(_faults(jurors[i]), 0, "no fault counted");
         }
         assertEq(_stakeOf(prov[0]), STAKE - COLLATERAL, "provider slashed in the registry");
         assertEq(_lockedOf(prov[0]), 0, "provider's lock gone");
@@ -93,7 +93,7 @@ contract InferenceMarketResolveTest is CourtFixture {
         assertEq(registry.getProvider(prov[1]).disagreed, 1, "challenger disagreed");
         assertEq(_stakeOf(prov[0]), STAKE, "provider keeps its stake");
         assertEq(_lockedOf(prov[0]) + _lockedOf(prov[1]), 0, "both released");
-        assertEq(registry.getProvider(prov[0]).served, 1, "provider served");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
         assertEq(stakeToken.balanceOf(address(market)), COLLATERAL, "market holds the seized bond");
     }
 

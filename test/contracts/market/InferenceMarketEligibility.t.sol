@@ -6,8 +6,9 @@ import "./InferenceMarketFixture.sol";
 
 // ==================================================================== eligibility (both entry points)
 
-/// @notice The registry's eligibility checks as both entry points that take work refuse them, a
-/// k = 1 delivery ({IInferenceMarket-submitResult}) and a k > 1 commit: each reason is listed once.
+/// @notice The market's eligibility checks (on the provider's word that the registry pushed, then
+/// the collateral) as both entry points that take work refuse them, a k = 1 delivery
+/// ({IInferenceMarket-submitResult}) and a k > 1 commit: each reason is listed once.
 contract InferenceMarketEligibilityTest is InferenceMarketFixture {
     function test_submitResult_refusesEveryIneligibleProvider() public {
         _checkEligibility(1);
@@ -19,39 +20,15 @@ contract InferenceMarketEligibilityTest is InferenceMarketFixture {
 
     function _checkEligibility(uint8 k) private {
         (uint256 id, Job memory job) = _requestEth(k);
-        _expectServeRevert(id, job, outsider, _providerStatus(outsider, IProviderRegistry.ProviderStatus.None));
-        _expectServeRevert(id, job, pending, _providerStatus(pending, IProviderRegistry.ProviderStatus.Pending));
-        _expectServeRevert(
-            id,
-            job,
-            fewTags,
-            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, fewTags, uint256(0x2))
-        );
-        _expectServeRevert(
-            id,
-            job,
-            lowMemory,
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-                lowMemory,
-                uint32(1024),
-                MIN_MEMORY
-            )
-        );
+        _expectServeRevert(id, job, outsider, _notEligible(outsider));
+        _expectServeRevert(id, job, pending, _notEligible(pending));
+        _expectServeRevert(id, job, fewTags, _missingTags(fewTags, uint256(0x2)));
+        _expectServeRevert(id, job, lowMemory, _lowMemory(lowMemory, uint32(1024), MIN_MEMORY));
         registry.suspendProvider(prov[0]);
-        _expectServeRevert(id, job, prov[0], _providerStatus(prov[0], IProviderRegistry.ProviderStatus.Suspended));
+        _expectServeRevert(id, job, prov[0], _notEligible(prov[0]));
         vm.prank(prov[1]);
         registry.requestExit();
-        _expectServeRevert(
-            id,
-            job,
-            prov[1],
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryExiting.selector,
-                prov[1],
-                uint40(block.timestamp + UNBONDING)
-            )
-        );
+        _expectServeRevert(id, job, prov[1], _notEligible(prov[1]));
         // A collateral above the whole stake: no free stake covers a seat.
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         p.collateralPerJob = uint128(STAKE + 1);

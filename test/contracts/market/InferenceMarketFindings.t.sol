@@ -499,10 +499,18 @@ contract InferenceMarketWindDownTest is CourtFixture {
         _assertSolvent(market);
 
         // The new market works meanwhile.
+        // prov[0]'s stake is allocated to the old market, free there now: it takes it back.
+        vm.prank(prov[0]);
+        registry.deallocate(address(market), STAKE);
+        assertEq(registry.getProvider(prov[0]).locked, 0, "nothing allocated");
         (uint256 id, Job memory job) = _requestOn(next, client, _req(1, address(0)));
         vm.prank(prov[0]);
         next.submitResult(id, wordsOf(job), RESULT, OUTPUT);
-        assertEq(_lockedOf(prov[0]), COLLATERAL, "the new market locks collateral");
+        assertEq(
+            registry.getProvider(prov[0]).locked - _freeOn(next, prov[0]),
+            COLLATERAL,
+            "the new market locks collateral"
+        );
 
         // Claims and withdrawals work forever: everyone withdraws from the old market.
         _withdrawAll(market);
@@ -552,14 +560,14 @@ contract InferenceMarketWindDownTest is CourtFixture {
         assertEq(_ethCredit(client), _escrow(1), "refunded at once");
     }
 
-    /// @notice The registry: a retired market locks nothing; only a market (active or retired)
-    /// settles or retires; a stranger cannot.
-    function test_registry_retiredMarketSettlesButCannotLock() public {
+    /// @notice The registry: a retired market is allocated nothing; only a market (active or
+    /// retired) seizes or retires; a stranger cannot.
+    function test_registry_retiredMarketSeizesButCannotAllocate() public {
         address m = address(0xBEEF);
         bytes32 marketRole = registry.MARKET_ROLE();
         registry.grantRole(marketRole, m);
         vm.prank(m);
-        registry.lockCollateral(prov[0], COLLATERAL, 0, 0);
+        assertEq(registry.allocate(prov[0], COLLATERAL, COLLATERAL), COLLATERAL, "allocated up to the maximum");
         vm.prank(stranger);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole)
@@ -571,22 +579,25 @@ contract InferenceMarketWindDownTest is CourtFixture {
         registry.retireMarket(); // a no-op once retired
         vm.prank(m);
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMarketRetired.selector, m));
-        registry.lockCollateral(prov[0], COLLATERAL, 0, 0);
+        registry.allocate(prov[0], COLLATERAL, COLLATERAL);
         vm.prank(m);
-        registry.settle(prov[0], COLLATERAL, 0, IProviderRegistry.Outcome.Served, bytes32(0));
-        assertEq(_lockedOf(prov[0]), 0, "released by the retired market");
+        registry.seize(prov[0], COLLATERAL, IProviderRegistry.Fault.Missed, bytes32(0));
+        assertEq(registry.getProvider(prov[0]).locked, 0, "seized by the retired market");
+        assertEq(_stakeOf(prov[0]), STAKE - COLLATERAL, "from the stake");
+        assertEq(registry.getProvider(prov[0]).missed, 1, "fault counted");
+        assertEq(stakeToken.balanceOf(m), COLLATERAL, "tokens to the market");
         vm.prank(stranger);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, marketRole)
         );
-        registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
+        registry.seize(prov[0], 0, IProviderRegistry.Fault.Missed, bytes32(0));
         // The DAO may cut a retired market off entirely.
         registry.revokeRole(retiredRole, m);
         vm.prank(m);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, m, marketRole)
         );
-        registry.settle(prov[0], 0, 0, IProviderRegistry.Outcome.Served, bytes32(0));
+        registry.seize(prov[0], 0, IProviderRegistry.Fault.Missed, bytes32(0));
     }
 
     /// @dev One job of the fuzzed wind-down: its kind (0 k = 1 open, 1 k = 1 delivered, 2 k = 1

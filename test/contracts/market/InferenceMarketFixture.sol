@@ -220,11 +220,23 @@ abstract contract InferenceMarketFixture is Test {
     }
 
     /// @dev Another market on the same registries, as the DAO would add one: MARKET_ROLE on the
-    /// provider registry, and on the model registry with the model's mirror pushed to it.
+    /// provider registry with the fixture's providers pushed to it (a market granted the role
+    /// after they registered is not synced by the grant), and on the model registry with the
+    /// model's mirror pushed to it.
     function _secondMarket() internal returns (InferenceMarket m) {
         m = _newMarket();
         registry.grantRole(registry.MARKET_ROLE(), address(m));
+        registry.syncProviders(_fixtureProviders());
         _mirrorTo(address(m));
+    }
+
+    /// @dev Every provider the fixture registered.
+    function _fixtureProviders() internal view returns (address[] memory all) {
+        all = new address[](NUM_PROVIDERS + 3);
+        for (uint256 i = 0; i < NUM_PROVIDERS; ++i) all[i] = prov[i];
+        all[NUM_PROVIDERS] = pending;
+        all[NUM_PROVIDERS + 1] = lowMemory;
+        all[NUM_PROVIDERS + 2] = fewTags;
     }
 
     function _mirrorTo(address m) internal {
@@ -613,6 +625,34 @@ abstract contract InferenceMarketFixture is Test {
         }
     }
 
+    // ---------------------------------------------------------------- collateral helpers
+
+    /// @dev The collateral `m` holds free for `p` (allocated, in no seat).
+    function _freeOn(InferenceMarket m, address p) internal view returns (uint256 free) {
+        (, , , , , free) = IInferenceMarketCourt(address(m)).providerCollateral(p);
+    }
+
+    /// @dev The collateral the fixture's market holds free for `p`.
+    function _free(address p) internal view returns (uint256) {
+        return _freeOn(market, p);
+    }
+
+    /// @dev The collateral held by `p`'s open seats, for a provider allocated to the fixture's
+    /// market alone: what it allocated less what the market holds free. Asserts the allocation
+    /// identity on the way (allocated = free here + seats, so free here <= allocated).
+    function _held(address p) internal view returns (uint256) {
+        uint256 allocated = registry.getProvider(p).locked;
+        uint256 free = _free(p);
+        require(free <= allocated, "market free exceeds the allocation");
+        return allocated - free;
+    }
+
+    /// @dev The faults counted against `p` (disagreements and misses).
+    function _faults(address p) internal view returns (uint256) {
+        IProviderRegistry.Provider memory r = registry.getProvider(p);
+        return uint256(r.disagreed) + r.missed;
+    }
+
     // ---------------------------------------------------------------- error helpers
 
     function _unauthorized(address account, bytes32 role) internal pure returns (bytes memory) {
@@ -635,8 +675,34 @@ abstract contract InferenceMarketFixture is Test {
         return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketNotFinalizable.selector, id, status);
     }
 
-    function _providerStatus(address p, IProviderRegistry.ProviderStatus status) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, p, status);
+    /// @dev The market's refusal of a provider that may take no seat (not an Approved member,
+    /// exiting, or under the minimum stake).
+    function _notEligible(address p) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, p);
+    }
+
+    function _missingTags(address p, uint256 missing) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector, p, missing);
+    }
+
+    function _lowMemory(address p, uint32 memoryMB, uint32 required) internal pure returns (bytes memory) {
+        return
+            abi.encodeWithSelector(
+                IInferenceMarketTypes.InferenceMarketProviderInsufficientMemory.selector,
+                p,
+                memoryMB,
+                required
+            );
+    }
+
+    function _frozen(address p, uint40 until) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketProviderFrozen.selector, p, until);
+    }
+
+    /// @dev The registry's refusal to allocate `minimum` (the seat's shortfall) from `free`.
+    function _insufficientStake(address p, uint256 free, uint256 minimum) internal pure returns (bytes memory) {
+        return
+            abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector, p, free, minimum);
     }
 
     function _reentrantCall() internal pure returns (bytes memory) {

@@ -97,7 +97,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         if (block.timestamp <= job.deadline) {
             _deliver(jobId, job, provider, resultHash, viaBatch, bytes4(0));
             assertEq(market.balanceOf(provider, token), 0, "nothing paid at delivery");
-            assertEq(s.registry.getProvider(provider).locked, job.collateral, "collateral locked");
+            assertEq(_seatCollateral(provider), job.collateral, "collateral locked");
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
             vm.warp(uint256(job.deadline) + 1);
             vm.expectRevert(); // NotFinalizable, or JobMismatch (see InferenceMarketK1StatusErrorsTest)
@@ -106,8 +106,8 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
             assertEq(_claimOne(jobId, job, provider, resultHash), 1, "claimed after the challenge window");
             assertEq(market.balanceOf(provider, token), fee, "the provider earns the fee");
             assertEq(market.protocolFees(token), escrow - fee, "the protocol the rest");
-            assertEq(s.registry.getProvider(provider).served, 1, "served counted");
-            assertEq(s.registry.getProvider(provider).locked, 0, "collateral released");
+            assertEq(_faults(provider), 0, "no fault counted");
+            assertEq(_seatCollateral(provider), 0, "collateral released");
             _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Settled);
         } else {
             _deliver(
@@ -133,7 +133,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
     /// provider missing a required tag: each item is delivered iff it is the first for its job and
     /// its provider is eligible, locking its collateral; once claimed, each provider is credited,
     /// per token, exactly the fees of the jobs it delivered, the treasury the rest of their
-    /// escrow; served counters follow.
+    /// escrow; no fault is counted.
     function testFuzz_batch_creditsEachProviderPerToken(uint256 seed, uint8 countSeed) public {
         BatchCase memory c = _batchCase(seed, bound(countSeed, 1, 8));
         BatchExpectation memory e = _batchExpectation(c);
@@ -141,7 +141,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         address[3] memory who = [provs[0], provs[1], narrow];
         // Delivered: collateral locked per provider, nothing paid until claimed.
         for (uint256 p = 0; p < 3; ++p) {
-            assertEq(s.registry.getProvider(who[p]).locked, e.served[p] * COLLATERAL, "collateral of its deliveries");
+            assertEq(_seatCollateral(who[p]), e.served[p] * COLLATERAL, "collateral of its deliveries");
             for (uint256 t = 0; t < 3; ++t)
                 assertEq(market.balanceOf(who[p], _tokenAt(t)), 0, "nothing paid at delivery");
         }
@@ -157,7 +157,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
             for (uint256 t = 0; t < 3; ++t) {
                 assertEq(market.balanceOf(who[p], _tokenAt(t)), e.credit[p][t], "provider credit per token");
             }
-            assertEq(s.registry.getProvider(who[p]).served, e.served[p], "served counter");
+            assertEq(_faults(who[p]), 0, "no fault counted");
         }
         for (uint256 t = 0; t < 3; ++t) {
             assertEq(market.protocolFees(_tokenAt(t)), e.treasury[t], "protocol fees per token");
@@ -168,14 +168,14 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
                 e.taken[j] ? IInferenceMarketTypes.JobStatus.Settled : IInferenceMarketTypes.JobStatus.Open
             );
         }
-        for (uint256 p = 0; p < 3; ++p) assertEq(s.registry.getProvider(who[p]).locked, 0, "collateral released");
+        for (uint256 p = 0; p < 3; ++p) assertEq(_seatCollateral(who[p]), 0, "collateral released");
     }
 
     /// @notice A batch of 17-32 k = 1 results signed by any of nine providers in any of three
     /// tokens (more providers and (provider, token) pairs than the market's batch tables hold,
     /// so they are flushed mid-batch): every provider locks exactly the collateral of the jobs
-    /// it delivered, and once they are claimed is credited, per token, exactly their fees; served
-    /// counters and protocol fees follow.
+    /// it delivered, and once they are claimed is credited, per token, exactly their fees; no fault
+    /// is counted, and protocol fees follow.
     function testFuzz_batch_manyProvidersAndTokens(uint256 seed, uint8 countSeed) public {
         uint256 n = bound(countSeed, 17, 32);
         address[9] memory who;
@@ -185,10 +185,8 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         IInferenceMarketTypes.Claim[] memory cs = new IInferenceMarketTypes.Claim[](n);
         uint256[3][9] memory credit;
         uint256[9] memory served;
-        uint256[9] memory servedBefore;
         uint256[3] memory fees;
         uint256 expected;
-        for (uint256 p = 0; p < 9; ++p) servedBefore[p] = s.registry.getProvider(who[p]).served;
         for (uint256 i = 0; i < n; ++i) {
             uint256 js = uint256(keccak256(abi.encode(seed, "many", i)));
             (uint256 id, Job memory job) = _request(
@@ -215,7 +213,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         }
         assertEq(market.submitAttestations(AttestationBatch.encode(items)), expected, "delivered count");
         for (uint256 p = 0; p < 9; ++p) {
-            assertEq(s.registry.getProvider(who[p]).locked, served[p] * COLLATERAL, "collateral of its deliveries");
+            assertEq(_seatCollateral(who[p]), served[p] * COLLATERAL, "collateral of its deliveries");
         }
         // Claimed in one batch after the challenge window (the unused tail of `cs` is trimmed).
         assembly ("memory-safe") {
@@ -224,11 +222,11 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         vm.warp(block.timestamp + CHALLENGE_WINDOW + 1);
         assertEq(IInferenceMarketCourt(address(market)).claim(cs), expected, "claimed count");
         for (uint256 p = 0; p < 9; ++p) {
-            assertEq(s.registry.getProvider(who[p]).locked, 0, "collateral released");
+            assertEq(_seatCollateral(who[p]), 0, "collateral released");
             for (uint256 t = 0; t < 3; ++t) {
                 assertEq(market.balanceOf(who[p], _tokenAt(t)), credit[p][t], "provider credit per token");
             }
-            assertEq(s.registry.getProvider(who[p]).served - servedBefore[p], served[p], "served counter");
+            assertEq(_faults(who[p]), 0, "no fault counted");
         }
         for (uint256 t = 0; t < 3; ++t) assertEq(market.protocolFees(_tokenAt(t)), fees[t], "protocol fees per token");
     }
@@ -342,8 +340,8 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
     }
 
     /// @notice A provider that a slash took below the minimum stake takes no job — k = 1 directly
-    /// (StakeBelowMinimum) or in a batch (rejected as InvalidStatus), k > 1 (StakeBelowMinimum on
-    /// commit) — and adding stake makes it eligible again exactly when it reaches the minimum.
+    /// (ProviderNotEligible) or in a batch (rejected as ProviderNotEligible), k > 1 (ProviderNotEligible
+    /// on commit) — and adding stake makes it eligible again exactly when it reaches the minimum.
     function testFuzz_minStake_gatesEveryKindOfJob(uint256 remainingSeed, uint256 targetSeed, bool viaBatch) public {
         address provider = provs[0];
         uint256 remaining = bound(remainingSeed, 0, MIN_STAKE - 1);
@@ -368,19 +366,16 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         _assertStatus(jobId, IInferenceMarketTypes.JobStatus.Delivered);
         (uint256 multiId, Job memory multi) = _request(3, MIN_FEE, address(0), uint40(block.timestamp + 2 hours), 1);
         _commit(multiId, multi, 0, keccak256(abi.encode("truth", multiId)));
-        assertEq(
-            s.registry.getProvider(provider).locked,
-            uint256(job.collateral) + multi.collateral,
-            "delivery and seat locked"
-        );
+        assertEq(_seatCollateral(provider), uint256(job.collateral) + multi.collateral, "delivery and seat locked");
     }
 
     /// @dev `provider`, staking `stake` < minStake, is refused a k = 1 and a k = 3 job.
     function _expectNoJobs(address provider, uint256 stake, bool viaBatch) internal {
+        assertTrue(stake < MIN_STAKE, "below the minimum");
+        // The registry pushed the provider as one that may take no seat.
         bytes memory belowMinimum = abi.encodeWithSelector(
-            IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
-            stake,
-            MIN_STAKE
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            provider
         );
         (uint256 jobId, Job memory job) = _request(1, MIN_FEE, address(0), uint40(block.timestamp + 1 hours), 1);
         if (viaBatch) {
@@ -390,7 +385,7 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
             emit IInferenceMarketTypes.AttestationRejected(
                 jobId,
                 provider,
-                IProviderRegistry.ProviderRegistryInvalidStatus.selector
+                IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector
             );
             assertEq(market.submitAttestations(AttestationBatch.encode(items)), 0, "nothing delivered");
         } else {
@@ -404,7 +399,8 @@ contract InferenceMarketFuzzDeadlinesTest is InferenceMarketFuzzFixture {
         vm.expectRevert(belowMinimum);
         vm.prank(provider);
         market.commit(multiId, wordsOf(multi), commitment);
-        assertFalse(s.registry.isEligible(provider, 0, 0, 0), "not eligible below the minimum");
+        (bool eligible, , , , , ) = IInferenceMarketCourt(address(market)).providerCollateral(provider);
+        assertFalse(eligible, "not eligible below the minimum");
     }
 
     /// @notice The attestation digest is the EIP-712 hash of the documented type, domain

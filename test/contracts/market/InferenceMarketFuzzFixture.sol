@@ -10,6 +10,7 @@ import {AttestationBatch} from "../utils/AttestationBatch.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
 import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";
+import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
 import {Job, wordsOf} from "../utils/JobStruct.sol";
 import {MarketSpec} from "./handlers/MarketSpec.sol";
@@ -286,5 +287,22 @@ abstract contract InferenceMarketFuzzFixture is Test {
 
     function _balance(address token, address account) internal view returns (uint256) {
         return token == address(0) ? account.balance : IERC20(token).balanceOf(account);
+    }
+
+    /// @dev The collateral the market holds free for `p` (allocated, in no seat).
+    function _freeCollateral(address p) internal view returns (uint256 free) {
+        (, , , , , free) = IInferenceMarketCourt(address(market)).providerCollateral(p);
+    }
+
+    /// @dev The collateral held by `p`'s open seats (the stack has one market): what `p`
+    /// allocated less what the market holds free.
+    function _seatCollateral(address p) internal view returns (uint256) {
+        return s.registry.getProvider(p).locked - _freeCollateral(p);
+    }
+
+    /// @dev The faults counted against `p`.
+    function _faults(address p) internal view returns (uint256) {
+        IProviderRegistry.Provider memory r = s.registry.getProvider(p);
+        return uint256(r.disagreed) + r.missed;
     }
 }

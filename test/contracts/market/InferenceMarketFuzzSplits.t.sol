@@ -84,7 +84,7 @@ contract InferenceMarketFuzzSplitsTest is InferenceMarketFuzzFixture {
             vm.warp(block.timestamp + 1);
         }
         for (uint256 i = 0; i < PROVIDERS; ++i) {
-            assertEq(s.registry.getProvider(provs[i]).locked, 0, "all collateral released");
+            assertEq(_seatCollateral(provs[i]), 0, "all collateral released");
         }
         // No job left open: the market holds exactly what it credited.
         uint256 credited = market.balanceOf(CLIENT, address(s.tokenA)) + market.protocolFees(address(s.tokenA));
@@ -152,7 +152,7 @@ contract InferenceMarketFuzzSplitsTest is InferenceMarketFuzzFixture {
             uint256 lost = 1_000e18 - s.registry.getProvider(wide[i]).stake;
             bool faulty = (silent >> i) & 1 == 1 || (quorate && !paid);
             assertEq(lost, faulty ? job.collateral : 0, "slashed iff silent or outside a quorate majority");
-            assertEq(s.registry.getProvider(wide[i]).locked, 0, "collateral released");
+            assertEq(_seatCollateral(wide[i]), 0, "collateral released");
             (address who, bool r, bytes32 v) = market.seatOf(jobId, uint8(i));
             assertTrue(who == address(0) && !r && v == bytes32(0), "an ended job's seats are deleted");
         }

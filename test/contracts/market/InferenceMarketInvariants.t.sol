@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test} from "../utils/Test.sol";
 import {InferenceMarket} from "../../../contracts/market/InferenceMarket.sol";
 import {IInferenceMarketTypes} from "../../../contracts/interfaces/IInferenceMarket.sol";
+import {IInferenceMarketCourt} from "../../../contracts/interfaces/IInferenceMarketCourt.sol";
 import {ProviderRegistry} from "../../../contracts/registry/ProviderRegistry.sol";
 import {IProviderRegistry} from "../../../contracts/interfaces/IProviderRegistry.sol";
 import {START} from "./handlers/MarketStack.sol";
@@ -129,7 +130,6 @@ contract InferenceMarketInvariantTest is Test {
             IProviderRegistry.Provider memory pv = registry.getProvider(provider);
             assertLe(pv.locked, pv.stake, "locked <= stake");
             assertEq(pv.stake, handler.ghostStake(provider), "stake = model (only losing seats and the DAO slash)");
-            assertEq(pv.served, handler.ghostServed(provider), "served counter = model");
             assertEq(pv.disagreed, handler.ghostDisagreed(provider), "disagreed counter = model");
             assertEq(pv.missed, handler.ghostMissed(provider), "missed counter = model");
             sum += pv.stake;
@@ -137,14 +137,12 @@ contract InferenceMarketInvariantTest is Test {
         assertEq(sum, registry.totalStake(), "totalStake = sum of stakes");
     }
 
-    /// @notice A provider's locked collateral is exactly the collateral it holds in jobs not yet
-    /// settled or refunded: k > 1 seats, k = 1 deliveries not yet claimed or resolved, challenge
-    /// bonds and jury seats. After a direct DAO slash it can only be less: the registry caps
-    /// `locked` at the remaining stake, and later releases are capped at `locked`, so a DAO slash
-    /// permanently "forgets" part of the collateral of the seats open at the time (by design, see
-    /// {IProviderRegistry.slash}). Market slashes never cause this (a losing seat's collateral is
-    /// released before the same amount is slashed). In every case `locked` equals the model that
-    /// applies those caps.
+    /// @notice A provider's seat collateral (the registry's `locked`, its stake allocated to the
+    /// market, less what the market holds free) is exactly the collateral it holds in jobs not
+    /// yet settled or refunded: k > 1 seats, k = 1 deliveries not yet claimed or resolved,
+    /// challenge bonds and jury seats. A DAO slash cannot change that (it takes free stake, the
+    /// market's free collateral first, never a seat's), and a faulty seat loses its collateral
+    /// whole. It equals the model too.
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_lockedMatchesOpenSeats() public view {
@@ -152,32 +150,67 @@ contract InferenceMarketInvariantTest is Test {
             address provider = handler.providerAt(p);
             uint256 expected = handler.openSeatCollateral(provider);
             uint256 locked = registry.getProvider(provider).locked;
-            if (handler.daoSlashed(provider)) assertLe(locked, expected, "locked <= open seats' collateral");
-            else assertEq(locked, expected, "locked = open seats' collateral");
-            assertEq(locked, handler.ghostLocked(provider), "locked = model with the registry's caps");
+            uint256 free = handler.marketFree(provider);
+            assertLe(free, locked, "market free <= allocated");
+            assertEq(locked - free, expected, "seat collateral = open seats' collateral");
+            assertEq(locked - free, handler.ghostLocked(provider), "seat collateral = model");
         }
     }
 
-    /// @notice The registry's locked collateral over all providers equals job.collateral × (open
-    /// k > 1 seats + open k = 1 deliveries + open challenge bonds + jury seats) over the unfinished
-    /// jobs; only a DAO slash (which caps a provider's lock at its remaining stake) can make it
-    /// less. It always equals the model that applies the registry's caps.
+    /// @notice The allocation identity: with one market, each provider's allocated stake (the
+    /// registry's `locked`) is the market's free collateral for it plus the collateral of its open
+    /// seats, and it never exceeds the stake.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_allocationIdentity() public view {
+        for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+            address provider = handler.providerAt(p);
+            IProviderRegistry.Provider memory pv = registry.getProvider(provider);
+            assertEq(
+                pv.locked,
+                handler.marketFree(provider) + handler.openSeatCollateral(provider),
+                "allocated = market free + open seats' collateral"
+            );
+            assertLe(pv.locked, pv.stake, "allocated <= stake");
+        }
+    }
+
+    /// @notice Over all providers, the collateral in seats equals job.collateral x (open k > 1
+    /// seats + open k = 1 deliveries + open challenge bonds + jury seats) over the unfinished jobs,
+    /// DAO slashes or not.
     /// hardhat-config: invariant.runs = 64
     /// hardhat-config: invariant.depth = 100
     function invariant_lockedEqualsOpenCollateral() public view {
         (, , , , uint256 expected) = handler.openCollateralBreakdown();
-        uint256 locked;
+        uint256 seats;
         uint256 ghost;
-        bool slashed;
         for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
             address provider = handler.providerAt(p);
-            locked += registry.getProvider(provider).locked;
+            seats += registry.getProvider(provider).locked - handler.marketFree(provider);
             ghost += handler.ghostLocked(provider);
-            slashed = slashed || handler.daoSlashed(provider);
         }
-        assertEq(locked, ghost, "total locked = model with the registry's caps");
-        if (slashed) assertLe(locked, expected, "total locked <= open collateral");
-        else assertEq(locked, expected, "total locked = collateral x (seats + deliveries + bonds + jury seats)");
+        assertEq(seats, ghost, "total seat collateral = model");
+        assertEq(seats, expected, "total seat collateral = collateral x (seats + deliveries + bonds + jury seats)");
+    }
+
+    /// @notice Each provider's word in the market is what the registry says after every change
+    /// (stake moves, slashes, suspensions, exits with the roster's swap-and-pop): it may take a
+    /// seat exactly when it is a roster member at or above the minimum stake, at its roster index,
+    /// and the market knows the roster's size.
+    /// hardhat-config: invariant.runs = 64
+    /// hardhat-config: invariant.depth = 100
+    function invariant_providerWordsFollowRegistry() public view {
+        IInferenceMarketCourt court = IInferenceMarketCourt(address(market));
+        uint256 size = registry.rosterSize();
+        for (uint256 p = 0; p < handler.PROVIDER_COUNT(); ++p) {
+            address provider = handler.providerAt(p);
+            (bool eligible, , , uint256 index, uint256 rosterSize, ) = court.providerCollateral(provider);
+            (bool member, uint256 registryIndex) = registry.rosterIndexOf(provider);
+            bool active = member && registry.getProvider(provider).stake >= registry.minStake();
+            assertEq(rosterSize, size, "roster size pushed");
+            assertTrue(eligible == active, "eligible = member at or above the minimum (no freezes here)");
+            assertEq(index, active ? registryIndex : type(uint256).max, "roster index pushed");
+        }
     }
 
     /// @notice The handler's model of every call agreed with the market (outcome, error with its

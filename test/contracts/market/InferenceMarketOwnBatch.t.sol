@@ -18,7 +18,7 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
 
     function test_submitResults_emptyBatchDeliversNothing() public {
         assertEq(_sendOwn(prov[0], ""), 0, "nothing delivered");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "nothing locked");
+        assertEq(_held(prov[0]), 0, "nothing locked");
     }
 
     function test_submitResults_deliversEveryItemLocksOnceAndPaysOnClaim() public {
@@ -36,14 +36,14 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         for (uint256 i = 1; i <= 3; ++i) assertEq(_status(i), K1_DELIVERED, "delivered");
         assertEq(_count(logs, address(market), IInferenceMarketTypes.ResultSubmitted.selector), 3, "three results");
         assertEq(_countAll(logs, address(market)), 3, "no event beyond the results");
-        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralLocked.selector), 1, "one lock");
-        assertEq(registry.getProvider(prov[0]).locked, 3 * uint256(COLLATERAL), "three collaterals locked");
+        assertEq(_count(logs, address(registry), IProviderRegistry.CollateralAllocated.selector), 1, "one allocation");
+        assertEq(_held(prov[0]), 3 * uint256(COLLATERAL), "three collaterals locked");
         assertEq(market.balanceOf(prov[0], address(0)), 0, "nothing paid before the claim");
 
         assertEq(_claimBatch(claims), 3, "three claimed");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "collateral released");
+        assertEq(_held(prov[0]), 0, "collateral released");
         assertEq(market.balanceOf(prov[0], address(0)), 3 * uint256(FEE), "three fees");
-        assertEq(registry.getProvider(prov[0]).served, 3, "served += 3");
+        assertEq(_faults(prov[0]), 0, "no fault counted");
     }
 
     /// @dev The result is bound to the sender: a copy of a pending batch sent from another
@@ -58,8 +58,8 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         assertEq(_sendOwn(prov[0], items), 0, "the original then delivers nothing");
         Rejection[] memory rj = _rejections(vm.getRecordedLogs(), address(market));
         _assertRejection(rj[0], id, prov[0], IInferenceMarketTypes.InferenceMarketInvalidStatus.selector, "taken");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "the original locked nothing");
-        assertEq(registry.getProvider(prov[1]).locked, COLLATERAL, "the copier locked its collateral");
+        assertEq(_held(prov[0]), 0, "the original locked nothing");
+        assertEq(_held(prov[1]), COLLATERAL, "the copier locked its collateral");
         _claimPaid(id, job, prov[1]);
         assertEq(_claimBatch(_claimItem(id, job, prov[0], RESULT)), 0, "the original cannot claim it");
     }
@@ -119,7 +119,7 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         assertEq(_status(6), K1_DELIVERED, "6 delivered, after the short item");
         assertEq(_status(2), OPEN, "2 unchanged");
         assertEq(_status(5), OPEN, "5 unchanged");
-        assertEq(registry.getProvider(prov[0]).locked, 2 * uint256(COLLATERAL), "locked for two");
+        assertEq(_held(prov[0]), 2 * uint256(COLLATERAL), "locked for two");
     }
 
     function test_submitResults_lengthPastTheEndRejectsTheRest() public {
@@ -148,10 +148,10 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         registry.suspendProvider(prov[5]);
         address[4] memory senders = [prov[5], lowMemory, fewTags, outsider];
         bytes4[4] memory reasons = [
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector,
-            IProviderRegistry.ProviderRegistryInsufficientMemory.selector,
-            IProviderRegistry.ProviderRegistryMissingTags.selector,
-            IProviderRegistry.ProviderRegistryInvalidStatus.selector
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector,
+            IInferenceMarketTypes.InferenceMarketProviderInsufficientMemory.selector,
+            IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector,
+            IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector
         ];
         for (uint256 i = 0; i < senders.length; ++i) {
             (uint256 id, Job memory job) = _requestEth(1);
@@ -163,8 +163,9 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         }
     }
 
-    /// @dev The sender's free stake is counted down item by item: the item that would overdraw it
-    /// is rejected and the rest delivered.
+    /// @dev The sender's free collateral is counted down item by item: the item that would
+    /// overdraw it, with nothing left in the registry to top it up, is rejected and the rest
+    /// delivered.
     function test_submitResults_rejectsItemBeyondFreeStake() public {
         IInferenceMarketTypes.Policy memory p = _defaultPolicy();
         uint256 c = (STAKE * 2) / 5; // two fit in a stake, three do not
@@ -185,7 +186,9 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
             IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
             "overdraws"
         );
-        assertEq(registry.getProvider(prov[0]).locked, 2 * c, "two collaterals locked");
+        assertEq(_held(prov[0]), 2 * c, "two collaterals locked");
+        assertEq(registry.freeStakeOf(prov[0]), 0, "the registry had nothing left to allocate");
+        assertEq(_free(prov[0]), STAKE - 2 * c, "the rest free in the market");
     }
 
     /// @notice Whatever bytes a provider sends, the batch never reverts and delivers nothing that
@@ -197,6 +200,6 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         assertEq(market.submitResults(garbage), 0, "nothing delivered");
         assertEq(_status(1), OPEN, "1 open");
         assertEq(_status(2), OPEN, "2 open");
-        assertEq(registry.getProvider(prov[0]).locked, 0, "nothing locked");
+        assertEq(_held(prov[0]), 0, "nothing locked");
     }
 }

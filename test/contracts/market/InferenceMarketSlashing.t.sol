@@ -70,16 +70,15 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
     }
 
     function _lockedOf(address p) internal view returns (uint256) {
-        return registry.getProvider(p).locked;
+        return _held(p);
     }
 
     function _stakeCredit(address who) internal view returns (uint256) {
         return market.balanceOf(who, address(stakeToken));
     }
 
-    function _assertCounters(address p, uint256 served, uint256 disagreed, uint256 missed) internal view {
+    function _assertCounters(address p, uint256 disagreed, uint256 missed) internal view {
         IProviderRegistry.Provider memory r = registry.getProvider(p);
-        assertEq(r.served, served, "served counter");
         assertEq(r.disagreed, disagreed, "disagreed counter");
         assertEq(r.missed, missed, "missed counter");
     }
@@ -115,10 +114,10 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(market.balanceOf(prov[0], address(0)), 0, "revealer: no fee without a quorum");
         assertEq(_stakeOf(prov[0]), STAKE, "revealer: its c back");
         assertEq(_lockedOf(prov[0]), 0, "revealer: nothing locked");
-        _assertCounters(prov[0], 0, 0, 0); // no "disagreed" mark
+        _assertCounters(prov[0], 0, 0); // no "disagreed" mark
         assertEq(_stakeOf(prov[1]), STAKE - COLLATERAL, "squatter: loses c");
         assertEq(_lockedOf(prov[1]), 0, "squatter: nothing locked");
-        _assertCounters(prov[1], 0, 0, 1);
+        _assertCounters(prov[1], 0, 1);
         assertEq(registry.slashedFunds(), 0, "nothing to the DAO");
         assertEq(stakeToken.balanceOf(address(market)), COLLATERAL, "the market holds what it credited");
         assertEq(registry.totalStake(), stakeToken.balanceOf(address(registry)), "registry: stake = its balance");
@@ -148,10 +147,10 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(market.balanceOf(client, address(0)), _escrow(3), "client: E");
         assertEq(_stakeCredit(client), COLLATERAL, "client: half the pool");
         assertEq(_stakeCredit(prov[0]), COLLATERAL, "revealer: the other half");
-        _assertCounters(prov[0], 0, 0, 0);
+        _assertCounters(prov[0], 0, 0);
         for (uint256 i = 1; i < 3; ++i) {
             assertEq(_stakeOf(prov[i]), STAKE - COLLATERAL, "squatter loses c");
-            _assertCounters(prov[i], 0, 0, 1);
+            _assertCounters(prov[i], 0, 1);
         }
         assertEq(stakeToken.balanceOf(address(market)), 2 * uint256(COLLATERAL), "pool held");
     }
@@ -165,12 +164,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             assertEq(market.balanceOf(prov[i], address(0)), FEE, "winner: f");
             assertEq(_stakeCredit(prov[i]), COLLATERAL / 4, "winner: c/4");
             assertEq(_stakeOf(prov[i]), STAKE, "winner keeps its stake");
-            _assertCounters(prov[i], 1, 0, 0);
+            _assertCounters(prov[i], 0, 0);
         }
         assertEq(market.balanceOf(client, address(0)), FEE + 1e16, "client: one fee and its protocol share");
         assertEq(_stakeCredit(client), COLLATERAL / 2, "client: c/2");
         assertEq(_stakeOf(prov[2]), STAKE - COLLATERAL, "silent seat loses c");
-        _assertCounters(prov[2], 0, 0, 1);
+        _assertCounters(prov[2], 0, 1);
     }
 
     /// @notice Nobody reveals: every seat is slashed and the client takes the whole pool (there
@@ -189,7 +188,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         assertEq(_stakeCredit(client), 3 * uint256(COLLATERAL), "client: the whole pool");
         for (uint256 i = 0; i < 3; ++i) {
             assertEq(_stakeOf(prov[i]), STAKE - COLLATERAL, "every seat loses c");
-            _assertCounters(prov[i], 0, 0, 1);
+            _assertCounters(prov[i], 0, 1);
         }
     }
 
@@ -206,12 +205,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         for (uint256 i = 0; i < 5; i += 2) {
             assertEq(_stakeCredit(prov[i]), per, "winner: its share");
             assertEq(market.balanceOf(prov[i], address(0)), FEE, "winner: f");
-            _assertCounters(prov[i], 1, 0, 0);
+            _assertCounters(prov[i], 0, 0);
         }
         assertEq(_stakeOf(prov[1]), STAKE - COLLATERAL, "minority loses c");
-        _assertCounters(prov[1], 0, 1, 0);
+        _assertCounters(prov[1], 1, 0);
         assertEq(_stakeOf(prov[3]), STAKE - COLLATERAL, "silent loses c");
-        _assertCounters(prov[3], 0, 0, 1);
+        _assertCounters(prov[3], 0, 1);
         assertEq(_stakeCredit(prov[1]) + _stakeCredit(prov[3]), 0, "faulty seats get nothing");
     }
 
@@ -224,9 +223,9 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         for (uint256 i = 0; i < 2; ++i) {
             assertEq(_stakeCredit(prov[i]), COLLATERAL / 4, "revealer: c/4");
             assertEq(_stakeOf(prov[i]), STAKE, "revealer keeps its stake");
-            _assertCounters(prov[i], 0, 0, 0);
+            _assertCounters(prov[i], 0, 0);
         }
-        _assertCounters(prov[2], 0, 0, 1);
+        _assertCounters(prov[2], 0, 1);
     }
 
     /// @notice c = 10^18 + 1, three revealers, two silent seats (k = 5, quorum 3): the pool does
@@ -289,7 +288,12 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
             )
         );
         registry.slash(prov[1], STAKE - 4e18, bytes32("dao"));
+        // The seat allocated the whole stake: the slash reclaims the market's free collateral.
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProviderRegistry.CollateralDeallocated(prov[1], address(market), free, COLLATERAL);
         registry.slash(prov[1], free, bytes32("dao"));
+        assertEq(_free(prov[1]), 0, "nothing free in the market");
+        assertEq(_lockedOf(prov[1]), COLLATERAL, "the seat's collateral untouched");
         _reveal(id, job, prov[0], 0, RESULT);
         vm.warp(block.timestamp + REVEAL_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
@@ -377,7 +381,7 @@ contract InferenceMarketSlashingTest is InferenceMarketFixture {
         if (isFaulty) assertEq(_stakeCredit(p), 0, "a faulty seat is not compensated");
         bool winnerSeat = quorum && !isFaulty;
         assertEq(market.balanceOf(p, address(0)), winnerSeat ? FEE : 0, "fee iff a winner");
-        _assertCounters(p, winnerSeat ? 1 : 0, isFaulty && mode != SILENT ? 1 : 0, mode == SILENT ? 1 : 0);
+        _assertCounters(p, isFaulty && mode != SILENT ? 1 : 0, mode == SILENT ? 1 : 0);
     }
 
     function testFuzz_settle_conservation(uint8 kSeed, uint256 modeSeed, uint128 cSeed, uint16 shareSeed) public {

@@ -19,9 +19,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         uint256 protocolFee = _escrow(1) - FEE;
         assertEq(protocolFee, 1e16, "1 % of the fee");
 
-        // Delivery: the provider locks the job's collateral; nothing is paid yet.
+        // Delivery: the provider's first seat allocates all its free stake to the market, and the
+        // seat takes the job's collateral from it; nothing is paid yet.
         vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.CollateralLocked(p, COLLATERAL, COLLATERAL);
+        emit IProviderRegistry.CollateralAllocated(p, address(market), STAKE, STAKE);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.ResultSubmitted(id, p, RESULT, OUTPUT);
         vm.recordLogs();
@@ -33,26 +34,27 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         assertEq(deliveredAt, block.timestamp, "delivery time");
         assertEq(market.balanceOf(p, address(0)), 0, "no fee before the claim");
         assertEq(market.protocolFees(address(0)), 0, "no protocol fee before the claim");
-        assertEq(registry.getProvider(p).served, 0, "served only at the claim");
-        assertEq(registry.getProvider(p).locked, COLLATERAL, "collateral locked");
+        assertEq(_faults(p), 0, "no fault counted");
+        assertEq(_held(p), COLLATERAL, "collateral locked");
+        assertEq(_free(p), STAKE - COLLATERAL, "the rest of the allocation free in the market");
+        assertEq(registry.freeStakeOf(p), 0, "all of the stake allocated");
 
         // The last second of the challenge window: not claimable, nothing moves.
         vm.warp(uint256(deliveredAt) + CHALLENGE_WINDOW);
         vm.prank(stranger);
         assertEq(IInferenceMarketCourt(address(market)).claim(_claimItem(id, job, p, RESULT)), 0, "window open");
         assertEq(market.balanceOf(p, address(0)), 0, "still nothing paid");
-        assertEq(registry.getProvider(p).locked, COLLATERAL, "still locked");
+        assertEq(_held(p), COLLATERAL, "still locked");
 
         // Claim (by anyone) once the window has passed: fee, protocol fee, collateral back.
         vm.warp(uint256(deliveredAt) + CHALLENGE_WINDOW + 1);
         vm.expectEmit(true, true, true, true, address(market));
         emit IInferenceMarketTypes.DeliveryClaimed(id, p, FEE);
-        vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.CollateralReleased(p, COLLATERAL, 0);
-        vm.expectEmit(true, true, true, true, address(registry));
-        emit IProviderRegistry.OutcomeRecorded(p, IProviderRegistry.Outcome.Served);
+        vm.recordLogs();
         vm.prank(stranger);
         assertEq(IInferenceMarketCourt(address(market)).claim(_claimItem(id, job, p, RESULT)), 1, "claimed");
+        // The collateral goes back to the market's word: the registry is not called.
+        assertEq(_countAll(vm.getRecordedLogs(), address(registry)), 0, "no registry event");
 
         assertEq(_status(id), SETTLED, "settled");
         assertEq(market.balanceOf(p, address(0)), FEE, "provider credited the fee");
@@ -60,8 +62,10 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         assertEq(market.balanceOf(treasury, address(0)), 0, "the treasury has no balance");
         assertEq(market.balanceOf(client, address(0)), 0, "no refund");
         assertEq(market.balanceOf(stranger, address(0)), 0, "the keeper earns nothing");
-        assertEq(registry.getProvider(p).served, 1, "served counter");
-        assertEq(registry.getProvider(p).locked, 0, "collateral released");
+        assertEq(_faults(p), 0, "no fault counted");
+        assertEq(_held(p), 0, "collateral released");
+        assertEq(_free(p), STAKE, "back in the market's free collateral");
+        assertEq(registry.getProvider(p).locked, STAKE, "still allocated");
 
         vm.prank(p);
         assertEq(market.withdraw(address(0)), FEE, "provider withdraws");
@@ -126,7 +130,7 @@ contract InferenceMarketSubmitTest is InferenceMarketFixture {
         _expectSubmitRevert(id, job, prov[0], settled);
         assertEq(market.balanceOf(prov[0], address(0)), FEE, "paid once");
         assertEq(market.balanceOf(prov[1], address(0)), 0, "second provider not paid");
-        assertEq(registry.getProvider(prov[1]).locked, 0, "second provider locked nothing");
+        assertEq(_held(prov[1]), 0, "second provider locked nothing");
     }
 
     function test_submitResult_revertsAfterRefund() public {

@@ -163,12 +163,12 @@ contract InferenceMarketHandler {
     // survives exit and stake withdrawal.
     mapping(address provider => bool) public ghostSuspended;
 
-    // The registry as {IProviderRegistry} specifies it: stake, locked collateral (capped at the
-    // stake after any slash; releases capped at what is locked), slashed funds, counters.
+    // The registry and the market's provider words as specified: stake, the collateral held by
+    // open seats (allocated stake that no DAO slash reaches; the registry's `locked` is that plus
+    // what the market holds free), slashed funds, fault counters.
     mapping(address provider => uint256) public ghostStake;
     mapping(address provider => uint256) public ghostLocked;
     uint256 public ghostSlashedFunds;
-    mapping(address provider => uint256) public ghostServed;
     mapping(address provider => uint256) public ghostDisagreed;
     mapping(address provider => uint256) public ghostMissed;
 
@@ -541,7 +541,6 @@ contract InferenceMarketHandler {
                 _payDeliveryModel(pred[i].jobId);
                 address provider = pred[i].provider;
                 _releaseModel(provider, _info[pred[i].jobId].job.collateral);
-                ++ghostServed[provider];
                 ++hits["claim"];
             }
             if (expectedPaid != n) ++hits["claim.skipped"];
@@ -948,12 +947,25 @@ contract InferenceMarketHandler {
         address provider = providerAt[providerSeed % PROVIDER_COUNT];
         IProviderRegistry.Provider memory before = registry.getProvider(provider);
         if (!_registered(before.status) || before.stake == 0) return;
-        // Issue 11 finding 3: the DAO takes only stake no seat holds as collateral.
-        uint256 free = before.stake - before.locked;
+        // Issue 11 finding 3: the DAO takes only stake no seat holds as collateral (the registry
+        // reclaims what the market holds free first).
+        uint256 seats = before.locked - marketFree(provider);
+        uint256 free = before.stake - seats;
         if (free == 0 || amountSeed % 16 == 1) {
             try registry.slash(provider, free + 1, bytes32("dao")) {
                 _surprise("daoSlash: took locked collateral", "");
-            } catch {}
+            } catch (bytes memory err) {
+                _checkRevert(
+                    "daoSlash: over the free stake",
+                    err,
+                    abi.encodeWithSelector(
+                        IProviderRegistry.ProviderRegistrySlashExceedsFreeStake.selector,
+                        provider,
+                        free + 1,
+                        free
+                    )
+                );
+            }
             return;
         }
         // Mostly small slashes (the provider keeps working), sometimes anything up to the free stake.
@@ -965,7 +977,7 @@ contract InferenceMarketHandler {
             _slashModel(provider, amount);
             IProviderRegistry.Provider memory afterSlash = registry.getProvider(provider);
             if (afterSlash.stake != before.stake - amount) _surprise("daoSlash: stake", "");
-            if (afterSlash.locked != before.locked) _surprise("daoSlash: locked", "");
+            if (afterSlash.locked - marketFree(provider) != seats) _surprise("daoSlash: seat collateral", "");
             if (registry.slashedFunds() != slashedBefore + amount) _surprise("daoSlash: slashedFunds", "");
             ++hits["daoSlash"];
         } catch (bytes memory err) {
@@ -1388,13 +1400,13 @@ contract InferenceMarketHandler {
         for (uint256 i = 0; i < seats.length; ++i) {
             address provider = seats[i].provider;
             faulty[i] = !seats[i].revealed || (quorum && seats[i].resultHash != winner);
-            uint256 seized = faulty[i] ? _min(collateral, ghostStake[provider]) : 0;
+            // A seat's collateral is allocated stake: it is seized whole.
+            uint256 seized = faulty[i] ? collateral : 0;
             _releaseModel(provider, collateral);
             if (!faulty[i]) {
                 ++compensated;
                 if (!quorum) continue;
                 served[provider][jobId] = true;
-                ++ghostServed[provider];
                 _creditModel(provider, info.job.token, info.job.feePerProvider);
                 continue;
             }
@@ -1417,21 +1429,19 @@ contract InferenceMarketHandler {
         ghostLocked[provider] -= _min(collateral, ghostLocked[provider]);
     }
 
-    /// @dev A DAO slash: at most the stake, to the DAO's slashed funds; locked collateral above
-    /// the remaining stake is released.
+    /// @dev A DAO slash: stake no seat holds, to the DAO's slashed funds; the seats' collateral
+    /// is untouched.
     function _slashModel(address provider, uint256 amount) private {
-        uint256 slashed = _min(amount, ghostStake[provider]);
-        ghostStake[provider] -= slashed;
-        ghostSlashedFunds += slashed;
-        ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
+        ghostStake[provider] -= amount;
+        ghostSlashedFunds += amount;
+        if (ghostLocked[provider] > ghostStake[provider]) _surprise("model: a DAO slash reached a seat", "");
     }
 
-    /// @dev A market seizure of a faulty seat (at most the stake, as the market reads it first):
-    /// the tokens leave the registry for the market.
+    /// @dev A market seizure of a faulty seat's whole collateral: the tokens leave the registry
+    /// for the market.
     function _seizeModel(address provider, uint256 amount) private {
         ghostStake[provider] -= amount;
         ghostStakeOut += amount;
-        ghostLocked[provider] = _min(ghostLocked[provider], ghostStake[provider]);
     }
 
     function _finish(uint256 jobId, IInferenceMarketTypes.JobStatus status) private {
@@ -1475,51 +1485,58 @@ contract InferenceMarketHandler {
         return MarketSpec.assignmentError(jobId, info.job, provider, registry);
     }
 
-    /// @dev The registry's reason, in its order, why `provider` may not take a job (empty if it may).
+    /// @dev The market's reason, in its order, why `provider` may not take a seat (empty if it
+    /// may): its word (pushed by the registry) first, then the collateral: the word's free
+    /// collateral, topped up with all of the registry's free stake when short.
     function _eligibilityError(
         address provider,
         uint256 collateral,
         uint256 requiredTags
     ) private view returns (bytes memory) {
         IProviderRegistry.Provider memory pv = registry.getProvider(provider);
-        if (pv.status != IProviderRegistry.ProviderStatus.Approved) {
-            return
-                abi.encodeWithSelector(IProviderRegistry.ProviderRegistryInvalidStatus.selector, provider, pv.status);
-        }
-        if (pv.unbondingEndsAt != 0) {
-            return
-                abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryExiting.selector,
-                    provider,
-                    pv.unbondingEndsAt
-                );
-        }
         // Slashes (the market's and the DAO's) can take a provider below the minimum stake: it
         // then takes no job, k = 1 included, until it adds stake.
-        uint256 minStake = registry.minStake();
-        if (pv.stake < minStake) {
-            return
-                abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryStakeBelowMinimum.selector,
-                    pv.stake,
-                    minStake
-                );
+        if (
+            pv.status != IProviderRegistry.ProviderStatus.Approved ||
+            pv.unbondingEndsAt != 0 ||
+            pv.stake < registry.minStake()
+        ) {
+            return abi.encodeWithSelector(IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector, provider);
         }
-        uint256 free = pv.stake >= pv.locked ? pv.stake - pv.locked : 0;
-        if (free < collateral) {
-            return
-                abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
-                    provider,
-                    free,
-                    collateral
-                );
-        }
-        uint256 missing = requiredTags & ~pv.tags;
+        uint256 missing = requiredTags & ~pv.grantedTags;
         if (missing != 0) {
-            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryMissingTags.selector, provider, missing);
+            return
+                abi.encodeWithSelector(
+                    IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector,
+                    provider,
+                    missing
+                );
+        }
+        uint256 free = marketFree(provider);
+        if (free < collateral) {
+            uint256 registryFree = pv.stake - pv.locked;
+            if (registryFree < collateral - free) {
+                return
+                    abi.encodeWithSelector(
+                        IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector,
+                        provider,
+                        registryFree,
+                        collateral - free
+                    );
+            }
         }
         return "";
+    }
+
+    /// @notice The collateral the market holds free for `provider` (allocated, in no seat).
+    function marketFree(address provider) public view returns (uint256 free) {
+        (, , , , , free) = IInferenceMarketCourt(address(market)).providerCollateral(provider);
+    }
+
+    /// @notice The collateral `provider` can put in seats: the market's free collateral and the
+    /// registry's free stake (a seat allocates all of it when the market's is short).
+    function _available(address provider, IProviderRegistry.Provider memory pv) private view returns (uint256) {
+        return pv.stake - pv.locked + marketFree(provider);
     }
 
     // ------------------------------------------------------------------ batches
@@ -1604,21 +1621,24 @@ contract InferenceMarketHandler {
         if (info.job.redundancy != 1) return IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector;
         if (block.timestamp > info.job.deadline) return IInferenceMarketTypes.InferenceMarketDeadlinePassed.selector;
         IProviderRegistry.Provider memory pv = registry.getProvider(signer);
-        // The market reads {IProviderRegistry.providerTerms}: not `active` (not Approved, exiting,
-        // or staking less than the minimum) is reported as InvalidStatus.
+        // The market reads the provider's word: one the registry pushed as taking no seat (not
+        // Approved, exiting, or staking less than the minimum) is ProviderNotEligible.
         if (
             pv.status != IProviderRegistry.ProviderStatus.Approved ||
             pv.unbondingEndsAt != 0 ||
             pv.stake < registry.minStake()
         ) {
-            return IProviderRegistry.ProviderRegistryInvalidStatus.selector;
+            return IInferenceMarketTypes.InferenceMarketProviderNotEligible.selector;
         }
-        if (info.job.requiredTags & ~pv.tags != 0) return IProviderRegistry.ProviderRegistryMissingTags.selector;
-        if (pv.stake - pv.locked - locking[_providerIndex(signer)] < info.job.collateral) {
-            return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
+        if (info.job.requiredTags & ~pv.grantedTags != 0) {
+            return IInferenceMarketTypes.InferenceMarketProviderMissingTags.selector;
         }
         if (MarketSpec.assignmentError(jobId, info.job, signer, registry).length != 0) {
             return IInferenceMarketTypes.InferenceMarketNotAssigned.selector;
+        }
+        // Last: the word's free collateral, topped up with all of the registry's free stake.
+        if (_available(signer, pv) - locking[_providerIndex(signer)] < info.job.collateral) {
+            return IProviderRegistry.ProviderRegistryInsufficientFreeStake.selector;
         }
         return bytes4(0);
     }
@@ -2070,7 +2090,6 @@ contract InferenceMarketHandler {
         if (!quorum) {
             _payDeliveryModel(jobId);
             _releaseModel(info.ch.provider, info.job.collateral);
-            ++ghostServed[info.ch.provider];
             _releaseModel(info.ch.challenger, info.job.collateral);
             ++hits["resolve.inconclusive"];
             return;
@@ -2093,7 +2112,6 @@ contract InferenceMarketHandler {
             _releaseModel(juror, collateral);
             if (!faulty[i]) {
                 ++compensated;
-                if (quorum) ++ghostServed[juror];
                 continue;
             }
             _seizeModel(juror, seized);
@@ -2133,7 +2151,6 @@ contract InferenceMarketHandler {
         _releaseModel(ch.challenger, collateral);
         _seizeModel(loser, seized);
         ++ghostDisagreed[loser];
-        if (!providerWrong) ++ghostServed[ch.provider];
     }
 
     /// @dev Too few jurors came: nobody is at fault; the provider is paid and every collateral
@@ -2141,7 +2158,6 @@ contract InferenceMarketHandler {
     function _resolveUnfilledModel(uint256 jobId) private {
         JobInfo storage info = _info[jobId];
         _payDeliveryModel(jobId);
-        ++ghostServed[info.ch.provider];
         _releaseSeatsModel(jobId);
         _releaseModel(info.ch.provider, info.job.collateral);
         _releaseModel(info.ch.challenger, info.job.collateral);
@@ -2396,13 +2412,10 @@ contract InferenceMarketHandler {
                     pv.unbondingEndsAt
                 );
         }
-        if (pv.locked != 0) {
-            return
-                abi.encodeWithSelector(
-                    IProviderRegistry.ProviderRegistryCollateralLocked.selector,
-                    provider,
-                    pv.locked
-                );
+        // The market's free collateral is reclaimed first: what the seats hold stays locked.
+        uint256 seats = pv.locked - marketFree(provider);
+        if (seats != 0) {
+            return abi.encodeWithSelector(IProviderRegistry.ProviderRegistryCollateralLocked.selector, provider, seats);
         }
         return "";
     }
