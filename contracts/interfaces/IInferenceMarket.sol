@@ -243,8 +243,8 @@ interface IInferenceMarketTypes {
     /// @notice `amount` of the collateral held free for `provider` went back to the registry.
     event CollateralReclaimed(address indexed provider, uint256 amount);
     /// @notice A seated provider's collateral was slashed: it did not reveal (always a fault), or
-    /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral,
-    /// or the provider's whole stake if a DAO slash left less) moved from the registry to this
+    /// it revealed a result other than the quorum's. `amount` stake tokens (the job's collateral
+    /// in full: a seat's collateral is allocated stake that no DAO slash reaches) moved from the registry to this
     /// market and are shared out as {SlashDistributed} says.
     event SeatSlashed(uint256 indexed jobId, address indexed provider, uint256 amount, bool revealed);
     /// @notice The stake slashed from a job's faulty seats (`pool`, in the registry's stake token)
