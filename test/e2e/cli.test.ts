@@ -403,7 +403,7 @@ describe("conclave CLI against `npm start`'s network, as separate processes", fu
       `ProviderRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`,
     ]);
     // The new market checks seats on its copy of each provider's terms: the roster is pushed to it.
-    expect(calls[2]).to.match(/^ProviderRegistry\.syncProviders\(\[0x[0-9a-fA-F]{40}(, 0x[0-9a-fA-F]{40})*\]\)$/);
+    expect(calls[2]).to.match(/^ProviderRegistry\.syncProviders\(\["0x[0-9a-fA-F]{40}"(,"0x[0-9a-fA-F]{40}")*\]\)$/);
     expect(calls[3]).to.equal(`ModelRegistry.grantRole(${keccak256(toHex("MARKET_ROLE"))}, ${getAddress(next)})`);
     // The new market reads the model registry's mirror: every model published so far is pushed to it.
     const synced = calls.slice(4);

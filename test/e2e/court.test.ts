@@ -8,6 +8,7 @@ import { mined } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { devAccount, spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { seatCollateral } from "../helpers/collateral.ts";
 import { until } from "../helpers/until.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 
@@ -100,9 +101,8 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     });
     expect(claimed.map((l) => [l.args.provider, l.args.fee])).to.deep.equal([[assignee, job.feePerProvider]]);
     expect(await market().read.balanceOf([rogue, zeroAddress])).to.equal(0n);
-    const providers = conclaveContracts(net.record, net.publicClient).providers;
-    // The copier locked nothing (the assignee may hold other deliveries' collateral still).
-    expect((await providers.read.getProvider([rogue])).locked).to.equal(0n);
+    // The copier holds no seat (the assignee may hold other deliveries' collateral still).
+    expect(await seatCollateral(net.publicClient, net.record, rogue)).to.equal(0n);
   });
 
   it("a garbage k = 1 result is challenged by a checking runner, a jury of other runners finds it wrong, the cheat is slashed and the client refunded with the right result", async function () {
@@ -184,13 +184,13 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
     const outcome = await waitForJob(net.publicClient, net.record, jobId, { fromBlock: block, timeoutMs: 30_000 });
     expect(outcome.status).to.equal("refunded");
     expect(outcome.resultHash).to.equal(honest);
-    // Every collateral and bond is released or seized: nothing stays locked.
+    // Every collateral and bond is released or seized: no seat holds any.
     for (const r of runners)
       await until(
-        `${r.address} unlocked`,
-        async () => (await providers.read.getProvider([r.address])).locked === 0n,
+        `${r.address} holding no seat`,
+        async () => (await seatCollateral(net.publicClient, net.record, r.address)) === 0n,
         150_000,
       );
-    expect((await providers.read.getProvider([rogue])).locked).to.equal(0n);
+    expect(await seatCollateral(net.publicClient, net.record, rogue)).to.equal(0n);
   });
 });

@@ -22,6 +22,7 @@ import {
   type RunnerProcess,
 } from "../helpers/devnet.ts";
 import { startProxy } from "../helpers/tcp-proxy.ts";
+import { seatCollateral } from "../helpers/collateral.ts";
 import { until } from "../helpers/until.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 
@@ -179,7 +180,7 @@ describe("node runner faults", function () {
     // and its protocol share (ETH) and half of c (stake token).
     const gained = (await credits()).map((x, i) => x - before[i]!);
     expect(gained).to.deep.equal([fee, c / 4n, fee, c / 4n, fee + fee / 100n, c / 2n]);
-    for (const r of [a, b]) expect((await providers.read.getProvider([r.address])).locked).to.equal(0n);
+    for (const r of [a, b]) expect(await seatCollateral(net.publicClient, net.record, r.address)).to.equal(0n);
     // Each runner's journal takes its outcome from the chain: paid, while the reader finds the
     // squatter's SeatSlashed and none for the runners.
     for (const r of [a, b])
