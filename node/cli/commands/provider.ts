@@ -177,6 +177,7 @@ from it; what no open job holds stays "free" there. This gives it back to your f
 ProviderRegistry: all of it, or <tokens>. --market: a market other than this network's (one that
 was wound down, say). Not while you are frozen. Exiting needs none of this: conclave provider
 withdraw takes back what the markets hold free.`,
+    args: [0, 1],
     options: { market: { type: "string" } },
     async run(ctx) {
       const s = await ctx.session();
