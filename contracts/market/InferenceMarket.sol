@@ -94,7 +94,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// @inheritdoc IInferenceMarket
     function requestJob(JobRequest calldata r) external payable whenNotPaused nonReentrant returns (uint256 jobId) {
         Terms storage p = _terms;
-        if (_woundDown) revert InferenceMarketWoundDown();
+        if (_seatTerms.woundDown) revert InferenceMarketWoundDown();
         jobId = p.nextJobId++;
         uint256[6] memory job = _newJob(r, p, jobId);
         uint256 jobHash;
@@ -246,7 +246,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         // A wound-down market refunds Open jobs at once (finding 12); the flag is read only where
         // finalize would otherwise refuse, so no live path pays for it.
         if (job.redundancy() == 1) {
-            if (status != JobStatus.Open || (block.timestamp <= job.deadline() && !_woundDown)) {
+            if (status != JobStatus.Open || (block.timestamp <= job.deadline() && !_seatTerms.woundDown)) {
                 revert InferenceMarketNotFinalizable(jobId, status);
             }
             _refund(jobId, job, word);
@@ -254,7 +254,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         }
         if (status == JobStatus.Open) {
             bool commitOpen = block.timestamp <= job.commitDeadline();
-            if (commitOpen && !_woundDown) revert InferenceMarketNotFinalizable(jobId, status);
+            if (commitOpen && !_seatTerms.woundDown) revert InferenceMarketNotFinalizable(jobId, status);
             if (commitOpen || word.seated() < job.quorum()) {
                 // Too few providers came, or the market was wound down before the seats filled:
                 // nobody is at fault.
@@ -290,8 +290,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
                 priorityWindow: t.priorityWindow,
                 maxInlineInputBytes: t.maxInlineInputBytes,
                 maxJobDuration: t.maxJobDuration,
-                collateralPerJob: _collateralPerJob,
-                clientShareBps: _clientShareBps
+                collateralPerJob: _seatTerms.collateralPerJob,
+                clientShareBps: _seatTerms.clientShareBps
             });
     }
 
@@ -327,7 +327,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         address provider
     ) external view returns (bool member, uint256 rank, uint40 opensAt) {
         uint256 slot = ProviderWord.rosterSlot(_providerWords[provider]);
-        uint256 rosterSize = _rosterSize;
+        uint256 rosterSize = _seatTerms.rosterSize;
         if (slot == 0 || slot > rosterSize) return (false, 0, 0);
         uint256 rosterIndex = slot - 1;
         (rank, opensAt, ) = _rank(
@@ -431,7 +431,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
             (uint256(p.protocolFeeBps) << 176) |
             (uint256(p.priorityWindow) << 144) |
             windows;
-        job[3] = JobWords.pack3(r.requiredTags, seed, _collateralPerJob);
+        job[3] = JobWords.pack3(r.requiredTags, seed, _seatTerms.collateralPerJob);
         job[4] = uint256(r.modelId);
     }
 
@@ -458,7 +458,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         JobRequest calldata r,
         Terms storage p
     ) private view returns (uint256 quorum, uint256 windows) {
-        if (r.redundancy == 1) return (0, uint256(_challengeWindow) << 40);
+        if (r.redundancy == 1) return (0, uint256(_seatTerms.challengeWindow) << 40);
         uint40 commitEnd = uint40(block.timestamp) + p.commitWindow;
         uint256 commitDeadline = commitEnd < r.deadline ? commitEnd : r.deadline;
         windows = (commitDeadline << 104) | (uint256(p.revealWindow) << 72);
@@ -584,6 +584,8 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
     /// a malformed item is skipped like any other bad item instead of reverting the batch
     /// (finding 11). Each provider's collateral is locked once, at the end ({_flush}).
     function _deliverBatch(bytes calldata items, bool own) private returns (uint256 delivered) {
+        // As for a single seat ({_lockFor}): a wound-down market takes no new delivery.
+        if (_seatTerms.woundDown) revert InferenceMarketWoundDown();
         Batch memory b = Batch({payees: new Payee[](own ? 1 : BATCH_PAYEES), payeeCount: 0});
         Payee memory sender;
         if (own) sender = _payee(b, msg.sender);
@@ -731,7 +733,7 @@ contract InferenceMarket is InferenceMarketBase, IInferenceMarket {
         if (ProviderWord.memoryMB(w) < job.minMemoryMB()) return InferenceMarketProviderInsufficientMemory.selector;
         (uint256 seed, uint256 k, uint256 window, uint256 requestedAt) = _assignmentWords(job);
         if (window != 0) {
-            (, , bool open) = _rank(seed, k, window, requestedAt, slot - 1, _rosterSize);
+            (, , bool open) = _rank(seed, k, window, requestedAt, slot - 1, _seatTerms.rosterSize);
             if (!open) return InferenceMarketNotAssigned.selector;
         }
         // Last: a shortfall is topped up from the registry by the caller.

@@ -107,29 +107,30 @@ abstract contract InferenceMarketBase is
 
     Terms internal _terms;
 
-    uint128 internal _collateralPerJob;
+    /// @dev The slot of what a seat and a request read besides the job: the collateral per seat and
+    /// the challenge window (snapshotted into each job at request), the client's share of a
+    /// slashed pool (read only when a settlement slashes), the registry's roster size (pushed with
+    /// every provider, {syncProvider}; read by assigned seats) and the wind-down flag (finding 12,
+    /// see {IInferenceMarketCourt-windDown}: once wound down, nothing new is taken, not even on
+    /// collateral already allocated here). One slot, one cold read per transaction.
+    struct SeatTerms {
+        uint128 collateralPerJob;
+        uint16 clientShareBps;
+        uint32 challengeWindow;
+        uint32 rosterSize;
+        bool woundDown;
+    }
 
-    /// @dev Shares {_collateralPerJob}'s slot; read only when a settlement slashes.
-    uint16 internal _clientShareBps;
-
-    /// @dev Shares {_collateralPerJob}'s slot: both are snapshotted into each job at request.
-    uint32 internal _challengeWindow;
-
-    /// @dev The provider registry's roster size, pushed with every provider ({syncProvider}).
-    /// Shares {_collateralPerJob}'s slot.
-    uint32 internal _rosterSize;
-
-    /// @dev Finding 12, see {IInferenceMarketCourt-windDown}. Shares {_collateralPerJob}'s slot,
-    /// which a request reads anyway and a seat reads for {_rosterSize}: once wound down, nothing
-    /// new is taken, not even on collateral already allocated here.
-    bool internal _woundDown;
+    SeatTerms internal _seatTerms;
 
     /// @dev The rest of the challenge policy, read only when a challenge is made.
-    uint8 internal _jurySize;
+    struct JuryTerms {
+        uint8 size;
+        uint96 fee;
+        uint16 challengerShareBps;
+    }
 
-    uint96 internal _juryFee;
-
-    uint16 internal _challengerShareBps;
+    JuryTerms internal _jury;
 
     mapping(uint256 jobId => JobWord word) internal _jobs;
 
@@ -224,7 +225,14 @@ abstract contract InferenceMarketBase is
         // A revert below undoes the lock.
         uint256 rosterIndex = _lockFor(msg.sender, job.collateral(), job.requiredTags(), job.minMemoryMB());
         if (window == 0) return;
-        (uint256 rank, uint40 opensAt, bool open) = _rank(seed, k, window, startedAt, rosterIndex, _rosterSize);
+        (uint256 rank, uint40 opensAt, bool open) = _rank(
+            seed,
+            k,
+            window,
+            startedAt,
+            rosterIndex,
+            _seatTerms.rosterSize
+        );
         if (!open) revert InferenceMarketNotAssigned(jobId, msg.sender, rank, opensAt);
     }
 
@@ -237,7 +245,7 @@ abstract contract InferenceMarketBase is
         uint256 requiredTags,
         uint32 minMemoryMB
     ) internal returns (uint256 rosterIndex) {
-        if (_woundDown) revert InferenceMarketWoundDown();
+        if (_seatTerms.woundDown) revert InferenceMarketWoundDown();
         uint256 w = _providerWords[provider];
         uint256 slot = ProviderWord.rosterSlot(w);
         if (slot == 0) revert InferenceMarketProviderNotEligible(provider);
@@ -454,7 +462,7 @@ abstract contract InferenceMarketBase is
     function _distributePool(Round memory r, address client, SeatView[] memory seats) internal {
         uint256 pool = r.pool;
         if (pool == 0) return;
-        uint256 toClient = (pool * _clientShareBps) / BPS;
+        uint256 toClient = (pool * _seatTerms.clientShareBps) / BPS;
         uint256 per;
         if (r.compensated != 0) per = (pool - toClient) / r.compensated;
         toClient = pool - per * r.compensated;
@@ -604,7 +612,7 @@ abstract contract InferenceMarketBase is
         if (
             p.collateralPerJob < MIN_COLLATERAL ||
             p.collateralPerJob > JobWords.MAX_COLLATERAL ||
-            uint256(_jurySize) * _juryFee > p.collateralPerJob
+            uint256(_jury.size) * _jury.fee > p.collateralPerJob
         ) {
             revert InferenceMarketPolicyOutOfBounds("collateralPerJob", p.collateralPerJob);
         }
@@ -617,8 +625,8 @@ abstract contract InferenceMarketBase is
         t.priorityWindow = uint16(p.priorityWindow); // bounded by MAX_PRIORITY_WINDOW above
         t.maxInlineInputBytes = p.maxInlineInputBytes;
         t.maxJobDuration = p.maxJobDuration;
-        _collateralPerJob = p.collateralPerJob;
-        _clientShareBps = p.clientShareBps;
+        _seatTerms.collateralPerJob = p.collateralPerJob;
+        _seatTerms.clientShareBps = p.clientShareBps;
         emit PolicySet(p);
     }
 
@@ -639,14 +647,14 @@ abstract contract InferenceMarketBase is
         if (c.jurySize < MIN_JURY || c.jurySize > MAX_JURY || c.jurySize % 2 == 0) {
             revert InferenceMarketPolicyOutOfBounds("jurySize", c.jurySize);
         }
-        if (uint256(c.jurySize) * c.juryFee > _collateralPerJob)
+        if (uint256(c.jurySize) * c.juryFee > _seatTerms.collateralPerJob)
             revert InferenceMarketPolicyOutOfBounds("juryFee", c.juryFee);
         if (c.challengerShareBps > BPS)
             revert InferenceMarketPolicyOutOfBounds("challengerShareBps", c.challengerShareBps);
-        _challengeWindow = c.challengeWindow;
-        _jurySize = c.jurySize;
-        _juryFee = c.juryFee;
-        _challengerShareBps = c.challengerShareBps;
+        _seatTerms.challengeWindow = c.challengeWindow;
+        _jury.size = c.jurySize;
+        _jury.fee = c.juryFee;
+        _jury.challengerShareBps = c.challengerShareBps;
         emit ChallengePolicySet(c);
     }
 }

@@ -63,9 +63,9 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             challengedAt: uint40(block.timestamp),
             commitWindow: t.commitWindow,
             revealWindow: t.revealWindow,
-            jurySize: _jurySize,
-            juryFee: _juryFee,
-            challengerShareBps: _challengerShareBps
+            jurySize: _jury.size,
+            juryFee: _jury.fee,
+            challengerShareBps: _jury.challengerShareBps
         });
         _jobs[jobId] = JobWordLib.create(
             uint256(keccak256(abi.encode(_jobHash(jobId, job), ch))),
@@ -360,10 +360,10 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     function challengePolicy() external view onlyDelegated returns (ChallengePolicy memory) {
         return
             ChallengePolicy({
-                challengeWindow: _challengeWindow,
-                jurySize: _jurySize,
-                juryFee: _juryFee,
-                challengerShareBps: _challengerShareBps
+                challengeWindow: _seatTerms.challengeWindow,
+                jurySize: _jury.size,
+                juryFee: _jury.fee,
+                challengerShareBps: _jury.challengerShareBps
             });
     }
 
@@ -376,8 +376,8 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @inheritdoc IInferenceMarketCourt
     function windDown() external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (_woundDown) revert InferenceMarketWoundDown();
-        _woundDown = true;
+        if (_seatTerms.woundDown) revert InferenceMarketWoundDown();
+        _seatTerms.woundDown = true;
         emit MarketWoundDown();
         // The registry is trusted: it revokes this market's MARKET_ROLE and grants it
         // RETIRED_MARKET_ROLE, so no new collateral can be locked here.
@@ -386,7 +386,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
 
     /// @inheritdoc IInferenceMarketCourt
     function woundDown() external view onlyDelegated returns (bool) {
-        return _woundDown;
+        return _seatTerms.woundDown;
     }
 
     /// @inheritdoc IInferenceMarketCourt
@@ -410,7 +410,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         uint256 synced = (w & ProviderWord.FREE_MASK) | terms;
         if (synced != w) _providerWords[provider] = synced;
         // The registry's roster is below 2^32 members (its slot is 32 bits).
-        if (_rosterSize != rosterSize) _rosterSize = uint32(rosterSize);
+        if (_seatTerms.rosterSize != rosterSize) _seatTerms.rosterSize = uint32(rosterSize);
         emit ProviderMirrored(provider, terms, rosterSize);
     }
 
@@ -443,7 +443,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             ProviderWord.tags(w),
             ProviderWord.memoryMB(w),
             rosterIndex,
-            _rosterSize,
+            _seatTerms.rosterSize,
             ProviderWord.free(w)
         );
     }

@@ -467,6 +467,14 @@ contract InferenceMarketWindDownTest is CourtFixture {
         vm.prank(prov[5]);
         vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
         court.juryCommit(j.f, wordsOf(j.jf), j.chf, bytes32(uint256(1)));
+        // Batches too (they lock collateral without the single-seat path): a batch of one is refused
+        // whole, whoever signs it and whoever sends it.
+        vm.prank(prov[5]);
+        vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
+        market.submitResults(AttestationBatch.encodeOwnItem(j.b, wordsOf(j.jb), RESULT, OUTPUT));
+        bytes memory signed = AttestationBatch.encodeItem(_sign(market, pks[5], j.b, j.jb, RESULT));
+        vm.expectRevert(IInferenceMarketTypes.InferenceMarketWoundDown.selector);
+        market.submitAttestations(signed);
 
         // Open jobs: refunds at once, the k = 3 seat released with no fault.
         market.finalize(j.b, wordsOf(j.jb));
