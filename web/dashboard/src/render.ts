@@ -75,7 +75,7 @@ export function proposals(s: Snapshot, canVote: boolean): string {
 }
 
 export function providers(s: Snapshot): string {
-  const head = `<tr><th>provider</th><th>status</th><th>stake (locked)</th><th>tags (granted)</th><th>memory · accel · region</th><th>served / disagreed / missed</th><th>runner</th><th>versions</th></tr>`;
+  const head = `<tr><th>provider</th><th>status</th><th>stake (allocated)</th><th>tags (granted)</th><th>memory · accel · region</th><th>faults: disagreed / missed</th><th>runner</th><th>versions</th></tr>`;
   const rows = s.providers.map((p) => {
     const r = p.runner;
     const runner = !r
@@ -88,7 +88,7 @@ export function providers(s: Snapshot): string {
             .map(([k, v]) => `${esc(k)} ${v}`)
             .join(", ")}</small>`;
     const frozen = p.frozenUntil > s.headTime ? ` <span class="bad">frozen until ${time(p.frozenUntil)}</span>` : "";
-    return `<tr data-provider="${esc(p.address)}"><td class="mono">${esc(short(p.address, 12))}</td><td>${esc(p.status)}${frozen}</td><td>${units(p.stake, 18)} (${units(p.locked, 18)})</td><td>${tagBits(p.tags)} (${tagBits(p.grantedTags)})</td><td>${p.memoryMB} MB · ${esc(p.accelerator || "—")} · ${esc(p.region || "—")}</td><td>${p.served} / ${p.disagreed} / ${p.missed}</td><td>${runner}</td><td>${r?.versions.length ? r.versions.map(esc).join(", ") : "—"}</td></tr>`;
+    return `<tr data-provider="${esc(p.address)}"><td class="mono">${esc(short(p.address, 12))}</td><td>${esc(p.status)}${frozen}</td><td>${units(p.stake, 18)} (${units(p.locked, 18)})</td><td>${tagBits(p.tags)} (${tagBits(p.grantedTags)})</td><td>${p.memoryMB} MB · ${esc(p.accelerator || "—")} · ${esc(p.region || "—")}</td><td>${p.disagreed} / ${p.missed}</td><td>${runner}</td><td>${r?.versions.length ? r.versions.map(esc).join(", ") : "—"}</td></tr>`;
   });
   return `<thead>${head}</thead><tbody>${rows.join("") || `<tr><td colspan="8">no providers registered</td></tr>`}</tbody>`;
 }
