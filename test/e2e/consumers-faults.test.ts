@@ -24,6 +24,7 @@ import { passOnLocalChain } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { expectRouterSolvent } from "../helpers/router-solvency.ts";
 import { until } from "../helpers/until.ts";
 
 /** The router's FULFIL_OVERHEAD: the gas reimbursed on top of the callback's. */
@@ -126,32 +127,6 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
       args: { jobId } as never,
     });
     return (name: string) => events.filter((e) => e.eventName === name);
-  }
-
-  /** Solvency, read from the chain: the router's balance is the deposits of funded jobs plus every credit. */
-  async function expectRouterSolvent() {
-    const router = consumerRouter(net.record);
-    const fromBlock = BigInt(net.record.contracts.ConsumerRouter!.block);
-    const funded = await net.publicClient.getContractEvents({ ...router, eventName: "CallbackFunded", fromBlock });
-    const deposits = await Promise.all(
-      funded.map((e) =>
-        net.publicClient.readContract({
-          ...router,
-          functionName: "depositOf",
-          args: [(e.args as { jobId: bigint }).jobId],
-        }),
-      ),
-    );
-    const credited = new Set<Address>();
-    for (const e of await net.publicClient.getContractEvents({ ...router, fromBlock })) {
-      const a = e.args as { fulfiller?: Address; consumer?: Address; account?: Address };
-      for (const who of [a.fulfiller, a.consumer, a.account]) if (who) credited.add(getAddress(who));
-    }
-    const credits = await Promise.all(
-      [...credited].map((who) => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [who] })),
-    );
-    const sum = [...deposits, ...credits].reduce((x, y) => x + y, 0n);
-    expect(await net.publicClient.getBalance({ address: router.address })).to.equal(sum);
   }
 
   /**
@@ -269,7 +244,7 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
         (error: unknown) => error,
       );
     expect(String(retry)).to.match(/ConsumerRouterOutputsTooLarge/);
-    await expectRouterSolvent();
+    await expectRouterSolvent(net.publicClient, net.record);
   });
 
   it("a runner SIGKILLed with its fulfil sent but not mined, restarted on the same journal: the callback is delivered exactly once, the fulfiller reimbursed once, the router solvent", async function () {
@@ -387,6 +362,6 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
     ).to.equal(reimbursed);
     // The result the callback got is the job's final one.
     expect(await market.read.isFinalResult([jobId, jobWords(job), runner.address, keccak256(expected)])).to.equal(true);
-    await expectRouterSolvent();
+    await expectRouterSolvent(net.publicClient, net.record);
   });
 });

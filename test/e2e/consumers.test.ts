@@ -21,6 +21,7 @@ import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { expectRouterSolvent } from "../helpers/router-solvency.ts";
 import { until } from "../helpers/until.ts";
 
 const RUNNERS = [4, 5, 6];
@@ -293,27 +294,7 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
       ).to.equal(true);
     }
 
-    // Solvency, read from the chain: the router's balance is the deposits of funded jobs plus every credit.
-    const funded = await net.publicClient.getContractEvents({ ...router, eventName: "CallbackFunded", fromBlock });
-    const deposits = await Promise.all(
-      funded.map((e) =>
-        net.publicClient.readContract({
-          ...router,
-          functionName: "depositOf",
-          args: [(e.args as { jobId: bigint }).jobId],
-        }),
-      ),
-    );
-    const credited = new Set<Address>();
-    for (const e of await net.publicClient.getContractEvents({ ...router, fromBlock })) {
-      const a = e.args as { fulfiller?: Address; consumer?: Address; account?: Address };
-      for (const who of [a.fulfiller, a.consumer, a.account]) if (who) credited.add(getAddress(who));
-    }
-    const credits = await Promise.all(
-      [...credited].map((who) => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [who] })),
-    );
-    const sum = [...deposits, ...credits].reduce((x, y) => x + y, 0n);
-    expect(await net.publicClient.getBalance({ address: router.address })).to.equal(sum);
+    await expectRouterSolvent(net.publicClient, net.record);
   });
 
   it("the CLI path: conclave consumer deploy-example, request, follow, status; errors are one line", async function () {
