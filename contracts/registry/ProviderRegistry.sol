@@ -330,7 +330,8 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         uint256 free = p.stake - p.locked;
         if (amount > free) revert ProviderRegistrySlashExceedsFreeStake(provider, amount, free);
         _slash(p, provider, uint128(amount), reason);
-        _syncRoster(p, provider);
+        // The roster does not change; whether the stake still reaches the minimum may.
+        _push(p, provider);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -391,7 +392,7 @@ contract ProviderRegistry is IProviderRegistry, GuardianPausable, ReentrancyGuar
         else ++p.missed;
         emit FaultRecorded(provider, fault);
         // The stake may now be under the minimum: the markets must see it.
-        _syncRoster(p, provider);
+        _push(p, provider);
         // Last: the market has credited these tokens already.
         if (amount != 0) stakeToken.safeTransfer(msg.sender, amount);
     }

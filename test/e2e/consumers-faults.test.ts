@@ -1,25 +1,15 @@
 import { expect } from "chai";
 import { DatabaseSync } from "node:sqlite";
 import path from "node:path";
-import {
-  encodeFunctionData,
-  getAddress,
-  keccak256,
-  parseEther,
-  parseEventLogs,
-  toHex,
-  type Abi,
-  type Address,
-  type Hex,
-} from "viem";
+import { encodeFunctionData, getAddress, keccak256, parseEther, toHex, type Abi, type Address, type Hex } from "viem";
 import { quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
 import type { Job } from "../../node/attest/attestation.ts";
-import { jobOfWords, jobWords } from "../../node/attest/job-words.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { CallbackStatus, JobStatus } from "../../node/chain/statuses.ts";
 import { callbackAttempts, consumerRouter, followCallback } from "../../node/client/consumer.ts";
-import { fetchVerifiedOutputs, jobRequestOf, waitForJob } from "../../node/client/jobs.ts";
+import { fetchVerifiedOutputs, jobRequestOf, requestedJob, waitForJob } from "../../node/client/jobs.ts";
 import { passOnLocalChain } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { directRun } from "../helpers/direct-run.ts";
@@ -107,12 +97,8 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
     });
     const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
     expect(receipt.status).to.equal("success");
-    const [ev] = parseEventLogs({
-      abi: loadArtifact("InferenceMarket").abi,
-      logs: receipt.logs,
-      eventName: "JobRequested",
-    });
-    return { jobId: ev!.args.jobId, job: jobOfWords(ev!.args.job) };
+    const { jobId, job } = requestedJob(receipt.logs);
+    return { jobId, job };
   }
 
   const recorded = (consumer: Address, functionName: string, jobId: bigint) =>

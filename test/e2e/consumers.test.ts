@@ -1,20 +1,11 @@
 import { expect } from "chai";
-import {
-  getAddress,
-  parseEther,
-  parseEventLogs,
-  toFunctionSelector,
-  zeroAddress,
-  type Abi,
-  type Address,
-  type Hex,
-} from "viem";
+import { getAddress, parseEther, toFunctionSelector, zeroAddress, type Abi, type Address, type Hex } from "viem";
 import { quantize, quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { callbackAttempts, consumerRouter, followCallback, retryConsumerCallback } from "../../node/client/consumer.ts";
 import { deploySpeechGate, requestSpeechFrame, speechVerdict } from "../../node/client/speech-gate.ts";
-import { jobRequestOf } from "../../node/client/jobs.ts";
+import { jobRequestOf, requestedJob } from "../../node/client/jobs.ts";
 import { CallbackStatus, JobStatus } from "../../node/chain/statuses.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
@@ -91,12 +82,7 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
   async function jobOf(hash: Hex): Promise<bigint> {
     const receipt = await net.publicClient.waitForTransactionReceipt({ hash });
     expect(receipt.status).to.equal("success");
-    const [ev] = parseEventLogs({
-      abi: loadArtifact("InferenceMarket").abi,
-      logs: receipt.logs,
-      eventName: "JobRequested",
-    });
-    return ev!.args.jobId;
+    return requestedJob(receipt.logs).jobId;
   }
 
   const jobStatus = async (jobId: bigint) => Number((await marketOf().read.jobState([jobId]))[0]);

@@ -33,6 +33,7 @@ import {
 import { checkAttestation } from "../../node/client/verify.ts";
 import { InvalidAttestationError } from "../../node/errors.ts";
 import { errorName, rejection } from "../helpers/errors.ts";
+import { seatCollateral } from "../helpers/collateral.ts";
 import { networkHelpers, TOKENS } from "../helpers/hardhat-stack.ts";
 import { ETH, marketFixture, MODEL, MODEL_ID, requestJob, type MarketFixture } from "../helpers/market-fixture.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
@@ -46,11 +47,8 @@ async function claimAfterWindow(f: MarketFixture, jobId: bigint, job: Job, provi
   await f.as(f.relayer).court.write.claim([[{ jobId, job: jobWords(job), provider, resultHash: RESULT }]]);
   expect(await status(f, jobId)).to.equal(JobStatus.Settled);
 }
-/** The collateral a provider's open seats hold: what it allocated to the market, less what the market holds free. */
-async function inSeats(f: MarketFixture, who: Address): Promise<bigint> {
-  const { locked } = await f.as(f.client).providers.read.getProvider([who]);
-  return locked - (await f.as(f.client).court.read.providerCollateral([who]))[5];
-}
+/** The collateral a provider's open seats hold in the fixture's market. */
+const inSeats = (f: MarketFixture, who: Address) => seatCollateral(f.publicClient, f.record, who);
 
 const RESULT = keccak256(toHex("the canonical result"));
 const OTHER = keccak256(toHex("a different result"));

@@ -392,29 +392,6 @@ contract ProviderRegistryCollateralTest is ProviderRegistryFixture {
         assertFalse(active, "below the minimum stake");
     }
 
-    function test_withdrawStake_suspendedProviderStaysSuspended() public {
-        vm.prank(admin);
-        registry.setAdmissionPolicy(true, MIN_STAKE);
-        _register(alice, MIN_STAKE);
-        vm.prank(admin);
-        registry.suspendProvider(alice);
-        _exitAndWithdraw(alice);
-        assertEq(_p(alice).stake, 0, "stake returned");
-        assertEq(_status(alice), uint8(IProviderRegistry.ProviderStatus.Suspended), "still suspended");
-        token.mint(alice, MIN_STAKE);
-        vm.prank(alice);
-        token.approve(address(registry), MIN_STAKE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IProviderRegistry.ProviderRegistryAlreadyRegistered.selector,
-                alice,
-                IProviderRegistry.ProviderStatus.Suspended
-            )
-        );
-        vm.prank(alice);
-        registry.register(MIN_STAKE, _caps(0, 0), URI);
-    }
-
     function test_getProvider_unknownIsEmpty() public view {
         IProviderRegistry.Provider memory p = _p(eve);
         assertEq(uint256(p.status), 0, "none");

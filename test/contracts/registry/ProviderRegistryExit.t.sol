@@ -282,4 +282,26 @@ contract ProviderRegistryExitTest is ProviderRegistryFixture {
         assertEq(token.balanceOf(alice), 180e18, "remainder");
         assertEq(registry.slashedFunds(), 120e18, "slashed kept");
     }
+
+    /// @dev A suspension outlives the exit: exiting and registering again cannot launder it.
+    function test_withdrawStake_suspendedProviderStaysSuspended() public {
+        vm.prank(admin);
+        registry.setAdmissionPolicy(true, MIN_STAKE);
+        _register(alice, MIN_STAKE);
+        vm.prank(admin);
+        registry.suspendProvider(alice);
+        _exitAndWithdraw(alice);
+        assertEq(_p(alice).stake, 0, "stake returned");
+        assertEq(_status(alice), uint8(IProviderRegistry.ProviderStatus.Suspended), "still suspended");
+        _fund(alice, MIN_STAKE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.ProviderRegistryAlreadyRegistered.selector,
+                alice,
+                IProviderRegistry.ProviderStatus.Suspended
+            )
+        );
+        vm.prank(alice);
+        registry.register(MIN_STAKE, _caps(0, 0), URI);
+    }
 }
