@@ -94,7 +94,14 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
   const wallet = walletFor(config.rpcUrl, chain, account);
 
   mkdirSync(config.dataDir, { recursive: true });
-  const journal = openJournal(path.join(config.dataDir, "journal.sqlite"));
+  const journal = openJournal(path.join(config.dataDir, "journal.sqlite"), {
+    onCheckpointer: (event) => {
+      if (event.kind === "failed")
+        log.warn("journal checkpoints went back on the event loop: the checkpointer thread failed", {
+          error: event.message,
+        });
+    },
+  });
   const shutdown = new AbortController();
   const { signal } = shutdown;
   const services: Service[] = [serviceOf({ stop: () => clients.close() }), serviceOf({ stop: () => journal.close() })];

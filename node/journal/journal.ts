@@ -15,6 +15,7 @@ import path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
+import { startWalCheckpointer, type CheckpointerEvent, type WalCheckpointer } from "./wal-checkpointer.ts";
 
 /**
  * Where a job is in this runner. Terminal states end in nothing more to do for the job.
@@ -315,8 +316,10 @@ class Journal {
    * runs the same few hundred times a second in a burst (the SQL texts are a fixed set).
    */
   private readonly statements = new Map<string, StatementSync>();
+  /** Checkpoints the WAL off the event loop (null: this connection checkpoints it, SQLite's default). */
+  private readonly checkpointer: WalCheckpointer | null;
 
-  constructor(file: string) {
+  constructor(file: string, opts: JournalOptions = {}) {
     mkdirSync(path.dirname(file), { recursive: true });
     this.walFile = `${file}-wal`;
     this.db = new DatabaseSync(file);
@@ -356,6 +359,36 @@ class Journal {
     } finally {
       closeSync(dir);
     }
+    const interval = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    if (interval === 0) {
+      this.checkpointer = null;
+      return;
+    }
+    // Commits no longer checkpoint (and fsync) on the event loop: the checkpointer's thread does.
+    // The raised limit only bounds the WAL when writes never pause long enough for the thread to
+    // finish a checkpoint (the WAL restarts only then): the thread has copied nearly all of it by
+    // the time a commit crosses the limit, so that inline checkpoint is short.
+    this.db.exec(`PRAGMA wal_autocheckpoint = ${opts.maxWalPages ?? DEFAULT_MAX_WAL_PAGES}`);
+    const start = opts.startCheckpointer ?? startWalCheckpointer;
+    this.checkpointer = start(file, interval, (event) => this.onCheckpointer(event, opts));
+  }
+
+  /** Asks the checkpointer thread for a checkpoint now (tests; a no-op without the thread). */
+  checkpointSoon(): void {
+    this.checkpointer?.nudge();
+  }
+
+  /** Whether the WAL is checkpointed off the event loop at this moment (for tests and status). */
+  get checkpointsOffLoop(): boolean {
+    return this.checkpointer?.running ?? false;
+  }
+
+  private onCheckpointer(event: CheckpointerEvent, opts: JournalOptions): void {
+    if (event.kind === "failed" && this.db.isOpen) {
+      // The WAL must not grow without end: this connection checkpoints again, on the loop.
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+    }
+    opts.onCheckpointer?.(event);
   }
 
   /**
@@ -402,6 +435,8 @@ class Journal {
   }
 
   close(): void {
+    // The checkpointer's connection closes first, so that this one, the last, removes the WAL.
+    this.checkpointer?.stop();
     this.db.close();
   }
 
@@ -926,8 +961,31 @@ function toTx(r: Row): TxRecord {
 export type { Journal };
 
 /** Opens (creating if needed) the journal at `file`. */
-export function openJournal(file: string): Journal {
-  return new Journal(file);
+/** SQLite's default `wal_autocheckpoint`, restored if the checkpointer thread fails. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
+
+/** How often the checkpointer thread checkpoints the WAL (each run that copies frames fsyncs twice). */
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
+/** The WAL's bound (4 KiB pages) while the thread checkpoints: 64 MiB. */
+const DEFAULT_MAX_WAL_PAGES = 16_000;
+
+interface JournalOptions {
+  /**
+   * Milliseconds between the checkpointer thread's checkpoints (default 1,000); 0 leaves
+   * checkpoints to SQLite on this connection (inside commits, on the event loop).
+   */
+  checkpointIntervalMs?: number;
+  /** Pages past which a commit checkpoints on this connection even with the thread (default 16,000). */
+  maxWalPages?: number;
+  /** Hears the checkpointer's reports (a failure means checkpoints went back on the loop). */
+  onCheckpointer?: (event: CheckpointerEvent) => void;
+  /** Starts the checkpointer thread (tests pass a fake). */
+  startCheckpointer?: typeof startWalCheckpointer;
+}
+
+export function openJournal(file: string, opts: JournalOptions = {}): Journal {
+  return new Journal(file, opts);
 }
 
 function dutyOf(r: Row): DutyRecord {
