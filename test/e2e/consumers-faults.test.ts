@@ -23,6 +23,7 @@ import { fetchVerifiedOutputs, jobRequestOf, requestedJob, waitForJob } from "..
 import { passOnLocalChain } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
+import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { expectRouterSolvent } from "../helpers/router-solvency.ts";
@@ -449,6 +450,13 @@ describe("on-chain consumers: hash-only delivery, a fulfiller killed mid-fulfil,
     expect(new Set(rows.map((t) => t.nonce)).size).to.equal(1);
     expect(rows.filter((t) => t.status === "mined").map((t) => t.hash)).to.deep.equal([reclaimed[0]!.transactionHash]);
     expect(journalTxs(runner.dataDir, jobId, "fulfil")).to.have.length(0);
+    // The manual way stays (conclave consumer reclaim) and says the runner was there first.
+    const cli = cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: process.cwd() });
+    expectFailure(
+      await cli(["consumer", "reclaim", String(jobId), "--dev-account", "9"]),
+      /already reclaimed/,
+      "CONSUMER_CALL_INVALID",
+    );
     // Counted in the runner's metrics.
     expect(await (await fetch(`${runner.http}/metrics`)).text()).to.match(
       /^conclave_deposits_reclaimed_total\{[^}]*outcome="reclaimed"[^}]*\} 1$/m,
