@@ -383,6 +383,7 @@ function resolveConfig(
     },
     consumers: {
       fulfil: bool("consumers.fulfil", fileConsumers.fulfil ?? d.consumers.fulfil),
+      reclaim: bool("consumers.reclaim", fileConsumers.reclaim ?? d.consumers.reclaim),
       turnSeconds: int("consumers.turnSeconds", fileConsumers.turnSeconds ?? d.consumers.turnSeconds, 0, 3_600),
     },
   };

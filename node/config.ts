@@ -142,10 +142,12 @@ export interface RunnerConfig {
   rollouts: { autoAct: boolean; intervalMs: number };
   /**
    * Consumer contracts' callbacks (ConsumerRouter): with fulfil the runner delivers the final
-   * results of funded jobs as a service, reimbursed from the consumer's deposit; the job's own
-   * providers go first, every other runner turnSeconds later per rank.
+   * results of funded jobs as a service, reimbursed from the consumer's deposit; with reclaim it
+   * credits the deposit of a funded job that ended without a result back to its consumer
+   * (`router.reclaim`, unpaid, like expiring stale jobs). Either way the job's own providers go
+   * first, every other runner turnSeconds later per rank.
    */
-  consumers: { fulfil: boolean; turnSeconds: number };
+  consumers: { fulfil: boolean; reclaim: boolean; turnSeconds: number };
 }
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
@@ -195,7 +197,7 @@ export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "priv
   tx: { confirmTimeoutMs: 30_000, feeBumpPercent: 20, maxFeePerGas: 500n * 10n ** 9n },
   delivery: { maxBatch: 50, maxWaitBlocks: 0 },
   rollouts: { autoAct: true, intervalMs: 30_000 },
-  consumers: { fulfil: true, turnSeconds: 6 },
+  consumers: { fulfil: true, reclaim: true, turnSeconds: 6 },
 };
 
 /** Splits a validated `ipfs.gateway` into what a listener takes. */

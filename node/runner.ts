@@ -380,10 +380,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     services.push(watcher);
 
-    // Consumer contracts' callbacks, delivered as a service (deployments with a ConsumerRouter).
+    // Consumer contracts' callbacks delivered, and the deposits of jobs that ended without a
+    // result reclaimed for their consumers, as a service (deployments with a ConsumerRouter).
     const router = routerOf(record);
     const fulfiller =
-      config.consumers.fulfil && router
+      (config.consumers.fulfil || config.consumers.reclaim) && router
         ? createFulfiller({
             // Funded jobs are acted on up to the block the watcher processed (confirmations and
             // reorgs handled there), read without a call of its own.
@@ -405,7 +406,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             log,
             startBlock: config.startBlock ?? router.block,
             turnSeconds: config.consumers.turnSeconds,
+            roster: () => chainReader.providerTerms(),
+            fulfil: config.consumers.fulfil,
+            reclaim: config.consumers.reclaim,
             onOutcome: (outcome) => metrics.callbacksFulfilled.inc({ outcome }),
+            onReclaim: (outcome) => metrics.depositsReclaimed.inc({ outcome }),
           })
         : null;
     if (fulfiller) services.push(serviceOf({ stop: () => fulfiller.stop() }));

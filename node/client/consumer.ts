@@ -309,7 +309,11 @@ export async function retryConsumerCallback(
   return { receipt, attempt };
 }
 
-/** Credits a job's deposit back to its consumer after the job ended without a result. */
+/**
+ * Credits a job's deposit back to its consumer after the job ended without a result. Runners do it
+ * on their own soon after the refund (`consumers.reclaim`): a deposit already reclaimed, or one
+ * whose callback ran, is refused here with what happened to it.
+ */
 export async function reclaimCallbackDeposit(
   publicClient: PublicClient,
   record: DeploymentRecord,
@@ -317,6 +321,13 @@ export async function reclaimCallbackDeposit(
   jobId: bigint,
 ): Promise<{ amount: bigint; consumer: Address; receipt: TransactionReceipt }> {
   const router = consumerRouter(record);
+  const state = await callbackState(publicClient, record, jobId);
+  if (state.statusCode === CallbackStatus.Reclaimed)
+    throw new ConsumerCallError(`job ${jobId}'s deposit was already reclaimed for ${state.consumer}`);
+  if (state.statusCode !== CallbackStatus.Funded)
+    throw new ConsumerCallError(
+      `job ${jobId}'s callback is ${state.status}: only the deposit of a funded callback can be reclaimed`,
+    );
   const hash = await wallet.writeContract({
     ...router,
     functionName: "reclaim",

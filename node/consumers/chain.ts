@@ -2,7 +2,7 @@
  * The fulfiller's chain reads over viem, and where a runner finds a job's canonical preimage (its
  * own saved outputs, else the deliveries' output references: inline or IPFS).
  */
-import { keccak256, zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, keccak256, zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { decodeOutputRef } from "../attest/output-ref.ts";
 import { quantumFromChain, resultHashPreimage } from "../attest/result-hash.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
@@ -151,6 +151,9 @@ export function createFulfillerChain(
       ]);
       return (history.baseFeePerGas.at(-1) ?? 0n) + tip;
     },
+    async participants(jobId) {
+      return participantsOf(await jobEvents(jobId));
+    },
   };
 }
 
@@ -176,6 +179,14 @@ export function resultOf(logs: readonly EventLog[], redundancy: number): JobResu
     resultHash: delivered.args.resultHash as Hex,
     deliveries: [{ provider, outputRef: delivered.args.outputRef as Hex }],
   };
+}
+
+/** The providers that took part in a job (delivered, committed or revealed), once each, in event order. */
+export function participantsOf(logs: readonly EventLog[]): Address[] {
+  const taking = new Set(["ResultSubmitted", "SeatCommitted", "ResultRevealed"]);
+  const seen = new Set<Address>();
+  for (const l of logs) if (taking.has(l.eventName)) seen.add(getAddress(l.args.provider as Address));
+  return [...seen];
 }
 
 /** Outputs fetched at most to build a preimage (larger ones are delivered as a hash only). */

@@ -1,11 +1,13 @@
 /**
  * The fulfiller's decisions, pure functions of what it read (so they are tested without a chain):
- * whether to fulfil a job's callback now and how (inline outputs or the hash only), the order in
- * which runners take their turn, and what a mined fulfil did.
+ * whether to fulfil a job's callback now and how (inline outputs or the hash only), whether to
+ * reclaim the deposit of a job that ended without a result, the order in which runners take their
+ * turn, and what a mined fulfil did.
  */
 import { encodePacked, getAddress, keccak256, parseEventLogs, type Abi, type Address, type Hex, type Log } from "viem";
 import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 import { TxWouldRevertError } from "../chain/tx-sender.ts";
+import { rankOf } from "../jobs/take-policy.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { MarketView } from "./fulfiller.ts";
 
@@ -46,8 +48,7 @@ export function decideFulfil(f: FulfilFacts): FulfilDecision {
   if (f.status !== CallbackStatus.Funded)
     return { action: "done", reason: `callback ${CALLBACK_STATUS[f.status] ?? f.status}` };
   if (f.ownTx === "pending") return { action: "wait", reason: "our fulfil is waiting to be mined" };
-  if (f.market === "refunded")
-    return { action: "done", reason: "the job ended without a result (its deposit is reclaimable)" };
+  if (f.market === "refunded") return { action: "done", reason: "the job ended without a result: nothing to fulfil" };
   if (f.market === "wait") return { action: "wait", reason: "no result yet" };
   if (!f.final) return { action: "wait", reason: "result not final yet" };
   if (!f.myTurn) return { action: "wait", reason: "another runner's turn" };
@@ -92,6 +93,63 @@ export function fulfilRank(jobId: bigint, deliverers: readonly Address[], me: Ad
   return i < 0 ? order.length : i;
 }
 
+/**
+ * The order in which runners reclaim the deposit of a job that ended without a result: the
+ * providers that took part in it (delivered, committed or revealed) first, as {@link fulfilRank}
+ * orders them, everyone else after them. A job nobody took part in (expired unserved, cancelled)
+ * has no providers of its own: the runners then go in the job's assignment order, the permutation
+ * of the provider roster the market drew from the job's seed (`rankOf`, the order in which
+ * providers were to serve it), so each rank is one runner's; a runner not on the roster (exited,
+ * say) goes after every provider on it.
+ */
+export function reclaimRank(
+  jobId: bigint,
+  seed: bigint,
+  participants: readonly Address[],
+  me: Address,
+  roster: { rosterIndex: bigint; rosterSize: bigint },
+): number {
+  if (participants.length > 0) return fulfilRank(jobId, participants, me);
+  const { rosterIndex, rosterSize } = roster;
+  if (rosterIndex >= rosterSize) return Number(rosterSize);
+  return rankOf(seed, rosterIndex, rosterSize);
+}
+
+/** What to do about the deposit of a job the market refunded. */
+type ReclaimDecision = { action: "done" | "wait" | "send"; reason: string };
+
+export interface ReclaimFacts {
+  /** The router's CallbackStatus. */
+  status: number;
+  /** A reclaim of ours was signed and may still land (or landed). */
+  ownTx: "none" | "pending" | "mined";
+  /** The provider's policy (`consumers.reclaim`). */
+  enabled: boolean;
+  /** This runner's turn has come. */
+  myTurn: boolean;
+}
+
+/**
+ * Whether to reclaim a refunded job's deposit now: done once anyone reclaimed it (or the callback
+ * is no longer Funded) or our own reclaim landed, or when the provider turned reclaiming off; wait
+ * while a reclaim of ours may still land or it is another runner's turn; else send. Unlike a
+ * fulfil a reclaim is not reimbursed: it is a service, like expiring stale jobs.
+ */
+export function decideReclaim(f: ReclaimFacts): ReclaimDecision {
+  if (f.ownTx === "mined") return { action: "done", reason: "our reclaim landed" };
+  if (f.status !== CallbackStatus.Funded)
+    return { action: "done", reason: `callback ${CALLBACK_STATUS[f.status] ?? f.status}` };
+  if (f.ownTx === "pending") return { action: "wait", reason: "our reclaim is waiting to be mined" };
+  if (!f.enabled) return { action: "done", reason: "the job ended without a result; reclaiming is off here" };
+  if (!f.myTurn) return { action: "wait", reason: "another runner's turn" };
+  return { action: "send", reason: "the job ended without a result" };
+}
+
+/** A reclaim's revert that means the deposit is no longer Funded: another runner reclaimed it first. */
+export function isAlreadyReclaimed(error: unknown): boolean {
+  return error instanceof TxWouldRevertError && error.errorName === "ConsumerRouterInvalidStatus";
+}
+
 /** A revert that means another fulfil (or a reclaim) came first. */
 export function isAlreadyFulfilled(error: unknown): boolean {
   return (
@@ -100,7 +158,7 @@ export function isAlreadyFulfilled(error: unknown): boolean {
   );
 }
 
-/** Our own fulfil transactions for a job: landed, in flight, or none. */
+/** Our own fulfil (or reclaim) transactions for a job: landed, in flight, or none. */
 export function ownFulfil(txs: readonly TxRecord[]): "none" | "pending" | "mined" {
   if (txs.some((t) => t.status === "mined")) return "mined";
   if (txs.some((t) => t.status === "signed" || t.status === "sent")) return "pending";

@@ -11,6 +11,10 @@
  * may still land (the journal keeps it across restarts), and treats "already fulfilled" as done.
  * Several runners see the same job: the job's own providers go first (in an order fixed per
  * job), the others after `turnSeconds` each, so usually one transaction is sent per job.
+ *
+ * A funded job that ends without a result (the market refunded it) goes to the reclaimer
+ * (reclaimer.ts), which credits the deposit back to the consumer with `router.reclaim(jobId)`
+ * through the same sender and the same turns.
  */
 import { encodeFunctionData, type Abi, type Address, type Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
@@ -28,6 +32,7 @@ import {
   ownFulfil,
   type FulfilDecision,
 } from "./fulfil-policy.ts";
+import { createReclaimer, type ReclaimState, type RosterPlace } from "./reclaimer.ts";
 
 /** A CallbackFunded event. */
 export interface FundedCallback {
@@ -75,6 +80,8 @@ export interface FulfillerChain {
   requiredGas(callbackGasLimit: number): Promise<bigint>;
   /** The gas price a transaction sent now pays (next base fee plus tip). */
   gasPrice(): Promise<bigint>;
+  /** Providers that took part in the job (delivered, committed or revealed), from the market's events. */
+  participants(jobId: bigint, job: Job): Promise<Address[]>;
 }
 
 /** Where the fulfiller gets a job's canonical preimage (null: it cannot). */
@@ -90,7 +97,7 @@ interface FulfillerOptions {
   sender: TxSubmitter;
   /** The journal's transaction records and its key-value store (the scan cursor). */
   journal: {
-    txsFor(jobId: bigint, kind: "fulfil"): TxRecord[];
+    txsFor(jobId: bigint, kind: "fulfil" | "reclaim"): TxRecord[];
     getMeta(key: string): string | null;
     setMeta(key: string, value: string): void;
   };
@@ -102,6 +109,12 @@ interface FulfillerOptions {
   startBlock: number;
   /** Seconds each rank waits past the one before it (the job's providers first). */
   turnSeconds: number;
+  /** This runner's place on the provider roster (the reclaim order of a job nobody took part in). */
+  roster: () => Promise<RosterPlace>;
+  /** Deliver final results (`consumers.fulfil`, default true). */
+  fulfil?: boolean;
+  /** Reclaim the deposits of refunded jobs for their consumers (`consumers.reclaim`, default true). */
+  reclaim?: boolean;
   /** Gas on top of `requiredGas(limit)` (base cost, calldata, the market's check). */
   gasMargin?: bigint;
   /** Jobs looked at at once. */
@@ -112,6 +125,8 @@ interface FulfillerOptions {
   clock?: () => number;
   /** Each fulfil's outcome (for a metric). */
   onOutcome?: (outcome: "delivered" | "failed" | "hash_only" | "already") => void;
+  /** Each reclaim's outcome (for a metric). */
+  onReclaim?: (outcome: "reclaimed" | "already") => void;
 }
 
 /** Gas added to `requiredGas(limit)`: intrinsic 21,000, up to ~3 KB of calldata, the market's check. */
@@ -127,7 +142,7 @@ interface Fulfiller {
   stop(): Promise<void>;
 }
 
-interface Open extends FundedCallback {
+interface Open extends FundedCallback, ReclaimState {
   job?: Job;
   /** Wall-clock ms at which this runner first saw the result final. */
   finalSeenAt?: number;
@@ -145,6 +160,20 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
   const lookIntervalMs = o.lookIntervalMs ?? 1_000;
   const open = new Map<string, Open>();
   const log = o.log.child({ service: "fulfiller" });
+  const fulfilOn = o.fulfil ?? true;
+  const reclaimer = createReclaimer({
+    participants: (jobId, job) => o.chain.participants(jobId, job),
+    roster: o.roster,
+    sender: o.sender,
+    journal: o.journal,
+    router: o.router,
+    routerAbi: o.routerAbi,
+    log,
+    turnSeconds: o.turnSeconds,
+    enabled: o.reclaim ?? true,
+    clock,
+    onOutcome: o.onReclaim,
+  });
   let scanned = Number(o.journal.getMeta(CURSOR_KEY) ?? o.startBlock) - 1;
   let stopped = false;
   let ticking: Promise<void> | null = null;
@@ -206,12 +235,18 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
 
     j.job ??= await o.chain.job(j.jobId, j.block);
     const view = await o.chain.market(j.jobId, j.job);
+    if (view.kind === "refunded") {
+      const r = await reclaimer(j, j.job, cb.status);
+      if (r.action === "done") close(r.reason);
+      return;
+    }
     if (view.kind !== "result") {
       const d = decideFulfil({ ...base, market: view.kind });
       if (view.kind === "wait") j.notBefore = view.notBefore;
       if (d.action === "done") close(d.reason);
       return;
     }
+    if (!fulfilOn) return close("fulfilling is off here");
     const result = view.result;
     const final = await o.chain.isFinal(j.jobId, j.job, result);
     if (final) j.finalSeenAt ??= clock();
@@ -311,7 +346,7 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
       while (!stopped && next < jobs.length) {
         const j = jobs[next++]!;
         const p = advance(j).catch((error: unknown) =>
-          log.warn("fulfil step failed; retried at the next look", { jobId: j.jobId, error: oneLine(error) }),
+          log.warn("fulfiller step failed; retried at the next look", { jobId: j.jobId, error: oneLine(error) }),
         );
         j.busy = p;
         await p;

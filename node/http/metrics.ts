@@ -86,6 +86,13 @@ export function createMetrics(labels: { provider: string }) {
       labelNames: ["outcome"],
       registers: [registry],
     }),
+    /** outcome: "reclaimed" (this runner's reclaim credited the deposit to the consumer), "already" (another runner was first). */
+    depositsReclaimed: new Counter({
+      name: "conclave_deposits_reclaimed_total",
+      help: "Callback deposits of refunded consumer jobs this runner reclaimed for their consumers (or found reclaimed), by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
     reorgs: new Counter({
       name: "conclave_reorgs_total",
       help: "Chain reorganisations the watcher detected and rewound",

@@ -206,6 +206,7 @@ export type TxKind =
   | "resolve"
   | "rollout"
   | "fulfil"
+  | "reclaim"
   | "void";
 type TxStatus = "signed" | "sent" | "mined" | "reverted" | "replaced";
 

@@ -1,7 +1,17 @@
 import { expect } from "chai";
 import { DatabaseSync } from "node:sqlite";
 import path from "node:path";
-import { encodeFunctionData, getAddress, keccak256, parseEther, toHex, type Abi, type Address, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  parseEther,
+  toHex,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { quantumFromChain, resultHashPreimage } from "../../node/attest/result-hash.ts";
 import type { Job } from "../../node/attest/attestation.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
@@ -12,6 +22,8 @@ import { callbackAttempts, consumerRouter, followCallback } from "../../node/cli
 import { fetchVerifiedOutputs, jobRequestOf, requestedJob, waitForJob } from "../../node/client/jobs.ts";
 import { passOnLocalChain } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
+import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
+import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { expectRouterSolvent } from "../helpers/router-solvency.ts";
@@ -39,11 +51,12 @@ function journalTxs(dataDir: string, jobId: bigint, kind: string): { nonce: numb
 
 /**
  * On-chain consumers under the conditions the main e2e file does not cover (issue 13): outputs
- * above the DAO's inline limit are delivered as their hash only, and a runner SIGKILLed with its
- * fulfil sent but not mined delivers the callback exactly once after a restart. One runner serves
- * and fulfils, so the fulfil under test is always its own.
+ * above the DAO's inline limit are delivered as their hash only, a runner SIGKILLed with its
+ * fulfil sent but not mined delivers the callback exactly once after a restart, and a job that
+ * ends without a result has its deposit reclaimed by the runner. One runner serves, fulfils and
+ * reclaims, so the transaction under test is always its own.
  */
-describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulfil (Anvil, one runner)", function () {
+describe("on-chain consumers: hash-only delivery, a fulfiller killed mid-fulfil, a refunded job's deposit reclaimed (Anvil, one runner)", function () {
   this.timeout(600_000);
   let net: Devnet;
   let runner: RunnerProcess;
@@ -56,10 +69,16 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
     // A challenge window long enough for the test to stop the chain's clock before a k = 1
     // result is final (the kill test), short enough to wait out.
     net = await startDevnet({ params: { challengeWindow: 15 } });
+    // expireStaleJobs "all": the runner also finalizes a stale job it failed (the reclaim test's),
+    // as the fleet's runners do for jobs nobody serves; the other tests' jobs all settle.
     runner = await spawnRunner(
       net,
       RUNNER,
-      runnerConfig(net, RUNNER, { jobs: { checkRate: 0 }, consumers: { fulfil: true, turnSeconds: 3 } }),
+      runnerConfig(net, RUNNER, {
+        jobs: { checkRate: 0 },
+        expireStaleJobs: "all",
+        consumers: { fulfil: true, reclaim: true, turnSeconds: 3 },
+      }),
     );
   });
   after(async function () {
@@ -78,15 +97,20 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
     return at;
   }
 
-  /** A k = 1 job of `model` (its example inputs) requested through the switch consumer. */
-  async function switchRequest(consumer: Address, model: string, limit: number): Promise<{ jobId: bigint; job: Job }> {
+  /** A k = 1 job of `model` (its example inputs unless given) requested through the switch consumer. */
+  async function switchRequest(
+    consumer: Address,
+    model: string,
+    limit: number,
+    opts: { inputs?: TensorMap; deadlineInSeconds?: number } = {},
+  ): Promise<{ jobId: bigint; job: Job }> {
     const sample = sampleModel(model);
     const { request } = await jobRequestOf(net.publicClient, net.record, {
       model: sample.name,
-      inputs: sample.exampleInputs(),
+      inputs: opts.inputs ?? sample.exampleInputs(),
       redundancy: 1,
       feePerProvider: parseEther("0.001"),
-      deadlineInSeconds: 600,
+      deadlineInSeconds: opts.deadlineInSeconds ?? 600,
     });
     const hash = await net.wallet(OWNER).writeContract({
       address: consumer,
@@ -348,6 +372,95 @@ describe("on-chain consumers: hash-only delivery and a fulfiller killed mid-fulf
     ).to.equal(reimbursed);
     // The result the callback got is the job's final one.
     expect(await market.read.isFinalResult([jobId, jobWords(job), runner.address, keccak256(expected)])).to.equal(true);
+    await expectRouterSolvent(net.publicClient, net.record);
+  });
+
+  it("a consumer job that ends without a result (its input malformed, expired past its deadline): the market refunds it and the runner reclaims its callback deposit for the consumer with no manual call; the consumer credited exactly the deposit, the router solvent", async function () {
+    const router = consumerRouter(net.record);
+    const market = marketOf();
+    const consumer = await deploySwitch(parseEther("1"));
+    const limit = 120_000n;
+    const deposit = (limit + FULFIL_OVERHEAD) * CAP;
+    const credit = () => net.publicClient.readContract({ ...router, functionName: "balanceOf", args: [consumer] });
+    const routerStatus = async (jobId: bigint) =>
+      Number((await net.publicClient.readContract({ ...router, functionName: "requestOf", args: [jobId] })).status);
+    const creditBefore = await credit();
+
+    // tiny-mlp's schema wants [*, 4]: the runner fails the job and nobody delivers a result.
+    const bad = { x: tensorFrom("F32", [2, 5], new Array(10).fill(0.5)) };
+    const { jobId, job } = await switchRequest(consumer, "tiny-mlp", Number(limit), {
+      inputs: bad,
+      deadlineInSeconds: 120,
+    });
+    expect(await routerStatus(jobId)).to.equal(CallbackStatus.Funded);
+    expect(await net.publicClient.readContract({ ...router, functionName: "depositOf", args: [jobId] })).to.equal(
+      deposit,
+    );
+    await until(
+      "the runner failed the job",
+      async () =>
+        ((await (await fetch(`${runner.http}/jobs/${jobId}`)).json()) as { state?: string }).state === "failed",
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
+    expect(await routerStatus(jobId)).to.equal(CallbackStatus.Funded);
+
+    // Past the deadline: the runner expires the job (the market refunds it) and then reclaims the
+    // deposit. The test sends neither transaction.
+    await rpc("evm_increaseTime", [200]);
+    await rpc("evm_mine", []);
+    await until("the deposit reclaimed", async () => (await routerStatus(jobId)) === CallbackStatus.Reclaimed, {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    });
+    const [status] = await market.read.jobState([jobId]);
+    expect(Number(status)).to.equal(JobStatus.Refunded);
+    expect(job.deadline < Number((await net.publicClient.getBlock()).timestamp)).to.equal(true);
+
+    // Exactly one reclaim, sent by the runner: the whole deposit credited to the consumer, nothing
+    // delivered or reimbursed.
+    const on = await routerEvents(jobId);
+    const reclaimed = on("DepositReclaimed");
+    expect(reclaimed).to.have.length(1);
+    expect(reclaimed[0]!.args).to.deep.include({ jobId, consumer, amount: deposit });
+    const tx = await net.publicClient.getTransaction({ hash: reclaimed[0]!.transactionHash });
+    expect(getAddress(tx.from)).to.equal(getAddress(runner.address));
+    expect(getAddress(tx.to!)).to.equal(getAddress(router.address));
+    expect(on("CallbackDelivered")).to.have.length(0);
+    expect(on("CallbackReimbursed")).to.have.length(0);
+    expect((await credit()) - creditBefore).to.equal(deposit);
+    expect(await net.publicClient.readContract({ ...router, functionName: "depositOf", args: [jobId] })).to.equal(0n);
+
+    // The market's refund was the runner's expiry too, and the consumer holds the job's escrow there.
+    const refunded = await net.publicClient.getContractEvents({
+      address: market.address,
+      abi: market.abi,
+      eventName: "JobRefunded",
+      args: { jobId },
+      fromBlock: BigInt(net.record.contracts.InferenceMarket!.block),
+    });
+    expect(refunded).to.have.length(1);
+    const expiry = await net.publicClient.getTransaction({ hash: refunded[0]!.transactionHash });
+    expect(getAddress(expiry.from)).to.equal(getAddress(runner.address));
+    expect(await market.read.balanceOf([consumer, zeroAddress])).to.equal(
+      (refunded[0]!.args as { amount: bigint }).amount,
+    );
+
+    // Journaled as the runner's reclaim: one nonce, mined, the transaction that landed.
+    const rows = journalTxs(runner.dataDir, jobId, "reclaim");
+    expect(new Set(rows.map((t) => t.nonce)).size).to.equal(1);
+    expect(rows.filter((t) => t.status === "mined").map((t) => t.hash)).to.deep.equal([reclaimed[0]!.transactionHash]);
+    expect(journalTxs(runner.dataDir, jobId, "fulfil")).to.have.length(0);
+    // The manual way stays (conclave consumer reclaim) and says the runner was there first.
+    const cli = cliFor({ rpc: net.node.rpcUrl, deployment: net.deploymentFile, cwd: process.cwd() });
+    expectFailure(
+      await cli(["consumer", "reclaim", String(jobId), "--dev-account", "9"]),
+      /already reclaimed/,
+      "CONSUMER_CALL_INVALID",
+    );
+    // Counted in the runner's metrics.
+    expect(await (await fetch(`${runner.http}/metrics`)).text()).to.match(
+      /^conclave_deposits_reclaimed_total\{[^}]*outcome="reclaimed"[^}]*\} 1$/m,
+    );
     await expectRouterSolvent(net.publicClient, net.record);
   });
 });

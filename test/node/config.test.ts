@@ -32,6 +32,24 @@ describe("runner configuration", function () {
     }
   });
 
+  it("consumers: fulfil and reclaim default to true; both and turnSeconds are validated like the other keys", function () {
+    const base = { rpcUrl: "http://a:1", deployment: "d" };
+    const env = { CONCLAVE_PROVIDER_KEY: KEY };
+    expect(loadConfig({ config: file(base) }, env).consumers).to.deep.equal({
+      fulfil: true,
+      reclaim: true,
+      turnSeconds: 6,
+    });
+    expect(
+      loadConfig({ config: file({ ...base, consumers: { reclaim: false, turnSeconds: 0 } }) }, env).consumers,
+    ).to.deep.equal({ fulfil: true, reclaim: false, turnSeconds: 0 });
+    for (const consumers of [{ reclaim: "false" }, { reclaim: 0 }, { fulfil: "yes" }, { reclaimm: true }, false]) {
+      expect(() => loadConfig({ config: file({ ...base, consumers }) }, env), JSON.stringify(consumers)).to.throw(
+        ConfigError,
+      );
+    }
+  });
+
   it("layers flags over environment over file over defaults", function () {
     const config = file({
       rpcUrl: "http://file:1",

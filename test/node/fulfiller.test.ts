@@ -3,6 +3,7 @@ import {
   decodeFunctionData,
   encodeAbiParameters,
   encodeEventTopics,
+  getAddress,
   keccak256,
   zeroAddress,
   type Address,
@@ -16,19 +17,24 @@ import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter }
 import {
   callbackOutcome,
   decideFulfil,
+  decideReclaim,
   deliveryMode,
   fulfilRank,
   isAlreadyFulfilled,
+  isAlreadyReclaimed,
   ownFulfil,
+  reclaimRank,
   type FulfilFacts,
+  type ReclaimFacts,
 } from "../../node/consumers/fulfil-policy.ts";
+import { rankOf } from "../../node/jobs/take-policy.ts";
 import {
   createFulfiller,
   type FulfillerChain,
   type JobResult,
   type MarketView,
 } from "../../node/consumers/fulfiller.ts";
-import { createPreimageSource, resultOf } from "../../node/consumers/chain.ts";
+import { createPreimageSource, participantsOf, resultOf } from "../../node/consumers/chain.ts";
 import { CallbackStatus } from "../../node/chain/statuses.ts";
 import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { resultHashPreimage } from "../../node/attest/result-hash.ts";
@@ -127,6 +133,51 @@ describe("fulfiller decisions", function () {
     expect(isAlreadyFulfilled(new TxRevertedError("x"))).to.equal(false);
   });
 
+  it("reclaims a refunded job's deposit once it is our turn, never while a reclaim of ours may land, not when turned off", function () {
+    const r = (over: Partial<ReclaimFacts> = {}) =>
+      decideReclaim({ status: CallbackStatus.Funded, ownTx: "none", enabled: true, myTurn: true, ...over }).action;
+    expect(r()).to.equal("send");
+    expect(r({ myTurn: false })).to.equal("wait");
+    expect(r({ ownTx: "pending" })).to.equal("wait");
+    expect(r({ ownTx: "mined" })).to.equal("done");
+    expect(r({ enabled: false })).to.equal("done");
+    for (const status of [CallbackStatus.Reclaimed, CallbackStatus.Delivered, CallbackStatus.None])
+      expect(r({ status }), `status ${status}`).to.equal("done");
+  });
+
+  it("ranks a refunded job's providers first; a job nobody took part in goes by the job's assignment order", function () {
+    const [a, b] = [fulfilRank(3n, [ME, OTHER], ME), fulfilRank(3n, [ME, OTHER], OTHER)];
+    expect(reclaimRank(3n, 0n, [ME, OTHER], ME, { rosterIndex: 0n, rosterSize: 5n })).to.equal(a);
+    expect(reclaimRank(3n, 0n, [ME, OTHER], OTHER, { rosterIndex: 0n, rosterSize: 5n })).to.equal(b);
+    expect(reclaimRank(3n, 0n, [OTHER], ME, { rosterIndex: 0n, rosterSize: 5n })).to.equal(1);
+    // No participants: the market's permutation of the roster for the job's seed, one runner per rank.
+    const seed = 0x1234_5678_9abc_def0_1357n;
+    const ranks = [0n, 1n, 2n, 3n, 4n].map((i) => reclaimRank(3n, seed, [], ME, { rosterIndex: i, rosterSize: 5n }));
+    expect([...ranks].sort()).to.deep.equal([0, 1, 2, 3, 4]);
+    expect(ranks).to.deep.equal([0n, 1n, 2n, 3n, 4n].map((i) => rankOf(seed, i, 5n)));
+    // Not on the roster: after every provider on it.
+    expect(reclaimRank(3n, seed, [], ME, { rosterIndex: 5n, rosterSize: 5n })).to.equal(5);
+  });
+
+  it("takes a reclaim's 'invalid status' revert as reclaimed by another, not 'job not refunded'", function () {
+    expect(isAlreadyReclaimed(new TxWouldRevertError("x", "ConsumerRouterInvalidStatus"))).to.equal(true);
+    expect(isAlreadyReclaimed(new TxWouldRevertError("x", "ConsumerRouterJobNotRefunded"))).to.equal(false);
+    expect(isAlreadyReclaimed(new TxRevertedError("x"))).to.equal(false);
+  });
+
+  it("finds the providers that took part in a job in the market's events", function () {
+    const ev = (eventName: string, provider: Address) => ({ eventName, args: { provider }, blockNumber: 1n });
+    expect(
+      participantsOf([
+        ev("SeatCommitted", ME),
+        ev("ResultRevealed", ME),
+        ev("ResultSubmitted", OTHER),
+        ev("DeliveryClaimed", ROUTER),
+      ]),
+    ).to.deep.equal([ME, OTHER].map((a) => getAddress(a)));
+    expect(participantsOf([])).to.deep.equal([]);
+  });
+
   it("reads a mined fulfil's outcome from the router's events", function () {
     const delivered = (hashOnly: boolean) =>
       ({
@@ -165,7 +216,7 @@ describe("fulfiller decisions", function () {
 });
 
 /** The service with a scripted chain, sender and journal. */
-function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {}) {
+function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil?: boolean; reclaim?: boolean } = {}) {
   const job: Job = {
     client: OTHER,
     token: zeroAddress,
@@ -199,11 +250,18 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     final: true,
     head: 10,
     price: 1n,
+    /** Providers that took part in the job (read for a refunded job). */
+    participants: [] as Address[],
+    /** This runner's place on the provider roster. */
+    roster: { rosterIndex: 0n, rosterSize: 1n },
   };
   const txs: TxRecord[] = [];
   const meta = new Map<string, string>();
   const sent: { jobId: bigint; outputs: Hex; minGas?: bigint }[] = [];
+  const reclaims: bigint[] = [];
   const resumed: Hex[] = [];
+  /** Every send, whether it went through or threw. */
+  const attempts: string[] = [];
   let now = 1_000_000;
   const chain: FulfillerChain = {
     safeHead: async () => state.head,
@@ -219,6 +277,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     maxInlineOutputBytes: async () => 256,
     requiredGas: async () => 200_000n,
     gasPrice: async () => state.price,
+    participants: async () => state.participants,
   };
   const sender: TxSubmitter = {
     address: ME,
@@ -226,22 +285,32 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     resume: async (tx: TxRecord) => {
       resumed.push(tx.hash);
       tx.status = "mined";
-      state.status = CallbackStatus.Delivered;
+      state.status = tx.kind === "reclaim" ? CallbackStatus.Reclaimed : CallbackStatus.Delivered;
       return { transactionHash: tx.hash } as unknown as TransactionReceipt;
     },
     reconcile: async () => {},
     close: () => {},
     send: async (req: TxRequest) => {
+      attempts.push(req.kind);
       if (opts.sendError) throw opts.sendError();
-      const { args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as {
+      const { functionName, args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as {
+        functionName: string;
         args: [bigint, readonly bigint[], Address, Hex, Hex];
       };
+      if (functionName === "reclaim") {
+        expect(req).to.include({ kind: "reclaim", jobId: args[0], to: ROUTER });
+        reclaims.push(args[0]);
+        txs.push({ jobId: req.jobId, kind: req.kind, status: "mined", hash: "0x02", nonce: 0 } as unknown as TxRecord);
+        state.status = CallbackStatus.Reclaimed;
+        return { transactionHash: "0x02", gasUsed: 1n, effectiveGasPrice: 1n } as unknown as TransactionReceipt;
+      }
       sent.push({ jobId: args[0], outputs: args[4], minGas: req.minGas });
       txs.push({ jobId: req.jobId, kind: req.kind, status: "mined", hash: "0x01", nonce: 0 } as unknown as TxRecord);
       state.status = CallbackStatus.Delivered;
       return { transactionHash: "0x01", gasUsed: 1n, effectiveGasPrice: 1n } as unknown as TransactionReceipt;
     },
   };
+  const reclaimOutcomes: string[] = [];
   const fulfiller = createFulfiller({
     chain,
     sender,
@@ -256,10 +325,25 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error } = {})
     log: createLogger({ level: "debug", write: (l) => process.env.FULFIL_DEBUG && console.log(l) }),
     startBlock: 1,
     turnSeconds: 6,
+    roster: async () => state.roster,
+    ...(opts.fulfil === undefined ? {} : { fulfil: opts.fulfil }),
+    ...(opts.reclaim === undefined ? {} : { reclaim: opts.reclaim }),
+    onReclaim: (outcome) => reclaimOutcomes.push(outcome),
     lookIntervalMs: 0,
     clock: () => now,
   });
-  return { fulfiller, state, sent, resumed, txs, meta, advance: (ms: number) => (now += ms) };
+  return {
+    fulfiller,
+    state,
+    sent,
+    reclaims,
+    reclaimOutcomes,
+    attempts,
+    resumed,
+    txs,
+    meta,
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 describe("fulfiller service (fakes)", function () {
@@ -322,6 +406,129 @@ describe("fulfiller service (fakes)", function () {
     h.state.price = 10n;
     await h.fulfiller.tick();
     expect(h.sent).to.have.length(1);
+  });
+
+  it("reclaims the deposit of a funded job the market refunded: exactly one reclaim transaction, then the job is closed", async function () {
+    const h = harness();
+    h.state.view = { kind: "refunded" };
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.deep.equal([7n]);
+    expect(h.sent).to.have.length(0);
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.have.length(1);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+    expect(h.reclaimOutcomes).to.deep.equal(["reclaimed"]);
+  });
+
+  it("sends no reclaim once the deposit is no longer Funded (reclaimed by another, or the callback delivered)", async function () {
+    for (const status of [CallbackStatus.Reclaimed, CallbackStatus.Delivered, CallbackStatus.Failed]) {
+      const h = harness();
+      h.state.view = { kind: "refunded" };
+      h.state.status = status;
+      await h.fulfiller.tick();
+      expect(h.attempts, `status ${status}`).to.deep.equal([]);
+      expect(h.fulfiller.open(), `status ${status}`).to.deep.equal([]);
+    }
+  });
+
+  it("takes the router's 'already reclaimed' revert as done: no retry", async function () {
+    const h = harness({
+      sendError: () => new TxWouldRevertError("reclaim would revert", "ConsumerRouterInvalidStatus"),
+    });
+    h.state.view = { kind: "refunded" };
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal(["reclaim"]);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+    expect(h.reclaimOutcomes).to.deep.equal(["already"]);
+    h.advance(60_000);
+    await h.fulfiller.tick();
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal(["reclaim"]);
+  });
+
+  it("looks again after a reclaim that reverted for another reason (the refund undone by a reorg) or was not mined", async function () {
+    for (const error of [
+      new TxWouldRevertError("reclaim would revert", "ConsumerRouterJobNotRefunded"),
+      new TxRevertedError("reverted"),
+    ]) {
+      const h = harness({ sendError: () => error });
+      h.state.view = { kind: "refunded" };
+      await h.fulfiller.tick();
+      expect(h.fulfiller.open(), error.message).to.deep.equal([7n]);
+      await h.fulfiller.tick();
+      expect(h.attempts, error.message).to.deep.equal(["reclaim", "reclaim"]);
+    }
+  });
+
+  it("a runner that did not take part in a refunded job waits its turn, and sends nothing once another reclaimed", async function () {
+    const h = harness();
+    h.state.view = { kind: "refunded" };
+    h.state.participants = [OTHER];
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal([]);
+    expect(h.fulfiller.open()).to.deep.equal([7n]);
+    // The job's provider reclaims during our wait.
+    h.state.status = CallbackStatus.Reclaimed;
+    h.advance(6_001);
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal([]);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+
+    // Nobody else did: it reclaims once its turn (one rank after the job's provider) has come.
+    const late = harness();
+    late.state.view = { kind: "refunded" };
+    late.state.participants = [OTHER];
+    await late.fulfiller.tick();
+    late.advance(5_000);
+    await late.fulfiller.tick();
+    expect(late.reclaims).to.deep.equal([]);
+    late.advance(1_001);
+    await late.fulfiller.tick();
+    expect(late.reclaims).to.deep.equal([7n]);
+  });
+
+  it("a refunded job nobody took part in: runners reclaim in the job's assignment order over the provider roster", async function () {
+    // Seed 0 over a roster of 3 ranks index i at i (rankOf): index 2 waits two turns.
+    const h = harness();
+    h.state.view = { kind: "refunded" };
+    h.state.roster = { rosterIndex: 2n, rosterSize: 3n };
+    await h.fulfiller.tick();
+    h.advance(11_000);
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.deep.equal([]);
+    h.advance(1_001);
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.deep.equal([7n]);
+  });
+
+  it("after a restart, waits for the reclaim an earlier run signed instead of signing another", async function () {
+    const h = harness();
+    h.meta.set("consumers.fundedFrom", "5");
+    h.state.view = { kind: "refunded" };
+    h.txs.push({ jobId: 7n, kind: "reclaim", status: "sent", hash: "0xcd", nonce: 4 } as unknown as TxRecord);
+    await h.fulfiller.tick();
+    expect(h.resumed).to.deep.equal(["0xcd"]);
+    expect(h.attempts).to.deep.equal([]);
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal([]);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+  });
+
+  it("follows the provider's policy: consumers.reclaim false leaves a refunded job's deposit, consumers.fulfil false a result", async function () {
+    const noReclaim = harness({ reclaim: false });
+    noReclaim.state.view = { kind: "refunded" };
+    await noReclaim.fulfiller.tick();
+    expect(noReclaim.attempts).to.deep.equal([]);
+    expect(noReclaim.fulfiller.open()).to.deep.equal([]);
+
+    const noFulfil = harness({ fulfil: false });
+    await noFulfil.fulfiller.tick();
+    expect(noFulfil.attempts).to.deep.equal([]);
+    expect(noFulfil.fulfiller.open()).to.deep.equal([]);
+    const reclaimOnly = harness({ fulfil: false });
+    reclaimOnly.state.view = { kind: "refunded" };
+    await reclaimOnly.fulfiller.tick();
+    expect(reclaimOnly.reclaims).to.deep.equal([7n]);
   });
 
   it("after a restart, waits for the fulfil an earlier run signed instead of signing another, and rescans from the journal's cursor", async function () {

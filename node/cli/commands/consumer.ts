@@ -332,7 +332,9 @@ attempt, or fetched from the providers (a hash-only delivery), or --outputs.`,
     usage: `<jobId>
 
 Calls router.reclaim: for a job the market refunded (expired, cancelled, no quorum), the callback's
-deposit is credited to the consumer (which withdraws it). Anyone may call it.`,
+deposit is credited to the consumer (which withdraws it). Anyone may call it. Runners do it on
+their own soon after the refund (consumers.reclaim, default true); this is the manual way, e.g.
+where no runner does. A deposit already reclaimed is refused with an error saying so.`,
     args: [1, 1],
     async run(ctx) {
       const jobId = jobIdArg(ctx.positionals[0]!);
