@@ -397,6 +397,8 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             journal,
             router: router.address,
             routerAbi: routerAbi(),
+            market,
+            marketAbi,
             preimage: createPreimageSource({
               localOutputs: (jobId) => outputs.read(jobId),
               content,

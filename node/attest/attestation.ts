@@ -42,6 +42,15 @@ export interface Job {
   counted: boolean;
 }
 
+/**
+ * The latest chain time at which a job can still move without a finalize: a k = 1 job's
+ * deadline; a k > 1 job's commit deadline plus the reveal window (the reveal starts at the latest
+ * at the commit deadline).
+ */
+export function jobEndsAt(job: Job): number {
+  return job.redundancy === 1 ? job.deadline : job.commitDeadline + job.revealWindow;
+}
+
 /** What a provider signs for a result (DESIGN.md §2), bound to one job, market and chain. */
 export interface Attestation {
   jobId: bigint;

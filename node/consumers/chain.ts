@@ -3,6 +3,7 @@
  * own saved outputs, else the deliveries' output references: inline or IPFS).
  */
 import { getAddress, keccak256, zeroAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { jobEndsAt } from "../attest/attestation.ts";
 import { decodeOutputRef } from "../attest/output-ref.ts";
 import { quantumFromChain, resultHashPreimage } from "../attest/result-hash.ts";
 import { loadArtifact } from "../chain/artifacts.ts";
@@ -118,6 +119,9 @@ export function createFulfillerChain(
         args: [jobId],
       });
       if (status === JobStatus.Refunded) return { kind: "refunded" };
+      // Open or revealing past its last moment: only a finalize moves it now.
+      if ((status === JobStatus.Open || status === JobStatus.Revealing) && (await now()) > jobEndsAt(job))
+        return { kind: "ended" };
       if (status === JobStatus.Delivered) {
         // Final once its challenge window has passed (isFinalResult checks it again).
         const finalAt = Number(since) + Number(job.challengeWindow) + 1;

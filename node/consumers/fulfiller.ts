@@ -12,9 +12,9 @@
  * Several runners see the same job: the job's own providers go first (in an order fixed per
  * job), the others after `turnSeconds` each, so usually one transaction is sent per job.
  *
- * A funded job that ends without a result (the market refunded it) goes to the reclaimer
- * (reclaimer.ts), which credits the deposit back to the consumer with `router.reclaim(jobId)`
- * through the same sender and the same turns.
+ * A funded job that ends without a result goes to the reclaimer (reclaimer.ts): past its last
+ * moment it finalizes the job on the market (the refund), then credits the deposit back to the
+ * consumer with `router.reclaim(jobId)`, through the same sender and the same turns.
  */
 import { encodeFunctionData, type Abi, type Address, type Hex } from "viem";
 import type { Job } from "../attest/attestation.ts";
@@ -54,10 +54,15 @@ export interface JobResult {
 
 /**
  * Where a job stands on the market for the fulfiller: no result yet (`wait`, with the chain time
- * from which to look again when known), ended without one (`refunded`), or with a result to check.
+ * from which to look again when known), past its last moment without a result and not finalized
+ * yet (`ended`: a finalize refunds it, or settles a k > 1 job whose quorum revealed), ended without
+ * one (`refunded`), or with a result to check.
  */
 export type MarketView =
-  { kind: "wait"; notBefore?: number } | { kind: "refunded" } | { kind: "result"; result: JobResult };
+  | { kind: "wait"; notBefore?: number }
+  | { kind: "ended" }
+  | { kind: "refunded" }
+  | { kind: "result"; result: JobResult };
 
 /** The chain reads the fulfiller makes (over viem in the runner, fakes in tests). */
 export interface FulfillerChain {
@@ -97,12 +102,15 @@ interface FulfillerOptions {
   sender: TxSubmitter;
   /** The journal's transaction records and its key-value store (the scan cursor). */
   journal: {
-    txsFor(jobId: bigint, kind: "fulfil" | "reclaim"): TxRecord[];
+    txsFor(jobId: bigint, kind: "fulfil" | "reclaim" | "finalize"): TxRecord[];
     getMeta(key: string): string | null;
     setMeta(key: string, value: string): void;
   };
   router: Address;
   routerAbi: Abi;
+  /** The market, for the finalize of an ended job whose deposit waits to be reclaimed. */
+  market: Address;
+  marketAbi: Abi;
   preimage: PreimageSource;
   log: Logger;
   /** The block the scan starts from when the journal has no cursor (the router's deployment). */
@@ -168,6 +176,8 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
     journal: o.journal,
     router: o.router,
     routerAbi: o.routerAbi,
+    market: o.market,
+    marketAbi: o.marketAbi,
     log,
     turnSeconds: o.turnSeconds,
     enabled: o.reclaim ?? true,
@@ -235,8 +245,10 @@ export function createFulfiller(o: FulfillerOptions): Fulfiller {
 
     j.job ??= await o.chain.job(j.jobId, j.block);
     const view = await o.chain.market(j.jobId, j.job);
-    if (view.kind === "refunded") {
-      const r = await reclaimer(j, j.job, cb.status);
+    if (view.kind === "refunded" || view.kind === "ended") {
+      // An ended job is finalized first (nobody else may: runners expire only their own seats'
+      // jobs by default), so that its deposit comes back with no manual step either.
+      const r = await (view.kind === "ended" ? reclaimer.expire : reclaimer.reclaim)(j, j.job, cb.status);
       if (r.action === "done") close(r.reason);
       return;
     }

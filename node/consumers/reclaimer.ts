@@ -3,7 +3,9 @@
  * market's status Refunded: expired, cancelled, no quorum, a k = 1 result a jury found wrong), the
  * fulfiller hands the job here, and one runner calls `router.reclaim(jobId)` (anyone may; the
  * router credits the deposit to the consumer), so the consumer gets its deposit back with no manual
- * step.
+ * step. A funded job past its last moment that nobody finalized yet (nobody served it, and runners
+ * expire only the jobs they hold seats in by default) is finalized here first, with the same
+ * turns: a consumer's funds never wait for someone to time its request out by hand.
  *
  * The same transaction path as a fulfil: the runner's transaction sender (journaled, retried,
  * nonce-safe, kind `reclaim`); a reclaim of ours that may still land (signed by this run or an
@@ -14,8 +16,10 @@
  */
 import { encodeFunctionData, parseEventLogs, type Abi, type Address, type Log } from "viem";
 import type { Job } from "../attest/attestation.ts";
-import { CallbackStatus } from "../chain/statuses.ts";
-import { TxRevertedError, type TxSubmitter } from "../chain/tx-sender.ts";
+import { jobWords } from "../attest/job-words.ts";
+import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
+import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
+import { settlementHeadroom } from "../jobs/processor-options.ts";
 import { oneLine } from "../errors.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
@@ -32,6 +36,8 @@ export interface ReclaimState {
   refundSeenAt?: number;
   /** This runner's rank among those that may reclaim, once read. */
   reclaimRank?: number;
+  /** Wall-clock ms at which this runner first saw the job past its last moment, not finalized. */
+  endSeenAt?: number;
 }
 
 interface ReclaimerOptions {
@@ -40,9 +46,11 @@ interface ReclaimerOptions {
   /** This runner's place on the provider roster (the order for a job nobody took part in). */
   roster(): Promise<RosterPlace>;
   sender: TxSubmitter;
-  journal: { txsFor(jobId: bigint, kind: "reclaim"): TxRecord[] };
+  journal: { txsFor(jobId: bigint, kind: "reclaim" | "finalize"): TxRecord[] };
   router: Address;
   routerAbi: Abi;
+  market: Address;
+  marketAbi: Abi;
   log: Logger;
   /** Seconds each rank waits past the one before it. */
   turnSeconds: number;
@@ -57,8 +65,15 @@ interface ReclaimerOptions {
 /** What became of a refunded job's deposit at one look: nothing more to do, or look again. */
 type ReclaimStep = { action: "done"; reason: string } | { action: "wait" };
 
-/** One look at a refunded job's deposit: `status` is the router's CallbackStatus just read. */
-type Reclaimer = (j: ReclaimState, job: Job, status: number) => Promise<ReclaimStep>;
+/** One look at a job's deposit: `status` is the router's CallbackStatus just read. */
+type Step = (j: ReclaimState, job: Job, status: number) => Promise<ReclaimStep>;
+
+interface Reclaimer {
+  /** A refunded job: reclaim its deposit. */
+  reclaim: Step;
+  /** A job past its last moment, not finalized: finalize it (the refund); `reclaim` follows. */
+  expire: Step;
+}
 
 export function createReclaimer(o: ReclaimerOptions): Reclaimer {
   const log = o.log;
@@ -104,7 +119,60 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     }
   };
 
-  return async (j, job, status) => {
+  /** This runner's rank for the job (read once), and whether its turn has come since `seenAt`. */
+  const myTurn = async (j: ReclaimState, job: Job, seenAt: number): Promise<boolean> => {
+    if (j.reclaimRank === undefined) {
+      const [participants, roster] = await Promise.all([o.participants(j.jobId, job), o.roster()]);
+      j.reclaimRank = reclaimRank(j.jobId, job.seed, participants, o.sender.address, roster);
+    }
+    return o.clock() >= seenAt + j.reclaimRank * o.turnSeconds * 1000;
+  };
+
+  const expire: Step = async (j, job, status) => {
+    if (status !== CallbackStatus.Funded)
+      return { action: "done", reason: `callback ${CALLBACK_STATUS[status] ?? status}` };
+    if (!o.enabled) return { action: "done", reason: "the job ended without a result; reclaiming is off here" };
+    // Shared with the processor's expiry service (same kind): whichever finalize of ours exists,
+    // from this service or that one, this run or an earlier one, is the one waited for.
+    const ownTxs = o.journal.txsFor(j.jobId, "finalize").filter((t) => t.status !== "replaced");
+    const pending = ownTxs.find((t) => t.status === "signed" || t.status === "sent");
+    if (pending) {
+      await o.sender
+        .resume(pending)
+        .catch((error: unknown) =>
+          log.warn("finalize of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
+        );
+      return wait;
+    }
+    // Mined: the market's refund shows at the next look (or a reorg undid it: then it ended again).
+    if (ownTxs.some((t) => t.status === "mined")) return wait;
+    j.endSeenAt ??= o.clock();
+    if (!(await myTurn(j, job, j.endSeenAt))) return wait;
+    log.info("finalizing an ended consumer job for its deposit", { jobId: j.jobId, rank: j.reclaimRank });
+    try {
+      const receipt = await o.sender.send({
+        jobId: j.jobId,
+        kind: "finalize",
+        to: o.market,
+        data: encodeFunctionData({ abi: o.marketAbi, functionName: "finalize", args: [j.jobId, jobWords(job)] }),
+        extraGas: settlementHeadroom("finalize", job.redundancy),
+      });
+      log.info("ended consumer job finalized", {
+        jobId: j.jobId,
+        tx: receipt.transactionHash,
+        gasUsed: receipt.gasUsed,
+      });
+    } catch (error) {
+      // Another runner finalized it first (the market's status moved on), or a reorg: look again.
+      log[error instanceof TxRevertedError || error instanceof TxWouldRevertError ? "info" : "warn"](
+        "finalize did not go through; looking again",
+        { jobId: j.jobId, error: oneLine(error) },
+      );
+    }
+    return wait;
+  };
+
+  const reclaim: Step = async (j, job, status) => {
     const ownTxs = o.journal.txsFor(j.jobId, "reclaim").filter((t) => t.status !== "replaced");
     const own = ownFulfil(ownTxs);
     // A reclaim of ours (this run's or an earlier run's) that may still land: wait for that very
@@ -123,12 +191,7 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     if (pre.action !== "send") return pre.action === "done" ? { action: "done", reason: pre.reason } : wait;
 
     j.refundSeenAt ??= o.clock();
-    if (j.reclaimRank === undefined) {
-      const [participants, roster] = await Promise.all([o.participants(j.jobId, job), o.roster()]);
-      j.reclaimRank = reclaimRank(j.jobId, job.seed, participants, o.sender.address, roster);
-    }
-    const myTurn = o.clock() >= j.refundSeenAt + j.reclaimRank * o.turnSeconds * 1000;
-    const d = decideReclaim({ ...facts, myTurn });
+    const d = decideReclaim({ ...facts, myTurn: await myTurn(j, job, j.refundSeenAt) });
     if (d.action === "wait") {
       log.debug("not reclaiming now", { jobId: j.jobId, reason: d.reason, rank: j.reclaimRank });
       return wait;
@@ -136,6 +199,8 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     if (d.action === "done") return { action: "done", reason: d.reason };
     return send(j, d.reason);
   };
+
+  return { reclaim, expire };
 }
 
 /** The amount a mined reclaim credited, from the router's DepositReclaimed event (null if absent). */

@@ -14,7 +14,7 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "viem";
-import type { Job } from "../attest/attestation.ts";
+import { jobEndsAt, type Job } from "../attest/attestation.ts";
 import { startWalCheckpointer, type CheckpointerEvent, type WalCheckpointer } from "./wal-checkpointer.ts";
 
 /**
@@ -87,15 +87,6 @@ interface ChainFact {
   deliveredBy?: Hex;
   /** The job ended on-chain (settled or refunded): nothing is left to finalize. */
   final?: boolean;
-}
-
-/**
- * The latest chain time at which a job can still move without a finalize: a k = 1 job's
- * deadline; a k > 1 job's commit deadline plus the reveal window (the reveal starts at the latest
- * at the commit deadline).
- */
-function jobEndsAt(job: Job): number {
-  return job.redundancy === 1 ? job.deadline : job.commitDeadline + job.revealWindow;
 }
 
 export interface JobRecord {

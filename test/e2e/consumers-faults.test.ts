@@ -69,14 +69,13 @@ describe("on-chain consumers: hash-only delivery, a fulfiller killed mid-fulfil,
     // A challenge window long enough for the test to stop the chain's clock before a k = 1
     // result is final (the kill test), short enough to wait out.
     net = await startDevnet({ params: { challengeWindow: 15 } });
-    // expireStaleJobs "all": the runner also finalizes a stale job it failed (the reclaim test's),
-    // as the fleet's runners do for jobs nobody serves; the other tests' jobs all settle.
+    // expireStaleJobs stays at its default ("own": only jobs the runner holds a seat in), so the
+    // reclaim test's job, which the runner failed, is finalized by the consumer service alone.
     runner = await spawnRunner(
       net,
       RUNNER,
       runnerConfig(net, RUNNER, {
         jobs: { checkRate: 0 },
-        expireStaleJobs: "all",
         consumers: { fulfil: true, reclaim: true, turnSeconds: 3 },
       }),
     );
@@ -404,8 +403,9 @@ describe("on-chain consumers: hash-only delivery, a fulfiller killed mid-fulfil,
     );
     expect(await routerStatus(jobId)).to.equal(CallbackStatus.Funded);
 
-    // Past the deadline: the runner expires the job (the market refunds it) and then reclaims the
-    // deposit. The test sends neither transaction.
+    // Past the deadline: the runner's consumer service finalizes the job (the market refunds it;
+    // its expiry service would not: it holds no seat) and then reclaims the deposit. The test sends
+    // neither transaction.
     await rpc("evm_increaseTime", [200]);
     await rpc("evm_mine", []);
     await until("the deposit reclaimed", async () => (await routerStatus(jobId)) === CallbackStatus.Reclaimed, {
@@ -445,7 +445,12 @@ describe("on-chain consumers: hash-only delivery, a fulfiller killed mid-fulfil,
       (refunded[0]!.args as { amount: bigint }).amount,
     );
 
-    // Journaled as the runner's reclaim: one nonce, mined, the transaction that landed.
+    // Journaled as the runner's finalize and reclaim: one nonce each, mined, the transactions that landed.
+    const finalizes = journalTxs(runner.dataDir, jobId, "finalize");
+    expect(new Set(finalizes.map((t) => t.nonce)).size).to.equal(1);
+    expect(finalizes.filter((t) => t.status === "mined").map((t) => t.hash)).to.deep.equal([
+      refunded[0]!.transactionHash,
+    ]);
     const rows = journalTxs(runner.dataDir, jobId, "reclaim");
     expect(new Set(rows.map((t) => t.nonce)).size).to.equal(1);
     expect(rows.filter((t) => t.status === "mined").map((t) => t.hash)).to.deep.equal([reclaimed[0]!.transactionHash]);

@@ -46,9 +46,11 @@ import { createLogger } from "../../node/log.ts";
 const ME = "0x00000000000000000000000000000000000000a1" as Address;
 const OTHER = "0x00000000000000000000000000000000000000b2" as Address;
 const ROUTER = "0x00000000000000000000000000000000000000cc" as Address;
+const MARKET = "0x00000000000000000000000000000000000000dd" as Address;
 const PRE = new Uint8Array([1, 2, 3, 4]);
 const HASH = keccak256(PRE);
 const routerAbi = loadArtifact("ConsumerRouter").abi;
+const marketAbi = loadArtifact("InferenceMarket").abi;
 
 const facts = (over: Partial<FulfilFacts> = {}): FulfilFacts => ({
   status: CallbackStatus.Funded,
@@ -259,6 +261,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
   const meta = new Map<string, string>();
   const sent: { jobId: bigint; outputs: Hex; minGas?: bigint }[] = [];
   const reclaims: bigint[] = [];
+  const finalizes: bigint[] = [];
   const resumed: Hex[] = [];
   /** Every send, whether it went through or threw. */
   const attempts: string[] = [];
@@ -285,7 +288,8 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
     resume: async (tx: TxRecord) => {
       resumed.push(tx.hash);
       tx.status = "mined";
-      state.status = tx.kind === "reclaim" ? CallbackStatus.Reclaimed : CallbackStatus.Delivered;
+      if (tx.kind === "finalize") state.view = { kind: "ended" }; // the market's refund not seen yet
+      else state.status = tx.kind === "reclaim" ? CallbackStatus.Reclaimed : CallbackStatus.Delivered;
       return { transactionHash: tx.hash } as unknown as TransactionReceipt;
     },
     reconcile: async () => {},
@@ -293,6 +297,19 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
     send: async (req: TxRequest) => {
       attempts.push(req.kind);
       if (opts.sendError) throw opts.sendError();
+      if (req.kind === "finalize") {
+        const { functionName, args } = decodeFunctionData({ abi: marketAbi, data: req.data }) as unknown as {
+          functionName: string;
+          args: [bigint];
+        };
+        expect(functionName).to.equal("finalize");
+        expect(req).to.include({ jobId: args[0], to: MARKET });
+        finalizes.push(args[0]);
+        txs.push({ jobId: req.jobId, kind: req.kind, status: "mined", hash: "0x03", nonce: 0 } as unknown as TxRecord);
+        // The market refunds it: the next look sees that.
+        state.view = { kind: "refunded" };
+        return { transactionHash: "0x03", gasUsed: 1n, effectiveGasPrice: 1n } as unknown as TransactionReceipt;
+      }
       const { functionName, args } = decodeFunctionData({ abi: routerAbi, data: req.data }) as unknown as {
         functionName: string;
         args: [bigint, readonly bigint[], Address, Hex, Hex];
@@ -315,12 +332,14 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
     chain,
     sender,
     journal: {
-      txsFor: (jobId) => txs.filter((t) => t.jobId === jobId),
+      txsFor: (jobId, kind) => txs.filter((t) => t.jobId === jobId && t.kind === kind),
       getMeta: (k) => meta.get(k) ?? null,
       setMeta: (k, v) => void meta.set(k, v),
     },
     router: ROUTER,
     routerAbi,
+    market: MARKET,
+    marketAbi,
     preimage: async () => PRE,
     log: createLogger({ level: "debug", write: (l) => process.env.FULFIL_DEBUG && console.log(l) }),
     startBlock: 1,
@@ -337,6 +356,7 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
     state,
     sent,
     reclaims,
+    finalizes,
     reclaimOutcomes,
     attempts,
     resumed,
@@ -499,6 +519,58 @@ describe("fulfiller service (fakes)", function () {
     h.advance(1_001);
     await h.fulfiller.tick();
     expect(h.reclaims).to.deep.equal([7n]);
+  });
+
+  it("a funded job past its last moment that nobody finalized: finalizes it (the refund), then reclaims its deposit; once each", async function () {
+    const h = harness();
+    h.state.view = { kind: "ended" };
+    await h.fulfiller.tick();
+    expect(h.finalizes).to.deep.equal([7n]);
+    expect(h.reclaims).to.deep.equal([]);
+    expect(h.fulfiller.open()).to.deep.equal([7n]);
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.deep.equal([7n]);
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal(["finalize", "reclaim"]);
+    expect(h.fulfiller.open()).to.deep.equal([]);
+  });
+
+  it("an ended job: waits its turn to finalize, never finalizes twice (its own or the expiry service's finalize), and not with reclaiming off", async function () {
+    const late = harness();
+    late.state.view = { kind: "ended" };
+    late.state.participants = [OTHER];
+    await late.fulfiller.tick();
+    expect(late.attempts).to.deep.equal([]);
+    late.advance(6_001);
+    await late.fulfiller.tick();
+    expect(late.finalizes).to.deep.equal([7n]);
+
+    // A finalize of ours (this service's or the processor's expiry, same kind) still in flight.
+    const pending = harness();
+    pending.state.view = { kind: "ended" };
+    pending.txs.push({ jobId: 7n, kind: "finalize", status: "sent", hash: "0xee", nonce: 2 } as unknown as TxRecord);
+    await pending.fulfiller.tick();
+    expect(pending.resumed).to.deep.equal(["0xee"]);
+    expect(pending.attempts).to.deep.equal([]);
+    // Mined, and the market not yet showing the refund (the next look will): nothing sent.
+    await pending.fulfiller.tick();
+    expect(pending.attempts).to.deep.equal([]);
+    expect(pending.fulfiller.open()).to.deep.equal([7n]);
+
+    // Another runner finalized first: the revert is looked past, the refund is reclaimed later.
+    const raced = harness({
+      sendError: () => new TxWouldRevertError("finalize would revert", "InferenceMarketInvalidStatus"),
+    });
+    raced.state.view = { kind: "ended" };
+    await raced.fulfiller.tick();
+    expect(raced.attempts).to.deep.equal(["finalize"]);
+    expect(raced.fulfiller.open()).to.deep.equal([7n]);
+
+    const off = harness({ reclaim: false });
+    off.state.view = { kind: "ended" };
+    await off.fulfiller.tick();
+    expect(off.attempts).to.deep.equal([]);
+    expect(off.fulfiller.open()).to.deep.equal([]);
   });
 
   it("after a restart, waits for the reclaim an earlier run signed instead of signing another", async function () {
