@@ -45,7 +45,8 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// (a batch) is paid the 21,000 base and its own calldata each time, not the outer contract's
 /// execution; an access list's intrinsic cost is not reimbursed (its warm accesses are cheaper
 /// and measured as such); gas refunds the callback earns lower what the fulfiller pays but not
-/// what it is reimbursed. On a rollup the L1 data fee is not reimbursed.
+/// what it is reimbursed; a credit that is not written (the consumer's when the fulfil takes the
+/// whole deposit) is counted all the same. On a rollup the L1 data fee is not reimbursed.
 contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Where a job's callback stands.
     /// None: no deposit. Funded: deposited, not fulfilled. Delivered: the callback ran with the
@@ -82,10 +83,10 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// (test/market/router-reimbursement.test.ts): the fulfiller's and the consumer's first
     /// credits (two fresh slots), a callback that runs out of gas (its whole limit; the result is
     /// stored for a retry) and 4,096 bytes of non-zero outputs in calldata (the default
-    /// {maxInlineOutputBytes}) are charged 206,230 gas beside the callback's limit; with a cheap
-    /// callback that reverts, 209,564 in all. A 256-byte revert reason adds about 2,200, job words
-    /// with more non-zero bytes up to about 1,500: 220,000 covers these. Typical fulfils, warm
-    /// credits: 65,000 to 95,000 beside the callback. A fulfil that costs more than the deposit
+    /// {maxInlineOutputBytes}) are charged 196,475 gas beside the callback's limit; with a cheap
+    /// callback that reverts, 199,809 in all. A 256-byte revert reason adds about 2,200, job words
+    /// with more non-zero bytes up to about 1,500: 220,000 covers these. A typical fulfil, warm
+    /// credits and silero-vad-v5's 2,164-byte preimage: 91,345 beside the callback (bench). A fulfil that costs more than the deposit
     /// (outputs beyond 4 KB, which the DAO may allow up to {MAX_INLINE_OUTPUT_BYTES}, with a
     /// callback that uses most of its limit) is reimbursed the deposit and no more: runners
     /// deliver outputs above 4,096 bytes as a hash (node/consumers/fulfil-policy.ts).
@@ -442,40 +443,53 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice EIP-7623's calldata tokens of `data`: one a zero byte, four a non-zero byte (so
-    /// EIP-2028's cost is 4 a token). Counted exactly, a word at a time (about 2 gas a byte):
-    /// canonical preimages are mostly zero bytes (small little-endian integers), and an upper
-    /// bound of 16 gas a byte would over-pay 12 a zero byte (about 19,000 gas for silero-vad-v5's
-    /// 2,164-byte preimage, against about 5,000 to count) and could not bound EIP-7623's floor
-    /// better than 40 a byte.
+    /// EIP-2028's cost is 4 a token). Counted exactly, four words at a time: 2 to 2.5 gas a byte
+    /// (measured in test/market/router-reimbursement.test.ts: 4,825 for 2,164 bytes shaped like a
+    /// preimage). An upper bound of 16 gas a byte would cost nothing to compute but over-pay each
+    /// zero byte 12, and canonical preimages are mostly zero bytes (small little-endian integers:
+    /// 19,464 gas for those 2,164 bytes); it also could not bound EIP-7623's floor better than 40 gas a byte
+    /// (over-paying a zero byte 30), while an exact count makes {fulfilGas} exact under both rules.
     /// @param data The bytes.
     /// @return tokens `zero bytes + 4 × non-zero bytes`.
     function calldataTokens(bytes calldata data) public pure returns (uint256 tokens) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // For each 32-byte word: OR each byte's bits into its lowest bit, keep those bits,
-            // and sum them with a multiplication (the top byte of w × 0x0101…01 is the sum of
-            // w's bytes, each 0 or 1, at most 32: no carries).
+            // A byte's flag, 1 if it is non-zero, in its own byte of a word: bit 7 of
+            // ((b & 0x7f) + 0x7f) | b, shifted down (no carry leaves a byte). Flags of up to four
+            // words are summed byte by byte (at most 4 a byte), then the bytes are summed by a
+            // multiplication: the top byte of x × 0x0101…01 is the sum of x's bytes (at most 128).
+            let lo := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
+            let hi := not(lo)
             let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
             let nonZero := 0
             let p := data.offset
-            let tail := and(data.length, 31)
-            let end := add(p, sub(data.length, tail))
+            let end := add(p, data.length)
+            for {
+                let blocks := add(p, and(data.length, not(127)))
+            } lt(p, blocks) {
+                p := add(p, 128)
+            } {
+                let w := calldataload(p)
+                let f := shr(7, and(or(add(and(w, lo), lo), w), hi))
+                w := calldataload(add(p, 32))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                w := calldataload(add(p, 64))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                w := calldataload(add(p, 96))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                nonZero := add(nonZero, shr(248, mul(f, ones)))
+            }
+            // The rest a word at a time; of the last word only the bytes before the end (calldata
+            // may go on after them).
             for {} lt(p, end) {
                 p := add(p, 32)
             } {
                 let w := calldataload(p)
-                w := or(w, shr(4, w))
-                w := or(w, shr(2, w))
-                w := or(w, shr(1, w))
-                nonZero := add(nonZero, shr(248, mul(and(w, ones), ones)))
-            }
-            if tail {
-                // The last partial word: only its first `tail` bytes (calldata may go on).
-                let w := and(calldataload(p), shl(mul(8, sub(32, tail)), not(0)))
-                w := or(w, shr(4, w))
-                w := or(w, shr(2, w))
-                w := or(w, shr(1, w))
-                nonZero := add(nonZero, shr(248, mul(and(w, ones), ones)))
+                let rest := sub(end, p)
+                if lt(rest, 32) {
+                    w := and(w, not(shr(mul(8, rest), not(0))))
+                }
+                nonZero := add(nonZero, shr(248, mul(shr(7, and(or(add(and(w, lo), lo), w), hi)), ones)))
             }
             tokens := add(data.length, mul(3, nonZero))
         }

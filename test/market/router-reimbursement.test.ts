@@ -318,6 +318,36 @@ describe("ConsumerRouter reimburses the fulfil's measured gas (in-process networ
     expect(capped.receipt.gasUsed * CAP > capped.held, "the fulfil cost more than the deposit").to.equal(true);
   });
 
+  it("counting the calldata exactly costs 2 to 2.5 gas a byte, less than an upper bound of 16 a byte over-pays a preimage's zero bytes", async function () {
+    /** The execution gas of calldataTokens(data) in a call (a trace: a transaction is charged EIP-7623's floor here). */
+    const execution = async (data: Hex) => {
+      const trace = (await f.publicClient.request({
+        method: "debug_traceCall",
+        params: [
+          {
+            from: f.client.account.address,
+            to: router.address,
+            data: encodeFunctionData({ abi: router.abi, functionName: "calldataTokens", args: [data] } as never),
+          },
+          "latest",
+          { disableStorage: true, disableMemory: true, disableStack: true },
+        ],
+      } as never)) as { structLogs: { gas: number; gasCost: number }[] };
+      const [first, last] = [trace.structLogs[0]!, trace.structLogs.at(-1)!];
+      return BigInt(first.gas - last.gas + last.gasCost);
+    };
+    const empty = await execution("0x");
+    for (const n of [512, 2_164, 4_096]) {
+      const data = preimageLike(n);
+      expect(await read<bigint>("calldataTokens", [data])).to.equal(tokensOf(data));
+      const count = (await execution(data)) - empty;
+      const zeros = BigInt(n) - (tokensOf(data) - BigInt(n)) / 3n;
+      console.log(`      ${n} bytes: counted for ${count} gas; 16 a byte would over-pay ${12n * zeros}`);
+      expect(count <= (BigInt(n) * 5n) / 2n, `${count} gas for ${n} bytes`).to.equal(true);
+      expect(count < 12n * zeros).to.equal(true);
+    }
+  });
+
   it("runners deliver outputs the headroom does not cover as a hash", function () {
     const small = new Uint8Array(REIMBURSED_INLINE_OUTPUT_BYTES).fill(1);
     const large = new Uint8Array(REIMBURSED_INLINE_OUTPUT_BYTES + 1).fill(1);
