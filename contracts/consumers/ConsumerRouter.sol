@@ -86,10 +86,11 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// {maxInlineOutputBytes}) are charged 196,475 gas beside the callback's limit; with a cheap
     /// callback that reverts, 199,809 in all. A 256-byte revert reason adds about 2,200, job words
     /// with more non-zero bytes up to about 1,500: 220,000 covers these. A typical fulfil, warm
-    /// credits and silero-vad-v5's 2,164-byte preimage: 91,345 beside the callback (bench). A fulfil that costs more than the deposit
-    /// (outputs beyond 4 KB, which the DAO may allow up to {MAX_INLINE_OUTPUT_BYTES}, with a
-    /// callback that uses most of its limit) is reimbursed the deposit and no more: runners
-    /// deliver outputs above 4,096 bytes as a hash (node/consumers/fulfil-policy.ts).
+    /// credits and silero-vad-v5's 2,164-byte preimage: 91,345 beside the callback (bench). A
+    /// fulfil that costs more than the deposit (outputs beyond 4 KB, which the DAO may allow up to
+    /// {MAX_INLINE_OUTPUT_BYTES}, with a callback that uses most of its limit) is reimbursed the
+    /// deposit and no more: runners deliver outputs above 4,096 bytes as a hash
+    /// (node/consumers/fulfil-policy.ts).
     uint256 public constant FULFIL_OVERHEAD = 220_000;
 
     /// @notice The gas of a fulfil transaction that {fulfill} cannot measure with `gasleft()`, for
@@ -295,9 +296,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ fulfillers
 
     /// @notice Delivers a job's final result to its consumer and reimburses the caller the gas
-    /// its transaction is charged ({fulfilGas}; see the contract's notes). Reverts unless the job is funded and not yet
-    /// fulfilled, `job.client` funded it, the market holds `resultHash` as the job's final
-    /// result, `outputs` hash to `resultHash` (or are empty: hash only) and fit
+    /// its transaction is charged ({fulfilGas}; see the contract's notes). Reverts unless the job
+    /// is funded and not yet fulfilled, `job.client` funded it, the market holds `resultHash` as
+    /// the job's final result, `outputs` hash to `resultHash` (or are empty: hash only) and fit
     /// {maxInlineOutputBytes}, and the call carries enough gas to give the callback its full
     /// limit (EIP-150). A callback that reverts or runs out of gas does not revert this.
     /// @param jobId The job.
@@ -426,11 +427,11 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     /// @notice The gas a fulfil transaction is charged, from what {fulfill} measured:
     /// `max(FULFIL_FIXED_GAS + executionGas + 4 × tokens + FRESH_CREDIT_GAS × freshCredits,
-    /// 21,000 + 10 × tokens)`: EIP-2028's calldata cost, or EIP-7623's floor
-    /// where the floor is higher (execution below 6 gas a token: small callbacks with large,
-    /// mostly non-zero outputs). Exact on a chain with EIP-7623 (Prague and later, which every
-    /// chain this targets has); before it the floor term over-pays in that one case, within the
-    /// deposit.
+    /// 21,000 + 10 × tokens)`: EIP-2028's calldata cost, or EIP-7623's floor where the floor is
+    /// higher (execution below 6 gas a token: small callbacks with large, mostly non-zero
+    /// outputs). Exact on a chain with EIP-7623 (Prague and later: Ethereum since May 2025, and
+    /// the project's local networks); on an older one the floor term over-pays in that one case,
+    /// within the deposit.
     /// @param executionGas `gasleft()` at the start of {fulfill} minus at the reimbursement.
     /// @param tokens The call's calldata tokens ({calldataTokens} of `msg.data`).
     /// @param freshCredits How many of the two credits write a zero balance slot (0 to 2).
@@ -447,8 +448,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// (measured in test/market/router-reimbursement.test.ts: 4,825 for 2,164 bytes shaped like a
     /// preimage). An upper bound of 16 gas a byte would cost nothing to compute but over-pay each
     /// zero byte 12, and canonical preimages are mostly zero bytes (small little-endian integers:
-    /// 19,464 gas for those 2,164 bytes); it also could not bound EIP-7623's floor better than 40 gas a byte
-    /// (over-paying a zero byte 30), while an exact count makes {fulfilGas} exact under both rules.
+    /// 19,464 gas for those 2,164 bytes); it also could not bound EIP-7623's floor better than 40
+    /// gas a byte (over-paying a zero byte 30), while an exact count makes {fulfilGas} exact under
+    /// both rules.
     /// @param data The bytes.
     /// @return tokens `zero bytes + 4 × non-zero bytes`.
     function calldataTokens(bytes calldata data) public pure returns (uint256 tokens) {
