@@ -4,7 +4,8 @@
 // commits and reveals), and a fulfiller calls router.fulfill with silero-vad-v5's 2,164-byte
 // canonical preimage. The overhead is request + delivery + fulfil − the callback's own gas; it is
 // printed beside Chainlink Functions' documented fulfilment overhead and the Infernet figures of
-// issue 11. Nothing is asserted. Run: npm run bench:gas
+// issue 11, with what the router reimbursed each fulfil (the gas it measured, CallbackReimbursed)
+// beside its receipt's gas, and the deposit's headroom. Nothing is asserted. Run: npm run bench:gas
 import { keccak256, parseEther, parseEventLogs, toHex, type Hash, type Hex } from "viem";
 import { commitmentOf, type Job } from "../node/attest/attestation.ts";
 import { quantumFromChain, resultHashPreimage } from "../node/attest/result-hash.ts";
@@ -67,13 +68,13 @@ async function submitFrame(k: number): Promise<{ jobId: bigint; job: Job; gas: b
   return { jobId, job, gas: r.gasUsed };
 }
 
-/** router.fulfill by the fulfiller; returns the transaction's gas and the callback's. */
+/** router.fulfill by the fulfiller; returns the transaction's gas, the callback's and the gas reimbursed. */
 async function fulfil(
   jobId: bigint,
   job: Job,
   provider: Hex,
   outputsArg: Hex,
-): Promise<{ fulfil: bigint; callback: bigint }> {
+): Promise<{ fulfil: bigint; callback: bigint; reimbursed: bigint }> {
   const required = await f.publicClient.readContract({
     address: routerAddress,
     abi: routerAbi,
@@ -92,7 +93,8 @@ async function fulfil(
   );
   const [ev] = parseEventLogs({ abi: routerAbi, logs: r.logs, eventName: "CallbackDelivered" });
   if (!ev) throw new Error("the callback did not return");
-  return { fulfil: r.gasUsed, callback: ev.args.gasUsed };
+  const [paid] = parseEventLogs({ abi: routerAbi, logs: r.logs, eventName: "CallbackReimbursed" });
+  return { fulfil: r.gasUsed, callback: ev.args.gasUsed, reimbursed: paid!.args.gas };
 }
 
 async function k1(outputsArg: Hex) {
@@ -100,8 +102,8 @@ async function k1(outputsArg: Hex) {
   const delivery = (await receipt(await f.as(p1).market.write.submitResult([jobId, jobWords(job), RESULT, REF])))
     .gasUsed;
   await networkHelpers.time.increase(job.challengeWindow + 1);
-  const { fulfil: fulfilled, callback } = await fulfil(jobId, job, p1.account.address, outputsArg);
-  return { request, delivery, fulfil: fulfilled, callback };
+  const { fulfil: fulfilled, callback, reimbursed } = await fulfil(jobId, job, p1.account.address, outputsArg);
+  return { request, delivery, fulfil: fulfilled, callback, reimbursed };
 }
 
 async function k3(outputsArg: Hex) {
@@ -117,17 +119,17 @@ async function k3(outputsArg: Hex) {
   for (const [i, p] of [p1, p2, p3].entries())
     delivery += (await receipt(await f.as(p).market.write.reveal([jobId, jobWords(job), i, RESULT, salt, REF])))
       .gasUsed;
-  const { fulfil: fulfilled, callback } = await fulfil(
-    jobId,
-    job,
-    "0x0000000000000000000000000000000000000000",
-    outputsArg,
-  );
-  return { request, delivery, fulfil: fulfilled, callback };
+  const {
+    fulfil: fulfilled,
+    callback,
+    reimbursed,
+  } = await fulfil(jobId, job, "0x0000000000000000000000000000000000000000", outputsArg);
+  return { request, delivery, fulfil: fulfilled, callback, reimbursed };
 }
 
-// Warm up: the fulfiller's and the consumer's credits exist, as in steady operation.
-await k1(PREIMAGE);
+// Warm up: the fulfiller's and the consumer's credits exist, as in steady operation. The first
+// fulfil is also both first credits (fresh slots).
+const first = await k1(PREIMAGE);
 await k3(PREIMAGE);
 const rows = { "k = 1": await k1(PREIMAGE), "k = 3": await k3(PREIMAGE) };
 const hashOnly = { "k = 1": await k1("0x"), "k = 3": await k3("0x") };
@@ -160,6 +162,27 @@ line(
 );
 line("overhead: request + delivery + fulfil − callback", fmt(overhead(rows["k = 1"])), fmt(overhead(rows["k = 3"])));
 line("overhead, hash-only fulfil (empty outputs)", fmt(overhead(hashOnly["k = 1"])), fmt(overhead(hashOnly["k = 3"])));
+const headroom = await f.publicClient.readContract({
+  address: routerAddress,
+  abi: routerAbi,
+  functionName: "FULFIL_OVERHEAD",
+});
+console.log(
+  `\nReimbursement: the gas the router measured (CallbackReimbursed) beside the fulfil's receipt; deposit headroom FULFIL_OVERHEAD ${fmt(headroom)}\n`,
+);
+line("", "receipt", "reimbursed");
+const reimbursedLine = (label: string, r: { fulfil: bigint; reimbursed: bigint }) =>
+  line(
+    label,
+    fmt(r.fulfil),
+    fmt(r.reimbursed),
+    r.reimbursed === r.fulfil ? "exact" : `${fmt(r.reimbursed - r.fulfil)}`,
+  );
+reimbursedLine("k = 1 fulfil, inline, first credits (two fresh slots)", first);
+reimbursedLine("k = 1 fulfil, inline, warm credits", rows["k = 1"]);
+reimbursedLine("k = 3 fulfil, inline, warm credits", rows["k = 3"]);
+reimbursedLine("k = 1 fulfil, hash only (result kept for a retry)", hashOnly["k = 1"]);
+reimbursedLine("k = 3 fulfil, hash only (result kept for a retry)", hashOnly["k = 3"]);
 const target = 100_000n;
 const k1Overhead = overhead(rows["k = 1"]);
 console.log(`\nfor comparison:

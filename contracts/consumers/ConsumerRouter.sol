@@ -9,8 +9,8 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 
 /// @title ConsumerRouter
 /// @notice Delivers the final results of market jobs to the contracts that requested them
-/// ("consumers", see {ConclaveConsumer}), and pays whoever delivers for the callback's gas out
-/// of a deposit the consumer made for that job.
+/// ("consumers", see {ConclaveConsumer}), and pays whoever delivers for the fulfil's gas out of a
+/// deposit the consumer made for that job.
 ///
 /// A consumer requests a job on the market itself (it is the job's client: refunds, slash
 /// compensation and unused escrow are credited to it by the market), then deposits
@@ -22,10 +22,10 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// after the market's state is final, so a callback can neither block a settlement nor the
 /// providers' pay. A callback that reverts or runs out of gas does not revert the fulfil: it is
 /// recorded ({CallbackFailed}) and anyone may {retryCallback} later, at its own cost. The
-/// fulfiller is credited `min(tx.gasprice, maxGasPrice) × (callback gas + FULFIL_OVERHEAD)`,
-/// at most the deposit; the rest is credited to the consumer. A job that ends without a result
-/// (refunded or cancelled) lets anyone {reclaim} the deposit for the consumer. Credits are
-/// withdrawn ({withdraw}, {withdrawTo}).
+/// fulfiller is credited `min(tx.gasprice, maxGasPrice) ×` the gas its transaction is charged
+/// (measured: see {fulfilGas}), at most the deposit; the rest is credited to the consumer in the
+/// same transaction. A job that ends without a result (refunded or cancelled) lets anyone
+/// {reclaim} the deposit for the consumer. Credits are withdrawn ({withdraw}, {withdrawTo}).
 ///
 /// Invariant: the router's ETH balance equals the deposits of funded jobs plus the credited,
 /// unwithdrawn balances.
@@ -37,8 +37,16 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// a deposit also takes the job's only slot, so a consumer that requested in one transaction
 /// and deposits in a later one can be blocked ({ConsumerRouterAlreadyFunded}). The
 /// {ConclaveConsumer} base requests and deposits in one call, so its deposits always name its
-/// own job and cannot be pre-empted (a job id that does not exist yet cannot be funded). (3) The fulfiller's calldata for the outputs is covered by the fixed
-/// overhead only (about 2 KB of outputs fit in it; larger ones are better delivered as a hash).
+/// own job and cannot be pre-empted (a job id that does not exist yet cannot be funded). (3) A
+/// fulfil that costs more than the deposit (a callback that used its whole limit plus outputs
+/// larger than {FULFIL_OVERHEAD} was sized for, see there) is reimbursed the deposit only: the
+/// fulfiller bears the rest, so runners deliver such outputs as a hash. (4) The reimbursed gas is
+/// the transaction's as if {fulfill} were its only call: a fulfil sent through another contract
+/// (a batch) is paid the 21,000 base and its own calldata each time, not the outer contract's
+/// execution; an access list's intrinsic cost is not reimbursed (its warm accesses are cheaper
+/// and measured as such); gas refunds the callback earns lower what the fulfiller pays but not
+/// what it is reimbursed; a credit that is not written (the consumer's when the fulfil takes the
+/// whole deposit) is counted all the same. On a rollup the L1 data fee is not reimbursed.
 contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Where a job's callback stands.
     /// None: no deposit. Funded: deposited, not fulfilled. Delivered: the callback ran with the
@@ -68,13 +76,46 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         uint56 maxGasPrice;
     }
 
-    /// @notice The gas reimbursed on top of the callback's own gas for a fulfil: the
-    /// transaction's base cost, its calldata (the job and the outputs), the market's check and
-    /// the router's bookkeeping. Measured with real transactions on the in-process network
-    /// (SpeechGate, k = 1, fulfil minus callback): 64,073 with a 71-byte preimage and the
-    /// fulfiller's and consumer's credits already non-zero, 89,070 with a 2,164-byte preimage
-    /// (silero-vad-v5's two outputs), 98,273 for a fulfiller's first credit (fresh slots).
-    uint256 public constant FULFIL_OVERHEAD = 100_000;
+    /// @notice The deposit's headroom on top of the callback's gas limit: what a fulfil costs
+    /// beside its callback in the worst realistic case. The deposit is
+    /// `(callbackGasLimit + FULFIL_OVERHEAD) × maxGasPrice`; a fulfil is reimbursed the gas it is
+    /// charged ({fulfilGas}), at most that. Measured with real transactions
+    /// (test/market/router-reimbursement.test.ts): the fulfiller's and the consumer's first
+    /// credits (two fresh slots), a callback that runs out of gas (its whole limit; the result is
+    /// stored for a retry) and 4,096 bytes of non-zero outputs in calldata (the default
+    /// {maxInlineOutputBytes}) are charged 196,475 gas beside the callback's limit; with a cheap
+    /// callback that reverts, 199,809 in all. A 256-byte revert reason adds about 2,200, job words
+    /// with more non-zero bytes up to about 1,500: 220,000 covers these. A typical fulfil, warm
+    /// credits and silero-vad-v5's 2,164-byte preimage: 91,345 beside the callback (bench). A
+    /// fulfil that costs more than the deposit (outputs beyond 4 KB, which the DAO may allow up to
+    /// {MAX_INLINE_OUTPUT_BYTES}, with a callback that uses most of its limit) is reimbursed the
+    /// deposit and no more: runners deliver outputs above 4,096 bytes as a hash
+    /// (node/consumers/fulfil-policy.ts).
+    uint256 public constant FULFIL_OVERHEAD = 220_000;
+
+    /// @notice The gas of a fulfil transaction that {fulfill} cannot measure with `gasleft()`, for
+    /// two credits to non-zero balances: the 21,000 base cost; before the measurement starts, the
+    /// call's dispatch, argument decoding and re-entrancy guard; after it ends, the reimbursement's
+    /// arithmetic, the two credits (SSTORE 2,900 each: their slots were read, warm, before the
+    /// end), {CallbackReimbursed} (about 2,650) and the return. Measured so that {fulfilGas}
+    /// equals the receipt's gas used of every fulfil in test/market/router-reimbursement.test.ts
+    /// (first and later credits, hash only, reverting and out-of-gas callbacks, outputs from none
+    /// to 64 KB): it does not vary with them.
+    uint256 public constant FULFIL_FIXED_GAS = 32_881;
+
+    /// @notice The extra gas of a credit written to a fresh (zero) balance slot: SSTORE from zero
+    /// costs 20,000 instead of 2,900 (EIP-2200, EIP-2929).
+    uint256 public constant FRESH_CREDIT_GAS = 17_100;
+
+    /// @notice The gas a transaction pays per calldata token (EIP-2028: 16 a non-zero byte, 4 a
+    /// zero byte, i.e. 4 a token where a non-zero byte is 4 tokens).
+    uint256 public constant CALLDATA_TOKEN_GAS = 4;
+
+    /// @notice EIP-7623's floor: a transaction is charged at least 21,000 + 10 a calldata token.
+    uint256 public constant CALLDATA_FLOOR_TOKEN_GAS = 10;
+
+    /// @notice A transaction's base cost.
+    uint256 public constant TX_BASE_GAS = 21_000;
 
     /// @notice The largest callback gas limit a consumer may fund.
     uint256 public constant MAX_CALLBACK_GAS_LIMIT = 5_000_000;
@@ -131,14 +172,16 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice The consumer's callback of job `jobId` reverted (`reason`, its first 256 bytes of
     /// revert data) or ran out of gas (empty `reason`); it may be retried ({retryCallback}).
     event CallbackFailed(uint256 indexed jobId, bytes reason, uint256 gasUsed);
-    /// @notice Job `jobId` was fulfilled by `fulfiller`: credited `reimbursed` wei; the rest of
-    /// the deposit, `refund`, was credited to `consumer`.
+    /// @notice Job `jobId` was fulfilled by `fulfiller`: credited `reimbursed` wei for `gas` (the
+    /// gas its transaction is charged, {fulfilGas}) at the price reimbursed, at most the deposit;
+    /// the rest of the deposit, `refund`, was credited to `consumer`.
     event CallbackReimbursed(
         uint256 indexed jobId,
         address indexed fulfiller,
         address indexed consumer,
         uint256 reimbursed,
-        uint256 refund
+        uint256 refund,
+        uint256 gas
     );
     /// @notice Job `jobId` ended without a result; its deposit, `amount`, was credited to `consumer`.
     event DepositReclaimed(uint256 indexed jobId, address indexed consumer, uint256 amount);
@@ -252,10 +295,10 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ fulfillers
 
-    /// @notice Delivers a job's final result to its consumer and reimburses the caller for the
-    /// callback's gas (see the contract's notes). Reverts unless the job is funded and not yet
-    /// fulfilled, `job.client` funded it, the market holds `resultHash` as the job's final
-    /// result, `outputs` hash to `resultHash` (or are empty: hash only) and fit
+    /// @notice Delivers a job's final result to its consumer and reimburses the caller the gas
+    /// its transaction is charged ({fulfilGas}; see the contract's notes). Reverts unless the job
+    /// is funded and not yet fulfilled, `job.client` funded it, the market holds `resultHash` as
+    /// the job's final result, `outputs` hash to `resultHash` (or are empty: hash only) and fit
     /// {maxInlineOutputBytes}, and the call carries enough gas to give the callback its full
     /// limit (EIP-150). A callback that reverts or runs out of gas does not revert this.
     /// @param jobId The job.
@@ -271,9 +314,11 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         bytes32 resultHash,
         bytes calldata outputs
     ) external nonReentrant returns (bool delivered) {
+        // First: everything from here to the reimbursement is measured; the rest is FULFIL_FIXED_GAS.
+        uint256 start = gasleft();
         Request storage q = _requests[jobId];
         _checkFulfil(jobId, job, provider, resultHash, q);
-        return _fulfil(jobId, q, resultHash, outputs);
+        return _fulfil(jobId, q, resultHash, outputs, start);
     }
 
     /// @notice Delivers a failed callback again (or a hash-only one with its outputs), paid by
@@ -345,8 +390,8 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         return _balances[account];
     }
 
-    /// @notice The deposit a callback needs: `(callbackGasLimit + FULFIL_OVERHEAD) × maxGasPrice`.
-    /// Reverts if either is out of bounds.
+    /// @notice The deposit a callback needs: `(callbackGasLimit + FULFIL_OVERHEAD) × maxGasPrice`,
+    /// the most its fulfil is reimbursed. Reverts if either is out of bounds.
     /// @param callbackGasLimit The callback's gas limit.
     /// @param maxGasPrice The gas price cap.
     /// @return The deposit in wei.
@@ -359,27 +404,97 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         return (callbackGasLimit + FULFIL_OVERHEAD) * maxGasPrice;
     }
 
-    /// @notice What a fulfiller is reimbursed: `min(gasPrice, maxGasPrice) × (gasUsed +
-    /// FULFIL_OVERHEAD)`, at most `held` (the deposit).
+    /// @notice What a fulfiller is reimbursed: `min(gasPrice, maxGasPrice) × gas`, at most `held`
+    /// (the deposit).
     /// @param gasPrice The fulfil's gas price (tx.gasprice).
     /// @param maxGasPrice The consumer's cap.
-    /// @param gasUsed The callback's gas.
+    /// @param gas The gas the fulfil is charged ({fulfilGas}).
     /// @param held The deposit.
     /// @return paid The reimbursement; `held - paid` goes to the consumer.
     function reimbursement(
         uint256 gasPrice,
         uint256 maxGasPrice,
-        uint256 gasUsed,
+        uint256 gas,
         uint256 held
     ) public pure returns (uint256 paid) {
         uint256 price = gasPrice < maxGasPrice ? gasPrice : maxGasPrice;
         if (price == 0) return 0;
-        if (gasUsed > type(uint256).max - FULFIL_OVERHEAD) return held;
-        uint256 gas = gasUsed + FULFIL_OVERHEAD;
         // Saturate instead of overflowing: anything above the deposit is capped anyway.
         if (gas > held / price) return held;
         paid = price * gas;
         if (paid > held) paid = held;
+    }
+
+    /// @notice The gas a fulfil transaction is charged, from what {fulfill} measured:
+    /// `max(FULFIL_FIXED_GAS + executionGas + 4 × tokens + FRESH_CREDIT_GAS × freshCredits,
+    /// 21,000 + 10 × tokens)`: EIP-2028's calldata cost, or EIP-7623's floor where the floor is
+    /// higher (execution below 6 gas a token: small callbacks with large, mostly non-zero
+    /// outputs). Exact on a chain with EIP-7623 (Prague and later: Ethereum since May 2025, and
+    /// the project's local networks); on an older one the floor term over-pays in that one case,
+    /// within the deposit.
+    /// @param executionGas `gasleft()` at the start of {fulfill} minus at the reimbursement.
+    /// @param tokens The call's calldata tokens ({calldataTokens} of `msg.data`).
+    /// @param freshCredits How many of the two credits write a zero balance slot (0 to 2).
+    /// @return The gas.
+    function fulfilGas(uint256 executionGas, uint256 tokens, uint256 freshCredits) public pure returns (uint256) {
+        uint256 standard =
+            FULFIL_FIXED_GAS + executionGas + CALLDATA_TOKEN_GAS * tokens + FRESH_CREDIT_GAS * freshCredits;
+        uint256 floor = TX_BASE_GAS + CALLDATA_FLOOR_TOKEN_GAS * tokens;
+        return standard > floor ? standard : floor;
+    }
+
+    /// @notice EIP-7623's calldata tokens of `data`: one a zero byte, four a non-zero byte (so
+    /// EIP-2028's cost is 4 a token). Counted exactly, four words at a time: 2 to 2.5 gas a byte
+    /// (measured in test/market/router-reimbursement.test.ts: 4,825 for 2,164 bytes shaped like a
+    /// preimage). An upper bound of 16 gas a byte would cost nothing to compute but over-pay each
+    /// zero byte 12, and canonical preimages are mostly zero bytes (small little-endian integers:
+    /// 19,464 gas for those 2,164 bytes); it also could not bound EIP-7623's floor better than 40
+    /// gas a byte (over-paying a zero byte 30), while an exact count makes {fulfilGas} exact under
+    /// both rules.
+    /// @param data The bytes.
+    /// @return tokens `zero bytes + 4 × non-zero bytes`.
+    function calldataTokens(bytes calldata data) public pure returns (uint256 tokens) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            // A byte's flag, 1 if it is non-zero, in its own byte of a word: bit 7 of
+            // ((b & 0x7f) + 0x7f) | b, shifted down (no carry leaves a byte). Flags of up to four
+            // words are summed byte by byte (at most 4 a byte), then the bytes are summed by a
+            // multiplication: the top byte of x × 0x0101…01 is the sum of x's bytes (at most 128).
+            let lo := 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f
+            let hi := not(lo)
+            let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+            let nonZero := 0
+            let p := data.offset
+            let end := add(p, data.length)
+            for {
+                let blocks := add(p, and(data.length, not(127)))
+            } lt(p, blocks) {
+                p := add(p, 128)
+            } {
+                let w := calldataload(p)
+                let f := shr(7, and(or(add(and(w, lo), lo), w), hi))
+                w := calldataload(add(p, 32))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                w := calldataload(add(p, 64))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                w := calldataload(add(p, 96))
+                f := add(f, shr(7, and(or(add(and(w, lo), lo), w), hi)))
+                nonZero := add(nonZero, shr(248, mul(f, ones)))
+            }
+            // The rest a word at a time; of the last word only the bytes before the end (calldata
+            // may go on after them).
+            for {} lt(p, end) {
+                p := add(p, 32)
+            } {
+                let w := calldataload(p)
+                let rest := sub(end, p)
+                if lt(rest, 32) {
+                    w := and(w, not(shr(mul(8, rest), not(0))))
+                }
+                nonZero := add(nonZero, shr(248, mul(shr(7, and(or(add(and(w, lo), lo), w), hi)), ones)))
+            }
+            tokens := add(data.length, mul(3, nonZero))
+        }
     }
 
     /// @notice The least gas {fulfill} must have left at the callback for `callbackGasLimit`
@@ -412,16 +527,20 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         if (!market.isFinalResult(jobId, job, provider, resultHash)) revert ConsumerRouterNotFinal(jobId, resultHash);
     }
 
-    /// @dev {fulfill} once its job checked: checks the outputs, marks the job delivered, calls
-    /// back with exactly the limit, then records a failure and shares the deposit.
+    /// @dev {fulfill} once its job checked: checks the outputs, counts the calldata, marks the job
+    /// delivered, calls back with exactly the limit, then records a failure, emits the outcome
+    /// and shares the deposit (last: its gas after `gasleft()` is FULFIL_FIXED_GAS).
     function _fulfil(
         uint256 jobId,
         Request storage q,
         bytes32 resultHash,
-        bytes calldata outputs
+        bytes calldata outputs,
+        uint256 start
     ) private returns (bool ok) {
         bool hashOnly = _checkOutputs(jobId, resultHash, outputs);
         uint256 held = _held(q);
+        // Before the callback, so that POST_CALL_RESERVE need not cover it.
+        uint256 tokens = calldataTokens(msg.data);
 
         // Effects before the callback: the job is delivered (a re-entrant or second fulfil is
         // refused; its deposit is no longer held), and a hash-only result kept for a retry.
@@ -433,14 +552,14 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         bytes memory reason;
         (ok, gasUsed, reason) = _deliverCallback(jobId, q, data);
 
-        // After the callback: only what depends on its gas (guarded against re-entry).
+        // After the callback: only what depends on its outcome (guarded against re-entry).
         if (!ok) {
             q.status = CallbackStatus.Failed;
             _retryHashes[jobId] = resultHash;
         }
-        _reimburse(jobId, q, held, gasUsed);
         if (ok) emit CallbackDelivered(jobId, resultHash, hashOnly, gasUsed, false);
         else emit CallbackFailed(jobId, reason, gasUsed);
+        _reimburse(jobId, q, held, start, tokens);
     }
 
     /// @dev Calls the consumer with exactly its limit (see {_callConsumer}).
@@ -466,13 +585,18 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
         return _callConsumer(jobId, q.consumer, q.callbackGasLimit, give, RETRY_RESERVE, data);
     }
 
-    /// @dev Credits the fulfiller its reimbursement and the consumer the rest of the deposit.
-    function _reimburse(uint256 jobId, Request storage q, uint256 held, uint256 gasUsed) private {
+    /// @dev Credits the fulfiller the gas its transaction is charged ({fulfilGas}: measured from
+    /// `start`) at the price reimbursed, at most `held`, and the consumer the rest. Balances cannot
+    /// change during the callback (crediting and withdrawing are guarded), so they are read here.
+    function _reimburse(uint256 jobId, Request storage q, uint256 held, uint256 start, uint256 tokens) private {
         address consumer = q.consumer;
-        uint256 paid = reimbursement(tx.gasprice, q.maxGasPrice, gasUsed, held);
+        uint256 fresh = (_balances[msg.sender] == 0 ? 1 : 0) + (_balances[consumer] == 0 ? 1 : 0);
+        // From here on: FULFIL_FIXED_GAS.
+        uint256 gas = fulfilGas(start - gasleft(), tokens, fresh);
+        uint256 paid = reimbursement(tx.gasprice, q.maxGasPrice, gas, held);
         _balances[msg.sender] += paid;
         if (held != paid) _balances[consumer] += held - paid;
-        emit CallbackReimbursed(jobId, msg.sender, consumer, paid, held - paid);
+        emit CallbackReimbursed(jobId, msg.sender, consumer, paid, held - paid, gas);
     }
 
     /// @dev The deposit a request holds: all of it while Funded, nothing after.

@@ -96,9 +96,13 @@ export interface CallbackAttempt {
   reason: Hex | null;
   txHash: Hex;
   block: bigint;
-  /** Who sent it, and (first fulfil only) what it was reimbursed and the consumer refunded. */
+  /**
+   * Who sent it, and (first fulfil only) what it was reimbursed, for how much gas (what the
+   * router measured the fulfil transaction to be charged), and what the consumer was refunded.
+   */
   from: Address;
   reimbursed: bigint | null;
+  reimbursedGas: bigint | null;
   refund: bigint | null;
   /** The outputs the callback was given (the fulfil's or retry's calldata), null if unreadable. */
   outputs: Hex | null;
@@ -146,6 +150,7 @@ export async function callbackAttempts(
       block: l.blockNumber,
       from: getAddress(tx.from),
       reimbursed: paid ? (paid.args.reimbursed as bigint) : null,
+      reimbursedGas: paid ? (paid.args.gas as bigint) : null,
       refund: paid ? (paid.args.refund as bigint) : null,
       outputs,
     });

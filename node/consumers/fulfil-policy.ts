@@ -61,7 +61,19 @@ export function decideFulfil(f: FulfilFacts): FulfilDecision {
   return { action: "send", ...mode };
 }
 
-/** Inline outputs when held, matching the result and within the router's limit; else the hash only. */
+/**
+ * The largest outputs sent inline whatever the router allows: the router's deposit headroom
+ * (FULFIL_OVERHEAD, contracts/consumers/ConsumerRouter.sol) is sized for a fulfil with this many
+ * bytes of outputs in calldata (its default maxInlineOutputBytes). Larger outputs can cost more
+ * than the deposit, and the fulfiller would bear the rest: they are delivered as a hash (the
+ * consumer, or anyone, may retry with them at its own cost).
+ */
+export const REIMBURSED_INLINE_OUTPUT_BYTES = 4096;
+
+/**
+ * Inline outputs when held, matching the result and within both the router's limit and what the
+ * deposit's headroom covers ({@link REIMBURSED_INLINE_OUTPUT_BYTES}); else the hash only.
+ */
 export function deliveryMode(
   preimage: Uint8Array | null,
   resultHash: Hex | null,
@@ -75,6 +87,12 @@ export function deliveryMode(
       outputs: "0x",
       hashOnly: true,
       reason: `outputs of ${preimage.byteLength} bytes above maxInlineOutputBytes ${maxInlineOutputBytes}`,
+    };
+  if (preimage.byteLength > REIMBURSED_INLINE_OUTPUT_BYTES)
+    return {
+      outputs: "0x",
+      hashOnly: true,
+      reason: `outputs of ${preimage.byteLength} bytes above the ${REIMBURSED_INLINE_OUTPUT_BYTES} the deposit's headroom covers`,
     };
   return { outputs: bytesToHex(preimage), hashOnly: false, reason: "outputs inline" };
 }

@@ -12,12 +12,10 @@ import { tensorValues } from "../../node/tensors/dtypes.ts";
 import { cliFor, expectFailure } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { spawnRunners, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
-import { expectRouterSolvent } from "../helpers/router-solvency.ts";
+import { depositFor, expectFulfilReimbursed, expectRouterSolvent } from "../helpers/router-solvency.ts";
 import { until } from "../helpers/until.ts";
 
 const RUNNERS = [4, 5, 6];
-/** The router's FULFIL_OVERHEAD: the gas reimbursed on top of the callback's. */
-const FULFIL_OVERHEAD = 100_000n;
 const CAP = 10n * 10n ** 9n;
 const SWITCH = { RECORD: 0, REVERT: 1, BURN: 2 } as const;
 
@@ -154,10 +152,20 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
     const [burn] = failedBurn.attempts;
     expect(burn!.reason).to.equal("0x");
     expect(burn!.gasUsed >= 200_000n).to.equal(true);
-    // The fulfillers were reimbursed all the same, within the cap.
-    for (const a of [revert!, burn!]) {
+    // The fulfillers were reimbursed all the same: their fulfils' gas, within the cap and the deposit.
+    for (const [jobId, a] of [
+      [reverting, revert!],
+      [burning, burn!],
+    ] as const) {
       expect(runnerAddresses().has(a.from.toLowerCase())).to.equal(true);
-      expect(a.reimbursed! <= (a.gasUsed + FULFIL_OVERHEAD) * CAP).to.equal(true);
+      const [paid] = await net.publicClient.getContractEvents({
+        ...consumerRouter(net.record),
+        eventName: "CallbackReimbursed",
+        args: { jobId } as never,
+        fromBlock: BigInt(net.record.contracts.ConsumerRouter!.block),
+      });
+      const { reimbursed } = await expectFulfilReimbursed(net.publicClient, paid!, depositFor(200_000n, CAP), CAP);
+      expect(reimbursed).to.equal(a.reimbursed);
     }
 
     // The jobs settle (their fees claimed after the window) and their providers are paid.
@@ -261,23 +269,17 @@ describe("on-chain consumers end to end (Anvil, three runners, SpeechGate and a 
           args: [jobId],
         }),
       ).to.equal(1n);
-      const { gasUsed } = delivered[0]!.args as { gasUsed: bigint };
-      const { fulfiller, reimbursed, refund } = paid[0]!.args as {
-        fulfiller: Address;
-        reimbursed: bigint;
-        refund: bigint;
-      };
+      const { fulfiller } = paid[0]!.args as { fulfiller: Address };
       expect(runnerAddresses().has(fulfiller.toLowerCase())).to.equal(true);
-      // Reimbursed within the cap; the consumer refunded the rest of its deposit.
-      const deposit = (150_000n + FULFIL_OVERHEAD) * CAP;
-      expect(reimbursed <= (gasUsed + FULFIL_OVERHEAD) * CAP).to.equal(true);
-      expect(reimbursed + refund).to.equal(deposit);
+      // Reimbursed the fulfil's gas within the cap; the consumer refunded the rest of its deposit.
+      const { reimbursed, cost } = await expectFulfilReimbursed(
+        net.publicClient,
+        paid[0]!,
+        depositFor(150_000n, CAP),
+        CAP,
+      );
       // The reimbursement covered what the fulfiller paid for its transaction.
-      const receipt = await net.publicClient.getTransactionReceipt({ hash: paid[0]!.transactionHash });
-      expect(
-        receipt.gasUsed * receipt.effectiveGasPrice <= reimbursed,
-        `job ${jobId}: paid ${receipt.gasUsed * receipt.effectiveGasPrice}, reimbursed ${reimbursed}`,
-      ).to.equal(true);
+      expect(cost <= reimbursed, `job ${jobId}: paid ${cost}, reimbursed ${reimbursed}`).to.equal(true);
     }
 
     await expectRouterSolvent(net.publicClient, net.record);

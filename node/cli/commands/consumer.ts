@@ -64,6 +64,7 @@ const attemptJson = (a: CallbackAttempt) => ({
   block: a.block.toString(),
   from: a.from,
   reimbursed: a.reimbursed?.toString() ?? null,
+  reimbursedGas: a.reimbursedGas?.toString() ?? null,
   refund: a.refund?.toString() ?? null,
   outputs: a.outputs,
 });
@@ -75,7 +76,7 @@ function attemptLine(a: CallbackAttempt): string {
   const paid =
     a.reimbursed === null
       ? ""
-      : `; fulfiller reimbursed ${formatEther(a.reimbursed)} ETH, consumer refunded ${formatEther(a.refund ?? 0n)} ETH`;
+      : `; fulfiller reimbursed ${formatEther(a.reimbursed)} ETH for ${a.reimbursedGas ?? "?"} gas, consumer refunded ${formatEther(a.refund ?? 0n)} ETH`;
   return `${a.retry ? "retry" : "fulfil"} by ${a.from} in block ${a.block}: ${what} (callback gas ${a.gasUsed})${paid}`;
 }
 
