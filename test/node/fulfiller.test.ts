@@ -288,7 +288,8 @@ function harness(opts: { deliverers?: Address[]; sendError?: () => Error; fulfil
     resume: async (tx: TxRecord) => {
       resumed.push(tx.hash);
       tx.status = "mined";
-      if (tx.kind === "finalize") state.view = { kind: "ended" }; // the market's refund not seen yet
+      if (tx.kind === "finalize")
+        state.view = { kind: "ended" }; // the market's refund not seen yet
       else state.status = tx.kind === "reclaim" ? CallbackStatus.Reclaimed : CallbackStatus.Delivered;
       return { transactionHash: tx.hash } as unknown as TransactionReceipt;
     },
