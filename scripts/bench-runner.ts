@@ -713,7 +713,8 @@ async function main(): Promise<void> {
       `  burst: ${settled.length} of ${burst} results on chain within ${ms(lastAt - t0)} of the last request sent (${jobsPerSecond.toFixed(1)} jobs/s)${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}; ${burstGas.txs} delivery transactions (${(burstGas.items / Math.max(1, burstGas.txs)).toFixed(1)} results each)`,
     );
     console.log(
-      `  jobs paid to the runner so far (claimed after their window): ${metric(metrics, "conclave_jobs_total", { outcome: "paid" })}`,
+      // A counter shows a label only once it was counted: none paid yet reads as absent.
+      `  jobs paid to the runner so far (claimed after their window): ${metric(metrics, "conclave_jobs_total", { outcome: "paid" }) || 0}`,
     );
     printTable(rows);
   } finally {
