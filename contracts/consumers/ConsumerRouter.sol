@@ -40,13 +40,18 @@ import {IConclaveConsumer} from "./IConclaveConsumer.sol";
 /// own job and cannot be pre-empted (a job id that does not exist yet cannot be funded). (3) A
 /// fulfil that costs more than the deposit (a callback that used its whole limit plus outputs
 /// larger than {FULFIL_OVERHEAD} was sized for, see there) is reimbursed the deposit only: the
-/// fulfiller bears the rest, so runners deliver such outputs as a hash. (4) The reimbursed gas is
-/// the transaction's as if {fulfill} were its only call: a fulfil sent through another contract
-/// (a batch) is paid the 21,000 base and its own calldata each time, not the outer contract's
-/// execution; an access list's intrinsic cost is not reimbursed (its warm accesses are cheaper
-/// and measured as such); gas refunds the callback earns lower what the fulfiller pays but not
-/// what it is reimbursed; a credit that is not written (the consumer's when the fulfil takes the
-/// whole deposit) is counted all the same. On a rollup the L1 data fee is not reimbursed.
+/// fulfiller bears the rest, so runners deliver such outputs as a hash. (4) Only a fulfil sent
+/// by an account without code straight to the router ({fulfill} called by `tx.origin`) is
+/// reimbursed the transaction's whole gas: the 21,000 base, its calldata, the credits and the
+/// fresh slots. A fulfil through a contract (a batch, a wrapper, an EIP-7702-delegated account) is
+/// reimbursed its measured execution only: such a caller builds the router's calldata in memory
+/// and may write its credit slots earlier in the transaction, so neither is the router's to price.
+/// The calldata must be the canonical encoding ({ConsumerRouterNonCanonicalCalldata}): padding
+/// after the outputs would otherwise be reimbursed as calldata. An access list's intrinsic cost is
+/// not reimbursed (its warm accesses are cheaper and measured as such); gas refunds the callback
+/// earns lower what the fulfiller pays but not what it is reimbursed; a credit that is not written
+/// (the consumer's when the fulfil takes the whole deposit) is counted all the same. On a rollup
+/// the L1 data fee is not reimbursed.
 contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @notice Where a job's callback stands.
     /// None: no deposit. Funded: deposited, not fulfilled. Delivered: the callback ran with the
@@ -101,7 +106,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// equals the receipt's gas used of every fulfil in test/market/router-reimbursement.test.ts
     /// (first and later credits, hash only, reverting and out-of-gas callbacks, outputs from none
     /// to 64 KB): it does not vary with them.
-    uint256 public constant FULFIL_FIXED_GAS = 32_881;
+    uint256 public constant FULFIL_FIXED_GAS = 32_903;
 
     /// @notice The extra gas of a credit written to a fresh (zero) balance slot: SSTORE from zero
     /// costs 20,000 instead of 2,900 (EIP-2200, EIP-2929).
@@ -138,6 +143,10 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     /// @dev Gas kept for the bookkeeping after a retried callback (status, event).
     uint256 private constant RETRY_RESERVE = 10_000;
+
+    /// @dev Where {fulfill}'s outputs start in canonical calldata: the selector, a 10-word head
+    /// (jobId, job's 6 words, provider, resultHash, the outputs' offset) and their length word.
+    uint256 private constant CANONICAL_OUTPUTS_OFFSET = 4 + 11 * 32;
 
     /// @dev The most bytes of a failed callback's revert data recorded in {CallbackFailed}.
     uint256 private constant MAX_REASON_BYTES = 256;
@@ -192,6 +201,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
 
     /// @notice No deposit was made for job `jobId`.
     error ConsumerRouterNotFunded(uint256 jobId);
+    /// @notice A fulfil's calldata is not the canonical ABI encoding (the outputs right after the
+    /// head, zero-padded, nothing after): its `length` bytes against the `expected` for its outputs.
+    error ConsumerRouterNonCanonicalCalldata(uint256 length, uint256 expected);
     /// @notice Job `jobId` already has a deposit, by `consumer`.
     error ConsumerRouterAlreadyFunded(uint256 jobId, address consumer);
     /// @notice Job `jobId` does not exist yet (the market's next id is `nextJobId`).
@@ -316,6 +328,7 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     ) external nonReentrant returns (bool delivered) {
         // First: everything from here to the reimbursement is measured; the rest is FULFIL_FIXED_GAS.
         uint256 start = gasleft();
+        _checkCanonical(outputs);
         Request storage q = _requests[jobId];
         _checkFulfil(jobId, job, provider, resultHash, q);
         return _fulfil(jobId, q, resultHash, outputs, start);
@@ -435,8 +448,16 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     /// @param executionGas `gasleft()` at the start of {fulfill} minus at the reimbursement.
     /// @param tokens The call's calldata tokens ({calldataTokens} of `msg.data`).
     /// @param freshCredits How many of the two credits write a zero balance slot (0 to 2).
+    /// @param direct Whether the fulfil was the transaction's own call (see the contract's note
+    /// 4); if not, the gas is `executionGas` alone.
     /// @return The gas.
-    function fulfilGas(uint256 executionGas, uint256 tokens, uint256 freshCredits) public pure returns (uint256) {
+    function fulfilGas(
+        uint256 executionGas,
+        uint256 tokens,
+        uint256 freshCredits,
+        bool direct
+    ) public pure returns (uint256) {
+        if (!direct) return executionGas;
         uint256 standard =
             FULFIL_FIXED_GAS + executionGas + CALLDATA_TOKEN_GAS * tokens + FRESH_CREDIT_GAS * freshCredits;
         uint256 floor = TX_BASE_GAS + CALLDATA_FLOOR_TOKEN_GAS * tokens;
@@ -539,8 +560,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     ) private returns (bool ok) {
         bool hashOnly = _checkOutputs(jobId, resultHash, outputs);
         uint256 held = _held(q);
-        // Before the callback, so that POST_CALL_RESERVE need not cover it.
-        uint256 tokens = calldataTokens(msg.data);
+        // Only a direct call's calldata is the transaction's (see note 4). Counted before the
+        // callback, so that POST_CALL_RESERVE need not cover it.
+        uint256 tokens = _direct() ? calldataTokens(msg.data) : 0;
 
         // Effects before the callback: the job is delivered (a re-entrant or second fulfil is
         // refused; its deposit is no longer held), and a hash-only result kept for a retry.
@@ -591,8 +613,9 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     function _reimburse(uint256 jobId, Request storage q, uint256 held, uint256 start, uint256 tokens) private {
         address consumer = q.consumer;
         uint256 fresh = (_balances[msg.sender] == 0 ? 1 : 0) + (_balances[consumer] == 0 ? 1 : 0);
+        bool direct = _direct();
         // From here on: FULFIL_FIXED_GAS.
-        uint256 gas = fulfilGas(start - gasleft(), tokens, fresh);
+        uint256 gas = fulfilGas(start - gasleft(), tokens, fresh, direct);
         uint256 paid = reimbursement(tx.gasprice, q.maxGasPrice, gas, held);
         _balances[msg.sender] += paid;
         if (held != paid) _balances[consumer] += held - paid;
@@ -603,6 +626,37 @@ contract ConsumerRouter is AccessControl, ReentrancyGuardTransient {
     function _held(Request storage q) private view returns (uint256) {
         if (q.status != CallbackStatus.Funded) return 0;
         return (uint256(q.callbackGasLimit) + FULFIL_OVERHEAD) * q.maxGasPrice;
+    }
+
+    /// @dev Whether this call is the transaction's own: sent by `tx.origin`, an account without
+    /// code (an EIP-7702-delegated account has code and runs it before calling).
+    function _direct() private view returns (bool) {
+        // solhint-disable-next-line avoid-tx-origin
+        return msg.sender == tx.origin && msg.sender.code.length == 0;
+    }
+
+    /// @dev Refuses a fulfil whose calldata is not the canonical encoding: the outputs' length word
+    /// right after the 10-word head, their bytes zero-padded to a word, nothing after. Padding or a
+    /// gap would be counted as calldata in the reimbursement.
+    function _checkCanonical(bytes calldata outputs) private pure {
+        uint256 size = outputs.length;
+        uint256 expected = CANONICAL_OUTPUTS_OFFSET + ((size + 31) & ~uint256(31));
+        uint256 offset;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            offset := outputs.offset
+        }
+        bool canonical = offset == CANONICAL_OUTPUTS_OFFSET && msg.data.length == expected;
+        uint256 tail = size % 32;
+        if (canonical && tail != 0) {
+            uint256 last;
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                last := calldataload(add(offset, sub(size, tail)))
+            }
+            canonical = last << (8 * tail) == 0;
+        }
+        if (!canonical) revert ConsumerRouterNonCanonicalCalldata(msg.data.length, expected);
     }
 
     /// @dev Checks `outputs` against `resultHash`; returns whether they are empty (hash only).

@@ -188,7 +188,7 @@ abstract contract ConsumerFixture is CourtFixture {
         uint256 gasPrice
     ) internal returns (bool delivered) {
         vm.txGasPrice(gasPrice);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         delivered = router.fulfill(id, wordsOf(job), p, PRE_HASH, outputs);
     }
 
@@ -270,7 +270,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         assertEq(router.depositOf(id), 0, "nothing held");
         _assertSolvent(_ids1(id), _accounts());
         // Both withdraw: the router is empty.
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         router.withdraw();
         assertEq(fulfiller.balance, paid, "fulfiller paid");
         consumer.withdrawAll();
@@ -314,7 +314,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         router.setMaxInlineOutputBytes(256);
         (uint256 id, Job memory job) = _k3Settled();
         bytes memory big = new bytes(257);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsTooLarge.selector, id, 257, 256));
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, big);
         vm.expectRevert(
@@ -340,7 +340,7 @@ contract ConsumerRouterFulfilTest is ConsumerFixture {
         router.reclaim(id);
         vm.warp(job.deadline + 1);
         market.finalize(id, wordsOf(job));
-        vm.prank(stranger);
+        vm.prank(stranger, stranger);
         router.reclaim(id);
         assertEq(router.balanceOf(address(consumer)), held, "deposit back");
         assertEq(_rstatus(id), R_RECLAIMED, "reclaimed");
@@ -357,7 +357,7 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
         (uint256 id, Job memory job) = _k1Final();
         bytes memory bad = PRE;
         bad[bad.length - 1] = 0x00;
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsMismatch.selector, id, keccak256(bad), PRE_HASH)
         );
@@ -367,16 +367,16 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
     function test_k1WithinChallengeWindow_notFinal() public {
         (uint256 id, Job memory job) = _consumerRequest(1);
         _deliver(id, job, prov[0], PRE_HASH);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
         router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE);
         vm.warp(block.timestamp + job.challengeWindow);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
         router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE); // the window's last second
         vm.warp(block.timestamp + 1);
         // Another provider than the deliverer: not final.
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
         router.fulfill(id, wordsOf(job), prov[1], PRE_HASH, PRE);
         assertTrue(_fulfill(id, job, prov[0], PRE, 1 gwei), "final now");
@@ -385,7 +385,7 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
     function test_openK3_notFinal() public {
         (uint256 id, Job memory job) = _consumerRequest(3);
         _commit(id, job, prov[0], PRE_HASH);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFinal.selector, id, PRE_HASH));
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
     }
@@ -396,14 +396,14 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
         uint8[3] memory seats;
         for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], PRE_HASH);
         for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], PRE_HASH);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotFunded.selector, id));
         router.fulfill(id, wordsOf(job), address(0), PRE_HASH, PRE);
         // A consumer funds a callback for it: still not its job.
         uint256 d = router.depositFor(LIMIT, CAP);
         vm.deal(address(this), d);
         router.deposit{value: d}(id, LIMIT, CAP);
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterNotClient.selector, id, client, address(this))
         );
@@ -418,7 +418,7 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
     function test_secondFulfil_reverts() public {
         (uint256 id, Job memory job) = _k3Settled();
         assertTrue(_fulfill(id, job, address(0), PRE, 1 gwei), "first");
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         vm.expectRevert(
             abi.encodeWithSelector(
                 ConsumerRouter.ConsumerRouterInvalidStatus.selector,
@@ -473,7 +473,7 @@ contract ConsumerRouterRefusalTest is ConsumerFixture {
     }
 
     function test_rawFulfill_onlyRouter() public {
-        vm.prank(stranger);
+        vm.prank(stranger, stranger);
         vm.expectRevert(abi.encodeWithSelector(ConclaveConsumer.ConclaveConsumerOnlyRouter.selector, stranger));
         consumer.rawFulfill(1, PRE_HASH, PRE);
     }
@@ -512,7 +512,7 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
             abi.encodeWithSelector(ConsumerRouter.ConsumerRouterOutputsMismatch.selector, id, keccak256(bad), PRE_HASH)
         );
         router.retryCallback(id, bad);
-        vm.prank(stranger);
+        vm.prank(stranger, stranger);
         assertTrue(router.retryCallback(id, PRE), "retry delivered");
         assertEq(_rstatus(id), R_DELIVERED, "delivered");
         assertEq(consumer.lastOutputsHash(), keccak256(PRE), "outputs");
@@ -586,14 +586,14 @@ contract ConsumerRouterFailureTest is ConsumerFixture {
         (uint256 id, Job memory job) = _k3Settled();
         bytes memory data = abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), address(0), PRE_HASH, PRE));
         // Enough for the checks, not for the callback's limit after the 1/64 rule.
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         (bool ok, bytes memory ret) = address(router).call{gas: router.requiredGas(LIMIT) - 1_000}(data);
         assertFalse(ok, "refused");
         assertEq(bytes4(ret), ConsumerRouter.ConsumerRouterInsufficientGas.selector, "InsufficientGas");
         assertEq(consumer.calls(), 0, "the callback did not run");
         assertEq(_rstatus(id), R_FUNDED, "still funded");
         // With enough gas the callback gets exactly its limit.
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         (ok, ) = address(router).call{gas: router.requiredGas(LIMIT) + 60_000}(data);
         assertTrue(ok, "fulfilled");
         assertEq(consumer.calls(), 1, "the callback ran");
@@ -676,14 +676,14 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
     /// calldata token, 17,100 a fresh credit) or EIP-7623's floor, whichever is higher.
     function testFuzz_fulfilGas(uint64 execution, uint32 tokens, uint8 freshSeed) public view {
         uint256 fresh = freshSeed % 3;
-        uint256 gas = router.fulfilGas(execution, tokens, fresh);
+        uint256 gas = router.fulfilGas(execution, tokens, fresh, true);
         uint256 standard = router.FULFIL_FIXED_GAS() + execution + 4 * uint256(tokens) + 17_100 * fresh;
         uint256 floor = 21_000 + 10 * uint256(tokens);
         assertEq(gas, standard > floor ? standard : floor, "max(standard, floor)");
-        assertGe(router.fulfilGas(uint256(execution) + 1, tokens, fresh), gas, "monotone in the execution");
+        assertGe(router.fulfilGas(uint256(execution) + 1, tokens, fresh, true), gas, "monotone in the execution");
         if (fresh < 2)
             assertEq(
-                router.fulfilGas(execution, tokens, fresh + 1),
+                router.fulfilGas(execution, tokens, fresh + 1, true),
                 standard + 17_100 >= floor ? standard + 17_100 : floor,
                 "a fresh credit"
             );
@@ -735,7 +735,7 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         uint256 held = router.depositOf(id);
         vm.txGasPrice(gasPrice);
         vm.recordLogs();
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         router.fulfill{gas: uint256(limit) * 2 + 300_000}(
             id,
             wordsOf(job),
@@ -759,7 +759,7 @@ contract ConsumerRouterFuzzTest is ConsumerFixture {
         _assertSolvent(_ids1(id), _accounts());
         // Nothing stranded: both withdraw, the router is empty.
         if (paid != 0) {
-            vm.prank(fulfiller);
+            vm.prank(fulfiller, fulfiller);
             router.withdraw();
         }
         consumer.withdrawAll();
@@ -777,13 +777,13 @@ contract ConsumerRouterGasTest is ConsumerFixture {
         uint256 id = consumer.request(r, LIMIT, CAP);
         uint256 requestGas = g - gasleft();
         Job memory job = _jobFromLogs(market, id, vm.getRecordedLogs());
-        vm.prank(prov[0]);
+        vm.prank(prov[0], prov[0]);
         g = gasleft();
         market.submitResult(id, wordsOf(job), PRE_HASH, OUTPUT);
         uint256 submitGas = g - gasleft();
         vm.warp(block.timestamp + job.challengeWindow + 1);
         vm.recordLogs();
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         g = gasleft();
         router.fulfill(id, wordsOf(job), prov[0], PRE_HASH, PRE);
         uint256 fulfilGas = g - gasleft();
@@ -963,7 +963,7 @@ contract ConsumerRouterHandler {
         if (ids.length == 0) return;
         uint256 id = ids[j % ids.length];
         address provider = providers[p % 3];
-        vm.prank(provider);
+        vm.prank(provider, provider);
         try market.submitResult(id, wordsOf(jobs[id]), PRE_HASH, "out") {
             deliverer[id] = provider;
         } catch {}
@@ -983,7 +983,7 @@ contract ConsumerRouterHandler {
         vm.txGasPrice(gasPrice % 1e12);
         address who = fulfillers[f % 2];
         uint256 before = router.balanceOf(who);
-        vm.prank(who);
+        vm.prank(who, who);
         try router.fulfill(id, wordsOf(jobs[id]), deliverer[id], PRE_HASH, f % 5 == 0 ? bytes("") : PRE) {
             uint256 paid = router.balanceOf(who) - before;
             reimbursedTotal += paid;
@@ -1115,7 +1115,7 @@ contract SpeechGateTest is ConsumerFixture {
             for (uint256 i = 0; i < 3; ++i) seats[i] = _commit(id, job, prov[i], h);
             for (uint256 i = 0; i < 3; ++i) _reveal(id, job, prov[i], seats[i], h);
         }
-        vm.prank(fulfiller);
+        vm.prank(fulfiller, fulfiller);
         assertTrue(router.fulfill(id, wordsOf(job), k == 1 ? prov[0] : address(0), h, pre), "delivered");
     }
 
@@ -1165,5 +1165,114 @@ contract SpeechGateTest is ConsumerFixture {
         vm.warp(block.timestamp + job.challengeWindow + 1);
         assertTrue(_fulfill(id, job, prov[0], PRE, 1 gwei), "delivered");
         assertEq(consumer.lastOutputsHash(), keccak256(PRE), "outputs");
+    }
+}
+
+/// @notice Relays a fulfil built in memory, as a batching contract or an attacker's wrapper would,
+/// and measures the gas the router's call took.
+contract FulfilRelay {
+    uint256 public lastCallGas;
+
+    function relay(address router, bytes calldata data) external returns (bool ok, bytes memory ret) {
+        uint256 before = gasleft();
+        (ok, ret) = router.call(data);
+        lastCallGas = before - gasleft();
+    }
+
+    function withdraw(ConsumerRouter router) external {
+        router.withdraw();
+    }
+
+    receive() external payable {}
+}
+
+/// @notice Attacks on the measured reimbursement (review of session 15): calldata padded after
+/// the outputs would be reimbursed as calldata, and a wrapper contract builds the router's
+/// calldata in memory, so its calldata and base cost are not the transaction's. Both used to
+/// drain a consumer's deposit into the fulfiller's credit.
+contract ConsumerRouterReimbursementAttackTest is ConsumerFixture {
+    /// @dev The canonical fulfil calldata for a final k = 1 job.
+    function _call(uint256 id, Job memory job, bytes memory outputs) internal view returns (bytes memory) {
+        return abi.encodeCall(ConsumerRouter.fulfill, (id, wordsOf(job), prov[0], PRE_HASH, outputs));
+    }
+
+    function test_paddedCalldata_refused() public {
+        (uint256 id, Job memory job) = _k1Final();
+        bytes memory canonical = _call(id, job, PRE);
+        bytes memory junk = new bytes(13_000);
+        for (uint256 i = 0; i < junk.length; ++i) junk[i] = 0xff;
+        bytes memory padded = bytes.concat(canonical, junk);
+        vm.txGasPrice(5 gwei);
+        vm.prank(fulfiller, fulfiller);
+        (bool ok, bytes memory ret) = address(router).call(padded);
+        assertFalse(ok, "padded calldata refused");
+        assertEq(
+            keccak256(ret),
+            keccak256(
+                abi.encodeWithSelector(
+                    ConsumerRouter.ConsumerRouterNonCanonicalCalldata.selector,
+                    padded.length,
+                    canonical.length
+                )
+            ),
+            "the error names the length and the canonical one"
+        );
+        // The same bytes, canonically encoded, go through.
+        vm.prank(fulfiller, fulfiller);
+        (ok, ) = address(router).call(canonical);
+        assertTrue(ok, "canonical calldata accepted");
+        assertEq(_rstatus(id), R_DELIVERED, "delivered");
+    }
+
+    function test_nonZeroPaddingOrGap_refused() public {
+        (uint256 id, Job memory job) = _k1Final();
+        bytes memory canonical = _call(id, job, PRE);
+        assertTrue(PRE.length % 32 != 0, "the preimage leaves padding in its last word");
+        // Non-zero bytes in the last word's padding.
+        bytes memory dirty = bytes.concat(canonical);
+        dirty[dirty.length - 1] = 0x01;
+        vm.prank(fulfiller, fulfiller);
+        (bool ok, bytes memory ret) = address(router).call(dirty);
+        assertFalse(ok, "dirty padding refused");
+        assertEq(bytes4(ret), ConsumerRouter.ConsumerRouterNonCanonicalCalldata.selector, "dirty padding");
+        // A word of junk between the head and the outputs (offset 0x160 instead of 0x140).
+        bytes memory head = new bytes(4 + 320);
+        for (uint256 i = 0; i < head.length; ++i) head[i] = canonical[i];
+        head[4 + 9 * 32 + 31] = 0x60;
+        head[4 + 9 * 32 + 30] = 0x01;
+        bytes memory tail = new bytes(canonical.length - head.length);
+        for (uint256 i = 0; i < tail.length; ++i) tail[i] = canonical[head.length + i];
+        bytes memory gapped = bytes.concat(head, bytes32(type(uint256).max), tail);
+        vm.prank(fulfiller, fulfiller);
+        (ok, ret) = address(router).call(gapped);
+        assertFalse(ok, "a gap before the outputs refused");
+        assertEq(bytes4(ret), ConsumerRouter.ConsumerRouterNonCanonicalCalldata.selector, "gap");
+        assertEq(_rstatus(id), R_FUNDED, "still funded");
+    }
+
+    function test_wrapper_paidNoMoreThanItsCallUsed() public {
+        (uint256 id, Job memory job) = _k1Final();
+        FulfilRelay relay = new FulfilRelay();
+        uint256 held = router.depositOf(id);
+        vm.txGasPrice(5 gwei);
+        vm.recordLogs();
+        // The wrapper is the router's caller; the transaction's sender is the fulfiller.
+        vm.prank(fulfiller, fulfiller);
+        (bool ok, ) = relay.relay(address(router), _call(id, job, PRE));
+        assertTrue(ok, "relayed fulfil went through");
+        (uint256 reimbursed, uint256 refund, uint256 gas) = _reimbursed(vm.getRecordedLogs());
+        assertEq(router.balanceOf(address(relay)), reimbursed, "the wrapper is credited");
+        assertEq(reimbursed, 5 gwei * gas, "at the price");
+        // Only what the router measured of its own execution: less than the call took (the
+        // call's dispatch and the bookkeeping after the measurement are not paid), and none of
+        // the base cost or calldata a transaction of its own would have been charged.
+        assertLe(gas + 1, relay.lastCallGas(), "no more than the router's call used");
+        assertEq(reimbursed + refund, held, "the rest to the consumer");
+        _assertSolvent(_ids1(id), _accountsWith(address(relay)));
+    }
+
+    function _accountsWith(address extra) internal view returns (address[] memory r) {
+        r = new address[](3);
+        (r[0], r[1], r[2]) = (fulfiller, address(consumer), extra);
     }
 }
