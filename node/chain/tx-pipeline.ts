@@ -127,8 +127,30 @@ class TxSender extends TxConfirmations implements TxSubmitter {
     return reverts;
   }
 
+  /**
+   * Idempotent calls in flight by (to, data, value): the same call asked for again before the
+   * first is mined joins it. Two services of one runner may decide the same call at once (the
+   * processor's expiry and the consumer service finalizing one job); a second transaction could
+   * only revert.
+   */
+  private readonly sameCall = new Map<string, Promise<TransactionReceipt>>();
+
   /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
-  async send(req: TxRequest): Promise<TransactionReceipt> {
+  send(req: TxRequest): Promise<TransactionReceipt> {
+    if (!req.idempotent) return this.sendNew(req);
+    const key = `${req.to.toLowerCase()}:${req.data}:${req.value ?? 0n}`;
+    const joined = this.sameCall.get(key);
+    if (joined) return joined;
+    const sent = this.sendNew(req);
+    this.sameCall.set(key, sent);
+    const forget = () => {
+      if (this.sameCall.get(key) === sent) this.sameCall.delete(key);
+    };
+    sent.then(forget, forget);
+    return sent;
+  }
+
+  private async sendNew(req: TxRequest): Promise<TransactionReceipt> {
     if (this.closed) throw new TxNotConfirmedError("transaction sender is closed");
     const { gas, fees } = await this.estimate(req);
     const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));

@@ -81,6 +81,12 @@ export interface TxRequest {
   jobIds?: readonly bigint[];
   /** Called once the transaction holds its nonce (signed and journaled), before it is mined. */
   onQueued?: () => void;
+  /**
+   * The call means the same whoever asks and however often (a finalize, a reclaim): asked for
+   * again while one is in flight, it joins that one instead of sending a second (which could only
+   * revert). `onQueued` is then not called.
+   */
+  idempotent?: boolean;
 }
 
 export interface Fees {

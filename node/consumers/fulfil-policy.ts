@@ -127,10 +127,12 @@ export function reclaimRank(
   me: Address,
   roster: { rosterIndex: bigint; rosterSize: bigint },
 ): number {
-  if (participants.length > 0) return fulfilRank(jobId, participants, me);
   const { rosterIndex, rosterSize } = roster;
-  if (rosterIndex >= rosterSize) return Number(rosterSize);
-  return rankOf(seed, rosterIndex, rosterSize);
+  const onRoster = rosterIndex >= rosterSize ? Number(rosterSize) : rankOf(seed, rosterIndex, rosterSize);
+  const ranked = fulfilRank(jobId, participants, me);
+  // The job's providers first; everyone else after them in the roster's order, one a rank (the
+  // providers of a job that failed are often the ones offline).
+  return ranked < participants.length ? ranked : participants.length + onRoster;
 }
 
 /** What to do about the deposit of a job the market refunded. */

@@ -90,6 +90,7 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
       const receipt = await o.sender.send({
         jobId: j.jobId,
         kind: "reclaim",
+        idempotent: true,
         to: o.router,
         data: encodeFunctionData({ abi: o.routerAbi, functionName: "reclaim", args: [j.jobId] }),
       });
@@ -131,7 +132,9 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
   const expire: Step = async (j, job, status) => {
     if (status !== CallbackStatus.Funded)
       return { action: "done", reason: `callback ${CALLBACK_STATUS[status] ?? status}` };
-    if (!o.enabled) return { action: "done", reason: "the job ended without a result; reclaiming is off here" };
+    // Off here: others (or the processor's expiry) may finalize it; a k > 1 job whose quorum
+    // revealed then settles with a result to fulfil, so the job stays open.
+    if (!o.enabled) return wait;
     // Shared with the processor's expiry service (same kind): whichever finalize of ours exists,
     // from this service or that one, this run or an earlier one, is the one waited for.
     const ownTxs = o.journal.txsFor(j.jobId, "finalize").filter((t) => t.status !== "replaced");
@@ -153,6 +156,7 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
       const receipt = await o.sender.send({
         jobId: j.jobId,
         kind: "finalize",
+        idempotent: true,
         to: o.market,
         data: encodeFunctionData({ abi: o.marketAbi, functionName: "finalize", args: [j.jobId, jobWords(job)] }),
         extraGas: settlementHeadroom("finalize", job.redundancy),

@@ -249,6 +249,7 @@ class Processor extends SeatedProcessor implements Service {
         await this.sender.send({
           jobId: rec.jobId,
           kind: "finalize",
+          idempotent: true,
           to: this.market,
           data: encodeFunctionData({
             abi: this.marketAbi,

@@ -361,6 +361,8 @@ class Journal {
     // finish a checkpoint (the WAL restarts only then): the thread has copied nearly all of it by
     // the time a commit crosses the limit, so that inline checkpoint is short.
     this.db.exec(`PRAGMA wal_autocheckpoint = ${opts.maxWalPages ?? DEFAULT_MAX_WAL_PAGES}`);
+    // A burst's WAL is cut back to this when it is next reused, not kept at its largest.
+    this.db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     const start = opts.startCheckpointer ?? startWalCheckpointer;
     this.checkpointer = start(file, interval, (event) => this.onCheckpointer(event, opts));
   }
@@ -958,6 +960,9 @@ const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 /** How often the checkpointer thread checkpoints the WAL (each run that copies frames fsyncs twice). */
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
+/** What a reused WAL is truncated to (SQLite's `journal_size_limit`): 16 MiB. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /** The WAL's bound (4 KiB pages) while the thread checkpoints: 64 MiB. */
 const DEFAULT_MAX_WAL_PAGES = 16_000;

@@ -34,10 +34,10 @@ const { workerData, parentPort } = require("node:worker_threads");
 const emit = process.emitWarning.bind(process);
 process.emitWarning = (w, ...rest) =>
   /^SQLite is an experimental feature/.test(typeof w === "string" ? w : w.message) ? undefined : emit(w, ...rest);
-const { DatabaseSync } = require("node:sqlite");
 const flags = new Int32Array(workerData.flags);
 let db;
 try {
+  const { DatabaseSync } = require("node:sqlite");
   db = new DatabaseSync(workerData.file);
   db.exec("PRAGMA synchronous = NORMAL");
   const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");

@@ -560,18 +560,26 @@ describe("fulfiller service (fakes)", function () {
 
     // Another runner finalized first: the revert is looked past, the refund is reclaimed later.
     const raced = harness({
-      sendError: () => new TxWouldRevertError("finalize would revert", "InferenceMarketInvalidStatus"),
+      sendError: () => new TxWouldRevertError("finalize would revert", "InferenceMarketNotFinalizable"),
     });
     raced.state.view = { kind: "ended" };
     await raced.fulfiller.tick();
     expect(raced.attempts).to.deep.equal(["finalize"]);
     expect(raced.fulfiller.open()).to.deep.equal([7n]);
 
+    // Reclaiming off: nothing sent, and the job stays open (a k > 1 job whose quorum revealed
+    // settles with a result once anyone finalizes it; then it is fulfilled).
     const off = harness({ reclaim: false });
     off.state.view = { kind: "ended" };
     await off.fulfiller.tick();
     expect(off.attempts).to.deep.equal([]);
-    expect(off.fulfiller.open()).to.deep.equal([]);
+    expect(off.fulfiller.open()).to.deep.equal([7n]);
+    off.state.view = {
+      kind: "result",
+      result: { provider: OTHER, resultHash: HASH, deliveries: [{ provider: ME, outputRef: "0x" }] },
+    };
+    await off.fulfiller.tick();
+    expect(off.attempts).to.deep.equal(["fulfil"]);
   });
 
   it("after a restart, waits for the reclaim an earlier run signed instead of signing another", async function () {

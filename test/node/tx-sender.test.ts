@@ -100,6 +100,38 @@ describe("tx sender", function () {
     real.close();
   });
 
+  it("an idempotent call asked for again while in flight joins the first: one transaction (two services finalizing one job)", async function () {
+    const real = openJournal(journalFile());
+    const w = watched(real);
+    const sender = senderFor(w.client, w.journal, 13);
+    await sender.init();
+    const to = devAccount(14).address;
+    await rpc("evm_setAutomine", [false]);
+    let receipts;
+    try {
+      const call = { jobId: 1n, kind: "finalize" as const, to, data: "0x1234" as Hex, idempotent: true };
+      const sends = [sender.send(call), sender.send({ ...call }), sender.send({ ...call, data: "0x5678" as Hex })];
+      const deadline = Date.now() + 20_000;
+      while (Number(await publicClient.getBlockTransactionCount({ blockTag: "pending" })) < 2) {
+        if (Date.now() > deadline) throw new Error("the sends did not reach the pool");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await rpc("evm_mine");
+      receipts = await Promise.all(sends);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+    // The first two are one transaction; the third call differs and is its own.
+    expect(receipts[0]!.transactionHash).to.equal(receipts[1]!.transactionHash);
+    expect(receipts[2]!.transactionHash).to.not.equal(receipts[0]!.transactionHash);
+    expect(w.broadcasts).to.have.length(2);
+    expect(real.countTxs("finalize")).to.equal(2);
+    // Once mined, the same call may be sent again (a new decision, not a duplicate in flight).
+    const again = await sender.send({ jobId: 1n, kind: "finalize", to, data: "0x1234", idempotent: true });
+    expect(again.transactionHash).to.not.equal(receipts[0]!.transactionHash);
+    real.close();
+  });
+
   it("broadcasts nothing whose record could not be synced; a restarted sender sends that very transaction, and nonces go on from it", async function () {
     const file = journalFile();
     const real = openJournal(file);
