@@ -129,6 +129,24 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     return o.clock() >= seenAt + j.reclaimRank * o.turnSeconds * 1000;
   };
 
+  const ownOf = (jobId: bigint, kind: "reclaim" | "finalize") =>
+    ownFulfil(o.journal.txsFor(jobId, kind).filter((t) => t.status !== "replaced"));
+
+  /**
+   * Our own transaction of `kind` for the job: none, mined, or pending, in which case it is waited
+   * for (this run's, or an earlier run's from the journal) before this returns.
+   */
+  const ownTx = async (jobId: bigint, kind: "reclaim" | "finalize"): Promise<"none" | "pending" | "mined"> => {
+    const own = ownOf(jobId, kind);
+    if (own !== "pending") return own;
+    const pending = o.journal.txsFor(jobId, kind).find((t) => t.status === "signed" || t.status === "sent")!;
+    await o.sender.resume(pending).then(
+      () => log.info(`${kind} of an earlier run landed`, { jobId, tx: pending.hash }),
+      (error: unknown) => log.warn(`${kind} of an earlier run did not land`, { jobId, error: oneLine(error) }),
+    );
+    return "pending";
+  };
+
   const expire: Step = async (j, job, status) => {
     if (status !== CallbackStatus.Funded)
       return { action: "done", reason: `callback ${CALLBACK_STATUS[status] ?? status}` };
@@ -137,18 +155,9 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     if (!o.enabled) return wait;
     // Shared with the processor's expiry service (same kind): whichever finalize of ours exists,
     // from this service or that one, this run or an earlier one, is the one waited for.
-    const ownTxs = o.journal.txsFor(j.jobId, "finalize").filter((t) => t.status !== "replaced");
-    const pending = ownTxs.find((t) => t.status === "signed" || t.status === "sent");
-    if (pending) {
-      await o.sender
-        .resume(pending)
-        .catch((error: unknown) =>
-          log.warn("finalize of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
-        );
-      return wait;
-    }
-    // Mined: the market's refund shows at the next look (or a reorg undid it: then it ended again).
-    if (ownTxs.some((t) => t.status === "mined")) return wait;
+    // Pending: waited for. Mined: the market's refund shows at the next look (or a reorg undid
+    // it: then it ended again).
+    if ((await ownTx(j.jobId, "finalize")) !== "none") return wait;
     j.endSeenAt ??= o.clock();
     if (!(await myTurn(j, job, j.endSeenAt))) return wait;
     log.info("finalizing an ended consumer job for its deposit", { jobId: j.jobId, rank: j.reclaimRank });
@@ -177,19 +186,10 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
   };
 
   const reclaim: Step = async (j, job, status) => {
-    const ownTxs = o.journal.txsFor(j.jobId, "reclaim").filter((t) => t.status !== "replaced");
-    const own = ownFulfil(ownTxs);
     // A reclaim of ours (this run's or an earlier run's) that may still land: wait for that very
     // transaction, never sign another.
-    if (own === "pending" && status === CallbackStatus.Funded) {
-      const pending = ownTxs.find((t) => t.status === "signed" || t.status === "sent")!;
-      await o.sender.resume(pending).then(
-        () => log.info("reclaim of an earlier run landed", { jobId: j.jobId, tx: pending.hash }),
-        (error: unknown) =>
-          log.warn("reclaim of an earlier run did not land", { jobId: j.jobId, error: oneLine(error) }),
-      );
-      return wait;
-    }
+    const own = status === CallbackStatus.Funded ? await ownTx(j.jobId, "reclaim") : ownOf(j.jobId, "reclaim");
+    if (own === "pending" && status === CallbackStatus.Funded) return wait;
     const facts = { status, ownTx: own, enabled: o.enabled, myTurn: true };
     const pre = decideReclaim(facts);
     if (pre.action !== "send") return pre.action === "done" ? { action: "done", reason: pre.reason } : wait;
