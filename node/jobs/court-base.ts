@@ -107,13 +107,13 @@ export abstract class CourtBase {
   }
 
   protected end(duty: DutyRecord, state: "done" | "agreed" | "skipped" | "failed", reason: string | null): void {
-    if (this.journal.updateDuty(duty.jobId, duty.state, { state, reason, nextAttemptAt: 0 })) {
+    if (this.journal.updateDuty(duty, { state, reason, nextAttemptAt: 0 })) {
       this.log.info(`court duty ${state}`, { jobId: duty.jobId, role: duty.role, reason });
     }
   }
 
   protected wait(duty: DutyRecord, why: string | null, inMs = this.followIntervalMs): void {
-    this.journal.updateDuty(duty.jobId, duty.state, { nextAttemptAt: this.nowMs() + Math.max(inMs, 50) });
+    this.journal.updateDuty(duty, { nextAttemptAt: this.nowMs() + Math.max(inMs, 50) });
     if (why) this.log.debug("court duty waits for the chain", { jobId: duty.jobId, why });
   }
 
@@ -130,7 +130,7 @@ export abstract class CourtBase {
     const attempts = duty.attempts + 1;
     if (error instanceof TxWouldRevertError || error instanceof TxRevertedError || error instanceof TxVoidedError) {
       // The chain moved on (the jury filled, the window closed, someone resolved): read it again.
-      this.journal.updateDuty(duty.jobId, duty.state, {
+      this.journal.updateDuty(duty, {
         attempts,
         nextAttemptAt: this.nowMs() + Math.min(this.followIntervalMs, 1_000),
       });
@@ -140,7 +140,7 @@ export abstract class CourtBase {
     }
     if (error instanceof ConclaveError && !error.retryable) return this.end(duty, "failed", error.message);
     const delay = backoffMs(attempts, this.retryBaseMs, this.retryMaxMs);
-    this.journal.updateDuty(duty.jobId, duty.state, { attempts, nextAttemptAt: this.nowMs() + delay });
+    this.journal.updateDuty(duty, { attempts, nextAttemptAt: this.nowMs() + delay });
     this.log.warn("court duty step will be retried", {
       jobId: duty.jobId,
       state: duty.state,

@@ -53,7 +53,7 @@ class Court extends CourtBase implements Service {
           if (getAddress(challenge.provider) === this.me) break; // the processor follows our own delivery
           if (getAddress(challenge.challenger) === this.me) {
             const duty = journal.getDuty(jobId);
-            if (duty && duty.role === "checker") journal.updateDuty(jobId, duty.state, { challenge, nextAttemptAt: 0 });
+            if (duty && duty.role === "checker") journal.updateDuty(duty, { challenge, nextAttemptAt: 0 });
             this.kick(jobId);
             break;
           }
@@ -73,9 +73,9 @@ class Court extends CourtBase implements Service {
             getAddress(a.provider as Address) === this.me &&
             duty.role === "juror"
           ) {
-            journal.updateDuty(jobId, duty.state, { seat: Number(a.seat) });
+            journal.updateDuty(duty, { seat: Number(a.seat) });
           }
-          journal.updateDuty(jobId, duty.state, { nextAttemptAt: 0 });
+          journal.updateDuty(duty, { nextAttemptAt: 0 });
           this.kick(jobId);
           break;
         }
@@ -114,14 +114,16 @@ class Court extends CourtBase implements Service {
     for (let step = 0; step < 6 && !this.stopped; step++) {
       const duty = this.journal.getDuty(jobId);
       if (!duty || TERMINAL_DUTY_STATES.has(duty.state)) return;
-      const before = duty.state;
       try {
         await this.step(duty);
       } catch (error) {
         this.onStepError(duty, error);
         return;
       }
-      if (this.journal.getDuty(jobId)?.state === before) return;
+      // Another step at once when this one moved the duty on, or an event replaced it meanwhile
+      // (its kick found this one running).
+      const after = this.journal.getDuty(jobId);
+      if (after?.state === duty.state && after.generation === duty.generation) return;
     }
   }
 
@@ -153,7 +155,7 @@ class Court extends CourtBase implements Service {
           : await this.processor.runJob(rec);
       if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
       ours = result.resultHash;
-      if (!this.journal.updateDuty(duty.jobId, duty.state, { resultHash: ours, outputRef: result.outputRef })) return;
+      if (!this.journal.updateDuty(duty, { resultHash: ours, outputRef: result.outputRef })) return;
     }
     if (ours === delivered) return this.end(duty, "agreed", null);
     const terms = await chain.providerTerms();
@@ -174,7 +176,7 @@ class Court extends CourtBase implements Service {
     );
     if (!receipt) return;
     const challenge = this.challengeFromReceipt(receipt);
-    this.journal.updateDuty(duty.jobId, duty.state, { state: "challenged", ...(challenge ? { challenge } : {}) });
+    this.journal.updateDuty(duty, { state: "challenged", ...(challenge ? { challenge } : {}) });
   }
 
   /** A checker's challenge is on: wait for its jury, resolving it once nobody else can act. */
@@ -246,7 +248,7 @@ class Court extends CourtBase implements Service {
           [duty.jobId, jobWords(rec.job), ch, seat, duty.resultHash!, duty.salt!, duty.outputRef!],
           ch.jurySize,
         );
-        if (receipt) this.journal.updateDuty(duty.jobId, "committed", { state: "revealed", seat });
+        if (receipt) this.journal.updateDuty(duty, { state: "revealed", seat });
         return;
       }
       case "revealed":
@@ -263,7 +265,7 @@ class Court extends CourtBase implements Service {
         ? { resultHash: rec.resultHash, outputRef: rec.outputRef! }
         : await this.processor.runJob(rec);
     if ("abstained" in result) return this.end(duty, "skipped", `abstained: ${result.abstained}`);
-    this.journal.updateDuty(duty.jobId, "new", {
+    this.journal.updateDuty(duty, {
       state: "computed",
       resultHash: result.resultHash,
       outputRef: result.outputRef,
@@ -276,7 +278,7 @@ class Court extends CourtBase implements Service {
     if (salt === null) {
       // Durable before the commit is recorded and synced (see Journal): a crash cannot lose it.
       salt = toHex(randomBytes(32));
-      if (!this.journal.updateDuty(duty.jobId, "computed", { salt })) return;
+      if (!this.journal.updateDuty(duty, { salt })) return;
     }
     const commitment = commitmentOf(duty.jobId, this.me, duty.resultHash!, salt);
     const receipt = await this.sendOnce(
@@ -288,7 +290,7 @@ class Court extends CourtBase implements Service {
     );
     if (!receipt) return;
     const seat = this.seatFromReceipt(receipt);
-    this.journal.updateDuty(duty.jobId, "computed", {
+    this.journal.updateDuty(duty, {
       state: "committed",
       ...(seat !== null ? { seat } : {}),
       nextAttemptAt: 0,

@@ -170,7 +170,12 @@ export interface DutyRecord {
   attempts: number;
   nextAttemptAt: number;
   updatedAt: number;
+  /** Bumped each time an event replaces the duty (another role or challenge): see updateDuty. */
+  generation: number;
 }
+
+/** The duty a compare-and-set expects to find. */
+export type DutyRef = Pick<DutyRecord, "jobId" | "state" | "generation">;
 
 type DutyPatch = Partial<
   Pick<
@@ -332,9 +337,11 @@ class Journal {
       CREATE TABLE IF NOT EXISTS duties (
         job_id TEXT PRIMARY KEY, role TEXT NOT NULL, challenge TEXT, state TEXT NOT NULL, reason TEXT,
         result_hash TEXT, output_ref TEXT, salt TEXT, seat INTEGER, block INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0);
     `);
     this.migrateJobs();
+    this.migrateDuties();
     // Added later: the jobs a batch transaction carries, keyed by the hash of its first attempt
     // (replacements keep the nonce; lookups go through it).
     this.db
@@ -726,6 +733,11 @@ class Journal {
     return statement;
   }
 
+  private migrateDuties(): void {
+    const have = new Set((this.sql("PRAGMA table_info(duties)").all() as Row[]).map((r) => String(r.name)));
+    if (!have.has("generation")) this.db.exec("ALTER TABLE duties ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+  }
+
   private migrateJobs(): void {
     const have = new Set((this.sql("PRAGMA table_info(jobs)").all() as Row[]).map((r) => String(r.name)));
     const add: [string, string][] = [
@@ -761,7 +773,8 @@ class Journal {
     this.sql(
       `INSERT INTO duties (job_id, role, challenge, state, block, updated_at) VALUES (?, ?, ?, 'new', ?, ?)
          ON CONFLICT(job_id) DO UPDATE SET role = excluded.role, challenge = excluded.challenge, state = 'new', reason = NULL, result_hash = NULL,
-           output_ref = NULL, salt = NULL, seat = NULL, block = excluded.block, attempts = 0, next_attempt_at = 0, updated_at = excluded.updated_at`,
+           output_ref = NULL, salt = NULL, seat = NULL, block = excluded.block, attempts = 0, next_attempt_at = 0, updated_at = excluded.updated_at,
+           generation = duties.generation + 1`,
     ).run(d.jobId.toString(), d.role, challenge, d.block, Date.now());
     return existing ? "replaced" : "new";
   }
@@ -771,8 +784,12 @@ class Journal {
     return row ? dutyOf(row) : null;
   }
 
-  /** Compare-and-set on a duty: written only if it is still in `expected` state. */
-  updateDuty(jobId: bigint, expected: DutyState, patch: DutyPatch): boolean {
+  /**
+   * Compare-and-set on a duty: written only if it is still the duty `expected` was read as (the
+   * same state of the same generation). A step still running for a duty that an event replaced
+   * meanwhile (a checker that lost the race to challenge, now a juror) thus cannot end the new one.
+   */
+  updateDuty(expected: DutyRef, patch: DutyPatch): boolean {
     const columns = {
       state: "state",
       reason: "reason",
@@ -794,10 +811,11 @@ class Journal {
         v === undefined || v === null ? null : key === "challenge" ? json.stringify(v) : (v as string | number),
       );
     }
-    const r = this.sql(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ?`).run(
+    const r = this.sql(`UPDATE duties SET ${sets.join(", ")} WHERE job_id = ? AND state = ? AND generation = ?`).run(
       ...values,
-      jobId.toString(),
-      expected,
+      expected.jobId.toString(),
+      expected.state,
+      expected.generation,
     );
     return Number(r.changes) === 1;
   }
@@ -1000,5 +1018,6 @@ function dutyOf(r: Row): DutyRecord {
     attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at),
     updatedAt: Number(r.updated_at),
+    generation: Number(r.generation),
   };
 }

@@ -171,7 +171,21 @@ describe("k = 1 trust-minimised, end to end: copies earn nothing, garbage is cha
         fromBlock: block,
       })
     ).map((l) => l.args.provider as Address);
-    expect(jurors).to.have.length(3);
+    // Every runner but the challenger sits on the jury, the checkers that lost the race to
+    // challenge included (a CI run once seated two: a losing checker's step ended its juror duty).
+    // Every seated juror revealed (none was slashed above) and all of them agreed.
+    const seated = (
+      await net.publicClient.getContractEvents({
+        address: market().address,
+        abi: market().abi,
+        eventName: "SeatCommitted",
+        args: { jobId },
+        fromBlock: block,
+      })
+    ).map((l) => l.args.provider as Address);
+    expect(seated).to.have.length(3);
+    expect([...jurors].sort()).to.deep.equal([...seated].sort());
+    expect(resolved.args.agreeing).to.equal(jurors.length);
     expect(jurors).to.not.include(challenger);
     expect(jurors).to.not.include(rogue);
     // Who gets the cheat's collateral: each juror the jury fee, the challenger its share, the client the rest.

@@ -266,6 +266,37 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
   });
 
+  it("a checker that lost the race to challenge becomes a juror: its step still running cannot end the juror duty the event put in its place", async function () {
+    h = harness();
+    // Another runner's challenge is mined; its event reaches the court while this runner's
+    // checker step waits for the job's state (one RPC round trip).
+    const challenge = challengeOf({ challengedAt: h.chain.time });
+    let pending: (() => void) | null = () =>
+      court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge })]);
+    const chain = {
+      now: () => h.chain.now(),
+      providerTerms: () => h.chain.providerTerms(),
+      seatOf: (jobId: bigint, seat: number) => h.chain.seatOf(jobId, seat),
+      jobState: async (jobId: bigint) => {
+        const state = await h.chain.jobState(jobId);
+        const deliver = pending;
+        pending = null;
+        deliver?.();
+        return state;
+      },
+    };
+    let settle;
+    ({ court, settle } = courtOf(h, { chain }));
+    await othersJob(h, 1n);
+    h.chain.set(1n, { status: Status.Challenged, seated: 0 });
+    court.onLogs([event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })]);
+    await settle();
+    expect(pending).to.equal(null);
+    const duty = h.journal.getDuty(1n)!;
+    expect([duty.role, duty.state]).to.deep.equal(["juror", "committed"]);
+    expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+  });
+
   it("a commit the chain refuses (the jury filled meanwhile) sends nothing more and ends skipped", async function () {
     h = harness();
     let settle;
