@@ -20,6 +20,7 @@ import { jobWords } from "../attest/job-words.ts";
 import { CALLBACK_STATUS, CallbackStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxWouldRevertError, type TxSubmitter } from "../chain/tx-sender.ts";
 import { settlementHeadroom } from "../jobs/processor-options.ts";
+import { backoffMs } from "../jobs/work-queue.ts";
 import { oneLine } from "../errors.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
@@ -38,7 +39,22 @@ export interface ReclaimState {
   reclaimRank?: number;
   /** Wall-clock ms at which this runner first saw the job past its last moment, not finalized. */
   endSeenAt?: number;
+  /** Our finalizes that did not go through, and the wall-clock ms before which none is tried again. */
+  finalizeFailures?: number;
+  finalizeRetryAt?: number;
+  /** Wall-clock ms at which a finalize of ours was first seen mined while the job still looked open. */
+  finalizeMinedSeenAt?: number;
 }
+
+/** First wait after a finalize that did not go through; doubled per failure up to the most. */
+const FINALIZE_RETRY_BASE_MS = 1_000;
+const FINALIZE_RETRY_MAX_MS = 60_000;
+/**
+ * How long a finalize of ours may show as mined while the confirmed market still shows the job
+ * open before it is taken as undone (a reorg dropped it and it was not mined again) and sent
+ * again. A second finalize of an already finalized job fails its estimate: nothing is spent.
+ */
+const FINALIZE_UNDONE_AFTER_MS = 60_000;
 
 interface ReclaimerOptions {
   /** Providers that took part in the job (delivered, committed or revealed), from the market's events. */
@@ -155,9 +171,19 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
     if (!o.enabled) return wait;
     // Shared with the processor's expiry service (same kind): whichever finalize of ours exists,
     // from this service or that one, this run or an earlier one, is the one waited for.
-    // Pending: waited for. Mined: the market's refund shows at the next look (or a reorg undid
-    // it: then it ended again).
-    if ((await ownTx(j.jobId, "finalize")) !== "none") return wait;
+    // Pending: waited for. Mined: the market's refund shows once confirmed; if it never does, a
+    // reorg undid it, and it is sent again.
+    const own = await ownTx(j.jobId, "finalize");
+    if (own === "pending") return wait;
+    if (own === "mined") {
+      j.finalizeMinedSeenAt ??= o.clock();
+      if (o.clock() < j.finalizeMinedSeenAt + FINALIZE_UNDONE_AFTER_MS) return wait;
+      log.warn("our finalize was mined but the job is still open (a reorg undid it); finalizing again", {
+        jobId: j.jobId,
+      });
+      j.finalizeMinedSeenAt = undefined;
+    }
+    if (o.clock() < (j.finalizeRetryAt ?? 0)) return wait;
     j.endSeenAt ??= o.clock();
     if (!(await myTurn(j, job, j.endSeenAt))) return wait;
     log.info("finalizing an ended consumer job for its deposit", { jobId: j.jobId, rank: j.reclaimRank });
@@ -175,11 +201,16 @@ export function createReclaimer(o: ReclaimerOptions): Reclaimer {
         tx: receipt.transactionHash,
         gasUsed: receipt.gasUsed,
       });
+      j.finalizeFailures = 0;
     } catch (error) {
-      // Another runner finalized it first (the market's status moved on), or a reorg: look again.
+      // Another runner finalized it first (the market's status moved on), a reorg, or an RPC
+      // fault: look again, after a wait that grows while it keeps failing.
+      j.finalizeFailures = (j.finalizeFailures ?? 0) + 1;
+      const retryInMs = backoffMs(j.finalizeFailures, FINALIZE_RETRY_BASE_MS, FINALIZE_RETRY_MAX_MS);
+      j.finalizeRetryAt = o.clock() + retryInMs;
       log[error instanceof TxRevertedError || error instanceof TxWouldRevertError ? "info" : "warn"](
         "finalize did not go through; looking again",
-        { jobId: j.jobId, error: oneLine(error) },
+        { jobId: j.jobId, error: oneLine(error), retryInMs },
       );
     }
     return wait;

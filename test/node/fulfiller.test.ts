@@ -13,6 +13,7 @@ import {
 } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
 import { loadArtifact } from "../../node/chain/artifacts.ts";
+import { RpcFailedError } from "../../node/chain/logs.ts";
 import { TxRevertedError, TxWouldRevertError, type TxRequest, type TxSubmitter } from "../../node/chain/tx-sender.ts";
 import {
   callbackOutcome,
@@ -580,6 +581,43 @@ describe("fulfiller service (fakes)", function () {
     };
     await off.fulfiller.tick();
     expect(off.attempts).to.deep.equal(["fulfil"]);
+  });
+
+  it("a finalize that keeps failing is tried again after waits that grow (about 1 s, then 2 s), not at every look", async function () {
+    const h = harness({ sendError: () => new RpcFailedError("connection reset") });
+    h.state.view = { kind: "ended" };
+    await h.fulfiller.tick();
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal(["finalize"]);
+    h.advance(700); // under the first wait's least (0.75 s)
+    await h.fulfiller.tick();
+    expect(h.attempts).to.have.length(1);
+    h.advance(600); // past its most (1.25 s)
+    await h.fulfiller.tick();
+    expect(h.attempts).to.have.length(2);
+    h.advance(1_400); // under the second wait's least (1.5 s)
+    await h.fulfiller.tick();
+    expect(h.attempts).to.have.length(2);
+    h.advance(1_200); // past its most (2.5 s)
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal(["finalize", "finalize", "finalize"]);
+    expect(h.fulfiller.open()).to.deep.equal([7n]);
+  });
+
+  it("a finalize of ours journaled as mined while the job stays open (a reorg undid it) is sent again after a minute", async function () {
+    const h = harness();
+    h.state.view = { kind: "ended" };
+    h.txs.push({ jobId: 7n, kind: "finalize", status: "mined", hash: "0xee", nonce: 2 } as unknown as TxRecord);
+    await h.fulfiller.tick();
+    h.advance(59_000);
+    await h.fulfiller.tick();
+    expect(h.attempts).to.deep.equal([]);
+    h.advance(1_001);
+    await h.fulfiller.tick();
+    expect(h.finalizes).to.deep.equal([7n]);
+    await h.fulfiller.tick();
+    expect(h.reclaims).to.deep.equal([7n]);
+    expect(h.fulfiller.open()).to.deep.equal([]);
   });
 
   it("after a restart, waits for the reclaim an earlier run signed instead of signing another", async function () {
