@@ -10,6 +10,7 @@ import { createChainReader } from "./chain/reader.ts";
 import { createTxSender } from "./chain/tx-pipeline.ts";
 import { txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
+import { createLogThread } from "./chain/log-thread.ts";
 import { minFeeFor, parseHostPort, type RunnerConfig } from "./config.ts";
 import { ConfigError, oneLine } from "./errors.ts";
 import { createMetrics } from "./http/metrics.ts";
@@ -46,6 +47,8 @@ const MAX_LOG_RANGE = 2_000;
 
 /** Retries of one RPC call (429, 5xx, dropped connection) before the step that made it backs off. */
 const RPC_RETRIES = 4;
+/** How long one RPC call may take (the client's, see connect). */
+const RPC_TIMEOUT_MS = 10_000;
 
 interface Runner {
   address: Address;
@@ -76,6 +79,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     })
   ).child({ provider: account.address });
   const clients = await connect(config.rpcUrl, {
+    timeoutMs: RPC_TIMEOUT_MS,
     pollingIntervalMs: Math.min(config.pollIntervalMs, 250),
     retryCount: RPC_RETRIES,
     fallbackUrls: config.rpcFallbackUrls,
@@ -349,11 +353,20 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     // otherwise keep the processor, and shutdown, waiting; the journal resumes it on restart.
     services.push(serviceOf({ stop: () => sender.close() }));
 
+    const watchedAbi = [...marketAbi, ...(loadArtifact("ModelRegistry").abi as Abi)];
+    // Logs fetched and decoded off the event loop (issue 14); stops after the watcher.
+    const logThread = createLogThread({
+      urls: [config.rpcUrl, ...config.rpcFallbackUrls],
+      timeoutMs: RPC_TIMEOUT_MS,
+      retryCount: RPC_RETRIES,
+      abi: watchedAbi,
+    });
+    services.push(serviceOf({ stop: () => logThread.close() }));
     const watcher = createChainWatcher({
-      chain: chainSourceOf(publicClient),
+      chain: chainSourceOf(publicClient, logThread),
       journal,
       addresses: [market, contractAddress(record, "ModelRegistry")],
-      abi: [...marketAbi, ...(loadArtifact("ModelRegistry").abi as Abi)],
+      abi: watchedAbi,
       confirmations: config.confirmations,
       pollIntervalMs: config.pollIntervalMs,
       startBlock: config.startBlock ?? record.contracts.InferenceMarket!.block,

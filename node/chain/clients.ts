@@ -41,7 +41,7 @@ const RANK_INTERVAL_MS = 1_000;
  * best (answers and latency over the last pings) and on an error goes on to the next, so a rate
  * limit or outage at one provider costs a call no retry delay. Retries apply to the whole list.
  */
-function transportOf(
+export function transportOf(
   urls: readonly string[],
   timeoutMs: number,
   retryCount: number,

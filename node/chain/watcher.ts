@@ -12,8 +12,13 @@ import type { Logger } from "../log.ts";
 import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind } from "./logs.ts";
 import { oneLine } from "../errors.ts";
 import { loopBudget } from "../loop-budget.ts";
+import type { LogThread } from "./log-thread.ts";
 
-export type DecodedLog = Log<bigint, number, false> & { eventName: string; args: Record<string, unknown> };
+/** A decoded event as the runner's services get it (the raw `data` and `topics` are not kept). */
+export type DecodedLog = Omit<Log<bigint, number, false>, "data" | "topics"> & {
+  eventName: string;
+  args: Record<string, unknown>;
+};
 
 /** The block header fields the watcher uses. */
 export interface BlockHeader {
@@ -31,13 +36,22 @@ export interface ChainSource {
   getBlockNumber(): Promise<bigint>;
   getBlock(blockNumber: bigint): Promise<BlockHeader | null>;
   getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<Log[]>;
+  /**
+   * The same logs already decoded with the watcher's ABI (on the chain-log thread, see
+   * log-thread.ts); used instead of `getLogs` when present.
+   */
+  getDecodedLogs?(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<DecodedLog[]>;
   /** Calls `onBlock` on each new head (WebSocket subscriptions); returns the unsubscribe. */
   watchHeads?(onBlock: () => void): () => void;
 }
 
-/** A {@link ChainSource} over a viem public client. */
-export function chainSourceOf(publicClient: PublicClient): ChainSource {
+/**
+ * A {@link ChainSource} over a viem public client; with a chain-log thread, logs are fetched and
+ * decoded there (it must decode with the watcher's ABI).
+ */
+export function chainSourceOf(publicClient: PublicClient, logThread?: LogThread): ChainSource {
   return {
+    ...(logThread && { getDecodedLogs: (args) => logThread.getLogs(args) }),
     getBlockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
     async getBlock(blockNumber) {
       try {
@@ -222,21 +236,7 @@ class Watcher implements ChainWatcher {
       throw new ScanRaceError(`block ${from} no longer follows the cursor`);
     }
 
-    const raw = await getLogsAdaptive({
-      fromBlock: from,
-      toBlock: to,
-      range: this.range,
-      query: (f, t) =>
-        this.opts.chain.getLogs({ address: this.opts.addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
-      // The poll loop backs off on rate limits (and can be stopped meanwhile): no retries inside.
-      rateLimitRetries: 0,
-      onRpcError: (error, kind) => {
-        this.opts.onRpcError?.(error, kind);
-        if (kind === "too-large")
-          this.opts.log.debug("log range too large for the provider; splitting", { from, to, range: this.range.size });
-      },
-    });
-    const logs = (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
+    const logs = await this.logsOf(from, to);
     // Logs must come from the chain whose hashes we are about to record, or a reorg slipped in.
     for (const log of logs) {
       const n = Number(log.blockNumber);
@@ -258,6 +258,32 @@ class Watcher implements ChainWatcher {
     this.processed = to;
     this.opts.onProgress?.(this.head, this.processed);
     return to >= target;
+  }
+
+  /** The decoded events of [from, to], in queries the provider accepts. */
+  private async logsOf(from: number, to: number): Promise<DecodedLog[]> {
+    const { chain, addresses } = this.opts;
+    const fetch = <T>(query: (args: { address: Address[]; fromBlock: bigint; toBlock: bigint }) => Promise<T[]>) =>
+      getLogsAdaptive({
+        fromBlock: from,
+        toBlock: to,
+        range: this.range,
+        query: (f, t) => query({ address: addresses, fromBlock: BigInt(f), toBlock: BigInt(t) }),
+        // The poll loop backs off on rate limits (and can be stopped meanwhile): no retries inside.
+        rateLimitRetries: 0,
+        onRpcError: (error, kind) => {
+          this.opts.onRpcError?.(error, kind);
+          if (kind === "too-large")
+            this.opts.log.debug("log range too large for the provider; splitting", {
+              from,
+              to,
+              range: this.range.size,
+            });
+        },
+      });
+    if (chain.getDecodedLogs) return fetch((args) => chain.getDecodedLogs!(args));
+    const raw = await fetch((args) => chain.getLogs(args));
+    return (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
   }
 
   /** Headers of blocks from..to into `into`, a few requests at a time. */

@@ -52,13 +52,14 @@ class Processor extends SeatedProcessor implements Service {
       switch (l.eventName) {
         case "JobRequested": {
           const job = jobOfWords(a.job as JobWords);
-          const input = a.input as Hex;
+          // Hex decoded here, or bytes from the chain-log thread (see log-thread.ts).
+          const input = a.input as Hex | Uint8Array;
           const inputCid = a.inputCid as string;
           const outcome = journal.upsertJob({
             jobId: jobId!,
             paramsHash: jobHash(job),
             job,
-            input: input === "0x" ? null : input,
+            input: (typeof input === "string" ? input === "0x" : input.length === 0) ? null : input,
             inputCid: inputCid === "" ? null : inputCid,
             block: Number(l.blockNumber),
             blockHash: l.blockHash,

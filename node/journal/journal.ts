@@ -249,8 +249,8 @@ type Row = Record<string, string | number | bigint | Uint8Array | null>;
  * input then fits a page, and each write of the row rewrites no overflow pages), or the hex text
  * itself if it is not well-formed hex (kept as it came; journals made before store hex text too).
  */
-function inputColumn(input: Hex | null): Uint8Array | string | null {
-  if (input === null) return null;
+function inputColumn(input: Hex | Uint8Array | null): Uint8Array | string | null {
+  if (input === null || input instanceof Uint8Array) return input;
   const bytes = Buffer.from(input.slice(2), "hex");
   // Only what reads back as the very same text (lower-case hex, as viem decodes it) is stored as bytes.
   return input.startsWith("0x") && bytes.length * 2 === input.length - 2 && input === input.toLowerCase()
@@ -532,8 +532,8 @@ class Journal {
    */
   upsertJob(
     rec: Pick<JobRecord, "jobId" | "paramsHash" | "job" | "inputCid" | "block" | "blockHash"> & {
-      /** Inline input bytes as hex, or null when the input is an IPFS CID. */
-      input: Hex | null;
+      /** Inline input bytes (or as hex), or null when the input is an IPFS CID. */
+      input: Hex | Uint8Array | null;
     },
   ): "new" | "same" | "replaced" {
     return this.atomically(() => {

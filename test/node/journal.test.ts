@@ -131,6 +131,23 @@ describe("journal", function () {
     again.close();
   });
 
+  it("keeps an input given as bytes (a view into the chain-log thread's shared buffer) as exactly the view's bytes", function () {
+    const j = openJournal(file());
+    const buffer = new Uint8Array(64).map((_, i) => i);
+    const view = buffer.subarray(10, 20);
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(job(1n)),
+      job: job(1n),
+      input: view,
+      inputCid: null,
+      block: 1,
+      blockHash: h(1),
+    });
+    expect(hexOf(j.inputBytes(1n))).to.equal(bytesToHex(view));
+    j.close();
+  });
+
   it("a batch transaction is linked to the jobs it carries, through its replacements and a reopen", function () {
     const f = file();
     const j = openJournal(f);

@@ -1,0 +1,41 @@
+/** Messages between the runner and its chain-log thread (log-thread.ts, log-worker.ts). */
+import type { Abi, Address, Hex } from "viem";
+
+export interface LogThreadConfig {
+  urls: string[];
+  timeoutMs: number;
+  retryCount: number;
+  abi: Abi;
+}
+
+export interface LogThreadRequest {
+  id: number;
+  addresses: Address[];
+  fromBlock: bigint;
+  toBlock: bigint;
+}
+
+/** A decoded event as it crosses: a JobRequested `input` argument arrives as bytes. */
+export interface WireLog {
+  address: Address;
+  blockHash: Hex;
+  blockNumber: bigint;
+  logIndex: number;
+  transactionHash: Hex;
+  transactionIndex: number;
+  removed: boolean;
+  eventName: string;
+  args: Record<string, unknown>;
+}
+
+/** One link of an error's cause chain, outermost first. */
+export interface WireError {
+  name: string;
+  message: string;
+  shortMessage?: string;
+  details?: string;
+  code?: number | string;
+  status?: number;
+}
+
+export type LogThreadReply = { id: number; logs: WireLog[] } | { id: number; error: WireError[] };
