@@ -175,7 +175,7 @@ export interface DutyRecord {
 }
 
 /** The duty a compare-and-set expects to find. */
-export type DutyRef = Pick<DutyRecord, "jobId" | "state" | "generation">;
+type DutyRef = Pick<DutyRecord, "jobId" | "state" | "generation">;
 
 type DutyPatch = Partial<
   Pick<
