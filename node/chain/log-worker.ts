@@ -9,6 +9,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createPublicClient, hexToBytes, parseEventLogs, type Abi, type Hex } from "viem";
 import { transportOf } from "./clients.ts";
+import { causeChain } from "./logs.ts";
 import type { LogThreadConfig, LogThreadReply, LogThreadRequest, WireError, WireLog } from "./log-thread-protocol.ts";
 
 const config = workerData as LogThreadConfig;
@@ -23,9 +24,7 @@ parentPort!.on("message", (request: LogThreadRequest) => {
 async function answer(r: LogThreadRequest): Promise<{ reply: LogThreadReply; transfer: ArrayBuffer[] }> {
   try {
     const raw = await client.getLogs({ address: r.addresses, fromBlock: r.fromBlock, toBlock: r.toBlock });
-    const decoded = parseEventLogs({ abi, logs: raw, strict: true }) as unknown as (WireLog & {
-      args: Record<string, unknown>;
-    })[];
+    const decoded = parseEventLogs({ abi, logs: raw, strict: true }) as unknown as WireLog[];
     const { logs, buffer } = compact(decoded);
     return { reply: { id: r.id, logs }, transfer: buffer ? [buffer] : [] };
   } catch (error) {
@@ -34,7 +33,7 @@ async function answer(r: LogThreadRequest): Promise<{ reply: LogThreadReply; tra
 }
 
 /** The fields the runner reads, with every `input` argument moved into one buffer of bytes. */
-function compact(decoded: (WireLog & { args: Record<string, unknown> })[]): {
+function compact(decoded: WireLog[]): {
   logs: WireLog[];
   buffer: ArrayBuffer | null;
 } {
@@ -68,18 +67,16 @@ function compact(decoded: (WireLog & { args: Record<string, unknown> })[]): {
 
 /** The error's cause chain as plain fields: what classifyLogError reads (codes, statuses, text). */
 function wireError(error: unknown): WireError[] {
-  const out: WireError[] = [];
-  for (let e: unknown = error; e !== undefined && e !== null && out.length < 16; e = (e as { cause?: unknown }).cause) {
+  return causeChain(error).map((e) => {
     const x = e as Record<string, unknown>;
     const pick = <T>(k: string, type: string) => (typeof x[k] === type ? (x[k] as T) : undefined);
-    out.push({
+    return {
       name: pick<string>("name", "string") ?? "Error",
       message: pick<string>("message", "string") ?? String(e),
       shortMessage: pick<string>("shortMessage", "string"),
       details: pick<string>("details", "string"),
       code: pick<number>("code", "number") ?? pick<string>("code", "string"),
       status: pick<number>("status", "number"),
-    });
-  }
-  return out;
+    };
+  });
 }

@@ -37,7 +37,7 @@ const TOO_LARGE = [
 const RATE_LIMITED = [/rate.?limit/i, /too many requests/i, /request limit/i, /compute units/i, /throttl/i];
 
 /** Every error in an error's cause chain (viem wraps the provider's answer several levels deep). */
-function chain(error: unknown): unknown[] {
+export function causeChain(error: unknown): unknown[] {
   const out: unknown[] = [];
   let e: unknown = error;
   while (e !== undefined && e !== null && out.length < 16 && !out.includes(e)) {
@@ -52,7 +52,7 @@ function chain(error: unknown): unknown[] {
  * only in codes and prose, so text is matched here (and only here); callers branch on the kind.
  */
 export function classifyLogError(error: unknown): LogErrorKind {
-  const links = chain(error);
+  const links = causeChain(error);
   const codes = links.map((e) => (e as { code?: unknown }).code).filter((c): c is number => typeof c === "number");
   const statuses = links
     .map((e) => (e as { status?: unknown }).status)

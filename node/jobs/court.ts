@@ -68,14 +68,9 @@ class Court extends CourtBase implements Service {
         case "ChallengeResolved": {
           const duty = journal.getDuty(jobId);
           if (!duty || TERMINAL_DUTY_STATES.has(duty.state)) break;
-          if (
-            l.eventName === "SeatCommitted" &&
-            getAddress(a.provider as Address) === this.me &&
-            duty.role === "juror"
-          ) {
-            journal.updateDuty(duty, { seat: Number(a.seat) });
-          }
-          journal.updateDuty(duty, { nextAttemptAt: 0 });
+          const ourSeat =
+            l.eventName === "SeatCommitted" && getAddress(a.provider as Address) === this.me && duty.role === "juror";
+          journal.updateDuty(duty, { nextAttemptAt: 0, ...(ourSeat ? { seat: Number(a.seat) } : {}) });
           this.kick(jobId);
           break;
         }

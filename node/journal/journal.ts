@@ -733,14 +733,19 @@ class Journal {
     return statement;
   }
 
+  /** Adds the columns a table made by an older journal lacks. */
+  private addMissingColumns(table: "jobs" | "duties", columns: [name: string, type: string][]): void {
+    const have = new Set((this.sql(`PRAGMA table_info(${table})`).all() as Row[]).map((r) => String(r.name)));
+    for (const [name, type] of columns)
+      if (!have.has(name)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+
   private migrateDuties(): void {
-    const have = new Set((this.sql("PRAGMA table_info(duties)").all() as Row[]).map((r) => String(r.name)));
-    if (!have.has("generation")) this.db.exec("ALTER TABLE duties ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+    this.addMissingColumns("duties", [["generation", "INTEGER NOT NULL DEFAULT 0"]]);
   }
 
   private migrateJobs(): void {
-    const have = new Set((this.sql("PRAGMA table_info(jobs)").all() as Row[]).map((r) => String(r.name)));
-    const add: [string, string][] = [
+    this.addMissingColumns("jobs", [
       ["attempts", "INTEGER NOT NULL DEFAULT 0"],
       ["next_attempt_at", "INTEGER NOT NULL DEFAULT 0"],
       ["settled_hash", "TEXT"],
@@ -748,8 +753,7 @@ class Journal {
       ["ends_at", "INTEGER NOT NULL DEFAULT 0"],
       ["delivered_by", "TEXT"],
       ["facts_block", "INTEGER NOT NULL DEFAULT 0"],
-    ];
-    for (const [name, type] of add) if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+    ]);
     this.db.exec("CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_attempt_at)");
     this.db.exec("CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expiry_done, ends_at)");
   }
