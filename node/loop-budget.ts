@@ -12,13 +12,20 @@
  *
  * A stretch starts when a piece finds no tick pending (the loop reached its timers since the last
  * one): then it runs at once and arms the tick that ends the stretch.
+ *
+ * Pieces asked `first` (the chain's events: every job starts there) are let go before the others,
+ * each group in order. In a burst, dozens of job steps wait for the loop at any moment; a block's
+ * events queued behind them were taken in at one every few tens of milliseconds, so the runner saw
+ * a job seconds after it was mined (fleet burst, issue 14). Taking events in costs little per
+ * event, and the budget still bounds the stretch.
  */
 export class LoopBudget {
   private readonly budgetMs: number;
   private stretchStart = 0;
   /** Resolves at the next timers phase after the current stretch started. */
   private tick: Promise<void> | null = null;
-  /** Pieces waiting to be let go, in order. */
+  /** Pieces waiting to be let go, in order: those asked first, then the others. */
+  private readonly first: (() => void)[] = [];
   private readonly waiting: (() => void)[] = [];
   private dispatching = false;
   /** Times the pieces waited for a turn of the loop (for tests and metrics). */
@@ -33,11 +40,12 @@ export class LoopBudget {
    * Resolves once this piece of work may run: at once within the budget, else at the next turn
    * of the loop. Pieces are let go one at a time, each after the one before ran up to its next
    * await, so the budget counts the time they actually take (a check made when `turn` is called
-   * would let every piece of a burst through before any of them ran).
+   * would let every piece of a burst through before any of them ran). `first` pieces go before
+   * every other waiting piece.
    */
-  turn(): Promise<void> {
+  turn(first = false): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.waiting.push(resolve);
+      (first ? this.first : this.waiting).push(resolve);
       if (!this.dispatching) void this.dispatch();
     });
   }
@@ -45,7 +53,7 @@ export class LoopBudget {
   private async dispatch(): Promise<void> {
     this.dispatching = true;
     try {
-      while (this.waiting.length > 0) {
+      while (this.first.length > 0 || this.waiting.length > 0) {
         if (this.tick === null) {
           // The loop got through its timers since the last stretch: a new one starts here.
           this.stretchStart = performance.now();
@@ -60,7 +68,7 @@ export class LoopBudget {
           await this.tick;
           continue;
         }
-        this.waiting.shift()!();
+        (this.first.shift() ?? this.waiting.shift())!();
         // The piece just let go runs (its continuation was queued first) before this goes on.
         await null;
       }

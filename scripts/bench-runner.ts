@@ -67,6 +67,7 @@ Options:
   --steady-blocks <n>   blocks of the steady phase (default 20)
   --per-block <n>       requests sent per block in the steady phase (default: half the block gas
                         limit's worth)
+  --fleet-only          the fleet burst alone (no executor rounds, no single-runner phases)
   --fleet-burst         also: a burst of 300 k = 1 and 150 k = 3 jobs on three runners (another
                         local network, same block time): k = 1 latency p99 in blocks and how many
                         k = 3 jobs were seated (slow: waits up to the commit window)`;
@@ -338,6 +339,7 @@ async function main(): Promise<void> {
       "steady-blocks": { type: "string", default: "20" },
       "per-block": { type: "string" },
       "fleet-burst": { type: "boolean", default: false },
+      "fleet-only": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
       help: { type: "boolean", short: "h" },
     },
@@ -355,6 +357,7 @@ async function main(): Promise<void> {
   const overrides = JSON.parse(values["runner-config"]) as Record<string, unknown>;
   const runnerSettings = { ...CONFIG_DEFAULTS, ...overrides } as typeof CONFIG_DEFAULTS;
 
+  if (values["fleet-only"]) return fleetBurst(sample, blockTimeSeconds || 1, overrides);
   const pool = autoInference({
     workers: CONFIG_DEFAULTS.inference.workers,
     intraOpThreads: CONFIG_DEFAULTS.inference.intraOpThreads,

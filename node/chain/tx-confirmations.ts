@@ -12,6 +12,7 @@ import {
   type Broadcast,
   VOID_GAS,
   REBROADCAST_MS,
+  RECHECK_MS,
   isReceiptNotFound,
   max,
   ceilDiv,
@@ -241,8 +242,15 @@ export abstract class TxConfirmations extends TxSenderBase {
     let backoff = this.pollMs;
     // A failed broadcast is tried again at the first look, not after the usual interval.
     let lastBroadcast = broadcastFailed ? 0 : Date.now();
+    let looked: { block: bigint | null; at: number } | null = null;
     while (!this.closed) {
-      const found = await this.recheck(attempts);
+      // No new block since the last look: no new receipt either (a receipt the node was slow to
+      // index is looked for again after RECHECK_MS at the latest).
+      // Read before the receipts: a block mined between the two is looked at again next time.
+      const block = this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
+      const same = looked !== null && block !== null && block === looked.block && Date.now() - looked.at < RECHECK_MS;
+      const found = same ? "none" : await this.recheck(attempts);
+      if (!same) looked = { block, at: Date.now() };
       if (found !== "none" && found !== "unknown") return found;
       if (voidRequested?.()) return "void";
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at

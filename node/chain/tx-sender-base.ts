@@ -39,6 +39,8 @@ export const VOID_GAS = 21_000n;
 
 /** How often the transaction being waited for is broadcast again (a pool may drop it, a broadcast may have failed). */
 export const REBROADCAST_MS = 3_000;
+/** Longest a waiting transaction goes without a look at its receipts when no new block is seen. */
+export const RECHECK_MS = 2_000;
 
 export function groupByNonce(txs: TxRecord[]): Map<number, TxRecord[]> {
   const byNonce = new Map<number, TxRecord[]>();

@@ -109,17 +109,29 @@ export interface TxRpc {
    * above is re-priced at its next look instead of after the whole confirmation timeout.
    */
   nextBaseFee?(): Promise<bigint | null>;
+  /**
+   * The latest block's number. Optional: with it, a waiting transaction's receipt is looked for
+   * again only once a new block came (or a while passed), not at every poll: in a burst, hundreds
+   * of transactions wait at once and each look is a round trip for the runner and the node.
+   */
+  blockNumber?(): Promise<bigint>;
 }
 
-/** How long one answer of the next base fee is reused (all confirmation loops look at it). */
-const NEXT_BASE_FEE_TTL_MS = 200;
+/**
+ * How long one answer of the next base fee, the fee estimate and the latest block number is reused
+ * (every confirmation loop and every new transaction asks for them).
+ */
+const CHAIN_HEAD_TTL_MS = 200;
 
-/** A {@link TxRpc} over a viem public client; the next base fee is read at most every 200 ms. */
+/**
+ * A {@link TxRpc} over a viem public client; the next base fee, the fee estimate and the latest
+ * block number are read at most every 200 ms.
+ */
 export function txRpcOf(publicClient: PublicClient): TxRpc {
   // eth_feeHistory's last base fee is the next block's: what every provider serves (a "pending"
   // block is not), and what a node checks a new transaction against.
   const nextBaseFee = reuseFor(
-    NEXT_BASE_FEE_TTL_MS,
+    CHAIN_HEAD_TTL_MS,
     async () =>
       (await publicClient.getFeeHistory({ blockCount: 1, rewardPercentiles: [] })).baseFeePerGas.at(-1) ?? null,
   );
@@ -128,8 +140,10 @@ export function txRpcOf(publicClient: PublicClient): TxRpc {
     getTransactionReceipt: (args) => publicClient.getTransactionReceipt(args),
     sendRawTransaction: (args) => publicClient.sendRawTransaction(args),
     estimateGas: (args) => publicClient.estimateGas(args),
-    estimateFeesPerGas: () => publicClient.estimateFeesPerGas(),
+    // viem's estimate is two calls (the latest block, the tip): one answer serves a burst's sends.
+    estimateFeesPerGas: reuseFor(CHAIN_HEAD_TTL_MS, () => publicClient.estimateFeesPerGas()),
     nextBaseFee,
+    blockNumber: reuseFor(CHAIN_HEAD_TTL_MS, () => publicClient.getBlockNumber({ cacheTime: 0 })),
   };
 }
 

@@ -327,8 +327,10 @@ export abstract class ProcessorBase {
     const previous = journal.txsFor(rec.jobId, kind).filter((t) => t.status !== "replaced");
     const mined = previous.find((t) => t.status === "mined");
     if (mined) return { transactionHash: mined.hash, logs: [] };
+    const key = rec.jobId.toString();
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
-    if (pending) return sender.resume(pending);
+    // Waiting for a receipt holds no step slot (see WorkQueue.outside).
+    if (pending) return this.queue.outside(key, sender.resume(pending));
     // A reveal that reverted may be sent again (a reorg can move our seat under a reveal already
     // signed): reveal() read the chain first, and an estimate refuses one that cannot land.
     if (kind !== "reveal" && previous.some((t) => t.status === "reverted")) {
@@ -338,14 +340,23 @@ export abstract class ProcessorBase {
       return null;
     }
     const data = encodeFunctionData({ abi: this.marketAbi, functionName, args });
-    return sender.send({
+    let queued!: () => void;
+    const holdsNonce = new Promise<void>((resolve) => (queued = resolve));
+    const receipt = sender.send({
       jobId: rec.jobId,
       kind,
       to: this.market,
       data,
       extraGas: settlementHeadroom(kind, rec.job.redundancy),
-      onQueued,
+      onQueued: () => {
+        queued();
+        onQueued?.();
+      },
     });
+    // The estimate and the signing count against the step's slot (they are RPC calls); the
+    // receipt, a block or more away, does not.
+    await Promise.race([holdsNonce, receipt]);
+    return this.queue.outside(key, receipt);
   }
 
   protected findSeat(jobId: bigint, seated: number): Promise<number | null> {

@@ -44,8 +44,9 @@ class Processor extends SeatedProcessor implements Service {
     const activated = new Map<Hex, number>();
     for (const l of logs) {
       // A block of a burst holds hundreds of events, each a journal write: the loop budget lets
-      // timers, sockets and the metrics endpoint in between every few milliseconds.
-      await loopBudget.turn();
+      // timers, sockets and the metrics endpoint in between every few milliseconds. Events go
+      // before job steps: a job is served only once its event is taken in.
+      await loopBudget.turn(true);
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);

@@ -12,12 +12,23 @@ const LANES: readonly Lane[] = ["urgent", "normal", "background"];
  * slot for a block or more while their commit is mined and have a commit window of minutes). So
  * that a steady flow of normal keys cannot starve the background, every `fairness`-th pick takes a
  * background key when one waits.
+ *
+ * A running key that only waits on something outside (a transaction's receipt: a block or more)
+ * gives its slot up meanwhile ({@link outside}) and takes one again, before any queued key, when
+ * the wait ends. Otherwise, in a burst, commits and reveals waiting for their receipts held every
+ * slot and the k = 1 jobs behind them waited seconds for one (fleet burst, issue 14).
  */
 export class WorkQueue {
   private readonly lanes = new Map<Lane, string[]>(LANES.map((l) => [l, []]));
   private readonly queued = new Map<string, Lane>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Lane>();
+  /** Running keys waiting outside without a slot. */
+  private readonly parked = new Set<string>();
+  /** Parked keys whose wait ended, waiting for a slot again (served before queued keys). */
+  private readonly resuming: (() => void)[] = [];
+  /** Slots in use: running keys less parked ones. */
+  private busy = 0;
   private readonly concurrency: number;
   private readonly run: (key: string) => Promise<void>;
   private readonly onError: (key: string, error: unknown) => void;
@@ -57,6 +68,24 @@ export class WorkQueue {
     this.pump();
   }
 
+  /**
+   * Awaits `work` for the running `key` without holding its slot, then waits for a slot again.
+   * Called outside a run of `key` (or inside one already parked), it just awaits `work`.
+   */
+  async outside<T>(key: string, work: Promise<T>): Promise<T> {
+    if (!this.active.has(key) || this.parked.has(key)) return work;
+    this.parked.add(key);
+    this.busy--;
+    this.pump();
+    try {
+      return await work;
+    } finally {
+      this.parked.delete(key);
+      if (this.busy < this.concurrency && this.resuming.length === 0) this.busy++;
+      else await new Promise<void>((resolve) => this.resuming.push(resolve));
+    }
+  }
+
   /** Keys waiting and running. */
   size(): number {
     return this.queued.size + this.active.size;
@@ -89,14 +118,22 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (this.active.size < this.concurrency) {
+    while (this.busy < this.concurrency && this.resuming.length > 0) {
+      this.busy++;
+      this.resuming.shift()!();
+    }
+    while (this.busy < this.concurrency) {
       const key = this.next();
       if (key === undefined) return;
       this.queued.delete(key);
+      this.busy++;
+      // Running from here: a run that calls outside() before its first await is one.
+      this.active.set(key, Promise.resolve());
       const done = this.run(key)
         .catch((error: unknown) => this.onError(key, error))
         .finally(() => {
           this.active.delete(key);
+          this.busy--;
           const again = this.again.get(key);
           if (again !== undefined) {
             this.again.delete(key);

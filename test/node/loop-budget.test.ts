@@ -53,6 +53,19 @@ describe("loop budget (issue 14: the event loop in a burst)", function () {
     expect(() => new LoopBudget(0)).to.throw(RangeError);
   });
 
+  it("lets pieces asked first go before every waiting piece, each group in order", async function () {
+    const budget = new LoopBudget(1);
+    const order: string[] = [];
+    const piece = async (name: string, first = false) => {
+      await budget.turn(first);
+      busy(1);
+      order.push(name);
+    };
+    // The first piece starts a stretch and uses it up: the rest wait for the next turn of the loop.
+    await Promise.all([piece("step1"), piece("step2"), piece("step3"), piece("event1", true), piece("event2", true)]);
+    expect(order).to.deep.equal(["step1", "event1", "event2", "step2", "step3"]);
+  });
+
   it("throughLoopBudget: the same answers and errors, through the target's methods as they are at call time", async function () {
     const budget = new LoopBudget(4);
     const target = {

@@ -21,6 +21,7 @@ import {
   type TxSenderOptions,
 } from "../../node/chain/tx-sender.ts";
 import { createTxSender } from "../../node/chain/tx-pipeline.ts";
+import { RECHECK_MS } from "../../node/chain/tx-sender-base.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -294,6 +295,57 @@ describe("tx sender against a faulty RPC", function () {
       const receipt = await sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
       expect(receipt.status).to.equal("success");
       expect(journal.txsWithNonce(1).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+  });
+
+  describe("receipt looks follow the chain's blocks (issue 14: RPC calls in a burst)", function () {
+    it("a waiting transaction's receipt is looked for once per new block, not at every poll", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      let head = 10n;
+      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
+      await until("a first receipt look", () => (c.calls.receipt ?? 0) >= 1, FAKES);
+      // 40 poll intervals with no new block: no second look (each would be a round trip).
+      await new Promise((r) => setTimeout(r, 80));
+      expect(c.calls.receipt, "receipt looks without a new block").to.equal(1);
+      c.mine();
+      head++;
+      expect((await receipt).status).to.equal("success");
+      expect(c.calls.receipt).to.equal(2);
+      journal.close();
+    });
+
+    it("a receipt the node was slow to index is looked for again after RECHECK_MS, with no new block", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => 10n };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
+      await until("a first receipt look", () => (c.calls.receipt ?? 0) >= 1, FAKES);
+      c.mine(); // mined, but the head the sender reads never moves
+      const started = Date.now();
+      expect((await receipt).status).to.equal("success");
+      expect(Date.now() - started).to.be.lessThan(RECHECK_MS + 1_000);
+      journal.close();
+    });
+
+    it("without a block number (an RPC that has none), the receipt is looked for at every poll", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
+      await until("five receipt looks", () => (c.calls.receipt ?? 0) >= 5, FAKES);
+      c.mine();
+      expect((await receipt).status).to.equal("success");
       journal.close();
     });
   });

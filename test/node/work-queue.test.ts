@@ -80,6 +80,88 @@ describe("WorkQueue lanes: urgent, then normal, with background taken in turn", 
   });
 });
 
+describe("WorkQueue.outside: a key waiting on a receipt holds no slot (issue 14, fleet burst)", function () {
+  it("lets queued keys run while a running key waits outside, and takes a slot again before them", async function () {
+    const events: string[] = [];
+    let receipt!: () => void;
+    const mined = new Promise<void>((resolve) => (receipt = resolve));
+    const ends = new Map<string, () => void>();
+    const queue = new WorkQueue(
+      1,
+      async (key) => {
+        events.push(`start ${key}`);
+        if (key === "commit") {
+          await queue.outside(key, mined);
+          events.push("commit resumed");
+          return;
+        }
+        await new Promise<void>((resolve) => ends.set(key, resolve));
+        events.push(`end ${key}`);
+      },
+      () => undefined,
+    );
+    const settle = () => new Promise((r) => setImmediate(r));
+    queue.push("commit", "background");
+    queue.push("k1", "normal");
+    queue.push("k2", "normal");
+    await settle();
+    // Before outside() a commit waiting for its receipt held the only slot: k1 could not start.
+    expect(events).to.deep.equal(["start commit", "start k1"]);
+    receipt();
+    await settle();
+    // The receipt came while k1 runs: the commit waits for the slot, ahead of k2.
+    expect(events).to.deep.equal(["start commit", "start k1"]);
+    ends.get("k1")!();
+    await settle();
+    expect(events).to.deep.equal(["start commit", "start k1", "end k1", "commit resumed", "start k2"]);
+    ends.get("k2")!();
+    await queue.idle();
+    expect(queue.size()).to.equal(0);
+  });
+
+  it("just awaits the work for a key that is not running, or is already outside", async function () {
+    const queue = new WorkQueue(
+      1,
+      async () => undefined,
+      () => undefined,
+    );
+    expect(await queue.outside("nobody", Promise.resolve(7))).to.equal(7);
+    let error: unknown;
+    await queue.outside("nobody", Promise.reject(new Error("reverted"))).catch((e: unknown) => (error = e));
+    expect((error as Error).message).to.equal("reverted");
+  });
+
+  it("gives the slot back when the work outside fails, and never runs more keys than its slots", async function () {
+    let running = 0;
+    let most = 0;
+    const failures: string[] = [];
+    const queue = new WorkQueue(
+      2,
+      async (key) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 1));
+        running--;
+        const wait = new Promise<void>((resolve, reject) =>
+          setTimeout(() => (key.endsWith("x") ? reject(new Error(key)) : resolve()), 2),
+        );
+        await queue.outside(key, wait);
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 1));
+        running--;
+      },
+      (key) => failures.push(key),
+    );
+    for (let i = 0; i < 12; i++) queue.push(`k${i}${i % 3 === 0 ? "x" : ""}`);
+    await new Promise((r) => setTimeout(r, 5));
+    await queue.idle();
+    expect(most).to.be.at.most(2);
+    expect(failures.sort()).to.deep.equal(["k0x", "k3x", "k6x", "k9x"]);
+    expect(queue.size()).to.equal(0);
+  });
+});
+
 describe("Gate: a counting semaphore whose priority waiters go first", function () {
   it("lets priority waiters in before earlier plain ones, each group in its order, and never more than its slots", async function () {
     const gate = new Gate(1);
