@@ -1,3 +1,6 @@
+/** `first` pieces let go in a row, at most, while other pieces wait. */
+const FIRST_RUN = 16;
+
 /**
  * Shares the event loop among the CPU-heavy pieces of job steps in a burst (issue 14).
  *
@@ -17,7 +20,9 @@
  * each group in order. In a burst, dozens of job steps wait for the loop at any moment; a block's
  * events queued behind them were taken in at one every few tens of milliseconds, so the runner saw
  * a job seconds after it was mined (fleet burst, issue 14). Taking events in costs little per
- * event, and the budget still bounds the stretch.
+ * event, and the budget still bounds the stretch. One other piece goes after every
+ * {@link FIRST_RUN} first ones, so a backfill of thousands of events does not hold every job step
+ * (reveals included) until it ends.
  */
 export class LoopBudget {
   private readonly budgetMs: number;
@@ -27,6 +32,8 @@ export class LoopBudget {
   /** Pieces waiting to be let go, in order: those asked first, then the others. */
   private readonly first: (() => void)[] = [];
   private readonly waiting: (() => void)[] = [];
+  /** `first` pieces let go since the last other one (see FIRST_RUN). */
+  private firstRun = 0;
   private dispatching = false;
   /** Times the pieces waited for a turn of the loop (for tests and metrics). */
   waits = 0;
@@ -68,7 +75,10 @@ export class LoopBudget {
           await this.tick;
           continue;
         }
-        (this.first.shift() ?? this.waiting.shift())!();
+        // A long backfill of events still lets one job step through every FIRST_RUN events.
+        const other = this.waiting.length > 0 && (this.first.length === 0 || this.firstRun >= FIRST_RUN);
+        this.firstRun = other ? 0 : this.firstRun + 1;
+        (other ? this.waiting.shift() : this.first.shift())!();
         // The piece just let go runs (its continuation was queued first) before this goes on.
         await null;
       }

@@ -248,9 +248,11 @@ export abstract class TxConfirmations extends TxSenderBase {
       // index is looked for again after RECHECK_MS at the latest).
       // Read before the receipts: a block mined between the two is looked at again next time.
       const block = this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
-      const same = looked !== null && block !== null && block === looked.block && Date.now() - looked.at < RECHECK_MS;
-      const found = same ? "none" : await this.recheck(attempts);
-      if (!same) looked = { block, at: Date.now() };
+      const same: boolean =
+        looked !== null && block !== null && block === looked.block && Date.now() - looked.at < RECHECK_MS;
+      const found: TransactionReceipt | "none" | "unknown" = same ? "none" : await this.recheck(attempts);
+      // Only a look the node answered counts: after an RPC error the next poll looks again.
+      if (!same) looked = found === "none" ? { block, at: Date.now() } : null;
       if (found !== "none" && found !== "unknown") return found;
       if (voidRequested?.()) return "void";
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
@@ -267,8 +269,9 @@ export abstract class TxConfirmations extends TxSenderBase {
         // Still failing at the RPC: keep trying at each look (with the poll's backoff).
         lastBroadcast = again === "failed" ? 0 : Date.now();
       }
+      // A skipped look leaves the backoff of the last real one as it was.
       if (found === "unknown") backoff = Math.min(this.maxBackoffMs, backoff * 2);
-      else backoff = this.pollMs;
+      else if (!same) backoff = this.pollMs;
       const left = deadline - Date.now();
       if (left <= 0) return null;
       await this.sleep(Math.min(backoff, left));

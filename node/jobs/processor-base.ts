@@ -329,8 +329,14 @@ export abstract class ProcessorBase {
     if (mined) return { transactionHash: mined.hash, logs: [] };
     const key = rec.jobId.toString();
     const pending = previous.find((t) => t.status === "signed" || t.status === "sent");
-    // Waiting for a receipt holds no step slot (see WorkQueue.outside).
-    if (pending) return this.queue.outside(key, sender.resume(pending));
+    if (pending) {
+      // It holds its nonce already. Said before the slot is given up: steps that wait for
+      // reveals to be queued (revealsFirst) hold slots, and would otherwise take every slot
+      // while this reveal waited outside for one.
+      onQueued?.();
+      // Waiting for a receipt holds no step slot (see WorkQueue.outside).
+      return this.queue.outside(key, sender.resume(pending));
+    }
     // A reveal that reverted may be sent again (a reorg can move our seat under a reveal already
     // signed): reveal() read the chain first, and an estimate refuses one that cannot land.
     if (kind !== "reveal" && previous.some((t) => t.status === "reverted")) {

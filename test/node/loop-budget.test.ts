@@ -66,6 +66,25 @@ describe("loop budget (issue 14: the event loop in a burst)", function () {
     expect(order).to.deep.equal(["step1", "event1", "event2", "step2", "step3"]);
   });
 
+  it("lets one other piece through after every 16 pieces asked first (a backfill of events does not hold every job step)", async function () {
+    const budget = new LoopBudget(1);
+    const order: string[] = [];
+    const piece = async (name: string, first = false) => {
+      await budget.turn(first);
+      busy(0.2);
+      order.push(name);
+    };
+    await Promise.all([
+      piece("blocker"),
+      piece("step1"),
+      piece("step2"),
+      ...Array.from({ length: 40 }, (_, i) => piece(`event${i}`, true)),
+    ]);
+    expect(order.indexOf("step1")).to.equal(1 + 16);
+    expect(order.indexOf("step2")).to.equal(1 + 16 + 1 + 16);
+    expect(order.filter((n) => n.startsWith("event"))).to.deep.equal(Array.from({ length: 40 }, (_, i) => `event${i}`));
+  });
+
   it("throughLoopBudget: the same answers and errors, through the target's methods as they are at call time", async function () {
     const budget = new LoopBudget(4);
     const target = {

@@ -234,6 +234,41 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(2n)!.state).to.equal("paid");
   });
 
+  it("issue 14: a reveal resumed from the journal waits for its receipt without a slot, and no step waiting on reveals takes the last one", async function () {
+    // One step slot. Job 2 holds a seat and a reveal already sent (a restart in a burst); job 3
+    // is about to commit, and commits wait until every reveal holds its nonce (revealsFirst).
+    h = harness({ maxConcurrentSteps: 1 });
+    await h.processor.onLogs([requested(2n, makeJob(K3))]);
+    await h.settle();
+    h.chain.set(2n, { status: 1, seated: 1 });
+    await h.processor.onLogs([event("SeatCommitted", { jobId: 2n, provider: ME, seat: 0, commitment: "0x" })]);
+    await h.settle();
+    expect(h.journal.getJob(2n)!.state).to.equal("committed");
+    const hash = keccak256(toHex("reveal-sent-before-restart"));
+    h.journal.recordTx({ jobId: 2n, kind: "reveal", nonce: 100, hash, raw: "0x00" });
+    h.journal.setTxStatus(hash, "sent");
+    let mine!: () => void;
+    const mined = new Promise<void>((r) => (mine = r));
+    h.sender.onResume = async () => {
+      await mined;
+      return [];
+    };
+    h.chain.set(2n, { status: 2, seated: 3, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([
+      event("RevealStarted", { jobId: 2n, revealDeadline: 1_240 }),
+      requested(3n, makeJob(K3)),
+    ]);
+    // While the reveal waits for its receipt, job 3 takes the slot and commits.
+    await until(
+      "job 3's commit",
+      () => h.sender.sent.some((t) => t.functionName === "commit" && t.req.jobId === 3n),
+      FAKES,
+    );
+    mine();
+    await until("job 2 revealed", () => h.journal.getJob(2n)!.state === "revealed", FAKES);
+    expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash]);
+  });
+
   describe("issue 11: a seat's outcome in the journal is the chain's (SeatSlashed), not inferred", function () {
     /** Takes job `id` to "committed" (seat 0), the chain still open with one seat taken. */
     async function committed(id: bigint): Promise<void> {

@@ -336,6 +336,28 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
+    it("a look that failed at the RPC does not count: the receipt is looked for again at the next poll, whatever the block", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => 10n };
+      let failed = false;
+      c.onReceipt = () => {
+        if (!failed) {
+          failed = true;
+          c.mine(); // mined at once, but this look's answer is lost to a 429
+          throw new Http429();
+        }
+      };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      const started = Date.now();
+      expect((await sender.send({ jobId: 1n, kind: "commit", to, data: "0x" })).status).to.equal("success");
+      expect(Date.now() - started, "found long before RECHECK_MS").to.be.lessThan(RECHECK_MS / 2);
+      expect(c.calls.receipt).to.equal(2);
+      journal.close();
+    });
+
     it("without a block number (an RPC that has none), the receipt is looked for at every poll", async function () {
       const c = new FakeChain();
       c.automine = false;
