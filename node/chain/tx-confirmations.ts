@@ -20,6 +20,8 @@ import {
 } from "./tx-sender-base.ts";
 
 export abstract class TxConfirmations extends TxSenderBase {
+  /** Attempts' fee caps by hash (see maxFeeOf). */
+  private readonly feeCaps = new Map<Hex, bigint | undefined>();
   /**
    * Waits until one attempt at this nonce is mined, replacing the newest with higher fees each
    * time it waited `confirmTimeoutMs` in vain. `attempts` are in signing order.
@@ -257,7 +259,8 @@ export abstract class TxConfirmations extends TxSenderBase {
       if (voidRequested?.()) return "void";
       // A fee spike strands the newest attempt (and every later nonce behind it): re-price it at
       // the first look that sees it coming (the next block's base fee), before the block is mined.
-      if (found === "none" && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
+      // Looked at only when a new block came: the next block's base fee moves with blocks alone.
+      if (found === "none" && !same && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
       if (
         rebroadcast &&
         Date.now() - lastBroadcast >= Math.min(this.rebroadcastMs ?? REBROADCAST_MS, this.confirmTimeoutMs / 3)
@@ -282,8 +285,19 @@ export abstract class TxConfirmations extends TxSenderBase {
   /** The attempt cannot be mined at the next block's base fee, and the cap leaves room to re-price it. */
   protected async belowBaseFee(tx: TxRecord): Promise<boolean> {
     const base = await this.nextBaseFee();
+    if (base === null) return false;
+    const fee = this.maxFeeOf(tx);
+    return fee !== undefined && fee < base && fee < this.maxFeePerGas;
+  }
+
+  /** An attempt's fee cap, decoded once per attempt: a batch's raw transaction is kilobytes to parse. */
+  private maxFeeOf(tx: TxRecord): bigint | undefined {
+    if (this.feeCaps.has(tx.hash)) return this.feeCaps.get(tx.hash);
+    // Bounded: attempts waited on at once are at most a few hundred.
+    if (this.feeCaps.size >= 1_024) this.feeCaps.clear();
     const fee = parseTransaction(tx.raw).maxFeePerGas;
-    return base !== null && fee !== undefined && fee < base && fee < this.maxFeePerGas;
+    this.feeCaps.set(tx.hash, fee);
+    return fee;
   }
 
   /** One look at every attempt: its receipt, "none" when the node says none is mined, or "unknown". */

@@ -3,7 +3,7 @@
  * then compute it: fetch its input and model within the compute slots, run it, keep the outputs
  * and sign the attestation.
  */
-import { keccak256, toHex, type Hex } from "viem";
+import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { encodeOutputRef } from "../attest/output-ref.ts";
 import { keccakBytes } from "../attest/keccak.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -20,12 +20,12 @@ import { JobInputError } from "./processor-options.ts";
 export abstract class ComputingProcessor extends ProcessorBase {
   protected async decide(rec: JobRecord): Promise<void> {
     const { chain } = this;
-    const [provider, readNow, state] = await Promise.all([
-      chain.providerTerms(),
-      chain.now(),
-      chain.jobState(rec.jobId),
-    ]);
-    if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
+    // The chain's events already said the job is taken or over: no read, no compute. (In a fleet,
+    // every later rank wakes at the first rank's ResultSubmitted and ends here.) One of our own
+    // results goes on below: the read says whether it stands.
+    const gone = goneByEvents(rec, this.address);
+    if (gone) return this.end(rec, "lost", gone);
+    const [provider, readNow] = await Promise.all([chain.providerTerms(), chain.now()]);
     // The chain's time is at least the job's own block time. The reader reuses its time for a
     // moment, and a chain that mines a burst stamps blocks ahead of it: without this, a first
     // rank would wait for a turn that opened when the job was mined.
@@ -57,6 +57,10 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const opensAt = stepInAt(rec.job, turn, firstLook);
     if (now < opensAt)
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
+    // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
+    // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
+    const state = await chain.jobState(rec.jobId);
+    if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     this.firstLookAt.delete(key);
     // A job pins its version: the market pays for it even if the DAO retired the version since
     // (the client may cancel it then), so a retired version is no reason to skip it.
@@ -144,4 +148,17 @@ export abstract class ComputingProcessor extends ProcessorBase {
     this.metrics.bytesFetched.inc(bytes.byteLength);
     return bytes;
   }
+}
+
+/**
+ * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
+ * a read: another provider's result is in (k = 1), or the job ended (settled, refunded or
+ * cancelled). Null when they say nothing of the kind, or when the result in is ours (a delivery
+ * the journal's state forgot: the reads that follow decide).
+ */
+function goneByEvents(rec: JobRecord, self: Address): string | null {
+  if (rec.expiryDone) return "job no longer open";
+  if (rec.job.redundancy === 1 && rec.deliveredBy !== null && getAddress(rec.deliveredBy) !== getAddress(self))
+    return "another provider delivered first";
+  return null;
 }

@@ -8,7 +8,12 @@ import { until } from "../helpers/until.ts";
 
 const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-checkpoints-")), "j.sqlite");
 const walSize = (f: string) => statSync(`${f}-wal`).size;
-/** About `pages` 4 KiB pages of commits, one row per commit as the runner writes them. */
+/**
+ * Each write its own commit: these tests count the WAL's pages per commit, and one synchronous
+ * loop of writes would otherwise be a single group transaction (see the group commit tests).
+ */
+const perWrite = { groupCommit: false } as const;
+/** About `pages` 4 KiB pages of commits, one row per commit. */
 const write = (j: ReturnType<typeof openJournal>, pages: number, tag: string) => {
   for (let i = 0; i < pages; i++) j.setMeta(`${tag}-${i}`, "x".repeat(3_000));
 };
@@ -18,7 +23,7 @@ describe("journal: WAL checkpoints off the event loop", function () {
     const f = file();
     const events: CheckpointerEvent[] = [];
     // A long interval: the thread checkpoints when nudged, so the test knows when it does.
-    const j = openJournal(f, { checkpointIntervalMs: 60_000, onCheckpointer: (e) => events.push(e) });
+    const j = openJournal(f, { ...perWrite, checkpointIntervalMs: 60_000, onCheckpointer: (e) => events.push(e) });
     const full = () => events.filter((e) => e.kind === "checkpointed" && e.frames === e.log && e.log > 1_000);
     try {
       expect(j.checkpointsOffLoop).to.equal(true);
@@ -50,7 +55,12 @@ describe("journal: WAL checkpoints off the event loop", function () {
   it("a writer that never pauses for the thread is still bounded: past maxWalPages its own commit checkpoints", async function () {
     const f = file();
     const events: CheckpointerEvent[] = [];
-    const j = openJournal(f, { checkpointIntervalMs: 60_000, maxWalPages: 500, onCheckpointer: (e) => events.push(e) });
+    const j = openJournal(f, {
+      ...perWrite,
+      checkpointIntervalMs: 60_000,
+      maxWalPages: 500,
+      onCheckpointer: (e) => events.push(e),
+    });
     try {
       // The thread's first checkpoint, at start, is over before the writes (then it sleeps).
       await until("the thread's first checkpoint", () => events.length === 1);
@@ -63,7 +73,7 @@ describe("journal: WAL checkpoints off the event loop", function () {
 
   it("without the thread (interval 0) SQLite checkpoints inside commits, as before", function () {
     const f = file();
-    const j = openJournal(f, { checkpointIntervalMs: 0 });
+    const j = openJournal(f, { ...perWrite, checkpointIntervalMs: 0 });
     try {
       expect(j.checkpointsOffLoop).to.equal(false);
       write(j, 3_000, "a");
@@ -78,6 +88,7 @@ describe("journal: WAL checkpoints off the event loop", function () {
     const f = file();
     const events: CheckpointerEvent[] = [];
     const j = openJournal(f, {
+      ...perWrite,
       onCheckpointer: (e) => events.push(e),
       startCheckpointer: (_file, _interval, onEvent) => {
         let running = true;

@@ -385,4 +385,81 @@ describe("journal", function () {
     expect(again.unsettledTxs()).to.have.length(21);
     again.close();
   });
+
+  describe("group commit: one transaction per turn of the event loop", function () {
+    const seen = (f: string, key: string) => {
+      const other = new DatabaseSync(f);
+      try {
+        return (other.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+      } finally {
+        other.close();
+      }
+    };
+
+    it("the writes of one turn commit together at its end", async function () {
+      const f = file();
+      const j = openJournal(f, { checkpointIntervalMs: 0 });
+      try {
+        j.setMeta("a", "1");
+        j.setMeta("b", "2");
+        // This connection reads its own writes at once; another sees them once the turn is over.
+        expect(j.getMeta("b")).to.equal("2");
+        expect(seen(f, "a")).to.equal(undefined);
+        await new Promise((r) => setImmediate(r));
+        expect([seen(f, "a"), seen(f, "b")]).to.deep.equal(["1", "2"]);
+      } finally {
+        j.close();
+      }
+    });
+
+    it("sync commits the turn's writes before it returns to the caller, so a recorded transaction is committed before its broadcast", async function () {
+      const f = file();
+      const j = openJournal(f, { checkpointIntervalMs: 0 });
+      try {
+        j.setMeta("salt", "s");
+        j.recordTx({ jobId: 1n, kind: "commit", nonce: 0, hash: h(1), raw: "0x01" });
+        const synced = j.sync();
+        // Committed synchronously, within this very turn.
+        expect(seen(f, "salt")).to.equal("s");
+        await synced;
+      } finally {
+        j.close();
+      }
+      const again = openJournal(f);
+      expect(again.unsettledTxs().map((t) => t.hash)).to.deep.equal([h(1)]);
+      again.close();
+    });
+
+    it("a failed atomically rolls back only its own writes, not the turn's earlier ones", function () {
+      const f = file();
+      const j = openJournal(f, { checkpointIntervalMs: 0 });
+      j.setMeta("before", "kept");
+      expect(() =>
+        j.atomically(() => {
+          j.setMeta("inside", "gone");
+          throw new Error("boom");
+        }),
+      ).to.throw("boom");
+      j.atomically(() => j.setMeta("after", "kept"));
+      j.close(); // commits the open turn
+      const again = openJournal(f);
+      expect([again.getMeta("before"), again.getMeta("inside"), again.getMeta("after")]).to.deep.equal([
+        "kept",
+        null,
+        "kept",
+      ]);
+      again.close();
+    });
+
+    it("without group commit every write commits at once (as before)", function () {
+      const f = file();
+      const j = openJournal(f, { checkpointIntervalMs: 0, groupCommit: false });
+      try {
+        j.setMeta("a", "1");
+        expect(seen(f, "a")).to.equal("1");
+      } finally {
+        j.close();
+      }
+    });
+  });
 });

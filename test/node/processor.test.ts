@@ -751,6 +751,37 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.executor.runs).to.equal(0);
     });
 
+    it("rank 1 reads no job state while it waits for its turn, and ends at rank 0's ResultSubmitted without one", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };
+      await h.processor.onLogs([requested(45n, assigned())]);
+      await h.settle();
+      expect(h.journal.getJob(45n)!.state).to.equal("seen");
+      expect(h.chain.reads.jobState).to.equal(0);
+      // Rank 0's result is in before rank 1's turn: the event says all there is to know.
+      await h.processor.onLogs([
+        event("ResultSubmitted", { jobId: 45n, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
+      ]);
+      await h.settle();
+      const rec = h.journal.getJob(45n)!;
+      expect([rec.state, rec.reason]).to.deep.equal(["lost", "another provider delivered first"]);
+      expect(h.chain.reads.jobState).to.equal(0);
+      expect(h.sender.sent).to.have.length(0);
+      expect(h.executor.runs).to.equal(0);
+    });
+
+    it("a job the events say ended (cancelled) is not read or computed", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };
+      await h.processor.onLogs([requested(46n, assigned())]);
+      await h.settle();
+      await h.processor.onLogs([event("JobCancelled", { jobId: 46n })]);
+      await h.settle();
+      expect(h.journal.getJob(46n)!.state).to.equal("lost");
+      expect(h.chain.reads.jobState).to.equal(0);
+      expect(h.executor.runs).to.equal(0);
+    });
+
     it("rank 1 steps in once its turn opens and the job is still open (rank 0 silent)", async function () {
       h = harness();
       h.chain.roster = { rosterIndex: 4n, rosterSize: 5n };

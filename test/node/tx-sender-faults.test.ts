@@ -300,19 +300,31 @@ describe("tx sender against a faulty RPC", function () {
   });
 
   describe("receipt looks follow the chain's blocks (issue 14: RPC calls in a burst)", function () {
-    it("a waiting transaction's receipt is looked for once per new block, not at every poll", async function () {
+    it("a waiting transaction's receipt (and the next base fee) is looked for once per new block, not at every poll", async function () {
       const c = new FakeChain();
       c.automine = false;
       let head = 10n;
-      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
+      let baseFeeLooks = 0;
+      const base = c.rpc();
+      const rpc: TxRpc = {
+        ...base,
+        blockNumber: async () => head,
+        nextBaseFee: async () => {
+          baseFeeLooks++;
+          return base.nextBaseFee!();
+        },
+      };
       const journal = openJournal(journalFile());
       const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
       await sender.init();
       const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
       await until("a first receipt look", () => (c.calls.receipt ?? 0) >= 1, FAKES);
+      await new Promise((r) => setTimeout(r, 10));
+      const baseFeeLooksAfterFirst = baseFeeLooks;
       // 40 poll intervals with no new block: no second look (each would be a round trip).
       await new Promise((r) => setTimeout(r, 80));
       expect(c.calls.receipt, "receipt looks without a new block").to.equal(1);
+      expect(baseFeeLooks, "base fee looks without a new block").to.equal(baseFeeLooksAfterFirst);
       c.mine();
       head++;
       expect((await receipt).status).to.equal("success");
