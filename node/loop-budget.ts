@@ -1,5 +1,14 @@
-/** `first` pieces let go in a row, at most, while other pieces wait. */
+/** Event pieces let go in a row, at most, while other pieces wait. */
 const FIRST_RUN = 16;
+/** Prompt pieces let go in a row, at most, while "other" pieces wait. */
+const PROMPT_RUN = 4;
+
+/**
+ * Which pieces go first: the chain's events (every job starts there), then prompt pieces (steps
+ * a client waits for within blocks: a k = 1 job on its way to its result, a reveal), then the
+ * others (k > 1 work before its commit, which has minutes; following a result to its payment).
+ */
+export type TurnRank = "event" | "prompt" | "other";
 
 /**
  * Shares the event loop among the CPU-heavy pieces of job steps in a burst (issue 14).
@@ -16,24 +25,25 @@ const FIRST_RUN = 16;
  * A stretch starts when a piece finds no tick pending (the loop reached its timers since the last
  * one): then it runs at once and arms the tick that ends the stretch.
  *
- * Pieces asked `first` (the chain's events: every job starts there) are let go before the others,
- * each group in order. In a burst, dozens of job steps wait for the loop at any moment; a block's
- * events queued behind them were taken in at one every few tens of milliseconds, so the runner saw
- * a job seconds after it was mined (fleet burst, issue 14). Taking events in costs little per
- * event, and the budget still bounds the stretch. One other piece goes after every
- * {@link FIRST_RUN} first ones, so a backfill of thousands of events does not hold every job step
- * (reveals included) until it ends.
+ * Pieces are let go by rank ({@link TurnRank}), each rank in order. In a burst, dozens of job
+ * steps wait for the loop at any moment; a block's events queued behind them were taken in at one
+ * every few tens of milliseconds, so the runner saw a job seconds after it was mined (fleet burst,
+ * issue 14). Taking events in costs little per event, and the budget still bounds the stretch.
+ * Likewise a k = 1 job takes about ten turns from its event to its result: each waited behind
+ * every k = 3 commit and payment in flight, and its result came seconds late. One piece of a
+ * lower rank goes after every {@link FIRST_RUN} events and every {@link PROMPT_RUN} prompt pieces,
+ * so a backfill of thousands of events, or a flood of k = 1 jobs, holds no other work until it ends.
  */
 export class LoopBudget {
   private readonly budgetMs: number;
   private stretchStart = 0;
   /** Resolves at the next timers phase after the current stretch started. */
   private tick: Promise<void> | null = null;
-  /** Pieces waiting to be let go, in order: those asked first, then the others. */
-  private readonly first: (() => void)[] = [];
-  private readonly waiting: (() => void)[] = [];
-  /** `first` pieces let go since the last other one (see FIRST_RUN). */
-  private firstRun = 0;
+  /** Pieces waiting to be let go, by rank, each in order. */
+  private readonly queues: Record<TurnRank, (() => void)[]> = { event: [], prompt: [], other: [] };
+  /** Event pieces let go since the last other one (see FIRST_RUN), prompt ones likewise (PROMPT_RUN). */
+  private eventRun = 0;
+  private promptRun = 0;
   private dispatching = false;
   /** Times the pieces waited for a turn of the loop (for tests and metrics). */
   waits = 0;
@@ -47,20 +57,41 @@ export class LoopBudget {
    * Resolves once this piece of work may run: at once within the budget, else at the next turn
    * of the loop. Pieces are let go one at a time, each after the one before ran up to its next
    * await, so the budget counts the time they actually take (a check made when `turn` is called
-   * would let every piece of a burst through before any of them ran). `first` pieces go before
-   * every other waiting piece.
+   * would let every piece of a burst through before any of them ran). Pieces of a higher rank go
+   * before waiting pieces of a lower one (with the runs above).
    */
-  turn(first = false): Promise<void> {
+  turn(rank: TurnRank = "other"): Promise<void> {
     return new Promise<void>((resolve) => {
-      (first ? this.first : this.waiting).push(resolve);
+      this.queues[rank].push(resolve);
       if (!this.dispatching) void this.dispatch();
     });
+  }
+
+  /** The next piece to let go (see the runs in the class's notes). */
+  private next(): () => void {
+    const { event, prompt, other } = this.queues;
+    const lower = prompt.length > 0 || other.length > 0;
+    if (event.length > 0 && (!lower || this.eventRun < FIRST_RUN)) {
+      this.eventRun++;
+      return event.shift()!;
+    }
+    this.eventRun = 0;
+    if (prompt.length > 0 && (other.length === 0 || this.promptRun < PROMPT_RUN)) {
+      this.promptRun++;
+      return prompt.shift()!;
+    }
+    this.promptRun = 0;
+    return other.shift()!;
+  }
+
+  private pending(): boolean {
+    return this.queues.event.length > 0 || this.queues.prompt.length > 0 || this.queues.other.length > 0;
   }
 
   private async dispatch(): Promise<void> {
     this.dispatching = true;
     try {
-      while (this.first.length > 0 || this.waiting.length > 0) {
+      while (this.pending()) {
         if (this.tick === null) {
           // The loop got through its timers since the last stretch: a new one starts here.
           this.stretchStart = performance.now();
@@ -75,10 +106,7 @@ export class LoopBudget {
           await this.tick;
           continue;
         }
-        // A long backfill of events still lets one job step through every FIRST_RUN events.
-        const other = this.waiting.length > 0 && (this.first.length === 0 || this.firstRun >= FIRST_RUN);
-        this.firstRun = other ? 0 : this.firstRun + 1;
-        (other ? this.waiting.shift() : this.first.shift())!();
+        this.next()();
         // The piece just let go runs (its continuation was queued first) before this goes on.
         await null;
       }
@@ -102,14 +130,18 @@ export const loopBudget = new LoopBudget(2);
  * with every other answer that arrived in the same turn (a burst's reads all answer at once).
  * Calls go to `target` as it is at call time (its methods may be replaced, as tests do).
  */
-export function throughLoopBudget<T extends object>(target: T, budget: LoopBudget = loopBudget): T {
+export function throughLoopBudget<T extends object>(
+  target: T,
+  budget: LoopBudget = loopBudget,
+  rank: TurnRank = "other",
+): T {
   return new Proxy(target, {
     get(t, key, receiver) {
       const value = Reflect.get(t, key, receiver) as unknown;
       if (typeof value !== "function") return value;
       return async (...args: unknown[]) => {
         const out = await (value as (...a: unknown[]) => unknown).apply(t, args);
-        await budget.turn();
+        await budget.turn(rank);
         return out;
       };
     },

@@ -347,7 +347,7 @@ export async function parseEventLogsInSlices(args: {
 }): Promise<(Log & { eventName: string; args: unknown })[]> {
   const out: (Log & { eventName: string; args: unknown })[] = [];
   for (let i = 0; i < args.logs.length; i += LOGS_PER_SLICE) {
-    await loopBudget.turn(true); // events before job steps, as in Processor.onLogs
+    await loopBudget.turn("event"); // events before job steps, as in Processor.onLogs
     out.push(
       ...(parseEventLogs({
         abi: args.abi,

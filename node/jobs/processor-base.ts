@@ -16,8 +16,8 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../http/metrics.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import type { DeliveryBatcher } from "./delivery-batcher.ts";
-import { loopBudget, throughLoopBudget } from "../loop-budget.ts";
-import { backoffMs, Gate, WorkQueue } from "./work-queue.ts";
+import { loopBudget, throughLoopBudget, type TurnRank } from "../loop-budget.ts";
+import { backoffMs, Gate, WorkQueue, type Lane } from "./work-queue.ts";
 import {
   MAX_CRASHES_PER_JOB,
   MAX_WOULD_REVERT,
@@ -46,6 +46,8 @@ export abstract class ProcessorBase {
   protected readonly allowedModels: ReadonlySet<Hex> | null;
   protected readonly batcher: DeliveryBatcher | undefined;
   protected readonly chain: ChainReader;
+  /** The same reads, answered at the loop budget's prompt rank (see {@link chainFor}). */
+  protected readonly promptChain: ChainReader;
   protected readonly clock: (() => number) | undefined;
   protected readonly commitMarginSeconds: number;
   protected readonly content: Pick<ContentStore, "get" | "add" | "release">;
@@ -106,6 +108,7 @@ export abstract class ProcessorBase {
     this.batcher = options.batcher;
     // Chain reads answer together in a burst: each step goes on within the loop's budget.
     this.chain = throughLoopBudget(options.chain);
+    this.promptChain = throughLoopBudget(options.chain, loopBudget, "prompt");
     this.clock = options.clock;
     this.commitMarginSeconds = options.commitMarginSeconds;
     this.content = options.content;
@@ -137,7 +140,7 @@ export abstract class ProcessorBase {
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
       options.maxConcurrentSteps,
-      (key) => this.advance(BigInt(key)),
+      (key, lane) => this.advance(BigInt(key), lane),
       (key, error) => this.log.error("job step failed", { jobId: key, error }),
     );
   }
@@ -157,11 +160,13 @@ export abstract class ProcessorBase {
 
   // ------------------------------------------------------------------ the state machine
 
-  protected async advance(jobId: bigint): Promise<void> {
+  protected async advance(jobId: bigint, lane: Lane = "normal"): Promise<void> {
     const { journal } = this;
+    // The first step's rank follows the lane the job waited in (its row is read after the turn).
+    let rank: TurnRank = lane === "background" ? "other" : "prompt";
     for (let step = 0; step < 8 && !this.stopped; step++) {
       // Each step's work on this thread waits its share of the loop (a burst runs many at once).
-      await loopBudget.turn();
+      await loopBudget.turn(rank);
       const rec = journal.getJob(jobId);
       if (!rec || TERMINAL_STATES.has(rec.state)) return;
       if (rec.blockHash === "0x") return; // reorged out; waits to be seen again
@@ -175,7 +180,13 @@ export abstract class ProcessorBase {
       const after = journal.getJob(jobId);
       if (!after || after.state === before) return; // waiting for the chain
       if (after.attempts !== 0) journal.updateJob(jobId, after, { attempts: 0 });
+      rank = rankOf(after);
     }
+  }
+
+  /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link rankOf}). */
+  protected chainFor(rec: JobRecord): ChainReader {
+    return rankOf(rec) === "prompt" ? this.promptChain : this.chain;
   }
 
   protected async step(rec: JobRecord): Promise<void> {
@@ -295,7 +306,7 @@ export abstract class ProcessorBase {
   /** Chain time is past the last moment at which this job's next transaction could land. */
   protected async pastLastAction(rec: JobRecord): Promise<boolean> {
     const last = rec.job.redundancy === 1 ? rec.job.deadline : rec.job.commitDeadline;
-    return (await this.chain.now()) >= last;
+    return (await this.chainFor(rec).now()) >= last;
   }
 
   /** A transaction of `kind` for this job that may still land or has landed. */
@@ -378,3 +389,14 @@ export abstract class ProcessorBase {
     if (t0 !== undefined) this.metrics.requestToResultSeconds.observe((performance.now() - t0) / 1000);
   }
 }
+
+/**
+ * A step's rank in the loop budget: prompt when someone waits for it within blocks (a k = 1 job
+ * on its way to its result; a reveal), other for work with minutes to spare (a k > 1 job before
+ * its commit) or none (following a result on-chain to its payment).
+ */
+export function rankOf(rec: JobRecord): TurnRank {
+  if (rec.state === "committed") return "prompt";
+  return rec.job.redundancy === 1 && TOWARDS_RESULT.has(rec.state) ? "prompt" : "other";
+}
+const TOWARDS_RESULT: ReadonlySet<JobRecord["state"]> = new Set(["seen", "accepted", "computed"]);

@@ -14,12 +14,12 @@ import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
-import { ProcessorBase } from "./processor-base.ts";
+import { ProcessorBase, rankOf } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";
 
 export abstract class ComputingProcessor extends ProcessorBase {
   protected async decide(rec: JobRecord): Promise<void> {
-    const { chain } = this;
+    const chain = this.chainFor(rec);
     // The chain's events already said the job is taken or over: no read, no compute. (In a fleet,
     // every later rank wakes at the first rank's ResultSubmitted and ends here.) One of our own
     // results goes on below: the read says whether it stands.
@@ -92,7 +92,9 @@ export abstract class ComputingProcessor extends ProcessorBase {
   async runJob(
     rec: JobRecord,
   ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
-    const { chain, models, executor, metrics } = this;
+    const { models, executor, metrics } = this;
+    const chain = this.chainFor(rec);
+    const rank = rankOf(rec);
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     // A k = 1 result is what its client waits for; a k > 1 job has its commit window.
@@ -100,7 +102,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
     let result: Awaited<ReturnType<Executor["run"]>>;
     try {
       const model = await models.ensure(version);
-      await loopBudget.turn(); // an inline input is hashed here
+      await loopBudget.turn(rank); // an inline input is hashed here
       const input = await this.inputOf(rec);
       await executor.load(model.key, model.path, model.schema);
       result = await executor.run(model.key, decodeSafetensors(input).tensors, {
@@ -113,9 +115,9 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const quantum = quantumFromChain(version.outputQuantum);
     const abstained = this.abstain?.(result.outputs, quantum);
     if (abstained) return { abstained };
-    await loopBudget.turn();
+    await loopBudget.turn(rank);
     const resultHash = canonicalResultHash(result.outputs, quantum);
-    await loopBudget.turn();
+    await loopBudget.turn(rank);
     const safetensors = encodeSafetensors(result.outputs);
     this.saveOutputs(rec.jobId, safetensors);
     const outputRef =

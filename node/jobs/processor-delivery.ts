@@ -26,7 +26,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     }
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
-      const [state, past] = await Promise.all([this.chain.jobState(rec.jobId), this.pastLastAction(rec)]);
+      const [state, past] = await Promise.all([this.chainFor(rec).jobState(rec.jobId), this.pastLastAction(rec)]);
       if (state.status !== JobStatus.Open) return this.closedBeforeSend(rec, state.status);
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();
@@ -50,11 +50,11 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
         // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
         const done = outcome.then(
           async (o) => {
-            await loopBudget.turn();
+            await loopBudget.turn("prompt");
             this.deliveredInBatch(rec.jobId, o);
           },
           async (error: unknown) => {
-            await loopBudget.turn();
+            await loopBudget.turn("prompt");
             this.deliveredInBatch(rec.jobId, null, error);
           },
         );

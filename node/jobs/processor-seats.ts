@@ -64,7 +64,8 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
     const live = this.hasLiveTx(rec, "reveal");
     if (!live) {
-      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+      const chain = this.chainFor(rec);
+      const [state, now] = await Promise.all([chain.jobState(rec.jobId), chain.now()]);
       const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
       if (state.status === JobStatus.Open && !commitOver) {
         // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.

@@ -46,7 +46,7 @@ class Processor extends SeatedProcessor implements Service {
       // A block of a burst holds hundreds of events, each a journal write: the loop budget lets
       // timers, sockets and the metrics endpoint in between every few milliseconds. Events go
       // before job steps: a job is served only once its event is taken in.
-      await loopBudget.turn(true);
+      await loopBudget.turn("event");
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);

@@ -30,14 +30,14 @@ export class WorkQueue {
   /** Slots in use: running keys less parked ones. */
   private busy = 0;
   private readonly concurrency: number;
-  private readonly run: (key: string) => Promise<void>;
+  private readonly run: (key: string, lane: Lane) => Promise<void>;
   private readonly onError: (key: string, error: unknown) => void;
   private readonly fairness: number;
   private sinceBackground = 0;
 
   constructor(
     concurrency: number,
-    run: (key: string) => Promise<void>,
+    run: (key: string, lane: Lane) => Promise<void>,
     onError: (key: string, error: unknown) => void,
     fairness = 4,
   ) {
@@ -125,11 +125,12 @@ export class WorkQueue {
     while (this.busy < this.concurrency) {
       const key = this.next();
       if (key === undefined) return;
+      const lane = this.queued.get(key)!;
       this.queued.delete(key);
       this.busy++;
       // Running from here: a run that calls outside() before its first await is one.
       this.active.set(key, Promise.resolve());
-      const done = this.run(key)
+      const done = this.run(key, lane)
         .catch((error: unknown) => this.onError(key, error))
         .finally(() => {
           this.active.delete(key);

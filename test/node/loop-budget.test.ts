@@ -11,7 +11,7 @@ import {
   type Log,
 } from "viem";
 import { parseEventLogsInSlices } from "../../node/chain/watcher.ts";
-import { LoopBudget, throughLoopBudget } from "../../node/loop-budget.ts";
+import { LoopBudget, throughLoopBudget, type TurnRank } from "../../node/loop-budget.ts";
 import { makeJob, MARKET, marketAbi, PROVIDER } from "../helpers/fake-runner-deps.ts";
 
 /** Keeps this thread busy for `ms` (a piece of CPU-bound work). */
@@ -22,6 +22,14 @@ function busy(ms: number): void {
   }
 }
 
+/** A piece of work that waits its turn at `rank`, then keeps the loop busy `ms` and notes its name. */
+const pieceOf =
+  (budget: LoopBudget, order: string[], ms: number) =>
+  async (name: string, rank: TurnRank = "other"): Promise<void> => {
+    await budget.turn(rank);
+    busy(ms);
+    order.push(name);
+  };
 describe("loop budget (issue 14: the event loop in a burst)", function () {
   it("lets timers in between pieces of work once a stretch used its budget, whatever the number of pieces", async function () {
     const budget = new LoopBudget(4);
@@ -56,33 +64,48 @@ describe("loop budget (issue 14: the event loop in a burst)", function () {
   it("lets pieces asked first go before every waiting piece, each group in order", async function () {
     const budget = new LoopBudget(1);
     const order: string[] = [];
-    const piece = async (name: string, first = false) => {
-      await budget.turn(first);
-      busy(1);
-      order.push(name);
-    };
+    const piece = pieceOf(budget, order, 1);
     // The first piece starts a stretch and uses it up: the rest wait for the next turn of the loop.
-    await Promise.all([piece("step1"), piece("step2"), piece("step3"), piece("event1", true), piece("event2", true)]);
-    expect(order).to.deep.equal(["step1", "event1", "event2", "step2", "step3"]);
+    await Promise.all([
+      piece("step1"),
+      piece("step2"),
+      piece("k1-1", "prompt"),
+      piece("step3"),
+      piece("event1", "event"),
+      piece("k1-2", "prompt"),
+      piece("event2", "event"),
+    ]);
+    expect(order).to.deep.equal(["step1", "event1", "event2", "k1-1", "k1-2", "step2", "step3"]);
   });
 
   it("lets one other piece through after every 16 pieces asked first (a backfill of events does not hold every job step)", async function () {
     const budget = new LoopBudget(1);
     const order: string[] = [];
-    const piece = async (name: string, first = false) => {
-      await budget.turn(first);
-      busy(0.2);
-      order.push(name);
-    };
+    const piece = pieceOf(budget, order, 0.2);
     await Promise.all([
       piece("blocker"),
       piece("step1"),
       piece("step2"),
-      ...Array.from({ length: 40 }, (_, i) => piece(`event${i}`, true)),
+      ...Array.from({ length: 40 }, (_, i) => piece(`event${i}`, "event")),
     ]);
     expect(order.indexOf("step1")).to.equal(1 + 16);
     expect(order.indexOf("step2")).to.equal(1 + 16 + 1 + 16);
     expect(order.filter((n) => n.startsWith("event"))).to.deep.equal(Array.from({ length: 40 }, (_, i) => `event${i}`));
+  });
+
+  it("lets one other piece through after every 4 prompt pieces (a flood of k = 1 steps does not hold commits and payments)", async function () {
+    const budget = new LoopBudget(1);
+    const order: string[] = [];
+    const piece = pieceOf(budget, order, 0.2);
+    await Promise.all([
+      piece("blocker"),
+      piece("commit1"),
+      piece("commit2"),
+      ...Array.from({ length: 10 }, (_, i) => piece(`k1-${i}`, "prompt")),
+    ]);
+    expect(order.indexOf("commit1")).to.equal(1 + 4);
+    expect(order.indexOf("commit2")).to.equal(1 + 4 + 1 + 4);
+    expect(order.filter((n) => n.startsWith("k1-"))).to.deep.equal(Array.from({ length: 10 }, (_, i) => `k1-${i}`));
   });
 
   it("throughLoopBudget: the same answers and errors, through the target's methods as they are at call time", async function () {

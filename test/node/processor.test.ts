@@ -8,6 +8,8 @@ import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } fro
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
+import { rankOf } from "../../node/jobs/processor-base.ts";
+import type { JobRecord } from "../../node/journal/journal.ts";
 
 /** In-memory fakes change within milliseconds: poll them often. */
 const FAKES = { timeoutMs: 10_000, intervalMs: 5 };
@@ -726,6 +728,20 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     ]);
     await h.settle();
     expect(h.journal.getJob(jobId)!.state).to.equal("lost");
+  });
+
+  it("ranks a step in the loop budget: prompt on a k = 1 job's way to its result and for a reveal, other for k > 1 work before its commit and for following a result to its payment", function () {
+    const at = (redundancy: number, state: JobRecord["state"]) =>
+      rankOf({ job: makeJob({ redundancy }), state } as JobRecord);
+    expect(["seen", "accepted", "computed", "submitted"].map((s) => at(1, s as JobRecord["state"]))).to.deep.equal([
+      "prompt",
+      "prompt",
+      "prompt",
+      "other",
+    ]);
+    expect(
+      ["seen", "accepted", "computed", "committed", "revealed"].map((s) => at(3, s as JobRecord["state"])),
+    ).to.deep.equal(["other", "other", "other", "prompt", "other"]);
   });
 
   describe("assignment (market v2): a runner waits for its turn instead of racing", function () {

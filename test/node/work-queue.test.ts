@@ -45,6 +45,26 @@ describe("WorkQueue lanes: urgent, then normal, with background taken in turn", 
     expect(order).to.deep.equal(["blocker", "u1", "n1", "n2", "n3", "b1", "n4", "n5", "b2"]);
   });
 
+  it("tells each run the lane its key was taken from (the step's rank in the loop budget follows it)", async function () {
+    const runs: [string, Lane][] = [];
+    const queue = new WorkQueue(
+      4,
+      async (key, lane) => {
+        runs.push([key, lane]);
+      },
+      () => undefined,
+    );
+    queue.push("a", "background");
+    queue.push("b", "urgent");
+    queue.push("c");
+    await queue.idle();
+    expect(runs).to.deep.equal([
+      ["a", "background"],
+      ["b", "urgent"],
+      ["c", "normal"],
+    ]);
+  });
+
   it("takes background keys alone when no normal key waits", async function () {
     const { queue, order, finishAll } = recordingQueue();
     queue.push("blocker", "urgent");
