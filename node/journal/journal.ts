@@ -475,28 +475,22 @@ class Journal {
     if (this.db.isOpen && this.db.isTransaction) this.db.exec("COMMIT");
   }
 
-  /** Runs `fn` in one SQLite transaction (a savepoint of the group transaction when writes are grouped). */
+  /**
+   * Runs `fn` in one SQLite transaction: within an open one (the group transaction), a savepoint,
+   * so that a failure rolls back `fn`'s writes alone.
+   */
   atomically<T>(fn: () => T): T {
-    if (this.groupCommit) {
-      this.groupWrites();
-      this.db.exec("SAVEPOINT atomically");
-      try {
-        const out = fn();
-        this.db.exec("RELEASE atomically");
-        return out;
-      } catch (error) {
-        this.db.exec("ROLLBACK TO atomically");
-        this.db.exec("RELEASE atomically");
-        throw error;
-      }
-    }
-    this.db.exec("BEGIN IMMEDIATE");
+    this.groupWrites();
+    const [begin, commit, rollback] = this.db.isTransaction
+      ? ["SAVEPOINT atomically", "RELEASE atomically", "ROLLBACK TO atomically; RELEASE atomically"]
+      : ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"];
+    this.db.exec(begin);
     try {
       const out = fn();
-      this.db.exec("COMMIT");
+      this.db.exec(commit);
       return out;
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      this.db.exec(rollback);
       throw error;
     }
   }

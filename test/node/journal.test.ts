@@ -457,6 +457,14 @@ describe("journal", function () {
       try {
         j.setMeta("a", "1");
         expect(seen(f, "a")).to.equal("1");
+        expect(() =>
+          j.atomically(() => {
+            j.setMeta("b", "gone");
+            throw new Error("boom");
+          }),
+        ).to.throw("boom");
+        j.atomically(() => j.setMeta("c", "3"));
+        expect([seen(f, "b"), seen(f, "c")]).to.deep.equal([undefined, "3"]);
       } finally {
         j.close();
       }
