@@ -3,7 +3,7 @@
  * then compute it: fetch its input and model within the compute slots, run it, keep the outputs
  * and sign the attestation.
  */
-import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
+import { keccak256, toHex, type Hex } from "viem";
 import { encodeOutputRef } from "../attest/output-ref.ts";
 import { keccakBytes } from "../attest/keccak.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
@@ -23,7 +23,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
     // The chain's events already said the job is taken or over: no read, no compute. (In a fleet,
     // every later rank wakes at the first rank's ResultSubmitted and ends here.) One of our own
     // results goes on below: the read says whether it stands.
-    const gone = goneByEvents(rec, this.address);
+    const gone = this.goneByEvents(rec);
     if (gone) return this.end(rec, "lost", gone);
     const [provider, readNow] = await Promise.all([chain.providerTerms(), chain.now()]);
     // The chain's time is at least the job's own block time. The reader reuses its time for a
@@ -132,6 +132,19 @@ export abstract class ComputingProcessor extends ProcessorBase {
     };
   }
 
+  /**
+   * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
+   * a read: another provider's result is in (k = 1), or the job ended (settled, refunded or
+   * cancelled). Null when they say nothing of the kind, or when the result in is ours (a delivery
+   * the journal's state forgot: the reads that follow decide).
+   */
+  private goneByEvents(rec: JobRecord): string | null {
+    if (rec.expiryDone) return "job no longer open";
+    if (rec.job.redundancy === 1 && rec.deliveredBy !== null && !this.deliveredByUs(rec))
+      return "another provider delivered first";
+    return null;
+  }
+
   protected async inputOf(rec: JobRecord): Promise<Uint8Array> {
     const inline = this.journal.inputBytes(rec.jobId);
     if (inline) {
@@ -150,17 +163,4 @@ export abstract class ComputingProcessor extends ProcessorBase {
     this.metrics.bytesFetched.inc(bytes.byteLength);
     return bytes;
   }
-}
-
-/**
- * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
- * a read: another provider's result is in (k = 1), or the job ended (settled, refunded or
- * cancelled). Null when they say nothing of the kind, or when the result in is ours (a delivery
- * the journal's state forgot: the reads that follow decide).
- */
-function goneByEvents(rec: JobRecord, self: Address): string | null {
-  if (rec.expiryDone) return "job no longer open";
-  if (rec.job.redundancy === 1 && rec.deliveredBy !== null && getAddress(rec.deliveredBy) !== getAddress(self))
-    return "another provider delivered first";
-  return null;
 }
