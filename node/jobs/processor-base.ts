@@ -30,6 +30,7 @@ import {
   type TxSubmitter,
 } from "./processor-options.ts";
 import { findSeat, seatFromReceipt } from "./seats.ts";
+import { ReadMemo, type JobStateRead } from "./read-memo.ts";
 
 export abstract class ProcessorBase {
   // The steps, each in the layer of its concern (see processor.ts).
@@ -87,6 +88,8 @@ export abstract class ProcessorBase {
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   protected readonly firstLookAt = new Map<string, number>();
   protected readonly prefetched = new Set<string>();
+  /** Chain reads a step may skip: what this process already learned of each open job. */
+  protected readonly memo = new ReadMemo(() => this.now());
   /**
    * k = 1 jobs whose result goes alone from now on: the market rejected its batch item, or the
    * batch would have reverted. (Across a restart the journal says it: a batch that carried the
@@ -184,6 +187,11 @@ export abstract class ProcessorBase {
     }
   }
 
+  /** The job's state, or the read a step just before this one made (see ReadMemo). */
+  protected readState(rec: JobRecord, chain: ChainReader = this.chainFor(rec)): Promise<JobStateRead> {
+    return this.memo.jobState(rec.jobId, () => chain.jobState(rec.jobId));
+  }
+
   /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link rankOf}). */
   protected chainFor(rec: JobRecord): ChainReader {
     return rankOf(rec) === "prompt" ? this.promptChain : this.chain;
@@ -219,19 +227,24 @@ export abstract class ProcessorBase {
 
   protected end(rec: JobRecord, state: "skipped" | "lost" | "failed" | "expired", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0 })) return;
-    this.seenAt.delete(rec.jobId.toString());
-    this.firstLookAt.delete(rec.jobId.toString());
+    this.forgetInMemory(rec.jobId);
     this.metrics.jobs.inc({ outcome: state });
     this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
   }
 
   protected settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
-    this.seenAt.delete(rec.jobId.toString());
-    this.firstLookAt.delete(rec.jobId.toString());
+    this.forgetInMemory(rec.jobId);
     if (state === "paid") this.journal.notePaidToken(getAddress(rec.job.token));
     this.metrics.jobs.inc({ outcome: state });
     this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+  }
+
+  /** What this process keeps of a job in memory, dropped when the job ends or is pruned. */
+  protected forgetInMemory(jobId: bigint): void {
+    this.seenAt.delete(jobId.toString());
+    this.firstLookAt.delete(jobId.toString());
+    this.memo.forget(jobId);
   }
 
   /** Nothing to do until the chain moves: an event wakes the job, or the follow interval. */
@@ -242,6 +255,8 @@ export abstract class ProcessorBase {
 
   protected onStepError(rec: JobRecord, error: unknown): void {
     const { log, metrics } = this;
+    // The retry reads the chain again: what was remembered may be why the step failed.
+    this.memo.forget(rec.jobId);
     if (this.stopping.signal.aborted) {
       // Cancelled by the shutdown, not failed: the journal resumes the step on restart as it was.
       log.debug("job step cancelled by the stop", { jobId: rec.jobId, state: rec.state, error: oneLine(error) });

@@ -59,7 +59,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
     // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
     // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
-    const state = await chain.jobState(rec.jobId);
+    const state = await this.readState(rec, chain);
     if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     this.firstLookAt.delete(key);
     // A job pins its version: the market pays for it even if the DAO retired the version since

@@ -16,7 +16,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     const live = this.hasLiveTx(rec, "commit");
     if (!live) {
       await this.spread(rec);
-      const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+      const [state, now] = await Promise.all([this.readState(rec, this.chain), this.chain.now()]);
       if (state.status !== JobStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
         const seat =
@@ -63,9 +63,10 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
   protected async reveal(rec: JobRecord): Promise<void> {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
     const live = this.hasLiveTx(rec, "reveal");
-    if (!live) {
+    // RevealStarted was taken in and our seat is known: the reveal goes without a read.
+    if (!live && !(this.memo.isRevealOpen(rec.jobId) && rec.seat !== null)) {
       const chain = this.chainFor(rec);
-      const [state, now] = await Promise.all([chain.jobState(rec.jobId), chain.now()]);
+      const [state, now] = await Promise.all([this.readState(rec, chain), chain.now()]);
       const commitOver = now > rec.job.commitDeadline && state.seated >= rec.job.quorum;
       if (state.status === JobStatus.Open && !commitOver) {
         // Still waiting for the other seats: RevealStarted wakes us, or the commit deadline.
@@ -114,19 +115,20 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
    * too few seats).
    */
   protected async follow(rec: JobRecord): Promise<void> {
-    const k1 = rec.job.redundancy === 1;
-    if (k1) return this.followDelivery(rec);
-    const state = await this.chain.jobState(rec.jobId);
+    if (rec.job.redundancy === 1) return this.followDelivery(rec);
+    // JobSettled was taken in (a reorg would have rewound it): the winner is known, no read.
+    if (rec.expiryDone && rec.settledHash !== null) return this.endSeat(rec, rec.settledHash);
+    // Right after our reveal the job cannot have been seen to end: the event that ends it wakes
+    // the job, and the follow interval's wake reads.
+    if (rec.state === "revealed" && !rec.expiryDone && this.memo.firstFollow(rec.jobId))
+      return this.waitForChain(rec, null);
+    const state = await this.readState(rec, this.chain);
     if (state.status === JobStatus.Settled) {
-      if (k1) return this.settle(rec, rec.state === "submitted" ? "paid" : "lost", null);
       const winner = rec.settledHash ?? (await this.chain.settledResult(rec.jobId, rec.block));
       if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
       return this.endSeat(rec, winner);
     }
-    if (state.status === JobStatus.Refunded) {
-      if (!k1) return this.endSeat(rec, null);
-      return this.settle(rec, "refunded", "job ended without a quorum or expired");
-    }
+    if (state.status === JobStatus.Refunded) return this.endSeat(rec, null);
     this.waitForChain(rec, null);
   }
 

@@ -50,6 +50,7 @@ class Processor extends SeatedProcessor implements Service {
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);
+      if (jobId !== undefined) this.memo.chainMoved(jobId);
       switch (l.eventName) {
         case "JobRequested": {
           const job = jobOfWords(a.job as JobWords);
@@ -107,6 +108,7 @@ class Processor extends SeatedProcessor implements Service {
           if (
             getAddress(a.provider as Address) === getAddress(this.address) &&
             !this.isK1(jobId!) &&
+            !this.seatKnown(jobId!, Number(a.seat), block) &&
             journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)
           ) {
             this.revive(jobId!, "committed");
@@ -122,6 +124,7 @@ class Processor extends SeatedProcessor implements Service {
           if (journal.noteChainFact(jobId!, { final: true }, block)) this.kick(jobId!);
           break;
         case "RevealStarted":
+          this.memo.revealStarted(jobId!);
           if (journal.noteChainFact(jobId!, {}, block)) this.kick(jobId!, true);
           break;
         case "VersionRetired":
@@ -139,6 +142,20 @@ class Processor extends SeatedProcessor implements Service {
     }
     // Only the newest activation of each model in the range: a backfill does not fetch history.
     for (const [modelId, version] of activated) void this.prefetchVersion(modelId, version);
+  }
+
+  /**
+   * Our commit's receipt already gave this seat, from this block or a later one: its event says
+   * nothing new, and waking the job would only make its reveal read the chain again.
+   */
+  private seatKnown(jobId: bigint, seat: number, block: number): boolean {
+    const rec = this.journal.getJob(jobId);
+    return (
+      rec !== null &&
+      rec.seat === seat &&
+      rec.factsBlock >= block &&
+      (rec.state === "committed" || rec.state === "revealed")
+    );
   }
 
   /** A k = 1 job: its seats and reveals are a jury's (the court service's), not ours to follow. */
@@ -277,8 +294,7 @@ class Processor extends SeatedProcessor implements Service {
     const gone = this.journal.prune(this.now() - this.retentionMs);
     const cids: string[] = [];
     for (const { jobId, outputRef } of gone) {
-      this.seenAt.delete(jobId.toString());
-      this.firstLookAt.delete(jobId.toString());
+      this.forgetInMemory(jobId);
       this.removeOutputs(jobId);
       const ref = outputRef ? safeDecodeRef(outputRef) : null;
       if (ref?.kind === "ipfs") cids.push(ref.cid);

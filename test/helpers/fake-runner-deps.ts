@@ -168,6 +168,8 @@ export class FakeSender implements TxSubmitter {
   sent: SentTx[] = [];
   /** Call onQueued as soon as sent (the real sender: once signed); false keeps it until mined. */
   queueBeforeMined = true;
+  /** The block the receipts say their transactions were mined in (none by default). */
+  blockNumber: bigint | undefined = undefined;
   /** Called for each send; may throw (a revert) or return receipt logs. */
   onSend: (tx: SentTx) => Promise<TransactionReceipt["logs"]> | TransactionReceipt["logs"] = () => [];
   private readonly journal: Journal;
@@ -193,7 +195,8 @@ export class FakeSender implements TxSubmitter {
     const hash = keccak256(toHex(`${req.kind}-${this.nonce}`));
     this.journal.recordTx({ jobId: req.jobId, kind: req.kind, nonce: this.nonce++, hash, raw: "0x00" }, req.jobIds);
     this.journal.setTxStatus(hash, "mined");
-    return { status: "success", transactionHash: hash, logs } as unknown as TransactionReceipt;
+    const mined = this.blockNumber === undefined ? {} : { blockNumber: this.blockNumber };
+    return { status: "success", transactionHash: hash, logs, ...mined } as unknown as TransactionReceipt;
   }
 
   /** Transactions resumed (a journaled one of an earlier run); scripted by onResume. */

@@ -1,10 +1,20 @@
 import { expect } from "chai";
-import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
+import { encodeAbiParameters, encodeEventTopics, getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { WorkerCrashedError } from "../../node/inference/errors.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
 import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor-options.ts";
-import { event, harness, makeJob, OTHER, PROVIDER, requested, type Harness } from "../helpers/fake-runner-deps.ts";
+import {
+  event,
+  harness,
+  makeJob,
+  MARKET,
+  marketAbi,
+  OTHER,
+  PROVIDER,
+  requested,
+  type Harness,
+} from "../helpers/fake-runner-deps.ts";
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
@@ -875,5 +885,120 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h.clock.now = rec.nextAttemptAt;
     }
     expect(h.journal.getJob(13n)!.state).to.equal("lost");
+  });
+
+  describe("issue 14: a k = 3 job reads its state only where the events cannot say it", function () {
+    /** The SeatCommitted log a commit's receipt holds (seat 0, ours). */
+    function seatLog(jobId: bigint) {
+      return {
+        address: MARKET,
+        topics: encodeEventTopics({ abi: marketAbi, eventName: "SeatCommitted", args: { jobId, provider: ME } }),
+        data: encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }], [0, `0x${"00".repeat(32)}`]),
+      };
+    }
+
+    /** Job `id` from its request to "revealed": committed into seat 0 of 3, then RevealStarted. */
+    async function toRevealed(id: bigint): Promise<void> {
+      h.sender.onSend = (tx) => (tx.functionName === "commit" ? [seatLog(id)] : []) as never;
+      h.sender.blockNumber = 11n; // the block event() stamps: the SeatCommitted event repeats the receipt
+      await h.processor.onLogs([requested(id, makeJob(K3))]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit"]);
+      h.chain.set(id, { seated: 1 });
+      await h.processor.onLogs([event("SeatCommitted", { jobId: id, provider: ME, seat: 0, commitment: "0x" })]);
+      await h.settle();
+      expect(h.journal.getJob(id)!.state).to.equal("committed");
+      h.chain.set(id, { seated: 3, status: 2 });
+      await h.processor.onLogs([event("RevealStarted", { jobId: id, revealDeadline: 1_240 })]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
+      expect(h.journal.getJob(id)!.state).to.equal("revealed");
+    }
+
+    it("two reads from request to paid: decide's answers the commit, RevealStarted opens the reveal, JobSettled ends it", async function () {
+      h = harness();
+      await toRevealed(61n);
+      h.chain.set(61n, { status: 3 });
+      await h.processor.onLogs([
+        event("JobSettled", {
+          jobId: 61n,
+          resultHash: h.journal.getJob(61n)!.resultHash,
+          agreeing: 3,
+          clientRefund: 0n,
+        }),
+      ]);
+      await h.settle();
+      expect(h.journal.getJob(61n)!.state).to.equal("paid");
+      // decide's read (answering the commit too), and the reveal's first look (its seats not full).
+      expect(h.chain.reads.jobState).to.equal(2);
+    });
+
+    it("a revealed job no event ends is read at the follow interval, and ends as the chain says", async function () {
+      h = harness();
+      await toRevealed(62n);
+      const reads = h.chain.reads.jobState;
+      h.chain.set(62n, { status: 4 }); // refunded; its JobRefunded never reaches this runner
+      await h.settle();
+      expect(h.chain.reads.jobState).to.equal(reads);
+      expect(h.journal.getJob(62n)!.state).to.equal("revealed");
+      h.clock.now += 5_000;
+      await h.settle();
+      expect(h.chain.reads.jobState).to.equal(reads + 1);
+      expect(h.journal.getJob(62n)!.state).to.equal("refunded");
+    });
+
+    it("a commit reads again when its job's event came after decide's read, or the read is a second old", async function () {
+      h = harness();
+      const run = h.executor.run;
+      const readsAtCommit: number[] = [];
+      h.sender.onSend = (tx) => {
+        if (tx.functionName === "commit") readsAtCommit.push(h.chain.reads.jobState);
+        return [];
+      };
+      // Without either: decide's read answers the commit.
+      await h.processor.onLogs([requested(62n, makeJob(K3))]);
+      await h.settle();
+      // An event between decide and commit: the chain moved, the commit reads.
+      h.executor.run = async (...args) => {
+        await h.processor.onLogs([event("SeatCommitted", { jobId: 63n, provider: OTHER, seat: 0, commitment: "0x" })]);
+        return run(...args);
+      };
+      const before63 = h.chain.reads.jobState;
+      await h.processor.onLogs([requested(63n, makeJob(K3))]);
+      await h.settle();
+      // A compute that took a second: the commit reads.
+      h.executor.run = async (...args) => {
+        h.clock.now += 1_000;
+        return run(...args);
+      };
+      const before64 = h.chain.reads.jobState;
+      await h.processor.onLogs([requested(64n, makeJob(K3))]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit", "commit", "commit"]);
+      expect([readsAtCommit[0], readsAtCommit[1]! - before63, readsAtCommit[2]! - before64]).to.deep.equal([1, 2, 2]);
+    });
+
+    it("a reveal the chain refuses after RevealStarted (a reorg took it back) reads the chain before it tries again", async function () {
+      h = harness();
+      await h.processor.onLogs([requested(65n, makeJob(K3))]);
+      await h.settle();
+      h.chain.set(65n, { seated: 3, status: 2 });
+      let refusals = 1;
+      h.sender.onSend = (tx) => {
+        if (tx.functionName === "reveal" && refusals-- > 0) throw new TxWouldRevertError("reveal would revert", "x");
+        return [];
+      };
+      await h.processor.onLogs([
+        event("SeatCommitted", { jobId: 65n, provider: ME, seat: 0, commitment: "0x" }),
+        event("RevealStarted", { jobId: 65n, revealDeadline: 1_240 }),
+      ]);
+      await h.settle();
+      const reads = h.chain.reads.jobState;
+      h.clock.now = h.journal.getJob(65n)!.nextAttemptAt;
+      await h.settle();
+      expect(h.chain.reads.jobState).to.equal(reads + 1);
+      expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
+      expect(h.journal.getJob(65n)!.state).to.equal("revealed");
+    });
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * What this process learned of its open jobs from the chain, so that a step skips a read that
+ * could only repeat it. In a fleet burst a runner made about 2.5 job-state reads per job (issue
+ * 14): the commit right after decide's read, a reveal woken by RevealStarted, and the follow
+ * right after a reveal each read again.
+ *
+ * Memory only: a restarted runner reads as it always did. Any event of a job drops what was read
+ * of it, and a failed step drops everything of its job, so a retry reads. Used only where a stale
+ * answer costs no money: before a transaction that is simulated on its own before it is signed
+ * (a commit, a reveal: one that would revert is a retried step, see ProcessorBase.onStepError),
+ * never before a result that rides in a batch.
+ */
+import type { ChainReader } from "./processor-options.ts";
+
+export type JobStateRead = Awaited<ReturnType<ChainReader["jobState"]>>;
+
+/**
+ * How long a job-state read may answer the job's next ask (once). A block comes at most once a
+ * second on the chains runners serve; within that, a job's state moves only by an event, and the
+ * event drops the read.
+ */
+export const STATE_REUSE_MS = 1_000;
+
+export class ReadMemo {
+  private readonly reads = new Map<string, { state: JobStateRead; at: number }>();
+  private readonly revealOpen = new Set<string>();
+  private readonly followed = new Set<string>();
+
+  private readonly now: () => number;
+
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  /** The job's state: a read less than STATE_REUSE_MS old answers once more, else `read()`. */
+  async jobState(jobId: bigint, read: () => Promise<JobStateRead>): Promise<JobStateRead> {
+    const key = jobId.toString();
+    const last = this.reads.get(key);
+    this.reads.delete(key);
+    if (last && this.now() - last.at < STATE_REUSE_MS) return last.state;
+    // Stamped before the read: its answer is at least this old.
+    const at = this.now();
+    const state = await read();
+    this.reads.set(key, { state, at });
+    return state;
+  }
+
+  /** An event of the job came: what was read of it may be stale. */
+  chainMoved(jobId: bigint): void {
+    this.reads.delete(jobId.toString());
+  }
+
+  /** The job's RevealStarted event was taken in: its reveal phase is open. */
+  revealStarted(jobId: bigint): void {
+    this.revealOpen.add(jobId.toString());
+  }
+
+  isRevealOpen(jobId: bigint): boolean {
+    return this.revealOpen.has(jobId.toString());
+  }
+
+  /**
+   * True once per job: the first follow after its reveal, when its end cannot have been read yet
+   * (the event that ends it wakes the job; a later follow reads).
+   */
+  firstFollow(jobId: bigint): boolean {
+    const key = jobId.toString();
+    if (this.followed.has(key)) return false;
+    this.followed.add(key);
+    return true;
+  }
+
+  /** The job ended or its step failed: nothing of it is remembered. */
+  forget(jobId: bigint): void {
+    const key = jobId.toString();
+    this.reads.delete(key);
+    this.revealOpen.delete(key);
+    this.followed.delete(key);
+  }
+}
