@@ -1,7 +1,7 @@
 /** Event pieces let go in a row, at most, while other pieces wait. */
 const FIRST_RUN = 16;
-/** Prompt pieces let go in a row, at most, while "other" pieces wait. */
-const PROMPT_RUN = 4;
+/** How long an "other" piece waits behind prompt pieces, at most (ms). */
+const OTHER_MAX_WAIT_MS = 1_000;
 
 /**
  * Which pieces go first: the chain's events (every job starts there), then prompt pieces (steps
@@ -31,8 +31,11 @@ export type TurnRank = "event" | "prompt" | "other";
  * issue 14). Taking events in costs little per event, and the budget still bounds the stretch.
  * Likewise a k = 1 job takes about ten turns from its event to its result: each waited behind
  * every k = 3 commit and payment in flight, and its result came seconds late. One piece of a
- * lower rank goes after every {@link FIRST_RUN} events and every {@link PROMPT_RUN} prompt pieces,
- * so a backfill of thousands of events, or a flood of k = 1 jobs, holds no other work until it ends.
+ * lower rank goes after every {@link FIRST_RUN} events, so a backfill of thousands of events holds
+ * no job step until it ends. An "other" piece goes before prompt pieces once it waited
+ * {@link OTHER_MAX_WAIT_MS}: a flood of k = 1 jobs delays commits and payments by that at most.
+ * (Letting one through after every 4 prompt pieces instead cost the fleet burst's k = 1 latency
+ * p99 2 blocks.)
  */
 export class LoopBudget {
   private readonly budgetMs: number;
@@ -41,16 +44,19 @@ export class LoopBudget {
   private tick: Promise<void> | null = null;
   /** Pieces waiting to be let go, by rank, each in order. */
   private readonly queues: Record<TurnRank, (() => void)[]> = { event: [], prompt: [], other: [] };
-  /** Event pieces let go since the last other one (see FIRST_RUN), prompt ones likewise (PROMPT_RUN). */
+  /** When each waiting "other" piece asked (see OTHER_MAX_WAIT_MS), in the order of the queue. */
+  private readonly otherAskedAt: number[] = [];
+  /** Event pieces let go since the last piece of a lower rank (see FIRST_RUN). */
   private eventRun = 0;
-  private promptRun = 0;
+  private readonly now: () => number;
   private dispatching = false;
   /** Times the pieces waited for a turn of the loop (for tests and metrics). */
   waits = 0;
 
-  constructor(budgetMs: number) {
+  constructor(budgetMs: number, now: () => number = () => performance.now()) {
     if (!(budgetMs > 0)) throw new RangeError(`a loop budget must be positive, got ${budgetMs}`);
     this.budgetMs = budgetMs;
+    this.now = now;
   }
 
   /**
@@ -63,6 +69,7 @@ export class LoopBudget {
   turn(rank: TurnRank = "other"): Promise<void> {
     return new Promise<void>((resolve) => {
       this.queues[rank].push(resolve);
+      if (rank === "other") this.otherAskedAt.push(this.now());
       if (!this.dispatching) void this.dispatch();
     });
   }
@@ -76,11 +83,9 @@ export class LoopBudget {
       return event.shift()!;
     }
     this.eventRun = 0;
-    if (prompt.length > 0 && (other.length === 0 || this.promptRun < PROMPT_RUN)) {
-      this.promptRun++;
+    if (prompt.length > 0 && (other.length === 0 || this.now() - this.otherAskedAt[0]! < OTHER_MAX_WAIT_MS))
       return prompt.shift()!;
-    }
-    this.promptRun = 0;
+    this.otherAskedAt.shift();
     return other.shift()!;
   }
 
@@ -94,14 +99,14 @@ export class LoopBudget {
       while (this.pending()) {
         if (this.tick === null) {
           // The loop got through its timers since the last stretch: a new one starts here.
-          this.stretchStart = performance.now();
+          this.stretchStart = this.now();
           this.tick = new Promise<void>((resolve) =>
             setTimeout(() => {
               this.tick = null;
               resolve();
             }, 0),
           );
-        } else if (performance.now() - this.stretchStart >= this.budgetMs) {
+        } else if (this.now() - this.stretchStart >= this.budgetMs) {
           this.waits++;
           await this.tick;
           continue;

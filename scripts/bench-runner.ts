@@ -782,8 +782,9 @@ async function fleetBurst(
     const fees = await net.publicClient.estimateFeesPerGas();
     let nonce = await net.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
     const fromBlock = await net.publicClient.getBlockNumber();
-    // Two k = 1 requests for each k = 3 one, interleaved: 300 + 150.
-    const sent: { hash: Hex; redundancy: number }[] = [];
+    // Two k = 1 requests for each k = 3 one, interleaved: 300 + 150. All signed before the first is
+    // sent: the bench's own work shares the machine's cores with the runners it measures.
+    const signed: { raw: Hex; redundancy: number }[] = [];
     for (let i = 0; i < 450; i++) {
       const kind = kinds[i % 3 === 2 ? 1 : 0]!;
       const raw = await account.signTransaction({
@@ -797,11 +798,11 @@ async function fleetBurst(
         maxFeePerGas: fees.maxFeePerGas * 4n,
         maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       });
-      sent.push({
-        hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }),
-        redundancy: kind.redundancy,
-      });
+      signed.push({ raw, redundancy: kind.redundancy });
     }
+    const sent: { hash: Hex; redundancy: number }[] = [];
+    for (const { raw, redundancy } of signed)
+      sent.push({ hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }), redundancy });
     const jobs: { jobId: bigint; block: bigint; redundancy: number }[] = [];
     for (const s of sent) {
       const receipt = await net.publicClient.waitForTransactionReceipt({ hash: s.hash, pollingInterval: 50 });
@@ -818,16 +819,29 @@ async function fleetBurst(
       ).commitWindow,
     );
     const deadline = performance.now() + (commitWindow + 60) * 1000;
-    let results = new Map<bigint, bigint>();
-    let seats = new Map<bigint, number>();
+    const results = new Map<bigint, bigint>();
+    const seats = new Map<bigint, number>();
+    // Only the two events counted, and each block once: the requests' events carry their inputs.
+    const counted = abi.filter(
+      (e) => e.type === "event" && (e.name === "ResultSubmitted" || e.name === "SeatCommitted"),
+    );
+    let from = fromBlock;
     for (;;) {
-      const events = await net.publicClient.getContractEvents({ address: market, abi, fromBlock });
-      results = new Map();
-      seats = new Map();
+      const to = await net.publicClient.getBlockNumber();
+      const events = parseEventLogs({
+        abi,
+        logs: await net.publicClient.getLogs({
+          address: market,
+          events: counted as never,
+          fromBlock: from,
+          toBlock: to,
+        }),
+      });
+      from = to + 1n;
       for (const e of events) {
         const id = (e.args as { jobId?: bigint }).jobId;
         if (id === undefined) continue;
-        if (e.eventName === "ResultSubmitted" && !results.has(id)) results.set(id, e.blockNumber!);
+        if (e.eventName === "ResultSubmitted" && !results.has(id)) results.set(id, e.blockNumber);
         if (e.eventName === "SeatCommitted") seats.set(id, (seats.get(id) ?? 0) + 1);
       }
       const k1Done = k1.every((j) => results.has(j.jobId));

@@ -145,6 +145,7 @@ export abstract class ProcessorBase {
       options.maxConcurrentSteps,
       (key, lane) => this.advance(BigInt(key), lane),
       (key, error) => this.log.error("job step failed", { jobId: key, error }),
+      () => this.now(),
     );
   }
 

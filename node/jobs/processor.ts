@@ -166,7 +166,9 @@ class Processor extends SeatedProcessor implements Service {
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
   kick(jobId: bigint, urgent = false): void {
     if (this.stopped) return;
-    this.queue.push(jobId.toString(), urgent ? "urgent" : laneOf(this.journal.getJob(jobId)));
+    if (urgent) return this.queue.push(jobId.toString(), "urgent");
+    const rec = this.journal.getJob(jobId);
+    this.queue.push(jobId.toString(), laneOf(rec), maxWaitOf(rec));
   }
 
   /** Advances every job whose wait is over; runs the expiry service and the pruning. */
@@ -174,7 +176,8 @@ class Processor extends SeatedProcessor implements Service {
     if (this.stopped) return;
     const room = Math.max(0, this.maxConcurrentSteps * 4 - this.queue.size());
     for (const rec of this.journal.dueJobs(this.now(), room))
-      if (!this.stopped) this.queue.push(rec.jobId.toString(), rec.state === "committed" ? "urgent" : laneOf(rec));
+      if (!this.stopped)
+        this.queue.push(rec.jobId.toString(), rec.state === "committed" ? "urgent" : laneOf(rec), maxWaitOf(rec));
     if (this.expireStaleJobs !== "off" && !this.expiring) {
       this.expiring = true;
       try {
@@ -330,10 +333,19 @@ class Processor extends SeatedProcessor implements Service {
 }
 
 /**
- * A k > 1 job before its commit waits behind k = 1 work: its step holds a slot while its commit is
- * mined, its commit window is minutes, and a k = 1 result's latency is what its client waits for.
+ * A k > 1 job before its commit waits behind k = 1 work (for at most {@link maxWaitOf}): its
+ * commit window is minutes, and a k = 1 result's latency is what its client waits for.
  */
 function laneOf(rec: JobRecord | null | undefined): Lane {
   return rec && rec.job.redundancy > 1 && BEFORE_COMMIT.has(rec.state) ? "background" : "normal";
+}
+
+/**
+ * How long k > 1 work before its commit may wait behind k = 1 work: half its commit window (from
+ * its request to its commit deadline). The other half leaves room to compute and commit, and the
+ * commit step still refuses a commit too close to the deadline (commitMarginSeconds).
+ */
+function maxWaitOf(rec: JobRecord | null | undefined): number | undefined {
+  return rec ? Math.max(0, rec.job.commitDeadline - rec.job.requestedAt) * 500 : undefined;
 }
 const BEFORE_COMMIT: ReadonlySet<JobState> = new Set(["seen", "accepted", "computed"]);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Gate, WorkQueue, type Lane } from "../../node/jobs/work-queue.ts";
 
 /** A queue of one slot whose runs record their key and wait until the test lets them end. */
-function recordingQueue(fairness?: number) {
+function recordingQueue(now?: () => number) {
   const order: string[] = [];
   const waiting: (() => void)[] = [];
   const queue = new WorkQueue(
@@ -13,7 +13,7 @@ function recordingQueue(fairness?: number) {
         waiting.push(resolve);
       }),
     () => undefined,
-    fairness,
+    now,
   );
   /** Ends the running key and lets the next one start (each start is synchronous in pump). */
   const finishOne = async () => {
@@ -27,7 +27,7 @@ function recordingQueue(fairness?: number) {
 }
 
 describe("WorkQueue lanes: urgent, then normal, with background taken in turn", function () {
-  it("runs urgent keys first, then normal ones, taking a background key every fourth pick while both wait", async function () {
+  it("runs urgent keys first, then normal ones, and background keys once no normal key waits", async function () {
     const { queue, order, finishAll } = recordingQueue();
     queue.push("blocker", "urgent");
     const pushes: [string, Lane][] = [
@@ -42,7 +42,24 @@ describe("WorkQueue lanes: urgent, then normal, with background taken in turn", 
     ];
     for (const [key, lane] of pushes) queue.push(key, lane);
     await finishAll();
-    expect(order).to.deep.equal(["blocker", "u1", "n1", "n2", "n3", "b1", "n4", "n5", "b2"]);
+    expect(order).to.deep.equal(["blocker", "u1", "n1", "n2", "n3", "n4", "n5", "b1", "b2"]);
+  });
+
+  it("takes a background key before normal ones once it waited its longest wait, counted from its first push (a flood of k = 1 jobs never holds a k = 3 commit past half its window)", async function () {
+    const clock = { now: 0 };
+    const { queue, order, finishOne, finishAll } = recordingQueue(() => clock.now);
+    queue.push("blocker", "urgent");
+    queue.push("b1", "background", 5_000);
+    queue.push("b2", "background", 60_000);
+    for (let i = 1; i <= 6; i++) queue.push(`n${i}`, "normal");
+    await finishOne(); // the blocker: n1 starts
+    clock.now = 4_999;
+    queue.push("b1", "background", 1); // pushed again while queued: its first push counts
+    await finishOne(); // n1: n2 starts
+    clock.now = 5_000;
+    await finishOne(); // n2: b1 has waited 5 s and goes before n3
+    await finishAll();
+    expect(order).to.deep.equal(["blocker", "n1", "n2", "b1", "n3", "n4", "n5", "n6", "b2"]);
   });
 
   it("tells each run the lane its key was taken from (the step's rank in the loop budget follows it)", async function () {
