@@ -19,7 +19,7 @@ export type JobStateRead = Awaited<ReturnType<ChainReader["jobState"]>>;
  * second on the chains runners serve; within that, a job's state moves only by an event, and the
  * event drops the read.
  */
-export const STATE_REUSE_MS = 1_000;
+const STATE_REUSE_MS = 1_000;
 
 export class ReadMemo {
   private readonly reads = new Map<string, { state: JobStateRead; at: number }>();
