@@ -130,8 +130,8 @@ export interface RunnerConfig {
    * at most maxBatch items and 96 KiB of calldata (1: every result its own submitResult, as
    * without batching; claims of matured deliveries ride together the same way); a result
    * waits at most maxWaitBlocks blocks for others (0: it goes at once unless a delivery of ours is
-   * waiting to be mined, then when that one is mined or the next block comes, together with
-   * everything that came meanwhile).
+   * waiting to be mined, then when that one is mined, the next block comes or half a block passed
+   * since the head came, together with everything that came meanwhile).
    */
   delivery: { maxBatch: number; maxWaitBlocks: number };
   /**

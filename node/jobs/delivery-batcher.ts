@@ -46,13 +46,16 @@ interface DeliveryBatcherOptions extends ServiceDeps {
   /**
    * Blocks a queued item may wait for others: the batch goes once the chain head moved this many
    * blocks past the head at which its first item was queued (see onBlock). 0: at once when no
-   * delivery of ours is waiting to be mined, else when that one is mined or the next block comes,
+   * delivery of ours is waiting to be mined, else when that one is mined, the next block comes,
+   * or half a block passed since the head came (then those queued before go: see cutoff),
    * whichever is first (Nagle's rule: light load sends each result at once, as without
-   * batching; under load the results of a block ride together, one transaction a block).
+   * batching; under load the results of a block ride together in one or two transactions).
    */
   maxWaitBlocks: number;
   /** Observations for metrics: a transaction sent with `size` items (1: a plain submitResult). */
   onFlush?: (size: number) => void;
+  /** The wall clock (ms) that times the blocks' interval; tests pass their own. */
+  now?: () => number;
 }
 
 /**
@@ -104,6 +107,8 @@ function createBatchQueue<T, O>(o: {
   send: (items: T[]) => Promise<(item: T) => O>;
   bytes?: (item: T) => number;
   maxBytes?: number;
+  /** The wall clock (ms); tests pass their own. */
+  now?: () => number;
 }) {
   const queue: Pending<T, O>[] = [];
   const bytesOf = o.bytes ?? (() => 0);
@@ -116,6 +121,13 @@ function createBatchQueue<T, O>(o: {
   /** Transactions sent and not yet mined (or failed): items coming meanwhile wait for them (maxWaitBlocks 0). */
   let inFlight = 0;
   let scheduled = false;
+  const now = o.now ?? Date.now;
+  /** When this runner saw the head move (ms), and the blocks' interval as it sees them (null: unknown yet). */
+  let headSeenAt = -1;
+  let interval: number | null = null;
+  /** When the oldest queued item came (ms). */
+  let firstAt = -1;
+  let cutoffTimer: ReturnType<typeof setTimeout> | null = null;
   /** Set once cancelled: every item, queued or to come, is rejected with it. */
   let cancelled: Error | null = null;
   /** Waiting for the transactions in flight to settle (stop). */
@@ -168,6 +180,32 @@ function createBatchQueue<T, O>(o: {
     while (queue.length > 0) send(take());
     queuedBytes = 0;
     firstAtHead = -1;
+    firstAt = -1;
+  }
+
+  /**
+   * maxWaitBlocks 0, a transaction in flight: half a block after the head came, items that came
+   * before then go, so they make the next block. Waiting for the one in flight to be mined put them
+   * a block later (the fleet burst's k = 1 latency, issue 14). Items that come later wait as before:
+   * they would hardly make the next block, and each transaction costs its intrinsic gas.
+   */
+  function cutoff(): number | null {
+    return interval === null || headSeenAt < 0 ? null : headSeenAt + interval / 2;
+  }
+
+  function armCutoff(): void {
+    const at = cutoff();
+    if (cutoffTimer !== null || at === null || firstAt < 0 || firstAt >= at || o.maxWaitBlocks !== 0) return;
+    cutoffTimer = setTimeout(
+      () => {
+        cutoffTimer = null;
+        // A head that came meanwhile moved the cutoff: wait for the new one.
+        if (due()) flushNow();
+        else armCutoff();
+      },
+      Math.max(0, at - now()),
+    );
+    cutoffTimer.unref?.();
   }
 
   /** Flushes on the next turn of the event loop: items that come in the same turn ride together. */
@@ -185,7 +223,10 @@ function createBatchQueue<T, O>(o: {
     if (full()) return true;
     // A block came since the first item was queued: it waited long enough, whatever is in flight.
     const waited = firstAtHead >= 0 && head - firstAtHead >= Math.max(1, o.maxWaitBlocks);
-    if (o.maxWaitBlocks === 0) return inFlight === 0 || waited;
+    if (o.maxWaitBlocks === 0) {
+      const at = cutoff();
+      return inFlight === 0 || waited || (at !== null && firstAt < at && now() >= at);
+    }
     // Head unknown: nothing measures the wait, so do not hold the item.
     return firstAtHead < 0 || waited;
   }
@@ -194,28 +235,44 @@ function createBatchQueue<T, O>(o: {
     add(item: T): Promise<O> {
       if (cancelled) return Promise.reject(cancelled);
       return new Promise<O>((resolve, reject) => {
-        if (queue.length === 0) firstAtHead = head;
+        if (queue.length === 0) {
+          firstAtHead = head;
+          firstAt = now();
+        }
         queue.push({ item, resolve, reject });
         queuedBytes += bytesOf(item);
         if (full()) {
           // Full: send the full batches now, keep the rest waiting.
           sendFull();
           firstAtHead = queue.length > 0 ? head : -1;
+          firstAt = queue.length > 0 ? now() : -1;
           return;
         }
         if (due()) schedule();
+        else armCutoff();
       });
     },
     onBlock(n: number): void {
       if (n <= head) return;
+      const seen = now();
+      // The interval between blocks as this runner sees them; a jump of several (a backfill, a
+      // stall) says little about it.
+      if (head >= 0 && headSeenAt >= 0 && n - head <= 3) {
+        const dt = (seen - headSeenAt) / (n - head);
+        interval = interval === null ? dt : 0.8 * interval + 0.2 * dt;
+      }
       head = n;
+      headSeenAt = seen;
       if (queue.length > 0 && firstAtHead < 0) firstAtHead = n;
       if (due()) schedule();
+      else armCutoff();
     },
     queued: () => queue.length,
     /** Rejects the queued items, and every later one, with `error`; sends nothing more. */
     cancel(error: Error): void {
       cancelled ??= error;
+      if (cutoffTimer !== null) clearTimeout(cutoffTimer);
+      cutoffTimer = null;
       for (const p of queue.splice(0)) p.reject(cancelled);
       queuedBytes = 0;
       firstAtHead = -1;
@@ -312,6 +369,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   const deliveries = createBatchQueue<OwnResult, DeliveryOutcome>({
     maxBatch: options.maxBatch,
     maxWaitBlocks: options.maxWaitBlocks,
+    now: options.now,
     // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).
     bytes: (item) => 4 + RESULT_ITEM_FIXED_BYTES + size(item.outputRef),
     maxBytes: MAX_BATCH_BYTES,
@@ -326,6 +384,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   const claims = createBatchQueue<ClaimItem, TransactionReceipt>({
     maxBatch: options.maxBatch,
     maxWaitBlocks: options.maxWaitBlocks,
+    now: options.now,
     async send(items) {
       // One claim journaled as the job's own (as without batching); more linked to their jobs.
       const data = encodeFunctionData({

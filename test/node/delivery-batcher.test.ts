@@ -232,6 +232,41 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       await first;
     });
 
+    it("maxWaitBlocks 0: with one in flight, items that came before half a block after the head go then (they make the next block); later ones wait for the next head", async function () {
+      const { sender, sent, release } = holdingFirst();
+      const clock = { now: 0 };
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 0,
+        now: () => clock.now,
+      });
+      b.onBlock(5);
+      clock.now = 1_000;
+      b.onBlock(6); // a block a second: the cutoff is at 1,500
+      const first = b.deliver(item(1n));
+      await until("the first sent", () => sent.length === 1, FAKES);
+      clock.now = 1_400;
+      const second = b.deliver(item(2n));
+      await new Promise((r) => setImmediate(r));
+      expect(sent).to.have.length(1);
+      clock.now = 1_500;
+      await until("the second sent at the cutoff, the first still in flight", () => sent.length === 2, FAKES);
+      clock.now = 1_600;
+      const third = b.deliver(item(3n));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(sent).to.have.length(2);
+      clock.now = 2_000;
+      b.onBlock(7);
+      await Promise.all([second, third]);
+      expect(sent.map((r) => r.jobIds ?? [r.jobId])).to.deep.equal([[1n], [2n], [3n]]);
+      release();
+      await first;
+    });
+
     it("a failure of the whole transaction rejects every item it carried", async function () {
       const sender = { ...fakeSender(), send: async () => Promise.reject(new TxVoidedError("voided")) };
       const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 2, maxWaitBlocks: 0 });
