@@ -381,6 +381,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onRpcError: (_error, kind) => metrics.rpcErrors.inc({ kind: kind ?? "other" }),
       onReorg: (_ancestor, jobIds) => {
         metrics.reorgs.inc();
+        processor.rewound(jobIds);
         void sender
           .reconcile()
           .catch((error: unknown) => log.warn("reconciling transactions after a reorg failed", { error }))

@@ -13,6 +13,8 @@ import {
   encodeFunctionData,
   formatUnits,
   parseEther,
+  encodeEventTopics,
+  getAddress,
   parseEventLogs,
   parseUnits,
   webSocket,
@@ -25,6 +27,7 @@ import { conclaveContracts } from "../node/chain/contracts.ts";
 import { CONFIG_DEFAULTS } from "../node/config.ts";
 import { startDevnet, type Devnet } from "../node/devnet/network.ts";
 import { runnerConfig, spawnRunner, waitUntilReady, type RunnerProcess } from "../node/devnet/runners.ts";
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from "./cpu-times.ts";
 import { DEV_ROLES, devAccount } from "../node/devnet/accounts.ts";
 import { oneLine } from "../node/errors.ts";
 import { createExecutor } from "../node/inference/executor.ts";
@@ -800,15 +803,31 @@ async function fleetBurst(
       });
       signed.push({ raw, redundancy: kind.redundancy });
     }
+    const groups = {
+      runners: runners.map((r) => r.process.pid!),
+      chain: [net.node.process.pid!],
+    };
+    const cpuAtStart = { procs: cpuSnapshot(groups), self: process.cpuUsage() };
+    let cpuAtK1: { procs: CpuSnapshot | null; self: NodeJS.CpuUsage } | null = null;
     const sent: { hash: Hex; redundancy: number }[] = [];
     for (const { raw, redundancy } of signed)
       sent.push({ hash: await net.publicClient.sendRawTransaction({ serializedTransaction: raw }), redundancy });
-    const jobs: { jobId: bigint; block: bigint; redundancy: number }[] = [];
-    for (const s of sent) {
-      const receipt = await net.publicClient.waitForTransactionReceipt({ hash: s.hash, pollingInterval: 50 });
-      const [ev] = parseEventLogs({ abi, logs: receipt.logs, eventName: "JobRequested" });
-      jobs.push({ jobId: (ev!.args as { jobId: bigint }).jobId, block: receipt.blockNumber, redundancy: s.redundancy });
-    }
+    // Every request mined (the client's nonce says so), then their receipts at once: waiting for
+    // each in turn polled the node many times a second for as long as the requests took to mine.
+    while ((await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) < nonce)
+      await new Promise((r) => setTimeout(r, 250));
+    // The job id is JobRequested's first topic: decoding each receipt against the whole ABI took
+    // seconds of the cores the runners share.
+    const [requestedTopic] = encodeEventTopics({ abi, eventName: "JobRequested" });
+    const jobs = await Promise.all(
+      sent.map(async (s) => {
+        const receipt = await net.publicClient.getTransactionReceipt({ hash: s.hash });
+        const log = receipt.logs.find(
+          (l) => getAddress(l.address) === getAddress(market) && l.topics[0] === requestedTopic,
+        );
+        return { jobId: BigInt(log!.topics[1]!), block: receipt.blockNumber, redundancy: s.redundancy };
+      }),
+    );
     const k1 = jobs.filter((j) => j.redundancy === 1);
     const k3 = jobs.filter((j) => j.redundancy === 3);
     const commitWindow = Number(
@@ -845,12 +864,13 @@ async function fleetBurst(
         if (e.eventName === "SeatCommitted") seats.set(id, (seats.get(id) ?? 0) + 1);
       }
       const k1Done = k1.every((j) => results.has(j.jobId));
+      if (k1Done && cpuAtK1 === null) cpuAtK1 = { procs: cpuSnapshot(groups), self: process.cpuUsage(cpuAtStart.self) };
       const k3Done = k3.every((j) => (seats.get(j.jobId) ?? 0) >= 3);
       say(
         `  ${k1.filter((j) => results.has(j.jobId)).length}/${k1.length} k = 1 results, ${k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length}/${k3.length} k = 3 jobs seated`,
       );
       if ((k1Done && k3Done) || performance.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 3_000));
+      await new Promise((r) => setTimeout(r, k1Done ? 3_000 : 1_000));
     }
     const latency = k1.filter((j) => results.has(j.jobId)).map((j) => Number(results.get(j.jobId)! - j.block));
     const seated = k3.filter((j) => (seats.get(j.jobId) ?? 0) >= 3).length;
@@ -858,6 +878,17 @@ async function fleetBurst(
     console.log(
       `\nFleet burst: ${k1.length} k = 1 + ${k3.length} k = 3 jobs, ${runners.length} runners, a block every ${blockTimeSeconds} s: k = 1 latency in blocks p50 ${pct(latency, 50)}, p95 ${pct(latency, 95)}, p99 ${p99} (${latency.length} of ${k1.length} served); k = 3 seated ${seated} of ${k3.length}`,
     );
+    if (cpuAtStart.procs && cpuAtK1?.procs) {
+      const cpu = cpuBetween(cpuAtStart.procs, cpuAtK1.procs);
+      const self = (cpuAtK1.self.user + cpuAtK1.self.system) / 1e6;
+      const s1 = (x: number) => `${x.toFixed(1)} s`;
+      console.log(
+        `CPU from the first request sent to the last k = 1 result seen (${s1(cpu.wallSeconds)} on ${cpu.cores} cores, busy ${Math.round(cpu.busyShare * 100)} % of the time): runners ${s1(cpu.used.runners!)} (their inference workers included), chain ${s1(cpu.used.chain!)}, this bench ${s1(self)}` +
+          (cpu.busyShare >= 0.9
+            ? `\nwhat limits it: this machine's cores: the runners, the chain and the bench used them all (${s1(cpu.wallSeconds * cpu.cores)} of CPU in ${s1(cpu.wallSeconds)})`
+            : ""),
+      );
+    }
     printTable([
       [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
       [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],

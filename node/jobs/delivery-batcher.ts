@@ -195,7 +195,8 @@ function createBatchQueue<T, O>(o: {
 
   function armCutoff(): void {
     const at = cutoff();
-    if (cutoffTimer !== null || at === null || firstAt < 0 || firstAt >= at || o.maxWaitBlocks !== 0) return;
+    if (cutoffTimer !== null || cancelled || queue.length === 0 || o.maxWaitBlocks !== 0) return;
+    if (at === null || firstAt < 0 || firstAt >= at) return;
     cutoffTimer = setTimeout(
       () => {
         cutoffTimer = null;
@@ -246,7 +247,6 @@ function createBatchQueue<T, O>(o: {
           sendFull();
           firstAtHead = queue.length > 0 ? head : -1;
           firstAt = queue.length > 0 ? now() : -1;
-          return;
         }
         if (due()) schedule();
         else armCutoff();
@@ -276,6 +276,7 @@ function createBatchQueue<T, O>(o: {
       for (const p of queue.splice(0)) p.reject(cancelled);
       queuedBytes = 0;
       firstAtHead = -1;
+      firstAt = -1;
     },
     /** Resolves once no transaction of this queue is in flight. */
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve))),

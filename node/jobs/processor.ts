@@ -124,8 +124,10 @@ class Processor extends SeatedProcessor implements Service {
           if (journal.noteChainFact(jobId!, { final: true }, block)) this.kick(jobId!);
           break;
         case "RevealStarted":
-          this.memo.revealStarted(jobId!);
-          if (journal.noteChainFact(jobId!, {}, block)) this.kick(jobId!, true);
+          if (journal.noteChainFact(jobId!, {}, block)) {
+            this.memo.revealStarted(jobId!);
+            this.kick(jobId!, true);
+          }
           break;
         case "VersionRetired":
           this.models.evict({ modelId: a.modelId as Hex, version: Number(a.version) });
@@ -163,6 +165,11 @@ class Processor extends SeatedProcessor implements Service {
     return this.journal.getJob(jobId)?.job.redundancy === 1;
   }
 
+  /** A reorg rewound these jobs' blocks or facts: what this process remembers of them is dropped. */
+  rewound(jobIds: readonly bigint[]): void {
+    for (const id of jobIds) this.memo.rewound(id);
+  }
+
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
   kick(jobId: bigint, urgent = false): void {
     if (this.stopped) return;
@@ -174,10 +181,12 @@ class Processor extends SeatedProcessor implements Service {
   /** Advances every job whose wait is over; runs the expiry service and the pruning. */
   async tick(): Promise<void> {
     if (this.stopped) return;
+    // Jobs holding a seat first, whatever the backlog: their reveals have a window.
+    for (const rec of this.journal.dueJobs(this.now(), this.maxConcurrentSteps, true))
+      if (!this.stopped) this.queue.push(rec.jobId.toString(), laneOf(rec), maxWaitOf(rec));
     const room = Math.max(0, this.maxConcurrentSteps * 4 - this.queue.size());
     for (const rec of this.journal.dueJobs(this.now(), room))
-      if (!this.stopped)
-        this.queue.push(rec.jobId.toString(), rec.state === "committed" ? "urgent" : laneOf(rec), maxWaitOf(rec));
+      if (!this.stopped) this.queue.push(rec.jobId.toString(), laneOf(rec), maxWaitOf(rec));
     if (this.expireStaleJobs !== "off" && !this.expiring) {
       this.expiring = true;
       try {
@@ -334,10 +343,14 @@ class Processor extends SeatedProcessor implements Service {
 
 /**
  * A k > 1 job before its commit waits behind k = 1 work (for at most {@link maxWaitOf}): its
- * commit window is minutes, and a k = 1 result's latency is what its client waits for.
+ * commit window is minutes, and a k = 1 result's latency is what its client waits for. One that
+ * holds a seat goes first: its reveal has a window of its own (a seat known before the commit step
+ * saw its receipt: the events came first, then a restart).
  */
 function laneOf(rec: JobRecord | null | undefined): Lane {
-  return rec && rec.job.redundancy > 1 && BEFORE_COMMIT.has(rec.state) ? "background" : "normal";
+  if (!rec || rec.job.redundancy === 1) return "normal";
+  if (rec.state === "committed" || (rec.seat !== null && BEFORE_COMMIT.has(rec.state))) return "urgent";
+  return BEFORE_COMMIT.has(rec.state) ? "background" : "normal";
 }
 
 /**

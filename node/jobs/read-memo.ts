@@ -25,6 +25,8 @@ export class ReadMemo {
   private readonly reads = new Map<string, { state: JobStateRead; at: number }>();
   private readonly revealOpen = new Set<string>();
   private readonly followed = new Set<string>();
+  /** Jobs being read now, and whether an event of theirs came meanwhile (then the answer is not kept). */
+  private readonly reading = new Map<string, boolean>();
 
   private readonly now: () => number;
 
@@ -40,14 +42,27 @@ export class ReadMemo {
     if (last && this.now() - last.at < STATE_REUSE_MS) return last.state;
     // Stamped before the read: its answer is at least this old.
     const at = this.now();
-    const state = await read();
-    this.reads.set(key, { state, at });
-    return state;
+    this.reading.set(key, false);
+    try {
+      const state = await read();
+      if (this.reading.get(key) === false) this.reads.set(key, { state, at });
+      return state;
+    } finally {
+      this.reading.delete(key);
+    }
   }
 
   /** An event of the job came: what was read of it may be stale. */
   chainMoved(jobId: bigint): void {
-    this.reads.delete(jobId.toString());
+    const key = jobId.toString();
+    this.reads.delete(key);
+    if (this.reading.has(key)) this.reading.set(key, true);
+  }
+
+  /** A reorg rewound the job's facts (its RevealStarted may be gone): nothing learned of it holds. */
+  rewound(jobId: bigint): void {
+    this.chainMoved(jobId);
+    this.forget(jobId);
   }
 
   /** The job's RevealStarted event was taken in: its reveal phase is open. */

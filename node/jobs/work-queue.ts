@@ -123,11 +123,16 @@ export class WorkQueue {
     if (urgent.length > 0) return urgent.shift();
     const normal = this.lanes.get("normal")!;
     const background = this.lanes.get("background")!;
-    // The oldest background key: the others were queued later, most with the same wait.
-    if (background.length > 0 && (normal.length === 0 || this.promoteAt.get(background[0]!)! <= this.now())) {
-      const key = background.shift()!;
-      this.promoteAt.delete(key);
-      return key;
+    if (background.length > 0) {
+      // The first background key whose wait is over (each has its own), else the oldest when no
+      // normal key waits.
+      const now = this.now();
+      const i = normal.length === 0 ? 0 : background.findIndex((key) => this.promoteAt.get(key)! <= now);
+      if (i >= 0) {
+        const [key] = background.splice(i, 1);
+        this.promoteAt.delete(key!);
+        return key;
+      }
     }
     return normal.shift();
   }

@@ -699,11 +699,12 @@ class Journal {
   }
 
   /** Open jobs due to be advanced (their wait is over), oldest first, without their inputs. */
-  dueJobs(nowMs: number, limit: number): JobRecord[] {
+  dueJobs(nowMs: number, limit: number, seatedOnly = false): JobRecord[] {
     const marks = OPEN_STATES.map(() => "?").join(",");
+    const seated = seatedOnly ? " AND seat IS NOT NULL" : "";
     return (
       this.sql(
-        `SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT ?`,
+        `SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) AND next_attempt_at <= ?${seated} ORDER BY CAST(job_id AS INTEGER) LIMIT ?`,
       ).all(...OPEN_STATES, nowMs, limit) as Row[]
     ).map(toJob);
   }

@@ -267,6 +267,39 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       await first;
     });
 
+    it("a stopped batcher arms no cutoff when a block comes (review: its timer re-armed itself at once, forever)", async function () {
+      const { sender, sent, release } = holdingFirst();
+      const clock = { now: 0, looks: 0 };
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 0,
+        now: () => (clock.looks++, clock.now),
+      });
+      // A block every 10 ms (of this clock): cutoffs 5 ms after each head.
+      b.onBlock(5);
+      clock.now = 10;
+      b.onBlock(6);
+      const first = b.deliver(item(1n));
+      await until("the first sent", () => sent.length === 1, FAKES);
+      clock.now = 12;
+      const queued = Promise.allSettled([b.deliver(item(2n))]);
+      const stopping = b.stop();
+      await queued;
+      clock.now = 20;
+      b.onBlock(7);
+      clock.now = 30; // past that block's cutoff
+      const looks = clock.looks;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(clock.looks - looks).to.be.below(5);
+      release();
+      await Promise.all([first, stopping]);
+      expect(sent).to.have.length(1);
+    });
+
     it("a failure of the whole transaction rejects every item it carried", async function () {
       const sender = { ...fakeSender(), send: async () => Promise.reject(new TxVoidedError("voided")) };
       const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 2, maxWaitBlocks: 0 });

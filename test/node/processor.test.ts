@@ -978,6 +978,39 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect([readsAtCommit[0], readsAtCommit[1]! - before63, readsAtCommit[2]! - before64]).to.deep.equal([1, 2, 2]);
     });
 
+    it("after a restart, a job whose seat the events gave before its commit's receipt goes before a flood of k = 1 jobs (its reveal has a window)", async function () {
+      h = harness();
+      h.sender.onSend = () => new Promise<never>(() => {}); // the commit's receipt never comes: a crash follows
+      await h.processor.onLogs([requested(66n, makeJob(K3))]);
+      await until("the commit sent", () => h.sender.kinds().includes("commit"), FAKES);
+      // The events came while the commit step waited for its receipt; the runner dies before it moves on.
+      h.journal.noteChainFact(66n, { seat: 0 }, 11);
+      expect(h.journal.getJob(66n)!.state).to.equal("computed");
+      // The old process is gone mid-step (its send never returns): only its journal is left.
+      const dir = h.dir;
+      h.journal.close();
+      h = harness({ maxConcurrentSteps: 1 }, dir);
+      h.chain.set(66n, { seated: 3, status: 2 });
+      const order: string[] = [];
+      h.sender.onSend = (tx) => {
+        order.push(`${tx.functionName} ${String(tx.req.jobId)}`);
+        return [];
+      };
+      // Six k = 1 jobs come first; the first holds the one slot in its inference meanwhile.
+      const first = latch();
+      const run = h.executor.run;
+      h.executor.run = async (...args) => {
+        if (h.executor.runs === 0) await first.opened;
+        return run(...args);
+      };
+      await h.processor.onLogs(Array.from({ length: 6 }, (_, i) => requested(BigInt(100 + i), makeJob())));
+      await h.processor.tick(); // the journal's due jobs: 66 among them
+      first.open();
+      await h.settle();
+      expect(order.slice(0, 2)).to.deep.equal(["submitResult 100", "reveal 66"]);
+      expect(order.filter((t) => t.startsWith("submitResult"))).to.have.length(6);
+    });
+
     it("a reveal the chain refuses after RevealStarted (a reorg took it back) reads the chain before it tries again", async function () {
       h = harness();
       await h.processor.onLogs([requested(65n, makeJob(K3))]);

@@ -62,6 +62,19 @@ describe("WorkQueue lanes: urgent, then normal, with background taken in turn", 
     expect(order).to.deep.equal(["blocker", "n1", "n2", "b1", "n3", "n4", "n5", "n6", "b2"]);
   });
 
+  it("takes the background key whose own wait is over, not only the oldest", async function () {
+    const clock = { now: 0 };
+    const { queue, order, finishOne, finishAll } = recordingQueue(() => clock.now);
+    queue.push("blocker", "urgent");
+    queue.push("b-long", "background", 60_000);
+    queue.push("b-short", "background", 5_000);
+    for (let i = 1; i <= 3; i++) queue.push(`n${i}`, "normal");
+    clock.now = 5_000;
+    await finishOne(); // the blocker: b-short's wait is over, b-long's is not
+    await finishAll();
+    expect(order).to.deep.equal(["blocker", "b-short", "n1", "n2", "n3", "b-long"]);
+  });
+
   it("tells each run the lane its key was taken from (the step's rank in the loop budget follows it)", async function () {
     const runs: [string, Lane][] = [];
     const queue = new WorkQueue(
