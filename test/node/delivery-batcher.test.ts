@@ -126,6 +126,11 @@ function idsOf(tx: SentTx): bigint[] {
   return decodeAttestationBatch(tx.args[0] as Hex).items.map((i) => i.jobId);
 }
 
+/** A batcher of up to 50 items with maxWaitBlocks 0 (Nagle's rule), on the given clock. */
+function nagleBatcher(sender: ReturnType<typeof holdingFirst>["sender"], now?: () => number) {
+  return createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 0, now });
+}
+
 describe("delivery batcher: k = 1 results in one transaction", function () {
   describe("flushing (fake sender)", function () {
     it("a full batch goes at once, as one submitResults carrying every item", async function () {
@@ -191,14 +196,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("maxWaitBlocks 0: the first goes at once; those that come while it is in flight ride together once it is mined", async function () {
       const { sender, sent, release } = holdingFirst();
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-      });
+      const b = nagleBatcher(sender);
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
       const rest = Promise.all([2n, 3n, 4n].map((id) => b.deliver(item(id))));
@@ -211,14 +209,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("maxWaitBlocks 0: with one still in flight, queued items go once a block passed (a stuck delivery does not hold them)", async function () {
       const { sender, sent, release } = holdingFirst();
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-      });
+      const b = nagleBatcher(sender);
       b.onBlock(5);
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
@@ -235,15 +226,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     it("maxWaitBlocks 0: with one in flight, items that came before half a block after the head go then (they make the next block); later ones wait for the next head", async function () {
       const { sender, sent, release } = holdingFirst();
       const clock = { now: 0 };
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-        now: () => clock.now,
-      });
+      const b = nagleBatcher(sender, () => clock.now);
       b.onBlock(5);
       clock.now = 1_000;
       b.onBlock(6); // a block a second: the cutoff is at 1,500
@@ -270,15 +253,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     it("a stopped batcher arms no cutoff when a block comes (review: its timer re-armed itself at once, forever)", async function () {
       const { sender, sent, release } = holdingFirst();
       const clock = { now: 0, looks: 0 };
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-        now: () => (clock.looks++, clock.now),
-      });
+      const b = nagleBatcher(sender, () => (clock.looks++, clock.now));
       // A block every 10 ms (of this clock): cutoffs 5 ms after each head.
       b.onBlock(5);
       clock.now = 10;
@@ -344,14 +319,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("stop cancels the queued items and waits for the transaction already sent", async function () {
       const { sender, sent, release } = holdingFirst();
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-      });
+      const b = nagleBatcher(sender);
       const first = b.deliver(item(1n));
       await until("the first sent", () => sent.length === 1, FAKES);
       const queued = Promise.allSettled([b.deliver(item(2n))]);

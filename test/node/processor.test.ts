@@ -36,6 +36,9 @@ function latch() {
 
 describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   let h: Harness;
+  /** Job `id`'s JobSettled event, on the result this runner computed for it. */
+  const settledOnOurs = (id: bigint, agreeing: number) =>
+    event("JobSettled", { jobId: id, resultHash: h.journal.getJob(id)!.resultHash, agreeing, clientRefund: 0n });
   const closed = new WeakSet<Harness>();
   afterEach(async function () {
     if (!h || closed.has(h)) return; // a test that made none
@@ -237,11 +240,8 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
     expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
     expect(h.journal.getJob(2n)!.state).to.equal("revealed");
-    const rec = h.journal.getJob(2n)!;
     h.chain.set(2n, { status: 3 });
-    await h.processor.onLogs([
-      event("JobSettled", { jobId: 2n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n }),
-    ]);
+    await h.processor.onLogs([settledOnOurs(2n, 3)]);
     await h.settle();
     expect(h.journal.getJob(2n)!.state).to.equal("paid");
   });
@@ -333,14 +333,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       for (const id of [43n, 44n]) h.chain.set(id, { status: 3 });
       h.chain.set(45n, { status: 4 });
       const reads = h.chain.reads.seatSlashed;
-      await h.processor.onLogs([
-        event("JobSettled", {
-          jobId: 43n,
-          resultHash: h.journal.getJob(43n)!.resultHash,
-          agreeing: 2,
-          clientRefund: 0n,
-        }),
-      ]);
+      await h.processor.onLogs([settledOnOurs(43n, 2)]);
       await h.settle();
       expect(h.journal.getJob(43n)!.state).to.equal("paid");
       expect(h.chain.reads.seatSlashed).to.equal(reads);
@@ -401,7 +394,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.chain.set(15n, { status: 3 });
     await h.processor.onLogs([
       event("ResultRevealed", { jobId: 15n, provider: ME, resultHash: rec.resultHash, outputRef: "0x" }),
-      event("JobSettled", { jobId: 15n, resultHash: rec.resultHash, agreeing: 3, clientRefund: 0n }),
+      settledOnOurs(15n, 3),
     ]);
     await h.settle();
     expect(h.journal.getJob(15n)!.state).to.equal("paid");
@@ -919,14 +912,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h = harness();
       await toRevealed(61n);
       h.chain.set(61n, { status: 3 });
-      await h.processor.onLogs([
-        event("JobSettled", {
-          jobId: 61n,
-          resultHash: h.journal.getJob(61n)!.resultHash,
-          agreeing: 3,
-          clientRefund: 0n,
-        }),
-      ]);
+      await h.processor.onLogs([settledOnOurs(61n, 3)]);
       await h.settle();
       expect(h.journal.getJob(61n)!.state).to.equal("paid");
       // decide's read (answering the commit too), and the reveal's first look (its seats not full).
