@@ -174,7 +174,11 @@ class Processor extends SeatedProcessor implements Service {
   kick(jobId: bigint, urgent = false): void {
     if (this.stopped) return;
     if (urgent) return this.queue.push(jobId.toString(), "urgent");
-    const rec = this.journal.getJob(jobId);
+    this.enqueue(jobId, this.journal.getJob(jobId));
+  }
+
+  /** Queues a job in its lane (see laneOf), with its longest wait there (see maxWaitOf). */
+  private enqueue(jobId: bigint, rec: JobRecord | null): void {
     this.queue.push(jobId.toString(), laneOf(rec), maxWaitOf(rec));
   }
 
@@ -183,10 +187,9 @@ class Processor extends SeatedProcessor implements Service {
     if (this.stopped) return;
     // Jobs holding a seat first, whatever the backlog: their reveals have a window.
     for (const rec of this.journal.dueJobs(this.now(), this.maxConcurrentSteps, true))
-      if (!this.stopped) this.queue.push(rec.jobId.toString(), laneOf(rec), maxWaitOf(rec));
+      if (!this.stopped) this.enqueue(rec.jobId, rec);
     const room = Math.max(0, this.maxConcurrentSteps * 4 - this.queue.size());
-    for (const rec of this.journal.dueJobs(this.now(), room))
-      if (!this.stopped) this.queue.push(rec.jobId.toString(), laneOf(rec), maxWaitOf(rec));
+    for (const rec of this.journal.dueJobs(this.now(), room)) if (!this.stopped) this.enqueue(rec.jobId, rec);
     if (this.expireStaleJobs !== "off" && !this.expiring) {
       this.expiring = true;
       try {

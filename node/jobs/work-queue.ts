@@ -2,6 +2,9 @@
 export type Lane = "urgent" | "normal" | "background";
 const LANES: readonly Lane[] = ["urgent", "normal", "background"];
 
+/** A background key's longest wait behind normal keys when its pusher gives none. */
+const DEFAULT_MAX_WAIT_MS = 10_000;
+
 /**
  * A keyed work queue with bounded concurrency: each key runs at most once at a time; a key pushed
  * while it runs runs once more after; a key pushed while queued is not queued twice (it moves to a
@@ -20,9 +23,6 @@ const LANES: readonly Lane[] = ["urgent", "normal", "background"];
  * the wait ends. Otherwise, in a burst, commits and reveals waiting for their receipts held every
  * slot and the k = 1 jobs behind them waited seconds for one (fleet burst, issue 14).
  */
-/** A background key's longest wait behind normal keys when its pusher gives none. */
-const DEFAULT_MAX_WAIT_MS = 10_000;
-
 export class WorkQueue {
   private readonly lanes = new Map<Lane, string[]>(LANES.map((l) => [l, []]));
   private readonly queued = new Map<string, Lane>();
