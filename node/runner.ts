@@ -4,7 +4,7 @@ import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
 import { eventsToHead } from "./chain/events.ts";
-import { connect, walletFor } from "./chain/clients.ts";
+import { connect, walletFor, type OnRpcCall } from "./chain/clients.ts";
 import { contractAddress, readDeployment } from "./chain/deployment.ts";
 import { createChainReader } from "./chain/reader.ts";
 import { createTxSender } from "./chain/tx-pipeline.ts";
@@ -78,11 +78,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       redact: urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]),
     })
   ).child({ provider: account.address });
+  const metrics = createMetrics({ provider: account.address });
+  const onRpcCall: OnRpcCall = (method, endpoint, count) =>
+    metrics.rpcCalls.inc({ method, endpoint: String(endpoint) }, count);
   const clients = await connect(config.rpcUrl, {
     timeoutMs: RPC_TIMEOUT_MS,
     pollingIntervalMs: Math.min(config.pollIntervalMs, 250),
     retryCount: RPC_RETRIES,
     fallbackUrls: config.rpcFallbackUrls,
+    onCall: onRpcCall,
   });
   const { publicClient, chain } = clients;
   for (const url of clients.unreachableFallbacks)
@@ -150,7 +154,6 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         .catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: oneLine(error) }));
     }
 
-    const metrics = createMetrics({ provider: account.address });
     const modelMetrics = createModelMetrics(metrics.registry, {
       held: () => models.held().length,
       warm: () => sessions.keys().length,
@@ -355,12 +358,15 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
 
     const watchedAbi = [...marketAbi, ...(loadArtifact("ModelRegistry").abi as Abi)];
     // Logs fetched and decoded off the event loop (issue 14); stops after the watcher.
-    const logThread = createLogThread({
-      urls: [config.rpcUrl, ...config.rpcFallbackUrls],
-      timeoutMs: RPC_TIMEOUT_MS,
-      retryCount: RPC_RETRIES,
-      abi: watchedAbi,
-    });
+    const logThread = createLogThread(
+      {
+        urls: [config.rpcUrl, ...config.rpcFallbackUrls],
+        timeoutMs: RPC_TIMEOUT_MS,
+        retryCount: RPC_RETRIES,
+        abi: watchedAbi,
+      },
+      { onCall: onRpcCall },
+    );
     services.push(serviceOf({ stop: () => logThread.close() }));
     const watcher = createChainWatcher({
       chain: chainSourceOf(publicClient, logThread),

@@ -188,6 +188,16 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 
 const scrape = async (runner: RunnerProcess) => (await fetch(`${runner.http}/metrics`)).text();
 
+/** The runner's JSON-RPC requests so far by method, all endpoints together (conclave_rpc_calls_total). */
+function rpcCallsOf(text: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^conclave_rpc_calls_total\{[^}]*method="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+    if (m) calls.set(m[1]!, (calls.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return calls;
+}
+
 /** The runner's event-loop lag p99 since the previous scrape (the runner's metrics reset per scrape), in ms. */
 const lagP99 = (text: string) => metric(text, "conclave_event_loop_lag_seconds", { quantile: "0.99" }) * 1000;
 
@@ -807,6 +817,7 @@ async function fleetBurst(
       runners: runners.map((r) => r.process.pid!),
       chain: [net.node.process.pid!],
     };
+    const callsAtStart = await Promise.all(runners.map(async (r) => rpcCallsOf(await scrape(r))));
     const cpuAtStart = { procs: cpuSnapshot(groups), self: process.cpuUsage() };
     let cpuAtK1: { procs: CpuSnapshot | null; self: NodeJS.CpuUsage } | null = null;
     const sent: { hash: Hex; redundancy: number }[] = [];
@@ -889,6 +900,23 @@ async function fleetBurst(
             : ""),
       );
     }
+    const callsAtEnd = await Promise.all(runners.map(async (r) => rpcCallsOf(await scrape(r))));
+    const perMethod = new Map<string, number>();
+    for (const [i, end] of callsAtEnd.entries())
+      for (const [method, n] of end)
+        perMethod.set(
+          method,
+          (perMethod.get(method) ?? 0) + (n - (callsAtStart[i]!.get(method) ?? 0)) / runners.length,
+        );
+    const totalCalls = [...perMethod.values()].reduce((a, b) => a + b, 0);
+    console.log(
+      `RPC requests per runner in the burst (mean of ${runners.length}; ${(totalCalls / jobs.length).toFixed(1)} per job requested): ${Math.round(totalCalls)}: ` +
+        [...perMethod]
+          .sort((a, b) => b[1] - a[1])
+          .filter(([, n]) => n >= 0.5)
+          .map(([method, n]) => `${method} ${Math.round(n)}`)
+          .join(", "),
+    );
     printTable([
       [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
       [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],

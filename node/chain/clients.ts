@@ -33,6 +33,29 @@ function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transp
   throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
 }
 
+/**
+ * Told of JSON-RPC requests sent to an endpoint: their method, the endpoint's place in the list
+ * (0: the primary RPC, 1…: the fallbacks) and how many. Operators pay for and are rate-limited on calls.
+ */
+export type OnRpcCall = (method: string, endpoint: number, count: number) => void;
+
+/**
+ * The endpoint's transport, telling `onCall` of each request it is given: a fallback's switch to
+ * the next endpoint and its ranking pings count (each reaches an endpoint); viem's own retries of a
+ * request inside the transport do not.
+ */
+function countedTransport(transport: Transport, endpoint: number, onCall: OnRpcCall | undefined): Transport {
+  if (!onCall) return transport;
+  return (params) => {
+    const made = transport(params);
+    const request: typeof made.request = (args, options) => {
+      onCall(args.method, endpoint, 1);
+      return made.request(args, options);
+    };
+    return { ...made, request };
+  };
+}
+
 /** How often the endpoints of a fallback transport are pinged and re-ranked (ms). */
 const RANK_INTERVAL_MS = 1_000;
 
@@ -45,11 +68,16 @@ export function transportOf(
   urls: readonly string[],
   timeoutMs: number,
   retryCount: number,
+  onCall?: OnRpcCall,
 ): { transport: Transport; close(): void } {
-  if (urls.length === 1) return { transport: transportFor(urls[0]!, timeoutMs, retryCount), close: () => undefined };
+  if (urls.length === 1)
+    return {
+      transport: countedTransport(transportFor(urls[0]!, timeoutMs, retryCount), 0, onCall),
+      close: () => undefined,
+    };
   let closed = false;
   const transport = fallback(
-    urls.map((u) => transportFor(u, timeoutMs)),
+    urls.map((u, i) => countedTransport(transportFor(u, timeoutMs), i, onCall)),
     {
       rank: {
         interval: RANK_INTERVAL_MS,
@@ -67,9 +95,10 @@ export function transportOf(
   return { transport, close: () => void (closed = true) };
 }
 
-async function chainIdOf(rpcUrl: string, timeoutMs: number): Promise<number> {
+async function chainIdOf(rpcUrl: string, timeoutMs: number, endpoint = 0, onCall?: OnRpcCall): Promise<number> {
   try {
-    return await createPublicClient({ transport: transportFor(rpcUrl, timeoutMs) }).getChainId();
+    const transport = countedTransport(transportFor(rpcUrl, timeoutMs), endpoint, onCall);
+    return await createPublicClient({ transport }).getChainId();
   } catch (cause) {
     throw new RpcUnreachableError(`cannot reach RPC ${rpcUrl}: ${causeLine(cause)}`, { cause });
   }
@@ -83,14 +112,20 @@ async function chainIdOf(rpcUrl: string, timeoutMs: number): Promise<number> {
  */
 export async function connect(
   rpcUrl: string,
-  opts: { timeoutMs?: number; pollingIntervalMs?: number; retryCount?: number; fallbackUrls?: readonly string[] } = {},
+  opts: {
+    timeoutMs?: number;
+    pollingIntervalMs?: number;
+    retryCount?: number;
+    fallbackUrls?: readonly string[];
+    onCall?: OnRpcCall;
+  } = {},
 ): Promise<Clients & { unreachableFallbacks: string[] }> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const chainId = await chainIdOf(rpcUrl, timeoutMs);
+  const chainId = await chainIdOf(rpcUrl, timeoutMs, 0, opts.onCall);
   const fallbackUrls = opts.fallbackUrls ?? [];
   const unreachableFallbacks: string[] = [];
-  for (const url of fallbackUrls) {
-    const id = await chainIdOf(url, timeoutMs).catch((error: unknown) => {
+  for (const [i, url] of fallbackUrls.entries()) {
+    const id = await chainIdOf(url, timeoutMs, i + 1, opts.onCall).catch((error: unknown) => {
       if (error instanceof RpcUnreachableError) return null;
       throw error;
     });
@@ -107,7 +142,7 @@ export async function connect(
     // so a CLI transaction survives a few full blocks instead of one; only base fee + tip is paid.
     fees: { baseFeeMultiplier: 2 },
   });
-  const { transport, close } = transportOf([rpcUrl, ...fallbackUrls], timeoutMs, opts.retryCount ?? 0);
+  const { transport, close } = transportOf([rpcUrl, ...fallbackUrls], timeoutMs, opts.retryCount ?? 0, opts.onCall);
   const publicClient = createPublicClient({
     chain,
     // A long-running service (the runner) rides out rate limits and dropped connections call by

@@ -38,4 +38,14 @@ export interface WireError {
   status?: number;
 }
 
-export type LogThreadReply = { id: number; logs: WireLog[] } | { id: number; error: WireError[] };
+/** JSON-RPC requests of one method the thread sent to one endpoint (see OnRpcCall). */
+export interface RpcCallCount {
+  method: string;
+  endpoint: number;
+  count: number;
+}
+
+/** A query's answer, with the requests the thread sent since its previous reply (`calls`). */
+export type LogThreadReply = ({ id: number; logs: WireLog[] } | { id: number; error: WireError[] }) & {
+  calls?: RpcCallCount[];
+};

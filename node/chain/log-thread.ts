@@ -10,6 +10,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { Address } from "viem";
+import type { OnRpcCall } from "./clients.ts";
 import { RpcFailedError } from "./logs.ts";
 import type { DecodedLog } from "./watcher.ts";
 import type { LogThreadConfig, LogThreadReply, LogThreadRequest, WireError } from "./log-thread-protocol.ts";
@@ -22,7 +23,7 @@ export interface LogThread {
   close(): Promise<void>;
 }
 
-export function createLogThread(config: LogThreadConfig): LogThread {
+export function createLogThread(config: LogThreadConfig, opts: { onCall?: OnRpcCall } = {}): LogThread {
   let worker: Worker | null = null;
   let nextId = 0;
   let closed = false;
@@ -43,6 +44,7 @@ export function createLogThread(config: LogThreadConfig): LogThread {
     });
     w.unref();
     w.on("message", (reply: LogThreadReply) => {
+      for (const c of reply.calls ?? []) opts.onCall?.(c.method, c.endpoint, c.count);
       const p = pending.get(reply.id);
       if (!p) return;
       pending.delete(reply.id);

@@ -10,15 +10,31 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createPublicClient, hexToBytes, parseEventLogs, type Abi, type Hex } from "viem";
 import { transportOf } from "./clients.ts";
 import { causeChain } from "./logs.ts";
-import type { LogThreadConfig, LogThreadReply, LogThreadRequest, WireError, WireLog } from "./log-thread-protocol.ts";
+import type {
+  LogThreadConfig,
+  LogThreadReply,
+  LogThreadRequest,
+  RpcCallCount,
+  WireError,
+  WireLog,
+} from "./log-thread-protocol.ts";
 
 const config = workerData as LogThreadConfig;
-const { transport } = transportOf(config.urls, config.timeoutMs, config.retryCount);
+/** Requests sent since the last reply, each once (see RpcCallCount): they go back with the next reply. */
+let calls: RpcCallCount[] = [];
+const { transport } = transportOf(config.urls, config.timeoutMs, config.retryCount, (method, endpoint) => {
+  const known = calls.find((c) => c.method === method && c.endpoint === endpoint);
+  if (known) known.count++;
+  else calls.push({ method, endpoint, count: 1 });
+});
 const client = createPublicClient({ transport });
 const abi = config.abi as Abi;
 
 parentPort!.on("message", (request: LogThreadRequest) => {
-  void answer(request).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer));
+  void answer(request).then(({ reply, transfer }) => {
+    parentPort!.postMessage({ ...reply, calls }, transfer);
+    calls = [];
+  });
 });
 
 async function answer(r: LogThreadRequest): Promise<{ reply: LogThreadReply; transfer: ArrayBuffer[] }> {

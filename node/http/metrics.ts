@@ -72,6 +72,16 @@ export function createMetrics(labels: { provider: string }) {
       labelNames: ["reason"],
       registers: [registry],
     }),
+    /**
+     * Requests sent to each endpoint ("0": the primary RPC, "1"…: the fallbacks), viem's retries
+     * of a request not counted: what an RPC provider bills and rate-limits.
+     */
+    rpcCalls: new Counter({
+      name: "conclave_rpc_calls_total",
+      help: "JSON-RPC requests sent, by method and endpoint (0: the primary RPC, 1 and on: the fallbacks)",
+      labelNames: ["method", "endpoint"],
+      registers: [registry],
+    }),
     /** kind: a short class of the failure, e.g. "timeout", "rate_limited", "http", "rpc", "ws_closed". */
     rpcErrors: new Counter({
       name: "conclave_rpc_errors_total",

@@ -182,6 +182,25 @@ describe("chain-log thread: eth_getLogs and decoding off the event loop (issue 1
     }
   });
 
+  it("tells the runner of each request it sent, failed ones included, by method and endpoint", async function () {
+    const calls: [string, number, number][] = [];
+    const counted = createLogThread(
+      { urls: [node.url], timeoutMs: 5_000, retryCount: 0, abi },
+      { onCall: (method, endpoint, count) => calls.push([method, endpoint, count]) },
+    );
+    try {
+      await counted.getLogs({ address: [MARKET], fromBlock: 0n, toBlock: 100n });
+      node.faults.push("429");
+      await counted.getLogs({ address: [MARKET], fromBlock: 0n, toBlock: 100n }).catch(() => undefined);
+      await counted.getLogs({ address: [MARKET], fromBlock: 0n, toBlock: 100n });
+    } finally {
+      await counted.close();
+    }
+    const sent = calls.filter(([m, e]) => m === "eth_getLogs" && e === 0).reduce((n, [, , c]) => n + c, 0);
+    expect(sent).to.equal(3);
+    expect(calls.every(([m]) => m === "eth_getLogs")).to.equal(true);
+  });
+
   it("a closed thread fails its queries retryably", async function () {
     const out = rejection(() => thread.getLogs({ address: [MARKET], fromBlock: 0n, toBlock: 100n }));
     await thread.close();

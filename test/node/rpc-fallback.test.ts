@@ -45,6 +45,35 @@ describe("RPC fallback endpoints (viem fallback transport, ranked)", function ()
     }
   });
 
+  it("tells its caller of every request each endpoint was sent, by method: the calls an RPC provider bills", async function () {
+    const counts = new Map<string, number>();
+    const onCall = (method: string, endpoint: number, count: number) =>
+      counts.set(`${endpoint} ${method}`, (counts.get(`${endpoint} ${method}`) ?? 0) + count);
+    const before = primary.counters().forwarded;
+    const c = await connect(primary.url, { retryCount: 0, onCall });
+    try {
+      for (let i = 0; i < 5; i++) await c.publicClient.getBlockNumber({ cacheTime: 0 });
+      await c.publicClient.getChainId();
+    } finally {
+      c.close();
+    }
+    expect(Object.fromEntries(counts)).to.deep.equal({ "0 eth_chainId": 2, "0 eth_blockNumber": 5 });
+    expect(primary.counters().forwarded - before).to.equal(7);
+
+    counts.clear();
+    const f = await connect(primary.url, { fallbackUrls: [backup.url], retryCount: 0, onCall });
+    try {
+      primary.setFault({ kind: "429", share: 1 });
+      for (let i = 0; i < 5; i++) await f.publicClient.getBlockNumber({ cacheTime: 0 });
+    } finally {
+      f.close();
+    }
+    // Each endpoint was asked its chain id once at connect; every block number reached the backup.
+    expect(counts.get("0 eth_chainId")).to.equal(1);
+    expect(counts.get("1 eth_chainId")).to.equal(1);
+    expect(counts.get("1 eth_blockNumber")).to.be.at.least(5);
+  });
+
   it("moves calls to the backup while the primary is slow, and back once it recovers", async function () {
     const c = await connect(primary.url, { fallbackUrls: [backup.url], retryCount: 0 });
     try {
