@@ -321,6 +321,13 @@ class Journal {
   private grouped = false;
   /** Statements that write (a write opens the group transaction). */
   private readonly writes = new WeakSet<StatementSync>();
+  /**
+   * Job rows as `getJob` last read them, frozen, by job id: the processor reads a job's row several
+   * times per step and step, and most reads find it unchanged (issue 14: the read and its decoding
+   * were a tenth of a runner's CPU in a burst). This connection is the rows' only writer, so every
+   * write to a row drops its entry, and a write to many rows, a rollback or a close drops them all.
+   */
+  private readonly jobRows = new Map<string, Readonly<JobRecord>>();
 
   constructor(file: string, opts: JournalOptions = {}) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -444,6 +451,7 @@ class Journal {
   }
 
   close(): void {
+    this.jobRows.clear();
     this.commitGroup();
     // The checkpointer's connection closes first, so that this one, the last, removes the WAL.
     this.checkpointer?.stop();
@@ -490,6 +498,8 @@ class Journal {
       this.db.exec(commit);
       return out;
     } catch (error) {
+      // A row read inside the rolled-back writes would be kept as they left it.
+      this.jobRows.clear();
       this.db.exec(rollback);
       throw error;
     }
@@ -542,6 +552,7 @@ class Journal {
   rewindTo(block: number): bigint[] {
     return this.atomically(() => {
       this.sql("DELETE FROM blocks WHERE number > ?").run(block);
+      this.jobRows.clear();
       const rows = this.sql("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
       this.sql("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);
       // A job given up before computing it, on a fact the rewound blocks gave (another's result,
@@ -579,6 +590,7 @@ class Journal {
   ): "new" | "same" | "replaced" {
     return this.atomically(() => {
       const existing = this.getJob(rec.jobId);
+      this.jobRows.delete(rec.jobId.toString());
       if (existing && existing.paramsHash === rec.paramsHash) {
         this.sql("UPDATE jobs SET block = ?, block_hash = ? WHERE job_id = ?").run(
           rec.block,
@@ -610,9 +622,17 @@ class Journal {
   }
 
   /** A job's row, without its inline input (read many times a job; see {@link inputBytes}). */
-  getJob(jobId: bigint): JobRecord | null {
-    const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(jobId.toString()) as Row | undefined;
-    return row ? toJob(row) : null;
+  getJob(jobId: bigint): Readonly<JobRecord> | null {
+    const key = jobId.toString();
+    const known = this.jobRows.get(key);
+    if (known) return known;
+    const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(key) as Row | undefined;
+    if (!row) return null;
+    const rec = deepFreeze(toJob(row));
+    // Bounded: a burst's jobs at most; the oldest entries go first.
+    if (this.jobRows.size >= MAX_JOB_ROWS) this.jobRows.delete(this.jobRows.keys().next().value!);
+    this.jobRows.set(key, rec);
+    return rec;
   }
 
   /**
@@ -658,6 +678,7 @@ class Journal {
       const v = patch[k];
       return typeof v === "boolean" ? (v ? 1 : 0) : ((v ?? null) as string | number | null);
     });
+    this.jobRows.delete(jobId.toString());
     const result = this.sql(
       `UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`,
     ).run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
@@ -676,6 +697,7 @@ class Journal {
       values.push(value);
     }
     if (fact.final) sets.push("expiry_done = 1");
+    this.jobRows.delete(jobId.toString());
     const result = this.sql(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(
       ...values,
       jobId.toString(),
@@ -695,6 +717,7 @@ class Journal {
 
   /** Wakes a job now (an event about it arrived): clears its wait, keeps its attempt count. */
   wake(jobId: bigint): void {
+    this.jobRows.delete(jobId.toString());
     this.sql("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(jobId.toString());
   }
 
@@ -730,6 +753,7 @@ class Journal {
   prune(before: number, limit = 1_000): { jobId: bigint; outputRef: Hex | null }[] {
     const marks = [...TERMINAL_STATES].map(() => "?").join(",");
     return this.atomically(() => {
+      this.jobRows.clear();
       // A k = 1 job's input stays while its row does: a checker or a juror of another provider's
       // delivery recomputes it (within the challenge window).
       this.sql(
@@ -977,6 +1001,18 @@ class Journal {
     ) as Row;
     return Number(row.n);
   }
+}
+
+/** Job rows `getJob` keeps (see Journal.jobRows): more than a burst's jobs in flight. */
+const MAX_JOB_ROWS = 4_096;
+
+/** The record and every object in it, frozen: a kept row is shared by every later reader. */
+function deepFreeze<T>(x: T): Readonly<T> {
+  if (x !== null && typeof x === "object" && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x)) deepFreeze(v);
+  }
+  return x;
 }
 
 function toJob(r: Row): JobRecord {

@@ -470,4 +470,56 @@ describe("journal", function () {
       }
     });
   });
+
+  it("keeps a job's row between reads, frozen, and every write to it is seen by the next read (issue 14)", function () {
+    const j = openJournal(file());
+    try {
+      const put = (fee: bigint, block: number) =>
+        j.upsertJob({
+          jobId: 7n,
+          paramsHash: jobHash(job(fee)),
+          job: job(fee),
+          input: "0x01",
+          inputCid: null,
+          block,
+          blockHash: h(block),
+        });
+      const v = (state: "seen" | "computed") => ({ paramsHash: jobHash(job(5n)), state });
+      put(5n, 9);
+      const first = j.getJob(7n)!;
+      expect(j.getJob(7n), "an unchanged row is not read again").to.equal(first);
+      expect(Object.isFrozen(first) && Object.isFrozen(first.job)).to.equal(true);
+      expect(() => ((first as { state: string }).state = "paid")).to.throw(TypeError);
+
+      expect(j.updateJob(7n, v("seen"), { state: "computed", nextAttemptAt: 999 })).to.equal(true);
+      expect(j.getJob(7n)!.state).to.equal("computed");
+      j.wake(7n);
+      expect(j.getJob(7n)!.nextAttemptAt).to.equal(0);
+      expect(j.noteChainFact(7n, { seat: 2 }, 12)).to.equal(true);
+      expect(j.getJob(7n)!).to.include({ seat: 2, factsBlock: 12 });
+      put(5n, 10);
+      expect(j.getJob(7n)!.block).to.equal(10);
+
+      // A row read inside writes that are rolled back is not kept as they left it.
+      expect(() =>
+        j.atomically(() => {
+          j.updateJob(7n, v("computed"), { state: "lost" });
+          expect(j.getJob(7n)!.state).to.equal("lost");
+          throw new Error("rolled back");
+        }),
+      ).to.throw("rolled back");
+      expect(j.getJob(7n)!.state).to.equal("computed");
+
+      expect(j.rewindTo(9)).to.deep.equal([7n]);
+      expect(j.getJob(7n)!).to.include({ blockHash: "0x", seat: null });
+      put(6n, 11);
+      expect(j.getJob(7n)!).to.include({ state: "seen", paramsHash: jobHash(job(6n)) });
+      j.updateJob(7n, { paramsHash: jobHash(job(6n)), state: "seen" }, { state: "skipped" });
+      j.getJob(7n);
+      expect(j.prune(Date.now() + 1).map((r) => r.jobId)).to.deep.equal([7n]);
+      expect(j.getJob(7n)).to.equal(null);
+    } finally {
+      j.close();
+    }
+  });
 });
