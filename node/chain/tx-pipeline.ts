@@ -75,6 +75,11 @@ class TxSender extends TxConfirmations implements TxSubmitter {
    * with higher fees, see {@link TxVoidedError}) before the next block, where we are in time.
    * A transaction of a job whose earlier transaction in this batch is kept (a reveal after its
    * commit) is kept unseen: it depends on what the new chain has not mined yet.
+   *
+   * The next block may come a second after the reorg: every transaction is tried at once and the
+   * no-ops are started before anything is re-broadcast, so the last no-op is in the pool one round
+   * trip after the reorg was seen, however many of our transactions it dropped. Checked one after
+   * another, a runner with nine of them lost the race for its last four (chaos run: they reverted).
    */
   async reconcile(): Promise<void> {
     const chainNonce = await this.rpc.getTransactionCount({ address: this.address, blockTag: "latest" });
@@ -84,16 +89,25 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       from: chainNonce,
       count: reopened.length,
     });
-    const verdicts = new Map<string, boolean>();
-    for (const [nonce, attempts] of groupByNonce(reopened)) {
-      const newest = attempts.at(-1)!;
-      if (newest.kind !== "void" && (await this.wouldRevert(newest, verdicts))) this.voiding.add(nonce);
-      if (this.voiding.has(nonce)) {
-        // The loop waiting on this nonce (or a new one) signs and sends the no-op at its next look.
-        if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce)));
-        continue;
-      }
-      const sent = this.broadcast(newest);
+    const byNonce = [...groupByNonce(reopened)];
+    const verdicts = new Map<string, Promise<boolean>>();
+    const reverts = await Promise.all(
+      byNonce.map(([, attempts]) => {
+        const newest = attempts.at(-1)!;
+        return newest.kind !== "void" && this.wouldRevert(newest, verdicts);
+      }),
+    );
+    byNonce.forEach(([nonce], i) => {
+      if (reverts[i]) this.voiding.add(nonce);
+    });
+    for (const [nonce] of byNonce) {
+      // The loop waiting on this nonce (or a new one) signs and sends the no-op at its next look.
+      if (this.voiding.has(nonce) && !this.confirming.has(nonce))
+        this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce)));
+    }
+    for (const [nonce, attempts] of byNonce) {
+      if (this.voiding.has(nonce)) continue;
+      const sent = this.broadcast(attempts.at(-1)!);
       await sent;
       // A loop still waiting on this nonce goes on (it polls every attempt); otherwise start one.
       if (!this.confirming.has(nonce)) this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce), sent));
@@ -102,29 +116,35 @@ class TxSender extends TxConfirmations implements TxSubmitter {
 
   /**
    * Whether `tx` reverts on the chain as it is now (false when the node cannot tell). `verdicts`
-   * holds, per job, what an earlier transaction of this reconcile came to; a later one follows it.
+   * holds, per job, what the job's earliest transaction of this reconcile comes to; a later one
+   * follows it (asked in nonce order, so the earliest one asks the node).
    */
-  private async wouldRevert(tx: TxRecord, verdicts: Map<string, boolean>): Promise<boolean> {
+  private wouldRevert(tx: TxRecord, verdicts: Map<string, Promise<boolean>>): Promise<boolean> {
     const job = tx.jobId?.toString();
     const earlier = job === undefined ? undefined : verdicts.get(job);
     if (earlier !== undefined) return earlier;
+    const verdict = this.simulate(tx);
+    if (job !== undefined) verdicts.set(job, verdict);
+    return verdict;
+  }
+
+  /** Whether `tx` reverts when simulated on the chain as it is now (false when the node cannot tell). */
+  private async simulate(tx: TxRecord): Promise<boolean> {
     const parsed = parseTransaction(tx.raw);
-    let reverts = false;
-    if (parsed.to) {
-      try {
-        await this.rpc.estimateGas({
-          account: this.account,
-          to: parsed.to,
-          data: parsed.data ?? "0x",
-          value: parsed.value ?? 0n,
-        });
-      } catch (error) {
-        reverts = revertName(error, this.errorAbi) !== undefined || isRevert(error);
-        if (!reverts) this.event({ type: "rpcError", method: "estimateGas", error });
-      }
+    if (!parsed.to) return false;
+    try {
+      await this.rpc.estimateGas({
+        account: this.account,
+        to: parsed.to,
+        data: parsed.data ?? "0x",
+        value: parsed.value ?? 0n,
+      });
+      return false;
+    } catch (error) {
+      const reverts = revertName(error, this.errorAbi) !== undefined || isRevert(error);
+      if (!reverts) this.event({ type: "rpcError", method: "estimateGas", error });
+      return reverts;
     }
-    if (job !== undefined) verdicts.set(job, reverts);
-    return reverts;
   }
 
   /**

@@ -79,6 +79,8 @@ class FakeChain {
   onCount: ((tag: "latest" | "pending") => void) | null = null;
   /** Whether a call with this data reverts on the chain as it is (estimateGas throws a revert). */
   reverts: ((data: Hex) => boolean) | null = null;
+  /** While set, estimateGas calls wait here until the test answers them (a node a round trip away). */
+  heldEstimates: (() => void)[] | null = null;
 
   rpc(opts: { dieAfterBroadcasts?: number } = {}): TxRpc {
     let dead = false;
@@ -131,6 +133,7 @@ class FakeChain {
       estimateGas: async ({ data }) => {
         if (dead) return never();
         count("estimate");
+        if (this.heldEstimates) await new Promise<void>((answer) => this.heldEstimates!.push(answer));
         if (this.reverts?.(data)) throw new BaseError("execution reverted");
         return 21_000n;
       },
@@ -710,6 +713,67 @@ describe("tx sender against a faulty RPC", function () {
         "commit@0",
         "reveal@2",
       ]);
+      journal.close();
+    });
+
+    it("every transaction is checked at once, so all the no-ops are in the pool one round trip after the reorg (the next block may come then)", async function () {
+      // Chaos run: runner 10 had 9 nonces in the reorged blocks; checked one after another, the
+      // no-ops of the last 4 were signed after the next block had mined the old transactions.
+      const c = new FakeChain();
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000 });
+      await sender.init();
+      // Jobs 1, 2 and 3 move in the reorg (their calls now revert); job 4's claim is kept.
+      const moved = new Set<Hex>(["0x01", "0x02", "0x03", "0x05", "0x06"]);
+      await sender.send({ jobId: 1n, kind: "commit", to, data: "0x01" });
+      await sender.send({ jobId: 2n, kind: "commit", to, data: "0x02" });
+      await sender.send({ jobId: 1n, kind: "reveal", to, data: "0x03" });
+      await sender.send({ jobId: 4n, kind: "claim", to, data: "0x04" });
+      await sender.send({ jobId: 3n, kind: "submit", to, data: "0x05" });
+      await sender.send({ jobId: 2n, kind: "reveal", to, data: "0x06" });
+      c.automine = false;
+      c.reorgTo(0, [...c.accepted]);
+      c.reverts = (data) => moved.has(data);
+      c.heldEstimates = [];
+      const reconciled = sender.reconcile();
+      await until("the first simulation is asked", () => c.heldEstimates!.length > 0, FAKES);
+      // The node answers what it was asked so far; whatever is asked after that waits a round trip
+      // more, and the next block (the old transactions, back in the pool) comes first.
+      const firstRound = c.heldEstimates.splice(0);
+      for (const answer of firstRound) answer();
+      const voidInPool = (nonce: number) => {
+        const newest = journal.txsWithNonce(nonce).at(-1)!;
+        return newest.kind === "void" && c.pool.get(nonce)?.hash === newest.hash;
+      };
+      const voided = [0, 1, 2, 4, 5];
+      await until(
+        "every no-op in the pool, or a second round of simulations",
+        () => c.heldEstimates!.length > 0 || voided.every(voidInPool),
+        FAKES,
+      );
+      c.mine();
+      const late = c.heldEstimates.splice(0);
+      c.heldEstimates = null;
+      for (const answer of late) answer();
+      await reconciled;
+      for (const nonce of voided) {
+        const settled = await sender.resume(journal.txsWithNonce(nonce)[0]!).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(settled, `nonce ${nonce}`).to.be.instanceOf(TxVoidedError);
+        expect(
+          journal.txsWithNonce(nonce).map((t) => [t.kind === "void" ? "void" : "call", t.status]),
+          `nonce ${nonce}`,
+        ).to.deep.equal([
+          ["call", "replaced"],
+          ["void", "mined"],
+        ]);
+      }
+      expect((await sender.resume(journal.txsWithNonce(3)[0]!)).status).to.equal("success");
+      expect(journal.txsWithNonce(3).map((t) => [t.kind, t.status])).to.deep.equal([["claim", "mined"]]);
+      // One simulation per job, all asked before any answer.
+      expect(firstRound.length).to.equal(4);
       journal.close();
     });
 
