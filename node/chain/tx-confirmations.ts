@@ -277,7 +277,7 @@ export abstract class TxConfirmations extends TxSenderBase {
       else if (!same) backoff = this.pollMs;
       const left = deadline - Date.now();
       if (left <= 0) return null;
-      await this.sleep(Math.min(backoff, left));
+      await this.sleep(Math.min(backoff, left), attempts[0]!.nonce);
     }
     return null;
   }

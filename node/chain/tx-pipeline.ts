@@ -101,9 +101,10 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       if (reverts[i]) this.voiding.add(nonce);
     });
     for (const [nonce] of byNonce) {
-      // The loop waiting on this nonce (or a new one) signs and sends the no-op at its next look.
-      if (this.voiding.has(nonce) && !this.confirming.has(nonce))
-        this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce)));
+      if (!this.voiding.has(nonce)) continue;
+      // The loop waiting on this nonce (woken now) or a new one signs and sends the no-op.
+      if (this.confirming.has(nonce)) this.lookNow(nonce);
+      else this.track(nonce, this.confirm(this.journal.txsWithNonce(nonce)));
     }
     for (const [nonce, attempts] of byNonce) {
       if (this.voiding.has(nonce)) continue;

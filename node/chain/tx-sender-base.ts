@@ -71,6 +71,8 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
   protected readonly confirming = new Map<number, Promise<TransactionReceipt>>();
   /** Nonces whose transaction a reorg made revert: their loops replace it with a no-op. */
   protected readonly voiding = new Set<number>();
+  /** Ends the wait between two looks of a nonce's loop (see {@link lookNow}). */
+  private readonly wakeLoop = new Map<number, () => void>();
   protected closed = false;
   protected readonly wakeOnClose = new Set<() => void>();
 
@@ -225,17 +227,31 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
       throw new TxNotConfirmedError(`stopped waiting for ${tx.kind} transaction ${tx.hash}: sender closed`);
   }
 
-  protected sleep(ms: number): Promise<void> {
+  /**
+   * Sleeps `ms`, or until the sender closes; with `nonce`, also until {@link lookNow} for it (the
+   * wait between a loop's looks).
+   */
+  protected sleep(ms: number, nonce?: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wakeOnClose.delete(done);
+        if (nonce !== undefined && this.wakeLoop.get(nonce) === done) this.wakeLoop.delete(nonce);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.wakeOnClose.add(done);
+      if (nonce !== undefined) this.wakeLoop.set(nonce, done);
     });
+  }
+
+  /**
+   * The loop waiting on `nonce` looks now instead of at its next poll: a no-op asked for after a
+   * reorg must reach the pool before the next block, and a poll is a fifth of a 1 s block.
+   */
+  protected lookNow(nonce: number): void {
+    this.wakeLoop.get(nonce)?.();
   }
 
   protected event(event: TxEvent): void {

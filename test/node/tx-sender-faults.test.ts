@@ -777,6 +777,30 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
+    it("a transaction still in the pool when the reorg moves its job is voided at once, not at its loop's next poll", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const journal = openJournal(journalFile());
+      // A poll far longer than the test: only a wake-up makes the waiting loop look in time.
+      const { sender } = senderOn(c.rpc(), journal, { confirmTimeoutMs: 600_000, pollIntervalMs: 60_000 });
+      await sender.init();
+      const commit = sender.send({ jobId: 1n, kind: "commit", to, data: "0x01" }).catch(() => undefined);
+      await until("the commit is in the pool", () => c.pool.has(0), FAKES);
+      c.reverts = (data) => data === "0x01";
+      await sender.reconcile();
+      await until(
+        "the no-op in the pool",
+        () => {
+          const newest = journal.txsWithNonce(0).at(-1)!;
+          return newest.kind === "void" && c.pool.get(0)?.hash === newest.hash;
+        },
+        { timeoutMs: 2_000, intervalMs: 2 },
+      );
+      sender.close();
+      await commit;
+      journal.close();
+    });
+
     it("a transaction the node cannot simulate (RPC error) is kept and broadcast again as it is", async function () {
       const c = new FakeChain();
       const journal = openJournal(journalFile());
