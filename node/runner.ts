@@ -30,7 +30,7 @@ import { createDeliveryBatcher } from "./jobs/delivery-batcher.ts";
 import { createOutputStore } from "./jobs/output-store.ts";
 import { createJobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
-import { createLogger, lineBatcher, redactUrl, urlRedactor, type Logger } from "./log.ts";
+import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
 import { createModelMetrics } from "./models/model-metrics.ts";
 import { createPrefetcher } from "./models/prefetcher.ts";
 import { ModelStore, versionInfoOf } from "./models/store.ts";
@@ -71,16 +71,11 @@ interface Runner {
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
   const account = privateKeyToAccount(config.privateKey);
-  // Its own logger writes each turn's lines at once (see lineBatcher), and what waits at exit.
-  const lines = opts.log ? null : lineBatcher((text) => process.stderr.write(text));
-  const flushLines = () => lines?.flush();
-  if (lines) process.on("exit", flushLines);
   const log = (
     opts.log ??
     createLogger({
       level: config.logLevel,
       redact: urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]),
-      write: lines?.write,
     })
   ).child({ provider: account.address });
   const metrics = createMetrics({ provider: account.address });
@@ -129,8 +124,6 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           log.warn("error while stopping", { error });
         }
       }
-      flushLines();
-      process.off("exit", flushLines);
     })());
   try {
     const owner = `${record.chainId}:${market}:${account.address}`;

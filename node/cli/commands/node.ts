@@ -1,6 +1,6 @@
 import { loadRunnerConfig, scrubSecretEnv, type ConfigFlags } from "../../config-load.ts";
 import { FatalError } from "../../errors.ts";
-import { createLogger, urlRedactor } from "../../log.ts";
+import { createLogger, lineBatcher, urlRedactor } from "../../log.ts";
 import type { Command } from "../command.ts";
 
 /** In-flight work did not finish within `shutdownTimeoutMs` after SIGINT/SIGTERM (or a second signal came). */
@@ -124,7 +124,10 @@ a second signal stops waiting), else it exits with status 1.`,
         scrubSecretEnv(process.env);
       }
       const redact = urlRedactor([config.rpcUrl, ...config.rpcFallbackUrls, config.ipfs.kuboUrl]);
-      const log = createLogger({ level: config.logLevel, redact });
+      // Each turn's lines in one write (see lineBatcher); what waits is written before any exit.
+      const lines = lineBatcher((text) => process.stderr.write(text));
+      process.on("exit", lines.flush);
+      const log = createLogger({ level: config.logLevel, redact, write: lines.write });
       // A daemon keeps serving: a stray rejection is logged, never a reason to drop every job.
       const onRejection = (reason: unknown) =>
         log.error("unhandled rejection", { error: String((reason as Error)?.message ?? reason) });
@@ -158,6 +161,8 @@ a second signal stops waiting), else it exits with status 1.`,
       } finally {
         stopSignals?.dispose();
         process.off("unhandledRejection", onRejection);
+        lines.flush();
+        process.off("exit", lines.flush);
       }
     },
   },
