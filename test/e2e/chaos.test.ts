@@ -40,6 +40,9 @@ describe("chaos harness: load and faults end to end (Anvil, 1 s blocks)", functi
     expect(f.settled + f.refunded.total, table).to.equal(f.requested.total);
     expect(f.paidTwice, table).to.deep.equal([]);
     expect(f.honestSlashes, table).to.deep.equal([]);
+    // Each reverted runner transaction is listed with its runner, nonce and block (a journal row to look up).
+    expect(f.revertedTxs.txs, table).to.have.length(f.revertedTxs.count);
+    for (const t of f.revertedTxs.txs) expect(table).to.include(`provider ${t.provider} nonce ${t.nonce ?? "?"}`);
     // A runner killed for a few seconds resumes from its journal and reveals in time: a seat
     // missed across a kill is a runner defect here, not an excuse.
     expect(f.killedSlashes, table).to.deep.equal([]);

@@ -55,6 +55,18 @@ export function slashCause(
   return killed ? "missed while killed" : "missed";
 }
 
+/** A runner transaction that reverted: which runner (its dev account index), and where. */
+export interface RevertedTx {
+  provider: number;
+  /** From the runner's journal (null when the journal does not know the transaction). */
+  nonce: number | null;
+  kind: string;
+  jobId: bigint | null;
+  block: bigint;
+  /** The kinds of fault whose windows the block falls in (empty: outside all). */
+  faults: string[];
+}
+
 interface ProviderFigures {
   index: number;
   address: Address;
@@ -100,6 +112,8 @@ export interface AuditFigures {
     gasBurntWei: bigint;
     byKind: Record<string, number>;
     byFault: Record<string, number>;
+    /** Each one, so that a run's reverts can be looked up in that runner's journal. */
+    txs: RevertedTx[];
   };
   /** No-ops mined in place of transactions a reorg would have made revert (21,000 gas each, not a revert). */
   voidedTxs: { count: number; gasUsed: bigint };
@@ -360,14 +374,15 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
   }
 
   // Every transaction our runners got mined, block by block; the journals say what each was for.
-  const kindOf = new Map<string, string>();
-  for (const jr of journals) for (const t of jr?.txs ?? []) kindOf.set(t.hash, t.kind);
+  const txOf = new Map<string, { kind: string; nonce: number; jobId: bigint | null }>();
+  for (const jr of journals) for (const t of jr?.txs ?? []) txOf.set(t.hash, t);
   const reverted = {
     count: 0,
     gasUsed: 0n,
     gasBurntWei: 0n,
     byKind: {} as Record<string, number>,
     byFault: {} as Record<string, number>,
+    txs: [] as RevertedTx[],
   };
   const voided = { count: 0, gasUsed: 0n };
   for (let n = input.fromBlock; n <= toBlock; n++) {
@@ -380,7 +395,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       if (i === undefined) continue;
       providers[i]!.txsSent++;
       if (r.status !== "0x0") {
-        if (kindOf.get(r.transactionHash.toLowerCase()) === "void") {
+        if (txOf.get(r.transactionHash.toLowerCase())?.kind === "void") {
           voided.count++;
           voided.gasUsed += BigInt(r.gasUsed);
         }
@@ -393,10 +408,19 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       reverted.count++;
       reverted.gasUsed += gas;
       reverted.gasBurntWei += burnt;
-      const kind = kindOf.get(r.transactionHash.toLowerCase()) ?? "unknown";
+      const t = txOf.get(r.transactionHash.toLowerCase());
+      const kind = t?.kind ?? "unknown";
       reverted.byKind[kind] = (reverted.byKind[kind] ?? 0) + 1;
       const faults = new Set((input.faultBlocks ?? []).filter((w) => n >= w.from && n <= w.to).map((w) => w.kind));
       for (const f of faults.size > 0 ? faults : ["none"]) reverted.byFault[f] = (reverted.byFault[f] ?? 0) + 1;
+      reverted.txs.push({
+        provider: providers[i]!.index,
+        nonce: t?.nonce ?? null,
+        kind,
+        jobId: t?.jobId ?? null,
+        block: n,
+        faults: [...faults],
+      });
     }
   }
 

@@ -11,6 +11,7 @@ import type { Hex } from "viem";
 interface JournalTx {
   hash: Hex;
   kind: string;
+  nonce: number;
   status: string;
   jobId: bigint | null;
 }
@@ -58,15 +59,17 @@ export function readJournal(dataDir: string): JournalSummary | null {
         ),
       );
     const txs = (
-      db.prepare("SELECT hash, kind, status, job_id FROM txs").all() as {
+      db.prepare("SELECT hash, kind, nonce, status, job_id FROM txs").all() as {
         hash: Hex;
         kind: string;
+        nonce: number;
         status: string;
         job_id: string | null;
       }[]
     ).map((r) => ({
       hash: r.hash.toLowerCase() as Hex,
       kind: r.kind,
+      nonce: Number(r.nonce),
       status: r.status,
       jobId: r.job_id === null ? null : BigInt(r.job_id),
     }));

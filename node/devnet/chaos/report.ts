@@ -104,6 +104,11 @@ export function reportTable(r: ChaosReport): string {
       "  mined in fault windows",
       revertedByFault.map(([k, n]) => `${k === "none" ? "outside every window" : k} ${n}`).join("; "),
     );
+  for (const t of f.revertedTxs.txs)
+    add(
+      `  provider ${t.provider} nonce ${t.nonce ?? "?"}`,
+      `${t.kind}${t.jobId === null ? "" : ` of job ${t.jobId}`}, block ${t.block}${t.faults.length > 0 ? ` (${t.faults.join(", ")})` : ""}`,
+    );
   add(
     "latency (request → paid)",
     `p50 ${s(f.latency.p50Seconds)}, p99 ${s(f.latency.p99Seconds)}; k = 1 p99 ${s(f.latency.k1P99Seconds)}, k = 3 p99 ${s(f.latency.k3P99Seconds)}`,
