@@ -48,15 +48,17 @@ export function createLogger(
  * `write` at `setImmediate` (or at once when `maxChars` are waiting). A burst logs a few lines per
  * job, and each write to a pipe is a system call on the event loop (issue 14: a tenth of a
  * runner's logging time went to its lines, nine tenths to writing them one by one). `flush` writes
- * what waits now: at exit, lest the turn's last lines be lost.
+ * what waits now: at exit, lest the turn's last lines be lost. `close` flushes and writes every
+ * later line at once: work abandoned at a shutdown timeout may still log before the process exits.
  */
 export function lineBatcher(
   write: (text: string) => void,
   maxChars = 64 * 1024,
-): { write(line: string): void; flush(): void } {
+): { write(line: string): void; flush(): void; close(): void } {
   let lines: string[] = [];
   let chars = 0;
   let scheduled: NodeJS.Immediate | null = null;
+  let closed = false;
   const flush = () => {
     if (scheduled) clearImmediate(scheduled);
     scheduled = null;
@@ -70,10 +72,14 @@ export function lineBatcher(
     write(line) {
       lines.push(line);
       chars += line.length;
-      if (chars >= maxChars) flush();
+      if (closed || chars >= maxChars) flush();
       else scheduled ??= setImmediate(flush);
     },
     flush,
+    close() {
+      closed = true;
+      flush();
+    },
   };
 }
 

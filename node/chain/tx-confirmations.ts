@@ -32,6 +32,7 @@ export abstract class TxConfirmations extends TxSenderBase {
       return await this.confirmLoop(attempts, firstBroadcast);
     } finally {
       this.voiding.delete(nonce);
+      this.wakePending.delete(nonce);
     }
   }
 
@@ -93,7 +94,7 @@ export abstract class TxConfirmations extends TxSenderBase {
       if (chainNonce === null || (outcome === "nonceTooLow" && chainNonce <= current.nonce)) {
         // Cannot tell whether the nonce was used (or the node and the read disagree): neither
         // bump nor give up; wait a full round again.
-        await this.sleep(this.pollMs);
+        await this.sleep(this.pollMs, current.nonce);
         outcome = "skip";
         continue;
       }
@@ -120,14 +121,14 @@ export abstract class TxConfirmations extends TxSenderBase {
         if (found !== "unknown") return this.settle(attempts, current, found);
         // An RPC failure hid the answer: ask again after the next wait, without re-broadcasting.
         outcome = "skip";
-        await this.sleep(this.pollMs);
+        await this.sleep(this.pollMs, current.nonce);
         continue;
       }
 
       // A node that refuses each new price at once (its base fee keeps moving) is offered one at
       // most every poll interval, not in a tight loop of +10 % replacements.
       const sinceBump = Date.now() - lastBumpAt;
-      if (sinceBump < this.pollMs) await this.sleep(this.pollMs - sinceBump);
+      if (sinceBump < this.pollMs) await this.sleep(this.pollMs - sinceBump, current.nonce);
       // Closing wakes the sleep: sign nothing more then.
       this.checkOpen(current);
       const next = await this.bump(current);

@@ -131,9 +131,10 @@ class TxSender extends TxConfirmations implements TxSubmitter {
 
   /** Whether `tx` reverts when simulated on the chain as it is now (false when the node cannot tell). */
   private async simulate(tx: TxRecord): Promise<boolean> {
-    const parsed = parseTransaction(tx.raw);
-    if (!parsed.to) return false;
     try {
+      // Inside the try: one unreadable record must not stop the others' no-ops and re-broadcasts.
+      const parsed = parseTransaction(tx.raw);
+      if (!parsed.to) return false;
       await this.rpc.estimateGas({
         account: this.account,
         to: parsed.to,

@@ -73,6 +73,8 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
   protected readonly voiding = new Set<number>();
   /** Ends the wait between two looks of a nonce's loop (see {@link lookNow}). */
   private readonly wakeLoop = new Map<number, () => void>();
+  /** Nonces asked to look now while their loop was not sleeping: its next sleep returns at once. */
+  protected readonly wakePending = new Set<number>();
   protected closed = false;
   protected readonly wakeOnClose = new Set<() => void>();
 
@@ -233,6 +235,7 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
    */
   protected sleep(ms: number, nonce?: number): Promise<void> {
     if (this.closed) return Promise.resolve();
+    if (nonce !== undefined && this.wakePending.delete(nonce)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -251,7 +254,10 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
    * reorg must reach the pool before the next block, and a poll is a fifth of a 1 s block.
    */
   protected lookNow(nonce: number): void {
-    this.wakeLoop.get(nonce)?.();
+    const wake = this.wakeLoop.get(nonce);
+    // Between two sleeps (awaiting a read or a broadcast), the loop would miss a wake: keep it.
+    if (wake) wake();
+    else this.wakePending.add(nonce);
   }
 
   protected event(event: TxEvent): void {

@@ -480,7 +480,15 @@ class Journal {
   private commitGroup(): void {
     if (!this.grouped) return;
     this.grouped = false;
-    if (this.db.isOpen && this.db.isTransaction) this.db.exec("COMMIT");
+    if (!this.db.isOpen) return;
+    // SQLite rolled the group back itself (a write failed: disk full, I/O error): rows read in it are not the rows.
+    if (!this.db.isTransaction) return this.jobRows.clear();
+    try {
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.jobRows.clear();
+      throw error;
+    }
   }
 
   /**
@@ -624,6 +632,8 @@ class Journal {
   /** A job's row, without its inline input (read many times a job; see {@link inputBytes}). */
   getJob(jobId: bigint): Readonly<JobRecord> | null {
     const key = jobId.toString();
+    // The group transaction was rolled back under us (see commitGroup): what was read in it is gone.
+    if (this.grouped && !this.db.isTransaction) this.jobRows.clear();
     const known = this.jobRows.get(key);
     if (known) return known;
     const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(key) as Row | undefined;

@@ -522,4 +522,28 @@ describe("journal", function () {
       j.close();
     }
   });
+
+  it("forgets the job rows it read in a turn whose writes SQLite rolled back itself (a failed write: disk full)", function () {
+    const j = openJournal(file());
+    try {
+      j.upsertJob({
+        jobId: 7n,
+        paramsHash: jobHash(job(5n)),
+        job: job(5n),
+        input: "0x01",
+        inputCid: null,
+        block: 9,
+        blockHash: h(9),
+      });
+      // The upsert's turn ends: its group is committed.
+      (j as unknown as { commitGroup(): void }).commitGroup();
+      j.updateJob(7n, { paramsHash: jobHash(job(5n)), state: "seen" }, { state: "computed" });
+      expect(j.getJob(7n)!.state).to.equal("computed");
+      // What SQLite does to the open transaction when a write in it fails with SQLITE_FULL.
+      (j as unknown as { db: DatabaseSync }).db.exec("ROLLBACK");
+      expect(j.getJob(7n)!.state).to.equal("seen");
+    } finally {
+      j.close();
+    }
+  });
 });

@@ -41,5 +41,9 @@ describe("log lines written together (issue 14: one write per turn of the event 
     lines.flush();
     await nextTurn();
     expect(writes, "the flushed turn schedules no second write").to.have.length(2);
+    lines.write("waiting");
+    lines.close();
+    lines.write("after close");
+    expect(writes.slice(2), "closed: each line at once").to.deep.equal(["waiting\n", "after close\n"]);
   });
 });

@@ -801,6 +801,50 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
+    it("a wake that comes while the waiting loop is between two sleeps (reading the base fee) is kept for its next sleep", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const base = c.rpc();
+      let hold: Promise<void> | null = null;
+      let release = () => {};
+      let baseFeeReads = 0;
+      const rpc: TxRpc = {
+        ...base,
+        nextBaseFee: async () => {
+          // Only the loop's reads are held: the send's own fee estimate comes before the pool has it.
+          if (c.pool.has(0)) baseFeeReads++;
+          if (hold && c.pool.has(0)) await hold;
+          return base.nextBaseFee!();
+        },
+      };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, pollIntervalMs: 60_000 });
+      await sender.init();
+      hold = new Promise<void>((resolve) => (release = resolve));
+      const commit = sender.send({ jobId: 1n, kind: "commit", to, data: "0x01" }).catch(() => undefined);
+      await until("the commit is in the pool", () => c.pool.has(0), FAKES);
+      await until("the loop reading the base fee after its look", () => baseFeeReads > 0, FAKES);
+      try {
+        c.reverts = (data) => data === "0x01";
+        await sender.reconcile();
+        hold = null;
+        release();
+        await until(
+          "the no-op in the pool",
+          () => {
+            const newest = journal.txsWithNonce(0).at(-1)!;
+            return newest.kind === "void" && c.pool.get(0)?.hash === newest.hash;
+          },
+          { timeoutMs: 2_000, intervalMs: 2 },
+        );
+      } finally {
+        release();
+        sender.close();
+        await commit;
+        journal.close();
+      }
+    });
+
     it("a transaction the node cannot simulate (RPC error) is kept and broadcast again as it is", async function () {
       const c = new FakeChain();
       const journal = openJournal(journalFile());

@@ -161,7 +161,8 @@ a second signal stops waiting), else it exits with status 1.`,
       } finally {
         stopSignals?.dispose();
         process.off("unhandledRejection", onRejection);
-        lines.flush();
+        // From here each line is written as it comes: nothing waits for an exit listener.
+        lines.close();
         process.off("exit", lines.flush);
       }
     },
