@@ -35,6 +35,18 @@ const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-journal-"
 
 const hexOf = (bytes: Uint8Array | null) => (bytes === null ? null : bytesToHex(bytes));
 
+/** Job 7 with fee `fee` (its parameters), seen in `block`. */
+const putJob7 = (j: ReturnType<typeof openJournal>, fee: bigint, block: number) =>
+  j.upsertJob({
+    jobId: 7n,
+    paramsHash: jobHash(job(fee)),
+    job: job(fee),
+    input: "0x01",
+    inputCid: null,
+    block,
+    blockHash: h(block),
+  });
+
 describe("journal", function () {
   it("survives reopening: cursor, jobs (with bigints) and transactions", function () {
     const f = file();
@@ -474,16 +486,7 @@ describe("journal", function () {
   it("keeps a job's row between reads, frozen, and every write to it is seen by the next read (issue 14)", function () {
     const j = openJournal(file());
     try {
-      const put = (fee: bigint, block: number) =>
-        j.upsertJob({
-          jobId: 7n,
-          paramsHash: jobHash(job(fee)),
-          job: job(fee),
-          input: "0x01",
-          inputCid: null,
-          block,
-          blockHash: h(block),
-        });
+      const put = (fee: bigint, block: number) => putJob7(j, fee, block);
       const v = (state: "seen" | "computed") => ({ paramsHash: jobHash(job(5n)), state });
       put(5n, 9);
       const first = j.getJob(7n)!;
@@ -526,15 +529,7 @@ describe("journal", function () {
   it("forgets the job rows it read in a turn whose writes SQLite rolled back itself (a failed write: disk full)", function () {
     const j = openJournal(file());
     try {
-      j.upsertJob({
-        jobId: 7n,
-        paramsHash: jobHash(job(5n)),
-        job: job(5n),
-        input: "0x01",
-        inputCid: null,
-        block: 9,
-        blockHash: h(9),
-      });
+      putJob7(j, 5n, 9);
       // The upsert's turn ends: its group is committed.
       (j as unknown as { commitGroup(): void }).commitGroup();
       j.updateJob(7n, { paramsHash: jobHash(job(5n)), state: "seen" }, { state: "computed" });

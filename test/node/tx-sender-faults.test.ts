@@ -181,6 +181,18 @@ class FakeChain {
   }
 }
 
+/** Waits (2 s at most: a poll of the loops under test is far longer) for nonce 0's no-op to be in the pool. */
+async function noOpInPool(journal: Journal, c: FakeChain): Promise<void> {
+  await until(
+    "the no-op in the pool",
+    () => {
+      const newest = journal.txsWithNonce(0).at(-1)!;
+      return newest.kind === "void" && c.pool.get(0)?.hash === newest.hash;
+    },
+    { timeoutMs: 2_000, intervalMs: 2 },
+  );
+}
+
 function senderOn(rpc: TxRpc, journal: Journal, options: Partial<TxSenderOptions> = {}) {
   const events: TxEvent[] = [];
   const sender = createTxSender({
@@ -788,14 +800,7 @@ describe("tx sender against a faulty RPC", function () {
       await until("the commit is in the pool", () => c.pool.has(0), FAKES);
       c.reverts = (data) => data === "0x01";
       await sender.reconcile();
-      await until(
-        "the no-op in the pool",
-        () => {
-          const newest = journal.txsWithNonce(0).at(-1)!;
-          return newest.kind === "void" && c.pool.get(0)?.hash === newest.hash;
-        },
-        { timeoutMs: 2_000, intervalMs: 2 },
-      );
+      await noOpInPool(journal, c);
       sender.close();
       await commit;
       journal.close();
@@ -829,14 +834,7 @@ describe("tx sender against a faulty RPC", function () {
         await sender.reconcile();
         hold = null;
         release();
-        await until(
-          "the no-op in the pool",
-          () => {
-            const newest = journal.txsWithNonce(0).at(-1)!;
-            return newest.kind === "void" && c.pool.get(0)?.hash === newest.hash;
-          },
-          { timeoutMs: 2_000, intervalMs: 2 },
-        );
+        await noOpInPool(journal, c);
       } finally {
         release();
         sender.close();
