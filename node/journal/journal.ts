@@ -476,13 +476,22 @@ class Journal {
     setImmediate(() => this.commitGroup());
   }
 
+  /**
+   * Whether SQLite rolled the open group transaction back itself (a write in it failed: disk full,
+   * an I/O error); if so, the rows read in it are dropped.
+   */
+  private forgetRowsIfRolledBack(): boolean {
+    if (!this.grouped || !this.db.isOpen || this.db.isTransaction) return false;
+    this.jobRows.clear();
+    return true;
+  }
+
   /** Commits the group transaction now, if one is open (before a sync, at close, at the turn's end). */
   private commitGroup(): void {
     if (!this.grouped) return;
+    const rolledBack = this.forgetRowsIfRolledBack();
     this.grouped = false;
-    if (!this.db.isOpen) return;
-    // SQLite rolled the group back itself (a write failed: disk full, I/O error): rows read in it are not the rows.
-    if (!this.db.isTransaction) return this.jobRows.clear();
+    if (!this.db.isOpen || rolledBack) return;
     try {
       this.db.exec("COMMIT");
     } catch (error) {
@@ -632,8 +641,7 @@ class Journal {
   /** A job's row, without its inline input (read many times a job; see {@link inputBytes}). */
   getJob(jobId: bigint): Readonly<JobRecord> | null {
     const key = jobId.toString();
-    // The group transaction was rolled back under us (see commitGroup): what was read in it is gone.
-    if (this.grouped && !this.db.isTransaction) this.jobRows.clear();
+    this.forgetRowsIfRolledBack();
     const known = this.jobRows.get(key);
     if (known) return known;
     const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(key) as Row | undefined;
