@@ -2,7 +2,6 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  fallback,
   http,
   webSocket,
   type Account,
@@ -12,6 +11,7 @@ import {
   type WalletClient,
 } from "viem";
 import { RpcUnreachableError } from "../errors.ts";
+import { rankedFallback } from "./ranked-fallback.ts";
 
 /** The local development chain's id (Anvil's and Hardhat's default): `npm start`, the tests, the faucet. */
 export const LOCAL_CHAIN_ID = 31337;
@@ -60,9 +60,9 @@ function countedTransport(transport: Transport, endpoint: number, onCall: OnRpcC
 const RANK_INTERVAL_MS = 1_000;
 
 /**
- * One endpoint, or several behind viem's fallback transport: each call goes to the endpoint ranked
- * best (answers and latency over the last pings) and on an error goes on to the next, so a rate
- * limit or outage at one provider costs a call no retry delay. Retries apply to the whole list.
+ * One endpoint, or several ranked by pings (`rankedFallback`): each call goes to the endpoint
+ * ranked best and on an error goes on to the next, so a rate limit or outage at one provider costs
+ * a call no retry delay. Retries apply to the whole list.
  */
 export function transportOf(
   urls: readonly string[],
@@ -75,24 +75,16 @@ export function transportOf(
       transport: countedTransport(transportFor(urls[0]!, timeoutMs, retryCount), 0, onCall),
       close: () => undefined,
     };
-  let closed = false;
-  const transport = fallback(
+  return rankedFallback(
     urls.map((u, i) => countedTransport(transportFor(u, timeoutMs), i, onCall)),
     {
-      rank: {
-        interval: RANK_INTERVAL_MS,
-        sampleCount: 5,
-        timeout: Math.min(timeoutMs, 1_000),
-        // viem's ranking loop has no stop: once closed, a ping that never settles ends it without
-        // a timer left behind, so a stopped runner's process can exit.
-        ping: ({ transport: t }) =>
-          closed ? new Promise<never>(() => undefined) : t.request({ method: "eth_blockNumber" }),
-      },
+      intervalMs: RANK_INTERVAL_MS,
+      sampleCount: 5,
+      pingTimeoutMs: Math.min(timeoutMs, 1_000),
       retryCount,
-      retryDelay: 100,
+      retryDelayMs: 100,
     },
   );
-  return { transport, close: () => void (closed = true) };
 }
 
 async function chainIdOf(rpcUrl: string, timeoutMs: number, endpoint = 0, onCall?: OnRpcCall): Promise<number> {

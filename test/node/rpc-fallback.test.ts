@@ -7,7 +7,7 @@ import { seededRandom } from "../../node/devnet/chaos/random.ts";
 import { until } from "../helpers/until.ts";
 
 /** Polls `check` until it holds (a state, not a time); fails after `timeoutMs`. */
-describe("RPC fallback endpoints (viem fallback transport, ranked)", function () {
+describe("RPC fallback endpoints (ranked by pings, through the chaos proxy)", function () {
   let node: AnvilNode;
   let primary: RpcProxy;
   let backup: RpcProxy;
