@@ -45,7 +45,7 @@ export function createChainReader(
     return { active, tags, memoryMB: p.memoryMB, freeStake, rosterIndex, rosterSize };
   });
   const accepting = new Map<string, () => Promise<boolean>>();
-  const marketEvents = <E extends "JobSettled" | "ResultSubmitted" | "SeatSlashed">(
+  const marketEvents = <E extends "ResultSubmitted" | "SeatSlashed">(
     eventName: E,
     fromBlock: number,
     args: GetContractEventsParameters<typeof market.abi, E>["args"],
@@ -82,11 +82,6 @@ export function createChainReader(
     async seatOf(jobId, seat) {
       const [who] = await publicClient.readContract({ ...market, functionName: "seatOf", args: [jobId, seat] });
       return getAddress(who);
-    },
-    async settledResult(jobId, fromBlock) {
-      // A job settles after it was requested: scan from its request block, not the deployment.
-      const logs = await marketEvents("JobSettled", fromBlock, { jobId });
-      return logs.at(-1)?.args.resultHash ?? null;
     },
     async delivery(jobId, fromBlock) {
       const logs = await marketEvents("ResultSubmitted", fromBlock, { jobId });

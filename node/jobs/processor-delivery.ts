@@ -159,6 +159,12 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   protected async followDelivery(rec: JobRecord): Promise<void> {
     if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
     const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
+    // How the job ended is taken once the scan noted the event that ended it, whose block becomes
+    // the job's facts block: a reorg that drops that block takes the job back. A read at the head
+    // alone ties the ending to no block, and a claim whose block a reorg dropped may land skipped
+    // on the new chain (its block's time earlier): the job would stay delivered, never claimed.
+    if ((state.status === JobStatus.Settled || state.status === JobStatus.Refunded) && !rec.expiryDone)
+      return this.waitForChain(rec, "ended on chain; waiting for the event that ended it");
     if (state.status === JobStatus.Settled) return this.settle(rec, "paid", null);
     if (state.status === JobStatus.Refunded) {
       if (await this.chain.seatSlashed(rec.jobId, rec.block))

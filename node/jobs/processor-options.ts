@@ -37,8 +37,6 @@ export interface ChainReader {
   version(modelId: Hex, version: number): Promise<VersionInfo & { accepting: boolean }>;
   providerTerms(): Promise<TakeContext["provider"]>;
   seatOf(jobId: bigint, seat: number): Promise<Address>;
-  /** The winning result hash of a settled k > 1 job, scanning from `fromBlock` (its request block). */
-  settledResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
   /**
    * Whether the chain holds a SeatSlashed event naming this provider for the job (its seat was
    * slashed: silent, or outvoted by a quorum), scanning from `fromBlock` (its request block).

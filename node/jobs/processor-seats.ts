@@ -123,12 +123,14 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     if (rec.state === "revealed" && !rec.expiryDone && this.memo.firstFollow(rec.jobId))
       return this.waitForChain(rec, null);
     const state = await this.readState(rec, this.chain);
-    if (state.status === JobStatus.Settled) {
-      const winner = rec.settledHash ?? (await this.chain.settledResult(rec.jobId, rec.block));
-      if (winner === null) return this.waitForChain(rec, "settled; waiting for the JobSettled event");
+    // As for k = 1 (see followDelivery): the ending is taken from the event the scan noted (JobSettled
+    // names the winner), never from a read at the head alone.
+    if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded) {
+      const winner = state.status === JobStatus.Settled ? rec.settledHash : null;
+      if (!rec.expiryDone || (state.status === JobStatus.Settled && winner === null))
+        return this.waitForChain(rec, "ended on chain; waiting for the event that ended it");
       return this.endSeat(rec, winner);
     }
-    if (state.status === JobStatus.Refunded) return this.endSeat(rec, null);
     this.waitForChain(rec, null);
   }
 

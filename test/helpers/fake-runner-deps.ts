@@ -100,7 +100,7 @@ interface ChainJob {
 export class FakeChain implements ChainReader {
   time = 1_000;
   jobs = new Map<bigint, ChainJob>();
-  reads = { jobState: 0, now: 0, version: 0, settledResult: 0, seatSlashed: 0 };
+  reads = { jobState: 0, now: 0, version: 0, seatSlashed: 0 };
   accepting = true;
   active = true;
   freeStake = 10n ** 21n;
@@ -135,10 +135,6 @@ export class FakeChain implements ChainReader {
   seats = new Map<bigint, Address[]>();
   async seatOf(jobId: bigint, seat: number): Promise<Address> {
     return this.seats.get(jobId)?.[seat] ?? zeroAddress;
-  }
-  async settledResult() {
-    this.reads.settledResult++;
-    return null;
   }
   /** k = 1 deliveries on the chain (ResultSubmitted), by job id. */
   deliveries = new Map<bigint, { provider: Address; resultHash: Hex }>();

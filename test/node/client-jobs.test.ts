@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { keccak256, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, keccak256, toHex, type Address, type Hex, type PublicClient } from "viem";
 import { encodeOutputRef } from "../../node/attest/output-ref.ts";
 import { canonicalResultHash, quantumFromChain } from "../../node/attest/result-hash.ts";
 import { createChainReader } from "../../node/chain/reader.ts";
@@ -89,10 +89,13 @@ describe("settled results and job events, scanned from the job's request block (
     },
   ];
 
-  it("the runner's reader: settledResult(jobId, fromBlock) starts at the job's block and splits on range limits", async function () {
+  it("the runner's reader: delivery(jobId, fromBlock) starts at the job's block and splits on range limits", async function () {
     const { client, queries } = fakeClient(events, HEAD);
     const reader = createChainReader(client, record, PROVIDER);
-    expect(await reader.settledResult(7n, REQUESTED_AT)).to.equal(WINNER);
+    expect(await reader.delivery(7n, REQUESTED_AT)).to.deep.equal({
+      provider: getAddress(PROVIDER),
+      resultHash: WINNER,
+    });
     expect(queries[0]!.from).to.equal(REQUESTED_AT);
     expect(Math.min(...queries.map((q) => q.from))).to.equal(REQUESTED_AT);
     expectTiled(queries, REQUESTED_AT, HEAD);
@@ -101,9 +104,9 @@ describe("settled results and job events, scanned from the job's request block (
   it("the reader keeps what it learnt: the next scan does not start again from the maximum range", async function () {
     const { client, queries } = fakeClient(events, HEAD);
     const reader = createChainReader(client, record, PROVIDER);
-    await reader.settledResult(7n, REQUESTED_AT);
+    await reader.delivery(7n, REQUESTED_AT);
     const first = queries.length;
-    await reader.settledResult(7n, REQUESTED_AT);
+    await reader.delivery(7n, REQUESTED_AT);
     const next = queries[first]!;
     expect(next.to - next.from + 1).to.be.lessThan(2_000);
   });

@@ -20,6 +20,7 @@ import {
 } from "../../node/jobs/delivery-batcher.ts";
 import { createLogger } from "../../node/log.ts";
 import {
+  event,
   harness,
   INPUT,
   jobHash,
@@ -483,7 +484,10 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
         2n,
         3n,
       ]);
-      h.clock.now += 60_000;
+      // Each ends once the scan takes its DeliveryClaimed (an ending read at the head is tied to no block).
+      await h.processor.onLogs(
+        [1n, 2n, 3n].map((id) => event("DeliveryClaimed", { jobId: id, provider: ME, fee: 1n })),
+      );
       await h.settle();
       for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("paid");
       expect(h.sender.kinds()).to.deep.equal(["submitResults", "claim"]); // claimed once

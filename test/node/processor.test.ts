@@ -103,7 +103,44 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.sender.kinds().filter((k) => k === "claim")).to.have.length(4);
     expect(h.journal.getJob(1n)!.state).to.equal("submitted");
     h.chain.set(1n, { status: 3 });
+    await h.processor.onLogs([event("DeliveryClaimed", { jobId: 1n, provider: ME, fee: job.feePerProvider })]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("paid");
+  });
+
+  it("k = 1 (chaos finding): a claim the chain shows settled is not taken as paid before its DeliveryClaimed is scanned; reorged out and skipped when mined again, the job is claimed again", async function () {
+    // Chaos run on f938635, job 420: the claim was mined, a read at the head said Settled and the
+    // job ended "paid"; a reorg then dropped the claim's block before the scan took its event. On
+    // the new chain the claim came a second too early (ClaimSkipped), so the job stayed delivered
+    // on chain while the journal said paid, and nobody claimed it.
+    h = harness();
+    const job = makeJob({ challengeWindow: 30 });
+    await h.processor.onLogs([requested(1n, job)]);
+    await h.settle();
+    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash }),
+    ]);
+    await h.settle();
+    h.chain.time += 31;
     h.clock.now += 60_000;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]);
+    // The claim is mined: a read at the head says Settled, but the block's events are not scanned yet.
+    h.chain.set(1n, { status: 3 });
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    // The reorg: the claim's block is gone, and the claim mined again on the new chain was skipped.
+    // (Its ResultSubmitted, in block 11, is below the fork.)
+    h.journal.rewindTo(11);
+    h.chain.set(1n, { status: 5 });
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim", "claim"]);
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    h.chain.set(1n, { status: 3 });
+    await h.processor.onLogs([event("DeliveryClaimed", { jobId: 1n, provider: ME, fee: job.feePerProvider })]);
     await h.settle();
     expect(h.journal.getJob(1n)!.state).to.equal("paid");
   });
@@ -371,6 +408,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.chain.set(3n, { status: 3 });
     await h.processor.onLogs([
       event("ResultSubmitted", { jobId: 3n, provider: ME, resultHash: `0x${"01".repeat(32)}` }),
+      event("DeliveryClaimed", { jobId: 3n, provider: ME, fee: 1n }),
     ]);
     await h.settle();
     expect(h.journal.getJob(3n)!.state).to.equal("paid");
@@ -919,17 +957,21 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.chain.reads.jobState).to.equal(2);
     });
 
-    it("a revealed job no event ends is read at the follow interval, and ends as the chain says", async function () {
+    it("a revealed job is read at the follow interval; one the chain shows ended waits for the event that ended it, then ends as it says", async function () {
       h = harness();
       await toRevealed(62n);
       const reads = h.chain.reads.jobState;
-      h.chain.set(62n, { status: 4 }); // refunded; its JobRefunded never reaches this runner
+      h.chain.set(62n, { status: 4 }); // refunded; its JobRefunded is not scanned yet
       await h.settle();
       expect(h.chain.reads.jobState).to.equal(reads);
       expect(h.journal.getJob(62n)!.state).to.equal("revealed");
       h.clock.now += 5_000;
       await h.settle();
       expect(h.chain.reads.jobState).to.equal(reads + 1);
+      // A read at the head is tied to no block: a reorg could take the refund back.
+      expect(h.journal.getJob(62n)!.state).to.equal("revealed");
+      await h.processor.onLogs([event("JobRefunded", { jobId: 62n, amount: 1n, expired: false })]);
+      await h.settle();
       expect(h.journal.getJob(62n)!.state).to.equal("refunded");
     });
 
