@@ -39,6 +39,16 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   /** Job `id`'s JobSettled event, on the result this runner computed for it. */
   const settledOnOurs = (id: bigint, agreeing: number) =>
     event("JobSettled", { jobId: id, resultHash: h.journal.getJob(id)!.resultHash, agreeing, clientRefund: 0n });
+  /** k = 1 job `id` computed and submitted, the chain showing it delivered by this runner (its window open). */
+  const deliveredByUs = async (id: bigint, job: Job) => {
+    await h.processor.onLogs([requested(id, job)]);
+    await h.settle();
+    h.chain.set(id, { status: 5, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: id, provider: ME, resultHash: h.journal.getJob(id)!.resultHash }),
+    ]);
+    await h.settle();
+  };
   const closed = new WeakSet<Harness>();
   afterEach(async function () {
     if (!h || closed.has(h)) return; // a test that made none
@@ -88,12 +98,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   it("k = 1 (chaos finding): a claim that lands skipped or reverted is sent again while the job stays delivered, at most four times", async function () {
     h = harness();
     const job = makeJob({ challengeWindow: 30 });
-    await h.processor.onLogs([requested(1n, job)]);
-    await h.settle();
-    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
-    await h.processor.onLogs([
-      event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash }),
-    ]);
+    await deliveredByUs(1n, job);
     h.chain.time += 31;
     // Each claim lands and is skipped (the market still says Delivered): the runner claims again.
     for (let i = 1; i <= 12; i++) {
@@ -115,13 +120,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     // on chain while the journal said paid, and nobody claimed it.
     h = harness();
     const job = makeJob({ challengeWindow: 30 });
-    await h.processor.onLogs([requested(1n, job)]);
-    await h.settle();
-    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
-    await h.processor.onLogs([
-      event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash }),
-    ]);
-    await h.settle();
+    await deliveredByUs(1n, job);
     h.chain.time += 31;
     h.clock.now += 60_000;
     await h.settle();
