@@ -393,6 +393,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           .catch((error: unknown) => log.warn("reconciling transactions after a reorg failed", { error }))
           .finally(() => jobIds.forEach((id) => processor.kick(id)));
       },
+      onHead: (head) => sender.noteHead(BigInt(head)),
       onProgress: (head, processed) => {
         metrics.blocksBehind.set(Math.max(0, head - processed));
         batcher.onBlock(head);

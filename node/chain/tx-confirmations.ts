@@ -26,17 +26,26 @@ export abstract class TxConfirmations extends TxSenderBase {
    * Waits until one attempt at this nonce is mined, replacing the newest with higher fees each
    * time it waited `confirmTimeoutMs` in vain. `attempts` are in signing order.
    */
-  protected async confirm(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
+  protected async confirm(
+    attempts: TxRecord[],
+    firstBroadcast?: Promise<Broadcast>,
+    signedAtHead: bigint | null = null,
+  ): Promise<TransactionReceipt> {
     const nonce = attempts[0]!.nonce;
     try {
-      return await this.confirmLoop(attempts, firstBroadcast);
+      return await this.confirmLoop(attempts, firstBroadcast, signedAtHead);
     } finally {
       this.voiding.delete(nonce);
       this.wakePending.delete(nonce);
     }
   }
 
-  protected async confirmLoop(attempts: TxRecord[], firstBroadcast?: Promise<Broadcast>): Promise<TransactionReceipt> {
+  /** `signedAtHead`: the head noted when the first attempt was signed (see {@link noteHead}). */
+  protected async confirmLoop(
+    attempts: TxRecord[],
+    firstBroadcast?: Promise<Broadcast>,
+    signedAtHead: bigint | null = null,
+  ): Promise<TransactionReceipt> {
     const { journal, log } = this;
     let current = attempts.at(-1)!;
     const voidRequested = () => this.voiding.has(current.nonce) && attempts.at(-1)!.kind !== "void";
@@ -76,7 +85,10 @@ export abstract class TxConfirmations extends TxSenderBase {
         () => this.broadcast(attempt),
         outcome === "failed",
         voidRequested,
+        // Only a first broadcast the node took fresh: any other may have been mined before.
+        outcome === "sent" ? signedAtHead : null,
       );
+      signedAtHead = null;
       if (waited === "void") {
         outcome = "skip";
         continue;
@@ -233,6 +245,9 @@ export abstract class TxConfirmations extends TxSenderBase {
   /**
    * Polls every attempt's receipt for up to `timeoutMs`. "Not found" means not mined yet; any
    * other failure is the RPC's and is retried with backoff (it says nothing about the transaction).
+   * With `signedAtHead`, the first look waits for a newer head (RECHECK_MS at most, should heads
+   * stop coming): a look right after the broadcast finds nothing on a chain that mines in blocks,
+   * and it was half of a runner's receipt calls in a burst.
    */
   protected async waitAny(
     attempts: TxRecord[],
@@ -240,8 +255,11 @@ export abstract class TxConfirmations extends TxSenderBase {
     rebroadcast?: () => Promise<Broadcast>,
     broadcastFailed = false,
     voidRequested?: () => boolean,
+    signedAtHead: bigint | null = null,
   ): Promise<TransactionReceipt | "feeTooLow" | "void" | null> {
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let unminedAt = signedAtHead;
     let backoff = this.pollMs;
     // A failed broadcast is tried again at the first look, not after the usual interval.
     let lastBroadcast = broadcastFailed ? 0 : Date.now();
@@ -250,9 +268,11 @@ export abstract class TxConfirmations extends TxSenderBase {
       // No new block since the last look: no new receipt either (a receipt the node was slow to
       // index is looked for again after RECHECK_MS at the latest).
       // Read before the receipts: a block mined between the two is looked at again next time.
-      const block = this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
+      if (unminedAt !== null && (unminedAt !== this.head || Date.now() - started >= RECHECK_MS)) unminedAt = null;
+      const block = unminedAt === null && this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
       const same: boolean =
-        looked !== null && block !== null && block === looked.block && Date.now() - looked.at < RECHECK_MS;
+        unminedAt !== null ||
+        (looked !== null && block !== null && block === looked.block && Date.now() - looked.at < RECHECK_MS);
       const found: TransactionReceipt | "none" | "unknown" = same ? "none" : await this.recheck(attempts);
       // Only a look the node answered counts: after an RPC error the next poll looks again.
       if (!same) looked = found === "none" ? { block, at: Date.now() } : null;
@@ -278,7 +298,8 @@ export abstract class TxConfirmations extends TxSenderBase {
       else if (!same) backoff = this.pollMs;
       const left = deadline - Date.now();
       if (left <= 0) return null;
-      await this.sleep(Math.min(backoff, left), attempts[0]!.nonce);
+      // A new head ends the wait, unless the RPC is failing (its backoff is kept).
+      await this.sleep(Math.min(backoff, left), attempts[0]!.nonce, backoff === this.pollMs);
     }
     return null;
   }

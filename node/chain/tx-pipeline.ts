@@ -8,12 +8,13 @@ import {
   type TxRequest,
   type Fees,
   type TxSubmitter,
+  type HeadAwareSubmitter,
   type TxSenderOptions,
 } from "./tx-sender.ts";
 import { type Broadcast, groupByNonce, isRevert, max } from "./tx-sender-base.ts";
 import { TxConfirmations } from "./tx-confirmations.ts";
 
-export function createTxSender(options: TxSenderOptions): TxSubmitter {
+export function createTxSender(options: TxSenderOptions): HeadAwareSubmitter {
   return new TxSender(options);
 }
 
@@ -177,13 +178,13 @@ class TxSender extends TxConfirmations implements TxSubmitter {
     const { gas, fees } = await this.estimate(req);
     const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));
     this.queue = signed.catch(() => undefined);
-    let first: TxRecord, sent: Promise<Broadcast>;
+    let first: TxRecord, sent: Promise<Broadcast>, signedAtHead: bigint | null;
     try {
-      ({ first, sent } = await signed);
+      ({ first, sent, signedAtHead } = await signed);
     } finally {
       req.onQueued?.();
     }
-    return this.join(first.nonce, () => this.confirm([first], sent));
+    return this.join(first.nonce, () => this.confirm([first], sent, signedAtHead));
   }
 
   /** Waits for a journaled transaction of an earlier run (re-broadcasting it if needed). */
@@ -227,6 +228,8 @@ class TxSender extends TxConfirmations implements TxSubmitter {
    */
   private async signAndRecord(req: TxRequest, gas: bigint, fees: Fees) {
     const nonce = this.nextNonce;
+    // Noted before the transaction exists: no block up to this one can hold it.
+    const signedAtHead = this.head;
     const raw = await this.account.signTransaction({
       chainId: this.chain.id,
       type: "eip1559",
@@ -256,6 +259,6 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       () => undefined,
       () => undefined,
     );
-    return { first, sent };
+    return { first, sent, signedAtHead };
   }
 }

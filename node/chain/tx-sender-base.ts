@@ -75,6 +75,10 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
   private readonly wakeLoop = new Map<number, () => void>();
   /** Nonces asked to look now while their loop was not sleeping: its next sleep returns at once. */
   protected readonly wakePending = new Set<number>();
+  /** Waits between two looks that a new head ends (see {@link noteHead}). */
+  private readonly headWaiters = new Set<() => void>();
+  /** The newest head the runner reported ({@link noteHead}); null until one is. */
+  protected head: bigint | null = null;
   protected closed = false;
   protected readonly wakeOnClose = new Set<() => void>();
 
@@ -230,21 +234,35 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
   }
 
   /**
-   * Sleeps `ms`, or until the sender closes; with `nonce`, also until {@link lookNow} for it (the
-   * wait between a loop's looks).
+   * A new head (from the runner's chain watcher, as soon as it learns of it): the loops waiting
+   * between two looks look now, since a receipt only comes with a block. A loop backing off a
+   * failing RPC keeps its wait. A transaction signed at a known head is not looked for until a
+   * newer one (see `waitAny`): it cannot be in a block the chain already had.
    */
-  protected sleep(ms: number, nonce?: number): Promise<void> {
+  noteHead(block: bigint): void {
+    if (block === this.head) return;
+    this.head = block;
+    for (const wake of [...this.headWaiters]) wake();
+  }
+
+  /**
+   * Sleeps `ms`, or until the sender closes; with `nonce`, also until {@link lookNow} for it (the
+   * wait between a loop's looks); with `untilHead`, also until a new head is noted.
+   */
+  protected sleep(ms: number, nonce?: number, untilHead = false): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (nonce !== undefined && this.wakePending.delete(nonce)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wakeOnClose.delete(done);
+        this.headWaiters.delete(done);
         if (nonce !== undefined && this.wakeLoop.get(nonce) === done) this.wakeLoop.delete(nonce);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.wakeOnClose.add(done);
+      if (untilHead) this.headWaiters.add(done);
       if (nonce !== undefined) this.wakeLoop.set(nonce, done);
     });
   }

@@ -165,6 +165,11 @@ export interface TxSubmitter {
   close(): void;
 }
 
+/** The runner's sender: a {@link TxSubmitter} that is told of each new head (see `noteHead` in tx-sender-base.ts). */
+export interface HeadAwareSubmitter extends TxSubmitter {
+  noteHead(block: bigint): void;
+}
+
 /** Observations for metrics. */
 export type TxEvent =
   | { type: "feeBump"; kind: TxKind; nonce: number; fees: Fees; capped: boolean }

@@ -41,8 +41,8 @@ export interface ChainSource {
    * log-thread.ts); used instead of `getLogs` when present.
    */
   getDecodedLogs?(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<DecodedLog[]>;
-  /** Calls `onBlock` on each new head (WebSocket subscriptions); returns the unsubscribe. */
-  watchHeads?(onBlock: () => void): () => void;
+  /** Calls `onBlock` with each new head's number (WebSocket subscriptions); returns the unsubscribe. */
+  watchHeads?(onBlock: (block: bigint) => void): () => void;
 }
 
 /**
@@ -66,7 +66,7 @@ export function chainSourceOf(publicClient: PublicClient, logThread?: LogThread)
     getLogs: (args) => publicClient.getLogs(args),
     watchHeads:
       publicClient.transport.type === "webSocket"
-        ? (onBlock) => publicClient.watchBlockNumber({ onBlockNumber: () => onBlock(), emitOnBegin: false })
+        ? (onBlock) => publicClient.watchBlockNumber({ onBlockNumber: (block) => onBlock(block), emitOnBegin: false })
         : undefined,
   };
 }
@@ -98,6 +98,11 @@ export interface WatcherOptions {
   /** Called after a reorg rewound the cursor to `ancestor`; the range is then scanned again. */
   onReorg?: (ancestor: number, jobIds: bigint[]) => void;
   onProgress?: (head: number, processed: number) => void;
+  /**
+   * Each head as soon as the watcher learns of it (a WebSocket push, or a poll's read), before
+   * any scan: what the transaction sender waits on for receipts.
+   */
+  onHead?: (head: number) => void;
   /** Every failed RPC call (for a metric); `kind` says what an eth_getLogs failure meant. */
   onRpcError?: (error: unknown, kind?: LogErrorKind) => void;
 }
@@ -150,7 +155,11 @@ class Watcher implements ChainWatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unwatch = this.opts.chain.watchHeads?.(() => this.wake()) ?? null;
+    this.unwatch =
+      this.opts.chain.watchHeads?.((block) => {
+        this.opts.onHead?.(Number(block));
+        this.wake();
+      }) ?? null;
     this.loop = this.run();
   }
 
@@ -210,6 +219,7 @@ class Watcher implements ChainWatcher {
   async pollOnce(): Promise<boolean> {
     const { journal, confirmations } = this.opts;
     this.head = Number(await this.rpc(() => this.opts.chain.getBlockNumber()));
+    this.opts.onHead?.(this.head);
     const target = this.head - confirmations;
     let cursor = journal.cursor() ?? { block: this.opts.startBlock - 1, hash: null as Hex | null };
     if (cursor.hash !== null && !(await this.onChain(cursor.block, cursor.hash))) {

@@ -13,6 +13,7 @@ import {
 } from "../../node/chain/logs.ts";
 import {
   createChainWatcher,
+  type ChainSource,
   type ChainWatcher,
   type DecodedLog,
   type WatcherOptions,
@@ -20,6 +21,7 @@ import {
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { silentLogger } from "../../node/log.ts";
 import { rejection } from "../helpers/errors.ts";
+import { until } from "../helpers/until.ts";
 import { FakeChain, failing, PING_ADDRESS, pingAbi, rpcErrors } from "../helpers/fake-chain.ts";
 
 const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-watcher-")), "journal.sqlite");
@@ -316,6 +318,33 @@ describe("chain watcher", function () {
         responseSize: "too-large",
         tooMany: "too-large",
       });
+    });
+  });
+  describe("heads are reported as soon as they are learnt (issue 14: the sender looks for receipts on them)", function () {
+    it("a poll reports the head it read, and a WebSocket push reports its head before the watcher scans it", async function () {
+      const chain = new FakeChain(5);
+      let push: ((block: bigint) => void) | null = null;
+      const source: ChainSource = chain;
+      source.watchHeads = (onBlock) => {
+        push = onBlock;
+        return () => (push = null);
+      };
+      const heads: number[] = [];
+      // Polls far apart: only a push can make the watcher learn of a head in this test.
+      const h = harness(chain, { onHead: (head) => heads.push(head), pollIntervalMs: 60_000 });
+      await catchUp(h);
+      expect(heads.at(-1), "a poll's head").to.equal(5);
+      h.watcher.start();
+      try {
+        expect(push, "subscribed to new heads").to.not.equal(null);
+        chain.mine(1);
+        push!(6n);
+        expect(heads.at(-1), "the pushed head, before any scan of it").to.equal(6);
+        await until("block 6 scanned", () => h.journal.cursor()?.block === 6, { timeoutMs: 10_000, intervalMs: 2 });
+      } finally {
+        await h.watcher.stop();
+        h.journal.close();
+      }
     });
   });
 });
