@@ -67,6 +67,7 @@ class Processor extends SeatedProcessor implements Service {
             blockHash: l.blockHash,
           });
           if (outcome !== "same") {
+            if (job.redundancy === 1) this.memo.requested(jobId!);
             this.seenAt.set(jobId!.toString(), performance.now());
             log.info("job seen", { jobId, redundancy: job.redundancy, outcome });
           }

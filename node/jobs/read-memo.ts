@@ -10,6 +10,7 @@
  * (a commit, a reveal: one that would revert is a retried step, see ProcessorBase.onStepError),
  * never before a result that rides in a batch.
  */
+import { JobStatus } from "../chain/statuses.ts";
 import type { ChainReader } from "./processor-options.ts";
 
 export type JobStateRead = Awaited<ReturnType<ChainReader["jobState"]>>;
@@ -50,6 +51,20 @@ export class ReadMemo {
     } finally {
       this.reading.delete(key);
     }
+  }
+
+  /**
+   * A k = 1 job's JobRequested was just taken in: that is a read (open, no seat), and decide's
+   * read could only repeat it. Its submit reads fresh all the same (see the file's notes), so the
+   * most a job delivered meanwhile costs is its compute.
+   */
+  requested(jobId: bigint): void {
+    const key = jobId.toString();
+    if (this.reading.has(key)) return;
+    this.reads.set(key, {
+      state: { status: JobStatus.Open, seated: 0, revealed: 0, revealStartedAt: 0 },
+      at: this.now(),
+    });
   }
 
   /** An event of the job came: what was read of it may be stale. */

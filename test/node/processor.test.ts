@@ -917,6 +917,54 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(13n)!.state).to.equal("lost");
   });
 
+  describe("issue 14: a k = 1 job's JobRequested answers decide's read", function () {
+    it("a job just requested is read only at its submit (fresh: its result rides a batch unsimulated)", async function () {
+      h = harness();
+      const readsAtSend: number[] = [];
+      h.sender.onSend = () => {
+        readsAtSend.push(h.chain.reads.jobState);
+        return [];
+      };
+      await h.processor.onLogs([requested(71n, makeJob())]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+      expect(readsAtSend, "reads before the submit was sent").to.deep.equal([1]);
+    });
+
+    it("a job with an event after its request in the same scan is read at decide (the event may have moved it on): not open, not computed", async function () {
+      h = harness();
+      let runs = 0;
+      const run = h.executor.run;
+      h.executor.run = async (...args) => {
+        runs++;
+        return run(...args);
+      };
+      h.chain.set(72n, { status: 5 });
+      await h.processor.onLogs([
+        requested(72n, makeJob()),
+        event("ResultChallenged", { jobId: 72n, challenger: OTHER, bond: 1n }),
+      ]);
+      await h.settle();
+      expect(h.chain.reads.jobState, "decide's read").to.equal(1);
+      expect(runs, "computes").to.equal(0);
+      expect(h.journal.getJob(72n)!.state).to.equal("lost");
+    });
+
+    it("a job whose decide comes a second after its request (a later rank's turn, a busy loop) is read at decide", async function () {
+      h = harness();
+      const readsAtSend: number[] = [];
+      h.sender.onSend = () => {
+        readsAtSend.push(h.chain.reads.jobState);
+        return [];
+      };
+      await h.processor.onLogs([requested(73n, makeJob())]);
+      h.clock.now += 1_000;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+      expect(readsAtSend, "decide's read and the submit's").to.deep.equal([2]);
+    });
+  });
+
   describe("issue 14: a k = 3 job reads its state only where the events cannot say it", function () {
     /** The SeatCommitted log a commit's receipt holds (seat 0, ours). */
     function seatLog(jobId: bigint) {
