@@ -21,6 +21,7 @@ import { nearQuantizationBoundary } from "./attest/result-hash.ts";
 import { cidOfBytes } from "./ipfs/cid.ts";
 import type { ContentStore } from "./ipfs/content-store.ts";
 import { createHeliaStore } from "./ipfs/helia-store.ts";
+import { createPeerKeeper } from "./ipfs/peer-keeper.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { createCourt } from "./jobs/court.ts";
 import { createRolloutService } from "./rollouts/service.ts";
@@ -148,11 +149,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
           });
     services.push(serviceOf({ stop: () => content.stop() }));
-    for (const peer of config.ipfs.peers) {
-      await content
-        .dial(peer)
-        .catch((error: unknown) => log.warn("cannot dial IPFS peer", { peer, error: oneLine(error) }));
-    }
+    const peerKeeper = createPeerKeeper({ content, peers: config.ipfs.peers, log, signal });
+    await peerKeeper.dialAll();
+    services.push(peerKeeper);
 
     const modelMetrics = createModelMetrics(metrics.registry, {
       held: () => models.held().length,
