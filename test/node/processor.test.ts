@@ -918,27 +918,27 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   });
 
   describe("issue 14: a k = 1 job's JobRequested answers decide's read", function () {
-    it("a job just requested is read only at its submit (fresh: its result rides a batch unsimulated)", async function () {
+    /** Job `id` requested, and its steps run `laterMs` after its event: the reads made before its submit was sent. */
+    async function readsBeforeSubmit(id: bigint, laterMs: number): Promise<number> {
       h = harness();
       const readsAtSend: number[] = [];
       h.sender.onSend = () => {
         readsAtSend.push(h.chain.reads.jobState);
         return [];
       };
-      await h.processor.onLogs([requested(71n, makeJob())]);
+      await h.processor.onLogs([requested(id, makeJob())]);
+      h.clock.now += laterMs;
       await h.settle();
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
-      expect(readsAtSend, "reads before the submit was sent").to.deep.equal([1]);
+      return readsAtSend[0]!;
+    }
+
+    it("a job just requested is read only at its submit (fresh: its result rides a batch unsimulated)", async function () {
+      expect(await readsBeforeSubmit(71n, 0), "reads before the submit was sent").to.equal(1);
     });
 
     it("a job with an event after its request in the same scan is read at decide (the event may have moved it on): not open, not computed", async function () {
       h = harness();
-      let runs = 0;
-      const run = h.executor.run;
-      h.executor.run = async (...args) => {
-        runs++;
-        return run(...args);
-      };
       h.chain.set(72n, { status: 5 });
       await h.processor.onLogs([
         requested(72n, makeJob()),
@@ -946,22 +946,12 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       ]);
       await h.settle();
       expect(h.chain.reads.jobState, "decide's read").to.equal(1);
-      expect(runs, "computes").to.equal(0);
+      expect(h.executor.runs, "computes").to.equal(0);
       expect(h.journal.getJob(72n)!.state).to.equal("lost");
     });
 
     it("a job whose decide comes a second after its request (a later rank's turn, a busy loop) is read at decide", async function () {
-      h = harness();
-      const readsAtSend: number[] = [];
-      h.sender.onSend = () => {
-        readsAtSend.push(h.chain.reads.jobState);
-        return [];
-      };
-      await h.processor.onLogs([requested(73n, makeJob())]);
-      h.clock.now += 1_000;
-      await h.settle();
-      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
-      expect(readsAtSend, "decide's read and the submit's").to.deep.equal([2]);
+      expect(await readsBeforeSubmit(73n, 1_000), "decide's read and the submit's").to.equal(2);
     });
   });
 

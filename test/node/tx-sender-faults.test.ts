@@ -385,57 +385,49 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
-    it("a transaction signed at a noted head is not looked for until a newer head is noted: one look finds it", async function () {
+    /**
+     * A sender told of head 10 and one transaction it sent at that head, broadcast, not mined
+     * (`newBlock` mines it and reports the next head, as the runner's watcher would).
+     */
+    async function sentAtHead(options: Partial<TxSenderOptions> = {}) {
       const c = new FakeChain();
       c.automine = false;
       let head = 10n;
       const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
       const journal = openJournal(journalFile());
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, ...options });
       await sender.init();
       sender.noteHead(head);
       const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
       await until("the broadcast", () => c.accepted.length === 1, FAKES);
+      const newBlock = () => {
+        c.mine();
+        sender.noteHead(++head);
+      };
+      return { c, journal, sender, receipt, newBlock };
+    }
+
+    it("a transaction signed at a noted head is not looked for until a newer head is noted: one look finds it", async function () {
+      const { c, journal, receipt, newBlock } = await sentAtHead();
       // 40 poll intervals at the same head: no look (before, one came right after the broadcast).
       await new Promise((r) => setTimeout(r, 80));
       expect(c.calls.receipt ?? 0, "receipt looks before a newer head").to.equal(0);
-      c.mine();
-      head++;
-      sender.noteHead(head);
+      newBlock();
       expect((await receipt).status).to.equal("success");
       expect(c.calls.receipt, "receipt looks").to.equal(1);
       journal.close();
     });
 
     it("a newer head ends the wait between two looks at once, however long the poll interval", async function () {
-      const c = new FakeChain();
-      c.automine = false;
-      let head = 10n;
-      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
-      const journal = openJournal(journalFile());
       // Without the head's wake-up the receipt would be looked for a minute later: past this test's timeout.
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, pollIntervalMs: 60_000 });
-      await sender.init();
-      sender.noteHead(head);
-      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
-      await until("the broadcast", () => c.accepted.length === 1, FAKES);
-      c.mine();
-      head++;
-      sender.noteHead(head);
+      const { journal, receipt, newBlock } = await sentAtHead({ pollIntervalMs: 60_000 });
+      newBlock();
       expect((await receipt).status).to.equal("success");
       journal.close();
     });
 
     it("heads that stop coming: a transaction signed at the last one is looked for after RECHECK_MS", async function () {
-      const c = new FakeChain();
-      c.automine = false;
-      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => 10n };
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000 });
-      await sender.init();
-      sender.noteHead(10n);
-      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
-      await until("the broadcast", () => c.accepted.length === 1, FAKES);
+      const { c, journal, receipt } = await sentAtHead();
       c.mine(); // mined, but no head is ever noted again and the node's head never moves
       expect((await receipt).status).to.equal("success");
       expect(c.calls.receipt, "receipt looks").to.equal(1);
@@ -443,22 +435,16 @@ describe("tx sender against a faulty RPC", function () {
     });
 
     it("a loop backing off a failing RPC keeps its backoff when new heads come", async function () {
-      const c = new FakeChain();
-      c.automine = false;
-      let head = 10n;
-      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
+      const { c, journal, sender, receipt } = await sentAtHead({ pollIntervalMs: 1, maxBackoffMs: 60_000 });
       let failing = true;
       c.onReceipt = () => {
         if (failing) throw new Http429();
       };
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, pollIntervalMs: 1, maxBackoffMs: 60_000 });
-      await sender.init();
-      const receipt = sender.send({ jobId: 1n, kind: "commit", to, data: "0x" });
+      sender.noteHead(11n); // the looks begin
       // Backoff doubles from 1 ms: after 10 failed looks the next wait is 1,024 ms.
       await until("10 failed looks", () => (c.calls.receipt ?? 0) >= 10, FAKES);
       const looks = c.calls.receipt!;
-      for (let i = 0; i < 20; i++) sender.noteHead(++head);
+      for (let head = 12n; head < 32n; head++) sender.noteHead(head);
       await new Promise((r) => setTimeout(r, 50));
       expect(c.calls.receipt, "looks after 20 new heads during the backoff").to.equal(looks);
       failing = false;
