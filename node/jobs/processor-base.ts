@@ -29,7 +29,7 @@ import {
   type ProcessorOptions,
   type TxSubmitter,
 } from "./processor-options.ts";
-import { findSeat, seatFromReceipt } from "./seats.ts";
+import { findSeat, seatFromReceipt, startsReveal } from "./seats.ts";
 import { ReadMemo, type JobStateRead } from "./read-memo.ts";
 
 export abstract class ProcessorBase {
@@ -398,6 +398,10 @@ export abstract class ProcessorBase {
 
   protected seatFromReceipt(receipt: { logs: readonly unknown[] }): number | null {
     return seatFromReceipt(this.marketAbi, receipt, this.address);
+  }
+
+  protected startsReveal(receipt: { logs: readonly unknown[] }, jobId: bigint): boolean {
+    return startsReveal(this.marketAbi, receipt, jobId);
   }
 
   protected observeLatency(rec: JobRecord): void {

@@ -158,6 +158,15 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
    */
   protected async followDelivery(rec: JobRecord): Promise<void> {
     if (rec.deliveredBy !== null && !this.deliveredByUs(rec)) return this.settle(rec, "lost", null);
+    if (rec.deliveredBy !== null && !rec.expiryDone) {
+      // Delivered at or after its request: before the challenge window has passed since then,
+      // no claim can go, and a read could only say to wait (a challenge or its verdict, which the
+      // read would also show, is waited for all the same). The read comes once a claim may.
+      const earliestClaim = rec.job.requestedAt + rec.job.challengeWindow + 1;
+      const chainNow = await this.chain.now();
+      if (chainNow < earliestClaim)
+        return this.waitForChain(rec, null, Math.max(this.followIntervalMs, (earliestClaim - chainNow) * 1_000));
+    }
     const [state, now] = await Promise.all([this.chain.jobState(rec.jobId), this.chain.now()]);
     // How the job ended is taken once the scan noted the event that ended it, whose block becomes
     // the job's facts block: a reorg that drops that block takes the job back. A read at the head

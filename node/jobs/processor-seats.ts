@@ -44,6 +44,9 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, jobWords(rec.job), commitment]);
     if (!receipt) return;
     const fromReceipt = this.seatFromReceipt(receipt);
+    // The receipt says what the reveal's first look would read: the reveal started, or the job
+    // still open with our seat the last taken (at its block; a later event drops this).
+    if (fromReceipt !== null) this.memo.committed(rec.jobId, fromReceipt, this.startsReveal(receipt, rec.jobId));
     // Not in the receipt at hand (a resumed or re-mined commit): the journal's, else the chain's.
     const seat =
       fromReceipt ?? this.journal.getJob(rec.jobId)?.seat ?? (await this.findSeat(rec.jobId, rec.job.redundancy));
@@ -118,20 +121,14 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     if (rec.job.redundancy === 1) return this.followDelivery(rec);
     // JobSettled was taken in (a reorg would have rewound it): the winner is known, no read.
     if (rec.expiryDone && rec.settledHash !== null) return this.endSeat(rec, rec.settledHash);
-    // Right after our reveal the job cannot have been seen to end: the event that ends it wakes
-    // the job, and the follow interval's wake reads.
-    if (rec.state === "revealed" && !rec.expiryDone && this.memo.firstFollow(rec.jobId))
-      return this.waitForChain(rec, null);
-    const state = await this.readState(rec, this.chain);
     // As for k = 1 (see followDelivery): the ending is taken from the event the scan noted (JobSettled
-    // names the winner), never from a read at the head alone.
-    if (state.status === JobStatus.Settled || state.status === JobStatus.Refunded) {
-      const winner = state.status === JobStatus.Settled ? rec.settledHash : null;
-      if (!rec.expiryDone || (state.status === JobStatus.Settled && winner === null))
-        return this.waitForChain(rec, "ended on chain; waiting for the event that ended it");
-      return this.endSeat(rec, winner);
-    }
-    this.waitForChain(rec, null);
+    // names the winner), never from a read at the head alone. Until that event (which wakes the
+    // job) a read could only say to wait, so none is made.
+    if (!rec.expiryDone) return this.waitForChain(rec, null);
+    // Ended by an event that named no winner (a refund, or the expiry service found it final).
+    const state = await this.readState(rec, this.chain);
+    if (state.status === JobStatus.Refunded) return this.endSeat(rec, null);
+    this.waitForChain(rec, state.status === JobStatus.Settled ? "settled; waiting for its JobSettled event" : null);
   }
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */

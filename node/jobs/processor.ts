@@ -50,7 +50,8 @@ class Processor extends SeatedProcessor implements Service {
       const a = l.args;
       const jobId = a.jobId as bigint | undefined;
       const block = Number(l.blockNumber);
-      if (jobId !== undefined) this.memo.chainMoved(jobId);
+      // Our own SeatCommitted that our commit's receipt gave already says nothing new.
+      if (jobId !== undefined && !this.repeatsOurSeat(l, jobId, block)) this.memo.chainMoved(jobId);
       switch (l.eventName) {
         case "JobRequested": {
           const job = jobOfWords(a.job as JobWords);
@@ -109,7 +110,7 @@ class Processor extends SeatedProcessor implements Service {
           if (
             getAddress(a.provider as Address) === getAddress(this.address) &&
             !this.isK1(jobId!) &&
-            !this.seatKnown(jobId!, Number(a.seat), block) &&
+            !this.repeatsOurSeat(l, jobId!, block) &&
             journal.noteChainFact(jobId!, { seat: Number(a.seat) }, block)
           ) {
             this.revive(jobId!, "committed");
@@ -148,10 +149,14 @@ class Processor extends SeatedProcessor implements Service {
   }
 
   /**
-   * Our commit's receipt already gave this seat, from this block or a later one: its event says
-   * nothing new, and waking the job would only make its reveal read the chain again.
+   * Our SeatCommitted whose seat our commit's receipt already gave, from this block or a later
+   * one: it says nothing new, so it neither drops what the receipt said (the read memo) nor wakes
+   * the job, whose reveal would only read the chain again.
    */
-  private seatKnown(jobId: bigint, seat: number, block: number): boolean {
+  private repeatsOurSeat(l: DecodedLog, jobId: bigint, block: number): boolean {
+    if (l.eventName !== "SeatCommitted" || getAddress(l.args.provider as Address) !== getAddress(this.address))
+      return false;
+    const seat = Number(l.args.seat);
     const rec = this.journal.getJob(jobId);
     return (
       rec !== null &&

@@ -25,7 +25,6 @@ const STATE_REUSE_MS = 1_000;
 export class ReadMemo {
   private readonly reads = new Map<string, { state: JobStateRead; at: number }>();
   private readonly revealOpen = new Set<string>();
-  private readonly followed = new Set<string>();
   /** Jobs being read now, and whether an event of theirs came meanwhile (then the answer is not kept). */
   private readonly reading = new Map<string, boolean>();
 
@@ -67,6 +66,21 @@ export class ReadMemo {
     });
   }
 
+  /**
+   * Our commit's receipt was just taken in: that is a read at its block (the reveal started, or
+   * the job open with `seat` the last seat taken), and the reveal's first look could only repeat
+   * it. A later block's event drops it; a reveal that would revert is simulated before it is sent.
+   */
+  committed(jobId: bigint, seat: number, revealStarted: boolean): void {
+    const key = jobId.toString();
+    if (revealStarted) return this.revealStarted(jobId);
+    if (this.reading.has(key)) return;
+    this.reads.set(key, {
+      state: { status: JobStatus.Open, seated: seat + 1, revealed: 0, revealStartedAt: 0 },
+      at: this.now(),
+    });
+  }
+
   /** An event of the job came: what was read of it may be stale. */
   chainMoved(jobId: bigint): void {
     const key = jobId.toString();
@@ -89,22 +103,10 @@ export class ReadMemo {
     return this.revealOpen.has(jobId.toString());
   }
 
-  /**
-   * True once per job: the first follow after its reveal, when its end cannot have been read yet
-   * (the event that ends it wakes the job; a later follow reads).
-   */
-  firstFollow(jobId: bigint): boolean {
-    const key = jobId.toString();
-    if (this.followed.has(key)) return false;
-    this.followed.add(key);
-    return true;
-  }
-
   /** The job ended or its step failed: nothing of it is remembered. */
   forget(jobId: bigint): void {
     const key = jobId.toString();
     this.reads.delete(key);
     this.revealOpen.delete(key);
-    this.followed.delete(key);
   }
 }

@@ -25,3 +25,15 @@ export function seatFromReceipt(marketAbi: Abi, receipt: { logs: readonly unknow
   const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(me));
   return mine?.args.seat === undefined ? null : Number(mine.args.seat);
 }
+
+/** Whether a commit's receipt started the job's reveal (its RevealStarted log: the last seat was taken). */
+export function startsReveal(marketAbi: Abi, receipt: { logs: readonly unknown[] }, jobId: bigint): boolean {
+  if (receipt.logs.length === 0) return false;
+  const logs = parseEventLogs({
+    abi: marketAbi,
+    logs: receipt.logs as never,
+    eventName: "RevealStarted" as never,
+    strict: false,
+  }) as unknown as { args: { jobId?: bigint } }[];
+  return logs.some((l) => l.args.jobId === jobId);
+}

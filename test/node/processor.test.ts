@@ -95,6 +95,31 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]); // claimed once
   });
 
+  it("k = 1 (issue 14): a delivery of ours makes no read before its challenge window, counted from its request, has passed; then one read, and the claim", async function () {
+    h = harness();
+    const job = makeJob({ challengeWindow: 30 }); // requested at 1,000: no claim before 1,031
+    await h.processor.onLogs([requested(1n, job)]);
+    await h.settle();
+    const reads = h.chain.reads.jobState;
+    h.chain.set(1n, { status: 5, revealStartedAt: h.chain.time });
+    await h.processor.onLogs([
+      event("ResultSubmitted", { jobId: 1n, provider: ME, resultHash: h.journal.getJob(1n)!.resultHash }),
+    ]);
+    await h.settle();
+    for (let i = 0; i < 6; i++) {
+      h.chain.time += 5;
+      h.clock.now += 5_000; // the follow interval
+      await h.settle();
+    }
+    expect(h.chain.reads.jobState).to.equal(reads);
+    expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    h.chain.time += 1; // 1,031
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.chain.reads.jobState).to.equal(reads + 1);
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "claim"]);
+  });
+
   it("k = 1 (chaos finding): a claim that lands skipped or reverted is sent again while the job stays delivered, at most four times", async function () {
     h = harness();
     const job = makeJob({ challengeWindow: 30 });
@@ -983,29 +1008,46 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.journal.getJob(id)!.state).to.equal("revealed");
     }
 
-    it("two reads from request to paid: decide's answers the commit, RevealStarted opens the reveal, JobSettled ends it", async function () {
+    it("one read from request to paid: decide's answers the commit, the commit's receipt the reveal's first look, RevealStarted opens the reveal, JobSettled ends it", async function () {
       h = harness();
       await toRevealed(61n);
       h.chain.set(61n, { status: 3 });
       await h.processor.onLogs([settledOnOurs(61n, 3)]);
       await h.settle();
       expect(h.journal.getJob(61n)!.state).to.equal("paid");
-      // decide's read (answering the commit too), and the reveal's first look (its seats not full).
-      expect(h.chain.reads.jobState).to.equal(2);
+      expect(h.chain.reads.jobState).to.equal(1);
     });
 
-    it("a revealed job is read at the follow interval; one the chain shows ended waits for the event that ended it, then ends as it says", async function () {
+    it("a commit whose receipt started the reveal (the last seat) reveals at once, with no read and no wait for RevealStarted", async function () {
+      h = harness();
+      const revealStartedLog = {
+        address: MARKET,
+        topics: encodeEventTopics({ abi: marketAbi, eventName: "RevealStarted", args: { jobId: 67n } }),
+        data: encodeAbiParameters([{ type: "uint40" }], [1_240]),
+      };
+      h.sender.onSend = (tx) => {
+        if (tx.functionName !== "commit") return [];
+        h.chain.set(67n, { seated: 3, status: 2 }); // what a read would say now: the reveal started
+        return [seatLog(67n), revealStartedLog] as never;
+      };
+      await h.processor.onLogs([requested(67n, makeJob(K3))]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
+      expect(h.journal.getJob(67n)!.state).to.equal("revealed");
+      expect(h.chain.reads.jobState).to.equal(1); // decide's
+    });
+
+    it("a revealed job makes no read while no event ended it, even one the chain shows ended; its ending event ends it as it says", async function () {
       h = harness();
       await toRevealed(62n);
       const reads = h.chain.reads.jobState;
       h.chain.set(62n, { status: 4 }); // refunded; its JobRefunded is not scanned yet
-      await h.settle();
+      for (let wake = 0; wake < 3; wake++) {
+        h.clock.now += 5_000; // the follow interval
+        await h.settle();
+      }
+      // A read at the head is tied to no block (a reorg could take the refund back): it could only say to wait.
       expect(h.chain.reads.jobState).to.equal(reads);
-      expect(h.journal.getJob(62n)!.state).to.equal("revealed");
-      h.clock.now += 5_000;
-      await h.settle();
-      expect(h.chain.reads.jobState).to.equal(reads + 1);
-      // A read at the head is tied to no block: a reorg could take the refund back.
       expect(h.journal.getJob(62n)!.state).to.equal("revealed");
       await h.processor.onLogs([event("JobRefunded", { jobId: 62n, amount: 1n, expired: false })]);
       await h.settle();
@@ -1086,14 +1128,13 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
         if (tx.functionName === "reveal" && refusals-- > 0) throw new TxWouldRevertError("reveal would revert", "x");
         return [];
       };
+      const reads = h.chain.reads.jobState;
       await h.processor.onLogs([
         event("SeatCommitted", { jobId: 65n, provider: ME, seat: 0, commitment: "0x" }),
         event("RevealStarted", { jobId: 65n, revealDeadline: 1_240 }),
       ]);
       await h.settle();
-      const reads = h.chain.reads.jobState;
-      h.clock.now = h.journal.getJob(65n)!.nextAttemptAt;
-      await h.settle();
+      // The first reveal went without a read (RevealStarted); the one after the refusal read.
       expect(h.chain.reads.jobState).to.equal(reads + 1);
       expect(h.sender.kinds()).to.deep.equal(["commit", "reveal"]);
       expect(h.journal.getJob(65n)!.state).to.equal("revealed");
