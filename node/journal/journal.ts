@@ -646,11 +646,31 @@ class Journal {
     if (known) return known;
     const row = this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE job_id = ?`).get(key) as Row | undefined;
     if (!row) return null;
-    const rec = deepFreeze(toJob(row));
-    // Bounded: a burst's jobs at most; the oldest entries go first.
+    return this.keepRow(key, toJob(row));
+  }
+
+  /** Keeps `rec` as the job's row for getJob, bounded: a burst's jobs at most; the oldest go first. */
+  private keepRow(key: string, rec: JobRecord): Readonly<JobRecord> {
+    this.jobRows.delete(key);
     if (this.jobRows.size >= MAX_JOB_ROWS) this.jobRows.delete(this.jobRows.keys().next().value!);
-    this.jobRows.set(key, rec);
-    return rec;
+    const kept = deepFreeze(rec);
+    this.jobRows.set(key, kept);
+    return kept;
+  }
+
+  /**
+   * The row a write just made from the kept one, so that the next getJob does not read it back
+   * (a burst's steps write a job's row several times). Only after a write that applied, to a row
+   * that was kept, and not once SQLite rolled the group back (then nothing is kept).
+   */
+  private keepWritten(
+    key: string,
+    known: Readonly<JobRecord> | undefined,
+    changes: number | bigint,
+    patch: Partial<JobRecord>,
+  ): void {
+    if (known === undefined || Number(changes) !== 1 || this.forgetRowsIfRolledBack()) return;
+    this.keepRow(key, { ...known, ...patch });
   }
 
   /**
@@ -696,10 +716,16 @@ class Journal {
       const v = patch[k];
       return typeof v === "boolean" ? (v ? 1 : 0) : ((v ?? null) as string | number | null);
     });
-    this.jobRows.delete(jobId.toString());
+    const key = jobId.toString();
+    const known = this.jobRows.get(key);
+    this.jobRows.delete(key);
+    const updatedAt = Date.now();
     const result = this.sql(
       `UPDATE jobs SET ${sets}${keys.length > 0 ? ", " : ""}updated_at = ? WHERE job_id = ? AND params_hash = ? AND state = ?`,
-    ).run(...values, Date.now(), jobId.toString(), expected.paramsHash, expected.state);
+    ).run(...values, updatedAt, key, expected.paramsHash, expected.state);
+    const written: Partial<JobRecord> = { updatedAt };
+    for (const k of keys) (written as Record<string, unknown>)[k] = patch[k] ?? null; // NULL (the numeric columns refuse it)
+    this.keepWritten(key, known, result.changes, written);
     return Number(result.changes) === 1;
   }
 
@@ -715,11 +741,18 @@ class Journal {
       values.push(value);
     }
     if (fact.final) sets.push("expiry_done = 1");
-    this.jobRows.delete(jobId.toString());
+    const key = jobId.toString();
+    const known = this.jobRows.get(key);
+    this.jobRows.delete(key);
     const result = this.sql(`UPDATE jobs SET ${sets.join(", ")} WHERE job_id = ? AND block_hash != '0x'`).run(
       ...values,
-      jobId.toString(),
+      key,
     );
+    const written: Partial<JobRecord> = { nextAttemptAt: 0, factsBlock: Math.max(known?.factsBlock ?? 0, block) };
+    for (const k of Object.keys(columns) as (keyof typeof columns)[])
+      if (fact[k] !== undefined) (written as Record<string, unknown>)[k] = fact[k];
+    if (fact.final) written.expiryDone = true;
+    this.keepWritten(key, known, result.changes, written);
     return Number(result.changes) === 1;
   }
 
@@ -735,8 +768,11 @@ class Journal {
 
   /** Wakes a job now (an event about it arrived): clears its wait, keeps its attempt count. */
   wake(jobId: bigint): void {
-    this.jobRows.delete(jobId.toString());
-    this.sql("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(jobId.toString());
+    const key = jobId.toString();
+    const known = this.jobRows.get(key);
+    this.jobRows.delete(key);
+    const result = this.sql("UPDATE jobs SET next_attempt_at = 0 WHERE job_id = ?").run(key);
+    this.keepWritten(key, known, result.changes, { nextAttemptAt: 0 });
   }
 
   /** Open jobs due to be advanced (their wait is over), oldest first, without their inputs. */

@@ -526,6 +526,71 @@ describe("journal", function () {
     }
   });
 
+  it("keeps the row a write made without reading it back, and it is the row a read gives: every column a patch or a chain fact sets, NULLs included (issue 14)", function () {
+    const j = openJournal(file());
+    try {
+      putJob7(j, 5n, 9);
+      const inner = j as unknown as { sql(text: string): unknown; jobRows: Map<string, unknown> };
+      const sql = inner.sql.bind(j);
+      let selects = 0;
+      inner.sql = (text: string) => {
+        if (/^\s*SELECT/i.test(text)) selects++;
+        return sql(text);
+      };
+      const v = (state: "seen" | "computed") => ({ paramsHash: jobHash(job(5n)), state });
+      const keptIsRead = (what: string) => {
+        const before = selects;
+        const kept = j.getJob(7n);
+        expect(selects, `${what}: read back`).to.equal(before);
+        inner.jobRows.clear();
+        expect(j.getJob(7n), `${what}: kept row`).to.deep.equal(kept);
+      };
+      j.getJob(7n);
+      expect(
+        j.updateJob(7n, v("seen"), {
+          state: "computed",
+          reason: "because",
+          resultHash: h(1),
+          outputRef: "0x01",
+          signature: "0x02",
+          salt: h(2),
+          seat: 1,
+          attempts: 3,
+          nextAttemptAt: 123,
+          settledHash: h(3),
+          expiryDone: true,
+          factsBlock: 4,
+        }),
+      ).to.equal(true);
+      keptIsRead("update");
+      expect(
+        j.noteChainFact(
+          7n,
+          { seat: 2, deliveredBy: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", settledHash: h(4) },
+          3,
+        ),
+      ).to.equal(true);
+      keptIsRead("chain fact below the facts block");
+      expect(j.noteChainFact(7n, { final: true }, 8)).to.equal(true);
+      keptIsRead("final chain fact");
+      j.wake(7n);
+      keptIsRead("wake");
+      expect(
+        j.updateJob(7n, v("computed"), {
+          reason: null,
+          seat: null,
+          salt: undefined,
+          settledHash: undefined,
+        }),
+      ).to.equal(true);
+      keptIsRead("update to NULLs");
+      expect(j.updateJob(7n, v("seen"), { state: "lost" }), "a write that does not apply").to.equal(false);
+      expect(j.getJob(7n)!.state).to.equal("computed");
+    } finally {
+      j.close();
+    }
+  });
+
   it("forgets the job rows it read in a turn whose writes SQLite rolled back itself (a failed write: disk full)", function () {
     const j = openJournal(file());
     try {
