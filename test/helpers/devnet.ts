@@ -30,14 +30,25 @@ export const runnerConfig: typeof baseRunnerConfig = (net, index, overrides = {}
     dataDir,
   );
 
+/**
+ * The runners this test process started that may still log: a failed test prints the tails of
+ * their logs (see runner-log-tails.ts). Runners that exited leave it after the test that saw them.
+ */
+export const startedRunners = new Set<RunnerProcess>();
+
 /** Starts `conclave node run` as its own process, as a provider would, and waits until it is up. */
-export function spawnRunner(
+export async function spawnRunner(
   net: Devnet,
   index: number,
   config = runnerConfig(net, index),
   opts: Omit<SpawnOptions, "logLevel"> = {},
 ): Promise<RunnerProcess> {
-  return baseSpawnRunner(net, index, config, { logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info", ...opts });
+  const runner = await baseSpawnRunner(net, index, config, {
+    logLevel: process.env.CONCLAVE_TEST_LOG_LEVEL ?? "info",
+    ...opts,
+  });
+  startedRunners.add(runner);
+  return runner;
 }
 
 /** Starts a runner for each of these provider accounts, all with the same config overrides. */
