@@ -169,8 +169,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   return {
     async add(bytes, { signal } = {}) {
       const cid = await importUnixfs(bytes, helia.blockstore, { signal });
-      // Pinning an already pinned CID throws in Helia; adding the same bytes twice is normal.
-      const pinned = (await helia.pins.isPinned(cid, { signal })) ? 0 : await drain(helia.pins.add(cid, { signal }));
+      // Adding the same bytes twice is normal.
+      const pinned = (await pinOnce(helia.pins, cid, signal)) ?? 0;
       log("ipfs.added", { cid: cid.toString(), bytes: bytes.byteLength, pinnedBlocks: pinned });
       return cid.toString();
     },
@@ -227,9 +227,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
       const cid = parseCid(cidString);
       // Blocks fetched from a gateway: store them, then pin (rather than fetching them again).
       await storeHeld(cidString);
-      if (await helia.pins.isPinned(cid, { signal })) return;
-      const pinned = await drain(helia.pins.add(cid, { signal }));
-      log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
+      const pinned = await pinOnce(helia.pins, cid, signal);
+      if (pinned !== null) log("ipfs.pinned", { cid: cidString, pinnedBlocks: pinned });
     },
 
     async release(cids) {
@@ -280,6 +279,22 @@ const IDENTITY = 0x00;
 
 /** How long blocks fetched from a gateway wait for a `pin` before they are dropped. */
 const HELD_BLOCKS_MS = 10_000;
+
+type HeliaPins = Awaited<ReturnType<typeof createHelia>>["pins"];
+
+/**
+ * Pins `cid`: the number of blocks it pinned, or null when it was pinned already (Helia refuses a
+ * second pin). Asking first (isPinned) costs a datastore look per add, and an output is added for
+ * every job; pins.add makes that look itself.
+ */
+async function pinOnce(pins: HeliaPins, cid: CID, signal: AbortSignal | undefined): Promise<number | null> {
+  try {
+    return await drain(pins.add(cid, { signal }));
+  } catch (error) {
+    if ((error as Error).name === "AlreadyPinnedError") return null;
+    throw error;
+  }
+}
 
 /** pins.add is lazy: each step of the iteration pins one more block of the DAG. */
 async function drain(source: AsyncIterable<unknown>): Promise<number> {

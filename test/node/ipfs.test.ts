@@ -154,6 +154,15 @@ describe("IPFS content layer", function () {
       expect(await a.add(data)).to.equal(cid);
     });
 
+    it("pinning or adding what is pinned already is harmless (Helia refuses a second pin), and its release after that goes through", async function () {
+      const small = new Uint8Array(randomBytes(1_200)); // one block, as a job's outputs
+      const c = await a.add(small);
+      await a.pin!(c);
+      await a.pin!(c);
+      expect(await a.add(small)).to.equal(c);
+      await a.release([c]);
+    });
+
     it("B fetches 8 MiB from A over bitswap, verified, with progress up to the full size", async function () {
       const seen: number[] = [];
       const got = await b.get(cid, { onProgress: (n) => seen.push(n), signal: AbortSignal.timeout(10_000) });
