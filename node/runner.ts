@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
 import { eventsToHead } from "./chain/events.ts";
 import { connect, walletFor, type OnRpcCall } from "./chain/clients.ts";
@@ -11,6 +10,7 @@ import { createTxSender } from "./chain/tx-pipeline.ts";
 import { txRpcOf } from "./chain/tx-sender.ts";
 import { chainSourceOf, createChainWatcher } from "./chain/watcher.ts";
 import { createLogThread } from "./chain/log-thread.ts";
+import { signingAccount } from "./chain/signing-account.ts";
 import { minFeeFor, parseHostPort, type RunnerConfig } from "./config.ts";
 import { ConfigError, oneLine } from "./errors.ts";
 import { createMetrics } from "./http/metrics.ts";
@@ -71,7 +71,7 @@ interface Runner {
  */
 export async function startRunner(config: RunnerConfig, opts: { log?: Logger } = {}): Promise<Runner> {
   const record = readDeployment(config.deployment);
-  const account = privateKeyToAccount(config.privateKey);
+  const account = signingAccount(config.privateKey);
   const log = (
     opts.log ??
     createLogger({
