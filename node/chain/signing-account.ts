@@ -1,10 +1,10 @@
 /**
- * The runner's account, its transactions signed by libsecp256k1 (the `secp256k1` package's native
- * binding) rather than viem's JavaScript signer. A runner signs a transaction for every commit,
- * reveal and batch: in the fleet burst viem's signer took 10-14 % of a runner's CPU (about 0.5-0.8
- * ms a signature on 2 cores, against 0.05-0.07 ms native). Both sign by RFC 6979 with a low s, so
- * the same key and transaction give the same bytes (tested). Where the binding cannot load (no
- * prebuilt binary for the platform), viem's signer signs, as before.
+ * The runner's account, its transactions and hashes signed by libsecp256k1 (the `secp256k1`
+ * package's native binding) rather than viem's JavaScript signer. A runner signs a transaction for
+ * every commit, reveal and batch: in the fleet burst viem's signer took 10-14 % of a runner's CPU
+ * (about 0.5-0.8 ms a signature on 2 cores, against 0.05-0.07 ms native). Both sign by RFC 6979
+ * with a low s, so the same key and message give the same bytes (tested). Where the binding cannot
+ * load (no prebuilt binary for the platform), viem's signer signs, as before.
  */
 import { createRequire } from "node:module";
 import { bytesToHex, hexToBytes, keccak256, serializeTransaction, type Hex, type LocalAccount } from "viem";
@@ -44,5 +44,10 @@ export function signingAccount(privateKey: Hex, native: NativeSigner | null = lo
       yParity: recid,
     });
   };
-  return { ...account, signTransaction: signTransaction as LocalAccount["signTransaction"] };
+  // A hash (the runner's EIP-712 attestations, served to clients): r, s, then v as 27 or 28, as viem's.
+  const sign = async ({ hash }: { hash: Hex }): Promise<Hex> => {
+    const { signature, recid } = native.ecdsaSign(hexToBytes(hash), key);
+    return bytesToHex(Uint8Array.of(...signature, recid === 1 ? 28 : 27));
+  };
+  return { ...account, sign, signTransaction: signTransaction as LocalAccount["signTransaction"] };
 }

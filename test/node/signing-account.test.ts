@@ -4,7 +4,7 @@ import { bytesToHex, recoverTransactionAddress, type TransactionSerializable } f
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { loadNativeSigner, signingAccount } from "../../node/chain/signing-account.ts";
 
-describe("signing account (libsecp256k1 for transactions)", function () {
+describe("signing account (libsecp256k1 for transactions and hashes)", function () {
   const native = loadNativeSigner();
 
   function randomTx(i: number): TransactionSerializable {
@@ -31,6 +31,15 @@ describe("signing account (libsecp256k1 for transactions)", function () {
       expect(await recoverTransactionAddress({ serializedTransaction: ours as never })).to.equal(
         privateKeyToAccount(key).address,
       );
+    }
+  });
+
+  it("signs a hash (an attestation's EIP-712 digest) to the same bytes as viem's signer", async function () {
+    if (native === null) this.skip();
+    for (let i = 0; i < 20; i++) {
+      const key = generatePrivateKey();
+      const hash = bytesToHex(randomBytes(32));
+      expect(await signingAccount(key, native).sign!({ hash })).to.equal(await privateKeyToAccount(key).sign({ hash }));
     }
   });
 
