@@ -10,6 +10,7 @@ import {
 } from "viem";
 import type { Wallet } from "../chain/clients.ts";
 import { jobWords } from "./job-words.ts";
+import { keccakHex } from "./keccak.ts";
 
 /**
  * The immutable parameters of a job as the market commits to them, decoded: the market takes and
@@ -181,7 +182,7 @@ export async function verifyAttestation(
 
 /** The commitment of a k > 1 seat: keccak256(abi.encode(jobId, provider, resultHash, salt)). */
 export function commitmentOf(jobId: bigint, provider: Address, resultHash: Hex, salt: Hex): Hex {
-  return keccak256(
+  return keccakHex(
     encodeAbiParameters(
       [{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }],
       [jobId, provider, resultHash, salt],
@@ -195,5 +196,5 @@ export function commitmentOf(jobId: bigint, provider: Address, resultHash: Hex, 
  * of keccak256(abi.encode(jobId, job words)), which binds the id too.
  */
 export function jobHash(job: Job): Hex {
-  return keccak256(encodeAbiParameters([{ type: "uint256[6]" }], [jobWords(job)]));
+  return keccakHex(encodeAbiParameters([{ type: "uint256[6]" }], [jobWords(job)]));
 }

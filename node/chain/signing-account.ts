@@ -7,8 +7,9 @@
  * load (no prebuilt binary for the platform), viem's signer signs, as before.
  */
 import { createRequire } from "node:module";
-import { bytesToHex, hexToBytes, keccak256, serializeTransaction, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, hexToBytes, serializeTransaction, type Hex, type LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { keccakHex } from "../attest/keccak.ts";
 
 /** The part of the `secp256k1` package's binding used here (its own argument checks included). */
 interface NativeSigner {
@@ -35,7 +36,7 @@ export function signingAccount(privateKey: Hex, native: NativeSigner | null = lo
   ): Promise<Hex> => {
     // As viem's signTransaction: a blob transaction signs its payload without the sidecars.
     const signable = transaction.type === "eip4844" ? { ...transaction, sidecars: false as const } : transaction;
-    const hash = keccak256(await serializer(signable));
+    const hash = keccakHex(await serializer(signable));
     const { signature, recid } = native.ecdsaSign(hexToBytes(hash), key);
     return serializer(transaction, {
       r: bytesToHex(signature.subarray(0, 32)),

@@ -4,7 +4,8 @@
  * time, voids a transaction a reorg made revert, and settles the journal's attempts from the
  * receipt that came.
  */
-import { keccak256, parseTransaction, type Hex, type TransactionReceipt } from "viem";
+import { parseTransaction, type Hex, type TransactionReceipt } from "viem";
+import { keccakHex } from "../attest/keccak.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import { TxRevertedError, TxVoidedError, TxNonceTakenError } from "./tx-sender.ts";
 import {
@@ -237,7 +238,7 @@ export abstract class TxConfirmations extends TxSenderBase {
       jobId: current.jobId,
       kind: opts.void ? "void" : current.kind,
       nonce: current.nonce,
-      hash: keccak256(raw),
+      hash: keccakHex(raw),
       raw,
     });
   }

@@ -1,4 +1,5 @@
-import { keccak256, parseTransaction, type TransactionReceipt } from "viem";
+import { parseTransaction, type TransactionReceipt } from "viem";
+import { keccakHex } from "../attest/keccak.ts";
 import { oneLine } from "../errors.ts";
 import { revertName } from "./revert.ts";
 import type { TxRecord } from "../journal/journal.ts";
@@ -241,7 +242,7 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       ...fees,
     });
     const first = this.journal.recordTx(
-      { jobId: req.jobId, kind: req.kind, nonce, hash: keccak256(raw), raw },
+      { jobId: req.jobId, kind: req.kind, nonce, hash: keccakHex(raw), raw },
       req.jobIds,
     );
     // max: a resync from the chain may have moved it on while we signed.

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { keccak256 } from "viem";
-import { keccakBytes } from "../../node/attest/keccak.ts";
+import { bytesToHex, keccak256 } from "viem";
+import { keccakBytes, keccakHex } from "../../node/attest/keccak.ts";
 
 describe("keccakBytes (WebAssembly Keccak-256)", function () {
   it("equals viem's keccak256 on empty, short, block-edge and multi-KiB inputs, used again and again", function () {
@@ -8,6 +8,14 @@ describe("keccakBytes (WebAssembly Keccak-256)", function () {
     for (const n of [0, 1, 31, 32, 135, 136, 137, 1000, 3300, 65_536]) {
       const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 131 + n) & 0xff);
       expect(keccakBytes(bytes), `${n} bytes`).to.equal(keccak256(bytes));
+    }
+  });
+
+  it("keccakHex hashes the bytes a hex string spells, as viem's keccak256(hex) (upper and lower case)", function () {
+    for (const n of [0, 1, 32, 137, 400]) {
+      const hex = bytesToHex(Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff));
+      expect(keccakHex(hex), `${n} bytes`).to.equal(keccak256(hex));
+      expect(keccakHex(`0x${hex.slice(2).toUpperCase()}`), `${n} bytes, upper case`).to.equal(keccak256(hex));
     }
   });
 
