@@ -13,27 +13,27 @@ export async function findSeat(
   return i < 0 ? null : i;
 }
 
-/** The seat `me` took, from a commit's receipt (its SeatCommitted log); null if it has none. */
-export function seatFromReceipt(marketAbi: Abi, receipt: { logs: readonly unknown[] }, me: Address): number | null {
-  if (receipt.logs.length === 0) return null;
+/** A receipt's logs of one market event, their arguments as far as they decode (none: an empty list). */
+function receiptArgs<A>(marketAbi: Abi, receipt: { logs: readonly unknown[] }, eventName: string): Partial<A>[] {
+  if (receipt.logs.length === 0) return [];
   const logs = parseEventLogs({
     abi: marketAbi,
     logs: receipt.logs as never,
-    eventName: "SeatCommitted" as never,
+    eventName: eventName as never,
     strict: false,
-  }) as unknown as { args: { provider?: Address; seat?: number } }[];
-  const mine = logs.find((l) => l.args.provider && getAddress(l.args.provider) === getAddress(me));
-  return mine?.args.seat === undefined ? null : Number(mine.args.seat);
+  }) as unknown as { args: Partial<A> }[];
+  return logs.map((l) => l.args);
+}
+
+/** The seat `me` took, from a commit's receipt (its SeatCommitted log); null if it has none. */
+export function seatFromReceipt(marketAbi: Abi, receipt: { logs: readonly unknown[] }, me: Address): number | null {
+  const mine = receiptArgs<{ provider: Address; seat: number }>(marketAbi, receipt, "SeatCommitted").find(
+    (a) => a.provider && getAddress(a.provider) === getAddress(me),
+  );
+  return mine?.seat === undefined ? null : Number(mine.seat);
 }
 
 /** Whether a commit's receipt started the job's reveal (its RevealStarted log: the last seat was taken). */
 export function startsReveal(marketAbi: Abi, receipt: { logs: readonly unknown[] }, jobId: bigint): boolean {
-  if (receipt.logs.length === 0) return false;
-  const logs = parseEventLogs({
-    abi: marketAbi,
-    logs: receipt.logs as never,
-    eventName: "RevealStarted" as never,
-    strict: false,
-  }) as unknown as { args: { jobId?: bigint } }[];
-  return logs.some((l) => l.args.jobId === jobId);
+  return receiptArgs<{ jobId: bigint }>(marketAbi, receipt, "RevealStarted").some((a) => a.jobId === jobId);
 }
