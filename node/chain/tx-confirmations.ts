@@ -15,6 +15,7 @@ import {
   REBROADCAST_MS,
   RECHECK_MS,
   isReceiptNotFound,
+  groupByNonce,
   max,
   ceilDiv,
   TxSenderBase,
@@ -23,6 +24,10 @@ import {
 export abstract class TxConfirmations extends TxSenderBase {
   /** Attempts' fee caps by hash (see maxFeeOf). */
   private readonly feeCaps = new Map<Hex, bigint | undefined>();
+  /** The block each of our latest nonces was mined in (see {@link stalledBehind}). */
+  private readonly minedIn = new Map<number, bigint>();
+  /** The nonce whose stall last had our transactions broadcast again (once per stall). */
+  private sweptFrom = -1;
   /**
    * Waits until one attempt at this nonce is mined, replacing the newest with higher fees each
    * time it waited `confirmTimeoutMs` in vain. `attempts` are in signing order.
@@ -165,6 +170,13 @@ export abstract class TxConfirmations extends TxSenderBase {
   }
 
   protected settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
+    if (receipt.blockNumber !== undefined && receipt.blockNumber !== null) {
+      this.minedIn.set(current.nonce, receipt.blockNumber);
+      // Only the latest few are asked for: the loop of the nonce after each.
+      if (this.minedIn.size > 256) this.minedIn.delete(this.minedIn.keys().next().value!);
+      // That loop may have looked at this block before this receipt came: it asks again now.
+      if (this.confirming.has(current.nonce + 1)) this.lookNow(current.nonce + 1);
+    }
     for (const a of attempts)
       this.journal.setTxStatus(
         a.hash,
@@ -265,6 +277,12 @@ export abstract class TxConfirmations extends TxSenderBase {
     // A failed broadcast is tried again at the first look, not after the usual interval.
     let lastBroadcast = broadcastFailed ? 0 : Date.now();
     let looked: { block: bigint | null; at: number } | null = null;
+    /**
+     * The heads at this loop's first and latest looks that found nothing (see stalledBehind); a
+     * transaction signed at a head counts as looked for there.
+     */
+    let firstNone: bigint | null = signedAtHead;
+    let lastNone: bigint | null = null;
     while (!this.closed) {
       // No new block since the last look: no new receipt either (a receipt the node was slow to
       // index is looked for again after RECHECK_MS at the latest).
@@ -283,6 +301,14 @@ export abstract class TxConfirmations extends TxSenderBase {
       // the first look that sees it coming (the next block's base fee), before the block is mined.
       // Looked at only when a new block came: the next block's base fee moves with blocks alone.
       if (found === "none" && !same && rebroadcast && (await this.belowBaseFee(attempts.at(-1)!))) return "feeTooLow";
+      if (found === "none" && !same && block !== null) {
+        firstNone ??= block;
+        lastNone = block;
+      }
+      if (rebroadcast && this.stalledBehind(attempts[0]!.nonce, firstNone, lastNone)) {
+        await this.broadcastAgainFrom(attempts[0]!.nonce);
+        lastBroadcast = Date.now();
+      }
       if (
         rebroadcast &&
         Date.now() - lastBroadcast >= Math.min(this.rebroadcastMs ?? REBROADCAST_MS, this.confirmTimeoutMs / 3)
@@ -303,6 +329,46 @@ export abstract class TxConfirmations extends TxSenderBase {
       await this.sleep(Math.min(backoff, left), attempts[0]!.nonce, backoff === this.pollMs);
     }
     return null;
+  }
+
+  /**
+   * Whether `nonce` missed a block it should have made: it was in the pool before some block X was
+   * made (signed at the head before X, or a look at it found no receipt), the nonce before it was
+   * mined by X (or is not waited for: this is our lowest), and a look at X or later found none.
+   * A node may drop our later nonces when a block has no room for an earlier one (anvil does: they
+   * fail as "nonce too high" while the block is made, and it evicts them) or when its pool is
+   * full; they would wait for the re-broadcast interval. Once per stall: a nonce that keeps
+   * waiting (low fees, full blocks) is re-broadcast by its loop at that interval, as before.
+   */
+  private stalledBehind(nonce: number, firstNone: bigint | null, lastNone: bigint | null): boolean {
+    if (firstNone === null || lastNone === null || this.sweptFrom === nonce) return false;
+    const before = this.minedIn.get(nonce - 1) ?? (this.lowestWaiting() === nonce ? 0n : undefined);
+    return before !== undefined && lastNone >= max(before, firstNone + 1n);
+  }
+
+  private lowestWaiting(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const nonce of this.confirming.keys()) lowest = Math.min(lowest, nonce);
+    return lowest;
+  }
+
+  /**
+   * Broadcasts again, at once, every transaction of ours from `nonce` on that was broadcast before
+   * and is not settled (the newest attempt of each nonce). The node answers "already known" for
+   * those it still holds. One signed and not yet broadcast is left to its first broadcast, which
+   * comes after its journal sync.
+   */
+  private async broadcastAgainFrom(nonce: number): Promise<void> {
+    this.sweptFrom = nonce;
+    const again = [...groupByNonce(this.journal.unsettledTxs())]
+      .filter(([n]) => n >= nonce && !this.voiding.has(n))
+      .map(([, attempts]) => attempts.at(-1)!)
+      .filter((tx) => tx.status === "sent");
+    this.log.info("a transaction of ours missed a block after the one before it was mined; broadcasting ours again", {
+      nonce,
+      count: again.length,
+    });
+    await Promise.all(again.map((tx) => this.broadcast(tx, { synced: true })));
   }
 
   /** The attempt cannot be mined at the next block's base fee, and the cap leaves room to re-price it. */

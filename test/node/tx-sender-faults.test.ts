@@ -468,6 +468,76 @@ describe("tx sender against a faulty RPC", function () {
     });
   });
 
+  describe("a node that drops our later transactions (issue 14: anvil evicts them when a block has no room for an earlier one)", function () {
+    /** Our transactions at nonces 0..n-1, signed at head 10 and broadcast; none mined, no re-broadcast interval within the test. */
+    async function sentAtTen(n: number) {
+      const c = new FakeChain();
+      c.automine = false;
+      let head = 10n;
+      const rpc: TxRpc = { ...c.rpc(), blockNumber: async () => head };
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(rpc, journal, { confirmTimeoutMs: 600_000, rebroadcastMs: 600_000 });
+      await sender.init();
+      sender.noteHead(head);
+      const receipts = Array.from({ length: n }, (_, i) =>
+        sender.send({ jobId: BigInt(i + 1), kind: "commit", to, data: "0x" }),
+      );
+      await until("the broadcasts", () => c.accepted.length === n, FAKES);
+      /** The next block: `mined` nonces in it, `dropped` ones gone from the pool, as the runner's watcher reports it. */
+      const block = (mined: number[], dropped: number[] = []) => {
+        head++;
+        for (const nonce of mined) {
+          const tx = c.pool.get(nonce)!;
+          c.pool.delete(nonce);
+          c.receipts.set(tx.hash, {
+            transactionHash: tx.hash,
+            status: "success",
+            blockNumber: head,
+          } as TransactionReceipt);
+          c.latestNonce = nonce + 1;
+        }
+        for (const nonce of dropped) c.pool.delete(nonce);
+        sender.noteHead(head);
+      };
+      return { c, journal, receipts, block };
+    }
+    const BACK_SOON = { timeoutMs: 2_000, intervalMs: 2 };
+
+    it("the nonces after one mined, dropped from the pool, are broadcast again at the block they missed", async function () {
+      const { c, journal, receipts, block } = await sentAtTen(3);
+      block([0], [1, 2]);
+      await until("nonces 1 and 2 back in the pool", () => c.pool.has(1) && c.pool.has(2), BACK_SOON);
+      block([1, 2]);
+      for (const r of receipts) expect((await r).status).to.equal("success");
+      expect(c.calls.send, "three broadcasts and two again").to.equal(5);
+      journal.close();
+    });
+
+    it("our lowest waiting nonce, dropped from the pool, is broadcast again once it missed a block", async function () {
+      const { c, journal, receipts, block } = await sentAtTen(1);
+      block([], [0]);
+      await until("nonce 0 back in the pool", () => c.pool.has(0), BACK_SOON);
+      block([0]);
+      expect((await receipts[0]!).status).to.equal("success");
+      journal.close();
+    });
+
+    it("once per stall: nonces that keep waiting (the pool still holds them) are not broadcast again at every block", async function () {
+      const { c, journal, receipts, block } = await sentAtTen(3);
+      block([0]);
+      await until("the stall's broadcasts", () => c.calls.send === 5, BACK_SOON);
+      for (let i = 0; i < 5; i++) {
+        const looks = c.calls.receipt ?? 0;
+        block([]);
+        await until("nonces 1 and 2 looked for at the new block", () => (c.calls.receipt ?? 0) >= looks + 2, BACK_SOON);
+      }
+      expect(c.calls.send, "broadcasts after five more blocks").to.equal(5);
+      block([1, 2]);
+      for (const r of receipts) expect((await r).status).to.equal("success");
+      journal.close();
+    });
+  });
+
   describe("broadcasts that fail or are refused", function () {
     it("a first broadcast lost to a 429 is sent again at the next look, long before the confirmation timeout, and later nonces are not held up", async function () {
       const c = new FakeChain();
