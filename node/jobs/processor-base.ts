@@ -339,6 +339,31 @@ export abstract class ProcessorBase {
   }
 
   /**
+   * A new commit waits for the k = 1 results already in a delivery batch to be mined, for at most
+   * the follow interval: a commit has its commit window, a result's client waits blocks, and a
+   * commit signed first takes a nonce before the batch's and room in the block the batch needs
+   * (the fleet burst, issue 14). Results that come later do not extend the wait. The wait holds no
+   * step slot.
+   */
+  protected async resultsFirst(rec: JobRecord): Promise<void> {
+    if (this.delivering.size === 0 || this.stopping.signal.aborted) return;
+    const { signal } = this.stopping;
+    let end!: () => void;
+    const bound = new Promise<void>((resolve) => (end = resolve));
+    const timer = setTimeout(end, this.followIntervalMs);
+    signal.addEventListener("abort", end, { once: true });
+    try {
+      await this.queue.outside(
+        rec.jobId.toString(),
+        Promise.race([Promise.allSettled(this.delivering.values()), bound]),
+      );
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", end);
+    }
+  }
+
+  /**
    * Sends the job's `kind` transaction once: if an earlier run already signed one, waits for that
    * very transaction instead of making another. Returns null when the earlier one reverted (the
    * job then follows the chain).

@@ -15,6 +15,8 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
     const live = this.hasLiveTx(rec, "commit");
     if (!live) {
+      // Before the read: what it says is what the commit goes on.
+      await this.resultsFirst(rec);
       await this.spread(rec);
       const [state, now] = await Promise.all([this.readState(rec, this.chain), this.chain.now()]);
       if (state.status !== JobStatus.Open) {

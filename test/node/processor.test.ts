@@ -20,6 +20,7 @@ import { until } from "../helpers/until.ts";
 import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
 import { rankOf } from "../../node/jobs/processor-base.ts";
 import type { JobRecord } from "../../node/journal/journal.ts";
+import type { DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 
 /** In-memory fakes change within milliseconds: poll them often. */
 const FAKES = { timeoutMs: 10_000, intervalMs: 5 };
@@ -340,6 +341,67 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     mine();
     await until("job 2 revealed", () => h.journal.getJob(2n)!.state === "revealed", FAKES);
     expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash]);
+  });
+
+  describe("issue 14: a commit waits for the k = 1 results already in a delivery batch (it takes no nonce before them)", function () {
+    /** A batcher whose deliveries are mined when the test says (`mine`). */
+    function heldBatcher() {
+      const handed: bigint[] = [];
+      const { opened, open } = latch();
+      const batcher: DeliveryBatcher = {
+        start: () => undefined,
+        stop: async () => undefined,
+        deliver: async (item) => {
+          handed.push(item.jobId);
+          await opened;
+          return {
+            delivered: true,
+            transactionHash: `0x${"ab".repeat(32)}`,
+            blockNumber: 7n,
+            batchSize: handed.length,
+          };
+        },
+        claim: () => new Promise(() => undefined),
+        resume: () => Promise.reject(new Error("nothing to resume in this test")),
+        onBlock: () => undefined,
+        queued: () => 0,
+        queuedClaims: () => 0,
+      };
+      return { batcher, handed, mine: open };
+    }
+    const commits = () => h.sender.kinds().filter((k) => k === "commit").length;
+
+    it("the commit goes once the batch is mined", async function () {
+      const { batcher, handed, mine } = heldBatcher();
+      h = harness({ batcher, followIntervalMs: 600_000 });
+      try {
+        await h.processor.onLogs([requested(70n, makeJob())]);
+        await until("job 70's result in the batch", () => handed.includes(70n), FAKES);
+        await h.processor.onLogs([requested(71n, makeJob(K3))]);
+        await until("job 71 computed", () => h.journal.getJob(71n)!.state === "computed", FAKES);
+        // Its commit waits now: many turns of the loop, no commit.
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        expect(commits(), "commits before the batch is mined").to.equal(0);
+      } finally {
+        mine(); // the harness's stop waits for it
+      }
+      await until("job 71's commit", () => commits() === 1, FAKES);
+      expect(h.journal.getJob(70n)!.state).to.equal("submitted");
+    });
+
+    it("a batch that is not mined holds the commit for the follow interval at most", async function () {
+      const { batcher, handed, mine } = heldBatcher();
+      h = harness({ batcher, followIntervalMs: 50 });
+      try {
+        await h.processor.onLogs([requested(72n, makeJob())]);
+        await until("job 72's result in the batch", () => handed.includes(72n), FAKES);
+        await h.processor.onLogs([requested(73n, makeJob(K3))]);
+        await until("job 73's commit", () => commits() === 1, FAKES);
+        expect(h.journal.getJob(72n)!.state, "the result still in its batch").to.equal("computed");
+      } finally {
+        mine(); // the harness's stop waits for it
+      }
+    });
   });
 
   describe("issue 11: a seat's outcome in the journal is the chain's (SeatSlashed), not inferred", function () {
