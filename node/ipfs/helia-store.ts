@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { unixfs } from "@helia/unixfs";
@@ -166,13 +167,38 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
   };
   log("ipfs.started", { peerId: helia.libp2p.peerId.toString(), dir: opts.dir ?? null });
 
+  /**
+   * Adds in progress, by the sha256 of their bytes. Jobs with equal outputs add the same bytes at
+   * once (a burst of equal inputs, a classifier's few answers); on disk each add writes the same
+   * block files through one temporary name, and all but one rename fail and retry for a second
+   * (steno, under blockstore-fs). An add of bytes already being added joins that one instead.
+   */
+  const adding = new Map<string, Promise<string>>();
+  const addOnce = async (bytes: Uint8Array, signal: AbortSignal | undefined): Promise<string> => {
+    const cid = await importUnixfs(bytes, helia.blockstore, { signal });
+    // Adding the same bytes twice is normal.
+    const pinned = (await pinOnce(helia.pins, cid, signal)) ?? 0;
+    log("ipfs.added", { cid: cid.toString(), bytes: bytes.byteLength, pinnedBlocks: pinned });
+    return cid.toString();
+  };
+
   return {
     async add(bytes, { signal } = {}) {
-      const cid = await importUnixfs(bytes, helia.blockstore, { signal });
-      // Adding the same bytes twice is normal.
-      const pinned = (await pinOnce(helia.pins, cid, signal)) ?? 0;
-      log("ipfs.added", { cid: cid.toString(), bytes: bytes.byteLength, pinnedBlocks: pinned });
-      return cid.toString();
+      const key = createHash("sha256").update(bytes).digest("base64");
+      const joined = adding.get(key);
+      if (joined) {
+        try {
+          return await untilAborted(joined, signal);
+        } catch (error) {
+          // The add joined failed with its own caller's signal, or for good: this one tries alone.
+          if (signal?.aborted) throw error;
+        }
+      }
+      const added = addOnce(bytes, signal).finally(() => {
+        if (adding.get(key) === added) adding.delete(key);
+      });
+      adding.set(key, added);
+      return added;
     },
 
     verifiesBlocks: true,
@@ -294,6 +320,17 @@ async function pinOnce(pins: HeliaPins, cid: CID, signal: AbortSignal | undefine
     if ((error as Error).name === "AlreadyPinnedError") return null;
     throw error;
   }
+}
+
+/** `work`, or the signal's reason once it fires (the work goes on for whoever else awaits it). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** pins.add is lazy: each step of the iteration pins one more block of the DAG. */

@@ -163,6 +163,34 @@ describe("IPFS content layer", function () {
       await a.release([c]);
     });
 
+    it("issue 14: adds of the same bytes at once (jobs with equal outputs) store them once, and all get the CID", async function () {
+      // On disk, each add wrote the same block file through one temporary name: all but one
+      // rename failed and retried for a second (steno), which held a burst's results back.
+      const added: object[] = [];
+      const store = await open({
+        dir: await tempDir(),
+        log: (event, fields) => event === "ipfs.added" && added.push(fields),
+      });
+      const small = new Uint8Array(randomBytes(1_200));
+      const cids = await Promise.all(Array.from({ length: 20 }, () => store.add(small)));
+      expect(new Set(cids)).to.deep.equal(new Set([await cidOfBytes(small)]));
+      expect(added).to.have.length(1);
+      // Once it is in, an add of the same bytes goes through the store again (a pin released since).
+      expect(await store.add(small)).to.equal(cids[0]);
+      expect(added).to.have.length(2);
+    });
+
+    it("issue 14: an add that joined another's stops at its own signal; the first one goes on", async function () {
+      const store = await open({ dir: await tempDir() });
+      const small = new Uint8Array(randomBytes(1_200));
+      const first = store.add(small);
+      const stop = new AbortController();
+      const joined = store.add(small, { signal: stop.signal });
+      stop.abort(new Error("stopping"));
+      expect(await rejection(() => joined)).to.be.instanceOf(Error);
+      expect(await first).to.equal(await cidOfBytes(small));
+    });
+
     it("B fetches 8 MiB from A over bitswap, verified, with progress up to the full size", async function () {
       const seen: number[] = [];
       const got = await b.get(cid, { onProgress: (n) => seen.push(n), signal: AbortSignal.timeout(10_000) });
