@@ -4,13 +4,12 @@ import path from "node:path";
 import { unixfs } from "@helia/unixfs";
 import { identify } from "@libp2p/identify";
 import { tcp } from "@libp2p/tcp";
-import { FsBlockstore } from "blockstore-fs";
 import { NextToLast } from "blockstore-fs/sharding";
-import { FsDatastore } from "datastore-fs";
 import { createHelia } from "helia";
 import type { CID } from "multiformats/cid";
 import { ConclaveError, ConfigError, oneLine } from "../errors.ts";
 import { importUnixfs, parseCid } from "./cid.ts";
+import { JoinedWritesBlockstore, OrderedWritesDatastore } from "./fs-stores.ts";
 import { dialPeer } from "./dial.ts";
 import type { ContentStore } from "./content-store.ts";
 import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from "./errors.ts";
@@ -169,9 +168,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
   /**
    * Adds in progress, by the sha256 of their bytes. Jobs with equal outputs add the same bytes at
-   * once (a burst of equal inputs, a classifier's few answers); on disk each add writes the same
-   * block files through one temporary name, and all but one rename fail and retry for a second
-   * (steno, under blockstore-fs). An add of bytes already being added joins that one instead.
+   * once (a burst of equal inputs, a classifier's few answers): an add of bytes already being
+   * added joins that one, so one import and one pin serve them all (pins of one CID at once would
+   * each update its pin records; the disk writes of one block are joined anyway, see fs-stores.ts).
    */
   const adding = new Map<string, Promise<string>>();
   const addOnce = async (bytes: Uint8Array, signal: AbortSignal | undefined): Promise<string> => {
@@ -353,7 +352,7 @@ async function toBytes(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>)
 function blocksAt(dir: string) {
   const sharding = new NextToLast();
   return {
-    blockstore: new FsBlockstore(dir, { shardingStrategy: sharding }),
+    blockstore: new JoinedWritesBlockstore(dir, { shardingStrategy: sharding }),
     blockFile: (cid: CID) => {
       const { dir: sub, file } = sharding.encode(cid);
       return path.join(dir, sub, file);
@@ -364,7 +363,7 @@ function blocksAt(dir: string) {
 function openDisk(dir: string) {
   return {
     ...blocksAt(path.join(dir, "blocks")),
-    datastore: new FsDatastore(path.join(dir, "datastore")),
+    datastore: new OrderedWritesDatastore(path.join(dir, "datastore")),
   };
 }
 

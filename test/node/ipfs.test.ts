@@ -3,7 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as dagPb from "@ipld/dag-pb";
+import { FsBlockstore } from "blockstore-fs";
 import { expect } from "chai";
+import { FsDatastore } from "datastore-fs";
+import { Key } from "interface-datastore";
 import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
@@ -18,6 +21,7 @@ import {
   IpfsUnreachableError,
   PeerUnreachableError,
 } from "../../node/ipfs/errors.ts";
+import { JoinedWritesBlockstore, OrderedWritesDatastore } from "../../node/ipfs/fs-stores.ts";
 import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import { createKuboStore } from "../../node/ipfs/kubo-store.ts";
 import { rejection } from "../helpers/errors.ts";
@@ -233,6 +237,69 @@ describe("IPFS content layer", function () {
       expect(again.multiaddrs()[0]!.split("/p2p/")[1]).to.equal(peer);
       // No peers: only the disk can answer before the signal fires.
       expect(Buffer.compare(await again.get(c, { signal: AbortSignal.timeout(2_000) }), bytes)).to.equal(0);
+    });
+  });
+
+  describe("disk stores (issue 14: writes of one key at once)", function () {
+    let dir: string;
+    beforeEach(async function () {
+      dir = await mkdtemp(path.join(tmpdir(), "conclave-fs-stores-"));
+    });
+    afterEach(async function () {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** Counts the writes `proto.put` makes and the most of them at once, while `body` runs. */
+    async function countingWrites<T extends { put: (...args: never[]) => Promise<unknown> }>(
+      proto: T,
+      body: () => Promise<void>,
+    ): Promise<{ writes: number; most: number }> {
+      const original = proto.put;
+      const seen = { writes: 0, most: 0 };
+      let now = 0;
+      proto.put = async function (this: unknown, ...args: never[]) {
+        seen.writes++;
+        seen.most = Math.max(seen.most, ++now);
+        try {
+          return await original.apply(this, args);
+        } finally {
+          now--;
+        }
+      } as T["put"];
+      try {
+        await body();
+      } finally {
+        proto.put = original;
+      }
+      return seen;
+    }
+
+    it("a block's writes at once are one write, and a write after it writes again", async function () {
+      // Two different files sharing a chunk write that block at once in the same way.
+      const store = new JoinedWritesBlockstore(dir);
+      await store.open();
+      const bytes = new Uint8Array(randomBytes(1_000));
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes));
+      const seen = await countingWrites(FsBlockstore.prototype, async () => {
+        const cids = await Promise.all(Array.from({ length: 10 }, () => store.put(cid, bytes)));
+        expect(cids.every((c) => c.equals(cid))).to.equal(true);
+        await store.put(cid, bytes);
+      });
+      expect(seen).to.deep.equal({ writes: 2, most: 1 });
+      const parts: Uint8Array[] = [];
+      for await (const part of store.get(cid)) parts.push(part);
+      expect(Buffer.compare(Buffer.concat(parts), bytes)).to.equal(0);
+    });
+
+    it("a datastore key's writes at once go one after another, and the last one asked stays", async function () {
+      const store = new OrderedWritesDatastore(dir);
+      await store.open();
+      const key = new Key("/pins/one");
+      const seen = await countingWrites(FsDatastore.prototype, async () => {
+        await Promise.all([1, 2, 3].map((n) => store.put(key, new Uint8Array([n]))));
+      });
+      expect(seen).to.deep.equal({ writes: 3, most: 1 });
+      expect([...(await store.get(key))]).to.deep.equal([3]);
     });
   });
 
