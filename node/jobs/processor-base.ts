@@ -184,7 +184,7 @@ export abstract class ProcessorBase {
       const after = journal.getJob(jobId);
       if (!after || after.state === before) return; // waiting for the chain
       if (after.attempts !== 0) journal.updateJob(jobId, after, { attempts: 0 });
-      rank = rankOf(after);
+      rank = loopRankOf(after);
     }
   }
 
@@ -193,9 +193,9 @@ export abstract class ProcessorBase {
     return this.memo.jobState(rec.jobId, () => chain.jobState(rec.jobId));
   }
 
-  /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link rankOf}). */
+  /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link loopRankOf}). */
   protected chainFor(rec: JobRecord): ChainReader {
-    return rankOf(rec) === "prompt" ? this.promptChain : this.chain;
+    return loopRankOf(rec) === "prompt" ? this.promptChain : this.chain;
   }
 
   protected async step(rec: JobRecord): Promise<void> {
@@ -440,7 +440,7 @@ export abstract class ProcessorBase {
  * on its way to its result; a reveal), other for work with minutes to spare (a k > 1 job before
  * its commit) or none (following a result on-chain to its payment).
  */
-export function rankOf(rec: JobRecord): TurnRank {
+export function loopRankOf(rec: JobRecord): TurnRank {
   if (rec.state === "committed") return "prompt";
   return rec.job.redundancy === 1 && TOWARDS_RESULT.has(rec.state) ? "prompt" : "other";
 }

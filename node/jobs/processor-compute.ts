@@ -14,7 +14,7 @@ import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
-import { ProcessorBase, rankOf } from "./processor-base.ts";
+import { ProcessorBase, loopRankOf } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";
 
 export abstract class ComputingProcessor extends ProcessorBase {
@@ -94,7 +94,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
   ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
     const { models, executor, metrics } = this;
     const chain = this.chainFor(rec);
-    const rank = rankOf(rec);
+    const rank = loopRankOf(rec);
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     // A k = 1 result is what its client waits for; a k > 1 job has its commit window.

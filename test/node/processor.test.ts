@@ -18,7 +18,7 @@ import {
 import type { Job } from "../../node/attest/attestation.ts";
 import { until } from "../helpers/until.ts";
 import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
-import { rankOf } from "../../node/jobs/processor-base.ts";
+import { loopRankOf } from "../../node/jobs/processor-base.ts";
 import type { JobRecord } from "../../node/journal/journal.ts";
 import type { DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 
@@ -859,7 +859,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
   it("ranks a step in the loop budget: prompt on a k = 1 job's way to its result and for a reveal, other for k > 1 work before its commit and for following a result to its payment", function () {
     const at = (redundancy: number, state: JobRecord["state"]) =>
-      rankOf({ job: makeJob({ redundancy }), state } as JobRecord);
+      loopRankOf({ job: makeJob({ redundancy }), state } as JobRecord);
     expect(["seen", "accepted", "computed", "submitted"].map((s) => at(1, s as JobRecord["state"]))).to.deep.equal([
       "prompt",
       "prompt",
