@@ -171,6 +171,8 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
    * once (a burst of equal inputs, a classifier's few answers): an add of bytes already being
    * added joins that one, so one import and one pin serve them all (pins of one CID at once would
    * each update its pin records; the disk writes of one block are joined anyway, see fs-stores.ts).
+   * Bytes over JOIN_MAX_BYTES are not joined: hashing them whole would hold the event loop, and
+   * equal large outputs at once are rare (their blocks' writes are still joined).
    */
   const adding = new Map<string, Promise<string>>();
   const addOnce = async (bytes: Uint8Array, signal: AbortSignal | undefined): Promise<string> => {
@@ -183,6 +185,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
   return {
     async add(bytes, { signal } = {}) {
+      if (bytes.byteLength > JOIN_MAX_BYTES) return addOnce(bytes, signal);
       const key = createHash("sha256").update(bytes).digest("base64");
       const joined = adding.get(key);
       if (joined) {
@@ -301,6 +304,9 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
 
 /** The identity multihash: the "digest" is the block itself. */
 const IDENTITY = 0x00;
+
+/** Adds of at most this many bytes join an add of the same bytes in progress (a sha256 of 1 MiB: ~0.5 ms). */
+const JOIN_MAX_BYTES = 1024 * 1024;
 
 /** How long blocks fetched from a gateway wait for a `pin` before they are dropped. */
 const HELD_BLOCKS_MS = 10_000;

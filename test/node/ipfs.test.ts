@@ -184,6 +184,20 @@ describe("IPFS content layer", function () {
       expect(added).to.have.length(2);
     });
 
+    it("issue 14: adds over 1 MiB are not joined (hashing them whole would hold the event loop)", async function () {
+      const added: object[] = [];
+      const store = await open({
+        dir: await tempDir(),
+        log: (event, fields) => event === "ipfs.added" && added.push(fields),
+      });
+      const big = new Uint8Array(randomBytes(1024 * 1024 + 1));
+      const cids = await Promise.all([store.add(big), store.add(big)]);
+      expect(cids[0])
+        .to.equal(await cidOfBytes(big))
+        .and.to.equal(cids[1]);
+      expect(added).to.have.length(2);
+    });
+
     it("issue 14: an add that joined another's stops at its own signal; the first one goes on", async function () {
       const store = await open({ dir: await tempDir() });
       const small = new Uint8Array(randomBytes(1_200));
