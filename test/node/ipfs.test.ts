@@ -204,8 +204,9 @@ describe("IPFS content layer", function () {
       const first = store.add(small);
       const stop = new AbortController();
       const joined = store.add(small, { signal: stop.signal });
-      stop.abort(new Error("stopping"));
-      expect(await rejection(() => joined)).to.be.instanceOf(Error);
+      const reason = new Error("stopping");
+      stop.abort(reason);
+      expect(await rejection(() => joined)).to.equal(reason);
       expect(await first).to.equal(await cidOfBytes(small));
     });
 
