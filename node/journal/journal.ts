@@ -800,8 +800,8 @@ class Journal {
   }
 
   /**
-   * Forgets what is no longer needed: inline inputs of ended jobs at once; ended jobs (and their
-   * settled transactions) last updated before `before` entirely. Returns the forgotten jobs'
+   * Forgets what is no longer needed: inline inputs of ended k > 1 jobs once a reorg can no longer
+   * reopen them; ended jobs (and their settled transactions) last updated before `before` entirely. Returns the forgotten jobs'
    * output references, so the caller removes their files and pins.
    */
   prune(before: number, limit = 1_000): { jobId: bigint; outputRef: Hex | null }[] {
@@ -809,10 +809,13 @@ class Journal {
     return this.atomically(() => {
       this.jobRows.clear();
       // A k = 1 job's input stays while its row does: a checker or a juror of another provider's
-      // delivery recomputes it (within the challenge window).
+      // delivery recomputes it (within the challenge window). A k > 1 job's goes once no reorg
+      // this journal follows (its kept blocks) can take back the facts it ended on: a rewind
+      // decides a job given up on such a fact again (see rewindTo), and computing it needs it.
       this.sql(
-        `UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1`,
-      ).run(...TERMINAL_STATES);
+        `UPDATE jobs SET input = NULL WHERE input IS NOT NULL AND state IN (${marks}) AND json_extract(job, '$.redundancy') > 1
+           AND (facts_block = 0 OR facts_block <= COALESCE((SELECT MAX(number) FROM blocks), 0) - ?)`,
+      ).run(...TERMINAL_STATES, KEEP_BLOCKS);
       // A job with an open duty (a jury seat, a challenge) keeps its row and its transactions.
       const openDuty = `job_id NOT IN (SELECT job_id FROM duties WHERE state NOT IN (${[...TERMINAL_DUTY_STATES].map((d) => `'${d}'`).join(",")}))`;
       const rows = this.sql(

@@ -245,7 +245,7 @@ describe("journal", function () {
     j.setTxStatus(h(1), "mined");
     j.notePaidToken("0x00000000000000000000000000000000000000aa");
     expect(j.prune(0)).to.deep.equal([]); // nothing older than the epoch
-    expect(j.inputBytes(1n)).to.equal(null); // inputs of ended k > 1 jobs go at once
+    expect(j.inputBytes(1n)).to.equal(null); // an ended k > 1 job with no chain fact a reorg could take back: at once
     // An ended k = 1 job keeps its input while its row stays: a checker or a juror may recompute it.
     expect(hexOf(j.inputBytes(3n))).to.equal("0x0102");
     expect(hexOf(j.inputBytes(4n))).to.equal("0x0102");
@@ -350,6 +350,36 @@ describe("journal", function () {
     const one = j.getJob(1n)!;
     expect([one.state, one.reason, one.deliveredBy, one.expiryDone]).to.deep.equal(["seen", null, null, false]);
     expect(j.getJob(2n)!.state).to.equal("lost");
+    j.close();
+  });
+
+  it("a k > 1 job given up on a fact keeps its inline input until no reorg can reopen it (chaos seed 7)", function () {
+    const j = openJournal(file());
+    const k3 = { ...job(1n), redundancy: 3, quorum: 2 };
+    for (let b = 1; b <= 10; b++) j.advance(b, h(b));
+    j.upsertJob({
+      jobId: 1n,
+      paramsHash: jobHash(k3),
+      job: k3,
+      input: "0x0102",
+      inputCid: null,
+      block: 5,
+      blockHash: h(5),
+    });
+    // Every seat taken (block 9): given up before computing, and pruned at once.
+    j.noteChainFact(1n, { seat: 2 }, 9);
+    j.updateJob(1n, { paramsHash: jobHash(k3), state: "seen" }, { state: "lost", reason: "every seat taken" });
+    j.prune(0);
+    // The reorg drops the seats: the job is decided again, and computing it needs its input.
+    expect(j.rewindTo(8)).to.deep.equal([1n]);
+    expect(j.getJob(1n)!.state).to.equal("seen");
+    expect(hexOf(j.inputBytes(1n))).to.equal("0x0102");
+    // Given up again, on a fact that the journal's reorg reach (its kept blocks) has since left behind.
+    j.noteChainFact(1n, { seat: 2 }, 9);
+    j.updateJob(1n, { paramsHash: jobHash(k3), state: "seen" }, { state: "lost", reason: "every seat taken" });
+    for (let b = 9; b <= 9 + 256; b++) j.advance(b, h(b + 1000));
+    j.prune(0);
+    expect(j.inputBytes(1n)).to.equal(null);
     j.close();
   });
 
