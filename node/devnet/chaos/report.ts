@@ -135,6 +135,11 @@ export function reportTable(r: ChaosReport): string {
       `provider ${p.index} ${p.address.slice(0, 8)}…`,
       `paid k=1 ${p.paidK1}, k=3 ${p.paidK3}; txs ${p.txsSent}, reverted ${p.txsReverted}; slashed ${p.slashed}${p.paidButJournalLost ? `; journal says lost for ${p.paidButJournalLost} paid` : ""}; journal: ${journal}`,
     );
+    // A job a runner failed on its own side is one it dropped: the reason says whether it was the
+    // job's (an input refused) or the runner's.
+    const failed = Object.entries(p.journal?.reasons ?? {}).filter(([k]) => k.startsWith("failed: "));
+    if (failed.length > 0)
+      add("  jobs failed (journal)", failed.map(([k, n]) => `${k.slice("failed: ".length)} (${n})`).join("; "));
   }
   for (const x of r.faults)
     add(
