@@ -801,8 +801,9 @@ class Journal {
 
   /**
    * Forgets what is no longer needed: inline inputs of ended k > 1 jobs once a reorg can no longer
-   * reopen them; ended jobs (and their settled transactions) last updated before `before` entirely. Returns the forgotten jobs'
-   * output references, so the caller removes their files and pins.
+   * reopen them; ended jobs (and their settled transactions) last updated before `before`
+   * entirely. Returns the forgotten jobs' output references, so the caller removes their files
+   * and pins.
    */
   prune(before: number, limit = 1_000): { jobId: bigint; outputRef: Hex | null }[] {
     const marks = [...TERMINAL_STATES].map(() => "?").join(",");
