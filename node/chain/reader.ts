@@ -45,7 +45,7 @@ export function createChainReader(
     return { active, tags, memoryMB: p.memoryMB, freeStake, rosterIndex, rosterSize };
   });
   const accepting = new Map<string, () => Promise<boolean>>();
-  const marketEvents = <E extends "ResultSubmitted" | "SeatSlashed">(
+  const marketEvents = <E extends "ResultSubmitted" | "ResultRevealed" | "SeatSlashed">(
     eventName: E,
     fromBlock: number,
     args: GetContractEventsParameters<typeof market.abi, E>["args"],
@@ -90,6 +90,10 @@ export function createChainReader(
     },
     async seatSlashed(jobId, fromBlock) {
       return (await marketEvents("SeatSlashed", fromBlock, { jobId, provider })).length > 0;
+    },
+    async revealedResult(jobId, fromBlock) {
+      const logs = await marketEvents("ResultRevealed", fromBlock, { jobId, provider });
+      return logs.at(-1)?.args.resultHash ?? null;
     },
   };
 }

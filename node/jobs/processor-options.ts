@@ -42,6 +42,8 @@ export interface ChainReader {
    * slashed: silent, or outvoted by a quorum), scanning from `fromBlock` (its request block).
    */
   seatSlashed(jobId: bigint, fromBlock: number): Promise<boolean>;
+  /** The result hash of this provider's ResultRevealed event for a k > 1 job (null: none), scanning from `fromBlock`. */
+  revealedResult(jobId: bigint, fromBlock: number): Promise<Hex | null>;
   /** The provider and result of a k = 1 job's latest ResultSubmitted event, scanning from `fromBlock` (its request block). */
   delivery(jobId: bigint, fromBlock: number): Promise<{ provider: Address; resultHash: Hex } | null>;
 }

@@ -135,9 +135,18 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
 
   /** How a k > 1 job that ended (`winner` null: refunded) ended for us, from the chain's events. */
   protected async endSeat(rec: JobRecord, winner: Hex | null): Promise<void> {
-    const revealed = rec.state === "revealed" || this.deliveredByUs(rec);
+    // Our reveal as the journal knows it, else as the chain's events do: a reorg that rewound the
+    // settlement but not our reveal leaves the journal without it (rewindTo), and the ended job's
+    // seats, cleared on the chain, cannot be read back.
+    const ours =
+      rec.state === "revealed" || this.deliveredByUs(rec)
+        ? rec.resultHash
+        : rec.salt !== null
+          ? await this.chain.revealedResult(rec.jobId, rec.block)
+          : null;
+    const revealed = ours !== null;
     // A winner is never slashed: no need to read the events.
-    if (winner !== null && revealed && winner === rec.resultHash) return this.settle(rec, "paid", null);
+    if (winner !== null && revealed && winner === ours) return this.settle(rec, "paid", null);
     if (await this.chain.seatSlashed(rec.jobId, rec.block)) {
       return this.settle(
         rec,

@@ -141,6 +141,11 @@ export class FakeChain implements ChainReader {
   async delivery(jobId: bigint) {
     return this.deliveries.get(jobId) ?? null;
   }
+  /** This provider's revealed result (its ResultRevealed event), by job id. */
+  reveals = new Map<bigint, Hex>();
+  async revealedResult(jobId: bigint) {
+    return this.reveals.get(jobId) ?? null;
+  }
   /** Jobs whose SeatSlashed events name this provider. */
   slashed = new Set<bigint>();
   async seatSlashed(jobId: bigint) {

@@ -471,6 +471,53 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.journal.paidTokens()).to.have.length(1);
     });
 
+    /**
+     * Job `id` revealed and paid, then a reorg rewinds its settlement (block 20) but not our seat
+     * and reveal (block 11): the journal forgets them (rewindTo), the chain still holds them.
+     */
+    async function paidThenRewound(id: bigint): Promise<Hex> {
+      await revealed(id);
+      const ours = h.journal.getJob(id)!.resultHash!;
+      h.chain.set(id, { status: 3 });
+      await h.processor.onLogs([{ ...settledOnOurs(id, 3), blockNumber: 20n }]);
+      await h.settle();
+      expect(h.journal.getJob(id)!.state).to.equal("paid");
+      h.processor.rewound(h.journal.rewindTo(15));
+      const rec = h.journal.getJob(id)!;
+      expect([rec.state, rec.seat, rec.deliveredBy]).to.deep.equal(["computed", null, null]);
+      h.chain.reveals.set(id, ours);
+      return ours;
+    }
+    const reveals = () => h.sender.kinds().filter((k) => k === "reveal").length;
+
+    it("a reorg that made the journal forget our seat and reveal while the job reveals again: the mined reveal is taken as it is (none sent again), and paid", async function () {
+      h = harness();
+      await paidThenRewound(47n);
+      // The settling reveal was dropped: revealing again, the seats back.
+      h.chain.set(47n, { status: 2 });
+      h.chain.seats.set(47n, [OTHER, ME, OTHER]);
+      h.processor.kick(47n);
+      await h.settle();
+      expect(h.journal.getJob(47n)!.state).to.equal("revealed");
+      expect(reveals(), "a second reveal would revert").to.equal(1);
+      h.chain.set(47n, { status: 3 });
+      await h.processor.onLogs([{ ...settledOnOurs(47n, 3), blockNumber: 21n }]);
+      await h.settle();
+      expect(h.journal.getJob(47n)!.state).to.equal("paid");
+    });
+
+    it("chaos seed 11: a job settled on our revealed hash while the journal had forgotten the reveal is 'paid', not 'lost'", async function () {
+      h = harness();
+      const ours = await paidThenRewound(48n);
+      // The new chain settles it again (which clears the seats) before the job is looked at.
+      await h.processor.onLogs([
+        { ...event("JobSettled", { jobId: 48n, resultHash: ours, agreeing: 3, clientRefund: 0n }), blockNumber: 21n },
+      ]);
+      await h.settle();
+      expect(h.journal.getJob(48n)!.state).to.equal("paid");
+      expect(reveals()).to.equal(1);
+    });
+
     it("a seat outvoted on a settled job but not slashed on the chain ends 'lost', never 'slashed'", async function () {
       h = harness();
       await revealed(46n);
