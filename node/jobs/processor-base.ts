@@ -21,6 +21,7 @@ import { backoffMs, Gate, WorkQueue, type Lane } from "./work-queue.ts";
 import {
   MAX_CRASHES_PER_JOB,
   MAX_WOULD_REVERT,
+  STAKE_SHORT_ERROR,
   spreadDelayMs,
   settlementHeadroom,
   type ChainReader,
@@ -267,6 +268,10 @@ export abstract class ProcessorBase {
     if (error instanceof TxWouldRevertError) {
       // The chain moved on (another provider was first, a deadline): nothing was sent. The next
       // step reads the chain (and its events) and follows; no backoff, this is not a fault.
+      // Our free stake cannot cover the collateral yet (a burst took it): the result waits for
+      // stake to come free, as decide does (see stakeShort), until its last action.
+      if (error.errorName === STAKE_SHORT_ERROR && rec.state === "computed")
+        return this.waitForChain(rec, "the chain wants more free stake for the collateral");
       log.info("transaction would revert; reading the chain again", { jobId: rec.jobId, error: error.errorName });
       if (attempts >= MAX_WOULD_REVERT && (rec.state === "computed" || rec.state === "committed")) {
         return rec.state === "computed"

@@ -12,7 +12,7 @@ import type { Executor } from "../inference/executor-options.ts";
 import type { JobRecord } from "../journal/journal.ts";
 import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, stepInAt, turnOf } from "./take-policy.ts";
+import { declineReason, stakeShort, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
 import { ProcessorBase, loopRankOf } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";
@@ -57,6 +57,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const opensAt = stepInAt(rec.job, turn, firstLook);
     if (now < opensAt)
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
+    if (stakeShort(rec.job, provider)) return this.waitForChain(rec, "waiting for free stake for the collateral");
     // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
     // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
     const state = await this.readState(rec, chain);

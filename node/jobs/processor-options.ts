@@ -121,6 +121,8 @@ export interface ProcessorOptions extends ServiceDeps {
 export const MAX_CRASHES_PER_JOB = 2;
 /** A transaction the node refuses as "would revert" while the job is still open: asked again this often. */
 export const MAX_WOULD_REVERT = 3;
+/** The registry's refusal of a lock our free stake cannot cover: a wait for stake, not a lost job. */
+export const STAKE_SHORT_ERROR = "ProviderRegistryInsufficientFreeStake";
 /**
  * Claims sent for one delivery at most. A claim that lands but is skipped (a reorg moved the
  * delivery later, so its window was still open) or reverts (it ran out of gas on a path its

@@ -27,7 +27,8 @@ export interface TakeContext {
 
 /**
  * Whether to take a job, and why not. Pure policy: everything it needs is passed in, so it is
- * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot.
+ * tested without a chain. Capacity is not a reason to decline: such jobs wait for a free slot, or
+ * for free stake to cover their collateral (see {@link stakeShort}).
  */
 export function declineReason(job: Job, ctx: TakeContext): string | null {
   if (!ctx.provider.active)
@@ -39,10 +40,19 @@ export function declineReason(job: Job, ctx: TakeContext): string | null {
   if ((job.requiredTags & ~ctx.provider.tags) !== 0n) return "missing required capability tags";
   if (ctx.provider.memoryMB < job.minMemoryMB)
     return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
-  if (ctx.provider.freeStake < job.collateral) return "not enough free stake for the collateral";
   const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
   if (ctx.now >= lastAction) return "deadline passed";
   return null;
+}
+
+/**
+ * Whether the provider's free stake cannot cover the job's collateral yet. Stake is capacity, like
+ * the compute slots: collateral locked in its other jobs comes free as they are claimed or settle,
+ * so such a job waits (until its last action) instead of being given up. Declining it in a burst
+ * left jobs that the provider could serve a few blocks later to expire unserved.
+ */
+export function stakeShort(job: Job, provider: Pick<TakeContext["provider"], "freeStake">): boolean {
+  return provider.freeStake < job.collateral;
 }
 
 /**

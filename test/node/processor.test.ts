@@ -530,6 +530,42 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     });
   });
 
+  it("chaos seed 11 (burst): a job our free stake cannot cover yet waits for stake instead of being given up, and is served once it comes free", async function () {
+    h = harness();
+    h.chain.freeStake = 0n;
+    await h.processor.onLogs([requested(90n, makeJob({ collateral: 5n }))]);
+    await h.settle();
+    h.clock.now += 5_000; // the follow interval: looked at again, still short
+    await h.settle();
+    expect(h.journal.getJob(90n)!.state).to.equal("seen");
+    expect(h.sender.kinds()).to.deep.equal([]);
+    h.chain.freeStake = 5n; // another job's collateral came free
+    h.clock.now += 5_000;
+    await h.settle();
+    expect(h.journal.getJob(90n)!.state).to.equal("submitted");
+  });
+
+  it("chaos seed 11 (burst): a result the chain refuses for want of free stake waits for stake and is sent once it comes free, never 'lost'", async function () {
+    h = harness();
+    let short = true;
+    h.sender.onSend = () => {
+      if (short) throw new TxWouldRevertError("submit would revert", "ProviderRegistryInsufficientFreeStake");
+      return [];
+    };
+    await h.processor.onLogs([requested(91n, makeJob())]);
+    await h.settle();
+    for (let i = 0; i < 5; i++) {
+      h.clock.now += 5_000;
+      await h.settle();
+    }
+    expect(h.journal.getJob(91n)!.state).to.equal("computed");
+    short = false;
+    h.clock.now += 5_000;
+    await h.settle();
+    expect(h.journal.getJob(91n)!.state).to.equal("submitted");
+    expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+  });
+
   it("finding 2: a k = 1 result the chain took from us is paid even when our own receipt was lost", async function () {
     h = harness();
     h.sender.onSend = () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toHex, zeroAddress, type Hex } from "viem";
 import type { Job } from "../../node/attest/attestation.ts";
-import { declineReason, rankOf, stepInAt, turnOf, type TakeContext } from "../../node/jobs/take-policy.ts";
+import { declineReason, stakeShort, rankOf, stepInAt, turnOf, type TakeContext } from "../../node/jobs/take-policy.ts";
 
 const MODEL = `0x${"ab".repeat(32)}` as Hex;
 const job = (over: Partial<Job> = {}): Job => ({
@@ -50,7 +50,6 @@ describe("job selection policy", function () {
     ["a fee below the runner's price", { feePerProvider: 499n }, {}],
     ["a missing tag", { requiredTags: 4n }, {}],
     ["too little memory", { minMemoryMB: 2048 }, {}],
-    ["too little free stake for a k > 1 collateral", { redundancy: 3, collateral: 101n, commitDeadline: 200 }, {}],
     ["a passed deadline", {}, { now: 200 }],
     ["a passed commit deadline for k > 1", { redundancy: 3, commitDeadline: 140 }, {}],
   ];
@@ -59,6 +58,12 @@ describe("job selection policy", function () {
       expect(declineReason(job(j), ctx(c))).to.be.a("string");
     });
   }
+  it("does not decline a job its free stake cannot cover yet: that job waits for stake (stakeShort)", function () {
+    const j = job({ redundancy: 3, collateral: 101n, commitDeadline: 200 });
+    expect(declineReason(j, ctx())).to.equal(null);
+    expect(stakeShort(j, ctx().provider)).to.equal(true);
+    expect(stakeShort(job({ collateral: 100n }), ctx().provider)).to.equal(false);
+  });
 });
 
 describe("turn of a provider under assignment (market v2)", function () {
