@@ -11,6 +11,9 @@ import { reuseFor } from "./reuse-for.ts";
 /** How long chain time, the provider's own terms and a version's `accepting` are reused (ms). */
 const FRESH_MS = { now: 500, terms: 2_000, accepting: 2_000 } as const;
 
+/** How old a read of the provider's terms (its free stake) may be when the reader hands it out (ms). */
+export const PROVIDER_TERMS_MAX_AGE_MS = FRESH_MS.terms;
+
 /**
  * The chain reads a runner needs, over viem. Model versions are immutable except for their
  * status, so their data is cached; chain time, the provider's terms and `accepting` are reused

@@ -32,6 +32,7 @@ import {
 } from "./processor-options.ts";
 import { findSeat, seatFromReceipt, startsReveal } from "./seats.ts";
 import { ReadMemo, type JobStateRead } from "./read-memo.ts";
+import { StakeReservations } from "./stake-reservations.ts";
 
 export abstract class ProcessorBase {
   // The steps, each in the layer of its concern (see processor.ts).
@@ -86,6 +87,8 @@ export abstract class ProcessorBase {
   protected revealsPending = 0;
   protected readonly revealsDone: (() => void)[] = [];
   protected readonly seenAt = new Map<string, number>();
+  /** Collateral taken on by jobs whose lock the chain's free stake may not show yet. */
+  protected readonly stake = new StakeReservations();
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   protected readonly firstLookAt = new Map<string, number>();
   protected readonly prefetched = new Set<string>();
@@ -224,6 +227,8 @@ export abstract class ProcessorBase {
     const ok = this.journal.updateJob(rec.jobId, rec, patch);
     if (!ok)
       this.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
+    // Past "computed", our commit or result is mined: the chain holds the collateral now.
+    else if (patch.state !== undefined && !TOWARDS_RESULT.has(patch.state)) this.stake.locked(rec.jobId, this.now());
     return ok;
   }
 
@@ -244,6 +249,7 @@ export abstract class ProcessorBase {
 
   /** What this process keeps of a job in memory, dropped when the job ends or is pruned. */
   protected forgetInMemory(jobId: bigint): void {
+    this.stake.release(jobId);
     this.seenAt.delete(jobId.toString());
     this.firstLookAt.delete(jobId.toString());
     this.memo.forget(jobId);

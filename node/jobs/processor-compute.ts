@@ -7,6 +7,7 @@ import { keccak256, toHex, type Hex } from "viem";
 import { encodeOutputRef } from "../attest/output-ref.ts";
 import { keccakBytes } from "../attest/keccak.ts";
 import { canonicalResultHash, quantumFromChain } from "../attest/result-hash.ts";
+import { PROVIDER_TERMS_MAX_AGE_MS } from "../chain/reader.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import type { Executor } from "../inference/executor-options.ts";
 import type { JobRecord } from "../journal/journal.ts";
@@ -57,7 +58,12 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const opensAt = stepInAt(rec.job, turn, firstLook);
     if (now < opensAt)
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
-    if (stakeShort(rec.job, provider)) return this.waitForChain(rec, "waiting for free stake for the collateral");
+    // The terms read may be up to PROVIDER_TERMS_MAX_AGE_MS old: a lock mined since is not in it.
+    const reserved = this.stake.pending(this.now() - PROVIDER_TERMS_MAX_AGE_MS, rec.jobId);
+    if (stakeShort(rec.job, provider, reserved))
+      return this.waitForChain(rec, "waiting for free stake for the collateral");
+    // Taken before the read below (an await): decides running meanwhile count this job's collateral.
+    this.stake.reserve(rec.jobId, rec.job.collateral);
     // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
     // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
     const state = await this.readState(rec, chain);

@@ -49,10 +49,11 @@ export function declineReason(job: Job, ctx: TakeContext): string | null {
  * Whether the provider's free stake cannot cover the job's collateral yet. Stake is capacity, like
  * the compute slots: collateral locked in its other jobs comes free as they are claimed or settle,
  * so such a job waits (until its last action) instead of being given up. Declining it in a burst
- * left jobs that the provider could serve a few blocks later to expire unserved.
+ * left jobs that the provider could serve a few blocks later to expire unserved. `reserved`: the
+ * collateral of its other jobs that the free stake read does not show yet (stake-reservations.ts).
  */
-export function stakeShort(job: Job, provider: Pick<TakeContext["provider"], "freeStake">): boolean {
-  return provider.freeStake < job.collateral;
+export function stakeShort(job: Job, provider: Pick<TakeContext["provider"], "freeStake">, reserved = 0n): boolean {
+  return provider.freeStake - reserved < job.collateral;
 }
 
 /**

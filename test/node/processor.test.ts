@@ -389,6 +389,34 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.journal.getJob(70n)!.state).to.equal("submitted");
     });
 
+    it("chaos seed 11 (burst): jobs decided at once take no more collateral than the free stake covers; the rest wait for it", async function () {
+      const { batcher, handed, mine } = heldBatcher();
+      h = harness({ batcher, followIntervalMs: 5_000 });
+      h.chain.freeStake = 10n;
+      const job = makeJob({ collateral: 5n });
+      try {
+        await h.processor.onLogs([requested(80n, job), requested(81n, job), requested(82n, job)]);
+        await until("two results in the batch", () => handed.length >= 2, FAKES);
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        expect(handed, "the third job's collateral is not covered while the two are in flight").to.deep.equal([
+          80n,
+          81n,
+        ]);
+        expect(h.journal.getJob(82n)!.state).to.equal("seen");
+      } finally {
+        mine();
+      }
+      await until("the two mined", () => h.journal.getJob(81n)!.state === "submitted", FAKES);
+      h.chain.freeStake = 0n; // the chain holds their collateral now
+      h.clock.now += 5_000;
+      await h.settle();
+      expect(handed).to.have.length(2);
+      h.chain.freeStake = 5n; // one was claimed: its collateral came free
+      h.clock.now += 5_000;
+      await h.settle();
+      expect(handed).to.deep.equal([80n, 81n, 82n]);
+    });
+
     it("a batch that is not mined holds the commit for the follow interval at most", async function () {
       const { batcher, handed, mine } = heldBatcher();
       h = harness({ batcher, followIntervalMs: 50 });

@@ -1,0 +1,21 @@
+import { expect } from "chai";
+import { StakeReservations } from "../../node/jobs/stake-reservations.ts";
+
+describe("stake reservations (collateral a free-stake read may not show yet)", function () {
+  it("counts the other jobs' collateral until a read made after their lock was mined, and none once they end", function () {
+    const r = new StakeReservations();
+    r.reserve(1n, 5n);
+    r.reserve(2n, 7n);
+    r.reserve(2n, 100n); // a job keeps its first reservation
+    expect(r.pending(0, 3n)).to.equal(12n);
+    expect(r.pending(0, 1n), "a job's own collateral is not counted against it").to.equal(7n);
+    r.locked(1n, 1_000);
+    expect(r.pending(1_000, 3n), "a read made as the lock was mined may not show it").to.equal(12n);
+    expect(r.pending(1_001, 3n), "a later read shows it").to.equal(7n);
+    r.reserve(1n, 5n); // dropped once shown: a job taken again (a reorg) reserves anew
+    expect(r.pending(1_001, 3n)).to.equal(12n);
+    r.release(1n);
+    r.release(2n);
+    expect(r.pending(0, 3n)).to.equal(0n);
+  });
+});
