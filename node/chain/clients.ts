@@ -1,6 +1,5 @@
 import {
   createPublicClient,
-  createTransport,
   createWalletClient,
   defineChain,
   http,
@@ -26,16 +25,9 @@ export interface Clients {
   close(): void;
 }
 
-/** The first retry's delay (ms); viem doubles it for each next one. */
-const RETRY_DELAY_MS = 100;
-
-/**
- * One endpoint's transport, which never retries: retries of reads wrap it once its calls are
- * counted (retriedOutside, rankedFallback: viem retries rate-limited (429), failed (5xx) and
- * dropped calls with exponential backoff), and a wallet's sends are the transaction sender's to retry.
- */
-function transportFor(rpcUrl: string, timeoutMs: number): Transport {
-  const opts = { timeout: timeoutMs, retryCount: 0 };
+function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transport {
+  // viem retries rate-limited (429), failed (5xx) and dropped calls with exponential backoff.
+  const opts = { timeout: timeoutMs, retryCount, retryDelay: 100 };
   if (/^wss?:\/\//.test(rpcUrl)) return webSocket(rpcUrl, opts);
   if (/^https?:\/\//.test(rpcUrl)) return http(rpcUrl, opts);
   throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
@@ -49,8 +41,8 @@ export type OnRpcCall = (method: string, endpoint: number, count: number) => voi
 
 /**
  * The endpoint's transport, telling `onCall` of each request it is given: a fallback's switch to
- * the next endpoint, its ranking pings and viem's retries (which wrap this) count: each reaches an
- * endpoint.
+ * the next endpoint and its ranking pings count (each reaches an endpoint); viem's own retries of a
+ * request inside the transport do not.
  */
 function countedTransport(transport: Transport, endpoint: number, onCall: OnRpcCall | undefined): Transport {
   if (!onCall) return transport;
@@ -61,20 +53,6 @@ function countedTransport(transport: Transport, endpoint: number, onCall: OnRpcC
       return made.request(args, options);
     };
     return { ...made, request };
-  };
-}
-
-/**
- * The endpoint's transport with viem's retries around the counting (see countedTransport), not
- * inside it: each retry of a rate-limited or failed call reached the endpoint, and counts.
- */
-function retriedOutside(endpoint: Transport, retryCount: number): Transport {
-  return ({ chain, ...rest }) => {
-    const made = endpoint({ ...rest, chain, retryCount: 0 });
-    return createTransport(
-      { ...made.config, request: made.request, retryCount, retryDelay: RETRY_DELAY_MS },
-      made.value,
-    );
   };
 }
 
@@ -94,7 +72,7 @@ export function transportOf(
 ): { transport: Transport; close(): void } {
   if (urls.length === 1)
     return {
-      transport: retriedOutside(countedTransport(transportFor(urls[0]!, timeoutMs), 0, onCall), retryCount),
+      transport: countedTransport(transportFor(urls[0]!, timeoutMs, retryCount), 0, onCall),
       close: () => undefined,
     };
   return rankedFallback(
@@ -104,7 +82,7 @@ export function transportOf(
       sampleCount: 5,
       pingTimeoutMs: Math.min(timeoutMs, 1_000),
       retryCount,
-      retryDelayMs: RETRY_DELAY_MS,
+      retryDelayMs: 100,
     },
   );
 }
