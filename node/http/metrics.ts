@@ -74,9 +74,10 @@ export function createMetrics(labels: { provider: string }) {
     }),
     /**
      * Calls the runner made of each endpoint ("0": the primary RPC, "1"…: the fallbacks), as viem
-     * hands them to the endpoint's transport: near what an RPC provider bills and rate-limits.
-     * Each retry of a failed call (a 429) counts, at whichever endpoint it went to; with fallbacks,
-     * the ranking pings count as eth_blockNumber.
+     * hands them to the endpoint's transport: near what an RPC provider bills and rate-limits. With
+     * one endpoint, viem's retries of a failed call (a 429) are inside the transport and not
+     * counted; with fallbacks, the fallback retries across endpoints and each try is counted, and
+     * its ranking pings count as eth_blockNumber.
      */
     rpcCalls: new Counter({
       name: "conclave_rpc_calls_total",
