@@ -151,6 +151,8 @@ export abstract class ProcessorBase {
       (key, error) => this.log.error("job step failed", { jobId: key, error }),
       () => this.now(),
     );
+    // Jobs a previous process took and had not locked yet: the free stake does not show them.
+    for (const rec of this.journal.jobsIn(HOLDING_UNLOCKED)) this.holdCollateral(rec);
   }
 
   get address(): Address {
@@ -203,6 +205,7 @@ export abstract class ProcessorBase {
   }
 
   protected async step(rec: JobRecord): Promise<void> {
+    this.holdCollateral(rec);
     switch (rec.state) {
       case "seen":
         return this.decide(rec);
@@ -245,6 +248,15 @@ export abstract class ProcessorBase {
     if (state === "paid") this.journal.notePaidToken(getAddress(rec.job.token));
     this.metrics.jobs.inc({ outcome: state });
     this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
+  }
+
+  /**
+   * A job taken and not locked on the chain yet holds its collateral against our free stake
+   * (decide reserves it; this takes it up again after a restart, or a reorg that dropped the
+   * commit or result that locked it).
+   */
+  protected holdCollateral(rec: JobRecord): void {
+    if (HOLDING_UNLOCKED.includes(rec.state)) this.stake.reserve(rec.jobId, rec.job.collateral);
   }
 
   /** What this process keeps of a job in memory, dropped when the job ends or is pruned. */
@@ -456,3 +468,5 @@ export function loopRankOf(rec: JobRecord): TurnRank {
   return rec.job.redundancy === 1 && TOWARDS_RESULT.has(rec.state) ? "prompt" : "other";
 }
 const TOWARDS_RESULT: ReadonlySet<JobRecord["state"]> = new Set(["seen", "accepted", "computed"]);
+/** Taken (decide reserved its collateral) and not locked on the chain yet. */
+const HOLDING_UNLOCKED: readonly JobRecord["state"][] = ["accepted", "computed"];

@@ -173,7 +173,11 @@ class Processor extends SeatedProcessor implements Service {
 
   /** A reorg rewound these jobs' blocks or facts: what this process remembers of them is dropped. */
   rewound(jobIds: readonly bigint[]): void {
-    for (const id of jobIds) this.memo.rewound(id);
+    for (const id of jobIds) {
+      this.memo.rewound(id);
+      const rec = this.journal.getJob(id);
+      if (rec) this.holdCollateral(rec);
+    }
   }
 
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */

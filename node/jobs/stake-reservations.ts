@@ -9,10 +9,16 @@
 export class StakeReservations {
   readonly #held = new Map<string, { collateral: bigint; lockedAt: number | null }>();
 
-  /** Job `jobId` takes on `collateral` (a job already holding a reservation keeps it). */
+  /**
+   * Job `jobId` takes on `collateral`, or holds it again: a job taken up again before its lock
+   * (after a restart, or a reorg that dropped its mined commit or result) is not in the chain's
+   * free stake either. A job already holding a reservation keeps it.
+   */
   reserve(jobId: bigint, collateral: bigint): void {
     const key = jobId.toString();
-    if (!this.#held.has(key)) this.#held.set(key, { collateral, lockedAt: null });
+    const held = this.#held.get(key);
+    if (!held) this.#held.set(key, { collateral, lockedAt: null });
+    else held.lockedAt = null;
   }
 
   /** The job's collateral was locked on the chain (its commit or result mined) at `at` (ms). */

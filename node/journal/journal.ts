@@ -786,6 +786,16 @@ class Journal {
     ).map(toJob);
   }
 
+  /** Every job in one of `states`, without its input, by id (for a few states of work in hand). */
+  jobsIn(states: readonly JobState[]): JobRecord[] {
+    const marks = states.map(() => "?").join(",");
+    return (
+      this.sql(`SELECT ${LIGHT_COLUMNS} FROM jobs WHERE state IN (${marks}) ORDER BY CAST(job_id AS INTEGER)`).all(
+        ...states,
+      ) as Row[]
+    ).map(toJob);
+  }
+
   /**
    * Jobs the expiry service still has to look at, in the given states, without their inputs,
    * whose last possible action ended (chain time) before `chainNow`.

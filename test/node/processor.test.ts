@@ -573,6 +573,60 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(90n)!.state).to.equal("submitted");
   });
 
+  it("after a restart, jobs the previous process took and had not locked hold their collateral: a new job waits for stake instead of over-committing it", async function () {
+    h = harness();
+    h.chain.freeStake = 0n;
+    const job = makeJob({ collateral: 5n });
+    await h.processor.onLogs([requested(80n, job), requested(81n, job)]);
+    await h.settle();
+    // What a process killed right after computing both leaves: two results not sent yet.
+    for (const id of [80n, 81n]) {
+      const patch = { state: "computed" as const, resultHash: keccak256(toHex(`r${id}`)), outputRef: "0x01" as Hex };
+      expect(
+        h.journal.updateJob(id, h.journal.getJob(id)!, { ...patch, nextAttemptAt: h.clock.now + 60_000 }),
+      ).to.equal(true);
+    }
+    await h.processor.stop();
+    h.journal.close();
+    h = harness({}, h.dir);
+    h.chain.freeStake = 10n; // the chain locked neither: its free stake covers the two, no more
+    await h.processor.onLogs([requested(82n, job)]);
+    await h.settle();
+    expect(h.journal.getJob(82n)!.state, "the two taken jobs hold the free stake").to.equal("seen");
+    expect(h.sender.sent).to.have.length(0);
+    for (let i = 0; i < 4; i++) {
+      h.clock.now += 30_000;
+      await h.settle();
+    }
+    expect(h.sender.sent.map((t) => t.args[0])).to.deep.equal([80n, 81n, 82n]);
+  });
+
+  it("a reorg that drops our mined result takes its collateral back into the reservations: a new job cannot take the stake the job will lock again", async function () {
+    h = harness();
+    h.chain.freeStake = 5n;
+    const job = makeJob({ collateral: 5n, challengeWindow: 30 });
+    await deliveredByUs(1n, job);
+    h.chain.freeStake = 0n; // the chain holds its collateral
+    h.clock.now += 5_000; // long past any read that could predate the lock
+    // The reorg drops the result's block (11): the job is open again and the stake free.
+    h.chain.set(1n, { status: 1 });
+    h.chain.freeStake = 5n;
+    h.processor.rewound(h.journal.rewindTo(10));
+    expect(h.journal.getJob(1n)!.state).to.equal("computed");
+    // Job 2 comes before job 1's step has sent its result again (nothing ticks the processor yet).
+    await h.processor.onLogs([requested(2n, job)]);
+    await h.processor.idle();
+    const two = h.journal.getJob(2n)!;
+    expect([two.state, two.nextAttemptAt > h.clock.now], "job 2 waits for the stake job 1 will lock").to.deep.equal([
+      "seen",
+      true,
+    ]);
+    expect(h.sender.sent.filter((t) => t.args[0] === 2n)).to.have.length(0);
+    h.clock.now += 60_000;
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.not.equal("computed");
+  });
+
   it("chaos seed 11 (burst): a result the chain refuses for want of free stake waits for stake and is sent once it comes free, never 'lost'", async function () {
     h = harness();
     let short = true;

@@ -18,4 +18,12 @@ describe("stake reservations (collateral a free-stake read may not show yet)", f
     r.release(2n);
     expect(r.pending(0, 3n)).to.equal(0n);
   });
+
+  it("a job whose lock a reorg dropped before any read showed it holds its collateral again", function () {
+    const r = new StakeReservations();
+    r.reserve(1n, 5n);
+    r.locked(1n, 1_000);
+    r.reserve(1n, 5n); // the reorg took the job back to before its lock
+    expect(r.pending(5_000, 3n), "no read shows a lock that is no longer mined").to.equal(5n);
+  });
 });
