@@ -24,6 +24,7 @@ import { createHeliaStore } from "./ipfs/helia-store.ts";
 import { createPeerKeeper } from "./ipfs/peer-keeper.ts";
 import { createKuboStore } from "./ipfs/kubo-store.ts";
 import { createCourt } from "./jobs/court.ts";
+import { StakeReservations } from "./jobs/stake-reservations.ts";
 import { createRolloutService } from "./rollouts/service.ts";
 import { createFulfillerChain, createPreimageSource, routerAbi, routerOf } from "./consumers/chain.ts";
 import { createFulfiller } from "./consumers/fulfiller.ts";
@@ -279,7 +280,16 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onFlush: (size) => metrics.deliveryBatchSize.observe(size),
     });
     // What the job processor and the court (a juror's and a checker's duties) both work with.
-    const jobServiceDeps = { signal, journal, chain: chainReader, sender, market, marketAbi };
+    // The stake reservations too: a jury seat or a challenge bond takes the free stake jobs would.
+    const jobServiceDeps = {
+      signal,
+      journal,
+      chain: chainReader,
+      sender,
+      market,
+      marketAbi,
+      stake: new StakeReservations(),
+    };
     const processor = createJobProcessor({
       ...jobServiceDeps,
       models,

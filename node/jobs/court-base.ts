@@ -22,6 +22,8 @@ import type { JobProcessor } from "./processor.ts";
 import { backoffMs } from "./work-queue.ts";
 import type { ServiceDeps } from "../service.ts";
 import { findSeat, seatFromReceipt } from "./seats.ts";
+import { courtStakeKey, StakeReservations } from "./stake-reservations.ts";
+import { PROVIDER_TERMS_MAX_AGE_MS } from "../chain/reader.ts";
 
 export interface CourtOptions extends ServiceDeps {
   journal: Journal;
@@ -31,6 +33,8 @@ export interface CourtOptions extends ServiceDeps {
   /** The market's ABI with its court's functions (see marketAbiWithCourt). */
   marketAbi: Abi;
   processor: Pick<JobProcessor, "runJob">;
+  /** Collateral taken on and not locked yet, shared with the job processor (default: the court's own). */
+  stake?: StakeReservations;
   log: Logger;
   allowedModels: ReadonlySet<Hex> | null;
   /**
@@ -62,6 +66,7 @@ export abstract class CourtBase {
   protected readonly retryBaseMs: number;
   protected readonly retryMaxMs: number;
   protected readonly sender: TxSubmitter;
+  protected readonly stake: StakeReservations;
   protected readonly running = new Map<string, Promise<void>>();
   protected stopped = false;
 
@@ -80,6 +85,7 @@ export abstract class CourtBase {
     this.retryBaseMs = options.retryBaseMs;
     this.retryMaxMs = options.retryMaxMs;
     this.sender = options.sender;
+    this.stake = options.stake ?? new StakeReservations();
     // The shutdown: no duty step starts; those running finish (stop() waits for them).
     options.signal?.addEventListener("abort", () => (this.stopped = true), { once: true });
   }
@@ -106,7 +112,25 @@ export abstract class CourtBase {
     return Number(h % 1_000_000n) < this.checkRate * 1_000_000;
   }
 
+  /**
+   * Whether the free stake of a terms read covers `collateral` (a challenge bond, a jury seat) on
+   * top of what other jobs and duties reserved; if so, the duty reserves it until its lock is mined.
+   */
+  protected takeStake(duty: DutyRecord, freeStake: bigint, collateral: bigint): boolean {
+    const key = courtStakeKey(duty.jobId);
+    const reserved = this.stake.pending(this.nowMs() - PROVIDER_TERMS_MAX_AGE_MS, key);
+    if (freeStake < collateral + reserved) return false;
+    this.stake.reserve(key, collateral);
+    return true;
+  }
+
+  /** The duty's bond or seat is locked on the chain (its transaction mined). */
+  protected stakeLocked(duty: DutyRecord): void {
+    this.stake.locked(courtStakeKey(duty.jobId), this.nowMs());
+  }
+
   protected end(duty: DutyRecord, state: "done" | "agreed" | "skipped" | "failed", reason: string | null): void {
+    this.stake.release(courtStakeKey(duty.jobId));
     if (this.journal.updateDuty(duty, { state, reason, nextAttemptAt: 0 })) {
       this.log.info(`court duty ${state}`, { jobId: duty.jobId, role: duty.role, reason });
     }

@@ -154,7 +154,7 @@ class Court extends CourtBase implements Service {
     }
     if (ours === delivered) return this.end(duty, "agreed", null);
     const terms = await chain.providerTerms();
-    if (!terms.active || terms.freeStake < rec.job.collateral)
+    if (!terms.active || !this.takeStake(duty, terms.freeStake, rec.job.collateral))
       return this.end(duty, "skipped", "not enough free stake for the challenge bond");
     this.log.warn("a delivered k = 1 result differs from ours; challenging it", {
       jobId: duty.jobId,
@@ -170,6 +170,7 @@ class Court extends CourtBase implements Service {
       0,
     );
     if (!receipt) return;
+    this.stakeLocked(duty);
     const challenge = this.challengeFromReceipt(receipt);
     this.journal.updateDuty(duty, { state: "challenged", ...(challenge ? { challenge } : {}) });
   }
@@ -204,11 +205,10 @@ class Court extends CourtBase implements Service {
           return this.end(duty, "skipped", "too close to the jury's commit deadline");
         const terms = await chain.providerTerms();
         const eligible =
-          terms.active &&
-          terms.freeStake >= rec.job.collateral &&
-          (rec.job.requiredTags & ~terms.tags) === 0n &&
-          terms.memoryMB >= rec.job.minMemoryMB;
+          terms.active && (rec.job.requiredTags & ~terms.tags) === 0n && terms.memoryMB >= rec.job.minMemoryMB;
         if (!eligible) return this.end(duty, "skipped", "not eligible for this job's jury");
+        if (!this.takeStake(duty, terms.freeStake, rec.job.collateral))
+          return this.end(duty, "skipped", "not enough free stake for a jury seat");
         const turn = turnOf(
           {
             ...rec.job,
@@ -284,6 +284,7 @@ class Court extends CourtBase implements Service {
       0,
     );
     if (!receipt) return;
+    this.stakeLocked(duty);
     const seat = this.seatFromReceipt(receipt);
     this.journal.updateDuty(duty, {
       state: "committed",

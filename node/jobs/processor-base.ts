@@ -87,8 +87,8 @@ export abstract class ProcessorBase {
   protected revealsPending = 0;
   protected readonly revealsDone: (() => void)[] = [];
   protected readonly seenAt = new Map<string, number>();
-  /** Collateral taken on by jobs whose lock the chain's free stake may not show yet. */
-  protected readonly stake = new StakeReservations();
+  /** Collateral taken on by jobs (and court duties) whose lock the chain's free stake may not show yet. */
+  protected readonly stake: StakeReservations;
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   protected readonly firstLookAt = new Map<string, number>();
   protected readonly prefetched = new Set<string>();
@@ -143,6 +143,7 @@ export abstract class ProcessorBase {
     this.saveOutputs = options.saveOutputs;
     this.sender = options.sender;
     this.spreadMs = options.spreadMs;
+    this.stake = options.stake ?? new StakeReservations();
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
@@ -231,7 +232,8 @@ export abstract class ProcessorBase {
     if (!ok)
       this.log.info("job changed while a step ran; its outcome is dropped", { jobId: rec.jobId, state: rec.state });
     // Past "computed", our commit or result is mined: the chain holds the collateral now.
-    else if (patch.state !== undefined && !TOWARDS_RESULT.has(patch.state)) this.stake.locked(rec.jobId, this.now());
+    else if (patch.state !== undefined && !TOWARDS_RESULT.has(patch.state))
+      this.stake.locked(rec.jobId.toString(), this.now());
     return ok;
   }
 
@@ -256,12 +258,12 @@ export abstract class ProcessorBase {
    * commit or result that locked it).
    */
   protected holdCollateral(rec: JobRecord): void {
-    if (HOLDING_UNLOCKED.includes(rec.state)) this.stake.reserve(rec.jobId, rec.job.collateral);
+    if (HOLDING_UNLOCKED.includes(rec.state)) this.stake.reserve(rec.jobId.toString(), rec.job.collateral);
   }
 
   /** What this process keeps of a job in memory, dropped when the job ends or is pruned. */
   protected forgetInMemory(jobId: bigint): void {
-    this.stake.release(jobId);
+    this.stake.release(jobId.toString());
     this.seenAt.delete(jobId.toString());
     this.firstLookAt.delete(jobId.toString());
     this.memo.forget(jobId);

@@ -59,11 +59,11 @@ export abstract class ComputingProcessor extends ProcessorBase {
     if (now < opensAt)
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
     // The terms read may be up to PROVIDER_TERMS_MAX_AGE_MS old: a lock mined since is not in it.
-    const reserved = this.stake.pending(this.now() - PROVIDER_TERMS_MAX_AGE_MS, rec.jobId);
+    const reserved = this.stake.pending(this.now() - PROVIDER_TERMS_MAX_AGE_MS, rec.jobId.toString());
     if (stakeShort(rec.job, provider, reserved))
       return this.waitForChain(rec, "waiting for free stake for the collateral");
     // Taken before the read below (an await): decides running meanwhile count this job's collateral.
-    this.stake.reserve(rec.jobId, rec.job.collateral);
+    this.stake.reserve(rec.jobId.toString(), rec.job.collateral);
     // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
     // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
     const state = await this.readState(rec, chain);

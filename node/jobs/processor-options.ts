@@ -17,6 +17,7 @@ import { type LocalModel, type VersionInfo } from "../models/store.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import { type TakeContext } from "./take-policy.ts";
 import type { DeliveryBatcher } from "./delivery-batcher.ts";
+import type { StakeReservations } from "./stake-reservations.ts";
 import type { ServiceDeps } from "../service.ts";
 
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
@@ -110,6 +111,8 @@ export interface ProcessorOptions extends ServiceDeps {
    * delivery-batcher.ts). Without it each result is its own submitResult.
    */
   batcher?: DeliveryBatcher;
+  /** Collateral taken on and not locked yet, shared with the court (default: the processor's own). */
+  stake?: StakeReservations;
   /** Where the outputs of jobs are kept, to serve them by id. */
   saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
   removeOutputs: (jobId: bigint) => void;

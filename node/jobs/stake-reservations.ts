@@ -1,48 +1,53 @@
 /**
- * The collateral this runner's jobs took on (decide) that a read of its free stake may not show
- * yet. The chain locks a job's collateral only when its commit or result is mined; until then a
- * burst of jobs decided at once would each see the same free stake, and every commit or result
- * past what it covers would revert on the chain (chaos --burst: hundreds of reverted commits).
- * A job reserves its collateral when it is taken and holds it until the chain shows the lock (a
- * free-stake read made after the lock was mined) or the job ends.
+ * The collateral this runner's jobs and court duties took on that a read of its free stake may not
+ * show yet. The chain locks a job's collateral only when its commit or result is mined (a juror's
+ * when its jury commit is, a checker's bond when its challenge is); until then a burst of jobs
+ * decided at once would each see the same free stake, and every commit or result past what it
+ * covers would revert on the chain (chaos --burst: hundreds of reverted commits).
+ * Each holder reserves its collateral when it takes the work and holds it until the chain shows
+ * the lock (a free-stake read made after the lock was mined) or the work ends. The job processor
+ * and the court share one (runner.ts): each counts the other's reservations.
  */
 export class StakeReservations {
   readonly #held = new Map<string, { collateral: bigint; lockedAt: number | null }>();
 
   /**
-   * Job `jobId` takes on `collateral`, or holds it again: a job taken up again before its lock
-   * (after a restart, or a reorg that dropped its mined commit or result) is not in the chain's
-   * free stake either. A job already holding a reservation keeps it.
+   * `key` (a job's id; see {@link courtStakeKey} for duties) takes on `collateral`, or holds it
+   * again: work taken up again before its lock (after a restart, or a reorg that dropped its mined
+   * commit or result) is not in the chain's free stake either. A holder keeps its first amount.
    */
-  reserve(jobId: bigint, collateral: bigint): void {
-    const key = jobId.toString();
+  reserve(key: string, collateral: bigint): void {
     const held = this.#held.get(key);
     if (!held) this.#held.set(key, { collateral, lockedAt: null });
     else held.lockedAt = null;
   }
 
-  /** The job's collateral was locked on the chain (its commit or result mined) at `at` (ms). */
-  locked(jobId: bigint, at: number): void {
-    const held = this.#held.get(jobId.toString());
+  /** `key`'s collateral was locked on the chain (its transaction mined) at `at` (ms). */
+  locked(key: string, at: number): void {
+    const held = this.#held.get(key);
     if (held && held.lockedAt === null) held.lockedAt = at;
   }
 
-  /** The job no longer holds collateral of its own (it ended). */
-  release(jobId: bigint): void {
-    this.#held.delete(jobId.toString());
+  /** `key` no longer holds collateral of its own (it ended). */
+  release(key: string): void {
+    this.#held.delete(key);
   }
 
   /**
-   * What a free-stake read made at `readAt` (ms) does not show: the reservations of the jobs other
-   * than `except` whose lock was not mined before it. Those it does show are dropped.
+   * What a free-stake read made at `readAt` (ms) does not show: the reservations other than
+   * `except`'s whose lock was not mined before it. Those it does show are dropped.
    */
-  pending(readAt: number, except: bigint): bigint {
-    const skip = except.toString();
+  pending(readAt: number, except: string): bigint {
     let sum = 0n;
     for (const [key, held] of this.#held) {
       if (held.lockedAt !== null && held.lockedAt < readAt) this.#held.delete(key);
-      else if (key !== skip) sum += held.collateral;
+      else if (key !== except) sum += held.collateral;
     }
     return sum;
   }
+}
+
+/** A court duty's key among the reservations (a job's own is its id). */
+export function courtStakeKey(jobId: bigint): string {
+  return `court:${jobId}`;
 }

@@ -17,6 +17,8 @@ import {
   type Harness,
 } from "../helpers/fake-runner-deps.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
+import { StakeReservations } from "../../node/jobs/stake-reservations.ts";
+import { until } from "../helpers/until.ts";
 
 const ME = getAddress(PROVIDER.address);
 const CHALLENGER: Address = getAddress("0x000000000000000000000000000000000000c0de");
@@ -320,5 +322,76 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     }
     expect(h.journal.getDuty(1n)!.state).to.equal("skipped");
     expect(h.sender.sent).to.have.length(0);
+  });
+
+  describe("a jury seat and our jobs draw on one free stake (shared reservations)", function () {
+    const challenged = (id: bigint) =>
+      event("ResultChallenged", {
+        jobId: id,
+        provider: OTHER,
+        challenger: CHALLENGER,
+        challenge: challengeOf({ challengedAt: h.chain.time }),
+      });
+
+    it("a job of ours taken and not locked yet keeps the juror from a seat its stake would not cover", async function () {
+      const stake = new StakeReservations();
+      h = harness({ stake });
+      let settle;
+      ({ court, settle } = courtOf(h, { stake }));
+      await othersJob(h, 1n); // collateral 10
+      h.chain.freeStake = 10n;
+      let mine!: () => void;
+      const mined = new Promise<void>((r) => (mine = r));
+      h.sender.onSend = async () => {
+        await mined;
+        return [];
+      };
+      try {
+        await h.processor.onLogs([requested(5n, makeJob({ collateral: 10n }))]);
+        await until("job 5's result sent", () => h.sender.kinds().includes("submitResult"), {
+          timeoutMs: 10_000,
+          intervalMs: 5,
+        });
+        h.chain.set(1n, { status: Status.Challenged });
+        court.onLogs([challenged(1n)]);
+        await settle();
+        expect(h.journal.getDuty(1n)!.state).to.equal("skipped");
+        expect(h.journal.getDuty(1n)!.reason).to.equal("not enough free stake for a jury seat");
+        expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+      } finally {
+        mine();
+      }
+    });
+
+    it("a jury seat committed and not mined yet makes a new job wait for stake", async function () {
+      const stake = new StakeReservations();
+      h = harness({ stake });
+      let settle;
+      ({ court, settle } = courtOf(h, { stake }));
+      await othersJob(h, 1n);
+      h.chain.freeStake = 10n;
+      let mine!: () => void;
+      const mined = new Promise<void>((r) => (mine = r));
+      h.sender.onSend = async (tx) => {
+        if (tx.functionName === "juryCommit") await mined;
+        return [];
+      };
+      try {
+        h.chain.set(1n, { status: Status.Challenged });
+        court.onLogs([challenged(1n)]);
+        await until("the jury commit sent", () => h.sender.kinds().includes("juryCommit"), {
+          timeoutMs: 10_000,
+          intervalMs: 5,
+        });
+        await h.processor.onLogs([requested(5n, makeJob({ collateral: 10n }))]);
+        await h.processor.idle();
+        expect(h.journal.getJob(5n)!.state, "job 5 waits for the stake the seat will lock").to.equal("seen");
+        expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+      } finally {
+        mine();
+      }
+      await settle();
+      expect(h.journal.getDuty(1n)!.state).to.equal("committed");
+    });
   });
 });
