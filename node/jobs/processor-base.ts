@@ -91,6 +91,9 @@ export abstract class ProcessorBase {
   protected readonly stake: StakeReservations;
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   protected readonly firstLookAt = new Map<string, number>();
+  /** Chain time at which decide took a job (k > 1), and at which its result was first ready to commit. */
+  protected readonly takenAt = new Map<string, number>();
+  protected readonly readyAt = new Map<string, number>();
   protected readonly prefetched = new Set<string>();
   /** Chain reads a step may skip: what this process already learned of each open job. */
   protected readonly memo = new ReadMemo(() => this.now());
@@ -266,6 +269,8 @@ export abstract class ProcessorBase {
     this.stake.release(jobId.toString());
     this.seenAt.delete(jobId.toString());
     this.firstLookAt.delete(jobId.toString());
+    this.takenAt.delete(jobId.toString());
+    this.readyAt.delete(jobId.toString());
     this.memo.forget(jobId);
   }
 

@@ -69,6 +69,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const state = await this.readState(rec, chain);
     if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     this.firstLookAt.delete(key);
+    if (rec.job.redundancy > 1) this.takenAt.set(key, now);
     // A job pins its version: the market pays for it even if the DAO retired the version since
     // (the client may cancel it then), so a retired version is no reason to skip it.
     this.transition(rec, { state: "accepted" });

@@ -9,6 +9,7 @@ import { JobStatus } from "../chain/statuses.ts";
 import type { JobRecord } from "../journal/journal.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { DeliveringProcessor } from "./processor-delivery.ts";
+import { stepInAt, turnOf } from "./take-policy.ts";
 
 export abstract class SeatedProcessor extends DeliveringProcessor {
   protected async commit(rec: JobRecord): Promise<void> {
@@ -18,6 +19,8 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
       // Before the read: what it says is what the commit goes on.
       await this.resultsFirst(rec);
       await this.spread(rec);
+      const lateWait = await this.lateStepInWaitMs(rec);
+      if (lateWait > 0) return this.waitForChain(rec, "late step-in: the earlier ranks commit first", lateWait);
       const [state, now] = await Promise.all([this.readState(rec, this.chain), this.chain.now()]);
       if (state.status !== JobStatus.Open) {
         // Before calling it lost, read the seats: a commit of ours whose receipt was lost may hold one.
@@ -63,6 +66,31 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     const factsBlock = fromReceipt !== null && "blockNumber" in receipt ? Number(receipt.blockNumber) : rec.factsBlock;
     if (this.transition(rec, { state: "committed", seat, factsBlock }))
       this.log.info("seat committed", { jobId: rec.jobId, seat });
+  }
+
+  /**
+   * How long (ms) a rank past the first k waits before it commits, when its result was ready more
+   * than a priority window after it took the job (a backlog of computes in a burst, a restart).
+   * Every provider behind by the same backlog has its result ready at about the same time, long
+   * after every turn opened, and all would commit at once: all but k revert (chaos seed 23, a
+   * burst: 202 reverted commits, most of them here). As decide does for a late first look (see
+   * stepInAt), the earlier ranks get the schedule again, counted from when this result was ready;
+   * they take the seats, and the step-ins read them taken instead of sending. Never past the
+   * commit margin.
+   */
+  private async lateStepInWaitMs(rec: JobRecord): Promise<number> {
+    const { job } = rec;
+    if (job.priorityWindow === 0 || rec.attempts > 0) return 0;
+    const [provider, now] = await Promise.all([this.chain.providerTerms(), this.chain.now()]);
+    const turn = turnOf(job, provider);
+    if (!turn || turn.rank < job.redundancy) return 0;
+    const key = rec.jobId.toString();
+    const readyAt = this.readyAt.get(key) ?? now;
+    this.readyAt.set(key, readyAt);
+    const taken = this.takenAt.get(key) ?? turn.opensAt;
+    if (readyAt - taken <= job.priorityWindow) return 0;
+    const at = Math.min(stepInAt(job, turn, readyAt), job.commitDeadline - this.commitMarginSeconds - 1);
+    return now < at ? (at - now) * 1_000 : 0;
   }
 
   protected async reveal(rec: JobRecord): Promise<void> {

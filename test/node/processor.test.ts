@@ -1116,6 +1116,57 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
     });
 
+    it("chaos seed 23 (burst): a k = 3 step-in whose result is ready long after it took the job gives the earlier ranks one more window before it commits, and sends nothing once they took the seats", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 1n, rosterSize: 5n }; // rank 3 of a k = 3 job: its turn opens at 1,003
+      h.chain.time = 1_003;
+      const { opened, open } = latch();
+      const run = h.executor.run;
+      h.executor.run = async (...args: Parameters<typeof run>) => {
+        await opened; // the compute slots are busy with a burst
+        return run(...args);
+      };
+      await h.processor.onLogs([requested(47n, assigned(K3))]);
+      await until("job 47 taken", () => h.journal.getJob(47n)!.state === "accepted", FAKES);
+      h.chain.time = 1_060; // every earlier rank is as far behind
+      open();
+      await h.settle();
+      expect(h.journal.getJob(47n)!.state).to.equal("computed");
+      expect(h.sender.sent, "no commit before the earlier ranks' window from 1,060").to.have.length(0);
+      h.chain.set(47n, { status: 2, seated: 3 }); // they committed meanwhile
+      h.chain.time = 1_063;
+      h.clock.now += 3_000;
+      await h.settle();
+      const rec = h.journal.getJob(47n)!;
+      expect([rec.state, rec.reason]).to.deep.equal(["lost", "all seats were taken"]);
+      expect(h.sender.sent).to.have.length(0);
+    });
+
+    it("a k = 3 step-in whose result is ready at its turn commits at once, and a late one commits after the window when the seats are still open", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 1n, rosterSize: 5n };
+      h.chain.time = 1_003;
+      await h.processor.onLogs([requested(48n, assigned(K3))]);
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit"]);
+      const { opened, open } = latch();
+      const run = h.executor.run;
+      h.executor.run = async (...args: Parameters<typeof run>) => {
+        await opened;
+        return run(...args);
+      };
+      await h.processor.onLogs([requested(49n, assigned(K3))]);
+      await until("job 49 taken", () => h.journal.getJob(49n)!.state === "accepted", FAKES);
+      h.chain.time = 1_060;
+      open();
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit"]);
+      h.chain.time = 1_063;
+      h.clock.now += 3_000;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit", "commit"]);
+    });
+
     it("rank 0 sends at once, with no spread wait", async function () {
       h = harness({ spreadMs: 60_000 });
       h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
