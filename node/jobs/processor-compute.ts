@@ -77,7 +77,8 @@ export abstract class ComputingProcessor extends ProcessorBase {
 
   protected async compute(rec: JobRecord): Promise<void> {
     if (await this.pastLastAction(rec)) return this.end(rec, "expired", "deadline passed before a result was ready");
-    const result = await this.runJob(rec);
+    const result = await this.runJob(rec, () => this.goneWhileQueued(rec.jobId));
+    if ("gone" in result) return this.end(rec, "lost", result.gone);
     if ("abstained" in result) return this.end(rec, "skipped", `abstained: ${result.abstained}`);
     const { resultHash, outputRef } = result;
     // No attestation is signed here: the market binds a delivery to its transaction's sender, and
@@ -96,10 +97,12 @@ export abstract class ComputingProcessor extends ProcessorBase {
    * Runs a job's model on its input (within the compute slots) and keeps the outputs: the
    * canonical result hash and where the outputs are, or why this runner abstains (outputs too
    * close to a rounding boundary). Also what a juror or a checker of another's result computes.
+   * `gone`, asked once a compute slot is ours: why the job is no longer worth computing (the
+   * events that came while it queued), or null.
    */
-  async runJob(
-    rec: JobRecord,
-  ): Promise<{ resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string } | { abstained: string }> {
+  async runJob(rec: JobRecord): Promise<Computed | Abstained>;
+  async runJob(rec: JobRecord, gone: () => string | null): Promise<Computed | Abstained | { gone: string }>;
+  async runJob(rec: JobRecord, gone?: () => string | null): Promise<Computed | Abstained | { gone: string }> {
     const { models, executor, metrics } = this;
     const chain = this.chainFor(rec);
     const rank = loopRankOf(rec);
@@ -107,6 +110,11 @@ export abstract class ComputingProcessor extends ProcessorBase {
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
     // A k = 1 result is what its client waits for; a k > 1 job has its commit window.
     const release = await this.computeSlots.acquire(rec.job.redundancy === 1);
+    const why = gone?.() ?? null;
+    if (why !== null) {
+      release();
+      return { gone: why };
+    }
     let result: Awaited<ReturnType<Executor["run"]>>;
     try {
       const model = await models.ensure(version);
@@ -141,6 +149,23 @@ export abstract class ComputingProcessor extends ProcessorBase {
   }
 
   /**
+   * Why a job taken before a burst of computes need not be computed any more, by the events that
+   * came while it waited for a compute slot: another provider's result is in (k = 1), the job
+   * ended, or its reveal started with no seat of ours (every seat taken). In a burst every later
+   * rank took the job when its turn opened and queued it behind the backlog; the first rank's
+   * result usually came long before the slot (a wasted inference and a rejected delivery each).
+   */
+  private goneWhileQueued(jobId: bigint): string | null {
+    const rec = this.journal.getJob(jobId);
+    if (!rec) return "the job's record is gone";
+    const gone = this.goneByEvents(rec);
+    if (gone) return gone;
+    if (rec.job.redundancy > 1 && rec.seat === null && this.memo.isRevealOpen(jobId) && !this.hasLiveTx(rec, "commit"))
+      return "all seats were taken";
+    return null;
+  }
+
+  /**
    * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
    * a read: another provider's result is in (k = 1), or the job ended (settled, refunded or
    * cancelled). Null when they say nothing of the kind, or when the result in is ours (a delivery
@@ -172,3 +197,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
     return bytes;
   }
 }
+
+type Computed = { resultHash: Hex; outputRef: Hex; inferenceMs: number; model: string };
+type Abstained = { abstained: string };

@@ -1167,6 +1167,41 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["commit", "commit"]);
     });
 
+    it("chaos seed 23 (burst): a job taken and queued behind a backlog of computes is not computed once another's result (k = 1) or every seat (k = 3) was taken meanwhile", async function () {
+      h = harness(); // 2 compute slots
+      const { opened, open } = latch();
+      const run = h.executor.run;
+      let running = 0;
+      h.executor.run = async (...args: Parameters<typeof run>) => {
+        running++;
+        await opened;
+        return run(...args);
+      };
+      await h.processor.onLogs([requested(60n, makeJob()), requested(61n, makeJob())]);
+      await until("jobs 60 and 61 in both slots", () => running === 2, FAKES);
+      await h.processor.onLogs([requested(62n, makeJob()), requested(63n, makeJob(K3))]);
+      await until(
+        "jobs 62 and 63 taken and queued",
+        () => h.journal.getJob(62n)!.state === "accepted" && h.journal.getJob(63n)!.state === "accepted",
+        FAKES,
+      );
+      await h.processor.onLogs([
+        event("ResultSubmitted", { jobId: 62n, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
+        event("RevealStarted", { jobId: 63n, revealDeadline: 2_000 }),
+      ]);
+      open();
+      await h.settle();
+      expect(h.executor.runs, "only jobs 60 and 61 are computed").to.equal(2);
+      const [j62, j63] = [h.journal.getJob(62n)!, h.journal.getJob(63n)!];
+      expect([j62.state, j62.reason, j63.state, j63.reason]).to.deep.equal([
+        "lost",
+        "another provider delivered first",
+        "lost",
+        "all seats were taken",
+      ]);
+      expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult"]);
+    });
+
     it("rank 0 sends at once, with no spread wait", async function () {
       h = harness({ spreadMs: 60_000 });
       h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
