@@ -75,8 +75,9 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
    * after every turn opened, and all would commit at once: all but k revert (chaos seed 23, a
    * burst: 202 reverted commits, most of them here). As decide does for a late first look (see
    * stepInAt), the earlier ranks get the schedule again, counted from when this result was ready;
-   * they take the seats, and the step-ins read them taken instead of sending. Never past the
-   * commit margin.
+   * they take the seats, and the step-ins read them taken instead of sending. Not when the wait
+   * would end within {@link LATE_STEP_IN_SLACK_SECONDS} of the commit margin (chaos seed 23: a
+   * runner restarted 19 s before the deadline waited, and its five commits came too late).
    */
   private async lateStepInWaitMs(rec: JobRecord): Promise<number> {
     const { job } = rec;
@@ -89,7 +90,9 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     this.readyAt.set(key, readyAt);
     const taken = this.takenAt.get(key) ?? turn.opensAt;
     if (readyAt - taken <= job.priorityWindow) return 0;
-    const at = Math.min(stepInAt(job, turn, readyAt), job.commitDeadline - this.commitMarginSeconds - 1);
+    const at = stepInAt(job, turn, readyAt);
+    // Close to the deadline, a seat is worth a race: the wake after a wait comes late in a burst.
+    if (at > job.commitDeadline - this.commitMarginSeconds - LATE_STEP_IN_SLACK_SECONDS) return 0;
     return now < at ? (at - now) * 1_000 : 0;
   }
 
@@ -201,3 +204,6 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     }
   }
 }
+
+/** The least time a late step-in's wait leaves before its commit margin (see lateStepInWaitMs). */
+const LATE_STEP_IN_SLACK_SECONDS = 15;

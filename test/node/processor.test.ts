@@ -1202,6 +1202,24 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult"]);
     });
 
+    it("a late k = 3 step-in close to the commit deadline commits at once (a wait would end too close to it)", async function () {
+      h = harness();
+      h.chain.roster = { rosterIndex: 1n, rosterSize: 5n };
+      h.chain.time = 1_003;
+      const { opened, open } = latch();
+      const run = h.executor.run;
+      h.executor.run = async (...args: Parameters<typeof run>) => {
+        await opened;
+        return run(...args);
+      };
+      await h.processor.onLogs([requested(50n, assigned(K3))]);
+      await until("job 50 taken", () => h.journal.getJob(50n)!.state === "accepted", FAKES);
+      h.chain.time = 1_097; // a wait to 1,100 would leave 14 s before the margin (deadline 1,120, margin 6)
+      open();
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit"]);
+    });
+
     it("rank 0 sends at once, with no spread wait", async function () {
       h = harness({ spreadMs: 60_000 });
       h.chain.roster = { rosterIndex: 3n, rosterSize: 5n };
