@@ -35,6 +35,19 @@ function latch() {
   return { opened, open };
 }
 
+/** Holds every run of the harness's executor until `open()` (the compute slots busy in a burst); `running()`: runs entered. */
+function holdRuns(h: Harness) {
+  const { opened, open } = latch();
+  const run = h.executor.run;
+  let entered = 0;
+  h.executor.run = async (...args: Parameters<typeof run>) => {
+    entered++;
+    await opened;
+    return run(...args);
+  };
+  return { open, running: () => entered };
+}
+
 describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
   let h: Harness;
   /** Job `id`'s JobSettled event, on the result this runner computed for it. */
@@ -1120,12 +1133,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h = harness();
       h.chain.roster = { rosterIndex: 1n, rosterSize: 5n }; // rank 3 of a k = 3 job: its turn opens at 1,003
       h.chain.time = 1_003;
-      const { opened, open } = latch();
-      const run = h.executor.run;
-      h.executor.run = async (...args: Parameters<typeof run>) => {
-        await opened; // the compute slots are busy with a burst
-        return run(...args);
-      };
+      const { open } = holdRuns(h); // the compute slots are busy with a burst
       await h.processor.onLogs([requested(47n, assigned(K3))]);
       await until("job 47 taken", () => h.journal.getJob(47n)!.state === "accepted", FAKES);
       h.chain.time = 1_060; // every earlier rank is as far behind
@@ -1149,12 +1157,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       await h.processor.onLogs([requested(48n, assigned(K3))]);
       await h.settle();
       expect(h.sender.kinds()).to.deep.equal(["commit"]);
-      const { opened, open } = latch();
-      const run = h.executor.run;
-      h.executor.run = async (...args: Parameters<typeof run>) => {
-        await opened;
-        return run(...args);
-      };
+      const { open } = holdRuns(h);
       await h.processor.onLogs([requested(49n, assigned(K3))]);
       await until("job 49 taken", () => h.journal.getJob(49n)!.state === "accepted", FAKES);
       h.chain.time = 1_060;
@@ -1169,16 +1172,9 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
 
     it("chaos seed 23 (burst): a job taken and queued behind a backlog of computes is not computed once another's result (k = 1) or every seat (k = 3) was taken meanwhile", async function () {
       h = harness(); // 2 compute slots
-      const { opened, open } = latch();
-      const run = h.executor.run;
-      let running = 0;
-      h.executor.run = async (...args: Parameters<typeof run>) => {
-        running++;
-        await opened;
-        return run(...args);
-      };
+      const { open, running } = holdRuns(h);
       await h.processor.onLogs([requested(60n, makeJob()), requested(61n, makeJob())]);
-      await until("jobs 60 and 61 in both slots", () => running === 2, FAKES);
+      await until("jobs 60 and 61 in both slots", () => running() === 2, FAKES);
       await h.processor.onLogs([requested(62n, makeJob()), requested(63n, makeJob(K3))]);
       await until(
         "jobs 62 and 63 taken and queued",
@@ -1206,12 +1202,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       h = harness();
       h.chain.roster = { rosterIndex: 1n, rosterSize: 5n };
       h.chain.time = 1_003;
-      const { opened, open } = latch();
-      const run = h.executor.run;
-      h.executor.run = async (...args: Parameters<typeof run>) => {
-        await opened;
-        return run(...args);
-      };
+      const { open } = holdRuns(h);
       await h.processor.onLogs([requested(50n, assigned(K3))]);
       await until("job 50 taken", () => h.journal.getJob(50n)!.state === "accepted", FAKES);
       h.chain.time = 1_097; // a wait to 1,100 would leave 14 s before the margin (deadline 1,120, margin 6)
