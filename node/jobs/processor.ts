@@ -11,6 +11,7 @@ import { loopBudget } from "../loop-budget.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
 import type { Service } from "../service.ts";
 import { SeatedProcessor } from "./processor-seats.ts";
+import { COMPUTE_ORDER } from "./processor-base.ts";
 import type { Lane } from "./work-queue.ts";
 import { safeDecodeRef, settlementHeadroom, finalizeStagger, type ProcessorOptions } from "./processor-options.ts";
 
@@ -341,7 +342,8 @@ class Processor extends SeatedProcessor implements Service {
     try {
       const info = await this.chain.version(modelId, version);
       if (!info.accepting) return;
-      const release = await this.computeSlots.acquire();
+      // As a k > 1 job would: a model is fetched ahead of its jobs, not ahead of a client's result.
+      const release = await this.computeSlots.acquire(COMPUTE_ORDER.seat);
       try {
         await this.models.ensure(info);
       } finally {
