@@ -94,8 +94,6 @@ export abstract class ProcessorBase {
   /** Chain time at which decide took a job (k > 1), and at which its result was first ready to commit. */
   protected readonly takenAt = new Map<string, number>();
   protected readonly readyAt = new Map<string, number>();
-  /** Jobs decide took as a step-in (a rank past the first k): they compute after our own turns (see COMPUTE_ORDER). */
-  protected readonly stepIns = new Set<string>();
   protected readonly prefetched = new Set<string>();
   /** Chain reads a step may skip: what this process already learned of each open job. */
   protected readonly memo = new ReadMemo(() => this.now());
@@ -150,7 +148,7 @@ export abstract class ProcessorBase {
     this.spreadMs = options.spreadMs;
     this.stake = options.stake ?? new StakeReservations();
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
-    this.computeSlots = new Gate(options.maxConcurrentJobs, COMPUTE_LEVELS);
+    this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
       options.maxConcurrentSteps,
       (key, lane) => this.advance(BigInt(key), lane),
@@ -273,7 +271,6 @@ export abstract class ProcessorBase {
     this.firstLookAt.delete(jobId.toString());
     this.takenAt.delete(jobId.toString());
     this.readyAt.delete(jobId.toString());
-    this.stepIns.delete(jobId.toString());
     this.memo.forget(jobId);
   }
 
@@ -473,19 +470,6 @@ export abstract class ProcessorBase {
  * on its way to its result; a reveal), other for work with minutes to spare (a k > 1 job before
  * its commit) or none (following a result on-chain to its payment).
  */
-/**
- * The order in which jobs get compute slots (Gate levels, first to last). A k = 1 result is what
- * its client waits for; a k > 1 job has its commit window. Within each, this provider's own turn
- * (an assigned rank, or a job whose rank this process did not see: one taken before a restart)
- * goes before a step-in. In a backlog of computes every provider is late by about the same, so
- * the assigned ranks' results come in while a step-in queues, and the step-in then ends without
- * running (goneWhileQueued) instead of racing them: a rejected batch item (k = 1) or a reverted
- * commit (k > 1), and an inference, for nothing. A step-in still runs as soon as none of our own
- * turns waits, so an assignee that is truly gone is still replaced.
- */
-export const COMPUTE_ORDER = { result: 0, resultStepIn: 1, seat: 2, seatStepIn: 3 } as const;
-const COMPUTE_LEVELS = 4;
-
 export function loopRankOf(rec: JobRecord): TurnRank {
   if (rec.state === "committed") return "prompt";
   return rec.job.redundancy === 1 && TOWARDS_RESULT.has(rec.state) ? "prompt" : "other";

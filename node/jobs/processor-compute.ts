@@ -15,7 +15,7 @@ import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
 import { declineReason, stakeShort, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
-import { COMPUTE_ORDER, ProcessorBase, loopRankOf } from "./processor-base.ts";
+import { ProcessorBase, loopRankOf } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";
 
 export abstract class ComputingProcessor extends ProcessorBase {
@@ -70,7 +70,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
     if (state.status !== JobStatus.Open) return this.end(rec, "lost", "job no longer open");
     this.firstLookAt.delete(key);
     if (rec.job.redundancy > 1) this.takenAt.set(key, now);
-    if (rec.job.priorityWindow > 0 && turn.rank >= rec.job.redundancy) this.stepIns.add(key);
     // A job pins its version: the market pays for it even if the DAO retired the version since
     // (the client may cancel it then), so a retired version is no reason to skip it.
     this.transition(rec, { state: "accepted" });
@@ -109,7 +108,8 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const rank = loopRankOf(rec);
     const version = await chain.version(rec.job.modelId, rec.job.version);
     // Fetches count against the compute slots too: a burst of jobs cannot start a fetch each.
-    const release = await this.computeSlots.acquire(this.computeLevel(rec));
+    // A k = 1 result is what its client waits for; a k > 1 job has its commit window.
+    const release = await this.computeSlots.acquire(rec.job.redundancy === 1);
     const why = gone?.() ?? null;
     if (why !== null) {
       release();
@@ -146,13 +146,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
       inferenceMs: Math.round(result.inferenceMs * 100) / 100,
       model: versionKey(version),
     };
-  }
-
-  /** The job's level at the compute slots (see COMPUTE_ORDER). */
-  private computeLevel(rec: JobRecord): number {
-    const stepIn = this.stepIns.has(rec.jobId.toString());
-    if (rec.job.redundancy === 1) return stepIn ? COMPUTE_ORDER.resultStepIn : COMPUTE_ORDER.result;
-    return stepIn ? COMPUTE_ORDER.seatStepIn : COMPUTE_ORDER.seat;
   }
 
   /**

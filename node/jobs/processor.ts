@@ -11,7 +11,6 @@ import { loopBudget } from "../loop-budget.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
 import type { Service } from "../service.ts";
 import { SeatedProcessor } from "./processor-seats.ts";
-import { COMPUTE_ORDER } from "./processor-base.ts";
 import type { Lane } from "./work-queue.ts";
 import { safeDecodeRef, settlementHeadroom, finalizeStagger, type ProcessorOptions } from "./processor-options.ts";
 
@@ -342,8 +341,7 @@ class Processor extends SeatedProcessor implements Service {
     try {
       const info = await this.chain.version(modelId, version);
       if (!info.accepting) return;
-      // As a k > 1 job would: a model is fetched ahead of its jobs, not ahead of a client's result.
-      const release = await this.computeSlots.acquire(COMPUTE_ORDER.seat);
+      const release = await this.computeSlots.acquire();
       try {
         await this.models.ensure(info);
       } finally {

@@ -169,26 +169,22 @@ export class WorkQueue {
 
 /**
  * A counting semaphore: `acquire` resolves to the release function once a slot is free. Waiters
- * are let in by level (0 first), each level in the order it came.
+ * that ask for priority are let in before the others, each group in the order it came.
  */
 export class Gate {
   private used = 0;
-  private readonly waiters: (() => void)[][];
+  private readonly first: (() => void)[] = [];
+  private readonly waiters: (() => void)[] = [];
   private readonly slots: number;
 
-  /** `levels`: how many orders of waiters there are (acquire's `level` is below it). */
-  constructor(slots: number, levels = 2) {
+  constructor(slots: number) {
     this.slots = slots;
-    this.waiters = Array.from({ length: levels }, () => []);
   }
 
-  /** A slot, once one is free and no waiter of a lower `level` (default: the last) is left. */
-  acquire(level = this.waiters.length - 1): Promise<() => void> {
-    const queue = this.waiters[level];
-    if (queue === undefined) throw new RangeError(`no level ${level} in a gate of ${this.waiters.length}`);
+  acquire(priority = false): Promise<() => void> {
     const release = () => {
       this.used--;
-      const next = this.waiters.find((q) => q.length > 0)?.shift();
+      const next = this.first.shift() ?? this.waiters.shift();
       if (next) {
         this.used++;
         next();
@@ -198,7 +194,7 @@ export class Gate {
       this.used++;
       return Promise.resolve(once(release));
     }
-    return new Promise((resolve) => queue.push(() => resolve(once(release))));
+    return new Promise((resolve) => (priority ? this.first : this.waiters).push(() => resolve(once(release))));
   }
 }
 

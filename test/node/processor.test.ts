@@ -1198,49 +1198,6 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult"]);
     });
 
-    it("fleet burst: a step-in waits for a compute slot behind our own turns, and is not computed once its assignee's result came meanwhile", async function () {
-      h = harness({ maxConcurrentJobs: 1 });
-      h.chain.roster = { rosterIndex: 4n, rosterSize: 5n }; // seed 6: rank 0; seed 7: rank 1 (a step-in)
-      h.chain.time = 1_003; // rank 1's turn is open
-      // Each run waits for its own release, in the order the runs came; each job has a model
-      // version of its own (its id), so a run's model key names its job.
-      const held: (() => void)[] = [];
-      const ran: string[] = [];
-      const run = h.executor.run;
-      h.executor.run = async (...args: Parameters<typeof run>) => {
-        ran.push(String(args[0]).split("-")[1]!);
-        await new Promise<void>((r) => held.push(r));
-        return run(...args);
-      };
-      // A job's model version is read just before it asks for a compute slot.
-      const queued = async (id: bigint, job: Job) => {
-        const reads = h.chain.reads.version;
-        await h.processor.onLogs([requested(id, job)]);
-        await until(`job ${id} waiting for a slot`, () => h.chain.reads.version > reads, FAKES);
-      };
-      try {
-        await h.processor.onLogs([requested(70n, assigned({ seed: 6n, version: 70 }))]);
-        await until("job 70 in the slot", () => held.length === 1, FAKES);
-        await queued(71n, assigned({ version: 71 }));
-        await queued(72n, assigned({ seed: 6n, version: 72 }));
-        held.shift()!();
-        await until("the next run in the slot", () => held.length === 1, FAKES);
-        expect(ran, "our own job 72 runs before step-in 71, which came first").to.deep.equal(["70", "72"]);
-        // Job 71's assignee was as late as we were; its result comes while 72 computes.
-        await h.processor.onLogs([
-          event("ResultSubmitted", { jobId: 71n, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
-        ]);
-        held.shift()!();
-        await h.settle();
-        const rec = h.journal.getJob(71n)!;
-        expect([rec.state, rec.reason]).to.deep.equal(["lost", "another provider delivered first"]);
-        expect(ran, "jobs 70 and 72 only").to.deep.equal(["70", "72"]);
-        expect(held).to.have.length(0);
-      } finally {
-        held.splice(0).forEach((release) => release()); // a failed check leaves no run held
-      }
-    });
-
     it("a late k = 3 step-in close to the commit deadline commits at once (a wait would end too close to it)", async function () {
       h = harness();
       h.chain.roster = { rosterIndex: 1n, rosterSize: 5n };

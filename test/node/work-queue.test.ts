@@ -212,13 +212,13 @@ describe("WorkQueue.outside: a key waiting on a receipt holds no slot (issue 14,
   });
 });
 
-describe("Gate: a counting semaphore whose waiters go in by level", function () {
-  it("lets waiters of a lower level in before earlier ones of a higher level, each level in its order, and never more than its slots", async function () {
-    const gate = new Gate(1, 3);
+describe("Gate: a counting semaphore whose priority waiters go first", function () {
+  it("lets priority waiters in before earlier plain ones, each group in its order, and never more than its slots", async function () {
+    const gate = new Gate(1);
     const order: string[] = [];
     let inside = 0;
-    const enter = async (name: string, level?: number) => {
-      const release = await gate.acquire(level);
+    const enter = async (name: string, priority: boolean) => {
+      const release = await gate.acquire(priority);
       inside++;
       expect(inside).to.equal(1);
       order.push(name);
@@ -228,13 +228,9 @@ describe("Gate: a counting semaphore whose waiters go in by level", function () 
       release(); // a second call is a no-op
     };
     const first = await gate.acquire();
-    const all = [enter("c1"), enter("b1", 1), enter("c2", 2), enter("a1", 0), enter("b2", 1), enter("a2", 0)];
+    const all = [enter("p1", false), enter("p2", false), enter("k1", true), enter("k2", true)];
     first();
     await Promise.all(all);
-    expect(order).to.deep.equal(["a1", "a2", "b1", "b2", "c1", "c2"]);
-  });
-
-  it("refuses a level it does not have", function () {
-    expect(() => new Gate(1, 2).acquire(2)).to.throw(RangeError, /no level 2/);
+    expect(order).to.deep.equal(["k1", "k2", "p1", "p2"]);
   });
 });
