@@ -7,7 +7,10 @@ import type { JournalSummary } from "../../node/devnet/chaos/journals.ts";
 import { makeJob } from "../helpers/fake-runner-deps.ts";
 import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
 import { planFaults } from "../../node/devnet/chaos/faults.ts";
-import { jobMix } from "../../node/devnet/chaos/load.ts";
+import { keccak256, type Hex, type PublicClient } from "viem";
+import { createLoadGenerator, jobMix } from "../../node/devnet/chaos/load.ts";
+import { devAccount } from "../../node/devnet/accounts.ts";
+import { createLogger } from "../../node/log.ts";
 import { seededRandom } from "../../node/devnet/chaos/random.ts";
 import { RATE_LIMITED_CODE, startRpcProxy, type RpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
 
@@ -119,6 +122,60 @@ describe("chaos harness pieces", function () {
       const k3 = a.filter((j) => j.redundancy === 3).length;
       expect(k3).to.be.within(340, 460);
       expect(jobMix(10, 0, seededRandom(1)).every((j) => j.redundancy === 1)).to.equal(true);
+    });
+  });
+
+  describe("load generator", function () {
+    it("chaos seed 23 (burst): a request whose policy read fails (a reorg landing) is built again and sent, not dropped", async function () {
+      const names = [
+        "ConclaveToken",
+        "ConclaveTimelock",
+        "ConclaveGovernor",
+        "ModelRegistry",
+        "ProviderRegistry",
+        "InferenceMarket",
+      ];
+      const record = {
+        chainId: 31_337,
+        contracts: Object.fromEntries(
+          names.map((n, i) => [n, { address: `0x${(i + 1).toString(16).padStart(40, "0")}` as Hex, block: 0 }]),
+        ),
+      };
+      let policyReads = 0;
+      const broadcast: Hex[] = [];
+      // The node as the load generator reads it; the first policy read fails as one made while a
+      // reorg lands does (the block it names is gone).
+      const publicClient = {
+        chain: { id: 31_337 },
+        readContract: async ({ functionName }: { functionName: string }) => {
+          if (functionName === "escrowOf") return 1_000n;
+          if (functionName !== "policy") throw new Error(`unexpected read ${functionName}`);
+          if (++policyReads === 1) throw new Error("BlockOutOfRangeError: block height is 120 but requested was 121");
+          return { maxInlineInputBytes: 16_384, protocolFeeBps: 100 };
+        },
+        getBlock: async () => ({ timestamp: 1_000n }),
+        estimateGas: async () => 100_000n,
+        getTransactionCount: async () => 0,
+        getFeeHistory: async () => ({ baseFeePerGas: [1n] }),
+        sendRawTransaction: async ({ serializedTransaction }: { serializedTransaction: Hex }) => {
+          broadcast.push(serializedTransaction);
+          return keccak256(serializedTransaction);
+        },
+        getTransactionReceipt: async () => ({}),
+      } as unknown as PublicClient;
+      const load = createLoadGenerator({
+        publicClient,
+        record,
+        accounts: [devAccount(7)],
+        log: createLogger({ write: () => {} }),
+      });
+      await load.run(jobMix(1, 0, seededRandom(1)), null);
+      await load.ensureLanded(1_000);
+      const [request] = load.sent();
+      expect(request!.error).to.equal(undefined);
+      expect(policyReads).to.equal(2);
+      expect(broadcast).to.have.length(1);
+      expect(request!.hash).to.equal(keccak256(broadcast[0]!));
     });
   });
 

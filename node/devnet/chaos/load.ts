@@ -69,6 +69,11 @@ interface LoadDeps {
 const MAX_IN_FLIGHT = 32;
 /** Tries of a request refused for its fee (a base-fee spike lasts a few blocks). */
 const SEND_RETRIES = 40;
+/**
+ * Tries of building a request whose reads failed: a read made as a reorg lands can name a block
+ * the node no longer has, and a dropped connection fails one; a client reads again.
+ */
+const BUILD_TRIES = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -185,26 +190,42 @@ export function createLoadGenerator(deps: LoadDeps): LoadGenerator {
   const sent: SentRequest[] = [];
   const market = conclaveContracts(deps.record, deps.publicClient).market;
 
+  /** The request's calldata, value and gas, from the market's policy and an estimate. */
+  const build = async (spec: JobSpec, client: ClientAccount) => {
+    const { request, value } = await jobRequestOf(deps.publicClient, deps.record, {
+      model: CHAOS_MODEL,
+      inputs: spec.inputs,
+      redundancy: spec.redundancy,
+      feePerProvider: CHAOS_FEE_PER_PROVIDER,
+      ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined
+        ? { deadlineInSeconds: deps.k1DeadlineSeconds }
+        : {}),
+    });
+    const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
+    const estimate = await deps.publicClient.estimateGas({
+      account: client.account.address,
+      to: market.address,
+      data,
+      value,
+    });
+    return { data, value, gas: (estimate * 13n) / 10n };
+  };
+
   const one = async (spec: JobSpec) => {
     const client = clients[spec.seq % clients.length]!;
     try {
-      const { request, value } = await jobRequestOf(deps.publicClient, deps.record, {
-        model: CHAOS_MODEL,
-        inputs: spec.inputs,
-        redundancy: spec.redundancy,
-        feePerProvider: CHAOS_FEE_PER_PROVIDER,
-        ...(spec.redundancy === 1 && deps.k1DeadlineSeconds !== undefined
-          ? { deadlineInSeconds: deps.k1DeadlineSeconds }
-          : {}),
-      });
-      const data = encodeFunctionData({ abi: market.abi, functionName: "requestJob", args: [request] });
-      const estimate = await deps.publicClient.estimateGas({
-        account: client.account.address,
-        to: market.address,
-        data,
-        value,
-      });
-      const request_ = await client.send(spec, { data, value, gas: (estimate * 13n) / 10n });
+      let built: Awaited<ReturnType<typeof build>>;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          built = await build(spec, client);
+          break;
+        } catch (error) {
+          if (attempt >= BUILD_TRIES) throw error;
+          deps.log.info("request not built; reading again", { seq: spec.seq, attempt, error });
+          await sleep(500 * attempt);
+        }
+      }
+      const request_ = await client.send(spec, built);
       sent.push(request_);
       unmined.add(request_);
     } catch (error) {
