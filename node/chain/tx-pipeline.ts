@@ -1,6 +1,7 @@
 import { parseTransaction, type TransactionReceipt } from "viem";
 import { keccakHex } from "../attest/keccak.ts";
 import { oneLine } from "../errors.ts";
+import { InFlight } from "../in-flight.ts";
 import { revertName } from "./revert.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import {
@@ -157,21 +158,12 @@ class TxSender extends TxConfirmations implements TxSubmitter {
    * processor's expiry and the consumer service finalizing one job); a second transaction could
    * only revert.
    */
-  private readonly sameCall = new Map<string, Promise<TransactionReceipt>>();
+  private readonly sameCall = new InFlight<string, TransactionReceipt>();
 
   /** Sends one transaction and waits until it is mined; others may be sent meanwhile. */
   send(req: TxRequest): Promise<TransactionReceipt> {
     if (!req.idempotent) return this.sendNew(req);
-    const key = `${req.to.toLowerCase()}:${req.data}:${req.value ?? 0n}`;
-    const joined = this.sameCall.get(key);
-    if (joined) return joined;
-    const sent = this.sendNew(req);
-    this.sameCall.set(key, sent);
-    const forget = () => {
-      if (this.sameCall.get(key) === sent) this.sameCall.delete(key);
-    };
-    sent.then(forget, forget);
-    return sent;
+    return this.sameCall.join(`${req.to.toLowerCase()}:${req.data}:${req.value ?? 0n}`, () => this.sendNew(req));
   }
 
   private async sendNew(req: TxRequest): Promise<TransactionReceipt> {

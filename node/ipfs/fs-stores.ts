@@ -1,6 +1,7 @@
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
 import type { CID } from "multiformats/cid";
+import { InFlight } from "../in-flight.ts";
 
 /**
  * Helia's disk stores, safe for writes of one key at once. blockstore-fs and datastore-fs write a
@@ -15,17 +16,10 @@ type BlockPutRest = Parameters<FsBlockstore["put"]> extends [CID, ...infer R] ? 
 
 /** A block is its CID's bytes: a write of a block being written joins that write. */
 export class JoinedWritesBlockstore extends FsBlockstore {
-  readonly #writing = new Map<string, Promise<CID>>();
+  readonly #writing = new InFlight<string, CID>();
 
   override put(key: CID, ...rest: BlockPutRest): Promise<CID> {
-    const id = key.toString();
-    const joined = this.#writing.get(id);
-    if (joined) return joined;
-    const written = super.put(key, ...rest).finally(() => {
-      if (this.#writing.get(id) === written) this.#writing.delete(id);
-    });
-    this.#writing.set(id, written);
-    return written;
+    return this.#writing.join(key.toString(), () => super.put(key, ...rest));
   }
 }
 

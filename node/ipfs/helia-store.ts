@@ -16,6 +16,7 @@ import { ContentInvalidError, ContentTooLargeError, PeerUnreachableError } from 
 import { startTrustlessGateway, type GatewayServer } from "./gateway.ts";
 import { fetchFileFromGateway, fetchFromGateway } from "./gateway-fetch.ts";
 import { checkSize, readAll, unavailableIfAborted, type ReadOptions } from "./read.ts";
+import { InFlight } from "../in-flight.ts";
 
 interface HeliaStoreOptions {
   /** Keeps blocks, pins and the peer identity under this folder; in memory when absent. */
@@ -174,7 +175,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
    * Bytes over JOIN_MAX_BYTES are not joined: hashing them whole would hold the event loop, and
    * equal large outputs at once are rare (their blocks' writes are still joined).
    */
-  const adding = new Map<string, Promise<string>>();
+  const adding = new InFlight<string, string>();
   const addOnce = async (bytes: Uint8Array, signal: AbortSignal | undefined): Promise<string> => {
     const cid = await importUnixfs(bytes, helia.blockstore, { signal });
     // Adding the same bytes twice is normal.
@@ -196,11 +197,7 @@ export async function createHeliaStore(opts: HeliaStoreOptions = {}): Promise<Co
           if (signal?.aborted) throw error;
         }
       }
-      const added = addOnce(bytes, signal).finally(() => {
-        if (adding.get(key) === added) adding.delete(key);
-      });
-      adding.set(key, added);
-      return added;
+      return adding.join(key, () => addOnce(bytes, signal));
     },
 
     verifiesBlocks: true,
