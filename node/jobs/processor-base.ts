@@ -33,6 +33,8 @@ import {
 import { findSeat, seatFromReceipt, startsReveal } from "./seats.ts";
 import { ReadMemo, type JobStateRead } from "./read-memo.ts";
 import { StakeReservations } from "./stake-reservations.ts";
+import { StakeWaiters } from "./stake-waiters.ts";
+import { lastActionOf } from "./take-policy.ts";
 
 export abstract class ProcessorBase {
   // The steps, each in the layer of its concern (see processor.ts).
@@ -89,6 +91,10 @@ export abstract class ProcessorBase {
   protected readonly seenAt = new Map<string, number>();
   /** Collateral taken on by jobs (and court duties) whose lock the chain's free stake may not show yet. */
   protected readonly stake: StakeReservations;
+  /** Jobs waiting for free stake, served in the fleet's common order (see stakeOrder). */
+  protected readonly stakeWaiters: StakeWaiters;
+  /** Seats other providers hold in open k > 1 jobs, by the SeatCommitted events taken in. */
+  protected readonly seatsTaken = new Map<string, number>();
   /** Chain time of this runner's first look at a job it waits to step in to (see stepInAt). */
   protected readonly firstLookAt = new Map<string, number>();
   /** Chain time at which decide took a job (k > 1), and at which its result was first ready to commit. */
@@ -147,6 +153,8 @@ export abstract class ProcessorBase {
     this.sender = options.sender;
     this.spreadMs = options.spreadMs;
     this.stake = options.stake ?? new StakeReservations();
+    // A waiter looks again every follow interval; one silent for a few stops holding others back.
+    this.stakeWaiters = new StakeWaiters(4 * options.followIntervalMs);
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
     this.queue = new WorkQueue(
@@ -250,6 +258,8 @@ export abstract class ProcessorBase {
   protected settle(rec: JobRecord, state: "paid" | "lost" | "slashed" | "refunded", reason: string | null): void {
     if (!this.transition(rec, { state, reason, nextAttemptAt: 0, expiryDone: true })) return;
     this.forgetInMemory(rec.jobId);
+    // Its collateral came free: the jobs waiting for stake that it covers look again now.
+    this.offerStake(rec.job.collateral);
     if (state === "paid") this.journal.notePaidToken(getAddress(rec.job.token));
     this.metrics.jobs.inc({ outcome: state });
     this.log.info(`job ${state}`, { jobId: rec.jobId, reason });
@@ -264,9 +274,35 @@ export abstract class ProcessorBase {
     if (HOLDING_UNLOCKED.includes(rec.state)) this.stake.reserve(rec.jobId.toString(), rec.job.collateral);
   }
 
+  /**
+   * Looks again, in their order, at the first jobs waiting for free stake that `free` covers (all
+   * but `except`): stake that came free goes to them, not to the next job that happens to look.
+   */
+  protected offerStake(free: bigint, except?: string): void {
+    for (const w of this.stakeWaiters.inOrder(this.now())) {
+      if (w.key === except) continue;
+      // Gone by the events since it looked (another's result, the job's end): it would not take it.
+      const rec = this.journal.getJob(BigInt(w.key));
+      const gone =
+        !rec ||
+        rec.state !== "seen" ||
+        rec.expiryDone ||
+        (rec.job.redundancy === 1 ? rec.deliveredBy !== null : (this.seatsTaken.get(w.key) ?? 0) >= rec.job.redundancy);
+      if (gone) {
+        this.stakeWaiters.leave(w.key);
+        continue;
+      }
+      if (w.collateral > free) return;
+      free -= w.collateral;
+      this.kick(BigInt(w.key));
+    }
+  }
+
   /** What this process keeps of a job in memory, dropped when the job ends or is pruned. */
   protected forgetInMemory(jobId: bigint): void {
     this.stake.release(jobId.toString());
+    this.stakeWaiters.leave(jobId.toString());
+    this.seatsTaken.delete(jobId.toString());
     this.seenAt.delete(jobId.toString());
     this.firstLookAt.delete(jobId.toString());
     this.takenAt.delete(jobId.toString());
@@ -351,8 +387,7 @@ export abstract class ProcessorBase {
 
   /** Chain time is past the last moment at which this job's next transaction could land. */
   protected async pastLastAction(rec: JobRecord): Promise<boolean> {
-    const last = rec.job.redundancy === 1 ? rec.job.deadline : rec.job.commitDeadline;
-    return (await this.chainFor(rec).now()) >= last;
+    return (await this.chainFor(rec).now()) >= lastActionOf(rec.job);
   }
 
   /** A transaction of `kind` for this job that may still land or has landed. */

@@ -13,7 +13,7 @@ import type { Executor } from "../inference/executor-options.ts";
 import type { JobRecord } from "../journal/journal.ts";
 import { versionKey } from "../models/store.ts";
 import { decodeSafetensors, encodeSafetensors } from "../tensors/safetensors.ts";
-import { declineReason, stakeShort, stepInAt, turnOf } from "./take-policy.ts";
+import { declineReason, lastActionOf, stakeShort, stepInAt, turnOf } from "./take-policy.ts";
 import { loopBudget } from "../loop-budget.ts";
 import { ProcessorBase, loopRankOf } from "./processor-base.ts";
 import { JobInputError } from "./processor-options.ts";
@@ -38,7 +38,11 @@ export abstract class ComputingProcessor extends ProcessorBase {
       now,
     });
     if (reason) return this.end(rec, "skipped", reason);
+    const key = rec.jobId.toString();
+    const seatsTaken = this.seatsTaken.get(key) ?? 0;
     if (rec.job.redundancy > 1) {
+      // Every seat is taken by others (their SeatCommitted events): no read, no stake held back.
+      if (seatsTaken >= rec.job.redundancy) return this.end(rec, "lost", "all seats were taken");
       if (rec.job.revealWindow < this.revealMarginSeconds)
         return this.end(
           rec,
@@ -52,18 +56,32 @@ export abstract class ComputingProcessor extends ProcessorBase {
     // is looked at again then, and is usually served by an earlier rank by that time.
     const turn = turnOf(rec.job, provider);
     if (!turn) return this.end(rec, "skipped", "this provider is not on the registry's roster");
-    const key = rec.jobId.toString();
     const firstLook = this.firstLookAt.get(key) ?? now;
     this.firstLookAt.set(key, firstLook);
     const opensAt = stepInAt(rec.job, turn, firstLook);
     if (now < opensAt)
       return this.waitForChain(rec, `rank ${turn.rank}: its turn opens at ${opensAt}`, (opensAt - now) * 1000);
     // The terms read may be up to PROVIDER_TERMS_MAX_AGE_MS old: a lock mined since is not in it.
-    const reserved = this.stake.pending(this.now() - PROVIDER_TERMS_MAX_AGE_MS, rec.jobId.toString());
-    if (stakeShort(rec.job, provider, reserved))
+    const reserved = this.stake.pending(this.now() - PROVIDER_TERMS_MAX_AGE_MS, key);
+    // The jobs waiting for stake ahead of this one take it first (see stakeOrder).
+    const claim = {
+      jobId: rec.jobId,
+      redundancy: rec.job.redundancy,
+      stepIn: turn.rank >= rec.job.redundancy,
+      seatsTaken,
+      lastAction: lastActionOf(rec.job),
+    };
+    const ahead = this.stakeWaiters.ahead(key, claim, this.now());
+    const aheadCollateral = ahead.reduce((sum, w) => sum + w.collateral, 0n);
+    if (stakeShort(rec.job, provider, reserved + aheadCollateral)) {
+      this.stakeWaiters.wait(key, claim, rec.job.collateral, this.now());
+      // Stake this job could take is free: the waiters ahead take it, each looking again now.
+      if (aheadCollateral > 0n) this.offerStake(provider.freeStake - reserved, key);
       return this.waitForChain(rec, "waiting for free stake for the collateral");
+    }
+    this.stakeWaiters.leave(key);
     // Taken before the read below (an await): decides running meanwhile count this job's collateral.
-    this.stake.reserve(rec.jobId.toString(), rec.job.collateral);
+    this.stake.reserve(key, rec.job.collateral);
     // Read only now that the job is ours to take: a rank waiting for its turn reads nothing, and is
     // usually woken by the first rank's result (see goneByEvents) rather than by its turn.
     const state = await this.readState(rec, chain);

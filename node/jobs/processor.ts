@@ -107,6 +107,7 @@ class Processor extends SeatedProcessor implements Service {
             this.kick(jobId!);
           break;
         case "SeatCommitted":
+          this.noteSeat(jobId!, Number(a.seat));
           if (
             getAddress(a.provider as Address) === getAddress(this.address) &&
             !this.isK1(jobId!) &&
@@ -166,6 +167,17 @@ class Processor extends SeatedProcessor implements Service {
     );
   }
 
+  /**
+   * The seats taken in an open k > 1 job we have yet to take (the stake order and decide read it).
+   * Ours is counted too once committed; nothing reads it then.
+   */
+  private noteSeat(jobId: bigint, seat: number): void {
+    const rec = this.journal.getJob(jobId);
+    if (!rec || rec.job.redundancy === 1 || rec.state !== "seen") return;
+    const key = jobId.toString();
+    this.seatsTaken.set(key, Math.max(this.seatsTaken.get(key) ?? 0, seat + 1));
+  }
+
   /** A k = 1 job: its seats and reveals are a jury's (the court service's), not ours to follow. */
   private isK1(jobId: bigint): boolean {
     return this.journal.getJob(jobId)?.job.redundancy === 1;
@@ -175,6 +187,7 @@ class Processor extends SeatedProcessor implements Service {
   rewound(jobIds: readonly bigint[]): void {
     for (const id of jobIds) {
       this.memo.rewound(id);
+      this.seatsTaken.delete(id.toString());
       const rec = this.journal.getJob(id);
       if (rec) this.holdCollateral(rec);
     }

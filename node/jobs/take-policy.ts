@@ -40,9 +40,13 @@ export function declineReason(job: Job, ctx: TakeContext): string | null {
   if ((job.requiredTags & ~ctx.provider.tags) !== 0n) return "missing required capability tags";
   if (ctx.provider.memoryMB < job.minMemoryMB)
     return `needs ${job.minMemoryMB} MB, this provider declares ${ctx.provider.memoryMB} MB`;
-  const lastAction = job.redundancy > 1 ? job.commitDeadline : job.deadline;
-  if (ctx.now >= lastAction) return "deadline passed";
+  if (ctx.now >= lastActionOf(job)) return "deadline passed";
   return null;
+}
+
+/** Chain time of a job's last action of a provider: its deadline (k = 1) or commit deadline (k > 1). */
+export function lastActionOf(job: Job): number {
+  return job.redundancy > 1 ? job.commitDeadline : job.deadline;
 }
 
 /**
@@ -106,4 +110,38 @@ function gcd(x: bigint, y: bigint): bigint {
 export function stepInAt(job: Job, turn: { rank: number; opensAt: number }, firstLookAt: number): number {
   if (job.priorityWindow === 0 || turn.rank < job.redundancy || firstLookAt <= turn.opensAt) return turn.opensAt;
   return firstLookAt + (turn.rank - job.redundancy + 1) * job.priorityWindow;
+}
+
+/** What orders a job waiting for free stake among the others waiting (see {@link stakeOrder}). */
+export interface StakeClaim {
+  jobId: bigint;
+  redundancy: number;
+  /** This provider's rank is past the job's first k: it steps in for an assignee (see turnOf). */
+  stepIn: boolean;
+  /** Seats of the job other providers hold, by the SeatCommitted events taken in (k > 1). */
+  seatsTaken: number;
+  /** Chain time of the job's last action: its deadline (k = 1) or commit deadline (k > 1). */
+  lastAction: number;
+}
+
+/**
+ * The order in which jobs waiting for free stake get it, negative when `a` goes first. Stake is a
+ * provider's capacity; in a burst every provider of a fleet runs short of it at once. Served in
+ * the order each happened to be looked at again, the providers of a k > 1 job took seats in
+ * different jobs, and many jobs ended with fewer seats than their quorum: refunded, with the
+ * seats' collateral locked until the commit deadline for nothing (chaos seed 23, burst: 72 jobs
+ * with 1 seat of 2). This order is one every provider computes alike from the chain's events:
+ * the jobs it is assigned before those it would step in to (a step-in in a burst mostly races an
+ * assignee that is only slow), then k = 1 jobs (their client waits for the result; their
+ * collateral turns over in a challenge window), then the k > 1 jobs with the most seats taken
+ * (one more seat reaches their quorum or starts their reveal, which frees every seat's collateral
+ * sooner), then the earliest last action, then the oldest job.
+ */
+export function stakeOrder(a: StakeClaim, b: StakeClaim): number {
+  if (a.stepIn !== b.stepIn) return Number(a.stepIn) - Number(b.stepIn);
+  const k1 = Number(b.redundancy === 1) - Number(a.redundancy === 1);
+  if (k1 !== 0) return k1;
+  if (a.seatsTaken !== b.seatsTaken) return b.seatsTaken - a.seatsTaken;
+  if (a.lastAction !== b.lastAction) return a.lastAction - b.lastAction;
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }

@@ -1,0 +1,48 @@
+import { stakeOrder, type StakeClaim } from "./take-policy.ts";
+
+/**
+ * The jobs waiting for free stake to cover their collateral, so that stake coming free goes to them
+ * in {@link stakeOrder}, the order every provider of a fleet computes alike, rather than to
+ * whichever job happens to be looked at next. A job taking stake counts the collateral of the
+ * waiters ahead of it as taken ({@link ahead}). A waiter that has not looked again for `maxAgeMs`
+ * (its step failed and backs off, or it was forgotten without leaving) stops holding others back.
+ */
+export class StakeWaiters {
+  readonly #waiting = new Map<string, { claim: StakeClaim; collateral: bigint; at: number }>();
+  readonly #maxAgeMs: number;
+
+  constructor(maxAgeMs: number) {
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** `key` waits for `collateral` of free stake (again, with its claim as it stands at `now`, ms). */
+  wait(key: string, claim: StakeClaim, collateral: bigint, now: number): void {
+    this.#waiting.set(key, { claim, collateral, at: now });
+  }
+
+  /** `key` took its stake, or no longer needs any. */
+  leave(key: string): void {
+    this.#waiting.delete(key);
+  }
+
+  /** The waiters that looked again within the max age, in their order (the others are dropped). */
+  inOrder(now: number): StakeWaiter[] {
+    const fresh: StakeWaiter[] = [];
+    for (const [key, w] of this.#waiting) {
+      if (now - w.at > this.#maxAgeMs) this.#waiting.delete(key);
+      else fresh.push({ key, claim: w.claim, collateral: w.collateral });
+    }
+    return fresh.sort((a, b) => stakeOrder(a.claim, b.claim));
+  }
+
+  /** The waiters other than `key` that go before `claim`, in their order. */
+  ahead(key: string, claim: StakeClaim, now: number): StakeWaiter[] {
+    return this.inOrder(now).filter((w) => w.key !== key && stakeOrder(w.claim, claim) < 0);
+  }
+}
+
+interface StakeWaiter {
+  key: string;
+  claim: StakeClaim;
+  collateral: bigint;
+}

@@ -1,0 +1,56 @@
+import { expect } from "chai";
+import { StakeWaiters } from "../../node/jobs/stake-waiters.ts";
+import { stakeOrder, type StakeClaim } from "../../node/jobs/take-policy.ts";
+
+const claim = (jobId: bigint, over: Partial<StakeClaim> = {}): StakeClaim => ({
+  jobId,
+  redundancy: 3,
+  stepIn: false,
+  seatsTaken: 0,
+  lastAction: 1_000,
+  ...over,
+});
+
+describe("stake order and the jobs waiting for free stake", function () {
+  it("orders assigned jobs before step-ins, k = 1 jobs first, then k > 1 jobs by seats taken (most first), last action, job id", function () {
+    const claims = [
+      claim(6n, { stepIn: true, redundancy: 1 }),
+      claim(1n),
+      claim(2n, { lastAction: 900 }),
+      claim(3n, { seatsTaken: 1, lastAction: 1_100 }),
+      claim(4n, { redundancy: 1, lastAction: 5_000 }),
+      claim(5n, { seatsTaken: 2 }),
+      claim(0n),
+    ];
+    expect([...claims].sort(stakeOrder).map((c) => c.jobId)).to.deep.equal([4n, 5n, 3n, 2n, 0n, 1n, 6n]);
+    expect(stakeOrder(claim(7n), claim(7n))).to.equal(0);
+  });
+
+  it("ahead: the other waiters that go first, in their order, with the collateral they wait for", function () {
+    const w = new StakeWaiters(10_000);
+    w.wait("1", claim(1n), 5n, 0);
+    w.wait("2", claim(2n, { seatsTaken: 1 }), 5n, 0);
+    w.wait("3", claim(3n), 5n, 0);
+    const ahead = w.ahead("3", claim(3n), 0);
+    expect(ahead.map((a) => [a.key, a.collateral])).to.deep.equal([
+      ["2", 5n],
+      ["1", 5n],
+    ]);
+    expect(w.ahead("2", claim(2n, { seatsTaken: 1 }), 0), "none goes before the first").to.deep.equal([]);
+    w.leave("2");
+    expect(w.inOrder(0).map((a) => a.key)).to.deep.equal(["1", "3"]);
+  });
+
+  it("a waiter that has not looked again within the max age stops holding the others back", function () {
+    const w = new StakeWaiters(10_000);
+    w.wait("1", claim(1n), 5n, 0);
+    w.wait("2", claim(2n), 5n, 8_000);
+    expect(w.ahead("9", claim(9n), 10_000).map((a) => a.key)).to.deep.equal(["1", "2"]);
+    expect(
+      w.ahead("9", claim(9n), 10_001).map((a) => a.key),
+      "job 1 looked last at 0",
+    ).to.deep.equal(["2"]);
+    w.wait("1", claim(1n), 5n, 10_002); // it looks again: it waits in its place
+    expect(w.inOrder(10_002).map((a) => a.key)).to.deep.equal(["1", "2"]);
+  });
+});
