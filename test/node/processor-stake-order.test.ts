@@ -27,56 +27,58 @@ describe("job processor: the order in which jobs waiting for free stake get it (
     await h.settle();
   };
 
-  it("chaos seed 23 (burst): stake that comes free goes to the k = 3 job with a seat taken by another provider, not to the older job looked at first", async function () {
+  /** These events taken in with no free stake, then stake for one job comes free: the jobs served. */
+  const servedWhenOneFits = async (
+    logs: Parameters<Harness["processor"]["onLogs"]>[0],
+    roster?: Harness["chain"]["roster"],
+  ) => {
     h = harness();
+    if (roster) h.chain.roster = roster;
     h.chain.freeStake = 0n;
-    await h.processor.onLogs([requested(100n, makeJob(K3)), requested(101n, makeJob(K3)), seatOfOther(101n, 0)]);
+    await h.processor.onLogs(logs);
     await h.settle();
-    expect([state(h, 100n), state(h, 101n)]).to.deep.equal(["seen", "seen"]);
+    expect(served(), "served with no free stake").to.deep.equal([]);
     await stakeForOne(1n);
-    expect(served(), "the job one seat from its quorum").to.deep.equal([101n]);
+    return served();
+  };
+
+  it("chaos seed 23 (burst): stake that comes free goes to the k = 3 job with a seat taken by another provider, not to the older job looked at first", async function () {
+    const first = await servedWhenOneFits([
+      requested(100n, makeJob(K3)),
+      requested(101n, makeJob(K3)),
+      seatOfOther(101n, 0),
+    ]);
+    expect(first, "the job one seat from its quorum").to.deep.equal([101n]);
     expect(state(h, 100n), "the older job waits on").to.equal("seen");
   });
 
   it("among k = 3 jobs with as many seats taken, the earliest commit deadline goes first, then the oldest job", async function () {
-    h = harness();
-    h.chain.freeStake = 0n;
-    await h.processor.onLogs([
+    const first = await servedWhenOneFits([
       requested(110n, makeJob({ ...K3, commitDeadline: 1_120 })),
       requested(111n, makeJob({ ...K3, commitDeadline: 1_110 })),
       requested(112n, makeJob({ ...K3, commitDeadline: 1_110 })),
     ]);
-    await h.settle();
-    await stakeForOne(1n);
-    expect(served()).to.deep.equal([111n]);
+    expect(first).to.deep.equal([111n]);
     expect([state(h, 110n), state(h, 112n)]).to.deep.equal(["seen", "seen"]);
   });
 
   it("a k = 1 job gets free stake before k = 3 jobs waiting for it", async function () {
-    h = harness();
-    h.chain.freeStake = 0n;
-    await h.processor.onLogs([
+    const first = await servedWhenOneFits([
       requested(120n, makeJob(K3)),
       seatOfOther(120n, 0),
       requested(121n, makeJob({ collateral: 1n, deadline: 1_600 })),
     ]);
-    await h.settle();
-    await stakeForOne(1n);
-    expect(served(), "the k = 1 job").to.deep.equal([121n]);
+    expect(first, "the k = 1 job").to.deep.equal([121n]);
     expect(state(h, 120n), "the k = 3 job waits on").to.equal("seen");
   });
 
   it("a job this provider is assigned gets free stake before an older one it would step in to", async function () {
-    h = harness();
-    h.chain.roster = { rosterIndex: 0n, rosterSize: 2n }; // rank = seed mod 2 on a roster of two
-    h.chain.freeStake = 0n;
-    await h.processor.onLogs([
-      requested(125n, makeJob({ collateral: 1n, seed: 1n })),
-      requested(126n, makeJob({ collateral: 1n, seed: 0n })),
-    ]);
-    await h.settle();
-    await stakeForOne(1n);
-    expect(served(), "the job of rank 0").to.deep.equal([126n]);
+    // On a roster of two, this provider's rank is the seed mod 2.
+    const first = await servedWhenOneFits(
+      [requested(125n, makeJob({ collateral: 1n, seed: 1n })), requested(126n, makeJob({ collateral: 1n, seed: 0n }))],
+      { rosterIndex: 0n, rosterSize: 2n },
+    );
+    expect(first, "the job of rank 0").to.deep.equal([126n]);
     expect(state(h, 125n), "the step-in waits on").to.equal("seen");
   });
 
