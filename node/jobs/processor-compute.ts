@@ -71,8 +71,7 @@ export abstract class ComputingProcessor extends ProcessorBase {
       seatsTaken,
       lastAction: lastActionOf(rec.job),
     };
-    const ahead = this.stakeWaiters.ahead(key, claim, this.now());
-    const aheadCollateral = ahead.reduce((sum, w) => sum + w.collateral, 0n);
+    const aheadCollateral = this.stakeWaiters.aheadOf(key, claim, this.now());
     if (stakeShort(rec.job, provider, reserved + aheadCollateral)) {
       this.stakeWaiters.wait(key, claim, rec.job.collateral, this.now());
       // Stake this job could take is free: the waiters ahead take it, each looking again now.

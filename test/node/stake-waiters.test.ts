@@ -26,17 +26,19 @@ describe("stake order and the jobs waiting for free stake", function () {
     expect(stakeOrder(claim(7n), claim(7n))).to.equal(0);
   });
 
-  it("ahead: the other waiters that go first, in their order, with the collateral they wait for", function () {
+  it("the waiters in their order, and the collateral of those that go before a claim", function () {
     const w = new StakeWaiters(10_000);
     w.wait("1", claim(1n), 5n, 0);
-    w.wait("2", claim(2n, { seatsTaken: 1 }), 5n, 0);
-    w.wait("3", claim(3n), 5n, 0);
-    const ahead = w.ahead("3", claim(3n), 0);
-    expect(ahead.map((a) => [a.key, a.collateral])).to.deep.equal([
-      ["2", 5n],
+    w.wait("2", claim(2n, { seatsTaken: 1 }), 4n, 0);
+    w.wait("3", claim(3n), 3n, 0);
+    expect(w.inOrder(0).map((a) => [a.key, a.collateral])).to.deep.equal([
+      ["2", 4n],
       ["1", 5n],
+      ["3", 3n],
     ]);
-    expect(w.ahead("2", claim(2n, { seatsTaken: 1 }), 0), "none goes before the first").to.deep.equal([]);
+    expect(w.aheadOf("3", claim(3n), 0), "jobs 2 and 1").to.equal(9n);
+    expect(w.aheadOf("2", claim(2n, { seatsTaken: 1 }), 0), "none goes before the first").to.equal(0n);
+    expect(w.aheadOf("9", claim(9n, { redundancy: 1 }), 0), "a k = 1 job goes before them all").to.equal(0n);
     w.leave("2");
     expect(w.inOrder(0).map((a) => a.key)).to.deep.equal(["1", "3"]);
   });
@@ -44,12 +46,10 @@ describe("stake order and the jobs waiting for free stake", function () {
   it("a waiter that has not looked again within the max age stops holding the others back", function () {
     const w = new StakeWaiters(10_000);
     w.wait("1", claim(1n), 5n, 0);
-    w.wait("2", claim(2n), 5n, 8_000);
-    expect(w.ahead("9", claim(9n), 10_000).map((a) => a.key)).to.deep.equal(["1", "2"]);
-    expect(
-      w.ahead("9", claim(9n), 10_001).map((a) => a.key),
-      "job 1 looked last at 0",
-    ).to.deep.equal(["2"]);
+    w.wait("2", claim(2n), 4n, 8_000);
+    expect(w.aheadOf("9", claim(9n), 10_000)).to.equal(9n);
+    expect(w.aheadOf("9", claim(9n), 10_001), "job 1 looked last at 0").to.equal(4n);
+    expect(w.inOrder(10_001).map((a) => a.key)).to.deep.equal(["2"]);
     w.wait("1", claim(1n), 5n, 10_002); // it looks again: it waits in its place
     expect(w.inOrder(10_002).map((a) => a.key)).to.deep.equal(["1", "2"]);
   });
