@@ -279,8 +279,9 @@ export abstract class ProcessorBase {
    * but `except`): stake that came free goes to them, not to the next job that happens to look.
    */
   protected offerStake(free: bigint, except?: string): void {
-    for (const w of this.stakeWaiters.inOrder(this.now())) {
-      if (w.key === except) continue;
+    const passed = new Set(except === undefined ? [] : [except]);
+    for (let w = this.stakeWaiters.first(this.now(), passed); w; w = this.stakeWaiters.first(this.now(), passed)) {
+      passed.add(w.key);
       // Gone by the events since it looked (another's result, the job's end): it would not take it.
       const rec = this.journal.getJob(BigInt(w.key));
       const gone =

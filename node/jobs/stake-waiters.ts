@@ -25,19 +25,23 @@ export class StakeWaiters {
     this.#waiting.delete(key);
   }
 
-  /** The waiters that looked again within the max age, in their order (the others are dropped). */
-  inOrder(now: number): StakeWaiter[] {
-    const fresh: StakeWaiter[] = [];
+  /**
+   * The first waiter that looked again within the max age, `passed` aside (stale ones are dropped).
+   * A scan, not a sort: stake comes free at every settlement, for one waiter or two.
+   */
+  first(now: number, passed: ReadonlySet<string>): StakeWaiter | null {
+    let best: StakeWaiter | null = null;
     for (const [key, w] of this.#waiting) {
       if (now - w.at > this.#maxAgeMs) this.#waiting.delete(key);
-      else fresh.push({ key, claim: w.claim, collateral: w.collateral });
+      else if (!passed.has(key) && (best === null || stakeOrder(w.claim, best.claim) < 0))
+        best = { key, claim: w.claim, collateral: w.collateral };
     }
-    return fresh.sort((a, b) => stakeOrder(a.claim, b.claim));
+    return best;
   }
 
   /**
-   * The collateral the waiters other than `key` that go before `claim` wait for. Not sorted: every
-   * look of a waiting job asks it, and hundreds wait in a burst.
+   * The collateral the waiters other than `key` that go before `claim` wait for (every look of a
+   * waiting job asks it, and hundreds wait in a burst: a scan).
    */
   aheadOf(key: string, claim: StakeClaim, now: number): bigint {
     let sum = 0n;
