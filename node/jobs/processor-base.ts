@@ -282,14 +282,9 @@ export abstract class ProcessorBase {
     const passed = new Set(except === undefined ? [] : [except]);
     for (let w = this.stakeWaiters.first(this.now(), passed); w; w = this.stakeWaiters.first(this.now(), passed)) {
       passed.add(w.key);
-      // Gone by the events since it looked (another's result, the job's end): it would not take it.
+      // Gone by the events since it looked (another's result, every seat taken, the job's end).
       const rec = this.journal.getJob(BigInt(w.key));
-      const gone =
-        !rec ||
-        rec.state !== "seen" ||
-        rec.expiryDone ||
-        (rec.job.redundancy === 1 ? rec.deliveredBy !== null : (this.seatsTaken.get(w.key) ?? 0) >= rec.job.redundancy);
-      if (gone) {
+      if (!rec || rec.state !== "seen" || this.goneByEvents(rec)) {
         this.stakeWaiters.leave(w.key);
         continue;
       }
@@ -379,6 +374,22 @@ export abstract class ProcessorBase {
     // With assignment on, the market already spaces the providers out (see decide()).
     if (this.spreadMs <= 0 || rec.attempts > 0 || rec.job.priorityWindow > 0) return;
     await new Promise((r) => setTimeout(r, spreadDelayMs(rec.jobId, this.address, this.spreadMs)));
+  }
+
+  /**
+   * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
+   * a read: another provider's result is in (k = 1), every seat is taken by others (k > 1, their
+   * SeatCommitted events, while we hold none), or the job ended (settled, refunded or cancelled).
+   * Null when they say nothing of the kind, or when the result in is ours (a delivery the journal's
+   * state forgot: the reads that follow decide).
+   */
+  protected goneByEvents(rec: JobRecord): string | null {
+    if (rec.expiryDone) return "job no longer open";
+    if (rec.job.redundancy === 1)
+      return rec.deliveredBy !== null && !this.deliveredByUs(rec) ? "another provider delivered first" : null;
+    if (rec.seat === null && (this.seatsTaken.get(rec.jobId.toString()) ?? 0) >= rec.job.redundancy)
+      return "all seats were taken";
+    return null;
   }
 
   /** k = 1: the market took our result; k > 1: our reveal is on-chain (from the events). */

@@ -41,8 +41,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const key = rec.jobId.toString();
     const seatsTaken = this.seatsTaken.get(key) ?? 0;
     if (rec.job.redundancy > 1) {
-      // Every seat is taken by others (their SeatCommitted events): no read, no stake held back.
-      if (seatsTaken >= rec.job.redundancy) return this.end(rec, "lost", "all seats were taken");
       if (rec.job.revealWindow < this.revealMarginSeconds)
         return this.end(
           rec,
@@ -179,19 +177,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
     if (gone) return gone;
     if (rec.job.redundancy > 1 && rec.seat === null && this.memo.isRevealOpen(jobId) && !this.hasLiveTx(rec, "commit"))
       return "all seats were taken";
-    return null;
-  }
-
-  /**
-   * Why the chain's events (noted in the journal) say a job is not ours to take any more, without
-   * a read: another provider's result is in (k = 1), or the job ended (settled, refunded or
-   * cancelled). Null when they say nothing of the kind, or when the result in is ours (a delivery
-   * the journal's state forgot: the reads that follow decide).
-   */
-  private goneByEvents(rec: JobRecord): string | null {
-    if (rec.expiryDone) return "job no longer open";
-    if (rec.job.redundancy === 1 && rec.deliveredBy !== null && !this.deliveredByUs(rec))
-      return "another provider delivered first";
     return null;
   }
 
