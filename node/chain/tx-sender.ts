@@ -139,7 +139,9 @@ export function txRpcOf(publicClient: PublicClient): TxRpc {
     getTransactionCount: (args) => publicClient.getTransactionCount(args),
     getTransactionReceipt: (args) => publicClient.getTransactionReceipt(args),
     sendRawTransaction: (args) => publicClient.sendRawTransaction(args),
-    estimateGas: (args) => publicClient.estimateGas(args),
+    // Gas only: viem would prepare a whole transaction for a local account (eth_fillTransaction,
+    // then the nonce and fee reads where a provider does not serve it), four calls instead of one.
+    estimateGas: (args) => publicClient.estimateGas({ ...args, prepare: false }),
     // viem's estimate is two calls (the latest block, the tip): one answer serves a burst's sends.
     estimateFeesPerGas: reuseFor(CHAIN_HEAD_TTL_MS, () => publicClient.estimateFeesPerGas()),
     nextBaseFee,
