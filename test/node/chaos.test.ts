@@ -84,6 +84,34 @@ describe("chaos harness pieces", function () {
       expect(proxy.counters().delayed).to.equal(1);
     });
 
+    it("refuses, as a public provider does, the methods only a node of one's own serves; forwards the rest", async function () {
+      const strict = await startRpcProxy({ upstream: proxy.url, publicMethodsOnly: true });
+      try {
+        const before = upstreamCalls;
+        for (const method of [
+          "eth_fillTransaction",
+          "eth_sendTransaction",
+          "anvil_mine",
+          "evm_snapshot",
+          "debug_traceTransaction",
+        ]) {
+          const body = (await (await call(strict.url, { jsonrpc: "2.0", id: 4, method })).json()) as {
+            id: number;
+            error: { code: number; message: string };
+          };
+          expect(body.id).to.equal(4);
+          expect(body.error.code, method).to.equal(-32601);
+          expect(body.error.message).to.include(method);
+        }
+        expect(upstreamCalls).to.equal(before);
+        const res = await call(strict.url, { jsonrpc: "2.0", id: 5, method: "eth_estimateGas" });
+        expect(((await res.json()) as { result: string }).result).to.equal("eth_estimateGas");
+        expect(strict.counters().methodRefused).to.equal(5);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it("answers 502 when the node is down", async function () {
       const orphan = await startRpcProxy({ upstream: "http://127.0.0.1:1" });
       try {

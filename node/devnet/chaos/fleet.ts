@@ -109,9 +109,15 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   };
   try {
     for (const index of opts.indexes) {
-      // Like a public provider, every endpoint limits the blocks one eth_getLogs may span.
+      // Like a public provider, every endpoint limits the blocks one eth_getLogs may span and
+      // serves only the public methods.
       const endpoint = () =>
-        startRpcProxy({ upstream: opts.net.node.rpcUrl, random: opts.random, maxLogRange: CHAOS_MAX_LOG_RANGE });
+        startRpcProxy({
+          upstream: opts.net.node.rpcUrl,
+          random: opts.random,
+          maxLogRange: CHAOS_MAX_LOG_RANGE,
+          publicMethodsOnly: true,
+        });
       const proxy = await endpoint();
       const fallbackProxies: RpcProxy[] = [];
       for (let i = 1; i < opts.rpcEndpoints; i++) fallbackProxies.push(await endpoint());

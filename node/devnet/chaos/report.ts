@@ -23,6 +23,8 @@ export interface ChaosReport {
     repricedByClients?: number;
   };
   figures: AuditFigures;
+  /** Runners' calls of methods a public provider does not serve, which their endpoints refused. */
+  methodsRefused: number;
   finalizedByClients: number;
   faults: FaultRecord[];
   resources: { start: RunnerResources[]; end: RunnerResources[] } | null;
@@ -44,7 +46,7 @@ export function reportTable(r: ChaosReport): string {
   );
   add(
     "runner RPC",
-    `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query`,
+    `${o.rpcEndpoints} endpoint(s) each${o.rpcEndpoints > 1 ? " (faults on the first)" : ""}, eth_getLogs ≤ ${CHAOS_MAX_LOG_RANGE} blocks per query, public methods only (${r.methodsRefused} calls of others refused)`,
   );
   add(
     "load",

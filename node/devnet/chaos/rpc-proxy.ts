@@ -25,6 +25,8 @@ interface ProxyCounters {
   delayed: number;
   /** eth_getLogs calls refused for spanning more than maxLogRange blocks. */
   rangeRefused: number;
+  /** Calls of methods a public provider does not serve, refused (see publicMethodsOnly). */
+  methodRefused: number;
   /** The upstream node did not answer (it was down, or the forward failed). */
   upstreamErrors: number;
 }
@@ -52,6 +54,36 @@ interface RpcProxyOptions {
    * maximum block range"); a span to "latest" counts up to the head. Default: no limit.
    */
   maxLogRange?: number;
+  /**
+   * Refuse the methods a public provider does not serve (-32601), as a runner meets them there:
+   * the node's own namespaces (anvil_, evm_, debug_ ...), the keyed eth_ methods of a node that
+   * holds accounts, and geth's eth_fillTransaction. Default: every method is forwarded.
+   */
+  publicMethodsOnly?: boolean;
+}
+
+const PRIVATE_NAMESPACES = ["anvil_", "hardhat_", "evm_", "debug_", "txpool_", "personal_", "admin_", "miner_"];
+const PRIVATE_ETH_METHODS = new Set([
+  "eth_fillTransaction",
+  "eth_sendTransaction",
+  "eth_sign",
+  "eth_signTransaction",
+  "eth_signTypedData_v4",
+]);
+
+/** Whether a public RPC provider refuses `method`. */
+export const privateMethod = (method: string): boolean =>
+  PRIVATE_ETH_METHODS.has(method) || PRIVATE_NAMESPACES.some((ns) => method.startsWith(ns));
+
+/** The id of a single call to a method a public provider refuses, or undefined (batches are forwarded). */
+function refusedCall(body: Buffer): { id: unknown; method: string } | undefined {
+  try {
+    const call = JSON.parse(body.toString("utf8")) as { id?: unknown; method?: unknown };
+    if (Array.isArray(call) || typeof call.method !== "string" || !privateMethod(call.method)) return undefined;
+    return { id: call.id ?? null, method: call.method };
+  } catch {
+    return undefined;
+  }
 }
 
 /** JSON-RPC error code providers use for rate limiting (EIP-1474 "limit exceeded"). */
@@ -82,6 +114,13 @@ function rateLimitedBody(body: Buffer): string {
   return JSON.stringify(batch ? answers : answers[0]);
 }
 
+/** A JSON-RPC error answer to one call, as a provider sends it (HTTP 200). */
+function answerError(res: ServerResponse, id: unknown, code: number, message: string): void {
+  res
+    .writeHead(200, { "content-type": "application/json" })
+    .end(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
+}
+
 /** The span of an eth_getLogs call in blocks, or null for any other call (or a batch). */
 async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id: unknown; span: bigint } | null> {
   let call: { id?: unknown; method?: unknown; params?: unknown };
@@ -110,6 +149,7 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
     limited: 0,
     delayed: 0,
     rangeRefused: 0,
+    methodRefused: 0,
     upstreamErrors: 0,
   };
 
@@ -127,6 +167,11 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end(rateLimitedBody(body));
       return;
     }
+    const refused = opts.publicMethodsOnly ? refusedCall(body) : undefined;
+    if (refused) {
+      counters.methodRefused++;
+      return answerError(res, refused.id, -32601, `the method ${refused.method} does not exist/is not available`);
+    }
     if (opts.maxLogRange !== undefined) {
       const head = async () => {
         const r = await fetchImpl(opts.upstream, {
@@ -139,11 +184,7 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       const q = await logSpan(body, head);
       if (q && q.span > BigInt(opts.maxLogRange)) {
         counters.rangeRefused++;
-        const error = { code: -32000, message: `exceed maximum block range: ${opts.maxLogRange}` };
-        res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(JSON.stringify({ jsonrpc: "2.0", id: q.id, error }));
-        return;
+        return answerError(res, q.id, -32000, `exceed maximum block range: ${opts.maxLogRange}`);
       }
     }
     if (fault.kind === "latency") {

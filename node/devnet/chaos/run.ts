@@ -169,6 +169,9 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
     remember();
     const end = start === null ? null : fleet.resources();
     const runners = fleet.runners.map((r) => ({ index: r.index, address: r.address, dataDir: r.config.dataDir }));
+    const methodsRefused = fleet.runners
+      .flatMap((r) => [r.proxy, ...r.fallbackProxies])
+      .reduce((sum, p) => sum + p.counters().methodRefused, 0);
     await fleet.stop();
     fleet = null;
 
@@ -232,6 +235,7 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         repricedByClients: sent.filter((x) => (x.repriced ?? 0) > 0).length,
       },
       figures,
+      methodsRefused,
       finalizedByClients: settled.finalizedByClients.length,
       faults,
       resources: start === null || end === null ? null : { start, end },
