@@ -49,10 +49,17 @@ export class InvalidAttestationError extends FatalError {
   readonly code = "ATTESTATION_INVALID";
 }
 
-/** One line for a person: the message of a known error, or the first line of an unknown one. */
+/**
+ * One line for a person: the message of a known error, or the first line of an unknown one. A
+ * viem error's first line is its short message ("Transaction creation failed."); the node's own
+ * words are in its `details`, which follow it.
+ */
 export function oneLine(error: unknown): string {
   if (error instanceof Error) {
     const first = (error instanceof ConclaveError ? error.message : (error.message.split("\n")[0] ?? "")).trim();
+    const details = (error as { details?: unknown }).details;
+    const said = typeof details === "string" ? (details.split("\n")[0] ?? "").trim() : "";
+    if (said && first && !first.includes(said)) return `${first} (${said})`;
     return first || error.name;
   }
   return String(error);

@@ -1,3 +1,4 @@
+import { RpcRequestError, TransactionRejectedRpcError } from "viem";
 import { expect } from "chai";
 import { ConfigError, oneLine } from "../../node/errors.ts";
 import { jsonStringify } from "../../node/json-stringify.ts";
@@ -16,6 +17,21 @@ describe("small shared utilities", function () {
     expect(oneLine(new Error("first line\n    at stack-like detail\nmore"))).to.equal("first line");
     expect(oneLine(new ConfigError("bad value"))).to.equal("bad value");
     expect(oneLine(new TypeError(""))).to.equal("TypeError");
+  });
+
+  it("oneLine adds the node's own words to a viem error's short message", function () {
+    const rejected = new TransactionRejectedRpcError(
+      new RpcRequestError({
+        body: {},
+        url: "http://127.0.0.1",
+        error: { code: -32003, message: "transaction already imported" },
+      }),
+    );
+    expect(oneLine(rejected)).to.equal("Transaction creation failed. (transaction already imported)");
+    // Said once when the short message already carries them.
+    expect(oneLine(Object.assign(new Error("execution reverted"), { details: "execution reverted" }))).to.equal(
+      "execution reverted",
+    );
     expect(oneLine("a string")).to.equal("a string");
     expect(oneLine(undefined)).to.equal("undefined");
   });
