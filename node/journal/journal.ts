@@ -578,6 +578,16 @@ class Journal {
       this.sql(
         "UPDATE jobs SET state = 'seen', reason = NULL, attempts = 0, updated_at = ? WHERE facts_block > ? AND state = 'lost' AND result_hash IS NULL",
       ).run(Date.now(), block);
+      // The transactions of the jobs taken back below were mined, or reverted, on the old chain.
+      // The new chain may have mined the same bytes again with another outcome (a node puts a
+      // reorg's transactions back in its pool): a reveal signed for a seat that moved reverts
+      // there. Left "mined", the job's step would take the old receipt as done and never reveal
+      // again (chaos seed 23: three honest seats slashed). "sent" has the sender look up each
+      // one's receipt on the new chain.
+      this.sql(
+        `UPDATE txs SET status = 'sent' WHERE status IN ('mined', 'reverted')
+           AND job_id IN (SELECT job_id FROM jobs WHERE facts_block > ? AND ${REOPENED})`,
+      ).run(block);
       // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer
       // holds: forget it, and take the job back to where the chain must be read again (a seat may
       // have moved, a reveal or result may have been dropped). The rescan says it anew.

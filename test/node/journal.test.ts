@@ -312,11 +312,24 @@ describe("journal", function () {
     j.noteChainFact(1n, { seat: 2, deliveredBy: "0x00000000000000000000000000000000000000aa" }, 9);
     j.updateJob(2n, { paramsHash: jobHash(job(2n)), state: "seen" }, { state: "paid", resultHash: h(3) });
     j.noteChainFact(2n, { deliveredBy: "0x00000000000000000000000000000000000000aa", final: true }, 7);
+    const txs = [
+      { jobId: 1n, kind: "commit", nonce: 0, hash: h(10), status: "mined" },
+      { jobId: 1n, kind: "reveal", nonce: 1, hash: h(11), status: "reverted" },
+      { jobId: 2n, kind: "submit", nonce: 2, hash: h(12), status: "mined" },
+    ] as const;
+    for (const t of txs) {
+      j.recordTx({ jobId: t.jobId, kind: t.kind, nonce: t.nonce, hash: t.hash, raw: "0x01" });
+      j.setTxStatus(t.hash, t.status);
+    }
     expect(j.rewindTo(8)).to.deep.equal([1n]);
     const one = j.getJob(1n)!;
     expect([one.state, one.seat, one.deliveredBy, one.blockHash]).to.deep.equal(["computed", null, null, h(5)]);
     expect(one.salt).to.equal(h(2)); // the commit's secret stays
     expect(j.getJob(2n)!.state).to.equal("paid"); // its facts are older than the reorg
+    // The job taken back has its transactions' receipts looked up again on the new chain (chaos
+    // seed 23: a reveal mined again there reverted, and "mined" kept it from being sent again).
+    const status = (jobId: bigint, kind: "commit" | "reveal" | "submit") => j.txsFor(jobId, kind)[0]!.status;
+    expect([status(1n, "commit"), status(1n, "reveal"), status(2n, "submit")]).to.deep.equal(["sent", "sent", "mined"]);
     j.close();
   });
 

@@ -527,6 +527,8 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       const rec = h.journal.getJob(id)!;
       expect([rec.state, rec.seat, rec.deliveredBy]).to.deep.equal(["computed", null, null]);
       h.chain.reveals.set(id, ours);
+      // The new chain holds the commit and the reveal: their receipts are looked up again.
+      h.sender.onResume = () => [];
       return ours;
     }
     const reveals = () => h.sender.kinds().filter((k) => k === "reveal").length;
@@ -545,6 +547,29 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       await h.processor.onLogs([{ ...settledOnOurs(47n, 3), blockNumber: 21n }]);
       await h.settle();
       expect(h.journal.getJob(47n)!.state).to.equal("paid");
+    });
+
+    it("chaos seed 23: a reorg moved our seat, and the new chain mined our reveal again for the old seat, where it reverted: the job reveals again for its new seat (it was taken as revealed, and the seat slashed)", async function () {
+      h = harness();
+      await paidThenRewound(49n);
+      h.chain.reveals.delete(49n);
+      h.chain.set(49n, { status: 2 });
+      h.chain.seats.set(49n, [OTHER, OTHER, ME]);
+      h.sender.onResume = (tx) => {
+        if (tx.kind !== "reveal") return [];
+        h.journal.setTxStatus(tx.hash, "reverted"); // as the real sender records a reverted receipt
+        throw new TxRevertedError(`reveal transaction ${tx.hash} reverted`);
+      };
+      h.processor.kick(49n);
+      await h.settle();
+      h.clock.now += 60_000; // past the failed step's retry
+      await h.settle();
+      const again = h.sender.sent.filter((t) => t.functionName === "reveal");
+      expect(
+        again.map((t) => t.args[2]),
+        "one reveal before the reorg, one for the new seat",
+      ).to.deep.equal([1, 2]);
+      expect(h.journal.getJob(49n)!.state).to.equal("revealed");
     });
 
     it("chaos seed 11: a job settled on our revealed hash while the journal had forgotten the reveal is 'paid', not 'lost'", async function () {
@@ -626,6 +651,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     h.chain.freeStake = 5n;
     h.processor.rewound(h.journal.rewindTo(10));
     expect(h.journal.getJob(1n)!.state).to.equal("computed");
+    h.sender.onResume = () => []; // the result, broadcast again, is mined on the new chain
     // Job 2 comes before job 1's step has sent its result again (nothing ticks the processor yet).
     await h.processor.onLogs([requested(2n, job)]);
     await h.processor.idle();
