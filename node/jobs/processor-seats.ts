@@ -140,7 +140,12 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     } finally {
       onQueued();
     }
-    if (receipt && this.transition(rec, { state: "revealed" })) this.observeLatency(rec);
+    if (!receipt) return;
+    // The receipt's block is a fact of the job's, as the commit's is: a reorg that drops it takes
+    // the job back (see Journal.rewindTo), also before the ResultRevealed event is taken in.
+    const minedIn = "blockNumber" in receipt ? Number(receipt.blockNumber) : 0;
+    if (this.transition(rec, { state: "revealed", factsBlock: Math.max(rec.factsBlock, minedIn) }))
+      this.observeLatency(rec);
   }
 
   /**

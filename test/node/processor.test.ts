@@ -572,6 +572,19 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.journal.getJob(49n)!.state).to.equal("revealed");
     });
 
+    it("a reveal mined in a block that a reorg drops before its ResultRevealed event is taken in: the job is taken back and its reveal confirmed again on the new chain", async function () {
+      h = harness();
+      h.sender.blockNumber = 20n;
+      await revealed(50n);
+      expect(
+        h.journal.getJob(50n)!.factsBlock,
+        "the reveal's receipt is a fact of the job's (the seat's event, block 11, is older than the reorg)",
+      ).to.be.at.least(20);
+      h.processor.rewound(h.journal.rewindTo(15));
+      expect(h.journal.getJob(50n)!.state).to.equal("computed");
+      expect(h.journal.txsFor(50n, "reveal").map((t) => t.status)).to.deep.equal(["sent"]);
+    });
+
     it("chaos seed 11: a job settled on our revealed hash while the journal had forgotten the reveal is 'paid', not 'lost'", async function () {
       h = harness();
       const ours = await paidThenRewound(48n);
