@@ -72,7 +72,7 @@ const PRIVATE_ETH_METHODS = new Set([
 ]);
 
 /** Whether a public RPC provider refuses `method`. */
-export const privateMethod = (method: string): boolean =>
+const privateMethod = (method: string): boolean =>
   PRIVATE_ETH_METHODS.has(method) || PRIVATE_NAMESPACES.some((ns) => method.startsWith(ns));
 
 /** The id of a single call to a method a public provider refuses, or undefined (batches are forwarded). */
