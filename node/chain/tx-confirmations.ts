@@ -171,6 +171,8 @@ export abstract class TxConfirmations extends TxSenderBase {
 
   protected settle(attempts: TxRecord[], current: TxRecord, receipt: TransactionReceipt): TransactionReceipt {
     if (receipt.blockNumber !== undefined && receipt.blockNumber !== null) {
+      // What is done on this receipt holds only while its block does (see Journal.noteReceiptBlock).
+      if (receipt.blockHash) this.journal.noteReceiptBlock(Number(receipt.blockNumber), receipt.blockHash);
       this.minedIn.set(current.nonce, receipt.blockNumber);
       // Only the latest few are asked for: the loop of the nonce after each.
       if (this.minedIn.size > 256) this.minedIn.delete(this.minedIn.keys().next().value!);

@@ -258,12 +258,25 @@ class Watcher implements ChainWatcher {
       }
       if (header.hash !== log.blockHash) throw new ScanRaceError(`block ${n} changed during the scan`);
     }
+    // A receipt of ours read from a block this chain does not have: a reorg replaced it while it
+    // was above the cursor, which stayed on the chain, so the check above did not see it. What was
+    // done on the receipt (a seat, a reveal) is taken back as after any reorg.
+    const receipts = journal.receiptBlocks(to);
+    const dropped = await this.firstDropped(receipts, headers);
+    if (dropped !== null) {
+      this.processed = Math.min(
+        this.processed,
+        this.rewound(dropped - 1, "a block our receipt came from was reorganised away; scanning again"),
+      );
+      return false;
+    }
     await this.opts.onLogs(logs);
     const top = headers.get(to)!;
     journal.advance(
       to,
       top.hash,
       [...headers.values()].map((h) => ({ block: Number(h.number), hash: h.hash })),
+      receipts,
     );
     this.processed = to;
     this.opts.onProgress?.(this.head, this.processed);
@@ -330,10 +343,32 @@ class Watcher implements ChainWatcher {
         break;
       }
     }
+    return this.rewound(ancestor, "chain reorganised; scanning again");
+  }
+
+  /** Takes the journal back to `ancestor` (its jobs are decided anew) and says so. */
+  private rewound(ancestor: number, message: string): number {
     const jobIds = this.opts.journal.rewindTo(ancestor);
-    this.opts.log.warn("chain reorganised; scanning again", { ancestor, jobs: jobIds.length });
+    this.opts.log.warn(message, { ancestor, jobs: jobIds.length });
     this.opts.onReorg?.(ancestor, jobIds);
     return ancestor;
+  }
+
+  /**
+   * The lowest of `receipts` (lowest first) whose block is not the chain's: compared with this
+   * scan's headers, the stored hashes at or below the cursor (checked on the chain at this poll),
+   * or else the node's block.
+   */
+  private async firstDropped(
+    receipts: readonly { block: number; hash: Hex }[],
+    headers: ReadonlyMap<number, BlockHeader>,
+  ): Promise<number | null> {
+    for (const r of receipts) {
+      const hash =
+        headers.get(r.block)?.hash ?? this.opts.journal.blockHash(r.block) ?? (await this.block(r.block))?.hash;
+      if (hash !== r.hash) return r.block;
+    }
+    return null;
   }
 }
 

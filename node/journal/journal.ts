@@ -363,6 +363,11 @@ class Journal {
       CREATE INDEX IF NOT EXISTS tx_jobs_job ON tx_jobs(job_id);`);
     // Added later: journals made before it get the index here (guarded, so opening twice is fine).
     this.db.exec("CREATE INDEX IF NOT EXISTS txs_nonce ON txs(nonce)");
+    // Added later: blocks our receipts were read from, until the watcher compared each with the
+    // chain it scans (see noteReceiptBlock).
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS receipt_blocks (number INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (number, hash))",
+    );
     // The WAL file exists now and stays until the connection closes: make its directory entry
     // durable once, at open (start-up may block; the job path does not), so that `sync`, which
     // flushes the file's data only, is enough afterwards.
@@ -547,14 +552,44 @@ class Journal {
    * below it, read from the same chain (the recent blocks densely, so that a common ancestor after
    * a shallow reorg is found close by). Keeps the hashes of the last {@link KEEP_BLOCKS} blocks.
    */
-  advance(block: number, hash: Hex, known: readonly { block: number; hash: Hex }[] = []): void {
+  advance(
+    block: number,
+    hash: Hex,
+    known: readonly { block: number; hash: Hex }[] = [],
+    /** Receipt blocks (see {@link receiptBlocks}) found on this chain: they are forgotten. */
+    checked: readonly { block: number; hash: Hex }[] = [],
+  ): void {
     this.atomically(() => {
       const put = this.sql("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)");
       // Never above the cursor: the highest stored block is the cursor.
       for (const k of known) if (k.block < block && k.block > block - KEEP_BLOCKS) put.run(k.block, k.hash);
       put.run(block, hash);
       this.sql("DELETE FROM blocks WHERE number <= ?").run(block - KEEP_BLOCKS);
+      const forget = this.sql("DELETE FROM receipt_blocks WHERE number = ? AND hash = ?");
+      for (const c of checked) forget.run(c.block, c.hash);
     });
+  }
+
+  /** The stored hash of `block` (null when it is not kept). */
+  blockHash(block: number): Hex | null {
+    const row = this.sql("SELECT hash FROM blocks WHERE number = ?").get(block) as Row | undefined;
+    return row ? (row.hash as Hex) : null;
+  }
+
+  /**
+   * Notes the block a receipt of ours was read from. The processor acts on receipts at once, above
+   * the watcher's cursor; a reorg of those blocks alone leaves the cursor's block on the chain and
+   * would go unseen. The watcher compares each noted block with the chain it scans.
+   */
+  noteReceiptBlock(block: number, hash: Hex): void {
+    this.sql("INSERT OR IGNORE INTO receipt_blocks (number, hash) VALUES (?, ?)").run(block, hash);
+  }
+
+  /** Noted receipt blocks up to `block` not yet compared with the chain, lowest first. */
+  receiptBlocks(upTo: number): { block: number; hash: Hex }[] {
+    return (
+      this.sql("SELECT number, hash FROM receipt_blocks WHERE number <= ? ORDER BY number, hash").all(upTo) as Row[]
+    ).map((r) => ({ block: Number(r.number), hash: r.hash as Hex }));
   }
 
   /** Stored block hashes from the newest down, to compare with the chain after a reorg. */
@@ -569,6 +604,8 @@ class Journal {
   rewindTo(block: number): bigint[] {
     return this.atomically(() => {
       this.sql("DELETE FROM blocks WHERE number > ?").run(block);
+      // Noted by receipts the new chain may not hold: the receipts taken back below are read again.
+      this.sql("DELETE FROM receipt_blocks WHERE number > ?").run(block);
       this.jobRows.clear();
       const rows = this.sql("SELECT job_id FROM jobs WHERE block > ? OR facts_block > ?").all(block, block) as Row[];
       this.sql("UPDATE jobs SET block_hash = '0x', updated_at = ? WHERE block > ?").run(Date.now(), block);

@@ -423,6 +423,41 @@ describe("journal", function () {
     expect(j.getJob(1n)!.blockHash).to.equal(h(2));
     j.close();
   });
+
+  it("keeps the blocks our receipts came from until the watcher found them on its chain, or a rewind took them back", function () {
+    const j = openJournal(file());
+    for (let b = 1; b <= 5; b++) j.advance(b, h(b));
+    j.noteReceiptBlock(4, h(4));
+    j.noteReceiptBlock(7, h(7));
+    j.noteReceiptBlock(7, h(7)); // another receipt in the same block
+    j.noteReceiptBlock(8, h(80));
+    j.noteReceiptBlock(8, h(81)); // a receipt from another fork at the same height
+    expect(j.receiptBlocks(7)).to.deep.equal([
+      { block: 4, hash: h(4) },
+      { block: 7, hash: h(7) },
+    ]);
+    expect(j.blockHash(4)).to.equal(h(4));
+    expect(j.blockHash(6)).to.equal(null);
+    // Forgotten only as checked: a receipt noted in the same block after the check stays.
+    j.noteReceiptBlock(7, h(70));
+    j.advance(
+      7,
+      h(7),
+      [],
+      [
+        { block: 4, hash: h(4) },
+        { block: 7, hash: h(7) },
+      ],
+    );
+    expect(j.receiptBlocks(100).map((r) => [r.block, r.hash])).to.deep.equal([
+      [7, h(70)],
+      [8, h(80)],
+      [8, h(81)],
+    ]);
+    j.rewindTo(7);
+    expect(j.receiptBlocks(100)).to.deep.equal([{ block: 7, hash: h(70) }]);
+    j.close();
+  });
   it("sync makes commits durable off the event loop, serving concurrent callers together", async function () {
     const f = file();
     const j = openJournal(f);

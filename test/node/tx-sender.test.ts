@@ -97,6 +97,10 @@ describe("tx sender", function () {
     expect(w.broadcasts.map((b) => b.nonce)).to.deep.equal(Array.from({ length: 10 }, (_, i) => start + i));
     expect(real.unsettledTxs()).to.deep.equal([]);
     expect(real.countTxs("submit")).to.equal(10);
+    // The block they were mined in is noted for the watcher to compare with the chain it scans.
+    expect(real.receiptBlocks(Number.MAX_SAFE_INTEGER)).to.deep.equal([
+      { block: Number(receipts[0]!.blockNumber), hash: receipts[0]!.blockHash },
+    ]);
     real.close();
   });
 

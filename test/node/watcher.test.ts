@@ -176,6 +176,47 @@ describe("chain watcher", function () {
     });
   });
 
+  describe("a reorg of blocks above the cursor, where our receipts came from, is taken back", function () {
+    it("with 2 confirmations, a depth-2 reorg replaces the block of a receipt: the rewind goes to below it", async function () {
+      const h = harness(new FakeChain(50, (n) => (n % 3 === 0 ? 1 : 0)), { confirmations: 2 });
+      await catchUp(h);
+      expect(h.watcher.processed).to.equal(48);
+      // The sender took a receipt at the head; the cursor's block 48 stays on the chain below the
+      // reorg, so only the receipt's block tells of it (before: no rewind, the seat kept).
+      h.journal.noteReceiptBlock(49, h.chain.headers[49]!.hash);
+      const before = h.delivered.length;
+      h.chain.reorg(2);
+      h.chain.mine(2);
+      await catchUp(h);
+      expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([48]);
+      expect(h.delivered.slice(before)).to.deep.equal(h.chain.pingsFrom(49, h.watcher.processed));
+      expect(h.journal.receiptBlocks(Number.MAX_SAFE_INTEGER)).to.deep.equal([]);
+    });
+
+    it("a receipt block still on the chain is forgotten once scanned, with no rewind", async function () {
+      const h = harness(new FakeChain(50), { confirmations: 2 });
+      await catchUp(h);
+      h.journal.noteReceiptBlock(49, h.chain.headers[49]!.hash);
+      h.journal.noteReceiptBlock(60, `0x${"ab".repeat(32)}`);
+      h.chain.mine(2);
+      await catchUp(h);
+      expect(h.reorgs).to.deep.equal([]);
+      // Above the scanned blocks: kept until they are scanned.
+      expect(h.journal.receiptBlocks(Number.MAX_SAFE_INTEGER).map((r) => r.block)).to.deep.equal([60]);
+    });
+
+    it("a receipt read from another fork after its block was scanned rewinds to below that block", async function () {
+      const h = harness(new FakeChain(50));
+      await catchUp(h);
+      h.journal.noteReceiptBlock(45, `0x${"ab".repeat(32)}`);
+      h.chain.mine(1);
+      await catchUp(h);
+      expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([44]);
+      expect(h.delivered).to.deep.equal([...h.chain.pingsFrom(1), ...h.chain.pingsFrom(45)]);
+      expect(h.journal.cursor()!.hash).to.equal(h.chain.headers[51]!.hash);
+    });
+  });
+
   describe("eth_getLogs ranges adapt to the provider's limits (finding 7)", function () {
     const tooLarge: { name: string; error: () => unknown; by: "blocks" | "results" }[] = [
       { name: "query returned more than 10000 results (-32005)", error: rpcErrors.results10k, by: "results" },
