@@ -69,7 +69,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
       rec.resultHash,
       rec.outputRef,
     ]);
-    if (receipt) this.onSubmitted(rec);
+    if (receipt) this.onSubmitted(rec, "blockNumber" in receipt ? Number(receipt.blockNumber) : 0);
   }
 
   /**
@@ -115,7 +115,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
         return;
       }
       if (outcome.delivered) {
-        this.onSubmitted(rec);
+        this.onSubmitted(rec, Number(outcome.blockNumber ?? 0));
       } else {
         // Rejected alone: the per-job logic looks again (reads the chain; a job another provider
         // took is lost, one still open goes as its own submitResult, whose estimate says why not).
@@ -146,8 +146,14 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     return { pending, used };
   }
 
-  protected onSubmitted(rec: JobRecord): void {
-    if (this.transition(rec, { state: "submitted" })) this.observeLatency(rec);
+  /**
+   * `minedIn`: the block of the receipt that delivered it, a fact of the job's as a seat's commit
+   * is: a reorg that drops it takes the job back (see Journal.rewindTo), also before the
+   * ResultSubmitted event is taken in.
+   */
+  protected onSubmitted(rec: JobRecord, minedIn = 0): void {
+    if (this.transition(rec, { state: "submitted", factsBlock: Math.max(rec.factsBlock, minedIn) }))
+      this.observeLatency(rec);
   }
 
   /**

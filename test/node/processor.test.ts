@@ -81,6 +81,18 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     await h.settle();
   });
 
+  it("k = 1: a result mined in a block that a reorg drops before its ResultSubmitted event is taken in: the job is taken back and its submit confirmed again on the new chain", async function () {
+    h = harness();
+    h.sender.blockNumber = 20n;
+    await h.processor.onLogs([requested(1n, makeJob())]);
+    await h.settle();
+    expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+    expect(h.journal.getJob(1n)!.factsBlock, "the submit's receipt is a fact of the job's").to.equal(20);
+    h.processor.rewound(h.journal.rewindTo(15));
+    expect(h.journal.getJob(1n)!.state).to.equal("computed");
+    expect(h.journal.txsFor(1n, "submit").map((t) => t.status)).to.deep.equal(["sent"]);
+  });
+
   it("k = 1: computes, submits once, claims its fee once the challenge window passed, and is paid when the claim lands", async function () {
     h = harness();
     const job = makeJob({ challengeWindow: 30 });
@@ -400,6 +412,8 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       }
       await until("job 71's commit", () => commits() === 1, FAKES);
       expect(h.journal.getJob(70n)!.state).to.equal("submitted");
+      // The batch's block is a fact of the job's: a reorg that drops it takes the job back.
+      expect(h.journal.getJob(70n)!.factsBlock).to.equal(7);
     });
 
     it("chaos seed 11 (burst): jobs decided at once take no more collateral than the free stake covers; the rest wait for it", async function () {
