@@ -25,14 +25,6 @@ export interface Clients {
   close(): void;
 }
 
-function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transport {
-  // viem retries rate-limited (429), failed (5xx) and dropped calls with exponential backoff.
-  const opts = { timeout: timeoutMs, retryCount, retryDelay: 100 };
-  if (/^wss?:\/\//.test(rpcUrl)) return webSocket(rpcUrl, opts);
-  if (/^https?:\/\//.test(rpcUrl)) return http(rpcUrl, opts);
-  throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
-}
-
 /**
  * Told of JSON-RPC requests sent to an endpoint: their method, the endpoint's place in the list
  * (0: the primary RPC, 1…: the fallbacks) and how many. Operators pay for and are rate-limited on calls.
@@ -40,16 +32,41 @@ function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0): Transp
 export type OnRpcCall = (method: string, endpoint: number, count: number) => void;
 
 /**
- * The endpoint's transport, telling `onCall` of each request it is given: a fallback's switch to
- * the next endpoint and its ranking pings count (each reaches an endpoint); viem's own retries of a
- * request inside the transport do not.
+ * One endpoint's transport, telling `onCall` of each request that reaches the endpoint: over HTTP
+ * each fetch is counted, so viem's retries of a rate-limited or dropped call count as the provider
+ * counts them; a fallback's switch to the next endpoint and its ranking pings count too.
  */
-function countedTransport(transport: Transport, endpoint: number, onCall: OnRpcCall | undefined): Transport {
-  if (!onCall) return transport;
+function transportFor(rpcUrl: string, timeoutMs: number, retryCount = 0, counted?: CountedAs): Transport {
+  // viem retries rate-limited (429), failed (5xx) and dropped calls with exponential backoff.
+  const opts = { timeout: timeoutMs, retryCount, retryDelay: 100 };
+  if (/^wss?:\/\//.test(rpcUrl)) return countedTransport(webSocket(rpcUrl, opts), counted);
+  if (/^https?:\/\//.test(rpcUrl)) return http(rpcUrl, counted ? { ...opts, fetchFn: countedFetch(counted) } : opts);
+  throw new RpcUnreachableError(`unsupported RPC URL ${rpcUrl}: expected http(s):// or ws(s)://`);
+}
+
+/** Where an endpoint's requests are told: `onCall`, as endpoint `endpoint`. */
+interface CountedAs {
+  endpoint: number;
+  onCall: OnRpcCall;
+}
+
+/** fetch, telling of each JSON-RPC request it posts (viem's retries each post the body again). */
+function countedFetch({ endpoint, onCall }: CountedAs): typeof fetch {
+  return (input, init) => {
+    // viem puts the method before the params: the first match is the request's own.
+    const method = typeof init?.body === "string" ? /"method":"([^"]+)"/.exec(init.body)?.[1] : undefined;
+    onCall(method ?? "unknown", endpoint, 1);
+    return fetch(input, init);
+  };
+}
+
+/** A WebSocket transport, telling of each request it is given (viem's retries inside it are not seen). */
+function countedTransport(transport: Transport, counted: CountedAs | undefined): Transport {
+  if (!counted) return transport;
   return (params) => {
     const made = transport(params);
     const request: typeof made.request = (args, options) => {
-      onCall(args.method, endpoint, 1);
+      counted.onCall(args.method, counted.endpoint, 1);
       return made.request(args, options);
     };
     return { ...made, request };
@@ -72,11 +89,11 @@ export function transportOf(
 ): { transport: Transport; close(): void } {
   if (urls.length === 1)
     return {
-      transport: countedTransport(transportFor(urls[0]!, timeoutMs, retryCount), 0, onCall),
+      transport: transportFor(urls[0]!, timeoutMs, retryCount, onCall && { endpoint: 0, onCall }),
       close: () => undefined,
     };
   return rankedFallback(
-    urls.map((u, i) => countedTransport(transportFor(u, timeoutMs), i, onCall)),
+    urls.map((u, i) => transportFor(u, timeoutMs, 0, onCall && { endpoint: i, onCall })),
     {
       intervalMs: RANK_INTERVAL_MS,
       sampleCount: 5,
@@ -89,7 +106,7 @@ export function transportOf(
 
 async function chainIdOf(rpcUrl: string, timeoutMs: number, endpoint = 0, onCall?: OnRpcCall): Promise<number> {
   try {
-    const transport = countedTransport(transportFor(rpcUrl, timeoutMs), endpoint, onCall);
+    const transport = transportFor(rpcUrl, timeoutMs, 0, onCall && { endpoint, onCall });
     return await createPublicClient({ transport }).getChainId();
   } catch (cause) {
     throw new RpcUnreachableError(`cannot reach RPC ${rpcUrl}: ${causeLine(cause)}`, { cause });

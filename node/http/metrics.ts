@@ -73,11 +73,10 @@ export function createMetrics(labels: { provider: string }) {
       registers: [registry],
     }),
     /**
-     * Calls the runner made of each endpoint ("0": the primary RPC, "1"…: the fallbacks), as viem
-     * hands them to the endpoint's transport: near what an RPC provider bills and rate-limits. With
-     * one endpoint, viem's retries of a failed call (a 429) are inside the transport and not
-     * counted; with fallbacks, the fallback retries across endpoints and each try is counted, and
-     * its ranking pings count as eth_blockNumber.
+     * Requests the runner sent to each endpoint ("0": the primary RPC, "1"…: the fallbacks), what
+     * an RPC provider bills and rate-limits: over HTTP each post is counted, viem's retries of a
+     * rate-limited or dropped call included, and so is each endpoint a fallback tries; the ranking
+     * pings count as eth_blockNumber. Over WebSocket, retries inside viem are not seen.
      */
     rpcCalls: new Counter({
       name: "conclave_rpc_calls_total",

@@ -74,6 +74,27 @@ describe("RPC fallback endpoints (ranked by pings, through the chaos proxy)", fu
     expect(counts.get("1 eth_blockNumber")).to.be.at.least(5);
   });
 
+  it("counts each of viem's retries of a rate-limited call with one endpoint, as the provider does", async function () {
+    const counts = new Map<string, number>();
+    const onCall = (method: string, endpoint: number, count: number) =>
+      counts.set(`${endpoint} ${method}`, (counts.get(`${endpoint} ${method}`) ?? 0) + count);
+    const c = await connect(primary.url, { retryCount: 2, onCall });
+    try {
+      const limited = primary.counters().limited;
+      primary.setFault({ kind: "429", share: 1 });
+      const failed = await c.publicClient.getBlockNumber({ cacheTime: 0 }).then(
+        () => false,
+        () => true,
+      );
+      expect(failed).to.equal(true);
+      // The call and its two retries each reached the endpoint and each was answered 429.
+      expect(primary.counters().limited - limited).to.equal(3);
+      expect(counts.get("0 eth_blockNumber")).to.equal(3);
+    } finally {
+      c.close();
+    }
+  });
+
   it("moves calls to the backup while the primary is slow, and back once it recovers", async function () {
     const c = await connect(primary.url, { fallbackUrls: [backup.url], retryCount: 0 });
     try {
