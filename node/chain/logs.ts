@@ -33,6 +33,9 @@ const TOO_LARGE = [
   /too many (results|logs|blocks|events)/i,
   /limit exceeded/i,
   /max(imum)? results/i,
+  // viem's own: an answer over its 10 MiB default body limit (a range's logs, inline inputs and
+  // all, in too many bytes). Not split, the same range would fail on every poll.
+  /response body exceeded the size limit/i,
 ];
 const RATE_LIMITED = [/rate.?limit/i, /too many requests/i, /request limit/i, /compute units/i, /throttl/i];
 

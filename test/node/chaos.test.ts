@@ -2,9 +2,13 @@ import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../../node/errors.ts";
-import { percentile, refundReason, slashCause, type JobLedger } from "../../node/devnet/chaos/audit.ts";
+import { percentile, readLedger, refundReason, slashCause, type JobLedger } from "../../node/devnet/chaos/audit.ts";
+import { jobWords } from "../../node/attest/job-words.ts";
+import { CONTRACT_NAMES } from "../../node/chain/artifacts.ts";
+import type { DeploymentRecord } from "../../node/chain/deployment.ts";
+import { rpcErrors } from "../helpers/fake-chain.ts";
 import type { JournalSummary } from "../../node/devnet/chaos/journals.ts";
-import { makeJob, MARKET } from "../helpers/fake-runner-deps.ts";
+import { makeJob, MARKET, OTHER } from "../helpers/fake-runner-deps.ts";
 import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
 import { planFaults } from "../../node/devnet/chaos/faults.ts";
 import { keccak256, type Hex, type PublicClient } from "viem";
@@ -220,6 +224,40 @@ describe("chaos harness pieces", function () {
       expect(() => parseChaosArgs(["--faults", "meteor"])).to.throw(ConfigError);
       expect(() => parseChaosArgs(["--k3-share", "2"])).to.throw(ConfigError);
       expect(() => parseChaosArgs(["--jobs", "0"])).to.throw(ConfigError);
+    });
+  });
+
+  describe("ledger", function () {
+    it("soak of 3,600 jobs: a range whose events are over viem's 10 MiB answer is split, not the end of the audit", async function () {
+      const record: DeploymentRecord = {
+        chainId: 31337,
+        contracts: Object.fromEntries(
+          CONTRACT_NAMES.map((name, i) => [name, { address: `0x${(i + 1).toString(16).padStart(40, "0")}`, block: 1 }]),
+        ),
+      };
+      const events = Array.from({ length: 100 }, (_, i) => [
+        {
+          block: 10 * (i + 1),
+          eventName: "JobRequested",
+          args: { jobId: BigInt(i), client: OTHER, job: jobWords(makeJob()) },
+        },
+        { block: 10 * (i + 1) + 1, eventName: "JobSettled", args: { jobId: BigInt(i), resultHash: keccak256("0x01") } },
+      ]).flat();
+      const spans: number[] = [];
+      const client = {
+        getContractEvents: async (args: { fromBlock: bigint; toBlock: bigint }) => {
+          const [from, to] = [Number(args.fromBlock), Number(args.toBlock)];
+          spans.push(to - from + 1);
+          if (to - from + 1 > 100) throw rpcErrors.bodyTooLarge();
+          return events
+            .filter((e) => e.block >= from && e.block <= to)
+            .map((e) => ({ ...e, blockNumber: BigInt(e.block) }));
+        },
+      } as unknown as PublicClient;
+      const ledger = await readLedger(client, record, [OTHER], 1n, 1_200n);
+      expect(spans[0]).to.equal(1_200);
+      expect(ledger.size).to.equal(100);
+      expect([...ledger.values()].every((j) => j.settled.length === 1)).to.equal(true);
     });
   });
 

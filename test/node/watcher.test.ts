@@ -226,6 +226,7 @@ describe("chain watcher", function () {
       { name: "Log response size exceeded", error: rpcErrors.responseSize, by: "results" },
       { name: "too many logs", error: rpcErrors.tooMany, by: "results" },
       { name: "HTTP 413", error: rpcErrors.http413, by: "results" },
+      { name: "viem: HTTP response body exceeded the size limit", error: rpcErrors.bodyTooLarge, by: "results" },
     ];
     for (const c of tooLarge) {
       it(`${c.name}: the range halves and every event is delivered once, in order`, async function () {
@@ -358,6 +359,7 @@ describe("chain watcher", function () {
         rangeTooWide: "too-large",
         responseSize: "too-large",
         tooMany: "too-large",
+        bodyTooLarge: "too-large",
       });
     });
   });

@@ -10,6 +10,7 @@
 import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import type { Job } from "../../attest/attestation.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
+import { AdaptiveRange, getLogsAdaptive } from "../../chain/logs.ts";
 import type { DeploymentRecord } from "../../chain/deployment.ts";
 import { readJournal, type JournalSummary } from "./journals.ts";
 import { jobOfWords } from "../../attest/job-words.ts";
@@ -152,7 +153,19 @@ export async function readLedger(
 ): Promise<Map<bigint, JobLedger>> {
   const { market } = conclaveContracts(record, publicClient);
   const ours = new Set(clients.map((c) => c.toLowerCase()));
-  const logs = await publicClient.getContractEvents({ address: market.address, abi: market.abi, fromBlock, toBlock });
+  // In ranges that adapt: a soak's requests, inline inputs and all, are over viem's 10 MiB answer.
+  const logs = await getLogsAdaptive({
+    fromBlock: Number(fromBlock),
+    toBlock: Number(toBlock),
+    range: new AdaptiveRange(),
+    query: (from, to) =>
+      publicClient.getContractEvents({
+        address: market.address,
+        abi: market.abi,
+        fromBlock: BigInt(from),
+        toBlock: BigInt(to),
+      }),
+  });
   const jobs = new Map<bigint, JobLedger>();
   for (const l of logs) {
     if (l.eventName !== "JobRequested") continue;
