@@ -10,7 +10,10 @@ import { rpcErrors } from "../helpers/fake-chain.ts";
 import type { JournalSummary } from "../../node/devnet/chaos/journals.ts";
 import { makeJob, MARKET, OTHER } from "../helpers/fake-runner-deps.ts";
 import { FAULT_KINDS, parseChaosArgs } from "../../node/devnet/chaos/options.ts";
-import { planFaults } from "../../node/devnet/chaos/faults.ts";
+import { planFaults, runFaults } from "../../node/devnet/chaos/faults.ts";
+import type { Fleet } from "../../node/devnet/chaos/fleet.ts";
+import { startAnvil } from "../../node/devnet/anvil-node.ts";
+import { connect } from "../../node/chain/clients.ts";
 import { keccak256, type Hex, type PublicClient } from "viem";
 import { createLoadGenerator, jobMix } from "../../node/devnet/chaos/load.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
@@ -144,6 +147,42 @@ describe("chaos harness pieces", function () {
       expect(planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9))).to.deep.equal(
         planFaults(FAULT_KINDS, 2, 100, 3, seededRandom(9)),
       );
+    });
+  });
+
+  describe("mempool fault", function () {
+    it("makes the node forget transactions it accepted, during its window only", async function () {
+      const node = await startAnvil();
+      const { publicClient } = await connect(node.rpcUrl);
+      const rpc = (method: string, params: unknown[]) =>
+        publicClient.request({ method: method as never, params: params as never });
+      const from = devAccount(1).address;
+      const send = () => rpc("eth_sendTransaction", [{ from, to: OTHER, value: "0x1" }]);
+      try {
+        await rpc("evm_setAutomine", [false]);
+        await send();
+        const [record] = await runFaults(
+          {
+            publicClient,
+            fleet: { runners: [] } as unknown as Fleet,
+            blockTimeSeconds: 0,
+            random: seededRandom(1),
+            log: createLogger({ level: "error" }),
+          },
+          [{ kind: "mempool", at: 0, duration: 1, target: null }],
+          Date.now(),
+        );
+        expect(record!.error).to.equal(undefined);
+        expect(record!.detail).to.match(/\(1 transactions\)$/);
+        await rpc("evm_mine", []);
+        expect(await publicClient.getTransactionCount({ address: from })).to.equal(0);
+        // After the window the node keeps what it is sent.
+        await send();
+        await rpc("evm_mine", []);
+        expect(await publicClient.getTransactionCount({ address: from })).to.equal(1);
+      } finally {
+        await node.stop();
+      }
     });
   });
 

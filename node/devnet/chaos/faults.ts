@@ -14,6 +14,10 @@
  * - basefee: the base fee jumps to `factor` times its value (at least `factor` gwei) and is held
  *   there a few blocks, then falls back by EIP-1559's 12.5 % a block: transactions priced before
  *   wait in the pool until they are re-priced or the fee falls.
+ * - mempool: a window during which the node forgets every pending transaction twice a second
+ *   (`anvil_dropAllTransactions`), as a provider's node does when it restarts or evicts under
+ *   load, after it accepted them: senders must notice and broadcast again; a nonce gap holds
+ *   every later transaction of theirs back until they do.
  */
 import { type Hex, type PublicClient } from "viem";
 import type { Logger } from "../../log.ts";
@@ -49,6 +53,7 @@ const FAULT_SETTINGS = {
   reorgDepth: 3,
   baseFeeFactor: 50n,
   baseFeeHoldBlocks: 5,
+  mempoolFlushMs: 500,
 };
 
 /**
@@ -131,6 +136,20 @@ async function reorg(deps: FaultDeps, rpc: Rpc, depth: number): Promise<string> 
   } finally {
     await rpc("evm_setIntervalMining", [deps.blockTimeSeconds]);
   }
+}
+
+async function mempoolLoss(rpc: Rpc, windowSeconds: number): Promise<string> {
+  const end = Date.now() + windowSeconds * 1000;
+  let forgotten = 0;
+  let flushes = 0;
+  while (Date.now() < end) {
+    const status = (await rpc("txpool_status", [])) as { pending: Hex; queued: Hex };
+    await rpc("anvil_dropAllTransactions", []);
+    forgotten += Number(status.pending) + Number(status.queued);
+    flushes++;
+    await sleep(Math.min(FAULT_SETTINGS.mempoolFlushMs, Math.max(0, end - Date.now())));
+  }
+  return `the node forgot every pending transaction ${flushes} times in ${windowSeconds} s (${forgotten} transactions)`;
 }
 
 async function baseFeeSpike(deps: FaultDeps, rpc: Rpc, holdBlocks: number): Promise<string> {
@@ -220,6 +239,9 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
         break;
       case "basefee":
         detail = await baseFeeSpike(deps, rpc, fault.duration);
+        break;
+      case "mempool":
+        detail = await mempoolLoss(rpc, fault.duration);
         break;
     }
   } catch (e) {
