@@ -1,5 +1,6 @@
 /** Messages between the runner and its chain-log thread (log-thread.ts, log-worker.ts). */
 import type { Abi, Address, Hex } from "viem";
+import type { LogQuery } from "./logs.ts";
 
 export interface LogThreadConfig {
   urls: string[];
@@ -10,9 +11,7 @@ export interface LogThreadConfig {
 
 export interface LogThreadRequest {
   id: number;
-  addresses: Address[];
-  fromBlock: bigint;
-  toBlock: bigint;
+  query: LogQuery;
 }
 
 /** A decoded event as it crosses: a JobRequested `input` argument arrives as bytes. */

@@ -9,17 +9,16 @@
  * dies, the queries out fail retryably and the next query starts a new one.
  */
 import { Worker } from "node:worker_threads";
-import type { Address } from "viem";
 import type { OnRpcCall } from "./clients.ts";
-import { RpcFailedError } from "./logs.ts";
+import { RpcFailedError, type LogQuery } from "./logs.ts";
 import type { DecodedLog } from "./watcher.ts";
 import type { LogThreadConfig, LogThreadReply, LogThreadRequest, WireError } from "./log-thread-protocol.ts";
 
 const WORKER_ENTRY = new URL("./log-worker.ts", import.meta.url);
 
 export interface LogThread {
-  /** The decoded events of the contracts at `address` in [fromBlock, toBlock] (viem's strict decoding). */
-  getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<DecodedLog[]>;
+  /** The decoded events of the contracts at `address` in the range or block asked (viem's strict decoding). */
+  getLogs(query: LogQuery): Promise<DecodedLog[]>;
   close(): Promise<void>;
 }
 
@@ -58,11 +57,11 @@ export function createLogThread(config: LogThreadConfig, opts: { onCall?: OnRpcC
   };
 
   return {
-    getLogs({ address, fromBlock, toBlock }) {
+    getLogs(query) {
       if (closed) return Promise.reject(new RpcFailedError("the chain-log thread is closed"));
       const w = (worker ??= start());
       const id = nextId++;
-      const request: LogThreadRequest = { id, addresses: address, fromBlock, toBlock };
+      const request: LogThreadRequest = { id, query };
       return new Promise<DecodedLog[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref();

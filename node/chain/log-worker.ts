@@ -39,7 +39,10 @@ parentPort!.on("message", (request: LogThreadRequest) => {
 
 async function answer(r: LogThreadRequest): Promise<{ reply: LogThreadReply; transfer: ArrayBuffer[] }> {
   try {
-    const raw = await client.getLogs({ address: r.addresses, fromBlock: r.fromBlock, toBlock: r.toBlock });
+    const q = r.query;
+    const raw = await ("blockHash" in q
+      ? client.getLogs({ address: q.address, blockHash: q.blockHash })
+      : client.getLogs({ address: q.address, fromBlock: q.fromBlock, toBlock: q.toBlock }));
     const decoded = parseEventLogs({ abi, logs: raw, strict: true }) as unknown as WireLog[];
     const { logs, buffer } = compact(decoded);
     return { reply: { id: r.id, logs }, transfer: buffer ? [buffer] : [] };

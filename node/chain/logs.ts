@@ -1,4 +1,8 @@
+import type { Address, Hex } from "viem";
 import { FatalError, RetryableError } from "../errors.ts";
+
+/** An eth_getLogs query of some contracts' events: over a range of blocks, or in one block by its hash. */
+export type LogQuery = { address: Address[] } & ({ fromBlock: bigint; toBlock: bigint } | { blockHash: Hex });
 
 /** The provider asked us to slow down (HTTP 429, JSON-RPC -32029): back off, keep the range. */
 export class RpcRateLimitedError extends RetryableError {

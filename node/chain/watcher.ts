@@ -9,7 +9,8 @@ import {
 } from "viem";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
-import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind } from "./logs.ts";
+import { Bloom } from "ox";
+import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind, type LogQuery } from "./logs.ts";
 import { oneLine } from "../errors.ts";
 import { loopBudget } from "../loop-budget.ts";
 import type { LogThread } from "./log-thread.ts";
@@ -25,6 +26,8 @@ export interface BlockHeader {
   number: bigint;
   hash: Hex;
   parentHash: Hex;
+  /** The bloom of every log's address and topics in the block (null: a node that gave none). */
+  logsBloom: Hex | null;
 }
 
 /**
@@ -35,12 +38,12 @@ export interface BlockHeader {
 export interface ChainSource {
   getBlockNumber(): Promise<bigint>;
   getBlock(blockNumber: bigint): Promise<BlockHeader | null>;
-  getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<Log[]>;
+  getLogs(args: LogQuery): Promise<Log[]>;
   /**
    * The same logs already decoded with the watcher's ABI (on the chain-log thread, see
    * log-thread.ts); used instead of `getLogs` when present.
    */
-  getDecodedLogs?(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<DecodedLog[]>;
+  getDecodedLogs?(args: LogQuery): Promise<DecodedLog[]>;
   /** Calls `onBlock` with each new head's number (WebSocket subscriptions); returns the unsubscribe. */
   watchHeads?(onBlock: (block: bigint) => void): () => void;
 }
@@ -56,7 +59,7 @@ export function chainSourceOf(publicClient: PublicClient, logThread?: LogThread)
     async getBlock(blockNumber) {
       try {
         const b = await publicClient.getBlock({ blockNumber });
-        return { number: b.number, hash: b.hash, parentHash: b.parentHash };
+        return { number: b.number, hash: b.hash, parentHash: b.parentHash, logsBloom: b.logsBloom };
       } catch (error) {
         // The node's definite "no such block" (it answered null); everything else is no answer.
         if (error instanceof BlockNotFoundError) return null;
@@ -246,7 +249,7 @@ class Watcher implements ChainWatcher {
       throw new ScanRaceError(`block ${from} no longer follows the cursor`);
     }
 
-    const logs = await this.logsOf(from, to);
+    const logs = await this.withMissedLogs(await this.logsOf(from, to), from, to, headers);
     // Logs must come from the chain whose hashes we are about to record, or a reorg slipped in.
     for (const log of logs) {
       const n = Number(log.blockNumber);
@@ -281,6 +284,63 @@ class Watcher implements ChainWatcher {
     this.processed = to;
     this.opts.onProgress?.(this.head, this.processed);
     return to >= target;
+  }
+
+  /**
+   * `logs` (the answer for [from, to]) with the events of the blocks it left out: a load-balanced
+   * provider can answer eth_getLogs from a node a block or two behind the one that gave the head,
+   * and such a node answers up to its own head without a word. A block of the scan's headers
+   * whose bloom names one of our contracts, and of which the answer holds nothing, is asked for
+   * again by its hash, which any node answers in full or refuses. Blooms of busy blocks name
+   * almost anything, so most such asks find nothing; blocks whose bloom rules us out cost none.
+   * Deep ranges, where only the top header is fetched, are far below any node's head.
+   */
+  private async withMissedLogs(
+    logs: DecodedLog[],
+    from: number,
+    to: number,
+    headers: ReadonlyMap<number, BlockHeader>,
+  ): Promise<DecodedLog[]> {
+    const answered = new Set(logs.map((l) => Number(l.blockNumber)));
+    const suspects = [...headers.values()].filter((h) => {
+      const n = Number(h.number);
+      return n >= from && n <= to && !answered.has(n) && this.mayHoldOurs(h.logsBloom);
+    });
+    if (suspects.length === 0) return logs;
+    const missed: DecodedLog[] = [];
+    for (const h of suspects) {
+      const found = await this.logsAt(h.hash);
+      if (found.length === 0) continue;
+      this.opts.log.warn("the provider's eth_getLogs answer left out a block's events; read them by block hash", {
+        from,
+        to,
+        block: Number(h.number),
+        events: found.length,
+      });
+      missed.push(...found);
+    }
+    if (missed.length === 0) return logs;
+    return [...logs, ...missed].sort((a, b) =>
+      a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1,
+    );
+  }
+
+  private mayHoldOurs(bloom: Hex | null): boolean {
+    return bloom === null || this.opts.addresses.some((a) => Bloom.contains(bloom, a));
+  }
+
+  /** The decoded events of one block, asked for by its hash. */
+  private async logsAt(blockHash: Hex): Promise<DecodedLog[]> {
+    const { chain, addresses } = this.opts;
+    const query: LogQuery = { address: addresses, blockHash };
+    try {
+      if (chain.getDecodedLogs) return await chain.getDecodedLogs(query);
+      const raw = await chain.getLogs(query);
+      return (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
+    } catch (error) {
+      this.opts.onRpcError?.(error);
+      throw new RpcFailedError(`eth_getLogs of block ${blockHash} failed`, { cause: error });
+    }
   }
 
   /** The decoded events of [from, to], in queries the provider accepts. */

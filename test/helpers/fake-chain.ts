@@ -1,5 +1,7 @@
 import {
+  bytesToHex,
   encodeEventTopics,
+  hexToBytes,
   HttpRequestError,
   keccak256,
   parseAbi,
@@ -11,6 +13,7 @@ import {
   type Hex,
   type Log,
 } from "viem";
+import type { LogQuery } from "../../node/chain/logs.ts";
 import type { BlockHeader, ChainSource } from "../../node/chain/watcher.ts";
 
 /** The one event the fake chain emits. */
@@ -40,6 +43,22 @@ function rpc(code: number, message: string): RpcRequestError {
   return new RpcRequestError({ body: { method: "eth_getLogs" }, error: { code, message }, url: "http://rpc" });
 }
 
+/** A block's logs bloom over `values` (each log's address and topics), as a node builds it. */
+export function bloomOf(values: Hex[]): Hex {
+  const bloom = new Uint8Array(256);
+  for (const v of values) {
+    const h = hexToBytes(keccak256(v));
+    for (const i of [0, 2, 4]) {
+      const bit = ((h[i]! << 8) | h[i + 1]!) & 0x7ff;
+      bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);
+    }
+  }
+  return bytesToHex(bloom);
+}
+
+/** A bloom that names every value (a block full of others' logs). */
+export const FULL_BLOOM: Hex = `0x${"ff".repeat(256)}`;
+
 export type Fault = () => unknown;
 
 /**
@@ -56,13 +75,25 @@ export class FakeChain implements ChainSource {
   readonly getBlockCalls: number[] = [];
   /** Thrown (when they return an error) before the method answers. */
   faults: { getBlockNumber?: Fault; getBlock?: Fault; getLogs?: Fault } = {};
+  /**
+   * eth_getLogs over a range answers as a node this many blocks behind the head would: up to its
+   * own head, silently (a load-balanced provider whose nodes are not in step). By hash: in full.
+   */
+  logsLag = 0;
+  /** The hash of each block asked for by an eth_getLogs by block hash. */
+  readonly getLogsByHash: Hex[] = [];
   limit: { maxBlocks?: number; maxResults?: number; error: () => unknown } | null = null;
 
   private readonly eventsIn: (n: number) => number;
 
   constructor(blocks: number, eventsIn: (n: number) => number = (n) => (n % 7 === 0 ? 1 : 0)) {
     this.eventsIn = eventsIn;
-    this.headers.push({ number: 0n, hash: keccak256(toHex("genesis")), parentHash: `0x${"00".repeat(32)}` });
+    this.headers.push({
+      number: 0n,
+      hash: keccak256(toHex("genesis")),
+      parentHash: `0x${"00".repeat(32)}`,
+      logsBloom: bloomOf([]),
+    });
     this.mine(blocks);
   }
 
@@ -75,7 +106,6 @@ export class FakeChain implements ChainSource {
       const n = this.headers.length;
       const parent = this.headers[n - 1]!;
       const hash = keccak256(toHex(`${n}:${this.fork}`));
-      this.headers.push({ number: BigInt(n), hash, parentHash: parent.hash });
       const logs: Log[] = [];
       for (let j = 0; j < this.eventsIn(n); j++) {
         logs.push({
@@ -94,6 +124,8 @@ export class FakeChain implements ChainSource {
         });
       }
       this.logsAt.set(n, logs);
+      const logsBloom = bloomOf(logs.flatMap((l) => [l.address, ...l.topics]));
+      this.headers.push({ number: BigInt(n), hash, parentHash: parent.hash, logsBloom });
     }
   }
 
@@ -132,7 +164,15 @@ export class FakeChain implements ChainSource {
     return this.headers[Number(blockNumber)] ?? null;
   }
 
-  async getLogs(args: { address: Address[]; fromBlock: bigint; toBlock: bigint }): Promise<Log[]> {
+  async getLogs(args: LogQuery): Promise<Log[]> {
+    if ("blockHash" in args) {
+      this.getLogsByHash.push(args.blockHash);
+      const e = this.faults.getLogs?.();
+      if (e) throw e;
+      const n = this.headers.findIndex((h) => h.hash === args.blockHash);
+      if (n < 0) throw rpc(-32000, "unknown block");
+      return this.logsAt.get(n) ?? [];
+    }
     const from = Number(args.fromBlock);
     const to = Number(args.toBlock);
     const fail = (e: unknown) => {
@@ -143,7 +183,7 @@ export class FakeChain implements ChainSource {
     if (e) fail(e);
     if (this.limit?.maxBlocks !== undefined && to - from + 1 > this.limit.maxBlocks) fail(this.limit.error());
     const out: Log[] = [];
-    for (let n = from; n <= Math.min(to, this.head); n++) out.push(...(this.logsAt.get(n) ?? []));
+    for (let n = from; n <= Math.min(to, this.head - this.logsLag); n++) out.push(...(this.logsAt.get(n) ?? []));
     if (this.limit?.maxResults !== undefined && out.length > this.limit.maxResults) fail(this.limit.error());
     this.getLogsCalls.push({ from, to, ok: true });
     return out;

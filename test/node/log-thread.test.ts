@@ -52,11 +52,16 @@ const wire = (l: Log) => ({
 async function fakeNode(logs: Log[]) {
   const faults: ("too-large" | "429")[] = [];
   const ranges: [number, number][] = [];
+  const hashes: Hex[] = [];
   const server: Server = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      const call = JSON.parse(body) as { id: number; method: string; params: [{ fromBlock: Hex; toBlock: Hex }] };
+      const call = JSON.parse(body) as {
+        id: number;
+        method: string;
+        params: [{ fromBlock: Hex; toBlock: Hex } | { blockHash: Hex }];
+      };
       const fault = faults.shift();
       if (fault === "429") {
         res.writeHead(429).end("Too Many Requests");
@@ -73,8 +78,15 @@ async function fakeNode(logs: Log[]) {
         );
         return;
       }
-      const from = Number(call.params[0].fromBlock);
-      const to = Number(call.params[0].toBlock);
+      const q = call.params[0];
+      if ("blockHash" in q) {
+        hashes.push(q.blockHash);
+        const result = logs.filter((l) => l.blockHash === q.blockHash).map(wire);
+        res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result }));
+        return;
+      }
+      const from = Number(q.fromBlock);
+      const to = Number(q.toBlock);
       ranges.push([from, to]);
       const result = logs.filter((l) => Number(l.blockNumber) >= from && Number(l.blockNumber) <= to).map(wire);
       res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result }));
@@ -82,7 +94,7 @@ async function fakeNode(logs: Log[]) {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, faults, ranges, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url, faults, ranges, hashes, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 describe("chain-log thread: eth_getLogs and decoding off the event loop (issue 14)", function () {
@@ -119,6 +131,14 @@ describe("chain-log thread: eth_getLogs and decoding off the event loop (issue 1
   afterEach(async function () {
     await thread.close();
     await node.close();
+  });
+
+  it("asks for one block by its hash (the watcher's check of a range answer a lagging node gave)", async function () {
+    const blockHash = logs[7]!.blockHash!;
+    const got = await thread.getLogs({ address: [MARKET], blockHash });
+    expect(node.hashes).to.deep.equal([blockHash]);
+    expect(node.ranges).to.deep.equal([]);
+    expect(got.map((l) => [l.eventName, l.blockNumber, l.args.jobId])).to.deep.equal([["ResultSubmitted", 17n, 7n]]);
   });
 
   it("gives the events viem decodes from the same logs, in order, each job input as bytes", async function () {

@@ -22,7 +22,8 @@ import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { silentLogger } from "../../node/log.ts";
 import { rejection } from "../helpers/errors.ts";
 import { until } from "../helpers/until.ts";
-import { FakeChain, failing, PING_ADDRESS, pingAbi, rpcErrors } from "../helpers/fake-chain.ts";
+import { bloomOf, FakeChain, failing, FULL_BLOOM, PING_ADDRESS, pingAbi, rpcErrors } from "../helpers/fake-chain.ts";
+import { Bloom } from "ox";
 
 const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-watcher-")), "journal.sqlite");
 
@@ -289,6 +290,63 @@ describe("chain watcher", function () {
         expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
       });
     }
+  });
+
+  describe("a provider whose eth_getLogs node is behind the head (load-balanced, nodes not in step)", function () {
+    it("loses no event: a block whose bloom names our contract and of which the answer held nothing is read by hash", async function () {
+      // Events in every third block; the node answering eth_getLogs is 2 blocks behind the one
+      // that gave the head and the headers, and answers up to its own head without a word.
+      const chain = new FakeChain(30, (n) => (n % 3 === 0 ? 1 : 0));
+      chain.logsLag = 2;
+      const h = harness(chain);
+      await catchUp(h);
+      for (let i = 0; i < 20; i++) {
+        chain.mine(1);
+        await catchUp(h);
+      }
+      expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+      // Only blocks the bloom names were asked for by hash: those with events at the head.
+      const asked = chain.getLogsByHash.map((hash) => chain.headers.findIndex((b) => b.hash === hash));
+      expect(asked.length).to.be.greaterThan(0);
+      expect(asked.every((n) => n % 3 === 0)).to.equal(true);
+    });
+
+    it("a bloom that names every value (a busy block) costs one ask by hash that finds nothing", async function () {
+      const chain = new FakeChain(30, (n) => (n % 3 === 0 ? 1 : 0));
+      const h = harness(chain);
+      await catchUp(h);
+      chain.mine(2);
+      chain.headers[31]!.logsBloom = FULL_BLOOM;
+      await catchUp(h);
+      expect(chain.getLogsByHash).to.deep.equal([chain.headers[31]!.hash]);
+      expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+    });
+
+    it("a failed ask by hash fails the poll retryably; the cursor stays", async function () {
+      const chain = new FakeChain(30, (n) => (n % 3 === 0 ? 1 : 0));
+      const h = harness(chain);
+      await catchUp(h);
+      const cursor = h.journal.cursor();
+      chain.mine(3);
+      chain.logsLag = 1;
+      let calls = 0;
+      // The range query answers; the ask by hash (the second eth_getLogs) fails.
+      chain.faults.getLogs = () => (calls++ === 1 ? rpcErrors.http500() : undefined);
+      expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      expect(h.journal.cursor()).to.deep.equal(cursor);
+      chain.faults = {};
+      await catchUp(h);
+      expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
+    });
+
+    it("the fake chain's blooms are the ones nodes build (checked with ox's reader)", function () {
+      const chain = new FakeChain(9, (n) => (n % 3 === 0 ? 1 : 0));
+      expect(Bloom.contains(chain.headers[3]!.logsBloom!, PING_ADDRESS)).to.equal(true);
+      expect(Bloom.contains(chain.headers[4]!.logsBloom!, PING_ADDRESS)).to.equal(false);
+      // ox's own example: a mainnet block's bloom that holds this address.
+      const address = "0xef2d6d194084c2de36e0dabfce45d046b37d1106";
+      expect(Bloom.contains(bloomOf([address]), address)).to.equal(true);
+    });
   });
 
   it("the journal keeps the given recent hashes, never above the cursor, and the last 256 only", function () {
