@@ -130,6 +130,60 @@ describe("chaos harness pieces", function () {
     });
   });
 
+  describe("RPC fault proxy: log queries from a node behind the head", function () {
+    it("answers eth_getLogs up to the head less the lag, silently; by block hash and other calls unchanged", async function () {
+      const forwarded: { method: string; params: unknown[] }[] = [];
+      // A fake node at block 100: eth_getLogs echoes its filter.
+      const node = createServer((req, res) => {
+        let body = "";
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("end", () => {
+          const { id, method, params } = JSON.parse(body) as { id: number; method: string; params: unknown[] };
+          if (method !== "eth_blockNumber") forwarded.push({ method, params });
+          const result = method === "eth_blockNumber" ? "0x64" : method === "eth_getLogs" ? params : method;
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ jsonrpc: "2.0", id, result }));
+        });
+      });
+      await new Promise<void>((r) => node.listen(0, "127.0.0.1", () => r()));
+      const lagging = await startRpcProxy({ upstream: `http://127.0.0.1:${(node.address() as AddressInfo).port}` });
+      const logs = async (filter: Record<string, unknown>) =>
+        (
+          (await (
+            await call(lagging.url, { jsonrpc: "2.0", id: 1, method: "eth_getLogs", params: [filter] })
+          ).json()) as {
+            result: unknown;
+          }
+        ).result;
+      try {
+        lagging.setFault({ kind: "lag", blocks: 2 });
+        expect(await logs({ fromBlock: "0x5a", toBlock: "0x64" })).to.deep.equal([
+          { fromBlock: "0x5a", toBlock: "0x62" },
+        ]);
+        expect(await logs({ fromBlock: "0x5a", toBlock: "latest" })).to.deep.equal([
+          { fromBlock: "0x5a", toBlock: "0x62" },
+        ]);
+        // Wholly above the lagging node's head: an empty answer, nothing forwarded.
+        expect(await logs({ fromBlock: "0x63", toBlock: "0x64" })).to.deep.equal([]);
+        // At or below its head, and by hash: as asked.
+        expect(await logs({ fromBlock: "0x50", toBlock: "0x60" })).to.deep.equal([
+          { fromBlock: "0x50", toBlock: "0x60" },
+        ]);
+        expect(await logs({ blockHash: "0xab" })).to.deep.equal([{ blockHash: "0xab" }]);
+        expect(lagging.counters().lagged).to.equal(3);
+        expect(forwarded.map((f) => f.method)).to.deep.equal(Array(4).fill("eth_getLogs"));
+        lagging.setFault({ kind: "none" });
+        expect(await logs({ fromBlock: "0x5a", toBlock: "0x64" })).to.deep.equal([
+          { fromBlock: "0x5a", toBlock: "0x64" },
+        ]);
+      } finally {
+        await lagging.close();
+        await new Promise((r) => node.close(r));
+      }
+    });
+  });
+
   describe("fault plan", function () {
     it("has every kind the asked number of times, in time order inside the span, kills spread over runners", function () {
       const plan = planFaults(FAULT_KINDS, 2, 300, 5, seededRandom(3));

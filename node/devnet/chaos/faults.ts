@@ -3,8 +3,9 @@
  * the run) and what each does to the network when its time comes.
  *
  * - kill: SIGKILL a runner, leave it down a few seconds, start it again on the same data dir.
- * - drop / 429 / latency: a window during which every runner's RPC proxy destroys a share of
- *   connections, answers a share of calls with HTTP 429, or holds each call back. With several
+ * - drop / 429 / latency / lag: a window during which every runner's RPC proxy destroys a share
+ *   of connections, answers a share of calls with HTTP 429, holds each call back, or answers log
+ *   queries as a node a few blocks behind the head (up to its own head, silently). With several
  *   endpoints per runner it is the primary endpoint's proxy (one RPC provider has an outage).
  * - reorg: Anvil's `anvil_reorg` replaces the last few blocks with empty ones. Anvil drops the
  *   transactions of the replaced blocks, where a real node returns them to its pool; so the
@@ -50,6 +51,7 @@ const FAULT_SETTINGS = {
   dropShare: 0.5,
   limitShare: 0.7,
   latencyMs: [200, 1500] as const,
+  lagBlocks: 2,
   reorgDepth: 3,
   baseFeeFactor: 50n,
   baseFeeHoldBlocks: 5,
@@ -205,13 +207,20 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
       }
       case "drop":
       case "429":
-      case "latency": {
+      case "latency":
+      case "lag": {
         const f =
           fault.kind === "drop"
             ? ({ kind: "drop", share: FAULT_SETTINGS.dropShare } as const)
             : fault.kind === "429"
               ? ({ kind: "429", share: FAULT_SETTINGS.limitShare } as const)
-              : ({ kind: "latency", minMs: FAULT_SETTINGS.latencyMs[0], maxMs: FAULT_SETTINGS.latencyMs[1] } as const);
+              : fault.kind === "lag"
+                ? ({ kind: "lag", blocks: FAULT_SETTINGS.lagBlocks } as const)
+                : ({
+                    kind: "latency",
+                    minMs: FAULT_SETTINGS.latencyMs[0],
+                    maxMs: FAULT_SETTINGS.latencyMs[1],
+                  } as const);
         const before = proxies.map((p) => p.counters());
         for (const p of proxies) p.setFault(f);
         await sleep(fault.duration * 1000);
@@ -219,7 +228,11 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
         const after = proxies.map((p) => p.counters());
         const hit = after.reduce(
           (s, c, i) =>
-            s + (c.dropped - before[i]!.dropped) + (c.limited - before[i]!.limited) + (c.delayed - before[i]!.delayed),
+            s +
+            (c.dropped - before[i]!.dropped) +
+            (c.limited - before[i]!.limited) +
+            (c.delayed - before[i]!.delayed) +
+            (c.lagged - before[i]!.lagged),
           0,
         );
         const what =
@@ -227,7 +240,9 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
             ? `${f.share * 100} % of connections dropped`
             : f.kind === "429"
               ? `${f.share * 100} % of calls answered 429`
-              : `${f.minMs}–${f.maxMs} ms added`;
+              : f.kind === "lag"
+                ? `log queries answered ${f.blocks} blocks behind the head`
+                : `${f.minMs}–${f.maxMs} ms added`;
         const which = deps.fleet.runners.some((r) => r.fallbackProxies.length > 0)
           ? "primary RPC endpoint (fallbacks healthy)"
           : "RPC (their only endpoint)";

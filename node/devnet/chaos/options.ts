@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../errors.ts";
 
-export const FAULT_KINDS = ["kill", "drop", "429", "latency", "reorg", "basefee", "mempool"] as const;
+export const FAULT_KINDS = ["kill", "drop", "429", "latency", "reorg", "basefee", "mempool", "lag"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {

@@ -2,7 +2,8 @@
  * An HTTP JSON-RPC reverse proxy on 127.0.0.1 in front of a node, whose misbehaviour can be
  * switched on and off while it runs: it drops connections (the socket is destroyed with no
  * answer, as a load balancer that restarts does), answers HTTP 429 with a JSON-RPC error (as a
- * rate-limited provider does), or holds each request back before forwarding it. The chaos
+ * rate-limited provider does), holds each request back before forwarding it, or answers log
+ * queries from a node behind the head (as a load-balanced provider can). The chaos
  * harness puts one in front of each runner so it can hurt the runners' RPC without slowing the
  * clients, which talk to the node directly.
  */
@@ -16,13 +17,20 @@ type ProxyFault =
   /** Answers this share of requests with HTTP 429 and a JSON-RPC "limit exceeded" error. */
   | { kind: "429"; share: number }
   /** Forwards every request after a delay drawn uniformly from [minMs, maxMs]. */
-  | { kind: "latency"; minMs: number; maxMs: number };
+  | { kind: "latency"; minMs: number; maxMs: number }
+  /**
+   * Answers eth_getLogs over a range as a node `blocks` behind the head would: up to its own head,
+   * without a word (a load-balanced provider whose nodes are not in step). By block hash: in full.
+   */
+  | { kind: "lag"; blocks: number };
 
 interface ProxyCounters {
   forwarded: number;
   dropped: number;
   limited: number;
   delayed: number;
+  /** eth_getLogs calls answered short by a lag fault. */
+  lagged: number;
   /** eth_getLogs calls refused for spanning more than maxLogRange blocks. */
   rangeRefused: number;
   /** Calls of methods a public provider does not serve, refused (see publicMethodsOnly). */
@@ -121,8 +129,17 @@ function answerError(res: ServerResponse, id: unknown, code: number, message: st
     .end(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
 }
 
-/** The span of an eth_getLogs call in blocks, or null for any other call (or a batch). */
-async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id: unknown; span: bigint } | null> {
+interface LogRangeCall {
+  id: unknown;
+  call: Record<string, unknown>;
+  filter: Record<string, unknown>;
+  from: bigint;
+  to: bigint;
+  span: bigint;
+}
+
+/** An eth_getLogs call over a range, with its span in blocks; null for any other call (or a batch). */
+async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<LogRangeCall | null> {
   let call: { id?: unknown; method?: unknown; params?: unknown };
   try {
     call = JSON.parse(body.toString("utf8")) as typeof call;
@@ -136,7 +153,7 @@ async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id:
     tag !== undefined && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : tag === "earliest" ? 0n : head();
   const from = await at(filter.fromBlock ?? "latest");
   const to = await at(filter.toBlock ?? "latest");
-  return { id: call.id ?? null, span: to - from + 1n };
+  return { id: call.id ?? null, call, filter, from, to, span: to - from + 1n };
 }
 
 export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
@@ -148,13 +165,14 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
     dropped: 0,
     limited: 0,
     delayed: 0,
+    lagged: 0,
     rangeRefused: 0,
     methodRefused: 0,
     upstreamErrors: 0,
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readBody(req);
+    let body = await readBody(req);
     // The fault in force when the request arrived decides its fate, even if the window closes meanwhile.
     const fault = current;
     if (fault.kind === "drop" && random() < fault.share) {
@@ -172,19 +190,35 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       counters.methodRefused++;
       return answerError(res, refused.id, -32601, `the method ${refused.method} does not exist/is not available`);
     }
+    const head = async () => {
+      const r = await fetchImpl(opts.upstream, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
+      });
+      return BigInt(((await r.json()) as { result: string }).result);
+    };
     if (opts.maxLogRange !== undefined) {
-      const head = async () => {
-        const r = await fetchImpl(opts.upstream, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
-        });
-        return BigInt(((await r.json()) as { result: string }).result);
-      };
       const q = await logSpan(body, head);
       if (q && q.span > BigInt(opts.maxLogRange)) {
         counters.rangeRefused++;
         return answerError(res, q.id, -32000, `exceed maximum block range: ${opts.maxLogRange}`);
+      }
+    }
+    if (fault.kind === "lag") {
+      const q = await logSpan(body, head);
+      if (q) {
+        const top = (await head()) - BigInt(fault.blocks);
+        if (q.to > top) {
+          counters.lagged++;
+          if (q.from > top)
+            return void res
+              .writeHead(200, { "content-type": "application/json" })
+              .end(JSON.stringify({ jsonrpc: "2.0", id: q.id, result: [] }));
+          body = Buffer.from(
+            JSON.stringify({ ...q.call, params: [{ ...q.filter, toBlock: `0x${top.toString(16)}` }] }),
+          );
+        }
       }
     }
     if (fault.kind === "latency") {
