@@ -422,6 +422,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
               confirmations: config.confirmations,
               logRange: { maxRange: MAX_LOG_RANGE },
               safeHead: () => watcher.processed,
+              headerAt: (block) => watcher.header(block),
             }),
             sender,
             journal,

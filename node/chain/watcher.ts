@@ -9,7 +9,7 @@ import {
 } from "viem";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
-import { Bloom } from "ox";
+import { withLogsLeftOut } from "./logs-left-out.ts";
 import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind, type LogQuery } from "./logs.ts";
 import { oneLine } from "../errors.ts";
 import { loopBudget } from "../loop-budget.ts";
@@ -120,7 +120,15 @@ export interface ChainWatcher {
   wake(): void;
   /** Scans one range. Resolves true when caught up with the confirmed head. */
   pollOnce(): Promise<boolean>;
+  /**
+   * The header of a block near the head that the watcher scanned and still holds on the chain (the
+   * last RECENT_HEADERS), for readers of other events that check their answers' blooms.
+   */
+  header(block: number): BlockHeader | undefined;
 }
+
+/** Scanned headers kept for {@link ChainWatcher.header}. */
+const RECENT_HEADERS = 256;
 
 export function createChainWatcher(options: WatcherOptions): ChainWatcher {
   return new Watcher(options);
@@ -148,6 +156,7 @@ class Watcher implements ChainWatcher {
   private readonly denseDepth: number;
   head = -1;
   processed = -1;
+  private readonly recent = new Map<number, BlockHeader>();
 
   constructor(options: WatcherOptions) {
     this.opts = options;
@@ -249,7 +258,22 @@ class Watcher implements ChainWatcher {
       throw new ScanRaceError(`block ${from} no longer follows the cursor`);
     }
 
-    const logs = await this.withMissedLogs(await this.logsOf(from, to), from, to, headers);
+    // Deep ranges keep only the top header: they are far below any node's head.
+    const logs = await withLogsLeftOut({
+      logs: await this.logsOf(from, to),
+      from,
+      to,
+      blocks: headers.values(),
+      addresses: this.opts.addresses,
+      byHash: (hash) => this.logsAt(hash),
+      onLeftOut: (block, events) =>
+        this.opts.log.warn("the provider's eth_getLogs answer left out a block's events; read them by block hash", {
+          from,
+          to,
+          block,
+          events,
+        }),
+    });
     // Logs must come from the chain whose hashes we are about to record, or a reorg slipped in.
     for (const log of logs) {
       const n = Number(log.blockNumber);
@@ -282,51 +306,14 @@ class Watcher implements ChainWatcher {
       receipts,
     );
     this.processed = to;
+    for (const [n, h] of headers) this.recent.set(n, h);
+    for (const n of this.recent.keys()) if (n <= to - RECENT_HEADERS) this.recent.delete(n);
     this.opts.onProgress?.(this.head, this.processed);
     return to >= target;
   }
 
-  /**
-   * `logs` (the answer for [from, to]) with the events of the blocks it left out: a load-balanced
-   * provider can answer eth_getLogs from a node a block or two behind the one that gave the head,
-   * and such a node answers up to its own head without a word. A block of the scan's headers
-   * whose bloom names one of our contracts, and of which the answer holds nothing, is asked for
-   * again by its hash, which any node answers in full or refuses. Blooms of busy blocks name
-   * almost anything, so most such asks find nothing; blocks whose bloom rules us out cost none.
-   * Deep ranges, where only the top header is fetched, are far below any node's head.
-   */
-  private async withMissedLogs(
-    logs: DecodedLog[],
-    from: number,
-    to: number,
-    headers: ReadonlyMap<number, BlockHeader>,
-  ): Promise<DecodedLog[]> {
-    const answered = new Set(logs.map((l) => Number(l.blockNumber)));
-    const suspects = [...headers.values()].filter((h) => {
-      const n = Number(h.number);
-      return n >= from && n <= to && !answered.has(n) && this.mayHoldOurs(h.logsBloom);
-    });
-    if (suspects.length === 0) return logs;
-    const missed: DecodedLog[] = [];
-    for (const h of suspects) {
-      const found = await this.logsAt(h.hash);
-      if (found.length === 0) continue;
-      this.opts.log.warn("the provider's eth_getLogs answer left out a block's events; read them by block hash", {
-        from,
-        to,
-        block: Number(h.number),
-        events: found.length,
-      });
-      missed.push(...found);
-    }
-    if (missed.length === 0) return logs;
-    return [...logs, ...missed].sort((a, b) =>
-      a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1,
-    );
-  }
-
-  private mayHoldOurs(bloom: Hex | null): boolean {
-    return bloom === null || this.opts.addresses.some((a) => Bloom.contains(bloom, a));
+  header(block: number): BlockHeader | undefined {
+    return block <= this.processed ? this.recent.get(block) : undefined;
   }
 
   /** The decoded events of one block, asked for by its hash. */
@@ -409,6 +396,7 @@ class Watcher implements ChainWatcher {
   /** Takes the journal back to `ancestor` (its jobs are decided anew) and says so. */
   private rewound(ancestor: number, message: string): number {
     const jobIds = this.opts.journal.rewindTo(ancestor);
+    for (const n of this.recent.keys()) if (n > ancestor) this.recent.delete(n);
     this.opts.log.warn(message, { ancestor, jobs: jobIds.length });
     this.opts.onReorg?.(ancestor, jobIds);
     return ancestor;

@@ -10,12 +10,16 @@ import { loadArtifact } from "../chain/artifacts.ts";
 import { chainNow } from "../chain/clock.ts";
 import { contractAddress, type DeploymentRecord } from "../chain/deployment.ts";
 import { AdaptiveRange, getLogsAdaptive, logsToHead, type AdaptiveRangeOptions } from "../chain/logs.ts";
+import { withLogsLeftOut, type BloomedBlock } from "../chain/logs-left-out.ts";
 import { reuseFor } from "../chain/reuse-for.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import { decodeSafetensors } from "../tensors/safetensors.ts";
 import type { FulfillerChain, FundedCallback, JobResult, MarketView, PreimageSource } from "./fulfiller.ts";
 import { jobOfWords, jobWords, type JobWords } from "../attest/job-words.ts";
+
+/** Blocks below the safe head whose answers are checked against their blooms (no node lags more). */
+const RECHECKED_BLOCKS = 64;
 
 type EventLog = { eventName: string; args: Record<string, unknown>; blockNumber: bigint };
 
@@ -32,6 +36,12 @@ export function createFulfillerChain(
     logRange?: AdaptiveRangeOptions;
     /** The highest block to act on, when the caller knows it without a call (a runner: its watcher's processed block). */
     safeHead?: () => number;
+    /**
+     * Headers of blocks near the head (a runner: its watcher's): a block whose bloom names the
+     * router and of which a range answer held no event is read again by its hash (see
+     * logs-left-out.ts). Without it, answers are taken as given.
+     */
+    headerAt?: (block: number) => BloomedBlock | undefined;
   },
 ): FulfillerChain {
   const router = { address: contractAddress(record, "ConsumerRouter"), abi: loadArtifact("ConsumerRouter").abi };
@@ -64,17 +74,26 @@ export function createFulfillerChain(
     },
     now,
     async fundedEvents(from, to) {
-      const logs = await getLogsAdaptive({
+      const funded = (q: { fromBlock: bigint; toBlock: bigint } | { blockHash: Hex }) =>
+        publicClient.getContractEvents({ ...router, eventName: "CallbackFunded", ...q });
+      const answered = await getLogsAdaptive({
         fromBlock: from,
         toBlock: to,
         range,
-        query: (f, t) =>
-          publicClient.getContractEvents({
-            ...router,
-            eventName: "CallbackFunded",
-            fromBlock: BigInt(f),
-            toBlock: BigInt(t),
-          }),
+        query: (f, t) => funded({ fromBlock: BigInt(f), toBlock: BigInt(t) }),
+      });
+      const headers: BloomedBlock[] = [];
+      for (let n = Math.max(from, to - RECHECKED_BLOCKS + 1); opts.headerAt && n <= to; n++) {
+        const h = opts.headerAt(n);
+        if (h) headers.push(h);
+      }
+      const logs = await withLogsLeftOut({
+        logs: answered,
+        from,
+        to,
+        blocks: headers,
+        addresses: [router.address],
+        byHash: (blockHash) => funded({ blockHash }),
       });
       return logs.map((l): FundedCallback => {
         const a = l.args as { jobId: bigint; consumer: Address; callbackGasLimit: number; maxGasPrice: bigint };

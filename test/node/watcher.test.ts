@@ -339,6 +339,20 @@ describe("chain watcher", function () {
       expect(h.delivered).to.deep.equal(chain.pingsFrom(1));
     });
 
+    it("keeps the headers it scanned near the head for other readers, and forgets those a reorg replaced", async function () {
+      const chain = new FakeChain(30);
+      const h = harness(chain);
+      await catchUp(h);
+      expect(h.watcher.header(30)).to.deep.equal(chain.headers[30]);
+      expect(h.watcher.header(31)).to.equal(undefined);
+      const old = chain.headers[29]!;
+      chain.reorg(2);
+      chain.mine(1);
+      await catchUp(h);
+      expect(h.watcher.header(29)).to.deep.equal(chain.headers[29]);
+      expect(h.watcher.header(29)!.hash).to.not.equal(old.hash);
+    });
+
     it("the fake chain's blooms are the ones nodes build (checked with ox's reader)", function () {
       const chain = new FakeChain(9, (n) => (n % 3 === 0 ? 1 : 0));
       expect(Bloom.contains(chain.headers[3]!.logsBloom!, PING_ADDRESS)).to.equal(true);
