@@ -130,17 +130,28 @@ describe("chaos harness pieces", function () {
     });
   });
 
-  describe("RPC fault proxy: log queries from a node behind the head", function () {
-    it("answers eth_getLogs up to the head less the lag, silently; by block hash and other calls unchanged", async function () {
+  describe("RPC fault proxy: calls answered by a node behind the head", function () {
+    it("answers as a node 2 blocks behind would: its own head and 'latest', nothing above it, logs up to it", async function () {
       const forwarded: { method: string; params: unknown[] }[] = [];
-      // A fake node at block 100: eth_getLogs echoes its filter.
+      // A fake node at block 100 (0x64) that echoes what it is asked.
       const node = createServer((req, res) => {
         let body = "";
         req.on("data", (c: Buffer) => (body += c.toString()));
         req.on("end", () => {
           const { id, method, params } = JSON.parse(body) as { id: number; method: string; params: unknown[] };
           if (method !== "eth_blockNumber") forwarded.push({ method, params });
-          const result = method === "eth_blockNumber" ? "0x64" : method === "eth_getLogs" ? params : method;
+          const result =
+            method === "eth_blockNumber"
+              ? "0x64"
+              : method === "eth_getLogs"
+                ? (params[0] as { blockHash?: string }).blockHash === "0xab"
+                  ? [{ blockNumber: "0x64" }]
+                  : params
+                : method === "eth_getTransactionReceipt"
+                  ? { blockNumber: params[0] === "0x01" ? "0x64" : "0x50" }
+                  : method === "eth_getBlockByNumber"
+                    ? { number: params[0] }
+                    : params;
           res
             .writeHead(200, { "content-type": "application/json" })
             .end(JSON.stringify({ jsonrpc: "2.0", id, result }));
@@ -148,35 +159,37 @@ describe("chaos harness pieces", function () {
       });
       await new Promise<void>((r) => node.listen(0, "127.0.0.1", () => r()));
       const lagging = await startRpcProxy({ upstream: `http://127.0.0.1:${(node.address() as AddressInfo).port}` });
-      const logs = async (filter: Record<string, unknown>) =>
-        (
-          (await (
-            await call(lagging.url, { jsonrpc: "2.0", id: 1, method: "eth_getLogs", params: [filter] })
-          ).json()) as {
-            result: unknown;
-          }
-        ).result;
+      const ask = async (method: string, params: unknown[]) =>
+        (await (await call(lagging.url, { jsonrpc: "2.0", id: 1, method, params })).json()) as {
+          result?: unknown;
+          error?: { message: string };
+        };
       try {
-        lagging.setFault({ kind: "lag", blocks: 2 });
-        expect(await logs({ fromBlock: "0x5a", toBlock: "0x64" })).to.deep.equal([
+        lagging.setFault({ kind: "lag", blocks: 2, share: 1 });
+        expect((await ask("eth_blockNumber", [])).result).to.equal("0x62");
+        expect((await ask("eth_getBlockByNumber", ["latest", false])).result).to.deep.equal({ number: "0x62" });
+        expect((await ask("eth_getBlockByNumber", ["0x63", false])).result).to.equal(null);
+        expect((await ask("eth_getBlockByNumber", ["0x62", false])).result).to.deep.equal({ number: "0x62" });
+        expect((await ask("eth_getTransactionReceipt", ["0x01"])).result).to.equal(null);
+        expect((await ask("eth_getTransactionReceipt", ["0x02"])).result).to.deep.equal({ blockNumber: "0x50" });
+        expect((await ask("eth_getTransactionCount", ["0xcc", "latest"])).result).to.deep.equal(["0xcc", "0x62"]);
+        expect((await ask("eth_getTransactionCount", ["0xcc", "pending"])).result).to.deep.equal(["0xcc", "pending"]);
+        expect((await ask("eth_getLogs", [{ fromBlock: "0x5a", toBlock: "0x64" }])).result).to.deep.equal([
           { fromBlock: "0x5a", toBlock: "0x62" },
         ]);
-        expect(await logs({ fromBlock: "0x5a", toBlock: "latest" })).to.deep.equal([
-          { fromBlock: "0x5a", toBlock: "0x62" },
-        ]);
-        // Wholly above the lagging node's head: an empty answer, nothing forwarded.
-        expect(await logs({ fromBlock: "0x63", toBlock: "0x64" })).to.deep.equal([]);
-        // At or below its head, and by hash: as asked.
-        expect(await logs({ fromBlock: "0x50", toBlock: "0x60" })).to.deep.equal([
+        // Wholly above its head: an empty answer, nothing forwarded.
+        const before = forwarded.length;
+        expect((await ask("eth_getLogs", [{ fromBlock: "0x63", toBlock: "0x64" }])).result).to.deep.equal([]);
+        expect(forwarded.length).to.equal(before);
+        expect((await ask("eth_getLogs", [{ fromBlock: "0x50", toBlock: "0x60" }])).result).to.deep.equal([
           { fromBlock: "0x50", toBlock: "0x60" },
         ]);
-        expect(await logs({ blockHash: "0xab" })).to.deep.equal([{ blockHash: "0xab" }]);
-        expect(lagging.counters().lagged).to.equal(3);
-        expect(forwarded.map((f) => f.method)).to.deep.equal(Array(4).fill("eth_getLogs"));
+        // By the hash of a block above its head: unknown to it.
+        expect((await ask("eth_getLogs", [{ blockHash: "0xab" }])).error?.message).to.equal("unknown block");
+        expect((await ask("eth_sendRawTransaction", ["0xf0"])).result).to.deep.equal(["0xf0"]);
         lagging.setFault({ kind: "none" });
-        expect(await logs({ fromBlock: "0x5a", toBlock: "0x64" })).to.deep.equal([
-          { fromBlock: "0x5a", toBlock: "0x64" },
-        ]);
+        expect((await ask("eth_blockNumber", [])).result).to.equal("0x64");
+        expect((await ask("eth_getTransactionReceipt", ["0x01"])).result).to.deep.equal({ blockNumber: "0x64" });
       } finally {
         await lagging.close();
         await new Promise((r) => node.close(r));

@@ -4,8 +4,8 @@
  *
  * - kill: SIGKILL a runner, leave it down a few seconds, start it again on the same data dir.
  * - drop / 429 / latency / lag: a window during which every runner's RPC proxy destroys a share
- *   of connections, answers a share of calls with HTTP 429, holds each call back, or answers log
- *   queries as a node a few blocks behind the head (up to its own head, silently). With several
+ *   of connections, answers a share of calls with HTTP 429, holds each call back, or answers a
+ *   share of calls as a node a few blocks behind the head would (lagging-node.ts). With several
  *   endpoints per runner it is the primary endpoint's proxy (one RPC provider has an outage).
  * - reorg: Anvil's `anvil_reorg` replaces the last few blocks with empty ones. Anvil drops the
  *   transactions of the replaced blocks, where a real node returns them to its pool; so the
@@ -52,6 +52,7 @@ const FAULT_SETTINGS = {
   limitShare: 0.7,
   latencyMs: [200, 1500] as const,
   lagBlocks: 2,
+  lagShare: 0.5,
   reorgDepth: 3,
   baseFeeFactor: 50n,
   baseFeeHoldBlocks: 5,
@@ -215,7 +216,7 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
             : fault.kind === "429"
               ? ({ kind: "429", share: FAULT_SETTINGS.limitShare } as const)
               : fault.kind === "lag"
-                ? ({ kind: "lag", blocks: FAULT_SETTINGS.lagBlocks } as const)
+                ? ({ kind: "lag", blocks: FAULT_SETTINGS.lagBlocks, share: FAULT_SETTINGS.lagShare } as const)
                 : ({
                     kind: "latency",
                     minMs: FAULT_SETTINGS.latencyMs[0],
@@ -241,7 +242,7 @@ async function injectFault(deps: FaultDeps, fault: PlannedFault, t0: number): Pr
             : f.kind === "429"
               ? `${f.share * 100} % of calls answered 429`
               : f.kind === "lag"
-                ? `log queries answered ${f.blocks} blocks behind the head`
+                ? `${f.share * 100} % of calls answered by a node ${f.blocks} blocks behind the head`
                 : `${f.minMs}–${f.maxMs} ms added`;
         const which = deps.fleet.runners.some((r) => r.fallbackProxies.length > 0)
           ? "primary RPC endpoint (fallbacks healthy)"

@@ -2,13 +2,14 @@
  * An HTTP JSON-RPC reverse proxy on 127.0.0.1 in front of a node, whose misbehaviour can be
  * switched on and off while it runs: it drops connections (the socket is destroyed with no
  * answer, as a load balancer that restarts does), answers HTTP 429 with a JSON-RPC error (as a
- * rate-limited provider does), holds each request back before forwarding it, or answers log
- * queries from a node behind the head (as a load-balanced provider can). The chaos
+ * rate-limited provider does), holds each request back before forwarding it, or answers calls
+ * as a node behind the head would (as a load-balanced provider can). The chaos
  * harness puts one in front of each runner so it can hurt the runners' RPC without slowing the
  * clients, which talk to the node directly.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { laggingAnswer, type Reply } from "./lagging-node.ts";
 
 type ProxyFault =
   | { kind: "none" }
@@ -19,17 +20,17 @@ type ProxyFault =
   /** Forwards every request after a delay drawn uniformly from [minMs, maxMs]. */
   | { kind: "latency"; minMs: number; maxMs: number }
   /**
-   * Answers eth_getLogs over a range as a node `blocks` behind the head would: up to its own head,
-   * without a word (a load-balanced provider whose nodes are not in step). By block hash: in full.
+   * Answers this share of calls as a node `blocks` behind the head would (see lagging-node.ts): a
+   * load-balanced provider whose nodes are not in step.
    */
-  | { kind: "lag"; blocks: number };
+  | { kind: "lag"; blocks: number; share: number };
 
 interface ProxyCounters {
   forwarded: number;
   dropped: number;
   limited: number;
   delayed: number;
-  /** eth_getLogs calls answered short by a lag fault. */
+  /** Calls answered as a node behind the head would (lag fault). */
   lagged: number;
   /** eth_getLogs calls refused for spanning more than maxLogRange blocks. */
   rangeRefused: number;
@@ -122,6 +123,21 @@ function rateLimitedBody(body: Buffer): string {
   return JSON.stringify(batch ? answers : answers[0]);
 }
 
+/** One call of a body (null for a batch or what is not JSON). */
+function singleCall(body: Buffer): (Record<string, unknown> & { id?: unknown }) | null {
+  try {
+    const call = JSON.parse(body.toString("utf8")) as unknown;
+    return call !== null && typeof call === "object" && !Array.isArray(call) ? (call as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A JSON-RPC answer to one call (HTTP 200). */
+function answer(res: ServerResponse, id: unknown, reply: Reply): void {
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, ...reply }));
+}
+
 /** A JSON-RPC error answer to one call, as a provider sends it (HTTP 200). */
 function answerError(res: ServerResponse, id: unknown, code: number, message: string): void {
   res
@@ -129,17 +145,8 @@ function answerError(res: ServerResponse, id: unknown, code: number, message: st
     .end(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
 }
 
-interface LogRangeCall {
-  id: unknown;
-  call: Record<string, unknown>;
-  filter: Record<string, unknown>;
-  from: bigint;
-  to: bigint;
-  span: bigint;
-}
-
-/** An eth_getLogs call over a range, with its span in blocks; null for any other call (or a batch). */
-async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<LogRangeCall | null> {
+/** The span of an eth_getLogs call in blocks, or null for any other call (or a batch). */
+async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<{ id: unknown; span: bigint } | null> {
   let call: { id?: unknown; method?: unknown; params?: unknown };
   try {
     call = JSON.parse(body.toString("utf8")) as typeof call;
@@ -153,7 +160,7 @@ async function logSpan(body: Buffer, head: () => Promise<bigint>): Promise<LogRa
     tag !== undefined && /^0x[0-9a-f]+$/i.test(tag) ? BigInt(tag) : tag === "earliest" ? 0n : head();
   const from = await at(filter.fromBlock ?? "latest");
   const to = await at(filter.toBlock ?? "latest");
-  return { id: call.id ?? null, call, filter, from, to, span: to - from + 1n };
+  return { id: call.id ?? null, span: to - from + 1n };
 }
 
 export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
@@ -205,20 +212,15 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
         return answerError(res, q.id, -32000, `exceed maximum block range: ${opts.maxLogRange}`);
       }
     }
-    if (fault.kind === "lag") {
-      const q = await logSpan(body, head);
-      if (q) {
-        const top = (await head()) - BigInt(fault.blocks);
-        if (q.to > top) {
-          counters.lagged++;
-          if (q.from > top)
-            return void res
-              .writeHead(200, { "content-type": "application/json" })
-              .end(JSON.stringify({ jsonrpc: "2.0", id: q.id, result: [] }));
-          body = Buffer.from(
-            JSON.stringify({ ...q.call, params: [{ ...q.filter, toBlock: `0x${top.toString(16)}` }] }),
-          );
-        }
+    let reply: ((result: unknown) => Reply) | undefined;
+    if (fault.kind === "lag" && random() < fault.share) {
+      const call = singleCall(body);
+      const lag = call ? await laggingAnswer(call, async () => (await head()) - BigInt(fault.blocks)) : null;
+      if (call && lag) {
+        counters.lagged++;
+        if (!("forward" in lag)) return answer(res, call.id, lag.reply);
+        body = Buffer.from(JSON.stringify(lag.forward));
+        reply = lag.reply;
       }
     }
     if (fault.kind === "latency") {
@@ -233,6 +235,8 @@ export async function startRpcProxy(opts: RpcProxyOptions): Promise<RpcProxy> {
       });
       const text = await upstream.text();
       counters.forwarded++;
+      const answered = reply && upstream.ok ? (JSON.parse(text) as { id?: unknown; result?: unknown }) : null;
+      if (answered && "result" in answered) return answer(res, answered.id ?? null, reply!(answered.result));
       res
         .writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
         .end(text);
