@@ -127,6 +127,12 @@ export interface ChainWatcher {
   header(block: number): BlockHeader | undefined;
 }
 
+/**
+ * Polls in a row that must find no block at the cursor before it counts as gone (a shorter chain):
+ * until then the answer may be a lagging node's.
+ */
+const CURSOR_UNKNOWN_POLLS = 3;
+
 /** Scanned headers kept for {@link ChainWatcher.header}. */
 const RECENT_HEADERS = 256;
 
@@ -157,6 +163,8 @@ class Watcher implements ChainWatcher {
   head = -1;
   processed = -1;
   private readonly recent = new Map<number, BlockHeader>();
+  /** Polls in a row in which the node said it had no block at the cursor. */
+  private cursorUnknown = 0;
 
   constructor(options: WatcherOptions) {
     this.opts = options;
@@ -234,8 +242,20 @@ class Watcher implements ChainWatcher {
     this.opts.onHead?.(this.head);
     const target = this.head - confirmations;
     let cursor = journal.cursor() ?? { block: this.opts.startBlock - 1, hash: null as Hex | null };
-    if (cursor.hash !== null && !(await this.onChain(cursor.block, cursor.hash))) {
-      cursor = { block: await this.rewind(), hash: null };
+    if (cursor.hash !== null && this.head < cursor.block) {
+      // The node is behind our cursor: one of a load-balanced provider's nodes not in step, or a
+      // shorter chain, which shows as another hash at the cursor once the chain is that high again.
+      this.processed = cursor.block;
+      this.opts.onProgress?.(this.head, this.processed);
+      return true;
+    }
+    if (cursor.hash !== null) {
+      const b = await this.block(cursor.block);
+      if (b === null && ++this.cursorUnknown < CURSOR_UNKNOWN_POLLS)
+        // A node that gave a head at or above it may still send this call to one that lacks it.
+        throw new ScanRaceError(`block ${cursor.block} is not known to the node; asking again`);
+      this.cursorUnknown = 0;
+      if (b === null || b.hash !== cursor.hash) cursor = { block: await this.rewind(), hash: null };
     }
     this.processed = cursor.block;
     this.opts.onProgress?.(this.head, this.processed);

@@ -80,6 +80,9 @@ export class FakeChain implements ChainSource {
    * own head, silently (a load-balanced provider whose nodes are not in step). By hash: in full.
    */
   logsLag = 0;
+  /** The same for the head and block reads: they answer as a node this many blocks behind would. */
+  headLag = 0;
+  blockLag = 0;
   /** The hash of each block asked for by an eth_getLogs by block hash. */
   readonly getLogsByHash: Hex[] = [];
   limit: { maxBlocks?: number; maxResults?: number; error: () => unknown } | null = null;
@@ -154,13 +157,14 @@ export class FakeChain implements ChainSource {
   async getBlockNumber(): Promise<bigint> {
     const e = this.faults.getBlockNumber?.();
     if (e) throw e;
-    return BigInt(this.head);
+    return BigInt(this.head - this.headLag);
   }
 
   async getBlock(blockNumber: bigint): Promise<BlockHeader | null> {
     this.getBlockCalls.push(Number(blockNumber));
     const e = this.faults.getBlock?.();
     if (e) throw e;
+    if (Number(blockNumber) > this.head - this.blockLag) return null;
     return this.headers[Number(blockNumber)] ?? null;
   }
 

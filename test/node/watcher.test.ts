@@ -150,13 +150,50 @@ describe("chain watcher", function () {
       });
     }
 
-    it("a block the node says it no longer has (shorter chain) counts as a reorg", async function () {
+    it("a block the node says it no longer has (shorter chain) counts as a reorg after three polls that say so", async function () {
       const h = harness(new FakeChain(60));
       await catchUp(h);
       h.chain.reorg(4);
       h.chain.headers.length -= 2; // the new fork is two blocks shorter
+      // Its head is below the cursor: nothing to scan, nothing concluded.
+      expect(await h.watcher.pollOnce()).to.equal(true);
+      expect(h.reorgs).to.deep.equal([]);
+      // A node that says its head is at the cursor but has no block there: asked again twice.
+      h.chain.headLag = -2;
+      for (let i = 0; i < 2; i++) expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      expect(h.reorgs).to.deep.equal([]);
+      h.chain.headLag = 0;
+      h.chain.mine(2);
       await catchUp(h);
       expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([56]);
+    });
+
+    it("a shorter chain that stays shorter is rewound after the third poll that finds no block at the cursor", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      h.chain.reorg(4);
+      h.chain.headers.length -= 2;
+      h.chain.headLag = -2; // a head read at or above the cursor, a block read that has nothing there
+      for (let i = 0; i < 2; i++) await rejection(() => h.watcher.pollOnce());
+      await h.watcher.pollOnce().catch(() => false);
+      expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([56]);
+    });
+
+    it("a load-balanced provider whose nodes are not in step (heads and blocks from a node behind) never rewinds", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      // The whole answer from a node two blocks behind: its head is below our cursor.
+      h.chain.headLag = 2;
+      h.chain.blockLag = 2;
+      expect(await h.watcher.pollOnce()).to.equal(true);
+      // The head from a node in step, the cursor's block from one behind: asked again, not a reorg.
+      h.chain.headLag = 0;
+      for (let i = 0; i < 2; i++) expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      h.chain.blockLag = 0;
+      h.chain.mine(3);
+      await catchUp(h);
+      expect(h.reorgs).to.deep.equal([]);
+      expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
     });
 
     it("an RPC failure during the ancestor search fails the poll instead of rewinding further", async function () {
