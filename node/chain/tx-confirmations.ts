@@ -21,6 +21,12 @@ import {
   TxSenderBase,
 } from "./tx-sender-base.ts";
 
+/**
+ * Blocks for which our nonce must be seen used, with no receipt of ours found, before it counts as
+ * taken by another transaction (where the runner notes heads; without heads, at once).
+ */
+const NONCE_TAKEN_BLOCKS = 3n;
+
 export abstract class TxConfirmations extends TxSenderBase {
   /** Attempts' fee caps by hash (see maxFeeOf). */
   private readonly feeCaps = new Map<Hex, bigint | undefined>();
@@ -61,6 +67,8 @@ export abstract class TxConfirmations extends TxSenderBase {
         ? await firstBroadcast
         : await this.broadcast(current);
     let lastBumpAt = 0;
+    /** The head at which the nonce was first seen used with no receipt of ours found. */
+    let takenSince: bigint | null = null;
     for (;;) {
       if (voidRequested()) {
         const voided = await this.bump(current, { void: true });
@@ -126,6 +134,16 @@ export abstract class TxConfirmations extends TxSenderBase {
             .getTransactionCount({ address: this.address, blockTag: "latest" })
             .catch(() => null);
           if (again === null || again <= current.nonce) found = "unknown";
+        }
+        if (found === "none" && this.head !== null) {
+          // A load-balanced provider may send the receipt look to a node behind the one that gave
+          // the nonce: the nonce counts as taken once no receipt of ours shows for a few blocks.
+          takenSince ??= this.head;
+          if (this.head < takenSince + NONCE_TAKEN_BLOCKS) {
+            outcome = "nonceTooLow";
+            await this.sleep(this.pollMs, current.nonce);
+            continue;
+          }
         }
         if (found === "none") {
           for (const a of attempts) journal.setTxStatus(a.hash, "replaced");

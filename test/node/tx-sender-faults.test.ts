@@ -289,6 +289,61 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
+    it("a load-balanced provider: the nonce read from a node in step, the receipt looks from one behind: mined, not 'taken'", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      let lagging = true;
+      // Receipt looks go to a node that has not the block with our transaction yet.
+      c.onReceipt = () => {
+        if (lagging) throw new TransactionReceiptNotFoundError({ hash: "0x00" });
+      };
+      const journal = openJournal(journalFile());
+      const { sender, events } = senderOn(c.rpc(), journal);
+      await sender.init();
+      sender.noteHead(10n);
+      const sent = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
+      await until("the broadcast", () => c.accepted.length === 1, FAKES);
+      c.mine();
+      // The nonce reads say used while the receipt looks find nothing, over two new heads.
+      const looks = () => c.calls["count:latest"] ?? 0;
+      await until("nonce reads", () => looks() >= 3, FAKES);
+      sender.noteHead(11n);
+      await until("more nonce reads", () => looks() >= 6, FAKES);
+      sender.noteHead(12n);
+      await until("more nonce reads", () => looks() >= 9, FAKES);
+      lagging = false;
+      const receipt = await sent;
+      expect(receipt.status).to.equal("success");
+      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["mined"]);
+      expect(events.some((e) => e.type === "nonceTaken")).to.equal(false);
+      journal.close();
+    });
+
+    it("with heads noted, a nonce used by another transaction is 'taken' once no receipt of ours shows for 3 blocks", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal);
+      await sender.init();
+      sender.noteHead(10n);
+      const first = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
+      await until("the broadcast", () => c.accepted.length === 1, FAKES);
+      c.useElsewhere(1);
+      let settled = false;
+      const outcome = first.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      void outcome.then(() => (settled = true));
+      await until("nonce reads", () => (c.calls["count:latest"] ?? 0) >= 3, FAKES);
+      sender.noteHead(12n);
+      await until("more nonce reads", () => (c.calls["count:latest"] ?? 0) >= 6, FAKES);
+      expect(settled).to.equal(false);
+      sender.noteHead(13n);
+      expect(await outcome).to.be.instanceOf(TxNonceTakenError);
+      journal.close();
+    });
+
     it("a nonce used by another transaction: attempts 'replaced', a distinct retryable error, the next send takes the chain's nonce", async function () {
       const c = new FakeChain();
       c.automine = false;
