@@ -184,6 +184,12 @@ export async function waitForJob(
     last = line;
     if (status === JobStatus.Settled || status === JobStatus.Refunded || status === JobStatus.Delivered) {
       const outcome = await jobOutcome(publicClient, record, jobId, opts);
+      if (outcome.resultHash === null && status !== JobStatus.Refunded) {
+        // The state came from a node that has the result, the events from one behind it (a
+        // load-balanced provider's nodes are not in step): read them again.
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       return {
         ...outcome,
         status: status === JobStatus.Settled ? "settled" : status === JobStatus.Refunded ? "refunded" : "delivered",

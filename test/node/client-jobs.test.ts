@@ -121,6 +121,24 @@ describe("settled results and job events, scanned from the job's request block (
     expectTiled(queries, REQUESTED_AT, HEAD);
   });
 
+  it("the client: events read from a node behind the one that said 'settled' are read again until they show", async function () {
+    // The result is in the head's block; the first scan's answers come from a node 2 blocks behind.
+    const atHead = [{ ...events[0]!, block: HEAD }];
+    const { client } = fakeClient(atHead, HEAD);
+    const fake = client as unknown as { getContractEvents: (args: { toBlock: bigint }) => Promise<unknown[]> };
+    const inStep = fake.getContractEvents;
+    let scans = 0;
+    fake.getContractEvents = async (args) => {
+      if (args.toBlock === BigInt(HEAD)) scans++;
+      return scans <= 1 ? (await inStep(args)).filter((e) => (e as { block: number }).block <= HEAD - 2) : inStep(args);
+    };
+    const outcome = await waitForJob(client, record, 7n, { fromBlock: BigInt(REQUESTED_AT), timeoutMs: 5_000 });
+    expect(outcome.status).to.equal("settled");
+    expect(outcome.resultHash).to.equal(WINNER);
+    expect(outcome.deliveries.map((d) => d.provider)).to.deep.equal([PROVIDER]);
+    expect(scans).to.equal(2);
+  });
+
   it("the client without a request block falls back to the deployment block, still in bounded ranges", async function () {
     const { client, queries } = fakeClient(events, HEAD);
     const outcome = await waitForJob(client, record, 7n, { timeoutMs: 5_000 });
