@@ -341,9 +341,7 @@ class Watcher implements ChainWatcher {
     const { chain, addresses } = this.opts;
     const query: LogQuery = { address: addresses, blockHash };
     try {
-      if (chain.getDecodedLogs) return await chain.getDecodedLogs(query);
-      const raw = await chain.getLogs(query);
-      return (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
+      return chain.getDecodedLogs ? await chain.getDecodedLogs(query) : await this.decoded(await chain.getLogs(query));
     } catch (error) {
       this.opts.onRpcError?.(error);
       throw new RpcFailedError(`eth_getLogs of block ${blockHash} failed`, { cause: error });
@@ -372,7 +370,11 @@ class Watcher implements ChainWatcher {
         },
       });
     if (chain.getDecodedLogs) return fetch((args) => chain.getDecodedLogs!(args));
-    const raw = await fetch((args) => chain.getLogs(args));
+    return this.decoded(await fetch((args) => chain.getLogs(args)));
+  }
+
+  /** Raw logs decoded with the watcher's ABI, on this thread. */
+  private async decoded(raw: Log[]): Promise<DecodedLog[]> {
     return (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
   }
 

@@ -83,10 +83,11 @@ export function createFulfillerChain(
         query: (f, t) => funded({ fromBlock: BigInt(f), toBlock: BigInt(t) }),
       });
       const headers: BloomedBlock[] = [];
-      for (let n = Math.max(from, to - RECHECKED_BLOCKS + 1); opts.headerAt && n <= to; n++) {
-        const h = opts.headerAt(n);
-        if (h) headers.push(h);
-      }
+      if (opts.headerAt)
+        for (let n = Math.max(from, to - RECHECKED_BLOCKS + 1); n <= to; n++) {
+          const h = opts.headerAt(n);
+          if (h) headers.push(h);
+        }
       const logs = await withLogsLeftOut({
         logs: answered,
         from,

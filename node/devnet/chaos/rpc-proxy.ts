@@ -140,9 +140,7 @@ function answer(res: ServerResponse, id: unknown, reply: Reply): void {
 
 /** A JSON-RPC error answer to one call, as a provider sends it (HTTP 200). */
 function answerError(res: ServerResponse, id: unknown, code: number, message: string): void {
-  res
-    .writeHead(200, { "content-type": "application/json" })
-    .end(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
+  answer(res, id, { error: { code, message } });
 }
 
 /** The span of an eth_getLogs call in blocks, or null for any other call (or a batch). */
