@@ -2,7 +2,7 @@
 // Benchmarks the node runner on one model against a plain onnxruntime loop on the same input:
 // throughput, request→result latency on a local Anvil node, and the runner's event-loop lag.
 // Prints a table of each figure against its target (PASS/MISS); it never fails on a MISS.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -147,6 +147,7 @@ async function executorLoop(sample: BenchModel, runs: number, inFlight: number) 
     return { perSecond: (runs * 1000) / wall, p50: pct(each, 50), runsPerMessage: stats.runs / stats.batches };
   } finally {
     await executor.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -8,7 +8,10 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The suites' temporary files (their own, their runners' and browsers') go into one folder of
+# this run, removed at the end, so a test process that dies before it cleans up leaves nothing.
+tests_tmp=$(mktemp -d "${TMPDIR:-/tmp}/conclave-tests-XXXXXX")
+trap 'rm -f "$log"; rm -rf "$tests_tmp"' EXIT
 
 # Each step prints the seconds since the run began, so a slow phase shows in the CI log.
 start=$SECONDS
@@ -28,7 +31,7 @@ check() {
 suite() {
   local name=$1; shift
   step "$name"
-  "$@" 2>&1 | tee "$log"
+  TMPDIR="$tests_tmp" "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local p f
   p=$(grep -Eo '^ *[0-9]+ passing' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
@@ -54,6 +57,8 @@ suite "solidity tests (unit, fuzz, invariant)" npx hardhat test solidity
 suite "typescript tests (mocha + viem)" npx hardhat test mocha
 
 echo
+# Each test removes what it made; what is left here points at one that does not.
+echo "left in the temporary folder by the tests: $(find "$tests_tmp" -mindepth 1 -maxdepth 1 | wc -l) entries (removed now)"
 echo "finished in $((SECONDS - start)) s"
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -10,9 +10,7 @@
  * 4-6 providers, 7-9 clients (see DEV_ROLES); any other index can be a provider or a client.
  */
 import { eventsToHead } from "../chain/events.ts";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { mkdirSync } from "node:fs";
 import {
   encodeFunctionData,
   getAddress,
@@ -37,6 +35,7 @@ import type { ContentStore } from "../ipfs/content-store.ts";
 import { createHeliaStore } from "../ipfs/helia-store.ts";
 import { SAMPLE_MODELS, type SampleModel } from "../models/samples.ts";
 import { startAnvil, type AnvilNode } from "./anvil-node.ts";
+import { createTempDirs, type TempDirs } from "./temp-dirs.ts";
 import { registeredProviders } from "../chain/providers.ts";
 
 export interface DevnetOptions {
@@ -85,7 +84,17 @@ export interface Devnet {
   providers: Address[];
   /** A mock ERC-20 ("TUSD") allowed as payment besides ETH. */
   token: Address;
-  stop(): Promise<void>;
+  /**
+   * Temporary folders that live as long as the network: its deployment folder when none was
+   * given, and the runners' data dirs that runnerConfig makes. stop() removes them.
+   */
+  tempDirs: TempDirs;
+  /** Stops the publisher and the node, then removes `tempDirs` unless `keepTempDirs` (a look at journals after a failed run). */
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  keepTempDirs?: boolean;
 }
 
 /** The DAO action that activates a model's version: the network's setup, and the switches tests vote. */
@@ -146,6 +155,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     ownProcessGroup: opts.ownProcessGroup,
   });
   let publisher: ContentStore | undefined;
+  const tempDirs = createTempDirs();
   try {
     const { publicClient, chain } = await connect(node.rpcUrl, { pollingIntervalMs: opts.pollingIntervalMs ?? 20 });
     const wallet = (i: number) => walletFor(node.rpcUrl, chain, devAccount(i));
@@ -177,7 +187,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         ...opts.params,
       },
     );
-    const dir = opts.deploymentsDir ?? mkdtempSync(path.join(tmpdir(), "conclave-devnet-"));
+    const dir = opts.deploymentsDir ?? tempDirs.make("conclave-devnet-");
     mkdirSync(dir, { recursive: true });
     // The test token is part of the local network: tools find it by name like the rest.
     record.contracts.TestToken = { address: token, block: Number(tokenReceipt.blockNumber) };
@@ -255,14 +265,17 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       models,
       providers: providerIndexes.map((i) => devAccount(i).address),
       token,
-      stop: async () => {
+      tempDirs,
+      stop: async (stopOpts = {}) => {
         await content.stop();
         await node.stop();
+        if (!stopOpts.keepTempDirs) tempDirs.removeAll();
       },
     };
   } catch (error) {
     await publisher?.stop().catch(() => undefined);
     await node.stop();
+    tempDirs.removeAll();
     throw error;
   }
 }
@@ -305,6 +318,7 @@ export async function resumeDevnet(opts: {
   }
   const publisher = await createHeliaStore({ dir: opts.publisherDir });
   const providers = await registeredProviders(publicClient, record);
+  const tempDirs = createTempDirs();
   return {
     node,
     chain,
@@ -317,9 +331,11 @@ export async function resumeDevnet(opts: {
     models,
     providers,
     token: contractAddress(record, "TestToken"),
-    stop: async () => {
+    tempDirs,
+    stop: async (stopOpts = {}) => {
       await publisher.stop();
       await node.stop();
+      if (!stopOpts.keepTempDirs) tempDirs.removeAll();
     },
   };
 }

@@ -3,8 +3,7 @@
  * as its own process (as a provider would run it), and waiting until it has caught up.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -16,7 +15,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 /**
  * Writes the config of provider account `index`'s runner (its own data dir, journal and Helia
- * node) and returns its path. Defaults are what a local-network user gets: the node's WebSocket
+ * node) and returns its path. Without `dataDir` the data dir is one of the network's temporary
+ * folders, removed when the network stops. Defaults are what a local-network user gets: the node's WebSocket
  * endpoint (new heads wake the watcher at once) and the runner's CONFIG_DEFAULTS otherwise.
  */
 export function runnerConfig(
@@ -25,7 +25,7 @@ export function runnerConfig(
   overrides: Record<string, unknown> = {},
   dataDir?: string,
 ): { file: string; dataDir: string } {
-  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), `conclave-runner-${index}-`));
+  const dir = dataDir ?? net.tempDirs.make(`conclave-runner-${index}-`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "runner.json");
   writeFileSync(

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import {
   decodeFunctionData,
   encodeFunctionData,
@@ -22,6 +24,7 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
   this.timeout(300_000);
   let net: Devnet;
   let runner: RunnerProcess;
+  let stopped = false;
 
   before(async function () {
     // A short challenge window: the jobs are paid (claimed) within the test.
@@ -36,6 +39,7 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
     runner = (await spawnRunners(net, [4], { delivery: { maxBatch: 50, maxWaitBlocks: 1 } }))[0]!;
   });
   after(async function () {
+    if (stopped) return;
     await runner?.stop();
     await net?.stop();
   });
@@ -147,5 +151,17 @@ describe("batched k = 1 delivery end to end (Anvil with 1 s blocks, one runner)"
     // Claims ride together too: every transaction the runner sent (deliveries and claims) is fewer than the jobs.
     const sent = (await net.publicClient.getTransactionCount({ address: runner.address })) - runnerNonce;
     expect(sent, `${sent} transactions sent by the runner for ${JOBS} jobs`).to.be.lessThan(JOBS);
+  });
+
+  // Last: it stops the network. Before, every test run left its deployment folder and each
+  // runner's data dir (journal, blockstore, model cache: megabytes each) in the OS temp dir.
+  it("stopping the network removes the temporary folders it made: the deployment's and the runner's data dir", async function () {
+    const dirs = net.tempDirs.list();
+    expect(dirs).to.include.members([path.dirname(net.deploymentFile), runner.dataDir]);
+    expect(existsSync(path.join(runner.dataDir, "journal.sqlite"))).to.equal(true);
+    stopped = true;
+    await runner.stop();
+    await net.stop();
+    for (const dir of dirs) expect(existsSync(dir), dir).to.equal(false);
   });
 });

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { createPublicClient, getAddress, http, keccak256, parseUnits, toHex, type Address } from "viem";
@@ -14,6 +13,7 @@ import { parseJsonTensors, tensorsToJson } from "../../node/tensors/json-tensors
 import { cliFor, expectFailure, runCli, type CliRun } from "../helpers/cli-process.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { until } from "../helpers/until.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -23,7 +23,7 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
  */
 describe("conclave CLI against `npm start`'s network, as separate processes", function () {
   this.timeout(600_000);
-  const dir = mkdtempSync(path.join(tmpdir(), "conclave-cli-e2e-"));
+  const dir = testDir("conclave-cli-e2e-");
   const deployment = path.join(dir, "deployments", "31337.json");
   let rpc = "";
   let port = 0;

@@ -1,7 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseEther } from "viem";
 import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { requestInference, waitForJob } from "../../node/client/jobs.ts";
@@ -9,6 +7,7 @@ import { mined } from "../../node/dao/proposals.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { cliFor, expectFailure, expectOk, type CliRun } from "../helpers/cli-process.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 interface FleetJson {
   block: number;
@@ -71,7 +70,7 @@ describe("conclave fleet: providers and their runners at a glance", function () 
     conclave = cliFor({
       rpc: net.node.rpcUrl,
       deployment: net.deploymentFile,
-      cwd: mkdtempSync(path.join(tmpdir(), "conclave-fleet-")),
+      cwd: testDir("conclave-fleet-"),
     });
   });
   after(async function () {

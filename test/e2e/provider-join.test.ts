@@ -1,11 +1,10 @@
 import { expect } from "chai";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { getAddress, parseUnits, type Address } from "viem";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { cliFor, expectFailure, expectOk, type CliRun } from "../helpers/cli-process.ts";
 import { runnerConfig, spawnRunner, startDevnet, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const PASSWORD = "correct horse battery";
@@ -18,7 +17,7 @@ const PASSWORD = "correct horse battery";
  */
 describe("a new provider joins with the CLI alone (faucet, transfer, named tags, DAO approval, node run)", function () {
   this.timeout(600_000);
-  const dir = mkdtempSync(path.join(tmpdir(), "conclave-join-"));
+  const dir = testDir("conclave-join-");
   const keystore = path.join(dir, "provider.json");
   let net: Devnet;
   let conclave: (args: string[], env?: Record<string, string>) => Promise<CliRun>;

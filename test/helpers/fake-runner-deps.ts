@@ -3,8 +3,6 @@
  * IPFS, executor), scripted per test: the processor runs its real state machine against a real
  * journal, and the test decides what the chain says and when.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   decodeFunctionData,
@@ -32,6 +30,7 @@ import type { VersionInfo } from "../../node/models/store.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { encodeSafetensors } from "../../node/tensors/safetensors.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
+import { testDir } from "./temp-dir.ts";
 
 export const MARKET: Address = "0x00000000000000000000000000000000000000a1";
 export const MODEL_ID: Hex = `0x${"ab".repeat(32)}`;
@@ -243,10 +242,7 @@ export interface Harness {
   dir: string;
 }
 
-export function harness(
-  over: Partial<ProcessorOptions> = {},
-  dir = mkdtempSync(path.join(tmpdir(), "conclave-processor-")),
-): Harness {
+export function harness(over: Partial<ProcessorOptions> = {}, dir = testDir("conclave-processor-")): Harness {
   const journal = openJournal(path.join(dir, "journal.sqlite"));
   const chain = new FakeChain();
   const sender = new FakeSender(journal);

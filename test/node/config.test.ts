@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { CONFIG_DEFAULTS, parseHostPort } from "../../node/config.ts";
@@ -7,9 +6,10 @@ import { loadConfig, loadRunnerConfig, scrubSecretEnv } from "../../node/config-
 import { KeyError } from "../../node/cli/keys.ts";
 import { ConfigError } from "../../node/errors.ts";
 import { jsonStringify } from "../../node/json-stringify.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const KEY = `0x${"11".repeat(32)}`;
-const dir = mkdtempSync(path.join(tmpdir(), "conclave-config-"));
+const dir = testDir("conclave-config-");
 function file(content: unknown): string {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.json`);
   // Amounts in wei are written as strings, as a config file holds them.

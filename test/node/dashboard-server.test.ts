@@ -1,6 +1,5 @@
 import { expect } from "chai";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Address } from "viem";
 import type { ChainReads } from "../../node/dashboard/chain-reads.ts";
@@ -9,11 +8,12 @@ import { metricByLabel, probeRunner, type Fetch } from "../../node/dashboard/run
 import { startDashboardServer, type DevVoter } from "../../node/dashboard/server.ts";
 import { createSnapshotter } from "../../node/dashboard/snapshot.ts";
 import { silentLogger } from "../../node/log.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const P1 = "0x0000000000000000000000000000000000000001" as Address;
 
 function staticDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "dashboard-static-"));
+  const dir = testDir("dashboard-static-");
   mkdirSync(path.join(dir, "assets"));
   writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>t</title>");
   writeFileSync(path.join(dir, "assets", "a.js"), "console.log(1)");

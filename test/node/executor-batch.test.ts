@@ -1,8 +1,7 @@
 import { expect } from "chai";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createExecutor } from "../../node/inference/executor.ts";
 import { autoInference, type Executor } from "../../node/inference/executor-options.ts";
@@ -13,6 +12,7 @@ import { ConfigError } from "../../node/errors.ts";
 import { rejection } from "../helpers/errors.ts";
 import { logRecorder } from "../helpers/log-recorder.ts";
 import { SILERO_MODEL, SILERO_SCHEMA, vadInputs } from "../helpers/silero.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 /** 240 chained N×N MatMuls (~480 GFLOP): a real native run far longer than any timeout below; N keeps its input under a batch's byte cap. */
 const SLOW_N = 1000;
@@ -42,7 +42,7 @@ function writeSlowModel(path: string): void {
 
 describe("inference executor: runs that share a message", function () {
   let direct: ort.InferenceSession;
-  const dir = mkdtempSync(join(tmpdir(), "conclave-executor-batch-"));
+  const dir = testDir("conclave-executor-batch-");
   const slowModel = join(dir, "slow.onnx");
   // The schema admits any length, the model only 512-sample chunks: onnxruntime rejects such a run.
   const LOOSE: ModelSchema = {

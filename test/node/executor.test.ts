@@ -1,8 +1,7 @@
 import { expect } from "chai";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createExecutor } from "../../node/inference/executor.ts";
 import { type Executor } from "../../node/inference/executor-options.ts";
@@ -21,6 +20,7 @@ import { RetryableError } from "../../node/errors.ts";
 import { rejection } from "../helpers/errors.ts";
 import { logRecorder } from "../helpers/log-recorder.ts";
 import { SILERO_MODEL, SILERO_SCHEMA, vadInputs } from "../helpers/silero.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const MODEL = SILERO_MODEL;
 
@@ -94,7 +94,7 @@ describe("inference executor", function () {
   let direct: ort.InferenceSession;
   let executor: Executor;
   const rec = logRecorder();
-  const dir = mkdtempSync(join(tmpdir(), "conclave-executor-"));
+  const dir = testDir("conclave-executor-");
   const slowModel = join(dir, "slow.onnx");
 
   before(async function () {

@@ -1,9 +1,8 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import type { Hex } from "viem";
@@ -16,6 +15,7 @@ import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import { silentLogger } from "../../node/log.ts";
 import { matmulSchema } from "../../node/models/matmul-onnx.ts";
 import { ModelStore, WeightsMismatchError, type VersionInfo } from "../../node/models/store.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const RAW = 0x55;
 
@@ -53,7 +53,7 @@ describe("IPFS trustless gateway: served from held blocks, fetched with every bl
   this.timeout(60_000);
   const nodes: ContentStore[] = [];
   const servers: Server[] = [];
-  const dir = mkdtempSync(path.join(tmpdir(), "conclave-gateway-"));
+  const dir = testDir("conclave-gateway-");
   // 3 MiB of pseudo-random bytes: 12 distinct raw leaves under one dag-pb root (Kubo's 256 KiB chunks).
   let seed = 12345;
   const weights = new Uint8Array(3 * 1024 * 1024).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);

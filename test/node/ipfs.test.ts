@@ -1,7 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import * as dagPb from "@ipld/dag-pb";
 import { FsBlockstore } from "blockstore-fs";
 import { expect } from "chai";
@@ -26,6 +24,7 @@ import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import { createKuboStore } from "../../node/ipfs/kubo-store.ts";
 import { rejection } from "../helpers/errors.ts";
 import { startFakeKubo, type FakeKubo } from "../helpers/fake-kubo.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const KiB256 = 262_144;
@@ -125,7 +124,7 @@ describe("IPFS content layer", function () {
       return s;
     };
     const tempDir = async () => {
-      const d = await mkdtemp(path.join(tmpdir(), "conclave-ipfs-"));
+      const d = testDir("conclave-ipfs-");
       dirs.push(d);
       return d;
     };
@@ -258,7 +257,7 @@ describe("IPFS content layer", function () {
   describe("disk stores (issue 14: writes of one key at once)", function () {
     let dir: string;
     beforeEach(async function () {
-      dir = await mkdtemp(path.join(tmpdir(), "conclave-fs-stores-"));
+      dir = testDir("conclave-fs-stores-");
     });
     afterEach(async function () {
       await rm(dir, { recursive: true, force: true });

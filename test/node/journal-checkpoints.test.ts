@@ -1,12 +1,13 @@
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { openJournal } from "../../node/journal/journal.ts";
 import { startWalCheckpointer, type CheckpointerEvent } from "../../node/journal/wal-checkpointer.ts";
 import { until } from "../helpers/until.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
-const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-checkpoints-")), "j.sqlite");
+const file = () => path.join(testDir("conclave-checkpoints-"), "j.sqlite");
 const walSize = (f: string) => statSync(`${f}-wal`).size;
 /**
  * Each write its own commit: these tests count the WAL's pages per commit, and one synchronous

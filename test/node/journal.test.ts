@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { bytesToHex, zeroAddress, type Hex } from "viem";
@@ -7,6 +5,7 @@ import type { Job } from "../../node/attest/attestation.ts";
 import { jobHash } from "../../node/attest/attestation.ts";
 import { DatabaseSync } from "node:sqlite";
 import { openJournal, reviveBigints } from "../../node/journal/journal.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const job = (fee: bigint): Job => ({
   client: zeroAddress,
@@ -31,7 +30,7 @@ const job = (fee: bigint): Job => ({
   counted: false,
 });
 const h = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
-const file = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-journal-")), "j.sqlite");
+const file = () => path.join(testDir("conclave-journal-"), "j.sqlite");
 
 const hexOf = (bytes: Uint8Array | null) => (bytes === null ? null : bytesToHex(bytes));
 

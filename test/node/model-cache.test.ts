@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Hex } from "viem";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { silentLogger } from "../../node/log.ts";
 import { ModelStore, versionKey, type EvictReason, type VersionInfo } from "../../node/models/store.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const M: Hex = `0x${"cc".repeat(32)}`;
 const SCHEMA = new TextEncoder().encode(
@@ -32,7 +32,7 @@ function cacheFixture(cacheMaxBytes = 1000) {
     },
   } as unknown as ContentStore;
   const cidOf = async (b: Uint8Array) => `cid-${b[0]}`;
-  const dir = mkdtempSync(path.join(tmpdir(), "conclave-cache-"));
+  const dir = testDir("conclave-cache-");
   const evicted: [string, EvictReason][] = [];
   const corrupt: string[] = [];
   const open = () =>
@@ -181,7 +181,7 @@ describe("model cache: peers serve peers (models.provide)", function () {
 
   it("pins fetched weights, re-adds cached ones after a restart, and unpins them on eviction", async function () {
     const { calls, content, weights } = recordingContent();
-    const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
+    const dir = testDir("conclave-provide-");
     const open = () =>
       new ModelStore({
         dir,
@@ -223,7 +223,7 @@ describe("model cache: peers serve peers (models.provide)", function () {
 
   it("does nothing of the kind when provide is off", async function () {
     const { calls, content, weights } = recordingContent();
-    const dir = mkdtempSync(path.join(tmpdir(), "conclave-provide-"));
+    const dir = testDir("conclave-provide-");
     const store = new ModelStore({
       dir,
       content,

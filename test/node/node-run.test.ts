@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { encryptKeystoreJson, Wallet } from "ethers";
@@ -8,6 +7,7 @@ import type { CommandContext } from "../../node/cli/command.ts";
 import { RpcUnreachableError } from "../../node/errors.ts";
 import { createLogger, redactUrl, urlRedactor } from "../../node/log.ts";
 import { rejection } from "../helpers/errors.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const KEY = `0x${"22".repeat(32)}`;
 /** A URL the way hosted RPC providers hand them out: secrets in the user info, the path and the query. */
@@ -39,7 +39,7 @@ describe("redacting URLs", function () {
 });
 
 describe("conclave node run", function () {
-  const dir = mkdtempSync(path.join(tmpdir(), "conclave-node-run-"));
+  const dir = testDir("conclave-node-run-");
   const deployment = path.join(dir, "deployment.json");
   writeFileSync(deployment, JSON.stringify({ chainId: 1, contracts: {} }));
   const saved: Record<string, string | undefined> = {};

@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { createHeliaStore } from "../../node/ipfs/helia-store.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
 import { ContentUnavailableError } from "../../node/ipfs/errors.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 /**
  * Peers serve peers at the IPFS level (issue 12): runner A fetches weights from the publisher and
@@ -19,7 +18,7 @@ describe("IPFS: a runner serves the weights it holds after the publisher is gone
   });
 
   it("A pins what it fetched, survives a gc, and B fetches from A alone", async function () {
-    const dir = mkdtempSync(path.join(tmpdir(), "conclave-peers-"));
+    const dir = testDir("conclave-peers-");
     const publisher = await createHeliaStore({ dir: path.join(dir, "publisher") });
     const a = await createHeliaStore({ dir: path.join(dir, "a") });
     const b = await createHeliaStore({ dir: path.join(dir, "b") });
@@ -40,7 +39,7 @@ describe("IPFS: a runner serves the weights it holds after the publisher is gone
   });
 
   it("without the pin, A's garbage collection frees the blocks and B cannot get them", async function () {
-    const dir = mkdtempSync(path.join(tmpdir(), "conclave-peers-"));
+    const dir = testDir("conclave-peers-");
     const publisher = await createHeliaStore({ dir: path.join(dir, "publisher") });
     const a = await createHeliaStore({ dir: path.join(dir, "a") });
     const b = await createHeliaStore({ dir: path.join(dir, "b") });

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Hex } from "viem";
 import { RpcUnreachableError } from "../../node/errors.ts";
@@ -16,6 +15,7 @@ import {
   type LocalModel,
   type VersionInfo,
 } from "../../node/models/store.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const A: Hex = `0x${"aa".repeat(32)}`;
 const B: Hex = `0x${"bb".repeat(32)}`;
@@ -214,7 +214,7 @@ describe("model store: a prefetch never evicts versions still in use", function 
   const v = (version: number): VersionInfo => ({ ...info(A, version), weightsSha256: sha(weights[`cid-${version}`]!) });
 
   it("refuses with CacheFullError when only a version in use could make room, and evicts freely for a job", async function () {
-    const dir = mkdtempSync(path.join(tmpdir(), "conclave-store-"));
+    const dir = testDir("conclave-store-");
     const store = new ModelStore({
       dir,
       content,

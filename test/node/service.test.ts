@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { createOutputStore } from "../../node/jobs/output-store.ts";
 import { createTicker, serviceOf } from "../../node/service.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +59,7 @@ describe("service lifecycle (service.ts)", function () {
 
 describe("output store", function () {
   it("keeps a job's outputs by id, reads null for a job it holds none of, and removes them", function () {
-    const dir = mkdtempSync(path.join(tmpdir(), "outputs-"));
+    const dir = testDir("outputs-");
     try {
       const outputs = createOutputStore(path.join(dir, "outputs"));
       outputs.save(7n, new Uint8Array([1, 2, 3]));

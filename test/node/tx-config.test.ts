@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { parseGwei } from "viem";
 import { loadConfig } from "../../node/config-load.ts";
 import { ConfigError } from "../../node/errors.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const KEY = `0x${"11".repeat(32)}`;
-const dir = mkdtempSync(path.join(tmpdir(), "conclave-txconfig-"));
+const dir = testDir("conclave-txconfig-");
 const load = (tx: unknown) => {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(f, JSON.stringify({ rpcUrl: "http://x:1", deployment: "d.json", ...(tx === undefined ? {} : { tx }) }));

@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import {
@@ -26,6 +24,7 @@ import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import { until } from "../helpers/until.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 /** In-memory fakes change within milliseconds: poll them often. */
 const FAKES = { timeoutMs: 10_000, intervalMs: 2 };
@@ -45,7 +44,7 @@ const chain = defineChain({
 const account = devAccount(15);
 const to = devAccount(16).address;
 const log = createLogger({ level: "error" });
-const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-txfaults-")), "journal.sqlite");
+const journalFile = () => path.join(testDir("conclave-txfaults-"), "journal.sqlite");
 
 class Http429 extends Error {
   constructor() {

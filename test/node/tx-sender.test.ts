@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
@@ -8,13 +6,14 @@ import { createTxSender } from "../../node/chain/tx-pipeline.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const { viem } = await network.create();
 const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
 const chain = publicClient.chain!;
 const rpc = (method: string, params: unknown[] = []) => publicClient.request({ method, params } as never);
 const log = createLogger({ level: "error" });
-const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-txsender-")), "journal.sqlite");
+const journalFile = () => path.join(testDir("conclave-txsender-"), "journal.sqlite");
 
 /**
  * A public client that records each broadcast (nonce order) and checks journal-before-broadcast:

@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { RetryableError } from "../../node/errors.ts";
@@ -24,8 +22,9 @@ import { rejection } from "../helpers/errors.ts";
 import { until } from "../helpers/until.ts";
 import { bloomOf, FakeChain, failing, FULL_BLOOM, PING_ADDRESS, pingAbi, rpcErrors } from "../helpers/fake-chain.ts";
 import { Bloom } from "ox";
+import { testDir } from "../helpers/temp-dir.ts";
 
-const journalFile = () => path.join(mkdtempSync(path.join(tmpdir(), "conclave-watcher-")), "journal.sqlite");
+const journalFile = () => path.join(testDir("conclave-watcher-"), "journal.sqlite");
 
 interface Harness {
   chain: FakeChain;

@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
@@ -13,6 +12,7 @@ import { freePort } from "../../node/devnet/local-rpc.ts";
 import { ROLES } from "../../node/deploy/roles.ts";
 import { readRoles } from "../../node/deploy/roles.ts";
 import { startRpcProxy } from "../../node/devnet/chaos/rpc-proxy.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -33,7 +33,7 @@ async function deployScript(args: string[]): Promise<{ code: number; stdout: str
 
 describe("scripts/deploy.ts against a real Anvil JSON-RPC node", function () {
   let node: AnvilNode;
-  const out = mkdtempSync(path.join(tmpdir(), "conclave-deploy-"));
+  const out = testDir("conclave-deploy-");
 
   before(async function () {
     // Automine: the refusals below check that no block was added.

@@ -75,6 +75,8 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
   });
   let fleet: Fleet | null = null;
   let remembering: ReturnType<typeof setInterval> | undefined;
+  // Kept unless the run ends with an OK verdict (a failed or interrupted run is looked into).
+  let keepData = true;
   try {
     await checkNode(net, BLOCK_TIME_SECONDS);
     await fundClients(net, clientIndexes);
@@ -246,11 +248,14 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         figures.killedSlashes.length === 0 &&
         settled.open.length === 0,
     };
+    keepData = !report.ok;
     return report;
   } finally {
     clearInterval(remembering);
     await fleet?.stop().catch(() => undefined);
-    await net.stop();
+    await net.stop({ keepTempDirs: keepData });
+    // A failed run's journals and config are what its investigation starts from.
+    if (keepData) deps.say(`runners' data dirs kept: ${net.tempDirs.list().join(" ")}`);
   }
 }
 
