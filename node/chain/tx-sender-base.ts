@@ -238,9 +238,15 @@ export abstract class TxSenderBase implements Pick<TxSubmitter, "address"> {
    * between two looks look now, since a receipt only comes with a block. A loop backing off a
    * failing RPC keeps its wait. A transaction signed at a known head is not looked for until a
    * newer one (see `waitAny`): it cannot be in a block the chain already had.
+   *
+   * A head below the newest noted is left out: it comes from a load-balanced provider's node
+   * behind the others, and taken as the head it shortened the blocks a missing receipt is given
+   * before its nonce counts as taken (NONCE_TAKEN_BLOCKS). After a reorg to a shorter chain, the
+   * chain passes the noted head again within a block or two, and a look that waits for a newer
+   * head waits RECHECK_MS at most.
    */
   noteHead(block: bigint): void {
-    if (block === this.head) return;
+    if (this.head !== null && block <= this.head) return;
     this.head = block;
     for (const wake of [...this.headWaiters]) wake();
   }

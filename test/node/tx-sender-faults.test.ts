@@ -318,6 +318,37 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
+    it("a lower head from a node behind the others does not shorten the wait for our receipt", async function () {
+      const c = new FakeChain();
+      c.automine = false;
+      let lagging = true;
+      c.onReceipt = () => {
+        if (lagging) throw new TransactionReceiptNotFoundError({ hash: "0x00" });
+      };
+      const journal = openJournal(journalFile());
+      const { sender, events } = senderOn(c.rpc(), journal);
+      await sender.init();
+      sender.noteHead(12n);
+      const sent = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
+      await until("the broadcast", () => c.accepted.length === 1, FAKES);
+      c.mine();
+      // The watcher's head read went to a node 2 blocks behind. Taken as the head, the 3 blocks'
+      // grace counted from 10 and our own mined commit was "taken" at 13.
+      sender.noteHead(10n);
+      const looks = () => c.calls["count:latest"] ?? 0;
+      await until("nonce reads", () => looks() >= 3, FAKES);
+      sender.noteHead(13n);
+      await until("more nonce reads", () => looks() >= 6, FAKES);
+      sender.noteHead(14n);
+      await until("more nonce reads", () => looks() >= 9, FAKES);
+      lagging = false;
+      const receipt = await sent;
+      expect(receipt.status).to.equal("success");
+      expect(events.some((e) => e.type === "nonceTaken")).to.equal(false);
+      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["mined"]);
+      journal.close();
+    });
+
     it("with heads noted, a nonce used by another transaction is 'taken' once no receipt of ours shows for 3 blocks", async function () {
       const c = new FakeChain();
       c.automine = false;
