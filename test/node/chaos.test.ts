@@ -174,6 +174,9 @@ describe("chaos harness pieces", function () {
         expect((await ask("eth_getTransactionReceipt", ["0x02"])).result).to.deep.equal({ blockNumber: "0x50" });
         expect((await ask("eth_getTransactionCount", ["0xcc", "latest"])).result).to.deep.equal(["0xcc", "0x62"]);
         expect((await ask("eth_getTransactionCount", ["0xcc", "pending"])).result).to.deep.equal(["0xcc", "pending"]);
+        // An estimate runs on its state: what reverts there reverts for the sender.
+        expect((await ask("eth_estimateGas", [{ to: "0xcc" }])).result).to.deep.equal([{ to: "0xcc" }, "0x62"]);
+        expect((await ask("eth_estimateGas", [{ to: "0xcc" }, "0x50"])).result).to.deep.equal([{ to: "0xcc" }, "0x50"]);
         expect((await ask("eth_getLogs", [{ fromBlock: "0x5a", toBlock: "0x64" }])).result).to.deep.equal([
           { fromBlock: "0x5a", toBlock: "0x62" },
         ]);

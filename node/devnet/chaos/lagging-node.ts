@@ -44,8 +44,10 @@ export async function laggingAnswer(call: Json, top: () => Promise<bigint>): Pro
     }
     case "eth_getTransactionCount":
     case "eth_getBalance":
-    case "eth_call": {
-      // The block tag is the second parameter of each; a pending nonce is the pool's, not the tip's.
+    case "eth_call":
+    case "eth_estimateGas": {
+      // The block tag is the second parameter of each (an estimate without one is at "latest"); a
+      // pending nonce is the pool's, not the tip's.
       const tag = params[1];
       if (tag === "pending") return null;
       const t = await top();
