@@ -261,14 +261,15 @@ class Watcher implements ChainWatcher {
     this.opts.onProgress?.(this.head, this.processed);
     const from = cursor.block + 1;
     if (from > target) return true;
-    const to = Math.min(target, from + this.range.max - 1);
+    let to = Math.min(target, from + this.range.max - 1);
 
     // Near the head, every block below `to` (within the dense depth) is fetched, checked to be
     // one chain (each parent hash is the block below), and kept; deeper ranges, which no reorg
     // reaches, keep only `to` and the blocks their logs are in.
     const headers = new Map<number, BlockHeader>();
     const denseFrom = target - to < this.denseDepth ? Math.max(from, to - this.denseDepth + 1) : to;
-    await this.fetchHeaders(denseFrom, to, headers);
+    // A node behind the one that gave the head lacks its newest blocks: the scan stops below them.
+    to = await this.fetchHeaders(denseFrom, to, headers);
     for (let n = denseFrom + 1; n <= to; n++) {
       if (headers.get(n)!.parentHash !== headers.get(n - 1)!.hash)
         throw new ScanRaceError(`block ${n} changed during the scan`);
@@ -378,19 +379,30 @@ class Watcher implements ChainWatcher {
     return (await parseEventLogsInSlices({ abi: this.opts.abi, logs: raw, strict: true })) as DecodedLog[];
   }
 
-  /** Headers of blocks from..to into `into`, a few requests at a time. */
-  private async fetchHeaders(from: number, to: number, into: Map<number, BlockHeader>): Promise<void> {
+  /**
+   * Headers of blocks from..to into `into`, a few requests at a time; returns the last block of
+   * the run from `from` that the node had. A block missing above `from` was asked of a node
+   * behind the one that gave the head (a load-balanced provider), or the chain is getting
+   * shorter: either way the blocks below it are a chain to scan now, and the next poll takes the
+   * rest. `from` itself missing fails the poll.
+   */
+  private async fetchHeaders(from: number, to: number, into: Map<number, BlockHeader>): Promise<number> {
     const numbers: number[] = [];
     for (let n = from; n <= to; n++) numbers.push(n);
     for (let i = 0; i < numbers.length; i += 16) {
       const batch = numbers.slice(i, i + 16);
       const got = await Promise.all(batch.map((n) => this.block(n)));
-      got.forEach((b, j) => {
-        // The head moved back between reading it and reading this block: a reorg under way.
-        if (!b) throw new ScanRaceError(`block ${batch[j]} vanished during the scan`);
-        into.set(batch[j]!, b);
-      });
+      for (let j = 0; j < got.length; j++) {
+        const n = batch[j]!;
+        const b = got[j];
+        if (!b) {
+          if (n === from) throw new ScanRaceError(`block ${n} vanished during the scan`);
+          return n - 1;
+        }
+        into.set(n, b);
+      }
     }
+    return to;
   }
 
   /**

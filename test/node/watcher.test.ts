@@ -195,6 +195,21 @@ describe("chain watcher", function () {
       expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
     });
 
+    it("the head from a node in step, the newest headers from one 2 blocks behind: the poll scans the blocks that node has instead of failing", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      h.chain.mine(5);
+      h.chain.blockLag = 2;
+      // Before, the missing headers failed the whole poll (and the run loop doubled its backoff).
+      expect(await h.watcher.pollOnce()).to.equal(false);
+      expect(h.watcher.processed).to.equal(63);
+      expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1, 63));
+      h.chain.blockLag = 0;
+      await catchUp(h);
+      expect(h.reorgs).to.deep.equal([]);
+      expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
+    });
+
     it("an RPC failure during the ancestor search fails the poll instead of rewinding further", async function () {
       const h = harness(new FakeChain(200));
       await catchUp(h);
