@@ -143,6 +143,20 @@ export function createChainWatcher(options: WatcherOptions): ChainWatcher {
 /** A block the journal recorded is not where the chain is now, or an RPC read changed mid-scan. */
 class ScanRaceError extends RpcFailedError {}
 
+/** A by-hash read's answer from a node that has not got the block (yet). */
+const BLOCK_UNKNOWN = /unknown block|not found/i;
+
+/**
+ * The wait before the run loop polls again after a failed poll that waited `backoff`. A race
+ * between a provider's nodes (a block one of them lacks yet, one that changed mid-scan) is no
+ * overload: it is polled again at the usual pace, where doubling the wait had the runner see new
+ * jobs seconds late for as long as the provider's nodes were out of step. Any other failure
+ * doubles the wait, up to `maxMs`.
+ */
+export function retryWaitMs(error: unknown, backoff: number, pollIntervalMs: number, maxMs: number): number {
+  return error instanceof ScanRaceError ? pollIntervalMs : Math.min(backoff * 2, maxMs);
+}
+
 /**
  * Follows the chain by fast polling (and immediately on new heads over WebSocket): scans
  * confirmed blocks from the journal's cursor, hands their events over in order, then advances
@@ -204,8 +218,13 @@ class Watcher implements ChainWatcher {
         backoff = this.opts.pollIntervalMs;
         if (!caughtUp || this.woken) continue;
       } catch (error) {
-        this.opts.log.warn("chain poll failed; retrying", { error: firstLine(error), retryInMs: backoff });
-        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5_000);
+        backoff = retryWaitMs(error, backoff, this.opts.pollIntervalMs, this.opts.maxBackoffMs ?? 5_000);
+        if (error instanceof ScanRaceError)
+          this.opts.log.info("chain poll raced the provider's nodes; polling again", {
+            error: firstLine(error),
+            retryInMs: backoff,
+          });
+        else this.opts.log.warn("chain poll failed; retrying", { error: firstLine(error), retryInMs: backoff });
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
@@ -270,6 +289,11 @@ class Watcher implements ChainWatcher {
     const denseFrom = target - to < this.denseDepth ? Math.max(from, to - this.denseDepth + 1) : to;
     // A node behind the one that gave the head lacks its newest blocks: the scan stops below them.
     to = await this.fetchHeaders(denseFrom, to, headers);
+    if (to < denseFrom) {
+      // Not even the first block: the node asked has nothing new yet, as when its head is below.
+      if (denseFrom === from) return true;
+      throw new ScanRaceError(`block ${denseFrom} vanished during the scan`);
+    }
     for (let n = denseFrom + 1; n <= to; n++) {
       if (headers.get(n)!.parentHash !== headers.get(n - 1)!.hash)
         throw new ScanRaceError(`block ${n} changed during the scan`);
@@ -345,7 +369,10 @@ class Watcher implements ChainWatcher {
       return chain.getDecodedLogs ? await chain.getDecodedLogs(query) : await this.decoded(await chain.getLogs(query));
     } catch (error) {
       this.opts.onRpcError?.(error);
-      throw new RpcFailedError(`eth_getLogs of block ${blockHash} failed`, { cause: error });
+      const message = `eth_getLogs of block ${blockHash} failed`;
+      // Asked of a node behind the one that gave the block: a race, not a failing provider.
+      if (BLOCK_UNKNOWN.test(oneLine(error))) throw new ScanRaceError(message, { cause: error });
+      throw new RpcFailedError(message, { cause: error });
     }
   }
 
@@ -384,7 +411,7 @@ class Watcher implements ChainWatcher {
    * the run from `from` that the node had. A block missing above `from` was asked of a node
    * behind the one that gave the head (a load-balanced provider), or the chain is getting
    * shorter: either way the blocks below it are a chain to scan now, and the next poll takes the
-   * rest. `from` itself missing fails the poll.
+   * rest (`from - 1` when `from` itself is missing).
    */
   private async fetchHeaders(from: number, to: number, into: Map<number, BlockHeader>): Promise<number> {
     const numbers: number[] = [];
@@ -395,10 +422,7 @@ class Watcher implements ChainWatcher {
       for (let j = 0; j < got.length; j++) {
         const n = batch[j]!;
         const b = got[j];
-        if (!b) {
-          if (n === from) throw new ScanRaceError(`block ${n} vanished during the scan`);
-          return n - 1;
-        }
+        if (!b) return n - 1;
         into.set(n, b);
       }
     }

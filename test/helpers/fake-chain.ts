@@ -35,6 +35,8 @@ export const rpcErrors = {
   responseSize: () =>
     rpc(-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range"),
   tooMany: () => rpc(-32000, "too many logs in the requested range"),
+  /** A block asked for by hash from a node that has not got it (one behind the head). */
+  unknownBlock: () => rpc(-32000, "unknown block"),
   /** viem's own refusal of an answer over its 10 MiB default: a range's logs were too many bytes. */
   bodyTooLarge: () => new ResponseBodyTooLargeError({ maxSize: 10_485_760, size: 12_000_000 }),
 };

@@ -11,6 +11,7 @@ import {
 } from "../../node/chain/logs.ts";
 import {
   createChainWatcher,
+  retryWaitMs,
   type ChainSource,
   type ChainWatcher,
   type DecodedLog,
@@ -210,6 +211,35 @@ describe("chain watcher", function () {
       expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
     });
 
+    it("the head from a node in step, not even the next block from the node asked: nothing to scan yet, not a failure", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      h.chain.mine(1);
+      h.chain.blockLag = 1;
+      expect(await h.watcher.pollOnce()).to.equal(true);
+      expect(h.watcher.processed).to.equal(60);
+      h.chain.blockLag = 0;
+      await catchUp(h);
+      expect(h.watcher.processed).to.equal(61);
+      expect(h.reorgs).to.deep.equal([]);
+    });
+
+    it("a race between the provider's nodes is polled again at the usual pace; other failures double the wait", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      // The cursor's block asked of a node that lacks it.
+      h.chain.blockLag = 2;
+      const race = await rejection(() => h.watcher.pollOnce());
+      expect(race).to.be.instanceOf(RpcFailedError);
+      expect(retryWaitMs(race, 2_000, 250, 5_000)).to.equal(250);
+      h.chain.blockLag = 0;
+      h.chain.faults.getBlock = failing(1, rpcErrors.http500);
+      const failure = await rejection(() => h.watcher.pollOnce());
+      expect(failure).to.be.instanceOf(RpcFailedError);
+      expect(retryWaitMs(failure, 2_000, 250, 5_000)).to.equal(4_000);
+      expect(retryWaitMs(failure, 4_000, 250, 5_000)).to.equal(5_000);
+    });
+
     it("an RPC failure during the ancestor search fails the poll instead of rewinding further", async function () {
       const h = harness(new FakeChain(200));
       await catchUp(h);
@@ -383,7 +413,15 @@ describe("chain watcher", function () {
       let calls = 0;
       // The range query answers; the ask by hash (the second eth_getLogs) fails.
       chain.faults.getLogs = () => (calls++ === 1 ? rpcErrors.http500() : undefined);
-      expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      const failure = await rejection(() => h.watcher.pollOnce());
+      expect(failure).to.be.instanceOf(RpcFailedError);
+      expect(retryWaitMs(failure, 500, 250, 5_000)).to.equal(1_000);
+      expect(h.journal.cursor()).to.deep.equal(cursor);
+      // Asked of a node that has not got the block yet: a race, polled again at the usual pace.
+      calls = 0;
+      chain.faults.getLogs = () => (calls++ === 1 ? rpcErrors.unknownBlock() : undefined);
+      const race = await rejection(() => h.watcher.pollOnce());
+      expect(retryWaitMs(race, 500, 250, 5_000)).to.equal(250);
       expect(h.journal.cursor()).to.deep.equal(cursor);
       chain.faults = {};
       await catchUp(h);
@@ -483,6 +521,7 @@ describe("chain watcher", function () {
         responseSize: "too-large",
         tooMany: "too-large",
         bodyTooLarge: "too-large",
+        unknownBlock: "other",
       });
     });
   });
