@@ -128,8 +128,12 @@ export interface ChainWatcher {
 }
 
 /**
- * Polls in a row that must find no block at the cursor before it counts as gone (a shorter chain):
- * until then the answer may be a lagging node's.
+ * How long the node must go on saying it has no block at the cursor, while its head is at or
+ * above it, before the cursor counts as gone (a shorter chain): for this many polls in a row,
+ * over which the head rose by this many blocks. Until then the answer may be a lagging node's
+ * (a load-balanced provider's), which has the block once the chain is a few blocks further.
+ * Counted in polls alone, three quick polls at one head all went to the node behind and rewound
+ * jobs on a chain that had not reorganised.
  */
 const CURSOR_UNKNOWN_POLLS = 3;
 
@@ -179,6 +183,8 @@ class Watcher implements ChainWatcher {
   private readonly recent = new Map<number, BlockHeader>();
   /** Polls in a row in which the node said it had no block at the cursor. */
   private cursorUnknown = 0;
+  /** The head read at the first of those polls. */
+  private cursorUnknownHead = 0;
 
   constructor(options: WatcherOptions) {
     this.opts = options;
@@ -270,7 +276,11 @@ class Watcher implements ChainWatcher {
     }
     if (cursor.hash !== null) {
       const b = await this.block(cursor.block);
-      if (b === null && ++this.cursorUnknown < CURSOR_UNKNOWN_POLLS)
+      if (b === null && this.cursorUnknown++ === 0) this.cursorUnknownHead = this.head;
+      if (
+        b === null &&
+        (this.cursorUnknown < CURSOR_UNKNOWN_POLLS || this.head < this.cursorUnknownHead + CURSOR_UNKNOWN_POLLS)
+      )
         // A node that gave a head at or above it may still send this call to one that lacks it.
         throw new ScanRaceError(`block ${cursor.block} is not known to the node; asking again`);
       this.cursorUnknown = 0;

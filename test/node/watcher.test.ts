@@ -168,15 +168,33 @@ describe("chain watcher", function () {
       expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([56]);
     });
 
-    it("a shorter chain that stays shorter is rewound after the third poll that finds no block at the cursor", async function () {
+    it("a shorter chain that stays shorter is rewound once three polls in a row, over 3 blocks of head, find no block at the cursor", async function () {
       const h = harness(new FakeChain(60));
       await catchUp(h);
       h.chain.reorg(4);
       h.chain.headers.length -= 2;
-      h.chain.headLag = -2; // a head read at or above the cursor, a block read that has nothing there
-      for (let i = 0; i < 2; i++) await rejection(() => h.watcher.pollOnce());
+      // Head reads at or above the cursor (60, then rising), block reads that have nothing there.
+      for (const lag of [-2, -3, -4]) {
+        h.chain.headLag = lag;
+        expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      }
+      expect(h.reorgs).to.deep.equal([]);
+      h.chain.headLag = -5;
       await h.watcher.pollOnce().catch(() => false);
       expect(h.reorgs.map((r) => r.ancestor)).to.deep.equal([56]);
+    });
+
+    it("quick polls at one head whose block reads all go to a node behind never rewind (chaos seed 61, lag)", async function () {
+      const h = harness(new FakeChain(60));
+      await catchUp(h);
+      h.chain.mine(1);
+      h.chain.blockLag = 2; // the head (61) from a node in step, the cursor's block (60) asked of one at 59
+      for (let i = 0; i < 5; i++) expect(await rejection(() => h.watcher.pollOnce())).to.be.instanceOf(RpcFailedError);
+      expect(h.reorgs).to.deep.equal([]);
+      h.chain.blockLag = 0;
+      await catchUp(h);
+      expect(h.reorgs).to.deep.equal([]);
+      expect(h.delivered).to.deep.equal(h.chain.pingsFrom(1));
     });
 
     it("a load-balanced provider whose nodes are not in step (heads and blocks from a node behind) never rewinds", async function () {
