@@ -5,6 +5,7 @@
  * transaction once per job and kind, and finding this runner's seat.
  */
 import { encodeFunctionData, getAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { JobStatus } from "../chain/statuses.ts";
 import { TxRevertedError, TxVoidedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { ConclaveError, oneLine } from "../errors.ts";
 import type { Executor } from "../inference/executor-options.ts";
@@ -19,8 +20,11 @@ import type { DeliveryBatcher } from "./delivery-batcher.ts";
 import { loopBudget, throughLoopBudget, type TurnRank } from "../loop-budget.ts";
 import { backoffMs, Gate, WorkQueue, type Lane } from "./work-queue.ts";
 import {
+  JobNotOnNodeError,
   MAX_CRASHES_PER_JOB,
   MAX_WOULD_REVERT,
+  NOT_ON_NODE_RETRY_MS,
+  NOT_ON_NODE_SECONDS,
   STAKE_SHORT_ERROR,
   spreadDelayMs,
   settlementHeadroom,
@@ -207,8 +211,15 @@ export abstract class ProcessorBase {
   }
 
   /** The job's state, or the read a step just before this one made (see ReadMemo). */
-  protected readState(rec: JobRecord, chain: ChainReader = this.chainFor(rec)): Promise<JobStateRead> {
-    return this.memo.jobState(rec.jobId, () => chain.jobState(rec.jobId));
+  protected async readState(rec: JobRecord, chain: ChainReader = this.chainFor(rec)): Promise<JobStateRead> {
+    const state = await this.memo.jobState(rec.jobId, () => chain.jobState(rec.jobId));
+    // No such job, for one whose request the scan took: the read went to a node behind the
+    // scanned blocks (a load-balanced provider), unless the job ended long enough ago for its
+    // word to be deleted. Taken as an ending, it gave up the job (k > 1: "all seats were taken",
+    // its result computed) and left its seat to fill at the commit deadline.
+    if (state.status === JobStatus.None && (await chain.now()) < rec.job.requestedAt + NOT_ON_NODE_SECONDS)
+      throw new JobNotOnNodeError(`job ${rec.jobId} is not on the node asked yet`);
+    return state;
   }
 
   /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link loopRankOf}). */
@@ -339,6 +350,11 @@ export abstract class ProcessorBase {
         attempts,
         nextAttemptAt: this.now() + Math.min(this.followIntervalMs, 1_000),
       });
+      return;
+    } else if (error instanceof JobNotOnNodeError) {
+      // A node behind the others answered: asked again shortly, which is no fault of the job's.
+      log.debug("job read from a node behind the scanned blocks; reading again", { jobId: rec.jobId });
+      this.journal.updateJob(rec.jobId, rec, { nextAttemptAt: this.now() + NOT_ON_NODE_RETRY_MS });
       return;
     } else if (error instanceof TxVoidedError) {
       // A reorg moved the job under our transaction, which became a no-op instead of a revert:

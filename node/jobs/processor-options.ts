@@ -7,7 +7,7 @@ import { encodePacked, keccak256, type Abi, type Address, type Hex } from "viem"
 import { decodeOutputRef } from "../attest/output-ref.ts";
 import { JobStatus } from "../chain/statuses.ts";
 import type { TxSubmitter as FullTxSubmitter } from "../chain/tx-sender.ts";
-import { FatalError } from "../errors.ts";
+import { FatalError, RetryableError } from "../errors.ts";
 import type { Executor } from "../inference/executor-options.ts";
 import type { ContentStore } from "../ipfs/content-store.ts";
 import type { Journal, TxKind } from "../journal/journal.ts";
@@ -23,6 +23,19 @@ import type { ServiceDeps } from "../service.ts";
 /** Statuses in which a job has ended: nothing is left to do for it on-chain. */
 export function hasEnded(status: number): boolean {
   return status === JobStatus.Settled || status === JobStatus.Refunded || status === JobStatus.None;
+}
+
+/**
+ * A job whose request the scan took reads as no job at all within this many chain seconds of its
+ * request only on a node behind the scanned blocks: no job ends (and has its word deleted) this
+ * soon. Such a read is made again after NOT_ON_NODE_RETRY_MS.
+ */
+export const NOT_ON_NODE_SECONDS = 30;
+export const NOT_ON_NODE_RETRY_MS = 250;
+
+/** A job read as absent from the chain by a node behind the blocks the watcher scanned. */
+export class JobNotOnNodeError extends RetryableError {
+  readonly code = "JOB_NOT_ON_NODE";
 }
 
 /** The job's input cannot be used (fetch, size, format, hash): the job ends with this reason. */

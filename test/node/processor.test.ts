@@ -1355,6 +1355,32 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     });
   });
 
+  describe("chaos seed 61 (lag): a job read as absent from the chain", function () {
+    it("by a node behind the scanned blocks, soon after its request, is read again shortly and served, not given up", async function () {
+      h = harness();
+      h.chain.set(81n, { status: 0 });
+      await h.processor.onLogs([requested(81n, makeJob(K3))]);
+      await h.settle();
+      // Before, decide ended it at once: lost, "job no longer open" (at a commit: "all seats were taken").
+      expect(h.journal.getJob(81n)!.state).to.equal("seen");
+      expect(h.sender.sent).to.have.length(0);
+      h.chain.set(81n, { status: 1 });
+      h.clock.now += 1_000;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["commit"]);
+    });
+
+    it("long after its request (an ended job's word is deleted) ends it as before", async function () {
+      h = harness();
+      h.chain.set(82n, { status: 0 });
+      h.chain.time = 1_000 + 30;
+      await h.processor.onLogs([requested(82n, makeJob(K3))]);
+      await h.settle();
+      const rec = h.journal.getJob(82n)!;
+      expect([rec.state, rec.reason]).to.deep.equal(["lost", "job no longer open"]);
+    });
+  });
+
   describe("issue 14: a k = 3 job reads its state only where the events cannot say it", function () {
     /** The SeatCommitted log a commit's receipt holds (seat 0, ours). */
     function seatLog(jobId: bigint) {
