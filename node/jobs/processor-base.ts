@@ -213,13 +213,20 @@ export abstract class ProcessorBase {
   /** The job's state, or the read a step just before this one made (see ReadMemo). */
   protected async readState(rec: JobRecord, chain: ChainReader = this.chainFor(rec)): Promise<JobStateRead> {
     const state = await this.memo.jobState(rec.jobId, () => chain.jobState(rec.jobId));
-    // No such job, for one whose request the scan took: the read went to a node behind the
-    // scanned blocks (a load-balanced provider), unless the job ended long enough ago for its
-    // word to be deleted. Taken as an ending, it gave up the job (k > 1: "all seats were taken",
-    // its result computed) and left its seat to fill at the commit deadline.
-    if (state.status === JobStatus.None && (await chain.now()) < rec.job.requestedAt + NOT_ON_NODE_SECONDS)
-      throw new JobNotOnNodeError(`job ${rec.jobId} is not on the node asked yet`);
+    await this.checkOnNode(rec, state.status, chain);
     return state;
+  }
+
+  /**
+   * Throws {@link JobNotOnNodeError} when a job whose request the scan took reads as no job at
+   * all soon after that request: the read went to a node behind the scanned blocks (a
+   * load-balanced provider); only long after can it be an ended job's deleted word. Taken as an
+   * ending, a k > 1 job whose result was computed was given up ("all seats were taken") and its
+   * seat left to fill at the commit deadline; a k = 1 result waited a follow interval to be sent.
+   */
+  protected async checkOnNode(rec: JobRecord, status: number, chain: ChainReader): Promise<void> {
+    if (status === JobStatus.None && (await chain.now()) < rec.job.requestedAt + NOT_ON_NODE_SECONDS)
+      throw new JobNotOnNodeError(`job ${rec.jobId} is not on the node asked yet`);
   }
 
   /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link loopRankOf}). */

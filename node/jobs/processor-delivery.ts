@@ -27,7 +27,9 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     if (!this.hasLiveTx(rec, "submit") && !batch.pending) {
       await this.spread(rec);
       // A fresh read, never decide's: a batched result is not simulated on its own before it is sent.
-      const [state, past] = await Promise.all([this.chainFor(rec).jobState(rec.jobId), this.pastLastAction(rec)]);
+      const chain = this.chainFor(rec);
+      const [state, past] = await Promise.all([chain.jobState(rec.jobId), this.pastLastAction(rec)]);
+      await this.checkOnNode(rec, state.status, chain);
       if (state.status !== JobStatus.Open) return this.closedBeforeSend(rec, state.status);
       if (past) return this.end(rec, "expired", "deadline passed before the result was sent");
       await this.revealsFirst();

@@ -1370,6 +1370,19 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["commit"]);
     });
 
+    it("at a k = 1 submit, is read again shortly, not after a follow interval", async function () {
+      h = harness();
+      h.chain.set(83n, { status: 0 });
+      await h.processor.onLogs([requested(83n, makeJob())]);
+      await h.settle();
+      expect(h.sender.sent).to.have.length(0);
+      h.chain.set(83n, { status: 1 });
+      // Before, the result waited the follow interval (5 s): "job no longer open; waiting for its event".
+      h.clock.now += 300;
+      await h.settle();
+      expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
+    });
+
     it("long after its request (an ended job's word is deleted) ends it as before", async function () {
       h = harness();
       h.chain.set(82n, { status: 0 });
