@@ -288,65 +288,55 @@ describe("tx sender against a faulty RPC", function () {
       journal.close();
     });
 
-    it("a load-balanced provider: the nonce read from a node in step, the receipt looks from one behind: mined, not 'taken'", async function () {
+    /**
+     * A commit mined while the receipt looks go to a node that has not got its block (the nonce
+     * reads come from one in step): `first` is the head noted before the send; after the block,
+     * each of `heads` (null: none) is noted and followed by three more nonce reads; then the
+     * receipt shows. Returns what the send ended with, and whether the nonce was called taken.
+     */
+    async function minedBehindLaggingReceipts(first: bigint, heads: (bigint | null)[]) {
       const c = new FakeChain();
       c.automine = false;
       let lagging = true;
-      // Receipt looks go to a node that has not the block with our transaction yet.
       c.onReceipt = () => {
         if (lagging) throw new TransactionReceiptNotFoundError({ hash: "0x00" });
       };
       const journal = openJournal(journalFile());
       const { sender, events } = senderOn(c.rpc(), journal);
       await sender.init();
-      sender.noteHead(10n);
+      sender.noteHead(first);
       const sent = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
       await until("the broadcast", () => c.accepted.length === 1, FAKES);
       c.mine();
-      // The nonce reads say used while the receipt looks find nothing, over two new heads.
       const looks = () => c.calls["count:latest"] ?? 0;
-      await until("nonce reads", () => looks() >= 3, FAKES);
-      sender.noteHead(11n);
-      await until("more nonce reads", () => looks() >= 6, FAKES);
-      sender.noteHead(12n);
-      await until("more nonce reads", () => looks() >= 9, FAKES);
+      for (const [i, head] of heads.entries()) {
+        if (head !== null) sender.noteHead(head);
+        await until("nonce reads", () => looks() >= 3 * (i + 1), FAKES);
+      }
       lagging = false;
       const receipt = await sent;
-      expect(receipt.status).to.equal("success");
-      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["mined"]);
-      expect(events.some((e) => e.type === "nonceTaken")).to.equal(false);
+      const statuses = journal.txsWithNonce(0).map((t) => t.status);
       journal.close();
+      return { status: receipt.status, statuses, taken: events.some((e) => e.type === "nonceTaken") };
+    }
+
+    it("a load-balanced provider: the nonce read from a node in step, the receipt looks from one behind: mined, not 'taken'", async function () {
+      // The nonce reads say used while the receipt looks find nothing, over two new heads.
+      expect(await minedBehindLaggingReceipts(10n, [null, 11n, 12n])).to.deep.equal({
+        status: "success",
+        statuses: ["mined"],
+        taken: false,
+      });
     });
 
     it("a lower head from a node behind the others does not shorten the wait for our receipt", async function () {
-      const c = new FakeChain();
-      c.automine = false;
-      let lagging = true;
-      c.onReceipt = () => {
-        if (lagging) throw new TransactionReceiptNotFoundError({ hash: "0x00" });
-      };
-      const journal = openJournal(journalFile());
-      const { sender, events } = senderOn(c.rpc(), journal);
-      await sender.init();
-      sender.noteHead(12n);
-      const sent = sender.send({ jobId: 3n, kind: "commit", to, data: "0x" });
-      await until("the broadcast", () => c.accepted.length === 1, FAKES);
-      c.mine();
-      // The watcher's head read went to a node 2 blocks behind. Taken as the head, the 3 blocks'
-      // grace counted from 10 and our own mined commit was "taken" at 13.
-      sender.noteHead(10n);
-      const looks = () => c.calls["count:latest"] ?? 0;
-      await until("nonce reads", () => looks() >= 3, FAKES);
-      sender.noteHead(13n);
-      await until("more nonce reads", () => looks() >= 6, FAKES);
-      sender.noteHead(14n);
-      await until("more nonce reads", () => looks() >= 9, FAKES);
-      lagging = false;
-      const receipt = await sent;
-      expect(receipt.status).to.equal("success");
-      expect(events.some((e) => e.type === "nonceTaken")).to.equal(false);
-      expect(journal.txsWithNonce(0).map((t) => t.status)).to.deep.equal(["mined"]);
-      journal.close();
+      // The watcher's head read went to a node 2 blocks behind (10). Taken as the head, the 3
+      // blocks' grace counted from 10 and our own mined commit was "taken" at 13.
+      expect(await minedBehindLaggingReceipts(12n, [10n, 13n, 14n])).to.deep.equal({
+        status: "success",
+        statuses: ["mined"],
+        taken: false,
+      });
     });
 
     it("with heads noted, a nonce used by another transaction is 'taken' once no receipt of ours shows for 3 blocks", async function () {
