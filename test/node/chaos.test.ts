@@ -177,6 +177,12 @@ describe("chaos harness pieces", function () {
         // An estimate runs on its state: what reverts there reverts for the sender.
         expect((await ask("eth_estimateGas", [{ to: "0xcc" }])).result).to.deep.equal([{ to: "0xcc" }, "0x62"]);
         expect((await ask("eth_estimateGas", [{ to: "0xcc" }, "0x50"])).result).to.deep.equal([{ to: "0xcc" }, "0x50"]);
+        // Asked at a block above its head (a sender pins its estimates to the newest head it knows):
+        // it has not got it, as geth answers; nothing is forwarded.
+        const asked = forwarded.length;
+        expect((await ask("eth_estimateGas", [{ to: "0xcc" }, "0x63"])).error?.message).to.equal("header not found");
+        expect((await ask("eth_call", [{ to: "0xcc" }, "0x64"])).error?.message).to.equal("header not found");
+        expect(forwarded.length).to.equal(asked);
         expect((await ask("eth_getLogs", [{ fromBlock: "0x5a", toBlock: "0x64" }])).result).to.deep.equal([
           { fromBlock: "0x5a", toBlock: "0x62" },
         ]);

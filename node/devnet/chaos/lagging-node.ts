@@ -47,11 +47,13 @@ export async function laggingAnswer(call: Json, top: () => Promise<bigint>): Pro
     case "eth_call":
     case "eth_estimateGas": {
       // The block tag is the second parameter of each (an estimate without one is at "latest"); a
-      // pending nonce is the pool's, not the tip's.
+      // pending nonce is the pool's, not the tip's. A block above its head it has not got: geth's
+      // answer.
       const tag = params[1];
       if (tag === "pending") return null;
       const t = await top();
-      if (isNumber(tag) ? BigInt(tag) <= t : !TIP_TAGS.has(tag as string)) return null;
+      if (isNumber(tag) && BigInt(tag) > t) return { reply: { error: { code: -32000, message: "header not found" } } };
+      if (isNumber(tag) || !TIP_TAGS.has(tag as string)) return null;
       return { forward: { ...call, params: [params[0], hex(t), ...params.slice(2)] } };
     }
     case "eth_getLogs": {
