@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { keccak256, toHex, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, marketAbiWithCourt } from "./chain/artifacts.ts";
@@ -185,6 +185,11 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       },
     });
     cachedFile.of = (cid) => models.fileOf(cid);
+    // onnxruntime's telemetry leaves a file in each worker process's temporary folder: kept in the
+    // data dir, emptied at each start, not left in /tmp at every worker start.
+    const workerTmp = path.join(config.dataDir, "worker-tmp");
+    rmSync(workerTmp, { recursive: true, force: true });
+    mkdirSync(workerTmp);
     // Every load and unload goes through the tracker, so /ready knows which versions are warm.
     const sessions = trackWarmSessions(
       createExecutor({
@@ -193,6 +198,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
         intraOpThreads: config.inference.intraOpThreads,
         log: (event, fields) => log.debug(event, fields as Record<string, unknown>),
         onWorkerRestart: (reason) => metrics.workerRestarts.inc({ reason }),
+        tempDir: workerTmp,
       }),
     );
     const executor = sessions.executor;

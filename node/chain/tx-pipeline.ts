@@ -236,8 +236,8 @@ class TxSender extends TxConfirmations implements TxSubmitter {
    * "latest" as before: the head may be gone in a reorg to a shorter chain.
    */
   private async estimateAtHead(args: Omit<EstimateArgs, "blockNumber">, tries: number): Promise<bigint> {
-    const at = await this.newestHead();
-    for (let attempt = 1; at !== null; attempt++) {
+    // The head is read again at each try: a state the tries waited past would be stale too.
+    for (let attempt = 1, at = await this.newestHead(); at !== null; attempt++, at = await this.newestHead()) {
       try {
         return await this.rpc.estimateGas({ ...args, blockNumber: at });
       } catch (error) {
@@ -251,12 +251,14 @@ class TxSender extends TxConfirmations implements TxSubmitter {
   }
 
   /**
-   * The noted head (the runner's watcher notes each as it learns of it, the highest kept), or,
-   * in a process without one, the chain's block number; null when neither is known.
+   * The newest of the head the runner's watcher noted and the chain's block number (read at most
+   * every 200 ms): the watcher notes a head at each poll, and a block may have come since. Null
+   * when neither is known.
    */
   private async newestHead(): Promise<bigint | null> {
-    if (this.head !== null || !this.rpc.blockNumber) return this.head;
-    return this.rpc.blockNumber().catch(() => null);
+    const read = this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
+    if (read === null || this.head === null) return read ?? this.head;
+    return max(read, this.head);
   }
 
   /**

@@ -39,6 +39,11 @@ export interface ExecutorOptions extends ServiceDeps {
    * Workers run third-party native code on untrusted inputs: they get no secrets.
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The workers' temporary folder (their TMPDIR; default: the runner's). onnxruntime's telemetry
+   * writes files there at each worker's start (`mat-debug-<pid>.log`, `.ses`).
+   */
+  tempDir?: string;
   /** Called each time a worker is replaced: after it crashed or exited, or was killed for overrunning a run's timeout. */
   onWorkerRestart?: (reason: WorkerRestartReason) => void;
 }

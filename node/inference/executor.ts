@@ -165,6 +165,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
 
   const log: ExecutorLog = opts.log ?? (() => {});
   const childEnv = workerEnv(opts.env ?? process.env);
+  if (opts.tempDir !== undefined) childEnv.TMPDIR = opts.tempDir;
   const config: WorkerConfig = { testHooks: opts.testHooks === true, replyEveryMs };
   if (intraOpThreads) config.intraOpThreads = intraOpThreads;
   if (opts.spinning) config.spinning = true;

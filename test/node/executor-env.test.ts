@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import { createExecutor } from "../../node/inference/executor.ts";
 import { type WorkerRestartReason } from "../../node/inference/executor-options.ts";
@@ -7,6 +9,7 @@ import { InferenceTimeoutError, WorkerCrashedError } from "../../node/inference/
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { rejection } from "../helpers/errors.ts";
 import { SILERO_MODEL, SILERO_SCHEMA } from "../helpers/silero.ts";
+import { testDir } from "../helpers/temp-dir.ts";
 
 const MODEL = SILERO_MODEL;
 const SCHEMA = SILERO_SCHEMA;
@@ -57,6 +60,26 @@ describe("inference worker environment and restarts", function () {
     } finally {
       if (saved === undefined) delete process.env.CONCLAVE_PROVIDER_KEY;
       else process.env.CONCLAVE_PROVIDER_KEY = saved;
+      await executor.close();
+    }
+  });
+
+  it("gives workers the executor's temporary folder: onnxruntime's telemetry files stay out of the runner's", async function () {
+    if (!existsSync("/proc/self/environ")) this.skip();
+    const pids: number[] = [];
+    const tempDir = testDir("conclave-worker-tmp-");
+    const executor = createExecutor({
+      tempDir,
+      log: (event, fields) => event === "executor.worker_started" && pids.push((fields as { pid: number }).pid),
+    });
+    try {
+      await executor.load("vad", MODEL, SCHEMA);
+      await executor.run("vad", inputs());
+      expect(environOf(pids[0]!).TMPDIR).to.equal(tempDir);
+      // Written at the session's creation where onnxruntime's build has the telemetry (this one):
+      // never in the runner's own temporary folder.
+      expect(existsSync(path.join(os.tmpdir(), `mat-debug-${pids[0]}.log`))).to.equal(false);
+    } finally {
       await executor.close();
     }
   });

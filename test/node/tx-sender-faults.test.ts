@@ -437,6 +437,32 @@ describe("tx sender against a faulty RPC", function () {
       });
     });
 
+    it("each try asks at the newest head: a head noted while the node was behind is the state estimated", async function () {
+      const c = new FakeChain();
+      const journal = openJournal(journalFile());
+      const { sender } = senderOn(c.rpc(), journal);
+      await sender.init();
+      sender.noteHead(12n);
+      // The node is at 10 for the first two tries; head 13 is noted during the first. At 13
+      // another provider's result is in: at 12 the job still looks open.
+      c.estimatingNodeHead = () => {
+        if (c.calls.estimate === 1) sender.noteHead(13n);
+        return (c.calls.estimate ?? 0) <= 2 ? 10n : 13n;
+      };
+      c.reverts = (_data, block) => block === 13n;
+      const outcome = await sender.send({ jobId: 7n, kind: "submit", to, data: "0x01" }).then(
+        (r) => r.status,
+        (e: unknown) => (e as Error).name,
+      );
+      journal.close();
+      // Before: the third try asked at 12, passed, and the submit was sent to revert.
+      expect({ outcome, estimatedAt: c.estimatedAt, broadcasts: c.accepted.length }).to.deep.equal({
+        outcome: "TxWouldRevertError",
+        estimatedAt: [12n, 13n, 13n],
+        broadcasts: 0,
+      });
+    });
+
     it("a node that stays behind for 8 tries is asked at 'latest' (the head may be gone in a reorg to a shorter chain)", async function () {
       expect(await sendBehind(100)).to.deep.equal({
         outcome: "success",
