@@ -2,7 +2,6 @@ import { parseTransaction, type TransactionReceipt } from "viem";
 import { keccakHex } from "../attest/keccak.ts";
 import { oneLine } from "../errors.ts";
 import { InFlight } from "../in-flight.ts";
-import { isBlockNotOnNode } from "./node-behind.ts";
 import { revertName } from "./revert.ts";
 import type { TxRecord } from "../journal/journal.ts";
 import {
@@ -13,19 +12,9 @@ import {
   type TxSubmitter,
   type HeadAwareSubmitter,
   type TxSenderOptions,
-  type TxRpc,
 } from "./tx-sender.ts";
 import { type Broadcast, groupByNonce, isRevert, max } from "./tx-sender-base.ts";
 import { TxConfirmations } from "./tx-confirmations.ts";
-
-type EstimateArgs = Parameters<TxRpc["estimateGas"]>[0];
-
-/** How long an estimate waits before asking again a node that lacks the head's block. */
-const NODE_BEHIND_RETRY_MS = 250;
-/** Estimates for a new transaction asked at the head (see estimateAtHead): 2 s for a node to catch up. */
-const SEND_BEHIND_TRIES = 8;
-/** After a reorg the next block may come in a second: a dropped transaction's check waits less. */
-const RECONCILE_BEHIND_TRIES = 2;
 
 export function createTxSender(options: TxSenderOptions): HeadAwareSubmitter {
   return new TxSender(options);
@@ -149,10 +138,12 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       // Inside the try: one unreadable record must not stop the others' no-ops and re-broadcasts.
       const parsed = parseTransaction(tx.raw);
       if (!parsed.to) return false;
-      await this.estimateAtHead(
-        { account: this.account, to: parsed.to, data: parsed.data ?? "0x", value: parsed.value ?? 0n },
-        RECONCILE_BEHIND_TRIES,
-      );
+      await this.rpc.estimateGas({
+        account: this.account,
+        to: parsed.to,
+        data: parsed.data ?? "0x",
+        value: parsed.value ?? 0n,
+      });
       return false;
     } catch (error) {
       const reverts = revertName(error, this.errorAbi) !== undefined || isRevert(error);
@@ -205,16 +196,14 @@ class TxSender extends TxConfirmations implements TxSubmitter {
   private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: Fees }> {
     const { rpc, account } = this;
     const [gas, fees] = await Promise.all([
-      this.estimateAtHead({ account, to: req.to, data: req.data, value: req.value ?? 0n }, SEND_BEHIND_TRIES).catch(
-        (error: unknown) => {
-          const name = revertName(error, this.errorAbi);
-          if (name !== undefined || isRevert(error)) {
-            throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
-          }
-          this.event({ type: "rpcError", method: "estimateGas", error });
-          throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${oneLine(error)}`, { cause: error });
-        },
-      ),
+      rpc.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
+        const name = revertName(error, this.errorAbi);
+        if (name !== undefined || isRevert(error)) {
+          throw new TxWouldRevertError(`${req.kind} would revert${name ? `: ${name}` : ""}`, name, { cause: error });
+        }
+        this.event({ type: "rpcError", method: "estimateGas", error });
+        throw new TxNotConfirmedError(`cannot estimate ${req.kind}: ${oneLine(error)}`, { cause: error });
+      }),
       rpc.estimateFeesPerGas().then(
         (estimate) => this.withHeadroom(estimate),
         (error: unknown) => {
@@ -224,41 +213,6 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       ),
     ]);
     return { gas, fees: this.capped(fees) };
-  }
-
-  /**
-   * Gas for a call on the state of the newest head this sender knows ({@link newestHead}), not on the "latest" of whichever node answers. A load-balanced provider's node behind
-   * the others has a state blocks old: there a job another provider already took still looks open
-   * (the estimate passes, the transaction reverts once mined, gas lost) and a job just requested
-   * does not exist yet (a "would revert" that counts toward giving up a computed result). Asked at
-   * the head's number, such a node says it lacks the block, and the estimate is asked again
-   * shortly, `tries` times in all. Then, or when the node takes no block number, it is asked at
-   * "latest" as before: the head may be gone in a reorg to a shorter chain.
-   */
-  private async estimateAtHead(args: Omit<EstimateArgs, "blockNumber">, tries: number): Promise<bigint> {
-    // The head is read again at each try: a state the tries waited past would be stale too.
-    for (let attempt = 1, at = await this.newestHead(); at !== null; attempt++, at = await this.newestHead()) {
-      try {
-        return await this.rpc.estimateGas({ ...args, blockNumber: at });
-      } catch (error) {
-        if (revertName(error, this.errorAbi) !== undefined || isRevert(error)) throw error;
-        if (!isBlockNotOnNode(error) || attempt >= tries) break;
-        this.event({ type: "rpcError", method: "estimateGas", error });
-        await this.sleep(NODE_BEHIND_RETRY_MS);
-      }
-    }
-    return this.rpc.estimateGas(args);
-  }
-
-  /**
-   * The newest of the head the runner's watcher noted and the chain's block number (read at most
-   * every 200 ms): the watcher notes a head at each poll, and a block may have come since. Null
-   * when neither is known.
-   */
-  private async newestHead(): Promise<bigint | null> {
-    const read = this.rpc.blockNumber ? await this.rpc.blockNumber().catch(() => null) : null;
-    if (read === null || this.head === null) return read ?? this.head;
-    return max(read, this.head);
   }
 
   /**

@@ -100,14 +100,7 @@ export interface TxRpc {
   /** Throws viem's TransactionReceiptNotFoundError while the transaction is not mined. */
   getTransactionReceipt(args: { hash: Hex }): Promise<TransactionReceipt>;
   sendRawTransaction(args: { serializedTransaction: Hex }): Promise<Hex>;
-  /** At `blockNumber`'s state when given (a node without that block throws), else at "latest". */
-  estimateGas(args: {
-    account: LocalAccount;
-    to: Address;
-    data: Hex;
-    value: bigint;
-    blockNumber?: bigint;
-  }): Promise<bigint>;
+  estimateGas(args: { account: LocalAccount; to: Address; data: Hex; value: bigint }): Promise<bigint>;
   estimateFeesPerGas(): Promise<Fees>;
   /**
    * The base fee the next block will charge (null on a chain without one): known as soon as the

@@ -1,19 +1,17 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { createTempDirs, type TempDirs } from "../../node/devnet/temp-dirs.ts";
 
 /**
- * Folders for a test's files (journals, configs, blockstores): each is made inside one folder of
- * this test process, which is removed when the process exits. Tests used to make their own under
- * the OS temp dir and leave them there: some 470 folders, hundreds of megabytes, per `npm test`.
+ * Folders for a test's files (journals, configs, blockstores), removed when the test process
+ * exits. Tests used to make their own under the OS temp dir and leave them there: some 470
+ * folders, hundreds of megabytes, per `npm test`.
  */
-let root: string | undefined;
+let dirs: TempDirs | undefined;
 
 export function testDir(prefix: string): string {
-  if (root === undefined) {
-    root = mkdtempSync(path.join(tmpdir(), "conclave-test-"));
-    const made = root;
-    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+  if (dirs === undefined) {
+    const made = createTempDirs();
+    process.once("exit", () => made.removeAll());
+    dirs = made;
   }
-  return mkdtempSync(path.join(root, prefix));
+  return dirs.make(prefix);
 }

@@ -76,20 +76,8 @@ class FakeChain {
   /** Scripted faults: throw to fail the call, or change the chain before it is answered. */
   onReceipt: ((hash: Hex) => void) | null = null;
   onCount: ((tag: "latest" | "pending") => void) | null = null;
-  /**
-   * Whether a call with this data reverts on the chain as it is at `block` (undefined: the
-   * answering node's "latest"); estimateGas then throws a revert.
-   */
-  reverts: ((data: Hex, block: bigint | undefined) => boolean) | null = null;
-  /** Each estimate's block number, in order (undefined: asked at "latest"). */
-  readonly estimatedAt: (bigint | undefined)[] = [];
-  /**
-   * The estimating node's head, when it is behind the others: asked at a block above it, it
-   * answers as geth does. Null: in step.
-   */
-  estimatingNodeHead: (() => bigint) | null = null;
-  /** What the node answers an estimate at a block number it will not take (an RPC without them). */
-  refusesBlockNumbers: string | null = null;
+  /** Whether a call with this data reverts on the chain as it is (estimateGas throws a revert). */
+  reverts: ((data: Hex) => boolean) | null = null;
   /** While set, estimateGas calls wait here until the test answers them (a node a round trip away). */
   heldEstimates: (() => void)[] | null = null;
 
@@ -141,15 +129,11 @@ class FakeChain {
         if (this.automine) this.mine();
         return pooled.hash;
       },
-      estimateGas: async ({ data, blockNumber }) => {
+      estimateGas: async ({ data }) => {
         if (dead) return never();
         count("estimate");
-        this.estimatedAt.push(blockNumber);
         if (this.heldEstimates) await new Promise<void>((answer) => this.heldEstimates!.push(answer));
-        if (blockNumber !== undefined && this.refusesBlockNumbers) throw new BaseError(this.refusesBlockNumbers);
-        if (blockNumber !== undefined && this.estimatingNodeHead && blockNumber > this.estimatingNodeHead())
-          throw new BaseError("header not found");
-        if (this.reverts?.(data, blockNumber)) throw new BaseError("execution reverted");
+        if (this.reverts?.(data)) throw new BaseError("execution reverted");
         return 21_000n;
       },
       estimateFeesPerGas: async () => {
@@ -402,106 +386,6 @@ describe("tx sender against a faulty RPC", function () {
       expect(receipt.status).to.equal("success");
       expect(journal.txsWithNonce(1).map((t) => t.status)).to.deep.equal(["mined"]);
       journal.close();
-    });
-  });
-
-  describe("estimates on the newest head's state (a load-balanced provider's node behind the others)", function () {
-    /**
-     * Head 12 is noted; the estimating node is at 10 for the first `behindFor` estimates. On the
-     * state at 12, another provider's result is in and our call reverts; at the lagging node's
-     * "latest" (10) the job still looks open.
-     */
-    async function sendBehind(behindFor: number) {
-      const c = new FakeChain();
-      c.estimatingNodeHead = () => ((c.calls.estimate ?? 0) <= behindFor ? 10n : 12n);
-      c.reverts = (_data, block) => block === 12n;
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(c.rpc(), journal);
-      await sender.init();
-      sender.noteHead(12n);
-      const outcome = await sender.send({ jobId: 7n, kind: "submit", to, data: "0x01" }).then(
-        (r) => r.status,
-        (e: unknown) => (e as Error).name,
-      );
-      journal.close();
-      return { outcome, estimatedAt: c.estimatedAt, broadcasts: c.accepted.length };
-    }
-
-    it("a node behind the noted head is asked again until it has the head's block: a call that reverts there is not sent", async function () {
-      // Before: estimated at the lagging node's "latest", the call passed, was sent and (on a
-      // real chain) reverted once mined: gas lost.
-      expect(await sendBehind(2)).to.deep.equal({
-        outcome: "TxWouldRevertError",
-        estimatedAt: [12n, 12n, 12n],
-        broadcasts: 0,
-      });
-    });
-
-    it("each try asks at the newest head: a head noted while the node was behind is the state estimated", async function () {
-      const c = new FakeChain();
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(c.rpc(), journal);
-      await sender.init();
-      sender.noteHead(12n);
-      // The node is at 10 for the first two tries; head 13 is noted during the first. At 13
-      // another provider's result is in: at 12 the job still looks open.
-      c.estimatingNodeHead = () => {
-        if (c.calls.estimate === 1) sender.noteHead(13n);
-        return (c.calls.estimate ?? 0) <= 2 ? 10n : 13n;
-      };
-      c.reverts = (_data, block) => block === 13n;
-      const outcome = await sender.send({ jobId: 7n, kind: "submit", to, data: "0x01" }).then(
-        (r) => r.status,
-        (e: unknown) => (e as Error).name,
-      );
-      journal.close();
-      // Before: the third try asked at 12, passed, and the submit was sent to revert.
-      expect({ outcome, estimatedAt: c.estimatedAt, broadcasts: c.accepted.length }).to.deep.equal({
-        outcome: "TxWouldRevertError",
-        estimatedAt: [12n, 13n, 13n],
-        broadcasts: 0,
-      });
-    });
-
-    it("a node that stays behind for 8 tries is asked at 'latest' (the head may be gone in a reorg to a shorter chain)", async function () {
-      expect(await sendBehind(100)).to.deep.equal({
-        outcome: "success",
-        estimatedAt: [...Array<bigint>(8).fill(12n), undefined],
-        broadcasts: 1,
-      });
-    });
-
-    it("an RPC that takes no block number for estimates is asked at 'latest' at once", async function () {
-      const c = new FakeChain();
-      c.refusesBlockNumbers = "invalid params: too many arguments";
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(c.rpc(), journal);
-      await sender.init();
-      sender.noteHead(5n);
-      const receipt = await sender.send({ jobId: 7n, kind: "submit", to, data: "0x01" });
-      journal.close();
-      expect({ status: receipt.status, estimatedAt: c.estimatedAt }).to.deep.equal({
-        status: "success",
-        estimatedAt: [5n, undefined],
-      });
-    });
-
-    it("a dropped transaction after a reorg is checked against the noted head's state", async function () {
-      const c = new FakeChain();
-      const journal = openJournal(journalFile());
-      const { sender } = senderOn(c.rpc(), journal);
-      await sender.init();
-      sender.noteHead(20n);
-      await sender.send({ jobId: 7n, kind: "commit", to, data: "0x02" });
-      // The reorg moved the job: on the new chain's head the commit reverts, on a stale node's
-      // "latest" it does not.
-      c.reverts = (_data, block) => block === 20n;
-      c.automine = false;
-      c.reorgTo(0, [...c.accepted]);
-      await sender.reconcile();
-      await noOpInPool(journal, c);
-      journal.close();
-      expect(c.estimatedAt.at(-1)).to.equal(20n);
     });
   });
 
