@@ -22,6 +22,7 @@ import { backoffMs, Gate, WorkQueue, type Lane } from "./work-queue.ts";
 import {
   JobNotOnNodeError,
   MAX_CRASHES_PER_JOB,
+  JOB_MISMATCH,
   MAX_WOULD_REVERT,
   NOT_ON_NODE_RETRY_MS,
   NOT_ON_NODE_SECONDS,
@@ -225,8 +226,25 @@ export abstract class ProcessorBase {
    * seat left to fill at the commit deadline; a k = 1 result waited a follow interval to be sent.
    */
   protected async checkOnNode(rec: JobRecord, status: number, chain: ChainReader): Promise<void> {
-    if (status === JobStatus.None && (await chain.now()) < rec.job.requestedAt + NOT_ON_NODE_SECONDS)
+    if (status === JobStatus.None && (await this.young(rec, chain)))
       throw new JobNotOnNodeError(`job ${rec.jobId} is not on the node asked yet`);
+  }
+
+  /** Whether `rec` was requested less than NOT_ON_NODE_SECONDS ago, in chain time. */
+  private async young(rec: JobRecord, chain: ChainReader): Promise<boolean> {
+    return (await chain.now()) < rec.job.requestedAt + NOT_ON_NODE_SECONDS;
+  }
+
+  /**
+   * A transaction's estimate that says the market has no such job (its word missing, so unlike
+   * the request) soon after the request went to a node behind the scanned blocks, as a read can
+   * (see {@link checkOnNode}): {@link JobNotOnNodeError}, asked again shortly. Counted as a "would
+   * revert", three of them gave up a computed result ("chain refused the result").
+   */
+  private async notOnNodeOr(rec: JobRecord, error: unknown): Promise<never> {
+    if (error instanceof TxWouldRevertError && error.errorName === JOB_MISMATCH && (await this.young(rec, this.chain)))
+      throw new JobNotOnNodeError(`job ${rec.jobId} is not on the node that estimated yet`, { cause: error });
+    throw error;
   }
 
   /** Chain reads for a step of `rec`, answered at its rank in the loop budget (see {@link loopRankOf}). */
@@ -500,17 +518,19 @@ export abstract class ProcessorBase {
     const data = encodeFunctionData({ abi: this.marketAbi, functionName, args });
     let queued!: () => void;
     const holdsNonce = new Promise<void>((resolve) => (queued = resolve));
-    const receipt = sender.send({
-      jobId: rec.jobId,
-      kind,
-      to: this.market,
-      data,
-      extraGas: settlementHeadroom(kind, rec.job.redundancy),
-      onQueued: () => {
-        queued();
-        onQueued?.();
-      },
-    });
+    const receipt = sender
+      .send({
+        jobId: rec.jobId,
+        kind,
+        to: this.market,
+        data,
+        extraGas: settlementHeadroom(kind, rec.job.redundancy),
+        onQueued: () => {
+          queued();
+          onQueued?.();
+        },
+      })
+      .catch((error: unknown) => this.notOnNodeOr(rec, error));
     // The estimate and the signing count against the step's slot (they are RPC calls); the
     // receipt, a block or more away, does not.
     await Promise.race([holdsNonce, receipt]);

@@ -139,6 +139,8 @@ export const MAX_CRASHES_PER_JOB = 2;
 export const MAX_WOULD_REVERT = 3;
 /** The registry's refusal of a lock our free stake cannot cover: a wait for stake, not a lost job. */
 export const STAKE_SHORT_ERROR = "ProviderRegistryInsufficientFreeStake";
+/** The market's refusal of a job whose words do not match its record: none at all on a node behind. */
+export const JOB_MISMATCH = "InferenceMarketJobMismatch";
 /**
  * Claims sent for one delivery at most. A claim that lands but is skipped (a reorg moved the
  * delivery later, so its window was still open) or reverts (it ran out of gas on a path its

@@ -1383,6 +1383,44 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResult"]);
     });
 
+    /** Job `id` (k = 3, its request at chain time `requestedAt`) whose commit estimates answer "no such job" `refusals` times. */
+    async function commitRefusedAsMismatch(id: bigint, refusals: number, chainTime?: number) {
+      h = harness();
+      if (chainTime !== undefined) h.chain.time = chainTime;
+      h.sender.onSend = (tx) => {
+        if (tx.functionName === "commit" && refusals-- > 0)
+          throw new TxWouldRevertError("commit would revert", "InferenceMarketJobMismatch");
+        return [];
+      };
+      await h.processor.onLogs([requested(id, makeJob(K3))]);
+      for (let i = 0; i < 8 && h.sender.kinds().length === 0; i++) {
+        await h.settle();
+        const rec = h.journal.getJob(id)!;
+        if (rec.state === "lost") break;
+        h.clock.now = Math.max(h.clock.now, rec.nextAttemptAt);
+      }
+      const rec = h.journal.getJob(id)!;
+      return { state: rec.state, reason: rec.reason, sent: h.sender.kinds() };
+    }
+
+    it("by a node behind that estimates a commit soon after the request ('job mismatch': no job there), is estimated again, and its result is not given up", async function () {
+      // Before: three such answers ended the computed result as lost, "chain refused the result".
+      // (The fake receipt holds no SeatCommitted log: the job waits for its event as "computed".)
+      expect(await commitRefusedAsMismatch(84n, 5)).to.deep.equal({
+        state: "computed",
+        reason: null,
+        sent: ["commit"],
+      });
+    });
+
+    it("'job mismatch' long after the request counts toward giving up as any refusal", async function () {
+      expect(await commitRefusedAsMismatch(85n, 5, 1_000 + 30)).to.deep.include({
+        state: "lost",
+        reason: "chain refused the result: InferenceMarketJobMismatch",
+        sent: [],
+      });
+    });
+
     it("long after its request (an ended job's word is deleted) ends it as before", async function () {
       h = harness();
       h.chain.set(82n, { status: 0 });
