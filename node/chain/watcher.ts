@@ -11,7 +11,6 @@ import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { withLogsLeftOut } from "./logs-left-out.ts";
 import { AdaptiveRange, getLogsAdaptive, RpcFailedError, type LogErrorKind, type LogQuery } from "./logs.ts";
-import { isBlockNotOnNode } from "./node-behind.ts";
 import { oneLine } from "../errors.ts";
 import { loopBudget } from "../loop-budget.ts";
 import type { LogThread } from "./log-thread.ts";
@@ -147,6 +146,9 @@ export function createChainWatcher(options: WatcherOptions): ChainWatcher {
 
 /** A block the journal recorded is not where the chain is now, or an RPC read changed mid-scan. */
 class ScanRaceError extends RpcFailedError {}
+
+/** A by-hash read's answer from a node that has not got the block (yet). */
+const BLOCK_UNKNOWN = /unknown block|not found/i;
 
 /**
  * The wait before the run loop polls again after a failed poll that waited `backoff`. A race
@@ -379,7 +381,7 @@ class Watcher implements ChainWatcher {
       this.opts.onRpcError?.(error);
       const message = `eth_getLogs of block ${blockHash} failed`;
       // Asked of a node behind the one that gave the block: a race, not a failing provider.
-      if (isBlockNotOnNode(error)) throw new ScanRaceError(message, { cause: error });
+      if (BLOCK_UNKNOWN.test(oneLine(error))) throw new ScanRaceError(message, { cause: error });
       throw new RpcFailedError(message, { cause: error });
     }
   }
