@@ -2,7 +2,14 @@ import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../../node/errors.ts";
-import { percentile, readLedger, refundReason, slashCause, type JobLedger } from "../../node/devnet/chaos/audit.ts";
+import {
+  beatenBlocksBefore,
+  percentile,
+  readLedger,
+  refundReason,
+  slashCause,
+  type JobLedger,
+} from "../../node/devnet/chaos/audit.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
 import { CONTRACT_NAMES } from "../../node/chain/artifacts.ts";
 import type { DeploymentRecord } from "../../node/chain/deployment.ts";
@@ -382,6 +389,31 @@ describe("chaos harness pieces", function () {
     expect(Number.isNaN(percentile([], 50))).to.equal(true);
   });
 
+  it("says what beat a reverted runner transaction: a race in its block, or a state some blocks older", function () {
+    const [me, other, third] = [devAccount(4).address, devAccount(5).address, devAccount(6).address];
+    const ledger = (redundancy: number): JobLedger => ({
+      jobId: 1n,
+      job: makeJob({ redundancy }),
+      redundancy,
+      requestedBlock: 10n,
+      submitted: [{ provider: other, block: 12n }],
+      settled: [],
+      refunded: [],
+      seats: [third, other, me],
+      seatBlocks: [13n, 11n, 12n],
+      revealed: [],
+    });
+    // k = 1: the other provider's result at 12.
+    expect(beatenBlocksBefore(ledger(1), "submit", 12n, me)).to.equal(0);
+    expect(beatenBlocksBefore(ledger(1), "submit", 14n, me)).to.equal(2);
+    // k = 3: the third seat, in block order, was taken at 13.
+    expect(beatenBlocksBefore(ledger(3), "commit", 13n, devAccount(7).address)).to.equal(0);
+    expect(beatenBlocksBefore(ledger(3), "commit", 14n, devAccount(7).address)).to.equal(1);
+    // Nothing of the kind by another provider, or another kind: the ledger does not say.
+    expect(beatenBlocksBefore(ledger(1), "submit", 12n, other)).to.equal(null);
+    expect(beatenBlocksBefore(ledger(3), "reveal", 14n, me)).to.equal(null);
+  });
+
   describe("refund reasons", function () {
     const refunded = (jobId: bigint, redundancy = 1): JobLedger => ({
       jobId,
@@ -392,6 +424,7 @@ describe("chaos harness pieces", function () {
       settled: [],
       refunded: [{ block: 20n, noQuorum: false }],
       seats: [],
+      seatBlocks: [],
       revealed: [],
     });
     const journal = (over: Partial<JournalSummary>): JournalSummary => ({

@@ -25,7 +25,23 @@ export interface JobLedger {
   settled: { block: bigint; resultHash: Hex }[];
   refunded: { block: bigint; noQuorum: boolean; cancelled?: boolean }[];
   seats: Address[];
+  /** The block of each SeatCommitted, in the order of `seats`. */
+  seatBlocks: bigint[];
   revealed: { provider: Address; resultHash: Hex }[];
+}
+
+/**
+ * How many blocks before `block` the job had moved past a transaction of `kind` that `provider`
+ * got mined there and that reverted: another provider's k = 1 result, or the commit that took a
+ * k > 1 job's last seat. 0: in the same block, a race no estimate can see; 1 or more: the
+ * transaction was estimated on an older state (a node behind the head) or sent late. Null when
+ * the ledger does not say (another kind; nothing of the kind by others).
+ */
+export function beatenBlocksBefore(j: JobLedger, kind: string, block: bigint, provider: Address): number | null {
+  let beaten: bigint | undefined;
+  if (kind === "submit") beaten = j.submitted.find((s) => s.provider.toLowerCase() !== provider.toLowerCase())?.block;
+  else if (kind === "commit") beaten = [...j.seatBlocks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[j.redundancy - 1];
+  return beaten === undefined || beaten > block ? null : Number(block - beaten);
 }
 
 export interface Slash {
@@ -66,6 +82,8 @@ export interface RevertedTx {
   block: bigint;
   /** The kinds of fault whose windows the block falls in (empty: outside all). */
   faults: string[];
+  /** See {@link beatenBlocksBefore}. */
+  beatenBlocksBefore: number | null;
 }
 
 interface ProviderFigures {
@@ -180,6 +198,7 @@ export async function readLedger(
       settled: [],
       refunded: [],
       seats: [],
+      seatBlocks: [],
       revealed: [],
     });
   }
@@ -193,6 +212,7 @@ export async function readLedger(
         break;
       case "SeatCommitted":
         j.seats.push(getAddress(l.args.provider!));
+        j.seatBlocks.push(l.blockNumber);
         break;
       case "ResultRevealed":
         j.revealed.push({ provider: getAddress(l.args.provider!), resultHash: l.args.resultHash! });
@@ -433,6 +453,10 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
         jobId: t?.jobId ?? null,
         block: n,
         faults: [...faults],
+        beatenBlocksBefore: (() => {
+          const j = t?.jobId == null ? undefined : jobs.get(t.jobId);
+          return j ? beatenBlocksBefore(j, kind, n, r.from) : null;
+        })(),
       });
     }
   }

@@ -106,10 +106,32 @@ export function reportTable(r: ChaosReport): string {
       "  mined in fault windows",
       revertedByFault.map(([k, n]) => `${k === "none" ? "outside every window" : k} ${n}`).join("; "),
     );
+  const beaten = (d: number | null | undefined) =>
+    d == null ? "" : d === 0 ? "; beaten in the same block" : `; beaten ${d} block${d === 1 ? "" : "s"} before`;
+  const byBeaten = new Map<string, number>();
+  for (const t of f.revertedTxs.txs) {
+    const k =
+      t.beatenBlocksBefore == null
+        ? "unknown"
+        : t.beatenBlocksBefore === 0
+          ? "same block"
+          : t.beatenBlocksBefore === 1
+            ? "1 block before"
+            : "2+ blocks before";
+    byBeaten.set(k, (byBeaten.get(k) ?? 0) + 1);
+  }
+  if (byBeaten.size > 0)
+    add(
+      "  what beat them (a race in the block, or an older state)",
+      ["same block", "1 block before", "2+ blocks before", "unknown"]
+        .filter((k) => byBeaten.has(k))
+        .map((k) => `${k} ${byBeaten.get(k)}`)
+        .join("; "),
+    );
   for (const t of f.revertedTxs.txs)
     add(
       `  provider ${t.provider} nonce ${t.nonce ?? "?"}`,
-      `${t.kind}${t.jobId === null ? "" : ` of job ${t.jobId}`}, block ${t.block}${t.faults.length > 0 ? ` (${t.faults.join(", ")})` : ""}`,
+      `${t.kind}${t.jobId === null ? "" : ` of job ${t.jobId}`}, block ${t.block}${t.faults.length > 0 ? ` (${t.faults.join(", ")})` : ""}${beaten(t.beatenBlocksBefore)}`,
     );
   add(
     "latency (request → paid)",
