@@ -443,6 +443,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
       reverted.gasBurntWei += burnt;
       const t = txOf.get(r.transactionHash.toLowerCase());
       const kind = t?.kind ?? "unknown";
+      const job = t?.jobId == null ? undefined : jobs.get(t.jobId);
       reverted.byKind[kind] = (reverted.byKind[kind] ?? 0) + 1;
       const faults = new Set((input.faultBlocks ?? []).filter((w) => n >= w.from && n <= w.to).map((w) => w.kind));
       for (const f of faults.size > 0 ? faults : ["none"]) reverted.byFault[f] = (reverted.byFault[f] ?? 0) + 1;
@@ -453,10 +454,7 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
         jobId: t?.jobId ?? null,
         block: n,
         faults: [...faults],
-        beatenBlocksBefore: (() => {
-          const j = t?.jobId == null ? undefined : jobs.get(t.jobId);
-          return j ? beatenBlocksBefore(j, kind, n, r.from) : null;
-        })(),
+        beatenBlocksBefore: job ? beatenBlocksBefore(job, kind, n, r.from) : null,
       });
     }
   }

@@ -108,25 +108,14 @@ export function reportTable(r: ChaosReport): string {
     );
   const beaten = (d: number | null | undefined) =>
     d == null ? "" : d === 0 ? "; beaten in the same block" : `; beaten ${d} block${d === 1 ? "" : "s"} before`;
-  const byBeaten = new Map<string, number>();
-  for (const t of f.revertedTxs.txs) {
-    const k =
-      t.beatenBlocksBefore == null
-        ? "unknown"
-        : t.beatenBlocksBefore === 0
-          ? "same block"
-          : t.beatenBlocksBefore === 1
-            ? "1 block before"
-            : "2+ blocks before";
-    byBeaten.set(k, (byBeaten.get(k) ?? 0) + 1);
-  }
-  if (byBeaten.size > 0)
+  // Buckets in the summary's order: the same block, 1 block before, 2 or more, unknown.
+  const BUCKETS = ["same block", "1 block before", "2+ blocks before", "unknown"];
+  const counts = [0, 0, 0, 0];
+  for (const t of f.revertedTxs.txs) counts[t.beatenBlocksBefore == null ? 3 : Math.min(t.beatenBlocksBefore, 2)]!++;
+  if (f.revertedTxs.txs.length > 0)
     add(
       "  what beat them (a race in the block, or an older state)",
-      ["same block", "1 block before", "2+ blocks before", "unknown"]
-        .filter((k) => byBeaten.has(k))
-        .map((k) => `${k} ${byBeaten.get(k)}`)
-        .join("; "),
+      BUCKETS.flatMap((k, i) => (counts[i]! > 0 ? [`${k} ${counts[i]}`] : [])).join("; "),
     );
   for (const t of f.revertedTxs.txs)
     add(
