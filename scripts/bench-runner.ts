@@ -205,6 +205,57 @@ function rpcCallsOf(text: string): Map<string, number> {
 /** The runner's event-loop lag p99 since the previous scrape (the runner's metrics reset per scrape), in ms. */
 const lagP99 = (text: string) => metric(text, "conclave_event_loop_lag_seconds", { quantile: "0.99" }) * 1000;
 
+/**
+ * Sends signed transactions all at once, in JSON-RPC batches: a burst is in the node's pool within
+ * a moment. Sent one by one, each waiting for the node, 450 requests took the bench 0.8 s of CPU
+ * and reached the pool over several blocks while the runners were already serving the first ones.
+ * (Anvil refuses a batch of 450 as "not a valid request object"; 50 it takes.)
+ */
+async function sendAtOnce(net: Devnet, raws: Hex[]): Promise<Hex[]> {
+  const client = createPublicClient({
+    chain: net.chain,
+    transport: http(net.node.rpcUrl, { batch: { batchSize: 50, wait: 0 } }),
+  });
+  return Promise.all(raws.map((raw) => client.sendRawTransaction({ serializedTransaction: raw })));
+}
+
+/**
+ * The job each request transaction made and the block it was mined in, from one eth_getLogs of
+ * JobRequested after `fromBlock` (topics only: the requests' inputs are never decoded). A receipt
+ * per request (1,000 calls, decoded here) took about a second of the bench's CPU and the chain's,
+ * in the middle of the burst it measures. Throws unless every request has its event.
+ */
+async function requestedJobs(
+  net: Devnet,
+  fromBlock: bigint,
+  hashes: Hex[],
+): Promise<Map<Hex, { jobId: bigint; block: bigint }>> {
+  const market = net.record.contracts.InferenceMarket!.address;
+  const [requestedTopic] = encodeEventTopics({
+    abi: loadArtifact("InferenceMarket").abi as Abi,
+    eventName: "JobRequested",
+  });
+  const logs = await net.publicClient.request({
+    method: "eth_getLogs",
+    params: [{ address: market, topics: [requestedTopic!], fromBlock: toHex(fromBlock + 1n), toBlock: "latest" }],
+  });
+  const wanted = new Set(hashes);
+  // The job id is JobRequested's first topic.
+  const jobs = new Map(
+    logs
+      .filter((l) => wanted.has(l.transactionHash!))
+      .map((l) => [l.transactionHash!, { jobId: BigInt(l.topics[1]!), block: BigInt(l.blockNumber!) }] as const),
+  );
+  if (jobs.size !== hashes.length)
+    throw new Error(`${jobs.size} of ${hashes.length} requests have a JobRequested event`);
+  return jobs;
+}
+
+/** Polls until `done` holds (every 250 ms). */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  while (!(await done())) await new Promise((r) => setTimeout(r, 250));
+}
+
 /** A result on chain as the client saw it: when, in which block, by which transaction. */
 interface ResultSeen {
   at: number;
@@ -213,8 +264,12 @@ interface ResultSeen {
 }
 
 interface Client {
-  /** Sends one requestJob (signed here, fixed nonce and gas); resolves when the node has taken it (mined it, with automine). */
+  /** Signs the next requestJob (fixed nonce and gas), to be sent later (see {@link sendAtOnce}). */
+  sign(): Promise<Hex>;
+  /** Sends one requestJob (signed here); resolves when the node has taken it (mined it, with automine). */
   send(): Promise<{ hash: Hex; sentAt: number; minedAt: number }>;
+  /** Every request signed so far is mined (the account's mined nonce reached the next one to sign). */
+  allMined(): Promise<boolean>;
   jobIdOf(hash: Hex): Promise<bigint>;
   /** The job a request made and the block it was mined in. */
   requestOf(hash: Hex): Promise<{ jobId: bigint; block: bigint }>;
@@ -275,8 +330,8 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
     results,
     seen,
     requestGas: gas,
-    async send() {
-      const raw = await account.signTransaction({
+    sign: () =>
+      account.signTransaction({
         chainId: net.chain.id,
         type: "eip1559",
         to: call.address,
@@ -286,11 +341,15 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
         nonce: nonce++,
         maxFeePerGas: fees.maxFeePerGas * 3n,
         maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      });
+      }),
+    async send() {
+      const raw = await self.sign();
       const sentAt = performance.now();
       const hash = await net.publicClient.sendRawTransaction({ serializedTransaction: raw });
       return { hash, sentAt, minedAt: performance.now() };
     },
+    allMined: async () =>
+      (await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) >= nonce,
     async jobIdOf(hash) {
       return (await self.requestOf(hash)).jobId;
     },
@@ -653,18 +712,25 @@ async function main(): Promise<void> {
       );
     }
 
-    // Throughput: a burst of jobs served by the one runner. The requests are queued with the
-    // node's automine off and then mined back to back, so the burst reaches the runner at once and
-    // the figure is the runner's, not how fast this client gets requests mined one by one. With
-    // interval mining the next blocks take them as they come.
-    await scrape(runner); // resets the runner's event-loop histogram
+    // Throughput: a burst of jobs served by the one runner. Every request is signed before the
+    // burst and all are sent at once (sendAtOnce), so the burst reaches the runner at once and the
+    // bench's own work stays out of the window whose event-loop lag is measured: signed and sent
+    // one by one, the requests took the bench about 30 % of a core for the whole burst, and the
+    // runner shares the machine's two cores with the bench and the chain. With automine the node
+    // holds them until they are mined back to back; with interval mining the next blocks take
+    // them as the block gas limit allows.
     say(`throughput: a burst of ${burst} k = 1 jobs ...`);
     const rpc = (method: string, params: unknown[] = []) => net.publicClient.request({ method, params } as never);
-    const hashes: Hex[] = [];
+    const signed: Hex[] = [];
+    for (let i = 0; i < burst; i++) signed.push(await c.sign());
+    const fromBlock = await net.publicClient.getBlockNumber();
     if (automine) await rpc("evm_setAutomine", [false]);
+    await scrape(runner); // resets the runner's event-loop histogram
+    const benchCpuAtStart = process.cpuUsage();
     let t0: number;
+    let hashes: Hex[];
     try {
-      for (let i = 0; i < burst; i++) hashes.push((await c.send()).hash);
+      hashes = await sendAtOnce(net, signed);
       t0 = performance.now();
       // As many blocks as the requests need (the block gas limit), then automine again.
       if (automine)
@@ -673,8 +739,9 @@ async function main(): Promise<void> {
     } finally {
       if (automine) await rpc("evm_setAutomine", [true]);
     }
-    const ids: bigint[] = [];
-    for (const h of hashes) ids.push(await c.jobIdOf(h));
+    await until(() => c.allMined());
+    const requested = await requestedJobs(net, fromBlock, hashes);
+    const ids = hashes.map((h) => requested.get(h)!.jobId);
     const minedIn = performance.now() - t0;
     // A burst the runner cannot finish in time still yields its figures: the rate over the jobs
     // settled, and the event-loop lag over the whole wait.
@@ -685,11 +752,15 @@ async function main(): Promise<void> {
     const settled = ids.filter((id) => c.results.has(id));
     const lastAt = settled.length > 0 ? Math.max(...settled.map((id) => c.results.get(id)!)) : performance.now();
     const jobsPerSecond = (settled.length * 1000) / (lastAt - t0);
+    // The chain takes the burst over several blocks (its gas limit): how far the results trail it.
+    const lastRequestBlock = Math.max(...[...requested.values()].map((r) => Number(r.block)));
+    const lastResultBlock = Math.max(...settled.map((id) => Number(c.seen.get(id)!.block)));
     const metrics = await scrape(runner);
+    const benchCpu = process.cpuUsage(benchCpuAtStart);
     const lagBurst = lagP99(metrics);
     const burstGas = await deliveryGas(ids);
     say(
-      `  requests sent within ${ms(minedIn)}; ${complete ? "all" : `${settled.length} of ${burst}`} results on chain after ${ms(lastAt - t0)}`,
+      `  requests all mined ${ms(minedIn)} after they were sent; ${complete ? "all" : `${settled.length} of ${burst}`} results on chain after ${ms(lastAt - t0)}; this bench used ${ms((benchCpu.user + benchCpu.system) / 1000)} of CPU meanwhile`,
     );
 
     rows.push(
@@ -730,7 +801,7 @@ async function main(): Promise<void> {
     executorLines();
     for (const l of lines) console.log(l);
     console.log(
-      `  burst: ${settled.length} of ${burst} results on chain within ${ms(lastAt - t0)} of the last request sent (${jobsPerSecond.toFixed(1)} jobs/s)${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}; ${burstGas.txs} delivery transactions (${(burstGas.items / Math.max(1, burstGas.txs)).toFixed(1)} results each)`,
+      `  burst: ${settled.length} of ${burst} results on chain within ${ms(lastAt - t0)} of the last request sent (${jobsPerSecond.toFixed(1)} jobs/s)${complete ? "" : ` (stopped waiting after ${burstTimeoutMs / 1000} s)`}, the last ${lastResultBlock - lastRequestBlock} block(s) after the last request was mined; ${burstGas.txs} delivery transactions (${(burstGas.items / Math.max(1, burstGas.txs)).toFixed(1)} results each)`,
     );
     console.log(
       // A counter shows a label only once it was counted: none paid yet reads as absent.
@@ -824,38 +895,17 @@ async function fleetBurst(
     const callsAtStart = await Promise.all(runners.map(async (r) => rpcCallsOf(await scrape(r))));
     const cpuAtStart = { procs: cpuSnapshot(groups), self: process.cpuUsage() };
     let cpuAtK1: { procs: CpuSnapshot | null; self: NodeJS.CpuUsage } | null = null;
-    // JSON-RPC batches, all at once: the whole burst is in the node's pool within a moment. Sent
-    // one by one, 450 requests took the bench 0.8 s of CPU and reached the pool over several
-    // blocks, while the runners were already serving the first ones. (Anvil refuses a batch of
-    // 450 as "not a valid request object"; 50 it takes.)
-    const burstClient = createPublicClient({
-      chain: net.chain,
-      transport: http(net.node.rpcUrl, { batch: { batchSize: 50, wait: 0 } }),
-    });
-    const hashes = await Promise.all(
-      signed.map(({ raw }) => burstClient.sendRawTransaction({ serializedTransaction: raw })),
+    const hashes = await sendAtOnce(
+      net,
+      signed.map(({ raw }) => raw),
     );
-    const redundancyOf = new Map(hashes.map((hash, i) => [hash, signed[i]!.redundancy]));
-    // Every request mined (the client's nonce says so), then their JobRequested events in one
-    // read: a receipt per request (450 calls, decoded here) took about a second of the bench's
-    // CPU and the chain's, in the middle of the burst it measures.
-    while ((await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) < nonce)
-      await new Promise((r) => setTimeout(r, 250));
-    const [requestedTopic] = encodeEventTopics({ abi, eventName: "JobRequested" });
-    const requestedLogs = await net.publicClient.request({
-      method: "eth_getLogs",
-      params: [{ address: market, topics: [requestedTopic!], fromBlock: toHex(fromBlock + 1n), toBlock: "latest" }],
-    });
-    // The job id is JobRequested's first topic: its data (the request's inputs) is never decoded.
-    const jobs = requestedLogs
-      .filter((l) => redundancyOf.has(l.transactionHash!))
-      .map((l) => ({
-        jobId: BigInt(l.topics[1]!),
-        block: BigInt(l.blockNumber!),
-        redundancy: redundancyOf.get(l.transactionHash!)!,
-      }));
-    if (jobs.length !== signed.length)
-      throw new Error(`fleet burst: ${jobs.length} of ${signed.length} requests have a JobRequested event`);
+    // Every request mined (the client's nonce says so), then their jobs from one eth_getLogs.
+    await until(
+      async () =>
+        (await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) >= nonce,
+    );
+    const requested = await requestedJobs(net, fromBlock, hashes);
+    const jobs = hashes.map((hash, i) => ({ ...requested.get(hash)!, redundancy: signed[i]!.redundancy }));
     const k1 = jobs.filter((j) => j.redundancy === 1);
     const k3 = jobs.filter((j) => j.redundancy === 3);
     const commitWindow = Number(
