@@ -82,7 +82,7 @@ export abstract class ProcessorBase {
   protected readonly retryBaseMs: number;
   protected readonly retryMaxMs: number;
   protected readonly revealMarginSeconds: number;
-  protected readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
+  protected readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => Promise<void>;
   protected readonly sender: TxSubmitter;
   protected readonly spreadMs: number;
   /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */

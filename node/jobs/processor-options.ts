@@ -127,7 +127,7 @@ export interface ProcessorOptions extends ServiceDeps {
   /** Collateral taken on and not locked yet, shared with the court (default: the processor's own). */
   stake?: StakeReservations;
   /** Where the outputs of jobs are kept, to serve them by id. */
-  saveOutputs: (jobId: bigint, safetensors: Uint8Array) => void;
+  saveOutputs: (jobId: bigint, safetensors: Uint8Array) => Promise<void>;
   removeOutputs: (jobId: bigint) => void;
   /** Wall clock in ms (tests pass a fake). */
   clock?: () => number;

@@ -316,7 +316,7 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = testDir("con
     retentionMs: 3_600_000,
     maxConcurrentSteps: 8,
     spreadMs: 0,
-    saveOutputs: () => undefined,
+    saveOutputs: async () => undefined,
     removeOutputs: () => undefined,
     clock: () => clock.now,
     ...over,
