@@ -29,7 +29,7 @@ import { createRolloutService } from "./rollouts/service.ts";
 import { createFulfillerChain, createPreimageSource, routerAbi, routerOf } from "./consumers/chain.ts";
 import { createFulfiller } from "./consumers/fulfiller.ts";
 import { createDeliveryBatcher } from "./jobs/delivery-batcher.ts";
-import { createOutputStore } from "./jobs/output-store.ts";
+import { createOwnOutputs } from "./jobs/own-outputs.ts";
 import { createJobProcessor } from "./jobs/processor.ts";
 import { openJournal } from "./journal/journal.ts";
 import { createLogger, redactUrl, urlRedactor, type Logger } from "./log.ts";
@@ -229,7 +229,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     });
     await sender.init();
 
-    const outputs = createOutputStore(path.join(config.dataDir, "outputs"));
+    const ownOutputs = createOwnOutputs({ journal, content, fetchTimeoutMs: config.ipfs.fetchTimeoutMs });
+    // Where runners before 2026-12 wrote each job's outputs again (see own-outputs.ts).
+    rmSync(path.join(config.dataDir, "outputs"), { recursive: true, force: true });
     const chainReader = createChainReader(publicClient, record, account.address, { maxRange: MAX_LOG_RANGE });
     const allowed =
       config.models.allow.length > 0 ? new Set<Hex>(config.models.allow.map((name) => keccak256(toHex(name)))) : null;
@@ -327,8 +329,6 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
           ? `${hit.tensor}[${hit.index}] = ${hit.value} lies ${hit.distance.toPrecision(2)} quanta from a rounding boundary`
           : null;
       },
-      saveOutputs: (jobId, bytes) => outputs.save(jobId, bytes),
-      removeOutputs: (jobId) => outputs.remove(jobId),
     });
     services.push(processor);
     // Stops before processor.stop (stops run in reverse): steps waiting in a batch for the next
@@ -437,7 +437,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
             market,
             marketAbi,
             preimage: createPreimageSource({
-              localOutputs: (jobId) => outputs.read(jobId),
+              localOutputs: ownOutputs,
               content,
               outputQuantum: async (modelId, version) => (await chainReader.version(modelId, version)).outputQuantum,
               fetchTimeoutMs: config.ipfs.fetchTimeoutMs,
@@ -496,7 +496,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       attest: (rec) =>
         signAttestation(wallet, chain.id, market, attestationFor(rec.jobId, rec.job, rec.resultHash!, rec.outputRef!)),
       journal,
-      outputs,
+      outputs: ownOutputs,
       models: () =>
         versionsView({
           held: () => models.held().map((m) => m.key),

@@ -217,12 +217,12 @@ export function participantsOf(logs: readonly EventLog[]): Address[] {
 const MAX_FETCH_BYTES = 1024 * 1024;
 
 /**
- * A runner's preimage source: the outputs it saved for the job (it served it), else each
+ * A runner's preimage source: its own outputs of the job (it served it), else each
  * delivery's output reference (inline, or IPFS through the runner's node), checked against the
  * result hash.
  */
 export function createPreimageSource(opts: {
-  localOutputs: (jobId: bigint) => Uint8Array | null;
+  localOutputs: (jobId: bigint) => Promise<Uint8Array | null>;
   content: ContentStore;
   outputQuantum: (modelId: Hex, version: number) => Promise<bigint>;
   fetchTimeoutMs: number;
@@ -237,7 +237,7 @@ export function createPreimageSource(opts: {
         return null;
       }
     };
-    const local = opts.localOutputs(jobId);
+    const local = await opts.localOutputs(jobId);
     const own = local ? fromSafetensors(local) : null;
     if (own) return own;
     for (const d of result.deliveries) {

@@ -1,7 +1,7 @@
 import type { Address } from "viem";
 import type { Registry } from "prom-client";
 import type { ChainWatcher } from "../chain/watcher.ts";
-import type { OutputStore } from "../jobs/output-store.ts";
+import type { OwnOutputs } from "../jobs/own-outputs.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Service, ServiceDeps } from "../service.ts";
@@ -23,7 +23,7 @@ interface RunnerHttpDeps extends ServiceDeps {
   /** Signs a job's attestation when a client asks for the job (see JobViewContext). */
   attest: JobViewContext["attest"];
   journal: Pick<Journal, "getJob" | "countByState">;
-  outputs: Pick<OutputStore, "read">;
+  outputs: OwnOutputs;
   /** The served models' versions, as /ready and /status show them. */
   models: () => unknown;
 }
@@ -80,9 +80,9 @@ export function createRunnerHttp(deps: RunnerHttpDeps): RunnerHttp {
             const rec = journal.getJob(jobId);
             return rec ? jobView(rec, deps) : null;
           },
-          outputs: (jobId) => {
+          outputs: async (jobId) => {
             const rec = journal.getJob(jobId);
-            return rec && resultIsPublic(rec) ? deps.outputs.read(jobId) : null;
+            return rec && resultIsPublic(rec) ? deps.outputs(jobId) : null;
           },
         },
       });

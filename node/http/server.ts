@@ -12,7 +12,7 @@ interface HttpHandlers {
   /** A job's record as clients read it (state, reason, result, attestation); null if unknown. */
   job(jobId: bigint): Promise<Record<string, unknown> | null>;
   /** The outputs of a job this runner computed, as safetensors bytes. */
-  outputs(jobId: bigint): Uint8Array | null;
+  outputs(jobId: bigint): Promise<Uint8Array | null>;
 }
 
 const json = (res: ServerResponse, code: number, body: unknown) => {
@@ -50,7 +50,7 @@ export async function startHttpServer(opts: {
       if (m) {
         const jobId = BigInt(m[1]!);
         if (m[2]) {
-          const bytes = handlers.outputs(jobId);
+          const bytes = await handlers.outputs(jobId);
           if (!bytes) return json(res, 404, { error: `no outputs for job ${jobId}` });
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.byteLength });
           return res.end(bytes);

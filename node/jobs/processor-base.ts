@@ -77,12 +77,10 @@ export abstract class ProcessorBase {
   protected readonly minFee: (token: Address) => bigint | undefined;
   protected readonly models: ModelSource;
   protected readonly prefetch: boolean;
-  protected readonly removeOutputs: (jobId: bigint) => void;
   protected readonly retentionMs: number;
   protected readonly retryBaseMs: number;
   protected readonly retryMaxMs: number;
   protected readonly revealMarginSeconds: number;
-  protected readonly saveOutputs: (jobId: bigint, safetensors: Uint8Array) => Promise<void>;
   protected readonly sender: TxSubmitter;
   protected readonly spreadMs: number;
   /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
@@ -149,12 +147,10 @@ export abstract class ProcessorBase {
     this.minFee = options.minFee;
     this.models = options.models;
     this.prefetch = options.prefetch;
-    this.removeOutputs = options.removeOutputs;
     this.retentionMs = options.retentionMs;
     this.retryBaseMs = options.retryBaseMs;
     this.retryMaxMs = options.retryMaxMs;
     this.revealMarginSeconds = options.revealMarginSeconds;
-    this.saveOutputs = options.saveOutputs;
     this.sender = options.sender;
     this.spreadMs = options.spreadMs;
     this.stake = options.stake ?? new StakeReservations();

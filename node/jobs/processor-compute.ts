@@ -150,7 +150,6 @@ export abstract class ComputingProcessor extends ProcessorBase {
     const resultHash = canonicalResultHash(result.outputs, quantum);
     await loopBudget.turn(rank);
     const safetensors = encodeSafetensors(result.outputs);
-    await this.saveOutputs(rec.jobId, safetensors);
     const outputRef =
       safetensors.byteLength <= this.inlineOutputMaxBytes
         ? encodeOutputRef({ kind: "inline", bytes: safetensors })

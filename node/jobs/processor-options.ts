@@ -126,9 +126,6 @@ export interface ProcessorOptions extends ServiceDeps {
   batcher?: DeliveryBatcher;
   /** Collateral taken on and not locked yet, shared with the court (default: the processor's own). */
   stake?: StakeReservations;
-  /** Where the outputs of jobs are kept, to serve them by id. */
-  saveOutputs: (jobId: bigint, safetensors: Uint8Array) => Promise<void>;
-  removeOutputs: (jobId: bigint) => void;
   /** Wall clock in ms (tests pass a fake). */
   clock?: () => number;
 }

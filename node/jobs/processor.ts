@@ -327,13 +327,12 @@ class Processor extends SeatedProcessor implements Service {
 
   // ------------------------------------------------------------------ forgetting
 
-  /** Forgets ended jobs past the retention: journal rows, output files, pinned outputs. */
+  /** Forgets ended jobs past the retention: journal rows and pinned outputs. */
   private async prune(): Promise<void> {
     const gone = this.journal.prune(this.now() - this.retentionMs);
     const cids: string[] = [];
     for (const { jobId, outputRef } of gone) {
       this.forgetInMemory(jobId);
-      this.removeOutputs(jobId);
       const ref = outputRef ? safeDecodeRef(outputRef) : null;
       if (ref?.kind === "ipfs") cids.push(ref.cid);
     }

@@ -6,6 +6,7 @@ import { conclaveContracts } from "../../node/chain/contracts.ts";
 import { fetchVerifiedOutputs, requestInference, waitForJob } from "../../node/client/jobs.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { tensorValues } from "../../node/tensors/dtypes.ts";
+import { decodeSafetensors } from "../../node/tensors/safetensors.ts";
 import { directRun } from "../helpers/direct-run.ts";
 import { startDevnet, spawnRunner, type Devnet, type RunnerProcess } from "../helpers/devnet.ts";
 import { jobOfWords } from "../../node/attest/job-words.ts";
@@ -14,6 +15,15 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
   this.timeout(300_000);
   let net: Devnet;
   let runners: RunnerProcess[] = [];
+
+  /** The outputs a runner serves for a job (/jobs/<id>/outputs), once its journal has the result on chain. */
+  async function servedOutputs(runner: RunnerProcess, jobId: bigint) {
+    for (const end = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+      const res = await fetch(`${runner.http}/jobs/${jobId}/outputs`);
+      if (res.ok) return decodeSafetensors(new Uint8Array(await res.arrayBuffer())).tensors;
+      if (Date.now() > end) throw new Error(`runner ${runner.index} serves no outputs for job ${jobId}: ${res.status}`);
+    }
+  }
 
   before(async function () {
     net = await startDevnet();
@@ -72,6 +82,8 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
       served.signature!,
     );
     expect(ok).to.equal(true);
+    // And the outputs themselves (inline in its delivery: read from the runner's journal).
+    expect(tensorValues((await servedOutputs(runner, jobId)).probs!)).to.deep.equal(tensorValues(expected.probs!));
   });
 
   it("serves a k = 3 job on the published Silero VAD model: three providers agree and are paid, then withdraw", async function () {
@@ -101,6 +113,9 @@ describe("node runners end to end (Anvil JSON-RPC node, Helia, onnxruntime)", fu
       const runner = runners.find((r) => r.address.toLowerCase() === d.provider.toLowerCase())!;
       for (const addr of runner.ipfs) await net.publisher.dial(addr).catch(() => undefined);
       await fetchVerifiedOutputs(d, sample.outputQuantum, net.publisher);
+      // The runner serves them too, from the CID its IPFS node keeps pinned.
+      const served = await servedOutputs(runner, jobId);
+      expect(canonicalResultHash(served, quantumFromChain(sample.outputQuantum))).to.equal(expected);
     }
     const after = await Promise.all(runners.map((r) => market.read.balanceOf([r.address, zeroAddress])));
     after.forEach((a, i) => expect(a - before[i]!).to.equal(fee));

@@ -316,8 +316,6 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = testDir("con
     retentionMs: 3_600_000,
     maxConcurrentSteps: 8,
     spreadMs: 0,
-    saveOutputs: async () => undefined,
-    removeOutputs: () => undefined,
     clock: () => clock.now,
     ...over,
   });

@@ -673,7 +673,7 @@ describe("fulfiller preimage source", function () {
   const job = { modelId: HASH, version: 1 } as unknown as Job;
   const source = (local: Uint8Array | null, content: Partial<ContentStore> = {}) =>
     createPreimageSource({
-      localOutputs: () => local,
+      localOutputs: async () => local,
       content: content as ContentStore,
       outputQuantum: async () => 10n ** 14n,
       fetchTimeoutMs: 1_000,

@@ -34,7 +34,7 @@ async function metricsPage(): Promise<string> {
       ready: () => ({ ready: true, details: {} }),
       status: () => ({}),
       job: async () => null,
-      outputs: () => null,
+      outputs: async () => null,
     },
   });
   try {
