@@ -56,7 +56,10 @@ export interface EventIndex {
   readonly head: number;
   /** Every event indexed, in chain order. */
   logs(): readonly IndexedLog[];
-  /** Scans up to the current head; resolves with what changed, or null when there was no new block. */
+  /**
+   * Scans up to the current head; resolves with what changed, or null when there was no new block
+   * (or a head below the indexed one, until LOWER_HEAD_POLLS polls in a row saw one).
+   */
   syncOnce(): Promise<IndexUpdate | null>;
   /** Follows the head; `onUpdate` is called after each sync that saw a new block. */
   start(onUpdate: (u: IndexUpdate) => void): void;
@@ -64,6 +67,15 @@ export interface EventIndex {
 }
 
 const key = (l: { blockHash: Hex; logIndex: number }) => `${l.blockHash}:${l.logIndex}`;
+
+/**
+ * Polls in a row that must see a head below the indexed one before the chain is taken to be
+ * shorter (a reorg onto a shorter fork). A load-balanced RPC provider answers some calls from a
+ * node a block or two behind: taken at its word, its lower head dropped the newer blocks' events
+ * (logged as a reorg) until the next poll put them back. The chain runner's watcher has the same
+ * rule for a block its node says it no longer has.
+ */
+const LOWER_HEAD_POLLS = 3;
 
 /**
  * An in-memory index of the contracts' events, kept by the serving process: a backfill from the
@@ -77,6 +89,8 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
   const timestamps = new Map<Hex, number>();
   let stored: IndexedLog[] = [];
   let head = -1;
+  /** Polls in a row that saw a head below `head` (see LOWER_HEAD_POLLS). */
+  let lowerHeads = 0;
   let running = false;
   let loop: Promise<void> | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -96,6 +110,8 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
 
   async function syncOnce(): Promise<IndexUpdate | null> {
     const now = Number(await o.source.getBlockNumber());
+    if (now >= head) lowerHeads = 0;
+    else if (++lowerHeads < LOWER_HEAD_POLLS) return null;
     if (now === head) return null;
     const from = head < 0 ? o.startBlock : Math.max(o.startBlock, Math.min(head, now) - depth + 1);
     const raw =
@@ -135,6 +151,7 @@ export function createEventIndex(o: EventIndexOptions): EventIndex {
     stored = keep.length === stored.length ? [...stored, ...fresh] : [...keep, ...fresh];
     if (timestamps.size > 10_000) timestamps.clear();
     head = now;
+    lowerHeads = 0;
     return { head, dropped, added };
   }
 

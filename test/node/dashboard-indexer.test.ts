@@ -133,7 +133,7 @@ describe("dashboard event index (fake chain)", function () {
     expect(ids(index.logs())).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 70, 8, 90]);
   });
 
-  it("repairs a reorg to a shorter chain", async function () {
+  it("repairs a reorg to a shorter chain once three polls in a row see the lower head; a lower head from a node behind drops nothing", async function () {
     const chain = fakeChain();
     for (let i = 0; i < 10; i++) chain.mine([{ id: BigInt(i), value: 0n }]);
     const index = createEventIndex({
@@ -145,7 +145,29 @@ describe("dashboard event index (fake chain)", function () {
       log: silentLogger,
     });
     await index.syncOnce();
+    const atTen = ids(index.logs());
+    // A node two blocks behind answers one poll (a load-balanced provider): nothing is dropped.
+    let behind = false;
+    const lagged = createEventIndex({
+      source: { ...chain.source, getBlockNumber: async () => (behind ? 7n : chain.source.getBlockNumber()) },
+      addresses: [ADDRESS],
+      abi,
+      startBlock: 0,
+      reorgDepth: 3,
+      log: silentLogger,
+    });
+    await lagged.syncOnce();
+    behind = true;
+    expect(await lagged.syncOnce()).to.equal(null);
+    behind = false;
+    expect(await lagged.syncOnce(), "the head it had: no new block").to.equal(null);
+    expect(ids(lagged.logs())).to.deep.equal(atTen);
+    expect(lagged.head).to.equal(9);
+    // A real shorter fork: the third poll in a row that sees it repairs the index.
     chain.reorg(8, []);
+    expect(await index.syncOnce()).to.equal(null);
+    expect(await index.syncOnce()).to.equal(null);
+    expect(ids(index.logs()), "kept until the lower head is seen three times").to.deep.equal(atTen);
     const u = await index.syncOnce();
     expect(u).to.deep.include({ head: 7, dropped: 2 });
     expect(ids(index.logs())).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
