@@ -251,9 +251,10 @@ async function requestedJobs(
   return jobs;
 }
 
-/** Polls until `done` holds (every 250 ms). */
-async function until(done: () => Promise<boolean>): Promise<void> {
-  while (!(await done())) await new Promise((r) => setTimeout(r, 250));
+/** Waits until every transaction `address` signed below `nonce` is mined (polled every 250 ms). */
+async function allMined(net: Devnet, address: Hex, nonce: number): Promise<void> {
+  while ((await net.publicClient.getTransactionCount({ address, blockTag: "latest" })) < nonce)
+    await new Promise((r) => setTimeout(r, 250));
 }
 
 /** A result on chain as the client saw it: when, in which block, by which transaction. */
@@ -268,8 +269,8 @@ interface Client {
   sign(): Promise<Hex>;
   /** Sends one requestJob (signed here); resolves when the node has taken it (mined it, with automine). */
   send(): Promise<{ hash: Hex; sentAt: number; minedAt: number }>;
-  /** Every request signed so far is mined (the account's mined nonce reached the next one to sign). */
-  allMined(): Promise<boolean>;
+  /** Resolves once every request signed so far is mined. */
+  allMined(): Promise<void>;
   jobIdOf(hash: Hex): Promise<bigint>;
   /** The job a request made and the block it was mined in. */
   requestOf(hash: Hex): Promise<{ jobId: bigint; block: bigint }>;
@@ -348,8 +349,7 @@ async function startClient(net: Devnet, sample: SampleModel, index: number): Pro
       const hash = await net.publicClient.sendRawTransaction({ serializedTransaction: raw });
       return { hash, sentAt, minedAt: performance.now() };
     },
-    allMined: async () =>
-      (await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) >= nonce,
+    allMined: () => allMined(net, account.address, nonce),
     async jobIdOf(hash) {
       return (await self.requestOf(hash)).jobId;
     },
@@ -715,7 +715,7 @@ async function main(): Promise<void> {
     // Throughput: a burst of jobs served by the one runner. Every request is signed before the
     // burst and all are sent at once (sendAtOnce), so the burst reaches the runner at once and the
     // bench's own work stays out of the window whose event-loop lag is measured: signed and sent
-    // one by one, the requests took the bench about 30 % of a core for the whole burst, and the
+    // one by one, the requests took the bench 50-80 % of a core for the whole burst, and the
     // runner shares the machine's two cores with the bench and the chain. With automine the node
     // holds them until they are mined back to back; with interval mining the next blocks take
     // them as the block gas limit allows.
@@ -739,7 +739,7 @@ async function main(): Promise<void> {
     } finally {
       if (automine) await rpc("evm_setAutomine", [true]);
     }
-    await until(() => c.allMined());
+    await c.allMined();
     const requested = await requestedJobs(net, fromBlock, hashes);
     const ids = hashes.map((h) => requested.get(h)!.jobId);
     const minedIn = performance.now() - t0;
@@ -900,10 +900,7 @@ async function fleetBurst(
       signed.map(({ raw }) => raw),
     );
     // Every request mined (the client's nonce says so), then their jobs from one eth_getLogs.
-    await until(
-      async () =>
-        (await net.publicClient.getTransactionCount({ address: account.address, blockTag: "latest" })) >= nonce,
-    );
+    await allMined(net, account.address, nonce);
     const requested = await requestedJobs(net, fromBlock, hashes);
     const jobs = hashes.map((hash, i) => ({ ...requested.get(hash)!, redundancy: signed[i]!.redundancy }));
     const k1 = jobs.filter((j) => j.redundancy === 1);
