@@ -114,6 +114,16 @@ interface IInferenceMarketTypes {
         bytes32 resultHash;
     }
 
+    /// @notice One seat's reveal in a {revealAll} batch: the arguments of {reveal}.
+    struct Reveal {
+        uint256 jobId;
+        uint256[6] job;
+        uint8 seat;
+        bytes32 resultHash;
+        bytes32 salt;
+        bytes outputRef;
+    }
+
     /// @notice DAO policy for k = 1 challenges (see {setChallengePolicy}).
     /// @param challengeWindow Seconds a delivery may be challenged (snapshotted into new jobs).
     /// @param jurySize Jurors per challenge: odd, 3 to 9.
@@ -180,6 +190,9 @@ interface IInferenceMarketTypes {
     /// @notice An item of a {claim} batch was skipped; `reason` is the selector of the error it
     /// would have raised on its own. Nothing changed for that job.
     event ClaimSkipped(uint256 indexed jobId, bytes4 reason);
+    /// @notice An item of a {revealAll} batch was skipped; `reason` is the selector of the error
+    /// {reveal} raised for it (zero if it gave none, e.g. out of gas). Nothing changed for that job.
+    event RevealSkipped(uint256 indexed jobId, address indexed provider, bytes4 reason);
     /// @notice The DAO wound the market down (finding 12): no new requests, deliveries, commits or
     /// challenges; Open jobs may be finalized at once as refunds; jobs past Open run to their end;
     /// claims and withdrawals work forever.

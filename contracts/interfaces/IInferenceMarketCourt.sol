@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IInferenceMarketLinks, IInferenceMarketTypes} from "./IInferenceMarket.sol";
 
 /// @title IInferenceMarketCourt
-/// @notice Claims and challenges of k = 1 deliveries, their juries, and the DAO's settings (the
+/// @notice Claims and challenges of k = 1 deliveries, their juries, batched reveals, and the DAO's settings (the
 /// policy, the challenge policy, payment tokens, the treasury and its protocol fees), none of
 /// which a client or provider calls on its hot path. Called on the market's address: the
 /// market forwards these functions to its court contract (DELEGATECALL, so the market's storage
@@ -73,6 +73,14 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     /// @param claims The deliveries: job, provider and result as in {ResultSubmitted}.
     /// @return claimed How many items were paid.
     function claim(Claim[] calldata claims) external returns (uint256 claimed);
+
+    /// @notice Reveals several of the caller's seats in one transaction: each item runs exactly as
+    /// the market's own {IInferenceMarket-reveal} called by the sender (same checks, effects and
+    /// events; the last reveal of a job settles it). An item that {reveal} refuses is skipped with
+    /// {RevealSkipped} and changes nothing; the others stand.
+    /// @param reveals The reveals: the arguments of {IInferenceMarket-reveal}, one per seat.
+    /// @return revealed How many items were revealed.
+    function revealAll(Reveal[] calldata reveals) external returns (uint256 revealed);
 
     /// @notice Sets the challenge policy (DAO only). Bounds: challenge window 1 s–30 days, jury of
     /// 3, 5, 7 or 9, `jurySize × juryFee` ≤ the collateral per job, challenger share ≤ 100 %.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IInferenceMarket} from "../interfaces/IInferenceMarket.sol";
 import {IInferenceMarketCourt} from "../interfaces/IInferenceMarketCourt.sol";
 import {IModelRollouts} from "../interfaces/IModelRollouts.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
@@ -346,6 +347,34 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
             _release(c.provider, c.job.collateral());
             _countRollout(c.jobId, c.job, IModelRollouts.JobOutcome.Settled);
             ++claimed;
+        }
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
+    /// @dev Each item is the market's own `reveal`, run by DELEGATECALL on this (the market's)
+    /// address, so the sender stays `msg.sender` and a refused item reverts alone. Not
+    /// nonReentrant itself: each `reveal` takes the guard.
+    function revealAll(Reveal[] calldata reveals) external onlyDelegated returns (uint256 revealed) {
+        for (uint256 i = 0; i < reveals.length; ++i) {
+            Reveal calldata r = reveals[i];
+            // solhint-disable-next-line avoid-low-level-calls
+            (bool ok, bytes memory err) = address(this).delegatecall(
+                abi.encodeCall(IInferenceMarket.reveal, (r.jobId, r.job, r.seat, r.resultHash, r.salt, r.outputRef))
+            );
+            if (ok) {
+                ++revealed;
+            } else {
+                emit RevealSkipped(r.jobId, msg.sender, _selectorOf(err));
+            }
+        }
+    }
+
+    /// @dev The error selector a revert's data starts with (zero when it holds none).
+    function _selectorOf(bytes memory err) private pure returns (bytes4 selector) {
+        if (err.length < 4) return bytes4(0);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            selector := mload(add(err, 0x20))
         }
     }
 
