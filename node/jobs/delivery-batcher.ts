@@ -16,6 +16,7 @@ import type { Logger } from "../log.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { RetryableError } from "../errors.ts";
 import type { Service, ServiceDeps } from "../service.ts";
+import { settlementHeadroom } from "./processor-options.ts";
 
 /**
  * The runner stopped before the item was sent: nothing went to the chain for it, and its job's
@@ -35,6 +36,26 @@ export class DeliveryCancelledError extends RetryableError {
 export type DeliveryOutcome =
   | { delivered: true; transactionHash: Hex; blockNumber: bigint | null; batchSize: number }
   | { delivered: false; reason: Hex | "missing"; transactionHash: Hex };
+
+/**
+ * What became of one reveal handed to the batcher: revealed (the market emitted our
+ * ResultRevealed for the job), or skipped alone (`RevealSkipped`, its reason the selector of the
+ * error the reveal raised). A failure of the whole transaction rejects the promise instead, for
+ * every reveal it carried, as for deliveries.
+ */
+export type RevealOutcome =
+  | { revealed: true; transactionHash: Hex; blockNumber: bigint | null }
+  | { revealed: false; reason: Hex | "missing"; transactionHash: Hex };
+
+/** One seat's reveal: the arguments of the market's reveal (IInferenceMarket.Reveal). */
+export interface RevealItem {
+  jobId: bigint;
+  job: OwnResult["job"];
+  seat: number;
+  resultHash: Hex;
+  salt: Hex;
+  outputRef: Hex;
+}
 
 interface DeliveryBatcherOptions extends ServiceDeps {
   sender: Pick<TxSubmitter, "address" | "send" | "resume">;
@@ -74,12 +95,21 @@ export interface DeliveryBatcher extends Service {
   claim(item: ClaimItem): Promise<TransactionReceipt>;
   /** Waits for a journaled batch (of an earlier run, or in flight) and says what it did for `jobId`. */
   resume(tx: TxRecord, jobId: bigint): Promise<DeliveryOutcome>;
+  /**
+   * Queues a reveal of one of our seats (same flush rules, its own transactions: revealAll, or a
+   * plain reveal journaled as the job's own when it goes alone); resolves once it is mined.
+   */
+  reveal(item: RevealItem): Promise<RevealOutcome>;
+  /** Waits for a journaled batch of reveals and says what it did for `jobId`. */
+  resumeReveal(tx: TxRecord, jobId: bigint): Promise<RevealOutcome>;
   /** The chain head moved (drives the flush deadline measured in blocks). */
   onBlock(head: number): void;
   /** Results queued and not yet handed to the sender. */
   queued(): number;
   /** Claims queued and not yet handed to the sender. */
   queuedClaims(): number;
+  /** Reveals queued and not yet handed to the sender. */
+  queuedReveals(): number;
 }
 
 /** A delivered k = 1 result whose fee is claimed (the fields of IInferenceMarket.Claim). */
@@ -105,16 +135,17 @@ function createBatchQueue<T, O>(o: {
   maxBatch: number;
   maxWaitBlocks: number;
   send: (items: T[]) => Promise<(item: T) => O>;
-  bytes?: (item: T) => number;
-  maxBytes?: number;
+  /** What an item weighs against `maxWeight` per transaction: calldata bytes, or gas headroom. */
+  weight?: (item: T) => number;
+  maxWeight?: number;
   /** The wall clock (ms); tests pass their own. */
   now?: () => number;
 }) {
   const queue: Pending<T, O>[] = [];
-  const bytesOf = o.bytes ?? (() => 0);
-  const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
-  /** Calldata bytes of the queued items. */
-  let queuedBytes = 0;
+  const weightOf = o.weight ?? (() => 0);
+  const maxWeight = o.maxWeight ?? Number.POSITIVE_INFINITY;
+  /** The queued items' weight. */
+  let queuedWeight = 0;
   /** The chain head when the oldest queued item came (-1: unknown yet). */
   let firstAtHead = -1;
   let head = -1;
@@ -153,22 +184,22 @@ function createBatchQueue<T, O>(o: {
     );
   }
 
-  /** The next transaction's items: at most maxBatch, and at most maxBytes of calldata (one at least). */
+  /** The next transaction's items: at most maxBatch, and at most maxWeight (one at least). */
   function take(): Pending<T, O>[] {
     let n = 0;
     let total = 0;
     while (n < queue.length && n < o.maxBatch) {
-      const b = bytesOf(queue[n]!.item);
-      if (n > 0 && total + b > maxBytes) break;
-      total += b;
+      const w = weightOf(queue[n]!.item);
+      if (n > 0 && total + w > maxWeight) break;
+      total += w;
       n++;
     }
-    queuedBytes -= total;
+    queuedWeight -= total;
     return queue.splice(0, n);
   }
 
   function full(): boolean {
-    return queue.length >= o.maxBatch || queuedBytes >= maxBytes;
+    return queue.length >= o.maxBatch || queuedWeight >= maxWeight;
   }
 
   function sendFull(): void {
@@ -178,7 +209,7 @@ function createBatchQueue<T, O>(o: {
   function flushNow(): void {
     scheduled = false;
     while (queue.length > 0) send(take());
-    queuedBytes = 0;
+    queuedWeight = 0;
     firstAtHead = -1;
     firstAt = -1;
   }
@@ -241,7 +272,7 @@ function createBatchQueue<T, O>(o: {
           firstAt = now();
         }
         queue.push({ item, resolve, reject });
-        queuedBytes += bytesOf(item);
+        queuedWeight += weightOf(item);
         if (full()) {
           // Full: send the full batches now, keep the rest waiting.
           sendFull();
@@ -274,7 +305,7 @@ function createBatchQueue<T, O>(o: {
       if (cutoffTimer !== null) clearTimeout(cutoffTimer);
       cutoffTimer = null;
       for (const p of queue.splice(0)) p.reject(cancelled);
-      queuedBytes = 0;
+      queuedWeight = 0;
       firstAtHead = -1;
       firstAt = -1;
     },
@@ -291,6 +322,11 @@ export const MAX_BATCH_BYTES = 96 * 1024;
 const CLAIM_HEADROOM_PER_ITEM = 60_000n;
 /** A claim alone: what the processor gives one (settlementHeadroom("claim", 1)). */
 const CLAIM_HEADROOM_ALONE = 100_000n;
+/**
+ * Gas headroom of one batch of reveals at most: each reveal gets a single reveal's (its job's
+ * settlement, which grows with k), and a block must hold the batch's limit.
+ */
+export const MAX_REVEAL_HEADROOM = 8_000_000;
 
 export function createDeliveryBatcher(options: DeliveryBatcherOptions): DeliveryBatcher {
   if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1)
@@ -333,6 +369,67 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       byJob.get(jobId) ?? { delivered: false, reason: "missing", transactionHash: receipt.transactionHash };
   }
 
+  /** What a mined receipt says of each reveal it carried (see outcomesOf). */
+  async function revealOutcomesOf(
+    receipt: Pick<TransactionReceipt, "logs" | "transactionHash" | "blockNumber">,
+  ): Promise<(jobId: bigint) => RevealOutcome> {
+    const logs = (await parseEventLogsInSlices({
+      abi: marketAbi,
+      logs: receipt.logs as never,
+      strict: false,
+    })) as unknown as { eventName: string; args: { jobId?: bigint; provider?: Address; reason?: Hex } }[];
+    const me = getAddress(sender.address);
+    const byJob = new Map<bigint, RevealOutcome>();
+    for (const l of logs) {
+      const { jobId, provider } = l.args;
+      if (jobId === undefined || byJob.has(jobId) || !provider || getAddress(provider) !== me) continue;
+      if (l.eventName === "ResultRevealed") {
+        byJob.set(jobId, {
+          revealed: true,
+          transactionHash: receipt.transactionHash,
+          blockNumber: receipt.blockNumber ?? null,
+        });
+      } else if (l.eventName === "RevealSkipped") {
+        byJob.set(jobId, {
+          revealed: false,
+          reason: l.args.reason ?? "missing",
+          transactionHash: receipt.transactionHash,
+        });
+      }
+    }
+    return (jobId) =>
+      byJob.get(jobId) ?? { revealed: false, reason: "missing", transactionHash: receipt.transactionHash };
+  }
+
+  function revealRequest(items: RevealItem[]): TxRequest {
+    const args = (i: RevealItem) => [i.jobId, jobWords(i.job), i.seat, i.resultHash, i.salt, i.outputRef] as const;
+    if (items.length === 1) {
+      // Alone: a plain reveal, journaled as the job's own "reveal", as a runner without batching sends it.
+      const item = items[0]!;
+      const data = encodeFunctionData({ abi: marketAbi, functionName: "reveal", args: args(item) });
+      return {
+        jobId: item.jobId,
+        kind: "reveal",
+        to: market,
+        data,
+        extraGas: settlementHeadroom("reveal", item.job.redundancy),
+      };
+    }
+    const data = encodeFunctionData({
+      abi: marketAbi,
+      functionName: "revealAll",
+      args: [items.map((i) => ({ ...i, job: jobWords(i.job) }))],
+    });
+    return {
+      jobId: null,
+      kind: "reveals",
+      to: market,
+      data,
+      jobIds: items.map((i) => i.jobId),
+      extraGas: items.reduce((sum, i) => sum + settlementHeadroom("reveal", i.job.redundancy), 0n),
+    };
+  }
+
   function request(items: OwnResult[]): TxRequest {
     if (items.length === 1) {
       // A batch of one is a plain submitResult: no signature to recover on-chain (cheaper), and
@@ -372,8 +469,8 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     maxWaitBlocks: options.maxWaitBlocks,
     now: options.now,
     // Inline outputs make items large: nodes refuse transactions over 128 KiB (geth's pool).
-    bytes: (item) => 4 + RESULT_ITEM_FIXED_BYTES + size(item.outputRef),
-    maxBytes: MAX_BATCH_BYTES,
+    weight: (item) => 4 + RESULT_ITEM_FIXED_BYTES + size(item.outputRef),
+    maxWeight: MAX_BATCH_BYTES,
     async send(items) {
       options.onFlush?.(items.length);
       log.debug("delivering results", { items: items.length });
@@ -406,12 +503,26 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     },
   });
 
+  const reveals = createBatchQueue<RevealItem, RevealOutcome>({
+    maxBatch: options.maxBatch,
+    maxWaitBlocks: options.maxWaitBlocks,
+    now: options.now,
+    weight: (item) => Number(settlementHeadroom("reveal", item.job.redundancy)),
+    maxWeight: MAX_REVEAL_HEADROOM,
+    async send(items) {
+      log.debug("revealing", { items: items.length });
+      const outcome = await revealOutcomesOf(await sender.send(revealRequest(items)));
+      return (item) => outcome(item.jobId);
+    },
+  });
+
   // A stop sends nothing more: an item waiting for its batch is not worth a transaction the
   // shutdown would cut short; its job's step resumes from the journal.
   const cancel = () => {
     const error = new DeliveryCancelledError("the runner is stopping: not sent");
     deliveries.cancel(error);
     claims.cancel(error);
+    reveals.cancel(error);
   };
   if (options.signal?.aborted) cancel();
   else options.signal?.addEventListener("abort", cancel, { once: true });
@@ -426,16 +537,22 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
       const receipt = await sender.resume(tx);
       return (await outcomesOf(receipt, 0))(jobId);
     },
+    reveal: (item) => reveals.add(item),
+    async resumeReveal(tx, jobId) {
+      return (await revealOutcomesOf(await sender.resume(tx)))(jobId);
+    },
     onBlock(n) {
       deliveries.onBlock(n);
       claims.onBlock(n);
+      reveals.onBlock(n);
     },
     queued: () => deliveries.queued(),
     queuedClaims: () => claims.queued(),
+    queuedReveals: () => reveals.queued(),
     start() {},
     async stop() {
       cancel();
-      await Promise.all([deliveries.drained(), claims.drained()]);
+      await Promise.all([deliveries.drained(), claims.drained(), reveals.drained()]);
     },
   };
 }

@@ -93,7 +93,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   }
 
   /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
-  protected batchAttempts(rec: JobRecord, kind: "batch" | "claim"): TxRecord[] {
+  protected batchAttempts(rec: JobRecord, kind: "batch" | "claim" | "reveals"): TxRecord[] {
     const txs = this.journal.batchTxsFor(rec.jobId);
     const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
     return txs.filter((t) => nonces.has(t.nonce));
@@ -136,15 +136,16 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   }
 
   /**
-   * The batch transactions that carried this job: one still waiting (resume it), and whether one
-   * was mined or reverted (its outcome for the job was taken: the job goes alone from then on).
-   * One voided after a reorg, or whose nonce another transaction took, carried nothing.
+   * The batch transactions of `kind` that carried this job (its result, or its reveal): one still
+   * waiting (resume it), and whether one was mined or reverted (its outcome for the job was
+   * taken: the job goes alone from then on). One voided after a reorg, or whose nonce another
+   * transaction took, carried nothing.
    */
-  protected batchOf(rec: JobRecord): { pending: TxRecord | null; used: boolean } {
-    if (!this.batcher || rec.job.redundancy !== 1) return { pending: null, used: false };
-    const txs = this.batchAttempts(rec, "batch");
+  protected batchOf(rec: JobRecord, kind: "batch" | "reveals" = "batch"): { pending: TxRecord | null; used: boolean } {
+    if (!this.batcher || (kind === "batch") !== (rec.job.redundancy === 1)) return { pending: null, used: false };
+    const txs = this.batchAttempts(rec, kind);
     const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
-    const used = txs.some((t) => t.kind === "batch" && (t.status === "mined" || t.status === "reverted"));
+    const used = txs.some((t) => t.kind === kind && (t.status === "mined" || t.status === "reverted"));
     return { pending, used };
   }
 

@@ -6,7 +6,11 @@ import { randomBytes } from "node:crypto";
 import { toHex, type Hex } from "viem";
 import { commitmentOf } from "../attest/attestation.ts";
 import { JobStatus } from "../chain/statuses.ts";
-import type { JobRecord } from "../journal/journal.ts";
+import type { JobRecord, TxRecord } from "../journal/journal.ts";
+import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
+import { oneLine } from "../errors.ts";
+import { loopBudget } from "../loop-budget.ts";
+import type { RevealOutcome } from "./delivery-batcher.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { DeliveringProcessor } from "./processor-delivery.ts";
 import { stepInAt, turnOf } from "./take-policy.ts";
@@ -98,7 +102,11 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
 
   protected async reveal(rec: JobRecord): Promise<void> {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
-    const live = this.hasLiveTx(rec, "reveal");
+    const key = rec.jobId.toString();
+    // In a batch not mined yet: its outcome wakes the job (see revealedInBatch).
+    if (this.revealing.has(key)) return this.waitForChain(rec, "reveal in a batch");
+    const batch = this.batchOf(rec, "reveals");
+    const live = this.hasLiveTx(rec, "reveal") || batch.pending !== null;
     // RevealStarted was taken in and our seat is known: the reveal goes without a read.
     if (!live && !(this.memo.isRevealOpen(rec.jobId) && rec.seat !== null)) {
       const chain = this.chainFor(rec);
@@ -118,6 +126,11 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
         rec = { ...rec, seat };
       }
     }
+    // A reveal rides in a batch once (as a k = 1 result does): one the market skipped, a batch
+    // that reverted or was mined, or a reveal of its own already sent, goes alone from then on.
+    const batched =
+      this.batcher && !batch.used && !this.singly.has(key) && this.journal.txsFor(rec.jobId, "reveal").length === 0;
+    if (this.batcher && (batch.pending || batched)) return this.revealInBatch(rec, batch.pending);
     // Reveals take their nonces before new commits and results: those wait until this one is
     // queued (signed with its nonce), not until it is mined.
     this.revealsPending++;
@@ -146,6 +159,76 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     const minedIn = "blockNumber" in receipt ? Number(receipt.blockNumber) : 0;
     if (this.transition(rec, { state: "revealed", factsBlock: Math.max(rec.factsBlock, minedIn) }))
       this.observeLatency(rec);
+  }
+
+  /**
+   * Hands the reveal to the batcher (or resumes the batch that carries it). The step does not
+   * wait for it to be mined: the outcome comes back in revealedInBatch, which moves the job on
+   * and wakes it. A reveal in the batcher's queue does not hold back new commits and results
+   * (revealsFirst): the batch goes within half a block, whatever comes meanwhile.
+   */
+  private revealInBatch(rec: JobRecord, pending: TxRecord | null): void {
+    const batcher = this.batcher!;
+    const outcome = pending
+      ? batcher.resumeReveal(pending, rec.jobId)
+      : batcher.reveal({
+          jobId: rec.jobId,
+          job: rec.job,
+          seat: rec.seat!,
+          resultHash: rec.resultHash!,
+          salt: rec.salt!,
+          outputRef: rec.outputRef!,
+        });
+    // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
+    const done = outcome.then(
+      async (o) => {
+        await loopBudget.turn("prompt");
+        this.revealedInBatch(rec.jobId, o);
+      },
+      async (error: unknown) => {
+        await loopBudget.turn("prompt");
+        this.revealedInBatch(rec.jobId, null, error);
+      },
+    );
+    this.revealing.set(rec.jobId.toString(), done);
+    this.waitForChain(rec, "reveal in a batch");
+  }
+
+  /** What a batch did for one reveal: moves the job on as a reveal's own receipt would, or as its failure would. */
+  protected revealedInBatch(jobId: bigint, outcome: RevealOutcome | null, error?: unknown): void {
+    const key = jobId.toString();
+    this.revealing.delete(key); // before the kick below: the job's next step acts
+    if (this.stopped) return;
+    try {
+      const rec = this.journal.getJob(jobId);
+      // Moved on meanwhile (its ResultRevealed came first, a reorg took the seat back): nothing to do.
+      if (!rec || rec.state !== "committed") return;
+      if (outcome === null) {
+        // The whole transaction would revert, or reverted: this reveal goes alone next time
+        // (after reading the chain). A voided or unconfirmed one may ride in another batch.
+        if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) this.singly.add(key);
+        this.onStepError(rec, error);
+        return;
+      }
+      if (outcome.revealed) {
+        // The receipt's block is a fact of the job's, as for a reveal of its own (see reveal).
+        const minedIn = Number(outcome.blockNumber ?? 0);
+        if (this.transition(rec, { state: "revealed", factsBlock: Math.max(rec.factsBlock, minedIn) }))
+          this.observeLatency(rec);
+      } else {
+        // Skipped alone: the seat is looked at again and revealed alone, whose estimate says why not.
+        this.singly.add(key);
+        this.log.info("reveal skipped by the market in a batch; the seat is looked at again alone", {
+          jobId,
+          reason: outcome.reason,
+          tx: outcome.transactionHash,
+        });
+        this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      }
+      this.kick(jobId);
+    } catch (e) {
+      this.log.error("reveal outcome not recorded", { jobId, error: oneLine(e) });
+    }
   }
 
   /**

@@ -238,18 +238,24 @@ class Processor extends SeatedProcessor implements Service {
   async stop(): Promise<void> {
     this.halt();
     await this.queue.drain();
-    // Results in a batch: the batcher was flushed and the sender closed first (see runner.ts), so
-    // these settle at once; their jobs stay "computed" in the journal and resume on restart.
-    await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
+    // Results and reveals in a batch: the batcher was flushed and the sender closed first (see
+    // runner.ts), so these settle at once; their jobs stay as the journal has them and resume on restart.
+    await Promise.allSettled(this.inBatches());
   }
 
-  /** Resolves once no job step is queued or running, and no batched result waits for its receipt. */
+  /** Resolves once no job step is queued or running, and no batched result or reveal waits for its receipt. */
   async idle(): Promise<void> {
     for (;;) {
       await this.queue.idle();
-      if (this.delivering.size === 0 && this.claiming.size === 0) return;
-      await Promise.allSettled([...this.delivering.values(), ...this.claiming.values()]);
+      const waiting = this.inBatches();
+      if (waiting.length === 0) return;
+      await Promise.allSettled(waiting);
     }
+  }
+
+  /** The batched results, claims and reveals not mined yet. */
+  private inBatches(): Promise<void>[] {
+    return [...this.delivering.values(), ...this.claiming.values(), ...this.revealing.values()];
   }
 
   // ------------------------------------------------------------------ expiry as a service

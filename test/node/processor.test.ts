@@ -388,9 +388,12 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
         },
         claim: () => new Promise(() => undefined),
         resume: () => Promise.reject(new Error("nothing to resume in this test")),
+        reveal: () => new Promise(() => undefined),
+        resumeReveal: () => Promise.reject(new Error("nothing to resume in this test")),
         onBlock: () => undefined,
         queued: () => 0,
         queuedClaims: () => 0,
+        queuedReveals: () => 0,
       };
       return { batcher, handed, mine: open };
     }
