@@ -23,7 +23,7 @@ import {
   type Hex,
 } from "viem";
 import { jobRequestOf } from "../node/client/jobs.ts";
-import { loadArtifact } from "../node/chain/artifacts.ts";
+import { loadArtifact, marketAbiWithCourt } from "../node/chain/artifacts.ts";
 import { conclaveContracts } from "../node/chain/contracts.ts";
 import { CONFIG_DEFAULTS } from "../node/config.ts";
 import { startDevnet, type Devnet } from "../node/devnet/network.ts";
@@ -821,6 +821,47 @@ async function main(): Promise<void> {
  * mining every `blockTimeSeconds`: k = 1 request->result latency p99 in blocks (<= 3) and the k = 3
  * jobs that got all three seats (all).
  */
+/**
+ * The runners' reveals of the burst's k = 3 jobs, once every job settled (null if they did not
+ * within a minute): how many seats were revealed, in how many transactions (revealAll batches or
+ * plain reveals), and the gas those transactions used.
+ */
+async function revealsOfBurst(net: Devnet, fromBlock: bigint, market: Hex, runners: number, jobs: number) {
+  const abi = marketAbiWithCourt() as Abi;
+  const settledEvent = abi.filter((e) => e.type === "event" && e.name === "JobSettled");
+  const until = performance.now() + 60_000;
+  for (;;) {
+    const settled = await net.publicClient.getLogs({ address: market, events: settledEvent as never, fromBlock });
+    if (settled.length >= jobs) break;
+    if (performance.now() > until) return null;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  const providers = new Set(DEV_ROLES.providers.slice(0, runners).map((i) => devAccount(i).address.toLowerCase()));
+  let items = 0;
+  let txs = 0;
+  let gas = 0;
+  const head = await net.publicClient.getBlockNumber();
+  for (let n = fromBlock; n <= head; n++) {
+    const block = await net.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
+    for (const tx of block.transactions) {
+      if (tx.to?.toLowerCase() !== market.toLowerCase() || !providers.has(tx.from.toLowerCase())) continue;
+      let call;
+      try {
+        call = decodeFunctionData({ abi, data: tx.input });
+      } catch {
+        continue;
+      }
+      if (call.functionName !== "reveal" && call.functionName !== "revealAll") continue;
+      const receipt = await net.publicClient.getTransactionReceipt({ hash: tx.hash });
+      const revealed = parseEventLogs({ abi, logs: receipt.logs, eventName: "ResultRevealed" as never }).length;
+      items += revealed;
+      txs++;
+      gas += Number(receipt.gasUsed);
+    }
+  }
+  return txs === 0 ? null : { items, txs, gas };
+}
+
 async function fleetBurst(
   sample: SampleModel,
   blockTimeSeconds: number,
@@ -998,6 +1039,11 @@ async function fleetBurst(
           .map(([method, n]) => `${method} ${Math.round(n)}`)
           .join(", "),
     );
+    const reveals = await revealsOfBurst(net, fromBlock, market, runners.length, k3.length);
+    if (reveals)
+      console.log(
+        `k = 3 reveals (every job settled): ${reveals.items} in ${reveals.txs} transactions (${(reveals.items / reveals.txs).toFixed(1)} per transaction), ${Math.round(reveals.gas / reveals.items)} gas per reveal`,
+      );
     printTable([
       [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
       [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],

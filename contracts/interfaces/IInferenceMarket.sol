@@ -114,6 +114,13 @@ interface IInferenceMarketTypes {
         bytes32 resultHash;
     }
 
+    /// @notice One seat's commit in a {commitAll} batch: the arguments of {commit}.
+    struct Commit {
+        uint256 jobId;
+        uint256[6] job;
+        bytes32 commitment;
+    }
+
     /// @notice One seat's reveal in a {revealAll} batch: the arguments of {reveal}.
     struct Reveal {
         uint256 jobId;
@@ -193,6 +200,9 @@ interface IInferenceMarketTypes {
     /// @notice An item of a {revealAll} batch was skipped; `reason` is the selector of the error
     /// {reveal} raised for it (zero if it gave none, e.g. out of gas). Nothing changed for that job.
     event RevealSkipped(uint256 indexed jobId, address indexed provider, bytes4 reason);
+    /// @notice An item of a {commitAll} batch was skipped; `reason` is the selector of the error
+    /// {commit} raised for it (zero if it gave none, e.g. out of gas). Nothing changed for that job.
+    event CommitSkipped(uint256 indexed jobId, address indexed provider, bytes4 reason);
     /// @notice The DAO wound the market down (finding 12): no new requests, deliveries, commits or
     /// challenges; Open jobs may be finalized at once as refunds; jobs past Open run to their end;
     /// claims and withdrawals work forever.

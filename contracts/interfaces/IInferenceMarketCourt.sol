@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IInferenceMarketLinks, IInferenceMarketTypes} from "./IInferenceMarket.sol";
 
 /// @title IInferenceMarketCourt
-/// @notice Claims and challenges of k = 1 deliveries, their juries, batched reveals, and the DAO's settings (the
+/// @notice Claims and challenges of k = 1 deliveries, their juries, batched commits and reveals, and the DAO's settings (the
 /// policy, the challenge policy, payment tokens, the treasury and its protocol fees), none of
 /// which a client or provider calls on its hot path. Called on the market's address: the
 /// market forwards these functions to its court contract (DELEGATECALL, so the market's storage
@@ -73,6 +73,14 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     /// @param claims The deliveries: job, provider and result as in {ResultSubmitted}.
     /// @return claimed How many items were paid.
     function claim(Claim[] calldata claims) external returns (uint256 claimed);
+
+    /// @notice Commits the caller to seats in several jobs in one transaction: each item runs
+    /// exactly as the market's own {IInferenceMarket-commit} called by the sender (same checks,
+    /// effects and events; the last seat of a job starts its reveal). An item that {commit}
+    /// refuses is skipped with {CommitSkipped} and changes nothing; the others stand.
+    /// @param commits The commits: the arguments of {IInferenceMarket-commit}, one per job.
+    /// @return committed How many items took a seat.
+    function commitAll(Commit[] calldata commits) external returns (uint256 committed);
 
     /// @notice Reveals several of the caller's seats in one transaction: each item runs exactly as
     /// the market's own {IInferenceMarket-reveal} called by the sender (same checks, effects and

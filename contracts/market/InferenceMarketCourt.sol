@@ -351,30 +351,49 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     }
 
     /// @inheritdoc IInferenceMarketCourt
+    /// @dev As {revealAll}: each item is the market's own `commit`, by DELEGATECALL.
+    function commitAll(Commit[] calldata commits) external onlyDelegated returns (uint256 committed) {
+        for (uint256 i = 0; i < commits.length; ++i) {
+            Commit calldata c = commits[i];
+            (bool ok, bytes4 reason) = _asMarket(
+                abi.encodeCall(IInferenceMarket.commit, (c.jobId, c.job, c.commitment))
+            );
+            if (ok) {
+                ++committed;
+            } else {
+                emit CommitSkipped(c.jobId, msg.sender, reason);
+            }
+        }
+    }
+
+    /// @inheritdoc IInferenceMarketCourt
     /// @dev Each item is the market's own `reveal`, run by DELEGATECALL on this (the market's)
     /// address, so the sender stays `msg.sender` and a refused item reverts alone. Not
     /// nonReentrant itself: each `reveal` takes the guard.
     function revealAll(Reveal[] calldata reveals) external onlyDelegated returns (uint256 revealed) {
         for (uint256 i = 0; i < reveals.length; ++i) {
             Reveal calldata r = reveals[i];
-            // solhint-disable-next-line avoid-low-level-calls
-            (bool ok, bytes memory err) = address(this).delegatecall(
+            (bool ok, bytes4 reason) = _asMarket(
                 abi.encodeCall(IInferenceMarket.reveal, (r.jobId, r.job, r.seat, r.resultHash, r.salt, r.outputRef))
             );
             if (ok) {
                 ++revealed;
             } else {
-                emit RevealSkipped(r.jobId, msg.sender, _selectorOf(err));
+                emit RevealSkipped(r.jobId, msg.sender, reason);
             }
         }
     }
 
-    /// @dev The error selector a revert's data starts with (zero when it holds none).
-    function _selectorOf(bytes memory err) private pure returns (bytes4 selector) {
-        if (err.length < 4) return bytes4(0);
+    /// @dev Runs `call` on the market's own code as the sender (DELEGATECALL on this, the
+    /// market's, address); if it reverts, returns the selector of its error (zero when it gave none).
+    function _asMarket(bytes memory call) private returns (bool ok, bytes4 reason) {
+        bytes memory err;
+        // solhint-disable-next-line avoid-low-level-calls
+        (ok, err) = address(this).delegatecall(call);
+        if (ok || err.length < 4) return (ok, bytes4(0));
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            selector := mload(add(err, 0x20))
+            reason := mload(add(err, 0x20))
         }
     }
 

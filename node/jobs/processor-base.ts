@@ -116,8 +116,8 @@ export abstract class ProcessorBase {
   protected readonly delivering = new Map<string, Promise<void>>();
   /** Matured deliveries whose claim is in a batch not mined yet. */
   protected readonly claiming = new Map<string, Promise<void>>();
-  /** Reveals of our seats in a batch not mined yet: the job's step does not wait for them (see reveal). */
-  protected readonly revealing = new Map<string, Promise<void>>();
+  /** Commits and reveals of our seats in a batch not mined yet: the job's step does not wait for them. */
+  protected readonly seating = new Map<string, Promise<void>>();
   protected expiring = false;
   protected pruning = false;
   protected lastPrune = 0;

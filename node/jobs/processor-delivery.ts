@@ -93,7 +93,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   }
 
   /** Every attempt (replacements and voids included) of the batches of `kind` that carried this job. */
-  protected batchAttempts(rec: JobRecord, kind: "batch" | "claim" | "reveals"): TxRecord[] {
+  protected batchAttempts(rec: JobRecord, kind: "batch" | "claim" | "commits" | "reveals"): TxRecord[] {
     const txs = this.journal.batchTxsFor(rec.jobId);
     const nonces = new Set(txs.filter((t) => t.kind === kind).map((t) => t.nonce));
     return txs.filter((t) => nonces.has(t.nonce));
@@ -141,7 +141,10 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
    * taken: the job goes alone from then on). One voided after a reorg, or whose nonce another
    * transaction took, carried nothing.
    */
-  protected batchOf(rec: JobRecord, kind: "batch" | "reveals" = "batch"): { pending: TxRecord | null; used: boolean } {
+  protected batchOf(
+    rec: JobRecord,
+    kind: "batch" | "commits" | "reveals" = "batch",
+  ): { pending: TxRecord | null; used: boolean } {
     if (!this.batcher || (kind === "batch") !== (rec.job.redundancy === 1)) return { pending: null, used: false };
     const txs = this.batchAttempts(rec, kind);
     const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;

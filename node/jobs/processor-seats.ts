@@ -6,11 +6,11 @@ import { randomBytes } from "node:crypto";
 import { toHex, type Hex } from "viem";
 import { commitmentOf } from "../attest/attestation.ts";
 import { JobStatus } from "../chain/statuses.ts";
-import type { JobRecord, TxRecord } from "../journal/journal.ts";
+import type { JobRecord } from "../journal/journal.ts";
 import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { oneLine } from "../errors.ts";
 import { loopBudget } from "../loop-budget.ts";
-import type { RevealOutcome } from "./delivery-batcher.ts";
+import type { SeatOutcome } from "./seat-batches.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { DeliveringProcessor } from "./processor-delivery.ts";
 import { stepInAt, turnOf } from "./take-policy.ts";
@@ -18,7 +18,10 @@ import { stepInAt, turnOf } from "./take-policy.ts";
 export abstract class SeatedProcessor extends DeliveringProcessor {
   protected async commit(rec: JobRecord): Promise<void> {
     if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
-    const live = this.hasLiveTx(rec, "commit");
+    // In a batch not mined yet: its outcome wakes the job (see seatBatchOutcome).
+    if (this.seating.has(rec.jobId.toString())) return this.waitForChain(rec, "commit in a batch");
+    const batch = this.batchOf(rec, "commits");
+    const live = this.hasLiveTx(rec, "commit") || batch.pending !== null;
     if (!live) {
       // Before the read: what it says is what the commit goes on.
       await this.resultsFirst(rec);
@@ -50,6 +53,12 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
       rec = { ...rec, salt };
     }
     const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
+    if (this.batcher && (batch.pending || this.batchable(rec, "commit", batch.used))) {
+      const outcome = batch.pending
+        ? this.batcher.resumeSeat(batch.pending, rec.jobId)
+        : this.batcher.commit({ jobId: rec.jobId, job: rec.job, commitment });
+      return this.inSeatBatch(rec, "commit", outcome);
+    }
     const receipt = await this.sendOnce(rec, "commit", "commit", [rec.jobId, jobWords(rec.job), commitment]);
     if (!receipt) return;
     const fromReceipt = this.seatFromReceipt(receipt);
@@ -102,9 +111,8 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
 
   protected async reveal(rec: JobRecord): Promise<void> {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
-    const key = rec.jobId.toString();
-    // In a batch not mined yet: its outcome wakes the job (see revealedInBatch).
-    if (this.revealing.has(key)) return this.waitForChain(rec, "reveal in a batch");
+    // In a batch not mined yet: its outcome wakes the job (see seatBatchOutcome).
+    if (this.seating.has(rec.jobId.toString())) return this.waitForChain(rec, "reveal in a batch");
     const batch = this.batchOf(rec, "reveals");
     const live = this.hasLiveTx(rec, "reveal") || batch.pending !== null;
     // RevealStarted was taken in and our seat is known: the reveal goes without a read.
@@ -126,11 +134,19 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
         rec = { ...rec, seat };
       }
     }
-    // A reveal rides in a batch once (as a k = 1 result does): one the market skipped, a batch
-    // that reverted or was mined, or a reveal of its own already sent, goes alone from then on.
-    const batched =
-      this.batcher && !batch.used && !this.singly.has(key) && this.journal.txsFor(rec.jobId, "reveal").length === 0;
-    if (this.batcher && (batch.pending || batched)) return this.revealInBatch(rec, batch.pending);
+    if (this.batcher && (batch.pending || this.batchable(rec, "reveal", batch.used))) {
+      const outcome = batch.pending
+        ? this.batcher.resumeSeat(batch.pending, rec.jobId)
+        : this.batcher.reveal({
+            jobId: rec.jobId,
+            job: rec.job,
+            seat: rec.seat!,
+            resultHash: rec.resultHash!,
+            salt: rec.salt!,
+            outputRef: rec.outputRef!,
+          });
+      return this.inSeatBatch(rec, "reveal", outcome);
+    }
     // Reveals take their nonces before new commits and results: those wait until this one is
     // queued (signed with its nonce), not until it is mined.
     this.revealsPending++;
@@ -162,72 +178,75 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
   }
 
   /**
-   * Hands the reveal to the batcher (or resumes the batch that carries it). The step does not
-   * wait for it to be mined: the outcome comes back in revealedInBatch, which moves the job on
-   * and wakes it. A reveal in the batcher's queue does not hold back new commits and results
-   * (revealsFirst): the batch goes within half a block, whatever comes meanwhile.
+   * A commit or reveal rides in a batch once (as a k = 1 result does): one the market skipped, a
+   * batch that reverted or was mined, or a transaction of the job's own already sent, goes alone
+   * from then on.
    */
-  private revealInBatch(rec: JobRecord, pending: TxRecord | null): void {
-    const batcher = this.batcher!;
-    const outcome = pending
-      ? batcher.resumeReveal(pending, rec.jobId)
-      : batcher.reveal({
-          jobId: rec.jobId,
-          job: rec.job,
-          seat: rec.seat!,
-          resultHash: rec.resultHash!,
-          salt: rec.salt!,
-          outputRef: rec.outputRef!,
-        });
+  private batchable(rec: JobRecord, step: SeatStep, batchUsed: boolean): boolean {
+    return !batchUsed && !this.singly.has(seatKey(rec, step)) && this.journal.txsFor(rec.jobId, step).length === 0;
+  }
+
+  /**
+   * The step does not wait for its batch to be mined: the outcome comes back in seatBatchOutcome,
+   * which moves the job on and wakes it. A reveal in the batcher's queue does not hold back new
+   * commits and results (revealsFirst): the batch goes within half a block, whatever comes meanwhile.
+   */
+  private inSeatBatch(rec: JobRecord, step: SeatStep, outcome: Promise<SeatOutcome>): void {
     // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
     const done = outcome.then(
       async (o) => {
         await loopBudget.turn("prompt");
-        this.revealedInBatch(rec.jobId, o);
+        this.seatBatchOutcome(rec.jobId, step, o);
       },
       async (error: unknown) => {
         await loopBudget.turn("prompt");
-        this.revealedInBatch(rec.jobId, null, error);
+        this.seatBatchOutcome(rec.jobId, step, null, error);
       },
     );
-    this.revealing.set(rec.jobId.toString(), done);
-    this.waitForChain(rec, "reveal in a batch");
+    this.seating.set(rec.jobId.toString(), done);
+    this.waitForChain(rec, `${step} in a batch`);
   }
 
-  /** What a batch did for one reveal: moves the job on as a reveal's own receipt would, or as its failure would. */
-  protected revealedInBatch(jobId: bigint, outcome: RevealOutcome | null, error?: unknown): void {
-    const key = jobId.toString();
-    this.revealing.delete(key); // before the kick below: the job's next step acts
+  /** What a batch did for one commit or reveal: moves the job on as the call's own receipt would, or as its failure would. */
+  protected seatBatchOutcome(jobId: bigint, step: SeatStep, outcome: SeatOutcome | null, error?: unknown): void {
+    this.seating.delete(jobId.toString()); // before the kick below: the job's next step acts
     if (this.stopped) return;
     try {
       const rec = this.journal.getJob(jobId);
-      // Moved on meanwhile (its ResultRevealed came first, a reorg took the seat back): nothing to do.
-      if (!rec || rec.state !== "committed") return;
+      // Moved on meanwhile (its event came first, a reorg took the job back): nothing to do.
+      if (!rec || rec.state !== (step === "commit" ? "computed" : "committed")) return;
       if (outcome === null) {
-        // The whole transaction would revert, or reverted: this reveal goes alone next time
-        // (after reading the chain). A voided or unconfirmed one may ride in another batch.
-        if (error instanceof TxWouldRevertError || error instanceof TxRevertedError) this.singly.add(key);
+        // The whole transaction would revert, or reverted: this one goes alone next time (after
+        // reading the chain). A voided or unconfirmed one may ride in another batch.
+        if (error instanceof TxWouldRevertError || error instanceof TxRevertedError)
+          this.singly.add(seatKey(rec, step));
         this.onStepError(rec, error);
         return;
       }
-      if (outcome.revealed) {
-        // The receipt's block is a fact of the job's, as for a reveal of its own (see reveal).
-        const minedIn = Number(outcome.blockNumber ?? 0);
-        if (this.transition(rec, { state: "revealed", factsBlock: Math.max(rec.factsBlock, minedIn) }))
-          this.observeLatency(rec);
-      } else {
-        // Skipped alone: the seat is looked at again and revealed alone, whose estimate says why not.
-        this.singly.add(key);
-        this.log.info("reveal skipped by the market in a batch; the seat is looked at again alone", {
+      // The receipt's block is a fact of the job's, as for the call's own receipt (see commit, reveal).
+      const factsBlock = Math.max(rec.factsBlock, Number(outcome.done ? (outcome.blockNumber ?? 0) : 0));
+      if (outcome.done && step === "reveal") {
+        if (this.transition(rec, { state: "revealed", factsBlock })) this.observeLatency(rec);
+      } else if (outcome.done && outcome.seat !== null) {
+        this.memo.committed(jobId, outcome.seat, outcome.startsReveal);
+        if (this.transition(rec, { state: "committed", seat: outcome.seat, factsBlock }))
+          this.log.info("seat committed", { jobId, seat: outcome.seat });
+      } else if (!outcome.done) {
+        // Skipped alone: the job is looked at again and goes alone, whose estimate says why not.
+        this.singly.add(seatKey(rec, step));
+        this.log.info(`${step} skipped by the market in a batch; the job is looked at again alone`, {
           jobId,
           reason: outcome.reason,
           tx: outcome.transactionHash,
         });
         this.journal.updateJob(jobId, rec, { nextAttemptAt: 0 });
+      } else {
+        // A commit mined whose receipt did not say the seat: the SeatCommitted event will.
+        return this.waitForChain(rec, "commit mined; waiting for its SeatCommitted event");
       }
       this.kick(jobId);
     } catch (e) {
-      this.log.error("reveal outcome not recorded", { jobId, error: oneLine(e) });
+      this.log.error(`${step} outcome not recorded`, { jobId, error: oneLine(e) });
     }
   }
 
@@ -291,6 +310,13 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
       this.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
     }
   }
+}
+
+type SeatStep = "commit" | "reveal";
+
+/** The key under which a job's commit or reveal goes alone from now on (see singly). */
+function seatKey(rec: JobRecord, step: SeatStep): string {
+  return `${rec.jobId}/${step}`;
 }
 
 /** The least time a late step-in's wait leaves before its commit margin (see lateStepInWaitMs). */

@@ -238,12 +238,12 @@ class Processor extends SeatedProcessor implements Service {
   async stop(): Promise<void> {
     this.halt();
     await this.queue.drain();
-    // Results and reveals in a batch: the batcher was flushed and the sender closed first (see
+    // Results, commits and reveals in a batch: the batcher was flushed and the sender closed first (see
     // runner.ts), so these settle at once; their jobs stay as the journal has them and resume on restart.
     await Promise.allSettled(this.inBatches());
   }
 
-  /** Resolves once no job step is queued or running, and no batched result or reveal waits for its receipt. */
+  /** Resolves once no job step is queued or running, and no batched transaction of ours waits for its receipt. */
   async idle(): Promise<void> {
     for (;;) {
       await this.queue.idle();
@@ -253,9 +253,9 @@ class Processor extends SeatedProcessor implements Service {
     }
   }
 
-  /** The batched results, claims and reveals not mined yet. */
+  /** The batched results, claims, commits and reveals not mined yet. */
   private inBatches(): Promise<void>[] {
-    return [...this.delivering.values(), ...this.claiming.values(), ...this.revealing.values()];
+    return [...this.delivering.values(), ...this.claiming.values(), ...this.seating.values()];
   }
 
   // ------------------------------------------------------------------ expiry as a service

@@ -186,13 +186,14 @@ type DutyPatch = Partial<
 
 /**
  * What a transaction was for; "void" is a no-op that took the nonce of one a reorg made revert;
- * "batch" delivers many k = 1 results at once, "reveals" reveals many of our seats at once (their
- * jobs are linked in `tx_jobs`, job id null).
+ * "batch" delivers many k = 1 results at once, "commits" and "reveals" commit and reveal many of
+ * our seats at once (their jobs are linked in `tx_jobs`, job id null).
  */
 export type TxKind =
   | "submit"
   | "batch"
   | "commit"
+  | "commits"
   | "reveal"
   | "reveals"
   | "finalize"

@@ -51,18 +51,40 @@ function skippedLog(jobId: bigint, reason: Hex = REVEAL_CLOSED): Log {
   } as unknown as Log;
 }
 
-function seatLog(jobId: bigint): Log {
+function seatLog(jobId: bigint, seat = 0): Log {
   return {
     address: MARKET,
     topics: encodeEventTopics({ abi: marketAbi, eventName: "SeatCommitted", args: { jobId, provider: ME } } as never),
-    data: encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }], [0, `0x${"00".repeat(32)}`]),
+    data: encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }], [seat, `0x${"00".repeat(32)}`]),
   } as unknown as Log;
 }
 
-/** The job ids a reveal transaction carries (revealAll's items, or a plain reveal's one). */
-function revealIds(tx: SentTx): bigint[] {
-  if (tx.functionName === "reveal") return [tx.args[0] as bigint];
+function commitSkippedLog(jobId: bigint, reason: Hex = REVEAL_CLOSED): Log {
+  return {
+    address: MARKET,
+    topics: encodeEventTopics({ abi: marketAbi, eventName: "CommitSkipped", args: { jobId, provider: ME } } as never),
+    data: encodeAbiParameters([{ type: "bytes4" }], [reason]),
+  } as unknown as Log;
+}
+
+function revealStartedLog(jobId: bigint): Log {
+  return {
+    address: MARKET,
+    topics: encodeEventTopics({ abi: marketAbi, eventName: "RevealStarted", args: { jobId } } as never),
+    data: encodeAbiParameters([{ type: "uint40" }], [1_240]),
+  } as unknown as Log;
+}
+
+/** The job ids a commit or reveal transaction carries (a batch's items, or a plain call's one). */
+function seatIds(tx: SentTx): bigint[] {
+  if (tx.functionName === "reveal" || tx.functionName === "commit") return [tx.args[0] as bigint];
   return (tx.args[0] as { jobId: bigint }[]).map((r) => r.jobId);
+}
+
+/** Every commit and reveal it carries lands (a commit takes seat 0). */
+function allLand(tx: SentTx): Log[] {
+  const commit = tx.functionName === "commit" || tx.functionName === "commitAll";
+  return seatIds(tx).map((id) => (commit ? seatLog(id) : revealedLog(id)));
 }
 
 function revealItem(jobId: bigint, redundancy = 3) {
@@ -76,7 +98,7 @@ function revealItem(jobId: bigint, redundancy = 3) {
   };
 }
 
-describe("reveal batches: our seats' reveals in one transaction (issue 14)", function () {
+describe("seat batches: our commits and reveals of k > 1 seats in one transaction (issue 14)", function () {
   describe("the batcher (fake sender)", function () {
     function recordingSender(logsFor: (req: TxRequest) => Log[]) {
       const sent: TxRequest[] = [];
@@ -121,10 +143,38 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
       const tx = sender.sent[0]!;
       expect([tx.kind, tx.jobId, tx.jobIds]).to.deep.equal(["reveals", null, [1n, 2n, 3n]]);
       expect(tx.extraGas).to.equal(3n * settlementHeadroom("reveal", 3));
-      expect(one).to.deep.include({ revealed: true, blockNumber: 9n });
-      expect(two).to.deep.include({ revealed: false, reason: REVEAL_CLOSED });
+      expect(one).to.deep.include({ done: true, blockNumber: 9n });
+      expect(two).to.deep.include({ done: false, reason: REVEAL_CLOSED });
       // Another provider's reveal of the same job says nothing of ours.
-      expect(three).to.deep.include({ revealed: false, reason: "missing" });
+      expect(three).to.deep.include({ done: false, reason: "missing" });
+      await b.stop();
+    });
+
+    it("commits queued together go as one commitAll; each learns its seat, and whether it started the reveal", async function () {
+      const sender = recordingSender(() => [
+        seatLog(1n, 0),
+        seatLog(2n, 2),
+        revealStartedLog(2n),
+        commitSkippedLog(3n),
+      ]);
+      const b = createDeliveryBatcher({
+        sender,
+        market: MARKET,
+        marketAbi,
+        log: quiet,
+        maxBatch: 50,
+        maxWaitBlocks: 1,
+      });
+      b.onBlock(100);
+      const item = (jobId: bigint) => ({ jobId, job: makeJob(K3), commitment: `0x${"cc".repeat(32)}` as Hex });
+      const outcomes = Promise.all([1n, 2n, 3n].map((id) => b.commit(item(id))));
+      await until("three commits queued", () => b.queuedCommits() === 3, FAKES);
+      b.onBlock(101);
+      const [one, two, three] = await outcomes;
+      expect(sender.sent.map((t) => [t.kind, t.jobId, t.jobIds])).to.deep.equal([["commits", null, [1n, 2n, 3n]]]);
+      expect(one).to.deep.include({ done: true, seat: 0, startsReveal: false });
+      expect(two).to.deep.include({ done: true, seat: 2, startsReveal: true });
+      expect(three).to.deep.include({ done: false, reason: REVEAL_CLOSED });
       await b.stop();
     });
 
@@ -139,7 +189,7 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
         maxWaitBlocks: 0,
       });
       const outcome = await b.reveal(revealItem(7n));
-      expect(outcome.revealed).to.equal(true);
+      expect(outcome.done).to.equal(true);
       expect(sender.sent.map((t) => [t.kind, t.jobId, t.jobIds])).to.deep.equal([["reveal", 7n, undefined]]);
       expect(sender.sent[0]!.extraGas).to.equal(settlementHeadroom("reveal", 3));
       await b.stop();
@@ -184,7 +234,8 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
         resume: (t: Parameters<Harness["sender"]["resume"]>[0]) => h.sender.resume(t),
       };
       b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 1 });
-      b.onBlock(100);
+      head = 100;
+      b.onBlock(head);
       h = harness({ batcher: b });
       h.sender.blockNumber = 20n;
     }
@@ -194,68 +245,91 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
       h.journal.close();
     });
 
-    /** Jobs `ids` committed (seat 0 each) with their reveal started: their reveals wait in the batcher. */
-    async function revealsQueued(ids: bigint[]): Promise<void> {
-      await h.processor.onLogs(ids.map((id) => requested(id, makeJob(K3))));
+    let head = 100;
+    /** The next block: the batches waiting for it go. */
+    async function nextBlock(): Promise<void> {
+      b.onBlock(++head);
       await h.settle();
-      const commits = h.sender.sent.filter((t) => t.functionName === "commit" && ids.includes(t.args[0] as bigint));
-      expect(commits).to.have.length(ids.length);
+      await h.processor.idle();
+    }
+
+    /** Jobs `ids` requested and computed: their commits wait in the batcher. */
+    async function commitsQueued(ids: bigint[]): Promise<void> {
+      await h.processor.onLogs(ids.map((id) => requested(id, makeJob(K3))));
+      await until("every commit queued", () => b.queuedCommits() === ids.length, FAKES);
+    }
+
+    /** Jobs `ids` committed (seat 0 each, in one commitAll) with their reveal started: their reveals wait in the batcher. */
+    async function revealsQueued(ids: bigint[]): Promise<void> {
+      await commitsQueued(ids);
+      await nextBlock();
+      for (const id of ids) expect(h.journal.getJob(id)!.state).to.equal("committed");
       for (const id of ids) h.chain.set(id, { seated: 3, status: 2 });
       await h.processor.onLogs(ids.map((id) => event("RevealStarted", { jobId: id, revealDeadline: 1_240 })));
       await until("every reveal queued", () => b.queuedReveals() === ids.length, FAKES);
     }
 
-    it("many reveals: one revealAll; each job is revealed as by its own reveal, the receipt's block a fact of the job", async function () {
+    it("many commits and reveals: one commitAll, then one revealAll; each job moves on as by its own calls, the receipts' blocks facts of the job", async function () {
       setUp();
-      h.sender.onSend = (tx) =>
-        tx.functionName === "commit" ? [seatLog(tx.args[0] as bigint)] : revealIds(tx).map((id) => revealedLog(id));
+      h.sender.onSend = allLand;
       await revealsQueued([1n, 2n, 3n]);
-      b.onBlock(101);
-      await h.settle();
-      await h.processor.idle();
-      expect(h.sender.kinds()).to.deep.equal(["commit", "commit", "commit", "revealAll"]);
-      expect(revealIds(h.sender.sent[3]!)).to.deep.equal([1n, 2n, 3n]);
+      await nextBlock();
+      expect(h.sender.kinds()).to.deep.equal(["commitAll", "revealAll"]);
+      expect(h.sender.sent.map(seatIds)).to.deep.equal([
+        [1n, 2n, 3n],
+        [1n, 2n, 3n],
+      ]);
       for (const id of [1n, 2n, 3n]) {
         const rec = h.journal.getJob(id)!;
-        expect([rec.state, rec.factsBlock >= 20]).to.deep.equal(["revealed", true]);
+        expect([rec.state, rec.seat, rec.factsBlock >= 20]).to.deep.equal(["revealed", 0, true]);
       }
-      const tx = h.journal.batchTxsFor(2n);
-      expect(tx.map((t) => t.kind)).to.deep.equal(["reveals"]);
-      expect(h.journal.jobsOfBatch(tx[0]!.nonce)).to.deep.equal([1n, 2n, 3n]);
+      const txs = h.journal.batchTxsFor(2n);
+      expect(txs.map((t) => t.kind)).to.deep.equal(["commits", "reveals"]);
+      for (const t of txs) expect(h.journal.jobsOfBatch(t.nonce)).to.deep.equal([1n, 2n, 3n]);
+    });
+
+    it("a commit the market skipped is looked at again alone: the seats taken meanwhile, the job is lost and nothing more is sent", async function () {
+      setUp();
+      h.sender.onSend = (tx) => (tx.functionName === "commitAll" ? [seatLog(1n), commitSkippedLog(2n)] : allLand(tx));
+      await commitsQueued([1n, 2n]);
+      // Another provider's commit took job 2's last seat first.
+      h.chain.set(2n, { seated: 3, status: 2 });
+      await nextBlock();
+      expect(h.sender.kinds()).to.deep.equal(["commitAll"]);
+      expect(h.journal.getJob(1n)!.state).to.equal("committed");
+      expect([h.journal.getJob(2n)!.state, h.journal.getJob(2n)!.reason]).to.deep.equal([
+        "lost",
+        "all seats were taken",
+      ]);
     });
 
     it("a reveal the market skipped is looked at again and sent alone (once); a reverted batch sends each alone", async function () {
       setUp();
       let batches = 0;
       h.sender.onSend = (tx) => {
-        if (tx.functionName === "commit") return [seatLog(tx.args[0] as bigint)];
         if (tx.functionName === "revealAll" && batches++ === 0) return [revealedLog(1n), skippedLog(2n)];
         if (tx.functionName === "revealAll") throw new TxRevertedError("batch reverted");
-        return revealIds(tx).map((id) => revealedLog(id));
+        return allLand(tx);
       };
       await revealsQueued([1n, 2n]);
-      b.onBlock(101);
-      await h.settle();
-      await h.processor.idle();
-      expect(h.sender.kinds()).to.deep.equal(["commit", "commit", "revealAll", "reveal"]);
-      expect(revealIds(h.sender.sent[3]!)).to.deep.equal([2n]);
+      await nextBlock();
+      expect(h.sender.kinds()).to.deep.equal(["commitAll", "revealAll", "reveal"]);
+      expect(seatIds(h.sender.sent[2]!)).to.deep.equal([2n]);
       for (const id of [1n, 2n]) expect(h.journal.getJob(id)!.state).to.equal("revealed");
 
       await revealsQueued([3n, 4n]);
-      b.onBlock(102);
-      await h.settle();
+      await nextBlock();
       h.clock.now += 60_000; // past the failed step's retry
       await h.settle();
       await h.processor.idle();
-      expect(h.sender.kinds().slice(4)).to.deep.equal(["commit", "commit", "reveal", "reveal"]);
-      expect(h.sender.sent.slice(6).flatMap(revealIds).sort()).to.deep.equal([3n, 4n]);
+      expect(h.sender.kinds().slice(3)).to.deep.equal(["commitAll", "reveal", "reveal"]);
+      expect(h.sender.sent.slice(4).flatMap(seatIds).sort()).to.deep.equal([3n, 4n]);
       for (const id of [3n, 4n]) expect(h.journal.getJob(id)!.state).to.equal("revealed");
     });
 
-    it("restart with a journaled batch of reveals in flight: the new run waits for that very transaction, sends nothing new", async function () {
-      setUp();
-      // What a first run left: two committed seats and one batch of their reveals signed and sent.
-      for (const id of [1n, 2n]) {
+    /** What a first run left: jobs `ids` computed (salt journaled) or committed, and one batch of `kind` signed and sent for them. */
+    function leftByAFirstRun(ids: bigint[], kind: "commits" | "reveals"): Hex {
+      for (const id of ids) {
         const job = makeJob(K3);
         h.journal.upsertJob({
           jobId: id,
@@ -267,8 +341,8 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
           blockHash: `0x${"0a".repeat(32)}`,
         });
         h.journal.updateJob(id, h.journal.getJob(id)!, {
-          state: "committed",
-          seat: 0,
+          state: kind === "commits" ? "computed" : "committed",
+          seat: kind === "commits" ? null : 0,
           resultHash: `0x${"0c".repeat(32)}`,
           outputRef: "0x01",
           salt: `0x${"5a".repeat(32)}`,
@@ -276,42 +350,57 @@ describe("reveal batches: our seats' reveals in one transaction (issue 14)", fun
         h.chain.set(id, { seated: 3, status: 2 });
       }
       const hash: Hex = `0x${"0f".repeat(32)}`;
-      h.journal.recordTx({ jobId: null, kind: "reveals", nonce: 0, hash, raw: "0x00" }, [1n, 2n]);
+      h.journal.recordTx({ jobId: null, kind, nonce: 0, hash, raw: "0x00" }, ids);
       h.journal.markTxSent(hash);
+      // Its receipt takes a moment, as a real one does: every job's step finds it still in flight.
       h.sender.onResume = async () => {
         await new Promise((r) => setTimeout(r, 50));
-        return [revealedLog(1n), revealedLog(2n)];
+        return ids.map((id) => (kind === "commits" ? seatLog(id) : revealedLog(id)));
       };
-      h.processor.kick(1n);
-      h.processor.kick(2n);
+      return hash;
+    }
+
+    it("restart with a journaled batch of commits, or of reveals, in flight: the new run waits for that very transaction, sends nothing new", async function () {
+      setUp();
+      const commits = leftByAFirstRun([1n, 2n], "commits");
+      for (const id of [1n, 2n]) h.processor.kick(id);
       await h.settle();
       await h.processor.idle();
-      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash, hash]);
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([commits, commits]);
+      for (const id of [1n, 2n]) expect(h.journal.getJob(id)!.state).to.not.equal("computed");
+      expect(
+        h.sender.kinds().filter((k) => k.startsWith("commit")),
+        "no commit sent again",
+      ).to.deep.equal([]);
+
+      await h.processor.stop();
+      h.journal.close();
+      setUp();
+      const reveals = leftByAFirstRun([3n, 4n], "reveals");
+      for (const id of [3n, 4n]) h.processor.kick(id);
+      await h.settle();
+      await h.processor.idle();
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([reveals, reveals]);
       expect(h.sender.sent, "nothing new sent").to.have.length(0);
-      for (const id of [1n, 2n]) expect(h.journal.getJob(id)!.state).to.equal("revealed");
+      for (const id of [3n, 4n]) expect(h.journal.getJob(id)!.state).to.equal("revealed");
     });
 
-    it("a reorg drops the block of a mined batch of reveals: the job is taken back, and its seat revealed again alone", async function () {
+    it("a reorg drops the blocks of mined batches of commits and reveals: the job is taken back, finds its seat, and reveals it again alone", async function () {
       setUp();
-      h.sender.onSend = (tx) =>
-        tx.functionName === "commit" ? [seatLog(tx.args[0] as bigint)] : revealIds(tx).map((id) => revealedLog(id));
+      h.sender.onSend = allLand;
       await revealsQueued([1n, 2n]);
-      b.onBlock(101);
-      await h.settle();
-      await h.processor.idle();
+      await nextBlock();
       expect(h.journal.getJob(1n)!.state).to.equal("revealed");
       h.processor.rewound(h.journal.rewindTo(15));
       expect(h.journal.getJob(1n)!.state).to.equal("computed");
-      // The new chain holds the commits (their receipts are read again), and the job reveals again.
-      h.sender.onResume = (tx) => (tx.kind === "commit" ? [seatLog(tx.jobId!)] : []);
+      // The new chain holds our commit again, its reveal under way (the read says so): the job finds
+      // its seat there and reveals.
       h.chain.seats.set(1n, [ME]);
       h.processor.kick(1n);
       await h.settle();
-      // The rescan of the new chain's blocks says RevealStarted again.
-      await h.processor.onLogs([event("RevealStarted", { jobId: 1n, revealDeadline: 1_240 })]);
-      await h.settle();
       await h.processor.idle();
-      expect(h.sender.kinds().slice(3), "the batch was used: the job goes alone").to.deep.equal(["reveal"]);
+      expect(h.journal.getJob(1n)!.seat).to.equal(0);
+      expect(h.sender.kinds().slice(2), "the batches were used: the job goes alone").to.deep.equal(["reveal"]);
       expect(h.journal.getJob(1n)!.state).to.equal("revealed");
     });
   });

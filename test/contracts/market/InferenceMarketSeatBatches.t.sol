@@ -4,9 +4,9 @@ pragma solidity ^0.8.24;
 // solhint-disable-next-line no-global-import
 import "./InferenceMarketFixture.sol";
 
-// ==================================================================== revealAll (batched reveals, k > 1)
+// ==================================================================== commitAll and revealAll (batched seats, k > 1)
 
-contract InferenceMarketRevealAllTest is InferenceMarketFixture {
+contract InferenceMarketSeatBatchesTest is InferenceMarketFixture {
     /// @dev A k = 3 job with every seat committed to `RESULT` by prov[0..2] (seat i is prov[i]).
     function _seated3() internal returns (uint256 id, Job memory job) {
         (id, job) = _requestEth(3);
@@ -20,6 +20,73 @@ contract InferenceMarketRevealAllTest is InferenceMarketFixture {
         bytes32 salt
     ) internal pure returns (IInferenceMarketTypes.Reveal memory) {
         return IInferenceMarketTypes.Reveal(id, wordsOf(job), seat, RESULT, salt, OUTPUT);
+    }
+
+    function _commitItem(
+        uint256 id,
+        Job memory job,
+        address p
+    ) internal pure returns (IInferenceMarketTypes.Commit memory) {
+        return IInferenceMarketTypes.Commit(id, wordsOf(job), _commitment(id, p, RESULT, _salt(p)));
+    }
+
+    function _commitAll(address p, IInferenceMarketTypes.Commit[] memory items) internal returns (uint256) {
+        vm.prank(p);
+        return _court().commitAll(items);
+    }
+
+    /// @notice One batch seats the sender in several jobs, as single commits would: each item
+    /// emits its SeatCommitted and locks the collateral, and the job whose last seat it takes
+    /// starts its reveal.
+    function test_commitAll_seatsTheSenderInSeveralJobsAndStartsAReveal() public {
+        (uint256 a, Job memory ja) = _requestEth(3);
+        (uint256 b, Job memory jb) = _requestEth(3);
+        _commit(b, jb, prov[1], RESULT);
+        _commit(b, jb, prov[2], RESULT);
+        IInferenceMarketTypes.Commit[] memory items = new IInferenceMarketTypes.Commit[](2);
+        items[0] = _commitItem(a, ja, prov[0]);
+        items[1] = _commitItem(b, jb, prov[0]);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IInferenceMarketTypes.SeatCommitted(a, prov[0], 0, items[0].commitment);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IInferenceMarketTypes.SeatCommitted(b, prov[0], 2, items[1].commitment);
+        vm.expectEmit(true, false, false, false, address(market));
+        emit IInferenceMarketTypes.RevealStarted(b, 0);
+        assertEq(_commitAll(prov[0], items), 2, "both committed");
+        assertEq(_seated(a), 1, "job a: one seat");
+        assertEq(_status(b), REVEALING, "job b: its last seat started the reveal");
+        assertEq(_held(prov[0]), 2 * uint256(COLLATERAL), "collateral locked for each seat");
+        // The seats it took are revealed as any other.
+        _reveal(b, jb, prov[0], 2, RESULT);
+        assertEq(_revealed(b), 1, "revealed");
+    }
+
+    /// @notice An item the market refuses is skipped with the selector of the error a single
+    /// commit raises, and changes nothing; the items around it stand. A job twice in one batch
+    /// seats the sender once.
+    function test_commitAll_skipsRefusedItemsAndKeepsTheOthers() public {
+        (uint256 a, Job memory ja) = _requestEth(3);
+        (uint256 k1, Job memory j1) = _requestEth(1);
+        IInferenceMarketTypes.Commit[] memory items = new IInferenceMarketTypes.Commit[](3);
+        items[0] = _commitItem(a, ja, prov[0]);
+        items[1] = _commitItem(k1, j1, prov[0]);
+        items[2] = _commitItem(a, ja, prov[0]);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IInferenceMarketTypes.CommitSkipped(
+            k1,
+            prov[0],
+            IInferenceMarketTypes.InferenceMarketWrongRedundancy.selector
+        );
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IInferenceMarketTypes.CommitSkipped(
+            a,
+            prov[0],
+            IInferenceMarketTypes.InferenceMarketAlreadySeated.selector
+        );
+        assertEq(_commitAll(prov[0], items), 1, "one committed");
+        assertEq(_seated(a), 1, "seated once");
+        assertEq(_held(prov[0]), COLLATERAL, "locked once");
+        assertEq(_status(k1), OPEN, "the k = 1 job untouched");
     }
 
     function _revealAll(address p, IInferenceMarketTypes.Reveal[] memory items) internal returns (uint256) {
@@ -105,10 +172,13 @@ contract InferenceMarketRevealAllTest is InferenceMarketFixture {
     }
 
     /// @notice An empty batch changes nothing; called on the court's own address it refuses.
-    function test_revealAll_emptyBatchAndDirectCall() public {
+    function test_seatBatches_emptyBatchAndDirectCall() public {
         assertEq(_revealAll(prov[0], new IInferenceMarketTypes.Reveal[](0)), 0, "nothing revealed");
+        assertEq(_commitAll(prov[0], new IInferenceMarketTypes.Commit[](0)), 0, "nothing committed");
         IInferenceMarketCourt direct = IInferenceMarketCourt(market.court());
         vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
         direct.revealAll(new IInferenceMarketTypes.Reveal[](0));
+        vm.expectRevert(InferenceMarketCourt.InferenceMarketCourtDirectCall.selector);
+        direct.commitAll(new IInferenceMarketTypes.Commit[](0));
     }
 }
