@@ -4,8 +4,6 @@
  * in blocks. What a batch carries and how its receipt reads is the caller's (`send`).
  */
 
-export type BatchQueue<T, O> = ReturnType<typeof createBatchQueue<T, O>>;
-
 interface Pending<T, O> {
   item: T;
   resolve: (o: O) => void;

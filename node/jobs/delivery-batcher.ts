@@ -38,7 +38,7 @@ export type DeliveryOutcome =
   | { delivered: true; transactionHash: Hex; blockNumber: bigint | null; batchSize: number }
   | { delivered: false; reason: Hex | "missing"; transactionHash: Hex };
 
-interface DeliveryBatcherOptions extends ServiceDeps {
+export interface DeliveryBatcherOptions extends ServiceDeps {
   sender: Pick<TxSubmitter, "address" | "send" | "resume">;
   market: Address;
   marketAbi: Abi;

@@ -448,6 +448,28 @@ export abstract class ProcessorBase {
       .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
   }
 
+  /**
+   * Hands a batch's outcome for one job to `handle` once it settles (null and the error if the
+   * whole transaction failed): the outcome comes for all the batch's jobs at once, so each takes
+   * its own turn of the loop, at `rank`.
+   */
+  protected afterBatch<O>(
+    outcome: Promise<O>,
+    handle: (o: O | null, error?: unknown) => void,
+    rank?: TurnRank,
+  ): Promise<void> {
+    return outcome.then(
+      async (o) => {
+        await loopBudget.turn(rank);
+        handle(o);
+      },
+      async (error: unknown) => {
+        await loopBudget.turn(rank);
+        handle(null, error);
+      },
+    );
+  }
+
   /** New commits and results wait while reveals are being sent: reveals go first in the nonce queue. */
   protected revealsFirst(): Promise<void> {
     if (this.revealsPending === 0) return Promise.resolve();

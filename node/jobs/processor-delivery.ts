@@ -8,7 +8,6 @@ import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { oneLine } from "../errors.ts";
 import type { JobRecord, TxRecord } from "../journal/journal.ts";
 import type { DeliveryOutcome } from "./delivery-batcher.ts";
-import { loopBudget } from "../loop-budget.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { ComputingProcessor } from "./processor-compute.ts";
 import { MAX_CLAIMS, settlementHeadroom } from "./processor-options.ts";
@@ -50,17 +49,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
               resultHash: rec.resultHash!,
               outputRef: rec.outputRef!,
             });
-        // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
-        const done = outcome.then(
-          async (o) => {
-            await loopBudget.turn("prompt");
-            this.deliveredInBatch(rec.jobId, o);
-          },
-          async (error: unknown) => {
-            await loopBudget.turn("prompt");
-            this.deliveredInBatch(rec.jobId, null, error);
-          },
-        );
+        const done = this.afterBatch(outcome, (o, error) => this.deliveredInBatch(rec.jobId, o, error), "prompt");
         this.delivering.set(key, done);
       }
       return this.waitForChain(rec, "result in a batch");
@@ -227,16 +216,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
     if (pending) await this.sender.resume(pending);
     else if (claims.length < MAX_CLAIMS && this.batcher) {
       // Claims ride together too; the step does not wait for the claim to be mined.
-      const done = this.batcher.claim(item).then(
-        async () => {
-          await loopBudget.turn();
-          this.claimedInBatch(rec.jobId);
-        },
-        async (error: unknown) => {
-          await loopBudget.turn();
-          this.claimedInBatch(rec.jobId, error);
-        },
-      );
+      const done = this.afterBatch(this.batcher.claim(item), (_, error) => this.claimedInBatch(rec.jobId, error));
       this.claiming.set(key, done);
       return this.waitForChain(rec, "claim in a batch");
     } else if (claims.length < MAX_CLAIMS) {

@@ -9,7 +9,6 @@ import { JobStatus } from "../chain/statuses.ts";
 import type { JobRecord } from "../journal/journal.ts";
 import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { oneLine } from "../errors.ts";
-import { loopBudget } from "../loop-budget.ts";
 import type { SeatOutcome } from "./seat-batches.ts";
 import { jobWords } from "../attest/job-words.ts";
 import { DeliveringProcessor } from "./processor-delivery.ts";
@@ -192,17 +191,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
    * commits and results (revealsFirst): the batch goes within half a block, whatever comes meanwhile.
    */
   private inSeatBatch(rec: JobRecord, step: SeatStep, outcome: Promise<SeatOutcome>): void {
-    // A batch's outcome comes for all its jobs at once: each takes its share of the loop.
-    const done = outcome.then(
-      async (o) => {
-        await loopBudget.turn("prompt");
-        this.seatBatchOutcome(rec.jobId, step, o);
-      },
-      async (error: unknown) => {
-        await loopBudget.turn("prompt");
-        this.seatBatchOutcome(rec.jobId, step, null, error);
-      },
-    );
+    const done = this.afterBatch(outcome, (o, error) => this.seatBatchOutcome(rec.jobId, step, o, error), "prompt");
     this.seating.set(rec.jobId.toString(), done);
     this.waitForChain(rec, `${step} in a batch`);
   }

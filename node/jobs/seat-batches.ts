@@ -1,10 +1,10 @@
-import { encodeFunctionData, getAddress, type Abi, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeFunctionData, getAddress, type Address, type Hex, type TransactionReceipt } from "viem";
 import type { OwnResult } from "../attest/batch.ts";
 import { jobWords } from "../attest/job-words.ts";
 import type { TxKind, TxRecord } from "../journal/journal.ts";
-import type { TxRequest, TxSubmitter } from "../chain/tx-sender.ts";
+import type { TxRequest } from "../chain/tx-sender.ts";
 import { parseEventLogsInSlices } from "../chain/watcher.ts";
-import type { Logger } from "../log.ts";
+import type { DeliveryBatcherOptions } from "./delivery-batcher.ts";
 import { createBatchQueue } from "./batch-queue.ts";
 import { settlementHeadroom } from "./processor-options.ts";
 
@@ -77,17 +77,12 @@ const REVEAL: SeatCall<RevealItem> = {
  */
 export const MAX_SEAT_HEADROOM = 8_000_000;
 
-export interface SeatBatchOptions {
-  sender: Pick<TxSubmitter, "address" | "send" | "resume">;
-  market: Address;
-  marketAbi: Abi;
-  log: Logger;
-  maxBatch: number;
-  maxWaitBlocks: number;
-  now?: () => number;
-}
-
-export function createSeatBatches(options: SeatBatchOptions) {
+export function createSeatBatches(
+  options: Pick<
+    DeliveryBatcherOptions,
+    "sender" | "market" | "marketAbi" | "log" | "maxBatch" | "maxWaitBlocks" | "now"
+  >,
+) {
   const { sender, market, marketAbi, log } = options;
 
   /** What a mined receipt says of each commit or reveal of `call` it carried. */

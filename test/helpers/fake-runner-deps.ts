@@ -22,9 +22,10 @@ import type { TxRequest } from "../../node/chain/tx-sender.ts";
 import type { DecodedLog } from "../../node/chain/watcher.ts";
 import { createMetrics } from "../../node/http/metrics.ts";
 import type { ContentStore } from "../../node/ipfs/content-store.ts";
+import { createDeliveryBatcher, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 import { createJobProcessor, type JobProcessor } from "../../node/jobs/processor.ts";
 import type { ChainReader, ProcessorOptions, TxSubmitter } from "../../node/jobs/processor-options.ts";
-import { openJournal, type Journal, type TxRecord } from "../../node/journal/journal.ts";
+import { openJournal, type JobRecord, type Journal, type TxRecord } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
 import type { VersionInfo } from "../../node/models/store.ts";
 import { tensorFrom, type TensorMap } from "../../node/tensors/dtypes.ts";
@@ -331,3 +332,37 @@ export function harness(over: Partial<ProcessorOptions> = {}, dir = testDir("con
 }
 
 export { jobHash };
+
+/**
+ * A harness whose processor delivers, claims, commits and reveals through a real batcher (50 items
+ * at most, each waiting one block for others) over the harness's fake sender; its head is block 100.
+ */
+export function batchingHarness(): { h: Harness; b: DeliveryBatcher } {
+  const box: { h?: Harness } = {};
+  const sender = {
+    get address() {
+      return box.h!.sender.address;
+    },
+    send: (r: TxRequest) => box.h!.sender.send(r),
+    resume: (t: TxRecord) => box.h!.sender.resume(t),
+  };
+  const log = createLogger({ write: () => {} });
+  const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log, maxBatch: 50, maxWaitBlocks: 1 });
+  b.onBlock(100);
+  box.h = harness({ batcher: b });
+  return { h: box.h, b };
+}
+
+/** Journals job `id` as a first run left it: requested in block 10, then `fields` (its state, result, salt...). */
+export function journalJob(journal: Journal, id: bigint, job: Job, fields: Partial<JobRecord>): void {
+  journal.upsertJob({
+    jobId: id,
+    paramsHash: jobHash(job),
+    job,
+    input: INPUT,
+    inputCid: null,
+    block: 10,
+    blockHash: `0x${"0a".repeat(32)}`,
+  });
+  journal.updateJob(id, journal.getJob(id)!, fields);
+}

@@ -20,10 +20,9 @@ import {
 } from "../../node/jobs/delivery-batcher.ts";
 import { createLogger } from "../../node/log.ts";
 import {
+  batchingHarness,
   event,
-  harness,
-  INPUT,
-  jobHash,
+  journalJob,
   makeJob,
   MARKET,
   marketAbi,
@@ -341,18 +340,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     let b: DeliveryBatcher;
     /** A processor whose results wait one block (the test moves the head once all are queued). */
     function setUp(): void {
-      const box: { b?: DeliveryBatcher } = {};
-      const sender = {
-        get address() {
-          return h.sender.address;
-        },
-        send: (r: TxRequest) => h.sender.send(r),
-        resume: (t: Parameters<Harness["sender"]["resume"]>[0]) => h.sender.resume(t),
-      };
-      box.b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 1 });
-      b = box.b;
-      b.onBlock(100);
-      h = harness({ batcher: b });
+      ({ h, b } = batchingHarness());
     }
     afterEach(async function () {
       await b.stop();
@@ -496,25 +484,13 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {
       setUp();
       // What a first run left: three computed results and one batch signed and sent for them.
-      for (const id of [1n, 2n, 3n]) {
-        const job = makeJob();
-        h.journal.upsertJob({
-          jobId: id,
-          paramsHash: jobHash(job),
-          job,
-          input: INPUT,
-          inputCid: null,
-          block: 10,
-          blockHash: `0x${"0a".repeat(32)}`,
-        });
-        const rec = h.journal.getJob(id)!;
-        h.journal.updateJob(id, rec, {
+      for (const id of [1n, 2n, 3n])
+        journalJob(h.journal, id, makeJob(), {
           state: "computed",
           resultHash: `0x${"0c".repeat(32)}`,
           outputRef: "0x01",
           signature: `0x${"11".repeat(65)}`,
         });
-      }
       const hash: Hex = `0x${"0f".repeat(32)}`;
       h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);
       h.journal.markTxSent(hash);

@@ -10,12 +10,12 @@ import {
 import { TxRevertedError, type TxRequest } from "../../node/chain/tx-sender.ts";
 import { createDeliveryBatcher, type DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 import { settlementHeadroom } from "../../node/jobs/processor-options.ts";
+import { MAX_SEAT_HEADROOM } from "../../node/jobs/seat-batches.ts";
 import { createLogger } from "../../node/log.ts";
 import {
+  batchingHarness,
   event,
-  harness,
-  INPUT,
-  jobHash,
+  journalJob,
   makeJob,
   MARKET,
   marketAbi,
@@ -35,45 +35,27 @@ const REVEAL_CLOSED: Hex = "0x12345678";
 
 type Log = TransactionReceipt["logs"][number];
 
-function revealedLog(jobId: bigint, provider: Address = ME): Log {
+/** A receipt log of the market's `eventName` with its indexed `args` and ABI-encoded `data`. */
+function marketLog(eventName: string, args: Record<string, unknown>, types: string[], values: unknown[]): Log {
   return {
     address: MARKET,
-    topics: encodeEventTopics({ abi: marketAbi, eventName: "ResultRevealed", args: { jobId, provider } } as never),
-    data: encodeAbiParameters([{ type: "bytes32" }, { type: "bytes" }], [`0x${"0c".repeat(32)}`, "0x01"]),
+    topics: encodeEventTopics({ abi: marketAbi, eventName, args } as never),
+    data: encodeAbiParameters(
+      types.map((type) => ({ type })),
+      values,
+    ),
   } as unknown as Log;
 }
 
-function skippedLog(jobId: bigint, reason: Hex = REVEAL_CLOSED): Log {
-  return {
-    address: MARKET,
-    topics: encodeEventTopics({ abi: marketAbi, eventName: "RevealSkipped", args: { jobId, provider: ME } } as never),
-    data: encodeAbiParameters([{ type: "bytes4" }], [reason]),
-  } as unknown as Log;
-}
-
-function seatLog(jobId: bigint, seat = 0): Log {
-  return {
-    address: MARKET,
-    topics: encodeEventTopics({ abi: marketAbi, eventName: "SeatCommitted", args: { jobId, provider: ME } } as never),
-    data: encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }], [seat, `0x${"00".repeat(32)}`]),
-  } as unknown as Log;
-}
-
-function commitSkippedLog(jobId: bigint, reason: Hex = REVEAL_CLOSED): Log {
-  return {
-    address: MARKET,
-    topics: encodeEventTopics({ abi: marketAbi, eventName: "CommitSkipped", args: { jobId, provider: ME } } as never),
-    data: encodeAbiParameters([{ type: "bytes4" }], [reason]),
-  } as unknown as Log;
-}
-
-function revealStartedLog(jobId: bigint): Log {
-  return {
-    address: MARKET,
-    topics: encodeEventTopics({ abi: marketAbi, eventName: "RevealStarted", args: { jobId } } as never),
-    data: encodeAbiParameters([{ type: "uint40" }], [1_240]),
-  } as unknown as Log;
-}
+const revealedLog = (jobId: bigint, provider: Address = ME) =>
+  marketLog("ResultRevealed", { jobId, provider }, ["bytes32", "bytes"], [`0x${"0c".repeat(32)}`, "0x01"]);
+const skippedLog = (jobId: bigint, reason: Hex = REVEAL_CLOSED) =>
+  marketLog("RevealSkipped", { jobId, provider: ME }, ["bytes4"], [reason]);
+const seatLog = (jobId: bigint, seat = 0) =>
+  marketLog("SeatCommitted", { jobId, provider: ME }, ["uint8", "bytes32"], [seat, `0x${"00".repeat(32)}`]);
+const commitSkippedLog = (jobId: bigint, reason: Hex = REVEAL_CLOSED) =>
+  marketLog("CommitSkipped", { jobId, provider: ME }, ["bytes4"], [reason]);
+const revealStartedLog = (jobId: bigint) => marketLog("RevealStarted", { jobId }, ["uint40"], [1_240]);
 
 /** The job ids a commit or reveal transaction carries (a batch's items, or a plain call's one). */
 function seatIds(tx: SentTx): bigint[] {
@@ -100,6 +82,13 @@ function revealItem(jobId: bigint, redundancy = 3) {
 
 describe("seat batches: our commits and reveals of k > 1 seats in one transaction (issue 14)", function () {
   describe("the batcher (fake sender)", function () {
+    /** A batcher over `sender` whose head is block 100. */
+    function batcherOver(sender: ReturnType<typeof recordingSender>, maxWaitBlocks: number): DeliveryBatcher {
+      const b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks });
+      b.onBlock(100);
+      return b;
+    }
+
     function recordingSender(logsFor: (req: TxRequest) => Log[]) {
       const sent: TxRequest[] = [];
       return {
@@ -126,15 +115,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
         skippedLog(2n),
         revealedLog(3n, "0x000000000000000000000000000000000000bEEF"),
       ]);
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 1,
-      });
-      b.onBlock(100);
+      const b = batcherOver(sender, 1);
       const outcomes = Promise.all([1n, 2n, 3n].map((id) => b.reveal(revealItem(id))));
       await until("three reveals queued", () => b.queuedReveals() === 3, FAKES);
       b.onBlock(101);
@@ -157,15 +138,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
         revealStartedLog(2n),
         commitSkippedLog(3n),
       ]);
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 1,
-      });
-      b.onBlock(100);
+      const b = batcherOver(sender, 1);
       const item = (jobId: bigint) => ({ jobId, job: makeJob(K3), commitment: `0x${"cc".repeat(32)}` as Hex });
       const outcomes = Promise.all([1n, 2n, 3n].map((id) => b.commit(item(id))));
       await until("three commits queued", () => b.queuedCommits() === 3, FAKES);
@@ -180,14 +153,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
 
     it("a reveal alone goes as a plain reveal journaled as its job's own", async function () {
       const sender = recordingSender(() => [revealedLog(7n)]);
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 0,
-      });
+      const b = batcherOver(sender, 0);
       const outcome = await b.reveal(revealItem(7n));
       expect(outcome.done).to.equal(true);
       expect(sender.sent.map((t) => [t.kind, t.jobId, t.jobIds])).to.deep.equal([["reveal", 7n, undefined]]);
@@ -197,15 +163,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
 
     it("a batch holds at most 8M of settlement headroom: reveals of large juries split it before maxBatch", async function () {
       const sender = recordingSender((req) => (req.jobIds ?? [req.jobId!]).map((id) => revealedLog(id)));
-      const b = createDeliveryBatcher({
-        sender,
-        market: MARKET,
-        marketAbi,
-        log: quiet,
-        maxBatch: 50,
-        maxWaitBlocks: 1,
-      });
-      b.onBlock(100);
+      const b = batcherOver(sender, 1);
       // k = 32: 2.61M of headroom each, so three fit under 8M and the fourth goes in the next.
       const all = Promise.all([1n, 2n, 3n, 4n].map((id) => b.reveal(revealItem(id, 32))));
       await until(
@@ -217,7 +175,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       await all;
       const sizes = sender.sent.map((t) => (t.jobIds ?? [t.jobId]).length);
       expect(sizes).to.deep.equal([3, 1]);
-      for (const t of sender.sent) expect(t.extraGas! <= 8_000_000n).to.equal(true);
+      for (const t of sender.sent) expect(t.extraGas! <= BigInt(MAX_SEAT_HEADROOM)).to.equal(true);
       await b.stop();
     });
   });
@@ -226,17 +184,8 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
     let h: Harness;
     let b: DeliveryBatcher;
     function setUp(): void {
-      const sender = {
-        get address() {
-          return h.sender.address;
-        },
-        send: (r: TxRequest) => h.sender.send(r),
-        resume: (t: Parameters<Harness["sender"]["resume"]>[0]) => h.sender.resume(t),
-      };
-      b = createDeliveryBatcher({ sender, market: MARKET, marketAbi, log: quiet, maxBatch: 50, maxWaitBlocks: 1 });
+      ({ h, b } = batchingHarness());
       head = 100;
-      b.onBlock(head);
-      h = harness({ batcher: b });
       h.sender.blockNumber = 20n;
     }
     afterEach(async function () {
@@ -330,17 +279,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
     /** What a first run left: jobs `ids` computed (salt journaled) or committed, and one batch of `kind` signed and sent for them. */
     function leftByAFirstRun(ids: bigint[], kind: "commits" | "reveals"): Hex {
       for (const id of ids) {
-        const job = makeJob(K3);
-        h.journal.upsertJob({
-          jobId: id,
-          paramsHash: jobHash(job),
-          job,
-          input: INPUT,
-          inputCid: null,
-          block: 10,
-          blockHash: `0x${"0a".repeat(32)}`,
-        });
-        h.journal.updateJob(id, h.journal.getJob(id)!, {
+        journalJob(h.journal, id, makeJob(K3), {
           state: kind === "commits" ? "computed" : "committed",
           seat: kind === "commits" ? null : 0,
           resultHash: `0x${"0c".repeat(32)}`,
