@@ -198,10 +198,10 @@ interface IInferenceMarketTypes {
     /// would have raised on its own. Nothing changed for that job.
     event ClaimSkipped(uint256 indexed jobId, bytes4 reason);
     /// @notice An item of a {revealAll} batch was skipped; `reason` is the selector of the error
-    /// {reveal} raised for it (zero if it gave none, e.g. out of gas). Nothing changed for that job.
+    /// {reveal} raised for it. Nothing changed for that job.
     event RevealSkipped(uint256 indexed jobId, address indexed provider, bytes4 reason);
     /// @notice An item of a {commitAll} batch was skipped; `reason` is the selector of the error
-    /// {commit} raised for it (zero if it gave none, e.g. out of gas). Nothing changed for that job.
+    /// {commit} raised for it. Nothing changed for that job.
     event CommitSkipped(uint256 indexed jobId, address indexed provider, bytes4 reason);
     /// @notice The DAO wound the market down (finding 12): no new requests, deliveries, commits or
     /// challenges; Open jobs may be finalized at once as refunds; jobs past Open run to their end;

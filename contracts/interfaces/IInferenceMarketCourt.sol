@@ -77,7 +77,8 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     /// @notice Commits the caller to seats in several jobs in one transaction: each item runs
     /// exactly as the market's own {IInferenceMarket-commit} called by the sender (same checks,
     /// effects and events; the last seat of a job starts its reveal). An item that {commit}
-    /// refuses is skipped with {CommitSkipped} and changes nothing; the others stand.
+    /// refuses is skipped with {CommitSkipped} and changes nothing; the others stand. An item that
+    /// runs out of gas reverts the whole batch.
     /// @param commits The commits: the arguments of {IInferenceMarket-commit}, one per job.
     /// @return committed How many items took a seat.
     function commitAll(Commit[] calldata commits) external returns (uint256 committed);
@@ -85,7 +86,8 @@ interface IInferenceMarketCourt is IInferenceMarketTypes, IInferenceMarketLinks 
     /// @notice Reveals several of the caller's seats in one transaction: each item runs exactly as
     /// the market's own {IInferenceMarket-reveal} called by the sender (same checks, effects and
     /// events; the last reveal of a job settles it). An item that {reveal} refuses is skipped with
-    /// {RevealSkipped} and changes nothing; the others stand.
+    /// {RevealSkipped} and changes nothing; the others stand. An item that runs out of gas reverts
+    /// the whole batch.
     /// @param reveals The reveals: the arguments of {IInferenceMarket-reveal}, one per seat.
     /// @return revealed How many items were revealed.
     function revealAll(Reveal[] calldata reveals) external returns (uint256 revealed);

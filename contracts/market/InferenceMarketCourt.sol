@@ -24,6 +24,11 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
     /// @notice Refused: the court runs only inside its market (by DELEGATECALL).
     error InferenceMarketCourtDirectCall();
 
+    /// @notice Refused: an item of a {commitAll} or {revealAll} batch failed without a reason
+    /// (out of gas). The whole batch reverts, so that no gas estimate counts on items skipped for
+    /// want of gas.
+    error InferenceMarketCourtItemWithoutReason(uint256 jobId);
+
     /// @param models_ The market's model registry.
     /// @param providers_ The market's provider registry.
     constructor(
@@ -356,6 +361,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         for (uint256 i = 0; i < commits.length; ++i) {
             Commit calldata c = commits[i];
             (bool ok, bytes4 reason) = _asMarket(
+                c.jobId,
                 abi.encodeCall(IInferenceMarket.commit, (c.jobId, c.job, c.commitment))
             );
             if (ok) {
@@ -374,6 +380,7 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         for (uint256 i = 0; i < reveals.length; ++i) {
             Reveal calldata r = reveals[i];
             (bool ok, bytes4 reason) = _asMarket(
+                r.jobId,
                 abi.encodeCall(IInferenceMarket.reveal, (r.jobId, r.job, r.seat, r.resultHash, r.salt, r.outputRef))
             );
             if (ok) {
@@ -384,13 +391,15 @@ contract InferenceMarketCourt is InferenceMarketBase, IInferenceMarketCourt {
         }
     }
 
-    /// @dev Runs `call` on the market's own code as the sender (DELEGATECALL on this, the
-    /// market's, address); if it reverts, returns the selector of its error (zero when it gave none).
-    function _asMarket(bytes memory call) private returns (bool ok, bytes4 reason) {
+    /// @dev Runs `call` (job `jobId`'s) on the market's own code as the sender (DELEGATECALL on
+    /// this, the market's, address); if it reverts, returns the selector of its error. Every
+    /// error of the market's has one: a failure without one ran out of gas, and reverts the batch.
+    function _asMarket(uint256 jobId, bytes memory call) private returns (bool ok, bytes4 reason) {
         bytes memory err;
         // solhint-disable-next-line avoid-low-level-calls
         (ok, err) = address(this).delegatecall(call);
-        if (ok || err.length < 4) return (ok, bytes4(0));
+        if (ok) return (true, bytes4(0));
+        if (err.length < 4) revert InferenceMarketCourtItemWithoutReason(jobId);
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             reason := mload(add(err, 0x20))

@@ -7,6 +7,9 @@ import "./InferenceMarketFixture.sol";
 // ==================================================================== commitAll and revealAll (batched seats, k > 1)
 
 contract InferenceMarketSeatBatchesTest is InferenceMarketFixture {
+    /// @dev The largest jury the fixture's providers can seat.
+    uint8 internal constant K_MAX = uint8(NUM_PROVIDERS);
+
     /// @dev A k = 3 job with every seat committed to `RESULT` by prov[0..2] (seat i is prov[i]).
     function _seated3() internal returns (uint256 id, Job memory job) {
         (id, job) = _requestEth(3);
@@ -169,6 +172,33 @@ contract InferenceMarketSeatBatchesTest is InferenceMarketFixture {
         );
         assertEq(_revealAll(prov[0], items), 1, "one revealed");
         assertEq(_revealed(a), 1, "counted once");
+    }
+
+    /// @notice An item that runs out of gas reverts the whole batch (its failure has no reason), so
+    /// a gas estimate, the least gas at which the call does not revert, never settles on one at
+    /// which items are skipped for want of gas: at every gas limit the batch either reverts or
+    /// reveals both items. (Before, some limits revealed one and skipped the other.)
+    function test_revealAll_neverSkipsAnItemForWantOfGas() public {
+        (uint256 a, Job memory ja) = _seated3();
+        // Job b's last seat: its reveal settles the job, the heaviest item there is.
+        (uint256 b, Job memory jb) = _requestEth(K_MAX);
+        for (uint256 i = 0; i < K_MAX; ++i) _commit(b, jb, prov[i], RESULT);
+        for (uint256 i = 1; i < K_MAX; ++i) _reveal(b, jb, prov[i], uint8(i), RESULT);
+        IInferenceMarketTypes.Reveal[] memory two = new IInferenceMarketTypes.Reveal[](2);
+        two[0] = _item(a, ja, 0, _salt(prov[0]));
+        two[1] = _item(b, jb, 0, _salt(prov[0]));
+        IInferenceMarketCourt court = _court();
+        uint256 revealedBoth = 0;
+        for (uint256 gas = 5_000; gas < 400_000; gas += 500) {
+            uint256 snapshot = vm.snapshotState();
+            vm.prank(prov[0]);
+            try court.revealAll{gas: gas}(two) returns (uint256 revealed) {
+                assertEq(revealed, 2, "an item skipped for want of gas");
+                ++revealedBoth;
+            } catch {} // solhint-disable-line no-empty-blocks
+            vm.revertToState(snapshot);
+        }
+        assertGe(revealedBoth, 1, "enough gas reveals both");
     }
 
     /// @notice An empty batch changes nothing; called on the court's own address it refuses.
