@@ -822,11 +822,11 @@ async function main(): Promise<void> {
  * jobs that got all three seats (all).
  */
 /**
- * The runners' reveals of the burst's k = 3 jobs, once every job settled (null if they did not
- * within a minute): how many seats were revealed, in how many transactions (revealAll batches or
- * plain reveals), and the gas those transactions used.
+ * The runners' commits and reveals of the burst's k = 3 jobs, once every job settled (null if
+ * they did not within a minute): for each, how many seats it took or revealed, in how many
+ * transactions (commitAll and revealAll batches, or plain calls), and the gas those used.
  */
-async function revealsOfBurst(net: Devnet, fromBlock: bigint, market: Hex, runners: number, jobs: number) {
+async function seatsOfBurst(net: Devnet, fromBlock: bigint, market: Hex, runners: number, jobs: number) {
   const abi = marketAbiWithCourt() as Abi;
   const settledEvent = abi.filter((e) => e.type === "event" && e.name === "JobSettled");
   const until = performance.now() + 60_000;
@@ -837,29 +837,30 @@ async function revealsOfBurst(net: Devnet, fromBlock: bigint, market: Hex, runne
     await new Promise((r) => setTimeout(r, 1_000));
   }
   const providers = new Set(DEV_ROLES.providers.slice(0, runners).map((i) => devAccount(i).address.toLowerCase()));
-  let items = 0;
-  let txs = 0;
-  let gas = 0;
+  const kinds = {
+    commit: { calls: ["commit", "commitAll"], event: "SeatCommitted", items: 0, txs: 0, gas: 0 },
+    reveal: { calls: ["reveal", "revealAll"], event: "ResultRevealed", items: 0, txs: 0, gas: 0 },
+  };
   const head = await net.publicClient.getBlockNumber();
   for (let n = fromBlock; n <= head; n++) {
     const block = await net.publicClient.getBlock({ blockNumber: n, includeTransactions: true });
     for (const tx of block.transactions) {
       if (tx.to?.toLowerCase() !== market.toLowerCase() || !providers.has(tx.from.toLowerCase())) continue;
-      let call;
+      let name: string;
       try {
-        call = decodeFunctionData({ abi, data: tx.input });
+        name = decodeFunctionData({ abi, data: tx.input }).functionName;
       } catch {
         continue;
       }
-      if (call.functionName !== "reveal" && call.functionName !== "revealAll") continue;
+      const kind = Object.values(kinds).find((k) => k.calls.includes(name));
+      if (!kind) continue;
       const receipt = await net.publicClient.getTransactionReceipt({ hash: tx.hash });
-      const revealed = parseEventLogs({ abi, logs: receipt.logs, eventName: "ResultRevealed" as never }).length;
-      items += revealed;
-      txs++;
-      gas += Number(receipt.gasUsed);
+      kind.items += parseEventLogs({ abi, logs: receipt.logs, eventName: kind.event as never }).length;
+      kind.txs++;
+      kind.gas += Number(receipt.gasUsed);
     }
   }
-  return txs === 0 ? null : { items, txs, gas };
+  return kinds;
 }
 
 async function fleetBurst(
@@ -1039,11 +1040,12 @@ async function fleetBurst(
           .map(([method, n]) => `${method} ${Math.round(n)}`)
           .join(", "),
     );
-    const reveals = await revealsOfBurst(net, fromBlock, market, runners.length, k3.length);
-    if (reveals)
-      console.log(
-        `k = 3 reveals (every job settled): ${reveals.items} in ${reveals.txs} transactions (${(reveals.items / reveals.txs).toFixed(1)} per transaction), ${Math.round(reveals.gas / reveals.items)} gas per reveal`,
-      );
+    const seatTxs = await seatsOfBurst(net, fromBlock, market, runners.length, k3.length);
+    for (const [name, k] of Object.entries(seatTxs ?? {}))
+      if (k.txs > 0)
+        console.log(
+          `k = 3 ${name}s (every job settled): ${k.items} in ${k.txs} transactions (${(k.items / k.txs).toFixed(1)} per transaction), ${Math.round(k.gas / k.items)} gas per ${name}`,
+        );
     printTable([
       [`fleet burst: k = 1 latency p99 (blocks)`, String(p99), "<= 3 blocks", p99 <= 3 && latency.length === k1.length],
       [`fleet burst: k = 3 jobs seated`, `${seated} of ${k3.length}`, "all", seated === k3.length],
