@@ -45,7 +45,7 @@ const ENV = {
   inferenceWorkers: "CONCLAVE_INFERENCE_WORKERS",
   /** inference.intraOpThreads: a positive integer or "auto". */
   intraOpThreads: "CONCLAVE_INTRA_OP_THREADS",
-  /** delivery.maxBatch: k = 1 results per delivery transaction at most (1 turns batching off). */
+  /** delivery.maxBatch: k = 1 results (and claims, commits, reveals) per transaction at most (1 turns batching off). */
   deliveryMaxBatch: "CONCLAVE_DELIVERY_MAX_BATCH",
   /** delivery.maxWaitBlocks: blocks a ready k = 1 result may wait for others. */
   deliveryMaxWaitBlocks: "CONCLAVE_DELIVERY_MAX_WAIT_BLOCKS",
