@@ -18,7 +18,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
   protected async commit(rec: JobRecord): Promise<void> {
     if (rec.seat !== null) return void this.transition(rec, { state: "committed" }); // the SeatCommitted event came first
     // In a batch not mined yet: its outcome wakes the job (see seatBatchOutcome).
-    if (this.seating.has(rec.jobId.toString())) return this.waitForChain(rec, "commit in a batch");
+    if (this.seating.has(seatKey(rec.jobId, "commit"))) return this.waitForChain(rec, "commit in a batch");
     const batch = this.batchOf(rec, "commits");
     const live = this.hasLiveTx(rec, "commit") || batch.pending !== null;
     if (!live) {
@@ -35,6 +35,11 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
             ? await this.findSeat(rec.jobId, state.seated)
             : null;
         if (seat !== null) return void this.transition(rec, { state: "committed", seat });
+        // A batch of ours carried the commit and was mined: the job may have ended on our seat
+        // (seats are cleared then), as after a reorg that took it back. Its end is the chain's to
+        // say, as for a commit of its own (chaos seed 11, a burst: 17 paid jobs journaled lost).
+        if (batch.used && (state.status === JobStatus.Settled || state.status === JobStatus.Refunded))
+          return this.follow(rec);
         return this.end(rec, "lost", "all seats were taken");
       }
       // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
@@ -111,7 +116,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
   protected async reveal(rec: JobRecord): Promise<void> {
     if (this.deliveredByUs(rec)) return void this.transition(rec, { state: "revealed" }); // its ResultRevealed came first
     // In a batch not mined yet: its outcome wakes the job (see seatBatchOutcome).
-    if (this.seating.has(rec.jobId.toString())) return this.waitForChain(rec, "reveal in a batch");
+    if (this.seating.has(seatKey(rec.jobId, "reveal"))) return this.waitForChain(rec, "reveal in a batch");
     const batch = this.batchOf(rec, "reveals");
     const live = this.hasLiveTx(rec, "reveal") || batch.pending !== null;
     // RevealStarted was taken in and our seat is known: the reveal goes without a read.
@@ -182,7 +187,9 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
    * from then on.
    */
   private batchable(rec: JobRecord, step: SeatStep, batchUsed: boolean): boolean {
-    return !batchUsed && !this.singly.has(seatKey(rec, step)) && this.journal.txsFor(rec.jobId, step).length === 0;
+    return (
+      !batchUsed && !this.singly.has(seatKey(rec.jobId, step)) && this.journal.txsFor(rec.jobId, step).length === 0
+    );
   }
 
   /**
@@ -192,13 +199,13 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
    */
   private inSeatBatch(rec: JobRecord, step: SeatStep, outcome: Promise<SeatOutcome>): void {
     const done = this.afterBatch(outcome, (o, error) => this.seatBatchOutcome(rec.jobId, step, o, error), "prompt");
-    this.seating.set(rec.jobId.toString(), done);
+    this.seating.set(seatKey(rec.jobId, step), done);
     this.waitForChain(rec, `${step} in a batch`);
   }
 
   /** What a batch did for one commit or reveal: moves the job on as the call's own receipt would, or as its failure would. */
   protected seatBatchOutcome(jobId: bigint, step: SeatStep, outcome: SeatOutcome | null, error?: unknown): void {
-    this.seating.delete(jobId.toString()); // before the kick below: the job's next step acts
+    this.seating.delete(seatKey(jobId, step)); // before the kick below: the job's next step acts
     if (this.stopped) return;
     try {
       const rec = this.journal.getJob(jobId);
@@ -208,7 +215,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
         // The whole transaction would revert, or reverted: this one goes alone next time (after
         // reading the chain). A voided or unconfirmed one may ride in another batch.
         if (error instanceof TxWouldRevertError || error instanceof TxRevertedError)
-          this.singly.add(seatKey(rec, step));
+          this.singly.add(seatKey(rec.jobId, step));
         this.onStepError(rec, error);
         return;
       }
@@ -222,7 +229,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
           this.log.info("seat committed", { jobId, seat: outcome.seat });
       } else if (!outcome.done) {
         // Skipped alone: the job is looked at again and goes alone, whose estimate says why not.
-        this.singly.add(seatKey(rec, step));
+        this.singly.add(seatKey(rec.jobId, step));
         this.log.info(`${step} skipped by the market in a batch; the job is looked at again alone`, {
           jobId,
           reason: outcome.reason,
@@ -303,9 +310,12 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
 
 type SeatStep = "commit" | "reveal";
 
-/** The key under which a job's commit or reveal goes alone from now on (see singly). */
-function seatKey(rec: JobRecord, step: SeatStep): string {
-  return `${rec.jobId}/${step}`;
+/**
+ * The key of a job's commit or reveal: in a batch (seating; a commit's batch may still be out when
+ * the reveal goes), or going alone from now on (singly).
+ */
+function seatKey(jobId: bigint, step: SeatStep): string {
+  return `${jobId}/${step}`;
 }
 
 /** The least time a late step-in's wait leaves before its commit margin (see lateStepInWaitMs). */

@@ -15,6 +15,7 @@ import { createLogger } from "../../node/log.ts";
 import {
   batchingHarness,
   event,
+  harness,
   journalJob,
   makeJob,
   MARKET,
@@ -341,6 +342,87 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       expect(h.journal.getJob(1n)!.seat).to.equal(0);
       expect(h.sender.kinds().slice(2), "the batches were used: the job goes alone").to.deep.equal(["reveal"]);
       expect(h.journal.getJob(1n)!.state).to.equal("revealed");
+    });
+    it("chaos seed 11 (burst): a reorg takes back a job paid on our batched commit and reveal, and the new chain settles it again: paid, not lost (its seats are cleared)", async function () {
+      setUp();
+      h.sender.onSend = allLand;
+      await revealsQueued([1n, 2n]);
+      await nextBlock();
+      const ours = h.journal.getJob(1n)!.resultHash!;
+      const settled = (id: bigint) =>
+        event("JobSettled", { jobId: id, resultHash: ours, agreeing: 3, clientRefund: 0n });
+      h.chain.set(1n, { status: 3 });
+      await h.processor.onLogs([settled(1n)]);
+      await h.settle();
+      expect(h.journal.getJob(1n)!.state).to.equal("paid");
+      // The reorg: the job is taken back to its commit. The new chain mined our batches again and
+      // settled the job: its seats are cleared, our reveal is in its events.
+      h.processor.rewound(h.journal.rewindTo(15));
+      expect(h.journal.getJob(1n)!.state).to.equal("computed");
+      h.chain.reveals.set(1n, ours);
+      h.processor.kick(1n);
+      await h.settle();
+      await h.processor.onLogs([settled(1n)]);
+      await h.settle();
+      await h.processor.idle();
+      expect([h.journal.getJob(1n)!.state, h.journal.getJob(1n)!.reason]).to.deep.equal(["paid", null]);
+      expect(h.sender.kinds(), "nothing sent again").to.deep.equal(["commitAll", "revealAll"]);
+    });
+  });
+
+  describe("with a batcher that holds its transactions (fake)", function () {
+    it("the commit's batch outcome comes after its SeatCommitted event: the reveal does not wait for the commit's batch", async function () {
+      let mine!: () => void;
+      const mined = new Promise<void>((r) => (mine = r));
+      const commits: bigint[] = [];
+      const reveals: bigint[] = [];
+      const b: DeliveryBatcher = {
+        start: () => undefined,
+        stop: async () => undefined,
+        deliver: () => Promise.reject(new Error("no k = 1 job in this test")),
+        claim: () => Promise.reject(new Error("no claim in this test")),
+        resume: () => Promise.reject(new Error("nothing to resume in this test")),
+        commit: async (item) => {
+          commits.push(item.jobId);
+          await mined;
+          return { done: true, transactionHash: `0x${"cd".repeat(32)}`, blockNumber: 8n, seat: 0, startsReveal: true };
+        },
+        reveal: async (item) => {
+          reveals.push(item.jobId);
+          await mined;
+          return {
+            done: true,
+            transactionHash: `0x${"ce".repeat(32)}`,
+            blockNumber: 9n,
+            seat: null,
+            startsReveal: false,
+          };
+        },
+        resumeSeat: () => Promise.reject(new Error("nothing to resume in this test")),
+        onBlock: () => undefined,
+        queued: () => 0,
+        queuedClaims: () => 0,
+        queuedCommits: () => 0,
+        queuedReveals: () => reveals.length,
+      };
+      const h = harness({ batcher: b });
+      try {
+        await h.processor.onLogs([requested(5n, makeJob(K3))]);
+        await until("the commit handed over", () => commits.length === 1, FAKES);
+        // The commit's batch is mined, and the watcher takes in its events before the batcher's
+        // receipt comes back: our seat, and the reveal started.
+        h.chain.set(5n, { seated: 3, status: 2 });
+        await h.processor.onLogs([
+          event("SeatCommitted", { jobId: 5n, provider: ME, seat: 0, commitment: "0x" }),
+          event("RevealStarted", { jobId: 5n, revealDeadline: 1_240 }),
+        ]);
+        await until("the reveal handed over while the commit's batch is not back", () => reveals.length === 1, FAKES);
+        expect(reveals).to.deep.equal([5n]);
+      } finally {
+        mine();
+        await h.processor.stop();
+        h.journal.close();
+      }
     });
   });
 });

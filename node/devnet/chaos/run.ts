@@ -248,7 +248,8 @@ export async function runChaos(opts: ChaosOptions, deps: ChaosDeps): Promise<Cha
         figures.killedSlashes.length === 0 &&
         settled.open.length === 0,
     };
-    keepData = !report.ok;
+    // A journal that says lost for a job the chain paid is not a loss, but a wrong record to trace.
+    keepData = !report.ok || figures.providers.some((p) => p.paidButJournalLost > 0);
     return report;
   } finally {
     clearInterval(remembering);
