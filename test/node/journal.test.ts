@@ -320,6 +320,16 @@ describe("journal", function () {
       j.recordTx({ jobId: t.jobId, kind: t.kind, nonce: t.nonce, hash: t.hash, raw: "0x01" });
       j.setTxStatus(t.hash, t.status);
     }
+    // Batches that carried them: our seats' commits and reveals, and a k = 1 delivery batch.
+    const batches = [
+      { kind: "commits", nonce: 3, hash: h(13) },
+      { kind: "reveals", nonce: 4, hash: h(14) },
+      { kind: "batch", nonce: 5, hash: h(15) },
+    ] as const;
+    for (const b of batches) {
+      j.recordTx({ jobId: null, kind: b.kind, nonce: b.nonce, hash: b.hash, raw: "0x01" }, [1n, 2n]);
+      j.setTxStatus(b.hash, "mined");
+    }
     expect(j.rewindTo(8)).to.deep.equal([1n]);
     const one = j.getJob(1n)!;
     expect([one.state, one.seat, one.deliveredBy, one.blockHash]).to.deep.equal(["computed", null, null, h(5)]);
@@ -329,6 +339,10 @@ describe("journal", function () {
     // seed 23: a reveal mined again there reverted, and "mined" kept it from being sent again).
     const status = (jobId: bigint, kind: "commit" | "reveal" | "submit") => j.txsFor(jobId, kind)[0]!.status;
     expect([status(1n, "commit"), status(1n, "reveal"), status(2n, "submit")]).to.deep.equal(["sent", "sent", "mined"]);
+    // So are the seat batches that carried it (a settled job's seats are cleared: the batch's
+    // receipt says the seat; chaos seed 11, a burst); a k = 1 delivery batch is not.
+    const batchStatus = (kind: string) => j.batchTxsFor(1n).find((t) => t.kind === kind)!.status;
+    expect(batches.map((b) => batchStatus(b.kind))).to.deep.equal(["sent", "sent", "mined"]);
     j.close();
   });
 
