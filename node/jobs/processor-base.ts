@@ -49,6 +49,8 @@ export abstract class ProcessorBase {
   protected abstract commit(rec: JobRecord): Promise<void>;
   protected abstract reveal(rec: JobRecord): Promise<void>;
   protected abstract follow(rec: JobRecord): Promise<void>;
+  /** Our k = 1 result is on-chain: the job follows its delivery (processor-delivery.ts). */
+  protected abstract onSubmitted(rec: JobRecord, minedIn?: number): void;
   /** Schedules a job to be advanced; a job already being advanced is advanced once more after. */
   abstract kick(jobId: bigint, urgent?: boolean): void;
 
@@ -530,8 +532,14 @@ export abstract class ProcessorBase {
     // A reveal that reverted may be sent again (a reorg can move our seat under a reveal already
     // signed): reveal() read the chain first, and an estimate refuses one that cannot land.
     if (kind !== "reveal" && previous.some((t) => t.status === "reverted")) {
-      // Ours reverted (the job moved on under us): what happened is the chain's to say.
-      if (kind === "submit" || kind === "commit") this.end(rec, "lost", `${kind} transaction reverted`);
+      // Ours reverted (the job moved on under us): what happened is the chain's to say. Its events
+      // may have said it while this step ran: our result or seat landed after all (a batch that
+      // carried it, mined again after a reorg; chaos seed 11, a burst: two delivered jobs were
+      // journaled lost, never claimed, and stayed Delivered).
+      const now = journal.getJob(rec.jobId) ?? rec;
+      if (kind === "submit" && this.deliveredByUs(now)) this.onSubmitted(now);
+      else if (kind === "commit" && now.seat !== null) this.transition(now, { state: "committed" });
+      else if (kind === "submit" || kind === "commit") this.end(rec, "lost", `${kind} transaction reverted`);
       else this.waitForChain(rec, `${kind} transaction reverted`);
       return null;
     }

@@ -7,6 +7,7 @@ import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor-option
 import {
   event,
   harness,
+  journalJob,
   makeJob,
   MARKET,
   marketAbi,
@@ -740,6 +741,56 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     ]);
     await h.settle();
     expect(h.journal.getJob(3n)!.state).to.equal("paid");
+  });
+
+  it("chaos seed 11 (burst): our submit reverted, and our result's event came while the next step ran (a batch that carried it, mined again after a reorg): submitted, not lost", async function () {
+    h = harness();
+    journalJob(h.journal, 90n, makeJob(), {
+      state: "computed",
+      resultHash: `0x${"0c".repeat(32)}`,
+      outputRef: "0x01",
+      signature: `0x${"11".repeat(65)}`,
+    });
+    const hash: Hex = `0x${"9a".repeat(32)}`;
+    h.journal.recordTx({ jobId: 90n, kind: "submit", nonce: 0, hash, raw: "0x00" });
+    h.journal.setTxStatus(hash, "reverted");
+    // The step reads the chain; meanwhile the watcher takes in our ResultSubmitted.
+    const read = h.chain.jobState.bind(h.chain);
+    h.chain.jobState = async (id: bigint) => {
+      h.journal.noteChainFact(id, { deliveredBy: ME, settledHash: `0x${"0c".repeat(32)}` }, 12);
+      return read(id);
+    };
+    h.processor.kick(90n);
+    await h.settle();
+    const rec = h.journal.getJob(90n)!;
+    expect([rec.state, rec.reason]).to.deep.equal(["submitted", null]);
+    expect(h.sender.sent, "nothing sent").to.have.length(0);
+  });
+
+  it("our commit reverted, and our seat's event came while the next step ran: committed, not lost", async function () {
+    h = harness();
+    journalJob(h.journal, 91n, makeJob(K3), {
+      state: "computed",
+      resultHash: `0x${"0c".repeat(32)}`,
+      outputRef: "0x01",
+      salt: `0x${"5a".repeat(32)}`,
+    });
+    const hash: Hex = `0x${"9b".repeat(32)}`;
+    h.journal.recordTx({ jobId: 91n, kind: "commit", nonce: 0, hash, raw: "0x00" });
+    h.journal.setTxStatus(hash, "reverted");
+    const read = h.chain.jobState.bind(h.chain);
+    h.chain.jobState = async (id: bigint) => {
+      h.journal.noteChainFact(id, { seat: 1 }, 12);
+      return read(id);
+    };
+    h.processor.kick(91n);
+    await h.settle();
+    const rec = h.journal.getJob(91n)!;
+    expect([rec.state, rec.seat]).to.deep.equal(["committed", 1]);
+    expect(
+      h.sender.kinds().filter((k) => k === "commit"),
+      "no commit sent",
+    ).to.have.length(0);
   });
 
   it("finding 2: a reveal that landed although its receipt was never seen counts as revealed: paid, not 'slashed'", async function () {
