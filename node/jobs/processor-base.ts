@@ -109,9 +109,10 @@ export abstract class ProcessorBase {
   /** Chain reads a step may skip: what this process already learned of each open job. */
   protected readonly memo = new ReadMemo(() => this.now());
   /**
-   * k = 1 jobs whose result goes alone from now on: the market rejected its batch item, or the
-   * batch would have reverted. (Across a restart the journal says it: a batch that carried the
-   * job was mined or reverted.) A job is batched at most once per outcome: never a loop.
+   * k = 1 results (by job id) and seats' commits and reveals (by seatKey) that go alone from now
+   * on: the market rejected or skipped the batch item, or the batch would have reverted. A job is
+   * batched at most once per outcome: never a loop. Across a restart a mined batch's receipt is
+   * read again (see batchOf), and says it again.
    */
   protected readonly singly = new Set<string>();
   /** k = 1 results in a batch not mined yet: the job's step does not wait for them (see submit). */
@@ -595,3 +596,13 @@ export function loopRankOf(rec: JobRecord): TurnRank {
 const TOWARDS_RESULT: ReadonlySet<JobRecord["state"]> = new Set(["seen", "accepted", "computed"]);
 /** Taken (decide reserved its collateral) and not locked on the chain yet. */
 const HOLDING_UNLOCKED: readonly JobRecord["state"][] = ["accepted", "computed"];
+
+export type SeatStep = "commit" | "reveal";
+
+/**
+ * The key of a job's commit or reveal: in a batch (seating; a commit's batch may still be out when
+ * the reveal goes), or going alone from now on (singly).
+ */
+export function seatKey(jobId: bigint, step: SeatStep): string {
+  return `${jobId}/${step}`;
+}

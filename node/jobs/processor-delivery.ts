@@ -9,6 +9,7 @@ import { oneLine } from "../errors.ts";
 import type { JobRecord, TxRecord } from "../journal/journal.ts";
 import type { DeliveryOutcome } from "./delivery-batcher.ts";
 import { jobWords } from "../attest/job-words.ts";
+import { seatKey } from "./processor-base.ts";
 import { ComputingProcessor } from "./processor-compute.ts";
 import { MAX_CLAIMS, settlementHeadroom } from "./processor-options.ts";
 
@@ -125,10 +126,14 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   }
 
   /**
-   * The batch transactions of `kind` that carried this job (its result, or its reveal): one still
-   * waiting (resume it), and whether one was mined or reverted (its outcome for the job was
-   * taken: the job goes alone from then on). One voided after a reorg, or whose nonce another
-   * transaction took, carried nothing.
+   * The batch transactions of `kind` that carried this job (its result, its commit or its reveal):
+   * the one to wait for (`pending`: still in flight, or mined with its outcome for this job not
+   * taken yet), and whether one was mined or reverted (`used`: the job is never batched again).
+   * A mined batch is read again until the job took its outcome (it moved on, or goes alone: singly):
+   * after a reorg that took its jobs back (see Journal.rewindTo) or a restart, each job it carried
+   * learns from its receipt, in any order, and none goes alone on a stale guess (chaos seed 11,
+   * a burst: the jobs of a batch mined again after a reorg were sent alone and reverted). One voided
+   * after a reorg, or whose nonce another transaction took, carried nothing.
    */
   protected batchOf(
     rec: JobRecord,
@@ -136,7 +141,9 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
   ): { pending: TxRecord | null; used: boolean } {
     if (!this.batcher || (kind === "batch") !== (rec.job.redundancy === 1)) return { pending: null, used: false };
     const txs = this.batchAttempts(rec, kind);
-    const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? null;
+    const key = kind === "batch" ? rec.jobId.toString() : seatKey(rec.jobId, kind === "commits" ? "commit" : "reveal");
+    const mined = this.singly.has(key) ? undefined : txs.findLast((t) => t.kind === kind && t.status === "mined");
+    const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? mined ?? null;
     const used = txs.some((t) => t.kind === kind && (t.status === "mined" || t.status === "reverted"));
     return { pending, used };
   }

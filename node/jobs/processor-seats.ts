@@ -11,6 +11,7 @@ import { TxRevertedError, TxWouldRevertError } from "../chain/tx-sender.ts";
 import { oneLine } from "../errors.ts";
 import type { SeatOutcome } from "./seat-batches.ts";
 import { jobWords } from "../attest/job-words.ts";
+import { seatKey, type SeatStep } from "./processor-base.ts";
 import { DeliveringProcessor } from "./processor-delivery.ts";
 import { stepInAt, turnOf } from "./take-policy.ts";
 
@@ -35,11 +36,6 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
             ? await this.findSeat(rec.jobId, state.seated)
             : null;
         if (seat !== null) return void this.transition(rec, { state: "committed", seat });
-        // A batch of ours carried the commit and was mined: the job may have ended on our seat
-        // (seats are cleared then), as after a reorg that took it back. Its end is the chain's to
-        // say, as for a commit of its own (chaos seed 11, a burst: 17 paid jobs journaled lost).
-        if (batch.used && (state.status === JobStatus.Settled || state.status === JobStatus.Refunded))
-          return this.follow(rec);
         return this.end(rec, "lost", "all seats were taken");
       }
       // Reveal safety: a commit that lands too late either reverts (gas for nothing) or seats us
@@ -306,16 +302,6 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
       this.log.warn("the chain holds our transaction for a job given up on; taking it up again", { jobId, state });
     }
   }
-}
-
-type SeatStep = "commit" | "reveal";
-
-/**
- * The key of a job's commit or reveal: in a batch (seating; a commit's batch may still be out when
- * the reveal goes), or going alone from now on (singly).
- */
-function seatKey(jobId: bigint, step: SeatStep): string {
-  return `${jobId}/${step}`;
 }
 
 /** The least time a late step-in's wait leaves before its commit margin (see lateStepInWaitMs). */

@@ -624,13 +624,14 @@ class Journal {
       // there. Left "mined", the job's step would take the old receipt as done and never reveal
       // again (chaos seed 23: three honest seats slashed). "sent" has the sender look up each
       // one's receipt on the new chain.
-      // So are the batches of our seats' commits and reveals that carried them: a settled job's
-      // seats are cleared, so a reopened job learns its seat from its batch's receipt, read again
-      // (chaos seed 11, a burst: paid jobs were journaled "lost: all seats were taken").
+      // So are the batches that carried them (results, commits, reveals): a reopened job learns
+      // from its batch's receipt, read again on the new chain (chaos seed 11, a burst: a settled
+      // job's seats are cleared, and paid jobs were journaled "lost: all seats were taken"; k = 1
+      // jobs were sent alone and reverted, their batch mined again first).
       this.sql(
         `UPDATE txs SET status = 'sent' WHERE status IN ('mined', 'reverted')
            AND (job_id IN (SELECT job_id FROM jobs WHERE facts_block > ? AND ${REOPENED})
-             OR (kind IN ('commits', 'reveals') AND hash IN (SELECT tx_hash FROM tx_jobs WHERE job_id IN
+             OR (kind IN ('batch', 'commits', 'reveals') AND hash IN (SELECT tx_hash FROM tx_jobs WHERE job_id IN
                    (SELECT job_id FROM jobs WHERE facts_block > ? AND ${REOPENED}))))`,
       ).run(block, block);
       // What the rewound blocks' events said (a seat, who delivered, the settlement) no longer

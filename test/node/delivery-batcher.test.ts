@@ -481,6 +481,32 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       expect(h.sender.kinds()).to.deep.equal(["submitResults", "claim"]); // claimed once
     });
 
+    it("chaos seed 11 (burst): a reorg takes back the jobs of a mined batch, and the new chain mines it again: each job reads its outcome from that receipt, in any order; none goes alone", async function () {
+      setUp();
+      h.sender.blockNumber = 20n; // the batch's block: a fact of each job's (see onSubmitted)
+      h.sender.onSend = (tx) => idsOf(tx).map((id) => submitted(id));
+      await computeAndFlush([1n, 2n, 3n], 101);
+      for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("submitted");
+      const batch = h.journal.batchTxsFor(1n)[0]!;
+      // The reorg drops block 20. The new chain mined the same batch again (a node puts a reorg's
+      // transactions back in its pool); its receipt delivers jobs 1 and 2, and job 3 was taken meanwhile.
+      h.processor.rewound(h.journal.rewindTo(15));
+      for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("computed");
+      h.chain.set(3n, { status: 5 });
+      h.chain.deliveries.set(3n, { provider: OTHER, resultHash: `0x${"0d".repeat(32)}` });
+      h.sender.onResume = () => [submitted(1n), submitted(2n), rejected(3n, INVALID_STATUS)];
+      for (const id of [1n, 2n, 3n]) h.processor.kick(id);
+      await h.settle();
+      await h.processor.idle();
+      // Every job read the batch's receipt: whichever came first found it in flight, the others mined.
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([batch.hash, batch.hash, batch.hash]);
+      expect(h.journal.getJob(1n)!.state).to.equal("submitted");
+      expect(h.journal.getJob(2n)!.state).to.equal("submitted");
+      // Job 3: rejected by the batch, it reads the chain (delivered by another) and sends nothing.
+      expect(h.sender.kinds(), "nothing sent alone").to.deep.equal(["submitResults"]);
+      expect(h.journal.getJob(3n)!.state).to.equal("lost");
+    });
+
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {
       setUp();
       // What a first run left: three computed results and one batch signed and sent for them.

@@ -330,6 +330,39 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       h.sender.onResume = (tx) => (tx.kind === "commits" ? commits : tx.kind === "reveals" ? reveals : []);
     }
 
+    it("a reorg takes back jobs whose commits and reveals rode in batches: each job reads its batches' receipts again on the new chain, in any order (seat and reveal as they were, nothing sent again); a reveal the new chain lacks goes alone", async function () {
+      setUp();
+      h.sender.onSend = allLand;
+      await revealsQueued([1n, 2n]);
+      await nextBlock();
+      expect(h.journal.getJob(1n)!.state).to.equal("revealed");
+      h.processor.rewound(h.journal.rewindTo(15));
+      expect(h.journal.getJob(1n)!.state).to.equal("computed");
+      // The new chain mined both batches again, but job 2's reveal reverted in it (skipped).
+      minedAgain([seatLog(1n), seatLog(2n)], [revealedLog(1n), skippedLog(2n)]);
+      h.chain.seats.set(2n, [ME]);
+      h.processor.kick(1n);
+      h.processor.kick(2n);
+      await h.settle();
+      // The rescan of the new chain says the reveal started (job 2's commit receipt did not).
+      await h.processor.onLogs([1n, 2n].map((id) => event("RevealStarted", { jobId: id, revealDeadline: 1_240 })));
+      await h.settle();
+      await h.processor.idle();
+      // Each job read each batch once: the first to come found it in flight, the other mined.
+      expect(h.sender.resumed.map((t) => `${t.kind}`).sort()).to.deep.equal([
+        "commits",
+        "commits",
+        "reveals",
+        "reveals",
+      ]);
+      for (const id of [1n, 2n]) {
+        const rec = h.journal.getJob(id)!;
+        expect([rec.state, rec.seat]).to.deep.equal(["revealed", 0]);
+      }
+      expect(h.sender.kinds(), "only job 2's reveal sent again").to.deep.equal(["commitAll", "revealAll", "reveal"]);
+      expect(seatIds(h.sender.sent[2]!)).to.deep.equal([2n]);
+    });
+
     it("chaos seed 11 (burst): a reorg takes back a job paid on our batched commit and reveal, and the new chain settles it again: paid, not lost (its seats are cleared)", async function () {
       setUp();
       h.sender.onSend = allLand;
