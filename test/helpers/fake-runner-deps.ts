@@ -366,3 +366,27 @@ export function journalJob(journal: Journal, id: bigint, job: Job, fields: Parti
   });
   journal.updateJob(id, journal.getJob(id)!, fields);
 }
+
+/**
+ * A batcher whose parts a test scripts (`parts`); every part it leaves out rejects (nothing of
+ * that kind in the test) or counts nothing queued.
+ */
+export function fakeBatcher(parts: Partial<DeliveryBatcher>): DeliveryBatcher {
+  const none = (what: string) => () => Promise.reject(new Error(`no ${what} in this test`));
+  return {
+    start: () => undefined,
+    stop: async () => undefined,
+    deliver: none("k = 1 result"),
+    claim: none("claim"),
+    resume: none("batch to resume"),
+    commit: none("commit"),
+    reveal: none("reveal"),
+    resumeSeat: none("seat batch to resume"),
+    onBlock: () => undefined,
+    queued: () => 0,
+    queuedClaims: () => 0,
+    queuedCommits: () => 0,
+    queuedReveals: () => 0,
+    ...parts,
+  };
+}

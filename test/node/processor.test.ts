@@ -6,6 +6,7 @@ import { TxNotConfirmedError, TxRevertedError, TxWouldRevertError } from "../../
 import { finalizeStagger, spreadDelayMs } from "../../node/jobs/processor-options.ts";
 import {
   event,
+  fakeBatcher,
   harness,
   journalJob,
   makeJob,
@@ -21,7 +22,6 @@ import { until } from "../helpers/until.ts";
 import { jobOfWords, type JobWords } from "../../node/attest/job-words.ts";
 import { loopRankOf } from "../../node/jobs/processor-base.ts";
 import type { JobRecord } from "../../node/journal/journal.ts";
-import type { DeliveryBatcher } from "../../node/jobs/delivery-batcher.ts";
 
 /** In-memory fakes change within milliseconds: poll them often. */
 const FAKES = { timeoutMs: 10_000, intervalMs: 5 };
@@ -375,9 +375,7 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       const handed: bigint[] = [];
       const committed: bigint[] = [];
       const { opened, open } = latch();
-      const batcher: DeliveryBatcher = {
-        start: () => undefined,
-        stop: async () => undefined,
+      const batcher = fakeBatcher({
         deliver: async (item) => {
           handed.push(item.jobId);
           await opened;
@@ -389,20 +387,12 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
           };
         },
         claim: () => new Promise(() => undefined),
-        resume: () => Promise.reject(new Error("nothing to resume in this test")),
         commit: async (item) => {
           committed.push(item.jobId);
           await opened;
           return { done: true, transactionHash: `0x${"cd".repeat(32)}`, blockNumber: 8n, seat: 0, startsReveal: false };
         },
-        reveal: () => Promise.reject(new Error("no reveal in this test")),
-        resumeSeat: () => Promise.reject(new Error("nothing to resume in this test")),
-        onBlock: () => undefined,
-        queued: () => 0,
-        queuedClaims: () => 0,
-        queuedCommits: () => 0,
-        queuedReveals: () => 0,
-      };
+      });
       return { batcher, handed, committed, mine: open };
     }
 
@@ -743,54 +733,50 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.journal.getJob(3n)!.state).to.equal("paid");
   });
 
-  it("chaos seed 11 (burst): our submit reverted, and our result's event came while the next step ran (a batch that carried it, mined again after a reorg): submitted, not lost", async function () {
+  /**
+   * A computed job whose own `kind` transaction reverted; while its next step reads the chain, the
+   * watcher takes in `fact` (our result or seat: a batch that carried it was mined again after a
+   * reorg). Returns the job once that step is done.
+   */
+  async function revertedWhileFactCame(
+    id: bigint,
+    job: Job,
+    kind: "submit" | "commit",
+    fact: Parameters<Harness["journal"]["noteChainFact"]>[1],
+  ): Promise<JobRecord> {
     h = harness();
-    journalJob(h.journal, 90n, makeJob(), {
+    journalJob(h.journal, id, job, {
       state: "computed",
       resultHash: `0x${"0c".repeat(32)}`,
       outputRef: "0x01",
-      signature: `0x${"11".repeat(65)}`,
+      ...(kind === "submit" ? { signature: `0x${"11".repeat(65)}` } : { salt: `0x${"5a".repeat(32)}` }),
     });
-    const hash: Hex = `0x${"9a".repeat(32)}`;
-    h.journal.recordTx({ jobId: 90n, kind: "submit", nonce: 0, hash, raw: "0x00" });
+    const hash = keccak256(toHex(`reverted-${id}`));
+    h.journal.recordTx({ jobId: id, kind, nonce: 0, hash, raw: "0x00" });
     h.journal.setTxStatus(hash, "reverted");
-    // The step reads the chain; meanwhile the watcher takes in our ResultSubmitted.
     const read = h.chain.jobState.bind(h.chain);
-    h.chain.jobState = async (id: bigint) => {
-      h.journal.noteChainFact(id, { deliveredBy: ME, settledHash: `0x${"0c".repeat(32)}` }, 12);
-      return read(id);
+    h.chain.jobState = async (jobId: bigint) => {
+      h.journal.noteChainFact(jobId, fact, 12);
+      return read(jobId);
     };
-    h.processor.kick(90n);
+    h.processor.kick(id);
     await h.settle();
-    const rec = h.journal.getJob(90n)!;
+    return h.journal.getJob(id)!;
+  }
+
+  it("chaos seed 11 (burst): our submit reverted, and our result's event came while the next step ran (a batch that carried it, mined again after a reorg): submitted, not lost", async function () {
+    const rec = await revertedWhileFactCame(90n, makeJob(), "submit", {
+      deliveredBy: ME,
+      settledHash: `0x${"0c".repeat(32)}`,
+    });
     expect([rec.state, rec.reason]).to.deep.equal(["submitted", null]);
     expect(h.sender.sent, "nothing sent").to.have.length(0);
   });
 
   it("our commit reverted, and our seat's event came while the next step ran: committed, not lost", async function () {
-    h = harness();
-    journalJob(h.journal, 91n, makeJob(K3), {
-      state: "computed",
-      resultHash: `0x${"0c".repeat(32)}`,
-      outputRef: "0x01",
-      salt: `0x${"5a".repeat(32)}`,
-    });
-    const hash: Hex = `0x${"9b".repeat(32)}`;
-    h.journal.recordTx({ jobId: 91n, kind: "commit", nonce: 0, hash, raw: "0x00" });
-    h.journal.setTxStatus(hash, "reverted");
-    const read = h.chain.jobState.bind(h.chain);
-    h.chain.jobState = async (id: bigint) => {
-      h.journal.noteChainFact(id, { seat: 1 }, 12);
-      return read(id);
-    };
-    h.processor.kick(91n);
-    await h.settle();
-    const rec = h.journal.getJob(91n)!;
+    const rec = await revertedWhileFactCame(91n, makeJob(K3), "commit", { seat: 1 });
     expect([rec.state, rec.seat]).to.deep.equal(["committed", 1]);
-    expect(
-      h.sender.kinds().filter((k) => k === "commit"),
-      "no commit sent",
-    ).to.have.length(0);
+    expect(h.sender.sent, "nothing sent").to.have.length(0);
   });
 
   it("finding 2: a reveal that landed although its receipt was never seen counts as revealed: paid, not 'slashed'", async function () {

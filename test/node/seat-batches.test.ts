@@ -15,6 +15,7 @@ import { createLogger } from "../../node/log.ts";
 import {
   batchingHarness,
   event,
+  fakeBatcher,
   harness,
   journalJob,
   makeJob,
@@ -397,12 +398,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       const mined = new Promise<void>((r) => (mine = r));
       const commits: bigint[] = [];
       const reveals: bigint[] = [];
-      const b: DeliveryBatcher = {
-        start: () => undefined,
-        stop: async () => undefined,
-        deliver: () => Promise.reject(new Error("no k = 1 job in this test")),
-        claim: () => Promise.reject(new Error("no claim in this test")),
-        resume: () => Promise.reject(new Error("nothing to resume in this test")),
+      const b = fakeBatcher({
         commit: async (item) => {
           commits.push(item.jobId);
           await mined;
@@ -419,13 +415,8 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
             startsReveal: false,
           };
         },
-        resumeSeat: () => Promise.reject(new Error("nothing to resume in this test")),
-        onBlock: () => undefined,
-        queued: () => 0,
-        queuedClaims: () => 0,
-        queuedCommits: () => 0,
         queuedReveals: () => reveals.length,
-      };
+      });
       const h = harness({ batcher: b });
       try {
         await h.processor.onLogs([requested(5n, makeJob(K3))]);
