@@ -47,7 +47,7 @@ contract InferenceMarketHandlerSmokeTest is InferenceMarketFuzzFixture {
             else h.juryReveal(a, b, c, r >> 8);
         }
         assertEq(h.surprises(), 0, string.concat("model disagreement: ", h.firstSurprise()));
-        string[35] memory reached = [
+        string[39] memory reached = [
             "requestJob",
             "requestJob.k>1",
             "requestJob.refused",
@@ -58,8 +58,12 @@ contract InferenceMarketHandlerSmokeTest is InferenceMarketFuzzFixture {
             "ownBatch.rejectedItems",
             "commit",
             "commit.refused",
+            "commitAll",
+            "commitAll.skipped",
             "reveal",
             "reveal.refused",
+            "revealAll",
+            "revealAll.skipped",
             "settle.quorum",
             "settle.withSlash",
             "settle.noQuorum",

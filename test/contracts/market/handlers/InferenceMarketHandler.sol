@@ -2198,6 +2198,8 @@ contract InferenceMarketHandler {
         bytes32 commitment = MarketSpec.commitment(jobId, provider, resultHash, salt);
         bytes memory expected = _commitError(jobId, info, provider);
         Job memory job = info.job;
+        // One time in three through commitAll (a batch of one): the same checks, a refusal skipped.
+        if ((s >> 200) % 3 == 0) return _commitInBatch(jobId, provider, resultHash, salt, commitment, expected);
         vm.recordLogs();
         vm.prank(provider);
         try market.commit(jobId, wordsOf(job), commitment) returns (uint8 seat) {
@@ -2206,20 +2208,94 @@ contract InferenceMarketHandler {
                 _surprise("commit: accepted although invalid", expected);
                 return false;
             }
-            Seat[] storage seats = _seats[jobId];
-            if (seat != seats.length) _surprise("commit: unexpected seat", abi.encode(seat, seats.length));
-            seats.push(Seat(provider, resultHash, salt, false));
-            ghostLocked[provider] += job.collateral;
-            if (seats.length == job.redundancy) {
-                info.status = IInferenceMarketTypes.JobStatus.Revealing;
-                info.revealStart = uint40(block.timestamp);
-            }
+            if (seat != _seats[jobId].length)
+                _surprise("commit: unexpected seat", abi.encode(seat, _seats[jobId].length));
+            _seatModel(jobId, provider, resultHash, salt);
             ++hits["commit"];
             return true;
         } catch (bytes memory err) {
             vm.getRecordedLogs();
             if (_checkRevert("commit", err, expected)) ++hits["commit.refused"];
         }
+    }
+
+    /// @dev {IInferenceMarketCourt.commitAll} with one item: seated as by {commit}, or skipped
+    /// (CommitSkipped naming the error {commit} would raise) without reverting.
+    function _commitInBatch(
+        uint256 jobId,
+        address provider,
+        bytes32 resultHash,
+        bytes32 salt,
+        bytes32 commitment,
+        bytes memory expected
+    ) private returns (bool) {
+        IInferenceMarketTypes.Commit[] memory items = new IInferenceMarketTypes.Commit[](1);
+        items[0] = IInferenceMarketTypes.Commit(jobId, wordsOf(_info[jobId].job), commitment);
+        vm.recordLogs();
+        vm.prank(provider);
+        try IInferenceMarketCourt(address(market)).commitAll(items) returns (uint256 committed) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            _observe(logs);
+            bytes32 skipped = IInferenceMarketTypes.CommitSkipped.selector;
+            if (!_batchItemAsExpected("commitAll", logs, skipped, jobId, provider, committed, expected)) return false;
+            if (expected.length != 0) return false;
+            _seatModel(jobId, provider, resultHash, salt);
+            ++hits["commitAll"];
+            return true;
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            _surprise("commitAll: reverted", err);
+            return false;
+        }
+    }
+
+    /// @dev A seat taken: the model's seats, locked collateral and (at the last seat) the reveal's start.
+    function _seatModel(uint256 jobId, address provider, bytes32 resultHash, bytes32 salt) private {
+        JobInfo storage info = _info[jobId];
+        Seat[] storage seats = _seats[jobId];
+        seats.push(Seat(provider, resultHash, salt, false));
+        ghostLocked[provider] += info.job.collateral;
+        if (seats.length == info.job.redundancy) {
+            info.status = IInferenceMarketTypes.JobStatus.Revealing;
+            info.revealStart = uint40(block.timestamp);
+        }
+    }
+
+    /// @dev A batch of one item: done (count 1, no skip event) when `expected` is empty, else skipped
+    /// (count 0, one `skipEvent` naming the job, the sender and `expected`'s selector).
+    function _batchItemAsExpected(
+        string memory where,
+        Vm.Log[] memory logs,
+        bytes32 skipEvent,
+        uint256 jobId,
+        address provider,
+        uint256 done,
+        bytes memory expected
+    ) private returns (bool) {
+        bytes4 reason;
+        uint256 skips;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market) || logs[i].topics[0] != skipEvent) continue;
+            ++skips;
+            if (uint256(logs[i].topics[1]) != jobId || address(uint160(uint256(logs[i].topics[2]))) != provider)
+                _surprise(string.concat(where, ": skip names another item"), abi.encode(jobId, provider));
+            reason = abi.decode(logs[i].data, (bytes4));
+        }
+        if (expected.length == 0) {
+            if (done == 1 && skips == 0) return true;
+            _surprise(string.concat(where, ": valid item not done"), abi.encode(done, reason));
+            return false;
+        }
+        if (done != 0 || skips != 1 || reason != bytes4(expected)) {
+            _surprise(
+                string.concat(where, ": refused item not skipped as expected"),
+                abi.encode(done, reason, expected)
+            );
+            return false;
+        }
+        ++refusals[bytes4(expected)];
+        ++hits[bytes32(bytes(string.concat(where, ".skipped")))];
+        return true;
     }
 
     /// @dev Mostly the true result; sometimes one of two wrong ones (shared by whoever picks it).
@@ -2260,32 +2336,66 @@ contract InferenceMarketHandler {
 
     function _revealOne(uint256 jobId, uint256 seatSeed, uint256 bad) private {
         Seat[] storage seats = _seats[jobId];
-        uint256 len = seats.length;
         (uint8 seat, address caller, bytes32 salt) = _revealAttempt(seats, seatSeed, bad);
         bytes memory expected = _revealError(jobId, seat, caller, salt);
+        // One time in three through revealAll (a batch of one): the same checks, a refusal skipped.
+        if ((bad >> 200) % 3 == 0) return _revealInBatch(jobId, seat, caller, salt, expected);
         Job memory job = _info[jobId].job;
-        bytes32 resultHash = seats[seat].resultHash;
         vm.recordLogs();
         vm.prank(caller);
-        try market.reveal(jobId, wordsOf(job), seat, resultHash, salt, "ipfs://bafy-revealed") {
+        try market.reveal(jobId, wordsOf(job), seat, seats[seat].resultHash, salt, "ipfs://bafy-revealed") {
             _observe(vm.getRecordedLogs());
             if (expected.length != 0) {
                 _surprise("reveal: accepted although invalid", expected);
                 return;
             }
-            JobInfo storage info = _info[jobId];
-            if (info.status == IInferenceMarketTypes.JobStatus.Open) {
-                info.status = IInferenceMarketTypes.JobStatus.Revealing;
-                info.revealStart = job.commitDeadline;
-            }
-            seats[seat].revealed = true;
-            ++info.revealedCount;
+            _revealModel(jobId, seat);
             ++hits["reveal"];
-            if (info.revealedCount == len) _settleModel(jobId);
         } catch (bytes memory err) {
             vm.getRecordedLogs();
             if (_checkRevert("reveal", err, expected)) ++hits["reveal.refused"];
         }
+    }
+
+    /// @dev {IInferenceMarketCourt.revealAll} with one item: revealed as by {reveal} (the last
+    /// reveal settling the job), or skipped (RevealSkipped naming the error {reveal} would raise).
+    function _revealInBatch(uint256 jobId, uint8 seat, address caller, bytes32 salt, bytes memory expected) private {
+        IInferenceMarketTypes.Reveal[] memory items = new IInferenceMarketTypes.Reveal[](1);
+        items[0] = IInferenceMarketTypes.Reveal(
+            jobId,
+            wordsOf(_info[jobId].job),
+            seat,
+            _seats[jobId][seat].resultHash,
+            salt,
+            "ipfs://bafy-revealed"
+        );
+        vm.recordLogs();
+        vm.prank(caller);
+        try IInferenceMarketCourt(address(market)).revealAll(items) returns (uint256 revealed) {
+            Vm.Log[] memory logs = vm.getRecordedLogs();
+            _observe(logs);
+            bytes32 skipped = IInferenceMarketTypes.RevealSkipped.selector;
+            if (!_batchItemAsExpected("revealAll", logs, skipped, jobId, caller, revealed, expected)) return;
+            if (expected.length != 0) return;
+            _revealModel(jobId, seat);
+            ++hits["revealAll"];
+        } catch (bytes memory err) {
+            vm.getRecordedLogs();
+            _surprise("revealAll: reverted", err);
+        }
+    }
+
+    /// @dev A seat revealed: the model's reveal phase (started at the commit deadline if it was
+    /// not), and the settlement once every seat revealed.
+    function _revealModel(uint256 jobId, uint8 seat) private {
+        JobInfo storage info = _info[jobId];
+        if (info.status == IInferenceMarketTypes.JobStatus.Open) {
+            info.status = IInferenceMarketTypes.JobStatus.Revealing;
+            info.revealStart = info.job.commitDeadline;
+        }
+        _seats[jobId][seat].revealed = true;
+        ++info.revealedCount;
+        if (info.revealedCount == _seats[jobId].length) _settleModel(jobId);
     }
 
     /// @dev A reveal attempt: mostly a seat that has not revealed, by its provider with its salt;
