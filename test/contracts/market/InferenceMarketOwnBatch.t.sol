@@ -191,6 +191,27 @@ contract InferenceMarketOwnBatchTest is InferenceMarketFixture {
         assertEq(_free(prov[0]), STAKE - 2 * c, "the rest free in the market");
     }
 
+    /// @notice An item whose collateral is topped up from the registry is never rejected for want of
+    /// gas (the top-up's try swallows an out-of-gas), so a gas estimate never settles on a limit at
+    /// which it is: at every gas limit the batch either reverts or delivers the item. (It holds
+    /// because what the batch does after the top-up needs more than 1/64 of the gas it would need.)
+    function test_submitResults_neverRejectsATopUpForWantOfGas() public {
+        (uint256 id, Job memory job) = _requestEth(1);
+        bytes memory items = _own(id, job, RESULT);
+        assertEq(_free(prov[0]), 0, "nothing free in the market yet: the item needs a top-up");
+        uint256 delivered;
+        for (uint256 gas = 20_000; gas < 250_000; gas += 250) {
+            uint256 snapshot = vm.snapshotState();
+            vm.prank(prov[0]);
+            try market.submitResults{gas: gas}(items) returns (uint256 n) {
+                assertEq(n, 1, "an item rejected for want of gas");
+                ++delivered;
+            } catch {} // solhint-disable-line no-empty-blocks
+            vm.revertToState(snapshot);
+        }
+        assertGe(delivered, 1, "enough gas delivers it");
+    }
+
     /// @notice Whatever bytes a provider sends, the batch never reverts and delivers nothing that
     /// is not a job's own parameters.
     function testFuzz_submitResults_garbageNeverRevertsNorDelivers(bytes calldata garbage) public {

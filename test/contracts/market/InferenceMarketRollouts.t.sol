@@ -109,6 +109,29 @@ contract InferenceMarketRolloutsTest is InferenceMarketFixture {
         assertEq(_counters().settled, 0, "nothing counted");
     }
 
+    /// @notice A keeper cannot have a candidate's job paid without it being counted by giving the
+    /// claim just too little gas for the registry's count (the count's try swallows an out-of-gas):
+    /// at every gas limit the claim either reverts, or pays and counts. (It holds because what the
+    /// claim does after the count needs more than 1/64 of the gas the count would need.)
+    function test_claim_neverPaysUncountedForWantOfGas() public {
+        (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
+        _submit(id, job, prov[0]);
+        vm.warp(block.timestamp + job.challengeWindow + 1);
+        IInferenceMarketTypes.Claim[] memory claims = _claimItem(id, job, prov[0], RESULT);
+        uint256 paid;
+        for (uint256 gas = 20_000; gas < 200_000; gas += 250) {
+            uint256 snapshot = vm.snapshotState();
+            vm.prank(stranger);
+            try _court().claim{gas: gas}(claims) returns (uint256 claimed) {
+                assertEq(claimed, 1, "paid");
+                assertEq(_counters().settled, 1, "paid but not counted");
+                ++paid;
+            } catch {} // solhint-disable-line no-empty-blocks
+            vm.revertToState(snapshot);
+        }
+        assertGe(paid, 1, "enough gas pays and counts");
+    }
+
     function test_abortedRollout_candidateJobsStillServedAndPaid_newRequestsNotDrawn() public {
         (uint256 id, Job memory job) = _requestAs(client, _candidateReq(1));
         vm.prank(guardian);
