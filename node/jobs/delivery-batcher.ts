@@ -17,6 +17,7 @@ import { jobWords } from "../attest/job-words.ts";
 import { RetryableError } from "../errors.ts";
 import type { Service, ServiceDeps } from "../service.ts";
 import { createBatchQueue } from "./batch-queue.ts";
+import { createBatchReceipts } from "./batch-receipts.ts";
 import { createSeatBatches, type CommitItem, type RevealItem, type SeatOutcome } from "./seat-batches.ts";
 
 /**
@@ -226,6 +227,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
   });
 
   const seats = createSeatBatches(options);
+  const resumed = createBatchReceipts<DeliveryOutcome>();
 
   // A stop sends nothing more: an item waiting for its batch is not worth a transaction the
   // shutdown would cut short; its job's step resumes from the journal.
@@ -245,8 +247,7 @@ export function createDeliveryBatcher(options: DeliveryBatcherOptions): Delivery
     },
     claim: (item) => claims.add(item),
     async resume(tx, jobId) {
-      const receipt = await sender.resume(tx);
-      return (await outcomesOf(receipt, 0))(jobId);
+      return (await resumed.read(tx, async () => outcomesOf(await sender.resume(tx), 0)))(jobId);
     },
     commit: seats.commit,
     reveal: seats.reveal,

@@ -6,6 +6,7 @@ import type { TxRequest } from "../chain/tx-sender.ts";
 import { parseEventLogsInSlices } from "../chain/watcher.ts";
 import type { DeliveryBatcherOptions } from "./delivery-batcher.ts";
 import { createBatchQueue } from "./batch-queue.ts";
+import { createBatchReceipts } from "./batch-receipts.ts";
 import { settlementHeadroom } from "./processor-options.ts";
 
 /**
@@ -167,12 +168,14 @@ export function createSeatBatches(
 
   const commits = queueOf(COMMIT);
   const reveals = queueOf(REVEAL);
+  const resumed = createBatchReceipts<SeatOutcome>();
   return {
     commit: (item: CommitItem) => commits.add(item),
     reveal: (item: RevealItem) => reveals.add(item),
     /** Waits for a journaled batch of commits or reveals and says what it did for `jobId`. */
     async resume(tx: TxRecord, jobId: bigint): Promise<SeatOutcome> {
-      return (await outcomesOf(tx.kind === "commits" ? COMMIT : REVEAL, await sender.resume(tx)))(jobId);
+      const call = tx.kind === "commits" ? COMMIT : REVEAL;
+      return (await resumed.read(tx, async () => outcomesOf(call, await sender.resume(tx))))(jobId);
     },
     onBlock(n: number): void {
       commits.onBlock(n);

@@ -498,13 +498,33 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       for (const id of [1n, 2n, 3n]) h.processor.kick(id);
       await h.settle();
       await h.processor.idle();
-      // Every job read the batch's receipt: whichever came first found it in flight, the others mined.
-      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([batch.hash, batch.hash, batch.hash]);
+      // The batch's receipt was read once on the new chain, for the three jobs: whichever came
+      // first read it, the others joined that read or took what it said.
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([batch.hash]);
       expect(h.journal.getJob(1n)!.state).to.equal("submitted");
       expect(h.journal.getJob(2n)!.state).to.equal("submitted");
       // Job 3: rejected by the batch, it reads the chain (delivered by another) and sends nothing.
       expect(h.sender.kinds(), "nothing sent alone").to.deep.equal(["submitResults"]);
       expect(h.journal.getJob(3n)!.state).to.equal("lost");
+    });
+
+    it("restart after a batch was mined but before its jobs took its outcome: its receipt is read once for all, nothing sent alone", async function () {
+      setUp();
+      for (const id of [1n, 2n, 3n])
+        journalJob(h.journal, id, makeJob(), {
+          state: "computed",
+          resultHash: `0x${"0c".repeat(32)}`,
+          outputRef: "0x01",
+          signature: `0x${"11".repeat(65)}`,
+        });
+      const hash: Hex = `0x${"0f".repeat(32)}`;
+      h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);
+      h.journal.setTxStatus(hash, "mined");
+      h.sender.onResume = () => [submitted(1n), submitted(2n), submitted(3n)];
+      await h.settle();
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash]);
+      for (const id of [1n, 2n, 3n]) expect(h.journal.getJob(id)!.state).to.equal("submitted");
+      expect(h.sender.sent, "nothing sent alone").to.have.length(0);
     });
 
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {
@@ -528,7 +548,8 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       };
       h.sender.onSend = (tx) => idsOf(tx).map((id) => submitted(id));
       await h.settle();
-      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash, hash, hash]);
+      // One wait for the batch's receipt, shared by the jobs it carried.
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash]);
       expect(h.journal.getJob(1n)!.state).to.equal("submitted");
       expect(h.journal.getJob(2n)!.state).to.equal("submitted");
       // The item the batch did not deliver goes alone, and only it.

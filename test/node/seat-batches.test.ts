@@ -307,7 +307,8 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       for (const id of [1n, 2n]) h.processor.kick(id);
       await h.settle();
       await h.processor.idle();
-      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([commits, commits]);
+      // One wait for the batch's receipt, shared by the jobs it carried.
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([commits]);
       for (const id of [1n, 2n]) expect(h.journal.getJob(id)!.state).to.not.equal("computed");
       expect(
         h.sender.kinds().filter((k) => k.startsWith("commit")),
@@ -321,7 +322,7 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       for (const id of [3n, 4n]) h.processor.kick(id);
       await h.settle();
       await h.processor.idle();
-      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([reveals, reveals]);
+      expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([reveals]);
       expect(h.sender.sent, "nothing new sent").to.have.length(0);
       for (const id of [3n, 4n]) expect(h.journal.getJob(id)!.state).to.equal("revealed");
     });
@@ -349,13 +350,9 @@ describe("seat batches: our commits and reveals of k > 1 seats in one transactio
       await h.processor.onLogs([1n, 2n].map((id) => event("RevealStarted", { jobId: id, revealDeadline: 1_240 })));
       await h.settle();
       await h.processor.idle();
-      // Each job read each batch once: the first to come found it in flight, the other mined.
-      expect(h.sender.resumed.map((t) => `${t.kind}`).sort()).to.deep.equal([
-        "commits",
-        "commits",
-        "reveals",
-        "reveals",
-      ]);
+      // Each batch's receipt was read once on the new chain, for both jobs: whichever came first
+      // read it, the other joined that read or took what it said.
+      expect(h.sender.resumed.map((t) => t.kind)).to.deep.equal(["commits", "reveals"]);
       for (const id of [1n, 2n]) {
         const rec = h.journal.getJob(id)!;
         expect([rec.state, rec.seat]).to.deep.equal(["revealed", 0]);
