@@ -73,6 +73,12 @@ function countedTransport(transport: Transport, counted: CountedAs | undefined):
   };
 }
 
+/**
+ * How long a contract read waits for others to go with it in one eth_call (ms): the steps a burst
+ * starts together read within a few milliseconds of each other, and a block is a second or more.
+ */
+const MULTICALL_WAIT_MS = 5;
+
 /** How often the endpoints of a fallback transport are pinged and re-ranked (ms). */
 const RANK_INTERVAL_MS = 1_000;
 
@@ -127,6 +133,13 @@ export async function connect(
     retryCount?: number;
     fallbackUrls?: readonly string[];
     onCall?: OnRpcCall;
+    /**
+     * Contract reads made together (within {@link MULTICALL_WAIT_MS}) go as one eth_call: a
+     * runner's jobs in a burst read their state at once, and a provider bills and rate-limits each
+     * call. Deployless (viem sends Multicall3's code with the call), so no chain needs it deployed.
+     * A read that fails fails alone. Off for the CLI: its reads are one at a time.
+     */
+    multicall?: boolean;
   } = {},
 ): Promise<Clients & { unreachableFallbacks: string[] }> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -157,6 +170,7 @@ export async function connect(
     // A long-running service (the runner) rides out rate limits and dropped connections call by
     // call; a CLI command keeps failing fast (no retries) so a typo never hangs it.
     transport,
+    ...(opts.multicall ? { batch: { multicall: { deployless: true, wait: MULTICALL_WAIT_MS } } } : {}),
     // viem's default 4 s polling is far too slow for a local chain that mines on demand.
     pollingInterval: opts.pollingIntervalMs ?? (chainId === LOCAL_CHAIN_ID ? 50 : 1_000),
   });
