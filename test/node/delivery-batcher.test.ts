@@ -508,8 +508,11 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
       expect(h.journal.getJob(3n)!.state).to.equal("lost");
     });
 
-    it("restart after a batch was mined but before its jobs took its outcome: its receipt is read once for all, nothing sent alone", async function () {
-      setUp();
+    /**
+     * What a first run left: jobs 1–3 computed, and one batch for them, sent (in flight) or mined
+     * (killed before its jobs took its outcome). Returns the batch's hash.
+     */
+    function leftByAFirstRun(status: "sent" | "mined"): Hex {
       for (const id of [1n, 2n, 3n])
         journalJob(h.journal, id, makeJob(), {
           state: "computed",
@@ -519,7 +522,14 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
         });
       const hash: Hex = `0x${"0f".repeat(32)}`;
       h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);
-      h.journal.setTxStatus(hash, "mined");
+      if (status === "mined") h.journal.setTxStatus(hash, "mined");
+      else h.journal.markTxSent(hash);
+      return hash;
+    }
+
+    it("restart after a batch was mined but before its jobs took its outcome: its receipt is read once for all, nothing sent alone", async function () {
+      setUp();
+      const hash = leftByAFirstRun("mined");
       h.sender.onResume = () => [submitted(1n), submitted(2n), submitted(3n)];
       await h.settle();
       expect(h.sender.resumed.map((t) => t.hash)).to.deep.equal([hash]);
@@ -529,17 +539,7 @@ describe("delivery batcher: k = 1 results in one transaction", function () {
 
     it("restart with a journaled batch in flight: the new run waits for that very transaction, sends nothing new", async function () {
       setUp();
-      // What a first run left: three computed results and one batch signed and sent for them.
-      for (const id of [1n, 2n, 3n])
-        journalJob(h.journal, id, makeJob(), {
-          state: "computed",
-          resultHash: `0x${"0c".repeat(32)}`,
-          outputRef: "0x01",
-          signature: `0x${"11".repeat(65)}`,
-        });
-      const hash: Hex = `0x${"0f".repeat(32)}`;
-      h.journal.recordTx({ jobId: null, kind: "batch", nonce: 0, hash, raw: "0x00" }, [1n, 2n, 3n]);
-      h.journal.markTxSent(hash);
+      const hash = leftByAFirstRun("sent");
       // Its receipt takes a moment, as a real one does: every job's step finds it still in flight
       // (job steps take turns on the event loop, so an instant receipt could come before the last).
       h.sender.onResume = async () => {
