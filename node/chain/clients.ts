@@ -74,10 +74,11 @@ function countedTransport(transport: Transport, counted: CountedAs | undefined):
 }
 
 /**
- * How long a contract read waits for others to go with it in one eth_call (ms): the steps a burst
- * starts together read within a few milliseconds of each other, and a block is a second or more.
+ * How long a contract read waits for others to go with it in one eth_call (ms): none beyond the
+ * timer's turn. The steps a burst starts together read in the same turn of the event loop
+ * (fleet burst: 74–80 eth_calls per runner at 0 ms, 69–73 at 5 ms, with no gain in latency).
  */
-const MULTICALL_WAIT_MS = 5;
+const MULTICALL_WAIT_MS = 0;
 
 /** How often the endpoints of a fallback transport are pinged and re-ranked (ms). */
 const RANK_INTERVAL_MS = 1_000;
@@ -134,7 +135,7 @@ export async function connect(
     fallbackUrls?: readonly string[];
     onCall?: OnRpcCall;
     /**
-     * Contract reads made together (within {@link MULTICALL_WAIT_MS}) go as one eth_call: a
+     * Contract reads made in the same turn of the event loop go as one eth_call: a
      * runner's jobs in a burst read their state at once, and a provider bills and rate-limits each
      * call. Deployless (viem sends Multicall3's code with the call), so no chain needs it deployed.
      * A read that fails fails alone. Off for the CLI: its reads are one at a time.
