@@ -251,6 +251,7 @@ function resolveConfig(
   const config: Omit<RunnerConfig, "privateKey"> = {
     rpcUrl: url("rpcUrl", rpcUrl, /^(https?|wss?):\/\/./),
     rpcFallbackUrls,
+    rpcMulticall: bool("rpcMulticall", file.rpcMulticall ?? d.rpcMulticall),
     deployment: rel(deployment),
     dataDir: rel(String(pick(flags.dataDir, env[ENV.dataDir], file.dataDir, d.dataDir))),
     confirmations: int("confirmations", file.confirmations ?? d.confirmations, 0, 1000),

@@ -15,6 +15,12 @@ export interface RunnerConfig {
    * on an error, so one provider's outage, rate limit or slowness does not stall the runner.
    */
   rpcFallbackUrls: string[];
+  /**
+   * Contract reads made together go as one eth_call (viem's multicall, deployless: Multicall3's
+   * code travels with the call). Off: one eth_call per read, for an RPC that refuses calls with
+   * no `to` or caps their gas below a few million.
+   */
+  rpcMulticall: boolean;
   /** deployments/<chainId>.json of the network to serve. */
   deployment: string;
   /** Journal, model cache and the embedded IPFS node's blocks live here. */
@@ -152,6 +158,7 @@ export interface RunnerConfig {
 
 export const CONFIG_DEFAULTS: Omit<RunnerConfig, "rpcUrl" | "deployment" | "privateKey"> = {
   rpcFallbackUrls: [],
+  rpcMulticall: true,
   dataDir: ".conclave/runner",
   confirmations: 0,
   pollIntervalMs: 250,

@@ -89,7 +89,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
     retryCount: RPC_RETRIES,
     fallbackUrls: config.rpcFallbackUrls,
     onCall: onRpcCall,
-    multicall: true,
+    multicall: config.rpcMulticall,
   });
   const { publicClient, chain } = clients;
   for (const url of clients.unreachableFallbacks)

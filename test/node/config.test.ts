@@ -125,6 +125,15 @@ describe("runner configuration", function () {
     ).to.deep.equal([]);
   });
 
+  it("batches contract reads into one eth_call unless the file turns it off (rpcMulticall); only a JSON boolean", function () {
+    const env = { CONCLAVE_PROVIDER_KEY: KEY };
+    expect(loadConfig({ rpc: "http://a:1", deployment: "d" }, env).rpcMulticall).to.equal(true);
+    const off = file({ rpcUrl: "http://a:1", deployment: "d", rpcMulticall: false });
+    expect(loadConfig({ config: off }, env).rpcMulticall).to.equal(false);
+    const text = file({ rpcUrl: "http://a:1", deployment: "d", rpcMulticall: "false" });
+    expect(() => loadConfig({ config: text }, env)).to.throw(ConfigError, "rpcMulticall");
+  });
+
   const bad: [string, () => unknown][] = [
     [
       "a fallback RPC URL equal to rpcUrl",
