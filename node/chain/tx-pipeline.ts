@@ -13,7 +13,7 @@ import {
   type HeadAwareSubmitter,
   type TxSenderOptions,
 } from "./tx-sender.ts";
-import { type Broadcast, groupByNonce, isRevert, max } from "./tx-sender-base.ts";
+import { type Broadcast, groupByNonce, isRevert, max, min } from "./tx-sender-base.ts";
 import { TxConfirmations } from "./tx-confirmations.ts";
 
 export function createTxSender(options: TxSenderOptions): HeadAwareSubmitter {
@@ -42,6 +42,13 @@ export function createTxSender(options: TxSenderOptions): HeadAwareSubmitter {
  * Calls that depend on an earlier one (a reveal on its commit) are made by the caller only after
  * the earlier one's receipt; independent calls (results of different jobs) overlap.
  */
+/**
+ * The most gas one transaction may ask for (EIP-7825, Fusaka: nodes of such chains refuse more at
+ * broadcast, whatever the block gas limit). Below it on any chain our calls need a few million at
+ * most, so it caps only headroom there too.
+ */
+export const MAX_TX_GAS = 16_777_216n;
+
 class TxSender extends TxConfirmations implements TxSubmitter {
   /**
    * Re-broadcasts, in nonce order, what a previous process left signed or sent, and confirms
@@ -168,8 +175,8 @@ class TxSender extends TxConfirmations implements TxSubmitter {
 
   private async sendNew(req: TxRequest): Promise<TransactionReceipt> {
     if (this.closed) throw new TxNotConfirmedError("transaction sender is closed");
-    const { gas, fees } = await this.estimate(req);
-    const signed = this.queue.then(() => this.signAndRecord(req, gas, fees));
+    const { gas, fees, gasCap } = await this.estimate(req);
+    const signed = this.queue.then(() => this.signAndRecord(req, gas, fees, gasCap));
     this.queue = signed.catch(() => undefined);
     let first: TxRecord, sent: Promise<Broadcast>, signedAtHead: bigint | null;
     try {
@@ -193,9 +200,9 @@ class TxSender extends TxConfirmations implements TxSubmitter {
     for (const wake of this.wakeOnClose) wake();
   }
 
-  private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: Fees }> {
+  private async estimate(req: TxRequest): Promise<{ gas: bigint; fees: Fees; gasCap: bigint }> {
     const { rpc, account } = this;
-    const [gas, fees] = await Promise.all([
+    const [gas, fees, blockGasLimit] = await Promise.all([
       rpc.estimateGas({ account, to: req.to, data: req.data, value: req.value ?? 0n }).catch((error: unknown) => {
         const name = revertName(error, this.errorAbi);
         if (name !== undefined || isRevert(error)) {
@@ -211,15 +218,26 @@ class TxSender extends TxConfirmations implements TxSubmitter {
           throw new TxNotConfirmedError(`cannot estimate fees for ${req.kind}: ${oneLine(error)}`, { cause: error });
         },
       ),
+      // Unknown (the read failed, or the RPC has none): the limit is not capped, as before.
+      (rpc.blockGasLimit?.() ?? Promise.resolve(null)).catch((error: unknown) => {
+        this.event({ type: "rpcError", method: "blockGasLimit", error });
+        return null;
+      }),
     ]);
-    return { gas, fees: this.capped(fees) };
+    const gasCap = min(blockGasLimit ?? MAX_TX_GAS, MAX_TX_GAS);
+    if (gas > gasCap)
+      throw new TxWouldRevertError(
+        `${req.kind} needs more gas than a transaction may use: ${gas} estimated, ${gasCap} at most (block gas limit ${blockGasLimit ?? "unknown"})`,
+        undefined,
+      );
+    return { gas, fees: this.capped(fees), gasCap };
   }
 
   /**
    * The critical section: takes the next nonce, signs, records, and queues the first broadcast
    * behind the journal sync and the previous nonce's first broadcast.
    */
-  private async signAndRecord(req: TxRequest, gas: bigint, fees: Fees) {
+  private async signAndRecord(req: TxRequest, gas: bigint, fees: Fees, gasCap: bigint) {
     const nonce = this.nextNonce;
     // Noted before the transaction exists: no block up to this one can hold it.
     const signedAtHead = this.head;
@@ -229,7 +247,8 @@ class TxSender extends TxConfirmations implements TxSubmitter {
       to: req.to,
       data: req.data,
       value: req.value ?? 0n,
-      gas: max((gas * 12n) / 10n + (req.extraGas ?? 0n), req.minGas ?? 0n),
+      // Headroom up to what a transaction may ask for: more is refused by every node (see MAX_TX_GAS, TxRpc.blockGasLimit).
+      gas: min(max((gas * 12n) / 10n + (req.extraGas ?? 0n), req.minGas ?? 0n), gasCap),
       nonce,
       ...fees,
     });

@@ -57,7 +57,7 @@ export function isRevert(error: unknown): boolean {
   return error instanceof BaseError && /revert/i.test(error.message);
 }
 
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
+export const min = (a: bigint, b: bigint) => (a < b ? a : b);
 export const max = (a: bigint, b: bigint) => (a > b ? a : b);
 export const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 

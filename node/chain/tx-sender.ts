@@ -115,6 +115,13 @@ export interface TxRpc {
    * of transactions wait at once and each look is a round trip for the runner and the node.
    */
   blockNumber?(): Promise<bigint>;
+  /**
+   * The latest block's gas limit. Optional: with it, no transaction is signed for more gas than a
+   * block holds (nor than EIP-7825's cap, known or not): a node refuses one at every broadcast, and
+   * the nonce it holds, with every later one, would wait forever. One whose estimate is above it is
+   * refused before it is signed.
+   */
+  blockGasLimit?(): Promise<bigint>;
 }
 
 /**
@@ -127,6 +134,9 @@ const CHAIN_HEAD_TTL_MS = 200;
  * A {@link TxRpc} over a viem public client; the next base fee, the fee estimate and the latest
  * block number are read at most every 200 ms.
  */
+/** How long one answer of the block gas limit is reused (ms). */
+const BLOCK_GAS_LIMIT_TTL_MS = 60_000;
+
 export function txRpcOf(publicClient: PublicClient): TxRpc {
   // eth_feeHistory's last base fee is the next block's: what every provider serves (a "pending"
   // block is not), and what a node checks a new transaction against.
@@ -146,6 +156,8 @@ export function txRpcOf(publicClient: PublicClient): TxRpc {
     estimateFeesPerGas: reuseFor(CHAIN_HEAD_TTL_MS, () => publicClient.estimateFeesPerGas()),
     nextBaseFee,
     blockNumber: reuseFor(CHAIN_HEAD_TTL_MS, () => publicClient.getBlockNumber({ cacheTime: 0 })),
+    // It moves a little per block on some chains (a validator vote), never by much at once.
+    blockGasLimit: reuseFor(BLOCK_GAS_LIMIT_TTL_MS, async () => (await publicClient.getBlock()).gasLimit),
   };
 }
 

@@ -2,7 +2,8 @@ import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { keccak256, type Hex, type PublicClient } from "viem";
-import { createTxSender } from "../../node/chain/tx-pipeline.ts";
+import { createTxSender, MAX_TX_GAS } from "../../node/chain/tx-pipeline.ts";
+import { TxWouldRevertError, txRpcOf, type TxRpc } from "../../node/chain/tx-sender.ts";
 import { devAccount } from "../../node/devnet/accounts.ts";
 import { openJournal, type Journal } from "../../node/journal/journal.ts";
 import { createLogger } from "../../node/log.ts";
@@ -100,6 +101,43 @@ describe("tx sender", function () {
     expect(real.receiptBlocks(Number.MAX_SAFE_INTEGER)).to.deep.equal([
       { block: Number(receipts[0]!.blockNumber), hash: receipts[0]!.blockHash },
     ]);
+    real.close();
+  });
+
+  it("never signs a transaction for more gas than a block holds, nor than EIP-7825's cap: the node would refuse it at every broadcast and its nonce would wait forever", async function () {
+    const real = openJournal(journalFile());
+    const make = (rpcOf: TxRpc) =>
+      createTxSender({
+        rpc: rpcOf,
+        chain,
+        account: devAccount(16),
+        journal: real,
+        log,
+        errorAbi: [],
+        confirmTimeoutMs: 30_000,
+        feeBumpPercent: 20,
+        maxFeePerGas: 10n ** 12n,
+      });
+    const sender = make(txRpcOf(publicClient));
+    await sender.init();
+    const to = devAccount(17).address;
+    const { gasLimit } = await publicClient.getBlock({ blockTag: "latest" });
+    // Headroom past the block's gas limit and the cap (a batch's settlement headroom on a chain
+    // with small blocks). The local chain enforces EIP-7825: it refused it, every time.
+    const receipt = await sender.send({ jobId: null, kind: "withdraw", to, data: "0x", extraGas: gasLimit + 1n });
+    const mined = await publicClient.getTransaction({ hash: receipt.transactionHash });
+    expect(mined.gas).to.equal(gasLimit < MAX_TX_GAS ? gasLimit : MAX_TX_GAS);
+    sender.close();
+    // An estimate above what a block holds is refused before anything is signed.
+    const small = make({ ...txRpcOf(publicClient), blockGasLimit: async () => 21_000n });
+    await small.init();
+    const error = await small.send({ jobId: null, kind: "withdraw", to, data: "0x1234" }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(TxWouldRevertError);
+    expect(String(error)).to.contain("more gas than a transaction may use");
+    small.close();
     real.close();
   });
 
