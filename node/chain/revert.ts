@@ -116,3 +116,26 @@ export function decodeRevert(
     return undefined;
   }
 }
+
+/**
+ * Why a mined transaction reverted, by its custom error's name (or "Error" for a require string,
+ * "Panic"), from the node's call trace (`debug_traceTransaction`, callTracer: Anvil, geth, EDR).
+ * Undefined when it did not revert or the node has no such method; the node's own words (e.g.
+ * "out of gas") when the revert carried no data; the selector when the ABI does not know it.
+ */
+export async function revertReasonOfTx(
+  request: (args: { method: string; params: unknown[] }) => Promise<unknown>,
+  hash: Hex,
+): Promise<string | undefined> {
+  const trace = (await request({ method: "debug_traceTransaction", params: [hash, { tracer: "callTracer" }] }).catch(
+    () => null,
+  )) as { output?: Hex; error?: string } | null;
+  if (!trace?.error) return undefined; // not reverted (its output is what it returned)
+  const data = trace.output;
+  if (!data || data.length < 10) return trace.error;
+  try {
+    return decodeErrorResult({ abi: conclaveErrorsAbi(), data }).errorName;
+  } catch {
+    return data.slice(0, 10);
+  }
+}

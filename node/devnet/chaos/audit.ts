@@ -11,6 +11,7 @@ import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import type { Job } from "../../attest/attestation.ts";
 import { conclaveContracts } from "../../chain/contracts.ts";
 import { AdaptiveRange, getLogsAdaptive } from "../../chain/logs.ts";
+import { revertReasonOfTx } from "../../chain/revert.ts";
 import type { DeploymentRecord } from "../../chain/deployment.ts";
 import { readJournal, type JournalSummary } from "./journals.ts";
 import { jobOfWords } from "../../attest/job-words.ts";
@@ -84,6 +85,8 @@ export interface RevertedTx {
   faults: string[];
   /** See {@link beatenBlocksBefore}. */
   beatenBlocksBefore: number | null;
+  /** The custom error it reverted with, from the node's trace (undefined: the node did not say). */
+  reason?: string;
 }
 
 interface ProviderFigures {
@@ -455,6 +458,10 @@ export async function audit(input: AuditInput): Promise<AuditFigures> {
         block: n,
         faults: [...faults],
         beatenBlocksBefore: job ? beatenBlocksBefore(job, kind, n, r.from) : null,
+        reason: await revertReasonOfTx(
+          (args) => publicClient.request(args as never) as Promise<unknown>,
+          r.transactionHash as Hex,
+        ),
       });
     }
   }

@@ -117,10 +117,20 @@ export function reportTable(r: ChaosReport): string {
       "  what beat them (a race in the block, or an older state)",
       BUCKETS.flatMap((k, i) => (counts[i]! > 0 ? [`${k} ${counts[i]}`] : [])).join("; "),
     );
+  const reasons = new Map<string, number>();
+  for (const t of f.revertedTxs.txs) reasons.set(t.reason ?? "unknown", (reasons.get(t.reason ?? "unknown") ?? 0) + 1);
+  if (f.revertedTxs.txs.length > 0)
+    add(
+      "  why (the error each reverted with)",
+      [...reasons]
+        .sort((a, b) => b[1] - a[1])
+        .map(([r, n]) => `${r} ${n}`)
+        .join("; "),
+    );
   for (const t of f.revertedTxs.txs)
     add(
       `  provider ${t.provider} nonce ${t.nonce ?? "?"}`,
-      `${t.kind}${t.jobId === null ? "" : ` of job ${t.jobId}`}, block ${t.block}${t.faults.length > 0 ? ` (${t.faults.join(", ")})` : ""}${beaten(t.beatenBlocksBefore)}`,
+      `${t.kind}${t.jobId === null ? "" : ` of job ${t.jobId}`}, block ${t.block}${t.faults.length > 0 ? ` (${t.faults.join(", ")})` : ""}${beaten(t.beatenBlocksBefore)}${t.reason ? `: ${t.reason}` : ""}`,
     );
   add(
     "latency (request → paid)",
