@@ -35,9 +35,7 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
       await this.revealsFirst();
     }
     const key = rec.jobId.toString();
-    const batched =
-      this.batcher && !batch.used && !this.singly.has(key) && this.journal.txsFor(rec.jobId, "submit").length === 0;
-    if (this.batcher && (batch.pending || batched)) {
+    if (this.batcher && (batch.pending || this.batchable(rec, "batch", batch.used))) {
       // The result rides in a batch. The step does not wait for it to be mined (a step slot held
       // per job would cap a runner at maxConcurrentSteps results a block): the outcome comes
       // back in deliveredInBatch, which moves the job on and wakes it.
@@ -135,17 +133,27 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
    * a burst: the jobs of a batch mined again after a reorg were sent alone and reverted). One voided
    * after a reorg, or whose nonce another transaction took, carried nothing.
    */
-  protected batchOf(
-    rec: JobRecord,
-    kind: "batch" | "commits" | "reveals" = "batch",
-  ): { pending: TxRecord | null; used: boolean } {
+  protected batchOf(rec: JobRecord, kind: BatchKind = "batch"): { pending: TxRecord | null; used: boolean } {
     if (!this.batcher || (kind === "batch") !== (rec.job.redundancy === 1)) return { pending: null, used: false };
     const txs = this.batchAttempts(rec, kind);
-    const key = kind === "batch" ? rec.jobId.toString() : seatKey(rec.jobId, kind === "commits" ? "commit" : "reveal");
-    const mined = this.singly.has(key) ? undefined : txs.findLast((t) => t.kind === kind && t.status === "mined");
+    const mined = this.singly.has(singlyKey(rec, kind))
+      ? undefined
+      : txs.findLast((t) => t.kind === kind && t.status === "mined");
     const pending = txs.find((t) => t.status === "signed" || t.status === "sent") ?? mined ?? null;
     const used = txs.some((t) => t.kind === kind && (t.status === "mined" || t.status === "reverted"));
     return { pending, used };
+  }
+
+  /**
+   * Whether a new item of this job (its result, commit or reveal) may ride in a batch of `kind`:
+   * it rides once (as a k = 1 result does). One the market rejected or skipped, a batch that was
+   * mined or reverted (`used`, from batchOf), or a transaction of the job's own already sent,
+   * goes alone from then on.
+   */
+  protected batchable(rec: JobRecord, kind: BatchKind, used: boolean): boolean {
+    return (
+      !used && !this.singly.has(singlyKey(rec, kind)) && this.journal.txsFor(rec.jobId, OWN_KIND[kind]).length === 0
+    );
   }
 
   /**
@@ -265,4 +273,14 @@ export abstract class DeliveringProcessor extends ComputingProcessor {
       this.log.error("claim outcome not recorded", { jobId, error: oneLine(e) });
     }
   }
+}
+
+type BatchKind = "batch" | "commits" | "reveals";
+
+/** The job's own transaction kind for each batch kind: the call it makes when it goes alone. */
+const OWN_KIND = { batch: "submit", commits: "commit", reveals: "reveal" } as const;
+
+/** The job's key in `singly` for a batch kind: its id for a k = 1 result, its seatKey for a commit or reveal. */
+function singlyKey(rec: JobRecord, kind: BatchKind): string {
+  return kind === "batch" ? rec.jobId.toString() : seatKey(rec.jobId, OWN_KIND[kind]);
 }

@@ -53,7 +53,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
       rec = { ...rec, salt };
     }
     const commitment = commitmentOf(rec.jobId, this.address, rec.resultHash!, salt);
-    if (this.batcher && (batch.pending || this.batchable(rec, "commit", batch.used))) {
+    if (this.batcher && (batch.pending || this.batchable(rec, "commits", batch.used))) {
       const outcome = batch.pending
         ? this.batcher.resumeSeat(batch.pending, rec.jobId)
         : this.batcher.commit({ jobId: rec.jobId, job: rec.job, commitment });
@@ -134,7 +134,7 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
         rec = { ...rec, seat };
       }
     }
-    if (this.batcher && (batch.pending || this.batchable(rec, "reveal", batch.used))) {
+    if (this.batcher && (batch.pending || this.batchable(rec, "reveals", batch.used))) {
       const outcome = batch.pending
         ? this.batcher.resumeSeat(batch.pending, rec.jobId)
         : this.batcher.reveal({
@@ -175,17 +175,6 @@ export abstract class SeatedProcessor extends DeliveringProcessor {
     const minedIn = "blockNumber" in receipt ? Number(receipt.blockNumber) : 0;
     if (this.transition(rec, { state: "revealed", factsBlock: Math.max(rec.factsBlock, minedIn) }))
       this.observeLatency(rec);
-  }
-
-  /**
-   * A commit or reveal rides in a batch once (as a k = 1 result does): one the market skipped, a
-   * batch that reverted or was mined, or a transaction of the job's own already sent, goes alone
-   * from then on.
-   */
-  private batchable(rec: JobRecord, step: SeatStep, batchUsed: boolean): boolean {
-    return (
-      !batchUsed && !this.singly.has(seatKey(rec.jobId, step)) && this.journal.txsFor(rec.jobId, step).length === 0
-    );
   }
 
   /**
