@@ -12,9 +12,10 @@
  * Each worker is kept `pipelineDepth` messages ahead: the next runs are already in the worker's
  * IPC queue when the current ones finish, so the round trip overlaps compute instead of idling the
  * worker. Runs that queued up while the worker was busy travel together in one message (a batch,
- * up to `maxBatch` runs) and their results come back together, so the per-message cost (V8
- * serialization, a pipe write, an event-loop turn on each side) is paid once per batch, not per
- * run. The worker still runs them one at a time, in order, and a run's timeout starts only when
+ * up to `maxBatch` runs) and their results come back together, so the per-message cost (a
+ * socket write, a wake-up and an event-loop turn on each side) is paid once per batch, not per
+ * run. Messages are frames of a JSON header and raw tensor bytes (worker-frames.ts), not Node's
+ * IPC channel, whose V8 serialization and per-message reads cost as much as a small model's run. The worker still runs them one at a time, in order, and a run's timeout starts only when
  * the run ahead of it has answered: the worker answers whatever it finished at least every
  * `replyEveryMs`, and a batch's timer is the sum of its unanswered runs' timeouts, restarted on
  * each answer. A failed run fails only itself. When a worker is lost (crash, or a batch overran
@@ -23,12 +24,11 @@
  * The runs queued behind on that worker (never started) go back to the queue too, in order.
  *
  * Beside it: executor-options.ts (options, the Executor interface), errors.ts (typed errors),
- * model-check.ts (a schema against a loaded session), worker-process.ts (forking a worker),
- * worker.ts and worker-protocol.ts (the worker's side). This file is the pool, over 400 lines
+ * model-check.ts (a schema against a loaded session), worker-process.ts (starting a worker),
+ * worker.ts, worker-protocol.ts and worker-frames.ts (the worker's side and the messages). This file is the pool, over 400 lines
  * because it is one state machine: queues, in-flight messages, timers and worker replacement share
  * their bookkeeping, and each step keeps the others' invariants.
  */
-import type { ChildProcess } from "node:child_process";
 import { endianness } from "node:os";
 import { ConfigError } from "../errors.ts";
 import {
@@ -52,7 +52,8 @@ import {
   type WorkerRestartReason,
 } from "./executor-options.ts";
 import { InvalidInputError, validateTensors, type ModelSchema, type TensorSpec } from "./schema.ts";
-import { forkWorker, setRef, workerEnv } from "./worker-process.ts";
+import { setRef, startWorker, workerEnv, type WorkerProcess } from "./worker-process.ts";
+import { createFrameReader, encodeFrame } from "./worker-frames.ts";
 import { checkMatch, checkSupported } from "./model-check.ts";
 import {
   fromWire,
@@ -87,7 +88,7 @@ interface InFlight {
 
 /** One live worker process; replaced as a whole when the process is lost. */
 interface Handle {
-  child: ChildProcess;
+  worker: WorkerProcess;
   exited: Promise<void>;
   pending: Map<number, Pending>;
   sessions: Map<string, Promise<LoadInfo>>;
@@ -195,16 +196,17 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     const p = handle.pending.get(id);
     if (!p) return undefined;
     handle.pending.delete(id);
-    if (handle.pending.size === 0) setRef(handle.child, false);
+    if (handle.pending.size === 0) setRef(handle.worker, false);
     return p;
   }
 
   function spawn(slot: Slot): Handle {
-    const child = forkWorker(config, childEnv);
+    const worker = startWorker(config, childEnv);
+    const { child, socket } = worker;
     const pid = child.pid;
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
     const handle: Handle = {
-      child,
+      worker,
       exited,
       pending: new Map(),
       sessions: new Map(),
@@ -214,7 +216,8 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       answered: false,
       gone: false,
     };
-    child.on("message", (reply: Reply) => {
+    const read = createFrameReader((message) => {
+      const reply = message as Reply;
       handle.answered = true;
       if (reply.ok && reply.op === "run" && !reply.done) return void handle.pending.get(reply.id)?.partial?.(reply);
       const p = settle(handle, reply.id);
@@ -222,6 +225,15 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       if (reply.ok) p.resolve(reply);
       else p.reject(new FAILURES[reply.kind](reply.message));
     });
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch (error) {
+        // A frame that does not parse: the worker broke the protocol, and is replaced.
+        lost(slot, handle, error);
+      }
+    });
+    socket.on("error", (error) => lost(slot, handle, error));
     child.on("error", (error) => lost(slot, handle, error));
     child.on("exit", (exitCode, signal) => {
       log("executor.worker_exited", { worker: slot.index, pid, exitCode, signal });
@@ -270,7 +282,7 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       requeued += left.length;
     }
     handle.runs = handle.runs.slice(0, handle.runs[0] === head ? 1 : 0);
-    if (handle.pending.size === 0) setRef(handle.child, false);
+    if (handle.pending.size === 0) setRef(handle.worker, false);
     slot.queue.unshift(...back);
     if (requeued) log("executor.runs_requeued", { worker: slot.index, runs: requeued });
   }
@@ -278,8 +290,8 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   /** SIGKILL, because a process blocked in a native run never gets to handle a gentler signal. */
   function stop(handle: Handle): Promise<void> {
     // Held until the exit arrives: `close()` and the stats must not be outrun by the process exiting first.
-    setRef(handle.child, true);
-    handle.child.kill("SIGKILL");
+    setRef(handle.worker, true);
+    handle.worker.child.kill("SIGKILL");
     return handle.exited;
   }
 
@@ -298,8 +310,9 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       worker: slot.index,
       error: cause instanceof Error ? cause.message : String(cause),
     });
-    // An "error" (say, a broken IPC channel) can come from a process that is still alive.
-    if (handle.child.exitCode === null && handle.child.signalCode === null) reap(handle);
+    // An "error" (say, a broken socket or frame) can come from a process that is still alive.
+    const { child } = handle.worker;
+    if (child.exitCode === null && child.signalCode === null) reap(handle);
     if (closed) return;
     restarted("crash");
     if (handle.answered) spawn(slot);
@@ -323,13 +336,20 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
   /** Sends a request whose answer settles `pending` (unless the worker is lost first: then the loss does). */
   function post(handle: Handle, req: Request, pending: Pending): void {
     handle.pending.set(req.id, pending);
-    if (handle.pending.size === 1) setRef(handle.child, true);
-    handle.child.send(req, (error) => {
-      // The exit handler fails everything pending when the channel went away with the process.
-      if (error && !handle.gone)
-        settle(handle, req.id)?.reject(
-          new WorkerCrashedError("could not send to the inference worker", { cause: error }),
-        );
+    if (handle.pending.size === 1) setRef(handle.worker, true);
+    const failed = (error: unknown) =>
+      settle(handle, req.id)?.reject(
+        new WorkerCrashedError("could not send to the inference worker", { cause: error }),
+      );
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(req);
+    } catch (error) {
+      return void failed(error);
+    }
+    handle.worker.socket.write(frame, (error) => {
+      // The exit handler fails everything pending when the socket went away with the process.
+      if (error && !handle.gone) failed(error);
     });
   }
 

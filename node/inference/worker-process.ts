@@ -1,4 +1,5 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { WorkerConfig } from "./worker-protocol.ts";
 
@@ -15,31 +16,36 @@ export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith("CONCLAVE_")));
 }
 
-/**
- * Forks a worker (worker.ts) with its configuration and environment, released (see setRef):
- * advanced serialization carries typed arrays and bigints, and sends only the bytes a view covers.
- */
-export function forkWorker(config: WorkerConfig, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = fork(WORKER_ENTRY, [JSON.stringify(config)], {
-    serialization: "advanced",
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env,
-    // A second process cannot take the runner's debugger port.
-    execArgv: process.execArgv.filter((arg) => !arg.startsWith("--inspect")),
-  });
-  setRef(child, false);
-  return child;
+/** A worker process and the socket its messages travel on (frames: worker-frames.ts). */
+export interface WorkerProcess {
+  child: ChildProcess;
+  socket: Socket;
 }
 
-export /** An idle worker must not keep the runner alive; one with work outstanding must. */
-function setRef(child: ChildProcess, on: boolean): void {
-  // The IPC channel is a handle of its own: unref'ing the process alone does not release it.
-  const channel = child.channel as { ref(): void; unref(): void } | null | undefined;
+/**
+ * Starts a worker (worker.ts) with its configuration and environment, released (see setRef). Its
+ * messages travel on a socket pair at the worker's fd 3, in frames, not on Node's IPC channel.
+ */
+export function startWorker(config: WorkerConfig, env: NodeJS.ProcessEnv): WorkerProcess {
+  // A second process cannot take the runner's debugger port.
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith("--inspect"));
+  const child = spawn(process.execPath, [...execArgv, WORKER_ENTRY, JSON.stringify(config)], {
+    stdio: ["ignore", "inherit", "inherit", "pipe"],
+    env,
+  });
+  const worker = { child, socket: child.stdio[3] as Socket };
+  setRef(worker, false);
+  return worker;
+}
+
+/** An idle worker must not keep the runner alive; one with work outstanding must. */
+export function setRef({ child, socket }: WorkerProcess, on: boolean): void {
+  // The socket is a handle of its own: unref'ing the process alone does not release it.
   if (on) {
     child.ref();
-    channel?.ref();
+    socket.ref();
   } else {
     child.unref();
-    channel?.unref();
+    socket.unref();
   }
 }

@@ -29,8 +29,8 @@ export function dtypeOfOrt(type: string): DType | undefined {
 }
 
 /**
- * A tensor crossing the process boundary. Sent with the IPC channel's "advanced" (V8)
- * serialization, which writes only the bytes a Uint8Array views, not its whole backing buffer.
+ * A tensor crossing the process boundary: its bytes travel raw in the message's frame
+ * (worker-frames.ts), only the bytes the Uint8Array views, not its whole backing buffer.
  */
 export interface WireTensor {
   name: string;
@@ -39,15 +39,18 @@ export interface WireTensor {
   data: Uint8Array;
 }
 
-/** Views of the caller's tensors: the IPC serializer copies the viewed bytes once, when the run is sent. */
+/** Views of the caller's tensors: their bytes are copied once, into the frame, when the run is sent. */
 export function toWire(inputs: TensorMap): WireTensor[] {
   return Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
 }
 
-/** The tensors of a worker's answer, by name (views of the received message). */
+/**
+ * The tensors of a worker's answer, by name, each its own copy: a received frame is a view of the
+ * socket's read, which holds other frames too, and a job may keep its outputs for minutes.
+ */
 export function fromWire(tensors: WireTensor[]): TensorMap {
   const out: TensorMap = {};
-  for (const t of tensors) out[t.name] = { dtype: t.dtype, shape: t.shape, data: t.data };
+  for (const t of tensors) out[t.name] = { dtype: t.dtype, shape: t.shape, data: t.data.slice() };
   return out;
 }
 

@@ -1,5 +1,6 @@
 /**
- * Inference worker process entry (started by executor.ts with `fork`, config as argv[2]).
+ * Inference worker process entry (started by worker-process.ts, config as its last argument,
+ * messages in frames on fd 3: worker-frames.ts).
  *
  * onnxruntime-node's session creation and `run` are synchronous native calls, so they live here,
  * off the runner's event loop. A process rather than a worker thread: a blocking native run can
@@ -11,6 +12,7 @@
  * the next runs before the current ones answer, so they are waiting here when the current ones
  * end; runs that queued up in the executor arrive as one batch and are answered together.
  */
+import { Socket } from "node:net";
 import * as ort from "onnxruntime-node";
 import {
   dtypeOfOrt,
@@ -23,6 +25,7 @@ import {
   type WireValueInfo,
   type WorkerConfig,
 } from "./worker-protocol.ts";
+import { createFrameReader, encodeFrame } from "./worker-frames.ts";
 import { ortTensor, type TypedArray } from "./ort-tensors.ts";
 
 class Failure extends Error {
@@ -54,9 +57,9 @@ function blockFor(ms: number): void {
 }
 
 function start(): void {
-  const ipcSend = process.send?.bind(process);
-  if (!ipcSend) throw new Error("worker.ts must be started by the executor with an IPC channel");
-  const send = (reply: Reply) => ipcSend(reply);
+  // The executor's socket (worker-process.ts): requests in, replies out, in frames.
+  const socket = new Socket({ fd: 3, readable: true, writable: true });
+  const send = (reply: Reply) => void socket.write(encodeFrame(reply));
   const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
   const sessions = new Map<string, ort.InferenceSession>();
   const replyEveryMs = config.replyEveryMs ?? 1;
@@ -147,7 +150,8 @@ function start(): void {
   }
 
   let chain = Promise.resolve();
-  process.on("message", (req: Request) => {
+  const read = createFrameReader((message) => {
+    const req = message as Request;
     chain = chain.then(async () => {
       let reply: Reply;
       try {
@@ -159,8 +163,17 @@ function start(): void {
       send(reply);
     });
   });
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      read(chunk);
+    } catch {
+      // A frame that does not parse: the executor is not speaking this protocol.
+      process.exit(71);
+    }
+  });
   // A worker outliving its runner would hold memory and cores for nobody.
-  process.on("disconnect", () => process.exit(0));
+  socket.on("close", () => process.exit(0));
+  socket.on("error", () => process.exit(0));
 }
 
 start();
