@@ -52,16 +52,19 @@ export type WorkerRestartReason = "crash" | "timeout";
 
 /**
  * What "auto" means for `workers` and `intraOpThreads` on a machine with `cores` cores: half the
- * cores as workers (at least one: the runner's event loop, which feeds them, keeps a core), and
- * each worker's session the cores shared out over the workers, so workers × threads ≈ cores.
- * Measured on 2 cores (Silero VAD and a ~2 ms MLP, 4 runs in flight): one worker beat two, which
- * fought the runner's process for the cores.
+ * cores as workers, but two where there are two cores (one on one), and each worker's session the
+ * cores shared out over the workers, so workers × threads ≈ cores. Two workers on two cores: while
+ * one waits for its message to cross the process boundary the other runs, which a second
+ * intra-op thread cannot do. Measured on 2 cores (`npm run bench -- --executor-only`, 4 runs in
+ * flight, after the frame transport): 2 × 1 did Silero VAD at 0.89 × a plain loop and a 4 ms MLP at
+ * 1.61 ×; 1 × 2 did 0.62 × and 1.34 ×. Each worker holds its own copy of a model's session: a
+ * provider whose models do not fit in memory twice sets `workers: 1`.
  */
 export function autoInference(
   opts: { workers?: number | "auto"; intraOpThreads?: number | "auto" },
   cores = availableParallelism(),
 ): { workers: number | undefined; intraOpThreads: number | undefined } {
-  const workers = opts.workers === "auto" ? Math.max(1, Math.floor(cores / 2)) : opts.workers;
+  const workers = opts.workers === "auto" ? Math.min(cores, Math.max(2, Math.floor(cores / 2))) : opts.workers;
   const intraOpThreads =
     opts.intraOpThreads === "auto" ? Math.max(1, Math.floor(cores / (workers ?? 1))) : opts.intraOpThreads;
   return { workers, intraOpThreads };

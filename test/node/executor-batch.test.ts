@@ -246,9 +246,13 @@ describe("inference executor: runs that share a message", function () {
 });
 
 describe("inference executor: pool size", function () {
-  it('shares the cores out for "auto": half of them as workers, the rest as intra-op threads', function () {
+  it('shares the cores out for "auto": half of them as workers (two on two cores), the rest as intra-op threads', function () {
     expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 2)).to.deep.equal({
-      workers: 1,
+      workers: 2,
+      intraOpThreads: 1,
+    });
+    expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 4)).to.deep.equal({
+      workers: 2,
       intraOpThreads: 2,
     });
     expect(autoInference({ workers: "auto", intraOpThreads: "auto" }, 16)).to.deep.equal({
