@@ -25,24 +25,36 @@ const pad = (n: number) => (n + ALIGN - 1) & ~(ALIGN - 1);
 export function encodeFrame(message: unknown): Uint8Array {
   const blobs: Uint8Array[] = [];
   let at = 0;
-  const header = JSON.stringify(message, (_key, value: unknown) => {
-    if (!(value instanceof Uint8Array)) return value;
-    blobs.push(value);
-    const ref = { $b: [at, value.byteLength] };
-    at += pad(value.byteLength);
-    return ref;
-  });
-  const headerBytes = Buffer.from(header, "utf8");
-  const dataStart = pad(2 * LENGTH_BYTES + headerBytes.byteLength);
+  // A copy with references for the byte arrays, then a plain stringify: a replacer function
+  // takes JSON.stringify off its fast path.
+  const refs = (value: unknown): unknown => {
+    if (typeof value !== "object" || value === null) return value;
+    if (value instanceof Uint8Array) {
+      blobs.push(value);
+      const ref = { $b: [at, value.byteLength] };
+      at += pad(value.byteLength);
+      return ref;
+    }
+    if (Array.isArray(value)) return value.map(refs);
+    const copy: Record<string, unknown> = {};
+    for (const key in value) copy[key] = refs((value as Record<string, unknown>)[key]);
+    return copy;
+  };
+  const header = JSON.stringify(refs(message));
+  const headerLength = Buffer.byteLength(header, "utf8");
+  const dataStart = pad(2 * LENGTH_BYTES + headerLength);
   const total = dataStart + at;
   if (total > MAX_FRAME_BYTES) throw new FrameError(`a message of ${total} bytes is over the frame limit`);
-  const frame = Buffer.alloc(total);
+  // Not zero-filled: every byte is written below, the padding explicitly.
+  const frame = Buffer.allocUnsafe(total);
   frame.writeUInt32LE(total - LENGTH_BYTES, 0);
-  frame.writeUInt32LE(headerBytes.byteLength, LENGTH_BYTES);
-  frame.set(headerBytes, 2 * LENGTH_BYTES);
+  frame.writeUInt32LE(headerLength, LENGTH_BYTES);
+  frame.write(header, 2 * LENGTH_BYTES, "utf8");
+  frame.fill(0, 2 * LENGTH_BYTES + headerLength, dataStart);
   let offset = dataStart;
   for (const blob of blobs) {
     frame.set(blob, offset);
+    frame.fill(0, offset + blob.byteLength, offset + pad(blob.byteLength));
     offset += pad(blob.byteLength);
   }
   return frame;
