@@ -82,6 +82,8 @@ export interface RunOptions {
     delayMs?: number;
     /** Make the worker process exit abruptly, without replying, instead of running. */
     crash?: boolean;
+    /** Make the worker write a frame that does not parse instead of running (and stay alive). */
+    badFrame?: boolean;
   };
 }
 

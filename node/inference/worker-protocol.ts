@@ -74,7 +74,7 @@ export interface WorkerConfig {
 export interface WireRun {
   key: string;
   inputs: WireTensor[];
-  debug?: { delayMs?: number; crash?: boolean };
+  debug?: { delayMs?: number; crash?: boolean; badFrame?: boolean };
 }
 
 /** How one run of a batch ended: a failed run fails only itself, never the rest of its batch. */

@@ -113,6 +113,8 @@ function start(): void {
       for (const t of run.inputs) feeds[t.name] = ortTensor(t);
       // Dies the way a native crash would: abruptly, without a reply.
       if (config.testHooks && run.debug?.crash) process.exit(70);
+      // A frame claiming 2 bytes, under its own length word: the executor must replace this worker.
+      if (config.testHooks && run.debug?.badFrame) socket.write(Buffer.from([2, 0, 0, 0]));
       if (config.testHooks && run.debug?.delayMs) blockFor(run.debug.delayMs);
       const t0 = performance.now();
       let results: ort.InferenceSession.OnnxValueMapType;

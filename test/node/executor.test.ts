@@ -3,6 +3,7 @@ import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { FrameError } from "../../node/inference/worker-frames.ts";
 import { createExecutor } from "../../node/inference/executor.ts";
 import { type Executor } from "../../node/inference/executor-options.ts";
 import {
@@ -311,6 +312,16 @@ describe("inference executor", function () {
     const error = await rejection(() => executor.run("vad-v5", vadInputs(), { debug: { crash: true } }));
     expect(error).to.be.instanceOf(WorkerCrashedError);
     expect(error).to.be.instanceOf(RetryableError);
+    const { outputs } = await executor.run("vad-v5", vadInputs(3));
+    expect(outputs.output!.shape).to.deep.equal([1, 1]);
+  });
+
+  it("replaces a worker that writes a frame that does not parse, and fails only the run it was doing", async function () {
+    const before = executor.stats().workerRestarts;
+    const error = await rejection(() => executor.run("vad-v5", vadInputs(), { debug: { badFrame: true } }));
+    expect(error).to.be.instanceOf(WorkerCrashedError);
+    expect((error as Error).cause).to.be.instanceOf(FrameError);
+    expect(executor.stats().workerRestarts).to.equal(before + 1);
     const { outputs } = await executor.run("vad-v5", vadInputs(3));
     expect(outputs.output!.shape).to.deep.equal([1, 1]);
   });
