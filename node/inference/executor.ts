@@ -650,11 +650,12 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
       models.set(key, model);
       model.ready = (async () => {
         for (let attempt = 0; ; attempt++) {
-          const slot = pick(key);
           try {
-            const info = await ensureSession(slot, slot.handle ?? spawn(slot), key);
-            checkMatch(schema.inputs, info.inputs, "input");
-            checkMatch(schema.outputs, info.outputs, "output");
+            // Every worker loads it now: a run sent to a worker that had not would wait for the
+            // session (seconds, for a large model) inside its job's latency.
+            const [info] = await Promise.all(slots.map((slot) => ensureSession(slot, slot.handle ?? spawn(slot), key)));
+            checkMatch(schema.inputs, info!.inputs, "input");
+            checkMatch(schema.outputs, info!.outputs, "output");
             log("executor.model_loaded", { key, path: modelPath });
             return;
           } catch (error) {
