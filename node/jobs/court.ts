@@ -135,6 +135,9 @@ class Court extends CourtBase implements Service {
     const { chain } = this;
     const [state, now] = await Promise.all([chain.jobState(duty.jobId), chain.now()]);
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
+    // Our challenge went out before a restart or a failed step: it is what made the job no longer
+    // challengeable. Resume it, or the bond it locked would be followed by nobody.
+    if (this.sentBefore(duty, "challenge")) return this.challenge(duty, rec);
     if (state.status !== JobStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
     const windowEnd = state.revealStartedAt + rec.job.challengeWindow;
     if (now + this.marginSeconds > windowEnd)
@@ -162,11 +165,16 @@ class Court extends CourtBase implements Service {
       delivered,
       ours,
     });
+    return this.challenge(duty, rec);
+  }
+
+  /** Sends the checker's challenge of the delivered result, or resumes the one sent before. */
+  private async challenge(duty: DutyRecord, rec: JobRecord): Promise<void> {
     const receipt = await this.sendOnce(
       duty,
       "challenge",
       "challenge",
-      [duty.jobId, jobWords(rec.job), provider, delivered],
+      [duty.jobId, jobWords(rec.job), rec.deliveredBy, rec.settledHash],
       0,
     );
     if (!receipt) return;
@@ -199,6 +207,10 @@ class Court extends CourtBase implements Service {
     switch (duty.state) {
       case "new":
       case "computed": {
+        // Our commit went out before a restart or a failed step: resume it whatever the chain
+        // shows now (our own seat may be the one that filled the jury; the deadline and stake
+        // were checked when it was sent). Skipping it would leave a seat that never reveals.
+        if (this.sentBefore(duty, "jury-commit")) return this.commit(duty, rec, ch);
         if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize)
           return this.end(duty, "skipped", "the jury is seated");
         if (now + this.marginSeconds > commitDeadline)

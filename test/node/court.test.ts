@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import { commitmentOf } from "../../node/attest/attestation.ts";
 import { TxWouldRevertError } from "../../node/chain/tx-sender.ts";
 import type { CourtOptions } from "../../node/jobs/court-base.ts";
@@ -297,6 +297,75 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     const duty = h.journal.getDuty(1n)!;
     expect([duty.role, duty.state]).to.deep.equal(["juror", "committed"]);
     expect(h.sender.kinds()).to.deep.equal(["juryCommit"]);
+  });
+
+  /** Sends that reach the chain but whose step fails after (the RPC drops, the process dies): the journal holds the transaction as sent. */
+  function broadcastThenFail(h: Harness, functionName: string): void {
+    h.sender.onSend = (tx) => {
+      if (tx.functionName !== functionName) return [];
+      const hash = keccak256(toHex(`${functionName}-broadcast`));
+      h.journal.recordTx({ jobId: tx.req.jobId, kind: tx.req.kind, nonce: 99, hash, raw: "0x00" });
+      h.journal.setTxStatus(hash, "sent");
+      throw new Error("connection dropped after the broadcast");
+    };
+  }
+
+  it("a juror whose commit went out before its step failed resumes it when its own seat filled the jury, and reveals (was: skipped, a seat that never reveals is slashed)", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    await othersJob(h, 1n);
+    const challenge = challengeOf({ challengedAt: h.chain.time });
+    h.chain.set(1n, { status: Status.Challenged, seated: 0 });
+    broadcastThenFail(h, "juryCommit");
+    court.onLogs([event("ResultChallenged", { jobId: 1n, provider: OTHER, challenger: CHALLENGER, challenge })]);
+    await settle();
+    expect(h.journal.getDuty(1n)!.state).to.equal("computed");
+    expect(h.journal.txsFor(1n, "jury-commit").map((t) => t.status)).to.deep.equal(["sent"]);
+
+    // It was mined: ours is the third seat, and the jury is full.
+    const { salt, resultHash } = h.journal.getDuty(1n)!;
+    const commitment = commitmentOf(1n, ME, resultHash!, salt!);
+    h.sender.onSend = () => [];
+    h.sender.onResume = () => [];
+    h.chain.set(1n, { status: Status.Challenged, seated: 3 });
+    court.onLogs([event("SeatCommitted", { jobId: 1n, provider: ME, seat: 2, commitment })]);
+    h.clock.now += 5_000;
+    await settle();
+    expect(h.sender.resumed.map((t) => t.kind)).to.deep.equal(["jury-commit"]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("committed");
+
+    h.chain.set(1n, { status: Status.JuryRevealing, seated: 3, revealStartedAt: h.chain.time });
+    court.onLogs([event("RevealStarted", { jobId: 1n, revealDeadline: h.chain.time + 120 })]);
+    h.clock.now += 5_000;
+    await settle();
+    expect(h.sender.kinds()).to.deep.equal(["juryReveal"]);
+    expect(h.sender.sent[0]!.args.slice(3, 6)).to.deep.equal([2, resultHash, salt]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("revealed");
+  });
+
+  it("a checker whose challenge went out before its step failed follows it, though the job is no longer challengeable (was: skipped)", async function () {
+    h = harness();
+    let settle;
+    ({ court, settle } = courtOf(h));
+    await othersJob(h, 1n);
+    h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
+    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })];
+    await h.processor.onLogs(delivered);
+    broadcastThenFail(h, "challenge");
+    court.onLogs(delivered);
+    await settle();
+    expect(h.journal.txsFor(1n, "challenge").map((t) => t.status)).to.deep.equal(["sent"]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("new");
+
+    // It was mined: the job is Challenged now.
+    h.sender.onResume = () => [];
+    h.chain.set(1n, { status: Status.Challenged, seated: 0 });
+    h.clock.now += 5_000;
+    await settle();
+    expect(h.sender.resumed.map((t) => t.kind)).to.deep.equal(["challenge"]);
+    expect(h.journal.getDuty(1n)!.state).to.equal("challenged");
+    expect(h.sender.sent).to.have.length(0);
   });
 
   it("a commit the chain refuses (the jury filled meanwhile) sends nothing more and ends skipped", async function () {
