@@ -124,6 +124,15 @@ export abstract class CourtBase {
     return true;
   }
 
+  /**
+   * A duty resuming a transaction it sent before (a restart, a failed step) holds its collateral
+   * again without the free-stake check, which the lock may already show: until the chain does,
+   * our other jobs must not count it free.
+   */
+  protected holdStake(duty: DutyRecord, collateral: bigint): void {
+    this.stake.reserve(courtStakeKey(duty.jobId), collateral);
+  }
+
   /** The duty's bond or seat is locked on the chain (its transaction mined). */
   protected stakeLocked(duty: DutyRecord): void {
     this.stake.locked(courtStakeKey(duty.jobId), this.nowMs());

@@ -137,7 +137,10 @@ class Court extends CourtBase implements Service {
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
     // Our challenge went out before a restart or a failed step: it is what made the job no longer
     // challengeable. Resume it, or the bond it locked would be followed by nobody.
-    if (this.sentBefore(duty, "challenge")) return this.challenge(duty, rec);
+    if (this.sentBefore(duty, "challenge")) {
+      this.holdStake(duty, rec.job.collateral);
+      return this.challenge(duty, rec);
+    }
     if (state.status !== JobStatus.Delivered) return this.end(duty, "skipped", "no longer challengeable");
     const windowEnd = state.revealStartedAt + rec.job.challengeWindow;
     if (now + this.marginSeconds > windowEnd)
@@ -210,7 +213,10 @@ class Court extends CourtBase implements Service {
         // Our commit went out before a restart or a failed step: resume it whatever the chain
         // shows now (our own seat may be the one that filled the jury; the deadline and stake
         // were checked when it was sent). Skipping it would leave a seat that never reveals.
-        if (this.sentBefore(duty, "jury-commit")) return this.commit(duty, rec, ch);
+        if (this.sentBefore(duty, "jury-commit")) {
+          this.holdStake(duty, rec.job.collateral);
+          return this.commit(duty, rec, ch);
+        }
         if (state.status !== JobStatus.Challenged || state.seated >= ch.jurySize)
           return this.end(duty, "skipped", "the jury is seated");
         if (now + this.marginSeconds > commitDeadline)

@@ -17,7 +17,7 @@ import {
   type Harness,
 } from "../helpers/fake-runner-deps.ts";
 import { jobWords } from "../../node/attest/job-words.ts";
-import { StakeReservations } from "../../node/jobs/stake-reservations.ts";
+import { courtStakeKey, StakeReservations } from "../../node/jobs/stake-reservations.ts";
 import { until } from "../helpers/until.ts";
 
 const ME = getAddress(PROVIDER.address);
@@ -430,6 +430,42 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
       } finally {
         mine();
       }
+    });
+
+    it("a jury commit resumed after a restart holds its seat's stake again: a new job waits until it is mined", async function () {
+      const stake = new StakeReservations();
+      h = harness({ stake });
+      let settle;
+      ({ court, settle } = courtOf(h, { stake }));
+      await othersJob(h, 1n);
+      h.chain.freeStake = 10n;
+      h.chain.set(1n, { status: Status.Challenged, seated: 0 });
+      broadcastThenFail(h, "juryCommit");
+      court.onLogs([challenged(1n)]);
+      await settle();
+      expect(h.journal.txsFor(1n, "jury-commit").map((t) => t.status)).to.deep.equal(["sent"]);
+      // A new process: nothing reserved, the commit in the journal.
+      stake.release(courtStakeKey(1n));
+      let mine!: () => void;
+      const mined = new Promise<void>((r) => (mine = r));
+      h.sender.onSend = () => [];
+      h.sender.onResume = async () => {
+        await mined;
+        return [];
+      };
+      try {
+        h.clock.now += 5_000;
+        void court.tick();
+        await until("the jury commit resumed", () => h.sender.resumed.length > 0, { timeoutMs: 10_000, intervalMs: 5 });
+        await h.processor.onLogs([requested(5n, makeJob({ collateral: 10n }))]);
+        await h.processor.idle();
+        expect(h.journal.getJob(5n)!.state, "job 5 waits for the stake the seat will lock").to.equal("seen");
+        expect(h.sender.kinds()).to.deep.equal([]);
+      } finally {
+        mine();
+      }
+      await settle();
+      expect(h.journal.getDuty(1n)!.state).to.equal("committed");
     });
 
     it("a jury seat committed and not mined yet makes a new job wait for stake", async function () {
