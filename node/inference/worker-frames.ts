@@ -22,7 +22,7 @@ export class FrameError extends Error {}
 const pad = (n: number) => (n + ALIGN - 1) & ~(ALIGN - 1);
 
 /** The message as one frame; its byte arrays are copied once, into the frame. */
-export function encodeFrame(message: unknown): Uint8Array {
+export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Uint8Array {
   const blobs: Uint8Array[] = [];
   let at = 0;
   // A copy with references for the byte arrays, then a plain stringify: a replacer function
@@ -44,7 +44,7 @@ export function encodeFrame(message: unknown): Uint8Array {
   const headerLength = Buffer.byteLength(header, "utf8");
   const dataStart = pad(2 * LENGTH_BYTES + headerLength);
   const total = dataStart + at;
-  if (total > MAX_FRAME_BYTES) throw new FrameError(`a message of ${total} bytes is over the frame limit`);
+  if (total > maxBytes) throw new FrameError(`a message of ${total} bytes is over the frame limit of ${maxBytes}`);
   // Not zero-filled: every byte is written below, the padding explicitly.
   const frame = Buffer.allocUnsafe(total);
   frame.writeUInt32LE(total - LENGTH_BYTES, 0);

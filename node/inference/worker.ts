@@ -59,7 +59,16 @@ function blockFor(ms: number): void {
 function start(): void {
   // The executor's socket (worker-process.ts): requests in, replies out, in frames.
   const socket = new Socket({ fd: 3, readable: true, writable: true });
-  const send = (reply: Reply) => void socket.write(encodeFrame(reply));
+  const send = (reply: Reply) => {
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(reply);
+    } catch (error) {
+      // Outputs too large for a frame: the request fails, with why, rather than the worker.
+      frame = encodeFrame({ id: reply.id, ok: false, kind: "run", message: messageOf(error) } satisfies Reply);
+    }
+    socket.write(frame);
+  };
   const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
   const sessions = new Map<string, ort.InferenceSession>();
   const replyEveryMs = config.replyEveryMs ?? 1;

@@ -101,6 +101,11 @@ describe("worker frames (executor <-> worker messages)", () => {
     expect(() => readAll([tooLong])).to.throw(FrameError, "claims 4294967295 bytes");
   });
 
+  it("a message over the frame limit is a FrameError when encoded", () => {
+    expect(() => encodeFrame({ data: new Uint8Array(100) }, 64)).to.throw(FrameError, "over the frame limit of 64");
+    expect(encodeFrame({ data: new Uint8Array(24) }, 64).byteLength).to.be.at.most(64);
+  });
+
   it("a byte array whose reference runs past the frame's end is a FrameError", () => {
     const header = Buffer.from(JSON.stringify({ data: { $b: [0, 100] } }));
     const frame = Buffer.alloc(8 + header.byteLength + 8);
