@@ -403,6 +403,7 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       onRpcError: (_error, kind) => metrics.rpcErrors.inc({ kind: kind ?? "other" }),
       onReorg: (_ancestor, jobIds) => {
         metrics.reorgs.inc();
+        chainReader.forgetReused();
         processor.rewound(jobIds);
         void sender
           .reconcile()

@@ -24,7 +24,7 @@ export function createChainReader(
   record: DeploymentRecord,
   provider: Address,
   logRangeOptions: AdaptiveRangeOptions = {},
-): ChainReader {
+): ChainReader & { forgetReused(): void } {
   const market = { address: contractAddress(record, "InferenceMarket"), abi: loadArtifact("InferenceMarket").abi };
   const models = { address: contractAddress(record, "ModelRegistry"), abi: loadArtifact("ModelRegistry").abi };
   const providers = { address: contractAddress(record, "ProviderRegistry"), abi: loadArtifact("ProviderRegistry").abi };
@@ -47,7 +47,7 @@ export function createChainReader(
     const freeStake = p.stake - p.locked + held[5];
     return { active, tags, memoryMB: p.memoryMB, freeStake, rosterIndex, rosterSize };
   });
-  const accepting = new Map<string, () => Promise<boolean>>();
+  const accepting = new Map<string, ReturnType<typeof reuseFor<boolean>>>();
   const marketEvents = <E extends "ResultSubmitted" | "ResultRevealed" | "SeatSlashed">(
     eventName: E,
     fromBlock: number,
@@ -55,6 +55,18 @@ export function createChainReader(
   ) => eventsToHead(publicClient, market, eventName, Math.max(fromBlock, marketBlock), { args, range: logRange });
 
   return {
+    /**
+     * After a reorg: the reused reads (chain time, the provider's terms, `accepting`) may be of the
+     * chain that is gone. Its free stake, say: a settlement the reorg took back freed collateral
+     * that the new chain holds locked, and a commit decided on the old read would revert (chaos
+     * seed 23: commits reverted with `ProviderRegistryInsufficientFreeStake` right after a depth-3
+     * reorg; this shortens the window, it cannot close it: a read made before the reorg is seen).
+     */
+    forgetReused() {
+      now.forget();
+      terms.forget();
+      for (const read of accepting.values()) read.forget();
+    },
     now,
     providerTerms: terms,
     async jobState(jobId) {

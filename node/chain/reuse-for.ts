@@ -3,9 +3,13 @@
  * asks for the same chain time and provider terms, and every round trip counts when the RPC is
  * slow or rate-limited. Failures are not kept.
  */
-export function reuseFor<T>(ttlMs: number, load: () => Promise<T>, clock: () => number = Date.now): () => Promise<T> {
+export function reuseFor<T>(
+  ttlMs: number,
+  load: () => Promise<T>,
+  clock: () => number = Date.now,
+): (() => Promise<T>) & { forget(): void } {
   let last: { at: number; value: Promise<T> } | null = null;
-  return () => {
+  const read = () => {
     const now = clock();
     if (last && now - last.at < ttlMs) return last.value;
     const value = load();
@@ -16,4 +20,6 @@ export function reuseFor<T>(ttlMs: number, load: () => Promise<T>, clock: () => 
     });
     return value;
   };
+  /** The next call loads again (a reorg: the last answer may be of a chain that is gone). */
+  return Object.assign(read, { forget: () => void (last = null) });
 }

@@ -28,4 +28,18 @@ describe("chain reader: reuseFor", function () {
     expect(await read()).to.equal(3); // the failure was not kept
     expect(calls).to.equal(3);
   });
+
+  it("forget() makes the next call read again within the time-to-live (a reorg: the answer may be of a chain that is gone)", async function () {
+    let calls = 0;
+    const read = reuseFor(
+      500,
+      async () => ++calls,
+      () => 0,
+    );
+    expect(await read()).to.equal(1);
+    expect(await read()).to.equal(1);
+    read.forget();
+    expect(await read()).to.equal(2);
+    expect(await read()).to.equal(2);
+  });
 });
