@@ -64,6 +64,15 @@ async function othersJob(h: Harness, id: bigint, challengeWindow = 60) {
   return h.journal.getJob(id)!.job;
 }
 
+/** Job 1, delivered by another provider (a wrong result) and in its challenge window; the processor took the delivery in. */
+async function deliveredByOther(h: Harness) {
+  const job = await othersJob(h, 1n);
+  h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
+  const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })];
+  await h.processor.onLogs(delivered);
+  return { job, delivered };
+}
+
 function challengeOf(over: Partial<Challenge> = {}): Challenge {
   return {
     provider: OTHER,
@@ -93,10 +102,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     h = harness();
     let settle;
     ({ court, settle } = courtOf(h));
-    const job = await othersJob(h, 1n);
-    h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
-    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })];
-    await h.processor.onLogs(delivered);
+    const { job, delivered } = await deliveredByOther(h);
     court.onLogs(delivered);
     await settle();
     expect(h.sender.kinds()).to.deep.equal(["challenge"]);
@@ -348,10 +354,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     h = harness();
     let settle;
     ({ court, settle } = courtOf(h));
-    await othersJob(h, 1n);
-    h.chain.set(1n, { status: Status.Delivered, revealStartedAt: h.chain.time });
-    const delivered = [event("ResultSubmitted", { jobId: 1n, provider: OTHER, resultHash: GARBAGE, outputRef: "0x" })];
-    await h.processor.onLogs(delivered);
+    const { delivered } = await deliveredByOther(h);
     broadcastThenFail(h, "challenge");
     court.onLogs(delivered);
     await settle();
@@ -402,13 +405,19 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
         challenge: challengeOf({ challengedAt: h.chain.time }),
       });
 
-    it("a job of ours taken and not locked yet keeps the juror from a seat its stake would not cover", async function () {
+    /** A court and a processor sharing reservations over a free stake of 10, and job 1 (collateral 10) another's. */
+    async function sharedStake() {
       const stake = new StakeReservations();
       h = harness({ stake });
-      let settle;
-      ({ court, settle } = courtOf(h, { stake }));
-      await othersJob(h, 1n); // collateral 10
+      const made = courtOf(h, { stake });
+      court = made.court;
+      await othersJob(h, 1n);
       h.chain.freeStake = 10n;
+      return { stake, settle: made.settle };
+    }
+
+    it("a job of ours taken and not locked yet keeps the juror from a seat its stake would not cover", async function () {
+      const { settle } = await sharedStake();
       let mine!: () => void;
       const mined = new Promise<void>((r) => (mine = r));
       h.sender.onSend = async () => {
@@ -433,12 +442,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     });
 
     it("a jury commit resumed after a restart holds its seat's stake again: a new job waits until it is mined", async function () {
-      const stake = new StakeReservations();
-      h = harness({ stake });
-      let settle;
-      ({ court, settle } = courtOf(h, { stake }));
-      await othersJob(h, 1n);
-      h.chain.freeStake = 10n;
+      const { stake, settle } = await sharedStake();
       h.chain.set(1n, { status: Status.Challenged, seated: 0 });
       broadcastThenFail(h, "juryCommit");
       court.onLogs([challenged(1n)]);
@@ -469,12 +473,7 @@ describe("court service (fakes: chain, sender, executor): checking k = 1 results
     });
 
     it("a jury seat committed and not mined yet makes a new job wait for stake", async function () {
-      const stake = new StakeReservations();
-      h = harness({ stake });
-      let settle;
-      ({ court, settle } = courtOf(h, { stake }));
-      await othersJob(h, 1n);
-      h.chain.freeStake = 10n;
+      const { settle } = await sharedStake();
       let mine!: () => void;
       const mined = new Promise<void>((r) => (mine = r));
       h.sender.onSend = async (tx) => {
