@@ -9,13 +9,14 @@
  * process also contains native crashes. A run that overstays its timeout costs its worker: the
  * process is killed and a fresh one, reloading the same sessions, takes its place.
  *
- * Each worker is kept `pipelineDepth` messages ahead: the next runs are already in the worker's
- * IPC queue when the current ones finish, so the round trip overlaps compute instead of idling the
+ * Each worker is kept `pipelineDepth` messages ahead: the next runs are already on the worker's
+ * socket when the current ones finish, so the round trip overlaps compute instead of idling the
  * worker. Runs that queued up while the worker was busy travel together in one message (a batch,
  * up to `maxBatch` runs) and their results come back together, so the per-message cost (a
  * socket write, a wake-up and an event-loop turn on each side) is paid once per batch, not per
  * run. Messages are frames of a JSON header and raw tensor bytes (worker-frames.ts), not Node's
- * IPC channel, whose V8 serialization and per-message reads cost as much as a small model's run. The worker still runs them one at a time, in order, and a run's timeout starts only when
+ * IPC channel, whose V8 serialization and per-message reads cost as much as a small model's run.
+ * The worker still runs them one at a time, in order, and a run's timeout starts only when
  * the run ahead of it has answered: the worker answers whatever it finished at least every
  * `replyEveryMs`, and a batch's timer is the sum of its unanswered runs' timeouts, restarted on
  * each answer. A failed run fails only itself. When a worker is lost (crash, or a batch overran
@@ -25,8 +26,8 @@
  *
  * Beside it: executor-options.ts (options, the Executor interface), errors.ts (typed errors),
  * model-check.ts (a schema against a loaded session), worker-process.ts (starting a worker),
- * worker.ts, worker-protocol.ts and worker-frames.ts (the worker's side and the messages). This file is the pool, over 400 lines
- * because it is one state machine: queues, in-flight messages, timers and worker replacement share
+ * worker.ts, worker-protocol.ts and worker-frames.ts (the worker's side and the messages). This
+ * file is the pool, over 400 lines because it is one state machine: queues, in-flight messages, timers and worker replacement share
  * their bookkeeping, and each step keeps the others' invariants.
  */
 import { endianness } from "node:os";

@@ -183,13 +183,6 @@ export abstract class CourtBase {
   }
 
   /** Sends the duty's `kind` transaction once (an earlier one is resumed, a mined one reused). */
-  /** Whether the duty's `kind` transaction was signed before (it may be out, or mined): it is resumed, not decided again. */
-  protected sentBefore(duty: DutyRecord, kind: TxKind): boolean {
-    return this.journal
-      .txsFor(duty.jobId, kind)
-      .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
-  }
-
   protected async sendOnce(
     duty: DutyRecord,
     kind: TxKind,

@@ -137,7 +137,7 @@ class Court extends CourtBase implements Service {
     if (duty.state === "challenged") return this.followChallenge(duty, rec, state, now);
     // Our challenge went out before a restart or a failed step: it is what made the job no longer
     // challengeable. Resume it, or the bond it locked would be followed by nobody.
-    if (this.sentBefore(duty, "challenge")) {
+    if (this.journal.hasLiveTx(duty.jobId, "challenge")) {
       this.holdStake(duty, rec.job.collateral);
       return this.challenge(duty, rec);
     }
@@ -213,7 +213,7 @@ class Court extends CourtBase implements Service {
         // Our commit went out before a restart or a failed step: resume it whatever the chain
         // shows now (our own seat may be the one that filled the jury; the deadline and stake
         // were checked when it was sent). Skipping it would leave a seat that never reveals.
-        if (this.sentBefore(duty, "jury-commit")) {
+        if (this.journal.hasLiveTx(duty.jobId, "jury-commit")) {
           this.holdStake(duty, rec.job.collateral);
           return this.commit(duty, rec, ch);
         }

@@ -446,9 +446,7 @@ export abstract class ProcessorBase {
 
   /** A transaction of `kind` for this job that may still land or has landed. */
   protected hasLiveTx(rec: JobRecord, kind: TxKind): boolean {
-    return this.journal
-      .txsFor(rec.jobId, kind)
-      .some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
+    return this.journal.hasLiveTx(rec.jobId, kind);
   }
 
   /**

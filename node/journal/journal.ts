@@ -1088,6 +1088,11 @@ class Journal {
     return rows.map(toTx);
   }
 
+  /** Whether the job's `kind` transaction was signed (it may be out, or mined): it is resumed, not decided again. */
+  hasLiveTx(jobId: bigint, kind: TxKind): boolean {
+    return this.txsFor(jobId, kind).some((t) => t.status === "signed" || t.status === "sent" || t.status === "mined");
+  }
+
   /**
    * After a reorg: our transactions with a nonce the chain has not used yet are not on the chain
    * any more, whatever their receipt said. They go back to "sent", to be broadcast again (the same
