@@ -12,6 +12,19 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "@typescript-eslint/no-non-null-assertion": "off",
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            {
+              name: "onnxruntime-node",
+              message: "import { ort } from node/inference/ort.ts: it turns onnxruntime's telemetry off.",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
+  { files: ["node/inference/ort.ts"], rules: { "@typescript-eslint/no-restricted-imports": "off" } },
 );

@@ -186,8 +186,9 @@ export async function startRunner(config: RunnerConfig, opts: { log?: Logger } =
       },
     });
     cachedFile.of = (cid) => models.fileOf(cid);
-    // onnxruntime's telemetry leaves a file in each worker process's temporary folder: kept in the
-    // data dir, emptied at each start, not left in /tmp at every worker start.
+    // The workers' temporary folder is the data dir's, emptied at each start: what a worker leaves
+    // there (onnxruntime's telemetry files, where its owner turned the telemetry on: inference/ort.ts)
+    // is not left in /tmp at every worker start.
     const workerTmp = path.join(config.dataDir, "worker-tmp");
     rmSync(workerTmp, { recursive: true, force: true });
     mkdirSync(workerTmp);

@@ -16,7 +16,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import ort from "onnxruntime-node";
+import { ort } from "../node/inference/ort.ts";
 import type { Hex } from "viem";
 import { cidOfBytes } from "../node/ipfs/cid.ts";
 import { createHeliaStore } from "../node/ipfs/helia-store.ts";

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import ort from "onnxruntime-node";
+import { ort } from "../node/inference/ort.ts";
 import {
   createPublicClient,
   decodeFunctionData,

@@ -3,7 +3,7 @@
  * benchmarks and tests (onnxruntime in their own process). It imports the native addon, so only
  * those load it, never the runner process.
  */
-import * as ort from "onnxruntime-node";
+import { ort } from "./ort.ts";
 import type { DType, Tensor, TensorMap } from "../tensors/dtypes.ts";
 import { ORT_TYPES } from "./worker-protocol.ts";
 

@@ -13,7 +13,7 @@
  * end; runs that queued up in the executor arrive as one batch and are answered together.
  */
 import { Socket } from "node:net";
-import * as ort from "onnxruntime-node";
+import { ort } from "./ort.ts";
 import {
   dtypeOfOrt,
   type FailureKind,

@@ -1,4 +1,4 @@
-import ort from "onnxruntime-node";
+import { ort } from "../../node/inference/ort.ts";
 import { sampleModel } from "../../node/models/samples.ts";
 import { ortFeeds } from "../../node/inference/ort-tensors.ts";
 import type { TensorMap } from "../../node/tensors/dtypes.ts";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../node/inference/ort.ts";
 import onnxProto from "onnx-proto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -64,20 +64,26 @@ describe("inference worker environment and restarts", function () {
     }
   });
 
-  it("gives workers the executor's temporary folder: onnxruntime's telemetry files stay out of the runner's", async function () {
+  it("gives workers the executor's temporary folder, and they write nothing there: onnxruntime's telemetry is off", async function () {
     if (!existsSync("/proc/self/environ")) this.skip();
     const pids: number[] = [];
     const tempDir = testDir("conclave-worker-tmp-");
+    // The worker turns the telemetry off itself (inference/ort.ts), whatever its environment says.
+    const env = { ...process.env };
+    delete env.ORT_DISABLE_TELEMETRY;
     const executor = createExecutor({
       tempDir,
+      env,
       log: (event, fields) => event === "executor.worker_started" && pids.push((fields as { pid: number }).pid),
     });
     try {
       await executor.load("vad", MODEL, SCHEMA);
       await executor.run("vad", inputs());
       expect(environOf(pids[0]!).TMPDIR).to.equal(tempDir);
-      // Written at the session's creation where onnxruntime's build has the telemetry (this one):
-      // never in the runner's own temporary folder.
+      expect(environOf(pids[0]!).ORT_DISABLE_TELEMETRY).to.equal(undefined);
+      // With the telemetry on, onnxruntime 1.30 writes `.ses` and `mat-debug-<pid>.log` here at
+      // the first session's creation.
+      expect(readdirSync(tempDir)).to.deep.equal([]);
       expect(existsSync(path.join(os.tmpdir(), `mat-debug-${pids[0]}.log`))).to.equal(false);
     } finally {
       await executor.close();

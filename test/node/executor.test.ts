@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../node/inference/ort.ts";
 import onnxProto from "onnx-proto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -144,6 +144,26 @@ describe("inference executor", function () {
     const inputs = { ...vadInputs(), input: tensorFrom("F32", [1, 1024], new Array(1024).fill(0.1)) };
     expect(await rejection(() => executor.run("vad-loose", inputs))).to.be.instanceOf(InferenceFailedError);
     await executor.unload("vad-loose");
+    const { outputs } = await executor.run("vad-v5", vadInputs());
+    expect(outputs.output!.shape).to.deep.equal([1, 1]);
+  });
+
+  it("fails a run whose inputs are over a message's limit (1 GiB) as fatal, at once, and keeps serving", async function () {
+    const loose: ModelSchema = {
+      ...SCHEMA,
+      inputs: SCHEMA.inputs.map((s) => (s.name === "input" ? { ...s, shape: [1, null] } : s)),
+    };
+    await executor.load("vad-huge", MODEL, loose);
+    // 1 GiB of zeros the kernel maps lazily: nothing here touches its pages.
+    const samples = 2 ** 28;
+    const inputs = {
+      ...vadInputs(),
+      input: { dtype: "F32" as const, shape: [1, samples], data: new Uint8Array(4 * samples) },
+    };
+    const error = await rejection(() => executor.run("vad-huge", inputs));
+    expect(error).to.be.instanceOf(InferenceFailedError);
+    expect((error as Error).message).to.match(/over the frame limit of 1073741824/);
+    await executor.unload("vad-huge");
     const { outputs } = await executor.run("vad-v5", vadInputs());
     expect(outputs.output!.shape).to.deep.equal([1, 1]);
   });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import ort from "onnxruntime-node";
+import { ort } from "../../node/inference/ort.ts";
 import { parseSchema, validateTensors } from "../../node/inference/schema.ts";
 import { tensorValues, type DType, type Tensor, type TensorMap } from "../../node/tensors/dtypes.ts";
 import { SAMPLE_MODELS, SAMPLE_RUNTIME, sampleModel, schemaJson, type SampleModel } from "../../node/models/samples.ts";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import * as ort from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { publishModel } from "../../dao/publish.ts";
 import { parseSchema, type ModelSchema } from "../../inference/schema.ts";
 import { SAMPLE_RUNTIME } from "../../models/samples.ts";
@@ -19,7 +19,10 @@ function readFile(what: string, file: string): Buffer {
 
 /** Loads the model once with onnxruntime: the file must be ONNX and its tensors the schema's. */
 async function checkAgainstSchema(file: string, weights: Uint8Array, schema: ModelSchema): Promise<void> {
-  let session: ort.InferenceSession;
+  // Loaded here, not with the module: every conclave command (the runner's `node run` too) would
+  // otherwise load the native addon at start.
+  const { ort } = await import("../../inference/ort.ts");
+  let session: InferenceSession;
   try {
     session = await ort.InferenceSession.create(weights);
   } catch (error) {
