@@ -54,7 +54,7 @@ import {
 } from "./executor-options.ts";
 import { InvalidInputError, validateTensors, type ModelSchema, type TensorSpec } from "./schema.ts";
 import { setRef, startWorker, workerEnv, type WorkerProcess } from "./worker-process.ts";
-import { createFrameReader, encodeFrame } from "./worker-frames.ts";
+import { createFrameReader, encodeFrame, FrameError } from "./worker-frames.ts";
 import { checkMatch, checkSupported } from "./model-check.ts";
 import {
   fromWire,
@@ -346,6 +346,11 @@ export function createExecutor(opts: ExecutorOptions = {}): Executor {
     try {
       frame = encodeFrame(req);
     } catch (error) {
+      // Over the frame limit: the same inputs would fail on any worker, at any try.
+      if (error instanceof FrameError)
+        return void settle(handle, req.id)?.reject(
+          new InferenceFailedError(`cannot send the run to the inference worker: ${error.message}`, { cause: error }),
+        );
       return void failed(error);
     }
     handle.worker.socket.write(frame, (error) => {
