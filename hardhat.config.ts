@@ -14,14 +14,15 @@ function mochaOptions(): { timeout: number; parallel: boolean; jobs?: number; re
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new Error(`CONCLAVE_MOCHA_JOBS must be a positive integer, got ${process.env.CONCLAVE_MOCHA_JOBS}`);
   if (jobs === 1) return { timeout: 120_000, parallel: false };
-  // Each worker process drops Node's SQLite warning, as the runner and the CLI do, and prints the
-  // runners' log tails of a failed test.
+  // Each worker process drops Node's SQLite warning, as the runner and the CLI do, starts its
+  // test processes without tsx (child-env.ts) and prints the runners' log tails of a failed test.
   return {
     timeout: 120_000,
     parallel: true,
     jobs,
     require: [
       new URL("./node/quiet-warnings.ts", import.meta.url).href,
+      new URL("./test/helpers/child-env.ts", import.meta.url).href,
       new URL("./test/helpers/runner-log-tails.ts", import.meta.url).href,
     ],
   };
