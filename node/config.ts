@@ -77,6 +77,10 @@ export interface RunnerConfig {
   };
   /** Smallest fee per provider accepted, per payment token ("ETH" or a token address). */
   minFee: Record<string, bigint>;
+  /**
+   * Jobs fetching their model and input at once. A run waiting for an inference worker holds no
+   * such slot: runs queue up at the executor, their inputs within maxConcurrentJobs × maxInputBytes.
+   */
   maxConcurrentJobs: number;
   inference: {
     /**

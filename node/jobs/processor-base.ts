@@ -18,6 +18,7 @@ import type { Metrics } from "../http/metrics.ts";
 import type { Tensor } from "../tensors/dtypes.ts";
 import type { DeliveryBatcher } from "./delivery-batcher.ts";
 import { loopBudget, throughLoopBudget, type TurnRank } from "../loop-budget.ts";
+import { ByteBudget } from "./byte-budget.ts";
 import { backoffMs, Gate, WorkQueue, type Lane } from "./work-queue.ts";
 import {
   JobNotOnNodeError,
@@ -88,8 +89,13 @@ export abstract class ProcessorBase {
   /** Fired by the runner's shutdown or by stop(): in-flight input fetches end, no step starts. */
   protected readonly stopping = new AbortController();
   protected readonly queue: WorkQueue;
-  /** Compute slots: model fetch, input fetch and inference all count against maxConcurrentJobs. */
+  /** Compute slots: a job's model and input fetches count against maxConcurrentJobs. */
   protected readonly computeSlots: Gate;
+  /**
+   * The input bytes of runs handed to the executor and not answered yet: maxConcurrentJobs ×
+   * maxInputBytes, the bound the compute slots put on them when runs held their slot too.
+   */
+  protected readonly queuedInputs: ByteBudget;
   /** Reveals waiting to be sent: new commits and results wait for them (reveals first). */
   protected revealsPending = 0;
   protected readonly revealsDone: (() => void)[] = [];
@@ -163,6 +169,7 @@ export abstract class ProcessorBase {
     this.stakeWaiters = new StakeWaiters(4 * options.followIntervalMs);
     options.signal?.addEventListener("abort", () => this.halt(), { once: true });
     this.computeSlots = new Gate(options.maxConcurrentJobs);
+    this.queuedInputs = new ByteBudget(options.maxConcurrentJobs * options.maxInputBytes);
     this.queue = new WorkQueue(
       options.maxConcurrentSteps,
       (key, lane) => this.advance(BigInt(key), lane),

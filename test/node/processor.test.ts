@@ -8,6 +8,7 @@ import {
   event,
   fakeBatcher,
   harness,
+  INPUT,
   journalJob,
   makeJob,
   MARKET,
@@ -1009,6 +1010,32 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
     expect(h.content.maxConcurrent).to.equal(1);
   });
 
+  it("issue 14: a run waiting for a worker holds no compute slot; the inputs at the executor stay within maxConcurrentJobs × maxInputBytes", async function () {
+    const inputBytes = (INPUT.length - 2) / 2;
+    // One compute slot; room at the executor for two inputs.
+    h = harness({ maxConcurrentJobs: 1, maxInputBytes: 2 * inputBytes });
+    const { open, running } = holdRuns(h);
+    const cid = "bafyinput";
+    const logs = [];
+    for (let i = 1n; i <= 4n; i++)
+      logs.push(requested(i, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid }));
+    await h.processor.onLogs(logs);
+    // Two runs at the executor with one slot: the first run let the second job fetch. The third
+    // job fetched its input in the slot and waits for room; the fourth waits for the slot.
+    await until(
+      "two runs at the executor and a third input fetched",
+      () => running() === 2 && h.content.gets.length === 3,
+      FAKES,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect([running(), h.content.gets.length]).to.deep.equal([2, 3]);
+    open();
+    await h.settle();
+    expect(h.executor.runs).to.equal(4);
+    expect(h.content.maxConcurrent).to.equal(1);
+    expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult", "submitResult", "submitResult"]);
+  });
+
   it("finding 13: a backfill prefetches only the newest activation of a model, and nothing when prefetch is off", async function () {
     h = harness();
     const acts = [1, 2, 3].map((v) => event("VersionActivated", { modelId: `0x${"cd".repeat(32)}`, version: v }));
@@ -1269,25 +1296,22 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
       expect(h.sender.kinds()).to.deep.equal(["commit", "commit"]);
     });
 
-    it("chaos seed 23 (burst): a job taken and queued behind a backlog of computes is not computed once another's result (k = 1) or every seat (k = 3) was taken meanwhile", async function () {
+    it("chaos seed 23 (burst): a job taken and queued behind a backlog of computes is not delivered once another's result (k = 1) or every seat (k = 3) was taken meanwhile", async function () {
       h = harness(); // 2 compute slots
       const { open, running } = holdRuns(h);
       await h.processor.onLogs([requested(60n, makeJob()), requested(61n, makeJob())]);
-      await until("jobs 60 and 61 in both slots", () => running() === 2, FAKES);
+      await until("jobs 60 and 61 at the executor", () => running() === 2, FAKES);
+      // Queued behind them at the executor (a run waiting for a worker holds no compute slot).
       await h.processor.onLogs([requested(62n, makeJob()), requested(63n, makeJob(K3))]);
-      await until(
-        "jobs 62 and 63 taken and queued",
-        () => h.journal.getJob(62n)!.state === "accepted" && h.journal.getJob(63n)!.state === "accepted",
-        FAKES,
-      );
+      await until("jobs 62 and 63 queued", () => running() === 4, FAKES);
       await h.processor.onLogs([
         event("ResultSubmitted", { jobId: 62n, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
         event("RevealStarted", { jobId: 63n, revealDeadline: 2_000 }),
       ]);
       open();
       await h.settle();
-      expect(h.executor.runs, "only jobs 60 and 61 are computed").to.equal(2);
       const [j62, j63] = [h.journal.getJob(62n)!, h.journal.getJob(63n)!];
+      expect([j62.resultHash, j63.resultHash], "nothing kept for them").to.deep.equal([null, null]);
       expect([j62.state, j62.reason, j63.state, j63.reason]).to.deep.equal([
         "lost",
         "another provider delivered first",
@@ -1295,6 +1319,33 @@ describe("job processor (fakes: chain, sender, IPFS, executor)", function () {
         "all seats were taken",
       ]);
       expect(h.sender.kinds()).to.deep.equal(["submitResult", "submitResult"]);
+    });
+
+    it("chaos seed 23 (burst): a job queued for a compute slot behind a backlog of fetches is not computed once another's result came meanwhile", async function () {
+      h = harness(); // 2 compute slots
+      const { opened, open } = latch();
+      const get = h.content.get;
+      h.content.get = async (...args: Parameters<typeof get>) => {
+        await opened;
+        return get(...args);
+      };
+      const cid = "bafyinput";
+      const byCid = (id: bigint) => requested(id, makeJob({ inputHash: keccak256(toHex(cid)) }), { inputCid: cid });
+      await h.processor.onLogs([byCid(64n), byCid(65n), byCid(66n)]);
+      await until(
+        "jobs 64 and 65 fetching",
+        () => h.content.gets.length === 0 && h.journal.getJob(66n)!.state === "accepted",
+        FAKES,
+      );
+      await h.processor.onLogs([
+        event("ResultSubmitted", { jobId: 66n, provider: OTHER, resultHash: `0x${"04".repeat(32)}` }),
+      ]);
+      open();
+      await h.settle();
+      expect(h.executor.runs, "only jobs 64 and 65 are computed").to.equal(2);
+      const j66 = h.journal.getJob(66n)!;
+      expect([j66.state, j66.reason]).to.deep.equal(["lost", "another provider delivered first"]);
+      expect(h.content.gets).to.have.length(2);
     });
 
     it("a late k = 3 step-in close to the commit deadline commits at once (a wait would end too close to it)", async function () {
