@@ -27,8 +27,8 @@
  * Beside it: executor-options.ts (options, the Executor interface), errors.ts (typed errors),
  * model-check.ts (a schema against a loaded session), worker-process.ts (starting a worker),
  * worker.ts, worker-protocol.ts and worker-frames.ts (the worker's side and the messages). This
- * file is the pool, over 400 lines because it is one state machine: queues, in-flight messages, timers and worker replacement share
- * their bookkeeping, and each step keeps the others' invariants.
+ * file is the pool, over 400 lines because it is one state machine: queues, in-flight messages,
+ * timers and worker replacement share their bookkeeping, and each step keeps the others' invariants.
  */
 import { endianness } from "node:os";
 import { ConfigError } from "../errors.ts";

@@ -142,7 +142,8 @@ export abstract class ComputingProcessor extends ProcessorBase {
       // runs queue up in the executor, which sends those queued for a worker in one message. With
       // the slot held to the answer, a runner had at most maxConcurrentJobs runs at its workers,
       // too few to keep them busy on a small model (Silero VAD, 2 workers: 0.73–0.93 × a plain
-      // onnxruntime loop at 4 in flight, 1.3–1.5 × with 64 queued; issue 14).
+      // onnxruntime loop at 4 in flight, 1.3–1.5 × with 64 queued; issue 14). The room is taken
+      // before the slot is given up: while the budget is full, the slot holds the next fetches back.
       releaseInput = await this.queuedInputs.acquire(input.byteLength);
       release();
       result = await executor.run(model.key, tensors, { timeoutMs: this.inferenceTimeoutMs });
